@@ -1,0 +1,146 @@
+//! The actor contract: synchronous state machines that record effects.
+//!
+//! An actor never performs I/O and never awaits. The host calls [`Actor::handle`] with the
+//! current time, an injected RNG and one [`Input`]; the actor pushes [`Effect`]s into the
+//! [`Ctx`]; the host executes them after the handler returns. That is what lets the very same
+//! actor run on real TCP and disk (`host`), inside the madsim simulator (`rill-sim`), and under
+//! proptest with no runtime at all (just build a [`Ctx`] and call `handle`).
+//!
+//! Nothing in this module (or in any actor) may touch tokio, sockets, files, the wall clock or
+//! the thread RNG; see DESIGN.md §4.
+
+pub mod testkit;
+
+use rand::rngs::SmallRng;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::storage::SyncHandle;
+
+/// A node of the cluster (Kafka's `node.id`).
+pub type NodeId = u64;
+
+/// An actor's name within its node. Fixed per role, so a peer can address e.g. "the controller on
+/// node 3" without a lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ActorId(pub u32);
+
+/// Where an actor lives: node + actor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Addr {
+    pub node: NodeId,
+    pub actor: ActorId,
+}
+
+/// A request from the host side (for example a Kafka client connection) that expects exactly one
+/// [`Effect::Reply`]. Ids are unique per actor instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// A timer's name, chosen by the actor. Setting a timer with a key that is already armed re-arms it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerKey(pub u64);
+
+/// The time as the host sees it when it calls a handler. Virtual under the simulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Now {
+    /// Wall clock, milliseconds since the Unix epoch: record timestamps, time-based retention.
+    pub unix_ms: i64,
+    /// Monotonic milliseconds since the node started: timeouts and durations.
+    pub mono_ms: u64,
+}
+
+/// A message type that may cross the network between nodes.
+pub trait Wire: Serialize + DeserializeOwned + Send + std::fmt::Debug + 'static {}
+impl<T: Serialize + DeserializeOwned + Send + std::fmt::Debug + 'static> Wire for T {}
+
+/// What an actor is asked to react to.
+#[derive(Debug)]
+pub enum Input<M> {
+    /// Delivered once, first, every time the actor (re)starts with its node.
+    Start,
+    /// A message from another actor, on this node or another one.
+    Msg { from: Addr, msg: M },
+    /// A request from the host side; answer with [`Ctx::reply`] (now or later).
+    Request { id: RequestId, msg: M },
+    /// A timer set with [`Ctx::set_timer`] fired.
+    Timer { key: TimerKey },
+    /// A [`Ctx::sync`] finished; `Err` carries the I/O error text.
+    Synced {
+        token: u64,
+        result: Result<(), String>,
+    },
+}
+
+/// What an actor asks the host to do. Executed in order, after the handler returns.
+#[derive(Debug)]
+pub enum Effect<M> {
+    /// Deliver to another actor. Remote delivery may be lost; protocols on top must retry.
+    Send {
+        to: Addr,
+        msg: M,
+    },
+    /// Answer a [`Input::Request`].
+    Reply {
+        id: RequestId,
+        msg: M,
+    },
+    /// Arm (or re-arm) a timer `after_ms` from now.
+    SetTimer {
+        key: TimerKey,
+        after_ms: u64,
+    },
+    CancelTimer {
+        key: TimerKey,
+    },
+    /// fsync these files off the actor; [`Input::Synced`] with `token` follows.
+    Sync {
+        token: u64,
+        handle: SyncHandle,
+    },
+}
+
+/// Everything a handler gets besides its input: time, identity, randomness and the effect buffer.
+pub struct Ctx<'a, M> {
+    pub now: Now,
+    pub me: Addr,
+    /// Seeded by the host: from the simulator's seed under madsim, from entropy otherwise.
+    pub rng: &'a mut SmallRng,
+    effects: &'a mut Vec<Effect<M>>,
+}
+
+impl<'a, M> Ctx<'a, M> {
+    pub fn new(now: Now, me: Addr, rng: &'a mut SmallRng, effects: &'a mut Vec<Effect<M>>) -> Self {
+        Self {
+            now,
+            me,
+            rng,
+            effects,
+        }
+    }
+
+    pub fn send(&mut self, to: Addr, msg: M) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    pub fn reply(&mut self, id: RequestId, msg: M) {
+        self.effects.push(Effect::Reply { id, msg });
+    }
+
+    pub fn set_timer(&mut self, key: TimerKey, after_ms: u64) {
+        self.effects.push(Effect::SetTimer { key, after_ms });
+    }
+
+    pub fn cancel_timer(&mut self, key: TimerKey) {
+        self.effects.push(Effect::CancelTimer { key });
+    }
+
+    pub fn sync(&mut self, token: u64, handle: SyncHandle) {
+        self.effects.push(Effect::Sync { token, handle });
+    }
+}
+
+/// A sans-IO state machine. One instance per (node, [`ActorId`]); the host calls `handle` for one
+/// input at a time, never concurrently.
+pub trait Actor<M>: Send + 'static {
+    fn handle(&mut self, ctx: &mut Ctx<'_, M>, input: Input<M>);
+}

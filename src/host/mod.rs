@@ -1,0 +1,16 @@
+//! The host: THE ONLY place that imports tokio, sockets, files and the clock.
+//!
+//! It runs actors (one tokio task and one bounded mailbox each), executes their effects, keeps
+//! their timers, and carries inter-node messages over TCP. Under `--cfg madsim` the same code runs
+//! on madsim's virtual time and simulated network, because tokio is `madsim-tokio`.
+//!
+//! * [`node`]: start a node's actors, route messages, answer host-side requests.
+//! * [`transport`]: length-prefixed, versioned postcard frames over TCP, with reconnect.
+//! * [`clock`], [`rng`]: the only sources of time and randomness handed to actors.
+
+pub mod clock;
+pub mod node;
+pub mod rng;
+pub mod transport;
+
+pub use node::{HostError, Node, NodeConfig};

@@ -1,0 +1,383 @@
+//! One node's actor runtime: a tokio task and a bounded mailbox per actor, timers, effect
+//! execution, routing between local actors and to peers.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use rand::rngs::SmallRng;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::clock::Clock;
+use super::rng::actor_rng;
+use super::transport::{self, Envelope};
+use crate::actor::{Actor, ActorId, Addr, Ctx, Effect, Input, NodeId, RequestId, TimerKey, Wire};
+use crate::limits::{MAILBOX_CAPACITY, PEER_SEND_QUEUE};
+use crate::storage::SyncHandle;
+
+/// How to start a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub node_id: NodeId,
+    /// Where peers connect to this node (port 0 picks a free one; see [`Node::listen_addr`]).
+    pub listen: SocketAddr,
+    /// Known peers. More can be added later with [`NodeHandle::add_peer`].
+    pub peers: BTreeMap<NodeId, SocketAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("no actor {0:?} on this node")]
+    NoSuchActor(ActorId),
+    #[error("actor {0:?} stopped before answering")]
+    ActorGone(ActorId),
+}
+
+/// What an actor's mailbox carries.
+pub(crate) enum Mail<M> {
+    Msg {
+        from: Addr,
+        msg: M,
+    },
+    Request {
+        msg: M,
+        reply: oneshot::Sender<M>,
+    },
+    Synced {
+        token: u64,
+        result: Result<(), String>,
+    },
+}
+
+/// Routes messages to local mailboxes and peer links. Shared by all of a node's tasks.
+pub(crate) struct Router<M> {
+    node: NodeId,
+    local: BTreeMap<ActorId, mpsc::Sender<Mail<M>>>,
+    peers: Mutex<BTreeMap<NodeId, mpsc::Sender<Vec<u8>>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl<M: Wire> Router<M> {
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task);
+        let mut tasks = self.tasks.lock().expect("tasks lock");
+        tasks.retain(|task| !task.is_finished());
+        tasks.push(handle);
+    }
+
+    fn add_peer(&self, node: NodeId, addr: SocketAddr) {
+        let (tx, rx) = mpsc::channel(PEER_SEND_QUEUE);
+        self.peers.lock().expect("peers lock").insert(node, tx);
+        self.spawn(transport::peer_link(node, addr, rx));
+    }
+
+    /// Delivers to a local actor, waiting for mailbox room (back-pressure, no loss).
+    async fn deliver_local(&self, from: Addr, to: ActorId, msg: M) {
+        match self.local.get(&to) {
+            Some(mailbox) => {
+                if mailbox.send(Mail::Msg { from, msg }).await.is_err() {
+                    tracing::debug!(?to, "local actor stopped; message dropped");
+                }
+            }
+            None => tracing::warn!(?to, "no such local actor; message dropped"),
+        }
+    }
+
+    pub(crate) async fn deliver_inbound(&self, env: Envelope<M>) {
+        if env.to.node != self.node {
+            tracing::warn!(to = ?env.to, me = self.node, "misrouted peer frame dropped");
+            return;
+        }
+        self.deliver_local(env.from, env.to.actor, env.msg).await;
+    }
+
+    async fn send(&self, from: Addr, to: Addr, msg: M) {
+        if to.node == self.node {
+            return self.deliver_local(from, to.actor, msg).await;
+        }
+        let link = self
+            .peers
+            .lock()
+            .expect("peers lock")
+            .get(&to.node)
+            .cloned();
+        let Some(link) = link else {
+            tracing::warn!(peer = to.node, "unknown peer; message dropped");
+            return;
+        };
+        match transport::encode_frame(&Envelope { from, to, msg }) {
+            // Full queue or closed link: drop, like a lossy network; peers retry.
+            Ok(frame) => {
+                if link.try_send(frame).is_err() {
+                    tracing::debug!(peer = to.node, "peer queue full or closed; message dropped");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot encode peer message"),
+        }
+    }
+}
+
+/// A running node. Dropping it leaves the tasks running; call [`Node::shutdown`] to stop them.
+pub struct Node<M> {
+    router: Arc<Router<M>>,
+    listen_addr: SocketAddr,
+}
+
+impl<M: Wire> Node<M> {
+    /// Binds the peer listener, then starts every actor (each gets [`Input::Start`] first).
+    pub async fn start(
+        config: NodeConfig,
+        actors: Vec<(ActorId, Box<dyn Actor<M>>)>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let listen_addr = listener.local_addr()?;
+        let mut mailboxes = Vec::new();
+        let mut local = BTreeMap::new();
+        for (id, actor) in actors {
+            let (tx, rx) = mpsc::channel(MAILBOX_CAPACITY);
+            local.insert(id, tx.clone());
+            mailboxes.push((id, actor, tx, rx));
+        }
+        let router = Arc::new(Router {
+            node: config.node_id,
+            local,
+            peers: Mutex::new(BTreeMap::new()),
+            tasks: Mutex::new(Vec::new()),
+        });
+        for (&node, &addr) in &config.peers {
+            router.add_peer(node, addr);
+        }
+        router.spawn(transport::accept_loop(listener, router.clone()));
+        let clock = Clock::start();
+        for (id, actor, tx, rx) in mailboxes {
+            let me = Addr {
+                node: config.node_id,
+                actor: id,
+            };
+            let task = ActorTask::new(me, actor, tx.downgrade(), router.clone(), clock);
+            router.spawn(task.run(rx));
+        }
+        Ok(Self {
+            router,
+            listen_addr,
+        })
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    pub fn handle(&self) -> NodeHandle<M> {
+        NodeHandle {
+            router: self.router.clone(),
+        }
+    }
+
+    /// Stops every task of this node (actors, listener, peer links).
+    pub fn shutdown(&self) {
+        for task in self.router.tasks.lock().expect("tasks lock").drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// A cheap, clonable way into a running node from host-side code (e.g. client connections).
+pub struct NodeHandle<M> {
+    router: Arc<Router<M>>,
+}
+
+impl<M> Clone for NodeHandle<M> {
+    fn clone(&self) -> Self {
+        Self {
+            router: self.router.clone(),
+        }
+    }
+}
+
+impl<M: Wire> NodeHandle<M> {
+    pub fn add_peer(&self, node: NodeId, addr: SocketAddr) {
+        self.router.add_peer(node, addr);
+    }
+
+    /// Sends `msg` to a local actor as an [`Input::Request`] and waits for its reply.
+    pub async fn request(&self, actor: ActorId, msg: M) -> Result<M, HostError> {
+        let mailbox = self
+            .router
+            .local
+            .get(&actor)
+            .ok_or(HostError::NoSuchActor(actor))?;
+        let (reply, answer) = oneshot::channel();
+        mailbox
+            .send(Mail::Request { msg, reply })
+            .await
+            .map_err(|_| HostError::ActorGone(actor))?;
+        answer.await.map_err(|_| HostError::ActorGone(actor))
+    }
+}
+
+/// Armed timers in deadline order. Re-arming a key replaces its deadline.
+#[derive(Default)]
+struct Timers {
+    by_deadline: BTreeMap<(Instant, u64), TimerKey>,
+    by_key: BTreeMap<TimerKey, (Instant, u64)>,
+    next_seq: u64,
+}
+
+impl Timers {
+    fn set(&mut self, key: TimerKey, deadline: Instant) {
+        self.cancel(key);
+        let slot = (deadline, self.next_seq);
+        self.next_seq += 1;
+        self.by_deadline.insert(slot, key);
+        self.by_key.insert(key, slot);
+    }
+
+    fn cancel(&mut self, key: TimerKey) {
+        if let Some(slot) = self.by_key.remove(&key) {
+            self.by_deadline.remove(&slot);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.by_deadline
+            .keys()
+            .next()
+            .map(|(deadline, _)| *deadline)
+    }
+
+    /// Waits for the earliest deadline and disarms that timer. Cancel-safe: nothing changes
+    /// until the sleep has finished.
+    async fn fire_next(&mut self, deadline: Instant) -> TimerKey {
+        tokio::time::sleep_until(deadline).await;
+        let (slot, key) = self.by_deadline.pop_first().expect("an armed timer");
+        self.by_key.remove(&key);
+        debug_assert_eq!(slot.0, deadline);
+        key
+    }
+}
+
+/// The loop that owns one actor: takes one input at a time, runs the handler, executes effects.
+struct ActorTask<M> {
+    me: Addr,
+    actor: Box<dyn Actor<M>>,
+    /// To post sync completions back to ourselves without keeping our own mailbox open.
+    self_mailbox: mpsc::WeakSender<Mail<M>>,
+    router: Arc<Router<M>>,
+    clock: Clock,
+    rng: SmallRng,
+    timers: Timers,
+    /// Inputs produced by our own effects (self-sends, inline syncs); they go before the mailbox.
+    own_inputs: VecDeque<Input<M>>,
+    pending_requests: BTreeMap<RequestId, oneshot::Sender<M>>,
+    next_request_id: u64,
+}
+
+impl<M: Wire> ActorTask<M> {
+    fn new(
+        me: Addr,
+        actor: Box<dyn Actor<M>>,
+        self_mailbox: mpsc::WeakSender<Mail<M>>,
+        router: Arc<Router<M>>,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            me,
+            actor,
+            self_mailbox,
+            router,
+            clock,
+            rng: actor_rng(),
+            timers: Timers::default(),
+            own_inputs: VecDeque::from([Input::Start]),
+            pending_requests: BTreeMap::new(),
+            next_request_id: 0,
+        }
+    }
+
+    async fn run(mut self, mut mailbox: mpsc::Receiver<Mail<M>>) {
+        let mut effects = Vec::new();
+        loop {
+            let input = match self.own_inputs.pop_front() {
+                Some(input) => input,
+                None => match self.next_input(&mut mailbox).await {
+                    Some(input) => input,
+                    None => return,
+                },
+            };
+            let mut ctx = Ctx::new(self.clock.now(), self.me, &mut self.rng, &mut effects);
+            self.actor.handle(&mut ctx, input);
+            for effect in effects.drain(..) {
+                self.execute(effect).await;
+            }
+        }
+    }
+
+    async fn next_input(&mut self, mailbox: &mut mpsc::Receiver<Mail<M>>) -> Option<Input<M>> {
+        let deadline = self.timers.next_deadline();
+        let mail = tokio::select! {
+            biased;
+            key = self.timers.fire_next(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                return Some(Input::Timer { key });
+            }
+            mail = mailbox.recv() => mail?,
+        };
+        Some(match mail {
+            Mail::Msg { from, msg } => Input::Msg { from, msg },
+            Mail::Request { msg, reply } => {
+                let id = RequestId(self.next_request_id);
+                self.next_request_id += 1;
+                self.pending_requests.insert(id, reply);
+                Input::Request { id, msg }
+            }
+            Mail::Synced { token, result } => Input::Synced { token, result },
+        })
+    }
+
+    async fn execute(&mut self, effect: Effect<M>) {
+        match effect {
+            Effect::Send { to, msg } if to == self.me => {
+                self.own_inputs.push_back(Input::Msg { from: self.me, msg });
+            }
+            Effect::Send { to, msg } => self.router.send(self.me, to, msg).await,
+            Effect::Reply { id, msg } => match self.pending_requests.remove(&id) {
+                Some(reply) => {
+                    let _ = reply.send(msg); // the requester may have gone away; that's fine
+                }
+                None => tracing::error!(me = ?self.me, ?id, "reply to an unknown request"),
+            },
+            Effect::SetTimer { key, after_ms } => self.timers.set(key, Clock::deadline(after_ms)),
+            Effect::CancelTimer { key } => self.timers.cancel(key),
+            Effect::Sync { token, handle } => self.start_sync(token, handle),
+        }
+    }
+
+    /// Runs the fsync in its own task so the actor keeps taking appends meanwhile; the result
+    /// comes back through the mailbox as [`Input::Synced`].
+    fn start_sync(&mut self, token: u64, handle: SyncHandle) {
+        let self_mailbox = self.self_mailbox.clone();
+        tokio::spawn(async move {
+            let result = run_sync(handle).await;
+            if let Some(mailbox) = self_mailbox.upgrade() {
+                let _ = mailbox.send(Mail::Synced { token, result }).await;
+            }
+        });
+    }
+}
+
+/// Production: fsync on the blocking pool.
+#[cfg(not(madsim))]
+async fn run_sync(handle: SyncHandle) -> Result<(), String> {
+    match tokio::task::spawn_blocking(move || handle.sync()).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("sync task failed: {e}")),
+    }
+}
+
+/// Simulation: storage is in memory and there are no OS threads, so sync in the task itself.
+#[cfg(madsim)]
+async fn run_sync(handle: SyncHandle) -> Result<(), String> {
+    handle.sync().map_err(|e| e.to_string())
+}

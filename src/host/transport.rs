@@ -1,0 +1,226 @@
+//! Inter-node transport: postcard frames over TCP.
+//!
+//! Frame: `[u32 BE length of the rest][u8 FRAME_VERSION][postcard(Envelope)]`. The length is
+//! checked against [`PEER_FRAME_BYTES_MAX`] before anything is allocated; an unknown version or an
+//! undecodable body closes that connection only. Outbound links reconnect with capped exponential
+//! backoff; frames sent while a link is down wait in a bounded queue and are dropped when it is
+//! full (inter-node protocols tolerate loss and retry).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::node::Router;
+use crate::actor::{Addr, NodeId, Wire};
+use crate::limits::{PEER_FRAME_BYTES_MAX, PEER_RECONNECT_MS_MAX, PEER_RECONNECT_MS_MIN};
+
+/// Bump when the envelope or any inter-node message changes incompatibly.
+pub const FRAME_VERSION: u8 = 1;
+
+/// What travels in one frame.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope<M> {
+    pub from: Addr,
+    pub to: Addr,
+    pub msg: M,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {bytes} bytes exceeds the {max}-byte limit")]
+    TooLarge { bytes: usize, max: usize },
+    #[error("unknown frame version {0} (this node speaks {FRAME_VERSION})")]
+    UnknownVersion(u8),
+    #[error("empty frame")]
+    Empty,
+    #[error("undecodable frame body: {0}")]
+    Decode(#[from] postcard::Error),
+}
+
+/// Encodes one envelope as a complete frame, length prefix included.
+pub fn encode_frame<M: Serialize>(env: &Envelope<M>) -> Result<Vec<u8>, FrameError> {
+    let mut frame = vec![0u8; 5];
+    frame[4] = FRAME_VERSION;
+    let mut frame = postcard::to_extend(env, frame)?;
+    let rest_bytes = frame.len() - 4;
+    if rest_bytes > PEER_FRAME_BYTES_MAX {
+        return Err(FrameError::TooLarge {
+            bytes: rest_bytes,
+            max: PEER_FRAME_BYTES_MAX,
+        });
+    }
+    frame[..4].copy_from_slice(&(rest_bytes as u32).to_be_bytes());
+    Ok(frame)
+}
+
+/// Decodes what follows the length prefix: version byte, then the envelope.
+pub fn decode_frame_body<M: Wire>(body: &[u8]) -> Result<Envelope<M>, FrameError> {
+    let (&version, rest) = body.split_first().ok_or(FrameError::Empty)?;
+    if version != FRAME_VERSION {
+        return Err(FrameError::UnknownVersion(version));
+    }
+    Ok(postcard::from_bytes(rest)?)
+}
+
+/// Reads one frame body. `Ok(None)` on a clean end of stream between frames.
+async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+) -> Result<Option<Vec<u8>>, FrameReadError> {
+    let mut len_buf = [0u8; 4];
+    match reader.read_exact(&mut len_buf).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let rest_bytes = u32::from_be_bytes(len_buf) as usize;
+    if rest_bytes > PEER_FRAME_BYTES_MAX {
+        return Err(FrameError::TooLarge {
+            bytes: rest_bytes,
+            max: PEER_FRAME_BYTES_MAX,
+        }
+        .into());
+    }
+    let mut body = vec![0u8; rest_bytes];
+    reader.read_exact(&mut body).await?;
+    Ok(Some(body))
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FrameReadError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+}
+
+/// Accepts peer connections forever, one reader task per connection.
+pub(crate) async fn accept_loop<M: Wire>(listener: TcpListener, router: Arc<Router<M>>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, remote)) => {
+                // Spawned through the router so that shutting the node down closes it too.
+                router.spawn(read_loop(stream, remote, router.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "peer accept failed");
+                tokio::time::sleep(Duration::from_millis(PEER_RECONNECT_MS_MIN)).await;
+            }
+        }
+    }
+}
+
+async fn read_loop<M: Wire>(stream: TcpStream, remote: SocketAddr, router: Arc<Router<M>>) {
+    let _ = stream.set_nodelay(true);
+    let mut reader = tokio::io::BufReader::new(stream);
+    loop {
+        let body = match read_frame(&mut reader).await {
+            Ok(Some(body)) => body,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(%remote, error = %e, "closing peer connection");
+                return;
+            }
+        };
+        match decode_frame_body::<M>(&body) {
+            Ok(env) => router.deliver_inbound(env).await,
+            Err(e) => {
+                tracing::warn!(%remote, error = %e, "closing peer connection on a bad frame");
+                return;
+            }
+        }
+    }
+}
+
+/// Owns the outbound connection to one peer: connects, writes queued frames, reconnects.
+pub(crate) async fn peer_link(peer: NodeId, addr: SocketAddr, mut queue: mpsc::Receiver<Vec<u8>>) {
+    let mut backoff_ms = PEER_RECONNECT_MS_MIN;
+    loop {
+        let stream = match TcpStream::connect(addr).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::debug!(peer, %addr, error = %e, backoff_ms, "peer connect failed");
+                tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+                backoff_ms = (backoff_ms * 2).min(PEER_RECONNECT_MS_MAX);
+                continue;
+            }
+        };
+        backoff_ms = PEER_RECONNECT_MS_MIN;
+        let _ = stream.set_nodelay(true);
+        if write_until_error(stream, &mut queue).await.is_ok() {
+            return; // the node is shutting down: the queue closed
+        }
+    }
+}
+
+async fn write_until_error<W: AsyncWrite + Unpin>(
+    mut stream: W,
+    queue: &mut mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    while let Some(frame) = queue.recv().await {
+        stream.write_all(&frame).await?;
+        // Coalesce whatever else is already queued before flushing.
+        while let Ok(frame) = queue.try_recv() {
+            stream.write_all(&frame).await?;
+        }
+        stream.flush().await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::ActorId;
+
+    fn addr(node: NodeId) -> Addr {
+        Addr {
+            node,
+            actor: ActorId(7),
+        }
+    }
+
+    #[test]
+    fn frame_roundtrip() {
+        let env = Envelope {
+            from: addr(1),
+            to: addr(2),
+            msg: (42u32, "hi".to_string()),
+        };
+        let frame = encode_frame(&env).unwrap();
+        let len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, frame.len() - 4);
+        let back: Envelope<(u32, String)> = decode_frame_body(&frame[4..]).unwrap();
+        assert_eq!(
+            (back.from, back.to, back.msg),
+            (addr(1), addr(2), (42, "hi".to_string()))
+        );
+    }
+
+    #[test]
+    fn unknown_version_and_garbage_are_errors() {
+        let env = Envelope {
+            from: addr(1),
+            to: addr(2),
+            msg: 5u8,
+        };
+        let mut frame = encode_frame(&env).unwrap();
+        frame[4] = FRAME_VERSION + 1;
+        assert!(matches!(
+            decode_frame_body::<u8>(&frame[4..]),
+            Err(FrameError::UnknownVersion(_))
+        ));
+        assert!(matches!(
+            decode_frame_body::<u8>(&[]),
+            Err(FrameError::Empty)
+        ));
+        assert!(matches!(
+            decode_frame_body::<String>(&[FRAME_VERSION, 0xff]),
+            Err(FrameError::Decode(_))
+        ));
+    }
+}

@@ -1,0 +1,18 @@
+//! Rill: a Kafka-compatible, replicated, partitioned log broker built as deterministic actors.
+//!
+//! # Layout
+//! * [`actor`]   — the actor contract: `handle(ctx, input)` records effects; no I/O, no tokio.
+//!   [`actor::testkit`] holds the ping-pong demo actor the transport tests run.
+//! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
+//!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
+//! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends)
+//!   and the partition log engine on top of it (segments, indexes, recovery, retention).
+//! * [`limits`]  — every queue and size bound, with the reason for its value.
+//!
+//! Outside `src/`: `sim/` runs the same code under madsim (deterministic simulation),
+//! `fuzz/` holds cargo-fuzz targets, `tests/` talks to real processes over real TCP,
+//! `bench/` holds benchmarks, `docs/` the on-disk format.
+pub mod actor;
+pub mod host;
+pub mod limits;
+pub mod storage;

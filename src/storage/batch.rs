@@ -1,0 +1,685 @@
+//! Kafka RecordBatch v2 headers: parse, validate, patch — without decoding the records.
+//!
+//! The broker's hot path never looks inside a batch: it checks the header and the CRC, patches
+//! `baseOffset` and `partitionLeaderEpoch` (both outside the CRC), stores the bytes exactly as
+//! they came and serves Fetch from those bytes. Everything here works on borrowed slices and
+//! allocates nothing, except [`build_batch`], which encodes batches for tests and the CLI.
+//!
+//! Header layout (all big-endian, 61 bytes; see `docs/log-format.md`):
+//!
+//! ```text
+//! @0  baseOffset i64        @8  batchLength i32 (bytes after this field)
+//! @12 partitionLeaderEpoch  @16 magic i8 (= 2)  @17 crc u32 (CRC-32C of @21..end)
+//! @21 attributes i16        @23 lastOffsetDelta i32
+//! @27 baseTimestamp i64     @35 maxTimestamp i64
+//! @43 producerId i64        @51 producerEpoch i16
+//! @53 baseSequence i32      @57 recordsCount i32      @61 records...
+//! ```
+
+use thiserror::Error;
+
+/// Size of the fixed batch header.
+pub const HEADER_BYTES: usize = 61;
+/// `baseOffset` + `batchLength`: the bytes not counted by `batchLength`.
+pub const LOG_OVERHEAD_BYTES: usize = 12;
+/// Smallest legal `batchLength`: a header with no records section at all.
+pub const BATCH_LENGTH_MIN: usize = HEADER_BYTES - LOG_OVERHEAD_BYTES;
+/// The only record format we accept.
+pub const MAGIC_V2: i8 = 2;
+/// Where the CRC-covered region starts (the `attributes` field).
+pub const CRC_START: usize = 21;
+/// Kafka's "no timestamp" value.
+pub const NO_TIMESTAMP: i64 = -1;
+
+const BASE_OFFSET_AT: usize = 0;
+const BATCH_LENGTH_AT: usize = 8;
+const LEADER_EPOCH_AT: usize = 12;
+const MAGIC_AT: usize = 16;
+const CRC_AT: usize = 17;
+const ATTRIBUTES_AT: usize = 21;
+const LAST_OFFSET_DELTA_AT: usize = 23;
+const BASE_TIMESTAMP_AT: usize = 27;
+const MAX_TIMESTAMP_AT: usize = 35;
+const PRODUCER_ID_AT: usize = 43;
+const PRODUCER_EPOCH_AT: usize = 51;
+const BASE_SEQUENCE_AT: usize = 53;
+const RECORDS_COUNT_AT: usize = 57;
+
+/// Why a batch (or a buffer of batches) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BatchError {
+    /// Fewer bytes are present than the header or `batchLength` claims.
+    #[error("truncated record batch: need {needed} bytes, only {available} present")]
+    Truncated { needed: usize, available: usize },
+    /// A structural rule is broken (sizes, counts, offsets).
+    #[error("corrupt record batch: {reason}")]
+    CorruptBatch { reason: &'static str },
+    /// Not a v2 batch; older formats are not supported.
+    #[error("unsupported record batch magic {magic} (only v2 is supported)")]
+    UnsupportedMagic { magic: i8 },
+    /// The stored CRC-32C does not match the bytes.
+    #[error("record batch CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch { stored: u32, computed: u32 },
+    /// One batch exceeds the configured maximum (Kafka's `max.message.bytes`).
+    #[error("record batch of {bytes} bytes exceeds the maximum of {max} bytes")]
+    BatchTooLarge { bytes: usize, max: usize },
+    /// The buffer holds no batch at all.
+    #[error("no record batch in an empty buffer")]
+    Empty,
+}
+
+/// The parsed fixed header of one v2 batch. Parsing checks only that the bytes are present;
+/// use [`validate_batch`] before trusting the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    /// Bytes after the `batchLength` field; the whole batch is `batch_length + 12` bytes.
+    pub batch_length: i32,
+    pub partition_leader_epoch: i32,
+    pub magic: i8,
+    pub crc: u32,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub base_timestamp_ms: i64,
+    pub max_timestamp_ms: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub records_count: i32,
+}
+
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
+}
+
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    i32::from_be_bytes(a)
+}
+
+fn be_i16(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+
+impl BatchHeader {
+    /// Parses the 61-byte header at the start of `bytes` (which may hold more). Checks only
+    /// that the header bytes are present.
+    pub fn parse(bytes: &[u8]) -> Result<Self, BatchError> {
+        if bytes.len() < HEADER_BYTES {
+            return Err(BatchError::Truncated {
+                needed: HEADER_BYTES,
+                available: bytes.len(),
+            });
+        }
+        Ok(Self {
+            base_offset: be_i64(bytes, BASE_OFFSET_AT),
+            batch_length: be_i32(bytes, BATCH_LENGTH_AT),
+            partition_leader_epoch: be_i32(bytes, LEADER_EPOCH_AT),
+            magic: bytes[MAGIC_AT] as i8,
+            crc: be_i32(bytes, CRC_AT) as u32,
+            attributes: be_i16(bytes, ATTRIBUTES_AT),
+            last_offset_delta: be_i32(bytes, LAST_OFFSET_DELTA_AT),
+            base_timestamp_ms: be_i64(bytes, BASE_TIMESTAMP_AT),
+            max_timestamp_ms: be_i64(bytes, MAX_TIMESTAMP_AT),
+            producer_id: be_i64(bytes, PRODUCER_ID_AT),
+            producer_epoch: be_i16(bytes, PRODUCER_EPOCH_AT),
+            base_sequence: be_i32(bytes, BASE_SEQUENCE_AT),
+            records_count: be_i32(bytes, RECORDS_COUNT_AT),
+        })
+    }
+
+    /// Checks every header rule that does not need the batch body: magic, `batchLength`
+    /// bounds, record count and offset delta, offset range. `batch_bytes_max` bounds the
+    /// whole batch (header included).
+    pub fn check(&self, batch_bytes_max: usize) -> Result<(), BatchError> {
+        if self.magic != MAGIC_V2 {
+            return Err(BatchError::UnsupportedMagic { magic: self.magic });
+        }
+        if self.batch_length < BATCH_LENGTH_MIN as i32 {
+            return Err(BatchError::CorruptBatch {
+                reason: "batchLength is smaller than the v2 header",
+            });
+        }
+        let total_bytes = self.total_bytes();
+        if total_bytes > batch_bytes_max {
+            return Err(BatchError::BatchTooLarge {
+                bytes: total_bytes,
+                max: batch_bytes_max,
+            });
+        }
+        if self.compression() > 4 {
+            return Err(BatchError::CorruptBatch {
+                reason: "unknown compression codec in attributes",
+            });
+        }
+        if self.records_count < 1 {
+            return Err(BatchError::CorruptBatch {
+                reason: "recordsCount is less than 1",
+            });
+        }
+        if self.last_offset_delta != self.records_count - 1 {
+            return Err(BatchError::CorruptBatch {
+                reason: "lastOffsetDelta is not recordsCount - 1",
+            });
+        }
+        if self.base_offset < 0
+            || self
+                .base_offset
+                .checked_add(self.last_offset_delta as i64 + 1)
+                .is_none()
+        {
+            return Err(BatchError::CorruptBatch {
+                reason: "baseOffset is negative or the batch overflows the offset space",
+            });
+        }
+        Ok(())
+    }
+
+    /// Size of the whole batch in bytes (`batchLength` + 12). Zero for a negative length;
+    /// call [`BatchHeader::check`] first.
+    pub fn total_bytes(&self) -> usize {
+        usize::try_from(self.batch_length).map_or(0, |n| n + LOG_OVERHEAD_BYTES)
+    }
+
+    /// Offset of the last record in the batch.
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + self.last_offset_delta as i64
+    }
+
+    /// The offset right after this batch.
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+
+    /// Number of offsets the batch occupies (`lastOffsetDelta + 1`).
+    pub fn offset_count(&self) -> i64 {
+        self.last_offset_delta as i64 + 1
+    }
+
+    /// Compression codec id (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
+    pub fn compression(&self) -> u8 {
+        (self.attributes & 0x07) as u8
+    }
+
+    /// True for LogAppendTime, false for CreateTime.
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & 0x08 != 0
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & 0x10 != 0
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.attributes & 0x20 != 0
+    }
+}
+
+/// Computes the CRC-32C a batch must carry (over `@21..end`). `batch` must hold at least the
+/// header.
+pub fn compute_crc(batch: &[u8]) -> u32 {
+    crc32c::crc32c(&batch[CRC_START.min(batch.len())..])
+}
+
+/// Validates the first batch in `bytes` (which may hold more after it): header rules, the
+/// batch lies within `bytes`, and the CRC. Returns the header; the batch is
+/// `header.total_bytes()` long.
+pub fn validate_batch(bytes: &[u8], batch_bytes_max: usize) -> Result<BatchHeader, BatchError> {
+    let header = BatchHeader::parse(bytes)?;
+    header.check(batch_bytes_max)?;
+    let total_bytes = header.total_bytes();
+    if total_bytes > bytes.len() {
+        return Err(BatchError::Truncated {
+            needed: total_bytes,
+            available: bytes.len(),
+        });
+    }
+    let computed = crc32c::crc32c(&bytes[CRC_START..total_bytes]);
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch {
+            stored: header.crc,
+            computed,
+        });
+    }
+    Ok(header)
+}
+
+/// Iterator over the batches of a buffer, validating each one (see [`validate_batch`]).
+/// Yields `(position, header)`; after the first error it yields that error once and stops.
+#[derive(Debug, Clone)]
+pub struct Batches<'a> {
+    buf: &'a [u8],
+    position: usize,
+    batch_bytes_max: usize,
+    failed: bool,
+}
+
+impl<'a> Batches<'a> {
+    pub fn new(buf: &'a [u8], batch_bytes_max: usize) -> Self {
+        Self {
+            buf,
+            position: 0,
+            batch_bytes_max,
+            failed: false,
+        }
+    }
+
+    /// Byte position of the next batch to be yielded.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Result<(usize, BatchHeader), (usize, BatchError)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.position >= self.buf.len() {
+            return None;
+        }
+        let at = self.position;
+        match validate_batch(&self.buf[at..], self.batch_bytes_max) {
+            Ok(header) => {
+                self.position += header.total_bytes();
+                Some(Ok((at, header)))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err((at, e)))
+            }
+        }
+    }
+}
+
+/// What a validated buffer of batches contains, computed without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchesSummary {
+    pub batch_count: usize,
+    /// Sum of `lastOffsetDelta + 1` over the batches: the offsets the buffer will occupy.
+    pub offset_count: i64,
+    pub record_count: i64,
+    /// Largest `maxTimestamp` of any batch ([`NO_TIMESTAMP`] if none carries one).
+    pub max_timestamp_ms: i64,
+    /// Index (0-based) of the first batch carrying `max_timestamp_ms`.
+    pub max_timestamp_batch: usize,
+    /// `maxTimestamp` of the first batch.
+    pub first_max_timestamp_ms: i64,
+    /// `baseOffset` of the first batch, as found in the buffer.
+    pub first_base_offset: i64,
+}
+
+/// Validates every batch of `buf` (at least one, each ≤ `batch_bytes_max`, the last ending
+/// exactly at the end of the buffer). On error returns the byte position of the bad batch.
+pub fn validate_all(
+    buf: &[u8],
+    batch_bytes_max: usize,
+) -> Result<BatchesSummary, (usize, BatchError)> {
+    if buf.is_empty() {
+        return Err((0, BatchError::Empty));
+    }
+    let mut summary = BatchesSummary {
+        batch_count: 0,
+        offset_count: 0,
+        record_count: 0,
+        max_timestamp_ms: NO_TIMESTAMP,
+        max_timestamp_batch: 0,
+        first_max_timestamp_ms: NO_TIMESTAMP,
+        first_base_offset: 0,
+    };
+    for item in Batches::new(buf, batch_bytes_max) {
+        let (_, header) = item?;
+        if summary.batch_count == 0 {
+            summary.first_max_timestamp_ms = header.max_timestamp_ms;
+            summary.first_base_offset = header.base_offset;
+        }
+        if header.max_timestamp_ms > summary.max_timestamp_ms {
+            summary.max_timestamp_ms = header.max_timestamp_ms;
+            summary.max_timestamp_batch = summary.batch_count;
+        }
+        summary.batch_count += 1;
+        summary.offset_count += header.offset_count();
+        summary.record_count += header.records_count as i64;
+    }
+    Ok(summary)
+}
+
+fn check_header_present(batch: &[u8]) -> Result<(), BatchError> {
+    if batch.len() < HEADER_BYTES {
+        return Err(BatchError::Truncated {
+            needed: HEADER_BYTES,
+            available: batch.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Overwrites `baseOffset` (not covered by the CRC, so the batch stays valid).
+pub fn set_base_offset(batch: &mut [u8], base_offset: i64) -> Result<(), BatchError> {
+    check_header_present(batch)?;
+    batch[BASE_OFFSET_AT..BASE_OFFSET_AT + 8].copy_from_slice(&base_offset.to_be_bytes());
+    Ok(())
+}
+
+/// Overwrites `partitionLeaderEpoch` (not covered by the CRC).
+pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) -> Result<(), BatchError> {
+    check_header_present(batch)?;
+    batch[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&epoch.to_be_bytes());
+    Ok(())
+}
+
+fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Kafka's zigzag varint (`ByteUtils.writeVarint`).
+fn put_varint(out: &mut Vec<u8>, v: i32) {
+    put_uvarint(out, ((v << 1) ^ (v >> 31)) as u32 as u64);
+}
+
+/// Kafka's zigzag varlong (`ByteUtils.writeVarlong`).
+fn put_varlong(out: &mut Vec<u8>, v: i64) {
+    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        None => put_varint(out, -1),
+        Some(b) => {
+            put_varint(out, b.len() as i32);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+/// Encodes a valid, uncompressed v2 batch of `(key, value)` records, all stamped
+/// `base_timestamp_ms` (CreateTime), with `baseOffset` 0, no producer id and leader epoch -1 —
+/// what a plain non-idempotent producer sends. Used by tests and the CLI producer.
+///
+/// Panics if `records` is empty (a batch needs at least one record): a programmer error.
+pub fn build_batch(records: &[(Option<&[u8]>, &[u8])], base_timestamp_ms: i64) -> Vec<u8> {
+    assert!(
+        !records.is_empty(),
+        "a record batch needs at least one record"
+    );
+    let mut out = vec![0u8; HEADER_BYTES];
+    let mut record = Vec::new();
+    for (offset_delta, (key, value)) in records.iter().enumerate() {
+        record.clear();
+        record.push(0); // record attributes (unused)
+        put_varlong(&mut record, 0); // timestampDelta
+        put_varint(&mut record, offset_delta as i32);
+        put_bytes(&mut record, *key);
+        put_bytes(&mut record, Some(value));
+        put_varint(&mut record, 0); // header count
+        put_varint(&mut out, record.len() as i32);
+        out.extend_from_slice(&record);
+    }
+    let batch_length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
+    let last_offset_delta = records.len() as i32 - 1;
+    out[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&batch_length.to_be_bytes());
+    out[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&(-1i32).to_be_bytes());
+    out[MAGIC_AT] = MAGIC_V2 as u8;
+    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&0i16.to_be_bytes());
+    out[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]
+        .copy_from_slice(&last_offset_delta.to_be_bytes());
+    out[BASE_TIMESTAMP_AT..BASE_TIMESTAMP_AT + 8].copy_from_slice(&base_timestamp_ms.to_be_bytes());
+    out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&base_timestamp_ms.to_be_bytes());
+    out[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&(-1i64).to_be_bytes());
+    out[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2].copy_from_slice(&(-1i16).to_be_bytes());
+    out[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&(-1i32).to_be_bytes());
+    out[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4]
+        .copy_from_slice(&(records.len() as i32).to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = 1 << 20;
+
+    fn sample() -> Vec<u8> {
+        build_batch(
+            &[(Some(b"k1"), b"v1"), (None, b"value-two")],
+            1_700_000_000_000,
+        )
+    }
+
+    /// Rewrites the CRC after a test mutates covered bytes, so only the intended rule fails.
+    fn fix_crc(batch: &mut [u8]) {
+        let crc = compute_crc(batch);
+        batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+
+    fn read_uvarint(b: &[u8], at: &mut usize) -> u64 {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let byte = b[*at];
+            *at += 1;
+            v |= ((byte & 0x7f) as u64) << shift;
+            if byte < 0x80 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+
+    fn read_varint(b: &[u8], at: &mut usize) -> i64 {
+        let u = read_uvarint(b, at);
+        ((u >> 1) as i64) ^ -((u & 1) as i64)
+    }
+
+    #[test]
+    fn built_batch_is_valid_and_header_fields_match() {
+        let b = sample();
+        let h = validate_batch(&b, MAX).unwrap();
+        assert_eq!(h.total_bytes(), b.len());
+        assert_eq!(h.magic, 2);
+        assert_eq!(h.records_count, 2);
+        assert_eq!(h.last_offset_delta, 1);
+        assert_eq!(h.base_offset, 0);
+        assert_eq!(h.partition_leader_epoch, -1);
+        assert_eq!(h.producer_id, -1);
+        assert_eq!(h.max_timestamp_ms, 1_700_000_000_000);
+        assert_eq!(h.compression(), 0);
+        assert!(!h.is_transactional() && !h.is_control() && !h.is_log_append_time());
+    }
+
+    #[test]
+    fn built_records_decode_as_kafka_varint_records() {
+        let b = sample();
+        let mut at = HEADER_BYTES;
+        let mut seen = Vec::new();
+        while at < b.len() {
+            let len = read_varint(&b, &mut at) as usize;
+            let end = at + len;
+            assert_eq!(b[at], 0);
+            at += 1;
+            assert_eq!(read_varint(&b, &mut at), 0); // timestamp delta
+            let offset_delta = read_varint(&b, &mut at);
+            let key_len = read_varint(&b, &mut at);
+            let key = (key_len >= 0).then(|| b[at..at + key_len as usize].to_vec());
+            at += key_len.max(0) as usize;
+            let value_len = read_varint(&b, &mut at) as usize;
+            let value = b[at..at + value_len].to_vec();
+            at += value_len;
+            assert_eq!(read_varint(&b, &mut at), 0); // headers
+            assert_eq!(at, end);
+            seen.push((offset_delta, key, value));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (0, Some(b"k1".to_vec()), b"v1".to_vec()),
+                (1, None, b"value-two".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn patching_offset_and_epoch_keeps_crc_valid() {
+        let mut b = sample();
+        set_base_offset(&mut b, 1234).unwrap();
+        set_partition_leader_epoch(&mut b, 7).unwrap();
+        let h = validate_batch(&b, MAX).unwrap();
+        assert_eq!((h.base_offset, h.partition_leader_epoch), (1234, 7));
+        assert_eq!(h.last_offset(), 1235);
+        assert!(matches!(
+            set_base_offset(&mut b[..10], 1),
+            Err(BatchError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_crc_is_refused() {
+        let mut b = sample();
+        let last = b.len() - 1;
+        b[last] ^= 0xff;
+        assert!(matches!(
+            validate_batch(&b, MAX),
+            Err(BatchError::CrcMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_magic_is_refused() {
+        let mut b = sample();
+        b[MAGIC_AT] = 1;
+        assert_eq!(
+            validate_batch(&b, MAX),
+            Err(BatchError::UnsupportedMagic { magic: 1 })
+        );
+    }
+
+    #[test]
+    fn truncated_buffers_are_refused_at_every_length() {
+        let b = sample();
+        for len in 0..b.len() {
+            let err = validate_batch(&b[..len], MAX).unwrap_err();
+            assert!(
+                matches!(err, BatchError::Truncated { .. }),
+                "len {len}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn lying_batch_length_is_refused() {
+        let mut b = sample();
+        // Claims more bytes than present.
+        let too_long = b.len() as i32;
+        b[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&too_long.to_be_bytes());
+        assert!(matches!(
+            validate_batch(&b, MAX),
+            Err(BatchError::Truncated { .. })
+        ));
+        // Smaller than a header.
+        b[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&48i32.to_be_bytes());
+        assert!(matches!(
+            validate_batch(&b, MAX),
+            Err(BatchError::CorruptBatch { .. })
+        ));
+        // Negative.
+        b[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&(-5i32).to_be_bytes());
+        assert!(matches!(
+            validate_batch(&b, MAX),
+            Err(BatchError::CorruptBatch { .. })
+        ));
+        // Shorter than the records it holds: the CRC no longer matches.
+        let mut c = sample();
+        let shorter = (c.len() - LOG_OVERHEAD_BYTES - 1) as i32;
+        c[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&shorter.to_be_bytes());
+        assert!(matches!(
+            validate_batch(&c, MAX),
+            Err(BatchError::CrcMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn too_large_batch_is_refused() {
+        let b = sample();
+        assert_eq!(
+            validate_batch(&b, b.len() - 1),
+            Err(BatchError::BatchTooLarge {
+                bytes: b.len(),
+                max: b.len() - 1
+            })
+        );
+        assert!(validate_batch(&b, b.len()).is_ok());
+    }
+
+    #[test]
+    fn last_offset_delta_mismatch_and_zero_records_are_refused() {
+        let mut b = sample();
+        b[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4].copy_from_slice(&5i32.to_be_bytes());
+        fix_crc(&mut b);
+        assert!(matches!(
+            validate_batch(&b, MAX),
+            Err(BatchError::CorruptBatch { .. })
+        ));
+        let mut c = sample();
+        c[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&0i32.to_be_bytes());
+        fix_crc(&mut c);
+        assert!(matches!(
+            validate_batch(&c, MAX),
+            Err(BatchError::CorruptBatch { .. })
+        ));
+    }
+
+    #[test]
+    fn validate_all_sums_batches_and_locates_the_bad_one() {
+        let a = build_batch(&[(None, b"a")], 10);
+        let b = build_batch(&[(None, b"b"), (None, b"c"), (None, b"d")], 30);
+        let c = build_batch(&[(None, b"e")], 20);
+        let mut buf = [a.clone(), b.clone(), c.clone()].concat();
+        let s = validate_all(&buf, MAX).unwrap();
+        assert_eq!(s.batch_count, 3);
+        assert_eq!(s.offset_count, 5);
+        assert_eq!(s.record_count, 5);
+        assert_eq!((s.max_timestamp_ms, s.max_timestamp_batch), (30, 1));
+        assert_eq!(s.first_max_timestamp_ms, 10);
+        let positions: Vec<usize> = Batches::new(&buf, MAX).map(|r| r.unwrap().0).collect();
+        assert_eq!(positions, vec![0, a.len(), a.len() + b.len()]);
+
+        // Corrupt the middle batch: the error names its position.
+        buf[a.len() + HEADER_BYTES] ^= 1;
+        let (at, err) = validate_all(&buf, MAX).unwrap_err();
+        assert_eq!(at, a.len());
+        assert!(matches!(err, BatchError::CrcMismatch { .. }));
+
+        // Trailing garbage shorter than a header is a truncated batch.
+        let mut tail = [a, vec![0u8; 5]].concat();
+        assert!(matches!(
+            validate_all(&tail, MAX),
+            Err((_, BatchError::Truncated { .. }))
+        ));
+        tail.clear();
+        assert_eq!(validate_all(&tail, MAX), Err((0, BatchError::Empty)));
+    }
+
+    #[test]
+    fn parse_never_panics_on_arbitrary_bytes() {
+        let mut state = 0x1234_5678u32;
+        for len in 0..200 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    state as u8
+                })
+                .collect();
+            let _ = validate_all(&bytes, MAX);
+            let _ = BatchHeader::parse(&bytes).map(|h| h.check(MAX));
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! [`FileStorage`]: the [`Storage`] trait on real files under a root directory.
+//!
+//! This is the one storage module allowed to use `std::fs`. Writes are positional
+//! (`pwrite` via [`FileExt`]) so every method takes `&self` and a file can be shared with a
+//! [`crate::storage::SyncHandle`] that fsyncs it from another thread while the log keeps
+//! appending. Each open file keeps its length in memory, so an append is one positional write
+//! at a known offset instead of a seek + write pair (and we never use `O_APPEND`, which would
+//! make Linux ignore the position of every `pwrite`).
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{Storage, StorageFile};
+
+/// Checks that `path` is relative and stays below the storage root: no root, no prefix and no
+/// `..` component. Returns the path with `.` components removed. Shared with
+/// [`super::mem::MemStorage`] so both backends reject the same paths.
+pub(super) fn checked_relative(path: &Path) -> io::Result<PathBuf> {
+    let mut clean = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => clean.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(invalid_path(path, "`..` components are not allowed"));
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(invalid_path(path, "absolute paths are not allowed"));
+            }
+        }
+    }
+    Ok(clean)
+}
+
+fn invalid_path(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "storage path {}: {why}; paths must be relative to the storage root",
+            path.display()
+        ),
+    )
+}
+
+/// Locks a mutex, ignoring poisoning: the guarded value is a plain length that a panicking
+/// holder cannot leave half-updated.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Real files below `root`. Every path handed to it is relative to `root`.
+#[derive(Clone, Debug)]
+pub struct FileStorage {
+    root: PathBuf,
+}
+
+impl FileStorage {
+    /// Storage rooted at `root`. The root itself is created lazily by `create_dir_all`.
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn resolve(&self, path: &Path) -> io::Result<PathBuf> {
+        Ok(self.root.join(checked_relative(path)?))
+    }
+}
+
+impl Storage for FileStorage {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
+        let full = self.resolve(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .open(&full)?;
+        let len_bytes = file.metadata()?.len();
+        Ok(Arc::new(RealFile {
+            file,
+            len_bytes: Mutex::new(len_bytes),
+        }))
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let full = self.resolve(dir)?;
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&full)? {
+            let name = entry?.file_name();
+            let name = name.into_string().map_err(|raw| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("non-UTF-8 file name {raw:?} in {}", full.display()),
+                )
+            })?;
+            names.push(name);
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(self.resolve(dir)?)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(self.resolve(path)?)
+    }
+
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        match fs::remove_dir_all(self.resolve(dir)?) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(self.resolve(from)?, self.resolve(to)?)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(self.resolve(dir)?)?.sync_all()
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        self.resolve(path)
+            .map(|full| full.exists())
+            .unwrap_or(false)
+    }
+}
+
+/// One open real file plus its length, so appends know where to write without a syscall.
+#[derive(Debug)]
+struct RealFile {
+    file: File,
+    /// The file's length including unsynced bytes. Held locked across a write so concurrent
+    /// appends through shared handles cannot land on the same offset.
+    len_bytes: Mutex<u64>,
+}
+
+impl StorageFile for RealFile {
+    fn len_bytes(&self) -> io::Result<u64> {
+        Ok(*lock(&self.len_bytes))
+    }
+
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.file.read_at(buf, pos) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn append(&self, data: &[u8]) -> io::Result<u64> {
+        let mut len_bytes = lock(&self.len_bytes);
+        let pos = *len_bytes;
+        if let Err(err) = self.file.write_all_at(data, pos) {
+            // A partial write may have extended the file; re-read the real length so the next
+            // append does not leave a hole or overwrite.
+            *len_bytes = self.file.metadata().map(|m| m.len()).unwrap_or(pos);
+            return Err(err);
+        }
+        *len_bytes = pos + data.len() as u64;
+        Ok(pos)
+    }
+
+    fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
+        let mut len_bytes = lock(&self.len_bytes);
+        let result = self.file.write_all_at(data, pos);
+        match &result {
+            Ok(()) => *len_bytes = (*len_bytes).max(pos + data.len() as u64),
+            Err(_) => *len_bytes = self.file.metadata().map(|m| m.len()).unwrap_or(*len_bytes),
+        }
+        result
+    }
+
+    fn truncate(&self, len_bytes: u64) -> io::Result<()> {
+        let mut current = lock(&self.len_bytes);
+        self.file.set_len(len_bytes)?;
+        *current = len_bytes;
+        Ok(())
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::read_exact_at;
+
+    fn storage() -> (tempfile::TempDir, FileStorage) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = FileStorage::new(dir.path().join("root"));
+        storage.create_dir_all(Path::new("")).expect("create root");
+        (dir, storage)
+    }
+
+    #[test]
+    fn append_read_write_truncate_roundtrip() {
+        let (_dir, storage) = storage();
+        storage.create_dir_all(Path::new("t-0")).unwrap();
+        let file = storage.open(Path::new("t-0/00.log"), true).unwrap();
+        assert_eq!(file.append(b"hello").unwrap(), 0);
+        assert_eq!(file.append(b" world").unwrap(), 5);
+        assert_eq!(file.len_bytes().unwrap(), 11);
+        file.write_at(0, b"J").unwrap();
+        file.write_at(13, b"!").unwrap();
+        assert_eq!(file.len_bytes().unwrap(), 14);
+        let mut buf = [0u8; 14];
+        read_exact_at(file.as_ref(), 0, &mut buf).unwrap();
+        assert_eq!(&buf, b"Jello world\0\0!");
+        file.truncate(5).unwrap();
+        assert_eq!(file.append(b"!").unwrap(), 5);
+        file.sync().unwrap();
+
+        // A fresh handle sees the length on disk.
+        let again = storage.open(Path::new("t-0/00.log"), false).unwrap();
+        assert_eq!(again.len_bytes().unwrap(), 6);
+        let mut buf = [0u8; 6];
+        read_exact_at(again.as_ref(), 0, &mut buf).unwrap();
+        assert_eq!(&buf, b"Jello!");
+    }
+
+    #[test]
+    fn rejects_paths_leaving_the_root() {
+        let (_dir, storage) = storage();
+        for bad in ["/etc/passwd", "../x", "a/../../x"] {
+            let err = storage.open(Path::new(bad), true).err().expect("must fail");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}");
+            assert!(err.to_string().contains("relative"), "{err}");
+            assert!(!storage.exists(Path::new(bad)));
+        }
+        assert_eq!(
+            storage.list(Path::new("..")).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn concurrent_appends_never_overlap() {
+        let (_dir, storage) = storage();
+        let file = storage.open(Path::new("f"), true).unwrap();
+        std::thread::scope(|scope| {
+            for id in 0..4u8 {
+                let file = &file;
+                scope.spawn(move || {
+                    for _ in 0..200 {
+                        file.append(&[id; 16]).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(file.len_bytes().unwrap(), 4 * 200 * 16);
+        let mut chunk = [0u8; 16];
+        for index in 0..800u64 {
+            read_exact_at(file.as_ref(), index * 16, &mut chunk).unwrap();
+            assert!(chunk.iter().all(|b| *b == chunk[0]), "torn chunk {chunk:?}");
+        }
+    }
+}
