@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of the project: both builds (normal and the madsim simulation), formatting,
+# the I/O-boundary lint, and the fuzz crate's build. This is the command the README gives and
+# .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "I/O boundary lint (clippy disallowed-methods)"
+cargo clippy --workspace --all-targets --quiet -- -A clippy::all -D clippy::disallowed_methods
+
+step "normal build: unit, integration, real-TCP and proptest tests"
+cargo test --workspace --quiet
+
+step "simulation build (--cfg madsim, target dir target-sim)"
+RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-sim cargo test -p rill-sim --quiet
+
+if [ -f fuzz/Cargo.toml ]; then
+  step "fuzz targets compile"
+  cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir target
+fi
+
+step "all tests passed"
