@@ -7,6 +7,8 @@
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
 //! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends)
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention).
+//! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
+//!   ApiVersions (bodies are (de)coded by the `kafka-protocol` crate).
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
 //!
 //! Outside `src/`: `sim/` runs the same code under madsim (deterministic simulation),
@@ -15,4 +17,5 @@
 pub mod actor;
 pub mod host;
 pub mod limits;
+pub mod protocol;
 pub mod storage;
