@@ -94,4 +94,6 @@ impl std::fmt::Debug for SyncHandle {
 
 pub mod batch;
 pub mod file;
+pub mod group_commit;
+pub mod log;
 pub mod mem;

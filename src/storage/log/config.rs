@@ -1,0 +1,81 @@
+//! Per-log tunables, named and defaulted like Kafka's topic configs.
+
+use super::LogError;
+use crate::storage::batch::HEADER_BYTES;
+
+/// When appended bytes are fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// Durable default: the caller acknowledges an append only after a sync covering it
+    /// completed ([`super::Log::flush_due`] is true whenever anything is unsynced).
+    EveryAppend,
+    /// Sync when the oldest unsynced append is this old (Kafka's `flush.ms`).
+    IntervalMs(u64),
+    /// Never sync on the append path; leave it to the OS (Kafka's default). Rolled segments
+    /// and `close` are still synced.
+    Os,
+}
+
+/// Configuration of one partition log. `Default` matches Kafka's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Roll to a new segment before the active one would grow past this (`segment.bytes`).
+    /// At most `i32::MAX`, because index entries store positions as u32.
+    pub segment_bytes: u64,
+    /// Roll when the active segment's first batch timestamp is this much older than the
+    /// incoming batch (`segment.ms`).
+    pub segment_ms: i64,
+    /// Delete segments whose largest timestamp is older than this (`retention.ms`); `None`
+    /// keeps them forever.
+    pub retention_ms: Option<i64>,
+    /// Delete oldest segments while the log is larger than this (`retention.bytes`).
+    pub retention_bytes: Option<u64>,
+    /// Bytes between two offset-index entries (`index.interval.bytes`): a read scans at most
+    /// about this many bytes of headers after the index lookup.
+    pub index_interval_bytes: u64,
+    /// Largest single batch accepted (`max.message.bytes`).
+    pub batch_bytes_max: usize,
+    pub flush: FlushPolicy,
+}
+
+/// Seven days, Kafka's `log.retention.hours` and `log.roll.hours` default.
+pub const SEVEN_DAYS_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// Largest segment: positions in the offset index are u32 and Kafka caps at `i32::MAX`.
+pub const SEGMENT_BYTES_MAX: u64 = i32::MAX as u64;
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 1 << 30,
+            segment_ms: SEVEN_DAYS_MS,
+            retention_ms: Some(SEVEN_DAYS_MS),
+            retention_bytes: None,
+            index_interval_bytes: 4096,
+            batch_bytes_max: 1 << 20,
+            flush: FlushPolicy::EveryAppend,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Rejects values the log cannot honour, with the reason.
+    pub fn validate(&self) -> Result<(), LogError> {
+        let bad = |reason| Err(LogError::InvalidConfig { reason });
+        if self.segment_bytes < HEADER_BYTES as u64 || self.segment_bytes > SEGMENT_BYTES_MAX {
+            return bad("segment_bytes must be between 61 and i32::MAX");
+        }
+        if self.segment_ms <= 0 {
+            return bad("segment_ms must be positive");
+        }
+        if self.retention_ms.is_some_and(|ms| ms < 0) {
+            return bad("retention_ms must not be negative (use None to keep forever)");
+        }
+        if self.batch_bytes_max < HEADER_BYTES || self.batch_bytes_max > i32::MAX as usize {
+            return bad("batch_bytes_max must be between 61 and i32::MAX");
+        }
+        if self.index_interval_bytes > i32::MAX as u64 {
+            return bad("index_interval_bytes must be at most i32::MAX");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,630 @@
+//! The partition log: Kafka's on-disk log for one partition, in one directory.
+//!
+//! A [`Log`] is a sequence of segments (`{base_offset:020}.log` + `.index` + `.timeindex`)
+//! holding RecordBatch v2 bytes exactly as produced, with dense offsets patched in. The
+//! format and the recovery algorithm are described with byte diagrams in `docs/log-format.md`.
+//!
+//! The log is a plain synchronous state machine over the [`Storage`] trait: time comes in as
+//! `now_ms`, nothing blocks except storage calls, and the expensive fsync can be taken off the
+//! caller with [`Log::sync_handle`] / [`Log::mark_synced`] (group commit, see
+//! [`crate::storage::group_commit`]).
+//!
+//! Invariants (checked by `tests/log_proptest.rs` against a `Vec` model, crashes included):
+//! * offsets are dense: every batch starts where the previous one ended, segments too;
+//! * `log_start_offset <= log_end_offset` and `synced_offset <= log_end_offset`;
+//! * everything below `synced_offset` survives a crash; recovery never serves a torn or
+//!   corrupt batch; offsets never go back below the persisted log start.
+
+mod checkpoint;
+mod config;
+mod error;
+mod index;
+mod reader;
+mod recovery;
+mod retention;
+mod segment;
+mod time_index;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use config::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX, SEVEN_DAYS_MS};
+pub use error::LogError;
+
+use crate::storage::batch::{self, BatchHeader, BatchesSummary};
+use crate::storage::{Storage, SyncHandle};
+use checkpoint::Kind;
+use error::IoContext;
+use segment::Segment;
+
+/// Largest single append: one write, and positions in a segment must stay below 2^32.
+pub const APPEND_BYTES_MAX: usize = i32::MAX as usize;
+
+/// What an append wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// Largest batch `maxTimestamp` of the append (-1 if none carries one).
+    pub max_timestamp_ms: i64,
+    /// Base offset of the first batch carrying `max_timestamp_ms`.
+    pub offset_of_max_timestamp: i64,
+    pub batch_count: usize,
+    pub record_count: i64,
+    pub bytes: usize,
+}
+
+/// Whole batches read from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadSlice {
+    /// Concatenated batches, exactly as stored.
+    pub bytes: Vec<u8>,
+    /// Base offset of the first batch (≤ the requested offset); the requested offset when
+    /// empty.
+    pub first_offset: i64,
+    /// Offset after the last batch returned; the requested offset when empty.
+    pub next_offset: i64,
+}
+
+impl ReadSlice {
+    fn empty(offset: i64) -> Self {
+        Self {
+            bytes: Vec::new(),
+            first_offset: offset,
+            next_offset: offset,
+        }
+    }
+}
+
+/// What a [`SyncHandle`] from [`Log::sync_handle`] will make durable. Pass it back to
+/// [`Log::mark_synced`] once the sync returned. It also remembers the log's truncation
+/// generation, so a sync that raced with a truncation cannot mark re-appended data durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncPoint {
+    pub covers_offset: i64,
+    generation: u64,
+}
+
+pub struct Log {
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    config: LogConfig,
+    /// Base offset → segment; the last one is the active segment. Never empty.
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    /// Every offset below is durable.
+    synced_offset: i64,
+    /// Persisted recovery point: segments ending at or below it are synced and valid, so
+    /// an unclean open only re-validates the segments after it.
+    recovery_point: i64,
+    /// `now_ms` of the oldest append not covered by a sync handle (for `IntervalMs`).
+    unsynced_since_ms: Option<i64>,
+    /// Bumped by every truncation; see [`SyncPoint`].
+    generation: u64,
+    /// Set after an I/O error left the files in an unknown state; every mutation then fails.
+    failed: bool,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("dir", &self.dir)
+            .field("log_start_offset", &self.log_start_offset)
+            .field("log_end_offset", &self.log_end_offset())
+            .field("synced_offset", &self.synced_offset)
+            .field("segments", &self.segments.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Log {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Replaces the configuration (topic config change); applies from the next operation.
+    pub fn set_config(&mut self, config: LogConfig) -> Result<(), LogError> {
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// The offset the next appended record gets.
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+
+    /// Every offset below this is durable (survives a crash).
+    pub fn synced_offset(&self) -> i64 {
+        self.synced_offset
+    }
+
+    /// Bytes of all segment `.log` files.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(|s| s.size_bytes).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.keys().copied().collect()
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has an active segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a log always has an active segment")
+    }
+
+    fn check_usable(&self) -> Result<(), LogError> {
+        if self.failed {
+            return Err(LogError::Failed {
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks the log failed when a mutation hit an I/O error or inconsistent files midway.
+    fn poison_on_failure<T>(&mut self, result: Result<T, LogError>) -> Result<T, LogError> {
+        if matches!(
+            result,
+            Err(LogError::Io { .. }) | Err(LogError::Corrupt { .. })
+        ) {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn validate_append(&self, batches: &[u8]) -> Result<BatchesSummary, LogError> {
+        if batches.len() > APPEND_BYTES_MAX {
+            return Err(LogError::AppendTooLarge {
+                bytes: batches.len(),
+                max: APPEND_BYTES_MAX,
+            });
+        }
+        let summary = batch::validate_all(batches, self.config.batch_bytes_max)
+            .map_err(|(position, source)| LogError::InvalidBatch { position, source })?;
+        if summary.offset_count > u32::MAX as i64
+            || self
+                .log_end_offset()
+                .checked_add(summary.offset_count)
+                .is_none()
+        {
+            return Err(LogError::InvalidBatch {
+                position: 0,
+                source: batch::BatchError::CorruptBatch {
+                    reason: "the append spans more offsets than a segment can index",
+                },
+            });
+        }
+        Ok(summary)
+    }
+
+    /// Appends one or more client batches as the leader: validates them all (nothing is
+    /// written if any is bad), assigns dense offsets from the log end by patching
+    /// `baseOffset`, stamps `partitionLeaderEpoch`, rolls if needed, writes.
+    pub fn append(
+        &mut self,
+        batches: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.check_usable()?;
+        let summary = self.validate_append(batches)?;
+        let first_offset = self.log_end_offset();
+        let mut next = first_offset;
+        let mut at = 0usize;
+        while at < batches.len() {
+            let patch = &mut batches[at..];
+            let header = BatchHeader::parse(patch).map_err(|source| LogError::InvalidBatch {
+                position: at,
+                source,
+            })?;
+            batch::set_base_offset(patch, next).map_err(|source| LogError::InvalidBatch {
+                position: at,
+                source,
+            })?;
+            batch::set_partition_leader_epoch(patch, leader_epoch).map_err(|source| {
+                LogError::InvalidBatch {
+                    position: at,
+                    source,
+                }
+            })?;
+            next += header.offset_count();
+            at += header.total_bytes();
+        }
+        let result = self.write_batches(batches, &summary, first_offset, now_ms);
+        self.poison_on_failure(result)
+    }
+
+    /// Appends batches fetched from the leader, keeping their offsets and epochs. They must
+    /// continue the log densely from the log end offset.
+    pub fn append_as_follower(
+        &mut self,
+        batches: &[u8],
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.check_usable()?;
+        let summary = self.validate_append(batches)?;
+        let first_offset = self.log_end_offset();
+        let mut expected = first_offset;
+        for item in batch::Batches::new(batches, usize::MAX) {
+            let (position, header) =
+                item.map_err(|(position, source)| LogError::InvalidBatch { position, source })?;
+            if header.base_offset != expected {
+                let _ = position;
+                return Err(LogError::NonContiguousAppend {
+                    expected,
+                    got: header.base_offset,
+                });
+            }
+            expected = header.next_offset();
+        }
+        let result = self.write_batches(batches, &summary, first_offset, now_ms);
+        self.poison_on_failure(result)
+    }
+
+    fn write_batches(
+        &mut self,
+        batches: &[u8],
+        summary: &BatchesSummary,
+        first_offset: i64,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        let last_offset = first_offset + summary.offset_count - 1;
+        self.maybe_roll(
+            batches.len() as u64,
+            summary.first_max_timestamp_ms,
+            last_offset,
+            now_ms,
+        )?;
+        let interval = self.config.index_interval_bytes;
+        self.active_mut().append(batches, interval, now_ms)?;
+        debug_assert_eq!(self.log_end_offset(), last_offset + 1);
+        self.unsynced_since_ms.get_or_insert(now_ms);
+        Ok(AppendInfo {
+            first_offset,
+            last_offset,
+            max_timestamp_ms: summary.max_timestamp_ms,
+            offset_of_max_timestamp: offset_of_batch(batches, summary.max_timestamp_batch),
+            batch_count: summary.batch_count,
+            record_count: summary.record_count,
+            bytes: batches.len(),
+        })
+    }
+
+    /// Kafka's `shouldRoll`: the append would overflow `segment_bytes`, the segment is older
+    /// than `segment_ms` (by batch timestamps when the segment's first batch has one, else by
+    /// `now_ms` since creation), or the offsets would not fit the u32 relative index.
+    fn maybe_roll(
+        &mut self,
+        append_bytes: u64,
+        append_timestamp_ms: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let active = self.active();
+        if active.is_empty() {
+            return Ok(());
+        }
+        let full = active.size_bytes + append_bytes > self.config.segment_bytes;
+        let waited_ms = match active.first_batch_timestamp_ms {
+            Some(first_ms) if first_ms >= 0 => append_timestamp_ms.saturating_sub(first_ms),
+            _ => now_ms.saturating_sub(active.created_ms),
+        };
+        let aged = waited_ms > self.config.segment_ms;
+        let offsets_overflow = last_offset - active.base_offset > u32::MAX as i64;
+        if full || aged || offsets_overflow {
+            self.roll_now(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Starts a new active segment at the log end offset (no-op if the active segment is
+    /// empty). The old segment is finished and synced first, so the recovery point can move
+    /// to the new segment.
+    pub fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
+        self.check_usable()?;
+        let result = self.roll_now(now_ms);
+        self.poison_on_failure(result)
+    }
+
+    fn roll_now(&mut self, now_ms: i64) -> Result<(), LogError> {
+        if self.active().is_empty() {
+            return Ok(());
+        }
+        let new_base = self.log_end_offset();
+        let active = self.active_mut();
+        active.append_final_time_entry()?;
+        active.sync_all()?;
+        let segment = Segment::create(self.storage.as_ref(), &self.dir, new_base, now_ms)?;
+        self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        self.segments.insert(new_base, segment);
+        // Every sealed segment was synced when it was sealed.
+        self.synced_offset = new_base;
+        self.set_recovery_point(new_base)
+    }
+
+    fn set_recovery_point(&mut self, offset: i64) -> Result<(), LogError> {
+        if offset != self.recovery_point {
+            checkpoint::write(
+                self.storage.as_ref(),
+                &self.dir,
+                Kind::RecoveryPoint,
+                offset,
+            )?;
+            self.recovery_point = offset;
+        }
+        Ok(())
+    }
+
+    fn set_log_start_checkpoint(&mut self, offset: i64) -> Result<(), LogError> {
+        checkpoint::write(self.storage.as_ref(), &self.dir, Kind::LogStart, offset)?;
+        self.log_start_offset = offset;
+        Ok(())
+    }
+
+    /// Whole batches starting with the one containing `offset`, up to `max_bytes` but at
+    /// least one batch. Empty at the log end; `OffsetOutOfRange` outside
+    /// `[log_start_offset, log_end_offset]`.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadSlice, LogError> {
+        self.read_bounded(offset, max_bytes, i64::MAX)
+    }
+
+    /// [`Log::read`] that returns no batch ending past `upper_bound_offset` (the high
+    /// watermark, for consumers).
+    pub fn read_bounded(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound_offset: i64,
+    ) -> Result<ReadSlice, LogError> {
+        let log_end_offset = self.log_end_offset();
+        if offset < self.log_start_offset || offset > log_end_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset,
+            });
+        }
+        let bound = upper_bound_offset.min(log_end_offset);
+        if offset >= bound {
+            return Ok(ReadSlice::empty(offset));
+        }
+        let floor = self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .map_or(i64::MIN, |(base, _)| *base);
+        let segment = self
+            .segments
+            .range(floor..)
+            .map(|(_, s)| s)
+            .find(|s| s.next_offset > offset);
+        let Some(segment) = segment else {
+            return Ok(ReadSlice::empty(offset));
+        };
+        Ok(match segment.read(offset, max_bytes, bound)? {
+            Some(read) => ReadSlice {
+                bytes: read.bytes,
+                first_offset: read.first_offset,
+                next_offset: read.next_offset,
+            },
+            None => ReadSlice::empty(offset),
+        })
+    }
+
+    /// The first batch whose `maxTimestamp >= timestamp_ms`: `(offset, its maxTimestamp)`,
+    /// where offset is the batch base offset (raised to the log start offset). `None` if no
+    /// batch is that recent. (Kafka answers per record; consumers skip earlier records.)
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
+        for segment in self.segments.values() {
+            if segment.next_offset <= self.log_start_offset
+                || segment.max_timestamp_ms < timestamp_ms
+            {
+                continue;
+            }
+            if let Some((base, max_ms)) =
+                segment.find_timestamp(timestamp_ms, self.log_start_offset)?
+            {
+                return Ok(Some((base.max(self.log_start_offset), max_ms)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The files to fsync to make everything appended so far durable, and what that covers.
+    /// Run `handle.sync()` anywhere (off the actor), then call [`Log::mark_synced`].
+    pub fn sync_handle(&mut self) -> (SyncHandle, SyncPoint) {
+        self.unsynced_since_ms = None;
+        let handle = SyncHandle::new(vec![self.active().log_file().clone()]);
+        let point = SyncPoint {
+            covers_offset: self.log_end_offset(),
+            generation: self.generation,
+        };
+        (handle, point)
+    }
+
+    /// Records that the sync for `point` completed.
+    pub fn mark_synced(&mut self, point: SyncPoint) {
+        if point.generation == self.generation {
+            let covered = point.covers_offset.min(self.log_end_offset());
+            self.synced_offset = self.synced_offset.max(covered);
+        }
+    }
+
+    /// Syncs inline: [`Log::sync_handle`] + sync + [`Log::mark_synced`].
+    pub fn sync(&mut self) -> Result<(), LogError> {
+        self.check_usable()?;
+        let (handle, point) = self.sync_handle();
+        let synced = handle.sync().at(self.active().log_path());
+        self.poison_on_failure(synced)?;
+        self.mark_synced(point);
+        Ok(())
+    }
+
+    /// Whether the flush policy wants a sync now.
+    pub fn flush_due(&self, now_ms: i64) -> bool {
+        if self.synced_offset >= self.log_end_offset() {
+            return false;
+        }
+        match self.config.flush {
+            FlushPolicy::EveryAppend => true,
+            FlushPolicy::IntervalMs(interval_ms) => self
+                .unsynced_since_ms
+                .is_some_and(|since| now_ms.saturating_sub(since) >= interval_ms as i64),
+            FlushPolicy::Os => false,
+        }
+    }
+
+    /// Syncs everything and writes the clean-shutdown marker, so the next open skips
+    /// validation.
+    pub fn close(mut self) -> Result<(), LogError> {
+        self.check_usable()?;
+        let active = self.active_mut();
+        active.append_final_time_entry()?;
+        active.sync_all()?;
+        self.synced_offset = self.log_end_offset();
+        let active_base = self.active().base_offset;
+        self.set_recovery_point(active_base)?;
+        checkpoint::write(
+            self.storage.as_ref(),
+            &self.dir,
+            Kind::CleanShutdown,
+            self.log_end_offset(),
+        )
+    }
+
+    /// Removes every batch containing an offset ≥ `offset` (a follower diverged from its
+    /// leader). The cut lands on a batch boundary: the new log end offset (returned) is the
+    /// base of the batch containing `offset`. Durable before returning. No-op at or past the
+    /// log end; `OffsetOutOfRange` below the log start.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<i64, LogError> {
+        self.check_usable()?;
+        if offset >= self.log_end_offset() {
+            return Ok(self.log_end_offset());
+        }
+        if offset < self.log_start_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset(),
+            });
+        }
+        let result = self.truncate_now(offset);
+        self.poison_on_failure(result)
+    }
+
+    fn truncate_now(&mut self, offset: i64) -> Result<i64, LogError> {
+        let base = *self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .expect("offset is at or above the first segment")
+            .0;
+        // Lower the recovery point first: a crash midway then re-validates from this segment.
+        self.set_recovery_point(self.recovery_point.min(base))?;
+        let interval = self.config.index_interval_bytes;
+        let segment = self.segments.get_mut(&base).expect("found above");
+        let new_end = segment.truncate_to(offset, interval)?;
+        self.delete_segments_after(base)?;
+        self.generation += 1;
+        self.synced_offset = self.synced_offset.min(new_end);
+        if self.log_start_offset > new_end {
+            self.set_log_start_checkpoint(new_end)?;
+        }
+        Ok(new_end)
+    }
+
+    /// Deletes all segments with a base above `base`, newest first, durably.
+    fn delete_segments_after(&mut self, base: i64) -> Result<(), LogError> {
+        let later: Vec<i64> = self
+            .segments
+            .range(base + 1..)
+            .map(|(b, _)| *b)
+            .rev()
+            .collect();
+        for b in &later {
+            let segment = self.segments.remove(b).expect("listed above");
+            segment.delete(self.storage.as_ref())?;
+        }
+        if !later.is_empty() {
+            self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the whole log and restarts it empty at `offset` (a follower whose log is out of
+    /// the leader's range). The log start offset becomes `offset`.
+    pub fn truncate_fully_and_start_at(
+        &mut self,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        self.check_usable()?;
+        if offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset(),
+            });
+        }
+        let result = self.restart_at(offset, now_ms);
+        self.poison_on_failure(result)
+    }
+
+    fn restart_at(&mut self, offset: i64, now_ms: i64) -> Result<(), LogError> {
+        self.set_log_start_checkpoint(offset)?;
+        self.set_recovery_point(offset)?;
+        // Newest first: a crash midway leaves a prefix of the old log, which the next open
+        // discards because it ends below the log start checkpoint.
+        while let Some((_, segment)) = self.segments.pop_last() {
+            segment.delete(self.storage.as_ref())?;
+        }
+        let segment = Segment::create(self.storage.as_ref(), &self.dir, offset, now_ms)?;
+        self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        self.segments.insert(offset, segment);
+        self.generation += 1;
+        self.synced_offset = offset;
+        self.unsynced_since_ms = None;
+        Ok(())
+    }
+}
+
+/// Base offset of the `index`-th batch of a validated buffer (-1 if there is none).
+fn offset_of_batch(batches: &[u8], index: usize) -> i64 {
+    let mut at = 0usize;
+    let mut i = 0usize;
+    while let Ok(header) = BatchHeader::parse(batches.get(at..).unwrap_or(&[])) {
+        if i == index {
+            return header.base_offset;
+        }
+        at += header.total_bytes().max(1);
+        i += 1;
+    }
+    -1
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! Opening a log: find the segments, trust what the checkpoints vouch for, re-validate the
+//! rest, cut a torn or corrupt tail, rebuild damaged indexes.
+//!
+//! Algorithm (also in `docs/log-format.md`):
+//! 1. Delete leftovers: `*.tmp` files, index files without a `.log`, and segments entirely
+//!    below the log-start checkpoint (a crash during retention).
+//! 2. With a valid clean-shutdown marker every segment is trusted; otherwise a segment is
+//!    trusted when it ends at or below the recovery point. A trusted segment's indexes are
+//!    loaded and sanity-checked; if they are damaged it is recovered like the others.
+//! 3. Recovering a segment validates every batch (header rules, CRC, dense offsets from the
+//!    segment base); the file is cut at the first bad batch, the indexes are rebuilt, and
+//!    every later segment is deleted (offsets must stay dense).
+//! 4. No segment left → a new one at the largest offset any checkpoint remembers. A log-start
+//!    checkpoint past the recovered end (records deleted, then their tail lost) → restart the
+//!    log empty at the log start (as Kafka does), so offsets never go back.
+//! 5. Recovered files are synced, the recovery point moves to the active segment, the
+//!    clean-shutdown marker is removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::checkpoint::{self, Kind, TMP_SUFFIX};
+use super::error::IoContext;
+use super::segment::{
+    file_path, parse_file_name, FileKind, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
+};
+use super::{Log, LogConfig, LogError};
+use crate::storage::Storage;
+
+/// What the directory holds.
+struct Listing {
+    /// Base offsets of segments with a `.log` file.
+    bases: Vec<i64>,
+    /// Files to delete before anything else (temp files, orphan indexes).
+    leftovers: Vec<PathBuf>,
+}
+
+impl Listing {
+    fn read(storage: &dyn Storage, dir: &Path) -> Result<Self, LogError> {
+        let mut logs = BTreeSet::new();
+        let mut indexes: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        let mut leftovers = Vec::new();
+        for name in storage.list(dir).at(dir)? {
+            match parse_file_name(&name) {
+                Some((base, FileKind::Log)) => {
+                    logs.insert(base);
+                }
+                Some((base, FileKind::Index | FileKind::TimeIndex)) => {
+                    indexes.entry(base).or_default().push(name)
+                }
+                None if name.ends_with(TMP_SUFFIX) => leftovers.push(dir.join(name)),
+                None => {}
+            }
+        }
+        for (base, names) in indexes {
+            if !logs.contains(&base) {
+                leftovers.extend(names.into_iter().map(|n| dir.join(n)));
+            }
+        }
+        Ok(Self {
+            bases: logs.into_iter().collect(),
+            leftovers,
+        })
+    }
+}
+
+fn delete_segment_files(storage: &dyn Storage, dir: &Path, base: i64) -> Result<(), LogError> {
+    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+        let path = file_path(dir, base, suffix);
+        if storage.exists(&path) {
+            storage.remove_file(&path).at(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The checkpoints found at open.
+struct Checkpoints {
+    log_start: Option<i64>,
+    recovery_point: Option<i64>,
+    clean_end: Option<i64>,
+}
+
+impl Log {
+    /// Opens (creating if needed) the log in `dir`, recovering from an unclean shutdown.
+    /// Never panics on disk contents: bad bytes are cut off, bad indexes rebuilt.
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<Log, LogError> {
+        config.validate()?;
+        storage.create_dir_all(dir).at(dir)?;
+        let listing = Listing::read(storage.as_ref(), dir)?;
+        for path in &listing.leftovers {
+            storage.remove_file(path).at(path)?;
+        }
+        let checkpoints = Checkpoints {
+            log_start: checkpoint::read(storage.as_ref(), dir, Kind::LogStart)?,
+            recovery_point: checkpoint::read(storage.as_ref(), dir, Kind::RecoveryPoint)?,
+            clean_end: checkpoint::read(storage.as_ref(), dir, Kind::CleanShutdown)?,
+        };
+        let mut log = Log {
+            storage,
+            dir: dir.to_path_buf(),
+            config,
+            segments: BTreeMap::new(),
+            log_start_offset: 0,
+            synced_offset: 0,
+            recovery_point: checkpoints.recovery_point.unwrap_or(-1),
+            unsynced_since_ms: None,
+            generation: 0,
+            failed: false,
+        };
+        let bases = log.drop_segments_below_start(&listing.bases, checkpoints.log_start)?;
+        let recovered = log.load_segments(&bases, &checkpoints, now_ms)?;
+        log.finish_open(&checkpoints, &recovered, now_ms)?;
+        Ok(log)
+    }
+
+    /// Deletes segments whose every offset is below the log-start checkpoint; returns the
+    /// remaining bases.
+    fn drop_segments_below_start(
+        &mut self,
+        bases: &[i64],
+        log_start: Option<i64>,
+    ) -> Result<Vec<i64>, LogError> {
+        let start = log_start.unwrap_or(0);
+        let below = bases.windows(2).take_while(|w| w[1] <= start).count();
+        for &base in &bases[..below] {
+            delete_segment_files(self.storage.as_ref(), &self.dir, base)?;
+        }
+        if below > 0 {
+            self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        }
+        Ok(bases[below..].to_vec())
+    }
+
+    /// Loads or recovers each segment in order. Returns the bases of recovered segments.
+    fn load_segments(
+        &mut self,
+        bases: &[i64],
+        checkpoints: &Checkpoints,
+        now_ms: i64,
+    ) -> Result<Vec<i64>, LogError> {
+        let recovery_point = checkpoints.recovery_point.unwrap_or(-1);
+        let mut recovered = Vec::new();
+        for (i, &base) in bases.iter().enumerate() {
+            let dense = self
+                .segments
+                .values()
+                .next_back()
+                .is_none_or(|prev| prev.next_offset == base);
+            if !dense {
+                tracing::warn!(dir = %self.dir.display(), base, "deleting segments after a gap in offsets");
+                for &later in bases[i..].iter().rev() {
+                    delete_segment_files(self.storage.as_ref(), &self.dir, later)?;
+                }
+                self.storage.sync_dir(&self.dir).at(&self.dir)?;
+                break;
+            }
+            let (mut segment, indexes_existed) =
+                Segment::open(self.storage.as_ref(), &self.dir, base, now_ms)?;
+            let next_base = bases.get(i + 1).copied();
+            let trusted = indexes_existed
+                && (checkpoints.clean_end.is_some()
+                    || next_base.is_some_and(|next| next <= recovery_point));
+            let loaded = trusted
+                && match next_base {
+                    Some(next) => segment.load_sealed(next)?,
+                    None => {
+                        segment.load_active_clean()?
+                            && checkpoints.clean_end == Some(segment.next_offset)
+                    }
+                };
+            if !loaded {
+                let outcome = segment.recover(self.config.index_interval_bytes, true)?;
+                if let Some(reason) = &outcome.reason {
+                    tracing::warn!(
+                        path = %segment.log_path().display(),
+                        truncated_bytes = outcome.truncated_bytes,
+                        reason = %reason,
+                        "cut the segment at the first invalid batch"
+                    );
+                }
+                recovered.push(base);
+            }
+            self.segments.insert(base, segment);
+        }
+        Ok(recovered)
+    }
+
+    fn finish_open(
+        &mut self,
+        checkpoints: &Checkpoints,
+        recovered: &[i64],
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let log_start_checkpoint = checkpoints.log_start.unwrap_or(0);
+        if self.segments.is_empty() {
+            let base = log_start_checkpoint
+                .max(checkpoints.recovery_point.unwrap_or(0))
+                .max(0);
+            self.create_first_segment(base, now_ms)?;
+        }
+        let first_base = *self.segments.keys().next().expect("created above");
+        self.log_start_offset = first_base.max(log_start_checkpoint);
+        if self.log_start_offset > self.log_end_offset() {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                log_start_offset = self.log_start_offset,
+                log_end_offset = self.log_end_offset(),
+                "log end is below the log start checkpoint; restarting the log at the log start"
+            );
+            while let Some((_, segment)) = self.segments.pop_last() {
+                segment.delete(self.storage.as_ref())?;
+            }
+            self.create_first_segment(self.log_start_offset, now_ms)?;
+        }
+        for base in recovered {
+            if let Some(segment) = self.segments.get(base) {
+                segment.sync_all()?;
+            }
+        }
+        if !recovered.is_empty() {
+            self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        }
+        self.synced_offset = self.log_end_offset();
+        let active_base = self.active().base_offset;
+        self.set_recovery_point(active_base)?;
+        if checkpoints.clean_end.is_some() {
+            checkpoint::remove(self.storage.as_ref(), &self.dir, Kind::CleanShutdown)?;
+        }
+        Ok(())
+    }
+
+    fn create_first_segment(&mut self, base: i64, now_ms: i64) -> Result<(), LogError> {
+        let segment = Segment::create(self.storage.as_ref(), &self.dir, base, now_ms)?;
+        self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        self.segments.insert(base, segment);
+        Ok(())
+    }
+}

@@ -1,0 +1,552 @@
+//! One segment: `{base_offset:020}.log` plus its `.index` and `.timeindex`.
+//!
+//! The segment owns the per-batch bookkeeping shared by appends and recovery (index entry
+//! cadence, largest timestamp), and the reads that turn an offset or timestamp into a byte
+//! position: index lookup, then a header scan of at most about `index_interval_bytes`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::error::IoContext;
+use super::index::{self, IndexFile, OffsetEntry};
+use super::reader::{header_at, validated_header_at, ChunkReader, ScanError};
+use super::time_index::{self, TimeEntry};
+use super::LogError;
+use crate::storage::batch::{BatchHeader, NO_TIMESTAMP};
+use crate::storage::{read_exact_at, Storage, StorageFile};
+
+pub(crate) const LOG_SUFFIX: &str = ".log";
+pub(crate) const INDEX_SUFFIX: &str = ".index";
+pub(crate) const TIME_INDEX_SUFFIX: &str = ".timeindex";
+
+/// Which of a segment's files a directory entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    Log,
+    Index,
+    TimeIndex,
+}
+
+/// `00000000000000000042.log` → `(42, Log)`; anything else → `None`.
+pub(crate) fn parse_file_name(name: &str) -> Option<(i64, FileKind)> {
+    let (stem, kind) = if let Some(s) = name.strip_suffix(LOG_SUFFIX) {
+        (s, FileKind::Log)
+    } else if let Some(s) = name.strip_suffix(INDEX_SUFFIX) {
+        (s, FileKind::Index)
+    } else if let Some(s) = name.strip_suffix(TIME_INDEX_SUFFIX) {
+        (s, FileKind::TimeIndex)
+    } else {
+        return None;
+    };
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse::<i64>().ok().map(|base| (base, kind))
+}
+
+pub(crate) fn file_path(dir: &Path, base_offset: i64, suffix: &str) -> PathBuf {
+    dir.join(format!("{base_offset:020}{suffix}"))
+}
+
+/// What a recovery scan found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecoverOutcome {
+    /// Bytes cut from the end of the log file (a torn or corrupt tail).
+    pub truncated_bytes: u64,
+    /// Why the scan stopped early, if it did.
+    pub reason: Option<String>,
+}
+
+/// Result of a segment read: whole batches.
+pub(crate) struct SegmentRead {
+    pub bytes: Vec<u8>,
+    pub first_offset: i64,
+    pub next_offset: i64,
+}
+
+pub(crate) struct Segment {
+    pub base_offset: i64,
+    log_path: PathBuf,
+    log: Arc<dyn StorageFile>,
+    pub index: IndexFile<OffsetEntry>,
+    pub time_index: IndexFile<TimeEntry>,
+    pub size_bytes: u64,
+    /// Offset after the last batch (the base offset while empty).
+    pub next_offset: i64,
+    /// Largest batch `maxTimestamp` in the segment ([`NO_TIMESTAMP`] if none).
+    pub max_timestamp_ms: i64,
+    /// Base offset of the first batch that carried `max_timestamp_ms`.
+    pub offset_of_max_timestamp: i64,
+    /// Bytes appended since the last offset-index entry (decides the next entry).
+    bytes_since_last_entry: u64,
+    /// `maxTimestamp` of the first batch: time-based rolling counts from it (Kafka's
+    /// `rollingBasedTimestamp`).
+    pub first_batch_timestamp_ms: Option<i64>,
+    /// `now_ms` when the segment was created or loaded: the fallback for rolling when batches
+    /// carry no timestamp.
+    pub created_ms: i64,
+    /// `now_ms` of the last append (or load): the fallback for time retention when batches
+    /// carry no timestamp (Kafka uses the file mtime).
+    pub last_modified_ms: i64,
+}
+
+impl Segment {
+    /// Opens (creating if needed) the three files of a segment. The in-memory state says
+    /// "empty"; call [`Segment::recover`] or one of the `load_*` methods next. Returns whether
+    /// both index files already existed.
+    pub(crate) fn open(
+        storage: &dyn Storage,
+        dir: &Path,
+        base_offset: i64,
+        now_ms: i64,
+    ) -> Result<(Self, bool), LogError> {
+        let log_path = file_path(dir, base_offset, LOG_SUFFIX);
+        let log = storage.open(&log_path, true).at(&log_path)?;
+        let (index, had_index) =
+            IndexFile::open(storage, &file_path(dir, base_offset, INDEX_SUFFIX))?;
+        let (time_index, had_time_index) =
+            IndexFile::open(storage, &file_path(dir, base_offset, TIME_INDEX_SUFFIX))?;
+        let segment = Self {
+            base_offset,
+            log_path,
+            log,
+            index,
+            time_index,
+            size_bytes: 0,
+            next_offset: base_offset,
+            max_timestamp_ms: NO_TIMESTAMP,
+            offset_of_max_timestamp: base_offset,
+            bytes_since_last_entry: 0,
+            first_batch_timestamp_ms: None,
+            created_ms: now_ms,
+            last_modified_ms: now_ms,
+        };
+        Ok((segment, had_index && had_time_index))
+    }
+
+    /// Creates a new empty segment (emptying stale files of the same name, if any).
+    pub(crate) fn create(
+        storage: &dyn Storage,
+        dir: &Path,
+        base_offset: i64,
+        now_ms: i64,
+    ) -> Result<Self, LogError> {
+        let (mut segment, _) = Self::open(storage, dir, base_offset, now_ms)?;
+        segment.log.truncate(0).at(&segment.log_path)?;
+        segment.index.clear()?;
+        segment.time_index.clear()?;
+        Ok(segment)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.size_bytes == 0
+    }
+
+    pub(crate) fn log_file(&self) -> &Arc<dyn StorageFile> {
+        &self.log
+    }
+
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// `offset - base_offset`, clamped into the u32 range the indexes store.
+    fn relative(&self, offset: i64) -> u32 {
+        (offset - self.base_offset).clamp(0, u32::MAX as i64) as u32
+    }
+
+    /// Largest timestamp for time retention: the batches' if they carry one, else the last
+    /// modification time.
+    pub(crate) fn largest_timestamp_ms(&self) -> i64 {
+        if self.max_timestamp_ms >= 0 {
+            self.max_timestamp_ms
+        } else {
+            self.last_modified_ms
+        }
+    }
+
+    fn reset_tracking(&mut self) {
+        self.size_bytes = 0;
+        self.next_offset = self.base_offset;
+        self.max_timestamp_ms = NO_TIMESTAMP;
+        self.offset_of_max_timestamp = self.base_offset;
+        self.bytes_since_last_entry = 0;
+        self.first_batch_timestamp_ms = None;
+    }
+
+    /// Bookkeeping for one batch at `position` (append and rebuild share it, so a rebuilt
+    /// index equals the one appends produced).
+    fn track_batch(&mut self, position: u64, header: &BatchHeader, index_interval_bytes: u64) {
+        if self.first_batch_timestamp_ms.is_none() {
+            self.first_batch_timestamp_ms = Some(header.max_timestamp_ms);
+        }
+        if header.max_timestamp_ms > self.max_timestamp_ms {
+            self.max_timestamp_ms = header.max_timestamp_ms;
+            self.offset_of_max_timestamp = header.base_offset;
+        }
+        if self.bytes_since_last_entry > index_interval_bytes {
+            self.index.push(OffsetEntry {
+                relative_offset: self.relative(header.base_offset),
+                position: position as u32,
+            });
+            self.push_time_entry();
+            self.bytes_since_last_entry = 0;
+        }
+        self.bytes_since_last_entry += header.total_bytes() as u64;
+        self.size_bytes = position + header.total_bytes() as u64;
+        self.next_offset = header.next_offset();
+    }
+
+    fn push_time_entry(&mut self) {
+        if time_index::should_append(self.time_index.entries(), self.max_timestamp_ms) {
+            self.time_index.push(TimeEntry {
+                timestamp_ms: self.max_timestamp_ms,
+                relative_offset: self.relative(self.offset_of_max_timestamp),
+            });
+        }
+    }
+
+    /// Appends already validated batches whose offsets continue this segment.
+    pub(crate) fn append(
+        &mut self,
+        batches: &[u8],
+        index_interval_bytes: u64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let position = self.log.append(batches).at(&self.log_path)?;
+        if position != self.size_bytes {
+            return Err(self.corrupt(
+                position,
+                "log file length differs from the segment size".into(),
+            ));
+        }
+        let mut at = 0usize;
+        while at < batches.len() {
+            let header = BatchHeader::parse(&batches[at..])
+                .map_err(|e| self.corrupt(position + at as u64, e.to_string()))?;
+            self.track_batch(position + at as u64, &header, index_interval_bytes);
+            at += header.total_bytes().max(1);
+        }
+        self.index.flush()?;
+        self.time_index.flush()?;
+        self.last_modified_ms = now_ms;
+        Ok(())
+    }
+
+    /// Makes the last time-index entry carry the segment's largest timestamp (on roll and
+    /// close), so a later load knows it without scanning.
+    pub(crate) fn append_final_time_entry(&mut self) -> Result<(), LogError> {
+        self.push_time_entry();
+        self.time_index.flush()
+    }
+
+    pub(crate) fn sync_all(&self) -> Result<(), LogError> {
+        self.log.sync().at(&self.log_path)?;
+        self.index.sync()?;
+        self.time_index.sync()
+    }
+
+    /// Validates every batch from the start (CRC included when `check_crc`), cuts the file at
+    /// the first bad one, and rebuilds both indexes. Offsets must be dense from `base_offset`.
+    pub(crate) fn recover(
+        &mut self,
+        index_interval_bytes: u64,
+        check_crc: bool,
+    ) -> Result<RecoverOutcome, LogError> {
+        self.reset_tracking();
+        self.index.clear()?;
+        self.time_index.clear()?;
+        let file_len = self.log.len_bytes().at(&self.log_path)?;
+        let file = self.log.clone();
+        let mut reader = ChunkReader::new(file.as_ref(), file_len);
+        let mut pos = 0u64;
+        let mut reason = None;
+        while pos < file_len {
+            let scanned = if check_crc {
+                validated_header_at(&mut reader, pos)
+            } else {
+                header_at(&mut reader, pos)
+            };
+            let header = match scanned {
+                Ok(h) if h.base_offset == self.next_offset => h,
+                Ok(h) => {
+                    reason = Some(format!(
+                        "batch at offset {} where {} was expected",
+                        h.base_offset, self.next_offset
+                    ));
+                    break;
+                }
+                Err(ScanError::Invalid(why)) => {
+                    reason = Some(why);
+                    break;
+                }
+                Err(ScanError::Io(e)) => return Err(e).at(&self.log_path),
+            };
+            self.track_batch(pos, &header, index_interval_bytes);
+            pos += header.total_bytes() as u64;
+        }
+        if pos < file_len {
+            self.log.truncate(pos).at(&self.log_path)?;
+        }
+        self.push_time_entry();
+        self.index.flush()?;
+        self.time_index.flush()?;
+        Ok(RecoverOutcome {
+            truncated_bytes: file_len - pos,
+            reason,
+        })
+    }
+
+    /// Loads the indexes of a sealed segment known to be valid and synced, whose offsets end
+    /// at `next_offset`. Returns `false` if an index is damaged (the caller then recovers).
+    pub(crate) fn load_sealed(&mut self, next_offset: i64) -> Result<bool, LogError> {
+        self.reset_tracking();
+        self.size_bytes = self.log.len_bytes().at(&self.log_path)?;
+        self.next_offset = next_offset;
+        if !self.load_indexes()? || self.size_bytes == 0 || next_offset <= self.base_offset {
+            return Ok(false);
+        }
+        if let Some(last) = self.index.last() {
+            self.bytes_since_last_entry = self.size_bytes - last.position as u64;
+        }
+        self.last_entry_points_at_a_batch()
+    }
+
+    /// Loads the active segment after a clean shutdown: indexes as stored, then a header scan
+    /// from the last index entry to find the end. Returns `false` on any inconsistency.
+    pub(crate) fn load_active_clean(&mut self) -> Result<bool, LogError> {
+        self.reset_tracking();
+        let file_len = self.log.len_bytes().at(&self.log_path)?;
+        self.size_bytes = file_len;
+        self.next_offset = self.base_offset + u32::MAX as i64;
+        if !self.load_indexes()? || !self.last_entry_points_at_a_batch()? {
+            return Ok(false);
+        }
+        let (mut pos, mut next) = match self.index.last() {
+            Some(e) => (
+                e.position as u64,
+                self.base_offset + e.relative_offset as i64,
+            ),
+            None => (0, self.base_offset),
+        };
+        // Continue the bookkeeping exactly where the last index entry left it.
+        self.bytes_since_last_entry = 0;
+        self.next_offset = next;
+        self.size_bytes = pos;
+        let file = self.log.clone();
+        let mut reader = ChunkReader::new(file.as_ref(), file_len);
+        let index_len = self.index.entries().len();
+        while pos < file_len {
+            let header = match header_at(&mut reader, pos) {
+                Ok(h) if h.base_offset == next => h,
+                Ok(_) | Err(ScanError::Invalid(_)) => return Ok(false),
+                Err(ScanError::Io(e)) => return Err(e).at(&self.log_path),
+            };
+            // An interval of u64::MAX adds no entries: they were all written before the close.
+            self.track_batch(pos, &header, u64::MAX);
+            pos += header.total_bytes() as u64;
+            next = header.next_offset();
+        }
+        if self.index.entries().len() != index_len {
+            return Ok(false);
+        }
+        self.bytes_since_last_entry =
+            self.size_bytes - self.index.last().map_or(0, |e| e.position as u64);
+        self.first_batch_timestamp_ms = if self.size_bytes == 0 {
+            None
+        } else {
+            Some(self.first_header()?.max_timestamp_ms)
+        };
+        Ok(true)
+    }
+
+    /// Reads both index files and sanity-checks them against `size_bytes` / `next_offset`;
+    /// also restores the largest timestamp from the last time-index entry.
+    fn load_indexes(&mut self) -> Result<bool, LogError> {
+        let max_entries = self.size_bytes / crate::storage::batch::HEADER_BYTES as u64 + 1;
+        if !self.index.load(max_entries)? || !self.time_index.load(max_entries)? {
+            return Ok(false);
+        }
+        let next_relative = (self.next_offset - self.base_offset) as u64;
+        if !index::check_offset_entries(self.index.entries(), self.size_bytes, next_relative)
+            || !time_index::check_time_entries(self.time_index.entries(), next_relative)
+        {
+            return Ok(false);
+        }
+        if let Some(last) = self.time_index.last() {
+            self.max_timestamp_ms = last.timestamp_ms;
+            self.offset_of_max_timestamp = self.base_offset + last.relative_offset as i64;
+        }
+        Ok(true)
+    }
+
+    /// Spot check: the last offset-index entry names a batch that really starts there.
+    fn last_entry_points_at_a_batch(&self) -> Result<bool, LogError> {
+        let Some(last) = self.index.last().copied() else {
+            return Ok(true);
+        };
+        let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
+        match header_at(&mut reader, last.position as u64) {
+            Ok(h) => Ok(h.base_offset == self.base_offset + last.relative_offset as i64),
+            Err(ScanError::Invalid(_)) => Ok(false),
+            Err(ScanError::Io(e)) => Err(e).at(&self.log_path),
+        }
+    }
+
+    fn first_header(&self) -> Result<BatchHeader, LogError> {
+        let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
+        header_at(&mut reader, 0).map_err(|e| self.scan_error(0, e))
+    }
+
+    fn corrupt(&self, position: u64, reason: String) -> LogError {
+        LogError::Corrupt {
+            path: self.log_path.clone(),
+            position,
+            reason,
+        }
+    }
+
+    fn scan_error(&self, position: u64, e: ScanError) -> LogError {
+        match e {
+            ScanError::Io(source) => LogError::Io {
+                path: self.log_path.clone(),
+                source,
+            },
+            ScanError::Invalid(reason) => self.corrupt(position, reason),
+        }
+    }
+
+    /// Scans headers from `pos` for the first batch satisfying `wanted`.
+    fn scan_from(
+        &self,
+        reader: &mut ChunkReader<'_>,
+        mut pos: u64,
+        wanted: impl Fn(&BatchHeader) -> bool,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        while pos < self.size_bytes {
+            let header = header_at(reader, pos).map_err(|e| self.scan_error(pos, e))?;
+            if wanted(&header) {
+                return Ok(Some((pos, header)));
+            }
+            pos += header.total_bytes() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Whole batches from the one containing `offset`: at least one batch (even past
+    /// `max_bytes`), none ending past `upper_bound_offset`. `None` if nothing qualifies.
+    pub(crate) fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound_offset: i64,
+    ) -> Result<Option<SegmentRead>, LogError> {
+        let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
+        let from = self.index.lookup(self.relative(offset)) as u64;
+        let Some((start, first)) =
+            self.scan_from(&mut reader, from, |h| h.next_offset() > offset)?
+        else {
+            return Ok(None);
+        };
+        if first.next_offset() > upper_bound_offset {
+            return Ok(None);
+        }
+        let mut end = start + first.total_bytes() as u64;
+        let mut next_offset = first.next_offset();
+        while end < self.size_bytes {
+            let header = header_at(&mut reader, end).map_err(|e| self.scan_error(end, e))?;
+            let grown = end - start + header.total_bytes() as u64;
+            if header.next_offset() > upper_bound_offset || grown > max_bytes as u64 {
+                break;
+            }
+            end += header.total_bytes() as u64;
+            next_offset = header.next_offset();
+        }
+        let mut bytes = vec![0u8; (end - start) as usize];
+        read_exact_at(self.log.as_ref(), start, &mut bytes).at(&self.log_path)?;
+        Ok(Some(SegmentRead {
+            bytes,
+            first_offset: first.base_offset,
+            next_offset,
+        }))
+    }
+
+    /// First batch with `maxTimestamp >= timestamp_ms` that holds an offset ≥
+    /// `log_start_offset`: `(base_offset, max_timestamp_ms)`.
+    pub(crate) fn find_timestamp(
+        &self,
+        timestamp_ms: i64,
+        log_start_offset: i64,
+    ) -> Result<Option<(i64, i64)>, LogError> {
+        let by_time = time_index::lookup_offset(self.time_index.entries(), timestamp_ms)
+            .map_or(0, |rel| self.index.lookup(rel));
+        let by_start = self.index.lookup(self.relative(log_start_offset));
+        let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
+        let found = self.scan_from(&mut reader, by_time.max(by_start) as u64, |h| {
+            h.max_timestamp_ms >= timestamp_ms && h.next_offset() > log_start_offset
+        })?;
+        Ok(found.map(|(_, h)| (h.base_offset, h.max_timestamp_ms)))
+    }
+
+    /// Cuts the segment before the batch containing `offset` (durably) and rebuilds the
+    /// indexes. Returns the new next offset (the cut batch's base offset).
+    pub(crate) fn truncate_to(
+        &mut self,
+        offset: i64,
+        index_interval_bytes: u64,
+    ) -> Result<i64, LogError> {
+        let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
+        let from = self.index.lookup(self.relative(offset)) as u64;
+        let cut = self.scan_from(&mut reader, from, |h| h.next_offset() > offset)?;
+        let Some((position, _)) = cut else {
+            return Ok(self.next_offset);
+        };
+        self.log.truncate(position).at(&self.log_path)?;
+        self.log.sync().at(&self.log_path)?;
+        self.recover(index_interval_bytes, false)?;
+        Ok(self.next_offset)
+    }
+
+    /// Removes the segment's files (log first: an index without its log is an orphan that the
+    /// next open deletes).
+    pub(crate) fn delete(self, storage: &dyn Storage) -> Result<(), LogError> {
+        for path in [
+            self.log_path.as_path(),
+            self.index.path(),
+            self.time_index.path(),
+        ] {
+            if storage.exists(path) {
+                storage.remove_file(path).at(path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_parse_strictly() {
+        assert_eq!(
+            parse_file_name("00000000000000000042.log"),
+            Some((42, FileKind::Log))
+        );
+        assert_eq!(
+            parse_file_name("00000000000000000042.index"),
+            Some((42, FileKind::Index))
+        );
+        assert_eq!(
+            parse_file_name("00000000000000000042.timeindex"),
+            Some((42, FileKind::TimeIndex))
+        );
+        assert_eq!(parse_file_name("42.log"), None);
+        assert_eq!(parse_file_name("0000000000000000004x.log"), None);
+        assert_eq!(parse_file_name("recovery-point.checkpoint"), None);
+        assert_eq!(
+            file_path(Path::new("t-0"), 7, LOG_SUFFIX),
+            PathBuf::from("t-0/00000000000000000007.log")
+        );
+    }
+}

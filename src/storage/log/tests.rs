@@ -1,0 +1,739 @@
+//! Unit tests of the log on [`MemStorage`] (crash semantics included).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use super::*;
+use crate::storage::batch::{build_batch, validate_all, BatchError, Batches, HEADER_BYTES};
+use crate::storage::mem::MemStorage;
+
+const DIR: &str = "topic-0";
+
+fn config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 1 << 20,
+        index_interval_bytes: 200,
+        retention_ms: None,
+        ..LogConfig::default()
+    }
+}
+
+fn open(mem: &MemStorage, config: LogConfig) -> Log {
+    Log::open(Arc::new(mem.clone()), Path::new(DIR), config, 0).expect("open")
+}
+
+/// A batch of `records` records, each value naming the batch, stamped `ts`.
+fn batch(tag: u32, records: usize, ts: i64) -> Vec<u8> {
+    let values: Vec<Vec<u8>> = (0..records)
+        .map(|i| format!("{tag}-{i}-xxxxxxxxxx").into_bytes())
+        .collect();
+    let recs: Vec<(Option<&[u8]>, &[u8])> = values.iter().map(|v| (None, v.as_slice())).collect();
+    build_batch(&recs, ts)
+}
+
+fn append(log: &mut Log, tag: u32, records: usize, ts: i64) -> AppendInfo {
+    let mut b = batch(tag, records, ts);
+    log.append(&mut b, 5, ts).expect("append")
+}
+
+/// Every batch from the log start to the end as `(base_offset, bytes)`.
+fn read_all(log: &Log) -> Vec<(i64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let slice = log.read(offset, 1000).expect("read");
+        assert!(!slice.bytes.is_empty(), "no progress at {offset}");
+        for item in Batches::new(&slice.bytes, usize::MAX) {
+            let (pos, h) = item.expect("served batches are valid");
+            out.push((
+                h.base_offset,
+                slice.bytes[pos..pos + h.total_bytes()].to_vec(),
+            ));
+        }
+        offset = slice.next_offset;
+    }
+    out
+}
+
+/// Base offsets of every batch, reading headers only (no CRC check).
+fn read_all_unchecked(log: &Log) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let slice = log.read(offset, 1).expect("read");
+        out.push(slice.first_offset);
+        offset = slice.next_offset;
+    }
+    out
+}
+
+fn file_len(mem: &MemStorage, name: &str) -> Option<usize> {
+    mem.read_file(&Path::new(DIR).join(name)).map(|b| b.len())
+}
+
+fn seg_name(base: i64, suffix: &str) -> String {
+    format!("{base:020}{suffix}")
+}
+
+#[test]
+fn append_assigns_dense_offsets_and_patches_epoch() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+    let a = append(&mut log, 1, 3, 100);
+    let b = append(&mut log, 2, 1, 200);
+    assert_eq!((a.first_offset, a.last_offset, a.record_count), (0, 2, 3));
+    assert_eq!((b.first_offset, b.last_offset), (3, 3));
+    assert_eq!(log.log_end_offset(), 4);
+    let all = read_all(&log);
+    assert_eq!(all.iter().map(|(o, _)| *o).collect::<Vec<_>>(), vec![0, 3]);
+    let h = batch::validate_batch(&all[1].1, usize::MAX).unwrap();
+    assert_eq!((h.base_offset, h.partition_leader_epoch), (3, 5));
+}
+
+#[test]
+fn multi_batch_append_and_read_rules() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    let mut buf = [batch(1, 2, 10), batch(2, 3, 30), batch(3, 1, 20)].concat();
+    let info = log.append(&mut buf, 0, 0).unwrap();
+    assert_eq!(
+        (info.first_offset, info.last_offset, info.batch_count),
+        (0, 5, 3)
+    );
+    assert_eq!(
+        (info.max_timestamp_ms, info.offset_of_max_timestamp),
+        (30, 2)
+    );
+
+    // Reading from inside a batch returns the whole batch containing the offset.
+    let s = log.read(3, 1 << 20).unwrap();
+    assert_eq!((s.first_offset, s.next_offset), (2, 6));
+    // max_bytes smaller than one batch still returns that one batch.
+    let s = log.read(0, 1).unwrap();
+    assert_eq!((s.first_offset, s.next_offset), (0, 2));
+    assert_eq!(validate_all(&s.bytes, usize::MAX).unwrap().batch_count, 1);
+    // At the log end: empty. Past it or below the start: out of range.
+    let s = log.read(6, 100).unwrap();
+    assert!(s.bytes.is_empty());
+    assert_eq!(s.next_offset, 6);
+    assert!(matches!(
+        log.read(7, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert!(matches!(
+        log.read(-1, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    // Bounded by a high watermark at a batch boundary.
+    let s = log.read_bounded(0, 1 << 20, 2).unwrap();
+    assert_eq!(s.next_offset, 2);
+    assert!(log.read_bounded(2, 1 << 20, 2).unwrap().bytes.is_empty());
+}
+
+#[test]
+fn invalid_append_leaves_the_log_untouched() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    append(&mut log, 1, 1, 0);
+    let before = mem
+        .read_file(&Path::new(DIR).join(seg_name(0, ".log")))
+        .unwrap();
+    let good = batch(2, 1, 0);
+    let mut bad = batch(3, 1, 0);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let mut buf = [good.clone(), bad].concat();
+    let err = log.append(&mut buf, 0, 0).unwrap_err();
+    assert!(
+        matches!(err, LogError::InvalidBatch { position, source: BatchError::CrcMismatch { .. } } if position == good.len()),
+        "{err}"
+    );
+    let mut too_big = batch(4, 50, 0);
+    log.set_config(LogConfig {
+        batch_bytes_max: HEADER_BYTES + 10,
+        ..config()
+    })
+    .unwrap();
+    assert!(matches!(
+        log.append(&mut too_big, 0, 0),
+        Err(LogError::InvalidBatch {
+            source: BatchError::BatchTooLarge { .. },
+            ..
+        })
+    ));
+    assert!(matches!(
+        log.append(&mut [], 0, 0),
+        Err(LogError::InvalidBatch { .. })
+    ));
+    assert_eq!(log.log_end_offset(), 1);
+    assert_eq!(
+        mem.read_file(&Path::new(DIR).join(seg_name(0, ".log")))
+            .unwrap(),
+        before
+    );
+}
+
+#[test]
+fn roll_by_size_and_reads_across_segments() {
+    let mem = MemStorage::new();
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one * 3,
+            ..config()
+        },
+    );
+    for tag in 0..10 {
+        append(&mut log, tag, 2, 0);
+    }
+    assert_eq!(log.segment_base_offsets(), vec![0, 6, 12, 18]);
+    assert_eq!(log.log_end_offset(), 20);
+    assert_eq!(read_all(&log).len(), 10);
+    // A read stops at the segment end (Kafka serves one segment per read).
+    let s = log.read(2, 1 << 20).unwrap();
+    assert_eq!((s.first_offset, s.next_offset), (2, 6));
+    // Sealed segments were synced at the roll.
+    assert!(log.synced_offset() >= 18);
+}
+
+#[test]
+fn roll_by_age_uses_batch_timestamps_then_creation_time() {
+    let mem = MemStorage::new();
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_ms: 100,
+            ..config()
+        },
+    );
+    append(&mut log, 0, 1, 1_000);
+    append(&mut log, 1, 1, 1_100);
+    assert_eq!(log.segment_count(), 1, "exactly segment_ms old: not yet");
+    append(&mut log, 2, 1, 1_101);
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    // Batches without timestamps: the segment's creation time (now_ms) counts.
+    let mut b = batch(3, 1, -1);
+    log.roll(5_000).unwrap();
+    log.append(&mut b, 0, 5_000).unwrap();
+    let mut b = batch(4, 1, -1);
+    log.append(&mut b, 0, 5_050).unwrap();
+    assert_eq!(log.segment_count(), 3);
+    let mut b = batch(5, 1, -1);
+    log.append(&mut b, 0, 5_101).unwrap();
+    assert_eq!(log.segment_count(), 4);
+    assert_eq!(read_all(&log).len(), 6);
+}
+
+#[test]
+fn retention_by_time_advances_log_start_and_keeps_offsets() {
+    let mem = MemStorage::new();
+    let mut log = open(
+        &mem,
+        LogConfig {
+            retention_ms: Some(1_000),
+            ..config()
+        },
+    );
+    append(&mut log, 0, 2, 100);
+    log.roll(100).unwrap();
+    append(&mut log, 1, 2, 5_000);
+    log.roll(5_000).unwrap();
+    append(&mut log, 2, 2, 5_500);
+    assert_eq!(log.enforce_retention(2_000).unwrap(), 1);
+    assert_eq!(log.log_start_offset(), 2);
+    assert!(matches!(
+        log.read(0, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert!(!mem
+        .file_names()
+        .iter()
+        .any(|p| p.ends_with(seg_name(0, ".log"))));
+    // Everything expired: the active segment is rolled and a new one continues at the end.
+    assert_eq!(log.enforce_retention(100_000).unwrap(), 2);
+    assert_eq!(log.segment_base_offsets(), vec![6]);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (6, 6));
+    let info = append(&mut log, 3, 1, 100_000);
+    assert_eq!(info.first_offset, 6);
+    // The start survives a crash: offsets never reset.
+    log.sync().unwrap();
+    drop(log);
+    mem.crash();
+    let log = open(&mem, config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (6, 7));
+}
+
+#[test]
+fn retention_by_size() {
+    let mem = MemStorage::new();
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one * 2,
+            retention_bytes: Some(one * 3),
+            ..config()
+        },
+    );
+    for tag in 0..7 {
+        append(&mut log, tag, 2, 0);
+    }
+    assert_eq!(log.segment_base_offsets(), vec![0, 4, 8, 12]);
+    // 7 batches, limit 3: deleting [0,4) and [4,8) leaves 3 batches.
+    assert_eq!(log.enforce_retention(0).unwrap(), 2);
+    assert_eq!(log.log_start_offset(), 8);
+    assert_eq!(log.size_bytes(), one * 3);
+    // High watermark bound: nothing at or above it goes.
+    append(&mut log, 8, 2, 0);
+    assert_eq!(log.enforce_retention_below(0, 8).unwrap(), 0);
+}
+
+#[test]
+fn truncate_to_cuts_at_batch_boundary_durably() {
+    let mem = MemStorage::new();
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one * 2,
+            ..config()
+        },
+    );
+    for tag in 0..6 {
+        append(&mut log, tag, 2, 0);
+    }
+    log.sync().unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 4, 8]);
+    // Offset 5 is inside the batch [4, 6): the cut lands at 4.
+    assert_eq!(log.truncate_to(5).unwrap(), 4);
+    assert_eq!(log.log_end_offset(), 4);
+    assert_eq!(log.segment_base_offsets(), vec![0, 4]);
+    assert!(log.synced_offset() <= 4);
+    assert_eq!(log.truncate_to(100).unwrap(), 4, "past the end: no-op");
+    let info = append(&mut log, 9, 1, 0);
+    assert_eq!(info.first_offset, 4);
+    // Unsynced re-append is lost on crash, but the truncated data must not come back.
+    drop(log);
+    mem.crash();
+    let log = open(&mem, config());
+    assert_eq!(log.log_end_offset(), 4);
+    assert_eq!(read_all(&log).len(), 2);
+}
+
+#[test]
+fn delete_records_persists_the_log_start() {
+    let mem = MemStorage::new();
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one * 2,
+            ..config()
+        },
+    );
+    for tag in 0..5 {
+        append(&mut log, tag, 2, 0);
+    }
+    log.sync().unwrap();
+    assert!(matches!(
+        log.delete_records_before(11, 0),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(log.delete_records_before(5, 0).unwrap(), 5);
+    assert_eq!(
+        log.segment_base_offsets(),
+        vec![4, 8],
+        "[0,4) deleted, [4,8) holds offset 5"
+    );
+    assert!(matches!(
+        log.read(4, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    // The batch containing offset 5 is served (consumers skip offset 4).
+    assert_eq!(log.read(5, 1).unwrap().first_offset, 4);
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((5, 0)));
+    assert_eq!(
+        log.delete_records_before(3, 0).unwrap(),
+        5,
+        "never moves back"
+    );
+    drop(log);
+    mem.crash();
+    let log = open(&mem, config());
+    assert_eq!(log.log_start_offset(), 5);
+    assert_eq!(log.log_end_offset(), 10);
+}
+
+#[test]
+fn reopen_after_clean_close_skips_validation() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    for tag in 0..20 {
+        append(&mut log, tag, 1, tag as i64);
+    }
+    let before = read_all(&log);
+    log.close().unwrap();
+    assert!(file_len(&mem, "clean-shutdown").is_some());
+    // Flip a record byte of the last batch: with a clean shutdown the CRC is not re-checked
+    // (that is the point of the marker), so the batch is still served as stored.
+    let path = Path::new(DIR).join(seg_name(0, ".log"));
+    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+    let file = storage.open(&path, false).unwrap();
+    let len = file.len_bytes().unwrap();
+    file.write_at(len - 1, b"Z").unwrap();
+    file.sync().unwrap();
+    let log = open(&mem, config());
+    assert!(
+        file_len(&mem, "clean-shutdown").is_none(),
+        "marker removed at open"
+    );
+    assert_eq!(log.log_end_offset(), 20);
+    assert_eq!(log.synced_offset(), 20);
+    assert_eq!(
+        read_all_unchecked(&log),
+        before.iter().map(|(o, _)| *o).collect::<Vec<_>>()
+    );
+    assert_eq!(log.read(19, 1).unwrap().bytes.last(), Some(&b'Z'));
+    assert_eq!(log.offset_for_timestamp(19).unwrap(), Some((19, 19)));
+    // Without the marker (crash after reopen), the same bytes are validated and cut.
+    drop(log);
+    mem.crash();
+    let log = open(&mem, config());
+    assert_eq!(log.log_end_offset(), 19);
+    assert_eq!(read_all(&log), before[..19].to_vec());
+}
+
+#[test]
+fn crash_loses_only_unsynced_appends() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    append(&mut log, 0, 3, 0);
+    log.sync().unwrap();
+    append(&mut log, 1, 3, 0);
+    assert_eq!(log.synced_offset(), 3);
+    drop(log);
+    mem.crash();
+    let mut log = open(&mem, config());
+    assert_eq!(log.log_end_offset(), 3);
+    // Torn write of the next append: whatever prefix survives, the log ends at a batch.
+    let mut rng = SmallRng::seed_from_u64(7);
+    for round in 0..20 {
+        append(&mut log, round, 2, 0);
+        let synced = log.synced_offset();
+        let end = log.log_end_offset();
+        drop(log);
+        mem.crash_torn(&mut rng);
+        log = open(&mem, config());
+        let e = log.log_end_offset();
+        assert!(synced <= e && e <= end, "{synced} <= {e} <= {end}");
+        assert_eq!(
+            read_all(&log)
+                .last()
+                .map(|(o, b)| o + batch::BatchHeader::parse(b).unwrap().offset_count()),
+            Some(e)
+        );
+    }
+}
+
+#[test]
+fn corruption_inside_a_segment_cuts_it_and_drops_later_segments() {
+    let mem = MemStorage::new();
+    let one = batch(0, 1, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one * 3,
+            ..config()
+        },
+    );
+    for tag in 0..7 {
+        append(&mut log, tag, 1, 0);
+    }
+    log.sync().unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 3, 6]);
+    drop(log);
+    // Damage batch 4 (second of segment 3) and remove the recovery point, so segment 3 is
+    // re-validated.
+    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+    let file = storage
+        .open(&Path::new(DIR).join(seg_name(3, ".log")), false)
+        .unwrap();
+    file.write_at(one + HEADER_BYTES as u64, b"!").unwrap();
+    file.sync().unwrap();
+    storage
+        .remove_file(&Path::new(DIR).join("recovery-point.checkpoint"))
+        .unwrap();
+    let log = open(&mem, config());
+    assert_eq!(log.log_end_offset(), 4);
+    assert_eq!(log.segment_base_offsets(), vec![0, 3]);
+    assert_eq!(read_all(&log).len(), 4);
+    assert!(file_len(&mem, &seg_name(6, ".log")).is_none());
+}
+
+#[test]
+fn damaged_indexes_are_rebuilt() {
+    let mem = MemStorage::new();
+    let one = batch(0, 1, 0).len() as u64;
+    let config = LogConfig {
+        segment_bytes: one * 10,
+        index_interval_bytes: one,
+        ..config()
+    };
+    let mut log = open(&mem, config.clone());
+    for tag in 0..25 {
+        append(&mut log, tag, 1, 1_000 + tag as i64);
+    }
+    log.sync().unwrap();
+    let before = read_all(&log);
+    assert_eq!(before.len(), 25);
+    let index0 = mem
+        .read_file(&Path::new(DIR).join(seg_name(0, ".index")))
+        .unwrap();
+    assert!(index0.len() >= 8 * 3, "entries every other batch");
+    drop(log);
+    mem.crash();
+    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+    let dir = Path::new(DIR);
+    // Segment 0: wrong size multiple. Segment 10: entries out of order. Time index of 0:
+    // points past the end. Segment 10's time index: deleted.
+    let f = storage
+        .open(&dir.join(seg_name(0, ".index")), false)
+        .unwrap();
+    f.append(&[1, 2, 3]).unwrap();
+    f.sync().unwrap();
+    let f = storage
+        .open(&dir.join(seg_name(10, ".index")), false)
+        .unwrap();
+    let mut swapped = mem.read_file(&dir.join(seg_name(10, ".index"))).unwrap();
+    swapped[..8].copy_from_slice(&[0, 0, 0, 9, 0, 0, 0xff, 0]);
+    f.truncate(0).unwrap();
+    f.append(&swapped).unwrap();
+    f.sync().unwrap();
+    storage
+        .remove_file(&dir.join(seg_name(10, ".timeindex")))
+        .unwrap();
+
+    let log = open(&mem, config.clone());
+    assert_eq!(read_all(&log), before);
+    assert_eq!(
+        mem.read_file(&dir.join(seg_name(0, ".index"))).unwrap(),
+        index0
+    );
+    for offset in 0..25 {
+        let s = log.read(offset, 1).unwrap();
+        assert_eq!(s.first_offset, offset);
+        assert_eq!(
+            log.offset_for_timestamp(1_000 + offset).unwrap(),
+            Some((offset, 1_000 + offset))
+        );
+    }
+    let timeindex10 = mem
+        .read_file(&dir.join(seg_name(10, ".timeindex")))
+        .unwrap();
+    assert!(!timeindex10.is_empty() && timeindex10.len() % 12 == 0);
+}
+
+#[test]
+fn offset_for_timestamp_edges() {
+    let mem = MemStorage::new();
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one * 4,
+            index_interval_bytes: 1,
+            ..config()
+        },
+    );
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), None, "empty log");
+    // Timestamps 100, 200, ..., one batch of 2 records each; one out-of-order batch.
+    for i in 0..10 {
+        append(&mut log, i, 2, 100 * (i as i64 + 1));
+    }
+    append(&mut log, 10, 2, 150);
+    assert!(log.segment_count() >= 3);
+    assert_eq!(
+        log.offset_for_timestamp(0).unwrap(),
+        Some((0, 100)),
+        "before the first"
+    );
+    assert_eq!(
+        log.offset_for_timestamp(100).unwrap(),
+        Some((0, 100)),
+        "exact"
+    );
+    assert_eq!(
+        log.offset_for_timestamp(101).unwrap(),
+        Some((2, 200)),
+        "between"
+    );
+    assert_eq!(
+        log.offset_for_timestamp(700).unwrap(),
+        Some((12, 700)),
+        "in a later segment"
+    );
+    assert_eq!(
+        log.offset_for_timestamp(1_000).unwrap(),
+        Some((18, 1_000)),
+        "the last"
+    );
+    assert_eq!(
+        log.offset_for_timestamp(1_001).unwrap(),
+        None,
+        "past the last"
+    );
+}
+
+#[test]
+fn follower_append_keeps_offsets_and_must_be_contiguous() {
+    let mem = MemStorage::new();
+    let mut leader = open(&mem, config());
+    append(&mut leader, 0, 2, 0);
+    append(&mut leader, 1, 3, 0);
+    let fetched = leader.read(0, 1 << 20).unwrap().bytes;
+
+    let follower_mem = MemStorage::new();
+    let mut follower = open(&follower_mem, config());
+    let info = follower.append_as_follower(&fetched, 0).unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (0, 4));
+    assert_eq!(read_all(&follower), read_all(&leader));
+    // A gap, or re-sending the same batches, is refused.
+    assert!(matches!(
+        follower.append_as_follower(&fetched, 0),
+        Err(LogError::NonContiguousAppend {
+            expected: 5,
+            got: 0
+        })
+    ));
+    let mut gap = batch(2, 1, 0);
+    batch::set_base_offset(&mut gap, 6).unwrap();
+    assert!(matches!(
+        follower.append_as_follower(&gap, 0),
+        Err(LogError::NonContiguousAppend { .. })
+    ));
+    assert_eq!(follower.log_end_offset(), 5);
+    // A follower restarting from a leader's later log start.
+    follower.truncate_fully_and_start_at(100, 0).unwrap();
+    assert_eq!(
+        (follower.log_start_offset(), follower.log_end_offset()),
+        (100, 100)
+    );
+    batch::set_base_offset(&mut gap, 100).unwrap();
+    follower.append_as_follower(&gap, 0).unwrap();
+    drop(follower);
+    follower_mem.crash();
+    let follower = open(&follower_mem, config());
+    assert_eq!(follower.log_start_offset(), 100);
+    assert!(follower.log_end_offset() >= 100);
+}
+
+#[test]
+fn sync_points_and_flush_policy() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    assert!(!log.flush_due(0));
+    append(&mut log, 0, 2, 0);
+    assert!(log.flush_due(0), "EveryAppend wants a sync at once");
+    let (handle, point) = log.sync_handle();
+    assert_eq!(point.covers_offset, 2);
+    append(&mut log, 1, 2, 0);
+    handle.sync().unwrap();
+    log.mark_synced(point);
+    assert_eq!(log.synced_offset(), 2, "the later append is not covered");
+    // A sync racing with a truncation does not mark re-appended data durable.
+    let (handle, point) = log.sync_handle();
+    log.truncate_to(2).unwrap();
+    append(&mut log, 2, 2, 0);
+    handle.sync().unwrap();
+    log.mark_synced(point);
+    assert_eq!(log.synced_offset(), 2);
+
+    log.set_config(LogConfig {
+        flush: FlushPolicy::IntervalMs(50),
+        ..config()
+    })
+    .unwrap();
+    log.sync().unwrap();
+    append(&mut log, 3, 1, 1_000);
+    assert!(!log.flush_due(1_049));
+    assert!(log.flush_due(1_050));
+    log.set_config(LogConfig {
+        flush: FlushPolicy::Os,
+        ..config()
+    })
+    .unwrap();
+    assert!(!log.flush_due(1_000_000));
+}
+
+#[test]
+fn bad_configs_are_refused() {
+    let mem = MemStorage::new();
+    for bad in [
+        LogConfig {
+            segment_bytes: 10,
+            ..config()
+        },
+        LogConfig {
+            segment_bytes: 1 << 40,
+            ..config()
+        },
+        LogConfig {
+            segment_ms: 0,
+            ..config()
+        },
+        LogConfig {
+            batch_bytes_max: 0,
+            ..config()
+        },
+    ] {
+        let err = Log::open(Arc::new(mem.clone()), Path::new(DIR), bad, 0).unwrap_err();
+        assert!(matches!(err, LogError::InvalidConfig { .. }), "{err}");
+    }
+}
+
+#[test]
+fn garbage_files_never_panic_open() {
+    let mem = MemStorage::new();
+    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+    let dir = Path::new(DIR);
+    storage.create_dir_all(dir).unwrap();
+    let mut state = 0x9e37_79b9u32;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect()
+    };
+    for (name, len) in [
+        (seg_name(0, ".log"), 500),
+        (seg_name(0, ".index"), 17),
+        (seg_name(0, ".timeindex"), 24),
+        (seg_name(7, ".index"), 8),
+        ("recovery-point.checkpoint".to_string(), 20),
+        ("log-start-offset.checkpoint".to_string(), 3),
+        ("clean-shutdown".to_string(), 20),
+        ("junk.tmp".to_string(), 4),
+    ] {
+        let f = storage.open(&dir.join(name), true).unwrap();
+        f.append(&noise(len)).unwrap();
+        f.sync().unwrap();
+    }
+    let mut log = open(&mem, config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+    assert!(
+        file_len(&mem, &seg_name(7, ".index")).is_none(),
+        "orphan index removed"
+    );
+    assert!(file_len(&mem, "junk.tmp").is_none());
+    append(&mut log, 0, 1, 0);
+    assert_eq!(read_all(&log).len(), 1);
+}
