@@ -1,0 +1,456 @@
+//! The partition log against a boring model: a `Vec` of `(base_offset, batch bytes)`.
+//!
+//! Random sequences of append (valid and corrupt), read, offset-for-timestamp, roll,
+//! retention, truncate, delete-records, sync, clean close, and crash (plain or with a torn
+//! last write) run on [`MemStorage`] with tiny segments so rolls and index entries happen all
+//! the time. After every operation the log must serve exactly the model's batches, byte for
+//! byte, with dense offsets. After a crash the log end `E` must satisfy
+//! `synced_before_crash <= E <= model_end` and the log must equal the model's prefix up to `E`
+//! (nothing synced lost, nothing half-written served); the model is then cut to `E`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use rill::storage::batch::{build_batch, BatchHeader, Batches};
+use rill::storage::log::{FlushPolicy, Log, LogConfig, LogError};
+use rill::storage::mem::MemStorage;
+
+const DIR: &str = "t-0";
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Batches of (record count, value length) appended in one call.
+    Append(Vec<(usize, usize)>),
+    /// A single batch with one byte flipped at `at` (a CRC-covered position).
+    AppendCorrupt {
+        at: usize,
+    },
+    /// Read at a fraction of the way from the log start to the end.
+    Read {
+        frac: f64,
+        max_bytes: usize,
+    },
+    OffsetForTimestamp {
+        back_ms: i64,
+    },
+    Roll,
+    AdvanceTime(i64),
+    Retention,
+    Truncate {
+        frac: f64,
+    },
+    DeleteRecords {
+        frac: f64,
+    },
+    Sync,
+    /// Sync through the group-commit path: handle, then append more, then mark.
+    SyncRacingAppend,
+    /// Sync handle taken, then the log is truncated and re-appended before the sync is marked.
+    SyncRacingTruncate {
+        frac: f64,
+    },
+    CloseReopen,
+    Crash {
+        torn: bool,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => prop::collection::vec((1usize..4, 0usize..60), 1..3).prop_map(Op::Append),
+        1 => (0usize..200).prop_map(|at| Op::AppendCorrupt { at }),
+        4 => (0.0f64..=1.0, 1usize..400).prop_map(|(frac, max_bytes)| Op::Read { frac, max_bytes }),
+        1 => (0i64..3_000).prop_map(|back_ms| Op::OffsetForTimestamp { back_ms }),
+        1 => Just(Op::Roll),
+        2 => (0i64..2_000).prop_map(Op::AdvanceTime),
+        1 => Just(Op::Retention),
+        1 => (0.0f64..=1.0).prop_map(|frac| Op::Truncate { frac }),
+        1 => (0.0f64..=0.5).prop_map(|frac| Op::DeleteRecords { frac }),
+        2 => Just(Op::Sync),
+        1 => Just(Op::SyncRacingAppend),
+        1 => (0.0f64..=1.0).prop_map(|frac| Op::SyncRacingTruncate { frac }),
+        1 => Just(Op::CloseReopen),
+        2 => any::<bool>().prop_map(|torn| Op::Crash { torn }),
+    ]
+}
+
+fn log_config() -> impl Strategy<Value = LogConfig> {
+    (
+        150u64..1_200,
+        0u64..400,
+        prop::option::of(1_000u64..4_000),
+        prop::option::of(2_000i64..8_000),
+    )
+        .prop_map(
+            |(segment_bytes, index_interval_bytes, retention_bytes, retention_ms)| LogConfig {
+                segment_bytes,
+                segment_ms: 1_000_000,
+                retention_ms,
+                retention_bytes,
+                index_interval_bytes,
+                batch_bytes_max: 1 << 16,
+                flush: FlushPolicy::EveryAppend,
+            },
+        )
+}
+
+/// The reference: batches with their offsets, and the log start offset.
+#[derive(Debug, Default)]
+struct Model {
+    batches: Vec<(i64, Vec<u8>)>,
+    log_start: i64,
+}
+
+fn next_of(base: i64, bytes: &[u8]) -> i64 {
+    base + BatchHeader::parse(bytes)
+        .expect("model batch")
+        .offset_count()
+}
+
+impl Model {
+    fn end(&self) -> i64 {
+        // After a crash lost records below a persisted log start, the log restarts empty at
+        // the log start (Kafka's rule), past the last surviving batch.
+        let last = self
+            .batches
+            .last()
+            .map_or(self.log_start, |(b, bytes)| next_of(*b, bytes));
+        last.max(self.log_start)
+    }
+
+    /// Batches still visible: those holding an offset ≥ the log start.
+    fn visible(&self) -> Vec<(i64, Vec<u8>)> {
+        self.batches
+            .iter()
+            .filter(|(b, bytes)| next_of(*b, bytes) > self.log_start)
+            .cloned()
+            .collect()
+    }
+
+    /// Keeps batches ending at or below `end`.
+    fn cut_to(&mut self, end: i64) {
+        self.batches.retain(|(b, bytes)| next_of(*b, bytes) <= end);
+    }
+
+    fn is_boundary(&self, offset: i64) -> bool {
+        offset == self.log_start
+            || self
+                .batches
+                .iter()
+                .any(|(b, bytes)| *b == offset || next_of(*b, bytes) == offset)
+    }
+}
+
+/// Every batch the log serves from its start, checking density.
+fn read_everything(log: &Log, max_bytes: usize) -> Result<Vec<(i64, Vec<u8>)>, TestCaseError> {
+    let mut out: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let slice = log
+            .read(offset, max_bytes)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(
+            !slice.bytes.is_empty(),
+            "empty read at {} < {}",
+            offset,
+            log.log_end_offset()
+        );
+        prop_assert!(slice.first_offset <= offset && slice.next_offset > offset);
+        for item in Batches::new(&slice.bytes, usize::MAX) {
+            let (pos, h) = item.map_err(|(at, e)| {
+                TestCaseError::fail(format!("served a bad batch at {at}: {e}"))
+            })?;
+            if let Some((b, bytes)) = out.last() {
+                prop_assert_eq!(h.base_offset, next_of(*b, bytes), "offsets not dense");
+            }
+            out.push((
+                h.base_offset,
+                slice.bytes[pos..pos + h.total_bytes()].to_vec(),
+            ));
+        }
+        offset = slice.next_offset;
+    }
+    Ok(out)
+}
+
+fn check(log: &Log, model: &Model, max_bytes: usize) -> Result<(), TestCaseError> {
+    prop_assert_eq!(log.log_start_offset(), model.log_start);
+    prop_assert_eq!(log.log_end_offset(), model.end());
+    prop_assert!(log.synced_offset() <= log.log_end_offset());
+    let served = read_everything(log, max_bytes)?;
+    prop_assert_eq!(served, model.visible());
+    Ok(())
+}
+
+struct Harness {
+    mem: MemStorage,
+    config: LogConfig,
+    log: Option<Log>,
+    model: Model,
+    now_ms: i64,
+    tag: u32,
+    rng: SmallRng,
+}
+
+impl Harness {
+    fn open(&mut self) -> Log {
+        Log::open(
+            Arc::new(self.mem.clone()),
+            Path::new(DIR),
+            self.config.clone(),
+            self.now_ms,
+        )
+        .expect("open")
+    }
+
+    fn log(&mut self) -> &mut Log {
+        self.log.as_mut().expect("open log")
+    }
+
+    fn make_batch(&mut self, records: usize, value_len: usize) -> Vec<u8> {
+        self.tag += 1;
+        let values: Vec<Vec<u8>> = (0..records)
+            .map(|i| vec![(self.tag as u8).wrapping_add(i as u8); value_len])
+            .collect();
+        let recs: Vec<(Option<&[u8]>, &[u8])> =
+            values.iter().map(|v| (None, v.as_slice())).collect();
+        build_batch(&recs, self.now_ms)
+    }
+
+    fn offset_at(&self, frac: f64) -> i64 {
+        let (start, end) = (self.model.log_start, self.model.end());
+        start + ((end - start) as f64 * frac).floor() as i64
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        match op {
+            Op::Append(specs) => {
+                let parts: Vec<Vec<u8>> =
+                    specs.iter().map(|&(r, v)| self.make_batch(r, v)).collect();
+                let mut buf = parts.concat();
+                let now_ms = self.now_ms;
+                let info = self
+                    .log()
+                    .append(&mut buf, 3, now_ms)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(info.first_offset, self.model.end());
+                let mut at = 0;
+                for item in Batches::new(&buf, usize::MAX) {
+                    let (pos, h) = item.map_err(|(_, e)| TestCaseError::fail(e.to_string()))?;
+                    self.model
+                        .batches
+                        .push((h.base_offset, buf[pos..pos + h.total_bytes()].to_vec()));
+                    at = pos + h.total_bytes();
+                }
+                prop_assert_eq!(at, buf.len());
+            }
+            Op::AppendCorrupt { at } => {
+                let mut b = self.make_batch(2, 10);
+                // Bytes 0..8 (baseOffset) and 12..16 (leader epoch) are patched, not checked.
+                let covered: Vec<usize> = (8..12).chain(16..b.len()).collect();
+                let pos = covered[at % covered.len()];
+                b[pos] ^= 0x41;
+                let now_ms = self.now_ms;
+                let result = self.log().append(&mut b, 3, now_ms);
+                let refused = matches!(result, Err(LogError::InvalidBatch { .. }));
+                prop_assert!(refused, "{:?}", result);
+            }
+            Op::Read { frac, max_bytes } => {
+                let offset = self.offset_at(*frac);
+                let slice = self
+                    .log()
+                    .read(offset, *max_bytes)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let expected: Vec<(i64, Vec<u8>)> = self
+                    .model
+                    .visible()
+                    .into_iter()
+                    .filter(|(b, bytes)| next_of(*b, bytes) > offset)
+                    .collect();
+                match expected.first() {
+                    None => prop_assert!(slice.bytes.is_empty()),
+                    Some((base, first)) => {
+                        prop_assert_eq!(slice.first_offset, *base);
+                        prop_assert!(slice.bytes.starts_with(first), "first batch differs");
+                        prop_assert!(slice.bytes.len() <= (*max_bytes).max(first.len()));
+                        let mut joined = Vec::new();
+                        for (_, b) in &expected {
+                            joined.extend_from_slice(b);
+                            if joined.len() >= slice.bytes.len() {
+                                break;
+                            }
+                        }
+                        prop_assert_eq!(&joined[..slice.bytes.len()], &slice.bytes[..]);
+                    }
+                }
+                let model_end = self.model.end();
+                let past_end = self.log().read(model_end + 1, 10);
+                let refused = matches!(past_end, Err(LogError::OffsetOutOfRange { .. }));
+                prop_assert!(refused, "{:?}", past_end);
+            }
+            Op::OffsetForTimestamp { back_ms } => {
+                let ts = self.now_ms - back_ms;
+                let start = self.model.log_start;
+                let expected = self
+                    .model
+                    .visible()
+                    .into_iter()
+                    .map(|(b, bytes)| (b, BatchHeader::parse(&bytes).unwrap().max_timestamp_ms))
+                    .find(|(_, max_ts)| *max_ts >= ts)
+                    .map(|(b, max_ts)| (b.max(start), max_ts));
+                let got = self
+                    .log()
+                    .offset_for_timestamp(ts)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(got, expected);
+            }
+            Op::Roll => {
+                let now_ms = self.now_ms;
+                self.log()
+                    .roll(now_ms)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            Op::AdvanceTime(ms) => self.now_ms += ms,
+            Op::Retention => {
+                let now_ms = self.now_ms;
+                let before = self.model.log_start;
+                self.log()
+                    .enforce_retention(now_ms)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let start = self.log().log_start_offset();
+                prop_assert!(start >= before && start <= self.model.end());
+                prop_assert!(
+                    self.model.is_boundary(start),
+                    "retention start {} inside a batch",
+                    start
+                );
+                if let Some(max) = self.config.retention_bytes {
+                    let log = self.log.as_ref().unwrap();
+                    // Only whole segments go, so at most one segment's worth stays over.
+                    prop_assert!(
+                        log.size_bytes() <= max + self.config.segment_bytes + (1 << 16)
+                            || log.segment_count() == 1
+                    );
+                }
+                self.model.log_start = start;
+            }
+            Op::Truncate { frac } => {
+                let offset = self.offset_at(*frac);
+                let new_end = self
+                    .log()
+                    .truncate_to(offset)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let expected = self
+                    .model
+                    .batches
+                    .iter()
+                    .find(|(b, bytes)| next_of(*b, bytes) > offset)
+                    .map_or(self.model.end(), |(b, _)| *b);
+                prop_assert_eq!(new_end, expected);
+                self.model.cut_to(new_end);
+                if self.model.log_start > new_end {
+                    self.model.log_start = new_end;
+                }
+            }
+            Op::DeleteRecords { frac } => {
+                let offset = self.offset_at(*frac);
+                let now_ms = self.now_ms;
+                let start = self
+                    .log()
+                    .delete_records_before(offset, now_ms)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(start, offset.max(self.model.log_start));
+                self.model.log_start = start;
+            }
+            Op::Sync => {
+                self.log()
+                    .sync()
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(self.log().synced_offset(), self.model.end());
+            }
+            Op::SyncRacingAppend => {
+                let (handle, point) = self.log().sync_handle();
+                prop_assert_eq!(point.covers_offset, self.model.end());
+                self.apply(&Op::Append(vec![(1, 5)]))?;
+                handle
+                    .sync()
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                self.log().mark_synced(point);
+                prop_assert!(self.log().synced_offset() >= point.covers_offset);
+                prop_assert!(self.log().synced_offset() < self.model.end());
+            }
+            Op::SyncRacingTruncate { frac } => {
+                let (handle, point) = self.log().sync_handle();
+                self.apply(&Op::Truncate { frac: *frac })?;
+                self.apply(&Op::Append(vec![(2, 7)]))?;
+                handle
+                    .sync()
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                self.log().mark_synced(point);
+            }
+            Op::CloseReopen => {
+                let log = self.log.take().unwrap();
+                log.close()
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                self.log = Some(self.open());
+            }
+            Op::Crash { torn } => self.crash(*torn)?,
+        }
+        Ok(())
+    }
+
+    fn crash(&mut self, torn: bool) -> Result<(), TestCaseError> {
+        let log = self.log.take().unwrap();
+        let synced = log.synced_offset();
+        drop(log);
+        if torn {
+            self.mem.crash_torn(&mut self.rng);
+        } else {
+            self.mem.crash();
+        }
+        let log = self.open();
+        let end = log.log_end_offset();
+        prop_assert!(
+            synced <= end && end <= self.model.end(),
+            "synced {} <= end {} <= model {}",
+            synced,
+            end,
+            self.model.end()
+        );
+        prop_assert!(
+            self.model.is_boundary(end),
+            "recovered end {} is inside a batch",
+            end
+        );
+        prop_assert_eq!(log.synced_offset(), end, "recovered data is synced at open");
+        self.model.cut_to(end);
+        self.log = Some(log);
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1_000, max_shrink_iters: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn log_matches_model(config in log_config(), ops in prop::collection::vec(op(), 1..70), seed in any::<u64>(), read_max in 1usize..500) {
+        let mem = MemStorage::new();
+        let mut h = Harness {
+            mem,
+            config,
+            log: None,
+            model: Model::default(),
+            now_ms: 1_000_000,
+            tag: 0,
+            rng: SmallRng::seed_from_u64(seed),
+        };
+        h.log = Some(h.open());
+        for op in &ops {
+            h.apply(op)?;
+            check(h.log.as_ref().unwrap(), &h.model, read_max)?;
+        }
+    }
+}
