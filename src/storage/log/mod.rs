@@ -16,7 +16,7 @@
 //!   corrupt batch; offsets never go back below the persisted log start.
 
 mod checkpoint;
-mod config;
+pub mod config;
 mod error;
 mod index;
 mod reader;
