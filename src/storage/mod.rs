@@ -94,6 +94,7 @@ impl std::fmt::Debug for SyncHandle {
 
 pub mod batch;
 pub mod file;
+pub mod fuzz_support;
 pub mod group_commit;
 pub mod log;
 pub mod mem;
