@@ -9,12 +9,14 @@
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention).
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions (bodies are (de)coded by the `kafka-protocol` crate).
+//! * [`config`]  — `rill server` settings under Kafka's property names, validated up front.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
 //!
 //! Outside `src/`: `sim/` runs the same code under madsim (deterministic simulation),
 //! `fuzz/` holds cargo-fuzz targets, `tests/` talks to real processes over real TCP,
 //! `bench/` holds benchmarks, `docs/` the on-disk format.
 pub mod actor;
+pub mod config;
 pub mod host;
 pub mod limits;
 pub mod protocol;

@@ -1,0 +1,423 @@
+//! `rill server` configuration: Kafka's property names, validated up front with clear errors.
+//!
+//! A config file is TOML. Kafka's dotted names work both quoted (`"log.retention.hours" = 24`)
+//! and as TOML's own dotted keys (`log.retention.hours = 24`, which TOML stores as nested
+//! tables; we flatten them back). Command-line `--override key=value` pairs are applied after
+//! the file, so flags win. Unknown keys and bad values stop start-up with a message that names
+//! the key and the problem: a typo in a durability setting must not be silently ignored.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::storage::log::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("config file: {0}")]
+    Syntax(String),
+    #[error("unknown config key '{0}'")]
+    UnknownKey(String),
+    #[error("config key '{key}': {problem}")]
+    BadValue { key: String, problem: String },
+}
+
+/// One Kafka listener, e.g. `PLAINTEXT://127.0.0.1:9092`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        format!("{}:{}", self.host, self.port).parse().ok()
+    }
+}
+
+/// Everything `rill server` needs to start. `Default` is the embedded zero-setup config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    /// `node.id`
+    pub node_id: u64,
+    /// `listeners`: where clients connect.
+    pub listeners: Vec<Listener>,
+    /// `advertised.listeners`: what Metadata tells clients; defaults to `listeners`.
+    pub advertised_listeners: Option<Vec<Listener>>,
+    /// `log.dirs` (one directory for now).
+    pub log_dir: PathBuf,
+    /// `num.partitions`: partitions of an auto-created topic or one created with -1.
+    pub num_partitions: u32,
+    /// `default.replication.factor`
+    pub default_replication_factor: u16,
+    /// `auto.create.topics.enable`
+    pub auto_create_topics: bool,
+    /// Defaults for every partition log: `log.retention.*`, `log.segment.bytes`, `log.roll.*`,
+    /// `log.index.interval.bytes`, `log.flush.*`, `message.max.bytes`.
+    pub log: LogConfig,
+    /// `socket.request.max.bytes`: the largest request frame accepted.
+    pub socket_request_max_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            node_id: 1,
+            listeners: vec![Listener {
+                name: "PLAINTEXT".into(),
+                host: "127.0.0.1".into(),
+                port: 9092,
+            }],
+            advertised_listeners: None,
+            log_dir: PathBuf::from("./rill-data"),
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics: true,
+            log: LogConfig {
+                batch_bytes_max: 1_048_588,
+                ..LogConfig::default()
+            },
+            socket_request_max_bytes: 104_857_600,
+        }
+    }
+}
+
+/// A config value before it is typed: from TOML, or a string from the command line.
+#[derive(Clone, Debug)]
+enum Raw {
+    Toml(toml::Value),
+    Text(String),
+}
+
+impl ServerConfig {
+    /// Builds the config from an optional TOML file text and `key=value` overrides (applied last).
+    pub fn load(file_text: Option<&str>, overrides: &[String]) -> Result<Self, ConfigError> {
+        let mut settings = BTreeMap::new();
+        if let Some(text) = file_text {
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+            flatten("", &table, &mut settings);
+        }
+        for pair in overrides {
+            let (key, value) = pair.split_once('=').ok_or_else(|| ConfigError::BadValue {
+                key: pair.clone(),
+                problem: "an override must look like key=value".into(),
+            })?;
+            settings.insert(key.trim().to_string(), Raw::Text(value.trim().to_string()));
+        }
+        let mut config = Self::default();
+        // Kafka's precedence among retention units: ms over minutes over hours. BTreeMap order
+        // would apply them alphabetically, so apply the coarse ones first explicitly.
+        let coarse_first = [
+            "log.retention.hours",
+            "log.retention.minutes",
+            "log.roll.hours",
+        ];
+        for key in coarse_first {
+            if let Some(raw) = settings.remove(key) {
+                config.apply(key, raw)?;
+            }
+        }
+        for (key, raw) in settings {
+            config.apply(&key, raw)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply(&mut self, key: &str, raw: Raw) -> Result<(), ConfigError> {
+        let v = Value { key, raw };
+        match key {
+            "node.id" | "broker.id" => self.node_id = v.int(0, i32::MAX as i64)? as u64,
+            "listeners" => self.listeners = v.listeners()?,
+            "advertised.listeners" => self.advertised_listeners = Some(v.listeners()?),
+            "log.dirs" | "log.dir" => self.log_dir = v.log_dir()?,
+            "num.partitions" => self.num_partitions = v.int(1, 1_000_000)? as u32,
+            "default.replication.factor" => {
+                self.default_replication_factor = v.int(1, i16::MAX as i64)? as u16
+            }
+            "auto.create.topics.enable" => self.auto_create_topics = v.bool()?,
+            "log.retention.hours" => self.log.retention_ms = v.retention(3_600_000)?,
+            "log.retention.minutes" => self.log.retention_ms = v.retention(60_000)?,
+            "log.retention.ms" => self.log.retention_ms = v.retention(1)?,
+            "log.retention.bytes" => {
+                let bytes = v.int(-1, i64::MAX)?;
+                self.log.retention_bytes = (bytes >= 0).then_some(bytes as u64);
+            }
+            "log.segment.bytes" => {
+                self.log.segment_bytes = v.int(1024, SEGMENT_BYTES_MAX as i64)? as u64
+            }
+            "log.roll.hours" => self.log.segment_ms = v.int(1, i64::MAX / 3_600_000)? * 3_600_000,
+            "log.roll.ms" => self.log.segment_ms = v.int(1, i64::MAX)?,
+            "log.index.interval.bytes" => {
+                self.log.index_interval_bytes = v.int(0, i32::MAX as i64)? as u64
+            }
+            "log.flush.interval.messages" => {
+                // Kafka: 1 = flush every message. Rill syncs whole appends, so 1 is EveryAppend
+                // and anything larger leaves flushing to the OS (or to log.flush.interval.ms).
+                let n = v.int(1, i64::MAX)?;
+                if n == 1 {
+                    self.log.flush = FlushPolicy::EveryAppend;
+                } else if self.log.flush == FlushPolicy::EveryAppend {
+                    self.log.flush = FlushPolicy::Os;
+                }
+            }
+            "log.flush.interval.ms" => {
+                self.log.flush = FlushPolicy::IntervalMs(v.int(1, i64::MAX)? as u64)
+            }
+            "log.flush.policy" => self.log.flush = v.flush_policy()?,
+            "message.max.bytes" => self.log.batch_bytes_max = v.int(61, i32::MAX as i64)? as usize,
+            "socket.request.max.bytes" => {
+                self.socket_request_max_bytes = v.int(1024, i32::MAX as i64)? as usize
+            }
+            _ => return Err(ConfigError::UnknownKey(key.to_string())),
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, problem: String| {
+            Err(ConfigError::BadValue {
+                key: key.into(),
+                problem,
+            })
+        };
+        if self.listeners.is_empty() {
+            return bad("listeners", "at least one listener is needed".into());
+        }
+        for l in &self.listeners {
+            if l.socket_addr().is_none() {
+                return bad(
+                    "listeners",
+                    format!(
+                        "'{}:{}' is not an IP address and port to bind",
+                        l.host, l.port
+                    ),
+                );
+            }
+        }
+        if self.log.batch_bytes_max > self.socket_request_max_bytes {
+            return bad(
+                "message.max.bytes",
+                format!(
+                    "{} is larger than socket.request.max.bytes ({})",
+                    self.log.batch_bytes_max, self.socket_request_max_bytes
+                ),
+            );
+        }
+        if let Err(e) = self.log.validate() {
+            return bad("log.*", e.to_string());
+        }
+        Ok(())
+    }
+
+    /// The listeners Metadata advertises.
+    pub fn advertised(&self) -> &[Listener] {
+        self.advertised_listeners
+            .as_deref()
+            .unwrap_or(&self.listeners)
+    }
+}
+
+/// `a = { b = { c = 1 } }` → `a.b.c = 1`.
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, Raw>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(inner) => flatten(&key, inner, out),
+            other => {
+                out.insert(key, Raw::Toml(other.clone()));
+            }
+        }
+    }
+}
+
+/// A value being typed, with its key for error messages.
+struct Value<'a> {
+    key: &'a str,
+    raw: Raw,
+}
+
+impl Value<'_> {
+    fn bad(&self, problem: impl Into<String>) -> ConfigError {
+        ConfigError::BadValue {
+            key: self.key.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    fn text(&self) -> Result<String, ConfigError> {
+        match &self.raw {
+            Raw::Text(s) | Raw::Toml(toml::Value::String(s)) => Ok(s.clone()),
+            Raw::Toml(other) => Err(self.bad(format!("expected a string, found {other}"))),
+        }
+    }
+
+    fn int(&self, min: i64, max: i64) -> Result<i64, ConfigError> {
+        let n = match &self.raw {
+            Raw::Toml(toml::Value::Integer(n)) => *n,
+            Raw::Text(s) | Raw::Toml(toml::Value::String(s)) => s
+                .parse()
+                .map_err(|_| self.bad(format!("'{s}' is not a whole number")))?,
+            Raw::Toml(other) => {
+                return Err(self.bad(format!("expected a whole number, found {other}")))
+            }
+        };
+        if n < min || n > max {
+            return Err(self.bad(format!("{n} is out of range {min}..={max}")));
+        }
+        Ok(n)
+    }
+
+    fn bool(&self) -> Result<bool, ConfigError> {
+        match &self.raw {
+            Raw::Toml(toml::Value::Boolean(b)) => Ok(*b),
+            Raw::Toml(other) if !other.is_str() => {
+                Err(self.bad(format!("{other} is not true or false")))
+            }
+            _ => match self.text()?.as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                other => Err(self.bad(format!("'{other}' is not true or false"))),
+            },
+        }
+    }
+
+    /// `-1` keeps forever; otherwise `unit_ms` per unit.
+    fn retention(&self, unit_ms: i64) -> Result<Option<i64>, ConfigError> {
+        let n = self.int(-1, i64::MAX / unit_ms)?;
+        Ok((n >= 0).then_some(n * unit_ms))
+    }
+
+    fn log_dir(&self) -> Result<PathBuf, ConfigError> {
+        let text = self.text()?;
+        let dirs: Vec<&str> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .collect();
+        match dirs.as_slice() {
+            [one] => Ok(PathBuf::from(one)),
+            [] => Err(self.bad("no directory given")),
+            _ => Err(self.bad("only one log directory is supported for now")),
+        }
+    }
+
+    fn listeners(&self) -> Result<Vec<Listener>, ConfigError> {
+        self.text()?
+            .split(',')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| parse_listener(l).map_err(|problem| self.bad(format!("'{l}': {problem}"))))
+            .collect()
+    }
+
+    fn flush_policy(&self) -> Result<FlushPolicy, ConfigError> {
+        match self.text()?.as_str() {
+            "always" | "every-append" => Ok(FlushPolicy::EveryAppend),
+            "os" | "never" => Ok(FlushPolicy::Os),
+            other => Err(self.bad(format!(
+                "'{other}' is not one of always, os (or set log.flush.interval.ms)"
+            ))),
+        }
+    }
+}
+
+fn parse_listener(text: &str) -> Result<Listener, String> {
+    let (name, rest) = text.split_once("://").ok_or("expected NAME://host:port")?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or("expected host:port after ://")?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("'{port}' is not a port number"))?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("'{name}' is not a listener name"));
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok(Listener {
+        name: name.to_string(),
+        host: host.to_string(),
+        port,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_file_no_flags_is_the_embedded_default() {
+        let config = ServerConfig::load(None, &[]).unwrap();
+        assert_eq!(config, ServerConfig::default());
+        assert_eq!(
+            config.listeners[0].socket_addr(),
+            Some("127.0.0.1:9092".parse().unwrap())
+        );
+        assert_eq!(
+            config.log.flush,
+            FlushPolicy::EveryAppend,
+            "durable by default"
+        );
+    }
+
+    #[test]
+    fn dotted_keys_work_quoted_and_nested_and_flags_override_the_file() {
+        let file = r#"
+            "node.id" = 3
+            listeners = "PLAINTEXT://127.0.0.1:19092"
+            log.dirs = "/tmp/rill-x"
+            log.retention.hours = 24
+            log.segment.bytes = 1048576
+            auto.create.topics.enable = false
+        "#;
+        let config = ServerConfig::load(
+            Some(file),
+            &["node.id=7".into(), "log.retention.ms=5000".into()],
+        )
+        .unwrap();
+        assert_eq!(config.node_id, 7);
+        assert_eq!(config.listeners[0].port, 19092);
+        assert_eq!(config.log_dir, PathBuf::from("/tmp/rill-x"));
+        assert_eq!(config.log.retention_ms, Some(5000), "ms wins over hours");
+        assert_eq!(config.log.segment_bytes, 1 << 20);
+        assert!(!config.auto_create_topics);
+    }
+
+    #[test]
+    fn retention_minus_one_keeps_forever() {
+        let config = ServerConfig::load(None, &["log.retention.hours=-1".into()]).unwrap();
+        assert_eq!(config.log.retention_ms, None);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_problem() {
+        let err = |file: &str| ServerConfig::load(Some(file), &[]).unwrap_err().to_string();
+        assert_eq!(
+            err("log.retention.hourz = 1"),
+            "unknown config key 'log.retention.hourz'"
+        );
+        assert!(err("num.partitions = 0").contains("'num.partitions': 0 is out of range"));
+        assert!(err("num.partitions = \"three\"").contains("'three' is not a whole number"));
+        assert!(err("listeners = \"127.0.0.1:9092\"").contains("expected NAME://host:port"));
+        assert!(err("listeners = \"PLAINTEXT://localhost:x\"").contains("'x' is not a port number"));
+        assert!(err("listeners = \"PLAINTEXT://myhost:9092\"").contains("not an IP address"));
+        assert!(err("auto.create.topics.enable = 1").contains("not true or false"));
+        assert!(
+            err("message.max.bytes = 2000000\nsocket.request.max.bytes = 1048576")
+                .contains("larger than socket.request.max.bytes")
+        );
+        assert!(err("node.id = [").starts_with("config file:"));
+        let flag = ServerConfig::load(None, &["node.id".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(flag.contains("key=value"));
+    }
+}
