@@ -28,6 +28,10 @@ pub const BATCH_LENGTH_MIN: usize = HEADER_BYTES - LOG_OVERHEAD_BYTES;
 pub const MAGIC_V2: i8 = 2;
 /// Where the CRC-covered region starts (the `attributes` field).
 pub const CRC_START: usize = 21;
+/// Smallest encoded record: length, attributes, timestampDelta, offsetDelta, keyLength,
+/// valueLength and header count, one byte each. Bounds `recordsCount` of uncompressed batches,
+/// so a tiny batch cannot claim billions of offsets.
+pub const RECORD_BYTES_MIN: usize = 7;
 /// Kafka's "no timestamp" value.
 pub const NO_TIMESTAMP: i64 = -1;
 
@@ -158,6 +162,13 @@ impl BatchHeader {
         if self.records_count < 1 {
             return Err(BatchError::CorruptBatch {
                 reason: "recordsCount is less than 1",
+            });
+        }
+        let records_bytes = self.batch_length as usize - BATCH_LENGTH_MIN;
+        if self.compression() == 0 && self.records_count as usize > records_bytes / RECORD_BYTES_MIN
+        {
+            return Err(BatchError::CorruptBatch {
+                reason: "recordsCount is more than the uncompressed records section can hold",
             });
         }
         if self.last_offset_delta != self.records_count - 1 {
@@ -633,6 +644,24 @@ mod tests {
             validate_batch(&c, MAX),
             Err(BatchError::CorruptBatch { .. })
         ));
+    }
+
+    #[test]
+    fn records_count_beyond_the_bytes_is_refused() {
+        let mut b = build_batch(&[(None, b"")], 0);
+        // One minimal record (7 bytes) cannot be two records.
+        assert_eq!(b.len(), HEADER_BYTES + RECORD_BYTES_MIN);
+        b[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&2i32.to_be_bytes());
+        b[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4].copy_from_slice(&1i32.to_be_bytes());
+        fix_crc(&mut b);
+        assert!(matches!(
+            validate_batch(&b, MAX),
+            Err(BatchError::CorruptBatch { .. })
+        ));
+        // A compressed batch may hold more records than its bytes suggest.
+        b[ATTRIBUTES_AT + 1] = 1;
+        fix_crc(&mut b);
+        assert!(validate_batch(&b, MAX).is_ok());
     }
 
     #[test]

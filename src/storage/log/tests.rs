@@ -737,3 +737,31 @@ fn garbage_files_never_panic_open() {
     append(&mut log, 0, 1, 0);
     assert_eq!(read_all(&log).len(), 1);
 }
+
+#[test]
+fn works_on_real_files_across_clean_and_unclean_reopen() {
+    use crate::storage::file::FileStorage;
+    let root = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(root.path().to_path_buf()));
+    let one = batch(0, 2, 0).len() as u64;
+    let config = LogConfig {
+        segment_bytes: one * 3,
+        ..config()
+    };
+    let mut log = Log::open(storage.clone(), Path::new(DIR), config.clone(), 0).unwrap();
+    for tag in 0..8 {
+        append(&mut log, tag, 2, tag as i64);
+    }
+    let before = read_all(&log);
+    log.close().unwrap();
+    assert!(root.path().join(DIR).join("clean-shutdown").exists());
+    let mut log = Log::open(storage.clone(), Path::new(DIR), config.clone(), 0).unwrap();
+    assert_eq!(read_all(&log), before);
+    append(&mut log, 8, 2, 8);
+    log.sync().unwrap();
+    drop(log); // no close: the next open recovers the active segment
+    let log = Log::open(storage, Path::new(DIR), config, 0).unwrap();
+    assert_eq!(log.log_end_offset(), 18);
+    assert_eq!(read_all(&log)[..8], before[..]);
+    assert_eq!(log.offset_for_timestamp(5).unwrap(), Some((10, 5)));
+}
