@@ -9,6 +9,7 @@
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention).
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions (bodies are (de)coded by the `kafka-protocol` crate).
+//! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode).
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
 //!
@@ -16,6 +17,7 @@
 //! `fuzz/` holds cargo-fuzz targets, `tests/` talks to real processes over real TCP,
 //! `bench/` holds benchmarks, `docs/` the on-disk format.
 pub mod actor;
+pub mod broker;
 pub mod config;
 pub mod host;
 pub mod limits;

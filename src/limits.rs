@@ -16,3 +16,8 @@ pub const PEER_FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Reconnect backoff to a peer: first retry, and the cap it doubles up to.
 pub const PEER_RECONNECT_MS_MIN: u64 = 50;
 pub const PEER_RECONNECT_MS_MAX: u64 = 2_000;
+
+/// Answers one Kafka connection may owe before the broker stops reading from it. librdkafka
+/// pipelines up to `max.in.flight` (default 1,000,000 per broker, in practice bounded by its
+/// queue); this bounds what one client can make the broker hold.
+pub const INFLIGHT_PER_CONNECTION_MAX: usize = 128;

@@ -2,16 +2,19 @@
 
 use std::process::ExitCode;
 
+use rill::config::ServerConfig;
+
 const USAGE: &str = "\
 rill — a Kafka-compatible, replicated, partitioned log broker
 
 USAGE:
-    rill <COMMAND>
+    rill server [--config FILE] [--override key=value]... [--node-id N] [--listeners L] [--log-dirs D]
+    rill version
+    rill help
 
-COMMANDS:
-    server      run a broker node (lands with the single-node broker issue)
-    version     print the version
-    help        print this help
+rill server with no flags runs one node with data in ./rill-data and the Kafka listener on
+127.0.0.1:9092. Config keys are Kafka's (node.id, listeners, log.dirs, log.retention.hours, ...);
+flags override the file. Log level from RUST_LOG (default info).
 ";
 
 fn main() -> ExitCode {
@@ -25,13 +28,66 @@ fn main() -> ExitCode {
             println!("rill {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Some("server") => {
-            eprintln!("rill server: the Kafka listener is not built yet (see the README's status)");
-            ExitCode::from(2)
-        }
-        Some(other) => {
-            eprintln!("rill: unknown command '{other}'\n\n{USAGE}");
-            ExitCode::from(2)
+        Some("server") => server(&args[1..]),
+        Some(other) => fail(&format!("unknown command '{other}'\n\n{USAGE}")),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("rill: {message}");
+    ExitCode::from(2)
+}
+
+fn server(args: &[String]) -> ExitCode {
+    let config = match server_config(args) {
+        Ok(config) => config,
+        Err(message) => return fail(&message),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(rill::host::server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// `--config FILE`, `--override k=v`, and shorthands for the most used keys.
+fn server_config(args: &[String]) -> Result<ServerConfig, String> {
+    let mut file = None;
+    let mut overrides = Vec::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--config" => file = Some(value()?),
+            "--override" => overrides.push(value()?),
+            "--node-id" => overrides.push(format!("node.id={}", value()?)),
+            "--listeners" => overrides.push(format!("listeners={}", value()?)),
+            "--log-dirs" => overrides.push(format!("log.dirs={}", value()?)),
+            other => return Err(format!("unknown server flag '{other}'\n\n{USAGE}")),
         }
     }
+    let text = match &file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config file {path}: {e}"))?,
+        ),
+        None => None,
+    };
+    ServerConfig::load(text.as_deref(), &overrides).map_err(|e| match &file {
+        Some(path) => format!("invalid configuration ({path}): {e}"),
+        None => format!("invalid configuration: {e}"),
+    })
 }

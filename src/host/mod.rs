@@ -11,8 +11,10 @@
 #![allow(clippy::disallowed_methods)] // the host is where the clock, spawn and entropy live
 
 pub mod clock;
+pub mod kafka;
 pub mod node;
 pub mod rng;
+pub mod server;
 pub mod transport;
 
 pub use node::{HostError, Node, NodeConfig};

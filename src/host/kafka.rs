@@ -1,0 +1,146 @@
+//! The Kafka listener: accepts client connections, splits frames, keeps responses in order.
+//!
+//! Per connection, a reader task takes frames off the socket (size checked against
+//! `socket.request.max.bytes` before any allocation), hands each to the [`KafkaService`] *in
+//! order* — so two pipelined produce requests reach their partition in the order they were sent,
+//! like Kafka, which handles one request per connection at a time — and passes the pending answer
+//! to a writer task that writes answers in request order. At most [`INFLIGHT_PER_CONNECTION_MAX`]
+//! answers may be outstanding; beyond that the reader stops reading (back-pressure). A malformed
+//! frame closes only its own connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::future::BoxFuture;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::limits::INFLIGHT_PER_CONNECTION_MAX;
+use crate::protocol::frame::{peek_header, split_frame, HeaderPrefix};
+
+/// One request frame, with the header prefix already read.
+#[derive(Debug)]
+pub struct KafkaRequest {
+    pub prefix: HeaderPrefix,
+    /// The whole frame after the size: header and body.
+    pub frame: Bytes,
+    pub client: SocketAddr,
+}
+
+/// What the service gives back for one request.
+pub enum Pending {
+    /// The complete response frame (size included), or `None` when the request gets no answer
+    /// (produce with acks=0).
+    Ready(Option<Bytes>),
+    /// An answer that completes later (e.g. after the partition's fsync).
+    Later(BoxFuture<'static, Option<Bytes>>),
+    /// Close the connection (Kafka's answer to a request it cannot parse).
+    Close(String),
+}
+
+/// The broker side of the listener. `dispatch` is called in request order per connection.
+pub trait KafkaService: Send + Sync + 'static {
+    fn dispatch(&self, request: KafkaRequest) -> BoxFuture<'_, Pending>;
+}
+
+/// Accepts connections until the task is dropped or aborted.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<dyn KafkaService>,
+    request_bytes_max: usize,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, client)) => {
+                let service = service.clone();
+                tokio::spawn(async move {
+                    connection(stream, client, service, request_bytes_max).await
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "kafka accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    client: SocketAddr,
+    service: Arc<dyn KafkaService>,
+    request_bytes_max: usize,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = tokio::io::split(stream);
+    let (answers, answers_rx) = mpsc::channel::<Pending>(INFLIGHT_PER_CONNECTION_MAX);
+    let writer_task = tokio::spawn(write_answers(writer, answers_rx, client));
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    'read: loop {
+        loop {
+            let frame = match split_frame(&mut buf, request_bytes_max) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(%client, error = %e, "closing kafka connection");
+                    break 'read;
+                }
+            };
+            let prefix = match peek_header(&frame) {
+                Ok(prefix) => prefix,
+                Err(e) => {
+                    tracing::warn!(%client, error = %e, "closing kafka connection");
+                    break 'read;
+                }
+            };
+            let pending = service
+                .dispatch(KafkaRequest {
+                    prefix,
+                    frame,
+                    client,
+                })
+                .await;
+            let close = matches!(pending, Pending::Close(_));
+            if answers.send(pending).await.is_err() || close {
+                break 'read; // the writer is gone (socket error) or the service asked to close
+            }
+        }
+        match reader.read_buf(&mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(%client, error = %e, "kafka connection read failed");
+                break;
+            }
+        }
+    }
+    // Let the writer finish the answers already owed, then close.
+    drop(answers);
+    let _ = writer_task.await;
+}
+
+async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
+    mut writer: W,
+    mut answers: mpsc::Receiver<Pending>,
+    client: SocketAddr,
+) {
+    while let Some(pending) = answers.recv().await {
+        let bytes = match pending {
+            Pending::Ready(bytes) => bytes,
+            Pending::Later(future) => future.await,
+            Pending::Close(reason) => {
+                tracing::warn!(%client, %reason, "closing kafka connection");
+                break;
+            }
+        };
+        if let Some(bytes) = bytes {
+            if let Err(e) = writer.write_all(&bytes).await {
+                tracing::debug!(%client, error = %e, "kafka connection write failed");
+                break;
+            }
+        }
+    }
+    let _ = writer.shutdown().await;
+}

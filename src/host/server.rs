@@ -1,0 +1,93 @@
+//! `rill server`: the production entry point. Binds the Kafka listeners and serves until asked
+//! to stop. Roles (controller, replication, groups) are added here as they land.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use super::kafka;
+use crate::broker::BrokerService;
+use crate::config::ServerConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot create log directory {dir}: {source}")]
+    LogDir { dir: String, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A started server: its bound addresses and the tasks serving them.
+pub struct Server {
+    pub kafka_addrs: Vec<std::net::SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    pub async fn start(config: &ServerConfig) -> Result<Self, ServerError> {
+        std::fs::create_dir_all(&config.log_dir).map_err(|source| ServerError::LogDir {
+            dir: config.log_dir.display().to_string(),
+            source,
+        })?;
+        let service = BrokerService::new();
+        let mut kafka_addrs = Vec::new();
+        let mut tasks = Vec::new();
+        for listener in &config.listeners {
+            let addr = listener.socket_addr().expect("validated by ServerConfig");
+            let bound = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })?;
+            let local = bound.local_addr().map_err(|source| ServerError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+            tracing::info!(listener = %listener.name, addr = %local, "kafka listener bound");
+            kafka_addrs.push(local);
+            let service: Arc<dyn kafka::KafkaService> = service.clone();
+            tasks.push(tokio::spawn(kafka::serve(
+                bound,
+                service,
+                config.socket_request_max_bytes,
+            )));
+        }
+        Ok(Self { kafka_addrs, tasks })
+    }
+
+    /// Stops accepting connections.
+    pub fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Runs until SIGINT or SIGTERM, then stops cleanly.
+pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
+    let server = Server::start(&config).await?;
+    wait_for_shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop();
+    Ok(())
+}
+
+#[cfg(not(madsim))]
+async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        biased;
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(madsim)]
+async fn wait_for_shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
