@@ -90,7 +90,9 @@ impl<T> GroupCommit<T> {
     pub fn synced(&mut self, durable_offset: i64) -> Synced<T> {
         self.in_flight = None;
         self.durable_offset = self.durable_offset.max(durable_offset);
-        let still_waiting = self.waiters.split_off(&(self.durable_offset + 1));
+        let still_waiting = self
+            .waiters
+            .split_off(&self.durable_offset.saturating_add(1));
         let ready = std::mem::replace(&mut self.waiters, still_waiting)
             .into_values()
             .flatten()

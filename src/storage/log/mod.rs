@@ -295,7 +295,7 @@ impl Log {
         let last_offset = first_offset + summary.offset_count - 1;
         self.maybe_roll(
             batches.len() as u64,
-            summary.first_max_timestamp_ms,
+            summary.max_timestamp_ms,
             last_offset,
             now_ms,
         )?;
