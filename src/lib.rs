@@ -7,6 +7,8 @@
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
 //! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends)
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention).
+//! * [`partition`] — the actor hosting a node's partition replicas; [`partition::messages`] is
+//!   the node's wire enum.
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions (bodies are (de)coded by the `kafka-protocol` crate).
 //! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode).
@@ -21,5 +23,6 @@ pub mod broker;
 pub mod config;
 pub mod host;
 pub mod limits;
+pub mod partition;
 pub mod protocol;
 pub mod storage;

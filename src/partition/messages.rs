@@ -1,0 +1,155 @@
+//! What the broker service (host side) and the node's actors say to each other.
+//!
+//! All of a node's actors share one wire enum, [`NodeMsg`], so one transport carries them all.
+//! Requests carry record bytes exactly as the client sent them (RecordBatch v2); replies carry
+//! stored bytes exactly as they will go to the consumer. Error codes are Kafka's.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::ActorId;
+
+/// The actor that keeps topic metadata (names, ids, partition counts, configs) on this node.
+pub const TOPICS: ActorId = ActorId(1);
+/// The actor that hosts every partition replica of this node (logs, producer state, waiting fetches).
+pub const PARTITIONS: ActorId = ActorId(2);
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+/// Per-topic log settings, already resolved against the broker defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionLogConfig {
+    pub segment_bytes: u64,
+    pub segment_ms: i64,
+    pub retention_ms: Option<i64>,
+    pub retention_bytes: Option<u64>,
+    pub index_interval_bytes: u64,
+    pub batch_bytes_max: usize,
+    /// `None` = sync every append (acks wait for fsync); `Some(0)` = leave it to the OS;
+    /// `Some(ms)` = sync every `ms`.
+    pub flush_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum NodeMsg {
+    Partitions(PartitionsRequest),
+    PartitionsReply(PartitionsReply),
+}
+
+/// Requests to [`PARTITIONS`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum PartitionsRequest {
+    /// Create the partition's log, or open it if it exists on disk. Idempotent.
+    Ensure {
+        tp: TopicPartition,
+        config: PartitionLogConfig,
+    },
+    /// Change a partition's log settings (IncrementalAlterConfigs).
+    SetConfig {
+        tp: TopicPartition,
+        config: PartitionLogConfig,
+    },
+    /// Close and delete the partition's log directory.
+    Delete {
+        tp: TopicPartition,
+    },
+    Produce(ProduceRequest),
+    Fetch(FetchRequest),
+    ListOffsets(ListOffsetsRequest),
+    DeleteRecords {
+        partitions: Vec<(TopicPartition, i64)>,
+    },
+    InitProducerId {
+        transactional_id: Option<String>,
+        producer_id: i64,
+        producer_epoch: i16,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProduceRequest {
+    /// 0: no answer is sent to the client (the service drops the reply), 1: after the append,
+    /// -1: after the append is durable per the partition's flush policy.
+    pub acks: i16,
+    pub timeout_ms: i32,
+    pub partitions: Vec<(TopicPartition, Vec<u8>)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FetchRequest {
+    pub max_wait_ms: i32,
+    pub min_bytes: i32,
+    pub max_bytes: i32,
+    /// 0 = read_uncommitted, 1 = read_committed (LSO = HW while there are no transactions).
+    pub isolation_level: i8,
+    pub partitions: Vec<FetchPartition>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FetchPartition {
+    pub tp: TopicPartition,
+    pub fetch_offset: i64,
+    pub partition_max_bytes: i32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListOffsetsRequest {
+    pub isolation_level: i8,
+    /// Timestamp: -2 earliest, -1 latest, -3 max timestamp, else the first offset whose
+    /// timestamp is at or after it.
+    pub partitions: Vec<(TopicPartition, i64)>,
+}
+
+/// Replies from [`PARTITIONS`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum PartitionsReply {
+    Done {
+        error_code: i16,
+        message: Option<String>,
+    },
+    Produce(Vec<(TopicPartition, ProducePartitionResult)>),
+    Fetch(Vec<FetchPartitionResult>),
+    ListOffsets(Vec<(TopicPartition, ListOffsetsResult)>),
+    DeleteRecords(Vec<(TopicPartition, DeleteRecordsResult)>),
+    InitProducerId {
+        error_code: i16,
+        producer_id: i64,
+        producer_epoch: i16,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProducePartitionResult {
+    pub error_code: i16,
+    pub error_message: Option<String>,
+    pub base_offset: i64,
+    /// -1 unless the topic uses LogAppendTime.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FetchPartitionResult {
+    pub tp: TopicPartition,
+    pub error_code: i16,
+    pub high_watermark: i64,
+    pub last_stable_offset: i64,
+    pub log_start_offset: i64,
+    pub records: Vec<u8>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListOffsetsResult {
+    pub error_code: i16,
+    pub timestamp: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteRecordsResult {
+    pub error_code: i16,
+    pub low_watermark: i64,
+}
