@@ -145,7 +145,8 @@ impl MemStorage {
 
     /// Like [`MemStorage::crash`], but the most recently appended-to file keeps a random-length
     /// prefix (possibly empty, possibly all) of its unsynced appended bytes: a torn write.
-    /// Returns what happened to that file, if a tear was possible.
+    /// Returns what happened to that file; `None` (a plain crash) when it has no unsynced
+    /// appended bytes or a write below its durable length made them not a simple tail.
     pub fn crash_torn(&self, rng: &mut impl Rng) -> Option<TornWrite> {
         let torn = {
             let namespace = self.namespace();
@@ -157,7 +158,7 @@ impl MemStorage {
                 .max_by_key(|(seq, _, _)| *seq);
             last.and_then(|(_, path, inode)| {
                 let mut inode = lock(inode);
-                let unsynced = inode.unsynced_append_len()?;
+                let unsynced = inode.unsynced_append_len().filter(|len| *len > 0)?;
                 let kept = rng.gen_range(0..=unsynced);
                 // Extending the durable prefix makes the crash below keep those bytes.
                 inode.durable_len += kept;
@@ -661,6 +662,13 @@ mod tests {
         file.append(b"def").unwrap();
         assert_eq!(storage.crash_torn(&mut SmallRng::seed_from_u64(1)), None);
         assert_eq!(storage.read_file(p("t-0/seg")).unwrap(), b"abc");
+
+        // Everything synced: nothing to tear.
+        let file = storage.open(p("t-0/seg"), false).unwrap();
+        file.append(b"x").unwrap();
+        file.sync().unwrap();
+        assert_eq!(storage.crash_torn(&mut SmallRng::seed_from_u64(1)), None);
+        assert_eq!(storage.read_file(p("t-0/seg")).unwrap(), b"abcx");
     }
 
     #[test]
