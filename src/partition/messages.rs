@@ -37,6 +37,38 @@ pub struct PartitionLogConfig {
 pub enum NodeMsg {
     Partitions(PartitionsRequest),
     PartitionsReply(PartitionsReply),
+    Topics(TopicsRequest),
+    TopicsReply(TopicsReply),
+}
+
+/// Requests to [`TOPICS`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum TopicsRequest {
+    List,
+    Create {
+        name: String,
+        partitions: i32,
+        replication_factor: i16,
+        configs: std::collections::BTreeMap<String, String>,
+        validate_only: bool,
+    },
+    Delete {
+        name: String,
+    },
+    AddPartitions {
+        name: String,
+        total: i32,
+        validate_only: bool,
+    },
+}
+
+/// Replies from [`TOPICS`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum TopicsReply {
+    List(std::collections::BTreeMap<String, crate::controller::topics::TopicMeta>),
+    /// The topic as created, deleted or changed.
+    Topic(crate::controller::topics::TopicMeta),
+    Refused(crate::controller::topics::Refusal),
 }
 
 /// Requests to [`PARTITIONS`].

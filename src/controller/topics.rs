@@ -1,0 +1,264 @@
+//! Topic metadata as a pure state machine: names, ids, partition counts, configs.
+//!
+//! This is the seed of the controller's metadata (KRaft's role); today one node keeps it and
+//! persists it with [`super::actor::TopicsActor`]. Name rules are Kafka's.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Kafka's longest topic name.
+pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+
+/// Kafka error codes this module answers with.
+pub mod codes {
+    pub const NONE: i16 = 0;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    pub const INVALID_PARTITIONS: i16 = 37;
+    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+    pub const INVALID_CONFIG: i16 = 40;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicMeta {
+    pub id: [u8; 16],
+    pub partitions: i32,
+    pub replication_factor: i16,
+    /// Topic-level config overrides (`retention.ms`, `segment.bytes`, ...), as given.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// A refusal: Kafka error code and a message for the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub error_code: i16,
+    pub message: String,
+}
+
+fn refuse(error_code: i16, message: impl Into<String>) -> Refusal {
+    Refusal {
+        error_code,
+        message: message.into(),
+    }
+}
+
+/// Kafka's rule: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
+pub fn validate_name(name: &str) -> Result<(), Refusal> {
+    let bad = |why: &str| {
+        Err(refuse(
+            codes::INVALID_TOPIC_EXCEPTION,
+            format!("topic name '{name}' is illegal: {why}"),
+        ))
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name == "." || name == ".." {
+        return bad("'.' and '..' are reserved");
+    }
+    if name.len() > TOPIC_NAME_BYTES_MAX {
+        return bad("it is longer than 249 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+/// Metrics names replace '.' with '_', so Kafka refuses two topics that differ only there.
+fn collision_key(name: &str) -> String {
+    name.replace('.', "_")
+}
+
+/// Topic configs this broker understands (values are checked by the partition side).
+pub const TOPIC_CONFIG_KEYS: &[&str] = &[
+    "retention.ms",
+    "retention.bytes",
+    "segment.bytes",
+    "segment.ms",
+    "segment.index.bytes",
+    "index.interval.bytes",
+    "max.message.bytes",
+    "flush.ms",
+    "flush.messages",
+    "cleanup.policy",
+    "message.timestamp.type",
+    "min.insync.replicas",
+    "compression.type",
+];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicRegistry {
+    pub topics: BTreeMap<String, TopicMeta>,
+}
+
+impl TopicRegistry {
+    /// Checks a creation without applying it.
+    pub fn check_create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+        brokers: i16,
+    ) -> Result<(), Refusal> {
+        validate_name(name)?;
+        if self.topics.contains_key(name) {
+            return Err(refuse(
+                codes::TOPIC_ALREADY_EXISTS,
+                format!("topic '{name}' already exists"),
+            ));
+        }
+        if let Some(other) = self
+            .topics
+            .keys()
+            .find(|t| collision_key(t) == collision_key(name))
+        {
+            return Err(refuse(codes::INVALID_TOPIC_EXCEPTION, format!("topic '{name}' collides with existing topic '{other}' ('.' and '_' are treated alike)")));
+        }
+        if partitions < 1 {
+            return Err(refuse(
+                codes::INVALID_PARTITIONS,
+                format!("number of partitions must be at least 1, got {partitions}"),
+            ));
+        }
+        if replication_factor < 1 || replication_factor > brokers {
+            return Err(refuse(
+                codes::INVALID_REPLICATION_FACTOR,
+                format!("replication factor {replication_factor} is not between 1 and the {brokers} available broker(s)"),
+            ));
+        }
+        if let Some(key) = configs
+            .keys()
+            .find(|k| !TOPIC_CONFIG_KEYS.contains(&k.as_str()))
+        {
+            return Err(refuse(
+                codes::INVALID_CONFIG,
+                format!("unknown topic config '{key}'"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn create(&mut self, name: &str, meta: TopicMeta) {
+        self.topics.insert(name.to_string(), meta);
+    }
+
+    pub fn delete(&mut self, name: &str) -> Result<TopicMeta, Refusal> {
+        self.topics.remove(name).ok_or_else(|| {
+            refuse(
+                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("topic '{name}' does not exist"),
+            )
+        })
+    }
+
+    pub fn check_add_partitions(&self, name: &str, new_total: i32) -> Result<(), Refusal> {
+        let meta = self.topics.get(name).ok_or_else(|| {
+            refuse(
+                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("topic '{name}' does not exist"),
+            )
+        })?;
+        if new_total <= meta.partitions {
+            return Err(refuse(
+                codes::INVALID_PARTITIONS,
+                format!(
+                    "topic '{name}' has {} partitions; the new count {new_total} must be larger",
+                    meta.partitions
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(partitions: i32) -> TopicMeta {
+        TopicMeta {
+            id: [1; 16],
+            partitions,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn names_follow_kafka_rules() {
+        for ok in ["a", "orders", "my.topic_v2-x", &"x".repeat(249)] {
+            assert_eq!(validate_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "has space",
+            "slash/no",
+            "ümlaut",
+            &"x".repeat(250),
+        ] {
+            assert_eq!(
+                validate_name(bad).unwrap_err().error_code,
+                codes::INVALID_TOPIC_EXCEPTION,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn create_checks_existence_collisions_counts_and_configs() {
+        let mut reg = TopicRegistry::default();
+        let none = BTreeMap::new();
+        reg.check_create("a.b", 3, 1, &none, 1).unwrap();
+        reg.create("a.b", meta(3));
+        assert_eq!(
+            reg.check_create("a.b", 3, 1, &none, 1)
+                .unwrap_err()
+                .error_code,
+            codes::TOPIC_ALREADY_EXISTS
+        );
+        assert_eq!(
+            reg.check_create("a_b", 3, 1, &none, 1)
+                .unwrap_err()
+                .error_code,
+            codes::INVALID_TOPIC_EXCEPTION
+        );
+        assert_eq!(
+            reg.check_create("c", 0, 1, &none, 1)
+                .unwrap_err()
+                .error_code,
+            codes::INVALID_PARTITIONS
+        );
+        assert_eq!(
+            reg.check_create("c", 1, 2, &none, 1)
+                .unwrap_err()
+                .error_code,
+            codes::INVALID_REPLICATION_FACTOR
+        );
+        let bad_config = BTreeMap::from([("retention.msx".to_string(), "1".to_string())]);
+        assert_eq!(
+            reg.check_create("c", 1, 1, &bad_config, 1)
+                .unwrap_err()
+                .error_code,
+            codes::INVALID_CONFIG
+        );
+        assert_eq!(
+            reg.check_add_partitions("a.b", 3).unwrap_err().error_code,
+            codes::INVALID_PARTITIONS
+        );
+        reg.check_add_partitions("a.b", 4).unwrap();
+        assert_eq!(
+            reg.delete("nope").unwrap_err().error_code,
+            codes::UNKNOWN_TOPIC_OR_PARTITION
+        );
+        assert_eq!(reg.delete("a.b").unwrap().partitions, 3);
+    }
+}
