@@ -1,56 +1,120 @@
 //! Per-node request routing: decodes each Kafka request, answers it (directly, or by asking the
-//! node's actors), and encodes the response. One file per API family as they land.
+//! node's actors), and encodes the response. One file per API family.
 //!
-//! Today only ApiVersions is served; every other API is answered like Kafka answers an API it
-//! does not know — by closing the connection — and is not advertised.
+//! An API is advertised in [`crate::protocol::versions`] only when it is served here; any other
+//! key is answered like Kafka answers an API it does not know — by closing the connection.
 
+mod admin;
+mod codec;
+mod metadata;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use kafka_protocol::messages::ApiKey;
 
+use crate::config::ServerConfig;
+use crate::controller::topics::TopicMeta;
 use crate::host::kafka::{KafkaRequest, KafkaService, Pending};
-use crate::protocol::{api_versions, frame};
+use crate::host::node::NodeHandle;
+use crate::partition::messages::{NodeMsg, TopicsReply, TopicsRequest, TOPICS};
+use crate::protocol::{api_versions, frame, versions};
 
 /// The broker's [`KafkaService`].
-#[derive(Default)]
-pub struct BrokerService {}
+pub struct BrokerService {
+    node: NodeHandle<NodeMsg>,
+    config: Arc<ServerConfig>,
+}
 
 impl BrokerService {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self {})
+    pub fn new(node: NodeHandle<NodeMsg>, config: Arc<ServerConfig>) -> Arc<Self> {
+        Arc::new(Self { node, config })
     }
 
-    fn answer(&self, request: KafkaRequest) -> Pending {
+    async fn answer(&self, request: KafkaRequest) -> Pending {
         let prefix = request.prefix;
-        match ApiKey::try_from(prefix.api_key) {
-            Ok(ApiKey::ApiVersions) => {
-                // The body is not needed to answer (client software name/version are optional
-                // and informational), and a too-new version must be answered even if we could
-                // not decode its body.
-                let (body, version) = api_versions::answer(prefix.api_version);
-                match frame::encode_response(
-                    prefix.correlation_id,
-                    api_versions::RESPONSE_HEADER_VERSION,
-                    &body,
-                    version,
-                ) {
-                    Ok(bytes) => Pending::Ready(Some(bytes)),
-                    Err(e) => Pending::Close(e.to_string()),
-                }
-            }
-            Ok(key) => Pending::Close(format!(
-                "{key:?} (api key {}) is not served yet",
-                prefix.api_key
-            )),
-            Err(_) => Pending::Close(format!("unknown api key {}", prefix.api_key)),
+        let Ok(key) = ApiKey::try_from(prefix.api_key) else {
+            return Pending::Close(format!("unknown api key {}", prefix.api_key));
+        };
+        if key == ApiKey::ApiVersions {
+            // Answered without decoding the body: a too-new version must still get the fallback.
+            let (body, version) = api_versions::answer(prefix.api_version);
+            return match frame::encode_response(
+                prefix.correlation_id,
+                api_versions::RESPONSE_HEADER_VERSION,
+                &body,
+                version,
+            ) {
+                Ok(bytes) => Pending::Ready(Some(bytes)),
+                Err(e) => Pending::Close(e.to_string()),
+            };
+        }
+        match versions::supported(prefix.api_key) {
+            Some(s) if (s.min..=s.max).contains(&prefix.api_version) => {}
+            _ => return Pending::Close(format!("{key:?} v{} is not served", prefix.api_version)),
+        }
+        let version = prefix.api_version;
+        let outcome = match key {
+            ApiKey::Metadata => match codec::decode(&request, key) {
+                Ok(body) => self
+                    .metadata(body, version)
+                    .await
+                    .map(|r| codec::respond(&request, key, &r)),
+                Err(e) => Err(e),
+            },
+            ApiKey::CreateTopics => match codec::decode(&request, key) {
+                Ok(body) => self
+                    .create_topics(body, version)
+                    .await
+                    .map(|r| codec::respond(&request, key, &r)),
+                Err(e) => Err(e),
+            },
+            ApiKey::DeleteTopics => match codec::decode(&request, key) {
+                Ok(body) => self
+                    .delete_topics(body, version)
+                    .await
+                    .map(|r| codec::respond(&request, key, &r)),
+                Err(e) => Err(e),
+            },
+            other => Err(format!("{other:?} is advertised but has no handler")),
+        };
+        outcome.unwrap_or_else(Pending::Close)
+    }
+
+    async fn topics(&self, request: TopicsRequest) -> Result<TopicsReply, String> {
+        match self.node.request(TOPICS, NodeMsg::Topics(request)).await {
+            Ok(NodeMsg::TopicsReply(reply)) => Ok(reply),
+            Ok(other) => Err(format!("unexpected reply from the topics actor: {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn list_topics(&self) -> Result<BTreeMap<String, TopicMeta>, String> {
+        match self.topics(TopicsRequest::List).await? {
+            TopicsReply::List(topics) => Ok(topics),
+            other => Err(format!("unexpected reply to List: {other:?}")),
+        }
+    }
+
+    /// Creates a topic with the broker defaults (`auto.create.topics.enable`).
+    async fn auto_create(&self, name: &str) -> Option<TopicMeta> {
+        let ask = TopicsRequest::Create {
+            name: name.to_string(),
+            partitions: self.config.num_partitions as i32,
+            replication_factor: self.config.default_replication_factor as i16,
+            configs: BTreeMap::new(),
+            validate_only: false,
+        };
+        match self.topics(ask).await {
+            Ok(TopicsReply::Topic(meta)) => Some(meta),
+            _ => None,
         }
     }
 }
 
 impl KafkaService for BrokerService {
     fn dispatch(&self, request: KafkaRequest) -> BoxFuture<'_, Pending> {
-        let pending = self.answer(request);
-        Box::pin(async move { pending })
+        Box::pin(self.answer(request))
     }
 }

@@ -6,13 +6,21 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use super::kafka;
+use super::node::{Node, NodeConfig};
+use crate::actor::Actor;
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
+use crate::controller::actor::TopicsActor;
+use crate::partition::messages::{NodeMsg, TOPICS};
+use crate::storage::file::FileStorage;
+use crate::storage::Storage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot create log directory {dir}: {source}")]
     LogDir { dir: String, source: std::io::Error },
+    #[error("cannot open metadata: {0}")]
+    Metadata(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -24,6 +32,7 @@ pub enum ServerError {
 pub struct Server {
     pub kafka_addrs: Vec<std::net::SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    node: Node<NodeMsg>,
 }
 
 impl Server {
@@ -32,7 +41,24 @@ impl Server {
             dir: config.log_dir.display().to_string(),
             source,
         })?;
-        let service = BrokerService::new();
+        let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(config.log_dir.clone()));
+        let topics =
+            TopicsActor::open(storage, 1).map_err(|e| ServerError::Metadata(e.to_string()))?;
+        let actors: Vec<(_, Box<dyn Actor<NodeMsg>>)> = vec![(TOPICS, Box::new(topics))];
+        // No peers yet: the inter-node listener binds an ephemeral loopback port until the
+        // cluster work gives it a configured one.
+        let node_config = NodeConfig {
+            node_id: config.node_id,
+            listen: ([127, 0, 0, 1], 0).into(),
+            peers: Default::default(),
+        };
+        let node = Node::start(node_config, actors)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: "inter-node listener".into(),
+                source,
+            })?;
+        let service = BrokerService::new(node.handle(), Arc::new(config.clone()));
         let mut kafka_addrs = Vec::new();
         let mut tasks = Vec::new();
         for listener in &config.listeners {
@@ -56,7 +82,11 @@ impl Server {
                 config.socket_request_max_bytes,
             )));
         }
-        Ok(Self { kafka_addrs, tasks })
+        Ok(Self {
+            kafka_addrs,
+            tasks,
+            node,
+        })
     }
 
     /// Stops accepting connections.
@@ -64,6 +94,7 @@ impl Server {
         for task in self.tasks {
             task.abort();
         }
+        self.node.shutdown();
     }
 }
 

@@ -19,6 +19,22 @@ pub const SUPPORTED: &[Supported] = &[
         min: 0,
         max: 3,
     },
+    // v0-v12: v13 adds nothing any tested client needs.
+    Supported {
+        key: ApiKey::Metadata,
+        min: 0,
+        max: 12,
+    },
+    Supported {
+        key: ApiKey::CreateTopics,
+        min: 2,
+        max: 7,
+    },
+    Supported {
+        key: ApiKey::DeleteTopics,
+        min: 1,
+        max: 6,
+    },
 ];
 
 /// The served range for a raw API key, if the key is known and served.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 pub struct RillServer {
     pub addr: SocketAddr,
-    pub data_dir: tempfile::TempDir,
+    pub data_dir: std::sync::Arc<tempfile::TempDir>,
     child: Child,
 }
 
@@ -23,9 +23,28 @@ fn free_port() -> u16 {
 impl RillServer {
     /// Starts `rill server` with extra flags and waits until it accepts connections.
     pub fn start(extra_args: &[&str]) -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
+        let data_dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let log = std::fs::File::create(data_dir.path().join("server.log")).unwrap();
+        Self::start_with(data_dir, addr, extra_args)
+    }
+
+    /// `kill -9`s this server and starts a new one on the same address and data directory.
+    pub fn restart(mut self, extra_args: &[&str]) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Self::start_with(self.data_dir.clone(), self.addr, extra_args)
+    }
+
+    fn start_with(
+        data_dir: std::sync::Arc<tempfile::TempDir>,
+        addr: SocketAddr,
+        extra_args: &[&str],
+    ) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.path().join("server.log"))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_rill"))
             .arg("server")
             .args(["--listeners", &format!("PLAINTEXT://{addr}")])
@@ -74,4 +93,44 @@ impl Drop for RillServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends one request with kafka-protocol's encoders and decodes the answer.
+pub fn call<Req, Resp>(
+    stream: &mut TcpStream,
+    key: kafka_protocol::messages::ApiKey,
+    version: i16,
+    request: &Req,
+) -> Resp
+where
+    Req: kafka_protocol::protocol::Encodable,
+    Resp: kafka_protocol::protocol::Decodable,
+{
+    use bytes::Buf;
+    use kafka_protocol::messages::{RequestHeader, ResponseHeader};
+    use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+    use std::io::{Read, Write};
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(42)
+        .with_client_id(Some(StrBytes::from_static_str("rill-test")));
+    let mut body = bytes::BytesMut::new();
+    header
+        .encode(&mut body, key.request_header_version(version))
+        .unwrap();
+    request.encode(&mut body, version).unwrap();
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    stream.write_all(&frame).unwrap();
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).expect("a response");
+    let mut answer = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut answer).unwrap();
+    let mut answer = bytes::Bytes::from(answer);
+    let header = ResponseHeader::decode(&mut answer, key.response_header_version(version)).unwrap();
+    assert_eq!(header.correlation_id, 42);
+    let response = Resp::decode(&mut answer, version).unwrap();
+    assert_eq!(answer.remaining(), 0, "the whole response was decoded");
+    response
 }

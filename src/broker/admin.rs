@@ -1,0 +1,112 @@
+//! Topic administration: CreateTopics, DeleteTopics.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{
+    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::BrokerService;
+use crate::partition::messages::{TopicsReply, TopicsRequest};
+
+impl BrokerService {
+    pub(super) async fn create_topics(
+        &self,
+        request: CreateTopicsRequest,
+        version: i16,
+    ) -> Result<CreateTopicsResponse, String> {
+        let mut results = Vec::new();
+        for topic in request.topics {
+            let name = topic.name.0.to_string();
+            // -1 means "the broker default" (KIP-464).
+            let partitions = if topic.num_partitions == -1 {
+                self.config.num_partitions as i32
+            } else {
+                topic.num_partitions
+            };
+            let replication_factor = if topic.replication_factor == -1 {
+                self.config.default_replication_factor as i16
+            } else {
+                topic.replication_factor
+            };
+            let configs: BTreeMap<String, String> = topic
+                .configs
+                .into_iter()
+                .filter_map(|c| c.value.map(|v| (c.name.to_string(), v.to_string())))
+                .collect();
+            let ask = TopicsRequest::Create {
+                name: name.clone(),
+                partitions,
+                replication_factor,
+                configs,
+                validate_only: request.validate_only,
+            };
+            let result =
+                CreatableTopicResult::default().with_name(TopicName(StrBytes::from_string(name)));
+            results.push(match self.topics(ask).await? {
+                // Fields only from the version that has them (kafka-protocol refuses otherwise).
+                TopicsReply::Topic(meta) if version >= 7 => result
+                    .with_topic_id(uuid::Uuid::from_bytes(meta.id))
+                    .with_num_partitions(meta.partitions)
+                    .with_replication_factor(meta.replication_factor),
+                TopicsReply::Topic(meta) if version >= 5 => result
+                    .with_num_partitions(meta.partitions)
+                    .with_replication_factor(meta.replication_factor),
+                TopicsReply::Topic(_) => result,
+                TopicsReply::Refused(refusal) => result
+                    .with_error_code(refusal.error_code)
+                    .with_error_message(Some(StrBytes::from_string(refusal.message))),
+                other => return Err(format!("unexpected topics reply {other:?}")),
+            });
+        }
+        Ok(CreateTopicsResponse::default().with_topics(results))
+    }
+
+    pub(super) async fn delete_topics(
+        &self,
+        request: DeleteTopicsRequest,
+        version: i16,
+    ) -> Result<DeleteTopicsResponse, String> {
+        // v0-v5 name topics in `topic_names`; v6 in `topics` (by name or id).
+        let mut names: Vec<Option<String>> = request
+            .topic_names
+            .into_iter()
+            .map(|n| Some(n.0.to_string()))
+            .collect();
+        let known = self.list_topics().await?;
+        for state in request.topics {
+            let by_name = state.name.map(|n| n.0.to_string());
+            let by_id = || {
+                known
+                    .iter()
+                    .find(|(_, m)| uuid::Uuid::from_bytes(m.id) == state.topic_id)
+                    .map(|(n, _)| n.clone())
+            };
+            names.push(by_name.or_else(by_id));
+        }
+        let mut results = Vec::new();
+        for name in names {
+            let Some(name) = name else {
+                results.push(DeletableTopicResult::default().with_error_code(100)); // UNKNOWN_TOPIC_ID
+                continue;
+            };
+            let result = DeletableTopicResult::default()
+                .with_name(Some(TopicName(StrBytes::from_string(name.clone()))));
+            results.push(match self.topics(TopicsRequest::Delete { name }).await? {
+                TopicsReply::Topic(meta) if version >= 6 => {
+                    result.with_topic_id(uuid::Uuid::from_bytes(meta.id))
+                }
+                TopicsReply::Topic(_) => result,
+                TopicsReply::Refused(refusal) if version >= 5 => result
+                    .with_error_code(refusal.error_code)
+                    .with_error_message(Some(StrBytes::from_string(refusal.message))),
+                TopicsReply::Refused(refusal) => result.with_error_code(refusal.error_code),
+                other => return Err(format!("unexpected topics reply {other:?}")),
+            });
+        }
+        Ok(DeleteTopicsResponse::default().with_responses(results))
+    }
+}

@@ -1,0 +1,30 @@
+//! Decoding a request body and encoding a response with the right header versions.
+
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::host::kafka::{KafkaRequest, Pending};
+use crate::protocol::frame;
+
+/// Decodes the full header (for its version's tagged fields) and then the body.
+pub fn decode<R: Decodable>(request: &KafkaRequest, key: ApiKey) -> Result<R, String> {
+    let version = request.prefix.api_version;
+    let mut buf = request.frame.clone();
+    RequestHeader::decode(&mut buf, key.request_header_version(version))
+        .map_err(|e| format!("{key:?} v{version}: bad request header: {e}"))?;
+    R::decode(&mut buf, version).map_err(|e| format!("{key:?} v{version}: bad request body: {e}"))
+}
+
+/// Encodes `body` as the answer to `request`.
+pub fn respond<R: Encodable>(request: &KafkaRequest, key: ApiKey, body: &R) -> Pending {
+    let version = request.prefix.api_version;
+    match frame::encode_response(
+        request.prefix.correlation_id,
+        key.response_header_version(version),
+        body,
+        version,
+    ) {
+        Ok(bytes) => Pending::Ready(Some(bytes)),
+        Err(e) => Pending::Close(format!("{key:?} v{version}: {e}")),
+    }
+}

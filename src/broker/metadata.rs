@@ -1,0 +1,113 @@
+//! Metadata: brokers, topics and partition leaders. On one node every partition is led by this
+//! node, with itself as the only replica and ISR.
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use super::BrokerService;
+use crate::controller::topics::{codes, validate_name, TopicMeta};
+
+impl BrokerService {
+    pub(super) async fn metadata(
+        &self,
+        request: MetadataRequest,
+        version: i16,
+    ) -> Result<MetadataResponse, String> {
+        let known = self.list_topics().await?;
+        let wanted: Option<Vec<String>> = request.topics.map(|topics| {
+            topics
+                .into_iter()
+                .filter_map(|t| t.name.map(|n| n.0.to_string()))
+                .collect()
+        });
+        // v0-v3 always allow auto-creation; later versions say per request.
+        let may_create =
+            self.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+        let mut topics = Vec::new();
+        match wanted {
+            None => {
+                for (name, meta) in &known {
+                    topics.push(self.topic_entry(name, Some(meta), version));
+                }
+            }
+            Some(names) => {
+                for name in names {
+                    let meta = match known.get(&name) {
+                        Some(meta) => Some(meta.clone()),
+                        None if may_create && validate_name(&name).is_ok() => {
+                            self.auto_create(&name).await
+                        }
+                        None => None,
+                    };
+                    topics.push(self.topic_entry(&name, meta.as_ref(), version));
+                }
+            }
+        }
+        let node_id = BrokerId(self.config.node_id as i32);
+        let brokers = self
+            .config
+            .advertised()
+            .iter()
+            .take(1)
+            .map(|l| {
+                MetadataResponseBroker::default()
+                    .with_node_id(node_id)
+                    .with_host(StrBytes::from_string(l.host.clone()))
+                    .with_port(l.port as i32)
+            })
+            .collect();
+        // kafka-protocol refuses to encode a non-default field the version lacks, so set each
+        // field only from the version that has it.
+        let mut response = MetadataResponse::default()
+            .with_brokers(brokers)
+            .with_topics(topics);
+        if version >= 1 {
+            response = response.with_controller_id(node_id);
+        }
+        if version >= 2 {
+            response = response.with_cluster_id(Some(StrBytes::from_static_str(CLUSTER_ID)));
+        }
+        Ok(response)
+    }
+
+    fn topic_entry(
+        &self,
+        name: &str,
+        meta: Option<&TopicMeta>,
+        version: i16,
+    ) -> MetadataResponseTopic {
+        let entry = MetadataResponseTopic::default()
+            .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))));
+        let Some(meta) = meta else {
+            let code = if validate_name(name).is_ok() {
+                codes::UNKNOWN_TOPIC_OR_PARTITION
+            } else {
+                codes::INVALID_TOPIC_EXCEPTION
+            };
+            return entry.with_error_code(code);
+        };
+        let node = BrokerId(self.config.node_id as i32);
+        let partitions = (0..meta.partitions)
+            .map(|p| {
+                MetadataResponsePartition::default()
+                    .with_partition_index(p)
+                    .with_leader_id(node)
+                    .with_replica_nodes(vec![node])
+                    .with_isr_nodes(vec![node])
+            })
+            .collect();
+        let entry = entry.with_partitions(partitions);
+        if version >= 10 {
+            entry.with_topic_id(uuid::Uuid::from_bytes(meta.id))
+        } else {
+            entry
+        }
+    }
+}
+
+/// Reported in Metadata. A single-node cluster has one fixed id for now; the controller quorum
+/// will generate and persist a real one.
+pub const CLUSTER_ID: &str = "rill-single-node";
