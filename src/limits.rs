@@ -21,3 +21,40 @@ pub const PEER_RECONNECT_MS_MAX: u64 = 2_000;
 /// pipelines up to `max.in.flight` (default 1,000,000 per broker, in practice bounded by its
 /// queue); this bounds what one client can make the broker hold.
 pub const INFLIGHT_PER_CONNECTION_MAX: usize = 128;
+
+/// How often the partitions actor applies retention to every log, expires idle producer ids
+/// and snapshots producer state (milliseconds of monotonic time). Kafka checks retention every
+/// 5 minutes (`log.retention.check.interval.ms`); 30 s keeps disk use closer to the limits at
+/// a cost of one directory scan per log.
+pub const RETENTION_CHECK_INTERVAL_MS: u64 = 30_000;
+
+/// Batches remembered per producer id and partition for de-duplicating retries. Kafka keeps 5
+/// because a producer may have at most 5 requests in flight per connection with idempotence.
+pub const PRODUCER_BATCHES_RETAINED: usize = 5;
+
+/// Producer ids reserved per write of the id-block file: one small synced write per this many
+/// `InitProducerId` calls (Kafka's controller hands out blocks of 1000 too). Ids of a reserved
+/// block that were never handed out are skipped after a restart.
+pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
+
+/// A producer id with no append for this long (record timestamps of wall-clock time) is
+/// forgotten by a partition (Kafka's `producer.id.expiration.ms`, 1 day). This is what bounds
+/// the per-partition producer table.
+pub const PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Producer-state snapshots kept per partition directory (the newest is used; one older one is
+/// kept in case the newest is damaged).
+pub const PRODUCER_SNAPSHOTS_KEPT: usize = 2;
+
+/// Bytes read per step while rebuilding producer state from the log at open.
+pub const PRODUCER_STATE_SCAN_BYTES: usize = 1 << 20;
+
+/// Fetches parked waiting for `min_bytes`. Past it a new fetch is answered at once with
+/// whatever is there (consumers then poll again), instead of holding more requests.
+pub const FETCH_PARKED_MAX: usize = 16_384;
+
+/// Longest a fetch may be parked, whatever `max_wait_ms` the client asked for (Kafka clients
+/// use 500 ms; this only stops a hostile value from pinning a request for days).
+pub const FETCH_WAIT_MS_MAX: u64 = 60_000;
+
+const _: () = assert!(FETCH_PARKED_MAX <= 4 * MAILBOX_CAPACITY);

@@ -1,4 +1,22 @@
 //! Partition replicas: the actor that hosts every partition log of a node, with producer state
 //! (idempotence), group commit and waiting fetches.
+//!
+//! * [`actor`] — the `PARTITIONS` actor: request dispatch, produce/group commit, long-poll fetch.
+//! * [`replica`] — one partition: log + producer state + durability waiters.
+//! * [`reads`] — Fetch and ListOffsets as pure reads.
+//! * [`fetch_wait`] — parked fetches.
+//! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer.
+//! * [`errors`] — the Kafka error codes used, and the log-error mapping.
 
+pub mod actor;
+pub mod errors;
+pub mod fetch_wait;
 pub mod messages;
+pub mod producer_ids;
+pub mod producer_snapshot;
+pub mod producer_state;
+pub mod reads;
+pub mod replica;
+
+#[cfg(test)]
+mod tests;

@@ -452,6 +452,25 @@ pub fn build_batch(records: &[(Option<&[u8]>, &[u8])], base_timestamp_ms: i64) -
     out
 }
 
+/// [`build_batch`] for an idempotent producer: the batch carries `producer_id`,
+/// `producer_epoch` and `base_sequence` (the CRC is recomputed, since those fields are covered
+/// by it). Used by tests and the CLI producer.
+pub fn build_idempotent_batch(
+    records: &[(Option<&[u8]>, &[u8])],
+    base_timestamp_ms: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Vec<u8> {
+    let mut out = build_batch(records, base_timestamp_ms);
+    out[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&producer_id.to_be_bytes());
+    out[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2].copy_from_slice(&producer_epoch.to_be_bytes());
+    out[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -385,6 +385,30 @@ impl Log {
         Ok(())
     }
 
+    /// The largest batch `maxTimestamp` at or above the log start and the base offset of the
+    /// first batch carrying it (ListOffsets `-3`). `None` when no batch carries a timestamp.
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        let mut best: Option<(i64, i64)> = None;
+        for segment in self.segments.values() {
+            if segment.next_offset <= self.log_start_offset || segment.max_timestamp_ms < 0 {
+                continue;
+            }
+            if best.is_none_or(|(ms, _)| segment.max_timestamp_ms > ms) {
+                let offset = segment.offset_of_max_timestamp.max(self.log_start_offset);
+                best = Some((segment.max_timestamp_ms, offset));
+            }
+        }
+        best
+    }
+
+    /// Marks the log failed after a sync run through a [`SyncHandle`] reported an error: the
+    /// kernel may have dropped the dirty pages, so nothing appended since the last good sync
+    /// can be trusted (and a later successful sync would not prove otherwise). Every
+    /// mutation fails from now on; reopen the log to recover.
+    pub fn mark_failed(&mut self) {
+        self.failed = true;
+    }
+
     /// Whole batches starting with the one containing `offset`, up to `max_bytes` but at
     /// least one batch. Empty at the log end; `OffsetOutOfRange` outside
     /// `[log_start_offset, log_end_offset]`.

@@ -1,0 +1,493 @@
+//! The `PARTITIONS` actor: hosts every partition log of a node and answers the broker
+//! service's requests ([`PartitionsRequest`]) with [`PartitionsReply`].
+//!
+//! * Produce appends per partition (one bad partition never fails the others). With acks=1
+//!   the reply follows the append; with acks=-1/0 under the `EveryAppend` flush policy it
+//!   waits until a sync covering every appended partition completed. Syncs are group commits:
+//!   at most one `ctx.sync` per log is in flight and every append arriving meanwhile rides the
+//!   next one. The sync token is the replica's id.
+//! * Fetch reads up to the high watermark (= log end on one node) and parks until `min_bytes`
+//!   are available or `max_wait_ms` passes.
+//! * A periodic timer applies retention, expires idle producers and snapshots producer state.
+//!
+//! Time comes only from `ctx.now` (`unix_ms` for the log, `mono_ms` implicitly via timers).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::errors::{
+    self, INVALID_TOPIC_EXCEPTION, KAFKA_STORAGE_ERROR, NONE, OFFSET_OUT_OF_RANGE,
+    UNKNOWN_TOPIC_OR_PARTITION,
+};
+use super::fetch_wait::FetchWaits;
+use super::messages::{
+    DeleteRecordsResult, FetchRequest, ListOffsetsRequest, ListOffsetsResult, NodeMsg,
+    PartitionLogConfig, PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest,
+    TopicPartition,
+};
+use super::producer_ids::ProducerIds;
+use super::reads::{self, FetchRead};
+use super::replica::{self, Appended, Replica, Waiter};
+use crate::actor::{Actor, Ctx, Input, RequestId, TimerKey};
+use crate::limits::{FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS};
+use crate::storage::log::FlushPolicy;
+use crate::storage::Storage;
+
+type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg>;
+
+/// Timer keys: the top two bits say what the timer is for, the rest is a replica or fetch id.
+const RETENTION_TIMER: TimerKey = TimerKey(0);
+const FLUSH_TIMER_TAG: u64 = 1 << 62;
+const FETCH_TIMER_TAG: u64 = 2 << 62;
+const TAG_MASK: u64 = 3 << 62;
+
+fn flush_timer(replica_id: u64) -> TimerKey {
+    TimerKey(FLUSH_TIMER_TAG | replica_id)
+}
+
+fn fetch_timer(fetch_id: u64) -> TimerKey {
+    TimerKey(FETCH_TIMER_TAG | fetch_id)
+}
+
+/// A produce request with partitions still waiting for a sync.
+struct PendingProduce {
+    request: RequestId,
+    results: Vec<(TopicPartition, ProducePartitionResult)>,
+    outstanding: usize,
+}
+
+pub struct Partitions {
+    storage: Arc<dyn Storage>,
+    replicas: BTreeMap<TopicPartition, Replica>,
+    /// Replica id → partition: resolves sync tokens and flush timers.
+    by_id: BTreeMap<u64, TopicPartition>,
+    next_replica_id: u64,
+    producer_ids: ProducerIds,
+    produces: BTreeMap<u64, PendingProduce>,
+    next_produce_id: u64,
+    fetches: FetchWaits,
+}
+
+fn done(error_code: i16, message: Option<String>) -> NodeMsg {
+    NodeMsg::PartitionsReply(PartitionsReply::Done {
+        error_code,
+        message,
+    })
+}
+
+fn produce_result(
+    error_code: i16,
+    message: Option<String>,
+    base_offset: i64,
+    log_start: i64,
+) -> ProducePartitionResult {
+    ProducePartitionResult {
+        error_code,
+        error_message: message,
+        base_offset,
+        log_append_time_ms: -1,
+        log_start_offset: log_start,
+    }
+}
+
+impl Partitions {
+    /// An actor hosting partition logs under `storage` (one `<topic>-<partition>` directory
+    /// each). Partitions are opened by `Ensure` requests, also after a restart.
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self {
+            producer_ids: ProducerIds::new(storage.clone()),
+            storage,
+            replicas: BTreeMap::new(),
+            by_id: BTreeMap::new(),
+            next_replica_id: 0,
+            produces: BTreeMap::new(),
+            next_produce_id: 0,
+            fetches: FetchWaits::default(),
+        }
+    }
+
+    /// The replica hosting `tp`, if any (for tests and diagnostics).
+    pub fn replica(&self, tp: &TopicPartition) -> Option<&Replica> {
+        self.replicas.get(tp)
+    }
+
+    fn on_request(&mut self, ctx: PCtx, id: RequestId, request: PartitionsRequest) {
+        match request {
+            PartitionsRequest::Ensure { tp, config } => {
+                let reply = self.ensure(ctx, tp, &config);
+                ctx.reply(id, reply);
+            }
+            PartitionsRequest::SetConfig { tp, config } => {
+                let reply = self.set_config(ctx, &tp, &config);
+                ctx.reply(id, reply);
+            }
+            PartitionsRequest::Delete { tp } => {
+                let reply = self.delete(ctx, &tp);
+                ctx.reply(id, reply);
+            }
+            PartitionsRequest::Produce(produce) => self.produce(ctx, id, produce),
+            PartitionsRequest::Fetch(fetch) => self.fetch(ctx, id, fetch),
+            PartitionsRequest::ListOffsets(list) => {
+                let reply = self.list_offsets(list);
+                ctx.reply(id, NodeMsg::PartitionsReply(reply));
+            }
+            PartitionsRequest::DeleteRecords { partitions } => {
+                let reply = self.delete_records(ctx, partitions);
+                ctx.reply(id, NodeMsg::PartitionsReply(reply));
+            }
+            PartitionsRequest::InitProducerId {
+                transactional_id, ..
+            } => {
+                let (error_code, producer_id, producer_epoch) =
+                    match self.producer_ids.init(transactional_id.as_deref()) {
+                        Ok((producer_id, epoch)) => (NONE, producer_id, epoch),
+                        Err(code) => (code, -1, -1),
+                    };
+                let reply = PartitionsReply::InitProducerId {
+                    error_code,
+                    producer_id,
+                    producer_epoch,
+                };
+                ctx.reply(id, NodeMsg::PartitionsReply(reply));
+            }
+        }
+    }
+
+    // ---- admin -------------------------------------------------------------------------
+
+    fn ensure(&mut self, ctx: PCtx, tp: TopicPartition, config: &PartitionLogConfig) -> NodeMsg {
+        if !replica::valid_topic_partition(&tp) {
+            return done(
+                INVALID_TOPIC_EXCEPTION,
+                Some(format!("invalid topic-partition {tp:?}")),
+            );
+        }
+        if self.replicas.contains_key(&tp) {
+            return self.set_config(ctx, &tp, config);
+        }
+        let id = self.next_replica_id;
+        let log_config = replica::log_config(config);
+        match Replica::open(self.storage.clone(), &tp, log_config, ctx.now.unix_ms, id) {
+            Ok(replica) => {
+                self.next_replica_id += 1;
+                self.by_id.insert(id, tp.clone());
+                self.replicas.insert(tp.clone(), replica);
+                self.schedule_flush(ctx, &tp);
+                done(NONE, None)
+            }
+            Err(error) => {
+                tracing::error!(?tp, %error, "cannot open partition log");
+                done(errors::log_error_code(&error), Some(error.to_string()))
+            }
+        }
+    }
+
+    fn set_config(
+        &mut self,
+        ctx: PCtx,
+        tp: &TopicPartition,
+        config: &PartitionLogConfig,
+    ) -> NodeMsg {
+        let Some(replica) = self.replicas.get_mut(tp) else {
+            return done(UNKNOWN_TOPIC_OR_PARTITION, None);
+        };
+        match replica.set_config(replica::log_config(config)) {
+            Ok(()) => {
+                self.schedule_flush(ctx, tp);
+                done(NONE, None)
+            }
+            Err(error) => done(errors::log_error_code(&error), Some(error.to_string())),
+        }
+    }
+
+    fn delete(&mut self, ctx: PCtx, tp: &TopicPartition) -> NodeMsg {
+        let Some(replica) = self.replicas.remove(tp) else {
+            return done(UNKNOWN_TOPIC_OR_PARTITION, None);
+        };
+        self.by_id.remove(&replica.id);
+        ctx.cancel_timer(flush_timer(replica.id));
+        let (waiters, removed) = replica.delete();
+        for waiter in waiters {
+            self.complete_waiter(ctx, waiter, Some(UNKNOWN_TOPIC_OR_PARTITION));
+        }
+        // Parked fetches reading it now see an error, which answers them.
+        self.wake_fetches(ctx, tp);
+        match removed {
+            Ok(()) => done(NONE, None),
+            Err(error) => done(KAFKA_STORAGE_ERROR, Some(error.to_string())),
+        }
+    }
+
+    // ---- produce -----------------------------------------------------------------------
+
+    fn produce(&mut self, ctx: PCtx, id: RequestId, request: ProduceRequest) {
+        let produce_id = self.next_produce_id;
+        self.next_produce_id += 1;
+        let waits_for_sync = request.acks != 1;
+        let mut results = Vec::with_capacity(request.partitions.len());
+        let mut appended_to = Vec::new();
+        let mut outstanding = 0;
+        for (slot, (tp, records)) in request.partitions.into_iter().enumerate() {
+            let Some(replica) = self.replicas.get_mut(&tp) else {
+                results.push((tp, produce_result(UNKNOWN_TOPIC_OR_PARTITION, None, -1, -1)));
+                continue;
+            };
+            let result = match replica.produce(records, ctx.now.unix_ms) {
+                Err(refusal) => {
+                    let log_start = replica.log().log_start_offset();
+                    produce_result(refusal.error_code, Some(refusal.message), -1, log_start)
+                }
+                Ok(appended) => {
+                    let (first_offset, last_offset) = appended.offsets();
+                    if matches!(appended, Appended::Written { .. }) {
+                        appended_to.push(tp.clone());
+                    }
+                    let durable_first =
+                        waits_for_sync && replica.flush_policy() == FlushPolicy::EveryAppend;
+                    let waiter = Waiter {
+                        produce: produce_id,
+                        slot,
+                    };
+                    if durable_first && replica.wait_durable(last_offset + 1, waiter).is_none() {
+                        outstanding += 1;
+                    }
+                    produce_result(NONE, None, first_offset, replica.log().log_start_offset())
+                }
+            };
+            results.push((tp, result));
+        }
+        // Syncs start only now, so one sync per log covers everything this request appended.
+        for tp in &appended_to {
+            self.schedule_flush(ctx, tp);
+            self.wake_fetches(ctx, tp);
+        }
+        if outstanding == 0 {
+            ctx.reply(
+                id,
+                NodeMsg::PartitionsReply(PartitionsReply::Produce(results)),
+            );
+        } else {
+            let pending = PendingProduce {
+                request: id,
+                results,
+                outstanding,
+            };
+            self.produces.insert(produce_id, pending);
+        }
+    }
+
+    /// One partition of a pending produce is durable (or failed with `error_code`).
+    fn complete_waiter(&mut self, ctx: PCtx, waiter: Waiter, error_code: Option<i16>) {
+        let Some(pending) = self.produces.get_mut(&waiter.produce) else {
+            return;
+        };
+        if let (Some(code), Some((_, result))) = (error_code, pending.results.get_mut(waiter.slot))
+        {
+            result.error_code = code;
+            result.base_offset = -1;
+        }
+        pending.outstanding -= 1;
+        if pending.outstanding == 0 {
+            let pending = self.produces.remove(&waiter.produce).expect("found above");
+            let reply = PartitionsReply::Produce(pending.results);
+            ctx.reply(pending.request, NodeMsg::PartitionsReply(reply));
+        }
+    }
+
+    /// Starts a sync or arms the flush timer as the partition's flush policy wants.
+    fn schedule_flush(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        let Some(replica) = self.replicas.get_mut(tp) else {
+            return;
+        };
+        if replica.needs_sync() {
+            let handle = replica.start_sync();
+            ctx.sync(replica.id, handle);
+        }
+        if let FlushPolicy::IntervalMs(interval_ms) = replica.flush_policy() {
+            if !replica.flush_timer_armed && !replica.sync_in_flight() && replica.is_unsynced() {
+                replica.flush_timer_armed = true;
+                ctx.set_timer(flush_timer(replica.id), interval_ms);
+            }
+        }
+    }
+
+    fn on_synced(&mut self, ctx: PCtx, token: u64, result: Result<(), String>) {
+        let Some(tp) = self.by_id.get(&token).cloned() else {
+            return; // the partition was deleted meanwhile
+        };
+        let replica = self.replicas.get_mut(&tp).expect("by_id mirrors replicas");
+        let outcome = replica.finish_sync(result);
+        for waiter in outcome.durable {
+            self.complete_waiter(ctx, waiter, None);
+        }
+        for waiter in outcome.failed {
+            self.complete_waiter(ctx, waiter, Some(KAFKA_STORAGE_ERROR));
+        }
+        self.schedule_flush(ctx, &tp);
+    }
+
+    fn on_flush_timer(&mut self, ctx: PCtx, replica_id: u64) {
+        let Some(tp) = self.by_id.get(&replica_id).cloned() else {
+            return;
+        };
+        let replica = self.replicas.get_mut(&tp).expect("by_id mirrors replicas");
+        replica.flush_timer_armed = false;
+        if replica.log().flush_due(ctx.now.unix_ms) && !replica.sync_in_flight() {
+            let handle = replica.start_sync();
+            ctx.sync(replica.id, handle);
+        }
+        self.schedule_flush(ctx, &tp);
+    }
+
+    // ---- fetch -------------------------------------------------------------------------
+
+    fn fetch(&mut self, ctx: PCtx, id: RequestId, fetch: FetchRequest) {
+        let read = reads::read_fetch(&self.replicas, &fetch);
+        if read.satisfies(&fetch) || self.fetches.len() >= FETCH_PARKED_MAX {
+            return reply_fetch(ctx, id, read);
+        }
+        let wait_ms = (fetch.max_wait_ms as u64).min(FETCH_WAIT_MS_MAX);
+        let fetch_id = self.fetches.park(id, fetch);
+        ctx.set_timer(fetch_timer(fetch_id), wait_ms);
+    }
+
+    /// Re-reads the fetches parked on `tp` and answers those now satisfied.
+    fn wake_fetches(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        for fetch_id in self.fetches.reading(tp) {
+            let Some(parked) = self.fetches.get(fetch_id) else {
+                continue;
+            };
+            let read = reads::read_fetch(&self.replicas, &parked.fetch);
+            if read.satisfies(&parked.fetch) {
+                let parked = self.fetches.take(fetch_id).expect("found above");
+                ctx.cancel_timer(fetch_timer(fetch_id));
+                reply_fetch(ctx, parked.request, read);
+            }
+        }
+    }
+
+    fn on_fetch_timer(&mut self, ctx: PCtx, fetch_id: u64) {
+        if let Some(parked) = self.fetches.take(fetch_id) {
+            let read = reads::read_fetch(&self.replicas, &parked.fetch);
+            reply_fetch(ctx, parked.request, read);
+        }
+    }
+
+    // ---- offsets -----------------------------------------------------------------------
+
+    fn list_offsets(&self, request: ListOffsetsRequest) -> PartitionsReply {
+        let results = request
+            .partitions
+            .into_iter()
+            .map(|(tp, timestamp_ms)| {
+                let result = match self.replicas.get(&tp) {
+                    Some(replica) => reads::list_offset(replica, timestamp_ms),
+                    None => ListOffsetsResult {
+                        error_code: UNKNOWN_TOPIC_OR_PARTITION,
+                        timestamp: -1,
+                        offset: -1,
+                    },
+                };
+                (tp, result)
+            })
+            .collect();
+        PartitionsReply::ListOffsets(results)
+    }
+
+    fn delete_records(
+        &mut self,
+        ctx: PCtx,
+        partitions: Vec<(TopicPartition, i64)>,
+    ) -> PartitionsReply {
+        let now_ms = ctx.now.unix_ms;
+        let results = partitions
+            .into_iter()
+            .map(|(tp, offset)| {
+                let failed = |error_code| DeleteRecordsResult {
+                    error_code,
+                    low_watermark: -1,
+                };
+                let result = match self.replicas.get_mut(&tp) {
+                    None => failed(UNKNOWN_TOPIC_OR_PARTITION),
+                    Some(replica) => {
+                        // -1 means "up to the high watermark" (Kafka's DeleteRecords).
+                        let before = if offset == -1 {
+                            replica.high_watermark()
+                        } else {
+                            offset
+                        };
+                        if before < 0 {
+                            failed(OFFSET_OUT_OF_RANGE)
+                        } else {
+                            match replica.delete_records_before(before, now_ms) {
+                                Ok(low_watermark) => DeleteRecordsResult {
+                                    error_code: NONE,
+                                    low_watermark,
+                                },
+                                Err(error) => failed(errors::log_error_code(&error)),
+                            }
+                        }
+                    }
+                };
+                (tp, result)
+            })
+            .collect();
+        PartitionsReply::DeleteRecords(results)
+    }
+
+    // ---- housekeeping ------------------------------------------------------------------
+
+    fn on_retention_timer(&mut self, ctx: PCtx) {
+        for replica in self.replicas.values_mut() {
+            replica.tick(ctx.now.unix_ms);
+        }
+        ctx.set_timer(RETENTION_TIMER, RETENTION_CHECK_INTERVAL_MS);
+    }
+
+    fn on_timer(&mut self, ctx: PCtx, key: TimerKey) {
+        match key.0 & TAG_MASK {
+            FLUSH_TIMER_TAG => self.on_flush_timer(ctx, key.0 & !TAG_MASK),
+            FETCH_TIMER_TAG => self.on_fetch_timer(ctx, key.0 & !TAG_MASK),
+            _ if key == RETENTION_TIMER => self.on_retention_timer(ctx),
+            _ => tracing::warn!(?key, "unknown timer"),
+        }
+    }
+}
+
+fn reply_fetch(ctx: PCtx, id: RequestId, read: FetchRead) {
+    ctx.reply(
+        id,
+        NodeMsg::PartitionsReply(PartitionsReply::Fetch(read.results)),
+    );
+}
+
+impl Actor<NodeMsg> for Partitions {
+    fn handle(&mut self, ctx: &mut Ctx<'_, NodeMsg>, input: Input<NodeMsg>) {
+        match input {
+            Input::Start => ctx.set_timer(RETENTION_TIMER, RETENTION_CHECK_INTERVAL_MS),
+            Input::Request {
+                id,
+                msg: NodeMsg::Partitions(request),
+            } => self.on_request(ctx, id, request),
+            Input::Request { id, msg } => {
+                tracing::warn!(?msg, "partitions actor got a request it does not serve");
+                ctx.reply(
+                    id,
+                    done(
+                        errors::INVALID_REQUEST,
+                        Some("not a partitions request".into()),
+                    ),
+                );
+            }
+            Input::Msg { from, msg } => {
+                tracing::warn!(
+                    ?from,
+                    ?msg,
+                    "partitions actor ignores peer messages (no replication yet)"
+                );
+            }
+            Input::Timer { key } => self.on_timer(ctx, key),
+            Input::Synced { token, result } => self.on_synced(ctx, token, result),
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Producer-state snapshots: `<partition dir>/{offset:020}.snapshot` holds the producer
+//! state as of `offset` (every batch below it applied). Written atomically (temp file, sync,
+//! rename, sync dir) only at offsets known durable, so a crash can never leave a snapshot
+//! describing batches the log lost; at open, snapshots past the recovered log end are deleted
+//! anyway (Kafka does the same), and the state is rebuilt from the newest valid snapshot plus
+//! the batch headers after it.
+//!
+//! ```text
+//! @0 magic "RLPS"  @4 version u16 (=1)  @6 offset i64  @14 producer count u32
+//! per producer: id i64, epoch i16, last_timestamp_ms i64, batch count u8,
+//!               per batch: first_seq i32, last_seq i32, first_offset i64, last_offset i64
+//! then crc32c u32 of everything before it
+//! ```
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::producer_state::{BatchMeta, ProducerEntry, ProducerStates};
+use crate::limits::{PRODUCER_BATCHES_RETAINED, PRODUCER_SNAPSHOTS_KEPT};
+use crate::storage::Storage;
+
+const MAGIC: &[u8; 4] = b"RLPS";
+const VERSION: u16 = 1;
+const SUFFIX: &str = ".snapshot";
+const TMP_SUFFIX: &str = ".tmp";
+const HEADER_BYTES: usize = 18;
+const PRODUCER_BYTES: usize = 19;
+const BATCH_BYTES: usize = 24;
+const _: () = assert!(PRODUCER_BYTES == 8 + 2 + 8 + 1 && BATCH_BYTES == 4 + 4 + 8 + 8);
+
+pub fn encode(offset: i64, states: &ProducerStates) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(HEADER_BYTES + states.len() * (PRODUCER_BYTES + 2 * BATCH_BYTES) + 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_be_bytes());
+    out.extend_from_slice(&offset.to_be_bytes());
+    out.extend_from_slice(&(states.len() as u32).to_be_bytes());
+    for (id, entry) in states.entries() {
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&entry.epoch.to_be_bytes());
+        out.extend_from_slice(&entry.last_timestamp_ms.to_be_bytes());
+        out.push(entry.batches.len() as u8);
+        for b in &entry.batches {
+            out.extend_from_slice(&b.first_seq.to_be_bytes());
+            out.extend_from_slice(&b.last_seq.to_be_bytes());
+            out.extend_from_slice(&b.first_offset.to_be_bytes());
+            out.extend_from_slice(&b.last_offset.to_be_bytes());
+        }
+    }
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// A cursor that refuses to read past the end (disk input is never trusted).
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let slice = self.bytes.get(self.at..self.at.checked_add(N)?)?;
+        self.at += N;
+        slice.try_into().ok()
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.take().map(i64::from_be_bytes)
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.take().map(i32::from_be_bytes)
+    }
+    fn i16(&mut self) -> Option<i16> {
+        self.take().map(i16::from_be_bytes)
+    }
+}
+
+/// `(offset, states)`, or `None` if `bytes` are not a valid snapshot.
+pub fn decode(bytes: &[u8]) -> Option<(i64, ProducerStates)> {
+    let body_len = bytes.len().checked_sub(4)?;
+    let (body, crc) = bytes.split_at(body_len);
+    if u32::from_be_bytes(crc.try_into().ok()?) != crc32c::crc32c(body) {
+        return None;
+    }
+    let mut r = Reader { bytes: body, at: 0 };
+    if &r.take::<4>()? != MAGIC || u16::from_be_bytes(r.take()?) != VERSION {
+        return None;
+    }
+    let offset = r.i64()?;
+    let count = u32::from_be_bytes(r.take()?) as usize;
+    if offset < 0 || count > body.len() / PRODUCER_BYTES {
+        return None;
+    }
+    let mut states = ProducerStates::default();
+    for _ in 0..count {
+        let id = r.i64()?;
+        let epoch = r.i16()?;
+        let last_timestamp_ms = r.i64()?;
+        let [batch_count] = r.take::<1>()?;
+        if batch_count as usize > PRODUCER_BATCHES_RETAINED || id < 0 {
+            return None;
+        }
+        let mut batches = VecDeque::new();
+        for _ in 0..batch_count {
+            batches.push_back(BatchMeta {
+                first_seq: r.i32()?,
+                last_seq: r.i32()?,
+                first_offset: r.i64()?,
+                last_offset: r.i64()?,
+            });
+        }
+        let entry = ProducerEntry {
+            epoch,
+            batches,
+            last_timestamp_ms,
+        };
+        states.insert(id, entry);
+    }
+    (r.at == body.len()).then_some((offset, states))
+}
+
+fn file_name(offset: i64) -> String {
+    format!("{offset:020}{SUFFIX}")
+}
+
+fn parse_file_name(name: &str) -> Option<i64> {
+    let digits = name.strip_suffix(SUFFIX)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Offsets of the snapshots in `dir`, oldest first.
+fn list(storage: &dyn Storage, dir: &Path) -> io::Result<Vec<i64>> {
+    let mut offsets: Vec<i64> = storage
+        .list(dir)?
+        .iter()
+        .filter_map(|name| parse_file_name(name))
+        .collect();
+    offsets.sort_unstable();
+    Ok(offsets)
+}
+
+/// Writes the snapshot for `offset` atomically and durably, then prunes old ones.
+pub fn write(
+    storage: &dyn Storage,
+    dir: &Path,
+    offset: i64,
+    states: &ProducerStates,
+) -> io::Result<()> {
+    let path = dir.join(file_name(offset));
+    let tmp = PathBuf::from(format!("{}{TMP_SUFFIX}", path.display()));
+    let file = storage.open(&tmp, true)?;
+    file.truncate(0)?;
+    file.append(&encode(offset, states))?;
+    file.sync()?;
+    storage.rename(&tmp, &path)?;
+    storage.sync_dir(dir)?;
+    let offsets = list(storage, dir)?;
+    let old = offsets.len().saturating_sub(PRODUCER_SNAPSHOTS_KEPT);
+    for stale in &offsets[..old] {
+        storage.remove_file(&dir.join(file_name(*stale)))?;
+    }
+    Ok(())
+}
+
+/// The newest valid snapshot at or below `log_end_offset`; snapshots past it (describing
+/// batches a crash cut off) and damaged ones are deleted.
+pub fn load(
+    storage: &dyn Storage,
+    dir: &Path,
+    log_end_offset: i64,
+) -> io::Result<Option<(i64, ProducerStates)>> {
+    for offset in list(storage, dir)?.into_iter().rev() {
+        let path = dir.join(file_name(offset));
+        if offset <= log_end_offset {
+            if let Some(found) = read(storage, &path)?.filter(|(at, _)| *at == offset) {
+                return Ok(Some(found));
+            }
+            tracing::warn!(path = %path.display(), "ignoring damaged producer snapshot");
+        }
+        storage.remove_file(&path)?;
+    }
+    Ok(None)
+}
+
+fn read(storage: &dyn Storage, path: &Path) -> io::Result<Option<(i64, ProducerStates)>> {
+    let file = storage.open(path, false)?;
+    let len = file.len_bytes()?;
+    let Ok(len) = usize::try_from(len) else {
+        return Ok(None);
+    };
+    let mut bytes = vec![0u8; len];
+    crate::storage::read_exact_at(file.as_ref(), 0, &mut bytes)?;
+    Ok(decode(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::partition::producer_state::ProducerBatch;
+    use crate::storage::batch::{build_idempotent_batch, BatchHeader};
+    use crate::storage::mem::MemStorage;
+
+    fn states() -> ProducerStates {
+        let mut states = ProducerStates::default();
+        for (pid, seq, offset) in [(3, 0, 0), (3, 1, 1), (9, 0, 2)] {
+            let batch = build_idempotent_batch(&[(None, b"v")], 0, pid, 2, seq);
+            let header = BatchHeader::parse(&batch).unwrap();
+            states.record(ProducerBatch::from_header_at(&header, offset), 77);
+        }
+        states
+    }
+
+    #[test]
+    fn roundtrip_and_damage_is_detected() {
+        let bytes = encode(42, &states());
+        assert_eq!(decode(&bytes), Some((42, states())));
+        for cut in 0..bytes.len() {
+            assert_eq!(decode(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let mut flipped = bytes.clone();
+        flipped[20] ^= 1;
+        assert_eq!(decode(&flipped), None);
+    }
+
+    #[test]
+    fn load_takes_the_newest_at_or_below_the_log_end_and_drops_the_rest() {
+        let mem = Arc::new(MemStorage::new());
+        let storage: &dyn Storage = mem.as_ref();
+        let dir = Path::new("t-0");
+        storage.create_dir_all(dir).unwrap();
+        write(storage, dir, 5, &ProducerStates::default()).unwrap();
+        write(storage, dir, 10, &states()).unwrap();
+        write(storage, dir, 20, &states()).unwrap();
+        // Only PRODUCER_SNAPSHOTS_KEPT remain.
+        assert_eq!(list(storage, dir).unwrap(), vec![10, 20]);
+        let loaded = load(storage, dir, 15).unwrap();
+        assert_eq!(loaded, Some((10, states())));
+        assert_eq!(
+            list(storage, dir).unwrap(),
+            vec![10],
+            "20 is past the log end"
+        );
+    }
+}

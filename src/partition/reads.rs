@@ -1,0 +1,134 @@
+//! The read side of the partitions actor as pure functions over the hosted replicas: Fetch
+//! (with Kafka's byte budget rules), ListOffsets. No effects, so the actor can re-run a parked
+//! fetch as often as it needs to.
+
+use std::collections::BTreeMap;
+
+use super::errors::{self, INVALID_REQUEST, NONE, UNKNOWN_TOPIC_OR_PARTITION};
+use super::messages::{
+    FetchPartition, FetchPartitionResult, FetchRequest, ListOffsetsResult, TopicPartition,
+};
+use super::replica::Replica;
+
+/// ListOffsets special timestamps.
+pub const EARLIEST_TIMESTAMP: i64 = -2;
+pub const LATEST_TIMESTAMP: i64 = -1;
+pub const MAX_TIMESTAMP: i64 = -3;
+/// KIP-405: earliest offset still on local disk; everything is local here.
+pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
+
+/// A fetch's results as of now.
+pub struct FetchRead {
+    pub results: Vec<FetchPartitionResult>,
+    /// Record bytes returned across partitions.
+    pub bytes: usize,
+    /// Some partition answered with an error (Kafka answers such a fetch at once).
+    pub has_error: bool,
+}
+
+impl FetchRead {
+    /// Whether the fetch can be answered now rather than parked.
+    pub fn satisfies(&self, fetch: &FetchRequest) -> bool {
+        self.has_error || fetch.max_wait_ms <= 0 || self.bytes >= fetch.min_bytes.max(0) as usize
+    }
+}
+
+fn fetch_error(tp: &TopicPartition, error_code: i16) -> FetchPartitionResult {
+    FetchPartitionResult {
+        tp: tp.clone(),
+        error_code,
+        high_watermark: -1,
+        last_stable_offset: -1,
+        log_start_offset: -1,
+        records: Vec::new(),
+    }
+}
+
+/// Reads every partition of `fetch`. The total stays within `max_bytes`, except that the first
+/// partition with data always gets at least one whole batch (Kafka's KIP-74 rule, so a batch
+/// larger than the limits cannot stall a consumer); later partitions get nothing rather than
+/// an oversized batch.
+pub fn read_fetch(replicas: &BTreeMap<TopicPartition, Replica>, fetch: &FetchRequest) -> FetchRead {
+    let mut remaining = fetch.max_bytes.max(0) as usize;
+    let mut read = FetchRead {
+        results: Vec::with_capacity(fetch.partitions.len()),
+        bytes: 0,
+        has_error: false,
+    };
+    for partition in &fetch.partitions {
+        let result = match replicas.get(&partition.tp) {
+            None => fetch_error(&partition.tp, UNKNOWN_TOPIC_OR_PARTITION),
+            Some(replica) => read_partition(replica, partition, &mut remaining, read.bytes == 0),
+        };
+        read.has_error |= result.error_code != NONE;
+        read.bytes += result.records.len();
+        read.results.push(result);
+    }
+    read
+}
+
+fn read_partition(
+    replica: &Replica,
+    partition: &FetchPartition,
+    remaining: &mut usize,
+    first_with_data: bool,
+) -> FetchPartitionResult {
+    let log = replica.log();
+    // Single node: HW = log end; read_committed sees up to the LSO, which equals the HW while
+    // there are no transactions.
+    let high_watermark = replica.high_watermark();
+    let limit = (partition.partition_max_bytes.max(0) as usize).min(*remaining);
+    let mut result = FetchPartitionResult {
+        tp: partition.tp.clone(),
+        error_code: NONE,
+        high_watermark,
+        last_stable_offset: high_watermark,
+        log_start_offset: log.log_start_offset(),
+        records: Vec::new(),
+    };
+    if limit == 0 && !first_with_data {
+        return result;
+    }
+    match log.read_bounded(partition.fetch_offset, limit, high_watermark) {
+        Ok(slice) => {
+            if first_with_data || slice.bytes.len() <= limit {
+                *remaining = remaining.saturating_sub(slice.bytes.len());
+                result.records = slice.bytes;
+            }
+        }
+        Err(error) => result.error_code = errors::log_error_code(&error),
+    }
+    result
+}
+
+/// One ListOffsets lookup. Unknown partitions are the caller's business.
+pub fn list_offset(replica: &Replica, timestamp_ms: i64) -> ListOffsetsResult {
+    let ok = |timestamp, offset| ListOffsetsResult {
+        error_code: NONE,
+        timestamp,
+        offset,
+    };
+    let log = replica.log();
+    match timestamp_ms {
+        EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => ok(-1, log.log_start_offset()),
+        LATEST_TIMESTAMP => ok(-1, replica.high_watermark()),
+        MAX_TIMESTAMP => match log.max_timestamp() {
+            Some((timestamp, offset)) => ok(timestamp, offset),
+            None => ok(-1, -1),
+        },
+        t if t >= 0 => match log.offset_for_timestamp(t) {
+            Ok(Some((offset, timestamp))) => ok(timestamp, offset),
+            Ok(None) => ok(-1, -1),
+            Err(error) => ListOffsetsResult {
+                error_code: errors::log_error_code(&error),
+                timestamp: -1,
+                offset: -1,
+            },
+        },
+        _ => ListOffsetsResult {
+            error_code: INVALID_REQUEST,
+            timestamp: -1,
+            offset: -1,
+        },
+    }
+}

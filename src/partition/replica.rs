@@ -1,0 +1,412 @@
+//! One partition replica hosted by [`super::actor::Partitions`]: its log, its producer state,
+//! and the group-commit bookkeeping for appends that wait for durability.
+//!
+//! This is the single-node leader: the high watermark is the log end offset (there are no
+//! followers to wait for), so consumers are served up to the log end even before an fsync —
+//! as Kafka serves up to the HW, which on one node is the leader's log end.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::errors::{self, INVALID_RECORD, KAFKA_STORAGE_ERROR};
+use super::messages::{PartitionLogConfig, TopicPartition};
+use super::producer_snapshot;
+use super::producer_state::{Check, ProducerBatch, ProducerStates};
+use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
+use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
+use crate::storage::group_commit::GroupCommit;
+use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint};
+use crate::storage::{Storage, SyncHandle};
+
+/// The leader epoch stamped into appended batches. There is no controller yet, so a single
+/// node leads every partition in epoch 0.
+pub const LEADER_EPOCH: i32 = 0;
+
+/// A produce request's partition slot waiting for a sync (group commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiter {
+    /// Key of the pending produce request in the actor.
+    pub produce: u64,
+    /// Index of this partition in the request's results.
+    pub slot: usize,
+}
+
+/// Why one partition's records were refused: a Kafka error code and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub error_code: i16,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(error_code: i16, message: impl Into<String>) -> Self {
+        Self {
+            error_code,
+            message: message.into(),
+        }
+    }
+
+    fn from_log(error: &LogError) -> Self {
+        Self::new(errors::log_error_code(error), error.to_string())
+    }
+}
+
+/// What a produce did to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    Written {
+        first_offset: i64,
+        last_offset: i64,
+    },
+    /// An idempotent retry of a batch already in the log: nothing was written.
+    Duplicate {
+        first_offset: i64,
+        last_offset: i64,
+    },
+}
+
+impl Appended {
+    pub fn offsets(&self) -> (i64, i64) {
+        match *self {
+            Appended::Written {
+                first_offset,
+                last_offset,
+            }
+            | Appended::Duplicate {
+                first_offset,
+                last_offset,
+            } => (first_offset, last_offset),
+        }
+    }
+}
+
+/// What a finished sync released.
+#[derive(Debug, Default)]
+pub struct SyncOutcome {
+    pub durable: Vec<Waiter>,
+    pub failed: Vec<Waiter>,
+}
+
+/// Maps the topic settings to the log engine's.
+pub fn log_config(config: &PartitionLogConfig) -> LogConfig {
+    LogConfig {
+        segment_bytes: config.segment_bytes,
+        segment_ms: config.segment_ms,
+        retention_ms: config.retention_ms,
+        retention_bytes: config.retention_bytes,
+        index_interval_bytes: config.index_interval_bytes,
+        batch_bytes_max: config.batch_bytes_max,
+        flush: match config.flush_interval_ms {
+            None => FlushPolicy::EveryAppend,
+            Some(0) => FlushPolicy::Os,
+            Some(ms) => FlushPolicy::IntervalMs(ms),
+        },
+    }
+}
+
+/// `<topic>-<partition>` relative to the storage root, like Kafka. The topic name must have
+/// been checked with [`valid_topic_partition`].
+pub fn dir_for(tp: &TopicPartition) -> PathBuf {
+    PathBuf::from(format!("{}-{}", tp.topic, tp.partition))
+}
+
+/// Kafka's topic name rule (`[a-zA-Z0-9._-]{1,249}`, not `.` or `..`) — which also keeps the
+/// directory name from escaping the storage root — and a non-negative partition.
+pub fn valid_topic_partition(tp: &TopicPartition) -> bool {
+    let name_ok = (1..=249).contains(&tp.topic.len())
+        && tp
+            .topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && tp.topic != "."
+        && tp.topic != "..";
+    name_ok && tp.partition >= 0
+}
+
+pub struct Replica {
+    /// Unique per open replica within the actor: names its sync token and flush timer, so a
+    /// completion for a deleted (or re-created) partition is recognised as stale.
+    pub id: u64,
+    storage: Arc<dyn Storage>,
+    log: Log,
+    producers: ProducerStates,
+    commit: GroupCommit<Waiter>,
+    sync_in_flight: Option<SyncPoint>,
+    /// A flush timer is armed (IntervalMs policy).
+    pub flush_timer_armed: bool,
+    /// Offset of the newest producer snapshot on disk, -1 if none.
+    snapshot_offset: i64,
+    /// A sync failed: the log refuses appends and starts no syncs until reopened.
+    failed: bool,
+}
+
+impl Replica {
+    /// Opens (or creates) the log and rebuilds producer state: newest valid snapshot, then
+    /// the headers of every batch after it.
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        tp: &TopicPartition,
+        config: LogConfig,
+        now_ms: i64,
+        id: u64,
+    ) -> Result<Self, LogError> {
+        let dir = dir_for(tp);
+        let log = Log::open(storage.clone(), &dir, config, now_ms)?;
+        let loaded = producer_snapshot::load(storage.as_ref(), &dir, log.log_end_offset())
+            .map_err(|source| LogError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
+        rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        Ok(Self {
+            id,
+            storage,
+            commit: GroupCommit::new(log.synced_offset()),
+            log,
+            producers,
+            sync_in_flight: None,
+            flush_timer_armed: false,
+            snapshot_offset,
+            failed: false,
+        })
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    pub fn producers(&self) -> &ProducerStates {
+        &self.producers
+    }
+
+    /// The high watermark: the log end on a single node (see the module docs).
+    pub fn high_watermark(&self) -> i64 {
+        self.log.log_end_offset()
+    }
+
+    pub fn flush_policy(&self) -> FlushPolicy {
+        self.log.config().flush
+    }
+
+    pub fn set_config(&mut self, config: LogConfig) -> Result<(), LogError> {
+        self.log.set_config(config)
+    }
+
+    /// Validates and appends one partition's records (idempotence checks included). Nothing
+    /// is written on error.
+    pub fn produce(&mut self, mut records: Vec<u8>, now_ms: i64) -> Result<Appended, Refusal> {
+        if self.failed {
+            return Err(Refusal::new(
+                KAFKA_STORAGE_ERROR,
+                "the log failed to sync; it must be reopened",
+            ));
+        }
+        let idempotent = idempotent_header(&records)?;
+        if let Some(header) = &idempotent {
+            match self.producers.check(header) {
+                Check::Append => {}
+                Check::Reject(code) => {
+                    return Err(Refusal::new(
+                        code,
+                        format!(
+                            "producer {} epoch {} sequence {} refused",
+                            header.producer_id, header.producer_epoch, header.base_sequence
+                        ),
+                    ))
+                }
+                Check::Duplicate {
+                    first_offset,
+                    last_offset,
+                } => {
+                    batch::validate_all(&records, self.log.config().batch_bytes_max).map_err(
+                        |(_, e)| Refusal::new(errors::batch_error_code(&e), e.to_string()),
+                    )?;
+                    return Ok(Appended::Duplicate {
+                        first_offset,
+                        last_offset,
+                    });
+                }
+            }
+        }
+        let segments_before = self.log.segment_count();
+        let info = self
+            .log
+            .append(&mut records, LEADER_EPOCH, now_ms)
+            .map_err(|e| Refusal::from_log(&e))?;
+        if self.log.segment_count() > segments_before {
+            // The append rolled: the sealed segments were synced, so the state as of the new
+            // segment's base (before this append) describes durable batches only.
+            self.write_snapshot(info.first_offset);
+        }
+        if let Some(header) = &idempotent {
+            let batch = ProducerBatch::from_header_at(header, info.first_offset);
+            self.producers.record(batch, now_ms);
+        }
+        Ok(Appended::Written {
+            first_offset: info.first_offset,
+            last_offset: info.last_offset,
+        })
+    }
+
+    /// Registers `waiter` until offsets below `end_offset` are durable; returns it at once if
+    /// they already are.
+    pub fn wait_durable(&mut self, end_offset: i64, waiter: Waiter) -> Option<Waiter> {
+        self.commit.wait(end_offset, waiter)
+    }
+
+    pub fn is_unsynced(&self) -> bool {
+        self.log.synced_offset() < self.log.log_end_offset()
+    }
+
+    pub fn sync_in_flight(&self) -> bool {
+        self.sync_in_flight.is_some()
+    }
+
+    /// Whether a sync should start now: none is running, and someone waits for one or the
+    /// policy wants every append synced.
+    pub fn needs_sync(&self) -> bool {
+        let wanted = self.commit.should_start()
+            || (self.flush_policy() == FlushPolicy::EveryAppend && self.is_unsynced());
+        !self.failed && self.sync_in_flight.is_none() && wanted
+    }
+
+    /// Starts a sync of everything appended so far; run the handle, then [`Self::finish_sync`].
+    pub fn start_sync(&mut self) -> SyncHandle {
+        let (handle, point) = self.log.sync_handle();
+        self.commit.started(point.covers_offset);
+        self.sync_in_flight = Some(point);
+        handle
+    }
+
+    /// The sync started by [`Self::start_sync`] returned.
+    pub fn finish_sync(&mut self, result: Result<(), String>) -> SyncOutcome {
+        let Some(point) = self.sync_in_flight.take() else {
+            tracing::warn!(dir = %self.log.dir().display(), "sync completion with none in flight");
+            return SyncOutcome::default();
+        };
+        match result {
+            Ok(()) => {
+                self.log.mark_synced(point);
+                let done = self.commit.synced(self.log.synced_offset());
+                SyncOutcome {
+                    durable: done.ready,
+                    failed: Vec::new(),
+                }
+            }
+            Err(error) => {
+                tracing::error!(dir = %self.log.dir().display(), %error, "log sync failed");
+                self.failed = true;
+                self.log.mark_failed();
+                SyncOutcome {
+                    durable: Vec::new(),
+                    failed: self.commit.failed(),
+                }
+            }
+        }
+    }
+
+    /// Periodic housekeeping: retention, producer expiry, and a producer snapshot when the
+    /// whole log is durable and the state moved since the last one.
+    pub fn tick(&mut self, now_ms: i64) {
+        if self.failed {
+            return;
+        }
+        if let Err(error) = self.log.enforce_retention(now_ms) {
+            tracing::warn!(dir = %self.log.dir().display(), %error, "retention failed");
+        }
+        self.producers.expire(now_ms, PRODUCER_ID_EXPIRATION_MS);
+        let end = self.log.log_end_offset();
+        if !self.is_unsynced() && end != self.snapshot_offset {
+            self.write_snapshot(end);
+        }
+    }
+
+    pub fn delete_records_before(&mut self, offset: i64, now_ms: i64) -> Result<i64, LogError> {
+        self.log.delete_records_before(offset, now_ms)
+    }
+
+    /// Drops the replica and deletes its directory. Returns the produce waiters still
+    /// pending, which will never be satisfied.
+    pub fn delete(mut self) -> (Vec<Waiter>, std::io::Result<()>) {
+        let waiters = self.commit.reset(self.log.synced_offset());
+        let dir = self.log.dir().to_path_buf();
+        let storage = self.storage.clone();
+        drop(self);
+        let removed = storage
+            .remove_dir_all(&dir)
+            .and_then(|()| storage.sync_dir(std::path::Path::new("")));
+        (waiters, removed)
+    }
+
+    fn write_snapshot(&mut self, offset: i64) {
+        let dir = self.log.dir().to_path_buf();
+        match producer_snapshot::write(self.storage.as_ref(), &dir, offset, &self.producers) {
+            Ok(()) => self.snapshot_offset = offset,
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), %error, "producer snapshot failed")
+            }
+        }
+    }
+}
+
+/// The header of the idempotent batch in `records`, if any. Kafka requires such a batch to
+/// be alone in its partition's records (one request = one batch = one sequence range). A
+/// malformed buffer yields `None`: the log's validation then reports it precisely.
+fn idempotent_header(records: &[u8]) -> Result<Option<BatchHeader>, Refusal> {
+    let (mut at, mut count, mut found) = (0usize, 0usize, None);
+    while at < records.len() {
+        let Ok(header) = BatchHeader::parse(&records[at..]) else {
+            return Ok(None);
+        };
+        let total_bytes = header.total_bytes();
+        if total_bytes < HEADER_BYTES {
+            return Ok(None);
+        }
+        if header.producer_id >= 0 {
+            found = Some(header);
+        }
+        count += 1;
+        at = at.saturating_add(total_bytes);
+    }
+    if found.is_some() && count > 1 {
+        return Err(Refusal::new(
+            INVALID_RECORD,
+            "an idempotent batch must be the only batch of its partition in a request",
+        ));
+    }
+    Ok(found)
+}
+
+/// Applies the producer batches of the log from `from_offset` to the end to `states`,
+/// reading whole batches but looking only at their headers.
+fn rebuild_producers(
+    log: &Log,
+    from_offset: i64,
+    states: &mut ProducerStates,
+    now_ms: i64,
+) -> Result<(), LogError> {
+    let mut offset = from_offset.max(log.log_start_offset());
+    while offset < log.log_end_offset() {
+        let slice = log.read(offset, PRODUCER_STATE_SCAN_BYTES)?;
+        let mut at = 0usize;
+        while at < slice.bytes.len() {
+            let Ok(header) = BatchHeader::parse(&slice.bytes[at..]) else {
+                break;
+            };
+            if header.total_bytes() < HEADER_BYTES {
+                break;
+            }
+            let applies = header.producer_id >= 0 && !header.is_control();
+            if applies && header.next_offset() > from_offset {
+                states.record(ProducerBatch::from_stored_header(&header), now_ms);
+            }
+            at += header.total_bytes();
+        }
+        if slice.next_offset <= offset {
+            break;
+        }
+        offset = slice.next_offset;
+    }
+    Ok(())
+}

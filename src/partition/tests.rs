@@ -1,0 +1,775 @@
+//! The partitions actor driven directly, with no runtime: build a `Ctx`, call `handle`, look
+//! at the effects; syncs are run by the test (`SyncHandle::sync`) and fed back as `Synced`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use super::actor::Partitions;
+use super::errors::*;
+use super::messages::*;
+use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, RequestId, TimerKey};
+use crate::limits::RETENTION_CHECK_INTERVAL_MS;
+use crate::storage::batch::{self, build_batch, build_idempotent_batch};
+use crate::storage::log::SEVEN_DAYS_MS;
+use crate::storage::mem::MemStorage;
+use crate::storage::{Storage, SyncHandle};
+
+const T0_MS: i64 = 1_700_000_000_000;
+
+type Effects = Vec<Effect<NodeMsg>>;
+
+struct Harness {
+    actor: Partitions,
+    rng: SmallRng,
+    now: Now,
+    next_request: u64,
+}
+
+fn tp(topic: &str) -> TopicPartition {
+    TopicPartition {
+        topic: topic.to_owned(),
+        partition: 0,
+    }
+}
+
+fn config(flush_interval_ms: Option<u64>) -> PartitionLogConfig {
+    PartitionLogConfig {
+        segment_bytes: 1 << 20,
+        segment_ms: SEVEN_DAYS_MS,
+        retention_ms: None,
+        retention_bytes: None,
+        index_interval_bytes: 4096,
+        batch_bytes_max: 1 << 16,
+        flush_interval_ms,
+    }
+}
+
+fn plain(value: &[u8]) -> Vec<u8> {
+    build_batch(&[(None, value)], T0_MS)
+}
+
+fn idempotent(pid: i64, epoch: i16, seq: i32, records: usize) -> Vec<u8> {
+    let recs: Vec<(Option<&[u8]>, &[u8])> = (0..records).map(|_| (None, &b"v"[..])).collect();
+    build_idempotent_batch(&recs, T0_MS, pid, epoch, seq)
+}
+
+fn produce(acks: i16, partitions: Vec<(TopicPartition, Vec<u8>)>) -> PartitionsRequest {
+    PartitionsRequest::Produce(ProduceRequest {
+        acks,
+        timeout_ms: 30_000,
+        partitions,
+    })
+}
+
+fn fetch(
+    partitions: &[(&TopicPartition, i64)],
+    min_bytes: i32,
+    max_bytes: i32,
+) -> PartitionsRequest {
+    PartitionsRequest::Fetch(FetchRequest {
+        max_wait_ms: 500,
+        min_bytes,
+        max_bytes,
+        isolation_level: 0,
+        partitions: partitions
+            .iter()
+            .map(|(tp, offset)| FetchPartition {
+                tp: (*tp).clone(),
+                fetch_offset: *offset,
+                partition_max_bytes: 1 << 20,
+            })
+            .collect(),
+    })
+}
+
+/// Removes and returns the reply to `id` from `effects`.
+fn take_reply(effects: &mut Effects, id: RequestId) -> Option<PartitionsReply> {
+    let at = effects
+        .iter()
+        .position(|e| matches!(e, Effect::Reply { id: got, .. } if *got == id))?;
+    match effects.remove(at) {
+        Effect::Reply {
+            msg: NodeMsg::PartitionsReply(reply),
+            ..
+        } => Some(reply),
+        other => panic!("not a partitions reply: {other:?}"),
+    }
+}
+
+fn syncs(effects: &Effects) -> Vec<(u64, SyncHandle)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Sync { token, handle } => Some((*token, handle.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn timers(effects: &Effects) -> Vec<(TimerKey, u64)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetTimer { key, after_ms } => Some((*key, *after_ms)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn produce_results(reply: PartitionsReply) -> Vec<(TopicPartition, ProducePartitionResult)> {
+    match reply {
+        PartitionsReply::Produce(results) => results,
+        other => panic!("expected a produce reply, got {other:?}"),
+    }
+}
+
+fn fetch_results(reply: PartitionsReply) -> Vec<FetchPartitionResult> {
+    match reply {
+        PartitionsReply::Fetch(results) => results,
+        other => panic!("expected a fetch reply, got {other:?}"),
+    }
+}
+
+/// Base offsets of the batches in fetched bytes.
+fn batch_offsets(mut bytes: &[u8]) -> Vec<i64> {
+    let mut offsets = Vec::new();
+    while !bytes.is_empty() {
+        let header = batch::validate_batch(bytes, usize::MAX).expect("served batches are valid");
+        offsets.push(header.base_offset);
+        bytes = &bytes[header.total_bytes()..];
+    }
+    offsets
+}
+
+impl Harness {
+    fn new(storage: Arc<MemStorage>) -> Self {
+        Self {
+            actor: Partitions::new(storage),
+            rng: SmallRng::seed_from_u64(7),
+            now: Now {
+                unix_ms: T0_MS,
+                mono_ms: 0,
+            },
+            next_request: 0,
+        }
+    }
+
+    fn step(&mut self, input: Input<NodeMsg>) -> Effects {
+        let mut effects = Vec::new();
+        let me = Addr {
+            node: 1,
+            actor: PARTITIONS,
+        };
+        let mut ctx = Ctx::new(self.now, me, &mut self.rng, &mut effects);
+        self.actor.handle(&mut ctx, input);
+        effects
+    }
+
+    fn send(&mut self, request: PartitionsRequest) -> (RequestId, Effects) {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let effects = self.step(Input::Request {
+            id,
+            msg: NodeMsg::Partitions(request),
+        });
+        (id, effects)
+    }
+
+    /// A request that must be answered at once.
+    fn ask(&mut self, request: PartitionsRequest) -> PartitionsReply {
+        let (id, mut effects) = self.send(request);
+        take_reply(&mut effects, id).expect("answered at once")
+    }
+
+    fn ensure(&mut self, tp: &TopicPartition, config: PartitionLogConfig) {
+        let reply = self.ask(PartitionsRequest::Ensure {
+            tp: tp.clone(),
+            config,
+        });
+        assert!(
+            matches!(reply, PartitionsReply::Done { error_code: 0, .. }),
+            "{reply:?}"
+        );
+    }
+
+    /// Runs the syncs the host would run and feeds their completions back.
+    fn complete(&mut self, syncs: Vec<(u64, SyncHandle)>) -> Effects {
+        let mut effects = Vec::new();
+        for (token, handle) in syncs {
+            let result = handle.sync().map_err(|e| e.to_string());
+            effects.extend(self.step(Input::Synced { token, result }));
+        }
+        effects
+    }
+
+    fn init_producer(&mut self) -> (i64, i16) {
+        match self.ask(PartitionsRequest::InitProducerId {
+            transactional_id: None,
+            producer_id: -1,
+            producer_epoch: -1,
+        }) {
+            PartitionsReply::InitProducerId {
+                error_code: 0,
+                producer_id,
+                producer_epoch,
+            } => (producer_id, producer_epoch),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn produce_one(
+        &mut self,
+        acks: i16,
+        tp: &TopicPartition,
+        records: Vec<u8>,
+    ) -> ProducePartitionResult {
+        let reply = self.ask(produce(acks, vec![(tp.clone(), records)]));
+        produce_results(reply).remove(0).1
+    }
+
+    fn log_end(&self, tp: &TopicPartition) -> i64 {
+        self.actor.replica(tp).unwrap().log().log_end_offset()
+    }
+}
+
+#[test]
+fn produce_then_fetch_roundtrip() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let first = h.produce_one(1, &a, build_batch(&[(None, b"x"), (None, b"y")], T0_MS));
+    assert_eq!((first.error_code, first.base_offset), (NONE, 0));
+    let second = h.produce_one(1, &a, plain(b"z"));
+    assert_eq!((second.error_code, second.base_offset), (NONE, 2));
+    let results = fetch_results(h.ask(fetch(&[(&a, 0)], 1, 1 << 20)));
+    assert_eq!(results[0].error_code, NONE);
+    assert_eq!(results[0].high_watermark, 3);
+    assert_eq!(results[0].last_stable_offset, 3);
+    assert_eq!(batch_offsets(&results[0].records), vec![0, 2]);
+    // Fetching from the middle of a batch serves that whole batch; from the end, nothing.
+    let results = fetch_results(h.ask(fetch(&[(&a, 1)], 0, 1 << 20)));
+    assert_eq!(batch_offsets(&results[0].records), vec![0, 2]);
+    let results = fetch_results(h.ask(fetch(&[(&a, 3)], 0, 1 << 20)));
+    assert!(results[0].records.is_empty());
+}
+
+#[test]
+fn acks_all_waits_for_the_sync_and_later_appends_share_the_next_one() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, b) = (tp("a"), tp("b"));
+    h.ensure(&a, config(None));
+    h.ensure(&b, config(None));
+
+    let (first, effects) = h.send(produce(
+        -1,
+        vec![(a.clone(), plain(b"1")), (b.clone(), plain(b"2"))],
+    ));
+    assert!(
+        effects.iter().all(|e| !matches!(e, Effect::Reply { .. })),
+        "no reply before the sync"
+    );
+    let first_syncs = syncs(&effects);
+    assert_eq!(first_syncs.len(), 2, "one sync per log");
+    // Two more appends to `a` while its sync runs: no new sync, no reply.
+    let (second, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"3"))]));
+    assert!(effects.is_empty(), "{effects:?}");
+    let (third, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"4"))]));
+    assert!(effects.is_empty(), "{effects:?}");
+
+    // `b` durable but `a` not yet: the first request still waits.
+    let (a_sync, b_sync) = (first_syncs[0].clone(), first_syncs[1].clone());
+    let a_sync = if a_sync.0 == h.actor.replica(&a).unwrap().id {
+        (a_sync, b_sync)
+    } else {
+        (b_sync, a_sync)
+    };
+    let mut effects = h.complete(vec![a_sync.1]);
+    assert!(take_reply(&mut effects, first).is_none());
+    let mut effects_a = h.complete(vec![a_sync.0]);
+    let results = produce_results(take_reply(&mut effects_a, first).expect("first answered"));
+    assert_eq!(
+        results
+            .iter()
+            .map(|(_, r)| (r.error_code, r.base_offset))
+            .collect::<Vec<_>>(),
+        vec![(0, 0), (0, 0)]
+    );
+    assert!(
+        take_reply(&mut effects_a, second).is_none(),
+        "its append came after the sync began"
+    );
+    // Exactly one more sync serves both waiting appends.
+    let next = syncs(&effects_a);
+    assert_eq!(next.len(), 1);
+    let mut effects = h.complete(next);
+    let second = produce_results(take_reply(&mut effects, second).unwrap());
+    let third = produce_results(take_reply(&mut effects, third).unwrap());
+    assert_eq!((second[0].1.base_offset, third[0].1.base_offset), (1, 2));
+    assert!(syncs(&effects).is_empty());
+    let log = h.actor.replica(&a).unwrap().log();
+    assert_eq!(log.synced_offset(), log.log_end_offset());
+}
+
+#[test]
+fn acks_one_replies_at_once_but_the_every_append_policy_still_syncs() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (id, mut effects) = h.send(produce(1, vec![(a.clone(), plain(b"1"))]));
+    assert!(take_reply(&mut effects, id).is_some());
+    assert_eq!(syncs(&effects).len(), 1);
+}
+
+#[test]
+fn interval_policy_replies_after_the_append_and_syncs_on_its_timer() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(200)));
+    let (id, mut effects) = h.send(produce(-1, vec![(a.clone(), plain(b"1"))]));
+    assert!(
+        take_reply(&mut effects, id).is_some(),
+        "acks=-1 answers after the append"
+    );
+    assert!(syncs(&effects).is_empty());
+    let armed = timers(&effects);
+    assert_eq!(armed.len(), 1);
+    assert_eq!(armed[0].1, 200);
+    h.now.unix_ms += 200;
+    h.now.mono_ms += 200;
+    let effects = h.step(Input::Timer { key: armed[0].0 });
+    let due = syncs(&effects);
+    assert_eq!(due.len(), 1);
+    h.complete(due);
+    let log = h.actor.replica(&a).unwrap().log();
+    assert_eq!(log.synced_offset(), 1);
+}
+
+#[test]
+fn a_failed_sync_fails_the_waiters_and_the_log() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (id, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"1"))]));
+    let (token, _) = syncs(&effects)[0].clone();
+    let mut effects = h.step(Input::Synced {
+        token,
+        result: Err("EIO".into()),
+    });
+    let results = produce_results(take_reply(&mut effects, id).unwrap());
+    assert_eq!(results[0].1.error_code, KAFKA_STORAGE_ERROR);
+    assert_eq!(
+        h.produce_one(1, &a, plain(b"2")).error_code,
+        KAFKA_STORAGE_ERROR
+    );
+}
+
+#[test]
+fn a_retried_idempotent_batch_gets_its_original_offset_and_is_stored_once() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(0)));
+    let (pid, epoch) = h.init_producer();
+    let original = h.produce_one(1, &a, idempotent(pid, epoch, 0, 2));
+    assert_eq!((original.error_code, original.base_offset), (NONE, 0));
+    assert_eq!(h.produce_one(1, &a, plain(b"other")).base_offset, 2);
+    let retry = h.produce_one(1, &a, idempotent(pid, epoch, 0, 2));
+    assert_eq!((retry.error_code, retry.base_offset), (NONE, 0));
+    assert_eq!(h.log_end(&a), 3, "the retry was not written");
+    let next = h.produce_one(1, &a, idempotent(pid, epoch, 2, 1));
+    assert_eq!((next.error_code, next.base_offset), (NONE, 3));
+    let results = fetch_results(h.ask(fetch(&[(&a, 0)], 0, 1 << 20)));
+    assert_eq!(batch_offsets(&results[0].records), vec![0, 2, 3]);
+}
+
+#[test]
+fn sequence_gap_and_fenced_epoch_are_refused() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(0)));
+    let (pid, _) = h.init_producer();
+    assert_eq!(
+        h.produce_one(1, &a, idempotent(pid, 1, 0, 1)).error_code,
+        NONE
+    );
+    let gap = h.produce_one(1, &a, idempotent(pid, 1, 5, 1));
+    assert_eq!(gap.error_code, OUT_OF_ORDER_SEQUENCE_NUMBER);
+    let fenced = h.produce_one(1, &a, idempotent(pid, 0, 1, 1));
+    assert_eq!(fenced.error_code, INVALID_PRODUCER_EPOCH);
+    let new_epoch_not_at_zero = h.produce_one(1, &a, idempotent(pid, 2, 1, 1));
+    assert_eq!(
+        new_epoch_not_at_zero.error_code,
+        OUT_OF_ORDER_SEQUENCE_NUMBER
+    );
+    assert_eq!(
+        h.produce_one(1, &a, idempotent(pid, 2, 0, 1)).error_code,
+        NONE
+    );
+    assert_eq!(h.log_end(&a), 2, "refused batches were not written");
+    // An idempotent batch must travel alone.
+    let mut two = idempotent(pid, 2, 1, 1);
+    two.extend(plain(b"x"));
+    assert_eq!(h.produce_one(1, &a, two).error_code, INVALID_RECORD);
+}
+
+#[test]
+fn init_producer_id_hands_out_fresh_ids() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (first, epoch) = h.init_producer();
+    assert_eq!(epoch, 0);
+    let (second, _) = h.init_producer();
+    assert_ne!(first, second);
+}
+
+#[test]
+fn producer_state_survives_a_crash_from_the_log_alone() {
+    let storage = Arc::new(MemStorage::new());
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    h.ensure(&a, config(None));
+    let (pid, epoch) = h.init_producer();
+    for seq in 0..2 {
+        let (id, effects) = h.send(produce(
+            -1,
+            vec![(a.clone(), idempotent(pid, epoch, seq, 1))],
+        ));
+        let mut effects = h.complete(syncs(&effects));
+        assert!(take_reply(&mut effects, id).is_some());
+    }
+    // Appended but never synced: a crash loses it, so it must not count as a duplicate later.
+    let (_, unsynced) = h.send(produce(-1, vec![(a.clone(), idempotent(pid, epoch, 2, 1))]));
+    assert_eq!(syncs(&unsynced).len(), 1);
+    storage.crash();
+
+    let mut h = Harness::new(storage.clone());
+    h.ensure(&a, config(None));
+    assert_eq!(h.log_end(&a), 2);
+    let retry = h.produce_one(1, &a, idempotent(pid, epoch, 1, 1));
+    assert_eq!((retry.error_code, retry.base_offset), (NONE, 1));
+    let lost = h.produce_one(1, &a, idempotent(pid, epoch, 2, 1));
+    assert_eq!(
+        (lost.error_code, lost.base_offset),
+        (NONE, 2),
+        "re-sent after the crash"
+    );
+    assert_eq!(
+        h.produce_one(1, &a, idempotent(pid, epoch, 4, 1))
+            .error_code,
+        OUT_OF_ORDER_SEQUENCE_NUMBER
+    );
+    // A new id after the crash never repeats one handed out before.
+    assert!(h.init_producer().0 > pid);
+}
+
+#[test]
+fn producer_state_survives_a_crash_through_a_snapshot_and_the_tail_after_it() {
+    let storage = Arc::new(MemStorage::new());
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    h.ensure(&a, config(None));
+    let (pid, epoch) = h.init_producer();
+    let (other, _) = h.init_producer();
+    let (id, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(pid, epoch, 0, 3))]));
+    let mut effects = h.complete(syncs(&effects));
+    assert!(take_reply(&mut effects, id).is_some());
+    // The housekeeping timer snapshots the (fully synced) state at offset 3.
+    h.step(Input::Timer { key: TimerKey(0) });
+    let snapshot = Path::new("a-0").join(format!("{:020}.snapshot", 3));
+    assert!(storage.exists(&snapshot), "{:?}", storage.file_names());
+    let (id, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(other, 0, 0, 1))]));
+    let mut effects = h.complete(syncs(&effects));
+    assert!(take_reply(&mut effects, id).is_some());
+    storage.crash();
+
+    let mut h = Harness::new(storage.clone());
+    h.ensure(&a, config(None));
+    let from_snapshot = h.produce_one(1, &a, idempotent(pid, epoch, 0, 3));
+    assert_eq!(
+        (from_snapshot.error_code, from_snapshot.base_offset),
+        (NONE, 0)
+    );
+    let from_tail = h.produce_one(1, &a, idempotent(other, 0, 0, 1));
+    assert_eq!((from_tail.error_code, from_tail.base_offset), (NONE, 3));
+    assert_eq!(h.log_end(&a), 4);
+    assert_eq!(h.actor.replica(&a).unwrap().producers().len(), 2);
+}
+
+#[test]
+fn a_roll_writes_a_producer_snapshot_at_the_new_segment() {
+    let storage = Arc::new(MemStorage::new());
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    let mut small = config(Some(0));
+    small.segment_bytes = 100; // every batch (> 61 bytes) rolls
+    h.ensure(&a, small);
+    let (pid, _) = h.init_producer();
+    h.produce_one(1, &a, idempotent(pid, 0, 0, 1));
+    h.produce_one(1, &a, idempotent(pid, 0, 1, 1));
+    let snapshot = Path::new("a-0").join(format!("{:020}.snapshot", 1));
+    assert!(storage.exists(&snapshot), "{:?}", storage.file_names());
+}
+
+#[test]
+fn a_long_poll_fetch_is_answered_by_an_append_or_by_its_timer() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, b) = (tp("a"), tp("b"));
+    h.ensure(&a, config(Some(0)));
+    h.ensure(&b, config(Some(0)));
+
+    let (waiting, effects) = h.send(fetch(&[(&a, 0), (&b, 0)], 1, 1 << 20));
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Reply { .. })));
+    let fetch_timer = timers(&effects);
+    assert_eq!(fetch_timer.len(), 1);
+    assert_eq!(fetch_timer[0].1, 500);
+
+    let (produced, mut effects) = h.send(produce(1, vec![(b.clone(), plain(b"hello"))]));
+    assert!(take_reply(&mut effects, produced).is_some());
+    let results = fetch_results(take_reply(&mut effects, waiting).expect("woken by the append"));
+    assert!(results[0].records.is_empty());
+    assert_eq!(batch_offsets(&results[1].records), vec![0]);
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::CancelTimer { key } if *key == fetch_timer[0].0)));
+
+    // Not enough bytes for min_bytes: parked until the timer, then answered with what is there.
+    let (waiting, effects) = h.send(fetch(&[(&a, 0)], 10_000, 1 << 20));
+    let key = timers(&effects)[0].0;
+    let (_, mut effects) = h.send(produce(1, vec![(a.clone(), plain(b"small"))]));
+    assert!(take_reply(&mut effects, waiting).is_none());
+    let mut effects = h.step(Input::Timer { key });
+    let results = fetch_results(take_reply(&mut effects, waiting).expect("answered at timeout"));
+    assert_eq!(batch_offsets(&results[0].records), vec![0]);
+    // A stale timer for an answered fetch does nothing.
+    assert!(h.step(Input::Timer { key }).is_empty());
+}
+
+#[test]
+fn fetch_respects_max_bytes_but_always_returns_a_batch_for_the_first_partition_with_data() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, b) = (tp("a"), tp("b"));
+    h.ensure(&a, config(Some(0)));
+    h.ensure(&b, config(Some(0)));
+    h.produce_one(1, &a, plain(b"1"));
+    h.produce_one(1, &a, plain(b"2"));
+    h.produce_one(1, &b, plain(b"3"));
+    let results = fetch_results(h.ask(fetch(&[(&a, 0), (&b, 0)], 1, 1)));
+    assert_eq!(batch_offsets(&results[0].records), vec![0]);
+    assert!(results[1].records.is_empty());
+    let results = fetch_results(h.ask(fetch(&[(&a, 0), (&b, 0)], 1, 1 << 20)));
+    assert_eq!(batch_offsets(&results[0].records), vec![0, 1]);
+    assert_eq!(batch_offsets(&results[1].records), vec![0]);
+    // Errors come per partition, and answer at once.
+    let unknown = tp("nope");
+    let results = fetch_results(h.ask(fetch(&[(&a, 7), (&unknown, 0)], 1, 1 << 20)));
+    assert_eq!(results[0].error_code, OFFSET_OUT_OF_RANGE);
+    assert_eq!(results[1].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+}
+
+fn list(h: &mut Harness, tp: &TopicPartition, timestamp: i64) -> ListOffsetsResult {
+    let reply = h.ask(PartitionsRequest::ListOffsets(ListOffsetsRequest {
+        isolation_level: 0,
+        partitions: vec![(tp.clone(), timestamp)],
+    }));
+    match reply {
+        PartitionsReply::ListOffsets(mut results) => results.remove(0).1,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn delete_records(h: &mut Harness, tp: &TopicPartition, offset: i64) -> DeleteRecordsResult {
+    match h.ask(PartitionsRequest::DeleteRecords {
+        partitions: vec![(tp.clone(), offset)],
+    }) {
+        PartitionsReply::DeleteRecords(mut results) => results.remove(0).1,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn list_offsets_and_delete_records_edges() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(0)));
+    assert_eq!(
+        list(&mut h, &a, -3).offset,
+        -1,
+        "empty log has no max timestamp"
+    );
+    for ts in [1_000, 3_000, 2_000] {
+        h.produce_one(1, &a, build_batch(&[(None, b"v")], ts));
+    }
+    let offset_of = |r: ListOffsetsResult| (r.error_code, r.timestamp, r.offset);
+    assert_eq!(offset_of(list(&mut h, &a, -2)), (NONE, -1, 0));
+    assert_eq!(offset_of(list(&mut h, &a, -1)), (NONE, -1, 3));
+    assert_eq!(offset_of(list(&mut h, &a, -3)), (NONE, 3_000, 1));
+    assert_eq!(offset_of(list(&mut h, &a, 1_500)), (NONE, 3_000, 1));
+    assert_eq!(offset_of(list(&mut h, &a, 9_999)), (NONE, -1, -1));
+    assert_eq!(
+        list(&mut h, &tp("nope"), -1).error_code,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+
+    let deleted = delete_records(&mut h, &a, 2);
+    assert_eq!((deleted.error_code, deleted.low_watermark), (NONE, 2));
+    assert_eq!(offset_of(list(&mut h, &a, -2)), (NONE, -1, 2));
+    assert_eq!(
+        delete_records(&mut h, &a, 1).low_watermark,
+        2,
+        "never goes back"
+    );
+    assert_eq!(
+        delete_records(&mut h, &a, 99).error_code,
+        OFFSET_OUT_OF_RANGE
+    );
+    let to_hw = delete_records(&mut h, &a, -1);
+    assert_eq!((to_hw.error_code, to_hw.low_watermark), (NONE, 3));
+    assert_eq!(
+        delete_records(&mut h, &tp("nope"), 0).error_code,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+    let results = fetch_results(h.ask(fetch(&[(&a, 0)], 1, 1 << 20)));
+    assert_eq!(results[0].error_code, OFFSET_OUT_OF_RANGE);
+    assert_eq!(
+        results[0].log_start_offset, 3,
+        "tells the consumer where the log starts"
+    );
+}
+
+#[test]
+fn a_bad_partition_is_refused_without_touching_the_others() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, b, c) = (tp("a"), tp("b"), tp("c"));
+    h.ensure(&a, config(Some(0)));
+    h.ensure(&b, config(Some(0)));
+    let mut tiny = config(Some(0));
+    tiny.batch_bytes_max = 70;
+    h.ensure(&c, tiny);
+    let mut corrupt = plain(b"payload");
+    let last = corrupt.len() - 2;
+    corrupt[last] ^= 0xff;
+    let results = produce_results(h.ask(produce(
+        1,
+        vec![
+            (a.clone(), corrupt),
+            (b.clone(), plain(b"fine")),
+            (c.clone(), plain(b"far too large for seventy bytes")),
+            (tp("nope"), plain(b"x")),
+        ],
+    )));
+    let codes: Vec<(i16, i64)> = results
+        .iter()
+        .map(|(_, r)| (r.error_code, r.base_offset))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (CORRUPT_MESSAGE, -1),
+            (NONE, 0),
+            (MESSAGE_TOO_LARGE, -1),
+            (UNKNOWN_TOPIC_OR_PARTITION, -1)
+        ]
+    );
+    assert_eq!((h.log_end(&a), h.log_end(&b), h.log_end(&c)), (0, 1, 0));
+}
+
+#[test]
+fn admin_requests_ensure_set_config_delete() {
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::new(storage.clone());
+    let a = tp("a");
+    h.ensure(&a, config(Some(0)));
+    h.ensure(&a, config(Some(0))); // idempotent
+    h.produce_one(1, &a, plain(b"1"));
+    let mut bad = config(Some(0));
+    bad.segment_ms = 0;
+    let reply = h.ask(PartitionsRequest::SetConfig {
+        tp: a.clone(),
+        config: bad,
+    });
+    assert!(
+        matches!(
+            reply,
+            PartitionsReply::Done {
+                error_code: INVALID_CONFIG,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    let unknown = h.ask(PartitionsRequest::SetConfig {
+        tp: tp("nope"),
+        config: config(None),
+    });
+    assert!(matches!(
+        unknown,
+        PartitionsReply::Done {
+            error_code: UNKNOWN_TOPIC_OR_PARTITION,
+            ..
+        }
+    ));
+    let traversal = h.ask(PartitionsRequest::Ensure {
+        tp: tp("../evil"),
+        config: config(None),
+    });
+    assert!(matches!(
+        traversal,
+        PartitionsReply::Done {
+            error_code: INVALID_TOPIC_EXCEPTION,
+            ..
+        }
+    ));
+
+    // A fetch parked on the partition is answered when it is deleted.
+    let (waiting, _) = h.send(fetch(&[(&a, 1)], 1, 1 << 20));
+    let (id, mut effects) = h.send(PartitionsRequest::Delete { tp: a.clone() });
+    assert!(matches!(
+        take_reply(&mut effects, id),
+        Some(PartitionsReply::Done { error_code: 0, .. })
+    ));
+    let results = fetch_results(take_reply(&mut effects, waiting).expect("answered"));
+    assert_eq!(results[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+    assert!(!storage.exists(Path::new("a-0")));
+    assert_eq!(
+        h.produce_one(1, &a, plain(b"x")).error_code,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+    let again = h.ask(PartitionsRequest::Delete { tp: a.clone() });
+    assert!(matches!(
+        again,
+        PartitionsReply::Done {
+            error_code: UNKNOWN_TOPIC_OR_PARTITION,
+            ..
+        }
+    ));
+    // Re-created empty.
+    h.ensure(&a, config(Some(0)));
+    assert_eq!(h.log_end(&a), 0);
+}
+
+#[test]
+fn start_arms_the_retention_timer_which_applies_retention_and_rearms() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let effects = h.step(Input::Start);
+    assert_eq!(
+        timers(&effects),
+        vec![(TimerKey(0), RETENTION_CHECK_INTERVAL_MS)]
+    );
+    let a = tp("a");
+    let mut short = config(Some(0));
+    short.retention_ms = Some(1_000);
+    short.segment_bytes = 100; // one batch per segment
+    h.ensure(&a, short);
+    for _ in 0..3 {
+        h.produce_one(1, &a, plain(b"old"));
+    }
+    h.now.unix_ms += 10_000;
+    let effects = h.step(Input::Timer { key: TimerKey(0) });
+    assert_eq!(
+        timers(&effects),
+        vec![(TimerKey(0), RETENTION_CHECK_INTERVAL_MS)]
+    );
+    let log = h.actor.replica(&a).unwrap().log();
+    assert_eq!(log.log_start_offset(), 3, "expired segments deleted");
+}
