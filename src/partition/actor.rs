@@ -225,7 +225,8 @@ impl Partitions {
         self.next_produce_id += 1;
         let waits_for_sync = request.acks != 1;
         let mut results = Vec::with_capacity(request.partitions.len());
-        let mut appended_to = Vec::new();
+        // (partition, whether records were written): flushes to schedule, fetches to wake.
+        let mut touched = Vec::new();
         let mut outstanding = 0;
         for (slot, (tp, records)) in request.partitions.into_iter().enumerate() {
             let Some(replica) = self.replicas.get_mut(&tp) else {
@@ -239,17 +240,19 @@ impl Partitions {
                 }
                 Ok(appended) => {
                     let (first_offset, last_offset) = appended.offsets();
-                    if matches!(appended, Appended::Written { .. }) {
-                        appended_to.push(tp.clone());
-                    }
+                    let written = matches!(appended, Appended::Written { .. });
                     let durable_first =
                         waits_for_sync && replica.flush_policy() == FlushPolicy::EveryAppend;
                     let waiter = Waiter {
                         produce: produce_id,
                         slot,
                     };
-                    if durable_first && replica.wait_durable(last_offset + 1, waiter).is_none() {
-                        outstanding += 1;
+                    // A duplicate waits too: its original may not be durable yet.
+                    let waiting =
+                        durable_first && replica.wait_durable(last_offset + 1, waiter).is_none();
+                    outstanding += usize::from(waiting);
+                    if written || waiting {
+                        touched.push((tp.clone(), written));
                     }
                     produce_result(NONE, None, first_offset, replica.log().log_start_offset())
                 }
@@ -257,9 +260,11 @@ impl Partitions {
             results.push((tp, result));
         }
         // Syncs start only now, so one sync per log covers everything this request appended.
-        for tp in &appended_to {
+        for (tp, written) in &touched {
             self.schedule_flush(ctx, tp);
-            self.wake_fetches(ctx, tp);
+            if *written {
+                self.wake_fetches(ctx, tp);
+            }
         }
         if outstanding == 0 {
             ctx.reply(

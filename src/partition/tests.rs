@@ -773,3 +773,29 @@ fn start_arms_the_retention_timer_which_applies_retention_and_rearms() {
     let log = h.actor.replica(&a).unwrap().log();
     assert_eq!(log.log_start_offset(), 3, "expired segments deleted");
 }
+
+#[test]
+fn an_acks_all_retry_of_a_batch_not_yet_durable_waits_for_the_same_sync() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (pid, epoch) = h.init_producer();
+    let (original, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(pid, epoch, 0, 1))]));
+    let in_flight = syncs(&effects);
+    assert_eq!(in_flight.len(), 1);
+    let (retry, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(pid, epoch, 0, 1))]));
+    assert!(
+        effects.is_empty(),
+        "the retry waits for the original's sync: {effects:?}"
+    );
+    let mut effects = h.complete(in_flight);
+    for id in [original, retry] {
+        let results = produce_results(take_reply(&mut effects, id).expect("answered"));
+        assert_eq!(
+            (results[0].1.error_code, results[0].1.base_offset),
+            (NONE, 0)
+        );
+    }
+    assert!(syncs(&effects).is_empty());
+    assert_eq!(h.log_end(&a), 1);
+}
