@@ -9,7 +9,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::BrokerService;
+use super::{topic_config, BrokerService};
+use crate::controller::topics::codes::INVALID_CONFIG;
 use crate::partition::messages::{TopicsReply, TopicsRequest};
 
 impl BrokerService {
@@ -37,16 +38,29 @@ impl BrokerService {
                 .into_iter()
                 .filter_map(|c| c.value.map(|v| (c.name.to_string(), v.to_string())))
                 .collect();
+            let result = CreatableTopicResult::default()
+                .with_name(TopicName(StrBytes::from_string(name.clone())));
+            if let Err(message) = topic_config::resolve(&self.config.log, &configs) {
+                results.push(
+                    result
+                        .with_error_code(INVALID_CONFIG)
+                        .with_error_message(Some(StrBytes::from_string(message))),
+                );
+                continue;
+            }
+            let validate_only = request.validate_only;
             let ask = TopicsRequest::Create {
                 name: name.clone(),
                 partitions,
                 replication_factor,
                 configs,
-                validate_only: request.validate_only,
+                validate_only,
             };
-            let result =
-                CreatableTopicResult::default().with_name(TopicName(StrBytes::from_string(name)));
-            results.push(match self.topics(ask).await? {
+            let reply = self.topics(ask).await?;
+            if let (TopicsReply::Topic(meta), false) = (&reply, validate_only) {
+                self.ensure_partitions(&name, meta).await?;
+            }
+            results.push(match reply {
                 // Fields only from the version that has them (kafka-protocol refuses otherwise).
                 TopicsReply::Topic(meta) if version >= 7 => result
                     .with_topic_id(uuid::Uuid::from_bytes(meta.id))
@@ -95,7 +109,13 @@ impl BrokerService {
             };
             let result = DeletableTopicResult::default()
                 .with_name(Some(TopicName(StrBytes::from_string(name.clone()))));
-            results.push(match self.topics(TopicsRequest::Delete { name }).await? {
+            let reply = self
+                .topics(TopicsRequest::Delete { name: name.clone() })
+                .await?;
+            if let TopicsReply::Topic(meta) = &reply {
+                self.delete_partitions(&name, meta.partitions).await?;
+            }
+            results.push(match reply {
                 TopicsReply::Topic(meta) if version >= 6 => {
                     result.with_topic_id(uuid::Uuid::from_bytes(meta.id))
                 }

@@ -4,7 +4,9 @@ use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::host::kafka::{KafkaRequest, Pending};
-use crate::protocol::frame;
+use bytes::Bytes;
+
+use crate::protocol::frame::{self, HeaderPrefix};
 
 /// Decodes the full header (for its version's tagged fields) and then the body.
 pub fn decode<R: Decodable>(request: &KafkaRequest, key: ApiKey) -> Result<R, String> {
@@ -17,14 +19,25 @@ pub fn decode<R: Decodable>(request: &KafkaRequest, key: ApiKey) -> Result<R, St
 
 /// Encodes `body` as the answer to `request`.
 pub fn respond<R: Encodable>(request: &KafkaRequest, key: ApiKey, body: &R) -> Pending {
-    let version = request.prefix.api_version;
-    match frame::encode_response(
-        request.prefix.correlation_id,
+    match encode(request.prefix, key, body) {
+        Ok(bytes) => Pending::Ready(Some(bytes)),
+        Err(e) => Pending::Close(e),
+    }
+}
+
+/// Encodes `body` as the answer to the request with this header (for answers that complete
+/// after the request frame is gone). An error is logged; the connection gets no answer.
+pub fn encode<R: Encodable>(prefix: HeaderPrefix, key: ApiKey, body: &R) -> Result<Bytes, String> {
+    let version = prefix.api_version;
+    frame::encode_response(
+        prefix.correlation_id,
         key.response_header_version(version),
         body,
         version,
-    ) {
-        Ok(bytes) => Pending::Ready(Some(bytes)),
-        Err(e) => Pending::Close(format!("{key:?} v{version}: {e}")),
-    }
+    )
+    .map_err(|e| {
+        let message = format!("{key:?} v{version}: {e}");
+        tracing::error!(%message, "cannot encode a response");
+        message
+    })
 }

@@ -6,13 +6,18 @@
 
 mod admin;
 mod codec;
+mod fetch;
 mod metadata;
+mod partitions;
+mod produce;
+pub mod topic_config;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::config::ServerConfig;
 use crate::controller::topics::TopicMeta;
@@ -55,31 +60,30 @@ impl BrokerService {
             _ => return Pending::Close(format!("{key:?} v{} is not served", prefix.api_version)),
         }
         let version = prefix.api_version;
-        let outcome = match key {
-            ApiKey::Metadata => match codec::decode(&request, key) {
-                Ok(body) => self
-                    .metadata(body, version)
-                    .await
-                    .map(|r| codec::respond(&request, key, &r)),
-                Err(e) => Err(e),
+        match key {
+            ApiKey::Produce => match codec::decode(&request, key) {
+                Ok(body) => self.produce(&request, body).await,
+                Err(e) => Pending::Close(e),
             },
-            ApiKey::CreateTopics => match codec::decode(&request, key) {
-                Ok(body) => self
-                    .create_topics(body, version)
-                    .await
-                    .map(|r| codec::respond(&request, key, &r)),
-                Err(e) => Err(e),
+            ApiKey::Fetch => match codec::decode(&request, key) {
+                Ok(body) => self.fetch(&request, body).await,
+                Err(e) => Pending::Close(e),
             },
-            ApiKey::DeleteTopics => match codec::decode(&request, key) {
-                Ok(body) => self
-                    .delete_topics(body, version)
-                    .await
-                    .map(|r| codec::respond(&request, key, &r)),
-                Err(e) => Err(e),
-            },
-            other => Err(format!("{other:?} is advertised but has no handler")),
-        };
-        outcome.unwrap_or_else(Pending::Close)
+            ApiKey::ListOffsets => {
+                answer(&request, key, |body| self.list_offsets(body, version)).await
+            }
+            ApiKey::Metadata => answer(&request, key, |body| self.metadata(body, version)).await,
+            ApiKey::CreateTopics => {
+                answer(&request, key, |body| self.create_topics(body, version)).await
+            }
+            ApiKey::DeleteTopics => {
+                answer(&request, key, |body| self.delete_topics(body, version)).await
+            }
+            ApiKey::InitProducerId => {
+                answer(&request, key, |body| self.init_producer_id(body)).await
+            }
+            other => Pending::Close(format!("{other:?} is advertised but has no handler")),
+        }
     }
 
     async fn topics(&self, request: TopicsRequest) -> Result<TopicsReply, String> {
@@ -107,9 +111,33 @@ impl BrokerService {
             validate_only: false,
         };
         match self.topics(ask).await {
-            Ok(TopicsReply::Topic(meta)) => Some(meta),
+            Ok(TopicsReply::Topic(meta)) => match self.ensure_partitions(name, &meta).await {
+                Ok(()) => Some(meta),
+                Err(e) => {
+                    tracing::error!(topic = name, error = %e, "auto-created topic has no logs");
+                    None
+                }
+            },
             _ => None,
         }
+    }
+}
+
+/// Decodes the body, runs `handle`, encodes its response; an error closes the connection.
+async fn answer<Req, Resp, F, Fut>(request: &KafkaRequest, key: ApiKey, handle: F) -> Pending
+where
+    Req: Decodable,
+    Resp: Encodable,
+    F: FnOnce(Req) -> Fut,
+    Fut: std::future::Future<Output = Result<Resp, String>>,
+{
+    let body = match codec::decode(request, key) {
+        Ok(body) => body,
+        Err(e) => return Pending::Close(e),
+    };
+    match handle(body).await {
+        Ok(response) => codec::respond(request, key, &response),
+        Err(e) => Pending::Close(e),
     }
 }
 

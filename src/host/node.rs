@@ -204,6 +204,19 @@ impl<M: Wire> NodeHandle<M> {
 
     /// Sends `msg` to a local actor as an [`Input::Request`] and waits for its reply.
     pub async fn request(&self, actor: ActorId, msg: M) -> Result<M, HostError> {
+        self.submit(actor, msg).await?.await
+    }
+
+    /// Puts `msg` in the actor's mailbox now (waiting only for mailbox room) and returns a
+    /// future of the reply. Requests submitted one after another reach the actor in that order
+    /// even when their replies are awaited later — how a Kafka connection keeps pipelined
+    /// produce requests ordered.
+    pub async fn submit(
+        &self,
+        actor: ActorId,
+        msg: M,
+    ) -> Result<impl std::future::Future<Output = Result<M, HostError>> + Send + 'static, HostError>
+    {
         let mailbox = self
             .router
             .local
@@ -214,7 +227,7 @@ impl<M: Wire> NodeHandle<M> {
             .send(Mail::Request { msg, reply })
             .await
             .map_err(|_| HostError::ActorGone(actor))?;
-        answer.await.map_err(|_| HostError::ActorGone(actor))
+        Ok(async move { answer.await.map_err(|_| HostError::ActorGone(actor)) })
     }
 }
 

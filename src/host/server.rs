@@ -11,7 +11,8 @@ use crate::actor::Actor;
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
-use crate::partition::messages::{NodeMsg, TOPICS};
+use crate::partition::actor::Partitions;
+use crate::partition::messages::{NodeMsg, PARTITIONS, TOPICS};
 use crate::storage::file::FileStorage;
 use crate::storage::Storage;
 
@@ -42,9 +43,19 @@ impl Server {
             source,
         })?;
         let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(config.log_dir.clone()));
-        let topics =
-            TopicsActor::open(storage, 1).map_err(|e| ServerError::Metadata(e.to_string()))?;
-        let actors: Vec<(_, Box<dyn Actor<NodeMsg>>)> = vec![(TOPICS, Box::new(topics))];
+        let topics = TopicsActor::open(storage.clone(), 1)
+            .map_err(|e| ServerError::Metadata(e.to_string()))?;
+        let topic_names: Vec<(String, crate::controller::topics::TopicMeta)> = topics
+            .registry()
+            .topics
+            .iter()
+            .map(|(name, meta)| (name.clone(), meta.clone()))
+            .collect();
+        let partitions = Partitions::new(storage);
+        let actors: Vec<(_, Box<dyn Actor<NodeMsg>>)> = vec![
+            (TOPICS, Box::new(topics)),
+            (PARTITIONS, Box::new(partitions)),
+        ];
         // No peers yet: the inter-node listener binds an ephemeral loopback port until the
         // cluster work gives it a configured one.
         let node_config = NodeConfig {
@@ -59,6 +70,14 @@ impl Server {
                 source,
             })?;
         let service = BrokerService::new(node.handle(), Arc::new(config.clone()));
+        // Open every partition log of the registry (recovering it) before taking clients.
+        for (name, meta) in &topic_names {
+            service
+                .ensure_partitions(name, meta)
+                .await
+                .map_err(ServerError::Metadata)?;
+        }
+        tracing::info!(topics = topic_names.len(), "partition logs open");
         let mut kafka_addrs = Vec::new();
         let mut tasks = Vec::new();
         for listener in &config.listeners {

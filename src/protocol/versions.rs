@@ -13,29 +13,22 @@ pub struct Supported {
 
 /// The advertised table, by API key.
 pub const SUPPORTED: &[Supported] = &[
+    // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
+    s(ApiKey::Produce, 3, 9),
+    // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
+    s(ApiKey::Fetch, 4, 12),
+    s(ApiKey::ListOffsets, 1, 7),
+    s(ApiKey::Metadata, 0, 12),
     // v0-v3: librdkafka asks v3 first, aiokafka v0 only, kafkajs v2 then down.
-    Supported {
-        key: ApiKey::ApiVersions,
-        min: 0,
-        max: 3,
-    },
-    // v0-v12: v13 adds nothing any tested client needs.
-    Supported {
-        key: ApiKey::Metadata,
-        min: 0,
-        max: 12,
-    },
-    Supported {
-        key: ApiKey::CreateTopics,
-        min: 2,
-        max: 7,
-    },
-    Supported {
-        key: ApiKey::DeleteTopics,
-        min: 1,
-        max: 6,
-    },
+    s(ApiKey::ApiVersions, 0, 3),
+    s(ApiKey::CreateTopics, 2, 7),
+    s(ApiKey::DeleteTopics, 1, 6),
+    s(ApiKey::InitProducerId, 0, 4),
 ];
+
+const fn s(key: ApiKey, min: i16, max: i16) -> Supported {
+    Supported { key, min, max }
+}
 
 /// The served range for a raw API key, if the key is known and served.
 pub fn supported(api_key: i16) -> Option<Supported> {

@@ -1,0 +1,92 @@
+//! Keeping the PARTITIONS actor's set of logs equal to the topic registry, and InitProducerId.
+
+use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+
+use super::{topic_config, BrokerService};
+use crate::controller::topics::TopicMeta;
+use crate::partition::messages::{
+    NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
+};
+
+impl BrokerService {
+    /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every
+    /// registered topic, and after every creation or partition increase.
+    pub async fn ensure_partitions(&self, topic: &str, meta: &TopicMeta) -> Result<(), String> {
+        let config = topic_config::resolve(&self.config.log, &meta.configs)?;
+        for partition in 0..meta.partitions {
+            let tp = TopicPartition {
+                topic: topic.to_string(),
+                partition,
+            };
+            let ask = PartitionsRequest::Ensure {
+                tp,
+                config: config.clone(),
+            };
+            self.partitions_done(ask).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn delete_partitions(
+        &self,
+        topic: &str,
+        partitions: i32,
+    ) -> Result<(), String> {
+        for partition in 0..partitions {
+            let tp = TopicPartition {
+                topic: topic.to_string(),
+                partition,
+            };
+            self.partitions_done(PartitionsRequest::Delete { tp })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a request answered with `Done`, turning a Kafka error code into an error.
+    async fn partitions_done(&self, ask: PartitionsRequest) -> Result<(), String> {
+        match self
+            .node
+            .request(PARTITIONS, NodeMsg::Partitions(ask))
+            .await
+        {
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done { error_code: 0, .. })) => Ok(()),
+            // Deleting a partition that was never opened is fine.
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done { error_code: 3, .. })) => Ok(()),
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
+                error_code,
+                message,
+            })) => Err(format!(
+                "partition request failed with error {error_code}: {}",
+                message.unwrap_or_default()
+            )),
+            other => Err(format!("unexpected partitions reply {other:?}")),
+        }
+    }
+
+    pub(super) async fn init_producer_id(
+        &self,
+        body: InitProducerIdRequest,
+    ) -> Result<InitProducerIdResponse, String> {
+        let ask = PartitionsRequest::InitProducerId {
+            transactional_id: body.transactional_id.map(|t| t.0.to_string()),
+            producer_id: body.producer_id.0,
+            producer_epoch: body.producer_epoch,
+        };
+        match self
+            .node
+            .request(PARTITIONS, NodeMsg::Partitions(ask))
+            .await
+        {
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::InitProducerId {
+                error_code,
+                producer_id,
+                producer_epoch,
+            })) => Ok(InitProducerIdResponse::default()
+                .with_error_code(error_code)
+                .with_producer_id(ProducerId(producer_id))
+                .with_producer_epoch(producer_epoch)),
+            other => Err(format!("unexpected init producer id reply {other:?}")),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Topic configs (`retention.ms`, `segment.bytes`, ...) resolved against the broker defaults
+//! into the settings a partition log runs with.
+
+use std::collections::BTreeMap;
+
+use crate::partition::messages::PartitionLogConfig;
+use crate::storage::log::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX};
+
+/// Applies `configs` (topic overrides, as given by the client) on top of `defaults`.
+/// An error names the key and the problem (answered as INVALID_CONFIG).
+pub fn resolve(
+    defaults: &LogConfig,
+    configs: &BTreeMap<String, String>,
+) -> Result<PartitionLogConfig, String> {
+    let mut config = PartitionLogConfig {
+        segment_bytes: defaults.segment_bytes,
+        segment_ms: defaults.segment_ms,
+        retention_ms: defaults.retention_ms,
+        retention_bytes: defaults.retention_bytes,
+        index_interval_bytes: defaults.index_interval_bytes,
+        batch_bytes_max: defaults.batch_bytes_max,
+        flush_interval_ms: match defaults.flush {
+            FlushPolicy::EveryAppend => None,
+            FlushPolicy::Os => Some(0),
+            FlushPolicy::IntervalMs(ms) => Some(ms.max(1)),
+        },
+    };
+    for (key, value) in configs {
+        let int = |min: i64, max: i64| -> Result<i64, String> {
+            let n: i64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{key}: '{value}' is not a whole number"))?;
+            if n < min || n > max {
+                return Err(format!("{key}: {n} is out of range {min}..={max}"));
+            }
+            Ok(n)
+        };
+        match key.as_str() {
+            "retention.ms" => config.retention_ms = Some(int(-1, i64::MAX)?).filter(|ms| *ms >= 0),
+            "retention.bytes" => {
+                config.retention_bytes = Some(int(-1, i64::MAX)?)
+                    .filter(|b| *b >= 0)
+                    .map(|b| b as u64)
+            }
+            "segment.bytes" => {
+                config.segment_bytes = int(14, SEGMENT_BYTES_MAX as i64)?.max(1024) as u64
+            }
+            "segment.ms" => config.segment_ms = int(1, i64::MAX)?,
+            "index.interval.bytes" => config.index_interval_bytes = int(0, i32::MAX as i64)? as u64,
+            "max.message.bytes" => config.batch_bytes_max = int(61, i32::MAX as i64)? as usize,
+            "flush.messages" => {
+                if int(1, i64::MAX)? == 1 {
+                    config.flush_interval_ms = None;
+                }
+            }
+            "flush.ms" => config.flush_interval_ms = Some(int(1, i64::MAX)? as u64),
+            // Accepted and reported, not acted on (yet): compaction, timestamp type,
+            // min ISR (one node), compression (batches are stored as produced).
+            "cleanup.policy"
+            | "message.timestamp.type"
+            | "min.insync.replicas"
+            | "compression.type"
+            | "segment.index.bytes" => {}
+            other => return Err(format!("unknown topic config '{other}'")),
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn overrides_apply_on_top_of_the_defaults() {
+        let defaults = LogConfig::default();
+        let plain = resolve(&defaults, &BTreeMap::new()).unwrap();
+        assert_eq!(
+            (
+                plain.segment_bytes,
+                plain.retention_ms,
+                plain.flush_interval_ms
+            ),
+            (1 << 30, defaults.retention_ms, None)
+        );
+        let tuned = resolve(
+            &defaults,
+            &configs(&[
+                ("retention.ms", "-1"),
+                ("segment.bytes", "1048576"),
+                ("flush.ms", "1000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                tuned.retention_ms,
+                tuned.segment_bytes,
+                tuned.flush_interval_ms
+            ),
+            (None, 1 << 20, Some(1000))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err =
+            resolve(&LogConfig::default(), &configs(&[("retention.ms", "soon")])).unwrap_err();
+        assert_eq!(err, "retention.ms: 'soon' is not a whole number");
+        let err = resolve(&LogConfig::default(), &configs(&[("segment.ms", "0")])).unwrap_err();
+        assert!(err.starts_with("segment.ms: 0 is out of range"));
+    }
+}
