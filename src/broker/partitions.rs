@@ -43,6 +43,11 @@ impl BrokerService {
         Ok(())
     }
 
+    /// Clean shutdown of every partition log (sync, snapshot, close).
+    pub async fn close_partitions(&self) -> Result<(), String> {
+        self.partitions_done(PartitionsRequest::Shutdown).await
+    }
+
     /// Sends a request answered with `Done`, turning a Kafka error code into an error.
     async fn partitions_done(&self, ask: PartitionsRequest) -> Result<(), String> {
         match self

@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::limits::INFLIGHT_PER_CONNECTION_MAX;
 use crate::protocol::frame::{peek_header, split_frame, HeaderPrefix};
@@ -45,18 +45,37 @@ pub trait KafkaService: Send + Sync + 'static {
     fn dispatch(&self, request: KafkaRequest) -> BoxFuture<'_, Pending>;
 }
 
-/// Accepts connections until the task is dropped or aborted.
+/// Stops the listeners and connections of one server.
+///
+/// Flipping `stop` makes accept loops return and every connection stop reading new requests;
+/// connections still write the answers they owe, then close. Each accept loop and connection
+/// holds a clone of `alive`, so the server learns that all of them are done when its receiver
+/// sees the channel close.
+#[derive(Clone)]
+pub struct Lifecycle {
+    pub stop: watch::Receiver<bool>,
+    pub alive: mpsc::Sender<()>,
+}
+
+/// Accepts connections until the lifecycle says stop.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<dyn KafkaService>,
     request_bytes_max: usize,
+    mut life: Lifecycle,
 ) {
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            biased;
+            _ = life.stop.changed() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
             Ok((stream, client)) => {
                 let service = service.clone();
+                let life = life.clone();
                 tokio::spawn(async move {
-                    connection(stream, client, service, request_bytes_max).await
+                    connection(stream, client, service, request_bytes_max, life).await
                 });
             }
             Err(e) => {
@@ -72,6 +91,7 @@ async fn connection(
     client: SocketAddr,
     service: Arc<dyn KafkaService>,
     request_bytes_max: usize,
+    mut life: Lifecycle,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut reader, writer) = tokio::io::split(stream);
@@ -107,7 +127,12 @@ async fn connection(
                 break 'read; // the writer is gone (socket error) or the service asked to close
             }
         }
-        match reader.read_buf(&mut buf).await {
+        let read = tokio::select! {
+            biased;
+            _ = life.stop.changed() => break,
+            read = reader.read_buf(&mut buf) => read,
+        };
+        match read {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
@@ -119,6 +144,7 @@ async fn connection(
     // Let the writer finish the answers already owed, then close.
     drop(answers);
     let _ = writer_task.await;
+    drop(life.alive);
 }
 
 async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(

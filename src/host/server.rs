@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 
 use super::kafka;
 use super::node::{Node, NodeConfig};
@@ -32,9 +33,16 @@ pub enum ServerError {
 /// A started server: its bound addresses and the tasks serving them.
 pub struct Server {
     pub kafka_addrs: Vec<std::net::SocketAddr>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
     node: Node<NodeMsg>,
+    service: Arc<BrokerService>,
+    stop: watch::Sender<bool>,
+    /// Closes when every accept loop and connection has finished (see [`kafka::Lifecycle`]).
+    all_closed: mpsc::Receiver<()>,
 }
+
+/// How long a clean shutdown waits for connections to finish the answers they owe (a parked
+/// fetch answers within its `max_wait_ms`; clients use 500 ms).
+pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
 
 impl Server {
     pub async fn start(config: &ServerConfig) -> Result<Self, ServerError> {
@@ -79,7 +87,12 @@ impl Server {
         }
         tracing::info!(topics = topic_names.len(), "partition logs open");
         let mut kafka_addrs = Vec::new();
-        let mut tasks = Vec::new();
+        let (stop, stop_rx) = watch::channel(false);
+        let (alive, all_closed) = mpsc::channel(1);
+        let life = kafka::Lifecycle {
+            stop: stop_rx,
+            alive,
+        };
         for listener in &config.listeners {
             let addr = listener.socket_addr().expect("validated by ServerConfig");
             let bound = TcpListener::bind(addr)
@@ -94,24 +107,35 @@ impl Server {
             })?;
             tracing::info!(listener = %listener.name, addr = %local, "kafka listener bound");
             kafka_addrs.push(local);
-            let service: Arc<dyn kafka::KafkaService> = service.clone();
-            tasks.push(tokio::spawn(kafka::serve(
-                bound,
-                service,
-                config.socket_request_max_bytes,
-            )));
+            let kafka_service: Arc<dyn kafka::KafkaService> = service.clone();
+            let max = config.socket_request_max_bytes;
+            tokio::spawn(kafka::serve(bound, kafka_service, max, life.clone()));
         }
+        drop(life); // only the listeners and connections hold `alive` now
         Ok(Self {
             kafka_addrs,
-            tasks,
             node,
+            service,
+            stop,
+            all_closed,
         })
     }
 
-    /// Stops accepting connections.
-    pub fn stop(self) {
-        for task in self.tasks {
-            task.abort();
+    /// Clean shutdown: stop accepting, stop reading requests, let connections write what they
+    /// owe (bounded by [`SHUTDOWN_GRACE_MS`]), then sync and close every partition log (clean
+    /// markers and producer snapshots), then stop the node's actors.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let grace = std::time::Duration::from_millis(SHUTDOWN_GRACE_MS);
+        if tokio::time::timeout(grace, self.all_closed.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still busy after the grace period; closing anyway");
+        }
+        match self.service.close_partitions().await {
+            Ok(()) => tracing::info!("partition logs flushed and closed"),
+            Err(error) => tracing::error!(%error, "closing partition logs failed"),
         }
         self.node.shutdown();
     }
@@ -122,7 +146,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     let server = Server::start(&config).await?;
     wait_for_shutdown_signal().await;
     tracing::info!("shutting down");
-    server.stop();
+    server.shutdown().await;
     Ok(())
 }
 

@@ -125,6 +125,10 @@ impl Partitions {
                 let reply = self.delete(ctx, &tp);
                 ctx.reply(id, reply);
             }
+            PartitionsRequest::Shutdown => {
+                let reply = self.shutdown(ctx);
+                ctx.reply(id, reply);
+            }
             PartitionsRequest::Produce(produce) => self.produce(ctx, id, produce),
             PartitionsRequest::Fetch(fetch) => self.fetch(ctx, id, fetch),
             PartitionsRequest::ListOffsets(list) => {
@@ -215,6 +219,32 @@ impl Partitions {
         match removed {
             Ok(()) => done(NONE, None),
             Err(error) => done(KAFKA_STORAGE_ERROR, Some(error.to_string())),
+        }
+    }
+
+    /// Clean shutdown: every log synced, snapshotted and closed; produce waiters answered
+    /// (durable now, or failed); parked fetches answered with what there is.
+    fn shutdown(&mut self, ctx: PCtx) -> NodeMsg {
+        let mut first_error = None;
+        let tps: Vec<TopicPartition> = self.replicas.keys().cloned().collect();
+        for tp in tps {
+            let replica = self.replicas.remove(&tp).expect("listed above");
+            self.by_id.remove(&replica.id);
+            ctx.cancel_timer(flush_timer(replica.id));
+            let (waiters, closed) = replica.close();
+            let error_code = closed.as_ref().err().map(|_| KAFKA_STORAGE_ERROR);
+            for waiter in waiters {
+                self.complete_waiter(ctx, waiter, error_code);
+            }
+            if let Err(error) = closed {
+                tracing::error!(?tp, %error, "closing a partition log failed");
+                first_error.get_or_insert(error.to_string());
+            }
+            self.wake_fetches(ctx, &tp);
+        }
+        match first_error {
+            None => done(NONE, None),
+            Some(message) => done(KAFKA_STORAGE_ERROR, Some(message)),
         }
     }
 

@@ -88,6 +88,8 @@ pub enum PartitionsRequest {
     Delete {
         tp: TopicPartition,
     },
+    /// Clean shutdown: sync, snapshot and close every log (the node is stopping).
+    Shutdown,
     Produce(ProduceRequest),
     Fetch(FetchRequest),
     ListOffsets(ListOffsetsRequest),

@@ -339,6 +339,29 @@ impl Replica {
         (waiters, removed)
     }
 
+    /// Clean shutdown: syncs the log, snapshots producer state at its end (so the next open
+    /// rebuilds nothing), and closes it with the clean-shutdown marker. Returns the produce
+    /// waiters with whether they are now durable.
+    pub fn close(mut self) -> (Vec<Waiter>, Result<(), LogError>) {
+        if self.failed {
+            return (
+                self.commit.failed(),
+                Err(LogError::Failed {
+                    dir: self.log.dir().to_path_buf(),
+                }),
+            );
+        }
+        if let Err(error) = self.log.sync() {
+            return (self.commit.failed(), Err(error));
+        }
+        let end = self.log.log_end_offset();
+        if end != self.snapshot_offset {
+            self.write_snapshot(end);
+        }
+        let durable = self.commit.reset(self.log.synced_offset());
+        (durable, self.log.close())
+    }
+
     fn write_snapshot(&mut self, offset: i64) {
         let dir = self.log.dir().to_path_buf();
         match producer_snapshot::write(self.storage.as_ref(), &dir, offset, &self.producers) {

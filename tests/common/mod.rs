@@ -88,6 +88,35 @@ impl RillServer {
     }
 }
 
+impl RillServer {
+    /// Sends SIGTERM and waits (up to 20 s) for the process to exit; returns its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rill server ignored SIGTERM: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts a new server on the same address and data directory (after `terminate`).
+    pub fn start_again(&self, extra_args: &[&str]) -> Self {
+        Self::start_with(self.data_dir.clone(), self.addr, extra_args)
+    }
+}
+
 impl Drop for RillServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
