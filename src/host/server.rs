@@ -45,12 +45,20 @@ pub struct Server {
 pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
 
 impl Server {
+    /// Production: data in `log.dirs` on real files.
     pub async fn start(config: &ServerConfig) -> Result<Self, ServerError> {
         std::fs::create_dir_all(&config.log_dir).map_err(|source| ServerError::LogDir {
             dir: config.log_dir.display().to_string(),
             source,
         })?;
-        let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(config.log_dir.clone()));
+        Self::start_on(config, Arc::new(FileStorage::new(config.log_dir.clone()))).await
+    }
+
+    /// The same server on any storage (the simulator passes its crash-modelling disk).
+    pub async fn start_on(
+        config: &ServerConfig,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Self, ServerError> {
         let topics = TopicsActor::open(storage.clone(), 1)
             .map_err(|e| ServerError::Metadata(e.to_string()))?;
         let topic_names: Vec<(String, crate::controller::topics::TopicMeta)> = topics
