@@ -4,6 +4,7 @@
 //! * [`actor`]   — the actor contract: `handle(ctx, input)` records effects; no I/O, no tokio.
 //!   [`actor::testkit`] holds the ping-pong demo actor the transport tests run.
 //! * [`controller`] — metadata (KRaft's role): the topic registry and the actor persisting it.
+//! * [`faults`]  — `buggify!` fault points and planted canary bugs; both only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
 //! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends)
@@ -23,6 +24,7 @@ pub mod actor;
 pub mod broker;
 pub mod config;
 pub mod controller;
+pub mod faults;
 pub mod host;
 pub mod limits;
 pub mod partition;

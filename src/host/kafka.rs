@@ -115,6 +115,12 @@ async fn connection(
                     break 'read;
                 }
             };
+            if crate::buggify!(0.002) {
+                // Simulated connection reset: the answers owed are lost with the connection.
+                tracing::debug!(%client, "buggify: resetting the kafka connection");
+                writer_task.abort();
+                return;
+            }
             let pending = service
                 .dispatch(KafkaRequest {
                     prefix,

@@ -392,5 +392,10 @@ async fn run_sync(handle: SyncHandle) -> Result<(), String> {
 /// Simulation: storage is in memory and there are no OS threads, so sync in the task itself.
 #[cfg(madsim)]
 async fn run_sync(handle: SyncHandle) -> Result<(), String> {
+    if crate::buggify!(0.1) {
+        // A slow disk: more appends pile up behind this sync (group commit under pressure).
+        let delay_ms = madsim::rand::random::<u64>() % 50;
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+    }
     handle.sync().map_err(|e| e.to_string())
 }

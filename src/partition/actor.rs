@@ -29,6 +29,7 @@ use super::producer_ids::ProducerIds;
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, Replica, Waiter};
 use crate::actor::{Actor, Ctx, Input, RequestId, TimerKey};
+use crate::faults::{self, Canary};
 use crate::limits::{FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS};
 use crate::storage::log::FlushPolicy;
 use crate::storage::Storage;
@@ -253,7 +254,7 @@ impl Partitions {
     fn produce(&mut self, ctx: PCtx, id: RequestId, request: ProduceRequest) {
         let produce_id = self.next_produce_id;
         self.next_produce_id += 1;
-        let waits_for_sync = request.acks != 1;
+        let waits_for_sync = request.acks != 1 && !faults::canary(Canary::AckBeforeFsync);
         let mut results = Vec::with_capacity(request.partitions.len());
         // (partition, whether records were written): flushes to schedule, fetches to wake.
         let mut touched = Vec::new();

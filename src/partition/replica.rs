@@ -12,6 +12,7 @@ use super::errors::{self, INVALID_RECORD, KAFKA_STORAGE_ERROR};
 use super::messages::{PartitionLogConfig, TopicPartition};
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
+use crate::faults::{self, Canary};
 use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::group_commit::GroupCommit;
@@ -138,6 +139,8 @@ pub struct Replica {
     snapshot_offset: i64,
     /// A sync failed: the log refuses appends and starts no syncs until reopened.
     failed: bool,
+    /// Simulation canary only: the next append is acknowledged one offset too low.
+    reuse_offset_canary: bool,
 }
 
 impl Replica {
@@ -151,7 +154,12 @@ impl Replica {
         id: u64,
     ) -> Result<Self, LogError> {
         let dir = dir_for(tp);
-        let log = Log::open(storage.clone(), &dir, config, now_ms)?;
+        let mut log = Log::open(storage.clone(), &dir, config, now_ms)?;
+        if faults::canary(Canary::DropLastBatchOnRestart)
+            && log.log_end_offset() > log.log_start_offset()
+        {
+            log.truncate_to(log.log_end_offset() - 1)?;
+        }
         let loaded = producer_snapshot::load(storage.as_ref(), &dir, log.log_end_offset())
             .map_err(|source| LogError::Io {
                 path: dir.clone(),
@@ -169,6 +177,7 @@ impl Replica {
             flush_timer_armed: false,
             snapshot_offset,
             failed: false,
+            reuse_offset_canary: faults::canary(Canary::ReuseOffsetAfterRecovery),
         })
     }
 
@@ -243,8 +252,14 @@ impl Replica {
             let batch = ProducerBatch::from_header_at(header, info.first_offset);
             self.producers.record(batch, now_ms);
         }
+        let mut first_offset = info.first_offset;
+        if std::mem::take(&mut self.reuse_offset_canary)
+            && first_offset > self.log.log_start_offset()
+        {
+            first_offset -= 1;
+        }
         Ok(Appended::Written {
-            first_offset: info.first_offset,
+            first_offset,
             last_offset: info.last_offset,
         })
     }
