@@ -57,4 +57,8 @@ pub const FETCH_PARKED_MAX: usize = 16_384;
 /// use 500 ms; this only stops a hostile value from pinning a request for days).
 pub const FETCH_WAIT_MS_MAX: u64 = 60_000;
 
+/// Most partitions CreatePartitions grows one topic to. Every partition is an open log (files
+/// and descriptors) on this node, so a hostile count must be refused, not attempted.
+pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
+
 const _: () = assert!(FETCH_PARKED_MAX <= 4 * MAILBOX_CAPACITY);

@@ -5,11 +5,15 @@
 //! key is answered like Kafka answers an API it does not know — by closing the connection.
 
 mod admin;
+mod alter_configs;
 mod codec;
+mod configs;
+mod create_partitions;
 mod fetch;
 mod metadata;
 mod partitions;
 mod produce;
+mod records;
 pub mod topic_config;
 
 use std::collections::BTreeMap;
@@ -82,6 +86,17 @@ impl BrokerService {
             ApiKey::InitProducerId => {
                 answer(&request, key, |body| self.init_producer_id(body)).await
             }
+            ApiKey::CreatePartitions => {
+                answer(&request, key, |body| self.create_partitions(body)).await
+            }
+            ApiKey::DescribeConfigs => {
+                answer(&request, key, |body| self.describe_configs(body, version)).await
+            }
+            ApiKey::IncrementalAlterConfigs => {
+                answer(&request, key, |body| self.incremental_alter_configs(body)).await
+            }
+            ApiKey::AlterConfigs => answer(&request, key, |body| self.alter_configs(body)).await,
+            ApiKey::DeleteRecords => answer(&request, key, |body| self.delete_records(body)).await,
             other => Pending::Close(format!("{other:?} is advertised but has no handler")),
         }
     }

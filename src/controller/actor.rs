@@ -130,7 +130,38 @@ impl TopicsActor {
                 }
                 TopicsReply::Topic(meta)
             }
+            TopicsRequest::AlterConfigs {
+                name,
+                configs,
+                validate_only,
+            } => self.alter_configs(&name, configs, validate_only),
         }
+    }
+
+    /// Replaces a topic's overrides and persists them; a failed write restores the old ones.
+    fn alter_configs(
+        &mut self,
+        name: &str,
+        configs: std::collections::BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> TopicsReply {
+        if let Err(refusal) = self.registry.check_alter_configs(name, &configs) {
+            return TopicsReply::Refused(refusal);
+        }
+        if validate_only {
+            let mut meta = self.registry.topics[name].clone();
+            meta.configs = configs;
+            return TopicsReply::Topic(meta);
+        }
+        let previous = self
+            .registry
+            .alter_configs(name, configs)
+            .expect("checked above");
+        if let Err(refusal) = self.persist() {
+            self.registry.alter_configs(name, previous);
+            return TopicsReply::Refused(refusal);
+        }
+        TopicsReply::Topic(self.registry.topics[name].clone())
     }
 }
 
@@ -329,6 +360,43 @@ mod tests {
             TopicsReply::Topic(TopicMeta { partitions: 4, .. })
         ));
         assert_eq!(actor.registry().topics["t"].partitions, 4);
+    }
+
+    #[test]
+    fn altered_configs_survive_a_crash_and_validate_only_changes_nothing() {
+        let mem = MemStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+        let mut actor = TopicsActor::open(storage.clone(), 1).unwrap();
+        call(&mut actor, create("t", 2));
+        let alter = |configs: &[(&str, &str)], validate_only| TopicsRequest::AlterConfigs {
+            name: "t".into(),
+            configs: configs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            validate_only,
+        };
+        let TopicsReply::Topic(dry) = call(&mut actor, alter(&[("segment.ms", "9")], true)) else {
+            panic!()
+        };
+        assert_eq!(dry.configs["segment.ms"], "9");
+        assert!(actor.registry().topics["t"].configs.is_empty());
+        let TopicsReply::Topic(meta) = call(&mut actor, alter(&[("retention.ms", "7")], false))
+        else {
+            panic!()
+        };
+        assert_eq!(meta.partitions, 2);
+        let TopicsReply::Refused(r) = call(&mut actor, alter(&[("bogus", "1")], false)) else {
+            panic!()
+        };
+        assert_eq!(r.error_code, codes::INVALID_CONFIG);
+        mem.crash();
+        let reopened = TopicsActor::open(storage, 1).unwrap();
+        let configs = &reopened.registry().topics["t"].configs;
+        assert_eq!(
+            configs.iter().collect::<Vec<_>>(),
+            [(&"retention.ms".to_string(), &"7".to_string())]
+        );
     }
 
     #[test]

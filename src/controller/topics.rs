@@ -158,6 +158,42 @@ impl TopicRegistry {
         })
     }
 
+    /// Checks a replacement of `name`'s config overrides: the topic exists and every key is
+    /// one this broker knows (values are checked by the broker with `topic_config::resolve`).
+    pub fn check_alter_configs(
+        &self,
+        name: &str,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), Refusal> {
+        if !self.topics.contains_key(name) {
+            return Err(refuse(
+                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("topic '{name}' does not exist"),
+            ));
+        }
+        if let Some(key) = configs
+            .keys()
+            .find(|k| !TOPIC_CONFIG_KEYS.contains(&k.as_str()))
+        {
+            return Err(refuse(
+                codes::INVALID_CONFIG,
+                format!("unknown topic config '{key}'"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replaces `name`'s overrides, returning the previous ones (for a rollback), or `None`
+    /// when the topic does not exist.
+    pub fn alter_configs(
+        &mut self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+    ) -> Option<BTreeMap<String, String>> {
+        let meta = self.topics.get_mut(name)?;
+        Some(std::mem::replace(&mut meta.configs, configs))
+    }
+
     pub fn check_add_partitions(&self, name: &str, new_total: i32) -> Result<(), Refusal> {
         let meta = self.topics.get(name).ok_or_else(|| {
             refuse(
@@ -260,5 +296,32 @@ mod tests {
             codes::UNKNOWN_TOPIC_OR_PARTITION
         );
         assert_eq!(reg.delete("a.b").unwrap().partitions, 3);
+    }
+
+    #[test]
+    fn alter_configs_replaces_the_whole_override_map() {
+        let mut reg = TopicRegistry::default();
+        let mut before = meta(1);
+        before.configs = BTreeMap::from([("segment.ms".to_string(), "1000".to_string())]);
+        reg.create("t", before);
+        let new = BTreeMap::from([("retention.ms".to_string(), "5".to_string())]);
+        reg.check_alter_configs("t", &new).unwrap();
+        assert_eq!(
+            reg.check_alter_configs("nope", &new)
+                .unwrap_err()
+                .error_code,
+            codes::UNKNOWN_TOPIC_OR_PARTITION
+        );
+        let unknown = BTreeMap::from([("retention.msx".to_string(), "5".to_string())]);
+        assert_eq!(
+            reg.check_alter_configs("t", &unknown)
+                .unwrap_err()
+                .error_code,
+            codes::INVALID_CONFIG
+        );
+        let previous = reg.alter_configs("t", new.clone()).unwrap();
+        assert_eq!(previous.keys().collect::<Vec<_>>(), ["segment.ms"]);
+        assert_eq!(reg.topics["t"].configs, new);
+        assert_eq!(reg.alter_configs("nope", BTreeMap::new()), None);
     }
 }

@@ -60,6 +60,13 @@ pub enum TopicsRequest {
         total: i32,
         validate_only: bool,
     },
+    /// Replace a topic's config overrides (Incremental/AlterConfigs). `configs` is the complete
+    /// new override map, already checked by the broker; the reply is the topic as changed.
+    AlterConfigs {
+        name: String,
+        configs: std::collections::BTreeMap<String, String>,
+        validate_only: bool,
+    },
 }
 
 /// Replies from [`TOPICS`].

@@ -24,6 +24,12 @@ pub const SUPPORTED: &[Supported] = &[
     s(ApiKey::CreateTopics, 2, 7),
     s(ApiKey::DeleteTopics, 1, 6),
     s(ApiKey::InitProducerId, 0, 4),
+    s(ApiKey::CreatePartitions, 0, 3),
+    // v1+ (v0 has is_default instead of config_source; the protocol crate starts at 1).
+    s(ApiKey::DescribeConfigs, 1, 4),
+    s(ApiKey::IncrementalAlterConfigs, 0, 1),
+    s(ApiKey::AlterConfigs, 0, 2),
+    s(ApiKey::DeleteRecords, 0, 2),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

@@ -1,0 +1,606 @@
+//! DescribeConfigs: the effective config of a topic (its overrides on top of the broker
+//! defaults) and of this broker (its own settings, read-only).
+//!
+//! The tables here are pure, so the reporting rules (which source a value comes from, which
+//! synonyms stand behind it) are unit-tested without a server. Config sources are Kafka's:
+//! an override on the topic is DYNAMIC_TOPIC_CONFIG; otherwise the broker's value is
+//! STATIC_BROKER_CONFIG when the server's config set it to something other than the built-in
+//! default, and DEFAULT_CONFIG when it is the built-in default. (Rill does not remember which
+//! keys a config file named, so a file that sets a key to its default reports DEFAULT_CONFIG.)
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use super::BrokerService;
+use crate::config::{Listener, ServerConfig};
+use crate::controller::topics::{codes, TopicMeta};
+use crate::storage::log::{FlushPolicy, LogConfig};
+
+/// Kafka's resource types (`ConfigResource.Type`).
+pub mod resource_type {
+    pub const TOPIC: i8 = 2;
+    pub const BROKER: i8 = 4;
+}
+
+/// Kafka's `ConfigSource` ids.
+pub mod source {
+    pub const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+    pub const STATIC_BROKER_CONFIG: i8 = 4;
+    pub const DEFAULT_CONFIG: i8 = 5;
+}
+
+/// Kafka's `ConfigType` ids (DescribeConfigs v3+).
+mod config_type {
+    pub const BOOLEAN: i8 = 1;
+    pub const STRING: i8 = 2;
+    pub const INT: i8 = 3;
+    pub const LONG: i8 = 5;
+    pub const LIST: i8 = 7;
+}
+
+/// INVALID_REQUEST: a resource type or name this broker does not serve.
+pub const INVALID_REQUEST: i16 = 42;
+
+/// One topic config key: its broker-level synonym, type, doc, and how to read the broker's
+/// value for it.
+struct TopicKey {
+    name: &'static str,
+    broker_key: &'static str,
+    config_type: i8,
+    doc: &'static str,
+    broker_value: fn(&LogConfig) -> String,
+}
+
+/// Every topic config key the broker knows (`controller::topics::TOPIC_CONFIG_KEYS`), in that order.
+const TOPIC_KEYS: &[TopicKey] = &[
+    TopicKey {
+        name: "retention.ms",
+        broker_key: "log.retention.ms",
+        config_type: config_type::LONG,
+        doc: "How long a closed segment is kept before it is deleted; -1 keeps it forever.",
+        broker_value: |l| l.retention_ms.unwrap_or(-1).to_string(),
+    },
+    TopicKey {
+        name: "retention.bytes",
+        broker_key: "log.retention.bytes",
+        config_type: config_type::LONG,
+        doc: "Largest size a partition log may grow to before old segments are deleted; -1 = no limit.",
+        broker_value: |l| l.retention_bytes.map_or(-1, |b| b as i64).to_string(),
+    },
+    TopicKey {
+        name: "segment.bytes",
+        broker_key: "log.segment.bytes",
+        config_type: config_type::INT,
+        doc: "Size at which a segment is closed and a new one started.",
+        broker_value: |l| l.segment_bytes.to_string(),
+    },
+    TopicKey {
+        name: "segment.ms",
+        broker_key: "log.roll.ms",
+        config_type: config_type::LONG,
+        doc: "Age at which a segment is closed even if it is not full.",
+        broker_value: |l| l.segment_ms.to_string(),
+    },
+    TopicKey {
+        name: "segment.index.bytes",
+        broker_key: "log.index.size.max.bytes",
+        config_type: config_type::INT,
+        doc: "Accepted for compatibility; Rill sizes its offset index itself.",
+        broker_value: |_| "10485760".into(),
+    },
+    TopicKey {
+        name: "index.interval.bytes",
+        broker_key: "log.index.interval.bytes",
+        config_type: config_type::INT,
+        doc: "Bytes of log between two offset index entries.",
+        broker_value: |l| l.index_interval_bytes.to_string(),
+    },
+    TopicKey {
+        name: "max.message.bytes",
+        broker_key: "message.max.bytes",
+        config_type: config_type::INT,
+        doc: "Largest record batch accepted.",
+        broker_value: |l| l.batch_bytes_max.to_string(),
+    },
+    TopicKey {
+        name: "flush.ms",
+        broker_key: "log.flush.interval.ms",
+        config_type: config_type::LONG,
+        doc: "Interval between fsyncs of the log.",
+        broker_value: |l| match l.flush {
+            FlushPolicy::IntervalMs(ms) => ms.to_string(),
+            FlushPolicy::EveryAppend | FlushPolicy::Os => i64::MAX.to_string(),
+        },
+    },
+    TopicKey {
+        name: "flush.messages",
+        broker_key: "log.flush.interval.messages",
+        config_type: config_type::LONG,
+        doc: "1 = fsync every append before acknowledging it; larger = leave it to flush.ms or the OS.",
+        broker_value: |l| match l.flush {
+            FlushPolicy::EveryAppend => "1".into(),
+            FlushPolicy::IntervalMs(_) | FlushPolicy::Os => i64::MAX.to_string(),
+        },
+    },
+    TopicKey {
+        name: "cleanup.policy",
+        broker_key: "log.cleanup.policy",
+        config_type: config_type::LIST,
+        doc: "Accepted and reported; Rill only deletes (no compaction yet).",
+        broker_value: |_| CLEANUP_POLICY_DEFAULT.into(),
+    },
+    TopicKey {
+        name: "message.timestamp.type",
+        broker_key: "log.message.timestamp.type",
+        config_type: config_type::STRING,
+        doc: "Accepted and reported; batches keep their CreateTime.",
+        broker_value: |_| "CreateTime".into(),
+    },
+    TopicKey {
+        name: "min.insync.replicas",
+        broker_key: "min.insync.replicas",
+        config_type: config_type::INT,
+        doc: "Accepted and reported; one node is its own ISR.",
+        broker_value: |_| "1".into(),
+    },
+    TopicKey {
+        name: "compression.type",
+        broker_key: "compression.type",
+        config_type: config_type::STRING,
+        doc: "Accepted and reported; batches are stored as produced.",
+        broker_value: |_| "producer".into(),
+    },
+];
+
+/// The broker default of the one list-valued topic key.
+pub const CLEANUP_POLICY_DEFAULT: &str = "delete";
+
+/// Whether a topic key holds a comma-separated list (IncrementalAlterConfigs APPEND/SUBTRACT).
+pub fn is_list_key(key: &str) -> bool {
+    TOPIC_KEYS
+        .iter()
+        .any(|k| k.name == key && k.config_type == config_type::LIST)
+}
+
+/// The value a topic key has when the topic does not override it.
+pub fn topic_default(log: &LogConfig, key: &str) -> Option<String> {
+    TOPIC_KEYS
+        .iter()
+        .find(|k| k.name == key)
+        .map(|k| (k.broker_value)(log))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Synonym {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: i8,
+}
+
+/// One described config, before it is put in the version's wire shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: i8,
+    pub read_only: bool,
+    pub config_type: i8,
+    pub doc: &'static str,
+    /// In Kafka's order of precedence, the entry's own source first.
+    pub synonyms: Vec<Synonym>,
+}
+
+/// Synonyms of a broker-level value: the configured one (when it is not the default), then
+/// the default. Returns them with the source of the first.
+fn broker_synonyms(key: &str, value: Option<String>, default: Option<String>) -> Vec<Synonym> {
+    let mut synonyms = Vec::new();
+    if value != default {
+        synonyms.push(Synonym {
+            name: key.to_string(),
+            value,
+            source: source::STATIC_BROKER_CONFIG,
+        });
+    }
+    synonyms.push(Synonym {
+        name: key.to_string(),
+        value: default,
+        source: source::DEFAULT_CONFIG,
+    });
+    synonyms
+}
+
+/// Every topic config with its effective value: the topic's override, else the broker's.
+pub fn describe_topic(log: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec<ConfigEntry> {
+    let builtin = ServerConfig::default().log;
+    TOPIC_KEYS
+        .iter()
+        .map(|key| {
+            let mut synonyms = broker_synonyms(
+                key.broker_key,
+                Some((key.broker_value)(log)),
+                Some((key.broker_value)(&builtin)),
+            );
+            if let Some(value) = overrides.get(key.name) {
+                synonyms.insert(
+                    0,
+                    Synonym {
+                        name: key.name.to_string(),
+                        value: Some(value.clone()),
+                        source: source::DYNAMIC_TOPIC_CONFIG,
+                    },
+                );
+            }
+            ConfigEntry {
+                name: key.name.to_string(),
+                value: synonyms[0].value.clone(),
+                source: synonyms[0].source,
+                read_only: false,
+                config_type: key.config_type,
+                doc: key.doc,
+                synonyms,
+            }
+        })
+        .collect()
+}
+
+fn listeners(listeners: &[Listener]) -> String {
+    listeners
+        .iter()
+        .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// This broker's settings (name, value, type, doc), in a fixed order.
+fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, i8, &'static str)> {
+    use config_type::*;
+    let log_key = |name: &str| {
+        let key = TOPIC_KEYS
+            .iter()
+            .find(|k| k.broker_key == name)
+            .expect("a broker key of the topic table");
+        Some((key.broker_value)(&config.log))
+    };
+    vec![
+        (
+            "broker.id",
+            Some(config.node_id.to_string()),
+            INT,
+            "This node's id.",
+        ),
+        (
+            "node.id",
+            Some(config.node_id.to_string()),
+            INT,
+            "This node's id.",
+        ),
+        (
+            "listeners",
+            Some(listeners(&config.listeners)),
+            STRING,
+            "Where clients connect.",
+        ),
+        (
+            "advertised.listeners",
+            config.advertised_listeners.as_deref().map(listeners),
+            STRING,
+            "What Metadata tells clients; the listeners when unset.",
+        ),
+        (
+            "log.dirs",
+            Some(config.log_dir.display().to_string()),
+            STRING,
+            "Where partition logs live.",
+        ),
+        (
+            "num.partitions",
+            Some(config.num_partitions.to_string()),
+            INT,
+            "Partitions of an auto-created topic.",
+        ),
+        (
+            "default.replication.factor",
+            Some(config.default_replication_factor.to_string()),
+            INT,
+            "Replication factor of an auto-created topic.",
+        ),
+        (
+            "auto.create.topics.enable",
+            Some(config.auto_create_topics.to_string()),
+            BOOLEAN,
+            "Whether Metadata for an unknown topic creates it.",
+        ),
+        (
+            "log.retention.ms",
+            log_key("log.retention.ms"),
+            LONG,
+            "Default retention.ms.",
+        ),
+        (
+            "log.retention.bytes",
+            log_key("log.retention.bytes"),
+            LONG,
+            "Default retention.bytes.",
+        ),
+        (
+            "log.segment.bytes",
+            log_key("log.segment.bytes"),
+            INT,
+            "Default segment.bytes.",
+        ),
+        (
+            "log.roll.ms",
+            log_key("log.roll.ms"),
+            LONG,
+            "Default segment.ms.",
+        ),
+        (
+            "log.index.interval.bytes",
+            log_key("log.index.interval.bytes"),
+            INT,
+            "Default index.interval.bytes.",
+        ),
+        (
+            "log.flush.interval.ms",
+            log_key("log.flush.interval.ms"),
+            LONG,
+            "Default flush.ms.",
+        ),
+        (
+            "log.flush.interval.messages",
+            log_key("log.flush.interval.messages"),
+            LONG,
+            "Default flush.messages.",
+        ),
+        (
+            "message.max.bytes",
+            log_key("message.max.bytes"),
+            INT,
+            "Default max.message.bytes.",
+        ),
+        (
+            "socket.request.max.bytes",
+            Some(config.socket_request_max_bytes.to_string()),
+            INT,
+            "Largest request frame accepted.",
+        ),
+    ]
+}
+
+/// This broker's settings, read-only (they come from the config file and flags).
+pub fn describe_broker(config: &ServerConfig) -> Vec<ConfigEntry> {
+    let builtin = broker_settings(&ServerConfig::default());
+    broker_settings(config)
+        .into_iter()
+        .zip(builtin)
+        .map(|((name, value, config_type, doc), (_, default, _, _))| {
+            let synonyms = broker_synonyms(name, value.clone(), default);
+            ConfigEntry {
+                name: name.to_string(),
+                value,
+                source: synonyms[0].source,
+                read_only: true,
+                config_type,
+                doc,
+                synonyms,
+            }
+        })
+        .collect()
+}
+
+/// Kafka's rule: no keys (null or empty) = all of them.
+pub fn filter_keys(entries: Vec<ConfigEntry>, keys: Option<&[StrBytes]>) -> Vec<ConfigEntry> {
+    match keys {
+        Some(keys) if !keys.is_empty() => entries
+            .into_iter()
+            .filter(|e| keys.iter().any(|k| k.as_str() == e.name))
+            .collect(),
+        _ => entries,
+    }
+}
+
+fn text(s: String) -> StrBytes {
+    StrBytes::from_string(s)
+}
+
+/// The wire shape of one entry; fields only from the versions that have them.
+fn to_wire(
+    entry: ConfigEntry,
+    version: i16,
+    include_synonyms: bool,
+    include_documentation: bool,
+) -> DescribeConfigsResourceResult {
+    let mut result = DescribeConfigsResourceResult::default()
+        .with_name(text(entry.name))
+        .with_value(entry.value.map(text))
+        .with_read_only(entry.read_only)
+        .with_config_source(entry.source)
+        .with_is_sensitive(false);
+    if include_synonyms {
+        result = result.with_synonyms(
+            entry
+                .synonyms
+                .into_iter()
+                .map(|s| {
+                    DescribeConfigsSynonym::default()
+                        .with_name(text(s.name))
+                        .with_value(s.value.map(text))
+                        .with_source(s.source)
+                })
+                .collect(),
+        );
+    }
+    if version >= 3 {
+        result = result.with_config_type(entry.config_type);
+        if include_documentation {
+            result = result.with_documentation(Some(StrBytes::from_static_str(entry.doc)));
+        }
+    }
+    result
+}
+
+impl BrokerService {
+    pub(super) async fn describe_configs(
+        &self,
+        request: DescribeConfigsRequest,
+        version: i16,
+    ) -> Result<DescribeConfigsResponse, String> {
+        let include_documentation = version >= 3 && request.include_documentation;
+        let mut known: Option<BTreeMap<String, TopicMeta>> = None;
+        let mut results = Vec::new();
+        for resource in request.resources {
+            let name = resource.resource_name.to_string();
+            let entries = match resource.resource_type {
+                resource_type::TOPIC => {
+                    if known.is_none() {
+                        known = Some(self.list_topics().await?);
+                    }
+                    match known.as_ref().and_then(|k| k.get(&name)) {
+                        Some(meta) => Ok(describe_topic(&self.config.log, &meta.configs)),
+                        None => Err((
+                            codes::UNKNOWN_TOPIC_OR_PARTITION,
+                            format!("topic '{name}' does not exist"),
+                        )),
+                    }
+                }
+                resource_type::BROKER => {
+                    let id = self.config.node_id.to_string();
+                    // "" is the cluster-wide default; on one node that is this broker's config.
+                    if name.is_empty() || name == id {
+                        Ok(describe_broker(&self.config))
+                    } else {
+                        Err((
+                            INVALID_REQUEST,
+                            format!("unexpected broker id {name}: this is broker {id}"),
+                        ))
+                    }
+                }
+                other => Err((
+                    INVALID_REQUEST,
+                    format!("resource type {other} is not supported (topics: 2, brokers: 4)"),
+                )),
+            };
+            let result = DescribeConfigsResult::default()
+                .with_resource_type(resource.resource_type)
+                .with_resource_name(resource.resource_name.clone());
+            results.push(match entries {
+                Ok(entries) => result.with_configs(
+                    filter_keys(entries, resource.configuration_keys.as_deref())
+                        .into_iter()
+                        .map(|e| {
+                            to_wire(e, version, request.include_synonyms, include_documentation)
+                        })
+                        .collect(),
+                ),
+                Err((error_code, message)) => result
+                    .with_error_code(error_code)
+                    .with_error_message(Some(text(message))),
+            });
+        }
+        Ok(DescribeConfigsResponse::default().with_results(results))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::topics::TOPIC_CONFIG_KEYS;
+
+    fn find<'a>(entries: &'a [ConfigEntry], name: &str) -> &'a ConfigEntry {
+        entries.iter().find(|e| e.name == name).expect(name)
+    }
+
+    #[test]
+    fn every_known_topic_key_is_described_in_registry_order() {
+        let entries = describe_topic(&ServerConfig::default().log, &BTreeMap::new());
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, TOPIC_CONFIG_KEYS);
+        assert!(entries.iter().all(|e| !e.read_only));
+    }
+
+    #[test]
+    fn sources_follow_kafka_meanings() {
+        let mut log = ServerConfig::default().log;
+        log.segment_bytes = 1 << 20; // set by the server's config: STATIC_BROKER_CONFIG
+        let overrides = BTreeMap::from([("retention.ms".to_string(), "60000".to_string())]);
+        let entries = describe_topic(&log, &overrides);
+
+        let retention = find(&entries, "retention.ms");
+        assert_eq!(
+            (retention.value.as_deref(), retention.source),
+            (Some("60000"), source::DYNAMIC_TOPIC_CONFIG)
+        );
+        assert_eq!(
+            retention.synonyms[1],
+            Synonym {
+                name: "log.retention.ms".into(),
+                value: Some("604800000".into()),
+                source: source::DEFAULT_CONFIG
+            }
+        );
+
+        let segment = find(&entries, "segment.bytes");
+        assert_eq!(
+            (segment.value.as_deref(), segment.source),
+            (Some("1048576"), source::STATIC_BROKER_CONFIG)
+        );
+        assert_eq!(segment.synonyms.len(), 2);
+        assert_eq!(segment.synonyms[1].value.as_deref(), Some("1073741824"));
+
+        let flush = find(&entries, "flush.messages");
+        assert_eq!(
+            (flush.value.as_deref(), flush.source, flush.synonyms.len()),
+            (Some("1"), source::DEFAULT_CONFIG, 1)
+        );
+    }
+
+    #[test]
+    fn broker_settings_are_read_only_and_name_their_source() {
+        let config = ServerConfig::load(None, &["num.partitions=4".to_string()]).unwrap();
+        let entries = describe_broker(&config);
+        let partitions = find(&entries, "num.partitions");
+        assert_eq!(
+            (partitions.value.as_deref(), partitions.source),
+            (Some("4"), source::STATIC_BROKER_CONFIG)
+        );
+        let segment = find(&entries, "log.segment.bytes");
+        assert_eq!(segment.source, source::DEFAULT_CONFIG);
+        assert!(entries.iter().all(|e| e.read_only));
+        let advertised = find(&entries, "advertised.listeners");
+        assert_eq!(advertised.value, None);
+        for key in ["log.retention.ms", "message.max.bytes", "log.roll.ms"] {
+            find(&entries, key);
+        }
+    }
+
+    #[test]
+    fn an_empty_key_filter_means_all_keys() {
+        let entries = describe_topic(&LogConfig::default(), &BTreeMap::new());
+        let all = entries.len();
+        assert_eq!(filter_keys(entries.clone(), None).len(), all);
+        assert_eq!(filter_keys(entries.clone(), Some(&[])).len(), all);
+        let keys = [
+            StrBytes::from_static_str("segment.ms"),
+            StrBytes::from_static_str("nope"),
+        ];
+        let some = filter_keys(entries, Some(&keys));
+        assert_eq!(some.len(), 1);
+        assert_eq!(some[0].name, "segment.ms");
+    }
+
+    #[test]
+    fn list_keys_and_defaults() {
+        assert!(is_list_key("cleanup.policy"));
+        assert!(!is_list_key("retention.ms"));
+        assert_eq!(
+            topic_default(&LogConfig::default(), "cleanup.policy").as_deref(),
+            Some("delete")
+        );
+        assert_eq!(topic_default(&LogConfig::default(), "bogus"), None);
+    }
+}

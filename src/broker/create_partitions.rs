@@ -1,0 +1,191 @@
+//! CreatePartitions: grows a topic (the registry first, then the new partition logs).
+//!
+//! Order matters for a crash in between: the registry is persisted before the logs are opened,
+//! and start-up opens the logs of every registered partition, so a grown topic never lacks logs
+//! after a restart.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use super::configs::INVALID_REQUEST;
+use super::BrokerService;
+use crate::controller::topics::{codes, Refusal, TopicMeta};
+use crate::limits::TOPIC_PARTITIONS_MAX;
+use crate::partition::messages::{TopicsReply, TopicsRequest};
+
+/// INVALID_REPLICA_ASSIGNMENT.
+const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+
+fn refuse(error_code: i16, message: String) -> Refusal {
+    Refusal {
+        error_code,
+        message,
+    }
+}
+
+/// Checks what the registry cannot: the count bound and explicit replica assignments (one
+/// list per new partition, each naming only this node, as many as the replication factor).
+pub fn check_growth(
+    name: &str,
+    meta: &TopicMeta,
+    count: i32,
+    assignments: Option<&[Vec<i32>]>,
+    node_id: i32,
+) -> Result<(), Refusal> {
+    if count > TOPIC_PARTITIONS_MAX {
+        return Err(refuse(
+            codes::INVALID_PARTITIONS,
+            format!("topic '{name}': {count} partitions is more than the {TOPIC_PARTITIONS_MAX} allowed"),
+        ));
+    }
+    // Not a growth: the registry answers INVALID_PARTITIONS, whatever the assignments say.
+    let (Some(assignments), true) = (assignments, count > meta.partitions) else {
+        return Ok(());
+    };
+    let added = count - meta.partitions;
+    if assignments.len() as i64 != i64::from(added) {
+        return Err(refuse(
+            INVALID_REPLICA_ASSIGNMENT,
+            format!(
+                "topic '{name}': {} replica assignments for {added} new partitions",
+                assignments.len()
+            ),
+        ));
+    }
+    for replicas in assignments {
+        if replicas.len() != meta.replication_factor as usize {
+            return Err(refuse(
+                INVALID_REPLICA_ASSIGNMENT,
+                format!(
+                    "topic '{name}': assignment {replicas:?} does not have {} replica(s)",
+                    meta.replication_factor
+                ),
+            ));
+        }
+        if let Some(broker) = replicas.iter().find(|b| **b != node_id) {
+            return Err(refuse(
+                INVALID_REPLICA_ASSIGNMENT,
+                format!("topic '{name}': unknown broker {broker} in assignment (this node is {node_id})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl BrokerService {
+    pub(super) async fn create_partitions(
+        &self,
+        request: CreatePartitionsRequest,
+    ) -> Result<CreatePartitionsResponse, String> {
+        let known = self.list_topics().await?;
+        // Kafka refuses every copy of a topic named twice in one request.
+        let mut seen = BTreeSet::new();
+        let twice: BTreeSet<String> = request
+            .topics
+            .iter()
+            .map(|t| t.name.0.to_string())
+            .filter(|n| !seen.insert(n.clone()))
+            .collect();
+        let mut results = Vec::new();
+        for topic in request.topics {
+            let name = topic.name.0.to_string();
+            let assignments: Option<Vec<Vec<i32>>> = topic.assignments.map(|a| {
+                a.into_iter()
+                    .map(|r| r.broker_ids.into_iter().map(|b| b.0).collect())
+                    .collect()
+            });
+            let outcome = if twice.contains(&name) {
+                Err(refuse(
+                    INVALID_REQUEST,
+                    format!("topic '{name}' appears more than once in the request"),
+                ))
+            } else {
+                self.grow(
+                    &known,
+                    &name,
+                    topic.count,
+                    assignments.as_deref(),
+                    request.validate_only,
+                )
+                .await?
+            };
+            let mut result = CreatePartitionsTopicResult::default().with_name(topic.name);
+            if let Err(refusal) = outcome {
+                result = result
+                    .with_error_code(refusal.error_code)
+                    .with_error_message(Some(StrBytes::from_string(refusal.message)));
+            }
+            results.push(result);
+        }
+        Ok(CreatePartitionsResponse::default().with_results(results))
+    }
+
+    async fn grow(
+        &self,
+        known: &BTreeMap<String, TopicMeta>,
+        name: &str,
+        count: i32,
+        assignments: Option<&[Vec<i32>]>,
+        validate_only: bool,
+    ) -> Result<Result<(), Refusal>, String> {
+        let Some(meta) = known.get(name) else {
+            return Ok(Err(refuse(
+                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("topic '{name}' does not exist"),
+            )));
+        };
+        if let Err(refusal) =
+            check_growth(name, meta, count, assignments, self.config.node_id as i32)
+        {
+            return Ok(Err(refusal));
+        }
+        let ask = TopicsRequest::AddPartitions {
+            name: name.to_string(),
+            total: count,
+            validate_only,
+        };
+        match self.topics(ask).await? {
+            TopicsReply::Topic(meta) if !validate_only => {
+                self.ensure_partitions(name, &meta).await?;
+                Ok(Ok(()))
+            }
+            TopicsReply::Topic(_) => Ok(Ok(())),
+            TopicsReply::Refused(refusal) => Ok(Err(refusal)),
+            other => Err(format!("unexpected topics reply {other:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(partitions: i32, replication_factor: i16) -> TopicMeta {
+        TopicMeta {
+            id: [0; 16],
+            partitions,
+            replication_factor,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn growth_without_assignments_is_bounded_only_by_the_limit() {
+        check_growth("t", &meta(1, 1), 5, None, 1).unwrap();
+        let err = check_growth("t", &meta(1, 1), TOPIC_PARTITIONS_MAX + 1, None, 1).unwrap_err();
+        assert_eq!(err.error_code, codes::INVALID_PARTITIONS);
+    }
+
+    #[test]
+    fn assignments_must_cover_each_new_partition_with_this_node() {
+        let m = meta(2, 1);
+        check_growth("t", &m, 4, Some(&[vec![1], vec![1]]), 1).unwrap();
+        let code = |a: &[Vec<i32>]| check_growth("t", &m, 4, Some(a), 1).unwrap_err().error_code;
+        assert_eq!(code(&[vec![1]]), INVALID_REPLICA_ASSIGNMENT);
+        assert_eq!(code(&[vec![1], vec![2]]), INVALID_REPLICA_ASSIGNMENT);
+        assert_eq!(code(&[vec![1], vec![1, 1]]), INVALID_REPLICA_ASSIGNMENT);
+    }
+}

@@ -1,0 +1,138 @@
+//! DeleteRecords: moves partitions' log start offsets forward (Kafka's `kafka-delete-records`).
+
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use super::BrokerService;
+use crate::partition::messages::{
+    DeleteRecordsResult, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
+};
+
+impl BrokerService {
+    /// Asks the PARTITIONS actor and returns its reply; a transport failure is an error.
+    pub(super) async fn partitions_request(
+        &self,
+        ask: PartitionsRequest,
+    ) -> Result<PartitionsReply, String> {
+        match self
+            .node
+            .request(PARTITIONS, NodeMsg::Partitions(ask))
+            .await
+        {
+            Ok(NodeMsg::PartitionsReply(reply)) => Ok(reply),
+            Ok(other) => Err(format!(
+                "unexpected reply from the partitions actor: {other:?}"
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// A request answered with `Done`: the inner error is the Kafka error code and message.
+    pub(super) async fn partitions_request_done(
+        &self,
+        ask: PartitionsRequest,
+    ) -> Result<Result<(), (i16, String)>, String> {
+        match self.partitions_request(ask).await? {
+            PartitionsReply::Done { error_code: 0, .. } => Ok(Ok(())),
+            PartitionsReply::Done {
+                error_code,
+                message,
+            } => Ok(Err((
+                error_code,
+                message.unwrap_or_else(|| format!("error {error_code}")),
+            ))),
+            other => Err(format!("unexpected partitions reply {other:?}")),
+        }
+    }
+
+    pub(super) async fn delete_records(
+        &self,
+        request: DeleteRecordsRequest,
+    ) -> Result<DeleteRecordsResponse, String> {
+        let partitions: Vec<(TopicPartition, i64)> = request
+            .topics
+            .iter()
+            .flat_map(|topic| {
+                topic.partitions.iter().map(|p| {
+                    let tp = TopicPartition {
+                        topic: topic.name.0.to_string(),
+                        partition: p.partition_index,
+                    };
+                    (tp, p.offset)
+                })
+            })
+            .collect();
+        let results = match self
+            .partitions_request(PartitionsRequest::DeleteRecords { partitions })
+            .await?
+        {
+            PartitionsReply::DeleteRecords(results) => results,
+            other => return Err(format!("unexpected delete records reply {other:?}")),
+        };
+        Ok(DeleteRecordsResponse::default().with_topics(group_by_topic(results)))
+    }
+}
+
+/// Groups per-partition results by topic, topics in the order they first appear.
+fn group_by_topic(
+    results: Vec<(TopicPartition, DeleteRecordsResult)>,
+) -> Vec<DeleteRecordsTopicResult> {
+    let mut topics: Vec<DeleteRecordsTopicResult> = Vec::new();
+    for (tp, result) in results {
+        let partition = DeleteRecordsPartitionResult::default()
+            .with_partition_index(tp.partition)
+            .with_low_watermark(result.low_watermark)
+            .with_error_code(result.error_code);
+        match topics.iter_mut().find(|t| t.name.0.as_str() == tp.topic) {
+            Some(topic) => topic.partitions.push(partition),
+            None => topics.push(
+                DeleteRecordsTopicResult::default()
+                    .with_name(TopicName(StrBytes::from_string(tp.topic)))
+                    .with_partitions(vec![partition]),
+            ),
+        }
+    }
+    topics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_are_grouped_by_topic_in_first_seen_order() {
+        let r = |topic: &str, partition, error_code, low_watermark| {
+            (
+                TopicPartition {
+                    topic: topic.into(),
+                    partition,
+                },
+                DeleteRecordsResult {
+                    error_code,
+                    low_watermark,
+                },
+            )
+        };
+        let topics = group_by_topic(vec![r("b", 0, 0, 5), r("a", 1, 3, -1), r("b", 2, 0, 7)]);
+        type Shape<'a> = Vec<(&'a str, Vec<(i32, i16, i64)>)>;
+        let shape: Shape = topics
+            .iter()
+            .map(|t| {
+                (
+                    t.name.0.as_str(),
+                    t.partitions
+                        .iter()
+                        .map(|p| (p.partition_index, p.error_code, p.low_watermark))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [("b", vec![(0, 0, 5), (2, 0, 7)]), ("a", vec![(1, 3, -1)])]
+        );
+    }
+}
