@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: both builds (normal and the madsim simulation), formatting,
-# the I/O-boundary lint, and the fuzz crate's build. This is the command the README gives and
-# .ci/run calls.
+# the I/O-boundary lint, the real-client suite (tests/clients) and the fuzz crate's build. This
+# is the command the README gives and .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,9 @@ cargo test --workspace --quiet
 
 step "simulation build (--cfg madsim, target dir target-sim)"
 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-sim cargo test -p rill-sim --quiet
+
+step "real clients (confluent-kafka, kafka-python, aiokafka, kcat) against rill server"
+bash tests/clients/run.sh -q
 
 if [ -f fuzz/Cargo.toml ]; then
   step "fuzz targets compile"

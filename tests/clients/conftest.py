@@ -1,0 +1,165 @@
+"""Fixtures for the real-client conformance suite: a real `rill server` process on a free
+127.0.0.1 port with its own temporary data directory.
+
+The binary is `target/debug/rill` (built by `cargo build --bin rill` in run.sh); set RILL_BIN to
+use another one. The server's stderr goes to a file in the data directory and is attached to
+the report of every failing test that used the server, so a failure shows what the broker said.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RILL_BIN = Path(os.environ.get("RILL_BIN", REPO / "target" / "debug" / "rill"))
+
+# How long a server may take to start listening (a debug build opening its logs).
+START_TIMEOUT_S = 15.0
+# How long a graceful stop may take before the process is killed.
+STOP_TIMEOUT_S = 5.0
+
+
+def free_port():
+    """A port nobody listens on right now (the kernel's pick for an ephemeral bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RillServer:
+    """One `rill server` process; `restart` keeps the port and the data directory."""
+
+    def __init__(self, data_dir, extra_args=()):
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.extra_args = list(extra_args)
+        self.log_path = self.data_dir / "server.stderr"
+        self.proc = None
+        self.starts = 0
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def addr(self):
+        return ("127.0.0.1", self.port)
+
+    def start(self):
+        assert self.proc is None, "already running"
+        assert RILL_BIN.exists(), f"{RILL_BIN} is missing: run `cargo build --bin rill` first"
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        log.write(f"\n----- start #{self.starts} -----\n".encode())
+        log.flush()
+        self.proc = subprocess.Popen(
+            [
+                str(RILL_BIN),
+                "server",
+                "--listeners",
+                f"PLAINTEXT://{self.bootstrap}",
+                "--log-dirs",
+                str(self.data_dir / "data"),
+                *self.extra_args,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "info"), "NO_COLOR": "1"},
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            code = self.proc.poll()
+            if code is not None:
+                self.proc = None
+                raise RuntimeError(f"rill server exited with {code}:\n{self.log()}")
+            try:
+                socket.create_connection(self.addr, timeout=0.5).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"rill server did not listen on {self.bootstrap}:\n{self.log()}")
+                time.sleep(0.02)
+
+    def kill9(self):
+        """SIGKILL: no shutdown code runs, only what reached the kernel survives."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+            self.proc = None
+
+    def restart(self):
+        """`kill -9`, then start again on the same port and data directory."""
+        self.kill9()
+        return self.start()
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        self.proc = None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def rill_factory(tmp_path, request):
+    """Starts servers with extra flags (`rill_factory("--override", "num.partitions=3")`);
+    every one is stopped at the end of the test."""
+    servers = []
+    request.node._rill_servers = servers
+
+    def make(*extra_args):
+        server = RillServer(tmp_path / f"rill{len(servers)}", extra_args)
+        server.data_dir.mkdir()
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def rill(rill_factory):
+    """A server with the default configuration."""
+    return rill_factory()
+
+
+@pytest.fixture
+def topic_name(request):
+    """A unique, legal topic name for this test."""
+    base = "".join(c if c.isalnum() else "-" for c in request.node.name)[:80]
+    return f"{base}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, attach every server's stderr to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for i, server in enumerate(getattr(item, "_rill_servers", [])):
+            text = server.log()
+            if len(text) > 20000:
+                text = "...(cut)...\n" + text[-20000:]
+            report.sections.append((f"rill server {i} stderr ({server.log_path})", text))

@@ -1,0 +1,327 @@
+"""Hand-rolled Kafka wire helpers for the conformance suite: raw frames, ApiVersions v0, a
+RecordBatch v2 encoder with a correct (or deliberately wrong) CRC-32C, Produce v3, Java's
+murmur2 partitioner, and the delivery checks shared by the client tests.
+
+Everything here is written from the protocol spec with the standard library only, so the
+wire tests do not depend on any client's internals.
+"""
+
+import socket
+import struct
+import time
+from collections import defaultdict
+
+API_KEYS = {
+    "Produce": 0,
+    "Fetch": 1,
+    "ListOffsets": 2,
+    "Metadata": 3,
+    "OffsetCommit": 8,
+    "OffsetFetch": 9,
+    "FindCoordinator": 10,
+    "ApiVersions": 18,
+    "CreateTopics": 19,
+    "DeleteTopics": 20,
+    "DeleteRecords": 21,
+    "InitProducerId": 22,
+    "DescribeConfigs": 32,
+    "AlterConfigs": 33,
+    "CreatePartitions": 37,
+    "IncrementalAlterConfigs": 44,
+}
+
+CORRUPT_MESSAGE = 2
+MESSAGE_TOO_LARGE = 10
+SOCKET_TIMEOUT_S = 10.0
+
+
+# ---------------------------------------------------------------------------- primitives
+
+
+def _string(s):
+    if s is None:
+        return struct.pack(">h", -1)
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def _zigzag_varint(n):
+    """Kafka's signed varint (zigzag, 64-bit)."""
+    z = (n << 1) ^ (n >> 63)
+    z &= 0xFFFFFFFFFFFFFFFF
+    out = bytearray()
+    while True:
+        byte = z & 0x7F
+        z >>= 7
+        if z:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = _CRC32C[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+# ---------------------------------------------------------------------------- record batches
+
+
+def record_batch(records, base_timestamp_ms=None, corrupt_crc=False):
+    """An uncompressed RecordBatch v2 (magic 2) of `records`, a list of (key, value) bytes (key
+    may be None). With `corrupt_crc` the stored CRC is off by one."""
+    if base_timestamp_ms is None:
+        base_timestamp_ms = int(time.time() * 1000)
+    body = bytearray()
+    for delta, (key, value) in enumerate(records):
+        rec = bytearray()
+        rec += struct.pack(">b", 0)  # attributes
+        rec += _zigzag_varint(0)  # timestamp delta
+        rec += _zigzag_varint(delta)  # offset delta
+        if key is None:
+            rec += _zigzag_varint(-1)
+        else:
+            rec += _zigzag_varint(len(key)) + key
+        rec += _zigzag_varint(len(value)) + value
+        rec += _zigzag_varint(0)  # headers
+        body += _zigzag_varint(len(rec)) + rec
+    after_crc = (
+        struct.pack(
+            ">hiqqqhii",
+            0,  # attributes: no compression, create time, not transactional
+            len(records) - 1,  # last offset delta
+            base_timestamp_ms,
+            base_timestamp_ms,  # max timestamp
+            -1,  # producer id
+            -1,  # producer epoch
+            -1,  # base sequence
+            len(records),
+        )
+        + bytes(body)
+    )
+    crc = crc32c(after_crc)
+    if corrupt_crc:
+        crc = (crc + 1) & 0xFFFFFFFF
+    after_length = struct.pack(">ibI", -1, 2, crc) + after_crc  # leader epoch, magic, crc
+    return struct.pack(">qi", 0, len(after_length)) + after_length
+
+
+# ---------------------------------------------------------------------------- connections
+
+
+class Conn:
+    """One raw Kafka connection; requests use header v1 (non-flexible versions only)."""
+
+    def __init__(self, addr, timeout_s=SOCKET_TIMEOUT_S):
+        self.sock = socket.create_connection(addr, timeout=timeout_s)
+        self.sock.settimeout(timeout_s)
+        self.correlation_id = 0
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def request(self, api_key, api_version, body):
+        """Sends one request and returns the response body (after the v0 response header)."""
+        self.correlation_id += 1
+        header = struct.pack(">hhi", api_key, api_version, self.correlation_id) + _string("kwire")
+        frame = header + body
+        self.sock.sendall(struct.pack(">i", len(frame)) + frame)
+        response = self.read_frame()
+        (correlation_id,) = struct.unpack_from(">i", response)
+        assert correlation_id == self.correlation_id, (correlation_id, self.correlation_id)
+        return response[4:]
+
+    def read_frame(self):
+        (size,) = struct.unpack(">i", self._read_exact(4))
+        return self._read_exact(size)
+
+    def _read_exact(self, n):
+        data = bytearray()
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError(f"closed by the broker after {len(data)} of {n} bytes")
+            data += chunk
+        return bytes(data)
+
+    def closed_by_peer(self, timeout_s=5.0):
+        """True when the broker closes this connection (EOF or reset) within `timeout_s`."""
+        self.sock.settimeout(timeout_s)
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def api_versions(self):
+        """ApiVersions v0: {api_key: (min, max)}."""
+        body = self.request(API_KEYS["ApiVersions"], 0, b"")
+        error, count = struct.unpack_from(">hi", body)
+        assert error == 0, f"ApiVersions error {error}"
+        out = {}
+        for i in range(count):
+            key, lo, hi = struct.unpack_from(">hhh", body, 6 + 6 * i)
+            out[key] = (lo, hi)
+        return out
+
+    def produce_v3(self, topic, partition, batch, acks=-1, timeout_ms=10000):
+        """Produce v3 of one batch to one partition: (error_code, base_offset)."""
+        body = (
+            _string(None)  # transactional id
+            + struct.pack(">hii", acks, timeout_ms, 1)
+            + _string(topic)
+            + struct.pack(">iii", 1, partition, len(batch))
+            + batch
+        )
+        response = self.request(API_KEYS["Produce"], 3, body)
+        (topics,) = struct.unpack_from(">i", response)
+        assert topics == 1, response
+        (name_len,) = struct.unpack_from(">h", response, 4)
+        pos = 6 + name_len
+        (partitions,) = struct.unpack_from(">i", response, pos)
+        assert partitions == 1, response
+        index, error, base_offset = struct.unpack_from(">ihq", response, pos + 4)
+        assert index == partition
+        return error, base_offset
+
+
+def advertised(addr):
+    with Conn(addr) as c:
+        return c.api_versions()
+
+
+def require_apis(addr, *needs):
+    """Fails (never skips) with a clear message when the broker does not advertise an API the
+    test needs: `require_apis(addr, ("Produce", 3), "Fetch")`. Failing fast keeps a test for
+    an API that has not landed from burning its whole timeout in client retries."""
+    table = advertised(addr)
+    missing = []
+    for need in needs:
+        name, version = need if isinstance(need, tuple) else (need, None)
+        served = table.get(API_KEYS[name])
+        if served is None or (version is not None and not served[0] <= version <= served[1]):
+            missing.append(f"{name}" + (f" v{version}" if version is not None else ""))
+    assert not missing, (
+        f"the broker does not advertise {', '.join(missing)} (advertised: "
+        + ", ".join(f"{k}:{v[0]}-{v[1]}" for k, v in sorted(table.items()))
+        + ")"
+    )
+
+
+# ---------------------------------------------------------------------------- partitioning
+
+
+def murmur2(data):
+    """Java's `Utils.murmur2` (the Kafka default partitioner's hash), as an unsigned 32-bit int."""
+    m = 0x5BD1E995
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(length // 4):
+        k = int.from_bytes(data[4 * i : 4 * i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    tail = length & ~3
+    extra = length % 4
+    if extra == 3:
+        h ^= data[tail + 2] << 16
+    if extra >= 2:
+        h ^= data[tail + 1] << 8
+    if extra >= 1:
+        h ^= data[tail]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
+def murmur2_partition(key, partitions):
+    """The partition Java's (and librdkafka's murmur2_random) partitioner picks for `key`."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+# ---------------------------------------------------------------------------- delivery checks
+
+
+def messages(n, keyed, prefix="m"):
+    """`n` (key, value) pairs with unique values; keys repeat over 7 distinct keys so several
+    messages share each key."""
+    out = []
+    for i in range(n):
+        key = f"key-{i % 7}".encode() if keyed else None
+        out.append((key, f"{prefix}-{i:06d}".encode()))
+    return out
+
+
+def check_delivery(sent, received, partitions, keyed):
+    """`sent`: (partition, key, value) in send order, as acknowledged by the client.
+    `received`: (partition, offset, key, value) as consumed.
+
+    Checks: every sent message arrives exactly once, on the partition it was acknowledged on,
+    in send order per partition, with increasing offsets; keyed messages are on
+    murmur2(key) % partitions, so the same key is always on the same partition."""
+    values = [v for _, _, v in sent]
+    assert len(set(values)) == len(values), "test bug: sent values must be unique"
+    got = defaultdict(int)
+    for _, _, _, v in received:
+        got[v] += 1
+    dupes = {v: c for v, c in got.items() if c > 1}
+    assert not dupes, f"delivered more than once: {sorted(dupes.items())[:10]}"
+    missing = [v for v in values if v not in got]
+    assert not missing, f"{len(missing)} of {len(values)} acknowledged messages missing, e.g. {missing[:5]}"
+    value_set = set(values)
+    extra = [v for v in got if v not in value_set]
+    assert not extra, f"unexpected messages {extra[:5]}"
+
+    sent_by_partition = defaultdict(list)
+    for p, k, v in sent:
+        sent_by_partition[p].append(v)
+    recv_by_partition = defaultdict(list)
+    last_offset = {}
+    for p, off, k, v in received:
+        assert off > last_offset.get(p, -1), f"offsets not increasing on partition {p}: {last_offset[p]} then {off}"
+        last_offset[p] = off
+        recv_by_partition[p].append(v)
+    for p in set(sent_by_partition) | set(recv_by_partition):
+        assert recv_by_partition[p] == sent_by_partition[p], (
+            f"partition {p}: consumed order differs from send order "
+            f"(first sent {sent_by_partition[p][:3]}, first consumed {recv_by_partition[p][:3]})"
+        )
+
+    if keyed:
+        key_partitions = defaultdict(set)
+        for p, _, k, _ in received:
+            key_partitions[k].add(p)
+        for k, ps in key_partitions.items():
+            assert ps == {murmur2_partition(k, partitions)}, (
+                f"key {k!r} on partitions {sorted(ps)}, murmur2 says {murmur2_partition(k, partitions)}"
+            )

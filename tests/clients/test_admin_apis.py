@@ -1,0 +1,193 @@
+"""The second wave of admin APIs from each client's admin API: CreatePartitions,
+DescribeConfigs, IncrementalAlterConfigs / AlterConfigs (topic configs, persisted across
+`kill -9`), DeleteRecords (the low watermark moves and consumption starts there)."""
+
+import asyncio
+
+import pytest
+from aiokafka import TopicPartition as AioTP
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions as AioNewPartitions, RecordsToDelete
+from aiokafka.admin.config_resource import ConfigResource as AioConfigResource, ConfigResourceType as AioType
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import (
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ConfigSource,
+    NewPartitions,
+    ResourceType,
+)
+from kafka import TopicPartition as KpTP
+from kafka.admin import ConfigResource as KpConfigResource, KafkaAdminClient
+
+import ck
+import kwire
+
+TIMEOUT_S = 15
+
+
+def wait_all(futures):
+    return {k: f.result(timeout=TIMEOUT_S) for k, f in futures.items()}
+
+
+# ---------------------------------------------------------------------------- confluent-kafka
+
+
+def test_confluent_create_partitions_then_keyed_produce(rill, topic_name):
+    kwire.require_apis(rill.addr, "CreatePartitions", "Produce", "Fetch")
+    ck.create_topic(rill.bootstrap, topic_name, 2)
+    a = ck.admin(rill.bootstrap)
+    wait_all(a.create_partitions([NewPartitions(topic_name, 4)], request_timeout=TIMEOUT_S))
+    assert ck.topic_partitions(rill.bootstrap, topic_name) == 4
+    with pytest.raises(Exception) as err:  # shrinking is INVALID_PARTITIONS (37)
+        wait_all(a.create_partitions([NewPartitions(topic_name, 3)], request_timeout=TIMEOUT_S))
+    assert err.value.args[0].code() == 37, err.value
+    sent, _, _ = ck.produce(rill.bootstrap, topic_name, kwire.messages(200, keyed=True), "all")
+    received = ck.consume(rill.bootstrap, topic_name, 4, len(sent))
+    kwire.check_delivery(sent, received, 4, keyed=True)
+
+
+def test_confluent_describe_and_incremental_alter_configs(rill, topic_name):
+    kwire.require_apis(rill.addr, "DescribeConfigs", "IncrementalAlterConfigs")
+    ck.create_topic(rill.bootstrap, topic_name, 1, config={"retention.ms": "86400000"})
+    a = ck.admin(rill.bootstrap)
+    resource = ConfigResource(ResourceType.TOPIC, topic_name)
+
+    def describe():
+        (entries,) = wait_all(a.describe_configs([resource], request_timeout=TIMEOUT_S)).values()
+        return entries
+
+    entries = describe()
+    assert entries["retention.ms"].value == "86400000"
+    assert entries["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert entries["segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value or entries[
+        "segment.bytes"
+    ].source == ConfigSource.STATIC_BROKER_CONFIG.value
+    alter = ConfigResource(
+        ResourceType.TOPIC,
+        topic_name,
+        incremental_configs=[
+            ConfigEntry("retention.ms", "3600000", incremental_operation=AlterConfigOpType.SET),
+            ConfigEntry("max.message.bytes", "200000", incremental_operation=AlterConfigOpType.SET),
+        ],
+    )
+    wait_all(a.incremental_alter_configs([alter], request_timeout=TIMEOUT_S))
+    assert describe()["retention.ms"].value == "3600000"
+    delete = ConfigResource(
+        ResourceType.TOPIC,
+        topic_name,
+        incremental_configs=[ConfigEntry("max.message.bytes", None, incremental_operation=AlterConfigOpType.DELETE)],
+    )
+    wait_all(a.incremental_alter_configs([delete], request_timeout=TIMEOUT_S))
+    assert describe()["max.message.bytes"].source != ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+
+    rill.restart()
+    a = ck.admin(rill.bootstrap)
+    entries = describe()
+    assert entries["retention.ms"].value == "3600000", "altered config survives kill -9"
+    assert entries["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+
+
+def test_confluent_describe_broker_configs(rill):
+    kwire.require_apis(rill.addr, "DescribeConfigs")
+    a = ck.admin(rill.bootstrap)
+    (broker_id,) = a.list_topics(timeout=TIMEOUT_S).brokers
+    (entries,) = wait_all(
+        a.describe_configs([ConfigResource(ResourceType.BROKER, str(broker_id))], request_timeout=TIMEOUT_S)
+    ).values()
+    assert "log.retention.ms" in entries or "log.retention.hours" in entries, sorted(entries)[:20]
+
+
+def test_confluent_delete_records(rill, topic_name):
+    kwire.require_apis(rill.addr, "DeleteRecords", "Produce", "Fetch", "ListOffsets")
+    ck.create_topic(rill.bootstrap, topic_name, 1)
+    msgs = kwire.messages(10, keyed=False)
+    ck.produce(rill.bootstrap, topic_name, msgs, "all")
+    a = ck.admin(rill.bootstrap)
+    (deleted,) = wait_all(a.delete_records([TopicPartition(topic_name, 0, 4)], request_timeout=TIMEOUT_S)).values()
+    assert deleted.low_watermark == 4
+    c = ck.consumer(rill.bootstrap)
+    try:
+        assert c.get_watermark_offsets(TopicPartition(topic_name, 0), timeout=10) == (4, 10)
+    finally:
+        c.close()
+    got = ck.consume(rill.bootstrap, topic_name, 1, 6)
+    assert [(o, v) for _, o, _, v in got] == [(i, msgs[i][1]) for i in range(4, 10)]
+    rill.restart()
+    got = ck.consume(rill.bootstrap, topic_name, 1, 6)
+    assert [o for _, o, _, _ in got] == list(range(4, 10)), "log start offset survives kill -9"
+
+
+# ---------------------------------------------------------------------------- kafka-python
+
+
+def kp_admin(rill):
+    return KafkaAdminClient(bootstrap_servers=rill.bootstrap, request_timeout_ms=TIMEOUT_S * 1000)
+
+
+def test_kafka_python_admin_partitions_configs_records(rill, topic_name):
+    kwire.require_apis(rill.addr, "CreatePartitions", "DescribeConfigs", "IncrementalAlterConfigs", "DeleteRecords")
+    ck.create_topic(rill.bootstrap, topic_name, 1)
+    a = kp_admin(rill)
+    try:
+        a.create_partitions({topic_name: 3})
+        (described,) = a.describe_topics([topic_name])
+        assert len(described["partitions"]) == 3
+
+        # kafka-python picks IncrementalAlterConfigs when the broker advertises it.
+        altered = a.alter_configs([KpConfigResource("TOPIC", topic_name, configs={"retention.ms": "7200000"})])
+        assert altered == {"topic": {topic_name: "OK"}}
+        modified = a.describe_configs([KpConfigResource("TOPIC", topic_name)])["topic"][topic_name]
+        assert list(modified) == ["retention.ms"], "only the altered key is non-default"
+        assert (modified["retention.ms"]["value"], modified["retention.ms"]["config_source"]) == (
+            "7200000",
+            "DYNAMIC_TOPIC_CONFIG",
+        )
+        everything = a.describe_configs([KpConfigResource("TOPIC", topic_name)], config_filter="all")
+        assert everything["topic"][topic_name]["segment.bytes"]["config_source"] in {
+            "DEFAULT_CONFIG",
+            "STATIC_BROKER_CONFIG",
+        }
+
+        ck.produce(rill.bootstrap, topic_name, kwire.messages(10, keyed=False), "all", partition=0)
+        result = a.delete_records({KpTP(topic_name, 0): 7})
+        assert result[KpTP(topic_name, 0)]["low_watermark"] == 7
+        assert result[KpTP(topic_name, 0)]["error_code"] == 0
+    finally:
+        a.close()
+    got = ck.consume(rill.bootstrap, topic_name, 1, 3)
+    assert [o for _, o, _, _ in got] == [7, 8, 9]
+
+
+# ---------------------------------------------------------------------------- aiokafka
+
+
+def test_aiokafka_admin_partitions_configs_records(rill, topic_name):
+    kwire.require_apis(rill.addr, "CreatePartitions", "DescribeConfigs", "AlterConfigs", "DeleteRecords")
+    ck.create_topic(rill.bootstrap, topic_name, 1)
+    ck.produce(rill.bootstrap, topic_name, kwire.messages(10, keyed=False), "all", partition=0)
+
+    async def body():
+        a = AIOKafkaAdminClient(bootstrap_servers=rill.bootstrap, request_timeout_ms=TIMEOUT_S * 1000)
+        await a.start()
+        try:
+            await a.create_partitions({topic_name: AioNewPartitions(3)})
+            (described,) = await a.describe_topics([topic_name])
+            assert len(described["partitions"]) == 3
+
+            await a.alter_configs([AioConfigResource(AioType.TOPIC, topic_name, configs={"retention.ms": "7200000"})])
+            (response,) = await a.describe_configs([AioConfigResource(AioType.TOPIC, topic_name)])
+            (resource,) = response.to_object()["resources"]
+            assert resource["error_code"] == 0
+            entries = {e["config_names"]: e for e in resource["config_entries"]}
+            assert entries["retention.ms"]["config_value"] == "7200000"
+            assert entries["retention.ms"]["config_source"] == 1, "DYNAMIC_TOPIC_CONFIG"
+
+            low = await a.delete_records({AioTP(topic_name, 0): RecordsToDelete(before_offset=7)})
+            assert low == {AioTP(topic_name, 0): 7}
+        finally:
+            await a.close()
+
+    asyncio.run(asyncio.wait_for(body(), 60))
+    got = ck.consume(rill.bootstrap, topic_name, 1, 3)
+    assert [o for _, o, _, _ in got] == [7, 8, 9]

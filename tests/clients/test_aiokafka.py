@@ -1,0 +1,181 @@
+"""aiokafka against a real `rill server`. aiokafka negotiates with ApiVersions v0 only and
+speaks only non-flexible versions (Produce <= 7, Fetch <= 11, Metadata <= 5, ListOffsets <= 3),
+so this checks that those stay advertised and served. Admin through AIOKafkaAdminClient,
+consumption through assign() with group_id=None."""
+
+import asyncio
+import time
+
+import aiokafka
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+import kwire
+
+PARTITIONS = 3
+N = 600
+TIMEOUT_MS = 15000
+TEST_TIMEOUT_S = 60
+
+
+def run(coro):
+    """Runs one test coroutine with a hard deadline."""
+    return asyncio.run(asyncio.wait_for(coro, TEST_TIMEOUT_S))
+
+
+async def create_topic(rill, name, partitions):
+    a = AIOKafkaAdminClient(bootstrap_servers=rill.bootstrap, request_timeout_ms=TIMEOUT_MS)
+    await a.start()
+    try:
+        response = await a.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        return response
+    finally:
+        await a.close()
+
+
+async def produce(rill, topic, msgs, timestamps=None, **conf):
+    p = AIOKafkaProducer(bootstrap_servers=rill.bootstrap, request_timeout_ms=TIMEOUT_MS, **conf)
+    await p.start()
+    try:
+        futures = []
+        for i, (k, v) in enumerate(msgs):
+            ts = timestamps[i] if timestamps else None
+            futures.append((k, v, await p.send(topic, key=k, value=v, timestamp_ms=ts)))
+        sent, offsets = [], {}
+        for k, v, f in futures:
+            md = await f
+            sent.append((md.partition, k, v))
+            offsets[v] = md.offset
+        return sent, offsets
+    finally:
+        await p.stop()
+
+
+def consumer(rill):
+    return AIOKafkaConsumer(
+        bootstrap_servers=rill.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=TIMEOUT_MS,
+        check_crcs=True,
+    )
+
+
+async def poll(c, n, timeout_s=30.0, settle_s=0.5):
+    out = []
+    deadline = time.monotonic() + timeout_s
+    settle_end = None
+    while time.monotonic() < deadline:
+        if settle_end is None and len(out) >= n:
+            settle_end = time.monotonic() + settle_s
+        if settle_end is not None and time.monotonic() >= settle_end:
+            break
+        for tp, records in (await c.getmany(timeout_ms=100)).items():
+            out.extend((r.partition, r.offset, r.key, r.value) for r in records)
+    return out
+
+
+def test_versions():
+    assert aiokafka.__version__ == "0.14.0"
+
+
+def test_admin_create_list_delete(rill, topic_name):
+    async def body():
+        a = AIOKafkaAdminClient(bootstrap_servers=rill.bootstrap, request_timeout_ms=TIMEOUT_MS)
+        await a.start()
+        try:
+            new = [NewTopic(topic_name, num_partitions=PARTITIONS, replication_factor=1)]
+            created = await a.create_topics(new)
+            assert [t[1] for t in created.topic_errors] == [0]
+            again = await a.create_topics(new)
+            assert [t[1] for t in again.topic_errors] == [36], "TOPIC_ALREADY_EXISTS"
+            assert topic_name in await a.list_topics()
+            (described,) = (await a.describe_topics([topic_name]))
+            assert described["error_code"] == 0 and len(described["partitions"]) == PARTITIONS
+            deleted = await a.delete_topics([topic_name])
+            assert [t[1] for t in deleted.topic_error_codes] == [0]
+            assert topic_name not in await a.list_topics()
+        finally:
+            await a.close()
+
+    run(body())
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["keyed", "unkeyed"])
+@pytest.mark.parametrize(
+    "conf",
+    [{"acks": "all"}, {"acks": 1}, {"acks": "all", "enable_idempotence": True}],
+    ids=["acks_all", "acks_1", "idempotent"],
+)
+def test_produce_consume_from_beginning(rill, topic_name, conf, keyed):
+    kwire.require_apis(
+        rill.addr, ("Produce", 7), ("Fetch", 11), ("ListOffsets", 1), *(["InitProducerId"] if len(conf) > 1 else [])
+    )
+
+    async def body():
+        await create_topic(rill, topic_name, PARTITIONS)
+        msgs = kwire.messages(N, keyed)
+        sent, offsets = await produce(rill, topic_name, msgs, **conf)
+        c = consumer(rill)
+        await c.start()
+        try:
+            c.assign([TopicPartition(topic_name, p) for p in range(PARTITIONS)])
+            await c.seek_to_beginning()
+            received = await poll(c, N)
+        finally:
+            await c.stop()
+        kwire.check_delivery(sent, received, PARTITIONS, keyed)
+        assert {v: o for _, o, _, v in received} == offsets
+
+    run(body())
+
+
+def test_consume_from_latest(rill, topic_name):
+    kwire.require_apis(rill.addr, "Produce", "Fetch", "ListOffsets")
+
+    async def body():
+        await create_topic(rill, topic_name, PARTITIONS)
+        before, _ = await produce(rill, topic_name, kwire.messages(90, keyed=True, prefix="before"), acks="all")
+        tps = [TopicPartition(topic_name, p) for p in range(PARTITIONS)]
+        c = consumer(rill)
+        await c.start()
+        try:
+            c.assign(tps)
+            await c.seek_to_end()
+            ends = {tp.partition: await c.position(tp) for tp in tps}  # resolves ListOffsets -1
+            assert ends == {p: sum(1 for q, _, _ in before if q == p) for p in range(PARTITIONS)}
+            sent, _ = await produce(rill, topic_name, kwire.messages(90, keyed=True, prefix="after"), acks="all")
+            received = await poll(c, len(sent))
+        finally:
+            await c.stop()
+        kwire.check_delivery(sent, received, PARTITIONS, keyed=True)
+
+    run(body())
+
+
+def test_offsets_for_times_and_beginning_end(rill, topic_name):
+    kwire.require_apis(rill.addr, "Produce", "Fetch", ("ListOffsets", 1))
+
+    async def body():
+        await create_topic(rill, topic_name, 1)
+        base = int(time.time() * 1000) - 60_000
+        msgs = kwire.messages(10, keyed=False)
+        for i, msg in enumerate(msgs):  # one batch per message
+            await produce(rill, topic_name, [msg], timestamps=[base + 1000 * i], acks="all")
+        tp = TopicPartition(topic_name, 0)
+        c = consumer(rill)
+        await c.start()
+        try:
+            assert await c.beginning_offsets([tp]) == {tp: 0}
+            assert await c.end_offsets([tp]) == {tp: 10}
+            for ts, want in {base - 5: 0, base + 3500: 4, base + 9000: 9}.items():
+                found = (await c.offsets_for_times({tp: ts}))[tp]
+                assert found is not None and found.offset == want, (ts - base, found)
+                assert found.timestamp == base + 1000 * want
+            assert (await c.offsets_for_times({tp: base + 9001}))[tp] is None
+        finally:
+            await c.stop()
+
+    run(body())
