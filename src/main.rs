@@ -9,8 +9,14 @@ rill — a Kafka-compatible, replicated, partitioned log broker
 
 USAGE:
     rill server [--config FILE] [--override key=value]... [--node-id N] [--listeners L] [--log-dirs D]
+    rill topics --bootstrap-server H:P --create|--list|--describe|--delete|--alter ...
+    rill console-producer --bootstrap-server H:P --topic T [--property parse.key=true] ...
+    rill console-consumer --bootstrap-server H:P --topic T [--from-beginning] [--max-messages N] ...
+    rill perf produce|consume|e2e --bootstrap-server H:P --topic T ...
     rill version
     rill help
+
+The client tools work against any Kafka-compatible broker; `rill <tool> --help` lists flags.
 
 rill server with no flags runs one node with data in ./rill-data and the Kafka listener on
 127.0.0.1:9092. Config keys are Kafka's (node.id, listeners, log.dirs, log.retention.hours, ...);
@@ -29,7 +35,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("server") => server(&args[1..]),
-        Some(other) => fail(&format!("unknown command '{other}'\n\n{USAGE}")),
+        Some(tool) => rill::cli::run(tool, &args[1..])
+            .unwrap_or_else(|| fail(&format!("unknown command '{tool}'\n\n{USAGE}"))),
     }
 }
 

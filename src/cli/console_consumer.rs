@@ -1,0 +1,316 @@
+//! `rill console-consumer`: prints records of a topic (kafka-console-consumer.sh) — all
+//! partitions fetched in parallel, or one with `--partition`. Stops on Ctrl-C, after
+//! `--max-messages`, or after `--timeout-ms` without a new record.
+#![allow(clippy::disallowed_methods)] // host-side tool: reads the clock
+
+use std::io::Write;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::client::consumer::{Consumer, ConsumerConfig, StartOffset};
+use crate::client::records::Record;
+
+use super::args::{Args, Spec};
+use super::{connect, parse_bool, CliError, CliResult};
+
+pub const USAGE: &str = "\
+USAGE:
+    rill console-consumer --bootstrap-server H:P --topic T [--from-beginning]
+        [--partition P [--offset O|earliest|latest]] [--max-messages N] [--timeout-ms MS]
+        [--property print.key=true print.offset=true print.partition=true print.timestamp=true
+                    key.separator=SEP]
+        [--isolation-level read_committed|read_uncommitted]
+";
+
+const SPEC: Spec = Spec {
+    switches: &["--from-beginning", "--skip-message-on-error"],
+    values: &[
+        "--bootstrap-server",
+        "--topic",
+        "--partition",
+        "--offset",
+        "--max-messages",
+        "--timeout-ms",
+        "--isolation-level",
+        "--group",
+    ],
+    properties: &["--property", "--consumer-property"],
+};
+
+/// What to print per record (Kafka's DefaultMessageFormatter).
+#[derive(Debug, Clone)]
+pub struct Formatter {
+    pub print_key: bool,
+    pub print_offset: bool,
+    pub print_partition: bool,
+    pub print_timestamp: bool,
+    pub print_value: bool,
+    pub key_separator: String,
+    pub line_separator: String,
+}
+
+impl Default for Formatter {
+    fn default() -> Self {
+        Self {
+            print_key: false,
+            print_offset: false,
+            print_partition: false,
+            print_timestamp: false,
+            print_value: true,
+            key_separator: "\t".into(),
+            line_separator: "\n".into(),
+        }
+    }
+}
+
+impl Formatter {
+    fn from_args(args: &Args) -> CliResult<Self> {
+        let mut f = Formatter::default();
+        for (key, value) in args.properties("--property") {
+            match key.as_str() {
+                "print.key" => f.print_key = parse_bool(key, value)?,
+                "print.offset" => f.print_offset = parse_bool(key, value)?,
+                "print.partition" => f.print_partition = parse_bool(key, value)?,
+                "print.timestamp" => f.print_timestamp = parse_bool(key, value)?,
+                "print.value" => f.print_value = parse_bool(key, value)?,
+                "key.separator" => f.key_separator = value.clone(),
+                "line.separator" => f.line_separator = value.clone(),
+                _ => return Err(CliError::Usage(format!("unknown --property '{key}'"))),
+            }
+        }
+        Ok(f)
+    }
+
+    /// Writes one record: timestamp, partition, offset, key, value — each enabled column
+    /// followed by the key separator, the value by the line separator.
+    pub fn write(
+        &self,
+        out: &mut impl Write,
+        partition: i32,
+        record: &Record<'_>,
+    ) -> std::io::Result<()> {
+        let sep = self.key_separator.as_bytes();
+        if self.print_timestamp {
+            let kind = if record.log_append_time {
+                "LogAppendTime"
+            } else {
+                "CreateTime"
+            };
+            if record.timestamp_ms < 0 {
+                out.write_all(b"NO_TIMESTAMP")?;
+            } else {
+                write!(out, "{kind}:{}", record.timestamp_ms)?;
+            }
+            out.write_all(sep)?;
+        }
+        if self.print_partition {
+            write!(out, "Partition:{partition}")?;
+            out.write_all(sep)?;
+        }
+        if self.print_offset {
+            write!(out, "Offset:{}", record.offset)?;
+            out.write_all(sep)?;
+        }
+        if self.print_key {
+            out.write_all(record.key.unwrap_or(b"null"))?;
+            out.write_all(sep)?;
+        }
+        if self.print_value {
+            out.write_all(record.value.unwrap_or(b"null"))?;
+        }
+        out.write_all(self.line_separator.as_bytes())
+    }
+}
+
+fn start_offset(args: &Args) -> CliResult<StartOffset> {
+    let from_beginning = args.has("--from-beginning");
+    match args.value("--offset") {
+        None if from_beginning => Ok(StartOffset::Earliest),
+        None => Ok(StartOffset::Latest),
+        Some(_) if args.value("--partition").is_none() => {
+            Err(CliError::Usage("--offset needs --partition".into()))
+        }
+        Some(_) if from_beginning => Err(CliError::Usage(
+            "--offset and --from-beginning cannot be used together".into(),
+        )),
+        Some("earliest") => Ok(StartOffset::Earliest),
+        Some("latest") => Ok(StartOffset::Latest),
+        Some(o) => match o.parse::<i64>() {
+            Ok(o) if o >= 0 => Ok(StartOffset::Offset(o)),
+            _ => Err(CliError::Usage(format!(
+                "--offset must be a non-negative number, earliest or latest, got '{o}'"
+            ))),
+        },
+    }
+}
+
+fn consumer_config(args: &Args) -> CliResult<ConsumerConfig> {
+    let mut config = ConsumerConfig::default();
+    config.isolation_level = match args.value("--isolation-level") {
+        None | Some("read_uncommitted") => 0,
+        Some("read_committed") => 1,
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "--isolation-level must be read_committed or read_uncommitted, got '{other}'"
+            )))
+        }
+    };
+    for (key, value) in args.properties("--consumer-property") {
+        let number = || {
+            value
+                .parse::<i32>()
+                .map_err(|_| CliError::Usage(format!("{key} expects a number, got '{value}'")))
+        };
+        match key.as_str() {
+            "fetch.max.wait.ms" => config.fetch_max_wait_ms = number()?,
+            "fetch.min.bytes" => config.fetch_min_bytes = number()?,
+            "fetch.max.bytes" => config.fetch_max_bytes = number()?,
+            "max.partition.fetch.bytes" => config.partition_max_bytes = number()?,
+            "auto.offset.reset" => {
+                config.reset = match value.as_str() {
+                    "earliest" => StartOffset::Earliest,
+                    "latest" => StartOffset::Latest,
+                    _ => {
+                        return Err(CliError::Usage(format!(
+                            "auto.offset.reset must be earliest or latest, got '{value}'"
+                        )))
+                    }
+                }
+            }
+            "client.id" | "isolation.level" => {}
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "unknown --consumer-property '{key}'"
+                )))
+            }
+        }
+    }
+    if args.has("--from-beginning") {
+        config.reset = StartOffset::Earliest;
+    }
+    Ok(config)
+}
+
+pub async fn run(raw: &[String]) -> CliResult {
+    let args = Args::parse(raw, &SPEC)?;
+    if let Some(group) = args.value("--group") {
+        return Err(CliError::Unavailable(format!(
+            "consumer groups are not available yet (--group {group}); consume without --group, \
+             optionally with --partition and --offset"
+        )));
+    }
+    let formatter = Formatter::from_args(&args)?;
+    let start = start_offset(&args)?;
+    let mut config = consumer_config(&args)?;
+    let max_messages = args.number::<u64>("--max-messages")?;
+    let timeout = args
+        .number::<u64>("--timeout-ms")?
+        .map(Duration::from_millis);
+    if let Some(t) = timeout {
+        config.fetch_max_wait_ms = config.fetch_max_wait_ms.min(t.as_millis().max(1) as i32);
+    }
+    let partition = args.number::<i32>("--partition")?;
+    let topic = args.required("--topic")?;
+    let client = connect(args.required("--bootstrap-server")?).await?;
+    let partitions = partition.map(|p| vec![p]);
+    let mut consumer =
+        Consumer::assign(client, topic, partitions.as_deref(), start, config).await?;
+    let mut consumed = 0u64;
+    let result = consume(
+        &mut consumer,
+        &formatter,
+        max_messages,
+        timeout,
+        &mut consumed,
+    )
+    .await;
+    eprintln!("Processed a total of {consumed} messages");
+    result
+}
+
+async fn consume(
+    consumer: &mut Consumer,
+    formatter: &Formatter,
+    max_messages: Option<u64>,
+    timeout: Option<Duration>,
+    consumed: &mut u64,
+) -> CliResult {
+    let stdout = std::io::stdout();
+    let mut last_record_at = Instant::now();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        if max_messages.is_some_and(|max| *consumed >= max) {
+            return Ok(());
+        }
+        if timeout.is_some_and(|t| last_record_at.elapsed() >= t) {
+            return Ok(());
+        }
+        let fetched = tokio::select! {
+            biased;
+            _ = &mut ctrl_c => return Ok(()),
+            fetched = consumer.poll() => fetched?,
+        };
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        for data in &fetched {
+            let mut write_error = None;
+            data.for_each_record(|record| {
+                if write_error.is_some() || max_messages.is_some_and(|max| *consumed >= max) {
+                    return;
+                }
+                match formatter.write(&mut out, data.partition, record) {
+                    Ok(()) => *consumed += 1,
+                    Err(e) => write_error = Some(e),
+                }
+            })?;
+            if let Some(e) = write_error {
+                return stdout_error(e);
+            }
+        }
+        if let Err(e) = out.flush() {
+            return stdout_error(e);
+        }
+        if fetched.iter().any(|d| !d.records.is_empty()) {
+            last_record_at = Instant::now();
+        }
+    }
+}
+
+/// A closed stdout (`| head`) ends the consumer quietly; other write errors are failures.
+fn stdout_error(e: std::io::Error) -> CliResult {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!("cannot write to stdout: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_kafka_default_message_formatter() {
+        let f = Formatter {
+            print_key: true,
+            print_offset: true,
+            print_partition: true,
+            print_timestamp: true,
+            ..Formatter::default()
+        };
+        let record = Record {
+            offset: 7,
+            timestamp_ms: 1234,
+            log_append_time: false,
+            key: Some(b"k"),
+            value: None,
+        };
+        let mut out = Vec::new();
+        f.write(&mut out, 2, &record).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "CreateTime:1234\tPartition:2\tOffset:7\tk\tnull\n"
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! `rill console-producer`: one record per stdin line (kafka-console-producer.sh). Waits for
+//! every acknowledgement before exiting; failed lines are reported on stderr by line number and
+//! make the exit code non-zero.
+
+#![allow(clippy::disallowed_methods)] // host-side tool: a thread reads stdin
+
+use std::io::BufRead;
+
+use tokio::sync::mpsc;
+
+use crate::client::producer::{BatchOutcome, Producer, ProducerConfig};
+
+use super::args::{Args, Spec};
+use super::{connect, parse_bool, CliError, CliResult};
+
+pub const USAGE: &str = "\
+USAGE:
+    rill console-producer --bootstrap-server H:P --topic T [--partition P]
+        [--property parse.key=true] [--property key.separator=:]
+        [--producer-property acks=all|1|0 linger.ms=N batch.size=N compression.type=none]...
+";
+
+const SPEC: Spec = Spec {
+    switches: &[],
+    values: &[
+        "--bootstrap-server",
+        "--topic",
+        "--partition",
+        "--request-required-acks",
+        "--batch-size",
+    ],
+    properties: &["--property", "--producer-property"],
+};
+
+/// How lines become records.
+struct LineFormat {
+    parse_key: bool,
+    key_separator: String,
+    ignore_error: bool,
+}
+
+fn line_format(args: &Args) -> CliResult<LineFormat> {
+    let mut format = LineFormat {
+        parse_key: false,
+        key_separator: "\t".to_string(),
+        ignore_error: false,
+    };
+    for (key, value) in args.properties("--property") {
+        match key.as_str() {
+            "parse.key" => format.parse_key = parse_bool(key, value)?,
+            "key.separator" => format.key_separator = value.clone(),
+            "ignore.error" => format.ignore_error = parse_bool(key, value)?,
+            _ => return Err(CliError::Usage(format!("unknown --property '{key}'"))),
+        }
+    }
+    if format.key_separator.is_empty() {
+        return Err(CliError::Usage("key.separator must not be empty".into()));
+    }
+    Ok(format)
+}
+
+fn producer_config(args: &Args) -> CliResult<ProducerConfig> {
+    let mut config = ProducerConfig::default();
+    if let Some(acks) = args.value("--request-required-acks") {
+        config.set("acks", acks)?;
+    }
+    if let Some(size) = args.value("--batch-size") {
+        config.set("batch.size", size)?;
+    }
+    for (key, value) in args.properties("--producer-property") {
+        config.set(key, value)?;
+    }
+    Ok(config)
+}
+
+pub async fn run(raw: &[String]) -> CliResult {
+    let args = Args::parse(raw, &SPEC)?;
+    let format = line_format(&args)?;
+    let config = producer_config(&args)?;
+    let partition = args.number::<i32>("--partition")?;
+    let topic = args.required("--topic")?;
+    let client = connect(args.required("--bootstrap-server")?).await?;
+    let mut producer = Producer::new(client, topic, config).await?;
+    let mut failures = 0u64;
+    let mut chunks = stdin_chunks();
+    let mut line_number = 0u64;
+    loop {
+        let deadline = producer.linger_deadline();
+        let chunk = tokio::select! {
+            biased;
+            _ = sleep_until(deadline) => {
+                producer.flush_due().await?;
+                continue;
+            }
+            chunk = chunks.recv() => chunk,
+        };
+        let chunk = match chunk {
+            Some(Ok(chunk)) => chunk,
+            None => break,
+            Some(Err(e)) => return Err(CliError::Failed(format!("cannot read stdin: {e}"))),
+        };
+        for line in chunk.split(|b| *b == b'\n') {
+            line_number += 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            failures += produce_line(&mut producer, &format, partition, line_number, line).await;
+        }
+        while let Some(outcome) = producer.try_outcome() {
+            failures += report(&outcome);
+        }
+    }
+    for outcome in producer.close().await? {
+        failures += report(&outcome);
+    }
+    if failures > 0 {
+        return Err(CliError::Failed(format!(
+            "{failures} of {line_number} records were not produced"
+        )));
+    }
+    Ok(())
+}
+
+/// Stdin in chunks of whole lines (the trailing newline removed), read by a plain thread so a
+/// blocked read never holds up the runtime's shutdown.
+fn stdin_chunks() -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel(STDIN_CHUNKS_QUEUED);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::BufReader::with_capacity(STDIN_CHUNK_BYTES, std::io::stdin());
+        loop {
+            let mut chunk = Vec::with_capacity(STDIN_CHUNK_BYTES + 1024);
+            let result = loop {
+                match stdin.read_until(b'\n', &mut chunk) {
+                    Ok(0) => break Ok(true),
+                    Ok(_) if chunk.len() >= STDIN_CHUNK_BYTES => break Ok(false),
+                    Ok(_) if stdin.buffer().is_empty() => break Ok(false),
+                    Ok(_) => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            let eof = match result {
+                Ok(eof) => eof,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            if chunk.last() == Some(&b'\n') {
+                chunk.pop();
+            }
+            if !chunk.is_empty() || !eof {
+                if tx.blocking_send(Ok(chunk)).is_err() {
+                    return;
+                }
+            }
+            if eof {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Bytes of stdin handed over at once (whole lines; a longer line makes a longer chunk).
+const STDIN_CHUNK_BYTES: usize = 64 * 1024;
+/// Chunks read ahead of the producer.
+const STDIN_CHUNKS_QUEUED: usize = 16;
+
+/// Sends one line; returns 1 if it failed before reaching the producer.
+async fn produce_line(
+    producer: &mut Producer,
+    format: &LineFormat,
+    partition: Option<i32>,
+    line_number: u64,
+    line: &[u8],
+) -> u64 {
+    let separator = format.key_separator.as_bytes();
+    let (key, value) = if format.parse_key {
+        match find(line, separator) {
+            Some(at) => (Some(&line[..at]), &line[at + separator.len()..]),
+            None if format.ignore_error => (None, line),
+            None => {
+                eprintln!(
+                    "line {line_number}: no key separator '{}' found",
+                    format.key_separator
+                );
+                return 1;
+            }
+        }
+    } else {
+        (None, line)
+    };
+    match producer.send(line_number, key, value, partition).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("line {line_number}: {e}");
+            1
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Prints one line per failed record; returns how many failed.
+fn report(outcome: &BatchOutcome) -> u64 {
+    match &outcome.base_offset {
+        Ok(_) => 0,
+        Err(e) => {
+            for id in &outcome.record_ids {
+                eprintln!("line {id}: {e}");
+            }
+            outcome.record_ids.len() as u64
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,113 @@
+//! The client tools of the `rill` binary — `topics`, `console-producer`, `console-consumer`,
+//! `perf` — built on [`crate::client`]. Each tool parses its flags, runs on a tokio runtime and
+//! maps failures to exit codes: 2 for usage errors, 1 for failures (broker errors print their
+//! Kafka name).
+#![allow(clippy::disallowed_methods)] // host-side tools: clocks, signals, tasks
+
+pub mod args;
+pub mod console_consumer;
+pub mod console_producer;
+pub mod perf;
+pub mod topics;
+
+use std::process::ExitCode;
+
+use crate::client::{Client, ClientConfig, ClientError};
+
+/// Why a tool stopped.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad flags: print the message and the tool's usage, exit 2.
+    Usage(String),
+    /// The tool ran and failed: print `Error: ...`, exit 1.
+    Failed(String),
+    /// A clear refusal with exit code 2 (e.g. a feature that does not exist yet).
+    Unavailable(String),
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        CliError::Failed(e.to_string())
+    }
+}
+
+impl From<String> for CliError {
+    fn from(message: String) -> Self {
+        CliError::Usage(message)
+    }
+}
+
+/// Result of a tool.
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// Runs client tool `tool` with its arguments; `None` if there is no such tool.
+pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let usage = usage(tool)?;
+        print!("{usage}");
+        return Some(ExitCode::SUCCESS);
+    }
+    let (usage, result) = match tool {
+        "topics" => (topics::USAGE, block_on(topics::run(args))),
+        "console-producer" => (
+            console_producer::USAGE,
+            block_on(console_producer::run(args)),
+        ),
+        "console-consumer" => (
+            console_consumer::USAGE,
+            block_on(console_consumer::run(args)),
+        ),
+        "perf" => (perf::USAGE, block_on(perf::run(args))),
+        _ => return None,
+    };
+    Some(match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(message)) => {
+            eprintln!("rill {tool}: {message}\n\n{usage}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Unavailable(message)) => {
+            eprintln!("Error: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(message)) => {
+            eprintln!("Error: {message}");
+            ExitCode::from(1)
+        }
+    })
+}
+
+fn usage(tool: &str) -> Option<&'static str> {
+    Some(match tool {
+        "topics" => topics::USAGE,
+        "console-producer" => console_producer::USAGE,
+        "console-consumer" => console_consumer::USAGE,
+        "perf" => perf::USAGE,
+        _ => return None,
+    })
+}
+
+fn block_on(future: impl std::future::Future<Output = CliResult>) -> CliResult {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(future)
+}
+
+/// Connects to the cluster named by `--bootstrap-server`.
+pub async fn connect(bootstrap: &str) -> CliResult<std::sync::Arc<Client>> {
+    let client = Client::connect(bootstrap, ClientConfig::default()).await?;
+    Ok(std::sync::Arc::new(client))
+}
+
+/// Parses a `true`/`false` property value.
+pub fn parse_bool(key: &str, value: &str) -> CliResult<bool> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(CliError::Usage(format!(
+            "{key} must be true or false, got '{value}'"
+        ))),
+    }
+}

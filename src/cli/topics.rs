@@ -1,0 +1,227 @@
+//! `rill topics`: create, list, describe, delete and alter topics (kafka-topics.sh).
+
+use crate::client::admin::{NewTopic, CONFIG_SOURCE_DYNAMIC_TOPIC};
+use crate::client::cluster::TopicInfo;
+use crate::client::{Client, ClientError};
+
+use super::args::{Args, Spec};
+use super::{connect, CliError, CliResult};
+
+pub const USAGE: &str = "\
+USAGE:
+    rill topics --bootstrap-server H:P --create --topic T [--partitions N] [--replication-factor R]
+                [--config k=v]... [--if-not-exists]
+    rill topics --bootstrap-server H:P --list
+    rill topics --bootstrap-server H:P --describe [--topic T]
+    rill topics --bootstrap-server H:P --delete --topic T [--if-exists]
+    rill topics --bootstrap-server H:P --alter --topic T --partitions N
+";
+
+const SPEC: Spec = Spec {
+    switches: &[
+        "--create",
+        "--list",
+        "--describe",
+        "--delete",
+        "--alter",
+        "--if-not-exists",
+        "--if-exists",
+    ],
+    values: &[
+        "--bootstrap-server",
+        "--topic",
+        "--partitions",
+        "--replication-factor",
+    ],
+    properties: &["--config"],
+};
+
+/// Kafka's error code for an existing topic (`--if-not-exists` tolerates it).
+const TOPIC_ALREADY_EXISTS: i16 = 36;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+
+pub async fn run(raw: &[String]) -> CliResult {
+    let args = Args::parse(raw, &SPEC)?;
+    let actions = ["--create", "--list", "--describe", "--delete", "--alter"];
+    let chosen: Vec<&str> = actions.iter().copied().filter(|a| args.has(a)).collect();
+    let [action] = chosen[..] else {
+        return Err(CliError::Usage(format!(
+            "give exactly one of {}",
+            actions.join(", ")
+        )));
+    };
+    let bootstrap = args.required("--bootstrap-server")?;
+    let client = connect(bootstrap).await?;
+    match action {
+        "--create" => create(&client, &args).await,
+        "--list" => list(&client).await,
+        "--describe" => describe(&client, args.value("--topic")).await,
+        "--delete" => delete(&client, &args).await,
+        _ => alter(&client, &args).await,
+    }
+}
+
+async fn create(client: &Client, args: &Args) -> CliResult {
+    let topic = args.required("--topic")?;
+    let partitions = args.number::<i32>("--partitions")?.unwrap_or(-1);
+    let replication_factor = args.number::<i16>("--replication-factor")?.unwrap_or(-1);
+    if partitions == 0 || partitions < -1 {
+        return Err(CliError::Usage("--partitions must be at least 1".into()));
+    }
+    if replication_factor == 0 || replication_factor < -1 {
+        return Err(CliError::Usage(
+            "--replication-factor must be at least 1".into(),
+        ));
+    }
+    let new = NewTopic {
+        name: topic.to_string(),
+        partitions,
+        replication_factor,
+        configs: args.properties("--config").to_vec(),
+    };
+    let results = client.create_topics(&[new]).await?;
+    for (name, result) in results {
+        match result {
+            Ok(()) => println!("Created topic {name}."),
+            Err(e) if e.code() == Some(TOPIC_ALREADY_EXISTS) && args.has("--if-not-exists") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+async fn list(client: &Client) -> CliResult {
+    let metadata = client.metadata(None, false).await?;
+    for name in metadata.topics.keys() {
+        println!("{name}");
+    }
+    Ok(())
+}
+
+async fn describe(client: &Client, topic: Option<&str>) -> CliResult {
+    let metadata = match topic {
+        Some(t) => client.metadata(Some(&[t]), false).await?,
+        None => client.metadata(None, false).await?,
+    };
+    if let Some(t) = topic {
+        metadata.topic(t)?;
+    }
+    for info in metadata.topics.values() {
+        let configs = match client.describe_topic_configs(&info.name).await? {
+            Some(entries) => entries
+                .iter()
+                .filter(|c| c.source == CONFIG_SOURCE_DYNAMIC_TOPIC)
+                .map(|c| {
+                    let value = if c.sensitive {
+                        "<sensitive>"
+                    } else {
+                        c.value.as_deref().unwrap_or("null")
+                    };
+                    format!("{}={value}", c.name)
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            None => String::new(),
+        };
+        print!("{}", describe_text(info, &configs));
+    }
+    Ok(())
+}
+
+/// kafka-topics' describe layout: a topic line, then one tab-indented line per partition.
+pub fn describe_text(info: &TopicInfo, configs: &str) -> String {
+    let replication_factor = info.partitions.first().map_or(0, |p| p.replicas.len());
+    let mut out = format!(
+        "Topic: {}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}\n",
+        info.name,
+        kafka_uuid(&info.topic_id),
+        info.partitions.len(),
+        replication_factor,
+        configs
+    );
+    let ids = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+    for p in &info.partitions {
+        let leader = if p.leader < 0 {
+            "none".to_string()
+        } else {
+            p.leader.to_string()
+        };
+        out.push_str(&format!(
+            "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
+            info.name,
+            p.partition,
+            leader,
+            ids(&p.replicas),
+            ids(&p.isr)
+        ));
+        if !p.offline.is_empty() {
+            out.push_str(&format!("\tOffline: {}", ids(&p.offline)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Kafka prints a `Uuid` as URL-safe base64 without padding (22 characters).
+fn kafka_uuid(id: &uuid::Uuid) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = id.as_bytes();
+    let mut out = String::with_capacity(22);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+async fn delete(client: &Client, args: &Args) -> CliResult {
+    let topic = args.required("--topic")?;
+    let results = client.delete_topics(&[topic]).await?;
+    for (name, result) in results {
+        match result {
+            Ok(()) => println!("Deleted topic {name}."),
+            Err(e) if e.code() == Some(UNKNOWN_TOPIC_OR_PARTITION) && args.has("--if-exists") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+async fn alter(client: &Client, args: &Args) -> CliResult {
+    let topic = args.required("--topic")?;
+    let partitions = args
+        .number::<i32>("--partitions")?
+        .ok_or_else(|| CliError::Usage("--alter needs --partitions N".into()))?;
+    if !client
+        .bootstrap()
+        .supports(kafka_protocol::messages::ApiKey::CreatePartitions)
+    {
+        return Err(ClientError::Invalid(format!(
+            "the broker at {} does not support CreatePartitions; cannot alter the partition count",
+            client.bootstrap().addr()
+        ))
+        .into());
+    }
+    client.create_partitions(topic, partitions).await?;
+    println!("Altered topic {topic}: {partitions} partitions.");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_prints_like_kafka() {
+        // Kafka's Uuid.ZERO_UUID prints as AAAAAAAAAAAAAAAAAAAAAA.
+        assert_eq!(kafka_uuid(&uuid::Uuid::nil()), "AAAAAAAAAAAAAAAAAAAAAA");
+        let all_ones = uuid::Uuid::from_bytes([0xff; 16]);
+        assert_eq!(kafka_uuid(&all_ones), "_____________________w");
+    }
+}

@@ -1,0 +1,234 @@
+//! Admin calls: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs. Describe and
+//! list are Metadata ([`Client::metadata`]). Each call returns one result per topic so tools can
+//! report them separately.
+
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::{
+    ApiKey, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
+    CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest,
+    DescribeConfigsResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::cluster::Client;
+use super::error::{ClientError, ClientResult};
+
+/// DescribeConfigs resource type of a topic.
+const RESOURCE_TOPIC: i8 = 2;
+/// DescribeConfigs `config_source` of a topic-level override.
+pub const CONFIG_SOURCE_DYNAMIC_TOPIC: i8 = 1;
+/// How long the broker may take on an admin request (Kafka's tools use 30 s too).
+const ADMIN_TIMEOUT_MS: i32 = 30_000;
+
+/// A topic to create.
+#[derive(Debug, Clone)]
+pub struct NewTopic {
+    pub name: String,
+    /// -1 lets the broker use `num.partitions`.
+    pub partitions: i32,
+    /// -1 lets the broker use `default.replication.factor`.
+    pub replication_factor: i16,
+    pub configs: Vec<(String, String)>,
+}
+
+/// One topic config as DescribeConfigs reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    pub read_only: bool,
+    pub sensitive: bool,
+    /// Kafka's ConfigSource id (1 = topic override, 5 = default, ...).
+    pub source: i8,
+}
+
+fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}
+
+fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// The error of one result entry, if any.
+fn entry_error(code: i16, message: Option<&StrBytes>, fallback: String) -> Option<ClientError> {
+    let message = message.map(|m| m.as_str()).filter(|m| !m.is_empty());
+    ClientError::from_code(code, Some(message.unwrap_or(&fallback)))
+}
+
+impl Client {
+    /// Creates topics; one result per requested topic, in request order.
+    pub async fn create_topics(
+        &self,
+        topics: &[NewTopic],
+    ) -> ClientResult<Vec<(String, ClientResult<()>)>> {
+        let metadata = self.metadata(Some(&[]), false).await?;
+        let connection = self.admin_connection(&metadata).await;
+        let version = connection.version(ApiKey::CreateTopics)?;
+        let request = CreateTopicsRequest::default()
+            .with_timeout_ms(ADMIN_TIMEOUT_MS)
+            .with_topics(
+                topics
+                    .iter()
+                    .map(|t| {
+                        CreatableTopic::default()
+                            .with_name(topic_name(&t.name))
+                            .with_num_partitions(t.partitions)
+                            .with_replication_factor(t.replication_factor)
+                            .with_configs(
+                                t.configs
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        CreatableTopicConfig::default()
+                                            .with_name(str_bytes(k))
+                                            .with_value(Some(str_bytes(v)))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            );
+        let response: CreateTopicsResponse = connection
+            .call(ApiKey::CreateTopics, version, &request)
+            .await?;
+        Ok(topics
+            .iter()
+            .map(|t| {
+                let result = response
+                    .topics
+                    .iter()
+                    .find(|r| r.name.0.as_str() == t.name)
+                    .map_or_else(
+                        || Err(missing_result(&t.name)),
+                        |r| {
+                            let fallback = format!("cannot create topic '{}'", t.name);
+                            match entry_error(r.error_code, r.error_message.as_ref(), fallback) {
+                                Some(e) => Err(e),
+                                None => Ok(()),
+                            }
+                        },
+                    );
+                (t.name.clone(), result)
+            })
+            .collect())
+    }
+
+    /// Deletes topics by name; one result per topic.
+    pub async fn delete_topics(
+        &self,
+        names: &[&str],
+    ) -> ClientResult<Vec<(String, ClientResult<()>)>> {
+        let metadata = self.metadata(Some(&[]), false).await?;
+        let connection = self.admin_connection(&metadata).await;
+        let version = connection.version(ApiKey::DeleteTopics)?;
+        let mut request = DeleteTopicsRequest::default().with_timeout_ms(ADMIN_TIMEOUT_MS);
+        if version >= 6 {
+            request.topics = names
+                .iter()
+                .map(|n| DeleteTopicState::default().with_name(Some(topic_name(n))))
+                .collect();
+        } else {
+            request.topic_names = names.iter().map(|n| topic_name(n)).collect();
+        }
+        let response: DeleteTopicsResponse = connection
+            .call(ApiKey::DeleteTopics, version, &request)
+            .await?;
+        Ok(names
+            .iter()
+            .map(|name| {
+                let result = response
+                    .responses
+                    .iter()
+                    .find(|r| r.name.as_ref().map(|n| n.0.as_str()) == Some(*name))
+                    .map_or_else(
+                        || Err(missing_result(name)),
+                        |r| {
+                            let fallback = format!("cannot delete topic '{name}'");
+                            match entry_error(r.error_code, r.error_message.as_ref(), fallback) {
+                                Some(e) => Err(e),
+                                None => Ok(()),
+                            }
+                        },
+                    );
+                (name.to_string(), result)
+            })
+            .collect())
+    }
+
+    /// Raises a topic's partition count to `count`.
+    pub async fn create_partitions(&self, name: &str, count: i32) -> ClientResult<()> {
+        let metadata = self.metadata(Some(&[]), false).await?;
+        let connection = self.admin_connection(&metadata).await;
+        let version = connection.version(ApiKey::CreatePartitions)?;
+        let request = CreatePartitionsRequest::default()
+            .with_timeout_ms(ADMIN_TIMEOUT_MS)
+            .with_topics(vec![CreatePartitionsTopic::default()
+                .with_name(topic_name(name))
+                .with_count(count)
+                .with_assignments(None)]);
+        let response: CreatePartitionsResponse = connection
+            .call(ApiKey::CreatePartitions, version, &request)
+            .await?;
+        let result = response
+            .results
+            .iter()
+            .find(|r| r.name.0.as_str() == name)
+            .ok_or_else(|| missing_result(name))?;
+        let fallback = format!("cannot set topic '{name}' to {count} partitions");
+        match entry_error(result.error_code, result.error_message.as_ref(), fallback) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The topic's configs, or `Ok(None)` when the broker does not serve DescribeConfigs.
+    pub async fn describe_topic_configs(
+        &self,
+        name: &str,
+    ) -> ClientResult<Option<Vec<ConfigEntry>>> {
+        let connection = self.bootstrap().clone();
+        let Ok(version) = connection.version(ApiKey::DescribeConfigs) else {
+            return Ok(None);
+        };
+        let request = DescribeConfigsRequest::default().with_resources(vec![
+            DescribeConfigsResource::default()
+                .with_resource_type(RESOURCE_TOPIC)
+                .with_resource_name(str_bytes(name))
+                .with_configuration_keys(None),
+        ]);
+        let response: DescribeConfigsResponse = connection
+            .call(ApiKey::DescribeConfigs, version, &request)
+            .await?;
+        let result = response
+            .results
+            .into_iter()
+            .find(|r| r.resource_name.as_str() == name)
+            .ok_or_else(|| missing_result(name))?;
+        let fallback = format!("cannot describe the configs of topic '{name}'");
+        if let Some(e) = entry_error(result.error_code, result.error_message.as_ref(), fallback) {
+            return Err(e);
+        }
+        Ok(Some(
+            result
+                .configs
+                .into_iter()
+                .map(|c| ConfigEntry {
+                    name: c.name.to_string(),
+                    value: c.value.map(|v| v.to_string()),
+                    read_only: c.read_only,
+                    sensitive: c.is_sensitive,
+                    source: c.config_source,
+                })
+                .collect(),
+        ))
+    }
+}
+
+fn missing_result(name: &str) -> ClientError {
+    ClientError::Protocol(format!(
+        "the broker's answer has no entry for topic '{name}'"
+    ))
+}

@@ -1,0 +1,27 @@
+//! A small async Kafka client on tokio — the engine of the `rill` command-line tools. It speaks
+//! only the Kafka protocol, so it works against any Kafka-compatible broker.
+//!
+//! * [`connection`] — one broker connection: framing, correlation ids, pipelining, ApiVersions
+//!   negotiation ([`versions`]: per API the highest version both sides speak).
+//! * [`cluster`] — [`Client`]: bootstrap, Metadata, a connection per broker (leaders).
+//! * [`admin`] — CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs.
+//! * [`producer`] — Java-client partitioning ([`murmur2`]), batching, acks, per-record outcomes.
+//! * [`consumer`] — assigned partitions, ListOffsets, parallel Fetch, record decoding
+//!   ([`records`]: RecordBatch v2, uncompressed).
+//! * [`error`] — [`ClientError`], with Kafka's error names.
+//!
+//! This is host-side code: it uses tokio's network, timers and tasks directly.
+
+pub mod admin;
+pub mod cluster;
+pub mod connection;
+pub mod consumer;
+pub mod error;
+pub mod limits;
+pub mod murmur2;
+pub mod producer;
+pub mod records;
+pub mod versions;
+
+pub use cluster::{Client, ClientConfig, ClusterMetadata};
+pub use error::{ClientError, ClientResult};

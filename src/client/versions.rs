@@ -1,0 +1,100 @@
+//! API version negotiation: per API, the highest version both the broker and this client speak.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::ApiKey;
+
+use super::error::{ClientError, ClientResult};
+
+/// The versions this client's code builds and parses, per API. Bounded above where newer
+/// versions change semantics the client does not implement (Fetch 13+ names topics by id).
+pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 9),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 1, 12),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeConfigs, 1, 4),
+];
+
+/// What one broker advertised, intersected with [`CLIENT_VERSIONS`].
+#[derive(Debug, Clone, Default)]
+pub struct Negotiated {
+    /// API key → version to use.
+    chosen: BTreeMap<i16, i16>,
+}
+
+impl Negotiated {
+    /// Intersects the broker's advertised `(key, min, max)` ranges with the client's.
+    pub fn from_advertised(advertised: impl IntoIterator<Item = (i16, i16, i16)>) -> Self {
+        let mut chosen = BTreeMap::new();
+        for (key, broker_min, broker_max) in advertised {
+            let Some(&(_, client_min, client_max)) =
+                CLIENT_VERSIONS.iter().find(|(k, _, _)| *k as i16 == key)
+            else {
+                continue;
+            };
+            let best = broker_max.min(client_max);
+            if best >= broker_min.max(client_min) {
+                chosen.insert(key, best);
+            }
+        }
+        Self { chosen }
+    }
+
+    /// The version to use for `api`, if both sides speak one.
+    pub fn get(&self, api: ApiKey) -> Option<i16> {
+        self.chosen.get(&(api as i16)).copied()
+    }
+
+    /// Like [`Negotiated::get`], as an error naming the broker when there is none.
+    pub fn require(&self, api: ApiKey, addr: &str) -> ClientResult<i16> {
+        self.get(api).ok_or_else(|| {
+            let (client_min, client_max) = CLIENT_VERSIONS
+                .iter()
+                .find(|(k, _, _)| *k == api)
+                .map_or((0, -1), |(_, min, max)| (*min, *max));
+            ClientError::Unsupported {
+                api,
+                addr: addr.to_string(),
+                client_min,
+                client_max,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_highest_common_version() {
+        let n = Negotiated::from_advertised([
+            (ApiKey::Produce as i16, 0, 11),
+            (ApiKey::Fetch as i16, 4, 8),
+            (ApiKey::Metadata as i16, 13, 13),
+            (ApiKey::SaslHandshake as i16, 0, 1),
+        ]);
+        assert_eq!(n.get(ApiKey::Produce), Some(9));
+        assert_eq!(n.get(ApiKey::Fetch), Some(8));
+        assert_eq!(n.get(ApiKey::Metadata), None, "no overlap");
+        assert_eq!(n.get(ApiKey::CreatePartitions), None, "not advertised");
+        assert!(n
+            .require(ApiKey::CreatePartitions, "b:9092")
+            .unwrap_err()
+            .to_string()
+            .contains("does not support CreatePartitions"));
+    }
+
+    #[test]
+    fn client_ranges_are_ones_the_protocol_crate_encodes() {
+        for (key, min, max) in CLIENT_VERSIONS {
+            let valid = key.valid_versions();
+            assert!(valid.min <= *min && max <= &valid.max, "{key:?}");
+        }
+    }
+}
