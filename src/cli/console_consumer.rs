@@ -146,8 +146,7 @@ fn start_offset(args: &Args) -> CliResult<StartOffset> {
 }
 
 fn consumer_config(args: &Args) -> CliResult<ConsumerConfig> {
-    let mut config = ConsumerConfig::default();
-    config.isolation_level = match args.value("--isolation-level") {
+    let isolation_level = match args.value("--isolation-level") {
         None | Some("read_uncommitted") => 0,
         Some("read_committed") => 1,
         Some(other) => {
@@ -155,6 +154,10 @@ fn consumer_config(args: &Args) -> CliResult<ConsumerConfig> {
                 "--isolation-level must be read_committed or read_uncommitted, got '{other}'"
             )))
         }
+    };
+    let mut config = ConsumerConfig {
+        isolation_level,
+        ..ConsumerConfig::default()
     };
     for (key, value) in args.properties("--consumer-property") {
         let number = || {

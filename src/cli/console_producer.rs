@@ -146,10 +146,8 @@ fn stdin_chunks() -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
             if chunk.last() == Some(&b'\n') {
                 chunk.pop();
             }
-            if !chunk.is_empty() || !eof {
-                if tx.blocking_send(Ok(chunk)).is_err() {
-                    return;
-                }
+            if (!chunk.is_empty() || !eof) && tx.blocking_send(Ok(chunk)).is_err() {
+                return;
             }
             if eof {
                 return;

@@ -1,0 +1,532 @@
+//! The client tools (`rill topics`, `console-producer`, `console-consumer`, `perf`) as users run
+//! them: real processes against a real `rill server`, cross-checked with kcat (librdkafka), so
+//! what one client writes the other reads, and keyed records land on the same partition
+//! (murmur2) whichever wrote them. kcat is required: without it these tests fail.
+#![cfg(not(madsim))]
+#![allow(clippy::disallowed_methods)] // tests may read the clock and spawn threads
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::RillServer;
+use rill::client::murmur2::partition_for_key;
+
+/// Longest any one tool run may take before the test calls it hung.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs `program args` with `stdin`, killing it after [`TOOL_TIMEOUT`].
+fn run(program: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (kcat must be installed)"));
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(stdin.as_bytes());
+    });
+    let deadline = Instant::now() + TOOL_TIMEOUT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{program} {args:?} did not finish within {TOOL_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    writer.join().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn rill(args: &[&str], stdin: &str) -> Output {
+    run(env!("CARGO_BIN_EXE_rill"), args, stdin)
+}
+
+fn kcat(args: &[&str], stdin: &str) -> Output {
+    run("kcat", args, stdin)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts success and returns stdout.
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// Asserts exit code `code` and returns stderr.
+fn fails(output: Output, code: i32) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stderr)
+}
+
+fn create_topic(bootstrap: &str, topic: &str, partitions: u32) {
+    let partitions = partitions.to_string();
+    let out = ok(rill(
+        &[
+            "topics",
+            "--bootstrap-server",
+            bootstrap,
+            "--create",
+            "--topic",
+            topic,
+            "--partitions",
+            &partitions,
+            "--replication-factor",
+            "1",
+        ],
+        "",
+    ));
+    assert_eq!(out, format!("Created topic {topic}.\n"));
+}
+
+#[test]
+fn topics_create_list_describe_alter_delete_and_errors() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    let topics = |extra: &[&str]| {
+        let mut args = vec!["topics", "--bootstrap-server", b.as_str()];
+        args.extend_from_slice(extra);
+        rill(&args, "")
+    };
+    let create = [
+        "--create",
+        "--topic",
+        "orders",
+        "--partitions",
+        "3",
+        "--replication-factor",
+        "1",
+        "--config",
+        "retention.ms=60000",
+    ];
+    assert_eq!(ok(topics(&create)), "Created topic orders.\n");
+    let err = fails(topics(&create), 1);
+    assert_eq!(
+        err.trim(),
+        "Error: TOPIC_ALREADY_EXISTS: topic 'orders' already exists"
+    );
+    let mut tolerant = create.to_vec();
+    tolerant.push("--if-not-exists");
+    assert_eq!(ok(topics(&tolerant)), "");
+    create_topic(&b, "audit", 1);
+    assert_eq!(ok(topics(&["--list"])), "audit\norders\n");
+
+    let described = ok(topics(&["--describe", "--topic", "orders"]));
+    let lines: Vec<&str> = described.lines().collect();
+    assert_eq!(lines.len(), 4, "{described}");
+    assert!(
+        lines[0].starts_with("Topic: orders\tTopicId: "),
+        "{described}"
+    );
+    assert!(
+        lines[0]
+            .ends_with("\tPartitionCount: 3\tReplicationFactor: 1\tConfigs: retention.ms=60000"),
+        "{described}"
+    );
+    assert_eq!(
+        lines[2],
+        "\tTopic: orders\tPartition: 1\tLeader: 1\tReplicas: 1\tIsr: 1"
+    );
+    let everything = ok(topics(&["--describe"]));
+    assert!(everything.contains("Topic: audit\t") && everything.contains("Topic: orders\t"));
+
+    let err = fails(topics(&["--describe", "--topic", "missing"]), 1);
+    assert_eq!(
+        err.trim(),
+        "Error: UNKNOWN_TOPIC_OR_PARTITION: topic 'missing' does not exist"
+    );
+
+    ok(topics(&[
+        "--alter",
+        "--topic",
+        "orders",
+        "--partitions",
+        "5",
+    ]));
+    let described = ok(topics(&["--describe", "--topic", "orders"]));
+    assert!(described.contains("PartitionCount: 5"), "{described}");
+    assert!(
+        described.contains("\tPartition: 4\tLeader: 1"),
+        "{described}"
+    );
+    let err = fails(
+        topics(&["--alter", "--topic", "orders", "--partitions", "2"]),
+        1,
+    );
+    assert!(err.starts_with("Error: INVALID_PARTITIONS: "), "{err}");
+
+    assert_eq!(
+        ok(topics(&["--delete", "--topic", "orders"])),
+        "Deleted topic orders.\n"
+    );
+    assert_eq!(ok(topics(&["--list"])), "audit\n");
+    let err = fails(topics(&["--delete", "--topic", "orders"]), 1);
+    assert!(
+        err.starts_with("Error: UNKNOWN_TOPIC_OR_PARTITION: "),
+        "{err}"
+    );
+    ok(topics(&["--delete", "--topic", "orders", "--if-exists"]));
+
+    // Usage errors exit 2 and print the usage; an unreachable broker is a failure (1).
+    let err = fails(topics(&["--list", "--describe"]), 2);
+    assert!(
+        err.contains("give exactly one of") && err.contains("USAGE:"),
+        "{err}"
+    );
+    let err = fails(
+        topics(&["--create", "--topic", "x", "--partitions", "0"]),
+        2,
+    );
+    assert!(err.contains("--partitions must be at least 1"), "{err}");
+    let err = fails(
+        rill(
+            &["topics", "--bootstrap-server", "127.0.0.1:1", "--list"],
+            "",
+        ),
+        1,
+    );
+    assert!(
+        err.starts_with("Error: cannot connect to 127.0.0.1:1"),
+        "{err}"
+    );
+}
+
+/// The partition of each `key:value` line as kcat reports it (`%p %k:%s`).
+fn partitions_by_line(kcat_output: &str) -> BTreeMap<String, i32> {
+    kcat_output
+        .lines()
+        .map(|l| {
+            let (p, record) = l.split_once(' ').expect("'%p %k:%s'");
+            (record.to_string(), p.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn console_producer_writes_what_kcat_reads_on_the_murmur2_partitions() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    create_topic(&b, "keyed", 4);
+    let input: String = (0..200)
+        .map(|i| format!("user-{}:event-{i}\n", i % 17))
+        .collect();
+    let out = rill(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "keyed",
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+            "--producer-property",
+            "acks=all",
+            "linger.ms=20",
+        ],
+        &input,
+    );
+    ok(out);
+    let read = ok(kcat(
+        &[
+            "-C",
+            "-b",
+            &b,
+            "-t",
+            "keyed",
+            "-e",
+            "-q",
+            "-f",
+            "%p %k:%s\n",
+        ],
+        "",
+    ));
+    let by_line = partitions_by_line(&read);
+    assert_eq!(by_line.len(), 200, "{read}");
+    for line in input.lines() {
+        let key = line.split_once(':').unwrap().0;
+        assert_eq!(
+            by_line.get(line),
+            Some(&partition_for_key(key.as_bytes(), 4)),
+            "{line}"
+        );
+    }
+    // Per partition, kcat sees the lines in the order they were typed.
+    for partition in 0..4 {
+        let seen: Vec<&str> = read
+            .lines()
+            .filter(|l| l.starts_with(&format!("{partition} ")))
+            .map(|l| l.split_once(' ').unwrap().1)
+            .collect();
+        let typed: Vec<&str> = input.lines().filter(|l| by_line[*l] == partition).collect();
+        assert_eq!(seen, typed);
+    }
+}
+
+#[test]
+fn what_kcat_produces_the_console_consumer_prints() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    create_topic(&b, "from-kcat", 3);
+    let input: String = (0..60).map(|i| format!("k{}:v{i}\n", i % 7)).collect();
+    ok(kcat(
+        &[
+            "-P",
+            "-b",
+            &b,
+            "-t",
+            "from-kcat",
+            "-K:",
+            "-X",
+            "partitioner=murmur2_random",
+        ],
+        &input,
+    ));
+    let printed = ok(rill(
+        &[
+            "console-consumer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "from-kcat",
+            "--from-beginning",
+            "--max-messages",
+            "60",
+            "--property",
+            "print.key=true",
+            "print.partition=true",
+            "--property",
+            "key.separator=:",
+        ],
+        "",
+    ));
+    let mut lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 60, "{printed}");
+    for line in &lines {
+        let (partition, rest) = line
+            .split_once(':')
+            .map(|(_, r)| r.split_once(':').unwrap())
+            .unwrap();
+        let key = rest.split_once(':').unwrap().0;
+        assert_eq!(
+            partition.parse::<i32>().unwrap(),
+            partition_for_key(key.as_bytes(), 3),
+            "kcat (murmur2_random) and rill agree on {line}"
+        );
+    }
+    lines.sort();
+    let mut expected: Vec<String> = input
+        .lines()
+        .map(|l| {
+            let key = l.split_once(':').unwrap().0;
+            format!("Partition:{}:{l}", partition_for_key(key.as_bytes(), 3))
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn console_tools_options_errors_and_stops() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    create_topic(&b, "lines", 2);
+    create_topic(&b, "plain", 2);
+    // A line without the separator fails alone: reported by line number, exit 1.
+    let out = rill(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "lines",
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ],
+        "a:1\nno separator\nb:2\n",
+    );
+    let err = fails(out, 1);
+    assert!(err.contains("line 2: no key separator ':' found"), "{err}");
+    assert!(err.contains("1 of 3 records were not produced"), "{err}");
+    // Unkeyed lines to an explicit partition, acks=1.
+    ok(rill(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "plain",
+            "--partition",
+            "1",
+            "--producer-property",
+            "acks=1",
+        ],
+        "x\ny\nz\n",
+    ));
+    let consume = |extra: &[&str]| {
+        let mut args = vec![
+            "console-consumer",
+            "--bootstrap-server",
+            b.as_str(),
+            "--topic",
+            "plain",
+        ];
+        args.extend_from_slice(extra);
+        rill(&args, "")
+    };
+    let printed = ok(consume(&[
+        "--partition",
+        "1",
+        "--offset",
+        "1",
+        "--timeout-ms",
+        "1000",
+        "--property",
+        "print.offset=true",
+    ]));
+    assert_eq!(printed, "Offset:1\ty\nOffset:2\tz\n");
+    // --timeout-ms ends a consumer that sees nothing new; from latest there is nothing.
+    let started = Instant::now();
+    assert_eq!(ok(consume(&["--timeout-ms", "500"])), "");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Timestamps are CreateTime.
+    let printed = ok(consume(&[
+        "--from-beginning",
+        "--max-messages",
+        "1",
+        "--partition",
+        "1",
+        "--property",
+        "print.timestamp=true",
+    ]));
+    assert!(printed.starts_with("CreateTime:"), "{printed}");
+    assert!(printed.ends_with("\tx\n"), "{printed}");
+    // Consumer groups do not exist yet: a clear refusal, exit 2.
+    let err = fails(consume(&["--group", "g1"]), 2);
+    assert!(
+        err.contains("consumer groups are not available yet"),
+        "{err}"
+    );
+    let err = fails(consume(&["--offset", "3"]), 2);
+    assert!(err.contains("--offset needs --partition"), "{err}");
+    let err = fails(
+        rill(
+            &[
+                "console-producer",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "lines",
+                "--producer-property",
+                "compression.type=gzip",
+            ],
+            "",
+        ),
+        2,
+    );
+    assert!(
+        err.contains("compression.type=gzip is not supported"),
+        "{err}"
+    );
+}
+
+#[test]
+fn perf_produce_and_consume_report_their_final_lines() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    create_topic(&b, "perf", 1);
+    let out = ok(rill(
+        &[
+            "perf",
+            "produce",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "perf",
+            "--num-records",
+            "3000",
+            "--record-size",
+            "100",
+            "--throughput",
+            "-1",
+            "--producer-property",
+            "acks=1",
+            "linger.ms=2",
+            "batch.size=8192",
+        ],
+        "",
+    ));
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.starts_with("3000 records sent, "), "{out}");
+    for part in [
+        "records/sec",
+        "MB/sec",
+        "latency avg",
+        "p50",
+        "p95",
+        "p99 ",
+        "p99.9",
+        "max",
+    ] {
+        assert!(last.contains(part), "{part} missing: {last}");
+    }
+    let out = ok(rill(
+        &[
+            "perf",
+            "consume",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "perf",
+            "--messages",
+            "3000",
+        ],
+        "",
+    ));
+    assert!(out.starts_with("3000 records consumed (0.29 MB)"), "{out}");
+    assert!(
+        out.contains("records/sec") && out.contains("MB/sec"),
+        "{out}"
+    );
+    let out = ok(rill(
+        &[
+            "perf",
+            "e2e",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "perf",
+            "--rate",
+            "200",
+            "--seconds",
+            "1",
+        ],
+        "",
+    ));
+    assert!(out.starts_with("e2e: 200 of 200 records consumed"), "{out}");
+    assert!(out.contains("end-to-end latency avg"), "{out}");
+}
