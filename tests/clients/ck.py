@@ -133,3 +133,10 @@ def consume(bootstrap, topic, partitions, n, start=OFFSET_BEGINNING, timeout_s=C
         return poll_messages(c, n, timeout_s)
     finally:
         c.close()
+
+
+def confluent_kafka_version():
+    """'2.16.1 (librdkafka 2.16.0)'."""
+    import confluent_kafka
+
+    return f"{confluent_kafka.version()} (librdkafka {confluent_kafka.libversion()[0]})"
