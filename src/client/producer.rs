@@ -10,7 +10,7 @@
 #![allow(clippy::disallowed_methods)] // host-side client: reads the clock, spawns ack waiters
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -123,8 +123,9 @@ pub struct Producer {
     client: Arc<Client>,
     config: ProducerConfig,
     topic: String,
-    /// Leader per partition, index = partition id.
-    leaders: Vec<i32>,
+    partition_count: i32,
+    /// Leader per partition, index = partition id; ack tasks update it after a leader moves.
+    leaders: Arc<Mutex<Vec<i32>>>,
     open: BTreeMap<i32, OpenBatch>,
     /// Where unkeyed records go until their batch is sent (the sticky partitioner).
     sticky_partition: Option<i32>,
@@ -155,7 +156,8 @@ impl Producer {
             config,
             topic: topic.to_string(),
             next_round_robin: 0,
-            leaders,
+            partition_count: leaders.len() as i32,
+            leaders: Arc::new(Mutex::new(leaders)),
             open: BTreeMap::new(),
             sticky_partition: None,
             inflight: Arc::new(Semaphore::new(PRODUCER_INFLIGHT_BATCHES_MAX)),
@@ -165,7 +167,7 @@ impl Producer {
     }
 
     pub fn partition_count(&self) -> i32 {
-        self.leaders.len() as i32
+        self.partition_count
     }
 
     /// The partition a record goes to: explicit, by key (murmur2), or sticky round-robin.
@@ -300,6 +302,7 @@ impl Producer {
         let first = self.write_once(partition, &request).await;
         let job = AckJob {
             client: self.client.clone(),
+            leaders: self.leaders.clone(),
             topic: self.topic.clone(),
             partition,
             request,
@@ -315,7 +318,7 @@ impl Producer {
 
     /// One attempt to write the request to the partition's current leader.
     async fn write_once(&self, partition: i32, request: &ProduceRequest) -> Attempt {
-        let leader = self.leaders[partition as usize];
+        let leader = lock(&self.leaders)[partition as usize];
         attempt(&self.client, leader, request, self.config.acks).await
     }
 }
@@ -397,6 +400,7 @@ async fn attempt(client: &Client, leader: i32, request: &ProduceRequest, acks: i
 /// leader, and reports the outcome.
 struct AckJob {
     client: Arc<Client>,
+    leaders: Arc<Mutex<Vec<i32>>>,
     topic: String,
     partition: i32,
     request: ProduceRequest,
@@ -443,16 +447,23 @@ impl AckJob {
 
     async fn current_leader(&self) -> ClientResult<i32> {
         let leaders = topic_leaders(&self.client, &self.topic, false).await?;
-        leaders
-            .get(self.partition as usize)
-            .copied()
-            .ok_or_else(|| {
-                ClientError::Invalid(format!(
-                    "partition {} of topic '{}' disappeared",
-                    self.partition, self.topic
-                ))
-            })
+        let leader = leaders.get(self.partition as usize).copied();
+        let mut known = lock(&self.leaders);
+        if leaders.len() == known.len() {
+            *known = leaders;
+        }
+        leader.ok_or_else(|| {
+            ClientError::Invalid(format!(
+                "partition {} of topic '{}' disappeared",
+                self.partition, self.topic
+            ))
+        })
     }
+}
+
+fn lock(leaders: &Mutex<Vec<i32>>) -> std::sync::MutexGuard<'_, Vec<i32>> {
+    // Replacing the vector whole cannot leave it half-updated, so a poisoned lock is usable.
+    leaders.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn partition_result(response: &ProduceResponse, topic: &str, partition: i32) -> ClientResult<i64> {
