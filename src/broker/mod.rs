@@ -43,6 +43,7 @@ impl BrokerService {
 
     async fn answer(&self, request: KafkaRequest) -> Pending {
         let prefix = request.prefix;
+        tracing::trace!(?prefix, client = %request.client, "kafka request");
         let Ok(key) = ApiKey::try_from(prefix.api_key) else {
             return Pending::Close(format!("unknown api key {}", prefix.api_key));
         };

@@ -94,6 +94,7 @@ async fn connection(
     mut life: Lifecycle,
 ) {
     let _ = stream.set_nodelay(true);
+    tracing::trace!(%client, "kafka connection accepted");
     let (mut reader, writer) = tokio::io::split(stream);
     let (answers, answers_rx) = mpsc::channel::<Pending>(INFLIGHT_PER_CONNECTION_MAX);
     let writer_task = tokio::spawn(write_answers(writer, answers_rx, client));
@@ -135,11 +136,17 @@ async fn connection(
         }
         let read = tokio::select! {
             biased;
-            _ = life.stop.changed() => break,
+            _ = life.stop.changed() => {
+                tracing::trace!(%client, "kafka connection stops reading: shutting down");
+                break;
+            }
             read = reader.read_buf(&mut buf) => read,
         };
         match read {
-            Ok(0) => break,
+            Ok(0) => {
+                tracing::trace!(%client, "kafka connection closed by the client");
+                break;
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::debug!(%client, error = %e, "kafka connection read failed");
@@ -168,7 +175,12 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
             }
         };
         if let Some(bytes) = bytes {
-            if let Err(e) = writer.write_all(&bytes).await {
+            // Flush each answer: a no-op on a real socket, but madsim's TCP sends on flush.
+            let written = match writer.write_all(&bytes).await {
+                Ok(()) => writer.flush().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
                 tracing::debug!(%client, error = %e, "kafka connection write failed");
                 break;
             }

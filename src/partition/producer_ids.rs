@@ -21,7 +21,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::errors::COORDINATOR_NOT_AVAILABLE;
+use super::errors::{COORDINATOR_NOT_AVAILABLE, INVALID_REQUEST};
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::storage::Storage;
 
@@ -83,6 +83,12 @@ impl ProducerIds {
         let Some(txn) = transactional_id else {
             return Ok((self.allocate()?, 0));
         };
+        // Found by the simulator (seed 2): kafka-protocol's default request carries `Some("")`,
+        // and treating "" as a transactional id handed every such producer the same id with a
+        // bumped epoch, so they fenced each other. Kafka refuses an empty id.
+        if txn.is_empty() {
+            return Err(INVALID_REQUEST);
+        }
         let next = match self.transactional.get(txn) {
             Some(&(id, epoch)) if epoch < i16::MAX - 1 => (id, epoch + 1),
             _ => (self.allocate()?, 0),
@@ -165,6 +171,18 @@ mod tests {
         let (txn_id, epoch) = ids.init(Some("t")).unwrap();
         assert_eq!(epoch, 0);
         assert_eq!(ids.init(Some("t")), Ok((txn_id, 1)));
+    }
+
+    #[test]
+    fn an_empty_transactional_id_is_refused_not_shared() {
+        let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
+        assert_eq!(ids.init(Some("")), Err(INVALID_REQUEST));
+        assert_eq!(ids.init(None), Ok((0, 0)));
+        assert_eq!(
+            ids.init(None),
+            Ok((1, 0)),
+            "idempotent producers never share an id"
+        );
     }
 
     #[test]

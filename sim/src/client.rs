@@ -1,0 +1,138 @@
+//! A minimal Kafka client for the workload: one request at a time over (simulated) TCP, with
+//! a deadline on every call. Built on the `kafka-protocol` crate's client side.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Why a call has no answer. Either way the outcome of a write is unknown.
+#[derive(Debug)]
+pub enum CallError {
+    Timeout,
+    Io(String),
+    Protocol(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Timeout => write!(f, "timeout"),
+            CallError::Io(e) => write!(f, "io: {e}"),
+            CallError::Protocol(e) => write!(f, "protocol: {e}"),
+        }
+    }
+}
+
+pub struct Connection {
+    stream: TcpStream,
+    next_correlation_id: i32,
+}
+
+impl Connection {
+    pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Self, CallError> {
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| CallError::Timeout)?
+            .map_err(|e| CallError::Io(e.to_string()))?;
+        Ok(Self {
+            stream,
+            next_correlation_id: 1,
+        })
+    }
+
+    /// Sends one request and waits for its answer. After an error the connection must be
+    /// dropped: its stream position is unknown.
+    pub async fn call<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        request: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, CallError> {
+        tokio::time::timeout(timeout, self.call_inner(key, version, request))
+            .await
+            .map_err(|_| CallError::Timeout)?
+    }
+
+    /// Sends a request that gets no answer (produce with acks=0).
+    pub async fn send_only<Req: Encodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> Result<(), CallError> {
+        let (frame, _) = self.frame(key, version, request)?;
+        self.stream
+            .write_all(&frame)
+            .await
+            .map_err(|e| CallError::Io(e.to_string()))
+    }
+
+    fn frame<Req: Encodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> Result<(Vec<u8>, i32), CallError> {
+        let correlation_id = self.next_correlation_id;
+        self.next_correlation_id += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str("rill-sim")));
+        let mut body = BytesMut::new();
+        header
+            .encode(&mut body, key.request_header_version(version))
+            .map_err(|e| CallError::Protocol(e.to_string()))?;
+        request
+            .encode(&mut body, version)
+            .map_err(|e| CallError::Protocol(e.to_string()))?;
+        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        Ok((frame, correlation_id))
+    }
+
+    async fn call_inner<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> Result<Resp, CallError> {
+        let (frame, correlation_id) = self.frame(key, version, request)?;
+        let io = |e: std::io::Error| CallError::Io(e.to_string());
+        self.stream.write_all(&frame).await.map_err(io)?;
+        self.stream.flush().await.map_err(io)?; // madsim's TCP sends on flush
+        let mut size = [0u8; 4];
+        self.stream.read_exact(&mut size).await.map_err(io)?;
+        let size = i32::from_be_bytes(size);
+        if !(0..=64 << 20).contains(&size) {
+            return Err(CallError::Protocol(format!("response size {size}")));
+        }
+        let mut answer = vec![0u8; size as usize];
+        self.stream.read_exact(&mut answer).await.map_err(io)?;
+        let mut answer = bytes::Bytes::from(answer);
+        let header = ResponseHeader::decode(&mut answer, key.response_header_version(version))
+            .map_err(|e| CallError::Protocol(e.to_string()))?;
+        if header.correlation_id != correlation_id {
+            return Err(CallError::Protocol(format!(
+                "correlation id {} != {correlation_id}",
+                header.correlation_id
+            )));
+        }
+        let response =
+            Resp::decode(&mut answer, version).map_err(|e| CallError::Protocol(e.to_string()))?;
+        if answer.has_remaining() {
+            return Err(CallError::Protocol(format!(
+                "{} trailing bytes",
+                answer.remaining()
+            )));
+        }
+        Ok(response)
+    }
+}

@@ -1,0 +1,104 @@
+//! The Jepsen-style history of one run: every fault, every send (invoke and outcome), every
+//! poll, and the final drained read — with simulated timestamps. The checker reads only this.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+/// How a send ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Acknowledged at this offset.
+    Ok { offset: i64 },
+    /// Definitely not written (every attempt got an error answer).
+    Fail { code: i16 },
+    /// May or may not have been written (a timeout or a lost connection on some attempt).
+    Unknown { why: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An idempotent producer got a (new) identity from InitProducerId.
+    Identity {
+        producer: u32,
+        producer_id: i64,
+        epoch: i16,
+    },
+    Config(String),
+    Fault {
+        kind: &'static str,
+        detail: String,
+    },
+    Send {
+        producer: u32,
+        partition: i32,
+        value: String,
+    },
+    Sent {
+        producer: u32,
+        partition: i32,
+        value: String,
+        outcome: SendOutcome,
+    },
+    Poll {
+        consumer: u32,
+        partition: i32,
+        offset: i64,
+        value: String,
+    },
+    /// The consumer's position changed for a reason other than reading (offset out of range).
+    Reset {
+        consumer: u32,
+        partition: i32,
+        from: i64,
+        to: i64,
+    },
+    Healed,
+    FinalRead {
+        partition: i32,
+        log_start: i64,
+        high_watermark: i64,
+        records: Vec<(i64, String)>,
+    },
+    /// Liveness: the final read did not complete in time.
+    FinalReadTimedOut {
+        partition: i32,
+        detail: String,
+    },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    inner: Arc<Mutex<Vec<(u64, Event)>>>,
+}
+
+impl History {
+    pub fn record(&self, at_ms: u64, event: Event) {
+        self.inner
+            .lock()
+            .expect("history lock")
+            .push((at_ms, event));
+    }
+
+    pub fn events(&self) -> Vec<(u64, Event)> {
+        self.inner.lock().expect("history lock").clone()
+    }
+
+    /// One line per event, for the failure file and the trace hash.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (at_ms, event) in self.events() {
+            let _ = writeln!(out, "{at_ms:>8} {event:?}");
+        }
+        out
+    }
+
+    /// FNV-1a over the rendered history: equal for two runs of one seed.
+    pub fn hash(&self) -> u64 {
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        for byte in self.render().bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        hash
+    }
+}

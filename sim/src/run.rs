@@ -1,0 +1,431 @@
+//! One seeded run: a broker node running the production server (`host::server`) on a simulated
+//! disk, workload clients on other nodes, a nemesis, healing, a final drained read, and the
+//! checker's verdict. Everything random comes from the seed, so a run replays exactly.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::net::NetSim;
+use madsim::runtime::{Handle, Runtime};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rill::config::ServerConfig;
+use rill::faults::Canary;
+use rill::host::server::Server;
+use tokio::time::Instant;
+
+use crate::checker::{self, Promises, Verdict};
+use crate::history::{Event, History};
+use crate::storage::SimDisks;
+use crate::workload::{self, Workload};
+
+/// The broker's node id on the simulated disks and its address.
+const BROKER: u64 = 1;
+const BROKER_IP: [u8; 4] = [10, 0, 1, 1];
+const KAFKA_PORT: u16 = 9092;
+/// After healing, the workload must finish and the final read complete within this much
+/// simulated time, or the run is a liveness failure.
+const LIVENESS_BOUND: Duration = Duration::from_secs(60);
+
+/// How a run ended, most severe last. The runner's exit code is the worst one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Pass,
+    Liveness,
+    Safety,
+    Crash,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::Pass => 0,
+            Kind::Safety => 1,
+            Kind::Liveness => 2,
+            Kind::Crash => 3,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flush {
+    /// fsync before acknowledging acks=all (the default).
+    EveryAppend,
+    IntervalMs(u64),
+    Os,
+}
+
+/// The run's configuration, drawn from the seed.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub partitions: i32,
+    pub acks: i16,
+    pub idempotent: bool,
+    pub flush: Flush,
+    pub segment_bytes: u64,
+    pub retention_bytes: Option<u64>,
+    pub producers: u32,
+    pub kills: bool,
+    pub pauses: bool,
+    pub network: bool,
+    pub buggify: bool,
+}
+
+impl SimConfig {
+    pub fn for_seed(seed: u64, canary: Option<Canary>) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_c0f1_9000_0001);
+        let mut config = SimConfig {
+            partitions: rng.gen_range(1..=3),
+            acks: if rng.gen_bool(0.7) { -1 } else { 1 },
+            idempotent: rng.gen_bool(0.6),
+            flush: match rng.gen_range(0..4) {
+                0 => Flush::IntervalMs(rng.gen_range(20..200)),
+                1 => Flush::Os,
+                _ => Flush::EveryAppend,
+            },
+            segment_bytes: rng.gen_range(4..=32) * 1024,
+            retention_bytes: rng.gen_bool(0.2).then(|| rng.gen_range(32..=128) * 1024),
+            producers: rng.gen_range(1..=3),
+            kills: rng.gen_bool(0.8),
+            pauses: rng.gen_bool(0.5),
+            network: rng.gen_bool(0.5),
+            buggify: rng.gen_bool(0.5),
+        };
+        if canary.is_some() {
+            // A canary needs the conditions its bug shows under: durable acks (so losing one is
+            // a violation), idempotence, crashes and retries.
+            config.acks = -1;
+            config.flush = Flush::EveryAppend;
+            config.idempotent = true;
+            config.kills = true;
+            config.buggify = true;
+            config.retention_bytes = None;
+        }
+        config
+    }
+
+    fn promises(&self) -> Promises {
+        Promises {
+            durable_acks: self.acks == -1 && self.flush == Flush::EveryAppend,
+            idempotent: self.idempotent,
+        }
+    }
+
+    fn server_config(&self) -> ServerConfig {
+        let mut overrides = vec![
+            format!(
+                "listeners=PLAINTEXT://{}:{KAFKA_PORT}",
+                IpAddr::from(BROKER_IP)
+            ),
+            format!("log.segment.bytes={}", self.segment_bytes),
+            "auto.create.topics.enable=false".to_string(),
+        ];
+        match self.flush {
+            Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),
+            Flush::IntervalMs(ms) => overrides.push(format!("log.flush.interval.ms={ms}")),
+            Flush::Os => overrides.push("log.flush.policy=os".into()),
+        }
+        ServerConfig::load(None, &overrides).expect("the simulator's server config is valid")
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    pub sim_secs: u64,
+    pub canary: Option<Canary>,
+}
+
+pub struct RunResult {
+    pub seed: u64,
+    pub kind: Kind,
+    pub verdict: Verdict,
+    pub panic: Option<String>,
+    pub sim_ms: u64,
+    pub wall_ms: u64,
+    pub hash: u64,
+    pub history: String,
+    /// "acked=… unknown=… failed=… polled=… faults=…", to see that the run did something.
+    pub stats: String,
+}
+
+fn stats(events: &[(u64, Event)]) -> String {
+    use crate::history::SendOutcome;
+    let (mut acked, mut unknown, mut failed, mut polled, mut faults) = (0, 0, 0, 0, 0);
+    for (_, event) in events {
+        match event {
+            Event::Sent {
+                outcome: SendOutcome::Ok { .. },
+                ..
+            } => acked += 1,
+            Event::Sent {
+                outcome: SendOutcome::Unknown { .. },
+                ..
+            } => unknown += 1,
+            Event::Sent {
+                outcome: SendOutcome::Fail { .. },
+                ..
+            } => failed += 1,
+            Event::Poll { .. } => polled += 1,
+            Event::Fault { .. } => faults += 1,
+            _ => {}
+        }
+    }
+    format!("acked={acked} unknown={unknown} failed={failed} polled={polled} faults={faults}")
+}
+
+/// Runs one seed on a fresh thread (madsim's runtime and our canary switch are per thread, and
+/// std's hash seeds must not leak between runs).
+pub fn run_seed(seed: u64, options: RunOptions) -> RunResult {
+    #[allow(clippy::disallowed_methods)]
+    let wall = std::time::Instant::now();
+    let outcome = std::thread::spawn(move || {
+        rill::faults::set_canary(options.canary);
+        let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+        runtime.block_on(scenario(seed, options))
+    })
+    .join();
+    let wall_ms = wall.elapsed().as_millis() as u64;
+    match outcome {
+        Ok((history, verdict, sim_ms)) => {
+            let kind = if !verdict.safety.is_empty() {
+                Kind::Safety
+            } else if !verdict.liveness.is_empty() {
+                Kind::Liveness
+            } else {
+                Kind::Pass
+            };
+            RunResult {
+                seed,
+                kind,
+                verdict,
+                panic: None,
+                sim_ms,
+                wall_ms,
+                hash: history.hash(),
+                history: history.render(),
+                stats: stats(&history.events()),
+            }
+        }
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            RunResult {
+                seed,
+                kind: Kind::Crash,
+                verdict: Verdict::default(),
+                panic: Some(message),
+                sim_ms: 0,
+                wall_ms,
+                hash: 0,
+                history: String::new(),
+                stats: String::new(),
+            }
+        }
+    }
+}
+
+async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
+    let config = SimConfig::for_seed(seed, options.canary);
+    if config.buggify {
+        madsim::buggify::enable();
+    }
+    let handle = Handle::current();
+    let history = History::default();
+    let started = Instant::now();
+    history.record(
+        0,
+        Event::Config(format!(
+            "seed={seed} canary={:?} {config:?}",
+            options.canary.map(Canary::name)
+        )),
+    );
+
+    let disks = SimDisks::new();
+    let server_config = config.server_config();
+    let broker_disk = disks.clone();
+    let broker = handle
+        .create_node()
+        .name("broker-1")
+        .ip(IpAddr::from(BROKER_IP))
+        .init(move || {
+            let config = server_config.clone();
+            let storage: Arc<dyn rill::storage::Storage> = Arc::new(broker_disk.disk(BROKER));
+            async move {
+                match Server::start_on(&config, storage).await {
+                    Ok(_server) => std::future::pending::<()>().await,
+                    Err(error) => panic!("the broker failed to start: {error}"),
+                }
+            }
+        })
+        .build();
+    let producers_node = handle
+        .create_node()
+        .name("producers")
+        .ip([10, 0, 2, 1].into())
+        .build();
+    let consumers_node = handle
+        .create_node()
+        .name("consumers")
+        .ip([10, 0, 2, 2].into())
+        .build();
+
+    let workload = Workload {
+        broker: SocketAddr::from((BROKER_IP, KAFKA_PORT)),
+        partitions: config.partitions,
+        acks: config.acks,
+        idempotent: config.idempotent,
+        history: history.clone(),
+        started,
+    };
+    let mut topic_configs = vec![];
+    if let Some(bytes) = config.retention_bytes {
+        topic_configs.push(("retention.bytes", bytes.to_string()));
+    }
+    {
+        let w = workload.clone();
+        producers_node
+            .spawn(async move { workload::create_topic(&w, &topic_configs).await })
+            .await
+            .expect("create topic");
+    }
+
+    let until = Instant::now() + Duration::from_secs(options.sim_secs);
+    let mut tasks = Vec::new();
+    for id in 0..config.producers {
+        tasks.push(producers_node.spawn(workload::producer(workload.clone(), id, until)));
+    }
+    for partition in 0..config.partitions {
+        tasks.push(consumers_node.spawn(workload::consumer(
+            workload.clone(),
+            partition as u32,
+            partition,
+            until,
+        )));
+    }
+
+    nemesis(
+        &handle,
+        &config,
+        &disks,
+        &history,
+        &workload,
+        broker.id(),
+        &[producers_node.id(), consumers_node.id()],
+        until,
+    )
+    .await;
+    history.record(workload.now_ms(), Event::Healed);
+
+    // Liveness: the workload finishes its last sends and the final read completes in time.
+    let deadline = Instant::now() + LIVENESS_BOUND;
+    for task in tasks {
+        if tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), task)
+            .await
+            .is_err()
+        {
+            history.record(
+                workload.now_ms(),
+                Event::FinalReadTimedOut {
+                    partition: -1,
+                    detail: "a workload task did not finish after healing".into(),
+                },
+            );
+        }
+    }
+    let w = workload.clone();
+    let reader = consumers_node.spawn(async move { workload::final_read(&w, deadline).await });
+    let _ = reader.await;
+
+    let verdict = checker::check(&history.events(), config.promises());
+    let sim_ms = started.elapsed().as_millis() as u64;
+    (history, verdict, sim_ms)
+}
+
+/// Injects faults until `until`, then heals everything.
+#[allow(clippy::too_many_arguments)]
+async fn nemesis(
+    handle: &Handle,
+    config: &SimConfig,
+    disks: &SimDisks,
+    history: &History,
+    w: &Workload,
+    broker: madsim::task::NodeId,
+    clients: &[madsim::task::NodeId],
+    until: Instant,
+) {
+    let net = NetSim::current();
+    let mut rng = madsim::rand::thread_rng();
+    let fault = |kind: &'static str, detail: String| {
+        history.record(w.now_ms(), Event::Fault { kind, detail })
+    };
+    let mut kinds = Vec::new();
+    if config.kills {
+        kinds.push("kill");
+    }
+    if config.pauses {
+        kinds.push("pause");
+    }
+    if config.network {
+        kinds.extend(["clog", "net", "reset"]);
+    }
+    while !kinds.is_empty() {
+        let wait = Duration::from_millis(rng.gen_range(300..2500));
+        if Instant::now() + wait >= until {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        let hold = Duration::from_millis(rng.gen_range(50..1500));
+        match kinds[rng.gen_range(0..kinds.len())] {
+            "kill" => {
+                handle.kill(broker);
+                let outcome = disks.crash(BROKER, &mut rng);
+                fault("kill", format!("broker; disk {outcome:?}"));
+                tokio::time::sleep(hold).await;
+                handle.restart(broker);
+                fault("restart", "broker".into());
+            }
+            "pause" => {
+                handle.pause(broker);
+                fault("pause", "broker".into());
+                tokio::time::sleep(hold).await;
+                handle.resume(broker);
+                fault("resume", "broker".into());
+            }
+            "clog" => {
+                let client = clients[rng.gen_range(0..clients.len())];
+                net.clog_link(client, broker);
+                net.clog_link(broker, client);
+                fault("clog", format!("{client} <-> broker"));
+                tokio::time::sleep(hold).await;
+                net.unclog_link(client, broker);
+                net.unclog_link(broker, client);
+                fault("unclog", format!("{client} <-> broker"));
+            }
+            "net" => {
+                let loss = rng.gen_range(0.0..0.05);
+                let latency_ms = rng.gen_range(1..40);
+                net.update_config(|c| {
+                    c.packet_loss_rate = loss;
+                    c.send_latency =
+                        Duration::from_millis(1)..Duration::from_millis(latency_ms + 1);
+                });
+                fault("net", format!("loss {loss:.3}, latency 1..{latency_ms} ms"));
+                tokio::time::sleep(hold).await;
+                net.update_config(|c| *c = madsim::net::Config::default());
+                fault("net-heal", String::new());
+            }
+            "reset" => {
+                let client = clients[rng.gen_range(0..clients.len())];
+                net.reset_node(client);
+                fault("reset", format!("connections of {client}"));
+            }
+            other => unreachable!("unknown fault kind {other}"),
+        }
+    }
+    let remaining = until.saturating_duration_since(Instant::now());
+    tokio::time::sleep(remaining).await;
+}
