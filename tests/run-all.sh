@@ -16,8 +16,12 @@ cargo clippy --workspace --lib --bins --quiet -- -A clippy::all -D clippy::disal
 step "normal build: unit, integration, real-TCP and proptest tests"
 cargo test --workspace --quiet
 
-step "simulation build (--cfg madsim, target dir target-sim)"
+step "simulation build (--cfg madsim, target dir target-sim): determinism, canaries"
 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-sim cargo test -p rill-sim --quiet
+
+step "seeded chaos simulation: 64 seeds x 30 simulated seconds (cargo sim)"
+# The debug profile reuses the build of the step above; `cargo sim` alone builds release.
+RILL_SIM_PROFILE=dev timeout 1200 cargo sim --seeds 1..65 --sim-secs 30
 
 step "real clients (confluent-kafka, kafka-python, aiokafka, kcat) against rill server"
 bash tests/clients/run.sh -q
