@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
+step "setup (rustfmt/clippy, kcat, python3-venv when missing)"
+bash tests/setup.sh
+
 step "format"
 cargo fmt --all -- --check
 
