@@ -20,9 +20,10 @@ use crate::history::{Event, History};
 use crate::storage::SimDisks;
 use crate::workload::{self, Workload};
 
-/// The broker's node id on the simulated disks and its address.
-const BROKER: u64 = 1;
-const BROKER_IP: [u8; 4] = [10, 0, 1, 1];
+/// Broker `n` (node.id `n`, from 1) lives at 10.0.1.n; its disk is `SimDisks` node `n`.
+fn broker_ip(node_id: u64) -> IpAddr {
+    IpAddr::from([10, 0, 1, node_id as u8])
+}
 const KAFKA_PORT: u16 = 9092;
 /// After healing, the workload must finish and the final read complete within this much
 /// simulated time, or the run is a liveness failure.
@@ -66,6 +67,8 @@ pub struct SimConfig {
     pub segment_bytes: u64,
     pub retention_bytes: Option<u64>,
     pub producers: u32,
+    /// Broker nodes. One until replication lands; the harness, disks and nemesis take any.
+    pub brokers: u64,
     pub kills: bool,
     pub pauses: bool,
     pub network: bool,
@@ -87,6 +90,7 @@ impl SimConfig {
             segment_bytes: rng.gen_range(4..=32) * 1024,
             retention_bytes: rng.gen_bool(0.2).then(|| rng.gen_range(32..=128) * 1024),
             producers: rng.gen_range(1..=3),
+            brokers: 1,
             kills: rng.gen_bool(0.8),
             pauses: rng.gen_bool(0.5),
             network: rng.gen_bool(0.5),
@@ -112,12 +116,10 @@ impl SimConfig {
         }
     }
 
-    fn server_config(&self) -> ServerConfig {
+    fn server_config(&self, node_id: u64) -> ServerConfig {
         let mut overrides = vec![
-            format!(
-                "listeners=PLAINTEXT://{}:{KAFKA_PORT}",
-                IpAddr::from(BROKER_IP)
-            ),
+            format!("node.id={node_id}"),
+            format!("listeners=PLAINTEXT://{}:{KAFKA_PORT}", broker_ip(node_id)),
             format!("log.segment.bytes={}", self.segment_bytes),
             "auto.create.topics.enable=false".to_string(),
         ];
@@ -245,23 +247,9 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     );
 
     let disks = SimDisks::new();
-    let server_config = config.server_config();
-    let broker_disk = disks.clone();
-    let broker = handle
-        .create_node()
-        .name("broker-1")
-        .ip(IpAddr::from(BROKER_IP))
-        .init(move || {
-            let config = server_config.clone();
-            let storage: Arc<dyn rill::storage::Storage> = Arc::new(broker_disk.disk(BROKER));
-            async move {
-                match Server::start_on(&config, storage).await {
-                    Ok(_server) => std::future::pending::<()>().await,
-                    Err(error) => panic!("the broker failed to start: {error}"),
-                }
-            }
-        })
-        .build();
+    let brokers: Vec<Broker> = (1..=config.brokers)
+        .map(|node_id| start_broker(&handle, &config, &disks, node_id))
+        .collect();
     let producers_node = handle
         .create_node()
         .name("producers")
@@ -274,7 +262,7 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         .build();
 
     let workload = Workload {
-        broker: SocketAddr::from((BROKER_IP, KAFKA_PORT)),
+        broker: brokers[0].addr,
         partitions: config.partitions,
         acks: config.acks,
         idempotent: config.idempotent,
@@ -313,7 +301,7 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         &disks,
         &history,
         &workload,
-        broker.id(),
+        &brokers,
         &[producers_node.id(), consumers_node.id()],
         until,
     )
@@ -353,7 +341,7 @@ async fn nemesis(
     disks: &SimDisks,
     history: &History,
     w: &Workload,
-    broker: madsim::task::NodeId,
+    brokers: &[Broker],
     clients: &[madsim::task::NodeId],
     until: Instant,
 ) {
@@ -379,31 +367,33 @@ async fn nemesis(
         }
         tokio::time::sleep(wait).await;
         let hold = Duration::from_millis(rng.gen_range(50..1500));
+        let target = &brokers[rng.gen_range(0..brokers.len())];
+        let (broker, name) = (target.node, format!("broker {}", target.node_id));
         match kinds[rng.gen_range(0..kinds.len())] {
             "kill" => {
                 handle.kill(broker);
-                let outcome = disks.crash(BROKER, &mut rng);
-                fault("kill", format!("broker; disk {outcome:?}"));
+                let outcome = disks.crash(target.node_id, &mut rng);
+                fault("kill", format!("{name}; disk {outcome:?}"));
                 tokio::time::sleep(hold).await;
                 handle.restart(broker);
-                fault("restart", "broker".into());
+                fault("restart", name.clone());
             }
             "pause" => {
                 handle.pause(broker);
-                fault("pause", "broker".into());
+                fault("pause", name.clone());
                 tokio::time::sleep(hold).await;
                 handle.resume(broker);
-                fault("resume", "broker".into());
+                fault("resume", name.clone());
             }
             "clog" => {
                 let client = clients[rng.gen_range(0..clients.len())];
                 net.clog_link(client, broker);
                 net.clog_link(broker, client);
-                fault("clog", format!("{client} <-> broker"));
+                fault("clog", format!("{client} <-> {name}"));
                 tokio::time::sleep(hold).await;
                 net.unclog_link(client, broker);
                 net.unclog_link(broker, client);
-                fault("unclog", format!("{client} <-> broker"));
+                fault("unclog", format!("{client} <-> {name}"));
             }
             "net" => {
                 let loss = rng.gen_range(0.0..0.05);
@@ -428,4 +418,39 @@ async fn nemesis(
     }
     let remaining = until.saturating_duration_since(Instant::now());
     tokio::time::sleep(remaining).await;
+}
+
+/// One broker node of the simulated cluster.
+struct Broker {
+    /// Kafka `node.id`, also its disk in `SimDisks`.
+    node_id: u64,
+    node: madsim::task::NodeId,
+    addr: SocketAddr,
+}
+
+/// Starts broker `node_id`: the production server on its simulated disk. On a restart madsim
+/// runs `init` again, which opens the same disk (what survived the crash).
+fn start_broker(handle: &Handle, config: &SimConfig, disks: &SimDisks, node_id: u64) -> Broker {
+    let server_config = config.server_config(node_id);
+    let disks = disks.clone();
+    let node = handle
+        .create_node()
+        .name(format!("broker-{node_id}"))
+        .ip(broker_ip(node_id))
+        .init(move || {
+            let config = server_config.clone();
+            let storage: Arc<dyn rill::storage::Storage> = Arc::new(disks.disk(node_id));
+            async move {
+                match Server::start_on(&config, storage).await {
+                    Ok(_server) => std::future::pending::<()>().await,
+                    Err(error) => panic!("broker {node_id} failed to start: {error}"),
+                }
+            }
+        })
+        .build();
+    Broker {
+        node_id,
+        node: node.id(),
+        addr: SocketAddr::new(broker_ip(node_id), KAFKA_PORT),
+    }
 }
