@@ -14,8 +14,8 @@
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions (bodies are (de)coded by the `kafka-protocol` crate).
 //! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode).
-//! * [`client`]  — an async Kafka client (connection, metadata, admin, producer, consumer).
-//! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`.
+//! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`,
+//!   and `cli::client`, the async Kafka client they are built on (host-side I/O code, like `host`).
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
 //!
@@ -26,7 +26,6 @@ pub mod actor;
 pub mod broker;
 #[cfg(not(madsim))]
 pub mod cli;
-pub mod client;
 pub mod config;
 pub mod controller;
 pub mod faults;

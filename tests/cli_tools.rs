@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::RillServer;
-use rill::client::murmur2::partition_for_key;
+use rill::cli::client::murmur2::partition_for_key;
 
 /// Longest any one tool run may take before the test calls it hung.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::client::consumer::{Consumer, ConsumerConfig, StartOffset};
-use crate::client::records::Record;
+use super::client::consumer::{Consumer, ConsumerConfig, StartOffset};
+use super::client::records::Record;
 
 use super::args::{Args, Spec};
 use super::{connect, parse_bool, CliError, CliResult};

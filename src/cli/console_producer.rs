@@ -8,7 +8,7 @@ use std::io::BufRead;
 
 use tokio::sync::mpsc;
 
-use crate::client::producer::{BatchOutcome, Producer, ProducerConfig};
+use super::client::producer::{BatchOutcome, Producer, ProducerConfig};
 
 use super::args::{Args, Spec};
 use super::{connect, parse_bool, CliError, CliResult};

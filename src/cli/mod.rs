@@ -1,9 +1,10 @@
 //! The client tools of the `rill` binary — `topics`, `console-producer`, `console-consumer`,
-//! `perf` — built on [`crate::client`]. Each tool parses its flags, runs on a tokio runtime and
+//! `perf` — built on [`client`]. Each tool parses its flags, runs on a tokio runtime and
 //! maps failures to exit codes: 2 for usage errors, 1 for failures (broker errors print their
 //! Kafka name).
 #![allow(clippy::disallowed_methods)] // host-side tools: clocks, signals, tasks
 
+pub mod client;
 pub mod args;
 pub mod console_consumer;
 pub mod console_producer;
@@ -12,7 +13,7 @@ pub mod topics;
 
 use std::process::ExitCode;
 
-use crate::client::{Client, ClientConfig, ClientError};
+use self::client::{Client, ClientConfig, ClientError};
 
 /// Why a tool stopped.
 #[derive(Debug)]

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::client::consumer::{Consumer, ConsumerConfig, StartOffset};
-use crate::client::producer::{now_ms, BatchOutcome, Producer, ProducerConfig};
-use crate::client::Client;
+use super::client::consumer::{Consumer, ConsumerConfig, StartOffset};
+use super::client::producer::{now_ms, BatchOutcome, Producer, ProducerConfig};
+use super::client::Client;
 
 use super::args::{Args, Spec};
 use super::console_producer::sleep_until;

@@ -1,8 +1,8 @@
 //! `rill topics`: create, list, describe, delete and alter topics (kafka-topics.sh).
 
-use crate::client::admin::{NewTopic, CONFIG_SOURCE_DYNAMIC_TOPIC};
-use crate::client::cluster::TopicInfo;
-use crate::client::{Client, ClientError};
+use super::client::admin::{NewTopic, CONFIG_SOURCE_DYNAMIC_TOPIC};
+use super::client::cluster::TopicInfo;
+use super::client::{Client, ClientError};
 
 use super::args::{Args, Spec};
 use super::{connect, CliError, CliResult};
