@@ -30,6 +30,9 @@ pub const SIZE_BYTES: usize = 4;
 /// Bytes of [`HeaderPrefix`].
 pub const HEADER_PREFIX_BYTES: usize = 8;
 
+/// How much room to make for a frame that has not fully arrived yet (see [`split_frame`]).
+pub const RESERVE_CHUNK_BYTES: usize = 256 * 1024;
+
 /// Splits the next complete frame off the front of `buf`. `Ok(None)` means "need more bytes".
 /// The declared size is checked against `max_bytes` as soon as its 4 bytes are in, so a client
 /// cannot make the broker reserve memory it never sends (compare CVE-2022-34917).
@@ -46,7 +49,9 @@ pub fn split_frame(buf: &mut BytesMut, max_bytes: usize) -> Result<Option<Bytes>
         });
     }
     if buf.len() < SIZE_BYTES + size {
-        buf.reserve(SIZE_BYTES + size - buf.len());
+        // Room for the next chunk only, not the whole declared size: a client that declares a
+        // large frame and sends nothing more holds at most one chunk, not the frame's size.
+        buf.reserve((SIZE_BYTES + size - buf.len()).min(RESERVE_CHUNK_BYTES));
         return Ok(None);
     }
     buf.advance(SIZE_BYTES);
@@ -144,6 +149,13 @@ mod tests {
             split_frame(&mut buf, 1000),
             Err(FrameError::NegativeSize(-5))
         );
+    }
+
+    #[test]
+    fn a_large_declared_frame_reserves_one_chunk_until_its_bytes_arrive() {
+        let mut buf = BytesMut::from(&(50_000_000i32).to_be_bytes()[..]);
+        assert_eq!(split_frame(&mut buf, 100_000_000), Ok(None));
+        assert!(buf.capacity() <= RESERVE_CHUNK_BYTES + 64, "reserved {}", buf.capacity());
     }
 
     #[test]
