@@ -4,8 +4,8 @@
 //! Kafka name).
 #![allow(clippy::disallowed_methods)] // host-side tools: clocks, signals, tasks
 
-pub mod client;
 pub mod args;
+pub mod client;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod perf;

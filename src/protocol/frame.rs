@@ -155,7 +155,11 @@ mod tests {
     fn a_large_declared_frame_reserves_one_chunk_until_its_bytes_arrive() {
         let mut buf = BytesMut::from(&(50_000_000i32).to_be_bytes()[..]);
         assert_eq!(split_frame(&mut buf, 100_000_000), Ok(None));
-        assert!(buf.capacity() <= RESERVE_CHUNK_BYTES + 64, "reserved {}", buf.capacity());
+        assert!(
+            buf.capacity() <= RESERVE_CHUNK_BYTES + 64,
+            "reserved {}",
+            buf.capacity()
+        );
     }
 
     #[test]
