@@ -48,6 +48,8 @@ const PRODUCER_ID_AT: usize = 43;
 const PRODUCER_EPOCH_AT: usize = 51;
 const BASE_SEQUENCE_AT: usize = 53;
 const RECORDS_COUNT_AT: usize = 57;
+/// Attribute bit 3: the batch's timestamps are LogAppendTime (else CreateTime).
+const TIMESTAMP_TYPE_BIT: i16 = 0x08;
 
 /// Why a batch (or a buffer of batches) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -217,7 +219,7 @@ impl BatchHeader {
 
     /// True for LogAppendTime, false for CreateTime.
     pub fn is_log_append_time(&self) -> bool {
-        self.attributes & 0x08 != 0
+        self.attributes & TIMESTAMP_TYPE_BIT != 0
     }
 
     pub fn is_transactional(&self) -> bool {
@@ -381,6 +383,212 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) -> Result<(), Ba
     Ok(())
 }
 
+/// Stamps a batch the way Kafka's `LogValidator` does for `message.timestamp.type=LogAppendTime`
+/// (`DefaultRecordBatch.setMaxTimestamp`): sets the timestamp-type attribute bit and
+/// `maxTimestamp` to `log_append_time_ms`, keeps `baseTimestamp` and the records' deltas (a
+/// reader takes every record's timestamp from `maxTimestamp` when the bit is set), and
+/// recomputes the CRC, which covers both fields. Works on compressed batches too: only the
+/// header changes. `batch` must start with a whole batch (it may hold more after it).
+pub fn set_log_append_time(batch: &mut [u8], log_append_time_ms: i64) -> Result<(), BatchError> {
+    let header = BatchHeader::parse(batch)?;
+    let total_bytes = header.total_bytes();
+    if total_bytes < HEADER_BYTES || total_bytes > batch.len() {
+        return Err(BatchError::Truncated {
+            needed: total_bytes.max(HEADER_BYTES),
+            available: batch.len(),
+        });
+    }
+    if header.is_log_append_time() && header.max_timestamp_ms == log_append_time_ms {
+        return Ok(());
+    }
+    let attributes = header.attributes | TIMESTAMP_TYPE_BIT;
+    batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8]
+        .copy_from_slice(&log_append_time_ms.to_be_bytes());
+    let crc = compute_crc(&batch[..total_bytes]);
+    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
+/// Bytes of a record that [`RecordWalker::advance`] needs at most: the length varint (5),
+/// attributes (1), the timestampDelta varlong (10) and the offsetDelta varint (5). The key,
+/// value and headers after them are skipped by the length, never read.
+pub const RECORD_PREFIX_BYTES_MAX: usize = 21;
+const VARINT_BYTES_MAX: usize = 5;
+const VARLONG_BYTES_MAX: usize = 10;
+
+/// Offset and timestamp of one record, as Kafka's `Record.offset()` / `Record.timestamp()`
+/// report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordPosition {
+    pub offset: i64,
+    /// `baseTimestamp + timestampDelta`, or the batch's `maxTimestamp` for LogAppendTime.
+    pub timestamp_ms: i64,
+}
+
+/// Walks the records of an uncompressed v2 batch one at a time, reading only each record's
+/// first few bytes (see [`RECORD_PREFIX_BYTES_MAX`]) and allocating nothing. The caller owns the
+/// bytes: [`RecordWalker::next_prefix`] says which ones to hand to [`RecordWalker::advance`],
+/// so the same walker serves an in-memory batch ([`RecordWalker::next_in`]) and a segment file
+/// read through a small buffer. Malformed records are errors, never panics; after an error the
+/// walk is over.
+#[derive(Debug, Clone)]
+pub struct RecordWalker {
+    base_offset: i64,
+    base_timestamp_ms: i64,
+    /// `Some(maxTimestamp)` for a LogAppendTime batch: every record carries it.
+    log_append_time_ms: Option<i64>,
+    last_offset_delta: i32,
+    /// Start of the next record, from the start of the batch.
+    position: usize,
+    /// Batch size: no record may run past it.
+    end: usize,
+    records_left: i32,
+}
+
+impl RecordWalker {
+    /// A walker over the records of the batch with `header` (which [`BatchHeader::check`]
+    /// accepted). `None` for a compressed batch: its records are readable only through the
+    /// codec, and the broker stores batches as produced without one.
+    pub fn new(header: &BatchHeader) -> Option<Self> {
+        if header.compression() != 0 {
+            return None;
+        }
+        Some(Self {
+            base_offset: header.base_offset,
+            base_timestamp_ms: header.base_timestamp_ms,
+            log_append_time_ms: header
+                .is_log_append_time()
+                .then_some(header.max_timestamp_ms),
+            last_offset_delta: header.last_offset_delta,
+            position: HEADER_BYTES,
+            end: header.total_bytes(),
+            records_left: header.records_count.max(0),
+        })
+    }
+
+    /// `(position from the batch start, length)` of the bytes [`RecordWalker::advance`] needs
+    /// for the next record; `None` once every record was walked (or after an error).
+    pub fn next_prefix(&self) -> Option<(usize, usize)> {
+        if self.records_left <= 0 {
+            return None;
+        }
+        let len = RECORD_PREFIX_BYTES_MAX.min(self.end.saturating_sub(self.position));
+        Some((self.position, len))
+    }
+
+    /// Decodes the next record from `prefix` (the bytes [`RecordWalker::next_prefix`] named)
+    /// and moves past the whole record.
+    pub fn advance(&mut self, prefix: &[u8]) -> Result<RecordPosition, BatchError> {
+        let result = self.decode(prefix);
+        match result {
+            Ok((position, record_bytes)) => {
+                self.position += record_bytes;
+                self.records_left -= 1;
+                Ok(position)
+            }
+            Err(e) => {
+                self.records_left = 0;
+                Err(e)
+            }
+        }
+    }
+
+    /// The next record of `batch` (the whole batch, as stored); `None` after the last one.
+    pub fn next_in(&mut self, batch: &[u8]) -> Option<Result<RecordPosition, BatchError>> {
+        let (at, len) = self.next_prefix()?;
+        if batch.len() < self.end {
+            self.records_left = 0;
+            return Some(Err(BatchError::Truncated {
+                needed: self.end,
+                available: batch.len(),
+            }));
+        }
+        let prefix = batch
+            .get(at..)
+            .map_or(&[][..], |rest| &rest[..len.min(rest.len())]);
+        Some(self.advance(prefix))
+    }
+
+    /// The record at the current position and its size in bytes (length varint included).
+    fn decode(&self, prefix: &[u8]) -> Result<(RecordPosition, usize), BatchError> {
+        if self.records_left <= 0 {
+            return Err(BatchError::CorruptBatch {
+                reason: "no records left in the batch",
+            });
+        }
+        let mut at = 0usize;
+        let length = zigzag32(read_uvarint(prefix, &mut at, VARINT_BYTES_MAX)?);
+        let length_bytes = at;
+        let _attributes = read_u8(prefix, &mut at)?;
+        let timestamp_delta = zigzag64(read_uvarint(prefix, &mut at, VARLONG_BYTES_MAX)?);
+        let offset_delta = zigzag32(read_uvarint(prefix, &mut at, VARINT_BYTES_MAX)?);
+        let record_bytes = usize::try_from(length)
+            .ok()
+            .filter(|n| *n >= at - length_bytes)
+            .map(|n| n + length_bytes)
+            .ok_or(BatchError::CorruptBatch {
+                reason: "record length is negative or shorter than its fields",
+            })?;
+        if record_bytes > self.end - self.position {
+            return Err(BatchError::CorruptBatch {
+                reason: "record runs past the end of its batch",
+            });
+        }
+        if !(0..=self.last_offset_delta).contains(&offset_delta) {
+            return Err(BatchError::CorruptBatch {
+                reason: "record offsetDelta is outside the batch",
+            });
+        }
+        let timestamp_ms = self
+            .log_append_time_ms
+            .unwrap_or(self.base_timestamp_ms.wrapping_add(timestamp_delta));
+        let position = RecordPosition {
+            offset: self.base_offset + offset_delta as i64,
+            timestamp_ms,
+        };
+        Ok((position, record_bytes))
+    }
+}
+
+fn read_u8(bytes: &[u8], at: &mut usize) -> Result<u8, BatchError> {
+    let byte = *bytes.get(*at).ok_or(BatchError::Truncated {
+        needed: *at + 1,
+        available: bytes.len(),
+    })?;
+    *at += 1;
+    Ok(byte)
+}
+
+/// An unsigned LEB128 varint of at most `max_bytes` bytes (Kafka's `ByteUtils.readVarint` /
+/// `readVarlong` refuse longer ones). Bits beyond 64 are dropped, as Kafka's shifts drop them.
+fn read_uvarint(bytes: &[u8], at: &mut usize, max_bytes: usize) -> Result<u64, BatchError> {
+    let mut value = 0u64;
+    for i in 0..max_bytes {
+        let byte = read_u8(bytes, at)?;
+        value |= ((byte & 0x7f) as u64)
+            .checked_shl(7 * i as u32)
+            .unwrap_or(0);
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(BatchError::CorruptBatch {
+        reason: "varint is too long",
+    })
+}
+
+/// Kafka's zigzag decoding of a varint (32 bits; higher bits are dropped like Kafka's `int`).
+fn zigzag32(raw: u64) -> i32 {
+    let u = raw as u32;
+    ((u >> 1) as i32) ^ -((u & 1) as i32)
+}
+
+/// Kafka's zigzag decoding of a varlong.
+fn zigzag64(raw: u64) -> i64 {
+    ((raw >> 1) as i64) ^ -((raw & 1) as i64)
+}
+
 fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -415,16 +623,37 @@ fn put_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
 ///
 /// Panics if `records` is empty (a batch needs at least one record): a programmer error.
 pub fn build_batch(records: &[(Option<&[u8]>, &[u8])], base_timestamp_ms: i64) -> Vec<u8> {
+    build_batch_with_timestamps(records, &vec![base_timestamp_ms; records.len()])
+}
+
+/// [`build_batch`] with one CreateTime timestamp per record, as a producer that batched
+/// records created at different times sends it: `baseTimestamp` is the first record's,
+/// `maxTimestamp` the largest, each record carries its delta from the base.
+///
+/// Panics if `records` is empty or the two slices differ in length: programmer errors.
+pub fn build_batch_with_timestamps(
+    records: &[(Option<&[u8]>, &[u8])],
+    timestamps_ms: &[i64],
+) -> Vec<u8> {
     assert!(
         !records.is_empty(),
         "a record batch needs at least one record"
     );
+    assert_eq!(
+        records.len(),
+        timestamps_ms.len(),
+        "one timestamp per record"
+    );
+    let base_timestamp_ms = timestamps_ms[0];
+    let max_timestamp_ms = timestamps_ms.iter().copied().max().unwrap_or(NO_TIMESTAMP);
     let mut out = vec![0u8; HEADER_BYTES];
     let mut record = Vec::new();
-    for (offset_delta, (key, value)) in records.iter().enumerate() {
+    for (offset_delta, ((key, value), timestamp_ms)) in
+        records.iter().zip(timestamps_ms).enumerate()
+    {
         record.clear();
         record.push(0); // record attributes (unused)
-        put_varlong(&mut record, 0); // timestampDelta
+        put_varlong(&mut record, timestamp_ms - base_timestamp_ms);
         put_varint(&mut record, offset_delta as i32);
         put_bytes(&mut record, *key);
         put_bytes(&mut record, Some(value));
@@ -441,7 +670,7 @@ pub fn build_batch(records: &[(Option<&[u8]>, &[u8])], base_timestamp_ms: i64) -
     out[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]
         .copy_from_slice(&last_offset_delta.to_be_bytes());
     out[BASE_TIMESTAMP_AT..BASE_TIMESTAMP_AT + 8].copy_from_slice(&base_timestamp_ms.to_be_bytes());
-    out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&base_timestamp_ms.to_be_bytes());
+    out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp_ms.to_be_bytes());
     out[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&(-1i64).to_be_bytes());
     out[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2].copy_from_slice(&(-1i16).to_be_bytes());
     out[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&(-1i32).to_be_bytes());
@@ -490,7 +719,7 @@ mod tests {
         batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     }
 
-    fn read_uvarint(b: &[u8], at: &mut usize) -> u64 {
+    fn ref_uvarint(b: &[u8], at: &mut usize) -> u64 {
         let (mut v, mut shift) = (0u64, 0);
         loop {
             let byte = b[*at];
@@ -503,8 +732,8 @@ mod tests {
         }
     }
 
-    fn read_varint(b: &[u8], at: &mut usize) -> i64 {
-        let u = read_uvarint(b, at);
+    fn ref_varint(b: &[u8], at: &mut usize) -> i64 {
+        let u = ref_uvarint(b, at);
         ((u >> 1) as i64) ^ -((u & 1) as i64)
     }
 
@@ -530,19 +759,19 @@ mod tests {
         let mut at = HEADER_BYTES;
         let mut seen = Vec::new();
         while at < b.len() {
-            let len = read_varint(&b, &mut at) as usize;
+            let len = ref_varint(&b, &mut at) as usize;
             let end = at + len;
             assert_eq!(b[at], 0);
             at += 1;
-            assert_eq!(read_varint(&b, &mut at), 0); // timestamp delta
-            let offset_delta = read_varint(&b, &mut at);
-            let key_len = read_varint(&b, &mut at);
+            assert_eq!(ref_varint(&b, &mut at), 0); // timestamp delta
+            let offset_delta = ref_varint(&b, &mut at);
+            let key_len = ref_varint(&b, &mut at);
             let key = (key_len >= 0).then(|| b[at..at + key_len as usize].to_vec());
             at += key_len.max(0) as usize;
-            let value_len = read_varint(&b, &mut at) as usize;
+            let value_len = ref_varint(&b, &mut at) as usize;
             let value = b[at..at + value_len].to_vec();
             at += value_len;
-            assert_eq!(read_varint(&b, &mut at), 0); // headers
+            assert_eq!(ref_varint(&b, &mut at), 0); // headers
             assert_eq!(at, end);
             seen.push((offset_delta, key, value));
         }
@@ -712,6 +941,163 @@ mod tests {
         ));
         tail.clear();
         assert_eq!(validate_all(&tail, MAX), Err((0, BatchError::Empty)));
+    }
+
+    /// Every record of `batch` as (offset, timestamp), or the first error.
+    fn walk(batch: &[u8]) -> Result<Vec<(i64, i64)>, BatchError> {
+        let header = BatchHeader::parse(batch).unwrap();
+        let mut walker = RecordWalker::new(&header).expect("uncompressed");
+        let mut out = Vec::new();
+        while let Some(record) = walker.next_in(batch) {
+            let r = record?;
+            out.push((r.offset, r.timestamp_ms));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn walker_yields_each_records_offset_and_timestamp() {
+        let values: Vec<Vec<u8>> = (0..5).map(|i| vec![b'x'; i * 40]).collect();
+        let records: Vec<(Option<&[u8]>, &[u8])> = values
+            .iter()
+            .map(|v| (Some(&b"key"[..]), v.as_slice()))
+            .collect();
+        // Out of order on purpose: deltas may be negative.
+        let timestamps = [1_000, 3_000, 500, 9_000, 9_000];
+        let mut b = build_batch_with_timestamps(&records, &timestamps);
+        set_base_offset(&mut b, 100).unwrap();
+        let h = validate_batch(&b, MAX).unwrap();
+        assert_eq!((h.base_timestamp_ms, h.max_timestamp_ms), (1_000, 9_000));
+        assert_eq!(
+            walk(&b).unwrap(),
+            vec![
+                (100, 1_000),
+                (101, 3_000),
+                (102, 500),
+                (103, 9_000),
+                (104, 9_000)
+            ]
+        );
+    }
+
+    #[test]
+    fn walker_reads_only_prefixes_within_the_batch() {
+        let big = vec![7u8; 3_000];
+        let b = build_batch_with_timestamps(&[(None, &big), (None, b"")], &[5, 6]);
+        let h = BatchHeader::parse(&b).unwrap();
+        let mut walker = RecordWalker::new(&h).unwrap();
+        let mut seen = Vec::new();
+        while let Some((at, len)) = walker.next_prefix() {
+            assert!(len <= RECORD_PREFIX_BYTES_MAX && at + len <= b.len());
+            seen.push(walker.advance(&b[at..at + len]).unwrap().timestamp_ms);
+        }
+        assert_eq!(seen, vec![5, 6]);
+    }
+
+    #[test]
+    fn varints_decode_like_kafka_at_the_extremes() {
+        for v in [0, 1, -1, 63, -64, 64, i32::MAX, i32::MIN] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            let mut at = 0;
+            let raw = read_uvarint(&out, &mut at, VARINT_BYTES_MAX).unwrap();
+            assert_eq!((zigzag32(raw), at), (v, out.len()), "{v}");
+        }
+        for v in [0, -1, i64::MAX, i64::MIN, 1 << 40] {
+            let mut out = Vec::new();
+            put_varlong(&mut out, v);
+            let mut at = 0;
+            let raw = read_uvarint(&out, &mut at, VARLONG_BYTES_MAX).unwrap();
+            assert_eq!((zigzag64(raw), at), (v, out.len()), "{v}");
+        }
+        // Kafka refuses a sixth varint byte and an eleventh varlong byte.
+        let mut at = 0;
+        assert!(matches!(
+            read_uvarint(&[0x80; 6], &mut at, VARINT_BYTES_MAX),
+            Err(BatchError::CorruptBatch { .. })
+        ));
+        let mut at = 0;
+        assert!(matches!(
+            read_uvarint(&[0x80; 3], &mut at, VARLONG_BYTES_MAX),
+            Err(BatchError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn log_append_time_stamps_the_header_and_every_record() {
+        let mut b = build_batch_with_timestamps(&[(None, b"a"), (None, b"b")], &[10, 20]);
+        set_base_offset(&mut b, 7).unwrap();
+        set_log_append_time(&mut b, 5_000).unwrap();
+        let h = validate_batch(&b, MAX).expect("the CRC was recomputed");
+        assert!(h.is_log_append_time());
+        assert_eq!((h.base_timestamp_ms, h.max_timestamp_ms), (10, 5_000));
+        assert_eq!(walk(&b).unwrap(), vec![(7, 5_000), (8, 5_000)]);
+        // Idempotent, and header-only on a compressed batch.
+        let before = b.clone();
+        set_log_append_time(&mut b, 5_000).unwrap();
+        assert_eq!(b, before);
+        let mut c = build_batch(&[(None, b"c")], 1);
+        c[ATTRIBUTES_AT + 1] = 2; // snappy
+        fix_crc(&mut c);
+        set_log_append_time(&mut c, 9).unwrap();
+        let h = validate_batch(&c, MAX).unwrap();
+        assert!(h.is_log_append_time() && h.compression() == 2);
+        assert!(
+            RecordWalker::new(&h).is_none(),
+            "compressed records need a codec"
+        );
+        assert!(matches!(
+            set_log_append_time(&mut c[..HEADER_BYTES], 9),
+            Err(BatchError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_records_are_errors() {
+        let b = build_batch_with_timestamps(&[(None, b"abc"), (None, b"de")], &[1, 2]);
+        let first = HEADER_BYTES;
+        // Negative record length (zigzag 1 = -1).
+        let mut c = b.clone();
+        c[first] = 0x01;
+        assert!(matches!(walk(&c), Err(BatchError::CorruptBatch { .. })));
+        // A length running past the batch.
+        let mut c = b.clone();
+        c[first] = 0x7e; // 63 bytes
+        assert!(matches!(walk(&c), Err(BatchError::CorruptBatch { .. })));
+        // An offsetDelta beyond lastOffsetDelta: record = len, attrs, tsDelta, offsetDelta.
+        let mut c = b.clone();
+        c[first + 3] = 0x08; // offsetDelta 4
+        assert!(matches!(walk(&c), Err(BatchError::CorruptBatch { .. })));
+        // More records claimed than present: the walk hits the end of the batch.
+        let mut c = b.clone();
+        c[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&3i32.to_be_bytes());
+        let err = walk(&c).unwrap_err();
+        assert!(matches!(err, BatchError::Truncated { .. }), "{err}");
+        // A batch cut short of what its header claims.
+        assert!(walk(&b[..b.len() - 2]).is_err());
+    }
+
+    #[test]
+    fn walker_never_panics_on_arbitrary_record_bytes() {
+        let mut state = 0x9e37_79b9u32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        for round in 0..2_000 {
+            let mut b = build_batch(&[(None, b"0123456789"), (None, b"abcdefghij")], 1);
+            for _ in 0..(round % 6 + 1) {
+                let at = HEADER_BYTES + next() as usize % (b.len() - HEADER_BYTES);
+                b[at] = next() as u8;
+            }
+            let count = (next() % 40) as i32;
+            b[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&count.to_be_bytes());
+            let cut = HEADER_BYTES + next() as usize % (b.len() - HEADER_BYTES + 1);
+            let _ = walk(&b);
+            let _ = walk(&b[..cut]);
+        }
     }
 
     #[test]
