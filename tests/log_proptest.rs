@@ -14,8 +14,8 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use rill::storage::batch::{build_batch, BatchHeader, Batches};
-use rill::storage::log::{FlushPolicy, Log, LogConfig, LogError};
+use rill::storage::batch::{build_batch_with_timestamps, BatchHeader, Batches, HEADER_BYTES};
+use rill::storage::log::{FlushPolicy, Log, LogConfig, LogError, TimestampType};
 use rill::storage::mem::MemStorage;
 
 const DIR: &str = "t-0";
@@ -83,18 +83,62 @@ fn log_config() -> impl Strategy<Value = LogConfig> {
         0u64..400,
         prop::option::of(1_000u64..4_000),
         prop::option::of(2_000i64..8_000),
+        any::<bool>(),
     )
         .prop_map(
-            |(segment_bytes, index_interval_bytes, retention_bytes, retention_ms)| LogConfig {
-                segment_bytes,
-                segment_ms: 1_000_000,
-                retention_ms,
-                retention_bytes,
-                index_interval_bytes,
-                batch_bytes_max: 1 << 16,
-                flush: FlushPolicy::EveryAppend,
+            |(segment_bytes, index_interval_bytes, retention_bytes, retention_ms, stamped)| {
+                LogConfig {
+                    segment_bytes,
+                    segment_ms: 1_000_000,
+                    retention_ms,
+                    retention_bytes,
+                    index_interval_bytes,
+                    batch_bytes_max: 1 << 16,
+                    flush: FlushPolicy::EveryAppend,
+                    timestamp_type: if stamped {
+                        TimestampType::LogAppendTime
+                    } else {
+                        TimestampType::CreateTime
+                    },
+                }
             },
         )
+}
+
+/// `(offset, timestamp)` of every record of a batch this test built (uncompressed, no key, no
+/// headers), decoded independently of the broker's record walker. A LogAppendTime batch gives
+/// every record its `maxTimestamp`, as Kafka's readers do.
+fn model_records(batch: &[u8]) -> Vec<(i64, i64)> {
+    fn varint(b: &[u8], at: &mut usize) -> i64 {
+        let (mut raw, mut shift) = (0u64, 0);
+        loop {
+            let byte = b[*at];
+            *at += 1;
+            raw |= ((byte & 0x7f) as u64) << shift;
+            if byte < 0x80 {
+                return ((raw >> 1) as i64) ^ -((raw & 1) as i64);
+            }
+            shift += 7;
+        }
+    }
+    let header = BatchHeader::parse(batch).expect("model batch");
+    let mut at = HEADER_BYTES;
+    let mut out = Vec::new();
+    for _ in 0..header.records_count {
+        let length = varint(batch, &mut at) as usize;
+        let end = at + length;
+        at += 1; // attributes
+        let timestamp_delta = varint(batch, &mut at);
+        let offset_delta = varint(batch, &mut at);
+        let timestamp = if header.is_log_append_time() {
+            header.max_timestamp_ms
+        } else {
+            header.base_timestamp_ms + timestamp_delta
+        };
+        out.push((header.base_offset + offset_delta, timestamp));
+        at = end;
+    }
+    out
 }
 
 /// The reference: batches with their offsets, and the log start offset.
@@ -217,7 +261,11 @@ impl Harness {
             .collect();
         let recs: Vec<(Option<&[u8]>, &[u8])> =
             values.iter().map(|v| (None, v.as_slice())).collect();
-        build_batch(&recs, self.now_ms)
+        // Records created at different times, not in order (a lingering producer's batch).
+        let timestamps: Vec<i64> = (0..records as i64)
+            .map(|i| self.now_ms - (self.tag as i64 * 37 + i * 101) % 700)
+            .collect();
+        build_batch_with_timestamps(&recs, &timestamps)
     }
 
     fn offset_at(&self, frac: f64) -> i64 {
@@ -237,6 +285,8 @@ impl Harness {
                     .append(&mut buf, 3, now_ms)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(info.first_offset, self.model.end());
+                let stamped = self.config.timestamp_type == TimestampType::LogAppendTime;
+                prop_assert_eq!(info.log_append_time_ms, if stamped { now_ms } else { -1 });
                 let mut at = 0;
                 for item in Batches::new(&buf, usize::MAX) {
                     let (pos, h) = item.map_err(|(_, e)| TestCaseError::fail(e.to_string()))?;
@@ -294,13 +344,18 @@ impl Harness {
             Op::OffsetForTimestamp { back_ms } => {
                 let ts = self.now_ms - back_ms;
                 let start = self.model.log_start;
+                // Kafka's searchForTimestamp: in the first batch whose maxTimestamp reaches
+                // the target, the first record at or after it (and at or above the start).
                 let expected = self
                     .model
                     .visible()
                     .into_iter()
-                    .map(|(b, bytes)| (b, BatchHeader::parse(&bytes).unwrap().max_timestamp_ms))
-                    .find(|(_, max_ts)| *max_ts >= ts)
-                    .map(|(b, max_ts)| (b.max(start), max_ts));
+                    .filter(|(_, bytes)| BatchHeader::parse(bytes).unwrap().max_timestamp_ms >= ts)
+                    .find_map(|(_, bytes)| {
+                        model_records(&bytes)
+                            .into_iter()
+                            .find(|&(offset, record_ts)| record_ts >= ts && offset >= start)
+                    });
                 let got = self
                     .log()
                     .offset_for_timestamp(ts)

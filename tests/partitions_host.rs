@@ -16,6 +16,7 @@ use rill::partition::actor::Partitions;
 use rill::partition::messages::*;
 use rill::storage::batch::{build_batch, build_idempotent_batch};
 use rill::storage::file::FileStorage;
+use rill::storage::log::TimestampType;
 use rill::storage::Storage;
 
 fn tp() -> TopicPartition {
@@ -34,6 +35,7 @@ fn config() -> PartitionLogConfig {
         index_interval_bytes: 4096,
         batch_bytes_max: 1 << 20,
         flush_interval_ms: None,
+        timestamp_type: TimestampType::CreateTime,
     }
 }
 

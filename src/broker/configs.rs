@@ -138,8 +138,8 @@ const TOPIC_KEYS: &[TopicKey] = &[
         name: "message.timestamp.type",
         broker_key: "log.message.timestamp.type",
         config_type: config_type::STRING,
-        doc: "Accepted and reported; batches keep their CreateTime.",
-        broker_value: |_| "CreateTime".into(),
+        doc: "CreateTime keeps the producer's timestamps; LogAppendTime stamps each batch with the broker's append time.",
+        broker_value: |l| l.timestamp_type.name().into(),
     },
     TopicKey {
         name: "min.insync.replicas",
@@ -602,5 +602,36 @@ mod tests {
             Some("delete")
         );
         assert_eq!(topic_default(&LogConfig::default(), "bogus"), None);
+    }
+
+    #[test]
+    fn message_timestamp_type_reports_the_override_and_the_broker_default() {
+        let log = LogConfig::default();
+        let overrides = BTreeMap::from([(
+            "message.timestamp.type".to_string(),
+            "LogAppendTime".to_string(),
+        )]);
+        let entries = describe_topic(&log, &overrides);
+        let kind = find(&entries, "message.timestamp.type");
+        assert_eq!(
+            (kind.value.as_deref(), kind.source),
+            (Some("LogAppendTime"), source::DYNAMIC_TOPIC_CONFIG)
+        );
+        assert_eq!(
+            kind.synonyms[1],
+            Synonym {
+                name: "log.message.timestamp.type".into(),
+                value: Some("CreateTime".into()),
+                source: source::DEFAULT_CONFIG
+            }
+        );
+        let stamped_broker = LogConfig {
+            timestamp_type: crate::storage::log::TimestampType::LogAppendTime,
+            ..LogConfig::default()
+        };
+        assert_eq!(
+            topic_default(&stamped_broker, "message.timestamp.type").as_deref(),
+            Some("LogAppendTime")
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::partition::messages::PartitionLogConfig;
-use crate::storage::log::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX};
+use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 
 /// Applies `configs` (topic overrides, as given by the client) on top of `defaults`.
 /// An error names the key and the problem (answered as INVALID_CONFIG).
@@ -24,6 +24,7 @@ pub fn resolve(
             FlushPolicy::Os => Some(0),
             FlushPolicy::IntervalMs(ms) => Some(ms.max(1)),
         },
+        timestamp_type: defaults.timestamp_type,
     };
     for (key, value) in configs {
         let int = |min: i64, max: i64| -> Result<i64, String> {
@@ -55,10 +56,13 @@ pub fn resolve(
                 }
             }
             "flush.ms" => config.flush_interval_ms = Some(int(1, i64::MAX)? as u64),
-            // Accepted and reported, not acted on (yet): compaction, timestamp type,
-            // min ISR (one node), compression (batches are stored as produced).
+            "message.timestamp.type" => {
+                config.timestamp_type = TimestampType::from_name(value.trim())
+                    .ok_or_else(|| format!("{key}: '{value}' is not CreateTime or LogAppendTime"))?
+            }
+            // Accepted and reported, not acted on (yet): compaction, min ISR (one node),
+            // compression (batches are stored as produced).
             "cleanup.policy"
-            | "message.timestamp.type"
             | "min.insync.replicas"
             | "compression.type"
             | "segment.index.bytes" => {}
@@ -117,5 +121,37 @@ mod tests {
         assert_eq!(err, "retention.ms: 'soon' is not a whole number");
         let err = resolve(&LogConfig::default(), &configs(&[("segment.ms", "0")])).unwrap_err();
         assert!(err.starts_with("segment.ms: 0 is out of range"));
+        let err = resolve(
+            &LogConfig::default(),
+            &configs(&[("message.timestamp.type", "logappendtime")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "message.timestamp.type: 'logappendtime' is not CreateTime or LogAppendTime"
+        );
+    }
+
+    #[test]
+    fn message_timestamp_type_reaches_the_partition_config() {
+        let defaults = LogConfig::default();
+        let plain = resolve(&defaults, &BTreeMap::new()).unwrap();
+        assert_eq!(plain.timestamp_type, TimestampType::CreateTime);
+        let stamped = resolve(
+            &defaults,
+            &configs(&[("message.timestamp.type", "LogAppendTime")]),
+        )
+        .unwrap();
+        assert_eq!(stamped.timestamp_type, TimestampType::LogAppendTime);
+        let log_append_defaults = LogConfig {
+            timestamp_type: TimestampType::LogAppendTime,
+            ..defaults
+        };
+        let back = resolve(
+            &log_append_defaults,
+            &configs(&[("message.timestamp.type", "CreateTime")]),
+        )
+        .unwrap();
+        assert_eq!(back.timestamp_type, TimestampType::CreateTime);
     }
 }

@@ -285,7 +285,10 @@ impl Partitions {
                     if written || waiting {
                         touched.push((tp.clone(), written));
                     }
-                    produce_result(NONE, None, first_offset, replica.log().log_start_offset())
+                    let log_start = replica.log().log_start_offset();
+                    let mut result = produce_result(NONE, None, first_offset, log_start);
+                    result.log_append_time_ms = appended.log_append_time_ms();
+                    result
                 }
             };
             results.push((tp, result));
@@ -321,6 +324,7 @@ impl Partitions {
         {
             result.error_code = code;
             result.base_offset = -1;
+            result.log_append_time_ms = -1;
         }
         pending.outstanding -= 1;
         if pending.outstanding == 0 {

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::actor::ActorId;
+use crate::storage::log::TimestampType;
 
 /// The actor that keeps topic metadata (names, ids, partition counts, configs) on this node.
 pub const TOPICS: ActorId = ActorId(1);
@@ -31,6 +32,9 @@ pub struct PartitionLogConfig {
     /// `None` = sync every append (acks wait for fsync); `Some(0)` = leave it to the OS;
     /// `Some(ms)` = sync every `ms`.
     pub flush_interval_ms: Option<u64>,
+    /// `message.timestamp.type`: under `LogAppendTime` the leader stamps every appended batch
+    /// with its own time and answers it in the Produce response.
+    pub timestamp_type: TimestampType,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -167,7 +171,8 @@ pub struct ProducePartitionResult {
     pub error_code: i16,
     pub error_message: Option<String>,
     pub base_offset: i64,
-    /// -1 unless the topic uses LogAppendTime.
+    /// The time the broker stamped the records with when the topic uses LogAppendTime;
+    /// -1 when they keep their CreateTime.
     pub log_append_time_ms: i64,
     pub log_start_offset: i64,
 }

@@ -9,6 +9,7 @@ use super::messages::{
     FetchPartition, FetchPartitionResult, FetchRequest, ListOffsetsResult, TopicPartition,
 };
 use super::replica::Replica;
+use crate::storage::log::LogError;
 
 /// ListOffsets special timestamps.
 pub const EARLIEST_TIMESTAMP: i64 = -2;
@@ -113,22 +114,27 @@ pub fn list_offset(replica: &Replica, timestamp_ms: i64) -> ListOffsetsResult {
         EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => ok(-1, log.log_start_offset()),
         LATEST_TIMESTAMP => ok(-1, replica.high_watermark()),
         MAX_TIMESTAMP => match log.max_timestamp() {
-            Some((timestamp, offset)) => ok(timestamp, offset),
-            None => ok(-1, -1),
+            Ok(Some((timestamp, offset))) => ok(timestamp, offset),
+            Ok(None) => ok(-1, -1),
+            Err(error) => list_error(&error),
         },
         t if t >= 0 => match log.offset_for_timestamp(t) {
             Ok(Some((offset, timestamp))) => ok(timestamp, offset),
             Ok(None) => ok(-1, -1),
-            Err(error) => ListOffsetsResult {
-                error_code: errors::log_error_code(&error),
-                timestamp: -1,
-                offset: -1,
-            },
+            Err(error) => list_error(&error),
         },
         _ => ListOffsetsResult {
             error_code: INVALID_REQUEST,
             timestamp: -1,
             offset: -1,
         },
+    }
+}
+
+fn list_error(error: &LogError) -> ListOffsetsResult {
+    ListOffsetsResult {
+        error_code: errors::log_error_code(error),
+        timestamp: -1,
+        offset: -1,
     }
 }

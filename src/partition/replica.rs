@@ -58,11 +58,16 @@ pub enum Appended {
     Written {
         first_offset: i64,
         last_offset: i64,
+        /// The time the batch was stamped with (LogAppendTime topics), else -1.
+        log_append_time_ms: i64,
     },
     /// An idempotent retry of a batch already in the log: nothing was written.
     Duplicate {
         first_offset: i64,
         last_offset: i64,
+        /// The stored original's append time (LogAppendTime batches), else -1 — what Kafka
+        /// answers a retry with.
+        log_append_time_ms: i64,
     },
 }
 
@@ -72,11 +77,25 @@ impl Appended {
             Appended::Written {
                 first_offset,
                 last_offset,
+                ..
             }
             | Appended::Duplicate {
                 first_offset,
                 last_offset,
+                ..
             } => (first_offset, last_offset),
+        }
+    }
+
+    /// The Produce response's `log_append_time_ms`.
+    pub fn log_append_time_ms(&self) -> i64 {
+        match *self {
+            Appended::Written {
+                log_append_time_ms, ..
+            }
+            | Appended::Duplicate {
+                log_append_time_ms, ..
+            } => log_append_time_ms,
         }
     }
 }
@@ -102,6 +121,7 @@ pub fn log_config(config: &PartitionLogConfig) -> LogConfig {
             Some(0) => FlushPolicy::Os,
             Some(ms) => FlushPolicy::IntervalMs(ms),
         },
+        timestamp_type: config.timestamp_type,
     }
 }
 
@@ -234,6 +254,7 @@ impl Replica {
                     return Ok(Appended::Duplicate {
                         first_offset,
                         last_offset,
+                        log_append_time_ms: self.stored_log_append_time(first_offset),
                     });
                 }
             }
@@ -261,7 +282,21 @@ impl Replica {
         Ok(Appended::Written {
             first_offset,
             last_offset: info.last_offset,
+            log_append_time_ms: info.log_append_time_ms,
         })
+    }
+
+    /// The append time stamped into the stored batch holding `offset` if it is a
+    /// LogAppendTime batch, else -1 (also when it can no longer be read: retention may have
+    /// removed it, and the answer is informational).
+    fn stored_log_append_time(&self, offset: i64) -> i64 {
+        let Ok(slice) = self.log.read(offset, 0) else {
+            return batch::NO_TIMESTAMP;
+        };
+        match BatchHeader::parse(&slice.bytes) {
+            Ok(header) if header.is_log_append_time() => header.max_timestamp_ms,
+            _ => batch::NO_TIMESTAMP,
+        }
     }
 
     /// Registers `waiter` until offsets below `end_offset` are durable; returns it at once if

@@ -13,7 +13,7 @@ use super::messages::*;
 use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, RequestId, TimerKey};
 use crate::limits::RETENTION_CHECK_INTERVAL_MS;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
-use crate::storage::log::SEVEN_DAYS_MS;
+use crate::storage::log::{TimestampType, SEVEN_DAYS_MS};
 use crate::storage::mem::MemStorage;
 use crate::storage::{Storage, SyncHandle};
 
@@ -44,6 +44,7 @@ fn config(flush_interval_ms: Option<u64>) -> PartitionLogConfig {
         index_interval_bytes: 4096,
         batch_bytes_max: 1 << 16,
         flush_interval_ms,
+        timestamp_type: TimestampType::CreateTime,
     }
 }
 
@@ -798,4 +799,58 @@ fn an_acks_all_retry_of_a_batch_not_yet_durable_waits_for_the_same_sync() {
     }
     assert!(syncs(&effects).is_empty());
     assert_eq!(h.log_end(&a), 1);
+}
+
+#[test]
+fn log_append_time_topics_stamp_batches_and_answer_the_time() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (stamped, plain_topic) = (tp("stamped"), tp("plain"));
+    let log_append = PartitionLogConfig {
+        timestamp_type: TimestampType::LogAppendTime,
+        ..config(Some(0))
+    };
+    h.ensure(&stamped, log_append);
+    h.ensure(&plain_topic, config(Some(0)));
+    let (pid, epoch) = h.init_producer();
+    let first = h.produce_one(1, &stamped, idempotent(pid, epoch, 0, 2));
+    assert_eq!((first.base_offset, first.log_append_time_ms), (0, T0_MS));
+    let plain_result = h.produce_one(1, &plain_topic, plain(b"p"));
+    assert_eq!(plain_result.log_append_time_ms, -1, "CreateTime keeps -1");
+    // A retry later is answered with the original's stamp, not the retry's time.
+    h.now.unix_ms += 5_000;
+    let retry = h.produce_one(1, &stamped, idempotent(pid, epoch, 0, 2));
+    assert_eq!((retry.base_offset, retry.log_append_time_ms), (0, T0_MS));
+    let later = h.produce_one(1, &stamped, build_batch(&[(None, b"x")], 1));
+    assert_eq!(
+        (later.base_offset, later.log_append_time_ms),
+        (2, T0_MS + 5_000)
+    );
+    let results = fetch_results(h.ask(fetch(&[(&stamped, 0)], 0, 1 << 20)));
+    let header = batch::validate_batch(&results[0].records, usize::MAX).unwrap();
+    assert!(header.is_log_append_time());
+    assert_eq!(header.max_timestamp_ms, T0_MS);
+    let found = list(&mut h, &stamped, T0_MS + 1);
+    assert_eq!((found.timestamp, found.offset), (T0_MS + 5_000, 2));
+}
+
+#[test]
+fn list_offsets_by_timestamp_lands_on_the_record_inside_a_batch() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(0)));
+    let records: Vec<(Option<&[u8]>, &[u8])> = (0..10).map(|_| (None, &b"v"[..])).collect();
+    let timestamps: Vec<i64> = (0..10).map(|i| T0_MS + 1_000 * i).collect();
+    h.produce_one(
+        1,
+        &a,
+        batch::build_batch_with_timestamps(&records, &timestamps),
+    );
+    let at = |h: &mut Harness, ms| {
+        let r = list(h, &a, ms);
+        (r.timestamp, r.offset)
+    };
+    assert_eq!(at(&mut h, T0_MS + 3_500), (T0_MS + 4_000, 4));
+    assert_eq!(at(&mut h, T0_MS + 9_000), (T0_MS + 9_000, 9));
+    assert_eq!(at(&mut h, T0_MS + 9_001), (-1, -1));
+    assert_eq!(at(&mut h, -3), (T0_MS + 9_000, 9));
 }

@@ -16,6 +16,36 @@ pub enum FlushPolicy {
     Os,
 }
 
+/// Which time a batch's timestamps record (Kafka's `message.timestamp.type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TimestampType {
+    /// Batches keep the timestamps their producer set (Kafka's default).
+    #[default]
+    CreateTime,
+    /// The leader stamps every batch it appends with its own time (`now_ms`): consumers and
+    /// time-based lookups see when the broker took the records, not when they were made.
+    LogAppendTime,
+}
+
+impl TimestampType {
+    /// The config value naming it (`CreateTime` / `LogAppendTime`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TimestampType::CreateTime => "CreateTime",
+            TimestampType::LogAppendTime => "LogAppendTime",
+        }
+    }
+
+    /// Parses a config value; Kafka's names, exactly.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "CreateTime" => Some(TimestampType::CreateTime),
+            "LogAppendTime" => Some(TimestampType::LogAppendTime),
+            _ => None,
+        }
+    }
+}
+
 /// Configuration of one partition log. `Default` matches Kafka's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -36,6 +66,9 @@ pub struct LogConfig {
     /// Largest single batch accepted (`max.message.bytes`).
     pub batch_bytes_max: usize,
     pub flush: FlushPolicy,
+    /// Whether [`super::Log::append`] stamps batches with the append time
+    /// (`message.timestamp.type`).
+    pub timestamp_type: TimestampType,
 }
 
 /// Seven days, Kafka's `log.retention.hours` and `log.roll.hours` default.
@@ -53,6 +86,7 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             batch_bytes_max: 1 << 20,
             flush: FlushPolicy::EveryAppend,
+            timestamp_type: TimestampType::CreateTime,
         }
     }
 }

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use config::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX, SEVEN_DAYS_MS};
+pub use config::{FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX, SEVEN_DAYS_MS};
 pub use error::LogError;
 
 use crate::storage::batch::{self, BatchHeader, BatchesSummary};
@@ -53,6 +53,9 @@ pub struct AppendInfo {
     pub batch_count: usize,
     pub record_count: i64,
     pub bytes: usize,
+    /// The time the batches were stamped with under [`TimestampType::LogAppendTime`]
+    /// (the Produce response's `log_append_time_ms`); -1 when they keep their CreateTime.
+    pub log_append_time_ms: i64,
 }
 
 /// Whole batches read from the log.
@@ -223,7 +226,9 @@ impl Log {
 
     /// Appends one or more client batches as the leader: validates them all (nothing is
     /// written if any is bad), assigns dense offsets from the log end by patching
-    /// `baseOffset`, stamps `partitionLeaderEpoch`, rolls if needed, writes.
+    /// `baseOffset`, stamps `partitionLeaderEpoch` and, under
+    /// [`TimestampType::LogAppendTime`], the append time `now_ms` (Kafka's `LogValidator`:
+    /// attribute bit and `maxTimestamp`, CRC recomputed), rolls if needed, writes.
     pub fn append(
         &mut self,
         batches: &mut [u8],
@@ -231,30 +236,41 @@ impl Log {
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
         self.check_usable()?;
-        let summary = self.validate_append(batches)?;
+        let mut summary = self.validate_append(batches)?;
+        let log_append_time_ms = match self.config.timestamp_type {
+            TimestampType::CreateTime => None,
+            TimestampType::LogAppendTime => Some(now_ms),
+        };
         let first_offset = self.log_end_offset();
         let mut next = first_offset;
         let mut at = 0usize;
         while at < batches.len() {
             let patch = &mut batches[at..];
-            let header = BatchHeader::parse(patch).map_err(|source| LogError::InvalidBatch {
+            let invalid = |source| LogError::InvalidBatch {
                 position: at,
                 source,
-            })?;
-            batch::set_base_offset(patch, next).map_err(|source| LogError::InvalidBatch {
-                position: at,
-                source,
-            })?;
-            batch::set_partition_leader_epoch(patch, leader_epoch).map_err(|source| {
-                LogError::InvalidBatch {
-                    position: at,
-                    source,
-                }
-            })?;
+            };
+            let header = BatchHeader::parse(patch).map_err(invalid)?;
+            batch::set_base_offset(patch, next).map_err(invalid)?;
+            batch::set_partition_leader_epoch(patch, leader_epoch).map_err(invalid)?;
+            if let Some(ms) = log_append_time_ms {
+                batch::set_log_append_time(patch, ms).map_err(invalid)?;
+            }
             next += header.offset_count();
             at += header.total_bytes();
         }
-        let result = self.write_batches(batches, &summary, first_offset, now_ms);
+        if let Some(ms) = log_append_time_ms {
+            // Every batch now carries `ms`: the first one holds the largest timestamp.
+            summary.max_timestamp_ms = ms;
+            summary.max_timestamp_batch = 0;
+            summary.first_max_timestamp_ms = ms;
+        }
+        let result = self
+            .write_batches(batches, &summary, first_offset, now_ms)
+            .map(|info| AppendInfo {
+                log_append_time_ms: log_append_time_ms.unwrap_or(batch::NO_TIMESTAMP),
+                ..info
+            });
         self.poison_on_failure(result)
     }
 
@@ -311,6 +327,7 @@ impl Log {
             batch_count: summary.batch_count,
             record_count: summary.record_count,
             bytes: batches.len(),
+            log_append_time_ms: batch::NO_TIMESTAMP,
         })
     }
 
@@ -385,20 +402,30 @@ impl Log {
         Ok(())
     }
 
-    /// The largest batch `maxTimestamp` at or above the log start and the base offset of the
-    /// first batch carrying it (ListOffsets `-3`). `None` when no batch carries a timestamp.
-    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
-        let mut best: Option<(i64, i64)> = None;
+    /// The largest timestamp at or above the log start and the offset of the first record
+    /// carrying it (ListOffsets `-3`; Kafka's `offsetOfMaxTimestamp`), raised to the log start.
+    /// The record is found by walking the first batch with that `maxTimestamp`; for a batch
+    /// whose records cannot be walked (compressed) it is the batch's base offset. `None` when
+    /// no batch carries a timestamp.
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let mut best: Option<&Segment> = None;
         for segment in self.segments.values() {
             if segment.next_offset <= self.log_start_offset || segment.max_timestamp_ms < 0 {
                 continue;
             }
-            if best.is_none_or(|(ms, _)| segment.max_timestamp_ms > ms) {
-                let offset = segment.offset_of_max_timestamp.max(self.log_start_offset);
-                best = Some((segment.max_timestamp_ms, offset));
+            if best.is_none_or(|b| segment.max_timestamp_ms > b.max_timestamp_ms) {
+                best = Some(segment);
             }
         }
-        best
+        let Some(segment) = best else {
+            return Ok(None);
+        };
+        let offset = segment
+            .offset_of_record_with(segment.offset_of_max_timestamp, segment.max_timestamp_ms)?;
+        Ok(Some((
+            segment.max_timestamp_ms,
+            offset.max(self.log_start_offset),
+        )))
     }
 
     /// Marks the log failed after a sync run through a [`SyncHandle`] reported an error: the
@@ -459,9 +486,11 @@ impl Log {
         })
     }
 
-    /// The first batch whose `maxTimestamp >= timestamp_ms`: `(offset, its maxTimestamp)`,
-    /// where offset is the batch base offset (raised to the log start offset). `None` if no
-    /// batch is that recent. (Kafka answers per record; consumers skip earlier records.)
+    /// ListOffsets by timestamp, per record like Kafka: the first record (at or above the log
+    /// start) whose timestamp is ≥ `timestamp_ms`, as `(offset, its timestamp)`, searched in
+    /// the first batch whose `maxTimestamp` reaches the target (see `Segment::find_timestamp`).
+    /// A compressed batch cannot be looked into, so it answers with its base offset and
+    /// `maxTimestamp` (consumers skip the earlier records). `None` if no record is that recent.
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
         for segment in self.segments.values() {
             if segment.next_offset <= self.log_start_offset
@@ -652,3 +681,5 @@ fn offset_of_batch(batches: &[u8], index: usize) -> i64 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timestamp_tests;

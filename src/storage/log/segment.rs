@@ -12,7 +12,7 @@ use super::index::{self, IndexFile, OffsetEntry};
 use super::reader::{header_at, validated_header_at, ChunkReader, ScanError};
 use super::time_index::{self, TimeEntry};
 use super::LogError;
-use crate::storage::batch::{BatchHeader, NO_TIMESTAMP};
+use crate::storage::batch::{BatchHeader, RecordPosition, RecordWalker, NO_TIMESTAMP};
 use crate::storage::{read_exact_at, Storage, StorageFile};
 
 pub(crate) const LOG_SUFFIX: &str = ".log";
@@ -471,8 +471,11 @@ impl Segment {
         }))
     }
 
-    /// First batch with `maxTimestamp >= timestamp_ms` that holds an offset ≥
-    /// `log_start_offset`: `(base_offset, max_timestamp_ms)`.
+    /// Kafka's `FileRecords.searchForTimestamp`: in the first batch whose `maxTimestamp >=
+    /// timestamp_ms` (and that holds an offset ≥ `log_start_offset`), the first record with a
+    /// timestamp ≥ the target and an offset ≥ the log start: `(offset, timestamp_ms)`. A batch
+    /// whose records all miss (its `maxTimestamp` lied, or they lie below the log start) is
+    /// passed over, as Kafka does.
     pub(crate) fn find_timestamp(
         &self,
         timestamp_ms: i64,
@@ -482,10 +485,81 @@ impl Segment {
             .map_or(0, |rel| self.index.lookup(rel));
         let by_start = self.index.lookup(self.relative(log_start_offset));
         let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
-        let found = self.scan_from(&mut reader, by_time.max(by_start) as u64, |h| {
+        let mut pos = by_time.max(by_start) as u64;
+        while let Some((at, header)) = self.scan_from(&mut reader, pos, |h| {
             h.max_timestamp_ms >= timestamp_ms && h.next_offset() > log_start_offset
+        })? {
+            let wanted =
+                |r: &RecordPosition| r.timestamp_ms >= timestamp_ms && r.offset >= log_start_offset;
+            let found = self.first_record(&mut reader, at, &header, log_start_offset, wanted)?;
+            if let Some(found) = found {
+                return Ok(Some((found.offset, found.timestamp_ms)));
+            }
+            pos = at + header.total_bytes() as u64;
+        }
+        Ok(None)
+    }
+
+    /// The offset of the first record carrying `timestamp_ms` in the batch based at
+    /// `batch_base_offset` (Kafka's `RecordBatch.offsetOfMaxTimestamp`, for ListOffsets -3);
+    /// the batch's base offset when no record is found that way.
+    pub(crate) fn offset_of_record_with(
+        &self,
+        batch_base_offset: i64,
+        timestamp_ms: i64,
+    ) -> Result<i64, LogError> {
+        let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
+        let from = self.index.lookup(self.relative(batch_base_offset)) as u64;
+        let Some((at, header)) =
+            self.scan_from(&mut reader, from, |h| h.next_offset() > batch_base_offset)?
+        else {
+            return Ok(batch_base_offset);
+        };
+        let found = self.first_record(&mut reader, at, &header, header.base_offset, |r| {
+            r.timestamp_ms == timestamp_ms
         })?;
-        Ok(found.map(|(_, h)| (h.base_offset, h.max_timestamp_ms)))
+        Ok(found.map_or(header.base_offset, |r| r.offset))
+    }
+
+    /// The first record of the batch at `at` that is `wanted`, walking the records' first
+    /// bytes through the chunk buffer (nothing is allocated however large the batch).
+    ///
+    /// When the records cannot be walked, the answer falls back to the whole batch — its base
+    /// offset (raised to `min_offset`, the log start) and `maxTimestamp`, Rill's answer before
+    /// records were walked — if that is `wanted`. That happens for a compressed batch (stored
+    /// as produced; the broker has no codec to look inside) and for malformed record bytes
+    /// behind a valid CRC (the append path checks headers only, so a client could send them;
+    /// a lookup must not fail on them).
+    fn first_record(
+        &self,
+        reader: &mut ChunkReader<'_>,
+        at: u64,
+        header: &BatchHeader,
+        min_offset: i64,
+        wanted: impl Fn(&RecordPosition) -> bool,
+    ) -> Result<Option<RecordPosition>, LogError> {
+        let whole_batch = RecordPosition {
+            offset: header.base_offset.max(min_offset),
+            timestamp_ms: header.max_timestamp_ms,
+        };
+        let fallback = || Ok(wanted(&whole_batch).then_some(whole_batch));
+        let Some(mut walker) = RecordWalker::new(header) else {
+            return fallback();
+        };
+        while let Some((rel, len)) = walker.next_prefix() {
+            let prefix = reader
+                .get(at + rel as u64, len)
+                .map_err(|source| LogError::Io {
+                    path: self.log_path.clone(),
+                    source,
+                })?;
+            match walker.advance(prefix) {
+                Ok(record) if wanted(&record) => return Ok(Some(record)),
+                Ok(_) => {}
+                Err(_) => return fallback(),
+            }
+        }
+        Ok(None)
     }
 
     /// Cuts the segment before the batch containing `offset` (durably) and rebuilds the
