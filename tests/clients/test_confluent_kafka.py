@@ -94,6 +94,29 @@ def test_watermarks_and_offsets_for_times_one_batch_per_message(rill, topic_name
         c.close()
 
 
+def test_offsets_for_times_inside_one_batch(rill, topic_name):
+    """ListOffsets by timestamp must return the first *record* whose timestamp is >= the target
+    (Kafka's FileRecords.searchForTimestamp walks the records of the first batch whose max
+    timestamp is >= target), not the batch's base offset."""
+    kwire.require_apis(rill.addr, "Produce", "Fetch", ("ListOffsets", 1))
+    ck.create_topic(rill.bootstrap, topic_name, 1)
+    base = int(time.time() * 1000) - 60_000
+    msgs = kwire.messages(10, keyed=False)
+    # linger.ms=1000: all ten records go out in one batch with timestamps base+0 .. base+9000.
+    ck.produce(
+        rill.bootstrap, topic_name, msgs, "all", timestamps=[base + 1000 * i for i in range(10)], extra={"linger.ms": 1000}
+    )
+    c = ck.consumer(rill.bootstrap)
+    try:
+        got = {}
+        for ts in [base, base + 3500, base + 9000, base + 9001]:
+            (tp,) = c.offsets_for_times([TopicPartition(topic_name, 0, ts)], timeout=10)
+            got[ts - base] = tp.offset
+    finally:
+        c.close()
+    assert got == {0: 0, 3500: 4, 9000: 9, 9001: -1}
+
+
 def test_assign_needs_no_group_apis(rill, topic_name):
     """group.id is mandatory for librdkafka's consumer, but assign() with explicit offsets and
     enable.auto.commit=False must work whether or not FindCoordinator/OffsetFetch exist."""

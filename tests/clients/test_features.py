@@ -1,13 +1,13 @@
 """Record features that a pass-through broker must keep intact, seen by real clients:
 compressed batches (every codec), headers, null keys and values (tombstones), records larger
 than the consumer's per-partition fetch size (KIP-74), producer timestamps on CreateTime
-topics, both isolation levels, and produce errors for partitions that do not exist."""
+topics and the broker's on LogAppendTime topics, both isolation levels, and produce errors for partitions that do not exist."""
 
 import time
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-from confluent_kafka import TIMESTAMP_CREATE_TIME
+from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTP
 
@@ -119,6 +119,32 @@ def test_create_time_topic_keeps_producer_timestamps(rill, topic_name):
     finally:
         c.close()
     assert got == [(TIMESTAMP_CREATE_TIME, old + i) for i in range(3)]
+
+
+def test_log_append_time_topic(rill, topic_name):
+    """With message.timestamp.type=LogAppendTime the broker stamps every record with its own
+    time; consumers see TIMESTAMP_LOG_APPEND_TIME and that time, not the producer's."""
+    kwire.require_apis(rill.addr, "Produce", "Fetch")
+    ck.create_topic(rill.bootstrap, topic_name, 1, config={"message.timestamp.type": "LogAppendTime"})
+    old = int(time.time() * 1000) - 3_600_000
+    before = int(time.time() * 1000)
+    ck.produce(rill.bootstrap, topic_name, kwire.messages(5, keyed=False), "all", timestamps=[old] * 5)
+    after = int(time.time() * 1000)
+    c = ck.consumer(rill.bootstrap)
+    try:
+        c.assign([TopicPartition(topic_name, 0, OFFSET_BEGINNING)])
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < 5 and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                got.append(m.timestamp())
+    finally:
+        c.close()
+    assert len(got) == 5
+    for kind, ts in got:
+        assert kind == TIMESTAMP_LOG_APPEND_TIME, (kind, ts)
+        assert before - 1000 <= ts <= after + 1000, (ts - before, after - before)
 
 
 @pytest.mark.parametrize("isolation", ["read_committed", "read_uncommitted"])
