@@ -429,9 +429,15 @@ impl Replica {
 fn idempotent_header(records: &[u8]) -> Result<Option<BatchHeader>, Refusal> {
     let (mut at, mut count, mut found) = (0usize, 0usize, None);
     while at < records.len() {
+        // A header that fails the checks the log makes anyway (e.g. a negative lastOffsetDelta,
+        // found by review) must not reach the sequence arithmetic: leave it to the log's
+        // validation, which refuses it precisely.
         let Ok(header) = BatchHeader::parse(&records[at..]) else {
             return Ok(None);
         };
+        if header.check(usize::MAX).is_err() {
+            return Ok(None);
+        }
         let total_bytes = header.total_bytes();
         if total_bytes < HEADER_BYTES {
             return Ok(None);

@@ -854,3 +854,32 @@ fn list_offsets_by_timestamp_lands_on_the_record_inside_a_batch() {
     assert_eq!(at(&mut h, T0_MS + 9_001), (-1, -1));
     assert_eq!(at(&mut h, -3), (T0_MS + 9_000, 9));
 }
+
+/// Found in review: an idempotent batch whose header claims a negative `lastOffsetDelta` (with
+/// a valid CRC) reached the sequence arithmetic before validation and overflowed, killing the
+/// actor in debug builds. It must be refused like any corrupt batch, and the partition keeps
+/// working.
+#[test]
+fn an_idempotent_batch_with_a_negative_last_offset_delta_is_refused_not_a_panic() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(0)));
+    let (pid, epoch) = h.init_producer();
+    assert_eq!(
+        h.produce_one(1, &a, idempotent(pid, epoch, 0, 1))
+            .error_code,
+        NONE
+    );
+    let mut bad = idempotent(pid, epoch, 1, 1);
+    bad[23..27].copy_from_slice(&(-1i32).to_be_bytes());
+    let crc = batch::compute_crc(&bad);
+    bad[17..21].copy_from_slice(&crc.to_be_bytes());
+    let refused = h.produce_one(1, &a, bad);
+    assert_eq!(refused.error_code, CORRUPT_MESSAGE);
+    assert_eq!(h.log_end(&a), 1, "nothing written");
+    assert_eq!(
+        h.produce_one(1, &a, idempotent(pid, epoch, 1, 1))
+            .error_code,
+        NONE
+    );
+}
