@@ -56,12 +56,8 @@ impl BrokerService {
                     prefix,
                     ApiKey::Fetch,
                     &fetch_response(results, prefix.api_version),
-                )
-                .ok(),
-                other => {
-                    tracing::error!(?other, "unexpected fetch reply");
-                    None
-                }
+                ),
+                other => Err(format!("unexpected fetch reply {other:?}")),
             }
         }))
     }

@@ -23,6 +23,8 @@ impl BrokerService {
                 .filter_map(|t| t.name.map(|n| n.0.to_string()))
                 .collect()
         });
+        // In v0 the list is not nullable: empty means "all topics" (null from v1).
+        let wanted = wanted.filter(|names| version > 0 || !names.is_empty());
         // v0-v3 always allow auto-creation; later versions say per request.
         let may_create =
             self.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);

@@ -34,11 +34,20 @@ use crate::protocol::{api_versions, frame, versions};
 pub struct BrokerService {
     node: NodeHandle<NodeMsg>,
     config: Arc<ServerConfig>,
+    /// Serialises topic administration (create, delete, grow, alter, auto-create): each
+    /// changes the registry and then the partition logs in several steps, and two of them on
+    /// the same name must not interleave (found in review: a delete racing a re-create left the
+    /// new topic without logs).
+    admin: tokio::sync::Mutex<()>,
 }
 
 impl BrokerService {
     pub fn new(node: NodeHandle<NodeMsg>, config: Arc<ServerConfig>) -> Arc<Self> {
-        Arc::new(Self { node, config })
+        Arc::new(Self {
+            node,
+            config,
+            admin: tokio::sync::Mutex::new(()),
+        })
     }
 
     async fn answer(&self, request: KafkaRequest) -> Pending {
@@ -65,6 +74,14 @@ impl BrokerService {
             _ => return Pending::Close(format!("{key:?} v{} is not served", prefix.api_version)),
         }
         let version = prefix.api_version;
+        let _admin = match key {
+            ApiKey::CreateTopics
+            | ApiKey::DeleteTopics
+            | ApiKey::CreatePartitions
+            | ApiKey::AlterConfigs
+            | ApiKey::IncrementalAlterConfigs => Some(self.admin.lock().await),
+            _ => None,
+        };
         match key {
             ApiKey::Produce => match codec::decode(&request, key) {
                 Ok(body) => self.produce(&request, body).await,
@@ -119,6 +136,7 @@ impl BrokerService {
 
     /// Creates a topic with the broker defaults (`auto.create.topics.enable`).
     async fn auto_create(&self, name: &str) -> Option<TopicMeta> {
+        let _admin = self.admin.lock().await;
         let ask = TopicsRequest::Create {
             name: name.to_string(),
             partitions: self.config.num_partitions as i32,

@@ -7,6 +7,9 @@ use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicNam
 use kafka_protocol::protocol::StrBytes;
 
 use super::{codec, BrokerService};
+
+/// Kafka error INVALID_REQUIRED_ACKS.
+const INVALID_REQUIRED_ACKS: i16 = 21;
 use crate::host::kafka::{KafkaRequest, Pending};
 use crate::partition::messages::{
     self, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
@@ -17,7 +20,32 @@ impl BrokerService {
         let version = request.prefix.api_version;
         let acks = body.acks;
         if !matches!(acks, -1..=1) {
-            return Pending::Close(format!("Produce acks={acks} is not -1, 0 or 1"));
+            // Kafka answers every partition with INVALID_REQUIRED_ACKS.
+            let results = body
+                .topic_data
+                .iter()
+                .flat_map(|t| {
+                    t.partition_data.iter().map(|p| {
+                        let tp = TopicPartition {
+                            topic: t.name.0.to_string(),
+                            partition: p.index,
+                        };
+                        let result = messages::ProducePartitionResult {
+                            error_code: INVALID_REQUIRED_ACKS,
+                            error_message: Some(format!("acks={acks} is not -1, 0 or 1")),
+                            base_offset: -1,
+                            log_append_time_ms: -1,
+                            log_start_offset: -1,
+                        };
+                        (tp, result)
+                    })
+                })
+                .collect();
+            return codec::respond(
+                request,
+                ApiKey::Produce,
+                &produce_response(results, version),
+            );
         }
         let mut partitions = Vec::new();
         for topic in body.topic_data {
@@ -53,12 +81,9 @@ impl BrokerService {
         Pending::Later(Box::pin(async move {
             match reply.await {
                 Ok(NodeMsg::PartitionsReply(PartitionsReply::Produce(results))) => {
-                    codec::encode(prefix, ApiKey::Produce, &produce_response(results, version)).ok()
+                    codec::encode(prefix, ApiKey::Produce, &produce_response(results, version))
                 }
-                other => {
-                    tracing::error!(?other, "unexpected produce reply");
-                    None
-                }
+                other => Err(format!("unexpected produce reply {other:?}")),
             }
         }))
     }

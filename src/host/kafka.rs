@@ -34,8 +34,10 @@ pub enum Pending {
     /// The complete response frame (size included), or `None` when the request gets no answer
     /// (produce with acks=0).
     Ready(Option<Bytes>),
-    /// An answer that completes later (e.g. after the partition's fsync).
-    Later(BoxFuture<'static, Option<Bytes>>),
+    /// An answer that completes later (e.g. after the partition's fsync). `Err` closes the
+    /// connection: a request that can no longer be answered must not be skipped silently, or
+    /// the client would wait for it while later answers arrive.
+    Later(BoxFuture<'static, Result<Bytes, String>>),
     /// Close the connection (Kafka's answer to a request it cannot parse).
     Close(String),
 }
@@ -168,7 +170,13 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
     while let Some(pending) = answers.recv().await {
         let bytes = match pending {
             Pending::Ready(bytes) => bytes,
-            Pending::Later(future) => future.await,
+            Pending::Later(future) => match future.await {
+                Ok(bytes) => Some(bytes),
+                Err(reason) => {
+                    tracing::warn!(%client, %reason, "closing kafka connection");
+                    break;
+                }
+            },
             Pending::Close(reason) => {
                 tracing::warn!(%client, %reason, "closing kafka connection");
                 break;
