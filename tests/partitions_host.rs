@@ -16,7 +16,7 @@ use rill::partition::actor::Partitions;
 use rill::partition::messages::*;
 use rill::storage::batch::{build_batch, build_idempotent_batch};
 use rill::storage::file::FileStorage;
-use rill::storage::log::TimestampType;
+use rill::storage::log::{FlushPolicy, LogConfig, TimestampType};
 use rill::storage::Storage;
 
 fn tp() -> TopicPartition {
@@ -26,15 +26,15 @@ fn tp() -> TopicPartition {
     }
 }
 
-fn config() -> PartitionLogConfig {
-    PartitionLogConfig {
+fn config() -> LogConfig {
+    LogConfig {
         segment_bytes: 1 << 20,
         segment_ms: 7 * 24 * 3600 * 1000,
         retention_ms: None,
         retention_bytes: None,
         index_interval_bytes: 4096,
         batch_bytes_max: 1 << 20,
-        flush_interval_ms: None,
+        flush: FlushPolicy::EveryAppend,
         timestamp_type: TimestampType::CreateTime,
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::partition::messages::PartitionLogConfig;
 use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 
 /// Applies `configs` (topic overrides, as given by the client) on top of `defaults`.
@@ -11,21 +10,11 @@ use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_M
 pub fn resolve(
     defaults: &LogConfig,
     configs: &BTreeMap<String, String>,
-) -> Result<PartitionLogConfig, String> {
-    let mut config = PartitionLogConfig {
-        segment_bytes: defaults.segment_bytes,
-        segment_ms: defaults.segment_ms,
-        retention_ms: defaults.retention_ms,
-        retention_bytes: defaults.retention_bytes,
-        index_interval_bytes: defaults.index_interval_bytes,
-        batch_bytes_max: defaults.batch_bytes_max,
-        flush_interval_ms: match defaults.flush {
-            FlushPolicy::EveryAppend => None,
-            FlushPolicy::Os => Some(0),
-            FlushPolicy::IntervalMs(ms) => Some(ms.max(1)),
-        },
-        timestamp_type: defaults.timestamp_type,
-    };
+) -> Result<LogConfig, String> {
+    let mut config = defaults.clone();
+    if let FlushPolicy::IntervalMs(ms) = config.flush {
+        config.flush = FlushPolicy::IntervalMs(ms.max(1));
+    }
     for (key, value) in configs {
         let int = |min: i64, max: i64| -> Result<i64, String> {
             let n: i64 = value
@@ -52,10 +41,10 @@ pub fn resolve(
             "max.message.bytes" => config.batch_bytes_max = int(61, i32::MAX as i64)? as usize,
             "flush.messages" => {
                 if int(1, i64::MAX)? == 1 {
-                    config.flush_interval_ms = None;
+                    config.flush = FlushPolicy::EveryAppend;
                 }
             }
-            "flush.ms" => config.flush_interval_ms = Some(int(1, i64::MAX)? as u64),
+            "flush.ms" => config.flush = FlushPolicy::IntervalMs(int(1, i64::MAX)? as u64),
             "message.timestamp.type" => {
                 config.timestamp_type = TimestampType::from_name(value.trim())
                     .ok_or_else(|| format!("{key}: '{value}' is not CreateTime or LogAppendTime"))?
@@ -88,12 +77,8 @@ mod tests {
         let defaults = LogConfig::default();
         let plain = resolve(&defaults, &BTreeMap::new()).unwrap();
         assert_eq!(
-            (
-                plain.segment_bytes,
-                plain.retention_ms,
-                plain.flush_interval_ms
-            ),
-            (1 << 30, defaults.retention_ms, None)
+            (plain.segment_bytes, plain.retention_ms, plain.flush),
+            (1 << 30, defaults.retention_ms, FlushPolicy::EveryAppend)
         );
         let tuned = resolve(
             &defaults,
@@ -105,12 +90,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (
-                tuned.retention_ms,
-                tuned.segment_bytes,
-                tuned.flush_interval_ms
-            ),
-            (None, 1 << 20, Some(1000))
+            (tuned.retention_ms, tuned.segment_bytes, tuned.flush),
+            (None, 1 << 20, FlushPolicy::IntervalMs(1000))
         );
     }
 

@@ -22,8 +22,7 @@ use super::errors::{
 use super::fetch_wait::FetchWaits;
 use super::messages::{
     DeleteRecordsResult, FetchRequest, ListOffsetsRequest, ListOffsetsResult, NodeMsg,
-    PartitionLogConfig, PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest,
-    TopicPartition,
+    PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest, TopicPartition,
 };
 use super::producer_ids::ProducerIds;
 use super::reads::{self, FetchRead};
@@ -31,7 +30,7 @@ use super::replica::{self, Appended, Replica, Waiter};
 use crate::actor::{Actor, Ctx, Input, RequestId, TimerKey};
 use crate::faults::{self, Canary};
 use crate::limits::{FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS};
-use crate::storage::log::FlushPolicy;
+use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::Storage;
 
 type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg>;
@@ -160,7 +159,7 @@ impl Partitions {
 
     // ---- admin -------------------------------------------------------------------------
 
-    fn ensure(&mut self, ctx: PCtx, tp: TopicPartition, config: &PartitionLogConfig) -> NodeMsg {
+    fn ensure(&mut self, ctx: PCtx, tp: TopicPartition, config: &LogConfig) -> NodeMsg {
         if !replica::valid_topic_partition(&tp) {
             return done(
                 INVALID_TOPIC_EXCEPTION,
@@ -171,7 +170,7 @@ impl Partitions {
             return self.set_config(ctx, &tp, config);
         }
         let id = self.next_replica_id;
-        let log_config = replica::log_config(config);
+        let log_config = config.clone();
         match Replica::open(self.storage.clone(), &tp, log_config, ctx.now.unix_ms, id) {
             Ok(replica) => {
                 self.next_replica_id += 1;
@@ -187,16 +186,11 @@ impl Partitions {
         }
     }
 
-    fn set_config(
-        &mut self,
-        ctx: PCtx,
-        tp: &TopicPartition,
-        config: &PartitionLogConfig,
-    ) -> NodeMsg {
+    fn set_config(&mut self, ctx: PCtx, tp: &TopicPartition, config: &LogConfig) -> NodeMsg {
         let Some(replica) = self.replicas.get_mut(tp) else {
             return done(UNKNOWN_TOPIC_OR_PARTITION, None);
         };
-        match replica.set_config(replica::log_config(config)) {
+        match replica.set_config(config.clone()) {
             Ok(()) => {
                 self.schedule_flush(ctx, tp);
                 done(NONE, None)

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::actor::ActorId;
-use crate::storage::log::TimestampType;
+use crate::storage::log::LogConfig;
 
 /// The actor that keeps topic metadata (names, ids, partition counts, configs) on this node.
 pub const TOPICS: ActorId = ActorId(1);
@@ -18,23 +18,6 @@ pub const PARTITIONS: ActorId = ActorId(2);
 pub struct TopicPartition {
     pub topic: String,
     pub partition: i32,
-}
-
-/// Per-topic log settings, already resolved against the broker defaults.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartitionLogConfig {
-    pub segment_bytes: u64,
-    pub segment_ms: i64,
-    pub retention_ms: Option<i64>,
-    pub retention_bytes: Option<u64>,
-    pub index_interval_bytes: u64,
-    pub batch_bytes_max: usize,
-    /// `None` = sync every append (acks wait for fsync); `Some(0)` = leave it to the OS;
-    /// `Some(ms)` = sync every `ms`.
-    pub flush_interval_ms: Option<u64>,
-    /// `message.timestamp.type`: under `LogAppendTime` the leader stamps every appended batch
-    /// with its own time and answers it in the Produce response.
-    pub timestamp_type: TimestampType,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -85,15 +68,17 @@ pub enum TopicsReply {
 /// Requests to [`PARTITIONS`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PartitionsRequest {
-    /// Create the partition's log, or open it if it exists on disk. Idempotent.
+    /// Create the partition's log, or open it if it exists on disk. Idempotent. The settings
+    /// are the topic's, already resolved against the broker defaults
+    /// (`broker::topic_config::resolve`).
     Ensure {
         tp: TopicPartition,
-        config: PartitionLogConfig,
+        config: LogConfig,
     },
     /// Change a partition's log settings (IncrementalAlterConfigs).
     SetConfig {
         tp: TopicPartition,
-        config: PartitionLogConfig,
+        config: LogConfig,
     },
     /// Close and delete the partition's log directory.
     Delete {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::errors::{self, INVALID_RECORD, KAFKA_STORAGE_ERROR};
-use super::messages::{PartitionLogConfig, TopicPartition};
+use super::messages::TopicPartition;
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
 use crate::faults::{self, Canary};
@@ -105,24 +105,6 @@ impl Appended {
 pub struct SyncOutcome {
     pub durable: Vec<Waiter>,
     pub failed: Vec<Waiter>,
-}
-
-/// Maps the topic settings to the log engine's.
-pub fn log_config(config: &PartitionLogConfig) -> LogConfig {
-    LogConfig {
-        segment_bytes: config.segment_bytes,
-        segment_ms: config.segment_ms,
-        retention_ms: config.retention_ms,
-        retention_bytes: config.retention_bytes,
-        index_interval_bytes: config.index_interval_bytes,
-        batch_bytes_max: config.batch_bytes_max,
-        flush: match config.flush_interval_ms {
-            None => FlushPolicy::EveryAppend,
-            Some(0) => FlushPolicy::Os,
-            Some(ms) => FlushPolicy::IntervalMs(ms),
-        },
-        timestamp_type: config.timestamp_type,
-    }
 }
 
 /// `<topic>-<partition>` relative to the storage root, like Kafka. The topic name must have

@@ -13,7 +13,7 @@ use super::messages::*;
 use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, RequestId, TimerKey};
 use crate::limits::RETENTION_CHECK_INTERVAL_MS;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
-use crate::storage::log::{TimestampType, SEVEN_DAYS_MS};
+use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS};
 use crate::storage::mem::MemStorage;
 use crate::storage::{Storage, SyncHandle};
 
@@ -35,15 +35,20 @@ fn tp(topic: &str) -> TopicPartition {
     }
 }
 
-fn config(flush_interval_ms: Option<u64>) -> PartitionLogConfig {
-    PartitionLogConfig {
+fn config(flush_interval_ms: Option<u64>) -> LogConfig {
+    LogConfig {
         segment_bytes: 1 << 20,
         segment_ms: SEVEN_DAYS_MS,
         retention_ms: None,
         retention_bytes: None,
         index_interval_bytes: 4096,
         batch_bytes_max: 1 << 16,
-        flush_interval_ms,
+        // None = fsync every append, Some(0) = leave it to the OS, Some(ms) = every ms.
+        flush: match flush_interval_ms {
+            None => FlushPolicy::EveryAppend,
+            Some(0) => FlushPolicy::Os,
+            Some(ms) => FlushPolicy::IntervalMs(ms),
+        },
         timestamp_type: TimestampType::CreateTime,
     }
 }
@@ -185,7 +190,7 @@ impl Harness {
         take_reply(&mut effects, id).expect("answered at once")
     }
 
-    fn ensure(&mut self, tp: &TopicPartition, config: PartitionLogConfig) {
+    fn ensure(&mut self, tp: &TopicPartition, config: LogConfig) {
         let reply = self.ask(PartitionsRequest::Ensure {
             tp: tp.clone(),
             config,
@@ -805,7 +810,7 @@ fn an_acks_all_retry_of_a_batch_not_yet_durable_waits_for_the_same_sync() {
 fn log_append_time_topics_stamp_batches_and_answer_the_time() {
     let mut h = Harness::new(Arc::new(MemStorage::new()));
     let (stamped, plain_topic) = (tp("stamped"), tp("plain"));
-    let log_append = PartitionLogConfig {
+    let log_append = LogConfig {
         timestamp_type: TimestampType::LogAppendTime,
         ..config(Some(0))
     };

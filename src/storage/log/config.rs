@@ -4,7 +4,7 @@ use super::LogError;
 use crate::storage::batch::HEADER_BYTES;
 
 /// When appended bytes are fsynced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FlushPolicy {
     /// Durable default: the caller acknowledges an append only after a sync covering it
     /// completed ([`super::Log::flush_due`] is true whenever anything is unsynced).
@@ -47,7 +47,7 @@ impl TimestampType {
 }
 
 /// Configuration of one partition log. `Default` matches Kafka's defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogConfig {
     /// Roll to a new segment before the active one would grow past this (`segment.bytes`).
     /// At most `i32::MAX`, because index entries store positions as u32.
