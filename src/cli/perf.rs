@@ -224,27 +224,7 @@ async fn produce(client: Arc<Client>, args: &Args) -> CliResult {
     let mut stats = ProduceStats::new(num_records);
     let start = Instant::now();
     for i in 0..num_records {
-        if throughput > 0.0 {
-            let due = start + Duration::from_secs_f64(i as f64 / throughput);
-            while Instant::now() < due {
-                let linger = producer.linger_deadline().filter(|d| *d < due);
-                tokio::select! {
-                    biased;
-                    _ = sleep_until(linger) => producer.flush_due().await?,
-                    _ = tokio::time::sleep_until(due) => {}
-                }
-            }
-        }
-        producer.send(i, None, &value, None).await?;
-        if producer
-            .linger_deadline()
-            .is_some_and(|d| d <= Instant::now())
-        {
-            producer.flush_due().await?;
-        }
-        while let Some(outcome) = producer.try_outcome() {
-            stats.absorb(&outcome);
-        }
+        paced_send(&mut producer, &mut stats, start, i, throughput, &value).await?;
         stats.maybe_progress(record_size);
     }
     for outcome in producer.close().await? {
@@ -265,6 +245,40 @@ async fn produce(client: Arc<Client>, args: &Args) -> CliResult {
             stats.failed,
             stats.first_error.unwrap_or_default()
         )));
+    }
+    Ok(())
+}
+
+/// Sends record `i` no earlier than its slot at `rate` records/s (`rate <= 0`: at once),
+/// flushing lingered batches while it waits, then takes the outcomes that are in.
+async fn paced_send(
+    producer: &mut Producer,
+    stats: &mut ProduceStats,
+    start: Instant,
+    i: u64,
+    rate: f64,
+    value: &[u8],
+) -> CliResult {
+    if rate > 0.0 {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        while Instant::now() < due {
+            let linger = producer.linger_deadline().filter(|d| *d < due);
+            tokio::select! {
+                biased;
+                _ = sleep_until(linger) => producer.flush_due().await?,
+                _ = tokio::time::sleep_until(due) => {}
+            }
+        }
+    }
+    producer.send(i, None, value, None).await?;
+    if producer
+        .linger_deadline()
+        .is_some_and(|d| d <= Instant::now())
+    {
+        producer.flush_due().await?;
+    }
+    while let Some(outcome) = producer.try_outcome() {
+        stats.absorb(&outcome);
     }
     Ok(())
 }
@@ -350,25 +364,7 @@ async fn e2e(client: Arc<Client>, args: &Args) -> CliResult {
     let mut stats = ProduceStats::new(total);
     let start = Instant::now();
     for i in 0..total {
-        let due = start + Duration::from_secs_f64(i as f64 / rate);
-        while Instant::now() < due {
-            let linger = producer.linger_deadline().filter(|d| *d < due);
-            tokio::select! {
-                biased;
-                _ = sleep_until(linger) => producer.flush_due().await?,
-                _ = tokio::time::sleep_until(due) => {}
-            }
-        }
-        producer.send(i, None, &value, None).await?;
-        if producer
-            .linger_deadline()
-            .is_some_and(|d| d <= Instant::now())
-        {
-            producer.flush_due().await?;
-        }
-        while let Some(outcome) = producer.try_outcome() {
-            stats.absorb(&outcome);
-        }
+        paced_send(&mut producer, &mut stats, start, i, rate, &value).await?;
     }
     for outcome in producer.close().await? {
         stats.absorb(&outcome);

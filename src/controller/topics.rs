@@ -92,6 +92,27 @@ pub const TOPIC_CONFIG_KEYS: &[&str] = &[
     "compression.type",
 ];
 
+/// Every key must be one this broker knows (values are checked by `topic_config::resolve`).
+fn check_config_keys(configs: &BTreeMap<String, String>) -> Result<(), Refusal> {
+    match configs
+        .keys()
+        .find(|k| !TOPIC_CONFIG_KEYS.contains(&k.as_str()))
+    {
+        Some(key) => Err(refuse(
+            codes::INVALID_CONFIG,
+            format!("unknown topic config '{key}'"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn unknown_topic(name: &str) -> Refusal {
+    refuse(
+        codes::UNKNOWN_TOPIC_OR_PARTITION,
+        format!("topic '{name}' does not exist"),
+    )
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicRegistry {
     pub topics: BTreeMap<String, TopicMeta>,
@@ -133,16 +154,7 @@ impl TopicRegistry {
                 format!("replication factor {replication_factor} is not between 1 and the {brokers} available broker(s)"),
             ));
         }
-        if let Some(key) = configs
-            .keys()
-            .find(|k| !TOPIC_CONFIG_KEYS.contains(&k.as_str()))
-        {
-            return Err(refuse(
-                codes::INVALID_CONFIG,
-                format!("unknown topic config '{key}'"),
-            ));
-        }
-        Ok(())
+        check_config_keys(configs)
     }
 
     pub fn create(&mut self, name: &str, meta: TopicMeta) {
@@ -150,12 +162,7 @@ impl TopicRegistry {
     }
 
     pub fn delete(&mut self, name: &str) -> Result<TopicMeta, Refusal> {
-        self.topics.remove(name).ok_or_else(|| {
-            refuse(
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("topic '{name}' does not exist"),
-            )
-        })
+        self.topics.remove(name).ok_or_else(|| unknown_topic(name))
     }
 
     /// Checks a replacement of `name`'s config overrides: the topic exists and every key is
@@ -166,21 +173,9 @@ impl TopicRegistry {
         configs: &BTreeMap<String, String>,
     ) -> Result<(), Refusal> {
         if !self.topics.contains_key(name) {
-            return Err(refuse(
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("topic '{name}' does not exist"),
-            ));
+            return Err(unknown_topic(name));
         }
-        if let Some(key) = configs
-            .keys()
-            .find(|k| !TOPIC_CONFIG_KEYS.contains(&k.as_str()))
-        {
-            return Err(refuse(
-                codes::INVALID_CONFIG,
-                format!("unknown topic config '{key}'"),
-            ));
-        }
-        Ok(())
+        check_config_keys(configs)
     }
 
     /// Replaces `name`'s overrides, returning the previous ones (for a rollback), or `None`
@@ -195,12 +190,7 @@ impl TopicRegistry {
     }
 
     pub fn check_add_partitions(&self, name: &str, new_total: i32) -> Result<(), Refusal> {
-        let meta = self.topics.get(name).ok_or_else(|| {
-            refuse(
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("topic '{name}' does not exist"),
-            )
-        })?;
+        let meta = self.topics.get(name).ok_or_else(|| unknown_topic(name))?;
         if new_total <= meta.partitions {
             return Err(refuse(
                 codes::INVALID_PARTITIONS,
