@@ -8,6 +8,8 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import kwire
+
 ADMIN_TIMEOUT_S = 15.0
 FLUSH_TIMEOUT_S = 30.0
 CONSUME_TIMEOUT_S = 30.0
@@ -109,13 +111,8 @@ def poll_messages(c, n, timeout_s=CONSUME_TIMEOUT_S, settle_s=SETTLE_S):
     """Polls until `n` messages arrived (then `settle_s` more for duplicates) or the deadline.
     Returns (partition, offset, key, value) tuples; raises on a consumer error."""
     out = []
-    deadline = time.monotonic() + timeout_s
-    settle_end = None
-    while time.monotonic() < deadline:
-        if settle_end is None and len(out) >= n:
-            settle_end = time.monotonic() + settle_s
-        if settle_end is not None and time.monotonic() >= settle_end:
-            break
+    collect = kwire.Collect(n, timeout_s, settle_s)
+    while collect.more(len(out)):
         msg = c.poll(0.1)
         if msg is None:
             continue

@@ -325,3 +325,20 @@ def check_delivery(sent, received, partitions, keyed):
             assert ps == {murmur2_partition(k, partitions)}, (
                 f"key {k!r} on partitions {sorted(ps)}, murmur2 says {murmur2_partition(k, partitions)}"
             )
+
+
+class Collect:
+    """When to stop collecting `n` messages: at `timeout_s`, or `settle_s` after the n-th arrived
+    (the extra time catches duplicates). Shared by every client's poll loop:
+    `while collect.more(len(out)): ...`."""
+
+    def __init__(self, n, timeout_s, settle_s):
+        self.n, self.settle_s = n, settle_s
+        self.deadline = time.monotonic() + timeout_s
+        self.settle_end = None
+
+    def more(self, have):
+        now = time.monotonic()
+        if self.settle_end is None and have >= self.n:
+            self.settle_end = now + self.settle_s
+        return now < self.deadline and (self.settle_end is None or now < self.settle_end)

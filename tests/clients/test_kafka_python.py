@@ -65,13 +65,8 @@ def consumer(rill):
 
 def poll(c, n, timeout_s=30.0, settle_s=0.5):
     out = []
-    deadline = time.monotonic() + timeout_s
-    settle_end = None
-    while time.monotonic() < deadline:
-        if settle_end is None and len(out) >= n:
-            settle_end = time.monotonic() + settle_s
-        if settle_end is not None and time.monotonic() >= settle_end:
-            break
+    collect = kwire.Collect(n, timeout_s, settle_s)
+    while collect.more(len(out)):
         for tp, records in c.poll(timeout_ms=100).items():
             out.extend((r.partition, r.offset, r.key, r.value) for r in records)
     return out
