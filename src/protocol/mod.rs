@@ -8,4 +8,6 @@
 
 pub mod api_versions;
 pub mod frame;
+pub mod layout;
+pub mod layouts;
 pub mod versions;
