@@ -1,0 +1,71 @@
+//! Configs: DescribeConfigs, AlterConfigs, IncrementalAlterConfigs.
+
+use kafka_protocol::messages::ApiKey;
+
+use crate::protocol::layout::Ty::*;
+use crate::protocol::layout::{f, fields, range, since, Request, Struct, ALL};
+
+// DescribeConfigs (32)
+
+const DESCRIBE_CONFIGS_RESOURCE: Struct = fields(&[
+    f("resource_type", ALL, Int8),
+    f("resource_name", ALL, String),
+    f("configuration_keys", ALL, Array(&String)),
+]);
+pub const DESCRIBE_CONFIGS: Request = Request {
+    key: ApiKey::DescribeConfigs,
+    versions: range(1, 4),
+    flexible: since(4),
+    body: fields(&[
+        f("resources", ALL, Structs(&DESCRIBE_CONFIGS_RESOURCE)),
+        f("include_synonyms", ALL, Bool),
+        f("include_documentation", since(3), Bool),
+    ]),
+};
+
+// AlterConfigs (33)
+
+const ALTERABLE_CONFIG: Struct = fields(&[f("name", ALL, String), f("value", ALL, String)]);
+const ALTER_CONFIGS_RESOURCE: Struct = fields(&[
+    f("resource_type", ALL, Int8),
+    f("resource_name", ALL, String),
+    f("configs", ALL, Structs(&ALTERABLE_CONFIG)),
+]);
+pub const ALTER_CONFIGS: Request = Request {
+    key: ApiKey::AlterConfigs,
+    versions: range(0, 2),
+    flexible: since(2),
+    body: fields(&[
+        f("resources", ALL, Structs(&ALTER_CONFIGS_RESOURCE)),
+        f("validate_only", ALL, Bool),
+    ]),
+};
+
+// IncrementalAlterConfigs (44)
+//
+// Kafka names these structs AlterConfigsResource and AlterableConfig too; the INCREMENTAL_
+// prefix tells them from AlterConfigs' (an AlterableConfig here also carries its operation).
+
+const INCREMENTAL_ALTERABLE_CONFIG: Struct = fields(&[
+    f("name", ALL, String),
+    f("config_operation", ALL, Int8),
+    f("value", ALL, String),
+]);
+const INCREMENTAL_ALTER_CONFIGS_RESOURCE: Struct = fields(&[
+    f("resource_type", ALL, Int8),
+    f("resource_name", ALL, String),
+    f("configs", ALL, Structs(&INCREMENTAL_ALTERABLE_CONFIG)),
+]);
+pub const INCREMENTAL_ALTER_CONFIGS: Request = Request {
+    key: ApiKey::IncrementalAlterConfigs,
+    versions: range(0, 1),
+    flexible: since(1),
+    body: fields(&[
+        f(
+            "resources",
+            ALL,
+            Structs(&INCREMENTAL_ALTER_CONFIGS_RESOURCE),
+        ),
+        f("validate_only", ALL, Bool),
+    ]),
+};
