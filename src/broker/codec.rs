@@ -1,6 +1,6 @@
 //! Decoding a request body and encoding a response with the right header versions.
 
-use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::host::kafka::{KafkaRequest, Pending};
@@ -8,13 +8,10 @@ use bytes::Bytes;
 
 use crate::protocol::frame::{self, HeaderPrefix};
 
-/// Decodes the full header (for its version's tagged fields) and then the body.
+/// Decodes the request's header and body, after checking every length in it against the bytes
+/// it holds ([`crate::protocol::request::decode`]).
 pub fn decode<R: Decodable>(request: &KafkaRequest, key: ApiKey) -> Result<R, String> {
-    let version = request.prefix.api_version;
-    let mut buf = request.frame.clone();
-    RequestHeader::decode(&mut buf, key.request_header_version(version))
-        .map_err(|e| format!("{key:?} v{version}: bad request header: {e}"))?;
-    R::decode(&mut buf, version).map_err(|e| format!("{key:?} v{version}: bad request body: {e}"))
+    crate::protocol::request::decode(&request.frame, key, request.prefix.api_version)
 }
 
 /// Encodes `body` as the answer to `request`.

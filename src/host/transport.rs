@@ -1,7 +1,8 @@
 //! Inter-node transport: postcard frames over TCP.
 //!
 //! Frame: `[u32 BE length of the rest][u8 FRAME_VERSION][postcard(Envelope)]`. The length is
-//! checked against [`PEER_FRAME_BYTES_MAX`] before anything is allocated; an unknown version or an
+//! checked against [`PEER_FRAME_BYTES_MAX`] before anything is allocated; the receive buffer grows with the
+//! bytes that arrive, never to the declared size up front; an unknown version or an
 //! undecodable body closes that connection only. Outbound links reconnect with capped exponential
 //! backoff; frames sent while a link is down wait in a bounded queue and are dropped when it is
 //! full (inter-node protocols tolerate loss and retry).
@@ -67,6 +68,9 @@ pub fn decode_frame_body<M: Wire>(body: &[u8]) -> Result<Envelope<M>, FrameError
     Ok(postcard::from_bytes(rest)?)
 }
 
+/// The first allocation for an inbound frame; the buffer grows (doubling) only as bytes arrive.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
 /// Reads one frame body. `Ok(None)` on a clean end of stream between frames.
 async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
@@ -85,8 +89,20 @@ async fn read_frame<R: AsyncRead + Unpin>(
         }
         .into());
     }
-    let mut body = vec![0u8; rest_bytes];
-    reader.read_exact(&mut body).await?;
+    // Grow the buffer as bytes arrive instead of sizing it from the declared length: a peer
+    // (or anyone reaching the port) that declares 64 MiB and sends nothing holds nothing.
+    let mut body = Vec::with_capacity(rest_bytes.min(READ_CHUNK_BYTES));
+    let read = (&mut *reader)
+        .take(rest_bytes as u64)
+        .read_to_end(&mut body)
+        .await?;
+    if read < rest_bytes {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("frame declared {rest_bytes} bytes, the stream ended after {read}"),
+        )
+        .into());
+    }
     Ok(Some(body))
 }
 
@@ -222,5 +238,24 @@ mod tests {
             decode_frame_body::<String>(&[FRAME_VERSION, 0xff]),
             Err(FrameError::Decode(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_frame_declaring_more_than_it_sends_is_an_error_and_complete_frames_read() {
+        let mut short = 60_000_000u32.to_be_bytes().to_vec();
+        short.extend_from_slice(b"0123456789");
+        let err = read_frame(&mut &short[..]).await.unwrap_err();
+        assert!(err.to_string().contains("ended after 10"), "{err}");
+
+        let mut two = 3u32.to_be_bytes().to_vec();
+        two.extend_from_slice(b"abc");
+        two.extend_from_slice(&0u32.to_be_bytes());
+        let mut reader = &two[..];
+        assert_eq!(
+            read_frame(&mut reader).await.unwrap(),
+            Some(b"abc".to_vec())
+        );
+        assert_eq!(read_frame(&mut reader).await.unwrap(), Some(Vec::new()));
+        assert_eq!(read_frame(&mut reader).await.unwrap(), None);
     }
 }

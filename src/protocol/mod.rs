@@ -4,10 +4,23 @@
 //! parts around it that must be right before any body is touched: the size cap on a frame
 //! (checked before allocating), the header prefix every request version shares (so that an
 //! unknown API key or version can still be answered with the right correlation id), and the
-//! ApiVersions exchange including its UNSUPPORTED_VERSION fallback.
+//! ApiVersions exchange including its UNSUPPORTED_VERSION fallback, and the bounds check that
+//! runs before the crate decodes anything (the crate sizes allocations from wire counts):
+//!
+//! * [`frame`] — frame size cap, header prefix, response encoding.
+//! * [`layout`] / [`layouts`] — every decoded request's wire layout, per version.
+//! * [`bounds`] — walks a frame against its layout; refuses lengths the bytes cannot hold.
+//! * [`request`] — the one decode entry point: bounds, header, body.
+//! * [`layout_gen`] — random well-formed requests from a layout (tests and fuzzing).
+//! * [`fuzz_support`] — the request path as the fuzz target drives it.
+//! * [`versions`], [`api_versions`] — the advertised table and the ApiVersions answer.
 
 pub mod api_versions;
+pub mod bounds;
 pub mod frame;
+pub mod fuzz_support;
 pub mod layout;
+pub mod layout_gen;
 pub mod layouts;
+pub mod request;
 pub mod versions;
