@@ -32,7 +32,7 @@ RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-sim cargo test -p rill-sim --qu
 
 step "seeded chaos simulation: 64 seeds x 30 simulated seconds (cargo sim)"
 # The debug profile reuses the build of the step above; `cargo sim` alone builds release.
-RILL_SIM_PROFILE=dev timeout 1200 cargo sim --seeds 1..65 --sim-secs 30
+RILL_SIM_PROFILE=dev timeout 1200 cargo sim --seeds 1..=64 --sim-secs 30
 
 step "real clients (confluent-kafka, kafka-python, aiokafka, kcat, kafkajs) against rill server"
 bash tests/clients/run.sh -q
