@@ -21,7 +21,8 @@
 //!
 //! Outside `src/`: `sim/` runs the same code under madsim (deterministic simulation),
 //! `fuzz/` holds cargo-fuzz targets, `tests/` talks to real processes over real TCP,
-//! `bench/` holds benchmarks, `docs/` the on-disk format.
+//! `bench/` holds benchmarks, `docs/` the architecture (`docs/architecture.md`: actors, host,
+//! storage and crash model, simulation, determinism rules) and the on-disk format.
 pub mod actor;
 pub mod broker;
 #[cfg(not(madsim))]

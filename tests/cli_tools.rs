@@ -370,7 +370,10 @@ fn console_tools_options_errors_and_stops() {
         "a:1\nno separator\nb:2\n",
     );
     let err = fails(out, 1);
-    assert!(err.contains("line 2: no key separator ':' found"), "{err}");
+    assert!(
+        err.contains("line 2: no key separator ':' (parse.key=true)\n"),
+        "{err}"
+    );
     assert!(err.contains("1 of 3 records were not produced"), "{err}");
     // Unkeyed lines to an explicit partition, acks=1.
     ok(rill(
@@ -452,6 +455,143 @@ fn console_tools_options_errors_and_stops() {
         err.contains("compression.type=gzip is not supported"),
         "{err}"
     );
+}
+
+/// The topics the server holds, by `rill topics --list`.
+fn topic_list(bootstrap: &str) -> String {
+    ok(rill(
+        &["topics", "--bootstrap-server", bootstrap, "--list"],
+        "",
+    ))
+}
+
+#[test]
+fn a_bad_topic_name_is_explained_before_any_broker_is_contacted() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    let explained = "topic name 'bad name' is illegal: it contains ' '; only ASCII letters, \
+                     digits, '.', '_' and '-' are allowed";
+    // Against the real server, then against a port where nothing listens: the same answer,
+    // so the tools never needed a broker to give it.
+    for bootstrap in [b.as_str(), "127.0.0.1:1"] {
+        let tools: [(&str, Vec<&str>); 3] = [
+            (
+                "topics",
+                vec![
+                    "topics",
+                    "--create",
+                    "--topic",
+                    "bad name",
+                    "--partitions",
+                    "1",
+                ],
+            ),
+            (
+                "console-producer",
+                vec!["console-producer", "--topic", "bad name"],
+            ),
+            (
+                "perf",
+                vec![
+                    "perf",
+                    "produce",
+                    "--topic",
+                    "bad name",
+                    "--num-records",
+                    "1",
+                ],
+            ),
+        ];
+        for (tool, mut args) in tools {
+            args.extend(["--bootstrap-server", bootstrap]);
+            let err = fails(rill(&args, "a record\n"), 2);
+            assert!(
+                err.starts_with(&format!("rill {tool}: {explained}\n")),
+                "{bootstrap} {args:?}: {err}"
+            );
+        }
+    }
+    // A reading tool asks the broker, and its refusal is explained the same way.
+    let err = fails(
+        rill(
+            &[
+                "console-consumer",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "bad name",
+            ],
+            "",
+        ),
+        1,
+    );
+    assert_eq!(
+        err,
+        format!("Error: INVALID_TOPIC_EXCEPTION: {explained}\n")
+    );
+    assert_eq!(topic_list(&b), "", "no topic was created");
+}
+
+#[test]
+fn console_producer_input_without_a_valid_line_creates_no_topic() {
+    // Auto-creation is on (the default): the first valid record creates the topic.
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    let produce = |input: &str| {
+        rill(
+            &[
+                "console-producer",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "fresh",
+                "--property",
+                "parse.key=true",
+                "--property",
+                "key.separator=:",
+            ],
+            input,
+        )
+    };
+    let err = fails(produce("no separator\nnor here\n"), 1);
+    assert_eq!(
+        err,
+        "line 1: no key separator ':' (parse.key=true)\n\
+         line 2: no key separator ':' (parse.key=true)\n\
+         Error: 2 of 2 records were not produced\n"
+    );
+    assert_eq!(
+        topic_list(&b),
+        "",
+        "rejected lines must not create the topic"
+    );
+    // Empty input makes no record either.
+    ok(produce(""));
+    assert_eq!(topic_list(&b), "");
+    // A bad line before a good one: the good one creates the topic and is the only record.
+    let err = fails(produce("bad\nk:v\n"), 1);
+    assert!(
+        err.starts_with("line 1: no key separator ':' (parse.key=true)\n"),
+        "{err}"
+    );
+    assert!(err.contains("1 of 2 records were not produced"), "{err}");
+    assert_eq!(topic_list(&b), "fresh\n");
+    let printed = ok(rill(
+        &[
+            "console-consumer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "fresh",
+            "--from-beginning",
+            "--timeout-ms",
+            "1000",
+            "--property",
+            "print.key=true",
+        ],
+        "",
+    ));
+    assert_eq!(printed, "k\tv\n");
 }
 
 #[test]

@@ -7,7 +7,15 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "setup (rustfmt/clippy, kcat, python3-venv when missing)"
+# The run must leave tracked files as it found them (a stale lock file that cargo rewrites, a
+# test that writes into the source tree): remember the state now, compare it at the end.
+worktree_state() {
+  git rev-parse --is-inside-work-tree >/dev/null 2>&1 || return 0
+  { git status --porcelain; git diff HEAD --binary; } | sha256sum
+}
+state_before="$(worktree_state)"
+
+step "setup (rustfmt/clippy, kcat, python3-venv, Node.js/npm when missing)"
 bash tests/setup.sh
 
 step "format"
@@ -24,14 +32,24 @@ RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-sim cargo test -p rill-sim --qu
 
 step "seeded chaos simulation: 64 seeds x 30 simulated seconds (cargo sim)"
 # The debug profile reuses the build of the step above; `cargo sim` alone builds release.
-RILL_SIM_PROFILE=dev timeout 1200 cargo sim --seeds 1..65 --sim-secs 30
+RILL_SIM_PROFILE=dev timeout 1200 cargo sim --seeds 1..=64 --sim-secs 30
 
-step "real clients (confluent-kafka, kafka-python, aiokafka, kcat) against rill server"
+step "real clients (confluent-kafka, kafka-python, aiokafka, kcat, kafkajs) against rill server"
 bash tests/clients/run.sh -q
 
 if [ -f fuzz/Cargo.toml ]; then
   step "fuzz targets compile"
-  cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir target
+  # --locked: a fuzz/Cargo.lock that no longer matches Cargo.toml is an error, not a rewrite.
+  cargo check --quiet --locked --manifest-path fuzz/Cargo.toml --target-dir target
+fi
+
+step "the run left the source tree as it found it"
+if [ "$(worktree_state)" != "$state_before" ]; then
+  git status --short
+  git diff --stat
+  echo "tests/run-all.sh changed files in the source tree (listed above): a step rewrote a" >&2
+  echo "tracked file (commit the regenerated file) or wrote a new one (clean it up or ignore it)" >&2
+  exit 1
 fi
 
 step "all tests passed"

@@ -20,3 +20,19 @@ pub mod history;
 pub mod run;
 #[cfg(madsim)]
 pub mod workload;
+
+#[cfg(test)]
+mod tests {
+    /// `cargo sim --help` is written in the runner, which cannot see the canaries: keep it in
+    /// step with them.
+    #[test]
+    fn help_names_every_canary() {
+        for canary in rill::faults::Canary::ALL {
+            assert!(
+                rill_sim_runner::args::HELP.contains(canary.name()),
+                "cargo sim --help does not name the canary {}",
+                canary.name()
+            );
+        }
+    }
+}

@@ -148,6 +148,7 @@ pub struct RunResult {
     pub hash: u64,
     pub history: String,
     /// "acked=… unknown=… failed=… polled=… faults=…", to see that the run did something.
+    /// `cargo sim --help` (`rill_sim_runner::args::HELP`) says what each count means.
     pub stats: String,
 }
 

@@ -1,7 +1,8 @@
 //! Simulated disks: one [`MemStorage`] per node, owned by the harness.
 //!
-//! madsim does not simulate disks (its `fs` keeps unsynced writes across a kill, DESIGN.md §4),
-//! so each node's data lives here, outside the node's tasks. A simulated restart re-runs the
+//! madsim does not simulate disks (its `fs` keeps unsynced writes across a kill; see
+//! `docs/architecture.md#determinism-rules`), so each node's data lives here, outside the
+//! node's tasks. A simulated restart re-runs the
 //! node's init, which asks [`SimDisks::disk`] for the same node id and gets the same bytes
 //! back; a simulated power failure is [`SimDisks::crash`], which drops everything the node did
 //! not sync and, driven by the seed, sometimes tears its last write.

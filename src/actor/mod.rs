@@ -7,7 +7,7 @@
 //! proptest with no runtime at all (just build a [`Ctx`] and call `handle`).
 //!
 //! Nothing in this module (or in any actor) may touch tokio, sockets, files, the wall clock or
-//! the thread RNG; see DESIGN.md §4.
+//! the thread RNG; docs/architecture.md#determinism-rules says why.
 
 pub mod testkit;
 

@@ -1,6 +1,11 @@
 //! `rill console-producer`: one record per stdin line (kafka-console-producer.sh). Waits for
 //! every acknowledgement before exiting; failed lines are reported on stderr by line number and
 //! make the exit code non-zero.
+//!
+//! Input is checked before it reaches the broker: the topic name before connecting, each line
+//! (`parse.key`) before it becomes a record. The topic is looked up — and auto-created, where
+//! the broker does that — only at the first line that makes a record, as the Java producer does
+//! at its first send, so input without a single valid line never creates a topic.
 
 #![allow(clippy::disallowed_methods)] // host-side tool: a thread reads stdin
 
@@ -11,7 +16,7 @@ use tokio::sync::mpsc;
 use super::client::producer::{BatchOutcome, Producer, ProducerConfig};
 
 use super::args::{Args, Spec};
-use super::{connect, parse_bool, CliError, CliResult};
+use super::{connect, parse_bool, topic_to_create, CliError, CliResult};
 
 pub const USAGE: &str = "\
 USAGE:
@@ -78,18 +83,21 @@ pub async fn run(raw: &[String]) -> CliResult {
     let format = line_format(&args)?;
     let config = producer_config(&args)?;
     let partition = args.number::<i32>("--partition")?;
-    let topic = args.required("--topic")?;
+    let topic = topic_to_create(&args)?;
     let client = connect(args.required("--bootstrap-server")?).await?;
-    let mut producer = Producer::new(client, topic, config).await?;
+    // Created at the first valid line (see the module comment).
+    let mut producer: Option<Producer> = None;
     let mut failures = 0u64;
     let mut chunks = stdin_chunks();
     let mut line_number = 0u64;
     loop {
-        let deadline = producer.linger_deadline();
+        let deadline = producer.as_ref().and_then(Producer::linger_deadline);
         let chunk = tokio::select! {
             biased;
             _ = sleep_until(deadline) => {
-                producer.flush_due().await?;
+                if let Some(producer) = producer.as_mut() {
+                    producer.flush_due().await?;
+                }
                 continue;
             }
             chunk = chunks.recv() => chunk,
@@ -102,14 +110,35 @@ pub async fn run(raw: &[String]) -> CliResult {
         for line in chunk.split(|b| *b == b'\n') {
             line_number += 1;
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            failures += produce_line(&mut producer, &format, partition, line_number, line).await;
+            let (key, value) = match format.split(line) {
+                Ok(record) => record,
+                Err(why) => {
+                    eprintln!("line {line_number}: {why}");
+                    failures += 1;
+                    continue;
+                }
+            };
+            let producer = match &mut producer {
+                Some(producer) => producer,
+                None => {
+                    producer.insert(Producer::new(client.clone(), topic, config.clone()).await?)
+                }
+            };
+            if let Err(e) = producer.send(line_number, key, value, partition).await {
+                eprintln!("line {line_number}: {e}");
+                failures += 1;
+            }
         }
-        while let Some(outcome) = producer.try_outcome() {
-            failures += report(&outcome);
+        if let Some(producer) = producer.as_mut() {
+            while let Some(outcome) = producer.try_outcome() {
+                failures += report(&outcome);
+            }
         }
     }
-    for outcome in producer.close().await? {
-        failures += report(&outcome);
+    if let Some(producer) = producer {
+        for outcome in producer.close().await? {
+            failures += report(&outcome);
+        }
     }
     if failures > 0 {
         return Err(CliError::Failed(format!(
@@ -162,35 +191,20 @@ const STDIN_CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks read ahead of the producer.
 const STDIN_CHUNKS_QUEUED: usize = 16;
 
-/// Sends one line; returns 1 if it failed before reaching the producer.
-async fn produce_line(
-    producer: &mut Producer,
-    format: &LineFormat,
-    partition: Option<i32>,
-    line_number: u64,
-    line: &[u8],
-) -> u64 {
-    let separator = format.key_separator.as_bytes();
-    let (key, value) = if format.parse_key {
-        match find(line, separator) {
-            Some(at) => (Some(&line[..at]), &line[at + separator.len()..]),
-            None if format.ignore_error => (None, line),
-            None => {
-                eprintln!(
-                    "line {line_number}: no key separator '{}' found",
-                    format.key_separator
-                );
-                return 1;
-            }
+impl LineFormat {
+    /// A line's key and value, or why the line cannot be a record.
+    fn split<'a>(&self, line: &'a [u8]) -> Result<(Option<&'a [u8]>, &'a [u8]), String> {
+        if !self.parse_key {
+            return Ok((None, line));
         }
-    } else {
-        (None, line)
-    };
-    match producer.send(line_number, key, value, partition).await {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("line {line_number}: {e}");
-            1
+        let separator = self.key_separator.as_bytes();
+        match find(line, separator) {
+            Some(at) => Ok((Some(&line[..at]), &line[at + separator.len()..])),
+            None if self.ignore_error => Ok((None, line)),
+            None => Err(format!(
+                "no key separator '{}' (parse.key=true)",
+                self.key_separator
+            )),
         }
     }
 }
@@ -217,5 +231,34 @@ pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format(parse_key: bool, ignore_error: bool) -> LineFormat {
+        LineFormat {
+            parse_key,
+            key_separator: "::".into(),
+            ignore_error,
+        }
+    }
+
+    #[test]
+    fn lines_become_key_and_value_or_say_why_not() {
+        let keyed = format(true, false);
+        assert_eq!(keyed.split(b"k::v::w"), Ok((Some(&b"k"[..]), &b"v::w"[..])));
+        assert_eq!(keyed.split(b"::v"), Ok((Some(&b""[..]), &b"v"[..])));
+        assert_eq!(
+            keyed.split(b"k:v"),
+            Err("no key separator '::' (parse.key=true)".to_string())
+        );
+        assert_eq!(format(true, true).split(b"k:v"), Ok((None, &b"k:v"[..])));
+        assert_eq!(
+            format(false, false).split(b"k::v"),
+            Ok((None, &b"k::v"[..]))
+        );
     }
 }

@@ -102,6 +102,16 @@ pub async fn connect(bootstrap: &str) -> CliResult<std::sync::Arc<Client>> {
     Ok(std::sync::Arc::new(client))
 }
 
+/// The `--topic` of a tool that may create the topic (directly, or by producing to it with the
+/// broker's auto-creation): checked against Kafka's name rules before any broker is contacted,
+/// so a bad name is explained instead of coming back as a bare INVALID_TOPIC_EXCEPTION.
+pub fn topic_to_create(args: &args::Args) -> CliResult<&str> {
+    let topic = args.required("--topic")?;
+    crate::controller::topics::validate_name(topic)
+        .map_err(|refusal| CliError::Usage(refusal.message))?;
+    Ok(topic)
+}
+
 /// Parses a `true`/`false` property value.
 pub fn parse_bool(key: &str, value: &str) -> CliResult<bool> {
     match value {

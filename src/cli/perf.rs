@@ -13,7 +13,7 @@ use super::client::Client;
 
 use super::args::{Args, Spec};
 use super::console_producer::sleep_until;
-use super::{connect, CliError, CliResult};
+use super::{connect, topic_to_create, CliError, CliResult};
 
 pub const USAGE: &str = "\
 USAGE:
@@ -53,6 +53,10 @@ pub async fn run(raw: &[String]) -> CliResult {
         ));
     };
     let args = Args::parse(rest, &SPEC)?;
+    if matches!(mode.as_str(), "produce" | "e2e") {
+        // Producing may auto-create the topic: refuse a bad name before contacting a broker.
+        topic_to_create(&args)?;
+    }
     let client = || async { connect(args.required("--bootstrap-server")?).await };
     match mode.as_str() {
         "produce" => produce(client().await?, &args).await,

@@ -5,7 +5,7 @@ use super::client::cluster::TopicInfo;
 use super::client::{Client, ClientError};
 
 use super::args::{Args, Spec};
-use super::{connect, CliError, CliResult};
+use super::{connect, topic_to_create, CliError, CliResult};
 
 pub const USAGE: &str = "\
 USAGE:
@@ -51,18 +51,35 @@ pub async fn run(raw: &[String]) -> CliResult {
         )));
     };
     let bootstrap = args.required("--bootstrap-server")?;
+    // A creation is checked in full (name, counts) before the broker is contacted.
+    let action = match action {
+        "--create" => Action::Create(new_topic(&args)?),
+        "--list" => Action::List,
+        "--describe" => Action::Describe,
+        "--delete" => Action::Delete,
+        _ => Action::Alter,
+    };
     let client = connect(bootstrap).await?;
     match action {
-        "--create" => create(&client, &args).await,
-        "--list" => list(&client).await,
-        "--describe" => describe(&client, args.value("--topic")).await,
-        "--delete" => delete(&client, &args).await,
-        _ => alter(&client, &args).await,
+        Action::Create(new) => create(&client, new, args.has("--if-not-exists")).await,
+        Action::List => list(&client).await,
+        Action::Describe => describe(&client, args.value("--topic")).await,
+        Action::Delete => delete(&client, &args).await,
+        Action::Alter => alter(&client, &args).await,
     }
 }
 
-async fn create(client: &Client, args: &Args) -> CliResult {
-    let topic = args.required("--topic")?;
+enum Action {
+    Create(NewTopic),
+    List,
+    Describe,
+    Delete,
+    Alter,
+}
+
+/// The topic `--create` asks for, checked as far as a client can.
+fn new_topic(args: &Args) -> CliResult<NewTopic> {
+    let topic = topic_to_create(args)?;
     let partitions = args.number::<i32>("--partitions")?.unwrap_or(-1);
     let replication_factor = args.number::<i16>("--replication-factor")?.unwrap_or(-1);
     if partitions == 0 || partitions < -1 {
@@ -73,17 +90,20 @@ async fn create(client: &Client, args: &Args) -> CliResult {
             "--replication-factor must be at least 1".into(),
         ));
     }
-    let new = NewTopic {
+    Ok(NewTopic {
         name: topic.to_string(),
         partitions,
         replication_factor,
         configs: args.properties("--config").to_vec(),
-    };
+    })
+}
+
+async fn create(client: &Client, new: NewTopic, if_not_exists: bool) -> CliResult {
     let results = client.create_topics(&[new]).await?;
     for (name, result) in results {
         match result {
             Ok(()) => println!("Created topic {name}."),
-            Err(e) if e.code() == Some(TOPIC_ALREADY_EXISTS) && args.has("--if-not-exists") => {}
+            Err(e) if e.code() == Some(TOPIC_ALREADY_EXISTS) && if_not_exists => {}
             Err(e) => return Err(e.into()),
         }
     }

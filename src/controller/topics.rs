@@ -44,30 +44,50 @@ fn refuse(error_code: i16, message: impl Into<String>) -> Refusal {
     }
 }
 
-/// Kafka's rule: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
+/// Kafka's rule: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`. The broker and the client tools
+/// both check it, so a tool can refuse a bad name before it contacts a broker.
 pub fn validate_name(name: &str) -> Result<(), Refusal> {
-    let bad = |why: &str| {
-        Err(refuse(
+    match name_problem(name) {
+        Some(why) => Err(refuse(
             codes::INVALID_TOPIC_EXCEPTION,
             format!("topic name '{name}' is illegal: {why}"),
-        ))
-    };
+        )),
+        None => Ok(()),
+    }
+}
+
+fn legal_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-'
+}
+
+/// What is wrong with a topic name, in words, naming the characters that are not allowed.
+fn name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
-        return bad("it is empty");
+        return Some("it is empty".into());
     }
     if name == "." || name == ".." {
-        return bad("'.' and '..' are reserved");
+        return Some("'.' and '..' are reserved".into());
+    }
+    let mut illegal: Vec<char> = name.chars().filter(|c| !legal_char(*c)).collect();
+    if !illegal.is_empty() {
+        illegal.sort_unstable();
+        illegal.dedup();
+        let listed: Vec<String> = illegal
+            .iter()
+            .map(|c| format!("'{}'", c.escape_debug()))
+            .collect();
+        return Some(format!(
+            "it contains {}; only ASCII letters, digits, '.', '_' and '-' are allowed",
+            listed.join(", ")
+        ));
     }
     if name.len() > TOPIC_NAME_BYTES_MAX {
-        return bad("it is longer than 249 characters");
+        return Some(format!(
+            "it is {} characters long; at most {TOPIC_NAME_BYTES_MAX} are allowed",
+            name.len()
+        ));
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-    {
-        return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
-    }
-    Ok(())
+    None
 }
 
 /// Metrics names replace '.' with '_', so Kafka refuses two topics that differ only there.
@@ -237,6 +257,26 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_bad_name_is_explained() {
+        let why = |name: &str| validate_name(name).unwrap_err().message;
+        assert_eq!(
+            why("bad name"),
+            "topic name 'bad name' is illegal: it contains ' '; only ASCII letters, digits, \
+             '.', '_' and '-' are allowed"
+        );
+        assert!(
+            why("a/b c/\tü").contains("it contains '\\t', ' ', '/', 'ü';"),
+            "{}",
+            why("a/b c/\tü")
+        );
+        assert_eq!(why(""), "topic name '' is illegal: it is empty");
+        assert!(why("..").ends_with("'.' and '..' are reserved"));
+        assert!(
+            why(&"x".repeat(250)).ends_with("it is 250 characters long; at most 249 are allowed")
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Real-client conformance suite: confluent-kafka, kafka-python, aiokafka and kcat against a real
-# `rill server` (target/debug/rill). Creates .venv with the pinned clients if needed, builds the
-# binary, runs pytest. Extra arguments go to pytest (e.g. `-k kcat`, `-x`).
+# Real-client conformance suite: confluent-kafka, kafka-python, aiokafka, kcat and kafkajs against
+# a real `rill server` (target/debug/rill). Creates .venv with the pinned clients if needed (from
+# PyPI), builds the binary, runs pytest. Extra arguments go to pytest (e.g. `-k kcat`, `-x`).
 #
-# kcat comes from Debian (`apt-get install -y kcat`; .ci/run installs it on CI). Without it the
-# kcat tests fail; they are never skipped.
+# kcat, Node.js and npm come from the system (tests/setup.sh installs them with apt-get). The
+# kafkajs test npm-installs kafkajs on its first run. Without them those tests fail; they are
+# never skipped.
 #
 # On a shared machine, build under the cargo lock yourself and skip the build here:
 #   flock /tmp/rill-cargo.lock cargo build --bin rill && RILL_SKIP_BUILD=1 bash tests/clients/run.sh

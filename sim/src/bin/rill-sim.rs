@@ -1,18 +1,20 @@
-//! `cargo sim`: runs seeded simulations of Rill and reports. See the README's "Simulation".
+//! `cargo sim`: runs seeded simulations of Rill and reports. See the README's "Simulation" and
+//! `cargo sim --help` (the command line lives in `rill_sim_runner::args`).
 //!
 //! ```text
 //! cargo sim --seed 42                 one seed
-//! cargo sim --seeds 1..200            seeds 1 to 199
-//! cargo sim --seeds 1..65 --sim-secs 30 --canary ack-before-fsync
+//! cargo sim --seeds 1..200            seeds 1 to 199 (B excluded)
+//! cargo sim --seeds 1..=64 --sim-secs 30 --canary ack-before-fsync
 //! ```
-//! Exit code: 0 all passed, 1 safety violation, 2 liveness failure, 3 crash/panic (the worst).
+//! Exit code: 0 all passed, 1 safety violation, 2 liveness failure, 3 crash/panic (the worst),
+//! 4 bad arguments.
 
 #[cfg(not(madsim))]
 fn main() {
     eprintln!(
         "rill-sim must be built with RUSTFLAGS=\"--cfg madsim\"; use `cargo sim` (see README)"
     );
-    std::process::exit(2);
+    std::process::exit(rill_sim_runner::args::EXIT_BAD_ARGUMENTS);
 }
 
 #[cfg(madsim)]
@@ -27,68 +29,51 @@ mod cli {
 
     use rill::faults::Canary;
     use rill_sim::run::{run_seed, Kind, RunOptions};
+    use rill_sim_runner::args::{self, Command, EXIT_BAD_ARGUMENTS, HELP, USAGE};
+    use rill_sim_runner::report::timing_summary;
 
     struct Args {
-        seeds: std::ops::Range<u64>,
+        seeds: std::ops::RangeInclusive<u64>,
         options: RunOptions,
         history_dir: PathBuf,
         fail_fast: bool,
         keep_history: bool,
     }
 
-    const USAGE: &str = "usage: cargo sim (--seed N | --seeds A..B) [--sim-secs S] [--canary NAME] [--history-dir D] [--fail-fast] [--keep-history]";
-
-    fn parse() -> Result<Args, String> {
-        let mut args = Args {
-            seeds: 1..2,
-            options: RunOptions {
-                sim_secs: 30,
-                canary: None,
-            },
-            history_dir: PathBuf::from("target-sim/sim-failures"),
-            fail_fast: false,
-            keep_history: false,
-        };
-        let mut it = std::env::args().skip(1);
-        while let Some(flag) = it.next() {
-            let mut value = || {
-                it.next()
-                    .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-            };
-            match flag.as_str() {
-                "--seed" => {
-                    let seed: u64 = value()?
-                        .parse()
-                        .map_err(|_| "--seed takes a number".to_string())?;
-                    args.seeds = seed..seed + 1;
-                }
-                "--seeds" => {
-                    let text = value()?;
-                    let (a, b) = text.split_once("..").ok_or("--seeds takes A..B")?;
-                    let a: u64 = a.parse().map_err(|_| "--seeds takes numbers")?;
-                    let b: u64 = b.parse().map_err(|_| "--seeds takes numbers")?;
-                    args.seeds = a..b;
-                }
-                "--sim-secs" => {
-                    args.options.sim_secs =
-                        value()?.parse().map_err(|_| "--sim-secs takes a number")?
-                }
-                "--canary" => {
-                    let name = value()?;
-                    let names: Vec<&str> = Canary::ALL.iter().map(|c| c.name()).collect();
-                    args.options.canary = Some(
-                        Canary::from_name(&name)
-                            .ok_or_else(|| format!("unknown canary '{name}'; one of {names:?}"))?,
-                    );
-                }
-                "--history-dir" => args.history_dir = PathBuf::from(value()?),
-                "--fail-fast" => args.fail_fast = true,
-                "--keep-history" => args.keep_history = true,
-                "-h" | "--help" => return Err(USAGE.to_string()),
-                other => return Err(format!("unknown flag '{other}'\n{USAGE}")),
+    /// The command line, or the exit code to stop with (help printed, or a bad argument).
+    fn parse() -> Result<Args, i32> {
+        let parsed = match args::parse(std::env::args().skip(1)) {
+            Ok(Command::Run(parsed)) => parsed,
+            Ok(Command::Help) => {
+                print!("{HELP}");
+                return Err(0);
             }
-        }
-        Ok(args)
+            Err(message) => {
+                eprintln!("{message}\n{USAGE}");
+                return Err(EXIT_BAD_ARGUMENTS);
+            }
+        };
+        let canary = match parsed.canary.as_deref() {
+            None => None,
+            Some(name) => match Canary::from_name(name) {
+                Some(canary) => Some(canary),
+                None => {
+                    let names: Vec<&str> = Canary::ALL.iter().map(|c| c.name()).collect();
+                    eprintln!("unknown canary '{name}'; one of {names:?}");
+                    return Err(EXIT_BAD_ARGUMENTS);
+                }
+            },
+        };
+        Ok(Args {
+            seeds: parsed.seeds,
+            options: RunOptions {
+                sim_secs: parsed.sim_secs,
+                canary,
+            },
+            history_dir: parsed.history_dir,
+            fail_fast: parsed.fail_fast,
+            keep_history: parsed.keep_history,
+        })
     }
 
     fn reproduce(seed: u64, options: &RunOptions) -> String {
@@ -109,10 +94,7 @@ mod cli {
         }
         let args = match parse() {
             Ok(args) => args,
-            Err(message) => {
-                eprintln!("{message}");
-                return 2;
-            }
+            Err(code) => return code,
         };
         #[allow(clippy::disallowed_methods)]
         let wall = std::time::Instant::now();
@@ -158,12 +140,8 @@ mod cli {
         }
         let wall_ms = wall.elapsed().as_millis() as u64;
         println!(
-            "summary: {runs} seeds, {:.1} s simulated in {:.1} s wall ({:.0}x), longest run {:.1} s, {:.1} seeds/min",
-            sim_ms_total as f64 / 1000.0,
-            wall_ms as f64 / 1000.0,
-            sim_ms_total as f64 / wall_ms.max(1) as f64,
-            longest_wall_ms as f64 / 1000.0,
-            runs as f64 * 60_000.0 / wall_ms.max(1) as f64,
+            "{}",
+            timing_summary(runs, sim_ms_total, wall_ms, longest_wall_ms)
         );
         if failures.is_empty() {
             println!("summary: all passed");

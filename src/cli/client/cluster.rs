@@ -68,12 +68,15 @@ pub struct TopicInfo {
 }
 
 impl TopicInfo {
-    /// The topic-level error, if any (e.g. UNKNOWN_TOPIC_OR_PARTITION).
+    /// The topic-level error, if any (e.g. UNKNOWN_TOPIC_OR_PARTITION). Metadata carries no
+    /// message per topic, so the message names the topic and, for an illegal name, says what
+    /// is wrong with it.
     pub fn error(&self) -> Option<ClientError> {
-        ClientError::from_code(
-            self.error_code,
-            Some(&format!("topic '{}' metadata", self.name)),
-        )
+        let message = match crate::controller::topics::validate_name(&self.name) {
+            Err(refusal) if self.error_code == refusal.error_code => refusal.message,
+            _ => format!("topic '{}' metadata", self.name),
+        };
+        ClientError::from_code(self.error_code, Some(&message))
     }
 }
 

@@ -1,0 +1,243 @@
+//! The `cargo sim` command line. Parsed twice on purpose: by the runner, so `--help` and a typo
+//! answer at once instead of after a build of a few minutes, and by `rill-sim`, which runs it.
+//! Standard library only: the runner must stay a cheap build.
+
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+/// One-line usage, printed under every argument error.
+pub const USAGE: &str =
+    "usage: cargo sim (--seed N | --seeds A..B | --seeds A..=B) [--sim-secs S] \
+[--canary NAME] [--history-dir D] [--fail-fast] [--keep-history]";
+
+/// `cargo sim --help`.
+pub const HELP: &str = "\
+cargo sim: seeded chaos simulation of Rill (the production server on a simulated node, disk
+and network; every fault drawn from the seed, so a seed replays exactly).
+
+USAGE:
+    cargo sim (--seed N | --seeds A..B | --seeds A..=B) [options]
+
+SEEDS:
+    --seed N          one seed (default: --seed 1)
+    --seeds A..B      seeds A to B-1: B is excluded, as in Rust (1..50 runs 49 seeds)
+    --seeds A..=B     seeds A to B: B is included (1..=50 runs 50 seeds)
+
+OPTIONS:
+    --sim-secs S      simulated seconds of workload and faults per seed (default 30)
+    --canary NAME     switch on a planted bug, to check that the checker catches it:
+                      ack-before-fsync, reuse-offset-after-recovery, skip-idempotence-check,
+                      drop-last-batch-on-restart
+    --history-dir D   where histories are written (default target-sim/sim-failures)
+    --fail-fast       stop at the first failing seed
+    --keep-history    also write the histories of passing seeds
+
+OUTPUT, one line per seed:
+    seed=N VERDICT sim=MS wall=MS trace=HASH acked=A unknown=U failed=F polled=P faults=X
+    VERDICT  Pass, Safety (a delivery guarantee broken), Liveness (no service after healing)
+             or Crash (a panic)
+    sim      simulated milliseconds; wall: real milliseconds the seed took
+    trace    hash of the run's history: the same seed gives the same hash
+    acked    sends the broker acknowledged. A send retried after a lost answer counts once,
+             by its final outcome
+    unknown  sends whose outcome the producer never learned (the answer was lost and the
+             retries ran out): the record may or may not be in the log
+    failed   sends refused with an error on every attempt: not written
+    polled   records the consumers read during the workload, every read counted; not a
+             count of acked records. It can be higher even with unknown=0: when an answer is
+             lost the producer retries and only the retry's acknowledgement counts, yet the
+             first attempt may have been written too (a duplicate without idempotence, or a
+             record a consumer read before a crash took it back). It can be lower: consumers
+             stop with the workload, retention deletes, and a crash can lose acknowledged
+             records that were not durable yet. The checker, not these counts, judges the run
+    faults   nemesis events: each kill, restart, pause, resume, clog, unclog, network change
+             and connection reset counts one (a kill and its restart are two), and any
+             corrupt record a consumer was served
+  A failing seed also prints the violations, the history file and the command that replays it.
+  The last lines summarise: seeds run, simulated vs wall time, and the failing seeds by kind.
+
+ENVIRONMENT:
+    RILL_SIM_PROFILE  cargo profile of the simulation build (default release; dev reuses the
+                      build of `cargo test -p rill-sim` under --cfg madsim)
+    RILL_SIM_LOG      tracing filter for the nodes' logs, in simulated time (e.g. rill=debug)
+
+EXIT CODE:
+    0 all passed, 1 safety violation, 2 liveness failure, 3 crash/panic (the worst seed's),
+    4 bad arguments
+";
+
+/// Exit code for a command line that cannot be run.
+pub const EXIT_BAD_ARGUMENTS: i32 = 4;
+
+/// A runnable command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimArgs {
+    pub seeds: RangeInclusive<u64>,
+    pub sim_secs: u64,
+    /// The planted bug's name; `rill-sim` checks it against the canaries it knows.
+    pub canary: Option<String>,
+    pub history_dir: PathBuf,
+    pub fail_fast: bool,
+    pub keep_history: bool,
+}
+
+impl Default for SimArgs {
+    fn default() -> Self {
+        Self {
+            seeds: 1..=1,
+            sim_secs: 30,
+            canary: None,
+            history_dir: PathBuf::from("target-sim/sim-failures"),
+            fail_fast: false,
+            keep_history: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Run(SimArgs),
+}
+
+/// Parses the arguments after `cargo sim`.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut parsed = SimArgs::default();
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--seed" => {
+                let text = value()?;
+                let seed = number("--seed", &text)?;
+                parsed.seeds = seed..=seed;
+            }
+            "--seeds" => parsed.seeds = parse_seeds(&value()?)?,
+            "--sim-secs" => parsed.sim_secs = number("--sim-secs", &value()?)?,
+            "--canary" => parsed.canary = Some(value()?),
+            "--history-dir" => parsed.history_dir = PathBuf::from(value()?),
+            "--fail-fast" => parsed.fail_fast = true,
+            "--keep-history" => parsed.keep_history = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown flag '{other}'")),
+        }
+    }
+    Ok(Command::Run(parsed))
+}
+
+fn number(flag: &str, text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|_| format!("{flag} takes a whole number, got '{text}'"))
+}
+
+/// `A..B` (B excluded, like a Rust range) or `A..=B` (B included).
+pub fn parse_seeds(text: &str) -> Result<RangeInclusive<u64>, String> {
+    let shape = || format!("--seeds takes A..B (B excluded) or A..=B (B included), got '{text}'");
+    let (first, rest) = text.split_once("..").ok_or_else(shape)?;
+    let (inclusive, last) = match rest.strip_prefix('=') {
+        Some(last) => (true, last),
+        None => (false, rest),
+    };
+    let seed = |part: &str| part.parse::<u64>().map_err(|_| shape());
+    let (first, last) = (seed(first)?, seed(last)?);
+    let last = if inclusive {
+        last
+    } else {
+        last.checked_sub(1).filter(|l| *l >= first).ok_or_else(|| {
+            format!("--seeds {text} holds no seed (B is excluded; {first}..={first} runs one)")
+        })?
+    };
+    if last < first {
+        return Err(format!(
+            "--seeds {text} holds no seed (it ends before it starts)"
+        ));
+    }
+    Ok(first..=last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &str) -> Result<SimArgs, String> {
+        match parse(args.split_whitespace().map(String::from))? {
+            Command::Run(args) => Ok(args),
+            Command::Help => Err("help".into()),
+        }
+    }
+
+    #[test]
+    fn exclusive_and_inclusive_seed_ranges() {
+        let seeds = parse_seeds("1..50").unwrap();
+        assert_eq!(
+            (seeds.clone().count(), *seeds.start(), *seeds.end()),
+            (49, 1, 49)
+        );
+        let seeds = parse_seeds("1..=50").unwrap();
+        assert_eq!(
+            (seeds.clone().count(), *seeds.start(), *seeds.end()),
+            (50, 1, 50)
+        );
+        assert_eq!(parse_seeds("7..8").unwrap(), 7..=7);
+        assert_eq!(parse_seeds("7..=7").unwrap(), 7..=7);
+        assert_eq!(run("--seeds 1..=64").unwrap().seeds.count(), 64);
+        assert_eq!(run("--seed 42").unwrap().seeds, 42..=42);
+        assert_eq!(run("").unwrap(), SimArgs::default());
+    }
+
+    #[test]
+    fn bad_seed_ranges_say_what_is_expected() {
+        for bad in ["5", "1-50", "a..5", "1..b", "1..=", "..5", "-1..5", "1...5"] {
+            let error = parse_seeds(bad).unwrap_err();
+            assert!(
+                error.contains("A..B (B excluded) or A..=B (B included)") && error.contains(bad),
+                "{bad}: {error}"
+            );
+        }
+        let empty = parse_seeds("5..5").unwrap_err();
+        assert!(
+            empty.contains("holds no seed") && empty.contains("5..=5"),
+            "{empty}"
+        );
+        let backwards = parse_seeds("5..=4").unwrap_err();
+        assert!(backwards.contains("ends before it starts"), "{backwards}");
+        assert!(parse_seeds("0..0").unwrap_err().contains("holds no seed"));
+    }
+
+    #[test]
+    fn flags_values_and_errors() {
+        let args = run(
+            "--seeds 3..=5 --sim-secs 10 --canary ack-before-fsync --history-dir h \
+                        --fail-fast --keep-history",
+        )
+        .unwrap();
+        assert_eq!(
+            args,
+            SimArgs {
+                seeds: 3..=5,
+                sim_secs: 10,
+                canary: Some("ack-before-fsync".into()),
+                history_dir: PathBuf::from("h"),
+                fail_fast: true,
+                keep_history: true,
+            }
+        );
+        assert_eq!(parse(["--help".to_string()]), Ok(Command::Help));
+        assert_eq!(run("--sim-secs").unwrap_err(), "--sim-secs needs a value");
+        assert_eq!(
+            run("--seed x").unwrap_err(),
+            "--seed takes a whole number, got 'x'"
+        );
+        assert_eq!(run("--seedz 1").unwrap_err(), "unknown flag '--seedz'");
+    }
+
+    #[test]
+    fn help_explains_ranges_and_every_summary_field() {
+        for text in ["A..B", "A..=B", "1..50 runs 49", "1..=50 runs 50"] {
+            assert!(HELP.contains(text), "{text}");
+        }
+        for field in ["acked", "unknown", "failed", "polled", "faults", "trace"] {
+            assert!(HELP.contains(&format!("\n    {field} ")), "{field}");
+        }
+    }
+}
