@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: both builds (normal and the madsim simulation), formatting,
-# the I/O-boundary lint, the real-client suite (tests/clients) and the fuzz crate's build. This
+# the I/O-boundary lint, the real-client suite (tests/clients), the fuzz crate's build and a
+# bounded run of the request-path fuzz target. This
 # is the command the README gives and .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,9 @@ if [ -f fuzz/Cargo.toml ]; then
   step "fuzz targets compile"
   # --locked: a fuzz/Cargo.lock that no longer matches Cargo.toml is an error, not a rewrite.
   cargo check --quiet --locked --manifest-path fuzz/Cargo.toml --target-dir target
+
+  step "fuzz the Kafka request path for ${RILL_FUZZ_SECONDS:-60} s (kafka_request, malloc limit 64 MiB)"
+  bash fuzz/run-ci.sh "${RILL_FUZZ_SECONDS:-60}"
 fi
 
 step "the run left the source tree as it found it"
