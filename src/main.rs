@@ -14,30 +14,70 @@ USAGE:
     rill console-consumer --bootstrap-server H:P --topic T [--from-beginning] [--max-messages N] ...
     rill perf produce|consume|e2e --bootstrap-server H:P --topic T ...
     rill version
-    rill help
+    rill help [COMMAND]
 
-The client tools work against any Kafka-compatible broker; `rill <tool> --help` lists flags.
+Every command answers `--help` (or `rill help <command>`) with its flags. The client tools work
+against any Kafka-compatible broker.
 
 rill server with no flags runs one node with data in ./rill-data and the Kafka listener on
 127.0.0.1:9092. Config keys are Kafka's (node.id, listeners, log.dirs, log.retention.hours, ...);
 flags override the file. Log level from RUST_LOG (default info).
 ";
 
+const SERVER_USAGE: &str = "\
+USAGE:
+    rill server [--config FILE] [--override key=value]... [--node-id N] [--listeners L] [--log-dirs D]
+
+FLAGS:
+    --config FILE          settings file (TOML) with Kafka's property names
+    --override key=value   one setting by its Kafka name, applied after the file (repeatable)
+    --node-id N            the same as --override node.id=N
+    --listeners L          the same as --override listeners=L, e.g. PLAINTEXT://127.0.0.1:9092
+    --log-dirs D           the same as --override log.dirs=D (one directory)
+    -h, --help             print this help
+
+Without flags: node 1, data in ./rill-data, Kafka listener PLAINTEXT://127.0.0.1:9092.
+RUST_LOG sets the log level (default info). SIGINT or SIGTERM stops cleanly.
+";
+
+const VERSION_USAGE: &str = "\
+USAGE:
+    rill version      print the version of rill (also --version, -V)
+";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let wants_help = args.iter().skip(1).any(|a| a == "--help" || a == "-h");
     match args.first().map(String::as_str) {
-        None | Some("help" | "--help" | "-h") => {
+        None | Some("--help" | "-h") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
+        Some("help") => help(args.get(1).map(String::as_str)),
+        Some("version" | "--version" | "-V") if wants_help => help(Some("version")),
         Some("version" | "--version" | "-V") => {
             println!("rill {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Some("server") if wants_help => help(Some("server")),
         Some("server") => server(&args[1..]),
         Some(tool) => rill::cli::run(tool, &args[1..])
             .unwrap_or_else(|| fail(&format!("unknown command '{tool}'\n\n{USAGE}"))),
     }
+}
+
+/// `rill help [COMMAND]`: the overview (which explains `help` itself), or one command's flags.
+fn help(command: Option<&str>) -> ExitCode {
+    match command {
+        None | Some("help" | "--help" | "-h") => print!("{USAGE}"),
+        Some("server") => print!("{SERVER_USAGE}"),
+        Some("version") => print!("{VERSION_USAGE}"),
+        Some(tool) => {
+            return rill::cli::run(tool, &["--help".to_string()])
+                .unwrap_or_else(|| fail(&format!("unknown command '{tool}'\n\n{USAGE}")))
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -83,7 +123,7 @@ fn server_config(args: &[String]) -> Result<ServerConfig, String> {
             "--node-id" => overrides.push(format!("node.id={}", value()?)),
             "--listeners" => overrides.push(format!("listeners={}", value()?)),
             "--log-dirs" => overrides.push(format!("log.dirs={}", value()?)),
-            other => return Err(format!("unknown server flag '{other}'\n\n{USAGE}")),
+            other => return Err(format!("unknown server flag '{other}'\n\n{SERVER_USAGE}")),
         }
     }
     let text = match &file {
