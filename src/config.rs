@@ -1,16 +1,20 @@
 //! `rill server` configuration: Kafka's property names, validated up front with clear errors.
 //!
-//! A config file is TOML. Kafka's dotted names work both quoted (`"log.retention.hours" = 24`)
-//! and as TOML's own dotted keys (`log.retention.hours = 24`, which TOML stores as nested
-//! tables; we flatten them back). Command-line `--override key=value` pairs are applied after
-//! the file, so flags win. Unknown keys and bad values stop start-up with a message that names
+//! A config file is TOML, or Java properties when its name ends in `.properties` (Kafka's own
+//! `server.properties`; parsed by [`properties`]). In TOML, Kafka's dotted names work both quoted
+//! (`"log.retention.hours" = 24`) and as TOML's own dotted keys (`log.retention.hours = 24`,
+//! which TOML stores as nested tables; we flatten them back). A properties value is text, typed
+//! here exactly like a command-line value, so both syntaxes share every key and every check.
+//! Command-line `--override key=value` pairs are applied after the file, so flags win. Unknown keys and bad values stop start-up with a message that names
 //! the key and the problem: a typo in a durability setting must not be silently ignored.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::storage::log::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX};
+
+pub mod properties;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -83,7 +87,25 @@ impl Default for ServerConfig {
     }
 }
 
-/// A config value before it is typed: from TOML, or a string from the command line.
+/// The syntax of a config file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    Toml,
+    /// Java properties (`key=value`), Kafka's `server.properties`.
+    Properties,
+}
+
+impl FileFormat {
+    /// `*.properties` is Java properties, anything else TOML.
+    pub fn of(path: &Path) -> Self {
+        match path.extension() {
+            Some(ext) if ext == "properties" => FileFormat::Properties,
+            _ => FileFormat::Toml,
+        }
+    }
+}
+
+/// A config value before it is typed: from TOML, or text (a properties file, the command line).
 #[derive(Clone, Debug)]
 enum Raw {
     Toml(toml::Value),
@@ -91,14 +113,28 @@ enum Raw {
 }
 
 impl ServerConfig {
-    /// Builds the config from an optional TOML file text and `key=value` overrides (applied last).
-    pub fn load(file_text: Option<&str>, overrides: &[String]) -> Result<Self, ConfigError> {
+    /// Builds the config from an optional file (its format and text) and `key=value` overrides
+    /// (applied last).
+    pub fn load(
+        file: Option<(FileFormat, &str)>,
+        overrides: &[String],
+    ) -> Result<Self, ConfigError> {
         let mut settings = BTreeMap::new();
-        if let Some(text) = file_text {
-            let table: toml::Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
-            flatten("", &table, &mut settings);
+        match file {
+            Some((FileFormat::Toml, text)) => {
+                let table: toml::Table = text
+                    .parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+                flatten("", &table, &mut settings);
+            }
+            Some((FileFormat::Properties, text)) => {
+                // Later lines win, as in java.util.Properties. Kafka trims values when it types
+                // them; so do we (an override is trimmed the same way).
+                for p in properties::parse(text).map_err(ConfigError::Syntax)? {
+                    settings.insert(p.key, Raw::Text(p.value.trim().to_string()));
+                }
+            }
+            None => {}
         }
         for pair in overrides {
             let (key, value) = pair.split_once('=').ok_or_else(|| ConfigError::BadValue {
@@ -281,10 +317,11 @@ impl Value<'_> {
             Raw::Toml(other) if !other.is_str() => {
                 Err(self.bad(format!("{other} is not true or false")))
             }
-            _ => match self.text()?.as_str() {
+            // Kafka reads text booleans case-insensitively (`TRUE` in a properties file).
+            _ => match self.text()?.to_ascii_lowercase().as_str() {
                 "true" => Ok(true),
                 "false" => Ok(false),
-                other => Err(self.bad(format!("'{other}' is not true or false"))),
+                _ => Err(self.bad(format!("'{}' is not true or false", self.text()?))),
             },
         }
     }
@@ -379,7 +416,7 @@ mod tests {
             auto.create.topics.enable = false
         "#;
         let config = ServerConfig::load(
-            Some(file),
+            Some((FileFormat::Toml, file)),
             &["node.id=7".into(), "log.retention.ms=5000".into()],
         )
         .unwrap();
@@ -399,7 +436,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_the_problem() {
-        let err = |file: &str| ServerConfig::load(Some(file), &[]).unwrap_err().to_string();
+        let err = |file: &str| {
+            ServerConfig::load(Some((FileFormat::Toml, file)), &[])
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             err("log.retention.hourz = 1"),
             "unknown config key 'log.retention.hourz'"
@@ -419,5 +460,83 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(flag.contains("key=value"));
+    }
+
+    #[test]
+    fn the_format_follows_the_file_name() {
+        assert_eq!(
+            FileFormat::of(Path::new("config/server.properties")),
+            FileFormat::Properties
+        );
+        assert_eq!(FileFormat::of(Path::new("rill.toml")), FileFormat::Toml);
+        assert_eq!(FileFormat::of(Path::new("properties")), FileFormat::Toml);
+    }
+
+    #[test]
+    fn a_properties_file_sets_the_same_keys_as_toml() {
+        let file = "# Kafka's server.properties style\n\
+                    node.id=3\n\
+                    listeners = PLAINTEXT://127.0.0.1:19092\n\
+                    log.dirs: /tmp/rill-x\n\
+                    log.retention.hours 24\n\
+                    log.segment.bytes=1048576   \n\
+                    auto.create.topics.enable=FALSE\n\
+                    log.flush.policy=os\n\
+                    num.partitions=2\n\
+                    num.partitions=4\n";
+        let props = ServerConfig::load(
+            Some((FileFormat::Properties, file)),
+            &["log.retention.ms=5000".into()],
+        )
+        .unwrap();
+        let toml = ServerConfig::load(
+            Some((
+                FileFormat::Toml,
+                r#"
+                "node.id" = 3
+                listeners = "PLAINTEXT://127.0.0.1:19092"
+                log.dirs = "/tmp/rill-x"
+                log.retention.hours = 24
+                log.segment.bytes = 1048576
+                auto.create.topics.enable = false
+                log.flush.policy = "os"
+                num.partitions = 4
+                "#,
+            )),
+            &["log.retention.ms=5000".into()],
+        )
+        .unwrap();
+        assert_eq!(props, toml);
+        assert_eq!(props.node_id, 3);
+        assert_eq!(props.num_partitions, 4, "the last line for a key wins");
+        assert_eq!(props.log.segment_bytes, 1 << 20, "trailing blanks trimmed");
+        assert_eq!(props.log.retention_ms, Some(5000), "overrides still win");
+        assert!(!props.auto_create_topics);
+        assert_eq!(props.log.flush, FlushPolicy::Os);
+    }
+
+    #[test]
+    fn properties_errors_name_the_key_like_toml_ones() {
+        let err = |file: &str| {
+            ServerConfig::load(Some((FileFormat::Properties, file)), &[])
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("log.retention.hourz=1"),
+            "unknown config key 'log.retention.hourz'"
+        );
+        assert_eq!(
+            err("num.partitions=three"),
+            "config key 'num.partitions': 'three' is not a whole number"
+        );
+        assert!(err("num.partitions=0").contains("'num.partitions': 0 is out of range"));
+        assert!(err("node.id").contains("'node.id': '' is not a whole number"));
+        assert!(err("auto.create.topics.enable=yes").contains("'yes' is not true or false"));
+        assert!(err("listeners=PLAINTEXT://localhost:x").contains("'x' is not a port number"));
+        assert_eq!(
+            err("node.id=\\u12"),
+            "config file: line 1: malformed \\uXXXX escape '\\u12'"
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! The `rill` command. Parses the command line and hands over; no logic lives here.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use rill::config::ServerConfig;
+use rill::config::{FileFormat, ServerConfig};
 
 const USAGE: &str = "\
 rill — a Kafka-compatible, replicated, partitioned log broker
@@ -29,7 +30,8 @@ USAGE:
     rill server [--config FILE] [--override key=value]... [--node-id N] [--listeners L] [--log-dirs D]
 
 FLAGS:
-    --config FILE          settings file (TOML) with Kafka's property names
+    --config FILE          settings file with Kafka's property names: Java properties if FILE
+                           ends in .properties (like Kafka's server.properties), else TOML
     --override key=value   one setting by its Kafka name, applied after the file (repeatable)
     --node-id N            the same as --override node.id=N
     --listeners L          the same as --override listeners=L, e.g. PLAINTEXT://127.0.0.1:9092
@@ -133,7 +135,9 @@ fn server_config(args: &[String]) -> Result<ServerConfig, String> {
         ),
         None => None,
     };
-    ServerConfig::load(text.as_deref(), &overrides).map_err(|e| match &file {
+    let format = file.as_deref().map(|path| FileFormat::of(Path::new(path)));
+    let file_contents = format.zip(text.as_deref());
+    ServerConfig::load(file_contents, &overrides).map_err(|e| match &file {
         Some(path) => format!("invalid configuration ({path}): {e}"),
         None => format!("invalid configuration: {e}"),
     })

@@ -12,7 +12,7 @@ pub struct RillServer {
     child: Child,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -40,6 +40,21 @@ impl RillServer {
         addr: SocketAddr,
         extra_args: &[&str],
     ) -> Self {
+        let listeners = format!("PLAINTEXT://{addr}");
+        let dir = data_dir.path().to_str().unwrap().to_string();
+        let mut args = vec!["--listeners", &listeners, "--log-dirs", &dir];
+        args.extend_from_slice(extra_args);
+        Self::start_exact(data_dir, addr, &args)
+    }
+
+    /// Starts `rill server ARGS` with exactly these arguments (no `--listeners` or `--log-dirs`
+    /// added: the test's config says where), logging to `server.log` in `data_dir`, and waits
+    /// until `addr` accepts connections.
+    pub fn start_exact(
+        data_dir: std::sync::Arc<tempfile::TempDir>,
+        addr: SocketAddr,
+        args: &[&str],
+    ) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -47,9 +62,7 @@ impl RillServer {
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_rill"))
             .arg("server")
-            .args(["--listeners", &format!("PLAINTEXT://{addr}")])
-            .args(["--log-dirs", data_dir.path().to_str().unwrap()])
-            .args(extra_args)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -115,6 +128,37 @@ impl RillServer {
     pub fn start_again(&self, extra_args: &[&str]) -> Self {
         Self::start_with(self.data_dir.clone(), self.addr, extra_args)
     }
+}
+
+/// Runs `rill server ARGS`, which must exit within `within` (a start-up refusal); returns its
+/// exit code and standard error.
+pub fn server_exit(args: &[&str], within: Duration) -> (Option<i32>, String) {
+    let stderr_path = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .arg("server")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(stderr_path.reopen().unwrap())
+        .spawn()
+        .expect("rill server starts");
+    let deadline = Instant::now() + within;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "rill server {} still running after {within:?}: {}",
+                args.join(" "),
+                std::fs::read_to_string(stderr_path.path()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(stderr_path.path()).unwrap();
+    (status.code(), stderr)
 }
 
 impl Drop for RillServer {
