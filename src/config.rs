@@ -9,12 +9,14 @@
 //! the key and the problem: a typo in a durability setting must not be silently ignored.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::storage::log::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX};
 
+pub mod listeners;
 pub mod properties;
+
+pub use listeners::{Listener, SecurityProtocol};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -26,20 +28,6 @@ pub enum ConfigError {
     BadValue { key: String, problem: String },
 }
 
-/// One Kafka listener, e.g. `PLAINTEXT://127.0.0.1:9092`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listener {
-    pub name: String,
-    pub host: String,
-    pub port: u16,
-}
-
-impl Listener {
-    pub fn socket_addr(&self) -> Option<SocketAddr> {
-        format!("{}:{}", self.host, self.port).parse().ok()
-    }
-}
-
 /// Everything `rill server` needs to start. `Default` is the embedded zero-setup config.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
@@ -49,6 +37,8 @@ pub struct ServerConfig {
     pub listeners: Vec<Listener>,
     /// `advertised.listeners`: what Metadata tells clients; defaults to `listeners`.
     pub advertised_listeners: Option<Vec<Listener>>,
+    /// `listener.security.protocol.map`: each listener name's security protocol.
+    pub listener_security_protocol_map: listeners::ProtocolMap,
     /// `log.dirs` (one directory for now).
     pub log_dir: PathBuf,
     /// `num.partitions`: partitions of an auto-created topic or one created with -1.
@@ -74,6 +64,7 @@ impl Default for ServerConfig {
                 port: 9092,
             }],
             advertised_listeners: None,
+            listener_security_protocol_map: listeners::default_protocol_map(),
             log_dir: PathBuf::from("./rill-data"),
             num_partitions: 1,
             default_replication_factor: 1,
@@ -169,6 +160,9 @@ impl ServerConfig {
             "node.id" | "broker.id" => self.node_id = v.int(0, i32::MAX as i64)? as u64,
             "listeners" => self.listeners = v.listeners()?,
             "advertised.listeners" => self.advertised_listeners = Some(v.listeners()?),
+            "listener.security.protocol.map" => {
+                self.listener_security_protocol_map = v.protocol_map()?
+            }
             "log.dirs" | "log.dir" => self.log_dir = v.log_dir()?,
             "num.partitions" => self.num_partitions = v.int(1, 1_000_000)? as u32,
             "default.replication.factor" => {
@@ -223,6 +217,16 @@ impl ServerConfig {
         if self.listeners.is_empty() {
             return bad("listeners", "at least one listener is needed".into());
         }
+        // Refuse TLS/SASL listeners (and unmapped names) before anything binds.
+        let map = &self.listener_security_protocol_map;
+        if let Err(problem) = listeners::check_served(&self.listeners, map) {
+            return bad("listeners", problem);
+        }
+        if let Some(advertised) = &self.advertised_listeners {
+            if let Err(problem) = listeners::check_served(advertised, map) {
+                return bad("advertised.listeners", problem);
+            }
+        }
         for l in &self.listeners {
             if l.socket_addr().is_none() {
                 return bad(
@@ -247,6 +251,14 @@ impl ServerConfig {
             return bad("log.*", e.to_string());
         }
         Ok(())
+    }
+
+    /// The security protocol `listener.security.protocol.map` gives a listener (every listener
+    /// of a validated config has one).
+    pub fn security_protocol(&self, listener: &Listener) -> Option<SecurityProtocol> {
+        self.listener_security_protocol_map
+            .get(&listener.name)
+            .copied()
     }
 
     /// The listeners Metadata advertises.
@@ -351,8 +363,15 @@ impl Value<'_> {
             .split(',')
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .map(|l| parse_listener(l).map_err(|problem| self.bad(format!("'{l}': {problem}"))))
+            .map(|l| {
+                listeners::parse_listener(l)
+                    .map_err(|problem| self.bad(format!("'{l}': {problem}")))
+            })
             .collect()
+    }
+
+    fn protocol_map(&self) -> Result<listeners::ProtocolMap, ConfigError> {
+        listeners::parse_protocol_map(&self.text()?).map_err(|problem| self.bad(problem))
     }
 
     fn flush_policy(&self) -> Result<FlushPolicy, ConfigError> {
@@ -364,26 +383,6 @@ impl Value<'_> {
             ))),
         }
     }
-}
-
-fn parse_listener(text: &str) -> Result<Listener, String> {
-    let (name, rest) = text.split_once("://").ok_or("expected NAME://host:port")?;
-    let (host, port) = rest
-        .rsplit_once(':')
-        .ok_or("expected host:port after ://")?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("'{port}' is not a port number"))?;
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!("'{name}' is not a listener name"));
-    }
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    Ok(Listener {
-        name: name.to_string(),
-        host: host.to_string(),
-        port,
-    })
 }
 
 #[cfg(test)]
@@ -451,6 +450,18 @@ mod tests {
         assert!(err("listeners = \"PLAINTEXT://localhost:x\"").contains("'x' is not a port number"));
         assert!(err("listeners = \"PLAINTEXT://myhost:9092\"").contains("not an IP address"));
         assert!(err("auto.create.topics.enable = 1").contains("not true or false"));
+        assert_eq!(
+            err("listeners = \"SSL://127.0.0.1:19097\""),
+            "config key 'listeners': listener 'SSL://127.0.0.1:19097' uses security protocol SSL, \
+             which Rill does not serve: TLS and SASL are not implemented yet (use a PLAINTEXT \
+             listener)"
+        );
+        assert!(err("advertised.listeners = \"SASL_SSL://10.0.0.1:9092\"")
+            .starts_with("config key 'advertised.listeners': listener 'SASL_SSL://10.0.0.1:9092'"));
+        assert!(err("listeners = \"INTERNAL://127.0.0.1:9092\"")
+            .contains("add INTERNAL:PLAINTEXT to listener.security.protocol.map"));
+        assert!(err("\"listener.security.protocol.map\" = \"INTERNAL:TLS\"")
+            .starts_with("config key 'listener.security.protocol.map': 'TLS' is not"));
         assert!(
             err("message.max.bytes = 2000000\nsocket.request.max.bytes = 1048576")
                 .contains("larger than socket.request.max.bytes")
@@ -538,5 +549,25 @@ mod tests {
             err("node.id=\\u12"),
             "config file: line 1: malformed \\uXXXX escape '\\u12'"
         );
+    }
+
+    #[test]
+    fn a_mapped_custom_listener_name_is_served_as_its_protocol() {
+        let config = ServerConfig::load(
+            Some((
+                FileFormat::Properties,
+                "listeners=INTERNAL://127.0.0.1:9093\n\
+                 advertised.listeners=INTERNAL://10.0.0.5:9093\n\
+                 listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:SSL\n",
+            )),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.listeners[0].name, "INTERNAL");
+        assert_eq!(
+            config.security_protocol(&config.listeners[0]),
+            Some(SecurityProtocol::Plaintext)
+        );
+        assert_eq!(config.advertised()[0].host, "10.0.0.5");
     }
 }

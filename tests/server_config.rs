@@ -70,3 +70,86 @@ fn a_bad_properties_value_stops_start_up_naming_the_file_and_key() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_tls_or_sasl_listener_is_refused_before_anything_starts() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data = scratch.path().join("data");
+    let data = data.to_str().unwrap();
+    let port = free_port();
+    for (flag, value, key) in [
+        (
+            "--listeners",
+            format!("SSL://127.0.0.1:{port}"),
+            "listeners",
+        ),
+        (
+            "--listeners",
+            format!("SASL_PLAINTEXT://127.0.0.1:{port}"),
+            "listeners",
+        ),
+        (
+            "--override",
+            format!("advertised.listeners=SASL_SSL://127.0.0.1:{port}"),
+            "advertised.listeners",
+        ),
+    ] {
+        let (code, stderr) =
+            server_exit(&[flag, &value, "--log-dirs", data], Duration::from_secs(10));
+        assert_eq!(code, Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("config key '{key}': listener '")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("TLS and SASL are not implemented yet"),
+            "{stderr}"
+        );
+    }
+    // An unmapped custom listener name is refused too, naming the map.
+    let (code, stderr) = server_exit(
+        &[
+            "--listeners",
+            &format!("INTERNAL://127.0.0.1:{port}"),
+            "--log-dirs",
+            data,
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("listener.security.protocol.map"),
+        "{stderr}"
+    );
+    assert!(
+        !std::path::Path::new(data).exists(),
+        "a refused configuration touches no data directory"
+    );
+}
+
+#[test]
+fn a_custom_listener_name_mapped_to_plaintext_serves() {
+    let data_dir = Arc::new(tempfile::tempdir().unwrap());
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let listeners = format!("INTERNAL://{addr}");
+    let server = RillServer::start_exact(
+        data_dir.clone(),
+        addr,
+        &[
+            "--listeners",
+            &listeners,
+            "--override",
+            "listener.security.protocol.map=INTERNAL:PLAINTEXT",
+            "--log-dirs",
+            data_dir.path().to_str().unwrap(),
+        ],
+    );
+    let mut stream = server.connect();
+    let response: MetadataResponse = call(
+        &mut stream,
+        ApiKey::Metadata,
+        12,
+        &MetadataRequest::default(),
+    );
+    assert_eq!(response.brokers[0].port, addr.port() as i32);
+}
