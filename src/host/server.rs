@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use super::dir_lock::{DirLock, DirLockError};
 use super::kafka;
 use super::node::{Node, NodeConfig};
 use crate::actor::Actor;
@@ -21,6 +22,8 @@ use crate::storage::Storage;
 pub enum ServerError {
     #[error("cannot create log directory {dir}: {source}")]
     LogDir { dir: String, source: std::io::Error },
+    #[error(transparent)]
+    DirLocked(#[from] DirLockError),
     #[error("cannot open metadata: {0}")]
     Metadata(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -38,6 +41,8 @@ pub struct Server {
     stop: watch::Sender<bool>,
     /// Closes when every accept loop and connection has finished (see [`kafka::Lifecycle`]).
     all_closed: mpsc::Receiver<()>,
+    /// The log directory's lock (production only), held until the server is dropped.
+    _dir_lock: Option<DirLock>,
 }
 
 /// How long a clean shutdown waits for connections to finish the answers they owe (a parked
@@ -45,13 +50,19 @@ pub struct Server {
 pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
 
 impl Server {
-    /// Production: data in `log.dirs` on real files.
+    /// Production: data in `log.dirs` on real files, locked against a second server (see
+    /// [`super::dir_lock`]) before anything there is read or recovered.
     pub async fn start(config: &ServerConfig) -> Result<Self, ServerError> {
-        std::fs::create_dir_all(&config.log_dir).map_err(|source| ServerError::LogDir {
-            dir: config.log_dir.display().to_string(),
+        let dir = std::path::absolute(&config.log_dir).unwrap_or_else(|_| config.log_dir.clone());
+        std::fs::create_dir_all(&dir).map_err(|source| ServerError::LogDir {
+            dir: dir.display().to_string(),
             source,
         })?;
-        Self::start_on(config, Arc::new(FileStorage::new(config.log_dir.clone()))).await
+        let lock = DirLock::acquire(&dir)?;
+        let mut server =
+            Self::start_on(config, Arc::new(FileStorage::new(config.log_dir.clone()))).await?;
+        server._dir_lock = Some(lock);
+        Ok(server)
     }
 
     /// The same server on any storage (the simulator passes its crash-modelling disk).
@@ -126,6 +137,7 @@ impl Server {
             service,
             stop,
             all_closed,
+            _dir_lock: None,
         })
     }
 

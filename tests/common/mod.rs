@@ -92,6 +92,11 @@ impl RillServer {
         std::fs::read_to_string(self.data_dir.path().join("server.log")).unwrap_or_default()
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect(self.addr).unwrap();
         stream
@@ -206,4 +211,73 @@ where
     let response = Resp::decode(&mut answer, version).unwrap();
     assert_eq!(answer.remaining(), 0, "the whole response was decoded");
     response
+}
+
+fn topic_name(topic: &str) -> kafka_protocol::messages::TopicName {
+    kafka_protocol::messages::TopicName(kafka_protocol::protocol::StrBytes::from_string(
+        topic.to_string(),
+    ))
+}
+
+/// Creates `topic` with one partition (CreateTopics v7); asserts it worked.
+pub fn create_topic(stream: &mut TcpStream, topic: &str) {
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse};
+    let created: CreateTopicsResponse = call(
+        stream,
+        ApiKey::CreateTopics,
+        7,
+        &CreateTopicsRequest::default()
+            .with_topics(vec![CreatableTopic::default()
+                .with_name(topic_name(topic))
+                .with_num_partitions(1)
+                .with_replication_factor(1)])
+            .with_timeout_ms(5000),
+    );
+    assert_eq!(created.topics[0].error_code, 0);
+}
+
+/// Produces one record to partition 0 of `topic` with acks=all; returns its offset.
+pub fn produce(stream: &mut TcpStream, topic: &str, value: &[u8]) -> i64 {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+    let records =
+        rill::storage::batch::build_batch(&[(Some(b"k".as_slice()), value)], 1_700_000_000_000);
+    let data = PartitionProduceData::default()
+        .with_index(0)
+        .with_records(Some(records.into()));
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic_name(topic))
+            .with_partition_data(vec![data])]);
+    let response: ProduceResponse = call(stream, ApiKey::Produce, 9, &request);
+    let partition = &response.responses[0].partition_responses[0];
+    assert_eq!(partition.error_code, 0);
+    partition.base_offset
+}
+
+/// Fetches partition 0 of `topic` from offset 0: (high watermark, bytes of records returned).
+pub fn fetch_all(stream: &mut TcpStream, topic: &str) -> (i64, usize) {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
+    let partition = FetchPartition::default()
+        .with_partition(0)
+        .with_fetch_offset(0)
+        .with_partition_max_bytes(1 << 20);
+    let request = FetchRequest::default()
+        .with_max_wait_ms(100)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(vec![partition])]);
+    let response: FetchResponse = call(stream, ApiKey::Fetch, 12, &request);
+    let data = &response.responses[0].partitions[0];
+    assert_eq!(data.error_code, 0);
+    (
+        data.high_watermark,
+        data.records.as_ref().map_or(0, |r| r.len()),
+    )
 }
