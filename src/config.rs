@@ -261,6 +261,22 @@ impl ServerConfig {
             .copied()
     }
 
+    /// The broker-wide flush policy in words, with what it means for `acks=all` (start-up log).
+    pub fn flush_summary(&self) -> String {
+        match self.log.flush {
+            FlushPolicy::EveryAppend => {
+                "always (log.flush.policy: acks=all is answered after the fsync)".into()
+            }
+            FlushPolicy::IntervalMs(ms) => format!(
+                "every {ms} ms (log.flush.interval.ms: acks=all is answered before the fsync)"
+            ),
+            FlushPolicy::Os => {
+                "os (log.flush.policy: the OS decides; acks=all is answered before any fsync)"
+                    .into()
+            }
+        }
+    }
+
     /// The listeners Metadata advertises.
     pub fn advertised(&self) -> &[Listener] {
         self.advertised_listeners

@@ -39,7 +39,8 @@ FLAGS:
     -h, --help             print this help
 
 Without flags: node 1, data in ./rill-data, Kafka listener PLAINTEXT://127.0.0.1:9092.
-RUST_LOG sets the log level (default info). SIGINT or SIGTERM stops cleanly.
+RUST_LOG sets the log level (default info); log colours only on a terminal, never with NO_COLOR.
+SIGINT or SIGTERM stops cleanly.
 ";
 
 const VERSION_USAGE: &str = "\
@@ -88,8 +89,8 @@ fn fail(message: &str) -> ExitCode {
 }
 
 fn server(args: &[String]) -> ExitCode {
-    let config = match server_config(args) {
-        Ok(config) => config,
+    let (config, origin) = match server_config(args) {
+        Ok(loaded) => loaded,
         Err(message) => return fail(&message),
     };
     tracing_subscriber::fmt()
@@ -97,7 +98,13 @@ fn server(args: &[String]) -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .init();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %origin,
+        "rill server starting"
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
@@ -108,8 +115,18 @@ fn server(args: &[String]) -> ExitCode {
     }
 }
 
-/// `--config FILE`, `--override k=v`, and shorthands for the most used keys.
-fn server_config(args: &[String]) -> Result<ServerConfig, String> {
+/// Colour codes only for a person at a terminal: not in a file or pipe (log collectors), and
+/// never when `NO_COLOR` is set to anything non-empty (https://no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::stderr().is_terminal() && !no_color
+}
+
+/// `--config FILE`, `--override k=v`, and shorthands for the most used keys. Also returns
+/// where the settings came from, for the start-up log: the absolute file path (or "defaults")
+/// and the overrides applied on top.
+fn server_config(args: &[String]) -> Result<(ServerConfig, String), String> {
     let mut file = None;
     let mut overrides = Vec::new();
     let mut it = args.iter();
@@ -137,8 +154,23 @@ fn server_config(args: &[String]) -> Result<ServerConfig, String> {
     };
     let format = file.as_deref().map(|path| FileFormat::of(Path::new(path)));
     let file_contents = format.zip(text.as_deref());
-    ServerConfig::load(file_contents, &overrides).map_err(|e| match &file {
+    let config = ServerConfig::load(file_contents, &overrides).map_err(|e| match &file {
         Some(path) => format!("invalid configuration ({path}): {e}"),
         None => format!("invalid configuration: {e}"),
-    })
+    })?;
+    let mut origin = match (&file, format) {
+        (Some(path), Some(format)) => {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.into());
+            let syntax = match format {
+                FileFormat::Toml => "TOML",
+                FileFormat::Properties => "Java properties",
+            };
+            format!("{} ({syntax})", shown.display())
+        }
+        _ => "defaults".to_string(),
+    };
+    if !overrides.is_empty() {
+        origin.push_str(&format!(" + overrides {}", overrides.join(", ")));
+    }
+    Ok((config, origin))
 }

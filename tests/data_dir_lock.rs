@@ -36,7 +36,7 @@ fn a_second_server_on_a_locked_directory_refuses_and_changes_nothing() {
     let mut a = RillServer::start(&[]);
     let dir = a.data_dir.path().to_str().unwrap().to_string();
     let mut s = a.connect();
-    create_topic(&mut s, "locked");
+    create_topic(&mut s, "locked", 1);
     for i in 0..5 {
         assert_eq!(produce(&mut s, "locked", format!("a{i}").as_bytes()), i);
     }

@@ -11,7 +11,7 @@ use common::{create_topic, fetch_all, produce, RillServer};
 fn sigterm_flushes_closes_and_exits_zero() {
     let mut server = RillServer::start(&["--override", "log.flush.interval.ms=600000"]);
     let mut s = server.connect();
-    create_topic(&mut s, "life");
+    create_topic(&mut s, "life", 1);
     // With a 10-minute flush interval nothing is synced by the appends themselves: only the
     // clean shutdown makes these durable.
     for (i, value) in [b"one".as_slice(), b"two", b"three"]

@@ -59,6 +59,12 @@ impl Server {
             source,
         })?;
         let lock = DirLock::acquire(&dir)?;
+        tracing::info!(
+            node_id = config.node_id,
+            log_dir = %dir.display(),
+            flush = %config.flush_summary(),
+            "log directory locked"
+        );
         let mut server =
             Self::start_on(config, Arc::new(FileStorage::new(config.log_dir.clone()))).await?;
         server._dir_lock = Some(lock);
@@ -104,7 +110,12 @@ impl Server {
                 .await
                 .map_err(ServerError::Metadata)?;
         }
-        tracing::info!(topics = topic_names.len(), "partition logs open");
+        let partition_count: i64 = topic_names.iter().map(|(_, m)| m.partitions as i64).sum();
+        tracing::info!(
+            topics = topic_names.len(),
+            partitions = partition_count,
+            "partition logs recovered and open"
+        );
         let mut kafka_addrs = Vec::new();
         let (stop, stop_rx) = watch::channel(false);
         let (alive, all_closed) = mpsc::channel(1);
@@ -124,13 +135,28 @@ impl Server {
                 addr: addr.to_string(),
                 source,
             })?;
-            tracing::info!(listener = %listener.name, addr = %local, "kafka listener bound");
+            // Always PLAINTEXT today (ServerConfig refuses the rest); logged so that an
+            // operator sees which protocol each port speaks.
+            let protocol = config
+                .security_protocol(listener)
+                .map_or("unmapped", |p| p.name());
+            tracing::info!(
+                listener = %listener.name,
+                security_protocol = %protocol,
+                addr = %local,
+                "kafka listener bound"
+            );
             kafka_addrs.push(local);
             let kafka_service: Arc<dyn kafka::KafkaService> = service.clone();
             let max = config.socket_request_max_bytes;
             tokio::spawn(kafka::serve(bound, kafka_service, max, life.clone()));
         }
         drop(life); // only the listeners and connections hold `alive` now
+        if let Some(advertised) = &config.advertised_listeners {
+            let shown: Vec<String> = advertised.iter().map(ToString::to_string).collect();
+            tracing::info!(advertised = %shown.join(","), "advertised listeners");
+        }
+        tracing::info!(node_id = config.node_id, "serving");
         Ok(Self {
             kafka_addrs,
             node,

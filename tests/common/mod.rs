@@ -55,6 +55,16 @@ impl RillServer {
         addr: SocketAddr,
         args: &[&str],
     ) -> Self {
+        Self::start_exact_env(data_dir, addr, args, &[])
+    }
+
+    /// [`Self::start_exact`] with extra environment variables for the server process.
+    pub fn start_exact_env(
+        data_dir: std::sync::Arc<tempfile::TempDir>,
+        addr: SocketAddr,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -63,6 +73,7 @@ impl RillServer {
         let child = Command::new(env!("CARGO_BIN_EXE_rill"))
             .arg("server")
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -219,8 +230,8 @@ fn topic_name(topic: &str) -> kafka_protocol::messages::TopicName {
     ))
 }
 
-/// Creates `topic` with one partition (CreateTopics v7); asserts it worked.
-pub fn create_topic(stream: &mut TcpStream, topic: &str) {
+/// Creates `topic` with `partitions` partitions (CreateTopics v7); asserts it worked.
+pub fn create_topic(stream: &mut TcpStream, topic: &str, partitions: i32) {
     use kafka_protocol::messages::create_topics_request::CreatableTopic;
     use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse};
     let created: CreateTopicsResponse = call(
@@ -230,7 +241,7 @@ pub fn create_topic(stream: &mut TcpStream, topic: &str) {
         &CreateTopicsRequest::default()
             .with_topics(vec![CreatableTopic::default()
                 .with_name(topic_name(topic))
-                .with_num_partitions(1)
+                .with_num_partitions(partitions)
                 .with_replication_factor(1)])
             .with_timeout_ms(5000),
     );
