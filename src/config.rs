@@ -1,16 +1,22 @@
 //! `rill server` configuration: Kafka's property names, validated up front with clear errors.
 //!
-//! A config file is TOML. Kafka's dotted names work both quoted (`"log.retention.hours" = 24`)
-//! and as TOML's own dotted keys (`log.retention.hours = 24`, which TOML stores as nested
-//! tables; we flatten them back). Command-line `--override key=value` pairs are applied after
-//! the file, so flags win. Unknown keys and bad values stop start-up with a message that names
+//! A config file is TOML, or Java properties when its name ends in `.properties` (Kafka's own
+//! `server.properties`; parsed by [`properties`]). In TOML, Kafka's dotted names work both quoted
+//! (`"log.retention.hours" = 24`) and as TOML's own dotted keys (`log.retention.hours = 24`,
+//! which TOML stores as nested tables; we flatten them back). A properties value is text, typed
+//! here exactly like a command-line value, so both syntaxes share every key and every check.
+//! Command-line `--override key=value` pairs are applied after the file, so flags win. Unknown keys and bad values stop start-up with a message that names
 //! the key and the problem: a typo in a durability setting must not be silently ignored.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::storage::log::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX};
+
+pub mod listeners;
+pub mod properties;
+
+pub use listeners::{Listener, SecurityProtocol};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -22,20 +28,6 @@ pub enum ConfigError {
     BadValue { key: String, problem: String },
 }
 
-/// One Kafka listener, e.g. `PLAINTEXT://127.0.0.1:9092`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listener {
-    pub name: String,
-    pub host: String,
-    pub port: u16,
-}
-
-impl Listener {
-    pub fn socket_addr(&self) -> Option<SocketAddr> {
-        format!("{}:{}", self.host, self.port).parse().ok()
-    }
-}
-
 /// Everything `rill server` needs to start. `Default` is the embedded zero-setup config.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
@@ -45,6 +37,8 @@ pub struct ServerConfig {
     pub listeners: Vec<Listener>,
     /// `advertised.listeners`: what Metadata tells clients; defaults to `listeners`.
     pub advertised_listeners: Option<Vec<Listener>>,
+    /// `listener.security.protocol.map`: each listener name's security protocol.
+    pub listener_security_protocol_map: listeners::ProtocolMap,
     /// `log.dirs` (one directory for now).
     pub log_dir: PathBuf,
     /// `num.partitions`: partitions of an auto-created topic or one created with -1.
@@ -70,6 +64,7 @@ impl Default for ServerConfig {
                 port: 9092,
             }],
             advertised_listeners: None,
+            listener_security_protocol_map: listeners::default_protocol_map(),
             log_dir: PathBuf::from("./rill-data"),
             num_partitions: 1,
             default_replication_factor: 1,
@@ -83,7 +78,25 @@ impl Default for ServerConfig {
     }
 }
 
-/// A config value before it is typed: from TOML, or a string from the command line.
+/// The syntax of a config file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    Toml,
+    /// Java properties (`key=value`), Kafka's `server.properties`.
+    Properties,
+}
+
+impl FileFormat {
+    /// `*.properties` is Java properties, anything else TOML.
+    pub fn of(path: &Path) -> Self {
+        match path.extension() {
+            Some(ext) if ext == "properties" => FileFormat::Properties,
+            _ => FileFormat::Toml,
+        }
+    }
+}
+
+/// A config value before it is typed: from TOML, or text (a properties file, the command line).
 #[derive(Clone, Debug)]
 enum Raw {
     Toml(toml::Value),
@@ -91,14 +104,28 @@ enum Raw {
 }
 
 impl ServerConfig {
-    /// Builds the config from an optional TOML file text and `key=value` overrides (applied last).
-    pub fn load(file_text: Option<&str>, overrides: &[String]) -> Result<Self, ConfigError> {
+    /// Builds the config from an optional file (its format and text) and `key=value` overrides
+    /// (applied last).
+    pub fn load(
+        file: Option<(FileFormat, &str)>,
+        overrides: &[String],
+    ) -> Result<Self, ConfigError> {
         let mut settings = BTreeMap::new();
-        if let Some(text) = file_text {
-            let table: toml::Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
-            flatten("", &table, &mut settings);
+        match file {
+            Some((FileFormat::Toml, text)) => {
+                let table: toml::Table = text
+                    .parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+                flatten("", &table, &mut settings);
+            }
+            Some((FileFormat::Properties, text)) => {
+                // Later lines win, as in java.util.Properties. Kafka trims values when it types
+                // them; so do we (an override is trimmed the same way).
+                for p in properties::parse(text).map_err(ConfigError::Syntax)? {
+                    settings.insert(p.key, Raw::Text(p.value.trim().to_string()));
+                }
+            }
+            None => {}
         }
         for pair in overrides {
             let (key, value) = pair.split_once('=').ok_or_else(|| ConfigError::BadValue {
@@ -133,6 +160,9 @@ impl ServerConfig {
             "node.id" | "broker.id" => self.node_id = v.int(0, i32::MAX as i64)? as u64,
             "listeners" => self.listeners = v.listeners()?,
             "advertised.listeners" => self.advertised_listeners = Some(v.listeners()?),
+            "listener.security.protocol.map" => {
+                self.listener_security_protocol_map = v.protocol_map()?
+            }
             "log.dirs" | "log.dir" => self.log_dir = v.log_dir()?,
             "num.partitions" => self.num_partitions = v.int(1, 1_000_000)? as u32,
             "default.replication.factor" => {
@@ -187,6 +217,16 @@ impl ServerConfig {
         if self.listeners.is_empty() {
             return bad("listeners", "at least one listener is needed".into());
         }
+        // Refuse TLS/SASL listeners (and unmapped names) before anything binds.
+        let map = &self.listener_security_protocol_map;
+        if let Err(problem) = listeners::check_served(&self.listeners, map) {
+            return bad("listeners", problem);
+        }
+        if let Some(advertised) = &self.advertised_listeners {
+            if let Err(problem) = listeners::check_served(advertised, map) {
+                return bad("advertised.listeners", problem);
+            }
+        }
         for l in &self.listeners {
             if l.socket_addr().is_none() {
                 return bad(
@@ -211,6 +251,30 @@ impl ServerConfig {
             return bad("log.*", e.to_string());
         }
         Ok(())
+    }
+
+    /// The security protocol `listener.security.protocol.map` gives a listener (every listener
+    /// of a validated config has one).
+    pub fn security_protocol(&self, listener: &Listener) -> Option<SecurityProtocol> {
+        self.listener_security_protocol_map
+            .get(&listener.name)
+            .copied()
+    }
+
+    /// The broker-wide flush policy in words, with what it means for `acks=all` (start-up log).
+    pub fn flush_summary(&self) -> String {
+        match self.log.flush {
+            FlushPolicy::EveryAppend => {
+                "always (log.flush.policy: acks=all is answered after the fsync)".into()
+            }
+            FlushPolicy::IntervalMs(ms) => format!(
+                "every {ms} ms (log.flush.interval.ms: acks=all is answered before the fsync)"
+            ),
+            FlushPolicy::Os => {
+                "os (log.flush.policy: the OS decides; acks=all is answered before any fsync)"
+                    .into()
+            }
+        }
     }
 
     /// The listeners Metadata advertises.
@@ -281,10 +345,11 @@ impl Value<'_> {
             Raw::Toml(other) if !other.is_str() => {
                 Err(self.bad(format!("{other} is not true or false")))
             }
-            _ => match self.text()?.as_str() {
+            // Kafka reads text booleans case-insensitively (`TRUE` in a properties file).
+            _ => match self.text()?.to_ascii_lowercase().as_str() {
                 "true" => Ok(true),
                 "false" => Ok(false),
-                other => Err(self.bad(format!("'{other}' is not true or false"))),
+                _ => Err(self.bad(format!("'{}' is not true or false", self.text()?))),
             },
         }
     }
@@ -314,8 +379,15 @@ impl Value<'_> {
             .split(',')
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .map(|l| parse_listener(l).map_err(|problem| self.bad(format!("'{l}': {problem}"))))
+            .map(|l| {
+                listeners::parse_listener(l)
+                    .map_err(|problem| self.bad(format!("'{l}': {problem}")))
+            })
             .collect()
+    }
+
+    fn protocol_map(&self) -> Result<listeners::ProtocolMap, ConfigError> {
+        listeners::parse_protocol_map(&self.text()?).map_err(|problem| self.bad(problem))
     }
 
     fn flush_policy(&self) -> Result<FlushPolicy, ConfigError> {
@@ -327,26 +399,6 @@ impl Value<'_> {
             ))),
         }
     }
-}
-
-fn parse_listener(text: &str) -> Result<Listener, String> {
-    let (name, rest) = text.split_once("://").ok_or("expected NAME://host:port")?;
-    let (host, port) = rest
-        .rsplit_once(':')
-        .ok_or("expected host:port after ://")?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("'{port}' is not a port number"))?;
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!("'{name}' is not a listener name"));
-    }
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    Ok(Listener {
-        name: name.to_string(),
-        host: host.to_string(),
-        port,
-    })
 }
 
 #[cfg(test)]
@@ -379,7 +431,7 @@ mod tests {
             auto.create.topics.enable = false
         "#;
         let config = ServerConfig::load(
-            Some(file),
+            Some((FileFormat::Toml, file)),
             &["node.id=7".into(), "log.retention.ms=5000".into()],
         )
         .unwrap();
@@ -399,7 +451,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_the_problem() {
-        let err = |file: &str| ServerConfig::load(Some(file), &[]).unwrap_err().to_string();
+        let err = |file: &str| {
+            ServerConfig::load(Some((FileFormat::Toml, file)), &[])
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             err("log.retention.hourz = 1"),
             "unknown config key 'log.retention.hourz'"
@@ -410,6 +466,18 @@ mod tests {
         assert!(err("listeners = \"PLAINTEXT://localhost:x\"").contains("'x' is not a port number"));
         assert!(err("listeners = \"PLAINTEXT://myhost:9092\"").contains("not an IP address"));
         assert!(err("auto.create.topics.enable = 1").contains("not true or false"));
+        assert_eq!(
+            err("listeners = \"SSL://127.0.0.1:19097\""),
+            "config key 'listeners': listener 'SSL://127.0.0.1:19097' uses security protocol SSL, \
+             which Rill does not serve: TLS and SASL are not implemented yet (use a PLAINTEXT \
+             listener)"
+        );
+        assert!(err("advertised.listeners = \"SASL_SSL://10.0.0.1:9092\"")
+            .starts_with("config key 'advertised.listeners': listener 'SASL_SSL://10.0.0.1:9092'"));
+        assert!(err("listeners = \"INTERNAL://127.0.0.1:9092\"")
+            .contains("add INTERNAL:PLAINTEXT to listener.security.protocol.map"));
+        assert!(err("\"listener.security.protocol.map\" = \"INTERNAL:TLS\"")
+            .starts_with("config key 'listener.security.protocol.map': 'TLS' is not"));
         assert!(
             err("message.max.bytes = 2000000\nsocket.request.max.bytes = 1048576")
                 .contains("larger than socket.request.max.bytes")
@@ -419,5 +487,103 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(flag.contains("key=value"));
+    }
+
+    #[test]
+    fn the_format_follows_the_file_name() {
+        assert_eq!(
+            FileFormat::of(Path::new("config/server.properties")),
+            FileFormat::Properties
+        );
+        assert_eq!(FileFormat::of(Path::new("rill.toml")), FileFormat::Toml);
+        assert_eq!(FileFormat::of(Path::new("properties")), FileFormat::Toml);
+    }
+
+    #[test]
+    fn a_properties_file_sets_the_same_keys_as_toml() {
+        let file = "# Kafka's server.properties style\n\
+                    node.id=3\n\
+                    listeners = PLAINTEXT://127.0.0.1:19092\n\
+                    log.dirs: /tmp/rill-x\n\
+                    log.retention.hours 24\n\
+                    log.segment.bytes=1048576   \n\
+                    auto.create.topics.enable=FALSE\n\
+                    log.flush.policy=os\n\
+                    num.partitions=2\n\
+                    num.partitions=4\n";
+        let props = ServerConfig::load(
+            Some((FileFormat::Properties, file)),
+            &["log.retention.ms=5000".into()],
+        )
+        .unwrap();
+        let toml = ServerConfig::load(
+            Some((
+                FileFormat::Toml,
+                r#"
+                "node.id" = 3
+                listeners = "PLAINTEXT://127.0.0.1:19092"
+                log.dirs = "/tmp/rill-x"
+                log.retention.hours = 24
+                log.segment.bytes = 1048576
+                auto.create.topics.enable = false
+                log.flush.policy = "os"
+                num.partitions = 4
+                "#,
+            )),
+            &["log.retention.ms=5000".into()],
+        )
+        .unwrap();
+        assert_eq!(props, toml);
+        assert_eq!(props.node_id, 3);
+        assert_eq!(props.num_partitions, 4, "the last line for a key wins");
+        assert_eq!(props.log.segment_bytes, 1 << 20, "trailing blanks trimmed");
+        assert_eq!(props.log.retention_ms, Some(5000), "overrides still win");
+        assert!(!props.auto_create_topics);
+        assert_eq!(props.log.flush, FlushPolicy::Os);
+    }
+
+    #[test]
+    fn properties_errors_name_the_key_like_toml_ones() {
+        let err = |file: &str| {
+            ServerConfig::load(Some((FileFormat::Properties, file)), &[])
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("log.retention.hourz=1"),
+            "unknown config key 'log.retention.hourz'"
+        );
+        assert_eq!(
+            err("num.partitions=three"),
+            "config key 'num.partitions': 'three' is not a whole number"
+        );
+        assert!(err("num.partitions=0").contains("'num.partitions': 0 is out of range"));
+        assert!(err("node.id").contains("'node.id': '' is not a whole number"));
+        assert!(err("auto.create.topics.enable=yes").contains("'yes' is not true or false"));
+        assert!(err("listeners=PLAINTEXT://localhost:x").contains("'x' is not a port number"));
+        assert_eq!(
+            err("node.id=\\u12"),
+            "config file: line 1: malformed \\uXXXX escape '\\u12'"
+        );
+    }
+
+    #[test]
+    fn a_mapped_custom_listener_name_is_served_as_its_protocol() {
+        let config = ServerConfig::load(
+            Some((
+                FileFormat::Properties,
+                "listeners=INTERNAL://127.0.0.1:9093\n\
+                 advertised.listeners=INTERNAL://10.0.0.5:9093\n\
+                 listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:SSL\n",
+            )),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.listeners[0].name, "INTERNAL");
+        assert_eq!(
+            config.security_protocol(&config.listeners[0]),
+            Some(SecurityProtocol::Plaintext)
+        );
+        assert_eq!(config.advertised()[0].host, "10.0.0.5");
     }
 }

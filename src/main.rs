@@ -1,8 +1,9 @@
 //! The `rill` command. Parses the command line and hands over; no logic lives here.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use rill::config::ServerConfig;
+use rill::config::{FileFormat, ServerConfig};
 
 const USAGE: &str = "\
 rill — a Kafka-compatible, replicated, partitioned log broker
@@ -14,30 +15,72 @@ USAGE:
     rill console-consumer --bootstrap-server H:P --topic T [--from-beginning] [--max-messages N] ...
     rill perf produce|consume|e2e --bootstrap-server H:P --topic T ...
     rill version
-    rill help
+    rill help [COMMAND]
 
-The client tools work against any Kafka-compatible broker; `rill <tool> --help` lists flags.
+Every command answers `--help` (or `rill help <command>`) with its flags. The client tools work
+against any Kafka-compatible broker.
 
 rill server with no flags runs one node with data in ./rill-data and the Kafka listener on
 127.0.0.1:9092. Config keys are Kafka's (node.id, listeners, log.dirs, log.retention.hours, ...);
 flags override the file. Log level from RUST_LOG (default info).
 ";
 
+const SERVER_USAGE: &str = "\
+USAGE:
+    rill server [--config FILE] [--override key=value]... [--node-id N] [--listeners L] [--log-dirs D]
+
+FLAGS:
+    --config FILE          settings file with Kafka's property names: Java properties if FILE
+                           ends in .properties (like Kafka's server.properties), else TOML
+    --override key=value   one setting by its Kafka name, applied after the file (repeatable)
+    --node-id N            the same as --override node.id=N
+    --listeners L          the same as --override listeners=L, e.g. PLAINTEXT://127.0.0.1:9092
+    --log-dirs D           the same as --override log.dirs=D (one directory)
+    -h, --help             print this help
+
+Without flags: node 1, data in ./rill-data, Kafka listener PLAINTEXT://127.0.0.1:9092.
+RUST_LOG sets the log level (default info); log colours only on a terminal, never with NO_COLOR.
+SIGINT or SIGTERM stops cleanly.
+";
+
+const VERSION_USAGE: &str = "\
+USAGE:
+    rill version      print the version of rill (also --version, -V)
+";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let wants_help = args.iter().skip(1).any(|a| a == "--help" || a == "-h");
     match args.first().map(String::as_str) {
-        None | Some("help" | "--help" | "-h") => {
+        None | Some("--help" | "-h") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
+        Some("help") => help(args.get(1).map(String::as_str)),
+        Some("version" | "--version" | "-V") if wants_help => help(Some("version")),
         Some("version" | "--version" | "-V") => {
             println!("rill {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Some("server") if wants_help => help(Some("server")),
         Some("server") => server(&args[1..]),
         Some(tool) => rill::cli::run(tool, &args[1..])
             .unwrap_or_else(|| fail(&format!("unknown command '{tool}'\n\n{USAGE}"))),
     }
+}
+
+/// `rill help [COMMAND]`: the overview (which explains `help` itself), or one command's flags.
+fn help(command: Option<&str>) -> ExitCode {
+    match command {
+        None | Some("help" | "--help" | "-h") => print!("{USAGE}"),
+        Some("server") => print!("{SERVER_USAGE}"),
+        Some("version") => print!("{VERSION_USAGE}"),
+        Some(tool) => {
+            return rill::cli::run(tool, &["--help".to_string()])
+                .unwrap_or_else(|| fail(&format!("unknown command '{tool}'\n\n{USAGE}")))
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -46,8 +89,8 @@ fn fail(message: &str) -> ExitCode {
 }
 
 fn server(args: &[String]) -> ExitCode {
-    let config = match server_config(args) {
-        Ok(config) => config,
+    let (config, origin) = match server_config(args) {
+        Ok(loaded) => loaded,
         Err(message) => return fail(&message),
     };
     tracing_subscriber::fmt()
@@ -55,7 +98,13 @@ fn server(args: &[String]) -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .init();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %origin,
+        "rill server starting"
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
@@ -66,8 +115,18 @@ fn server(args: &[String]) -> ExitCode {
     }
 }
 
-/// `--config FILE`, `--override k=v`, and shorthands for the most used keys.
-fn server_config(args: &[String]) -> Result<ServerConfig, String> {
+/// Colour codes only for a person at a terminal: not in a file or pipe (log collectors), and
+/// never when `NO_COLOR` is set to anything non-empty (https://no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::stderr().is_terminal() && !no_color
+}
+
+/// `--config FILE`, `--override k=v`, and shorthands for the most used keys. Also returns
+/// where the settings came from, for the start-up log: the absolute file path (or "defaults")
+/// and the overrides applied on top.
+fn server_config(args: &[String]) -> Result<(ServerConfig, String), String> {
     let mut file = None;
     let mut overrides = Vec::new();
     let mut it = args.iter();
@@ -83,7 +142,7 @@ fn server_config(args: &[String]) -> Result<ServerConfig, String> {
             "--node-id" => overrides.push(format!("node.id={}", value()?)),
             "--listeners" => overrides.push(format!("listeners={}", value()?)),
             "--log-dirs" => overrides.push(format!("log.dirs={}", value()?)),
-            other => return Err(format!("unknown server flag '{other}'\n\n{USAGE}")),
+            other => return Err(format!("unknown server flag '{other}'\n\n{SERVER_USAGE}")),
         }
     }
     let text = match &file {
@@ -93,8 +152,25 @@ fn server_config(args: &[String]) -> Result<ServerConfig, String> {
         ),
         None => None,
     };
-    ServerConfig::load(text.as_deref(), &overrides).map_err(|e| match &file {
+    let format = file.as_deref().map(|path| FileFormat::of(Path::new(path)));
+    let file_contents = format.zip(text.as_deref());
+    let config = ServerConfig::load(file_contents, &overrides).map_err(|e| match &file {
         Some(path) => format!("invalid configuration ({path}): {e}"),
         None => format!("invalid configuration: {e}"),
-    })
+    })?;
+    let mut origin = match (&file, format) {
+        (Some(path), Some(format)) => {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.into());
+            let syntax = match format {
+                FileFormat::Toml => "TOML",
+                FileFormat::Properties => "Java properties",
+            };
+            format!("{} ({syntax})", shown.display())
+        }
+        _ => "defaults".to_string(),
+    };
+    if !overrides.is_empty() {
+        origin.push_str(&format!(" + overrides {}", overrides.join(", ")));
+    }
+    Ok((config, origin))
 }

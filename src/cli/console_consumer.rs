@@ -21,9 +21,13 @@ USAGE:
         [--property print.key=true print.offset=true print.partition=true print.timestamp=true
                     key.separator=SEP]
         [--isolation-level read_committed|read_uncommitted]
+        [--consumer-property fetch.max.wait.ms=N fetch.min.bytes=N fetch.max.bytes=N
+                             max.partition.fetch.bytes=N auto.offset.reset=earliest|latest]...
+        [--skip-message-on-error]     (accepted; no deserializer runs that could fail)
+        [--group G]                   (refused: consumer groups are not available yet)
 ";
 
-const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     switches: &["--from-beginning", "--skip-message-on-error"],
     values: &[
         "--bootstrap-server",

@@ -23,9 +23,11 @@ USAGE:
     rill console-producer --bootstrap-server H:P --topic T [--partition P]
         [--property parse.key=true] [--property key.separator=:]
         [--producer-property acks=all|1|0 linger.ms=N batch.size=N compression.type=none]...
+        [--request-required-acks A]   (the same as --producer-property acks=A)
+        [--batch-size N]              (the same as --producer-property batch.size=N)
 ";
 
-const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     switches: &[],
     values: &[
         "--bootstrap-server",

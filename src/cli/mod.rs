@@ -122,3 +122,43 @@ pub fn parse_bool(key: &str, value: &str) -> CliResult<bool> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::args::Spec;
+
+    /// `--help` prints the USAGE text; a flag the parser accepts but the text omits is a flag
+    /// nobody can discover.
+    #[test]
+    fn every_accepted_flag_is_in_its_tools_usage() {
+        let tools: [(&str, &Spec, &str); 4] = [
+            ("topics", &super::topics::SPEC, super::topics::USAGE),
+            (
+                "console-producer",
+                &super::console_producer::SPEC,
+                super::console_producer::USAGE,
+            ),
+            (
+                "console-consumer",
+                &super::console_consumer::SPEC,
+                super::console_consumer::USAGE,
+            ),
+            ("perf", &super::perf::SPEC, super::perf::USAGE),
+        ];
+        for (tool, spec, usage) in tools {
+            let flags = spec
+                .switches
+                .iter()
+                .chain(spec.values)
+                .chain(spec.properties);
+            for flag in flags {
+                // A whole-word match: `--partition` must not pass on `--partitions`.
+                let mentioned = usage.match_indices(flag).any(|(at, _)| {
+                    let next = usage[at + flag.len()..].chars().next();
+                    !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+                assert!(mentioned, "rill {tool} --help does not mention {flag}");
+            }
+        }
+    }
+}

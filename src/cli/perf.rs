@@ -19,12 +19,14 @@ pub const USAGE: &str = "\
 USAGE:
     rill perf produce --bootstrap-server H:P --topic T --num-records N --record-size B
                       --throughput R|-1 [--producer-property acks=.. linger.ms=.. batch.size=..]...
+                      [--producer-props ...]...   (the same as --producer-property)
+                      [--reporting-interval MS]   (accepted; progress prints every 5 s)
     rill perf consume --bootstrap-server H:P --topic T --messages N [--timeout-ms MS]
     rill perf e2e     --bootstrap-server H:P --topic T --rate R --seconds S [--record-size B]
                       [--producer-property ...]...
 ";
 
-const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     switches: &[],
     values: &[
         "--bootstrap-server",

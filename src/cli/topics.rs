@@ -17,7 +17,7 @@ USAGE:
     rill topics --bootstrap-server H:P --alter --topic T --partitions N
 ";
 
-const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     switches: &[
         "--create",
         "--list",

@@ -7,10 +7,12 @@
 //! * [`node`]: start a node's actors, route messages, answer host-side requests.
 //! * [`transport`]: length-prefixed, versioned postcard frames over TCP, with reconnect.
 //! * [`clock`], [`rng`]: the only sources of time and randomness handed to actors.
+//! * [`dir_lock`]: the log directory's `.lock` (one server per directory).
 
 #![allow(clippy::disallowed_methods)] // the host is where the clock, spawn and entropy live
 
 pub mod clock;
+pub mod dir_lock;
 pub mod kafka;
 pub mod node;
 pub mod rng;

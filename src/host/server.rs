@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use super::dir_lock::{DirLock, DirLockError};
 use super::kafka;
 use super::node::{Node, NodeConfig};
 use crate::actor::Actor;
@@ -21,6 +22,8 @@ use crate::storage::Storage;
 pub enum ServerError {
     #[error("cannot create log directory {dir}: {source}")]
     LogDir { dir: String, source: std::io::Error },
+    #[error(transparent)]
+    DirLocked(#[from] DirLockError),
     #[error("cannot open metadata: {0}")]
     Metadata(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -38,6 +41,8 @@ pub struct Server {
     stop: watch::Sender<bool>,
     /// Closes when every accept loop and connection has finished (see [`kafka::Lifecycle`]).
     all_closed: mpsc::Receiver<()>,
+    /// The log directory's lock (production only), held until the server is dropped.
+    _dir_lock: Option<DirLock>,
 }
 
 /// How long a clean shutdown waits for connections to finish the answers they owe (a parked
@@ -45,13 +50,25 @@ pub struct Server {
 pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
 
 impl Server {
-    /// Production: data in `log.dirs` on real files.
+    /// Production: data in `log.dirs` on real files, locked against a second server (see
+    /// [`super::dir_lock`]) before anything there is read or recovered.
     pub async fn start(config: &ServerConfig) -> Result<Self, ServerError> {
-        std::fs::create_dir_all(&config.log_dir).map_err(|source| ServerError::LogDir {
-            dir: config.log_dir.display().to_string(),
+        let dir = std::path::absolute(&config.log_dir).unwrap_or_else(|_| config.log_dir.clone());
+        std::fs::create_dir_all(&dir).map_err(|source| ServerError::LogDir {
+            dir: dir.display().to_string(),
             source,
         })?;
-        Self::start_on(config, Arc::new(FileStorage::new(config.log_dir.clone()))).await
+        let lock = DirLock::acquire(&dir)?;
+        tracing::info!(
+            node_id = config.node_id,
+            log_dir = %dir.display(),
+            flush = %config.flush_summary(),
+            "log directory locked"
+        );
+        let mut server =
+            Self::start_on(config, Arc::new(FileStorage::new(config.log_dir.clone()))).await?;
+        server._dir_lock = Some(lock);
+        Ok(server)
     }
 
     /// The same server on any storage (the simulator passes its crash-modelling disk).
@@ -93,7 +110,12 @@ impl Server {
                 .await
                 .map_err(ServerError::Metadata)?;
         }
-        tracing::info!(topics = topic_names.len(), "partition logs open");
+        let partition_count: i64 = topic_names.iter().map(|(_, m)| m.partitions as i64).sum();
+        tracing::info!(
+            topics = topic_names.len(),
+            partitions = partition_count,
+            "partition logs recovered and open"
+        );
         let mut kafka_addrs = Vec::new();
         let (stop, stop_rx) = watch::channel(false);
         let (alive, all_closed) = mpsc::channel(1);
@@ -113,19 +135,35 @@ impl Server {
                 addr: addr.to_string(),
                 source,
             })?;
-            tracing::info!(listener = %listener.name, addr = %local, "kafka listener bound");
+            // Always PLAINTEXT today (ServerConfig refuses the rest); logged so that an
+            // operator sees which protocol each port speaks.
+            let protocol = config
+                .security_protocol(listener)
+                .map_or("unmapped", |p| p.name());
+            tracing::info!(
+                listener = %listener.name,
+                security_protocol = %protocol,
+                addr = %local,
+                "kafka listener bound"
+            );
             kafka_addrs.push(local);
             let kafka_service: Arc<dyn kafka::KafkaService> = service.clone();
             let max = config.socket_request_max_bytes;
             tokio::spawn(kafka::serve(bound, kafka_service, max, life.clone()));
         }
         drop(life); // only the listeners and connections hold `alive` now
+        if let Some(advertised) = &config.advertised_listeners {
+            let shown: Vec<String> = advertised.iter().map(ToString::to_string).collect();
+            tracing::info!(advertised = %shown.join(","), "advertised listeners");
+        }
+        tracing::info!(node_id = config.node_id, "serving");
         Ok(Self {
             kafka_addrs,
             node,
             service,
             stop,
             all_closed,
+            _dir_lock: None,
         })
     }
 

@@ -12,7 +12,7 @@ pub struct RillServer {
     child: Child,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -40,6 +40,31 @@ impl RillServer {
         addr: SocketAddr,
         extra_args: &[&str],
     ) -> Self {
+        let listeners = format!("PLAINTEXT://{addr}");
+        let dir = data_dir.path().to_str().unwrap().to_string();
+        let mut args = vec!["--listeners", &listeners, "--log-dirs", &dir];
+        args.extend_from_slice(extra_args);
+        Self::start_exact(data_dir, addr, &args)
+    }
+
+    /// Starts `rill server ARGS` with exactly these arguments (no `--listeners` or `--log-dirs`
+    /// added: the test's config says where), logging to `server.log` in `data_dir`, and waits
+    /// until `addr` accepts connections.
+    pub fn start_exact(
+        data_dir: std::sync::Arc<tempfile::TempDir>,
+        addr: SocketAddr,
+        args: &[&str],
+    ) -> Self {
+        Self::start_exact_env(data_dir, addr, args, &[])
+    }
+
+    /// [`Self::start_exact`] with extra environment variables for the server process.
+    pub fn start_exact_env(
+        data_dir: std::sync::Arc<tempfile::TempDir>,
+        addr: SocketAddr,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -47,9 +72,8 @@ impl RillServer {
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_rill"))
             .arg("server")
-            .args(["--listeners", &format!("PLAINTEXT://{addr}")])
-            .args(["--log-dirs", data_dir.path().to_str().unwrap()])
-            .args(extra_args)
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -77,6 +101,11 @@ impl RillServer {
     /// What the server wrote to stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn connect(&self) -> TcpStream {
@@ -115,6 +144,37 @@ impl RillServer {
     pub fn start_again(&self, extra_args: &[&str]) -> Self {
         Self::start_with(self.data_dir.clone(), self.addr, extra_args)
     }
+}
+
+/// Runs `rill server ARGS`, which must exit within `within` (a start-up refusal); returns its
+/// exit code and standard error.
+pub fn server_exit(args: &[&str], within: Duration) -> (Option<i32>, String) {
+    let stderr_path = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .arg("server")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(stderr_path.reopen().unwrap())
+        .spawn()
+        .expect("rill server starts");
+    let deadline = Instant::now() + within;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "rill server {} still running after {within:?}: {}",
+                args.join(" "),
+                std::fs::read_to_string(stderr_path.path()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(stderr_path.path()).unwrap();
+    (status.code(), stderr)
 }
 
 impl Drop for RillServer {
@@ -162,4 +222,73 @@ where
     let response = Resp::decode(&mut answer, version).unwrap();
     assert_eq!(answer.remaining(), 0, "the whole response was decoded");
     response
+}
+
+fn topic_name(topic: &str) -> kafka_protocol::messages::TopicName {
+    kafka_protocol::messages::TopicName(kafka_protocol::protocol::StrBytes::from_string(
+        topic.to_string(),
+    ))
+}
+
+/// Creates `topic` with `partitions` partitions (CreateTopics v7); asserts it worked.
+pub fn create_topic(stream: &mut TcpStream, topic: &str, partitions: i32) {
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse};
+    let created: CreateTopicsResponse = call(
+        stream,
+        ApiKey::CreateTopics,
+        7,
+        &CreateTopicsRequest::default()
+            .with_topics(vec![CreatableTopic::default()
+                .with_name(topic_name(topic))
+                .with_num_partitions(partitions)
+                .with_replication_factor(1)])
+            .with_timeout_ms(5000),
+    );
+    assert_eq!(created.topics[0].error_code, 0);
+}
+
+/// Produces one record to partition 0 of `topic` with acks=all; returns its offset.
+pub fn produce(stream: &mut TcpStream, topic: &str, value: &[u8]) -> i64 {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+    let records =
+        rill::storage::batch::build_batch(&[(Some(b"k".as_slice()), value)], 1_700_000_000_000);
+    let data = PartitionProduceData::default()
+        .with_index(0)
+        .with_records(Some(records.into()));
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic_name(topic))
+            .with_partition_data(vec![data])]);
+    let response: ProduceResponse = call(stream, ApiKey::Produce, 9, &request);
+    let partition = &response.responses[0].partition_responses[0];
+    assert_eq!(partition.error_code, 0);
+    partition.base_offset
+}
+
+/// Fetches partition 0 of `topic` from offset 0: (high watermark, bytes of records returned).
+pub fn fetch_all(stream: &mut TcpStream, topic: &str) -> (i64, usize) {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
+    let partition = FetchPartition::default()
+        .with_partition(0)
+        .with_fetch_offset(0)
+        .with_partition_max_bytes(1 << 20);
+    let request = FetchRequest::default()
+        .with_max_wait_ms(100)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(vec![partition])]);
+    let response: FetchResponse = call(stream, ApiKey::Fetch, 12, &request);
+    let data = &response.responses[0].partitions[0];
+    assert_eq!(data.error_code, 0);
+    (
+        data.high_watermark,
+        data.records.as_ref().map_or(0, |r| r.len()),
+    )
 }

@@ -1,0 +1,259 @@
+//! Kafka listeners and their security protocols.
+//!
+//! Kafka's model: a listener is `NAME://host:port`; its name maps to a security protocol through
+//! `listener.security.protocol.map` (default `PLAINTEXT:PLAINTEXT,SSL:SSL,
+//! SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL`), so `INTERNAL://` needs an entry such as
+//! `INTERNAL:PLAINTEXT`. Names are case-insensitive (Kafka upper-cases them).
+//!
+//! Rill serves plain TCP only. A listener mapped to SSL or SASL is refused at start-up: serving
+//! plain text where the operator asked for TLS would be a silent security hole.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+/// One Kafka listener, e.g. `PLAINTEXT://127.0.0.1:9092`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    /// Upper-cased, as Kafka normalises listener names.
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        format!("{}:{}", self.host, self.port).parse().ok()
+    }
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.name, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.name, self.host, self.port)
+        }
+    }
+}
+
+/// Kafka's security protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SecurityProtocol {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    pub const ALL: [SecurityProtocol; 4] = [
+        SecurityProtocol::Plaintext,
+        SecurityProtocol::Ssl,
+        SecurityProtocol::SaslPlaintext,
+        SecurityProtocol::SaslSsl,
+    ];
+
+    /// Kafka's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// Case-insensitive, as Kafka's `SecurityProtocol.forName`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(text))
+    }
+
+    /// Whether Rill can serve it: plain TCP only, until TLS and SASL are implemented.
+    pub fn is_served(self) -> bool {
+        self == SecurityProtocol::Plaintext
+    }
+}
+
+impl fmt::Display for SecurityProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `listener.security.protocol.map`: listener name → protocol.
+pub type ProtocolMap = BTreeMap<String, SecurityProtocol>;
+
+/// Kafka's default map: each protocol's name is a listener name for itself.
+pub fn default_protocol_map() -> ProtocolMap {
+    SecurityProtocol::ALL
+        .into_iter()
+        .map(|p| (p.name().to_string(), p))
+        .collect()
+}
+
+fn is_listener_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `NAME://host:port`; an empty host binds every interface, `[v6]` brackets are dropped.
+pub fn parse_listener(text: &str) -> Result<Listener, String> {
+    let (name, rest) = text.split_once("://").ok_or("expected NAME://host:port")?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or("expected host:port after ://")?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("'{port}' is not a port number"))?;
+    if !is_listener_name(name) {
+        return Err(format!("'{name}' is not a listener name"));
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok(Listener {
+        name: name.to_ascii_uppercase(),
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// `NAME:PROTOCOL,NAME:PROTOCOL,...`. It replaces the default map, as in Kafka.
+pub fn parse_protocol_map(text: &str) -> Result<ProtocolMap, String> {
+    let mut map = ProtocolMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, protocol) = entry
+            .split_once(':')
+            .ok_or_else(|| format!("'{entry}' is not NAME:PROTOCOL"))?;
+        let (name, protocol) = (name.trim(), protocol.trim());
+        if !is_listener_name(name) {
+            return Err(format!("'{name}' is not a listener name"));
+        }
+        let protocol = SecurityProtocol::parse(protocol).ok_or_else(|| {
+            format!("'{protocol}' is not a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)")
+        })?;
+        map.insert(name.to_ascii_uppercase(), protocol);
+    }
+    Ok(map)
+}
+
+/// Every listener has a distinct name that maps to a protocol Rill serves. The error says
+/// which listener and why, for the caller to put under the config key.
+pub fn check_served(listeners: &[Listener], map: &ProtocolMap) -> Result<(), String> {
+    for (i, listener) in listeners.iter().enumerate() {
+        if listeners[..i].iter().any(|l| l.name == listener.name) {
+            return Err(format!(
+                "listener name {} is used twice; each listener needs its own name",
+                listener.name
+            ));
+        }
+        match map.get(&listener.name) {
+            None => {
+                return Err(format!(
+                    "listener '{listener}' has no security protocol: add {name}:PLAINTEXT to \
+                     listener.security.protocol.map",
+                    name = listener.name
+                ))
+            }
+            Some(protocol) if !protocol.is_served() => {
+                return Err(format!(
+                    "listener '{listener}' uses security protocol {protocol}, which Rill does not \
+                     serve: TLS and SASL are not implemented yet (use a PLAINTEXT listener)"
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listeners(text: &str) -> Vec<Listener> {
+        text.split(',')
+            .map(|l| parse_listener(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn names_are_upper_cased_and_hosts_normalised() {
+        let l = parse_listener("plaintext://:9092").unwrap();
+        assert_eq!(
+            (l.name.as_str(), l.host.as_str(), l.port),
+            ("PLAINTEXT", "0.0.0.0", 9092)
+        );
+        let v6 = parse_listener("INTERNAL://[::1]:9093").unwrap();
+        assert_eq!(v6.host, "::1");
+        assert_eq!(v6.to_string(), "INTERNAL://[::1]:9093");
+        assert!(parse_listener("PLAIN-TEXT://:1")
+            .unwrap_err()
+            .contains("not a listener name"));
+    }
+
+    #[test]
+    fn the_default_map_serves_plaintext_only() {
+        let map = default_protocol_map();
+        assert_eq!(
+            check_served(&listeners("PLAINTEXT://127.0.0.1:9092"), &map),
+            Ok(())
+        );
+        for protocol in ["SSL", "SASL_PLAINTEXT", "SASL_SSL"] {
+            let err = check_served(&listeners(&format!("{protocol}://127.0.0.1:9092")), &map)
+                .unwrap_err();
+            assert!(
+                err.contains(&format!(
+                    "'{protocol}://127.0.0.1:9092' uses security protocol {protocol}"
+                )),
+                "{err}"
+            );
+            assert!(
+                err.contains("TLS and SASL are not implemented yet"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_custom_name_must_be_mapped() {
+        let internal = listeners("INTERNAL://127.0.0.1:9093");
+        let err = check_served(&internal, &default_protocol_map()).unwrap_err();
+        assert!(
+            err.contains("'INTERNAL://127.0.0.1:9093' has no security protocol"),
+            "{err}"
+        );
+        assert!(err.contains("INTERNAL:PLAINTEXT"), "{err}");
+
+        let map = parse_protocol_map("internal:plaintext, EXTERNAL:SSL").unwrap();
+        assert_eq!(check_served(&internal, &map), Ok(()));
+        // The map replaces the default one: PLAINTEXT is no longer mapped here.
+        assert!(check_served(&listeners("PLAINTEXT://127.0.0.1:9092"), &map).is_err());
+        let err = check_served(&listeners("EXTERNAL://127.0.0.1:9094"), &map).unwrap_err();
+        assert!(err.contains("security protocol SSL"), "{err}");
+        // An SSL-named listener mapped to PLAINTEXT is plain text, as the operator said.
+        let renamed = parse_protocol_map("SSL:PLAINTEXT").unwrap();
+        assert_eq!(
+            check_served(&listeners("SSL://127.0.0.1:9092"), &renamed),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn bad_maps_and_duplicate_names_are_refused() {
+        assert!(parse_protocol_map("INTERNAL")
+            .unwrap_err()
+            .contains("NAME:PROTOCOL"));
+        assert!(parse_protocol_map("INTERNAL:TLS")
+            .unwrap_err()
+            .contains("'TLS' is not a security protocol"));
+        assert!(parse_protocol_map(":PLAINTEXT")
+            .unwrap_err()
+            .contains("not a listener name"));
+        let twice = listeners("PLAINTEXT://127.0.0.1:9092,plaintext://127.0.0.1:9093");
+        assert!(check_served(&twice, &default_protocol_map())
+            .unwrap_err()
+            .contains("PLAINTEXT is used twice"));
+    }
+}

@@ -1,0 +1,124 @@
+//! Every `rill` command answers `--help` with its flags and exits 0, through the real binary:
+//! `rill server --help` used to be refused as an unknown server flag (exit 2).
+#![cfg(not(madsim))]
+
+use std::process::Command;
+
+/// Runs `rill ARGS` and returns (exit code, stdout).
+fn rill(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args(args)
+        .output()
+        .expect("rill runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// `args` exits 0 and prints every one of `flags`.
+fn assert_help(args: &[&str], flags: &[&str]) {
+    let (code, stdout) = rill(args);
+    assert_eq!(code, Some(0), "rill {}: {stdout}", args.join(" "));
+    for flag in flags {
+        assert!(
+            stdout.contains(flag),
+            "rill {} does not mention {flag}:\n{stdout}",
+            args.join(" ")
+        );
+    }
+}
+
+#[test]
+fn server_help_lists_its_flags_and_exits_zero() {
+    let flags = [
+        "--config",
+        "--override",
+        "--node-id",
+        "--listeners",
+        "--log-dirs",
+    ];
+    assert_help(&["server", "--help"], &flags);
+    assert_help(&["server", "-h"], &flags);
+    // --help wins over other flags, even ones that would fail, and starts no server.
+    assert_help(
+        &["server", "--config", "/nonexistent.toml", "--help"],
+        &flags,
+    );
+    assert_help(&["help", "server"], &flags);
+}
+
+#[test]
+fn client_tools_help_lists_their_flags_and_exits_zero() {
+    assert_help(
+        &["topics", "--help"],
+        &[
+            "--bootstrap-server",
+            "--create",
+            "--list",
+            "--describe",
+            "--delete",
+            "--alter",
+        ],
+    );
+    assert_help(
+        &["console-producer", "--help"],
+        &[
+            "--bootstrap-server",
+            "--topic",
+            "--property",
+            "--producer-property",
+        ],
+    );
+    assert_help(
+        &["console-consumer", "--help"],
+        &[
+            "--bootstrap-server",
+            "--topic",
+            "--from-beginning",
+            "--max-messages",
+        ],
+    );
+    let perf = [
+        "--num-records",
+        "--record-size",
+        "--throughput",
+        "--messages",
+        "--rate",
+    ];
+    for args in [
+        &["perf", "--help"][..],
+        &["perf", "produce", "--help"],
+        &["perf", "consume", "--help"],
+        &["perf", "e2e", "--help"],
+        &["help", "perf"],
+    ] {
+        assert_help(args, &perf);
+    }
+}
+
+#[test]
+fn version_and_help_answer_help_and_exit_zero() {
+    assert_help(&["version", "--help"], &["rill version", "--version"]);
+    assert_help(&["help", "--help"], &["rill help [COMMAND]"]);
+    assert_help(&["--help"], &["rill server", "rill topics", "rill perf"]);
+    assert_help(&["help"], &["rill server", "rill topics", "rill perf"]);
+    let (code, stdout) = rill(&["version"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with("rill "), "{stdout}");
+}
+
+#[test]
+fn an_unknown_server_flag_is_still_refused_with_the_server_flags() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args(["server", "--listenerz", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown server flag '--listenerz'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--log-dirs"), "{stderr}");
+}

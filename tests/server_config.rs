@@ -1,0 +1,155 @@
+//! `rill server --config FILE` through the real binary: Kafka's `server.properties` syntax, and
+//! start-up refusals of settings Rill cannot honour.
+#![cfg(not(madsim))]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use common::{call, free_port, server_exit, RillServer};
+
+#[test]
+fn a_server_properties_file_is_read_as_java_properties() {
+    let data_dir = Arc::new(tempfile::tempdir().unwrap());
+    let config_dir = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    // The shapes Kafka's own server.properties uses: comments, `key=value`, a continued line,
+    // plus the other separators java.util.Properties allows.
+    let file = config_dir.path().join("server.properties");
+    let text = format!(
+        "# Rill, configured like a Kafka broker\n\
+         ! also a comment\n\
+         node.id=7\n\
+         listeners=PLAINTEXT://\\\n    {addr}\n\
+         log.dirs: {data}\n\
+         num.partitions 3\n\
+         auto.create.topics.enable = true\n",
+        data = data_dir.path().display()
+    );
+    std::fs::write(&file, text).unwrap();
+
+    // Waits until the listener the file names accepts connections.
+    let server = RillServer::start_exact(data_dir, addr, &["--config", file.to_str().unwrap()]);
+    let mut stream = server.connect();
+    let topic = TopicName(StrBytes::from_static_str("from-properties"));
+    let request = MetadataRequest::default()
+        .with_topics(Some(vec![
+            MetadataRequestTopic::default().with_name(Some(topic))
+        ]))
+        .with_allow_auto_topic_creation(true);
+    let response: MetadataResponse = call(&mut stream, ApiKey::Metadata, 12, &request);
+    assert_eq!(response.brokers.len(), 1);
+    assert_eq!(response.brokers[0].node_id.0, 7, "node.id from the file");
+    assert_eq!(response.brokers[0].port, addr.port() as i32);
+    assert_eq!(response.topics[0].error_code, 0);
+    assert_eq!(
+        response.topics[0].partitions.len(),
+        3,
+        "num.partitions from the file"
+    );
+}
+
+#[test]
+fn a_bad_properties_value_stops_start_up_naming_the_file_and_key() {
+    let config_dir = tempfile::tempdir().unwrap();
+    let file = config_dir.path().join("server.properties");
+    std::fs::write(&file, "log.dirs=/tmp/unused\nnum.partitions=three\n").unwrap();
+    let path = file.to_str().unwrap();
+    let (code, stderr) = server_exit(&["--config", path], Duration::from_secs(10));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "invalid configuration ({path}): config key 'num.partitions': 'three' is not a whole number"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_tls_or_sasl_listener_is_refused_before_anything_starts() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data = scratch.path().join("data");
+    let data = data.to_str().unwrap();
+    let port = free_port();
+    for (flag, value, key) in [
+        (
+            "--listeners",
+            format!("SSL://127.0.0.1:{port}"),
+            "listeners",
+        ),
+        (
+            "--listeners",
+            format!("SASL_PLAINTEXT://127.0.0.1:{port}"),
+            "listeners",
+        ),
+        (
+            "--override",
+            format!("advertised.listeners=SASL_SSL://127.0.0.1:{port}"),
+            "advertised.listeners",
+        ),
+    ] {
+        let (code, stderr) =
+            server_exit(&[flag, &value, "--log-dirs", data], Duration::from_secs(10));
+        assert_eq!(code, Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("config key '{key}': listener '")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("TLS and SASL are not implemented yet"),
+            "{stderr}"
+        );
+    }
+    // An unmapped custom listener name is refused too, naming the map.
+    let (code, stderr) = server_exit(
+        &[
+            "--listeners",
+            &format!("INTERNAL://127.0.0.1:{port}"),
+            "--log-dirs",
+            data,
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("listener.security.protocol.map"),
+        "{stderr}"
+    );
+    assert!(
+        !std::path::Path::new(data).exists(),
+        "a refused configuration touches no data directory"
+    );
+}
+
+#[test]
+fn a_custom_listener_name_mapped_to_plaintext_serves() {
+    let data_dir = Arc::new(tempfile::tempdir().unwrap());
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let listeners = format!("INTERNAL://{addr}");
+    let server = RillServer::start_exact(
+        data_dir.clone(),
+        addr,
+        &[
+            "--listeners",
+            &listeners,
+            "--override",
+            "listener.security.protocol.map=INTERNAL:PLAINTEXT",
+            "--log-dirs",
+            data_dir.path().to_str().unwrap(),
+        ],
+    );
+    let mut stream = server.connect();
+    let response: MetadataResponse = call(
+        &mut stream,
+        ApiKey::Metadata,
+        12,
+        &MetadataRequest::default(),
+    );
+    assert_eq!(response.brokers[0].port, addr.port() as i32);
+}
