@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::storage::log::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX};
+use crate::storage::log::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN};
 
 pub mod listeners;
 pub mod properties;
@@ -180,7 +180,7 @@ impl ServerConfig {
                 self.log.segment_bytes = v.int(1024, SEGMENT_BYTES_MAX as i64)? as u64
             }
             "log.roll.hours" => self.log.segment_ms = v.int(1, i64::MAX / 3_600_000)? * 3_600_000,
-            "log.roll.ms" => self.log.segment_ms = v.int(1, i64::MAX)?,
+            "log.roll.ms" => self.log.segment_ms = v.int(SEGMENT_MS_MIN, i64::MAX)?,
             "log.index.interval.bytes" => {
                 self.log.index_interval_bytes = v.int(0, i32::MAX as i64)? as u64
             }

@@ -42,6 +42,19 @@ pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 /// the per-partition producer table.
 pub const PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// A transactional id unused by `InitProducerId` for this long is forgotten (Kafka's
+/// `transactional.id.expiration.ms` default, 7 days). With the two bounds below, it keeps the
+/// table of ids — which any client can grow — from holding memory forever.
+pub const TRANSACTIONAL_ID_EXPIRATION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Most transactional ids remembered at once; past it the least recently used is forgotten
+/// (its producer gets a new id instead of a bumped epoch, as after a restart).
+pub const TRANSACTIONAL_IDS_MAX: usize = 100_000;
+
+/// Most bytes of transactional id names remembered at once (names may be 32 KiB each, so the
+/// count alone would allow 3 GiB).
+pub const TRANSACTIONAL_ID_BYTES_MAX: usize = 16 * 1024 * 1024;
+
 /// Producer-state snapshots kept per partition directory (the newest is used; one older one is
 /// kept in case the newest is damaged).
 pub const PRODUCER_SNAPSHOTS_KEPT: usize = 2;

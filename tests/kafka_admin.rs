@@ -275,7 +275,7 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
             1,
             TOPIC,
             "cfg",
-            &[("segment.ms", SET, Some("1000"))],
+            &[("segment.ms", SET, Some("60000"))],
             true
         )
         .0,
@@ -439,7 +439,7 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
     );
 
     // The legacy AlterConfigs (v0 and v2) replaces the whole override set.
-    for (version, value) in [(0, "1000"), (2, "2000")] {
+    for (version, value) in [(0, "60000"), (2, "120000")] {
         let request =
             AlterConfigsRequest::default().with_resources(vec![LegacyResource::default()
                 .with_resource_type(TOPIC)

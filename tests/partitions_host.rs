@@ -36,6 +36,7 @@ fn config() -> LogConfig {
         batch_bytes_max: 1 << 20,
         flush: FlushPolicy::EveryAppend,
         timestamp_type: TimestampType::CreateTime,
+        min_insync_replicas: 1,
     }
 }
 

@@ -131,7 +131,7 @@ const TOPIC_KEYS: &[TopicKey] = &[
         name: "cleanup.policy",
         broker_key: "log.cleanup.policy",
         config_type: config_type::LIST,
-        doc: "Accepted and reported; Rill only deletes (no compaction yet).",
+        doc: "delete only: compact is refused until Rill has log compaction (retention would otherwise delete what compaction keeps).",
         broker_value: |_| CLEANUP_POLICY_DEFAULT.into(),
     },
     TopicKey {
@@ -145,14 +145,14 @@ const TOPIC_KEYS: &[TopicKey] = &[
         name: "min.insync.replicas",
         broker_key: "min.insync.replicas",
         config_type: config_type::INT,
-        doc: "Accepted and reported; one node is its own ISR.",
+        doc: "In-sync replicas an acks=all produce needs; one node is its own only in-sync replica, so values above 1 refuse acks=all with NOT_ENOUGH_REPLICAS.",
         broker_value: |_| "1".into(),
     },
     TopicKey {
         name: "compression.type",
         broker_key: "compression.type",
         config_type: config_type::STRING,
-        doc: "Accepted and reported; batches are stored as produced.",
+        doc: "producer only: batches are stored as the producer compressed them; recompression to a topic codec is refused.",
         broker_value: |_| "producer".into(),
     },
 ];

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX};
+use crate::storage::log::{
+    FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN,
+};
 
 /// Applies `configs` (topic overrides, as given by the client) on top of `defaults`.
 /// An error names the key and the problem (answered as INVALID_CONFIG).
@@ -36,7 +38,9 @@ pub fn resolve(
             "segment.bytes" => {
                 config.segment_bytes = int(14, SEGMENT_BYTES_MAX as i64)?.max(1024) as u64
             }
-            "segment.ms" => config.segment_ms = int(1, i64::MAX)?,
+            // At least a minute (KIP-1030's minimum; Kafka 3.x allowed 1 ms): every roll opens
+            // new files, and a 1 ms roll time turns each batch into a segment.
+            "segment.ms" => config.segment_ms = int(SEGMENT_MS_MIN, i64::MAX)?,
             "index.interval.bytes" => config.index_interval_bytes = int(0, i32::MAX as i64)? as u64,
             "max.message.bytes" => config.batch_bytes_max = int(61, i32::MAX as i64)? as usize,
             "flush.messages" => {
@@ -49,16 +53,56 @@ pub fn resolve(
                 config.timestamp_type = TimestampType::from_name(value.trim())
                     .ok_or_else(|| format!("{key}: '{value}' is not CreateTime or LogAppendTime"))?
             }
-            // Accepted and reported, not acted on (yet): compaction, min ISR (one node),
-            // compression (batches are stored as produced).
-            "cleanup.policy"
-            | "min.insync.replicas"
-            | "compression.type"
-            | "segment.index.bytes" => {}
+            "cleanup.policy" => cleanup_policy(value)?,
+            "min.insync.replicas" => config.min_insync_replicas = int(1, i32::MAX as i64)? as u32,
+            "compression.type" => compression_type(value)?,
+            // Kafka's index files are preallocated to this size; Rill's grow as written, so
+            // the value only has to be valid (Kafka: at least 4).
+            "segment.index.bytes" => {
+                int(4, i32::MAX as i64)?;
+            }
             other => return Err(format!("unknown topic config '{other}'")),
         }
     }
     Ok(config)
+}
+
+/// `cleanup.policy`: a list of `delete` and `compact`. Only `delete` is honoured: a topic
+/// asking for compaction would have its data deleted by time retention instead (a changelog
+/// topic would lose every key after a week), so `compact` is refused until compaction exists.
+fn cleanup_policy(value: &str) -> Result<(), String> {
+    for policy in value.split(',').map(str::trim) {
+        match policy {
+            "delete" => {}
+            "compact" => {
+                return Err(format!(
+                    "cleanup.policy: '{value}' is not supported: Rill has no log compaction yet, \
+                     and time/size retention would delete the data a compacted topic keeps"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "cleanup.policy: '{other}' is not a cleanup policy (delete or compact)"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `compression.type`: Kafka recompresses batches to the topic's codec unless it is
+/// `producer` (the default). Rill stores batches as produced, so only `producer` is honoured.
+fn compression_type(value: &str) -> Result<(), String> {
+    match value.trim() {
+        "producer" => Ok(()),
+        codec @ ("uncompressed" | "gzip" | "snappy" | "lz4" | "zstd") => Err(format!(
+            "compression.type: '{codec}' is not supported: Rill stores batches as the producer \
+             compressed them (compression.type=producer) and does not recompress"
+        )),
+        other => Err(format!(
+            "compression.type: '{other}' is not one of producer, uncompressed, gzip, snappy, lz4, zstd"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +154,35 @@ mod tests {
         assert_eq!(
             err,
             "message.timestamp.type: 'logappendtime' is not CreateTime or LogAppendTime"
+        );
+    }
+
+    #[test]
+    fn settings_that_would_not_be_honoured_are_refused() {
+        let defaults = LogConfig::default();
+        let refuse = |k: &str, v: &str| resolve(&defaults, &configs(&[(k, v)])).unwrap_err();
+        assert!(refuse("cleanup.policy", "compact").contains("no log compaction"));
+        assert!(refuse("cleanup.policy", "delete,compact").contains("no log compaction"));
+        assert!(refuse("cleanup.policy", "shred").contains("not a cleanup policy"));
+        assert!(refuse("compression.type", "gzip").contains("does not recompress"));
+        assert!(refuse("compression.type", "garbage").contains("not one of"));
+        assert!(refuse("min.insync.replicas", "-5")
+            .starts_with("min.insync.replicas: -5 is out of range"));
+        assert!(refuse("segment.ms", "1").starts_with("segment.ms: 1 is out of range 60000"));
+        assert!(refuse("segment.index.bytes", "2").contains("out of range"));
+        let accepted = resolve(
+            &defaults,
+            &configs(&[
+                ("cleanup.policy", "delete"),
+                ("compression.type", "producer"),
+                ("min.insync.replicas", "2"),
+                ("segment.ms", "60000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (accepted.min_insync_replicas, accepted.segment_ms),
+            (2, 60_000)
         );
     }
 

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::errors::{
-    self, INVALID_TOPIC_EXCEPTION, KAFKA_STORAGE_ERROR, NONE, OFFSET_OUT_OF_RANGE,
-    UNKNOWN_TOPIC_OR_PARTITION,
+    self, INVALID_TOPIC_EXCEPTION, KAFKA_STORAGE_ERROR, NONE, NOT_ENOUGH_REPLICAS,
+    OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_OR_PARTITION,
 };
 use super::fetch_wait::FetchWaits;
 use super::messages::{
@@ -72,6 +72,18 @@ fn done(error_code: i16, message: Option<String>) -> NodeMsg {
     NodeMsg::PartitionsReply(PartitionsReply::Done {
         error_code,
         message,
+    })
+}
+
+/// Kafka refuses an `acks=all` append before writing it while the in-sync replicas are fewer
+/// than `min.insync.replicas`. A partition here has one replica, always in sync.
+fn too_few_in_sync(acks: i16, replica: &Replica) -> Option<String> {
+    const IN_SYNC_REPLICAS: u32 = 1;
+    let needed = replica.log().config().min_insync_replicas;
+    (acks == -1 && IN_SYNC_REPLICAS < needed).then(|| {
+        format!(
+            "acks=all needs min.insync.replicas={needed} in-sync replicas, {IN_SYNC_REPLICAS} in sync"
+        )
     })
 }
 
@@ -142,11 +154,13 @@ impl Partitions {
             PartitionsRequest::InitProducerId {
                 transactional_id, ..
             } => {
-                let (error_code, producer_id, producer_epoch) =
-                    match self.producer_ids.init(transactional_id.as_deref()) {
-                        Ok((producer_id, epoch)) => (NONE, producer_id, epoch),
-                        Err(code) => (code, -1, -1),
-                    };
+                let (error_code, producer_id, producer_epoch) = match self
+                    .producer_ids
+                    .init(transactional_id.as_deref(), ctx.now.mono_ms)
+                {
+                    Ok((producer_id, epoch)) => (NONE, producer_id, epoch),
+                    Err(code) => (code, -1, -1),
+                };
                 let reply = PartitionsReply::InitProducerId {
                     error_code,
                     producer_id,
@@ -258,6 +272,14 @@ impl Partitions {
                 results.push((tp, produce_result(UNKNOWN_TOPIC_OR_PARTITION, None, -1, -1)));
                 continue;
             };
+            if let Some(refusal) = too_few_in_sync(request.acks, replica) {
+                let log_start = replica.log().log_start_offset();
+                results.push((
+                    tp,
+                    produce_result(NOT_ENOUGH_REPLICAS, Some(refusal), -1, log_start),
+                ));
+                continue;
+            }
             let result = match replica.produce(records, ctx.now.unix_ms) {
                 Err(refusal) => {
                     let log_start = replica.log().log_start_offset();
@@ -475,6 +497,7 @@ impl Partitions {
         for replica in self.replicas.values_mut() {
             replica.tick(ctx.now.unix_ms);
         }
+        self.producer_ids.expire(ctx.now.mono_ms);
         ctx.set_timer(RETENTION_TIMER, RETENTION_CHECK_INTERVAL_MS);
     }
 

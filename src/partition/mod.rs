@@ -5,7 +5,8 @@
 //! * [`replica`] — one partition: log + producer state + durability waiters.
 //! * [`reads`] — Fetch and ListOffsets as pure reads.
 //! * [`fetch_wait`] — parked fetches.
-//! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer.
+//! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
+//!   [`transactional_ids`] — the bounded transactional id table of `InitProducerId`.
 //! * [`errors`] — the Kafka error codes used, and the log-error mapping.
 
 pub mod actor;
@@ -17,6 +18,7 @@ pub mod producer_snapshot;
 pub mod producer_state;
 pub mod reads;
 pub mod replica;
+pub mod transactional_ids;
 
 #[cfg(test)]
 mod tests;

@@ -10,18 +10,18 @@
 //! Like Kafka, a request without a transactional id always gets a fresh id with epoch 0 (the
 //! producer's old id, if it sends one, is simply replaced). Transactional ids get their epoch
 //! bumped on every call, but that mapping is kept in memory only (transactions are not
-//! implemented yet).
+//! implemented yet) and bounded ([`super::transactional_ids`]).
 //!
 //! ```text
 //! @0 magic "RLPI"  @4 version u16 (=1)  @6 block end i64  @14 crc32c u32 of @0..14
 //! ```
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::errors::{COORDINATOR_NOT_AVAILABLE, INVALID_REQUEST};
+use super::transactional_ids::TransactionalIds;
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::storage::Storage;
 
@@ -42,8 +42,8 @@ pub struct ProducerIds {
     storage: Arc<dyn Storage>,
     /// `None` until the block file was read (lazily, at the first request).
     block: Option<Block>,
-    /// Transactional id → (producer id, epoch). In memory only; see the module docs.
-    transactional: BTreeMap<String, (i64, i16)>,
+    /// Transactional id → (producer id, epoch). In memory only and bounded; see the module docs.
+    transactional: TransactionalIds,
 }
 
 fn encode(block_end: i64) -> [u8; FILE_BYTES] {
@@ -74,12 +74,13 @@ impl ProducerIds {
         Self {
             storage,
             block: None,
-            transactional: BTreeMap::new(),
+            transactional: TransactionalIds::default(),
         }
     }
 
-    /// Answers `InitProducerId`: `(producer_id, epoch)` or a Kafka error code.
-    pub fn init(&mut self, transactional_id: Option<&str>) -> Result<(i64, i16), i16> {
+    /// Answers `InitProducerId` at `now_ms` (monotonic): `(producer_id, epoch)` or a Kafka
+    /// error code.
+    pub fn init(&mut self, transactional_id: Option<&str>, now_ms: u64) -> Result<(i64, i16), i16> {
         let Some(txn) = transactional_id else {
             return Ok((self.allocate()?, 0));
         };
@@ -90,11 +91,21 @@ impl ProducerIds {
             return Err(INVALID_REQUEST);
         }
         let next = match self.transactional.get(txn) {
-            Some(&(id, epoch)) if epoch < i16::MAX - 1 => (id, epoch + 1),
+            Some((id, epoch)) if epoch < i16::MAX - 1 => (id, epoch + 1),
             _ => (self.allocate()?, 0),
         };
-        self.transactional.insert(txn.to_owned(), next);
+        self.transactional.put(txn, next.0, next.1, now_ms);
         Ok(next)
+    }
+
+    /// Forgets transactional ids unused for `transactional.id.expiration.ms` (housekeeping).
+    pub fn expire(&mut self, now_ms: u64) {
+        self.transactional.expire(now_ms);
+    }
+
+    /// How many transactional ids are remembered, and the bytes of their names.
+    pub fn transactional_ids(&self) -> (usize, usize) {
+        (self.transactional.len(), self.transactional.name_bytes())
     }
 
     fn allocate(&mut self) -> Result<i64, i16> {
@@ -162,24 +173,24 @@ mod tests {
     fn ids_are_unique_across_crashes_and_transactional_epochs_bump() {
         let mem = Arc::new(MemStorage::new());
         let mut ids = ProducerIds::new(mem.clone());
-        assert_eq!(ids.init(None), Ok((0, 0)));
-        assert_eq!(ids.init(None), Ok((1, 0)));
+        assert_eq!(ids.init(None, 0), Ok((0, 0)));
+        assert_eq!(ids.init(None, 0), Ok((1, 0)));
         mem.crash();
         let mut ids = ProducerIds::new(mem.clone());
-        let (after_crash, _) = ids.init(None).unwrap();
+        let (after_crash, _) = ids.init(None, 0).unwrap();
         assert_eq!(after_crash, PRODUCER_ID_BLOCK_SIZE);
-        let (txn_id, epoch) = ids.init(Some("t")).unwrap();
+        let (txn_id, epoch) = ids.init(Some("t"), 0).unwrap();
         assert_eq!(epoch, 0);
-        assert_eq!(ids.init(Some("t")), Ok((txn_id, 1)));
+        assert_eq!(ids.init(Some("t"), 0), Ok((txn_id, 1)));
     }
 
     #[test]
     fn an_empty_transactional_id_is_refused_not_shared() {
         let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
-        assert_eq!(ids.init(Some("")), Err(INVALID_REQUEST));
-        assert_eq!(ids.init(None), Ok((0, 0)));
+        assert_eq!(ids.init(Some(""), 0), Err(INVALID_REQUEST));
+        assert_eq!(ids.init(None, 0), Ok((0, 0)));
         assert_eq!(
-            ids.init(None),
+            ids.init(None, 0),
             Ok((1, 0)),
             "idempotent producers never share an id"
         );
@@ -191,6 +202,6 @@ mod tests {
         let file = mem.open(Path::new(BLOCK_FILE), true).unwrap();
         file.append(b"garbage").unwrap();
         let mut ids = ProducerIds::new(mem.clone());
-        assert_eq!(ids.init(None), Err(COORDINATOR_NOT_AVAILABLE));
+        assert_eq!(ids.init(None, 0), Err(COORDINATOR_NOT_AVAILABLE));
     }
 }

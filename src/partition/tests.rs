@@ -50,6 +50,7 @@ fn config(flush_interval_ms: Option<u64>) -> LogConfig {
             Some(ms) => FlushPolicy::IntervalMs(ms),
         },
         timestamp_type: TimestampType::CreateTime,
+        min_insync_replicas: 1,
     }
 }
 
@@ -239,6 +240,24 @@ impl Harness {
     fn log_end(&self, tp: &TopicPartition) -> i64 {
         self.actor.replica(tp).unwrap().log().log_end_offset()
     }
+}
+
+#[test]
+fn acks_all_is_refused_while_fewer_replicas_are_in_sync_than_min_insync_replicas() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(
+        &a,
+        LogConfig {
+            min_insync_replicas: 2,
+            ..config(Some(0))
+        },
+    );
+    let refused = h.produce_one(-1, &a, plain(b"x"));
+    assert_eq!(refused.error_code, NOT_ENOUGH_REPLICAS);
+    assert_eq!(h.log_end(&a), 0, "nothing appended");
+    let accepted = h.produce_one(1, &a, plain(b"y"));
+    assert_eq!((accepted.error_code, accepted.base_offset), (NONE, 0));
 }
 
 #[test]

@@ -69,12 +69,19 @@ pub struct LogConfig {
     /// Whether [`super::Log::append`] stamps batches with the append time
     /// (`message.timestamp.type`).
     pub timestamp_type: TimestampType,
+    /// In-sync replicas an `acks=all` append needs (`min.insync.replicas`). The log itself
+    /// ignores it; the partition refuses `acks=all` with NOT_ENOUGH_REPLICAS while fewer
+    /// replicas are in sync (today: one, the leader).
+    pub min_insync_replicas: u32,
 }
 
 /// Seven days, Kafka's `log.retention.hours` and `log.roll.hours` default.
 pub const SEVEN_DAYS_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// Largest segment: positions in the offset index are u32 and Kafka caps at `i32::MAX`.
 pub const SEGMENT_BYTES_MAX: u64 = i32::MAX as u64;
+/// Shortest roll time (`segment.ms`, `log.roll.ms`): one minute, KIP-1030's floor (Kafka 3.x
+/// allowed 1 ms). Every roll opens new files; a 1 ms roll time made a segment of every batch.
+pub const SEGMENT_MS_MIN: i64 = 60_000;
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -87,6 +94,7 @@ impl Default for LogConfig {
             batch_bytes_max: 1 << 20,
             flush: FlushPolicy::EveryAppend,
             timestamp_type: TimestampType::CreateTime,
+            min_insync_replicas: 1,
         }
     }
 }

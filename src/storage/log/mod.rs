@@ -29,7 +29,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use config::{FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX, SEVEN_DAYS_MS};
+pub use config::{
+    FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN, SEVEN_DAYS_MS,
+};
 pub use error::LogError;
 
 use crate::storage::batch::{self, BatchHeader, BatchesSummary};

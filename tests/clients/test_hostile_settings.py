@@ -1,0 +1,145 @@
+"""Settings and ids a careless or hostile client can send (issue: careless and hostile clients).
+
+* Topic settings Rill would silently not honour are refused with INVALID_CONFIG (40):
+  `cleanup.policy=compact` (time retention emptied a "compacted" topic in a minute),
+  `compression.type` other than `producer` (batches are never recompressed), out-of-range
+  `min.insync.replicas`, `segment.ms` under a minute. `min.insync.replicas=2` on a one-replica
+  topic is honoured like Kafka: acks=all gets NOT_ENOUGH_REPLICAS (19), acks=1 works.
+* Transactional ids sent to InitProducerId are remembered in a bounded table: 100,000 ids of
+  1 KB used to hold 106 MB forever.
+
+After each attack: the broker is alive, a bystander round trip works, and a restart on the same
+data succeeds."""
+
+import struct
+import time
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+
+import ck
+import kwire
+from kwire import Conn
+
+INVALID_CONFIG = 40
+NOT_ENOUGH_REPLICAS = 19
+
+
+def bystander_round_trip(rill, topic, value):
+    """acks=all produce of one message and its read back, within the client timeouts."""
+    started = time.monotonic()
+    _, offsets, errors = ck.produce(rill.bootstrap, topic, [(None, value)], "all")
+    assert errors == []
+    got = ck.consume(rill.bootstrap, topic, 1, 1, start=offsets[value])
+    assert value in [v for _, _, _, v in got]
+    assert time.monotonic() - started < 20
+
+
+def create_error(rill, name, config):
+    client = ck.admin(rill.bootstrap)  # kept alive until the future resolves
+    futures = client.create_topics([NewTopic(name, 1, 1, config=config)])
+    try:
+        futures[name].result(15)
+        return None
+    except KafkaException as e:
+        return e.args[0]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"cleanup.policy": "compact"},
+        {"cleanup.policy": "compact,delete"},
+        {"compression.type": "gzip"},
+        {"compression.type": "garbage"},
+        {"min.insync.replicas": "-5"},
+        {"segment.ms": "1"},
+    ],
+    ids=lambda c: "=".join(next(iter(c.items()))),
+)
+def test_settings_that_would_not_be_honoured_are_refused(rill, topic_name, config):
+    err = create_error(rill, topic_name, config)
+    assert err is not None and err.code() == KafkaError.INVALID_CONFIG, err
+    key = next(iter(config))
+    assert key in err.str(), err.str()
+    assert ck.topic_partitions(rill.bootstrap, topic_name) is None, "the topic was created anyway"
+    # Altering an existing topic to the same value is refused too, and changes nothing.
+    ck.create_topic(rill.bootstrap, topic_name, 1)
+    resource = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        topic_name,
+        incremental_configs=[ConfigEntry(key, config[key], incremental_operation=AlterConfigOpType.SET)],
+    )
+    client = ck.admin(rill.bootstrap)
+    with pytest.raises(KafkaException) as refused:
+        client.incremental_alter_configs([resource])[resource].result(15)
+    assert refused.value.args[0].code() == KafkaError.INVALID_CONFIG
+    bystander_round_trip(rill, topic_name, b"after-refusal")
+    rill.restart()
+    bystander_round_trip(rill, topic_name, b"after-restart")
+
+
+def test_min_insync_replicas_above_the_replicas_refuses_acks_all_only(rill, topic_name):
+    ck.create_topic(rill.bootstrap, topic_name, 1, config={"min.insync.replicas": "2"})
+    _, _, errors = ck.produce(rill.bootstrap, topic_name, [(None, b"all")], "all", extra={"retries": 0})
+    assert [e.code() for e in errors] == [KafkaError.NOT_ENOUGH_REPLICAS], errors
+    _, offsets, errors = ck.produce(rill.bootstrap, topic_name, [(None, b"one")], 1)
+    assert errors == [] and offsets[b"one"] == 0, "acks=1 is not held to min.insync.replicas"
+
+
+def init_producer_ids(conn, ids):
+    """InitProducerId v1 for each transactional id, pipelined; returns (error, pid, epoch)s."""
+    frames = []
+    for i, txn in enumerate(ids):
+        body = kwire._string(txn) + struct.pack(">i", 60000)
+        header = struct.pack(">hhi", kwire.API_KEYS["InitProducerId"], 1, i) + kwire._string("kwire")
+        frames.append(struct.pack(">i", len(header) + len(body)) + header + body)
+    conn.send_raw(b"".join(frames))
+    out = []
+    for i in range(len(ids)):
+        response = conn.read_frame()
+        correlation_id, _throttle, error, pid, epoch = struct.unpack(">iihqh", response)
+        assert correlation_id == i
+        out.append((error, pid, epoch))
+    return out
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+IDS = 100_000
+ID_BYTES = 1000
+# The table keeps at most 16 MiB of names (src/limits.rs); with the maps' own overhead the
+# broker may grow by this much (it grew by 106 MB before the bound).
+GROWTH_MAX_BYTES = 48 << 20
+
+
+def test_transactional_ids_are_bounded(rill, topic_name):
+    ck.create_topic(rill.bootstrap, topic_name, 1)
+    with Conn(rill.addr) as conn:
+        first = init_producer_ids(conn, ["first-id"])
+        assert first[0][0] == 0
+        again = init_producer_ids(conn, ["first-id"])
+        assert again[0][1:] == (first[0][1], first[0][2] + 1), "a remembered id gets its epoch bumped"
+        before = rss_bytes(rill.proc.pid)
+        pad = "x" * (ID_BYTES - 8)
+        for start in range(0, IDS, 100):
+            answers = init_producer_ids(conn, [f"{pad}{i:08d}" for i in range(start, start + 100)])
+            assert all(error == 0 for error, _, _ in answers)
+        grown = rss_bytes(rill.proc.pid) - before
+        print(f"broker grew by {grown >> 20} MiB for {IDS} transactional ids of {ID_BYTES} bytes")
+        assert grown < GROWTH_MAX_BYTES, f"broker grew by {grown >> 20} MiB for {IDS} ids"
+        # The oldest ids were forgotten to stay within the bound: a new producer id, epoch 0.
+        forgotten = init_producer_ids(conn, ["first-id"])
+        assert forgotten[0][0] == 0 and forgotten[0][2] == 0 and forgotten[0][1] != first[0][1]
+        recent = f"{pad}{IDS - 1:08d}"
+        assert init_producer_ids(conn, [recent])[0][2] == 1, "a recent id is still remembered"
+    bystander_round_trip(rill, topic_name, b"after-ids")
+    rill.restart()
+    bystander_round_trip(rill, topic_name, b"after-restart")
