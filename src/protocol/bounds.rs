@@ -13,7 +13,7 @@
 
 use kafka_protocol::messages::ApiKey;
 
-use super::layout::{Request, Struct, Ty};
+use super::layout::{Request, Struct, Tagged, Ty};
 use super::layouts;
 
 /// Why a frame was refused; names the field whose length does not fit.
@@ -43,71 +43,96 @@ pub fn check_request(
     let layout = layouts::request(key)
         .filter(|layout| layout.versions.contains(version))
         .ok_or(BoundsError::NoLayout { key, version })?;
-    let mut walk = Walk {
-        buf: frame,
-        flexible: false,
-    };
+    let mut walk = Walk::new(frame, key);
     walk.header(header_version)?;
-    check_body_at(&mut walk, layout, version)
+    walk.body(layout, version)
 }
 
 /// Checks a request body (what follows the header) against `layout` at `version`.
 pub fn check_body(body: &[u8], layout: &Request, version: i16) -> Result<(), BoundsError> {
-    let mut walk = Walk {
-        buf: body,
-        flexible: false,
-    };
-    check_body_at(&mut walk, layout, version)
+    Walk::new(body, layout.key).body(layout, version)
 }
 
-fn check_body_at(walk: &mut Walk<'_>, layout: &Request, version: i16) -> Result<(), BoundsError> {
-    walk.flexible = layout.flexible.contains(version);
-    let mut path = format!("{:?}", layout.key);
-    walk.structure(&layout.body, version, &mut path)
+/// One step of the path to the field being walked; the path is only turned into text when a
+/// frame is refused, so a walk that passes allocates at most the stack of steps.
+#[derive(Clone, Copy)]
+enum Step {
+    Field(&'static str),
+    Index(u64),
 }
 
 /// A cursor over the bytes not yet walked.
 struct Walk<'a> {
     buf: &'a [u8],
     flexible: bool,
+    key: ApiKey,
+    path: Vec<Step>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    fn new(buf: &'a [u8], key: ApiKey) -> Self {
+        Self {
+            buf,
+            flexible: false,
+            key,
+            path: Vec::new(),
+        }
+    }
+
+    fn body(&mut self, layout: &Request, version: i16) -> Result<(), BoundsError> {
+        self.flexible = layout.flexible.contains(version);
+        self.structure(&layout.body, version)
+    }
+
     fn left(&self) -> usize {
         self.buf.len()
     }
 
-    fn skip(&mut self, n: usize, field: &str) -> Result<(), BoundsError> {
+    /// The path to the current field, e.g. `CreateTopics.topics[0].name`.
+    fn field(&self) -> String {
+        let mut out = format!("{:?}", self.key);
+        for step in &self.path {
+            match step {
+                Step::Field(name) => {
+                    out.push('.');
+                    out.push_str(name);
+                }
+                Step::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+
+    fn malformed(&self, problem: String) -> BoundsError {
+        BoundsError::Malformed {
+            field: self.field(),
+            problem,
+        }
+    }
+
+    fn skip(&mut self, n: usize) -> Result<(), BoundsError> {
         if n > self.buf.len() {
-            return Err(BoundsError::Malformed {
-                field: field.to_string(),
-                problem: format!("needs {n} bytes, {} left", self.buf.len()),
-            });
+            return Err(self.malformed(format!("needs {n} bytes, {} left", self.buf.len())));
         }
         self.buf = &self.buf[n..];
         Ok(())
     }
 
-    fn fixed<const N: usize>(&mut self, field: &str) -> Result<[u8; N], BoundsError> {
-        let bytes: [u8; N] = match self.buf.get(..N) {
-            Some(bytes) => bytes.try_into().expect("N bytes"),
-            None => {
-                return Err(BoundsError::Malformed {
-                    field: field.to_string(),
-                    problem: format!("needs {N} bytes, {} left", self.buf.len()),
-                })
-            }
+    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], BoundsError> {
+        let Some(bytes) = self.buf.get(..N) else {
+            return Err(self.malformed(format!("needs {N} bytes, {} left", self.buf.len())));
         };
+        let bytes: [u8; N] = bytes.try_into().expect("N bytes");
         self.buf = &self.buf[N..];
         Ok(bytes)
     }
 
     /// Kafka's unsigned varint, read exactly as the crate reads it: at most five bytes, the
     /// value wrapping into 32 bits.
-    fn uvarint(&mut self, field: &str) -> Result<u32, BoundsError> {
+    fn uvarint(&mut self) -> Result<u32, BoundsError> {
         let mut value = 0u32;
         for i in 0..5 {
-            let [b] = self.fixed::<1>(field)?;
+            let [b] = self.fixed::<1>()?;
             value |= u32::from(b & 0x7f).wrapping_shl(7 * i);
             if b < 0x80 {
                 break;
@@ -119,37 +144,34 @@ impl Walk<'_> {
     /// A length or count: `Ok(None)` for null, `Ok(Some(n))` otherwise. Compact forms store
     /// n + 1 as an unsigned varint (0 = null); the others a signed `width`-byte integer
     /// (−1 = null).
-    fn length(&mut self, field: &str, width: usize) -> Result<Option<u64>, BoundsError> {
+    fn length(&mut self, width: usize) -> Result<Option<u64>, BoundsError> {
         if self.flexible {
-            return Ok(self.uvarint(field)?.checked_sub(1).map(u64::from));
+            return Ok(self.uvarint()?.checked_sub(1).map(u64::from));
         }
         let n = match width {
-            2 => i64::from(i16::from_be_bytes(self.fixed(field)?)),
-            _ => i64::from(i32::from_be_bytes(self.fixed(field)?)),
+            2 => i64::from(i16::from_be_bytes(self.fixed()?)),
+            _ => i64::from(i32::from_be_bytes(self.fixed()?)),
         };
         match n {
             -1 => Ok(None),
-            n if n < 0 => Err(BoundsError::Malformed {
-                field: field.to_string(),
-                problem: format!("negative length {n}"),
-            }),
+            n if n < 0 => Err(self.malformed(format!("negative length {n}"))),
             n => Ok(Some(n as u64)),
         }
     }
 
     /// A length that must fit in the bytes left, then those bytes skipped.
-    fn sized(&mut self, field: &str, width: usize, what: &'static str) -> Result<(), BoundsError> {
-        if let Some(n) = self.length(field, width)? {
-            self.fits(n, field, what)?;
-            self.skip(n as usize, field)?;
+    fn sized(&mut self, width: usize, what: &'static str) -> Result<(), BoundsError> {
+        if let Some(n) = self.length(width)? {
+            self.fits(n, what)?;
+            self.skip(n as usize)?;
         }
         Ok(())
     }
 
-    fn fits(&self, declared: u64, field: &str, what: &'static str) -> Result<(), BoundsError> {
+    fn fits(&self, declared: u64, what: &'static str) -> Result<(), BoundsError> {
         if declared > self.left() as u64 {
             return Err(BoundsError::TooLong {
-                field: field.to_string(),
+                field: self.field(),
                 what,
                 declared,
                 left: self.left(),
@@ -161,51 +183,48 @@ impl Walk<'_> {
     /// The request header: api key, version, correlation id, client id (always an i16-length
     /// string, even in flexible headers), then tagged fields in header v2.
     fn header(&mut self, header_version: i16) -> Result<(), BoundsError> {
-        self.skip(8, "request header")?;
+        self.path.push(Step::Field("request header"));
+        self.skip(8)?;
         if header_version >= 1 {
             self.flexible = false;
-            self.sized("request header client_id", 2, "a string")?;
+            self.path.push(Step::Field("client_id"));
+            self.sized(2, "a string")?;
+            self.path.pop();
         }
         if header_version >= 2 {
             self.flexible = true;
-            self.tagged_section(&[], 0, &mut "request header".to_string())?;
+            self.tagged_section(&[], 0)?;
         }
+        self.path.pop();
         Ok(())
     }
 
-    fn structure(
-        &mut self,
-        s: &Struct,
-        version: i16,
-        path: &mut String,
-    ) -> Result<(), BoundsError> {
+    fn structure(&mut self, s: &Struct, version: i16) -> Result<(), BoundsError> {
         for field in s.fields {
             if field.versions.contains(version) {
-                let len = path.len();
-                path.push('.');
-                path.push_str(field.name);
-                self.value(&field.ty, version, path)?;
-                path.truncate(len);
+                self.path.push(Step::Field(field.name));
+                self.value(&field.ty, version)?;
+                self.path.pop();
             }
         }
         if self.flexible {
-            self.tagged_section(s.tagged, version, path)?;
+            self.tagged_section(s.tagged, version)?;
         }
         Ok(())
     }
 
-    fn value(&mut self, ty: &Ty, version: i16, path: &mut String) -> Result<(), BoundsError> {
+    fn value(&mut self, ty: &Ty, version: i16) -> Result<(), BoundsError> {
         match ty {
-            Ty::Bool | Ty::Int8 => self.skip(1, path),
-            Ty::Int16 | Ty::Uint16 => self.skip(2, path),
-            Ty::Int32 | Ty::Uint32 => self.skip(4, path),
-            Ty::Int64 | Ty::Float64 => self.skip(8, path),
-            Ty::Uuid => self.skip(16, path),
-            Ty::String => self.sized(path, 2, "a string"),
-            Ty::Bytes | Ty::Records => self.sized(path, 4, "bytes"),
-            Ty::Array(element) => self.array(path, |walk, path| walk.value(element, version, path)),
-            Ty::Structs(s) => self.array(path, |walk, path| walk.structure(s, version, path)),
-            Ty::Struct(s) => self.structure(s, version, path),
+            Ty::Bool | Ty::Int8 => self.skip(1),
+            Ty::Int16 | Ty::Uint16 => self.skip(2),
+            Ty::Int32 | Ty::Uint32 => self.skip(4),
+            Ty::Int64 | Ty::Float64 => self.skip(8),
+            Ty::Uuid => self.skip(16),
+            Ty::String => self.sized(2, "a string"),
+            Ty::Bytes | Ty::Records => self.sized(4, "bytes"),
+            Ty::Array(element) => self.array(|walk| walk.value(element, version)),
+            Ty::Structs(s) => self.array(|walk| walk.structure(s, version)),
+            Ty::Struct(s) => self.structure(s, version),
         }
     }
 
@@ -213,27 +232,22 @@ impl Walk<'_> {
     /// byte), then every element is walked.
     fn array(
         &mut self,
-        path: &mut String,
-        mut element: impl FnMut(&mut Self, &mut String) -> Result<(), BoundsError>,
+        mut element: impl FnMut(&mut Self) -> Result<(), BoundsError>,
     ) -> Result<(), BoundsError> {
-        let Some(count) = self.length(path, 4)? else {
+        let Some(count) = self.length(4)? else {
             return Ok(());
         };
-        self.fits(count, path, "an array")?;
-        let len = path.len();
+        self.fits(count, "an array")?;
         for i in 0..count {
             let before = self.left();
-            path.push_str(&format!("[{i}]"));
-            element(self, path)?;
-            path.truncate(len);
+            self.path.push(Step::Index(i));
+            element(self)?;
             if self.left() == before && count > 1 {
                 // An element that takes no bytes would let a count of up to the bytes left
                 // stand for nothing; no request has such elements, so refuse the frame.
-                return Err(BoundsError::Malformed {
-                    field: path.clone(),
-                    problem: format!("{count} elements of zero bytes"),
-                });
+                return Err(self.malformed(format!("{count} elements of zero bytes")));
             }
+            self.path.pop();
         }
         Ok(())
     }
@@ -242,48 +256,34 @@ impl Walk<'_> {
     /// walked with its type and must take exactly `size` bytes (the crate decodes it from the
     /// stream, not from the `size` bytes); an unknown tag's `size` bytes are skipped, which is
     /// what the crate does too.
-    fn tagged_section(
-        &mut self,
-        known: &[super::layout::Tagged],
-        version: i16,
-        path: &mut String,
-    ) -> Result<(), BoundsError> {
-        let count = self.uvarint(path)?;
+    fn tagged_section(&mut self, known: &[Tagged], version: i16) -> Result<(), BoundsError> {
+        let count = self.uvarint()?;
         // Each tagged field takes at least two bytes (tag and size).
-        self.fits(u64::from(count), path, "a tagged-field section")?;
+        self.fits(u64::from(count), "a tagged-field section")?;
         for _ in 0..count {
-            let tag = self.uvarint(path)?;
-            let size = self.uvarint(path)?;
-            self.fits(u64::from(size), path, "a tagged field")?;
+            let tag = self.uvarint()?;
+            let size = self.uvarint()?;
+            self.fits(u64::from(size), "a tagged field")?;
             let size = size as usize;
-            match known
+            let Some(field) = known
                 .iter()
                 .find(|t| t.tag == tag && t.versions.contains(version))
-            {
-                Some(field) => {
-                    let (value, rest) = self.buf.split_at(size);
-                    let mut inner = Walk {
-                        buf: value,
-                        flexible: true,
-                    };
-                    let len = path.len();
-                    path.push('.');
-                    path.push_str(field.name);
-                    inner.value(&field.ty, version, path)?;
-                    if inner.left() != 0 {
-                        return Err(BoundsError::Malformed {
-                            field: path.clone(),
-                            problem: format!(
-                                "tagged field declares {size} bytes, its value takes {}",
-                                size - inner.left()
-                            ),
-                        });
-                    }
-                    path.truncate(len);
-                    self.buf = rest;
-                }
-                None => self.skip(size, path)?,
+            else {
+                self.skip(size)?;
+                continue;
+            };
+            self.path.push(Step::Field(field.name));
+            let rest = &self.buf[size..];
+            self.buf = &self.buf[..size];
+            self.value(&field.ty, version)?;
+            if self.left() != 0 {
+                return Err(self.malformed(format!(
+                    "tagged field declares {size} bytes, its value takes {}",
+                    size - self.left()
+                )));
             }
+            self.buf = rest;
+            self.path.pop();
         }
         Ok(())
     }
