@@ -28,6 +28,9 @@ pub enum ConfigError {
     BadValue { key: String, problem: String },
 }
 
+/// Kafka's default `fetch.max.bytes`: 55 MiB.
+pub const FETCH_MAX_BYTES_DEFAULT: usize = 57_671_680;
+
 /// Everything `rill server` needs to start. `Default` is the embedded zero-setup config.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
@@ -52,6 +55,10 @@ pub struct ServerConfig {
     pub log: LogConfig,
     /// `socket.request.max.bytes`: the largest request frame accepted.
     pub socket_request_max_bytes: usize,
+    /// `fetch.max.bytes`: the most record bytes one Fetch response carries, whatever the
+    /// request's `max_bytes` (Kafka's broker setting, default 55 MiB). Without it one small
+    /// Fetch asking for 2^31-1 bytes made the broker build a response of every byte it had.
+    pub fetch_max_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +81,7 @@ impl Default for ServerConfig {
                 ..LogConfig::default()
             },
             socket_request_max_bytes: 104_857_600,
+            fetch_max_bytes: FETCH_MAX_BYTES_DEFAULT,
         }
     }
 }
@@ -198,6 +206,7 @@ impl ServerConfig {
                 self.log.flush = FlushPolicy::IntervalMs(v.int(1, i64::MAX)? as u64)
             }
             "log.flush.policy" => self.log.flush = v.flush_policy()?,
+            "fetch.max.bytes" => self.fetch_max_bytes = v.int(0, i32::MAX as i64)? as usize,
             "message.max.bytes" => self.log.batch_bytes_max = v.int(61, i32::MAX as i64)? as usize,
             "socket.request.max.bytes" => {
                 self.socket_request_max_bytes = v.int(1024, i32::MAX as i64)? as usize
@@ -444,6 +453,13 @@ mod tests {
     }
 
     #[test]
+    fn fetch_max_bytes_defaults_to_kafkas_55_mib_and_can_be_set() {
+        assert_eq!(ServerConfig::default().fetch_max_bytes, 55 * 1024 * 1024);
+        let config = ServerConfig::load(None, &["fetch.max.bytes=1024".into()]).unwrap();
+        assert_eq!(config.fetch_max_bytes, 1024);
+    }
+
+    #[test]
     fn retention_minus_one_keeps_forever() {
         let config = ServerConfig::load(None, &["log.retention.hours=-1".into()]).unwrap();
         assert_eq!(config.log.retention_ms, None);
@@ -482,6 +498,7 @@ mod tests {
             err("message.max.bytes = 2000000\nsocket.request.max.bytes = 1048576")
                 .contains("larger than socket.request.max.bytes")
         );
+        assert!(err("\"fetch.max.bytes\" = -1").contains("'fetch.max.bytes': -1 is out of range"));
         assert!(err("node.id = [").starts_with("config file:"));
         let flag = ServerConfig::load(None, &["node.id".into()])
             .unwrap_err()

@@ -22,6 +22,12 @@ pub const PEER_RECONNECT_MS_MAX: u64 = 2_000;
 /// queue); this bounds what one client can make the broker hold.
 pub const INFLIGHT_PER_CONNECTION_MAX: usize = 128;
 
+/// Fetch answers one Kafka connection may owe at once. A Fetch answer can hold
+/// `fetch.max.bytes` (55 MiB) of records; four pipelined Fetches left unread held 5 GB before
+/// this bound. Kafka reads nothing more from a connection while its answer is being sent, and
+/// consumers (Java, librdkafka) keep one Fetch per broker in flight, so 1 costs them nothing.
+pub const FETCHES_IN_FLIGHT_PER_CONNECTION: usize = 1;
+
 /// How often the partitions actor applies retention to every log, expires idle producer ids
 /// and snapshots producer state (milliseconds of monotonic time). Kafka checks retention every
 /// 5 minutes (`log.retention.check.interval.ms`); 30 s keeps disk use closer to the limits at
@@ -74,4 +80,14 @@ pub const FETCH_WAIT_MS_MAX: u64 = 60_000;
 /// and descriptors) on this node, so a hostile count must be refused, not attempted.
 pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
 
+/// Distinct partitions one Produce, Fetch, ListOffsets or DeleteRecords request may name; a
+/// request naming more closes its connection (like a request that cannot be read). Kafka has
+/// no such cap, but it checks partitions on many request threads; here every partition named
+/// is work on the node's one partitions actor, shared by every client, and a 100 MB Produce
+/// can name 12 million partitions (8 bytes each). 5 × [`TOPIC_PARTITIONS_MAX`] fits a client
+/// reading every partition of five of the largest topics at once; duplicates are merged first
+/// and do not count (see `broker::per_partition`).
+pub const REQUEST_PARTITIONS_MAX: usize = 5 * TOPIC_PARTITIONS_MAX as usize;
+
 const _: () = assert!(FETCH_PARKED_MAX <= 4 * MAILBOX_CAPACITY);
+const _: () = assert!(FETCHES_IN_FLIGHT_PER_CONNECTION <= INFLIGHT_PER_CONNECTION_MAX);

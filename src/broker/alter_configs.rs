@@ -5,6 +5,7 @@
 //! resolved log config to every partition of the topic. Broker configs are static (config file
 //! and flags), so altering a broker resource is refused with INVALID_REQUEST.
 
+use crate::controller::topics::shown;
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::{
@@ -241,7 +242,7 @@ impl BrokerService {
         let Some(meta) = topics.get(name) else {
             return Ok(Err(refuse(
                 codes::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("topic '{name}' does not exist"),
+                format!("topic '{}' does not exist", shown(&name)),
             )));
         };
         let configs = match next(&meta.configs) {

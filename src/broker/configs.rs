@@ -8,6 +8,7 @@
 //! default, and DEFAULT_CONFIG when it is the built-in default. (Rill does not remember which
 //! keys a config file named, so a file that sets a key to its default reports DEFAULT_CONFIG.)
 
+use crate::controller::topics::shown;
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::describe_configs_response::{
@@ -369,6 +370,12 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             INT,
             "Largest request frame accepted.",
         ),
+        (
+            "fetch.max.bytes",
+            Some(config.fetch_max_bytes.to_string()),
+            INT,
+            "Most record bytes one Fetch response carries.",
+        ),
     ]
 }
 
@@ -464,7 +471,7 @@ impl BrokerService {
                         Some(meta) => Ok(describe_topic(&self.config.log, &meta.configs)),
                         None => Err((
                             codes::UNKNOWN_TOPIC_OR_PARTITION,
-                            format!("topic '{name}' does not exist"),
+                            format!("topic '{}' does not exist", shown(&name)),
                         )),
                     }
                 }

@@ -4,6 +4,7 @@
 //! and start-up opens the logs of every registered partition, so a grown topic never lacks logs
 //! after a restart.
 
+use crate::controller::topics::shown;
 use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -100,7 +101,10 @@ impl BrokerService {
             let outcome = if twice.contains(&name) {
                 Err(refuse(
                     INVALID_REQUEST,
-                    format!("topic '{name}' appears more than once in the request"),
+                    format!(
+                        "topic '{}' appears more than once in the request",
+                        shown(&name)
+                    ),
                 ))
             } else {
                 self.grow(
@@ -134,7 +138,7 @@ impl BrokerService {
         let Some(meta) = known.get(name) else {
             return Ok(Err(refuse(
                 codes::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("topic '{name}' does not exist"),
+                format!("topic '{}' does not exist", shown(&name)),
             )));
         };
         if let Err(refusal) =

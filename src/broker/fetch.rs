@@ -10,31 +10,37 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{codec, BrokerService};
+use super::{codec, per_partition, BrokerService};
 use crate::host::kafka::{KafkaRequest, Pending};
-use crate::partition::messages::{
-    self, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
-};
+use crate::partition::errors::INVALID_REQUEST;
+use crate::partition::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
 
 impl BrokerService {
     pub(super) async fn fetch(&self, request: &KafkaRequest, body: FetchRequest) -> Pending {
-        let mut partitions = Vec::new();
-        for topic in body.topics {
-            for p in topic.partitions {
-                partitions.push(messages::FetchPartition {
-                    tp: TopicPartition {
-                        topic: topic.topic.0.to_string(),
-                        partition: p.partition,
-                    },
-                    fetch_offset: p.fetch_offset,
-                    partition_max_bytes: p.partition_max_bytes,
-                });
-            }
-        }
+        let listed = body.topics.iter().flat_map(|topic| {
+            topic.partitions.iter().map(|p| {
+                let asked = (p.fetch_offset, p.partition_max_bytes);
+                (topic.topic.0.as_str(), p.partition, asked)
+            })
+        });
+        let merged = match per_partition::merge(listed) {
+            Ok(merged) => merged,
+            Err(e) => return Pending::Close(format!("Fetch: {e}")),
+        };
+        let partitions = merged
+            .into_iter()
+            .map(
+                |(tp, (fetch_offset, partition_max_bytes))| messages::FetchPartition {
+                    tp,
+                    fetch_offset,
+                    partition_max_bytes,
+                },
+            )
+            .collect();
         let ask = messages::FetchRequest {
             max_wait_ms: body.max_wait_ms,
             min_bytes: body.min_bytes,
-            max_bytes: body.max_bytes,
+            max_bytes: capped_max_bytes(body.max_bytes, self.config.fetch_max_bytes),
             isolation_level: body.isolation_level,
             partitions,
         };
@@ -56,7 +62,8 @@ impl BrokerService {
                     prefix,
                     ApiKey::Fetch,
                     &fetch_response(results, prefix.api_version),
-                ),
+                )
+                .map(Some),
                 other => Err(format!("unexpected fetch reply {other:?}")),
             }
         }))
@@ -67,21 +74,24 @@ impl BrokerService {
         body: ListOffsetsRequest,
         version: i16,
     ) -> Result<ListOffsetsResponse, String> {
-        let mut partitions = Vec::new();
-        for topic in &body.topics {
-            for p in &topic.partitions {
-                partitions.push((
-                    TopicPartition {
-                        topic: topic.name.0.to_string(),
-                        partition: p.partition_index,
-                    },
-                    p.timestamp,
-                ));
-            }
-        }
+        // Kafka answers a partition listed more than once with INVALID_REQUEST without looking
+        // it up; here it is answered once, so a million listings cost what one does.
+        let listed = body.topics.iter().flat_map(|topic| {
+            let name = topic.name.0.as_str();
+            topic
+                .partitions
+                .iter()
+                .map(move |p| (name, p.partition_index, (p.timestamp, 1u32)))
+        });
+        let merged = per_partition::merge_with(listed, |kept, _| kept.1 = kept.1.saturating_add(1))
+            .map_err(|e| format!("ListOffsets: {e}"))?;
         let ask = messages::ListOffsetsRequest {
             isolation_level: body.isolation_level,
-            partitions,
+            partitions: merged
+                .iter()
+                .filter(|(_, (_, listings))| *listings == 1)
+                .map(|(tp, (timestamp, _))| (tp.clone(), *timestamp))
+                .collect(),
         };
         let results = match self
             .node
@@ -94,8 +104,21 @@ impl BrokerService {
             Ok(NodeMsg::PartitionsReply(PartitionsReply::ListOffsets(results))) => results,
             other => return Err(format!("unexpected list offsets reply {other:?}")),
         };
-        let mut topics: Vec<ListOffsetsTopicResponse> = Vec::new();
-        for (tp, result) in results {
+        let mut looked_up = results.into_iter();
+        let mut partitions = Vec::new();
+        for (tp, (_, listings)) in merged {
+            let result = if listings == 1 {
+                match looked_up.next() {
+                    Some((_, result)) => result,
+                    None => return Err("list offsets reply is short".into()),
+                }
+            } else {
+                messages::ListOffsetsResult {
+                    error_code: INVALID_REQUEST,
+                    timestamp: -1,
+                    offset: -1,
+                }
+            };
             let mut partition = ListOffsetsPartitionResponse::default()
                 .with_partition_index(tp.partition)
                 .with_error_code(result.error_code)
@@ -104,42 +127,60 @@ impl BrokerService {
             if version >= 4 && result.error_code == 0 {
                 partition = partition.with_leader_epoch(0);
             }
-            match topics.iter_mut().find(|t| t.name.0.as_str() == tp.topic) {
-                Some(topic) => topic.partitions.push(partition),
-                None => topics.push(
-                    ListOffsetsTopicResponse::default()
-                        .with_name(TopicName(StrBytes::from_string(tp.topic)))
-                        .with_partitions(vec![partition]),
-                ),
-            }
+            partitions.push((tp, partition));
         }
+        let topics = per_partition::group_by_topic(partitions)
+            .into_iter()
+            .map(|(name, partitions)| {
+                ListOffsetsTopicResponse::default()
+                    .with_name(TopicName(StrBytes::from_string(name)))
+                    .with_partitions(partitions)
+            })
+            .collect();
         Ok(ListOffsetsResponse::default().with_topics(topics))
     }
 }
 
+/// The request's `max_bytes` bounded by the broker's `fetch.max.bytes` (Kafka caps it the
+/// same way; the first batch may still exceed it so a consumer always progresses).
+fn capped_max_bytes(requested: i32, fetch_max_bytes: usize) -> i32 {
+    (requested.max(0) as usize).min(fetch_max_bytes) as i32
+}
+
 fn fetch_response(results: Vec<messages::FetchPartitionResult>, version: i16) -> FetchResponse {
-    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
-    for result in results {
+    let partitions = results.into_iter().map(|result| {
         let mut partition = PartitionData::default()
             .with_partition_index(result.tp.partition)
             .with_error_code(result.error_code)
             .with_high_watermark(result.high_watermark)
             .with_last_stable_offset(result.last_stable_offset)
+            // From a Vec without copying: the bytes are copied once, into the response frame.
             .with_records(Some(bytes::Bytes::from(result.records)));
         if version >= 5 {
             partition = partition.with_log_start_offset(result.log_start_offset);
         }
-        match topics
-            .iter_mut()
-            .find(|t| t.topic.0.as_str() == result.tp.topic)
-        {
-            Some(topic) => topic.partitions.push(partition),
-            None => topics.push(
-                FetchableTopicResponse::default()
-                    .with_topic(TopicName(StrBytes::from_string(result.tp.topic)))
-                    .with_partitions(vec![partition]),
-            ),
-        }
-    }
+        (result.tp, partition)
+    });
+    let topics = per_partition::group_by_topic(partitions)
+        .into_iter()
+        .map(|(name, partitions)| {
+            FetchableTopicResponse::default()
+                .with_topic(TopicName(StrBytes::from_string(name)))
+                .with_partitions(partitions)
+        })
+        .collect();
     FetchResponse::default().with_responses(topics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetch_max_bytes_caps_the_request() {
+        assert_eq!(capped_max_bytes(i32::MAX, 57_671_680), 57_671_680);
+        assert_eq!(capped_max_bytes(1000, 57_671_680), 1000);
+        assert_eq!(capped_max_bytes(-5, 57_671_680), 0);
+        assert_eq!(capped_max_bytes(i32::MAX, i32::MAX as usize), i32::MAX);
+    }
 }

@@ -12,6 +12,7 @@ mod create_partitions;
 mod fetch;
 mod metadata;
 mod partitions;
+mod per_partition;
 mod produce;
 mod records;
 pub mod topic_config;

@@ -1,12 +1,17 @@
 //! Produce v3–9: hands the record batches to the PARTITIONS actor in request order and answers
 //! when it does (after the append for acks=1, after the covering fsync for acks=all under the
-//! durable flush policy). acks=0 gets no answer at all.
+//! durable flush policy). acks=0 gets no answer at all; if any partition fails, the connection
+//! is closed instead, as Kafka does, so the producer notices (it would otherwise never learn).
+//!
+//! A partition listed more than once is produced once, with its last batch (Kafka's produce
+//! map; see [`super::per_partition`]).
 
+use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{codec, BrokerService};
+use super::{codec, per_partition, BrokerService};
 
 /// Kafka error INVALID_REQUIRED_ACKS.
 const INVALID_REQUIRED_ACKS: i16 = 21;
@@ -19,26 +24,31 @@ impl BrokerService {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
         let version = request.prefix.api_version;
         let acks = body.acks;
+        let timeout_ms = body.timeout_ms;
+        let listed = body.topic_data.iter().flat_map(|topic| {
+            topic
+                .partition_data
+                .iter()
+                .map(|p| (topic.name.0.as_str(), p.index, p.records.clone()))
+        });
+        let partitions: Vec<(TopicPartition, Option<Bytes>)> = match per_partition::merge(listed) {
+            Ok(merged) => merged,
+            Err(e) => return Pending::Close(format!("Produce: {e}")),
+        };
+        drop(body);
         if !matches!(acks, -1..=1) {
             // Kafka answers every partition with INVALID_REQUIRED_ACKS.
-            let results = body
-                .topic_data
-                .iter()
-                .flat_map(|t| {
-                    t.partition_data.iter().map(|p| {
-                        let tp = TopicPartition {
-                            topic: t.name.0.to_string(),
-                            partition: p.index,
-                        };
-                        let result = messages::ProducePartitionResult {
-                            error_code: INVALID_REQUIRED_ACKS,
-                            error_message: Some(format!("acks={acks} is not -1, 0 or 1")),
-                            base_offset: -1,
-                            log_append_time_ms: -1,
-                            log_start_offset: -1,
-                        };
-                        (tp, result)
-                    })
+            let results = partitions
+                .into_iter()
+                .map(|(tp, _)| {
+                    let result = messages::ProducePartitionResult {
+                        error_code: INVALID_REQUIRED_ACKS,
+                        error_message: Some(format!("acks={acks} is not -1, 0 or 1")),
+                        base_offset: -1,
+                        log_append_time_ms: -1,
+                        log_start_offset: -1,
+                    };
+                    (tp, result)
                 })
                 .collect();
             return codec::respond(
@@ -47,19 +57,13 @@ impl BrokerService {
                 &produce_response(results, version),
             );
         }
-        let mut partitions = Vec::new();
-        for topic in body.topic_data {
-            for data in topic.partition_data {
-                let tp = TopicPartition {
-                    topic: topic.name.0.to_string(),
-                    partition: data.index,
-                };
-                partitions.push((tp, data.records.map(|b| b.to_vec()).unwrap_or_default()));
-            }
-        }
+        let partitions = partitions
+            .into_iter()
+            .map(|(tp, records)| (tp, records.map(|b| b.to_vec()).unwrap_or_default()))
+            .collect();
         let ask = messages::ProduceRequest {
             acks,
-            timeout_ms: body.timeout_ms,
+            timeout_ms,
             partitions,
         };
         let reply = match self
@@ -73,18 +77,24 @@ impl BrokerService {
             Ok(reply) => reply,
             Err(e) => return Pending::Close(e.to_string()),
         };
-        if acks == 0 {
-            // The client expects no response; the actor's reply is dropped when it comes.
-            return Pending::Ready(None);
-        }
         let prefix = request.prefix;
         Pending::Later(Box::pin(async move {
-            match reply.await {
-                Ok(NodeMsg::PartitionsReply(PartitionsReply::Produce(results))) => {
-                    codec::encode(prefix, ApiKey::Produce, &produce_response(results, version))
-                }
-                other => Err(format!("unexpected produce reply {other:?}")),
+            let results = match reply.await {
+                Ok(NodeMsg::PartitionsReply(PartitionsReply::Produce(results))) => results,
+                other => return Err(format!("unexpected produce reply {other:?}")),
+            };
+            if acks == 0 {
+                // No answer is owed. An error closes the connection: the producer then
+                // refreshes its metadata and learns what went wrong (Kafka's behaviour).
+                return match results.iter().find(|(_, r)| r.error_code != 0) {
+                    None => Ok(None),
+                    Some((tp, r)) => Err(format!(
+                        "acks=0 produce to {}-{} failed with error {}",
+                        tp.topic, tp.partition, r.error_code
+                    )),
+                };
             }
+            codec::encode(prefix, ApiKey::Produce, &produce_response(results, version)).map(Some)
         }))
     }
 }
@@ -93,9 +103,7 @@ fn produce_response(
     results: Vec<(TopicPartition, messages::ProducePartitionResult)>,
     version: i16,
 ) -> ProduceResponse {
-    // Group per topic, keeping the order in which topics first appear.
-    let mut topics: Vec<TopicProduceResponse> = Vec::new();
-    for (tp, result) in results {
+    let partitions = results.into_iter().map(|(tp, result)| {
         let mut partition = PartitionProduceResponse::default()
             .with_index(tp.partition)
             .with_error_code(result.error_code)
@@ -108,14 +116,15 @@ fn produce_response(
             partition =
                 partition.with_error_message(result.error_message.map(StrBytes::from_string));
         }
-        match topics.iter_mut().find(|t| t.name.0.as_str() == tp.topic) {
-            Some(topic) => topic.partition_responses.push(partition),
-            None => topics.push(
-                TopicProduceResponse::default()
-                    .with_name(TopicName(StrBytes::from_string(tp.topic)))
-                    .with_partition_responses(vec![partition]),
-            ),
-        }
-    }
+        (tp, partition)
+    });
+    let topics = per_partition::group_by_topic(partitions)
+        .into_iter()
+        .map(|(name, partitions)| {
+            TopicProduceResponse::default()
+                .with_name(TopicName(StrBytes::from_string(name)))
+                .with_partition_responses(partitions)
+        })
+        .collect();
     ProduceResponse::default().with_responses(topics)
 }

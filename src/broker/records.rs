@@ -52,19 +52,16 @@ impl BrokerService {
         &self,
         request: DeleteRecordsRequest,
     ) -> Result<DeleteRecordsResponse, String> {
-        let partitions: Vec<(TopicPartition, i64)> = request
-            .topics
-            .iter()
-            .flat_map(|topic| {
-                topic.partitions.iter().map(|p| {
-                    let tp = TopicPartition {
-                        topic: topic.name.0.to_string(),
-                        partition: p.partition_index,
-                    };
-                    (tp, p.offset)
-                })
-            })
-            .collect();
+        // Kafka keys the request by partition: a later listing replaces an earlier one.
+        let listed = request.topics.iter().flat_map(|topic| {
+            let name = topic.name.0.as_str();
+            topic
+                .partitions
+                .iter()
+                .map(move |p| (name, p.partition_index, p.offset))
+        });
+        let partitions =
+            super::per_partition::merge(listed).map_err(|e| format!("DeleteRecords: {e}"))?;
         let results = match self
             .partitions_request(PartitionsRequest::DeleteRecords { partitions })
             .await?
@@ -80,22 +77,21 @@ impl BrokerService {
 fn group_by_topic(
     results: Vec<(TopicPartition, DeleteRecordsResult)>,
 ) -> Vec<DeleteRecordsTopicResult> {
-    let mut topics: Vec<DeleteRecordsTopicResult> = Vec::new();
-    for (tp, result) in results {
+    let partitions = results.into_iter().map(|(tp, result)| {
         let partition = DeleteRecordsPartitionResult::default()
             .with_partition_index(tp.partition)
             .with_low_watermark(result.low_watermark)
             .with_error_code(result.error_code);
-        match topics.iter_mut().find(|t| t.name.0.as_str() == tp.topic) {
-            Some(topic) => topic.partitions.push(partition),
-            None => topics.push(
-                DeleteRecordsTopicResult::default()
-                    .with_name(TopicName(StrBytes::from_string(tp.topic)))
-                    .with_partitions(vec![partition]),
-            ),
-        }
-    }
-    topics
+        (tp, partition)
+    });
+    super::per_partition::group_by_topic(partitions)
+        .into_iter()
+        .map(|(name, partitions)| {
+            DeleteRecordsTopicResult::default()
+                .with_name(TopicName(StrBytes::from_string(name)))
+                .with_partitions(partitions)
+        })
+        .collect()
 }
 
 #[cfg(test)]

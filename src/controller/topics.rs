@@ -50,7 +50,7 @@ pub fn validate_name(name: &str) -> Result<(), Refusal> {
     match name_problem(name) {
         Some(why) => Err(refuse(
             codes::INVALID_TOPIC_EXCEPTION,
-            format!("topic name '{name}' is illegal: {why}"),
+            format!("topic name '{}' is illegal: {why}", shown(name)),
         )),
         None => Ok(()),
     }
@@ -126,10 +126,24 @@ fn check_config_keys(configs: &BTreeMap<String, String>) -> Result<(), Refusal> 
     }
 }
 
+/// A client-sent name as error messages show it: at most [`NAME_SHOWN_CHARS_MAX`] characters.
+/// Kafka strings hold at most 32,767 bytes, so a message quoting a 32,000-byte name whole could
+/// not be encoded, and the connection closed instead of the error arriving (found by probing).
+pub fn shown(name: &str) -> String {
+    match name.char_indices().nth(NAME_SHOWN_CHARS_MAX) {
+        None => name.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &name[..cut], name.len()),
+    }
+}
+
+/// Characters of a client-sent name quoted in an error message (Kafka's longest legal topic
+/// name is 249).
+pub const NAME_SHOWN_CHARS_MAX: usize = 255;
+
 fn unknown_topic(name: &str) -> Refusal {
     refuse(
         codes::UNKNOWN_TOPIC_OR_PARTITION,
-        format!("topic '{name}' does not exist"),
+        format!("topic '{}' does not exist", shown(name)),
     )
 }
 
@@ -353,5 +367,19 @@ mod tests {
         assert_eq!(previous.keys().collect::<Vec<_>>(), ["segment.ms"]);
         assert_eq!(reg.topics["t"].configs, new);
         assert_eq!(reg.alter_configs("nope", BTreeMap::new()), None);
+    }
+}
+
+#[cfg(test)]
+mod shown_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_name_is_cut_in_messages_so_they_stay_encodable() {
+        assert_eq!(shown("orders"), "orders");
+        let long = "t".repeat(32_000);
+        let message = validate_name(&long).unwrap_err().message;
+        assert!(message.len() < 400, "{}", message.len());
+        assert!(message.contains("(32000 bytes)"), "{message}");
     }
 }

@@ -5,7 +5,10 @@
 //! order* — so two pipelined produce requests reach their partition in the order they were sent,
 //! like Kafka, which handles one request per connection at a time — and passes the pending answer
 //! to a writer task that writes answers in request order. At most [`INFLIGHT_PER_CONNECTION_MAX`]
-//! answers may be outstanding; beyond that the reader stops reading (back-pressure). A malformed
+//! answers may be outstanding; beyond that the reader stops reading (back-pressure). Of those, at
+//! most [`FETCHES_IN_FLIGHT_PER_CONNECTION`] may be Fetches: a Fetch answer can be
+//! `fetch.max.bytes` large, so the next Fetch is read only once the previous answer is written
+//! (Kafka reads nothing from a connection whose answer is still being sent). A malformed
 //! frame closes only its own connection.
 
 use std::net::SocketAddr;
@@ -15,9 +18,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use crate::limits::INFLIGHT_PER_CONNECTION_MAX;
+use crate::limits::{FETCHES_IN_FLIGHT_PER_CONNECTION, INFLIGHT_PER_CONNECTION_MAX};
 use crate::protocol::frame::{peek_header, split_frame, HeaderPrefix};
 
 /// One request frame, with the header prefix already read.
@@ -34,12 +37,22 @@ pub enum Pending {
     /// The complete response frame (size included), or `None` when the request gets no answer
     /// (produce with acks=0).
     Ready(Option<Bytes>),
-    /// An answer that completes later (e.g. after the partition's fsync). `Err` closes the
-    /// connection: a request that can no longer be answered must not be skipped silently, or
-    /// the client would wait for it while later answers arrive.
-    Later(BoxFuture<'static, Result<Bytes, String>>),
+    /// An answer that completes later (e.g. after the partition's fsync); `None` when no answer
+    /// is owed (produce with acks=0). `Err` closes the connection: a request that can no longer
+    /// be answered must not be skipped silently, or the client would wait for it while later
+    /// answers arrive (and an acks=0 produce that failed closes it too, as in Kafka).
+    Later(BoxFuture<'static, Result<Option<Bytes>, String>>),
     /// Close the connection (Kafka's answer to a request it cannot parse).
     Close(String),
+}
+
+/// Kafka's API key of Fetch.
+const FETCH_API_KEY: i16 = 1;
+
+/// An answer the writer owes, with the Fetch turn it holds until it is written.
+struct Owed {
+    pending: Pending,
+    turn: Option<OwnedSemaphorePermit>,
 }
 
 /// The broker side of the listener. `dispatch` is called in request order per connection.
@@ -98,7 +111,8 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     tracing::trace!(%client, "kafka connection accepted");
     let (mut reader, writer) = tokio::io::split(stream);
-    let (answers, answers_rx) = mpsc::channel::<Pending>(INFLIGHT_PER_CONNECTION_MAX);
+    let (answers, answers_rx) = mpsc::channel::<Owed>(INFLIGHT_PER_CONNECTION_MAX);
+    let fetch_turns = Arc::new(Semaphore::new(FETCHES_IN_FLIGHT_PER_CONNECTION));
     let writer_task = tokio::spawn(write_answers(writer, answers_rx, client));
     let mut buf = BytesMut::with_capacity(64 * 1024);
     'read: loop {
@@ -124,6 +138,17 @@ async fn connection(
                 writer_task.abort();
                 return;
             }
+            let turn = if prefix.api_key == FETCH_API_KEY {
+                // Waits while the previous Fetch answer is unwritten (the client not reading).
+                let turn = tokio::select! {
+                    biased;
+                    _ = life.stop.changed() => break 'read,
+                    turn = fetch_turns.clone().acquire_owned() => turn,
+                };
+                Some(turn.expect("the semaphore is never closed"))
+            } else {
+                None
+            };
             let pending = service
                 .dispatch(KafkaRequest {
                     prefix,
@@ -132,7 +157,7 @@ async fn connection(
                 })
                 .await;
             let close = matches!(pending, Pending::Close(_));
-            if answers.send(pending).await.is_err() || close {
+            if answers.send(Owed { pending, turn }).await.is_err() || close {
                 break 'read; // the writer is gone (socket error) or the service asked to close
             }
         }
@@ -164,14 +189,19 @@ async fn connection(
 
 async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
     mut writer: W,
-    mut answers: mpsc::Receiver<Pending>,
+    mut answers: mpsc::Receiver<Owed>,
     client: SocketAddr,
 ) {
-    while let Some(pending) = answers.recv().await {
+    // `_turn` is released when this iteration ends: after the answer is written.
+    while let Some(Owed {
+        pending,
+        turn: _turn,
+    }) = answers.recv().await
+    {
         let bytes = match pending {
             Pending::Ready(bytes) => bytes,
             Pending::Later(future) => match future.await {
-                Ok(bytes) => Some(bytes),
+                Ok(bytes) => bytes,
                 Err(reason) => {
                     tracing::warn!(%client, %reason, "closing kafka connection");
                     break;

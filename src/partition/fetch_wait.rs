@@ -34,10 +34,14 @@ impl FetchWaits {
         let id = self.next_id;
         self.next_id += 1;
         for partition in &fetch.partitions {
-            self.by_partition
+            let first = self
+                .by_partition
                 .entry(partition.tp.clone())
                 .or_default()
                 .insert(id);
+            // The broker merges duplicates (`broker::per_partition`): a fetch listing one
+            // partition many times was re-read that many times on every append to it.
+            debug_assert!(first, "{:?} listed twice in one fetch", partition.tp);
         }
         self.parked.insert(id, ParkedFetch { request, fetch });
         id

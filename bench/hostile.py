@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Bystander latency under hostile requests (issue 9, items 2, 4 and 5).
+
+For each attack, starts a fresh `rill server` (the binary given), lets a bystander do produce +
+fetch round trips on its own connection (Produce v3 acks=-1 of one record, then Fetch v4 of
+it, raw frames through tests/clients/kwire.py) while attacker threads repeat the attack, and
+prints the bystander's p50 / p99 / max, the attack requests completed and their answer sizes,
+and the server's peak RSS (VmHWM).
+
+    python3 bench/hostile.py --binary target/release/rill [--seconds 6] [--attacks a,b]
+
+Attacks:
+  none           no attack (the baseline)
+  fetch-dup      Fetch listing a 50 MB partition 20 times, max_bytes 2^31-1 (the 369-byte
+                 request that answered 990 MB), 2 connections
+  produce-dup    Produce listing one partition 1,000,000 times (77 MB frame), 2 connections
+  metadata-dup   Metadata naming one topic 1,000,000 times, 2 connections
+  parked-dup     40 parked Fetches (min_bytes 2^31-1, 30 s wait), each listing the bystander's
+                 partition 20,000 times: every bystander append re-read them
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "clients"))
+import kwire  # noqa: E402
+
+S = kwire._string
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def create_topic(conn, name, partitions=1):
+    body = struct.pack(">i", 1) + S(name) + struct.pack(">ihii", partitions, 1, 0, 0) + struct.pack(">ib", 5000, 0)
+    conn.request(kwire.API_KEYS["CreateTopics"], 2, body)
+
+
+def fetch_body(topic, listings, offset=0, max_bytes=0x7FFFFFFF, partition_max=0x7FFFFFFF, min_bytes=1, wait_ms=0):
+    one = struct.pack(">iqi", 0, offset, partition_max)
+    return (
+        struct.pack(">iiiib", -1, wait_ms, min_bytes, max_bytes, 0)
+        + struct.pack(">i", 1)
+        + S(topic)
+        + struct.pack(">i", listings)
+        + one * listings
+    )
+
+
+def produce_body(topic, batch, listings):
+    one = struct.pack(">ii", 0, len(batch)) + batch
+    return S(None) + struct.pack(">hii", -1, 30000, 1) + S(topic) + struct.pack(">i", listings) + one * listings
+
+
+def metadata_body(topic, listings):
+    return struct.pack(">i", listings) + S(topic) * listings
+
+
+class Server:
+    def __init__(self, binary):
+        self.dir = tempfile.mkdtemp(prefix="rill-hostile-")
+        self.addr = ("127.0.0.1", free_port())
+        self.proc = subprocess.Popen(
+            [binary, "server", "--listeners", f"PLAINTEXT://{self.addr[0]}:{self.addr[1]}", "--log-dirs", self.dir],
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.dir, "server.log"), "w"),
+        )
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(self.addr, timeout=1).close()
+                return
+            except OSError:
+                assert time.time() < deadline, "server did not start"
+                time.sleep(0.05)
+
+    def peak_rss_mb(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) // 1024
+        except OSError:
+            return -1
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def bystander(addr, stop, out):
+    conn = kwire.Conn(addr, timeout_s=120)
+    batch = kwire.record_batch([(None, b"bystander")])
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        try:
+            err, offset = conn.produce_v3("shared", 0, batch, acks=-1)
+            assert err == 0, err
+            conn.request(kwire.API_KEYS["Fetch"], 4, fetch_body("shared", 1, offset, 1 << 20, 1 << 20))
+        except Exception as e:  # a stalled or dropped bystander is the result, not a crash
+            out.append(("error", str(e)))
+            return
+        out.append(time.perf_counter() - t0)
+        time.sleep(0.01)
+
+
+def attacker(addr, stop, frame_body, api, version, stats):
+    try:
+        conn = kwire.Conn(addr, timeout_s=120)
+        while not stop.is_set():
+            answer = conn.request(api, version, frame_body)
+            stats["requests"] += 1
+            stats["answer_bytes_max"] = max(stats["answer_bytes_max"], len(answer))
+    except Exception as e:
+        stats["error"] = str(e)[:80]
+
+
+def parked(addr, stop, stats):
+    conns = []
+    body = fetch_body("shared", 20_000, 0, 1 << 20, 1, 0x7FFFFFFF, 30_000)
+    try:
+        for _ in range(40):
+            c = kwire.Conn(addr, timeout_s=120)
+            c.correlation_id += 1
+            header = struct.pack(">hhi", kwire.API_KEYS["Fetch"], 4, c.correlation_id) + S("kwire")
+            c.send_raw(struct.pack(">i", len(header) + len(body)) + header + body)
+            conns.append(c)
+            stats["requests"] += 1
+    except Exception as e:
+        stats["error"] = str(e)[:80]
+    stop.wait()
+    for c in conns:
+        c.close()
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def run(binary, attack, seconds):
+    server = Server(binary)
+    addr = server.addr
+    try:
+        with kwire.Conn(addr) as c:
+            create_topic(c, "shared")
+            create_topic(c, "victim")
+            if attack == "fetch-dup":  # 50 MB in the victim partition
+                big = kwire.record_batch([(None, b"v" * 1_000_000)])
+                for _ in range(50):
+                    assert c.produce_v3("victim", 0, big, acks=1)[0] == 0
+        stop = threading.Event()
+        stats = {"requests": 0, "answer_bytes_max": 0}
+        threads = []
+        small = kwire.record_batch([(None, b"x")])
+        if attack == "fetch-dup":
+            args = (fetch_body("victim", 20), kwire.API_KEYS["Fetch"], 4)
+        elif attack == "produce-dup":
+            args = (produce_body("victim", small, 1_000_000), kwire.API_KEYS["Produce"], 3)
+        elif attack == "metadata-dup":
+            args = (metadata_body("victim", 1_000_000), kwire.API_KEYS["Metadata"], 1)
+        if attack in ("fetch-dup", "produce-dup", "metadata-dup"):
+            threads = [threading.Thread(target=attacker, args=(addr, stop, *args, stats)) for _ in range(2)]
+        elif attack == "parked-dup":
+            threads = [threading.Thread(target=parked, args=(addr, stop, stats))]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # let the attack get going
+        samples = []
+        b = threading.Thread(target=bystander, args=(addr, stop, samples))
+        b.start()
+        time.sleep(seconds)
+        stop.set()
+        b.join(timeout=150)
+        for t in threads:
+            t.join(timeout=150)
+        lat = [s for s in samples if isinstance(s, float)]
+        errors = [s for s in samples if not isinstance(s, float)]
+        row = {
+            "attack": attack,
+            "round_trips": len(lat),
+            "p50_ms": round(percentile(lat, 0.5) * 1000, 1) if lat else None,
+            "p99_ms": round(percentile(lat, 0.99) * 1000, 1) if lat else None,
+            "max_ms": round(max(lat) * 1000, 1) if lat else None,
+            "attack_requests": stats["requests"],
+            "attack_answer_mb": round(stats["answer_bytes_max"] / 1e6, 1),
+            "peak_rss_mb": server.peak_rss_mb(),
+            "alive": server.alive(),
+        }
+        if errors or "error" in stats:
+            row["errors"] = (errors[:1], stats.get("error"))
+        return row
+    finally:
+        server.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", default="target/release/rill")
+    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--attacks", default="none,fetch-dup,produce-dup,metadata-dup,parked-dup")
+    args = ap.parse_args()
+    print(f"binary: {args.binary}")
+    print("| attack | bystander round trips | p50 ms | p99 ms | max ms | attack requests done | largest attack answer MB | server peak RSS MB | alive |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for attack in args.attacks.split(","):
+        r = run(args.binary, attack, args.seconds)
+        print(
+            f"| {r['attack']} | {r['round_trips']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | "
+            f"{r['attack_requests']} | {r['attack_answer_mb']} | {r['peak_rss_mb']} | {r['alive']} |"
+            + (f" {r['errors']}" if "errors" in r else ""),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
