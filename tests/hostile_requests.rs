@@ -35,7 +35,11 @@ fn batch(value: &[u8]) -> Bytes {
     Bytes::from(build_batch(&[(None, value)], 1_700_000_000_000))
 }
 
-fn produce_request(topic: &str, entries: impl Iterator<Item = (i32, Bytes)>, acks: i16) -> ProduceRequest {
+fn produce_request(
+    topic: &str,
+    entries: impl Iterator<Item = (i32, Bytes)>,
+    acks: i16,
+) -> ProduceRequest {
     let partitions = entries
         .map(|(index, records)| {
             PartitionProduceData::default()
@@ -51,7 +55,11 @@ fn produce_request(topic: &str, entries: impl Iterator<Item = (i32, Bytes)>, ack
             .with_partition_data(partitions)])
 }
 
-fn fetch_request(topic: &str, partitions: impl Iterator<Item = (i32, i64)>, max_bytes: i32) -> FetchRequest {
+fn fetch_request(
+    topic: &str,
+    partitions: impl Iterator<Item = (i32, i64)>,
+    max_bytes: i32,
+) -> FetchRequest {
     let partitions = partitions
         .map(|(partition, offset)| {
             FetchPartition::default()
@@ -77,7 +85,9 @@ fn send(stream: &mut TcpStream, key: ApiKey, version: i16, request: &impl Encoda
         .with_request_api_version(version)
         .with_correlation_id(7);
     let mut body = bytes::BytesMut::new();
-    header.encode(&mut body, key.request_header_version(version)).unwrap();
+    header
+        .encode(&mut body, key.request_header_version(version))
+        .unwrap();
     request.encode(&mut body, version).unwrap();
     let mut frame = (body.len() as i32).to_be_bytes().to_vec();
     frame.extend_from_slice(&body);
@@ -86,7 +96,9 @@ fn send(stream: &mut TcpStream, key: ApiKey, version: i16, request: &impl Encoda
 
 fn closed_by_broker(stream: &mut TcpStream) -> bool {
     use std::io::Read;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut byte = [0u8; 1];
     matches!(stream.read(&mut byte), Ok(0) | Err(_))
 }
@@ -112,7 +124,10 @@ fn bystander_round_trip(server: &RillServer, topic: &str) -> Duration {
     );
     let data = &fetched.responses[0].partitions[0];
     assert_eq!(data.error_code, 0);
-    assert!(!data.records.as_ref().unwrap().is_empty(), "the bystander reads its record");
+    assert!(
+        !data.records.as_ref().unwrap().is_empty(),
+        "the bystander reads its record"
+    );
     let took = started.elapsed();
     assert!(took < BYSTANDER_BOUND, "bystander round trip took {took:?}");
     took
@@ -169,10 +184,20 @@ fn a_duplicate_fetch_is_answered_once_within_fetch_max_bytes() {
     );
     assert_eq!(fetched.responses.len(), 1);
     let partitions = &fetched.responses[0].partitions;
-    assert_eq!(partitions.len(), 1, "a partition listed 20 times is answered once");
+    assert_eq!(
+        partitions.len(),
+        1,
+        "a partition listed 20 times is answered once"
+    );
     let bytes = partitions[0].records.as_ref().unwrap().len();
-    assert!(bytes <= 100_000, "{bytes} bytes: fetch.max.bytes is the cap");
-    assert!(bytes >= 60_000, "{bytes} bytes: as many whole batches as fit");
+    assert!(
+        bytes <= 100_000,
+        "{bytes} bytes: fetch.max.bytes is the cap"
+    );
+    assert!(
+        bytes >= 60_000,
+        "{bytes} bytes: as many whole batches as fit"
+    );
 
     // A cap smaller than one batch still returns that batch, or the consumer would stall.
     let tiny = RillServer::start(&["--override", "fetch.max.bytes=10"]);
@@ -190,8 +215,15 @@ fn a_duplicate_fetch_is_answered_once_within_fetch_max_bytes() {
         11,
         &fetch_request("big", [(0, 0)].into_iter(), i32::MAX),
     );
-    let bytes = fetched.responses[0].partitions[0].records.as_ref().unwrap().len();
-    assert!(bytes > 30_000, "the first batch is returned whole ({bytes} bytes)");
+    let bytes = fetched.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap()
+        .len();
+    assert!(
+        bytes > 30_000,
+        "the first batch is returned whole ({bytes} bytes)"
+    );
     survives(server, "big");
 }
 
@@ -207,14 +239,22 @@ fn a_duplicate_produce_appends_once() {
         .map(|_| (0, batch(b"an earlier listing")))
         .chain([(0, last)]);
     let started = Instant::now();
-    let produced: ProduceResponse =
-        call(&mut stream, ApiKey::Produce, 7, &produce_request("dup", entries, -1));
+    let produced: ProduceResponse = call(
+        &mut stream,
+        ApiKey::Produce,
+        7,
+        &produce_request("dup", entries, -1),
+    );
     let took = started.elapsed();
     assert_eq!(produced.responses.len(), 1);
     let answered = &produced.responses[0].partition_responses;
     assert_eq!(answered.len(), 1, "one answer per partition");
     assert_eq!((answered[0].error_code, answered[0].base_offset), (0, 0));
-    assert_eq!(high_watermark(&server, "dup"), 1, "one record appended, not 100,001");
+    assert_eq!(
+        high_watermark(&server, "dup"),
+        1,
+        "one record appended, not 100,001"
+    );
     let fetched: FetchResponse = call(
         &mut stream,
         ApiKey::Fetch,
@@ -277,7 +317,11 @@ fn duplicate_list_offsets_partitions_are_invalid_requests() {
         .iter()
         .map(|p| (p.partition_index, p.error_code))
         .collect();
-    assert_eq!(answers, [(0, 42), (1, 0)], "INVALID_REQUEST (42) for the duplicate");
+    assert_eq!(
+        answers,
+        [(0, 42), (1, 0)],
+        "INVALID_REQUEST (42) for the duplicate"
+    );
     survives(server, "lo");
 }
 
@@ -356,7 +400,7 @@ fn a_failed_acks_zero_produce_closes_the_connection() {
         ApiKey::Metadata,
         8,
         &MetadataRequest::default().with_topics(Some(vec![
-            MetadataRequestTopic::default().with_name(Some(name("fire"))),
+            MetadataRequestTopic::default().with_name(Some(name("fire")))
         ])),
     );
     assert_eq!(answer.topics[0].error_code, 0);
