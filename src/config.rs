@@ -59,6 +59,16 @@ pub struct ServerConfig {
     /// request's `max_bytes` (Kafka's broker setting, default 55 MiB). Without it one small
     /// Fetch asking for 2^31-1 bytes made the broker build a response of every byte it had.
     pub fetch_max_bytes: usize,
+    /// `max.connections`: client connections open at once, across listeners. `None` = derived
+    /// from the descriptor limit at start ([`crate::limits::fd_share_connections`]); Kafka's
+    /// default is unlimited, which lets idle connections take the descriptors logs need.
+    pub max_connections: Option<u64>,
+    /// `connections.max.idle.ms`: a connection with no request read and no answer owed for
+    /// this long is closed (Kafka: 600000).
+    pub connections_max_idle_ms: u64,
+    /// `queued.max.request.bytes`: `Some(-1)` = unbounded (Kafka's default); `None` = not set,
+    /// [`crate::limits::QUEUED_REQUEST_BYTES_DEFAULT`] (at least `socket.request.max.bytes`).
+    pub queued_max_request_bytes: Option<i64>,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +92,9 @@ impl Default for ServerConfig {
             },
             socket_request_max_bytes: 104_857_600,
             fetch_max_bytes: FETCH_MAX_BYTES_DEFAULT,
+            max_connections: None,
+            connections_max_idle_ms: 600_000,
+            queued_max_request_bytes: None,
         }
     }
 }
@@ -172,7 +185,9 @@ impl ServerConfig {
                 self.listener_security_protocol_map = v.protocol_map()?
             }
             "log.dirs" | "log.dir" => self.log_dir = v.log_dir()?,
-            "num.partitions" => self.num_partitions = v.int(1, 1_000_000)? as u32,
+            "num.partitions" => {
+                self.num_partitions = v.int(1, crate::limits::TOPIC_PARTITIONS_MAX as i64)? as u32
+            }
             "default.replication.factor" => {
                 self.default_replication_factor = v.int(1, i16::MAX as i64)? as u16
             }
@@ -210,6 +225,18 @@ impl ServerConfig {
             "message.max.bytes" => self.log.batch_bytes_max = v.int(61, i32::MAX as i64)? as usize,
             "socket.request.max.bytes" => {
                 self.socket_request_max_bytes = v.int(1024, i32::MAX as i64)? as usize
+            }
+            "max.connections" => self.max_connections = Some(v.int(1, i32::MAX as i64)? as u64),
+            "connections.max.idle.ms" => self.connections_max_idle_ms = v.int(1, i64::MAX)? as u64,
+            "queued.max.request.bytes" => {
+                let bytes = v.int(-1, i64::MAX)?;
+                if bytes == 0 {
+                    return Err(ConfigError::BadValue {
+                        key: key.into(),
+                        problem: "must be -1 (unbounded) or a number of bytes".into(),
+                    });
+                }
+                self.queued_max_request_bytes = Some(bytes);
             }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
@@ -256,6 +283,18 @@ impl ServerConfig {
                 ),
             );
         }
+        if let Some(bytes) = self.queued_max_request_bytes {
+            if bytes != -1 && (bytes as u64) < self.socket_request_max_bytes as u64 {
+                return bad(
+                    "queued.max.request.bytes",
+                    format!(
+                        "{bytes} is smaller than socket.request.max.bytes ({}): a request of \
+                         that size could never be read",
+                        self.socket_request_max_bytes
+                    ),
+                );
+            }
+        }
         if let Err(e) = self.log.validate() {
             return bad("log.*", e.to_string());
         }
@@ -268,6 +307,17 @@ impl ServerConfig {
         self.listener_security_protocol_map
             .get(&listener.name)
             .copied()
+    }
+
+    /// `queued.max.request.bytes` in effect: `None` = unbounded.
+    pub fn queued_request_bytes(&self) -> Option<usize> {
+        match self.queued_max_request_bytes {
+            Some(-1) => None,
+            Some(bytes) => Some(usize::try_from(bytes).unwrap_or(usize::MAX)),
+            None => {
+                Some(crate::limits::QUEUED_REQUEST_BYTES_DEFAULT.max(self.socket_request_max_bytes))
+            }
+        }
     }
 
     /// The broker-wide flush policy in words, with what it means for `acks=all` (start-up log).

@@ -76,8 +76,9 @@ pub const FETCH_PARKED_MAX: usize = 16_384;
 /// use 500 ms; this only stops a hostile value from pinning a request for days).
 pub const FETCH_WAIT_MS_MAX: u64 = 60_000;
 
-/// Most partitions CreatePartitions grows one topic to. Every partition is an open log (files
-/// and descriptors) on this node, so a hostile count must be refused, not attempted.
+/// Most partitions one topic may have (CreateTopics, CreatePartitions, `num.partitions`):
+/// INVALID_PARTITIONS beyond it. Every partition is a log directory, files and memory on this
+/// node, so a hostile count must be refused, not attempted.
 pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
 
 /// Distinct partitions one Produce, Fetch, ListOffsets or DeleteRecords request may name; a
@@ -88,6 +89,83 @@ pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
 /// reading every partition of five of the largest topics at once; duplicates are merged first
 /// and do not count (see `broker::per_partition`).
 pub const REQUEST_PARTITIONS_MAX: usize = 5 * TOPIC_PARTITIONS_MAX as usize;
+
+/// Most partitions one CreateTopics or CreatePartitions request may create, all topics
+/// together: Kafka's controller limit (`MAX_PARTITIONS_PER_BATCH`, 10,000), answered like Kafka
+/// with POLICY_VIOLATION for every topic of the request. Issue 9: one CreateTopics asking for
+/// 100,000 partitions exhausted the descriptors.
+pub const PARTITIONS_PER_REQUEST_MAX: i64 = 10_000;
+
+/// Most partitions this broker hosts, all topics together (POLICY_VIOLATION past it, also for
+/// auto-created topics). Descriptors no longer grow with partitions (the log-file cache bounds
+/// them), but memory, start-up recovery and retention scans do: 2,000 partitions restart in 1.5 s
+/// on a debug build (`bench/fd_budget.sh`); 20,000 is ten times that, not measured yet. Kafka
+/// recommends a few thousand per broker.
+pub const BROKER_PARTITIONS_MAX: i64 = 20_000;
+
+/// Log files (`.log`, `.index`, `.timeindex`, checkpoints) a `FileStorage` keeps open when it
+/// is not told otherwise (tests, benchmarks). `rill server` derives its own from the process's
+/// descriptor limit ([`fd_share_log_files`]). Files beyond it are closed least recently used
+/// first and reopened on their next use (`storage::fd_cache`).
+pub const LOG_OPEN_FILES_DEFAULT: usize = 1024;
+
+/// Descriptors kept out of every budget below: stdio, the listeners, the runtime's epoll and
+/// wake-up descriptors, the log directory lock, directory fsyncs, the inter-node listener, and
+/// a socket accepted only to be closed because `max.connections` is reached.
+pub const FD_RESERVED: u64 = 64;
+
+/// Share of the descriptors left after [`FD_RESERVED`] that open log files may use: the cache
+/// is what lets any number of partitions run in a fixed number of descriptors; a quarter keeps
+/// the active segments of a few thousand busy partitions open without reopening.
+pub const fn fd_share_log_files(fd_limit: u64) -> u64 {
+    let budget = fd_limit.saturating_sub(FD_RESERVED);
+    let share = budget / 4;
+    if share < 16 {
+        16
+    } else {
+        share
+    }
+}
+
+/// Default `max.connections` (Kafka's default is unlimited): half of the descriptors left after
+/// [`FD_RESERVED`]. Connections then can never take the descriptors the log files need (issue 9:
+/// idle connections took them all and a partition that needed a new segment failed). The
+/// remaining quarter is headroom: descriptors evicted from the log-file cache stay open while
+/// an fsync still uses them.
+pub const fn fd_share_connections(fd_limit: u64) -> u64 {
+    let budget = fd_limit.saturating_sub(FD_RESERVED);
+    let share = budget / 2;
+    if share < 1 {
+        1
+    } else {
+        share
+    }
+}
+
+/// Request frames up to this size are read without taking memory from the
+/// `queued.max.request.bytes` pool: each connection may hold one such partial frame (bounded by
+/// `max.connections`), and ordinary requests (produce batches of a few KB, fetches, metadata)
+/// are then never held up behind someone else's large frames.
+pub const REQUEST_BYTES_UNPOOLED_MAX: usize = 64 * 1024;
+
+/// Default `queued.max.request.bytes` (Kafka's default, -1, is unbounded): bytes of request
+/// frames larger than [`REQUEST_BYTES_UNPOOLED_MAX`] read or being read and not yet handled,
+/// across all connections. Issue 9: 20 connections each sending the first part of a 50 MB
+/// frame held 1.14 GB. Two of the largest default frames (`socket.request.max.bytes`,
+/// 100 MiB) fit; a frame that does not fit waits, unread, for room.
+pub const QUEUED_REQUEST_BYTES_DEFAULT: usize = 256 * 1024 * 1024;
+
+/// Longest a request frame may take to arrive once its first bytes are in, before the
+/// connection is closed (Kafka clients give up on a request after `request.timeout.ms`, 30 s by
+/// default, so a frame still incomplete after that is not wanted by anyone). Stops a client from
+/// pinning `queued.max.request.bytes` with frames it never finishes.
+pub const REQUEST_FRAME_COMPLETE_MS_MAX: u64 = 30_000;
+
+/// Least time between two attempts to open a partition log that failed to open (out of
+/// descriptors, a full disk): the partition answers KAFKA_STORAGE_ERROR meanwhile. Retried when
+/// the partition is next used, so a busy partition comes back within this long of the cause
+/// going away, without a produce storm turning into an open storm.
+pub const OFFLINE_LOG_RETRY_MS: u64 = 1_000;
 
 const _: () = assert!(FETCH_PARKED_MAX <= 4 * MAILBOX_CAPACITY);
 const _: () = assert!(FETCHES_IN_FLIGHT_PER_CONNECTION <= INFLIGHT_PER_CONNECTION_MAX);

@@ -10,7 +10,10 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::{topic_config, BrokerService};
-use crate::controller::topics::codes::INVALID_CONFIG;
+use crate::controller::topics::codes::{self, INVALID_CONFIG};
+use crate::controller::topics::{Refusal, TopicMeta};
+use crate::limits::PARTITIONS_PER_REQUEST_MAX;
+use crate::partition::errors::KAFKA_STORAGE_ERROR;
 use crate::partition::messages::{TopicsReply, TopicsRequest};
 
 impl BrokerService {
@@ -20,6 +23,18 @@ impl BrokerService {
         version: i16,
     ) -> Result<CreateTopicsResponse, String> {
         let mut results = Vec::new();
+        if let Some(refusal) = self.too_many_partitions(&request) {
+            // Kafka refuses the whole request, every topic with the same error.
+            for topic in request.topics {
+                results.push(
+                    CreatableTopicResult::default()
+                        .with_name(topic.name)
+                        .with_error_code(refusal.error_code)
+                        .with_error_message(Some(StrBytes::from_string(refusal.message.clone()))),
+                );
+            }
+            return Ok(CreateTopicsResponse::default().with_topics(results));
+        }
         for topic in request.topics {
             let name = topic.name.0.to_string();
             // -1 means "the broker default" (KIP-464).
@@ -56,9 +71,11 @@ impl BrokerService {
                 configs,
                 validate_only,
             };
-            let reply = self.topics(ask).await?;
+            let mut reply = self.topics(ask).await?;
             if let (TopicsReply::Topic(meta), false) = (&reply, validate_only) {
-                self.ensure_partitions(&name, meta).await?;
+                if let Err(error) = self.ensure_partitions(&name, meta).await {
+                    reply = self.roll_back_creation(&name, meta, error).await?;
+                }
             }
             results.push(match reply {
                 // Fields only from the version that has them (kafka-protocol refuses otherwise).
@@ -77,6 +94,54 @@ impl BrokerService {
             });
         }
         Ok(CreateTopicsResponse::default().with_topics(results))
+    }
+
+    /// Kafka's per-request bound: more than [`PARTITIONS_PER_REQUEST_MAX`] partitions in one
+    /// CreateTopics (all topics together, -1 counting as `num.partitions`) is POLICY_VIOLATION.
+    fn too_many_partitions(&self, request: &CreateTopicsRequest) -> Option<Refusal> {
+        let total: i64 = request
+            .topics
+            .iter()
+            .map(|t| match t.num_partitions {
+                -1 if t.assignments.is_empty() => i64::from(self.config.num_partitions),
+                -1 => t.assignments.len() as i64,
+                n => i64::from(n.max(0)),
+            })
+            .sum();
+        (total > PARTITIONS_PER_REQUEST_MAX).then(|| Refusal {
+            error_code: codes::POLICY_VIOLATION,
+            message: format!(
+                "Excessively large number of partitions per request: {total} requested, limit {PARTITIONS_PER_REQUEST_MAX}."
+            ),
+        })
+    }
+
+    /// A topic was registered but its logs could not all be opened: unregister it (and drop
+    /// the logs that did open), so Metadata never shows a topic without logs (issue 9's
+    /// zombie topics). Answers KAFKA_STORAGE_ERROR with the reason.
+    pub(super) async fn roll_back_creation(
+        &self,
+        name: &str,
+        meta: &TopicMeta,
+        error: String,
+    ) -> Result<TopicsReply, String> {
+        tracing::error!(topic = name, %error, "cannot open the new topic's logs; removing it");
+        if let Err(cleanup) = self.delete_partitions(name, meta.partitions).await {
+            // Unregister anyway: a registry naming logs that do not exist is the bug.
+            tracing::warn!(topic = name, error = %cleanup, "cannot remove the new topic's partial logs");
+        }
+        match self
+            .topics(TopicsRequest::Delete {
+                name: name.to_string(),
+            })
+            .await?
+        {
+            TopicsReply::Topic(_) | TopicsReply::Refused(_) => Ok(TopicsReply::Refused(Refusal {
+                error_code: KAFKA_STORAGE_ERROR,
+                message: format!("cannot create the topic's logs: {error}"),
+            })),
+            other => Err(format!("unexpected topics reply {other:?}")),
+        }
     }
 
     pub(super) async fn delete_topics(

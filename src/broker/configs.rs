@@ -376,6 +376,29 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             INT,
             "Most record bytes one Fetch response carries.",
         ),
+        (
+            "max.connections",
+            config.max_connections.map(|n| n.to_string()),
+            INT,
+            "Client connections open at once (default: half the descriptor limit).",
+        ),
+        (
+            "connections.max.idle.ms",
+            Some(config.connections_max_idle_ms.to_string()),
+            LONG,
+            "Idle connections are closed after this long.",
+        ),
+        (
+            "queued.max.request.bytes",
+            Some(
+                config
+                    .queued_request_bytes()
+                    .map_or(-1, |b| b as i64)
+                    .to_string(),
+            ),
+            LONG,
+            "Bytes of large request frames read and not yet handled, across connections.",
+        ),
     ]
 }
 

@@ -14,7 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::configs::INVALID_REQUEST;
 use super::BrokerService;
 use crate::controller::topics::{codes, Refusal, TopicMeta};
-use crate::limits::TOPIC_PARTITIONS_MAX;
+use crate::limits::{PARTITIONS_PER_REQUEST_MAX, TOPIC_PARTITIONS_MAX};
 use crate::partition::messages::{TopicsReply, TopicsRequest};
 
 /// INVALID_REPLICA_ASSIGNMENT.
@@ -91,6 +91,27 @@ impl BrokerService {
             .filter(|n| !seen.insert(n.clone()))
             .collect();
         let mut results = Vec::new();
+        // Kafka's per-request bound on partitions created, all topics together.
+        let added: i64 = request
+            .topics
+            .iter()
+            .map(|t| {
+                let before = known.get(t.name.0.as_str()).map_or(0, |m| m.partitions);
+                i64::from(t.count.saturating_sub(before).max(0))
+            })
+            .sum();
+        if added > PARTITIONS_PER_REQUEST_MAX {
+            let message = format!("Excessively large number of partitions per request: {added} requested, limit {PARTITIONS_PER_REQUEST_MAX}.");
+            for topic in request.topics {
+                results.push(
+                    CreatePartitionsTopicResult::default()
+                        .with_name(topic.name)
+                        .with_error_code(codes::POLICY_VIOLATION)
+                        .with_error_message(Some(StrBytes::from_string(message.clone()))),
+                );
+            }
+            return Ok(CreatePartitionsResponse::default().with_results(results));
+        }
         for topic in request.topics {
             let name = topic.name.0.to_string();
             let assignments: Option<Vec<Vec<i32>>> = topic.assignments.map(|a| {
@@ -153,8 +174,16 @@ impl BrokerService {
         };
         match self.topics(ask).await? {
             TopicsReply::Topic(meta) if !validate_only => {
-                self.ensure_partitions(name, &meta).await?;
-                Ok(Ok(()))
+                // The registry has the new count; a log that cannot open yet stays offline
+                // (KAFKA_STORAGE_ERROR, retried when used and at each retention tick) rather
+                // than unknown, and the client learns why.
+                match self.ensure_partitions(name, &meta).await {
+                    Ok(()) => Ok(Ok(())),
+                    Err(error) => Ok(Err(refuse(
+                        crate::partition::errors::KAFKA_STORAGE_ERROR,
+                        format!("partitions added, but not every log could be opened yet: {error}"),
+                    ))),
+                }
             }
             TopicsReply::Topic(_) => Ok(Ok(())),
             TopicsReply::Refused(refusal) => Ok(Err(refusal)),

@@ -148,8 +148,9 @@ impl BrokerService {
         match self.topics(ask).await {
             Ok(TopicsReply::Topic(meta)) => match self.ensure_partitions(name, &meta).await {
                 Ok(()) => Some(meta),
-                Err(e) => {
-                    tracing::error!(topic = name, error = %e, "auto-created topic has no logs");
+                Err(error) => {
+                    // Unregistered again: no topic without logs.
+                    let _ = self.roll_back_creation(name, &meta, error).await;
                     None
                 }
             },

@@ -13,6 +13,9 @@ impl BrokerService {
     /// registered topic, and after every creation or partition increase.
     pub async fn ensure_partitions(&self, topic: &str, meta: &TopicMeta) -> Result<(), String> {
         let config = topic_config::resolve(&self.config.log, &meta.configs)?;
+        // Every partition is asked for, even after one fails: the failed ones stay offline in
+        // the actor (KAFKA_STORAGE_ERROR, retried) and the others serve.
+        let mut first_error = None;
         for partition in 0..meta.partitions {
             let tp = TopicPartition {
                 topic: topic.to_string(),
@@ -22,9 +25,11 @@ impl BrokerService {
                 tp,
                 config: config.clone(),
             };
-            self.partitions_done(ask).await?;
+            if let Err(error) = self.partitions_done(ask).await {
+                first_error.get_or_insert(format!("partition {partition}: {error}"));
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     pub(super) async fn delete_partitions(

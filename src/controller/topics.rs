@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Kafka's longest topic name.
+use crate::limits::{BROKER_PARTITIONS_MAX, TOPIC_PARTITIONS_MAX};
+
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 
 /// Kafka error codes this module answers with.
@@ -19,6 +21,7 @@ pub mod codes {
     pub const INVALID_PARTITIONS: i16 = 37;
     pub const INVALID_REPLICATION_FACTOR: i16 = 38;
     pub const INVALID_CONFIG: i16 = 40;
+    pub const POLICY_VIOLATION: i16 = 44;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +185,13 @@ impl TopicRegistry {
                 format!("number of partitions must be at least 1, got {partitions}"),
             ));
         }
+        if partitions > TOPIC_PARTITIONS_MAX {
+            return Err(refuse(
+                codes::INVALID_PARTITIONS,
+                format!("topic '{name}': {partitions} partitions is more than the {TOPIC_PARTITIONS_MAX} allowed"),
+            ));
+        }
+        self.check_broker_partitions(i64::from(partitions))?;
         if replication_factor < 1 || replication_factor > brokers {
             return Err(refuse(
                 codes::INVALID_REPLICATION_FACTOR,
@@ -189,6 +199,26 @@ impl TopicRegistry {
             ));
         }
         check_config_keys(configs)
+    }
+
+    /// Partitions of every topic together.
+    pub fn partition_count(&self) -> i64 {
+        self.topics.values().map(|m| i64::from(m.partitions)).sum()
+    }
+
+    /// The broker-wide bound ([`BROKER_PARTITIONS_MAX`]): POLICY_VIOLATION, as Kafka answers a
+    /// request its policy refuses for its size.
+    fn check_broker_partitions(&self, added: i64) -> Result<(), Refusal> {
+        let total = self.partition_count();
+        if total + added > BROKER_PARTITIONS_MAX {
+            return Err(refuse(
+                codes::POLICY_VIOLATION,
+                format!(
+                    "this broker hosts {total} partitions; {added} more would pass its limit of {BROKER_PARTITIONS_MAX}"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub fn create(&mut self, name: &str, meta: TopicMeta) {
@@ -234,7 +264,7 @@ impl TopicRegistry {
                 ),
             ));
         }
-        Ok(())
+        self.check_broker_partitions(i64::from(new_total) - i64::from(meta.partitions))
     }
 }
 

@@ -10,18 +10,28 @@
 //! `fetch.max.bytes` large, so the next Fetch is read only once the previous answer is written
 //! (Kafka reads nothing from a connection whose answer is still being sent). A malformed
 //! frame closes only its own connection.
+//!
+//! What is admitted is bounded by [`Admission`]: at most `max.connections` (a connection over it
+//! is closed right after accept), a connection with no request read and none owed for
+//! `connections.max.idle.ms` is closed, large frames take memory from the
+//! `queued.max.request.bytes` pool before they are read, and a frame must arrive completely
+//! within [`crate::limits::REQUEST_FRAME_COMPLETE_MS_MAX`] of its first bytes.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
+use super::admission::Admission;
 use crate::limits::{FETCHES_IN_FLIGHT_PER_CONNECTION, INFLIGHT_PER_CONNECTION_MAX};
-use crate::protocol::frame::{peek_header, split_frame, HeaderPrefix};
+use crate::protocol::frame::{peek_header, split_frame, HeaderPrefix, SIZE_BYTES};
 
 /// One request frame, with the header prefix already read.
 #[derive(Debug)]
@@ -76,9 +86,10 @@ pub struct Lifecycle {
 pub async fn serve(
     listener: TcpListener,
     service: Arc<dyn KafkaService>,
-    request_bytes_max: usize,
+    admission: Arc<Admission>,
     mut life: Lifecycle,
 ) {
+    let mut refused: u64 = 0;
     loop {
         let accepted = tokio::select! {
             biased;
@@ -87,10 +98,27 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, client)) => {
+                let Some(slot) = admission.connection_slot() else {
+                    // Over max.connections: closed at once (dropping the socket), so the
+                    // descriptor is back before the next accept.
+                    refused += 1;
+                    if refused.is_power_of_two() {
+                        tracing::warn!(
+                            %client,
+                            max_connections = admission.config.max_connections,
+                            refused,
+                            "max.connections reached; closing new connections"
+                        );
+                    }
+                    drop(stream);
+                    continue;
+                };
                 let service = service.clone();
                 let life = life.clone();
+                let admission = admission.clone();
                 tokio::spawn(async move {
-                    connection(stream, client, service, request_bytes_max, life).await
+                    connection(stream, client, service, admission, life).await;
+                    drop(slot);
                 });
             }
             Err(e) => {
@@ -101,20 +129,38 @@ pub async fn serve(
     }
 }
 
+/// Why a connection's reader stopped waiting for bytes.
+enum Wake {
+    Read(std::io::Result<usize>),
+    Stop,
+    /// Nothing read and nothing owed for `connections.max.idle.ms`, or a frame that did not
+    /// arrive in time.
+    Deadline,
+}
+
 async fn connection(
     stream: TcpStream,
     client: SocketAddr,
     service: Arc<dyn KafkaService>,
-    request_bytes_max: usize,
+    admission: Arc<Admission>,
     mut life: Lifecycle,
 ) {
     let _ = stream.set_nodelay(true);
     tracing::trace!(%client, "kafka connection accepted");
+    let request_bytes_max = admission.config.request_bytes_max;
+    let idle = Duration::from_millis(admission.config.idle_ms);
+    let frame_complete = Duration::from_millis(admission.config.frame_complete_ms);
     let (mut reader, writer) = tokio::io::split(stream);
     let (answers, answers_rx) = mpsc::channel::<Owed>(INFLIGHT_PER_CONNECTION_MAX);
     let fetch_turns = Arc::new(Semaphore::new(FETCHES_IN_FLIGHT_PER_CONNECTION));
-    let writer_task = tokio::spawn(write_answers(writer, answers_rx, client));
+    // Answers handed to the writer and not yet written: a connection owing one is not idle.
+    let owed = Arc::new(AtomicUsize::new(0));
+    let writer_task = tokio::spawn(write_answers(writer, answers_rx, client, owed.clone()));
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut last_activity = Instant::now();
+    // When the first bytes of the frame still arriving came in, and its pool memory.
+    let mut frame_started: Option<Instant> = None;
+    let mut frame_memory: Option<OwnedSemaphorePermit> = None;
     'read: loop {
         loop {
             let frame = match split_frame(&mut buf, request_bytes_max) {
@@ -125,6 +171,9 @@ async fn connection(
                     break 'read;
                 }
             };
+            // Held until the request is handed over; the next frame starts afresh.
+            let _memory = frame_memory.take();
+            frame_started = None;
             let prefix = match peek_header(&frame) {
                 Ok(prefix) => prefix,
                 Err(e) => {
@@ -157,32 +206,78 @@ async fn connection(
                 })
                 .await;
             let close = matches!(pending, Pending::Close(_));
+            owed.fetch_add(1, Ordering::SeqCst);
             if answers.send(Owed { pending, turn }).await.is_err() || close {
                 break 'read; // the writer is gone (socket error) or the service asked to close
             }
+            last_activity = Instant::now();
         }
-        let read = tokio::select! {
+        if !buf.is_empty() {
+            let started = *frame_started.get_or_insert_with(Instant::now);
+            if frame_memory.is_none() && buf.len() >= SIZE_BYTES {
+                // split_frame checked the size against socket.request.max.bytes already.
+                let declared = i32::from_be_bytes(buf[..SIZE_BYTES].try_into().expect("4 bytes"));
+                let left = frame_complete.saturating_sub(started.elapsed());
+                match admission.frame_memory(declared.max(0) as usize, left).await {
+                    Ok(permit) => frame_memory = permit,
+                    Err(_) => {
+                        tracing::warn!(
+                            %client,
+                            frame_bytes = declared,
+                            "closing kafka connection: no room in queued.max.request.bytes \
+                             before the frame's deadline"
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        let deadline = match frame_started {
+            Some(started) => started + frame_complete,
+            None => last_activity + idle,
+        };
+        let wake = tokio::select! {
             biased;
-            _ = life.stop.changed() => {
+            _ = life.stop.changed() => Wake::Stop,
+            read = reader.read_buf(&mut buf) => Wake::Read(read),
+            _ = tokio::time::sleep_until(deadline) => Wake::Deadline,
+        };
+        match wake {
+            Wake::Stop => {
                 tracing::trace!(%client, "kafka connection stops reading: shutting down");
                 break;
             }
-            read = reader.read_buf(&mut buf) => read,
-        };
-        match read {
-            Ok(0) => {
+            Wake::Read(Ok(0)) => {
                 tracing::trace!(%client, "kafka connection closed by the client");
                 break;
             }
-            Ok(_) => {}
-            Err(e) => {
+            Wake::Read(Ok(_)) => last_activity = Instant::now(),
+            Wake::Read(Err(e)) => {
                 tracing::debug!(%client, error = %e, "kafka connection read failed");
+                break;
+            }
+            Wake::Deadline if frame_started.is_some() => {
+                tracing::warn!(
+                    %client,
+                    buffered = buf.len(),
+                    "closing kafka connection: request frame incomplete after {} ms",
+                    frame_complete.as_millis()
+                );
+                break;
+            }
+            Wake::Deadline if owed.load(Ordering::SeqCst) > 0 => {
+                // Waiting for its own answers (a parked fetch) is not idle.
+                last_activity = Instant::now();
+            }
+            Wake::Deadline => {
+                tracing::debug!(%client, "closing kafka connection: connections.max.idle.ms");
                 break;
             }
         }
     }
     // Let the writer finish the answers already owed, then close.
     drop(answers);
+    drop(frame_memory);
     let _ = writer_task.await;
     drop(life.alive);
 }
@@ -191,6 +286,7 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
     mut writer: W,
     mut answers: mpsc::Receiver<Owed>,
     client: SocketAddr,
+    owed: Arc<AtomicUsize>,
 ) {
     // `_turn` is released when this iteration ends: after the answer is written.
     while let Some(Owed {
@@ -198,6 +294,7 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
         turn: _turn,
     }) = answers.recv().await
     {
+        let _answered = Answered(&owed);
         let bytes = match pending {
             Pending::Ready(bytes) => bytes,
             Pending::Later(future) => match future.await {
@@ -225,4 +322,13 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// Counts an owed answer as answered when dropped (written, failed or abandoned).
+struct Answered<'a>(&'a AtomicUsize);
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }

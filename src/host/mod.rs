@@ -6,13 +6,17 @@
 //!
 //! * [`node`]: start a node's actors, route messages, answer host-side requests.
 //! * [`transport`]: length-prefixed, versioned postcard frames over TCP, with reconnect.
+//! * [`admission`]: `max.connections`, `connections.max.idle.ms`, `queued.max.request.bytes`.
 //! * [`clock`], [`rng`]: the only sources of time and randomness handed to actors.
 //! * [`dir_lock`]: the log directory's `.lock` (one server per directory).
+//! * [`fd_limit`]: the descriptor limit, raised at start, and the budget derived from it.
 
 #![allow(clippy::disallowed_methods)] // the host is where the clock, spawn and entropy live
 
+pub mod admission;
 pub mod clock;
 pub mod dir_lock;
+pub mod fd_limit;
 pub mod kafka;
 pub mod node;
 pub mod rng;

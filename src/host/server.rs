@@ -6,7 +6,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use super::admission::{Admission, AdmissionConfig};
 use super::dir_lock::{DirLock, DirLockError};
+use super::fd_limit::FdBudget;
 use super::kafka;
 use super::node::{Node, NodeConfig};
 use crate::actor::Actor;
@@ -65,16 +67,39 @@ impl Server {
             flush = %config.flush_summary(),
             "log directory locked"
         );
-        let mut server =
-            Self::start_on(config, Arc::new(FileStorage::new(config.log_dir.clone()))).await?;
+        let budget = FdBudget::raise_and_read();
+        let storage =
+            FileStorage::with_open_files_max(config.log_dir.clone(), budget.log_open_files());
+        let admission = admission_for(config, &budget);
+        tracing::info!(
+            soft = budget.soft,
+            hard = budget.hard,
+            raised_from = ?budget.raised_from,
+            log_files_open_max = storage.open_files_max(),
+            max_connections = admission.config.max_connections,
+            queued_max_request_bytes = ?admission.config.queued_request_bytes,
+            "file descriptor limit"
+        );
+        let mut server = Self::start_with(config, Arc::new(storage), admission).await?;
         server._dir_lock = Some(lock);
         Ok(server)
     }
 
-    /// The same server on any storage (the simulator passes its crash-modelling disk).
+    /// The same server on any storage (the simulator passes its crash-modelling disk). There is
+    /// no process descriptor limit to share there: a default `max.connections` comes from a
+    /// typical one ([`FdBudget::raise_and_read`] under madsim).
     pub async fn start_on(
         config: &ServerConfig,
         storage: Arc<dyn Storage>,
+    ) -> Result<Self, ServerError> {
+        let admission = admission_for(config, &FdBudget::fixed(65_536));
+        Self::start_with(config, storage, admission).await
+    }
+
+    async fn start_with(
+        config: &ServerConfig,
+        storage: Arc<dyn Storage>,
+        admission: Arc<Admission>,
     ) -> Result<Self, ServerError> {
         let topics = TopicsActor::open(storage.clone(), 1)
             .map_err(|e| ServerError::Metadata(e.to_string()))?;
@@ -103,17 +128,21 @@ impl Server {
                 source,
             })?;
         let service = BrokerService::new(node.handle(), Arc::new(config.clone()));
-        // Open every partition log of the registry (recovering it) before taking clients.
+        // Open every partition log of the registry (recovering it) before taking clients. A log
+        // that cannot open does not stop the broker (issue 9: one unopenable log made it
+        // unrestartable): that partition answers KAFKA_STORAGE_ERROR and is retried.
+        let mut offline = 0usize;
         for (name, meta) in &topic_names {
-            service
-                .ensure_partitions(name, meta)
-                .await
-                .map_err(ServerError::Metadata)?;
+            if let Err(error) = service.ensure_partitions(name, meta).await {
+                offline += 1;
+                tracing::error!(topic = %name, %error, "topic has partitions that cannot be opened yet; retrying them when used");
+            }
         }
         let partition_count: i64 = topic_names.iter().map(|(_, m)| m.partitions as i64).sum();
         tracing::info!(
             topics = topic_names.len(),
             partitions = partition_count,
+            topics_with_offline_partitions = offline,
             "partition logs recovered and open"
         );
         let mut kafka_addrs = Vec::new();
@@ -148,8 +177,12 @@ impl Server {
             );
             kafka_addrs.push(local);
             let kafka_service: Arc<dyn kafka::KafkaService> = service.clone();
-            let max = config.socket_request_max_bytes;
-            tokio::spawn(kafka::serve(bound, kafka_service, max, life.clone()));
+            tokio::spawn(kafka::serve(
+                bound,
+                kafka_service,
+                admission.clone(),
+                life.clone(),
+            ));
         }
         drop(life); // only the listeners and connections hold `alive` now
         if let Some(advertised) = &config.advertised_listeners {
@@ -185,6 +218,20 @@ impl Server {
         }
         self.node.shutdown();
     }
+}
+
+/// The listener bounds of `config`, `max.connections` defaulting to the descriptor budget's share.
+fn admission_for(config: &ServerConfig, budget: &FdBudget) -> Arc<Admission> {
+    let max_connections = config
+        .max_connections
+        .unwrap_or_else(|| budget.max_connections_default());
+    Admission::new(AdmissionConfig {
+        request_bytes_max: config.socket_request_max_bytes,
+        max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+        idle_ms: config.connections_max_idle_ms,
+        queued_request_bytes: config.queued_request_bytes(),
+        frame_complete_ms: crate::limits::REQUEST_FRAME_COMPLETE_MS_MAX,
+    })
 }
 
 /// Runs until SIGINT or SIGTERM, then stops cleanly.

@@ -24,6 +24,7 @@ use super::messages::{
     DeleteRecordsResult, FetchRequest, ListOffsetsRequest, ListOffsetsResult, NodeMsg,
     PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest, TopicPartition,
 };
+use super::offline::OfflineLogs;
 use super::producer_ids::ProducerIds;
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, Replica, Waiter};
@@ -66,6 +67,8 @@ pub struct Partitions {
     produces: BTreeMap<u64, PendingProduce>,
     next_produce_id: u64,
     fetches: FetchWaits,
+    /// Partitions whose log could not be opened: answered with KAFKA_STORAGE_ERROR, retried.
+    offline: OfflineLogs,
 }
 
 fn done(error_code: i16, message: Option<String>) -> NodeMsg {
@@ -115,7 +118,13 @@ impl Partitions {
             produces: BTreeMap::new(),
             next_produce_id: 0,
             fetches: FetchWaits::default(),
+            offline: OfflineLogs::default(),
         }
+    }
+
+    /// Partitions whose log is offline (could not be opened), for tests and diagnostics.
+    pub fn offline_count(&self) -> usize {
+        self.offline.len()
     }
 
     /// The replica hosting `tp`, if any (for tests and diagnostics).
@@ -183,24 +192,78 @@ impl Partitions {
         if self.replicas.contains_key(&tp) {
             return self.set_config(ctx, &tp, config);
         }
+        // An explicit Ensure retries an offline log at once.
+        self.offline.remove(&tp);
+        match self.open_replica(ctx, &tp, config.clone()) {
+            Ok(()) => done(NONE, None),
+            Err((code, message)) => done(code, Some(message)),
+        }
+    }
+
+    /// Opens `tp`'s log. On failure the partition goes offline (KAFKA_STORAGE_ERROR, retried
+    /// later) and the reason is logged.
+    fn open_replica(
+        &mut self,
+        ctx: PCtx,
+        tp: &TopicPartition,
+        config: LogConfig,
+    ) -> Result<(), (i16, String)> {
         let id = self.next_replica_id;
-        let log_config = config.clone();
-        match Replica::open(self.storage.clone(), &tp, log_config, ctx.now.unix_ms, id) {
+        match Replica::open(
+            self.storage.clone(),
+            tp,
+            config.clone(),
+            ctx.now.unix_ms,
+            id,
+        ) {
             Ok(replica) => {
                 self.next_replica_id += 1;
                 self.by_id.insert(id, tp.clone());
                 self.replicas.insert(tp.clone(), replica);
-                self.schedule_flush(ctx, &tp);
-                done(NONE, None)
+                self.schedule_flush(ctx, tp);
+                self.wake_fetches(ctx, tp);
+                Ok(())
             }
             Err(error) => {
-                tracing::error!(?tp, %error, "cannot open partition log");
-                done(errors::log_error_code(&error), Some(error.to_string()))
+                tracing::error!(?tp, %error, "cannot open partition log; it answers KAFKA_STORAGE_ERROR until a retry opens it");
+                let code = errors::log_error_code(&error);
+                self.offline
+                    .failed(tp.clone(), config, error.to_string(), ctx.now.unix_ms);
+                Err((code, error.to_string()))
+            }
+        }
+    }
+
+    /// Before `tp` is used: a log that failed on a write is dropped and reopened (recovery
+    /// puts its files back in a known state), and an offline log whose retry is due is opened.
+    fn revive(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        if self
+            .replicas
+            .get(tp)
+            .is_some_and(Replica::reopenable_after_failure)
+        {
+            let replica = self.replicas.remove(tp).expect("checked above");
+            self.by_id.remove(&replica.id);
+            ctx.cancel_timer(flush_timer(replica.id));
+            let config = replica.log().config().clone();
+            tracing::warn!(?tp, "partition log failed on a write; reopening it");
+            for waiter in replica.abandon() {
+                self.complete_waiter(ctx, waiter, Some(KAFKA_STORAGE_ERROR));
+            }
+            self.offline
+                .reopen_now(tp.clone(), config, "the log failed on a write".into());
+        }
+        if let Some(config) = self.offline.take_due(tp, ctx.now.unix_ms) {
+            if self.open_replica(ctx, tp, config).is_ok() {
+                tracing::info!(?tp, "partition log is open again");
             }
         }
     }
 
     fn set_config(&mut self, ctx: PCtx, tp: &TopicPartition, config: &LogConfig) -> NodeMsg {
+        if self.offline.set_config(tp, config.clone()) {
+            return done(NONE, None);
+        }
         let Some(replica) = self.replicas.get_mut(tp) else {
             return done(UNKNOWN_TOPIC_OR_PARTITION, None);
         };
@@ -214,7 +277,15 @@ impl Partitions {
     }
 
     fn delete(&mut self, ctx: PCtx, tp: &TopicPartition) -> NodeMsg {
+        let was_offline = self.offline.remove(tp);
         let Some(replica) = self.replicas.remove(tp) else {
+            if was_offline {
+                // Whatever files it has go with it.
+                return match self.storage.remove_dir_all(&replica::dir_for(tp)) {
+                    Ok(()) => done(NONE, None),
+                    Err(error) => done(KAFKA_STORAGE_ERROR, Some(error.to_string())),
+                };
+            }
             return done(UNKNOWN_TOPIC_OR_PARTITION, None);
         };
         self.by_id.remove(&replica.id);
@@ -268,8 +339,13 @@ impl Partitions {
         let mut touched = Vec::new();
         let mut outstanding = 0;
         for (slot, (tp, records)) in request.partitions.into_iter().enumerate() {
+            self.revive(ctx, &tp);
             let Some(replica) = self.replicas.get_mut(&tp) else {
-                results.push((tp, produce_result(UNKNOWN_TOPIC_OR_PARTITION, None, -1, -1)));
+                let result = match self.offline.reason(&tp) {
+                    Some(reason) => produce_result(KAFKA_STORAGE_ERROR, Some(reason), -1, -1),
+                    None => produce_result(UNKNOWN_TOPIC_OR_PARTITION, None, -1, -1),
+                };
+                results.push((tp, result));
                 continue;
             };
             if let Some(refusal) = too_few_in_sync(request.acks, replica) {
@@ -397,8 +473,28 @@ impl Partitions {
 
     // ---- fetch -------------------------------------------------------------------------
 
+    /// Reads a fetch; offline partitions answer KAFKA_STORAGE_ERROR instead of "unknown".
+    fn read_fetch(&self, fetch: &FetchRequest) -> FetchRead {
+        let mut read = reads::read_fetch(&self.replicas, fetch);
+        if !self.offline.is_empty() {
+            for result in &mut read.results {
+                if self.offline.contains(&result.tp) {
+                    result.error_code = KAFKA_STORAGE_ERROR;
+                }
+            }
+        }
+        read
+    }
+
     fn fetch(&mut self, ctx: PCtx, id: RequestId, fetch: FetchRequest) {
-        let read = reads::read_fetch(&self.replicas, &fetch);
+        if !self.offline.is_empty() {
+            for partition in &fetch.partitions {
+                if self.offline.contains(&partition.tp) {
+                    self.revive(ctx, &partition.tp);
+                }
+            }
+        }
+        let read = self.read_fetch(&fetch);
         if read.satisfies(&fetch) || self.fetches.len() >= FETCH_PARKED_MAX {
             return reply_fetch(ctx, id, read);
         }
@@ -413,7 +509,7 @@ impl Partitions {
             let Some(parked) = self.fetches.get(fetch_id) else {
                 continue;
             };
-            let read = reads::read_fetch(&self.replicas, &parked.fetch);
+            let read = self.read_fetch(&parked.fetch);
             if read.satisfies(&parked.fetch) {
                 let parked = self.fetches.take(fetch_id).expect("found above");
                 ctx.cancel_timer(fetch_timer(fetch_id));
@@ -424,7 +520,7 @@ impl Partitions {
 
     fn on_fetch_timer(&mut self, ctx: PCtx, fetch_id: u64) {
         if let Some(parked) = self.fetches.take(fetch_id) {
-            let read = reads::read_fetch(&self.replicas, &parked.fetch);
+            let read = self.read_fetch(&parked.fetch);
             reply_fetch(ctx, parked.request, read);
         }
     }
@@ -439,7 +535,11 @@ impl Partitions {
                 let result = match self.replicas.get(&tp) {
                     Some(replica) => reads::list_offset(replica, timestamp_ms),
                     None => ListOffsetsResult {
-                        error_code: UNKNOWN_TOPIC_OR_PARTITION,
+                        error_code: if self.offline.contains(&tp) {
+                            KAFKA_STORAGE_ERROR
+                        } else {
+                            UNKNOWN_TOPIC_OR_PARTITION
+                        },
                         timestamp: -1,
                         offset: -1,
                     },
@@ -498,6 +598,10 @@ impl Partitions {
             replica.tick(ctx.now.unix_ms);
         }
         self.producer_ids.expire(ctx.now.mono_ms);
+        // Offline logs nobody uses still come back (a consumer may be waiting on a parked fetch).
+        for tp in self.offline.due(ctx.now.unix_ms) {
+            self.revive(ctx, &tp);
+        }
         ctx.set_timer(RETENTION_TIMER, RETENTION_CHECK_INTERVAL_MS);
     }
 

@@ -13,6 +13,7 @@ pub mod actor;
 pub mod errors;
 pub mod fetch_wait;
 pub mod messages;
+pub mod offline;
 pub mod producer_ids;
 pub mod producer_snapshot;
 pub mod producer_state;

@@ -358,6 +358,19 @@ impl Replica {
         self.log.delete_records_before(offset, now_ms)
     }
 
+    /// Whether the log failed on a write (not a sync) and can be reopened to recover: a failed
+    /// segment roll (out of descriptors) or append. After a failed fsync the page cache may
+    /// hold bytes the disk does not, so a sync failure is never reopened on its own.
+    pub fn reopenable_after_failure(&self) -> bool {
+        self.log.is_failed() && !self.failed && self.sync_in_flight.is_none()
+    }
+
+    /// Drops the replica without a clean close (its log failed); the next open recovers it
+    /// from its files. Returns the produce waiters, which will not be satisfied.
+    pub fn abandon(mut self) -> Vec<Waiter> {
+        self.commit.failed()
+    }
+
     /// Drops the replica and deletes its directory. Returns the produce waiters still
     /// pending, which will never be satisfied.
     pub fn delete(mut self) -> (Vec<Waiter>, std::io::Result<()>) {

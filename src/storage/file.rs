@@ -6,14 +6,20 @@
 //! appending. Each open file keeps its length in memory, so an append is one positional write
 //! at a known offset instead of a seek + write pair (and we never use `O_APPEND`, which would
 //! make Linux ignore the position of every `pwrite`).
+//!
+//! Descriptors are not held for a file's life: each file borrows one from the storage's
+//! [`FdCache`] per operation, so a broker with 100,000 segments keeps at most
+//! `open_files_max` of them open (see [`super::fd_cache`]).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::fd_cache::{FdCache, FdCacheStats};
 use super::{Storage, StorageFile};
+use crate::limits::LOG_OPEN_FILES_DEFAULT;
 
 /// Checks that `path` is relative and stays below the storage root: no root, no prefix and no
 /// `..` component. Returns the path with `.` components removed. Shared with
@@ -57,12 +63,33 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone, Debug)]
 pub struct FileStorage {
     root: PathBuf,
+    /// Descriptors shared by every file opened through this storage (and its clones).
+    fds: Arc<FdCache>,
 }
 
 impl FileStorage {
-    /// Storage rooted at `root`. The root itself is created lazily by `create_dir_all`.
+    /// Storage rooted at `root`, keeping at most [`LOG_OPEN_FILES_DEFAULT`] files open. The
+    /// root itself is created lazily by `create_dir_all`.
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self::with_open_files_max(root, LOG_OPEN_FILES_DEFAULT)
+    }
+
+    /// Storage keeping at most `open_files_max` descriptors open (the server derives it from
+    /// the process's descriptor limit, see `host::fd_limit`).
+    pub fn with_open_files_max(root: PathBuf, open_files_max: usize) -> Self {
+        Self {
+            root,
+            fds: Arc::new(FdCache::new(open_files_max)),
+        }
+    }
+
+    /// Descriptor cache counters (open now, opens, evictions).
+    pub fn fd_stats(&self) -> FdCacheStats {
+        self.fds.stats()
+    }
+
+    pub fn open_files_max(&self) -> usize {
+        self.fds.max_open()
     }
 
     pub fn root(&self) -> &Path {
@@ -77,16 +104,16 @@ impl FileStorage {
 impl Storage for FileStorage {
     fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
         let full = self.resolve(path)?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .open(&full)?;
-        let len_bytes = file.metadata()?.len();
-        Ok(Arc::new(RealFile {
-            file,
-            len_bytes: Mutex::new(len_bytes),
-        }))
+        let (id, file) = self.fds.open_new(&full, create)?;
+        let handle = RealFile {
+            fds: self.fds.clone(),
+            id,
+            path: full,
+            len_bytes: Mutex::new(0),
+        };
+        // Built before the metadata call so that its drop releases the descriptor on error.
+        *lock(&handle.len_bytes) = file.metadata()?.len();
+        Ok(Arc::new(handle))
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
@@ -136,13 +163,29 @@ impl Storage for FileStorage {
     }
 }
 
-/// One open real file plus its length, so appends know where to write without a syscall.
+/// One real file: its path, its descriptor's id in the cache, and its length, so appends know
+/// where to write without a syscall.
 #[derive(Debug)]
 struct RealFile {
-    file: File,
+    fds: Arc<FdCache>,
+    id: u64,
+    path: PathBuf,
     /// The file's length including unsynced bytes. Held locked across a write so concurrent
     /// appends through shared handles cannot land on the same offset.
     len_bytes: Mutex<u64>,
+}
+
+impl RealFile {
+    /// This file's descriptor, reopened if the cache closed it.
+    fn file(&self) -> io::Result<Arc<File>> {
+        self.fds.get(self.id, &self.path)
+    }
+}
+
+impl Drop for RealFile {
+    fn drop(&mut self) {
+        self.fds.forget(self.id);
+    }
 }
 
 impl StorageFile for RealFile {
@@ -151,8 +194,9 @@ impl StorageFile for RealFile {
     }
 
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let file = self.file()?;
         loop {
-            match self.file.read_at(buf, pos) {
+            match file.read_at(buf, pos) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other,
             }
@@ -162,10 +206,11 @@ impl StorageFile for RealFile {
     fn append(&self, data: &[u8]) -> io::Result<u64> {
         let mut len_bytes = lock(&self.len_bytes);
         let pos = *len_bytes;
-        if let Err(err) = self.file.write_all_at(data, pos) {
+        let file = self.file()?;
+        if let Err(err) = file.write_all_at(data, pos) {
             // A partial write may have extended the file; re-read the real length so the next
             // append does not leave a hole or overwrite.
-            *len_bytes = self.file.metadata().map(|m| m.len()).unwrap_or(pos);
+            *len_bytes = file.metadata().map(|m| m.len()).unwrap_or(pos);
             return Err(err);
         }
         *len_bytes = pos + data.len() as u64;
@@ -174,23 +219,24 @@ impl StorageFile for RealFile {
 
     fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
         let mut len_bytes = lock(&self.len_bytes);
-        let result = self.file.write_all_at(data, pos);
+        let file = self.file()?;
+        let result = file.write_all_at(data, pos);
         match &result {
             Ok(()) => *len_bytes = (*len_bytes).max(pos + data.len() as u64),
-            Err(_) => *len_bytes = self.file.metadata().map(|m| m.len()).unwrap_or(*len_bytes),
+            Err(_) => *len_bytes = file.metadata().map(|m| m.len()).unwrap_or(*len_bytes),
         }
         result
     }
 
     fn truncate(&self, len_bytes: u64) -> io::Result<()> {
         let mut current = lock(&self.len_bytes);
-        self.file.set_len(len_bytes)?;
+        self.file()?.set_len(len_bytes)?;
         *current = len_bytes;
         Ok(())
     }
 
     fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        self.file()?.sync_data()
     }
 }
 
@@ -244,6 +290,35 @@ mod tests {
         assert_eq!(
             storage.list(Path::new("..")).unwrap_err().kind(),
             io::ErrorKind::InvalidInput
+        );
+    }
+
+    /// Issue 9: segments used to hold three descriptors each for life. Hundreds of files
+    /// through a cache of 4 keep 4 open, and every byte written survives the reopens.
+    #[test]
+    fn many_files_share_a_bounded_set_of_descriptors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = FileStorage::with_open_files_max(dir.path().to_path_buf(), 4);
+        let files: Vec<_> = (0..300)
+            .map(|i| storage.open(Path::new(&format!("f{i}")), true).unwrap())
+            .collect();
+        for round in 0..3u8 {
+            for (i, file) in files.iter().enumerate() {
+                file.append(&[round, i as u8]).unwrap();
+            }
+        }
+        files[7].sync().unwrap();
+        assert!(storage.fd_stats().open <= 4, "{:?}", storage.fd_stats());
+        for (i, file) in files.iter().enumerate() {
+            let mut buf = [0u8; 6];
+            read_exact_at(file.as_ref(), 0, &mut buf).unwrap();
+            assert_eq!(buf, [0, i as u8, 1, i as u8, 2, i as u8]);
+        }
+        drop(files);
+        assert_eq!(
+            storage.fd_stats().open,
+            0,
+            "dropped handles release their descriptors"
         );
     }
 

@@ -93,6 +93,7 @@ impl std::fmt::Debug for SyncHandle {
 }
 
 pub mod batch;
+pub mod fd_cache;
 pub mod file;
 pub mod fuzz_support;
 pub mod group_commit;

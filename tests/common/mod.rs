@@ -6,6 +6,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Passing this "environment variable" to [`RillServer::start_exact_env`] runs the server
+/// under `ulimit -n VALUE` instead of setting a variable.
+pub const NOFILE_ENV: &str = "RILL_TEST_NOFILE";
+
 pub struct RillServer {
     pub addr: SocketAddr,
     pub data_dir: std::sync::Arc<tempfile::TempDir>,
@@ -26,6 +30,57 @@ impl RillServer {
         let data_dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         Self::start_with(data_dir, addr, extra_args)
+    }
+
+    /// [`Self::start`] under a descriptor limit of `nofile` (soft and hard).
+    pub fn start_limited(nofile: u64, extra_args: &[&str]) -> Self {
+        let data_dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        Self::start_limited_on(data_dir, addr, nofile, extra_args)
+    }
+
+    /// `kill -9`s this server and starts it again on the same data under `nofile`.
+    pub fn restart_limited(mut self, nofile: u64, extra_args: &[&str]) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Self::start_limited_on(self.data_dir.clone(), self.addr, nofile, extra_args)
+    }
+
+    fn start_limited_on(
+        data_dir: std::sync::Arc<tempfile::TempDir>,
+        addr: SocketAddr,
+        nofile: u64,
+        extra_args: &[&str],
+    ) -> Self {
+        let listeners = format!("PLAINTEXT://{addr}");
+        let dir = data_dir.path().to_str().unwrap().to_string();
+        let mut args = vec!["--listeners", &listeners, "--log-dirs", &dir];
+        args.extend_from_slice(extra_args);
+        let limit = nofile.to_string();
+        Self::start_exact_env(data_dir, addr, &args, &[(NOFILE_ENV, &limit)])
+    }
+
+    /// Descriptors the server process has open now (`/proc/<pid>/fd`).
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Resident memory of the server process in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// `kill -9`s this server and starts a new one on the same address and data directory.
@@ -70,7 +125,28 @@ impl RillServer {
             .append(true)
             .open(data_dir.path().join("server.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rill"))
+        let nofile = env
+            .iter()
+            .find(|(k, _)| *k == NOFILE_ENV)
+            .map(|(_, v)| v.to_string());
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != NOFILE_ENV)
+            .collect();
+        let mut command = match &nofile {
+            // The descriptor limit is lowered by a shell before exec, so the server starts with
+            // it as both its soft and hard limit (it cannot raise it back).
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_rill"));
+                sh
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_rill")),
+        };
+        let child = command
             .arg("server")
             .args(args)
             .envs(env.iter().copied())
@@ -224,7 +300,7 @@ where
     response
 }
 
-fn topic_name(topic: &str) -> kafka_protocol::messages::TopicName {
+pub fn topic_name(topic: &str) -> kafka_protocol::messages::TopicName {
     kafka_protocol::messages::TopicName(kafka_protocol::protocol::StrBytes::from_string(
         topic.to_string(),
     ))

@@ -430,6 +430,12 @@ impl Log {
         )))
     }
 
+    /// Whether an I/O error left the files in an unknown state: every mutation fails until the
+    /// log is reopened (which recovers it from its files).
+    pub fn is_failed(&self) -> bool {
+        self.failed
+    }
+
     /// Marks the log failed after a sync run through a [`SyncHandle`] reported an error: the
     /// kernel may have dropped the dirty pages, so nothing appended since the last good sync
     /// can be trusted (and a later successful sync would not prove otherwise). Every

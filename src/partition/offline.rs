@@ -1,0 +1,144 @@
+//! Partitions whose log could not be opened (or failed and was dropped to be reopened): what
+//! is needed to retry, why it failed, and when to try next.
+//!
+//! Issue 9: a log that could not open (out of descriptors) aborted start-up, so the broker
+//! could never start again; a topic whose logs failed to open after it was registered answered
+//! UNKNOWN_TOPIC_OR_PARTITION forever; and a log whose segment roll failed answered
+//! KAFKA_STORAGE_ERROR until a restart. Now such a partition answers KAFKA_STORAGE_ERROR while
+//! it is offline, and the actor tries to open it again when it is next used (at most once per
+//! [`OFFLINE_LOG_RETRY_MS`]) and on every retention tick. Pure bookkeeping: the actor opens.
+
+use std::collections::BTreeMap;
+
+use super::messages::TopicPartition;
+use crate::limits::OFFLINE_LOG_RETRY_MS;
+use crate::storage::log::LogConfig;
+
+#[derive(Debug)]
+struct OfflineLog {
+    config: LogConfig,
+    error: String,
+    retry_at_ms: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct OfflineLogs {
+    logs: BTreeMap<TopicPartition, OfflineLog>,
+}
+
+impl OfflineLogs {
+    /// Records that `tp` could not be opened at `now_ms`; the next try is due a retry interval
+    /// later.
+    pub fn failed(&mut self, tp: TopicPartition, config: LogConfig, error: String, now_ms: i64) {
+        let retry_at_ms = now_ms.saturating_add(OFFLINE_LOG_RETRY_MS as i64);
+        self.logs.insert(
+            tp,
+            OfflineLog {
+                config,
+                error,
+                retry_at_ms,
+            },
+        );
+    }
+
+    /// Records a log to reopen at once (its files are fine as far as we know; it was dropped
+    /// after a failed write so that recovery can put it back in a known state).
+    pub fn reopen_now(&mut self, tp: TopicPartition, config: LogConfig, error: String) {
+        self.logs.insert(
+            tp,
+            OfflineLog {
+                config,
+                error,
+                retry_at_ms: i64::MIN,
+            },
+        );
+    }
+
+    /// Takes `tp` out if a retry is due (its config to open it with).
+    pub fn take_due(&mut self, tp: &TopicPartition, now_ms: i64) -> Option<LogConfig> {
+        match self.logs.get(tp) {
+            Some(log) if log.retry_at_ms <= now_ms => self.logs.remove(tp).map(|l| l.config),
+            _ => None,
+        }
+    }
+
+    /// Every partition whose retry is due.
+    pub fn due(&self, now_ms: i64) -> Vec<TopicPartition> {
+        self.logs
+            .iter()
+            .filter(|(_, log)| log.retry_at_ms <= now_ms)
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// Why `tp` is offline, if it is.
+    pub fn reason(&self, tp: &TopicPartition) -> Option<String> {
+        self.logs
+            .get(tp)
+            .map(|log| format!("the partition's log cannot be opened: {}", log.error))
+    }
+
+    pub fn contains(&self, tp: &TopicPartition) -> bool {
+        self.logs.contains_key(tp)
+    }
+
+    /// Forgets `tp` (deleted); returns whether it was offline.
+    pub fn remove(&mut self, tp: &TopicPartition) -> bool {
+        self.logs.remove(tp).is_some()
+    }
+
+    /// Replaces the config used for the next open (a topic config change while offline).
+    pub fn set_config(&mut self, tp: &TopicPartition, config: LogConfig) -> bool {
+        match self.logs.get_mut(tp) {
+            Some(log) => {
+                log.config = config;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.logs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.logs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition {
+            topic: "t".into(),
+            partition,
+        }
+    }
+
+    #[test]
+    fn a_failed_open_is_retried_only_after_the_interval() {
+        let mut offline = OfflineLogs::default();
+        offline.failed(tp(0), LogConfig::default(), "EMFILE".into(), 1_000);
+        assert!(offline.take_due(&tp(0), 1_000).is_none(), "too early");
+        assert!(offline.reason(&tp(0)).unwrap().contains("EMFILE"));
+        assert!(offline.due(1_000).is_empty());
+        let later = 1_000 + OFFLINE_LOG_RETRY_MS as i64;
+        assert_eq!(offline.due(later), vec![tp(0)]);
+        assert!(offline.take_due(&tp(0), later).is_some());
+        assert!(offline.is_empty(), "taken out to be opened");
+    }
+
+    #[test]
+    fn a_reopen_is_due_at_once_and_deletion_forgets() {
+        let mut offline = OfflineLogs::default();
+        offline.reopen_now(tp(1), LogConfig::default(), "roll failed".into());
+        assert!(offline.contains(&tp(1)));
+        assert!(offline.remove(&tp(1)));
+        assert!(!offline.remove(&tp(1)));
+        offline.reopen_now(tp(1), LogConfig::default(), "roll failed".into());
+        assert!(offline.take_due(&tp(1), i64::MIN + 1).is_some());
+    }
+}

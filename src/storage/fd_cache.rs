@@ -1,0 +1,243 @@
+//! A bounded set of open file descriptors shared by every file of one [`super::file::FileStorage`].
+//!
+//! Why: a partition log has three files per segment (`.log`, `.index`, `.timeindex`), and a
+//! broker once kept all of them open for life. 100,000 partitions, or a producer whose
+//! timestamps roll a segment per batch, then took every descriptor the process had, and the
+//! next start-up failed with "Too many open files" (issue 9, item 1). Kafka keeps far fewer
+//! (memory-mapped indexes, lazily opened segments). Here a file handle ([`super::file`]'s
+//! `RealFile`) remembers its path, and borrows a descriptor from this cache for each operation:
+//! at most `max_open` descriptors are cached, the least recently used is closed to make room,
+//! and a closed one is reopened (without `O_CREAT`, so a removed file is not resurrected) on the
+//! next use. The log engine above sees no difference.
+//!
+//! Descriptors are handed out as `Arc<File>`: evicting one only drops the cache's reference,
+//! so an fsync running on another thread keeps its descriptor until it returns (the count can
+//! exceed `max_open` by the operations in flight: the actor's one plus one per running fsync).
+//! An fsync through a reopened descriptor covers the file's dirty pages like the original one
+//! (Linux writes back per inode; since 4.16 a new descriptor also sees a write-back error no
+//! one has reported yet).
+//!
+//! Order is kept in `BTreeMap`s (least recently used = smallest use stamp), never std `HashMap`.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Counters for tests, start-up logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FdCacheStats {
+    /// Descriptors cached now.
+    pub open: usize,
+    /// Files opened since the cache was made (first opens and reopens).
+    pub opens: u64,
+    /// Descriptors closed to make room (or after EMFILE).
+    pub evictions: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// File id → (descriptor, use stamp).
+    open: BTreeMap<u64, (Arc<File>, u64)>,
+    /// Use stamp → file id: the first entry is the least recently used descriptor.
+    by_use: BTreeMap<u64, u64>,
+    next_use: u64,
+    next_id: u64,
+    stats: FdCacheStats,
+}
+
+impl Inner {
+    fn touch(&mut self, id: u64) -> Option<Arc<File>> {
+        let stamp = self.next_use;
+        let (file, used) = self.open.get_mut(&id)?;
+        self.by_use.remove(used);
+        *used = stamp;
+        self.by_use.insert(stamp, id);
+        self.next_use += 1;
+        Some(file.clone())
+    }
+
+    fn insert(&mut self, id: u64, file: Arc<File>) {
+        let stamp = self.next_use;
+        self.next_use += 1;
+        self.by_use.insert(stamp, id);
+        if let Some((_, old)) = self.open.insert(id, (file, stamp)) {
+            self.by_use.remove(&old);
+        }
+    }
+
+    fn evict_oldest(&mut self) -> bool {
+        let Some((_, id)) = self.by_use.pop_first() else {
+            return false;
+        };
+        self.open.remove(&id);
+        self.stats.evictions += 1;
+        true
+    }
+
+    fn forget(&mut self, id: u64) {
+        if let Some((_, stamp)) = self.open.remove(&id) {
+            self.by_use.remove(&stamp);
+        }
+    }
+}
+
+/// See the module docs.
+pub struct FdCache {
+    max_open: usize,
+    inner: Mutex<Inner>,
+}
+
+/// Whether `err` says the process (EMFILE) or the system (ENFILE) has no descriptor left.
+fn out_of_descriptors(err: &io::Error) -> bool {
+    // 24 = EMFILE, 23 = ENFILE on Linux and the BSDs.
+    matches!(err.raw_os_error(), Some(23 | 24))
+}
+
+impl FdCache {
+    /// A cache holding at most `max_open` descriptors (at least 1).
+    pub fn new(max_open: usize) -> Self {
+        Self {
+            max_open: max_open.max(1),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    pub fn max_open(&self) -> usize {
+        self.max_open
+    }
+
+    pub fn stats(&self) -> FdCacheStats {
+        let inner = self.lock();
+        FdCacheStats {
+            open: inner.open.len(),
+            ..inner.stats
+        }
+    }
+
+    /// Locks the state, ignoring poisoning: every update leaves the maps consistent before it
+    /// can panic (the only fallible call, `open`, runs between whole updates).
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Opens `full` (creating it when `create`), caches the descriptor and returns a new file
+    /// id with it.
+    pub fn open_new(&self, full: &Path, create: bool) -> io::Result<(u64, Arc<File>)> {
+        let mut inner = self.lock();
+        let file = self.open_room(&mut inner, full, create)?;
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.insert(id, file.clone());
+        Ok((id, file))
+    }
+
+    /// The descriptor of file `id`, reopening `full` (never creating it) if it was evicted.
+    pub fn get(&self, id: u64, full: &Path) -> io::Result<Arc<File>> {
+        let mut inner = self.lock();
+        if let Some(file) = inner.touch(id) {
+            return Ok(file);
+        }
+        let file = self.open_room(&mut inner, full, false)?;
+        inner.insert(id, file.clone());
+        Ok(file)
+    }
+
+    /// Closes file `id`'s descriptor (its handle is gone).
+    pub fn forget(&self, id: u64) {
+        self.lock().forget(id);
+    }
+
+    /// Makes room for one descriptor, then opens. If the process is out of descriptors anyway
+    /// (sockets took them), closes a quarter of the cache and tries once more, so a log can
+    /// still roll a segment while connections crowd the descriptor table.
+    fn open_room(&self, inner: &mut Inner, full: &Path, create: bool) -> io::Result<Arc<File>> {
+        while inner.open.len() >= self.max_open && inner.evict_oldest() {}
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(create)
+                .open(full)
+        };
+        let file = match open() {
+            Err(err) if out_of_descriptors(&err) => {
+                let free = (inner.open.len() / 4).max(1);
+                for _ in 0..free {
+                    if !inner.evict_oldest() {
+                        break;
+                    }
+                }
+                tracing::warn!(
+                    path = %full.display(),
+                    closed = free,
+                    "out of file descriptors; closed cached log files and retrying"
+                );
+                open()?
+            }
+            other => other?,
+        };
+        inner.stats.opens += 1;
+        Ok(Arc::new(file))
+    }
+}
+
+impl std::fmt::Debug for FdCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FdCache(max_open={}, {:?})", self.max_open, self.stats())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_at_most_max_open_and_evicts_the_least_recently_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FdCache::new(2);
+        let paths: Vec<_> = (0..3).map(|i| dir.path().join(format!("f{i}"))).collect();
+        let ids: Vec<u64> = paths
+            .iter()
+            .map(|p| cache.open_new(p, true).unwrap().0)
+            .collect();
+        assert_eq!(cache.stats().open, 2);
+        assert_eq!(cache.stats().evictions, 1);
+        // f0 was evicted (oldest); using f1 makes f2 the oldest, so reopening f0 evicts f2.
+        cache.get(ids[1], &paths[1]).unwrap();
+        cache.get(ids[0], &paths[0]).unwrap();
+        let opens = cache.stats().opens;
+        cache.get(ids[1], &paths[1]).unwrap();
+        assert_eq!(cache.stats().opens, opens, "f1 must still be cached");
+        cache.get(ids[2], &paths[2]).unwrap();
+        assert_eq!(cache.stats().opens, opens + 1, "f2 had to be reopened");
+        assert_eq!(cache.stats().open, 2);
+    }
+
+    #[test]
+    fn a_removed_file_is_not_recreated_by_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FdCache::new(1);
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        let (id_a, _) = cache.open_new(&a, true).unwrap();
+        cache.open_new(&b, true).unwrap(); // evicts a
+        std::fs::remove_file(&a).unwrap();
+        let err = cache.get(id_a, &a).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(!a.exists());
+    }
+
+    #[test]
+    fn forget_closes_the_descriptor() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FdCache::new(4);
+        let (id, _) = cache.open_new(&dir.path().join("a"), true).unwrap();
+        assert_eq!(cache.stats().open, 1);
+        cache.forget(id);
+        assert_eq!(cache.stats().open, 0);
+    }
+}
