@@ -198,6 +198,12 @@ impl ServerConfig {
                 self.log.flush = FlushPolicy::IntervalMs(v.int(1, i64::MAX)? as u64)
             }
             "log.flush.policy" => self.log.flush = v.flush_policy()?,
+            "log.message.timestamp.before.max.ms" => {
+                self.log.timestamp_before_max_ms = v.int(0, i64::MAX)?
+            }
+            "log.message.timestamp.after.max.ms" => {
+                self.log.timestamp_after_max_ms = v.int(0, i64::MAX)?
+            }
             "message.max.bytes" => self.log.batch_bytes_max = v.int(61, i32::MAX as i64)? as usize,
             "socket.request.max.bytes" => {
                 self.socket_request_max_bytes = v.int(1024, i32::MAX as i64)? as usize

@@ -100,6 +100,7 @@ fn log_config() -> impl Strategy<Value = LogConfig> {
                     } else {
                         TimestampType::CreateTime
                     },
+                    ..LogConfig::default()
                 }
             },
         )

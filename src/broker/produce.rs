@@ -11,9 +11,11 @@ use super::{codec, BrokerService};
 /// Kafka error INVALID_REQUIRED_ACKS.
 const INVALID_REQUIRED_ACKS: i16 = 21;
 use crate::host::kafka::{KafkaRequest, Pending};
+use crate::limits::PRODUCE_DECOMPRESSED_BYTES_MAX;
 use crate::partition::messages::{
     self, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
 };
+use crate::storage::records;
 
 impl BrokerService {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
@@ -48,19 +50,26 @@ impl BrokerService {
             );
         }
         let mut partitions = Vec::new();
+        let mut checked = Vec::new();
+        // Every record is walked here, on this connection's task, not on the partitions actor:
+        // decompression costs this client's time only. The budget bounds the whole request.
+        let mut budget = PRODUCE_DECOMPRESSED_BYTES_MAX;
         for topic in body.topic_data {
             for data in topic.partition_data {
                 let tp = TopicPartition {
                     topic: topic.name.0.to_string(),
                     partition: data.index,
                 };
-                partitions.push((tp, data.records.map(|b| b.to_vec()).unwrap_or_default()));
+                let mut records = data.records.map(|b| b.to_vec()).unwrap_or_default();
+                checked.push(records::check_produced(&mut records, &mut budget));
+                partitions.push((tp, records));
             }
         }
         let ask = messages::ProduceRequest {
             acks,
             timeout_ms: body.timeout_ms,
             partitions,
+            checked,
         };
         let reply = match self
             .node

@@ -49,6 +49,8 @@ pub fn resolve(
                 config.timestamp_type = TimestampType::from_name(value.trim())
                     .ok_or_else(|| format!("{key}: '{value}' is not CreateTime or LogAppendTime"))?
             }
+            "message.timestamp.before.max.ms" => config.timestamp_before_max_ms = int(0, i64::MAX)?,
+            "message.timestamp.after.max.ms" => config.timestamp_after_max_ms = int(0, i64::MAX)?,
             // Accepted and reported, not acted on (yet): compaction, min ISR (one node),
             // compression (batches are stored as produced).
             "cleanup.policy"

@@ -253,12 +253,14 @@ impl Partitions {
         // (partition, whether records were written): flushes to schedule, fetches to wake.
         let mut touched = Vec::new();
         let mut outstanding = 0;
+        let mut checked = request.checked;
         for (slot, (tp, records)) in request.partitions.into_iter().enumerate() {
+            let check = checked.get_mut(slot).and_then(Option::take);
             let Some(replica) = self.replicas.get_mut(&tp) else {
                 results.push((tp, produce_result(UNKNOWN_TOPIC_OR_PARTITION, None, -1, -1)));
                 continue;
             };
-            let result = match replica.produce(records, ctx.now.unix_ms) {
+            let result = match replica.produce(records, check, ctx.now.unix_ms) {
                 Err(refusal) => {
                     let log_start = replica.log().log_start_offset();
                     produce_result(refusal.error_code, Some(refusal.message), -1, log_start)
