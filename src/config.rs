@@ -222,6 +222,12 @@ impl ServerConfig {
             }
             "log.flush.policy" => self.log.flush = v.flush_policy()?,
             "fetch.max.bytes" => self.fetch_max_bytes = v.int(0, i32::MAX as i64)? as usize,
+            "log.message.timestamp.before.max.ms" => {
+                self.log.timestamp_before_max_ms = v.int(0, i64::MAX)?
+            }
+            "log.message.timestamp.after.max.ms" => {
+                self.log.timestamp_after_max_ms = v.int(0, i64::MAX)?
+            }
             "message.max.bytes" => self.log.batch_bytes_max = v.int(61, i32::MAX as i64)? as usize,
             "socket.request.max.bytes" => {
                 self.socket_request_max_bytes = v.int(1024, i32::MAX as i64)? as usize

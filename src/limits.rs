@@ -169,3 +169,23 @@ pub const OFFLINE_LOG_RETRY_MS: u64 = 1_000;
 
 const _: () = assert!(FETCH_PARKED_MAX <= 4 * MAILBOX_CAPACITY);
 const _: () = assert!(FETCHES_IN_FLIGHT_PER_CONNECTION <= INFLIGHT_PER_CONNECTION_MAX);
+
+/// Bytes the compressed batches of one Produce request may decompress to, all partitions
+/// together, while the broker walks their records (see `storage::records`). Past it the
+/// partition is refused with MESSAGE_TOO_LARGE. Decompression is streamed (nothing but the
+/// codec's window is held), so this bounds CPU, not memory: a 69-byte "bomb" would otherwise
+/// make the broker inflate gigabytes. 256 MiB is a whole default-sized request (librdkafka's
+/// `message.max.bytes`, 1 MB) at a 256:1 compression ratio, far beyond what real record data
+/// reaches, and takes well under a second to walk.
+pub const PRODUCE_DECOMPRESSED_BYTES_MAX: u64 = 256 << 20;
+
+/// Largest snappy block a produced batch may hold, decompressed. Snappy blocks decode whole,
+/// so this bounds the buffer one block needs: a 1 MiB batch (the default `max.message.bytes`)
+/// written as librdkafka's single raw block at snappy's best ratio (~22:1) still fits.
+/// Kafka's Java clients write 32 KiB blocks.
+pub const SNAPPY_BLOCK_BYTES_MAX: usize = 32 << 20;
+
+/// Largest zstd window a produced batch may declare (the history its decoder must keep).
+/// zstd levels 1 to 19 use at most 8 MiB (window log 23); only the "ultra" levels 20–22 need
+/// more, and a hostile frame may claim terabytes.
+pub const ZSTD_WINDOW_BYTES_MAX: u64 = 8 << 20;

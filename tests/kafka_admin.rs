@@ -240,7 +240,7 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
     );
     // The whole set at the min and max versions; documentation and synonyms only when asked.
     let v1 = describe(&mut s, 1, TOPIC, "cfg", None, false);
-    assert_eq!(v1.configs.len(), 13);
+    assert_eq!(v1.configs.len(), 15);
     assert!(v1
         .configs
         .iter()

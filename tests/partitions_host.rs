@@ -36,7 +36,7 @@ fn config() -> LogConfig {
         batch_bytes_max: 1 << 20,
         flush: FlushPolicy::EveryAppend,
         timestamp_type: TimestampType::CreateTime,
-        min_insync_replicas: 1,
+        ..LogConfig::default()
     }
 }
 
@@ -134,6 +134,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
             acks: -1,
             timeout_ms: 30_000,
             partitions: vec![(tp(), records)],
+            checked: Vec::new(),
         })
     };
     match ask(&handle, produce(batch.clone())).await {

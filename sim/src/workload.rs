@@ -197,7 +197,11 @@ pub async fn producer(w: Workload, id: u32, until: Instant) {
             &value,
             &key,
             identity.as_ref(),
-            1_700_000_000_000 + w.now_ms() as i64,
+            // The simulated wall clock, which the broker's clock also reads: the broker refuses
+            // CreateTime records more than `message.timestamp.after.max.ms` ahead of it.
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
         );
         let data = PartitionProduceData::default()
             .with_index(partition)

@@ -143,6 +143,20 @@ const TOPIC_KEYS: &[TopicKey] = &[
         broker_value: |l| l.timestamp_type.name().into(),
     },
     TopicKey {
+        name: "message.timestamp.before.max.ms",
+        broker_key: "log.message.timestamp.before.max.ms",
+        config_type: config_type::LONG,
+        doc: "CreateTime records older than this, by the broker's clock, are refused (INVALID_TIMESTAMP).",
+        broker_value: |l| l.timestamp_before_max_ms.to_string(),
+    },
+    TopicKey {
+        name: "message.timestamp.after.max.ms",
+        broker_key: "log.message.timestamp.after.max.ms",
+        config_type: config_type::LONG,
+        doc: "CreateTime records further in the future than this, by the broker's clock, are refused (INVALID_TIMESTAMP).",
+        broker_value: |l| l.timestamp_after_max_ms.to_string(),
+    },
+    TopicKey {
         name: "min.insync.replicas",
         broker_key: "min.insync.replicas",
         config_type: config_type::INT,

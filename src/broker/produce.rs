@@ -16,9 +16,11 @@ use super::{codec, per_partition, BrokerService};
 /// Kafka error INVALID_REQUIRED_ACKS.
 const INVALID_REQUIRED_ACKS: i16 = 21;
 use crate::host::kafka::{KafkaRequest, Pending};
+use crate::limits::PRODUCE_DECOMPRESSED_BYTES_MAX;
 use crate::partition::messages::{
     self, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
 };
+use crate::storage::records;
 
 impl BrokerService {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
@@ -57,14 +59,23 @@ impl BrokerService {
                 &produce_response(results, version),
             );
         }
+        // Every record is walked here, on this connection's task, not on the partitions actor:
+        // decompression costs this client's time only. The budget bounds the whole request.
+        let mut budget = PRODUCE_DECOMPRESSED_BYTES_MAX;
+        let mut checked = Vec::with_capacity(partitions.len());
         let partitions = partitions
             .into_iter()
-            .map(|(tp, records)| (tp, records.map(|b| b.to_vec()).unwrap_or_default()))
+            .map(|(tp, records)| {
+                let mut records = records.map(|b| b.to_vec()).unwrap_or_default();
+                checked.push(records::check_produced(&mut records, &mut budget));
+                (tp, records)
+            })
             .collect();
         let ask = messages::ProduceRequest {
             acks,
             timeout_ms,
             partitions,
+            checked,
         };
         let reply = match self
             .node

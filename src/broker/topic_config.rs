@@ -53,6 +53,8 @@ pub fn resolve(
                 config.timestamp_type = TimestampType::from_name(value.trim())
                     .ok_or_else(|| format!("{key}: '{value}' is not CreateTime or LogAppendTime"))?
             }
+            "message.timestamp.before.max.ms" => config.timestamp_before_max_ms = int(0, i64::MAX)?,
+            "message.timestamp.after.max.ms" => config.timestamp_after_max_ms = int(0, i64::MAX)?,
             "cleanup.policy" => cleanup_policy(value)?,
             "min.insync.replicas" => config.min_insync_replicas = int(1, i32::MAX as i64)? as u32,
             "compression.type" => compression_type(value)?,

@@ -111,6 +111,8 @@ pub const TOPIC_CONFIG_KEYS: &[&str] = &[
     "flush.messages",
     "cleanup.policy",
     "message.timestamp.type",
+    "message.timestamp.before.max.ms",
+    "message.timestamp.after.max.ms",
     "min.insync.replicas",
     "compression.type",
 ];

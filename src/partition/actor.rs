@@ -338,8 +338,10 @@ impl Partitions {
         // (partition, whether records were written): flushes to schedule, fetches to wake.
         let mut touched = Vec::new();
         let mut outstanding = 0;
+        let mut checked = request.checked;
         for (slot, (tp, records)) in request.partitions.into_iter().enumerate() {
             self.revive(ctx, &tp);
+            let check = checked.get_mut(slot).and_then(Option::take);
             let Some(replica) = self.replicas.get_mut(&tp) else {
                 let result = match self.offline.reason(&tp) {
                     Some(reason) => produce_result(KAFKA_STORAGE_ERROR, Some(reason), -1, -1),
@@ -356,7 +358,7 @@ impl Partitions {
                 ));
                 continue;
             }
-            let result = match replica.produce(records, ctx.now.unix_ms) {
+            let result = match replica.produce(records, check, ctx.now.unix_ms) {
                 Err(refusal) => {
                     let log_start = replica.log().log_start_offset();
                     produce_result(refusal.error_code, Some(refusal.message), -1, log_start)

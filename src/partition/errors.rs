@@ -23,9 +23,11 @@ pub const INVALID_PRODUCER_EPOCH: i16 = ResponseError::InvalidProducerEpoch.code
 pub const KAFKA_STORAGE_ERROR: i16 = ResponseError::KafkaStorageError.code();
 pub const INVALID_RECORD: i16 = ResponseError::InvalidRecord.code();
 pub const NOT_ENOUGH_REPLICAS: i16 = ResponseError::NotEnoughReplicas.code();
+pub const INVALID_TIMESTAMP: i16 = ResponseError::InvalidTimestamp.code();
 
 const _: () = assert!(UNKNOWN_TOPIC_OR_PARTITION == 3 && OUT_OF_ORDER_SEQUENCE_NUMBER == 45);
 const _: () = assert!(INVALID_PRODUCER_EPOCH == 47 && KAFKA_STORAGE_ERROR == 56);
+const _: () = assert!(INVALID_TIMESTAMP == 32 && INVALID_RECORD == 87 && CORRUPT_MESSAGE == 2);
 
 /// The Kafka error code a client gets for a log error.
 pub fn log_error_code(error: &LogError) -> i16 {

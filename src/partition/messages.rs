@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::ActorId;
 use crate::storage::log::LogConfig;
+use crate::storage::records::{RecordTimestamps, RecordsError};
 
 /// The actor that keeps topic metadata (names, ids, partition counts, configs) on this node.
 pub const TOPICS: ActorId = ActorId(1);
@@ -106,7 +107,15 @@ pub struct ProduceRequest {
     pub acks: i16,
     pub timeout_ms: i32,
     pub partitions: Vec<(TopicPartition, Vec<u8>)>,
+    /// The broker's record walk of each partition's data, by index (`storage::records`),
+    /// done on the connection's task so the partitions actor does not decompress. A missing
+    /// entry (or `None`) is walked by the actor itself.
+    #[serde(default)]
+    pub checked: Vec<Option<RecordsChecked>>,
 }
+
+/// The outcome of walking one partition's records.
+pub type RecordsChecked = Result<RecordTimestamps, RecordsError>;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FetchRequest {

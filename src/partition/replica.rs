@@ -8,15 +8,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::errors::{self, INVALID_RECORD, KAFKA_STORAGE_ERROR};
-use super::messages::TopicPartition;
+use super::errors::{self, INVALID_RECORD, INVALID_TIMESTAMP, KAFKA_STORAGE_ERROR};
+use super::messages::{RecordsChecked, TopicPartition};
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
 use crate::faults::{self, Canary};
-use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
+use crate::limits::{
+    PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES, PRODUCE_DECOMPRESSED_BYTES_MAX,
+};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::group_commit::GroupCommit;
-use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint};
+use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint, TimestampType};
+use crate::storage::records;
 use crate::storage::{Storage, SyncHandle};
 
 /// The leader epoch stamped into appended batches. There is no controller yet, so a single
@@ -205,13 +208,25 @@ impl Replica {
     }
 
     /// Validates and appends one partition's records (idempotence checks included). Nothing
-    /// is written on error.
-    pub fn produce(&mut self, mut records: Vec<u8>, now_ms: i64) -> Result<Appended, Refusal> {
+    /// is written on error. `checked` is the broker's walk of these records
+    /// ([`records::check_produced`]); `None` walks them here.
+    pub fn produce(
+        &mut self,
+        mut records: Vec<u8>,
+        checked: Option<RecordsChecked>,
+        now_ms: i64,
+    ) -> Result<Appended, Refusal> {
         if self.failed {
             return Err(Refusal::new(
                 KAFKA_STORAGE_ERROR,
                 "the log failed to sync; it must be reopened",
             ));
+        }
+        let checked = checked.or_else(|| {
+            records::check_produced(&mut records, &mut PRODUCE_DECOMPRESSED_BYTES_MAX.clone())
+        });
+        if let Some(checked) = checked {
+            self.check_records(checked, now_ms)?;
         }
         let idempotent = idempotent_header(&records)?;
         if let Some(header) = &idempotent {
@@ -266,6 +281,29 @@ impl Replica {
             last_offset: info.last_offset,
             log_append_time_ms: info.log_append_time_ms,
         })
+    }
+
+    /// Refuses records the walk found broken, and CreateTime records outside the topic's
+    /// timestamp bounds (Kafka's `LogValidator.validateTimestamp`).
+    fn check_records(&self, checked: RecordsChecked, now_ms: i64) -> Result<(), Refusal> {
+        let seen = checked.map_err(|e| {
+            let at = e
+                .record_index
+                .map_or(String::new(), |i| format!(" (batch_index {i})"));
+            Refusal::new(e.error_code, format!("{}{at}", e.message))
+        })?;
+        let config = self.log.config();
+        if config.timestamp_type == TimestampType::CreateTime {
+            if let Some(why) = records::timestamp_out_of_range(
+                &seen,
+                now_ms,
+                config.timestamp_before_max_ms,
+                config.timestamp_after_max_ms,
+            ) {
+                return Err(Refusal::new(INVALID_TIMESTAMP, why));
+            }
+        }
+        Ok(())
     }
 
     /// The append time stamped into the stored batch holding `offset` if it is a

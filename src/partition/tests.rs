@@ -50,7 +50,7 @@ fn config(flush_interval_ms: Option<u64>) -> LogConfig {
             Some(ms) => FlushPolicy::IntervalMs(ms),
         },
         timestamp_type: TimestampType::CreateTime,
-        min_insync_replicas: 1,
+        ..LogConfig::default()
     }
 }
 
@@ -68,6 +68,7 @@ fn produce(acks: i16, partitions: Vec<(TopicPartition, Vec<u8>)>) -> PartitionsR
         acks,
         timeout_ms: 30_000,
         partitions,
+        checked: Vec::new(),
     })
 }
 

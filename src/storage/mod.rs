@@ -99,3 +99,4 @@ pub mod fuzz_support;
 pub mod group_commit;
 pub mod log;
 pub mod mem;
+pub mod records;

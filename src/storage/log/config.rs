@@ -73,7 +73,17 @@ pub struct LogConfig {
     /// ignores it; the partition refuses `acks=all` with NOT_ENOUGH_REPLICAS while fewer
     /// replicas are in sync (today: one, the leader).
     pub min_insync_replicas: u32,
+    /// CreateTime records stamped more than this before the broker's clock are refused with
+    /// INVALID_TIMESTAMP (`message.timestamp.before.max.ms`; Kafka's default: unbounded).
+    pub timestamp_before_max_ms: i64,
+    /// CreateTime records stamped more than this after the broker's clock are refused
+    /// (`message.timestamp.after.max.ms`; Kafka 4.0's default: one hour, KIP-1030). Bounds how
+    /// far a producer can push `segment.ms` rolls and time retention.
+    pub timestamp_after_max_ms: i64,
 }
+
+/// Kafka 4.0's `log.message.timestamp.after.max.ms` default: one hour.
+pub const TIMESTAMP_AFTER_MAX_MS_DEFAULT: i64 = 60 * 60 * 1000;
 
 /// Seven days, Kafka's `log.retention.hours` and `log.roll.hours` default.
 pub const SEVEN_DAYS_MS: i64 = 7 * 24 * 60 * 60 * 1000;
@@ -95,6 +105,8 @@ impl Default for LogConfig {
             flush: FlushPolicy::EveryAppend,
             timestamp_type: TimestampType::CreateTime,
             min_insync_replicas: 1,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: TIMESTAMP_AFTER_MAX_MS_DEFAULT,
         }
     }
 }

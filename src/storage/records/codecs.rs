@@ -1,0 +1,152 @@
+//! Streaming decoders for the four codecs a v2 batch's attributes may name (1 gzip, 2 snappy,
+//! 3 lz4, 4 zstd), each a `BufRead` the record walk pulls from. All are pure Rust and decode
+//! only: the broker stores batches as produced, it never recompresses. Memory per decoder is
+//! bounded by the format's window (gzip 32 KiB, lz4 a 4 MiB block, zstd
+//! [`ZSTD_WINDOW_BYTES_MAX`]) or, for snappy, by [`SNAPPY_BLOCK_BYTES_MAX`] — never by what the
+//! payload claims.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use super::RecordsError;
+use crate::limits::{SNAPPY_BLOCK_BYTES_MAX, ZSTD_WINDOW_BYTES_MAX};
+
+/// Snappy's best case: a 3-byte copy tag yields 64 bytes, so no block decompresses to more than
+/// ~21.4 times its size (plus the length preamble). A claim beyond it is not snappy.
+const SNAPPY_RATIO_MAX: usize = 22;
+
+/// xerial snappy-java's stream header, which Kafka's Java clients write before the blocks.
+const XERIAL_MAGIC: &[u8] = b"\x82SNAPPY\x00";
+const XERIAL_HEADER_BYTES: usize = 16;
+
+/// A decoder over `payload` for `codec`. `budget` bounds what one snappy block may claim.
+pub fn decoder<'a>(
+    codec: u8,
+    payload: &'a [u8],
+    budget: u64,
+) -> Result<Box<dyn BufRead + 'a>, RecordsError> {
+    Ok(match codec {
+        1 => Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(
+            payload,
+        ))),
+        2 => Box::new(BufReader::new(Snappy::new(payload, budget))),
+        3 => Box::new(lz4_flex::frame::FrameDecoder::new(payload)),
+        4 => {
+            let zstd = ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
+                payload,
+                ZSTD_WINDOW_BYTES_MAX,
+            )
+            .map_err(|e| RecordsError::corrupt(format!("cannot decompress the records: {e}")))?;
+            Box::new(BufReader::new(zstd))
+        }
+        other => {
+            return Err(RecordsError::corrupt(format!(
+                "unknown compression codec {other}"
+            )))
+        }
+    })
+}
+
+/// Kafka's snappy: either xerial framing (a 16-byte header, then blocks each prefixed by a
+/// big-endian u32 length) or, as librdkafka writes it, one raw snappy block. Decodes one block
+/// at a time.
+struct Snappy<'a> {
+    /// Compressed bytes not yet decoded.
+    rest: &'a [u8],
+    framed: bool,
+    block: Vec<u8>,
+    at: usize,
+    budget: u64,
+}
+
+impl<'a> Snappy<'a> {
+    fn new(payload: &'a [u8], budget: u64) -> Self {
+        let framed = payload.len() >= XERIAL_HEADER_BYTES && payload.starts_with(XERIAL_MAGIC);
+        let rest = if framed {
+            &payload[XERIAL_HEADER_BYTES..]
+        } else {
+            payload
+        };
+        Self {
+            rest,
+            framed,
+            block: Vec::new(),
+            at: 0,
+            budget,
+        }
+    }
+
+    /// The next compressed block, or `None` at the end.
+    fn next_compressed(&mut self) -> io::Result<Option<&'a [u8]>> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        if !self.framed {
+            return Ok(Some(std::mem::take(&mut self.rest)));
+        }
+        if self.rest.len() < 4 {
+            return Err(bad("truncated xerial block length"));
+        }
+        let len = u32::from_be_bytes([self.rest[0], self.rest[1], self.rest[2], self.rest[3]]);
+        let body = self
+            .rest
+            .get(4..4 + len as usize)
+            .ok_or_else(|| bad("xerial block runs past the payload"))?;
+        self.rest = &self.rest[4 + len as usize..];
+        Ok(Some(body))
+    }
+
+    fn decode_next(&mut self) -> io::Result<bool> {
+        let Some(compressed) = self.next_compressed()? else {
+            return Ok(false);
+        };
+        let len = snap::raw::decompress_len(compressed).map_err(|e| bad(&e.to_string()))?;
+        if len > compressed.len() * SNAPPY_RATIO_MAX + 8 {
+            return Err(bad(&format!(
+                "a {}-byte block claims {len} bytes, beyond snappy's ratio",
+                compressed.len()
+            )));
+        }
+        if len > SNAPPY_BLOCK_BYTES_MAX || len as u64 > self.budget {
+            return Err(io::Error::other(OverBudget));
+        }
+        self.block.clear();
+        self.block.resize(len, 0);
+        snap::raw::Decoder::new()
+            .decompress(compressed, &mut self.block)
+            .map_err(|e| bad(&e.to_string()))?;
+        self.budget -= len as u64;
+        self.at = 0;
+        Ok(true)
+    }
+}
+
+/// A snappy block larger than [`SNAPPY_BLOCK_BYTES_MAX`] or the request's remaining budget:
+/// a limit, reported as MESSAGE_TOO_LARGE rather than as corruption.
+#[derive(Debug)]
+pub struct OverBudget;
+
+impl std::fmt::Display for OverBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("decompressed block over the limit")
+    }
+}
+
+impl std::error::Error for OverBudget {}
+
+fn bad(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("snappy: {why}"))
+}
+
+impl Read for Snappy<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.block.len() {
+            if !self.decode_next()? {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(self.block.len() - self.at);
+        out[..n].copy_from_slice(&self.block[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}

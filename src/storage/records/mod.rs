@@ -1,0 +1,166 @@
+//! Record-level validation of produced batches: Kafka's `LogValidator`, minus format conversion.
+//!
+//! [`super::batch`] checks a batch's header and CRC without looking inside; a CRC only proves
+//! the bytes are the ones the producer sent, not that they are records. Before this module a
+//! batch whose records section was 70 bytes of `0xff` (with a correct CRC) was stored, and
+//! librdkafka consumers then spun at its offset forever; a 69-byte gzip batch claiming
+//! 2^31-1 records moved the log end by 2^31.
+//!
+//! [`check_batches`] walks every record of every batch, decompressing compressed ones as a
+//! stream: each record's length, attributes, timestamp and offset deltas (the offset delta must
+//! be the record's index), key, value and headers, and the record must end exactly where its
+//! length says; the batch must hold exactly `recordsCount` records and nothing after them. It
+//! never allocates by an untrusted count: keys, values and headers are skipped, not read, and
+//! the decompressed bytes a request may cost are bounded by a budget
+//! ([`crate::limits::PRODUCE_DECOMPRESSED_BYTES_MAX`]). It also rewrites a CreateTime batch's
+//! `maxTimestamp` to its records' largest timestamp, as Kafka does, so a lying header cannot
+//! steer segment rolls or the time index.
+//!
+//! Errors carry Kafka's codes: INVALID_RECORD (87) for records that break the format's rules,
+//! CORRUPT_MESSAGE (2) for a payload its codec cannot decode, MESSAGE_TOO_LARGE (10) past the
+//! decompression budget.
+
+mod codecs;
+#[cfg(test)]
+mod tests;
+mod walk;
+
+use crate::partition::errors::{CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE};
+use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
+
+pub use walk::RecordTimestamps;
+
+/// Why a batch's records were refused, with the Kafka error code the producer gets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordsError {
+    pub error_code: i16,
+    /// Index of the record at fault within its batch, when one is (Produce v8's
+    /// `record_errors[].batch_index`).
+    pub record_index: Option<i32>,
+    pub message: String,
+}
+
+impl RecordsError {
+    fn invalid(record_index: Option<i32>, message: impl Into<String>) -> Self {
+        Self {
+            error_code: INVALID_RECORD,
+            record_index,
+            message: message.into(),
+        }
+    }
+
+    fn corrupt(message: impl Into<String>) -> Self {
+        Self {
+            error_code: CORRUPT_MESSAGE,
+            record_index: None,
+            message: message.into(),
+        }
+    }
+
+    fn too_large(limit: u64) -> Self {
+        Self {
+            error_code: MESSAGE_TOO_LARGE,
+            record_index: None,
+            message: format!(
+                "the request's compressed records decompress to more than {limit} bytes"
+            ),
+        }
+    }
+}
+
+/// Validates the records of every batch in `batches` (one partition's data of a Produce
+/// request, already accepted by [`batch::validate_all`]) and rewrites each CreateTime batch's
+/// `maxTimestamp` to its records' largest (recomputing the CRC). `budget` is the decompressed
+/// bytes the rest of the request may still cost; it shrinks by what this call decompressed.
+/// Returns the smallest and largest record timestamp seen (for the timestamp bounds check).
+pub fn check_batches(
+    batches: &mut [u8],
+    budget: &mut u64,
+) -> Result<RecordTimestamps, RecordsError> {
+    let mut all = RecordTimestamps::new();
+    let mut at = 0usize;
+    while at < batches.len() {
+        let header =
+            BatchHeader::parse(&batches[at..]).map_err(|e| RecordsError::corrupt(e.to_string()))?;
+        let end = at + header.total_bytes();
+        if header.total_bytes() < HEADER_BYTES || end > batches.len() {
+            return Err(RecordsError::corrupt("record batch runs past the request"));
+        }
+        let seen = check_one(&batches[at..end], &header, budget)?;
+        if !header.is_log_append_time() && seen.batch_max_ms != header.max_timestamp_ms {
+            set_max_timestamp(&mut batches[at..end], seen.batch_max_ms);
+        }
+        all.merge(&seen);
+        at = end;
+    }
+    Ok(all)
+}
+
+/// [`check_batches`] for one partition's data as produced: `None` when the batches' headers or
+/// CRCs are bad, which [`crate::storage::log::Log::append`] reports itself (the walk needs
+/// trustworthy headers).
+pub fn check_produced(
+    batches: &mut [u8],
+    budget: &mut u64,
+) -> Option<Result<RecordTimestamps, RecordsError>> {
+    batch::validate_all(batches, usize::MAX).ok()?;
+    Some(check_batches(batches, budget))
+}
+
+/// Walks one batch's records (decompressing if needed).
+fn check_one(
+    batch: &[u8],
+    header: &BatchHeader,
+    budget: &mut u64,
+) -> Result<RecordTimestamps, RecordsError> {
+    let payload = &batch[HEADER_BYTES..];
+    match header.compression() {
+        0 => walk::walk_records(payload, header, payload.len() as u64),
+        codec => {
+            let stream = codecs::decoder(codec, payload, *budget)?;
+            let limit = *budget;
+            let mut counted = walk::Counted::new(stream, limit);
+            let seen = walk::walk_stream(&mut counted, header)?;
+            *budget -= counted.consumed();
+            Ok(seen)
+        }
+    }
+}
+
+/// Writes `maxTimestamp` and the CRC that covers it (Kafka's `setMaxTimestamp`).
+fn set_max_timestamp(batch: &mut [u8], max_timestamp_ms: i64) {
+    const MAX_TIMESTAMP_AT: usize = 35;
+    const CRC_AT: usize = 17;
+    batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp_ms.to_be_bytes());
+    let crc = batch::compute_crc(batch);
+    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// The timestamp bounds a topic puts on CreateTime records (Kafka's
+/// `message.timestamp.before.max.ms` / `message.timestamp.after.max.ms`, KIP-937): a record
+/// stamped more than `before_max_ms` before `now_ms` or more than `after_max_ms` after it is
+/// refused with INVALID_TIMESTAMP. Records without a timestamp (-1) are not checked, as in Kafka.
+/// Computed without overflow, so `i64::MIN` / `i64::MAX` timestamps are refused, not wrapped.
+pub fn timestamp_out_of_range(
+    seen: &RecordTimestamps,
+    now_ms: i64,
+    before_max_ms: i64,
+    after_max_ms: i64,
+) -> Option<String> {
+    let (min_ms, max_ms) = seen.range?;
+    let now = now_ms as i128;
+    let low = now - before_max_ms as i128;
+    let high = now + after_max_ms as i128;
+    for ts in [min_ms, max_ms] {
+        if !(low..=high).contains(&(ts as i128)) {
+            let clamp = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+            return Some(format!(
+                "timestamp {ts} is out of range: it must be within [{}, {}] \
+                 (message.timestamp.before.max.ms / message.timestamp.after.max.ms)",
+                clamp(low),
+                clamp(high)
+            ));
+        }
+    }
+    None
+}

@@ -1,0 +1,383 @@
+//! The record walk against hand-built batches: valid ones of every codec pass, and each field
+//! broken on its own is refused with Kafka's code.
+
+use std::io::Write;
+
+use super::*;
+use crate::partition::errors::{CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE};
+use crate::storage::batch::{build_batch_with_timestamps, validate_batch, BatchHeader};
+
+const T0: i64 = 1_700_000_000_000;
+const BIG: u64 = 1 << 30;
+
+fn zz(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn varint(out: &mut Vec<u8>, v: i64) {
+    let mut u = zz(v);
+    while u >= 0x80 {
+        out.push(u as u8 | 0x80);
+        u >>= 7;
+    }
+    out.push(u as u8);
+}
+
+/// One record's fields, encodable with any of them broken.
+#[derive(Clone)]
+struct Rec {
+    length_adjust: i64,
+    ts_delta: i64,
+    offset_delta: i64,
+    key: Option<Vec<u8>>,
+    key_len_override: Option<i64>,
+    value: Vec<u8>,
+    headers: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>,
+    header_count_override: Option<i64>,
+}
+
+fn rec(index: i64) -> Rec {
+    Rec {
+        length_adjust: 0,
+        ts_delta: index,
+        offset_delta: index,
+        key: Some(b"k".to_vec()),
+        key_len_override: None,
+        value: format!("value-{index}").into_bytes(),
+        headers: vec![
+            (Some(b"h".to_vec()), Some(b"v".to_vec())),
+            (Some(vec![]), None),
+        ],
+        header_count_override: None,
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &Option<Vec<u8>>) {
+    match b {
+        None => varint(out, -1),
+        Some(b) => {
+            varint(out, b.len() as i64);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+fn encode(r: &Rec) -> Vec<u8> {
+    let mut body = vec![0u8];
+    varint(&mut body, r.ts_delta);
+    varint(&mut body, r.offset_delta);
+    match r.key_len_override {
+        Some(n) => varint(&mut body, n),
+        None => put_bytes(&mut body, &r.key),
+    }
+    put_bytes(&mut body, &Some(r.value.clone()));
+    varint(
+        &mut body,
+        r.header_count_override.unwrap_or(r.headers.len() as i64),
+    );
+    for (k, v) in &r.headers {
+        put_bytes(&mut body, k);
+        put_bytes(&mut body, v);
+    }
+    let mut out = Vec::new();
+    varint(&mut out, body.len() as i64 + r.length_adjust);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A batch whose records section is `section` (compressed with `codec` if nonzero), claiming
+/// `count` records, with a correct CRC.
+fn batch_with(section: &[u8], count: i32, codec: u8) -> Vec<u8> {
+    let mut b = build_batch_with_timestamps(&[(None, b"x")], &[T0]);
+    b.truncate(HEADER_BYTES);
+    b.extend_from_slice(&compress(codec, section));
+    let batch_length = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    b[21..23].copy_from_slice(&(codec as i16).to_be_bytes());
+    b[23..27].copy_from_slice(&(count - 1).to_be_bytes());
+    b[57..61].copy_from_slice(&count.to_be_bytes());
+    let max = T0 + count as i64 - 1;
+    b[35..43].copy_from_slice(&max.to_be_bytes());
+    fix_crc(&mut b);
+    b
+}
+
+fn fix_crc(b: &mut [u8]) {
+    let crc = batch::compute_crc(b);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
+fn compress(codec: u8, data: &[u8]) -> Vec<u8> {
+    match codec {
+        0 => data.to_vec(),
+        1 => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        2 => snap::raw::Encoder::new().compress_vec(data).unwrap(),
+        3 => {
+            let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        4 => ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest),
+        _ => unreachable!(),
+    }
+}
+
+/// xerial-framed snappy, as Kafka's Java producer writes it (blocks of `block` bytes).
+fn xerial(data: &[u8], block: usize) -> Vec<u8> {
+    let mut out = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01".to_vec();
+    for chunk in data.chunks(block) {
+        let c = snap::raw::Encoder::new().compress_vec(chunk).unwrap();
+        out.extend_from_slice(&(c.len() as u32).to_be_bytes());
+        out.extend_from_slice(&c);
+    }
+    out
+}
+
+fn section(recs: &[Rec]) -> Vec<u8> {
+    recs.iter().flat_map(encode).collect()
+}
+
+fn good(n: i64) -> Vec<Rec> {
+    (0..n).map(rec).collect()
+}
+
+fn check(mut b: Vec<u8>) -> Result<RecordTimestamps, RecordsError> {
+    validate_batch(&b, usize::MAX).expect("the header and CRC are valid");
+    check_batches(&mut b, &mut BIG.clone())
+}
+
+fn code(r: Result<RecordTimestamps, RecordsError>) -> i16 {
+    r.expect_err("must be refused").error_code
+}
+
+#[test]
+fn valid_batches_of_every_codec_pass_and_report_their_timestamps() {
+    for codec in 0..=4u8 {
+        let seen = check(batch_with(&section(&good(50)), 50, codec)).unwrap();
+        assert_eq!(seen.range, Some((T0, T0 + 49)), "codec {codec}");
+        assert_eq!(seen.batch_max_ms, T0 + 49);
+    }
+}
+
+#[test]
+fn xerial_framed_snappy_passes_and_a_damaged_frame_is_corrupt() {
+    let data = section(&good(2000));
+    let mut b = batch_with(&[], 1, 0);
+    b.truncate(HEADER_BYTES);
+    let framed = xerial(&data, 32 * 1024);
+    b.extend_from_slice(&framed);
+    let len = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&len.to_be_bytes());
+    b[21..23].copy_from_slice(&2i16.to_be_bytes());
+    b[23..27].copy_from_slice(&1999i32.to_be_bytes());
+    b[57..61].copy_from_slice(&2000i32.to_be_bytes());
+    fix_crc(&mut b);
+    assert_eq!(check(b.clone()).unwrap().range, Some((T0, T0 + 1999)));
+    // A block length pointing past the payload.
+    b[HEADER_BYTES + 16..HEADER_BYTES + 20].copy_from_slice(&u32::MAX.to_be_bytes());
+    fix_crc(&mut b);
+    assert_eq!(code(check(b)), CORRUPT_MESSAGE);
+}
+
+#[test]
+fn the_issues_seventy_bytes_of_ff_with_a_correct_crc_are_an_invalid_record() {
+    assert_eq!(code(check(batch_with(&[0xff; 70], 1, 0))), INVALID_RECORD);
+}
+
+#[test]
+fn garbage_payloads_of_every_codec_are_corrupt() {
+    for codec in 1..=4u8 {
+        let mut b = batch_with(&section(&good(1)), 1, codec);
+        b.truncate(HEADER_BYTES);
+        b.extend_from_slice(&[0xffu8; 40]);
+        let len = (b.len() - 12) as i32;
+        b[8..12].copy_from_slice(&len.to_be_bytes());
+        fix_crc(&mut b);
+        assert_eq!(code(check(b)), CORRUPT_MESSAGE, "codec {codec}");
+    }
+}
+
+#[test]
+fn a_compressed_batch_claiming_two_billion_records_is_refused() {
+    // The issue's 69-byte request: one real record, recordsCount 2^31-1.
+    for codec in 1..=4u8 {
+        let b = batch_with(&section(&good(1)), i32::MAX, codec);
+        let e = check(b).unwrap_err();
+        assert_eq!(e.error_code, INVALID_RECORD, "codec {codec}");
+        assert!(
+            e.message.contains("ends inside or before record 1"),
+            "{e:?}"
+        );
+    }
+}
+
+#[test]
+fn decompression_past_the_budget_is_refused_without_holding_it() {
+    // 20,000 records (~500 KB decompressed) against a 100 KB budget: refused once the walk
+    // passes the budget, whatever the codec.
+    let data = section(&good(20_000));
+    for codec in 1..=4u8 {
+        let mut b = batch_with(&data, 20_000, codec);
+        let mut budget = 100_000u64;
+        let e = check_batches(&mut b, &mut budget).unwrap_err();
+        assert_eq!(e.error_code, MESSAGE_TOO_LARGE, "codec {codec}: {e:?}");
+        // Within budget, the same batch passes and the budget shrinks by what it cost.
+        let mut budget = BIG;
+        check_batches(&mut b, &mut budget).unwrap();
+        assert_eq!(BIG - budget, data.len() as u64, "codec {codec}");
+    }
+}
+
+#[test]
+fn a_zstd_frame_declaring_a_huge_window_is_corrupt() {
+    // Frame header: magic, descriptor 0 (window descriptor follows, no checksum, no size),
+    // window descriptor 0xF8 = exponent 31 → a 2 TiB window.
+    let mut payload = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8];
+    payload.extend_from_slice(&[0x01, 0x00, 0x00]); // an empty raw last block
+    let mut b = batch_with(&[], 1, 0);
+    b.truncate(HEADER_BYTES);
+    b.extend_from_slice(&payload);
+    let len = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&len.to_be_bytes());
+    b[21..23].copy_from_slice(&4i16.to_be_bytes());
+    fix_crc(&mut b);
+    assert_eq!(code(check(b)), CORRUPT_MESSAGE);
+}
+
+/// Each rule broken on its own, in an uncompressed and a gzip batch.
+#[test]
+fn every_broken_field_is_an_invalid_record() {
+    type Break = fn(&mut Vec<Rec>);
+    let cases: &[(&str, Break)] = &[
+        ("offset delta skips", |r| r[1].offset_delta = 2),
+        ("offset delta repeats", |r| r[2].offset_delta = 1),
+        ("length too long", |r| r[1].length_adjust = 1),
+        ("length too short", |r| r[1].length_adjust = -1),
+        ("negative length", |r| r[1].length_adjust = -1000),
+        ("key length below -1", |r| r[0].key_len_override = Some(-2)),
+        ("key past the record", |r| r[0].key_len_override = Some(100)),
+        ("negative header count", |r| {
+            r[0].header_count_override = Some(-1)
+        }),
+        ("header count beyond the record", |r| {
+            r[0].header_count_override = Some(3)
+        }),
+        ("null header key", |r| r[0].headers[0].0 = None),
+    ];
+    for (name, damage) in cases {
+        let mut recs = good(3);
+        damage(&mut recs);
+        for codec in [0u8, 1] {
+            let e = check(batch_with(&section(&recs), 3, codec)).unwrap_err();
+            assert_eq!(e.error_code, INVALID_RECORD, "{name}, codec {codec}: {e:?}");
+            assert!(e.record_index.is_some(), "{name}: {e:?}");
+        }
+    }
+}
+
+#[test]
+fn records_count_must_match_the_records_present() {
+    for codec in [0u8, 1] {
+        let data = section(&good(3));
+        // Fewer records than claimed (uncompressed: the header check already bounds it).
+        let e = check(batch_with(&data, 4, codec)).unwrap_err();
+        assert_eq!(e.error_code, INVALID_RECORD, "codec {codec}");
+        // More records than claimed: bytes remain.
+        let e = check(batch_with(&data, 2, codec)).unwrap_err();
+        assert_eq!(e.error_code, INVALID_RECORD, "codec {codec}");
+        assert!(e.message.contains("remain"), "{e:?}");
+    }
+}
+
+#[test]
+fn a_lying_max_timestamp_is_rewritten_with_a_valid_crc() {
+    let mut b = batch_with(&section(&good(3)), 3, 0);
+    b[35..43].copy_from_slice(&i64::MAX.to_be_bytes());
+    fix_crc(&mut b);
+    let seen = check_batches(&mut b, &mut BIG.clone()).unwrap();
+    let header = validate_batch(&b, usize::MAX).expect("CRC recomputed");
+    assert_eq!(header.max_timestamp_ms, T0 + 2);
+    assert_eq!(seen.range, Some((T0, T0 + 2)));
+}
+
+#[test]
+fn records_without_timestamps_are_not_range_checked() {
+    let mut recs = good(2);
+    recs[0].ts_delta = 0;
+    recs[1].ts_delta = 0;
+    let mut b = batch_with(&section(&recs), 2, 0);
+    b[27..35].copy_from_slice(&(-1i64).to_be_bytes());
+    fix_crc(&mut b);
+    let seen = check_batches(&mut b, &mut BIG.clone()).unwrap();
+    assert_eq!(seen.range, None);
+    assert_eq!(seen.batch_max_ms, -1);
+    assert_eq!(timestamp_out_of_range(&seen, T0, 0, 0), None);
+}
+
+#[test]
+fn timestamp_bounds_hold_at_the_i64_extremes() {
+    let at = |ts: i64| RecordTimestamps {
+        range: Some((ts, ts)),
+        batch_max_ms: ts,
+    };
+    let hour = 3_600_000;
+    // Kafka's defaults: before unbounded, after one hour.
+    assert_eq!(timestamp_out_of_range(&at(T0), T0, i64::MAX, hour), None);
+    assert_eq!(timestamp_out_of_range(&at(0), T0, i64::MAX, hour), None);
+    assert_eq!(
+        timestamp_out_of_range(&at(T0 + hour), T0, i64::MAX, hour),
+        None
+    );
+    assert!(timestamp_out_of_range(&at(T0 + hour + 1), T0, i64::MAX, hour).is_some());
+    assert!(timestamp_out_of_range(&at(i64::MAX), T0, i64::MAX, hour).is_some());
+    assert!(timestamp_out_of_range(&at(i64::MIN), T0, i64::MAX, hour).is_some());
+    // Unbounded both ways (Long.MAX_VALUE, as Kafka 3.x allowed): nothing is refused.
+    assert_eq!(
+        timestamp_out_of_range(&at(i64::MAX), T0, i64::MAX, i64::MAX),
+        None
+    );
+    assert!(timestamp_out_of_range(&at(T0 - 11), T0, 10, hour).is_some());
+    assert_eq!(timestamp_out_of_range(&at(T0 - 10), T0, 10, hour), None);
+}
+
+#[test]
+fn several_batches_in_one_buffer_are_all_walked() {
+    let mut buf = batch_with(&section(&good(2)), 2, 0);
+    buf.extend(batch_with(&section(&good(3)), 3, 4));
+    let mut bad = good(2);
+    bad[1].offset_delta = 5;
+    let mut with_bad = buf.clone();
+    with_bad.extend(batch_with(&section(&bad), 2, 1));
+    assert_eq!(
+        check_batches(&mut buf, &mut BIG.clone()).unwrap().range,
+        Some((T0, T0 + 2))
+    );
+    let e = check_batches(&mut with_bad, &mut BIG.clone()).unwrap_err();
+    assert_eq!(e.error_code, INVALID_RECORD);
+    let _ = BatchHeader::parse(&buf).unwrap();
+}
+
+#[test]
+fn arbitrary_record_bytes_never_panic() {
+    let mut seed = 0x2545f4914f6cdd1du64;
+    for round in 0..2000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 200) as usize;
+        let bytes: Vec<u8> = (0..len).map(|i| (seed >> (i % 56)) as u8).collect();
+        let codec = (round % 5) as u8;
+        let mut b = batch_with(&[], 1, 0);
+        b.truncate(HEADER_BYTES);
+        b.extend_from_slice(&bytes);
+        let total = (b.len() - 12) as i32;
+        b[8..12].copy_from_slice(&total.to_be_bytes());
+        b[21..23].copy_from_slice(&(codec as i16).to_be_bytes());
+        fix_crc(&mut b);
+        let _ = check_batches(&mut b, &mut BIG.clone());
+    }
+}

@@ -1,0 +1,293 @@
+//! The record walk: reads every field of every record of one batch from a byte stream (the
+//! records section itself, or a decompressor over it), skipping keys, values and header bytes
+//! without keeping them. Field rules follow Kafka's `DefaultRecord.readFrom` and
+//! `DefaultRecordBatch`'s record iterator.
+
+use std::io::BufRead;
+
+use super::RecordsError;
+use crate::storage::batch::{BatchHeader, NO_TIMESTAMP};
+
+/// Record timestamps seen by a walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordTimestamps {
+    /// Smallest and largest timestamp other than -1 ("none"), which Kafka leaves unchecked.
+    pub range: Option<(i64, i64)>,
+    /// Largest record timestamp starting from -1, as Kafka computes a batch's `maxTimestamp`.
+    pub batch_max_ms: i64,
+}
+
+impl Default for RecordTimestamps {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecordTimestamps {
+    pub fn new() -> Self {
+        Self {
+            range: None,
+            batch_max_ms: NO_TIMESTAMP,
+        }
+    }
+
+    fn add(&mut self, ts: i64) {
+        self.batch_max_ms = self.batch_max_ms.max(ts);
+        if ts != NO_TIMESTAMP {
+            self.range = Some(match self.range {
+                None => (ts, ts),
+                Some((lo, hi)) => (lo.min(ts), hi.max(ts)),
+            });
+        }
+    }
+
+    /// Folds another batch's timestamps into these.
+    pub fn merge(&mut self, other: &Self) {
+        self.batch_max_ms = self.batch_max_ms.max(other.batch_max_ms);
+        if let Some((lo, hi)) = other.range {
+            self.add(lo);
+            self.add(hi);
+        }
+    }
+}
+
+/// Why the stream could not give the next bytes.
+enum Short {
+    /// It ended.
+    End,
+    /// Reading on would pass the decompression budget.
+    OverBudget,
+    /// The decompressor failed (the payload is not valid for its codec).
+    Codec(String),
+}
+
+/// A failed walk, before it is given a Kafka code.
+enum Fault {
+    Short(Short),
+    Invalid(String),
+}
+
+impl From<Short> for Fault {
+    fn from(s: Short) -> Self {
+        Fault::Short(s)
+    }
+}
+
+fn short(e: std::io::Error) -> Short {
+    let over = e
+        .get_ref()
+        .is_some_and(|inner| inner.is::<super::codecs::OverBudget>());
+    if over {
+        Short::OverBudget
+    } else {
+        Short::Codec(e.to_string())
+    }
+}
+
+/// A byte stream that counts what the walk consumed and refuses to go past `limit`: the bound
+/// on the work (decompression included) one batch may cause.
+pub struct Counted<R> {
+    inner: R,
+    consumed: u64,
+    limit: u64,
+}
+
+impl<R: BufRead> Counted<R> {
+    pub fn new(inner: R, limit: u64) -> Self {
+        Self {
+            inner,
+            consumed: 0,
+            limit,
+        }
+    }
+
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Up to `want` bytes available now (at least one), checked against the budget.
+    fn available(&mut self, want: u64) -> Result<&[u8], Short> {
+        let consumed = self.consumed;
+        let limit = self.limit;
+        let buf = self.inner.fill_buf().map_err(short)?;
+        if buf.is_empty() {
+            return Err(Short::End);
+        }
+        let take = want.min(buf.len() as u64);
+        if consumed + take > limit {
+            return Err(Short::OverBudget);
+        }
+        Ok(&buf[..take as usize])
+    }
+
+    fn byte(&mut self) -> Result<u8, Short> {
+        let b = self.available(1)?[0];
+        self.inner.consume(1);
+        self.consumed += 1;
+        Ok(b)
+    }
+
+    fn skip(&mut self, mut n: u64) -> Result<(), Short> {
+        while n > 0 {
+            let take = self.available(n)?.len();
+            self.inner.consume(take);
+            self.consumed += take as u64;
+            n -= take as u64;
+        }
+        Ok(())
+    }
+
+    /// True when nothing follows (a trailing byte is not consumed, so it costs no budget).
+    fn at_end(&mut self) -> Result<bool, Short> {
+        let buf = self.inner.fill_buf().map_err(short)?;
+        Ok(buf.is_empty())
+    }
+
+    /// A zigzag varint of at most `max_bytes` bytes (5 for Kafka's varint, 10 for varlong).
+    fn zigzag(&mut self, max_bytes: u32) -> Result<i64, Fault> {
+        let mut raw = 0u64;
+        for i in 0..max_bytes {
+            let b = self.byte()?;
+            raw |= ((b & 0x7f) as u64).checked_shl(7 * i).unwrap_or(0);
+            if b & 0x80 == 0 {
+                let value = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
+                return Ok(if max_bytes == 5 {
+                    // Kafka's varint is an int: higher bits are dropped.
+                    let u = raw as u32;
+                    (((u >> 1) as i32) ^ -((u & 1) as i32)) as i64
+                } else {
+                    value
+                });
+            }
+        }
+        Err(Fault::Invalid("varint is too long".into()))
+    }
+
+    fn varint(&mut self) -> Result<i64, Fault> {
+        self.zigzag(5)
+    }
+
+    fn varlong(&mut self) -> Result<i64, Fault> {
+        self.zigzag(10)
+    }
+}
+
+/// Walks an uncompressed records section (`limit` is its length).
+pub fn walk_records(
+    payload: &[u8],
+    header: &BatchHeader,
+    limit: u64,
+) -> Result<RecordTimestamps, RecordsError> {
+    walk_stream(&mut Counted::new(payload, limit), header)
+}
+
+/// Walks exactly `recordsCount` records from `src`, then requires the stream to end.
+pub fn walk_stream<R: BufRead>(
+    src: &mut Counted<R>,
+    header: &BatchHeader,
+) -> Result<RecordTimestamps, RecordsError> {
+    let count = header.records_count;
+    let mut seen = RecordTimestamps::new();
+    for index in 0..count {
+        match read_record(src, index, header) {
+            Ok(ts) => seen.add(ts),
+            Err(fault) => return Err(describe(fault, index, count, src.limit)),
+        }
+    }
+    match src.at_end() {
+        Ok(true) => Ok(seen),
+        Ok(false) => Err(RecordsError::invalid(
+            None,
+            format!("bytes remain after the batch's {count} records (recordsCount)"),
+        )),
+        Err(short) => Err(describe(Fault::Short(short), count, count, src.limit)),
+    }
+}
+
+fn describe(fault: Fault, index: i32, count: i32, limit: u64) -> RecordsError {
+    match fault {
+        Fault::Invalid(why) => RecordsError::invalid(Some(index), format!("record {index}: {why}")),
+        Fault::Short(Short::End) => RecordsError::invalid(
+            Some(index),
+            format!("the batch ends inside or before record {index} of {count} (recordsCount)"),
+        ),
+        Fault::Short(Short::OverBudget) => RecordsError::too_large(limit),
+        Fault::Short(Short::Codec(why)) => {
+            RecordsError::corrupt(format!("cannot decompress the records: {why}"))
+        }
+    }
+}
+
+/// Reads one record; returns its timestamp.
+fn read_record<R: BufRead>(
+    src: &mut Counted<R>,
+    index: i32,
+    header: &BatchHeader,
+) -> Result<i64, Fault> {
+    let length = src.varint()?;
+    if length < 0 {
+        return Err(Fault::Invalid(format!("negative record length {length}")));
+    }
+    let length = length as u64;
+    let start = src.consumed();
+    // Every field must lie within the record's declared length.
+    let within = |src: &Counted<R>, more: u64| -> Result<(), Fault> {
+        if src.consumed() - start + more > length {
+            return Err(Fault::Invalid(format!(
+                "fields run past the record's length of {length} bytes"
+            )));
+        }
+        Ok(())
+    };
+    src.byte()?; // attributes: unused by v2 records
+    let timestamp_delta = src.varlong()?;
+    let offset_delta = src.varint()?;
+    within(src, 0)?;
+    if offset_delta != index as i64 {
+        return Err(Fault::Invalid(format!(
+            "offsetDelta {offset_delta} is not the record's index {index}"
+        )));
+    }
+    skip_bytes(src, &within, "key", -1)?;
+    skip_bytes(src, &within, "value", -1)?;
+    let headers = src.varint()?;
+    within(src, 0)?;
+    if headers < 0 {
+        return Err(Fault::Invalid(format!("negative header count {headers}")));
+    }
+    for _ in 0..headers {
+        skip_bytes(src, &within, "header key", 0)?;
+        skip_bytes(src, &within, "header value", -1)?;
+    }
+    if src.consumed() - start != length {
+        return Err(Fault::Invalid(format!(
+            "record length {length} does not match its fields ({} bytes)",
+            src.consumed() - start
+        )));
+    }
+    Ok(if header.is_log_append_time() {
+        header.max_timestamp_ms
+    } else {
+        header.base_timestamp_ms.wrapping_add(timestamp_delta)
+    })
+}
+
+/// Skips a length-prefixed field; lengths below `smallest` are refused (-1 means null where
+/// null is allowed, header keys may not be null).
+fn skip_bytes<R: BufRead>(
+    src: &mut Counted<R>,
+    within: &impl Fn(&Counted<R>, u64) -> Result<(), Fault>,
+    what: &str,
+    smallest: i64,
+) -> Result<(), Fault> {
+    let len = src.varint()?;
+    within(src, 0)?;
+    if len < smallest {
+        return Err(Fault::Invalid(format!("{what} length {len} is invalid")));
+    }
+    if len > 0 {
+        within(src, len as u64)?;
+        src.skip(len as u64)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+"""Issue 9, item 3: record contents were never validated. A batch whose records section was 70
+bytes of 0xff, with a correct CRC, was stored (librdkafka consumers then spun at its offset
+forever); garbage gzip/zstd payloads were stored; a 69-byte gzip batch claiming 2^31-1 records
+moved the log end by 2^31; CreateTime timestamps of any value (i64 extremes, years ahead) were
+stored and drove segment rolls.
+
+Each attack below must get Kafka's error code, store nothing (the log end does not move), leave
+the broker serving (a bystander connection answers and confluent-kafka reads the good records
+around the attack), and a restart on the same data must work."""
+
+import gzip
+import struct
+import time
+
+import ck
+import kwire
+from kwire import Conn
+
+INVALID_RECORD = 87
+INVALID_TIMESTAMP = 32
+CORRUPT_MESSAGE = kwire.CORRUPT_MESSAGE
+
+
+def raw_batch(section, count, codec=0, base_ts=None, max_ts=None):
+    """A v2 batch with `section` as its records bytes, claiming `count` records, CRC correct."""
+    base_ts = int(time.time() * 1000) if base_ts is None else base_ts
+    max_ts = base_ts if max_ts is None else max_ts
+    after_crc = (
+        struct.pack(">hiqqqhii", codec, count - 1, base_ts, max_ts, -1, -1, -1, count) + section
+    )
+    crc = kwire.crc32c(after_crc)
+    after_length = struct.pack(">ibI", -1, 2, crc) + after_crc
+    return struct.pack(">qi", 0, len(after_length)) + after_length
+
+
+def one_record_section(value=b"v"):
+    """The records section of a valid one-record batch."""
+    return kwire.record_batch([(None, value)])[61:]
+
+
+def end_offset(bootstrap, topic):
+    c = ck.consumer(bootstrap)
+    try:
+        return c.get_watermark_offsets(ck.TopicPartition(topic, 0), timeout=10)[1]
+    finally:
+        c.close()
+
+
+ATTACKS = {
+    # The issue's first probe: 70 bytes of 0xff after a valid header and CRC.
+    "ff_records": (lambda: raw_batch(b"\xff" * 70, 1), INVALID_RECORD),
+    "garbage_gzip": (lambda: raw_batch(b"\x1f\x8b" + b"\xff" * 40, 1, codec=1), CORRUPT_MESSAGE),
+    "garbage_zstd": (lambda: raw_batch(b"\x28\xb5\x2f\xfd" + b"\xff" * 40, 1, codec=4), CORRUPT_MESSAGE),
+    "garbage_snappy": (lambda: raw_batch(b"\xff" * 40, 1, codec=2), CORRUPT_MESSAGE),
+    "garbage_lz4": (lambda: raw_batch(b"\xff" * 40, 1, codec=3), CORRUPT_MESSAGE),
+    # The 69-byte request that moved the log end by 2^31: one gzip record claiming 2^31-1.
+    "gzip_claims_2g_records": (
+        lambda: raw_batch(gzip.compress(one_record_section()), 2**31 - 1, codec=1),
+        INVALID_RECORD,
+    ),
+    # An offset delta that is not the record's index.
+    "offset_delta_gap": (
+        lambda: raw_batch(one_record_section()[:3] + b"\x04" + one_record_section()[4:], 1),
+        INVALID_RECORD,
+    ),
+    "far_future_timestamp": (
+        lambda: kwire.record_batch([(None, b"future")], base_timestamp_ms=int(time.time() * 1000) + 8 * 86_400_000),
+        INVALID_TIMESTAMP,
+    ),
+    "i64_max_timestamp": (
+        lambda: kwire.record_batch([(None, b"max")], base_timestamp_ms=2**63 - 1),
+        INVALID_TIMESTAMP,
+    ),
+    "i64_min_timestamp": (
+        lambda: kwire.record_batch([(None, b"min")], base_timestamp_ms=-(2**63)),
+        INVALID_TIMESTAMP,
+    ),
+}
+
+
+def test_invalid_records_are_refused_and_nothing_is_stored(rill, topic_name):
+    kwire.require_apis(rill.addr, ("Produce", 3), "Fetch")
+    ck.create_topic(rill.bootstrap, topic_name, 1)
+    with Conn(rill.addr) as bystander, Conn(rill.addr) as c:
+        assert c.produce_v3(topic_name, 0, kwire.record_batch([(None, b"good-0")])) == (0, 0)
+        for name, (make, want) in ATTACKS.items():
+            batch = make()
+            for acks in (-1, 1):
+                assert c.produce_v3(topic_name, 0, batch, acks=acks)[0] == want, name
+            assert end_offset(rill.bootstrap, topic_name) == 1, f"{name} moved the log end"
+            assert rill.alive(), rill.log()
+            assert 18 in bystander.api_versions()
+        # The same connection still appends right after the good record.
+        assert c.produce_v3(topic_name, 0, kwire.record_batch([(None, b"good-1")])) == (0, 1)
+    # A librdkafka consumer reads both good records (it spun forever on the 0xff batch before).
+    started = time.monotonic()
+    got = ck.consume(rill.bootstrap, topic_name, 1, 2)
+    assert [(o, v) for _, o, _, v in got] == [(0, b"good-0"), (1, b"good-1")]
+    assert time.monotonic() - started < 15
+    rill.restart()
+    assert end_offset(rill.bootstrap, topic_name) == 2
+    got = ck.consume(rill.bootstrap, topic_name, 1, 2)
+    assert [v for _, _, _, v in got] == [b"good-0", b"good-1"]
+
+
+def test_timestamp_bounds_follow_the_topic_configs(rill, topic_name):
+    """message.timestamp.after.max.ms / before.max.ms are per-topic configs (KIP-937)."""
+    kwire.require_apis(rill.addr, ("Produce", 3))
+    ck.create_topic(
+        rill.bootstrap,
+        topic_name,
+        1,
+        config={"message.timestamp.after.max.ms": "86400000", "message.timestamp.before.max.ms": "60000"},
+    )
+    now = int(time.time() * 1000)
+    with Conn(rill.addr) as c:
+        # 12 h ahead is inside this topic's one-day bound (the default one hour would refuse it).
+        assert c.produce_v3(topic_name, 0, kwire.record_batch([(None, b"a")], base_timestamp_ms=now + 12 * 3_600_000)) == (0, 0)
+        assert c.produce_v3(topic_name, 0, kwire.record_batch([(None, b"b")], base_timestamp_ms=now + 2 * 86_400_000))[0] == INVALID_TIMESTAMP
+        # Ten minutes old is beyond its one-minute "before" bound.
+        assert c.produce_v3(topic_name, 0, kwire.record_batch([(None, b"c")], base_timestamp_ms=now - 600_000))[0] == INVALID_TIMESTAMP
+        # -1 ("no timestamp") is never range-checked, as in Kafka.
+        assert c.produce_v3(topic_name, 0, kwire.record_batch([(None, b"d")], base_timestamp_ms=-1)) == (0, 1)
