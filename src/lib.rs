@@ -8,11 +8,13 @@
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
 //! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends)
-//!   and the partition log engine on top of it (segments, indexes, recovery, retention).
+//!   and the partition log engine on top of it (segments, indexes, recovery, retention);
+//!   [`storage::records`] checks every produced record (decompressing within bounds).
 //! * [`partition`] — the actor hosting a node's partition replicas; [`partition::messages`] is
 //!   the node's wire enum.
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
-//!   ApiVersions (bodies are (de)coded by the `kafka-protocol` crate).
+//!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
+//!   decodes it (each request's layout in [`protocol::layouts`]).
 //! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode).
 //! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`,
 //!   and `cli::client`, the async Kafka client they are built on (host-side I/O code, like `host`).
