@@ -5,6 +5,7 @@ use kafka_protocol::error::ResponseError;
 
 use crate::storage::batch::BatchError;
 use crate::storage::log::LogError;
+use crate::storage::records::RecordsErrorKind;
 
 pub const NONE: i16 = 0;
 pub const UNKNOWN_SERVER_ERROR: i16 = ResponseError::UnknownServerError.code();
@@ -40,6 +41,15 @@ pub fn log_error_code(error: &LogError) -> i16 {
             KAFKA_STORAGE_ERROR
         }
         LogError::NonContiguousAppend { .. } => UNKNOWN_SERVER_ERROR,
+    }
+}
+
+/// The Kafka error code for records refused by the record walk.
+pub fn records_error_code(kind: RecordsErrorKind) -> i16 {
+    match kind {
+        RecordsErrorKind::Invalid => INVALID_RECORD,
+        RecordsErrorKind::Corrupt => CORRUPT_MESSAGE,
+        RecordsErrorKind::TooLarge => MESSAGE_TOO_LARGE,
     }
 }
 

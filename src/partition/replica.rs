@@ -290,7 +290,10 @@ impl Replica {
             let at = e
                 .record_index
                 .map_or(String::new(), |i| format!(" (batch_index {i})"));
-            Refusal::new(e.error_code, format!("{}{at}", e.message))
+            Refusal::new(
+                errors::records_error_code(e.kind),
+                format!("{}{at}", e.message),
+            )
         })?;
         let config = self.log.config();
         if config.timestamp_type == TimestampType::CreateTime {

@@ -16,24 +16,36 @@
 //! `maxTimestamp` to its records' largest timestamp, as Kafka does, so a lying header cannot
 //! steer segment rolls or the time index.
 //!
-//! Errors carry Kafka's codes: INVALID_RECORD (87) for records that break the format's rules,
-//! CORRUPT_MESSAGE (2) for a payload its codec cannot decode, MESSAGE_TOO_LARGE (10) past the
-//! decompression budget.
+//! Errors say what kind of refusal they are ([`RecordsErrorKind`]); the partition maps them to
+//! Kafka's codes (`partition::errors::records_error_code`): INVALID_RECORD (87) for records that
+//! break the format's rules, CORRUPT_MESSAGE (2) for a payload its codec cannot decode,
+//! MESSAGE_TOO_LARGE (10) past the decompression budget. The storage layer knows nothing of the
+//! wire's codes.
 
 mod codecs;
 #[cfg(test)]
 mod tests;
 mod walk;
 
-use crate::partition::errors::{CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 
 pub use walk::RecordTimestamps;
 
-/// Why a batch's records were refused, with the Kafka error code the producer gets.
+/// What kind of refusal a [`RecordsError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RecordsErrorKind {
+    /// A record breaks the format's rules (Kafka: INVALID_RECORD).
+    Invalid,
+    /// The codec cannot decode the payload (Kafka: CORRUPT_MESSAGE).
+    Corrupt,
+    /// Decompressing would exceed the request's budget (Kafka: MESSAGE_TOO_LARGE).
+    TooLarge,
+}
+
+/// Why a batch's records were refused.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordsError {
-    pub error_code: i16,
+    pub kind: RecordsErrorKind,
     /// Index of the record at fault within its batch, when one is (Produce v8's
     /// `record_errors[].batch_index`).
     pub record_index: Option<i32>,
@@ -43,7 +55,7 @@ pub struct RecordsError {
 impl RecordsError {
     fn invalid(record_index: Option<i32>, message: impl Into<String>) -> Self {
         Self {
-            error_code: INVALID_RECORD,
+            kind: RecordsErrorKind::Invalid,
             record_index,
             message: message.into(),
         }
@@ -51,7 +63,7 @@ impl RecordsError {
 
     fn corrupt(message: impl Into<String>) -> Self {
         Self {
-            error_code: CORRUPT_MESSAGE,
+            kind: RecordsErrorKind::Corrupt,
             record_index: None,
             message: message.into(),
         }
@@ -59,7 +71,7 @@ impl RecordsError {
 
     fn too_large(limit: u64) -> Self {
         Self {
-            error_code: MESSAGE_TOO_LARGE,
+            kind: RecordsErrorKind::TooLarge,
             record_index: None,
             message: format!(
                 "the request's compressed records decompress to more than {limit} bytes"

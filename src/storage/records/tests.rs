@@ -3,8 +3,12 @@
 
 use std::io::Write;
 
+use super::RecordsErrorKind;
 use super::*;
-use crate::partition::errors::{CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE};
+
+const CORRUPT_MESSAGE: RecordsErrorKind = RecordsErrorKind::Corrupt;
+const INVALID_RECORD: RecordsErrorKind = RecordsErrorKind::Invalid;
+const MESSAGE_TOO_LARGE: RecordsErrorKind = RecordsErrorKind::TooLarge;
 use crate::storage::batch::{build_batch_with_timestamps, validate_batch, BatchHeader};
 
 const T0: i64 = 1_700_000_000_000;
@@ -150,8 +154,8 @@ fn check(mut b: Vec<u8>) -> Result<RecordTimestamps, RecordsError> {
     check_batches(&mut b, &mut BIG.clone())
 }
 
-fn code(r: Result<RecordTimestamps, RecordsError>) -> i16 {
-    r.expect_err("must be refused").error_code
+fn code(r: Result<RecordTimestamps, RecordsError>) -> RecordsErrorKind {
+    r.expect_err("must be refused").kind
 }
 
 #[test]
@@ -207,7 +211,7 @@ fn a_compressed_batch_claiming_two_billion_records_is_refused() {
     for codec in 1..=4u8 {
         let b = batch_with(&section(&good(1)), i32::MAX, codec);
         let e = check(b).unwrap_err();
-        assert_eq!(e.error_code, INVALID_RECORD, "codec {codec}");
+        assert_eq!(e.kind, INVALID_RECORD, "codec {codec}");
         assert!(
             e.message.contains("ends inside or before record 1"),
             "{e:?}"
@@ -224,7 +228,7 @@ fn decompression_past_the_budget_is_refused_without_holding_it() {
         let mut b = batch_with(&data, 20_000, codec);
         let mut budget = 100_000u64;
         let e = check_batches(&mut b, &mut budget).unwrap_err();
-        assert_eq!(e.error_code, MESSAGE_TOO_LARGE, "codec {codec}: {e:?}");
+        assert_eq!(e.kind, MESSAGE_TOO_LARGE, "codec {codec}: {e:?}");
         // Within budget, the same batch passes and the budget shrinks by what it cost.
         let mut budget = BIG;
         check_batches(&mut b, &mut budget).unwrap();
@@ -273,7 +277,7 @@ fn every_broken_field_is_an_invalid_record() {
         damage(&mut recs);
         for codec in [0u8, 1] {
             let e = check(batch_with(&section(&recs), 3, codec)).unwrap_err();
-            assert_eq!(e.error_code, INVALID_RECORD, "{name}, codec {codec}: {e:?}");
+            assert_eq!(e.kind, INVALID_RECORD, "{name}, codec {codec}: {e:?}");
             assert!(e.record_index.is_some(), "{name}: {e:?}");
         }
     }
@@ -285,10 +289,10 @@ fn records_count_must_match_the_records_present() {
         let data = section(&good(3));
         // Fewer records than claimed (uncompressed: the header check already bounds it).
         let e = check(batch_with(&data, 4, codec)).unwrap_err();
-        assert_eq!(e.error_code, INVALID_RECORD, "codec {codec}");
+        assert_eq!(e.kind, INVALID_RECORD, "codec {codec}");
         // More records than claimed: bytes remain.
         let e = check(batch_with(&data, 2, codec)).unwrap_err();
-        assert_eq!(e.error_code, INVALID_RECORD, "codec {codec}");
+        assert_eq!(e.kind, INVALID_RECORD, "codec {codec}");
         assert!(e.message.contains("remain"), "{e:?}");
     }
 }
@@ -357,7 +361,7 @@ fn several_batches_in_one_buffer_are_all_walked() {
         Some((T0, T0 + 2))
     );
     let e = check_batches(&mut with_bad, &mut BIG.clone()).unwrap_err();
-    assert_eq!(e.error_code, INVALID_RECORD);
+    assert_eq!(e.kind, INVALID_RECORD);
     let _ = BatchHeader::parse(&buf).unwrap();
 }
 
