@@ -122,8 +122,16 @@ def consume_run(bootstrap, topic, partitions, expected, timeout_s=60):
     return got, last - start
 
 
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(args, binary, size, acks, compression):
-    """A fresh server of `binary`: one produce run (and consume run). Returns the rates."""
+    """A fresh server of `binary`: one produce run (and consume run). Returns the rates and
+    the broker's CPU microseconds per produced message (robust when the client, not the
+    broker, limits the rate)."""
     conftest.RILL_BIN = Path(binary)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         server = RillServer(tmp)
@@ -131,13 +139,15 @@ def one_run(args, binary, size, acks, compression):
         try:
             topic = f"bench-{uuid.uuid4().hex[:8]}"
             ck.create_topic(server.bootstrap, topic, args.partitions)
+            cpu_before = cpu_seconds(server.proc.pid)
             n, secs = produce_run(server.bootstrap, topic, size, acks, args.secs, compression)
+            cpu_us = (cpu_seconds(server.proc.pid) - cpu_before) * 1e6 / n
             produced = n / secs
             consumed = float("nan")
             if not args.produce_only:
                 n, secs = consume_run(server.bootstrap, topic, args.partitions, n)
                 consumed = n / secs
-            return produced, consumed
+            return produced, consumed, cpu_us
         finally:
             server.stop()
 
@@ -166,14 +176,14 @@ def cell(args, size, acks, compression="none"):
 
 def alternated(args, size, acks, compression):
     """{binary: (median produce, median consume, all produce rates)}, runs alternating."""
-    rates = {b: ([], []) for b in args.binaries}
+    rates = {b: ([], [], []) for b in args.binaries}
     for _ in range(args.runs):
         for binary in args.binaries:
-            produced, consumed = one_run(args, binary, size, acks, compression)
-            rates[binary][0].append(produced)
-            rates[binary][1].append(consumed)
+            for into, value in zip(rates[binary], one_run(args, binary, size, acks, compression)):
+                into.append(value)
     return {
-        b: (statistics.median(p), statistics.median(c), p) for b, (p, c) in rates.items()
+        b: (statistics.median(p), statistics.median(c), p, statistics.median(cpu))
+        for b, (p, c, cpu) in rates.items()
     }
 
 
@@ -225,20 +235,25 @@ def compare(args, sizes, acks_list, codecs):
     for i, b in enumerate(args.binaries):
         print(f"  [{i}] {b}")
     print()
-    print("| size | acks | codec | binary | produce msg/s (median) | MB/s | vs [0] | runs | consume msg/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| size | acks | codec | binary | produce msg/s (median) | MB/s | vs [0] | runs "
+        "| broker CPU µs/msg (median) | CPU vs [0] | consume msg/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
         for acks in acks_list:
             for codec in codecs:
                 result = alternated(args, size, acks, codec)
                 base = result[args.binaries[0]][0]
+                base_cpu = result[args.binaries[0]][3]
                 for i, b in enumerate(args.binaries):
-                    produce, consume, runs = result[b]
+                    produce, consume, runs, cpu = result[b]
                     runs_text = " / ".join(f"{r:,.0f}" for r in runs)
                     print(
                         f"| {size} B | {acks} | {codec} | [{i}] | {produce:,.0f} | "
                         f"{produce * size / 1e6:.1f} | {100 * (produce / base - 1):+.1f} % | "
-                        f"{runs_text} | {consume:,.0f} |",
+                        f"{runs_text} | {cpu:.2f} | {100 * (cpu / base_cpu - 1):+.1f} % | "
+                        f"{consume:,.0f} |",
                         flush=True,
                     )
 
