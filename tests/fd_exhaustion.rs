@@ -233,12 +233,82 @@ fn a_log_that_cannot_open_does_not_stop_start_up_and_comes_back() {
     let error = produce_error(&mut stream, "broken");
     assert_eq!(error, 56, "{}", server.log());
     assert!(server.log().contains("cannot open partition log"));
+    // Metadata shows what produce meets, as Kafka shows a partition whose log dir is offline:
+    // the registry alone said it was healthy (issue 9, item 7).
+    let node = server_node_id(&answer);
+    assert_eq!(partition_state(&mut stream, "broken"), (56, vec![node]));
+    assert_eq!(partition_state(&mut stream, "bystander"), (0, vec![]));
+    assert_eq!(all_topics_state(&mut stream, "broken"), (56, vec![node]));
+    // v1 (no offline_replicas field) still carries the error and encodes.
+    assert_eq!(partition_error_v1(&mut stream, "broken"), 56);
+    // librdkafka still lists the topic and its partition.
+    let listed = kcat_metadata(&server, "broken");
+    assert!(
+        listed.contains("\"broken\"") && listed.contains("\"partition\":0"),
+        "{listed}"
+    );
 
     // The cause goes away: the next produce after the retry interval opens it.
     std::fs::remove_dir(&log).unwrap();
     std::fs::rename(&saved, &log).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(produce(&mut stream, "broken", b"again"), 1);
+    assert_eq!(partition_state(&mut stream, "broken"), (0, vec![]));
+    assert_eq!(all_topics_state(&mut stream, "broken"), (0, vec![]));
+}
+
+fn server_node_id(answer: &MetadataResponse) -> i32 {
+    answer.brokers[0].node_id.0
+}
+
+/// Partition 0's Metadata (v12) error code and offline replicas, asking for `topic` by name.
+fn partition_state(stream: &mut TcpStream, topic: &str) -> (i16, Vec<i32>) {
+    let answer = metadata(stream, &[topic.to_string()]);
+    assert_eq!(answer.topics[0].error_code, 0, "{:?}", answer.topics[0]);
+    state_of(&answer.topics[0].partitions[0])
+}
+
+/// The same, from a Metadata request for every topic (the other path through the broker).
+fn all_topics_state(stream: &mut TcpStream, topic: &str) -> (i16, Vec<i32>) {
+    let request = MetadataRequest::default().with_topics(None);
+    let answer: MetadataResponse = call(stream, ApiKey::Metadata, 12, &request);
+    let entry = answer
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == topic))
+        .unwrap_or_else(|| panic!("{topic} not listed: {answer:?}"));
+    state_of(&entry.partitions[0])
+}
+
+fn state_of(
+    partition: &kafka_protocol::messages::metadata_response::MetadataResponsePartition,
+) -> (i16, Vec<i32>) {
+    let offline = partition.offline_replicas.iter().map(|b| b.0).collect();
+    (partition.error_code, offline)
+}
+
+fn partition_error_v1(stream: &mut TcpStream, topic: &str) -> i16 {
+    let request = MetadataRequest::default().with_topics(Some(vec![
+        MetadataRequestTopic::default().with_name(Some(topic_name(topic))),
+    ]));
+    let answer: MetadataResponse = call(stream, ApiKey::Metadata, 1, &request);
+    answer.topics[0].partitions[0].error_code
+}
+
+/// `kcat -L -J -t topic` (librdkafka's metadata request), which must succeed.
+fn kcat_metadata(server: &RillServer, topic: &str) -> String {
+    let output = std::process::Command::new("kcat")
+        .args(["-b", &server.addr.to_string(), "-L", "-J", "-t", topic])
+        .args(["-m", "10"])
+        .output()
+        .expect("kcat must be installed");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "kcat failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Metadata: brokers, topics and partition leaders. On one node every partition is led by this
-//! node, with itself as the only replica and ISR.
+//! node, with itself as the only replica and ISR; a partition whose log is offline (cannot be
+//! opened) carries KAFKA_STORAGE_ERROR and lists this node as an offline replica.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +12,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::BrokerService;
 use crate::controller::topics::{codes, validate_name, TopicMeta};
+use crate::partition::errors::KAFKA_STORAGE_ERROR;
+use crate::partition::messages::TopicPartition;
 
 impl BrokerService {
     pub(super) async fn metadata(
@@ -31,26 +34,45 @@ impl BrokerService {
         // v0-v3 always allow auto-creation; later versions say per request.
         let may_create =
             self.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
-        let mut topics = Vec::new();
-        match wanted {
-            None => {
-                for (name, meta) in &known {
-                    topics.push(self.topic_entry(name, Some(meta), version));
-                }
-            }
+        // Each topic with what the registry knows of it.
+        let listed: Vec<(String, Option<TopicMeta>)> = match &wanted {
+            None => known
+                .iter()
+                .map(|(name, meta)| (name.clone(), Some(meta.clone())))
+                .collect(),
             Some(names) => {
+                let mut listed = Vec::with_capacity(names.len());
                 for name in names {
-                    let meta = match known.get(&name) {
+                    let meta = match known.get(name) {
                         Some(meta) => Some(meta.clone()),
-                        None if may_create && validate_name(&name).is_ok() => {
-                            self.auto_create(&name).await
+                        None if may_create && validate_name(name).is_ok() => {
+                            self.auto_create(name).await
                         }
                         None => None,
                     };
-                    topics.push(self.topic_entry(&name, meta.as_ref(), version));
+                    listed.push((name.clone(), meta));
                 }
+                listed
             }
-        }
+        };
+        // The registry says a partition exists; only the partitions actor knows whether its log
+        // is open. Asked once, for the registered topics listed (or all of them).
+        let offline = if listed.iter().any(|(_, meta)| meta.is_some()) {
+            let asked = wanted.as_ref().map(|_| {
+                listed
+                    .iter()
+                    .filter(|(_, meta)| meta.is_some())
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            });
+            self.offline_partitions(asked).await?
+        } else {
+            BTreeSet::new()
+        };
+        let topics = listed
+            .iter()
+            .map(|(name, meta)| self.topic_entry(name, meta.as_ref(), &offline, version))
+            .collect();
         let node_id = BrokerId(self.config.node_id as i32);
         let brokers = self
             .config
@@ -82,6 +104,7 @@ impl BrokerService {
         &self,
         name: &str,
         meta: Option<&TopicMeta>,
+        offline: &BTreeSet<TopicPartition>,
         version: i16,
     ) -> MetadataResponseTopic {
         let entry = MetadataResponseTopic::default()
@@ -97,11 +120,20 @@ impl BrokerService {
         let node = BrokerId(self.config.node_id as i32);
         let partitions = (0..meta.partitions)
             .map(|p| {
-                MetadataResponsePartition::default()
+                let entry = MetadataResponsePartition::default()
                     .with_partition_index(p)
                     .with_leader_id(node)
                     .with_replica_nodes(vec![node])
-                    .with_isr_nodes(vec![node])
+                    .with_isr_nodes(vec![node]);
+                let tp = TopicPartition {
+                    topic: name.to_string(),
+                    partition: p,
+                };
+                if offline.contains(&tp) {
+                    offline_entry(entry, node, version)
+                } else {
+                    entry
+                }
             })
             .collect();
         let entry = entry.with_partitions(partitions);
@@ -110,6 +142,24 @@ impl BrokerService {
         } else {
             entry
         }
+    }
+}
+
+/// A partition whose log is offline, reported as Kafka reports one whose leader's log dir is
+/// offline: KAFKA_STORAGE_ERROR, and this node in `offline_replicas` (v5+). The leader stays
+/// this node so that clients keep sending to it: their next produce or fetch is what retries
+/// opening the log, and the error they get (56) is retriable and refreshes their metadata.
+fn offline_entry(
+    entry: MetadataResponsePartition,
+    node: BrokerId,
+    version: i16,
+) -> MetadataResponsePartition {
+    let entry = entry.with_error_code(KAFKA_STORAGE_ERROR);
+    // kafka-protocol refuses to encode a non-default field the version lacks.
+    if version >= 5 {
+        entry.with_offline_replicas(vec![node])
+    } else {
+        entry
     }
 }
 

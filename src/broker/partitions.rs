@@ -1,5 +1,7 @@
 //! Keeping the PARTITIONS actor's set of logs equal to the topic registry, and InitProducerId.
 
+use std::collections::BTreeSet;
+
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
 use super::{topic_config, BrokerService};
@@ -51,6 +53,25 @@ impl BrokerService {
     /// Clean shutdown of every partition log (sync, snapshot, close).
     pub async fn close_partitions(&self) -> Result<(), String> {
         self.partitions_done(PartitionsRequest::Shutdown).await
+    }
+
+    /// The offline partitions of `topics` (every topic when `None`): the partitions actor's view,
+    /// which the registry does not have. One request however many topics are asked for.
+    pub(super) async fn offline_partitions(
+        &self,
+        topics: Option<Vec<String>>,
+    ) -> Result<BTreeSet<TopicPartition>, String> {
+        let ask = PartitionsRequest::Offline { topics };
+        match self
+            .node
+            .request(PARTITIONS, NodeMsg::Partitions(ask))
+            .await
+        {
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::Offline(offline))) => {
+                Ok(offline.into_iter().collect())
+            }
+            other => Err(format!("unexpected offline partitions reply {other:?}")),
+        }
     }
 
     /// Sends a request answered with `Done`, turning a Kafka error code into an error.

@@ -177,6 +177,13 @@ impl Partitions {
                 };
                 ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
+            PartitionsRequest::Offline { topics } => {
+                let offline = self.offline.listed(topics.as_deref());
+                ctx.reply(
+                    id,
+                    NodeMsg::PartitionsReply(PartitionsReply::Offline(offline)),
+                );
+            }
         }
     }
 

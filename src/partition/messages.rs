@@ -98,6 +98,12 @@ pub enum PartitionsRequest {
         producer_id: i64,
         producer_epoch: i16,
     },
+    /// Which partitions of `topics` (all topics when `None`) are offline: their log cannot be
+    /// opened, so they answer KAFKA_STORAGE_ERROR. Metadata reports them as Kafka reports a
+    /// partition whose log dir is offline, instead of the registry's healthy view.
+    Offline {
+        topics: Option<Vec<String>>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -158,6 +164,8 @@ pub enum PartitionsReply {
         producer_id: i64,
         producer_epoch: i16,
     },
+    /// The offline partitions asked for, in (topic, partition) order.
+    Offline(Vec<TopicPartition>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

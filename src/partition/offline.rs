@@ -78,6 +78,30 @@ impl OfflineLogs {
             .map(|log| format!("the partition's log cannot be opened: {}", log.error))
     }
 
+    /// The offline partitions of `topics` (every one when `None`), in order. Costs nothing
+    /// while no log is offline, and a lookup per named topic otherwise.
+    pub fn listed(&self, topics: Option<&[String]>) -> Vec<TopicPartition> {
+        if self.logs.is_empty() {
+            return Vec::new();
+        }
+        let Some(topics) = topics else {
+            return self.logs.keys().cloned().collect();
+        };
+        let mut listed = Vec::new();
+        for topic in topics {
+            let bound = |partition| TopicPartition {
+                topic: topic.clone(),
+                partition,
+            };
+            listed.extend(
+                self.logs
+                    .range(bound(i32::MIN)..=bound(i32::MAX))
+                    .map(|(tp, _)| tp.clone()),
+            );
+        }
+        listed
+    }
+
     pub fn contains(&self, tp: &TopicPartition) -> bool {
         self.logs.contains_key(tp)
     }
@@ -116,6 +140,24 @@ mod tests {
             topic: "t".into(),
             partition,
         }
+    }
+
+    #[test]
+    fn offline_partitions_are_listed_per_topic() {
+        let mut offline = OfflineLogs::default();
+        assert!(offline.listed(None).is_empty());
+        let other = TopicPartition {
+            topic: "u".into(),
+            partition: 0,
+        };
+        offline.failed(tp(2), LogConfig::default(), "EMFILE".into(), 0);
+        offline.failed(tp(0), LogConfig::default(), "EMFILE".into(), 0);
+        offline.failed(other.clone(), LogConfig::default(), "EMFILE".into(), 0);
+        assert_eq!(offline.listed(None), vec![tp(0), tp(2), other.clone()]);
+        assert_eq!(offline.listed(Some(&["t".into()])), vec![tp(0), tp(2)]);
+        // A prefix of a topic's name is another topic.
+        assert!(offline.listed(Some(&["".into(), "v".into()])).is_empty());
+        assert_eq!(offline.listed(Some(&["u".into()])), vec![other]);
     }
 
     #[test]
