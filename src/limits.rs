@@ -90,6 +90,33 @@ pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
 /// and do not count (see `broker::per_partition`).
 pub const REQUEST_PARTITIONS_MAX: usize = 5 * TOPIC_PARTITIONS_MAX as usize;
 
+/// Array entries one request may hold, every array at every level together (topics,
+/// partitions, topic names, replica ids ...); the bounds walk (`protocol::bounds`) refuses a
+/// request holding more before the `kafka-protocol` crate decodes it, and its connection is
+/// closed (like [`REQUEST_PARTITIONS_MAX`]). Issue 9: a 77 MB Produce listing one partition a
+/// million times, or a Metadata naming one topic a million times, is merged down to one entry,
+/// but only after the crate has decoded all million (hundreds of milliseconds of a runtime
+/// worker each, so two such clients held a bystander's round trip up to 0.6 s); the walk
+/// refuses it from the declared count, at the cost of reading four bytes. The largest request
+/// a client needs is a Fetch of [`REQUEST_PARTITIONS_MAX`] partitions, each in a topic of its
+/// own, that also forgets as many (v7+): four entries per partition.
+pub const REQUEST_ENTRIES_MAX: u64 = 4 * REQUEST_PARTITIONS_MAX as u64;
+
+/// Requests holding more array entries than this are decoded at most
+/// [`LARGE_DECODES_AT_ONCE`] at a time. The crate's decode is synchronous (it cannot yield) and
+/// costs 0.1–0.25 µs an entry in a release build (`bench/hostile.py`: a million Produce entries
+/// took 250 ms, a million Metadata names 100 ms), so this many take one to three milliseconds;
+/// what real clients send (a consumer fetching a few hundred partitions, a producer's batches
+/// for a few dozen) stays far below and never waits.
+pub const REQUEST_ENTRIES_UNGATED: u64 = 10_000;
+
+/// Large requests (over [`REQUEST_ENTRIES_UNGATED`] entries) decoded and merged at once, all
+/// connections together. One leaves every other runtime worker free for ordinary requests
+/// while large ones wait their turn, in order (the semaphore is fair; each connection still
+/// hands over its requests one at a time, so their order is kept): two clients sending
+/// requests at [`REQUEST_ENTRIES_MAX`] no longer occupy both workers of a two-core machine.
+pub const LARGE_DECODES_AT_ONCE: usize = 1;
+
 /// Most partitions one CreateTopics or CreatePartitions request may create, all topics
 /// together: Kafka's controller limit (`MAX_PARTITIONS_PER_BATCH`, 10,000), answered like Kafka
 /// with POLICY_VIOLATION for every topic of the request. Issue 9: one CreateTopics asking for
@@ -169,6 +196,9 @@ pub const OFFLINE_LOG_RETRY_MS: u64 = 1_000;
 
 const _: () = assert!(FETCH_PARKED_MAX <= 4 * MAILBOX_CAPACITY);
 const _: () = assert!(FETCHES_IN_FLIGHT_PER_CONNECTION <= INFLIGHT_PER_CONNECTION_MAX);
+const _: () = assert!(REQUEST_ENTRIES_UNGATED < REQUEST_ENTRIES_MAX);
+const _: () = assert!(REQUEST_PARTITIONS_MAX as u64 <= REQUEST_ENTRIES_MAX);
+const _: () = assert!(LARGE_DECODES_AT_ONCE >= 1);
 
 /// Bytes the compressed batches of one Produce request may decompress to, all partitions
 /// together, while the broker walks their records (see `storage::records`). Past it the

@@ -19,6 +19,7 @@ use kafka_protocol::messages::{
     MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader, TopicName,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
+use rill::limits::REQUEST_ENTRIES_MAX;
 use rill::storage::batch::build_batch;
 
 use common::{call, create_topic, RillServer};
@@ -289,6 +290,117 @@ fn duplicate_metadata_names_are_answered_once() {
     assert_eq!(answer.topics.len(), 1);
     assert_eq!(answer.topics[0].error_code, 0);
     survives(server, "meta");
+}
+
+fn metadata_naming(topic: &str, times: u64) -> MetadataRequest {
+    let topics = (0..times)
+        .map(|_| MetadataRequestTopic::default().with_name(Some(name(topic))))
+        .collect();
+    MetadataRequest::default().with_topics(Some(topics))
+}
+
+/// Issue 9 item 4: after duplicates were merged, a Produce listing one partition a million
+/// times (77 MB) and a Metadata naming one topic a million times still cost hundreds of
+/// milliseconds of a runtime worker each, decoding the million entries. More than
+/// `REQUEST_ENTRIES_MAX` array entries is now refused from the declared count, before the
+/// decode, and closes only that connection.
+#[test]
+fn a_million_entry_request_is_refused_before_decoding() {
+    let server = RillServer::start(&[]);
+    let mut stream = server.connect();
+    create_topic(&mut stream, "wide", 1);
+    let million = 1_000_000;
+    assert!(million > REQUEST_ENTRIES_MAX);
+    let mut hostile = server.connect();
+    let one = batch(b"x");
+    let entries = (0..million).map(|_| (0, one.clone()));
+    send(
+        &mut hostile,
+        ApiKey::Produce,
+        7,
+        &produce_request("wide", entries, -1),
+    );
+    let sent = Instant::now();
+    assert!(closed_by_broker(&mut hostile), "the produce is refused");
+    let refused_in = sent.elapsed();
+    assert_eq!(high_watermark(&server, "wide"), 0, "nothing was appended");
+    let mut hostile = server.connect();
+    send(
+        &mut hostile,
+        ApiKey::Metadata,
+        8,
+        &metadata_naming("wide", million),
+    );
+    assert!(closed_by_broker(&mut hostile), "the metadata is refused");
+    // One at the limit is still answered (once: duplicates are merged).
+    let at_limit: MetadataResponse = call(
+        &mut stream,
+        ApiKey::Metadata,
+        8,
+        &metadata_naming("wide", REQUEST_ENTRIES_MAX),
+    );
+    assert_eq!(at_limit.topics.len(), 1);
+    eprintln!("million-entry produce refused {refused_in:?} after it was sent");
+    survives(server, "wide");
+}
+
+/// Issue 9 item 4: two clients sending requests at `REQUEST_ENTRIES_MAX` back to back (a
+/// Produce listing one partition 199,999 times, a Metadata naming one topic 200,000 times) each
+/// kept a runtime worker busy decoding; on two cores a bystander waited for both. Large decodes
+/// now take turns (`LARGE_DECODES_AT_ONCE`), so the bystander always finds a free worker.
+#[test]
+fn bystanders_are_served_while_two_clients_send_requests_at_the_entry_limit() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let server = RillServer::start(&[]);
+    let mut stream = server.connect();
+    create_topic(&mut stream, "victim", 1);
+    create_topic(&mut stream, "shared", 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let one = batch(b"x");
+    let produce = produce_request(
+        "victim",
+        (0..REQUEST_ENTRIES_MAX - 1).map(|_| (0, one.clone())),
+        1,
+    );
+    let metadata = metadata_naming("victim", REQUEST_ENTRIES_MAX);
+    let attackers = [
+        std::thread::spawn({
+            let (mut attacker, stop, answered) = (server.connect(), stop.clone(), answered.clone());
+            move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let r: ProduceResponse = call(&mut attacker, ApiKey::Produce, 7, &produce);
+                    assert_eq!(r.responses[0].partition_responses.len(), 1);
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }),
+        std::thread::spawn({
+            let (mut attacker, stop, answered) = (server.connect(), stop.clone(), answered.clone());
+            move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let r: MetadataResponse = call(&mut attacker, ApiKey::Metadata, 8, &metadata);
+                    assert_eq!(r.topics.len(), 1);
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }),
+    ];
+    std::thread::sleep(Duration::from_millis(500));
+    let mut slowest = Duration::ZERO;
+    for _ in 0..30 {
+        slowest = slowest.max(bystander_round_trip(&server, "shared"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for attacker in attackers {
+        attacker.join().expect("the attack requests are answered");
+    }
+    let answered = answered.load(Ordering::SeqCst);
+    assert!(answered >= 2, "the attack ran ({answered} answered)");
+    eprintln!("slowest bystander round trip {slowest:?} while {answered} requests at the limit were answered");
+    survives(server, "shared");
 }
 
 /// ListOffsets: Kafka answers a partition listed twice with INVALID_REQUEST, once here.

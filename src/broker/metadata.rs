@@ -9,6 +9,7 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use tokio::sync::SemaphorePermit;
 
 use super::BrokerService;
 use crate::controller::topics::{codes, validate_name, TopicMeta};
@@ -20,8 +21,8 @@ impl BrokerService {
         &self,
         request: MetadataRequest,
         version: i16,
+        turn: Option<SemaphorePermit<'_>>,
     ) -> Result<MetadataResponse, String> {
-        let known = self.list_topics().await?;
         let wanted: Option<Vec<String>> = request.topics.map(|topics| {
             distinct_names(
                 topics
@@ -29,6 +30,11 @@ impl BrokerService {
                     .filter_map(|t| t.name.as_ref().map(|n| n.0.as_str())),
             )
         });
+        // The names are merged: what is left costs no more than the distinct topics. Dropped
+        // before auto-creation, which takes the admin lock (admin requests hold that lock
+        // while they wait for a turn, so holding both the other way round could deadlock).
+        drop(turn);
+        let known = self.list_topics().await?;
         // In v0 the list is not nullable: empty means "all topics" (null from v1).
         let wanted = wanted.filter(|names| version > 0 || !names.is_empty());
         // v0-v3 always allow auto-creation; later versions say per request.

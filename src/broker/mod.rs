@@ -28,6 +28,7 @@ use crate::config::ServerConfig;
 use crate::controller::topics::TopicMeta;
 use crate::host::kafka::{KafkaRequest, KafkaService, Pending};
 use crate::host::node::NodeHandle;
+use crate::limits::LARGE_DECODES_AT_ONCE;
 use crate::partition::messages::{NodeMsg, TopicsReply, TopicsRequest, TOPICS};
 use crate::protocol::{api_versions, frame, versions};
 
@@ -40,6 +41,8 @@ pub struct BrokerService {
     /// the same name must not interleave (found in review: a delete racing a re-create left the
     /// new topic without logs).
     admin: tokio::sync::Mutex<()>,
+    /// Turns for decoding and handling requests with many entries ([`codec::decode`]).
+    large_decodes: tokio::sync::Semaphore,
 }
 
 impl BrokerService {
@@ -48,6 +51,7 @@ impl BrokerService {
             node,
             config,
             admin: tokio::sync::Mutex::new(()),
+            large_decodes: tokio::sync::Semaphore::new(LARGE_DECODES_AT_ONCE),
         })
     }
 
@@ -84,38 +88,74 @@ impl BrokerService {
             _ => None,
         };
         match key {
-            ApiKey::Produce => match codec::decode(&request, key) {
-                Ok(body) => self.produce(&request, body).await,
+            ApiKey::Produce => match codec::decode(&request, key, &self.large_decodes).await {
+                Ok((body, _turn)) => self.produce(&request, body).await,
                 Err(e) => Pending::Close(e),
             },
-            ApiKey::Fetch => match codec::decode(&request, key) {
-                Ok(body) => self.fetch(&request, body).await,
+            ApiKey::Fetch => match codec::decode(&request, key, &self.large_decodes).await {
+                Ok((body, _turn)) => self.fetch(&request, body).await,
                 Err(e) => Pending::Close(e),
             },
             ApiKey::ListOffsets => {
-                answer(&request, key, |body| self.list_offsets(body, version)).await
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.list_offsets(body, version)
+                })
+                .await
             }
-            ApiKey::Metadata => answer(&request, key, |body| self.metadata(body, version)).await,
+            ApiKey::Metadata => {
+                answer(&request, key, &self.large_decodes, |body, turn| {
+                    self.metadata(body, version, turn)
+                })
+                .await
+            }
             ApiKey::CreateTopics => {
-                answer(&request, key, |body| self.create_topics(body, version)).await
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.create_topics(body, version)
+                })
+                .await
             }
             ApiKey::DeleteTopics => {
-                answer(&request, key, |body| self.delete_topics(body, version)).await
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.delete_topics(body, version)
+                })
+                .await
             }
             ApiKey::InitProducerId => {
-                answer(&request, key, |body| self.init_producer_id(body)).await
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.init_producer_id(body)
+                })
+                .await
             }
             ApiKey::CreatePartitions => {
-                answer(&request, key, |body| self.create_partitions(body)).await
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.create_partitions(body)
+                })
+                .await
             }
             ApiKey::DescribeConfigs => {
-                answer(&request, key, |body| self.describe_configs(body, version)).await
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.describe_configs(body, version)
+                })
+                .await
             }
             ApiKey::IncrementalAlterConfigs => {
-                answer(&request, key, |body| self.incremental_alter_configs(body)).await
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.incremental_alter_configs(body)
+                })
+                .await
             }
-            ApiKey::AlterConfigs => answer(&request, key, |body| self.alter_configs(body)).await,
-            ApiKey::DeleteRecords => answer(&request, key, |body| self.delete_records(body)).await,
+            ApiKey::AlterConfigs => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.alter_configs(body)
+                })
+                .await
+            }
+            ApiKey::DeleteRecords => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.delete_records(body)
+                })
+                .await
+            }
             other => Pending::Close(format!("{other:?} is advertised but has no handler")),
         }
     }
@@ -160,18 +200,27 @@ impl BrokerService {
 }
 
 /// Decodes the body, runs `handle`, encodes its response; an error closes the connection.
-async fn answer<Req, Resp, F, Fut>(request: &KafkaRequest, key: ApiKey, handle: F) -> Pending
+/// `handle` gets the decode's turn of `gate` (if it took one): most ignore it, so it is
+/// released once the request is decoded; Metadata keeps it while it merges the names. A
+/// handler must drop it before taking the admin lock, since admin requests take the lock
+/// before they decode.
+async fn answer<'g, Req, Resp, F, Fut>(
+    request: &KafkaRequest,
+    key: ApiKey,
+    gate: &'g tokio::sync::Semaphore,
+    handle: F,
+) -> Pending
 where
     Req: Decodable,
     Resp: Encodable,
-    F: FnOnce(Req) -> Fut,
+    F: FnOnce(Req, Option<tokio::sync::SemaphorePermit<'g>>) -> Fut,
     Fut: std::future::Future<Output = Result<Resp, String>>,
 {
-    let body = match codec::decode(request, key) {
-        Ok(body) => body,
+    let (body, turn) = match codec::decode(request, key, gate).await {
+        Ok(decoded) => decoded,
         Err(e) => return Pending::Close(e),
     };
-    match handle(body).await {
+    match handle(body, turn).await {
         Ok(response) => codec::respond(request, key, &response),
         Err(e) => Pending::Close(e),
     }

@@ -10,8 +10,16 @@
 //! Once a frame passes, the crate's allocations are bounded by the frame's length: each `Vec`
 //! it sizes from a count is no longer than the bytes that follow, times the size of one element
 //! in memory. The walk allocates nothing and runs in time linear in the frame.
+//!
+//! The walk also counts the array elements of the whole request, at every level, and refuses a
+//! request holding more than [`REQUEST_ENTRIES_MAX`] (issue 9: a 77 MB Produce listing one
+//! partition a million times took a runtime worker for hundreds of milliseconds in the crate's
+//! decode alone, before any duplicate could be merged). The count stops the walk at the bound,
+//! so a refused frame costs at most that many elements of walking, never its whole length.
 
 use kafka_protocol::messages::ApiKey;
+
+use crate::limits::REQUEST_ENTRIES_MAX;
 
 use super::layout::{Request, Struct, Tagged, Ty};
 use super::layouts;
@@ -30,22 +38,27 @@ pub enum BoundsError {
     },
     #[error("{field}: {problem}")]
     Malformed { field: String, problem: String },
+    #[error("{field}: the request holds more than {max} array entries")]
+    TooManyEntries { field: String, max: u64 },
 }
 
 /// Checks a whole request frame (header and body, without the size prefix) of API `key` at
-/// `version`, whose request header has version `header_version`.
+/// `version`, whose request header has version `header_version`. Returns how many array
+/// entries the request holds, all arrays and levels together (at most
+/// [`REQUEST_ENTRIES_MAX`]): what the crate's decode of it will cost, roughly.
 pub fn check_request(
     frame: &[u8],
     key: ApiKey,
     version: i16,
     header_version: i16,
-) -> Result<(), BoundsError> {
+) -> Result<u64, BoundsError> {
     let layout = layouts::request(key)
         .filter(|layout| layout.versions.contains(version))
         .ok_or(BoundsError::NoLayout { key, version })?;
     let mut walk = Walk::new(frame, key);
     walk.header(header_version)?;
-    walk.body(layout, version)
+    walk.body(layout, version)?;
+    Ok(walk.entries)
 }
 
 /// Checks a request body (what follows the header) against `layout` at `version`.
@@ -67,6 +80,8 @@ struct Walk<'a> {
     flexible: bool,
     key: ApiKey,
     path: Vec<Step>,
+    /// Array elements walked so far, every array and level together.
+    entries: u64,
 }
 
 impl<'a> Walk<'a> {
@@ -76,6 +91,7 @@ impl<'a> Walk<'a> {
             flexible: false,
             key,
             path: Vec::new(),
+            entries: 0,
         }
     }
 
@@ -238,6 +254,15 @@ impl<'a> Walk<'a> {
             return Ok(());
         };
         self.fits(count, "an array")?;
+        // Checked on the declared count, before walking any element: a refused frame costs
+        // nothing more than the walk up to this array.
+        self.entries += count;
+        if self.entries > REQUEST_ENTRIES_MAX {
+            return Err(BoundsError::TooManyEntries {
+                field: self.field(),
+                max: REQUEST_ENTRIES_MAX,
+            });
+        }
         for i in 0..count {
             let before = self.left();
             self.path.push(Step::Index(i));
@@ -417,5 +442,36 @@ mod tests {
         let frame = [0, 19, 0, 4, 0, 0, 0, 1, 0x40, 0];
         let err = check_request(&frame, ApiKey::CreateTopics, 4, 1).unwrap_err();
         assert!(err.to_string().contains("client_id"), "{err}");
+    }
+
+    /// Metadata v1 naming topic "a" `count` times.
+    fn metadata_naming_a(count: u64) -> Vec<u8> {
+        let mut body = (count as i32).to_be_bytes().to_vec();
+        for _ in 0..count {
+            body.extend_from_slice(&[0, 1, b'a']);
+        }
+        body
+    }
+
+    #[test]
+    fn requests_with_more_entries_than_the_limit_are_refused_from_the_count() {
+        use crate::protocol::layouts::METADATA;
+        assert_eq!(
+            check_body(&metadata_naming_a(REQUEST_ENTRIES_MAX), &METADATA, 1),
+            Ok(())
+        );
+        let err =
+            check_body(&metadata_naming_a(REQUEST_ENTRIES_MAX + 1), &METADATA, 1).unwrap_err();
+        assert_eq!(
+            err,
+            BoundsError::TooManyEntries {
+                field: "Metadata.topics".into(),
+                max: REQUEST_ENTRIES_MAX
+            }
+        );
+        // Nested arrays count together: topics and their partitions.
+        let mut frame = vec![0, 0, 0, 3, 0, 0, 0, 1, 0, 0];
+        frame.extend_from_slice(&metadata_naming_a(7));
+        assert_eq!(check_request(&frame, ApiKey::Metadata, 1, 1), Ok(7));
     }
 }

@@ -12,9 +12,22 @@ use super::bounds;
 /// Decodes the request header (for its version's tagged fields) and then the body of API `key`
 /// at `version`, once the frame's lengths have been checked against the bytes it holds.
 pub fn decode<R: Decodable>(frame: &Bytes, key: ApiKey, version: i16) -> Result<R, String> {
+    check(frame, key, version)?;
+    decode_checked(frame, key, version)
+}
+
+/// The bounds check of [`decode`] alone: the frame's lengths against its bytes, and its array
+/// entries against [`crate::limits::REQUEST_ENTRIES_MAX`]. Returns the entries it holds, so
+/// the caller can decide how to schedule the (costlier) decode.
+pub fn check(frame: &Bytes, key: ApiKey, version: i16) -> Result<u64, String> {
     let header_version = key.request_header_version(version);
     bounds::check_request(frame, key, version, header_version)
-        .map_err(|e| format!("{key:?} v{version}: refused before decoding: {e}"))?;
+        .map_err(|e| format!("{key:?} v{version}: refused before decoding: {e}"))
+}
+
+/// The crate's decode of a frame that [`check`] passed. Never call it on an unchecked frame.
+pub fn decode_checked<R: Decodable>(frame: &Bytes, key: ApiKey, version: i16) -> Result<R, String> {
+    let header_version = key.request_header_version(version);
     let mut buf = frame.clone();
     RequestHeader::decode(&mut buf, header_version)
         .map_err(|e| format!("{key:?} v{version}: bad request header: {e}"))?;
@@ -95,6 +108,7 @@ pub fn decode_any(frame: &Bytes) -> Result<(), String> {
         // Every other key has no layout: the bounds check refuses it before any decoding.
         other => {
             bounds::check_request(frame, other, version, other.request_header_version(version))
+                .map(drop)
                 .map_err(|e| e.to_string())
         }
     }
