@@ -9,9 +9,12 @@
 //! the key and the problem: a typo in a durability setting must not be silently ignored.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::storage::log::{FlushPolicy, LogConfig, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN};
+use crate::storage::log::{
+    FlushPolicy, LogConfig, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN,
+};
 
 pub mod listeners;
 pub mod properties;
@@ -63,6 +66,12 @@ pub struct ServerConfig {
     /// from the descriptor limit at start ([`crate::limits::fd_share_connections`]); Kafka's
     /// default is unlimited, which lets idle connections take the descriptors logs need.
     pub max_connections: Option<u64>,
+    /// `max.connections.per.ip`: connections one client address may hold open (Kafka's
+    /// default: unlimited). 0 admits only the addresses listed in the overrides.
+    pub max_connections_per_ip: u64,
+    /// `max.connections.per.ip.overrides`: `address:count,...` (IP literals; Kafka also takes
+    /// host names, resolved at start-up — Rill refuses them rather than guess).
+    pub max_connections_per_ip_overrides: BTreeMap<IpAddr, u64>,
     /// `connections.max.idle.ms`: a connection with no request read and no answer owed for
     /// this long is closed (Kafka: 600000).
     pub connections_max_idle_ms: u64,
@@ -93,6 +102,8 @@ impl Default for ServerConfig {
             socket_request_max_bytes: 104_857_600,
             fetch_max_bytes: FETCH_MAX_BYTES_DEFAULT,
             max_connections: None,
+            max_connections_per_ip: i32::MAX as u64,
+            max_connections_per_ip_overrides: BTreeMap::new(),
             connections_max_idle_ms: 600_000,
             queued_max_request_bytes: None,
         }
@@ -200,7 +211,8 @@ impl ServerConfig {
                 self.log.retention_bytes = (bytes >= 0).then_some(bytes as u64);
             }
             "log.segment.bytes" => {
-                self.log.segment_bytes = v.int(1024, SEGMENT_BYTES_MAX as i64)? as u64
+                self.log.segment_bytes =
+                    v.int(LOG_SEGMENT_BYTES_MIN as i64, SEGMENT_BYTES_MAX as i64)? as u64
             }
             "log.roll.hours" => self.log.segment_ms = v.int(1, i64::MAX / 3_600_000)? * 3_600_000,
             "log.roll.ms" => self.log.segment_ms = v.int(SEGMENT_MS_MIN, i64::MAX)?,
@@ -233,6 +245,12 @@ impl ServerConfig {
                 self.socket_request_max_bytes = v.int(1024, i32::MAX as i64)? as usize
             }
             "max.connections" => self.max_connections = Some(v.int(1, i32::MAX as i64)? as u64),
+            "max.connections.per.ip" => {
+                self.max_connections_per_ip = v.int(0, i32::MAX as i64)? as u64
+            }
+            "max.connections.per.ip.overrides" => {
+                self.max_connections_per_ip_overrides = v.per_ip_overrides()?
+            }
             "connections.max.idle.ms" => self.connections_max_idle_ms = v.int(1, i64::MAX)? as u64,
             "queued.max.request.bytes" => {
                 let bytes = v.int(-1, i64::MAX)?;
@@ -455,6 +473,34 @@ impl Value<'_> {
         listeners::parse_protocol_map(&self.text()?).map_err(|problem| self.bad(problem))
     }
 
+    /// `127.0.0.1:100,::1:50`: the count after the last `:` of each entry.
+    fn per_ip_overrides(&self) -> Result<BTreeMap<IpAddr, u64>, ConfigError> {
+        let mut overrides = BTreeMap::new();
+        for entry in self
+            .text()?
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            let (address, count) = entry
+                .rsplit_once(':')
+                .ok_or_else(|| self.bad(format!("'{entry}' is not address:count")))?;
+            let address: IpAddr = address.trim().parse().map_err(|_| {
+                self.bad(format!(
+                    "'{address}' is not an IP address (host names are not resolved)"
+                ))
+            })?;
+            let count: u64 = count
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n <= i32::MAX as u64)
+                .ok_or_else(|| self.bad(format!("'{count}' is not a connection count")))?;
+            overrides.insert(address, count);
+        }
+        Ok(overrides)
+    }
+
     fn flush_policy(&self) -> Result<FlushPolicy, ConfigError> {
         match self.text()?.as_str() {
             "always" | "every-append" => Ok(FlushPolicy::EveryAppend),
@@ -469,6 +515,35 @@ impl Value<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_ip_connection_overrides_take_ip_addresses() {
+        let config = ServerConfig::load(
+            None,
+            &[
+                "max.connections.per.ip=5".into(),
+                "max.connections.per.ip.overrides=127.0.0.3:100, ::1:0".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.max_connections_per_ip, 5);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            config.max_connections_per_ip_overrides,
+            BTreeMap::from([(ip("127.0.0.3"), 100), (ip("::1"), 0)])
+        );
+        for bad in ["localhost:5", "127.0.0.1", "127.0.0.1:-1"] {
+            let error =
+                ServerConfig::load(None, &[format!("max.connections.per.ip.overrides={bad}")])
+                    .unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("max.connections.per.ip.overrides"),
+                "{error}"
+            );
+        }
+    }
 
     #[test]
     fn no_file_no_flags_is_the_embedded_default() {

@@ -1,4 +1,4 @@
-//! Issue 9, items 1, 6, 7 and the partial-frame item, against a real `rill server` run under a
+//! Issue 9, items 1, 6, 7, the partial-frame item and connections per address, against a real `rill server` run under a
 //! lowered descriptor limit (`ulimit -n 256`, so the attacks are fast).
 //!
 //! The story: every segment kept its three files open for life, CreateTopics had no partition
@@ -389,6 +389,103 @@ fn partial_frames_are_bounded_by_queued_max_request_bytes() {
     assert!(grown_mib < 60, "RSS grew by {grown_mib} MiB");
     bystander_round_trip(&server, "bystander", Duration::from_secs(2));
     drop(attackers);
+    let server = server.restart(&args);
+    bystander_round_trip(&server, "bystander", Duration::from_secs(2));
+}
+
+/// A connection to `server` from the source address `from` (any 127.0.0.x is local).
+fn connect_from(server: &RillServer, from: [u8; 4]) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let source = std::net::SocketAddr::from((from, 0));
+    socket.bind(&source.into()).unwrap();
+    socket.connect(&server.addr.into()).unwrap();
+    socket.into()
+}
+
+#[test]
+fn one_address_cannot_take_every_connection() {
+    // 127.0.0.3 may hold 3 connections, 127.0.0.4 none, everyone else 2.
+    let args = [
+        "--override",
+        "max.connections.per.ip=2",
+        "--override",
+        "max.connections.per.ip.overrides=127.0.0.3:3,127.0.0.4:0",
+    ];
+    let server = RillServer::start(&args);
+    let mut admin = server.connect();
+    create_topic(&mut admin, "bystander", 1);
+    drop(admin);
+    std::thread::sleep(Duration::from_millis(100));
+
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| connect_from(&server, [127, 0, 0, 3]))
+        .collect();
+    let over = connect_from(&server, [127, 0, 0, 3]);
+    assert!(
+        closed_by_server(&over, Duration::from_secs(2)),
+        "4th from 127.0.0.3 is closed"
+    );
+    for stream in &held {
+        assert!(
+            !closed_by_server(stream, Duration::from_millis(20)),
+            "the first 3 stay"
+        );
+    }
+    let barred = connect_from(&server, [127, 0, 0, 4]);
+    assert!(
+        closed_by_server(&barred, Duration::from_secs(2)),
+        "override 0 admits none"
+    );
+
+    // Another address (127.0.0.1, limit 2) is served meanwhile.
+    bystander_round_trip(&server, "bystander", Duration::from_secs(2));
+    let a = connect_from(&server, [127, 0, 0, 2]);
+    let b = connect_from(&server, [127, 0, 0, 2]);
+    let c = connect_from(&server, [127, 0, 0, 2]);
+    assert!(!closed_by_server(&a, Duration::from_millis(20)));
+    assert!(!closed_by_server(&b, Duration::from_millis(20)));
+    assert!(
+        closed_by_server(&c, Duration::from_secs(2)),
+        "default limit 2"
+    );
+
+    // A closed connection frees its address's place.
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut again = connect_from(&server, [127, 0, 0, 3]);
+    assert!(!closed_by_server(&again, Duration::from_millis(200)));
+    assert!(produce(&mut again, "bystander", b"from 127.0.0.3") >= 0);
+
+    drop((held, a, b, again));
+    let server = server.restart(&args);
+    bystander_round_trip(&server, "bystander", Duration::from_secs(2));
+}
+
+#[test]
+fn a_frame_trickling_in_is_closed_at_the_frame_deadline() {
+    // The frame deadline is 30 s, or connections.max.idle.ms when shorter.
+    let args = ["--override", "connections.max.idle.ms=2000"];
+    let server = RillServer::start(&args);
+    let mut admin = server.connect();
+    create_topic(&mut admin, "bystander", 1);
+    // A 1000-byte frame sent one byte every 200 ms: never idle for 2 s, never complete.
+    let mut slow = server.connect();
+    slow.write_all(&1000i32.to_be_bytes()).unwrap();
+    let started = Instant::now();
+    let closed_after = loop {
+        if slow.write_all(&[0u8]).is_err() || closed_by_server(&slow, Duration::from_millis(200)) {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the trickle was never cut off"
+        );
+    };
+    assert!(
+        closed_after >= Duration::from_millis(1500),
+        "closed after {closed_after:?}: before the deadline"
+    );
+    bystander_round_trip(&server, "bystander", Duration::from_secs(2));
     let server = server.restart(&args);
     bystander_round_trip(&server, "bystander", Duration::from_secs(2));
 }

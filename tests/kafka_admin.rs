@@ -459,22 +459,21 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
 
 #[test]
 fn delete_records_moves_the_log_start_offset() {
-    let server = RillServer::start(&[]);
+    // Tiny segments so deleting records also deletes whole segments. A client may not ask
+    // for them (segment.bytes >= 1 MiB, Kafka 4's minimum); the operator's default may.
+    let server = RillServer::start(&["--override", "log.segment.bytes=1024"]);
     let mut s = server.connect();
     create_topic(&mut s, "dr", 1);
-    // Tiny segments (pushed to the open log) so deleting records also deletes whole segments.
-    assert_eq!(
-        alter(
-            &mut s,
-            1,
-            TOPIC,
-            "dr",
-            &[("segment.bytes", SET, Some("1024"))],
-            false
-        )
-        .0,
-        0
+    let (code, message) = alter(
+        &mut s,
+        1,
+        TOPIC,
+        "dr",
+        &[("segment.bytes", SET, Some("1048575"))],
+        false,
     );
+    assert_eq!(code, 40, "INVALID_CONFIG below 1 MiB: {message:?}");
+    assert!(message.contains("segment.bytes"), "{message}");
     let value = [b'x'; 300];
     for i in 0..10 {
         assert_eq!(produce(&mut s, "dr", 0, &[&value, &value]), (0, i * 2));

@@ -397,6 +397,25 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             "Client connections open at once (default: half the descriptor limit).",
         ),
         (
+            "max.connections.per.ip",
+            Some(config.max_connections_per_ip.to_string()),
+            INT,
+            "Connections one client address may hold open.",
+        ),
+        (
+            "max.connections.per.ip.overrides",
+            Some(
+                config
+                    .max_connections_per_ip_overrides
+                    .iter()
+                    .map(|(address, count)| format!("{address}:{count}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            STRING,
+            "Per-address exceptions to max.connections.per.ip (address:count,...).",
+        ),
+        (
             "connections.max.idle.ms",
             Some(config.connections_max_idle_ms.to_string()),
             LONG,

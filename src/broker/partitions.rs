@@ -14,7 +14,10 @@ impl BrokerService {
     /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every
     /// registered topic, and after every creation or partition increase.
     pub async fn ensure_partitions(&self, topic: &str, meta: &TopicMeta) -> Result<(), String> {
-        let config = topic_config::resolve(&self.config.log, &meta.configs)?;
+        let (config, skipped) = topic_config::resolve_stored(&self.config.log, &meta.configs);
+        for error in skipped {
+            tracing::warn!(topic, %error, "stored topic config no longer valid; using the default");
+        }
         // Every partition is asked for, even after one fails: the failed ones stay offline in
         // the actor (KAFKA_STORAGE_ERROR, retried) and the others serve.
         let mut first_error = None;

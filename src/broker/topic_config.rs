@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::storage::log::{
-    FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN,
+    FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, SEGMENT_MS_MIN,
 };
 
 /// Applies `configs` (topic overrides, as given by the client) on top of `defaults`.
@@ -36,7 +36,8 @@ pub fn resolve(
                     .map(|b| b as u64)
             }
             "segment.bytes" => {
-                config.segment_bytes = int(14, SEGMENT_BYTES_MAX as i64)?.max(1024) as u64
+                config.segment_bytes =
+                    int(SEGMENT_BYTES_MIN as i64, SEGMENT_BYTES_MAX as i64)? as u64
             }
             // At least a minute (KIP-1030's minimum; Kafka 3.x allowed 1 ms): every roll opens
             // new files, and a 1 ms roll time turns each batch into a segment.
@@ -67,6 +68,30 @@ pub fn resolve(
         }
     }
     Ok(config)
+}
+
+/// [`resolve`] for overrides stored by an earlier version of Rill, whose bounds were looser
+/// (a `segment.bytes` under 1 MiB, a `segment.ms` under a minute): a registered topic must
+/// open whatever it stores, so each override that no longer resolves is left out (the broker
+/// default applies) and its error returned for the caller to log.
+pub fn resolve_stored(
+    defaults: &LogConfig,
+    configs: &BTreeMap<String, String>,
+) -> (LogConfig, Vec<String>) {
+    if let Ok(config) = resolve(defaults, configs) {
+        return (config, Vec::new());
+    }
+    let mut kept = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for (key, value) in configs {
+        kept.insert(key.clone(), value.clone());
+        if let Err(error) = resolve(defaults, &kept) {
+            kept.remove(key);
+            skipped.push(error);
+        }
+    }
+    let config = resolve(defaults, &kept).unwrap_or_else(|_| defaults.clone());
+    (config, skipped)
 }
 
 /// `cleanup.policy`: a list of `delete` and `compact`. Only `delete` is honoured: a topic
@@ -116,6 +141,23 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn stored_overrides_out_of_todays_bounds_fall_back_to_the_defaults() {
+        let defaults = LogConfig::default();
+        let stored = configs(&[
+            ("retention.ms", "1000"),
+            ("segment.bytes", "1024"),
+            ("segment.ms", "10"),
+        ]);
+        assert!(resolve(&defaults, &stored).is_err());
+        let (config, skipped) = resolve_stored(&defaults, &stored);
+        assert_eq!(config.retention_ms, Some(1000), "valid overrides kept");
+        assert_eq!(config.segment_bytes, defaults.segment_bytes);
+        assert_eq!(config.segment_ms, defaults.segment_ms);
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped[0].contains("segment.bytes"), "{skipped:?}");
     }
 
     #[test]

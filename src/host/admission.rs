@@ -1,5 +1,5 @@
 //! What the Kafka listener admits: connections (`max.connections`), idle time
-//! (`connections.max.idle.ms`) and bytes of request frames read but not yet handled
+//! (`connections.max.idle.ms`), connections per client address (`max.connections.per.ip`) and bytes of request frames read but not yet handled
 //! (`queued.max.request.bytes`), shared by every listener of a server.
 //!
 //! Issue 9: idle connections could take every descriptor (no cap, no idle timeout), and 20
@@ -8,7 +8,9 @@
 //! `queued.max.request.bytes` (KIP-72, a memory pool: a connection whose frame does not fit
 //! stops being read until memory frees up).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
@@ -16,19 +18,53 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use crate::limits::REQUEST_BYTES_UNPOOLED_MAX;
 
 /// Settings of [`Admission`], from the server config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdmissionConfig {
     /// `socket.request.max.bytes`
     pub request_bytes_max: usize,
     /// `max.connections` (resolved: the config's value or the descriptor-derived default).
     pub max_connections: usize,
+    /// `max.connections.per.ip`
+    pub max_connections_per_ip: usize,
+    /// `max.connections.per.ip.overrides`
+    pub per_ip_overrides: BTreeMap<IpAddr, usize>,
     /// `connections.max.idle.ms`
     pub idle_ms: u64,
     /// `queued.max.request.bytes`; `None` = unbounded (Kafka's -1).
     pub queued_request_bytes: Option<usize>,
     /// How long a started request frame may take to arrive completely
-    /// ([`crate::limits::REQUEST_FRAME_COMPLETE_MS_MAX`]).
+    /// ([`crate::limits::REQUEST_FRAME_COMPLETE_MS_MAX`], or `connections.max.idle.ms` when
+    /// shorter: a frame trickling in slower than that is an idle connection in disguise).
     pub frame_complete_ms: u64,
+}
+
+/// Why a new connection was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// `max.connections` are open.
+    MaxConnections,
+    /// This address holds its `max.connections.per.ip` (the limit in force for it).
+    PerIp(usize),
+}
+
+/// A connection's place: frees its slot (and its address's count) when dropped.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    _permit: OwnedSemaphorePermit,
+    address: IpAddr,
+    admission: Arc<Admission>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut per_ip = self.admission.lock_per_ip();
+        if let Some(open) = per_ip.get_mut(&self.address) {
+            *open -= 1;
+            if *open == 0 {
+                per_ip.remove(&self.address);
+            }
+        }
+    }
 }
 
 /// Shared by every listener and connection of one server.
@@ -36,6 +72,9 @@ pub struct AdmissionConfig {
 pub struct Admission {
     pub config: AdmissionConfig,
     connections: Arc<Semaphore>,
+    /// Open connections per client address; an address with none has no entry, so the map
+    /// holds at most `max.connections` entries.
+    per_ip: Mutex<BTreeMap<IpAddr, usize>>,
     queued_bytes: Option<Arc<Semaphore>>,
 }
 
@@ -49,21 +88,53 @@ pub enum QueueWait {
 impl Admission {
     pub fn new(config: AdmissionConfig) -> Arc<Self> {
         Arc::new(Self {
-            config,
             connections: Arc::new(Semaphore::new(config.max_connections)),
+            per_ip: Mutex::new(BTreeMap::new()),
             queued_bytes: config
                 .queued_request_bytes
                 .map(|bytes| Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS)))),
+            config,
         })
     }
 
-    /// A connection slot, or `None` when `max.connections` are open (the caller closes the
-    /// new socket at once). The slot frees when the permit drops.
-    pub fn connection_slot(&self) -> Option<OwnedSemaphorePermit> {
-        match self.connections.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => None,
+    /// A slot for a connection from `address`, or why not (the caller closes the new socket at
+    /// once). The slot frees when dropped.
+    pub fn connection_slot(self: &Arc<Self>, address: IpAddr) -> Result<ConnectionSlot, Refused> {
+        let limit = self.per_ip_limit(address);
+        let mut per_ip = self.lock_per_ip();
+        let open = per_ip.get(&address).copied().unwrap_or(0);
+        if open >= limit {
+            return Err(Refused::PerIp(limit));
         }
+        let permit = match self.connections.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => {
+                return Err(Refused::MaxConnections)
+            }
+        };
+        per_ip.insert(address, open + 1);
+        Ok(ConnectionSlot {
+            _permit: permit,
+            address,
+            admission: self.clone(),
+        })
+    }
+
+    /// `max.connections.per.ip`, or the override for `address`.
+    fn per_ip_limit(&self, address: IpAddr) -> usize {
+        self.config
+            .per_ip_overrides
+            .get(&address)
+            .copied()
+            .unwrap_or(self.config.max_connections_per_ip)
+    }
+
+    /// The counts are plain integers updated under the lock, so a panic elsewhere cannot leave
+    /// them inconsistent: a poisoned lock is still usable.
+    fn lock_per_ip(&self) -> std::sync::MutexGuard<'_, BTreeMap<IpAddr, usize>> {
+        self.per_ip
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Connections open now.
@@ -108,10 +179,15 @@ impl Admission {
 mod tests {
     use super::*;
 
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
     fn admission(max_connections: usize, queued: Option<usize>) -> Arc<Admission> {
         Admission::new(AdmissionConfig {
             request_bytes_max: 1 << 20,
             max_connections,
+            max_connections_per_ip: usize::MAX,
+            per_ip_overrides: BTreeMap::new(),
             idle_ms: 1000,
             queued_request_bytes: queued,
             frame_complete_ms: 1000,
@@ -121,17 +197,46 @@ mod tests {
     #[test]
     fn connection_slots_are_bounded_and_freed() {
         let admission = admission(2, None);
-        let a = admission.connection_slot().expect("first");
-        let _b = admission.connection_slot().expect("second");
-        assert!(
-            admission.connection_slot().is_none(),
-            "over max.connections"
+        let a = admission.connection_slot(A).expect("first");
+        let _b = admission.connection_slot(B).expect("second");
+        assert_eq!(
+            admission.connection_slot(A).unwrap_err(),
+            Refused::MaxConnections
         );
         assert_eq!(admission.connections_open(), 2);
         drop(a);
         assert!(
-            admission.connection_slot().is_some(),
+            admission.connection_slot(A).is_ok(),
             "a closed connection frees its slot"
+        );
+    }
+
+    #[test]
+    fn each_address_is_bounded_by_its_own_limit() {
+        let admission = Admission::new(AdmissionConfig {
+            max_connections_per_ip: 2,
+            per_ip_overrides: BTreeMap::from([(B, 0)]),
+            ..admission(10, None).config.clone()
+        });
+        let first = admission.connection_slot(A).expect("first");
+        let _second = admission.connection_slot(A).expect("second");
+        assert_eq!(admission.connection_slot(A).unwrap_err(), Refused::PerIp(2));
+        assert_eq!(admission.connection_slot(B).unwrap_err(), Refused::PerIp(0));
+        assert_eq!(
+            admission.connections_open(),
+            2,
+            "a refused address takes no slot"
+        );
+        drop(first);
+        let _third = admission
+            .connection_slot(A)
+            .expect("a closed connection frees its count");
+        assert_eq!(admission.lock_per_ip().get(&A), Some(&2));
+        drop(_third);
+        drop(_second);
+        assert!(
+            admission.lock_per_ip().is_empty(),
+            "no entry for an address with none open"
         );
     }
 

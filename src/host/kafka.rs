@@ -29,7 +29,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::admission::Admission;
+use super::admission::{Admission, Refused};
 use crate::limits::{FETCHES_IN_FLIGHT_PER_CONNECTION, INFLIGHT_PER_CONNECTION_MAX};
 use crate::protocol::frame::{peek_header, split_frame, HeaderPrefix, SIZE_BYTES};
 
@@ -98,20 +98,33 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, client)) => {
-                let Some(slot) = admission.connection_slot() else {
-                    // Over max.connections: closed at once (dropping the socket), so the
-                    // descriptor is back before the next accept.
-                    refused += 1;
-                    if refused.is_power_of_two() {
-                        tracing::warn!(
-                            %client,
-                            max_connections = admission.config.max_connections,
-                            refused,
-                            "max.connections reached; closing new connections"
-                        );
+                let slot = match admission.connection_slot(client.ip()) {
+                    Ok(slot) => slot,
+                    Err(why) => {
+                        // Closed at once (dropping the socket), so the descriptor is back
+                        // before the next accept. Logged at powers of two: a flood of
+                        // refusals must not become a flood of log lines.
+                        refused += 1;
+                        if refused.is_power_of_two() {
+                            match why {
+                                Refused::MaxConnections => tracing::warn!(
+                                    %client,
+                                    max_connections = admission.config.max_connections,
+                                    refused,
+                                    "max.connections reached; closing new connections"
+                                ),
+                                Refused::PerIp(limit) => tracing::warn!(
+                                    %client,
+                                    max_connections_per_ip = limit,
+                                    refused,
+                                    "max.connections.per.ip reached for this address; \
+                                     closing its new connections"
+                                ),
+                            }
+                        }
+                        drop(stream);
+                        continue;
                     }
-                    drop(stream);
-                    continue;
                 };
                 let service = service.clone();
                 let life = life.clone();

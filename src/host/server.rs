@@ -228,9 +228,16 @@ fn admission_for(config: &ServerConfig, budget: &FdBudget) -> Arc<Admission> {
     Admission::new(AdmissionConfig {
         request_bytes_max: config.socket_request_max_bytes,
         max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+        max_connections_per_ip: config.max_connections_per_ip as usize,
+        per_ip_overrides: config
+            .max_connections_per_ip_overrides
+            .iter()
+            .map(|(address, count)| (*address, *count as usize))
+            .collect(),
         idle_ms: config.connections_max_idle_ms,
         queued_request_bytes: config.queued_request_bytes(),
-        frame_complete_ms: crate::limits::REQUEST_FRAME_COMPLETE_MS_MAX,
+        frame_complete_ms: crate::limits::REQUEST_FRAME_COMPLETE_MS_MAX
+            .min(config.connections_max_idle_ms),
     })
 }
 

@@ -235,7 +235,7 @@ impl Partitions {
                 tracing::error!(?tp, %error, "cannot open partition log; it answers KAFKA_STORAGE_ERROR until a retry opens it");
                 let code = errors::log_error_code(&error);
                 self.offline
-                    .failed(tp.clone(), config, error.to_string(), ctx.now.unix_ms);
+                    .failed(tp.clone(), config, error.to_string(), ctx.now.mono_ms);
                 Err((code, error.to_string()))
             }
         }
@@ -260,7 +260,7 @@ impl Partitions {
             self.offline
                 .reopen_now(tp.clone(), config, "the log failed on a write".into());
         }
-        if let Some(config) = self.offline.take_due(tp, ctx.now.unix_ms) {
+        if let Some(config) = self.offline.take_due(tp, ctx.now.mono_ms) {
             if self.open_replica(ctx, tp, config).is_ok() {
                 tracing::info!(?tp, "partition log is open again");
             }
@@ -608,7 +608,7 @@ impl Partitions {
         }
         self.producer_ids.expire(ctx.now.mono_ms);
         // Offline logs nobody uses still come back (a consumer may be waiting on a parked fetch).
-        for tp in self.offline.due(ctx.now.unix_ms) {
+        for tp in self.offline.due(ctx.now.mono_ms) {
             self.revive(ctx, &tp);
         }
         ctx.set_timer(RETENTION_TIMER, RETENTION_CHECK_INTERVAL_MS);

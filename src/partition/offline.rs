@@ -18,7 +18,9 @@ use crate::storage::log::LogConfig;
 struct OfflineLog {
     config: LogConfig,
     error: String,
-    retry_at_ms: i64,
+    /// Monotonic (`ctx.now.mono_ms`): a wall-clock step back must not keep a partition
+    /// offline longer.
+    retry_at_mono_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -27,16 +29,22 @@ pub struct OfflineLogs {
 }
 
 impl OfflineLogs {
-    /// Records that `tp` could not be opened at `now_ms`; the next try is due a retry interval
+    /// Records that `tp` could not be opened at `now_mono_ms`; the next try is due a retry interval
     /// later.
-    pub fn failed(&mut self, tp: TopicPartition, config: LogConfig, error: String, now_ms: i64) {
-        let retry_at_ms = now_ms.saturating_add(OFFLINE_LOG_RETRY_MS as i64);
+    pub fn failed(
+        &mut self,
+        tp: TopicPartition,
+        config: LogConfig,
+        error: String,
+        now_mono_ms: u64,
+    ) {
+        let retry_at_mono_ms = now_mono_ms.saturating_add(OFFLINE_LOG_RETRY_MS);
         self.logs.insert(
             tp,
             OfflineLog {
                 config,
                 error,
-                retry_at_ms,
+                retry_at_mono_ms,
             },
         );
     }
@@ -49,24 +57,26 @@ impl OfflineLogs {
             OfflineLog {
                 config,
                 error,
-                retry_at_ms: i64::MIN,
+                retry_at_mono_ms: 0,
             },
         );
     }
 
     /// Takes `tp` out if a retry is due (its config to open it with).
-    pub fn take_due(&mut self, tp: &TopicPartition, now_ms: i64) -> Option<LogConfig> {
+    pub fn take_due(&mut self, tp: &TopicPartition, now_mono_ms: u64) -> Option<LogConfig> {
         match self.logs.get(tp) {
-            Some(log) if log.retry_at_ms <= now_ms => self.logs.remove(tp).map(|l| l.config),
+            Some(log) if log.retry_at_mono_ms <= now_mono_ms => {
+                self.logs.remove(tp).map(|l| l.config)
+            }
             _ => None,
         }
     }
 
     /// Every partition whose retry is due.
-    pub fn due(&self, now_ms: i64) -> Vec<TopicPartition> {
+    pub fn due(&self, now_mono_ms: u64) -> Vec<TopicPartition> {
         self.logs
             .iter()
-            .filter(|(_, log)| log.retry_at_ms <= now_ms)
+            .filter(|(_, log)| log.retry_at_mono_ms <= now_mono_ms)
             .map(|(tp, _)| tp.clone())
             .collect()
     }
@@ -167,7 +177,7 @@ mod tests {
         assert!(offline.take_due(&tp(0), 1_000).is_none(), "too early");
         assert!(offline.reason(&tp(0)).unwrap().contains("EMFILE"));
         assert!(offline.due(1_000).is_empty());
-        let later = 1_000 + OFFLINE_LOG_RETRY_MS as i64;
+        let later = 1_000 + OFFLINE_LOG_RETRY_MS;
         assert_eq!(offline.due(later), vec![tp(0)]);
         assert!(offline.take_due(&tp(0), later).is_some());
         assert!(offline.is_empty(), "taken out to be opened");
@@ -181,6 +191,6 @@ mod tests {
         assert!(offline.remove(&tp(1)));
         assert!(!offline.remove(&tp(1)));
         offline.reopen_now(tp(1), LogConfig::default(), "roll failed".into());
-        assert!(offline.take_due(&tp(1), i64::MIN + 1).is_some());
+        assert!(offline.take_due(&tp(1), 0).is_some());
     }
 }

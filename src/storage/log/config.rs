@@ -89,6 +89,14 @@ pub const TIMESTAMP_AFTER_MAX_MS_DEFAULT: i64 = 60 * 60 * 1000;
 pub const SEVEN_DAYS_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// Largest segment: positions in the offset index are u32 and Kafka caps at `i32::MAX`.
 pub const SEGMENT_BYTES_MAX: u64 = i32::MAX as u64;
+/// Smallest `segment.bytes` a client may set on a topic: 1 MiB, Kafka 4.0's minimum (KIP-1030;
+/// Kafka 3.x allowed 14 bytes). Every roll syncs the finished segment and opens new files, so
+/// a client-chosen 1 KiB segment made a roll (several fsyncs) of nearly every produce. The
+/// operator's broker default `log.segment.bytes` may go down to [`LOG_SEGMENT_BYTES_MIN`].
+pub const SEGMENT_BYTES_MIN: u64 = 1 << 20;
+/// Smallest broker default `log.segment.bytes` (server config, set by the operator, not by
+/// clients). Below Kafka 4.0's 1 MiB so tests and the simulator can roll segments often.
+pub const LOG_SEGMENT_BYTES_MIN: u64 = 1024;
 /// Shortest roll time (`segment.ms`, `log.roll.ms`): one minute, KIP-1030's floor (Kafka 3.x
 /// allowed 1 ms). Every roll opens new files; a 1 ms roll time made a segment of every batch.
 pub const SEGMENT_MS_MIN: i64 = 60_000;
