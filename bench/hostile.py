@@ -18,6 +18,9 @@ Attacks:
   produce-cap    Produce listing one partition 199,999 times (15 MB): the most array entries
                  a request may hold (REQUEST_ENTRIES_MAX, 200,000, with its topic), 2 connections
   metadata-cap   Metadata naming one topic 200,000 times (REQUEST_ENTRIES_MAX), 2 connections
+  roll-storm     2 connections producing 64 KiB batches (acks=1) to a topic created with the
+                 smallest segment.bytes the broker accepts (1024, else Kafka 4's 1 MiB): every
+                 roll syncs the finished segment on the partitions actor
   parked-dup     40 parked Fetches (min_bytes 2^31-1, 30 s wait), each listing the bystander's
                  partition 20,000 times: every bystander append re-read them
 """
@@ -45,9 +48,25 @@ def free_port():
         return s.getsockname()[1]
 
 
-def create_topic(conn, name, partitions=1):
-    body = struct.pack(">i", 1) + S(name) + struct.pack(">ihii", partitions, 1, 0, 0) + struct.pack(">ib", 5000, 0)
-    conn.request(kwire.API_KEYS["CreateTopics"], 2, body)
+def create_topic(conn, name, partitions=1, configs=()):
+    """CreateTopics v2; returns the topic's error code."""
+    body = struct.pack(">i", 1) + S(name) + struct.pack(">ihi", partitions, 1, 0) + struct.pack(">i", len(configs))
+    for key, value in configs:
+        body += S(key) + S(value)
+    body += struct.pack(">ib", 5000, 0)
+    answer = conn.request(kwire.API_KEYS["CreateTopics"], 2, body)
+    # throttle_time_ms, topics count, name, error_code
+    (name_len,) = struct.unpack_from(">h", answer, 8)
+    (error,) = struct.unpack_from(">h", answer, 10 + name_len)
+    return error
+
+
+def create_small_segment_topic(conn, name):
+    """The smallest segment.bytes accepted: the segment size used, in bytes."""
+    for size in (1024, 1 << 20):
+        if create_topic(conn, name, configs=[("segment.bytes", str(size))]) == 0:
+            return size
+    raise AssertionError("no small segment.bytes accepted")
 
 
 def fetch_body(topic, listings, offset=0, max_bytes=0x7FFFFFFF, partition_max=0x7FFFFFFF, min_bytes=1, wait_ms=0):
@@ -61,9 +80,9 @@ def fetch_body(topic, listings, offset=0, max_bytes=0x7FFFFFFF, partition_max=0x
     )
 
 
-def produce_body(topic, batch, listings):
+def produce_body(topic, batch, listings, acks=-1):
     one = struct.pack(">ii", 0, len(batch)) + batch
-    return S(None) + struct.pack(">hii", -1, 30000, 1) + S(topic) + struct.pack(">i", listings) + one * listings
+    return S(None) + struct.pack(">hii", acks, 30000, 1) + S(topic) + struct.pack(">i", listings) + one * listings
 
 
 def metadata_body(topic, listings):
@@ -180,7 +199,9 @@ def run(binary, attack, seconds):
     try:
         with kwire.Conn(addr) as c:
             create_topic(c, "shared")
-            create_topic(c, "victim")
+            segment_bytes = create_small_segment_topic(c, "victim") if attack == "roll-storm" else None
+            if segment_bytes is None:
+                create_topic(c, "victim")
             if attack == "fetch-dup":  # 50 MB in the victim partition
                 big = kwire.record_batch([(None, b"v" * 1_000_000)])
                 for _ in range(50):
@@ -199,6 +220,9 @@ def run(binary, attack, seconds):
             args = (produce_body("victim", small, 199_999), kwire.API_KEYS["Produce"], 3)
         elif attack == "metadata-cap":
             args = (metadata_body("victim", 200_000), kwire.API_KEYS["Metadata"], 1)
+        elif attack == "roll-storm":
+            batch = kwire.record_batch([(None, b"r" * 65_000)])
+            args = (produce_body("victim", batch, 1, acks=1), kwire.API_KEYS["Produce"], 3)
         if attack not in ("none", "parked-dup"):
             threads = [threading.Thread(target=attacker, args=(addr, stop, *args, stats)) for _ in range(2)]
         elif attack == "parked-dup":
@@ -228,6 +252,8 @@ def run(binary, attack, seconds):
             "peak_rss_mb": server.peak_rss_mb(),
             "alive": server.alive(),
         }
+        if segment_bytes is not None:
+            row["attack"] += f" (segment.bytes {segment_bytes})"
         if errors or "error" in stats:
             row["errors"] = (errors[:1], stats.get("error"))
         return row
