@@ -63,7 +63,44 @@ const FETCH_API_KEY: i16 = 1;
 struct Owed {
     pending: Pending,
     turn: Option<OwnedSemaphorePermit>,
+    /// The request frame's `queued.max.request.bytes` memory, for an answer still being worked
+    /// on (`Pending::Later`, e.g. a produce waiting for its append): the records travel to the
+    /// partitions actor as copies, so the pool keeps counting them until the work is done.
+    memory: Option<OwnedSemaphorePermit>,
 }
+
+/// Where the next request's answer will go, taken before anything is held for the request
+/// itself: a slot in the writer's queue and, for a Fetch, the connection's fetch turn. A client
+/// that does not read its answers then waits here holding nothing shared (no pool memory).
+struct Reserved {
+    slot: mpsc::OwnedPermit<Owed>,
+    turn: Option<OwnedSemaphorePermit>,
+}
+
+/// Reserves the next answer's place; `None` when the writer is gone.
+async fn reserve(
+    answers: &mpsc::Sender<Owed>,
+    fetch_turns: &Arc<Semaphore>,
+    api_key: Option<i16>,
+) -> Option<Reserved> {
+    let turn = match api_key {
+        // Waits while the previous Fetch answer is unwritten (the client not reading).
+        Some(FETCH_API_KEY) => Some(fetch_turns.clone().acquire_owned().await.ok()?),
+        _ => None,
+    };
+    let slot = answers.clone().reserve_owned().await.ok()?;
+    Some(Reserved { slot, turn })
+}
+
+/// The API key of the frame at the front of `buf`, once its first bytes are in.
+fn front_api_key(buf: &[u8]) -> Option<i16> {
+    let key = buf.get(SIZE_BYTES..SIZE_BYTES + 2)?;
+    Some(i16::from_be_bytes([key[0], key[1]]))
+}
+
+/// A read buffer that grew for a large frame is given back once that frame is handed over
+/// (keeping only what follows it), so an idle connection does not keep 100 MiB it once needed.
+const READ_BUFFER_KEPT_BYTES: usize = 2 * crate::limits::REQUEST_BYTES_UNPOOLED_MAX;
 
 /// The broker side of the listener. `dispatch` is called in request order per connection.
 pub trait KafkaService: Send + Sync + 'static {
@@ -168,14 +205,34 @@ async fn connection(
     let fetch_turns = Arc::new(Semaphore::new(FETCHES_IN_FLIGHT_PER_CONNECTION));
     // Answers handed to the writer and not yet written: a connection owing one is not idle.
     let owed = Arc::new(AtomicUsize::new(0));
-    let writer_task = tokio::spawn(write_answers(writer, answers_rx, client, owed.clone()));
+    let writer_task = tokio::spawn(write_answers(
+        writer,
+        answers_rx,
+        client,
+        owed.clone(),
+        idle,
+    ));
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut last_activity = Instant::now();
     // When the first bytes of the frame still arriving came in, and its pool memory.
     let mut frame_started: Option<Instant> = None;
     let mut frame_memory: Option<OwnedSemaphorePermit> = None;
+    let mut reserved: Option<Reserved> = None;
     'read: loop {
         loop {
+            if reserved.is_none() && buf.len() >= SIZE_BYTES + 2 {
+                let api_key = front_api_key(&buf);
+                reserved = tokio::select! {
+                    biased;
+                    _ = life.stop.changed() => break 'read,
+                    reserved = reserve(&answers, &fetch_turns, api_key) => reserved,
+                };
+                if reserved.is_none() {
+                    break 'read; // the writer is gone (socket error)
+                }
+                // The frame's deadline counts from when it may proceed.
+                frame_started = None;
+            }
             let frame = match split_frame(&mut buf, request_bytes_max) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -185,8 +242,21 @@ async fn connection(
                 }
             };
             // Held until the request is handed over; the next frame starts afresh.
-            let _memory = frame_memory.take();
+            let memory = frame_memory.take();
             frame_started = None;
+            if buf.capacity() > READ_BUFFER_KEPT_BYTES {
+                let mut smaller = BytesMut::with_capacity(READ_BUFFER_KEPT_BYTES.max(buf.len()));
+                smaller.extend_from_slice(&buf);
+                buf = smaller;
+            }
+            // A frame too short to name its API (closed below) reserves nothing.
+            let Reserved { slot, turn } = match reserved.take() {
+                Some(reserved) => reserved,
+                None => match reserve(&answers, &fetch_turns, None).await {
+                    Some(reserved) => reserved,
+                    None => break 'read,
+                },
+            };
             let prefix = match peek_header(&frame) {
                 Ok(prefix) => prefix,
                 Err(e) => {
@@ -200,17 +270,6 @@ async fn connection(
                 writer_task.abort();
                 return;
             }
-            let turn = if prefix.api_key == FETCH_API_KEY {
-                // Waits while the previous Fetch answer is unwritten (the client not reading).
-                let turn = tokio::select! {
-                    biased;
-                    _ = life.stop.changed() => break 'read,
-                    turn = fetch_turns.clone().acquire_owned() => turn,
-                };
-                Some(turn.expect("the semaphore is never closed"))
-            } else {
-                None
-            };
             let pending = service
                 .dispatch(KafkaRequest {
                     prefix,
@@ -219,15 +278,22 @@ async fn connection(
                 })
                 .await;
             let close = matches!(pending, Pending::Close(_));
+            // A ready answer needs the frame no more; work still under way keeps its memory.
+            let memory = memory.filter(|_| matches!(pending, Pending::Later(_)));
             owed.fetch_add(1, Ordering::SeqCst);
-            if answers.send(Owed { pending, turn }).await.is_err() || close {
-                break 'read; // the writer is gone (socket error) or the service asked to close
+            slot.send(Owed {
+                pending,
+                turn,
+                memory,
+            });
+            if close {
+                break 'read; // the service asked to close
             }
             last_activity = Instant::now();
         }
         if !buf.is_empty() {
             let started = *frame_started.get_or_insert_with(Instant::now);
-            if frame_memory.is_none() && buf.len() >= SIZE_BYTES {
+            if frame_memory.is_none() && reserved.is_some() {
                 // split_frame checked the size against socket.request.max.bytes already.
                 let declared = i32::from_be_bytes(buf[..SIZE_BYTES].try_into().expect("4 bytes"));
                 let left = frame_complete.saturating_sub(started.elapsed());
@@ -261,6 +327,9 @@ async fn connection(
         let wake = tokio::select! {
             biased;
             _ = life.stop.changed() => Wake::Stop,
+            // The writer stopped (a write failed or an answer could not be made): nothing more
+            // read from this client can be answered.
+            _ = answers.closed() => Wake::Stop,
             read = reader.read_buf(&mut buf) => Wake::Read(read),
             _ = tokio::time::sleep_until(deadline) => Wake::Deadline,
         };
@@ -298,6 +367,7 @@ async fn connection(
         }
     }
     // Let the writer finish the answers already owed, then close.
+    drop(reserved);
     drop(answers);
     drop(frame_memory);
     let _ = writer_task.await;
@@ -309,18 +379,23 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
     mut answers: mpsc::Receiver<Owed>,
     client: SocketAddr,
     owed: Arc<AtomicUsize>,
+    stall: Duration,
 ) {
     // `_turn` is released when this iteration ends: after the answer is written.
     while let Some(Owed {
         pending,
         turn: _turn,
+        memory,
     }) = answers.recv().await
     {
         let _answered = Answered(&owed);
         let bytes = match pending {
             Pending::Ready(bytes) => bytes,
             Pending::Later(future) => match future.await {
-                Ok(bytes) => bytes,
+                Ok(bytes) => {
+                    drop(memory);
+                    bytes
+                }
                 Err(reason) => {
                     tracing::warn!(%client, %reason, "closing kafka connection");
                     break;
@@ -333,15 +408,35 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
         };
         if let Some(bytes) = bytes {
             // Flush each answer: a no-op on a real socket, but madsim's TCP sends on flush.
-            let written = match writer.write_all(&bytes).await {
-                Ok(()) => writer.flush().await,
-                Err(e) => Err(e),
+            // A client that stops reading its answers is closed once a write makes no
+            // progress for connections.max.idle.ms (Kafka counts only completed sends as
+            // activity), so it cannot hold its answers' memory for ever.
+            let write = async {
+                writer.write_all(&bytes).await?;
+                writer.flush().await
             };
-            if let Err(e) = written {
-                tracing::debug!(%client, error = %e, "kafka connection write failed");
-                break;
+            match tokio::time::timeout(stall, write).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(%client, error = %e, "kafka connection write failed");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        %client,
+                        "closing kafka connection: an answer could not be written for {} ms \
+                         (connections.max.idle.ms; the client is not reading)",
+                        stall.as_millis()
+                    );
+                    break;
+                }
             }
         }
+    }
+    // Answers still queued will never be written: count them answered, so nothing waits on them.
+    answers.close();
+    while answers.try_recv().is_ok() {
+        owed.fetch_sub(1, Ordering::SeqCst);
     }
     let _ = writer.shutdown().await;
 }
