@@ -115,7 +115,9 @@ pub struct ProduceRequest {
     pub partitions: Vec<(TopicPartition, Vec<u8>)>,
     /// The broker's record walk of each partition's data, by index (`storage::records`),
     /// done on the connection's task so the partitions actor does not decompress. A missing
-    /// entry (or `None`) is walked by the actor itself.
+    /// entry (or `None`) is walked by the actor itself. An entry exists only for data whose
+    /// batch headers and CRCs held (`records::check_produced`): the append trusts those CRCs
+    /// and does not compute them again.
     #[serde(default)]
     pub checked: Vec<Option<RecordsChecked>>,
 }

@@ -225,6 +225,9 @@ impl Replica {
         let checked = checked.or_else(|| {
             records::check_produced(&mut records, &mut PRODUCE_DECOMPRESSED_BYTES_MAX.clone())
         });
+        // A walk only exists for batches whose headers and CRCs held (`check_produced`), so
+        // the append need not compute the CRCs again; without one, the append reports why.
+        let crc_checked = checked.is_some();
         if let Some(checked) = checked {
             self.check_records(checked, now_ms)?;
         }
@@ -257,10 +260,13 @@ impl Replica {
             }
         }
         let segments_before = self.log.segment_count();
-        let info = self
-            .log
-            .append(&mut records, LEADER_EPOCH, now_ms)
-            .map_err(|e| Refusal::from_log(&e))?;
+        let info = if crc_checked {
+            self.log
+                .append_crc_checked(&mut records, LEADER_EPOCH, now_ms)
+        } else {
+            self.log.append(&mut records, LEADER_EPOCH, now_ms)
+        }
+        .map_err(|e| Refusal::from_log(&e))?;
         if self.log.segment_count() > segments_before {
             // The append rolled: the sealed segments were synced, so the state as of the new
             // segment's base (before this append) describes durable batches only.

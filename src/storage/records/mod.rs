@@ -110,7 +110,9 @@ pub fn check_batches(
 
 /// [`check_batches`] for one partition's data as produced: `None` when the batches' headers or
 /// CRCs are bad, which [`crate::storage::log::Log::append`] reports itself (the walk needs
-/// trustworthy headers).
+/// trustworthy headers). `Some` therefore proves every CRC held, which lets the append skip
+/// them ([`crate::storage::log::Log::append_crc_checked`]); a rewritten `maxTimestamp` comes
+/// with its recomputed CRC.
 pub fn check_produced(
     batches: &mut [u8],
     budget: &mut u64,
