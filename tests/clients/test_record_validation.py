@@ -63,6 +63,9 @@ ATTACKS = {
         lambda: raw_batch(one_record_section()[:3] + b"\x04" + one_record_section()[4:], 1),
         INVALID_RECORD,
     ),
+    # The LogAppendTime bit (attributes 0x08) is the broker's to set; Kafka refuses it from a
+    # producer (it was range-checked against maxTimestamp and stored).
+    "log_append_time_bit": (lambda: raw_batch(one_record_section(), 1, codec=0x08), INVALID_TIMESTAMP),
     "far_future_timestamp": (
         lambda: kwire.record_batch([(None, b"future")], base_timestamp_ms=int(time.time() * 1000) + 8 * 86_400_000),
         INVALID_TIMESTAMP,

@@ -19,7 +19,8 @@
 //! Errors say what kind of refusal they are ([`RecordsErrorKind`]); the partition maps them to
 //! Kafka's codes (`partition::errors::records_error_code`): INVALID_RECORD (87) for records that
 //! break the format's rules, CORRUPT_MESSAGE (2) for a payload its codec cannot decode,
-//! MESSAGE_TOO_LARGE (10) past the decompression budget. The storage layer knows nothing of the
+//! MESSAGE_TOO_LARGE (10) past the decompression budget, INVALID_TIMESTAMP (32) for a batch that
+//! sets the LogAppendTime bit (the broker's to set, never a producer's). The storage layer knows nothing of the
 //! wire's codes.
 
 mod codecs;
@@ -40,6 +41,8 @@ pub enum RecordsErrorKind {
     Corrupt,
     /// Decompressing would exceed the request's budget (Kafka: MESSAGE_TOO_LARGE).
     TooLarge,
+    /// The batch's timestamps break a rule (Kafka: INVALID_TIMESTAMP).
+    InvalidTimestamp,
 }
 
 /// Why a batch's records were refused.
@@ -66,6 +69,20 @@ impl RecordsError {
             kind: RecordsErrorKind::Corrupt,
             record_index: None,
             message: message.into(),
+        }
+    }
+
+    /// Kafka's `LogValidator.validateTimestamp`: the LogAppendTime bit is the broker's to set
+    /// (on LogAppendTime topics, when it stamps the batch). A producer that sets it would
+    /// have every record read back with the header's `maxTimestamp` instead of its own,
+    /// and skip the CreateTime range checks; Kafka refuses it with INVALID_TIMESTAMP.
+    fn log_append_time_set() -> Self {
+        Self {
+            kind: RecordsErrorKind::InvalidTimestamp,
+            record_index: Some(0),
+            message: "the batch sets the LogAppendTime timestamp type: producers must not \
+                      (the broker stamps LogAppendTime topics itself)"
+                .into(),
         }
     }
 
@@ -98,8 +115,11 @@ pub fn check_batches(
         if header.total_bytes() < HEADER_BYTES || end > batches.len() {
             return Err(RecordsError::corrupt("record batch runs past the request"));
         }
+        if header.is_log_append_time() {
+            return Err(RecordsError::log_append_time_set());
+        }
         let seen = check_one(&batches[at..end], &header, budget)?;
-        if !header.is_log_append_time() && seen.batch_max_ms != header.max_timestamp_ms {
+        if seen.batch_max_ms != header.max_timestamp_ms {
             set_max_timestamp(&mut batches[at..end], seen.batch_max_ms);
         }
         all.merge(&seen);

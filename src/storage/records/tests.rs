@@ -276,6 +276,20 @@ fn zstd_windows_up_to_the_limit_pass_and_larger_ones_are_corrupt() {
     assert_eq!(code(check(zstd_batch_with_window_log(24))), CORRUPT_MESSAGE);
 }
 
+/// A producer's batch with the LogAppendTime bit (attributes bit 3) was range-checked against
+/// its header's `maxTimestamp`, which then became every record's timestamp: Kafka refuses it.
+#[test]
+fn a_batch_setting_the_log_append_time_bit_is_an_invalid_timestamp() {
+    for codec in [0u8, 1, 4] {
+        let mut b = batch_with(&section(&good(2)), 2, codec);
+        b[21..23].copy_from_slice(&(codec as i16 | 0x08).to_be_bytes());
+        fix_crc(&mut b);
+        let e = check(b).unwrap_err();
+        assert_eq!(e.kind, RecordsErrorKind::InvalidTimestamp, "codec {codec}");
+        assert_eq!(e.record_index, Some(0), "codec {codec}");
+    }
+}
+
 /// Each rule broken on its own, in an uncompressed and a gzip batch.
 #[test]
 fn every_broken_field_is_an_invalid_record() {
