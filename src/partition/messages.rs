@@ -174,11 +174,23 @@ pub enum PartitionsReply {
 pub struct ProducePartitionResult {
     pub error_code: i16,
     pub error_message: Option<String>,
+    /// The records that caused the refusal (Produce v8+ `record_errors`), as Kafka's
+    /// `LogValidator` reports them; empty for refusals of the whole batch.
+    #[serde(default)]
+    pub record_errors: Vec<RecordError>,
     pub base_offset: i64,
     /// The time the broker stamped the records with when the topic uses LogAppendTime;
     /// -1 when they keep their CreateTime.
     pub log_append_time_ms: i64,
     pub log_start_offset: i64,
+}
+
+/// One refused record of a produced batch (Kafka's `ProduceResponse.RecordError`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordError {
+    /// The record's index within its batch.
+    pub batch_index: i32,
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

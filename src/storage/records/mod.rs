@@ -20,8 +20,9 @@
 //! Kafka's codes (`partition::errors::records_error_code`): INVALID_RECORD (87) for records that
 //! break the format's rules, CORRUPT_MESSAGE (2) for a payload its codec cannot decode,
 //! MESSAGE_TOO_LARGE (10) past the decompression budget, INVALID_TIMESTAMP (32) for a batch that
-//! sets the LogAppendTime bit (the broker's to set, never a producer's). The storage layer knows nothing of the
-//! wire's codes.
+//! sets the LogAppendTime bit (the broker's to set, never a producer's) or a record outside the
+//! topic's timestamp bounds. A refusal names the record at fault when there is one (Produce v8's
+//! `record_errors`). The storage layer knows nothing of the wire's codes.
 
 mod codecs;
 #[cfg(test)]
@@ -173,27 +174,32 @@ fn set_max_timestamp(batch: &mut [u8], max_timestamp_ms: i64) {
 /// The timestamp bounds a topic puts on CreateTime records (Kafka's
 /// `message.timestamp.before.max.ms` / `message.timestamp.after.max.ms`, KIP-937): a record
 /// stamped more than `before_max_ms` before `now_ms` or more than `after_max_ms` after it is
-/// refused with INVALID_TIMESTAMP. Records without a timestamp (-1) are not checked, as in Kafka.
-/// Computed without overflow, so `i64::MIN` / `i64::MAX` timestamps are refused, not wrapped.
+/// refused with INVALID_TIMESTAMP, naming that record. Records without a timestamp (-1) are not
+/// checked, as in Kafka. Computed without overflow, so `i64::MIN` / `i64::MAX` timestamps are
+/// refused, not wrapped.
 pub fn timestamp_out_of_range(
     seen: &RecordTimestamps,
     now_ms: i64,
     before_max_ms: i64,
     after_max_ms: i64,
-) -> Option<String> {
+) -> Option<RecordsError> {
     let (min_ms, max_ms) = seen.range?;
     let now = now_ms as i128;
     let low = now - before_max_ms as i128;
     let high = now + after_max_ms as i128;
-    for ts in [min_ms, max_ms] {
+    for (ts, index) in [(min_ms, seen.range_at.0), (max_ms, seen.range_at.1)] {
         if !(low..=high).contains(&(ts as i128)) {
             let clamp = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-            return Some(format!(
-                "timestamp {ts} is out of range: it must be within [{}, {}] \
-                 (message.timestamp.before.max.ms / message.timestamp.after.max.ms)",
-                clamp(low),
-                clamp(high)
-            ));
+            return Some(RecordsError {
+                kind: RecordsErrorKind::InvalidTimestamp,
+                record_index: Some(index),
+                message: format!(
+                    "timestamp {ts} of record {index} is out of range: it must be within \
+                     [{}, {}] (message.timestamp.before.max.ms / message.timestamp.after.max.ms)",
+                    clamp(low),
+                    clamp(high)
+                ),
+            });
         }
     }
     None

@@ -364,6 +364,7 @@ fn records_without_timestamps_are_not_range_checked() {
 fn timestamp_bounds_hold_at_the_i64_extremes() {
     let at = |ts: i64| RecordTimestamps {
         range: Some((ts, ts)),
+        range_at: (0, 0),
         batch_max_ms: ts,
     };
     let hour = 3_600_000;
