@@ -7,7 +7,9 @@
 //! map; see [`super::per_partition`]).
 
 use bytes::Bytes;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
@@ -46,6 +48,7 @@ impl BrokerService {
                     let result = messages::ProducePartitionResult {
                         error_code: INVALID_REQUIRED_ACKS,
                         error_message: Some(format!("acks={acks} is not -1, 0 or 1")),
+                        record_errors: Vec::new(),
                         base_offset: -1,
                         log_append_time_ms: -1,
                         log_start_offset: -1,
@@ -124,8 +127,18 @@ fn produce_response(
             partition = partition.with_log_start_offset(result.log_start_offset);
         }
         if version >= 8 {
-            partition =
-                partition.with_error_message(result.error_message.map(StrBytes::from_string));
+            let record_errors = result
+                .record_errors
+                .into_iter()
+                .map(|e| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(e.batch_index)
+                        .with_batch_index_error_message(e.message.map(StrBytes::from_string))
+                })
+                .collect();
+            partition = partition
+                .with_record_errors(record_errors)
+                .with_error_message(result.error_message.map(StrBytes::from_string));
         }
         (tp, partition)
     });

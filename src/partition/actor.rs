@@ -99,6 +99,7 @@ fn produce_result(
     ProducePartitionResult {
         error_code,
         error_message: message,
+        record_errors: Vec::new(),
         base_offset,
         log_append_time_ms: -1,
         log_start_offset: log_start,
@@ -368,7 +369,10 @@ impl Partitions {
             let result = match replica.produce(records, check, ctx.now.unix_ms) {
                 Err(refusal) => {
                     let log_start = replica.log().log_start_offset();
-                    produce_result(refusal.error_code, Some(refusal.message), -1, log_start)
+                    let mut result =
+                        produce_result(refusal.error_code, Some(refusal.message), -1, log_start);
+                    result.record_errors = refusal.record_errors;
+                    result
                 }
                 Ok(appended) => {
                     let (first_offset, last_offset) = appended.offsets();

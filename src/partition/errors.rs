@@ -50,6 +50,7 @@ pub fn records_error_code(kind: RecordsErrorKind) -> i16 {
         RecordsErrorKind::Invalid => INVALID_RECORD,
         RecordsErrorKind::Corrupt => CORRUPT_MESSAGE,
         RecordsErrorKind::TooLarge => MESSAGE_TOO_LARGE,
+        RecordsErrorKind::InvalidTimestamp => INVALID_TIMESTAMP,
     }
 }
 

@@ -115,7 +115,9 @@ pub struct ProduceRequest {
     pub partitions: Vec<(TopicPartition, Vec<u8>)>,
     /// The broker's record walk of each partition's data, by index (`storage::records`),
     /// done on the connection's task so the partitions actor does not decompress. A missing
-    /// entry (or `None`) is walked by the actor itself.
+    /// entry (or `None`) is walked by the actor itself. An entry exists only for data whose
+    /// batch headers and CRCs held (`records::check_produced`): the append trusts those CRCs
+    /// and does not compute them again.
     #[serde(default)]
     pub checked: Vec<Option<RecordsChecked>>,
 }
@@ -172,11 +174,23 @@ pub enum PartitionsReply {
 pub struct ProducePartitionResult {
     pub error_code: i16,
     pub error_message: Option<String>,
+    /// The records that caused the refusal (Produce v8+ `record_errors`), as Kafka's
+    /// `LogValidator` reports them; empty for refusals of the whole batch.
+    #[serde(default)]
+    pub record_errors: Vec<RecordError>,
     pub base_offset: i64,
     /// The time the broker stamped the records with when the topic uses LogAppendTime;
     /// -1 when they keep their CreateTime.
     pub log_append_time_ms: i64,
     pub log_start_offset: i64,
+}
+
+/// One refused record of a produced batch (Kafka's `ProduceResponse.RecordError`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordError {
+    /// The record's index within its batch.
+    pub batch_index: i32,
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::errors::{self, INVALID_RECORD, INVALID_TIMESTAMP, KAFKA_STORAGE_ERROR};
-use super::messages::{RecordsChecked, TopicPartition};
+use super::messages::{RecordError, RecordsChecked, TopicPartition};
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
 use crate::faults::{self, Canary};
@@ -19,7 +19,7 @@ use crate::limits::{
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint, TimestampType};
-use crate::storage::records;
+use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::{Storage, SyncHandle};
 
 /// The leader epoch stamped into appended batches. There is no controller yet, so a single
@@ -40,6 +40,8 @@ pub struct Waiter {
 pub struct Refusal {
     pub error_code: i16,
     pub message: String,
+    /// The records at fault, for Produce v8+ `record_errors`.
+    pub record_errors: Vec<RecordError>,
 }
 
 impl Refusal {
@@ -47,6 +49,42 @@ impl Refusal {
         Self {
             error_code,
             message: message.into(),
+            record_errors: Vec::new(),
+        }
+    }
+
+    /// A refusal of the record walk, answered as Kafka's `LogValidator` answers one: a fault
+    /// pinned to a record (INVALID_RECORD, INVALID_TIMESTAMP) names it in `record_errors` and
+    /// gets Kafka's summary as `error_message` (the Java producer fails the named records with
+    /// the error and the rest of the batch as collateral); a fault of the whole payload
+    /// (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE) names no record. The walk stops at the first fault,
+    /// so at most one record is named where Kafka may list several.
+    fn from_records(e: RecordsError) -> Self {
+        let error_code = errors::records_error_code(e.kind);
+        let pinned = matches!(
+            e.kind,
+            RecordsErrorKind::Invalid | RecordsErrorKind::InvalidTimestamp
+        );
+        let Some(batch_index) = e.record_index.filter(|_| pinned) else {
+            return Self::new(error_code, e.message);
+        };
+        let message = if error_code == INVALID_TIMESTAMP {
+            "One or more records have been rejected due to invalid timestamp".to_string()
+        } else {
+            format!(
+                "One or more records have been rejected due to 1 record errors in total, and \
+                 only showing the first three errors at most: [RecordError(batchIndex=\
+                 {batch_index}, message='{}')]",
+                e.message
+            )
+        };
+        Self {
+            error_code,
+            message,
+            record_errors: vec![RecordError {
+                batch_index,
+                message: Some(e.message),
+            }],
         }
     }
 
@@ -225,6 +263,9 @@ impl Replica {
         let checked = checked.or_else(|| {
             records::check_produced(&mut records, &mut PRODUCE_DECOMPRESSED_BYTES_MAX.clone())
         });
+        // A walk only exists for batches whose headers and CRCs held (`check_produced`), so
+        // the append need not compute the CRCs again; without one, the append reports why.
+        let crc_checked = checked.is_some();
         if let Some(checked) = checked {
             self.check_records(checked, now_ms)?;
         }
@@ -257,10 +298,13 @@ impl Replica {
             }
         }
         let segments_before = self.log.segment_count();
-        let info = self
-            .log
-            .append(&mut records, LEADER_EPOCH, now_ms)
-            .map_err(|e| Refusal::from_log(&e))?;
+        let info = if crc_checked {
+            self.log
+                .append_crc_checked(&mut records, LEADER_EPOCH, now_ms)
+        } else {
+            self.log.append(&mut records, LEADER_EPOCH, now_ms)
+        }
+        .map_err(|e| Refusal::from_log(&e))?;
         if self.log.segment_count() > segments_before {
             // The append rolled: the sealed segments were synced, so the state as of the new
             // segment's base (before this append) describes durable batches only.
@@ -286,24 +330,16 @@ impl Replica {
     /// Refuses records the walk found broken, and CreateTime records outside the topic's
     /// timestamp bounds (Kafka's `LogValidator.validateTimestamp`).
     fn check_records(&self, checked: RecordsChecked, now_ms: i64) -> Result<(), Refusal> {
-        let seen = checked.map_err(|e| {
-            let at = e
-                .record_index
-                .map_or(String::new(), |i| format!(" (batch_index {i})"));
-            Refusal::new(
-                errors::records_error_code(e.kind),
-                format!("{}{at}", e.message),
-            )
-        })?;
+        let seen = checked.map_err(Refusal::from_records)?;
         let config = self.log.config();
         if config.timestamp_type == TimestampType::CreateTime {
-            if let Some(why) = records::timestamp_out_of_range(
+            if let Some(refused) = records::timestamp_out_of_range(
                 &seen,
                 now_ms,
                 config.timestamp_before_max_ms,
                 config.timestamp_after_max_ms,
             ) {
-                return Err(Refusal::new(INVALID_TIMESTAMP, why));
+                return Err(Refusal::from_records(refused));
             }
         }
         Ok(())

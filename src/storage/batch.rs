@@ -241,6 +241,24 @@ pub fn compute_crc(batch: &[u8]) -> u32 {
 /// batch lies within `bytes`, and the CRC. Returns the header; the batch is
 /// `header.total_bytes()` long.
 pub fn validate_batch(bytes: &[u8], batch_bytes_max: usize) -> Result<BatchHeader, BatchError> {
+    validate_batch_with(bytes, batch_bytes_max, Crc::Check)
+}
+
+/// Whether a validation computes each batch's CRC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crc {
+    /// Compute and compare it: bytes from disk, a follower's fetch, a caller that has not.
+    Check,
+    /// The caller already checked every batch's CRC over these exact bytes (the produce path's
+    /// record walk did, on the connection's task); the header rules are still enforced.
+    AlreadyChecked,
+}
+
+fn validate_batch_with(
+    bytes: &[u8],
+    batch_bytes_max: usize,
+    crc: Crc,
+) -> Result<BatchHeader, BatchError> {
     let header = BatchHeader::parse(bytes)?;
     header.check(batch_bytes_max)?;
     let total_bytes = header.total_bytes();
@@ -249,6 +267,9 @@ pub fn validate_batch(bytes: &[u8], batch_bytes_max: usize) -> Result<BatchHeade
             needed: total_bytes,
             available: bytes.len(),
         });
+    }
+    if crc == Crc::AlreadyChecked {
+        return Ok(header);
     }
     let computed = crc32c::crc32c(&bytes[CRC_START..total_bytes]);
     if computed != header.crc {
@@ -267,15 +288,21 @@ pub struct Batches<'a> {
     buf: &'a [u8],
     position: usize,
     batch_bytes_max: usize,
+    crc: Crc,
     failed: bool,
 }
 
 impl<'a> Batches<'a> {
     pub fn new(buf: &'a [u8], batch_bytes_max: usize) -> Self {
+        Self::with_crc(buf, batch_bytes_max, Crc::Check)
+    }
+
+    pub fn with_crc(buf: &'a [u8], batch_bytes_max: usize, crc: Crc) -> Self {
         Self {
             buf,
             position: 0,
             batch_bytes_max,
+            crc,
             failed: false,
         }
     }
@@ -294,7 +321,7 @@ impl Iterator for Batches<'_> {
             return None;
         }
         let at = self.position;
-        match validate_batch(&self.buf[at..], self.batch_bytes_max) {
+        match validate_batch_with(&self.buf[at..], self.batch_bytes_max, self.crc) {
             Ok(header) => {
                 self.position += header.total_bytes();
                 Some(Ok((at, header)))
@@ -330,6 +357,15 @@ pub fn validate_all(
     buf: &[u8],
     batch_bytes_max: usize,
 ) -> Result<BatchesSummary, (usize, BatchError)> {
+    validate_all_with(buf, batch_bytes_max, Crc::Check)
+}
+
+/// [`validate_all`], computing the CRCs only if `crc` says they were not checked yet.
+pub fn validate_all_with(
+    buf: &[u8],
+    batch_bytes_max: usize,
+    crc: Crc,
+) -> Result<BatchesSummary, (usize, BatchError)> {
     if buf.is_empty() {
         return Err((0, BatchError::Empty));
     }
@@ -342,7 +378,7 @@ pub fn validate_all(
         first_max_timestamp_ms: NO_TIMESTAMP,
         first_base_offset: 0,
     };
-    for item in Batches::new(buf, batch_bytes_max) {
+    for item in Batches::with_crc(buf, batch_bytes_max, crc) {
         let (_, header) = item?;
         if summary.batch_count == 0 {
             summary.first_max_timestamp_ms = header.max_timestamp_ms;

@@ -210,6 +210,58 @@ class Conn:
         assert index == partition
         return error, base_offset
 
+    def produce_v8(self, topic, partition, batch, acks=-1, timeout_ms=10000):
+        """Produce v8 (the last non-flexible version) of one batch to one partition: a dict of
+        the partition's answer, with v8's `record_errors` [(batch_index, message)] and
+        `error_message`."""
+        body = (
+            _string(None)  # transactional id
+            + struct.pack(">hii", acks, timeout_ms, 1)
+            + _string(topic)
+            + struct.pack(">iii", 1, partition, len(batch))
+            + batch
+        )
+        r = _Reader(self.request(API_KEYS["Produce"], 8, body))
+        assert r.i32() == 1
+        r.string()
+        assert r.i32() == 1
+        out = {"index": r.i32(), "error_code": r.i16(), "base_offset": r.i64()}
+        out["log_append_time_ms"] = r.i64()
+        out["log_start_offset"] = r.i64()
+        out["record_errors"] = [(r.i32(), r.string()) for _ in range(r.i32())]
+        out["error_message"] = r.string()
+        assert out["index"] == partition
+        return out
+
+
+class _Reader:
+    """Reads a non-flexible response body field by field."""
+
+    def __init__(self, data):
+        self.data, self.at = data, 0
+
+    def _take(self, fmt):
+        (v,) = struct.unpack_from(fmt, self.data, self.at)
+        self.at += struct.calcsize(fmt)
+        return v
+
+    def i16(self):
+        return self._take(">h")
+
+    def i32(self):
+        return self._take(">i")
+
+    def i64(self):
+        return self._take(">q")
+
+    def string(self):
+        n = self.i16()
+        if n < 0:
+            return None
+        s = self.data[self.at : self.at + n].decode()
+        self.at += n
+        return s
+
 
 def advertised(addr):
     with Conn(addr) as c:

@@ -63,6 +63,9 @@ ATTACKS = {
         lambda: raw_batch(one_record_section()[:3] + b"\x04" + one_record_section()[4:], 1),
         INVALID_RECORD,
     ),
+    # The LogAppendTime bit (attributes 0x08) is the broker's to set; Kafka refuses it from a
+    # producer (it was range-checked against maxTimestamp and stored).
+    "log_append_time_bit": (lambda: raw_batch(one_record_section(), 1, codec=0x08), INVALID_TIMESTAMP),
     "far_future_timestamp": (
         lambda: kwire.record_batch([(None, b"future")], base_timestamp_ms=int(time.time() * 1000) + 8 * 86_400_000),
         INVALID_TIMESTAMP,
@@ -121,3 +124,59 @@ def test_timestamp_bounds_follow_the_topic_configs(rill, topic_name):
         assert c.produce_v3(topic_name, 0, kwire.record_batch([(None, b"c")], base_timestamp_ms=now - 600_000))[0] == INVALID_TIMESTAMP
         # -1 ("no timestamp") is never range-checked, as in Kafka.
         assert c.produce_v3(topic_name, 0, kwire.record_batch([(None, b"d")], base_timestamp_ms=-1)) == (0, 1)
+
+
+def section_of(records):
+    """A records section of (timestamp_delta, offset_delta, value) records."""
+    out = b""
+    for ts_delta, offset_delta, value in records:
+        rec = (
+            b"\x00"  # attributes
+            + kwire._zigzag_varint(ts_delta)
+            + kwire._zigzag_varint(offset_delta)
+            + kwire._zigzag_varint(-1)  # null key
+            + kwire._zigzag_varint(len(value))
+            + value
+            + kwire._zigzag_varint(0)  # no headers
+        )
+        out += kwire._zigzag_varint(len(rec)) + rec
+    return out
+
+
+def test_produce_v8_names_the_refused_record(rill, topic_name):
+    """Produce v8+ answers carry `record_errors` (the index of the record at fault within its
+    batch) and `error_message`, as Kafka's LogValidator fills them: before, a refused record
+    was named only inside a free-text message, so a Java producer could not tell which record
+    of its batch was bad. Faults of the whole payload (a codec that cannot decode it) name no
+    record, as in Kafka."""
+    kwire.require_apis(rill.addr, ("Produce", 8))
+    ck.create_topic(rill.bootstrap, topic_name, 1)
+    now = int(time.time() * 1000)
+    future = 2 * 86_400_000  # beyond the default message.timestamp.after.max.ms (one hour)
+    cases = [
+        # Record 1's offset delta skips to 2.
+        ("offset_delta_gap", raw_batch(section_of([(0, 0, b"a"), (0, 2, b"b"), (0, 2, b"c")]), 3), INVALID_RECORD, [1]),
+        # Record 2 is stamped two days ahead: only it is named.
+        ("future_record", raw_batch(section_of([(0, 0, b"a"), (0, 1, b"b"), (future, 2, b"c")]), 3), INVALID_TIMESTAMP, [2]),
+        ("log_append_time_bit", raw_batch(section_of([(0, 0, b"a")]), 1, codec=0x08), INVALID_TIMESTAMP, [0]),
+        ("garbage_zstd", raw_batch(b"\x28\xb5\x2f\xfd" + b"\xff" * 40, 1, codec=4), CORRUPT_MESSAGE, []),
+    ]
+    with Conn(rill.addr) as bystander, Conn(rill.addr) as c:
+        for name, batch, want, indexes in cases:
+            r = c.produce_v8(topic_name, 0, batch)
+            assert r["error_code"] == want, (name, r)
+            assert [i for i, _ in r["record_errors"]] == indexes, (name, r)
+            assert all(m for _, m in r["record_errors"]), (name, r)
+            if indexes:
+                assert r["error_message"].startswith("One or more records have been rejected"), (name, r)
+            assert r["base_offset"] == -1, (name, r)
+            assert 18 in bystander.api_versions()
+        ok = c.produce_v8(topic_name, 0, raw_batch(section_of([(0, 0, b"good")]), 1, base_ts=now))
+        assert (ok["error_code"], ok["base_offset"], ok["record_errors"], ok["error_message"]) == (0, 0, [], None)
+    assert rill.alive(), rill.log()
+    # confluent-kafka (librdkafka reads record_errors since Produce v8) still fails the
+    # delivery with the partition's error code.
+    _, offsets, errors = ck.produce(rill.bootstrap, topic_name, [(None, b"late")], acks=-1, timestamps=[now + future])
+    assert offsets == {} and [e.code() for e in errors] == [INVALID_TIMESTAMP], errors
+    rill.restart()
+    assert end_offset(rill.bootstrap, topic_name) == 1

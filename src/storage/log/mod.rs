@@ -35,7 +35,7 @@ pub use config::{
 };
 pub use error::LogError;
 
-use crate::storage::batch::{self, BatchHeader, BatchesSummary};
+use crate::storage::batch::{self, BatchHeader, BatchesSummary, Crc};
 use crate::storage::{Storage, SyncHandle};
 use checkpoint::Kind;
 use error::IoContext;
@@ -202,14 +202,14 @@ impl Log {
         result
     }
 
-    fn validate_append(&self, batches: &[u8]) -> Result<BatchesSummary, LogError> {
+    fn validate_append(&self, batches: &[u8], crc: Crc) -> Result<BatchesSummary, LogError> {
         if batches.len() > APPEND_BYTES_MAX {
             return Err(LogError::AppendTooLarge {
                 bytes: batches.len(),
                 max: APPEND_BYTES_MAX,
             });
         }
-        let summary = batch::validate_all(batches, self.config.batch_bytes_max)
+        let summary = batch::validate_all_with(batches, self.config.batch_bytes_max, crc)
             .map_err(|(position, source)| LogError::InvalidBatch { position, source })?;
         if summary.offset_count > u32::MAX as i64
             || self
@@ -238,8 +238,38 @@ impl Log {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
+        self.append_with(batches, leader_epoch, now_ms, Crc::Check)
+    }
+
+    /// [`Self::append`] for batches whose CRCs the caller has already checked over these
+    /// exact bytes: the produce path checks them with the record walk, on the connection's
+    /// task, and computing them again here cost a second pass over every produced byte on the
+    /// shared partitions actor. Every header rule is still enforced; recovery, followers and
+    /// every other caller go through [`Self::append`]. Debug builds (tests, the simulator)
+    /// recompute the CRCs anyway, so a caller that breaks the promise fails there.
+    pub fn append_crc_checked(
+        &mut self,
+        batches: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        debug_assert!(
+            batch::validate_all_with(batches, usize::MAX, Crc::AlreadyChecked).is_err()
+                || batch::validate_all(batches, usize::MAX).is_ok(),
+            "append_crc_checked given batches whose CRCs do not hold"
+        );
+        self.append_with(batches, leader_epoch, now_ms, Crc::AlreadyChecked)
+    }
+
+    fn append_with(
+        &mut self,
+        batches: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+        crc: Crc,
+    ) -> Result<AppendInfo, LogError> {
         self.check_usable()?;
-        let mut summary = self.validate_append(batches)?;
+        let mut summary = self.validate_append(batches, crc)?;
         let log_append_time_ms = match self.config.timestamp_type {
             TimestampType::CreateTime => None,
             TimestampType::LogAppendTime => Some(now_ms),
@@ -285,7 +315,7 @@ impl Log {
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
         self.check_usable()?;
-        let summary = self.validate_append(batches)?;
+        let summary = self.validate_append(batches, Crc::Check)?;
         let first_offset = self.log_end_offset();
         let mut expected = first_offset;
         for item in batch::Batches::new(batches, usize::MAX) {

@@ -134,6 +134,49 @@ fn multi_batch_append_and_read_rules() {
     assert!(log.read_bounded(2, 1 << 20, 2).unwrap().bytes.is_empty());
 }
 
+/// The produce path's append skips the CRCs its caller checked, but nothing else: header
+/// rules still refuse, and a caller that lied about the CRCs trips the debug assertion (tests
+/// and the simulator run with debug assertions), so the trust cannot silently spread.
+#[test]
+fn an_append_trusting_the_crc_still_enforces_the_header_rules() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    let mut good = batch(1, 3, 0);
+    let info = log
+        .append_crc_checked(&mut good, 0, 0)
+        .expect("valid batch");
+    assert_eq!((info.first_offset, info.last_offset), (0, 2));
+    log.set_config(LogConfig {
+        batch_bytes_max: HEADER_BYTES + 10,
+        ..config()
+    })
+    .unwrap();
+    assert!(matches!(
+        log.append_crc_checked(&mut batch(2, 50, 0), 0, 0),
+        Err(LogError::InvalidBatch {
+            source: BatchError::BatchTooLarge { .. },
+            ..
+        })
+    ));
+    assert!(matches!(
+        log.append_crc_checked(&mut [], 0, 0),
+        Err(LogError::InvalidBatch { .. })
+    ));
+    assert_eq!(log.log_end_offset(), 3);
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "CRCs do not hold")]
+fn an_append_trusting_a_wrong_crc_panics_in_debug_builds() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    let mut bad = batch(1, 1, 0);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let _ = log.append_crc_checked(&mut bad, 0, 0);
+}
+
 #[test]
 fn invalid_append_leaves_the_log_untouched() {
     let mem = MemStorage::new();

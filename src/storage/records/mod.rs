@@ -19,8 +19,10 @@
 //! Errors say what kind of refusal they are ([`RecordsErrorKind`]); the partition maps them to
 //! Kafka's codes (`partition::errors::records_error_code`): INVALID_RECORD (87) for records that
 //! break the format's rules, CORRUPT_MESSAGE (2) for a payload its codec cannot decode,
-//! MESSAGE_TOO_LARGE (10) past the decompression budget. The storage layer knows nothing of the
-//! wire's codes.
+//! MESSAGE_TOO_LARGE (10) past the decompression budget, INVALID_TIMESTAMP (32) for a batch that
+//! sets the LogAppendTime bit (the broker's to set, never a producer's) or a record outside the
+//! topic's timestamp bounds. A refusal names the record at fault when there is one (Produce v8's
+//! `record_errors`). The storage layer knows nothing of the wire's codes.
 
 mod codecs;
 #[cfg(test)]
@@ -40,6 +42,8 @@ pub enum RecordsErrorKind {
     Corrupt,
     /// Decompressing would exceed the request's budget (Kafka: MESSAGE_TOO_LARGE).
     TooLarge,
+    /// The batch's timestamps break a rule (Kafka: INVALID_TIMESTAMP).
+    InvalidTimestamp,
 }
 
 /// Why a batch's records were refused.
@@ -66,6 +70,20 @@ impl RecordsError {
             kind: RecordsErrorKind::Corrupt,
             record_index: None,
             message: message.into(),
+        }
+    }
+
+    /// Kafka's `LogValidator.validateTimestamp`: the LogAppendTime bit is the broker's to set
+    /// (on LogAppendTime topics, when it stamps the batch). A producer that sets it would
+    /// have every record read back with the header's `maxTimestamp` instead of its own,
+    /// and skip the CreateTime range checks; Kafka refuses it with INVALID_TIMESTAMP.
+    fn log_append_time_set() -> Self {
+        Self {
+            kind: RecordsErrorKind::InvalidTimestamp,
+            record_index: Some(0),
+            message: "the batch sets the LogAppendTime timestamp type: producers must not \
+                      (the broker stamps LogAppendTime topics itself)"
+                .into(),
         }
     }
 
@@ -98,8 +116,11 @@ pub fn check_batches(
         if header.total_bytes() < HEADER_BYTES || end > batches.len() {
             return Err(RecordsError::corrupt("record batch runs past the request"));
         }
+        if header.is_log_append_time() {
+            return Err(RecordsError::log_append_time_set());
+        }
         let seen = check_one(&batches[at..end], &header, budget)?;
-        if !header.is_log_append_time() && seen.batch_max_ms != header.max_timestamp_ms {
+        if seen.batch_max_ms != header.max_timestamp_ms {
             set_max_timestamp(&mut batches[at..end], seen.batch_max_ms);
         }
         all.merge(&seen);
@@ -110,7 +131,9 @@ pub fn check_batches(
 
 /// [`check_batches`] for one partition's data as produced: `None` when the batches' headers or
 /// CRCs are bad, which [`crate::storage::log::Log::append`] reports itself (the walk needs
-/// trustworthy headers).
+/// trustworthy headers). `Some` therefore proves every CRC held, which lets the append skip
+/// them ([`crate::storage::log::Log::append_crc_checked`]); a rewritten `maxTimestamp` comes
+/// with its recomputed CRC.
 pub fn check_produced(
     batches: &mut [u8],
     budget: &mut u64,
@@ -151,27 +174,32 @@ fn set_max_timestamp(batch: &mut [u8], max_timestamp_ms: i64) {
 /// The timestamp bounds a topic puts on CreateTime records (Kafka's
 /// `message.timestamp.before.max.ms` / `message.timestamp.after.max.ms`, KIP-937): a record
 /// stamped more than `before_max_ms` before `now_ms` or more than `after_max_ms` after it is
-/// refused with INVALID_TIMESTAMP. Records without a timestamp (-1) are not checked, as in Kafka.
-/// Computed without overflow, so `i64::MIN` / `i64::MAX` timestamps are refused, not wrapped.
+/// refused with INVALID_TIMESTAMP, naming that record. Records without a timestamp (-1) are not
+/// checked, as in Kafka. Computed without overflow, so `i64::MIN` / `i64::MAX` timestamps are
+/// refused, not wrapped.
 pub fn timestamp_out_of_range(
     seen: &RecordTimestamps,
     now_ms: i64,
     before_max_ms: i64,
     after_max_ms: i64,
-) -> Option<String> {
+) -> Option<RecordsError> {
     let (min_ms, max_ms) = seen.range?;
     let now = now_ms as i128;
     let low = now - before_max_ms as i128;
     let high = now + after_max_ms as i128;
-    for ts in [min_ms, max_ms] {
+    for (ts, index) in [(min_ms, seen.range_at.0), (max_ms, seen.range_at.1)] {
         if !(low..=high).contains(&(ts as i128)) {
             let clamp = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-            return Some(format!(
-                "timestamp {ts} is out of range: it must be within [{}, {}] \
-                 (message.timestamp.before.max.ms / message.timestamp.after.max.ms)",
-                clamp(low),
-                clamp(high)
-            ));
+            return Some(RecordsError {
+                kind: RecordsErrorKind::InvalidTimestamp,
+                record_index: Some(index),
+                message: format!(
+                    "timestamp {ts} of record {index} is out of range: it must be within \
+                     [{}, {}] (message.timestamp.before.max.ms / message.timestamp.after.max.ms)",
+                    clamp(low),
+                    clamp(high)
+                ),
+            });
         }
     }
     None

@@ -92,9 +92,14 @@ fn encode(r: &Rec) -> Vec<u8> {
 /// A batch whose records section is `section` (compressed with `codec` if nonzero), claiming
 /// `count` records, with a correct CRC.
 fn batch_with(section: &[u8], count: i32, codec: u8) -> Vec<u8> {
+    batch_with_payload(&compress(codec, section), count, codec)
+}
+
+/// A batch of `count` records whose records section is `payload`, already compressed.
+fn batch_with_payload(payload: &[u8], count: i32, codec: u8) -> Vec<u8> {
     let mut b = build_batch_with_timestamps(&[(None, b"x")], &[T0]);
     b.truncate(HEADER_BYTES);
-    b.extend_from_slice(&compress(codec, section));
+    b.extend_from_slice(payload);
     let batch_length = (b.len() - 12) as i32;
     b[8..12].copy_from_slice(&batch_length.to_be_bytes());
     b[21..23].copy_from_slice(&(codec as i16).to_be_bytes());
@@ -125,7 +130,7 @@ fn compress(codec: u8, data: &[u8]) -> Vec<u8> {
             e.write_all(data).unwrap();
             e.finish().unwrap()
         }
-        4 => ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest),
+        4 => zstd::bulk::compress(data, 1).unwrap(),
         _ => unreachable!(),
     }
 }
@@ -252,6 +257,39 @@ fn a_zstd_frame_declaring_a_huge_window_is_corrupt() {
     assert_eq!(code(check(b)), CORRUPT_MESSAGE);
 }
 
+/// A zstd batch whose frame declares a `window_log` window (streamed, so the encoder cannot
+/// shrink the window to the input's size).
+fn zstd_batch_with_window_log(window_log: u32) -> Vec<u8> {
+    let recs = good(3);
+    let mut e = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+    e.set_parameter(zstd::zstd_safe::CParameter::WindowLog(window_log))
+        .unwrap();
+    e.write_all(&section(&recs)).unwrap();
+    batch_with_payload(&e.finish().unwrap(), 3, 4)
+}
+
+#[test]
+fn zstd_windows_up_to_the_limit_pass_and_larger_ones_are_corrupt() {
+    // The limit itself (8 MiB, window log 23: what zstd levels 1-19 use) must decode; one
+    // step beyond must be refused by libzstd before it allocates the window.
+    check(zstd_batch_with_window_log(23)).expect("an 8 MiB window is within the limit");
+    assert_eq!(code(check(zstd_batch_with_window_log(24))), CORRUPT_MESSAGE);
+}
+
+/// A producer's batch with the LogAppendTime bit (attributes bit 3) was range-checked against
+/// its header's `maxTimestamp`, which then became every record's timestamp: Kafka refuses it.
+#[test]
+fn a_batch_setting_the_log_append_time_bit_is_an_invalid_timestamp() {
+    for codec in [0u8, 1, 4] {
+        let mut b = batch_with(&section(&good(2)), 2, codec);
+        b[21..23].copy_from_slice(&(codec as i16 | 0x08).to_be_bytes());
+        fix_crc(&mut b);
+        let e = check(b).unwrap_err();
+        assert_eq!(e.kind, RecordsErrorKind::InvalidTimestamp, "codec {codec}");
+        assert_eq!(e.record_index, Some(0), "codec {codec}");
+    }
+}
+
 /// Each rule broken on its own, in an uncompressed and a gzip batch.
 #[test]
 fn every_broken_field_is_an_invalid_record() {
@@ -326,6 +364,7 @@ fn records_without_timestamps_are_not_range_checked() {
 fn timestamp_bounds_hold_at_the_i64_extremes() {
     let at = |ts: i64| RecordTimestamps {
         range: Some((ts, ts)),
+        range_at: (0, 0),
         batch_max_ms: ts,
     };
     let hour = 3_600_000;

@@ -13,6 +13,9 @@ use crate::storage::batch::{BatchHeader, NO_TIMESTAMP};
 pub struct RecordTimestamps {
     /// Smallest and largest timestamp other than -1 ("none"), which Kafka leaves unchecked.
     pub range: Option<(i64, i64)>,
+    /// Index within its batch of the record holding each end of `range` (the first one that
+    /// does): what a refusal names in Produce v8's `record_errors[].batch_index`.
+    pub range_at: (i32, i32),
     /// Largest record timestamp starting from -1, as Kafka computes a batch's `maxTimestamp`.
     pub batch_max_ms: i64,
 }
@@ -27,17 +30,32 @@ impl RecordTimestamps {
     pub fn new() -> Self {
         Self {
             range: None,
+            range_at: (0, 0),
             batch_max_ms: NO_TIMESTAMP,
         }
     }
 
-    fn add(&mut self, ts: i64) {
+    /// Adds the timestamp of the record at `index` in its batch.
+    fn add(&mut self, ts: i64, index: i32) {
         self.batch_max_ms = self.batch_max_ms.max(ts);
-        if ts != NO_TIMESTAMP {
-            self.range = Some(match self.range {
-                None => (ts, ts),
-                Some((lo, hi)) => (lo.min(ts), hi.max(ts)),
-            });
+        if ts == NO_TIMESTAMP {
+            return;
+        }
+        match &mut self.range {
+            None => {
+                self.range = Some((ts, ts));
+                self.range_at = (index, index);
+            }
+            Some((lo, hi)) => {
+                if ts < *lo {
+                    *lo = ts;
+                    self.range_at.0 = index;
+                }
+                if ts > *hi {
+                    *hi = ts;
+                    self.range_at.1 = index;
+                }
+            }
         }
     }
 
@@ -45,8 +63,8 @@ impl RecordTimestamps {
     pub fn merge(&mut self, other: &Self) {
         self.batch_max_ms = self.batch_max_ms.max(other.batch_max_ms);
         if let Some((lo, hi)) = other.range {
-            self.add(lo);
-            self.add(hi);
+            self.add(lo, other.range_at.0);
+            self.add(hi, other.range_at.1);
         }
     }
 }
@@ -190,7 +208,7 @@ pub fn walk_stream<R: BufRead>(
     let mut seen = RecordTimestamps::new();
     for index in 0..count {
         match read_record(src, index, header) {
-            Ok(ts) => seen.add(ts),
+            Ok(ts) => seen.add(ts, index),
             Err(fault) => return Err(describe(fault, index, count, src.limit)),
         }
     }
