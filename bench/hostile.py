@@ -7,7 +7,10 @@ it, raw frames through tests/clients/kwire.py) while attacker threads repeat the
 prints the bystander's p50 / p99 / max, the attack requests completed and their answer sizes,
 and the server's peak RSS (VmHWM).
 
-    python3 bench/hostile.py --binary target/release/rill [--seconds 6] [--attacks a,b]
+    python3 bench/hostile.py --binary target/release/rill [--seconds 6] [--attacks a,b] [--attack-rate R]
+
+--attack-rate R: each attacker sends at most R requests a second (default: back to back). Back
+to back, a faster broker is attacked harder; at a fixed rate both builds face the same load.
 
 Attacks:
   none           no attack (the baseline)
@@ -148,7 +151,7 @@ def read_answer(sock, buf):
     return size
 
 
-def attacker(addr, stop, frame_body, api, version, results):
+def attacker(addr, stop, frame_body, api, version, rate, results):
     """One attacking connection, in its own process: run in the bystander's process, the
     attacker's Python work (reading 50 MB answers) held the GIL and the bystander's latency
     measured that rather than the broker.
@@ -161,7 +164,11 @@ def attacker(addr, stop, frame_body, api, version, results):
     frame = struct.pack(">i", len(header) + len(frame_body)) + header + frame_body
     buf = bytearray(1 << 16)
     conn = None
+    next_send = time.perf_counter()
     while not stop.is_set():
+        if rate:
+            stop.wait(max(0.0, next_send - time.perf_counter()))
+            next_send = max(next_send + 1.0 / rate, time.perf_counter() - 1.0 / rate)
         try:
             if conn is None:
                 conn = kwire.Conn(addr, timeout_s=120)
@@ -206,7 +213,7 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
-def run(binary, attack, seconds):
+def run(binary, attack, seconds, rate=0):
     server = Server(binary)
     addr = server.addr
     try:
@@ -236,7 +243,7 @@ def run(binary, attack, seconds):
         proc_results = multiprocessing.Queue()
         if attack not in ("none", "parked-dup"):
             procs = [
-                multiprocessing.Process(target=attacker, args=(addr, proc_stop, *args, proc_results))
+                multiprocessing.Process(target=attacker, args=(addr, proc_stop, *args, rate, proc_results))
                 for _ in range(2)
             ]
         elif attack == "parked-dup":
@@ -290,6 +297,7 @@ def main():
     ap.add_argument(
         "--attacks", default="none,fetch-dup,produce-dup,metadata-dup,produce-cap,metadata-cap,parked-dup"
     )
+    ap.add_argument("--attack-rate", type=float, default=0, help="requests/s per attacker (0: back to back)")
     args = ap.parse_args()
     print(f"binary: {args.binary}")
     print(
@@ -298,7 +306,7 @@ def main():
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for attack in args.attacks.split(","):
-        r = run(args.binary, attack, args.seconds)
+        r = run(args.binary, attack, args.seconds, args.attack_rate)
         print(
             f"| {r['attack']} | {r['round_trips']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | "
             f"{r['attack_requests']} | {r['attack_refused']} | {r['attack_answer_mb']} | {r['peak_rss_mb']} | {r['alive']} |"
