@@ -20,11 +20,8 @@ use super::codec;
 use crate::host::kafka::Answer;
 use crate::protocol::frame::{HeaderPrefix, SIZE_BYTES};
 
-/// Record sets this large or larger are written from the bytes read from the log instead of
-/// being copied into the encoded response. Smaller ones are copied: a copy of a few KB costs
-/// less than the extra chunk (and a Fetch with no large record set is encoded exactly as
-/// before, in one buffer).
-pub const SPLICE_MIN_BYTES: usize = 64 * 1024;
+/// See [`crate::limits::FETCH_SPLICE_MIN_BYTES`].
+pub use crate::limits::FETCH_SPLICE_MIN_BYTES as SPLICE_MIN_BYTES;
 
 /// First Fetch version whose records are compact (length as an unsigned varint of length + 1).
 const FLEXIBLE_FROM: i16 = 12;

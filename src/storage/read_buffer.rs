@@ -8,8 +8,7 @@
 //! usual `madvise` setting) faults it in 2 MiB at a time. Only a hint: where huge pages are not
 //! available the buffer is the same, in 4 KiB pages.
 
-/// Reads this large or larger get the hint; smaller ones are not worth a system call.
-pub const HUGE_PAGE_HINT_MIN_BYTES: usize = 4 << 20;
+use crate::limits::READ_HUGE_PAGE_HINT_MIN_BYTES as HUGE_PAGE_HINT_MIN_BYTES;
 
 /// A zeroed buffer of `len` bytes for a read to fill.
 pub fn zeroed(len: usize) -> Vec<u8> {
