@@ -7,7 +7,10 @@ it, raw frames through tests/clients/kwire.py) while attacker threads repeat the
 prints the bystander's p50 / p99 / max, the attack requests completed and their answer sizes,
 and the server's peak RSS (VmHWM).
 
-    python3 bench/hostile.py --binary target/release/rill [--seconds 6] [--attacks a,b]
+    python3 bench/hostile.py --binary target/release/rill [--seconds 6] [--attacks a,b] [--attack-rate R]
+
+--attack-rate R: each attacker sends at most R requests a second (default: back to back). Back
+to back, a faster broker is attacked harder; at a fixed rate both builds face the same load.
 
 Attacks:
   none           no attack (the baseline)
@@ -26,6 +29,7 @@ Attacks:
 """
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import socket
@@ -141,22 +145,56 @@ def bystander(addr, stop, out):
         time.sleep(0.01)
 
 
-def attacker(addr, stop, frame_body, api, version, stats):
-    # A request the broker refuses closes the connection: count it and send it again on a new
-    # one, so a refused attack keeps costing the broker what refusing it costs. The frame is
-    # built once: concatenating a 77 MB frame per request held the GIL for tens of ms and the
-    # bystander thread's latency measured that, not the broker.
+def read_answer(sock, buf):
+    """Reads one answer frame into `buf` (grown as needed, reused); returns its size. recv_into
+    a reused buffer: `kwire.Conn.read_frame` allocates and copies each 50 MB answer three times
+    while holding the GIL, which an in-process bystander used to wait for."""
+    view = memoryview(buf)
+    got = 0
+    while got < 4:
+        n = sock.recv_into(view[got:4])
+        if n == 0:
+            raise ConnectionError("closed by the broker")
+        got += n
+    (size,) = struct.unpack_from(">i", buf)
+    if size > len(buf):
+        view.release()  # a bytearray with a live view cannot grow
+        buf.extend(bytes(size - len(buf)))
+        view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = sock.recv_into(view[got:size])
+        if n == 0:
+            raise ConnectionError(f"closed by the broker after {got} of {size} bytes")
+        got += n
+    return size
+
+
+def attacker(addr, stop, frame_body, api, version, rate, results):
+    """One attacking connection, in its own process: run in the bystander's process, the
+    attacker's Python work (reading 50 MB answers) held the GIL and the bystander's latency
+    measured that rather than the broker.
+
+    A request the broker refuses closes the connection: count it and send it again on a new
+    one, so a refused attack keeps costing the broker what refusing it costs. The frame is
+    built once: concatenating a 77 MB frame per request held the GIL for tens of ms."""
+    stats = {"requests": 0, "refused": 0, "answer_bytes_max": 0}
     header = struct.pack(">hhi", api, version, 1) + S("kwire")
     frame = struct.pack(">i", len(header) + len(frame_body)) + header + frame_body
+    buf = bytearray(1 << 16)
     conn = None
+    next_send = time.perf_counter()
     while not stop.is_set():
+        if rate:
+            stop.wait(max(0.0, next_send - time.perf_counter()))
+            next_send = max(next_send + 1.0 / rate, time.perf_counter() - 1.0 / rate)
         try:
             if conn is None:
                 conn = kwire.Conn(addr, timeout_s=120)
             conn.send_raw(frame)
-            answer = conn.read_frame()[4:]
+            size = read_answer(conn.sock, buf)
             stats["requests"] += 1
-            stats["answer_bytes_max"] = max(stats["answer_bytes_max"], len(answer))
+            stats["answer_bytes_max"] = max(stats["answer_bytes_max"], size - 4)
         except (ConnectionError, EOFError, OSError, struct.error) as e:
             stats["refused"] += 1
             stats["last_refusal"] = str(e)[:80]
@@ -167,7 +205,8 @@ def attacker(addr, stop, frame_body, api, version, stats):
             conn = None
         except Exception as e:
             stats["error"] = str(e)[:80]
-            return
+            break
+    results.put(stats)
 
 
 def parked(addr, stop, stats):
@@ -193,7 +232,7 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
-def run(binary, attack, seconds):
+def run(binary, attack, seconds, rate=0):
     server = Server(binary)
     addr = server.addr
     try:
@@ -223,11 +262,17 @@ def run(binary, attack, seconds):
         elif attack == "roll-storm":
             batch = kwire.record_batch([(None, b"r" * 65_000)])
             args = (produce_body("victim", batch, 1, acks=1), kwire.API_KEYS["Produce"], 3)
+        procs = []
+        proc_stop = multiprocessing.Event()
+        proc_results = multiprocessing.Queue()
         if attack not in ("none", "parked-dup"):
-            threads = [threading.Thread(target=attacker, args=(addr, stop, *args, stats)) for _ in range(2)]
+            procs = [
+                multiprocessing.Process(target=attacker, args=(addr, proc_stop, *args, rate, proc_results))
+                for _ in range(2)
+            ]
         elif attack == "parked-dup":
             threads = [threading.Thread(target=parked, args=(addr, stop, stats))]
-        for t in threads:
+        for t in threads + procs:
             t.start()
         time.sleep(1.0)  # let the attack get going
         samples = []
@@ -235,9 +280,19 @@ def run(binary, attack, seconds):
         b.start()
         time.sleep(seconds)
         stop.set()
+        proc_stop.set()
         b.join(timeout=150)
         for t in threads:
             t.join(timeout=150)
+        for _ in procs:
+            got = proc_results.get(timeout=150)
+            stats["requests"] += got["requests"]
+            stats["refused"] += got["refused"]
+            stats["answer_bytes_max"] = max(stats["answer_bytes_max"], got["answer_bytes_max"])
+            if "error" in got:
+                stats["error"] = got["error"]
+        for p in procs:
+            p.join(timeout=150)
         lat = [s for s in samples if isinstance(s, float)]
         errors = [s for s in samples if not isinstance(s, float)]
         row = {
@@ -268,6 +323,7 @@ def main():
     ap.add_argument(
         "--attacks", default="none,fetch-dup,produce-dup,metadata-dup,produce-cap,metadata-cap,parked-dup"
     )
+    ap.add_argument("--attack-rate", type=float, default=0, help="requests/s per attacker (0: back to back)")
     args = ap.parse_args()
     print(f"binary: {args.binary}")
     print(
@@ -276,7 +332,7 @@ def main():
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for attack in args.attacks.split(","):
-        r = run(args.binary, attack, args.seconds)
+        r = run(args.binary, attack, args.seconds, args.attack_rate)
         print(
             f"| {r['attack']} | {r['round_trips']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | "
             f"{r['attack_requests']} | {r['attack_refused']} | {r['attack_answer_mb']} | {r['peak_rss_mb']} | {r['alive']} |"

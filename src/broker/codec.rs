@@ -40,7 +40,7 @@ pub async fn decode<'g, R: Decodable>(
 /// Encodes `body` as the answer to `request`.
 pub fn respond<R: Encodable>(request: &KafkaRequest, key: ApiKey, body: &R) -> Pending {
     match encode(request.prefix, key, body) {
-        Ok(bytes) => Pending::Ready(Some(bytes)),
+        Ok(bytes) => Pending::Ready(Some(bytes.into())),
         Err(e) => Pending::Close(e),
     }
 }

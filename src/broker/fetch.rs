@@ -6,11 +6,11 @@ use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{
-    ApiKey, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, TopicName,
+    FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{codec, per_partition, BrokerService};
+use super::{fetch_encode, per_partition, BrokerService};
 use crate::host::kafka::{KafkaRequest, Pending};
 use crate::partition::errors::INVALID_REQUEST;
 use crate::partition::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
@@ -58,12 +58,10 @@ impl BrokerService {
         let prefix = request.prefix;
         Pending::Later(Box::pin(async move {
             match reply.await {
-                Ok(NodeMsg::PartitionsReply(PartitionsReply::Fetch(results))) => codec::encode(
-                    prefix,
-                    ApiKey::Fetch,
-                    &fetch_response(results, prefix.api_version),
-                )
-                .map(Some),
+                Ok(NodeMsg::PartitionsReply(PartitionsReply::Fetch(results))) => {
+                    let response = fetch_response(results, prefix.api_version);
+                    fetch_encode::encode(prefix, response, fetch_encode::SPLICE_MIN_BYTES).map(Some)
+                }
                 other => Err(format!("unexpected fetch reply {other:?}")),
             }
         }))
@@ -154,7 +152,8 @@ fn fetch_response(results: Vec<messages::FetchPartitionResult>, version: i16) ->
             .with_error_code(result.error_code)
             .with_high_watermark(result.high_watermark)
             .with_last_stable_offset(result.last_stable_offset)
-            // From a Vec without copying: the bytes are copied once, into the response frame.
+            // From a Vec without copying; large record sets are written from it as they are
+            // (`fetch_encode`), smaller ones copied once into the response frame.
             .with_records(Some(bytes::Bytes::from(result.records)));
         if version >= 5 {
             partition = partition.with_log_start_offset(result.log_start_offset);

@@ -10,6 +10,7 @@ mod codec;
 mod configs;
 mod create_partitions;
 mod fetch;
+mod fetch_encode;
 mod metadata;
 mod partitions;
 mod per_partition;
@@ -70,7 +71,7 @@ impl BrokerService {
                 &body,
                 version,
             ) {
-                Ok(bytes) => Pending::Ready(Some(bytes)),
+                Ok(bytes) => Pending::Ready(Some(bytes.into())),
                 Err(e) => Pending::Close(e.to_string()),
             };
         }

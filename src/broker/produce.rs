@@ -108,7 +108,8 @@ impl BrokerService {
                     )),
                 };
             }
-            codec::encode(prefix, ApiKey::Produce, &produce_response(results, version)).map(Some)
+            codec::encode(prefix, ApiKey::Produce, &produce_response(results, version))
+                .map(|bytes| Some(bytes.into()))
         }))
     }
 }

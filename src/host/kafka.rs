@@ -42,16 +42,53 @@ pub struct KafkaRequest {
     pub client: SocketAddr,
 }
 
+/// One complete response frame (size included), as the chunks it is written from, in order.
+///
+/// Most answers are one buffer. A Fetch answer carrying large record sets is several: the
+/// encoded response with each large record set left out, and the record bytes as read from
+/// the log, so tens of MB are not copied once more into one buffer (see
+/// `broker::fetch_encode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer(Vec<Bytes>);
+
+impl Answer {
+    /// An answer from its chunks, written one after another.
+    pub fn chunks(chunks: Vec<Bytes>) -> Self {
+        Self(chunks)
+    }
+
+    /// The chunks, in the order they are written.
+    pub fn as_chunks(&self) -> &[Bytes] {
+        &self.0
+    }
+
+    /// Bytes in the whole frame.
+    pub fn len(&self) -> usize {
+        self.0.iter().map(Bytes::len).sum()
+    }
+
+    /// Whether the frame has no bytes (never true of an encoded response).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Bytes> for Answer {
+    fn from(whole: Bytes) -> Self {
+        Self(vec![whole])
+    }
+}
+
 /// What the service gives back for one request.
 pub enum Pending {
-    /// The complete response frame (size included), or `None` when the request gets no answer
-    /// (produce with acks=0).
-    Ready(Option<Bytes>),
+    /// The complete response frame, or `None` when the request gets no answer (produce with
+    /// acks=0).
+    Ready(Option<Answer>),
     /// An answer that completes later (e.g. after the partition's fsync); `None` when no answer
     /// is owed (produce with acks=0). `Err` closes the connection: a request that can no longer
     /// be answered must not be skipped silently, or the client would wait for it while later
     /// answers arrive (and an acks=0 produce that failed closes it too, as in Kafka).
-    Later(BoxFuture<'static, Result<Option<Bytes>, String>>),
+    Later(BoxFuture<'static, Result<Option<Answer>, String>>),
     /// Close the connection (Kafka's answer to a request it cannot parse).
     Close(String),
 }
@@ -406,13 +443,13 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
                 break;
             }
         };
-        if let Some(bytes) = bytes {
+        if let Some(answer) = bytes {
             // Flush each answer: a no-op on a real socket, but madsim's TCP sends on flush.
-            // A client that stops reading its answers is closed once a write makes no
-            // progress for connections.max.idle.ms (Kafka counts only completed sends as
+            // A client that stops reading its answers is closed once an answer cannot be
+            // written within connections.max.idle.ms (Kafka counts only completed sends as
             // activity), so it cannot hold its answers' memory for ever.
             let write = async {
-                writer.write_all(&bytes).await?;
+                write_chunks(&mut writer, answer.as_chunks()).await?;
                 writer.flush().await
             };
             match tokio::time::timeout(stall, write).await {
@@ -441,11 +478,137 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
     let _ = writer.shutdown().await;
 }
 
+/// Chunks handed to one vectored write, at most: a Fetch answer has two per large record set
+/// and one more, so a few writes cover even a many-partition answer.
+const CHUNKS_PER_WRITE: usize = 64;
+
+/// Writes every chunk, in order, with vectored writes: the small encoded parts and the record
+/// bytes between them leave in the same system calls (no tiny segment per part on a
+/// `TCP_NODELAY` socket), and nothing is copied into one buffer first. A write takes what the
+/// socket buffer has room for, so a large answer is written in turns, the task yielding
+/// whenever the socket is full.
+async fn write_chunks<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    chunks: &[Bytes],
+) -> std::io::Result<()> {
+    let mut chunk = 0; // the first chunk not completely written
+    let mut offset = 0; // bytes of it already written
+    while chunk < chunks.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = chunks[chunk..]
+            .iter()
+            .take(CHUNKS_PER_WRITE)
+            .enumerate()
+            .map(|(i, c)| std::io::IoSlice::new(if i == 0 { &c[offset..] } else { c }))
+            .collect();
+        let mut written = writer.write_vectored(&slices).await?;
+        if written == 0 && slices.iter().any(|s| !s.is_empty()) {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        // Skip what was written: whole chunks, then part of the next one.
+        while chunk < chunks.len() && written >= chunks[chunk].len() - offset {
+            written -= chunks[chunk].len() - offset;
+            chunk += 1;
+            offset = 0;
+        }
+        offset += written;
+    }
+    Ok(())
+}
+
 /// Counts an owed answer as answered when dropped (written, failed or abandoned).
 struct Answered<'a>(&'a AtomicUsize);
 
 impl Drop for Answered<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use super::*;
+
+    /// A socket that takes at most `per_write` bytes a call, from as many slices as reach.
+    struct Trickle {
+        got: Vec<u8>,
+        per_write: usize,
+        calls: usize,
+    }
+
+    impl tokio::io::AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let n = buf.len().min(self.per_write);
+            self.got.extend_from_slice(&buf[..n]);
+            self.calls += 1;
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[std::io::IoSlice<'_>],
+        ) -> Poll<std::io::Result<usize>> {
+            let mut n = 0;
+            for buf in bufs {
+                let take = buf.len().min(self.per_write - n);
+                self.got.extend_from_slice(&buf[..take]);
+                n += take;
+            }
+            self.calls += 1;
+            Poll::Ready(Ok(n))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn chunks_are_written_whole_and_in_order_across_partial_writes() {
+        let chunks: Vec<Bytes> = ["ab", "", "cdefg", "h", "", "ijklmnopq"]
+            .into_iter()
+            .map(|c| Bytes::from_static(c.as_bytes()))
+            .collect();
+        for per_write in [1, 2, 3, 5, 7, 100] {
+            let mut socket = Trickle {
+                got: Vec::new(),
+                per_write,
+                calls: 0,
+            };
+            write_chunks(&mut socket, &chunks).await.unwrap();
+            assert_eq!(
+                socket.got, b"abcdefghijklmnopq",
+                "{per_write} bytes a write"
+            );
+            // Vectored: a write takes from several chunks, never needing more calls than bytes.
+            assert_eq!(socket.calls, 17usize.div_ceil(per_write), "{per_write}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_socket_taking_nothing_fails_the_write() {
+        let mut socket = Trickle {
+            got: Vec::new(),
+            per_write: 0,
+            calls: 0,
+        };
+        let chunks = [Bytes::from_static(b"x")];
+        let err = write_chunks(&mut socket, &chunks).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::WriteZero);
     }
 }

@@ -99,4 +99,5 @@ pub mod fuzz_support;
 pub mod group_commit;
 pub mod log;
 pub mod mem;
+pub mod read_buffer;
 pub mod records;

@@ -462,7 +462,7 @@ impl Segment {
             end += header.total_bytes() as u64;
             next_offset = header.next_offset();
         }
-        let mut bytes = vec![0u8; (end - start) as usize];
+        let mut bytes = crate::storage::read_buffer::zeroed((end - start) as usize);
         read_exact_at(self.log.as_ref(), start, &mut bytes).at(&self.log_path)?;
         Ok(Some(SegmentRead {
             bytes,
