@@ -605,8 +605,10 @@ fn violations(sources: &[(String, String)]) -> Vec<Violation> {
                 let (a, b) = (role_folder(file), role_folder(&path));
                 if a != b {
                     why = Some(format!(
-                        "role folders do not import each other ({a:?} -> {b:?}): shared message \
-                         types belong below both, each role answers only through messages"
+                        "role folders do not import each other ({} -> {}): shared message \
+                         types belong below both, each role answers only through messages",
+                        a.unwrap_or("?"),
+                        b.unwrap_or("?")
                     ));
                 }
             }
