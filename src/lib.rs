@@ -21,6 +21,24 @@
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
 //!
+//! # Import direction
+//! Every module belongs to one part, and a part imports only the parts listed after its arrow
+//! (and `limits`/`faults`, which every part may use and which use none):
+//! * Face (`main.rs`, `cli`) → Host, Storage.
+//! * Host (`host`, `config`) → Gateway, Roles, Actor, Storage, Wire: it sits on top.
+//! * Gateway (`broker`) → Roles, Actor, Storage, Wire; never Host or Face: it asks actors
+//!   through a trait the host plugs in, and knows no command line.
+//! * Roles (`partition`, `controller`, later group and transaction coordinators) → Actor,
+//!   Storage; never Host, Face or Gateway: actors record effects, they never do I/O. Role
+//!   folders do not import each other; they talk through messages.
+//! * Actor (`actor`) → Storage: the contract knows no runtime.
+//! * Storage (`storage`) and Wire (`protocol`) → nothing: the disk knows nothing of replicas,
+//!   the protocol adapter is pure.
+//!
+//! Wire, Actor, Storage and Roles name no tokio, and nothing here names the simulator crate.
+//! `tests/architecture.rs` checks every `crate::` path against these rules; the violations that
+//! remain are listed there, and that list only shrinks.
+//!
 //! Outside `src/`: `sim/` runs the same code under madsim (deterministic simulation),
 //! `fuzz/` holds cargo-fuzz targets, `tests/` talks to real processes over real TCP,
 //! `bench/` holds benchmarks, `docs/` the architecture (`docs/architecture.md`: actors, host,
