@@ -91,14 +91,10 @@ const NO_TOKIO: &[&str] = &["Wire", "Actor", "Storage", "Roles"];
 const KNOWN: &[(&str, &str)] = &[
     // Gateway -> Host: the gateway takes the host's request types, its node handle and the
     // server settings (issue 10 B1, B2, B3 remove them).
-    ("src/broker/codec.rs", "crate::host::kafka"),
     ("src/broker/configs.rs", "crate::config::Listener"),
     ("src/broker/configs.rs", "crate::config::ServerConfig"),
-    ("src/broker/fetch.rs", "crate::host::kafka"),
     ("src/broker/mod.rs", "crate::config::ServerConfig"),
-    ("src/broker/mod.rs", "crate::host::kafka"),
     ("src/broker/mod.rs", "crate::host::node"),
-    ("src/broker/produce.rs", "crate::host::kafka"),
     // Face -> Roles: the client tools check topic names with the controller's rule.
     ("src/cli/client/cluster.rs", "crate::controller::topics"),
     ("src/cli/mod.rs", "crate::controller::topics"),

@@ -6,7 +6,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use bytes::Bytes;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::host::kafka::{KafkaRequest, Pending};
+use super::service::{KafkaRequest, Pending};
 use crate::limits::REQUEST_ENTRIES_UNGATED;
 use crate::protocol::request;
 

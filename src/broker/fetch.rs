@@ -10,8 +10,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::service::{KafkaRequest, Pending};
 use super::{fetch_encode, per_partition, BrokerService};
-use crate::host::kafka::{KafkaRequest, Pending};
 use crate::partition::errors::INVALID_REQUEST;
 use crate::partition::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
 

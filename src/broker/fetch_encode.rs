@@ -17,7 +17,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, FetchResponse};
 
 use super::codec;
-use crate::host::kafka::Answer;
+use super::service::Answer;
 use crate::protocol::frame::{HeaderPrefix, SIZE_BYTES};
 
 /// See [`crate::limits::FETCH_SPLICE_MIN_BYTES`].

@@ -16,6 +16,7 @@ mod partitions;
 mod per_partition;
 mod produce;
 mod records;
+pub mod service;
 pub mod topic_config;
 
 use std::collections::BTreeMap;
@@ -27,11 +28,11 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::config::ServerConfig;
 use crate::controller::topics::TopicMeta;
-use crate::host::kafka::{KafkaRequest, KafkaService, Pending};
 use crate::host::node::NodeHandle;
 use crate::limits::LARGE_DECODES_AT_ONCE;
 use crate::partition::messages::{NodeMsg, TopicsReply, TopicsRequest, TOPICS};
 use crate::protocol::{api_versions, frame, versions};
+use service::{KafkaRequest, KafkaService, Pending};
 
 /// The broker's [`KafkaService`].
 pub struct BrokerService {

@@ -17,7 +17,7 @@ use super::{codec, per_partition, BrokerService};
 
 /// Kafka error INVALID_REQUIRED_ACKS.
 const INVALID_REQUIRED_ACKS: i16 = 21;
-use crate::host::kafka::{KafkaRequest, Pending};
+use super::service::{KafkaRequest, Pending};
 use crate::limits::PRODUCE_DECOMPRESSED_BYTES_MAX;
 use crate::partition::messages::{
     self, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,

@@ -23,75 +23,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::admission::{Admission, Refused};
+use crate::broker::service::{KafkaRequest, KafkaService, Pending};
 use crate::limits::{FETCHES_IN_FLIGHT_PER_CONNECTION, INFLIGHT_PER_CONNECTION_MAX};
-use crate::protocol::frame::{peek_header, split_frame, HeaderPrefix, SIZE_BYTES};
-
-/// One request frame, with the header prefix already read.
-#[derive(Debug)]
-pub struct KafkaRequest {
-    pub prefix: HeaderPrefix,
-    /// The whole frame after the size: header and body.
-    pub frame: Bytes,
-    pub client: SocketAddr,
-}
-
-/// One complete response frame (size included), as the chunks it is written from, in order.
-///
-/// Most answers are one buffer. A Fetch answer carrying large record sets is several: the
-/// encoded response with each large record set left out, and the record bytes as read from
-/// the log, so tens of MB are not copied once more into one buffer (see
-/// `broker::fetch_encode`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer(Vec<Bytes>);
-
-impl Answer {
-    /// An answer from its chunks, written one after another.
-    pub fn chunks(chunks: Vec<Bytes>) -> Self {
-        Self(chunks)
-    }
-
-    /// The chunks, in the order they are written.
-    pub fn as_chunks(&self) -> &[Bytes] {
-        &self.0
-    }
-
-    /// Bytes in the whole frame.
-    pub fn len(&self) -> usize {
-        self.0.iter().map(Bytes::len).sum()
-    }
-
-    /// Whether the frame has no bytes (never true of an encoded response).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl From<Bytes> for Answer {
-    fn from(whole: Bytes) -> Self {
-        Self(vec![whole])
-    }
-}
-
-/// What the service gives back for one request.
-pub enum Pending {
-    /// The complete response frame, or `None` when the request gets no answer (produce with
-    /// acks=0).
-    Ready(Option<Answer>),
-    /// An answer that completes later (e.g. after the partition's fsync); `None` when no answer
-    /// is owed (produce with acks=0). `Err` closes the connection: a request that can no longer
-    /// be answered must not be skipped silently, or the client would wait for it while later
-    /// answers arrive (and an acks=0 produce that failed closes it too, as in Kafka).
-    Later(BoxFuture<'static, Result<Option<Answer>, String>>),
-    /// Close the connection (Kafka's answer to a request it cannot parse).
-    Close(String),
-}
+use crate::protocol::frame::{peek_header, split_frame, SIZE_BYTES};
 
 /// Kafka's API key of Fetch.
 const FETCH_API_KEY: i16 = 1;
@@ -138,11 +78,6 @@ fn front_api_key(buf: &[u8]) -> Option<i16> {
 /// A read buffer that grew for a large frame is given back once that frame is handed over
 /// (keeping only what follows it), so an idle connection does not keep 100 MiB it once needed.
 const READ_BUFFER_KEPT_BYTES: usize = 2 * crate::limits::REQUEST_BYTES_UNPOOLED_MAX;
-
-/// The broker side of the listener. `dispatch` is called in request order per connection.
-pub trait KafkaService: Send + Sync + 'static {
-    fn dispatch(&self, request: KafkaRequest) -> BoxFuture<'_, Pending>;
-}
 
 /// Stops the listeners and connections of one server.
 ///

@@ -176,7 +176,7 @@ impl Server {
                 "kafka listener bound"
             );
             kafka_addrs.push(local);
-            let kafka_service: Arc<dyn kafka::KafkaService> = service.clone();
+            let kafka_service: Arc<dyn crate::broker::service::KafkaService> = service.clone();
             tokio::spawn(kafka::serve(
                 bound,
                 kafka_service,

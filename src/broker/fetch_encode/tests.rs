@@ -93,7 +93,7 @@ fn response(version: i16) -> FetchResponse {
     response
 }
 
-fn whole(answer: &crate::host::kafka::Answer) -> Vec<u8> {
+fn whole(answer: &crate::broker::service::Answer) -> Vec<u8> {
     answer.as_chunks().concat()
 }
 
