@@ -1,12 +1,12 @@
 //! Streaming decoders for the four codecs a v2 batch's attributes may name (1 gzip, 2 snappy,
-//! 3 lz4, 4 zstd), each a `BufRead` the record walk pulls from. All are pure Rust but zstd
+//! 3 lz4, 4 zstd), each a `Read` the record walk pulls from. All are pure Rust but zstd
 //! (native libzstd: the pure-Rust `ruzstd` cost 5-6 times the CPU per message), and all decode
 //! only: the broker stores batches as produced, it never recompresses. Memory per decoder is
 //! bounded by the format's window (gzip 32 KiB, lz4 a 4 MiB block, zstd
 //! [`ZSTD_WINDOW_BYTES_MAX`]) or, for snappy, by [`SNAPPY_BLOCK_BYTES_MAX`] — never by what the
 //! payload claims.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 
 use super::RecordsError;
 use crate::limits::{SNAPPY_BLOCK_BYTES_MAX, ZSTD_WINDOW_BYTES_MAX};
@@ -24,14 +24,12 @@ pub fn decoder<'a>(
     codec: u8,
     payload: &'a [u8],
     budget: u64,
-) -> Result<Box<dyn BufRead + 'a>, RecordsError> {
+) -> Result<Box<dyn Read + 'a>, RecordsError> {
     Ok(match codec {
-        1 => Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(
-            payload,
-        ))),
-        2 => Box::new(BufReader::new(Snappy::new(payload, budget))),
+        1 => Box::new(flate2::bufread::MultiGzDecoder::new(payload)),
+        2 => Box::new(Snappy::new(payload, budget)),
         3 => Box::new(lz4_flex::frame::FrameDecoder::new(payload)),
-        4 => Box::new(BufReader::new(zstd_decoder(payload)?)),
+        4 => Box::new(zstd_decoder(payload)?),
         other => {
             return Err(RecordsError::corrupt(format!(
                 "unknown compression codec {other}"
