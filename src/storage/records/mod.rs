@@ -9,7 +9,8 @@
 //! [`check_batches`] walks every record of every batch, decompressing compressed ones as a
 //! stream: each record's length, attributes, timestamp and offset deltas (the offset delta must
 //! be the record's index), key, value and headers, and the record must end exactly where its
-//! length says; the batch must hold exactly `recordsCount` records and nothing after them. It
+//! length says; the batch must hold exactly `recordsCount` records and nothing after them, and a
+//! decoder must have used its whole compressed input by then (`codecs::Decompress`). It
 //! never allocates by an untrusted count: keys, values and headers are skipped, not read, and
 //! the decompressed bytes a request may cost are bounded by a budget
 //! ([`crate::limits::PRODUCE_DECOMPRESSED_BYTES_MAX`]). It also rewrites a CreateTime batch's
@@ -209,7 +210,14 @@ fn check_one(
             let seen = walk::walk_stream(&mut counted, header);
             budget.bytes -= counted.consumed();
             budget.entries = counted.entries_left();
-            seen
+            // The records and the end of the decoder's output are not enough: its input must
+            // end there too (see `codecs::Decompress`).
+            match counted.source().input_left() {
+                0 => seen,
+                left => seen.and(Err(RecordsError::corrupt(format!(
+                    "{left} bytes of compressed data follow the end of the records' stream"
+                )))),
+            }
         }
     };
     if let Err(e) = &seen {

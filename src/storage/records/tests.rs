@@ -466,3 +466,5 @@ fn arbitrary_record_bytes_never_panic() {
         let _ = check_batches(&mut b, &mut WalkBudget::new(BIG, u64::MAX));
     }
 }
+
+mod trailing;

@@ -141,6 +141,11 @@ impl<R: Read> Counted<R> {
         self.consumed
     }
 
+    /// The stream the walk reads.
+    pub fn source(&self) -> &R {
+        &self.inner
+    }
+
     /// Records and headers the budget still allows.
     pub fn entries_left(&self) -> u64 {
         self.entries
