@@ -206,7 +206,9 @@ fn check_one(
         0 => walk::walk_records(payload, header, &mut budget.entries),
         codec => {
             let stream = codecs::decoder(codec, payload, budget.bytes)?;
-            let mut counted = walk::Counted::new(stream, budget.bytes, budget.entries, usize::MAX);
+            // A chunk of a few times the compressed size: most batches decode in one read.
+            let chunk_bytes = payload.len().saturating_mul(4).max(4096);
+            let mut counted = walk::Counted::new(stream, budget.bytes, budget.entries, chunk_bytes);
             let seen = walk::walk_stream(&mut counted, header);
             budget.bytes -= counted.consumed();
             budget.entries = counted.entries_left();

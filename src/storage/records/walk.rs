@@ -3,6 +3,7 @@
 //! without keeping them. Field rules follow Kafka's `DefaultRecord.readFrom` and
 //! `DefaultRecordBatch`'s record iterator.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use super::RecordsError;
@@ -112,9 +113,11 @@ const CHUNK_BYTES: usize = 64 * 1024;
 /// cause. It reads its source a chunk at a time into its own buffer, so a field costs an index
 /// step, not a call through the decoder (issue 9: reading a boxed `BufRead` byte by byte cost
 /// seconds for a 240 MB header bomb).
-pub struct Counted<R> {
+pub struct Counted<'a, R> {
     inner: R,
-    buf: Vec<u8>,
+    /// The bytes being walked: an uncompressed records section itself (borrowed: no copy), or
+    /// a buffer the decoder's output is read into a chunk at a time.
+    buf: Cow<'a, [u8]>,
     /// Next unread byte of `buf`, and the end of what it holds.
     at: usize,
     held: usize,
@@ -123,12 +126,28 @@ pub struct Counted<R> {
     entries: u64,
 }
 
-impl<R: Read> Counted<R> {
-    /// `chunk_hint` caps the buffer (a slice source needs no more than its length).
-    pub fn new(inner: R, limit: u64, entries: u64, chunk_hint: usize) -> Self {
+impl<'a> Counted<'a, std::io::Empty> {
+    /// Walks `payload` in place (an uncompressed records section).
+    pub fn over_slice(payload: &'a [u8], entries: u64) -> Self {
+        Self {
+            inner: std::io::empty(),
+            buf: Cow::Borrowed(payload),
+            at: 0,
+            held: payload.len(),
+            consumed: 0,
+            limit: payload.len() as u64,
+            entries,
+        }
+    }
+}
+
+impl<R: Read> Counted<'_, R> {
+    /// Reads `inner` through a buffer of `chunk_bytes` (at most [`CHUNK_BYTES`]): a small batch
+    /// need not pay for zeroing a large buffer.
+    pub fn new(inner: R, limit: u64, entries: u64, chunk_bytes: usize) -> Self {
         Self {
             inner,
-            buf: vec![0; chunk_hint.clamp(1, CHUNK_BYTES)],
+            buf: Cow::Owned(vec![0; chunk_bytes.clamp(1, CHUNK_BYTES)]),
             at: 0,
             held: 0,
             consumed: 0,
@@ -165,8 +184,11 @@ impl<R: Read> Counted<R> {
         if self.at < self.held {
             return Ok(true);
         }
+        if matches!(self.buf, Cow::Borrowed(_)) {
+            return Ok(false); // a slice is walked in place: its end is the end
+        }
         loop {
-            match self.inner.read(&mut self.buf) {
+            match self.inner.read(self.buf.to_mut()) {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
                     self.at = 0;
@@ -251,7 +273,7 @@ pub fn walk_records(
     header: &BatchHeader,
     entries: &mut u64,
 ) -> Result<RecordTimestamps, RecordsError> {
-    let mut src = Counted::new(payload, payload.len() as u64, *entries, payload.len());
+    let mut src = Counted::over_slice(payload, *entries);
     let seen = walk_stream(&mut src, header);
     *entries = src.entries_left();
     seen
@@ -259,7 +281,7 @@ pub fn walk_records(
 
 /// Walks exactly `recordsCount` records from `src`, then requires the stream to end.
 pub fn walk_stream<R: Read>(
-    src: &mut Counted<R>,
+    src: &mut Counted<'_, R>,
     header: &BatchHeader,
 ) -> Result<RecordTimestamps, RecordsError> {
     let count = header.records_count;
@@ -297,7 +319,7 @@ fn describe(fault: Fault, index: i32, count: i32, limit: u64) -> RecordsError {
 
 /// Reads one record; returns its timestamp.
 fn read_record<R: Read>(
-    src: &mut Counted<R>,
+    src: &mut Counted<'_, R>,
     index: i32,
     header: &BatchHeader,
 ) -> Result<i64, Fault> {
@@ -309,7 +331,7 @@ fn read_record<R: Read>(
     let length = length as u64;
     let start = src.consumed();
     // Every field must lie within the record's declared length.
-    let within = |src: &Counted<R>, more: u64| -> Result<(), Fault> {
+    let within = |src: &Counted<'_, R>, more: u64| -> Result<(), Fault> {
         if src.consumed() - start + more > length {
             return Err(Fault::Invalid(format!(
                 "fields run past the record's length of {length} bytes"
@@ -354,8 +376,8 @@ fn read_record<R: Read>(
 /// Skips a length-prefixed field; lengths below `smallest` are refused (-1 means null where
 /// null is allowed, header keys may not be null).
 fn skip_bytes<R: Read>(
-    src: &mut Counted<R>,
-    within: &impl Fn(&Counted<R>, u64) -> Result<(), Fault>,
+    src: &mut Counted<'_, R>,
+    within: &impl Fn(&Counted<'_, R>, u64) -> Result<(), Fault>,
     what: &str,
     smallest: i64,
 ) -> Result<(), Fault> {
