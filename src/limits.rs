@@ -211,6 +211,9 @@ const _: () = assert!(FETCHES_IN_FLIGHT_PER_CONNECTION <= INFLIGHT_PER_CONNECTIO
 const _: () = assert!(REQUEST_ENTRIES_UNGATED < REQUEST_ENTRIES_MAX);
 const _: () = assert!(REQUEST_PARTITIONS_MAX as u64 <= REQUEST_ENTRIES_MAX);
 const _: () = assert!(LARGE_DECODES_AT_ONCE >= 1);
+const _: () = assert!(RECORD_WALKS_AT_ONCE >= 1);
+const _: () = assert!(RECORD_WALK_INLINE_BYTES <= PRODUCE_DECOMPRESSED_BYTES_MAX);
+const _: () = assert!(RECORD_WALK_INLINE_ENTRIES <= PRODUCE_RECORD_ENTRIES_MAX);
 
 /// Bytes the compressed batches of one Produce request may decompress to, all partitions
 /// together, while the broker walks their records (see `storage::records`). Past it the
@@ -220,6 +223,29 @@ const _: () = assert!(LARGE_DECODES_AT_ONCE >= 1);
 /// `message.max.bytes`, 1 MB) at a 256:1 compression ratio, far beyond what real record data
 /// reaches, and takes well under a second to walk.
 pub const PRODUCE_DECOMPRESSED_BYTES_MAX: u64 = 256 << 20;
+
+/// Records plus headers one Produce request may hold, all batches together (walked and counted
+/// by `storage::records`); past it the partition is refused with INVALID_RECORD. Every record
+/// and header is a step of the walk however few bytes it takes: issue 9's header bomb, one
+/// ~250 KB gzip batch holding one record with 120 million empty headers (2 bytes each, within
+/// [`PRODUCE_DECOMPRESSED_BYTES_MAX`]), took 3-4 s of a runtime worker per request. Kafka has no
+/// such cap; 4 Mi is a whole default-sized request (1 MB) of 1-byte records compressed 30:1,
+/// far beyond what real producers send (a few thousand records a request).
+pub const PRODUCE_RECORD_ENTRIES_MAX: u64 = 4 << 20;
+
+/// Decompressed bytes and records + headers a Produce request's walk may cost on the runtime
+/// worker of its connection. A request that needs more is walked again, whole, on a blocking
+/// thread, at most [`RECORD_WALKS_AT_ONCE`] at a time: a few milliseconds at most, so a
+/// connection's own walk never holds the worker other connections' requests need. Ordinary
+/// batches (librdkafka's default `batch.size` is 1 MB before compression) stay inline.
+pub const RECORD_WALK_INLINE_BYTES: u64 = 1 << 20;
+/// See [`RECORD_WALK_INLINE_BYTES`].
+pub const RECORD_WALK_INLINE_ENTRIES: u64 = 1 << 16;
+
+/// Produce walks beyond the inline allowance run at once, all connections together, each on a
+/// blocking thread: one, so that on a two-core machine walks take at most one core and the
+/// runtime always has the other for everyone else.
+pub const RECORD_WALKS_AT_ONCE: usize = 1;
 
 /// Largest snappy block a produced batch may hold, decompressed. Snappy blocks decode whole,
 /// so this bounds the buffer one block needs: a 1 MiB batch (the default `max.message.bytes`)

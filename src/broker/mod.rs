@@ -29,7 +29,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::config::ServerConfig;
 use crate::controller::topics::TopicMeta;
 use crate::host::node::NodeHandle;
-use crate::limits::LARGE_DECODES_AT_ONCE;
+use crate::limits::{LARGE_DECODES_AT_ONCE, RECORD_WALKS_AT_ONCE};
 use crate::partition::messages::{NodeMsg, TopicsReply, TopicsRequest, TOPICS};
 use crate::protocol::{api_versions, frame, versions};
 use service::{KafkaRequest, KafkaService, Pending};
@@ -45,6 +45,9 @@ pub struct BrokerService {
     admin: tokio::sync::Mutex<()>,
     /// Turns for decoding and handling requests with many entries ([`codec::decode`]).
     large_decodes: tokio::sync::Semaphore,
+    /// Turns for walking the records of Produce requests too costly to walk on the runtime
+    /// (`produce::walk`).
+    record_walks: tokio::sync::Semaphore,
 }
 
 impl BrokerService {
@@ -54,6 +57,7 @@ impl BrokerService {
             config,
             admin: tokio::sync::Mutex::new(()),
             large_decodes: tokio::sync::Semaphore::new(LARGE_DECODES_AT_ONCE),
+            record_walks: tokio::sync::Semaphore::new(RECORD_WALKS_AT_ONCE),
         })
     }
 

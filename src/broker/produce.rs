@@ -18,11 +18,11 @@ use super::{codec, per_partition, BrokerService};
 /// Kafka error INVALID_REQUIRED_ACKS.
 const INVALID_REQUIRED_ACKS: i16 = 21;
 use super::service::{KafkaRequest, Pending};
-use crate::limits::PRODUCE_DECOMPRESSED_BYTES_MAX;
+use crate::partition::messages::RecordsChecked;
 use crate::partition::messages::{
     self, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
 };
-use crate::storage::records;
+use crate::storage::records::{self, WalkBudget};
 
 impl BrokerService {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
@@ -62,18 +62,10 @@ impl BrokerService {
                 &produce_response(results, version),
             );
         }
-        // Every record is walked here, on this connection's task, not on the partitions actor:
-        // decompression costs this client's time only. The budget bounds the whole request.
-        let mut budget = PRODUCE_DECOMPRESSED_BYTES_MAX;
-        let mut checked = Vec::with_capacity(partitions.len());
-        let partitions = partitions
-            .into_iter()
-            .map(|(tp, records)| {
-                let mut records = records.map(|b| b.to_vec()).unwrap_or_default();
-                checked.push(records::check_produced(&mut records, &mut budget));
-                (tp, records)
-            })
-            .collect();
+        let (partitions, checked) = match self.walk(partitions).await {
+            Ok(walked) => walked,
+            Err(e) => return Pending::Close(e),
+        };
         let ask = messages::ProduceRequest {
             acks,
             timeout_ms,
@@ -112,6 +104,55 @@ impl BrokerService {
                 .map(|bytes| Some(bytes.into()))
         }))
     }
+}
+
+/// One partition's records as the append takes them, and the broker's walk of them.
+type Walked = (Vec<(TopicPartition, Vec<u8>)>, Vec<Option<RecordsChecked>>);
+
+impl BrokerService {
+    /// Walks every record of the request here, not on the partitions actor: decompression costs
+    /// this client's time only. First on this runtime worker within [`WalkBudget::inline`]
+    /// (ordinary requests end there); a request that needs more is walked again, whole, on a
+    /// blocking thread behind the `record_walks` gate
+    /// ([`crate::limits::RECORD_WALKS_AT_ONCE`]), under the request's whole budget. Issue 9:
+    /// header bombs walked on the runtime took both workers of a two-core machine for seconds
+    /// and every bystander waited.
+    async fn walk(
+        &self,
+        partitions: Vec<(TopicPartition, Option<Bytes>)>,
+    ) -> Result<Walked, String> {
+        let mut partitions: Vec<(TopicPartition, Vec<u8>)> = partitions
+            .into_iter()
+            .map(|(tp, records)| (tp, records.map(|b| b.to_vec()).unwrap_or_default()))
+            .collect();
+        let mut inline = WalkBudget::inline();
+        let checked = walk_all(&mut partitions, &mut inline);
+        if !inline.ran_out {
+            return Ok((partitions, checked));
+        }
+        let _turn = self
+            .record_walks
+            .acquire()
+            .await
+            .expect("the gate is never closed");
+        tokio::task::spawn_blocking(move || {
+            let checked = walk_all(&mut partitions, &mut WalkBudget::request());
+            (partitions, checked)
+        })
+        .await
+        .map_err(|e| format!("Produce: the record walk failed: {e}"))
+    }
+}
+
+/// Walks every partition's records in order; `budget` covers them all.
+fn walk_all(
+    partitions: &mut [(TopicPartition, Vec<u8>)],
+    budget: &mut WalkBudget,
+) -> Vec<Option<RecordsChecked>> {
+    partitions
+        .iter_mut()
+        .map(|(_, records)| records::check_produced(records, budget))
+        .collect()
 }
 
 fn produce_response(

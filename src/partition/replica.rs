@@ -13,9 +13,7 @@ use super::messages::{RecordError, RecordsChecked, TopicPartition};
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
 use crate::faults::{self, Canary};
-use crate::limits::{
-    PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES, PRODUCE_DECOMPRESSED_BYTES_MAX,
-};
+use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint, TimestampType};
@@ -260,9 +258,8 @@ impl Replica {
                 "the log failed to sync; it must be reopened",
             ));
         }
-        let checked = checked.or_else(|| {
-            records::check_produced(&mut records, &mut PRODUCE_DECOMPRESSED_BYTES_MAX.clone())
-        });
+        let checked = checked
+            .or_else(|| records::check_produced(&mut records, &mut records::WalkBudget::request()));
         // A walk only exists for batches whose headers and CRCs held (`check_produced`), so
         // the append need not compute the CRCs again; without one, the append reports why.
         let crc_checked = checked.is_some();

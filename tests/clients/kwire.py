@@ -122,6 +122,51 @@ def record_batch(records, base_timestamp_ms=None, corrupt_crc=False):
     return struct.pack(">qi", 0, len(after_length)) + after_length
 
 
+def _xxh32(data, seed=0):
+    """xxHash32 (the LZ4 frame's header checksum), for short inputs."""
+    p1, p2, p3, p4, p5 = 2654435761, 2246822519, 3266489917, 668265263, 374761393
+    m = 0xFFFFFFFF
+    rotl = lambda x, r: ((x << r) | (x >> (32 - r))) & m  # noqa: E731
+    assert len(data) < 16, "the 16-byte stripe loop is not needed for frame descriptors"
+    h = (seed + p5 + len(data)) & m
+    i = 0
+    while i + 4 <= len(data):
+        h = (rotl((h + struct.unpack_from("<I", data, i)[0] * p3) & m, 17) * p4) & m
+        i += 4
+    for b in data[i:]:
+        h = (rotl((h + b * p5) & m, 11) * p1) & m
+    h ^= h >> 15
+    h = (h * p2) & m
+    h ^= h >> 13
+    h = (h * p3) & m
+    return h ^ (h >> 16)
+
+
+def lz4_frame(data, end_mark=True):
+    """An LZ4 frame holding `data` (under 64 KiB) as one uncompressed block: magic, FLG (version
+    01, independent blocks, no checksums), BD (64 KiB blocks), header checksum, the block (size
+    with the top "uncompressed" bit), then the end mark (a zero size) unless told not to."""
+    assert len(data) < 1 << 16
+    descriptor = bytes([0x60, 0x40])
+    out = struct.pack("<I", 0x184D2204) + descriptor + bytes([(_xxh32(descriptor) >> 8) & 0xFF])
+    if data:
+        out += struct.pack("<I", 0x80000000 | len(data)) + data
+    return out + (struct.pack("<I", 0) if end_mark else b"")
+
+
+def zstd_raw_frame(data):
+    """A zstd frame holding `data` (under 256 bytes) as one raw (stored) block: magic, a frame
+    header with the single-segment flag and a 1-byte content size, one last raw block."""
+    assert len(data) < 256
+    block_header = (len(data) << 3) | 1  # size, raw type (0), last block
+    return (
+        struct.pack("<I", 0xFD2FB528)
+        + bytes([0x20, len(data)])
+        + struct.pack("<I", block_header)[:3]
+        + data
+    )
+
+
 # ---------------------------------------------------------------------------- connections
 
 

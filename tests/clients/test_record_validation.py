@@ -58,6 +58,41 @@ ATTACKS = {
         lambda: raw_batch(gzip.compress(one_record_section()), 2**31 - 1, codec=1),
         INVALID_RECORD,
     ),
+    # Review of item 3: compressed data after the records' stream was stored unchecked when the
+    # decoder had ended (lz4_flex ends at the end mark, at an empty block, and at a missing
+    # block header); consumers then failed on the batch forever. Kafka reads one lz4 frame.
+    "lz4_garbage_after_end_mark": (
+        lambda: raw_batch(kwire.lz4_frame(one_record_section()) + b"\xff" * 8, 1, codec=3),
+        CORRUPT_MESSAGE,
+    ),
+    "lz4_without_end_mark": (
+        lambda: raw_batch(kwire.lz4_frame(one_record_section(), end_mark=False), 1, codec=3),
+        CORRUPT_MESSAGE,
+    ),
+    "lz4_empty_block_hides_bytes": (
+        lambda: raw_batch(
+            kwire.lz4_frame(one_record_section(), end_mark=False)
+            + struct.pack("<I", 0x80000000)  # an empty block: Kafka's end mark
+            + struct.pack("<I", 0x80000008)
+            + b"\xff" * 8
+            + struct.pack("<I", 0),
+            1,
+            codec=3,
+        ),
+        CORRUPT_MESSAGE,
+    ),
+    "lz4_second_frame": (
+        lambda: raw_batch(kwire.lz4_frame(one_record_section()) + kwire.lz4_frame(b""), 1, codec=3),
+        CORRUPT_MESSAGE,
+    ),
+    "zstd_garbage_after_frame": (
+        lambda: raw_batch(kwire.zstd_raw_frame(one_record_section()) + b"\xff" * 8, 1, codec=4),
+        CORRUPT_MESSAGE,
+    ),
+    "gzip_garbage_after_member": (
+        lambda: raw_batch(gzip.compress(one_record_section()) + b"\xff" * 8, 1, codec=1),
+        CORRUPT_MESSAGE,
+    ),
     # An offset delta that is not the record's index.
     "offset_delta_gap": (
         lambda: raw_batch(one_record_section()[:3] + b"\x04" + one_record_section()[4:], 1),
@@ -104,6 +139,18 @@ def test_invalid_records_are_refused_and_nothing_is_stored(rill, topic_name):
     assert end_offset(rill.bootstrap, topic_name) == 2
     got = ck.consume(rill.bootstrap, topic_name, 1, 2)
     assert [v for _, _, _, v in got] == [b"good-0", b"good-1"]
+
+
+def test_hand_built_lz4_and_zstd_frames_are_valid(rill, topic_name):
+    """The frame builders behind the trailing-data attacks above make valid frames: refused
+    with a tail, accepted without, and librdkafka reads them back."""
+    kwire.require_apis(rill.addr, ("Produce", 3))
+    ck.create_topic(rill.bootstrap, topic_name, 1)
+    with Conn(rill.addr) as c:
+        assert c.produce_v3(topic_name, 0, raw_batch(kwire.lz4_frame(one_record_section(b"lz4")), 1, codec=3)) == (0, 0)
+        assert c.produce_v3(topic_name, 0, raw_batch(kwire.zstd_raw_frame(one_record_section(b"zstd")), 1, codec=4)) == (0, 1)
+    got = ck.consume(rill.bootstrap, topic_name, 1, 2)
+    assert [v for _, _, _, v in got] == [b"lz4", b"zstd"]
 
 
 def test_timestamp_bounds_follow_the_topic_configs(rill, topic_name):

@@ -1,12 +1,12 @@
 //! Streaming decoders for the four codecs a v2 batch's attributes may name (1 gzip, 2 snappy,
-//! 3 lz4, 4 zstd), each a `BufRead` the record walk pulls from. All are pure Rust but zstd
+//! 3 lz4, 4 zstd), each a `Read` the record walk pulls from. All are pure Rust but zstd
 //! (native libzstd: the pure-Rust `ruzstd` cost 5-6 times the CPU per message), and all decode
 //! only: the broker stores batches as produced, it never recompresses. Memory per decoder is
 //! bounded by the format's window (gzip 32 KiB, lz4 a 4 MiB block, zstd
 //! [`ZSTD_WINDOW_BYTES_MAX`]) or, for snappy, by [`SNAPPY_BLOCK_BYTES_MAX`] — never by what the
 //! payload claims.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 
 use super::RecordsError;
 use crate::limits::{SNAPPY_BLOCK_BYTES_MAX, ZSTD_WINDOW_BYTES_MAX};
@@ -19,25 +19,117 @@ const SNAPPY_RATIO_MAX: usize = 22;
 const XERIAL_MAGIC: &[u8] = b"\x82SNAPPY\x00";
 const XERIAL_HEADER_BYTES: usize = 16;
 
+/// A decoder that can say how much of its compressed input it has not used.
+///
+/// Review of issue 9 item 3: the walk stopped once `recordsCount` records were read and the
+/// decoder reported the end, but a decoder reports the end before its input does (lz4 at its
+/// end mark, or for an empty block; anything after a complete frame): bytes after the records'
+/// compressed data were stored unchecked, and librdkafka and Java consumers then failed on that
+/// batch forever. After the walk the decoder must have used its whole input.
+pub trait Decompress: Read {
+    /// Compressed bytes not consumed yet.
+    fn input_left(&self) -> usize;
+}
+
+impl Decompress for flate2::bufread::MultiGzDecoder<&[u8]> {
+    fn input_left(&self) -> usize {
+        self.get_ref().len()
+    }
+}
+
+impl Decompress for Snappy<'_> {
+    fn input_left(&self) -> usize {
+        self.rest.len()
+    }
+}
+
+impl Decompress for lz4_flex::frame::FrameDecoder<&[u8]> {
+    fn input_left(&self) -> usize {
+        self.get_ref().len()
+    }
+}
+
+impl Decompress for zstd::stream::read::Decoder<'static, &[u8]> {
+    fn input_left(&self) -> usize {
+        self.get_ref().len()
+    }
+}
+
 /// A decoder over `payload` for `codec`. `budget` bounds what one snappy block may claim.
 pub fn decoder<'a>(
     codec: u8,
     payload: &'a [u8],
     budget: u64,
-) -> Result<Box<dyn BufRead + 'a>, RecordsError> {
+) -> Result<Box<dyn Decompress + 'a>, RecordsError> {
     Ok(match codec {
-        1 => Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(
-            payload,
-        ))),
-        2 => Box::new(BufReader::new(Snappy::new(payload, budget))),
-        3 => Box::new(lz4_flex::frame::FrameDecoder::new(payload)),
-        4 => Box::new(BufReader::new(zstd_decoder(payload)?)),
+        1 => Box::new(flate2::bufread::MultiGzDecoder::new(payload)),
+        2 => Box::new(Snappy::new(payload, budget)),
+        3 => {
+            lz4_one_frame(payload).map_err(|why| {
+                RecordsError::corrupt(format!("cannot decompress the records: lz4: {why}"))
+            })?;
+            Box::new(lz4_flex::frame::FrameDecoder::new(payload))
+        }
+        4 => Box::new(zstd_decoder(payload)?),
         other => {
             return Err(RecordsError::corrupt(format!(
                 "unknown compression codec {other}"
             )))
         }
     })
+}
+
+/// Checks that `payload` is exactly one LZ4 frame (the LZ4 frame format: magic, descriptor,
+/// blocks each prefixed by a little-endian u32 size whose top bit marks an uncompressed block,
+/// an end mark of size 0, optional block and content checksums), as Kafka's
+/// `KafkaLZ4BlockInputStream` reads it: one frame, and a block of size 0 is its end, also with
+/// the uncompressed bit set. `lz4_flex` would instead end the stream quietly at a truncated
+/// block header or an empty uncompressed block, and leave anything after the end mark unread.
+/// Only sizes are read here (a few integers a block); the decoder checks the rest.
+fn lz4_one_frame(payload: &[u8]) -> Result<(), String> {
+    const MAGIC: u32 = 0x184D_2204;
+    const UNCOMPRESSED: u32 = 1 << 31;
+    let u32_at = |at: usize| -> Result<u32, String> {
+        payload
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| format!("the frame is cut off at byte {at}"))
+    };
+    if u32_at(0)? != MAGIC {
+        return Err("not an LZ4 frame (magic number)".into());
+    }
+    let flags = *payload.get(4).ok_or("the frame descriptor is cut off")?;
+    let block_checksums = flags & 0x10 != 0;
+    let content_checksum = flags & 0x04 != 0;
+    let content_size = if flags & 0x08 != 0 { 8 } else { 0 };
+    let dict_id = if flags & 0x01 != 0 { 4 } else { 0 };
+    // Magic, FLG, BD, the optional fields, then the header checksum byte.
+    let mut at = 4 + 2 + content_size + dict_id + 1;
+    loop {
+        let size = u32_at(at)?;
+        at += 4;
+        if size == 0 {
+            break;
+        }
+        if size == UNCOMPRESSED {
+            return Err(format!(
+                "an empty block at byte {}, which Kafka reads as the end mark",
+                at - 4
+            ));
+        }
+        at += (size & !UNCOMPRESSED) as usize + if block_checksums { 4 } else { 0 };
+    }
+    if content_checksum {
+        at += 4;
+    }
+    match at.cmp(&payload.len()) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => Err("the frame's checksum is cut off".into()),
+        std::cmp::Ordering::Less => Err(format!(
+            "{} bytes follow the frame's end mark",
+            payload.len() - at
+        )),
+    }
 }
 
 /// The window log [`ZSTD_WINDOW_BYTES_MAX`] allows: libzstd refuses a frame declaring a larger

@@ -9,7 +9,8 @@
 //! [`check_batches`] walks every record of every batch, decompressing compressed ones as a
 //! stream: each record's length, attributes, timestamp and offset deltas (the offset delta must
 //! be the record's index), key, value and headers, and the record must end exactly where its
-//! length says; the batch must hold exactly `recordsCount` records and nothing after them. It
+//! length says; the batch must hold exactly `recordsCount` records and nothing after them, and a
+//! decoder must have used its whole compressed input by then (`codecs::Decompress`). It
 //! never allocates by an untrusted count: keys, values and headers are skipped, not read, and
 //! the decompressed bytes a request may cost are bounded by a budget
 //! ([`crate::limits::PRODUCE_DECOMPRESSED_BYTES_MAX`]). It also rewrites a CreateTime batch's
@@ -29,6 +30,10 @@ mod codecs;
 mod tests;
 mod walk;
 
+use crate::limits::{
+    PRODUCE_DECOMPRESSED_BYTES_MAX, PRODUCE_RECORD_ENTRIES_MAX, RECORD_WALK_INLINE_BYTES,
+    RECORD_WALK_INLINE_ENTRIES,
+};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 
 pub use walk::RecordTimestamps;
@@ -87,6 +92,21 @@ impl RecordsError {
         }
     }
 
+    /// The request's records and headers passed [`PRODUCE_RECORD_ENTRIES_MAX`]. Kafka has no
+    /// such cap (it refuses a header count only when the bytes cannot hold it, with
+    /// INVALID_RECORD); the records are well formed but break this broker's rule, so the same
+    /// code, naming the record.
+    fn too_many_entries(record_index: i32) -> Self {
+        Self {
+            kind: RecordsErrorKind::Invalid,
+            record_index: Some(record_index),
+            message: format!(
+                "record {record_index}: the request holds more than \
+                 {PRODUCE_RECORD_ENTRIES_MAX} records and headers"
+            ),
+        }
+    }
+
     fn too_large(limit: u64) -> Self {
         Self {
             kind: RecordsErrorKind::TooLarge,
@@ -98,14 +118,47 @@ impl RecordsError {
     }
 }
 
+/// The work a walk may still do: decompressed bytes and records + headers. Every batch walked
+/// takes what it cost from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkBudget {
+    pub bytes: u64,
+    pub entries: u64,
+    /// Set when a walk stopped because this budget ran out (its refusal is the budget's, not
+    /// the records'): a walk tried under [`WalkBudget::inline`] is then done again under the
+    /// whole request's budget, off the runtime.
+    pub ran_out: bool,
+}
+
+impl WalkBudget {
+    pub const fn new(bytes: u64, entries: u64) -> Self {
+        Self {
+            bytes,
+            entries,
+            ran_out: false,
+        }
+    }
+
+    /// What one Produce request may cost ([`PRODUCE_DECOMPRESSED_BYTES_MAX`],
+    /// [`PRODUCE_RECORD_ENTRIES_MAX`]).
+    pub const fn request() -> Self {
+        Self::new(PRODUCE_DECOMPRESSED_BYTES_MAX, PRODUCE_RECORD_ENTRIES_MAX)
+    }
+
+    /// What a walk may cost on the connection's runtime worker ([`RECORD_WALK_INLINE_BYTES`]).
+    pub const fn inline() -> Self {
+        Self::new(RECORD_WALK_INLINE_BYTES, RECORD_WALK_INLINE_ENTRIES)
+    }
+}
+
 /// Validates the records of every batch in `batches` (one partition's data of a Produce
 /// request, already accepted by [`batch::validate_all`]) and rewrites each CreateTime batch's
-/// `maxTimestamp` to its records' largest (recomputing the CRC). `budget` is the decompressed
-/// bytes the rest of the request may still cost; it shrinks by what this call decompressed.
+/// `maxTimestamp` to its records' largest (recomputing the CRC). `budget` is what the rest of
+/// the request may still cost; it shrinks by what this call cost.
 /// Returns the smallest and largest record timestamp seen (for the timestamp bounds check).
 pub fn check_batches(
     batches: &mut [u8],
-    budget: &mut u64,
+    budget: &mut WalkBudget,
 ) -> Result<RecordTimestamps, RecordsError> {
     let mut all = RecordTimestamps::new();
     let mut at = 0usize;
@@ -136,7 +189,7 @@ pub fn check_batches(
 /// with its recomputed CRC.
 pub fn check_produced(
     batches: &mut [u8],
-    budget: &mut u64,
+    budget: &mut WalkBudget,
 ) -> Option<Result<RecordTimestamps, RecordsError>> {
     batch::validate_all(batches, usize::MAX).ok()?;
     Some(check_batches(batches, budget))
@@ -146,20 +199,33 @@ pub fn check_produced(
 fn check_one(
     batch: &[u8],
     header: &BatchHeader,
-    budget: &mut u64,
+    budget: &mut WalkBudget,
 ) -> Result<RecordTimestamps, RecordsError> {
     let payload = &batch[HEADER_BYTES..];
-    match header.compression() {
-        0 => walk::walk_records(payload, header, payload.len() as u64),
+    let seen = match header.compression() {
+        0 => walk::walk_records(payload, header, &mut budget.entries),
         codec => {
-            let stream = codecs::decoder(codec, payload, *budget)?;
-            let limit = *budget;
-            let mut counted = walk::Counted::new(stream, limit);
-            let seen = walk::walk_stream(&mut counted, header)?;
-            *budget -= counted.consumed();
-            Ok(seen)
+            let stream = codecs::decoder(codec, payload, budget.bytes)?;
+            // A chunk of a few times the compressed size: most batches decode in one read.
+            let chunk_bytes = payload.len().saturating_mul(4).max(4096);
+            let mut counted = walk::Counted::new(stream, budget.bytes, budget.entries, chunk_bytes);
+            let seen = walk::walk_stream(&mut counted, header);
+            budget.bytes -= counted.consumed();
+            budget.entries = counted.entries_left();
+            // The records and the end of the decoder's output are not enough: its input must
+            // end there too (see `codecs::Decompress`).
+            match counted.source().input_left() {
+                0 => seen,
+                left => seen.and(Err(RecordsError::corrupt(format!(
+                    "{left} bytes of compressed data follow the end of the records' stream"
+                )))),
+            }
         }
+    };
+    if let Err(e) = &seen {
+        budget.ran_out |= e.kind == RecordsErrorKind::TooLarge || budget.entries == 0;
     }
+    seen
 }
 
 /// Writes `maxTimestamp` and the CRC that covers it (Kafka's `setMaxTimestamp`).

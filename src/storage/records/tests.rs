@@ -156,7 +156,7 @@ fn good(n: i64) -> Vec<Rec> {
 
 fn check(mut b: Vec<u8>) -> Result<RecordTimestamps, RecordsError> {
     validate_batch(&b, usize::MAX).expect("the header and CRC are valid");
-    check_batches(&mut b, &mut BIG.clone())
+    check_batches(&mut b, &mut WalkBudget::new(BIG, u64::MAX))
 }
 
 fn code(r: Result<RecordTimestamps, RecordsError>) -> RecordsErrorKind {
@@ -231,13 +231,53 @@ fn decompression_past_the_budget_is_refused_without_holding_it() {
     let data = section(&good(20_000));
     for codec in 1..=4u8 {
         let mut b = batch_with(&data, 20_000, codec);
-        let mut budget = 100_000u64;
+        let mut budget = WalkBudget::new(100_000, u64::MAX);
         let e = check_batches(&mut b, &mut budget).unwrap_err();
         assert_eq!(e.kind, MESSAGE_TOO_LARGE, "codec {codec}: {e:?}");
+        assert!(budget.ran_out, "codec {codec}");
         // Within budget, the same batch passes and the budget shrinks by what it cost.
-        let mut budget = BIG;
+        let mut budget = WalkBudget::new(BIG, u64::MAX);
         check_batches(&mut b, &mut budget).unwrap();
-        assert_eq!(BIG - budget, data.len() as u64, "codec {codec}");
+        assert_eq!(BIG - budget.bytes, data.len() as u64, "codec {codec}");
+        // One per record and one per header (`rec` gives each record two).
+        assert_eq!(u64::MAX - budget.entries, 3 * 20_000, "codec {codec}");
+        assert!(!budget.ran_out);
+    }
+}
+
+/// Issue 9: one gzip record with millions of empty headers (`00 01`) is a few KB on the wire
+/// and seconds of walk. Every record and header is charged to the request's entries budget,
+/// and past it the batch is refused with INVALID_RECORD naming the record, compressed or not.
+#[test]
+fn records_and_headers_past_the_entries_budget_are_refused() {
+    let headers = 10_000u64;
+    let mut data = Vec::new();
+    let mut body = vec![0u8]; // attributes
+    for v in [0, 0, -1, -1, headers as i64] {
+        varint(&mut body, v); // timestamp, offset delta, null key, null value, header count
+    }
+    varint(&mut data, body.len() as i64 + 2 * headers as i64);
+    data.extend_from_slice(&body);
+    for _ in 0..headers {
+        data.extend_from_slice(&[0x00, 0x01]); // empty key, null value
+    }
+    for codec in [0u8, 1, 4] {
+        let mut b = batch_with(&data, 1, codec);
+        // One record plus its headers fit exactly.
+        let mut budget = WalkBudget::new(BIG, headers + 1);
+        check_batches(&mut b, &mut budget).unwrap();
+        assert_eq!(budget.entries, 0, "codec {codec}");
+        let mut budget = WalkBudget::new(BIG, headers);
+        let e = check_batches(&mut b, &mut budget).unwrap_err();
+        assert_eq!(
+            (e.kind, e.record_index),
+            (INVALID_RECORD, Some(0)),
+            "codec {codec}"
+        );
+        assert!(
+            budget.ran_out,
+            "codec {codec}: a budget refusal, retried off the runtime"
+        );
     }
 }
 
@@ -340,7 +380,7 @@ fn a_lying_max_timestamp_is_rewritten_with_a_valid_crc() {
     let mut b = batch_with(&section(&good(3)), 3, 0);
     b[35..43].copy_from_slice(&i64::MAX.to_be_bytes());
     fix_crc(&mut b);
-    let seen = check_batches(&mut b, &mut BIG.clone()).unwrap();
+    let seen = check_batches(&mut b, &mut WalkBudget::new(BIG, u64::MAX)).unwrap();
     let header = validate_batch(&b, usize::MAX).expect("CRC recomputed");
     assert_eq!(header.max_timestamp_ms, T0 + 2);
     assert_eq!(seen.range, Some((T0, T0 + 2)));
@@ -354,7 +394,7 @@ fn records_without_timestamps_are_not_range_checked() {
     let mut b = batch_with(&section(&recs), 2, 0);
     b[27..35].copy_from_slice(&(-1i64).to_be_bytes());
     fix_crc(&mut b);
-    let seen = check_batches(&mut b, &mut BIG.clone()).unwrap();
+    let seen = check_batches(&mut b, &mut WalkBudget::new(BIG, u64::MAX)).unwrap();
     assert_eq!(seen.range, None);
     assert_eq!(seen.batch_max_ms, -1);
     assert_eq!(timestamp_out_of_range(&seen, T0, 0, 0), None);
@@ -396,10 +436,12 @@ fn several_batches_in_one_buffer_are_all_walked() {
     let mut with_bad = buf.clone();
     with_bad.extend(batch_with(&section(&bad), 2, 1));
     assert_eq!(
-        check_batches(&mut buf, &mut BIG.clone()).unwrap().range,
+        check_batches(&mut buf, &mut WalkBudget::new(BIG, u64::MAX))
+            .unwrap()
+            .range,
         Some((T0, T0 + 2))
     );
-    let e = check_batches(&mut with_bad, &mut BIG.clone()).unwrap_err();
+    let e = check_batches(&mut with_bad, &mut WalkBudget::new(BIG, u64::MAX)).unwrap_err();
     assert_eq!(e.kind, INVALID_RECORD);
     let _ = BatchHeader::parse(&buf).unwrap();
 }
@@ -421,6 +463,35 @@ fn arbitrary_record_bytes_never_panic() {
         b[8..12].copy_from_slice(&total.to_be_bytes());
         b[21..23].copy_from_slice(&(codec as i16).to_be_bytes());
         fix_crc(&mut b);
-        let _ = check_batches(&mut b, &mut BIG.clone());
+        let _ = check_batches(&mut b, &mut WalkBudget::new(BIG, u64::MAX));
+    }
+}
+
+mod trailing;
+
+/// Release-build timing of the walk per record (not a check: `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn walk_speed() {
+    #[allow(clippy::disallowed_methods)]
+    fn now() -> std::time::Instant {
+        std::time::Instant::now()
+    }
+    let data = section(&good(1000));
+    for codec in [0u8, 1, 3, 4] {
+        let b = batch_with(&data, 1000, codec);
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let t = now();
+            for _ in 0..200 {
+                let mut c = b.clone();
+                check_batches(&mut c, &mut WalkBudget::new(BIG, u64::MAX)).unwrap();
+            }
+            best = best.min(t.elapsed().as_nanos() as f64 / 200_000.0);
+        }
+        eprintln!(
+            "WALK codec {codec}: {best:.1} ns/record ({} B batch)",
+            b.len()
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! without keeping them. Field rules follow Kafka's `DefaultRecord.readFrom` and
 //! `DefaultRecordBatch`'s record iterator.
 
-use std::io::BufRead;
+use std::borrow::Cow;
+use std::io::Read;
 
 use super::RecordsError;
 use crate::storage::batch::{BatchHeader, NO_TIMESTAMP};
@@ -75,6 +76,8 @@ enum Short {
     End,
     /// Reading on would pass the decompression budget.
     OverBudget,
+    /// The batch holds more records and headers than the request's budget has left.
+    OverEntries,
     /// The decompressor failed (the payload is not valid for its codec).
     Codec(String),
 }
@@ -102,20 +105,54 @@ fn short(e: std::io::Error) -> Short {
     }
 }
 
-/// A byte stream that counts what the walk consumed and refuses to go past `limit`: the bound
-/// on the work (decompression included) one batch may cause.
-pub struct Counted<R> {
+/// Bytes a walk reads from its source at a time.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// A byte stream that counts what the walk consumed and refuses to go past `limit` bytes or
+/// `entries` records and headers: the bound on the work (decompression included) one batch may
+/// cause. It reads its source a chunk at a time into its own buffer, so a field costs an index
+/// step, not a call through the decoder (issue 9: reading a boxed `BufRead` byte by byte cost
+/// seconds for a 240 MB header bomb).
+pub struct Counted<'a, R> {
     inner: R,
+    /// The bytes being walked: an uncompressed records section itself (borrowed: no copy), or
+    /// a buffer the decoder's output is read into a chunk at a time.
+    buf: Cow<'a, [u8]>,
+    /// Next unread byte of `buf`, and the end of what it holds.
+    at: usize,
+    held: usize,
     consumed: u64,
     limit: u64,
+    entries: u64,
 }
 
-impl<R: BufRead> Counted<R> {
-    pub fn new(inner: R, limit: u64) -> Self {
+impl<'a> Counted<'a, std::io::Empty> {
+    /// Walks `payload` in place (an uncompressed records section).
+    pub fn over_slice(payload: &'a [u8], entries: u64) -> Self {
+        Self {
+            inner: std::io::empty(),
+            buf: Cow::Borrowed(payload),
+            at: 0,
+            held: payload.len(),
+            consumed: 0,
+            limit: payload.len() as u64,
+            entries,
+        }
+    }
+}
+
+impl<R: Read> Counted<'_, R> {
+    /// Reads `inner` through a buffer of `chunk_bytes` (at most [`CHUNK_BYTES`]): a small batch
+    /// need not pay for zeroing a large buffer.
+    pub fn new(inner: R, limit: u64, entries: u64, chunk_bytes: usize) -> Self {
         Self {
             inner,
+            buf: Cow::Owned(vec![0; chunk_bytes.clamp(1, CHUNK_BYTES)]),
+            at: 0,
+            held: 0,
             consumed: 0,
             limit,
+            entries,
         }
     }
 
@@ -123,42 +160,82 @@ impl<R: BufRead> Counted<R> {
         self.consumed
     }
 
-    /// Up to `want` bytes available now (at least one), checked against the budget.
-    fn available(&mut self, want: u64) -> Result<&[u8], Short> {
-        let consumed = self.consumed;
-        let limit = self.limit;
-        let buf = self.inner.fill_buf().map_err(short)?;
-        if buf.is_empty() {
+    /// The stream the walk reads.
+    pub fn source(&self) -> &R {
+        &self.inner
+    }
+
+    /// Records and headers the budget still allows.
+    pub fn entries_left(&self) -> u64 {
+        self.entries
+    }
+
+    /// Charges one record or header to the budget.
+    fn entry(&mut self) -> Result<(), Short> {
+        if self.entries == 0 {
+            return Err(Short::OverEntries);
+        }
+        self.entries -= 1;
+        Ok(())
+    }
+
+    /// Refills the buffer when it is empty; false at the end of the stream.
+    fn fill(&mut self) -> Result<bool, Short> {
+        if self.at < self.held {
+            return Ok(true);
+        }
+        if matches!(self.buf, Cow::Borrowed(_)) {
+            return Ok(false); // a slice is walked in place: its end is the end
+        }
+        loop {
+            match self.inner.read(self.buf.to_mut()) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.at = 0;
+                    self.held = n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(short(e)),
+            }
+        }
+    }
+
+    /// Takes up to `want` bytes (at least one), checked against the budget.
+    fn take(&mut self, want: u64) -> Result<u64, Short> {
+        if !self.fill()? {
             return Err(Short::End);
         }
-        let take = want.min(buf.len() as u64);
-        if consumed + take > limit {
+        let take = want.min((self.held - self.at) as u64);
+        if self.consumed + take > self.limit {
             return Err(Short::OverBudget);
         }
-        Ok(&buf[..take as usize])
+        self.at += take as usize;
+        self.consumed += take;
+        Ok(take)
     }
 
     fn byte(&mut self) -> Result<u8, Short> {
-        let b = self.available(1)?[0];
-        self.inner.consume(1);
-        self.consumed += 1;
-        Ok(b)
+        if self.at < self.held && self.consumed < self.limit {
+            let b = self.buf[self.at];
+            self.at += 1;
+            self.consumed += 1;
+            return Ok(b);
+        }
+        self.take(1)?;
+        Ok(self.buf[self.at - 1])
     }
 
     fn skip(&mut self, mut n: u64) -> Result<(), Short> {
         while n > 0 {
-            let take = self.available(n)?.len();
-            self.inner.consume(take);
-            self.consumed += take as u64;
-            n -= take as u64;
+            n -= self.take(n)?;
         }
         Ok(())
     }
 
     /// True when nothing follows (a trailing byte is not consumed, so it costs no budget).
     fn at_end(&mut self) -> Result<bool, Short> {
-        let buf = self.inner.fill_buf().map_err(short)?;
-        Ok(buf.is_empty())
+        Ok(!self.fill()?)
     }
 
     /// A zigzag varint of at most `max_bytes` bytes (5 for Kafka's varint, 10 for varlong).
@@ -190,18 +267,21 @@ impl<R: BufRead> Counted<R> {
     }
 }
 
-/// Walks an uncompressed records section (`limit` is its length).
+/// Walks an uncompressed records section, charging its records and headers to `entries`.
 pub fn walk_records(
     payload: &[u8],
     header: &BatchHeader,
-    limit: u64,
+    entries: &mut u64,
 ) -> Result<RecordTimestamps, RecordsError> {
-    walk_stream(&mut Counted::new(payload, limit), header)
+    let mut src = Counted::over_slice(payload, *entries);
+    let seen = walk_stream(&mut src, header);
+    *entries = src.entries_left();
+    seen
 }
 
 /// Walks exactly `recordsCount` records from `src`, then requires the stream to end.
-pub fn walk_stream<R: BufRead>(
-    src: &mut Counted<R>,
+pub fn walk_stream<R: Read>(
+    src: &mut Counted<'_, R>,
     header: &BatchHeader,
 ) -> Result<RecordTimestamps, RecordsError> {
     let count = header.records_count;
@@ -230,6 +310,7 @@ fn describe(fault: Fault, index: i32, count: i32, limit: u64) -> RecordsError {
             format!("the batch ends inside or before record {index} of {count} (recordsCount)"),
         ),
         Fault::Short(Short::OverBudget) => RecordsError::too_large(limit),
+        Fault::Short(Short::OverEntries) => RecordsError::too_many_entries(index),
         Fault::Short(Short::Codec(why)) => {
             RecordsError::corrupt(format!("cannot decompress the records: {why}"))
         }
@@ -237,11 +318,12 @@ fn describe(fault: Fault, index: i32, count: i32, limit: u64) -> RecordsError {
 }
 
 /// Reads one record; returns its timestamp.
-fn read_record<R: BufRead>(
-    src: &mut Counted<R>,
+fn read_record<R: Read>(
+    src: &mut Counted<'_, R>,
     index: i32,
     header: &BatchHeader,
 ) -> Result<i64, Fault> {
+    src.entry()?;
     let length = src.varint()?;
     if length < 0 {
         return Err(Fault::Invalid(format!("negative record length {length}")));
@@ -249,7 +331,7 @@ fn read_record<R: BufRead>(
     let length = length as u64;
     let start = src.consumed();
     // Every field must lie within the record's declared length.
-    let within = |src: &Counted<R>, more: u64| -> Result<(), Fault> {
+    let within = |src: &Counted<'_, R>, more: u64| -> Result<(), Fault> {
         if src.consumed() - start + more > length {
             return Err(Fault::Invalid(format!(
                 "fields run past the record's length of {length} bytes"
@@ -274,6 +356,7 @@ fn read_record<R: BufRead>(
         return Err(Fault::Invalid(format!("negative header count {headers}")));
     }
     for _ in 0..headers {
+        src.entry()?;
         skip_bytes(src, &within, "header key", 0)?;
         skip_bytes(src, &within, "header value", -1)?;
     }
@@ -292,9 +375,9 @@ fn read_record<R: BufRead>(
 
 /// Skips a length-prefixed field; lengths below `smallest` are refused (-1 means null where
 /// null is allowed, header keys may not be null).
-fn skip_bytes<R: BufRead>(
-    src: &mut Counted<R>,
-    within: &impl Fn(&Counted<R>, u64) -> Result<(), Fault>,
+fn skip_bytes<R: Read>(
+    src: &mut Counted<'_, R>,
+    within: &impl Fn(&Counted<'_, R>, u64) -> Result<(), Fault>,
     what: &str,
     smallest: i64,
 ) -> Result<(), Fault> {
