@@ -19,10 +19,9 @@ use super::{codec, per_partition, BrokerService};
 const INVALID_REQUIRED_ACKS: i16 = 21;
 use super::service::{KafkaRequest, Pending};
 use crate::limits::PRODUCE_DECOMPRESSED_BYTES_MAX;
-use crate::partition::messages::{
-    self, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
-};
+use crate::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
 use crate::storage::records;
+use crate::types::TopicPartition;
 
 impl BrokerService {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
