@@ -4,14 +4,15 @@
 //! * [`actor`]   — the actor contract: `handle(ctx, input)` records effects; no I/O, no tokio.
 //!   [`actor::testkit`] holds the ping-pong demo actor the transport tests run.
 //! * [`controller`] — metadata (KRaft's role): the topic registry and the actor persisting it.
+//! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
+//!   the actor ids, and one request and reply enum per role.
 //! * [`faults`]  — `buggify!` fault points and planted canary bugs; both only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
 //! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends)
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention);
 //!   [`storage::records`] checks every produced record (decompressing within bounds).
-//! * [`partition`] — the actor hosting a node's partition replicas; [`partition::messages`] is
-//!   the node's wire enum.
+//! * [`partition`] — the actor hosting a node's partition replicas.
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
 //!   decodes it (each request's layout in [`protocol::layouts`]).
@@ -20,17 +21,21 @@
 //!   and `cli::client`, the async Kafka client they are built on (host-side I/O code, like `host`).
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
+//! * [`types`]   — the shared vocabulary: [`types::TopicPartition`], Kafka's topic name rule
+//!   ([`types::topic_name`]).
 //!
 //! # Import direction
 //! Every module belongs to one part, and a part imports only the parts listed after its arrow
-//! (and `limits`/`faults`, which every part may use and which use none):
-//! * Face (`main.rs`, `cli`) → Host, Storage.
+//! (and Base — `types`, `limits`, `faults` — which every part may use and which uses none):
+//! * Face (`main.rs`, `cli`) → Host, Storage (and the topic name rule in `types`, so a tool
+//!   explains a bad name before it contacts a broker).
 //! * Host (`host`, `config`) → Gateway, Roles, Actor, Storage, Wire: it sits on top.
 //! * Gateway (`broker`) → Roles, Actor, Storage, Wire; never Host or Face: it asks actors
 //!   through a trait the host plugs in, and knows no command line.
-//! * Roles (`partition`, `controller`, later group and transaction coordinators) → Actor,
-//!   Storage; never Host, Face or Gateway: actors record effects, they never do I/O. Role
-//!   folders do not import each other; they talk through messages.
+//! * Roles (`partition`, `controller`, later group and transaction coordinators, and
+//!   `messages`, their shared vocabulary) → Actor, Storage; never Host, Face or Gateway: actors
+//!   record effects, they never do I/O. Role folders do not import each other; each imports
+//!   `messages` and talks through it (`messages` imports no role folder).
 //! * Actor (`actor`) → Storage: the contract knows no runtime.
 //! * Storage (`storage`) and Wire (`protocol`) → nothing: the disk knows nothing of replicas,
 //!   the protocol adapter is pure.
@@ -52,6 +57,8 @@ pub mod controller;
 pub mod faults;
 pub mod host;
 pub mod limits;
+pub mod messages;
 pub mod partition;
 pub mod protocol;
 pub mod storage;
+pub mod types;

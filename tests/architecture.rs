@@ -4,7 +4,8 @@
 //! items, `use` groups, and inline in code), and every `rill::` path in `main.rs`, is an arrow
 //! from its part to the part it names. An arrow between two parts must be one of `ALLOWED`;
 //! the ones in `FORBIDDEN` come with the reason they must never exist. Besides: role folders
-//! (`partition/`, `controller/`, later `group/`, `txn/`) do not import each other, the pure parts
+//! (`partition/`, `controller/`, later `group/`, `txn/`) do not import each other but all import
+//! `messages/`, the roles' shared vocabulary (which imports none of them), the pure parts
 //! (Wire, Actor, Storage, Roles) name no `tokio`, and nothing in `src/` names the simulator crate.
 //! The tables copy the intended picture of the structure; `src/lib.rs` says the same in words.
 //!
@@ -22,12 +23,20 @@ const PARTS: &[(&str, &[&str])] = &[
     ("Wire", &["src/protocol/"]),
     ("Actor", &["src/actor/"]),
     ("Gateway", &["src/broker/"]),
-    ("Roles", &["src/partition/", "src/controller/"]),
+    // `messages/` is the roles' shared vocabulary: see `SHARED_ROLE_FOLDERS`.
+    (
+        "Roles",
+        &["src/partition/", "src/controller/", "src/messages/"],
+    ),
     ("Storage", &["src/storage/"]),
     ("Host", &["src/host/", "src/config.rs", "src/config/"]),
     ("Face", &["src/main.rs", "src/cli/"]),
-    // Bounds, fault points and the module list: every part may name them; they name no part.
-    ("Base", &["src/limits.rs", "src/faults.rs", "src/lib.rs"]),
+    // Plain values, bounds, fault points and the module list: every part may name them; they
+    // name no part.
+    (
+        "Base",
+        &["src/types/", "src/limits.rs", "src/faults.rs", "src/lib.rs"],
+    ),
 ];
 
 /// The arrows of the intended picture: `(from, to)` means files of `from` may import `to`.
@@ -83,6 +92,10 @@ const FORBIDDEN: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Role folders every role folder may import: the node's messages, which the roles use to talk
+/// to each other instead of naming each other. They import no role folder themselves.
+const SHARED_ROLE_FOLDERS: &[&str] = &["messages"];
+
 /// Parts whose code runs inside handlers or below them: no runtime.
 const NO_TOKIO: &[&str] = &["Wire", "Actor", "Storage", "Roles"];
 
@@ -95,13 +108,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("src/broker/configs.rs", "crate::config::ServerConfig"),
     ("src/broker/mod.rs", "crate::config::ServerConfig"),
     ("src/broker/mod.rs", "crate::host::node"),
-    // Face -> Roles: the client tools check topic names with the controller's rule.
-    ("src/cli/client/cluster.rs", "crate::controller::topics"),
-    ("src/cli/mod.rs", "crate::controller::topics"),
-    // partition <-> controller: the node's message enum lives in partition/ and carries the
-    // controller's topic types (issue 10 A3 moves the messages below both).
-    ("src/controller/actor.rs", "crate::partition::messages"),
-    ("src/partition/messages.rs", "crate::controller::topics"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -599,10 +605,11 @@ fn violations(sources: &[(String, String)]) -> Vec<Violation> {
             let mut why = arrow_problem(from, to);
             if why.is_none() && from == "Roles" && to == "Roles" {
                 let (a, b) = (role_folder(file), role_folder(&path));
-                if a != b {
+                let shared = b.is_some_and(|b| SHARED_ROLE_FOLDERS.contains(&b));
+                if a != b && !shared {
                     why = Some(format!(
                         "role folders do not import each other ({} -> {}): shared message \
-                         types belong below both, each role answers only through messages",
+                         types belong in `messages/`, each role answers only through messages",
                         a.unwrap_or("?"),
                         b.unwrap_or("?")
                     ));
@@ -759,6 +766,8 @@ pub(in crate::partition) fn g() {}
     assert_eq!(key_of("crate::host::node::NodeHandle"), "crate::host::node");
     assert_eq!(role_folder("src/partition/actor.rs"), Some("partition"));
     assert_eq!(role_folder("crate::controller::topics"), Some("controller"));
+    assert_eq!(role_folder("crate::messages::NodeMsg"), Some("messages"));
+    assert_eq!(role_folder("src/types/ids.rs"), None);
 }
 
 /// The rules themselves, on a made-up crate: a role importing the host (by `crate::` or by
@@ -782,7 +791,11 @@ fn the_rules_catch_a_planted_import() {
             "async fn f() { tokio::task::yield_now().await }\n",
         ),
         ("src/host/mod.rs", "use crate::partition::x;\n"),
-        ("src/controller/mod.rs", ""),
+        // A role importing the shared messages is fine; the messages importing a role is not,
+        // nor is the vocabulary leaf importing anything.
+        ("src/controller/mod.rs", "use crate::messages::NodeMsg;\n"),
+        ("src/messages/mod.rs", "use crate::partition::x;\n"),
+        ("src/types/mod.rs", "use crate::storage::Log;\n"),
         (
             "src/partition/mod.rs",
             "#[cfg(test)]\nmod tests { use super::*; }\n",
@@ -809,10 +822,12 @@ fn the_rules_catch_a_planted_import() {
         found,
         [
             "src/cli/mod.rs:1 rill_sim",
+            "src/messages/mod.rs:1 crate::partition::x",
             "src/partition/x.rs:1 crate::host::node",
             "src/partition/y.rs:1 crate::controller::z",
             "src/partition/y.rs:3 crate::host::f",
             "src/storage/mod.rs:1 tokio",
+            "src/types/mod.rs:1 crate::storage::Log",
         ]
     );
     let host = violations(&sources)

@@ -12,12 +12,13 @@ use std::time::Duration;
 use rill::actor::Actor;
 use rill::host::node::NodeHandle;
 use rill::host::{Node, NodeConfig};
+use rill::messages::*;
 use rill::partition::actor::Partitions;
-use rill::partition::messages::*;
 use rill::storage::batch::{build_batch, build_idempotent_batch};
 use rill::storage::file::FileStorage;
 use rill::storage::log::{FlushPolicy, LogConfig, TimestampType};
 use rill::storage::Storage;
+use rill::types::TopicPartition;
 
 fn tp() -> TopicPartition {
     TopicPartition {

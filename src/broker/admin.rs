@@ -11,10 +11,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{topic_config, BrokerService};
 use crate::controller::topics::codes::{self, INVALID_CONFIG};
-use crate::controller::topics::{Refusal, TopicMeta};
 use crate::limits::PARTITIONS_PER_REQUEST_MAX;
+use crate::messages::{Refusal, TopicMeta, TopicsReply, TopicsRequest};
 use crate::partition::errors::KAFKA_STORAGE_ERROR;
-use crate::partition::messages::{TopicsReply, TopicsRequest};
 
 impl BrokerService {
     pub(super) async fn create_topics(

@@ -5,7 +5,7 @@
 //! resolved log config to every partition of the topic. Broker configs are static (config file
 //! and flags), so altering a broker resource is refused with INVALID_REQUEST.
 
-use crate::controller::topics::shown;
+use crate::types::topic_name::shown;
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::{
@@ -16,9 +16,10 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::configs::{is_list_key, resource_type, topic_default, INVALID_REQUEST};
 use super::{topic_config, BrokerService};
-use crate::controller::topics::{codes, Refusal, TOPIC_CONFIG_KEYS};
-use crate::partition::messages::{PartitionsRequest, TopicPartition, TopicsReply, TopicsRequest};
+use crate::controller::topics::{codes, TOPIC_CONFIG_KEYS};
+use crate::messages::{PartitionsRequest, Refusal, TopicsReply, TopicsRequest};
 use crate::storage::log::LogConfig;
+use crate::types::TopicPartition;
 
 /// IncrementalAlterConfigs operations (`AlterConfigOp.OpType`).
 pub mod op {

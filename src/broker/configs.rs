@@ -8,7 +8,7 @@
 //! default, and DEFAULT_CONFIG when it is the built-in default. (Rill does not remember which
 //! keys a config file named, so a file that sets a key to its default reports DEFAULT_CONFIG.)
 
-use crate::controller::topics::shown;
+use crate::types::topic_name::shown;
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::describe_configs_response::{
@@ -19,7 +19,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::BrokerService;
 use crate::config::{Listener, ServerConfig};
-use crate::controller::topics::{codes, TopicMeta};
+use crate::controller::topics::codes;
+use crate::messages::TopicMeta;
 use crate::storage::log::{FlushPolicy, LogConfig};
 
 /// Kafka's resource types (`ConfigResource.Type`).

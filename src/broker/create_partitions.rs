@@ -4,7 +4,7 @@
 //! and start-up opens the logs of every registered partition, so a grown topic never lacks logs
 //! after a restart.
 
-use crate::controller::topics::shown;
+use crate::types::topic_name::shown;
 use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -13,9 +13,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::configs::INVALID_REQUEST;
 use super::BrokerService;
-use crate::controller::topics::{codes, Refusal, TopicMeta};
+use crate::controller::topics::codes;
 use crate::limits::{PARTITIONS_PER_REQUEST_MAX, TOPIC_PARTITIONS_MAX};
-use crate::partition::messages::{TopicsReply, TopicsRequest};
+use crate::messages::{Refusal, TopicMeta, TopicsReply, TopicsRequest};
 
 /// INVALID_REPLICA_ASSIGNMENT.
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;

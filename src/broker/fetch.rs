@@ -12,8 +12,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::service::{KafkaRequest, Pending};
 use super::{fetch_encode, per_partition, BrokerService};
+use crate::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
 use crate::partition::errors::INVALID_REQUEST;
-use crate::partition::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
 
 impl BrokerService {
     pub(super) async fn fetch(&self, request: &KafkaRequest, body: FetchRequest) -> Pending {

@@ -12,9 +12,11 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::SemaphorePermit;
 
 use super::BrokerService;
-use crate::controller::topics::{codes, validate_name, TopicMeta};
+use crate::controller::topics::codes;
+use crate::messages::TopicMeta;
 use crate::partition::errors::KAFKA_STORAGE_ERROR;
-use crate::partition::messages::TopicPartition;
+use crate::types::topic_name;
+use crate::types::TopicPartition;
 
 impl BrokerService {
     pub(super) async fn metadata(
@@ -51,7 +53,7 @@ impl BrokerService {
                 for name in names {
                     let meta = match known.get(name) {
                         Some(meta) => Some(meta.clone()),
-                        None if may_create && validate_name(name).is_ok() => {
+                        None if may_create && topic_name::is_legal(name) => {
                             self.auto_create(name).await
                         }
                         None => None,
@@ -116,7 +118,7 @@ impl BrokerService {
         let entry = MetadataResponseTopic::default()
             .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))));
         let Some(meta) = meta else {
-            let code = if validate_name(name).is_ok() {
+            let code = if topic_name::is_legal(name) {
                 codes::UNKNOWN_TOPIC_OR_PARTITION
             } else {
                 codes::INVALID_TOPIC_EXCEPTION

@@ -27,10 +27,9 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::config::ServerConfig;
-use crate::controller::topics::TopicMeta;
 use crate::host::node::NodeHandle;
 use crate::limits::{LARGE_DECODES_AT_ONCE, RECORD_WALKS_AT_ONCE};
-use crate::partition::messages::{NodeMsg, TopicsReply, TopicsRequest, TOPICS};
+use crate::messages::{NodeMsg, TopicMeta, TopicsReply, TopicsRequest, TOPICS};
 use crate::protocol::{api_versions, frame, versions};
 use service::{KafkaRequest, KafkaService, Pending};
 

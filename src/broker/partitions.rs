@@ -5,10 +5,8 @@ use std::collections::BTreeSet;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
 use super::{topic_config, BrokerService};
-use crate::controller::topics::TopicMeta;
-use crate::partition::messages::{
-    NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
-};
+use crate::messages::{NodeMsg, PartitionsReply, PartitionsRequest, TopicMeta, PARTITIONS};
+use crate::types::TopicPartition;
 
 impl BrokerService {
     /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every

@@ -17,7 +17,7 @@ use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use crate::limits::REQUEST_PARTITIONS_MAX;
-use crate::partition::messages::TopicPartition;
+use crate::types::TopicPartition;
 
 /// One entry per topic-partition, in the order each was first listed, holding the value of its
 /// last listing (Kafka's `LinkedHashMap` semantics for a full fetch, and its produce map).

@@ -18,11 +18,10 @@ use super::{codec, per_partition, BrokerService};
 /// Kafka error INVALID_REQUIRED_ACKS.
 const INVALID_REQUIRED_ACKS: i16 = 21;
 use super::service::{KafkaRequest, Pending};
-use crate::partition::messages::RecordsChecked;
-use crate::partition::messages::{
-    self, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
-};
+use crate::messages::RecordsChecked;
+use crate::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
 use crate::storage::records::{self, WalkBudget};
+use crate::types::TopicPartition;
 
 impl BrokerService {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {

@@ -7,9 +7,10 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 
 use super::BrokerService;
-use crate::partition::messages::{
-    DeleteRecordsResult, NodeMsg, PartitionsReply, PartitionsRequest, TopicPartition, PARTITIONS,
+use crate::messages::{
+    DeleteRecordsResult, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS,
 };
+use crate::types::TopicPartition;
 
 impl BrokerService {
     /// Asks the PARTITIONS actor and returns its reply; a transport failure is an error.

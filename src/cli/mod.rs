@@ -107,8 +107,8 @@ pub async fn connect(bootstrap: &str) -> CliResult<std::sync::Arc<Client>> {
 /// so a bad name is explained instead of coming back as a bare INVALID_TOPIC_EXCEPTION.
 pub fn topic_to_create(args: &args::Args) -> CliResult<&str> {
     let topic = args.required("--topic")?;
-    crate::controller::topics::validate_name(topic)
-        .map_err(|refusal| CliError::Usage(refusal.message))?;
+    crate::types::topic_name::validate_name(topic)
+        .map_err(|illegal| CliError::Usage(illegal.message))?;
     Ok(topic)
 }
 

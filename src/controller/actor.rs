@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use super::topics::{codes, Refusal, TopicMeta, TopicRegistry};
+use super::topics::{codes, TopicRegistry};
 use crate::actor::{Actor, Ctx, Input};
-use crate::partition::messages::{NodeMsg, TopicsReply, TopicsRequest};
+use crate::messages::{NodeMsg, Refusal, TopicMeta, TopicsReply, TopicsRequest};
 use crate::storage::Storage;
 
 /// Where the registry lives, relative to the storage root. Not a legal `<topic>-<partition>`

@@ -7,37 +7,20 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Kafka's longest topic name.
 use crate::limits::{BROKER_PARTITIONS_MAX, TOPIC_PARTITIONS_MAX};
-
-pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+use crate::messages::{Refusal, TopicMeta};
+use crate::types::topic_name::{self, shown, IllegalName};
 
 /// Kafka error codes this module answers with.
 pub mod codes {
     pub const NONE: i16 = 0;
     pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = super::IllegalName::ERROR_CODE;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const INVALID_PARTITIONS: i16 = 37;
     pub const INVALID_REPLICATION_FACTOR: i16 = 38;
     pub const INVALID_CONFIG: i16 = 40;
     pub const POLICY_VIOLATION: i16 = 44;
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TopicMeta {
-    pub id: [u8; 16],
-    pub partitions: i32,
-    pub replication_factor: i16,
-    /// Topic-level config overrides (`retention.ms`, `segment.bytes`, ...), as given.
-    pub configs: BTreeMap<String, String>,
-}
-
-/// A refusal: Kafka error code and a message for the client.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refusal {
-    pub error_code: i16,
-    pub message: String,
 }
 
 fn refuse(error_code: i16, message: impl Into<String>) -> Refusal {
@@ -47,50 +30,11 @@ fn refuse(error_code: i16, message: impl Into<String>) -> Refusal {
     }
 }
 
-/// Kafka's rule: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`. The broker and the client tools
-/// both check it, so a tool can refuse a bad name before it contacts a broker.
-pub fn validate_name(name: &str) -> Result<(), Refusal> {
-    match name_problem(name) {
-        Some(why) => Err(refuse(
-            codes::INVALID_TOPIC_EXCEPTION,
-            format!("topic name '{}' is illegal: {why}", shown(name)),
-        )),
-        None => Ok(()),
-    }
-}
-
-fn legal_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-'
-}
-
-/// What is wrong with a topic name, in words, naming the characters that are not allowed.
-fn name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("it is empty".into());
-    }
-    if name == "." || name == ".." {
-        return Some("'.' and '..' are reserved".into());
-    }
-    let mut illegal: Vec<char> = name.chars().filter(|c| !legal_char(*c)).collect();
-    if !illegal.is_empty() {
-        illegal.sort_unstable();
-        illegal.dedup();
-        let listed: Vec<String> = illegal
-            .iter()
-            .map(|c| format!("'{}'", c.escape_debug()))
-            .collect();
-        return Some(format!(
-            "it contains {}; only ASCII letters, digits, '.', '_' and '-' are allowed",
-            listed.join(", ")
-        ));
-    }
-    if name.len() > TOPIC_NAME_BYTES_MAX {
-        return Some(format!(
-            "it is {} characters long; at most {TOPIC_NAME_BYTES_MAX} are allowed",
-            name.len()
-        ));
-    }
-    None
+/// Kafka's name rule ([`topic_name::validate_name`]) as the broker answers it:
+/// INVALID_TOPIC_EXCEPTION with the reason.
+fn check_name(name: &str) -> Result<(), Refusal> {
+    topic_name::validate_name(name)
+        .map_err(|illegal| refuse(codes::INVALID_TOPIC_EXCEPTION, illegal.message))
 }
 
 /// Metrics names replace '.' with '_', so Kafka refuses two topics that differ only there.
@@ -131,20 +75,6 @@ fn check_config_keys(configs: &BTreeMap<String, String>) -> Result<(), Refusal> 
     }
 }
 
-/// A client-sent name as error messages show it: at most [`NAME_SHOWN_CHARS_MAX`] characters.
-/// Kafka strings hold at most 32,767 bytes, so a message quoting a 32,000-byte name whole could
-/// not be encoded, and the connection closed instead of the error arriving (found by probing).
-pub fn shown(name: &str) -> String {
-    match name.char_indices().nth(NAME_SHOWN_CHARS_MAX) {
-        None => name.to_string(),
-        Some((cut, _)) => format!("{}… ({} bytes)", &name[..cut], name.len()),
-    }
-}
-
-/// Characters of a client-sent name quoted in an error message (Kafka's longest legal topic
-/// name is 249).
-pub const NAME_SHOWN_CHARS_MAX: usize = 255;
-
 fn unknown_topic(name: &str) -> Refusal {
     refuse(
         codes::UNKNOWN_TOPIC_OR_PARTITION,
@@ -167,7 +97,7 @@ impl TopicRegistry {
         configs: &BTreeMap<String, String>,
         brokers: i16,
     ) -> Result<(), Refusal> {
-        validate_name(name)?;
+        check_name(name)?;
         if self.topics.contains_key(name) {
             return Err(refuse(
                 codes::TOPIC_ALREADY_EXISTS,
@@ -284,44 +214,14 @@ mod tests {
     }
 
     #[test]
-    fn names_follow_kafka_rules() {
-        for ok in ["a", "orders", "my.topic_v2-x", &"x".repeat(249)] {
-            assert_eq!(validate_name(ok), Ok(()), "{ok}");
-        }
-        for bad in [
-            "",
-            ".",
-            "..",
-            "has space",
-            "slash/no",
-            "ümlaut",
-            &"x".repeat(250),
-        ] {
-            assert_eq!(
-                validate_name(bad).unwrap_err().error_code,
-                codes::INVALID_TOPIC_EXCEPTION,
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_bad_name_is_explained() {
-        let why = |name: &str| validate_name(name).unwrap_err().message;
-        assert_eq!(
-            why("bad name"),
-            "topic name 'bad name' is illegal: it contains ' '; only ASCII letters, digits, \
-             '.', '_' and '-' are allowed"
-        );
+    fn a_bad_name_is_refused_as_kafka_does() {
+        let refusal = check_name("has space").unwrap_err();
+        assert_eq!(refusal.error_code, codes::INVALID_TOPIC_EXCEPTION);
+        assert_eq!(codes::INVALID_TOPIC_EXCEPTION, 17);
         assert!(
-            why("a/b c/\tü").contains("it contains '\\t', ' ', '/', 'ü';"),
+            refusal.message.contains("'has space' is illegal"),
             "{}",
-            why("a/b c/\tü")
-        );
-        assert_eq!(why(""), "topic name '' is illegal: it is empty");
-        assert!(why("..").ends_with("'.' and '..' are reserved"));
-        assert!(
-            why(&"x".repeat(250)).ends_with("it is 250 characters long; at most 249 are allowed")
+            refusal.message
         );
     }
 
@@ -399,19 +299,5 @@ mod tests {
         assert_eq!(previous.keys().collect::<Vec<_>>(), ["segment.ms"]);
         assert_eq!(reg.topics["t"].configs, new);
         assert_eq!(reg.alter_configs("nope", BTreeMap::new()), None);
-    }
-}
-
-#[cfg(test)]
-mod shown_tests {
-    use super::*;
-
-    #[test]
-    fn a_long_name_is_cut_in_messages_so_they_stay_encodable() {
-        assert_eq!(shown("orders"), "orders");
-        let long = "t".repeat(32_000);
-        let message = validate_name(&long).unwrap_err().message;
-        assert!(message.len() < 400, "{}", message.len());
-        assert!(message.contains("(32000 bytes)"), "{message}");
     }
 }

@@ -15,8 +15,8 @@ use crate::actor::Actor;
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
+use crate::messages::{NodeMsg, TopicMeta, PARTITIONS, TOPICS};
 use crate::partition::actor::Partitions;
-use crate::partition::messages::{NodeMsg, PARTITIONS, TOPICS};
 use crate::storage::file::FileStorage;
 use crate::storage::Storage;
 
@@ -103,7 +103,7 @@ impl Server {
     ) -> Result<Self, ServerError> {
         let topics = TopicsActor::open(storage.clone(), 1)
             .map_err(|e| ServerError::Metadata(e.to_string()))?;
-        let topic_names: Vec<(String, crate::controller::topics::TopicMeta)> = topics
+        let topic_names: Vec<(String, TopicMeta)> = topics
             .registry()
             .topics
             .iter()

@@ -20,10 +20,6 @@ use super::errors::{
     OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_OR_PARTITION,
 };
 use super::fetch_wait::FetchWaits;
-use super::messages::{
-    DeleteRecordsResult, FetchRequest, ListOffsetsRequest, ListOffsetsResult, NodeMsg,
-    PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest, TopicPartition,
-};
 use super::offline::OfflineLogs;
 use super::producer_ids::ProducerIds;
 use super::reads::{self, FetchRead};
@@ -31,8 +27,13 @@ use super::replica::{self, Appended, Replica, Waiter};
 use crate::actor::{Actor, Ctx, Input, RequestId, TimerKey};
 use crate::faults::{self, Canary};
 use crate::limits::{FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS};
+use crate::messages::{
+    DeleteRecordsResult, FetchRequest, ListOffsetsRequest, ListOffsetsResult, NodeMsg,
+    PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest,
+};
 use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::Storage;
+use crate::types::TopicPartition;
 
 type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg>;
 

@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::messages::{FetchRequest, TopicPartition};
 use crate::actor::RequestId;
+use crate::messages::FetchRequest;
+use crate::types::TopicPartition;
 
 pub struct ParkedFetch {
     pub request: RequestId,
@@ -77,7 +78,7 @@ impl FetchWaits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::partition::messages::FetchPartition;
+    use crate::messages::FetchPartition;
 
     fn fetch(topics: &[&str]) -> FetchRequest {
         FetchRequest {

@@ -12,7 +12,6 @@
 pub mod actor;
 pub mod errors;
 pub mod fetch_wait;
-pub mod messages;
 pub mod offline;
 pub mod producer_ids;
 pub mod producer_snapshot;

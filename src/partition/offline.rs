@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use super::messages::TopicPartition;
 use crate::limits::OFFLINE_LOG_RETRY_MS;
 use crate::storage::log::LogConfig;
+use crate::types::TopicPartition;
 
 #[derive(Debug)]
 struct OfflineLog {

@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::errors::{self, INVALID_REQUEST, NONE, UNKNOWN_TOPIC_OR_PARTITION};
-use super::messages::{
-    FetchPartition, FetchPartitionResult, FetchRequest, ListOffsetsResult, TopicPartition,
-};
 use super::replica::Replica;
+use crate::messages::{FetchPartition, FetchPartitionResult, FetchRequest, ListOffsetsResult};
 use crate::storage::log::LogError;
+use crate::types::TopicPartition;
 
 /// ListOffsets special timestamps.
 pub const EARLIEST_TIMESTAMP: i64 = -2;

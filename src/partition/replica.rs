@@ -9,16 +9,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::errors::{self, INVALID_RECORD, INVALID_TIMESTAMP, KAFKA_STORAGE_ERROR};
-use super::messages::{RecordError, RecordsChecked, TopicPartition};
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
 use crate::faults::{self, Canary};
 use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
+use crate::messages::{RecordError, RecordsChecked};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint, TimestampType};
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::{Storage, SyncHandle};
+use crate::types::{topic_name, TopicPartition};
 
 /// The leader epoch stamped into appended batches. There is no controller yet, so a single
 /// node leads every partition in epoch 0.
@@ -152,17 +153,10 @@ pub fn dir_for(tp: &TopicPartition) -> PathBuf {
     PathBuf::from(format!("{}-{}", tp.topic, tp.partition))
 }
 
-/// Kafka's topic name rule (`[a-zA-Z0-9._-]{1,249}`, not `.` or `..`) — which also keeps the
-/// directory name from escaping the storage root — and a non-negative partition.
+/// Kafka's topic name rule ([`topic_name::is_legal`]) — which also keeps the directory name
+/// from escaping the storage root — and a non-negative partition.
 pub fn valid_topic_partition(tp: &TopicPartition) -> bool {
-    let name_ok = (1..=249).contains(&tp.topic.len())
-        && tp
-            .topic
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-        && tp.topic != "."
-        && tp.topic != "..";
-    name_ok && tp.partition >= 0
+    topic_name::is_legal(&tp.topic) && tp.partition >= 0
 }
 
 pub struct Replica {

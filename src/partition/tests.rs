@@ -9,13 +9,14 @@ use rand::SeedableRng;
 
 use super::actor::Partitions;
 use super::errors::*;
-use super::messages::*;
 use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, RequestId, TimerKey};
 use crate::limits::RETENTION_CHECK_INTERVAL_MS;
+use crate::messages::*;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
 use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS};
 use crate::storage::mem::MemStorage;
 use crate::storage::{Storage, SyncHandle};
+use crate::types::TopicPartition;
 
 const T0_MS: i64 = 1_700_000_000_000;
 

@@ -11,6 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::connection::Connection;
 use super::error::{ClientError, ClientResult};
 use super::limits::REQUEST_TIMEOUT_MS_DEFAULT;
+use crate::types::topic_name::IllegalName;
 
 /// Settings shared by every connection of a client.
 #[derive(Debug, Clone)]
@@ -72,8 +73,8 @@ impl TopicInfo {
     /// message per topic, so the message names the topic and, for an illegal name, says what
     /// is wrong with it.
     pub fn error(&self) -> Option<ClientError> {
-        let message = match crate::controller::topics::validate_name(&self.name) {
-            Err(refusal) if self.error_code == refusal.error_code => refusal.message,
+        let message = match crate::types::topic_name::validate_name(&self.name) {
+            Err(illegal) if self.error_code == IllegalName::ERROR_CODE => illegal.message,
             _ => format!("topic '{}' metadata", self.name),
         };
         ClientError::from_code(self.error_code, Some(&message))

@@ -1,72 +1,12 @@
-//! What the broker service (host side) and the node's actors say to each other.
-//!
-//! All of a node's actors share one wire enum, [`NodeMsg`], so one transport carries them all.
-//! Requests carry record bytes exactly as the client sent them (RecordBatch v2); replies carry
-//! stored bytes exactly as they will go to the consumer. Error codes are Kafka's.
+//! The partitions actor's requests and replies ([`super::PARTITIONS`]).
 
 use serde::{Deserialize, Serialize};
 
-use crate::actor::ActorId;
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
+use crate::types::TopicPartition;
 
-/// The actor that keeps topic metadata (names, ids, partition counts, configs) on this node.
-pub const TOPICS: ActorId = ActorId(1);
-/// The actor that hosts every partition replica of this node (logs, producer state, waiting fetches).
-pub const PARTITIONS: ActorId = ActorId(2);
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct TopicPartition {
-    pub topic: String,
-    pub partition: i32,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub enum NodeMsg {
-    Partitions(PartitionsRequest),
-    PartitionsReply(PartitionsReply),
-    Topics(TopicsRequest),
-    TopicsReply(TopicsReply),
-}
-
-/// Requests to [`TOPICS`].
-#[derive(Debug, Serialize, Deserialize)]
-pub enum TopicsRequest {
-    List,
-    Create {
-        name: String,
-        partitions: i32,
-        replication_factor: i16,
-        configs: std::collections::BTreeMap<String, String>,
-        validate_only: bool,
-    },
-    Delete {
-        name: String,
-    },
-    AddPartitions {
-        name: String,
-        total: i32,
-        validate_only: bool,
-    },
-    /// Replace a topic's config overrides (Incremental/AlterConfigs). `configs` is the complete
-    /// new override map, already checked by the broker; the reply is the topic as changed.
-    AlterConfigs {
-        name: String,
-        configs: std::collections::BTreeMap<String, String>,
-        validate_only: bool,
-    },
-}
-
-/// Replies from [`TOPICS`].
-#[derive(Debug, Serialize, Deserialize)]
-pub enum TopicsReply {
-    List(std::collections::BTreeMap<String, crate::controller::topics::TopicMeta>),
-    /// The topic as created, deleted or changed.
-    Topic(crate::controller::topics::TopicMeta),
-    Refused(crate::controller::topics::Refusal),
-}
-
-/// Requests to [`PARTITIONS`].
+/// Requests to [`super::PARTITIONS`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PartitionsRequest {
     /// Create the partition's log, or open it if it exists on disk. Idempotent. The settings
@@ -150,7 +90,7 @@ pub struct ListOffsetsRequest {
     pub partitions: Vec<(TopicPartition, i64)>,
 }
 
-/// Replies from [`PARTITIONS`].
+/// Replies from [`super::PARTITIONS`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PartitionsReply {
     Done {

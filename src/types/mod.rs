@@ -1,0 +1,9 @@
+//! The node's shared vocabulary: plain values every part may name (the Base part of the
+//! layering in `lib.rs`). Nothing here imports another module of the crate, so a role, the
+//! gateway, the host and the client tools can all use these words without depending on each
+//! other.
+
+pub mod ids;
+pub mod topic_name;
+
+pub use ids::TopicPartition;
