@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rill::actor::testkit::{PingMsg, PingPong, PingStats, TraceSink, PING_PONG};
-use rill::actor::{Actor, NodeId};
-use rill::host::{Node, NodeConfig};
+use rill::actor::NodeId;
+use rill::host::{Node, NodeActor, NodeConfig};
 
 async fn start(
     node_id: NodeId,
@@ -19,7 +19,7 @@ async fn start(
     trace: TraceSink,
 ) -> Node<PingMsg> {
     let peer_ids = peers.keys().copied().collect();
-    let actor: Box<dyn Actor<PingMsg>> = Box::new(PingPong::new(peer_ids, trace));
+    let actor = NodeActor::new(PingPong::new(peer_ids, trace));
     Node::start(
         NodeConfig {
             node_id,

@@ -1,12 +1,12 @@
-//! The host executes every kind of effect: timers fire in deadline order, a cancelled timer never
-//! fires, re-arming replaces the deadline, a sync comes back as `Input::Synced`, self-sends are
+//! The host executes every kind of effect: timers (keyed by the actor's own timer enum) fire in
+//! deadline order, a cancelled timer never fires, re-arming replaces the deadline, a sync comes back as `Input::Synced`, self-sends are
 //! delivered, and a request gets its reply.
 #![cfg(not(madsim))]
 
 use std::collections::BTreeMap;
 
-use rill::actor::{Actor, ActorId, Ctx, Input, TimerKey};
-use rill::host::{Node, NodeConfig};
+use rill::actor::{Actor, ActorId, Ctx, Input};
+use rill::host::{Node, NodeActor, NodeConfig};
 use rill::storage::SyncHandle;
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -16,27 +16,38 @@ enum Msg {
     Log(Vec<String>),
 }
 
+/// Variants with and without payloads, whose derived order (`Slow` < `Fast` < `Dropped(_)`) differs
+/// from their deadline order: firing must follow deadlines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Slow,
+    Fast,
+    Dropped(u8),
+}
+
 #[derive(Default)]
 struct Recorder {
     log: Vec<String>,
 }
 
 impl Actor<Msg> for Recorder {
-    fn handle(&mut self, ctx: &mut Ctx<'_, Msg>, input: Input<Msg>) {
+    type Timer = Timer;
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Timer>, input: Input<Msg, Timer>) {
         match input {
             Input::Start => {
-                ctx.set_timer(TimerKey(1), 60);
-                ctx.set_timer(TimerKey(2), 10);
-                ctx.set_timer(TimerKey(3), 20);
-                ctx.cancel_timer(TimerKey(3)); // never fires
-                ctx.set_timer(TimerKey(2), 40); // re-armed: fires once, after 40 ms
+                ctx.set_timer(Timer::Slow, 60);
+                ctx.set_timer(Timer::Fast, 10);
+                ctx.set_timer(Timer::Dropped(3), 20);
+                ctx.cancel_timer(Timer::Dropped(3)); // never fires
+                ctx.set_timer(Timer::Fast, 40); // re-armed: fires once, after 40 ms
                 ctx.sync(9, SyncHandle::new(Vec::new()));
                 let me = ctx.me;
                 ctx.send(me, Msg::Note("self".into()));
             }
             Input::Timer { key } => {
                 self.log
-                    .push(format!("timer {} at>={}", key.0, ctx.now.mono_ms >= 40));
+                    .push(format!("timer {key:?} at>={}", ctx.now.mono_ms >= 40));
             }
             Input::Synced { token, result } => self.log.push(format!("synced {token} {result:?}")),
             Input::Msg {
@@ -61,10 +72,7 @@ async fn timers_syncs_self_sends_and_requests() {
     };
     let node = Node::start(
         config,
-        vec![(
-            ActorId(1),
-            Box::new(Recorder::default()) as Box<dyn Actor<Msg>>,
-        )],
+        vec![(ActorId(1), NodeActor::new(Recorder::default()))],
     )
     .await
     .unwrap();
@@ -84,8 +92,8 @@ async fn timers_syncs_self_sends_and_requests() {
     assert_eq!(
         log[2..],
         [
-            "timer 2 at>=true".to_string(),
-            "timer 1 at>=true".to_string()
+            "timer Fast at>=true".to_string(),
+            "timer Slow at>=true".to_string()
         ]
     );
     assert!(

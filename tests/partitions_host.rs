@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rill::actor::Actor;
 use rill::host::node::NodeHandle;
-use rill::host::{Node, NodeConfig};
+use rill::host::{Node, NodeActor, NodeConfig};
 use rill::messages::*;
 use rill::partition::actor::Partitions;
 use rill::storage::batch::{build_batch, build_idempotent_batch};
@@ -42,7 +41,7 @@ fn config() -> LogConfig {
 }
 
 async fn start(storage: Arc<dyn Storage>) -> Node<NodeMsg> {
-    let actor: Box<dyn Actor<NodeMsg>> = Box::new(Partitions::new(storage));
+    let actor = NodeActor::new(Partitions::new(storage));
     let node_config = NodeConfig {
         node_id: 1,
         listen: "127.0.0.1:0".parse().unwrap(),

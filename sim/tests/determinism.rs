@@ -10,8 +10,8 @@ use std::time::Duration;
 use madsim::net::NetSim;
 use madsim::runtime::{Handle, Runtime};
 use rill::actor::testkit::{PingMsg, PingPong, TraceSink, PING_PONG};
-use rill::actor::{Actor, NodeId};
-use rill::host::{Node, NodeConfig};
+use rill::actor::NodeId;
+use rill::host::{Node, NodeActor, NodeConfig};
 
 const PEER_PORT: u16 = 7000;
 
@@ -37,7 +37,7 @@ fn spawn_node(
                     listen: SocketAddr::new(ip(node_id), PEER_PORT),
                     peers: BTreeMap::from([(peer, SocketAddr::new(ip(peer), PEER_PORT))]),
                 };
-                let actor: Box<dyn Actor<PingMsg>> = Box::new(PingPong::new(vec![peer], trace));
+                let actor = NodeActor::new(PingPong::new(vec![peer], trace));
                 let _node = Node::start(config, vec![(PING_PONG, actor)])
                     .await
                     .expect("node starts");

@@ -10,6 +10,7 @@
 //! the thread RNG; docs/architecture.md#determinism-rules says why.
 
 pub mod testkit;
+pub mod timers;
 
 use rand::rngs::SmallRng;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -36,9 +37,10 @@ pub struct Addr {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub u64);
 
-/// A timer's name, chosen by the actor. Setting a timer with a key that is already armed re-arms it.
+/// The timer type of an actor that sets no timers: it has no values, so `Input::Timer` cannot
+/// reach such an actor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimerKey(pub u64);
+pub enum NoTimer {}
 
 /// The time as the host sees it when it calls a handler. Virtual under the simulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,17 +55,17 @@ pub struct Now {
 pub trait Wire: Serialize + DeserializeOwned + Send + std::fmt::Debug + 'static {}
 impl<T: Serialize + DeserializeOwned + Send + std::fmt::Debug + 'static> Wire for T {}
 
-/// What an actor is asked to react to.
+/// What an actor is asked to react to. `T` is the actor's [`Actor::Timer`].
 #[derive(Debug)]
-pub enum Input<M> {
+pub enum Input<M, T> {
     /// Delivered once, first, every time the actor (re)starts with its node.
     Start,
     /// A message from another actor, on this node or another one.
     Msg { from: Addr, msg: M },
     /// A request from the host side; answer with [`Ctx::reply`] (now or later).
     Request { id: RequestId, msg: M },
-    /// A timer set with [`Ctx::set_timer`] fired.
-    Timer { key: TimerKey },
+    /// A timer set with [`Ctx::set_timer`] fired (once per arming).
+    Timer { key: T },
     /// A [`Ctx::sync`] finished; `Err` carries the I/O error text.
     Synced {
         token: u64,
@@ -71,45 +73,39 @@ pub enum Input<M> {
     },
 }
 
-/// What an actor asks the host to do. Executed in order, after the handler returns.
+/// What an actor asks the host to do. Executed in order, after the handler returns. `T` is the
+/// actor's [`Actor::Timer`].
 #[derive(Debug)]
-pub enum Effect<M> {
+pub enum Effect<M, T> {
     /// Deliver to another actor. Remote delivery may be lost; protocols on top must retry.
-    Send {
-        to: Addr,
-        msg: M,
-    },
+    Send { to: Addr, msg: M },
     /// Answer a [`Input::Request`].
-    Reply {
-        id: RequestId,
-        msg: M,
-    },
-    /// Arm (or re-arm) a timer `after_ms` from now.
-    SetTimer {
-        key: TimerKey,
-        after_ms: u64,
-    },
-    CancelTimer {
-        key: TimerKey,
-    },
+    Reply { id: RequestId, msg: M },
+    /// Arm a timer `after_ms` from now. Setting a key that is already armed re-arms it: it
+    /// fires once, at the new deadline.
+    SetTimer { key: T, after_ms: u64 },
+    /// Disarm a timer; ignored if it is not armed (it may have fired already).
+    CancelTimer { key: T },
     /// fsync these files off the actor; [`Input::Synced`] with `token` follows.
-    Sync {
-        token: u64,
-        handle: SyncHandle,
-    },
+    Sync { token: u64, handle: SyncHandle },
 }
 
 /// Everything a handler gets besides its input: time, identity, randomness and the effect buffer.
-pub struct Ctx<'a, M> {
+pub struct Ctx<'a, M, T> {
     pub now: Now,
     pub me: Addr,
     /// Seeded by the host: from the simulator's seed under madsim, from entropy otherwise.
     pub rng: &'a mut SmallRng,
-    effects: &'a mut Vec<Effect<M>>,
+    effects: &'a mut Vec<Effect<M, T>>,
 }
 
-impl<'a, M> Ctx<'a, M> {
-    pub fn new(now: Now, me: Addr, rng: &'a mut SmallRng, effects: &'a mut Vec<Effect<M>>) -> Self {
+impl<'a, M, T> Ctx<'a, M, T> {
+    pub fn new(
+        now: Now,
+        me: Addr,
+        rng: &'a mut SmallRng,
+        effects: &'a mut Vec<Effect<M, T>>,
+    ) -> Self {
         Self {
             now,
             me,
@@ -126,11 +122,11 @@ impl<'a, M> Ctx<'a, M> {
         self.effects.push(Effect::Reply { id, msg });
     }
 
-    pub fn set_timer(&mut self, key: TimerKey, after_ms: u64) {
+    pub fn set_timer(&mut self, key: T, after_ms: u64) {
         self.effects.push(Effect::SetTimer { key, after_ms });
     }
 
-    pub fn cancel_timer(&mut self, key: TimerKey) {
+    pub fn cancel_timer(&mut self, key: T) {
         self.effects.push(Effect::CancelTimer { key });
     }
 
@@ -142,5 +138,10 @@ impl<'a, M> Ctx<'a, M> {
 /// A sans-IO state machine. One instance per (node, [`ActorId`]); the host calls `handle` for one
 /// input at a time, never concurrently.
 pub trait Actor<M>: Send + 'static {
-    fn handle(&mut self, ctx: &mut Ctx<'_, M>, input: Input<M>);
+    /// The actor's timer names, usually an enum (`enum MyTimer { Tick, Retry(PeerId) }`); use
+    /// [`NoTimer`] if it sets none. One armed timer per value: setting a value that is already
+    /// armed re-arms it. Timers fire in deadline order (ties in arming order), never in key order.
+    type Timer: Clone + Ord + std::fmt::Debug + Send + 'static;
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, M, Self::Timer>, input: Input<M, Self::Timer>);
 }

@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Addr, Ctx, Input, NodeId, TimerKey};
+use super::{Actor, Addr, Ctx, Input, NodeId};
 
 /// The one actor id the demo uses on every node.
 pub const PING_PONG: super::ActorId = super::ActorId(1);
 
-const TICK: TimerKey = TimerKey(1);
+/// The demo's one timer: time to ping the peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tick;
 /// Pings go out every `TICK_MS_MIN..TICK_MS_MAX` ms (drawn from the injected RNG).
 const TICK_MS_MIN: u64 = 5;
 const TICK_MS_MAX: u64 = 40;
@@ -86,25 +88,27 @@ impl PingPong {
         }
     }
 
-    fn arm_tick(ctx: &mut Ctx<'_, PingMsg>) {
+    fn arm_tick(ctx: &mut Ctx<'_, PingMsg, Tick>) {
         let after_ms = ctx.rng.gen_range(TICK_MS_MIN..TICK_MS_MAX);
-        ctx.set_timer(TICK, after_ms);
+        ctx.set_timer(Tick, after_ms);
     }
 
-    fn record(&self, ctx: &Ctx<'_, PingMsg>, what: std::fmt::Arguments<'_>) {
+    fn record(&self, ctx: &Ctx<'_, PingMsg, Tick>, what: std::fmt::Arguments<'_>) {
         let event = format!("{} n{} {}", ctx.now.unix_ms, ctx.me.node, what);
         self.trace.lock().expect("trace lock").record(&event);
     }
 }
 
 impl Actor<PingMsg> for PingPong {
-    fn handle(&mut self, ctx: &mut Ctx<'_, PingMsg>, input: Input<PingMsg>) {
+    type Timer = Tick;
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, PingMsg, Tick>, input: Input<PingMsg, Tick>) {
         match input {
             Input::Start => {
                 self.record(ctx, format_args!("start"));
                 Self::arm_tick(ctx);
             }
-            Input::Timer { key } if key == TICK => {
+            Input::Timer { key: Tick } => {
                 for &node in &self.peers {
                     let seq = self.next_seq;
                     self.next_seq += 1;

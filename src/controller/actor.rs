@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rand::RngCore;
 
 use super::topics::{codes, TopicRegistry};
-use crate::actor::{Actor, Ctx, Input};
+use crate::actor::{Actor, Ctx, Input, NoTimer};
 use crate::messages::{NodeMsg, Refusal, TopicMeta, TopicsReply, TopicsRequest};
 use crate::storage::Storage;
 
@@ -58,7 +58,11 @@ impl TopicsActor {
         })
     }
 
-    fn apply(&mut self, ctx: &mut Ctx<'_, NodeMsg>, request: TopicsRequest) -> TopicsReply {
+    fn apply(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, NoTimer>,
+        request: TopicsRequest,
+    ) -> TopicsReply {
         match request {
             TopicsRequest::List => TopicsReply::List(self.registry.topics.clone()),
             TopicsRequest::Create {
@@ -166,7 +170,9 @@ impl TopicsActor {
 }
 
 impl Actor<NodeMsg> for TopicsActor {
-    fn handle(&mut self, ctx: &mut Ctx<'_, NodeMsg>, input: Input<NodeMsg>) {
+    type Timer = NoTimer;
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, NodeMsg, NoTimer>, input: Input<NodeMsg, NoTimer>) {
         match input {
             Input::Request {
                 id,

@@ -14,7 +14,8 @@ use tokio::time::Instant;
 use super::clock::Clock;
 use super::rng::actor_rng;
 use super::transport::{self, Envelope};
-use crate::actor::{Actor, ActorId, Addr, Ctx, Effect, Input, NodeId, RequestId, TimerKey, Wire};
+use crate::actor::timers::Timers;
+use crate::actor::{Actor, ActorId, Addr, Ctx, Effect, Input, NodeId, RequestId, Wire};
 use crate::limits::{MAILBOX_CAPACITY, PEER_SEND_QUEUE};
 use crate::storage::SyncHandle;
 
@@ -130,7 +131,7 @@ impl<M: Wire> Node<M> {
     /// Binds the peer listener, then starts every actor (each gets [`Input::Start`] first).
     pub async fn start(
         config: NodeConfig,
-        actors: Vec<(ActorId, Box<dyn Actor<M>>)>,
+        actors: Vec<(ActorId, NodeActor<M>)>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen).await?;
         let listen_addr = listener.local_addr()?;
@@ -157,8 +158,13 @@ impl<M: Wire> Node<M> {
                 node: config.node_id,
                 actor: id,
             };
-            let task = ActorTask::new(me, actor, tx.downgrade(), router.clone(), clock);
-            router.spawn(task.run(rx));
+            (actor.launch)(Launch {
+                me,
+                self_mailbox: tx.downgrade(),
+                router: router.clone(),
+                clock,
+                mailbox: rx,
+            });
         }
         Ok(Self {
             router,
@@ -231,67 +237,70 @@ impl<M: Wire> NodeHandle<M> {
     }
 }
 
-/// Armed timers in deadline order. Re-arming a key replaces its deadline.
-#[derive(Default)]
-struct Timers {
-    by_deadline: BTreeMap<(Instant, u64), TimerKey>,
-    by_key: BTreeMap<TimerKey, (Instant, u64)>,
-    next_seq: u64,
+/// An actor ready to start on a node: [`NodeActor::new`] hides the actor's type, and so its
+/// [`Actor::Timer`] type, so one node runs actors of different kinds. The task that runs it is
+/// compiled for that actor type: handling an input is a direct call, and its timers are keyed by
+/// the actor's own timer type.
+pub struct NodeActor<M> {
+    launch: Box<dyn FnOnce(Launch<M>) + Send>,
 }
 
-impl Timers {
-    fn set(&mut self, key: TimerKey, deadline: Instant) {
-        self.cancel(key);
-        let slot = (deadline, self.next_seq);
-        self.next_seq += 1;
-        self.by_deadline.insert(slot, key);
-        self.by_key.insert(key, slot);
-    }
-
-    fn cancel(&mut self, key: TimerKey) {
-        if let Some(slot) = self.by_key.remove(&key) {
-            self.by_deadline.remove(&slot);
+impl<M: Wire> NodeActor<M> {
+    pub fn new<A: Actor<M>>(actor: A) -> Self {
+        Self {
+            launch: Box::new(move |launch: Launch<M>| {
+                let router = launch.router.clone();
+                let task = ActorTask::new(
+                    launch.me,
+                    actor,
+                    launch.self_mailbox,
+                    launch.router,
+                    launch.clock,
+                );
+                router.spawn(task.run(launch.mailbox));
+            }),
         }
     }
+}
 
-    fn next_deadline(&self) -> Option<Instant> {
-        self.by_deadline
-            .keys()
-            .next()
-            .map(|(deadline, _)| *deadline)
-    }
+/// What the node hands a [`NodeActor`] to start its task.
+struct Launch<M> {
+    me: Addr,
+    self_mailbox: mpsc::WeakSender<Mail<M>>,
+    router: Arc<Router<M>>,
+    clock: Clock,
+    mailbox: mpsc::Receiver<Mail<M>>,
+}
 
-    /// Waits for the earliest deadline and disarms that timer. Cancel-safe: nothing changes
-    /// until the sleep has finished.
-    async fn fire_next(&mut self, deadline: Instant) -> TimerKey {
-        tokio::time::sleep_until(deadline).await;
-        let (slot, key) = self.by_deadline.pop_first().expect("an armed timer");
-        self.by_key.remove(&key);
-        debug_assert_eq!(slot.0, deadline);
-        key
-    }
+/// Waits for the earliest deadline and disarms that timer. Cancel-safe: nothing changes until
+/// the sleep has finished.
+async fn fire_next<K: Clone + Ord>(timers: &mut Timers<K, Instant>, deadline: Instant) -> K {
+    tokio::time::sleep_until(deadline).await;
+    let (fired, key) = timers.pop_next().expect("an armed timer");
+    debug_assert_eq!(fired, deadline);
+    key
 }
 
 /// The loop that owns one actor: takes one input at a time, runs the handler, executes effects.
-struct ActorTask<M> {
+struct ActorTask<M, A: Actor<M>> {
     me: Addr,
-    actor: Box<dyn Actor<M>>,
+    actor: A,
     /// To post sync completions back to ourselves without keeping our own mailbox open.
     self_mailbox: mpsc::WeakSender<Mail<M>>,
     router: Arc<Router<M>>,
     clock: Clock,
     rng: SmallRng,
-    timers: Timers,
+    timers: Timers<A::Timer, Instant>,
     /// Inputs produced by our own effects (self-sends, inline syncs); they go before the mailbox.
-    own_inputs: VecDeque<Input<M>>,
+    own_inputs: VecDeque<Input<M, A::Timer>>,
     pending_requests: BTreeMap<RequestId, oneshot::Sender<M>>,
     next_request_id: u64,
 }
 
-impl<M: Wire> ActorTask<M> {
+impl<M: Wire, A: Actor<M>> ActorTask<M, A> {
     fn new(
         me: Addr,
-        actor: Box<dyn Actor<M>>,
+        actor: A,
         self_mailbox: mpsc::WeakSender<Mail<M>>,
         router: Arc<Router<M>>,
         clock: Clock,
@@ -328,11 +337,14 @@ impl<M: Wire> ActorTask<M> {
         }
     }
 
-    async fn next_input(&mut self, mailbox: &mut mpsc::Receiver<Mail<M>>) -> Option<Input<M>> {
+    async fn next_input(
+        &mut self,
+        mailbox: &mut mpsc::Receiver<Mail<M>>,
+    ) -> Option<Input<M, A::Timer>> {
         let deadline = self.timers.next_deadline();
         let mail = tokio::select! {
             biased;
-            key = self.timers.fire_next(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+            key = fire_next(&mut self.timers, deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 return Some(Input::Timer { key });
             }
             mail = mailbox.recv() => mail?,
@@ -349,7 +361,7 @@ impl<M: Wire> ActorTask<M> {
         })
     }
 
-    async fn execute(&mut self, effect: Effect<M>) {
+    async fn execute(&mut self, effect: Effect<M, A::Timer>) {
         match effect {
             Effect::Send { to, msg } if to == self.me => {
                 self.own_inputs.push_back(Input::Msg { from: self.me, msg });
@@ -362,7 +374,7 @@ impl<M: Wire> ActorTask<M> {
                 None => tracing::error!(me = ?self.me, ?id, "reply to an unknown request"),
             },
             Effect::SetTimer { key, after_ms } => self.timers.set(key, Clock::deadline(after_ms)),
-            Effect::CancelTimer { key } => self.timers.cancel(key),
+            Effect::CancelTimer { key } => self.timers.cancel(&key),
             Effect::Sync { token, handle } => self.start_sync(token, handle),
         }
     }

@@ -10,8 +10,7 @@ use super::admission::{Admission, AdmissionConfig};
 use super::dir_lock::{DirLock, DirLockError};
 use super::fd_limit::FdBudget;
 use super::kafka;
-use super::node::{Node, NodeConfig};
-use crate::actor::Actor;
+use super::node::{Node, NodeActor, NodeConfig};
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
@@ -110,9 +109,9 @@ impl Server {
             .map(|(name, meta)| (name.clone(), meta.clone()))
             .collect();
         let partitions = Partitions::new(storage);
-        let actors: Vec<(_, Box<dyn Actor<NodeMsg>>)> = vec![
-            (TOPICS, Box::new(topics)),
-            (PARTITIONS, Box::new(partitions)),
+        let actors = vec![
+            (TOPICS, NodeActor::new(topics)),
+            (PARTITIONS, NodeActor::new(partitions)),
         ];
         // No peers yet: the inter-node listener binds an ephemeral loopback port until the
         // cluster work gives it a configured one.

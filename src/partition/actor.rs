@@ -24,7 +24,7 @@ use super::offline::OfflineLogs;
 use super::producer_ids::ProducerIds;
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, Replica, Waiter};
-use crate::actor::{Actor, Ctx, Input, RequestId, TimerKey};
+use crate::actor::{Actor, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
 use crate::limits::{FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS};
 use crate::messages::{
@@ -35,20 +35,17 @@ use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::Storage;
 use crate::types::TopicPartition;
 
-type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg>;
+type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg, PartitionsTimer>;
 
-/// Timer keys: the top two bits say what the timer is for, the rest is a replica or fetch id.
-const RETENTION_TIMER: TimerKey = TimerKey(0);
-const FLUSH_TIMER_TAG: u64 = 1 << 62;
-const FETCH_TIMER_TAG: u64 = 2 << 62;
-const TAG_MASK: u64 = 3 << 62;
-
-fn flush_timer(replica_id: u64) -> TimerKey {
-    TimerKey(FLUSH_TIMER_TAG | replica_id)
-}
-
-fn fetch_timer(fetch_id: u64) -> TimerKey {
-    TimerKey(FETCH_TIMER_TAG | fetch_id)
+/// The partitions actor's timers. At most one of each is armed at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PartitionsTimer {
+    /// Periodic housekeeping: retention, idle producers, producer snapshots, offline logs.
+    Retention,
+    /// A replica's `flush.ms` interval ran out (by replica id; a stale id is ignored).
+    Flush(u64),
+    /// A parked fetch's `max_wait_ms` ran out (by fetch id; an answered fetch is ignored).
+    Fetch(u64),
 }
 
 /// A produce request with partitions still waiting for a sync.
@@ -253,7 +250,7 @@ impl Partitions {
         {
             let replica = self.replicas.remove(tp).expect("checked above");
             self.by_id.remove(&replica.id);
-            ctx.cancel_timer(flush_timer(replica.id));
+            ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
             let config = replica.log().config().clone();
             tracing::warn!(?tp, "partition log failed on a write; reopening it");
             for waiter in replica.abandon() {
@@ -298,7 +295,7 @@ impl Partitions {
             return done(UNKNOWN_TOPIC_OR_PARTITION, None);
         };
         self.by_id.remove(&replica.id);
-        ctx.cancel_timer(flush_timer(replica.id));
+        ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
         let (waiters, removed) = replica.delete();
         for waiter in waiters {
             self.complete_waiter(ctx, waiter, Some(UNKNOWN_TOPIC_OR_PARTITION));
@@ -319,7 +316,7 @@ impl Partitions {
         for tp in tps {
             let replica = self.replicas.remove(&tp).expect("listed above");
             self.by_id.remove(&replica.id);
-            ctx.cancel_timer(flush_timer(replica.id));
+            ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
             let (waiters, closed) = replica.close();
             let error_code = closed.as_ref().err().map(|_| KAFKA_STORAGE_ERROR);
             for waiter in waiters {
@@ -452,7 +449,7 @@ impl Partitions {
         if let FlushPolicy::IntervalMs(interval_ms) = replica.flush_policy() {
             if !replica.flush_timer_armed && !replica.sync_in_flight() && replica.is_unsynced() {
                 replica.flush_timer_armed = true;
-                ctx.set_timer(flush_timer(replica.id), interval_ms);
+                ctx.set_timer(PartitionsTimer::Flush(replica.id), interval_ms);
             }
         }
     }
@@ -514,7 +511,7 @@ impl Partitions {
         }
         let wait_ms = (fetch.max_wait_ms as u64).min(FETCH_WAIT_MS_MAX);
         let fetch_id = self.fetches.park(id, fetch);
-        ctx.set_timer(fetch_timer(fetch_id), wait_ms);
+        ctx.set_timer(PartitionsTimer::Fetch(fetch_id), wait_ms);
     }
 
     /// Re-reads the fetches parked on `tp` and answers those now satisfied.
@@ -526,7 +523,7 @@ impl Partitions {
             let read = self.read_fetch(&parked.fetch);
             if read.satisfies(&parked.fetch) {
                 let parked = self.fetches.take(fetch_id).expect("found above");
-                ctx.cancel_timer(fetch_timer(fetch_id));
+                ctx.cancel_timer(PartitionsTimer::Fetch(fetch_id));
                 reply_fetch(ctx, parked.request, read);
             }
         }
@@ -616,15 +613,14 @@ impl Partitions {
         for tp in self.offline.due(ctx.now.mono_ms) {
             self.revive(ctx, &tp);
         }
-        ctx.set_timer(RETENTION_TIMER, RETENTION_CHECK_INTERVAL_MS);
+        ctx.set_timer(PartitionsTimer::Retention, RETENTION_CHECK_INTERVAL_MS);
     }
 
-    fn on_timer(&mut self, ctx: PCtx, key: TimerKey) {
-        match key.0 & TAG_MASK {
-            FLUSH_TIMER_TAG => self.on_flush_timer(ctx, key.0 & !TAG_MASK),
-            FETCH_TIMER_TAG => self.on_fetch_timer(ctx, key.0 & !TAG_MASK),
-            _ if key == RETENTION_TIMER => self.on_retention_timer(ctx),
-            _ => tracing::warn!(?key, "unknown timer"),
+    fn on_timer(&mut self, ctx: PCtx, key: PartitionsTimer) {
+        match key {
+            PartitionsTimer::Retention => self.on_retention_timer(ctx),
+            PartitionsTimer::Flush(replica_id) => self.on_flush_timer(ctx, replica_id),
+            PartitionsTimer::Fetch(fetch_id) => self.on_fetch_timer(ctx, fetch_id),
         }
     }
 }
@@ -637,9 +633,15 @@ fn reply_fetch(ctx: PCtx, id: RequestId, read: FetchRead) {
 }
 
 impl Actor<NodeMsg> for Partitions {
-    fn handle(&mut self, ctx: &mut Ctx<'_, NodeMsg>, input: Input<NodeMsg>) {
+    type Timer = PartitionsTimer;
+
+    fn handle(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, PartitionsTimer>,
+        input: Input<NodeMsg, PartitionsTimer>,
+    ) {
         match input {
-            Input::Start => ctx.set_timer(RETENTION_TIMER, RETENTION_CHECK_INTERVAL_MS),
+            Input::Start => ctx.set_timer(PartitionsTimer::Retention, RETENTION_CHECK_INTERVAL_MS),
             Input::Request {
                 id,
                 msg: NodeMsg::Partitions(request),

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use super::actor::Partitions;
+use super::actor::{Partitions, PartitionsTimer};
 use super::errors::*;
-use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, RequestId, TimerKey};
+use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, RequestId};
 use crate::limits::RETENTION_CHECK_INTERVAL_MS;
 use crate::messages::*;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
@@ -20,7 +20,7 @@ use crate::types::TopicPartition;
 
 const T0_MS: i64 = 1_700_000_000_000;
 
-type Effects = Vec<Effect<NodeMsg>>;
+type Effects = Vec<Effect<NodeMsg, PartitionsTimer>>;
 
 struct Harness {
     actor: Partitions,
@@ -118,7 +118,7 @@ fn syncs(effects: &Effects) -> Vec<(u64, SyncHandle)> {
         .collect()
 }
 
-fn timers(effects: &Effects) -> Vec<(TimerKey, u64)> {
+fn timers(effects: &Effects) -> Vec<(PartitionsTimer, u64)> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -166,7 +166,7 @@ impl Harness {
         }
     }
 
-    fn step(&mut self, input: Input<NodeMsg>) -> Effects {
+    fn step(&mut self, input: Input<NodeMsg, PartitionsTimer>) -> Effects {
         let mut effects = Vec::new();
         let me = Addr {
             node: 1,
@@ -363,6 +363,7 @@ fn interval_policy_replies_after_the_append_and_syncs_on_its_timer() {
     assert!(syncs(&effects).is_empty());
     let armed = timers(&effects);
     assert_eq!(armed.len(), 1);
+    assert!(matches!(armed[0].0, PartitionsTimer::Flush(_)), "{armed:?}");
     assert_eq!(armed[0].1, 200);
     h.now.unix_ms += 200;
     h.now.mono_ms += 200;
@@ -502,7 +503,9 @@ fn producer_state_survives_a_crash_through_a_snapshot_and_the_tail_after_it() {
     let mut effects = h.complete(syncs(&effects));
     assert!(take_reply(&mut effects, id).is_some());
     // The housekeeping timer snapshots the (fully synced) state at offset 3.
-    h.step(Input::Timer { key: TimerKey(0) });
+    h.step(Input::Timer {
+        key: PartitionsTimer::Retention,
+    });
     let snapshot = Path::new("a-0").join(format!("{:020}.snapshot", 3));
     assert!(storage.exists(&snapshot), "{:?}", storage.file_names());
     let (id, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(other, 0, 0, 1))]));
@@ -549,6 +552,10 @@ fn a_long_poll_fetch_is_answered_by_an_append_or_by_its_timer() {
     assert!(effects.iter().all(|e| !matches!(e, Effect::Reply { .. })));
     let fetch_timer = timers(&effects);
     assert_eq!(fetch_timer.len(), 1);
+    assert!(
+        matches!(fetch_timer[0].0, PartitionsTimer::Fetch(_)),
+        "{fetch_timer:?}"
+    );
     assert_eq!(fetch_timer[0].1, 500);
 
     let (produced, mut effects) = h.send(produce(1, vec![(b.clone(), plain(b"hello"))]));
@@ -570,6 +577,44 @@ fn a_long_poll_fetch_is_answered_by_an_append_or_by_its_timer() {
     assert_eq!(batch_offsets(&results[0].records), vec![0]);
     // A stale timer for an answered fetch does nothing.
     assert!(h.step(Input::Timer { key }).is_empty());
+}
+
+/// The flush timer of replica 0 and the timer of parked fetch 0 carry the same number. The old
+/// packed `TimerKey(u64)` kept them apart with tag bits; the typed key must too: firing one
+/// neither answers nor disarms the other.
+#[test]
+fn a_flush_timer_and_a_fetch_timer_with_the_same_id_are_distinct() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(200)));
+    let (waiting, effects) = h.send(fetch(&[(&a, 0)], 10_000, 1 << 20));
+    assert_eq!(timers(&effects), [(PartitionsTimer::Fetch(0), 500)]);
+    let (produced, mut effects) = h.send(produce(1, vec![(a.clone(), plain(b"x"))]));
+    assert!(take_reply(&mut effects, produced).is_some());
+    assert_eq!(timers(&effects), [(PartitionsTimer::Flush(0), 200)]);
+    assert!(
+        take_reply(&mut effects, waiting).is_none(),
+        "min_bytes not met"
+    );
+
+    h.now.unix_ms += 200;
+    h.now.mono_ms += 200;
+    let mut effects = h.step(Input::Timer {
+        key: PartitionsTimer::Flush(0),
+    });
+    assert_eq!(syncs(&effects).len(), 1, "the flush timer syncs");
+    assert!(
+        take_reply(&mut effects, waiting).is_none(),
+        "not the fetch's timer"
+    );
+    h.complete(syncs(&effects));
+
+    let mut effects = h.step(Input::Timer {
+        key: PartitionsTimer::Fetch(0),
+    });
+    assert!(syncs(&effects).is_empty(), "not the flush timer");
+    let results = fetch_results(take_reply(&mut effects, waiting).expect("answered at timeout"));
+    assert_eq!(batch_offsets(&results[0].records), vec![0]);
 }
 
 #[test]
@@ -781,7 +826,7 @@ fn start_arms_the_retention_timer_which_applies_retention_and_rearms() {
     let effects = h.step(Input::Start);
     assert_eq!(
         timers(&effects),
-        vec![(TimerKey(0), RETENTION_CHECK_INTERVAL_MS)]
+        vec![(PartitionsTimer::Retention, RETENTION_CHECK_INTERVAL_MS)]
     );
     let a = tp("a");
     let mut short = config(Some(0));
@@ -792,10 +837,12 @@ fn start_arms_the_retention_timer_which_applies_retention_and_rearms() {
         h.produce_one(1, &a, plain(b"old"));
     }
     h.now.unix_ms += 10_000;
-    let effects = h.step(Input::Timer { key: TimerKey(0) });
+    let effects = h.step(Input::Timer {
+        key: PartitionsTimer::Retention,
+    });
     assert_eq!(
         timers(&effects),
-        vec![(TimerKey(0), RETENTION_CHECK_INTERVAL_MS)]
+        vec![(PartitionsTimer::Retention, RETENTION_CHECK_INTERVAL_MS)]
     );
     let log = h.actor.replica(&a).unwrap().log();
     assert_eq!(log.log_start_offset(), 3, "expired segments deleted");
