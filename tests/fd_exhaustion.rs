@@ -25,13 +25,7 @@ const NOFILE: u64 = 256;
 
 /// A bystander's produce + fetch round trip on its own topic, within `bound`.
 fn bystander_round_trip(server: &RillServer, topic: &str, bound: Duration) {
-    let started = Instant::now();
-    let mut stream = server.connect();
-    let offset = produce(&mut stream, topic, b"bystander");
-    let (high_watermark, bytes) = fetch_all(&mut stream, topic);
-    assert!(high_watermark > offset && bytes > 0);
-    let took = started.elapsed();
-    assert!(took < bound, "bystander round trip took {took:?}");
+    common::bystander_round_trip_within(server, topic, b"bystander", bound);
 }
 
 fn create(stream: &mut TcpStream, topics: &[(&str, i32)]) -> CreateTopicsResponse {

@@ -7,9 +7,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{create_topic, fetch_all, produce, RillServer};
+use common::{create_topic, produce, RillServer};
 
 /// A bystander's round trip must complete within this while the stalled clients sit there.
 const BYSTANDER_BOUND: Duration = Duration::from_secs(2);
@@ -54,13 +54,7 @@ fn big_fetch_frame() -> Vec<u8> {
 
 /// A bystander's produce of `value` (which may be large) and fetch, on a fresh connection.
 fn bystander_round_trip(server: &RillServer, value: &[u8]) {
-    let started = Instant::now();
-    let mut stream = server.connect();
-    let offset = produce(&mut stream, "bystander", value);
-    let (high_watermark, bytes) = fetch_all(&mut stream, "bystander");
-    assert!(high_watermark > offset && bytes > 0);
-    let took = started.elapsed();
-    assert!(took < BYSTANDER_BOUND, "bystander round trip took {took:?}");
+    common::bystander_round_trip_within(server, "bystander", value, BYSTANDER_BOUND);
 }
 
 #[test]

@@ -368,3 +368,20 @@ pub fn fetch_all(stream: &mut TcpStream, topic: &str) -> (i64, usize) {
         data.records.as_ref().map_or(0, |r| r.len()),
     )
 }
+
+/// A bystander's produce of `value` to partition 0 of `topic` and fetch back, on a fresh
+/// connection; asserts the record is there and the round trip took less than `bound`.
+pub fn bystander_round_trip_within(
+    server: &RillServer,
+    topic: &str,
+    value: &[u8],
+    bound: Duration,
+) {
+    let started = std::time::Instant::now();
+    let mut stream = server.connect();
+    let offset = produce(&mut stream, topic, value);
+    let (high_watermark, bytes) = fetch_all(&mut stream, topic);
+    assert!(high_watermark > offset && bytes > 0);
+    let took = started.elapsed();
+    assert!(took < bound, "bystander round trip took {took:?}");
+}

@@ -468,30 +468,3 @@ fn arbitrary_record_bytes_never_panic() {
 }
 
 mod trailing;
-
-/// Release-build timing of the walk per record (not a check: `--ignored --nocapture`).
-#[test]
-#[ignore]
-fn walk_speed() {
-    #[allow(clippy::disallowed_methods)]
-    fn now() -> std::time::Instant {
-        std::time::Instant::now()
-    }
-    let data = section(&good(1000));
-    for codec in [0u8, 1, 3, 4] {
-        let b = batch_with(&data, 1000, codec);
-        let mut best = f64::MAX;
-        for _ in 0..5 {
-            let t = now();
-            for _ in 0..200 {
-                let mut c = b.clone();
-                check_batches(&mut c, &mut WalkBudget::new(BIG, u64::MAX)).unwrap();
-            }
-            best = best.min(t.elapsed().as_nanos() as f64 / 200_000.0);
-        }
-        eprintln!(
-            "WALK codec {codec}: {best:.1} ns/record ({} B batch)",
-            b.len()
-        );
-    }
-}
