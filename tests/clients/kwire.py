@@ -235,15 +235,20 @@ class Conn:
             out[key] = (lo, hi)
         return out
 
-    def produce_v3(self, topic, partition, batch, acks=-1, timeout_ms=10000):
-        """Produce v3 of one batch to one partition: (error_code, base_offset)."""
-        body = (
+    @staticmethod
+    def _produce_body(topic, partition, batch, acks, timeout_ms):
+        """The body of Produce v3–v8 (same layout) with one batch for one partition."""
+        return (
             _string(None)  # transactional id
             + struct.pack(">hii", acks, timeout_ms, 1)
             + _string(topic)
             + struct.pack(">iii", 1, partition, len(batch))
             + batch
         )
+
+    def produce_v3(self, topic, partition, batch, acks=-1, timeout_ms=10000):
+        """Produce v3 of one batch to one partition: (error_code, base_offset)."""
+        body = self._produce_body(topic, partition, batch, acks, timeout_ms)
         response = self.request(API_KEYS["Produce"], 3, body)
         (topics,) = struct.unpack_from(">i", response)
         assert topics == 1, response
@@ -259,13 +264,7 @@ class Conn:
         """Produce v8 (the last non-flexible version) of one batch to one partition: a dict of
         the partition's answer, with v8's `record_errors` [(batch_index, message)] and
         `error_message`."""
-        body = (
-            _string(None)  # transactional id
-            + struct.pack(">hii", acks, timeout_ms, 1)
-            + _string(topic)
-            + struct.pack(">iii", 1, partition, len(batch))
-            + batch
-        )
+        body = self._produce_body(topic, partition, batch, acks, timeout_ms)
         r = _Reader(self.request(API_KEYS["Produce"], 8, body))
         assert r.i32() == 1
         r.string()
