@@ -52,6 +52,18 @@ class RillServer:
         return ("127.0.0.1", self.port)
 
     def start(self):
+        # A restart reuses the port; in the moment between the old process dying and the new one
+        # binding, the kernel may hand that port to some other socket as an ephemeral port, and
+        # the server then (rightly) exits with "Address already in use". Try again a few times.
+        for attempt in range(5):
+            try:
+                return self._start_once()
+            except RuntimeError as e:
+                if "Address already in use" not in str(e) or attempt == 4:
+                    raise
+                time.sleep(0.5)
+
+    def _start_once(self):
         assert self.proc is None, "already running"
         assert RILL_BIN.exists(), f"{RILL_BIN} is missing: run `cargo build --bin rill` first"
         self.starts += 1
