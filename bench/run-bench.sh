@@ -4,7 +4,7 @@
 # against it (rill perf, confluent-kafka, and confluent-kafka against librdkafka's mock broker)
 # and prints one table. The server is killed and the data removed on exit.
 #
-#   bash bench/run-bench.sh [--quick] [--head] [--dir PARENT] [matrix.py options: --secs S --runs N --e2e-secs S]
+#   bash bench/run-bench.sh [--quick] [--head | --bin PATH] [--dir PARENT] [matrix.py options: --secs S --runs N --e2e-secs S]
 #
 # --quick: smoke run (1 s cells, 1 run, 2 s e2e; about a minute and a half).
 # --head: benchmark the committed HEAD, built in a clean git worktree (/tmp/rill-bench-wt, target
