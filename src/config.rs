@@ -16,6 +16,7 @@ use crate::storage::log::{
     FlushPolicy, LogConfig, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN,
 };
 
+mod gateway;
 pub mod listeners;
 pub mod properties;
 

@@ -3,7 +3,8 @@
 //! # Layout
 //! * [`actor`]   — the actor contract: `handle(ctx, input)` records effects; no I/O, no tokio.
 //!   [`actor::testkit`] holds the ping-pong demo actor the transport tests run.
-//! * [`controller`] — metadata (KRaft's role): the topic registry and the actor persisting it.
+//! * [`controller`] — metadata (KRaft's role): the topic registry, the actor persisting it, and
+//!   topic configs resolved into log settings ([`controller::topic_config`]).
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
 //!   the actor ids, and one request and reply enum per role.
 //! * [`faults`]  — `buggify!` fault points and planted canary bugs; both only exist under madsim.
@@ -16,10 +17,12 @@
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
 //!   decodes it (each request's layout in [`protocol::layouts`]).
-//! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode).
+//! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode), from
+//!   the plain [`broker::settings::GatewaySettings`] the host builds from its config.
 //! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`,
 //!   and `cli::client`, the async Kafka client they are built on (host-side I/O code, like `host`).
-//! * [`config`]  — `rill server` settings under Kafka's property names, validated up front.
+//! * [`config`]  — `rill server` settings under Kafka's property names, validated up front;
+//!   `ServerConfig::gateway_settings` is the broker's view of them.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
 //! * [`types`]   — the shared vocabulary: [`types::TopicPartition`], Kafka's topic name rule
 //!   ([`types::topic_name`]).

@@ -9,7 +9,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{topic_config, BrokerService};
+use super::BrokerService;
+use crate::controller::topic_config;
 use crate::controller::topics::codes::{self, INVALID_CONFIG};
 use crate::limits::PARTITIONS_PER_REQUEST_MAX;
 use crate::messages::{Refusal, TopicMeta, TopicsReply, TopicsRequest};
@@ -38,12 +39,12 @@ impl BrokerService {
             let name = topic.name.0.to_string();
             // -1 means "the broker default" (KIP-464).
             let partitions = if topic.num_partitions == -1 {
-                self.config.num_partitions as i32
+                self.settings.num_partitions as i32
             } else {
                 topic.num_partitions
             };
             let replication_factor = if topic.replication_factor == -1 {
-                self.config.default_replication_factor as i16
+                self.settings.default_replication_factor as i16
             } else {
                 topic.replication_factor
             };
@@ -54,7 +55,7 @@ impl BrokerService {
                 .collect();
             let result = CreatableTopicResult::default()
                 .with_name(TopicName(StrBytes::from_string(name.clone())));
-            if let Err(message) = topic_config::resolve(&self.config.log, &configs) {
+            if let Err(message) = topic_config::resolve(&self.settings.log, &configs) {
                 results.push(
                     result
                         .with_error_code(INVALID_CONFIG)
@@ -102,7 +103,7 @@ impl BrokerService {
             .topics
             .iter()
             .map(|t| match t.num_partitions {
-                -1 if t.assignments.is_empty() => i64::from(self.config.num_partitions),
+                -1 if t.assignments.is_empty() => i64::from(self.settings.num_partitions),
                 -1 => t.assignments.len() as i64,
                 n => i64::from(n.max(0)),
             })

@@ -15,7 +15,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::configs::{is_list_key, resource_type, topic_default, INVALID_REQUEST};
-use super::{topic_config, BrokerService};
+use super::BrokerService;
+use crate::controller::topic_config;
 use crate::controller::topics::{codes, TOPIC_CONFIG_KEYS};
 use crate::messages::{PartitionsRequest, Refusal, TopicsReply, TopicsRequest};
 use crate::storage::log::LogConfig;
@@ -168,7 +169,7 @@ impl BrokerService {
                     resource.resource_type,
                     &name,
                     request.validate_only,
-                    |current| apply_ops(&self.config.log, current, &ops),
+                    |current| apply_ops(&self.settings.log, current, &ops),
                 )
                 .await?;
             let mut response =
@@ -250,7 +251,7 @@ impl BrokerService {
             Ok(configs) => configs,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let resolved = match topic_config::resolve(&self.config.log, &configs) {
+        let resolved = match topic_config::resolve(&self.settings.log, &configs) {
             Ok(resolved) => resolved,
             Err(message) => return Ok(Err(refuse(codes::INVALID_CONFIG, message))),
         };

@@ -18,7 +18,6 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::BrokerService;
-use crate::config::{Listener, ServerConfig};
 use crate::controller::topics::codes;
 use crate::messages::TopicMeta;
 use crate::storage::log::{FlushPolicy, LogConfig};
@@ -37,7 +36,7 @@ pub mod source {
 }
 
 /// Kafka's `ConfigType` ids (DescribeConfigs v3+).
-mod config_type {
+pub mod config_type {
     pub const BOOLEAN: i8 = 1;
     pub const STRING: i8 = 2;
     pub const INT: i8 = 3;
@@ -191,6 +190,15 @@ pub fn topic_default(log: &LogConfig, key: &str) -> Option<String> {
         .map(|k| (k.broker_value)(log))
 }
 
+/// The broker's value of a topic key's broker-level synonym (`log.retention.ms`, ...), as
+/// DescribeConfigs shows it; `None` for a name that is no such synonym.
+pub fn broker_log_value(log: &LogConfig, broker_key: &str) -> Option<String> {
+    TOPIC_KEYS
+        .iter()
+        .find(|k| k.broker_key == broker_key)
+        .map(|k| (k.broker_value)(log))
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Synonym {
     pub name: String,
@@ -213,7 +221,7 @@ pub struct ConfigEntry {
 
 /// Synonyms of a broker-level value: the configured one (when it is not the default), then
 /// the default. Returns them with the source of the first.
-fn broker_synonyms(key: &str, value: Option<String>, default: Option<String>) -> Vec<Synonym> {
+pub fn broker_synonyms(key: &str, value: Option<String>, default: Option<String>) -> Vec<Synonym> {
     let mut synonyms = Vec::new();
     if value != default {
         synonyms.push(Synonym {
@@ -230,16 +238,20 @@ fn broker_synonyms(key: &str, value: Option<String>, default: Option<String>) ->
     synonyms
 }
 
-/// Every topic config with its effective value: the topic's override, else the broker's.
-pub fn describe_topic(log: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec<ConfigEntry> {
-    let builtin = ServerConfig::default().log;
+/// Every topic config with its effective value: the topic's override, else the broker's
+/// (`log`, reported as set when it differs from the built-in `builtin`).
+pub fn describe_topic(
+    log: &LogConfig,
+    builtin: &LogConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Vec<ConfigEntry> {
     TOPIC_KEYS
         .iter()
         .map(|key| {
             let mut synonyms = broker_synonyms(
                 key.broker_key,
                 Some((key.broker_value)(log)),
-                Some((key.broker_value)(&builtin)),
+                Some((key.broker_value)(builtin)),
             );
             if let Some(value) = overrides.get(key.name) {
                 synonyms.insert(
@@ -258,199 +270,6 @@ pub fn describe_topic(log: &LogConfig, overrides: &BTreeMap<String, String>) -> 
                 read_only: false,
                 config_type: key.config_type,
                 doc: key.doc,
-                synonyms,
-            }
-        })
-        .collect()
-}
-
-fn listeners(listeners: &[Listener]) -> String {
-    listeners
-        .iter()
-        .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// This broker's settings (name, value, type, doc), in a fixed order.
-fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, i8, &'static str)> {
-    use config_type::*;
-    let log_key = |name: &str| {
-        let key = TOPIC_KEYS
-            .iter()
-            .find(|k| k.broker_key == name)
-            .expect("a broker key of the topic table");
-        Some((key.broker_value)(&config.log))
-    };
-    vec![
-        (
-            "broker.id",
-            Some(config.node_id.to_string()),
-            INT,
-            "This node's id.",
-        ),
-        (
-            "node.id",
-            Some(config.node_id.to_string()),
-            INT,
-            "This node's id.",
-        ),
-        (
-            "listeners",
-            Some(listeners(&config.listeners)),
-            STRING,
-            "Where clients connect.",
-        ),
-        (
-            "advertised.listeners",
-            config.advertised_listeners.as_deref().map(listeners),
-            STRING,
-            "What Metadata tells clients; the listeners when unset.",
-        ),
-        (
-            "log.dirs",
-            Some(config.log_dir.display().to_string()),
-            STRING,
-            "Where partition logs live.",
-        ),
-        (
-            "num.partitions",
-            Some(config.num_partitions.to_string()),
-            INT,
-            "Partitions of an auto-created topic.",
-        ),
-        (
-            "default.replication.factor",
-            Some(config.default_replication_factor.to_string()),
-            INT,
-            "Replication factor of an auto-created topic.",
-        ),
-        (
-            "auto.create.topics.enable",
-            Some(config.auto_create_topics.to_string()),
-            BOOLEAN,
-            "Whether Metadata for an unknown topic creates it.",
-        ),
-        (
-            "log.retention.ms",
-            log_key("log.retention.ms"),
-            LONG,
-            "Default retention.ms.",
-        ),
-        (
-            "log.retention.bytes",
-            log_key("log.retention.bytes"),
-            LONG,
-            "Default retention.bytes.",
-        ),
-        (
-            "log.segment.bytes",
-            log_key("log.segment.bytes"),
-            INT,
-            "Default segment.bytes.",
-        ),
-        (
-            "log.roll.ms",
-            log_key("log.roll.ms"),
-            LONG,
-            "Default segment.ms.",
-        ),
-        (
-            "log.index.interval.bytes",
-            log_key("log.index.interval.bytes"),
-            INT,
-            "Default index.interval.bytes.",
-        ),
-        (
-            "log.flush.interval.ms",
-            log_key("log.flush.interval.ms"),
-            LONG,
-            "Default flush.ms.",
-        ),
-        (
-            "log.flush.interval.messages",
-            log_key("log.flush.interval.messages"),
-            LONG,
-            "Default flush.messages.",
-        ),
-        (
-            "message.max.bytes",
-            log_key("message.max.bytes"),
-            INT,
-            "Default max.message.bytes.",
-        ),
-        (
-            "socket.request.max.bytes",
-            Some(config.socket_request_max_bytes.to_string()),
-            INT,
-            "Largest request frame accepted.",
-        ),
-        (
-            "fetch.max.bytes",
-            Some(config.fetch_max_bytes.to_string()),
-            INT,
-            "Most record bytes one Fetch response carries.",
-        ),
-        (
-            "max.connections",
-            config.max_connections.map(|n| n.to_string()),
-            INT,
-            "Client connections open at once (default: half the descriptor limit).",
-        ),
-        (
-            "max.connections.per.ip",
-            Some(config.max_connections_per_ip.to_string()),
-            INT,
-            "Connections one client address may hold open.",
-        ),
-        (
-            "max.connections.per.ip.overrides",
-            Some(
-                config
-                    .max_connections_per_ip_overrides
-                    .iter()
-                    .map(|(address, count)| format!("{address}:{count}"))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            STRING,
-            "Per-address exceptions to max.connections.per.ip (address:count,...).",
-        ),
-        (
-            "connections.max.idle.ms",
-            Some(config.connections_max_idle_ms.to_string()),
-            LONG,
-            "Idle connections are closed after this long.",
-        ),
-        (
-            "queued.max.request.bytes",
-            Some(
-                config
-                    .queued_request_bytes()
-                    .map_or(-1, |b| b as i64)
-                    .to_string(),
-            ),
-            LONG,
-            "Bytes of large request frames read and not yet handled, across connections.",
-        ),
-    ]
-}
-
-/// This broker's settings, read-only (they come from the config file and flags).
-pub fn describe_broker(config: &ServerConfig) -> Vec<ConfigEntry> {
-    let builtin = broker_settings(&ServerConfig::default());
-    broker_settings(config)
-        .into_iter()
-        .zip(builtin)
-        .map(|((name, value, config_type, doc), (_, default, _, _))| {
-            let synonyms = broker_synonyms(name, value.clone(), default);
-            ConfigEntry {
-                name: name.to_string(),
-                value,
-                source: synonyms[0].source,
-                read_only: true,
-                config_type,
-                doc,
                 synonyms,
             }
         })
@@ -525,7 +344,11 @@ impl BrokerService {
                         known = Some(self.list_topics().await?);
                     }
                     match known.as_ref().and_then(|k| k.get(&name)) {
-                        Some(meta) => Ok(describe_topic(&self.config.log, &meta.configs)),
+                        Some(meta) => Ok(describe_topic(
+                            &self.settings.log,
+                            &self.settings.log_builtin,
+                            &meta.configs,
+                        )),
                         None => Err((
                             codes::UNKNOWN_TOPIC_OR_PARTITION,
                             format!("topic '{}' does not exist", shown(&name)),
@@ -533,10 +356,10 @@ impl BrokerService {
                     }
                 }
                 resource_type::BROKER => {
-                    let id = self.config.node_id.to_string();
+                    let id = self.settings.node_id.to_string();
                     // "" is the cluster-wide default; on one node that is this broker's config.
                     if name.is_empty() || name == id {
-                        Ok(describe_broker(&self.config))
+                        Ok(self.settings.broker_configs.clone())
                     } else {
                         Err((
                             INVALID_REQUEST,
@@ -581,7 +404,11 @@ mod tests {
 
     #[test]
     fn every_known_topic_key_is_described_in_registry_order() {
-        let entries = describe_topic(&ServerConfig::default().log, &BTreeMap::new());
+        let entries = describe_topic(
+            &LogConfig::default(),
+            &LogConfig::default(),
+            &BTreeMap::new(),
+        );
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, TOPIC_CONFIG_KEYS);
         assert!(entries.iter().all(|e| !e.read_only));
@@ -589,10 +416,11 @@ mod tests {
 
     #[test]
     fn sources_follow_kafka_meanings() {
-        let mut log = ServerConfig::default().log;
+        let builtin = LogConfig::default();
+        let mut log = builtin.clone();
         log.segment_bytes = 1 << 20; // set by the server's config: STATIC_BROKER_CONFIG
         let overrides = BTreeMap::from([("retention.ms".to_string(), "60000".to_string())]);
-        let entries = describe_topic(&log, &overrides);
+        let entries = describe_topic(&log, &builtin, &overrides);
 
         let retention = find(&entries, "retention.ms");
         assert_eq!(
@@ -624,27 +452,12 @@ mod tests {
     }
 
     #[test]
-    fn broker_settings_are_read_only_and_name_their_source() {
-        let config = ServerConfig::load(None, &["num.partitions=4".to_string()]).unwrap();
-        let entries = describe_broker(&config);
-        let partitions = find(&entries, "num.partitions");
-        assert_eq!(
-            (partitions.value.as_deref(), partitions.source),
-            (Some("4"), source::STATIC_BROKER_CONFIG)
-        );
-        let segment = find(&entries, "log.segment.bytes");
-        assert_eq!(segment.source, source::DEFAULT_CONFIG);
-        assert!(entries.iter().all(|e| e.read_only));
-        let advertised = find(&entries, "advertised.listeners");
-        assert_eq!(advertised.value, None);
-        for key in ["log.retention.ms", "message.max.bytes", "log.roll.ms"] {
-            find(&entries, key);
-        }
-    }
-
-    #[test]
     fn an_empty_key_filter_means_all_keys() {
-        let entries = describe_topic(&LogConfig::default(), &BTreeMap::new());
+        let entries = describe_topic(
+            &LogConfig::default(),
+            &LogConfig::default(),
+            &BTreeMap::new(),
+        );
         let all = entries.len();
         assert_eq!(filter_keys(entries.clone(), None).len(), all);
         assert_eq!(filter_keys(entries.clone(), Some(&[])).len(), all);
@@ -675,7 +488,7 @@ mod tests {
             "message.timestamp.type".to_string(),
             "LogAppendTime".to_string(),
         )]);
-        let entries = describe_topic(&log, &overrides);
+        let entries = describe_topic(&log, &log, &overrides);
         let kind = find(&entries, "message.timestamp.type");
         assert_eq!(
             (kind.value.as_deref(), kind.source),

@@ -163,7 +163,7 @@ impl BrokerService {
             )));
         };
         if let Err(refusal) =
-            check_growth(name, meta, count, assignments, self.config.node_id as i32)
+            check_growth(name, meta, count, assignments, self.settings.node_id as i32)
         {
             return Ok(Err(refusal));
         }

@@ -40,7 +40,7 @@ impl BrokerService {
         let ask = messages::FetchRequest {
             max_wait_ms: body.max_wait_ms,
             min_bytes: body.min_bytes,
-            max_bytes: capped_max_bytes(body.max_bytes, self.config.fetch_max_bytes),
+            max_bytes: capped_max_bytes(body.max_bytes, self.settings.fetch_max_bytes),
             isolation_level: body.isolation_level,
             partitions,
         };

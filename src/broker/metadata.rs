@@ -41,7 +41,7 @@ impl BrokerService {
         let wanted = wanted.filter(|names| version > 0 || !names.is_empty());
         // v0-v3 always allow auto-creation; later versions say per request.
         let may_create =
-            self.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+            self.settings.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
         // Each topic with what the registry knows of it.
         let listed: Vec<(String, Option<TopicMeta>)> = match &wanted {
             None => known
@@ -81,12 +81,11 @@ impl BrokerService {
             .iter()
             .map(|(name, meta)| self.topic_entry(name, meta.as_ref(), &offline, version))
             .collect();
-        let node_id = BrokerId(self.config.node_id as i32);
+        let node_id = BrokerId(self.settings.node_id as i32);
         let brokers = self
-            .config
-            .advertised()
+            .settings
+            .advertised
             .iter()
-            .take(1)
             .map(|l| {
                 MetadataResponseBroker::default()
                     .with_node_id(node_id)
@@ -125,7 +124,7 @@ impl BrokerService {
             };
             return entry.with_error_code(code);
         };
-        let node = BrokerId(self.config.node_id as i32);
+        let node = BrokerId(self.settings.node_id as i32);
         let partitions = (0..meta.partitions)
             .map(|p| {
                 let entry = MetadataResponsePartition::default()

@@ -7,7 +7,7 @@
 mod admin;
 mod alter_configs;
 mod codec;
-mod configs;
+pub mod configs;
 mod create_partitions;
 mod fetch;
 mod fetch_encode;
@@ -17,7 +17,7 @@ mod per_partition;
 mod produce;
 mod records;
 pub mod service;
-pub mod topic_config;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,17 +26,17 @@ use futures_util::future::BoxFuture;
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-use crate::config::ServerConfig;
 use crate::host::node::NodeHandle;
 use crate::limits::{LARGE_DECODES_AT_ONCE, RECORD_WALKS_AT_ONCE};
 use crate::messages::{NodeMsg, TopicMeta, TopicsReply, TopicsRequest, TOPICS};
 use crate::protocol::{api_versions, frame, versions};
 use service::{KafkaRequest, KafkaService, Pending};
+use settings::GatewaySettings;
 
 /// The broker's [`KafkaService`].
 pub struct BrokerService {
     node: NodeHandle<NodeMsg>,
-    config: Arc<ServerConfig>,
+    settings: GatewaySettings,
     /// Serialises topic administration (create, delete, grow, alter, auto-create): each
     /// changes the registry and then the partition logs in several steps, and two of them on
     /// the same name must not interleave (found in review: a delete racing a re-create left the
@@ -50,10 +50,10 @@ pub struct BrokerService {
 }
 
 impl BrokerService {
-    pub fn new(node: NodeHandle<NodeMsg>, config: Arc<ServerConfig>) -> Arc<Self> {
+    pub fn new(node: NodeHandle<NodeMsg>, settings: GatewaySettings) -> Arc<Self> {
         Arc::new(Self {
             node,
-            config,
+            settings,
             admin: tokio::sync::Mutex::new(()),
             large_decodes: tokio::sync::Semaphore::new(LARGE_DECODES_AT_ONCE),
             record_walks: tokio::sync::Semaphore::new(RECORD_WALKS_AT_ONCE),
@@ -185,8 +185,8 @@ impl BrokerService {
         let _admin = self.admin.lock().await;
         let ask = TopicsRequest::Create {
             name: name.to_string(),
-            partitions: self.config.num_partitions as i32,
-            replication_factor: self.config.default_replication_factor as i16,
+            partitions: self.settings.num_partitions as i32,
+            replication_factor: self.settings.default_replication_factor as i16,
             configs: BTreeMap::new(),
             validate_only: false,
         };

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use super::{topic_config, BrokerService};
+use super::BrokerService;
+use crate::controller::topic_config;
 use crate::messages::{NodeMsg, PartitionsReply, PartitionsRequest, TopicMeta, PARTITIONS};
 use crate::types::TopicPartition;
 
@@ -12,7 +13,7 @@ impl BrokerService {
     /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every
     /// registered topic, and after every creation or partition increase.
     pub async fn ensure_partitions(&self, topic: &str, meta: &TopicMeta) -> Result<(), String> {
-        let (config, skipped) = topic_config::resolve_stored(&self.config.log, &meta.configs);
+        let (config, skipped) = topic_config::resolve_stored(&self.settings.log, &meta.configs);
         for error in skipped {
             tracing::warn!(topic, %error, "stored topic config no longer valid; using the default");
         }

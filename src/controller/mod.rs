@@ -3,4 +3,5 @@
 //! cluster work.
 
 pub mod actor;
+pub mod topic_config;
 pub mod topics;

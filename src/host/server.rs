@@ -126,7 +126,7 @@ impl Server {
                 addr: "inter-node listener".into(),
                 source,
             })?;
-        let service = BrokerService::new(node.handle(), Arc::new(config.clone()));
+        let service = BrokerService::new(node.handle(), config.gateway_settings());
         // Open every partition log of the registry (recovering it) before taking clients. A log
         // that cannot open does not stop the broker (issue 9: one unopenable log made it
         // unrestartable): that partition answers KAFKA_STORAGE_ERROR and is retried.

@@ -11,7 +11,7 @@ use crate::types::TopicPartition;
 pub enum PartitionsRequest {
     /// Create the partition's log, or open it if it exists on disk. Idempotent. The settings
     /// are the topic's, already resolved against the broker defaults
-    /// (`broker::topic_config::resolve`).
+    /// (`controller::topic_config::resolve`).
     Ensure {
         tp: TopicPartition,
         config: LogConfig,

@@ -1,5 +1,7 @@
 //! Topic configs (`retention.ms`, `segment.bytes`, ...) resolved against the broker defaults
-//! into the settings a partition log runs with.
+//! into the settings a partition log runs with. It sits with the topic registry because a
+//! topic's configs are metadata: the gateway resolves them today, the topics actor will when
+//! it runs topic administration itself.
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,42 @@
+//! What the gateway reads of the server's settings, as plain values.
+//!
+//! The host builds it from its config (`config::ServerConfig::gateway_settings`), so the
+//! gateway knows no config file, listener or command line: it gets the few numbers its
+//! answers depend on, and the BROKER rows of DescribeConfigs already described.
+
+use crate::storage::log::LogConfig;
+
+use super::configs::ConfigEntry;
+
+/// The settings the gateway answers with; fixed for the life of the broker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewaySettings {
+    /// `node.id`: the broker id Metadata names and DescribeConfigs answers for.
+    pub node_id: u64,
+    /// Where clients reach this broker, as Metadata tells them: the first advertised listener
+    /// (`advertised.listeners`, else `listeners`); `None` lists no broker.
+    pub advertised: Option<BrokerAddress>,
+    /// `num.partitions`: partitions of an auto-created topic or one created with -1.
+    pub num_partitions: u32,
+    /// `default.replication.factor`: of an auto-created topic or one created with -1.
+    pub default_replication_factor: u16,
+    /// `auto.create.topics.enable`: whether Metadata for an unknown topic creates it.
+    pub auto_create_topics: bool,
+    /// `fetch.max.bytes`: the most record bytes one Fetch response carries.
+    pub fetch_max_bytes: usize,
+    /// The broker's defaults for every partition log (`log.*`, `message.max.bytes`), on which
+    /// topic overrides are resolved.
+    pub log: LogConfig,
+    /// The built-in defaults of `log` (what it is when no setting names a key): DescribeConfigs
+    /// reports a broker value that differs from it as STATIC_BROKER_CONFIG.
+    pub log_builtin: LogConfig,
+    /// DescribeConfigs' rows for this broker, in their fixed order.
+    pub broker_configs: Vec<ConfigEntry>,
+}
+
+/// A host and port clients connect to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerAddress {
+    pub host: String,
+    pub port: u16,
+}

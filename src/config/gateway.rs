@@ -1,0 +1,283 @@
+//! The gateway's view of the settings: [`ServerConfig::gateway_settings`] gives the broker
+//! ([`crate::broker`]) the values it answers with, and describes this broker's own settings
+//! for DescribeConfigs (BROKER resources) here, where the whole config is known.
+//!
+//! A broker setting is STATIC_BROKER_CONFIG when it differs from the built-in default
+//! (`ServerConfig::default()`), DEFAULT_CONFIG otherwise; all are read-only.
+
+use crate::broker::configs::{broker_log_value, broker_synonyms, config_type, ConfigEntry};
+use crate::broker::settings::{BrokerAddress, GatewaySettings};
+
+use super::{Listener, ServerConfig};
+
+impl ServerConfig {
+    /// What the gateway reads of this config, as plain values.
+    pub fn gateway_settings(&self) -> GatewaySettings {
+        GatewaySettings {
+            node_id: self.node_id,
+            advertised: self.advertised().first().map(|l| BrokerAddress {
+                host: l.host.clone(),
+                port: l.port,
+            }),
+            num_partitions: self.num_partitions,
+            default_replication_factor: self.default_replication_factor,
+            auto_create_topics: self.auto_create_topics,
+            fetch_max_bytes: self.fetch_max_bytes,
+            log: self.log.clone(),
+            log_builtin: ServerConfig::default().log,
+            broker_configs: describe_broker(self),
+        }
+    }
+}
+
+fn listeners(listeners: &[Listener]) -> String {
+    listeners
+        .iter()
+        .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// This broker's settings (name, value, type, doc), in a fixed order.
+fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, i8, &'static str)> {
+    use config_type::*;
+    let log_key = |name: &str| {
+        Some(broker_log_value(&config.log, name).expect("a broker key of the topic table"))
+    };
+    vec![
+        (
+            "broker.id",
+            Some(config.node_id.to_string()),
+            INT,
+            "This node's id.",
+        ),
+        (
+            "node.id",
+            Some(config.node_id.to_string()),
+            INT,
+            "This node's id.",
+        ),
+        (
+            "listeners",
+            Some(listeners(&config.listeners)),
+            STRING,
+            "Where clients connect.",
+        ),
+        (
+            "advertised.listeners",
+            config.advertised_listeners.as_deref().map(listeners),
+            STRING,
+            "What Metadata tells clients; the listeners when unset.",
+        ),
+        (
+            "log.dirs",
+            Some(config.log_dir.display().to_string()),
+            STRING,
+            "Where partition logs live.",
+        ),
+        (
+            "num.partitions",
+            Some(config.num_partitions.to_string()),
+            INT,
+            "Partitions of an auto-created topic.",
+        ),
+        (
+            "default.replication.factor",
+            Some(config.default_replication_factor.to_string()),
+            INT,
+            "Replication factor of an auto-created topic.",
+        ),
+        (
+            "auto.create.topics.enable",
+            Some(config.auto_create_topics.to_string()),
+            BOOLEAN,
+            "Whether Metadata for an unknown topic creates it.",
+        ),
+        (
+            "log.retention.ms",
+            log_key("log.retention.ms"),
+            LONG,
+            "Default retention.ms.",
+        ),
+        (
+            "log.retention.bytes",
+            log_key("log.retention.bytes"),
+            LONG,
+            "Default retention.bytes.",
+        ),
+        (
+            "log.segment.bytes",
+            log_key("log.segment.bytes"),
+            INT,
+            "Default segment.bytes.",
+        ),
+        (
+            "log.roll.ms",
+            log_key("log.roll.ms"),
+            LONG,
+            "Default segment.ms.",
+        ),
+        (
+            "log.index.interval.bytes",
+            log_key("log.index.interval.bytes"),
+            INT,
+            "Default index.interval.bytes.",
+        ),
+        (
+            "log.flush.interval.ms",
+            log_key("log.flush.interval.ms"),
+            LONG,
+            "Default flush.ms.",
+        ),
+        (
+            "log.flush.interval.messages",
+            log_key("log.flush.interval.messages"),
+            LONG,
+            "Default flush.messages.",
+        ),
+        (
+            "message.max.bytes",
+            log_key("message.max.bytes"),
+            INT,
+            "Default max.message.bytes.",
+        ),
+        (
+            "socket.request.max.bytes",
+            Some(config.socket_request_max_bytes.to_string()),
+            INT,
+            "Largest request frame accepted.",
+        ),
+        (
+            "fetch.max.bytes",
+            Some(config.fetch_max_bytes.to_string()),
+            INT,
+            "Most record bytes one Fetch response carries.",
+        ),
+        (
+            "max.connections",
+            config.max_connections.map(|n| n.to_string()),
+            INT,
+            "Client connections open at once (default: half the descriptor limit).",
+        ),
+        (
+            "max.connections.per.ip",
+            Some(config.max_connections_per_ip.to_string()),
+            INT,
+            "Connections one client address may hold open.",
+        ),
+        (
+            "max.connections.per.ip.overrides",
+            Some(
+                config
+                    .max_connections_per_ip_overrides
+                    .iter()
+                    .map(|(address, count)| format!("{address}:{count}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            STRING,
+            "Per-address exceptions to max.connections.per.ip (address:count,...).",
+        ),
+        (
+            "connections.max.idle.ms",
+            Some(config.connections_max_idle_ms.to_string()),
+            LONG,
+            "Idle connections are closed after this long.",
+        ),
+        (
+            "queued.max.request.bytes",
+            Some(
+                config
+                    .queued_request_bytes()
+                    .map_or(-1, |b| b as i64)
+                    .to_string(),
+            ),
+            LONG,
+            "Bytes of large request frames read and not yet handled, across connections.",
+        ),
+    ]
+}
+
+/// This broker's settings, read-only (they come from the config file and flags).
+fn describe_broker(config: &ServerConfig) -> Vec<ConfigEntry> {
+    let builtin = broker_settings(&ServerConfig::default());
+    broker_settings(config)
+        .into_iter()
+        .zip(builtin)
+        .map(|((name, value, config_type, doc), (_, default, _, _))| {
+            let synonyms = broker_synonyms(name, value.clone(), default);
+            ConfigEntry {
+                name: name.to_string(),
+                value,
+                source: synonyms[0].source,
+                read_only: true,
+                config_type,
+                doc,
+                synonyms,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::configs::source;
+
+    fn find<'a>(entries: &'a [ConfigEntry], name: &str) -> &'a ConfigEntry {
+        entries.iter().find(|e| e.name == name).expect(name)
+    }
+
+    #[test]
+    fn broker_settings_are_read_only_and_name_their_source() {
+        let config = ServerConfig::load(None, &["num.partitions=4".to_string()]).unwrap();
+        let entries = config.gateway_settings().broker_configs;
+        let partitions = find(&entries, "num.partitions");
+        assert_eq!(
+            (partitions.value.as_deref(), partitions.source),
+            (Some("4"), source::STATIC_BROKER_CONFIG)
+        );
+        let segment = find(&entries, "log.segment.bytes");
+        assert_eq!(segment.source, source::DEFAULT_CONFIG);
+        assert!(entries.iter().all(|e| e.read_only));
+        let advertised = find(&entries, "advertised.listeners");
+        assert_eq!(advertised.value, None);
+        for key in ["log.retention.ms", "message.max.bytes", "log.roll.ms"] {
+            find(&entries, key);
+        }
+    }
+
+    #[test]
+    fn the_gateway_gets_the_settings_it_answers_with() {
+        let config = ServerConfig::load(
+            None,
+            &[
+                "node.id=7".to_string(),
+                "auto.create.topics.enable=false".to_string(),
+                "log.segment.bytes=1048576".to_string(),
+            ],
+        )
+        .unwrap();
+        let settings = config.gateway_settings();
+        assert_eq!(
+            (
+                settings.node_id,
+                settings.auto_create_topics,
+                settings.log.segment_bytes
+            ),
+            (7, false, 1 << 20)
+        );
+        assert_eq!(settings.log_builtin, ServerConfig::default().log);
+        assert_eq!(
+            settings.advertised,
+            Some(BrokerAddress {
+                host: "127.0.0.1".into(),
+                port: 9092
+            })
+        );
+        assert_eq!(
+            find(&settings.broker_configs, "node.id").value.as_deref(),
+            Some("7")
+        );
+    }
+}
