@@ -10,10 +10,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::{topic_config, BrokerService};
-use crate::controller::topics::codes::{self, INVALID_CONFIG};
 use crate::limits::PARTITIONS_PER_REQUEST_MAX;
 use crate::messages::{Refusal, TopicMeta, TopicsReply, TopicsRequest};
-use crate::partition::errors::KAFKA_STORAGE_ERROR;
+use crate::types::ErrorCode;
 
 impl BrokerService {
     pub(super) async fn create_topics(
@@ -28,7 +27,7 @@ impl BrokerService {
                 results.push(
                     CreatableTopicResult::default()
                         .with_name(topic.name)
-                        .with_error_code(refusal.error_code)
+                        .with_error_code(refusal.code.wire())
                         .with_error_message(Some(StrBytes::from_string(refusal.message.clone()))),
                 );
             }
@@ -57,7 +56,7 @@ impl BrokerService {
             if let Err(message) = topic_config::resolve(&self.config.log, &configs) {
                 results.push(
                     result
-                        .with_error_code(INVALID_CONFIG)
+                        .with_error_code(ErrorCode::INVALID_CONFIG.wire())
                         .with_error_message(Some(StrBytes::from_string(message))),
                 );
                 continue;
@@ -87,7 +86,7 @@ impl BrokerService {
                     .with_replication_factor(meta.replication_factor),
                 TopicsReply::Topic(_) => result,
                 TopicsReply::Refused(refusal) => result
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message))),
                 other => return Err(format!("unexpected topics reply {other:?}")),
             });
@@ -108,7 +107,7 @@ impl BrokerService {
             })
             .sum();
         (total > PARTITIONS_PER_REQUEST_MAX).then(|| Refusal {
-            error_code: codes::POLICY_VIOLATION,
+            code: ErrorCode::POLICY_VIOLATION,
             message: format!(
                 "Excessively large number of partitions per request: {total} requested, limit {PARTITIONS_PER_REQUEST_MAX}."
             ),
@@ -136,7 +135,7 @@ impl BrokerService {
             .await?
         {
             TopicsReply::Topic(_) | TopicsReply::Refused(_) => Ok(TopicsReply::Refused(Refusal {
-                error_code: KAFKA_STORAGE_ERROR,
+                code: ErrorCode::KAFKA_STORAGE_ERROR,
                 message: format!("cannot create the topic's logs: {error}"),
             })),
             other => Err(format!("unexpected topics reply {other:?}")),
@@ -168,7 +167,10 @@ impl BrokerService {
         let mut results = Vec::new();
         for name in names {
             let Some(name) = name else {
-                results.push(DeletableTopicResult::default().with_error_code(100)); // UNKNOWN_TOPIC_ID
+                results.push(
+                    DeletableTopicResult::default()
+                        .with_error_code(ErrorCode::UNKNOWN_TOPIC_ID.wire()),
+                );
                 continue;
             };
             let result = DeletableTopicResult::default()
@@ -185,9 +187,9 @@ impl BrokerService {
                 }
                 TopicsReply::Topic(_) => result,
                 TopicsReply::Refused(refusal) if version >= 5 => result
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message))),
-                TopicsReply::Refused(refusal) => result.with_error_code(refusal.error_code),
+                TopicsReply::Refused(refusal) => result.with_error_code(refusal.code.wire()),
                 other => return Err(format!("unexpected topics reply {other:?}")),
             });
         }

@@ -6,7 +6,7 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 
 use super::{topic_config, BrokerService};
 use crate::messages::{NodeMsg, PartitionsReply, PartitionsRequest, TopicMeta, PARTITIONS};
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 impl BrokerService {
     /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every
@@ -82,9 +82,15 @@ impl BrokerService {
             .request(PARTITIONS, NodeMsg::Partitions(ask))
             .await
         {
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done { error_code: 0, .. })) => Ok(()),
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
+                error_code: ErrorCode::NONE,
+                ..
+            })) => Ok(()),
             // Deleting a partition that was never opened is fine.
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done { error_code: 3, .. })) => Ok(()),
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
+                error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                ..
+            })) => Ok(()),
             Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
                 error_code,
                 message,
@@ -115,7 +121,7 @@ impl BrokerService {
                 producer_id,
                 producer_epoch,
             })) => Ok(InitProducerIdResponse::default()
-                .with_error_code(error_code)
+                .with_error_code(error_code.wire())
                 .with_producer_id(ProducerId(producer_id))
                 .with_producer_epoch(producer_epoch)),
             other => Err(format!("unexpected init producer id reply {other:?}")),
