@@ -11,10 +11,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::BrokerService;
 use crate::controller::topic_config;
-use crate::controller::topics::codes::{self, INVALID_CONFIG};
 use crate::limits::PARTITIONS_PER_REQUEST_MAX;
 use crate::messages::{Refusal, TopicMeta, TopicsReply, TopicsRequest};
-use crate::partition::errors::KAFKA_STORAGE_ERROR;
+use crate::types::ErrorCode;
 
 impl BrokerService {
     pub(super) async fn create_topics(
@@ -29,7 +28,7 @@ impl BrokerService {
                 results.push(
                     CreatableTopicResult::default()
                         .with_name(topic.name)
-                        .with_error_code(refusal.error_code)
+                        .with_error_code(refusal.code.wire())
                         .with_error_message(Some(StrBytes::from_string(refusal.message.clone()))),
                 );
             }
@@ -58,7 +57,7 @@ impl BrokerService {
             if let Err(message) = topic_config::resolve(&self.settings.log, &configs) {
                 results.push(
                     result
-                        .with_error_code(INVALID_CONFIG)
+                        .with_error_code(ErrorCode::INVALID_CONFIG.wire())
                         .with_error_message(Some(StrBytes::from_string(message))),
                 );
                 continue;
@@ -88,7 +87,7 @@ impl BrokerService {
                     .with_replication_factor(meta.replication_factor),
                 TopicsReply::Topic(_) => result,
                 TopicsReply::Refused(refusal) => result
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message))),
                 other => return Err(format!("unexpected topics reply {other:?}")),
             });
@@ -109,7 +108,7 @@ impl BrokerService {
             })
             .sum();
         (total > PARTITIONS_PER_REQUEST_MAX).then(|| Refusal {
-            error_code: codes::POLICY_VIOLATION,
+            code: ErrorCode::POLICY_VIOLATION,
             message: format!(
                 "Excessively large number of partitions per request: {total} requested, limit {PARTITIONS_PER_REQUEST_MAX}."
             ),
@@ -137,7 +136,7 @@ impl BrokerService {
             .await?
         {
             TopicsReply::Topic(_) | TopicsReply::Refused(_) => Ok(TopicsReply::Refused(Refusal {
-                error_code: KAFKA_STORAGE_ERROR,
+                code: ErrorCode::KAFKA_STORAGE_ERROR,
                 message: format!("cannot create the topic's logs: {error}"),
             })),
             other => Err(format!("unexpected topics reply {other:?}")),
@@ -169,7 +168,10 @@ impl BrokerService {
         let mut results = Vec::new();
         for name in names {
             let Some(name) = name else {
-                results.push(DeletableTopicResult::default().with_error_code(100)); // UNKNOWN_TOPIC_ID
+                results.push(
+                    DeletableTopicResult::default()
+                        .with_error_code(ErrorCode::UNKNOWN_TOPIC_ID.wire()),
+                );
                 continue;
             };
             let result = DeletableTopicResult::default()
@@ -186,9 +188,9 @@ impl BrokerService {
                 }
                 TopicsReply::Topic(_) => result,
                 TopicsReply::Refused(refusal) if version >= 5 => result
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message))),
-                TopicsReply::Refused(refusal) => result.with_error_code(refusal.error_code),
+                TopicsReply::Refused(refusal) => result.with_error_code(refusal.code.wire()),
                 other => return Err(format!("unexpected topics reply {other:?}")),
             });
         }

@@ -14,13 +14,13 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::configs::{is_list_key, resource_type, topic_default, INVALID_REQUEST};
+use super::configs::{is_list_key, resource_type, topic_default};
 use super::BrokerService;
 use crate::controller::topic_config;
-use crate::controller::topics::{codes, TOPIC_CONFIG_KEYS};
+use crate::controller::topics::TOPIC_CONFIG_KEYS;
 use crate::messages::{PartitionsRequest, Refusal, TopicsReply, TopicsRequest};
 use crate::storage::log::LogConfig;
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 /// IncrementalAlterConfigs operations (`AlterConfigOp.OpType`).
 pub mod op {
@@ -28,13 +28,6 @@ pub mod op {
     pub const DELETE: i8 = 1;
     pub const APPEND: i8 = 2;
     pub const SUBTRACT: i8 = 3;
-}
-
-fn refuse(error_code: i16, message: String) -> Refusal {
-    Refusal {
-        error_code,
-        message,
-    }
 }
 
 /// One requested change: key, operation, value.
@@ -51,8 +44,8 @@ pub fn apply_ops(
 ) -> Result<BTreeMap<String, String>, Refusal> {
     for (i, (key, _, _)) in ops.iter().enumerate() {
         if ops[..i].iter().any(|(k, _, _)| k == key) {
-            return Err(refuse(
-                INVALID_REQUEST,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_REQUEST,
                 format!("config '{key}' appears twice in one resource"),
             ));
         }
@@ -60,8 +53,8 @@ pub fn apply_ops(
     let mut next = current.clone();
     for (key, operation, value) in ops {
         if !TOPIC_CONFIG_KEYS.contains(&key.as_str()) {
-            return Err(refuse(
-                codes::INVALID_CONFIG,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_CONFIG,
                 format!("unknown topic config '{key}'"),
             ));
         }
@@ -69,8 +62,8 @@ pub fn apply_ops(
             if is_list_key(key) {
                 Ok(())
             } else {
-                Err(refuse(
-                    INVALID_REQUEST,
+                Err(Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
                     format!("config '{key}' is not a list: {name} is not allowed"),
                 ))
             }
@@ -88,8 +81,8 @@ pub fn apply_ops(
                     next.insert(key.clone(), value.clone());
                 }
                 None => {
-                    return Err(refuse(
-                        INVALID_REQUEST,
+                    return Err(Refusal::new(
+                        ErrorCode::INVALID_REQUEST,
                         format!("SET of config '{key}' needs a value"),
                     ))
                 }
@@ -117,8 +110,8 @@ pub fn apply_ops(
                 next.insert(key.clone(), items.join(","));
             }
             other => {
-                return Err(refuse(
-                    INVALID_REQUEST,
+                return Err(Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
                     format!("unknown config operation {other} for '{key}'"),
                 ))
             }
@@ -178,7 +171,7 @@ impl BrokerService {
                     .with_resource_name(resource.resource_name);
             if let Err(refusal) = outcome {
                 response = response
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message)));
             }
             responses.push(response);
@@ -208,7 +201,7 @@ impl BrokerService {
                 .with_resource_name(resource.resource_name);
             if let Err(refusal) = outcome {
                 response = response
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message)));
             }
             responses.push(response);
@@ -228,22 +221,22 @@ impl BrokerService {
         match kind {
             resource_type::TOPIC => {}
             resource_type::BROKER => {
-                return Ok(Err(refuse(
-                    INVALID_REQUEST,
-                    "broker configs are static in rill: change the config file or --override flags and restart".into(),
+                return Ok(Err(Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
+                    "broker configs are static in rill: change the config file or --override flags and restart",
                 )))
             }
             other => {
-                return Ok(Err(refuse(
-                    INVALID_REQUEST,
+                return Ok(Err(Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
                     format!("resource type {other} is not supported (topics: 2)"),
                 )))
             }
         }
         let topics = self.list_topics().await?;
         let Some(meta) = topics.get(name) else {
-            return Ok(Err(refuse(
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
+            return Ok(Err(Refusal::new(
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 format!("topic '{}' does not exist", shown(&name)),
             )));
         };
@@ -253,7 +246,7 @@ impl BrokerService {
         };
         let resolved = match topic_config::resolve(&self.settings.log, &configs) {
             Ok(resolved) => resolved,
-            Err(message) => return Ok(Err(refuse(codes::INVALID_CONFIG, message))),
+            Err(message) => return Ok(Err(Refusal::new(ErrorCode::INVALID_CONFIG, message))),
         };
         let ask = TopicsRequest::AlterConfigs {
             name: name.to_string(),
@@ -277,11 +270,12 @@ impl BrokerService {
                 tp,
                 config: resolved.clone(),
             };
-            if let Err((error_code, message)) = self.partitions_request_done(ask).await? {
-                return Ok(Err(refuse(
-                    error_code,
+            if let Err(refused) = self.partitions_request_done(ask).await? {
+                return Ok(Err(Refusal::new(
+                    refused.code,
                     format!(
-                        "configs saved, but partition {partition} could not apply them: {message}"
+                        "configs saved, but partition {partition} could not apply them: {}",
+                        refused.message
                     ),
                 )));
             }
@@ -325,27 +319,27 @@ mod tests {
     fn kafka_checks_come_with_their_codes() {
         let log = LogConfig::default();
         let none = BTreeMap::new();
-        let code = |ops: &[ConfigOp]| apply_ops(&log, &none, ops).unwrap_err().error_code;
-        assert_eq!(code(&[set("a.b", "1")]), codes::INVALID_CONFIG);
+        let code = |ops: &[ConfigOp]| apply_ops(&log, &none, ops).unwrap_err().code;
+        assert_eq!(code(&[set("a.b", "1")]), ErrorCode::INVALID_CONFIG);
         assert_eq!(
             code(&[set("retention.ms", "1"), set("retention.ms", "2")]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         assert_eq!(
             code(&[("retention.ms".into(), op::SET, None)]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         assert_eq!(
             code(&[("retention.ms".into(), op::APPEND, Some("1".into()))]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         assert_eq!(
             code(&[("retention.ms".into(), op::SUBTRACT, Some("1".into()))]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         assert_eq!(
             code(&[("retention.ms".into(), 9, Some("1".into()))]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         let err = apply_ops(&log, &none, &[set("nope", "1")]).unwrap_err();
         assert!(err.message.contains("'nope'"), "{}", err.message);
@@ -385,8 +379,8 @@ mod tests {
         assert_eq!(
             replacement(&[("x".into(), Some("1".into()))])
                 .unwrap_err()
-                .error_code,
-            codes::INVALID_CONFIG
+                .code,
+            ErrorCode::INVALID_CONFIG
         );
     }
 }

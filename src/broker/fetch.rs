@@ -13,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::service::{KafkaRequest, Pending};
 use super::{fetch_encode, per_partition, BrokerService};
 use crate::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
-use crate::partition::errors::INVALID_REQUEST;
+use crate::types::ErrorCode;
 
 impl BrokerService {
     pub(super) async fn fetch(&self, request: &KafkaRequest, body: FetchRequest) -> Pending {
@@ -112,17 +112,17 @@ impl BrokerService {
                 }
             } else {
                 messages::ListOffsetsResult {
-                    error_code: INVALID_REQUEST,
+                    error_code: ErrorCode::INVALID_REQUEST,
                     timestamp: -1,
                     offset: -1,
                 }
             };
             let mut partition = ListOffsetsPartitionResponse::default()
                 .with_partition_index(tp.partition)
-                .with_error_code(result.error_code)
+                .with_error_code(result.error_code.wire())
                 .with_timestamp(result.timestamp)
                 .with_offset(result.offset);
-            if version >= 4 && result.error_code == 0 {
+            if version >= 4 && result.error_code == ErrorCode::NONE {
                 partition = partition.with_leader_epoch(0);
             }
             partitions.push((tp, partition));
@@ -149,7 +149,7 @@ fn fetch_response(results: Vec<messages::FetchPartitionResult>, version: i16) ->
     let partitions = results.into_iter().map(|result| {
         let mut partition = PartitionData::default()
             .with_partition_index(result.tp.partition)
-            .with_error_code(result.error_code)
+            .with_error_code(result.error_code.wire())
             .with_high_watermark(result.high_watermark)
             .with_last_stable_offset(result.last_stable_offset)
             // From a Vec without copying; large record sets are written from it as they are

@@ -12,10 +12,9 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::SemaphorePermit;
 
 use super::BrokerService;
-use crate::controller::topics::codes;
 use crate::messages::TopicMeta;
-use crate::partition::errors::KAFKA_STORAGE_ERROR;
 use crate::types::topic_name;
+use crate::types::ErrorCode;
 use crate::types::TopicPartition;
 
 impl BrokerService {
@@ -118,11 +117,11 @@ impl BrokerService {
             .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))));
         let Some(meta) = meta else {
             let code = if topic_name::is_legal(name) {
-                codes::UNKNOWN_TOPIC_OR_PARTITION
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
             } else {
-                codes::INVALID_TOPIC_EXCEPTION
+                ErrorCode::INVALID_TOPIC_EXCEPTION
             };
-            return entry.with_error_code(code);
+            return entry.with_error_code(code.wire());
         };
         let node = BrokerId(self.settings.node_id as i32);
         let partitions = (0..meta.partitions)
@@ -161,7 +160,7 @@ fn offline_entry(
     node: BrokerId,
     version: i16,
 ) -> MetadataResponsePartition {
-    let entry = entry.with_error_code(KAFKA_STORAGE_ERROR);
+    let entry = entry.with_error_code(ErrorCode::KAFKA_STORAGE_ERROR.wire());
     // kafka-protocol refuses to encode a non-default field the version lacks.
     if version >= 5 {
         entry.with_offline_replicas(vec![node])

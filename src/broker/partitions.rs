@@ -7,7 +7,7 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use super::BrokerService;
 use crate::controller::topic_config;
 use crate::messages::{NodeMsg, PartitionsReply, PartitionsRequest, TopicMeta, PARTITIONS};
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 impl BrokerService {
     /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every
@@ -83,9 +83,15 @@ impl BrokerService {
             .request(PARTITIONS, NodeMsg::Partitions(ask))
             .await
         {
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done { error_code: 0, .. })) => Ok(()),
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
+                error_code: ErrorCode::NONE,
+                ..
+            })) => Ok(()),
             // Deleting a partition that was never opened is fine.
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done { error_code: 3, .. })) => Ok(()),
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
+                error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                ..
+            })) => Ok(()),
             Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
                 error_code,
                 message,
@@ -116,7 +122,7 @@ impl BrokerService {
                 producer_id,
                 producer_epoch,
             })) => Ok(InitProducerIdResponse::default()
-                .with_error_code(error_code)
+                .with_error_code(error_code.wire())
                 .with_producer_id(ProducerId(producer_id))
                 .with_producer_epoch(producer_epoch)),
             other => Err(format!("unexpected init producer id reply {other:?}")),

@@ -15,13 +15,11 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{codec, per_partition, BrokerService};
 
-/// Kafka error INVALID_REQUIRED_ACKS.
-const INVALID_REQUIRED_ACKS: i16 = 21;
 use super::service::{KafkaRequest, Pending};
 use crate::messages::RecordsChecked;
 use crate::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
 use crate::storage::records::{self, WalkBudget};
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 impl BrokerService {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
@@ -45,7 +43,7 @@ impl BrokerService {
                 .into_iter()
                 .map(|(tp, _)| {
                     let result = messages::ProducePartitionResult {
-                        error_code: INVALID_REQUIRED_ACKS,
+                        error_code: ErrorCode::INVALID_REQUIRED_ACKS,
                         error_message: Some(format!("acks={acks} is not -1, 0 or 1")),
                         record_errors: Vec::new(),
                         base_offset: -1,
@@ -91,7 +89,10 @@ impl BrokerService {
             if acks == 0 {
                 // No answer is owed. An error closes the connection: the producer then
                 // refreshes its metadata and learns what went wrong (Kafka's behaviour).
-                return match results.iter().find(|(_, r)| r.error_code != 0) {
+                return match results
+                    .iter()
+                    .find(|(_, r)| r.error_code != ErrorCode::NONE)
+                {
                     None => Ok(None),
                     Some((tp, r)) => Err(format!(
                         "acks=0 produce to {}-{} failed with error {}",
@@ -161,7 +162,7 @@ fn produce_response(
     let partitions = results.into_iter().map(|(tp, result)| {
         let mut partition = PartitionProduceResponse::default()
             .with_index(tp.partition)
-            .with_error_code(result.error_code)
+            .with_error_code(result.error_code.wire())
             .with_base_offset(result.base_offset)
             .with_log_append_time_ms(result.log_append_time_ms);
         if version >= 5 {

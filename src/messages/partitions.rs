@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 /// Requests to [`super::PARTITIONS`].
 #[derive(Debug, Serialize, Deserialize)]
@@ -94,7 +94,7 @@ pub struct ListOffsetsRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PartitionsReply {
     Done {
-        error_code: i16,
+        error_code: ErrorCode,
         message: Option<String>,
     },
     Produce(Vec<(TopicPartition, ProducePartitionResult)>),
@@ -102,7 +102,7 @@ pub enum PartitionsReply {
     ListOffsets(Vec<(TopicPartition, ListOffsetsResult)>),
     DeleteRecords(Vec<(TopicPartition, DeleteRecordsResult)>),
     InitProducerId {
-        error_code: i16,
+        error_code: ErrorCode,
         producer_id: i64,
         producer_epoch: i16,
     },
@@ -112,7 +112,7 @@ pub enum PartitionsReply {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ProducePartitionResult {
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub error_message: Option<String>,
     /// The records that caused the refusal (Produce v8+ `record_errors`), as Kafka's
     /// `LogValidator` reports them; empty for refusals of the whole batch.
@@ -136,7 +136,7 @@ pub struct RecordError {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FetchPartitionResult {
     pub tp: TopicPartition,
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub high_watermark: i64,
     pub last_stable_offset: i64,
     pub log_start_offset: i64,
@@ -145,13 +145,13 @@ pub struct FetchPartitionResult {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ListOffsetsResult {
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub timestamp: i64,
     pub offset: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteRecordsResult {
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub low_watermark: i64,
 }
