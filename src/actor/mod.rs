@@ -9,6 +9,7 @@
 //! Nothing in this module (or in any actor) may touch tokio, sockets, files, the wall clock or
 //! the thread RNG; docs/architecture.md#determinism-rules says why.
 
+pub mod cell;
 pub mod testkit;
 pub mod timers;
 
@@ -90,48 +91,70 @@ pub enum Effect<M, T> {
     Sync { token: u64, handle: SyncHandle },
 }
 
-/// Everything a handler gets besides its input: time, identity, randomness and the effect buffer.
+/// Where a handler's effects go. It outlives one handler call (the driver reuses it), which
+/// is where per-actor state of the effect buffer lives.
+#[derive(Debug)]
+pub struct Outbox<M, T> {
+    effects: Vec<Effect<M, T>>,
+}
+
+impl<M, T> Default for Outbox<M, T> {
+    fn default() -> Self {
+        Self {
+            effects: Vec::new(),
+        }
+    }
+}
+
+impl<M, T> Outbox<M, T> {
+    /// The effects recorded so far, in order (for tests that drive an actor by hand).
+    pub fn effects(&self) -> &[Effect<M, T>] {
+        &self.effects
+    }
+
+    /// Takes the recorded effects out, leaving the outbox empty.
+    pub fn take_effects(&mut self) -> Vec<Effect<M, T>> {
+        std::mem::take(&mut self.effects)
+    }
+}
+
+/// Everything a handler gets besides its input: time, identity, randomness and the outbox.
 pub struct Ctx<'a, M, T> {
     pub now: Now,
     pub me: Addr,
     /// Seeded by the host: from the simulator's seed under madsim, from entropy otherwise.
     pub rng: &'a mut SmallRng,
-    effects: &'a mut Vec<Effect<M, T>>,
+    outbox: &'a mut Outbox<M, T>,
 }
 
 impl<'a, M, T> Ctx<'a, M, T> {
-    pub fn new(
-        now: Now,
-        me: Addr,
-        rng: &'a mut SmallRng,
-        effects: &'a mut Vec<Effect<M, T>>,
-    ) -> Self {
+    pub fn new(now: Now, me: Addr, rng: &'a mut SmallRng, outbox: &'a mut Outbox<M, T>) -> Self {
         Self {
             now,
             me,
             rng,
-            effects,
+            outbox,
         }
     }
 
     pub fn send(&mut self, to: Addr, msg: M) {
-        self.effects.push(Effect::Send { to, msg });
+        self.outbox.effects.push(Effect::Send { to, msg });
     }
 
     pub fn reply(&mut self, id: RequestId, msg: M) {
-        self.effects.push(Effect::Reply { id, msg });
+        self.outbox.effects.push(Effect::Reply { id, msg });
     }
 
     pub fn set_timer(&mut self, key: T, after_ms: u64) {
-        self.effects.push(Effect::SetTimer { key, after_ms });
+        self.outbox.effects.push(Effect::SetTimer { key, after_ms });
     }
 
     pub fn cancel_timer(&mut self, key: T) {
-        self.effects.push(Effect::CancelTimer { key });
+        self.outbox.effects.push(Effect::CancelTimer { key });
     }
 
     pub fn sync(&mut self, token: u64, handle: SyncHandle) {
-        self.effects.push(Effect::Sync { token, handle });
+        self.outbox.effects.push(Effect::Sync { token, handle });
     }
 }
 

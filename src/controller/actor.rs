@@ -256,12 +256,12 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::actor::{ActorId, Addr, Effect, Now, RequestId};
+    use crate::actor::{ActorId, Addr, Effect, Now, Outbox, RequestId};
     use crate::storage::mem::MemStorage;
 
     fn call(actor: &mut TopicsActor, request: TopicsRequest) -> TopicsReply {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
-        let mut effects = Vec::new();
+        let mut outbox = Outbox::default();
         let me = Addr {
             node: 1,
             actor: ActorId(1),
@@ -273,7 +273,7 @@ mod tests {
             },
             me,
             &mut rng,
-            &mut effects,
+            &mut outbox,
         );
         actor.handle(
             &mut ctx,
@@ -282,7 +282,7 @@ mod tests {
                 msg: NodeMsg::Topics(request),
             },
         );
-        match effects.pop() {
+        match outbox.take_effects().pop() {
             Some(Effect::Reply {
                 msg: NodeMsg::TopicsReply(reply),
                 ..
