@@ -33,10 +33,32 @@ pub struct Addr {
     pub actor: ActorId,
 }
 
-/// A request from the host side (for example a Kafka client connection) that expects exactly one
-/// [`Effect::Reply`]. Ids are unique per actor instance.
+/// A request (from the host side, e.g. a Kafka client connection, or from another actor's call)
+/// that expects exactly one [`Effect::Reply`]. Ids are unique per actor instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub u64);
+
+/// A call an actor made ([`Ctx::call`]): matches the answer ([`Input::Reply`] or
+/// [`Input::CallFailed`]) to the question. Unique per actor instance (allocated by its outbox).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CallId(pub u64);
+
+/// Who sent a request: host-side code (a client connection) or another actor's [`Ctx::call`].
+/// Either way the actor answers with [`Ctx::reply`]; the driver routes the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Host,
+    Actor(Addr),
+}
+
+/// Why a call ended without a reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallFailure {
+    /// No reply within the call's `timeout_ms` (lost on the way, a dead peer, a slow callee).
+    TimedOut,
+    /// The call could not even be sent: no such local actor, an unknown peer, a full link.
+    Unreachable,
+}
 
 /// The timer type of an actor that sets no timers: it has no values, so `Input::Timer` cannot
 /// reach such an actor.
@@ -63,8 +85,14 @@ pub enum Input<M, T> {
     Start,
     /// A message from another actor, on this node or another one.
     Msg { from: Addr, msg: M },
-    /// A request from the host side; answer with [`Ctx::reply`] (now or later).
-    Request { id: RequestId, msg: M },
+    /// A request, from the host side or another actor's [`Ctx::call`]; answer it exactly once
+    /// with [`Ctx::reply`] (now or later).
+    Request { id: RequestId, from: Origin, msg: M },
+    /// The answer to this actor's call. At most one per call, and never after its
+    /// [`Input::CallFailed`]: late and duplicate answers are dropped before the actor.
+    Reply { call: CallId, msg: M },
+    /// The call got no answer. Exactly one of `Reply` and `CallFailed` ends every call.
+    CallFailed { call: CallId, why: CallFailure },
     /// A timer set with [`Ctx::set_timer`] fired (once per arming).
     Timer { key: T },
     /// A [`Ctx::sync`] finished; `Err` carries the I/O error text.
@@ -82,6 +110,14 @@ pub enum Effect<M, T> {
     Send { to: Addr, msg: M },
     /// Answer a [`Input::Request`].
     Reply { id: RequestId, msg: M },
+    /// Send `msg` to `to` as a request; [`Input::Reply`] or, after `timeout_ms` or if it cannot
+    /// be sent, [`Input::CallFailed`] follows. Recorded by [`Ctx::call`], which picks `call`.
+    Call {
+        to: Addr,
+        call: CallId,
+        msg: M,
+        timeout_ms: u64,
+    },
     /// Arm a timer `after_ms` from now. Setting a key that is already armed re-arms it: it
     /// fires once, at the new deadline.
     SetTimer { key: T, after_ms: u64 },
@@ -96,12 +132,15 @@ pub enum Effect<M, T> {
 #[derive(Debug)]
 pub struct Outbox<M, T> {
     effects: Vec<Effect<M, T>>,
+    /// The next [`CallId`]: ids must stay unique across handler calls, so they live here.
+    next_call: u64,
 }
 
 impl<M, T> Default for Outbox<M, T> {
     fn default() -> Self {
         Self {
             effects: Vec::new(),
+            next_call: 0,
         }
     }
 }
@@ -143,6 +182,20 @@ impl<'a, M, T> Ctx<'a, M, T> {
 
     pub fn reply(&mut self, id: RequestId, msg: M) {
         self.outbox.effects.push(Effect::Reply { id, msg });
+    }
+
+    /// Asks `to` with `msg`; the answer comes back as [`Input::Reply`] with the returned id, or
+    /// as [`Input::CallFailed`] (after `timeout_ms` at the latest): exactly one of the two.
+    pub fn call(&mut self, to: Addr, msg: M, timeout_ms: u64) -> CallId {
+        let call = CallId(self.outbox.next_call);
+        self.outbox.next_call += 1;
+        self.outbox.effects.push(Effect::Call {
+            to,
+            call,
+            msg,
+            timeout_ms,
+        });
+        call
     }
 
     pub fn set_timer(&mut self, key: T, after_ms: u64) {

@@ -177,18 +177,24 @@ impl Actor<NodeMsg> for TopicsActor {
             Input::Request {
                 id,
                 msg: NodeMsg::Topics(request),
+                ..
             } => {
                 let reply = self.apply(ctx, request);
                 ctx.reply(id, NodeMsg::TopicsReply(reply));
             }
-            Input::Request { id, msg } => {
+            Input::Request { id, msg, .. } => {
                 let refusal = Refusal {
                     error_code: codes::INVALID_CONFIG,
                     message: format!("not a topics request: {msg:?}"),
                 };
                 ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::Refused(refusal)));
             }
-            Input::Start | Input::Msg { .. } | Input::Timer { .. } | Input::Synced { .. } => {}
+            Input::Start
+            | Input::Msg { .. }
+            | Input::Timer { .. }
+            | Input::Synced { .. }
+            | Input::Reply { .. }
+            | Input::CallFailed { .. } => {}
         }
     }
 }
@@ -256,7 +262,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::actor::{ActorId, Addr, Effect, Now, Outbox, RequestId};
+    use crate::actor::{ActorId, Addr, Effect, Now, Origin, Outbox, RequestId};
     use crate::storage::mem::MemStorage;
 
     fn call(actor: &mut TopicsActor, request: TopicsRequest) -> TopicsReply {
@@ -279,6 +285,7 @@ mod tests {
             &mut ctx,
             Input::Request {
                 id: RequestId(0),
+                from: Origin::Host,
                 msg: NodeMsg::Topics(request),
             },
         );

@@ -3,7 +3,7 @@
 //! around each actor (timers, replies, self-sends) is runtime-neutral and lives in
 //! [`crate::actor::cell`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::clock::Clock;
 use super::rng::actor_rng;
 use super::transport::{self, Envelope};
-use crate::actor::cell::{ActorCell, Cell, CellInput, CellOutput};
-use crate::actor::{Actor, ActorId, Addr, NodeId, Wire};
+use crate::actor::cell::{ActorCell, Cell, CellInput, CellOutput, Kind};
+use crate::actor::{Actor, ActorId, Addr, CallId, NodeId, Wire};
 use crate::limits::{MAILBOX_CAPACITY, PEER_SEND_QUEUE};
 use crate::storage::SyncHandle;
 
@@ -40,8 +40,10 @@ pub enum HostError {
 
 /// What an actor's mailbox carries.
 pub(crate) enum Mail<M> {
-    Msg {
+    /// From another actor: a plain message, a call or the answer to one of ours.
+    Actor {
         from: Addr,
+        kind: Kind,
         msg: M,
     },
     Request {
@@ -76,15 +78,21 @@ impl<M: Wire> Router<M> {
         self.spawn(transport::peer_link(node, addr, rx));
     }
 
-    /// Delivers to a local actor, waiting for mailbox room (back-pressure, no loss).
-    async fn deliver_local(&self, from: Addr, to: ActorId, msg: M) {
+    /// Delivers to a local actor, waiting for mailbox room (back-pressure, no loss). False if
+    /// there is no such actor or it has stopped.
+    async fn deliver_local(&self, from: Addr, to: ActorId, kind: Kind, msg: M) -> bool {
         match self.local.get(&to) {
             Some(mailbox) => {
-                if mailbox.send(Mail::Msg { from, msg }).await.is_err() {
+                let delivered = mailbox.send(Mail::Actor { from, kind, msg }).await.is_ok();
+                if !delivered {
                     tracing::debug!(?to, "local actor stopped; message dropped");
                 }
+                delivered
             }
-            None => tracing::warn!(?to, "no such local actor; message dropped"),
+            None => {
+                tracing::warn!(?to, "no such local actor; message dropped");
+                false
+            }
         }
     }
 
@@ -93,12 +101,16 @@ impl<M: Wire> Router<M> {
             tracing::warn!(to = ?env.to, me = self.node, "misrouted peer frame dropped");
             return;
         }
-        self.deliver_local(env.from, env.to.actor, env.msg).await;
+        // Undeliverable: the sender's call (if it is one) times out.
+        self.deliver_local(env.from, env.to.actor, env.kind, env.msg)
+            .await;
     }
 
-    async fn send(&self, from: Addr, to: Addr, msg: M) {
+    /// Sends to a local actor or queues for a peer. False if it was dropped here (no such
+    /// actor, unknown peer, full link queue); true says nothing about a peer receiving it.
+    async fn send(&self, from: Addr, to: Addr, kind: Kind, msg: M) -> bool {
         if to.node == self.node {
-            return self.deliver_local(from, to.actor, msg).await;
+            return self.deliver_local(from, to.actor, kind, msg).await;
         }
         let link = self
             .peers
@@ -108,16 +120,26 @@ impl<M: Wire> Router<M> {
             .cloned();
         let Some(link) = link else {
             tracing::warn!(peer = to.node, "unknown peer; message dropped");
-            return;
+            return false;
         };
-        match transport::encode_frame(&Envelope { from, to, msg }) {
+        match transport::encode_frame(&Envelope {
+            from,
+            to,
+            kind,
+            msg,
+        }) {
             // Full queue or closed link: drop, like a lossy network; peers retry.
             Ok(frame) => {
-                if link.try_send(frame).is_err() {
+                let queued = link.try_send(frame).is_ok();
+                if !queued {
                     tracing::debug!(peer = to.node, "peer queue full or closed; message dropped");
                 }
+                queued
             }
-            Err(e) => tracing::error!(error = %e, "cannot encode peer message"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode peer message");
+                false
+            }
         }
     }
 }
@@ -255,6 +277,7 @@ impl<M: Wire> NodeActor<M> {
                 let task = ActorTask {
                     me: launch.me,
                     cell,
+                    unsent_calls: VecDeque::new(),
                     self_mailbox: launch.self_mailbox,
                     router: launch.router,
                     clock: launch.clock,
@@ -283,6 +306,8 @@ type ReplyTo<M> = oneshot::Sender<M>;
 struct ActorTask<M, A: Actor<M>> {
     me: Addr,
     cell: ActorCell<M, A, ReplyTo<M>>,
+    /// Calls the router could not send: fed back to the cell before the next mail.
+    unsent_calls: VecDeque<CallId>,
     /// To post sync completions back to ourselves without keeping our own mailbox open.
     self_mailbox: mpsc::WeakSender<Mail<M>>,
     router: Arc<Router<M>>,
@@ -298,9 +323,12 @@ impl<M: Wire, A: Actor<M>> ActorTask<M, A> {
             for output in outputs.drain(..) {
                 self.execute(output).await;
             }
-            input = match self.next_input(&mut mailbox).await {
-                Some(input) => input,
-                None => return,
+            input = match self.unsent_calls.pop_front() {
+                Some(call) => CellInput::Unreachable { call },
+                None => match self.next_input(&mut mailbox).await {
+                    Some(input) => input,
+                    None => return,
+                },
             };
         }
     }
@@ -322,7 +350,7 @@ impl<M: Wire, A: Actor<M>> ActorTask<M, A> {
             mail = mailbox.recv() => mail?,
         };
         Some(match mail {
-            Mail::Msg { from, msg } => CellInput::Msg { from, msg },
+            Mail::Actor { from, kind, msg } => CellInput::delivered(from, kind, msg),
             Mail::Request { msg, reply } => CellInput::Request { reply, msg },
             Mail::Synced { token, result } => CellInput::Synced { token, result },
         })
@@ -330,9 +358,26 @@ impl<M: Wire, A: Actor<M>> ActorTask<M, A> {
 
     async fn execute(&mut self, output: CellOutput<M, ReplyTo<M>>) {
         match output {
-            CellOutput::Send { to, msg } => self.router.send(self.me, to, msg).await,
+            CellOutput::Send { to, msg } => {
+                self.router.send(self.me, to, Kind::Msg, msg).await;
+            }
             CellOutput::Reply { to, msg } => {
                 let _ = to.send(msg); // the requester may have gone away; that's fine
+            }
+            CellOutput::Call { to, call, msg } => {
+                if !self
+                    .router
+                    .send(self.me, to, Kind::Call { call }, msg)
+                    .await
+                {
+                    self.unsent_calls.push_back(call);
+                }
+            }
+            CellOutput::CallReply { to, call, msg } => {
+                // Lost on the way: the caller's call times out.
+                self.router
+                    .send(self.me, to, Kind::Reply { call }, msg)
+                    .await;
             }
             CellOutput::Sync { token, handle } => self.start_sync(token, handle),
         }

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 
 use super::actor::{Partitions, PartitionsTimer};
 use super::errors::*;
-use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, Outbox, RequestId};
+use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, Origin, Outbox, RequestId};
 use crate::limits::RETENTION_CHECK_INTERVAL_MS;
 use crate::messages::*;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
@@ -182,6 +182,7 @@ impl Harness {
         self.next_request += 1;
         let effects = self.step(Input::Request {
             id,
+            from: Origin::Host,
             msg: NodeMsg::Partitions(request),
         });
         (id, effects)

@@ -21,9 +21,17 @@ enum Msg {
     Loop(u8),
     Ask,
     Answer(Vec<String>),
+    /// Makes the actor call `to` with `Ping`.
+    CallOut {
+        to: Addr,
+        timeout_ms: u64,
+    },
+    Ping,
+    Pong,
 }
 
-/// Logs every input with the time it saw; obeys `Arm`/`Cancel`; answers `Ask` with its log.
+/// Logs every input with the time it saw; obeys `Arm`/`Cancel`/`CallOut`; answers `Ask` with
+/// its log and a `Ping` request with `Pong`.
 #[derive(Default)]
 struct Recorder {
     log: Vec<String>,
@@ -53,7 +61,27 @@ impl Actor<Msg> for Recorder {
                     ctx.send(me, Msg::Loop(n - 1));
                 }
             }
-            Input::Request { id, msg: Msg::Ask } => ctx.reply(id, Msg::Answer(self.log.clone())),
+            Input::Msg {
+                msg: Msg::CallOut { to, timeout_ms },
+                ..
+            } => {
+                let call = ctx.call(to, Msg::Ping, timeout_ms);
+                self.log
+                    .push(format!("{call:?} to node {} at {at}", to.node));
+            }
+            Input::Request {
+                id,
+                msg: Msg::Ask,
+                from: Origin::Host,
+            } => ctx.reply(id, Msg::Answer(self.log.clone())),
+            Input::Request {
+                id,
+                from,
+                msg: Msg::Ping,
+            } => {
+                self.log.push(format!("ping from {from:?} at {at}"));
+                ctx.reply(id, Msg::Pong);
+            }
             other => self.log.push(format!("{other:?} at {at}")),
         }
     }
@@ -215,5 +243,175 @@ fn self_sends_run_before_the_cell_returns_and_other_effects_come_out_in_order() 
     assert_eq!(
         d.log().last().unwrap(),
         r#"Synced { token: 4, result: Err("disk") } at 0"#
+    );
+}
+
+impl Driver {
+    /// Makes the actor call `to`; returns what came out.
+    fn call_out(&mut self, to: Addr, timeout_ms: u64) -> Vec<CellOutput<Msg, Ticket>> {
+        self.msg(Msg::CallOut { to, timeout_ms })
+    }
+
+    fn reply(&mut self, call: u64) -> Vec<CellOutput<Msg, Ticket>> {
+        self.on(CellInput::Reply {
+            call: CallId(call),
+            msg: Msg::Pong,
+        })
+    }
+}
+
+#[test]
+fn a_call_goes_out_once_and_its_reply_before_the_deadline_reaches_the_actor() {
+    let mut d = Driver::new();
+    let out = d.call_out(PEER, 100);
+    assert!(
+        matches!(
+            out.as_slice(),
+            [CellOutput::Call {
+                to: PEER,
+                call: CallId(0),
+                msg: Msg::Ping
+            }]
+        ),
+        "{out:?}"
+    );
+    assert_eq!(d.cell.next_deadline_ns(), Some(100 * NS_PER_MS));
+    d.now_ms = 30;
+    assert!(d.reply(0).is_empty());
+    // The reply disarmed the timeout: nothing fires, ever.
+    assert_eq!(d.cell.next_deadline_ns(), None);
+    d.run_until(1_000);
+    assert_eq!(
+        d.log(),
+        [
+            "CallId(0) to node 2 at 0",
+            "Reply { call: CallId(0), msg: Pong } at 30"
+        ]
+    );
+}
+
+#[test]
+fn a_call_without_a_reply_fails_with_timed_out_at_its_deadline_and_a_late_reply_is_dropped() {
+    let mut d = Driver::new();
+    d.now_ms = 10;
+    d.call_out(PEER, 50);
+    d.run_until(200);
+    d.reply(0); // late
+    assert_eq!(
+        d.log(),
+        [
+            "CallId(0) to node 2 at 10",
+            "CallFailed { call: CallId(0), why: TimedOut } at 60"
+        ]
+    );
+}
+
+#[test]
+fn a_duplicate_reply_is_dropped() {
+    let mut d = Driver::new();
+    d.call_out(PEER, 50);
+    d.reply(0);
+    d.now_ms = 5;
+    d.reply(0); // e.g. a retransmitted frame
+    d.reply(7); // never called
+    d.run_until(200);
+    assert_eq!(
+        d.log(),
+        [
+            "CallId(0) to node 2 at 0",
+            "Reply { call: CallId(0), msg: Pong } at 0"
+        ]
+    );
+}
+
+#[test]
+fn an_unsendable_call_fails_once_as_unreachable_and_never_times_out() {
+    let mut d = Driver::new();
+    d.call_out(PEER, 50);
+    d.on(CellInput::Unreachable { call: CallId(0) });
+    d.on(CellInput::Unreachable { call: CallId(0) });
+    d.run_until(200);
+    d.reply(0);
+    assert_eq!(
+        d.log(),
+        [
+            "CallId(0) to node 2 at 0",
+            "CallFailed { call: CallId(0), why: Unreachable } at 0"
+        ]
+    );
+}
+
+#[test]
+fn each_call_has_its_own_id_and_its_own_end() {
+    let mut d = Driver::new();
+    d.call_out(PEER, 50);
+    d.call_out(PEER, 80);
+    d.now_ms = 10;
+    d.reply(1);
+    d.run_until(200);
+    assert_eq!(
+        d.log(),
+        [
+            "CallId(0) to node 2 at 0",
+            "CallId(1) to node 2 at 0",
+            "Reply { call: CallId(1), msg: Pong } at 10",
+            "CallFailed { call: CallId(0), why: TimedOut } at 50"
+        ]
+    );
+}
+
+#[test]
+fn call_timeouts_and_timers_share_one_deadline_order() {
+    let mut d = Driver::new();
+    d.msg(Msg::Arm(Key::Tick, 20));
+    d.call_out(PEER, 20); // same deadline, armed later: fires second
+    d.msg(Msg::Arm(Key::Retry(1), 10));
+    d.run_until(100);
+    assert_eq!(
+        d.log(),
+        [
+            "CallId(0) to node 2 at 0",
+            "Timer { key: Retry(1) } at 10",
+            "Timer { key: Tick } at 20",
+            "CallFailed { call: CallId(0), why: TimedOut } at 20"
+        ]
+    );
+}
+
+#[test]
+fn a_call_from_another_actor_is_answered_to_that_actor_and_call() {
+    let mut d = Driver::new();
+    let out = d.on(CellInput::Call {
+        from: PEER,
+        call: CallId(7),
+        msg: Msg::Ping,
+    });
+    assert!(
+        matches!(
+            out.as_slice(),
+            [CellOutput::CallReply {
+                to: PEER,
+                call: CallId(7),
+                msg: Msg::Pong
+            }]
+        ),
+        "{out:?}"
+    );
+    let peer = format!("ping from {:?} at 0", Origin::Actor(PEER));
+    assert_eq!(d.log(), [peer]);
+}
+
+#[test]
+fn a_call_to_itself_is_answered_inside_the_cell() {
+    let mut d = Driver::new();
+    assert!(d.call_out(ME, 50).is_empty());
+    assert_eq!(d.cell.next_deadline_ns(), None, "answered: no timeout left");
+    assert_eq!(
+        d.log(),
+        [
+            "CallId(0) to node 1 at 0".to_string(),
+            format!("ping from {:?} at 0", Origin::Actor(ME)),
+            "Reply { call: CallId(0), msg: Pong } at 0".to_string(),
+        ]
     );
 }
