@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! * [`actor`]   — the actor contract: `handle(ctx, input)` records effects; no I/O, no tokio.
-//!   [`actor::testkit`] holds the ping-pong demo actor the transport tests run.
+//!   [`actor::cell`] is the bookkeeping around one actor (timers, replies, pending calls,
+//!   self-sends) that any driver, the host included, runs; [`actor::testkit`] holds the
+//!   ping-pong demo actor the transport tests run.
 //! * [`controller`] — metadata (KRaft's role): the topic registry, the actor persisting it, and
 //!   topic configs resolved into log settings ([`controller::topic_config`]).
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,

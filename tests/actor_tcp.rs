@@ -1,6 +1,8 @@
 //! The actor layer on real tokio and real TCP over 127.0.0.1: the same `PingPong` actors that the
 //! simulator's determinism test runs exchange messages through the real transport, and a peer
-//! that is stopped and started again on the same address is reconnected to.
+//! that is stopped and started again on the same address is reconnected to. Actor-to-actor
+//! calls get their reply from a live peer and fail, without hanging, towards a dead or unknown
+//! one.
 #![cfg(not(madsim))]
 
 use std::collections::BTreeMap;
@@ -9,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rill::actor::testkit::{PingMsg, PingPong, PingStats, TraceSink, PING_PONG};
-use rill::actor::NodeId;
+use rill::actor::{
+    Actor, ActorId, Addr, CallFailure, CallId, Ctx, Input, NoTimer, NodeId, Origin, RequestId,
+};
 use rill::host::{Node, NodeActor, NodeConfig};
 
 async fn start(
@@ -100,4 +104,146 @@ async fn ping_pong_over_real_tcp_survives_a_peer_restart() {
     );
     n1.shutdown();
     n2.shutdown();
+}
+
+const ASKER: ActorId = ActorId(5);
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum CallMsg {
+    /// From the test: call `to` and answer with how that call ended.
+    Ask {
+        to: Addr,
+        timeout_ms: u64,
+    },
+    /// Actor to actor: answered with `Echoed(n * 10 + callee's node)`.
+    Echo(u64),
+    Echoed(u64),
+    Answer(Result<u64, CallFailure>),
+}
+
+/// Turns a host request into a call and the call's end into the host reply.
+#[derive(Default)]
+struct Asker {
+    waiting: BTreeMap<CallId, RequestId>,
+}
+
+impl Actor<CallMsg> for Asker {
+    type Timer = NoTimer;
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, CallMsg, NoTimer>, input: Input<CallMsg, NoTimer>) {
+        let answer = match input {
+            Input::Start => return,
+            Input::Request {
+                id,
+                from: Origin::Host,
+                msg: CallMsg::Ask { to, timeout_ms },
+            } => {
+                let call = ctx.call(to, CallMsg::Echo(ctx.me.node), timeout_ms);
+                self.waiting.insert(call, id);
+                return;
+            }
+            Input::Request {
+                id,
+                from: Origin::Actor(_),
+                msg: CallMsg::Echo(n),
+            } => return ctx.reply(id, CallMsg::Echoed(n * 10 + ctx.me.node)),
+            Input::Reply {
+                call,
+                msg: CallMsg::Echoed(n),
+            } => (call, Ok(n)),
+            Input::CallFailed { call, why } => (call, Err(why)),
+            other => panic!("unexpected {other:?}"),
+        };
+        let (call, result) = answer;
+        let id = self.waiting.remove(&call).expect("every call ends once");
+        ctx.reply(id, CallMsg::Answer(result));
+    }
+}
+
+async fn start_asker(
+    node_id: NodeId,
+    listen: SocketAddr,
+    peers: BTreeMap<NodeId, SocketAddr>,
+) -> Node<CallMsg> {
+    let config = NodeConfig {
+        node_id,
+        listen,
+        peers,
+    };
+    Node::start(config, vec![(ASKER, NodeActor::new(Asker::default()))])
+        .await
+        .expect("node starts")
+}
+
+/// Node `from` calls `to`; fails the test if the answer takes more than 10 s (a hang).
+async fn ask(from: &Node<CallMsg>, to: Addr, timeout_ms: u64) -> Result<u64, CallFailure> {
+    let handle = from.handle();
+    let request = handle.request(ASKER, CallMsg::Ask { to, timeout_ms });
+    match tokio::time::timeout(Duration::from_secs(10), request).await {
+        Ok(Ok(CallMsg::Answer(result))) => result,
+        other => panic!("no answer to a call to {to:?}: {other:?}"),
+    }
+}
+
+fn asker(node: NodeId) -> Addr {
+    Addr { node, actor: ASKER }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_get_their_reply_from_a_live_peer_and_fail_towards_a_dead_or_unknown_one() {
+    let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    // A port nobody listens on: node 3 is configured but dead.
+    let dead = std::net::TcpListener::bind(any_port).unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let n2 = start_asker(2, any_port, BTreeMap::new()).await;
+    let n1 = start_asker(
+        1,
+        any_port,
+        BTreeMap::from([(2, n2.listen_addr()), (3, dead_addr)]),
+    )
+    .await;
+    n2.handle().add_peer(1, n1.listen_addr());
+
+    // A live peer answers over TCP (its reply travels back on its own link to node 1).
+    assert_eq!(ask(&n1, asker(2), 5_000).await, Ok(12));
+    // A call to itself: the same inputs for the actor, routed inside its cell.
+    assert_eq!(ask(&n1, asker(1), 5_000).await, Ok(11));
+    // Cannot be sent at all: failed at once, whatever the timeout.
+    assert_eq!(
+        ask(&n1, asker(9), 60_000).await,
+        Err(CallFailure::Unreachable),
+        "unknown peer"
+    );
+    let nobody = Addr {
+        node: 1,
+        actor: ActorId(99),
+    };
+    assert_eq!(
+        ask(&n1, nobody, 60_000).await,
+        Err(CallFailure::Unreachable),
+        "no such local actor"
+    );
+    // Sent but never answered: a dead peer, an actor the peer does not have.
+    assert_eq!(
+        ask(&n1, asker(3), 200).await,
+        Err(CallFailure::TimedOut),
+        "dead peer"
+    );
+    let missing_on_peer = Addr {
+        node: 2,
+        actor: ActorId(99),
+    };
+    assert_eq!(
+        ask(&n1, missing_on_peer, 200).await,
+        Err(CallFailure::TimedOut)
+    );
+    // The peer stops: calls to it time out instead of hanging.
+    n2.shutdown();
+    assert_eq!(
+        ask(&n1, asker(2), 300).await,
+        Err(CallFailure::TimedOut),
+        "stopped peer"
+    );
+    n1.shutdown();
 }

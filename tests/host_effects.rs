@@ -57,6 +57,7 @@ impl Actor<Msg> for Recorder {
             Input::Request {
                 id,
                 msg: Msg::GetLog,
+                ..
             } => ctx.reply(id, Msg::Log(self.log.clone())),
             other => self.log.push(format!("unexpected {other:?}")),
         }

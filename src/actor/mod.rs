@@ -9,6 +9,7 @@
 //! Nothing in this module (or in any actor) may touch tokio, sockets, files, the wall clock or
 //! the thread RNG; docs/architecture.md#determinism-rules says why.
 
+pub mod cell;
 pub mod testkit;
 pub mod timers;
 
@@ -32,10 +33,32 @@ pub struct Addr {
     pub actor: ActorId,
 }
 
-/// A request from the host side (for example a Kafka client connection) that expects exactly one
-/// [`Effect::Reply`]. Ids are unique per actor instance.
+/// A request (from the host side, e.g. a Kafka client connection, or from another actor's call)
+/// that expects exactly one [`Effect::Reply`]. Ids are unique per actor instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub u64);
+
+/// A call an actor made ([`Ctx::call`]): matches the answer ([`Input::Reply`] or
+/// [`Input::CallFailed`]) to the question. Unique per actor instance (allocated by its outbox).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CallId(pub u64);
+
+/// Who sent a request: host-side code (a client connection) or another actor's [`Ctx::call`].
+/// Either way the actor answers with [`Ctx::reply`]; the driver routes the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Host,
+    Actor(Addr),
+}
+
+/// Why a call ended without a reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallFailure {
+    /// No reply within the call's `timeout_ms` (lost on the way, a dead peer, a slow callee).
+    TimedOut,
+    /// The call could not even be sent: no such local actor, an unknown peer, a full link.
+    Unreachable,
+}
 
 /// The timer type of an actor that sets no timers: it has no values, so `Input::Timer` cannot
 /// reach such an actor.
@@ -62,8 +85,14 @@ pub enum Input<M, T> {
     Start,
     /// A message from another actor, on this node or another one.
     Msg { from: Addr, msg: M },
-    /// A request from the host side; answer with [`Ctx::reply`] (now or later).
-    Request { id: RequestId, msg: M },
+    /// A request, from the host side or another actor's [`Ctx::call`]; answer it exactly once
+    /// with [`Ctx::reply`] (now or later).
+    Request { id: RequestId, from: Origin, msg: M },
+    /// The answer to this actor's call. At most one per call, and never after its
+    /// [`Input::CallFailed`]: late and duplicate answers are dropped before the actor.
+    Reply { call: CallId, msg: M },
+    /// The call got no answer. Exactly one of `Reply` and `CallFailed` ends every call.
+    CallFailed { call: CallId, why: CallFailure },
     /// A timer set with [`Ctx::set_timer`] fired (once per arming).
     Timer { key: T },
     /// A [`Ctx::sync`] finished; `Err` carries the I/O error text.
@@ -81,6 +110,14 @@ pub enum Effect<M, T> {
     Send { to: Addr, msg: M },
     /// Answer a [`Input::Request`].
     Reply { id: RequestId, msg: M },
+    /// Send `msg` to `to` as a request; [`Input::Reply`] or, after `timeout_ms` or if it cannot
+    /// be sent, [`Input::CallFailed`] follows. Recorded by [`Ctx::call`], which picks `call`.
+    Call {
+        to: Addr,
+        call: CallId,
+        msg: M,
+        timeout_ms: u64,
+    },
     /// Arm a timer `after_ms` from now. Setting a key that is already armed re-arms it: it
     /// fires once, at the new deadline.
     SetTimer { key: T, after_ms: u64 },
@@ -90,48 +127,87 @@ pub enum Effect<M, T> {
     Sync { token: u64, handle: SyncHandle },
 }
 
-/// Everything a handler gets besides its input: time, identity, randomness and the effect buffer.
+/// Where a handler's effects go. It outlives one handler call (the driver reuses it), which
+/// is where per-actor state of the effect buffer lives.
+#[derive(Debug)]
+pub struct Outbox<M, T> {
+    effects: Vec<Effect<M, T>>,
+    /// The next [`CallId`]: ids must stay unique across handler calls, so they live here.
+    next_call: u64,
+}
+
+impl<M, T> Default for Outbox<M, T> {
+    fn default() -> Self {
+        Self {
+            effects: Vec::new(),
+            next_call: 0,
+        }
+    }
+}
+
+impl<M, T> Outbox<M, T> {
+    /// The effects recorded so far, in order (for tests that drive an actor by hand).
+    pub fn effects(&self) -> &[Effect<M, T>] {
+        &self.effects
+    }
+
+    /// Takes the recorded effects out, leaving the outbox empty.
+    pub fn take_effects(&mut self) -> Vec<Effect<M, T>> {
+        std::mem::take(&mut self.effects)
+    }
+}
+
+/// Everything a handler gets besides its input: time, identity, randomness and the outbox.
 pub struct Ctx<'a, M, T> {
     pub now: Now,
     pub me: Addr,
     /// Seeded by the host: from the simulator's seed under madsim, from entropy otherwise.
     pub rng: &'a mut SmallRng,
-    effects: &'a mut Vec<Effect<M, T>>,
+    outbox: &'a mut Outbox<M, T>,
 }
 
 impl<'a, M, T> Ctx<'a, M, T> {
-    pub fn new(
-        now: Now,
-        me: Addr,
-        rng: &'a mut SmallRng,
-        effects: &'a mut Vec<Effect<M, T>>,
-    ) -> Self {
+    pub fn new(now: Now, me: Addr, rng: &'a mut SmallRng, outbox: &'a mut Outbox<M, T>) -> Self {
         Self {
             now,
             me,
             rng,
-            effects,
+            outbox,
         }
     }
 
     pub fn send(&mut self, to: Addr, msg: M) {
-        self.effects.push(Effect::Send { to, msg });
+        self.outbox.effects.push(Effect::Send { to, msg });
     }
 
     pub fn reply(&mut self, id: RequestId, msg: M) {
-        self.effects.push(Effect::Reply { id, msg });
+        self.outbox.effects.push(Effect::Reply { id, msg });
+    }
+
+    /// Asks `to` with `msg`; the answer comes back as [`Input::Reply`] with the returned id, or
+    /// as [`Input::CallFailed`] (after `timeout_ms` at the latest): exactly one of the two.
+    pub fn call(&mut self, to: Addr, msg: M, timeout_ms: u64) -> CallId {
+        let call = CallId(self.outbox.next_call);
+        self.outbox.next_call += 1;
+        self.outbox.effects.push(Effect::Call {
+            to,
+            call,
+            msg,
+            timeout_ms,
+        });
+        call
     }
 
     pub fn set_timer(&mut self, key: T, after_ms: u64) {
-        self.effects.push(Effect::SetTimer { key, after_ms });
+        self.outbox.effects.push(Effect::SetTimer { key, after_ms });
     }
 
     pub fn cancel_timer(&mut self, key: T) {
-        self.effects.push(Effect::CancelTimer { key });
+        self.outbox.effects.push(Effect::CancelTimer { key });
     }
 
     pub fn sync(&mut self, token: u64, handle: SyncHandle) {
-        self.effects.push(Effect::Sync { token, handle });
+        self.outbox.effects.push(Effect::Sync { token, handle });
     }
 }
 

@@ -147,6 +147,7 @@ impl Actor<PingMsg> for PingPong {
             Input::Request {
                 id,
                 msg: PingMsg::Stats,
+                ..
             } => ctx.reply(id, PingMsg::StatsReply(self.stats)),
             other => self.record(ctx, format_args!("unexpected {other:?}")),
         }

@@ -43,10 +43,15 @@ impl<K: Clone + Ord, D: Copy + Ord> Timers<K, D> {
         self.by_deadline.insert(slot, key);
     }
 
-    /// Disarms `key`; a key that is not armed is ignored (it may just have fired).
-    pub fn cancel(&mut self, key: &K) {
-        if let Some(slot) = self.by_key.remove(key) {
-            self.by_deadline.remove(&slot);
+    /// Disarms `key`; a key that is not armed is ignored (it may just have fired). Returns
+    /// whether it was armed.
+    pub fn cancel(&mut self, key: &K) -> bool {
+        match self.by_key.remove(key) {
+            Some(slot) => {
+                self.by_deadline.remove(&slot);
+                true
+            }
+            None => false,
         }
     }
 

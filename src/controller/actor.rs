@@ -176,18 +176,24 @@ impl Actor<NodeMsg> for TopicsActor {
             Input::Request {
                 id,
                 msg: NodeMsg::Topics(request),
+                ..
             } => {
                 let reply = self.apply(ctx, request);
                 ctx.reply(id, NodeMsg::TopicsReply(reply));
             }
-            Input::Request { id, msg } => {
+            Input::Request { id, msg, .. } => {
                 let refusal = Refusal {
                     code: ErrorCode::INVALID_CONFIG,
                     message: format!("not a topics request: {msg:?}"),
                 };
                 ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::Refused(refusal)));
             }
-            Input::Start | Input::Msg { .. } | Input::Timer { .. } | Input::Synced { .. } => {}
+            Input::Start
+            | Input::Msg { .. }
+            | Input::Timer { .. }
+            | Input::Synced { .. }
+            | Input::Reply { .. }
+            | Input::CallFailed { .. } => {}
         }
     }
 }
@@ -255,12 +261,12 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::actor::{ActorId, Addr, Effect, Now, RequestId};
+    use crate::actor::{ActorId, Addr, Effect, Now, Origin, Outbox, RequestId};
     use crate::storage::mem::MemStorage;
 
     fn call(actor: &mut TopicsActor, request: TopicsRequest) -> TopicsReply {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
-        let mut effects = Vec::new();
+        let mut outbox = Outbox::default();
         let me = Addr {
             node: 1,
             actor: ActorId(1),
@@ -272,16 +278,17 @@ mod tests {
             },
             me,
             &mut rng,
-            &mut effects,
+            &mut outbox,
         );
         actor.handle(
             &mut ctx,
             Input::Request {
                 id: RequestId(0),
+                from: Origin::Host,
                 msg: NodeMsg::Topics(request),
             },
         );
-        match effects.pop() {
+        match outbox.take_effects().pop() {
             Some(Effect::Reply {
                 msg: NodeMsg::TopicsReply(reply),
                 ..

@@ -1,9 +1,10 @@
 //! Time for actors. Under madsim both clocks are virtual and seeded, so runs repeat exactly.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
+use crate::actor::cell::CellNow;
 use crate::actor::Now;
 
 /// A node's clock: monotonic time counts from the node's start.
@@ -19,17 +20,29 @@ impl Clock {
         }
     }
 
-    pub fn now(&self) -> Now {
+    /// The time to hand a cell: one clock reading, in milliseconds for the actor and in
+    /// nanoseconds for timer deadlines.
+    pub fn now(&self) -> CellNow {
         let unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        let mono_ms = Instant::now().duration_since(self.started).as_millis() as u64;
-        Now { unix_ms, mono_ms }
+        let elapsed = Instant::now().duration_since(self.started);
+        CellNow {
+            now: Now {
+                unix_ms,
+                mono_ms: elapsed.as_millis() as u64,
+            },
+            mono_ns: elapsed.as_nanos() as u64,
+        }
     }
 
-    /// The instant `after_ms` from now, for timers.
-    pub fn deadline(after_ms: u64) -> Instant {
-        Instant::now() + std::time::Duration::from_millis(after_ms)
+    /// The instant a cell's deadline (monotonic nanoseconds) stands for. Exact: a deadline set
+    /// `after_ms` after a reading is that reading's instant plus `after_ms`.
+    pub fn instant_at(&self, mono_ns: u64) -> Instant {
+        let far_future = || self.started + Duration::from_secs(86_400 * 365 * 30);
+        self.started
+            .checked_add(Duration::from_nanos(mono_ns))
+            .unwrap_or_else(far_future)
     }
 }

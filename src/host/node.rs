@@ -1,11 +1,12 @@
-//! One node's actor runtime: a tokio task and a bounded mailbox per actor, timers, effect
-//! execution, routing between local actors and to peers.
+//! One node's actor runtime: a tokio task and a bounded mailbox per actor, sleeping until the
+//! next timer, effect execution, routing between local actors and to peers. The bookkeeping
+//! around each actor (timers, replies, self-sends) is runtime-neutral and lives in
+//! [`crate::actor::cell`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use rand::rngs::SmallRng;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -14,8 +15,8 @@ use tokio::time::Instant;
 use super::clock::Clock;
 use super::rng::actor_rng;
 use super::transport::{self, Envelope};
-use crate::actor::timers::Timers;
-use crate::actor::{Actor, ActorId, Addr, Ctx, Effect, Input, NodeId, RequestId, Wire};
+use crate::actor::cell::{ActorCell, Cell, CellInput, CellOutput, Kind};
+use crate::actor::{Actor, ActorId, Addr, CallId, NodeId, Wire};
 use crate::limits::{MAILBOX_CAPACITY, PEER_SEND_QUEUE};
 use crate::storage::SyncHandle;
 
@@ -39,8 +40,10 @@ pub enum HostError {
 
 /// What an actor's mailbox carries.
 pub(crate) enum Mail<M> {
-    Msg {
+    /// From another actor: a plain message, a call or the answer to one of ours.
+    Actor {
         from: Addr,
+        kind: Kind,
         msg: M,
     },
     Request {
@@ -75,15 +78,21 @@ impl<M: Wire> Router<M> {
         self.spawn(transport::peer_link(node, addr, rx));
     }
 
-    /// Delivers to a local actor, waiting for mailbox room (back-pressure, no loss).
-    async fn deliver_local(&self, from: Addr, to: ActorId, msg: M) {
+    /// Delivers to a local actor, waiting for mailbox room (back-pressure, no loss). False if
+    /// there is no such actor or it has stopped.
+    async fn deliver_local(&self, from: Addr, to: ActorId, kind: Kind, msg: M) -> bool {
         match self.local.get(&to) {
             Some(mailbox) => {
-                if mailbox.send(Mail::Msg { from, msg }).await.is_err() {
+                let delivered = mailbox.send(Mail::Actor { from, kind, msg }).await.is_ok();
+                if !delivered {
                     tracing::debug!(?to, "local actor stopped; message dropped");
                 }
+                delivered
             }
-            None => tracing::warn!(?to, "no such local actor; message dropped"),
+            None => {
+                tracing::warn!(?to, "no such local actor; message dropped");
+                false
+            }
         }
     }
 
@@ -92,12 +101,16 @@ impl<M: Wire> Router<M> {
             tracing::warn!(to = ?env.to, me = self.node, "misrouted peer frame dropped");
             return;
         }
-        self.deliver_local(env.from, env.to.actor, env.msg).await;
+        // Undeliverable: the sender's call (if it is one) times out.
+        self.deliver_local(env.from, env.to.actor, env.kind, env.msg)
+            .await;
     }
 
-    async fn send(&self, from: Addr, to: Addr, msg: M) {
+    /// Sends to a local actor or queues for a peer. False if it was dropped here (no such
+    /// actor, unknown peer, full link queue); true says nothing about a peer receiving it.
+    async fn send(&self, from: Addr, to: Addr, kind: Kind, msg: M) -> bool {
         if to.node == self.node {
-            return self.deliver_local(from, to.actor, msg).await;
+            return self.deliver_local(from, to.actor, kind, msg).await;
         }
         let link = self
             .peers
@@ -107,16 +120,26 @@ impl<M: Wire> Router<M> {
             .cloned();
         let Some(link) = link else {
             tracing::warn!(peer = to.node, "unknown peer; message dropped");
-            return;
+            return false;
         };
-        match transport::encode_frame(&Envelope { from, to, msg }) {
+        match transport::encode_frame(&Envelope {
+            from,
+            to,
+            kind,
+            msg,
+        }) {
             // Full queue or closed link: drop, like a lossy network; peers retry.
             Ok(frame) => {
-                if link.try_send(frame).is_err() {
+                let queued = link.try_send(frame).is_ok();
+                if !queued {
                     tracing::debug!(peer = to.node, "peer queue full or closed; message dropped");
                 }
+                queued
             }
-            Err(e) => tracing::error!(error = %e, "cannot encode peer message"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode peer message");
+                false
+            }
         }
     }
 }
@@ -128,7 +151,7 @@ pub struct Node<M> {
 }
 
 impl<M: Wire> Node<M> {
-    /// Binds the peer listener, then starts every actor (each gets [`Input::Start`] first).
+    /// Binds the peer listener, then starts every actor (each gets [`crate::actor::Input::Start`] first).
     pub async fn start(
         config: NodeConfig,
         actors: Vec<(ActorId, NodeActor<M>)>,
@@ -208,7 +231,7 @@ impl<M: Wire> NodeHandle<M> {
         self.router.add_peer(node, addr);
     }
 
-    /// Sends `msg` to a local actor as an [`Input::Request`] and waits for its reply.
+    /// Sends `msg` to a local actor as an [`crate::actor::Input::Request`] and waits for its reply.
     pub async fn request(&self, actor: ActorId, msg: M) -> Result<M, HostError> {
         self.submit(actor, msg).await?.await
     }
@@ -239,8 +262,8 @@ impl<M: Wire> NodeHandle<M> {
 
 /// An actor ready to start on a node: [`NodeActor::new`] hides the actor's type, and so its
 /// [`Actor::Timer`] type, so one node runs actors of different kinds. The task that runs it is
-/// compiled for that actor type: handling an input is a direct call, and its timers are keyed by
-/// the actor's own timer type.
+/// compiled for that actor type: handling an input is a direct call into its [`ActorCell`],
+/// whose timers are keyed by the actor's own timer type.
 pub struct NodeActor<M> {
     launch: Box<dyn FnOnce(Launch<M>) + Send>,
 }
@@ -250,13 +273,15 @@ impl<M: Wire> NodeActor<M> {
         Self {
             launch: Box::new(move |launch: Launch<M>| {
                 let router = launch.router.clone();
-                let task = ActorTask::new(
-                    launch.me,
-                    actor,
-                    launch.self_mailbox,
-                    launch.router,
-                    launch.clock,
-                );
+                let cell = ActorCell::new(launch.me, actor, actor_rng());
+                let task = ActorTask {
+                    me: launch.me,
+                    cell,
+                    unsent_calls: VecDeque::new(),
+                    self_mailbox: launch.self_mailbox,
+                    router: launch.router,
+                    clock: launch.clock,
+                };
                 router.spawn(task.run(launch.mailbox));
             }),
         }
@@ -272,115 +297,94 @@ struct Launch<M> {
     mailbox: mpsc::Receiver<Mail<M>>,
 }
 
-/// Waits for the earliest deadline and disarms that timer. Cancel-safe: nothing changes until
-/// the sleep has finished.
-async fn fire_next<K: Clone + Ord>(timers: &mut Timers<K, Instant>, deadline: Instant) -> K {
-    tokio::time::sleep_until(deadline).await;
-    let (fired, key) = timers.pop_next().expect("an armed timer");
-    debug_assert_eq!(fired, deadline);
-    key
-}
+/// How the host answers a host-side request: the requester awaits the other end.
+type ReplyTo<M> = oneshot::Sender<M>;
 
-/// The loop that owns one actor: takes one input at a time, runs the handler, executes effects.
+/// The task that owns one actor: it waits for the next input (a due timer before mail), hands it
+/// to the actor's [`ActorCell`] and executes what comes out. Every decision that needs no
+/// runtime is the cell's.
 struct ActorTask<M, A: Actor<M>> {
     me: Addr,
-    actor: A,
+    cell: ActorCell<M, A, ReplyTo<M>>,
+    /// Calls the router could not send: fed back to the cell before the next mail.
+    unsent_calls: VecDeque<CallId>,
     /// To post sync completions back to ourselves without keeping our own mailbox open.
     self_mailbox: mpsc::WeakSender<Mail<M>>,
     router: Arc<Router<M>>,
     clock: Clock,
-    rng: SmallRng,
-    timers: Timers<A::Timer, Instant>,
-    /// Inputs produced by our own effects (self-sends, inline syncs); they go before the mailbox.
-    own_inputs: VecDeque<Input<M, A::Timer>>,
-    pending_requests: BTreeMap<RequestId, oneshot::Sender<M>>,
-    next_request_id: u64,
 }
 
 impl<M: Wire, A: Actor<M>> ActorTask<M, A> {
-    fn new(
-        me: Addr,
-        actor: A,
-        self_mailbox: mpsc::WeakSender<Mail<M>>,
-        router: Arc<Router<M>>,
-        clock: Clock,
-    ) -> Self {
-        Self {
-            me,
-            actor,
-            self_mailbox,
-            router,
-            clock,
-            rng: actor_rng(),
-            timers: Timers::default(),
-            own_inputs: VecDeque::from([Input::Start]),
-            pending_requests: BTreeMap::new(),
-            next_request_id: 0,
-        }
-    }
-
     async fn run(mut self, mut mailbox: mpsc::Receiver<Mail<M>>) {
-        let mut effects = Vec::new();
+        let mut outputs = Vec::new();
+        let mut input = CellInput::Start;
         loop {
-            let input = match self.own_inputs.pop_front() {
-                Some(input) => input,
+            self.cell.on(self.clock.now(), input, &mut outputs);
+            for output in outputs.drain(..) {
+                self.execute(output).await;
+            }
+            input = match self.unsent_calls.pop_front() {
+                Some(call) => CellInput::Unreachable { call },
                 None => match self.next_input(&mut mailbox).await {
                     Some(input) => input,
                     None => return,
                 },
             };
-            let mut ctx = Ctx::new(self.clock.now(), self.me, &mut self.rng, &mut effects);
-            self.actor.handle(&mut ctx, input);
-            for effect in effects.drain(..) {
-                self.execute(effect).await;
-            }
         }
     }
 
     async fn next_input(
         &mut self,
         mailbox: &mut mpsc::Receiver<Mail<M>>,
-    ) -> Option<Input<M, A::Timer>> {
-        let deadline = self.timers.next_deadline();
+    ) -> Option<CellInput<M, ReplyTo<M>>> {
+        let deadline = self
+            .cell
+            .next_deadline_ns()
+            .map(|mono_ns| self.clock.instant_at(mono_ns));
+        // Cancel-safe: the cell disarms the timer only when it is handed `TimerDue`.
         let mail = tokio::select! {
             biased;
-            key = fire_next(&mut self.timers, deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                return Some(Input::Timer { key });
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                return Some(CellInput::TimerDue);
             }
             mail = mailbox.recv() => mail?,
         };
         Some(match mail {
-            Mail::Msg { from, msg } => Input::Msg { from, msg },
-            Mail::Request { msg, reply } => {
-                let id = RequestId(self.next_request_id);
-                self.next_request_id += 1;
-                self.pending_requests.insert(id, reply);
-                Input::Request { id, msg }
-            }
-            Mail::Synced { token, result } => Input::Synced { token, result },
+            Mail::Actor { from, kind, msg } => CellInput::delivered(from, kind, msg),
+            Mail::Request { msg, reply } => CellInput::Request { reply, msg },
+            Mail::Synced { token, result } => CellInput::Synced { token, result },
         })
     }
 
-    async fn execute(&mut self, effect: Effect<M, A::Timer>) {
-        match effect {
-            Effect::Send { to, msg } if to == self.me => {
-                self.own_inputs.push_back(Input::Msg { from: self.me, msg });
+    async fn execute(&mut self, output: CellOutput<M, ReplyTo<M>>) {
+        match output {
+            CellOutput::Send { to, msg } => {
+                self.router.send(self.me, to, Kind::Msg, msg).await;
             }
-            Effect::Send { to, msg } => self.router.send(self.me, to, msg).await,
-            Effect::Reply { id, msg } => match self.pending_requests.remove(&id) {
-                Some(reply) => {
-                    let _ = reply.send(msg); // the requester may have gone away; that's fine
+            CellOutput::Reply { to, msg } => {
+                let _ = to.send(msg); // the requester may have gone away; that's fine
+            }
+            CellOutput::Call { to, call, msg } => {
+                if !self
+                    .router
+                    .send(self.me, to, Kind::Call { call }, msg)
+                    .await
+                {
+                    self.unsent_calls.push_back(call);
                 }
-                None => tracing::error!(me = ?self.me, ?id, "reply to an unknown request"),
-            },
-            Effect::SetTimer { key, after_ms } => self.timers.set(key, Clock::deadline(after_ms)),
-            Effect::CancelTimer { key } => self.timers.cancel(&key),
-            Effect::Sync { token, handle } => self.start_sync(token, handle),
+            }
+            CellOutput::CallReply { to, call, msg } => {
+                // Lost on the way: the caller's call times out.
+                self.router
+                    .send(self.me, to, Kind::Reply { call }, msg)
+                    .await;
+            }
+            CellOutput::Sync { token, handle } => self.start_sync(token, handle),
         }
     }
 
     /// Runs the fsync in its own task so the actor keeps taking appends meanwhile; the result
-    /// comes back through the mailbox as [`Input::Synced`].
+    /// comes back through the mailbox as [`crate::actor::Input::Synced`].
     fn start_sync(&mut self, token: u64, handle: SyncHandle) {
         let self_mailbox = self.self_mailbox.clone();
         tokio::spawn(async move {

@@ -17,17 +17,20 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use super::node::Router;
+use crate::actor::cell::Kind;
 use crate::actor::{Addr, NodeId, Wire};
 use crate::limits::{PEER_FRAME_BYTES_MAX, PEER_RECONNECT_MS_MAX, PEER_RECONNECT_MS_MIN};
 
 /// Bump when the envelope or any inter-node message changes incompatibly.
-pub const FRAME_VERSION: u8 = 1;
+/// 2: the envelope carries the message's [`Kind`] (plain message, call, reply to a call).
+pub const FRAME_VERSION: u8 = 2;
 
 /// What travels in one frame.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope<M> {
     pub from: Addr,
     pub to: Addr,
+    pub kind: Kind,
     pub msg: M,
 }
 
@@ -191,7 +194,7 @@ async fn write_until_error<W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actor::ActorId;
+    use crate::actor::{ActorId, CallId};
 
     fn addr(node: NodeId) -> Addr {
         Addr {
@@ -205,6 +208,7 @@ mod tests {
         let env = Envelope {
             from: addr(1),
             to: addr(2),
+            kind: Kind::Reply { call: CallId(9) },
             msg: (42u32, "hi".to_string()),
         };
         let frame = encode_frame(&env).unwrap();
@@ -212,8 +216,13 @@ mod tests {
         assert_eq!(len, frame.len() - 4);
         let back: Envelope<(u32, String)> = decode_frame_body(&frame[4..]).unwrap();
         assert_eq!(
-            (back.from, back.to, back.msg),
-            (addr(1), addr(2), (42, "hi".to_string()))
+            (back.from, back.to, back.kind, back.msg),
+            (
+                addr(1),
+                addr(2),
+                Kind::Reply { call: CallId(9) },
+                (42, "hi".to_string())
+            )
         );
     }
 
@@ -222,6 +231,7 @@ mod tests {
         let env = Envelope {
             from: addr(1),
             to: addr(2),
+            kind: Kind::Msg,
             msg: 5u8,
         };
         let mut frame = encode_frame(&env).unwrap();

@@ -648,8 +648,9 @@ impl Actor<NodeMsg> for Partitions {
             Input::Request {
                 id,
                 msg: NodeMsg::Partitions(request),
+                ..
             } => self.on_request(ctx, id, request),
-            Input::Request { id, msg } => {
+            Input::Request { id, msg, .. } => {
                 tracing::warn!(?msg, "partitions actor got a request it does not serve");
                 ctx.reply(
                     id,
@@ -668,6 +669,8 @@ impl Actor<NodeMsg> for Partitions {
             }
             Input::Timer { key } => self.on_timer(ctx, key),
             Input::Synced { token, result } => self.on_synced(ctx, token, result),
+            // It makes no calls, so no answers can reach it.
+            Input::Reply { .. } | Input::CallFailed { .. } => {}
         }
     }
 }

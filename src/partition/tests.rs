@@ -8,7 +8,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use super::actor::{Partitions, PartitionsTimer};
-use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, RequestId};
+use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, Origin, Outbox, RequestId};
 use crate::limits::RETENTION_CHECK_INTERVAL_MS;
 use crate::messages::*;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
@@ -166,14 +166,14 @@ impl Harness {
     }
 
     fn step(&mut self, input: Input<NodeMsg, PartitionsTimer>) -> Effects {
-        let mut effects = Vec::new();
+        let mut outbox = Outbox::default();
         let me = Addr {
             node: 1,
             actor: PARTITIONS,
         };
-        let mut ctx = Ctx::new(self.now, me, &mut self.rng, &mut effects);
+        let mut ctx = Ctx::new(self.now, me, &mut self.rng, &mut outbox);
         self.actor.handle(&mut ctx, input);
-        effects
+        outbox.take_effects()
     }
 
     fn send(&mut self, request: PartitionsRequest) -> (RequestId, Effects) {
@@ -181,6 +181,7 @@ impl Harness {
         self.next_request += 1;
         let effects = self.step(Input::Request {
             id,
+            from: Origin::Host,
             msg: NodeMsg::Partitions(request),
         });
         (id, effects)
