@@ -9,6 +9,9 @@
 //! Nothing in this module (or in any actor) may touch tokio, sockets, files, the wall clock or
 //! the thread RNG; docs/architecture.md#determinism-rules says why.
 
+pub mod client;
+#[cfg(test)]
+pub mod fake_client;
 pub mod testkit;
 pub mod timers;
 

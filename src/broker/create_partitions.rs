@@ -12,10 +12,12 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use kafka_protocol::protocol::StrBytes;
 
 use super::configs::INVALID_REQUEST;
-use super::BrokerService;
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
 use crate::controller::topics::codes;
 use crate::limits::{PARTITIONS_PER_REQUEST_MAX, TOPIC_PARTITIONS_MAX};
-use crate::messages::{Refusal, TopicMeta, TopicsReply, TopicsRequest};
+use crate::messages::call::ask;
+use crate::messages::{AddPartitionsRequest, NodeMsg, Refusal, TopicMeta};
 
 /// INVALID_REPLICA_ASSIGNMENT.
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
@@ -76,11 +78,11 @@ pub fn check_growth(
     Ok(())
 }
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn create_partitions(
         &self,
         request: CreatePartitionsRequest,
-    ) -> Result<CreatePartitionsResponse, String> {
+    ) -> Result<CreatePartitionsResponse, GatewayError> {
         let known = self.list_topics().await?;
         // Kafka refuses every copy of a topic named twice in one request.
         let mut seen = BTreeSet::new();
@@ -155,7 +157,7 @@ impl BrokerService {
         count: i32,
         assignments: Option<&[Vec<i32>]>,
         validate_only: bool,
-    ) -> Result<Result<(), Refusal>, String> {
+    ) -> Result<Result<(), Refusal>, GatewayError> {
         let Some(meta) = known.get(name) else {
             return Ok(Err(refuse(
                 codes::UNKNOWN_TOPIC_OR_PARTITION,
@@ -167,13 +169,13 @@ impl BrokerService {
         {
             return Ok(Err(refusal));
         }
-        let ask = TopicsRequest::AddPartitions {
+        let grow = AddPartitionsRequest {
             name: name.to_string(),
             total: count,
             validate_only,
         };
-        match self.topics(ask).await? {
-            TopicsReply::Topic(meta) if !validate_only => {
+        match ask(&self.node, grow).await? {
+            Ok(meta) if !validate_only => {
                 // The registry has the new count; a log that cannot open yet stays offline
                 // (KAFKA_STORAGE_ERROR, retried when used and at each retention tick) rather
                 // than unknown, and the client learns why.
@@ -185,9 +187,8 @@ impl BrokerService {
                     ))),
                 }
             }
-            TopicsReply::Topic(_) => Ok(Ok(())),
-            TopicsReply::Refused(refusal) => Ok(Err(refusal)),
-            other => Err(format!("unexpected topics reply {other:?}")),
+            Ok(_) => Ok(Ok(())),
+            Err(refusal) => Ok(Err(refusal)),
         }
     }
 }

@@ -9,7 +9,10 @@ use rand::RngCore;
 
 use super::topics::{codes, TopicRegistry};
 use crate::actor::{Actor, Ctx, Input, NoTimer};
-use crate::messages::{NodeMsg, Refusal, TopicMeta, TopicsReply, TopicsRequest};
+use crate::messages::{
+    AddPartitionsRequest, AlterConfigsRequest, CreateTopicRequest, DeleteTopicRequest, NodeMsg,
+    Refusal, TopicMeta, TopicsReply, TopicsRequest,
+};
 use crate::storage::Storage;
 
 /// Where the registry lives, relative to the storage root. Not a legal `<topic>-<partition>`
@@ -65,13 +68,13 @@ impl TopicsActor {
     ) -> TopicsReply {
         match request {
             TopicsRequest::List => TopicsReply::List(self.registry.topics.clone()),
-            TopicsRequest::Create {
+            TopicsRequest::Create(CreateTopicRequest {
                 name,
                 partitions,
                 replication_factor,
                 configs,
                 validate_only,
-            } => {
+            }) => {
                 if let Err(refusal) = self.registry.check_create(
                     &name,
                     partitions,
@@ -98,7 +101,8 @@ impl TopicsActor {
                 }
                 TopicsReply::Topic(meta)
             }
-            TopicsRequest::Delete { name } => match self.registry.delete(&name) {
+            TopicsRequest::Delete(DeleteTopicRequest { name }) => match self.registry.delete(&name)
+            {
                 Ok(meta) => match self.persist() {
                     Ok(()) => TopicsReply::Topic(meta),
                     Err(refusal) => {
@@ -108,11 +112,11 @@ impl TopicsActor {
                 },
                 Err(refusal) => TopicsReply::Refused(refusal),
             },
-            TopicsRequest::AddPartitions {
+            TopicsRequest::AddPartitions(AddPartitionsRequest {
                 name,
                 total,
                 validate_only,
-            } => {
+            }) => {
                 if let Err(refusal) = self.registry.check_add_partitions(&name, total) {
                     return TopicsReply::Refused(refusal);
                 }
@@ -134,11 +138,11 @@ impl TopicsActor {
                 }
                 TopicsReply::Topic(meta)
             }
-            TopicsRequest::AlterConfigs {
+            TopicsRequest::AlterConfigs(AlterConfigsRequest {
                 name,
                 configs,
                 validate_only,
-            } => self.alter_configs(&name, configs, validate_only),
+            }) => self.alter_configs(&name, configs, validate_only),
         }
     }
 
@@ -292,13 +296,13 @@ mod tests {
     }
 
     fn create(name: &str, partitions: i32) -> TopicsRequest {
-        TopicsRequest::Create {
+        TopicsRequest::Create(CreateTopicRequest {
             name: name.into(),
             partitions,
             replication_factor: 1,
             configs: BTreeMap::new(),
             validate_only: false,
-        }
+        })
     }
 
     #[test]
@@ -317,19 +321,19 @@ mod tests {
         assert!(matches!(
             call(
                 &mut actor,
-                TopicsRequest::Delete {
+                TopicsRequest::Delete(DeleteTopicRequest {
                     name: "gone".into()
-                }
+                })
             ),
             TopicsReply::Topic(_)
         ));
-        let validate_only = TopicsRequest::Create {
+        let validate_only = TopicsRequest::Create(CreateTopicRequest {
             name: "dry".into(),
             partitions: 1,
             replication_factor: 1,
             configs: BTreeMap::new(),
             validate_only: true,
-        };
+        });
         assert!(matches!(
             call(&mut actor, validate_only),
             TopicsReply::Topic(_)
@@ -356,11 +360,11 @@ mod tests {
             panic!()
         };
         assert_eq!(r.error_code, codes::INVALID_TOPIC_EXCEPTION);
-        let grow = TopicsRequest::AddPartitions {
+        let grow = TopicsRequest::AddPartitions(AddPartitionsRequest {
             name: "t".into(),
             total: 4,
             validate_only: false,
-        };
+        });
         assert!(matches!(
             call(&mut actor, grow),
             TopicsReply::Topic(TopicMeta { partitions: 4, .. })
@@ -374,13 +378,15 @@ mod tests {
         let storage: Arc<dyn Storage> = Arc::new(mem.clone());
         let mut actor = TopicsActor::open(storage.clone(), 1).unwrap();
         call(&mut actor, create("t", 2));
-        let alter = |configs: &[(&str, &str)], validate_only| TopicsRequest::AlterConfigs {
-            name: "t".into(),
-            configs: configs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            validate_only,
+        let alter = |configs: &[(&str, &str)], validate_only| {
+            TopicsRequest::AlterConfigs(AlterConfigsRequest {
+                name: "t".into(),
+                configs: configs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                validate_only,
+            })
         };
         let TopicsReply::Topic(dry) = call(&mut actor, alter(&[("segment.ms", "9")], true)) else {
             panic!()
