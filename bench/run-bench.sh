@@ -4,12 +4,13 @@
 # against it (rill perf, confluent-kafka, and confluent-kafka against librdkafka's mock broker)
 # and prints one table. The server is killed and the data removed on exit.
 #
-#   bash bench/run-bench.sh [--quick] [--head] [--dir PARENT] [matrix.py options: --secs S --runs N --e2e-secs S]
+#   bash bench/run-bench.sh [--quick] [--head | --bin PATH] [--dir PARENT] [matrix.py options: --secs S --runs N --e2e-secs S]
 #
 # --quick: smoke run (1 s cells, 1 run, 2 s e2e; about a minute and a half).
 # --head: benchmark the committed HEAD, built in a clean git worktree (/tmp/rill-bench-wt, target
 #   dir /tmp/rill-bench-target, seeded from target/release), not the shared working tree with
 #   others' uncommitted edits.
+# --bin PATH: benchmark a prebuilt release binary (e.g. a copy of the build before a change), no build.
 # --dir PARENT: where the server's data directory goes (default: $TMPDIR or /tmp). Use a real
 #   disk, not a tmpfs: fsync cost is part of what is measured.
 # Default run: about 6-8 minutes on 2 cores. The confluent-kafka venv comes from tests/clients/run.sh.
@@ -20,11 +21,13 @@ PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 PARENT="${TMPDIR:-/tmp}"
 MATRIX_ARGS=()
 HEAD_ONLY=0
+PREBUILT=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --dir) PARENT="$2"; shift 2 ;;
         --head) HEAD_ONLY=1; shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --bin) PREBUILT="$2"; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) MATRIX_ARGS+=("$1"); shift ;;
     esac
 done
@@ -34,7 +37,10 @@ if [[ ! -x "$PYTHON" ]] || ! "$PYTHON" -c 'import confluent_kafka' 2>/dev/null; 
     exit 1
 fi
 
-if [[ "$HEAD_ONLY" == 1 ]]; then
+if [[ -n "$PREBUILT" ]]; then
+    RILL="$(cd "$(dirname "$PREBUILT")" && pwd)/$(basename "$PREBUILT")"
+    SRC_STATE="prebuilt $RILL"
+elif [[ "$HEAD_ONLY" == 1 ]]; then
     SRC=/tmp/rill-bench-wt
     TARGET=/tmp/rill-bench-target
     REV="$(cd "$REPO" && git rev-parse HEAD)"

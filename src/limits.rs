@@ -257,3 +257,11 @@ pub const SNAPPY_BLOCK_BYTES_MAX: usize = 32 << 20;
 /// zstd levels 1 to 19 use at most 8 MiB (window log 23); only the "ultra" levels 20–22 need
 /// more, and a hostile frame may claim terabytes.
 pub const ZSTD_WINDOW_BYTES_MAX: u64 = 8 << 20;
+
+/// Leader epochs one partition's leader-epoch cache remembers (`storage::log::epoch_cache`).
+/// An epoch starts at every leader election, and the entries below the log start are dropped
+/// with the records, so a real log holds a handful; Kafka has no bound. This one bounds the
+/// checkpoint a broker reads back (about 2 MiB at most) and what a flapping leadership can make
+/// one partition hold. Past it the oldest epoch is forgotten, which answers OffsetForLeaderEpoch
+/// for it as for an epoch already removed by retention.
+pub const LEADER_EPOCH_ENTRIES_MAX: usize = 65_536;

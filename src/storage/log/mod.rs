@@ -17,6 +17,7 @@
 
 mod checkpoint;
 pub mod config;
+pub mod epoch_cache;
 mod error;
 mod index;
 mod reader;
