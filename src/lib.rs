@@ -28,7 +28,8 @@
 //!   `ServerConfig::gateway_settings` is the broker's view of them.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
 //! * [`types`]   — the shared vocabulary: [`types::TopicPartition`], Kafka's topic name rule
-//!   ([`types::topic_name`]).
+//!   ([`types::topic_name`]), Kafka's error codes as named constants ([`types::ErrorCode`], the
+//!   only place a code is a number) and a [`types::Refusal`] (code and message).
 //!
 //! # Import direction
 //! Every module belongs to one part, and a part imports only the parts listed after its arrow

@@ -829,3 +829,72 @@ fn the_rules_catch_a_planted_import() {
         .unwrap();
     assert!(host.why.contains("actors record effects"), "{}", host.why);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Error codes have names.
+
+/// The one file where a Kafka error code may be a number: every other file names the constant
+/// (`ErrorCode::UNKNOWN_TOPIC_OR_PARTITION`), so a code can't be mistyped or drift from Kafka's.
+const ERROR_CODE_HOME: &str = "src/types/error_code.rs";
+
+/// Lines of `text` that give an error code as a bare number: `error_code: 3`,
+/// `with_error_code(3)`, `error_code == 0`, `error_code != 0` (comments and strings skipped).
+fn bare_error_codes(text: &str) -> Vec<usize> {
+    const NAME: &str = "error_code";
+    let code = code_only(text);
+    let mut lines = Vec::new();
+    for (at, _) in code.match_indices(NAME) {
+        let before = &code[..at];
+        let after = code[at + NAME.len()..].trim_start();
+        let operand = if let Some(rest) = after.strip_prefix('(') {
+            before.ends_with("with_").then_some(rest)
+        } else if after.starts_with("::") {
+            None
+        } else {
+            ["==", "!=", ":"]
+                .iter()
+                .find_map(|op| after.strip_prefix(op))
+        };
+        let Some(operand) = operand else { continue };
+        let operand = operand.trim_start();
+        let digits = operand.strip_prefix('-').unwrap_or(operand);
+        if digits.starts_with(|c: char| c.is_ascii_digit()) {
+            lines.push(line_of(&code, at));
+        }
+    }
+    lines
+}
+
+#[test]
+fn error_codes_are_named_not_numbered() {
+    let found: Vec<String> = sources()
+        .iter()
+        .filter(|(file, _)| file != ERROR_CODE_HOME)
+        .flat_map(|(file, text)| {
+            bare_error_codes(text)
+                .into_iter()
+                .map(move |line| format!("{file}:{line}"))
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "bare error codes; name them with `types::ErrorCode`'s constants:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_error_code_check_catches_a_number() {
+    let source = r#"
+let a = Done { error_code: 0, message: None };
+let b = result.with_error_code(3);
+if r.error_code != 0 {}
+if r.error_code == -1 {}
+let fine = Done { error_code: ErrorCode::NONE, message: None };
+let also_fine = result.with_error_code(code.wire());
+fn log_error_code(e: &LogError) -> ErrorCode { todo!() }
+// error_code: 3 in a comment
+let s = "error_code == 0";
+"#;
+    assert_eq!(bare_error_codes(source), [2, 3, 4, 5]);
+}

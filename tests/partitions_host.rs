@@ -17,7 +17,7 @@ use rill::storage::batch::{build_batch, build_idempotent_batch};
 use rill::storage::file::FileStorage;
 use rill::storage::log::{FlushPolicy, LogConfig, TimestampType};
 use rill::storage::Storage;
-use rill::types::TopicPartition;
+use rill::types::{ErrorCode, TopicPartition};
 
 fn tp() -> TopicPartition {
     TopicPartition {
@@ -72,7 +72,13 @@ async fn ensure(handle: &NodeHandle<NodeMsg>) {
     )
     .await;
     assert!(
-        matches!(reply, PartitionsReply::Done(Done { error_code: 0, .. })),
+        matches!(
+            reply,
+            PartitionsReply::Done(Done {
+                error_code: ErrorCode::NONE,
+                ..
+            })
+        ),
         "{reply:?}"
     );
 }
@@ -110,7 +116,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
     .await
     {
         PartitionsReply::InitProducerId(InitProducerIdResult {
-            error_code: 0,
+            error_code: ErrorCode::NONE,
             producer_id,
             ..
         }) => producer_id,
@@ -139,7 +145,10 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
     };
     match ask(&handle, produce(batch.clone())).await {
         PartitionsReply::Produce(results) => {
-            assert_eq!((results[0].1.error_code, results[0].1.base_offset), (0, 0))
+            assert_eq!(
+                (results[0].1.error_code, results[0].1.base_offset),
+                (ErrorCode::NONE, 0)
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -149,7 +158,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
         .unwrap();
     match fetched {
         PartitionsReply::Fetch(results) => {
-            assert_eq!(results[0].error_code, 0);
+            assert_eq!(results[0].error_code, ErrorCode::NONE);
             assert_eq!(results[0].high_watermark, 1);
             assert!(!results[0].records.is_empty());
         }
@@ -166,7 +175,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
         PartitionsReply::Produce(results) => {
             assert_eq!(
                 (results[0].1.error_code, results[0].1.base_offset),
-                (0, 0),
+                (ErrorCode::NONE, 0),
                 "a retry after restart is recognised"
             )
         }

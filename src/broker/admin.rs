@@ -12,11 +12,10 @@ use kafka_protocol::protocol::StrBytes;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::controller::topic_config;
-use crate::controller::topics::codes::{self, INVALID_CONFIG};
 use crate::limits::PARTITIONS_PER_REQUEST_MAX;
 use crate::messages::call::ask;
 use crate::messages::{CreateTopicRequest, DeleteTopicRequest, NodeMsg, Refusal, TopicMeta};
-use crate::partition::errors::KAFKA_STORAGE_ERROR;
+use crate::types::ErrorCode;
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn create_topics(
@@ -31,7 +30,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 results.push(
                     CreatableTopicResult::default()
                         .with_name(topic.name)
-                        .with_error_code(refusal.error_code)
+                        .with_error_code(refusal.code.wire())
                         .with_error_message(Some(StrBytes::from_string(refusal.message.clone()))),
                 );
             }
@@ -60,7 +59,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             if let Err(message) = topic_config::resolve(&self.settings.log, &configs) {
                 results.push(
                     result
-                        .with_error_code(INVALID_CONFIG)
+                        .with_error_code(ErrorCode::INVALID_CONFIG.wire())
                         .with_error_message(Some(StrBytes::from_string(message))),
                 );
                 continue;
@@ -90,7 +89,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .with_replication_factor(meta.replication_factor),
                 Ok(_) => result,
                 Err(refusal) => result
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message))),
             });
         }
@@ -110,7 +109,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             })
             .sum();
         (total > PARTITIONS_PER_REQUEST_MAX).then(|| Refusal {
-            error_code: codes::POLICY_VIOLATION,
+            code: ErrorCode::POLICY_VIOLATION,
             message: format!(
                 "Excessively large number of partitions per request: {total} requested, limit {PARTITIONS_PER_REQUEST_MAX}."
             ),
@@ -140,7 +139,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         )
         .await?;
         Ok(Refusal {
-            error_code: KAFKA_STORAGE_ERROR,
+            code: ErrorCode::KAFKA_STORAGE_ERROR,
             message: format!("cannot create the topic's logs: {error}"),
         })
     }
@@ -170,7 +169,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let mut results = Vec::new();
         for name in names {
             let Some(name) = name else {
-                results.push(DeletableTopicResult::default().with_error_code(100)); // UNKNOWN_TOPIC_ID
+                results.push(
+                    DeletableTopicResult::default()
+                        .with_error_code(ErrorCode::UNKNOWN_TOPIC_ID.wire()),
+                );
                 continue;
             };
             let result = DeletableTopicResult::default()
@@ -183,9 +185,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 Ok(meta) if version >= 6 => result.with_topic_id(uuid::Uuid::from_bytes(meta.id)),
                 Ok(_) => result,
                 Err(refusal) if version >= 5 => result
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message))),
-                Err(refusal) => result.with_error_code(refusal.error_code),
+                Err(refusal) => result.with_error_code(refusal.code.wire()),
             });
         }
         Ok(DeleteTopicsResponse::default().with_responses(results))

@@ -14,15 +14,15 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::configs::{is_list_key, resource_type, topic_default, INVALID_REQUEST};
+use super::configs::{is_list_key, resource_type, topic_default};
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::controller::topic_config;
-use crate::controller::topics::{codes, TOPIC_CONFIG_KEYS};
+use crate::controller::topics::TOPIC_CONFIG_KEYS;
 use crate::messages::call::ask;
 use crate::messages::{self, Done, NodeMsg, Refusal, SetConfigRequest};
 use crate::storage::log::LogConfig;
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 /// IncrementalAlterConfigs operations (`AlterConfigOp.OpType`).
 pub mod op {
@@ -30,13 +30,6 @@ pub mod op {
     pub const DELETE: i8 = 1;
     pub const APPEND: i8 = 2;
     pub const SUBTRACT: i8 = 3;
-}
-
-fn refuse(error_code: i16, message: String) -> Refusal {
-    Refusal {
-        error_code,
-        message,
-    }
 }
 
 /// One requested change: key, operation, value.
@@ -53,8 +46,8 @@ pub fn apply_ops(
 ) -> Result<BTreeMap<String, String>, Refusal> {
     for (i, (key, _, _)) in ops.iter().enumerate() {
         if ops[..i].iter().any(|(k, _, _)| k == key) {
-            return Err(refuse(
-                INVALID_REQUEST,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_REQUEST,
                 format!("config '{key}' appears twice in one resource"),
             ));
         }
@@ -62,8 +55,8 @@ pub fn apply_ops(
     let mut next = current.clone();
     for (key, operation, value) in ops {
         if !TOPIC_CONFIG_KEYS.contains(&key.as_str()) {
-            return Err(refuse(
-                codes::INVALID_CONFIG,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_CONFIG,
                 format!("unknown topic config '{key}'"),
             ));
         }
@@ -71,8 +64,8 @@ pub fn apply_ops(
             if is_list_key(key) {
                 Ok(())
             } else {
-                Err(refuse(
-                    INVALID_REQUEST,
+                Err(Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
                     format!("config '{key}' is not a list: {name} is not allowed"),
                 ))
             }
@@ -90,8 +83,8 @@ pub fn apply_ops(
                     next.insert(key.clone(), value.clone());
                 }
                 None => {
-                    return Err(refuse(
-                        INVALID_REQUEST,
+                    return Err(Refusal::new(
+                        ErrorCode::INVALID_REQUEST,
                         format!("SET of config '{key}' needs a value"),
                     ))
                 }
@@ -119,8 +112,8 @@ pub fn apply_ops(
                 next.insert(key.clone(), items.join(","));
             }
             other => {
-                return Err(refuse(
-                    INVALID_REQUEST,
+                return Err(Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
                     format!("unknown config operation {other} for '{key}'"),
                 ))
             }
@@ -180,7 +173,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .with_resource_name(resource.resource_name);
             if let Err(refusal) = outcome {
                 response = response
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message)));
             }
             responses.push(response);
@@ -210,7 +203,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .with_resource_name(resource.resource_name);
             if let Err(refusal) = outcome {
                 response = response
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message)));
             }
             responses.push(response);
@@ -230,22 +223,22 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         match kind {
             resource_type::TOPIC => {}
             resource_type::BROKER => {
-                return Ok(Err(refuse(
-                    INVALID_REQUEST,
-                    "broker configs are static in rill: change the config file or --override flags and restart".into(),
+                return Ok(Err(Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
+                    "broker configs are static in rill: change the config file or --override flags and restart",
                 )))
             }
             other => {
-                return Ok(Err(refuse(
-                    INVALID_REQUEST,
+                return Ok(Err(Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
                     format!("resource type {other} is not supported (topics: 2)"),
                 )))
             }
         }
         let topics = self.list_topics().await?;
         let Some(meta) = topics.get(name) else {
-            return Ok(Err(refuse(
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
+            return Ok(Err(Refusal::new(
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 format!("topic '{}' does not exist", shown(&name)),
             )));
         };
@@ -255,7 +248,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         };
         let resolved = match topic_config::resolve(&self.settings.log, &configs) {
             Ok(resolved) => resolved,
-            Err(message) => return Ok(Err(refuse(codes::INVALID_CONFIG, message))),
+            Err(message) => return Ok(Err(Refusal::new(ErrorCode::INVALID_CONFIG, message))),
         };
         let alter = messages::AlterConfigsRequest {
             name: name.to_string(),
@@ -282,9 +275,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 error_code,
                 message,
             } = ask(&self.node, set).await?;
-            if error_code != 0 {
+            if error_code != ErrorCode::NONE {
                 let message = message.unwrap_or_else(|| format!("error {error_code}"));
-                return Ok(Err(refuse(
+                return Ok(Err(Refusal::new(
                     error_code,
                     format!(
                         "configs saved, but partition {partition} could not apply them: {message}"
@@ -331,27 +324,27 @@ mod tests {
     fn kafka_checks_come_with_their_codes() {
         let log = LogConfig::default();
         let none = BTreeMap::new();
-        let code = |ops: &[ConfigOp]| apply_ops(&log, &none, ops).unwrap_err().error_code;
-        assert_eq!(code(&[set("a.b", "1")]), codes::INVALID_CONFIG);
+        let code = |ops: &[ConfigOp]| apply_ops(&log, &none, ops).unwrap_err().code;
+        assert_eq!(code(&[set("a.b", "1")]), ErrorCode::INVALID_CONFIG);
         assert_eq!(
             code(&[set("retention.ms", "1"), set("retention.ms", "2")]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         assert_eq!(
             code(&[("retention.ms".into(), op::SET, None)]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         assert_eq!(
             code(&[("retention.ms".into(), op::APPEND, Some("1".into()))]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         assert_eq!(
             code(&[("retention.ms".into(), op::SUBTRACT, Some("1".into()))]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         assert_eq!(
             code(&[("retention.ms".into(), 9, Some("1".into()))]),
-            INVALID_REQUEST
+            ErrorCode::INVALID_REQUEST
         );
         let err = apply_ops(&log, &none, &[set("nope", "1")]).unwrap_err();
         assert!(err.message.contains("'nope'"), "{}", err.message);
@@ -391,8 +384,8 @@ mod tests {
         assert_eq!(
             replacement(&[("x".into(), Some("1".into()))])
                 .unwrap_err()
-                .error_code,
-            codes::INVALID_CONFIG
+                .code,
+            ErrorCode::INVALID_CONFIG
         );
     }
 }

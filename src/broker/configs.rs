@@ -9,6 +9,7 @@
 //! keys a config file named, so a file that sets a key to its default reports DEFAULT_CONFIG.)
 
 use crate::types::topic_name::shown;
+use crate::types::ErrorCode;
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::describe_configs_response::{
@@ -19,7 +20,6 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
-use crate::controller::topics::codes;
 use crate::messages::NodeMsg;
 use crate::messages::TopicMeta;
 use crate::storage::log::{FlushPolicy, LogConfig};
@@ -45,9 +45,6 @@ pub mod config_type {
     pub const LONG: i8 = 5;
     pub const LIST: i8 = 7;
 }
-
-/// INVALID_REQUEST: a resource type or name this broker does not serve.
-pub const INVALID_REQUEST: i16 = 42;
 
 /// One topic config key: its broker-level synonym, type, doc, and how to read the broker's
 /// value for it.
@@ -352,7 +349,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                             &meta.configs,
                         )),
                         None => Err((
-                            codes::UNKNOWN_TOPIC_OR_PARTITION,
+                            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                             format!("topic '{}' does not exist", shown(&name)),
                         )),
                     }
@@ -364,13 +361,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                         Ok(self.settings.broker_configs.clone())
                     } else {
                         Err((
-                            INVALID_REQUEST,
+                            ErrorCode::INVALID_REQUEST,
                             format!("unexpected broker id {name}: this is broker {id}"),
                         ))
                     }
                 }
                 other => Err((
-                    INVALID_REQUEST,
+                    ErrorCode::INVALID_REQUEST,
                     format!("resource type {other} is not supported (topics: 2, brokers: 4)"),
                 )),
             };
@@ -387,7 +384,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                         .collect(),
                 ),
                 Err((error_code, message)) => result
-                    .with_error_code(error_code)
+                    .with_error_code(error_code.wire())
                     .with_error_message(Some(text(message))),
             });
         }

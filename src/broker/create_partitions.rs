@@ -5,29 +5,18 @@
 //! after a restart.
 
 use crate::types::topic_name::shown;
+use crate::types::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::configs::INVALID_REQUEST;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
-use crate::controller::topics::codes;
 use crate::limits::{PARTITIONS_PER_REQUEST_MAX, TOPIC_PARTITIONS_MAX};
 use crate::messages::call::ask;
 use crate::messages::{AddPartitionsRequest, NodeMsg, Refusal, TopicMeta};
-
-/// INVALID_REPLICA_ASSIGNMENT.
-const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
-
-fn refuse(error_code: i16, message: String) -> Refusal {
-    Refusal {
-        error_code,
-        message,
-    }
-}
 
 /// Checks what the registry cannot: the count bound and explicit replica assignments (one
 /// list per new partition, each naming only this node, as many as the replication factor).
@@ -39,8 +28,8 @@ pub fn check_growth(
     node_id: i32,
 ) -> Result<(), Refusal> {
     if count > TOPIC_PARTITIONS_MAX {
-        return Err(refuse(
-            codes::INVALID_PARTITIONS,
+        return Err(Refusal::new(
+            ErrorCode::INVALID_PARTITIONS,
             format!("topic '{name}': {count} partitions is more than the {TOPIC_PARTITIONS_MAX} allowed"),
         ));
     }
@@ -50,8 +39,8 @@ pub fn check_growth(
     };
     let added = count - meta.partitions;
     if assignments.len() as i64 != i64::from(added) {
-        return Err(refuse(
-            INVALID_REPLICA_ASSIGNMENT,
+        return Err(Refusal::new(
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT,
             format!(
                 "topic '{name}': {} replica assignments for {added} new partitions",
                 assignments.len()
@@ -60,8 +49,8 @@ pub fn check_growth(
     }
     for replicas in assignments {
         if replicas.len() != meta.replication_factor as usize {
-            return Err(refuse(
-                INVALID_REPLICA_ASSIGNMENT,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
                 format!(
                     "topic '{name}': assignment {replicas:?} does not have {} replica(s)",
                     meta.replication_factor
@@ -69,8 +58,8 @@ pub fn check_growth(
             ));
         }
         if let Some(broker) = replicas.iter().find(|b| **b != node_id) {
-            return Err(refuse(
-                INVALID_REPLICA_ASSIGNMENT,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
                 format!("topic '{name}': unknown broker {broker} in assignment (this node is {node_id})"),
             ));
         }
@@ -108,7 +97,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 results.push(
                     CreatePartitionsTopicResult::default()
                         .with_name(topic.name)
-                        .with_error_code(codes::POLICY_VIOLATION)
+                        .with_error_code(ErrorCode::POLICY_VIOLATION.wire())
                         .with_error_message(Some(StrBytes::from_string(message.clone()))),
                 );
             }
@@ -122,8 +111,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .collect()
             });
             let outcome = if twice.contains(&name) {
-                Err(refuse(
-                    INVALID_REQUEST,
+                Err(Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
                     format!(
                         "topic '{}' appears more than once in the request",
                         shown(&name)
@@ -142,7 +131,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             let mut result = CreatePartitionsTopicResult::default().with_name(topic.name);
             if let Err(refusal) = outcome {
                 result = result
-                    .with_error_code(refusal.error_code)
+                    .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message)));
             }
             results.push(result);
@@ -159,8 +148,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         validate_only: bool,
     ) -> Result<Result<(), Refusal>, GatewayError> {
         let Some(meta) = known.get(name) else {
-            return Ok(Err(refuse(
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
+            return Ok(Err(Refusal::new(
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 format!("topic '{}' does not exist", shown(&name)),
             )));
         };
@@ -181,8 +170,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 // than unknown, and the client learns why.
                 match self.ensure_partitions(name, &meta).await {
                     Ok(()) => Ok(Ok(())),
-                    Err(error) => Ok(Err(refuse(
-                        crate::partition::errors::KAFKA_STORAGE_ERROR,
+                    Err(error) => Ok(Err(Refusal::new(
+                        ErrorCode::KAFKA_STORAGE_ERROR,
                         format!("partitions added, but not every log could be opened yet: {error}"),
                     ))),
                 }
@@ -210,16 +199,22 @@ mod tests {
     fn growth_without_assignments_is_bounded_only_by_the_limit() {
         check_growth("t", &meta(1, 1), 5, None, 1).unwrap();
         let err = check_growth("t", &meta(1, 1), TOPIC_PARTITIONS_MAX + 1, None, 1).unwrap_err();
-        assert_eq!(err.error_code, codes::INVALID_PARTITIONS);
+        assert_eq!(err.code, ErrorCode::INVALID_PARTITIONS);
     }
 
     #[test]
     fn assignments_must_cover_each_new_partition_with_this_node() {
         let m = meta(2, 1);
         check_growth("t", &m, 4, Some(&[vec![1], vec![1]]), 1).unwrap();
-        let code = |a: &[Vec<i32>]| check_growth("t", &m, 4, Some(a), 1).unwrap_err().error_code;
-        assert_eq!(code(&[vec![1]]), INVALID_REPLICA_ASSIGNMENT);
-        assert_eq!(code(&[vec![1], vec![2]]), INVALID_REPLICA_ASSIGNMENT);
-        assert_eq!(code(&[vec![1], vec![1, 1]]), INVALID_REPLICA_ASSIGNMENT);
+        let code = |a: &[Vec<i32>]| check_growth("t", &m, 4, Some(a), 1).unwrap_err().code;
+        assert_eq!(code(&[vec![1]]), ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+        assert_eq!(
+            code(&[vec![1], vec![2]]),
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT
+        );
+        assert_eq!(
+            code(&[vec![1], vec![1, 1]]),
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT
+        );
     }
 }

@@ -15,7 +15,7 @@ use super::{fetch_encode, per_partition, BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::{ask, submit};
 use crate::messages::{self, NodeMsg};
-use crate::partition::errors::INVALID_REQUEST;
+use crate::types::ErrorCode;
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn fetch(&self, request: &KafkaRequest, body: FetchRequest) -> Pending {
@@ -93,17 +93,17 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 }
             } else {
                 messages::ListOffsetsResult {
-                    error_code: INVALID_REQUEST,
+                    error_code: ErrorCode::INVALID_REQUEST,
                     timestamp: -1,
                     offset: -1,
                 }
             };
             let mut partition = ListOffsetsPartitionResponse::default()
                 .with_partition_index(tp.partition)
-                .with_error_code(result.error_code)
+                .with_error_code(result.error_code.wire())
                 .with_timestamp(result.timestamp)
                 .with_offset(result.offset);
-            if version >= 4 && result.error_code == 0 {
+            if version >= 4 && result.error_code == ErrorCode::NONE {
                 partition = partition.with_leader_epoch(0);
             }
             partitions.push((tp, partition));
@@ -130,7 +130,7 @@ fn fetch_response(results: Vec<messages::FetchPartitionResult>, version: i16) ->
     let partitions = results.into_iter().map(|result| {
         let mut partition = PartitionData::default()
             .with_partition_index(result.tp.partition)
-            .with_error_code(result.error_code)
+            .with_error_code(result.error_code.wire())
             .with_high_watermark(result.high_watermark)
             .with_last_stable_offset(result.last_stable_offset)
             // From a Vec without copying; large record sets are written from it as they are

@@ -13,11 +13,10 @@ use tokio::sync::SemaphorePermit;
 
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
-use crate::controller::topics::codes;
 use crate::messages::NodeMsg;
 use crate::messages::TopicMeta;
-use crate::partition::errors::KAFKA_STORAGE_ERROR;
 use crate::types::topic_name;
+use crate::types::ErrorCode;
 use crate::types::TopicPartition;
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
@@ -120,11 +119,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))));
         let Some(meta) = meta else {
             let code = if topic_name::is_legal(name) {
-                codes::UNKNOWN_TOPIC_OR_PARTITION
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
             } else {
-                codes::INVALID_TOPIC_EXCEPTION
+                ErrorCode::INVALID_TOPIC_EXCEPTION
             };
-            return entry.with_error_code(code);
+            return entry.with_error_code(code.wire());
         };
         let node = BrokerId(self.settings.node_id as i32);
         let partitions = (0..meta.partitions)
@@ -163,7 +162,7 @@ fn offline_entry(
     node: BrokerId,
     version: i16,
 ) -> MetadataResponsePartition {
-    let entry = entry.with_error_code(KAFKA_STORAGE_ERROR);
+    let entry = entry.with_error_code(ErrorCode::KAFKA_STORAGE_ERROR.wire());
     // kafka-protocol refuses to encode a non-default field the version lacks.
     if version >= 5 {
         entry.with_offline_replicas(vec![node])

@@ -13,9 +13,11 @@ use crate::messages::{
     DeletePartitionRequest, Done, EnsureRequest, NodeMsg, OfflineRequest, ShutdownRequest,
     TopicMeta,
 };
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every
+    /// registered topic, and after every creation or partition increase.
     pub async fn ensure_partitions(
         &self,
         topic: &str,
@@ -25,6 +27,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         for error in skipped {
             tracing::warn!(topic, %error, "stored topic config no longer valid; using the default");
         }
+        // Every partition is asked for, even after one fails: the failed ones stay offline in
+        // the actor (KAFKA_STORAGE_ERROR, retried) and the others serve.
         let mut first_error = None;
         for partition in 0..meta.partitions {
             let tp = TopicPartition {
@@ -57,10 +61,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         Ok(())
     }
 
+    /// Clean shutdown of every partition log (sync, snapshot, close).
     pub async fn close_partitions(&self) -> Result<(), GatewayError> {
         self.partitions_done(ShutdownRequest).await
     }
 
+    /// The offline partitions of `topics` (every topic when `None`): the partitions actor's view,
+    /// which the registry does not have. One request however many topics are asked for.
     pub(super) async fn offline_partitions(
         &self,
         topics: Option<Vec<String>>,
@@ -69,12 +76,17 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         Ok(offline.into_iter().collect())
     }
 
-    /// Asks a request answered with [`Done`]; a partition that does not exist counts as done
-    /// (a delete of what is already gone).
+    /// Asks a request answered with [`Done`], turning a Kafka error code into an error.
     async fn partitions_done<R: Call<Reply = Done>>(&self, request: R) -> Result<(), GatewayError> {
         match ask(&self.node, request).await? {
             Done {
-                error_code: 0 | 3, ..
+                error_code: ErrorCode::NONE,
+                ..
+            } => Ok(()),
+            // Deleting a partition that was never opened is fine.
+            Done {
+                error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                ..
             } => Ok(()),
             Done {
                 error_code,
@@ -97,7 +109,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         };
         let granted = ask(&self.node, init).await?;
         Ok(InitProducerIdResponse::default()
-            .with_error_code(granted.error_code)
+            .with_error_code(granted.error_code.wire())
             .with_producer_id(ProducerId(granted.producer_id))
             .with_producer_epoch(granted.producer_epoch))
     }

@@ -15,15 +15,13 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{codec, per_partition, BrokerService, GatewayError};
 
-/// Kafka error INVALID_REQUIRED_ACKS.
-const INVALID_REQUIRED_ACKS: i16 = 21;
 use super::service::{KafkaRequest, Pending};
 use crate::actor::client::ActorClient;
 use crate::messages::call::submit;
 use crate::messages::RecordsChecked;
 use crate::messages::{self, NodeMsg};
 use crate::storage::records::{self, WalkBudget};
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
@@ -47,7 +45,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .into_iter()
                 .map(|(tp, _)| {
                     let result = messages::ProducePartitionResult {
-                        error_code: INVALID_REQUIRED_ACKS,
+                        error_code: ErrorCode::INVALID_REQUIRED_ACKS,
                         error_message: Some(format!("acks={acks} is not -1, 0 or 1")),
                         record_errors: Vec::new(),
                         base_offset: -1,
@@ -85,7 +83,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             if acks == 0 {
                 // No answer is owed. An error closes the connection: the producer then
                 // refreshes its metadata and learns what went wrong (Kafka's behaviour).
-                return match results.iter().find(|(_, r)| r.error_code != 0) {
+                return match results
+                    .iter()
+                    .find(|(_, r)| r.error_code != ErrorCode::NONE)
+                {
                     None => Ok(None),
                     Some((tp, r)) => Err(format!(
                         "acks=0 produce to {}-{} failed with error {}",
@@ -155,7 +156,7 @@ fn produce_response(
     let partitions = results.into_iter().map(|(tp, result)| {
         let mut partition = PartitionProduceResponse::default()
             .with_index(tp.partition)
-            .with_error_code(result.error_code)
+            .with_error_code(result.error_code.wire())
             .with_base_offset(result.base_offset)
             .with_log_append_time_ms(result.log_append_time_ms);
         if version >= 5 {

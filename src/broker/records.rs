@@ -40,7 +40,7 @@ fn group_by_topic(
         let partition = DeleteRecordsPartitionResult::default()
             .with_partition_index(tp.partition)
             .with_low_watermark(result.low_watermark)
-            .with_error_code(result.error_code);
+            .with_error_code(result.error_code.wire());
         (tp, partition)
     });
     super::per_partition::group_by_topic(partitions)
@@ -56,6 +56,7 @@ fn group_by_topic(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::ErrorCode;
 
     #[test]
     fn results_are_grouped_by_topic_in_first_seen_order() {
@@ -71,8 +72,12 @@ mod tests {
                 },
             )
         };
-        let topics = group_by_topic(vec![r("b", 0, 0, 5), r("a", 1, 3, -1), r("b", 2, 0, 7)]);
-        type Shape<'a> = Vec<(&'a str, Vec<(i32, i16, i64)>)>;
+        let topics = group_by_topic(vec![
+            r("b", 0, ErrorCode::NONE, 5),
+            r("a", 1, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, -1),
+            r("b", 2, ErrorCode::NONE, 7),
+        ]);
+        type Shape<'a> = Vec<(&'a str, Vec<(i32, ErrorCode, i64)>)>;
         let shape: Shape = topics
             .iter()
             .map(|t| {
@@ -80,14 +85,20 @@ mod tests {
                     t.name.0.as_str(),
                     t.partitions
                         .iter()
-                        .map(|p| (p.partition_index, p.error_code, p.low_watermark))
+                        .map(|p| {
+                            let code = ErrorCode::from_wire(p.error_code);
+                            (p.partition_index, code, p.low_watermark)
+                        })
                         .collect(),
                 )
             })
             .collect();
         assert_eq!(
             shape,
-            [("b", vec![(0, 0, 5), (2, 0, 7)]), ("a", vec![(1, 3, -1)])]
+            [
+                ("b", vec![(0, ErrorCode::NONE, 5), (2, ErrorCode::NONE, 7)]),
+                ("a", vec![(1, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, -1)])
+            ]
         );
     }
 }

@@ -19,7 +19,7 @@ use crate::messages::{
 use crate::protocol::frame::peek_header;
 use crate::storage::batch::build_batch;
 use crate::storage::log::LogConfig;
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 const VERSION: i16 = 8;
 
@@ -65,7 +65,7 @@ fn produce(acks: i16, batch: &[u8]) -> KafkaRequest {
     }
 }
 
-fn appended(error_code: i16, base_offset: i64) -> NodeMsg {
+fn appended(error_code: ErrorCode, base_offset: i64) -> NodeMsg {
     let tp = TopicPartition {
         topic: "t".into(),
         partition: 0,
@@ -122,7 +122,7 @@ fn produce_acks_1_answers_with_the_partitions_result() {
     let client = FakeClient::default();
     let service = BrokerService::new(client.clone(), settings());
     let batch = build_batch(&[(None, b"v")], 1_000);
-    client.reply(PARTITIONS, appended(0, 42));
+    client.reply(PARTITIONS, appended(ErrorCode::NONE, 42));
 
     let answer = answer(&service, produce(1, &batch))
         .unwrap()
@@ -149,15 +149,15 @@ fn produce_acks_0_answers_nothing_and_closes_on_a_failure() {
     let service = BrokerService::new(client.clone(), settings());
     let batch = build_batch(&[(None, b"v")], 1_000);
 
-    client.reply(PARTITIONS, appended(0, 0));
+    client.reply(PARTITIONS, appended(ErrorCode::NONE, 0));
     assert_eq!(answer(&service, produce(0, &batch)), Ok(None));
     asked_produce(&client, 0, &batch);
 
     // Kafka closes the connection when an acks=0 produce fails: the client has no other way
-    // to learn of it. (NOT_LEADER_OR_FOLLOWER.)
-    client.reply(PARTITIONS, appended(6, -1));
+    // to learn of it.
+    client.reply(PARTITIONS, appended(ErrorCode::KAFKA_STORAGE_ERROR, -1));
     let closed = answer(&service, produce(0, &batch)).unwrap_err();
-    assert!(closed.contains("failed with error 6"), "{closed}");
+    assert!(closed.contains("failed with error 56"), "{closed}");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use super::client::{Client, ClientError};
 
 use super::args::{Args, Spec};
 use super::{connect, topic_to_create, CliError, CliResult};
+use crate::types::ErrorCode;
 
 pub const USAGE: &str = "\
 USAGE:
@@ -35,10 +36,6 @@ pub(super) const SPEC: Spec = Spec {
     ],
     properties: &["--config"],
 };
-
-/// Kafka's error code for an existing topic (`--if-not-exists` tolerates it).
-const TOPIC_ALREADY_EXISTS: i16 = 36;
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 
 pub async fn run(raw: &[String]) -> CliResult {
     let args = Args::parse(raw, &SPEC)?;
@@ -103,7 +100,7 @@ async fn create(client: &Client, new: NewTopic, if_not_exists: bool) -> CliResul
     for (name, result) in results {
         match result {
             Ok(()) => println!("Created topic {name}."),
-            Err(e) if e.code() == Some(TOPIC_ALREADY_EXISTS) && if_not_exists => {}
+            Err(e) if e.code() == Some(ErrorCode::TOPIC_ALREADY_EXISTS) && if_not_exists => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -206,7 +203,9 @@ async fn delete(client: &Client, args: &Args) -> CliResult {
     for (name, result) in results {
         match result {
             Ok(()) => println!("Deleted topic {name}."),
-            Err(e) if e.code() == Some(UNKNOWN_TOPIC_OR_PARTITION) && args.has("--if-exists") => {}
+            Err(e)
+                if e.code() == Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+                    && args.has("--if-exists") => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use super::topics::{codes, TopicRegistry};
+use super::topics::TopicRegistry;
 use crate::actor::{Actor, Ctx, Input, NoTimer};
 use crate::messages::{
     AddPartitionsRequest, AlterConfigsRequest, CreateTopicRequest, DeleteTopicRequest, NodeMsg,
     Refusal, TopicMeta, TopicsReply, TopicsRequest,
 };
 use crate::storage::Storage;
+use crate::types::ErrorCode;
 
 /// Where the registry lives, relative to the storage root. Not a legal `<topic>-<partition>`
 /// directory name clash: partition directories always end in `-<number>`.
@@ -55,10 +56,8 @@ impl TopicsActor {
     }
 
     fn persist(&self) -> Result<(), Refusal> {
-        save(self.storage.as_ref(), &self.registry).map_err(|e| Refusal {
-            error_code: 56, // KAFKA_STORAGE_ERROR
-            message: e.to_string(),
-        })
+        save(self.storage.as_ref(), &self.registry)
+            .map_err(|e| Refusal::new(ErrorCode::KAFKA_STORAGE_ERROR, e.to_string()))
     }
 
     fn apply(
@@ -187,7 +186,7 @@ impl Actor<NodeMsg> for TopicsActor {
             }
             Input::Request { id, msg } => {
                 let refusal = Refusal {
-                    error_code: codes::INVALID_CONFIG,
+                    code: ErrorCode::INVALID_CONFIG,
                     message: format!("not a topics request: {msg:?}"),
                 };
                 ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::Refused(refusal)));
@@ -355,11 +354,11 @@ mod tests {
         let TopicsReply::Refused(r) = call(&mut actor, create("t", 1)) else {
             panic!()
         };
-        assert_eq!(r.error_code, codes::TOPIC_ALREADY_EXISTS);
+        assert_eq!(r.code, ErrorCode::TOPIC_ALREADY_EXISTS);
         let TopicsReply::Refused(r) = call(&mut actor, create("bad name", 1)) else {
             panic!()
         };
-        assert_eq!(r.error_code, codes::INVALID_TOPIC_EXCEPTION);
+        assert_eq!(r.code, ErrorCode::INVALID_TOPIC_EXCEPTION);
         let grow = TopicsRequest::AddPartitions(AddPartitionsRequest {
             name: "t".into(),
             total: 4,
@@ -401,7 +400,7 @@ mod tests {
         let TopicsReply::Refused(r) = call(&mut actor, alter(&[("bogus", "1")], false)) else {
             panic!()
         };
-        assert_eq!(r.error_code, codes::INVALID_CONFIG);
+        assert_eq!(r.code, ErrorCode::INVALID_CONFIG);
         mem.crash();
         let reopened = TopicsActor::open(storage, 1).unwrap();
         let configs = &reopened.registry().topics["t"].configs;

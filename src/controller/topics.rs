@@ -9,32 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::{BROKER_PARTITIONS_MAX, TOPIC_PARTITIONS_MAX};
 use crate::messages::{Refusal, TopicMeta};
-use crate::types::topic_name::{self, shown, IllegalName};
-
-/// Kafka error codes this module answers with.
-pub mod codes {
-    pub const NONE: i16 = 0;
-    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-    pub const INVALID_TOPIC_EXCEPTION: i16 = super::IllegalName::ERROR_CODE;
-    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
-    pub const INVALID_PARTITIONS: i16 = 37;
-    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
-    pub const INVALID_CONFIG: i16 = 40;
-    pub const POLICY_VIOLATION: i16 = 44;
-}
-
-fn refuse(error_code: i16, message: impl Into<String>) -> Refusal {
-    Refusal {
-        error_code,
-        message: message.into(),
-    }
-}
+use crate::types::topic_name::{self, shown};
+use crate::types::ErrorCode;
 
 /// Kafka's name rule ([`topic_name::validate_name`]) as the broker answers it:
 /// INVALID_TOPIC_EXCEPTION with the reason.
 fn check_name(name: &str) -> Result<(), Refusal> {
     topic_name::validate_name(name)
-        .map_err(|illegal| refuse(codes::INVALID_TOPIC_EXCEPTION, illegal.message))
+        .map_err(|illegal| Refusal::new(ErrorCode::INVALID_TOPIC_EXCEPTION, illegal.message))
 }
 
 /// Metrics names replace '.' with '_', so Kafka refuses two topics that differ only there.
@@ -67,8 +49,8 @@ fn check_config_keys(configs: &BTreeMap<String, String>) -> Result<(), Refusal> 
         .keys()
         .find(|k| !TOPIC_CONFIG_KEYS.contains(&k.as_str()))
     {
-        Some(key) => Err(refuse(
-            codes::INVALID_CONFIG,
+        Some(key) => Err(Refusal::new(
+            ErrorCode::INVALID_CONFIG,
             format!("unknown topic config '{key}'"),
         )),
         None => Ok(()),
@@ -76,8 +58,8 @@ fn check_config_keys(configs: &BTreeMap<String, String>) -> Result<(), Refusal> 
 }
 
 fn unknown_topic(name: &str) -> Refusal {
-    refuse(
-        codes::UNKNOWN_TOPIC_OR_PARTITION,
+    Refusal::new(
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
         format!("topic '{}' does not exist", shown(name)),
     )
 }
@@ -99,8 +81,8 @@ impl TopicRegistry {
     ) -> Result<(), Refusal> {
         check_name(name)?;
         if self.topics.contains_key(name) {
-            return Err(refuse(
-                codes::TOPIC_ALREADY_EXISTS,
+            return Err(Refusal::new(
+                ErrorCode::TOPIC_ALREADY_EXISTS,
                 format!("topic '{name}' already exists"),
             ));
         }
@@ -109,24 +91,24 @@ impl TopicRegistry {
             .keys()
             .find(|t| collision_key(t) == collision_key(name))
         {
-            return Err(refuse(codes::INVALID_TOPIC_EXCEPTION, format!("topic '{name}' collides with existing topic '{other}' ('.' and '_' are treated alike)")));
+            return Err(Refusal::new(ErrorCode::INVALID_TOPIC_EXCEPTION, format!("topic '{name}' collides with existing topic '{other}' ('.' and '_' are treated alike)")));
         }
         if partitions < 1 {
-            return Err(refuse(
-                codes::INVALID_PARTITIONS,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_PARTITIONS,
                 format!("number of partitions must be at least 1, got {partitions}"),
             ));
         }
         if partitions > TOPIC_PARTITIONS_MAX {
-            return Err(refuse(
-                codes::INVALID_PARTITIONS,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_PARTITIONS,
                 format!("topic '{name}': {partitions} partitions is more than the {TOPIC_PARTITIONS_MAX} allowed"),
             ));
         }
         self.check_broker_partitions(i64::from(partitions))?;
         if replication_factor < 1 || replication_factor > brokers {
-            return Err(refuse(
-                codes::INVALID_REPLICATION_FACTOR,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_REPLICATION_FACTOR,
                 format!("replication factor {replication_factor} is not between 1 and the {brokers} available broker(s)"),
             ));
         }
@@ -143,8 +125,8 @@ impl TopicRegistry {
     fn check_broker_partitions(&self, added: i64) -> Result<(), Refusal> {
         let total = self.partition_count();
         if total + added > BROKER_PARTITIONS_MAX {
-            return Err(refuse(
-                codes::POLICY_VIOLATION,
+            return Err(Refusal::new(
+                ErrorCode::POLICY_VIOLATION,
                 format!(
                     "this broker hosts {total} partitions; {added} more would pass its limit of {BROKER_PARTITIONS_MAX}"
                 ),
@@ -188,8 +170,8 @@ impl TopicRegistry {
     pub fn check_add_partitions(&self, name: &str, new_total: i32) -> Result<(), Refusal> {
         let meta = self.topics.get(name).ok_or_else(|| unknown_topic(name))?;
         if new_total <= meta.partitions {
-            return Err(refuse(
-                codes::INVALID_PARTITIONS,
+            return Err(Refusal::new(
+                ErrorCode::INVALID_PARTITIONS,
                 format!(
                     "topic '{name}' has {} partitions; the new count {new_total} must be larger",
                     meta.partitions
@@ -216,8 +198,7 @@ mod tests {
     #[test]
     fn a_bad_name_is_refused_as_kafka_does() {
         let refusal = check_name("has space").unwrap_err();
-        assert_eq!(refusal.error_code, codes::INVALID_TOPIC_EXCEPTION);
-        assert_eq!(codes::INVALID_TOPIC_EXCEPTION, 17);
+        assert_eq!(refusal.code, ErrorCode::INVALID_TOPIC_EXCEPTION);
         assert!(
             refusal.message.contains("'has space' is illegal"),
             "{}",
@@ -232,44 +213,36 @@ mod tests {
         reg.check_create("a.b", 3, 1, &none, 1).unwrap();
         reg.create("a.b", meta(3));
         assert_eq!(
-            reg.check_create("a.b", 3, 1, &none, 1)
-                .unwrap_err()
-                .error_code,
-            codes::TOPIC_ALREADY_EXISTS
+            reg.check_create("a.b", 3, 1, &none, 1).unwrap_err().code,
+            ErrorCode::TOPIC_ALREADY_EXISTS
         );
         assert_eq!(
-            reg.check_create("a_b", 3, 1, &none, 1)
-                .unwrap_err()
-                .error_code,
-            codes::INVALID_TOPIC_EXCEPTION
+            reg.check_create("a_b", 3, 1, &none, 1).unwrap_err().code,
+            ErrorCode::INVALID_TOPIC_EXCEPTION
         );
         assert_eq!(
-            reg.check_create("c", 0, 1, &none, 1)
-                .unwrap_err()
-                .error_code,
-            codes::INVALID_PARTITIONS
+            reg.check_create("c", 0, 1, &none, 1).unwrap_err().code,
+            ErrorCode::INVALID_PARTITIONS
         );
         assert_eq!(
-            reg.check_create("c", 1, 2, &none, 1)
-                .unwrap_err()
-                .error_code,
-            codes::INVALID_REPLICATION_FACTOR
+            reg.check_create("c", 1, 2, &none, 1).unwrap_err().code,
+            ErrorCode::INVALID_REPLICATION_FACTOR
         );
         let bad_config = BTreeMap::from([("retention.msx".to_string(), "1".to_string())]);
         assert_eq!(
             reg.check_create("c", 1, 1, &bad_config, 1)
                 .unwrap_err()
-                .error_code,
-            codes::INVALID_CONFIG
+                .code,
+            ErrorCode::INVALID_CONFIG
         );
         assert_eq!(
-            reg.check_add_partitions("a.b", 3).unwrap_err().error_code,
-            codes::INVALID_PARTITIONS
+            reg.check_add_partitions("a.b", 3).unwrap_err().code,
+            ErrorCode::INVALID_PARTITIONS
         );
         reg.check_add_partitions("a.b", 4).unwrap();
         assert_eq!(
-            reg.delete("nope").unwrap_err().error_code,
-            codes::UNKNOWN_TOPIC_OR_PARTITION
+            reg.delete("nope").unwrap_err().code,
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
         );
         assert_eq!(reg.delete("a.b").unwrap().partitions, 3);
     }
@@ -283,17 +256,13 @@ mod tests {
         let new = BTreeMap::from([("retention.ms".to_string(), "5".to_string())]);
         reg.check_alter_configs("t", &new).unwrap();
         assert_eq!(
-            reg.check_alter_configs("nope", &new)
-                .unwrap_err()
-                .error_code,
-            codes::UNKNOWN_TOPIC_OR_PARTITION
+            reg.check_alter_configs("nope", &new).unwrap_err().code,
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
         );
         let unknown = BTreeMap::from([("retention.msx".to_string(), "5".to_string())]);
         assert_eq!(
-            reg.check_alter_configs("t", &unknown)
-                .unwrap_err()
-                .error_code,
-            codes::INVALID_CONFIG
+            reg.check_alter_configs("t", &unknown).unwrap_err().code,
+            ErrorCode::INVALID_CONFIG
         );
         let previous = reg.alter_configs("t", new.clone()).unwrap();
         assert_eq!(previous.keys().collect::<Vec<_>>(), ["segment.ms"]);

@@ -122,6 +122,7 @@ replies! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::ErrorCode;
 
     #[test]
     fn a_reply_is_taken_from_its_own_variant_only() {
@@ -138,7 +139,7 @@ mod tests {
     #[test]
     fn a_topic_change_is_the_topic_or_the_refusal() {
         let refusal = Refusal {
-            error_code: 36,
+            code: ErrorCode::TOPIC_ALREADY_EXISTS,
             message: "exists".into(),
         };
         let refused = NodeMsg::TopicsReply(TopicsReply::Refused(refusal.clone()));

@@ -42,7 +42,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::types::TopicPartition;
+    use crate::types::{ErrorCode, TopicPartition};
 
     fn bytes(msg: &NodeMsg) -> Vec<u8> {
         postcard::to_stdvec(msg).unwrap()
@@ -72,7 +72,7 @@ mod tests {
         assert_eq!(bytes(&delete_topic), [2, 2, 1, b't']);
         // TopicsReply = 3, Refused = 2; error code 17 zigzags to 34.
         let refused = NodeMsg::TopicsReply(TopicsReply::Refused(Refusal {
-            error_code: 17,
+            code: ErrorCode::INVALID_TOPIC_EXCEPTION,
             message: "x".into(),
         }));
         assert_eq!(bytes(&refused), [3, 2, 34, 1, b'x']);

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 /// Requests to [`super::PARTITIONS`]. Each carries its own type, so the gateway asks with a
 /// typed call (`super::call`) and gets the matching reply type back. A newtype variant of a
@@ -132,20 +132,20 @@ pub enum PartitionsReply {
 /// The outcome of a request that answers nothing else: a Kafka error code (0 = done).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Done {
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub message: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InitProducerIdResult {
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub producer_id: i64,
     pub producer_epoch: i16,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ProducePartitionResult {
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub error_message: Option<String>,
     /// The records that caused the refusal (Produce v8+ `record_errors`), as Kafka's
     /// `LogValidator` reports them; empty for refusals of the whole batch.
@@ -169,7 +169,7 @@ pub struct RecordError {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FetchPartitionResult {
     pub tp: TopicPartition,
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub high_watermark: i64,
     pub last_stable_offset: i64,
     pub log_start_offset: i64,
@@ -178,13 +178,13 @@ pub struct FetchPartitionResult {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ListOffsetsResult {
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub timestamp: i64,
     pub offset: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteRecordsResult {
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub low_watermark: i64,
 }

@@ -14,12 +14,8 @@ pub struct TopicMeta {
     pub configs: BTreeMap<String, String>,
 }
 
-/// A refusal: Kafka error code and a message for the client.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refusal {
-    pub error_code: i16,
-    pub message: String,
-}
+/// The refusal a [`TopicsReply::Refused`] carries; it lives with the error codes.
+pub use crate::types::Refusal;
 
 /// Requests to [`super::TOPICS`], each with its own type (see `PartitionsRequest`).
 #[derive(Debug, Serialize, Deserialize)]

@@ -15,10 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::errors::{
-    self, INVALID_TOPIC_EXCEPTION, KAFKA_STORAGE_ERROR, NONE, NOT_ENOUGH_REPLICAS,
-    OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_OR_PARTITION,
-};
+use super::errors;
 use super::fetch_wait::FetchWaits;
 use super::offline::OfflineLogs;
 use super::producer_ids::ProducerIds;
@@ -35,7 +32,7 @@ use crate::messages::{
 };
 use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::Storage;
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, Refusal, TopicPartition};
 
 type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg, PartitionsTimer>;
 
@@ -71,7 +68,7 @@ pub struct Partitions {
     offline: OfflineLogs,
 }
 
-fn done(error_code: i16, message: Option<String>) -> NodeMsg {
+fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
     NodeMsg::PartitionsReply(PartitionsReply::Done(Done {
         error_code,
         message,
@@ -91,7 +88,7 @@ fn too_few_in_sync(acks: i16, replica: &Replica) -> Option<String> {
 }
 
 fn produce_result(
-    error_code: i16,
+    error_code: ErrorCode,
     message: Option<String>,
     base_offset: i64,
     log_start: i64,
@@ -168,7 +165,7 @@ impl Partitions {
                     .producer_ids
                     .init(transactional_id.as_deref(), ctx.now.mono_ms)
                 {
-                    Ok((producer_id, epoch)) => (NONE, producer_id, epoch),
+                    Ok((producer_id, epoch)) => (ErrorCode::NONE, producer_id, epoch),
                     Err(code) => (code, -1, -1),
                 };
                 let reply = PartitionsReply::InitProducerId(InitProducerIdResult {
@@ -193,7 +190,7 @@ impl Partitions {
     fn ensure(&mut self, ctx: PCtx, tp: TopicPartition, config: &LogConfig) -> NodeMsg {
         if !replica::valid_topic_partition(&tp) {
             return done(
-                INVALID_TOPIC_EXCEPTION,
+                ErrorCode::INVALID_TOPIC_EXCEPTION,
                 Some(format!("invalid topic-partition {tp:?}")),
             );
         }
@@ -203,8 +200,8 @@ impl Partitions {
         // An explicit Ensure retries an offline log at once.
         self.offline.remove(&tp);
         match self.open_replica(ctx, &tp, config.clone()) {
-            Ok(()) => done(NONE, None),
-            Err((code, message)) => done(code, Some(message)),
+            Ok(()) => done(ErrorCode::NONE, None),
+            Err(refused) => done(refused.code, Some(refused.message)),
         }
     }
 
@@ -215,7 +212,7 @@ impl Partitions {
         ctx: PCtx,
         tp: &TopicPartition,
         config: LogConfig,
-    ) -> Result<(), (i16, String)> {
+    ) -> Result<(), Refusal> {
         let id = self.next_replica_id;
         match Replica::open(
             self.storage.clone(),
@@ -237,7 +234,7 @@ impl Partitions {
                 let code = errors::log_error_code(&error);
                 self.offline
                     .failed(tp.clone(), config, error.to_string(), ctx.now.mono_ms);
-                Err((code, error.to_string()))
+                Err(Refusal::new(code, error.to_string()))
             }
         }
     }
@@ -256,7 +253,7 @@ impl Partitions {
             let config = replica.log().config().clone();
             tracing::warn!(?tp, "partition log failed on a write; reopening it");
             for waiter in replica.abandon() {
-                self.complete_waiter(ctx, waiter, Some(KAFKA_STORAGE_ERROR));
+                self.complete_waiter(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
             }
             self.offline
                 .reopen_now(tp.clone(), config, "the log failed on a write".into());
@@ -270,15 +267,15 @@ impl Partitions {
 
     fn set_config(&mut self, ctx: PCtx, tp: &TopicPartition, config: &LogConfig) -> NodeMsg {
         if self.offline.set_config(tp, config.clone()) {
-            return done(NONE, None);
+            return done(ErrorCode::NONE, None);
         }
         let Some(replica) = self.replicas.get_mut(tp) else {
-            return done(UNKNOWN_TOPIC_OR_PARTITION, None);
+            return done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None);
         };
         match replica.set_config(config.clone()) {
             Ok(()) => {
                 self.schedule_flush(ctx, tp);
-                done(NONE, None)
+                done(ErrorCode::NONE, None)
             }
             Err(error) => done(errors::log_error_code(&error), Some(error.to_string())),
         }
@@ -290,23 +287,23 @@ impl Partitions {
             if was_offline {
                 // Whatever files it has go with it.
                 return match self.storage.remove_dir_all(&replica::dir_for(tp)) {
-                    Ok(()) => done(NONE, None),
-                    Err(error) => done(KAFKA_STORAGE_ERROR, Some(error.to_string())),
+                    Ok(()) => done(ErrorCode::NONE, None),
+                    Err(error) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(error.to_string())),
                 };
             }
-            return done(UNKNOWN_TOPIC_OR_PARTITION, None);
+            return done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None);
         };
         self.by_id.remove(&replica.id);
         ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
         let (waiters, removed) = replica.delete();
         for waiter in waiters {
-            self.complete_waiter(ctx, waiter, Some(UNKNOWN_TOPIC_OR_PARTITION));
+            self.complete_waiter(ctx, waiter, Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
         }
         // Parked fetches reading it now see an error, which answers them.
         self.wake_fetches(ctx, tp);
         match removed {
-            Ok(()) => done(NONE, None),
-            Err(error) => done(KAFKA_STORAGE_ERROR, Some(error.to_string())),
+            Ok(()) => done(ErrorCode::NONE, None),
+            Err(error) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(error.to_string())),
         }
     }
 
@@ -320,7 +317,10 @@ impl Partitions {
             self.by_id.remove(&replica.id);
             ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
             let (waiters, closed) = replica.close();
-            let error_code = closed.as_ref().err().map(|_| KAFKA_STORAGE_ERROR);
+            let error_code = closed
+                .as_ref()
+                .err()
+                .map(|_| ErrorCode::KAFKA_STORAGE_ERROR);
             for waiter in waiters {
                 self.complete_waiter(ctx, waiter, error_code);
             }
@@ -331,8 +331,8 @@ impl Partitions {
             self.wake_fetches(ctx, &tp);
         }
         match first_error {
-            None => done(NONE, None),
-            Some(message) => done(KAFKA_STORAGE_ERROR, Some(message)),
+            None => done(ErrorCode::NONE, None),
+            Some(message) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(message)),
         }
     }
 
@@ -352,8 +352,10 @@ impl Partitions {
             let check = checked.get_mut(slot).and_then(Option::take);
             let Some(replica) = self.replicas.get_mut(&tp) else {
                 let result = match self.offline.reason(&tp) {
-                    Some(reason) => produce_result(KAFKA_STORAGE_ERROR, Some(reason), -1, -1),
-                    None => produce_result(UNKNOWN_TOPIC_OR_PARTITION, None, -1, -1),
+                    Some(reason) => {
+                        produce_result(ErrorCode::KAFKA_STORAGE_ERROR, Some(reason), -1, -1)
+                    }
+                    None => produce_result(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None, -1, -1),
                 };
                 results.push((tp, result));
                 continue;
@@ -362,16 +364,17 @@ impl Partitions {
                 let log_start = replica.log().log_start_offset();
                 results.push((
                     tp,
-                    produce_result(NOT_ENOUGH_REPLICAS, Some(refusal), -1, log_start),
+                    produce_result(ErrorCode::NOT_ENOUGH_REPLICAS, Some(refusal), -1, log_start),
                 ));
                 continue;
             }
             let result = match replica.produce(records, check, ctx.now.unix_ms) {
-                Err(refusal) => {
+                Err(rejection) => {
                     let log_start = replica.log().log_start_offset();
+                    let refusal = rejection.refusal;
                     let mut result =
-                        produce_result(refusal.error_code, Some(refusal.message), -1, log_start);
-                    result.record_errors = refusal.record_errors;
+                        produce_result(refusal.code, Some(refusal.message), -1, log_start);
+                    result.record_errors = rejection.record_errors;
                     result
                 }
                 Ok(appended) => {
@@ -391,7 +394,7 @@ impl Partitions {
                         touched.push((tp.clone(), written));
                     }
                     let log_start = replica.log().log_start_offset();
-                    let mut result = produce_result(NONE, None, first_offset, log_start);
+                    let mut result = produce_result(ErrorCode::NONE, None, first_offset, log_start);
                     result.log_append_time_ms = appended.log_append_time_ms();
                     result
                 }
@@ -421,7 +424,7 @@ impl Partitions {
     }
 
     /// One partition of a pending produce is durable (or failed with `error_code`).
-    fn complete_waiter(&mut self, ctx: PCtx, waiter: Waiter, error_code: Option<i16>) {
+    fn complete_waiter(&mut self, ctx: PCtx, waiter: Waiter, error_code: Option<ErrorCode>) {
         let Some(pending) = self.produces.get_mut(&waiter.produce) else {
             return;
         };
@@ -466,7 +469,7 @@ impl Partitions {
             self.complete_waiter(ctx, waiter, None);
         }
         for waiter in outcome.failed {
-            self.complete_waiter(ctx, waiter, Some(KAFKA_STORAGE_ERROR));
+            self.complete_waiter(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
         }
         self.schedule_flush(ctx, &tp);
     }
@@ -492,7 +495,7 @@ impl Partitions {
         if !self.offline.is_empty() {
             for result in &mut read.results {
                 if self.offline.contains(&result.tp) {
-                    result.error_code = KAFKA_STORAGE_ERROR;
+                    result.error_code = ErrorCode::KAFKA_STORAGE_ERROR;
                 }
             }
         }
@@ -549,9 +552,9 @@ impl Partitions {
                     Some(replica) => reads::list_offset(replica, timestamp_ms),
                     None => ListOffsetsResult {
                         error_code: if self.offline.contains(&tp) {
-                            KAFKA_STORAGE_ERROR
+                            ErrorCode::KAFKA_STORAGE_ERROR
                         } else {
-                            UNKNOWN_TOPIC_OR_PARTITION
+                            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
                         },
                         timestamp: -1,
                         offset: -1,
@@ -577,7 +580,7 @@ impl Partitions {
                     low_watermark: -1,
                 };
                 let result = match self.replicas.get_mut(&tp) {
-                    None => failed(UNKNOWN_TOPIC_OR_PARTITION),
+                    None => failed(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
                     Some(replica) => {
                         // -1 means "up to the high watermark" (Kafka's DeleteRecords).
                         let before = if offset == -1 {
@@ -586,11 +589,11 @@ impl Partitions {
                             offset
                         };
                         if before < 0 {
-                            failed(OFFSET_OUT_OF_RANGE)
+                            failed(ErrorCode::OFFSET_OUT_OF_RANGE)
                         } else {
                             match replica.delete_records_before(before, now_ms) {
                                 Ok(low_watermark) => DeleteRecordsResult {
-                                    error_code: NONE,
+                                    error_code: ErrorCode::NONE,
                                     low_watermark,
                                 },
                                 Err(error) => failed(errors::log_error_code(&error)),
@@ -653,7 +656,7 @@ impl Actor<NodeMsg> for Partitions {
                 ctx.reply(
                     id,
                     done(
-                        errors::INVALID_REQUEST,
+                        ErrorCode::INVALID_REQUEST,
                         Some("not a partitions request".into()),
                     ),
                 );

@@ -20,10 +20,10 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::errors::{COORDINATOR_NOT_AVAILABLE, INVALID_REQUEST};
 use super::transactional_ids::TransactionalIds;
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::storage::Storage;
+use crate::types::ErrorCode;
 
 pub const BLOCK_FILE: &str = "producer-id-block.checkpoint";
 const TMP_FILE: &str = "producer-id-block.checkpoint.tmp";
@@ -80,7 +80,11 @@ impl ProducerIds {
 
     /// Answers `InitProducerId` at `now_ms` (monotonic): `(producer_id, epoch)` or a Kafka
     /// error code.
-    pub fn init(&mut self, transactional_id: Option<&str>, now_ms: u64) -> Result<(i64, i16), i16> {
+    pub fn init(
+        &mut self,
+        transactional_id: Option<&str>,
+        now_ms: u64,
+    ) -> Result<(i64, i16), ErrorCode> {
         let Some(txn) = transactional_id else {
             return Ok((self.allocate()?, 0));
         };
@@ -88,7 +92,7 @@ impl ProducerIds {
         // and treating "" as a transactional id handed every such producer the same id with a
         // bumped epoch, so they fenced each other. Kafka refuses an empty id.
         if txn.is_empty() {
-            return Err(INVALID_REQUEST);
+            return Err(ErrorCode::INVALID_REQUEST);
         }
         let next = match self.transactional.get(txn) {
             Some((id, epoch)) if epoch < i16::MAX - 1 => (id, epoch + 1),
@@ -108,13 +112,13 @@ impl ProducerIds {
         (self.transactional.len(), self.transactional.name_bytes())
     }
 
-    fn allocate(&mut self) -> Result<i64, i16> {
+    fn allocate(&mut self) -> Result<i64, ErrorCode> {
         let mut block = match self.block {
             Some(block) => block,
             None => {
                 let persisted_end = self.read_block_end().map_err(|e| {
                     tracing::error!(error = %e, "cannot read the producer id block file");
-                    COORDINATOR_NOT_AVAILABLE
+                    ErrorCode::COORDINATOR_NOT_AVAILABLE
                 })?;
                 Block {
                     next_id: persisted_end,
@@ -126,10 +130,10 @@ impl ProducerIds {
             let end = block
                 .next_id
                 .checked_add(PRODUCER_ID_BLOCK_SIZE)
-                .ok_or(COORDINATOR_NOT_AVAILABLE)?;
+                .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
             self.write_block_end(end).map_err(|e| {
                 tracing::error!(error = %e, "cannot persist the producer id block");
-                COORDINATOR_NOT_AVAILABLE
+                ErrorCode::COORDINATOR_NOT_AVAILABLE
             })?;
             block.block_end = end;
         }
@@ -187,7 +191,7 @@ mod tests {
     #[test]
     fn an_empty_transactional_id_is_refused_not_shared() {
         let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
-        assert_eq!(ids.init(Some(""), 0), Err(INVALID_REQUEST));
+        assert_eq!(ids.init(Some(""), 0), Err(ErrorCode::INVALID_REQUEST));
         assert_eq!(ids.init(None, 0), Ok((0, 0)));
         assert_eq!(
             ids.init(None, 0),
@@ -202,6 +206,6 @@ mod tests {
         let file = mem.open(Path::new(BLOCK_FILE), true).unwrap();
         file.append(b"garbage").unwrap();
         let mut ids = ProducerIds::new(mem.clone());
-        assert_eq!(ids.init(None, 0), Err(COORDINATOR_NOT_AVAILABLE));
+        assert_eq!(ids.init(None, 0), Err(ErrorCode::COORDINATOR_NOT_AVAILABLE));
     }
 }

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::errors::{INVALID_PRODUCER_EPOCH, INVALID_RECORD, OUT_OF_ORDER_SEQUENCE_NUMBER};
 use crate::limits::PRODUCER_BATCHES_RETAINED;
 use crate::storage::batch::BatchHeader;
+use crate::types::ErrorCode;
 
 /// Sequence and offset range of one batch a producer wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub enum Check {
     /// A retry of a batch already in the log: acknowledge with these offsets, write nothing.
     Duplicate { first_offset: i64, last_offset: i64 },
     /// Refuse with this Kafka error code.
-    Reject(i16),
+    Reject(ErrorCode),
 }
 
 /// A batch to remember, once its offsets are known.
@@ -121,7 +121,7 @@ impl ProducerStates {
             return Check::Append;
         }
         if header.base_sequence < 0 || header.producer_epoch < 0 {
-            return Check::Reject(INVALID_RECORD);
+            return Check::Reject(ErrorCode::INVALID_RECORD);
         }
         // Kafka accepts any sequence from a producer it knows nothing about (its state may
         // have expired or been deleted with old segments).
@@ -129,13 +129,13 @@ impl ProducerStates {
             return Check::Append;
         };
         if header.producer_epoch < entry.epoch {
-            return Check::Reject(INVALID_PRODUCER_EPOCH);
+            return Check::Reject(ErrorCode::INVALID_PRODUCER_EPOCH);
         }
         if header.producer_epoch > entry.epoch {
             return if header.base_sequence == 0 {
                 Check::Append
             } else {
-                Check::Reject(OUT_OF_ORDER_SEQUENCE_NUMBER)
+                Check::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
             };
         }
         let last_seq = increment_sequence(header.base_sequence, header.last_offset_delta);
@@ -151,7 +151,7 @@ impl ProducerStates {
         }
         match entry.batches.back() {
             Some(last) if !in_sequence(last.last_seq, header.base_sequence) => {
-                Check::Reject(OUT_OF_ORDER_SEQUENCE_NUMBER)
+                Check::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
             }
             _ => Check::Append,
         }
@@ -238,16 +238,16 @@ mod tests {
         );
         assert_eq!(
             states.check(&header(7, 0, 0, 2)),
-            Check::Reject(OUT_OF_ORDER_SEQUENCE_NUMBER)
+            Check::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
         );
         assert_eq!(
             states.check(&header(7, 0, 15, 1)),
-            Check::Reject(OUT_OF_ORDER_SEQUENCE_NUMBER)
+            Check::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
         );
         assert_eq!(states.check(&header(7, 0, 14, 1)), Check::Append);
         assert_eq!(
             states.check(&header(7, 1, 3, 1)),
-            Check::Reject(OUT_OF_ORDER_SEQUENCE_NUMBER),
+            Check::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
             "a new epoch starts at 0"
         );
         let bumped = header(7, 1, 0, 1);
@@ -255,7 +255,7 @@ mod tests {
         states.record(ProducerBatch::from_header_at(&bumped, offset), 2);
         assert_eq!(
             states.check(&header(7, 0, 14, 1)),
-            Check::Reject(INVALID_PRODUCER_EPOCH)
+            Check::Reject(ErrorCode::INVALID_PRODUCER_EPOCH)
         );
         assert_eq!(states.get(7).unwrap().batches.len(), 1);
     }

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use super::errors::{self, INVALID_REQUEST, NONE, UNKNOWN_TOPIC_OR_PARTITION};
+use super::errors;
 use super::replica::Replica;
 use crate::messages::{FetchPartition, FetchPartitionResult, FetchRequest, ListOffsetsResult};
 use crate::storage::log::LogError;
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 /// ListOffsets special timestamps.
 pub const EARLIEST_TIMESTAMP: i64 = -2;
@@ -33,7 +33,7 @@ impl FetchRead {
     }
 }
 
-fn fetch_error(tp: &TopicPartition, error_code: i16) -> FetchPartitionResult {
+fn fetch_error(tp: &TopicPartition, error_code: ErrorCode) -> FetchPartitionResult {
     FetchPartitionResult {
         tp: tp.clone(),
         error_code,
@@ -57,10 +57,10 @@ pub fn read_fetch(replicas: &BTreeMap<TopicPartition, Replica>, fetch: &FetchReq
     };
     for partition in &fetch.partitions {
         let result = match replicas.get(&partition.tp) {
-            None => fetch_error(&partition.tp, UNKNOWN_TOPIC_OR_PARTITION),
+            None => fetch_error(&partition.tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
             Some(replica) => read_partition(replica, partition, &mut remaining, read.bytes == 0),
         };
-        read.has_error |= result.error_code != NONE;
+        read.has_error |= result.error_code != ErrorCode::NONE;
         read.bytes += result.records.len();
         read.results.push(result);
     }
@@ -80,7 +80,7 @@ fn read_partition(
     let limit = (partition.partition_max_bytes.max(0) as usize).min(*remaining);
     let mut result = FetchPartitionResult {
         tp: partition.tp.clone(),
-        error_code: NONE,
+        error_code: ErrorCode::NONE,
         high_watermark,
         last_stable_offset: high_watermark,
         log_start_offset: log.log_start_offset(),
@@ -104,7 +104,7 @@ fn read_partition(
 /// One ListOffsets lookup. Unknown partitions are the caller's business.
 pub fn list_offset(replica: &Replica, timestamp_ms: i64) -> ListOffsetsResult {
     let ok = |timestamp, offset| ListOffsetsResult {
-        error_code: NONE,
+        error_code: ErrorCode::NONE,
         timestamp,
         offset,
     };
@@ -123,7 +123,7 @@ pub fn list_offset(replica: &Replica, timestamp_ms: i64) -> ListOffsetsResult {
             Err(error) => list_error(&error),
         },
         _ => ListOffsetsResult {
-            error_code: INVALID_REQUEST,
+            error_code: ErrorCode::INVALID_REQUEST,
             timestamp: -1,
             offset: -1,
         },

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::errors::{self, INVALID_RECORD, INVALID_TIMESTAMP, KAFKA_STORAGE_ERROR};
+use super::errors;
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
 use crate::faults::{self, Canary};
@@ -19,7 +19,7 @@ use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint, TimestampType};
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::{Storage, SyncHandle};
-use crate::types::{topic_name, TopicPartition};
+use crate::types::{topic_name, ErrorCode, Refusal, TopicPartition};
 
 /// The leader epoch stamped into appended batches. There is no controller yet, so a single
 /// node leads every partition in epoch 0.
@@ -34,22 +34,27 @@ pub struct Waiter {
     pub slot: usize,
 }
 
-/// Why one partition's records were refused: a Kafka error code and a message for the client.
+/// Why one partition's records were refused: the refusal the client gets, and the records at
+/// fault when the refusal is pinned to some.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub error_code: i16,
-    pub message: String,
+pub struct Rejection {
+    pub refusal: Refusal,
     /// The records at fault, for Produce v8+ `record_errors`.
     pub record_errors: Vec<RecordError>,
 }
 
-impl Refusal {
-    fn new(error_code: i16, message: impl Into<String>) -> Self {
+impl From<Refusal> for Rejection {
+    fn from(refusal: Refusal) -> Self {
         Self {
-            error_code,
-            message: message.into(),
+            refusal,
             record_errors: Vec::new(),
         }
+    }
+}
+
+impl Rejection {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal::new(code, message).into()
     }
 
     /// A refusal of the record walk, answered as Kafka's `LogValidator` answers one: a fault
@@ -59,15 +64,15 @@ impl Refusal {
     /// (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE) names no record. The walk stops at the first fault,
     /// so at most one record is named where Kafka may list several.
     fn from_records(e: RecordsError) -> Self {
-        let error_code = errors::records_error_code(e.kind);
+        let code = errors::records_error_code(e.kind);
         let pinned = matches!(
             e.kind,
             RecordsErrorKind::Invalid | RecordsErrorKind::InvalidTimestamp
         );
         let Some(batch_index) = e.record_index.filter(|_| pinned) else {
-            return Self::new(error_code, e.message);
+            return Self::new(code, e.message);
         };
-        let message = if error_code == INVALID_TIMESTAMP {
+        let message = if code == ErrorCode::INVALID_TIMESTAMP {
             "One or more records have been rejected due to invalid timestamp".to_string()
         } else {
             format!(
@@ -78,8 +83,7 @@ impl Refusal {
             )
         };
         Self {
-            error_code,
-            message,
+            refusal: Refusal::new(code, message),
             record_errors: vec![RecordError {
                 batch_index,
                 message: Some(e.message),
@@ -245,10 +249,10 @@ impl Replica {
         mut records: Vec<u8>,
         checked: Option<RecordsChecked>,
         now_ms: i64,
-    ) -> Result<Appended, Refusal> {
+    ) -> Result<Appended, Rejection> {
         if self.failed {
-            return Err(Refusal::new(
-                KAFKA_STORAGE_ERROR,
+            return Err(Rejection::new(
+                ErrorCode::KAFKA_STORAGE_ERROR,
                 "the log failed to sync; it must be reopened",
             ));
         }
@@ -265,7 +269,7 @@ impl Replica {
             match self.producers.check(header) {
                 Check::Append => {}
                 Check::Reject(code) => {
-                    return Err(Refusal::new(
+                    return Err(Rejection::new(
                         code,
                         format!(
                             "producer {} epoch {} sequence {} refused",
@@ -278,7 +282,7 @@ impl Replica {
                     last_offset,
                 } => {
                     batch::validate_all(&records, self.log.config().batch_bytes_max).map_err(
-                        |(_, e)| Refusal::new(errors::batch_error_code(&e), e.to_string()),
+                        |(_, e)| Rejection::new(errors::batch_error_code(&e), e.to_string()),
                     )?;
                     return Ok(Appended::Duplicate {
                         first_offset,
@@ -295,7 +299,7 @@ impl Replica {
         } else {
             self.log.append(&mut records, LEADER_EPOCH, now_ms)
         }
-        .map_err(|e| Refusal::from_log(&e))?;
+        .map_err(|e| Rejection::from_log(&e))?;
         if self.log.segment_count() > segments_before {
             // The append rolled: the sealed segments were synced, so the state as of the new
             // segment's base (before this append) describes durable batches only.
@@ -320,8 +324,8 @@ impl Replica {
 
     /// Refuses records the walk found broken, and CreateTime records outside the topic's
     /// timestamp bounds (Kafka's `LogValidator.validateTimestamp`).
-    fn check_records(&self, checked: RecordsChecked, now_ms: i64) -> Result<(), Refusal> {
-        let seen = checked.map_err(Refusal::from_records)?;
+    fn check_records(&self, checked: RecordsChecked, now_ms: i64) -> Result<(), Rejection> {
+        let seen = checked.map_err(Rejection::from_records)?;
         let config = self.log.config();
         if config.timestamp_type == TimestampType::CreateTime {
             if let Some(refused) = records::timestamp_out_of_range(
@@ -330,7 +334,7 @@ impl Replica {
                 config.timestamp_before_max_ms,
                 config.timestamp_after_max_ms,
             ) {
-                return Err(Refusal::from_records(refused));
+                return Err(Rejection::from_records(refused));
             }
         }
         Ok(())
@@ -513,7 +517,7 @@ fn idempotent_header(records: &[u8]) -> Result<Option<BatchHeader>, Refusal> {
     }
     if found.is_some() && count > 1 {
         return Err(Refusal::new(
-            INVALID_RECORD,
+            ErrorCode::INVALID_RECORD,
             "an idempotent batch must be the only batch of its partition in a request",
         ));
     }

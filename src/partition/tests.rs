@@ -8,7 +8,6 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use super::actor::{Partitions, PartitionsTimer};
-use super::errors::*;
 use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, RequestId};
 use crate::limits::RETENTION_CHECK_INTERVAL_MS;
 use crate::messages::*;
@@ -16,7 +15,7 @@ use crate::storage::batch::{self, build_batch, build_idempotent_batch};
 use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS};
 use crate::storage::mem::MemStorage;
 use crate::storage::{Storage, SyncHandle};
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 const T0_MS: i64 = 1_700_000_000_000;
 
@@ -199,7 +198,13 @@ impl Harness {
             config,
         }));
         assert!(
-            matches!(reply, PartitionsReply::Done(Done { error_code: 0, .. })),
+            matches!(
+                reply,
+                PartitionsReply::Done(Done {
+                    error_code: ErrorCode::NONE,
+                    ..
+                })
+            ),
             "{reply:?}"
         );
     }
@@ -221,7 +226,7 @@ impl Harness {
             producer_epoch: -1,
         })) {
             PartitionsReply::InitProducerId(InitProducerIdResult {
-                error_code: 0,
+                error_code: ErrorCode::NONE,
                 producer_id,
                 producer_epoch,
             }) => (producer_id, producer_epoch),
@@ -256,10 +261,13 @@ fn acks_all_is_refused_while_fewer_replicas_are_in_sync_than_min_insync_replicas
         },
     );
     let refused = h.produce_one(-1, &a, plain(b"x"));
-    assert_eq!(refused.error_code, NOT_ENOUGH_REPLICAS);
+    assert_eq!(refused.error_code, ErrorCode::NOT_ENOUGH_REPLICAS);
     assert_eq!(h.log_end(&a), 0, "nothing appended");
     let accepted = h.produce_one(1, &a, plain(b"y"));
-    assert_eq!((accepted.error_code, accepted.base_offset), (NONE, 0));
+    assert_eq!(
+        (accepted.error_code, accepted.base_offset),
+        (ErrorCode::NONE, 0)
+    );
 }
 
 #[test]
@@ -268,11 +276,14 @@ fn produce_then_fetch_roundtrip() {
     let a = tp("a");
     h.ensure(&a, config(None));
     let first = h.produce_one(1, &a, build_batch(&[(None, b"x"), (None, b"y")], T0_MS));
-    assert_eq!((first.error_code, first.base_offset), (NONE, 0));
+    assert_eq!((first.error_code, first.base_offset), (ErrorCode::NONE, 0));
     let second = h.produce_one(1, &a, plain(b"z"));
-    assert_eq!((second.error_code, second.base_offset), (NONE, 2));
+    assert_eq!(
+        (second.error_code, second.base_offset),
+        (ErrorCode::NONE, 2)
+    );
     let results = fetch_results(h.ask(fetch(&[(&a, 0)], 1, 1 << 20)));
-    assert_eq!(results[0].error_code, NONE);
+    assert_eq!(results[0].error_code, ErrorCode::NONE);
     assert_eq!(results[0].high_watermark, 3);
     assert_eq!(results[0].last_stable_offset, 3);
     assert_eq!(batch_offsets(&results[0].records), vec![0, 2]);
@@ -322,7 +333,7 @@ fn acks_all_waits_for_the_sync_and_later_appends_share_the_next_one() {
             .iter()
             .map(|(_, r)| (r.error_code, r.base_offset))
             .collect::<Vec<_>>(),
-        vec![(0, 0), (0, 0)]
+        vec![(ErrorCode::NONE, 0), (ErrorCode::NONE, 0)]
     );
     assert!(
         take_reply(&mut effects_a, second).is_none(),
@@ -387,10 +398,10 @@ fn a_failed_sync_fails_the_waiters_and_the_log() {
         result: Err("EIO".into()),
     });
     let results = produce_results(take_reply(&mut effects, id).unwrap());
-    assert_eq!(results[0].1.error_code, KAFKA_STORAGE_ERROR);
+    assert_eq!(results[0].1.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
     assert_eq!(
         h.produce_one(1, &a, plain(b"2")).error_code,
-        KAFKA_STORAGE_ERROR
+        ErrorCode::KAFKA_STORAGE_ERROR
     );
 }
 
@@ -401,13 +412,16 @@ fn a_retried_idempotent_batch_gets_its_original_offset_and_is_stored_once() {
     h.ensure(&a, config(Some(0)));
     let (pid, epoch) = h.init_producer();
     let original = h.produce_one(1, &a, idempotent(pid, epoch, 0, 2));
-    assert_eq!((original.error_code, original.base_offset), (NONE, 0));
+    assert_eq!(
+        (original.error_code, original.base_offset),
+        (ErrorCode::NONE, 0)
+    );
     assert_eq!(h.produce_one(1, &a, plain(b"other")).base_offset, 2);
     let retry = h.produce_one(1, &a, idempotent(pid, epoch, 0, 2));
-    assert_eq!((retry.error_code, retry.base_offset), (NONE, 0));
+    assert_eq!((retry.error_code, retry.base_offset), (ErrorCode::NONE, 0));
     assert_eq!(h.log_end(&a), 3, "the retry was not written");
     let next = h.produce_one(1, &a, idempotent(pid, epoch, 2, 1));
-    assert_eq!((next.error_code, next.base_offset), (NONE, 3));
+    assert_eq!((next.error_code, next.base_offset), (ErrorCode::NONE, 3));
     let results = fetch_results(h.ask(fetch(&[(&a, 0)], 0, 1 << 20)));
     assert_eq!(batch_offsets(&results[0].records), vec![0, 2, 3]);
 }
@@ -420,26 +434,29 @@ fn sequence_gap_and_fenced_epoch_are_refused() {
     let (pid, _) = h.init_producer();
     assert_eq!(
         h.produce_one(1, &a, idempotent(pid, 1, 0, 1)).error_code,
-        NONE
+        ErrorCode::NONE
     );
     let gap = h.produce_one(1, &a, idempotent(pid, 1, 5, 1));
-    assert_eq!(gap.error_code, OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_eq!(gap.error_code, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
     let fenced = h.produce_one(1, &a, idempotent(pid, 0, 1, 1));
-    assert_eq!(fenced.error_code, INVALID_PRODUCER_EPOCH);
+    assert_eq!(fenced.error_code, ErrorCode::INVALID_PRODUCER_EPOCH);
     let new_epoch_not_at_zero = h.produce_one(1, &a, idempotent(pid, 2, 1, 1));
     assert_eq!(
         new_epoch_not_at_zero.error_code,
-        OUT_OF_ORDER_SEQUENCE_NUMBER
+        ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
     );
     assert_eq!(
         h.produce_one(1, &a, idempotent(pid, 2, 0, 1)).error_code,
-        NONE
+        ErrorCode::NONE
     );
     assert_eq!(h.log_end(&a), 2, "refused batches were not written");
     // An idempotent batch must travel alone.
     let mut two = idempotent(pid, 2, 1, 1);
     two.extend(plain(b"x"));
-    assert_eq!(h.produce_one(1, &a, two).error_code, INVALID_RECORD);
+    assert_eq!(
+        h.produce_one(1, &a, two).error_code,
+        ErrorCode::INVALID_RECORD
+    );
 }
 
 #[test]
@@ -475,17 +492,17 @@ fn producer_state_survives_a_crash_from_the_log_alone() {
     h.ensure(&a, config(None));
     assert_eq!(h.log_end(&a), 2);
     let retry = h.produce_one(1, &a, idempotent(pid, epoch, 1, 1));
-    assert_eq!((retry.error_code, retry.base_offset), (NONE, 1));
+    assert_eq!((retry.error_code, retry.base_offset), (ErrorCode::NONE, 1));
     let lost = h.produce_one(1, &a, idempotent(pid, epoch, 2, 1));
     assert_eq!(
         (lost.error_code, lost.base_offset),
-        (NONE, 2),
+        (ErrorCode::NONE, 2),
         "re-sent after the crash"
     );
     assert_eq!(
         h.produce_one(1, &a, idempotent(pid, epoch, 4, 1))
             .error_code,
-        OUT_OF_ORDER_SEQUENCE_NUMBER
+        ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
     );
     // A new id after the crash never repeats one handed out before.
     assert!(h.init_producer().0 > pid);
@@ -518,10 +535,13 @@ fn producer_state_survives_a_crash_through_a_snapshot_and_the_tail_after_it() {
     let from_snapshot = h.produce_one(1, &a, idempotent(pid, epoch, 0, 3));
     assert_eq!(
         (from_snapshot.error_code, from_snapshot.base_offset),
-        (NONE, 0)
+        (ErrorCode::NONE, 0)
     );
     let from_tail = h.produce_one(1, &a, idempotent(other, 0, 0, 1));
-    assert_eq!((from_tail.error_code, from_tail.base_offset), (NONE, 3));
+    assert_eq!(
+        (from_tail.error_code, from_tail.base_offset),
+        (ErrorCode::NONE, 3)
+    );
     assert_eq!(h.log_end(&a), 4);
     assert_eq!(h.actor.replica(&a).unwrap().producers().len(), 2);
 }
@@ -635,8 +655,8 @@ fn fetch_respects_max_bytes_but_always_returns_a_batch_for_the_first_partition_w
     // Errors come per partition, and answer at once.
     let unknown = tp("nope");
     let results = fetch_results(h.ask(fetch(&[(&a, 7), (&unknown, 0)], 1, 1 << 20)));
-    assert_eq!(results[0].error_code, OFFSET_OUT_OF_RANGE);
-    assert_eq!(results[1].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(results[0].error_code, ErrorCode::OFFSET_OUT_OF_RANGE);
+    assert_eq!(results[1].error_code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
 }
 
 fn list(h: &mut Harness, tp: &TopicPartition, timestamp: i64) -> ListOffsetsResult {
@@ -673,19 +693,28 @@ fn list_offsets_and_delete_records_edges() {
         h.produce_one(1, &a, build_batch(&[(None, b"v")], ts));
     }
     let offset_of = |r: ListOffsetsResult| (r.error_code, r.timestamp, r.offset);
-    assert_eq!(offset_of(list(&mut h, &a, -2)), (NONE, -1, 0));
-    assert_eq!(offset_of(list(&mut h, &a, -1)), (NONE, -1, 3));
-    assert_eq!(offset_of(list(&mut h, &a, -3)), (NONE, 3_000, 1));
-    assert_eq!(offset_of(list(&mut h, &a, 1_500)), (NONE, 3_000, 1));
-    assert_eq!(offset_of(list(&mut h, &a, 9_999)), (NONE, -1, -1));
+    assert_eq!(offset_of(list(&mut h, &a, -2)), (ErrorCode::NONE, -1, 0));
+    assert_eq!(offset_of(list(&mut h, &a, -1)), (ErrorCode::NONE, -1, 3));
+    assert_eq!(offset_of(list(&mut h, &a, -3)), (ErrorCode::NONE, 3_000, 1));
+    assert_eq!(
+        offset_of(list(&mut h, &a, 1_500)),
+        (ErrorCode::NONE, 3_000, 1)
+    );
+    assert_eq!(
+        offset_of(list(&mut h, &a, 9_999)),
+        (ErrorCode::NONE, -1, -1)
+    );
     assert_eq!(
         list(&mut h, &tp("nope"), -1).error_code,
-        UNKNOWN_TOPIC_OR_PARTITION
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
     );
 
     let deleted = delete_records(&mut h, &a, 2);
-    assert_eq!((deleted.error_code, deleted.low_watermark), (NONE, 2));
-    assert_eq!(offset_of(list(&mut h, &a, -2)), (NONE, -1, 2));
+    assert_eq!(
+        (deleted.error_code, deleted.low_watermark),
+        (ErrorCode::NONE, 2)
+    );
+    assert_eq!(offset_of(list(&mut h, &a, -2)), (ErrorCode::NONE, -1, 2));
     assert_eq!(
         delete_records(&mut h, &a, 1).low_watermark,
         2,
@@ -693,16 +722,19 @@ fn list_offsets_and_delete_records_edges() {
     );
     assert_eq!(
         delete_records(&mut h, &a, 99).error_code,
-        OFFSET_OUT_OF_RANGE
+        ErrorCode::OFFSET_OUT_OF_RANGE
     );
     let to_hw = delete_records(&mut h, &a, -1);
-    assert_eq!((to_hw.error_code, to_hw.low_watermark), (NONE, 3));
+    assert_eq!(
+        (to_hw.error_code, to_hw.low_watermark),
+        (ErrorCode::NONE, 3)
+    );
     assert_eq!(
         delete_records(&mut h, &tp("nope"), 0).error_code,
-        UNKNOWN_TOPIC_OR_PARTITION
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
     );
     let results = fetch_results(h.ask(fetch(&[(&a, 0)], 1, 1 << 20)));
-    assert_eq!(results[0].error_code, OFFSET_OUT_OF_RANGE);
+    assert_eq!(results[0].error_code, ErrorCode::OFFSET_OUT_OF_RANGE);
     assert_eq!(
         results[0].log_start_offset, 3,
         "tells the consumer where the log starts"
@@ -730,17 +762,17 @@ fn a_bad_partition_is_refused_without_touching_the_others() {
             (tp("nope"), plain(b"x")),
         ],
     )));
-    let codes: Vec<(i16, i64)> = results
+    let codes: Vec<(ErrorCode, i64)> = results
         .iter()
         .map(|(_, r)| (r.error_code, r.base_offset))
         .collect();
     assert_eq!(
         codes,
         vec![
-            (CORRUPT_MESSAGE, -1),
-            (NONE, 0),
-            (MESSAGE_TOO_LARGE, -1),
-            (UNKNOWN_TOPIC_OR_PARTITION, -1)
+            (ErrorCode::CORRUPT_MESSAGE, -1),
+            (ErrorCode::NONE, 0),
+            (ErrorCode::MESSAGE_TOO_LARGE, -1),
+            (ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, -1)
         ]
     );
     assert_eq!((h.log_end(&a), h.log_end(&b), h.log_end(&c)), (0, 1, 0));
@@ -764,7 +796,7 @@ fn admin_requests_ensure_set_config_delete() {
         matches!(
             reply,
             PartitionsReply::Done(Done {
-                error_code: INVALID_CONFIG,
+                error_code: ErrorCode::INVALID_CONFIG,
                 ..
             })
         ),
@@ -777,7 +809,7 @@ fn admin_requests_ensure_set_config_delete() {
     assert!(matches!(
         unknown,
         PartitionsReply::Done(Done {
-            error_code: UNKNOWN_TOPIC_OR_PARTITION,
+            error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             ..
         })
     ));
@@ -788,7 +820,7 @@ fn admin_requests_ensure_set_config_delete() {
     assert!(matches!(
         traversal,
         PartitionsReply::Done(Done {
-            error_code: INVALID_TOPIC_EXCEPTION,
+            error_code: ErrorCode::INVALID_TOPIC_EXCEPTION,
             ..
         })
     ));
@@ -800,14 +832,17 @@ fn admin_requests_ensure_set_config_delete() {
     }));
     assert!(matches!(
         take_reply(&mut effects, id),
-        Some(PartitionsReply::Done(Done { error_code: 0, .. }))
+        Some(PartitionsReply::Done(Done {
+            error_code: ErrorCode::NONE,
+            ..
+        }))
     ));
     let results = fetch_results(take_reply(&mut effects, waiting).expect("answered"));
-    assert_eq!(results[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(results[0].error_code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
     assert!(!storage.exists(Path::new("a-0")));
     assert_eq!(
         h.produce_one(1, &a, plain(b"x")).error_code,
-        UNKNOWN_TOPIC_OR_PARTITION
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
     );
     let again = h.ask(PartitionsRequest::Delete(DeletePartitionRequest {
         tp: a.clone(),
@@ -815,7 +850,7 @@ fn admin_requests_ensure_set_config_delete() {
     assert!(matches!(
         again,
         PartitionsReply::Done(Done {
-            error_code: UNKNOWN_TOPIC_OR_PARTITION,
+            error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             ..
         })
     ));
@@ -871,7 +906,7 @@ fn an_acks_all_retry_of_a_batch_not_yet_durable_waits_for_the_same_sync() {
         let results = produce_results(take_reply(&mut effects, id).expect("answered"));
         assert_eq!(
             (results[0].1.error_code, results[0].1.base_offset),
-            (NONE, 0)
+            (ErrorCode::NONE, 0)
         );
     }
     assert!(syncs(&effects).is_empty());
@@ -945,18 +980,18 @@ fn an_idempotent_batch_with_a_negative_last_offset_delta_is_refused_not_a_panic(
     assert_eq!(
         h.produce_one(1, &a, idempotent(pid, epoch, 0, 1))
             .error_code,
-        NONE
+        ErrorCode::NONE
     );
     let mut bad = idempotent(pid, epoch, 1, 1);
     bad[23..27].copy_from_slice(&(-1i32).to_be_bytes());
     let crc = batch::compute_crc(&bad);
     bad[17..21].copy_from_slice(&crc.to_be_bytes());
     let refused = h.produce_one(1, &a, bad);
-    assert_eq!(refused.error_code, CORRUPT_MESSAGE);
+    assert_eq!(refused.error_code, ErrorCode::CORRUPT_MESSAGE);
     assert_eq!(h.log_end(&a), 1, "nothing written");
     assert_eq!(
         h.produce_one(1, &a, idempotent(pid, epoch, 1, 1))
             .error_code,
-        NONE
+        ErrorCode::NONE
     );
 }

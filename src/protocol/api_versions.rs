@@ -8,9 +8,7 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::ApiVersionsResponse;
 
 use super::versions::{Supported, SUPPORTED};
-
-/// Kafka error code UNSUPPORTED_VERSION.
-pub const UNSUPPORTED_VERSION: i16 = 35;
+use crate::types::ErrorCode;
 
 /// ApiVersions responses use header v0 at every version.
 pub const RESPONSE_HEADER_VERSION: i16 = 0;
@@ -24,7 +22,10 @@ pub fn answer(requested_version: i16) -> (ApiVersionsResponse, i16) {
     if (ours.min..=ours.max).contains(&requested_version) {
         (body, requested_version)
     } else {
-        (body.with_error_code(UNSUPPORTED_VERSION), 0)
+        (
+            body.with_error_code(ErrorCode::UNSUPPORTED_VERSION.wire()),
+            0,
+        )
     }
 }
 
@@ -51,7 +52,10 @@ mod tests {
     fn supported_versions_answer_at_the_requested_version() {
         for v in 0..=3 {
             let (body, version) = answer(v);
-            assert_eq!((body.error_code, version), (0, v));
+            assert_eq!(
+                (ErrorCode::from_wire(body.error_code), version),
+                (ErrorCode::NONE, v)
+            );
             assert_eq!(roundtrip(&body, version).api_keys.len(), SUPPORTED.len());
         }
     }
@@ -59,7 +63,10 @@ mod tests {
     #[test]
     fn too_new_a_version_gets_unsupported_version_as_v0_with_the_full_list() {
         let (body, version) = answer(9);
-        assert_eq!((body.error_code, version), (UNSUPPORTED_VERSION, 0));
+        assert_eq!(
+            (ErrorCode::from_wire(body.error_code), version),
+            (ErrorCode::UNSUPPORTED_VERSION, 0)
+        );
         let decoded = roundtrip(&body, 0);
         let keys: Vec<i16> = decoded.api_keys.iter().map(|k| k.api_key).collect();
         assert_eq!(

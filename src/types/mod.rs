@@ -3,7 +3,9 @@
 //! gateway, the host and the client tools can all use these words without depending on each
 //! other.
 
+pub mod error_code;
 pub mod ids;
 pub mod topic_name;
 
+pub use error_code::{ErrorCode, Refusal};
 pub use ids::TopicPartition;

@@ -16,11 +16,6 @@ pub struct IllegalName {
     pub message: String,
 }
 
-impl IllegalName {
-    /// Kafka's INVALID_TOPIC_EXCEPTION, the code a broker answers an illegal name with.
-    pub const ERROR_CODE: i16 = 17;
-}
-
 impl std::fmt::Display for IllegalName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)

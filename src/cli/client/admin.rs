@@ -15,6 +15,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::cluster::Client;
 use super::error::{ClientError, ClientResult};
+use crate::types::ErrorCode;
 
 /// DescribeConfigs resource type of a topic.
 const RESOURCE_TOPIC: i8 = 2;
@@ -56,7 +57,10 @@ fn str_bytes(s: &str) -> StrBytes {
 /// The error of one result entry, if any.
 fn entry_error(code: i16, message: Option<&StrBytes>, fallback: String) -> Option<ClientError> {
     let message = message.map(|m| m.as_str()).filter(|m| !m.is_empty());
-    ClientError::from_code(code, Some(message.unwrap_or(&fallback)))
+    ClientError::from_code(
+        ErrorCode::from_wire(code),
+        Some(message.unwrap_or(&fallback)),
+    )
 }
 
 impl Client {

@@ -11,7 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::connection::Connection;
 use super::error::{ClientError, ClientResult};
 use super::limits::REQUEST_TIMEOUT_MS_DEFAULT;
-use crate::types::topic_name::IllegalName;
+use crate::types::ErrorCode;
 
 /// Settings shared by every connection of a client.
 #[derive(Debug, Clone)]
@@ -54,14 +54,14 @@ pub struct PartitionInfo {
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
     pub offline: Vec<i32>,
-    pub error_code: i16,
+    pub error_code: ErrorCode,
 }
 
 /// One topic from Metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicInfo {
     pub name: String,
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub topic_id: uuid::Uuid,
     pub internal: bool,
     /// Sorted by partition id.
@@ -74,7 +74,9 @@ impl TopicInfo {
     /// is wrong with it.
     pub fn error(&self) -> Option<ClientError> {
         let message = match crate::types::topic_name::validate_name(&self.name) {
-            Err(illegal) if self.error_code == IllegalName::ERROR_CODE => illegal.message,
+            Err(illegal) if self.error_code == ErrorCode::INVALID_TOPIC_EXCEPTION => {
+                illegal.message
+            }
             _ => format!("topic '{}' metadata", self.name),
         };
         ClientError::from_code(self.error_code, Some(&message))
@@ -120,13 +122,13 @@ impl ClusterMetadata {
                         replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
                         isr: p.isr_nodes.iter().map(|b| b.0).collect(),
                         offline: p.offline_replicas.iter().map(|b| b.0).collect(),
-                        error_code: p.error_code,
+                        error_code: ErrorCode::from_wire(p.error_code),
                     })
                     .collect();
                 partitions.sort_by_key(|p| p.partition);
                 let info = TopicInfo {
                     name: name.clone(),
-                    error_code: t.error_code,
+                    error_code: ErrorCode::from_wire(t.error_code),
                     topic_id: t.topic_id,
                     internal: t.is_internal,
                     partitions,
@@ -145,12 +147,12 @@ impl ClusterMetadata {
     /// The topic, or the error a caller should report (missing or with an error code).
     pub fn topic(&self, name: &str) -> ClientResult<&TopicInfo> {
         let topic = self.topics.get(name).ok_or_else(|| ClientError::Broker {
-            code: 3,
+            code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             message: format!("topic '{name}' does not exist"),
         })?;
-        if topic.error_code == 3 {
+        if topic.error_code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {
             return Err(ClientError::Broker {
-                code: 3,
+                code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 message: format!("topic '{name}' does not exist"),
             });
         }

@@ -24,6 +24,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use super::error::{ClientError, ClientResult};
 use super::limits::{INFLIGHT_PER_CONNECTION_MAX, RESPONSE_FRAME_BYTES_MAX};
 use super::versions::Negotiated;
+use crate::types::ErrorCode;
 
 type Waiter = oneshot::Sender<ClientResult<Bytes>>;
 
@@ -145,12 +146,12 @@ impl Connection {
         let answer: ClientResult<ApiVersionsResponse> =
             self.call(ApiKey::ApiVersions, 3, &v3).await;
         let response = match answer {
-            Ok(r) if r.error_code == 0 => r,
+            Ok(r) if ErrorCode::from_wire(r.error_code) == ErrorCode::NONE => r,
             Ok(_) | Err(ClientError::Protocol(_)) => {
                 let r: ApiVersionsResponse = self
                     .call(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default())
                     .await?;
-                if let Some(e) = ClientError::from_code(r.error_code, None) {
+                if let Some(e) = ClientError::from_code(ErrorCode::from_wire(r.error_code), None) {
                     return Err(e);
                 }
                 r

@@ -22,12 +22,12 @@ use super::cluster::Client;
 use super::error::{ClientError, ClientResult};
 use super::limits::{RETRIES_MAX, RETRY_BACKOFF_MS};
 use super::records::{BatchIter, Record};
+use crate::types::ErrorCode;
 
 /// ListOffsets' special timestamps.
 const LATEST_TIMESTAMP: i64 = -1;
 const EARLIEST_TIMESTAMP: i64 = -2;
 /// Kafka error codes the consumer reacts to.
-const OFFSET_OUT_OF_RANGE: i16 = 1;
 
 /// Where a partition's consumption starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +208,7 @@ impl Consumer {
         for (leader, partitions) in by_leader {
             if leader < 0 {
                 return Err(ClientError::Broker {
-                    code: 5,
+                    code: ErrorCode::LEADER_NOT_AVAILABLE,
                     message: format!(
                         "partitions {partitions:?} of '{}' have no leader",
                         self.topic
@@ -263,7 +263,9 @@ impl Consumer {
                     ))
                 })?;
             let context = format!("listing offsets of {}-{p}", self.topic);
-            if let Some(e) = ClientError::from_code(answer.error_code, Some(&context)) {
+            if let Some(e) =
+                ClientError::from_code(ErrorCode::from_wire(answer.error_code), Some(&context))
+            {
                 return Err(e);
             }
             out.push((*p, answer.offset));
@@ -295,7 +297,7 @@ impl Consumer {
         }
         if by_leader.contains_key(&-1) {
             return Err(ClientError::Broker {
-                code: 5,
+                code: ErrorCode::LEADER_NOT_AVAILABLE,
                 message: format!("a partition of '{}' has no leader", self.topic),
             });
         }
@@ -352,7 +354,10 @@ impl Consumer {
                         .collect(),
                 )]);
         let response: FetchResponse = connection.call(ApiKey::Fetch, version, &request).await?;
-        if let Some(e) = ClientError::from_code(response.error_code, Some("fetch failed")) {
+        if let Some(e) = ClientError::from_code(
+            ErrorCode::from_wire(response.error_code),
+            Some("fetch failed"),
+        ) {
             return Err(e);
         }
         let mut out = Vec::with_capacity(partitions.len());
@@ -366,12 +371,14 @@ impl Consumer {
                 else {
                     continue;
                 };
-                if data.error_code == OFFSET_OUT_OF_RANGE {
+                if ErrorCode::from_wire(data.error_code) == ErrorCode::OFFSET_OUT_OF_RANGE {
                     out.push(Err(data.partition_index));
                     continue;
                 }
                 let context = format!("fetching {}-{}", self.topic, data.partition_index);
-                if let Some(e) = ClientError::from_code(data.error_code, Some(&context)) {
+                if let Some(e) =
+                    ClientError::from_code(ErrorCode::from_wire(data.error_code), Some(&context))
+                {
                     return Err(e);
                 }
                 out.push(Ok(FetchedPartition {

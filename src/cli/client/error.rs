@@ -4,12 +4,14 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
 
+use crate::types::ErrorCode;
+
 /// Why a client call failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
     /// The broker answered with a Kafka error code.
     #[error("{}: {message}", error_name(*code))]
-    Broker { code: i16, message: String },
+    Broker { code: ErrorCode, message: String },
     /// No TCP connection could be made.
     #[error("cannot connect to {addr}: {reason}")]
     Connect { addr: String, reason: String },
@@ -42,9 +44,9 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// A broker error from a response's code and optional message; `None` for code 0.
-    pub fn from_code(code: i16, message: Option<&str>) -> Option<Self> {
-        let error = ResponseError::try_from_code(code)?;
+    /// A broker error from a response's code and optional message; `None` for NONE.
+    pub fn from_code(code: ErrorCode, message: Option<&str>) -> Option<Self> {
+        let error = code.response_error()?;
         let message = match message {
             Some(m) if !m.is_empty() => m.to_string(),
             _ => describe(error),
@@ -53,7 +55,7 @@ impl ClientError {
     }
 
     /// The Kafka error code, for broker errors.
-    pub fn code(&self) -> Option<i16> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Broker { code, .. } => Some(*code),
             _ => None,
@@ -63,7 +65,8 @@ impl ClientError {
     /// Worth retrying after a metadata refresh (leader moved, broker restarting, timeouts).
     pub fn is_retriable(&self) -> bool {
         match self {
-            ClientError::Broker { code, .. } => ResponseError::try_from_code(*code)
+            ClientError::Broker { code, .. } => code
+                .response_error()
                 .map(|e| e.is_retriable())
                 .unwrap_or(false),
             ClientError::Disconnected { .. } | ClientError::Timeout { .. } => true,
@@ -76,8 +79,8 @@ impl ClientError {
 pub type ClientResult<T> = Result<T, ClientError>;
 
 /// Kafka's name for an error code, as the Java tools print it (`TOPIC_ALREADY_EXISTS`).
-pub fn error_name(code: i16) -> String {
-    match ResponseError::try_from_code(code) {
+pub fn error_name(code: ErrorCode) -> String {
+    match code.response_error() {
         None => "NONE".to_string(),
         Some(ResponseError::Unknown(code)) => format!("UNKNOWN_ERROR_CODE_{code}"),
         Some(error) => screaming_snake(&format!("{error}")),
@@ -86,7 +89,7 @@ pub fn error_name(code: i16) -> String {
 
 /// A readable fallback message when the broker sent none: the error name in words.
 fn describe(error: ResponseError) -> String {
-    let name = error_name(error.code());
+    let name = error_name(ErrorCode::from_wire(error.code()));
     name.to_lowercase().replace('_', " ")
 }
 
@@ -108,24 +111,41 @@ mod tests {
 
     #[test]
     fn names_follow_kafka() {
-        assert_eq!(error_name(36), "TOPIC_ALREADY_EXISTS");
-        assert_eq!(error_name(3), "UNKNOWN_TOPIC_OR_PARTITION");
-        assert_eq!(error_name(-1), "UNKNOWN_SERVER_ERROR");
-        assert_eq!(error_name(0), "NONE");
+        assert_eq!(
+            error_name(ErrorCode::TOPIC_ALREADY_EXISTS),
+            "TOPIC_ALREADY_EXISTS"
+        );
+        assert_eq!(
+            error_name(ErrorCode::from_wire(3)),
+            "UNKNOWN_TOPIC_OR_PARTITION"
+        );
+        assert_eq!(
+            error_name(ErrorCode::UNKNOWN_SERVER_ERROR),
+            "UNKNOWN_SERVER_ERROR"
+        );
+        assert_eq!(error_name(ErrorCode::NONE), "NONE");
+        assert_eq!(
+            error_name(ErrorCode::from_wire(9999)),
+            "UNKNOWN_ERROR_CODE_9999"
+        );
     }
 
     #[test]
     fn broker_error_prints_name_and_message() {
-        let e = ClientError::from_code(36, Some("topic 'x' already exists")).unwrap();
+        let e = ClientError::from_code(
+            ErrorCode::TOPIC_ALREADY_EXISTS,
+            Some("topic 'x' already exists"),
+        )
+        .unwrap();
         assert_eq!(
             e.to_string(),
             "TOPIC_ALREADY_EXISTS: topic 'x' already exists"
         );
-        let e = ClientError::from_code(3, None).unwrap();
+        let e = ClientError::from_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None).unwrap();
         assert_eq!(
             e.to_string(),
             "UNKNOWN_TOPIC_OR_PARTITION: unknown topic or partition"
         );
-        assert!(ClientError::from_code(0, None).is_none());
+        assert!(ClientError::from_code(ErrorCode::NONE, None).is_none());
     }
 }

@@ -25,6 +25,7 @@ use super::error::{ClientError, ClientResult};
 use super::limits::{PRODUCER_INFLIGHT_BATCHES_MAX, RETRIES_MAX, RETRY_BACKOFF_MS};
 use super::murmur2::partition_for_key;
 use super::records::BatchBuilder;
+use crate::types::ErrorCode;
 
 /// Producer settings under the Java client's names.
 #[derive(Debug, Clone)]
@@ -331,7 +332,7 @@ async fn topic_leaders(client: &Client, topic: &str, auto_create: bool) -> Clien
         let result = metadata.topic(topic).and_then(|t| {
             if t.partitions.is_empty() || t.partitions.iter().any(|p| p.leader < 0) {
                 Err(ClientError::Broker {
-                    code: 5,
+                    code: ErrorCode::LEADER_NOT_AVAILABLE,
                     message: format!("topic '{topic}' has partitions without a leader"),
                 })
             } else {
@@ -490,7 +491,7 @@ fn partition_result(response: &ProduceResponse, topic: &str, partition: i32) -> 
                 .and_then(|e| e.batch_index_error_message.as_ref().map(|m| m.to_string()))
         })
         .unwrap_or_else(|| format!("producing to {topic}-{partition} failed"));
-    match ClientError::from_code(answer.error_code, Some(&message)) {
+    match ClientError::from_code(ErrorCode::from_wire(answer.error_code), Some(&message)) {
         Some(e) => Err(e),
         None => Ok(answer.base_offset),
     }
