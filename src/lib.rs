@@ -3,12 +3,15 @@
 //! # Layout
 //! * [`actor`]   — the actor contract: `handle(ctx, input)` records effects; no I/O, no tokio.
 //!   [`actor::cell`] is the bookkeeping around one actor (timers, replies, pending calls,
-//!   self-sends) that any driver, the host included, runs; [`actor::testkit`] holds the
+//!   self-sends) that any driver, the host included, runs;
+//!   [`actor::client::ActorClient`] is how the gateway asks actors (the host's node handle
+//!   implements it); [`actor::testkit`] holds the
 //!   ping-pong demo actor the transport tests run.
 //! * [`controller`] — metadata (KRaft's role): the topic registry, the actor persisting it, and
 //!   topic configs resolved into log settings ([`controller::topic_config`]).
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
-//!   the actor ids, and one request and reply enum per role.
+//!   the actor ids, one request and reply enum per role, and one type per request naming its
+//!   actor and reply ([`messages::call`]).
 //! * [`faults`]  — `buggify!` fault points and planted canary bugs; both only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).

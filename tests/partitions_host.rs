@@ -65,19 +65,19 @@ async fn ask(handle: &NodeHandle<NodeMsg>, request: PartitionsRequest) -> Partit
 async fn ensure(handle: &NodeHandle<NodeMsg>) {
     let reply = ask(
         handle,
-        PartitionsRequest::Ensure {
+        PartitionsRequest::Ensure(EnsureRequest {
             tp: tp(),
             config: config(),
-        },
+        }),
     )
     .await;
     assert!(
         matches!(
             reply,
-            PartitionsReply::Done {
+            PartitionsReply::Done(Done {
                 error_code: ErrorCode::NONE,
                 ..
-            }
+            })
         ),
         "{reply:?}"
     );
@@ -107,19 +107,19 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
 
     let pid = match ask(
         &handle,
-        PartitionsRequest::InitProducerId {
+        PartitionsRequest::InitProducerId(InitProducerIdRequest {
             transactional_id: None,
             producer_id: -1,
             producer_epoch: -1,
-        },
+        }),
     )
     .await
     {
-        PartitionsReply::InitProducerId {
+        PartitionsReply::InitProducerId(InitProducerIdResult {
             error_code: ErrorCode::NONE,
             producer_id,
             ..
-        } => producer_id,
+        }) => producer_id,
         other => panic!("{other:?}"),
     };
 

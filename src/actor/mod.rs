@@ -10,6 +10,9 @@
 //! the thread RNG; docs/architecture.md#determinism-rules says why.
 
 pub mod cell;
+pub mod client;
+#[cfg(test)]
+pub mod fake_client;
 pub mod testkit;
 pub mod timers;
 

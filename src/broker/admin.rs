@@ -9,18 +9,20 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::BrokerService;
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
 use crate::controller::topic_config;
 use crate::limits::PARTITIONS_PER_REQUEST_MAX;
-use crate::messages::{Refusal, TopicMeta, TopicsReply, TopicsRequest};
+use crate::messages::call::ask;
+use crate::messages::{CreateTopicRequest, DeleteTopicRequest, NodeMsg, Refusal, TopicMeta};
 use crate::types::ErrorCode;
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn create_topics(
         &self,
         request: CreateTopicsRequest,
         version: i16,
-    ) -> Result<CreateTopicsResponse, String> {
+    ) -> Result<CreateTopicsResponse, GatewayError> {
         let mut results = Vec::new();
         if let Some(refusal) = self.too_many_partitions(&request) {
             // Kafka refuses the whole request, every topic with the same error.
@@ -63,33 +65,32 @@ impl BrokerService {
                 continue;
             }
             let validate_only = request.validate_only;
-            let ask = TopicsRequest::Create {
+            let create = CreateTopicRequest {
                 name: name.clone(),
                 partitions,
                 replication_factor,
                 configs,
                 validate_only,
             };
-            let mut reply = self.topics(ask).await?;
-            if let (TopicsReply::Topic(meta), false) = (&reply, validate_only) {
+            let mut change = ask(&self.node, create).await?;
+            if let (Ok(meta), false) = (&change, validate_only) {
                 if let Err(error) = self.ensure_partitions(&name, meta).await {
-                    reply = self.roll_back_creation(&name, meta, error).await?;
+                    change = Err(self.roll_back_creation(&name, meta, error).await?);
                 }
             }
-            results.push(match reply {
+            results.push(match change {
                 // Fields only from the version that has them (kafka-protocol refuses otherwise).
-                TopicsReply::Topic(meta) if version >= 7 => result
+                Ok(meta) if version >= 7 => result
                     .with_topic_id(uuid::Uuid::from_bytes(meta.id))
                     .with_num_partitions(meta.partitions)
                     .with_replication_factor(meta.replication_factor),
-                TopicsReply::Topic(meta) if version >= 5 => result
+                Ok(meta) if version >= 5 => result
                     .with_num_partitions(meta.partitions)
                     .with_replication_factor(meta.replication_factor),
-                TopicsReply::Topic(_) => result,
-                TopicsReply::Refused(refusal) => result
+                Ok(_) => result,
+                Err(refusal) => result
                     .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message))),
-                other => return Err(format!("unexpected topics reply {other:?}")),
             });
         }
         Ok(CreateTopicsResponse::default().with_topics(results))
@@ -122,32 +123,32 @@ impl BrokerService {
         &self,
         name: &str,
         meta: &TopicMeta,
-        error: String,
-    ) -> Result<TopicsReply, String> {
+        error: GatewayError,
+    ) -> Result<Refusal, GatewayError> {
         tracing::error!(topic = name, %error, "cannot open the new topic's logs; removing it");
         if let Err(cleanup) = self.delete_partitions(name, meta.partitions).await {
             // Unregister anyway: a registry naming logs that do not exist is the bug.
             tracing::warn!(topic = name, error = %cleanup, "cannot remove the new topic's partial logs");
         }
-        match self
-            .topics(TopicsRequest::Delete {
+        // Refused or not (already gone), the creation failed.
+        let _ = ask(
+            &self.node,
+            DeleteTopicRequest {
                 name: name.to_string(),
-            })
-            .await?
-        {
-            TopicsReply::Topic(_) | TopicsReply::Refused(_) => Ok(TopicsReply::Refused(Refusal {
-                code: ErrorCode::KAFKA_STORAGE_ERROR,
-                message: format!("cannot create the topic's logs: {error}"),
-            })),
-            other => Err(format!("unexpected topics reply {other:?}")),
-        }
+            },
+        )
+        .await?;
+        Ok(Refusal {
+            code: ErrorCode::KAFKA_STORAGE_ERROR,
+            message: format!("cannot create the topic's logs: {error}"),
+        })
     }
 
     pub(super) async fn delete_topics(
         &self,
         request: DeleteTopicsRequest,
         version: i16,
-    ) -> Result<DeleteTopicsResponse, String> {
+    ) -> Result<DeleteTopicsResponse, GatewayError> {
         // v0-v5 name topics in `topic_names`; v6 in `topics` (by name or id).
         let mut names: Vec<Option<String>> = request
             .topic_names
@@ -176,22 +177,17 @@ impl BrokerService {
             };
             let result = DeletableTopicResult::default()
                 .with_name(Some(TopicName(StrBytes::from_string(name.clone()))));
-            let reply = self
-                .topics(TopicsRequest::Delete { name: name.clone() })
-                .await?;
-            if let TopicsReply::Topic(meta) = &reply {
+            let change = ask(&self.node, DeleteTopicRequest { name: name.clone() }).await?;
+            if let Ok(meta) = &change {
                 self.delete_partitions(&name, meta.partitions).await?;
             }
-            results.push(match reply {
-                TopicsReply::Topic(meta) if version >= 6 => {
-                    result.with_topic_id(uuid::Uuid::from_bytes(meta.id))
-                }
-                TopicsReply::Topic(_) => result,
-                TopicsReply::Refused(refusal) if version >= 5 => result
+            results.push(match change {
+                Ok(meta) if version >= 6 => result.with_topic_id(uuid::Uuid::from_bytes(meta.id)),
+                Ok(_) => result,
+                Err(refusal) if version >= 5 => result
                     .with_error_code(refusal.code.wire())
                     .with_error_message(Some(StrBytes::from_string(refusal.message))),
-                TopicsReply::Refused(refusal) => result.with_error_code(refusal.code.wire()),
-                other => return Err(format!("unexpected topics reply {other:?}")),
+                Err(refusal) => result.with_error_code(refusal.code.wire()),
             });
         }
         Ok(DeleteTopicsResponse::default().with_responses(results))

@@ -15,10 +15,12 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::configs::{is_list_key, resource_type, topic_default};
-use super::BrokerService;
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
 use crate::controller::topic_config;
 use crate::controller::topics::TOPIC_CONFIG_KEYS;
-use crate::messages::{PartitionsRequest, Refusal, TopicsReply, TopicsRequest};
+use crate::messages::call::ask;
+use crate::messages::{self, Done, NodeMsg, Refusal, SetConfigRequest};
 use crate::storage::log::LogConfig;
 use crate::types::{ErrorCode, TopicPartition};
 
@@ -138,11 +140,11 @@ fn replacement(configs: &[(String, Option<String>)]) -> Result<BTreeMap<String, 
     apply_ops(&LogConfig::default(), &BTreeMap::new(), &ops)
 }
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn incremental_alter_configs(
         &self,
         request: IncrementalAlterConfigsRequest,
-    ) -> Result<IncrementalAlterConfigsResponse, String> {
+    ) -> Result<IncrementalAlterConfigsResponse, GatewayError> {
         let mut responses = Vec::new();
         for resource in request.resources {
             let ops: Vec<ConfigOp> = resource
@@ -182,7 +184,7 @@ impl BrokerService {
     pub(super) async fn alter_configs(
         &self,
         request: AlterConfigsRequest,
-    ) -> Result<AlterConfigsResponse, String> {
+    ) -> Result<AlterConfigsResponse, GatewayError> {
         let mut responses = Vec::new();
         for resource in request.resources {
             let configs: Vec<(String, Option<String>)> = resource
@@ -217,7 +219,7 @@ impl BrokerService {
         name: &str,
         validate_only: bool,
         next: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Refusal>,
-    ) -> Result<Result<(), Refusal>, String> {
+    ) -> Result<Result<(), Refusal>, GatewayError> {
         match kind {
             resource_type::TOPIC => {}
             resource_type::BROKER => {
@@ -248,15 +250,14 @@ impl BrokerService {
             Ok(resolved) => resolved,
             Err(message) => return Ok(Err(Refusal::new(ErrorCode::INVALID_CONFIG, message))),
         };
-        let ask = TopicsRequest::AlterConfigs {
+        let alter = messages::AlterConfigsRequest {
             name: name.to_string(),
             configs,
             validate_only,
         };
-        let meta = match self.topics(ask).await? {
-            TopicsReply::Topic(meta) => meta,
-            TopicsReply::Refused(refusal) => return Ok(Err(refusal)),
-            other => return Err(format!("unexpected topics reply {other:?}")),
+        let meta = match ask(&self.node, alter).await? {
+            Ok(meta) => meta,
+            Err(refusal) => return Ok(Err(refusal)),
         };
         if validate_only {
             return Ok(Ok(()));
@@ -266,16 +267,20 @@ impl BrokerService {
                 topic: name.to_string(),
                 partition,
             };
-            let ask = PartitionsRequest::SetConfig {
+            let set = SetConfigRequest {
                 tp,
                 config: resolved.clone(),
             };
-            if let Err(refused) = self.partitions_request_done(ask).await? {
+            let Done {
+                error_code,
+                message,
+            } = ask(&self.node, set).await?;
+            if error_code != ErrorCode::NONE {
+                let message = message.unwrap_or_else(|| format!("error {error_code}"));
                 return Ok(Err(Refusal::new(
-                    refused.code,
+                    error_code,
                     format!(
-                        "configs saved, but partition {partition} could not apply them: {}",
-                        refused.message
+                        "configs saved, but partition {partition} could not apply them: {message}"
                     ),
                 )));
             }

@@ -18,7 +18,9 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::BrokerService;
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
+use crate::messages::NodeMsg;
 use crate::messages::TopicMeta;
 use crate::storage::log::{FlushPolicy, LogConfig};
 
@@ -324,12 +326,12 @@ fn to_wire(
     result
 }
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn describe_configs(
         &self,
         request: DescribeConfigsRequest,
         version: i16,
-    ) -> Result<DescribeConfigsResponse, String> {
+    ) -> Result<DescribeConfigsResponse, GatewayError> {
         let include_documentation = version >= 3 && request.include_documentation;
         let mut known: Option<BTreeMap<String, TopicMeta>> = None;
         let mut results = Vec::new();

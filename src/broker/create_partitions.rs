@@ -12,9 +12,11 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::BrokerService;
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
 use crate::limits::{PARTITIONS_PER_REQUEST_MAX, TOPIC_PARTITIONS_MAX};
-use crate::messages::{Refusal, TopicMeta, TopicsReply, TopicsRequest};
+use crate::messages::call::ask;
+use crate::messages::{AddPartitionsRequest, NodeMsg, Refusal, TopicMeta};
 
 /// Checks what the registry cannot: the count bound and explicit replica assignments (one
 /// list per new partition, each naming only this node, as many as the replication factor).
@@ -65,11 +67,11 @@ pub fn check_growth(
     Ok(())
 }
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn create_partitions(
         &self,
         request: CreatePartitionsRequest,
-    ) -> Result<CreatePartitionsResponse, String> {
+    ) -> Result<CreatePartitionsResponse, GatewayError> {
         let known = self.list_topics().await?;
         // Kafka refuses every copy of a topic named twice in one request.
         let mut seen = BTreeSet::new();
@@ -144,7 +146,7 @@ impl BrokerService {
         count: i32,
         assignments: Option<&[Vec<i32>]>,
         validate_only: bool,
-    ) -> Result<Result<(), Refusal>, String> {
+    ) -> Result<Result<(), Refusal>, GatewayError> {
         let Some(meta) = known.get(name) else {
             return Ok(Err(Refusal::new(
                 ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
@@ -156,13 +158,13 @@ impl BrokerService {
         {
             return Ok(Err(refusal));
         }
-        let ask = TopicsRequest::AddPartitions {
+        let grow = AddPartitionsRequest {
             name: name.to_string(),
             total: count,
             validate_only,
         };
-        match self.topics(ask).await? {
-            TopicsReply::Topic(meta) if !validate_only => {
+        match ask(&self.node, grow).await? {
+            Ok(meta) if !validate_only => {
                 // The registry has the new count; a log that cannot open yet stays offline
                 // (KAFKA_STORAGE_ERROR, retried when used and at each retention tick) rather
                 // than unknown, and the client learns why.
@@ -174,9 +176,8 @@ impl BrokerService {
                     ))),
                 }
             }
-            TopicsReply::Topic(_) => Ok(Ok(())),
-            TopicsReply::Refused(refusal) => Ok(Err(refusal)),
-            other => Err(format!("unexpected topics reply {other:?}")),
+            Ok(_) => Ok(Ok(())),
+            Err(refusal) => Ok(Err(refusal)),
         }
     }
 }

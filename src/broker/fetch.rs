@@ -11,11 +11,13 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::service::{KafkaRequest, Pending};
-use super::{fetch_encode, per_partition, BrokerService};
-use crate::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
+use super::{fetch_encode, per_partition, BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
+use crate::messages::call::{ask, submit};
+use crate::messages::{self, NodeMsg};
 use crate::types::ErrorCode;
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn fetch(&self, request: &KafkaRequest, body: FetchRequest) -> Pending {
         let listed = body.topics.iter().flat_map(|topic| {
             topic.partitions.iter().map(|p| {
@@ -44,26 +46,15 @@ impl BrokerService {
             isolation_level: body.isolation_level,
             partitions,
         };
-        let reply = match self
-            .node
-            .submit(
-                PARTITIONS,
-                NodeMsg::Partitions(PartitionsRequest::Fetch(ask)),
-            )
-            .await
-        {
+        let reply = match submit(&self.node, ask).await {
             Ok(reply) => reply,
             Err(e) => return Pending::Close(e.to_string()),
         };
         let prefix = request.prefix;
         Pending::Later(Box::pin(async move {
-            match reply.await {
-                Ok(NodeMsg::PartitionsReply(PartitionsReply::Fetch(results))) => {
-                    let response = fetch_response(results, prefix.api_version);
-                    fetch_encode::encode(prefix, response, fetch_encode::SPLICE_MIN_BYTES).map(Some)
-                }
-                other => Err(format!("unexpected fetch reply {other:?}")),
-            }
+            let results = reply.await.map_err(|e| e.to_string())?;
+            let response = fetch_response(results, prefix.api_version);
+            fetch_encode::encode(prefix, response, fetch_encode::SPLICE_MIN_BYTES).map(Some)
         }))
     }
 
@@ -71,7 +62,7 @@ impl BrokerService {
         &self,
         body: ListOffsetsRequest,
         version: i16,
-    ) -> Result<ListOffsetsResponse, String> {
+    ) -> Result<ListOffsetsResponse, GatewayError> {
         // Kafka answers a partition listed more than once with INVALID_REQUEST without looking
         // it up; here it is answered once, so a million listings cost what one does.
         let listed = body.topics.iter().flat_map(|topic| {
@@ -83,7 +74,7 @@ impl BrokerService {
         });
         let merged = per_partition::merge_with(listed, |kept, _| kept.1 = kept.1.saturating_add(1))
             .map_err(|e| format!("ListOffsets: {e}"))?;
-        let ask = messages::ListOffsetsRequest {
+        let list = messages::ListOffsetsRequest {
             isolation_level: body.isolation_level,
             partitions: merged
                 .iter()
@@ -91,24 +82,14 @@ impl BrokerService {
                 .map(|(tp, (timestamp, _))| (tp.clone(), *timestamp))
                 .collect(),
         };
-        let results = match self
-            .node
-            .request(
-                PARTITIONS,
-                NodeMsg::Partitions(PartitionsRequest::ListOffsets(ask)),
-            )
-            .await
-        {
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::ListOffsets(results))) => results,
-            other => return Err(format!("unexpected list offsets reply {other:?}")),
-        };
+        let results = ask(&self.node, list).await?;
         let mut looked_up = results.into_iter();
         let mut partitions = Vec::new();
         for (tp, (_, listings)) in merged {
             let result = if listings == 1 {
                 match looked_up.next() {
                     Some((_, result)) => result,
-                    None => return Err("list offsets reply is short".into()),
+                    None => return Err(GatewayError::Close("list offsets reply is short".into())),
                 }
             } else {
                 messages::ListOffsetsResult {

@@ -11,19 +11,21 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::SemaphorePermit;
 
-use super::BrokerService;
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
+use crate::messages::NodeMsg;
 use crate::messages::TopicMeta;
 use crate::types::topic_name;
 use crate::types::ErrorCode;
 use crate::types::TopicPartition;
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn metadata(
         &self,
         request: MetadataRequest,
         version: i16,
         turn: Option<SemaphorePermit<'_>>,
-    ) -> Result<MetadataResponse, String> {
+    ) -> Result<MetadataResponse, GatewayError> {
         let wanted: Option<Vec<String>> = request.topics.map(|topics| {
             distinct_names(
                 topics

@@ -9,6 +9,7 @@ mod alter_configs;
 mod codec;
 pub mod configs;
 mod create_partitions;
+mod error;
 mod fetch;
 mod fetch_encode;
 mod metadata;
@@ -18,6 +19,8 @@ mod produce;
 mod records;
 pub mod service;
 pub mod settings;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,16 +29,20 @@ use futures_util::future::BoxFuture;
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-use crate::host::node::NodeHandle;
+use crate::actor::client::ActorClient;
 use crate::limits::{LARGE_DECODES_AT_ONCE, RECORD_WALKS_AT_ONCE};
-use crate::messages::{NodeMsg, TopicMeta, TopicsReply, TopicsRequest, TOPICS};
+use crate::messages::call::ask;
+use crate::messages::{CreateTopicRequest, ListTopicsRequest, NodeMsg, TopicMeta};
 use crate::protocol::{api_versions, frame, versions};
+pub use error::GatewayError;
 use service::{KafkaRequest, KafkaService, Pending};
 use settings::GatewaySettings;
 
-/// The broker's [`KafkaService`].
-pub struct BrokerService {
-    node: NodeHandle<NodeMsg>,
+/// The broker's [`KafkaService`]. It asks the node's actors through `C`: the host's node
+/// handle in the server, a fake in tests. Generic rather than `dyn`, so the produce and fetch
+/// paths call the handle directly and box nothing more.
+pub struct BrokerService<C> {
+    node: C,
     settings: GatewaySettings,
     /// Serialises topic administration (create, delete, grow, alter, auto-create): each
     /// changes the registry and then the partition logs in several steps, and two of them on
@@ -49,8 +56,8 @@ pub struct BrokerService {
     record_walks: tokio::sync::Semaphore,
 }
 
-impl BrokerService {
-    pub fn new(node: NodeHandle<NodeMsg>, settings: GatewaySettings) -> Arc<Self> {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    pub fn new(node: C, settings: GatewaySettings) -> Arc<Self> {
         Arc::new(Self {
             node,
             settings,
@@ -165,33 +172,22 @@ impl BrokerService {
         }
     }
 
-    async fn topics(&self, request: TopicsRequest) -> Result<TopicsReply, String> {
-        match self.node.request(TOPICS, NodeMsg::Topics(request)).await {
-            Ok(NodeMsg::TopicsReply(reply)) => Ok(reply),
-            Ok(other) => Err(format!("unexpected reply from the topics actor: {other:?}")),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    async fn list_topics(&self) -> Result<BTreeMap<String, TopicMeta>, String> {
-        match self.topics(TopicsRequest::List).await? {
-            TopicsReply::List(topics) => Ok(topics),
-            other => Err(format!("unexpected reply to List: {other:?}")),
-        }
+    async fn list_topics(&self) -> Result<BTreeMap<String, TopicMeta>, GatewayError> {
+        Ok(ask(&self.node, ListTopicsRequest).await?)
     }
 
     /// Creates a topic with the broker defaults (`auto.create.topics.enable`).
     async fn auto_create(&self, name: &str) -> Option<TopicMeta> {
         let _admin = self.admin.lock().await;
-        let ask = TopicsRequest::Create {
+        let create = CreateTopicRequest {
             name: name.to_string(),
             partitions: self.settings.num_partitions as i32,
             replication_factor: self.settings.default_replication_factor as i16,
             configs: BTreeMap::new(),
             validate_only: false,
         };
-        match self.topics(ask).await {
-            Ok(TopicsReply::Topic(meta)) => match self.ensure_partitions(name, &meta).await {
+        match ask(&self.node, create).await {
+            Ok(Ok(meta)) => match self.ensure_partitions(name, &meta).await {
                 Ok(()) => Some(meta),
                 Err(error) => {
                     // Unregistered again: no topic without logs.
@@ -219,7 +215,7 @@ where
     Req: Decodable,
     Resp: Encodable,
     F: FnOnce(Req, Option<tokio::sync::SemaphorePermit<'g>>) -> Fut,
-    Fut: std::future::Future<Output = Result<Resp, String>>,
+    Fut: std::future::Future<Output = Result<Resp, GatewayError>>,
 {
     let (body, turn) = match codec::decode(request, key, gate).await {
         Ok(decoded) => decoded,
@@ -227,11 +223,11 @@ where
     };
     match handle(body, turn).await {
         Ok(response) => codec::respond(request, key, &response),
-        Err(e) => Pending::Close(e),
+        Err(e) => Pending::Close(e.to_string()),
     }
 }
 
-impl KafkaService for BrokerService {
+impl<C: ActorClient<NodeMsg>> KafkaService for BrokerService<C> {
     fn dispatch(&self, request: KafkaRequest) -> BoxFuture<'_, Pending> {
         Box::pin(self.answer(request))
     }

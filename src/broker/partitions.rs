@@ -4,15 +4,25 @@ use std::collections::BTreeSet;
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use super::BrokerService;
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
 use crate::controller::topic_config;
-use crate::messages::{NodeMsg, PartitionsReply, PartitionsRequest, TopicMeta, PARTITIONS};
+use crate::messages;
+use crate::messages::call::{ask, Call};
+use crate::messages::{
+    DeletePartitionRequest, Done, EnsureRequest, NodeMsg, OfflineRequest, ShutdownRequest,
+    TopicMeta,
+};
 use crate::types::{ErrorCode, TopicPartition};
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every
     /// registered topic, and after every creation or partition increase.
-    pub async fn ensure_partitions(&self, topic: &str, meta: &TopicMeta) -> Result<(), String> {
+    pub async fn ensure_partitions(
+        &self,
+        topic: &str,
+        meta: &TopicMeta,
+    ) -> Result<(), GatewayError> {
         let (config, skipped) = topic_config::resolve_stored(&self.settings.log, &meta.configs);
         for error in skipped {
             tracing::warn!(topic, %error, "stored topic config no longer valid; using the default");
@@ -25,36 +35,35 @@ impl BrokerService {
                 topic: topic.to_string(),
                 partition,
             };
-            let ask = PartitionsRequest::Ensure {
+            let ensure = EnsureRequest {
                 tp,
                 config: config.clone(),
             };
-            if let Err(error) = self.partitions_done(ask).await {
+            if let Err(error) = self.partitions_done(ensure).await {
                 first_error.get_or_insert(format!("partition {partition}: {error}"));
             }
         }
-        first_error.map_or(Ok(()), Err)
+        first_error.map_or(Ok(()), |e| Err(GatewayError::Close(e)))
     }
 
     pub(super) async fn delete_partitions(
         &self,
         topic: &str,
         partitions: i32,
-    ) -> Result<(), String> {
+    ) -> Result<(), GatewayError> {
         for partition in 0..partitions {
             let tp = TopicPartition {
                 topic: topic.to_string(),
                 partition,
             };
-            self.partitions_done(PartitionsRequest::Delete { tp })
-                .await?;
+            self.partitions_done(DeletePartitionRequest { tp }).await?;
         }
         Ok(())
     }
 
     /// Clean shutdown of every partition log (sync, snapshot, close).
-    pub async fn close_partitions(&self) -> Result<(), String> {
-        self.partitions_done(PartitionsRequest::Shutdown).await
+    pub async fn close_partitions(&self) -> Result<(), GatewayError> {
+        self.partitions_done(ShutdownRequest).await
     }
 
     /// The offline partitions of `topics` (every topic when `None`): the partitions actor's view,
@@ -62,70 +71,46 @@ impl BrokerService {
     pub(super) async fn offline_partitions(
         &self,
         topics: Option<Vec<String>>,
-    ) -> Result<BTreeSet<TopicPartition>, String> {
-        let ask = PartitionsRequest::Offline { topics };
-        match self
-            .node
-            .request(PARTITIONS, NodeMsg::Partitions(ask))
-            .await
-        {
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::Offline(offline))) => {
-                Ok(offline.into_iter().collect())
-            }
-            other => Err(format!("unexpected offline partitions reply {other:?}")),
-        }
+    ) -> Result<BTreeSet<TopicPartition>, GatewayError> {
+        let offline = ask(&self.node, OfflineRequest { topics }).await?;
+        Ok(offline.into_iter().collect())
     }
 
-    /// Sends a request answered with `Done`, turning a Kafka error code into an error.
-    async fn partitions_done(&self, ask: PartitionsRequest) -> Result<(), String> {
-        match self
-            .node
-            .request(PARTITIONS, NodeMsg::Partitions(ask))
-            .await
-        {
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
+    /// Asks a request answered with [`Done`], turning a Kafka error code into an error.
+    async fn partitions_done<R: Call<Reply = Done>>(&self, request: R) -> Result<(), GatewayError> {
+        match ask(&self.node, request).await? {
+            Done {
                 error_code: ErrorCode::NONE,
                 ..
-            })) => Ok(()),
+            } => Ok(()),
             // Deleting a partition that was never opened is fine.
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
+            Done {
                 error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 ..
-            })) => Ok(()),
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::Done {
+            } => Ok(()),
+            Done {
                 error_code,
                 message,
-            })) => Err(format!(
+            } => Err(GatewayError::Close(format!(
                 "partition request failed with error {error_code}: {}",
                 message.unwrap_or_default()
-            )),
-            other => Err(format!("unexpected partitions reply {other:?}")),
+            ))),
         }
     }
 
     pub(super) async fn init_producer_id(
         &self,
         body: InitProducerIdRequest,
-    ) -> Result<InitProducerIdResponse, String> {
-        let ask = PartitionsRequest::InitProducerId {
+    ) -> Result<InitProducerIdResponse, GatewayError> {
+        let init = messages::InitProducerIdRequest {
             transactional_id: body.transactional_id.map(|t| t.0.to_string()),
             producer_id: body.producer_id.0,
             producer_epoch: body.producer_epoch,
         };
-        match self
-            .node
-            .request(PARTITIONS, NodeMsg::Partitions(ask))
-            .await
-        {
-            Ok(NodeMsg::PartitionsReply(PartitionsReply::InitProducerId {
-                error_code,
-                producer_id,
-                producer_epoch,
-            })) => Ok(InitProducerIdResponse::default()
-                .with_error_code(error_code.wire())
-                .with_producer_id(ProducerId(producer_id))
-                .with_producer_epoch(producer_epoch)),
-            other => Err(format!("unexpected init producer id reply {other:?}")),
-        }
+        let granted = ask(&self.node, init).await?;
+        Ok(InitProducerIdResponse::default()
+            .with_error_code(granted.error_code.wire())
+            .with_producer_id(ProducerId(granted.producer_id))
+            .with_producer_epoch(granted.producer_epoch))
     }
 }

@@ -13,15 +13,17 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{codec, per_partition, BrokerService};
+use super::{codec, per_partition, BrokerService, GatewayError};
 
 use super::service::{KafkaRequest, Pending};
+use crate::actor::client::ActorClient;
+use crate::messages::call::submit;
 use crate::messages::RecordsChecked;
-use crate::messages::{self, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS};
+use crate::messages::{self, NodeMsg};
 use crate::storage::records::{self, WalkBudget};
 use crate::types::{ErrorCode, TopicPartition};
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
         let version = request.prefix.api_version;
         let acks = body.acks;
@@ -61,7 +63,7 @@ impl BrokerService {
         }
         let (partitions, checked) = match self.walk(partitions).await {
             Ok(walked) => walked,
-            Err(e) => return Pending::Close(e),
+            Err(e) => return Pending::Close(e.to_string()),
         };
         let ask = messages::ProduceRequest {
             acks,
@@ -69,23 +71,15 @@ impl BrokerService {
             partitions,
             checked,
         };
-        let reply = match self
-            .node
-            .submit(
-                PARTITIONS,
-                NodeMsg::Partitions(PartitionsRequest::Produce(ask)),
-            )
-            .await
-        {
+        // Submitted before this returns, so the partitions actor takes this connection's
+        // produce requests in the order they came; only the reply is awaited later.
+        let reply = match submit(&self.node, ask).await {
             Ok(reply) => reply,
             Err(e) => return Pending::Close(e.to_string()),
         };
         let prefix = request.prefix;
         Pending::Later(Box::pin(async move {
-            let results = match reply.await {
-                Ok(NodeMsg::PartitionsReply(PartitionsReply::Produce(results))) => results,
-                other => return Err(format!("unexpected produce reply {other:?}")),
-            };
+            let results = reply.await.map_err(|e| e.to_string())?;
             if acks == 0 {
                 // No answer is owed. An error closes the connection: the producer then
                 // refreshes its metadata and learns what went wrong (Kafka's behaviour).
@@ -109,7 +103,7 @@ impl BrokerService {
 /// One partition's records as the append takes them, and the broker's walk of them.
 type Walked = (Vec<(TopicPartition, Vec<u8>)>, Vec<Option<RecordsChecked>>);
 
-impl BrokerService {
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     /// Walks every record of the request here, not on the partitions actor: decompression costs
     /// this client's time only. First on this runtime worker within [`WalkBudget::inline`]
     /// (ordinary requests end there); a request that needs more is walked again, whole, on a
@@ -120,7 +114,7 @@ impl BrokerService {
     async fn walk(
         &self,
         partitions: Vec<(TopicPartition, Option<Bytes>)>,
-    ) -> Result<Walked, String> {
+    ) -> Result<Walked, GatewayError> {
         let mut partitions: Vec<(TopicPartition, Vec<u8>)> = partitions
             .into_iter()
             .map(|(tp, records)| (tp, records.map(|b| b.to_vec()).unwrap_or_default()))
@@ -140,7 +134,7 @@ impl BrokerService {
             (partitions, checked)
         })
         .await
-        .map_err(|e| format!("Produce: the record walk failed: {e}"))
+        .map_err(|e| GatewayError::Close(format!("Produce: the record walk failed: {e}")))
     }
 }
 

@@ -6,56 +6,17 @@ use kafka_protocol::messages::delete_records_response::{
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use super::BrokerService;
-use crate::messages::{
-    DeleteRecordsResult, NodeMsg, PartitionsReply, PartitionsRequest, PARTITIONS,
-};
-use crate::types::{ErrorCode, Refusal, TopicPartition};
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
+use crate::messages::call::ask;
+use crate::messages::{self, DeleteRecordsResult, NodeMsg};
+use crate::types::TopicPartition;
 
-impl BrokerService {
-    /// Asks the PARTITIONS actor and returns its reply; a transport failure is an error.
-    pub(super) async fn partitions_request(
-        &self,
-        ask: PartitionsRequest,
-    ) -> Result<PartitionsReply, String> {
-        match self
-            .node
-            .request(PARTITIONS, NodeMsg::Partitions(ask))
-            .await
-        {
-            Ok(NodeMsg::PartitionsReply(reply)) => Ok(reply),
-            Ok(other) => Err(format!(
-                "unexpected reply from the partitions actor: {other:?}"
-            )),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// A request answered with `Done`: the inner error is the Kafka error code and message.
-    pub(super) async fn partitions_request_done(
-        &self,
-        ask: PartitionsRequest,
-    ) -> Result<Result<(), Refusal>, String> {
-        match self.partitions_request(ask).await? {
-            PartitionsReply::Done {
-                error_code: ErrorCode::NONE,
-                ..
-            } => Ok(Ok(())),
-            PartitionsReply::Done {
-                error_code,
-                message,
-            } => Ok(Err(Refusal::new(
-                error_code,
-                message.unwrap_or_else(|| format!("error {error_code}")),
-            ))),
-            other => Err(format!("unexpected partitions reply {other:?}")),
-        }
-    }
-
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn delete_records(
         &self,
         request: DeleteRecordsRequest,
-    ) -> Result<DeleteRecordsResponse, String> {
+    ) -> Result<DeleteRecordsResponse, GatewayError> {
         // Kafka keys the request by partition: a later listing replaces an earlier one.
         let listed = request.topics.iter().flat_map(|topic| {
             let name = topic.name.0.as_str();
@@ -66,13 +27,7 @@ impl BrokerService {
         });
         let partitions =
             super::per_partition::merge(listed).map_err(|e| format!("DeleteRecords: {e}"))?;
-        let results = match self
-            .partitions_request(PartitionsRequest::DeleteRecords { partitions })
-            .await?
-        {
-            PartitionsReply::DeleteRecords(results) => results,
-            other => return Err(format!("unexpected delete records reply {other:?}")),
-        };
+        let results = ask(&self.node, messages::DeleteRecordsRequest { partitions }).await?;
         Ok(DeleteRecordsResponse::default().with_topics(group_by_topic(results)))
     }
 }
@@ -101,6 +56,7 @@ fn group_by_topic(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::ErrorCode;
 
     #[test]
     fn results_are_grouped_by_topic_in_first_seen_order() {

@@ -9,7 +9,10 @@ use rand::RngCore;
 
 use super::topics::TopicRegistry;
 use crate::actor::{Actor, Ctx, Input, NoTimer};
-use crate::messages::{NodeMsg, Refusal, TopicMeta, TopicsReply, TopicsRequest};
+use crate::messages::{
+    AddPartitionsRequest, AlterConfigsRequest, CreateTopicRequest, DeleteTopicRequest, NodeMsg,
+    Refusal, TopicMeta, TopicsReply, TopicsRequest,
+};
 use crate::storage::Storage;
 use crate::types::ErrorCode;
 
@@ -64,13 +67,13 @@ impl TopicsActor {
     ) -> TopicsReply {
         match request {
             TopicsRequest::List => TopicsReply::List(self.registry.topics.clone()),
-            TopicsRequest::Create {
+            TopicsRequest::Create(CreateTopicRequest {
                 name,
                 partitions,
                 replication_factor,
                 configs,
                 validate_only,
-            } => {
+            }) => {
                 if let Err(refusal) = self.registry.check_create(
                     &name,
                     partitions,
@@ -97,7 +100,8 @@ impl TopicsActor {
                 }
                 TopicsReply::Topic(meta)
             }
-            TopicsRequest::Delete { name } => match self.registry.delete(&name) {
+            TopicsRequest::Delete(DeleteTopicRequest { name }) => match self.registry.delete(&name)
+            {
                 Ok(meta) => match self.persist() {
                     Ok(()) => TopicsReply::Topic(meta),
                     Err(refusal) => {
@@ -107,11 +111,11 @@ impl TopicsActor {
                 },
                 Err(refusal) => TopicsReply::Refused(refusal),
             },
-            TopicsRequest::AddPartitions {
+            TopicsRequest::AddPartitions(AddPartitionsRequest {
                 name,
                 total,
                 validate_only,
-            } => {
+            }) => {
                 if let Err(refusal) = self.registry.check_add_partitions(&name, total) {
                     return TopicsReply::Refused(refusal);
                 }
@@ -133,11 +137,11 @@ impl TopicsActor {
                 }
                 TopicsReply::Topic(meta)
             }
-            TopicsRequest::AlterConfigs {
+            TopicsRequest::AlterConfigs(AlterConfigsRequest {
                 name,
                 configs,
                 validate_only,
-            } => self.alter_configs(&name, configs, validate_only),
+            }) => self.alter_configs(&name, configs, validate_only),
         }
     }
 
@@ -298,13 +302,13 @@ mod tests {
     }
 
     fn create(name: &str, partitions: i32) -> TopicsRequest {
-        TopicsRequest::Create {
+        TopicsRequest::Create(CreateTopicRequest {
             name: name.into(),
             partitions,
             replication_factor: 1,
             configs: BTreeMap::new(),
             validate_only: false,
-        }
+        })
     }
 
     #[test]
@@ -323,19 +327,19 @@ mod tests {
         assert!(matches!(
             call(
                 &mut actor,
-                TopicsRequest::Delete {
+                TopicsRequest::Delete(DeleteTopicRequest {
                     name: "gone".into()
-                }
+                })
             ),
             TopicsReply::Topic(_)
         ));
-        let validate_only = TopicsRequest::Create {
+        let validate_only = TopicsRequest::Create(CreateTopicRequest {
             name: "dry".into(),
             partitions: 1,
             replication_factor: 1,
             configs: BTreeMap::new(),
             validate_only: true,
-        };
+        });
         assert!(matches!(
             call(&mut actor, validate_only),
             TopicsReply::Topic(_)
@@ -362,11 +366,11 @@ mod tests {
             panic!()
         };
         assert_eq!(r.code, ErrorCode::INVALID_TOPIC_EXCEPTION);
-        let grow = TopicsRequest::AddPartitions {
+        let grow = TopicsRequest::AddPartitions(AddPartitionsRequest {
             name: "t".into(),
             total: 4,
             validate_only: false,
-        };
+        });
         assert!(matches!(
             call(&mut actor, grow),
             TopicsReply::Topic(TopicMeta { partitions: 4, .. })
@@ -380,13 +384,15 @@ mod tests {
         let storage: Arc<dyn Storage> = Arc::new(mem.clone());
         let mut actor = TopicsActor::open(storage.clone(), 1).unwrap();
         call(&mut actor, create("t", 2));
-        let alter = |configs: &[(&str, &str)], validate_only| TopicsRequest::AlterConfigs {
-            name: "t".into(),
-            configs: configs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            validate_only,
+        let alter = |configs: &[(&str, &str)], validate_only| {
+            TopicsRequest::AlterConfigs(AlterConfigsRequest {
+                name: "t".into(),
+                configs: configs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                validate_only,
+            })
         };
         let TopicsReply::Topic(dry) = call(&mut actor, alter(&[("segment.ms", "9")], true)) else {
             panic!()

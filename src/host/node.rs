@@ -16,6 +16,7 @@ use super::clock::Clock;
 use super::rng::actor_rng;
 use super::transport::{self, Envelope};
 use crate::actor::cell::{ActorCell, Cell, CellInput, CellOutput, Kind};
+use crate::actor::client::{ActorClient, AskError};
 use crate::actor::{Actor, ActorId, Addr, CallId, NodeId, Wire};
 use crate::limits::{MAILBOX_CAPACITY, PEER_SEND_QUEUE};
 use crate::storage::SyncHandle;
@@ -30,13 +31,9 @@ pub struct NodeConfig {
     pub peers: BTreeMap<NodeId, SocketAddr>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HostError {
-    #[error("no actor {0:?} on this node")]
-    NoSuchActor(ActorId),
-    #[error("actor {0:?} stopped before answering")]
-    ActorGone(ActorId),
-}
+/// Why a request to a local actor got no answer: the gateway's [`AskError`], as the node
+/// handle is its [`ActorClient`].
+pub use crate::actor::client::AskError as HostError;
 
 /// What an actor's mailbox carries.
 pub(crate) enum Mail<M> {
@@ -240,12 +237,7 @@ impl<M: Wire> NodeHandle<M> {
     /// future of the reply. Requests submitted one after another reach the actor in that order
     /// even when their replies are awaited later — how a Kafka connection keeps pipelined
     /// produce requests ordered.
-    pub async fn submit(
-        &self,
-        actor: ActorId,
-        msg: M,
-    ) -> Result<impl std::future::Future<Output = Result<M, HostError>> + Send + 'static, HostError>
-    {
+    pub async fn submit(&self, actor: ActorId, msg: M) -> Result<Reply<M>, HostError> {
         let mailbox = self
             .router
             .local
@@ -256,7 +248,41 @@ impl<M: Wire> NodeHandle<M> {
             .send(Mail::Request { msg, reply })
             .await
             .map_err(|_| HostError::ActorGone(actor))?;
-        Ok(async move { answer.await.map_err(|_| HostError::ActorGone(actor)) })
+        Ok(Reply { answer, actor })
+    }
+}
+
+/// The gateway asks the node's actors through the handle; a submitted request's reply is a
+/// [`Reply`], a plain future (no box per request).
+impl<M: Wire> ActorClient<M> for NodeHandle<M> {
+    type Reply = Reply<M>;
+
+    fn submit(
+        &self,
+        to: ActorId,
+        msg: M,
+    ) -> impl std::future::Future<Output = Result<Reply<M>, AskError>> + Send {
+        NodeHandle::submit(self, to, msg)
+    }
+}
+
+/// The reply to a request put in a local actor's mailbox by [`NodeHandle::submit`].
+pub struct Reply<M> {
+    answer: oneshot::Receiver<M>,
+    actor: ActorId,
+}
+
+impl<M> std::future::Future for Reply<M> {
+    type Output = Result<M, HostError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let actor = self.actor;
+        std::pin::Pin::new(&mut self.answer)
+            .poll(cx)
+            .map(|answer| answer.map_err(|_| HostError::ActorGone(actor)))
     }
 }
 

@@ -10,7 +10,7 @@ use super::admission::{Admission, AdmissionConfig};
 use super::dir_lock::{DirLock, DirLockError};
 use super::fd_limit::FdBudget;
 use super::kafka;
-use super::node::{Node, NodeActor, NodeConfig};
+use super::node::{Node, NodeActor, NodeConfig, NodeHandle};
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
@@ -38,7 +38,7 @@ pub enum ServerError {
 pub struct Server {
     pub kafka_addrs: Vec<std::net::SocketAddr>,
     node: Node<NodeMsg>,
-    service: Arc<BrokerService>,
+    service: Arc<BrokerService<NodeHandle<NodeMsg>>>,
     stop: watch::Sender<bool>,
     /// Closes when every accept loop and connection has finished (see [`kafka::Lifecycle`]).
     all_closed: mpsc::Receiver<()>,

@@ -2,7 +2,8 @@
 //! another, on this node or (through the host's transport) another.
 //!
 //! All of a node's actors share one wire enum, [`NodeMsg`], so one transport carries them all;
-//! each role has its own request and reply enums ([`partitions`], [`topics`]). Requests carry
+//! each role has its own request and reply enums ([`partitions`], [`topics`]), with one type per
+//! request, which names its reply type and its actor ([`call::Call`]). Requests carry
 //! record bytes exactly as the client sent them (RecordBatch v2); replies carry stored bytes
 //! exactly as they will go to the consumer. Error codes are Kafka's.
 //!
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::ActorId;
 
+pub mod call;
 pub mod partitions;
 pub mod topics;
 
@@ -56,13 +58,17 @@ mod tests {
             partition: 3,
         };
         // Partitions = 0, Delete = 2; "t" = length 1 + byte; partition 3 zigzags to 6.
-        let delete = NodeMsg::Partitions(PartitionsRequest::Delete { tp: tp.clone() });
+        let delete = NodeMsg::Partitions(PartitionsRequest::Delete(DeletePartitionRequest {
+            tp: tp.clone(),
+        }));
         assert_eq!(bytes(&delete), [0, 2, 1, b't', 6]);
         // PartitionsReply = 1, Offline = 6, one entry.
         let offline = NodeMsg::PartitionsReply(PartitionsReply::Offline(vec![tp]));
         assert_eq!(bytes(&offline), [1, 6, 1, 1, b't', 6]);
         // Topics = 2, Delete = 2.
-        let delete_topic = NodeMsg::Topics(TopicsRequest::Delete { name: "t".into() });
+        let delete_topic = NodeMsg::Topics(TopicsRequest::Delete(DeleteTopicRequest {
+            name: "t".into(),
+        }));
         assert_eq!(bytes(&delete_topic), [2, 2, 1, b't']);
         // TopicsReply = 3, Refused = 2; error code 17 zigzags to 34.
         let refused = NodeMsg::TopicsReply(TopicsReply::Refused(Refusal {

@@ -6,44 +6,69 @@ use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
 use crate::types::{ErrorCode, TopicPartition};
 
-/// Requests to [`super::PARTITIONS`].
+/// Requests to [`super::PARTITIONS`]. Each carries its own type, so the gateway asks with a
+/// typed call (`super::call`) and gets the matching reply type back. A newtype variant of a
+/// struct has the postcard bytes of a struct variant with the same fields.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PartitionsRequest {
-    /// Create the partition's log, or open it if it exists on disk. Idempotent. The settings
-    /// are the topic's, already resolved against the broker defaults
-    /// (`controller::topic_config::resolve`).
-    Ensure {
-        tp: TopicPartition,
-        config: LogConfig,
-    },
-    /// Change a partition's log settings (IncrementalAlterConfigs).
-    SetConfig {
-        tp: TopicPartition,
-        config: LogConfig,
-    },
-    /// Close and delete the partition's log directory.
-    Delete {
-        tp: TopicPartition,
-    },
+    Ensure(EnsureRequest),
+    SetConfig(SetConfigRequest),
+    Delete(DeletePartitionRequest),
     /// Clean shutdown: sync, snapshot and close every log (the node is stopping).
     Shutdown,
     Produce(ProduceRequest),
     Fetch(FetchRequest),
     ListOffsets(ListOffsetsRequest),
-    DeleteRecords {
-        partitions: Vec<(TopicPartition, i64)>,
-    },
-    InitProducerId {
-        transactional_id: Option<String>,
-        producer_id: i64,
-        producer_epoch: i16,
-    },
-    /// Which partitions of `topics` (all topics when `None`) are offline: their log cannot be
-    /// opened, so they answer KAFKA_STORAGE_ERROR. Metadata reports them as Kafka reports a
-    /// partition whose log dir is offline, instead of the registry's healthy view.
-    Offline {
-        topics: Option<Vec<String>>,
-    },
+    DeleteRecords(DeleteRecordsRequest),
+    InitProducerId(InitProducerIdRequest),
+    Offline(OfflineRequest),
+}
+
+/// Create the partition's log, or open it if it exists on disk. Idempotent. The settings are
+/// the topic's, already resolved against the broker defaults
+/// (`controller::topic_config::resolve`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EnsureRequest {
+    pub tp: TopicPartition,
+    pub config: LogConfig,
+}
+
+/// Change a partition's log settings (IncrementalAlterConfigs).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SetConfigRequest {
+    pub tp: TopicPartition,
+    pub config: LogConfig,
+}
+
+/// Close and delete the partition's log directory.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeletePartitionRequest {
+    pub tp: TopicPartition,
+}
+
+/// [`PartitionsRequest::Shutdown`], as a typed call.
+#[derive(Debug)]
+pub struct ShutdownRequest;
+
+/// Move partitions' log start offsets forward (DeleteRecords).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteRecordsRequest {
+    pub partitions: Vec<(TopicPartition, i64)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InitProducerIdRequest {
+    pub transactional_id: Option<String>,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
+/// Which partitions of `topics` (all topics when `None`) are offline: their log cannot be
+/// opened, so they answer KAFKA_STORAGE_ERROR. Metadata reports them as Kafka reports a
+/// partition whose log dir is offline, instead of the registry's healthy view.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OfflineRequest {
+    pub topics: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,21 +118,29 @@ pub struct ListOffsetsRequest {
 /// Replies from [`super::PARTITIONS`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PartitionsReply {
-    Done {
-        error_code: ErrorCode,
-        message: Option<String>,
-    },
+    /// To Ensure, SetConfig, Delete and Shutdown.
+    Done(Done),
     Produce(Vec<(TopicPartition, ProducePartitionResult)>),
     Fetch(Vec<FetchPartitionResult>),
     ListOffsets(Vec<(TopicPartition, ListOffsetsResult)>),
     DeleteRecords(Vec<(TopicPartition, DeleteRecordsResult)>),
-    InitProducerId {
-        error_code: ErrorCode,
-        producer_id: i64,
-        producer_epoch: i16,
-    },
+    InitProducerId(InitProducerIdResult),
     /// The offline partitions asked for, in (topic, partition) order.
     Offline(Vec<TopicPartition>),
+}
+
+/// The outcome of a request that answers nothing else: a Kafka error code (0 = done).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Done {
+    pub error_code: ErrorCode,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InitProducerIdResult {
+    pub error_code: ErrorCode,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

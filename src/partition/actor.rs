@@ -25,8 +25,10 @@ use crate::actor::{Actor, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
 use crate::limits::{FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS};
 use crate::messages::{
-    DeleteRecordsResult, FetchRequest, ListOffsetsRequest, ListOffsetsResult, NodeMsg,
-    PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest,
+    DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done, EnsureRequest,
+    FetchRequest, InitProducerIdRequest, InitProducerIdResult, ListOffsetsRequest,
+    ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply, PartitionsRequest,
+    ProducePartitionResult, ProduceRequest, SetConfigRequest,
 };
 use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::Storage;
@@ -67,10 +69,10 @@ pub struct Partitions {
 }
 
 fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
-    NodeMsg::PartitionsReply(PartitionsReply::Done {
+    NodeMsg::PartitionsReply(PartitionsReply::Done(Done {
         error_code,
         message,
-    })
+    }))
 }
 
 /// Kafka refuses an `acks=all` append before writing it while the in-sync replicas are fewer
@@ -130,15 +132,15 @@ impl Partitions {
 
     fn on_request(&mut self, ctx: PCtx, id: RequestId, request: PartitionsRequest) {
         match request {
-            PartitionsRequest::Ensure { tp, config } => {
+            PartitionsRequest::Ensure(EnsureRequest { tp, config }) => {
                 let reply = self.ensure(ctx, tp, &config);
                 ctx.reply(id, reply);
             }
-            PartitionsRequest::SetConfig { tp, config } => {
+            PartitionsRequest::SetConfig(SetConfigRequest { tp, config }) => {
                 let reply = self.set_config(ctx, &tp, &config);
                 ctx.reply(id, reply);
             }
-            PartitionsRequest::Delete { tp } => {
+            PartitionsRequest::Delete(DeletePartitionRequest { tp }) => {
                 let reply = self.delete(ctx, &tp);
                 ctx.reply(id, reply);
             }
@@ -152,13 +154,13 @@ impl Partitions {
                 let reply = self.list_offsets(list);
                 ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
-            PartitionsRequest::DeleteRecords { partitions } => {
+            PartitionsRequest::DeleteRecords(DeleteRecordsRequest { partitions }) => {
                 let reply = self.delete_records(ctx, partitions);
                 ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
-            PartitionsRequest::InitProducerId {
+            PartitionsRequest::InitProducerId(InitProducerIdRequest {
                 transactional_id, ..
-            } => {
+            }) => {
                 let (error_code, producer_id, producer_epoch) = match self
                     .producer_ids
                     .init(transactional_id.as_deref(), ctx.now.mono_ms)
@@ -166,14 +168,14 @@ impl Partitions {
                     Ok((producer_id, epoch)) => (ErrorCode::NONE, producer_id, epoch),
                     Err(code) => (code, -1, -1),
                 };
-                let reply = PartitionsReply::InitProducerId {
+                let reply = PartitionsReply::InitProducerId(InitProducerIdResult {
                     error_code,
                     producer_id,
                     producer_epoch,
-                };
+                });
                 ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
-            PartitionsRequest::Offline { topics } => {
+            PartitionsRequest::Offline(OfflineRequest { topics }) => {
                 let offline = self.offline.listed(topics.as_deref());
                 ctx.reply(
                     id,

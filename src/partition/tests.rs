@@ -194,17 +194,17 @@ impl Harness {
     }
 
     fn ensure(&mut self, tp: &TopicPartition, config: LogConfig) {
-        let reply = self.ask(PartitionsRequest::Ensure {
+        let reply = self.ask(PartitionsRequest::Ensure(EnsureRequest {
             tp: tp.clone(),
             config,
-        });
+        }));
         assert!(
             matches!(
                 reply,
-                PartitionsReply::Done {
+                PartitionsReply::Done(Done {
                     error_code: ErrorCode::NONE,
                     ..
-                }
+                })
             ),
             "{reply:?}"
         );
@@ -221,16 +221,16 @@ impl Harness {
     }
 
     fn init_producer(&mut self) -> (i64, i16) {
-        match self.ask(PartitionsRequest::InitProducerId {
+        match self.ask(PartitionsRequest::InitProducerId(InitProducerIdRequest {
             transactional_id: None,
             producer_id: -1,
             producer_epoch: -1,
-        }) {
-            PartitionsReply::InitProducerId {
+        })) {
+            PartitionsReply::InitProducerId(InitProducerIdResult {
                 error_code: ErrorCode::NONE,
                 producer_id,
                 producer_epoch,
-            } => (producer_id, producer_epoch),
+            }) => (producer_id, producer_epoch),
             other => panic!("{other:?}"),
         }
     }
@@ -672,9 +672,9 @@ fn list(h: &mut Harness, tp: &TopicPartition, timestamp: i64) -> ListOffsetsResu
 }
 
 fn delete_records(h: &mut Harness, tp: &TopicPartition, offset: i64) -> DeleteRecordsResult {
-    match h.ask(PartitionsRequest::DeleteRecords {
+    match h.ask(PartitionsRequest::DeleteRecords(DeleteRecordsRequest {
         partitions: vec![(tp.clone(), offset)],
-    }) {
+    })) {
         PartitionsReply::DeleteRecords(mut results) => results.remove(0).1,
         other => panic!("{other:?}"),
     }
@@ -789,52 +789,54 @@ fn admin_requests_ensure_set_config_delete() {
     h.produce_one(1, &a, plain(b"1"));
     let mut bad = config(Some(0));
     bad.segment_ms = 0;
-    let reply = h.ask(PartitionsRequest::SetConfig {
+    let reply = h.ask(PartitionsRequest::SetConfig(SetConfigRequest {
         tp: a.clone(),
         config: bad,
-    });
+    }));
     assert!(
         matches!(
             reply,
-            PartitionsReply::Done {
+            PartitionsReply::Done(Done {
                 error_code: ErrorCode::INVALID_CONFIG,
                 ..
-            }
+            })
         ),
         "{reply:?}"
     );
-    let unknown = h.ask(PartitionsRequest::SetConfig {
+    let unknown = h.ask(PartitionsRequest::SetConfig(SetConfigRequest {
         tp: tp("nope"),
         config: config(None),
-    });
+    }));
     assert!(matches!(
         unknown,
-        PartitionsReply::Done {
+        PartitionsReply::Done(Done {
             error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             ..
-        }
+        })
     ));
-    let traversal = h.ask(PartitionsRequest::Ensure {
+    let traversal = h.ask(PartitionsRequest::Ensure(EnsureRequest {
         tp: tp("../evil"),
         config: config(None),
-    });
+    }));
     assert!(matches!(
         traversal,
-        PartitionsReply::Done {
+        PartitionsReply::Done(Done {
             error_code: ErrorCode::INVALID_TOPIC_EXCEPTION,
             ..
-        }
+        })
     ));
 
     // A fetch parked on the partition is answered when it is deleted.
     let (waiting, _) = h.send(fetch(&[(&a, 1)], 1, 1 << 20));
-    let (id, mut effects) = h.send(PartitionsRequest::Delete { tp: a.clone() });
+    let (id, mut effects) = h.send(PartitionsRequest::Delete(DeletePartitionRequest {
+        tp: a.clone(),
+    }));
     assert!(matches!(
         take_reply(&mut effects, id),
-        Some(PartitionsReply::Done {
+        Some(PartitionsReply::Done(Done {
             error_code: ErrorCode::NONE,
             ..
-        })
+        }))
     ));
     let results = fetch_results(take_reply(&mut effects, waiting).expect("answered"));
     assert_eq!(results[0].error_code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
@@ -843,13 +845,15 @@ fn admin_requests_ensure_set_config_delete() {
         h.produce_one(1, &a, plain(b"x")).error_code,
         ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
     );
-    let again = h.ask(PartitionsRequest::Delete { tp: a.clone() });
+    let again = h.ask(PartitionsRequest::Delete(DeletePartitionRequest {
+        tp: a.clone(),
+    }));
     assert!(matches!(
         again,
-        PartitionsReply::Done {
+        PartitionsReply::Done(Done {
             error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             ..
-        }
+        })
     ));
     // Re-created empty.
     h.ensure(&a, config(Some(0)));

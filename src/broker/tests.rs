@@ -1,0 +1,175 @@
+//! The gateway without the host: a [`FakeClient`] stands in for the node's actors, so these
+//! tests see exactly what a Kafka request makes the gateway ask, and what it answers with.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use super::service::{Answer, KafkaRequest, KafkaService, Pending};
+use super::settings::GatewaySettings;
+use super::BrokerService;
+use crate::actor::fake_client::FakeClient;
+use crate::messages::{
+    NodeMsg, PartitionsReply, PartitionsRequest, ProducePartitionResult, PARTITIONS,
+};
+use crate::protocol::frame::peek_header;
+use crate::storage::batch::build_batch;
+use crate::storage::log::LogConfig;
+use crate::types::{ErrorCode, TopicPartition};
+
+const VERSION: i16 = 8;
+
+fn settings() -> GatewaySettings {
+    GatewaySettings {
+        node_id: 1,
+        advertised: None,
+        num_partitions: 1,
+        default_replication_factor: 1,
+        auto_create_topics: false,
+        fetch_max_bytes: 1 << 20,
+        log: LogConfig::default(),
+        log_builtin: LogConfig::default(),
+        broker_configs: Vec::new(),
+    }
+}
+
+/// A Produce request frame (after the size) for partition `t-0`, one record.
+fn produce(acks: i16, batch: &[u8]) -> KafkaRequest {
+    let header = RequestHeader::default()
+        .with_request_api_key(ApiKey::Produce as i16)
+        .with_request_api_version(VERSION)
+        .with_correlation_id(7)
+        .with_client_id(Some(StrBytes::from_static_str("test")));
+    let body = ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_static_str("t")))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(Bytes::copy_from_slice(batch)))])]);
+    let mut frame = BytesMut::new();
+    header
+        .encode(&mut frame, ApiKey::Produce.request_header_version(VERSION))
+        .unwrap();
+    body.encode(&mut frame, VERSION).unwrap();
+    let frame = frame.freeze();
+    KafkaRequest {
+        prefix: peek_header(&frame).unwrap(),
+        frame,
+        client: "127.0.0.1:1".parse().unwrap(),
+    }
+}
+
+fn appended(error_code: ErrorCode, base_offset: i64) -> NodeMsg {
+    let tp = TopicPartition {
+        topic: "t".into(),
+        partition: 0,
+    };
+    NodeMsg::PartitionsReply(PartitionsReply::Produce(vec![(
+        tp,
+        ProducePartitionResult {
+            error_code,
+            error_message: None,
+            record_errors: Vec::new(),
+            base_offset,
+            log_append_time_ms: -1,
+            log_start_offset: 0,
+        },
+    )]))
+}
+
+/// Dispatches `request` and finishes its answer; the fake answers at once, so nothing waits.
+fn answer(
+    service: &BrokerService<FakeClient<NodeMsg>>,
+    request: KafkaRequest,
+) -> Result<Option<Answer>, String> {
+    let pending = service.dispatch(request).now_or_never().expect("no wait");
+    match pending {
+        Pending::Later(reply) => reply.now_or_never().expect("no wait"),
+        Pending::Ready(answer) => Ok(answer),
+        Pending::Close(reason) => Err(reason),
+    }
+}
+
+/// The one Produce the gateway asked the partitions actor, checked to carry the request.
+fn asked_produce(client: &FakeClient<NodeMsg>, acks: i16, batch: &[u8]) {
+    let asked = client.take_asked();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let (to, msg) = &asked[0];
+    assert_eq!(*to, PARTITIONS);
+    let NodeMsg::Partitions(PartitionsRequest::Produce(produce)) = msg else {
+        panic!("not a produce: {msg:?}");
+    };
+    assert_eq!((produce.acks, produce.timeout_ms), (acks, 1000));
+    assert_eq!(produce.partitions.len(), 1);
+    assert_eq!(produce.partitions[0].0.topic, "t");
+    assert_eq!(produce.partitions[0].1, batch);
+    // The gateway walked the records, so the actor does not.
+    assert!(
+        matches!(produce.checked.as_slice(), [Some(Ok(_))]),
+        "{:?}",
+        produce.checked
+    );
+}
+
+#[test]
+fn produce_acks_1_answers_with_the_partitions_result() {
+    let client = FakeClient::default();
+    let service = BrokerService::new(client.clone(), settings());
+    let batch = build_batch(&[(None, b"v")], 1_000);
+    client.reply(PARTITIONS, appended(ErrorCode::NONE, 42));
+
+    let answer = answer(&service, produce(1, &batch))
+        .unwrap()
+        .expect("acks=1 answers");
+    asked_produce(&client, 1, &batch);
+    let bytes: Vec<u8> = answer.as_chunks().concat();
+    let mut body = Bytes::from(bytes).slice(4..);
+    let header =
+        ResponseHeader::decode(&mut body, ApiKey::Produce.response_header_version(VERSION))
+            .unwrap();
+    assert_eq!(header.correlation_id, 7);
+    let response = ProduceResponse::decode(&mut body, VERSION).unwrap();
+    let partition = &response.responses[0].partition_responses[0];
+    assert_eq!(response.responses[0].name.0.as_str(), "t");
+    assert_eq!(
+        (partition.index, partition.error_code, partition.base_offset),
+        (0, 0, 42)
+    );
+}
+
+#[test]
+fn produce_acks_0_answers_nothing_and_closes_on_a_failure() {
+    let client = FakeClient::default();
+    let service = BrokerService::new(client.clone(), settings());
+    let batch = build_batch(&[(None, b"v")], 1_000);
+
+    client.reply(PARTITIONS, appended(ErrorCode::NONE, 0));
+    assert_eq!(answer(&service, produce(0, &batch)), Ok(None));
+    asked_produce(&client, 0, &batch);
+
+    // Kafka closes the connection when an acks=0 produce fails: the client has no other way
+    // to learn of it.
+    client.reply(PARTITIONS, appended(ErrorCode::KAFKA_STORAGE_ERROR, -1));
+    let closed = answer(&service, produce(0, &batch)).unwrap_err();
+    assert!(closed.contains("failed with error 56"), "{closed}");
+}
+
+#[test]
+fn a_reply_of_the_wrong_kind_closes_the_connection() {
+    let client = FakeClient::default();
+    let service = BrokerService::new(client.clone(), settings());
+    let batch = build_batch(&[(None, b"v")], 1_000);
+    let wrong = NodeMsg::PartitionsReply(PartitionsReply::Offline(Vec::new()));
+    client.reply(PARTITIONS, wrong);
+    let closed = answer(&service, produce(1, &batch)).unwrap_err();
+    assert!(closed.contains("Offline"), "{closed}");
+    // No reply at all: the actor is gone.
+    let closed = answer(&service, produce(1, &batch)).unwrap_err();
+    assert!(closed.contains("stopped before answering"), "{closed}");
+}

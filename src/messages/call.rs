@@ -1,0 +1,174 @@
+//! Typed calls: each request type names the actor it goes to and the type of its reply, so the
+//! gateway asks `ask(&client, EnsureRequest { .. })` and gets a [`Done`] back, never a
+//! [`NodeMsg`] to pick apart. A reply of any other kind is an [`AskError::WrongReply`].
+//!
+//! The wire stays [`NodeMsg`]: a request goes in as its variant and the reply is taken out of
+//! its variant by a `TryFrom<NodeMsg>`, all written by the two macros below.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use crate::actor::client::{ActorClient, AskError, WrongReply};
+use crate::actor::ActorId;
+use crate::types::TopicPartition;
+
+use super::*;
+
+/// A request one actor answers with one reply type.
+pub trait Call: Into<NodeMsg> + Send + 'static {
+    /// What the actor answers.
+    type Reply: TryFrom<NodeMsg, Error = WrongReply> + Send + 'static;
+    /// The actor that answers it.
+    const TO: ActorId;
+}
+
+/// Puts `request` in its actor's mailbox now and returns the future of its typed reply (see
+/// [`ActorClient::submit`] for why the two steps).
+pub async fn submit<C: ActorClient<NodeMsg>, R: Call>(
+    client: &C,
+    request: R,
+) -> Result<impl Future<Output = Result<R::Reply, AskError>> + Send + 'static, AskError> {
+    let reply = client.submit(R::TO, request.into()).await?;
+    Ok(async move { Ok(R::Reply::try_from(reply.await?)?) })
+}
+
+/// Asks `request` and waits for its typed reply.
+pub async fn ask<C: ActorClient<NodeMsg>, R: Call>(
+    client: &C,
+    request: R,
+) -> Result<R::Reply, AskError> {
+    submit(client, request).await?.await
+}
+
+/// `Request, Reply => ACTOR, |r| message`: `Request` goes to `ACTOR` as `message` (built from
+/// the request `r`) and is answered with a `Reply`.
+macro_rules! calls {
+    ($($request:ty, $reply:ty => $to:ident, |$r:pat_param| $into:expr;)*) => {$(
+        impl From<$request> for NodeMsg {
+            fn from($r: $request) -> Self {
+                $into
+            }
+        }
+        impl Call for $request {
+            type Reply = $reply;
+            const TO: ActorId = $to;
+        }
+    )*};
+}
+
+/// `Reply = Wire::Variant`: the reply is the variant's content; `Reply = Wire::Ok | Wire::Err`:
+/// the reply is a `Result` of the two variants' contents.
+macro_rules! replies {
+    ($($reply:ty = $wire:ident::$ok:ident $(| $err:ident)?;)*) => {$(
+        impl TryFrom<NodeMsg> for $reply {
+            type Error = WrongReply;
+            fn try_from(msg: NodeMsg) -> Result<Self, WrongReply> {
+                replies!(@match msg, $reply, $wire::$ok $(| $err)?)
+            }
+        }
+    )*};
+    (@match $msg:ident, $reply:ty, $wire:ident::$ok:ident) => {
+        match $msg {
+            NodeMsg::$wire($wire::$ok(reply)) => Ok(reply),
+            other => Err(WrongReply::new(stringify!($reply), &other)),
+        }
+    };
+    (@match $msg:ident, $reply:ty, $wire:ident::$ok:ident | $err:ident) => {
+        match $msg {
+            NodeMsg::$wire($wire::$ok(reply)) => Ok(Ok(reply)),
+            NodeMsg::$wire($wire::$err(reply)) => Ok(Err(reply)),
+            other => Err(WrongReply::new(stringify!($reply), &other)),
+        }
+    };
+}
+
+calls! {
+    EnsureRequest, Done => PARTITIONS, |r| NodeMsg::Partitions(PartitionsRequest::Ensure(r));
+    SetConfigRequest, Done => PARTITIONS, |r| NodeMsg::Partitions(PartitionsRequest::SetConfig(r));
+    DeletePartitionRequest, Done => PARTITIONS, |r| NodeMsg::Partitions(PartitionsRequest::Delete(r));
+    ShutdownRequest, Done => PARTITIONS, |_| NodeMsg::Partitions(PartitionsRequest::Shutdown);
+    ProduceRequest, Vec<(TopicPartition, ProducePartitionResult)> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::Produce(r));
+    FetchRequest, Vec<FetchPartitionResult> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::Fetch(r));
+    ListOffsetsRequest, Vec<(TopicPartition, ListOffsetsResult)> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::ListOffsets(r));
+    DeleteRecordsRequest, Vec<(TopicPartition, DeleteRecordsResult)> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::DeleteRecords(r));
+    InitProducerIdRequest, InitProducerIdResult => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::InitProducerId(r));
+    OfflineRequest, Vec<TopicPartition> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::Offline(r));
+    ListTopicsRequest, BTreeMap<String, TopicMeta> => TOPICS, |_| NodeMsg::Topics(TopicsRequest::List);
+    CreateTopicRequest, TopicChange => TOPICS, |r| NodeMsg::Topics(TopicsRequest::Create(r));
+    DeleteTopicRequest, TopicChange => TOPICS, |r| NodeMsg::Topics(TopicsRequest::Delete(r));
+    AddPartitionsRequest, TopicChange => TOPICS,
+        |r| NodeMsg::Topics(TopicsRequest::AddPartitions(r));
+    AlterConfigsRequest, TopicChange => TOPICS, |r| NodeMsg::Topics(TopicsRequest::AlterConfigs(r));
+}
+
+replies! {
+    Done = PartitionsReply::Done;
+    Vec<(TopicPartition, ProducePartitionResult)> = PartitionsReply::Produce;
+    Vec<FetchPartitionResult> = PartitionsReply::Fetch;
+    Vec<(TopicPartition, ListOffsetsResult)> = PartitionsReply::ListOffsets;
+    Vec<(TopicPartition, DeleteRecordsResult)> = PartitionsReply::DeleteRecords;
+    InitProducerIdResult = PartitionsReply::InitProducerId;
+    Vec<TopicPartition> = PartitionsReply::Offline;
+    BTreeMap<String, TopicMeta> = TopicsReply::List;
+    TopicChange = TopicsReply::Topic | Refused;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ErrorCode;
+
+    #[test]
+    fn a_reply_is_taken_from_its_own_variant_only() {
+        let offline = || NodeMsg::PartitionsReply(PartitionsReply::Offline(Vec::new()));
+        assert_eq!(Vec::<TopicPartition>::try_from(offline()), Ok(Vec::new()));
+        let wrong = Done::try_from(offline()).unwrap_err();
+        assert_eq!(wrong.expected, "Done");
+        assert!(wrong.got.contains("Offline"), "{}", wrong.got);
+        // A topics reply is not a partitions reply, even with a matching shape.
+        let list = NodeMsg::TopicsReply(TopicsReply::List(BTreeMap::new()));
+        assert!(Vec::<TopicPartition>::try_from(list).is_err());
+    }
+
+    #[test]
+    fn a_topic_change_is_the_topic_or_the_refusal() {
+        let refusal = Refusal {
+            code: ErrorCode::TOPIC_ALREADY_EXISTS,
+            message: "exists".into(),
+        };
+        let refused = NodeMsg::TopicsReply(TopicsReply::Refused(refusal.clone()));
+        assert_eq!(TopicChange::try_from(refused), Ok(Err(refusal)));
+        let meta = TopicMeta {
+            id: [1; 16],
+            partitions: 2,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+        };
+        let topic = NodeMsg::TopicsReply(TopicsReply::Topic(meta.clone()));
+        assert_eq!(TopicChange::try_from(topic), Ok(Ok(meta)));
+        let list = NodeMsg::TopicsReply(TopicsReply::List(BTreeMap::new()));
+        assert!(TopicChange::try_from(list).is_err());
+    }
+
+    #[test]
+    fn a_request_goes_in_as_its_variant() {
+        let msg: NodeMsg = ShutdownRequest.into();
+        assert!(matches!(
+            msg,
+            NodeMsg::Partitions(PartitionsRequest::Shutdown)
+        ));
+        let msg: NodeMsg = DeleteTopicRequest { name: "t".into() }.into();
+        assert!(matches!(
+            msg,
+            NodeMsg::Topics(TopicsRequest::Delete(DeleteTopicRequest { ref name })) if name == "t"
+        ));
+        assert_eq!(<ListTopicsRequest as Call>::TO, TOPICS);
+        assert_eq!(<ProduceRequest as Call>::TO, PARTITIONS);
+    }
+}
