@@ -10,6 +10,7 @@
 //! the thread RNG; docs/architecture.md#determinism-rules says why.
 
 pub mod cell;
+pub mod stepper;
 pub mod testkit;
 pub mod timers;
 

@@ -1,0 +1,650 @@
+//! A whole cluster in one thread, stepped by hand: [`Cluster`].
+//!
+//! Unit tests of multi-node protocols (calls today; Raft and replication later) run the nodes'
+//! actors in one process, through the same [`ActorCell`] the production host drives, under a
+//! virtual clock that only [`Cluster::step`] and [`Cluster::run_for`] advance. Every choice the
+//! network or the disk makes (loss, duplication, delay, completion time) is drawn from one
+//! `SmallRng` seeded by [`Cluster::new`], and every pending thing sits in one queue ordered by
+//! (time, sequence number): a run is a pure function of its seed and of the test's calls, so a
+//! failing seed replays exactly, and [`Cluster::trace_hash`] (a hash of every input delivered to
+//! an actor, with its time) shows that it did.
+//!
+//! ```
+//! use rill::actor::stepper::{Cluster, NetFaults, StepActor};
+//! use rill::actor::testkit::{AskMsg, Asker, ASKER};
+//! use rill::actor::Addr;
+//!
+//! let mut cluster = Cluster::new(42);
+//! for (node, peer) in [(1, 2), (2, 1)] {
+//!     let peer = Addr { node: peer, actor: ASKER };
+//!     cluster.add_node(node, move |_storage| vec![(ASKER, StepActor::new(Asker::new(vec![peer], 100)))]);
+//! }
+//! cluster.set_faults(NetFaults { drop: 0.2, duplicate: 0.1, delay_ms: 0..50 });
+//! cluster.run_for(1_000);
+//! cluster.partition(1, 2);
+//! cluster.run_for(500);
+//! cluster.heal();
+//! let stats = cluster.ask(Addr { node: 1, actor: ASKER }, AskMsg::Stats, 1_000);
+//! assert!(matches!(stats, Ok(AskMsg::StatsReply(s)) if s.calls > 0 && s.violations == 0));
+//! ```
+//!
+//! # What it models
+//! * **Network.** A message between nodes is postcard-encoded when sent and decoded when
+//!   delivered, as the transport does, so what cannot cross the wire fails here too, and a
+//!   duplicate is a second decode (no `M: Clone`). [`NetFaults`] drops, duplicates and delays
+//!   (which reorders) each message independently. [`Cluster::partition`] cuts a pair of nodes
+//!   until [`Cluster::heal`]: a message that would be delivered across a cut is lost, including
+//!   one sent before the cut. Messages between actors of one node are never lost or reordered
+//!   and are not encoded, as in the host.
+//! * **Calls**, as in `host/node.rs`: a call to an unknown node or to an unknown actor of the
+//!   caller's own node is [`CallFailure::Unreachable`](super::CallFailure) at once; one lost on
+//!   the way, or sent to a down node or an unknown actor of another node, ends in `TimedOut`.
+//!   The cell ends every call exactly once either way.
+//! * **Disk.** Each node has a [`MemStorage`]. A `Sync` effect completes `disk_delay_ms` later:
+//!   the fsync runs then, and `Synced` follows. [`Cluster::crash`] crashes the storage (unsynced
+//!   bytes are lost), throws away the node's actors with their timers, pending calls and
+//!   unanswered requests, and drops every queued event of the node: messages to and from it,
+//!   its host requests (answered [`RequestError::ActorGone`]) and its unfinished syncs.
+//!   [`Cluster::restart`] rebuilds the actors with the node's factory from what the storage
+//!   kept, and delivers `Start`.
+//! * **Host requests.** [`Cluster::request`] plays a client connection: the answer (or why
+//!   there is none) is collected by [`Cluster::take_answer`]; [`Cluster::ask`] does both.
+//!
+//! # Where it differs from the host
+//! * No mailbox or link queue bounds: nothing is refused for lack of room, so a call never
+//!   fails `Unreachable` because a link queue is full.
+//! * Time is one virtual clock for all nodes, in whole milliseconds; `Now::mono_ms` does not
+//!   restart at zero when a node restarts, and `Now::unix_ms` is a fixed epoch plus it.
+//! * Actors of different nodes never run at the same time: each input is handled to the end,
+//!   its outputs queued, before the next one. A timer due at the same time as a queued event
+//!   goes first (the host's `biased` select prefers due timers over mail as well).
+//! * Partitions are symmetric and cut at delivery time; a crashed node's messages that were
+//!   already in flight are dropped with it.
+
+mod trace;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use self::trace::TraceHash;
+use super::cell::{ActorCell, Cell, CellInput, CellNow, CellOutput, Kind};
+use super::{Actor, ActorId, Addr, CallId, NodeId, Wire};
+use crate::storage::mem::MemStorage;
+use crate::storage::SyncHandle;
+
+/// The wall clock the actors see at virtual time 0 (2024-01-01T00:00:00Z): record timestamps
+/// look real, and a run does not depend on when it ran.
+const UNIX_EPOCH_MS: i64 = 1_704_067_200_000;
+
+const NS_PER_MS: u64 = 1_000_000;
+
+/// A host-side request sent with [`Cluster::request`]: how its answer is found again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ticket(pub u64);
+
+/// Why a host request got no answer from its actor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("no node {0} in the cluster")]
+    NoSuchNode(NodeId),
+    #[error("node {0} is down")]
+    NodeDown(NodeId),
+    #[error("no actor {0:?}")]
+    NoSuchActor(Addr),
+    /// The node crashed before the actor answered.
+    #[error("actor {0:?} crashed before answering")]
+    ActorGone(Addr),
+    /// [`Cluster::ask`] ran out of time (the request stays pending).
+    #[error("no answer within the time given")]
+    NoAnswerYet,
+}
+
+/// What the network does to each message between nodes. Probabilities are in `0.0..=1.0`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetFaults {
+    /// Chance that a message is lost.
+    pub drop: f64,
+    /// Chance that a message (not lost) arrives twice; each copy has its own delay.
+    pub duplicate: f64,
+    /// Delivery delay, drawn per copy: a range wider than one value reorders messages. An empty
+    /// range means exactly `delay_ms.start`.
+    pub delay_ms: Range<u64>,
+}
+
+impl NetFaults {
+    /// A perfect network: nothing lost or duplicated, everything delivered at once, in order.
+    pub const NONE: Self = Self {
+        drop: 0.0,
+        duplicate: 0.0,
+        delay_ms: 0..0,
+    };
+
+    fn delay(&self, rng: &mut SmallRng) -> u64 {
+        if self.delay_ms.is_empty() {
+            self.delay_ms.start
+        } else {
+            rng.gen_range(self.delay_ms.clone())
+        }
+    }
+}
+
+/// An actor to run on a stepper node: hides the actor's type (as the host's `NodeActor` does),
+/// so one node's factory returns actors of different kinds.
+pub struct StepActor<M> {
+    build: Box<dyn FnOnce(Addr, SmallRng) -> StepCell<M>>,
+}
+
+/// A running actor with its bookkeeping, as the stepper holds it.
+type StepCell<M> = Box<dyn Cell<M, Ticket>>;
+
+impl<M: Wire> StepActor<M> {
+    pub fn new<A: Actor<M>>(actor: A) -> Self {
+        Self {
+            build: Box::new(move |me, rng| Box::new(ActorCell::new(me, actor, rng))),
+        }
+    }
+}
+
+/// Builds a node's actors from its storage: at [`Cluster::add_node`] and at every restart.
+type Factory<M> = Box<dyn Fn(&MemStorage) -> Vec<(ActorId, StepActor<M>)>>;
+
+struct SimNode<M> {
+    storage: MemStorage,
+    make: Factory<M>,
+    /// `None` while the node is down.
+    cells: Option<BTreeMap<ActorId, StepCell<M>>>,
+}
+
+/// A message on its way.
+enum Body<M> {
+    /// Between actors of one node: not encoded, as in the host.
+    Local(M),
+    /// Between nodes: the postcard bytes, decoded on delivery.
+    Wire(Vec<u8>),
+}
+
+/// Something that happens at a set time. Timers are not events: they stay in the cells, and
+/// [`Cluster::step`] compares the earliest deadline with the queue's head.
+enum Event<M> {
+    Deliver {
+        from: Addr,
+        to: Addr,
+        kind: Kind,
+        body: Body<M>,
+    },
+    Request {
+        ticket: Ticket,
+        to: Addr,
+        msg: M,
+    },
+    /// A sync finishing: the fsync happens when this is handled, so a crash before it loses
+    /// the bytes.
+    Synced {
+        at: Addr,
+        token: u64,
+        handle: SyncHandle,
+    },
+}
+
+impl<M> Event<M> {
+    /// Whether a crash of `node` makes this event vanish.
+    fn involves(&self, node: NodeId) -> bool {
+        match self {
+            Event::Deliver { from, to, .. } => from.node == node || to.node == node,
+            Event::Request { to, .. } => to.node == node,
+            Event::Synced { at, .. } => at.node == node,
+        }
+    }
+}
+
+/// Several nodes' actors in one process, driven by a virtual clock and a seeded RNG.
+pub struct Cluster<M: Wire> {
+    now_ms: u64,
+    /// Every random choice of the network, the disk and the actors' own RNG seeds.
+    rng: SmallRng,
+    /// Pending events by (due time, sequence): equal times keep the order they were queued in.
+    queue: BTreeMap<(u64, u64), Event<M>>,
+    next_seq: u64,
+    nodes: BTreeMap<NodeId, SimNode<M>>,
+    faults: NetFaults,
+    disk_delay_ms: u64,
+    /// Cut pairs of nodes, smaller id first.
+    cut: BTreeSet<(NodeId, NodeId)>,
+    trace: TraceHash,
+    next_ticket: u64,
+    /// Host requests not answered yet, and where they went.
+    waiting: BTreeMap<Ticket, Addr>,
+    answers: BTreeMap<Ticket, Result<M, RequestError>>,
+}
+
+impl<M: Wire> Cluster<M> {
+    /// An empty cluster at time 0 with a perfect network and a 1 ms disk.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            now_ms: 0,
+            rng: SmallRng::seed_from_u64(seed),
+            queue: BTreeMap::new(),
+            next_seq: 0,
+            nodes: BTreeMap::new(),
+            faults: NetFaults::NONE,
+            disk_delay_ms: 1,
+            cut: BTreeSet::new(),
+            trace: TraceHash::default(),
+            next_ticket: 0,
+            waiting: BTreeMap::new(),
+            answers: BTreeMap::new(),
+        }
+    }
+
+    /// Applies to messages sent from now on.
+    pub fn set_faults(&mut self, faults: NetFaults) {
+        assert!(
+            (0.0..=1.0).contains(&faults.drop) && (0.0..=1.0).contains(&faults.duplicate),
+            "fault probabilities must be in 0..=1: {faults:?}"
+        );
+        self.faults = faults;
+    }
+
+    /// How long a sync takes, for syncs started from now on.
+    pub fn set_disk_delay_ms(&mut self, disk_delay_ms: u64) {
+        self.disk_delay_ms = disk_delay_ms;
+    }
+
+    /// Adds node `id` with a fresh storage and starts the actors `make` builds from it. `make`
+    /// runs again at every [`Cluster::restart`].
+    pub fn add_node(
+        &mut self,
+        id: NodeId,
+        make: impl Fn(&MemStorage) -> Vec<(ActorId, StepActor<M>)> + 'static,
+    ) {
+        let node = SimNode {
+            storage: MemStorage::new(),
+            make: Box::new(make),
+            cells: None,
+        };
+        assert!(
+            self.nodes.insert(id, node).is_none(),
+            "node {id} added twice"
+        );
+        self.boot(id);
+    }
+
+    /// Builds the node's actors and delivers `Start` to each, in actor id order.
+    fn boot(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).expect("booting a known node");
+        let mut cells = BTreeMap::new();
+        for (actor, spawn) in (node.make)(&node.storage) {
+            let me = Addr { node: id, actor };
+            let rng = SmallRng::seed_from_u64(self.rng.gen());
+            let fresh = cells.insert(actor, (spawn.build)(me, rng)).is_none();
+            assert!(fresh, "node {id} builds actor {actor:?} twice");
+        }
+        let actors: Vec<ActorId> = cells.keys().copied().collect();
+        node.cells = Some(cells);
+        for actor in actors {
+            self.feed(Addr { node: id, actor }, CellInput::Start);
+        }
+    }
+
+    /// Power cut: see the module doc. A node that is already down stays down.
+    pub fn crash(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).expect("crashing a known node");
+        if node.cells.take().is_none() {
+            return;
+        }
+        node.storage.crash();
+        self.queue.retain(|_, event| !event.involves(id));
+        let gone: Vec<(Ticket, Addr)> = self
+            .waiting
+            .iter()
+            .filter(|(_, to)| to.node == id)
+            .map(|(&ticket, &to)| (ticket, to))
+            .collect();
+        for (ticket, to) in gone {
+            self.answer(ticket, Err(RequestError::ActorGone(to)));
+        }
+        self.note(format_args!("crash n{id}"));
+    }
+
+    /// Starts a crashed node again from what its storage kept.
+    pub fn restart(&mut self, id: NodeId) {
+        let down = self.nodes.get(&id).is_some_and(|node| node.cells.is_none());
+        assert!(down, "restarting node {id}, which is not a crashed node");
+        self.note(format_args!("restart n{id}"));
+        self.boot(id);
+    }
+
+    /// Cuts `a` from `b` (both ways) until [`Cluster::heal`].
+    pub fn partition(&mut self, a: NodeId, b: NodeId) {
+        self.cut.insert((a.min(b), a.max(b)));
+        self.note(format_args!("partition n{a} n{b}"));
+    }
+
+    /// Removes every cut.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+        self.note(format_args!("heal"));
+    }
+
+    /// Sends `msg` to actor `to` as a host-side request (a client connection's). Its outcome
+    /// is kept for [`Cluster::take_answer`]; it fails at once if there is no such actor now.
+    pub fn request(&mut self, to: Addr, msg: M) -> Ticket {
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        match self.check_actor(to) {
+            Ok(()) => {
+                self.waiting.insert(ticket, to);
+                self.schedule(self.now_ms, Event::Request { ticket, to, msg });
+            }
+            Err(e) => {
+                self.answers.insert(ticket, Err(e));
+            }
+        }
+        ticket
+    }
+
+    /// The outcome of a request, once there is one (taken out: a second call returns `None`).
+    pub fn take_answer(&mut self, ticket: Ticket) -> Option<Result<M, RequestError>> {
+        self.answers.remove(&ticket)
+    }
+
+    /// [`Cluster::request`], then steps until it is answered, for at most `within_ms`.
+    pub fn ask(&mut self, to: Addr, msg: M, within_ms: u64) -> Result<M, RequestError> {
+        let ticket = self.request(to, msg);
+        let until_ms = self.now_ms.saturating_add(within_ms);
+        loop {
+            if let Some(answer) = self.take_answer(ticket) {
+                return answer;
+            }
+            if !self.step_until(until_ms) {
+                self.now_ms = self.now_ms.max(until_ms);
+                return Err(RequestError::NoAnswerYet);
+            }
+        }
+    }
+
+    /// Handles the next event or due timer, advancing the clock to it. False if nothing is
+    /// pending at all.
+    pub fn step(&mut self) -> bool {
+        self.step_until(u64::MAX)
+    }
+
+    /// Runs everything due within the next `ms`, then sets the clock to that time.
+    pub fn run_for(&mut self, ms: u64) {
+        self.run_until(self.now_ms.saturating_add(ms));
+    }
+
+    /// Runs everything due up to `until_ms` (inclusive), then sets the clock to it.
+    pub fn run_until(&mut self, until_ms: u64) {
+        while self.step_until(until_ms) {}
+        self.now_ms = self.now_ms.max(until_ms);
+    }
+
+    /// Nothing queued and no timer armed on a running node: the run has come to rest.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty() && self.next_timer().is_none()
+    }
+
+    /// Host requests that have no outcome yet.
+    pub fn pending_requests(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn is_up(&self, id: NodeId) -> bool {
+        self.nodes.get(&id).is_some_and(|node| node.cells.is_some())
+    }
+
+    /// The node's disk, e.g. to look at what is durable.
+    pub fn storage(&self, id: NodeId) -> &MemStorage {
+        &self.nodes.get(&id).expect("a known node").storage
+    }
+
+    /// A hash of every input delivered to an actor (with its time and address) and of every
+    /// fault and test action, in order: equal for two runs exactly when they did the same.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace.hash()
+    }
+
+    /// How many events went into [`Cluster::trace_hash`].
+    pub fn trace_events(&self) -> u64 {
+        self.trace.events()
+    }
+
+    /// One step, if the next thing is due by `until_ms`.
+    fn step_until(&mut self, until_ms: u64) -> bool {
+        let timer = self.next_timer();
+        let event_at = self.queue.first_key_value().map(|(&(at, _), _)| at);
+        match (timer, event_at) {
+            // A due timer goes before an event queued for the same time.
+            (Some((at, to)), _) if at <= until_ms && event_at.is_none_or(|e| at <= e) => {
+                self.now_ms = self.now_ms.max(at);
+                self.feed(to, CellInput::TimerDue);
+            }
+            (_, Some(at)) if at <= until_ms => {
+                let (_, event) = self.queue.pop_first().expect("the head exists");
+                self.now_ms = self.now_ms.max(at);
+                self.dispatch(event);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The earliest deadline of any running actor, in ms, and whose it is (ties: lowest
+    /// address).
+    fn next_timer(&self) -> Option<(u64, Addr)> {
+        let mut next: Option<(u64, Addr)> = None;
+        for (&node, sim) in &self.nodes {
+            for (&actor, cell) in sim.cells.iter().flatten() {
+                let Some(ns) = cell.next_deadline_ns() else {
+                    continue;
+                };
+                let at = ns.div_ceil(NS_PER_MS);
+                if next.is_none_or(|(best, _)| at < best) {
+                    next = Some((at, Addr { node, actor }));
+                }
+            }
+        }
+        next
+    }
+
+    fn schedule(&mut self, at_ms: u64, event: Event<M>) {
+        self.queue.insert((at_ms, self.next_seq), event);
+        self.next_seq += 1;
+    }
+
+    fn dispatch(&mut self, event: Event<M>) {
+        match event {
+            Event::Deliver {
+                from,
+                to,
+                kind,
+                body,
+            } => {
+                if self.is_cut(from.node, to.node) {
+                    self.note(format_args!("cut {from:?} -> {to:?}"));
+                    return;
+                }
+                let msg = match body {
+                    Body::Local(msg) => msg,
+                    Body::Wire(bytes) => match postcard::from_bytes(&bytes) {
+                        Ok(msg) => msg,
+                        Err(e) => {
+                            tracing::error!(error = %e, ?from, ?to, "undecodable message dropped");
+                            return;
+                        }
+                    },
+                };
+                // An unknown actor there: dropped, and the sender's call (if any) times out.
+                self.feed(to, CellInput::delivered(from, kind, msg));
+            }
+            Event::Request { ticket, to, msg } => {
+                self.feed(to, CellInput::Request { reply: ticket, msg });
+            }
+            Event::Synced { at, token, handle } => {
+                let result = handle.sync().map_err(|e| e.to_string());
+                self.feed(at, CellInput::Synced { token, result });
+            }
+        }
+    }
+
+    fn is_cut(&self, a: NodeId, b: NodeId) -> bool {
+        self.cut.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// Hands `input` to the actor at `to` (dropped if the node is down or has no such actor)
+    /// and carries out what comes out; calls that cannot be sent go back in as `Unreachable`
+    /// before anything else happens, as in the host.
+    fn feed(&mut self, to: Addr, input: CellInput<M, Ticket>) {
+        let mut next = Some(input);
+        let mut unsent = VecDeque::new();
+        let mut outputs = Vec::new();
+        while let Some(input) = next.take().or_else(|| {
+            unsent
+                .pop_front()
+                .map(|call| CellInput::Unreachable { call })
+        }) {
+            let now = CellNow::at_ms(UNIX_EPOCH_MS + self.now_ms as i64, self.now_ms);
+            let cell = self
+                .nodes
+                .get_mut(&to.node)
+                .and_then(|node| node.cells.as_mut())
+                .and_then(|cells| cells.get_mut(&to.actor));
+            let Some(cell) = cell else {
+                self.note(format_args!("undeliverable {to:?}"));
+                return;
+            };
+            let _ = write!(self.trace, "{} {to:?} {input:?}", self.now_ms);
+            self.trace.end_event();
+            cell.on(now, input, &mut outputs);
+            for output in outputs.drain(..) {
+                if let Some(call) = self.execute(to, output) {
+                    unsent.push_back(call);
+                }
+            }
+        }
+    }
+
+    fn check_actor(&self, to: Addr) -> Result<(), RequestError> {
+        let node = self
+            .nodes
+            .get(&to.node)
+            .ok_or(RequestError::NoSuchNode(to.node))?;
+        let cells = node.cells.as_ref().ok_or(RequestError::NodeDown(to.node))?;
+        match cells.contains_key(&to.actor) {
+            true => Ok(()),
+            false => Err(RequestError::NoSuchActor(to)),
+        }
+    }
+
+    /// Carries out one output of the actor at `from`; returns the call if it could not be sent.
+    fn execute(&mut self, from: Addr, output: CellOutput<M, Ticket>) -> Option<CallId> {
+        match output {
+            CellOutput::Send { to, msg } => {
+                self.transmit(from, to, Kind::Msg, msg);
+                None
+            }
+            CellOutput::Reply { to, msg } => {
+                self.answer(to, Ok(msg));
+                None
+            }
+            CellOutput::Call { to, call, msg } => {
+                (!self.transmit(from, to, Kind::Call { call }, msg)).then_some(call)
+            }
+            CellOutput::CallReply { to, call, msg } => {
+                // Lost on the way: the caller's call times out.
+                self.transmit(from, to, Kind::Reply { call }, msg);
+                None
+            }
+            CellOutput::Sync { token, handle } => {
+                let at = self.now_ms.saturating_add(self.disk_delay_ms);
+                let event = Event::Synced {
+                    at: from,
+                    token,
+                    handle,
+                };
+                self.schedule(at, event);
+                None
+            }
+        }
+    }
+
+    /// Puts a message on its way. False if it was refused at the sender, as the host's router
+    /// refuses: no such node, or no such actor on the sender's own node, or not encodable.
+    /// True says nothing about delivery.
+    fn transmit(&mut self, from: Addr, to: Addr, kind: Kind, msg: M) -> bool {
+        if to.node == from.node {
+            if self.check_actor(to).is_err() {
+                return false;
+            }
+            let body = Body::Local(msg);
+            self.schedule(
+                self.now_ms,
+                Event::Deliver {
+                    from,
+                    to,
+                    kind,
+                    body,
+                },
+            );
+            return true;
+        }
+        if !self.nodes.contains_key(&to.node) {
+            return false;
+        }
+        let bytes = match postcard::to_stdvec(&msg) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::error!(error = %e, ?to, "cannot encode message");
+                return false;
+            }
+        };
+        if self.rng.gen_bool(self.faults.drop) {
+            self.note(format_args!("lost {from:?} -> {to:?}"));
+            return true;
+        }
+        if self.rng.gen_bool(self.faults.duplicate) {
+            self.note(format_args!("duplicated {from:?} -> {to:?}"));
+            let body = Body::Wire(bytes.clone());
+            self.send_after_delay(from, to, kind, body);
+        }
+        self.send_after_delay(from, to, kind, Body::Wire(bytes));
+        true
+    }
+
+    fn send_after_delay(&mut self, from: Addr, to: Addr, kind: Kind, body: Body<M>) {
+        let at = self.now_ms.saturating_add(self.faults.delay(&mut self.rng));
+        self.schedule(
+            at,
+            Event::Deliver {
+                from,
+                to,
+                kind,
+                body,
+            },
+        );
+    }
+
+    fn answer(&mut self, ticket: Ticket, answer: Result<M, RequestError>) {
+        if self.waiting.remove(&ticket).is_some() {
+            self.answers.insert(ticket, answer);
+        }
+    }
+
+    /// Folds a non-delivery event (a fault, a test action) into the trace.
+    fn note(&mut self, what: std::fmt::Arguments<'_>) {
+        let _ = write!(self.trace, "{} {what}", self.now_ms);
+        self.trace.end_event();
+    }
+}
+
+#[cfg(test)]
+mod tests;
