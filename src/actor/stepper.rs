@@ -33,7 +33,7 @@
 //!   delivered, as the transport does, so what cannot cross the wire fails here too, and a
 //!   duplicate is a second decode (no `M: Clone`). [`NetFaults`] drops, duplicates and delays
 //!   (which reorders) each message independently. [`Cluster::partition`] cuts a pair of nodes
-//!   until [`Cluster::heal`]: a message that would be delivered across a cut is lost, including
+//!   ([`Cluster::isolate`] one node from all) until [`Cluster::heal`]: a message that would be delivered across a cut is lost, including
 //!   one sent before the cut. Messages between actors of one node are never lost or reordered
 //!   and are not encoded, as in the host.
 //! * **Calls**, as in `host/node.rs`: a call to an unknown node or to an unknown actor of the
@@ -42,7 +42,7 @@
 //!   The cell ends every call exactly once either way.
 //! * **Disk.** Each node has a [`MemStorage`]. A `Sync` effect completes `disk_delay_ms` later:
 //!   the fsync runs then, and `Synced` follows. [`Cluster::crash`] crashes the storage (unsynced
-//!   bytes are lost), throws away the node's actors with their timers, pending calls and
+//!   bytes are lost; [`Cluster::crash_torn`] may keep part of the last write), throws away the node's actors with their timers, pending calls and
 //!   unanswered requests, and drops every queued event of the node: messages to and from it,
 //!   its host requests (answered [`RequestError::ActorGone`]) and its unfinished syncs.
 //!   [`Cluster::restart`] rebuilds the actors with the node's factory from what the storage
@@ -73,7 +73,7 @@ use rand::{Rng, SeedableRng};
 use self::trace::TraceHash;
 use super::cell::{ActorCell, Cell, CellInput, CellNow, CellOutput, Kind};
 use super::{Actor, ActorId, Addr, CallId, NodeId, Wire};
-use crate::storage::mem::MemStorage;
+use crate::storage::mem::{MemStorage, TornWrite};
 use crate::storage::SyncHandle;
 
 /// The wall clock the actors see at virtual time 0 (2024-01-01T00:00:00Z): record timestamps
@@ -292,11 +292,30 @@ impl<M: Wire> Cluster<M> {
 
     /// Power cut: see the module doc. A node that is already down stays down.
     pub fn crash(&mut self, id: NodeId) {
+        if self.take_down(id) {
+            self.nodes[&id].storage.crash();
+        }
+    }
+
+    /// [`Cluster::crash`], but the node's most recently appended-to file keeps a random part
+    /// of its unsynced tail ([`MemStorage::crash_torn`]); says what it kept, if anything was
+    /// torn.
+    pub fn crash_torn(&mut self, id: NodeId) -> Option<TornWrite> {
+        if !self.take_down(id) {
+            return None;
+        }
+        let torn = self.nodes[&id].storage.crash_torn(&mut self.rng);
+        self.note(format_args!("torn {torn:?}"));
+        torn
+    }
+
+    /// Stops the node's actors and forgets everything queued for or by it; false if it was
+    /// already down. The caller crashes the storage.
+    fn take_down(&mut self, id: NodeId) -> bool {
         let node = self.nodes.get_mut(&id).expect("crashing a known node");
         if node.cells.take().is_none() {
-            return;
+            return false;
         }
-        node.storage.crash();
         self.queue.retain(|_, event| !event.involves(id));
         let gone: Vec<(Ticket, Addr)> = self
             .waiting
@@ -308,6 +327,7 @@ impl<M: Wire> Cluster<M> {
             self.answer(ticket, Err(RequestError::ActorGone(to)));
         }
         self.note(format_args!("crash n{id}"));
+        true
     }
 
     /// Starts a crashed node again from what its storage kept.
@@ -322,6 +342,14 @@ impl<M: Wire> Cluster<M> {
     pub fn partition(&mut self, a: NodeId, b: NodeId) {
         self.cut.insert((a.min(b), a.max(b)));
         self.note(format_args!("partition n{a} n{b}"));
+    }
+
+    /// Cuts `node` from every other node.
+    pub fn isolate(&mut self, node: NodeId) {
+        let others: Vec<NodeId> = self.nodes.keys().copied().filter(|&n| n != node).collect();
+        for other in others {
+            self.partition(node, other);
+        }
     }
 
     /// Removes every cut.
