@@ -3,10 +3,12 @@
 //! # Layout
 //! * [`actor`]   — the actor contract: `handle(ctx, input)` records effects; no I/O, no tokio.
 //!   [`actor::cell`] is the bookkeeping around one actor (timers, replies, pending calls,
-//!   self-sends) that any driver, the host included, runs;
+//!   self-sends) that any driver, the host included, runs; [`actor::stepper`] is the other
+//!   driver: a whole cluster in one thread under a virtual clock and a seeded network and disk,
+//!   for unit tests of multi-node protocols;
 //!   [`actor::client::ActorClient`] is how the gateway asks actors (the host's node handle
-//!   implements it); [`actor::testkit`] holds the
-//!   ping-pong demo actor the transport tests run.
+//!   implements it); [`actor::testkit`] holds the demo actors the
+//!   transport and stepper tests run.
 //! * [`controller`] — metadata (KRaft's role): the topic registry, the actor persisting it, and
 //!   topic configs resolved into log settings ([`controller::topic_config`]).
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,

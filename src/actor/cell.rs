@@ -1,7 +1,7 @@
 //! The bookkeeping around one actor, with no runtime: [`ActorCell`].
 //!
-//! A driver (the production host's per-actor task in `host/node.rs`; later an in-process
-//! multi-node stepper) owns the mailbox and the clock. It hands the cell one [`CellInput`] at a
+//! A driver (the production host's per-actor task in `host/node.rs`, or the in-process
+//! multi-node stepper, [`super::stepper`]) owns the mailbox and the clock. It hands the cell one [`CellInput`] at a
 //! time together with the current time, and executes the [`CellOutput`]s the cell pushes. Every
 //! decision that does not need a runtime is made here, once, for every driver: timer deadlines
 //! and their firing order, which reply goes to whom (a host-side requester or a calling actor),

@@ -13,6 +13,7 @@ pub mod cell;
 pub mod client;
 #[cfg(test)]
 pub mod fake_client;
+pub mod stepper;
 pub mod testkit;
 pub mod timers;
 
