@@ -7,7 +7,7 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use super::BrokerService;
 use crate::controller::topic_config;
 use crate::messages::{NodeMsg, PartitionsReply, PartitionsRequest, TopicMeta, PARTITIONS};
-use crate::types::{ErrorCode, TopicPartition};
+use crate::types::{self, ErrorCode, TopicPartition};
 
 impl BrokerService {
     /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every
@@ -109,7 +109,7 @@ impl BrokerService {
     ) -> Result<InitProducerIdResponse, String> {
         let ask = PartitionsRequest::InitProducerId {
             transactional_id: body.transactional_id.map(|t| t.0.to_string()),
-            producer_id: body.producer_id.0,
+            producer_id: types::ProducerId(body.producer_id.0),
             producer_epoch: body.producer_epoch,
         };
         match self
@@ -123,7 +123,7 @@ impl BrokerService {
                 producer_epoch,
             })) => Ok(InitProducerIdResponse::default()
                 .with_error_code(error_code.wire())
-                .with_producer_id(ProducerId(producer_id))
+                .with_producer_id(ProducerId(producer_id.0))
                 .with_producer_epoch(producer_epoch)),
             other => Err(format!("unexpected init producer id reply {other:?}")),
         }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
-use crate::types::{ErrorCode, TopicPartition};
+use crate::types::{ErrorCode, ProducerId, TopicPartition};
 
 /// Requests to [`super::PARTITIONS`].
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,7 +35,7 @@ pub enum PartitionsRequest {
     },
     InitProducerId {
         transactional_id: Option<String>,
-        producer_id: i64,
+        producer_id: ProducerId,
         producer_epoch: i16,
     },
     /// Which partitions of `topics` (all topics when `None`) are offline: their log cannot be
@@ -103,7 +103,7 @@ pub enum PartitionsReply {
     DeleteRecords(Vec<(TopicPartition, DeleteRecordsResult)>),
     InitProducerId {
         error_code: ErrorCode,
-        producer_id: i64,
+        producer_id: ProducerId,
         producer_epoch: i16,
     },
     /// The offline partitions asked for, in (topic, partition) order.
