@@ -31,7 +31,8 @@
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front;
 //!   `ServerConfig::gateway_settings` is the broker's view of them.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
-//! * [`types`]   — the shared vocabulary: [`types::TopicPartition`], Kafka's topic name rule
+//! * [`types`]   — the shared vocabulary: [`types::TopicPartition`], the id newtypes
+//!   ([`types::NodeId`], [`types::ProducerId`]), Kafka's topic name rule
 //!   ([`types::topic_name`]), Kafka's error codes as named constants ([`types::ErrorCode`], the
 //!   only place a code is a number) and a [`types::Refusal`] (code and message).
 //!

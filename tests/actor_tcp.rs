@@ -65,15 +65,15 @@ async fn ping_pong_over_real_tcp_survives_a_peer_restart() {
     let trace = TraceSink::default();
     let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
     // Bind both listeners first (port 0), then tell each node where the other is.
-    let n1 = start(1, any_port, BTreeMap::new(), trace.clone()).await;
+    let n1 = start(NodeId(1), any_port, BTreeMap::new(), trace.clone()).await;
     let n2 = start(
-        2,
+        NodeId(2),
         any_port,
-        BTreeMap::from([(1, n1.listen_addr())]),
+        BTreeMap::from([(NodeId(1), n1.listen_addr())]),
         trace.clone(),
     )
     .await;
-    n1.handle().add_peer(2, n2.listen_addr());
+    n1.handle().add_peer(NodeId(2), n2.listen_addr());
     // PingPong only pings the peers it was built with; node 1 was built with none, so node 1
     // answering node 2's pings proves the inbound path, and node 2's pongs prove the round trip.
     let before = wait_for_pongs(&n2, 20).await;
@@ -86,9 +86,9 @@ async fn ping_pong_over_real_tcp_survives_a_peer_restart() {
     n2.shutdown();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let n2 = start(
-        2,
+        NodeId(2),
         n2_addr,
-        BTreeMap::from([(1, n1.listen_addr())]),
+        BTreeMap::from([(NodeId(1), n1.listen_addr())]),
         trace.clone(),
     )
     .await;
@@ -138,7 +138,7 @@ impl Actor<CallMsg> for Asker {
                 from: Origin::Host,
                 msg: CallMsg::Ask { to, timeout_ms },
             } => {
-                let call = ctx.call(to, CallMsg::Echo(ctx.me.node), timeout_ms);
+                let call = ctx.call(to, CallMsg::Echo(ctx.me.node.0), timeout_ms);
                 self.waiting.insert(call, id);
                 return;
             }
@@ -146,7 +146,7 @@ impl Actor<CallMsg> for Asker {
                 id,
                 from: Origin::Actor(_),
                 msg: CallMsg::Echo(n),
-            } => return ctx.reply(id, CallMsg::Echoed(n * 10 + ctx.me.node)),
+            } => return ctx.reply(id, CallMsg::Echoed(n * 10 + ctx.me.node.0)),
             Input::Reply {
                 call,
                 msg: CallMsg::Echoed(n),
@@ -185,8 +185,11 @@ async fn ask(from: &Node<CallMsg>, to: Addr, timeout_ms: u64) -> Result<u64, Cal
     }
 }
 
-fn asker(node: NodeId) -> Addr {
-    Addr { node, actor: ASKER }
+fn asker(node: u64) -> Addr {
+    Addr {
+        node: NodeId(node),
+        actor: ASKER,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,14 +199,14 @@ async fn calls_get_their_reply_from_a_live_peer_and_fail_towards_a_dead_or_unkno
     let dead = std::net::TcpListener::bind(any_port).unwrap();
     let dead_addr = dead.local_addr().unwrap();
     drop(dead);
-    let n2 = start_asker(2, any_port, BTreeMap::new()).await;
+    let n2 = start_asker(NodeId(2), any_port, BTreeMap::new()).await;
     let n1 = start_asker(
-        1,
+        NodeId(1),
         any_port,
-        BTreeMap::from([(2, n2.listen_addr()), (3, dead_addr)]),
+        BTreeMap::from([(NodeId(2), n2.listen_addr()), (NodeId(3), dead_addr)]),
     )
     .await;
-    n2.handle().add_peer(1, n1.listen_addr());
+    n2.handle().add_peer(NodeId(1), n1.listen_addr());
 
     // A live peer answers over TCP (its reply travels back on its own link to node 1).
     assert_eq!(ask(&n1, asker(2), 5_000).await, Ok(12));
@@ -216,7 +219,7 @@ async fn calls_get_their_reply_from_a_live_peer_and_fail_towards_a_dead_or_unkno
         "unknown peer"
     );
     let nobody = Addr {
-        node: 1,
+        node: NodeId(1),
         actor: ActorId(99),
     };
     assert_eq!(
@@ -231,7 +234,7 @@ async fn calls_get_their_reply_from_a_live_peer_and_fail_towards_a_dead_or_unkno
         "dead peer"
     );
     let missing_on_peer = Addr {
-        node: 2,
+        node: NodeId(2),
         actor: ActorId(99),
     };
     assert_eq!(

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use rill::actor::{Actor, ActorId, Ctx, Input};
+use rill::actor::{Actor, ActorId, Ctx, Input, NodeId};
 use rill::host::{Node, NodeActor, NodeConfig};
 use rill::storage::SyncHandle;
 
@@ -67,7 +67,7 @@ impl Actor<Msg> for Recorder {
 #[tokio::test]
 async fn timers_syncs_self_sends_and_requests() {
     let config = NodeConfig {
-        node_id: 1,
+        node_id: NodeId(1),
         listen: "127.0.0.1:0".parse().unwrap(),
         peers: BTreeMap::new(),
     };

@@ -17,7 +17,7 @@ use rill::storage::batch::{build_batch, build_idempotent_batch};
 use rill::storage::file::FileStorage;
 use rill::storage::log::{FlushPolicy, LogConfig, TimestampType};
 use rill::storage::Storage;
-use rill::types::{ErrorCode, TopicPartition};
+use rill::types::{ErrorCode, NodeId, ProducerId, TopicPartition};
 
 fn tp() -> TopicPartition {
     TopicPartition {
@@ -43,7 +43,7 @@ fn config() -> LogConfig {
 async fn start(storage: Arc<dyn Storage>) -> Node<NodeMsg> {
     let actor = NodeActor::new(Partitions::new(storage));
     let node_config = NodeConfig {
-        node_id: 1,
+        node_id: NodeId(1),
         listen: "127.0.0.1:0".parse().unwrap(),
         peers: BTreeMap::new(),
     };
@@ -109,7 +109,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
         &handle,
         PartitionsRequest::InitProducerId(InitProducerIdRequest {
             transactional_id: None,
-            producer_id: -1,
+            producer_id: ProducerId::NONE,
             producer_epoch: -1,
         }),
     )
@@ -134,7 +134,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
         "nothing to read yet: the fetch is parked"
     );
 
-    let batch = build_idempotent_batch(&[(None, b"hello")], 1_700_000_000_000, pid, 0, 0);
+    let batch = build_idempotent_batch(&[(None, b"hello")], 1_700_000_000_000, pid.0, 0, 0);
     let produce = |records: Vec<u8>| {
         PartitionsRequest::Produce(ProduceRequest {
             acks: -1,

@@ -19,7 +19,7 @@ use rand::Rng;
 use rill::storage::mem::{MemStorage, TornWrite};
 use rill::storage::{Storage, StorageFile};
 
-/// A node id, as in `rill::actor::NodeId`.
+/// A simulated node's number (the `u64` inside `rill::types::NodeId`).
 pub type NodeId = u64;
 
 /// Probability that a crash tears the node's last unsynced append instead of dropping it whole.

@@ -55,8 +55,8 @@ fn run(seed: u64) -> (u64, u64) {
         runtime.block_on(async {
             let handle = Handle::current();
             let trace = TraceSink::default();
-            let n1 = spawn_node(&handle, 1, 2, trace.clone());
-            let n2 = spawn_node(&handle, 2, 1, trace.clone());
+            let n1 = spawn_node(&handle, NodeId(1), NodeId(2), trace.clone());
+            let n2 = spawn_node(&handle, NodeId(2), NodeId(1), trace.clone());
             let net = NetSim::current();
             madsim::time::sleep(Duration::from_secs(2)).await;
             net.clog_link(n1.id(), n2.id());

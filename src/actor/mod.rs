@@ -22,8 +22,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::storage::SyncHandle;
 
-/// A node of the cluster (Kafka's `node.id`).
-pub type NodeId = u64;
+pub use crate::types::NodeId;
 
 /// An actor's name within its node. Fixed per role, so a peer can address e.g. "the controller on
 /// node 3" without a lookup.

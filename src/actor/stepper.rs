@@ -12,19 +12,20 @@
 //! ```
 //! use rill::actor::stepper::{Cluster, NetFaults, StepActor};
 //! use rill::actor::testkit::{AskMsg, Asker, ASKER};
-//! use rill::actor::Addr;
+//! use rill::actor::{Addr, NodeId};
 //!
 //! let mut cluster = Cluster::new(42);
-//! for (node, peer) in [(1, 2), (2, 1)] {
+//! let (a, b) = (NodeId(1), NodeId(2));
+//! for (node, peer) in [(a, b), (b, a)] {
 //!     let peer = Addr { node: peer, actor: ASKER };
 //!     cluster.add_node(node, move |_storage| vec![(ASKER, StepActor::new(Asker::new(vec![peer], 100)))]);
 //! }
 //! cluster.set_faults(NetFaults { drop: 0.2, duplicate: 0.1, delay_ms: 0..50 });
 //! cluster.run_for(1_000);
-//! cluster.partition(1, 2);
+//! cluster.partition(a, b);
 //! cluster.run_for(500);
 //! cluster.heal();
-//! let stats = cluster.ask(Addr { node: 1, actor: ASKER }, AskMsg::Stats, 1_000);
+//! let stats = cluster.ask(Addr { node: a, actor: ASKER }, AskMsg::Stats, 1_000);
 //! assert!(matches!(stats, Ok(AskMsg::StatsReply(s)) if s.calls > 0 && s.violations == 0));
 //! ```
 //!

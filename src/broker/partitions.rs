@@ -13,7 +13,7 @@ use crate::messages::{
     DeletePartitionRequest, Done, EnsureRequest, NodeMsg, OfflineRequest, ShutdownRequest,
     TopicMeta,
 };
-use crate::types::{ErrorCode, TopicPartition};
+use crate::types::{self, ErrorCode, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     /// Opens (or creates) every partition log of `topic`. Idempotent: run at start-up for every
@@ -104,13 +104,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     ) -> Result<InitProducerIdResponse, GatewayError> {
         let init = messages::InitProducerIdRequest {
             transactional_id: body.transactional_id.map(|t| t.0.to_string()),
-            producer_id: body.producer_id.0,
+            producer_id: types::ProducerId(body.producer_id.0),
             producer_epoch: body.producer_epoch,
         };
         let granted = ask(&self.node, init).await?;
         Ok(InitProducerIdResponse::default()
             .with_error_code(granted.error_code.wire())
-            .with_producer_id(ProducerId(granted.producer_id))
+            .with_producer_id(ProducerId(granted.producer_id.0))
             .with_producer_epoch(granted.producer_epoch))
     }
 }

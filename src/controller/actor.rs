@@ -265,14 +265,14 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::actor::{ActorId, Addr, Effect, Now, Origin, Outbox, RequestId};
+    use crate::actor::{ActorId, Addr, Effect, NodeId, Now, Origin, Outbox, RequestId};
     use crate::storage::mem::MemStorage;
 
     fn call(actor: &mut TopicsActor, request: TopicsRequest) -> TopicsReply {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
         let mut outbox = Outbox::default();
         let me = Addr {
-            node: 1,
+            node: NodeId(1),
             actor: ActorId(1),
         };
         let mut ctx = Ctx::new(

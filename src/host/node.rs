@@ -95,7 +95,7 @@ impl<M: Wire> Router<M> {
 
     pub(crate) async fn deliver_inbound(&self, env: Envelope<M>) {
         if env.to.node != self.node {
-            tracing::warn!(to = ?env.to, me = self.node, "misrouted peer frame dropped");
+            tracing::warn!(to = ?env.to, me = %self.node, "misrouted peer frame dropped");
             return;
         }
         // Undeliverable: the sender's call (if it is one) times out.
@@ -116,7 +116,7 @@ impl<M: Wire> Router<M> {
             .get(&to.node)
             .cloned();
         let Some(link) = link else {
-            tracing::warn!(peer = to.node, "unknown peer; message dropped");
+            tracing::warn!(peer = %to.node, "unknown peer; message dropped");
             return false;
         };
         match transport::encode_frame(&Envelope {
@@ -129,7 +129,7 @@ impl<M: Wire> Router<M> {
             Ok(frame) => {
                 let queued = link.try_send(frame).is_ok();
                 if !queued {
-                    tracing::debug!(peer = to.node, "peer queue full or closed; message dropped");
+                    tracing::debug!(peer = %to.node, "peer queue full or closed; message dropped");
                 }
                 queued
             }

@@ -18,6 +18,7 @@ use crate::messages::{NodeMsg, TopicMeta, PARTITIONS, TOPICS};
 use crate::partition::actor::Partitions;
 use crate::storage::file::FileStorage;
 use crate::storage::Storage;
+use crate::types::NodeId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -116,7 +117,7 @@ impl Server {
         // No peers yet: the inter-node listener binds an ephemeral loopback port until the
         // cluster work gives it a configured one.
         let node_config = NodeConfig {
-            node_id: config.node_id,
+            node_id: NodeId(config.node_id),
             listen: ([127, 0, 0, 1], 0).into(),
             peers: Default::default(),
         };

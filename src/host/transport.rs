@@ -162,7 +162,7 @@ pub(crate) async fn peer_link(peer: NodeId, addr: SocketAddr, mut queue: mpsc::R
         let stream = match TcpStream::connect(addr).await {
             Ok(stream) => stream,
             Err(e) => {
-                tracing::debug!(peer, %addr, error = %e, backoff_ms, "peer connect failed");
+                tracing::debug!(%peer, %addr, error = %e, backoff_ms, "peer connect failed");
                 tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
                 backoff_ms = (backoff_ms * 2).min(PEER_RECONNECT_MS_MAX);
                 continue;
@@ -196,9 +196,9 @@ mod tests {
     use super::*;
     use crate::actor::{ActorId, CallId};
 
-    fn addr(node: NodeId) -> Addr {
+    fn addr(node: u64) -> Addr {
         Addr {
-            node,
+            node: NodeId(node),
             actor: ActorId(7),
         }
     }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
-use crate::types::{ErrorCode, TopicPartition};
+use crate::types::{ErrorCode, ProducerId, TopicPartition};
 
 /// Requests to [`super::PARTITIONS`]. Each carries its own type, so the gateway asks with a
 /// typed call (`super::call`) and gets the matching reply type back. A newtype variant of a
@@ -59,7 +59,7 @@ pub struct DeleteRecordsRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InitProducerIdRequest {
     pub transactional_id: Option<String>,
-    pub producer_id: i64,
+    pub producer_id: ProducerId,
     pub producer_epoch: i16,
 }
 
@@ -139,7 +139,7 @@ pub struct Done {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InitProducerIdResult {
     pub error_code: ErrorCode,
-    pub producer_id: i64,
+    pub producer_id: ProducerId,
     pub producer_epoch: i16,
 }
 

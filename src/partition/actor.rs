@@ -32,7 +32,7 @@ use crate::messages::{
 };
 use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::Storage;
-use crate::types::{ErrorCode, Refusal, TopicPartition};
+use crate::types::{ErrorCode, ProducerId, Refusal, TopicPartition};
 
 type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg, PartitionsTimer>;
 
@@ -166,7 +166,7 @@ impl Partitions {
                     .init(transactional_id.as_deref(), ctx.now.mono_ms)
                 {
                     Ok((producer_id, epoch)) => (ErrorCode::NONE, producer_id, epoch),
-                    Err(code) => (code, -1, -1),
+                    Err(code) => (code, ProducerId::NONE, -1),
                 };
                 let reply = PartitionsReply::InitProducerId(InitProducerIdResult {
                     error_code,

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use super::transactional_ids::TransactionalIds;
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::storage::Storage;
-use crate::types::ErrorCode;
+use crate::types::{ErrorCode, ProducerId};
 
 pub const BLOCK_FILE: &str = "producer-id-block.checkpoint";
 const TMP_FILE: &str = "producer-id-block.checkpoint.tmp";
@@ -84,7 +84,7 @@ impl ProducerIds {
         &mut self,
         transactional_id: Option<&str>,
         now_ms: u64,
-    ) -> Result<(i64, i16), ErrorCode> {
+    ) -> Result<(ProducerId, i16), ErrorCode> {
         let Some(txn) = transactional_id else {
             return Ok((self.allocate()?, 0));
         };
@@ -112,7 +112,7 @@ impl ProducerIds {
         (self.transactional.len(), self.transactional.name_bytes())
     }
 
-    fn allocate(&mut self) -> Result<i64, ErrorCode> {
+    fn allocate(&mut self) -> Result<ProducerId, ErrorCode> {
         let mut block = match self.block {
             Some(block) => block,
             None => {
@@ -137,7 +137,7 @@ impl ProducerIds {
             })?;
             block.block_end = end;
         }
-        let id = block.next_id;
+        let id = ProducerId(block.next_id);
         block.next_id += 1;
         self.block = Some(block);
         Ok(id)
@@ -177,12 +177,12 @@ mod tests {
     fn ids_are_unique_across_crashes_and_transactional_epochs_bump() {
         let mem = Arc::new(MemStorage::new());
         let mut ids = ProducerIds::new(mem.clone());
-        assert_eq!(ids.init(None, 0), Ok((0, 0)));
-        assert_eq!(ids.init(None, 0), Ok((1, 0)));
+        assert_eq!(ids.init(None, 0), Ok((ProducerId(0), 0)));
+        assert_eq!(ids.init(None, 0), Ok((ProducerId(1), 0)));
         mem.crash();
         let mut ids = ProducerIds::new(mem.clone());
         let (after_crash, _) = ids.init(None, 0).unwrap();
-        assert_eq!(after_crash, PRODUCER_ID_BLOCK_SIZE);
+        assert_eq!(after_crash, ProducerId(PRODUCER_ID_BLOCK_SIZE));
         let (txn_id, epoch) = ids.init(Some("t"), 0).unwrap();
         assert_eq!(epoch, 0);
         assert_eq!(ids.init(Some("t"), 0), Ok((txn_id, 1)));
@@ -192,10 +192,10 @@ mod tests {
     fn an_empty_transactional_id_is_refused_not_shared() {
         let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
         assert_eq!(ids.init(Some(""), 0), Err(ErrorCode::INVALID_REQUEST));
-        assert_eq!(ids.init(None, 0), Ok((0, 0)));
+        assert_eq!(ids.init(None, 0), Ok((ProducerId(0), 0)));
         assert_eq!(
             ids.init(None, 0),
-            Ok((1, 0)),
+            Ok((ProducerId(1), 0)),
             "idempotent producers never share an id"
         );
     }

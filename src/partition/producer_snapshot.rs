@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use super::producer_state::{BatchMeta, ProducerEntry, ProducerStates};
 use crate::limits::{PRODUCER_BATCHES_RETAINED, PRODUCER_SNAPSHOTS_KEPT};
 use crate::storage::Storage;
+use crate::types::ProducerId;
 
 const MAGIC: &[u8; 4] = b"RLPS";
 const VERSION: u16 = 1;
@@ -37,7 +38,7 @@ pub fn encode(offset: i64, states: &ProducerStates) -> Vec<u8> {
     out.extend_from_slice(&offset.to_be_bytes());
     out.extend_from_slice(&(states.len() as u32).to_be_bytes());
     for (id, entry) in states.entries() {
-        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&id.0.to_be_bytes());
         out.extend_from_slice(&entry.epoch.to_be_bytes());
         out.extend_from_slice(&entry.last_timestamp_ms.to_be_bytes());
         out.push(entry.batches.len() as u8);
@@ -115,7 +116,7 @@ pub fn decode(bytes: &[u8]) -> Option<(i64, ProducerStates)> {
             batches,
             last_timestamp_ms,
         };
-        states.insert(id, entry);
+        states.insert(ProducerId(id), entry);
     }
     (r.at == body.len()).then_some((offset, states))
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::limits::PRODUCER_BATCHES_RETAINED;
 use crate::storage::batch::BatchHeader;
-use crate::types::ErrorCode;
+use crate::types::{ErrorCode, ProducerId};
 
 /// Sequence and offset range of one batch a producer wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub enum Check {
 /// A batch to remember, once its offsets are known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProducerBatch {
-    pub producer_id: i64,
+    pub producer_id: ProducerId,
     pub epoch: i16,
     pub meta: BatchMeta,
 }
@@ -59,7 +59,7 @@ impl ProducerBatch {
     /// From a client header, for a batch that was appended at `first_offset`.
     pub fn from_header_at(header: &BatchHeader, first_offset: i64) -> Self {
         Self {
-            producer_id: header.producer_id,
+            producer_id: ProducerId(header.producer_id),
             epoch: header.producer_epoch,
             meta: BatchMeta {
                 first_seq: header.base_sequence,
@@ -91,7 +91,7 @@ fn in_sequence(last: i32, next: i32) -> bool {
 /// Producer id → entry for one partition. BTreeMap: snapshots are written in a stable order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerStates {
-    producers: BTreeMap<i64, ProducerEntry>,
+    producers: BTreeMap<ProducerId, ProducerEntry>,
 }
 
 impl ProducerStates {
@@ -103,15 +103,15 @@ impl ProducerStates {
         self.producers.is_empty()
     }
 
-    pub fn get(&self, producer_id: i64) -> Option<&ProducerEntry> {
+    pub fn get(&self, producer_id: ProducerId) -> Option<&ProducerEntry> {
         self.producers.get(&producer_id)
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = (&i64, &ProducerEntry)> {
+    pub fn entries(&self) -> impl Iterator<Item = (&ProducerId, &ProducerEntry)> {
         self.producers.iter()
     }
 
-    pub fn insert(&mut self, producer_id: i64, entry: ProducerEntry) {
+    pub fn insert(&mut self, producer_id: ProducerId, entry: ProducerEntry) {
         self.producers.insert(producer_id, entry);
     }
 
@@ -125,7 +125,7 @@ impl ProducerStates {
         }
         // Kafka accepts any sequence from a producer it knows nothing about (its state may
         // have expired or been deleted with old segments).
-        let Some(entry) = self.producers.get(&header.producer_id) else {
+        let Some(entry) = self.producers.get(&ProducerId(header.producer_id)) else {
             return Check::Append;
         };
         if header.producer_epoch < entry.epoch {
@@ -257,7 +257,7 @@ mod tests {
             states.check(&header(7, 0, 14, 1)),
             Check::Reject(ErrorCode::INVALID_PRODUCER_EPOCH)
         );
-        assert_eq!(states.get(7).unwrap().batches.len(), 1);
+        assert_eq!(states.get(ProducerId(7)).unwrap().batches.len(), 1);
     }
 
     #[test]
@@ -266,6 +266,6 @@ mod tests {
         states.record(ProducerBatch::from_header_at(&header(1, 0, 0, 1), 0), 1_000);
         states.record(ProducerBatch::from_header_at(&header(2, 0, 0, 1), 1), 5_000);
         assert_eq!(states.expire(10_000, 6_000), 1);
-        assert!(states.get(1).is_none() && states.get(2).is_some());
+        assert!(states.get(ProducerId(1)).is_none() && states.get(ProducerId(2)).is_some());
     }
 }

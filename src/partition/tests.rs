@@ -15,7 +15,7 @@ use crate::storage::batch::{self, build_batch, build_idempotent_batch};
 use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS};
 use crate::storage::mem::MemStorage;
 use crate::storage::{Storage, SyncHandle};
-use crate::types::{ErrorCode, TopicPartition};
+use crate::types::{ErrorCode, NodeId, ProducerId, TopicPartition};
 
 const T0_MS: i64 = 1_700_000_000_000;
 
@@ -58,9 +58,9 @@ fn plain(value: &[u8]) -> Vec<u8> {
     build_batch(&[(None, value)], T0_MS)
 }
 
-fn idempotent(pid: i64, epoch: i16, seq: i32, records: usize) -> Vec<u8> {
+fn idempotent(pid: ProducerId, epoch: i16, seq: i32, records: usize) -> Vec<u8> {
     let recs: Vec<(Option<&[u8]>, &[u8])> = (0..records).map(|_| (None, &b"v"[..])).collect();
-    build_idempotent_batch(&recs, T0_MS, pid, epoch, seq)
+    build_idempotent_batch(&recs, T0_MS, pid.0, epoch, seq)
 }
 
 fn produce(acks: i16, partitions: Vec<(TopicPartition, Vec<u8>)>) -> PartitionsRequest {
@@ -168,7 +168,7 @@ impl Harness {
     fn step(&mut self, input: Input<NodeMsg, PartitionsTimer>) -> Effects {
         let mut outbox = Outbox::default();
         let me = Addr {
-            node: 1,
+            node: NodeId(1),
             actor: PARTITIONS,
         };
         let mut ctx = Ctx::new(self.now, me, &mut self.rng, &mut outbox);
@@ -220,10 +220,10 @@ impl Harness {
         effects
     }
 
-    fn init_producer(&mut self) -> (i64, i16) {
+    fn init_producer(&mut self) -> (ProducerId, i16) {
         match self.ask(PartitionsRequest::InitProducerId(InitProducerIdRequest {
             transactional_id: None,
-            producer_id: -1,
+            producer_id: ProducerId::NONE,
             producer_epoch: -1,
         })) {
             PartitionsReply::InitProducerId(InitProducerIdResult {

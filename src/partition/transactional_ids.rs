@@ -15,10 +15,11 @@ use std::sync::Arc;
 use crate::limits::{
     TRANSACTIONAL_IDS_MAX, TRANSACTIONAL_ID_BYTES_MAX, TRANSACTIONAL_ID_EXPIRATION_MS,
 };
+use crate::types::ProducerId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
-    producer_id: i64,
+    producer_id: ProducerId,
     epoch: i16,
     last_used_ms: u64,
 }
@@ -34,13 +35,13 @@ pub struct TransactionalIds {
 
 impl TransactionalIds {
     /// The producer id and epoch `id` was last given, if it is remembered.
-    pub fn get(&self, id: &str) -> Option<(i64, i16)> {
+    pub fn get(&self, id: &str) -> Option<(ProducerId, i16)> {
         self.entries.get(id).map(|e| (e.producer_id, e.epoch))
     }
 
     /// Remembers `id` → (producer id, epoch) as used at `now_ms` (monotonic), then forgets what
     /// the bounds require.
-    pub fn put(&mut self, id: &str, producer_id: i64, epoch: i16, now_ms: u64) {
+    pub fn put(&mut self, id: &str, producer_id: ProducerId, epoch: i16, now_ms: u64) {
         self.remove(id);
         let name: Arc<str> = Arc::from(id);
         self.entries.insert(
@@ -106,23 +107,26 @@ mod tests {
     #[test]
     fn an_id_is_remembered_until_it_expires() {
         let mut ids = TransactionalIds::default();
-        ids.put("a", 7, 0, 1_000);
-        ids.put("b", 8, 3, 5_000);
-        assert_eq!(ids.get("a"), Some((7, 0)));
+        ids.put("a", ProducerId(7), 0, 1_000);
+        ids.put("b", ProducerId(8), 3, 5_000);
+        assert_eq!(ids.get("a"), Some((ProducerId(7), 0)));
         ids.expire(1_000 + TRANSACTIONAL_ID_EXPIRATION_MS - 1);
-        assert_eq!(ids.get("a"), Some((7, 0)), "not yet");
+        assert_eq!(ids.get("a"), Some((ProducerId(7), 0)), "not yet");
         ids.expire(1_000 + TRANSACTIONAL_ID_EXPIRATION_MS);
-        assert_eq!((ids.get("a"), ids.get("b")), (None, Some((8, 3))));
+        assert_eq!(
+            (ids.get("a"), ids.get("b")),
+            (None, Some((ProducerId(8), 3)))
+        );
         assert_eq!((ids.len(), ids.name_bytes()), (1, 1));
     }
 
     #[test]
     fn using_an_id_again_renews_it() {
         let mut ids = TransactionalIds::default();
-        ids.put("a", 7, 0, 0);
-        ids.put("a", 7, 1, TRANSACTIONAL_ID_EXPIRATION_MS - 1);
+        ids.put("a", ProducerId(7), 0, 0);
+        ids.put("a", ProducerId(7), 1, TRANSACTIONAL_ID_EXPIRATION_MS - 1);
         ids.expire(TRANSACTIONAL_ID_EXPIRATION_MS + 5);
-        assert_eq!(ids.get("a"), Some((7, 1)));
+        assert_eq!(ids.get("a"), Some((ProducerId(7), 1)));
         assert_eq!((ids.len(), ids.name_bytes()), (1, 1));
     }
 
@@ -130,11 +134,11 @@ mod tests {
     fn past_the_count_bound_the_least_recently_used_goes_first() {
         let mut ids = TransactionalIds::default();
         for i in 0..TRANSACTIONAL_IDS_MAX as u64 + 10 {
-            ids.put(&format!("id-{i}"), i as i64, 0, i);
+            ids.put(&format!("id-{i}"), ProducerId(i as i64), 0, i);
         }
         assert_eq!(ids.len(), TRANSACTIONAL_IDS_MAX);
         assert_eq!(ids.get("id-9"), None);
-        assert_eq!(ids.get("id-10"), Some((10, 0)));
+        assert_eq!(ids.get("id-10"), Some((ProducerId(10), 0)));
     }
 
     #[test]
@@ -143,13 +147,13 @@ mod tests {
         let long = "x".repeat(30_000);
         let n = TRANSACTIONAL_ID_BYTES_MAX / 30_000 + 5;
         for i in 0..n {
-            ids.put(&format!("{long}{i}"), i as i64, 0, i as u64);
+            ids.put(&format!("{long}{i}"), ProducerId(i as i64), 0, i as u64);
         }
         assert!(ids.name_bytes() <= TRANSACTIONAL_ID_BYTES_MAX);
         assert!(ids.len() < n);
         assert_eq!(
             ids.get(&format!("{long}{}", n - 1)),
-            Some(((n - 1) as i64, 0))
+            Some((ProducerId((n - 1) as i64), 0))
         );
     }
 }

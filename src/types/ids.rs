@@ -9,3 +9,64 @@ pub struct TopicPartition {
     pub topic: String,
     pub partition: i32,
 }
+
+/// A numeric identifier with a meaning of its own: the serde form is the bare number (so the
+/// node's wire bytes are those of the number), Display prints the number, and the type keeps
+/// an id of one kind from being passed where another is meant.
+macro_rules! id_newtype {
+    ($(#[$doc:meta])* $name:ident($int:ty)) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub $int);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    };
+}
+
+id_newtype! {
+    /// A node of the cluster (Kafka's `node.id`).
+    NodeId(u64)
+}
+
+id_newtype! {
+    /// A producer's id (Kafka's `producerId`), handed out by InitProducerId.
+    ProducerId(i64)
+}
+
+impl ProducerId {
+    /// Kafka's "no producer": what a plain batch carries and a refused InitProducerId answers.
+    pub const NONE: Self = Self(-1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes<T: Serialize>(value: &T) -> Vec<u8> {
+        postcard::to_allocvec(value).unwrap()
+    }
+
+    /// The newtypes are invisible on the wire: postcard writes the bare number's bytes.
+    #[test]
+    fn ids_serialize_as_the_bare_number() {
+        assert_eq!(bytes(&NodeId(300)), bytes(&300u64));
+        assert_eq!(bytes(&ProducerId(-1)), bytes(&-1i64));
+        assert_eq!(
+            postcard::from_bytes::<NodeId>(&bytes(&7u64)).unwrap(),
+            NodeId(7)
+        );
+    }
+
+    #[test]
+    fn display_is_the_number() {
+        assert_eq!(format!("n{}", NodeId(3)), "n3");
+        assert_eq!(ProducerId(-1).to_string(), "-1");
+    }
+}

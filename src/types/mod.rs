@@ -8,4 +8,4 @@ pub mod ids;
 pub mod topic_name;
 
 pub use error_code::{ErrorCode, Refusal};
-pub use ids::TopicPartition;
+pub use ids::{NodeId, ProducerId, TopicPartition};

@@ -3,7 +3,7 @@
 use rand::SeedableRng;
 
 use super::*;
-use crate::actor::ActorId;
+use crate::actor::{ActorId, NodeId};
 
 /// A timer type with unit and id-carrying variants whose derived order differs from the
 /// deadline order the tests arm them in.
@@ -96,11 +96,11 @@ struct Driver {
 }
 
 const ME: Addr = Addr {
-    node: 1,
+    node: NodeId(1),
     actor: ActorId(1),
 };
 const PEER: Addr = Addr {
-    node: 2,
+    node: NodeId(2),
     actor: ActorId(1),
 };
 

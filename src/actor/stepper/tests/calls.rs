@@ -28,7 +28,7 @@ fn add_asker_node(cluster: &mut Cluster<AskMsg>, node: NodeId, peer: NodeId) {
             node,
             actor: missing,
         },
-        asker(9),
+        asker(NodeId(9)),
     ];
     cluster.add_node(node, move |_| {
         let asker = Asker::new(targets.clone(), CALL_TIMEOUT_MS);
@@ -55,32 +55,35 @@ struct Run {
 /// quiesced until nothing is left to happen.
 fn faulty_run(seed: u64) -> Run {
     let mut cluster = Cluster::new(seed);
-    add_asker_node(&mut cluster, 1, 2);
-    add_asker_node(&mut cluster, 2, 1);
+    add_asker_node(&mut cluster, NodeId(1), NodeId(2));
+    add_asker_node(&mut cluster, NodeId(2), NodeId(1));
     cluster.set_faults(NetFaults {
         drop: 0.2,
         duplicate: 0.1,
         delay_ms: 0..DELAY_MS_MAX,
     });
     cluster.run_for(2_000);
-    cluster.partition(1, 2);
+    cluster.partition(NodeId(1), NodeId(2));
     // Whatever was in flight when the cut came has arrived, late, or timed out by now.
     cluster.run_for(CALL_TIMEOUT_MS + DELAY_MS_MAX);
-    let before = stats(&mut cluster, 1).replies;
+    let before = stats(&mut cluster, NodeId(1)).replies;
     cluster.run_for(1_000);
-    let replies_while_cut = stats(&mut cluster, 1).replies - before;
+    let replies_while_cut = stats(&mut cluster, NodeId(1)).replies - before;
     cluster.heal();
     cluster.run_for(1_000);
     for node in [1, 2] {
         assert_eq!(
-            cluster.ask(asker(node), AskMsg::Quiesce, 0),
+            cluster.ask(asker(NodeId(node)), AskMsg::Quiesce, 0),
             Ok(AskMsg::Quiet)
         );
     }
     // Every call still pending times out by then; duplicates in flight arrive and are dropped.
     cluster.run_for(CALL_TIMEOUT_MS + 2 * DELAY_MS_MAX);
     assert!(cluster.is_idle(), "nothing may be left to happen");
-    let stats = [stats(&mut cluster, 1), stats(&mut cluster, 2)];
+    let stats = [
+        stats(&mut cluster, NodeId(1)),
+        stats(&mut cluster, NodeId(2)),
+    ];
     assert_eq!(cluster.pending_requests(), 0);
     Run {
         hash: cluster.trace_hash(),
@@ -137,10 +140,10 @@ impl std::fmt::Debug for Run {
 #[test]
 fn host_requests_fail_for_missing_places_and_succeed_on_a_perfect_network() {
     let mut cluster = Cluster::new(3);
-    add_asker_node(&mut cluster, 1, 2);
-    add_asker_node(&mut cluster, 2, 1);
+    add_asker_node(&mut cluster, NodeId(1), NodeId(2));
+    add_asker_node(&mut cluster, NodeId(2), NodeId(1));
     let missing = Addr {
-        node: 1,
+        node: NodeId(1),
         actor: ActorId(77),
     };
     assert_eq!(
@@ -148,19 +151,19 @@ fn host_requests_fail_for_missing_places_and_succeed_on_a_perfect_network() {
         Err(RequestError::NoSuchActor(missing))
     );
     assert_eq!(
-        cluster.ask(asker(5), AskMsg::Stats, 10),
-        Err(RequestError::NoSuchNode(5))
+        cluster.ask(asker(NodeId(5)), AskMsg::Stats, 10),
+        Err(RequestError::NoSuchNode(NodeId(5)))
     );
     cluster.run_for(1_000);
     // No faults: every call to the live peer is answered in time.
-    let stats = stats(&mut cluster, 1);
+    let stats = stats(&mut cluster, NodeId(1));
     assert!(stats.replies > 10, "{stats:?}");
     // A quarter of the calls go to the live peer, half to places that do not exist.
     assert_eq!(stats.replies * 4, stats.calls, "{stats:?}");
     assert_eq!(stats.unreachable * 2, stats.calls, "{stats:?}");
-    cluster.crash(2);
+    cluster.crash(NodeId(2));
     assert_eq!(
-        cluster.ask(asker(2), AskMsg::Stats, 10),
-        Err(RequestError::NodeDown(2))
+        cluster.ask(asker(NodeId(2)), AskMsg::Stats, 10),
+        Err(RequestError::NodeDown(NodeId(2)))
     );
 }

@@ -84,12 +84,12 @@ impl Actor<CountMsg> for Counter {
 fn a_crash_keeps_the_acknowledged_count_and_loses_the_unsynced_one() {
     const DISK_DELAY_MS: u64 = 5;
     let at = Addr {
-        node: 1,
+        node: NodeId(1),
         actor: COUNTER,
     };
     let mut cluster = Cluster::new(11);
     cluster.set_disk_delay_ms(DISK_DELAY_MS);
-    cluster.add_node(1, |storage| {
+    cluster.add_node(NodeId(1), |storage| {
         vec![(COUNTER, StepActor::new(Counter::new(storage)))]
     });
     // Acknowledged only once the disk is done.
@@ -104,18 +104,18 @@ fn a_crash_keeps_the_acknowledged_count_and_loses_the_unsynced_one() {
         None,
         "acknowledged before its sync"
     );
-    cluster.crash(1);
+    cluster.crash(NodeId(1));
     assert_eq!(
         cluster.take_answer(unsynced),
         Some(Err(RequestError::ActorGone(at)))
     );
     assert!(cluster.is_idle(), "the crash dropped the pending sync");
     assert_eq!(
-        cluster.storage(1).read_file(Path::new(COUNT_FILE)),
+        cluster.storage(NodeId(1)).read_file(Path::new(COUNT_FILE)),
         Some(vec![1])
     );
 
-    cluster.restart(1);
+    cluster.restart(NodeId(1));
     assert_eq!(cluster.ask(at, CountMsg::Get, 0), Ok(CountMsg::Count(1)));
     assert_eq!(cluster.ask(at, CountMsg::Incr, 100), Ok(CountMsg::Count(2)));
 }
@@ -123,7 +123,7 @@ fn a_crash_keeps_the_acknowledged_count_and_loses_the_unsynced_one() {
 #[test]
 fn a_torn_crash_keeps_a_prefix_of_the_unsynced_tail() {
     let at = Addr {
-        node: 1,
+        node: NodeId(1),
         actor: COUNTER,
     };
     // Several seeds, so both a kept and a lost unsynced byte are likely to show up.
@@ -131,20 +131,22 @@ fn a_torn_crash_keeps_a_prefix_of_the_unsynced_tail() {
     for seed in 0..16 {
         let mut cluster = Cluster::new(seed);
         cluster.set_disk_delay_ms(5);
-        cluster.add_node(1, |storage| {
+        cluster.add_node(NodeId(1), |storage| {
             vec![(COUNTER, StepActor::new(Counter::new(storage)))]
         });
         assert_eq!(cluster.ask(at, CountMsg::Incr, 100), Ok(CountMsg::Count(1)));
         cluster.request(at, CountMsg::Incr);
         cluster.run_for(1);
-        let torn = cluster.crash_torn(1).expect("one unsynced byte to tear");
+        let torn = cluster
+            .crash_torn(NodeId(1))
+            .expect("one unsynced byte to tear");
         assert_eq!(torn.kept_bytes + torn.dropped_bytes, 1, "{torn:?}");
         kept_any[torn.kept_bytes as usize] = true;
         assert!(
-            cluster.crash_torn(1).is_none(),
+            cluster.crash_torn(NodeId(1)).is_none(),
             "a down node cannot crash again"
         );
-        cluster.restart(1);
+        cluster.restart(NodeId(1));
         let count = 1 + torn.kept_bytes;
         assert_eq!(
             cluster.ask(at, CountMsg::Get, 0),

@@ -64,7 +64,7 @@ fn at(node: NodeId, actor: ActorId) -> Addr {
 fn three_nodes(faults: NetFaults) -> Cluster<SeqMsg> {
     let mut cluster = Cluster::new(5);
     for node in 1..=3 {
-        cluster.add_node(node, |_| {
+        cluster.add_node(NodeId(node), |_| {
             vec![
                 (SEQ, StepActor::new(Seq::default())),
                 (SEQ_LOCAL, StepActor::new(Seq::default())),
@@ -90,8 +90,11 @@ fn seen(cluster: &mut Cluster<SeqMsg>, to: Addr) -> Vec<u64> {
 #[test]
 fn a_perfect_network_delivers_everything_at_once_in_send_order() {
     let mut cluster = three_nodes(NetFaults::NONE);
-    emit(&mut cluster, 1, at(2, SEQ), 100);
-    assert_eq!(seen(&mut cluster, at(2, SEQ)), (0..100).collect::<Vec<_>>());
+    emit(&mut cluster, NodeId(1), at(NodeId(2), SEQ), 100);
+    assert_eq!(
+        seen(&mut cluster, at(NodeId(2), SEQ)),
+        (0..100).collect::<Vec<_>>()
+    );
     assert_eq!(cluster.now_ms(), 0);
 }
 
@@ -102,9 +105,9 @@ fn delays_reorder_without_losing_and_loss_and_duplication_apply_per_message() {
         ..NetFaults::NONE
     };
     let mut cluster = three_nodes(delay);
-    emit(&mut cluster, 1, at(2, SEQ), 100);
+    emit(&mut cluster, NodeId(1), at(NodeId(2), SEQ), 100);
     cluster.run_for(49);
-    let arrived = seen(&mut cluster, at(2, SEQ));
+    let arrived = seen(&mut cluster, at(NodeId(2), SEQ));
     let mut sorted = arrived.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, (0..100).collect::<Vec<_>>());
@@ -118,17 +121,17 @@ fn delays_reorder_without_losing_and_loss_and_duplication_apply_per_message() {
         ..NetFaults::NONE
     };
     let mut cluster = three_nodes(twice);
-    emit(&mut cluster, 1, at(2, SEQ), 10);
+    emit(&mut cluster, NodeId(1), at(NodeId(2), SEQ), 10);
     let expected: Vec<u64> = (0..10).flat_map(|n| [n, n]).collect();
-    assert_eq!(seen(&mut cluster, at(2, SEQ)), expected);
+    assert_eq!(seen(&mut cluster, at(NodeId(2), SEQ)), expected);
 
     let lossy = NetFaults {
         drop: 0.5,
         ..NetFaults::NONE
     };
     let mut cluster = three_nodes(lossy);
-    emit(&mut cluster, 1, at(2, SEQ), 200);
-    let kept = seen(&mut cluster, at(2, SEQ)).len();
+    emit(&mut cluster, NodeId(1), at(NodeId(2), SEQ), 200);
+    let kept = seen(&mut cluster, at(NodeId(2), SEQ)).len();
     assert!((50..150).contains(&kept), "{kept} of 200 kept at drop 0.5");
 }
 
@@ -139,13 +142,16 @@ fn messages_between_actors_of_one_node_are_never_lost() {
         ..NetFaults::NONE
     };
     let mut cluster = three_nodes(all_lost);
-    emit(&mut cluster, 1, at(1, SEQ_LOCAL), 10);
-    emit(&mut cluster, 1, at(2, SEQ_LOCAL), 10);
+    emit(&mut cluster, NodeId(1), at(NodeId(1), SEQ_LOCAL), 10);
+    emit(&mut cluster, NodeId(1), at(NodeId(2), SEQ_LOCAL), 10);
     assert_eq!(
-        seen(&mut cluster, at(1, SEQ_LOCAL)),
+        seen(&mut cluster, at(NodeId(1), SEQ_LOCAL)),
         (0..10).collect::<Vec<_>>()
     );
-    assert_eq!(seen(&mut cluster, at(2, SEQ_LOCAL)), Vec::<u64>::new());
+    assert_eq!(
+        seen(&mut cluster, at(NodeId(2), SEQ_LOCAL)),
+        Vec::<u64>::new()
+    );
 }
 
 #[test]
@@ -156,17 +162,20 @@ fn a_cut_loses_what_was_in_flight_and_healing_does_not_bring_it_back() {
         ..NetFaults::NONE
     };
     let mut cluster = three_nodes(slow);
-    emit(&mut cluster, 1, at(2, SEQ), 5);
-    emit(&mut cluster, 1, at(3, SEQ), 5);
+    emit(&mut cluster, NodeId(1), at(NodeId(2), SEQ), 5);
+    emit(&mut cluster, NodeId(1), at(NodeId(3), SEQ), 5);
     cluster.run_for(5);
-    cluster.isolate(2);
+    cluster.isolate(NodeId(2));
     cluster.run_for(5);
-    assert_eq!(seen(&mut cluster, at(2, SEQ)), Vec::<u64>::new());
-    assert_eq!(seen(&mut cluster, at(3, SEQ)), (0..5).collect::<Vec<_>>());
+    assert_eq!(seen(&mut cluster, at(NodeId(2), SEQ)), Vec::<u64>::new());
+    assert_eq!(
+        seen(&mut cluster, at(NodeId(3), SEQ)),
+        (0..5).collect::<Vec<_>>()
+    );
     cluster.heal();
     cluster.run_for(100);
-    assert_eq!(seen(&mut cluster, at(2, SEQ)), Vec::<u64>::new());
-    emit(&mut cluster, 3, at(2, SEQ), 3);
+    assert_eq!(seen(&mut cluster, at(NodeId(2), SEQ)), Vec::<u64>::new());
+    emit(&mut cluster, NodeId(3), at(NodeId(2), SEQ), 3);
     cluster.run_for(10);
-    assert_eq!(seen(&mut cluster, at(2, SEQ)), vec![0, 1, 2]);
+    assert_eq!(seen(&mut cluster, at(NodeId(2), SEQ)), vec![0, 1, 2]);
 }
