@@ -892,7 +892,7 @@ if r.error_code != 0 {}
 if r.error_code == -1 {}
 let fine = Done { error_code: ErrorCode::NONE, message: None };
 let also_fine = result.with_error_code(code.wire());
-fn log_error_code(e: &LogError) -> ErrorCode { todo!() }
+fn log_error_code(e: &LogError) -> ErrorCode { errors::of(e) }
 // error_code: 3 in a comment
 let s = "error_code == 0";
 "#;

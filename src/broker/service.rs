@@ -2,7 +2,9 @@
 //! in, a pending answer out. Defined here, on the gateway's side, so the gateway never imports
 //! the host: the host plugs a [`KafkaService`] into its listener.
 
-use std::net::SocketAddr;
+// The client's address as a value, logged with its requests: `core::net` holds address types
+// only, no sockets; the host owns the connection.
+use core::net::SocketAddr;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
