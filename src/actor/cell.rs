@@ -42,7 +42,8 @@ impl CellNow {
     }
 }
 
-const NS_PER_MS: u64 = 1_000_000;
+/// Nanoseconds per millisecond: deadlines are kept in ns (the clock's unit), asked for in ms.
+pub const NS_PER_MS: u64 = 1_000_000;
 
 /// The deadline `after_ms` from `now`, in the driver's monotonic nanoseconds.
 fn deadline(now: CellNow, after_ms: u64) -> u64 {

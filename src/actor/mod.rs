@@ -149,11 +149,6 @@ impl<M, T> Default for Outbox<M, T> {
 }
 
 impl<M, T> Outbox<M, T> {
-    /// The effects recorded so far, in order (for tests that drive an actor by hand).
-    pub fn effects(&self) -> &[Effect<M, T>] {
-        &self.effects
-    }
-
     /// Takes the recorded effects out, leaving the outbox empty.
     pub fn take_effects(&mut self) -> Vec<Effect<M, T>> {
         std::mem::take(&mut self.effects)

@@ -82,8 +82,6 @@ use crate::storage::mem::{MemStorage, TornWrite};
 /// look real, and a run does not depend on when it ran.
 const UNIX_EPOCH_MS: i64 = 1_704_067_200_000;
 
-const NS_PER_MS: u64 = 1_000_000;
-
 /// A host-side request sent with [`Cluster::request`]: how its answer is found again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ticket(pub u64);

@@ -20,7 +20,7 @@ use crate::actor::client::ActorClient;
 use crate::controller::topic_config;
 use crate::controller::topics::TOPIC_CONFIG_KEYS;
 use crate::messages::call::ask;
-use crate::messages::{self, Done, NodeMsg, Refusal, SetConfigRequest};
+use crate::messages::{self, NodeMsg, Refusal, SetConfigRequest};
 use crate::storage::log::LogConfig;
 use crate::types::{ErrorCode, TopicPartition};
 
@@ -271,16 +271,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 tp,
                 config: resolved.clone(),
             };
-            let Done {
-                error_code,
-                message,
-            } = ask(&self.node, set).await?;
-            if error_code != ErrorCode::NONE {
-                let message = message.unwrap_or_else(|| format!("error {error_code}"));
+            if let Err(refused) = ask(&self.node, set).await?.into_result() {
                 return Ok(Err(Refusal::new(
-                    error_code,
+                    refused.code,
                     format!(
-                        "configs saved, but partition {partition} could not apply them: {message}"
+                        "configs saved, but partition {partition} could not apply them: {}",
+                        refused.message
                     ),
                 )));
             }

@@ -183,18 +183,20 @@ pub fn is_list_key(key: &str) -> bool {
 
 /// The value a topic key has when the topic does not override it.
 pub fn topic_default(log: &LogConfig, key: &str) -> Option<String> {
-    TOPIC_KEYS
-        .iter()
-        .find(|k| k.name == key)
-        .map(|k| (k.broker_value)(log))
+    broker_value_where(log, |k| k.name == key)
 }
 
 /// The broker's value of a topic key's broker-level synonym (`log.retention.ms`, ...), as
 /// DescribeConfigs shows it; `None` for a name that is no such synonym.
 pub fn broker_log_value(log: &LogConfig, broker_key: &str) -> Option<String> {
+    broker_value_where(log, |k| k.broker_key == broker_key)
+}
+
+/// The broker-level value of the first topic key `pick` accepts.
+fn broker_value_where(log: &LogConfig, pick: impl Fn(&TopicKey) -> bool) -> Option<String> {
     TOPIC_KEYS
         .iter()
-        .find(|k| k.broker_key == broker_key)
+        .find(|k| pick(k))
         .map(|k| (k.broker_value)(log))
 }
 

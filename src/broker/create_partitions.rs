@@ -154,7 +154,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             )));
         };
         if let Err(refusal) =
-            check_growth(name, meta, count, assignments, self.settings.node_id as i32)
+            check_growth(name, meta, count, assignments, self.settings.broker_id())
         {
             return Ok(Err(refusal));
         }

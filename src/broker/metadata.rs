@@ -82,7 +82,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .iter()
             .map(|(name, meta)| self.topic_entry(name, meta.as_ref(), &offline, version))
             .collect();
-        let node_id = BrokerId(self.settings.node_id as i32);
+        let node_id = BrokerId(self.settings.broker_id());
         let brokers = self
             .settings
             .advertised
@@ -125,7 +125,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             };
             return entry.with_error_code(code.wire());
         };
-        let node = BrokerId(self.settings.node_id as i32);
+        let node = BrokerId(self.settings.broker_id());
         let partitions = (0..meta.partitions)
             .map(|p| {
                 let entry = MetadataResponsePartition::default()

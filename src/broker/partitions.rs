@@ -78,22 +78,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
 
     /// Asks a request answered with [`Done`], turning a Kafka error code into an error.
     async fn partitions_done<R: Call<Reply = Done>>(&self, request: R) -> Result<(), GatewayError> {
-        match ask(&self.node, request).await? {
-            Done {
-                error_code: ErrorCode::NONE,
-                ..
-            } => Ok(()),
+        match ask(&self.node, request).await?.into_result() {
+            Ok(()) => Ok(()),
             // Deleting a partition that was never opened is fine.
-            Done {
-                error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                ..
-            } => Ok(()),
-            Done {
-                error_code,
-                message,
-            } => Err(GatewayError::Close(format!(
-                "partition request failed with error {error_code}: {}",
-                message.unwrap_or_default()
+            Err(refusal) if refusal.code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => Ok(()),
+            Err(refusal) => Err(GatewayError::Close(format!(
+                "partition request failed with error {}: {}",
+                refusal.code, refusal.message
             ))),
         }
     }

@@ -5,6 +5,7 @@
 //! answers depend on, and the BROKER rows of DescribeConfigs already described.
 
 use crate::storage::log::LogConfig;
+use crate::types::NodeId;
 
 use super::configs::ConfigEntry;
 
@@ -12,7 +13,7 @@ use super::configs::ConfigEntry;
 #[derive(Clone, Debug, PartialEq)]
 pub struct GatewaySettings {
     /// `node.id`: the broker id Metadata names and DescribeConfigs answers for.
-    pub node_id: u64,
+    pub node_id: NodeId,
     /// Where clients reach this broker, as Metadata tells them: the first advertised listener
     /// (`advertised.listeners`, else `listeners`); `None` lists no broker.
     pub advertised: Option<BrokerAddress>,
@@ -32,6 +33,13 @@ pub struct GatewaySettings {
     pub log_builtin: LogConfig,
     /// DescribeConfigs' rows for this broker, in their fixed order.
     pub broker_configs: Vec<ConfigEntry>,
+}
+
+impl GatewaySettings {
+    /// This broker's id as Kafka's wire carries it (an INT32; `node.id` is validated to fit).
+    pub fn broker_id(&self) -> i32 {
+        i32::try_from(self.node_id.0).unwrap_or(i32::MAX)
+    }
 }
 
 /// A host and port clients connect to.

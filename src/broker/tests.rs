@@ -19,13 +19,14 @@ use crate::messages::{
 use crate::protocol::frame::peek_header;
 use crate::storage::batch::build_batch;
 use crate::storage::log::LogConfig;
+use crate::types::NodeId;
 use crate::types::{ErrorCode, TopicPartition};
 
 const VERSION: i16 = 8;
 
 fn settings() -> GatewaySettings {
     GatewaySettings {
-        node_id: 1,
+        node_id: NodeId(1),
         advertised: None,
         num_partitions: 1,
         default_replication_factor: 1,

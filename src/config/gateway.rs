@@ -7,6 +7,7 @@
 
 use crate::broker::configs::{broker_log_value, broker_synonyms, config_type, ConfigEntry};
 use crate::broker::settings::{BrokerAddress, GatewaySettings};
+use crate::types::NodeId;
 
 use super::{Listener, ServerConfig};
 
@@ -14,7 +15,7 @@ impl ServerConfig {
     /// What the gateway reads of this config, as plain values.
     pub fn gateway_settings(&self) -> GatewaySettings {
         GatewaySettings {
-            node_id: self.node_id,
+            node_id: NodeId(self.node_id),
             advertised: self.advertised().first().map(|l| BrokerAddress {
                 host: l.host.clone(),
                 port: l.port,
@@ -265,7 +266,7 @@ mod tests {
                 settings.auto_create_topics,
                 settings.log.segment_bytes
             ),
-            (7, false, 1 << 20)
+            (NodeId(7), false, 1 << 20)
         );
         assert_eq!(settings.log_builtin, ServerConfig::default().log);
         assert_eq!(

@@ -23,4 +23,4 @@ pub mod rng;
 pub mod server;
 pub mod transport;
 
-pub use node::{HostError, Node, NodeActor, NodeConfig};
+pub use node::{Node, NodeActor, NodeConfig};

@@ -33,7 +33,6 @@ pub struct NodeConfig {
 
 /// Why a request to a local actor got no answer: the gateway's [`AskError`], as the node
 /// handle is its [`ActorClient`].
-pub use crate::actor::client::AskError as HostError;
 
 /// What an actor's mailbox carries.
 pub(crate) enum Mail<M> {
@@ -229,7 +228,7 @@ impl<M: Wire> NodeHandle<M> {
     }
 
     /// Sends `msg` to a local actor as an [`crate::actor::Input::Request`] and waits for its reply.
-    pub async fn request(&self, actor: ActorId, msg: M) -> Result<M, HostError> {
+    pub async fn request(&self, actor: ActorId, msg: M) -> Result<M, AskError> {
         self.submit(actor, msg).await?.await
     }
 
@@ -237,17 +236,17 @@ impl<M: Wire> NodeHandle<M> {
     /// future of the reply. Requests submitted one after another reach the actor in that order
     /// even when their replies are awaited later — how a Kafka connection keeps pipelined
     /// produce requests ordered.
-    pub async fn submit(&self, actor: ActorId, msg: M) -> Result<Reply<M>, HostError> {
+    pub async fn submit(&self, actor: ActorId, msg: M) -> Result<Reply<M>, AskError> {
         let mailbox = self
             .router
             .local
             .get(&actor)
-            .ok_or(HostError::NoSuchActor(actor))?;
+            .ok_or(AskError::NoSuchActor(actor))?;
         let (reply, answer) = oneshot::channel();
         mailbox
             .send(Mail::Request { msg, reply })
             .await
-            .map_err(|_| HostError::ActorGone(actor))?;
+            .map_err(|_| AskError::ActorGone(actor))?;
         Ok(Reply { answer, actor })
     }
 }
@@ -273,7 +272,7 @@ pub struct Reply<M> {
 }
 
 impl<M> std::future::Future for Reply<M> {
-    type Output = Result<M, HostError>;
+    type Output = Result<M, AskError>;
 
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
@@ -282,7 +281,7 @@ impl<M> std::future::Future for Reply<M> {
         let actor = self.actor;
         std::pin::Pin::new(&mut self.answer)
             .poll(cx)
-            .map(|answer| answer.map_err(|_| HostError::ActorGone(actor)))
+            .map(|answer| answer.map_err(|_| AskError::ActorGone(actor)))
     }
 }
 

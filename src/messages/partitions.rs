@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
-use crate::types::{ErrorCode, ProducerId, TopicPartition};
+use crate::types::{ErrorCode, ProducerId, Refusal, TopicPartition};
 
 /// Requests to [`super::PARTITIONS`]. Each carries its own type, so the gateway asks with a
 /// typed call (`super::call`) and gets the matching reply type back. A newtype variant of a
@@ -134,6 +134,35 @@ pub enum PartitionsReply {
 pub struct Done {
     pub error_code: ErrorCode,
     pub message: Option<String>,
+}
+
+impl Done {
+    /// The outcome as a result: `NONE` is `Ok`, any other code a [`Refusal`] (its message, or
+    /// the bare code when the actor gave none).
+    pub fn into_result(self) -> Result<(), Refusal> {
+        if self.error_code == ErrorCode::NONE {
+            return Ok(());
+        }
+        let message = self
+            .message
+            .unwrap_or_else(|| format!("error {}", self.error_code));
+        Err(Refusal::new(self.error_code, message))
+    }
+}
+
+impl From<Result<(), Refusal>> for Done {
+    fn from(outcome: Result<(), Refusal>) -> Self {
+        match outcome {
+            Ok(()) => Done {
+                error_code: ErrorCode::NONE,
+                message: None,
+            },
+            Err(refusal) => Done {
+                error_code: refusal.code,
+                message: Some(refusal.message),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -199,10 +199,9 @@ impl Partitions {
         }
         // An explicit Ensure retries an offline log at once.
         self.offline.remove(&tp);
-        match self.open_replica(ctx, &tp, config.clone()) {
-            Ok(()) => done(ErrorCode::NONE, None),
-            Err(refused) => done(refused.code, Some(refused.message)),
-        }
+        NodeMsg::PartitionsReply(PartitionsReply::Done(
+            self.open_replica(ctx, &tp, config.clone()).into(),
+        ))
     }
 
     /// Opens `tp`'s log. On failure the partition goes offline (KAFKA_STORAGE_ERROR, retried

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use rand::Rng;
 
-use super::{Cluster, RequestError, Ticket, NS_PER_MS, UNIX_EPOCH_MS};
+use super::{Cluster, RequestError, Ticket, UNIX_EPOCH_MS};
+use crate::actor::cell::NS_PER_MS;
 use crate::actor::cell::{CellInput, CellNow, CellOutput, Kind};
 use crate::actor::{Addr, CallId, NodeId, Wire};
 use crate::storage::SyncHandle;
