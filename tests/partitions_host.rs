@@ -17,7 +17,7 @@ use rill::storage::batch::{build_batch, build_idempotent_batch};
 use rill::storage::file::FileStorage;
 use rill::storage::log::{FlushPolicy, LogConfig, TimestampType};
 use rill::storage::Storage;
-use rill::types::{ErrorCode, NodeId, ProducerId, TopicPartition};
+use rill::types::{ErrorCode, NodeId, Offset, ProducerId, TopicPartition};
 
 fn tp() -> TopicPartition {
     TopicPartition {
@@ -91,7 +91,7 @@ fn fetch_from(offset: i64) -> PartitionsRequest {
         isolation_level: 0,
         partitions: vec![FetchPartition {
             tp: tp(),
-            fetch_offset: offset,
+            fetch_offset: Offset(offset),
             partition_max_bytes: 1 << 20,
         }],
     })
@@ -146,7 +146,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
     match ask(&handle, produce(batch.clone())).await {
         PartitionsReply::Produce(results) => {
             assert_eq!(
-                (results[0].1.error_code, results[0].1.base_offset),
+                (results[0].1.error_code, results[0].1.base_offset.0),
                 (ErrorCode::NONE, 0)
             )
         }
@@ -159,7 +159,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
     match fetched {
         PartitionsReply::Fetch(results) => {
             assert_eq!(results[0].error_code, ErrorCode::NONE);
-            assert_eq!(results[0].high_watermark, 1);
+            assert_eq!(results[0].high_watermark.0, 1);
             assert!(!results[0].records.is_empty());
         }
         other => panic!("{other:?}"),
@@ -174,7 +174,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
     match ask(&handle, produce(batch)).await {
         PartitionsReply::Produce(results) => {
             assert_eq!(
-                (results[0].1.error_code, results[0].1.base_offset),
+                (results[0].1.error_code, results[0].1.base_offset.0),
                 (ErrorCode::NONE, 0),
                 "a retry after restart is recognised"
             )
@@ -186,7 +186,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
         partitions: vec![(tp(), -1)],
     });
     match ask(&handle, list).await {
-        PartitionsReply::ListOffsets(results) => assert_eq!(results[0].1.offset, 2),
+        PartitionsReply::ListOffsets(results) => assert_eq!(results[0].1.offset.0, 2),
         other => panic!("{other:?}"),
     }
     node.shutdown();

@@ -15,7 +15,7 @@ use super::{fetch_encode, per_partition, BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::{ask, submit};
 use crate::messages::{self, NodeMsg};
-use crate::types::ErrorCode;
+use crate::types::{ErrorCode, Offset};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn fetch(&self, request: &KafkaRequest, body: FetchRequest) -> Pending {
@@ -34,7 +34,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .map(
                 |(tp, (fetch_offset, partition_max_bytes))| messages::FetchPartition {
                     tp,
-                    fetch_offset,
+                    fetch_offset: Offset(fetch_offset),
                     partition_max_bytes,
                 },
             )
@@ -95,14 +95,14 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 messages::ListOffsetsResult {
                     error_code: ErrorCode::INVALID_REQUEST,
                     timestamp: -1,
-                    offset: -1,
+                    offset: Offset::UNKNOWN,
                 }
             };
             let mut partition = ListOffsetsPartitionResponse::default()
                 .with_partition_index(tp.partition)
                 .with_error_code(result.error_code.wire())
                 .with_timestamp(result.timestamp)
-                .with_offset(result.offset);
+                .with_offset(result.offset.into());
             if version >= 4 && result.error_code == ErrorCode::NONE {
                 partition = partition.with_leader_epoch(0);
             }
@@ -131,13 +131,13 @@ fn fetch_response(results: Vec<messages::FetchPartitionResult>, version: i16) ->
         let mut partition = PartitionData::default()
             .with_partition_index(result.tp.partition)
             .with_error_code(result.error_code.wire())
-            .with_high_watermark(result.high_watermark)
-            .with_last_stable_offset(result.last_stable_offset)
+            .with_high_watermark(result.high_watermark.into())
+            .with_last_stable_offset(result.last_stable_offset.into())
             // From a Vec without copying; large record sets are written from it as they are
             // (`fetch_encode`), smaller ones copied once into the response frame.
             .with_records(Some(bytes::Bytes::from(result.records)));
         if version >= 5 {
-            partition = partition.with_log_start_offset(result.log_start_offset);
+            partition = partition.with_log_start_offset(result.log_start_offset.into());
         }
         (result.tp, partition)
     });

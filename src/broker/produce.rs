@@ -21,7 +21,7 @@ use crate::messages::call::submit;
 use crate::messages::RecordsChecked;
 use crate::messages::{self, NodeMsg};
 use crate::storage::records::{self, WalkBudget};
-use crate::types::{ErrorCode, TopicPartition};
+use crate::types::{ErrorCode, Offset, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
@@ -48,9 +48,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                         error_code: ErrorCode::INVALID_REQUIRED_ACKS,
                         error_message: Some(format!("acks={acks} is not -1, 0 or 1")),
                         record_errors: Vec::new(),
-                        base_offset: -1,
+                        base_offset: Offset::UNKNOWN,
                         log_append_time_ms: -1,
-                        log_start_offset: -1,
+                        log_start_offset: Offset::UNKNOWN,
                     };
                     (tp, result)
                 })
@@ -157,10 +157,10 @@ fn produce_response(
         let mut partition = PartitionProduceResponse::default()
             .with_index(tp.partition)
             .with_error_code(result.error_code.wire())
-            .with_base_offset(result.base_offset)
+            .with_base_offset(result.base_offset.into())
             .with_log_append_time_ms(result.log_append_time_ms);
         if version >= 5 {
-            partition = partition.with_log_start_offset(result.log_start_offset);
+            partition = partition.with_log_start_offset(result.log_start_offset.into());
         }
         if version >= 8 {
             let record_errors = result

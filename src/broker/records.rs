@@ -10,7 +10,7 @@ use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::{self, DeleteRecordsResult, NodeMsg};
-use crate::types::TopicPartition;
+use crate::types::{Offset, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn delete_records(
@@ -23,7 +23,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             topic
                 .partitions
                 .iter()
-                .map(move |p| (name, p.partition_index, p.offset))
+                .map(move |p| (name, p.partition_index, Offset(p.offset)))
         });
         let partitions =
             super::per_partition::merge(listed).map_err(|e| format!("DeleteRecords: {e}"))?;
@@ -39,7 +39,7 @@ fn group_by_topic(
     let partitions = results.into_iter().map(|(tp, result)| {
         let partition = DeleteRecordsPartitionResult::default()
             .with_partition_index(tp.partition)
-            .with_low_watermark(result.low_watermark)
+            .with_low_watermark(result.low_watermark.into())
             .with_error_code(result.error_code.wire());
         (tp, partition)
     });
@@ -68,7 +68,7 @@ mod tests {
                 },
                 DeleteRecordsResult {
                     error_code,
-                    low_watermark,
+                    low_watermark: Offset(low_watermark),
                 },
             )
         };

@@ -20,7 +20,7 @@ use crate::protocol::frame::peek_header;
 use crate::storage::batch::build_batch;
 use crate::storage::log::LogConfig;
 use crate::types::NodeId;
-use crate::types::{ErrorCode, TopicPartition};
+use crate::types::{ErrorCode, Offset, TopicPartition};
 
 const VERSION: i16 = 8;
 
@@ -77,9 +77,9 @@ fn appended(error_code: ErrorCode, base_offset: i64) -> NodeMsg {
             error_code,
             error_message: None,
             record_errors: Vec::new(),
-            base_offset,
+            base_offset: Offset(base_offset),
             log_append_time_ms: -1,
-            log_start_offset: 0,
+            log_start_offset: Offset(0),
         },
     )]))
 }

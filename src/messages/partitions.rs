@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
-use crate::types::{ErrorCode, ProducerId, Refusal, TopicPartition};
+use crate::types::{ErrorCode, Offset, ProducerId, Refusal, TopicPartition};
 
 /// Requests to [`super::PARTITIONS`]. Each carries its own type, so the gateway asks with a
 /// typed call (`super::call`) and gets the matching reply type back. A newtype variant of a
@@ -50,10 +50,11 @@ pub struct DeletePartitionRequest {
 #[derive(Debug)]
 pub struct ShutdownRequest;
 
-/// Move partitions' log start offsets forward (DeleteRecords).
+/// Move partitions' log start offsets forward (DeleteRecords): to the offset given, or to the
+/// high watermark for -1 ([`Offset::UNKNOWN`]).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteRecordsRequest {
-    pub partitions: Vec<(TopicPartition, i64)>,
+    pub partitions: Vec<(TopicPartition, Offset)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -103,7 +104,7 @@ pub struct FetchRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FetchPartition {
     pub tp: TopicPartition,
-    pub fetch_offset: i64,
+    pub fetch_offset: Offset,
     pub partition_max_bytes: i32,
 }
 
@@ -180,11 +181,11 @@ pub struct ProducePartitionResult {
     /// `LogValidator` reports them; empty for refusals of the whole batch.
     #[serde(default)]
     pub record_errors: Vec<RecordError>,
-    pub base_offset: i64,
+    pub base_offset: Offset,
     /// The time the broker stamped the records with when the topic uses LogAppendTime;
     /// -1 when they keep their CreateTime.
     pub log_append_time_ms: i64,
-    pub log_start_offset: i64,
+    pub log_start_offset: Offset,
 }
 
 /// One refused record of a produced batch (Kafka's `ProduceResponse.RecordError`).
@@ -199,9 +200,9 @@ pub struct RecordError {
 pub struct FetchPartitionResult {
     pub tp: TopicPartition,
     pub error_code: ErrorCode,
-    pub high_watermark: i64,
-    pub last_stable_offset: i64,
-    pub log_start_offset: i64,
+    pub high_watermark: Offset,
+    pub last_stable_offset: Offset,
+    pub log_start_offset: Offset,
     pub records: Vec<u8>,
 }
 
@@ -209,11 +210,11 @@ pub struct FetchPartitionResult {
 pub struct ListOffsetsResult {
     pub error_code: ErrorCode,
     pub timestamp: i64,
-    pub offset: i64,
+    pub offset: Offset,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteRecordsResult {
     pub error_code: ErrorCode,
-    pub low_watermark: i64,
+    pub low_watermark: Offset,
 }

@@ -6,7 +6,7 @@
 //!   waits until a sync covering every appended partition completed. Syncs are group commits:
 //!   at most one `ctx.sync` per log is in flight and every append arriving meanwhile rides the
 //!   next one. The sync token is the replica's id.
-//! * Fetch reads up to the high watermark (= log end on one node) and parks until `min_bytes`
+//! * Fetch reads up to the high watermark (the log end on one node) and parks until `min_bytes`
 //!   are available or `max_wait_ms` passes.
 //! * A periodic timer applies retention, expires idle producers and snapshots producer state.
 //!
@@ -21,6 +21,7 @@ use super::offline::OfflineLogs;
 use super::producer_ids::ProducerIds;
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, Replica, Waiter};
+use super::role::Role;
 use crate::actor::{Actor, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
 use crate::limits::{FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS};
@@ -32,7 +33,7 @@ use crate::messages::{
 };
 use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::Storage;
-use crate::types::{ErrorCode, ProducerId, Refusal, TopicPartition};
+use crate::types::{ErrorCode, Offset, ProducerId, Refusal, TopicPartition};
 
 type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg, PartitionsTimer>;
 
@@ -76,22 +77,20 @@ fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
 }
 
 /// Kafka refuses an `acks=all` append before writing it while the in-sync replicas are fewer
-/// than `min.insync.replicas`. A partition here has one replica, always in sync.
+/// than `min.insync.replicas`. A follower is not asked: it refuses every produce.
 fn too_few_in_sync(acks: i16, replica: &Replica) -> Option<String> {
-    const IN_SYNC_REPLICAS: u32 = 1;
+    let in_sync = replica.role().in_sync_count()?;
     let needed = replica.log().config().min_insync_replicas;
-    (acks == -1 && IN_SYNC_REPLICAS < needed).then(|| {
-        format!(
-            "acks=all needs min.insync.replicas={needed} in-sync replicas, {IN_SYNC_REPLICAS} in sync"
-        )
+    (acks == -1 && in_sync < needed as usize).then(|| {
+        format!("acks=all needs min.insync.replicas={needed} in-sync replicas, {in_sync} in sync")
     })
 }
 
 fn produce_result(
     error_code: ErrorCode,
     message: Option<String>,
-    base_offset: i64,
-    log_start: i64,
+    base_offset: Offset,
+    log_start: Offset,
 ) -> ProducePartitionResult {
     ProducePartitionResult {
         error_code,
@@ -213,12 +212,16 @@ impl Partitions {
         config: LogConfig,
     ) -> Result<(), Refusal> {
         let id = self.next_replica_id;
+        // One node: it leads every partition alone.
+        let node = ctx.me.node;
         match Replica::open(
             self.storage.clone(),
             tp,
             config.clone(),
             ctx.now.unix_ms,
             id,
+            node,
+            Role::sole_leader(node),
         ) {
             Ok(replica) => {
                 self.next_replica_id += 1;
@@ -350,29 +353,30 @@ impl Partitions {
             self.revive(ctx, &tp);
             let check = checked.get_mut(slot).and_then(Option::take);
             let Some(replica) = self.replicas.get_mut(&tp) else {
-                let result = match self.offline.reason(&tp) {
-                    Some(reason) => {
-                        produce_result(ErrorCode::KAFKA_STORAGE_ERROR, Some(reason), -1, -1)
-                    }
-                    None => produce_result(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None, -1, -1),
+                let (code, reason) = match self.offline.reason(&tp) {
+                    Some(reason) => (ErrorCode::KAFKA_STORAGE_ERROR, Some(reason)),
+                    None => (ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None),
                 };
-                results.push((tp, result));
+                let unknown = Offset::UNKNOWN;
+                results.push((tp, produce_result(code, reason, unknown, unknown)));
                 continue;
             };
             if let Some(refusal) = too_few_in_sync(request.acks, replica) {
-                let log_start = replica.log().log_start_offset();
+                let log_start = Offset(replica.log().log_start_offset());
+                let code = ErrorCode::NOT_ENOUGH_REPLICAS;
                 results.push((
                     tp,
-                    produce_result(ErrorCode::NOT_ENOUGH_REPLICAS, Some(refusal), -1, log_start),
+                    produce_result(code, Some(refusal), Offset::UNKNOWN, log_start),
                 ));
                 continue;
             }
             let result = match replica.produce(records, check, ctx.now.unix_ms) {
                 Err(rejection) => {
-                    let log_start = replica.log().log_start_offset();
+                    let log_start = Offset(replica.log().log_start_offset());
                     let refusal = rejection.refusal;
+                    let message = Some(refusal.message);
                     let mut result =
-                        produce_result(refusal.code, Some(refusal.message), -1, log_start);
+                        produce_result(refusal.code, message, Offset::UNKNOWN, log_start);
                     result.record_errors = rejection.record_errors;
                     result
                 }
@@ -386,13 +390,14 @@ impl Partitions {
                         slot,
                     };
                     // A duplicate waits too: its original may not be durable yet.
+                    let end_offset = Offset(last_offset.0 + 1);
                     let waiting =
-                        durable_first && replica.wait_durable(last_offset + 1, waiter).is_none();
+                        durable_first && replica.wait_durable(end_offset, waiter).is_none();
                     outstanding += usize::from(waiting);
                     if written || waiting {
                         touched.push((tp.clone(), written));
                     }
-                    let log_start = replica.log().log_start_offset();
+                    let log_start = Offset(replica.log().log_start_offset());
                     let mut result = produce_result(ErrorCode::NONE, None, first_offset, log_start);
                     result.log_append_time_ms = appended.log_append_time_ms();
                     result
@@ -430,7 +435,7 @@ impl Partitions {
         if let (Some(code), Some((_, result))) = (error_code, pending.results.get_mut(waiter.slot))
         {
             result.error_code = code;
-            result.base_offset = -1;
+            result.base_offset = Offset::UNKNOWN;
             result.log_append_time_ms = -1;
         }
         pending.outstanding -= 1;
@@ -556,7 +561,7 @@ impl Partitions {
                             ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
                         },
                         timestamp: -1,
-                        offset: -1,
+                        offset: Offset::UNKNOWN,
                     },
                 };
                 (tp, result)
@@ -568,7 +573,7 @@ impl Partitions {
     fn delete_records(
         &mut self,
         ctx: PCtx,
-        partitions: Vec<(TopicPartition, i64)>,
+        partitions: Vec<(TopicPartition, Offset)>,
     ) -> PartitionsReply {
         let now_ms = ctx.now.unix_ms;
         let results = partitions
@@ -576,24 +581,26 @@ impl Partitions {
             .map(|(tp, offset)| {
                 let failed = |error_code| DeleteRecordsResult {
                     error_code,
-                    low_watermark: -1,
+                    low_watermark: Offset::UNKNOWN,
                 };
                 let result = match self.replicas.get_mut(&tp) {
                     None => failed(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
                     Some(replica) => {
-                        // -1 means "up to the high watermark" (Kafka's DeleteRecords).
-                        let before = if offset == -1 {
-                            replica.high_watermark()
+                        // -1 means "up to the high watermark", and nothing above it may go
+                        // (Kafka's DeleteRecords).
+                        let high_watermark = replica.high_watermark();
+                        let before = if offset == Offset::UNKNOWN {
+                            high_watermark
                         } else {
                             offset
                         };
-                        if before < 0 {
+                        if before < Offset(0) || before > high_watermark {
                             failed(ErrorCode::OFFSET_OUT_OF_RANGE)
                         } else {
-                            match replica.delete_records_before(before, now_ms) {
+                            match replica.delete_records_before(before.into(), now_ms) {
                                 Ok(low_watermark) => DeleteRecordsResult {
                                     error_code: ErrorCode::NONE,
-                                    low_watermark,
+                                    low_watermark: Offset(low_watermark),
                                 },
                                 Err(error) => failed(errors::log_error_code(&error)),
                             }

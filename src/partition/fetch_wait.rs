@@ -79,6 +79,7 @@ impl FetchWaits {
 mod tests {
     use super::*;
     use crate::messages::FetchPartition;
+    use crate::types::Offset;
 
     fn fetch(topics: &[&str]) -> FetchRequest {
         FetchRequest {
@@ -93,7 +94,7 @@ mod tests {
                         topic: t.to_string(),
                         partition: 0,
                     },
-                    fetch_offset: 0,
+                    fetch_offset: Offset(0),
                     partition_max_bytes: 1 << 20,
                 })
                 .collect(),

@@ -3,6 +3,7 @@
 //!
 //! * [`actor`] — the `PARTITIONS` actor: request dispatch, produce/group commit, long-poll fetch.
 //! * [`replica`] — one partition: log + producer state + durability waiters.
+//! * [`role`] — leader or follower, and the high watermark kept apart from the log end.
 //! * [`reads`] — Fetch and ListOffsets as pure reads.
 //! * [`fetch_wait`] — parked fetches.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
@@ -18,6 +19,7 @@ pub mod producer_snapshot;
 pub mod producer_state;
 pub mod reads;
 pub mod replica;
+pub mod role;
 pub mod transactional_ids;
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::errors;
 use super::replica::Replica;
 use crate::messages::{FetchPartition, FetchPartitionResult, FetchRequest, ListOffsetsResult};
 use crate::storage::log::LogError;
-use crate::types::{ErrorCode, TopicPartition};
+use crate::types::{ErrorCode, Offset, TopicPartition};
 
 /// ListOffsets special timestamps.
 pub const EARLIEST_TIMESTAMP: i64 = -2;
@@ -37,9 +37,9 @@ fn fetch_error(tp: &TopicPartition, error_code: ErrorCode) -> FetchPartitionResu
     FetchPartitionResult {
         tp: tp.clone(),
         error_code,
-        high_watermark: -1,
-        last_stable_offset: -1,
-        log_start_offset: -1,
+        high_watermark: Offset::UNKNOWN,
+        last_stable_offset: Offset::UNKNOWN,
+        log_start_offset: Offset::UNKNOWN,
         records: Vec::new(),
     }
 }
@@ -74,8 +74,7 @@ fn read_partition(
     first_with_data: bool,
 ) -> FetchPartitionResult {
     let log = replica.log();
-    // Single node: HW = log end; read_committed sees up to the LSO, which equals the HW while
-    // there are no transactions.
+    // read_committed sees up to the LSO, which equals the HW while there are no transactions.
     let high_watermark = replica.high_watermark();
     let limit = (partition.partition_max_bytes.max(0) as usize).min(*remaining);
     let mut result = FetchPartitionResult {
@@ -83,13 +82,13 @@ fn read_partition(
         error_code: ErrorCode::NONE,
         high_watermark,
         last_stable_offset: high_watermark,
-        log_start_offset: log.log_start_offset(),
+        log_start_offset: Offset(log.log_start_offset()),
         records: Vec::new(),
     };
     if limit == 0 && !first_with_data {
         return result;
     }
-    match log.read_bounded(partition.fetch_offset, limit, high_watermark) {
+    match log.read_bounded(partition.fetch_offset.into(), limit, high_watermark.into()) {
         Ok(slice) => {
             if first_with_data || slice.bytes.len() <= limit {
                 *remaining = remaining.saturating_sub(slice.bytes.len());
@@ -106,12 +105,12 @@ pub fn list_offset(replica: &Replica, timestamp_ms: i64) -> ListOffsetsResult {
     let ok = |timestamp, offset| ListOffsetsResult {
         error_code: ErrorCode::NONE,
         timestamp,
-        offset,
+        offset: Offset(offset),
     };
     let log = replica.log();
     match timestamp_ms {
         EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => ok(-1, log.log_start_offset()),
-        LATEST_TIMESTAMP => ok(-1, replica.high_watermark()),
+        LATEST_TIMESTAMP => ok(-1, replica.high_watermark().into()),
         MAX_TIMESTAMP => match log.max_timestamp() {
             Ok(Some((timestamp, offset))) => ok(timestamp, offset),
             Ok(None) => ok(-1, -1),
@@ -125,7 +124,7 @@ pub fn list_offset(replica: &Replica, timestamp_ms: i64) -> ListOffsetsResult {
         _ => ListOffsetsResult {
             error_code: ErrorCode::INVALID_REQUEST,
             timestamp: -1,
-            offset: -1,
+            offset: Offset::UNKNOWN,
         },
     }
 }
@@ -134,6 +133,6 @@ fn list_error(error: &LogError) -> ListOffsetsResult {
     ListOffsetsResult {
         error_code: errors::log_error_code(error),
         timestamp: -1,
-        offset: -1,
+        offset: Offset::UNKNOWN,
     }
 }

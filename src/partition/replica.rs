@@ -1,9 +1,10 @@
 //! One partition replica hosted by [`super::actor::Partitions`]: its log, its producer state,
-//! and the group-commit bookkeeping for appends that wait for durability.
+//! its role and high watermark ([`super::role`]), and the group-commit bookkeeping for appends
+//! that wait for durability.
 //!
-//! This is the single-node leader: the high watermark is the log end offset (there are no
-//! followers to wait for), so consumers are served up to the log end even before an fsync —
-//! as Kafka serves up to the HW, which on one node is the leader's log end.
+//! On a single node every replica leads alone, so the high watermark (computed after every
+//! append) is the log end offset, and consumers are served up to it even before an fsync — as
+//! Kafka serves up to the HW, which on one node is the leader's log end.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use super::errors;
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
+use super::role::{ReplicaState, Role};
 use crate::faults::{self, Canary};
 use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
 use crate::messages::{RecordError, RecordsChecked};
@@ -19,11 +21,7 @@ use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint, TimestampType};
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::{Storage, SyncHandle};
-use crate::types::{topic_name, ErrorCode, Refusal, TopicPartition};
-
-/// The leader epoch stamped into appended batches. There is no controller yet, so a single
-/// node leads every partition in epoch 0.
-pub const LEADER_EPOCH: i32 = 0;
+use crate::types::{topic_name, ErrorCode, NodeId, Offset, Refusal, TopicPartition};
 
 /// A produce request's partition slot waiting for a sync (group commit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,15 +98,15 @@ impl Rejection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Appended {
     Written {
-        first_offset: i64,
-        last_offset: i64,
+        first_offset: Offset,
+        last_offset: Offset,
         /// The time the batch was stamped with (LogAppendTime topics), else -1.
         log_append_time_ms: i64,
     },
     /// An idempotent retry of a batch already in the log: nothing was written.
     Duplicate {
-        first_offset: i64,
-        last_offset: i64,
+        first_offset: Offset,
+        last_offset: Offset,
         /// The stored original's append time (LogAppendTime batches), else -1 — what Kafka
         /// answers a retry with.
         log_append_time_ms: i64,
@@ -116,7 +114,7 @@ pub enum Appended {
 }
 
 impl Appended {
-    pub fn offsets(&self) -> (i64, i64) {
+    pub fn offsets(&self) -> (Offset, Offset) {
         match *self {
             Appended::Written {
                 first_offset,
@@ -170,6 +168,7 @@ pub struct Replica {
     storage: Arc<dyn Storage>,
     log: Log,
     producers: ProducerStates,
+    state: ReplicaState,
     commit: GroupCommit<Waiter>,
     sync_in_flight: Option<SyncPoint>,
     /// A flush timer is armed (IntervalMs policy).
@@ -191,13 +190,18 @@ impl Replica {
         config: LogConfig,
         now_ms: i64,
         id: u64,
+        node: NodeId,
+        role: Role,
     ) -> Result<Self, LogError> {
         let dir = dir_for(tp);
         let mut log = Log::open(storage.clone(), &dir, config, now_ms)?;
+        let log_start = Offset(log.log_start_offset());
+        let mut state = ReplicaState::new(node, role, log_start, Offset(log.log_end_offset()));
         if faults::canary(Canary::DropLastBatchOnRestart)
             && log.log_end_offset() > log.log_start_offset()
         {
-            log.truncate_to(log.log_end_offset() - 1)?;
+            let log_end = log.truncate_to(log.log_end_offset() - 1)?;
+            state.truncated(Offset(log_end));
         }
         let loaded = producer_snapshot::load(storage.as_ref(), &dir, log.log_end_offset())
             .map_err(|source| LogError::Io {
@@ -212,6 +216,7 @@ impl Replica {
             commit: GroupCommit::new(log.synced_offset()),
             log,
             producers,
+            state,
             sync_in_flight: None,
             flush_timer_armed: false,
             snapshot_offset,
@@ -228,9 +233,13 @@ impl Replica {
         &self.producers
     }
 
-    /// The high watermark: the log end on a single node (see the module docs).
-    pub fn high_watermark(&self) -> i64 {
-        self.log.log_end_offset()
+    /// The high watermark: below it, offsets are committed (see [`super::role`]).
+    pub fn high_watermark(&self) -> Offset {
+        self.state.high_watermark()
+    }
+
+    pub fn role(&self) -> &Role {
+        self.state.role()
     }
 
     pub fn flush_policy(&self) -> FlushPolicy {
@@ -250,6 +259,9 @@ impl Replica {
         checked: Option<RecordsChecked>,
         now_ms: i64,
     ) -> Result<Appended, Rejection> {
+        if let Some(refusal) = self.state.role().refuse_produce() {
+            return Err(refusal.into());
+        }
         if self.failed {
             return Err(Rejection::new(
                 ErrorCode::KAFKA_STORAGE_ERROR,
@@ -285,21 +297,23 @@ impl Replica {
                         |(_, e)| Rejection::new(errors::batch_error_code(&e), e.to_string()),
                     )?;
                     return Ok(Appended::Duplicate {
-                        first_offset,
-                        last_offset,
+                        first_offset: Offset(first_offset),
+                        last_offset: Offset(last_offset),
                         log_append_time_ms: self.stored_log_append_time(first_offset),
                     });
                 }
             }
         }
         let segments_before = self.log.segment_count();
+        let epoch = self.state.role().epoch().into();
         let info = if crc_checked {
-            self.log
-                .append_crc_checked(&mut records, LEADER_EPOCH, now_ms)
+            self.log.append_crc_checked(&mut records, epoch, now_ms)
         } else {
-            self.log.append(&mut records, LEADER_EPOCH, now_ms)
+            self.log.append(&mut records, epoch, now_ms)
         }
         .map_err(|e| Rejection::from_log(&e))?;
+        self.state
+            .maybe_advance_hw(Offset(self.log.log_end_offset()));
         if self.log.segment_count() > segments_before {
             // The append rolled: the sealed segments were synced, so the state as of the new
             // segment's base (before this append) describes durable batches only.
@@ -316,8 +330,8 @@ impl Replica {
             first_offset -= 1;
         }
         Ok(Appended::Written {
-            first_offset,
-            last_offset: info.last_offset,
+            first_offset: Offset(first_offset),
+            last_offset: Offset(info.last_offset),
             log_append_time_ms: info.log_append_time_ms,
         })
     }
@@ -355,8 +369,8 @@ impl Replica {
 
     /// Registers `waiter` until offsets below `end_offset` are durable; returns it at once if
     /// they already are.
-    pub fn wait_durable(&mut self, end_offset: i64, waiter: Waiter) -> Option<Waiter> {
-        self.commit.wait(end_offset, waiter)
+    pub fn wait_durable(&mut self, end_offset: Offset, waiter: Waiter) -> Option<Waiter> {
+        self.commit.wait(end_offset.into(), waiter)
     }
 
     pub fn is_unsynced(&self) -> bool {

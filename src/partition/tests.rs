@@ -8,6 +8,8 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use super::actor::{Partitions, PartitionsTimer};
+use super::replica::Replica;
+use super::role::Role;
 use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, Origin, Outbox, RequestId};
 use crate::limits::RETENTION_CHECK_INTERVAL_MS;
 use crate::messages::*;
@@ -15,7 +17,7 @@ use crate::storage::batch::{self, build_batch, build_idempotent_batch};
 use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS};
 use crate::storage::mem::MemStorage;
 use crate::storage::{Storage, SyncHandle};
-use crate::types::{ErrorCode, NodeId, ProducerId, TopicPartition};
+use crate::types::{ErrorCode, LeaderEpoch, NodeId, Offset, ProducerId, TopicPartition};
 
 const T0_MS: i64 = 1_700_000_000_000;
 
@@ -86,7 +88,7 @@ fn fetch(
             .iter()
             .map(|(tp, offset)| FetchPartition {
                 tp: (*tp).clone(),
-                fetch_offset: *offset,
+                fetch_offset: Offset(*offset),
                 partition_max_bytes: 1 << 20,
             })
             .collect(),
@@ -266,7 +268,7 @@ fn acks_all_is_refused_while_fewer_replicas_are_in_sync_than_min_insync_replicas
     assert_eq!(h.log_end(&a), 0, "nothing appended");
     let accepted = h.produce_one(1, &a, plain(b"y"));
     assert_eq!(
-        (accepted.error_code, accepted.base_offset),
+        (accepted.error_code, accepted.base_offset.0),
         (ErrorCode::NONE, 0)
     );
 }
@@ -277,16 +279,19 @@ fn produce_then_fetch_roundtrip() {
     let a = tp("a");
     h.ensure(&a, config(None));
     let first = h.produce_one(1, &a, build_batch(&[(None, b"x"), (None, b"y")], T0_MS));
-    assert_eq!((first.error_code, first.base_offset), (ErrorCode::NONE, 0));
+    assert_eq!(
+        (first.error_code, first.base_offset.0),
+        (ErrorCode::NONE, 0)
+    );
     let second = h.produce_one(1, &a, plain(b"z"));
     assert_eq!(
-        (second.error_code, second.base_offset),
+        (second.error_code, second.base_offset.0),
         (ErrorCode::NONE, 2)
     );
     let results = fetch_results(h.ask(fetch(&[(&a, 0)], 1, 1 << 20)));
     assert_eq!(results[0].error_code, ErrorCode::NONE);
-    assert_eq!(results[0].high_watermark, 3);
-    assert_eq!(results[0].last_stable_offset, 3);
+    assert_eq!(results[0].high_watermark.0, 3);
+    assert_eq!(results[0].last_stable_offset.0, 3);
     assert_eq!(batch_offsets(&results[0].records), vec![0, 2]);
     // Fetching from the middle of a batch serves that whole batch; from the end, nothing.
     let results = fetch_results(h.ask(fetch(&[(&a, 1)], 0, 1 << 20)));
@@ -332,7 +337,7 @@ fn acks_all_waits_for_the_sync_and_later_appends_share_the_next_one() {
     assert_eq!(
         results
             .iter()
-            .map(|(_, r)| (r.error_code, r.base_offset))
+            .map(|(_, r)| (r.error_code, r.base_offset.0))
             .collect::<Vec<_>>(),
         vec![(ErrorCode::NONE, 0), (ErrorCode::NONE, 0)]
     );
@@ -346,7 +351,10 @@ fn acks_all_waits_for_the_sync_and_later_appends_share_the_next_one() {
     let mut effects = h.complete(next);
     let second = produce_results(take_reply(&mut effects, second).unwrap());
     let third = produce_results(take_reply(&mut effects, third).unwrap());
-    assert_eq!((second[0].1.base_offset, third[0].1.base_offset), (1, 2));
+    assert_eq!(
+        (second[0].1.base_offset.0, third[0].1.base_offset.0),
+        (1, 2)
+    );
     assert!(syncs(&effects).is_empty());
     let log = h.actor.replica(&a).unwrap().log();
     assert_eq!(log.synced_offset(), log.log_end_offset());
@@ -414,15 +422,18 @@ fn a_retried_idempotent_batch_gets_its_original_offset_and_is_stored_once() {
     let (pid, epoch) = h.init_producer();
     let original = h.produce_one(1, &a, idempotent(pid, epoch, 0, 2));
     assert_eq!(
-        (original.error_code, original.base_offset),
+        (original.error_code, original.base_offset.0),
         (ErrorCode::NONE, 0)
     );
-    assert_eq!(h.produce_one(1, &a, plain(b"other")).base_offset, 2);
+    assert_eq!(h.produce_one(1, &a, plain(b"other")).base_offset.0, 2);
     let retry = h.produce_one(1, &a, idempotent(pid, epoch, 0, 2));
-    assert_eq!((retry.error_code, retry.base_offset), (ErrorCode::NONE, 0));
+    assert_eq!(
+        (retry.error_code, retry.base_offset.0),
+        (ErrorCode::NONE, 0)
+    );
     assert_eq!(h.log_end(&a), 3, "the retry was not written");
     let next = h.produce_one(1, &a, idempotent(pid, epoch, 2, 1));
-    assert_eq!((next.error_code, next.base_offset), (ErrorCode::NONE, 3));
+    assert_eq!((next.error_code, next.base_offset.0), (ErrorCode::NONE, 3));
     let results = fetch_results(h.ask(fetch(&[(&a, 0)], 0, 1 << 20)));
     assert_eq!(batch_offsets(&results[0].records), vec![0, 2, 3]);
 }
@@ -493,10 +504,13 @@ fn producer_state_survives_a_crash_from_the_log_alone() {
     h.ensure(&a, config(None));
     assert_eq!(h.log_end(&a), 2);
     let retry = h.produce_one(1, &a, idempotent(pid, epoch, 1, 1));
-    assert_eq!((retry.error_code, retry.base_offset), (ErrorCode::NONE, 1));
+    assert_eq!(
+        (retry.error_code, retry.base_offset.0),
+        (ErrorCode::NONE, 1)
+    );
     let lost = h.produce_one(1, &a, idempotent(pid, epoch, 2, 1));
     assert_eq!(
-        (lost.error_code, lost.base_offset),
+        (lost.error_code, lost.base_offset.0),
         (ErrorCode::NONE, 2),
         "re-sent after the crash"
     );
@@ -535,12 +549,12 @@ fn producer_state_survives_a_crash_through_a_snapshot_and_the_tail_after_it() {
     h.ensure(&a, config(None));
     let from_snapshot = h.produce_one(1, &a, idempotent(pid, epoch, 0, 3));
     assert_eq!(
-        (from_snapshot.error_code, from_snapshot.base_offset),
+        (from_snapshot.error_code, from_snapshot.base_offset.0),
         (ErrorCode::NONE, 0)
     );
     let from_tail = h.produce_one(1, &a, idempotent(other, 0, 0, 1));
     assert_eq!(
-        (from_tail.error_code, from_tail.base_offset),
+        (from_tail.error_code, from_tail.base_offset.0),
         (ErrorCode::NONE, 3)
     );
     assert_eq!(h.log_end(&a), 4);
@@ -673,7 +687,7 @@ fn list(h: &mut Harness, tp: &TopicPartition, timestamp: i64) -> ListOffsetsResu
 
 fn delete_records(h: &mut Harness, tp: &TopicPartition, offset: i64) -> DeleteRecordsResult {
     match h.ask(PartitionsRequest::DeleteRecords(DeleteRecordsRequest {
-        partitions: vec![(tp.clone(), offset)],
+        partitions: vec![(tp.clone(), Offset(offset))],
     })) {
         PartitionsReply::DeleteRecords(mut results) => results.remove(0).1,
         other => panic!("{other:?}"),
@@ -686,14 +700,14 @@ fn list_offsets_and_delete_records_edges() {
     let a = tp("a");
     h.ensure(&a, config(Some(0)));
     assert_eq!(
-        list(&mut h, &a, -3).offset,
+        list(&mut h, &a, -3).offset.0,
         -1,
         "empty log has no max timestamp"
     );
     for ts in [1_000, 3_000, 2_000] {
         h.produce_one(1, &a, build_batch(&[(None, b"v")], ts));
     }
-    let offset_of = |r: ListOffsetsResult| (r.error_code, r.timestamp, r.offset);
+    let offset_of = |r: ListOffsetsResult| (r.error_code, r.timestamp, r.offset.0);
     assert_eq!(offset_of(list(&mut h, &a, -2)), (ErrorCode::NONE, -1, 0));
     assert_eq!(offset_of(list(&mut h, &a, -1)), (ErrorCode::NONE, -1, 3));
     assert_eq!(offset_of(list(&mut h, &a, -3)), (ErrorCode::NONE, 3_000, 1));
@@ -712,12 +726,12 @@ fn list_offsets_and_delete_records_edges() {
 
     let deleted = delete_records(&mut h, &a, 2);
     assert_eq!(
-        (deleted.error_code, deleted.low_watermark),
+        (deleted.error_code, deleted.low_watermark.0),
         (ErrorCode::NONE, 2)
     );
     assert_eq!(offset_of(list(&mut h, &a, -2)), (ErrorCode::NONE, -1, 2));
     assert_eq!(
-        delete_records(&mut h, &a, 1).low_watermark,
+        delete_records(&mut h, &a, 1).low_watermark.0,
         2,
         "never goes back"
     );
@@ -727,7 +741,7 @@ fn list_offsets_and_delete_records_edges() {
     );
     let to_hw = delete_records(&mut h, &a, -1);
     assert_eq!(
-        (to_hw.error_code, to_hw.low_watermark),
+        (to_hw.error_code, to_hw.low_watermark.0),
         (ErrorCode::NONE, 3)
     );
     assert_eq!(
@@ -737,7 +751,7 @@ fn list_offsets_and_delete_records_edges() {
     let results = fetch_results(h.ask(fetch(&[(&a, 0)], 1, 1 << 20)));
     assert_eq!(results[0].error_code, ErrorCode::OFFSET_OUT_OF_RANGE);
     assert_eq!(
-        results[0].log_start_offset, 3,
+        results[0].log_start_offset.0, 3,
         "tells the consumer where the log starts"
     );
 }
@@ -765,7 +779,7 @@ fn a_bad_partition_is_refused_without_touching_the_others() {
     )));
     let codes: Vec<(ErrorCode, i64)> = results
         .iter()
-        .map(|(_, r)| (r.error_code, r.base_offset))
+        .map(|(_, r)| (r.error_code, r.base_offset.0))
         .collect();
     assert_eq!(
         codes,
@@ -906,7 +920,7 @@ fn an_acks_all_retry_of_a_batch_not_yet_durable_waits_for_the_same_sync() {
     for id in [original, retry] {
         let results = produce_results(take_reply(&mut effects, id).expect("answered"));
         assert_eq!(
-            (results[0].1.error_code, results[0].1.base_offset),
+            (results[0].1.error_code, results[0].1.base_offset.0),
             (ErrorCode::NONE, 0)
         );
     }
@@ -926,16 +940,16 @@ fn log_append_time_topics_stamp_batches_and_answer_the_time() {
     h.ensure(&plain_topic, config(Some(0)));
     let (pid, epoch) = h.init_producer();
     let first = h.produce_one(1, &stamped, idempotent(pid, epoch, 0, 2));
-    assert_eq!((first.base_offset, first.log_append_time_ms), (0, T0_MS));
+    assert_eq!((first.base_offset.0, first.log_append_time_ms), (0, T0_MS));
     let plain_result = h.produce_one(1, &plain_topic, plain(b"p"));
     assert_eq!(plain_result.log_append_time_ms, -1, "CreateTime keeps -1");
     // A retry later is answered with the original's stamp, not the retry's time.
     h.now.unix_ms += 5_000;
     let retry = h.produce_one(1, &stamped, idempotent(pid, epoch, 0, 2));
-    assert_eq!((retry.base_offset, retry.log_append_time_ms), (0, T0_MS));
+    assert_eq!((retry.base_offset.0, retry.log_append_time_ms), (0, T0_MS));
     let later = h.produce_one(1, &stamped, build_batch(&[(None, b"x")], 1));
     assert_eq!(
-        (later.base_offset, later.log_append_time_ms),
+        (later.base_offset.0, later.log_append_time_ms),
         (2, T0_MS + 5_000)
     );
     let results = fetch_results(h.ask(fetch(&[(&stamped, 0)], 0, 1 << 20)));
@@ -943,7 +957,7 @@ fn log_append_time_topics_stamp_batches_and_answer_the_time() {
     assert!(header.is_log_append_time());
     assert_eq!(header.max_timestamp_ms, T0_MS);
     let found = list(&mut h, &stamped, T0_MS + 1);
-    assert_eq!((found.timestamp, found.offset), (T0_MS + 5_000, 2));
+    assert_eq!((found.timestamp, found.offset.0), (T0_MS + 5_000, 2));
 }
 
 #[test]
@@ -960,7 +974,7 @@ fn list_offsets_by_timestamp_lands_on_the_record_inside_a_batch() {
     );
     let at = |h: &mut Harness, ms| {
         let r = list(h, &a, ms);
-        (r.timestamp, r.offset)
+        (r.timestamp, r.offset.0)
     };
     assert_eq!(at(&mut h, T0_MS + 3_500), (T0_MS + 4_000, 4));
     assert_eq!(at(&mut h, T0_MS + 9_000), (T0_MS + 9_000, 9));
@@ -995,4 +1009,82 @@ fn an_idempotent_batch_with_a_negative_last_offset_delta_is_refused_not_a_panic(
             .error_code,
         ErrorCode::NONE
     );
+}
+
+// ---- role and high watermark -----------------------------------------------------------
+
+fn open_replica(storage: &Arc<MemStorage>, role: Role) -> Replica {
+    let storage: Arc<dyn Storage> = storage.clone();
+    Replica::open(
+        storage,
+        &tp("r"),
+        config(Some(0)),
+        T0_MS,
+        0,
+        NodeId(1),
+        role,
+    )
+    .expect("opens on memory")
+}
+
+#[test]
+fn a_sole_leaders_high_watermark_is_its_log_end_after_every_append_and_reopen() {
+    let storage = Arc::new(MemStorage::new());
+    let mut replica = open_replica(&storage, Role::sole_leader(NodeId(1)));
+    assert_eq!(replica.high_watermark(), Offset(0));
+    let ends = |replica: &Replica| (replica.log().log_end_offset(), replica.high_watermark());
+    let two = build_batch(&[(None, b"x"), (None, b"y")], T0_MS);
+    replica.produce(two, None, T0_MS).expect("appended");
+    assert_eq!(ends(&replica), (2, Offset(2)));
+    replica.produce(plain(b"z"), None, T0_MS).expect("appended");
+    assert_eq!(ends(&replica), (3, Offset(3)));
+    let (_, closed) = replica.close();
+    closed.expect("closed");
+    let reopened = open_replica(&storage, Role::sole_leader(NodeId(1)));
+    assert_eq!(
+        reopened.high_watermark(),
+        Offset(3),
+        "computed again on open"
+    );
+}
+
+#[test]
+fn appended_batches_carry_the_roles_leader_epoch() {
+    let role = Role::Leader {
+        epoch: LeaderEpoch(5),
+        isr: [NodeId(1)].into(),
+    };
+    let mut replica = open_replica(&Arc::new(MemStorage::new()), role);
+    replica.produce(plain(b"v"), None, T0_MS).expect("appended");
+    let slice = replica.log().read(0, 1 << 20).expect("readable");
+    let header = batch::BatchHeader::parse(&slice.bytes).expect("a batch");
+    assert_eq!(header.partition_leader_epoch, 5);
+}
+
+#[test]
+fn the_high_watermark_waits_for_an_in_sync_replica_it_has_not_heard_from() {
+    let role = Role::Leader {
+        epoch: LeaderEpoch::INITIAL,
+        isr: [NodeId(1), NodeId(2)].into(),
+    };
+    let mut replica = open_replica(&Arc::new(MemStorage::new()), role);
+    replica
+        .produce(plain(b"v"), None, T0_MS)
+        .expect("the leader appends");
+    assert_eq!(replica.log().log_end_offset(), 1);
+    assert_eq!(replica.high_watermark(), Offset(0), "not committed yet");
+}
+
+#[test]
+fn a_follower_refuses_produce_with_not_leader_or_follower() {
+    let role = Role::Follower {
+        leader: NodeId(2),
+        epoch: LeaderEpoch(1),
+    };
+    let mut replica = open_replica(&Arc::new(MemStorage::new()), role);
+    let refused = replica
+        .produce(plain(b"v"), None, T0_MS)
+        .expect_err("only the leader appends");
+    assert_eq!(refused.refusal.code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(replica.log().log_end_offset(), 0, "nothing written");
 }

@@ -43,6 +43,7 @@ named_codes! {
     CORRUPT_MESSAGE = CorruptMessage,
     UNKNOWN_TOPIC_OR_PARTITION = UnknownTopicOrPartition,
     LEADER_NOT_AVAILABLE = LeaderNotAvailable,
+    NOT_LEADER_OR_FOLLOWER = NotLeaderOrFollower,
     MESSAGE_TOO_LARGE = MessageTooLarge,
     COORDINATOR_NOT_AVAILABLE = CoordinatorNotAvailable,
     INVALID_TOPIC_EXCEPTION = InvalidTopicException,

@@ -27,6 +27,13 @@ macro_rules! id_newtype {
                 write!(f, "{}", self.0)
             }
         }
+
+        /// The bare number, for the kafka-protocol struct or the log API that carries it.
+        impl From<$name> for $int {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
     };
 }
 
@@ -45,6 +52,29 @@ impl ProducerId {
     pub const NONE: Self = Self(-1);
 }
 
+id_newtype! {
+    /// A position in a partition's log: a record's offset, or a bound such as the log start,
+    /// the log end or the high watermark (one past the last offset it covers).
+    Offset(i64)
+}
+
+impl Offset {
+    /// Kafka's -1 where there is no offset to give: a refused produce's base offset, a failed
+    /// fetch's high watermark, a ListOffsets lookup that found nothing.
+    pub const UNKNOWN: Self = Self(-1);
+}
+
+id_newtype! {
+    /// A partition's leader epoch (Kafka's `leaderEpoch`): bumped each time leadership moves,
+    /// and stamped into every batch the leader appends.
+    LeaderEpoch(i32)
+}
+
+impl LeaderEpoch {
+    /// The epoch of a partition's first leader.
+    pub const INITIAL: Self = Self(0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +88,13 @@ mod tests {
     fn ids_serialize_as_the_bare_number() {
         assert_eq!(bytes(&NodeId(300)), bytes(&300u64));
         assert_eq!(bytes(&ProducerId(-1)), bytes(&-1i64));
+        assert_eq!(bytes(&Offset(1 << 40)), bytes(&(1i64 << 40)));
+        assert_eq!(bytes(&Offset::UNKNOWN), bytes(&-1i64));
+        assert_eq!(bytes(&LeaderEpoch(-7)), bytes(&-7i32));
+        assert_eq!(
+            postcard::from_bytes::<Offset>(&bytes(&300i64)).unwrap(),
+            Offset(300)
+        );
         assert_eq!(
             postcard::from_bytes::<NodeId>(&bytes(&7u64)).unwrap(),
             NodeId(7)
@@ -68,5 +105,13 @@ mod tests {
     fn display_is_the_number() {
         assert_eq!(format!("n{}", NodeId(3)), "n3");
         assert_eq!(ProducerId(-1).to_string(), "-1");
+        assert_eq!(format!("{}@{}", Offset(42), LeaderEpoch(3)), "42@3");
+    }
+
+    #[test]
+    fn the_number_comes_back_out() {
+        assert_eq!(i64::from(Offset(9)), 9);
+        assert_eq!(i32::from(LeaderEpoch::INITIAL), 0);
+        assert!(Offset(2) < Offset(10) && Offset::UNKNOWN < Offset(0));
     }
 }

@@ -1,0 +1,192 @@
+//! A replica's place in its partition: leader (with its in-sync replicas) or follower, and the
+//! high watermark, kept apart from the log end offset.
+//!
+//! On a single node every replica leads its partition alone, so the high watermark equals the
+//! log end offset — but it is computed by Kafka's rule (the smallest log end offset over the
+//! in-sync replicas, `Partition.maybeIncrementLeaderHW`), not assumed, so followers can plug
+//! in later without the readers changing.
+
+use std::collections::BTreeSet;
+
+use crate::types::{ErrorCode, LeaderEpoch, NodeId, Offset, Refusal};
+
+/// Whether this replica leads its partition, and in which leader epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Takes produces, stamps `epoch` into the batches it appends, and serves consumers up
+    /// to the high watermark. `isr` are the in-sync replicas, this node included.
+    Leader {
+        epoch: LeaderEpoch,
+        isr: BTreeSet<NodeId>,
+    },
+    /// Copies `leader`'s log; refuses produces (Kafka's NOT_LEADER_OR_FOLLOWER).
+    Follower { leader: NodeId, epoch: LeaderEpoch },
+}
+
+impl Role {
+    /// Leader of a partition whose only replica is `node`, in the first epoch: every
+    /// partition of a single node.
+    pub fn sole_leader(node: NodeId) -> Self {
+        Role::Leader {
+            epoch: LeaderEpoch::INITIAL,
+            isr: BTreeSet::from([node]),
+        }
+    }
+
+    /// The leader epoch this replica knows: the one its appends are stamped with.
+    pub fn epoch(&self) -> LeaderEpoch {
+        match self {
+            Role::Leader { epoch, .. } | Role::Follower { epoch, .. } => *epoch,
+        }
+    }
+
+    /// How many replicas are in sync, as the leader sees it; `None` on a follower, which does
+    /// not track the ISR.
+    pub fn in_sync_count(&self) -> Option<usize> {
+        match self {
+            Role::Leader { isr, .. } => Some(isr.len()),
+            Role::Follower { .. } => None,
+        }
+    }
+
+    /// Why this replica refuses a produce, if it does: only the leader appends from clients.
+    pub fn refuse_produce(&self) -> Option<Refusal> {
+        match self {
+            Role::Leader { .. } => None,
+            Role::Follower { leader, epoch } => Some(Refusal::new(
+                ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                format!("this replica follows node {leader} in leader epoch {epoch}"),
+            )),
+        }
+    }
+}
+
+/// One replica's role and high watermark. The log end offset is the log's; it is handed in
+/// whenever it moves, and the high watermark follows by Kafka's rule.
+#[derive(Clone, Debug)]
+pub struct ReplicaState {
+    /// This node: the in-sync replica whose log end offset is known here.
+    node: NodeId,
+    role: Role,
+    high_watermark: Offset,
+}
+
+impl ReplicaState {
+    /// The state of a replica just opened: the high watermark starts at the log start (no
+    /// offset above it is known to be replicated) and advances as far as the role allows.
+    pub fn new(node: NodeId, role: Role, log_start: Offset, log_end: Offset) -> Self {
+        let mut state = Self {
+            node,
+            role,
+            high_watermark: log_start,
+        };
+        state.maybe_advance_hw(log_end);
+        state
+    }
+
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+
+    /// Consumers (read_uncommitted) are served offsets below it; ListOffsets "latest" and
+    /// DeleteRecords -1 answer it.
+    pub fn high_watermark(&self) -> Offset {
+        self.high_watermark
+    }
+
+    /// The log end moved forward (an append): the leader's high watermark is the smallest log
+    /// end offset over the in-sync replicas. Only this node's is known — followers' arrive
+    /// with their fetches, which do not exist yet — so an in-sync replica elsewhere holds the
+    /// high watermark where it is. It only ever increases (`maybeIncrementHighWatermark`); a
+    /// follower's comes from its leader and stays here.
+    pub fn maybe_advance_hw(&mut self, log_end: Offset) {
+        if let Role::Leader { isr, .. } = &self.role {
+            // `None` (an unknown LEO) sorts below every `Some`, so it wins the minimum.
+            let min_leo = isr
+                .iter()
+                .map(|replica| (*replica == self.node).then_some(log_end))
+                .min()
+                .flatten();
+            if let Some(min_leo) = min_leo {
+                self.high_watermark = self.high_watermark.max(min_leo);
+            }
+        }
+        debug_assert!(
+            self.high_watermark <= log_end,
+            "high watermark {} above the log end {log_end}",
+            self.high_watermark
+        );
+    }
+
+    /// The log was cut back to `log_end`: the one way the high watermark goes down.
+    pub fn truncated(&mut self, log_end: Offset) {
+        self.high_watermark = self.high_watermark.min(log_end);
+        self.maybe_advance_hw(log_end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ME: NodeId = NodeId(1);
+    const OTHER: NodeId = NodeId(2);
+
+    fn leader(isr: &[NodeId]) -> Role {
+        Role::Leader {
+            epoch: LeaderEpoch(4),
+            isr: isr.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn a_sole_leaders_hw_is_its_log_end_and_advances_with_it() {
+        let mut state = ReplicaState::new(ME, Role::sole_leader(ME), Offset(3), Offset(10));
+        assert_eq!(state.high_watermark(), Offset(10));
+        state.maybe_advance_hw(Offset(12));
+        assert_eq!(state.high_watermark(), Offset(12));
+        assert_eq!(state.role().epoch(), LeaderEpoch::INITIAL);
+        assert_eq!(state.role().in_sync_count(), Some(1));
+    }
+
+    #[test]
+    fn the_hw_never_goes_back_except_on_truncation() {
+        let mut state = ReplicaState::new(ME, leader(&[ME]), Offset(0), Offset(10));
+        state.truncated(Offset(6));
+        assert_eq!(state.high_watermark(), Offset(6));
+        state.maybe_advance_hw(Offset(8));
+        assert_eq!(state.high_watermark(), Offset(8));
+        // A truncation above the high watermark leaves it where it is.
+        state.truncated(Offset(8));
+        assert_eq!(state.high_watermark(), Offset(8));
+    }
+
+    #[test]
+    fn an_in_sync_replica_whose_log_end_is_unknown_holds_the_hw() {
+        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER]), Offset(2), Offset(10));
+        assert_eq!(
+            state.high_watermark(),
+            Offset(2),
+            "only the log start is safe"
+        );
+        state.maybe_advance_hw(Offset(20));
+        assert_eq!(state.high_watermark(), Offset(2));
+        assert_eq!(state.role().in_sync_count(), Some(2));
+        assert!(state.role().refuse_produce().is_none());
+    }
+
+    #[test]
+    fn a_follower_refuses_produce_and_keeps_its_hw() {
+        let role = Role::Follower {
+            leader: OTHER,
+            epoch: LeaderEpoch(3),
+        };
+        let mut state = ReplicaState::new(ME, role, Offset(0), Offset(5));
+        state.maybe_advance_hw(Offset(9));
+        assert_eq!(state.high_watermark(), Offset(0));
+        assert_eq!(state.role().epoch(), LeaderEpoch(3));
+        assert_eq!(state.role().in_sync_count(), None);
+        let refusal = state.role().refuse_produce().expect("a follower refuses");
+        assert_eq!(refusal.code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    }
+}
