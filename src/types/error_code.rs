@@ -185,7 +185,7 @@ mod tests {
         let code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
         assert_eq!(format!("{code:?}"), "UNKNOWN_TOPIC_OR_PARTITION(3)");
         assert_eq!(format!("{:?}", ErrorCode::NONE), "NONE(0)");
-        assert_eq!(format!("{:?}", ErrorCode::from_wire(6)), "ErrorCode(6)");
+        assert_eq!(format!("{:?}", ErrorCode::from_wire(8)), "ErrorCode(8)");
         assert_eq!(code.to_string(), "3");
     }
 
