@@ -9,7 +9,7 @@
 //! Kafka producer would send them) to one `Log` on `FileStorage` behind a mutex — the partition
 //! actor serialises appends the same way. Per policy:
 //! * `every-append+gc`: each producer waits until its append is durable before the next one
-//!   (acks after fsync); one syncer thread loops `sync_handle` → `sync()` (outside the lock)
+//!   (acks after fsync); one syncer thread loops `sync_handle` → `run()` (outside the lock)
 //!   → `mark_synced`, so one fsync covers every append that arrived meanwhile (group commit).
 //! * `interval-1000ms`: producers sync inline whenever `flush_due` says so (Kafka `flush.ms`).
 //! * `os`: never sync on the append path (Kafka's default); segment rolls still sync.
@@ -192,7 +192,7 @@ fn producer(shared: &Shared, policy: Policy, mut batch: Vec<u8>, records: u64, d
                 let (handle, point) = state.log.sync_handle();
                 drop(state);
                 let sync_started = Instant::now();
-                handle.sync().expect("fsync");
+                handle.run().expect("fsync");
                 let took = sync_started.elapsed();
                 let mut state = shared.lock();
                 state.log.mark_synced(point);
@@ -221,7 +221,7 @@ fn syncer(shared: &Shared) {
         let (handle, point) = state.log.sync_handle();
         drop(state);
         let started = Instant::now();
-        handle.sync().expect("fsync");
+        handle.run().expect("fsync");
         let took = started.elapsed();
         state = shared.lock();
         state.log.mark_synced(point);

@@ -432,7 +432,7 @@ impl Harness {
                 prop_assert_eq!(point.covers_offset, self.model.end());
                 self.apply(&Op::Append(vec![(1, 5)]))?;
                 handle
-                    .sync()
+                    .run()
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 self.log().mark_synced(point);
                 prop_assert!(self.log().synced_offset() >= point.covers_offset);
@@ -443,7 +443,7 @@ impl Harness {
                 self.apply(&Op::Truncate { frac: *frac })?;
                 self.apply(&Op::Append(vec![(2, 7)]))?;
                 handle
-                    .sync()
+                    .run()
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 self.log().mark_synced(point);
             }

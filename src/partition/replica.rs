@@ -17,8 +17,9 @@ use crate::messages::{RecordError, RecordsChecked};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint, TimestampType};
+use crate::storage::persist::PersistJob;
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
-use crate::storage::{Storage, SyncHandle};
+use crate::storage::Storage;
 use crate::types::{topic_name, ErrorCode, Refusal, TopicPartition};
 
 /// The leader epoch stamped into appended batches. There is no controller yet, so a single
@@ -375,8 +376,8 @@ impl Replica {
         !self.failed && self.sync_in_flight.is_none() && wanted
     }
 
-    /// Starts a sync of everything appended so far; run the handle, then [`Self::finish_sync`].
-    pub fn start_sync(&mut self) -> SyncHandle {
+    /// Starts a sync of everything appended so far; run the job, then [`Self::finish_sync`].
+    pub fn start_sync(&mut self) -> PersistJob {
         let (handle, point) = self.log.sync_handle();
         self.commit.started(point.covers_offset);
         self.sync_in_flight = Some(point);

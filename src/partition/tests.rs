@@ -1,5 +1,5 @@
 //! The partitions actor driven directly, with no runtime: build a `Ctx`, call `handle`, look
-//! at the effects; syncs are run by the test (`SyncHandle::sync`) and fed back as `Synced`.
+//! at the effects; persist jobs are run by the test (`PersistJob::run`) and fed back as `Synced`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +14,8 @@ use crate::messages::*;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
 use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS};
 use crate::storage::mem::MemStorage;
-use crate::storage::{Storage, SyncHandle};
+use crate::storage::persist::PersistJob;
+use crate::storage::Storage;
 use crate::types::{ErrorCode, NodeId, ProducerId, TopicPartition};
 
 const T0_MS: i64 = 1_700_000_000_000;
@@ -107,11 +108,11 @@ fn take_reply(effects: &mut Effects, id: RequestId) -> Option<PartitionsReply> {
     }
 }
 
-fn syncs(effects: &Effects) -> Vec<(u64, SyncHandle)> {
+fn syncs(effects: &Effects) -> Vec<(u64, PersistJob)> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Sync { token, handle } => Some((*token, handle.clone())),
+            Effect::Persist { token, job } => Some((*token, job.clone())),
             _ => None,
         })
         .collect()
@@ -211,10 +212,10 @@ impl Harness {
     }
 
     /// Runs the syncs the host would run and feeds their completions back.
-    fn complete(&mut self, syncs: Vec<(u64, SyncHandle)>) -> Effects {
+    fn complete(&mut self, syncs: Vec<(u64, PersistJob)>) -> Effects {
         let mut effects = Vec::new();
-        for (token, handle) in syncs {
-            let result = handle.sync().map_err(|e| e.to_string());
+        for (token, job) in syncs {
+            let result = job.run().map_err(|e| e.to_string());
             effects.extend(self.step(Input::Synced { token, result }));
         }
         effects

@@ -37,7 +37,8 @@ pub use config::{
 pub use error::LogError;
 
 use crate::storage::batch::{self, BatchHeader, BatchesSummary, Crc};
-use crate::storage::{Storage, SyncHandle};
+use crate::storage::persist::PersistJob;
+use crate::storage::Storage;
 use checkpoint::Kind;
 use error::IoContext;
 use segment::Segment;
@@ -84,7 +85,7 @@ impl ReadSlice {
     }
 }
 
-/// What a [`SyncHandle`] from [`Log::sync_handle`] will make durable. Pass it back to
+/// What a [`PersistJob`] from [`Log::sync_handle`] will make durable. Pass it back to
 /// [`Log::mark_synced`] once the sync returned. It also remembers the log's truncation
 /// generation, so a sync that raced with a truncation cannot mark re-appended data durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -468,7 +469,7 @@ impl Log {
         self.failed
     }
 
-    /// Marks the log failed after a sync run through a [`SyncHandle`] reported an error: the
+    /// Marks the log failed after a sync run through a [`PersistJob`] reported an error: the
     /// kernel may have dropped the dirty pages, so nothing appended since the last good sync
     /// can be trusted (and a later successful sync would not prove otherwise). Every
     /// mutation fails from now on; reopen the log to recover.
@@ -548,10 +549,10 @@ impl Log {
     }
 
     /// The files to fsync to make everything appended so far durable, and what that covers.
-    /// Run `handle.sync()` anywhere (off the actor), then call [`Log::mark_synced`].
-    pub fn sync_handle(&mut self) -> (SyncHandle, SyncPoint) {
+    /// Run `job.run()` anywhere (off the actor), then call [`Log::mark_synced`].
+    pub fn sync_handle(&mut self) -> (PersistJob, SyncPoint) {
         self.unsynced_since_ms = None;
-        let handle = SyncHandle::new(vec![self.active().log_file().clone()]);
+        let handle = PersistJob::sync_files(vec![self.active().log_file().clone()]);
         let point = SyncPoint {
             covers_offset: self.log_end_offset(),
             generation: self.generation,
@@ -571,7 +572,7 @@ impl Log {
     pub fn sync(&mut self) -> Result<(), LogError> {
         self.check_usable()?;
         let (handle, point) = self.sync_handle();
-        let synced = handle.sync().at(self.active().log_path());
+        let synced = handle.run().at(self.active().log_path());
         self.poison_on_failure(synced)?;
         self.mark_synced(point);
         Ok(())

@@ -685,14 +685,14 @@ fn sync_points_and_flush_policy() {
     let (handle, point) = log.sync_handle();
     assert_eq!(point.covers_offset, 2);
     append(&mut log, 1, 2, 0);
-    handle.sync().unwrap();
+    handle.run().unwrap();
     log.mark_synced(point);
     assert_eq!(log.synced_offset(), 2, "the later append is not covered");
     // A sync racing with a truncation does not mark re-appended data durable.
     let (handle, point) = log.sync_handle();
     log.truncate_to(2).unwrap();
     append(&mut log, 2, 2, 0);
-    handle.sync().unwrap();
+    handle.run().unwrap();
     log.mark_synced(point);
     assert_eq!(log.synced_offset(), 2);
 
