@@ -447,8 +447,9 @@ impl Partitions {
             return;
         };
         if replica.needs_sync() {
-            let job = replica.start_sync();
-            ctx.persist(replica.id, job);
+            if let Some(job) = replica.start_sync() {
+                ctx.persist(replica.id, job);
+            }
         }
         if let FlushPolicy::IntervalMs(interval_ms) = replica.flush_policy() {
             if !replica.flush_timer_armed && !replica.sync_in_flight() && replica.is_unsynced() {
@@ -480,8 +481,9 @@ impl Partitions {
         let replica = self.replicas.get_mut(&tp).expect("by_id mirrors replicas");
         replica.flush_timer_armed = false;
         if replica.log().flush_due(ctx.now.unix_ms) && !replica.sync_in_flight() {
-            let job = replica.start_sync();
-            ctx.persist(replica.id, job);
+            if let Some(job) = replica.start_sync() {
+                ctx.persist(replica.id, job);
+            }
         }
         self.schedule_flush(ctx, &tp);
     }
@@ -609,8 +611,16 @@ impl Partitions {
     // ---- housekeeping ------------------------------------------------------------------
 
     fn on_retention_timer(&mut self, ctx: PCtx) {
-        for replica in self.replicas.values_mut() {
+        let mut rolled = Vec::new();
+        for (tp, replica) in &mut self.replicas {
             replica.tick(ctx.now.unix_ms);
+            if replica.log().has_pending() {
+                rolled.push(tp.clone());
+            }
+        }
+        // Retention may have rolled: the sealed segment is flushed like any roll.
+        for tp in &rolled {
+            self.schedule_flush(ctx, tp);
         }
         self.producer_ids.expire(ctx.now.mono_ms);
         // Offline logs nobody uses still come back (a consumer may be waiting on a parked fetch).

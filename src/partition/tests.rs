@@ -14,7 +14,7 @@ use crate::messages::*;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
 use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS};
 use crate::storage::mem::MemStorage;
-use crate::storage::persist::PersistJob;
+use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 use crate::types::{ErrorCode, NodeId, ProducerId, TopicPartition};
 
@@ -558,8 +558,11 @@ fn a_roll_writes_a_producer_snapshot_at_the_new_segment() {
     h.ensure(&a, small);
     let (pid, _) = h.init_producer();
     h.produce_one(1, &a, idempotent(pid, 0, 0, 1));
-    h.produce_one(1, &a, idempotent(pid, 0, 1, 1));
+    let (_, effects) = h.send(produce(1, vec![(a.clone(), idempotent(pid, 0, 1, 1))]));
     let snapshot = Path::new("a-0").join(format!("{:020}.snapshot", 1));
+    // Written only once the flush covering the roll synced the sealed segment.
+    assert!(!storage.exists(&snapshot), "{:?}", storage.file_names());
+    h.complete(syncs(&effects));
     assert!(storage.exists(&snapshot), "{:?}", storage.file_names());
 }
 
@@ -996,4 +999,99 @@ fn an_idempotent_batch_with_a_negative_last_offset_delta_is_refused_not_a_panic(
             .error_code,
         ErrorCode::NONE
     );
+}
+
+/// The recovery point in the checkpoint file as a crash would find it (`None` if absent). The
+/// format is `docs/log-format.md`'s: the offset is the big-endian i64 at byte 8.
+fn durable_recovery_point(storage: &MemStorage, dir: &str) -> Option<i64> {
+    let bytes = storage.durable_file(&Path::new(dir).join("recovery-point.checkpoint"))?;
+    Some(i64::from_be_bytes(bytes[8..16].try_into().ok()?))
+}
+
+/// An acks=all produce that rolls the segment, with the handler forbidden to fsync. Returns
+/// the harness (one acknowledged batch at offset 0, one appended at offset 1 waiting for its
+/// flush), the waiting request and the effects of the rolling produce.
+fn roll_in_a_handler(storage: &Arc<MemStorage>) -> (Harness, RequestId, Effects) {
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    let mut small = config(None);
+    small.segment_bytes = 100; // every batch (> 61 bytes) rolls
+    h.ensure(&a, small);
+    storage.forbid_sync(true);
+    let (first, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"one"))]));
+    storage.forbid_sync(false);
+    let jobs = syncs(&effects);
+    assert!(
+        matches!(&jobs[..], [(_, job)] if matches!(job.ops(), [PersistOp::SyncFiles(files)] if files.len() == 1)),
+        "without a roll the job syncs one file: {jobs:?}"
+    );
+    let mut effects = h.complete(syncs(&effects));
+    assert!(take_reply(&mut effects, first).is_some(), "acknowledged");
+    assert_eq!(durable_recovery_point(storage, "a-0"), Some(0));
+
+    storage.forbid_sync(true); // the roll below would panic on any fsync
+    let (second, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"two"))]));
+    storage.forbid_sync(false);
+    assert_eq!(
+        h.actor.replica(&a).unwrap().log().segment_base_offsets(),
+        vec![0, 1],
+        "the handler rolled"
+    );
+    (h, second, effects)
+}
+
+#[test]
+fn a_segment_roll_is_flushed_by_a_persist_effect_and_its_completion() {
+    let storage = Arc::new(MemStorage::new());
+    let (mut h, id, mut effects) = roll_in_a_handler(&storage);
+    assert!(
+        take_reply(&mut effects, id).is_none(),
+        "waits for the flush"
+    );
+    let jobs = syncs(&effects);
+    assert_eq!(jobs.len(), 1, "{effects:?}");
+    match jobs[0].1.ops() {
+        [PersistOp::SyncFiles(sealed), PersistOp::SyncFiles(active), PersistOp::SyncDir(dir), PersistOp::ReplaceFile { path, .. }] =>
+        {
+            assert_eq!(
+                sealed.len(),
+                3,
+                ".log, .index, .timeindex of the sealed segment"
+            );
+            assert_eq!(active.len(), 1);
+            assert_eq!(dir, Path::new("a-0"));
+            assert_eq!(path, &Path::new("a-0").join("recovery-point.checkpoint"));
+        }
+        other => panic!("unexpected ops {other:?}"),
+    }
+    // Nothing moved on disk yet.
+    assert_eq!(durable_recovery_point(&storage, "a-0"), Some(0));
+
+    let mut effects = h.complete(jobs);
+    let reply = take_reply(&mut effects, id).expect("answered once flushed");
+    assert_eq!(produce_results(reply)[0].1.base_offset, 1);
+    assert_eq!(durable_recovery_point(&storage, "a-0"), Some(1));
+    assert_eq!(h.actor.replica(&tp("a")).unwrap().log().recovery_point(), 1);
+}
+
+#[test]
+fn a_crash_between_a_roll_and_its_flush_keeps_what_was_acknowledged() {
+    let storage = Arc::new(MemStorage::new());
+    let (_, id, mut effects) = roll_in_a_handler(&storage);
+    assert!(take_reply(&mut effects, id).is_none());
+    assert_eq!(syncs(&effects).len(), 1);
+    storage.crash(); // the flush job never ran
+    assert_eq!(
+        durable_recovery_point(&storage, "a-0"),
+        Some(0),
+        "recovery starts from the old recovery point"
+    );
+
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    h.ensure(&a, config(None));
+    assert!(h.log_end(&a) >= 1, "the acknowledged batch survived");
+    let reply = h.ask(fetch(&[(&a, 0)], 1, 1 << 20));
+    let fetched = fetch_results(reply).remove(0);
+    assert_eq!(batch_offsets(&fetched.records)[0], 0);
 }
