@@ -9,8 +9,8 @@
 //! Kafka producer would send them) to one `Log` on `FileStorage` behind a mutex — the partition
 //! actor serialises appends the same way. Per policy:
 //! * `every-append+gc`: each producer waits until its append is durable before the next one
-//!   (acks after fsync); one syncer thread loops `sync_handle` → `sync()` (outside the lock)
-//!   → `mark_synced`, so one fsync covers every append that arrived meanwhile (group commit).
+//!   (acks after fsync); one syncer thread loops `flush_job` → `run()` (outside the lock)
+//!   → `flushed`, so one fsync covers every append that arrived meanwhile (group commit).
 //! * `interval-1000ms`: producers sync inline whenever `flush_due` says so (Kafka `flush.ms`).
 //! * `os`: never sync on the append path (Kafka's default); segment rolls still sync.
 //!
@@ -189,13 +189,13 @@ fn producer(shared: &Shared, policy: Policy, mut batch: Vec<u8>, records: u64, d
                 state.ack_latencies.push(started.elapsed());
             }
             Policy::Interval1000Ms if state.log.flush_due(now_ms()) => {
-                let (handle, point) = state.log.sync_handle();
+                let (handle, point) = state.log.flush_job().expect("unsynced appends to flush");
                 drop(state);
                 let sync_started = Instant::now();
-                handle.sync().expect("fsync");
+                handle.run().expect("fsync");
                 let took = sync_started.elapsed();
                 let mut state = shared.lock();
-                state.log.mark_synced(point);
+                state.log.flushed(point);
                 state.fsyncs += 1;
                 state.fsync_latencies.push(took);
             }
@@ -218,13 +218,13 @@ fn syncer(shared: &Shared) {
                 .expect("a bench thread panicked")
                 .0;
         }
-        let (handle, point) = state.log.sync_handle();
+        let (handle, point) = state.log.flush_job().expect("unsynced appends to flush");
         drop(state);
         let started = Instant::now();
-        handle.sync().expect("fsync");
+        handle.run().expect("fsync");
         let took = started.elapsed();
         state = shared.lock();
-        state.log.mark_synced(point);
+        state.log.flushed(point);
         state.fsyncs += 1;
         state.fsync_latencies.push(took);
         shared.synced.notify_all();

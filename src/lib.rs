@@ -17,7 +17,8 @@
 //! * [`faults`]  — `buggify!` fault points and planted canary bugs; both only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
-//! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends)
+//! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends;
+//!   [`storage::persist`]: durability work an actor hands to its driver)
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention);
 //!   [`storage::records`] checks every produced record (decompressing within bounds).
 //! * [`partition`] — the actor hosting a node's partition replicas.

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use rill::actor::{Actor, ActorId, Ctx, Input, NodeId};
 use rill::host::{Node, NodeActor, NodeConfig};
-use rill::storage::SyncHandle;
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum Msg {
@@ -41,7 +40,7 @@ impl Actor<Msg> for Recorder {
                 ctx.set_timer(Timer::Dropped(3), 20);
                 ctx.cancel_timer(Timer::Dropped(3)); // never fires
                 ctx.set_timer(Timer::Fast, 40); // re-armed: fires once, after 40 ms
-                ctx.sync(9, SyncHandle::new(Vec::new()));
+                ctx.sync(9, Vec::new());
                 let me = ctx.me;
                 ctx.send(me, Msg::Note("self".into()));
             }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::timers::Timers;
 use super::{Actor, Addr, CallFailure, CallId, Ctx, Effect, Input, Now, Origin, Outbox, RequestId};
-use crate::storage::SyncHandle;
+use crate::storage::persist::PersistJob;
 
 /// The time a driver hands a cell with each input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,8 +124,8 @@ pub enum CellOutput<M, R> {
     Call { to: Addr, call: CallId, msg: M },
     /// Answer another actor's call: deliver as [`Kind::Reply`].
     CallReply { to: Addr, call: CallId, msg: M },
-    /// fsync off the actor, then feed [`CellInput::Synced`] with `token`.
-    Sync { token: u64, handle: SyncHandle },
+    /// Run the job off the actor, then feed [`CellInput::Synced`] with `token`.
+    Persist { token: u64, job: PersistJob },
 }
 
 /// An actor with its bookkeeping, behind a type that hides the actor's own types (its timer
@@ -294,7 +294,7 @@ impl<M, A: Actor<M>, R> ActorCell<M, A, R> {
             Effect::CancelTimer { key } => {
                 self.timers.cancel(&Due::Timer(key));
             }
-            Effect::Sync { token, handle } => out.push(CellOutput::Sync { token, handle }),
+            Effect::Persist { token, job } => out.push(CellOutput::Persist { token, job }),
         }
     }
 }

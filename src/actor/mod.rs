@@ -20,7 +20,10 @@ pub mod timers;
 use rand::rngs::SmallRng;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::storage::SyncHandle;
+use std::sync::Arc;
+
+use crate::storage::persist::PersistJob;
+use crate::storage::StorageFile;
 
 pub use crate::types::NodeId;
 
@@ -98,7 +101,8 @@ pub enum Input<M, T> {
     CallFailed { call: CallId, why: CallFailure },
     /// A timer set with [`Ctx::set_timer`] fired (once per arming).
     Timer { key: T },
-    /// A [`Ctx::sync`] finished; `Err` carries the I/O error text.
+    /// A [`Effect::Persist`] job finished (every op ran, or the first error stopped it); `Err`
+    /// carries the I/O error text.
     Synced {
         token: u64,
         result: Result<(), String>,
@@ -126,8 +130,9 @@ pub enum Effect<M, T> {
     SetTimer { key: T, after_ms: u64 },
     /// Disarm a timer; ignored if it is not armed (it may have fired already).
     CancelTimer { key: T },
-    /// fsync these files off the actor; [`Input::Synced`] with `token` follows.
-    Sync { token: u64, handle: SyncHandle },
+    /// Run this durability work off the actor (fsyncs, a checkpoint replaced, removals);
+    /// [`Input::Synced`] with `token` follows. A crash before the completion may lose it.
+    Persist { token: u64, job: PersistJob },
 }
 
 /// Where a handler's effects go. It outlives one handler call (the driver reuses it), which
@@ -204,8 +209,14 @@ impl<'a, M, T> Ctx<'a, M, T> {
         self.outbox.effects.push(Effect::CancelTimer { key });
     }
 
-    pub fn sync(&mut self, token: u64, handle: SyncHandle) {
-        self.outbox.effects.push(Effect::Sync { token, handle });
+    /// Runs `job` off the actor; [`Input::Synced`] with `token` follows.
+    pub fn persist(&mut self, token: u64, job: PersistJob) {
+        self.outbox.effects.push(Effect::Persist { token, job });
+    }
+
+    /// fsyncs `files` off the actor: the one-op [`Ctx::persist`].
+    pub fn sync(&mut self, token: u64, files: Vec<Arc<dyn StorageFile>>) {
+        self.persist(token, PersistJob::sync_files(files));
     }
 }
 

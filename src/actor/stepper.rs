@@ -41,8 +41,8 @@
 //!   caller's own node is [`CallFailure::Unreachable`](super::CallFailure) at once; one lost on
 //!   the way, or sent to a down node or an unknown actor of another node, ends in `TimedOut`.
 //!   The cell ends every call exactly once either way.
-//! * **Disk.** Each node has a [`MemStorage`]. A `Sync` effect completes `disk_delay_ms` later:
-//!   the fsync runs then, and `Synced` follows. [`Cluster::crash`] crashes the storage (unsynced
+//! * **Disk.** Each node has a [`MemStorage`]. A `Persist` effect completes `disk_delay_ms` later:
+//!   the job runs then, and `Synced` follows. [`Cluster::crash`] crashes the storage (unsynced
 //!   bytes are lost; [`Cluster::crash_torn`] may keep part of the last write), throws away the node's actors with their timers, pending calls and
 //!   unanswered requests, and drops every queued event of the node: messages to and from it,
 //!   its host requests (answered [`RequestError::ActorGone`]) and its unfinished syncs.

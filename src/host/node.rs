@@ -19,7 +19,7 @@ use crate::actor::cell::{ActorCell, Cell, CellInput, CellOutput, Kind};
 use crate::actor::client::{ActorClient, AskError};
 use crate::actor::{Actor, ActorId, Addr, CallId, NodeId, Wire};
 use crate::limits::{MAILBOX_CAPACITY, PEER_SEND_QUEUE};
-use crate::storage::SyncHandle;
+use crate::storage::persist::PersistJob;
 
 /// How to start a node.
 #[derive(Clone, Debug)]
@@ -404,16 +404,16 @@ impl<M: Wire, A: Actor<M>> ActorTask<M, A> {
                     .send(self.me, to, Kind::Reply { call }, msg)
                     .await;
             }
-            CellOutput::Sync { token, handle } => self.start_sync(token, handle),
+            CellOutput::Persist { token, job } => self.start_persist(token, job),
         }
     }
 
-    /// Runs the fsync in its own task so the actor keeps taking appends meanwhile; the result
+    /// Runs the job in its own task so the actor keeps taking appends meanwhile; the result
     /// comes back through the mailbox as [`crate::actor::Input::Synced`].
-    fn start_sync(&mut self, token: u64, handle: SyncHandle) {
+    fn start_persist(&mut self, token: u64, job: PersistJob) {
         let self_mailbox = self.self_mailbox.clone();
         tokio::spawn(async move {
-            let result = run_sync(handle).await;
+            let result = run_persist(job).await;
             if let Some(mailbox) = self_mailbox.upgrade() {
                 let _ = mailbox.send(Mail::Synced { token, result }).await;
             }
@@ -421,22 +421,22 @@ impl<M: Wire, A: Actor<M>> ActorTask<M, A> {
     }
 }
 
-/// Production: fsync on the blocking pool.
+/// Production: fsyncs on the blocking pool.
 #[cfg(not(madsim))]
-async fn run_sync(handle: SyncHandle) -> Result<(), String> {
-    match tokio::task::spawn_blocking(move || handle.sync()).await {
+async fn run_persist(job: PersistJob) -> Result<(), String> {
+    match tokio::task::spawn_blocking(move || job.run()).await {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(e) => Err(format!("sync task failed: {e}")),
     }
 }
 
-/// Simulation: storage is in memory and there are no OS threads, so sync in the task itself.
+/// Simulation: storage is in memory and there are no OS threads, so run in the task itself.
 #[cfg(madsim)]
-async fn run_sync(handle: SyncHandle) -> Result<(), String> {
+async fn run_persist(job: PersistJob) -> Result<(), String> {
     if crate::buggify!(0.1) {
         // A slow disk: more appends pile up behind this sync (group commit under pressure).
         let delay_ms = madsim::rand::random::<u64>() % 50;
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
     }
-    handle.sync().map_err(|e| e.to_string())
+    job.run().map_err(|e| e.to_string())
 }

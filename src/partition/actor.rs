@@ -4,7 +4,7 @@
 //! * Produce appends per partition (one bad partition never fails the others). With acks=1
 //!   the reply follows the append; with acks=-1/0 under the `EveryAppend` flush policy it
 //!   waits until a sync covering every appended partition completed. Syncs are group commits:
-//!   at most one `ctx.sync` per log is in flight and every append arriving meanwhile rides the
+//!   at most one persist job per log is in flight and every append arriving meanwhile rides the
 //!   next one. The sync token is the replica's id.
 //! * Fetch reads up to the high watermark (the log end on one node) and parks until `min_bytes`
 //!   are available or `max_wait_ms` passes.
@@ -452,8 +452,9 @@ impl Partitions {
             return;
         };
         if replica.needs_sync() {
-            let handle = replica.start_sync();
-            ctx.sync(replica.id, handle);
+            if let Some(job) = replica.start_sync() {
+                ctx.persist(replica.id, job);
+            }
         }
         if let FlushPolicy::IntervalMs(interval_ms) = replica.flush_policy() {
             if !replica.flush_timer_armed && !replica.sync_in_flight() && replica.is_unsynced() {
@@ -485,8 +486,9 @@ impl Partitions {
         let replica = self.replicas.get_mut(&tp).expect("by_id mirrors replicas");
         replica.flush_timer_armed = false;
         if replica.log().flush_due(ctx.now.unix_ms) && !replica.sync_in_flight() {
-            let handle = replica.start_sync();
-            ctx.sync(replica.id, handle);
+            if let Some(job) = replica.start_sync() {
+                ctx.persist(replica.id, job);
+            }
         }
         self.schedule_flush(ctx, &tp);
     }
@@ -616,8 +618,16 @@ impl Partitions {
     // ---- housekeeping ------------------------------------------------------------------
 
     fn on_retention_timer(&mut self, ctx: PCtx) {
-        for replica in self.replicas.values_mut() {
+        let mut rolled = Vec::new();
+        for (tp, replica) in &mut self.replicas {
             replica.tick(ctx.now.unix_ms);
+            if replica.log().has_pending() {
+                rolled.push(tp.clone());
+            }
+        }
+        // Retention may have rolled: the sealed segment is flushed like any roll.
+        for tp in &rolled {
+            self.schedule_flush(ctx, tp);
         }
         self.producer_ids.expire(ctx.now.mono_ms);
         // Offline logs nobody uses still come back (a consumer may be waiting on a parked fetch).

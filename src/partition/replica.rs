@@ -18,9 +18,10 @@ use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
 use crate::messages::{RecordError, RecordsChecked};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::group_commit::GroupCommit;
-use crate::storage::log::{FlushPolicy, Log, LogConfig, LogError, SyncPoint, TimestampType};
+use crate::storage::log::{FlushPoint, FlushPolicy, Log, LogConfig, LogError, TimestampType};
+use crate::storage::persist::PersistJob;
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
-use crate::storage::{Storage, SyncHandle};
+use crate::storage::Storage;
 use crate::types::{topic_name, ErrorCode, NodeId, Offset, Refusal, TopicPartition};
 
 /// A produce request's partition slot waiting for a sync (group commit).
@@ -170,7 +171,10 @@ pub struct Replica {
     producers: ProducerStates,
     state: ReplicaState,
     commit: GroupCommit<Waiter>,
-    sync_in_flight: Option<SyncPoint>,
+    sync_in_flight: Option<FlushPoint>,
+    /// The producer state as of a roll's new segment base, to snapshot once the flush that
+    /// syncs the sealed segments completed (a snapshot must describe durable batches only).
+    snapshot_after_flush: Option<(i64, ProducerStates)>,
     /// A flush timer is armed (IntervalMs policy).
     pub flush_timer_armed: bool,
     /// Offset of the newest producer snapshot on disk, -1 if none.
@@ -218,6 +222,7 @@ impl Replica {
             producers,
             state,
             sync_in_flight: None,
+            snapshot_after_flush: None,
             flush_timer_armed: false,
             snapshot_offset,
             failed: false,
@@ -315,9 +320,10 @@ impl Replica {
         self.state
             .maybe_advance_hw(Offset(self.log.log_end_offset()));
         if self.log.segment_count() > segments_before {
-            // The append rolled: the sealed segments were synced, so the state as of the new
-            // segment's base (before this append) describes durable batches only.
-            self.write_snapshot(info.first_offset);
+            // The append rolled. The state as of the new segment's base (before this append)
+            // is snapshotted when the flush job covering the roll completed, i.e. after the
+            // sealed segments are synced (`finish_sync`), so it describes durable batches only.
+            self.snapshot_after_flush = Some((info.first_offset, self.producers.clone()));
         }
         if let Some(header) = &idempotent {
             let batch = ProducerBatch::from_header_at(header, info.first_offset);
@@ -381,20 +387,23 @@ impl Replica {
         self.sync_in_flight.is_some()
     }
 
-    /// Whether a sync should start now: none is running, and someone waits for one or the
-    /// policy wants every append synced.
+    /// Whether a sync should start now: none is running, and someone waits for one, the
+    /// policy wants every append synced, or a roll left a sealed segment to flush (under every
+    /// policy, as Kafka flushes a rolled segment in the background).
     pub fn needs_sync(&self) -> bool {
         let wanted = self.commit.should_start()
-            || (self.flush_policy() == FlushPolicy::EveryAppend && self.is_unsynced());
+            || (self.flush_policy() == FlushPolicy::EveryAppend && self.is_unsynced())
+            || self.log.has_pending();
         !self.failed && self.sync_in_flight.is_none() && wanted
     }
 
-    /// Starts a sync of everything appended so far; run the handle, then [`Self::finish_sync`].
-    pub fn start_sync(&mut self) -> SyncHandle {
-        let (handle, point) = self.log.sync_handle();
+    /// Starts a flush of everything appended (and rolled) so far, if there is anything to
+    /// flush; run the job, then [`Self::finish_sync`].
+    pub fn start_sync(&mut self) -> Option<PersistJob> {
+        let (job, point) = self.log.flush_job()?;
         self.commit.started(point.covers_offset);
         self.sync_in_flight = Some(point);
-        handle
+        Some(job)
     }
 
     /// The sync started by [`Self::start_sync`] returned.
@@ -405,7 +414,8 @@ impl Replica {
         };
         match result {
             Ok(()) => {
-                self.log.mark_synced(point);
+                self.log.flushed(point);
+                self.snapshot_if_flushed();
                 let done = self.commit.synced(self.log.synced_offset());
                 SyncOutcome {
                     durable: done.ready,
@@ -493,13 +503,46 @@ impl Replica {
         (durable, self.log.close())
     }
 
-    fn write_snapshot(&mut self, offset: i64) {
-        let dir = self.log.dir().to_path_buf();
-        match producer_snapshot::write(self.storage.as_ref(), &dir, offset, &self.producers) {
-            Ok(()) => self.snapshot_offset = offset,
-            Err(error) => {
-                tracing::warn!(dir = %dir.display(), %error, "producer snapshot failed")
+    /// Writes the snapshot taken at a roll once the recovery point passed the roll (the
+    /// sealed segments are synced). Dropped if a truncation cut the log below it meanwhile.
+    fn snapshot_if_flushed(&mut self) {
+        let Some((offset, _)) = &self.snapshot_after_flush else {
+            return;
+        };
+        if *offset > self.log.log_end_offset() {
+            self.snapshot_after_flush = None;
+        } else if *offset <= self.log.recovery_point() {
+            let (offset, states) = self.snapshot_after_flush.take().expect("checked above");
+            if save_snapshot(self.storage.as_ref(), self.log.dir(), offset, &states) {
+                self.snapshot_offset = offset;
             }
+        }
+    }
+
+    fn write_snapshot(&mut self, offset: i64) {
+        if save_snapshot(
+            self.storage.as_ref(),
+            self.log.dir(),
+            offset,
+            &self.producers,
+        ) {
+            self.snapshot_offset = offset;
+        }
+    }
+}
+
+/// Writes a producer snapshot; a failure is logged (the next open rebuilds from an older one).
+fn save_snapshot(
+    storage: &dyn Storage,
+    dir: &std::path::Path,
+    offset: i64,
+    states: &ProducerStates,
+) -> bool {
+    match producer_snapshot::write(storage, dir, offset, states) {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(dir = %dir.display(), %error, "producer snapshot failed");
+            false
         }
     }
 }

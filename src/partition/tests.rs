@@ -1,5 +1,5 @@
 //! The partitions actor driven directly, with no runtime: build a `Ctx`, call `handle`, look
-//! at the effects; syncs are run by the test (`SyncHandle::sync`) and fed back as `Synced`.
+//! at the effects; persist jobs are run by the test (`PersistJob::run`) and fed back as `Synced`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +16,8 @@ use crate::messages::*;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
 use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS};
 use crate::storage::mem::MemStorage;
-use crate::storage::{Storage, SyncHandle};
+use crate::storage::persist::{PersistJob, PersistOp};
+use crate::storage::Storage;
 use crate::types::{ErrorCode, LeaderEpoch, NodeId, Offset, ProducerId, TopicPartition};
 
 const T0_MS: i64 = 1_700_000_000_000;
@@ -109,11 +110,11 @@ fn take_reply(effects: &mut Effects, id: RequestId) -> Option<PartitionsReply> {
     }
 }
 
-fn syncs(effects: &Effects) -> Vec<(u64, SyncHandle)> {
+fn syncs(effects: &Effects) -> Vec<(u64, PersistJob)> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Sync { token, handle } => Some((*token, handle.clone())),
+            Effect::Persist { token, job } => Some((*token, job.clone())),
             _ => None,
         })
         .collect()
@@ -213,10 +214,10 @@ impl Harness {
     }
 
     /// Runs the syncs the host would run and feeds their completions back.
-    fn complete(&mut self, syncs: Vec<(u64, SyncHandle)>) -> Effects {
+    fn complete(&mut self, syncs: Vec<(u64, PersistJob)>) -> Effects {
         let mut effects = Vec::new();
-        for (token, handle) in syncs {
-            let result = handle.sync().map_err(|e| e.to_string());
+        for (token, job) in syncs {
+            let result = job.run().map_err(|e| e.to_string());
             effects.extend(self.step(Input::Synced { token, result }));
         }
         effects
@@ -571,8 +572,11 @@ fn a_roll_writes_a_producer_snapshot_at_the_new_segment() {
     h.ensure(&a, small);
     let (pid, _) = h.init_producer();
     h.produce_one(1, &a, idempotent(pid, 0, 0, 1));
-    h.produce_one(1, &a, idempotent(pid, 0, 1, 1));
+    let (_, effects) = h.send(produce(1, vec![(a.clone(), idempotent(pid, 0, 1, 1))]));
     let snapshot = Path::new("a-0").join(format!("{:020}.snapshot", 1));
+    // Written only once the flush covering the roll synced the sealed segment.
+    assert!(!storage.exists(&snapshot), "{:?}", storage.file_names());
+    h.complete(syncs(&effects));
     assert!(storage.exists(&snapshot), "{:?}", storage.file_names());
 }
 
@@ -1087,4 +1091,99 @@ fn a_follower_refuses_produce_with_not_leader_or_follower() {
         .expect_err("only the leader appends");
     assert_eq!(refused.refusal.code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
     assert_eq!(replica.log().log_end_offset(), 0, "nothing written");
+}
+
+/// The recovery point in the checkpoint file as a crash would find it (`None` if absent). The
+/// format is `docs/log-format.md`'s: the offset is the big-endian i64 at byte 8.
+fn durable_recovery_point(storage: &MemStorage, dir: &str) -> Option<i64> {
+    let bytes = storage.durable_file(&Path::new(dir).join("recovery-point.checkpoint"))?;
+    Some(i64::from_be_bytes(bytes[8..16].try_into().ok()?))
+}
+
+/// An acks=all produce that rolls the segment, with the handler forbidden to fsync. Returns
+/// the harness (one acknowledged batch at offset 0, one appended at offset 1 waiting for its
+/// flush), the waiting request and the effects of the rolling produce.
+fn roll_in_a_handler(storage: &Arc<MemStorage>) -> (Harness, RequestId, Effects) {
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    let mut small = config(None);
+    small.segment_bytes = 100; // every batch (> 61 bytes) rolls
+    h.ensure(&a, small);
+    storage.forbid_sync(true);
+    let (first, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"one"))]));
+    storage.forbid_sync(false);
+    let jobs = syncs(&effects);
+    assert!(
+        matches!(&jobs[..], [(_, job)] if matches!(job.ops(), [PersistOp::SyncFiles(files)] if files.len() == 1)),
+        "without a roll the job syncs one file: {jobs:?}"
+    );
+    let mut effects = h.complete(syncs(&effects));
+    assert!(take_reply(&mut effects, first).is_some(), "acknowledged");
+    assert_eq!(durable_recovery_point(storage, "a-0"), Some(0));
+
+    storage.forbid_sync(true); // the roll below would panic on any fsync
+    let (second, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"two"))]));
+    storage.forbid_sync(false);
+    assert_eq!(
+        h.actor.replica(&a).unwrap().log().segment_base_offsets(),
+        vec![0, 1],
+        "the handler rolled"
+    );
+    (h, second, effects)
+}
+
+#[test]
+fn a_segment_roll_is_flushed_by_a_persist_effect_and_its_completion() {
+    let storage = Arc::new(MemStorage::new());
+    let (mut h, id, mut effects) = roll_in_a_handler(&storage);
+    assert!(
+        take_reply(&mut effects, id).is_none(),
+        "waits for the flush"
+    );
+    let jobs = syncs(&effects);
+    assert_eq!(jobs.len(), 1, "{effects:?}");
+    match jobs[0].1.ops() {
+        [PersistOp::SyncFiles(sealed), PersistOp::SyncFiles(active), PersistOp::SyncDir(dir), PersistOp::ReplaceFile { path, .. }] =>
+        {
+            assert_eq!(
+                sealed.len(),
+                3,
+                ".log, .index, .timeindex of the sealed segment"
+            );
+            assert_eq!(active.len(), 1);
+            assert_eq!(dir, Path::new("a-0"));
+            assert_eq!(path, &Path::new("a-0").join("recovery-point.checkpoint"));
+        }
+        other => panic!("unexpected ops {other:?}"),
+    }
+    // Nothing moved on disk yet.
+    assert_eq!(durable_recovery_point(&storage, "a-0"), Some(0));
+
+    let mut effects = h.complete(jobs);
+    let reply = take_reply(&mut effects, id).expect("answered once flushed");
+    assert_eq!(produce_results(reply)[0].1.base_offset, Offset(1));
+    assert_eq!(durable_recovery_point(&storage, "a-0"), Some(1));
+    assert_eq!(h.actor.replica(&tp("a")).unwrap().log().recovery_point(), 1);
+}
+
+#[test]
+fn a_crash_between_a_roll_and_its_flush_keeps_what_was_acknowledged() {
+    let storage = Arc::new(MemStorage::new());
+    let (_, id, mut effects) = roll_in_a_handler(&storage);
+    assert!(take_reply(&mut effects, id).is_none());
+    assert_eq!(syncs(&effects).len(), 1);
+    storage.crash(); // the flush job never ran
+    assert_eq!(
+        durable_recovery_point(&storage, "a-0"),
+        Some(0),
+        "recovery starts from the old recovery point"
+    );
+
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    h.ensure(&a, config(None));
+    assert!(h.log_end(&a) >= 1, "the acknowledged batch survived");
+    let reply = h.ask(fetch(&[(&a, 0)], 1, 1 << 20));
+    let fetched = fetch_results(reply).remove(0);
+    assert_eq!(batch_offsets(&fetched.records)[0], 0);
 }

@@ -2,7 +2,7 @@
 //!
 //! This is the one storage module allowed to use `std::fs`. Writes are positional
 //! (`pwrite` via [`FileExt`]) so every method takes `&self` and a file can be shared with a
-//! [`crate::storage::SyncHandle`] that fsyncs it from another thread while the log keeps
+//! [`crate::storage::persist::PersistJob`] that fsyncs it from another thread while the log keeps
 //! appending. Each open file keeps its length in memory, so an append is one positional write
 //! at a known offset instead of a seek + write pair (and we never use `O_APPEND`, which would
 //! make Linux ignore the position of every `pwrite`).

@@ -9,9 +9,9 @@
 //! ```text
 //! info = log.append(..)?;
 //! if let Some(t) = gc.wait(info.last_offset + 1, token) { reply(t) }        // already durable
-//! if gc.should_start() { let (h, p) = log.sync_handle(); gc.started(p.covers_offset); spawn(h.sync()) }
+//! if gc.should_start() { let (h, p) = log.flush_job().expect("unsynced appends to flush"); gc.started(p.covers_offset); spawn(h.sync()) }
 //! // ... when that sync returns Ok:
-//! log.mark_synced(p);
+//! log.flushed(p);
 //! let done = gc.synced(log.synced_offset());
 //! reply to done.ready; if done.start_another { start the next sync as above }
 //! ```
@@ -86,7 +86,7 @@ impl<T> GroupCommit<T> {
     }
 
     /// The sync in flight completed and offsets below `durable_offset` are durable (pass
-    /// `Log::synced_offset()` after `Log::mark_synced`). Returns the satisfied tokens.
+    /// `Log::synced_offset()` after `Log::flushed`). Returns the satisfied tokens.
     pub fn synced(&mut self, durable_offset: i64) -> Synced<T> {
         self.in_flight = None;
         self.durable_offset = self.durable_offset.max(durable_offset);

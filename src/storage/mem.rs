@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::Rng;
@@ -57,6 +57,8 @@ struct Shared {
     generation: AtomicU64,
     /// Orders appends across files so a torn crash can find the most recent one.
     append_seq: AtomicU64,
+    /// Test hook ([`MemStorage::forbid_sync`]): while set, `sync` and `sync_dir` panic.
+    sync_forbidden: AtomicBool,
 }
 
 #[derive(Default)]
@@ -125,6 +127,13 @@ impl Inode {
 impl MemStorage {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Test hook: while `forbid` is on, every `sync` and `sync_dir` panics. Tests of an actor
+    /// turn it on around its handler calls and off while they run its persist jobs, which
+    /// proves the handler never waits for a disk.
+    pub fn forbid_sync(&self, forbid: bool) {
+        self.shared.sync_forbidden.store(forbid, Ordering::SeqCst);
     }
 
     fn namespace(&self) -> MutexGuard<'_, Namespace> {
@@ -390,6 +399,7 @@ impl Storage for MemStorage {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        check_sync_allowed(&self.shared);
         let dir = checked_relative(dir)?;
         let namespace = self.namespace();
         if !namespace.is_dir(&dir) {
@@ -410,6 +420,14 @@ impl Storage for MemStorage {
         let namespace = self.namespace();
         namespace.is_dir(&path) || namespace.files.contains_key(&path)
     }
+}
+
+/// Panics while [`MemStorage::forbid_sync`] is on.
+fn check_sync_allowed(shared: &Shared) {
+    assert!(
+        !shared.sync_forbidden.load(Ordering::SeqCst),
+        "fsync while MemStorage::forbid_sync is on (a handler waited for the disk)"
+    );
 }
 
 /// A handle to one in-memory file. Survives renames and removals of its path, like a Unix fd.
@@ -492,6 +510,7 @@ impl StorageFile for MemFile {
     }
 
     fn sync(&self) -> io::Result<()> {
+        check_sync_allowed(&self.shared);
         self.inode()?.sync();
         Ok(())
     }
@@ -722,6 +741,17 @@ mod tests {
         assert!(storage
             .rename(p("t-0.deleted"), p("t-0.deleted/inner"))
             .is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "forbid_sync")]
+    fn forbidden_sync_panics() {
+        let mem = storage_with_dir();
+        let file = mem.open(p("t-0/f"), true).unwrap();
+        file.sync().unwrap();
+        mem.sync_dir(p("t-0")).unwrap();
+        mem.forbid_sync(true);
+        let _ = file.sync();
     }
 
     #[test]

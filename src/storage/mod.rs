@@ -7,7 +7,7 @@
 //!
 //! The trait is synchronous on purpose: the log engine is a plain state machine driven by an
 //! actor handler. Production may do blocking I/O behind it (writes land in the page cache; the
-//! expensive part, `sync`, is run off the actor by the host — see [`SyncHandle`]).
+//! expensive part, `sync`, is run off the actor by the host — see [`persist::PersistJob`]).
 
 use std::io;
 use std::path::Path;
@@ -35,7 +35,7 @@ pub trait Storage: Send + Sync + 'static {
 }
 
 /// One open file. Writes only ever append (or rewrite from a position after `truncate`), which
-/// is all a log needs. Methods take `&self` so a file can be shared with a [`SyncHandle`].
+/// is all a log needs. Methods take `&self` so a file can be shared with a [`persist::PersistJob`].
 pub trait StorageFile: Send + Sync + 'static {
     /// Current length in bytes, including bytes not yet synced.
     fn len_bytes(&self) -> io::Result<u64>;
@@ -64,34 +64,6 @@ pub fn read_exact_at(file: &dyn StorageFile, mut pos: u64, mut buf: &mut [u8]) -
     Ok(())
 }
 
-/// A set of files to fsync, detached from the log so the host can run the (slow) fsync off the
-/// actor while the actor keeps appending. Whatever was appended before the handle was taken is
-/// durable once [`SyncHandle::sync`] returns; that is how one fsync serves many appends (group
-/// commit).
-#[derive(Clone)]
-pub struct SyncHandle {
-    files: Vec<Arc<dyn StorageFile>>,
-}
-
-impl SyncHandle {
-    pub fn new(files: Vec<Arc<dyn StorageFile>>) -> Self {
-        Self { files }
-    }
-
-    pub fn sync(&self) -> io::Result<()> {
-        for file in &self.files {
-            file.sync()?;
-        }
-        Ok(())
-    }
-}
-
-impl std::fmt::Debug for SyncHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SyncHandle({} files)", self.files.len())
-    }
-}
-
 pub mod batch;
 pub mod fd_cache;
 pub mod file;
@@ -99,5 +71,6 @@ pub mod fuzz_support;
 pub mod group_commit;
 pub mod log;
 pub mod mem;
+pub mod persist;
 pub mod read_buffer;
 pub mod records;

@@ -1,5 +1,5 @@
 //! How the stepper carries out one step: the event queue and the timers, delivery to a cell,
-//! and the cell's outputs (sends through the faulty network, replies, syncs).
+//! and the cell's outputs (sends through the faulty network, replies, persist jobs).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -10,7 +10,7 @@ use super::{Cluster, RequestError, Ticket, UNIX_EPOCH_MS};
 use crate::actor::cell::NS_PER_MS;
 use crate::actor::cell::{CellInput, CellNow, CellOutput, Kind};
 use crate::actor::{Addr, CallId, NodeId, Wire};
-use crate::storage::SyncHandle;
+use crate::storage::persist::PersistJob;
 
 /// A message on its way.
 pub(super) enum Body<M> {
@@ -34,12 +34,12 @@ pub(super) enum Event<M> {
         to: Addr,
         msg: M,
     },
-    /// A sync finishing: the fsync happens when this is handled, so a crash before it loses
-    /// the bytes.
+    /// A persist job finishing: the job runs when this is handled, so a crash before it loses
+    /// what it would have made durable.
     Synced {
         at: Addr,
         token: u64,
-        handle: SyncHandle,
+        job: PersistJob,
     },
 }
 
@@ -126,8 +126,8 @@ impl<M: Wire> Cluster<M> {
             Event::Request { ticket, to, msg } => {
                 self.feed(to, CellInput::Request { reply: ticket, msg });
             }
-            Event::Synced { at, token, handle } => {
-                let result = handle.sync().map_err(|e| e.to_string());
+            Event::Synced { at, token, job } => {
+                let result = job.run().map_err(|e| e.to_string());
                 self.feed(at, CellInput::Synced { token, result });
             }
         }
@@ -201,12 +201,12 @@ impl<M: Wire> Cluster<M> {
                 self.transmit(from, to, Kind::Reply { call }, msg);
                 None
             }
-            CellOutput::Sync { token, handle } => {
+            CellOutput::Persist { token, job } => {
                 let at = self.now_ms.saturating_add(self.disk_delay_ms);
                 let event = Event::Synced {
                     at: from,
                     token,
-                    handle,
+                    job,
                 };
                 self.schedule(at, event);
                 None

@@ -10,12 +10,13 @@ use std::path::Path;
 
 use super::error::IoContext;
 use super::LogError;
+use crate::storage::persist;
 use crate::storage::Storage;
 
 pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point.checkpoint";
 pub(crate) const LOG_START_FILE: &str = "log-start-offset.checkpoint";
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
-pub(crate) const TMP_SUFFIX: &str = ".tmp";
+pub(crate) const TMP_SUFFIX: &str = persist::REPLACE_TMP_SUFFIX;
 
 const MAGIC: &[u8; 4] = b"RLCK";
 const VERSION: u16 = 1;
@@ -98,13 +99,7 @@ pub(crate) fn write(
     offset: i64,
 ) -> Result<(), LogError> {
     let path = dir.join(kind.file_name());
-    let tmp = dir.join(format!("{}{TMP_SUFFIX}", kind.file_name()));
-    let file = storage.open(&tmp, true).at(&tmp)?;
-    file.truncate(0).at(&tmp)?;
-    file.append(&encode(kind, offset)).at(&tmp)?;
-    file.sync().at(&tmp)?;
-    storage.rename(&tmp, &path).at(&path)?;
-    storage.sync_dir(dir).at(dir)
+    persist::replace_file(storage, &path, &encode(kind, offset)).at(&path)
 }
 
 /// Removes a checkpoint durably; no error if absent.

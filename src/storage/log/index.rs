@@ -118,6 +118,10 @@ impl<E: Entry> IndexFile<E> {
         self.file.sync().at(&self.path)
     }
 
+    pub(crate) fn file(&self) -> &Arc<dyn StorageFile> {
+        &self.file
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

@@ -5,18 +5,23 @@
 //! format and the recovery algorithm are described with byte diagrams in `docs/log-format.md`.
 //!
 //! The log is a plain synchronous state machine over the [`Storage`] trait: time comes in as
-//! `now_ms`, nothing blocks except storage calls, and the expensive fsync can be taken off the
-//! caller with [`Log::sync_handle`] / [`Log::mark_synced`] (group commit, see
-//! [`crate::storage::group_commit`]).
+//! `now_ms`, nothing blocks except storage calls, and the expensive fsyncs are taken off the
+//! caller with [`Log::flush_job`] / [`Log::flushed`] (group commit, see
+//! [`crate::storage::group_commit`]). A segment roll fsyncs nothing: it records the sealed
+//! segment, the directory and the new recovery point for the next flush job
+//! ([`durability`]).
 //!
 //! Invariants (checked by `tests/log_proptest.rs` against a `Vec` model, crashes included):
 //! * offsets are dense: every batch starts where the previous one ended, segments too;
 //! * `log_start_offset <= log_end_offset` and `synced_offset <= log_end_offset`;
+//! * the recovery point is at or below the base of every segment not yet synced, and moves up
+//!   only when a flush job that synced those segments completed ([`Log::flushed`]);
 //! * everything below `synced_offset` survives a crash; recovery never serves a torn or
 //!   corrupt batch; offsets never go back below the persisted log start.
 
 mod checkpoint;
 pub mod config;
+mod durability;
 pub mod epoch_cache;
 mod error;
 mod index;
@@ -37,8 +42,10 @@ pub use config::{
 pub use error::LogError;
 
 use crate::storage::batch::{self, BatchHeader, BatchesSummary, Crc};
-use crate::storage::{Storage, SyncHandle};
+use crate::storage::persist::PersistJob;
+use crate::storage::Storage;
 use checkpoint::Kind;
+pub use durability::FlushPoint;
 use error::IoContext;
 use segment::Segment;
 
@@ -84,15 +91,6 @@ impl ReadSlice {
     }
 }
 
-/// What a [`SyncHandle`] from [`Log::sync_handle`] will make durable. Pass it back to
-/// [`Log::mark_synced`] once the sync returned. It also remembers the log's truncation
-/// generation, so a sync that raced with a truncation cannot mark re-appended data durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SyncPoint {
-    pub covers_offset: i64,
-    generation: u64,
-}
-
 pub struct Log {
     storage: Arc<dyn Storage>,
     dir: PathBuf,
@@ -107,8 +105,11 @@ pub struct Log {
     recovery_point: i64,
     /// `now_ms` of the oldest append not covered by a sync handle (for `IntervalMs`).
     unsynced_since_ms: Option<i64>,
-    /// Bumped by every truncation; see [`SyncPoint`].
+    /// Bumped by every truncation: a flush job made before it neither raises the synced offset
+    /// nor writes its recovery point ([`FlushPoint`], [`durability`]).
     generation: u64,
+    /// Durability work recorded by rolls for the next flush job.
+    durability: durability::Pending,
     /// Set after an I/O error left the files in an unknown state; every mutation then fails.
     failed: bool,
 }
@@ -393,8 +394,8 @@ impl Log {
     }
 
     /// Starts a new active segment at the log end offset (no-op if the active segment is
-    /// empty). The old segment is finished and synced first, so the recovery point can move
-    /// to the new segment.
+    /// empty). Nothing is synced here: the sealed segment, the directory and the new recovery
+    /// point go into the next [`Log::flush_job`].
     pub fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
         self.check_usable()?;
         let result = self.roll_now(now_ms);
@@ -406,19 +407,24 @@ impl Log {
             return Ok(());
         }
         let new_base = self.log_end_offset();
-        let active = self.active_mut();
-        active.append_final_time_entry()?;
-        active.sync_all()?;
+        self.active_mut().append_final_time_entry()?;
         let segment = Segment::create(self.storage.as_ref(), &self.dir, new_base, now_ms)?;
-        self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        let sealed = self.segments.values().next_back().expect("never empty");
+        self.durability.sealed(sealed, new_base);
         self.segments.insert(new_base, segment);
-        // Every sealed segment was synced when it was sealed.
-        self.synced_offset = new_base;
-        self.set_recovery_point(new_base)
+        Ok(())
     }
 
+    /// The persisted recovery point: segments ending at or below it are synced and valid.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// Writes the recovery point inline (open, close). Holds the generation lock so a running
+    /// flush job's checkpoint write cannot interleave with this one.
     fn set_recovery_point(&mut self, offset: i64) -> Result<(), LogError> {
         if offset != self.recovery_point {
+            let _generation = self.durability.lock_generation();
             checkpoint::write(
                 self.storage.as_ref(),
                 &self.dir,
@@ -468,12 +474,32 @@ impl Log {
         self.failed
     }
 
-    /// Marks the log failed after a sync run through a [`SyncHandle`] reported an error: the
+    /// Marks the log failed after a sync run through a [`PersistJob`] reported an error: the
     /// kernel may have dropped the dirty pages, so nothing appended since the last good sync
     /// can be trusted (and a later successful sync would not prove otherwise). Every
     /// mutation fails from now on; reopen the log to recover.
     pub fn mark_failed(&mut self) {
         self.failed = true;
+    }
+
+    /// Starts a new truncation generation and writes `offset` as the recovery point inline,
+    /// both under the generation lock: a flush job made before can no longer write its
+    /// (higher) recovery point, and one that already wrote it is overwritten here.
+    fn fence_recovery_point(&mut self, offset: i64) -> Result<(), LogError> {
+        let mut generation = self.durability.lock_generation();
+        self.generation += 1;
+        *generation = self.generation;
+        if offset != self.recovery_point || self.durability.recovery_point_in_flight() {
+            checkpoint::write(
+                self.storage.as_ref(),
+                &self.dir,
+                Kind::RecoveryPoint,
+                offset,
+            )?;
+        }
+        drop(generation);
+        self.recovery_point = offset;
+        Ok(())
     }
 
     /// Whole batches starting with the one containing `offset`, up to `max_bytes` but at
@@ -547,33 +573,69 @@ impl Log {
         Ok(None)
     }
 
-    /// The files to fsync to make everything appended so far durable, and what that covers.
-    /// Run `handle.sync()` anywhere (off the actor), then call [`Log::mark_synced`].
-    pub fn sync_handle(&mut self) -> (SyncHandle, SyncPoint) {
+    /// Whether a roll left durability work (sealed segments, directory, recovery point) that
+    /// only a flush job does.
+    pub fn has_pending(&self) -> bool {
+        self.durability.has_work()
+    }
+
+    /// The job that makes everything appended so far durable, with what it covers; `None` if
+    /// there is nothing to do. Run the job anywhere (off the actor), then pass the point to
+    /// [`Log::flushed`]. Without a roll since the last job it is one op syncing one file.
+    /// Take one at a time: the next one may only start after this one completed.
+    pub fn flush_job(&mut self) -> Option<(PersistJob, FlushPoint)> {
+        if self.synced_offset >= self.log_end_offset() && !self.has_pending() {
+            return None;
+        }
         self.unsynced_since_ms = None;
-        let handle = SyncHandle::new(vec![self.active().log_file().clone()]);
-        let point = SyncPoint {
+        let active = self.active().log_file().clone();
+        let (job, recovery_point) = if self.has_pending() {
+            let (ops, recovery_point) =
+                self.durability
+                    .take_ops(&self.dir, active, self.recovery_point, self.generation);
+            (PersistJob::new(self.storage.clone(), ops), recovery_point)
+        } else {
+            (PersistJob::sync_files(vec![active]), None)
+        };
+        let point = FlushPoint {
             covers_offset: self.log_end_offset(),
+            recovery_point,
             generation: self.generation,
         };
-        (handle, point)
+        Some((job, point))
     }
 
-    /// Records that the sync for `point` completed.
-    pub fn mark_synced(&mut self, point: SyncPoint) {
-        if point.generation == self.generation {
-            let covered = point.covers_offset.min(self.log_end_offset());
-            self.synced_offset = self.synced_offset.max(covered);
+    /// Records that the job for `point` completed: raises the synced offset and the recovery
+    /// point, unless a truncation happened meanwhile (then the truncation's values stand).
+    pub fn flushed(&mut self, point: FlushPoint) {
+        if point.recovery_point.is_some() {
+            self.durability.job_done();
         }
+        if point.generation != self.generation {
+            return;
+        }
+        let covered = point.covers_offset.min(self.log_end_offset());
+        self.synced_offset = self.synced_offset.max(covered);
+        if let Some(recovery_point) = point.recovery_point {
+            self.recovery_point = self.recovery_point.max(recovery_point);
+        }
+        debug_assert!(self.synced_offset <= self.log_end_offset());
+        debug_assert!(self.recovery_point <= self.active().base_offset);
+        debug_assert!(self
+            .durability
+            .oldest_unsynced_base()
+            .is_none_or(|base| self.recovery_point <= base));
     }
 
-    /// Syncs inline: [`Log::sync_handle`] + sync + [`Log::mark_synced`].
+    /// Flushes inline: [`Log::flush_job`], run, [`Log::flushed`].
     pub fn sync(&mut self) -> Result<(), LogError> {
         self.check_usable()?;
-        let (handle, point) = self.sync_handle();
-        let synced = handle.sync().at(self.active().log_path());
-        self.poison_on_failure(synced)?;
-        self.mark_synced(point);
+        let Some((job, point)) = self.flush_job() else {
+            return Ok(());
+        };
+        let flushed = job.run().at(&self.dir);
+        self.poison_on_failure(flushed)?;
+        self.flushed(point);
         Ok(())
     }
 
@@ -594,7 +656,7 @@ impl Log {
     /// Syncs everything and writes the clean-shutdown marker, so the next open skips
     /// validation.
     pub fn close(mut self) -> Result<(), LogError> {
-        self.check_usable()?;
+        self.sync()?;
         let active = self.active_mut();
         active.append_final_time_entry()?;
         active.sync_all()?;
@@ -637,12 +699,12 @@ impl Log {
             .expect("offset is at or above the first segment")
             .0;
         // Lower the recovery point first: a crash midway then re-validates from this segment.
-        self.set_recovery_point(self.recovery_point.min(base))?;
+        self.fence_recovery_point(self.recovery_point.min(base))?;
+        self.durability.truncated(base);
         let interval = self.config.index_interval_bytes;
         let segment = self.segments.get_mut(&base).expect("found above");
         let new_end = segment.truncate_to(offset, interval)?;
         self.delete_segments_after(base)?;
-        self.generation += 1;
         self.synced_offset = self.synced_offset.min(new_end);
         if self.log_start_offset > new_end {
             self.set_log_start_checkpoint(new_end)?;
@@ -689,7 +751,8 @@ impl Log {
 
     fn restart_at(&mut self, offset: i64, now_ms: i64) -> Result<(), LogError> {
         self.set_log_start_checkpoint(offset)?;
-        self.set_recovery_point(offset)?;
+        self.fence_recovery_point(offset)?;
+        self.durability.cleared();
         // Newest first: a crash midway leaves a prefix of the old log, which the next open
         // discards because it ends below the log start checkpoint.
         while let Some((_, segment)) = self.segments.pop_last() {
@@ -698,7 +761,6 @@ impl Log {
         let segment = Segment::create(self.storage.as_ref(), &self.dir, offset, now_ms)?;
         self.storage.sync_dir(&self.dir).at(&self.dir)?;
         self.segments.insert(offset, segment);
-        self.generation += 1;
         self.synced_offset = offset;
         self.unsynced_since_ms = None;
         Ok(())

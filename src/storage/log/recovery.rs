@@ -112,6 +112,7 @@ impl Log {
             recovery_point: checkpoints.recovery_point.unwrap_or(-1),
             unsynced_since_ms: None,
             generation: 0,
+            durability: Default::default(),
             failed: false,
         };
         let bases = log.drop_segments_below_start(&listing.bases, checkpoints.log_start)?;

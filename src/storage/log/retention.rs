@@ -125,6 +125,7 @@ impl Log {
             let (_, segment) = self.segments.pop_first().expect("counted above");
             segment.delete(self.storage.as_ref())?;
         }
+        self.durability.removed_below(keep_base);
         self.storage.sync_dir(&self.dir).at(&self.dir)
     }
 

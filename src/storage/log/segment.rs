@@ -146,6 +146,15 @@ impl Segment {
         &self.log
     }
 
+    /// The segment's three files (.log, .index, .timeindex), to sync it off the caller.
+    pub(crate) fn files(&self) -> [Arc<dyn StorageFile>; 3] {
+        [
+            self.log.clone(),
+            self.index.file().clone(),
+            self.time_index.file().clone(),
+        ]
+    }
+
     pub(crate) fn log_path(&self) -> &Path {
         &self.log_path
     }

@@ -240,8 +240,14 @@ fn roll_by_size_and_reads_across_segments() {
     // A read stops at the segment end (Kafka serves one segment per read).
     let s = log.read(2, 1 << 20).unwrap();
     assert_eq!((s.first_offset, s.next_offset), (2, 6));
-    // Sealed segments were synced at the roll.
-    assert!(log.synced_offset() >= 18);
+    // Rolls sync nothing; the flush job syncs the sealed segments and moves the recovery point.
+    assert_eq!((log.synced_offset(), log.recovery_point()), (0, 0));
+    let (job, point) = log.flush_job().expect("rolled segments to flush");
+    assert_eq!(point.recovery_point, Some(18));
+    job.run().unwrap();
+    log.flushed(point);
+    assert_eq!((log.synced_offset(), log.recovery_point()), (20, 18));
+    assert!(!log.has_pending());
 }
 
 #[test]
@@ -682,18 +688,18 @@ fn sync_points_and_flush_policy() {
     assert!(!log.flush_due(0));
     append(&mut log, 0, 2, 0);
     assert!(log.flush_due(0), "EveryAppend wants a sync at once");
-    let (handle, point) = log.sync_handle();
+    let (handle, point) = log.flush_job().expect("unsynced appends to flush");
     assert_eq!(point.covers_offset, 2);
     append(&mut log, 1, 2, 0);
-    handle.sync().unwrap();
-    log.mark_synced(point);
+    handle.run().unwrap();
+    log.flushed(point);
     assert_eq!(log.synced_offset(), 2, "the later append is not covered");
     // A sync racing with a truncation does not mark re-appended data durable.
-    let (handle, point) = log.sync_handle();
+    let (handle, point) = log.flush_job().expect("unsynced appends to flush");
     log.truncate_to(2).unwrap();
     append(&mut log, 2, 2, 0);
-    handle.sync().unwrap();
-    log.mark_synced(point);
+    handle.run().unwrap();
+    log.flushed(point);
     assert_eq!(log.synced_offset(), 2);
 
     log.set_config(LogConfig {
@@ -807,4 +813,104 @@ fn works_on_real_files_across_clean_and_unclean_reopen() {
     assert_eq!(log.log_end_offset(), 18);
     assert_eq!(read_all(&log)[..8], before[..]);
     assert_eq!(log.offset_for_timestamp(5).unwrap(), Some((10, 5)));
+}
+
+/// A log whose segments hold one 2-record batch each, with two batches appended: one roll
+/// (segments 0 and 2) recorded but not flushed. The roll ran with fsyncs forbidden.
+fn rolled_unflushed(mem: &MemStorage) -> Log {
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        mem,
+        LogConfig {
+            segment_bytes: one,
+            ..config()
+        },
+    );
+    mem.forbid_sync(true);
+    append(&mut log, 0, 2, 0);
+    append(&mut log, 1, 2, 0);
+    mem.forbid_sync(false);
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    assert!(log.has_pending());
+    assert_eq!((log.synced_offset(), log.recovery_point()), (0, 0));
+    log
+}
+
+fn recovery_point_on_disk(mem: &MemStorage) -> Option<i64> {
+    checkpoint::read(mem, Path::new(DIR), checkpoint::Kind::RecoveryPoint).unwrap()
+}
+
+#[test]
+fn a_roll_fsyncs_nothing_and_its_flush_job_moves_the_recovery_point() {
+    let mem = MemStorage::new();
+    let mut log = rolled_unflushed(&mem);
+    let (job, point) = log.flush_job().unwrap();
+    assert_eq!(
+        job.ops().len(),
+        4,
+        "sealed files, active file, dir, checkpoint: {job:?}"
+    );
+    assert_eq!((point.covers_offset, point.recovery_point), (4, Some(2)));
+    assert!(!log.has_pending(), "taken by the job");
+    assert!(
+        log.flush_job().is_some(),
+        "the active file is still unsynced"
+    );
+    job.run().unwrap();
+    assert_eq!(
+        log.recovery_point(),
+        0,
+        "moves only when the job is reported done"
+    );
+    log.flushed(point);
+    assert_eq!((log.synced_offset(), log.recovery_point()), (4, 2));
+    assert_eq!(recovery_point_on_disk(&mem), Some(2));
+    assert!(log.flush_job().is_none(), "nothing left to do");
+}
+
+#[test]
+fn a_crash_before_the_flush_job_recovers_from_the_old_recovery_point() {
+    let mem = MemStorage::new();
+    let log = rolled_unflushed(&mem);
+    drop(log);
+    mem.crash();
+    assert_eq!(recovery_point_on_disk(&mem), Some(0));
+    let log = open(&mem, config());
+    // Nothing was synced after open, so nothing had to survive; what did is whole batches.
+    assert_eq!(log.log_end_offset() % 2, 0);
+    assert_eq!(read_all(&log).len() as i64, log.log_end_offset() / 2);
+}
+
+#[test]
+fn a_truncation_wins_over_a_flush_job_made_before_it() {
+    for run_before_truncation in [false, true] {
+        let mem = MemStorage::new();
+        let mut log = rolled_unflushed(&mem);
+        let (job, point) = log.flush_job().unwrap();
+        assert_eq!(point.recovery_point, Some(2));
+        if run_before_truncation {
+            job.run().unwrap();
+            assert_eq!(recovery_point_on_disk(&mem), Some(2));
+        }
+        // Cut inside the first segment: it is active again and the recovery point drops to 0.
+        assert_eq!(log.truncate_to(1).unwrap(), 0);
+        assert_eq!(recovery_point_on_disk(&mem), Some(0));
+        append(&mut log, 5, 2, 0);
+        if !run_before_truncation {
+            job.run().unwrap();
+        }
+        log.flushed(point);
+        assert_eq!(
+            (log.recovery_point(), recovery_point_on_disk(&mem)),
+            (0, Some(0)),
+            "the stale job raised nothing (ran before the truncation: {run_before_truncation})"
+        );
+        assert_eq!(
+            log.synced_offset(),
+            0,
+            "the re-appended batch is not durable yet"
+        );
+        log.sync().unwrap();
+        assert_eq!(log.synced_offset(), log.log_end_offset());
+    }
 }

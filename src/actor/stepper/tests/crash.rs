@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::stepper::*;
 use crate::actor::{Actor, ActorId, Addr, Ctx, Input, NoTimer, RequestId};
 use crate::storage::mem::MemStorage;
-use crate::storage::{Storage, StorageFile, SyncHandle};
+use crate::storage::{Storage, StorageFile};
 
 const COUNTER: ActorId = ActorId(3);
 const COUNT_FILE: &str = "count";
@@ -67,7 +67,7 @@ impl Actor<CountMsg> for Counter {
                 let token = self.next_token;
                 self.next_token += 1;
                 self.unsynced.insert(token, (id, self.count));
-                ctx.sync(token, SyncHandle::new(vec![file]));
+                ctx.sync(token, vec![file]);
             }
             Input::Request { id, .. } => ctx.reply(id, CountMsg::Count(self.count)),
             Input::Synced { token, result } => {

@@ -1,0 +1,139 @@
+//! The log's pending durability work, run off the caller as one flush job at a time.
+//!
+//! A segment roll used to fsync the sealed segment, the directory and the recovery-point
+//! checkpoint inline (six fsyncs inside a produce). Now the roll only records what must become
+//! durable here; [`super::Log::flush_job`] turns it, together with the active file's appends,
+//! into one [`PersistJob`] whose ops run in this order: the sealed segments' files, the active
+//! file, the directory, the recovery-point checkpoint. The checkpoint therefore never vouches
+//! for a segment before that segment is on disk. [`super::Log::flushed`] applies the job's
+//! effect (synced offset, recovery point) when it completed.
+//!
+//! A truncation that lowers the recovery point must win over an older job still running: the
+//! job's checkpoint write is fenced by the log's truncation generation ([`Fence`]), and
+//! `flushed` ignores a job from an older generation.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::checkpoint::{self, Kind};
+use super::segment::Segment;
+use crate::storage::persist::{Fence, PersistOp};
+use crate::storage::StorageFile;
+
+/// What a job from [`super::Log::flush_job`] will make durable; pass it back to
+/// [`super::Log::flushed`] once the job completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushPoint {
+    /// Every offset below is durable once the job completed.
+    pub covers_offset: i64,
+    /// The recovery point the job writes, if it writes one.
+    pub recovery_point: Option<i64>,
+    /// The log's truncation generation when the job was made.
+    pub(super) generation: u64,
+}
+
+/// Durability work recorded since the last flush job was taken.
+#[derive(Default)]
+pub(super) struct Pending {
+    /// Files of segments sealed by a roll (.log, .index, .timeindex each), oldest first.
+    sealed: Vec<(i64, [Arc<dyn StorageFile>; 3])>,
+    /// A segment file was created: the directory must be synced.
+    dir_dirty: bool,
+    /// The recovery point to write once the sealed segments are synced.
+    recovery_point: Option<i64>,
+    /// A job writing a recovery point is running: the checkpoint on disk may be ahead of the
+    /// log's `recovery_point` until it completes.
+    recovery_point_in_flight: bool,
+    /// The truncation generation, shared with fenced checkpoint writes of running jobs.
+    fence: Arc<Mutex<u64>>,
+}
+
+impl Pending {
+    pub(super) fn has_work(&self) -> bool {
+        !self.sealed.is_empty() || self.dir_dirty || self.recovery_point.is_some()
+    }
+
+    /// A roll sealed `segment` and created a new one at `new_base`.
+    pub(super) fn sealed(&mut self, segment: &Segment, new_base: i64) {
+        let files = segment.files();
+        self.sealed.push((segment.base_offset, files));
+        self.dir_dirty = true;
+        self.recovery_point = Some(new_base);
+    }
+
+    /// A truncation cut the log inside the segment at `base`: later segments are gone, that
+    /// one is active again, and no recovery point above `base` may be written any more.
+    pub(super) fn truncated(&mut self, base: i64) {
+        self.sealed.retain(|(sealed_base, _)| *sealed_base < base);
+        self.recovery_point = self.recovery_point.map(|rp| rp.min(base));
+    }
+
+    /// Retention removed every segment below `base`: their files need no sync any more (and
+    /// a removed file may not be reopenable to sync it).
+    pub(super) fn removed_below(&mut self, base: i64) {
+        self.sealed.retain(|(sealed_base, _)| *sealed_base >= base);
+    }
+
+    /// The smallest base of a sealed segment not yet synced by a job, if any.
+    pub(super) fn oldest_unsynced_base(&self) -> Option<i64> {
+        self.sealed.first().map(|(base, _)| *base)
+    }
+
+    /// The log restarted empty: nothing recorded before matters.
+    pub(super) fn cleared(&mut self) {
+        self.sealed.clear();
+        self.dir_dirty = false;
+        self.recovery_point = None;
+    }
+
+    /// Whether the checkpoint on disk may hold a value the log does not know yet.
+    pub(super) fn recovery_point_in_flight(&self) -> bool {
+        self.recovery_point_in_flight
+    }
+
+    /// Holds the generation lock: a running job's fenced checkpoint write waits, or has
+    /// finished. Bump the generation and write inline checkpoints while holding it.
+    pub(super) fn lock_generation(&self) -> MutexGuard<'_, u64> {
+        self.fence
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes the recorded work as ops, in durability order, the active file's sync included.
+    /// `recovery_point` is the log's current one: a target at or below it is not rewritten.
+    pub(super) fn take_ops(
+        &mut self,
+        dir: &Path,
+        active: Arc<dyn StorageFile>,
+        recovery_point: i64,
+        generation: u64,
+    ) -> (Vec<PersistOp>, Option<i64>) {
+        let mut ops = Vec::with_capacity(4);
+        let sealed: Vec<Arc<dyn StorageFile>> = std::mem::take(&mut self.sealed)
+            .into_iter()
+            .flat_map(|(_, files)| files)
+            .collect();
+        if !sealed.is_empty() {
+            ops.push(PersistOp::SyncFiles(sealed));
+        }
+        ops.push(PersistOp::SyncFiles(vec![active]));
+        if std::mem::take(&mut self.dir_dirty) {
+            ops.push(PersistOp::SyncDir(dir.to_path_buf()));
+        }
+        let target = self.recovery_point.take().filter(|&rp| rp > recovery_point);
+        if let Some(rp) = target {
+            ops.push(PersistOp::ReplaceFile {
+                path: dir.join(Kind::RecoveryPoint.file_name()),
+                bytes: checkpoint::encode(Kind::RecoveryPoint, rp).to_vec(),
+                fence: Some(Fence::new(self.fence.clone(), generation)),
+            });
+            self.recovery_point_in_flight = true;
+        }
+        (ops, target)
+    }
+
+    /// The job that wrote (or was fenced from writing) a recovery point completed.
+    pub(super) fn job_done(&mut self) {
+        self.recovery_point_in_flight = false;
+    }
+}
