@@ -9,8 +9,9 @@
 //!   [`actor::client::ActorClient`] is how the gateway asks actors (the host's node handle
 //!   implements it); [`actor::testkit`] holds the demo actors the
 //!   transport and stepper tests run.
-//! * [`controller`] — metadata (KRaft's role): the topic registry, the actor persisting it, and
-//!   topic configs resolved into log settings ([`controller::topic_config`]).
+//! * [`controller`] — metadata (KRaft's role): the topic registry, the actor persisting it,
+//!   topic administration serialised inside that actor ([`controller::admin`]), and topic
+//!   configs resolved into log settings ([`controller::topic_config`]).
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
 //!   the actor ids, one request and reply enum per role, and one type per request naming its
 //!   actor and reply ([`messages::call`]).

@@ -135,6 +135,13 @@ pub const LARGE_DECODES_AT_ONCE: usize = 1;
 /// 100,000 partitions exhausted the descriptors.
 pub const PARTITIONS_PER_REQUEST_MAX: i64 = 10_000;
 
+/// How long the topics actor waits for the partitions actor to answer one request of a topic
+/// administration (open, delete or reconfigure one partition log) before it counts that
+/// partition as failed. Opening a log recovers it, which for a large unclean log takes a
+/// while, so the bound is generous: it is there so that an administration cannot hang forever
+/// (and every later one queued behind it), not to hurry a slow disk.
+pub const PARTITION_ADMIN_CALL_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+
 /// Most partitions this broker hosts, all topics together (POLICY_VIOLATION past it, also for
 /// auto-created topics). Descriptors no longer grow with partitions (the log-file cache bounds
 /// them), but memory, start-up recovery and retention scans do: 2,000 partitions restart in 1.5 s

@@ -20,6 +20,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
+use crate::controller::topic_config;
 use crate::messages::NodeMsg;
 use crate::messages::TopicMeta;
 use crate::storage::log::{FlushPolicy, LogConfig};
@@ -171,14 +172,11 @@ const TOPIC_KEYS: &[TopicKey] = &[
     },
 ];
 
-/// The broker default of the one list-valued topic key.
-pub const CLEANUP_POLICY_DEFAULT: &str = "delete";
+pub use crate::controller::topic_config::CLEANUP_POLICY_DEFAULT;
 
 /// Whether a topic key holds a comma-separated list (IncrementalAlterConfigs APPEND/SUBTRACT).
 pub fn is_list_key(key: &str) -> bool {
-    TOPIC_KEYS
-        .iter()
-        .any(|k| k.name == key && k.config_type == config_type::LIST)
+    topic_config::list_default(key).is_some()
 }
 
 /// The value a topic key has when the topic does not override it.
@@ -480,6 +478,20 @@ mod tests {
             Some("delete")
         );
         assert_eq!(topic_default(&LogConfig::default(), "bogus"), None);
+        // The topics actor's list keys (it applies APPEND/SUBTRACT) are this table's LIST
+        // keys, with the defaults DescribeConfigs reports.
+        for key in TOPIC_KEYS {
+            let list = topic_config::list_default(key.name);
+            assert_eq!(
+                list.is_some(),
+                key.config_type == config_type::LIST,
+                "{}",
+                key.name
+            );
+            if let Some(default) = list {
+                assert_eq!((key.broker_value)(&LogConfig::default()), default);
+            }
+        }
     }
 
     #[test]

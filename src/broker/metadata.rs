@@ -13,8 +13,8 @@ use tokio::sync::SemaphorePermit;
 
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
-use crate::messages::NodeMsg;
-use crate::messages::TopicMeta;
+use crate::messages::call::ask;
+use crate::messages::{AutoCreateRequest, NodeMsg, TopicMeta};
 use crate::types::topic_name;
 use crate::types::ErrorCode;
 use crate::types::TopicPartition;
@@ -33,9 +33,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .filter_map(|t| t.name.as_ref().map(|n| n.0.as_str())),
             )
         });
-        // The names are merged: what is left costs no more than the distinct topics. Dropped
-        // before auto-creation, which takes the admin lock (admin requests hold that lock
-        // while they wait for a turn, so holding both the other way round could deadlock).
+        // The names are merged: what is left costs no more than the distinct topics, so the
+        // turn goes back before the registry is asked (and topics are auto-created).
         drop(turn);
         let known = self.list_topics().await?;
         // In v0 the list is not nullable: empty means "all topics" (null from v1).
@@ -54,8 +53,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 for name in names {
                     let meta = match known.get(name) {
                         Some(meta) => Some(meta.clone()),
+                        // Created by the topics actor after any administration queued before;
+                        // a topic it cannot create (or an actor that does not answer) is
+                        // reported unknown.
                         None if may_create && topic_name::is_legal(name) => {
-                            self.auto_create(name).await
+                            let create = AutoCreateRequest { name: name.clone() };
+                            ask(&self.node, create).await.ok().flatten()
                         }
                         None => None,
                     };

@@ -32,7 +32,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::actor::client::ActorClient;
 use crate::limits::{LARGE_DECODES_AT_ONCE, RECORD_WALKS_AT_ONCE};
 use crate::messages::call::ask;
-use crate::messages::{CreateTopicRequest, ListTopicsRequest, NodeMsg, TopicMeta};
+use crate::messages::{ListTopicsRequest, NodeMsg, TopicMeta};
 use crate::protocol::{api_versions, frame, versions};
 pub use error::GatewayError;
 use service::{KafkaRequest, KafkaService, Pending};
@@ -44,11 +44,6 @@ use settings::GatewaySettings;
 pub struct BrokerService<C> {
     node: C,
     settings: GatewaySettings,
-    /// Serialises topic administration (create, delete, grow, alter, auto-create): each
-    /// changes the registry and then the partition logs in several steps, and two of them on
-    /// the same name must not interleave (found in review: a delete racing a re-create left the
-    /// new topic without logs).
-    admin: tokio::sync::Mutex<()>,
     /// Turns for decoding and handling requests with many entries ([`codec::decode`]).
     large_decodes: tokio::sync::Semaphore,
     /// Turns for walking the records of Produce requests too costly to walk on the runtime
@@ -61,7 +56,6 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         Arc::new(Self {
             node,
             settings,
-            admin: tokio::sync::Mutex::new(()),
             large_decodes: tokio::sync::Semaphore::new(LARGE_DECODES_AT_ONCE),
             record_walks: tokio::sync::Semaphore::new(RECORD_WALKS_AT_ONCE),
         })
@@ -91,14 +85,6 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             _ => return Pending::Close(format!("{key:?} v{} is not served", prefix.api_version)),
         }
         let version = prefix.api_version;
-        let _admin = match key {
-            ApiKey::CreateTopics
-            | ApiKey::DeleteTopics
-            | ApiKey::CreatePartitions
-            | ApiKey::AlterConfigs
-            | ApiKey::IncrementalAlterConfigs => Some(self.admin.lock().await),
-            _ => None,
-        };
         match key {
             ApiKey::Produce => match codec::decode(&request, key, &self.large_decodes).await {
                 Ok((body, _turn)) => self.produce(&request, body).await,
@@ -175,36 +161,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     async fn list_topics(&self) -> Result<BTreeMap<String, TopicMeta>, GatewayError> {
         Ok(ask(&self.node, ListTopicsRequest).await?)
     }
-
-    /// Creates a topic with the broker defaults (`auto.create.topics.enable`).
-    async fn auto_create(&self, name: &str) -> Option<TopicMeta> {
-        let _admin = self.admin.lock().await;
-        let create = CreateTopicRequest {
-            name: name.to_string(),
-            partitions: self.settings.num_partitions as i32,
-            replication_factor: self.settings.default_replication_factor as i16,
-            configs: BTreeMap::new(),
-            validate_only: false,
-        };
-        match ask(&self.node, create).await {
-            Ok(Ok(meta)) => match self.ensure_partitions(name, &meta).await {
-                Ok(()) => Some(meta),
-                Err(error) => {
-                    // Unregistered again: no topic without logs.
-                    let _ = self.roll_back_creation(name, &meta, error).await;
-                    None
-                }
-            },
-            _ => None,
-        }
-    }
 }
 
 /// Decodes the body, runs `handle`, encodes its response; an error closes the connection.
 /// `handle` gets the decode's turn of `gate` (if it took one): most ignore it, so it is
-/// released once the request is decoded; Metadata keeps it while it merges the names. A
-/// handler must drop it before taking the admin lock, since admin requests take the lock
-/// before they decode.
+/// released once the request is decoded; Metadata keeps it while it merges the names.
 async fn answer<'g, Req, Resp, F, Fut>(
     request: &KafkaRequest,
     key: ApiKey,

@@ -7,6 +7,7 @@
 
 use crate::broker::configs::{broker_log_value, broker_synonyms, config_type, ConfigEntry};
 use crate::broker::settings::{BrokerAddress, GatewaySettings};
+use crate::controller::admin::AdminSettings;
 use crate::types::NodeId;
 
 use super::{Listener, ServerConfig};
@@ -27,6 +28,18 @@ impl ServerConfig {
             log: self.log.clone(),
             log_builtin: ServerConfig::default().log,
             broker_configs: describe_broker(self),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// What topic administration (the topics actor) reads of this config.
+    pub fn admin_settings(&self) -> AdminSettings {
+        AdminSettings {
+            node_id: NodeId(self.node_id),
+            log: self.log.clone(),
+            num_partitions: self.num_partitions,
+            default_replication_factor: self.default_replication_factor,
         }
     }
 }

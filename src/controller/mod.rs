@@ -1,7 +1,11 @@
 //! The election service and metadata (KRaft's role). Today: the topic registry of a single node
-//! ([`topics`], pure) and the actor that persists it ([`actor`]). The Raft quorum comes with the
-//! cluster work.
+//! ([`topics`], pure), its file ([`store`]), topic administration run one operation at a time
+//! ([`admin`]) and the actor that owns them ([`actor`]). The Raft quorum comes with the cluster
+//! work.
 
 pub mod actor;
+pub mod admin;
+pub mod config_ops;
+pub mod store;
 pub mod topic_config;
 pub mod topics;

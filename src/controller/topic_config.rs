@@ -1,13 +1,25 @@
 //! Topic configs (`retention.ms`, `segment.bytes`, ...) resolved against the broker defaults
 //! into the settings a partition log runs with. It sits with the topic registry because a
-//! topic's configs are metadata: the gateway resolves them today, the topics actor will when
-//! it runs topic administration itself.
+//! topic's configs are metadata: the topics actor resolves them when it creates a topic,
+//! opens its logs or alters its configs.
 
 use std::collections::BTreeMap;
 
 use crate::storage::log::{
     FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, SEGMENT_MS_MIN,
 };
+
+/// The broker default of the one list-valued topic key.
+pub const CLEANUP_POLICY_DEFAULT: &str = "delete";
+
+/// The topic keys whose value is a comma-separated list (IncrementalAlterConfigs APPEND and
+/// SUBTRACT apply to them), each with the value it has when a topic does not override it.
+pub const LIST_KEYS: &[(&str, &str)] = &[("cleanup.policy", CLEANUP_POLICY_DEFAULT)];
+
+/// The default of a list-valued topic key; `None` for a key that holds no list.
+pub fn list_default(key: &str) -> Option<&'static str> {
+    LIST_KEYS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
 
 /// Applies `configs` (topic overrides, as given by the client) on top of `defaults`.
 /// An error names the key and the problem (answered as INVALID_CONFIG).

@@ -182,6 +182,55 @@ impl TopicRegistry {
     }
 }
 
+/// Checks what the registry cannot: the count bound and explicit replica assignments (one
+/// list per new partition, each naming only this node, as many as the replication factor).
+pub fn check_growth(
+    name: &str,
+    meta: &TopicMeta,
+    count: i32,
+    assignments: Option<&[Vec<i32>]>,
+    node_id: i32,
+) -> Result<(), Refusal> {
+    if count > TOPIC_PARTITIONS_MAX {
+        return Err(Refusal::new(
+            ErrorCode::INVALID_PARTITIONS,
+            format!("topic '{name}': {count} partitions is more than the {TOPIC_PARTITIONS_MAX} allowed"),
+        ));
+    }
+    // Not a growth: the registry answers INVALID_PARTITIONS, whatever the assignments say.
+    let (Some(assignments), true) = (assignments, count > meta.partitions) else {
+        return Ok(());
+    };
+    let added = count - meta.partitions;
+    if assignments.len() as i64 != i64::from(added) {
+        return Err(Refusal::new(
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            format!(
+                "topic '{name}': {} replica assignments for {added} new partitions",
+                assignments.len()
+            ),
+        ));
+    }
+    for replicas in assignments {
+        if replicas.len() != meta.replication_factor as usize {
+            return Err(Refusal::new(
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                format!(
+                    "topic '{name}': assignment {replicas:?} does not have {} replica(s)",
+                    meta.replication_factor
+                ),
+            ));
+        }
+        if let Some(broker) = replicas.iter().find(|b| **b != node_id) {
+            return Err(Refusal::new(
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                format!("topic '{name}': unknown broker {broker} in assignment (this node is {node_id})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +317,35 @@ mod tests {
         assert_eq!(previous.keys().collect::<Vec<_>>(), ["segment.ms"]);
         assert_eq!(reg.topics["t"].configs, new);
         assert_eq!(reg.alter_configs("nope", BTreeMap::new()), None);
+    }
+
+    fn meta_rf(partitions: i32, replication_factor: i16) -> TopicMeta {
+        TopicMeta {
+            replication_factor,
+            ..meta(partitions)
+        }
+    }
+
+    #[test]
+    fn growth_without_assignments_is_bounded_only_by_the_limit() {
+        check_growth("t", &meta_rf(1, 1), 5, None, 1).unwrap();
+        let err = check_growth("t", &meta_rf(1, 1), TOPIC_PARTITIONS_MAX + 1, None, 1).unwrap_err();
+        assert_eq!(err.code, ErrorCode::INVALID_PARTITIONS);
+    }
+
+    #[test]
+    fn assignments_must_cover_each_new_partition_with_this_node() {
+        let m = meta_rf(2, 1);
+        check_growth("t", &m, 4, Some(&[vec![1], vec![1]]), 1).unwrap();
+        let code = |a: &[Vec<i32>]| check_growth("t", &m, 4, Some(a), 1).unwrap_err().code;
+        assert_eq!(code(&[vec![1]]), ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+        assert_eq!(
+            code(&[vec![1], vec![2]]),
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT
+        );
+        assert_eq!(
+            code(&[vec![1], vec![1, 1]]),
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT
+        );
     }
 }

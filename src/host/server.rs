@@ -10,11 +10,12 @@ use super::admission::{Admission, AdmissionConfig};
 use super::dir_lock::{DirLock, DirLockError};
 use super::fd_limit::FdBudget;
 use super::kafka;
-use super::node::{Node, NodeActor, NodeConfig, NodeHandle};
+use super::node::{Node, NodeActor, NodeConfig};
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
-use crate::messages::{NodeMsg, TopicMeta, PARTITIONS, TOPICS};
+use crate::messages::call::ask;
+use crate::messages::{NodeMsg, OpenAllRequest, ShutdownRequest, PARTITIONS, TOPICS};
 use crate::partition::actor::Partitions;
 use crate::storage::file::FileStorage;
 use crate::storage::Storage;
@@ -39,7 +40,6 @@ pub enum ServerError {
 pub struct Server {
     pub kafka_addrs: Vec<std::net::SocketAddr>,
     node: Node<NodeMsg>,
-    service: Arc<BrokerService<NodeHandle<NodeMsg>>>,
     stop: watch::Sender<bool>,
     /// Closes when every accept loop and connection has finished (see [`kafka::Lifecycle`]).
     all_closed: mpsc::Receiver<()>,
@@ -101,14 +101,8 @@ impl Server {
         storage: Arc<dyn Storage>,
         admission: Arc<Admission>,
     ) -> Result<Self, ServerError> {
-        let topics = TopicsActor::open(storage.clone(), 1)
+        let topics = TopicsActor::open(storage.clone(), 1, config.admin_settings())
             .map_err(|e| ServerError::Metadata(e.to_string()))?;
-        let topic_names: Vec<(String, TopicMeta)> = topics
-            .registry()
-            .topics
-            .iter()
-            .map(|(name, meta)| (name.clone(), meta.clone()))
-            .collect();
         let partitions = Partitions::new(storage);
         let actors = vec![
             (TOPICS, NodeActor::new(topics)),
@@ -131,18 +125,13 @@ impl Server {
         // Open every partition log of the registry (recovering it) before taking clients. A log
         // that cannot open does not stop the broker (issue 9: one unopenable log made it
         // unrestartable): that partition answers KAFKA_STORAGE_ERROR and is retried.
-        let mut offline = 0usize;
-        for (name, meta) in &topic_names {
-            if let Err(error) = service.ensure_partitions(name, meta).await {
-                offline += 1;
-                tracing::error!(topic = %name, %error, "topic has partitions that cannot be opened yet; retrying them when used");
-            }
-        }
-        let partition_count: i64 = topic_names.iter().map(|(_, m)| m.partitions as i64).sum();
+        let opened = ask(&node.handle(), OpenAllRequest)
+            .await
+            .map_err(|e| ServerError::Metadata(format!("cannot open the partition logs: {e}")))?;
         tracing::info!(
-            topics = topic_names.len(),
-            partitions = partition_count,
-            topics_with_offline_partitions = offline,
+            topics = opened.topics,
+            partitions = opened.partitions,
+            topics_with_offline_partitions = opened.topics_with_offline_partitions,
             "partition logs recovered and open"
         );
         let mut kafka_addrs = Vec::new();
@@ -193,7 +182,6 @@ impl Server {
         Ok(Self {
             kafka_addrs,
             node,
-            service,
             stop,
             all_closed,
             _dir_lock: None,
@@ -212,8 +200,15 @@ impl Server {
         {
             tracing::warn!("connections still busy after the grace period; closing anyway");
         }
-        match self.service.close_partitions().await {
-            Ok(()) => tracing::info!("partition logs flushed and closed"),
+        match ask(&self.node.handle(), ShutdownRequest).await {
+            Ok(done) => match done.into_result() {
+                Ok(()) => tracing::info!("partition logs flushed and closed"),
+                Err(refusal) => tracing::error!(
+                    code = %refusal.code,
+                    error = %refusal.message,
+                    "closing partition logs failed"
+                ),
+            },
             Err(error) => tracing::error!(%error, "closing partition logs failed"),
         }
         self.node.shutdown();

@@ -100,11 +100,15 @@ calls! {
     OfflineRequest, Vec<TopicPartition> => PARTITIONS,
         |r| NodeMsg::Partitions(PartitionsRequest::Offline(r));
     ListTopicsRequest, BTreeMap<String, TopicMeta> => TOPICS, |_| NodeMsg::Topics(TopicsRequest::List);
-    CreateTopicRequest, TopicChange => TOPICS, |r| NodeMsg::Topics(TopicsRequest::Create(r));
-    DeleteTopicRequest, TopicChange => TOPICS, |r| NodeMsg::Topics(TopicsRequest::Delete(r));
-    AddPartitionsRequest, TopicChange => TOPICS,
-        |r| NodeMsg::Topics(TopicsRequest::AddPartitions(r));
-    AlterConfigsRequest, TopicChange => TOPICS, |r| NodeMsg::Topics(TopicsRequest::AlterConfigs(r));
+    CreateTopicsRequest, Vec<TopicChange> => TOPICS,
+        |r| NodeMsg::Topics(TopicsRequest::CreateTopics(r));
+    DeleteTopicsRequest, Deletions => TOPICS, |r| NodeMsg::Topics(TopicsRequest::DeleteTopics(r));
+    CreatePartitionsRequest, Vec<Result<(), Refusal>> => TOPICS,
+        |r| NodeMsg::Topics(TopicsRequest::CreatePartitions(r));
+    AlterConfigsRequest, ConfigAlterations => TOPICS,
+        |r| NodeMsg::Topics(TopicsRequest::AlterConfigs(r));
+    AutoCreateRequest, Option<TopicMeta> => TOPICS, |r| NodeMsg::Topics(TopicsRequest::AutoCreate(r));
+    OpenAllRequest, OpenAllReport => TOPICS, |_| NodeMsg::Topics(TopicsRequest::OpenAll);
 }
 
 replies! {
@@ -116,7 +120,12 @@ replies! {
     InitProducerIdResult = PartitionsReply::InitProducerId;
     Vec<TopicPartition> = PartitionsReply::Offline;
     BTreeMap<String, TopicMeta> = TopicsReply::List;
-    TopicChange = TopicsReply::Topic | Refused;
+    Vec<TopicChange> = TopicsReply::Created;
+    Deletions = TopicsReply::Deleted | Failed;
+    Vec<Result<(), Refusal>> = TopicsReply::PartitionsCreated;
+    ConfigAlterations = TopicsReply::ConfigsAltered | Failed;
+    Option<TopicMeta> = TopicsReply::AutoCreated;
+    OpenAllReport = TopicsReply::Opened;
 }
 
 #[cfg(test)]
@@ -137,23 +146,23 @@ mod tests {
     }
 
     #[test]
-    fn a_topic_change_is_the_topic_or_the_refusal() {
-        let refusal = Refusal {
-            code: ErrorCode::TOPIC_ALREADY_EXISTS,
-            message: "exists".into(),
-        };
-        let refused = NodeMsg::TopicsReply(TopicsReply::Refused(refusal.clone()));
-        assert_eq!(TopicChange::try_from(refused), Ok(Err(refusal)));
-        let meta = TopicMeta {
-            id: [1; 16],
-            partitions: 2,
-            replication_factor: 1,
-            configs: BTreeMap::new(),
-        };
-        let topic = NodeMsg::TopicsReply(TopicsReply::Topic(meta.clone()));
-        assert_eq!(TopicChange::try_from(topic), Ok(Ok(meta)));
-        let list = NodeMsg::TopicsReply(TopicsReply::List(BTreeMap::new()));
-        assert!(TopicChange::try_from(list).is_err());
+    fn a_request_failure_is_the_err_side_of_its_reply() {
+        let failed = || NodeMsg::TopicsReply(TopicsReply::Failed("lost".into()));
+        assert_eq!(Deletions::try_from(failed()), Ok(Err("lost".to_string())));
+        assert_eq!(
+            ConfigAlterations::try_from(failed()),
+            Ok(Err("lost".to_string()))
+        );
+        let deleted = NodeMsg::TopicsReply(TopicsReply::Deleted(Vec::new()));
+        assert_eq!(Deletions::try_from(deleted), Ok(Ok(Vec::new())));
+        // Same shape, other request: grown partitions are not altered configs.
+        let grown = NodeMsg::TopicsReply(TopicsReply::PartitionsCreated(Vec::new()));
+        assert!(ConfigAlterations::try_from(grown).is_err());
+        let refused = NodeMsg::TopicsReply(TopicsReply::Refused(Refusal::new(
+            ErrorCode::INVALID_CONFIG,
+            "x",
+        )));
+        assert!(Option::<TopicMeta>::try_from(refused).is_err());
     }
 
     #[test]
@@ -163,10 +172,10 @@ mod tests {
             msg,
             NodeMsg::Partitions(PartitionsRequest::Shutdown)
         ));
-        let msg: NodeMsg = DeleteTopicRequest { name: "t".into() }.into();
+        let msg: NodeMsg = AutoCreateRequest { name: "t".into() }.into();
         assert!(matches!(
             msg,
-            NodeMsg::Topics(TopicsRequest::Delete(DeleteTopicRequest { ref name })) if name == "t"
+            NodeMsg::Topics(TopicsRequest::AutoCreate(AutoCreateRequest { ref name })) if name == "t"
         ));
         assert_eq!(<ListTopicsRequest as Call>::TO, TOPICS);
         assert_eq!(<ProduceRequest as Call>::TO, PARTITIONS);

@@ -65,26 +65,26 @@ mod tests {
         // PartitionsReply = 1, Offline = 6, one entry.
         let offline = NodeMsg::PartitionsReply(PartitionsReply::Offline(vec![tp]));
         assert_eq!(bytes(&offline), [1, 6, 1, 1, b't', 6]);
-        // Topics = 2, Delete = 2.
-        let delete_topic = NodeMsg::Topics(TopicsRequest::Delete(DeleteTopicRequest {
+        // Topics = 2, AutoCreate = 5.
+        let auto_create = NodeMsg::Topics(TopicsRequest::AutoCreate(AutoCreateRequest {
             name: "t".into(),
         }));
-        assert_eq!(bytes(&delete_topic), [2, 2, 1, b't']);
-        // TopicsReply = 3, Refused = 2; error code 17 zigzags to 34.
+        assert_eq!(bytes(&auto_create), [2, 5, 1, b't']);
+        // TopicsReply = 3, Refused = 8; error code 17 zigzags to 34.
         let refused = NodeMsg::TopicsReply(TopicsReply::Refused(Refusal {
             code: ErrorCode::INVALID_TOPIC_EXCEPTION,
             message: "x".into(),
         }));
-        assert_eq!(bytes(&refused), [3, 2, 34, 1, b'x']);
-        // TopicsReply = 3, Topic = 1; the id is 16 bytes with no length; 2 partitions zigzag
-        // to 4, replication factor 1 to 2, then an empty config map.
-        let topic = NodeMsg::TopicsReply(TopicsReply::Topic(TopicMeta {
+        assert_eq!(bytes(&refused), [3, 8, 34, 1, b'x']);
+        // TopicsReply = 3, AutoCreated = 5, Some = 1; the id is 16 bytes with no length; 2
+        // partitions zigzag to 4, replication factor 1 to 2, then an empty config map.
+        let topic = NodeMsg::TopicsReply(TopicsReply::AutoCreated(Some(TopicMeta {
             id: [7; 16],
             partitions: 2,
             replication_factor: 1,
             configs: BTreeMap::new(),
-        }));
-        let mut expected = vec![3, 1];
+        })));
+        let mut expected = vec![3, 5, 1];
         expected.extend([7; 16]);
         expected.extend([4, 2, 0]);
         assert_eq!(bytes(&topic), expected);

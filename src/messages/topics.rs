@@ -1,5 +1,9 @@
 //! The topics actor's requests and replies ([`super::TOPICS`]), and the topic metadata they
 //! carry.
+//!
+//! Every request that changes topics is one whole Kafka admin request (or an auto-creation, or
+//! the start-up opening of every log): the topics actor runs it from validation to the last
+//! partition log before it starts the next, so two of them never interleave.
 
 use std::collections::BTreeMap;
 
@@ -14,62 +18,136 @@ pub struct TopicMeta {
     pub configs: BTreeMap<String, String>,
 }
 
-/// The refusal a [`TopicsReply::Refused`] carries; it lives with the error codes.
+/// The refusal a topic outcome carries; it lives with the error codes.
 pub use crate::types::Refusal;
 
 /// Requests to [`super::TOPICS`], each with its own type (see `PartitionsRequest`).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum TopicsRequest {
     List,
-    Create(CreateTopicRequest),
-    Delete(DeleteTopicRequest),
-    AddPartitions(AddPartitionsRequest),
+    CreateTopics(CreateTopicsRequest),
+    DeleteTopics(DeleteTopicsRequest),
+    CreatePartitions(CreatePartitionsRequest),
     AlterConfigs(AlterConfigsRequest),
+    AutoCreate(AutoCreateRequest),
+    /// Start-up: open (recover) the log of every registered partition.
+    OpenAll,
 }
 
 /// [`TopicsRequest::List`], as a typed call: every topic with its metadata.
 #[derive(Debug)]
 pub struct ListTopicsRequest;
 
+/// CreateTopics: the topics in request order (a count or factor of -1 is the broker default);
+/// the reply has one [`TopicChange`] per topic, in the same order.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct CreateTopicRequest {
+pub struct CreateTopicsRequest {
+    pub topics: Vec<NewTopic>,
+    pub validate_only: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewTopic {
     pub name: String,
     pub partitions: i32,
     pub replication_factor: i16,
     pub configs: BTreeMap<String, String>,
+}
+
+/// DeleteTopics: the topics in request order, by name or (v6) by id.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteTopicsRequest {
+    pub topics: Vec<TopicRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TopicRef {
+    Name(String),
+    Id([u8; 16]),
+}
+
+/// One topic of a DeleteTopics reply: its name (`None`: an id no topic has) and the topic as
+/// deleted, or why not.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicDeletion {
+    pub name: Option<String>,
+    pub outcome: TopicChange,
+}
+
+/// CreatePartitions: each topic's new total and its explicit assignments (broker ids per new
+/// partition), in request order; the reply has one outcome per topic.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatePartitionsRequest {
+    pub topics: Vec<Growth>,
     pub validate_only: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DeleteTopicRequest {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Growth {
     pub name: String,
+    pub count: i32,
+    pub assignments: Option<Vec<Vec<i32>>>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AddPartitionsRequest {
-    pub name: String,
-    pub total: i32,
-    pub validate_only: bool,
-}
-
-/// Replace a topic's config overrides (Incremental/AlterConfigs). `configs` is the complete
-/// new override map, already checked by the broker; the reply is the topic as changed.
+/// Incremental/AlterConfigs of topic resources, in request order: the new overrides are worked
+/// out from the topic's overrides as they are when the request runs.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AlterConfigsRequest {
-    pub name: String,
-    pub configs: BTreeMap<String, String>,
+    pub topics: Vec<(String, ConfigChange)>,
     pub validate_only: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ConfigChange {
+    /// IncrementalAlterConfigs: (key, `AlterConfigOp.OpType`, value) per config.
+    Incremental(Vec<(String, i8, Option<String>)>),
+    /// The legacy AlterConfigs: every override replaced; a null value means "not set".
+    Replace(Vec<(String, Option<String>)>),
+}
+
+/// Metadata (or Produce) named a topic that does not exist: create it with the broker defaults.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AutoCreateRequest {
+    pub name: String,
+}
+
+/// [`TopicsRequest::OpenAll`], as a typed call.
+#[derive(Debug)]
+pub struct OpenAllRequest;
+
+/// What [`TopicsRequest::OpenAll`] found.
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenAllReport {
+    pub topics: usize,
+    pub partitions: i64,
+    /// Topics with a partition whose log cannot open yet (it answers KAFKA_STORAGE_ERROR and
+    /// is retried when used).
+    pub topics_with_offline_partitions: usize,
 }
 
 /// Replies from [`super::TOPICS`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum TopicsReply {
     List(BTreeMap<String, TopicMeta>),
-    /// The topic as created, deleted or changed.
-    Topic(TopicMeta),
+    Created(Vec<TopicChange>),
+    Deleted(Vec<TopicDeletion>),
+    PartitionsCreated(Vec<Result<(), Refusal>>),
+    ConfigsAltered(Vec<Result<(), Refusal>>),
+    AutoCreated(Option<TopicMeta>),
+    Opened(OpenAllReport),
+    /// The request could not be carried out (a partition request failed or got no answer in
+    /// a way no Kafka error code describes): the gateway closes the connection with this reason.
+    Failed(String),
+    /// Not a topics request.
     Refused(Refusal),
 }
 
 /// The answer to a request that changes one topic (create, delete, grow, alter): the topic as
-/// changed, or why not. [`TopicsReply::Topic`] or [`TopicsReply::Refused`] as one type.
+/// changed, or why not.
 pub type TopicChange = Result<TopicMeta, Refusal>;
+
+/// The reply to DeleteTopics: every topic's outcome, or why the request failed as a whole.
+pub type Deletions = Result<Vec<TopicDeletion>, String>;
+
+/// The reply to Incremental/AlterConfigs: every topic's outcome, or why the request failed.
+pub type ConfigAlterations = Result<Vec<Result<(), Refusal>>, String>;

@@ -1,0 +1,448 @@
+//! [`Admin`] driven by hand: every partitions answer is fed in by the test, so the order of
+//! calls and replies is exactly what the topics actor would emit, with no runtime.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+
+use super::*;
+use crate::actor::{ActorId, Effect, Outbox};
+use crate::messages::{AutoCreateRequest, PartitionsRequest, TopicsRequest};
+use crate::storage::mem::MemStorage;
+use crate::storage::Storage;
+
+const ME: Addr = Addr {
+    node: NodeId(1),
+    actor: ActorId(1),
+};
+
+struct Harness {
+    admin: Admin,
+    store: TopicStore,
+    storage: Arc<dyn Storage>,
+    settings: AdminSettings,
+    rng: SmallRng,
+    outbox: Outbox<NodeMsg, NoTimer>,
+    next_request: u64,
+    /// Seen but not looked at yet (what followed a reply [`Harness::answer_all_done`] took).
+    backlog: Vec<Seen>,
+}
+
+/// One effect the admin recorded, in the terms the tests check.
+#[derive(Debug)]
+enum Seen {
+    Call(CallId, PartitionsRequest),
+    Reply(RequestId, TopicsReply),
+}
+
+impl Harness {
+    fn new() -> Self {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        Self {
+            admin: Admin::default(),
+            store: TopicStore::open(storage.clone(), 1).unwrap(),
+            storage,
+            settings: AdminSettings {
+                node_id: NodeId(1),
+                log: LogConfig::default(),
+                num_partitions: 1,
+                default_replication_factor: 1,
+            },
+            rng: SmallRng::seed_from_u64(7),
+            outbox: Outbox::default(),
+            next_request: 0,
+            backlog: Vec::new(),
+        }
+    }
+
+    /// Registers `name` directly (no logs asked for).
+    fn with_topic(mut self, name: &str, partitions: i32) -> Self {
+        let topic = NewTopic {
+            name: name.into(),
+            partitions,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+        };
+        self.store.create(&mut self.rng, topic, false).unwrap();
+        self
+    }
+
+    fn submit(&mut self, op: AdminOp) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let mut ctx = Ctx::new(now(), ME, &mut self.rng, &mut self.outbox);
+        self.admin
+            .submit(&mut ctx, &mut self.store, &self.settings, id, op);
+        id
+    }
+
+    fn answer(&mut self, call: CallId, answer: Answer) {
+        let mut ctx = Ctx::new(now(), ME, &mut self.rng, &mut self.outbox);
+        self.admin
+            .answered(&mut ctx, &mut self.store, &self.settings, call, answer);
+    }
+
+    /// Everything recorded since the last look.
+    fn seen(&mut self) -> Vec<Seen> {
+        let recorded = self
+            .outbox
+            .take_effects()
+            .into_iter()
+            .map(|effect| match effect {
+                Effect::Call {
+                    to,
+                    call,
+                    msg: NodeMsg::Partitions(request),
+                    timeout_ms,
+                } => {
+                    assert_eq!(to.actor, PARTITIONS);
+                    assert_eq!(timeout_ms, PARTITION_ADMIN_CALL_TIMEOUT_MS);
+                    Seen::Call(call, request)
+                }
+                Effect::Reply {
+                    id,
+                    msg: NodeMsg::TopicsReply(reply),
+                } => Seen::Reply(id, reply),
+                other => panic!("unexpected effect {other:?}"),
+            });
+        let mut seen = std::mem::take(&mut self.backlog);
+        seen.extend(recorded);
+        seen
+    }
+
+    /// The one thing recorded since the last look: a call to the partitions actor.
+    fn call(&mut self) -> (CallId, PartitionsRequest) {
+        match self.seen().as_mut_slice() {
+            [Seen::Call(call, request)] => (
+                *call,
+                std::mem::replace(request, PartitionsRequest::Shutdown),
+            ),
+            other => panic!("expected one call, got {other:?}"),
+        }
+    }
+
+    /// Answers every call with "done" until the running operation replies; the requests asked.
+    fn answer_all_done(&mut self) -> (Vec<PartitionsRequest>, RequestId, TopicsReply) {
+        let mut asked = Vec::new();
+        loop {
+            let mut seen = self.seen().into_iter();
+            match seen.next() {
+                Some(Seen::Call(call, request)) => {
+                    assert!(seen.next().is_none(), "one call at a time");
+                    asked.push(request);
+                    self.answer(call, Ok(done(ErrorCode::NONE)));
+                }
+                Some(Seen::Reply(id, reply)) => {
+                    self.backlog = seen.collect();
+                    return (asked, id, reply);
+                }
+                None => panic!("nothing asked and no reply"),
+            }
+        }
+    }
+}
+
+fn now() -> crate::actor::Now {
+    crate::actor::Now {
+        unix_ms: 0,
+        mono_ms: 0,
+    }
+}
+
+fn done(code: ErrorCode) -> NodeMsg {
+    let outcome = if code == ErrorCode::NONE {
+        Ok(())
+    } else {
+        Err(Refusal::new(code, "disk says no"))
+    };
+    NodeMsg::PartitionsReply(crate::messages::PartitionsReply::Done(Done::from(outcome)))
+}
+
+fn new_topic(name: &str, partitions: i32) -> NewTopic {
+    NewTopic {
+        name: name.into(),
+        partitions,
+        replication_factor: 1,
+        configs: BTreeMap::new(),
+    }
+}
+
+fn create(name: &str, partitions: i32) -> AdminOp {
+    AdminOp::CreateTopics(CreateTopicsRequest {
+        topics: vec![new_topic(name, partitions)],
+        validate_only: false,
+    })
+}
+
+fn delete(name: &str) -> AdminOp {
+    AdminOp::DeleteTopics(DeleteTopicsRequest {
+        topics: vec![TopicRef::Name(name.into())],
+    })
+}
+
+fn set(key: &str, value: &str) -> AdminOp {
+    AdminOp::AlterConfigs(AlterConfigsRequest {
+        topics: vec![(
+            "t".into(),
+            ConfigChange::Incremental(vec![(key.into(), 0, Some(value.into()))]),
+        )],
+        validate_only: false,
+    })
+}
+
+/// The partition a partitions request names, and what it asks.
+fn asked(request: &PartitionsRequest) -> (&'static str, i32) {
+    match request {
+        PartitionsRequest::Ensure(r) => ("ensure", r.tp.partition),
+        PartitionsRequest::Delete(r) => ("delete", r.tp.partition),
+        PartitionsRequest::SetConfig(r) => ("set-config", r.tp.partition),
+        other => panic!("not an administration request: {other:?}"),
+    }
+}
+
+#[test]
+fn a_re_create_waits_for_the_delete_it_follows_to_finish_its_partitions() {
+    let mut h = Harness::new().with_topic("t", 2);
+    let deleting = h.submit(delete("t"));
+    let (first, request) = h.call();
+    assert_eq!(asked(&request), ("delete", 0));
+    // The re-create arrives while the delete waits for its first partition: it only queues.
+    let creating = h.submit(create("t", 1));
+    assert!(h.seen().is_empty());
+    assert_eq!(h.admin.pending(), 2);
+    h.answer(first, Ok(done(ErrorCode::NONE)));
+    let (second, request) = h.call();
+    assert_eq!(asked(&request), ("delete", 1));
+    assert!(h.store.registry().topics.is_empty());
+    h.answer(second, Ok(done(ErrorCode::NONE)));
+    // The delete's last partition answered: it replies, and only then the create starts.
+    let mut seen = h.seen().into_iter();
+    match seen.next() {
+        Some(Seen::Reply(id, TopicsReply::Deleted(deleted))) => {
+            assert_eq!(id, deleting);
+            assert_eq!(deleted[0].name.as_deref(), Some("t"));
+            assert_eq!(deleted[0].outcome.as_ref().unwrap().partitions, 2);
+        }
+        other => panic!("expected the delete's reply first, got {other:?}"),
+    }
+    let Some(Seen::Call(ensure, request)) = seen.next() else {
+        panic!("expected the create to open its log")
+    };
+    assert_eq!(asked(&request), ("ensure", 0));
+    assert_eq!(h.store.registry().topics["t"].partitions, 1);
+    h.answer(ensure, Ok(done(ErrorCode::NONE)));
+    match h.seen().as_slice() {
+        [Seen::Reply(id, TopicsReply::Created(created))] => {
+            assert_eq!(*id, creating);
+            assert_eq!(created[0].as_ref().unwrap().partitions, 1);
+        }
+        other => panic!("expected the create's reply, got {other:?}"),
+    }
+    assert_eq!(h.admin.pending(), 0);
+}
+
+#[test]
+fn a_log_that_cannot_open_rolls_the_creation_back_with_kafka_storage_error() {
+    let mut h = Harness::new();
+    h.submit(create("t", 2));
+    let (call, request) = h.call();
+    assert_eq!(asked(&request), ("ensure", 0));
+    h.answer(call, Ok(done(ErrorCode::KAFKA_STORAGE_ERROR)));
+    // Opening goes on (the other logs are asked for), then every log is deleted again.
+    let (asked_after, _, reply) = h.answer_all_done();
+    let asked_after: Vec<_> = asked_after.iter().map(asked).collect();
+    assert_eq!(asked_after, [("ensure", 1), ("delete", 0), ("delete", 1)]);
+    let TopicsReply::Created(created) = reply else {
+        panic!("{reply:?}")
+    };
+    let refusal = created[0].as_ref().unwrap_err();
+    assert_eq!(refusal.code, ErrorCode::KAFKA_STORAGE_ERROR);
+    assert_eq!(
+        refusal.message,
+        "cannot create the topic's logs: partition 0: partition request failed with error 56: disk says no"
+    );
+    assert!(h.store.registry().topics.is_empty());
+    // Unregistered on disk too.
+    let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
+    assert!(reopened.registry().topics.is_empty());
+}
+
+#[test]
+fn a_call_that_gets_no_answer_counts_as_a_failed_partition() {
+    let mut h = Harness::new();
+    h.submit(AdminOp::AutoCreate("auto".into()));
+    let (call, request) = h.call();
+    assert_eq!(asked(&request), ("ensure", 0));
+    h.answer(call, Err(CallFailure::TimedOut));
+    let (rest, _, reply) = h.answer_all_done();
+    assert_eq!(rest.iter().map(asked).collect::<Vec<_>>(), [("delete", 0)]);
+    assert!(matches!(reply, TopicsReply::AutoCreated(None)), "{reply:?}");
+    assert!(h.store.registry().topics.is_empty());
+
+    // A delete whose partition is unreachable fails the request as a whole.
+    let mut h = Harness::new().with_topic("t", 1);
+    h.submit(delete("t"));
+    let (call, _) = h.call();
+    h.answer(call, Err(CallFailure::Unreachable));
+    match h.seen().as_slice() {
+        [Seen::Reply(_, TopicsReply::Failed(reason))] => {
+            assert!(reason.contains("Unreachable"), "{reason}")
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    // A stale answer (to a call that already failed) changes nothing.
+    h.answer(call, Ok(done(ErrorCode::NONE)));
+    assert!(h.seen().is_empty());
+}
+
+#[test]
+fn an_alteration_starts_from_the_overrides_the_one_before_it_left() {
+    let mut h = Harness::new().with_topic("t", 1);
+    h.submit(set("retention.ms", "5"));
+    h.submit(set("segment.bytes", "1048576"));
+    let (first, request) = h.call();
+    assert_eq!(asked(&request), ("set-config", 0));
+    // The second alteration has not read the overrides yet: it waits behind the first.
+    assert_eq!(h.store.registry().topics["t"].configs.len(), 1);
+    h.answer(first, Ok(done(ErrorCode::NONE)));
+    let mut seen = h.seen().into_iter();
+    assert!(
+        matches!(seen.next(), Some(Seen::Reply(RequestId(0), TopicsReply::ConfigsAltered(ref r))) if r == &[Ok(())])
+    );
+    let Some(Seen::Call(second, request)) = seen.next() else {
+        panic!("expected the second alteration's partition request")
+    };
+    let PartitionsRequest::SetConfig(set_config) = request else {
+        panic!("{request:?}")
+    };
+    // The partition gets both changes: the first one's retention and the second's segments.
+    assert_eq!(set_config.config.retention_ms, Some(5));
+    assert_eq!(set_config.config.segment_bytes, 1_048_576);
+    h.answer(second, Ok(done(ErrorCode::NONE)));
+    let configs = &h.store.registry().topics["t"].configs;
+    assert_eq!(
+        configs.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["retention.ms", "segment.bytes"]
+    );
+}
+
+#[test]
+fn a_partition_refusing_its_config_is_answered_with_its_code() {
+    let mut h = Harness::new().with_topic("t", 2);
+    h.submit(set("retention.ms", "5"));
+    let (call, _) = h.call();
+    h.answer(call, Ok(done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)));
+    // Reconfiguring stops at the first refusal (partition 1 is not asked).
+    match h.seen().as_slice() {
+        [Seen::Reply(_, TopicsReply::ConfigsAltered(outcomes))] => {
+            let refusal = outcomes[0].as_ref().unwrap_err();
+            assert_eq!(refusal.code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+            assert_eq!(
+                refusal.message,
+                "configs saved, but partition 0 could not apply them: disk says no"
+            );
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn open_all_opens_every_registered_partition_and_counts_the_failed_topics() {
+    let mut h = Harness::new().with_topic("a", 2).with_topic("b", 1);
+    h.submit(AdminOp::OpenAll);
+    let (call, request) = h.call();
+    assert_eq!(asked(&request), ("ensure", 0));
+    h.answer(call, Ok(done(ErrorCode::KAFKA_STORAGE_ERROR)));
+    let (rest, _, reply) = h.answer_all_done();
+    assert_eq!(rest.len(), 2, "a-1 and b-0 are still opened");
+    assert_eq!(
+        reply_report(reply),
+        OpenAllReport {
+            topics: 2,
+            partitions: 3,
+            topics_with_offline_partitions: 1,
+        }
+    );
+    // A failed open leaves the registry alone: the partition is retried when used.
+    assert_eq!(h.store.registry().topics.len(), 2);
+}
+
+fn reply_report(reply: TopicsReply) -> OpenAllReport {
+    match reply {
+        TopicsReply::Opened(report) => report,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn growth_and_deletion_by_id_follow_the_registry_as_each_operation_starts() {
+    let mut h = Harness::new().with_topic("t", 1);
+    let id = h.store.registry().topics["t"].id;
+    let grow = AdminOp::CreatePartitions(CreatePartitionsRequest {
+        topics: vec![Growth {
+            name: "t".into(),
+            count: 2,
+            assignments: None,
+        }],
+        validate_only: false,
+    });
+    h.submit(grow);
+    // Queued behind the growth; resolved when it starts, so it finds the grown topic.
+    h.submit(AdminOp::DeleteTopics(DeleteTopicsRequest {
+        topics: vec![TopicRef::Id(id), TopicRef::Id([9; 16])],
+    }));
+    let (grown, _, reply) = h.answer_all_done();
+    assert_eq!(
+        grown.iter().map(asked).collect::<Vec<_>>(),
+        [("ensure", 0), ("ensure", 1)]
+    );
+    assert!(matches!(reply, TopicsReply::PartitionsCreated(ref r) if r == &[Ok(())]));
+    let (deleted, _, reply) = h.answer_all_done();
+    assert_eq!(deleted.len(), 2);
+    let TopicsReply::Deleted(deletions) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(deletions[0].name.as_deref(), Some("t"));
+    assert_eq!(deletions[1].name, None);
+    assert_eq!(
+        deletions[1].outcome.as_ref().unwrap_err().code,
+        ErrorCode::UNKNOWN_TOPIC_ID
+    );
+}
+
+/// The actor hands every administration request to [`Admin`] and answers List at once, even
+/// while an administration waits for the partitions actor.
+#[test]
+fn the_actor_answers_list_while_an_administration_waits() {
+    use crate::actor::{Actor, Input, Origin};
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let settings = Harness::new().settings;
+    let mut actor = super::super::actor::TopicsActor::open(storage, 1, settings).unwrap();
+    let mut rng = SmallRng::seed_from_u64(1);
+    let mut outbox = Outbox::default();
+    let mut request = |actor: &mut super::super::actor::TopicsActor, id, msg| {
+        let mut ctx = Ctx::new(now(), ME, &mut rng, &mut outbox);
+        let input = Input::Request {
+            id: RequestId(id),
+            from: Origin::Host,
+            msg: NodeMsg::Topics(msg),
+        };
+        actor.handle(&mut ctx, input);
+        outbox.take_effects()
+    };
+    let auto = TopicsRequest::AutoCreate(AutoCreateRequest { name: "a".into() });
+    let effects = request(&mut actor, 1, auto);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Call { .. }]),
+        "{effects:?}"
+    );
+    let effects = request(&mut actor, 2, TopicsRequest::List);
+    match effects.as_slice() {
+        [Effect::Reply {
+            id: RequestId(2),
+            msg: NodeMsg::TopicsReply(TopicsReply::List(topics)),
+        }] => assert!(topics.contains_key("a")),
+        other => panic!("expected the list, got {other:?}"),
+    }
+}
