@@ -66,10 +66,21 @@ fn idempotent(pid: ProducerId, epoch: i16, seq: i32, records: usize) -> Vec<u8> 
     build_idempotent_batch(&recs, T0_MS, pid.0, epoch, seq)
 }
 
+/// The `timeout_ms` of [`produce`]: what clients send, never reached in these tests.
+const PRODUCE_TIMEOUT_MS: i32 = 30_000;
+
 fn produce(acks: i16, partitions: Vec<(TopicPartition, Vec<u8>)>) -> PartitionsRequest {
+    produce_within(acks, PRODUCE_TIMEOUT_MS, partitions)
+}
+
+fn produce_within(
+    acks: i16,
+    timeout_ms: i32,
+    partitions: Vec<(TopicPartition, Vec<u8>)>,
+) -> PartitionsRequest {
     PartitionsRequest::Produce(ProduceRequest {
         acks,
-        timeout_ms: 30_000,
+        timeout_ms,
         partitions,
         checked: Vec::new(),
     })
@@ -128,6 +139,17 @@ fn timers(effects: &Effects) -> Vec<(PartitionsTimer, u64)> {
             _ => None,
         })
         .collect()
+}
+
+/// Asserts that `effects` only arm produce `produce_id`'s timeout at [`PRODUCE_TIMEOUT_MS`]:
+/// the produce waits (no reply) and starts no sync.
+fn assert_only_produce_timer(effects: &Effects, produce_id: u64) {
+    let timeout = (
+        PartitionsTimer::ProduceTimeout(produce_id),
+        PRODUCE_TIMEOUT_MS as u64,
+    );
+    assert_eq!(timers(effects), [timeout]);
+    assert_eq!(effects.len(), 1, "{effects:?}");
 }
 
 fn produce_results(reply: PartitionsReply) -> Vec<(TopicPartition, ProducePartitionResult)> {
@@ -318,11 +340,12 @@ fn acks_all_waits_for_the_sync_and_later_appends_share_the_next_one() {
     );
     let first_syncs = syncs(&effects);
     assert_eq!(first_syncs.len(), 2, "one sync per log");
-    // Two more appends to `a` while its sync runs: no new sync, no reply.
+    // Two more appends to `a` while its sync runs: no new sync, no reply; only the request's
+    // timeout is armed.
     let (second, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"3"))]));
-    assert!(effects.is_empty(), "{effects:?}");
+    assert_only_produce_timer(&effects, 1);
     let (third, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"4"))]));
-    assert!(effects.is_empty(), "{effects:?}");
+    assert_only_produce_timer(&effects, 2);
 
     // `b` durable but `a` not yet: the first request still waits.
     let (a_sync, b_sync) = (first_syncs[0].clone(), first_syncs[1].clone());
@@ -413,6 +436,140 @@ fn a_failed_sync_fails_the_waiters_and_the_log() {
         h.produce_one(1, &a, plain(b"2")).error_code,
         ErrorCode::KAFKA_STORAGE_ERROR
     );
+}
+
+/// The `CancelTimer` effects in `effects`.
+fn cancelled(effects: &Effects) -> Vec<PartitionsTimer> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::CancelTimer { key } => Some(*key),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Advances the harness clock by `ms` and fires `key`, as the host does at its deadline.
+fn fire(h: &mut Harness, key: PartitionsTimer, ms: u64) -> Effects {
+    h.now.unix_ms += ms as i64;
+    h.now.mono_ms += ms;
+    h.step(Input::Timer { key })
+}
+
+#[test]
+fn an_acks_all_produce_whose_sync_never_completes_times_out_and_a_late_sync_is_harmless() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (id, effects) = h.send(produce_within(-1, 10, vec![(a.clone(), plain(b"1"))]));
+    let key = PartitionsTimer::ProduceTimeout(0);
+    assert_eq!(timers(&effects), [(key, 10)], "one timer at timeout_ms");
+    let stuck = syncs(&effects);
+    assert_eq!(stuck.len(), 1);
+
+    // The sync job never completes; the timeout answers.
+    let mut effects = fire(&mut h, key, 10);
+    let results = produce_results(take_reply(&mut effects, id).expect("timed out"));
+    assert_eq!(results[0].1.error_code, ErrorCode::REQUEST_TIMED_OUT);
+    // As Kafka: the code changes, the append's offset stays (the record may still be written).
+    assert_eq!(results[0].1.base_offset, Offset(0));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(h.log_end(&a), 1, "the append stays in the log");
+
+    // The late completion finds no waiter: no second reply, no panic, the log is durable.
+    let effects = h.complete(stuck);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Reply { .. })));
+    assert_eq!(h.actor.replica(&a).unwrap().ack_offset(), Offset(1));
+    // The partition keeps working.
+    let (next, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"2"))]));
+    let mut effects = h.complete(syncs(&effects));
+    let results = produce_results(take_reply(&mut effects, next).expect("answered"));
+    assert_eq!(
+        (results[0].1.error_code, results[0].1.base_offset),
+        (ErrorCode::NONE, Offset(1))
+    );
+    assert_eq!(cancelled(&effects), [PartitionsTimer::ProduceTimeout(1)]);
+}
+
+#[test]
+fn a_produce_acknowledged_in_time_cancels_its_timeout() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (id, effects) = h.send(produce_within(-1, 10, vec![(a.clone(), plain(b"1"))]));
+    let key = PartitionsTimer::ProduceTimeout(0);
+    assert_eq!(timers(&effects), [(key, 10)]);
+    let mut effects = h.complete(syncs(&effects));
+    assert_eq!(cancelled(&effects), [key]);
+    let results = produce_results(take_reply(&mut effects, id).expect("answered"));
+    assert_eq!(results[0].1.error_code, ErrorCode::NONE);
+    // Had the firing crossed the cancel, it finds nothing to answer.
+    assert!(fire(&mut h, key, 10).is_empty());
+}
+
+#[test]
+fn only_the_partitions_still_waiting_time_out() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, b) = (tp("a"), tp("b"));
+    h.ensure(&a, config(None));
+    h.ensure(&b, config(None));
+    let (id, effects) = h.send(produce_within(
+        -1,
+        10,
+        vec![(a.clone(), plain(b"1")), (b.clone(), plain(b"2"))],
+    ));
+    let a_id = h.actor.replica(&a).unwrap().id;
+    let (a_sync, b_sync): (Vec<_>, Vec<_>) = syncs(&effects)
+        .into_iter()
+        .partition(|(token, _)| *token == a_id);
+    let effects = h.complete(a_sync);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Reply { .. })));
+    let mut effects = fire(&mut h, PartitionsTimer::ProduceTimeout(0), 10);
+    let results = produce_results(take_reply(&mut effects, id).expect("timed out"));
+    let codes: Vec<_> = results
+        .iter()
+        .map(|(tp, r)| (tp.topic.as_str(), r.error_code))
+        .collect();
+    assert_eq!(
+        codes,
+        [("a", ErrorCode::NONE), ("b", ErrorCode::REQUEST_TIMED_OUT)]
+    );
+    // `b`'s late sync answers no one.
+    let effects = h.complete(b_sync);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Reply { .. })));
+}
+
+#[test]
+fn only_a_waiting_acks_all_produce_arms_a_timeout_and_a_non_positive_one_expires_at_once() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, lazy) = (tp("a"), tp("lazy"));
+    h.ensure(&a, config(None));
+    h.ensure(&lazy, config(Some(200)));
+    let is_produce_timer =
+        |(key, _): &(PartitionsTimer, u64)| matches!(key, PartitionsTimer::ProduceTimeout(_));
+    // acks=1 answers after the append; acks=0 owes no answer; acks=-1 under an interval
+    // policy is acknowledged by the append (on one node the high watermark is the log end).
+    for (acks, tp) in [(1, &a), (0, &a), (-1, &lazy)] {
+        let (_, effects) = h.send(produce(acks, vec![(tp.clone(), plain(b"x"))]));
+        assert!(
+            !timers(&effects).iter().any(is_produce_timer),
+            "acks={acks} on {tp:?}: {effects:?}"
+        );
+    }
+    // Kafka's purgatory expires a zero or negative timeout at once; so does the timer.
+    for timeout_ms in [0, -1, i32::MIN] {
+        let (_, effects) = h.send(produce_within(
+            -1,
+            timeout_ms,
+            vec![(a.clone(), plain(b"y"))],
+        ));
+        let armed: Vec<_> = timers(&effects)
+            .into_iter()
+            .filter(is_produce_timer)
+            .collect();
+        assert_eq!(armed.len(), 1, "{effects:?}");
+        assert_eq!(armed[0].1, 0, "timeout_ms={timeout_ms}");
+    }
 }
 
 #[test]
@@ -916,10 +1073,8 @@ fn an_acks_all_retry_of_a_batch_not_yet_durable_waits_for_the_same_sync() {
     let in_flight = syncs(&effects);
     assert_eq!(in_flight.len(), 1);
     let (retry, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(pid, epoch, 0, 1))]));
-    assert!(
-        effects.is_empty(),
-        "the retry waits for the original's sync: {effects:?}"
-    );
+    // The retry waits for the original's sync.
+    assert_only_produce_timer(&effects, 1);
     let mut effects = h.complete(in_flight);
     for id in [original, retry] {
         let results = produce_results(take_reply(&mut effects, id).expect("answered"));

@@ -44,6 +44,7 @@ named_codes! {
     UNKNOWN_TOPIC_OR_PARTITION = UnknownTopicOrPartition,
     LEADER_NOT_AVAILABLE = LeaderNotAvailable,
     NOT_LEADER_OR_FOLLOWER = NotLeaderOrFollower,
+    REQUEST_TIMED_OUT = RequestTimedOut,
     MESSAGE_TOO_LARGE = MessageTooLarge,
     COORDINATOR_NOT_AVAILABLE = CoordinatorNotAvailable,
     INVALID_TOPIC_EXCEPTION = InvalidTopicException,
