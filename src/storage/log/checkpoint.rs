@@ -102,14 +102,15 @@ pub(crate) fn write(
     persist::replace_file(storage, &path, &encode(kind, offset)).at(&path)
 }
 
-/// Removes a checkpoint durably; no error if absent.
-pub(crate) fn remove(storage: &dyn Storage, dir: &Path, kind: Kind) -> Result<(), LogError> {
+/// Removes a checkpoint, not durably (the caller syncs the directory later); returns whether
+/// it existed.
+pub(crate) fn remove(storage: &dyn Storage, dir: &Path, kind: Kind) -> Result<bool, LogError> {
     let path = dir.join(kind.file_name());
-    if storage.exists(&path) {
-        storage.remove_file(&path).at(&path)?;
-        storage.sync_dir(dir).at(dir)?;
+    if !storage.exists(&path) {
+        return Ok(false);
     }
-    Ok(())
+    storage.remove_file(&path).at(&path)?;
+    Ok(true)
 }
 
 #[cfg(test)]

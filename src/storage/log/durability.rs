@@ -41,6 +41,9 @@ pub(super) struct Pending {
     dir_dirty: bool,
     /// The recovery point to write once the sealed segments are synced.
     recovery_point: Option<i64>,
+    /// Write `recovery_point` even if it is not above the log's (open: the checkpoint on disk
+    /// may vouch for more than the recovered log holds, or be missing).
+    rewrite_recovery_point: bool,
     /// A job writing a recovery point is running: the checkpoint on disk may be ahead of the
     /// log's `recovery_point` until it completes.
     recovery_point_in_flight: bool,
@@ -68,6 +71,25 @@ impl Pending {
         self.recovery_point = self.recovery_point.map(|rp| rp.min(base));
     }
 
+    /// Open recovered (cut, or rebuilt the indexes of) `segment`: its files must be synced
+    /// before the recovery point moves past it.
+    pub(super) fn recovered(&mut self, segment: &Segment) {
+        self.sealed.push((segment.base_offset, segment.files()));
+    }
+
+    /// Open removed or created files in the directory (leftovers, segments, the clean-shutdown
+    /// marker): the directory must be synced.
+    pub(super) fn dir_changed(&mut self) {
+        self.dir_dirty = true;
+    }
+
+    /// Open ends with the recovery point at `offset` (the active segment's base), whatever the
+    /// checkpoint on disk says.
+    pub(super) fn opened_at(&mut self, offset: i64) {
+        self.recovery_point = Some(offset);
+        self.rewrite_recovery_point = true;
+    }
+
     /// Retention removed every segment below `base`: their files need no sync any more (and
     /// a removed file may not be reopenable to sync it).
     pub(super) fn removed_below(&mut self, base: i64) {
@@ -84,6 +106,7 @@ impl Pending {
         self.sealed.clear();
         self.dir_dirty = false;
         self.recovery_point = None;
+        self.rewrite_recovery_point = false;
     }
 
     /// Whether the checkpoint on disk may hold a value the log does not know yet.
@@ -120,7 +143,11 @@ impl Pending {
         if std::mem::take(&mut self.dir_dirty) {
             ops.push(PersistOp::SyncDir(dir.to_path_buf()));
         }
-        let target = self.recovery_point.take().filter(|&rp| rp > recovery_point);
+        let rewrite = std::mem::take(&mut self.rewrite_recovery_point);
+        let target = self
+            .recovery_point
+            .take()
+            .filter(|&rp| rewrite || rp > recovery_point);
         if let Some(rp) = target {
             ops.push(PersistOp::ReplaceFile {
                 path: dir.join(Kind::RecoveryPoint.file_name()),

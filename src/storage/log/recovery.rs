@@ -13,8 +13,14 @@
 //! 4. No segment left → a new one at the largest offset any checkpoint remembers. A log-start
 //!    checkpoint past the recovered end (records deleted, then their tail lost) → restart the
 //!    log empty at the log start (as Kafka does), so offsets never go back.
-//! 5. Recovered files are synced, the recovery point moves to the active segment, the
-//!    clean-shutdown marker is removed.
+//! 5. The clean-shutdown marker is removed. Nothing is synced inline: the recovered
+//!    segments' files, the directory (every removal and creation above) and the recovery point
+//!    at the active segment are recorded as the log's pending durability work, which the first
+//!    [`Log::flush_job`] carries. Until that job completed the log must take no append: an
+//!    append acknowledged before the marker's removal is durable could leave a stale "clean"
+//!    marker over torn bytes after a crash. [`Log::open`] runs that job inline;
+//!    [`Log::open_unflushed`] leaves it to the caller (the partitions actor runs it as a
+//!    persist effect and parks the partition's requests until it completed).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -83,9 +89,24 @@ struct Checkpoints {
 }
 
 impl Log {
-    /// Opens (creating if needed) the log in `dir`, recovering from an unclean shutdown.
-    /// Never panics on disk contents: bad bytes are cut off, bad indexes rebuilt.
+    /// Opens (creating if needed) the log in `dir`, recovering from an unclean shutdown, and
+    /// makes the recovery durable inline. Never panics on disk contents: bad bytes are cut
+    /// off, bad indexes rebuilt.
     pub fn open(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<Log, LogError> {
+        let mut log = Self::open_unflushed(storage, dir, config, now_ms)?;
+        log.sync()?;
+        Ok(log)
+    }
+
+    /// [`Log::open`] without any fsync: the recovery's durability is the log's pending work
+    /// ([`Log::has_pending`]). Run the first [`Log::flush_job`] and pass its point to
+    /// [`Log::flushed`] before the first append.
+    pub fn open_unflushed(
         storage: Arc<dyn Storage>,
         dir: &Path,
         config: LogConfig,
@@ -115,6 +136,9 @@ impl Log {
             durability: Default::default(),
             failed: false,
         };
+        if !listing.leftovers.is_empty() {
+            log.durability.dir_changed();
+        }
         let bases = log.drop_segments_below_start(&listing.bases, checkpoints.log_start)?;
         let recovered = log.load_segments(&bases, &checkpoints, now_ms)?;
         log.finish_open(&checkpoints, &recovered, now_ms)?;
@@ -134,7 +158,7 @@ impl Log {
             delete_segment_files(self.storage.as_ref(), &self.dir, base)?;
         }
         if below > 0 {
-            self.storage.sync_dir(&self.dir).at(&self.dir)?;
+            self.durability.dir_changed();
         }
         Ok(bases[below..].to_vec())
     }
@@ -159,7 +183,7 @@ impl Log {
                 for &later in bases[i..].iter().rev() {
                     delete_segment_files(self.storage.as_ref(), &self.dir, later)?;
                 }
-                self.storage.sync_dir(&self.dir).at(&self.dir)?;
+                self.durability.dir_changed();
                 break;
             }
             let (mut segment, indexes_existed) =
@@ -220,26 +244,36 @@ impl Log {
             }
             self.create_first_segment(self.log_start_offset, now_ms)?;
         }
+        let mut first_recovered = None;
         for base in recovered {
             if let Some(segment) = self.segments.get(base) {
-                segment.sync_all()?;
+                self.durability.recovered(segment);
+                first_recovered.get_or_insert(*base);
             }
         }
         if !recovered.is_empty() {
-            self.storage.sync_dir(&self.dir).at(&self.dir)?;
+            self.durability.dir_changed();
         }
-        self.synced_offset = self.log_end_offset();
+        // A recovered segment's bytes may still sit in the page cache only.
+        self.synced_offset = first_recovered
+            .unwrap_or(i64::MAX)
+            .min(self.log_end_offset());
         let active_base = self.active().base_offset;
-        self.set_recovery_point(active_base)?;
-        if checkpoints.clean_end.is_some() {
-            checkpoint::remove(self.storage.as_ref(), &self.dir, Kind::CleanShutdown)?;
+        let on_disk = checkpoints.recovery_point.unwrap_or(-1);
+        // Until the flush job rewrote it, the checkpoint may vouch for more than the log holds.
+        self.recovery_point = on_disk.min(active_base);
+        if on_disk != active_base {
+            self.durability.opened_at(active_base);
+        }
+        if checkpoint::remove(self.storage.as_ref(), &self.dir, Kind::CleanShutdown)? {
+            self.durability.dir_changed();
         }
         Ok(())
     }
 
     fn create_first_segment(&mut self, base: i64, now_ms: i64) -> Result<(), LogError> {
         let segment = Segment::create(self.storage.as_ref(), &self.dir, base, now_ms)?;
-        self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        self.durability.dir_changed();
         self.segments.insert(base, segment);
         Ok(())
     }
