@@ -84,6 +84,10 @@ pub const PRODUCER_STATE_SCAN_BYTES: usize = 1 << 20;
 /// whatever is there (consumers then poll again), instead of holding more requests.
 pub const FETCH_PARKED_MAX: usize = 16_384;
 
+/// Partition requests waiting while a partition log opens (its recovery's first persist job,
+/// `partition::opening`). Past it a request is refused with a retriable code.
+pub const OPENING_PARKED_MAX: usize = 4_096;
+
 /// Longest a fetch may be parked, whatever `max_wait_ms` the client asked for (Kafka clients
 /// use 500 ms; this only stops a hostile value from pinning a request for days).
 pub const FETCH_WAIT_MS_MAX: u64 = 60_000;
@@ -214,6 +218,7 @@ pub const REQUEST_FRAME_COMPLETE_MS_MAX: u64 = 30_000;
 pub const OFFLINE_LOG_RETRY_MS: u64 = 1_000;
 
 const _: () = assert!(FETCH_PARKED_MAX <= 4 * MAILBOX_CAPACITY);
+const _: () = assert!(OPENING_PARKED_MAX <= MAILBOX_CAPACITY);
 const _: () = assert!(FETCHES_IN_FLIGHT_PER_CONNECTION <= INFLIGHT_PER_CONNECTION_MAX);
 const _: () = assert!(REQUEST_ENTRIES_UNGATED < REQUEST_ENTRIES_MAX);
 const _: () = assert!(REQUEST_PARTITIONS_MAX as u64 <= REQUEST_ENTRIES_MAX);

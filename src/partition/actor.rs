@@ -20,6 +20,7 @@ use std::sync::Arc;
 use super::errors;
 use super::fetch_wait::FetchWaits;
 use super::offline::OfflineLogs;
+use super::opening::{self, OpeningQueue, Parked};
 use super::producer_ids::ProducerIds;
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, Replica, Waiter};
@@ -84,6 +85,8 @@ pub struct Partitions {
     fetches: FetchWaits,
     /// Partitions whose log could not be opened: answered with KAFKA_STORAGE_ERROR, retried.
     offline: OfflineLogs,
+    /// Requests waiting for an opening partition's recovery to become durable.
+    parked: OpeningQueue,
 }
 
 fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
@@ -133,6 +136,7 @@ impl Partitions {
             next_produce_id: 0,
             fetches: FetchWaits::default(),
             offline: OfflineLogs::default(),
+            parked: OpeningQueue::default(),
         }
     }
 
@@ -146,11 +150,107 @@ impl Partitions {
         self.replicas.get(tp)
     }
 
+    /// Requests waiting for an opening partition (for tests and diagnostics).
+    pub fn parked_count(&self) -> usize {
+        self.parked.len()
+    }
+
+    fn is_opening(&self, tp: &TopicPartition) -> bool {
+        self.replicas.get(tp).is_some_and(Replica::is_opening)
+    }
+
+    /// Whether the request must wait: an earlier one waits, or it names an opening partition.
+    fn must_wait(&self, request: &PartitionsRequest) -> bool {
+        !self.parked.is_empty()
+            || match request {
+                PartitionsRequest::Shutdown => self.replicas.values().any(Replica::is_opening),
+                _ => opening::names(request, |tp| self.is_opening(tp)),
+            }
+    }
+
+    /// A request arrived: it waits if it names an opening partition or an earlier one waits
+    /// (`partition::opening`); a full queue refuses it with a retriable code.
     fn on_request(&mut self, ctx: PCtx, id: RequestId, request: PartitionsRequest) {
+        self.admit(ctx, id, request, true);
+    }
+
+    /// Serves the request, or parks it (`fresh`: it just arrived, so a full queue refuses it;
+    /// otherwise it is being replayed and keeps its place).
+    fn admit(&mut self, ctx: PCtx, id: RequestId, request: PartitionsRequest, fresh: bool) {
+        if opening::may_park(&request) {
+            self.revive_named(ctx, &request);
+            if self.must_wait(&request) {
+                let entry = Parked::Request(id, request);
+                if !fresh {
+                    self.parked.park_again(entry);
+                } else if let Err(Parked::Request(id, request)) = self.parked.park(entry) {
+                    ctx.reply(id, opening::refused(request));
+                }
+                return;
+            }
+        }
+        self.serve(ctx, id, request);
+    }
+
+    /// Opens the partitions a produce or fetch names whose log is due to come back, before it
+    /// is decided whether the request waits for them.
+    fn revive_named(&mut self, ctx: PCtx, request: &PartitionsRequest) {
+        match request {
+            PartitionsRequest::Produce(produce) => {
+                for (tp, _) in &produce.partitions {
+                    self.revive(ctx, tp);
+                }
+            }
+            PartitionsRequest::Fetch(fetch) if !self.offline.is_empty() => {
+                for partition in &fetch.partitions {
+                    if self.offline.contains(&partition.tp) {
+                        self.revive(ctx, &partition.tp);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// An opening partition's first persist job completed (or failed, which took it offline):
+    /// serves the waiting requests in arrival order; those still blocked wait again, in order.
+    fn replay_parked(&mut self, ctx: PCtx) {
+        for entry in self.parked.take_all() {
+            match entry {
+                Parked::Request(id, request) => self.admit(ctx, id, request, false),
+                Parked::EnsureReply(id, tp) => {
+                    if !self.parked.is_empty() || self.is_opening(&tp) {
+                        self.parked.park_again(Parked::EnsureReply(id, tp));
+                    } else {
+                        let reply = self.opened_reply(&tp);
+                        ctx.reply(id, reply);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `Ensure` answer once `tp`'s open completed.
+    fn opened_reply(&self, tp: &TopicPartition) -> NodeMsg {
+        if self.replicas.contains_key(tp) {
+            return done(ErrorCode::NONE, None);
+        }
+        match self.offline.reason(tp) {
+            Some(reason) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(reason)),
+            None => done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None),
+        }
+    }
+
+    fn serve(&mut self, ctx: PCtx, id: RequestId, request: PartitionsRequest) {
         match request {
             PartitionsRequest::Ensure(EnsureRequest { tp, config }) => {
-                let reply = self.ensure(ctx, tp, &config);
-                ctx.reply(id, reply);
+                let reply = self.ensure(ctx, tp.clone(), &config);
+                if self.is_opening(&tp) {
+                    // Nothing waits (or this request would have): the queue has room.
+                    self.parked.park_again(Parked::EnsureReply(id, tp));
+                } else {
+                    ctx.reply(id, reply);
+                }
             }
             PartitionsRequest::SetConfig(SetConfigRequest { tp, config }) => {
                 let reply = self.set_config(ctx, &tp, &config);
@@ -243,9 +343,13 @@ impl Partitions {
             Ok(replica) => {
                 self.next_replica_id += 1;
                 self.by_id.insert(id, tp.clone());
+                let opening = replica.is_opening();
                 self.replicas.insert(tp.clone(), replica);
+                // An opening log's first job makes its recovery durable.
                 self.schedule_flush(ctx, tp);
-                self.wake_fetches(ctx, tp);
+                if !opening {
+                    self.wake_fetches(ctx, tp);
+                }
                 Ok(())
             }
             Err(error) => {
@@ -367,7 +471,6 @@ impl Partitions {
         let mut outstanding = 0;
         let mut checked = request.checked;
         for (slot, (tp, records)) in request.partitions.into_iter().enumerate() {
-            self.revive(ctx, &tp);
             let check = checked.get_mut(slot).and_then(Option::take);
             let Some(replica) = self.replicas.get_mut(&tp) else {
                 let (code, reason) = match self.offline.reason(&tp) {
@@ -515,6 +618,8 @@ impl Partitions {
             return; // the partition was deleted meanwhile
         };
         let replica = self.replicas.get_mut(&tp).expect("by_id mirrors replicas");
+        let was_opening = replica.is_opening();
+        let error = result.as_ref().err().cloned();
         let outcome = replica.finish_sync(result);
         for waiter in outcome.durable {
             self.complete_waiter(ctx, waiter, None);
@@ -522,7 +627,31 @@ impl Partitions {
         for waiter in outcome.failed {
             self.complete_waiter(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
         }
-        self.schedule_flush(ctx, &tp);
+        if !was_opening {
+            return self.schedule_flush(ctx, &tp);
+        }
+        match error {
+            None => {
+                self.schedule_flush(ctx, &tp);
+                self.wake_fetches(ctx, &tp);
+            }
+            Some(error) => self.open_failed(ctx, &tp, error),
+        }
+        self.replay_parked(ctx);
+    }
+
+    /// The first persist job of an opening log failed: the partition goes offline as a failed
+    /// open does (KAFKA_STORAGE_ERROR, retried later).
+    fn open_failed(&mut self, ctx: PCtx, tp: &TopicPartition, error: String) {
+        let replica = self.replicas.remove(tp).expect("opening above");
+        self.by_id.remove(&replica.id);
+        ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
+        let config = replica.log().config().clone();
+        tracing::error!(?tp, %error, "cannot make a partition log's recovery durable; it answers KAFKA_STORAGE_ERROR until a retry opens it");
+        // It took no append, so nothing waits on it.
+        drop(replica.abandon());
+        self.offline.failed(tp.clone(), config, error, ctx.now.mono_ms);
+        self.wake_fetches(ctx, tp);
     }
 
     fn on_flush_timer(&mut self, ctx: PCtx, replica_id: u64) {
@@ -541,9 +670,17 @@ impl Partitions {
 
     // ---- fetch -------------------------------------------------------------------------
 
-    /// Reads a fetch; offline partitions answer KAFKA_STORAGE_ERROR instead of "unknown".
+    /// Reads a fetch; offline partitions answer KAFKA_STORAGE_ERROR instead of "unknown". A
+    /// fetch parked before a partition it reads was revived may be re-read while that one is
+    /// opening: its recovered bytes are not durable yet, so it answers the retriable refusal.
     fn read_fetch(&self, fetch: &FetchRequest) -> FetchRead {
         let mut read = reads::read_fetch(&self.replicas, fetch);
+        for result in &mut read.results {
+            if self.is_opening(&result.tp) {
+                result.error_code = opening::REFUSED;
+                result.records.clear();
+            }
+        }
         if !self.offline.is_empty() {
             for result in &mut read.results {
                 if self.offline.contains(&result.tp) {
@@ -555,13 +692,6 @@ impl Partitions {
     }
 
     fn fetch(&mut self, ctx: PCtx, id: RequestId, fetch: FetchRequest) {
-        if !self.offline.is_empty() {
-            for partition in &fetch.partitions {
-                if self.offline.contains(&partition.tp) {
-                    self.revive(ctx, &partition.tp);
-                }
-            }
-        }
         let read = self.read_fetch(&fetch);
         if read.satisfies(&fetch) || self.fetches.len() >= FETCH_PARKED_MAX {
             return reply_fetch(ctx, id, read);

@@ -6,6 +6,7 @@
 //! * [`role`] — leader or follower, and the high watermark kept apart from the log end.
 //! * [`reads`] — Fetch and ListOffsets as pure reads.
 //! * [`fetch_wait`] — parked fetches.
+//! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
 //!   [`transactional_ids`] — the bounded transactional id table of `InitProducerId`.
 //! * [`errors`] — the Kafka error codes used, and the log-error mapping.
@@ -14,6 +15,7 @@ pub mod actor;
 pub mod errors;
 pub mod fetch_wait;
 pub mod offline;
+pub mod opening;
 pub mod producer_ids;
 pub mod producer_snapshot;
 pub mod producer_state;

@@ -186,6 +186,9 @@ pub struct Replica {
     snapshot_offset: i64,
     /// A sync failed: the log refuses appends and starts no syncs until reopened.
     failed: bool,
+    /// The log's recovery is not durable yet: its first persist job (`start_sync`) is still to
+    /// run or complete, and nothing may be appended (`partition::opening`).
+    opening: bool,
     /// Simulation canary only: the next append is acknowledged one offset too low.
     reuse_offset_canary: bool,
 }
@@ -203,7 +206,7 @@ impl Replica {
         role: Role,
     ) -> Result<Self, LogError> {
         let dir = dir_for(tp);
-        let mut log = Log::open(storage.clone(), &dir, config, now_ms)?;
+        let mut log = Log::open_unflushed(storage.clone(), &dir, config, now_ms)?;
         let log_start = Offset(log.log_start_offset());
         let mut state = ReplicaState::new(node, role, log_start, Offset(log.log_end_offset()));
         if faults::canary(Canary::DropLastBatchOnRestart)
@@ -220,6 +223,7 @@ impl Replica {
         let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
         rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
         let acked = ack_offset(&log, &state);
+        let opening = log.has_pending();
         Ok(Self {
             id,
             storage,
@@ -232,6 +236,7 @@ impl Replica {
             flush_timer_armed: false,
             snapshot_offset,
             failed: false,
+            opening,
             reuse_offset_canary: faults::canary(Canary::ReuseOffsetAfterRecovery),
         })
     }
@@ -277,6 +282,13 @@ impl Replica {
             return Err(Rejection::new(
                 ErrorCode::KAFKA_STORAGE_ERROR,
                 "the log failed to sync; it must be reopened",
+            ));
+        }
+        if self.opening {
+            // The actor parks requests for an opening partition; this guards the invariant.
+            return Err(Rejection::new(
+                super::opening::REFUSED,
+                "the partition log is opening",
             ));
         }
         let checked = checked
@@ -400,6 +412,12 @@ impl Replica {
         self.log.synced_offset() < self.log.log_end_offset()
     }
 
+    /// The recovery of an open is not durable yet: serve nothing for this partition until
+    /// the first sync completed ([`Self::finish_sync`]).
+    pub fn is_opening(&self) -> bool {
+        self.opening
+    }
+
     pub fn sync_in_flight(&self) -> bool {
         self.sync_in_flight.is_some()
     }
@@ -431,6 +449,7 @@ impl Replica {
         };
         match result {
             Ok(()) => {
+                self.opening = false;
                 self.log.flushed(point);
                 self.snapshot_if_flushed();
                 let done = self.commit.synced(self.ack_offset());
@@ -454,7 +473,7 @@ impl Replica {
     /// Periodic housekeeping: retention, producer expiry, and a producer snapshot when the
     /// whole log is durable and the state moved since the last one.
     pub fn tick(&mut self, now_ms: i64) {
-        if self.failed {
+        if self.failed || self.opening {
             return;
         }
         if let Err(error) = self.log.enforce_retention(now_ms) {

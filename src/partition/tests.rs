@@ -218,11 +218,10 @@ impl Harness {
         take_reply(&mut effects, id).expect("answered at once")
     }
 
+    /// Ensures `tp`, running the opening log's first persist job (its recovery's durability)
+    /// that the reply waits for.
     fn ensure(&mut self, tp: &TopicPartition, config: LogConfig) {
-        let reply = self.ask(PartitionsRequest::Ensure(EnsureRequest {
-            tp: tp.clone(),
-            config,
-        }));
+        let reply = self.open(tp, config);
         assert!(
             matches!(
                 reply,
@@ -233,6 +232,19 @@ impl Harness {
             ),
             "{reply:?}"
         );
+    }
+
+    /// Sends an `Ensure`, completes the persist jobs it started, and returns its reply.
+    fn open(&mut self, tp: &TopicPartition, config: LogConfig) -> PartitionsReply {
+        let (id, mut effects) = self.send(PartitionsRequest::Ensure(EnsureRequest {
+            tp: tp.clone(),
+            config,
+        }));
+        if let Some(reply) = take_reply(&mut effects, id) {
+            return reply;
+        }
+        let mut effects = self.complete(syncs(&effects));
+        take_reply(&mut effects, id).expect("answered once the log is open")
     }
 
     /// Runs the syncs the host would run and feeds their completions back.
@@ -1172,9 +1184,10 @@ fn an_idempotent_batch_with_a_negative_last_offset_delta_is_refused_not_a_panic(
 
 // ---- role and high watermark -----------------------------------------------------------
 
+/// Opens a replica and runs its first persist job (the open's durability), as the actor does.
 fn open_replica(storage: &Arc<MemStorage>, role: Role) -> Replica {
     let storage: Arc<dyn Storage> = storage.clone();
-    Replica::open(
+    let mut replica = Replica::open(
         storage,
         &tp("r"),
         config(Some(0)),
@@ -1183,7 +1196,13 @@ fn open_replica(storage: &Arc<MemStorage>, role: Role) -> Replica {
         NodeId(1),
         role,
     )
-    .expect("opens on memory")
+    .expect("opens on memory");
+    assert!(replica.is_opening(), "a new log's directory is not durable yet");
+    let job = replica.start_sync().expect("the open's job");
+    let outcome = replica.finish_sync(job.run().map_err(|e| e.to_string()));
+    assert!(outcome.durable.is_empty() && outcome.failed.is_empty());
+    assert!(!replica.is_opening());
+    replica
 }
 
 #[test]

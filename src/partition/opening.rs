@@ -1,0 +1,164 @@
+//! Requests that wait while a partition log is opening.
+//!
+//! Opening a log recovers it without any fsync in the handler: the recovery's durability (the
+//! recovered files, the directory, the recovery point, the clean-shutdown marker's removal) is
+//! the replica's first persist job. Until that job completed the partition may take no append —
+//! an append acknowledged before the marker's removal is durable could leave a stale "clean"
+//! marker over torn bytes after a crash — so the `Ensure` reply and every request naming an
+//! opening partition wait here, and are served in arrival order once it completed. While any
+//! request waits, later partition requests wait behind it too, so no request overtakes an
+//! earlier one (an idempotent producer's batches stay in order).
+//!
+//! The queue is bounded ([`OPENING_PARKED_MAX`]); past it a request is refused with
+//! NOT_LEADER_OR_FOLLOWER, the retriable code Kafka gives while a replica is not ready to lead
+//! a partition: clients refresh their metadata and retry, which is what an opening partition
+//! needs (LEADER_NOT_AVAILABLE is a metadata-level code that produce and fetch clients do not
+//! expect per partition).
+
+use std::collections::VecDeque;
+
+use crate::actor::RequestId;
+use crate::limits::OPENING_PARKED_MAX;
+use crate::messages::{
+    DeleteRecordsResult, FetchPartitionResult, ListOffsetsResult, NodeMsg, PartitionsReply,
+    PartitionsRequest, ProducePartitionResult,
+};
+use crate::types::{ErrorCode, Offset, TopicPartition};
+
+/// The code a request gets when the queue is full.
+pub const REFUSED: ErrorCode = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+
+/// One waiting entry.
+pub enum Parked {
+    /// A request naming an opening partition (or arriving behind one that does).
+    Request(RequestId, PartitionsRequest),
+    /// The answer to the `Ensure` that started opening this partition.
+    EnsureReply(RequestId, TopicPartition),
+}
+
+#[derive(Default)]
+pub struct OpeningQueue {
+    queue: VecDeque<Parked>,
+}
+
+impl OpeningQueue {
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Parks a newly arrived entry; gives it back when the queue is full.
+    pub fn park(&mut self, entry: Parked) -> Result<(), Parked> {
+        if self.queue.len() >= OPENING_PARKED_MAX {
+            return Err(entry);
+        }
+        self.queue.push_back(entry);
+        Ok(())
+    }
+
+    /// Parks an entry taken by [`Self::take_all`] again (it was accepted once: never refused).
+    pub fn park_again(&mut self, entry: Parked) {
+        self.queue.push_back(entry);
+    }
+
+    /// Every entry, oldest first, to be served (or parked again) in that order.
+    pub fn take_all(&mut self) -> VecDeque<Parked> {
+        std::mem::take(&mut self.queue)
+    }
+}
+
+/// Whether the request can wait for an opening partition. InitProducerId and Offline name no
+/// partition and are served at once.
+pub fn may_park(request: &PartitionsRequest) -> bool {
+    !matches!(
+        request,
+        PartitionsRequest::InitProducerId(_) | PartitionsRequest::Offline(_)
+    )
+}
+
+/// Whether the request names a partition for which `opening` holds. Shutdown names every
+/// partition: the caller asks whether any is opening.
+pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> bool) -> bool {
+    match request {
+        PartitionsRequest::Ensure(r) => opening(&r.tp),
+        PartitionsRequest::SetConfig(r) => opening(&r.tp),
+        PartitionsRequest::Delete(r) => opening(&r.tp),
+        PartitionsRequest::Produce(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
+        PartitionsRequest::Fetch(r) => r.partitions.iter().any(|p| opening(&p.tp)),
+        PartitionsRequest::ListOffsets(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
+        PartitionsRequest::DeleteRecords(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
+        PartitionsRequest::Shutdown
+        | PartitionsRequest::InitProducerId(_)
+        | PartitionsRequest::Offline(_) => false,
+    }
+}
+
+/// The answer to a request refused because the queue is full: [`REFUSED`] for every partition
+/// it names.
+pub fn refused(request: PartitionsRequest) -> NodeMsg {
+    let message = || Some("the partition log is opening; retry".to_owned());
+    let reply = match request {
+        PartitionsRequest::Produce(r) => PartitionsReply::Produce(
+            r.partitions
+                .into_iter()
+                .map(|(tp, _)| {
+                    let result = ProducePartitionResult {
+                        error_code: REFUSED,
+                        error_message: message(),
+                        record_errors: Vec::new(),
+                        base_offset: Offset::UNKNOWN,
+                        log_append_time_ms: -1,
+                        log_start_offset: Offset::UNKNOWN,
+                    };
+                    (tp, result)
+                })
+                .collect(),
+        ),
+        PartitionsRequest::Fetch(r) => PartitionsReply::Fetch(
+            r.partitions
+                .into_iter()
+                .map(|p| FetchPartitionResult {
+                    tp: p.tp,
+                    error_code: REFUSED,
+                    high_watermark: Offset::UNKNOWN,
+                    last_stable_offset: Offset::UNKNOWN,
+                    log_start_offset: Offset::UNKNOWN,
+                    records: Vec::new(),
+                })
+                .collect(),
+        ),
+        PartitionsRequest::ListOffsets(r) => PartitionsReply::ListOffsets(
+            r.partitions
+                .into_iter()
+                .map(|(tp, _)| {
+                    let result = ListOffsetsResult {
+                        error_code: REFUSED,
+                        timestamp: -1,
+                        offset: Offset::UNKNOWN,
+                    };
+                    (tp, result)
+                })
+                .collect(),
+        ),
+        PartitionsRequest::DeleteRecords(r) => PartitionsReply::DeleteRecords(
+            r.partitions
+                .into_iter()
+                .map(|(tp, _)| {
+                    let result = DeleteRecordsResult {
+                        error_code: REFUSED,
+                        low_watermark: Offset::UNKNOWN,
+                    };
+                    (tp, result)
+                })
+                .collect(),
+        ),
+        _ => PartitionsReply::Done(crate::messages::Done {
+            error_code: REFUSED,
+            message: message(),
+        }),
+    };
+    NodeMsg::PartitionsReply(reply)
+}
