@@ -45,6 +45,7 @@ named_codes! {
     LEADER_NOT_AVAILABLE = LeaderNotAvailable,
     NOT_LEADER_OR_FOLLOWER = NotLeaderOrFollower,
     MESSAGE_TOO_LARGE = MessageTooLarge,
+    COORDINATOR_LOAD_IN_PROGRESS = CoordinatorLoadInProgress,
     COORDINATOR_NOT_AVAILABLE = CoordinatorNotAvailable,
     INVALID_TOPIC_EXCEPTION = InvalidTopicException,
     RECORD_LIST_TOO_LARGE = RecordListTooLarge,
