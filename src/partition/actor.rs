@@ -5,9 +5,12 @@
 //!   the reply follows the append; with acks=-1/0 under the `EveryAppend` flush policy it
 //!   waits until a sync covering every appended partition completed. Syncs are group commits:
 //!   at most one persist job per log is in flight and every append arriving meanwhile rides the
-//!   next one. The sync token is the replica's id. An acks=-1 produce that waits arms one
-//!   `ProduceTimeout` timer at its `timeout_ms`; the partitions still waiting when it fires
-//!   answer REQUEST_TIMED_OUT (their records stay written, as in Kafka).
+//!   next one. The sync token is the replica's id ([`PRODUCER_ID_BLOCK_TOKEN`] is the one other).
+//!   An acks=-1 produce that waits arms one `ProduceTimeout` timer at its `timeout_ms`; the
+//!   partitions still waiting when it fires answer REQUEST_TIMED_OUT (their records stay
+//!   written, as in Kafka).
+//! * InitProducerId hands out ids from a durable block; the next block's write is a persist job
+//!   and the requests wait for it ([`ProducerIds`]).
 //! * Fetch reads up to the high watermark (the log end on one node) and parks until `min_bytes`
 //!   are available or `max_wait_ms` passes.
 //! * A periodic timer applies retention, expires idle producers and snapshots producer state.
@@ -21,7 +24,7 @@ use super::errors;
 use super::fetch_wait::FetchWaits;
 use super::offline::OfflineLogs;
 use super::opening::{self, OpeningQueue, Parked};
-use super::producer_ids::ProducerIds;
+use super::producer_ids::{InitStep, ProducerIds};
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, Replica, Waiter};
 use super::role::Role;
@@ -53,6 +56,10 @@ pub enum PartitionsTimer {
     /// is ignored).
     ProduceTimeout(u64),
 }
+
+/// The persist token of the producer-id block write. Every other token is a replica id, and
+/// those count up from 0, so they never reach it.
+const PRODUCER_ID_BLOCK_TOKEN: u64 = u64::MAX;
 
 /// A produce request with partitions still waiting for a sync.
 struct PendingProduce {
@@ -277,19 +284,10 @@ impl Partitions {
             PartitionsRequest::InitProducerId(InitProducerIdRequest {
                 transactional_id, ..
             }) => {
-                let (error_code, producer_id, producer_epoch) = match self
+                let step = self
                     .producer_ids
-                    .init(transactional_id.as_deref(), ctx.now.mono_ms)
-                {
-                    Ok((producer_id, epoch)) => (ErrorCode::NONE, producer_id, epoch),
-                    Err(code) => (code, ProducerId::NONE, -1),
-                };
-                let reply = PartitionsReply::InitProducerId(InitProducerIdResult {
-                    error_code,
-                    producer_id,
-                    producer_epoch,
-                });
-                ctx.reply(id, NodeMsg::PartitionsReply(reply));
+                    .request(id, transactional_id, ctx.now.mono_ms);
+                answer_init_producer_ids(ctx, step);
             }
             PartitionsRequest::Offline(OfflineRequest { topics }) => {
                 let offline = self.offline.listed(topics.as_deref());
@@ -823,6 +821,25 @@ impl Partitions {
     }
 }
 
+/// Answers the InitProducerId requests `step` settled, and starts the block write it needs.
+fn answer_init_producer_ids(ctx: PCtx, step: InitStep) {
+    for (id, outcome) in step.answers {
+        let (error_code, producer_id, producer_epoch) = match outcome {
+            Ok((producer_id, epoch)) => (ErrorCode::NONE, producer_id, epoch),
+            Err(code) => (code, ProducerId::NONE, -1),
+        };
+        let reply = PartitionsReply::InitProducerId(InitProducerIdResult {
+            error_code,
+            producer_id,
+            producer_epoch,
+        });
+        ctx.reply(id, NodeMsg::PartitionsReply(reply));
+    }
+    if let Some(job) = step.write {
+        ctx.persist(PRODUCER_ID_BLOCK_TOKEN, job);
+    }
+}
+
 fn reply_fetch(ctx: PCtx, id: RequestId, read: FetchRead) {
     ctx.reply(
         id,
@@ -863,6 +880,13 @@ impl Actor<NodeMsg> for Partitions {
                 );
             }
             Input::Timer { key } => self.on_timer(ctx, key),
+            Input::Synced {
+                token: PRODUCER_ID_BLOCK_TOKEN,
+                result,
+            } => {
+                let step = self.producer_ids.block_written(result, ctx.now.mono_ms);
+                answer_init_producer_ids(ctx, step);
+            }
             Input::Synced { token, result } => self.on_synced(ctx, token, result),
             // It makes no calls, so no answers can reach it.
             Input::Reply { .. } | Input::CallFailed { .. } => {}

@@ -26,6 +26,7 @@ type Effects = Vec<Effect<NodeMsg, PartitionsTimer>>;
 
 struct Harness {
     actor: Partitions,
+    mem: Arc<MemStorage>,
     rng: SmallRng,
     now: Now,
     next_request: u64,
@@ -152,6 +153,18 @@ fn assert_only_produce_timer(effects: &Effects, produce_id: u64) {
     assert_eq!(effects.len(), 1, "{effects:?}");
 }
 
+fn init_producer_result(reply: PartitionsReply) -> Result<(ProducerId, i16), ErrorCode> {
+    match reply {
+        PartitionsReply::InitProducerId(InitProducerIdResult {
+            error_code: ErrorCode::NONE,
+            producer_id,
+            producer_epoch,
+        }) => Ok((producer_id, producer_epoch)),
+        PartitionsReply::InitProducerId(InitProducerIdResult { error_code, .. }) => Err(error_code),
+        other => panic!("expected an InitProducerId reply, got {other:?}"),
+    }
+}
+
 fn produce_results(reply: PartitionsReply) -> Vec<(TopicPartition, ProducePartitionResult)> {
     match reply {
         PartitionsReply::Produce(results) => results,
@@ -180,7 +193,8 @@ fn batch_offsets(mut bytes: &[u8]) -> Vec<i64> {
 impl Harness {
     fn new(storage: Arc<MemStorage>) -> Self {
         Self {
-            actor: Partitions::new(storage),
+            actor: Partitions::new(storage.clone()),
+            mem: storage,
             rng: SmallRng::seed_from_u64(7),
             now: Now {
                 unix_ms: T0_MS,
@@ -257,19 +271,43 @@ impl Harness {
         effects
     }
 
-    fn init_producer(&mut self) -> (ProducerId, i16) {
-        match self.ask(PartitionsRequest::InitProducerId(InitProducerIdRequest {
+    /// Sends InitProducerId with every fsync forbidden (the handler must not wait for the
+    /// block file).
+    fn send_init_producer(&mut self) -> (RequestId, Effects) {
+        self.mem.forbid_sync(true);
+        let sent = self.send(PartitionsRequest::InitProducerId(InitProducerIdRequest {
             transactional_id: None,
             producer_id: ProducerId::NONE,
             producer_epoch: -1,
-        })) {
-            PartitionsReply::InitProducerId(InitProducerIdResult {
-                error_code: ErrorCode::NONE,
-                producer_id,
-                producer_epoch,
-            }) => (producer_id, producer_epoch),
-            other => panic!("{other:?}"),
+        }));
+        self.mem.forbid_sync(false);
+        sent
+    }
+
+    /// Runs persist jobs as the host would (fsyncs allowed) and feeds their completions to the
+    /// actor with every fsync forbidden.
+    fn complete_forbidding_sync(&mut self, syncs: Vec<(u64, PersistJob)>) -> Effects {
+        let mut effects = Vec::new();
+        for (token, job) in syncs {
+            let result = job.run().map_err(|e| e.to_string());
+            self.mem.forbid_sync(true);
+            effects.extend(self.step(Input::Synced { token, result }));
+            self.mem.forbid_sync(false);
         }
+        effects
+    }
+
+    /// A fresh producer id: at once, or once the block it comes from is durable.
+    fn init_producer(&mut self) -> (ProducerId, i16) {
+        let (id, mut effects) = self.send_init_producer();
+        let reply = match take_reply(&mut effects, id) {
+            Some(reply) => reply,
+            None => {
+                let mut done = self.complete_forbidding_sync(syncs(&effects));
+                take_reply(&mut done, id).expect("answered once the block is durable")
+            }
+        };
+        init_producer_result(reply).expect("an id")
     }
 
     fn produce_one(
@@ -1360,4 +1398,91 @@ fn a_crash_between_a_roll_and_its_flush_keeps_what_was_acknowledged() {
     let reply = h.ask(fetch(&[(&a, 0)], 1, 1 << 20));
     let fetched = fetch_results(reply).remove(0);
     assert_eq!(batch_offsets(&fetched.records)[0], 0);
+}
+
+/// InitProducerId at the end of a block: nothing is answered until the next block is durable
+/// (the handler fsyncs nothing), the requests that arrive meanwhile wait and are answered in
+/// order with distinct ids, and a crash before the completion never reissues an id.
+#[test]
+fn init_producer_id_waits_for_a_durable_block_and_a_crash_never_reissues_an_id() {
+    use crate::limits::PRODUCER_ID_BLOCK_SIZE;
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::new(storage.clone());
+    // The first request needs the first block.
+    let (first, effects) = h.send_init_producer();
+    let jobs = syncs(&effects);
+    assert_eq!(effects.len(), 1, "only the block write: {effects:?}");
+    assert!(
+        matches!(&jobs[..], [(_, job)] if matches!(job.ops(), [PersistOp::ReplaceFile { path, .. }] if path.ends_with(super::producer_ids::BLOCK_FILE)))
+    );
+    let (second, effects) = h.send_init_producer();
+    assert!(effects.is_empty(), "waits behind the block: {effects:?}");
+    let mut done = h.complete_forbidding_sync(jobs);
+    let a = init_producer_result(take_reply(&mut done, first).unwrap()).unwrap();
+    let b = init_producer_result(take_reply(&mut done, second).unwrap()).unwrap();
+    assert!(done.is_empty(), "{done:?}");
+    assert_eq!(
+        (a.0, b.0),
+        (ProducerId(0), ProducerId(1)),
+        "in order, distinct"
+    );
+
+    // Use the block up; the request after it waits for the next block, and the power goes out
+    // before that write ran.
+    let mut handed = vec![a.0, b.0];
+    while handed.len() < PRODUCER_ID_BLOCK_SIZE as usize {
+        handed.push(h.init_producer().0);
+    }
+    let (unanswered, mut effects) = h.send_init_producer();
+    assert_eq!(syncs(&effects).len(), 1, "the next block's write");
+    assert!(take_reply(&mut effects, unanswered).is_none());
+    storage.crash();
+    let mut h = Harness::new(storage);
+    let (after_crash, _) = h.init_producer();
+    assert!(
+        !handed.contains(&after_crash),
+        "{after_crash:?} was handed out before the crash"
+    );
+}
+
+/// A failed block write answers what waited with InitProducerId's retriable error, and the next
+/// request writes the block again.
+#[test]
+fn a_failed_producer_id_block_write_refuses_the_waiting_requests() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (first, effects) = h.send_init_producer();
+    let (token, _) = syncs(&effects).remove(0);
+    let (second, _) = h.send_init_producer();
+    h.mem.forbid_sync(true);
+    let mut failed = h.step(Input::Synced {
+        token,
+        result: Err("disk full".into()),
+    });
+    h.mem.forbid_sync(false);
+    for id in [first, second] {
+        let reply = take_reply(&mut failed, id).expect("answered");
+        assert_eq!(
+            init_producer_result(reply),
+            Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        );
+    }
+    assert_eq!(h.init_producer(), (ProducerId(0), 0));
+}
+
+/// Past the bound of waiting requests, InitProducerId is answered at once with Kafka's
+/// "retry, the block is being loaded".
+#[test]
+fn init_producer_id_requests_waiting_for_a_block_are_bounded() {
+    use crate::limits::INIT_PRODUCER_ID_WAITING_MAX;
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    for _ in 0..INIT_PRODUCER_ID_WAITING_MAX {
+        let (id, mut effects) = h.send_init_producer();
+        assert!(take_reply(&mut effects, id).is_none());
+    }
+    let (id, mut effects) = h.send_init_producer();
+    let reply = take_reply(&mut effects, id).expect("refused at once");
+    assert_eq!(
+        init_producer_result(reply),
+        Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+    );
 }

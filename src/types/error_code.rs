@@ -46,6 +46,7 @@ named_codes! {
     NOT_LEADER_OR_FOLLOWER = NotLeaderOrFollower,
     REQUEST_TIMED_OUT = RequestTimedOut,
     MESSAGE_TOO_LARGE = MessageTooLarge,
+    COORDINATOR_LOAD_IN_PROGRESS = CoordinatorLoadInProgress,
     COORDINATOR_NOT_AVAILABLE = CoordinatorNotAvailable,
     INVALID_TOPIC_EXCEPTION = InvalidTopicException,
     RECORD_LIST_TOO_LARGE = RecordListTooLarge,
