@@ -648,7 +648,8 @@ impl Partitions {
         tracing::error!(?tp, %error, "cannot make a partition log's recovery durable; it answers KAFKA_STORAGE_ERROR until a retry opens it");
         // It took no append, so nothing waits on it.
         drop(replica.abandon());
-        self.offline.failed(tp.clone(), config, error, ctx.now.mono_ms);
+        self.offline
+            .failed(tp.clone(), config, error, ctx.now.mono_ms);
         self.wake_fetches(ctx, tp);
     }
 

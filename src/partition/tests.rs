@@ -249,15 +249,17 @@ impl Harness {
     }
 
     /// Sends an `Ensure`, completes the persist jobs it started, and returns its reply.
+    /// Every fsync is forbidden in the handlers: opening a log waits for no disk.
     fn open(&mut self, tp: &TopicPartition, config: LogConfig) -> PartitionsReply {
-        let (id, mut effects) = self.send(PartitionsRequest::Ensure(EnsureRequest {
-            tp: tp.clone(),
-            config,
-        }));
+        let (id, mut effects) =
+            self.send_forbidding_sync(PartitionsRequest::Ensure(EnsureRequest {
+                tp: tp.clone(),
+                config,
+            }));
         if let Some(reply) = take_reply(&mut effects, id) {
             return reply;
         }
-        let mut effects = self.complete(syncs(&effects));
+        let mut effects = self.complete_forbidding_sync(syncs(&effects));
         take_reply(&mut effects, id).expect("answered once the log is open")
     }
 
@@ -269,6 +271,14 @@ impl Harness {
             effects.extend(self.step(Input::Synced { token, result }));
         }
         effects
+    }
+
+    /// Sends a request with every fsync forbidden (the handler must not wait for a disk).
+    fn send_forbidding_sync(&mut self, request: PartitionsRequest) -> (RequestId, Effects) {
+        self.mem.forbid_sync(true);
+        let sent = self.send(request);
+        self.mem.forbid_sync(false);
+        sent
     }
 
     /// Sends InitProducerId with every fsync forbidden (the handler must not wait for the
@@ -1235,7 +1245,10 @@ fn open_replica(storage: &Arc<MemStorage>, role: Role) -> Replica {
         role,
     )
     .expect("opens on memory");
-    assert!(replica.is_opening(), "a new log's directory is not durable yet");
+    assert!(
+        replica.is_opening(),
+        "a new log's directory is not durable yet"
+    );
     let job = replica.start_sync().expect("the open's job");
     let outcome = replica.finish_sync(job.run().map_err(|e| e.to_string()));
     assert!(outcome.durable.is_empty() && outcome.failed.is_empty());
@@ -1484,5 +1497,149 @@ fn init_producer_id_requests_waiting_for_a_block_are_bounded() {
     assert_eq!(
         init_producer_result(reply),
         Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+    );
+}
+
+// ---- opening a log without an fsync in the handler ---------------------------------------
+
+/// Two acknowledged batches, then a third appended but never synced whose tail a crash tears:
+/// the log reopens dirty and must cut it. Returns the storage after the crash.
+fn crashed_with_a_torn_tail() -> Arc<MemStorage> {
+    let storage = Arc::new(MemStorage::new());
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    h.ensure(&a, config(None));
+    for value in [b"one", b"two"] {
+        let (id, effects) = h.send(produce(-1, vec![(a.clone(), plain(value))]));
+        let mut effects = h.complete(syncs(&effects));
+        assert!(take_reply(&mut effects, id).is_some(), "acknowledged");
+    }
+    h.produce_one(1, &a, plain(b"three, never synced"));
+    let torn = storage
+        .crash_torn(&mut SmallRng::seed_from_u64(3))
+        .expect("the third batch is unsynced");
+    assert!(torn.kept_bytes > 0 && torn.dropped_bytes > 0, "{torn:?}");
+    storage
+}
+
+/// Sends the `Ensure` of the dirty log and a produce behind it, both with fsyncs forbidden;
+/// checks that neither is answered and nothing is appended. Returns the harness, the two ids
+/// and the open's persist job.
+fn open_dirty_with_a_produce_waiting(
+    storage: &Arc<MemStorage>,
+) -> (Harness, RequestId, RequestId, Vec<(u64, PersistJob)>) {
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    let (ensure, effects) = h.send_forbidding_sync(PartitionsRequest::Ensure(EnsureRequest {
+        tp: a.clone(),
+        config: config(None),
+    }));
+    let jobs = syncs(&effects);
+    assert_eq!(
+        jobs.len(),
+        1,
+        "one persist job makes the recovery durable: {effects:?}"
+    );
+    assert_eq!(effects.len(), 1, "and no reply yet: {effects:?}");
+    assert_eq!(h.log_end(&a), 2, "the torn tail was cut (not yet durably)");
+    let (append, effects) = h.send_forbidding_sync(produce(1, vec![(a.clone(), plain(b"four"))]));
+    assert!(effects.is_empty(), "the produce waits: {effects:?}");
+    assert_eq!(h.actor.parked_count(), 2);
+    assert_eq!(
+        h.log_end(&a),
+        2,
+        "nothing appended before the open is durable"
+    );
+    (h, ensure, append, jobs)
+}
+
+#[test]
+fn opening_a_dirty_log_answers_ensure_and_waiting_requests_only_after_its_persist_job() {
+    let storage = crashed_with_a_torn_tail();
+    let (mut h, ensure, append, jobs) = open_dirty_with_a_produce_waiting(&storage);
+    let mut effects = h.complete_forbidding_sync(jobs);
+    let reply = take_reply(&mut effects, ensure).expect("Ensure answered on completion");
+    assert!(matches!(
+        reply,
+        PartitionsReply::Done(Done {
+            error_code: ErrorCode::NONE,
+            ..
+        })
+    ));
+    let result = produce_results(take_reply(&mut effects, append).expect("produce replayed"));
+    assert_eq!(
+        (result[0].1.error_code, result[0].1.base_offset),
+        (ErrorCode::NONE, Offset(2))
+    );
+    assert_eq!(h.actor.parked_count(), 0);
+    assert_eq!(durable_recovery_point(&storage, "a-0"), Some(0));
+}
+
+#[test]
+fn a_crash_before_the_open_job_completed_recovers_again_and_loses_nothing_acknowledged() {
+    let storage = crashed_with_a_torn_tail();
+    let (_, _, _, jobs) = open_dirty_with_a_produce_waiting(&storage);
+    drop(jobs);
+    storage.crash(); // the cut of the torn tail was never made durable: it is back
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    h.ensure(&a, config(None));
+    assert_eq!(
+        h.log_end(&a),
+        2,
+        "recovered again: both acknowledged batches, no torn tail"
+    );
+    let results = fetch_results(h.ask(fetch(&[(&a, 0)], 1, 1 << 20)));
+    assert_eq!(results[0].error_code, ErrorCode::NONE);
+    assert_eq!(batch_offsets(&results[0].records), vec![0, 1]);
+}
+
+#[test]
+fn a_failed_open_job_takes_the_partition_offline_and_answers_what_waited() {
+    let storage = crashed_with_a_torn_tail();
+    let (mut h, ensure, append, jobs) = open_dirty_with_a_produce_waiting(&storage);
+    let (token, _) = jobs.into_iter().next().expect("one job");
+    h.mem.forbid_sync(true);
+    let mut effects = h.step(Input::Synced {
+        token,
+        result: Err("disk gone".into()),
+    });
+    h.mem.forbid_sync(false);
+    let reply = take_reply(&mut effects, ensure).expect("Ensure answered");
+    assert!(matches!(
+        reply,
+        PartitionsReply::Done(Done {
+            error_code: ErrorCode::KAFKA_STORAGE_ERROR,
+            ..
+        })
+    ));
+    let result = produce_results(take_reply(&mut effects, append).expect("produce answered"));
+    assert_eq!(result[0].1.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
+    assert_eq!(h.actor.offline_count(), 1);
+}
+
+#[test]
+fn requests_waiting_for_an_opening_log_are_bounded() {
+    use crate::limits::OPENING_PARKED_MAX;
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    let (ensure, effects) = h.send_forbidding_sync(PartitionsRequest::Ensure(EnsureRequest {
+        tp: a.clone(),
+        config: config(None),
+    }));
+    let jobs = syncs(&effects);
+    for _ in 1..OPENING_PARKED_MAX {
+        let (_, effects) = h.send(produce(1, vec![(a.clone(), plain(b"v"))]));
+        assert!(effects.is_empty());
+    }
+    let (refused, mut effects) = h.send(produce(1, vec![(a.clone(), plain(b"v"))]));
+    let result = produce_results(take_reply(&mut effects, refused).expect("refused at once"));
+    assert_eq!(result[0].1.error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    let mut effects = h.complete(jobs);
+    assert!(take_reply(&mut effects, ensure).is_some());
+    assert_eq!(
+        h.log_end(&a),
+        OPENING_PARKED_MAX as i64 - 1,
+        "every waiting produce appended"
     );
 }
