@@ -464,7 +464,10 @@ impl Partitions {
             self.complete_log_start(ctx, waiter, error_code);
         }
         self.wake_fetches(ctx, tp);
-        let wait = self.shutdown.as_mut().expect("closing only under a shutdown");
+        let wait = self
+            .shutdown
+            .as_mut()
+            .expect("closing only under a shutdown");
         wait.closing -= 1;
         if let Err(error) = closed.result {
             tracing::error!(?tp, %error, "closing a partition log failed");

@@ -545,7 +545,9 @@ impl Replica {
         }
         self.producers.expire(now_ms, PRODUCER_ID_EXPIRATION_MS);
         let end = self.log.log_end_offset();
-        if !self.is_unsynced() && end != self.snapshot_offset && self.snapshot_in_flight != Some(end)
+        if !self.is_unsynced()
+            && end != self.snapshot_offset
+            && self.snapshot_in_flight != Some(end)
         {
             self.snapshot_due = true;
         }

@@ -565,11 +565,13 @@ fn producer_state_survives_a_crash_through_a_snapshot_and_the_tail_after_it() {
     let (id, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(pid, epoch, 0, 3))]));
     let mut effects = h.complete(syncs(&effects));
     assert!(take_reply(&mut effects, id).is_some());
-    // The housekeeping timer snapshots the (fully synced) state at offset 3.
-    h.step(Input::Timer {
+    // The housekeeping timer snapshots the (fully synced) state at offset 3, in a job.
+    let effects = h.step(Input::Timer {
         key: PartitionsTimer::Retention,
     });
     let snapshot = Path::new("a-0").join(format!("{:020}.snapshot", 3));
+    assert!(!storage.exists(&snapshot), "not in the handler");
+    h.complete(syncs(&effects));
     assert!(storage.exists(&snapshot), "{:?}", storage.file_names());
     let (id, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(other, 0, 0, 1))]));
     let mut effects = h.complete(syncs(&effects));
@@ -881,7 +883,10 @@ fn admin_requests_ensure_set_config_delete() {
     }));
     let results = fetch_results(take_reply(&mut effects, waiting).expect("answered"));
     assert_eq!(results[0].error_code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-    assert!(take_reply(&mut effects, id).is_none(), "waits for the removal");
+    assert!(
+        take_reply(&mut effects, id).is_none(),
+        "waits for the removal"
+    );
     assert!(storage.exists(Path::new("a-0")), "removed by the job");
     let mut effects = h.complete(syncs(&effects));
     assert!(matches!(
@@ -926,7 +931,8 @@ fn start_arms_the_retention_timer_which_applies_retention_and_rearms() {
     short.segment_bytes = 100; // one batch per segment
     h.ensure(&a, short);
     for _ in 0..3 {
-        h.produce_one(1, &a, plain(b"old"));
+        let (_, effects) = h.send(produce(1, vec![(a.clone(), plain(b"old"))]));
+        h.complete(syncs(&effects)); // the rolls' flushes
     }
     h.now.unix_ms += 10_000;
     let effects = h.step(Input::Timer {
@@ -1085,7 +1091,10 @@ fn a_sole_leaders_high_watermark_is_its_log_end_after_every_append_and_reopen() 
     assert_eq!(ends(&replica), (2, Offset(2)));
     replica.produce(plain(b"z"), None, T0_MS).expect("appended");
     assert_eq!(ends(&replica), (3, Offset(3)));
-    let job = replica.begin_close().expect("no job running").expect("a close job");
+    let job = replica
+        .begin_close()
+        .expect("no job running")
+        .expect("a close job");
     job.run().expect("runs");
     replica.finish_close(Ok(())).result.expect("closed");
     let reopened = open_replica(&storage, Role::sole_leader(NodeId(1)));
@@ -1195,8 +1204,10 @@ fn a_segment_roll_is_flushed_by_a_persist_effect_and_its_completion() {
     let jobs = syncs(&effects);
     assert_eq!(jobs.len(), 1, "{effects:?}");
     match jobs[0].1.ops() {
-        [PersistOp::SyncFiles(sealed), PersistOp::SyncFiles(active), PersistOp::SyncDir(dir), PersistOp::ReplaceFile { path, .. }] =>
+        // The producer snapshot at the roll follows the syncs (D3).
+        [PersistOp::SyncFiles(sealed), PersistOp::SyncFiles(active), PersistOp::SyncDir(dir), PersistOp::ReplaceFile { path, .. }, PersistOp::ReplaceFile { path: snapshot, .. }] =>
         {
+            assert!(snapshot.ends_with(format!("{:020}.snapshot", 1)));
             assert_eq!(
                 sealed.len(),
                 3,
@@ -1321,8 +1332,14 @@ fn a_crash_before_the_delete_records_job_keeps_the_old_log_start_and_all_data() 
     h.ensure(&a, config(None));
     let log = h.actor.replica(&a).unwrap().log();
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 3));
-    let fetched = fetch_results(h.ask(fetch(&[(&a, 0)], 1, 1 << 20))).remove(0);
-    assert_eq!(batch_offsets(&fetched.records), vec![0, 1, 2]);
+    for offset in 0..3 {
+        let fetched = fetch_results(h.ask(fetch(&[(&a, offset)], 1, 1 << 20))).remove(0);
+        assert_eq!(
+            batch_offsets(&fetched.records),
+            vec![offset],
+            "all data is back"
+        );
+    }
 }
 
 #[test]
@@ -1339,7 +1356,10 @@ fn shutdown_answers_once_every_replica_closed_with_its_one_close_job() {
     assert_eq!(running.len(), 1);
 
     let (id, mut effects) = h.send(PartitionsRequest::Shutdown);
-    assert!(take_reply(&mut effects, id).is_none(), "waits for the close jobs");
+    assert!(
+        take_reply(&mut effects, id).is_none(),
+        "waits for the close jobs"
+    );
     let close_a = syncs(&effects);
     assert_eq!(close_a.len(), 1, "only a closes now: {effects:?}");
     assert!(
@@ -1349,13 +1369,22 @@ fn shutdown_answers_once_every_replica_closed_with_its_one_close_job() {
     );
     let mut effects = h.complete(close_a);
     assert!(take_reply(&mut effects, id).is_none(), "b is still closing");
-    assert!(storage.durable_file(&Path::new("a-0").join("clean-shutdown")).is_some());
+    assert!(storage
+        .durable_file(&Path::new("a-0").join("clean-shutdown"))
+        .is_some());
 
     let mut effects = h.complete(running);
-    assert!(take_reply(&mut effects, produced).is_some(), "b's flush answered");
+    assert!(
+        take_reply(&mut effects, produced).is_some(),
+        "b's flush answered"
+    );
     assert!(take_reply(&mut effects, id).is_none());
     let close_b = syncs(&effects);
-    assert_eq!(close_b.len(), 1, "b's close job follows its flush: {effects:?}");
+    assert_eq!(
+        close_b.len(),
+        1,
+        "b's close job follows its flush: {effects:?}"
+    );
     let mut effects = h.complete(close_b);
     assert!(matches!(
         take_reply(&mut effects, id),
@@ -1364,14 +1393,18 @@ fn shutdown_answers_once_every_replica_closed_with_its_one_close_job() {
             ..
         }))
     ));
-    assert!(storage.durable_file(&Path::new("b-0").join("clean-shutdown")).is_some());
+    assert!(storage
+        .durable_file(&Path::new("b-0").join("clean-shutdown"))
+        .is_some());
     let names = storage.file_names();
     assert!(
         !names.iter().any(|p| p.to_string_lossy().ends_with(".tmp")),
         "no temporary file is left: {names:?}"
     );
     assert!(
-        names.iter().any(|p| p.to_string_lossy().ends_with(".snapshot")),
+        names
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with(".snapshot")),
         "a producer snapshot at the log end: {names:?}"
     );
 }
@@ -1389,14 +1422,23 @@ fn a_re_created_partition_waits_behind_its_delete() {
     let (deleted, mut effects) = h.send(PartitionsRequest::Delete(DeletePartitionRequest {
         tp: a.clone(),
     }));
-    assert!(take_reply(&mut effects, produced).is_some(), "its waiter is answered");
+    assert!(
+        take_reply(&mut effects, produced).is_some(),
+        "its waiter is answered"
+    );
     assert!(take_reply(&mut effects, deleted).is_none());
-    assert!(syncs(&effects).is_empty(), "the removal waits for the running flush");
+    assert!(
+        syncs(&effects).is_empty(),
+        "the removal waits for the running flush"
+    );
     let (ensured, mut effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
         tp: a.clone(),
         config: config(None),
     }));
-    assert!(take_reply(&mut effects, ensured).is_none(), "queued behind the delete");
+    assert!(
+        take_reply(&mut effects, ensured).is_none(),
+        "queued behind the delete"
+    );
 
     let effects = h.complete(running);
     let removal = syncs(&effects);
@@ -1414,6 +1456,10 @@ fn a_re_created_partition_waits_behind_its_delete() {
             _ => None,
         })
         .collect();
-    assert_eq!(order, vec![deleted, ensured], "the delete first, then the re-creation");
+    assert_eq!(
+        order,
+        vec![deleted, ensured],
+        "the delete first, then the re-creation"
+    );
     assert_eq!(h.log_end(&a), 0, "re-created empty");
 }

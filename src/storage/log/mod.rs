@@ -619,8 +619,7 @@ impl Log {
     /// synced (producer snapshots, which must describe durable batches only). A job is made
     /// even with nothing else to do when `extra` is not empty.
     pub fn flush_job_with(&mut self, extra: Vec<PersistOp>) -> Option<(PersistJob, FlushPoint)> {
-        if self.synced_offset >= self.log_end_offset() && !self.has_pending() && extra.is_empty()
-        {
+        if self.synced_offset >= self.log_end_offset() && !self.has_pending() && extra.is_empty() {
             return None;
         }
         self.unsynced_since_ms = None;
@@ -669,7 +668,9 @@ impl Log {
             self.log_end_offset(),
             self.generation,
         ));
-        Ok(self.flush_job_with(tail).expect("extra ops always make a job"))
+        Ok(self
+            .flush_job_with(tail)
+            .expect("extra ops always make a job"))
     }
 
     /// Records that the job for `point` completed: raises the synced offset, the recovery

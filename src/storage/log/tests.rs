@@ -305,7 +305,10 @@ fn retention_by_time_advances_log_start_and_keeps_offsets() {
             .iter()
             .any(|p| p.ends_with(seg_name(0, ".log")))
     };
-    assert!(has_first_segment(&mem), "removed by the next flush job only");
+    assert!(
+        has_first_segment(&mem),
+        "removed by the next flush job only"
+    );
     assert_eq!(log.durable_log_start(), 0);
     log.sync().unwrap();
     assert!(!has_first_segment(&mem));
