@@ -57,6 +57,9 @@ pub(super) struct Pending {
     /// A job writing a recovery point is running: the checkpoint on disk may be ahead of the
     /// log's `recovery_point` until it completes.
     recovery_point_in_flight: bool,
+    /// A job writing a log start is running: a truncation meanwhile fences that write, so it
+    /// writes the log start itself.
+    log_start_in_flight: bool,
     /// The truncation generation, shared with fenced checkpoint writes of running jobs.
     fence: Arc<Mutex<u64>>,
 }
@@ -98,7 +101,7 @@ impl Pending {
     pub(super) fn truncated(&mut self, base: i64) {
         self.sealed.retain(|(sealed_base, _)| *sealed_base < base);
         self.recovery_point = self.recovery_point.map(|rp| rp.min(base));
-        // The truncation wrote the log start it needs inline; a higher one must not follow.
+        // The truncation writes the log start inline (`log_start_unsettled`).
         self.log_start = None;
     }
 
@@ -161,6 +164,7 @@ impl Pending {
         }
         let log_start = self.log_start.take();
         if let Some(offset) = log_start {
+            self.log_start_in_flight = true;
             ops.push(self.fenced_checkpoint(dir, Kind::LogStart, offset, generation));
         }
         let target = self.recovery_point.take().filter(|&rp| rp > recovery_point);
@@ -191,8 +195,15 @@ impl Pending {
         }
     }
 
-    /// The job that wrote (or was fenced from writing) a recovery point completed.
+    /// The job that wrote (or was fenced from writing) a checkpoint completed.
     pub(super) fn job_done(&mut self) {
         self.recovery_point_in_flight = false;
+        self.log_start_in_flight = false;
+    }
+
+    /// Whether a log start moved in memory is not known to be on disk: pending, or in a job a
+    /// truncation may fence.
+    pub(super) fn log_start_unsettled(&self) -> bool {
+        self.log_start.is_some() || self.log_start_in_flight
     }
 }

@@ -677,7 +677,7 @@ impl Log {
     /// point and the durable log start, unless a truncation happened meanwhile (then the
     /// truncation's values stand).
     pub fn flushed(&mut self, point: FlushPoint) {
-        if point.recovery_point.is_some() {
+        if point.recovery_point.is_some() || point.log_start.is_some() {
             self.durability.job_done();
         }
         if point.generation != self.generation {
@@ -763,6 +763,8 @@ impl Log {
             .next_back()
             .expect("offset is at or above the first segment")
             .0;
+        // A log start still pending, or in a job this truncation fences, is written here.
+        let log_start_unsettled = self.durability.log_start_unsettled();
         // Lower the recovery point first: a crash midway then re-validates from this segment.
         self.fence_recovery_point(self.recovery_point.min(base))?;
         self.durability.truncated(base);
@@ -771,8 +773,8 @@ impl Log {
         let new_end = segment.truncate_to(offset, interval)?;
         self.delete_segments_after(base)?;
         self.synced_offset = self.synced_offset.min(new_end);
-        if self.log_start_offset > new_end {
-            self.set_log_start_checkpoint(new_end)?;
+        if self.log_start_offset > new_end || log_start_unsettled {
+            self.set_log_start_checkpoint(self.log_start_offset.min(new_end))?;
         }
         Ok(new_end)
     }
