@@ -1,6 +1,7 @@
 //! Producer-state snapshots: `<partition dir>/{offset:020}.snapshot` holds the producer
 //! state as of `offset` (every batch below it applied). Written atomically (temp file, sync,
-//! rename, sync dir) only at offsets known durable, so a crash can never leave a snapshot
+//! rename, sync dir: `ops`, run by the replica's flush job after its segment syncs) only at
+//! offsets known durable, so a crash can never leave a snapshot
 //! describing batches the log lost; at open, snapshots past the recovered log end are deleted
 //! anyway (Kafka does the same), and the state is rebuilt from the newest valid snapshot plus
 //! the batch headers after it.
