@@ -114,10 +114,6 @@ impl<E: Entry> IndexFile<E> {
         self.file.truncate(0).at(&self.path)
     }
 
-    pub(crate) fn sync(&self) -> Result<(), LogError> {
-        self.file.sync().at(&self.path)
-    }
-
     pub(crate) fn file(&self) -> &Arc<dyn StorageFile> {
         &self.file
     }

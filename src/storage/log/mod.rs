@@ -42,7 +42,7 @@ pub use config::{
 pub use error::LogError;
 
 use crate::storage::batch::{self, BatchHeader, BatchesSummary, Crc};
-use crate::storage::persist::PersistJob;
+use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 use checkpoint::Kind;
 pub use durability::FlushPoint;
@@ -98,6 +98,9 @@ pub struct Log {
     /// Base offset → segment; the last one is the active segment. Never empty.
     segments: BTreeMap<i64, Segment>,
     log_start_offset: i64,
+    /// The log start offset in the checkpoint on disk (or implied by the files at open):
+    /// behind `log_start_offset` until the flush job carrying the new one completed.
+    durable_log_start: i64,
     /// Every offset below is durable.
     synced_offset: i64,
     /// Persisted recovery point: segments ending at or below it are synced and valid, so
@@ -108,7 +111,7 @@ pub struct Log {
     /// Bumped by every truncation: a flush job made before it neither raises the synced offset
     /// nor writes its recovery point ([`FlushPoint`], [`durability`]).
     generation: u64,
-    /// Durability work recorded by rolls for the next flush job.
+    /// Durability work recorded by rolls, retention and DeleteRecords for the next flush job.
     durability: durability::Pending,
     /// Set after an I/O error left the files in an unknown state; every mutation then fails.
     failed: bool,
@@ -144,6 +147,12 @@ impl Log {
 
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset
+    }
+
+    /// The log start offset a crash would recover: [`Self::log_start_offset`] once the flush
+    /// job carrying it completed. DeleteRecords answers only then.
+    pub fn durable_log_start(&self) -> i64 {
+        self.durable_log_start
     }
 
     /// The offset the next appended record gets.
@@ -420,26 +429,21 @@ impl Log {
         self.recovery_point
     }
 
-    /// Writes the recovery point inline (open, close). Holds the generation lock so a running
-    /// flush job's checkpoint write cannot interleave with this one.
-    fn set_recovery_point(&mut self, offset: i64) -> Result<(), LogError> {
-        if offset != self.recovery_point {
-            let _generation = self.durability.lock_generation();
-            checkpoint::write(
-                self.storage.as_ref(),
-                &self.dir,
-                Kind::RecoveryPoint,
-                offset,
-            )?;
-            self.recovery_point = offset;
-        }
+    /// Writes the log start inline (truncation), under the generation lock so it cannot
+    /// interleave with a running job's fenced write.
+    fn set_log_start_checkpoint(&mut self, offset: i64) -> Result<(), LogError> {
+        let _generation = self.durability.lock_generation();
+        checkpoint::write(self.storage.as_ref(), &self.dir, Kind::LogStart, offset)?;
+        self.log_start_offset = offset;
+        self.durable_log_start = offset;
         Ok(())
     }
 
-    fn set_log_start_checkpoint(&mut self, offset: i64) -> Result<(), LogError> {
-        checkpoint::write(self.storage.as_ref(), &self.dir, Kind::LogStart, offset)?;
+    /// Moves the log start up in memory (reads refuse below it at once); the next flush job
+    /// writes the checkpoint.
+    fn move_log_start(&mut self, offset: i64) {
         self.log_start_offset = offset;
-        Ok(())
+        self.durability.log_start_moved(offset);
     }
 
     /// The largest timestamp at or above the log start and the offset of the first record
@@ -500,6 +504,14 @@ impl Log {
         drop(generation);
         self.recovery_point = offset;
         Ok(())
+    }
+
+    /// Starts a new truncation generation without writing: an older job's fenced checkpoint
+    /// writes (recovery point, log start) are skipped from now on.
+    fn new_generation(&mut self) {
+        let mut generation = self.durability.lock_generation();
+        self.generation += 1;
+        *generation = self.generation;
     }
 
     /// Whole batches starting with the one containing `offset`, up to `max_bytes` but at
@@ -573,8 +585,8 @@ impl Log {
         Ok(None)
     }
 
-    /// Whether a roll left durability work (sealed segments, directory, recovery point) that
-    /// only a flush job does.
+    /// Whether a roll, retention or DeleteRecords left durability work (sealed segments,
+    /// directory, checkpoints, file removals) that only a flush job does.
     pub fn has_pending(&self) -> bool {
         self.durability.has_work()
     }
@@ -584,31 +596,72 @@ impl Log {
     /// [`Log::flushed`]. Without a roll since the last job it is one op syncing one file.
     /// Take one at a time: the next one may only start after this one completed.
     pub fn flush_job(&mut self) -> Option<(PersistJob, FlushPoint)> {
-        if self.synced_offset >= self.log_end_offset() && !self.has_pending() {
+        self.flush_job_with(Vec::new())
+    }
+
+    /// [`Log::flush_job`] that runs `extra` last, once everything below the log end is
+    /// synced (producer snapshots, which must describe durable batches only). A job is made
+    /// even with nothing else to do when `extra` is not empty.
+    pub fn flush_job_with(&mut self, extra: Vec<PersistOp>) -> Option<(PersistJob, FlushPoint)> {
+        if self.synced_offset >= self.log_end_offset() && !self.has_pending() && extra.is_empty() {
             return None;
         }
         self.unsynced_since_ms = None;
         let active = self.active().log_file().clone();
-        let (job, recovery_point) = if self.has_pending() {
-            let (ops, recovery_point) =
-                self.durability
-                    .take_ops(&self.dir, active, self.recovery_point, self.generation);
-            (PersistJob::new(self.storage.clone(), ops), recovery_point)
+        let (job, recovery_point, log_start) = if self.has_pending() || !extra.is_empty() {
+            let (ops, recovery_point, log_start) = self.durability.take_ops(
+                &self.dir,
+                active,
+                self.recovery_point,
+                self.generation,
+                extra,
+            );
+            let job = PersistJob::new(self.storage.clone(), ops);
+            (job, recovery_point, log_start)
         } else {
-            (PersistJob::sync_files(vec![active]), None)
+            (PersistJob::sync_files(vec![active]), None, None)
         };
         let point = FlushPoint {
             covers_offset: self.log_end_offset(),
             recovery_point,
+            log_start,
             generation: self.generation,
         };
         Some((job, point))
     }
 
-    /// Records that the job for `point` completed: raises the synced offset and the recovery
-    /// point, unless a truncation happened meanwhile (then the truncation's values stand).
+    /// The job of a clean close: everything [`Log::flush_job`] would do, then the active
+    /// segment's indexes (after their final time entry), the recovery point at the active
+    /// segment's base, `extra` (a producer snapshot) and last the clean-shutdown marker at the
+    /// log end, so the next open skips validation. Take it when no other job is running and
+    /// pass the point to [`Log::flushed`]; the log takes no more writes afterwards.
+    pub fn close_job(
+        &mut self,
+        extra: Vec<PersistOp>,
+    ) -> Result<(PersistJob, FlushPoint), LogError> {
+        self.check_usable()?;
+        let result = self.active_mut().append_final_time_entry();
+        self.poison_on_failure(result)?;
+        let active_base = self.active().base_offset;
+        self.durability.want_recovery_point(active_base);
+        let mut tail = vec![PersistOp::SyncFiles(self.active().files().to_vec())];
+        tail.extend(extra);
+        tail.push(self.durability.fenced_checkpoint(
+            &self.dir,
+            Kind::CleanShutdown,
+            self.log_end_offset(),
+            self.generation,
+        ));
+        Ok(self
+            .flush_job_with(tail)
+            .expect("extra ops always make a job"))
+    }
+
+    /// Records that the job for `point` completed: raises the synced offset, the recovery
+    /// point and the durable log start, unless a truncation happened meanwhile (then the
+    /// truncation's values stand).
     pub fn flushed(&mut self, point: FlushPoint) {
-        if point.recovery_point.is_some() {
+        if point.recovery_point.is_some() || point.log_start.is_some() {
             self.durability.job_done();
         }
         if point.generation != self.generation {
@@ -619,7 +672,11 @@ impl Log {
         if let Some(recovery_point) = point.recovery_point {
             self.recovery_point = self.recovery_point.max(recovery_point);
         }
+        if let Some(log_start) = point.log_start {
+            self.durable_log_start = self.durable_log_start.max(log_start);
+        }
         debug_assert!(self.synced_offset <= self.log_end_offset());
+        debug_assert!(self.durable_log_start <= self.log_start_offset);
         debug_assert!(self.recovery_point <= self.active().base_offset);
         debug_assert!(self
             .durability
@@ -653,22 +710,14 @@ impl Log {
         }
     }
 
-    /// Syncs everything and writes the clean-shutdown marker, so the next open skips
-    /// validation.
+    /// Syncs everything and writes the clean-shutdown marker inline ([`Log::close_job`], run),
+    /// so the next open skips validation.
     pub fn close(mut self) -> Result<(), LogError> {
-        self.sync()?;
-        let active = self.active_mut();
-        active.append_final_time_entry()?;
-        active.sync_all()?;
-        self.synced_offset = self.log_end_offset();
-        let active_base = self.active().base_offset;
-        self.set_recovery_point(active_base)?;
-        checkpoint::write(
-            self.storage.as_ref(),
-            &self.dir,
-            Kind::CleanShutdown,
-            self.log_end_offset(),
-        )
+        let (job, point) = self.close_job(Vec::new())?;
+        let closed = job.run().at(&self.dir);
+        self.poison_on_failure(closed)?;
+        self.flushed(point);
+        Ok(())
     }
 
     /// Removes every batch containing an offset ≥ `offset` (a follower diverged from its
@@ -698,6 +747,8 @@ impl Log {
             .next_back()
             .expect("offset is at or above the first segment")
             .0;
+        // A log start still pending, or in a job this truncation fences, is written here.
+        let log_start_unsettled = self.durability.log_start_unsettled();
         // Lower the recovery point first: a crash midway then re-validates from this segment.
         self.fence_recovery_point(self.recovery_point.min(base))?;
         self.durability.truncated(base);
@@ -706,8 +757,8 @@ impl Log {
         let new_end = segment.truncate_to(offset, interval)?;
         self.delete_segments_after(base)?;
         self.synced_offset = self.synced_offset.min(new_end);
-        if self.log_start_offset > new_end {
-            self.set_log_start_checkpoint(new_end)?;
+        if self.log_start_offset > new_end || log_start_unsettled {
+            self.set_log_start_checkpoint(self.log_start_offset.min(new_end))?;
         }
         Ok(new_end)
     }
@@ -750,9 +801,15 @@ impl Log {
     }
 
     fn restart_at(&mut self, offset: i64, now_ms: i64) -> Result<(), LogError> {
+        // A running job's fenced log-start write must not land after this one.
+        self.new_generation();
         self.set_log_start_checkpoint(offset)?;
         self.fence_recovery_point(offset)?;
-        self.durability.cleared();
+        for path in self.durability.cleared() {
+            if self.storage.exists(&path) {
+                self.storage.remove_file(&path).at(&path)?;
+            }
+        }
         // Newest first: a crash midway leaves a prefix of the old log, which the next open
         // discards because it ends below the log start checkpoint.
         while let Some((_, segment)) = self.segments.pop_last() {

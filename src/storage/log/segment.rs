@@ -249,12 +249,6 @@ impl Segment {
         self.time_index.flush()
     }
 
-    pub(crate) fn sync_all(&self) -> Result<(), LogError> {
-        self.log.sync().at(&self.log_path)?;
-        self.index.sync()?;
-        self.time_index.sync()
-    }
-
     /// Validates every batch from the start (CRC included when `check_crc`), cuts the file at
     /// the first bad one, and rebuilds both indexes. Offsets must be dense from `base_offset`.
     pub(crate) fn recover(
@@ -590,16 +584,21 @@ impl Segment {
         Ok(self.next_offset)
     }
 
-    /// Removes the segment's files (log first: an index without its log is an orphan that the
-    /// next open deletes).
+    /// The segment's file paths, log first: an index without its log is an orphan that the
+    /// next open deletes, so removing them in this order never leaves a log without its index.
+    pub(crate) fn paths(&self) -> [PathBuf; 3] {
+        [
+            self.log_path.clone(),
+            self.index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
+        ]
+    }
+
+    /// Removes the segment's files, in [`Self::paths`] order.
     pub(crate) fn delete(self, storage: &dyn Storage) -> Result<(), LogError> {
-        for path in [
-            self.log_path.as_path(),
-            self.index.path(),
-            self.time_index.path(),
-        ] {
-            if storage.exists(path) {
-                storage.remove_file(path).at(path)?;
+        for path in self.paths() {
+            if storage.exists(&path) {
+                storage.remove_file(&path).at(&path)?;
             }
         }
         Ok(())
