@@ -4,8 +4,9 @@
 //! checkpoint inline (six fsyncs inside a produce). Now the roll only records what must become
 //! durable here; [`super::Log::flush_job`] turns it, together with the active file's appends,
 //! into one [`PersistJob`] whose ops run in this order: the sealed segments' files, the active
-//! file, the directory, the recovery-point checkpoint. The checkpoint therefore never vouches
-//! for a segment before that segment is on disk. [`super::Log::flushed`] applies the job's
+//! file, the directory, the leader-epoch checkpoint (when an epoch started or the log start
+//! moved, see [`super::epochs`]), the recovery-point checkpoint. The checkpoint therefore never
+//! vouches for a segment before that segment and its epochs are on disk. [`super::Log::flushed`] applies the job's
 //! effect (synced offset, recovery point) when it completed.
 //!
 //! A truncation that lowers the recovery point must win over an older job still running: the
@@ -101,14 +102,17 @@ impl Pending {
 
     /// Takes the recorded work as ops, in durability order, the active file's sync included.
     /// `recovery_point` is the log's current one: a target at or below it is not rewritten.
+    /// `epochs` are the bytes of `leader-epoch-checkpoint` when it changed: written before the
+    /// recovery point, so that one never covers a batch whose epoch entry is not durable.
     pub(super) fn take_ops(
         &mut self,
         dir: &Path,
         active: Arc<dyn StorageFile>,
         recovery_point: i64,
         generation: u64,
+        epochs: Option<Vec<u8>>,
     ) -> (Vec<PersistOp>, Option<i64>) {
-        let mut ops = Vec::with_capacity(4);
+        let mut ops = Vec::with_capacity(5);
         let sealed: Vec<Arc<dyn StorageFile>> = std::mem::take(&mut self.sealed)
             .into_iter()
             .flat_map(|(_, files)| files)
@@ -119,6 +123,13 @@ impl Pending {
         ops.push(PersistOp::SyncFiles(vec![active]));
         if std::mem::take(&mut self.dir_dirty) {
             ops.push(PersistOp::SyncDir(dir.to_path_buf()));
+        }
+        if let Some(bytes) = epochs {
+            ops.push(PersistOp::ReplaceFile {
+                path: super::epochs::path(dir),
+                bytes,
+                fence: Some(Fence::new(self.fence.clone(), generation)),
+            });
         }
         let target = self.recovery_point.take().filter(|&rp| rp > recovery_point);
         if let Some(rp) = target {

@@ -13,7 +13,10 @@
 //! 4. No segment left → a new one at the largest offset any checkpoint remembers. A log-start
 //!    checkpoint past the recovered end (records deleted, then their tail lost) → restart the
 //!    log empty at the log start (as Kafka does), so offsets never go back.
-//! 5. Recovered files are synced, the recovery point moves to the active segment, the
+//! 5. The leader-epoch cache (loaded from its file; the epochs of recovered batches assigned
+//!    while they are validated) is truncated to the recovered log end and log start, and its
+//!    file rewritten if that changed it (see [`super::epochs`]).
+//! 6. Recovered files are synced, the recovery point moves to the active segment, the
 //!    clean-shutdown marker is removed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::checkpoint::{self, Kind, TMP_SUFFIX};
+use super::epochs::{self, Epochs, Loaded};
 use super::error::IoContext;
 use super::segment::{
     file_path, parse_file_name, FileKind, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
@@ -80,6 +84,9 @@ struct Checkpoints {
     log_start: Option<i64>,
     recovery_point: Option<i64>,
     clean_end: Option<i64>,
+    /// The leader-epoch checkpoint is damaged: trust no segment, so that recovery re-assigns
+    /// every batch's epoch.
+    rebuild_epochs: bool,
 }
 
 impl Log {
@@ -97,10 +104,15 @@ impl Log {
         for path in &listing.leftovers {
             storage.remove_file(path).at(path)?;
         }
+        let (epochs, rebuild_epochs) = match epochs::load(storage.as_ref(), dir)? {
+            Loaded::Cache(cache) => (Epochs::new(cache), false),
+            Loaded::Damaged => (Epochs::rebuilding(), true),
+        };
         let checkpoints = Checkpoints {
             log_start: checkpoint::read(storage.as_ref(), dir, Kind::LogStart)?,
             recovery_point: checkpoint::read(storage.as_ref(), dir, Kind::RecoveryPoint)?,
             clean_end: checkpoint::read(storage.as_ref(), dir, Kind::CleanShutdown)?,
+            rebuild_epochs,
         };
         let mut log = Log {
             storage,
@@ -113,6 +125,7 @@ impl Log {
             unsynced_since_ms: None,
             generation: 0,
             durability: Default::default(),
+            epochs,
             failed: false,
         };
         let bases = log.drop_segments_below_start(&listing.bases, checkpoints.log_start)?;
@@ -166,6 +179,7 @@ impl Log {
                 Segment::open(self.storage.as_ref(), &self.dir, base, now_ms)?;
             let next_base = bases.get(i + 1).copied();
             let trusted = indexes_existed
+                && !checkpoints.rebuild_epochs
                 && (checkpoints.clean_end.is_some()
                     || next_base.is_some_and(|next| next <= recovery_point));
             let loaded = trusted
@@ -177,7 +191,11 @@ impl Log {
                     }
                 };
             if !loaded {
-                let outcome = segment.recover(self.config.index_interval_bytes, true)?;
+                let epochs = &mut self.epochs;
+                let outcome =
+                    segment.recover(self.config.index_interval_bytes, true, &mut |h| {
+                        epochs.recovered(h.partition_leader_epoch, h.base_offset)
+                    })?;
                 if let Some(reason) = &outcome.reason {
                     tracing::warn!(
                         path = %segment.log_path().display(),
@@ -229,6 +247,12 @@ impl Log {
             self.storage.sync_dir(&self.dir).at(&self.dir)?;
         }
         self.synced_offset = self.log_end_offset();
+        // Before the recovery point moves over the recovered segments: their epochs are
+        // known from their batches only until the file holds them.
+        self.epochs.truncate_from_end(self.log_end_offset());
+        self.epochs.truncate_from_start(self.log_start_offset);
+        self.epochs
+            .write_if_stale(self.storage.as_ref(), &self.dir)?;
         let active_base = self.active().base_offset;
         self.set_recovery_point(active_base)?;
         if checkpoints.clean_end.is_some() {
