@@ -55,6 +55,13 @@ pub const PRODUCER_BATCHES_RETAINED: usize = 5;
 /// block that were never handed out are skipped after a restart.
 pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 
+/// `InitProducerId` requests that wait while the next producer-id block is being made durable
+/// (one small-file replacement: two fsyncs, milliseconds). A burst this large is a fleet of
+/// producers starting at once; past it the request is answered COORDINATOR_LOAD_IN_PROGRESS,
+/// which every client retries. Each waiting request holds its transactional id, so this also
+/// bounds their memory (names may be 32 KiB each: 32 MiB at most).
+pub const INIT_PRODUCER_ID_WAITING_MAX: usize = 1024;
+
 /// A producer id with no append for this long (record timestamps of wall-clock time) is
 /// forgotten by a partition (Kafka's `producer.id.expiration.ms`, 1 day). This is what bounds
 /// the per-partition producer table.

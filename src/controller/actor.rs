@@ -1,5 +1,6 @@
 //! The `TOPICS` actor: owns the topic registry of this node ([`TopicStore`], persisted before
-//! every answer) and runs topic administration ([`Admin`]) one operation at a time.
+//! every answer, by persist jobs the host runs off the actor) and runs topic administration
+//! ([`Admin`]) one operation at a time.
 
 use std::sync::Arc;
 
@@ -48,8 +49,8 @@ impl Actor<NodeMsg> for TopicsActor {
                 ..
             } => {
                 let op = match request {
-                    // The registry as it is now: an administration in progress shows what it
-                    // has registered so far, as it did when the gateway ran the steps.
+                    // The committed registry: an administration in progress shows what it has
+                    // registered so far, but never a change whose write has not completed.
                     TopicsRequest::List => {
                         let topics = store.registry().topics.clone();
                         ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::List(topics)));
@@ -75,7 +76,10 @@ impl Actor<NodeMsg> for TopicsActor {
             Input::CallFailed { call, why } => {
                 self.admin.answered(ctx, store, settings, call, Err(why))
             }
-            Input::Start | Input::Msg { .. } | Input::Timer { .. } | Input::Synced { .. } => {}
+            Input::Synced { token, result } => {
+                self.admin.written(ctx, store, settings, token, result)
+            }
+            Input::Start | Input::Msg { .. } | Input::Timer { .. } => {}
         }
     }
 }

@@ -7,9 +7,13 @@
 //! racing a re-create of the same topic cannot interleave, by construction (it once did, when
 //! the gateway ran these steps itself: the new topic was left without logs).
 //!
-//! It is a state machine with no runtime: it reads and changes the [`TopicStore`] (persisted
-//! inline for now), asks the partitions actor with [`Ctx::call`] and continues when the answer
-//! ([`Answer`]) is fed back, a lost call ([`CallFailure`]) counting as a failed partition.
+//! It is a state machine with no runtime: it stages a change of the [`TopicStore`] and hands
+//! its write to the host ([`Ctx::persist`], token [`RegistryWrite`]), asks the partitions actor
+//! with [`Ctx::call`], and continues when the outcome is fed back: the write's completion
+//! ([`Admin::written`]: committed, or dropped and refused with KAFKA_STORAGE_ERROR) or the
+//! partitions answer ([`Answer`]; a lost call, [`CallFailure`], counts as a failed partition).
+//! So no handler waits for a disk, and nothing is answered (nor any log opened) before the
+//! registry change it rests on is durable.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -71,18 +75,61 @@ pub enum AdminOp {
 /// The partitions actor's answer to a call, or why there is none.
 pub type Answer = Result<NodeMsg, CallFailure>;
 
+/// The topics actor's persist token: the registry write it waits for. The registry file is the
+/// only thing it persists, one write at a time; the number matches a completion to its write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegistryWrite(pub u64);
+
 /// The operations of one topics actor: the one running and the ones waiting for it.
 #[derive(Default)]
 pub struct Admin {
     queue: VecDeque<(RequestId, AdminOp)>,
     running: Option<Running>,
+    /// The number of the next [`RegistryWrite`].
+    next_write: u64,
 }
 
 struct Running {
     id: RequestId,
     job: Job,
-    /// The call whose answer the job waits for.
-    waiting: Option<CallId>,
+    /// What the job waits for before it can go on.
+    waiting: Option<Waiting>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Waiting {
+    /// The partitions actor's answer to this call.
+    Call(CallId),
+    /// The completion of this write of the staged registry.
+    Write(RegistryWrite),
+}
+
+/// What a parked job continues with: the outcome of what it waited for.
+enum Resume {
+    Answer(Answer),
+    Written(Result<(), Refusal>),
+}
+
+impl Resume {
+    /// The partitions answer (what a job asking the partitions actor waits for).
+    fn answer(self) -> Option<Answer> {
+        match self {
+            Resume::Answer(answer) => Some(answer),
+            Resume::Written(_) => None,
+        }
+    }
+}
+
+/// The outcome of the registry write a job waits for. [`Admin`] resumes such a job only with
+/// it; anything else counts as a failed write, which refuses rather than claims durability.
+fn written(resume: Option<Resume>) -> Result<(), Refusal> {
+    match resume {
+        Some(Resume::Written(outcome)) => outcome,
+        _ => Err(Refusal::new(
+            ErrorCode::KAFKA_STORAGE_ERROR,
+            "the topic metadata write has no outcome",
+        )),
+    }
 }
 
 /// What an operation needs besides itself: the registry, the settings and the actor's RNG.
@@ -96,6 +143,9 @@ struct World<'a> {
 enum Next {
     /// Ask the partitions actor; the job continues with the answer.
     Call(NodeMsg),
+    /// Write the staged registry; the job continues with the write's outcome (the change is
+    /// committed or dropped by then).
+    Write,
     /// The operation is over: answer its request.
     Done(TopicsReply),
 }
@@ -125,10 +175,34 @@ impl Admin {
         answer: Answer,
     ) {
         match &mut self.running {
-            Some(running) if running.waiting == Some(call) => running.waiting = None,
+            Some(running) if running.waiting == Some(Waiting::Call(call)) => running.waiting = None,
             _ => return,
         }
-        self.drive(ctx, store, settings, Some(answer));
+        self.drive(ctx, store, settings, Some(Resume::Answer(answer)));
+    }
+
+    /// The completion of the registry write with persist `token`: the staged change is
+    /// committed (or dropped, on an error) and the running operation continues with the
+    /// outcome. A completion of no write of the running operation is ignored.
+    pub fn written(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, NoTimer>,
+        store: &mut TopicStore,
+        settings: &AdminSettings,
+        token: u64,
+        result: Result<(), String>,
+    ) {
+        match &mut self.running {
+            Some(running) if running.waiting == Some(Waiting::Write(RegistryWrite(token))) => {
+                running.waiting = None
+            }
+            _ => return,
+        }
+        if let Err(error) = &result {
+            tracing::error!(%error, "cannot write the topic metadata; the change is refused");
+        }
+        let outcome = store.written(result);
+        self.drive(ctx, store, settings, Some(Resume::Written(outcome)));
     }
 
     /// Operations not finished (the running one included).
@@ -142,7 +216,7 @@ impl Admin {
         ctx: &mut Ctx<'_, NodeMsg, NoTimer>,
         store: &mut TopicStore,
         settings: &AdminSettings,
-        mut answer: Option<Answer>,
+        mut resume: Option<Resume>,
     ) {
         loop {
             if self.running.is_none() {
@@ -157,23 +231,35 @@ impl Admin {
                 });
             }
             let running = self.running.as_mut().expect("set above");
-            if running.waiting.is_some() && answer.is_none() {
-                return; // the running operation waits for its partitions answer
+            if running.waiting.is_some() && resume.is_none() {
+                return; // the running operation waits for its partitions answer or write
             }
             let mut world = World {
                 store: &mut *store,
                 settings,
                 rng: &mut *ctx.rng,
             };
-            match running.job.step(&mut world, answer.take()) {
+            match running.job.step(&mut world, resume.take()) {
                 Next::Call(msg) => {
                     let to = Addr {
                         node: ctx.me.node,
                         actor: PARTITIONS,
                     };
-                    running.waiting = Some(ctx.call(to, msg, PARTITION_ADMIN_CALL_TIMEOUT_MS));
+                    let call = ctx.call(to, msg, PARTITION_ADMIN_CALL_TIMEOUT_MS);
+                    running.waiting = Some(Waiting::Call(call));
                     return;
                 }
+                Next::Write => match store.write() {
+                    Ok(job) => {
+                        let write = RegistryWrite(self.next_write);
+                        self.next_write += 1;
+                        ctx.persist(write.0, job);
+                        running.waiting = Some(Waiting::Write(write));
+                        return;
+                    }
+                    // Not even started (the directory cannot be made): a failed write.
+                    Err(refusal) => resume = Some(Resume::Written(Err(refusal))),
+                },
                 Next::Done(reply) => {
                     let id = running.id;
                     self.running = None;
@@ -208,23 +294,19 @@ impl Job {
         }
     }
 
-    fn step(&mut self, world: &mut World<'_>, answer: Option<Answer>) -> Next {
+    fn step(&mut self, world: &mut World<'_>, resume: Option<Resume>) -> Next {
         match self {
-            Job::Create(job) => match job.step(world, answer) {
-                Some(call) => Next::Call(call),
-                None => Next::Done(TopicsReply::Created(std::mem::take(&mut job.done))),
-            },
-            Job::AutoCreate(job) => match job.step(world, answer) {
-                Some(call) => Next::Call(call),
-                None => {
-                    let created = job.done.pop().and_then(Result::ok);
-                    Next::Done(TopicsReply::AutoCreated(created))
+            Job::Create(job) => job.step(world, resume),
+            Job::AutoCreate(job) => match job.step(world, resume) {
+                Next::Done(TopicsReply::Created(mut done)) => {
+                    Next::Done(TopicsReply::AutoCreated(done.pop().and_then(Result::ok)))
                 }
+                next => next,
             },
-            Job::Delete(job) => job.step(world, answer),
-            Job::Grow(job) => job.step(world, answer),
-            Job::Alter(job) => job.step(world, answer),
-            Job::OpenAll(job) => job.step(world, answer),
+            Job::Delete(job) => job.step(world, resume),
+            Job::Grow(job) => job.step(world, resume),
+            Job::Alter(job) => job.step(world, resume),
+            Job::OpenAll(job) => job.step(world, resume.and_then(Resume::answer)),
         }
     }
 }
@@ -363,8 +445,24 @@ struct CreateTopics {
 
 enum CreatePhase {
     Next,
-    Opening { meta: TopicMeta, sweep: Sweep },
-    RollingBack { error: String, sweep: Sweep },
+    /// The topic is staged; the job waits for the registry write.
+    Registering {
+        meta: TopicMeta,
+        name: String,
+    },
+    Opening {
+        meta: TopicMeta,
+        sweep: Sweep,
+    },
+    RollingBack {
+        error: String,
+        sweep: Sweep,
+    },
+    /// The topic's logs are gone again and its removal is staged; the job waits for the write.
+    Unregistering {
+        error: String,
+        name: String,
+    },
 }
 
 impl CreateTopics {
@@ -388,13 +486,14 @@ impl CreateTopics {
         Self::new(vec![topic], false)
     }
 
-    /// The next request to the partitions actor, or `None` when every topic has its outcome
-    /// in `done`.
-    fn step(&mut self, world: &mut World<'_>, mut answer: Option<Answer>) -> Option<NodeMsg> {
+    /// What to wait for next, or the answer once every topic has its outcome.
+    fn step(&mut self, world: &mut World<'_>, mut resume: Option<Resume>) -> Next {
         loop {
             match &mut self.phase {
                 CreatePhase::Next => {
-                    let mut topic = self.todo.pop_front()?;
+                    let Some(mut topic) = self.todo.pop_front() else {
+                        return Next::Done(TopicsReply::Created(std::mem::take(&mut self.done)));
+                    };
                     // -1 means "the broker default" (KIP-464; every auto-created topic).
                     if topic.partitions == -1 {
                         topic.partitions = world.settings.num_partitions as i32;
@@ -409,15 +508,26 @@ impl CreateTopics {
                     };
                     match outcome {
                         Ok(meta) if !self.validate_only => {
-                            let sweep = Sweep::ensure(&name, &meta, world.settings);
-                            self.phase = CreatePhase::Opening { meta, sweep };
+                            self.phase = CreatePhase::Registering { meta, name };
+                            return Next::Write;
                         }
                         outcome => self.done.push(outcome),
                     }
                 }
+                CreatePhase::Registering { meta, name } => match written(resume.take()) {
+                    Ok(()) => {
+                        let sweep = Sweep::ensure(name, meta, world.settings);
+                        let meta = meta.clone();
+                        self.phase = CreatePhase::Opening { meta, sweep };
+                    }
+                    Err(refusal) => {
+                        self.done.push(Err(refusal));
+                        self.phase = CreatePhase::Next;
+                    }
+                },
                 CreatePhase::Opening { meta, sweep } => {
-                    if let Some(call) = sweep.step(answer.take()) {
-                        return Some(call);
+                    if let Some(call) = sweep.step(resume.take().and_then(Resume::answer)) {
+                        return Next::Call(call);
                     }
                     match sweep.error() {
                         None => {
@@ -433,25 +543,42 @@ impl CreateTopics {
                     }
                 }
                 CreatePhase::RollingBack { error, sweep } => {
-                    if let Some(call) = sweep.step(answer.take()) {
-                        return Some(call);
+                    if let Some(call) = sweep.step(resume.take().and_then(Resume::answer)) {
+                        return Next::Call(call);
                     }
                     let topic = sweep.topic.as_str();
                     if let Some((_, cleanup)) = &sweep.failure {
                         // Unregistered anyway: a registry naming logs that do not exist is the bug.
                         tracing::warn!(topic, error = %cleanup, "cannot remove the new topic's partial logs");
                     }
-                    // Refused or not (already gone), the creation failed.
-                    let _ = world.store.delete(topic);
-                    self.done.push(Err(Refusal::new(
-                        ErrorCode::KAFKA_STORAGE_ERROR,
-                        format!("cannot create the topic's logs: {error}"),
-                    )));
+                    let (error, name) = (std::mem::take(error), sweep.topic.clone());
+                    // Refused (already gone) or not, the creation failed.
+                    if world.store.delete(&name).is_ok() {
+                        self.phase = CreatePhase::Unregistering { error, name };
+                        return Next::Write;
+                    }
+                    self.done.push(Err(creation_failed(&error)));
+                    self.phase = CreatePhase::Next;
+                }
+                CreatePhase::Unregistering { error, name } => {
+                    if let Err(refusal) = written(resume.take()) {
+                        let topic = name.as_str();
+                        tracing::warn!(topic, error = %refusal.message, "cannot unregister the topic whose logs could not be created");
+                    }
+                    self.done.push(Err(creation_failed(error)));
                     self.phase = CreatePhase::Next;
                 }
             }
         }
     }
+}
+
+/// The answer to a creation whose logs could not all be opened.
+fn creation_failed(error: &str) -> Refusal {
+    Refusal::new(
+        ErrorCode::KAFKA_STORAGE_ERROR,
+        format!("cannot create the topic's logs: {error}"),
+    )
 }
 
 /// DeleteTopics: each topic is unregistered, then its logs are deleted. A log that cannot be
@@ -460,6 +587,8 @@ struct DeleteTopics {
     /// The topics by name; `None` for an id no topic has.
     todo: VecDeque<Option<String>>,
     done: Vec<TopicDeletion>,
+    /// The topic whose removal is staged: the job waits for the registry write.
+    unregistering: Option<(String, TopicMeta)>,
     deleting: Option<(TopicMeta, Sweep)>,
 }
 
@@ -480,14 +609,27 @@ impl DeleteTopics {
         Self {
             todo,
             done: Vec::new(),
+            unregistering: None,
             deleting: None,
         }
     }
 
-    fn step(&mut self, world: &mut World<'_>, mut answer: Option<Answer>) -> Next {
+    fn step(&mut self, world: &mut World<'_>, mut resume: Option<Resume>) -> Next {
         loop {
+            if let Some((name, meta)) = self.unregistering.take() {
+                match written(resume.take()) {
+                    Ok(()) => {
+                        let sweep = Sweep::new(&name, meta.partitions, SweepKind::Delete);
+                        self.deleting = Some((meta, sweep));
+                    }
+                    Err(refusal) => self.done.push(TopicDeletion {
+                        name: Some(name),
+                        outcome: Err(refusal),
+                    }),
+                }
+            }
             if let Some((meta, sweep)) = &mut self.deleting {
-                if let Some(call) = sweep.step(answer.take()) {
+                if let Some(call) = sweep.step(resume.take().and_then(Resume::answer)) {
                     return Next::Call(call);
                 }
                 if let Some((_, failure)) = &sweep.failure {
@@ -514,8 +656,8 @@ impl DeleteTopics {
             };
             match world.store.delete(&name) {
                 Ok(meta) => {
-                    let sweep = Sweep::new(&name, meta.partitions, SweepKind::Delete);
-                    self.deleting = Some((meta, sweep));
+                    self.unregistering = Some((name, meta));
+                    return Next::Write;
                 }
                 Err(refusal) => self.done.push(TopicDeletion {
                     name: Some(name),
@@ -535,6 +677,8 @@ struct CreatePartitions {
     /// Names the request has more than once: Kafka refuses every copy.
     twice: BTreeSet<String>,
     done: Vec<Result<(), Refusal>>,
+    /// The growth staged: the job waits for the registry write.
+    registering: Option<(String, TopicMeta)>,
     opening: Option<Sweep>,
 }
 
@@ -562,6 +706,7 @@ impl CreatePartitions {
             validate_only: request.validate_only,
             twice,
             done: Vec::new(),
+            registering: None,
             opening: None,
         };
         if added > PARTITIONS_PER_REQUEST_MAX {
@@ -575,10 +720,16 @@ impl CreatePartitions {
         job
     }
 
-    fn step(&mut self, world: &mut World<'_>, mut answer: Option<Answer>) -> Next {
+    fn step(&mut self, world: &mut World<'_>, mut resume: Option<Resume>) -> Next {
         loop {
+            if let Some((name, meta)) = self.registering.take() {
+                match written(resume.take()) {
+                    Ok(()) => self.opening = Some(Sweep::ensure(&name, &meta, world.settings)),
+                    Err(refusal) => self.done.push(Err(refusal)),
+                }
+            }
             if let Some(sweep) = &mut self.opening {
-                if let Some(call) = sweep.step(answer.take()) {
+                if let Some(call) = sweep.step(resume.take().and_then(Resume::answer)) {
                     return Next::Call(call);
                 }
                 // The registry has the new count; a log that cannot open yet stays offline
@@ -600,7 +751,8 @@ impl CreatePartitions {
             };
             match self.grow(world, &growth) {
                 Ok(Some(meta)) => {
-                    self.opening = Some(Sweep::ensure(&growth.name, &meta, world.settings));
+                    self.registering = Some((growth.name, meta));
+                    return Next::Write;
                 }
                 Ok(None) => self.done.push(Ok(())),
                 Err(refusal) => self.done.push(Err(refusal)),
@@ -646,6 +798,8 @@ struct AlterConfigs {
     todo: VecDeque<(String, ConfigChange)>,
     validate_only: bool,
     done: Vec<Result<(), Refusal>>,
+    /// The new overrides staged: the job waits for the registry write.
+    saving: Option<(String, TopicMeta, LogConfig)>,
     applying: Option<Sweep>,
 }
 
@@ -655,14 +809,25 @@ impl AlterConfigs {
             todo: request.topics.into(),
             validate_only: request.validate_only,
             done: Vec::new(),
+            saving: None,
             applying: None,
         }
     }
 
-    fn step(&mut self, world: &mut World<'_>, mut answer: Option<Answer>) -> Next {
+    fn step(&mut self, world: &mut World<'_>, mut resume: Option<Resume>) -> Next {
         loop {
+            if let Some((name, meta, config)) = self.saving.take() {
+                match written(resume.take()) {
+                    Ok(()) => {
+                        let sweep =
+                            Sweep::new(&name, meta.partitions, SweepKind::SetConfig(config));
+                        self.applying = Some(sweep);
+                    }
+                    Err(refusal) => self.done.push(Err(refusal)),
+                }
+            }
             if let Some(sweep) = &mut self.applying {
-                if let Some(call) = sweep.step(answer.take()) {
+                if let Some(call) = sweep.step(resume.take().and_then(Resume::answer)) {
                     return Next::Call(call);
                 }
                 match sweep.failure.take() {
@@ -687,8 +852,8 @@ impl AlterConfigs {
             };
             match self.alter(world, &name, &change) {
                 Ok(Some((meta, config))) => {
-                    let sweep = Sweep::new(&name, meta.partitions, SweepKind::SetConfig(config));
-                    self.applying = Some(sweep);
+                    self.saving = Some((name, meta, config));
+                    return Next::Write;
                 }
                 Ok(None) => self.done.push(Ok(())),
                 Err(refusal) => self.done.push(Err(refusal)),
@@ -696,7 +861,7 @@ impl AlterConfigs {
         }
     }
 
-    /// Persists the topic's new overrides, worked out from its current ones; the topic and its
+    /// Stages the topic's new overrides, worked out from its current ones; the topic and its
     /// resolved log config when its partitions are to get it.
     fn alter(
         &self,

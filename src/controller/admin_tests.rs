@@ -1,5 +1,7 @@
-//! [`Admin`] driven by hand: every partitions answer is fed in by the test, so the order of
-//! calls and replies is exactly what the topics actor would emit, with no runtime.
+//! [`Admin`] driven by hand: every partitions answer and registry-write completion is fed in by
+//! the test, so the order of calls and replies is exactly what the topics actor would emit,
+//! with no runtime. Every handler call runs with `MemStorage::forbid_sync` on: a handler that
+//! waited for the disk would panic.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use super::*;
 use crate::actor::{ActorId, Effect, Outbox};
 use crate::messages::{AutoCreateRequest, PartitionsRequest, TopicsRequest};
 use crate::storage::mem::MemStorage;
+use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 
 const ME: Addr = Addr {
@@ -20,7 +23,11 @@ const ME: Addr = Addr {
 struct Harness {
     admin: Admin,
     store: TopicStore,
+    mem: MemStorage,
     storage: Arc<dyn Storage>,
+    /// Run every registry write as soon as it is asked for (the host's part) and feed its
+    /// completion back; off, [`Harness::seen`] shows the writes instead.
+    auto_write: bool,
     settings: AdminSettings,
     rng: SmallRng,
     outbox: Outbox<NodeMsg, NoTimer>,
@@ -34,15 +41,19 @@ struct Harness {
 enum Seen {
     Call(CallId, PartitionsRequest),
     Reply(RequestId, TopicsReply),
+    Write(u64, PersistJob),
 }
 
 impl Harness {
     fn new() -> Self {
-        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let mem = MemStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(mem.clone());
         Self {
             admin: Admin::default(),
             store: TopicStore::open(storage.clone(), 1).unwrap(),
+            mem,
             storage,
+            auto_write: true,
             settings: AdminSettings {
                 node_id: NodeId(1),
                 log: LogConfig::default(),
@@ -65,28 +76,74 @@ impl Harness {
             configs: BTreeMap::new(),
         };
         self.store.create(&mut self.rng, topic, false).unwrap();
+        let job = self.store.write().unwrap();
+        self.store.written(run(&job)).unwrap();
         self
+    }
+
+    /// Runs one admin handler as the actor would: with every fsync forbidden.
+    fn handle(
+        &mut self,
+        f: impl FnOnce(&mut Admin, &mut Ctx<'_, NodeMsg, NoTimer>, &mut TopicStore, &AdminSettings),
+    ) {
+        let mut ctx = Ctx::new(now(), ME, &mut self.rng, &mut self.outbox);
+        self.mem.forbid_sync(true);
+        f(&mut self.admin, &mut ctx, &mut self.store, &self.settings);
+        self.mem.forbid_sync(false);
     }
 
     fn submit(&mut self, op: AdminOp) -> RequestId {
         let id = RequestId(self.next_request);
         self.next_request += 1;
-        let mut ctx = Ctx::new(now(), ME, &mut self.rng, &mut self.outbox);
-        self.admin
-            .submit(&mut ctx, &mut self.store, &self.settings, id, op);
+        self.handle(|admin, ctx, store, settings| admin.submit(ctx, store, settings, id, op));
         id
     }
 
     fn answer(&mut self, call: CallId, answer: Answer) {
-        let mut ctx = Ctx::new(now(), ME, &mut self.rng, &mut self.outbox);
-        self.admin
-            .answered(&mut ctx, &mut self.store, &self.settings, call, answer);
+        self.handle(|admin, ctx, store, settings| {
+            admin.answered(ctx, store, settings, call, answer)
+        });
     }
 
-    /// Everything recorded since the last look.
+    /// Feeds the completion of the registry write `token`.
+    fn written(&mut self, token: u64, result: Result<(), String>) {
+        self.handle(|admin, ctx, store, settings| {
+            admin.written(ctx, store, settings, token, result)
+        });
+    }
+
+    /// The one thing recorded since the last look: a registry write (with `auto_write` off).
+    fn write(&mut self) -> (u64, PersistJob) {
+        match self.seen().as_slice() {
+            [Seen::Write(token, job)] => (*token, job.clone()),
+            other => panic!("expected one registry write, got {other:?}"),
+        }
+    }
+
+    /// Everything recorded since the last look (registry writes run and completed on the way
+    /// when `auto_write` is on).
     fn seen(&mut self) -> Vec<Seen> {
-        let recorded = self
-            .outbox
+        let mut seen = std::mem::take(&mut self.backlog);
+        loop {
+            let mut writes = Vec::new();
+            for effect in self.recorded() {
+                match effect {
+                    Seen::Write(token, job) if self.auto_write => writes.push((token, job)),
+                    other => seen.push(other),
+                }
+            }
+            if writes.is_empty() {
+                return seen;
+            }
+            for (token, job) in writes {
+                let result = run(&job);
+                self.written(token, result);
+            }
+        }
+    }
+
+    fn recorded(&mut self) -> Vec<Seen> {
+        self.outbox
             .take_effects()
             .into_iter()
             .map(|effect| match effect {
@@ -104,11 +161,10 @@ impl Harness {
                     id,
                     msg: NodeMsg::TopicsReply(reply),
                 } => Seen::Reply(id, reply),
+                Effect::Persist { token, job } => Seen::Write(token, job),
                 other => panic!("unexpected effect {other:?}"),
-            });
-        let mut seen = std::mem::take(&mut self.backlog);
-        seen.extend(recorded);
-        seen
+            })
+            .collect()
     }
 
     /// The one thing recorded since the last look: a call to the partitions actor.
@@ -137,10 +193,16 @@ impl Harness {
                     self.backlog = seen.collect();
                     return (asked, id, reply);
                 }
+                Some(write @ Seen::Write(..)) => panic!("a write with auto_write off: {write:?}"),
                 None => panic!("nothing asked and no reply"),
             }
         }
     }
+}
+
+/// Runs a registry write as the host does (fsyncs allowed), with the completion's result.
+fn run(job: &PersistJob) -> Result<(), String> {
+    job.run().map_err(|e| e.to_string())
 }
 
 fn now() -> crate::actor::Now {
@@ -412,37 +474,200 @@ fn growth_and_deletion_by_id_follow_the_registry_as_each_operation_starts() {
 }
 
 /// The actor hands every administration request to [`Admin`] and answers List at once, even
-/// while an administration waits for the partitions actor.
+/// while an administration waits, from the committed registry: a topic shows only once its
+/// registry write completed.
 #[test]
-fn the_actor_answers_list_while_an_administration_waits() {
+fn the_actor_answers_list_from_the_committed_registry_while_an_administration_waits() {
     use crate::actor::{Actor, Input, Origin};
-    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let mem = MemStorage::new();
+    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
     let settings = Harness::new().settings;
     let mut actor = super::super::actor::TopicsActor::open(storage, 1, settings).unwrap();
     let mut rng = SmallRng::seed_from_u64(1);
     let mut outbox = Outbox::default();
-    let mut request = |actor: &mut super::super::actor::TopicsActor, id, msg| {
+    let mut handle = |actor: &mut super::super::actor::TopicsActor, input| {
         let mut ctx = Ctx::new(now(), ME, &mut rng, &mut outbox);
-        let input = Input::Request {
-            id: RequestId(id),
-            from: Origin::Host,
-            msg: NodeMsg::Topics(msg),
-        };
+        mem.forbid_sync(true);
         actor.handle(&mut ctx, input);
+        mem.forbid_sync(false);
         outbox.take_effects()
     };
+    let request = |id, msg| Input::Request {
+        id: RequestId(id),
+        from: Origin::Host,
+        msg: NodeMsg::Topics(msg),
+    };
+    let listed = |effects: Vec<Effect<NodeMsg, NoTimer>>| match effects.as_slice() {
+        [Effect::Reply {
+            msg: NodeMsg::TopicsReply(TopicsReply::List(topics)),
+            ..
+        }] => topics.keys().cloned().collect::<Vec<_>>(),
+        other => panic!("expected the list, got {other:?}"),
+    };
     let auto = TopicsRequest::AutoCreate(AutoCreateRequest { name: "a".into() });
-    let effects = request(&mut actor, 1, auto);
+    let effects = handle(&mut actor, request(1, auto));
+    let [Effect::Persist { token, job }] = effects.as_slice() else {
+        panic!("expected the registry write, got {effects:?}")
+    };
+    let (token, job) = (*token, job.clone());
+    assert!(
+        listed(handle(&mut actor, request(2, TopicsRequest::List))).is_empty(),
+        "not listed before its write completed"
+    );
+    let result = run(&job);
+    let effects = handle(&mut actor, Input::Synced { token, result });
     assert!(
         matches!(effects.as_slice(), [Effect::Call { .. }]),
         "{effects:?}"
     );
-    let effects = request(&mut actor, 2, TopicsRequest::List);
-    match effects.as_slice() {
-        [Effect::Reply {
-            id: RequestId(2),
-            msg: NodeMsg::TopicsReply(TopicsReply::List(topics)),
-        }] => assert!(topics.contains_key("a")),
-        other => panic!("expected the list, got {other:?}"),
+    assert_eq!(
+        listed(handle(&mut actor, request(3, TopicsRequest::List))),
+        ["a"],
+        "listed while its logs are being opened"
+    );
+}
+
+fn grow(name: &str, count: i32) -> AdminOp {
+    AdminOp::CreatePartitions(CreatePartitionsRequest {
+        topics: vec![Growth {
+            name: name.into(),
+            count,
+            assignments: None,
+        }],
+        validate_only: false,
+    })
+}
+
+/// A harness that shows registry writes instead of running them, with topic "t" (2 partitions).
+fn manual() -> Harness {
+    let mut h = Harness::new().with_topic("t", 2);
+    h.auto_write = false;
+    h
+}
+
+#[test]
+fn a_creation_is_answered_only_after_its_registry_write_and_a_crash_before_it_forgets_it() {
+    let mut h = manual();
+    let creating = h.submit(create("new", 1));
+    let (token, job) = h.write();
+    // One atomic replacement of the registry file, nothing answered, no log opened, nothing
+    // committed yet.
+    assert!(
+        matches!(job.ops(), [PersistOp::ReplaceFile { path, .. }] if path.ends_with("topics.bin"))
+    );
+    assert!(!h.store.registry().topics.contains_key("new"));
+    // The job runs; its completion lets the creation go on to the logs, then answer.
+    h.written(token, run(&job));
+    let (call, request) = h.call();
+    assert_eq!(asked(&request), ("ensure", 0));
+    assert!(h.store.registry().topics.contains_key("new"));
+    h.answer(call, Ok(done(ErrorCode::NONE)));
+    match h.seen().as_slice() {
+        [Seen::Reply(id, TopicsReply::Created(created))] => {
+            assert_eq!(*id, creating);
+            assert!(created[0].is_ok());
+        }
+        other => panic!("expected the create's reply, got {other:?}"),
     }
+
+    // A power cut before the write ran: the topic was never acknowledged, and it is gone.
+    let mut h = manual();
+    h.submit(create("lost", 1));
+    let _unrun = h.write();
+    h.mem.crash();
+    let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
+    assert_eq!(reopened.registry().topics.keys().collect::<Vec<_>>(), ["t"]);
+}
+
+/// Each registry-changing operation, its write failing: KAFKA_STORAGE_ERROR, no partitions
+/// call, and the registry (in memory and on disk) as it was.
+#[test]
+fn a_failed_registry_write_refuses_with_kafka_storage_error_and_changes_nothing() {
+    let failed = |op: AdminOp| {
+        let mut h = manual();
+        let before = h.store.registry().clone();
+        h.submit(op);
+        let (token, _) = h.write();
+        h.written(token, Err("disk full".into()));
+        let reply = match h.seen().as_mut_slice() {
+            [Seen::Reply(_, reply)] => std::mem::replace(reply, TopicsReply::Failed(String::new())),
+            other => panic!("expected only a reply, got {other:?}"),
+        };
+        assert_eq!(h.store.registry(), &before);
+        let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
+        assert_eq!(reopened.registry(), &before);
+        reply
+    };
+    let refused = |outcome: Result<(), &Refusal>| {
+        let refusal = outcome.unwrap_err();
+        assert_eq!(refusal.code, ErrorCode::KAFKA_STORAGE_ERROR);
+        assert!(refusal.message.contains("disk full"), "{}", refusal.message);
+    };
+    match failed(create("new", 1)) {
+        TopicsReply::Created(created) => refused(created[0].as_ref().map(|_| ())),
+        other => panic!("{other:?}"),
+    }
+    match failed(delete("t")) {
+        TopicsReply::Deleted(deleted) => refused(deleted[0].outcome.as_ref().map(|_| ())),
+        other => panic!("{other:?}"),
+    }
+    match failed(set("retention.ms", "5")) {
+        TopicsReply::ConfigsAltered(altered) => refused(altered[0].as_ref().map(|_| ())),
+        other => panic!("{other:?}"),
+    }
+    match failed(grow("t", 3)) {
+        TopicsReply::PartitionsCreated(grown) => refused(grown[0].as_ref().map(|_| ())),
+        other => panic!("{other:?}"),
+    }
+    match failed(AdminOp::AutoCreate("auto".into())) {
+        TopicsReply::AutoCreated(created) => assert!(created.is_none()),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A crash before a delete's or an alteration's write completed: the topic is still there,
+/// with its old overrides, and no partition was asked to change.
+#[test]
+fn a_crash_before_a_delete_or_alteration_is_written_keeps_the_old_registry() {
+    for op in [delete("t"), set("retention.ms", "5"), grow("t", 3)] {
+        let mut h = manual();
+        let before = h.store.registry().clone();
+        h.submit(op);
+        let _unrun = h.write();
+        assert_eq!(h.store.registry(), &before, "nothing committed yet");
+        h.mem.crash();
+        let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
+        assert_eq!(reopened.registry(), &before);
+    }
+}
+
+/// The creation whose logs could not open is unregistered with a write of its own; the
+/// refusal comes after it.
+#[test]
+fn a_rolled_back_creation_writes_its_removal_before_answering() {
+    let mut h = manual();
+    h.submit(create("new", 1));
+    let (token, job) = h.write();
+    h.written(token, run(&job));
+    let (call, _) = h.call();
+    h.answer(call, Ok(done(ErrorCode::KAFKA_STORAGE_ERROR)));
+    let (call, request) = h.call();
+    assert_eq!(asked(&request), ("delete", 0));
+    h.answer(call, Ok(done(ErrorCode::NONE)));
+    let (token, job) = h.write();
+    assert!(
+        h.store.registry().topics.contains_key("new"),
+        "until written"
+    );
+    h.written(token, run(&job));
+    match h.seen().as_slice() {
+        [Seen::Reply(_, TopicsReply::Created(created))] => {
+            assert_eq!(
+                created[0].as_ref().unwrap_err().code,
+                ErrorCode::KAFKA_STORAGE_ERROR
+            )
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+    assert!(!h.store.registry().topics.contains_key("new"));
 }

@@ -1,7 +1,10 @@
-//! The topic registry of this node and its file: every change is persisted before it counts
-//! (write to a temporary file, fsync, rename, fsync the directory), so an acknowledged
-//! CreateTopics survives `kill -9`. A change whose write fails is undone and refused with
-//! KAFKA_STORAGE_ERROR.
+//! The topic registry of this node and its file. A change counts only once its file is durable:
+//! a change is checked and *staged*, [`TopicStore::write`] gives the persist job that replaces
+//! the file (temporary file, fsync, rename, fsync the directory; the host runs it off the
+//! actor), and [`TopicStore::written`] commits the staged registry when the job succeeded or
+//! drops it when it failed (the change is then refused with KAFKA_STORAGE_ERROR). So an
+//! acknowledged CreateTopics survives `kill -9`, and what [`TopicStore::registry`] shows (List,
+//! Metadata) is always on disk.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +13,9 @@ use std::sync::Arc;
 use rand::rngs::SmallRng;
 use rand::RngCore;
 
-use super::topics::TopicRegistry;
+use super::topics::{unknown_topic, TopicRegistry};
 use crate::messages::{NewTopic, Refusal, TopicChange, TopicMeta};
+use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 use crate::types::ErrorCode;
 
@@ -19,7 +23,6 @@ use crate::types::ErrorCode;
 /// directory name clash: partition directories always end in `-<number>`.
 pub const META_DIR: &str = "__rill_meta";
 const TOPICS_FILE: &str = "topics.bin";
-const TOPICS_TMP_FILE: &str = "topics.bin.tmp";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopicsError {
@@ -35,7 +38,12 @@ pub enum TopicsError {
 /// The registry and where it is persisted.
 pub struct TopicStore {
     storage: Arc<dyn Storage>,
+    /// What is on disk: the registry every answer shows.
     registry: TopicRegistry,
+    /// A change checked and applied to a copy of the registry, waiting for its write. Topic
+    /// administration runs one operation at a time and waits for each write, so there is at
+    /// most one; checks read it first, so a second change would build on the first.
+    staged: Option<TopicRegistry>,
     /// Brokers that can hold replicas (replication factor bound). One node for now.
     brokers: i16,
 }
@@ -47,21 +55,68 @@ impl TopicStore {
         Ok(Self {
             storage,
             registry,
+            staged: None,
             brokers,
         })
     }
 
+    /// The committed registry: every change in it is durable.
     pub fn registry(&self) -> &TopicRegistry {
         &self.registry
     }
 
-    fn persist(&self) -> Result<(), Refusal> {
-        save(self.storage.as_ref(), &self.registry)
-            .map_err(|e| Refusal::new(ErrorCode::KAFKA_STORAGE_ERROR, e.to_string()))
+    /// The registry changes are checked against: the staged one, else the committed one.
+    fn latest(&self) -> &TopicRegistry {
+        self.staged.as_ref().unwrap_or(&self.registry)
+    }
+
+    /// The registry to change: a copy of the committed one, staged until it is written.
+    fn stage(&mut self) -> &mut TopicRegistry {
+        self.staged.get_or_insert_with(|| self.registry.clone())
+    }
+
+    /// Whether a change waits for [`TopicStore::write`] and [`TopicStore::written`].
+    pub fn has_staged(&self) -> bool {
+        self.staged.is_some()
+    }
+
+    /// The job that makes the staged registry durable (replaces the registry file). Its
+    /// outcome goes to [`TopicStore::written`]. Creating the directory is a metadata call,
+    /// not a sync; if even that fails, the change is dropped and refused here.
+    pub fn write(&mut self) -> Result<PersistJob, Refusal> {
+        let dir = Path::new(META_DIR);
+        if let Err(e) = self.storage.create_dir_all(dir) {
+            self.staged = None;
+            return Err(storage_error(dir, e));
+        }
+        let op = PersistOp::ReplaceFile {
+            path: path(TOPICS_FILE),
+            bytes: encode(self.latest()),
+            fence: None,
+        };
+        Ok(PersistJob::new(self.storage.clone(), vec![op]))
+    }
+
+    /// The outcome of the job [`TopicStore::write`] gave: the staged change is committed, or
+    /// dropped (the registry is as it was) and refused with KAFKA_STORAGE_ERROR.
+    pub fn written(&mut self, result: Result<(), String>) -> Result<(), Refusal> {
+        let staged = self.staged.take();
+        match result {
+            Ok(()) => {
+                if let Some(staged) = staged {
+                    self.registry = staged;
+                }
+                Ok(())
+            }
+            Err(e) => Err(Refusal::new(
+                ErrorCode::KAFKA_STORAGE_ERROR,
+                format!("topic metadata I/O on {}: {e}", path(TOPICS_FILE).display()),
+            )),
+        }
     }
 
     /// Registers a new topic with a fresh id (drawn even when `validate_only`, which registers
-    /// nothing).
+    /// nothing); staged unless `validate_only`.
     pub fn create(
         &mut self,
         rng: &mut SmallRng,
@@ -74,7 +129,7 @@ impl TopicStore {
             replication_factor,
             configs,
         } = topic;
-        self.registry.check_create(
+        self.latest().check_create(
             &name,
             partitions,
             replication_factor,
@@ -90,71 +145,51 @@ impl TopicStore {
             configs,
         };
         if !validate_only {
-            self.registry.create(&name, meta.clone());
-            if let Err(refusal) = self.persist() {
-                self.registry.topics.remove(&name);
-                return Err(refusal);
-            }
+            self.stage().create(&name, meta.clone());
         }
         Ok(meta)
     }
 
+    /// Unregisters `name` (staged).
     pub fn delete(&mut self, name: &str) -> TopicChange {
-        let meta = self.registry.delete(name)?;
-        match self.persist() {
-            Ok(()) => Ok(meta),
-            Err(refusal) => {
-                self.registry.create(name, meta);
-                Err(refusal)
-            }
+        if !self.latest().topics.contains_key(name) {
+            return Err(unknown_topic(name));
         }
+        self.stage().delete(name)
     }
 
-    /// Grows `name` to `total` partitions.
+    /// Grows `name` to `total` partitions; staged unless `validate_only`.
     pub fn add_partitions(&mut self, name: &str, total: i32, validate_only: bool) -> TopicChange {
-        self.registry.check_add_partitions(name, total)?;
-        let meta = self.registry.topics.get_mut(name).expect("checked above");
-        let before = meta.partitions;
+        self.latest().check_add_partitions(name, total)?;
+        let mut meta = self.latest().topics[name].clone();
+        meta.partitions = total;
         if !validate_only {
-            meta.partitions = total;
-        }
-        let meta = meta.clone();
-        if !validate_only {
-            if let Err(refusal) = self.persist() {
-                self.registry
-                    .topics
-                    .get_mut(name)
-                    .expect("present")
-                    .partitions = before;
-                return Err(refusal);
-            }
+            self.stage().topics.insert(name.to_string(), meta.clone());
         }
         Ok(meta)
     }
 
-    /// Replaces a topic's overrides and persists them; a failed write restores the old ones.
+    /// Replaces a topic's overrides; staged unless `validate_only`.
     pub fn alter_configs(
         &mut self,
         name: &str,
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> TopicChange {
-        self.registry.check_alter_configs(name, &configs)?;
+        self.latest().check_alter_configs(name, &configs)?;
         if validate_only {
-            let mut meta = self.registry.topics[name].clone();
+            let mut meta = self.latest().topics[name].clone();
             meta.configs = configs;
             return Ok(meta);
         }
-        let previous = self
-            .registry
-            .alter_configs(name, configs)
-            .expect("checked above");
-        if let Err(refusal) = self.persist() {
-            self.registry.alter_configs(name, previous);
-            return Err(refusal);
-        }
-        Ok(self.registry.topics[name].clone())
+        let registry = self.stage();
+        registry.alter_configs(name, configs);
+        Ok(registry.topics[name].clone())
     }
+}
+
+fn storage_error(path: &Path, e: std::io::Error) -> Refusal {
+    Refusal::new(ErrorCode::KAFKA_STORAGE_ERROR, io_err(path)(e).to_string())
 }
 
 fn path(name: &str) -> PathBuf {
@@ -185,7 +220,7 @@ fn load(storage: &dyn Storage) -> Result<TopicRegistry, TopicsError> {
     })
 }
 
-/// File body: `[u32 BE crc32c of payload][postcard payload]`.
+/// Reads what [`encode`] wrote.
 fn decode(bytes: &[u8]) -> Result<TopicRegistry, String> {
     let (crc, payload) = bytes
         .split_at_checked(4)
@@ -197,20 +232,12 @@ fn decode(bytes: &[u8]) -> Result<TopicRegistry, String> {
     postcard::from_bytes(payload).map_err(|e| e.to_string())
 }
 
-fn save(storage: &dyn Storage, registry: &TopicRegistry) -> Result<(), TopicsError> {
-    let dir = Path::new(META_DIR);
-    storage.create_dir_all(dir).map_err(io_err(dir))?;
+/// File body: `[u32 BE crc32c of payload][postcard payload]`.
+fn encode(registry: &TopicRegistry) -> Vec<u8> {
     let payload = postcard::to_stdvec(registry).expect("registry encodes");
     let mut body = crc32c::crc32c(&payload).to_be_bytes().to_vec();
     body.extend_from_slice(&payload);
-    let tmp = path(TOPICS_TMP_FILE);
-    let file = storage.open(&tmp, true).map_err(io_err(&tmp))?;
-    file.truncate(0).map_err(io_err(&tmp))?;
-    file.append(&body).map_err(io_err(&tmp))?;
-    file.sync().map_err(io_err(&tmp))?;
-    let dest = path(TOPICS_FILE);
-    storage.rename(&tmp, &dest).map_err(io_err(&dest))?;
-    storage.sync_dir(dir).map_err(io_err(dir))
+    body
 }
 
 #[cfg(test)]
@@ -233,17 +260,29 @@ mod tests {
         }
     }
 
+    /// Writes the staged change as the host would (running its job) and commits it.
+    fn commit(store: &mut TopicStore, change: TopicChange) -> TopicChange {
+        let value = change?;
+        let job = store.write()?;
+        store.written(job.run().map_err(|e| e.to_string()))?;
+        Ok(value)
+    }
+
     #[test]
     fn created_topics_survive_a_crash_and_deleted_ones_stay_deleted() {
         let mem = MemStorage::new();
         let storage: Arc<dyn Storage> = Arc::new(mem.clone());
         let mut store = TopicStore::open(storage.clone(), 1).unwrap();
         let mut rng = rng();
-        let orders = store.create(&mut rng, topic("orders", 3), false).unwrap();
+        let change = store.create(&mut rng, topic("orders", 3), false);
+        let orders = commit(&mut store, change).unwrap();
         assert_eq!(orders.partitions, 3);
-        store.create(&mut rng, topic("gone", 1), false).unwrap();
-        store.delete("gone").unwrap();
+        let change = store.create(&mut rng, topic("gone", 1), false);
+        commit(&mut store, change).unwrap();
+        let change = store.delete("gone");
+        commit(&mut store, change).unwrap();
         store.create(&mut rng, topic("dry", 1), true).unwrap();
+        assert!(!store.has_staged(), "validate_only stages nothing");
         mem.crash();
         let reopened = TopicStore::open(storage, 1).unwrap();
         let topics = &reopened.registry().topics;
@@ -252,11 +291,37 @@ mod tests {
     }
 
     #[test]
+    fn a_change_counts_only_once_its_write_succeeded() {
+        let mem = MemStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+        let mut store = TopicStore::open(storage.clone(), 1).unwrap();
+        store.create(&mut rng(), topic("t", 1), false).unwrap();
+        assert!(store.registry().topics.is_empty(), "staged, not committed");
+        let job = store.write().unwrap();
+        assert!(
+            matches!(job.ops(), [PersistOp::ReplaceFile { path: p, .. }] if p == &path(TOPICS_FILE))
+        );
+        // A failed write drops the change: nothing committed, and the next change is built
+        // on the committed registry (without "t").
+        let refusal = store.written(Err("disk full".into())).unwrap_err();
+        assert_eq!(refusal.code, ErrorCode::KAFKA_STORAGE_ERROR);
+        assert!(refusal.message.contains("disk full"), "{}", refusal.message);
+        assert!(store.registry().topics.is_empty() && !store.has_staged());
+        let change = store.create(&mut rng(), topic("u", 1), false);
+        commit(&mut store, change).unwrap();
+        // The stale job of the failed write never ran; the registry file holds only "u".
+        mem.crash();
+        let reopened = TopicStore::open(storage, 1).unwrap();
+        assert_eq!(reopened.registry().topics.keys().collect::<Vec<_>>(), ["u"]);
+    }
+
+    #[test]
     fn refusals_carry_kafka_codes_and_change_nothing() {
         let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
         let mut store = TopicStore::open(storage, 1).unwrap();
         let mut rng = rng();
-        store.create(&mut rng, topic("t", 1), false).unwrap();
+        let change = store.create(&mut rng, topic("t", 1), false);
+        commit(&mut store, change).unwrap();
         let r = store.create(&mut rng, topic("t", 1), false).unwrap_err();
         assert_eq!(r.code, ErrorCode::TOPIC_ALREADY_EXISTS);
         let r = store
@@ -265,7 +330,9 @@ mod tests {
         assert_eq!(r.code, ErrorCode::INVALID_TOPIC_EXCEPTION);
         let r = store.delete("nope").unwrap_err();
         assert_eq!(r.code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-        let grown = store.add_partitions("t", 4, false).unwrap();
+        assert!(!store.has_staged());
+        let change = store.add_partitions("t", 4, false);
+        let grown = commit(&mut store, change).unwrap();
         assert_eq!(grown.partitions, 4);
         assert_eq!(store.registry().topics["t"].partitions, 4);
         let r = store.add_partitions("t", 4, false).unwrap_err();
@@ -277,7 +344,8 @@ mod tests {
         let mem = MemStorage::new();
         let storage: Arc<dyn Storage> = Arc::new(mem.clone());
         let mut store = TopicStore::open(storage.clone(), 1).unwrap();
-        store.create(&mut rng(), topic("t", 2), false).unwrap();
+        let change = store.create(&mut rng(), topic("t", 2), false);
+        commit(&mut store, change).unwrap();
         let configs = |pairs: &[(&str, &str)]| {
             pairs
                 .iter()
@@ -289,9 +357,9 @@ mod tests {
             .unwrap();
         assert_eq!(dry.configs["segment.ms"], "9");
         assert!(store.registry().topics["t"].configs.is_empty());
-        let meta = store
-            .alter_configs("t", configs(&[("retention.ms", "7")]), false)
-            .unwrap();
+        assert!(!store.has_staged());
+        let change = store.alter_configs("t", configs(&[("retention.ms", "7")]), false);
+        let meta = commit(&mut store, change).unwrap();
         assert_eq!(meta.partitions, 2);
         let r = store
             .alter_configs("t", configs(&[("bogus", "1")]), false)
@@ -311,7 +379,8 @@ mod tests {
         let mem = MemStorage::new();
         let storage: Arc<dyn Storage> = Arc::new(mem.clone());
         let mut store = TopicStore::open(storage.clone(), 1).unwrap();
-        store.create(&mut rng(), topic("t", 1), false).unwrap();
+        let change = store.create(&mut rng(), topic("t", 1), false);
+        commit(&mut store, change).unwrap();
         let file = storage.open(&path(TOPICS_FILE), false).unwrap();
         file.write_at(6, b"garbage").unwrap();
         let err = TopicStore::open(storage, 1)

@@ -57,7 +57,7 @@ fn check_config_keys(configs: &BTreeMap<String, String>) -> Result<(), Refusal> 
     }
 }
 
-fn unknown_topic(name: &str) -> Refusal {
+pub(super) fn unknown_topic(name: &str) -> Refusal {
     Refusal::new(
         ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
         format!("topic '{}' does not exist", shown(name)),

@@ -5,7 +5,12 @@
 //!   the reply follows the append; with acks=-1/0 under the `EveryAppend` flush policy it
 //!   waits until a sync covering every appended partition completed. Syncs are group commits:
 //!   at most one persist job per log is in flight and every append arriving meanwhile rides the
-//!   next one. The sync token is the replica's id.
+//!   next one. The sync token is the replica's id ([`PRODUCER_ID_BLOCK_TOKEN`] is the one other).
+//!   An acks=-1 produce that waits arms one `ProduceTimeout` timer at its `timeout_ms`; the
+//!   partitions still waiting when it fires answer REQUEST_TIMED_OUT (their records stay
+//!   written, as in Kafka).
+//! * InitProducerId hands out ids from a durable block; the next block's write is a persist job
+//!   and the requests wait for it ([`ProducerIds`]).
 //! * Fetch reads up to the high watermark (the log end on one node) and parks until `min_bytes`
 //!   are available or `max_wait_ms` passes.
 //! * A periodic timer applies retention, expires idle producers and snapshots producer state.
@@ -18,7 +23,7 @@ use std::sync::Arc;
 use super::errors;
 use super::fetch_wait::FetchWaits;
 use super::offline::OfflineLogs;
-use super::producer_ids::ProducerIds;
+use super::producer_ids::{InitStep, ProducerIds};
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, Replica, Waiter};
 use super::role::Role;
@@ -46,13 +51,32 @@ pub enum PartitionsTimer {
     Flush(u64),
     /// A parked fetch's `max_wait_ms` ran out (by fetch id; an answered fetch is ignored).
     Fetch(u64),
+    /// A waiting acks=-1 produce's `timeout_ms` ran out (by produce id; an answered produce
+    /// is ignored).
+    ProduceTimeout(u64),
 }
+
+/// The persist token of the producer-id block write. Every other token is a replica id, and
+/// those count up from 0, so they never reach it.
+const PRODUCER_ID_BLOCK_TOKEN: u64 = u64::MAX;
 
 /// A produce request with partitions still waiting for a sync.
 struct PendingProduce {
     request: RequestId,
     results: Vec<(TopicPartition, ProducePartitionResult)>,
     outstanding: usize,
+    /// Its `ProduceTimeout` timer is armed (acks=-1; acks=0 owes no answer, so it waits
+    /// without one, as Kafka never parks it).
+    timeout_armed: bool,
+}
+
+/// How long a waiting acks=-1 produce may wait, from its `timeout_ms`. Kafka hands the value
+/// to its purgatory timer unchanged: a zero or negative delay expires at once (after the
+/// append and one check whether it is already acknowledged), so such a produce answers
+/// REQUEST_TIMED_OUT unless its partitions were acknowledged by the append itself. The upper
+/// end needs no clamp: an `i32` of milliseconds is under 25 days, and the timer costs the same.
+fn produce_timeout_ms(timeout_ms: i32) -> u64 {
+    u64::try_from(timeout_ms).unwrap_or(0)
 }
 
 pub struct Partitions {
@@ -160,19 +184,10 @@ impl Partitions {
             PartitionsRequest::InitProducerId(InitProducerIdRequest {
                 transactional_id, ..
             }) => {
-                let (error_code, producer_id, producer_epoch) = match self
+                let step = self
                     .producer_ids
-                    .init(transactional_id.as_deref(), ctx.now.mono_ms)
-                {
-                    Ok((producer_id, epoch)) => (ErrorCode::NONE, producer_id, epoch),
-                    Err(code) => (code, ProducerId::NONE, -1),
-                };
-                let reply = PartitionsReply::InitProducerId(InitProducerIdResult {
-                    error_code,
-                    producer_id,
-                    producer_epoch,
-                });
-                ctx.reply(id, NodeMsg::PartitionsReply(reply));
+                    .request(id, transactional_id, ctx.now.mono_ms);
+                answer_init_producer_ids(ctx, step);
             }
             PartitionsRequest::Offline(OfflineRequest { topics }) => {
                 let offline = self.offline.listed(topics.as_deref());
@@ -391,8 +406,7 @@ impl Partitions {
                     };
                     // A duplicate waits too: its original may not be durable yet.
                     let end_offset = Offset(last_offset.0 + 1);
-                    let waiting =
-                        durable_first && replica.wait_durable(end_offset, waiter).is_none();
+                    let waiting = durable_first && replica.wait_acked(end_offset, waiter).is_none();
                     outstanding += usize::from(waiting);
                     if written || waiting {
                         touched.push((tp.clone(), written));
@@ -418,10 +432,16 @@ impl Partitions {
                 NodeMsg::PartitionsReply(PartitionsReply::Produce(results)),
             );
         } else {
+            let timeout_armed = request.acks == -1;
+            if timeout_armed {
+                let after_ms = produce_timeout_ms(request.timeout_ms);
+                ctx.set_timer(PartitionsTimer::ProduceTimeout(produce_id), after_ms);
+            }
             let pending = PendingProduce {
                 request: id,
                 results,
                 outstanding,
+                timeout_armed,
             };
             self.produces.insert(produce_id, pending);
         }
@@ -441,9 +461,33 @@ impl Partitions {
         pending.outstanding -= 1;
         if pending.outstanding == 0 {
             let pending = self.produces.remove(&waiter.produce).expect("found above");
+            if pending.timeout_armed {
+                ctx.cancel_timer(PartitionsTimer::ProduceTimeout(waiter.produce));
+            }
             let reply = PartitionsReply::Produce(pending.results);
             ctx.reply(pending.request, NodeMsg::PartitionsReply(reply));
         }
+    }
+
+    /// A produce's `timeout_ms` ran out: the partitions still waiting answer REQUEST_TIMED_OUT
+    /// (Kafka's `DelayedProduce` expiry: the code changes, the append's offsets stay) and
+    /// leave their replicas' waiters, so a later sync completion finds nothing to release.
+    fn on_produce_timeout(&mut self, ctx: PCtx, produce_id: u64) {
+        let Some(mut pending) = self.produces.remove(&produce_id) else {
+            return; // answered meanwhile; its cancel crossed the firing
+        };
+        for at in 0..pending.results.len() {
+            let Some(replica) = self.replicas.get_mut(&pending.results[at].0) else {
+                continue; // deleted or abandoned: its waiters were answered then
+            };
+            for waiter in replica.forget_waiters(produce_id) {
+                if let Some((_, result)) = pending.results.get_mut(waiter.slot) {
+                    result.error_code = ErrorCode::REQUEST_TIMED_OUT;
+                }
+            }
+        }
+        let reply = PartitionsReply::Produce(pending.results);
+        ctx.reply(pending.request, NodeMsg::PartitionsReply(reply));
     }
 
     /// Starts a sync or arms the flush timer as the partition's flush policy wants.
@@ -638,7 +682,27 @@ impl Partitions {
             PartitionsTimer::Retention => self.on_retention_timer(ctx),
             PartitionsTimer::Flush(replica_id) => self.on_flush_timer(ctx, replica_id),
             PartitionsTimer::Fetch(fetch_id) => self.on_fetch_timer(ctx, fetch_id),
+            PartitionsTimer::ProduceTimeout(produce_id) => self.on_produce_timeout(ctx, produce_id),
         }
+    }
+}
+
+/// Answers the InitProducerId requests `step` settled, and starts the block write it needs.
+fn answer_init_producer_ids(ctx: PCtx, step: InitStep) {
+    for (id, outcome) in step.answers {
+        let (error_code, producer_id, producer_epoch) = match outcome {
+            Ok((producer_id, epoch)) => (ErrorCode::NONE, producer_id, epoch),
+            Err(code) => (code, ProducerId::NONE, -1),
+        };
+        let reply = PartitionsReply::InitProducerId(InitProducerIdResult {
+            error_code,
+            producer_id,
+            producer_epoch,
+        });
+        ctx.reply(id, NodeMsg::PartitionsReply(reply));
+    }
+    if let Some(job) = step.write {
+        ctx.persist(PRODUCER_ID_BLOCK_TOKEN, job);
     }
 }
 
@@ -682,6 +746,13 @@ impl Actor<NodeMsg> for Partitions {
                 );
             }
             Input::Timer { key } => self.on_timer(ctx, key),
+            Input::Synced {
+                token: PRODUCER_ID_BLOCK_TOKEN,
+                result,
+            } => {
+                let step = self.producer_ids.block_written(result, ctx.now.mono_ms);
+                answer_init_producer_ids(ctx, step);
+            }
             Input::Synced { token, result } => self.on_synced(ctx, token, result),
             // It makes no calls, so no answers can reach it.
             Input::Reply { .. } | Input::CallFailed { .. } => {}

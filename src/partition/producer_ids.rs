@@ -7,6 +7,14 @@
 //! dir). After a restart allocation continues at the persisted end; the unused rest of the
 //! last block is skipped. A damaged file stops allocation (error) rather than risk reuse.
 //!
+//! The write is a persist job the host runs off the actor ([`InitStep::write`]); until its
+//! completion ([`ProducerIds::block_written`]) requests wait in arrival order (at most
+//! [`INIT_PRODUCER_ID_WAITING_MAX`]; past it COORDINATOR_LOAD_IN_PROGRESS, which Kafka's own
+//! producer-id manager answers while it fetches a block, and clients retry). No id of a block
+//! is handed out before the block is durable, so a crash can never reissue one. A failed write
+//! answers the waiting requests COORDINATOR_NOT_AVAILABLE (as a failed inline write did); the
+//! next request tries the block again.
+//!
 //! Like Kafka, a request without a transactional id always gets a fresh id with epoch 0 (the
 //! producer's old id, if it sends one, is simply replaced). Transactional ids get their epoch
 //! bumped on every call, but that mapping is kept in memory only (transactions are not
@@ -16,17 +24,19 @@
 //! @0 magic "RLPI"  @4 version u16 (=1)  @6 block end i64  @14 crc32c u32 of @0..14
 //! ```
 
+use std::collections::VecDeque;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::transactional_ids::TransactionalIds;
-use crate::limits::PRODUCER_ID_BLOCK_SIZE;
+use crate::actor::RequestId;
+use crate::limits::{INIT_PRODUCER_ID_WAITING_MAX, PRODUCER_ID_BLOCK_SIZE};
+use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 use crate::types::{ErrorCode, ProducerId};
 
 pub const BLOCK_FILE: &str = "producer-id-block.checkpoint";
-const TMP_FILE: &str = "producer-id-block.checkpoint.tmp";
 const MAGIC: &[u8; 4] = b"RLPI";
 const VERSION: u16 = 1;
 const FILE_BYTES: usize = 18;
@@ -38,10 +48,47 @@ struct Block {
     block_end: i64,
 }
 
+/// What `InitProducerId` answers: `(producer_id, epoch)` or a Kafka error code.
+pub type InitOutcome = Result<(ProducerId, i16), ErrorCode>;
+
+/// What the partitions actor does after [`ProducerIds::request`] or
+/// [`ProducerIds::block_written`].
+#[derive(Debug, Default)]
+pub struct InitStep {
+    /// Requests answered now, in the order they arrived.
+    pub answers: Vec<(RequestId, InitOutcome)>,
+    /// The next block's write, to run off the actor; its completion goes to
+    /// [`ProducerIds::block_written`].
+    pub write: Option<PersistJob>,
+}
+
+/// One request, as far as it could go without waiting.
+enum Init {
+    Ready(InitOutcome),
+    /// The block is used up: the next one must be durable first (this job writes it).
+    NeedsBlock(PersistJob),
+}
+
+/// Why an allocation cannot answer with an id now.
+enum Blocked {
+    Refused(ErrorCode),
+    NeedsBlock(PersistJob),
+}
+
+impl From<ErrorCode> for Blocked {
+    fn from(code: ErrorCode) -> Self {
+        Blocked::Refused(code)
+    }
+}
+
 pub struct ProducerIds {
     storage: Arc<dyn Storage>,
     /// `None` until the block file was read (lazily, at the first request).
     block: Option<Block>,
+    /// The end of the block whose write is in flight.
+    writing: Option<i64>,
+    /// Requests waiting for that write, in arrival order, with their transactional ids.
+    waiting: VecDeque<(RequestId, Option<String>)>,
     /// Transactional id → (producer id, epoch). In memory only and bounded; see the module docs.
     transactional: TransactionalIds,
 }
@@ -74,17 +121,96 @@ impl ProducerIds {
         Self {
             storage,
             block: None,
+            writing: None,
+            waiting: VecDeque::new(),
             transactional: TransactionalIds::default(),
         }
     }
 
-    /// Answers `InitProducerId` at `now_ms` (monotonic): `(producer_id, epoch)` or a Kafka
-    /// error code.
-    pub fn init(
+    /// An `InitProducerId` request (`id`) at `now_ms` (monotonic): answered now, or queued
+    /// behind the write of the next block (which this request may start).
+    pub fn request(
+        &mut self,
+        id: RequestId,
+        transactional_id: Option<String>,
+        now_ms: u64,
+    ) -> InitStep {
+        if self.waiting.len() >= INIT_PRODUCER_ID_WAITING_MAX {
+            return InitStep {
+                answers: vec![(id, Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))],
+                write: None,
+            };
+        }
+        self.waiting.push_back((id, transactional_id));
+        self.drain(now_ms)
+    }
+
+    /// The completion of the block write [`InitStep::write`] asked for: the waiting requests
+    /// are answered in order (from the now durable block; one may need yet another block), or,
+    /// if the write failed, refused.
+    pub fn block_written(&mut self, result: Result<(), String>, now_ms: u64) -> InitStep {
+        let Some(block_end) = self.writing.take() else {
+            return InitStep::default(); // no write in flight: nothing waits for this
+        };
+        match result {
+            Ok(()) => {
+                if let Some(block) = &mut self.block {
+                    block.block_end = block_end;
+                }
+                self.drain(now_ms)
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot persist the producer id block");
+                let answers = self
+                    .waiting
+                    .drain(..)
+                    .map(|(id, _)| (id, Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)))
+                    .collect();
+                InitStep {
+                    answers,
+                    write: None,
+                }
+            }
+        }
+    }
+
+    /// Requests waiting for a block write.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Answers waiting requests in order until one needs a block that is not durable yet.
+    fn drain(&mut self, now_ms: u64) -> InitStep {
+        let mut step = InitStep::default();
+        while self.writing.is_none() {
+            let Some((id, transactional_id)) = self.waiting.pop_front() else {
+                break;
+            };
+            match self.init(transactional_id.as_deref(), now_ms) {
+                Init::Ready(outcome) => step.answers.push((id, outcome)),
+                Init::NeedsBlock(job) => {
+                    self.waiting.push_front((id, transactional_id));
+                    step.write = Some(job);
+                }
+            }
+        }
+        step
+    }
+
+    /// One request's answer, or the block write it needs first.
+    fn init(&mut self, transactional_id: Option<&str>, now_ms: u64) -> Init {
+        match self.try_init(transactional_id, now_ms) {
+            Ok(answer) => Init::Ready(Ok(answer)),
+            Err(Blocked::Refused(code)) => Init::Ready(Err(code)),
+            Err(Blocked::NeedsBlock(job)) => Init::NeedsBlock(job),
+        }
+    }
+
+    fn try_init(
         &mut self,
         transactional_id: Option<&str>,
         now_ms: u64,
-    ) -> Result<(ProducerId, i16), ErrorCode> {
+    ) -> Result<(ProducerId, i16), Blocked> {
         let Some(txn) = transactional_id else {
             return Ok((self.allocate()?, 0));
         };
@@ -92,7 +218,7 @@ impl ProducerIds {
         // and treating "" as a transactional id handed every such producer the same id with a
         // bumped epoch, so they fenced each other. Kafka refuses an empty id.
         if txn.is_empty() {
-            return Err(ErrorCode::INVALID_REQUEST);
+            return Err(ErrorCode::INVALID_REQUEST.into());
         }
         let next = match self.transactional.get(txn) {
             Some((id, epoch)) if epoch < i16::MAX - 1 => (id, epoch + 1),
@@ -112,7 +238,9 @@ impl ProducerIds {
         (self.transactional.len(), self.transactional.name_bytes())
     }
 
-    fn allocate(&mut self) -> Result<ProducerId, ErrorCode> {
+    /// The next id of the durable block; when it is used up, the job that makes the next
+    /// block durable (and the block is marked as being written).
+    fn allocate(&mut self) -> Result<ProducerId, Blocked> {
         let mut block = match self.block {
             Some(block) => block,
             None => {
@@ -126,16 +254,22 @@ impl ProducerIds {
                 }
             }
         };
+        self.block = Some(block);
         if block.next_id >= block.block_end {
             let end = block
                 .next_id
                 .checked_add(PRODUCER_ID_BLOCK_SIZE)
                 .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-            self.write_block_end(end).map_err(|e| {
-                tracing::error!(error = %e, "cannot persist the producer id block");
-                ErrorCode::COORDINATOR_NOT_AVAILABLE
-            })?;
-            block.block_end = end;
+            self.writing = Some(end);
+            let write = PersistOp::ReplaceFile {
+                path: PathBuf::from(BLOCK_FILE),
+                bytes: encode(end).to_vec(),
+                fence: None,
+            };
+            return Err(Blocked::NeedsBlock(PersistJob::new(
+                self.storage.clone(),
+                vec![write],
+            )));
         }
         let id = ProducerId(block.next_id);
         block.next_id += 1;
@@ -156,16 +290,6 @@ impl ProducerIds {
             io::Error::new(io::ErrorKind::InvalidData, "damaged producer id block file")
         })
     }
-
-    fn write_block_end(&self, block_end: i64) -> io::Result<()> {
-        let tmp = Path::new(TMP_FILE);
-        let file = self.storage.open(tmp, true)?;
-        file.truncate(0)?;
-        file.append(&encode(block_end))?;
-        file.sync()?;
-        self.storage.rename(tmp, Path::new(BLOCK_FILE))?;
-        self.storage.sync_dir(Path::new(""))
-    }
 }
 
 #[cfg(test)]
@@ -173,28 +297,45 @@ mod tests {
     use super::*;
     use crate::storage::mem::MemStorage;
 
+    /// Asks for an id as the actor would, running the block write (the host's part) if one is
+    /// needed; the answer to this request.
+    fn init(ids: &mut ProducerIds, transactional_id: Option<&str>) -> InitOutcome {
+        let mut step = ids.request(RequestId(0), transactional_id.map(String::from), 0);
+        if let Some(job) = step.write.take() {
+            assert!(
+                step.answers.is_empty(),
+                "nothing answered before the block is durable"
+            );
+            step = ids.block_written(job.run().map_err(|e| e.to_string()), 0);
+        }
+        match step.answers.as_slice() {
+            [(RequestId(0), outcome)] => *outcome,
+            other => panic!("expected one answer, got {other:?}"),
+        }
+    }
+
     #[test]
     fn ids_are_unique_across_crashes_and_transactional_epochs_bump() {
         let mem = Arc::new(MemStorage::new());
         let mut ids = ProducerIds::new(mem.clone());
-        assert_eq!(ids.init(None, 0), Ok((ProducerId(0), 0)));
-        assert_eq!(ids.init(None, 0), Ok((ProducerId(1), 0)));
+        assert_eq!(init(&mut ids, None), Ok((ProducerId(0), 0)));
+        assert_eq!(init(&mut ids, None), Ok((ProducerId(1), 0)));
         mem.crash();
         let mut ids = ProducerIds::new(mem.clone());
-        let (after_crash, _) = ids.init(None, 0).unwrap();
+        let (after_crash, _) = init(&mut ids, None).unwrap();
         assert_eq!(after_crash, ProducerId(PRODUCER_ID_BLOCK_SIZE));
-        let (txn_id, epoch) = ids.init(Some("t"), 0).unwrap();
+        let (txn_id, epoch) = init(&mut ids, Some("t")).unwrap();
         assert_eq!(epoch, 0);
-        assert_eq!(ids.init(Some("t"), 0), Ok((txn_id, 1)));
+        assert_eq!(init(&mut ids, Some("t")), Ok((txn_id, 1)));
     }
 
     #[test]
     fn an_empty_transactional_id_is_refused_not_shared() {
         let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
-        assert_eq!(ids.init(Some(""), 0), Err(ErrorCode::INVALID_REQUEST));
-        assert_eq!(ids.init(None, 0), Ok((ProducerId(0), 0)));
+        assert_eq!(init(&mut ids, Some("")), Err(ErrorCode::INVALID_REQUEST));
+        assert_eq!(init(&mut ids, None), Ok((ProducerId(0), 0)));
         assert_eq!(
-            ids.init(None, 0),
+            init(&mut ids, None),
             Ok((ProducerId(1), 0)),
             "idempotent producers never share an id"
         );
@@ -206,6 +347,75 @@ mod tests {
         let file = mem.open(Path::new(BLOCK_FILE), true).unwrap();
         file.append(b"garbage").unwrap();
         let mut ids = ProducerIds::new(mem.clone());
-        assert_eq!(ids.init(None, 0), Err(ErrorCode::COORDINATOR_NOT_AVAILABLE));
+        assert_eq!(
+            init(&mut ids, None),
+            Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        );
+    }
+
+    #[test]
+    fn a_failed_block_write_refuses_the_waiting_requests_and_the_next_one_retries_it() {
+        let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
+        let first = ids.request(RequestId(1), None, 0);
+        assert!(first.answers.is_empty() && first.write.is_some());
+        // A transactional request needs no block of its own, but waits its turn all the same.
+        let second = ids.request(RequestId(2), Some("t".into()), 0);
+        assert!(second.answers.is_empty() && second.write.is_none());
+        assert_eq!(ids.waiting(), 2);
+        let failed = ids.block_written(Err("disk full".into()), 0);
+        assert_eq!(
+            failed.answers,
+            [
+                (RequestId(1), Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)),
+                (RequestId(2), Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)),
+            ]
+        );
+        assert!(failed.write.is_none());
+        let retry = ids.request(RequestId(3), None, 0);
+        assert!(
+            retry.answers.is_empty() && retry.write.is_some(),
+            "{retry:?}"
+        );
+        let stale = ids.block_written(Ok(()), 0);
+        assert_eq!(stale.answers, [(RequestId(3), Ok((ProducerId(0), 0)))]);
+        assert!(
+            ids.block_written(Ok(()), 0).answers.is_empty(),
+            "no write in flight"
+        );
+    }
+
+    #[test]
+    fn the_requests_waiting_for_a_block_are_bounded() {
+        let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
+        let write = ids
+            .request(RequestId(0), None, 0)
+            .write
+            .expect("first block");
+        for n in 1..INIT_PRODUCER_ID_WAITING_MAX as u64 {
+            assert!(ids.request(RequestId(n), None, 0).answers.is_empty());
+        }
+        let over = INIT_PRODUCER_ID_WAITING_MAX as u64;
+        let refused = ids.request(RequestId(over), None, 0);
+        assert_eq!(
+            refused.answers,
+            [(
+                RequestId(over),
+                Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+            )]
+        );
+        // More wait than a block holds: the first block's ids are handed out, then the rest
+        // wait for the next block.
+        let mut answers = Vec::new();
+        let mut write = Some(write);
+        while let Some(job) = write.take() {
+            let step = ids.block_written(job.run().map_err(|e| e.to_string()), 0);
+            assert!(step.answers.len() as i64 <= PRODUCER_ID_BLOCK_SIZE);
+            answers.extend(step.answers);
+            write = step.write;
+        }
+        let answered: Vec<_> = answers.iter().map(|(id, _)| id.0).collect();
+        assert_eq!(answered, (0..over).collect::<Vec<_>>(), "in arrival order");
+        let handed: Vec<_> = answers.iter().map(|(_, o)| o.unwrap().0 .0).collect();
+        assert_eq!(handed, (0..over as i64).collect::<Vec<_>>(), "distinct ids");
     }
 }

@@ -1,6 +1,11 @@
 //! One partition replica hosted by [`super::actor::Partitions`]: its log, its producer state,
 //! its role and high watermark ([`super::role`]), and the group-commit bookkeeping for appends
-//! that wait for durability.
+//! that wait to be acknowledged.
+//!
+//! Two watermarks bound what acks=all acknowledges: the durable offset (synced) and the high
+//! watermark (replicated). A waiting append is released when both passed its end
+//! ([`Replica::ack_offset`]); on one node the high watermark is the log end, so that is when
+//! the sync covering it completed.
 //!
 //! On a single node every replica leads alone, so the high watermark (computed after every
 //! append) is the log end offset, and consumers are served up to it even before an fsync — as
@@ -24,7 +29,7 @@ use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::Storage;
 use crate::types::{topic_name, ErrorCode, NodeId, Offset, Refusal, TopicPartition};
 
-/// A produce request's partition slot waiting for a sync (group commit).
+/// A produce request's partition slot waiting to be acknowledged (group commit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Waiter {
     /// Key of the pending produce request in the actor.
@@ -214,10 +219,11 @@ impl Replica {
             })?;
         let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
         rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        let acked = ack_offset(&log, &state);
         Ok(Self {
             id,
             storage,
-            commit: GroupCommit::new(log.synced_offset()),
+            commit: GroupCommit::new(acked),
             log,
             producers,
             state,
@@ -373,10 +379,21 @@ impl Replica {
         }
     }
 
-    /// Registers `waiter` until offsets below `end_offset` are durable; returns it at once if
-    /// they already are.
-    pub fn wait_durable(&mut self, end_offset: Offset, waiter: Waiter) -> Option<Waiter> {
-        self.commit.wait(end_offset.into(), waiter)
+    /// Registers `waiter` until offsets below `end_offset` are acknowledged (durable and
+    /// below the high watermark, [`Self::ack_offset`]); returns it at once if they already are.
+    pub fn wait_acked(&mut self, end_offset: Offset, waiter: Waiter) -> Option<Waiter> {
+        self.commit.wait(end_offset, waiter)
+    }
+
+    /// Removes the waiters of produce `produce` (it timed out): a later sync no longer
+    /// releases them. Returns them, in offset order.
+    pub fn forget_waiters(&mut self, produce: u64) -> Vec<Waiter> {
+        self.commit.take(|waiter| waiter.produce == produce)
+    }
+
+    /// The offset below which acks=all appends are acknowledged: min(durable, high watermark).
+    pub fn ack_offset(&self) -> Offset {
+        ack_offset(&self.log, &self.state)
     }
 
     pub fn is_unsynced(&self) -> bool {
@@ -416,7 +433,7 @@ impl Replica {
             Ok(()) => {
                 self.log.flushed(point);
                 self.snapshot_if_flushed();
-                let done = self.commit.synced(self.log.synced_offset());
+                let done = self.commit.synced(self.ack_offset());
                 SyncOutcome {
                     durable: done.ready,
                     failed: Vec::new(),
@@ -470,7 +487,7 @@ impl Replica {
     /// Drops the replica and deletes its directory. Returns the produce waiters still
     /// pending, which will never be satisfied.
     pub fn delete(mut self) -> (Vec<Waiter>, std::io::Result<()>) {
-        let waiters = self.commit.reset(self.log.synced_offset());
+        let waiters = self.commit.reset(self.ack_offset());
         let dir = self.log.dir().to_path_buf();
         let storage = self.storage.clone();
         drop(self);
@@ -499,7 +516,7 @@ impl Replica {
         if end != self.snapshot_offset {
             self.write_snapshot(end);
         }
-        let durable = self.commit.reset(self.log.synced_offset());
+        let durable = self.commit.reset(self.ack_offset());
         (durable, self.log.close())
     }
 
@@ -529,6 +546,12 @@ impl Replica {
             self.snapshot_offset = offset;
         }
     }
+}
+
+/// Durable (synced) and replicated (below the high watermark): what acks=all waits for. The
+/// high watermark only matters once followers exist; on one node it is the log end.
+fn ack_offset(log: &Log, state: &ReplicaState) -> Offset {
+    Offset(log.synced_offset()).min(state.high_watermark())
 }
 
 /// Writes a producer snapshot; a failure is logged (the next open rebuilds from an older one).

@@ -26,6 +26,7 @@ type Effects = Vec<Effect<NodeMsg, PartitionsTimer>>;
 
 struct Harness {
     actor: Partitions,
+    mem: Arc<MemStorage>,
     rng: SmallRng,
     now: Now,
     next_request: u64,
@@ -66,10 +67,21 @@ fn idempotent(pid: ProducerId, epoch: i16, seq: i32, records: usize) -> Vec<u8> 
     build_idempotent_batch(&recs, T0_MS, pid.0, epoch, seq)
 }
 
+/// The `timeout_ms` of [`produce`]: what clients send, never reached in these tests.
+const PRODUCE_TIMEOUT_MS: i32 = 30_000;
+
 fn produce(acks: i16, partitions: Vec<(TopicPartition, Vec<u8>)>) -> PartitionsRequest {
+    produce_within(acks, PRODUCE_TIMEOUT_MS, partitions)
+}
+
+fn produce_within(
+    acks: i16,
+    timeout_ms: i32,
+    partitions: Vec<(TopicPartition, Vec<u8>)>,
+) -> PartitionsRequest {
     PartitionsRequest::Produce(ProduceRequest {
         acks,
-        timeout_ms: 30_000,
+        timeout_ms,
         partitions,
         checked: Vec::new(),
     })
@@ -130,6 +142,29 @@ fn timers(effects: &Effects) -> Vec<(PartitionsTimer, u64)> {
         .collect()
 }
 
+/// Asserts that `effects` only arm produce `produce_id`'s timeout at [`PRODUCE_TIMEOUT_MS`]:
+/// the produce waits (no reply) and starts no sync.
+fn assert_only_produce_timer(effects: &Effects, produce_id: u64) {
+    let timeout = (
+        PartitionsTimer::ProduceTimeout(produce_id),
+        PRODUCE_TIMEOUT_MS as u64,
+    );
+    assert_eq!(timers(effects), [timeout]);
+    assert_eq!(effects.len(), 1, "{effects:?}");
+}
+
+fn init_producer_result(reply: PartitionsReply) -> Result<(ProducerId, i16), ErrorCode> {
+    match reply {
+        PartitionsReply::InitProducerId(InitProducerIdResult {
+            error_code: ErrorCode::NONE,
+            producer_id,
+            producer_epoch,
+        }) => Ok((producer_id, producer_epoch)),
+        PartitionsReply::InitProducerId(InitProducerIdResult { error_code, .. }) => Err(error_code),
+        other => panic!("expected an InitProducerId reply, got {other:?}"),
+    }
+}
+
 fn produce_results(reply: PartitionsReply) -> Vec<(TopicPartition, ProducePartitionResult)> {
     match reply {
         PartitionsReply::Produce(results) => results,
@@ -158,7 +193,8 @@ fn batch_offsets(mut bytes: &[u8]) -> Vec<i64> {
 impl Harness {
     fn new(storage: Arc<MemStorage>) -> Self {
         Self {
-            actor: Partitions::new(storage),
+            actor: Partitions::new(storage.clone()),
+            mem: storage,
             rng: SmallRng::seed_from_u64(7),
             now: Now {
                 unix_ms: T0_MS,
@@ -223,19 +259,43 @@ impl Harness {
         effects
     }
 
-    fn init_producer(&mut self) -> (ProducerId, i16) {
-        match self.ask(PartitionsRequest::InitProducerId(InitProducerIdRequest {
+    /// Sends InitProducerId with every fsync forbidden (the handler must not wait for the
+    /// block file).
+    fn send_init_producer(&mut self) -> (RequestId, Effects) {
+        self.mem.forbid_sync(true);
+        let sent = self.send(PartitionsRequest::InitProducerId(InitProducerIdRequest {
             transactional_id: None,
             producer_id: ProducerId::NONE,
             producer_epoch: -1,
-        })) {
-            PartitionsReply::InitProducerId(InitProducerIdResult {
-                error_code: ErrorCode::NONE,
-                producer_id,
-                producer_epoch,
-            }) => (producer_id, producer_epoch),
-            other => panic!("{other:?}"),
+        }));
+        self.mem.forbid_sync(false);
+        sent
+    }
+
+    /// Runs persist jobs as the host would (fsyncs allowed) and feeds their completions to the
+    /// actor with every fsync forbidden.
+    fn complete_forbidding_sync(&mut self, syncs: Vec<(u64, PersistJob)>) -> Effects {
+        let mut effects = Vec::new();
+        for (token, job) in syncs {
+            let result = job.run().map_err(|e| e.to_string());
+            self.mem.forbid_sync(true);
+            effects.extend(self.step(Input::Synced { token, result }));
+            self.mem.forbid_sync(false);
         }
+        effects
+    }
+
+    /// A fresh producer id: at once, or once the block it comes from is durable.
+    fn init_producer(&mut self) -> (ProducerId, i16) {
+        let (id, mut effects) = self.send_init_producer();
+        let reply = match take_reply(&mut effects, id) {
+            Some(reply) => reply,
+            None => {
+                let mut done = self.complete_forbidding_sync(syncs(&effects));
+                take_reply(&mut done, id).expect("answered once the block is durable")
+            }
+        };
+        init_producer_result(reply).expect("an id")
     }
 
     fn produce_one(
@@ -318,11 +378,12 @@ fn acks_all_waits_for_the_sync_and_later_appends_share_the_next_one() {
     );
     let first_syncs = syncs(&effects);
     assert_eq!(first_syncs.len(), 2, "one sync per log");
-    // Two more appends to `a` while its sync runs: no new sync, no reply.
+    // Two more appends to `a` while its sync runs: no new sync, no reply; only the request's
+    // timeout is armed.
     let (second, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"3"))]));
-    assert!(effects.is_empty(), "{effects:?}");
+    assert_only_produce_timer(&effects, 1);
     let (third, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"4"))]));
-    assert!(effects.is_empty(), "{effects:?}");
+    assert_only_produce_timer(&effects, 2);
 
     // `b` durable but `a` not yet: the first request still waits.
     let (a_sync, b_sync) = (first_syncs[0].clone(), first_syncs[1].clone());
@@ -413,6 +474,140 @@ fn a_failed_sync_fails_the_waiters_and_the_log() {
         h.produce_one(1, &a, plain(b"2")).error_code,
         ErrorCode::KAFKA_STORAGE_ERROR
     );
+}
+
+/// The `CancelTimer` effects in `effects`.
+fn cancelled(effects: &Effects) -> Vec<PartitionsTimer> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::CancelTimer { key } => Some(*key),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Advances the harness clock by `ms` and fires `key`, as the host does at its deadline.
+fn fire(h: &mut Harness, key: PartitionsTimer, ms: u64) -> Effects {
+    h.now.unix_ms += ms as i64;
+    h.now.mono_ms += ms;
+    h.step(Input::Timer { key })
+}
+
+#[test]
+fn an_acks_all_produce_whose_sync_never_completes_times_out_and_a_late_sync_is_harmless() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (id, effects) = h.send(produce_within(-1, 10, vec![(a.clone(), plain(b"1"))]));
+    let key = PartitionsTimer::ProduceTimeout(0);
+    assert_eq!(timers(&effects), [(key, 10)], "one timer at timeout_ms");
+    let stuck = syncs(&effects);
+    assert_eq!(stuck.len(), 1);
+
+    // The sync job never completes; the timeout answers.
+    let mut effects = fire(&mut h, key, 10);
+    let results = produce_results(take_reply(&mut effects, id).expect("timed out"));
+    assert_eq!(results[0].1.error_code, ErrorCode::REQUEST_TIMED_OUT);
+    // As Kafka: the code changes, the append's offset stays (the record may still be written).
+    assert_eq!(results[0].1.base_offset, Offset(0));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(h.log_end(&a), 1, "the append stays in the log");
+
+    // The late completion finds no waiter: no second reply, no panic, the log is durable.
+    let effects = h.complete(stuck);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Reply { .. })));
+    assert_eq!(h.actor.replica(&a).unwrap().ack_offset(), Offset(1));
+    // The partition keeps working.
+    let (next, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"2"))]));
+    let mut effects = h.complete(syncs(&effects));
+    let results = produce_results(take_reply(&mut effects, next).expect("answered"));
+    assert_eq!(
+        (results[0].1.error_code, results[0].1.base_offset),
+        (ErrorCode::NONE, Offset(1))
+    );
+    assert_eq!(cancelled(&effects), [PartitionsTimer::ProduceTimeout(1)]);
+}
+
+#[test]
+fn a_produce_acknowledged_in_time_cancels_its_timeout() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (id, effects) = h.send(produce_within(-1, 10, vec![(a.clone(), plain(b"1"))]));
+    let key = PartitionsTimer::ProduceTimeout(0);
+    assert_eq!(timers(&effects), [(key, 10)]);
+    let mut effects = h.complete(syncs(&effects));
+    assert_eq!(cancelled(&effects), [key]);
+    let results = produce_results(take_reply(&mut effects, id).expect("answered"));
+    assert_eq!(results[0].1.error_code, ErrorCode::NONE);
+    // Had the firing crossed the cancel, it finds nothing to answer.
+    assert!(fire(&mut h, key, 10).is_empty());
+}
+
+#[test]
+fn only_the_partitions_still_waiting_time_out() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, b) = (tp("a"), tp("b"));
+    h.ensure(&a, config(None));
+    h.ensure(&b, config(None));
+    let (id, effects) = h.send(produce_within(
+        -1,
+        10,
+        vec![(a.clone(), plain(b"1")), (b.clone(), plain(b"2"))],
+    ));
+    let a_id = h.actor.replica(&a).unwrap().id;
+    let (a_sync, b_sync): (Vec<_>, Vec<_>) = syncs(&effects)
+        .into_iter()
+        .partition(|(token, _)| *token == a_id);
+    let effects = h.complete(a_sync);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Reply { .. })));
+    let mut effects = fire(&mut h, PartitionsTimer::ProduceTimeout(0), 10);
+    let results = produce_results(take_reply(&mut effects, id).expect("timed out"));
+    let codes: Vec<_> = results
+        .iter()
+        .map(|(tp, r)| (tp.topic.as_str(), r.error_code))
+        .collect();
+    assert_eq!(
+        codes,
+        [("a", ErrorCode::NONE), ("b", ErrorCode::REQUEST_TIMED_OUT)]
+    );
+    // `b`'s late sync answers no one.
+    let effects = h.complete(b_sync);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Reply { .. })));
+}
+
+#[test]
+fn only_a_waiting_acks_all_produce_arms_a_timeout_and_a_non_positive_one_expires_at_once() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, lazy) = (tp("a"), tp("lazy"));
+    h.ensure(&a, config(None));
+    h.ensure(&lazy, config(Some(200)));
+    let is_produce_timer =
+        |(key, _): &(PartitionsTimer, u64)| matches!(key, PartitionsTimer::ProduceTimeout(_));
+    // acks=1 answers after the append; acks=0 owes no answer; acks=-1 under an interval
+    // policy is acknowledged by the append (on one node the high watermark is the log end).
+    for (acks, tp) in [(1, &a), (0, &a), (-1, &lazy)] {
+        let (_, effects) = h.send(produce(acks, vec![(tp.clone(), plain(b"x"))]));
+        assert!(
+            !timers(&effects).iter().any(is_produce_timer),
+            "acks={acks} on {tp:?}: {effects:?}"
+        );
+    }
+    // Kafka's purgatory expires a zero or negative timeout at once; so does the timer.
+    for timeout_ms in [0, -1, i32::MIN] {
+        let (_, effects) = h.send(produce_within(
+            -1,
+            timeout_ms,
+            vec![(a.clone(), plain(b"y"))],
+        ));
+        let armed: Vec<_> = timers(&effects)
+            .into_iter()
+            .filter(is_produce_timer)
+            .collect();
+        assert_eq!(armed.len(), 1, "{effects:?}");
+        assert_eq!(armed[0].1, 0, "timeout_ms={timeout_ms}");
+    }
 }
 
 #[test]
@@ -916,10 +1111,8 @@ fn an_acks_all_retry_of_a_batch_not_yet_durable_waits_for_the_same_sync() {
     let in_flight = syncs(&effects);
     assert_eq!(in_flight.len(), 1);
     let (retry, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(pid, epoch, 0, 1))]));
-    assert!(
-        effects.is_empty(),
-        "the retry waits for the original's sync: {effects:?}"
-    );
+    // The retry waits for the original's sync.
+    assert_only_produce_timer(&effects, 1);
     let mut effects = h.complete(in_flight);
     for id in [original, retry] {
         let results = produce_results(take_reply(&mut effects, id).expect("answered"));
@@ -1252,4 +1445,91 @@ fn a_crash_between_a_roll_and_its_flush_keeps_what_was_acknowledged() {
     let reply = h.ask(fetch(&[(&a, 0)], 1, 1 << 20));
     let fetched = fetch_results(reply).remove(0);
     assert_eq!(batch_offsets(&fetched.records)[0], 0);
+}
+
+/// InitProducerId at the end of a block: nothing is answered until the next block is durable
+/// (the handler fsyncs nothing), the requests that arrive meanwhile wait and are answered in
+/// order with distinct ids, and a crash before the completion never reissues an id.
+#[test]
+fn init_producer_id_waits_for_a_durable_block_and_a_crash_never_reissues_an_id() {
+    use crate::limits::PRODUCER_ID_BLOCK_SIZE;
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::new(storage.clone());
+    // The first request needs the first block.
+    let (first, effects) = h.send_init_producer();
+    let jobs = syncs(&effects);
+    assert_eq!(effects.len(), 1, "only the block write: {effects:?}");
+    assert!(
+        matches!(&jobs[..], [(_, job)] if matches!(job.ops(), [PersistOp::ReplaceFile { path, .. }] if path.ends_with(super::producer_ids::BLOCK_FILE)))
+    );
+    let (second, effects) = h.send_init_producer();
+    assert!(effects.is_empty(), "waits behind the block: {effects:?}");
+    let mut done = h.complete_forbidding_sync(jobs);
+    let a = init_producer_result(take_reply(&mut done, first).unwrap()).unwrap();
+    let b = init_producer_result(take_reply(&mut done, second).unwrap()).unwrap();
+    assert!(done.is_empty(), "{done:?}");
+    assert_eq!(
+        (a.0, b.0),
+        (ProducerId(0), ProducerId(1)),
+        "in order, distinct"
+    );
+
+    // Use the block up; the request after it waits for the next block, and the power goes out
+    // before that write ran.
+    let mut handed = vec![a.0, b.0];
+    while handed.len() < PRODUCER_ID_BLOCK_SIZE as usize {
+        handed.push(h.init_producer().0);
+    }
+    let (unanswered, mut effects) = h.send_init_producer();
+    assert_eq!(syncs(&effects).len(), 1, "the next block's write");
+    assert!(take_reply(&mut effects, unanswered).is_none());
+    storage.crash();
+    let mut h = Harness::new(storage);
+    let (after_crash, _) = h.init_producer();
+    assert!(
+        !handed.contains(&after_crash),
+        "{after_crash:?} was handed out before the crash"
+    );
+}
+
+/// A failed block write answers what waited with InitProducerId's retriable error, and the next
+/// request writes the block again.
+#[test]
+fn a_failed_producer_id_block_write_refuses_the_waiting_requests() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (first, effects) = h.send_init_producer();
+    let (token, _) = syncs(&effects).remove(0);
+    let (second, _) = h.send_init_producer();
+    h.mem.forbid_sync(true);
+    let mut failed = h.step(Input::Synced {
+        token,
+        result: Err("disk full".into()),
+    });
+    h.mem.forbid_sync(false);
+    for id in [first, second] {
+        let reply = take_reply(&mut failed, id).expect("answered");
+        assert_eq!(
+            init_producer_result(reply),
+            Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        );
+    }
+    assert_eq!(h.init_producer(), (ProducerId(0), 0));
+}
+
+/// Past the bound of waiting requests, InitProducerId is answered at once with Kafka's
+/// "retry, the block is being loaded".
+#[test]
+fn init_producer_id_requests_waiting_for_a_block_are_bounded() {
+    use crate::limits::INIT_PRODUCER_ID_WAITING_MAX;
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    for _ in 0..INIT_PRODUCER_ID_WAITING_MAX {
+        let (id, mut effects) = h.send_init_producer();
+        assert!(take_reply(&mut effects, id).is_none());
+    }
+    let (id, mut effects) = h.send_init_producer();
+    let reply = take_reply(&mut effects, id).expect("refused at once");
+    assert_eq!(
+        init_producer_result(reply),
+        Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+    );
 }

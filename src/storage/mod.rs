@@ -74,3 +74,4 @@ pub mod mem;
 pub mod persist;
 pub mod read_buffer;
 pub mod records;
+pub mod waiters;
