@@ -531,6 +531,9 @@ impl Harness {
     fn crash(&mut self, torn: bool) -> Result<(), TestCaseError> {
         let log = self.log.take().unwrap();
         let synced = log.synced_offset();
+        // Retention and DeleteRecords move the log start in memory at once; a crash before
+        // their flush job recovers the durable one (and the data above it, never less).
+        let durable_start = log.durable_log_start();
         drop(log);
         if torn {
             self.mem.crash_torn(&mut self.rng);
@@ -552,6 +555,15 @@ impl Harness {
             end
         );
         prop_assert_eq!(log.synced_offset(), end, "recovered data is synced at open");
+        let start = log.log_start_offset();
+        prop_assert!(
+            durable_start <= start && start <= self.model.log_start.max(end),
+            "recovered log start {} outside [{}, {}]",
+            start,
+            durable_start,
+            self.model.log_start
+        );
+        self.model.log_start = start;
         self.model.cut_to(end);
         self.log = Some(log);
         Ok(())

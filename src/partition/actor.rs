@@ -5,7 +5,8 @@
 //!   the reply follows the append; with acks=-1/0 under the `EveryAppend` flush policy it
 //!   waits until a sync covering every appended partition completed. Syncs are group commits:
 //!   at most one persist job per log is in flight and every append arriving meanwhile rides the
-//!   next one. The sync token is the replica's id ([`PRODUCER_ID_BLOCK_TOKEN`] is the one other).
+//!   next one. The sync token is the replica's id (a partition delete's removal job takes a fresh one;
+//!   [`PRODUCER_ID_BLOCK_TOKEN`] is the one other).
 //!   An acks=-1 produce that waits arms one `ProduceTimeout` timer at its `timeout_ms`; the
 //!   partitions still waiting when it fires answer REQUEST_TIMED_OUT (their records stay
 //!   written, as in Kafka).
@@ -25,7 +26,7 @@ use super::fetch_wait::FetchWaits;
 use super::offline::OfflineLogs;
 use super::producer_ids::{InitStep, ProducerIds};
 use super::reads::{self, FetchRead};
-use super::replica::{self, Appended, Replica, Waiter};
+use super::replica::{self, Appended, LogStartWaiter, Replica, Waiter};
 use super::role::Role;
 use crate::actor::{Actor, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
@@ -54,6 +55,31 @@ pub enum PartitionsTimer {
     /// A waiting acks=-1 produce's `timeout_ms` ran out (by produce id; an answered produce
     /// is ignored).
     ProduceTimeout(u64),
+}
+
+/// A DeleteRecords request with partitions still waiting for their log start to be durable.
+struct PendingDeleteRecords {
+    request: RequestId,
+    results: Vec<(TopicPartition, DeleteRecordsResult)>,
+    outstanding: usize,
+}
+
+/// A partition directory being deleted: the removal job runs once the deleted replica's last
+/// flush job completed; Ensure/Delete requests for the partition queue behind it, so a
+/// re-created partition never shares its directory with a running job of the old one.
+struct DirLane {
+    /// The Delete request answered when the directory is gone.
+    request: RequestId,
+    /// The removal job is running (else the old replica's flush job still runs).
+    removing: bool,
+    queued: Vec<(RequestId, PartitionsRequest)>,
+}
+
+/// A Shutdown answered once every replica's close job completed.
+struct ShutdownWait {
+    requests: Vec<RequestId>,
+    closing: usize,
+    first_error: Option<String>,
 }
 
 /// The persist token of the producer-id block write. Every other token is a replica id, and
@@ -91,6 +117,13 @@ pub struct Partitions {
     fetches: FetchWaits,
     /// Partitions whose log could not be opened: answered with KAFKA_STORAGE_ERROR, retried.
     offline: OfflineLogs,
+    delete_records: BTreeMap<u64, PendingDeleteRecords>,
+    next_delete_records_id: u64,
+    /// Partitions whose directory is being deleted.
+    dir_lanes: BTreeMap<TopicPartition, DirLane>,
+    /// Persist token → partition, for the jobs a [`DirLane`] waits for.
+    dir_tokens: BTreeMap<u64, TopicPartition>,
+    shutdown: Option<ShutdownWait>,
 }
 
 fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
@@ -140,6 +173,11 @@ impl Partitions {
             next_produce_id: 0,
             fetches: FetchWaits::default(),
             offline: OfflineLogs::default(),
+            delete_records: BTreeMap::new(),
+            next_delete_records_id: 0,
+            dir_lanes: BTreeMap::new(),
+            dir_tokens: BTreeMap::new(),
+            shutdown: None,
         }
     }
 
@@ -154,6 +192,16 @@ impl Partitions {
     }
 
     fn on_request(&mut self, ctx: PCtx, id: RequestId, request: PartitionsRequest) {
+        let lane_tp = match &request {
+            PartitionsRequest::Ensure(EnsureRequest { tp, .. })
+            | PartitionsRequest::Delete(DeletePartitionRequest { tp }) => Some(tp),
+            _ => None,
+        };
+        if let Some(lane) = lane_tp.and_then(|tp| self.dir_lanes.get_mut(tp)) {
+            // Per-directory order: after the running delete.
+            lane.queued.push((id, request));
+            return;
+        }
         match request {
             PartitionsRequest::Ensure(EnsureRequest { tp, config }) => {
                 let reply = self.ensure(ctx, tp, &config);
@@ -163,14 +211,8 @@ impl Partitions {
                 let reply = self.set_config(ctx, &tp, &config);
                 ctx.reply(id, reply);
             }
-            PartitionsRequest::Delete(DeletePartitionRequest { tp }) => {
-                let reply = self.delete(ctx, &tp);
-                ctx.reply(id, reply);
-            }
-            PartitionsRequest::Shutdown => {
-                let reply = self.shutdown(ctx);
-                ctx.reply(id, reply);
-            }
+            PartitionsRequest::Delete(DeletePartitionRequest { tp }) => self.delete(ctx, id, tp),
+            PartitionsRequest::Shutdown => self.shutdown(ctx, id),
             PartitionsRequest::Produce(produce) => self.produce(ctx, id, produce),
             PartitionsRequest::Fetch(fetch) => self.fetch(ctx, id, fetch),
             PartitionsRequest::ListOffsets(list) => {
@@ -178,8 +220,7 @@ impl Partitions {
                 ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
             PartitionsRequest::DeleteRecords(DeleteRecordsRequest { partitions }) => {
-                let reply = self.delete_records(ctx, partitions);
-                ctx.reply(id, NodeMsg::PartitionsReply(reply));
+                self.delete_records(ctx, id, partitions)
             }
             PartitionsRequest::InitProducerId(InitProducerIdRequest {
                 transactional_id, ..
@@ -269,8 +310,12 @@ impl Partitions {
             ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
             let config = replica.log().config().clone();
             tracing::warn!(?tp, "partition log failed on a write; reopening it");
-            for waiter in replica.abandon() {
+            let (produce, log_start) = replica.abandon();
+            for waiter in produce {
                 self.complete_waiter(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
+            }
+            for waiter in log_start {
+                self.complete_log_start(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
             }
             self.offline
                 .reopen_now(tp.clone(), config, "the log failed on a write".into());
@@ -298,58 +343,165 @@ impl Partitions {
         }
     }
 
-    fn delete(&mut self, ctx: PCtx, tp: &TopicPartition) -> NodeMsg {
-        let was_offline = self.offline.remove(tp);
-        let Some(replica) = self.replicas.remove(tp) else {
+    /// Deletes `tp`: the replica goes at once (its waiters and parked fetches are answered),
+    /// its directory goes with a removal job after the replica's running flush job, if any,
+    /// completed; the answer waits for the removal.
+    fn delete(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition) {
+        let was_offline = self.offline.remove(&tp);
+        let Some(replica) = self.replicas.remove(&tp) else {
             if was_offline {
                 // Whatever files it has go with it.
-                return match self.storage.remove_dir_all(&replica::dir_for(tp)) {
-                    Ok(()) => done(ErrorCode::NONE, None),
-                    Err(error) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(error.to_string())),
-                };
+                self.start_removal(ctx, id, tp);
+            } else {
+                ctx.reply(id, done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None));
             }
-            return done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None);
+            return;
         };
         self.by_id.remove(&replica.id);
         ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
-        let (waiters, removed) = replica.delete();
-        for waiter in waiters {
+        if replica.is_closing() {
+            // A Shutdown waits for it no more: it is gone.
+            if let Some(wait) = &mut self.shutdown {
+                wait.closing -= 1;
+            }
+        }
+        let running = replica.sync_in_flight().then_some(replica.id);
+        let (produce, log_start) = replica.delete();
+        for waiter in produce {
             self.complete_waiter(ctx, waiter, Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
         }
+        for waiter in log_start {
+            self.complete_log_start(ctx, waiter, Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+        }
         // Parked fetches reading it now see an error, which answers them.
-        self.wake_fetches(ctx, tp);
-        match removed {
-            Ok(()) => done(ErrorCode::NONE, None),
-            Err(error) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(error.to_string())),
+        self.wake_fetches(ctx, &tp);
+        self.maybe_answer_shutdown(ctx);
+        match running {
+            Some(token) => {
+                self.dir_tokens.insert(token, tp.clone());
+                let lane = DirLane {
+                    request: id,
+                    removing: false,
+                    queued: Vec::new(),
+                };
+                self.dir_lanes.insert(tp, lane);
+            }
+            None => self.start_removal(ctx, id, tp),
         }
     }
 
-    /// Clean shutdown: every log synced, snapshotted and closed; produce waiters answered
-    /// (durable now, or failed); parked fetches answered with what there is.
-    fn shutdown(&mut self, ctx: PCtx) -> NodeMsg {
-        let mut first_error = None;
+    /// Runs the job removing `tp`'s directory; `id` is answered when it completed.
+    fn start_removal(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition) {
+        // Tokens share the replica id space, so they never collide with a replica's.
+        let token = self.next_replica_id;
+        self.next_replica_id += 1;
+        ctx.persist(token, replica::removal_job(self.storage.clone(), &tp));
+        self.dir_tokens.insert(token, tp.clone());
+        let lane = self.dir_lanes.entry(tp).or_insert(DirLane {
+            request: id,
+            removing: true,
+            queued: Vec::new(),
+        });
+        lane.removing = true;
+    }
+
+    /// A job a directory lane waited for completed: the old replica's flush (start the
+    /// removal) or the removal (answer the Delete, then the requests queued behind it).
+    fn on_dir_job_done(&mut self, ctx: PCtx, tp: TopicPartition, result: Result<(), String>) {
+        let Some(lane) = self.dir_lanes.get(&tp) else {
+            return;
+        };
+        if !lane.removing {
+            let request = lane.request;
+            return self.start_removal(ctx, request, tp);
+        }
+        let lane = self.dir_lanes.remove(&tp).expect("found above");
+        let reply = match result {
+            Ok(()) => done(ErrorCode::NONE, None),
+            Err(error) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(error)),
+        };
+        ctx.reply(lane.request, reply);
+        for (id, request) in lane.queued {
+            // A queued Delete opens a new lane; the rest queue behind it again.
+            self.on_request(ctx, id, request);
+        }
+    }
+
+    /// Clean shutdown: one close job per replica (sync, producer snapshot, clean-shutdown
+    /// marker), started after the replica's running flush job if any; produce and
+    /// DeleteRecords waiters and parked fetches are answered as each replica closes, and the
+    /// Shutdown reply goes once all have.
+    fn shutdown(&mut self, ctx: PCtx, id: RequestId) {
+        if let Some(wait) = &mut self.shutdown {
+            wait.requests.push(id);
+            return;
+        }
+        self.shutdown = Some(ShutdownWait {
+            requests: vec![id],
+            closing: self.replicas.len(),
+            first_error: None,
+        });
         let tps: Vec<TopicPartition> = self.replicas.keys().cloned().collect();
         for tp in tps {
-            let replica = self.replicas.remove(&tp).expect("listed above");
-            self.by_id.remove(&replica.id);
+            let replica = self.replicas.get_mut(&tp).expect("listed above");
             ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
-            let (waiters, closed) = replica.close();
-            let error_code = closed
-                .as_ref()
-                .err()
-                .map(|_| ErrorCode::KAFKA_STORAGE_ERROR);
-            for waiter in waiters {
-                self.complete_waiter(ctx, waiter, error_code);
+            match replica.begin_close() {
+                Some(Ok(job)) => ctx.persist(replica.id, job),
+                Some(Err(error)) => self.finish_close(ctx, &tp, Err(error.to_string())),
+                None => {} // after the running flush job
             }
-            if let Err(error) = closed {
-                tracing::error!(?tp, %error, "closing a partition log failed");
-                first_error.get_or_insert(error.to_string());
-            }
-            self.wake_fetches(ctx, &tp);
         }
-        match first_error {
-            None => done(ErrorCode::NONE, None),
-            Some(message) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(message)),
+        self.maybe_answer_shutdown(ctx);
+    }
+
+    /// Starts the close job of a replica that waited for its flush job.
+    fn continue_close(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        let replica = self.replicas.get_mut(tp).expect("closing replica");
+        match replica.close_job() {
+            Ok(job) => ctx.persist(replica.id, job),
+            Err(error) => self.finish_close(ctx, tp, Err(error.to_string())),
+        }
+    }
+
+    /// A replica's close job completed (or failed to start): it goes, with its waiters.
+    fn finish_close(&mut self, ctx: PCtx, tp: &TopicPartition, result: Result<(), String>) {
+        let replica = self.replicas.remove(tp).expect("closing replica");
+        self.by_id.remove(&replica.id);
+        let closed = replica.finish_close(result);
+        let error_code = closed
+            .result
+            .as_ref()
+            .err()
+            .map(|_| ErrorCode::KAFKA_STORAGE_ERROR);
+        for waiter in closed.produce {
+            self.complete_waiter(ctx, waiter, error_code);
+        }
+        for waiter in closed.log_start {
+            self.complete_log_start(ctx, waiter, error_code);
+        }
+        self.wake_fetches(ctx, tp);
+        let wait = self
+            .shutdown
+            .as_mut()
+            .expect("closing only under a shutdown");
+        wait.closing -= 1;
+        if let Err(error) = closed.result {
+            tracing::error!(?tp, %error, "closing a partition log failed");
+            wait.first_error.get_or_insert(error);
+        }
+        self.maybe_answer_shutdown(ctx);
+    }
+
+    fn maybe_answer_shutdown(&mut self, ctx: PCtx) {
+        if self.shutdown.as_ref().is_some_and(|wait| wait.closing == 0) {
+            let wait = self.shutdown.take().expect("checked above");
+            for id in wait.requests {
+                let reply = match &wait.first_error {
+                    None => done(ErrorCode::NONE, None),
+                    Some(message) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(message.clone())),
+                };
+                ctx.reply(id, reply);
+            }
         }
     }
 
@@ -509,18 +661,36 @@ impl Partitions {
     }
 
     fn on_synced(&mut self, ctx: PCtx, token: u64, result: Result<(), String>) {
+        if let Some(tp) = self.dir_tokens.remove(&token) {
+            return self.on_dir_job_done(ctx, tp, result);
+        }
         let Some(tp) = self.by_id.get(&token).cloned() else {
             return; // the partition was deleted meanwhile
         };
         let replica = self.replicas.get_mut(&tp).expect("by_id mirrors replicas");
+        if replica.close_running() {
+            return self.finish_close(ctx, &tp, result);
+        }
         let outcome = replica.finish_sync(result);
+        let (durable_start, failed_start) = replica.log_start_durable();
+        let close_next = replica.close_wanted();
         for waiter in outcome.durable {
             self.complete_waiter(ctx, waiter, None);
         }
         for waiter in outcome.failed {
             self.complete_waiter(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
         }
-        self.schedule_flush(ctx, &tp);
+        for waiter in durable_start {
+            self.complete_log_start(ctx, waiter, None);
+        }
+        for waiter in failed_start {
+            self.complete_log_start(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
+        }
+        if close_next {
+            self.continue_close(ctx, &tp);
+        } else {
+            self.schedule_flush(ctx, &tp);
+        }
     }
 
     fn on_flush_timer(&mut self, ctx: PCtx, replica_id: u64) {
@@ -612,47 +782,95 @@ impl Partitions {
         PartitionsReply::ListOffsets(results)
     }
 
+    /// Kafka's DeleteRecords. The log start moves at once (reads refuse below it); the
+    /// answer for a partition waits until its new log start is durable (the flush job that
+    /// writes the checkpoint, before the segments' files go, completed).
     fn delete_records(
         &mut self,
         ctx: PCtx,
+        id: RequestId,
         partitions: Vec<(TopicPartition, Offset)>,
-    ) -> PartitionsReply {
+    ) {
         let now_ms = ctx.now.unix_ms;
-        let results = partitions
-            .into_iter()
-            .map(|(tp, offset)| {
-                let failed = |error_code| DeleteRecordsResult {
-                    error_code,
-                    low_watermark: Offset::UNKNOWN,
-                };
-                let result = match self.replicas.get_mut(&tp) {
-                    None => failed(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-                    Some(replica) => {
-                        // -1 means "up to the high watermark", and nothing above it may go
-                        // (Kafka's DeleteRecords).
-                        let high_watermark = replica.high_watermark();
-                        let before = if offset == Offset::UNKNOWN {
-                            high_watermark
-                        } else {
-                            offset
-                        };
-                        if before < Offset(0) || before > high_watermark {
-                            failed(ErrorCode::OFFSET_OUT_OF_RANGE)
-                        } else {
-                            match replica.delete_records_before(before.into(), now_ms) {
-                                Ok(low_watermark) => DeleteRecordsResult {
+        let key = self.next_delete_records_id;
+        self.next_delete_records_id += 1;
+        let mut outstanding = 0;
+        let mut touched = Vec::new();
+        let mut results = Vec::with_capacity(partitions.len());
+        for (slot, (tp, offset)) in partitions.into_iter().enumerate() {
+            let failed = |error_code| DeleteRecordsResult {
+                error_code,
+                low_watermark: Offset::UNKNOWN,
+            };
+            let result = match self.replicas.get_mut(&tp) {
+                None => failed(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                Some(replica) => {
+                    // -1 means "up to the high watermark", and nothing above it may go
+                    // (Kafka's DeleteRecords).
+                    let high_watermark = replica.high_watermark();
+                    let before = if offset == Offset::UNKNOWN {
+                        high_watermark
+                    } else {
+                        offset
+                    };
+                    if before < Offset(0) || before > high_watermark {
+                        failed(ErrorCode::OFFSET_OUT_OF_RANGE)
+                    } else {
+                        match replica.delete_records_before(before.into(), now_ms) {
+                            Ok(low_watermark) => {
+                                let waiter = LogStartWaiter { request: key, slot };
+                                if replica.wait_log_start(low_watermark, waiter).is_none() {
+                                    outstanding += 1;
+                                    touched.push(tp.clone());
+                                }
+                                DeleteRecordsResult {
                                     error_code: ErrorCode::NONE,
                                     low_watermark: Offset(low_watermark),
-                                },
-                                Err(error) => failed(errors::log_error_code(&error)),
+                                }
                             }
+                            Err(error) => failed(errors::log_error_code(&error)),
                         }
                     }
-                };
-                (tp, result)
-            })
-            .collect();
-        PartitionsReply::DeleteRecords(results)
+                }
+            };
+            results.push((tp, result));
+        }
+        for tp in &touched {
+            self.schedule_flush(ctx, tp);
+        }
+        if outstanding == 0 {
+            let reply = PartitionsReply::DeleteRecords(results);
+            return ctx.reply(id, NodeMsg::PartitionsReply(reply));
+        }
+        let pending = PendingDeleteRecords {
+            request: id,
+            results,
+            outstanding,
+        };
+        self.delete_records.insert(key, pending);
+    }
+
+    /// One partition of a parked DeleteRecords has a durable log start (or failed).
+    fn complete_log_start(
+        &mut self,
+        ctx: PCtx,
+        waiter: LogStartWaiter,
+        error_code: Option<ErrorCode>,
+    ) {
+        let Some(pending) = self.delete_records.get_mut(&waiter.request) else {
+            return;
+        };
+        if let (Some(code), Some((_, result))) = (error_code, pending.results.get_mut(waiter.slot))
+        {
+            result.error_code = code;
+            result.low_watermark = Offset::UNKNOWN;
+        }
+        pending.outstanding -= 1;
+        if pending.outstanding == 0 {
+            let pending = self.delete_records.remove(&waiter.request).expect("found");
+            let reply = PartitionsReply::DeleteRecords(pending.results);
+            ctx.reply(pending.request, NodeMsg::PartitionsReply(reply));
+        }
     }
 
     // ---- housekeeping ------------------------------------------------------------------
@@ -661,11 +879,12 @@ impl Partitions {
         let mut rolled = Vec::new();
         for (tp, replica) in &mut self.replicas {
             replica.tick(ctx.now.unix_ms);
-            if replica.log().has_pending() {
+            if replica.needs_sync() {
                 rolled.push(tp.clone());
             }
         }
-        // Retention may have rolled: the sealed segment is flushed like any roll.
+        // Retention may have rolled or removed segments, and the tick may want a producer
+        // snapshot: one flush job does it all.
         for tp in &rolled {
             self.schedule_flush(ctx, tp);
         }

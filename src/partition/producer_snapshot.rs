@@ -1,6 +1,7 @@
 //! Producer-state snapshots: `<partition dir>/{offset:020}.snapshot` holds the producer
 //! state as of `offset` (every batch below it applied). Written atomically (temp file, sync,
-//! rename, sync dir) only at offsets known durable, so a crash can never leave a snapshot
+//! rename, sync dir: `ops`, run by the replica's flush job after its segment syncs) only at
+//! offsets known durable, so a crash can never leave a snapshot
 //! describing batches the log lost; at open, snapshots past the recovered log end are deleted
 //! anyway (Kafka does the same), and the state is rebuilt from the newest valid snapshot plus
 //! the batch headers after it.
@@ -14,17 +15,17 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::producer_state::{BatchMeta, ProducerEntry, ProducerStates};
 use crate::limits::{PRODUCER_BATCHES_RETAINED, PRODUCER_SNAPSHOTS_KEPT};
+use crate::storage::persist::PersistOp;
 use crate::storage::Storage;
 use crate::types::ProducerId;
 
 const MAGIC: &[u8; 4] = b"RLPS";
 const VERSION: u16 = 1;
 const SUFFIX: &str = ".snapshot";
-const TMP_SUFFIX: &str = ".tmp";
 const HEADER_BYTES: usize = 18;
 const PRODUCER_BYTES: usize = 19;
 const BATCH_BYTES: usize = 24;
@@ -144,27 +145,35 @@ fn list(storage: &dyn Storage, dir: &Path) -> io::Result<Vec<i64>> {
     Ok(offsets)
 }
 
-/// Writes the snapshot for `offset` atomically and durably, then prunes old ones.
-pub fn write(
+/// The ops that write the snapshots `new` (offset, state) atomically and durably and then
+/// remove the ones beyond the newest [`PRODUCER_SNAPSHOTS_KEPT`] of those on disk and `new`.
+/// They join the replica's flush job after its segment syncs, so a snapshot only ever
+/// describes durable batches.
+pub fn ops(
     storage: &dyn Storage,
     dir: &Path,
-    offset: i64,
-    states: &ProducerStates,
-) -> io::Result<()> {
-    let path = dir.join(file_name(offset));
-    let tmp = PathBuf::from(format!("{}{TMP_SUFFIX}", path.display()));
-    let file = storage.open(&tmp, true)?;
-    file.truncate(0)?;
-    file.append(&encode(offset, states))?;
-    file.sync()?;
-    storage.rename(&tmp, &path)?;
-    storage.sync_dir(dir)?;
-    let offsets = list(storage, dir)?;
-    let old = offsets.len().saturating_sub(PRODUCER_SNAPSHOTS_KEPT);
-    for stale in &offsets[..old] {
-        storage.remove_file(&dir.join(file_name(*stale)))?;
-    }
-    Ok(())
+    new: &[(i64, &ProducerStates)],
+) -> io::Result<Vec<PersistOp>> {
+    let mut offsets = list(storage, dir)?;
+    offsets.extend(new.iter().map(|(offset, _)| *offset));
+    offsets.sort_unstable();
+    offsets.dedup();
+    let stale = &offsets[..offsets.len().saturating_sub(PRODUCER_SNAPSHOTS_KEPT)];
+    let mut ops: Vec<PersistOp> = new
+        .iter()
+        .filter(|(offset, _)| !stale.contains(offset))
+        .map(|(offset, states)| PersistOp::ReplaceFile {
+            path: dir.join(file_name(*offset)),
+            bytes: encode(*offset, states),
+            fence: None,
+        })
+        .collect();
+    ops.extend(
+        stale
+            .iter()
+            .map(|offset| PersistOp::RemoveFile(dir.join(file_name(*offset)))),
+    );
+    Ok(ops)
 }
 
 /// The newest valid snapshot at or below `log_end_offset`; snapshots past it (describing
@@ -206,6 +215,7 @@ mod tests {
     use crate::partition::producer_state::ProducerBatch;
     use crate::storage::batch::{build_idempotent_batch, BatchHeader};
     use crate::storage::mem::MemStorage;
+    use crate::storage::persist::PersistJob;
 
     fn states() -> ProducerStates {
         let mut states = ProducerStates::default();
@@ -235,10 +245,19 @@ mod tests {
         let storage: &dyn Storage = mem.as_ref();
         let dir = Path::new("t-0");
         storage.create_dir_all(dir).unwrap();
-        write(storage, dir, 5, &ProducerStates::default()).unwrap();
-        write(storage, dir, 10, &states()).unwrap();
-        write(storage, dir, 20, &states()).unwrap();
-        // Only PRODUCER_SNAPSHOTS_KEPT remain.
+        let write = |new: &[(i64, &ProducerStates)]| {
+            let ops = ops(storage, dir, new).unwrap();
+            PersistJob::new(mem.clone(), ops.clone()).run().unwrap();
+            ops
+        };
+        write(&[(5, &ProducerStates::default())]);
+        let two = write(&[(10, &states()), (20, &states())]);
+        assert!(
+            matches!(&two[..], [PersistOp::ReplaceFile { .. }, PersistOp::ReplaceFile { .. }, PersistOp::RemoveFile(stale)] if stale.ends_with(file_name(5))),
+            "{two:?}"
+        );
+        // Only PRODUCER_SNAPSHOTS_KEPT remain, durably.
+        mem.crash();
         assert_eq!(list(storage, dir).unwrap(), vec![10, 20]);
         let loaded = load(storage, dir, 15).unwrap();
         assert_eq!(loaded, Some((10, states())));

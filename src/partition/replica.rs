@@ -24,7 +24,7 @@ use crate::messages::{RecordError, RecordsChecked};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::{FlushPoint, FlushPolicy, Log, LogConfig, LogError, TimestampType};
-use crate::storage::persist::PersistJob;
+use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::Storage;
 use crate::types::{topic_name, ErrorCode, NodeId, Offset, Refusal, TopicPartition};
@@ -36,6 +36,47 @@ pub struct Waiter {
     pub produce: u64,
     /// Index of this partition in the request's results.
     pub slot: usize,
+}
+
+/// A partition slot of a parked DeleteRecords request, answered once the new log start is
+/// durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogStartWaiter {
+    /// Key of the parked DeleteRecords request in the actor.
+    pub request: u64,
+    /// Index of this partition in the request's results.
+    pub slot: usize,
+}
+
+/// Where a replica is in its clean close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    No,
+    /// Asked to close while a flush job ran: the close job follows its completion.
+    Wanted,
+    /// The close job is running.
+    Running,
+}
+
+/// What a finished close released.
+#[derive(Debug)]
+pub struct Closed {
+    /// Produce waiters: durable if `result` is `Ok`, else failed.
+    pub produce: Vec<Waiter>,
+    /// DeleteRecords waiters: their log start is durable if `result` is `Ok`.
+    pub log_start: Vec<LogStartWaiter>,
+    pub result: Result<(), String>,
+}
+
+/// The job that deletes `tp`'s directory durably: remove it, then sync the storage root.
+pub fn removal_job(storage: Arc<dyn Storage>, tp: &TopicPartition) -> PersistJob {
+    PersistJob::new(
+        storage,
+        vec![
+            PersistOp::RemoveDirAll(dir_for(tp)),
+            PersistOp::SyncDir(PathBuf::new()),
+        ],
+    )
 }
 
 /// Why one partition's records were refused: the refusal the client gets, and the records at
@@ -177,9 +218,16 @@ pub struct Replica {
     state: ReplicaState,
     commit: GroupCommit<Waiter>,
     sync_in_flight: Option<FlushPoint>,
-    /// The producer state as of a roll's new segment base, to snapshot once the flush that
-    /// syncs the sealed segments completed (a snapshot must describe durable batches only).
+    /// The producer state as of a roll's new segment base, snapshotted by the next flush job,
+    /// after it synced the sealed segments (a snapshot must describe durable batches only).
     snapshot_after_flush: Option<(i64, ProducerStates)>,
+    /// The periodic tick wants a snapshot at the log end in the next flush job.
+    snapshot_due: bool,
+    /// The newest snapshot offset the running job writes.
+    snapshot_in_flight: Option<i64>,
+    /// DeleteRecords answers waiting until their log start is durable.
+    log_start_waiters: Vec<(i64, LogStartWaiter)>,
+    closing: Closing,
     /// A flush timer is armed (IntervalMs policy).
     pub flush_timer_armed: bool,
     /// Offset of the newest producer snapshot on disk, -1 if none.
@@ -229,6 +277,10 @@ impl Replica {
             state,
             sync_in_flight: None,
             snapshot_after_flush: None,
+            snapshot_due: false,
+            snapshot_in_flight: None,
+            log_start_waiters: Vec::new(),
+            closing: Closing::No,
             flush_timer_armed: false,
             snapshot_offset,
             failed: false,
@@ -279,6 +331,12 @@ impl Replica {
                 "the log failed to sync; it must be reopened",
             ));
         }
+        if self.closing != Closing::No {
+            return Err(Rejection::new(
+                ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                "the partition is shutting down",
+            ));
+        }
         let checked = checked
             .or_else(|| records::check_produced(&mut records, &mut records::WalkBudget::request()));
         // A walk only exists for batches whose headers and CRCs held (`check_produced`), so
@@ -327,8 +385,8 @@ impl Replica {
             .maybe_advance_hw(Offset(self.log.log_end_offset()));
         if self.log.segment_count() > segments_before {
             // The append rolled. The state as of the new segment's base (before this append)
-            // is snapshotted when the flush job covering the roll completed, i.e. after the
-            // sealed segments are synced (`finish_sync`), so it describes durable batches only.
+            // is snapshotted by the next flush job, after it synced the sealed segments
+            // (`start_sync`), so it describes durable batches only.
             self.snapshot_after_flush = Some((info.first_offset, self.producers.clone()));
         }
         if let Some(header) = &idempotent {
@@ -404,23 +462,61 @@ impl Replica {
         self.sync_in_flight.is_some()
     }
 
-    /// Whether a sync should start now: none is running, and someone waits for one, the
-    /// policy wants every append synced, or a roll left a sealed segment to flush (under every
-    /// policy, as Kafka flushes a rolled segment in the background).
+    /// Whether a sync should start now: none is running, the replica is not closing, and
+    /// someone waits for one, the policy wants every append synced, a roll, retention or
+    /// DeleteRecords left work for a flush job (under every policy, as Kafka flushes a rolled
+    /// segment and deletes segments in the background), or the tick wants a snapshot.
     pub fn needs_sync(&self) -> bool {
         let wanted = self.commit.should_start()
             || (self.flush_policy() == FlushPolicy::EveryAppend && self.is_unsynced())
-            || self.log.has_pending();
-        !self.failed && self.sync_in_flight.is_none() && wanted
+            || self.log.has_pending()
+            || self.snapshot_due;
+        !self.failed && self.sync_in_flight.is_none() && self.closing == Closing::No && wanted
     }
 
-    /// Starts a flush of everything appended (and rolled) so far, if there is anything to
-    /// flush; run the job, then [`Self::finish_sync`].
+    /// Starts a flush of everything appended (and rolled, removed, snapshotted) so far, if
+    /// there is anything to flush; run the job, then [`Self::finish_sync`].
     pub fn start_sync(&mut self) -> Option<PersistJob> {
-        let (job, point) = self.log.flush_job()?;
+        let snapshots = self.snapshot_ops(false);
+        let (job, point) = self.log.flush_job_with(snapshots)?;
         self.commit.started(point.covers_offset);
         self.sync_in_flight = Some(point);
         Some(job)
+    }
+
+    /// The ops writing the wanted producer snapshots (the roll's, the tick's or, when
+    /// `closing`, one at the log end), noting the newest in flight. A snapshot is only wanted
+    /// after durable batches, which the job syncs before it runs these ops. A listing error
+    /// skips them: the next open rebuilds from an older snapshot.
+    fn snapshot_ops(&mut self, closing: bool) -> Vec<PersistOp> {
+        let end = self.log.log_end_offset();
+        // A truncation may have cut the log below the roll's snapshot: drop it.
+        let after_roll = self
+            .snapshot_after_flush
+            .take()
+            .filter(|(offset, _)| *offset <= end);
+        let at_end = std::mem::take(&mut self.snapshot_due) || closing;
+        let mut new: Vec<(i64, &ProducerStates)> = Vec::new();
+        if let Some((offset, states)) = &after_roll {
+            new.push((*offset, states));
+        }
+        if at_end && end != self.snapshot_offset && new.last().is_none_or(|(o, _)| *o != end) {
+            new.push((end, &self.producers));
+        }
+        if new.is_empty() {
+            return Vec::new();
+        }
+        let newest = new.iter().map(|(offset, _)| *offset).max();
+        match producer_snapshot::ops(self.storage.as_ref(), self.log.dir(), &new) {
+            Ok(ops) => {
+                self.snapshot_in_flight = newest;
+                ops
+            }
+            Err(error) => {
+                tracing::warn!(dir = %self.log.dir().display(), %error, "producer snapshot skipped");
+                Vec::new()
+            }
+        }
     }
 
     /// The sync started by [`Self::start_sync`] returned.
@@ -429,10 +525,13 @@ impl Replica {
             tracing::warn!(dir = %self.log.dir().display(), "sync completion with none in flight");
             return SyncOutcome::default();
         };
+        let snapshot = self.snapshot_in_flight.take();
         match result {
             Ok(()) => {
                 self.log.flushed(point);
-                self.snapshot_if_flushed();
+                if let Some(offset) = snapshot {
+                    self.snapshot_offset = offset;
+                }
                 let done = self.commit.synced(self.ack_offset());
                 SyncOutcome {
                     durable: done.ready,
@@ -451,10 +550,11 @@ impl Replica {
         }
     }
 
-    /// Periodic housekeeping: retention, producer expiry, and a producer snapshot when the
-    /// whole log is durable and the state moved since the last one.
+    /// Periodic housekeeping: retention (its removals go into the next flush job), producer
+    /// expiry, and a producer snapshot in the next flush job when the whole log is durable and
+    /// the state moved since the last one.
     pub fn tick(&mut self, now_ms: i64) {
-        if self.failed {
+        if self.failed || self.closing != Closing::No {
             return;
         }
         if let Err(error) = self.log.enforce_retention(now_ms) {
@@ -462,13 +562,47 @@ impl Replica {
         }
         self.producers.expire(now_ms, PRODUCER_ID_EXPIRATION_MS);
         let end = self.log.log_end_offset();
-        if !self.is_unsynced() && end != self.snapshot_offset {
-            self.write_snapshot(end);
+        if !self.is_unsynced()
+            && end != self.snapshot_offset
+            && self.snapshot_in_flight != Some(end)
+        {
+            self.snapshot_due = true;
         }
     }
 
+    /// DeleteRecords: moves the log start up in memory at once; it is durable (and the answer
+    /// may go) once [`Self::log_start_durable`] says so.
     pub fn delete_records_before(&mut self, offset: i64, now_ms: i64) -> Result<i64, LogError> {
         self.log.delete_records_before(offset, now_ms)
+    }
+
+    /// Registers `waiter` until the log start `low_watermark` is durable; returns it at once if
+    /// it already is.
+    pub fn wait_log_start(
+        &mut self,
+        low_watermark: i64,
+        waiter: LogStartWaiter,
+    ) -> Option<LogStartWaiter> {
+        if self.log.durable_log_start() >= low_watermark {
+            return Some(waiter);
+        }
+        self.log_start_waiters.push((low_watermark, waiter));
+        None
+    }
+
+    /// The DeleteRecords waiters whose log start is durable now; all of them, as failed, when
+    /// the log failed (`(durable, failed)`).
+    pub fn log_start_durable(&mut self) -> (Vec<LogStartWaiter>, Vec<LogStartWaiter>) {
+        if self.failed {
+            let failed = self.log_start_waiters.drain(..).map(|(_, w)| w).collect();
+            return (Vec::new(), failed);
+        }
+        let durable_start = self.log.durable_log_start();
+        let (done, waiting) = std::mem::take(&mut self.log_start_waiters)
+            .into_iter()
+            .partition(|(needed, _)| *needed <= durable_start);
+        self.log_start_waiters = waiting;
+        (done.into_iter().map(|(_, w)| w).collect(), Vec::new())
     }
 
     /// Whether the log failed on a write (not a sync) and can be reopened to recover: a failed
@@ -479,71 +613,83 @@ impl Replica {
     }
 
     /// Drops the replica without a clean close (its log failed); the next open recovers it
-    /// from its files. Returns the produce waiters, which will not be satisfied.
-    pub fn abandon(mut self) -> Vec<Waiter> {
-        self.commit.failed()
+    /// from its files. Returns the produce and DeleteRecords waiters, which will not be
+    /// satisfied.
+    pub fn abandon(mut self) -> (Vec<Waiter>, Vec<LogStartWaiter>) {
+        let log_start = self.log_start_waiters.drain(..).map(|(_, w)| w).collect();
+        (self.commit.failed(), log_start)
     }
 
-    /// Drops the replica and deletes its directory. Returns the produce waiters still
-    /// pending, which will never be satisfied.
-    pub fn delete(mut self) -> (Vec<Waiter>, std::io::Result<()>) {
-        let waiters = self.commit.reset(self.ack_offset());
-        let dir = self.log.dir().to_path_buf();
-        let storage = self.storage.clone();
-        drop(self);
-        let removed = storage
-            .remove_dir_all(&dir)
-            .and_then(|()| storage.sync_dir(std::path::Path::new("")));
-        (waiters, removed)
+    /// Drops the replica for a partition delete; the caller removes its directory with
+    /// [`removal_job`] once no job of this replica runs any more. Returns the waiters, which
+    /// will never be satisfied.
+    pub fn delete(self) -> (Vec<Waiter>, Vec<LogStartWaiter>) {
+        self.abandon()
     }
 
-    /// Clean shutdown: syncs the log, snapshots producer state at its end (so the next open
-    /// rebuilds nothing), and closes it with the clean-shutdown marker. Returns the produce
-    /// waiters with whether they are now durable.
-    pub fn close(mut self) -> (Vec<Waiter>, Result<(), LogError>) {
+    /// Clean shutdown, first step: no more appends or flushes; the close job starts now
+    /// (returned) or, if a flush job is running, after its completion ([`Self::close_job`]).
+    pub fn begin_close(&mut self) -> Option<Result<PersistJob, LogError>> {
+        self.closing = Closing::Wanted;
+        if self.sync_in_flight.is_some() {
+            return None;
+        }
+        Some(self.close_job())
+    }
+
+    /// Whether [`Self::begin_close`] waits for the running flush job to complete.
+    pub fn close_wanted(&self) -> bool {
+        self.closing == Closing::Wanted && self.sync_in_flight.is_none()
+    }
+
+    /// Whether a Shutdown is closing this replica.
+    pub fn is_closing(&self) -> bool {
+        self.closing != Closing::No
+    }
+
+    /// Whether the running job is the close job.
+    pub fn close_running(&self) -> bool {
+        self.closing == Closing::Running
+    }
+
+    /// The one close job: the log's flush, a producer snapshot at its end (so the next open
+    /// rebuilds nothing) and the clean-shutdown marker ([`Log::close_job`]). Run it, then
+    /// [`Self::finish_close`]. Only while no other job runs.
+    pub fn close_job(&mut self) -> Result<PersistJob, LogError> {
+        debug_assert!(self.sync_in_flight.is_none());
         if self.failed {
-            return (
-                self.commit.failed(),
-                Err(LogError::Failed {
-                    dir: self.log.dir().to_path_buf(),
-                }),
-            );
+            return Err(LogError::Failed {
+                dir: self.log.dir().to_path_buf(),
+            });
         }
-        if let Err(error) = self.log.sync() {
-            return (self.commit.failed(), Err(error));
-        }
-        let end = self.log.log_end_offset();
-        if end != self.snapshot_offset {
-            self.write_snapshot(end);
-        }
-        let durable = self.commit.reset(self.ack_offset());
-        (durable, self.log.close())
+        let snapshots = self.snapshot_ops(true);
+        let (job, point) = self.log.close_job(snapshots)?;
+        self.closing = Closing::Running;
+        self.sync_in_flight = Some(point);
+        Ok(job)
     }
 
-    /// Writes the snapshot taken at a roll once the recovery point passed the roll (the
-    /// sealed segments are synced). Dropped if a truncation cut the log below it meanwhile.
-    fn snapshot_if_flushed(&mut self) {
-        let Some((offset, _)) = &self.snapshot_after_flush else {
-            return;
-        };
-        if *offset > self.log.log_end_offset() {
-            self.snapshot_after_flush = None;
-        } else if *offset <= self.log.recovery_point() {
-            let (offset, states) = self.snapshot_after_flush.take().expect("checked above");
-            if save_snapshot(self.storage.as_ref(), self.log.dir(), offset, &states) {
-                self.snapshot_offset = offset;
+    /// The close job completed (or could not be made: `result` is the error). Returns the
+    /// waiters with whether they are now durable.
+    pub fn finish_close(mut self, result: Result<(), String>) -> Closed {
+        let point = self.sync_in_flight.take();
+        let log_start = self.log_start_waiters.drain(..).map(|(_, w)| w).collect();
+        match (result, point) {
+            (Ok(()), Some(point)) => {
+                self.log.flushed(point);
+                let produce = self.commit.reset(self.ack_offset());
+                Closed {
+                    produce,
+                    log_start,
+                    result: Ok(()),
+                }
             }
-        }
-    }
-
-    fn write_snapshot(&mut self, offset: i64) {
-        if save_snapshot(
-            self.storage.as_ref(),
-            self.log.dir(),
-            offset,
-            &self.producers,
-        ) {
-            self.snapshot_offset = offset;
+            (Ok(()), None) => unreachable!("a close job without a point"),
+            (Err(error), _) => Closed {
+                produce: self.commit.failed(),
+                log_start,
+                result: Err(error),
+            },
         }
     }
 }
@@ -552,22 +698,6 @@ impl Replica {
 /// high watermark only matters once followers exist; on one node it is the log end.
 fn ack_offset(log: &Log, state: &ReplicaState) -> Offset {
     Offset(log.synced_offset()).min(state.high_watermark())
-}
-
-/// Writes a producer snapshot; a failure is logged (the next open rebuilds from an older one).
-fn save_snapshot(
-    storage: &dyn Storage,
-    dir: &std::path::Path,
-    offset: i64,
-    states: &ProducerStates,
-) -> bool {
-    match producer_snapshot::write(storage, dir, offset, states) {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::warn!(dir = %dir.display(), %error, "producer snapshot failed");
-            false
-        }
-    }
 }
 
 /// The header of the idempotent batch in `records`, if any. Kafka requires such a batch to

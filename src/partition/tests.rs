@@ -27,6 +27,9 @@ type Effects = Vec<Effect<NodeMsg, PartitionsTimer>>;
 struct Harness {
     actor: Partitions,
     mem: Arc<MemStorage>,
+    /// Whether a handler may fsync: only Ensure (open/recovery, step D5) still does; every
+    /// other handler runs with `forbid_sync` on.
+    allow_sync: bool,
     rng: SmallRng,
     now: Now,
     next_request: u64,
@@ -195,6 +198,7 @@ impl Harness {
         Self {
             actor: Partitions::new(storage.clone()),
             mem: storage,
+            allow_sync: false,
             rng: SmallRng::seed_from_u64(7),
             now: Now {
                 unix_ms: T0_MS,
@@ -210,8 +214,17 @@ impl Harness {
             node: NodeId(1),
             actor: PARTITIONS,
         };
+        let syncs_inline = matches!(
+            &input,
+            Input::Request {
+                msg: NodeMsg::Partitions(PartitionsRequest::Ensure(_)),
+                ..
+            }
+        );
+        self.mem.forbid_sync(!(self.allow_sync || syncs_inline));
         let mut ctx = Ctx::new(self.now, me, &mut self.rng, &mut outbox);
         self.actor.handle(&mut ctx, input);
+        self.mem.forbid_sync(false);
         outbox.take_effects()
     }
 
@@ -247,6 +260,19 @@ impl Harness {
             ),
             "{reply:?}"
         );
+    }
+
+    /// A request answered once the persist jobs it started (and those they lead to) ran.
+    fn ask_after_jobs(&mut self, request: PartitionsRequest) -> PartitionsReply {
+        let (id, mut effects) = self.send(request);
+        loop {
+            if let Some(reply) = take_reply(&mut effects, id) {
+                return reply;
+            }
+            let jobs = syncs(&effects);
+            assert!(!jobs.is_empty(), "no reply and no job: {effects:?}");
+            effects = self.complete(jobs);
+        }
     }
 
     /// Runs the syncs the host would run and feeds their completions back.
@@ -730,11 +756,13 @@ fn producer_state_survives_a_crash_through_a_snapshot_and_the_tail_after_it() {
     let (id, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(pid, epoch, 0, 3))]));
     let mut effects = h.complete(syncs(&effects));
     assert!(take_reply(&mut effects, id).is_some());
-    // The housekeeping timer snapshots the (fully synced) state at offset 3.
-    h.step(Input::Timer {
+    // The housekeeping timer snapshots the (fully synced) state at offset 3, in a job.
+    let effects = h.step(Input::Timer {
         key: PartitionsTimer::Retention,
     });
     let snapshot = Path::new("a-0").join(format!("{:020}.snapshot", 3));
+    assert!(!storage.exists(&snapshot), "not in the handler");
+    h.complete(syncs(&effects));
     assert!(storage.exists(&snapshot), "{:?}", storage.file_names());
     let (id, effects) = h.send(produce(-1, vec![(a.clone(), idempotent(other, 0, 0, 1))]));
     let mut effects = h.complete(syncs(&effects));
@@ -885,7 +913,7 @@ fn list(h: &mut Harness, tp: &TopicPartition, timestamp: i64) -> ListOffsetsResu
 }
 
 fn delete_records(h: &mut Harness, tp: &TopicPartition, offset: i64) -> DeleteRecordsResult {
-    match h.ask(PartitionsRequest::DeleteRecords(DeleteRecordsRequest {
+    match h.ask_after_jobs(PartitionsRequest::DeleteRecords(DeleteRecordsRequest {
         partitions: vec![(tp.clone(), Offset(offset))],
     })) {
         PartitionsReply::DeleteRecords(mut results) => results.remove(0).1,
@@ -1044,6 +1072,14 @@ fn admin_requests_ensure_set_config_delete() {
     let (id, mut effects) = h.send(PartitionsRequest::Delete(DeletePartitionRequest {
         tp: a.clone(),
     }));
+    let results = fetch_results(take_reply(&mut effects, waiting).expect("answered"));
+    assert_eq!(results[0].error_code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    assert!(
+        take_reply(&mut effects, id).is_none(),
+        "waits for the removal"
+    );
+    assert!(storage.exists(Path::new("a-0")), "removed by the job");
+    let mut effects = h.complete(syncs(&effects));
     assert!(matches!(
         take_reply(&mut effects, id),
         Some(PartitionsReply::Done(Done {
@@ -1051,8 +1087,6 @@ fn admin_requests_ensure_set_config_delete() {
             ..
         }))
     ));
-    let results = fetch_results(take_reply(&mut effects, waiting).expect("answered"));
-    assert_eq!(results[0].error_code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
     assert!(!storage.exists(Path::new("a-0")));
     assert_eq!(
         h.produce_one(1, &a, plain(b"x")).error_code,
@@ -1075,7 +1109,8 @@ fn admin_requests_ensure_set_config_delete() {
 
 #[test]
 fn start_arms_the_retention_timer_which_applies_retention_and_rearms() {
-    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::new(storage.clone());
     let effects = h.step(Input::Start);
     assert_eq!(
         timers(&effects),
@@ -1087,7 +1122,8 @@ fn start_arms_the_retention_timer_which_applies_retention_and_rearms() {
     short.segment_bytes = 100; // one batch per segment
     h.ensure(&a, short);
     for _ in 0..3 {
-        h.produce_one(1, &a, plain(b"old"));
+        let (_, effects) = h.send(produce(1, vec![(a.clone(), plain(b"old"))]));
+        h.complete(syncs(&effects)); // the rolls' flushes
     }
     h.now.unix_ms += 10_000;
     let effects = h.step(Input::Timer {
@@ -1098,7 +1134,16 @@ fn start_arms_the_retention_timer_which_applies_retention_and_rearms() {
         vec![(PartitionsTimer::Retention, RETENTION_CHECK_INTERVAL_MS)]
     );
     let log = h.actor.replica(&a).unwrap().log();
-    assert_eq!(log.log_start_offset(), 3, "expired segments deleted");
+    assert_eq!(log.log_start_offset(), 3, "expired segments left the log");
+    assert_eq!(log.durable_log_start(), 0, "checkpointed by the flush job");
+    let first = Path::new("a-0").join(format!("{:020}.log", 0));
+    assert!(storage.exists(&first), "removed by the flush job");
+    let jobs = syncs(&effects);
+    assert_eq!(jobs.len(), 1, "the timer scheduled the flush: {effects:?}");
+    h.complete(jobs);
+    assert!(!storage.exists(&first));
+    assert_eq!(durable_log_start(&storage, "a-0"), Some(3));
+    assert_eq!(h.actor.replica(&a).unwrap().log().durable_log_start(), 3);
 }
 
 #[test]
@@ -1235,8 +1280,12 @@ fn a_sole_leaders_high_watermark_is_its_log_end_after_every_append_and_reopen() 
     assert_eq!(ends(&replica), (2, Offset(2)));
     replica.produce(plain(b"z"), None, T0_MS).expect("appended");
     assert_eq!(ends(&replica), (3, Offset(3)));
-    let (_, closed) = replica.close();
-    closed.expect("closed");
+    let job = replica
+        .begin_close()
+        .expect("no job running")
+        .expect("a close job");
+    job.run().expect("runs");
+    replica.finish_close(Ok(())).result.expect("closed");
     let reopened = open_replica(&storage, Role::sole_leader(NodeId(1)));
     assert_eq!(
         reopened.high_watermark(),
@@ -1300,8 +1349,12 @@ fn list_offsets_answers_the_epoch_of_the_found_record_and_the_leaders_epoch_for_
     drop(empty);
     let mut replica = open_replica(&storage, leader_in(2));
     replica.produce(plain(b"v"), None, T0_MS).expect("appended");
-    let (_, closed) = replica.close();
-    closed.expect("closed");
+    let job = replica
+        .begin_close()
+        .expect("no job running")
+        .expect("a close job");
+    job.run().expect("runs");
+    replica.finish_close(Ok(())).result.expect("closed");
     let replica = open_replica(&storage, leader_in(5));
     let answer = |timestamp| {
         let result = super::reads::list_offset(&replica, timestamp);
@@ -1352,11 +1405,19 @@ fn a_follower_refuses_produce_with_not_leader_or_follower() {
     assert_eq!(replica.log().log_end_offset(), 0, "nothing written");
 }
 
-/// The recovery point in the checkpoint file as a crash would find it (`None` if absent). The
-/// format is `docs/log-format.md`'s: the offset is the big-endian i64 at byte 8.
-fn durable_recovery_point(storage: &MemStorage, dir: &str) -> Option<i64> {
-    let bytes = storage.durable_file(&Path::new(dir).join("recovery-point.checkpoint"))?;
+/// The offset in a checkpoint file as a crash would find it (`None` if absent). The format is
+/// `docs/log-format.md`'s: the offset is the big-endian i64 at byte 8.
+fn durable_checkpoint(storage: &MemStorage, dir: &str, name: &str) -> Option<i64> {
+    let bytes = storage.durable_file(&Path::new(dir).join(name))?;
     Some(i64::from_be_bytes(bytes[8..16].try_into().ok()?))
+}
+
+fn durable_recovery_point(storage: &MemStorage, dir: &str) -> Option<i64> {
+    durable_checkpoint(storage, dir, "recovery-point.checkpoint")
+}
+
+fn durable_log_start(storage: &MemStorage, dir: &str) -> Option<i64> {
+    durable_checkpoint(storage, dir, "log-start-offset.checkpoint")
 }
 
 /// An acks=all produce that rolls the segment, with the handler forbidden to fsync. Returns
@@ -1402,8 +1463,10 @@ fn a_segment_roll_is_flushed_by_a_persist_effect_and_its_completion() {
     let jobs = syncs(&effects);
     assert_eq!(jobs.len(), 1, "{effects:?}");
     match jobs[0].1.ops() {
-        [PersistOp::SyncFiles(sealed), PersistOp::SyncFiles(active), PersistOp::SyncDir(dir), PersistOp::ReplaceFile { path, .. }] =>
+        // The producer snapshot at the roll follows the syncs (D3).
+        [PersistOp::SyncFiles(sealed), PersistOp::SyncFiles(active), PersistOp::SyncDir(dir), PersistOp::ReplaceFile { path, .. }, PersistOp::ReplaceFile { path: snapshot, .. }] =>
         {
+            assert!(snapshot.ends_with(format!("{:020}.snapshot", 1)));
             assert_eq!(
                 sealed.len(),
                 3,
@@ -1445,6 +1508,219 @@ fn a_crash_between_a_roll_and_its_flush_keeps_what_was_acknowledged() {
     let reply = h.ask(fetch(&[(&a, 0)], 1, 1 << 20));
     let fetched = fetch_results(reply).remove(0);
     assert_eq!(batch_offsets(&fetched.records)[0], 0);
+}
+
+// ---- durability through persist jobs: DeleteRecords, shutdown, delete ----------------------
+
+/// Three one-batch segments, all durable, in a partition whose handlers may not fsync.
+fn three_durable_segments(storage: &Arc<MemStorage>) -> Harness {
+    let a = tp("a");
+    let mut h = Harness::new(storage.clone());
+    let mut small = config(None);
+    small.segment_bytes = 100; // every batch (> 61 bytes) rolls
+    h.ensure(&a, small);
+    for value in [b"one", b"two", b"six"] {
+        h.ask_after_jobs(produce(-1, vec![(a.clone(), plain(value))]));
+    }
+    assert_eq!(
+        h.actor.replica(&a).unwrap().log().segment_base_offsets(),
+        vec![0, 1, 2]
+    );
+    h
+}
+
+fn delete_records_request(tp: &TopicPartition, offset: i64) -> PartitionsRequest {
+    PartitionsRequest::DeleteRecords(DeleteRecordsRequest {
+        partitions: vec![(tp.clone(), Offset(offset))],
+    })
+}
+
+#[test]
+fn delete_records_answers_once_its_log_start_is_durable_and_then_removes_the_files() {
+    let storage = Arc::new(MemStorage::new());
+    let mut h = three_durable_segments(&storage);
+    let a = tp("a");
+    let (id, mut effects) = h.send(delete_records_request(&a, 2));
+    assert!(take_reply(&mut effects, id).is_none(), "waits for the job");
+    assert_eq!(h.log_end(&a), 3);
+    let results = fetch_results(h.ask(fetch(&[(&a, 0)], 1, 1 << 20)));
+    assert_eq!(
+        results[0].error_code,
+        ErrorCode::OFFSET_OUT_OF_RANGE,
+        "reads refuse below the new start at once"
+    );
+    let jobs = syncs(&effects);
+    assert_eq!(jobs.len(), 1, "{effects:?}");
+    let ops: Vec<String> = jobs[0].1.ops().iter().map(|op| format!("{op:?}")).collect();
+    let checkpoint = ops
+        .iter()
+        .position(|op| op.contains("log-start-offset.checkpoint"))
+        .expect("writes the log start");
+    let removal = ops
+        .iter()
+        .position(|op| op.starts_with("RemoveFile"))
+        .expect("removes the segments");
+    assert!(checkpoint < removal, "{ops:?}");
+    let first = Path::new("a-0").join(format!("{:020}.log", 0));
+    assert!(storage.exists(&first));
+    assert_eq!(durable_log_start(&storage, "a-0"), None);
+
+    let mut effects = h.complete(jobs);
+    match take_reply(&mut effects, id).expect("answered after the job") {
+        PartitionsReply::DeleteRecords(results) => {
+            assert_eq!(results[0].1.error_code, ErrorCode::NONE);
+            assert_eq!(results[0].1.low_watermark, Offset(2));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(durable_log_start(&storage, "a-0"), Some(2));
+    assert!(!storage.exists(&first), "{:?}", storage.file_names());
+}
+
+#[test]
+fn a_crash_before_the_delete_records_job_keeps_the_old_log_start_and_all_data() {
+    let storage = Arc::new(MemStorage::new());
+    let mut h = three_durable_segments(&storage);
+    let a = tp("a");
+    let (id, mut effects) = h.send(delete_records_request(&a, 2));
+    assert!(take_reply(&mut effects, id).is_none());
+    assert_eq!(syncs(&effects).len(), 1);
+    storage.crash(); // the job never ran; nobody was told the records are gone
+
+    let mut h = Harness::new(storage.clone());
+    h.ensure(&a, config(None));
+    let log = h.actor.replica(&a).unwrap().log();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 3));
+    for offset in 0..3 {
+        let fetched = fetch_results(h.ask(fetch(&[(&a, offset)], 1, 1 << 20))).remove(0);
+        assert_eq!(
+            batch_offsets(&fetched.records),
+            vec![offset],
+            "all data is back"
+        );
+    }
+}
+
+#[test]
+fn shutdown_answers_once_every_replica_closed_with_its_one_close_job() {
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::new(storage.clone());
+    let (a, b) = (tp("a"), tp("b"));
+    h.ensure(&a, config(None));
+    h.ensure(&b, config(None));
+    h.ask_after_jobs(produce(-1, vec![(a.clone(), plain(b"idle"))]));
+    // b has a flush job running and an acks=all produce waiting for it.
+    let (produced, effects) = h.send(produce(-1, vec![(b.clone(), plain(b"busy"))]));
+    let running = syncs(&effects);
+    assert_eq!(running.len(), 1);
+
+    let (id, mut effects) = h.send(PartitionsRequest::Shutdown);
+    assert!(
+        take_reply(&mut effects, id).is_none(),
+        "waits for the close jobs"
+    );
+    let close_a = syncs(&effects);
+    assert_eq!(close_a.len(), 1, "only a closes now: {effects:?}");
+    assert!(
+        format!("{:?}", close_a[0].1).contains("clean-shutdown"),
+        "{:?}",
+        close_a[0].1
+    );
+    let mut effects = h.complete(close_a);
+    assert!(take_reply(&mut effects, id).is_none(), "b is still closing");
+    assert!(storage
+        .durable_file(&Path::new("a-0").join("clean-shutdown"))
+        .is_some());
+
+    let mut effects = h.complete(running);
+    assert!(
+        take_reply(&mut effects, produced).is_some(),
+        "b's flush answered"
+    );
+    assert!(take_reply(&mut effects, id).is_none());
+    let close_b = syncs(&effects);
+    assert_eq!(
+        close_b.len(),
+        1,
+        "b's close job follows its flush: {effects:?}"
+    );
+    let mut effects = h.complete(close_b);
+    assert!(matches!(
+        take_reply(&mut effects, id),
+        Some(PartitionsReply::Done(Done {
+            error_code: ErrorCode::NONE,
+            ..
+        }))
+    ));
+    assert!(storage
+        .durable_file(&Path::new("b-0").join("clean-shutdown"))
+        .is_some());
+    let names = storage.file_names();
+    assert!(
+        !names.iter().any(|p| p.to_string_lossy().ends_with(".tmp")),
+        "no temporary file is left: {names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with(".snapshot")),
+        "a producer snapshot at the log end: {names:?}"
+    );
+}
+
+#[test]
+fn a_re_created_partition_waits_behind_its_delete() {
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::new(storage.clone());
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (produced, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"old"))]));
+    let running = syncs(&effects);
+    assert_eq!(running.len(), 1);
+
+    let (deleted, mut effects) = h.send(PartitionsRequest::Delete(DeletePartitionRequest {
+        tp: a.clone(),
+    }));
+    assert!(
+        take_reply(&mut effects, produced).is_some(),
+        "its waiter is answered"
+    );
+    assert!(take_reply(&mut effects, deleted).is_none());
+    assert!(
+        syncs(&effects).is_empty(),
+        "the removal waits for the running flush"
+    );
+    let (ensured, mut effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
+        tp: a.clone(),
+        config: config(None),
+    }));
+    assert!(
+        take_reply(&mut effects, ensured).is_none(),
+        "queued behind the delete"
+    );
+
+    let effects = h.complete(running);
+    let removal = syncs(&effects);
+    assert!(
+        matches!(removal[..], [(_, ref job)] if matches!(job.ops(), [PersistOp::RemoveDirAll(_), PersistOp::SyncDir(_)])),
+        "{removal:?}"
+    );
+    h.allow_sync = true; // the queued Ensure opens the new log inline (step D5)
+    let effects = h.complete(removal);
+    h.allow_sync = false;
+    let order: Vec<RequestId> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Reply { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        order,
+        vec![deleted, ensured],
+        "the delete first, then the re-creation"
+    );
+    assert_eq!(h.log_end(&a), 0, "re-created empty");
 }
 
 /// InitProducerId at the end of a block: nothing is answered until the next block is durable

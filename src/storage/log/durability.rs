@@ -5,15 +5,22 @@
 //! durable here; [`super::Log::flush_job`] turns it, together with the active file's appends,
 //! into one [`PersistJob`] whose ops run in this order: the sealed segments' files, the active
 //! file, the directory, the leader-epoch checkpoint (when an epoch started or the log start
-//! moved, see [`super::epochs`]), the recovery-point checkpoint. The checkpoint therefore never
-//! vouches for a segment before that segment and its epochs are on disk. [`super::Log::flushed`] applies the job's
-//! effect (synced offset, recovery point) when it completed.
+//! moved, see [`super::epochs`]), the log-start checkpoint, the recovery-point checkpoint, the
+//! removal of segments retention or DeleteRecords dropped (then the directory again), and the
+//! caller's extra ops (producer snapshots). The recovery point therefore never vouches for a
+//! segment before that segment and its epochs are on disk, and a removed segment's files go
+//! only after the log start that excludes them is durable: a crash leaves either the old log
+//! start with all the data, or the new one (the next open drops the segments below it). The
+//! log start goes before the recovery point because a segment removed before its roll was
+//! flushed is never synced: a recovery point past it must not land without the log start that
+//! discards it. [`super::Log::flushed`] applies the job's effect (synced offset, recovery
+//! point, durable log start) when it completed.
 //!
 //! A truncation that lowers the recovery point must win over an older job still running: the
 //! job's checkpoint write is fenced by the log's truncation generation ([`Fence`]), and
 //! `flushed` ignores a job from an older generation.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::checkpoint::{self, Kind};
@@ -29,6 +36,8 @@ pub struct FlushPoint {
     pub covers_offset: i64,
     /// The recovery point the job writes, if it writes one.
     pub recovery_point: Option<i64>,
+    /// The log start offset the job writes, if it writes one.
+    pub log_start: Option<i64>,
     /// The log's truncation generation when the job was made.
     pub(super) generation: u64,
 }
@@ -42,16 +51,42 @@ pub(super) struct Pending {
     dir_dirty: bool,
     /// The recovery point to write once the sealed segments are synced.
     recovery_point: Option<i64>,
+    /// The log start offset to write (retention or DeleteRecords moved it).
+    log_start: Option<i64>,
+    /// Files of segments that left the log, removed after the log-start checkpoint.
+    remove: Vec<PathBuf>,
     /// A job writing a recovery point is running: the checkpoint on disk may be ahead of the
     /// log's `recovery_point` until it completes.
     recovery_point_in_flight: bool,
+    /// A job writing a log start is running: a truncation meanwhile fences that write, so it
+    /// writes the log start itself.
+    log_start_in_flight: bool,
     /// The truncation generation, shared with fenced checkpoint writes of running jobs.
     fence: Arc<Mutex<u64>>,
 }
 
 impl Pending {
     pub(super) fn has_work(&self) -> bool {
-        !self.sealed.is_empty() || self.dir_dirty || self.recovery_point.is_some()
+        !self.sealed.is_empty()
+            || self.dir_dirty
+            || self.recovery_point.is_some()
+            || self.log_start.is_some()
+            || !self.remove.is_empty()
+    }
+
+    /// A clean close writes the recovery point at the active segment's base.
+    pub(super) fn want_recovery_point(&mut self, offset: i64) {
+        self.recovery_point = Some(self.recovery_point.map_or(offset, |rp| rp.max(offset)));
+    }
+
+    /// The log start moved up to `offset` in memory; the next job makes it durable.
+    pub(super) fn log_start_moved(&mut self, offset: i64) {
+        self.log_start = Some(self.log_start.map_or(offset, |pending| pending.max(offset)));
+    }
+
+    /// A segment left the log: its files go in the next job, after the log-start checkpoint.
+    pub(super) fn remove_segment(&mut self, paths: [PathBuf; 3]) {
+        self.remove.extend(paths);
     }
 
     /// A roll sealed `segment` and created a new one at `new_base`.
@@ -67,6 +102,8 @@ impl Pending {
     pub(super) fn truncated(&mut self, base: i64) {
         self.sealed.retain(|(sealed_base, _)| *sealed_base < base);
         self.recovery_point = self.recovery_point.map(|rp| rp.min(base));
+        // The truncation writes the log start inline (`log_start_unsettled`).
+        self.log_start = None;
     }
 
     /// Retention removed every segment below `base`: their files need no sync any more (and
@@ -80,11 +117,14 @@ impl Pending {
         self.sealed.first().map(|(base, _)| *base)
     }
 
-    /// The log restarted empty: nothing recorded before matters.
-    pub(super) fn cleared(&mut self) {
+    /// The log restarted empty: nothing recorded before matters, except the removals, which
+    /// are handed back to be done at once (a new segment may reuse a removed file's name).
+    pub(super) fn cleared(&mut self) -> Vec<PathBuf> {
         self.sealed.clear();
         self.dir_dirty = false;
         self.recovery_point = None;
+        self.log_start = None;
+        std::mem::take(&mut self.remove)
     }
 
     /// Whether the checkpoint on disk may hold a value the log does not know yet.
@@ -100,10 +140,11 @@ impl Pending {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Takes the recorded work as ops, in durability order, the active file's sync included.
-    /// `recovery_point` is the log's current one: a target at or below it is not rewritten.
-    /// `epochs` are the bytes of `leader-epoch-checkpoint` when it changed: written before the
-    /// recovery point, so that one never covers a batch whose epoch entry is not durable.
+    /// Takes the recorded work as ops, in durability order, the active file's sync included
+    /// and `extra` last. `recovery_point` is the log's current one: a target at or below it is
+    /// not rewritten. `epochs` are the bytes of `leader-epoch-checkpoint` when it changed:
+    /// written before the recovery point, so that one never covers a batch whose epoch entry is
+    /// not durable. Returns the ops and the recovery point and log start they write.
     pub(super) fn take_ops(
         &mut self,
         dir: &Path,
@@ -111,8 +152,9 @@ impl Pending {
         recovery_point: i64,
         generation: u64,
         epochs: Option<Vec<u8>>,
-    ) -> (Vec<PersistOp>, Option<i64>) {
-        let mut ops = Vec::with_capacity(5);
+        extra: Vec<PersistOp>,
+    ) -> (Vec<PersistOp>, Option<i64>, Option<i64>) {
+        let mut ops = Vec::with_capacity(5 + self.remove.len() + extra.len());
         let sealed: Vec<Arc<dyn StorageFile>> = std::mem::take(&mut self.sealed)
             .into_iter()
             .flat_map(|(_, files)| files)
@@ -131,20 +173,48 @@ impl Pending {
                 fence: Some(Fence::new(self.fence.clone(), generation)),
             });
         }
+        let log_start = self.log_start.take();
+        if let Some(offset) = log_start {
+            self.log_start_in_flight = true;
+            ops.push(self.fenced_checkpoint(dir, Kind::LogStart, offset, generation));
+        }
         let target = self.recovery_point.take().filter(|&rp| rp > recovery_point);
         if let Some(rp) = target {
-            ops.push(PersistOp::ReplaceFile {
-                path: dir.join(Kind::RecoveryPoint.file_name()),
-                bytes: checkpoint::encode(Kind::RecoveryPoint, rp).to_vec(),
-                fence: Some(Fence::new(self.fence.clone(), generation)),
-            });
+            ops.push(self.fenced_checkpoint(dir, Kind::RecoveryPoint, rp, generation));
             self.recovery_point_in_flight = true;
         }
-        (ops, target)
+        if !self.remove.is_empty() {
+            ops.extend(self.remove.drain(..).map(PersistOp::RemoveFile));
+            ops.push(PersistOp::SyncDir(dir.to_path_buf()));
+        }
+        ops.extend(extra);
+        (ops, target, log_start)
     }
 
-    /// The job that wrote (or was fenced from writing) a recovery point completed.
+    /// A checkpoint replacement that a later truncation (a new generation) skips.
+    pub(super) fn fenced_checkpoint(
+        &self,
+        dir: &Path,
+        kind: Kind,
+        offset: i64,
+        generation: u64,
+    ) -> PersistOp {
+        PersistOp::ReplaceFile {
+            path: dir.join(kind.file_name()),
+            bytes: checkpoint::encode(kind, offset).to_vec(),
+            fence: Some(Fence::new(self.fence.clone(), generation)),
+        }
+    }
+
+    /// The job that wrote (or was fenced from writing) a checkpoint completed.
     pub(super) fn job_done(&mut self) {
         self.recovery_point_in_flight = false;
+        self.log_start_in_flight = false;
+    }
+
+    /// Whether a log start moved in memory is not known to be on disk: pending, or in a job a
+    /// truncation may fence.
+    pub(super) fn log_start_unsettled(&self) -> bool {
+        self.log_start.is_some() || self.log_start_in_flight
     }
 }

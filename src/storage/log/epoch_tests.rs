@@ -336,7 +336,15 @@ fn log_start_moves_cut_the_epochs_below_it() {
     );
     log.delete_records_before(start_of_3 + 1, 0).unwrap();
     assert_eq!(log.epoch_entries(), entries(&[(3, start_of_3 + 1)]));
-    // Not flushed: a reopen truncates the stale file to the log start itself.
+    // Not flushed: the crash keeps the old log start (its checkpoint rides the same job as the
+    // file), so the reopened cache starts there too.
+    drop(log);
+    mem.crash();
+    let mut log = open(&mem);
+    assert_eq!(log.epoch_entries(), entries(&[(0, 1), (3, start_of_3)]));
+    // Flushed: the checkpoint and the file land together; a reopen sees both cut.
+    log.delete_records_before(start_of_3 + 1, 0).unwrap();
+    flush(&mut log);
     drop(log);
     mem.crash();
     assert_eq!(open(&mem).epoch_entries(), entries(&[(3, start_of_3 + 1)]));

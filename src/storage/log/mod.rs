@@ -43,7 +43,7 @@ pub use config::{
 pub use error::LogError;
 
 use crate::storage::batch::{self, BatchHeader, BatchesSummary, Crc};
-use crate::storage::persist::PersistJob;
+use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 use checkpoint::Kind;
 pub use durability::FlushPoint;
@@ -100,6 +100,9 @@ pub struct Log {
     /// Base offset → segment; the last one is the active segment. Never empty.
     segments: BTreeMap<i64, Segment>,
     log_start_offset: i64,
+    /// The log start offset in the checkpoint on disk (or implied by the files at open):
+    /// behind `log_start_offset` until the flush job carrying the new one completed.
+    durable_log_start: i64,
     /// Every offset below is durable.
     synced_offset: i64,
     /// Persisted recovery point: segments ending at or below it are synced and valid, so
@@ -110,7 +113,7 @@ pub struct Log {
     /// Bumped by every truncation: a flush job made before it neither raises the synced offset
     /// nor writes its recovery point ([`FlushPoint`], [`durability`]).
     generation: u64,
-    /// Durability work recorded by rolls for the next flush job.
+    /// Durability work recorded by rolls, retention and DeleteRecords for the next flush job.
     durability: durability::Pending,
     /// The leader epochs of the log and whether `leader-epoch-checkpoint` lags them.
     epochs: epochs::Epochs,
@@ -148,6 +151,12 @@ impl Log {
 
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset
+    }
+
+    /// The log start offset a crash would recover: [`Self::log_start_offset`] once the flush
+    /// job carrying it completed. DeleteRecords answers only then.
+    pub fn durable_log_start(&self) -> i64 {
+        self.durable_log_start
     }
 
     /// The offset the next appended record gets.
@@ -452,13 +461,25 @@ impl Log {
         Ok(())
     }
 
+    /// Writes the log start inline (truncation), under the generation lock so it cannot
+    /// interleave with a running job's fenced write.
     fn set_log_start_checkpoint(&mut self, offset: i64) -> Result<(), LogError> {
+        let _generation = self.durability.lock_generation();
         checkpoint::write(self.storage.as_ref(), &self.dir, Kind::LogStart, offset)?;
         self.log_start_offset = offset;
+        self.durable_log_start = offset;
         // The epochs below the new log start are gone with their records; the next flush job
         // writes the file (a stale one is harmless: open truncates it to the log start).
         self.epochs.truncate_from_start(offset);
         Ok(())
+    }
+
+    /// Moves the log start up in memory (reads refuse below it at once); the next flush job
+    /// writes the checkpoint and the leader-epoch file cut below it.
+    fn move_log_start(&mut self, offset: i64) {
+        self.log_start_offset = offset;
+        self.durability.log_start_moved(offset);
+        self.epochs.truncate_from_start(offset);
     }
 
     /// The newest leader epoch the log holds records of (or was last assigned), if any.
@@ -552,6 +573,14 @@ impl Log {
         Ok(())
     }
 
+    /// Starts a new truncation generation without writing: an older job's fenced checkpoint
+    /// writes (recovery point, log start) are skipped from now on.
+    fn new_generation(&mut self) {
+        let mut generation = self.durability.lock_generation();
+        self.generation += 1;
+        *generation = self.generation;
+    }
+
     /// Whole batches starting with the one containing `offset`, up to `max_bytes` but at
     /// least one batch. Empty at the log end; `OffsetOutOfRange` outside
     /// `[log_start_offset, log_end_offset]`.
@@ -623,10 +652,11 @@ impl Log {
         Ok(None)
     }
 
-    /// Whether a roll left durability work (sealed segments, directory, recovery point) that
-    /// only a flush job does. A changed leader-epoch cache is not such work: its file only has
-    /// to land before a recovery point covers the new entries (recovery rebuilds the entries
-    /// above it), so it rides the next job, which a roll or the flush policy starts.
+    /// Whether a roll, retention or DeleteRecords left durability work (sealed segments,
+    /// directory, checkpoints, file removals) that only a flush job does. A changed
+    /// leader-epoch cache is not such work: its file only has to land before a recovery point
+    /// covers the new entries (recovery rebuilds the entries above it), so it rides the next
+    /// job, which a roll or the flush policy starts.
     pub fn has_pending(&self) -> bool {
         self.durability.has_work()
     }
@@ -637,37 +667,80 @@ impl Log {
     /// new log start) since the last job it is one op syncing one file.
     /// Take one at a time: the next one may only start after this one completed.
     pub fn flush_job(&mut self) -> Option<(PersistJob, FlushPoint)> {
+        self.flush_job_with(Vec::new())
+    }
+
+    /// [`Log::flush_job`] that runs `extra` last, once everything below the log end is
+    /// synced (producer snapshots, which must describe durable batches only). A job is made
+    /// even with nothing else to do when `extra` is not empty.
+    pub fn flush_job_with(&mut self, extra: Vec<PersistOp>) -> Option<(PersistJob, FlushPoint)> {
         let epochs_dirty = self.epochs.is_dirty();
-        if self.synced_offset >= self.log_end_offset() && !self.has_pending() && !epochs_dirty {
+        if self.synced_offset >= self.log_end_offset()
+            && !self.has_pending()
+            && !epochs_dirty
+            && extra.is_empty()
+        {
             return None;
         }
         self.unsynced_since_ms = None;
         let active = self.active().log_file().clone();
-        let (job, recovery_point) = if self.has_pending() || epochs_dirty {
-            let epochs = self.epochs.take_for_job();
-            let (ops, recovery_point) = self.durability.take_ops(
-                &self.dir,
-                active,
-                self.recovery_point,
-                self.generation,
-                epochs,
-            );
-            (PersistJob::new(self.storage.clone(), ops), recovery_point)
-        } else {
-            (PersistJob::sync_files(vec![active]), None)
-        };
+        let (job, recovery_point, log_start) =
+            if self.has_pending() || epochs_dirty || !extra.is_empty() {
+                let epochs = self.epochs.take_for_job();
+                let (ops, recovery_point, log_start) = self.durability.take_ops(
+                    &self.dir,
+                    active,
+                    self.recovery_point,
+                    self.generation,
+                    epochs,
+                    extra,
+                );
+                let job = PersistJob::new(self.storage.clone(), ops);
+                (job, recovery_point, log_start)
+            } else {
+                (PersistJob::sync_files(vec![active]), None, None)
+            };
         let point = FlushPoint {
             covers_offset: self.log_end_offset(),
             recovery_point,
+            log_start,
             generation: self.generation,
         };
         Some((job, point))
     }
 
-    /// Records that the job for `point` completed: raises the synced offset and the recovery
-    /// point, unless a truncation happened meanwhile (then the truncation's values stand).
+    /// The job of a clean close: everything [`Log::flush_job`] would do, then the active
+    /// segment's indexes (after their final time entry), the recovery point at the active
+    /// segment's base, `extra` (a producer snapshot) and last the clean-shutdown marker at the
+    /// log end, so the next open skips validation. Take it when no other job is running and
+    /// pass the point to [`Log::flushed`]; the log takes no more writes afterwards.
+    pub fn close_job(
+        &mut self,
+        extra: Vec<PersistOp>,
+    ) -> Result<(PersistJob, FlushPoint), LogError> {
+        self.check_usable()?;
+        let result = self.active_mut().append_final_time_entry();
+        self.poison_on_failure(result)?;
+        let active_base = self.active().base_offset;
+        self.durability.want_recovery_point(active_base);
+        let mut tail = vec![PersistOp::SyncFiles(self.active().files().to_vec())];
+        tail.extend(extra);
+        tail.push(self.durability.fenced_checkpoint(
+            &self.dir,
+            Kind::CleanShutdown,
+            self.log_end_offset(),
+            self.generation,
+        ));
+        Ok(self
+            .flush_job_with(tail)
+            .expect("extra ops always make a job"))
+    }
+
+    /// Records that the job for `point` completed: raises the synced offset, the recovery
+    /// point and the durable log start, unless a truncation happened meanwhile (then the
+    /// truncation's values stand).
     pub fn flushed(&mut self, point: FlushPoint) {
-        if point.recovery_point.is_some() {
+        if point.recovery_point.is_some() || point.log_start.is_some() {
             self.durability.job_done();
         }
         // Jobs run one at a time: whatever epoch bytes were handed out have landed or were
@@ -681,7 +754,11 @@ impl Log {
         if let Some(recovery_point) = point.recovery_point {
             self.recovery_point = self.recovery_point.max(recovery_point);
         }
+        if let Some(log_start) = point.log_start {
+            self.durable_log_start = self.durable_log_start.max(log_start);
+        }
         debug_assert!(self.synced_offset <= self.log_end_offset());
+        debug_assert!(self.durable_log_start <= self.log_start_offset);
         debug_assert!(self.recovery_point <= self.active().base_offset);
         debug_assert!(self
             .durability
@@ -715,22 +792,14 @@ impl Log {
         }
     }
 
-    /// Syncs everything and writes the clean-shutdown marker, so the next open skips
-    /// validation.
+    /// Syncs everything and writes the clean-shutdown marker inline ([`Log::close_job`], run),
+    /// so the next open skips validation.
     pub fn close(mut self) -> Result<(), LogError> {
-        self.sync()?;
-        let active = self.active_mut();
-        active.append_final_time_entry()?;
-        active.sync_all()?;
-        self.synced_offset = self.log_end_offset();
-        let active_base = self.active().base_offset;
-        self.set_recovery_point(active_base)?;
-        checkpoint::write(
-            self.storage.as_ref(),
-            &self.dir,
-            Kind::CleanShutdown,
-            self.log_end_offset(),
-        )
+        let (job, point) = self.close_job(Vec::new())?;
+        let closed = job.run().at(&self.dir);
+        self.poison_on_failure(closed)?;
+        self.flushed(point);
+        Ok(())
     }
 
     /// Removes every batch containing an offset ≥ `offset` (a follower diverged from its
@@ -760,6 +829,8 @@ impl Log {
             .next_back()
             .expect("offset is at or above the first segment")
             .0;
+        // A log start still pending, or in a job this truncation fences, is written here.
+        let log_start_unsettled = self.durability.log_start_unsettled();
         // Lower the recovery point first: a crash midway then re-validates from this segment.
         self.fence_recovery_point(self.recovery_point.min(base))?;
         self.durability.truncated(base);
@@ -768,8 +839,8 @@ impl Log {
         let new_end = segment.truncate_to(offset, interval)?;
         self.delete_segments_after(base)?;
         self.synced_offset = self.synced_offset.min(new_end);
-        if self.log_start_offset > new_end {
-            self.set_log_start_checkpoint(new_end)?;
+        if self.log_start_offset > new_end || log_start_unsettled {
+            self.set_log_start_checkpoint(self.log_start_offset.min(new_end))?;
         }
         self.epochs.truncate_from_end(new_end);
         self.rewrite_epochs_after_truncation()?;
@@ -814,9 +885,15 @@ impl Log {
     }
 
     fn restart_at(&mut self, offset: i64, now_ms: i64) -> Result<(), LogError> {
+        // A running job's fenced log-start write must not land after this one.
+        self.new_generation();
         self.set_log_start_checkpoint(offset)?;
         self.fence_recovery_point(offset)?;
-        self.durability.cleared();
+        for path in self.durability.cleared() {
+            if self.storage.exists(&path) {
+                self.storage.remove_file(&path).at(&path)?;
+            }
+        }
         self.epochs.clear();
         self.rewrite_epochs_after_truncation()?;
         // Newest first: a crash midway leaves a prefix of the old log, which the next open

@@ -120,6 +120,7 @@ impl Log {
             config,
             segments: BTreeMap::new(),
             log_start_offset: 0,
+            durable_log_start: 0,
             synced_offset: 0,
             recovery_point: checkpoints.recovery_point.unwrap_or(-1),
             unsynced_since_ms: None,
@@ -226,6 +227,8 @@ impl Log {
         }
         let first_base = *self.segments.keys().next().expect("created above");
         self.log_start_offset = first_base.max(log_start_checkpoint);
+        // Nothing below it is on disk any more (or the checkpoint says it is gone).
+        self.durable_log_start = self.log_start_offset;
         if self.log_start_offset > self.log_end_offset() {
             tracing::warn!(
                 dir = %self.dir.display(),

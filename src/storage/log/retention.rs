@@ -1,9 +1,11 @@
 //! Retention (by time, by size, by log start offset) and DeleteRecords.
 //!
-//! Only whole segments are deleted, oldest first. The log start checkpoint is written before
-//! any file is removed, so a crash midway cannot bring deleted offsets back.
+//! Only whole segments are deleted, oldest first. Nothing is written here: the segments leave
+//! the log at once (reads never see them again) and the new log start and the file removals go
+//! into the next flush job, the checkpoint first ([`super::durability`]), so a crash never
+//! brings back offsets a durable log start excludes, nor leaves a log start pointing into
+//! removed data. Until that job completed, [`Log::durable_log_start`] lags behind.
 
-use super::error::IoContext;
 use super::{Log, LogError};
 
 /// What retention needs to know about one segment.
@@ -119,18 +121,19 @@ impl Log {
             .nth(count)
             .expect("the active segment is kept");
         if keep_base > self.log_start_offset {
-            self.set_log_start_checkpoint(keep_base)?;
+            self.move_log_start(keep_base);
         }
         for _ in 0..count {
             let (_, segment) = self.segments.pop_first().expect("counted above");
-            segment.delete(self.storage.as_ref())?;
+            self.durability.remove_segment(segment.paths());
         }
         self.durability.removed_below(keep_base);
-        self.storage.sync_dir(&self.dir).at(&self.dir)
+        Ok(())
     }
 
-    /// Kafka's DeleteRecords: moves the log start offset up to `offset` (durably) and deletes
-    /// the segments entirely below it. Returns the new log start offset. `offset` above the
+    /// Kafka's DeleteRecords: moves the log start offset up to `offset` and drops the segments
+    /// entirely below it; both become durable with the next flush job (the caller answers once
+    /// [`Log::durable_log_start`] reached it). Returns the new log start offset. `offset` above the
     /// log end is `OffsetOutOfRange`; at or below the current start it is a no-op.
     pub fn delete_records_before(&mut self, offset: i64, now_ms: i64) -> Result<i64, LogError> {
         self.check_usable()?;
@@ -144,8 +147,7 @@ impl Log {
                 log_end_offset: self.log_end_offset(),
             });
         }
-        let result = self.set_log_start_checkpoint(offset);
-        self.poison_on_failure(result)?;
+        self.move_log_start(offset);
         let below = self
             .segments
             .values()

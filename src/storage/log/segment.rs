@@ -594,16 +594,21 @@ impl Segment {
         Ok(self.next_offset)
     }
 
-    /// Removes the segment's files (log first: an index without its log is an orphan that the
-    /// next open deletes).
+    /// The segment's file paths, log first: an index without its log is an orphan that the
+    /// next open deletes, so removing them in this order never leaves a log without its index.
+    pub(crate) fn paths(&self) -> [PathBuf; 3] {
+        [
+            self.log_path.clone(),
+            self.index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
+        ]
+    }
+
+    /// Removes the segment's files, in [`Self::paths`] order.
     pub(crate) fn delete(self, storage: &dyn Storage) -> Result<(), LogError> {
-        for path in [
-            self.log_path.as_path(),
-            self.index.path(),
-            self.time_index.path(),
-        ] {
-            if storage.exists(path) {
-                storage.remove_file(path).at(path)?;
+        for path in self.paths() {
+            if storage.exists(&path) {
+                storage.remove_file(&path).at(&path)?;
             }
         }
         Ok(())

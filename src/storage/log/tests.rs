@@ -9,6 +9,7 @@ use rand::SeedableRng;
 use super::*;
 use crate::storage::batch::{build_batch, validate_all, BatchError, Batches, HEADER_BYTES};
 use crate::storage::mem::MemStorage;
+use crate::storage::persist::PersistJob;
 
 const DIR: &str = "topic-0";
 
@@ -299,10 +300,19 @@ fn retention_by_time_advances_log_start_and_keeps_offsets() {
         log.read(0, 100),
         Err(LogError::OffsetOutOfRange { .. })
     ));
-    assert!(!mem
-        .file_names()
-        .iter()
-        .any(|p| p.ends_with(seg_name(0, ".log"))));
+    let has_first_segment = |mem: &MemStorage| {
+        mem.file_names()
+            .iter()
+            .any(|p| p.ends_with(seg_name(0, ".log")))
+    };
+    assert!(
+        has_first_segment(&mem),
+        "removed by the next flush job only"
+    );
+    assert_eq!(log.durable_log_start(), 0);
+    log.sync().unwrap();
+    assert!(!has_first_segment(&mem));
+    assert_eq!(log.durable_log_start(), 2);
     // Everything expired: the active segment is rolled and a new one continues at the end.
     assert_eq!(log.enforce_retention(100_000).unwrap(), 2);
     assert_eq!(log.segment_base_offsets(), vec![6]);
@@ -411,11 +421,67 @@ fn delete_records_persists_the_log_start() {
         5,
         "never moves back"
     );
+    assert_eq!(log.durable_log_start(), 0, "written by the next flush job");
+    // A crash before (or inside) the job: see the test below.
+    let (job, point) = log.flush_job().expect("the log start is pending");
+    job.run().unwrap();
+    log.flushed(point);
+    assert_eq!(log.durable_log_start(), 5);
     drop(log);
     mem.crash();
     let log = open(&mem, config());
     assert_eq!(log.log_start_offset(), 5);
     assert_eq!(log.log_end_offset(), 10);
+}
+
+/// A crash after any prefix of a DeleteRecords job's ops recovers either the old log start
+/// with all the data or the new one, never a log start pointing into removed files.
+#[test]
+fn a_crash_inside_a_delete_records_job_keeps_the_old_or_the_new_log_start() {
+    let one = batch(0, 2, 0).len() as u64;
+    let small = LogConfig {
+        segment_bytes: one * 2,
+        ..config()
+    };
+    let prepare = || {
+        let mem = MemStorage::new();
+        let mut log = open(&mem, small.clone());
+        for tag in 0..5 {
+            append(&mut log, tag, 2, 0);
+        }
+        log.sync().unwrap();
+        assert_eq!(log.delete_records_before(9, 0).unwrap(), 9);
+        let (job, _) = log.flush_job().expect("pending");
+        (mem, job)
+    };
+    let (_, job) = prepare();
+    let ops = job.ops().to_vec();
+    let kinds: Vec<String> = ops.iter().map(|op| format!("{op:?}")).collect();
+    let checkpoint_at = kinds
+        .iter()
+        .position(|k| k.contains("log-start-offset.checkpoint"))
+        .expect("writes the log start");
+    let first_removal = kinds
+        .iter()
+        .position(|k| k.starts_with("RemoveFile"))
+        .expect("removes files");
+    assert!(checkpoint_at < first_removal, "{kinds:?}");
+    for done in 0..=ops.len() {
+        let (mem, _) = prepare();
+        PersistJob::new(Arc::new(mem.clone()), ops[..done].to_vec())
+            .run()
+            .unwrap();
+        mem.crash();
+        let log = open(&mem, small.clone());
+        let records = read_all(&log);
+        if done <= checkpoint_at {
+            assert_eq!(log.log_start_offset(), 0, "after {done} ops");
+            assert_eq!(records.len(), 5, "after {done} ops");
+        } else {
+            assert_eq!(log.log_start_offset(), 9, "after {done} ops");
+            assert_eq!(records.first().map(|r| r.0), Some(8), "after {done} ops");
+        }
+    }
 }
 
 #[test]
