@@ -7,6 +7,9 @@
 //! byte, with dense offsets. After a crash the log end `E` must satisfy
 //! `synced_before_crash <= E <= model_end` and the log must equal the model's prefix up to `E`
 //! (nothing synced lost, nothing half-written served); the model is then cut to `E`.
+//! Appends are stamped with a leader epoch that a `NewEpoch` op raises; the log's leader-epoch
+//! cache must always name the epochs of the model's visible batches (crashes included: an
+//! entry only for data that survived, none past the log end).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -62,6 +65,8 @@ enum Op {
         run_job: bool,
         torn: bool,
     },
+    /// Later appends are stamped with the next leader epoch.
+    NewEpoch,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -81,6 +86,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::CloseReopen),
         2 => any::<bool>().prop_map(|torn| Op::Crash { torn }),
         1 => (any::<bool>(), any::<bool>()).prop_map(|(run_job, torn)| Op::RollThenCrashMidFlush { run_job, torn }),
+        1 => Just(Op::NewEpoch),
     ]
 }
 
@@ -187,6 +193,21 @@ impl Model {
         self.batches.retain(|(b, bytes)| next_of(*b, bytes) <= end);
     }
 
+    /// The leader-epoch entries the visible batches imply: each epoch at its first batch, the
+    /// first one starting at the log start at the earliest.
+    fn epochs(&self) -> Vec<(i32, i64)> {
+        let mut out: Vec<(i32, i64)> = Vec::new();
+        for (base, bytes) in self.visible() {
+            let epoch = BatchHeader::parse(&bytes)
+                .expect("model batch")
+                .partition_leader_epoch;
+            if out.last().map(|(e, _)| *e) != Some(epoch) {
+                out.push((epoch, base.max(self.log_start)));
+            }
+        }
+        out
+    }
+
     fn is_boundary(&self, offset: i64) -> bool {
         offset == self.log_start
             || self
@@ -234,6 +255,22 @@ fn check(log: &Log, model: &Model, max_bytes: usize) -> Result<(), TestCaseError
     prop_assert!(log.synced_offset() <= log.log_end_offset());
     let served = read_everything(log, max_bytes)?;
     prop_assert_eq!(served, model.visible());
+    let end = log.log_end_offset();
+    let entries = log.epoch_entries();
+    prop_assert!(
+        entries.iter().all(|e| e.start_offset <= end),
+        "an epoch starts past the log end {}: {:?}",
+        end,
+        entries
+    );
+    // An epoch starting exactly at the log end holds no record yet (retention emptied the
+    // log after it started); the model has no batch to name it.
+    let with_records: Vec<(i32, i64)> = entries
+        .iter()
+        .filter(|e| e.start_offset < end)
+        .map(|e| (e.epoch, e.start_offset))
+        .collect();
+    prop_assert_eq!(with_records, model.epochs());
     Ok(())
 }
 
@@ -244,6 +281,8 @@ struct Harness {
     model: Model,
     now_ms: i64,
     tag: u32,
+    /// The leader epoch appends are stamped with.
+    epoch: i32,
     rng: SmallRng,
 }
 
@@ -288,9 +327,10 @@ impl Harness {
                     specs.iter().map(|&(r, v)| self.make_batch(r, v)).collect();
                 let mut buf = parts.concat();
                 let now_ms = self.now_ms;
+                let epoch = self.epoch;
                 let info = self
                     .log()
-                    .append(&mut buf, 3, now_ms)
+                    .append(&mut buf, epoch, now_ms)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(info.first_offset, self.model.end());
                 let stamped = self.config.timestamp_type == TimestampType::LogAppendTime;
@@ -467,6 +507,7 @@ impl Harness {
                 self.log = Some(self.open());
             }
             Op::Crash { torn } => self.crash(*torn)?,
+            Op::NewEpoch => self.epoch += 1,
             Op::RollThenCrashMidFlush { run_job, torn } => {
                 self.apply(&Op::Append(vec![(1, 9)]))?;
                 self.apply(&Op::Roll)?;
@@ -542,6 +583,7 @@ proptest! {
             model: Model::default(),
             now_ms: 1_000_000,
             tag: 0,
+            epoch: 0,
             rng: SmallRng::seed_from_u64(seed),
         };
         h.log = Some(h.open());

@@ -92,11 +92,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     None => return Err(GatewayError::Close("list offsets reply is short".into())),
                 }
             } else {
-                messages::ListOffsetsResult {
-                    error_code: ErrorCode::INVALID_REQUEST,
-                    timestamp: -1,
-                    offset: Offset::UNKNOWN,
-                }
+                messages::ListOffsetsResult::not_found(ErrorCode::INVALID_REQUEST)
             };
             let mut partition = ListOffsetsPartitionResponse::default()
                 .with_partition_index(tp.partition)
@@ -104,7 +100,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .with_timestamp(result.timestamp)
                 .with_offset(result.offset.into());
             if version >= 4 && result.error_code == ErrorCode::NONE {
-                partition = partition.with_leader_epoch(0);
+                partition = partition.with_leader_epoch(result.leader_epoch.into());
             }
             partitions.push((tp, partition));
         }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
-use crate::types::{ErrorCode, Offset, ProducerId, Refusal, TopicPartition};
+use crate::types::{ErrorCode, LeaderEpoch, Offset, ProducerId, Refusal, TopicPartition};
 
 /// Requests to [`super::PARTITIONS`]. Each carries its own type, so the gateway asks with a
 /// typed call (`super::call`) and gets the matching reply type back. A newtype variant of a
@@ -211,6 +211,21 @@ pub struct ListOffsetsResult {
     pub error_code: ErrorCode,
     pub timestamp: i64,
     pub offset: Offset,
+    /// The leader epoch of the record at `offset` (ListOffsets v4+); unknown without one.
+    pub leader_epoch: LeaderEpoch,
+}
+
+impl ListOffsetsResult {
+    /// A lookup that found no offset: refused with `error_code`, or (with `NONE`) no record
+    /// matched — Kafka's -1 for timestamp, offset and epoch.
+    pub fn not_found(error_code: ErrorCode) -> Self {
+        Self {
+            error_code,
+            timestamp: -1,
+            offset: Offset::UNKNOWN,
+            leader_epoch: LeaderEpoch::UNKNOWN,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -900,15 +900,11 @@ impl Partitions {
             .map(|(tp, timestamp_ms)| {
                 let result = match self.replicas.get(&tp) {
                     Some(replica) => reads::list_offset(replica, timestamp_ms),
-                    None => ListOffsetsResult {
-                        error_code: if self.offline.contains(&tp) {
-                            ErrorCode::KAFKA_STORAGE_ERROR
-                        } else {
-                            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                        },
-                        timestamp: -1,
-                        offset: Offset::UNKNOWN,
-                    },
+                    None => ListOffsetsResult::not_found(if self.offline.contains(&tp) {
+                        ErrorCode::KAFKA_STORAGE_ERROR
+                    } else {
+                        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                    }),
                 };
                 (tp, result)
             })

@@ -133,14 +133,7 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
         PartitionsRequest::ListOffsets(r) => PartitionsReply::ListOffsets(
             r.partitions
                 .into_iter()
-                .map(|(tp, _)| {
-                    let result = ListOffsetsResult {
-                        error_code: REFUSED,
-                        timestamp: -1,
-                        offset: Offset::UNKNOWN,
-                    };
-                    (tp, result)
-                })
+                .map(|(tp, _)| (tp, ListOffsetsResult::not_found(REFUSED)))
                 .collect(),
         ),
         PartitionsRequest::DeleteRecords(r) => PartitionsReply::DeleteRecords(

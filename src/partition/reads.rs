@@ -8,7 +8,7 @@ use super::errors;
 use super::replica::Replica;
 use crate::messages::{FetchPartition, FetchPartitionResult, FetchRequest, ListOffsetsResult};
 use crate::storage::log::LogError;
-use crate::types::{ErrorCode, Offset, TopicPartition};
+use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
 
 /// ListOffsets special timestamps.
 pub const EARLIEST_TIMESTAMP: i64 = -2;
@@ -101,38 +101,41 @@ fn read_partition(
 }
 
 /// One ListOffsets lookup. Unknown partitions are the caller's business.
+///
+/// The leader epoch (v4+) is Kafka's: the leader's current epoch for the latest offset, and the
+/// epoch the found record was written in otherwise, from the log's leader-epoch cache. Where the
+/// cache knows none (no record written yet, or a log written before the cache existed) it is
+/// the replica's epoch, as Kafka's leader assigns its epoch at its log end when it takes over.
 pub fn list_offset(replica: &Replica, timestamp_ms: i64) -> ListOffsetsResult {
-    let ok = |timestamp, offset| ListOffsetsResult {
+    let log = replica.log();
+    let current = replica.role().epoch();
+    let found = |timestamp, offset| ListOffsetsResult {
         error_code: ErrorCode::NONE,
         timestamp,
         offset: Offset(offset),
+        leader_epoch: log.epoch_for_offset(offset).map_or(current, LeaderEpoch),
     };
-    let log = replica.log();
+    let none = ListOffsetsResult::not_found(ErrorCode::NONE);
     match timestamp_ms {
-        EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => ok(-1, log.log_start_offset()),
-        LATEST_TIMESTAMP => ok(-1, replica.high_watermark().into()),
+        EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => found(-1, log.log_start_offset()),
+        LATEST_TIMESTAMP => ListOffsetsResult {
+            leader_epoch: current,
+            ..found(-1, replica.high_watermark().into())
+        },
         MAX_TIMESTAMP => match log.max_timestamp() {
-            Ok(Some((timestamp, offset))) => ok(timestamp, offset),
-            Ok(None) => ok(-1, -1),
+            Ok(Some((timestamp, offset))) => found(timestamp, offset),
+            Ok(None) => none,
             Err(error) => list_error(&error),
         },
         t if t >= 0 => match log.offset_for_timestamp(t) {
-            Ok(Some((offset, timestamp))) => ok(timestamp, offset),
-            Ok(None) => ok(-1, -1),
+            Ok(Some((offset, timestamp))) => found(timestamp, offset),
+            Ok(None) => none,
             Err(error) => list_error(&error),
         },
-        _ => ListOffsetsResult {
-            error_code: ErrorCode::INVALID_REQUEST,
-            timestamp: -1,
-            offset: Offset::UNKNOWN,
-        },
+        _ => ListOffsetsResult::not_found(ErrorCode::INVALID_REQUEST),
     }
 }
 
 fn list_error(error: &LogError) -> ListOffsetsResult {
-    ListOffsetsResult {
-        error_code: errors::log_error_code(error),
-        timestamp: -1,
-        offset: Offset::UNKNOWN,
-    }
+    ListOffsetsResult::not_found(errors::log_error_code(error))
 }

@@ -1324,6 +1324,76 @@ fn appended_batches_carry_the_roles_leader_epoch() {
 }
 
 #[test]
+fn a_leaders_first_append_in_its_epoch_is_in_the_epoch_file_once_the_flush_completed() {
+    let storage = Arc::new(MemStorage::new());
+    let role = Role::Leader {
+        epoch: LeaderEpoch(5),
+        isr: [NodeId(1)].into(),
+    };
+    let mut replica = open_replica(&storage, role);
+    let file = Path::new("r-0").join("leader-epoch-checkpoint");
+    replica.produce(plain(b"v"), None, T0_MS).expect("appended");
+    replica.produce(plain(b"w"), None, T0_MS).expect("appended");
+    assert_eq!(replica.log().latest_epoch(), Some(5));
+    let job = replica.start_sync().expect("a flush job");
+    assert_eq!(storage.durable_file(&file), None, "not before the job ran");
+    job.run().expect("runs");
+    let outcome = replica.finish_sync(Ok(()));
+    assert!(outcome.failed.is_empty());
+    assert_eq!(
+        storage.durable_file(&file).as_deref(),
+        Some(&b"0\n1\n5 0\n"[..]),
+        "Kafka's format: version, count, `epoch start_offset`"
+    );
+    assert!(!replica.needs_sync(), "nothing left to flush");
+}
+
+#[test]
+fn list_offsets_answers_the_epoch_of_the_found_record_and_the_leaders_epoch_for_the_latest() {
+    let storage = Arc::new(MemStorage::new());
+    let leader_in = |epoch| Role::Leader {
+        epoch: LeaderEpoch(epoch),
+        isr: [NodeId(1)].into(),
+    };
+    let empty = open_replica(&storage, leader_in(2));
+    let earliest = super::reads::list_offset(&empty, super::reads::EARLIEST_TIMESTAMP);
+    assert_eq!(
+        earliest.leader_epoch,
+        LeaderEpoch(2),
+        "no record yet: the leader's epoch, which Kafka assigns at its log end"
+    );
+    drop(empty);
+    let mut replica = open_replica(&storage, leader_in(2));
+    replica.produce(plain(b"v"), None, T0_MS).expect("appended");
+    let job = replica
+        .begin_close()
+        .expect("no job running")
+        .expect("a close job");
+    job.run().expect("runs");
+    replica.finish_close(Ok(())).result.expect("closed");
+    let replica = open_replica(&storage, leader_in(5));
+    let answer = |timestamp| {
+        let result = super::reads::list_offset(&replica, timestamp);
+        (result.offset, result.leader_epoch)
+    };
+    assert_eq!(
+        answer(super::reads::EARLIEST_TIMESTAMP),
+        (Offset(0), LeaderEpoch(2))
+    );
+    assert_eq!(answer(T0_MS), (Offset(0), LeaderEpoch(2)), "by timestamp");
+    assert_eq!(
+        answer(super::reads::LATEST_TIMESTAMP),
+        (Offset(1), LeaderEpoch(5)),
+        "the latest offset carries the leader's current epoch"
+    );
+    assert_eq!(
+        answer(T0_MS + 1),
+        (Offset::UNKNOWN, LeaderEpoch::UNKNOWN),
+        "nothing that recent"
+    );
+}
+
+#[test]
 fn the_high_watermark_waits_for_an_in_sync_replica_it_has_not_heard_from() {
     let role = Role::Leader {
         epoch: LeaderEpoch::INITIAL,
@@ -1380,8 +1450,8 @@ fn roll_in_a_handler(storage: &Arc<MemStorage>) -> (Harness, RequestId, Effects)
     storage.forbid_sync(false);
     let jobs = syncs(&effects);
     assert!(
-        matches!(&jobs[..], [(_, job)] if matches!(job.ops(), [PersistOp::SyncFiles(files)] if files.len() == 1)),
-        "without a roll the job syncs one file: {jobs:?}"
+        matches!(&jobs[..], [(_, job)] if matches!(job.ops(), [PersistOp::SyncFiles(files), PersistOp::ReplaceFile { path, .. }] if files.len() == 1 && path.ends_with("leader-epoch-checkpoint"))),
+        "without a roll the job syncs one file, and the first append started epoch 0: {jobs:?}"
     );
     let mut effects = h.complete(syncs(&effects));
     assert!(take_reply(&mut effects, first).is_some(), "acknowledged");

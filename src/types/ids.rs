@@ -73,6 +73,8 @@ id_newtype! {
 impl LeaderEpoch {
     /// The epoch of a partition's first leader.
     pub const INITIAL: Self = Self(0);
+    /// Kafka's -1 where no epoch is known (`RecordBatch.NO_PARTITION_LEADER_EPOCH`).
+    pub const UNKNOWN: Self = Self(-1);
 }
 
 #[cfg(test)]

@@ -4,16 +4,17 @@
 //! checkpoint inline (six fsyncs inside a produce). Now the roll only records what must become
 //! durable here; [`super::Log::flush_job`] turns it, together with the active file's appends,
 //! into one [`PersistJob`] whose ops run in this order: the sealed segments' files, the active
-//! file, the directory, the log-start checkpoint, the recovery-point checkpoint, the removal of
-//! segments retention or DeleteRecords dropped (then the directory again), and the caller's
-//! extra ops (producer snapshots). The recovery point therefore never vouches for a segment
-//! before that segment is on disk, and a removed segment's files go only after the log start
-//! that excludes them is durable: a crash leaves either the old log start with all the data,
-//! or the new one (the next open drops the segments below it). The log start goes before the
-//! recovery point because a segment removed before its roll was flushed is never synced: a
-//! recovery point past it must not land without the log start that discards it.
-//! [`super::Log::flushed`] applies the job's effect (synced offset, recovery point, durable
-//! log start) when it completed.
+//! file, the directory, the leader-epoch checkpoint (when an epoch started or the log start
+//! moved, see [`super::epochs`]), the log-start checkpoint, the recovery-point checkpoint, the
+//! removal of segments retention or DeleteRecords dropped (then the directory again), and the
+//! caller's extra ops (producer snapshots). The recovery point therefore never vouches for a
+//! segment before that segment and its epochs are on disk, and a removed segment's files go
+//! only after the log start that excludes them is durable: a crash leaves either the old log
+//! start with all the data, or the new one (the next open drops the segments below it). The
+//! log start goes before the recovery point because a segment removed before its roll was
+//! flushed is never synced: a recovery point past it must not land without the log start that
+//! discards it. [`super::Log::flushed`] applies the job's effect (synced offset, recovery
+//! point, durable log start) when it completed.
 //!
 //! A truncation that lowers the recovery point must win over an older job still running: the
 //! job's checkpoint write is fenced by the log's truncation generation ([`Fence`]), and
@@ -164,16 +165,19 @@ impl Pending {
 
     /// Takes the recorded work as ops, in durability order, the active file's sync included
     /// and `extra` last. `recovery_point` is the log's current one: a target at or below it is
-    /// not rewritten. Returns the ops and the recovery point and log start they write.
+    /// not rewritten. `epochs` are the bytes of `leader-epoch-checkpoint` when it changed:
+    /// written before the recovery point, so that one never covers a batch whose epoch entry is
+    /// not durable. Returns the ops and the recovery point and log start they write.
     pub(super) fn take_ops(
         &mut self,
         dir: &Path,
         active: Arc<dyn StorageFile>,
         recovery_point: i64,
         generation: u64,
+        epochs: Option<Vec<u8>>,
         extra: Vec<PersistOp>,
     ) -> (Vec<PersistOp>, Option<i64>, Option<i64>) {
-        let mut ops = Vec::with_capacity(4 + self.remove.len() + extra.len());
+        let mut ops = Vec::with_capacity(5 + self.remove.len() + extra.len());
         let sealed: Vec<Arc<dyn StorageFile>> = std::mem::take(&mut self.sealed)
             .into_iter()
             .flat_map(|(_, files)| files)
@@ -184,6 +188,13 @@ impl Pending {
         ops.push(PersistOp::SyncFiles(vec![active]));
         if std::mem::take(&mut self.dir_dirty) {
             ops.push(PersistOp::SyncDir(dir.to_path_buf()));
+        }
+        if let Some(bytes) = epochs {
+            ops.push(PersistOp::ReplaceFile {
+                path: super::epochs::path(dir),
+                bytes,
+                fence: Some(Fence::new(self.fence.clone(), generation)),
+            });
         }
         let log_start = self.log_start.take();
         if let Some(offset) = log_start {

@@ -194,6 +194,15 @@ impl LeaderEpochCache {
         }
     }
 
+    /// The epoch the record at `offset` was written in: the last epoch starting at or below it
+    /// (Kafka's `epochForOffset`, answered with ListOffsets). `None` below the first epoch.
+    pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        let at_or_below = self.entries.partition_point(|e| e.start_offset <= offset);
+        at_or_below
+            .checked_sub(1)
+            .map(|last| self.entries[last].epoch)
+    }
+
     /// The checkpoint file's bytes (Kafka's text format).
     pub fn to_bytes(&self) -> Vec<u8> {
         format::encode(&self.entries)

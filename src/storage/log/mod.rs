@@ -23,6 +23,7 @@ mod checkpoint;
 pub mod config;
 mod durability;
 pub mod epoch_cache;
+mod epochs;
 mod error;
 mod index;
 mod reader;
@@ -46,6 +47,7 @@ use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 use checkpoint::Kind;
 pub use durability::FlushPoint;
+use epoch_cache::{EpochEndOffset, EpochEntry};
 use error::IoContext;
 use segment::Segment;
 
@@ -113,6 +115,8 @@ pub struct Log {
     generation: u64,
     /// Durability work recorded by rolls, retention and DeleteRecords for the next flush job.
     durability: durability::Pending,
+    /// The leader epochs of the log and whether `leader-epoch-checkpoint` lags them.
+    epochs: epochs::Epochs,
     /// Set after an I/O error left the files in an unknown state; every mutation then fails.
     failed: bool,
 }
@@ -315,7 +319,10 @@ impl Log {
                 log_append_time_ms: log_append_time_ms.unwrap_or(batch::NO_TIMESTAMP),
                 ..info
             });
-        self.poison_on_failure(result)
+        let info = self.poison_on_failure(result)?;
+        // Every batch carries `leader_epoch`: it starts at the first one, if it is new.
+        self.epochs.assign(leader_epoch, first_offset);
+        Ok(info)
     }
 
     /// Appends batches fetched from the leader, keeping their offsets and epochs. They must
@@ -329,6 +336,8 @@ impl Log {
         let summary = self.validate_append(batches, Crc::Check)?;
         let first_offset = self.log_end_offset();
         let mut expected = first_offset;
+        // Where the leader's epochs change in these batches, for the epoch cache.
+        let mut epoch_starts: Vec<(i32, i64)> = Vec::new();
         for item in batch::Batches::new(batches, usize::MAX) {
             let (position, header) =
                 item.map_err(|(position, source)| LogError::InvalidBatch { position, source })?;
@@ -339,10 +348,17 @@ impl Log {
                     got: header.base_offset,
                 });
             }
+            if epoch_starts.last().map(|(epoch, _)| *epoch) != Some(header.partition_leader_epoch) {
+                epoch_starts.push((header.partition_leader_epoch, header.base_offset));
+            }
             expected = header.next_offset();
         }
         let result = self.write_batches(batches, &summary, first_offset, now_ms);
-        self.poison_on_failure(result)
+        let info = self.poison_on_failure(result)?;
+        for (epoch, base_offset) in epoch_starts {
+            self.epochs.assign(epoch, base_offset);
+        }
+        Ok(info)
     }
 
     fn write_batches(
@@ -436,14 +452,49 @@ impl Log {
         checkpoint::write(self.storage.as_ref(), &self.dir, Kind::LogStart, offset)?;
         self.log_start_offset = offset;
         self.durable_log_start = offset;
+        // The epochs below the new log start are gone with their records; the next flush job
+        // writes the file (a stale one is harmless: open truncates it to the log start).
+        self.epochs.truncate_from_start(offset);
         Ok(())
     }
 
     /// Moves the log start up in memory (reads refuse below it at once); the next flush job
-    /// writes the checkpoint.
+    /// writes the checkpoint and the leader-epoch file cut below it.
     fn move_log_start(&mut self, offset: i64) {
         self.log_start_offset = offset;
         self.durability.log_start_moved(offset);
+        self.epochs.truncate_from_start(offset);
+    }
+
+    /// The newest leader epoch the log holds records of (or was last assigned), if any.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epochs.latest_epoch()
+    }
+
+    /// Where leader epoch `epoch` ends in this log (Kafka's `endOffsetFor`, answered to
+    /// OffsetForLeaderEpoch and Fetch's diverging-epoch check); see
+    /// [`epoch_cache::LeaderEpochCache::end_offset_for`].
+    pub fn end_offset_for(&self, epoch: i32) -> EpochEndOffset {
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// The leader epoch the record at `offset` was written in, if the cache knows it (not
+    /// below its first epoch; not for records written before the cache existed).
+    pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        self.epochs.epoch_for_offset(offset)
+    }
+
+    /// The leader-epoch cache's entries, oldest first.
+    pub fn epoch_entries(&self) -> &[EpochEntry] {
+        self.epochs.entries()
+    }
+
+    /// Rewrites `leader-epoch-checkpoint` inline after a truncation changed the cache (or an
+    /// older job's bytes may have landed). Called after the truncation bumped the generation,
+    /// and under the generation lock, so no older job's write lands after this one.
+    fn rewrite_epochs_after_truncation(&mut self) -> Result<(), LogError> {
+        let _generation = self.durability.lock_generation();
+        self.epochs.write_if_stale(self.storage.as_ref(), &self.dir)
     }
 
     /// The largest timestamp at or above the log start and the offset of the first record
@@ -586,14 +637,18 @@ impl Log {
     }
 
     /// Whether a roll, retention or DeleteRecords left durability work (sealed segments,
-    /// directory, checkpoints, file removals) that only a flush job does.
+    /// directory, checkpoints, file removals) that only a flush job does. A changed
+    /// leader-epoch cache is not such work: its file only has to land before a recovery point
+    /// covers the new entries (recovery rebuilds the entries above it), so it rides the next
+    /// job, which a roll or the flush policy starts.
     pub fn has_pending(&self) -> bool {
         self.durability.has_work()
     }
 
     /// The job that makes everything appended so far durable, with what it covers; `None` if
     /// there is nothing to do. Run the job anywhere (off the actor), then pass the point to
-    /// [`Log::flushed`]. Without a roll since the last job it is one op syncing one file.
+    /// [`Log::flushed`]. Without a roll or a change of the leader-epoch cache (a new epoch, a
+    /// new log start) since the last job it is one op syncing one file.
     /// Take one at a time: the next one may only start after this one completed.
     pub fn flush_job(&mut self) -> Option<(PersistJob, FlushPoint)> {
         self.flush_job_with(Vec::new())
@@ -603,24 +658,32 @@ impl Log {
     /// synced (producer snapshots, which must describe durable batches only). A job is made
     /// even with nothing else to do when `extra` is not empty.
     pub fn flush_job_with(&mut self, extra: Vec<PersistOp>) -> Option<(PersistJob, FlushPoint)> {
-        if self.synced_offset >= self.log_end_offset() && !self.has_pending() && extra.is_empty() {
+        let epochs_dirty = self.epochs.is_dirty();
+        if self.synced_offset >= self.log_end_offset()
+            && !self.has_pending()
+            && !epochs_dirty
+            && extra.is_empty()
+        {
             return None;
         }
         self.unsynced_since_ms = None;
         let active = self.active().log_file().clone();
-        let (job, recovery_point, log_start) = if self.has_pending() || !extra.is_empty() {
-            let (ops, recovery_point, log_start) = self.durability.take_ops(
-                &self.dir,
-                active,
-                self.recovery_point,
-                self.generation,
-                extra,
-            );
-            let job = PersistJob::new(self.storage.clone(), ops);
-            (job, recovery_point, log_start)
-        } else {
-            (PersistJob::sync_files(vec![active]), None, None)
-        };
+        let (job, recovery_point, log_start) =
+            if self.has_pending() || epochs_dirty || !extra.is_empty() {
+                let epochs = self.epochs.take_for_job();
+                let (ops, recovery_point, log_start) = self.durability.take_ops(
+                    &self.dir,
+                    active,
+                    self.recovery_point,
+                    self.generation,
+                    epochs,
+                    extra,
+                );
+                let job = PersistJob::new(self.storage.clone(), ops);
+                (job, recovery_point, log_start)
+            } else {
+                (PersistJob::sync_files(vec![active]), None, None)
+            };
         let point = FlushPoint {
             covers_offset: self.log_end_offset(),
             recovery_point,
@@ -664,6 +727,9 @@ impl Log {
         if point.recovery_point.is_some() || point.log_start.is_some() {
             self.durability.job_done();
         }
+        // Jobs run one at a time: whatever epoch bytes were handed out have landed or were
+        // fenced off.
+        self.epochs.job_done();
         if point.generation != self.generation {
             return;
         }
@@ -760,6 +826,8 @@ impl Log {
         if self.log_start_offset > new_end || log_start_unsettled {
             self.set_log_start_checkpoint(self.log_start_offset.min(new_end))?;
         }
+        self.epochs.truncate_from_end(new_end);
+        self.rewrite_epochs_after_truncation()?;
         Ok(new_end)
     }
 
@@ -810,6 +878,8 @@ impl Log {
                 self.storage.remove_file(&path).at(&path)?;
             }
         }
+        self.epochs.clear();
+        self.rewrite_epochs_after_truncation()?;
         // Newest first: a crash midway leaves a prefix of the old log, which the next open
         // discards because it ends below the log start checkpoint.
         while let Some((_, segment)) = self.segments.pop_last() {
@@ -838,6 +908,8 @@ fn offset_of_batch(batches: &[u8], index: usize) -> i64 {
     -1
 }
 
+#[cfg(test)]
+mod epoch_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -13,7 +13,11 @@
 //! 4. No segment left → a new one at the largest offset any checkpoint remembers. A log-start
 //!    checkpoint past the recovered end (records deleted, then their tail lost) → restart the
 //!    log empty at the log start (as Kafka does), so offsets never go back.
-//! 5. The clean-shutdown marker is removed. Nothing is synced inline: the recovered
+//! 5. The leader-epoch cache (loaded from its file; the epochs of recovered batches assigned
+//!    while they are validated) is truncated to the recovered log end and log start; if that
+//!    changed it, the first flush job writes its file (see [`super::epochs`]), before the
+//!    recovery point.
+//! 6. The clean-shutdown marker is removed. Nothing is synced inline: the recovered
 //!    segments' files, the directory (every removal and creation above) and the recovery point
 //!    at the active segment are recorded as the log's pending durability work, which the first
 //!    [`Log::flush_job`] carries. Until that job completed the log must take no append: an
@@ -27,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::checkpoint::{self, Kind, TMP_SUFFIX};
+use super::epochs::{self, Epochs, Loaded};
 use super::error::IoContext;
 use super::segment::{
     file_path, parse_file_name, FileKind, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
@@ -86,6 +91,9 @@ struct Checkpoints {
     log_start: Option<i64>,
     recovery_point: Option<i64>,
     clean_end: Option<i64>,
+    /// The leader-epoch checkpoint is damaged: trust no segment, so that recovery re-assigns
+    /// every batch's epoch.
+    rebuild_epochs: bool,
 }
 
 impl Log {
@@ -118,10 +126,15 @@ impl Log {
         for path in &listing.leftovers {
             storage.remove_file(path).at(path)?;
         }
+        let (epochs, rebuild_epochs) = match epochs::load(storage.as_ref(), dir)? {
+            Loaded::Cache(cache) => (Epochs::new(cache), false),
+            Loaded::Damaged => (Epochs::rebuilding(), true),
+        };
         let checkpoints = Checkpoints {
             log_start: checkpoint::read(storage.as_ref(), dir, Kind::LogStart)?,
             recovery_point: checkpoint::read(storage.as_ref(), dir, Kind::RecoveryPoint)?,
             clean_end: checkpoint::read(storage.as_ref(), dir, Kind::CleanShutdown)?,
+            rebuild_epochs,
         };
         let mut log = Log {
             storage,
@@ -135,6 +148,7 @@ impl Log {
             unsynced_since_ms: None,
             generation: 0,
             durability: Default::default(),
+            epochs,
             failed: false,
         };
         if !listing.leftovers.is_empty() {
@@ -191,6 +205,7 @@ impl Log {
                 Segment::open(self.storage.as_ref(), &self.dir, base, now_ms)?;
             let next_base = bases.get(i + 1).copied();
             let trusted = indexes_existed
+                && !checkpoints.rebuild_epochs
                 && (checkpoints.clean_end.is_some()
                     || next_base.is_some_and(|next| next <= recovery_point));
             let loaded = trusted
@@ -202,7 +217,11 @@ impl Log {
                     }
                 };
             if !loaded {
-                let outcome = segment.recover(self.config.index_interval_bytes, true)?;
+                let epochs = &mut self.epochs;
+                let outcome =
+                    segment.recover(self.config.index_interval_bytes, true, &mut |h| {
+                        epochs.recovered(h.partition_leader_epoch, h.base_offset)
+                    })?;
                 if let Some(reason) = &outcome.reason {
                     tracing::warn!(
                         path = %segment.log_path().display(),
@@ -261,6 +280,10 @@ impl Log {
         self.synced_offset = first_recovered
             .unwrap_or(i64::MAX)
             .min(self.log_end_offset());
+        // The first flush job writes a changed cache before the recovery point moves over the
+        // recovered segments: their epochs are known from their batches only until then.
+        self.epochs.truncate_from_end(self.log_end_offset());
+        self.epochs.truncate_from_start(self.log_start_offset);
         let active_base = self.active().base_offset;
         let on_disk = checkpoints.recovery_point.unwrap_or(-1);
         // Until the flush job rewrote it, the checkpoint may vouch for more than the log holds.

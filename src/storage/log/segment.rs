@@ -251,10 +251,13 @@ impl Segment {
 
     /// Validates every batch from the start (CRC included when `check_crc`), cuts the file at
     /// the first bad one, and rebuilds both indexes. Offsets must be dense from `base_offset`.
+    /// `on_batch` sees the header of every batch kept, in order (recovery re-assigns leader
+    /// epochs from them).
     pub(crate) fn recover(
         &mut self,
         index_interval_bytes: u64,
         check_crc: bool,
+        on_batch: &mut dyn FnMut(&BatchHeader),
     ) -> Result<RecoverOutcome, LogError> {
         self.reset_tracking();
         self.index.clear()?;
@@ -286,6 +289,7 @@ impl Segment {
                 Err(ScanError::Io(e)) => return Err(e).at(&self.log_path),
             };
             self.track_batch(pos, &header, index_interval_bytes);
+            on_batch(&header);
             pos += header.total_bytes() as u64;
         }
         if pos < file_len {
@@ -580,7 +584,7 @@ impl Segment {
         };
         self.log.truncate(position).at(&self.log_path)?;
         self.log.sync().at(&self.log_path)?;
-        self.recover(index_interval_bytes, false)?;
+        self.recover(index_interval_bytes, false, &mut |_| {})?;
         Ok(self.next_offset)
     }
 

@@ -913,8 +913,8 @@ fn a_roll_fsyncs_nothing_and_its_flush_job_moves_the_recovery_point() {
     let (job, point) = log.flush_job().unwrap();
     assert_eq!(
         job.ops().len(),
-        4,
-        "sealed files, active file, dir, checkpoint: {job:?}"
+        5,
+        "sealed files, active file, dir, epoch checkpoint (epoch 5 started), recovery point: {job:?}"
     );
     assert_eq!((point.covers_offset, point.recovery_point), (4, Some(2)));
     assert!(!log.has_pending(), "taken by the job");
