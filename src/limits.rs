@@ -163,7 +163,7 @@ pub const BROKER_PARTITIONS_MAX: i64 = 20_000;
 /// Log files (`.log`, `.index`, `.timeindex`, checkpoints) a `FileStorage` keeps open when it
 /// is not told otherwise (tests, benchmarks). `rill server` derives its own from the process's
 /// descriptor limit ([`fd_share_log_files`]). Files beyond it are closed least recently used
-/// first and reopened on their next use (`storage::fd_cache`).
+/// first and reopened on their next use (`storage::file::fd_cache`).
 pub const LOG_OPEN_FILES_DEFAULT: usize = 1024;
 
 /// Descriptors kept out of every budget below: stdio, the listeners, the runtime's epoll and

@@ -6,7 +6,8 @@
 //! the ones in `FORBIDDEN` come with the reason they must never exist. Besides: role folders
 //! (`partition/`, `controller/`, later `group/`, `txn/`) do not import each other but all import
 //! `messages/`, the roles' shared vocabulary (which imports none of them), the pure parts
-//! (Wire, Actor, Storage, Roles) name no `tokio`, and nothing in `src/` names the simulator crate.
+//! (Wire, Actor, Storage, Roles) name no `tokio` and, outside the file backend `src/storage/file/`,
+//! no `std::fs` or `std::net`, and nothing in `src/` names the simulator crate.
 //! The tables copy the intended picture of the structure; `src/lib.rs` says the same in words.
 //!
 //! `KNOWN` is the ratchet that brought the code to the picture: it listed the violations left
@@ -98,6 +99,10 @@ const SHARED_ROLE_FOLDERS: &[&str] = &["messages"];
 
 /// Parts whose code runs inside handlers or below them: no runtime.
 const NO_TOKIO: &[&str] = &["Wire", "Actor", "Storage", "Roles"];
+
+/// The one folder of those parts that may name `std::fs`: the real-disk `Storage` backend and
+/// its descriptor cache. Everything else reaches files through the `Storage` trait.
+const FILE_BACKEND: &str = "src/storage/file/";
 
 /// Violations still to fix, as (file, import); the import is the path cut after its second
 /// segment. None are left; never add one.
@@ -646,6 +651,24 @@ fn violations(sources: &[(String, String)]) -> Vec<Violation> {
                 });
             }
         }
+        if NO_TOKIO.contains(&from) && !file.starts_with(FILE_BACKEND) {
+            for (io, line) in ["std::fs", "std::net"]
+                .into_iter()
+                .flat_map(|io| word(io).into_iter().map(move |line| (io, line)))
+            {
+                out.push(Violation {
+                    file: file.clone(),
+                    line,
+                    path: io.into(),
+                    key: io.into(),
+                    why: format!(
+                        "{from} names {io}: files and sockets are reached through the Storage \
+                         trait (whose file backend is `{FILE_BACKEND}`) and the host, so the \
+                         simulator can stand in for them"
+                    ),
+                });
+            }
+        }
         for line in word("rill_sim") {
             out.push(Violation {
                 file: file.clone(),
@@ -781,8 +804,10 @@ fn the_rules_catch_a_planted_import() {
         ),
         (
             "src/storage/mod.rs",
-            "async fn f() { tokio::task::yield_now().await }\n",
+            "async fn f() { tokio::task::yield_now().await }\nuse std::fs::File;\n",
         ),
+        // The file backend is the one storage place that touches the file system.
+        ("src/storage/file/mod.rs", "use std::fs::File;\n"),
         ("src/host/mod.rs", "use crate::partition::x;\n"),
         // A role importing the shared messages is fine; the messages importing a role is not,
         // nor is the vocabulary leaf importing anything.
@@ -820,6 +845,7 @@ fn the_rules_catch_a_planted_import() {
             "src/partition/y.rs:1 crate::controller::z",
             "src/partition/y.rs:3 crate::host::f",
             "src/storage/mod.rs:1 tokio",
+            "src/storage/mod.rs:2 std::fs",
             "src/types/mod.rs:1 crate::storage::Log",
         ]
     );

@@ -65,7 +65,6 @@ pub fn read_exact_at(file: &dyn StorageFile, mut pos: u64, mut buf: &mut [u8]) -
 }
 
 pub mod batch;
-pub mod fd_cache;
 pub mod file;
 pub mod fuzz_support;
 pub mod group_commit;

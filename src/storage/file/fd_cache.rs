@@ -1,10 +1,10 @@
-//! A bounded set of open file descriptors shared by every file of one [`super::file::FileStorage`].
+//! A bounded set of open file descriptors shared by every file of one [`super::FileStorage`].
 //!
 //! Why: a partition log has three files per segment (`.log`, `.index`, `.timeindex`), and a
 //! broker once kept all of them open for life. 100,000 partitions, or a producer whose
 //! timestamps roll a segment per batch, then took every descriptor the process had, and the
 //! next start-up failed with "Too many open files" (issue 9, item 1). Kafka keeps far fewer
-//! (memory-mapped indexes, lazily opened segments). Here a file handle ([`super::file`]'s
+//! (memory-mapped indexes, lazily opened segments). Here a file handle ([`super`]'s
 //! `RealFile`) remembers its path, and borrows a descriptor from this cache for each operation:
 //! at most `max_open` descriptors are cached, the least recently used is closed to make room,
 //! and a closed one is reopened (without `O_CREAT`, so a removed file is not resurrected) on the

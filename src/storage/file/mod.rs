@@ -1,6 +1,7 @@
 //! [`FileStorage`]: the [`Storage`] trait on real files under a root directory.
 //!
-//! This is the one storage module allowed to use `std::fs`. Writes are positional
+//! This backend (this module and its descriptor cache, [`fd_cache`]) is the one place under
+//! `storage/` allowed to use `std::fs`; `tests/architecture.rs` enforces it. Writes are positional
 //! (`pwrite` via [`FileExt`]) so every method takes `&self` and a file can be shared with a
 //! [`crate::storage::persist::PersistJob`] that fsyncs it from another thread while the log keeps
 //! appending. Each open file keeps its length in memory, so an append is one positional write
@@ -9,7 +10,7 @@
 //!
 //! Descriptors are not held for a file's life: each file borrows one from the storage's
 //! [`FdCache`] per operation, so a broker with 100,000 segments keeps at most
-//! `open_files_max` of them open (see [`super::fd_cache`]).
+//! `open_files_max` of them open (see [`fd_cache`]).
 
 use std::fs::{self, File};
 use std::io;
@@ -17,7 +18,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::fd_cache::{FdCache, FdCacheStats};
+pub mod fd_cache;
+
+use self::fd_cache::{FdCache, FdCacheStats};
 use super::{Storage, StorageFile};
 use crate::limits::LOG_OPEN_FILES_DEFAULT;
 
