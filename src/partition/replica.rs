@@ -260,7 +260,7 @@ impl Replica {
         if faults::canary(Canary::DropLastBatchOnRestart)
             && log.log_end_offset() > log.log_start_offset()
         {
-            let log_end = log.truncate_to(log.log_end_offset() - 1)?;
+            let log_end = log.drop_last_batch_at_open()?;
             state.truncated(Offset(log_end));
         }
         let loaded = producer_snapshot::load(storage.as_ref(), &dir, log.log_end_offset())
