@@ -12,10 +12,7 @@ const SEEDS_PER_CANARY: u64 = 8;
 
 #[test]
 fn a_seed_replays_exactly_and_another_seed_differs() {
-    let options = RunOptions {
-        sim_secs: SIM_SECS,
-        canary: None,
-    };
+    let options = RunOptions::new(SIM_SECS);
     let first = run_seed(11, options);
     let again = run_seed(11, options);
     let other = run_seed(12, options);
@@ -40,8 +37,8 @@ fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
             let result = run_seed(
                 seed,
                 RunOptions {
-                    sim_secs: SIM_SECS,
                     canary: Some(canary),
+                    ..RunOptions::new(SIM_SECS)
                 },
             );
             result.kind == Kind::Safety
@@ -60,10 +57,7 @@ fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
     for seed in 1..=3 {
         let result = run_seed(
             seed,
-            RunOptions {
-                sim_secs: SIM_SECS,
-                canary: None,
-            },
+            RunOptions::new(SIM_SECS),
         );
         assert_eq!(
             result.kind,
