@@ -25,7 +25,9 @@ pub struct PowerSwitches {
 
 impl PowerSwitches {
     fn switches(&self) -> std::sync::MutexGuard<'_, BTreeMap<NodeId, Arc<AtomicBool>>> {
-        self.on.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.on
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A (re)started node's disk, powered until [`Self::cut`].
@@ -167,6 +169,10 @@ mod tests {
             b"synced"
         );
         let restarted = switches.powered(1, Arc::new(disks.disk(1)));
-        restarted.open(Path::new("new"), true).unwrap().sync().unwrap();
+        restarted
+            .open(Path::new("new"), true)
+            .unwrap()
+            .sync()
+            .unwrap();
     }
 }

@@ -14,9 +14,9 @@
 pub mod canary;
 pub mod points;
 
-pub use canary::{canary, Canary};
 #[cfg(madsim)]
 pub use canary::set_canary;
+pub use canary::{canary, Canary};
 pub use points::FaultPoint;
 
 /// `true` with probability `p` when the simulator enabled buggify; always `false` otherwise.

@@ -248,7 +248,9 @@ mod tests {
         for text in ["A..B", "A..=B", "1..50 runs 49", "1..=50 runs 50"] {
             assert!(HELP.contains(text), "{text}");
         }
-        for field in ["acked", "unknown", "failed", "polled", "faults", "points", "trace"] {
+        for field in [
+            "acked", "unknown", "failed", "polled", "faults", "points", "trace",
+        ] {
             assert!(HELP.contains(&format!("\n    {field} ")), "{field}");
         }
     }

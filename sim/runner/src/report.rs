@@ -56,7 +56,11 @@ pub fn points_table(points: &[PointTally]) -> String {
             point.seeds_fired,
             point.fired,
             point.reached,
-            if point.fired == 0 { "  NEVER FIRED" } else { "" }
+            if point.fired == 0 {
+                "  NEVER FIRED"
+            } else {
+                ""
+            }
         ));
     }
     out

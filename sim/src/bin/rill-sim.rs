@@ -28,9 +28,9 @@ mod cli {
     use std::path::PathBuf;
 
     use rill::faults::Canary;
+    use rill::faults::FaultPoint;
     use rill_sim::run::{run_seed, Kind, RunOptions};
     use rill_sim_runner::args::{self, Command, EXIT_BAD_ARGUMENTS, HELP, USAGE};
-    use rill::faults::FaultPoint;
     use rill_sim_runner::report::{points_table, timing_summary, PointTally};
 
     struct Args {
