@@ -78,7 +78,7 @@ fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
         assert_eq!(result.kind, Kind::Pass, "seed {seed}: {:?}", result.verdict);
         for (point, count) in &result.points {
             assert!(count.fired <= count.reached, "{point:?}: {count:?}");
-            fired[*point as usize] += count.fired;
+            fired[point.index()] += count.fired;
         }
         let recorded = result.history.matches("FaultPoint {").count() as u64;
         let counted: u64 = result.points.iter().map(|(_, c)| c.fired).sum();
@@ -89,7 +89,7 @@ fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
     }
     for point in FaultPoint::ALL {
         assert!(
-            fired[point as usize] > 0,
+            fired[point.index()] > 0,
             "fault point {} never fired in seeds 1..={SEEDS}",
             point.name()
         );

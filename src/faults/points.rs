@@ -136,7 +136,8 @@ impl FaultPoint {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    fn index(self) -> usize {
+    /// Position in [`Self::ALL`] (a table index).
+    pub fn index(self) -> usize {
         self as usize
     }
 }

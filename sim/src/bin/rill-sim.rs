@@ -121,7 +121,7 @@ mod cli {
             sim_ms_total += result.sim_ms;
             longest_wall_ms = longest_wall_ms.max(result.wall_ms);
             for (point, count) in &result.points {
-                points[*point as usize].add_seed(count.reached, count.fired);
+                points[point.index()].add_seed(count.reached, count.fired);
             }
             println!(
                 "{:?} sim={}ms wall={}ms trace={:016x} {}",
