@@ -437,6 +437,10 @@ impl Log {
         let sealed = self.segments.values().next_back().expect("never empty");
         self.durability.sealed(sealed, new_base);
         self.segments.insert(new_base, segment);
+        let _ = crate::fault_point!(
+            crate::faults::FaultPoint::CrashAfterSegmentRoll,
+            format!("{} rolled at {new_base}", self.dir.display())
+        );
         Ok(())
     }
 
