@@ -1272,6 +1272,7 @@ fn open_replica(storage: &Arc<MemStorage>, role: Role) -> Replica {
         0,
         NodeId(1),
         role,
+        None,
     )
     .expect("opens on memory");
     assert!(

@@ -119,6 +119,9 @@ pub struct Log {
     epochs: epochs::Epochs,
     /// Set after an I/O error left the files in an unknown state; every mutation then fails.
     failed: bool,
+    /// The last write failed because the disk was full (ENOSPC); cleared by a write that
+    /// succeeds. With `failed`, the failure that poisoned the log was a full disk.
+    out_of_space: bool,
 }
 
 impl std::fmt::Debug for Log {
@@ -208,11 +211,15 @@ impl Log {
 
     /// Marks the log failed when a mutation hit an I/O error or inconsistent files midway.
     fn poison_on_failure<T>(&mut self, result: Result<T, LogError>) -> Result<T, LogError> {
-        if matches!(
-            result,
-            Err(LogError::Io { .. }) | Err(LogError::Corrupt { .. })
-        ) {
-            self.failed = true;
+        match &result {
+            Err(error @ (LogError::Io { .. } | LogError::Corrupt { .. })) => {
+                self.failed = true;
+                self.out_of_space = error.is_storage_full();
+            }
+            // Undone: the log is as it was.
+            Err(LogError::OutOfSpace { .. }) => self.out_of_space = true,
+            Err(_) => {}
+            Ok(_) => self.out_of_space = false,
         }
         result
     }
@@ -527,6 +534,17 @@ impl Log {
     /// log is reopened (which recovers it from its files).
     pub fn is_failed(&self) -> bool {
         self.failed
+    }
+
+    /// Whether the log failed because the disk was full (not a broken disk or corrupt files).
+    pub fn failed_out_of_space(&self) -> bool {
+        self.failed && self.out_of_space
+    }
+
+    /// Whether the last write failed because the disk was full (the log may be usable: an
+    /// append refused for want of space is undone, [`LogError::OutOfSpace`]).
+    pub fn out_of_space(&self) -> bool {
+        self.out_of_space
     }
 
     /// Marks the log failed after a sync run through a [`PersistJob`] reported an error: the
