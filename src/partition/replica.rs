@@ -646,11 +646,14 @@ impl Replica {
     }
 
     /// Whether the log failed and can be reopened to recover: a failed segment roll (out of
-    /// descriptors), append or sync (issue 11: a full disk kept it failed until a restart).
-    /// After a failed fsync the page cache may hold bytes the disk does not, so that reopen
-    /// cuts the log to its last good sync ([`Self::reopen_cut`]).
+    /// descriptors) or append, or a sync that failed for want of space (issue 11: a full disk
+    /// kept it failed until a restart). After a failed fsync the page cache may hold bytes the
+    /// disk does not, so that reopen cuts the log to its last good sync ([`Self::reopen_cut`]).
+    /// Any other failed sync (a broken disk) is not reopened on its own.
     pub fn reopenable_after_failure(&self) -> bool {
-        self.log.is_failed() && self.sync_in_flight.is_none()
+        self.log.is_failed()
+            && (!self.failed || self.sync_out_of_space)
+            && self.sync_in_flight.is_none()
     }
 
     /// Where a reopen must cut the log: its last good sync if a sync failed, else nowhere

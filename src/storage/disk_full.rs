@@ -46,3 +46,106 @@ mod tests {
         assert!(!is_storage_full_message("(os error 280)"), "another errno");
     }
 }
+
+/// Test storage whose disk can be "filled": while full, an append writes half its bytes and
+/// fails with ENOSPC (a partial write, as a real `write` makes), and persist jobs' renames
+/// fail too. Everything else is the wrapped [`MemStorage`](crate::storage::mem::MemStorage).
+#[cfg(test)]
+pub(crate) mod full_disk {
+    use std::io;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use crate::storage::mem::MemStorage;
+    use crate::storage::{Storage, StorageFile};
+
+    #[derive(Clone, Default)]
+    pub struct FullDisk {
+        pub mem: MemStorage,
+        full: Arc<AtomicBool>,
+    }
+
+    fn enospc() -> io::Error {
+        io::Error::from_raw_os_error(28)
+    }
+
+    impl FullDisk {
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        pub fn set_full(&self, full: bool) {
+            self.full.store(full, Ordering::SeqCst);
+        }
+
+        fn check(&self) -> io::Result<()> {
+            match self.full.load(Ordering::SeqCst) {
+                true => Err(enospc()),
+                false => Ok(()),
+            }
+        }
+    }
+
+    struct FullFile {
+        inner: Arc<dyn StorageFile>,
+        full: Arc<AtomicBool>,
+    }
+
+    impl StorageFile for FullFile {
+        fn len_bytes(&self) -> io::Result<u64> {
+            self.inner.len_bytes()
+        }
+        fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+            self.inner.read_at(pos, buf)
+        }
+        fn append(&self, data: &[u8]) -> io::Result<u64> {
+            if self.full.load(Ordering::SeqCst) {
+                self.inner.append(&data[..data.len() / 2])?;
+                return Err(enospc());
+            }
+            self.inner.append(data)
+        }
+        fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
+            self.inner.write_at(pos, data)
+        }
+        fn truncate(&self, len_bytes: u64) -> io::Result<()> {
+            self.inner.truncate(len_bytes)
+        }
+        fn sync(&self) -> io::Result<()> {
+            self.inner.sync()
+        }
+    }
+
+    impl Storage for FullDisk {
+        fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
+            let inner = self.mem.open(path, create)?;
+            Ok(Arc::new(FullFile {
+                inner,
+                full: self.full.clone(),
+            }))
+        }
+        fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+            self.mem.list(dir)
+        }
+        fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+            self.mem.create_dir_all(dir)
+        }
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            self.mem.remove_file(path)
+        }
+        fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+            self.mem.remove_dir_all(dir)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.check()?;
+            self.mem.rename(from, to)
+        }
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            self.mem.sync_dir(dir)
+        }
+        fn exists(&self, path: &Path) -> bool {
+            self.mem.exists(path)
+        }
+    }
+}

@@ -980,3 +980,34 @@ fn a_truncation_wins_over_a_flush_job_made_before_it() {
         assert_eq!(log.synced_offset(), log.log_end_offset());
     }
 }
+
+#[test]
+fn an_append_refused_for_want_of_space_is_undone_and_the_log_stays_usable() {
+    use crate::storage::disk_full::full_disk::FullDisk;
+    let disk = FullDisk::new();
+    let mut log = Log::open(Arc::new(disk.clone()), Path::new(DIR), config(), 0).unwrap();
+    append(&mut log, 1, 3, 10);
+    let size = log.size_bytes();
+    disk.set_full(true);
+    let mut refused = batch(2, 3, 20);
+    let error = log.append(&mut refused, 5, 20).unwrap_err();
+    assert!(matches!(error, LogError::OutOfSpace { .. }), "{error}");
+    assert!(error.is_storage_full());
+    assert!(
+        log.out_of_space() && !log.is_failed(),
+        "undone, not poisoned"
+    );
+    assert_eq!(log.size_bytes(), size);
+    assert_eq!(log.log_end_offset(), 3);
+    disk.set_full(false);
+    append(&mut log, 3, 2, 30);
+    assert!(!log.out_of_space(), "a write that succeeds clears it");
+    assert_eq!(log.log_end_offset(), 5);
+    // No torn half-batch in the file: the next open finds exactly what was acknowledged.
+    drop(log);
+    let log = Log::open(Arc::new(disk.mem.clone()), Path::new(DIR), config(), 0).unwrap();
+    assert_eq!(
+        read_all(&log).iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        vec![0, 3]
+    );
+}
