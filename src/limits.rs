@@ -224,6 +224,11 @@ pub const REQUEST_FRAME_COMPLETE_MS_MAX: u64 = 30_000;
 /// going away, without a produce storm turning into an open storm.
 pub const OFFLINE_LOG_RETRY_MS: u64 = 1_000;
 
+/// How long a partition whose disk filled must go without a write failing for want of space
+/// before a successful write logs that space is back: near full, small appends fit while
+/// large ones fail, and each flip would otherwise log a line.
+pub const DISK_FULL_QUIET_MS: u64 = 5_000;
+
 const _: () = assert!(FETCH_PARKED_MAX <= 4 * MAILBOX_CAPACITY);
 const _: () = assert!(OPENING_PARKED_MAX <= MAILBOX_CAPACITY);
 const _: () = assert!(FETCHES_IN_FLIGHT_PER_CONNECTION <= INFLIGHT_PER_CONNECTION_MAX);

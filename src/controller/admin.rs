@@ -32,6 +32,7 @@ use crate::messages::{
     OpenAllReport, Refusal, SetConfigRequest, TopicChange, TopicDeletion, TopicMeta, TopicRef,
     TopicsReply, PARTITIONS,
 };
+use crate::storage::disk_full;
 use crate::storage::log::LogConfig;
 use crate::types::topic_name::shown;
 use crate::types::{ErrorCode, NodeId, TopicPartition};
@@ -583,13 +584,40 @@ fn creation_failed(error: &str) -> Refusal {
 
 /// DeleteTopics: each topic is unregistered, then its logs are deleted. A log that cannot be
 /// deleted fails the whole request (the connection is closed), as it did before.
+///
+/// On a full disk the registry write fails for want of space (issue 11: deleting a topic to
+/// free space failed), and the topic's own logs are that space: then its logs are deleted
+/// first and the registry is written again. A crash between the two leaves the topic
+/// registered without files; start-up opens its partitions as empty logs (as after a crash
+/// between a creation's registry write and its logs), so the broker starts and the topic is
+/// there, empty, until the delete is repeated. Never a registry without the topic but with
+/// its files, nor a start-up that fails.
 struct DeleteTopics {
     /// The topics by name; `None` for an id no topic has.
     todo: VecDeque<Option<String>>,
     done: Vec<TopicDeletion>,
     /// The topic whose removal is staged: the job waits for the registry write.
-    unregistering: Option<(String, TopicMeta)>,
-    deleting: Option<(TopicMeta, Sweep)>,
+    unregistering: Option<Unregistering>,
+    deleting: Option<Deleting>,
+}
+
+struct Unregistering {
+    name: String,
+    meta: TopicMeta,
+    /// Its logs are deleted already (the disk was full the first time).
+    logs_gone: bool,
+}
+
+struct Deleting {
+    meta: TopicMeta,
+    sweep: Sweep,
+    /// Still registered: unregister once the logs are gone (they freed the space).
+    unregister_after: bool,
+}
+
+/// Whether a refused registry write failed for want of space.
+fn out_of_space(refusal: &Refusal) -> bool {
+    disk_full::is_storage_full_message(&refusal.message)
 }
 
 impl DeleteTopics {
@@ -616,11 +644,31 @@ impl DeleteTopics {
 
     fn step(&mut self, world: &mut World<'_>, mut resume: Option<Resume>) -> Next {
         loop {
-            if let Some((name, meta)) = self.unregistering.take() {
+            if let Some(Unregistering {
+                name,
+                meta,
+                logs_gone,
+            }) = self.unregistering.take()
+            {
                 match written(resume.take()) {
+                    Ok(()) if logs_gone => self.done.push(TopicDeletion {
+                        name: Some(name),
+                        outcome: Ok(meta),
+                    }),
+                    Err(refusal) if !logs_gone && out_of_space(&refusal) => {
+                        tracing::warn!(topic = %name, "disk full: deleting the topic's logs before its registry entry, to free the space the registry write needs");
+                        self.deleting = Some(Deleting {
+                            sweep: Sweep::new(&name, meta.partitions, SweepKind::Delete),
+                            meta,
+                            unregister_after: true,
+                        });
+                    }
                     Ok(()) => {
-                        let sweep = Sweep::new(&name, meta.partitions, SweepKind::Delete);
-                        self.deleting = Some((meta, sweep));
+                        self.deleting = Some(Deleting {
+                            sweep: Sweep::new(&name, meta.partitions, SweepKind::Delete),
+                            meta,
+                            unregister_after: false,
+                        });
                     }
                     Err(refusal) => self.done.push(TopicDeletion {
                         name: Some(name),
@@ -628,18 +676,38 @@ impl DeleteTopics {
                     }),
                 }
             }
-            if let Some((meta, sweep)) = &mut self.deleting {
+            if let Some(deleting) = &mut self.deleting {
+                let sweep = &mut deleting.sweep;
                 if let Some(call) = sweep.step(resume.take().and_then(Resume::answer)) {
                     return Next::Call(call);
                 }
                 if let Some((_, failure)) = &sweep.failure {
                     return Next::Done(TopicsReply::Failed(failure.to_string()));
                 }
-                self.done.push(TopicDeletion {
-                    name: Some(sweep.topic.clone()),
-                    outcome: Ok(meta.clone()),
-                });
-                self.deleting = None;
+                let deleting = self.deleting.take().expect("matched above");
+                let name = deleting.sweep.topic;
+                if !deleting.unregister_after {
+                    self.done.push(TopicDeletion {
+                        name: Some(name),
+                        outcome: Ok(deleting.meta),
+                    });
+                    continue;
+                }
+                match world.store.delete(&name) {
+                    Ok(meta) => {
+                        self.unregistering = Some(Unregistering {
+                            name,
+                            meta,
+                            logs_gone: true,
+                        });
+                        return Next::Write;
+                    }
+                    Err(refusal) => self.done.push(TopicDeletion {
+                        name: Some(name),
+                        outcome: Err(refusal),
+                    }),
+                }
+                continue;
             }
             let Some(name) = self.todo.pop_front() else {
                 return Next::Done(TopicsReply::Deleted(std::mem::take(&mut self.done)));
@@ -656,7 +724,11 @@ impl DeleteTopics {
             };
             match world.store.delete(&name) {
                 Ok(meta) => {
-                    self.unregistering = Some((name, meta));
+                    self.unregistering = Some(Unregistering {
+                        name,
+                        meta,
+                        logs_gone: false,
+                    });
                     return Next::Write;
                 }
                 Err(refusal) => self.done.push(TopicDeletion {

@@ -671,3 +671,60 @@ fn a_rolled_back_creation_writes_its_removal_before_answering() {
     }
     assert!(!h.store.registry().topics.contains_key("new"));
 }
+
+/// Issue 11: on a full disk the registry write of a delete fails for want of space, and the
+/// topic's logs are that space: they are deleted first, then the registry is written again.
+/// A crash between the two leaves the topic registered (start-up reopens it as empty logs),
+/// never unregistered with its files left behind.
+#[test]
+fn a_delete_on_a_full_disk_frees_the_topics_logs_before_writing_the_registry_again() {
+    let enospc = std::io::Error::from_raw_os_error(28).to_string();
+    let mut h = manual();
+    h.submit(delete("t"));
+    let (token, _) = h.write();
+    h.written(token, Err(format!("registry: {enospc}")));
+    for partition in 0..2 {
+        let (call, request) = h.call();
+        assert_eq!(asked(&request), ("delete", partition), "the logs go first");
+        assert!(h.store.registry().topics.contains_key("t"));
+        h.answer(call, Ok(done(ErrorCode::NONE)));
+    }
+    let (token, job) = h.write();
+    // A crash before this write completes keeps the topic registered.
+    let crashed = TopicStore::open(h.storage.clone(), 1).unwrap();
+    assert!(crashed.registry().topics.contains_key("t"));
+    h.written(token, run(&job));
+    match h.seen().as_slice() {
+        [Seen::Reply(_, TopicsReply::Deleted(deleted))] => {
+            assert_eq!(deleted[0].name.as_deref(), Some("t"));
+            assert!(deleted[0].outcome.is_ok(), "{deleted:?}");
+        }
+        other => panic!("expected the deletion, got {other:?}"),
+    }
+    assert!(!h.store.registry().topics.contains_key("t"));
+    let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
+    assert!(!reopened.registry().topics.contains_key("t"));
+}
+
+/// A second failed write after the logs are gone is refused, not retried forever.
+#[test]
+fn a_delete_whose_second_registry_write_fails_too_is_refused() {
+    let enospc = std::io::Error::from_raw_os_error(28).to_string();
+    let mut h = manual();
+    h.submit(delete("t"));
+    let (token, _) = h.write();
+    h.written(token, Err(enospc.clone()));
+    for _ in 0..2 {
+        let (call, _) = h.call();
+        h.answer(call, Ok(done(ErrorCode::NONE)));
+    }
+    let (token, _) = h.write();
+    h.written(token, Err(enospc));
+    match h.seen().as_slice() {
+        [Seen::Reply(_, TopicsReply::Deleted(deleted))] => {
+            let refusal = deleted[0].outcome.as_ref().unwrap_err();
+            assert_eq!(refusal.code, ErrorCode::KAFKA_STORAGE_ERROR);
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+}

@@ -31,13 +31,16 @@ use super::replica::{self, Appended, LogStartWaiter, Replica, Waiter};
 use super::role::Role;
 use crate::actor::{Actor, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
-use crate::limits::{FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS};
+use crate::limits::{
+    DISK_FULL_QUIET_MS, FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS,
+};
 use crate::messages::{
     DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done, EnsureRequest,
     FetchRequest, InitProducerIdRequest, InitProducerIdResult, ListOffsetsRequest,
     ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply, PartitionsRequest,
     ProducePartitionResult, ProduceRequest, SetConfigRequest,
 };
+use crate::storage::disk_full;
 use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::Storage;
 use crate::types::{ErrorCode, Offset, ProducerId, Refusal, TopicPartition};
@@ -118,6 +121,10 @@ pub struct Partitions {
     fetches: FetchWaits,
     /// Partitions whose log could not be opened: answered with KAFKA_STORAGE_ERROR, retried.
     offline: OfflineLogs,
+    /// Partitions whose disk filled, with when a write last failed for want of space
+    /// (`mono_ms`): logged once when the disk fills and once when space is back (issue 11:
+    /// not once per request).
+    out_of_space: BTreeMap<TopicPartition, u64>,
     /// Requests waiting for an opening partition's recovery to become durable.
     parked: OpeningQueue,
     delete_records: BTreeMap<u64, PendingDeleteRecords>,
@@ -176,6 +183,7 @@ impl Partitions {
             next_produce_id: 0,
             fetches: FetchWaits::default(),
             offline: OfflineLogs::default(),
+            out_of_space: BTreeMap::new(),
             parked: OpeningQueue::default(),
             delete_records: BTreeMap::new(),
             next_delete_records_id: 0,
@@ -355,17 +363,18 @@ impl Partitions {
         // An explicit Ensure retries an offline log at once.
         self.offline.remove(&tp);
         NodeMsg::PartitionsReply(PartitionsReply::Done(
-            self.open_replica(ctx, &tp, config.clone()).into(),
+            self.open_replica(ctx, &tp, config.clone(), None).into(),
         ))
     }
 
-    /// Opens `tp`'s log. On failure the partition goes offline (KAFKA_STORAGE_ERROR, retried
-    /// later) and the reason is logged.
+    /// Opens `tp`'s log (cut to `cut_to`, [`Replica::open`]). On failure the partition goes
+    /// offline (KAFKA_STORAGE_ERROR, retried later) and the reason is logged.
     fn open_replica(
         &mut self,
         ctx: PCtx,
         tp: &TopicPartition,
         config: LogConfig,
+        cut_to: Option<i64>,
     ) -> Result<(), Refusal> {
         let id = self.next_replica_id;
         // One node: it leads every partition alone.
@@ -378,6 +387,7 @@ impl Partitions {
             id,
             node,
             Role::sole_leader(node),
+            cut_to,
         ) {
             Ok(replica) => {
                 self.next_replica_id += 1;
@@ -392,17 +402,26 @@ impl Partitions {
                 Ok(())
             }
             Err(error) => {
-                tracing::error!(?tp, %error, "cannot open partition log; it answers KAFKA_STORAGE_ERROR until a retry opens it");
+                if error.is_storage_full() {
+                    self.report_out_of_space(ctx, tp, &error.to_string());
+                } else {
+                    tracing::error!(?tp, %error, "cannot open partition log; it answers KAFKA_STORAGE_ERROR until a retry opens it");
+                }
                 let code = errors::log_error_code(&error);
+                let message = error.to_string();
+                let now = ctx.now.mono_ms;
                 self.offline
-                    .failed(tp.clone(), config, error.to_string(), ctx.now.mono_ms);
-                Err(Refusal::new(code, error.to_string()))
+                    .failed_cut(tp.clone(), config, message.clone(), cut_to, now);
+                Err(Refusal::new(code, message))
             }
         }
     }
 
-    /// Before `tp` is used: a log that failed on a write is dropped and reopened (recovery
-    /// puts its files back in a known state), and an offline log whose retry is due is opened.
+    /// Before `tp` is used: a log that failed on a write or sync is dropped and reopened
+    /// (recovery puts its files back in a known state; a failed sync's unsynced tail is cut),
+    /// and an offline log whose retry is due is opened. A log that failed because the disk is
+    /// full is retried at the offline interval rather than at once: until space is back every
+    /// reopen would fail again.
     fn revive(&mut self, ctx: PCtx, tp: &TopicPartition) {
         if self
             .replicas
@@ -413,7 +432,14 @@ impl Partitions {
             self.by_id.remove(&replica.id);
             ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
             let config = replica.log().config().clone();
-            tracing::warn!(?tp, "partition log failed on a write; reopening it");
+            let cut_to = replica.reopen_cut();
+            let out_of_space = replica.failed_out_of_space();
+            if out_of_space {
+                let dir = replica.log().dir().display().to_string();
+                self.report_out_of_space(ctx, tp, &dir);
+            } else {
+                tracing::warn!(?tp, "partition log failed on a write; reopening it");
+            }
             let (produce, log_start) = replica.abandon();
             for waiter in produce {
                 self.complete_waiter(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
@@ -421,13 +447,57 @@ impl Partitions {
             for waiter in log_start {
                 self.complete_log_start(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
             }
-            self.offline
-                .reopen_now(tp.clone(), config, "the log failed on a write".into());
+            if out_of_space {
+                let why = "the disk is full".to_string();
+                let now = ctx.now.mono_ms;
+                self.offline
+                    .failed_cut(tp.clone(), config, why, cut_to, now);
+            } else {
+                let why = "the log failed on a write".to_string();
+                self.offline.reopen_now(tp.clone(), config, why, cut_to);
+            }
         }
-        if let Some(config) = self.offline.take_due(tp, ctx.now.mono_ms) {
-            if self.open_replica(ctx, tp, config).is_ok() {
+        if let Some((config, cut_to)) = self.offline.take_due(tp, ctx.now.mono_ms) {
+            // A reopen on a still-full disk succeeds often (reading needs no space): the line
+            // that space is back waits for an append that is written.
+            if self.open_replica(ctx, tp, config, cut_to).is_ok()
+                && !self.out_of_space.contains_key(tp)
+            {
                 tracing::info!(?tp, "partition log is open again");
             }
+        }
+    }
+
+    /// Logs, once per episode, that `tp`'s disk is full (at `path`): produce to it answers
+    /// KAFKA_STORAGE_ERROR until space is back; then [`Self::note_written`] logs the recovery.
+    fn report_out_of_space(&mut self, ctx: PCtx, tp: &TopicPartition, path: &str) {
+        if self
+            .out_of_space
+            .insert(tp.clone(), ctx.now.mono_ms)
+            .is_none()
+        {
+            tracing::error!(
+                topic = %tp.topic,
+                partition = tp.partition,
+                path,
+                "disk full: the partition's log cannot be written; produce to it answers KAFKA_STORAGE_ERROR until space is freed (it recovers on its own, no restart needed)"
+            );
+        }
+    }
+
+    /// `tp` appended: if its disk had filled and no write failed for want of space for
+    /// [`DISK_FULL_QUIET_MS`], space is back.
+    fn note_written(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        let Some(&failed_at) = self.out_of_space.get(tp) else {
+            return;
+        };
+        if ctx.now.mono_ms.saturating_sub(failed_at) >= DISK_FULL_QUIET_MS {
+            self.out_of_space.remove(tp);
+            tracing::info!(
+                topic = %tp.topic,
+                partition = tp.partition,
+                "disk space is back: the partition accepts produce again"
+            );
         }
     }
 
@@ -452,6 +522,7 @@ impl Partitions {
     /// completed; the answer waits for the removal.
     fn delete(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition) {
         let was_offline = self.offline.remove(&tp);
+        self.out_of_space.remove(&tp);
         let Some(replica) = self.replicas.remove(&tp) else {
             if was_offline {
                 // Whatever files it has go with it.
@@ -619,6 +690,8 @@ impl Partitions {
         // (partition, whether records were written): flushes to schedule, fetches to wake.
         let mut touched = Vec::new();
         let mut outstanding = 0;
+        // Partitions whose append found the disk full (and their log directories).
+        let mut filled = Vec::new();
         let mut checked = request.checked;
         for (slot, (tp, records)) in request.partitions.into_iter().enumerate() {
             let check = checked.get_mut(slot).and_then(Option::take);
@@ -642,6 +715,9 @@ impl Partitions {
             }
             let result = match replica.produce(records, check, ctx.now.unix_ms) {
                 Err(rejection) => {
+                    if replica.log().out_of_space() {
+                        filled.push((tp.clone(), replica.log().dir().display().to_string()));
+                    }
                     let log_start = Offset(replica.log().log_start_offset());
                     let refusal = rejection.refusal;
                     let message = Some(refusal.message);
@@ -674,10 +750,14 @@ impl Partitions {
             };
             results.push((tp, result));
         }
+        for (tp, dir) in &filled {
+            self.report_out_of_space(ctx, tp, dir);
+        }
         // Syncs start only now, so one sync per log covers everything this request appended.
         for (tp, written) in &touched {
             self.schedule_flush(ctx, tp);
             if *written {
+                self.note_written(ctx, tp);
                 self.wake_fetches(ctx, tp);
             }
         }
@@ -814,11 +894,16 @@ impl Partitions {
         self.by_id.remove(&replica.id);
         ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
         let config = replica.log().config().clone();
-        tracing::error!(?tp, %error, "cannot make a partition log's recovery durable; it answers KAFKA_STORAGE_ERROR until a retry opens it");
+        if disk_full::is_storage_full_message(&error) {
+            self.report_out_of_space(ctx, tp, &replica.log().dir().display().to_string());
+        } else {
+            tracing::error!(?tp, %error, "cannot make a partition log's recovery durable; it answers KAFKA_STORAGE_ERROR until a retry opens it");
+        }
+        let cut_to = replica.cut_on_open();
         // It took no append, so nothing waits on it.
         drop(replica.abandon());
         self.offline
-            .failed(tp.clone(), config, error, ctx.now.mono_ms);
+            .failed_cut(tp.clone(), config, error, cut_to, ctx.now.mono_ms);
         self.wake_fetches(ctx, tp);
     }
 
@@ -1019,9 +1104,15 @@ impl Partitions {
             self.schedule_flush(ctx, tp);
         }
         self.producer_ids.expire(ctx.now.mono_ms);
-        // Offline logs nobody uses still come back (a consumer may be waiting on a parked fetch).
-        for tp in self.offline.due(ctx.now.mono_ms) {
-            self.revive(ctx, &tp);
+        // Failed and offline logs nobody uses still come back (a consumer may be waiting on a
+        // parked fetch; a full disk may have space again).
+        let mut due: Vec<TopicPartition> = (self.replicas.iter())
+            .filter(|(_, replica)| replica.reopenable_after_failure())
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        due.extend(self.offline.due(ctx.now.mono_ms));
+        for tp in &due {
+            self.revive(ctx, tp);
         }
         ctx.set_timer(PartitionsTimer::Retention, RETENTION_CHECK_INTERVAL_MS);
     }

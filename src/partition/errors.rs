@@ -13,9 +13,10 @@ pub fn log_error_code(error: &LogError) -> ErrorCode {
         LogError::AppendTooLarge { .. } => ErrorCode::RECORD_LIST_TOO_LARGE,
         LogError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
         LogError::InvalidConfig { .. } => ErrorCode::INVALID_CONFIG,
-        LogError::Corrupt { .. } | LogError::Io { .. } | LogError::Failed { .. } => {
-            ErrorCode::KAFKA_STORAGE_ERROR
-        }
+        LogError::Corrupt { .. }
+        | LogError::Io { .. }
+        | LogError::OutOfSpace { .. }
+        | LogError::Failed { .. } => ErrorCode::KAFKA_STORAGE_ERROR,
         LogError::NonContiguousAppend { .. } => ErrorCode::UNKNOWN_SERVER_ERROR,
     }
 }

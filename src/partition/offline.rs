@@ -18,6 +18,9 @@ use crate::types::TopicPartition;
 struct OfflineLog {
     config: LogConfig,
     error: String,
+    /// Where the next open cuts the log (its last good sync, after a failed sync); kept across
+    /// failed retries until an open succeeds.
+    cut_to: Option<i64>,
     /// Monotonic (`ctx.now.mono_ms`): a wall-clock step back must not keep a partition
     /// offline longer.
     retry_at_mono_ms: u64,
@@ -38,12 +41,25 @@ impl OfflineLogs {
         error: String,
         now_mono_ms: u64,
     ) {
+        self.failed_cut(tp, config, error, None, now_mono_ms);
+    }
+
+    /// [`Self::failed`] for a log whose next open must cut it to `cut_to`.
+    pub fn failed_cut(
+        &mut self,
+        tp: TopicPartition,
+        config: LogConfig,
+        error: String,
+        cut_to: Option<i64>,
+        now_mono_ms: u64,
+    ) {
         let retry_at_mono_ms = now_mono_ms.saturating_add(OFFLINE_LOG_RETRY_MS);
         self.logs.insert(
             tp,
             OfflineLog {
                 config,
                 error,
+                cut_to,
                 retry_at_mono_ms,
             },
         );
@@ -51,22 +67,33 @@ impl OfflineLogs {
 
     /// Records a log to reopen at once (its files are fine as far as we know; it was dropped
     /// after a failed write so that recovery can put it back in a known state).
-    pub fn reopen_now(&mut self, tp: TopicPartition, config: LogConfig, error: String) {
+    pub fn reopen_now(
+        &mut self,
+        tp: TopicPartition,
+        config: LogConfig,
+        error: String,
+        cut_to: Option<i64>,
+    ) {
         self.logs.insert(
             tp,
             OfflineLog {
                 config,
                 error,
+                cut_to,
                 retry_at_mono_ms: 0,
             },
         );
     }
 
-    /// Takes `tp` out if a retry is due (its config to open it with).
-    pub fn take_due(&mut self, tp: &TopicPartition, now_mono_ms: u64) -> Option<LogConfig> {
+    /// Takes `tp` out if a retry is due: the config to open it with and where to cut it.
+    pub fn take_due(
+        &mut self,
+        tp: &TopicPartition,
+        now_mono_ms: u64,
+    ) -> Option<(LogConfig, Option<i64>)> {
         match self.logs.get(tp) {
             Some(log) if log.retry_at_mono_ms <= now_mono_ms => {
-                self.logs.remove(tp).map(|l| l.config)
+                self.logs.remove(tp).map(|l| (l.config, l.cut_to))
             }
             _ => None,
         }
@@ -186,11 +213,28 @@ mod tests {
     #[test]
     fn a_reopen_is_due_at_once_and_deletion_forgets() {
         let mut offline = OfflineLogs::default();
-        offline.reopen_now(tp(1), LogConfig::default(), "roll failed".into());
+        offline.reopen_now(tp(1), LogConfig::default(), "roll failed".into(), None);
         assert!(offline.contains(&tp(1)));
         assert!(offline.remove(&tp(1)));
         assert!(!offline.remove(&tp(1)));
-        offline.reopen_now(tp(1), LogConfig::default(), "roll failed".into());
-        assert!(offline.take_due(&tp(1), 0).is_some());
+        offline.reopen_now(tp(1), LogConfig::default(), "roll failed".into(), Some(7));
+        let (_, cut_to) = offline.take_due(&tp(1), 0).unwrap();
+        assert_eq!(cut_to, Some(7), "a failed sync's cut reaches the open");
+    }
+
+    #[test]
+    fn a_cut_survives_a_failed_retry() {
+        let mut offline = OfflineLogs::default();
+        let full = "No space left on device (os error 28)".to_string();
+        offline.failed_cut(tp(0), LogConfig::default(), full.clone(), Some(3), 0);
+        assert!(
+            offline.take_due(&tp(0), 0).is_none(),
+            "retried after the interval"
+        );
+        let (config, cut_to) = offline.take_due(&tp(0), OFFLINE_LOG_RETRY_MS).unwrap();
+        // The open failed again (the disk is still full): the cut goes back with it.
+        offline.failed_cut(tp(0), config, full, cut_to, OFFLINE_LOG_RETRY_MS);
+        let (_, cut_to) = offline.take_due(&tp(0), 2 * OFFLINE_LOG_RETRY_MS).unwrap();
+        assert_eq!(cut_to, Some(3));
     }
 }

@@ -22,6 +22,7 @@ use crate::faults::{self, Canary};
 use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
 use crate::messages::{RecordError, RecordsChecked};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
+use crate::storage::disk_full;
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::{FlushPoint, FlushPolicy, Log, LogConfig, LogError, TimestampType};
 use crate::storage::persist::{PersistJob, PersistOp};
@@ -234,6 +235,11 @@ pub struct Replica {
     snapshot_offset: i64,
     /// A sync failed: the log refuses appends and starts no syncs until reopened.
     failed: bool,
+    /// The failed sync failed because the disk was full (ENOSPC).
+    sync_out_of_space: bool,
+    /// The cut this open made ([`Self::open`]'s `cut_to`): a retry after a failed first job
+    /// cuts there again (the opening log's synced offset is only the first recovered segment).
+    cut_on_open: Option<i64>,
     /// The log's recovery is not durable yet: its first persist job (`start_sync`) is still to
     /// run or complete, and nothing may be appended (`partition::opening`).
     opening: bool,
@@ -243,7 +249,10 @@ pub struct Replica {
 
 impl Replica {
     /// Opens (or creates) the log and rebuilds producer state: newest valid snapshot, then
-    /// the headers of every batch after it.
+    /// the headers of every batch after it. `cut_to` (a reopen after a failed sync,
+    /// [`Self::reopen_cut`]) cuts the log to its last good sync first: a failed fsync may have
+    /// lost bytes the page cache still shows, and none of them was acknowledged.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         storage: Arc<dyn Storage>,
         tp: &TopicPartition,
@@ -252,15 +261,21 @@ impl Replica {
         id: u64,
         node: NodeId,
         role: Role,
+        cut_to: Option<i64>,
     ) -> Result<Self, LogError> {
         let dir = dir_for(tp);
         let mut log = Log::open_unflushed(storage.clone(), &dir, config, now_ms)?;
         let log_start = Offset(log.log_start_offset());
         let mut state = ReplicaState::new(node, role, log_start, Offset(log.log_end_offset()));
+        if let Some(cut) = cut_to.filter(|cut| *cut < log.log_end_offset()) {
+            let log_end = log.cut_at_open(cut.max(log.log_start_offset()))?;
+            tracing::warn!(dir = %dir.display(), log_end, "cut the log to its last good sync");
+            state.truncated(Offset(log_end));
+        }
         if faults::canary(Canary::DropLastBatchOnRestart)
             && log.log_end_offset() > log.log_start_offset()
         {
-            let log_end = log.drop_last_batch_at_open()?;
+            let log_end = log.cut_at_open(log.log_end_offset() - 1)?;
             state.truncated(Offset(log_end));
         }
         let loaded = producer_snapshot::load(storage.as_ref(), &dir, log.log_end_offset())
@@ -288,6 +303,8 @@ impl Replica {
             flush_timer_armed: false,
             snapshot_offset,
             failed: false,
+            sync_out_of_space: false,
+            cut_on_open: cut_to,
             opening,
             reuse_offset_canary: faults::canary(Canary::ReuseOffsetAfterRecovery),
         })
@@ -565,7 +582,11 @@ impl Replica {
                 }
             }
             Err(error) => {
-                tracing::error!(dir = %self.log.dir().display(), %error, "log sync failed");
+                if !disk_full::is_storage_full_message(&error) {
+                    // A full disk is logged once by the partitions actor, not per sync.
+                    tracing::error!(dir = %self.log.dir().display(), %error, "log sync failed");
+                }
+                self.sync_out_of_space = disk_full::is_storage_full_message(&error);
                 self.failed = true;
                 self.log.mark_failed();
                 SyncOutcome {
@@ -631,11 +652,31 @@ impl Replica {
         (done.into_iter().map(|(_, w)| w).collect(), Vec::new())
     }
 
-    /// Whether the log failed on a write (not a sync) and can be reopened to recover: a failed
-    /// segment roll (out of descriptors) or append. After a failed fsync the page cache may
-    /// hold bytes the disk does not, so a sync failure is never reopened on its own.
+    /// Whether the log failed and can be reopened to recover: a failed segment roll (out of
+    /// descriptors) or append, or a sync that failed for want of space (issue 11: a full disk
+    /// kept it failed until a restart). After a failed fsync the page cache may hold bytes the
+    /// disk does not, so that reopen cuts the log to its last good sync ([`Self::reopen_cut`]).
+    /// Any other failed sync (a broken disk) is not reopened on its own.
     pub fn reopenable_after_failure(&self) -> bool {
-        self.log.is_failed() && !self.failed && self.sync_in_flight.is_none()
+        self.log.is_failed()
+            && (!self.failed || self.sync_out_of_space)
+            && self.sync_in_flight.is_none()
+    }
+
+    /// Where a reopen must cut the log: its last good sync if a sync failed, else nowhere
+    /// (recovery cuts a torn tail on its own).
+    pub fn reopen_cut(&self) -> Option<i64> {
+        self.failed.then(|| self.log.synced_offset())
+    }
+
+    /// Where a retry of this open cuts the log, after its first persist job failed.
+    pub fn cut_on_open(&self) -> Option<i64> {
+        self.cut_on_open
+    }
+
+    /// Whether the log failed because the disk was full: it recovers once space is back.
+    pub fn failed_out_of_space(&self) -> bool {
+        (self.failed && self.sync_out_of_space) || self.log.failed_out_of_space()
     }
 
     /// Drops the replica without a clean close (its log failed); the next open recovers it

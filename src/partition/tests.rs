@@ -508,6 +508,57 @@ fn a_failed_sync_fails_the_waiters_and_the_log() {
     );
 }
 
+#[test]
+fn a_sync_failed_for_want_of_space_answers_at_once_and_reopens_cut_to_the_last_good_sync() {
+    use crate::limits::OFFLINE_LOG_RETRY_MS;
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let first = produce_results(h.ask_after_jobs(produce(-1, vec![(a.clone(), plain(b"1"))])));
+    assert_eq!(
+        (first[0].1.error_code, first[0].1.base_offset.0),
+        (ErrorCode::NONE, 0)
+    );
+    // The next record's sync finds the disk full: its waiter is answered at once.
+    let (id, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"never-synced"))]));
+    let (token, _) = syncs(&effects)[0].clone();
+    let enospc = std::io::Error::from_raw_os_error(28).to_string();
+    let mut effects = h.step(Input::Synced {
+        token,
+        result: Err(enospc),
+    });
+    let results = produce_results(take_reply(&mut effects, id).expect("answered at once"));
+    assert_eq!(results[0].1.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
+    // Unlike a broken disk's, this failure is reopened: the log goes offline for the retry
+    // interval (a reopen on a still-full disk would only fail again) ...
+    assert_eq!(
+        h.produce_one(1, &a, plain(b"3")).error_code,
+        ErrorCode::KAFKA_STORAGE_ERROR
+    );
+    assert_eq!(h.actor.offline_count(), 1);
+    // ... then opens again, cut to its last good sync: the record whose sync failed is gone
+    // and the next one takes its offset.
+    h.now.mono_ms += OFFLINE_LOG_RETRY_MS;
+    h.now.unix_ms += OFFLINE_LOG_RETRY_MS as i64;
+    let request = produce(-1, vec![(a.clone(), plain(b"after-reopen"))]);
+    let again = produce_results(h.ask_after_jobs(request));
+    assert_eq!(
+        (again[0].1.error_code, again[0].1.base_offset.0),
+        (ErrorCode::NONE, 1)
+    );
+    assert_eq!(h.actor.offline_count(), 0);
+    let log = h.actor.replica(&a).unwrap().log();
+    assert_eq!((log.log_end_offset(), log.synced_offset()), (2, 2));
+    let read = log.read(0, 1 << 20).unwrap();
+    assert_eq!(batch_offsets(&read.bytes), vec![0, 1]);
+    let bytes = read.bytes.to_vec();
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        contains(b"after-reopen") && !contains(b"never-synced"),
+        "the unsynced record was cut"
+    );
+}
+
 /// The `CancelTimer` effects in `effects`.
 fn cancelled(effects: &Effects) -> Vec<PartitionsTimer> {
     effects
@@ -1272,6 +1323,7 @@ fn open_replica(storage: &Arc<MemStorage>, role: Role) -> Replica {
         0,
         NodeId(1),
         role,
+        None,
     )
     .expect("opens on memory");
     assert!(

@@ -65,6 +65,7 @@ pub fn read_exact_at(file: &dyn StorageFile, mut pos: u64, mut buf: &mut [u8]) -
 }
 
 pub mod batch;
+pub mod disk_full;
 pub mod file;
 pub mod fuzz_support;
 pub mod group_commit;

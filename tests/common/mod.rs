@@ -326,32 +326,55 @@ pub fn create_topic(stream: &mut TcpStream, topic: &str, partitions: i32) {
 
 /// Produces one record to partition 0 of `topic` with acks=all; returns its offset.
 pub fn produce(stream: &mut TcpStream, topic: &str, value: &[u8]) -> i64 {
+    let (error_code, base_offset) = produce_values(stream, topic, &[value], 5000);
+    assert_eq!(error_code, 0);
+    base_offset
+}
+
+/// Produces `values` as one batch to partition 0 of `topic` with acks=all and the produce
+/// timeout `timeout_ms`; returns the partition's (error code, base offset).
+pub fn produce_values(
+    stream: &mut TcpStream,
+    topic: &str,
+    values: &[&[u8]],
+    timeout_ms: i32,
+) -> (i16, i64) {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
-    let records =
-        rill::storage::batch::build_batch(&[(Some(b"k".as_slice()), value)], 1_700_000_000_000);
+    let records: Vec<(Option<&[u8]>, &[u8])> = values
+        .iter()
+        .map(|value| (Some(b"k".as_slice()), *value))
+        .collect();
+    let records = rill::storage::batch::build_batch(&records, 1_700_000_000_000);
     let data = PartitionProduceData::default()
         .with_index(0)
         .with_records(Some(records.into()));
     let request = ProduceRequest::default()
         .with_acks(-1)
-        .with_timeout_ms(5000)
+        .with_timeout_ms(timeout_ms)
         .with_topic_data(vec![TopicProduceData::default()
             .with_name(topic_name(topic))
             .with_partition_data(vec![data])]);
     let response: ProduceResponse = call(stream, ApiKey::Produce, 9, &request);
     let partition = &response.responses[0].partition_responses[0];
-    assert_eq!(partition.error_code, 0);
-    partition.base_offset
+    (partition.error_code, partition.base_offset)
 }
 
 /// Fetches partition 0 of `topic` from offset 0: (high watermark, bytes of records returned).
 pub fn fetch_all(stream: &mut TcpStream, topic: &str) -> (i64, usize) {
+    let (error_code, high_watermark, records) = fetch_from(stream, topic, 0);
+    assert_eq!(error_code, 0);
+    (high_watermark, records.len())
+}
+
+/// Fetches partition 0 of `topic` from `offset` (up to 1 MiB): (error code, high watermark,
+/// the record batches returned; the last one may be cut short).
+pub fn fetch_from(stream: &mut TcpStream, topic: &str, offset: i64) -> (i16, i64, bytes::Bytes) {
     use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
     use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
     let partition = FetchPartition::default()
         .with_partition(0)
-        .with_fetch_offset(0)
+        .with_fetch_offset(offset)
         .with_partition_max_bytes(1 << 20);
     let request = FetchRequest::default()
         .with_max_wait_ms(100)
@@ -362,10 +385,10 @@ pub fn fetch_all(stream: &mut TcpStream, topic: &str) -> (i64, usize) {
             .with_partitions(vec![partition])]);
     let response: FetchResponse = call(stream, ApiKey::Fetch, 12, &request);
     let data = &response.responses[0].partitions[0];
-    assert_eq!(data.error_code, 0);
     (
+        data.error_code,
         data.high_watermark,
-        data.records.as_ref().map_or(0, |r| r.len()),
+        data.records.clone().unwrap_or_default(),
     )
 }
 

@@ -109,6 +109,16 @@ impl Pending {
         self.log_start = None;
     }
 
+    /// A log not flushed since its open was cut inside the segment at `base` (later segments
+    /// unlinked): their files need no sync, the directory does, and the open's recovery point
+    /// lands at `base` at most.
+    pub(super) fn cut_at_open(&mut self, base: i64) {
+        self.sealed.retain(|(sealed_base, _)| *sealed_base < base);
+        self.dir_dirty = true;
+        self.recovery_point = Some(self.recovery_point.map_or(base, |rp| rp.min(base)));
+        self.rewrite_recovery_point = true;
+    }
+
     /// Open recovered (cut, or rebuilt the indexes of) `segment`: its files must be synced
     /// before the recovery point moves past it.
     pub(super) fn recovered(&mut self, segment: &Segment) {

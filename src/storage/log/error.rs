@@ -37,9 +37,24 @@ pub enum LogError {
     },
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// An append found the disk full and was undone (the file cut back to its length before):
+    /// the log is unchanged and usable, and the next append may succeed once space is back.
+    #[error("append to {path} refused, nothing written: {source}")]
+    OutOfSpace { path: PathBuf, source: io::Error },
     /// An earlier I/O error left the in-memory state unsure of the files; reopen the log.
     #[error("log {dir} failed after an I/O error; reopen it to recover")]
     Failed { dir: PathBuf },
+}
+
+impl LogError {
+    /// Whether this is an I/O error because the disk is full (ENOSPC).
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            LogError::OutOfSpace { .. } => true,
+            LogError::Io { source, .. } => crate::storage::disk_full::is_storage_full(source),
+            _ => false,
+        }
+    }
 }
 
 /// Attaches the path to an I/O error.

@@ -119,6 +119,9 @@ pub struct Log {
     epochs: epochs::Epochs,
     /// Set after an I/O error left the files in an unknown state; every mutation then fails.
     failed: bool,
+    /// The last write failed because the disk was full (ENOSPC); cleared by a write that
+    /// succeeds. With `failed`, the failure that poisoned the log was a full disk.
+    out_of_space: bool,
 }
 
 impl std::fmt::Debug for Log {
@@ -208,11 +211,15 @@ impl Log {
 
     /// Marks the log failed when a mutation hit an I/O error or inconsistent files midway.
     fn poison_on_failure<T>(&mut self, result: Result<T, LogError>) -> Result<T, LogError> {
-        if matches!(
-            result,
-            Err(LogError::Io { .. }) | Err(LogError::Corrupt { .. })
-        ) {
-            self.failed = true;
+        match &result {
+            Err(error @ (LogError::Io { .. } | LogError::Corrupt { .. })) => {
+                self.failed = true;
+                self.out_of_space = error.is_storage_full();
+            }
+            // Undone: the log is as it was.
+            Err(LogError::OutOfSpace { .. }) => self.out_of_space = true,
+            Err(_) => {}
+            Ok(_) => self.out_of_space = false,
         }
         result
     }
@@ -531,6 +538,17 @@ impl Log {
     /// log is reopened (which recovers it from its files).
     pub fn is_failed(&self) -> bool {
         self.failed
+    }
+
+    /// Whether the log failed because the disk was full (not a broken disk or corrupt files).
+    pub fn failed_out_of_space(&self) -> bool {
+        self.failed && self.out_of_space
+    }
+
+    /// Whether the last write failed because the disk was full (the log may be usable: an
+    /// append refused for want of space is undone, [`LogError::OutOfSpace`]).
+    pub fn out_of_space(&self) -> bool {
+        self.out_of_space
     }
 
     /// Marks the log failed after a sync run through a [`PersistJob`] reported an error: the
@@ -858,28 +876,60 @@ impl Log {
         Ok(())
     }
 
-    /// Simulation canary (`faults::Canary::DropLastBatchOnRestart`) only: cuts the last batch
-    /// of a log just opened with [`Log::open_unflushed`], the way recovery cuts a torn batch,
-    /// without syncing: the open's first persist job (which the partition waits for before it
-    /// takes appends, `partition::opening`) makes the cut durable. Does nothing when the
-    /// active segment is empty. Returns the new log end.
-    pub fn drop_last_batch_at_open(&mut self) -> Result<i64, LogError> {
+    /// Cuts a log just opened with [`Log::open_unflushed`] before the batch containing
+    /// `offset` (no-op at or past the log end), the way recovery cuts a torn batch: later
+    /// segments are unlinked newest first and the cut segment becomes the active one, all
+    /// without syncing. The open's first persist job, which the partition waits for before it
+    /// takes appends (`partition::opening`), makes the cut durable and rewrites the recovery
+    /// point at the cut segment. A crash before that job leaves the old files or a prefix of
+    /// them, which the next open recovers (a gap left by an unlink that did not survive is cut
+    /// there: recovery step 3). Used after a failed sync (the page cache may show bytes the
+    /// disk lost) and by the simulation canary `DropLastBatchOnRestart`. Returns the new log
+    /// end. Only valid before the log's first flush job was taken.
+    pub fn cut_at_open(&mut self, offset: i64) -> Result<i64, LogError> {
         self.check_usable()?;
         let end = self.log_end_offset();
-        if end <= self.log_start_offset || end == self.active().base_offset {
+        if offset >= end {
             return Ok(end);
         }
+        if offset < self.log_start_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: end,
+            });
+        }
+        let result = self.cut_unsynced(offset);
+        self.poison_on_failure(result)
+    }
+
+    fn cut_unsynced(&mut self, offset: i64) -> Result<i64, LogError> {
+        let base = *self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .expect("offset is at or above the first segment")
+            .0;
+        while self
+            .segments
+            .last_key_value()
+            .is_some_and(|(b, _)| *b > base)
+        {
+            let (_, later) = self.segments.pop_last().expect("checked above");
+            later.delete(self.storage.as_ref())?;
+        }
+        self.durability.cut_at_open(base);
         let interval = self.config.index_interval_bytes;
-        let result = self.active_mut().cut_unsynced(end - 1, interval);
-        let new_end = self.poison_on_failure(result)?;
+        let segment = self.segments.get_mut(&base).expect("found above");
+        let new_end = segment.cut_unsynced(offset, interval)?;
+        self.durability.recovered(segment);
         if new_end < self.log_start_offset {
             self.log_start_offset = new_end;
             self.durable_log_start = self.durable_log_start.min(new_end);
             self.durability.log_start_moved(new_end);
         }
         self.synced_offset = self.synced_offset.min(new_end);
-        let active = self.segments.values().next_back().expect("never empty");
-        self.durability.recovered(active);
+        self.recovery_point = self.recovery_point.min(base);
         self.epochs.truncate_from_end(new_end);
         Ok(new_end)
     }

@@ -150,6 +150,7 @@ impl Log {
             durability: Default::default(),
             epochs,
             failed: false,
+            out_of_space: false,
         };
         if !listing.leftovers.is_empty() {
             log.durability.dir_changed();

@@ -13,7 +13,7 @@ use super::reader::{header_at, validated_header_at, ChunkReader, ScanError};
 use super::time_index::{self, TimeEntry};
 use super::LogError;
 use crate::storage::batch::{BatchHeader, RecordPosition, RecordWalker, NO_TIMESTAMP};
-use crate::storage::{read_exact_at, Storage, StorageFile};
+use crate::storage::{disk_full, read_exact_at, Storage, StorageFile};
 
 pub(crate) const LOG_SUFFIX: &str = ".log";
 pub(crate) const INDEX_SUFFIX: &str = ".index";
@@ -222,7 +222,10 @@ impl Segment {
         index_interval_bytes: u64,
         now_ms: i64,
     ) -> Result<(), LogError> {
-        let position = self.log.append(batches).at(&self.log_path)?;
+        let position = match self.log.append(batches) {
+            Ok(position) => position,
+            Err(source) => return Err(self.undo_failed_append(source)),
+        };
         if position != self.size_bytes {
             return Err(self.corrupt(
                 position,
@@ -240,6 +243,17 @@ impl Segment {
         self.time_index.flush()?;
         self.last_modified_ms = now_ms;
         Ok(())
+    }
+
+    /// An append failed: if for want of space, the file is cut back to the segment's size (a
+    /// truncation needs no space), so the segment is as it was and only this append is refused
+    /// (issue 11: a full disk made every append after it reopen the log to cut a torn tail).
+    fn undo_failed_append(&self, source: std::io::Error) -> LogError {
+        let path = self.log_path.clone();
+        if disk_full::is_storage_full(&source) && self.log.truncate(self.size_bytes).is_ok() {
+            return LogError::OutOfSpace { path, source };
+        }
+        LogError::Io { path, source }
     }
 
     /// Makes the last time-index entry carry the segment's largest timestamp (on roll and

@@ -399,7 +399,7 @@ fn dropping_the_last_batch_at_open_is_made_durable_by_the_open_job() {
         let mut log =
             Log::open_unflushed(Arc::new(mem.clone()), Path::new(DIR), config(), 0).unwrap();
         mem.forbid_sync(true);
-        assert_eq!(log.drop_last_batch_at_open().unwrap(), 4);
+        assert_eq!(log.cut_at_open(5).unwrap(), 4);
         mem.forbid_sync(false);
         assert_eq!(log.log_end_offset(), 4);
         assert!(log.has_pending(), "the cut waits for the open's job");
@@ -416,6 +416,52 @@ fn dropping_the_last_batch_at_open_is_made_durable_by_the_open_job() {
             if run_job { 4 } else { 6 },
             "job ran: {run_job}"
         );
+    }
+}
+
+/// A cut at open across segments: later segments go, the cut one is active again, nothing
+/// syncs inline; a crash before the open's job recovers a dense prefix of the old log.
+#[test]
+fn a_cut_at_open_across_segments_is_durable_after_the_open_job_only() {
+    let small = || LogConfig {
+        segment_bytes: 150,
+        ..config()
+    };
+    for run_job in [false, true] {
+        let mem = MemStorage::new();
+        let mut log = open(&mem, small());
+        for tag in 0..6 {
+            append(&mut log, tag, 2, 0);
+        }
+        log.sync().unwrap();
+        assert!(log.segment_base_offsets().len() >= 3, "rolled");
+        drop(log);
+        let mut log =
+            Log::open_unflushed(Arc::new(mem.clone()), Path::new(DIR), small(), 0).unwrap();
+        mem.forbid_sync(true);
+        assert_eq!(log.cut_at_open(3).unwrap(), 2, "the batch [2, 4) goes");
+        mem.forbid_sync(false);
+        assert_eq!(
+            log.segment_base_offsets(),
+            vec![0, 2],
+            "later segments gone"
+        );
+        if run_job {
+            let (job, point) = log.flush_job().expect("the open's job");
+            job.run().unwrap();
+            log.flushed(point);
+        }
+        drop(log);
+        mem.crash();
+        let log = open(&mem, small());
+        let offsets = read_all_unchecked(&log);
+        if run_job {
+            assert_eq!(log.log_end_offset(), 2);
+        } else {
+            assert!(log.log_end_offset() >= 2);
+        }
+        let expected: Vec<i64> = (0..log.log_end_offset()).step_by(2).collect();
+        assert_eq!(offsets, expected, "dense batches (job ran: {run_job})");
     }
 }
 
@@ -1014,4 +1060,35 @@ fn a_truncation_wins_over_a_flush_job_made_before_it() {
         log.sync().unwrap();
         assert_eq!(log.synced_offset(), log.log_end_offset());
     }
+}
+
+#[test]
+fn an_append_refused_for_want_of_space_is_undone_and_the_log_stays_usable() {
+    use crate::storage::disk_full::full_disk::FullDisk;
+    let disk = FullDisk::new();
+    let mut log = Log::open(Arc::new(disk.clone()), Path::new(DIR), config(), 0).unwrap();
+    append(&mut log, 1, 3, 10);
+    let size = log.size_bytes();
+    disk.set_full(true);
+    let mut refused = batch(2, 3, 20);
+    let error = log.append(&mut refused, 5, 20).unwrap_err();
+    assert!(matches!(error, LogError::OutOfSpace { .. }), "{error}");
+    assert!(error.is_storage_full());
+    assert!(
+        log.out_of_space() && !log.is_failed(),
+        "undone, not poisoned"
+    );
+    assert_eq!(log.size_bytes(), size);
+    assert_eq!(log.log_end_offset(), 3);
+    disk.set_full(false);
+    append(&mut log, 3, 2, 30);
+    assert!(!log.out_of_space(), "a write that succeeds clears it");
+    assert_eq!(log.log_end_offset(), 5);
+    // No torn half-batch in the file: the next open finds exactly what was acknowledged.
+    drop(log);
+    let log = Log::open(Arc::new(disk.mem.clone()), Path::new(DIR), config(), 0).unwrap();
+    assert_eq!(
+        read_all(&log).iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        vec![0, 3]
+    );
 }
