@@ -19,14 +19,18 @@ pub enum Canary {
     SkipIdempotenceCheck,
     /// Opening a partition after a restart drops its last batch.
     DropLastBatchOnRestart,
+    /// A produce waiting on a sync that failed is acknowledged anyway (as if the retried
+    /// fsync, which succeeds after fsyncgate dropped the bytes, had made it durable).
+    AckAfterFailedSync,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 4] = [
+    pub const ALL: [Canary; 5] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
         Canary::DropLastBatchOnRestart,
+        Canary::AckAfterFailedSync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +39,7 @@ impl Canary {
             Canary::ReuseOffsetAfterRecovery => "reuse-offset-after-recovery",
             Canary::SkipIdempotenceCheck => "skip-idempotence-check",
             Canary::DropLastBatchOnRestart => "drop-last-batch-on-restart",
+            Canary::AckAfterFailedSync => "ack-after-failed-sync",
         }
     }
 

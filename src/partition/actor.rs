@@ -794,7 +794,10 @@ impl Partitions {
         if close_next {
             self.continue_close(ctx, &tp);
         } else if !was_opening {
-            self.schedule_flush(ctx, &tp);
+            match error {
+                None => self.schedule_flush(ctx, &tp),
+                Some(error) => self.sync_failed(ctx, &tp, error),
+            }
         } else {
             match error {
                 None => {
@@ -810,13 +813,38 @@ impl Partitions {
     /// The first persist job of an opening log failed: the partition goes offline as a failed
     /// open does (KAFKA_STORAGE_ERROR, retried later).
     fn open_failed(&mut self, ctx: PCtx, tp: &TopicPartition, error: String) {
-        let replica = self.replicas.remove(tp).expect("opening above");
+        tracing::error!(?tp, %error, "cannot make a partition log's recovery durable; it answers KAFKA_STORAGE_ERROR until a retry opens it");
+        self.take_offline(ctx, tp, error);
+    }
+
+    /// A flush job of an open log failed (issue 11, disk errors). After a failed fsync the
+    /// kernel may have dropped the dirty bytes (fsyncgate), so the log in memory may claim
+    /// bytes the disk does not hold, and a retried fsync would succeed without them: the log
+    /// must never sync again and acknowledge. The waiters of the failed sync were refused
+    /// (KAFKA_STORAGE_ERROR) by `finish_sync`; the partition goes offline — appends arriving
+    /// meanwhile are refused with KAFKA_STORAGE_ERROR — and a retry reopens it from what its
+    /// files hold (recovery re-validates the unflushed tail). Known gap: a kernel that keeps
+    /// the failed pages readable would let the reopen read bytes that are not on disk; closing
+    /// it needs the reopen to truncate to the last good sync (a truncation persist job).
+    fn sync_failed(&mut self, ctx: PCtx, tp: &TopicPartition, error: String) {
+        tracing::error!(?tp, %error, "partition log sync failed; it answers KAFKA_STORAGE_ERROR until a retry reopens it from its files");
+        self.take_offline(ctx, tp, error);
+    }
+
+    /// Drops `tp`'s replica without a clean close and records it offline (retried after
+    /// `OFFLINE_LOG_RETRY_MS`); anything still waiting on it is refused.
+    fn take_offline(&mut self, ctx: PCtx, tp: &TopicPartition, error: String) {
+        let replica = self.replicas.remove(tp).expect("the caller found it");
         self.by_id.remove(&replica.id);
         ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
         let config = replica.log().config().clone();
-        tracing::error!(?tp, %error, "cannot make a partition log's recovery durable; it answers KAFKA_STORAGE_ERROR until a retry opens it");
-        // It took no append, so nothing waits on it.
-        drop(replica.abandon());
+        let (produce, log_start) = replica.abandon();
+        for waiter in produce {
+            self.complete_waiter(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
+        }
+        for waiter in log_start {
+            self.complete_log_start(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
+        }
         self.offline
             .failed(tp.clone(), config, error, ctx.now.mono_ms);
         self.wake_fetches(ctx, tp);

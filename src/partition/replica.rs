@@ -561,9 +561,17 @@ impl Replica {
                 tracing::error!(dir = %self.log.dir().display(), %error, "log sync failed");
                 self.failed = true;
                 self.log.mark_failed();
+                let waiters = self.commit.failed();
+                if faults::canary(Canary::AckAfterFailedSync) {
+                    // Planted bug: the waiters of the failed sync are acknowledged anyway.
+                    return SyncOutcome {
+                        durable: waiters,
+                        failed: Vec::new(),
+                    };
+                }
                 SyncOutcome {
                     durable: Vec::new(),
-                    failed: self.commit.failed(),
+                    failed: waiters,
                 }
             }
         }
@@ -625,8 +633,8 @@ impl Replica {
     }
 
     /// Whether the log failed on a write (not a sync) and can be reopened to recover: a failed
-    /// segment roll (out of descriptors) or append. After a failed fsync the page cache may
-    /// hold bytes the disk does not, so a sync failure is never reopened on its own.
+    /// segment roll (out of descriptors) or append. A sync failure takes the partition offline
+    /// at once instead (`PartitionsActor::sync_failed`), so it is not reopened here.
     pub fn reopenable_after_failure(&self) -> bool {
         self.log.is_failed() && !self.failed && self.sync_in_flight.is_none()
     }

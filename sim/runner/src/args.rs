@@ -27,7 +27,7 @@ OPTIONS:
     --sim-secs S      simulated seconds of workload and faults per seed (default 30)
     --canary NAME     switch on a planted bug, to check that the checker catches it:
                       ack-before-fsync, reuse-offset-after-recovery, skip-idempotence-check,
-                      drop-last-batch-on-restart
+                      drop-last-batch-on-restart, ack-after-failed-sync
     --history-dir D   where histories are written (default target-sim/sim-failures)
     --fail-fast       stop at the first failing seed
     --keep-history    also write the histories of passing seeds
@@ -51,7 +51,9 @@ OUTPUT, one line per seed:
              stop with the workload, retention deletes, and a crash can lose acknowledged
              records that were not durable yet. The checker, not these counts, judges the run
     faults   nemesis events: each kill, restart, pause, resume, clog, unclog, network change
-             and connection reset counts one (a kill and its restart are two), and any
+             and connection reset counts one (a kill and its restart are two), each disk
+             error injected (disk-write-eio, disk-fsync-eio, disk-enospc, disk-bit-flip, and
+             the disk-eio-window / disk-full / disk-heal windows around them), and any
              corrupt record a consumer was served
   A failing seed also prints the violations, the history file and the command that replays it.
   The last lines summarise: seeds run, simulated vs wall time, and the failing seeds by kind.
