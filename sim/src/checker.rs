@@ -92,8 +92,9 @@ fn damages(events: &[(u64, Event)]) -> Vec<Damage> {
         .collect()
 }
 
-/// Whether a record at `partition@offset`, acknowledged or read at `at_ms`, was in a batch a
-/// later bit flip destroyed.
+/// Whether a record at `partition@offset`, first sent at `at_ms`, may have been in a batch a
+/// later bit flip destroyed. The send time, not the acknowledgement's: an answer written
+/// before the kill may reach the producer after the flip.
 fn damaged(damages: &[Damage], at_ms: u64, partition: i32, offset: i64) -> bool {
     damages
         .iter()
@@ -170,6 +171,19 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         }
     }
 
+    // When each record was first sent (a retry sends it again under the same value).
+    let mut first_sent: BTreeMap<(u32, &str), u64> = BTreeMap::new();
+    for (at_ms, event) in events {
+        if let Event::Send {
+            producer, value, ..
+        } = event
+        {
+            first_sent
+                .entry((*producer, value.as_str()))
+                .or_insert(*at_ms);
+        }
+    }
+
     // One offset → one value, among acknowledgements (and against the final log).
     let mut acked: BTreeMap<(i32, i64), String> = BTreeMap::new();
     let mut last_ack_of_producer: BTreeMap<u32, (i64, String)> = BTreeMap::new();
@@ -183,7 +197,11 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         else {
             continue;
         };
-        if damaged(&damages, *at_ms, *partition, *offset) {
+        let sent_at = first_sent
+            .get(&(*producer, value.as_str()))
+            .copied()
+            .unwrap_or(*at_ms);
+        if damaged(&damages, sent_at, *partition, *offset) {
             continue; // its batch was destroyed by a bit flip after it was acknowledged
         }
         if acks_are_binding {
@@ -452,7 +470,17 @@ mod tests {
             },
         );
         // b and c were in the destroyed batch; their offsets are reused by d and e.
-        let mut events = vec![sent(1, "a", 0), sent(1, "b", 1), sent(1, "c", 2), flip];
+        let mut events = vec![sent(1, "a", 0), sent(1, "b", 1)];
+        // c was sent before the flip; its acknowledgement arrived after it.
+        let send_c = Event::Send {
+            producer: 2,
+            partition: 0,
+            value: "c".into(),
+        };
+        events.extend([(4, send_c), flip]);
+        let mut ack_c = sent(2, "c", 2);
+        ack_c.0 = 6;
+        events.push(ack_c);
         events.push((
             6,
             Event::Sent {

@@ -207,7 +207,7 @@ impl SimDisks {
 
     /// Flips one bit in a synced file of `node` (call it while the node is down, after
     /// [`SimDisks::crash`], so every byte is synced). The victim is drawn from `rng` among the
-    /// indexes, checkpoints, epoch files, producer snapshots and the last batch of each
+    /// partition directories' indexes, checkpoints, epoch files, producer snapshots and the last batch of each
     /// partition's newest segment (a segment the next open re-validates, so the flip destroys
     /// that batch and nothing after it). Returns the fault and, for a segment, the batch lost.
     pub fn flip_bit_at_rest(
@@ -233,6 +233,11 @@ impl SimDisks {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
             let name = name.unwrap_or_default();
             let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            if dir.as_os_str().is_empty() {
+                // Node-wide files (the topic registry, the producer id block) are not
+                // targets: a damaged one is detected, but the broker cannot rebuild it yet.
+                continue;
+            }
             if name.ends_with(".log") {
                 if newest_segments.get(dir.as_path()) != Some(&path) {
                     continue;
@@ -253,10 +258,19 @@ impl SimDisks {
                 targets.push((path.clone(), 0..bytes.len(), None));
             }
         }
-        if targets.is_empty() {
-            return None;
-        }
-        let (path, range, damaged) = targets.swap_remove(rng.gen_range(0..targets.len()));
+        // Half the flips hit a segment when one has a whole batch: indexes and checkpoints
+        // outnumber segments, and a destroyed batch is the harder case for the checker.
+        let (mut segments, mut others): (Vec<_>, Vec<_>) = targets
+            .into_iter()
+            .partition(|(_, _, damaged)| damaged.is_some());
+        let pool = match (segments.is_empty(), others.is_empty()) {
+            (true, true) => return None,
+            (false, true) => &mut segments,
+            (true, false) => &mut others,
+            (false, false) if rng.gen_bool(0.5) => &mut segments,
+            (false, false) => &mut others,
+        };
+        let (path, range, damaged) = pool.swap_remove(rng.gen_range(0..pool.len()));
         let pos = rng.gen_range(range) as u64;
         let bit = rng.gen_range(0..8u8);
         let file = memory.open(&path, false).ok()?;
@@ -671,6 +685,7 @@ mod tests {
             write(&disk, "t-0/00000000000000000010.index", &[7u8; 16], true);
             write(&disk, "t-0/recovery-point.checkpoint", &[9u8; 20], true);
             write(&disk, "t-0/unknown.bin", &[9u8; 20], true);
+            write(&disk, "producer-id-block.checkpoint", &[9u8; 18], true);
             let before = disks.memory_of(1);
             let snapshot: Vec<_> = before
                 .file_names()
@@ -698,6 +713,10 @@ mod tests {
             assert_eq!(changed, 1);
             let name = fault.path.to_string_lossy().into_owned();
             assert!(!name.ends_with("unknown.bin") && !name.ends_with("0000.log"));
+            assert!(
+                name.starts_with("t-0/"),
+                "node-wide files are not flipped: {name}"
+            );
             if name.ends_with(".log") {
                 // Only the last whole batch of the newest segment, from its CRC on.
                 assert!((90 + BATCH_CRC_AT as u64..174).contains(&pos), "{pos}");
