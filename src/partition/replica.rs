@@ -634,7 +634,7 @@ impl Replica {
 
     /// Whether the log failed on a write (not a sync) and can be reopened to recover: a failed
     /// segment roll (out of descriptors) or append. A sync failure takes the partition offline
-    /// at once instead (`PartitionsActor::sync_failed`), so it is not reopened here.
+    /// at once instead (`Partitions::sync_failed` in actor.rs), so it is not reopened here.
     pub fn reopenable_after_failure(&self) -> bool {
         self.log.is_failed() && !self.failed && self.sync_in_flight.is_none()
     }
