@@ -36,7 +36,7 @@ const PARTS: &[(&str, &[&str])] = &[
     // name no part.
     (
         "Base",
-        &["src/types/", "src/limits.rs", "src/faults.rs", "src/lib.rs"],
+        &["src/types/", "src/limits.rs", "src/faults/", "src/lib.rs"],
     ),
 ];
 
@@ -820,7 +820,7 @@ fn the_rules_catch_a_planted_import() {
         ),
         ("src/cli/mod.rs", "use rill_sim::Cluster;\n"),
         (
-            "src/faults.rs",
+            "src/faults/mod.rs",
             "macro_rules! buggify { () => { $crate::faults::f() } }\n",
         ),
         (

@@ -28,6 +28,12 @@ pub enum Event {
         kind: &'static str,
         detail: String,
     },
+    /// A named fault point fired on broker `node` (`rill::faults::points`).
+    FaultPoint {
+        name: &'static str,
+        node: u64,
+        detail: String,
+    },
     Send {
         producer: u32,
         partition: i32,

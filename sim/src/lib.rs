@@ -4,16 +4,23 @@
 //! # Layout
 //! * [`storage`]  — `SimDisks`/`SimStorage`: per-node disks with crash semantics (unsynced
 //!   bytes lost, torn last write), surviving simulated restarts.
+//! * [`power`]    — a node's disk behind a power switch: a crash point cuts it, so nothing
+//!   the node does after the point becomes durable.
+//! * `fault_points` — the hook behind `rill::faults::points`: records each firing in the
+//!   history, power-fails the node at a crash point, kills and restarts it.
 //! * `run`        — one seeded run: the production server on a madsim node, workload, nemesis,
 //!   healing, final read, verdict.
 //! * `workload`, `client` — Kafka-protocol producers/consumers over simulated TCP.
 //! * `history`, `checker` — the Jepsen-style history and the checks over it.
+pub mod power;
 pub mod storage;
 
 #[cfg(madsim)]
 pub mod checker;
 #[cfg(madsim)]
 pub mod client;
+#[cfg(madsim)]
+pub mod fault_points;
 #[cfg(madsim)]
 pub mod history;
 #[cfg(madsim)]

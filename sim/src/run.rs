@@ -16,7 +16,9 @@ use rill::host::server::Server;
 use tokio::time::Instant;
 
 use crate::checker::{self, Promises, Verdict};
+use crate::fault_points::{self, Brokers, Harness};
 use crate::history::{Event, History};
+use crate::power::PowerSwitches;
 use crate::storage::{DiskFaults, FaultWindow, SimDisks};
 use crate::workload::{self, Workload};
 
@@ -123,6 +125,12 @@ impl SimConfig {
             config.disk_faults.eio = true;
             config.disk_faults.fsyncgate = true;
         }
+        if canary == Some(Canary::AckUnsyncedSingleRecord) {
+            // The bug needs an append to arrive while another's fsync is in flight: several
+            // producers on one partition (each producer sends one request at a time).
+            config.partitions = 1;
+            config.producers = 3;
+        }
         config
     }
 
@@ -153,6 +161,19 @@ impl SimConfig {
 pub struct RunOptions {
     pub sim_secs: u64,
     pub canary: Option<Canary>,
+    /// The named fault points (`rill::faults::points`) may fire; off, every point is `false`.
+    pub fault_points: bool,
+}
+
+impl RunOptions {
+    /// `sim_secs` of workload, no canary, fault points on.
+    pub fn new(sim_secs: u64) -> Self {
+        Self {
+            sim_secs,
+            canary: None,
+            fault_points: true,
+        }
+    }
 }
 
 pub struct RunResult {
@@ -167,11 +188,14 @@ pub struct RunResult {
     /// "acked=… unknown=… failed=… polled=… faults=…", to see that the run did something.
     /// `cargo sim --help` (`rill_sim_runner::args::HELP`) says what each count means.
     pub stats: String,
+    /// Per named fault point: how often it was reached and fired, in `FaultPoint::ALL` order.
+    pub points: Vec<(rill::faults::FaultPoint, rill::faults::points::PointCount)>,
 }
 
 fn stats(events: &[(u64, Event)]) -> String {
     use crate::history::SendOutcome;
     let (mut acked, mut unknown, mut failed, mut polled, mut faults) = (0, 0, 0, 0, 0);
+    let mut points = 0;
     for (_, event) in events {
         match event {
             Event::Sent {
@@ -188,10 +212,14 @@ fn stats(events: &[(u64, Event)]) -> String {
             } => failed += 1,
             Event::Poll { .. } => polled += 1,
             Event::Fault { .. } => faults += 1,
+            Event::FaultPoint { .. } => points += 1,
             _ => {}
         }
     }
-    format!("acked={acked} unknown={unknown} failed={failed} polled={polled} faults={faults}")
+    format!(
+        "acked={acked} unknown={unknown} failed={failed} polled={polled} faults={faults} \
+         points={points}"
+    )
 }
 
 /// Runs one seed on a fresh thread (madsim's runtime and our canary switch are per thread, and
@@ -202,12 +230,13 @@ pub fn run_seed(seed: u64, options: RunOptions) -> RunResult {
     let outcome = std::thread::spawn(move || {
         rill::faults::set_canary(options.canary);
         let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-        runtime.block_on(scenario(seed, options))
+        let outcome = runtime.block_on(scenario(seed, options));
+        (outcome, fault_points::counts())
     })
     .join();
     let wall_ms = wall.elapsed().as_millis() as u64;
     match outcome {
-        Ok((history, verdict, sim_ms)) => {
+        Ok(((history, verdict, sim_ms), points)) => {
             let kind = if !verdict.safety.is_empty() {
                 Kind::Safety
             } else if !verdict.liveness.is_empty() {
@@ -225,6 +254,7 @@ pub fn run_seed(seed: u64, options: RunOptions) -> RunResult {
                 hash: history.hash(),
                 history: history.render(),
                 stats: stats(&history.events()),
+                points,
             }
         }
         Err(panic) => {
@@ -243,6 +273,7 @@ pub fn run_seed(seed: u64, options: RunOptions) -> RunResult {
                 hash: 0,
                 history: String::new(),
                 stats: String::new(),
+                points: Vec::new(),
             }
         }
     }
@@ -259,8 +290,9 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     history.record(
         0,
         Event::Config(format!(
-            "seed={seed} canary={:?} {config:?}",
-            options.canary.map(Canary::name)
+            "seed={seed} canary={:?} fault_points={} {config:?}",
+            options.canary.map(Canary::name),
+            options.fault_points
         )),
     );
 
@@ -282,9 +314,14 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
             )
         });
     }
+    let power = PowerSwitches::default();
     let brokers: Vec<Broker> = (1..=config.brokers)
-        .map(|node_id| start_broker(&handle, &config, &disks, node_id))
+        .map(|node_id| start_broker(&handle, &config, &disks, &power, node_id))
         .collect();
+    let crasher = options.fault_points.then(|| {
+        let by_node: Brokers = brokers.iter().map(|b| (b.node, b.node_id)).collect();
+        fault_points::install(history.clone(), started, by_node, power.clone())
+    });
     let producers_node = handle
         .create_node()
         .name("producers")
@@ -330,17 +367,34 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         )));
     }
 
-    nemesis(
-        &handle,
-        &config,
-        &disks,
-        &history,
-        &workload,
-        &brokers,
-        &[producers_node.id(), consumers_node.id()],
-        until,
-    )
-    .await;
+    let node_faults = tokio::sync::Mutex::new(());
+    let clients = [producers_node.id(), consumers_node.id()];
+    let point_crashes = async {
+        if let Some(crasher) = crasher {
+            let harness = Harness {
+                handle: &handle,
+                disks: &disks,
+                history: &history,
+                started,
+                node_faults: &node_faults,
+            };
+            crasher.run(harness, until).await;
+        }
+    };
+    tokio::join!(
+        nemesis(
+            &handle,
+            &config,
+            &disks,
+            &history,
+            &workload,
+            &brokers,
+            &clients,
+            &node_faults,
+            until,
+        ),
+        point_crashes
+    );
     history.record(workload.now_ms(), Event::Healed);
 
     // Liveness: the workload finishes its last sends and the final read completes in time.
@@ -378,6 +432,7 @@ async fn nemesis(
     w: &Workload,
     brokers: &[Broker],
     clients: &[madsim::task::NodeId],
+    node_faults: &tokio::sync::Mutex<()>,
     until: Instant,
 ) {
     let net = NetSim::current();
@@ -412,6 +467,7 @@ async fn nemesis(
         let (broker, name) = (target.node, format!("broker {}", target.node_id));
         match kinds[rng.gen_range(0..kinds.len())] {
             "kill" => {
+                let _one_at_a_time = node_faults.lock().await;
                 handle.kill(broker);
                 let outcome = disks.crash(target.node_id, &mut rng);
                 fault("kill", format!("{name}; disk {outcome:?}"));
@@ -423,6 +479,7 @@ async fn nemesis(
                 fault("restart", name.clone());
             }
             "pause" => {
+                let _one_at_a_time = node_faults.lock().await;
                 handle.pause(broker);
                 fault("pause", name.clone());
                 tokio::time::sleep(hold).await;
@@ -530,16 +587,24 @@ struct Broker {
 
 /// Starts broker `node_id`: the production server on its simulated disk. On a restart madsim
 /// runs `init` again, which opens the same disk (what survived the crash).
-fn start_broker(handle: &Handle, config: &SimConfig, disks: &SimDisks, node_id: u64) -> Broker {
+fn start_broker(
+    handle: &Handle,
+    config: &SimConfig,
+    disks: &SimDisks,
+    power: &PowerSwitches,
+    node_id: u64,
+) -> Broker {
     let server_config = config.server_config(node_id);
     let disks = disks.clone();
+    let power = power.clone();
     let node = handle
         .create_node()
         .name(format!("broker-{node_id}"))
         .ip(broker_ip(node_id))
         .init(move || {
             let config = server_config.clone();
-            let storage: Arc<dyn rill::storage::Storage> = Arc::new(disks.disk(node_id));
+            let storage: Arc<dyn rill::storage::Storage> =
+                Arc::new(power.powered(node_id, Arc::new(disks.disk(node_id))));
             async move {
                 match Server::start_on(&config, storage).await {
                     Ok(_server) => std::future::pending::<()>().await,

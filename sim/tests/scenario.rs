@@ -2,20 +2,18 @@
 //! planted canary bug while the same seeds pass without one.
 #![cfg(madsim)]
 
-use rill::faults::Canary;
+use rill::faults::{Canary, FaultPoint};
 use rill_sim::run::{run_seed, Kind, RunOptions};
 
 const SIM_SECS: u64 = 30;
 /// Each canary must be caught within this many seeds of 30 simulated seconds (today every
-/// canary is caught by seed 1 or 2; ack-before-fsync in 4 of seeds 1..=10).
+/// canary is caught by seed 1 or 2; ack-before-fsync in 4 of seeds 1..=10;
+/// ack-unsynced-single-record first at seed 3, in 12 of seeds 1..=100).
 const SEEDS_PER_CANARY: u64 = 8;
 
 #[test]
 fn a_seed_replays_exactly_and_another_seed_differs() {
-    let options = RunOptions {
-        sim_secs: SIM_SECS,
-        canary: None,
-    };
+    let options = RunOptions::new(SIM_SECS);
     let first = run_seed(11, options);
     let again = run_seed(11, options);
     let other = run_seed(12, options);
@@ -40,8 +38,8 @@ fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
             let result = run_seed(
                 seed,
                 RunOptions {
-                    sim_secs: SIM_SECS,
                     canary: Some(canary),
+                    ..RunOptions::new(SIM_SECS)
                 },
             );
             result.kind == Kind::Safety
@@ -58,13 +56,7 @@ fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
         );
     }
     for seed in 1..=3 {
-        let result = run_seed(
-            seed,
-            RunOptions {
-                sim_secs: SIM_SECS,
-                canary: None,
-            },
-        );
+        let result = run_seed(seed, RunOptions::new(SIM_SECS));
         assert_eq!(
             result.kind,
             Kind::Pass,
@@ -72,4 +64,47 @@ fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
             result.verdict
         );
     }
+}
+
+/// The "the summary shows every injection point fired": over a handful of seeds each
+/// named fault point fires at least once (today seeds 1..=4 suffice), the runs still pass, and
+/// with the points off none is even reached.
+#[test]
+fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
+    const SEEDS: u64 = 6;
+    let mut fired = vec![0u64; FaultPoint::ALL.len()];
+    for seed in 1..=SEEDS {
+        let result = run_seed(seed, RunOptions::new(SIM_SECS));
+        assert_eq!(result.kind, Kind::Pass, "seed {seed}: {:?}", result.verdict);
+        for (point, count) in &result.points {
+            assert!(count.fired <= count.reached, "{point:?}: {count:?}");
+            fired[point.index()] += count.fired;
+        }
+        let recorded = result.history.matches("FaultPoint {").count() as u64;
+        let counted: u64 = result.points.iter().map(|(_, c)| c.fired).sum();
+        assert_eq!(
+            recorded, counted,
+            "seed {seed}: every firing is in the history"
+        );
+    }
+    for point in FaultPoint::ALL {
+        assert!(
+            fired[point.index()] > 0,
+            "fault point {} never fired in seeds 1..={SEEDS}",
+            point.name()
+        );
+    }
+    let off = run_seed(
+        1,
+        RunOptions {
+            fault_points: false,
+            ..RunOptions::new(SIM_SECS)
+        },
+    );
+    assert_eq!(off.kind, Kind::Pass, "{:?}", off.verdict);
+    assert!(off
+        .points
+        .iter()
+        .all(|(_, count)| count.reached == 0 && count.fired == 0));
+    assert!(!off.history.contains("FaultPoint {"));
 }

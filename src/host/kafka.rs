@@ -35,6 +35,7 @@ use crate::protocol::frame::{peek_header, split_frame, SIZE_BYTES};
 
 /// Kafka's API key of Fetch.
 const FETCH_API_KEY: i16 = 1;
+const PRODUCE_API_KEY: i16 = 0;
 
 /// An answer the writer owes, with the Fetch turn it holds until it is written.
 struct Owed {
@@ -44,6 +45,8 @@ struct Owed {
     /// on (`Pending::Later`, e.g. a produce waiting for its append): the records travel to the
     /// partitions actor as copies, so the pool keeps counting them until the work is done.
     memory: Option<OwnedSemaphorePermit>,
+    /// A produce answer: the simulator's `crash-after-produce-ack` point follows its write.
+    produce: bool,
 }
 
 /// Where the next request's answer will go, taken before anything is held for the request
@@ -257,6 +260,7 @@ async fn connection(
                 pending,
                 turn,
                 memory,
+                produce: prefix.api_key == PRODUCE_API_KEY,
             });
             if close {
                 break 'read; // the service asked to close
@@ -358,6 +362,7 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
         pending,
         turn: _turn,
         memory,
+        produce,
     }) = answers.recv().await
     {
         let _answered = Answered(&owed);
@@ -388,7 +393,15 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
                 writer.flush().await
             };
             match tokio::time::timeout(stall, write).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => {
+                    // The client can see this acknowledgement now: the simulator may power-fail
+                    // the disk here (and kill the node once the answer can have arrived).
+                    let _ = produce
+                        && crate::fault_point!(
+                            crate::faults::FaultPoint::CrashAfterProduceAck,
+                            format!("answer to {client}")
+                        );
+                }
                 Ok(Err(e)) => {
                     tracing::debug!(%client, error = %e, "kafka connection write failed");
                     break;

@@ -431,12 +431,34 @@ async fn run_persist(job: PersistJob) -> Result<(), String> {
 }
 
 /// Simulation: storage is in memory and there are no OS threads, so run in the task itself.
+/// The named fault points widen the windows a group commit has: a slow fsync (appends pile up
+/// behind it), a slow write (modelled as a delay before the sync that follows it), a crash
+/// before or between the job's ops, and a late report (jobs complete out of order).
 #[cfg(madsim)]
 async fn run_persist(job: PersistJob) -> Result<(), String> {
-    if crate::buggify!(0.1) {
-        // A slow disk: more appends pile up behind this sync (group commit under pressure).
-        let delay_ms = madsim::rand::random::<u64>() % 50;
-        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+    use crate::faults::{points, FaultPoint};
+    let appends = job
+        .ops()
+        .iter()
+        .any(|op| matches!(op, crate::storage::persist::PersistOp::SyncFiles(_)));
+    if appends && crate::fault_point!(FaultPoint::SlowWrite) {
+        tokio::time::sleep(points::delay(FaultPoint::SlowWrite)).await;
     }
-    job.run().map_err(|e| e.to_string())
+    if crate::fault_point!(FaultPoint::SlowFsync) {
+        tokio::time::sleep(points::delay(FaultPoint::SlowFsync)).await;
+    }
+    for (at, op) in job.ops().iter().enumerate() {
+        if crate::fault_point!(
+            FaultPoint::CrashWhileFsyncInFlight,
+            format!("before op {at} of {}: {}", job.ops().len(), op.kind())
+        ) {
+            // The disk has lost power; the harness kills this node next. Never report.
+            return std::future::pending().await;
+        }
+        job.run_op(op).map_err(|e| e.to_string())?;
+    }
+    if crate::fault_point!(FaultPoint::ReorderPersistCompletion) {
+        tokio::time::sleep(points::delay(FaultPoint::ReorderPersistCompletion)).await;
+    }
+    Ok(())
 }

@@ -260,7 +260,7 @@ impl Replica {
         if faults::canary(Canary::DropLastBatchOnRestart)
             && log.log_end_offset() > log.log_start_offset()
         {
-            let log_end = log.truncate_to(log.log_end_offset() - 1)?;
+            let log_end = log.drop_last_batch_at_open()?;
             state.truncated(Offset(log_end));
         }
         let loaded = producer_snapshot::load(storage.as_ref(), &dir, log.log_end_offset())
@@ -551,7 +551,14 @@ impl Replica {
                 if let Some(offset) = snapshot {
                     self.snapshot_offset = offset;
                 }
-                let done = self.commit.synced(self.ack_offset());
+                let mut acked = self.ack_offset();
+                if faults::canary(Canary::AckUnsyncedSingleRecord)
+                    && self.log.log_end_offset() == acked.0 + 1
+                {
+                    // Planted bug: the one record appended while this sync ran is acked too.
+                    acked = Offset(self.log.log_end_offset());
+                }
+                let done = self.commit.synced(acked);
                 SyncOutcome {
                     durable: done.ready,
                     failed: Vec::new(),

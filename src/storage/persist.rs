@@ -40,6 +40,19 @@ pub enum PersistOp {
     RemoveDirAll(PathBuf),
 }
 
+impl PersistOp {
+    /// A short name of the op, for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PersistOp::SyncFiles(_) => "sync-files",
+            PersistOp::SyncDir(_) => "sync-dir",
+            PersistOp::ReplaceFile { .. } => "replace-file",
+            PersistOp::RemoveFile(_) => "remove-file",
+            PersistOp::RemoveDirAll(_) => "remove-dir-all",
+        }
+    }
+}
+
 /// A value shared by the state machine that made a job and the job itself, so that a newer
 /// decision of the state machine wins over an older job still running elsewhere: the state
 /// machine bumps the value (and writes its own bytes) while holding the lock; a fenced op runs
@@ -138,7 +151,9 @@ impl PersistJob {
             .ok_or_else(|| io::Error::other("persist job without storage"))
     }
 
-    fn run_op(&self, op: &PersistOp) -> io::Result<()> {
+    /// Runs one of this job's ops ([`Self::run`] runs them all; the simulator runs them one by
+    /// one to crash between them).
+    pub fn run_op(&self, op: &PersistOp) -> io::Result<()> {
         match op {
             PersistOp::SyncFiles(files) => {
                 for file in files {
@@ -181,6 +196,12 @@ pub fn replace_file(storage: &dyn Storage, path: &Path, bytes: &[u8]) -> io::Res
     file.truncate(0)?;
     file.append(bytes)?;
     file.sync()?;
+    // Power fails here in the simulator: the next open must find the old file whole (and may
+    // find a stale tmp file). The storage refuses every write from now on.
+    let _ = crate::fault_point!(
+        crate::faults::FaultPoint::CrashBeforeCheckpointRename,
+        path.display().to_string()
+    );
     storage.rename(&tmp, path)?;
     storage.sync_dir(path.parent().unwrap_or(Path::new("")))
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// One-line usage, printed under every argument error.
 pub const USAGE: &str =
     "usage: cargo sim (--seed N | --seeds A..B | --seeds A..=B) [--sim-secs S] \
-[--canary NAME] [--history-dir D] [--fail-fast] [--keep-history]";
+[--canary NAME] [--no-fault-points] [--history-dir D] [--fail-fast] [--keep-history]";
 
 /// `cargo sim --help`.
 pub const HELP: &str = "\
@@ -27,13 +27,17 @@ OPTIONS:
     --sim-secs S      simulated seconds of workload and faults per seed (default 30)
     --canary NAME     switch on a planted bug, to check that the checker catches it:
                       ack-before-fsync, reuse-offset-after-recovery, skip-idempotence-check,
-                      drop-last-batch-on-restart, ack-after-failed-sync
+                      drop-last-batch-on-restart, ack-unsynced-single-record,
+                      ack-after-failed-sync
+    --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
+                      the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)
     --fail-fast       stop at the first failing seed
     --keep-history    also write the histories of passing seeds
 
 OUTPUT, one line per seed:
     seed=N VERDICT sim=MS wall=MS trace=HASH acked=A unknown=U failed=F polled=P faults=X
+        points=Y
     VERDICT  Pass, Safety (a delivery guarantee broken), Liveness (no service after healing)
              or Crash (a panic)
     sim      simulated milliseconds; wall: real milliseconds the seed took
@@ -54,9 +58,13 @@ OUTPUT, one line per seed:
              and connection reset counts one (a kill and its restart are two), each disk
              error injected (disk-write-eio, disk-fsync-eio, disk-enospc, disk-bit-flip, and
              the disk-eio-window / disk-full / disk-heal windows around them), and any
-             corrupt record a consumer was served
+             corrupt record a consumer was served. A point crash counts here too (its
+             kill and restart)
+    points   named fault points that fired (each crash point, slow fsync, … once)
   A failing seed also prints the violations, the history file and the command that replays it.
-  The last lines summarise: seeds run, simulated vs wall time, and the failing seeds by kind.
+  The last lines summarise: a table of every named fault point (in how many seeds it fired,
+  how often in all, how often it was reached; NEVER FIRED marks a point that did not fire in
+  any seed), seeds run, simulated vs wall time, and the failing seeds by kind.
 
 ENVIRONMENT:
     RILL_SIM_PROFILE  cargo profile of the simulation build (default release; dev reuses the
@@ -81,6 +89,8 @@ pub struct SimArgs {
     pub history_dir: PathBuf,
     pub fail_fast: bool,
     pub keep_history: bool,
+    /// `--no-fault-points`: the named fault points never fire.
+    pub no_fault_points: bool,
 }
 
 impl Default for SimArgs {
@@ -92,6 +102,7 @@ impl Default for SimArgs {
             history_dir: PathBuf::from("target-sim/sim-failures"),
             fail_fast: false,
             keep_history: false,
+            no_fault_points: false,
         }
     }
 }
@@ -120,6 +131,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--history-dir" => parsed.history_dir = PathBuf::from(value()?),
             "--fail-fast" => parsed.fail_fast = true,
             "--keep-history" => parsed.keep_history = true,
+            "--no-fault-points" => parsed.no_fault_points = true,
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown flag '{other}'")),
         }
@@ -210,7 +222,7 @@ mod tests {
     fn flags_values_and_errors() {
         let args = run(
             "--seeds 3..=5 --sim-secs 10 --canary ack-before-fsync --history-dir h \
-                        --fail-fast --keep-history",
+                        --fail-fast --keep-history --no-fault-points",
         )
         .unwrap();
         assert_eq!(
@@ -222,6 +234,7 @@ mod tests {
                 history_dir: PathBuf::from("h"),
                 fail_fast: true,
                 keep_history: true,
+                no_fault_points: true,
             }
         );
         assert_eq!(parse(["--help".to_string()]), Ok(Command::Help));
@@ -238,7 +251,9 @@ mod tests {
         for text in ["A..B", "A..=B", "1..50 runs 49", "1..=50 runs 50"] {
             assert!(HELP.contains(text), "{text}");
         }
-        for field in ["acked", "unknown", "failed", "polled", "faults", "trace"] {
+        for field in [
+            "acked", "unknown", "failed", "polled", "faults", "points", "trace",
+        ] {
             assert!(HELP.contains(&format!("\n    {field} ")), "{field}");
         }
     }

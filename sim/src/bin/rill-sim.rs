@@ -28,9 +28,10 @@ mod cli {
     use std::path::PathBuf;
 
     use rill::faults::Canary;
+    use rill::faults::FaultPoint;
     use rill_sim::run::{run_seed, Kind, RunOptions};
     use rill_sim_runner::args::{self, Command, EXIT_BAD_ARGUMENTS, HELP, USAGE};
-    use rill_sim_runner::report::timing_summary;
+    use rill_sim_runner::report::{points_table, timing_summary, PointTally};
 
     struct Args {
         seeds: std::ops::RangeInclusive<u64>,
@@ -69,6 +70,7 @@ mod cli {
             options: RunOptions {
                 sim_secs: parsed.sim_secs,
                 canary,
+                fault_points: !parsed.no_fault_points,
             },
             history_dir: parsed.history_dir,
             fail_fast: parsed.fail_fast,
@@ -80,6 +82,9 @@ mod cli {
         let mut command = format!("cargo sim --seed {seed} --sim-secs {}", options.sim_secs);
         if let Some(canary) = options.canary {
             command.push_str(&format!(" --canary {}", canary.name()));
+        }
+        if !options.fault_points {
+            command.push_str(" --no-fault-points");
         }
         command
     }
@@ -101,6 +106,13 @@ mod cli {
         let (mut runs, mut sim_ms_total, mut longest_wall_ms) = (0u64, 0u64, 0u64);
         let mut failures: std::collections::BTreeMap<Kind, Vec<u64>> = Default::default();
         let mut worst = Kind::Pass;
+        let mut points: Vec<PointTally> = FaultPoint::ALL
+            .iter()
+            .map(|point| PointTally {
+                name: point.name().to_string(),
+                ..Default::default()
+            })
+            .collect();
         for seed in args.seeds.clone() {
             print!("seed={seed} ");
             let _ = std::io::stdout().flush();
@@ -108,6 +120,9 @@ mod cli {
             runs += 1;
             sim_ms_total += result.sim_ms;
             longest_wall_ms = longest_wall_ms.max(result.wall_ms);
+            for (point, count) in &result.points {
+                points[point.index()].add_seed(count.reached, count.fired);
+            }
             println!(
                 "{:?} sim={}ms wall={}ms trace={:016x} {}",
                 result.kind, result.sim_ms, result.wall_ms, result.hash, result.stats
@@ -139,6 +154,11 @@ mod cli {
             }
         }
         let wall_ms = wall.elapsed().as_millis() as u64;
+        if args.options.fault_points {
+            print!("{}", points_table(&points));
+        } else {
+            println!("fault points: off (--no-fault-points)");
+        }
         println!(
             "{}",
             timing_summary(runs, sim_ms_total, wall_ms, longest_wall_ms)

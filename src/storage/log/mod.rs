@@ -437,6 +437,10 @@ impl Log {
         let sealed = self.segments.values().next_back().expect("never empty");
         self.durability.sealed(sealed, new_base);
         self.segments.insert(new_base, segment);
+        let _ = crate::fault_point!(
+            crate::faults::FaultPoint::CrashAfterSegmentRoll,
+            format!("{} rolled at {new_base}", self.dir.display())
+        );
         Ok(())
     }
 
@@ -790,6 +794,11 @@ impl Log {
     /// leader). The cut lands on a batch boundary: the new log end offset (returned) is the
     /// base of the batch containing `offset`. Durable before returning. No-op at or past the
     /// log end; `OffsetOutOfRange` below the log start.
+    ///
+    /// It syncs inline, so no actor handler calls it (nothing does yet: single-node logs are
+    /// never truncated). Follower truncation (replication) must make it a persist job, and
+    /// park appends until that job lowered the recovery point on disk: an append's torn tail
+    /// below the old recovery point would be trusted by the next open without validation.
     pub fn truncate_to(&mut self, offset: i64) -> Result<i64, LogError> {
         self.check_usable()?;
         if offset >= self.log_end_offset() {
@@ -847,6 +856,32 @@ impl Log {
             self.storage.sync_dir(&self.dir).at(&self.dir)?;
         }
         Ok(())
+    }
+
+    /// Simulation canary (`faults::Canary::DropLastBatchOnRestart`) only: cuts the last batch
+    /// of a log just opened with [`Log::open_unflushed`], the way recovery cuts a torn batch,
+    /// without syncing: the open's first persist job (which the partition waits for before it
+    /// takes appends, `partition::opening`) makes the cut durable. Does nothing when the
+    /// active segment is empty. Returns the new log end.
+    pub fn drop_last_batch_at_open(&mut self) -> Result<i64, LogError> {
+        self.check_usable()?;
+        let end = self.log_end_offset();
+        if end <= self.log_start_offset || end == self.active().base_offset {
+            return Ok(end);
+        }
+        let interval = self.config.index_interval_bytes;
+        let result = self.active_mut().cut_unsynced(end - 1, interval);
+        let new_end = self.poison_on_failure(result)?;
+        if new_end < self.log_start_offset {
+            self.log_start_offset = new_end;
+            self.durable_log_start = self.durable_log_start.min(new_end);
+            self.durability.log_start_moved(new_end);
+        }
+        self.synced_offset = self.synced_offset.min(new_end);
+        let active = self.segments.values().next_back().expect("never empty");
+        self.durability.recovered(active);
+        self.epochs.truncate_from_end(new_end);
+        Ok(new_end)
     }
 
     /// Drops the whole log and restarts it empty at `offset` (a follower whose log is out of

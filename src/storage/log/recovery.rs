@@ -156,6 +156,12 @@ impl Log {
         }
         let bases = log.drop_segments_below_start(&listing.bases, checkpoints.log_start)?;
         let recovered = log.load_segments(&bases, &checkpoints, now_ms)?;
+        if !bases.is_empty() {
+            let _ = crate::fault_point!(
+                crate::faults::FaultPoint::CrashDuringRecovery,
+                format!("{} ({} segments recovered)", dir.display(), recovered.len())
+            );
+        }
         log.finish_open(&checkpoints, &recovered, now_ms)?;
         Ok(log)
     }

@@ -576,6 +576,18 @@ impl Segment {
         offset: i64,
         index_interval_bytes: u64,
     ) -> Result<i64, LogError> {
+        let next_offset = self.cut_unsynced(offset, index_interval_bytes)?;
+        self.log.sync().at(&self.log_path)?;
+        Ok(next_offset)
+    }
+
+    /// [`Self::truncate_to`] without the sync: the caller's next persist job makes the cut
+    /// durable (a crash before it brings the cut bytes back, a consistent older state).
+    pub(crate) fn cut_unsynced(
+        &mut self,
+        offset: i64,
+        index_interval_bytes: u64,
+    ) -> Result<i64, LogError> {
         let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
         let from = self.index.lookup(self.relative(offset)) as u64;
         let cut = self.scan_from(&mut reader, from, |h| h.next_offset() > offset)?;
@@ -583,7 +595,6 @@ impl Segment {
             return Ok(self.next_offset);
         };
         self.log.truncate(position).at(&self.log_path)?;
-        self.log.sync().at(&self.log_path)?;
         self.recover(index_interval_bytes, false, &mut |_| {})?;
         Ok(self.next_offset)
     }

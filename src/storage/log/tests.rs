@@ -384,6 +384,41 @@ fn truncate_to_cuts_at_batch_boundary_durably() {
     assert_eq!(read_all(&log).len(), 2);
 }
 
+/// The canary's cut at open rides the open's persist job: no sync inline, the old batch
+/// back after a crash before the job, gone for good after it.
+#[test]
+fn dropping_the_last_batch_at_open_is_made_durable_by_the_open_job() {
+    for run_job in [false, true] {
+        let mem = MemStorage::new();
+        let mut log = open(&mem, config());
+        for tag in 0..3 {
+            append(&mut log, tag, 2, 0);
+        }
+        log.sync().unwrap();
+        drop(log);
+        let mut log =
+            Log::open_unflushed(Arc::new(mem.clone()), Path::new(DIR), config(), 0).unwrap();
+        mem.forbid_sync(true);
+        assert_eq!(log.drop_last_batch_at_open().unwrap(), 4);
+        mem.forbid_sync(false);
+        assert_eq!(log.log_end_offset(), 4);
+        assert!(log.has_pending(), "the cut waits for the open's job");
+        if run_job {
+            let (job, point) = log.flush_job().expect("the open's job");
+            job.run().unwrap();
+            log.flushed(point);
+        }
+        drop(log);
+        mem.crash();
+        let log = open(&mem, config());
+        assert_eq!(
+            log.log_end_offset(),
+            if run_job { 4 } else { 6 },
+            "job ran: {run_job}"
+        );
+    }
+}
+
 #[test]
 fn delete_records_persists_the_log_start() {
     let mem = MemStorage::new();

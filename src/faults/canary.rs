@@ -1,11 +1,4 @@
-//! Fault points and canary bugs for the simulator. Both compile to nothing in a normal build.
-//!
-//! * [`buggify!`](crate::buggify) — `true` now and then, only under `--cfg madsim` and only when
-//!   the simulator enabled buggify for the run (the draw comes from the simulator's seeded RNG,
-//!   so a seed replays exactly). Put it where an injected delay or failure exercises a path
-//!   that real networks and disks take rarely.
-//! * [`canary`] — deliberately planted bugs that the simulator switches on one at a time to
-//!   prove its checker catches them (`cargo sim --canary NAME`). Never on outside simulation.
+//! Planted bugs: the simulator switches one on to prove its checker catches it.
 
 /// A planted bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -22,15 +15,20 @@ pub enum Canary {
     /// A produce waiting on a sync that failed is acknowledged anyway (as if the retried
     /// fsync, which succeeds after fsyncgate dropped the bytes, had made it durable).
     AckAfterFailedSync,
+    /// Group commit: when a sync completes, a single one-record batch appended while it was in
+    /// flight is acknowledged too, before its own bytes are synced (a hand-made bug that once
+    /// survived 3,399 seeds of random crashes).
+    AckUnsyncedSingleRecord,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 5] = [
+    pub const ALL: [Canary; 6] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
         Canary::DropLastBatchOnRestart,
         Canary::AckAfterFailedSync,
+        Canary::AckUnsyncedSingleRecord,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +38,7 @@ impl Canary {
             Canary::SkipIdempotenceCheck => "skip-idempotence-check",
             Canary::DropLastBatchOnRestart => "drop-last-batch-on-restart",
             Canary::AckAfterFailedSync => "ack-after-failed-sync",
+            Canary::AckUnsyncedSingleRecord => "ack-unsynced-single-record",
         }
     }
 
@@ -77,30 +76,4 @@ pub fn canary(canary: Canary) -> bool {
         let _ = canary;
         false
     }
-}
-
-/// `true` with probability `p` when the simulator enabled buggify; always `false` otherwise.
-#[inline]
-pub fn buggify_with_prob(p: f64) -> bool {
-    #[cfg(madsim)]
-    {
-        madsim::buggify::buggify_with_prob(p)
-    }
-    #[cfg(not(madsim))]
-    {
-        let _ = p;
-        false
-    }
-}
-
-/// `buggify!()` fires with 5 % probability, `buggify!(p)` with probability `p`, in simulation
-/// runs that enabled it; it is `false` in every other build.
-#[macro_export]
-macro_rules! buggify {
-    () => {
-        $crate::faults::buggify_with_prob(0.05)
-    };
-    ($p:expr) => {
-        $crate::faults::buggify_with_prob($p)
-    };
 }
