@@ -5,6 +5,13 @@
 //! crash may lose (and later reuse) offsets that were acknowledged. Consumers may always see
 //! records that a crash later loses (the high watermark of one node is its log end, as in
 //! Kafka), so polls are compared with the final log only in runs without crashes.
+//!
+//! Disk errors (`sim/src/storage.rs`): a failed fsync may drop unsynced bytes (fsyncgate), so
+//! it counts as a crash for what was acknowledged without durability; acknowledgements that a
+//! durable promise covers must survive EIO, ENOSPC and fsyncgate. A bit flip at rest in a
+//! segment destroys one batch (`Event::DamagedBatch`): the records acknowledged in it before
+//! the flip may be lost (and their offsets reused), and a corrupt read at its offsets is
+//! excused; any other loss or corrupt read is still a violation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,11 +67,62 @@ impl Report<'_> {
     }
 }
 
+/// A batch destroyed by a bit flip at `at_ms`.
+struct Damage {
+    at_ms: u64,
+    partition: i32,
+    offsets: std::ops::RangeInclusive<i64>,
+}
+
+fn damages(events: &[(u64, Event)]) -> Vec<Damage> {
+    events
+        .iter()
+        .filter_map(|(at_ms, event)| match event {
+            Event::DamagedBatch {
+                partition,
+                first_offset,
+                last_offset,
+            } => Some(Damage {
+                at_ms: *at_ms,
+                partition: *partition,
+                offsets: *first_offset..=*last_offset,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a record at `partition@offset`, first sent at `at_ms`, may have been in a batch a
+/// later bit flip destroyed. The send time, not the acknowledgement's: an answer written
+/// before the kill may reach the producer after the flip.
+fn damaged(damages: &[Damage], at_ms: u64, partition: i32, offset: i64) -> bool {
+    damages
+        .iter()
+        .any(|d| d.partition == partition && d.offsets.contains(&offset) && at_ms <= d.at_ms)
+}
+
+/// The partition and offset of a `corrupt-read` fault ("partition P at O: …").
+fn corrupt_read_position(detail: &str) -> Option<(i32, i64)> {
+    let rest = detail.strip_prefix("partition ")?;
+    let (partition, rest) = rest.split_once(" at ")?;
+    let offset = rest.split(':').next()?;
+    Some((partition.parse().ok()?, offset.parse().ok()?))
+}
+
 pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     let mut verdict = Verdict::default();
-    let crashed = events
-        .iter()
-        .any(|(_, e)| matches!(e, Event::Fault { kind: "kill", .. }));
+    // A failed fsync may have dropped unsynced bytes: for acknowledgements without a durable
+    // promise (and for polls) that is a crash.
+    let crashed = events.iter().any(|(_, e)| {
+        matches!(
+            e,
+            Event::Fault {
+                kind: "kill" | "disk-fsync-eio",
+                ..
+            }
+        )
+    });
+    let damages = damages(events);
     // Acknowledged records must stay where they were acknowledged unless a crash may lose them.
     let acks_are_binding = promises.durable_acks || !crashed;
 
@@ -99,8 +157,30 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
             Event::Fault {
                 kind: "corrupt-read",
                 detail,
-            } => safety.add("corrupt record served", detail.clone()),
+            } => {
+                let excused = corrupt_read_position(detail).is_some_and(|(partition, offset)| {
+                    damages
+                        .iter()
+                        .any(|d| d.partition == partition && d.offsets.contains(&offset))
+                });
+                if !excused {
+                    safety.add("corrupt record served", detail.clone());
+                }
+            }
             _ => {}
+        }
+    }
+
+    // When each record was first sent (a retry sends it again under the same value).
+    let mut first_sent: BTreeMap<(u32, &str), u64> = BTreeMap::new();
+    for (at_ms, event) in events {
+        if let Event::Send {
+            producer, value, ..
+        } = event
+        {
+            first_sent
+                .entry((*producer, value.as_str()))
+                .or_insert(*at_ms);
         }
     }
 
@@ -117,6 +197,13 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         else {
             continue;
         };
+        let sent_at = first_sent
+            .get(&(*producer, value.as_str()))
+            .copied()
+            .unwrap_or(*at_ms);
+        if damaged(&damages, sent_at, *partition, *offset) {
+            continue; // its batch was destroyed by a bit flip after it was acknowledged
+        }
         if acks_are_binding {
             if let Some(other) = acked.insert((*partition, *offset), value.clone()) {
                 if &other != value {
@@ -360,6 +447,97 @@ mod tests {
             },
         )];
         assert_eq!(check(&stuck, DURABLE).liveness.len(), 1);
+    }
+
+    fn fault(at_ms: u64, kind: &'static str, detail: &str) -> (u64, Event) {
+        (
+            at_ms,
+            Event::Fault {
+                kind,
+                detail: detail.into(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_damaged_batch_excuses_exactly_its_records() {
+        let flip = (
+            5,
+            Event::DamagedBatch {
+                partition: 0,
+                first_offset: 1,
+                last_offset: 2,
+            },
+        );
+        // b and c were in the destroyed batch; their offsets are reused by d and e.
+        let mut events = vec![sent(1, "a", 0), sent(1, "b", 1)];
+        // c was sent before the flip; its acknowledgement arrived after it.
+        let send_c = Event::Send {
+            producer: 2,
+            partition: 0,
+            value: "c".into(),
+        };
+        events.extend([(4, send_c), flip]);
+        let mut ack_c = sent(2, "c", 2);
+        ack_c.0 = 6;
+        events.push(ack_c);
+        events.push((
+            6,
+            Event::Sent {
+                producer: 1,
+                partition: 0,
+                value: "d".into(),
+                outcome: SendOutcome::Ok { offset: 1 },
+            },
+        ));
+        events.push(fault(
+            7,
+            "corrupt-read",
+            "partition 0 at 2: undecodable records: crc",
+        ));
+        let mut passing = events.clone();
+        passing.push(final_read(&[(0, "a"), (1, "d")]));
+        assert!(
+            check(&passing, DURABLE).ok(),
+            "{:?}",
+            check(&passing, DURABLE)
+        );
+        // Losing a record outside the batch is still a violation...
+        let mut lost = events.clone();
+        lost.push(final_read(&[(0, "x"), (1, "d")]));
+        assert!(check(&lost, DURABLE).safety[0].starts_with("inconsistent offset"));
+        // ...and so is a record acknowledged after the flip, and a corrupt read elsewhere.
+        let mut late = events.clone();
+        late.push(final_read(&[(0, "a")]));
+        assert!(check(&late, DURABLE).safety[0].starts_with("lost acknowledged write"));
+        let mut corrupt = passing.clone();
+        corrupt.push(fault(
+            8,
+            "corrupt-read",
+            "partition 0 at 0: undecodable records: crc",
+        ));
+        assert!(check(&corrupt, DURABLE).safety[0].starts_with("corrupt record served"));
+    }
+
+    #[test]
+    fn a_failed_fsync_excuses_only_acks_that_were_not_durable() {
+        let events = vec![
+            sent(1, "a", 0),
+            fault(2, "disk-fsync-eio", "broker 1 t-0/0.log"),
+            final_read(&[]),
+        ];
+        let not_durable = Promises {
+            durable_acks: false,
+            idempotent: true,
+        };
+        assert!(check(&events, not_durable).ok());
+        assert!(check(&events, DURABLE).safety[0].starts_with("lost acknowledged write"));
+        let full = vec![
+            sent(1, "a", 0),
+            fault(2, "disk-enospc", ""),
+            final_read(&[]),
+        ];
+        assert!(!check(&full, not_durable).ok());
     }
 
     #[test]

@@ -59,6 +59,13 @@ pub enum Event {
         to: i64,
     },
     Healed,
+    /// A bit flip at rest destroyed this batch of a partition's log (disk faults): its
+    /// records may be lost, and their offsets reused, without a violation.
+    DamagedBatch {
+        partition: i32,
+        first_offset: i64,
+        last_offset: i64,
+    },
     FinalRead {
         partition: i32,
         log_start: i64,

@@ -19,7 +19,7 @@ use crate::checker::{self, Promises, Verdict};
 use crate::fault_points::{self, Brokers, Harness};
 use crate::history::{Event, History};
 use crate::power::PowerSwitches;
-use crate::storage::SimDisks;
+use crate::storage::{DiskFaults, FaultWindow, SimDisks};
 use crate::workload::{self, Workload};
 
 /// Broker `n` (node.id `n`, from 1) lives at 10.0.1.n; its disk is `SimDisks` node `n`.
@@ -75,6 +75,8 @@ pub struct SimConfig {
     pub pauses: bool,
     pub network: bool,
     pub buggify: bool,
+    /// Disk errors the nemesis may inject (EIO, fsyncgate, ENOSPC, bit flips at rest).
+    pub disk_faults: DiskFaults,
 }
 
 impl SimConfig {
@@ -97,7 +99,17 @@ impl SimConfig {
             pauses: rng.gen_bool(0.5),
             network: rng.gen_bool(0.5),
             buggify: rng.gen_bool(0.5),
+            disk_faults: DiskFaults::default(),
         };
+        // Drawn last, so the draws above keep their meaning for every seed.
+        if rng.gen_bool(0.6) {
+            config.disk_faults = DiskFaults {
+                eio: rng.gen_bool(0.6),
+                fsyncgate: rng.gen_bool(0.7),
+                enospc: rng.gen_bool(0.5),
+                bit_flips: rng.gen_bool(0.5),
+            };
+        }
         if canary.is_some() {
             // A canary needs the conditions its bug shows under: durable acks (so losing one is
             // a violation), idempotence, crashes and retries.
@@ -107,6 +119,11 @@ impl SimConfig {
             config.kills = true;
             config.buggify = true;
             config.retention_bytes = None;
+        }
+        if canary == Some(Canary::AckAfterFailedSync) {
+            // Its bug needs failing fsyncs that drop the dirty bytes.
+            config.disk_faults.eio = true;
+            config.disk_faults.fsyncgate = true;
         }
         if canary == Some(Canary::AckUnsyncedSingleRecord) {
             // The bug needs an append to arrive while another's fsync is in flight: several
@@ -279,7 +296,24 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         )),
     );
 
-    let disks = SimDisks::new();
+    let disks = SimDisks::with_seed(seed);
+    {
+        let history = history.clone();
+        disks.set_fault_sink(move |fault| {
+            history.record(
+                started.elapsed().as_millis() as u64,
+                Event::Fault {
+                    kind: fault.kind.name(),
+                    detail: format!(
+                        "broker {} {} {:?}",
+                        fault.node,
+                        fault.path.display(),
+                        fault.kind
+                    ),
+                },
+            )
+        });
+    }
     let power = PowerSwitches::default();
     let brokers: Vec<Broker> = (1..=config.brokers)
         .map(|node_id| start_broker(&handle, &config, &disks, &power, node_id))
@@ -416,6 +450,12 @@ async fn nemesis(
     if config.network {
         kinds.extend(["clog", "net", "reset"]);
     }
+    if config.disk_faults.eio {
+        kinds.push("disk-eio");
+    }
+    if config.disk_faults.enospc {
+        kinds.push("disk-full");
+    }
     while !kinds.is_empty() {
         let wait = Duration::from_millis(rng.gen_range(300..2500));
         if Instant::now() + wait >= until {
@@ -431,6 +471,9 @@ async fn nemesis(
                 handle.kill(broker);
                 let outcome = disks.crash(target.node_id, &mut rng);
                 fault("kill", format!("{name}; disk {outcome:?}"));
+                if config.disk_faults.bit_flips && rng.gen_bool(0.5) {
+                    flip_bit(disks, target.node_id, history, w, &mut rng);
+                }
                 tokio::time::sleep(hold).await;
                 handle.restart(broker);
                 fault("restart", name.clone());
@@ -471,11 +514,67 @@ async fn nemesis(
                 net.reset_node(client);
                 fault("reset", format!("connections of {client}"));
             }
+            "disk-eio" => {
+                // Each injected error is recorded by the disks' fault sink.
+                let window = FaultWindow {
+                    write_eio: rng.gen_range(0.0..0.05),
+                    fsync_eio: rng.gen_range(0.05..0.5),
+                    fsyncgate: config.disk_faults.fsyncgate,
+                    capacity_bytes: None,
+                };
+                disks.set_window(target.node_id, window);
+                fault("disk-eio-window", format!("{name} {window:?}"));
+                tokio::time::sleep(hold).await;
+                disks.set_window(target.node_id, FaultWindow::default());
+                fault("disk-heal", name.clone());
+            }
+            "disk-full" => {
+                let used = disks.total_bytes(target.node_id);
+                let capacity = used + rng.gen_range(0..16 * 1024);
+                disks.set_window(
+                    target.node_id,
+                    FaultWindow {
+                        capacity_bytes: Some(capacity),
+                        ..FaultWindow::default()
+                    },
+                );
+                fault(
+                    "disk-full",
+                    format!("{name} capacity {capacity} bytes, {used} used"),
+                );
+                tokio::time::sleep(hold).await;
+                disks.set_window(target.node_id, FaultWindow::default());
+                fault("disk-heal", name.clone());
+            }
             other => unreachable!("unknown fault kind {other}"),
         }
     }
     let remaining = until.saturating_duration_since(Instant::now());
     tokio::time::sleep(remaining).await;
+}
+
+/// Flips a bit in a synced file of a node that is down; a flip in a segment records the batch
+/// it destroyed, which the checker excuses (the flip itself is recorded by the fault sink).
+fn flip_bit(disks: &SimDisks, node_id: u64, history: &History, w: &Workload, rng: &mut impl Rng) {
+    let Some((_, Some(damaged))) = disks.flip_bit_at_rest(node_id, rng) else {
+        return;
+    };
+    // Partition directories are `<topic>-<partition>`.
+    let partition = damaged
+        .dir
+        .to_string_lossy()
+        .rsplit_once('-')
+        .and_then(|(_, n)| n.parse().ok());
+    if let Some(partition) = partition {
+        history.record(
+            w.now_ms(),
+            Event::DamagedBatch {
+                partition,
+                first_offset: damaged.first_offset,
+                last_offset: damaged.last_offset,
+            },
+        );
+    }
 }
 
 /// One broker node of the simulated cluster.

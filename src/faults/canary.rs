@@ -12,6 +12,9 @@ pub enum Canary {
     SkipIdempotenceCheck,
     /// Opening a partition after a restart drops its last batch.
     DropLastBatchOnRestart,
+    /// A produce waiting on a sync that failed is acknowledged anyway (as if the retried
+    /// fsync, which succeeds after fsyncgate dropped the bytes, had made it durable).
+    AckAfterFailedSync,
     /// Group commit: when a sync completes, a single one-record batch appended while it was in
     /// flight is acknowledged too, before its own bytes are synced (a hand-made bug that once
     /// survived 3,399 seeds of random crashes).
@@ -19,11 +22,12 @@ pub enum Canary {
 }
 
 impl Canary {
-    pub const ALL: [Canary; 5] = [
+    pub const ALL: [Canary; 6] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
         Canary::DropLastBatchOnRestart,
+        Canary::AckAfterFailedSync,
         Canary::AckUnsyncedSingleRecord,
     ];
 
@@ -33,6 +37,7 @@ impl Canary {
             Canary::ReuseOffsetAfterRecovery => "reuse-offset-after-recovery",
             Canary::SkipIdempotenceCheck => "skip-idempotence-check",
             Canary::DropLastBatchOnRestart => "drop-last-batch-on-restart",
+            Canary::AckAfterFailedSync => "ack-after-failed-sync",
             Canary::AckUnsyncedSingleRecord => "ack-unsynced-single-record",
         }
     }

@@ -874,7 +874,10 @@ impl Partitions {
         if close_next {
             self.continue_close(ctx, &tp);
         } else if !was_opening {
-            self.schedule_flush(ctx, &tp);
+            match error {
+                None => self.schedule_flush(ctx, &tp),
+                Some(error) => self.sync_failed(ctx, &tp, error),
+            }
         } else {
             match error {
                 None => {
@@ -890,18 +893,54 @@ impl Partitions {
     /// The first persist job of an opening log failed: the partition goes offline as a failed
     /// open does (KAFKA_STORAGE_ERROR, retried later).
     fn open_failed(&mut self, ctx: PCtx, tp: &TopicPartition, error: String) {
-        let replica = self.replicas.remove(tp).expect("opening above");
+        if !disk_full::is_storage_full_message(&error) {
+            // A full disk is logged once per episode by `take_offline`.
+            tracing::error!(?tp, %error, "cannot make a partition log's recovery durable; it answers KAFKA_STORAGE_ERROR until a retry opens it");
+        }
+        self.take_offline(ctx, tp, error);
+    }
+
+    /// A flush job of an open log failed (issue 11, disk errors). After a failed fsync the
+    /// kernel may have dropped the dirty bytes (fsyncgate), so the log in memory may claim
+    /// bytes the disk does not hold, and a retried fsync would succeed without them: the log
+    /// must never sync again and acknowledge. The waiters of the failed sync were refused
+    /// (KAFKA_STORAGE_ERROR) by `finish_sync`; the partition goes offline — appends arriving
+    /// meanwhile are refused with KAFKA_STORAGE_ERROR — and a retry reopens it from what its
+    /// files hold, cut to its last good sync (`Log::cut_at_open`, carried by the open's
+    /// persist job): a kernel that keeps the failed pages readable cannot bring back bytes
+    /// that are not on disk.
+    fn sync_failed(&mut self, ctx: PCtx, tp: &TopicPartition, error: String) {
+        if !disk_full::is_storage_full_message(&error) {
+            tracing::error!(?tp, %error, "partition log sync failed; it answers KAFKA_STORAGE_ERROR until a retry reopens it cut to its last good sync");
+        }
+        self.take_offline(ctx, tp, error);
+    }
+
+    /// Drops `tp`'s replica without a clean close and records it offline (retried after
+    /// `OFFLINE_LOG_RETRY_MS`); anything still waiting on it is refused.
+    fn take_offline(&mut self, ctx: PCtx, tp: &TopicPartition, error: String) {
+        let replica = self.replicas.remove(tp).expect("the caller found it");
         self.by_id.remove(&replica.id);
         ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
         let config = replica.log().config().clone();
         if disk_full::is_storage_full_message(&error) {
             self.report_out_of_space(ctx, tp, &replica.log().dir().display().to_string());
-        } else {
-            tracing::error!(?tp, %error, "cannot make a partition log's recovery durable; it answers KAFKA_STORAGE_ERROR until a retry opens it");
         }
-        let cut_to = replica.cut_on_open();
-        // It took no append, so nothing waits on it.
-        drop(replica.abandon());
+        // Where the reopen cuts: an open that failed keeps the cut it was asked for; a log
+        // whose sync failed is cut to its last good sync, since after a failed fsync the page
+        // cache may show bytes the disk lost (fsyncgate) and none of them was acknowledged.
+        let cut_to = if replica.is_opening() {
+            replica.cut_on_open()
+        } else {
+            replica.reopen_cut()
+        };
+        let (produce, log_start) = replica.abandon();
+        for waiter in produce {
+            self.complete_waiter(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
+        }
+        for waiter in log_start {
+            self.complete_log_start(ctx, waiter, Some(ErrorCode::KAFKA_STORAGE_ERROR));
+        }
         self.offline
             .failed_cut(tp.clone(), config, error, cut_to, ctx.now.mono_ms);
         self.wake_fetches(ctx, tp);

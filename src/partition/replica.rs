@@ -589,9 +589,17 @@ impl Replica {
                 self.sync_out_of_space = disk_full::is_storage_full_message(&error);
                 self.failed = true;
                 self.log.mark_failed();
+                let waiters = self.commit.failed();
+                if faults::canary(Canary::AckAfterFailedSync) {
+                    // Planted bug: the waiters of the failed sync are acknowledged anyway.
+                    return SyncOutcome {
+                        durable: waiters,
+                        failed: Vec::new(),
+                    };
+                }
                 SyncOutcome {
                     durable: Vec::new(),
-                    failed: self.commit.failed(),
+                    failed: waiters,
                 }
             }
         }
@@ -652,11 +660,10 @@ impl Replica {
         (done.into_iter().map(|(_, w)| w).collect(), Vec::new())
     }
 
-    /// Whether the log failed and can be reopened to recover: a failed segment roll (out of
-    /// descriptors) or append, or a sync that failed for want of space (issue 11: a full disk
-    /// kept it failed until a restart). After a failed fsync the page cache may hold bytes the
-    /// disk does not, so that reopen cuts the log to its last good sync ([`Self::reopen_cut`]).
-    /// Any other failed sync (a broken disk) is not reopened on its own.
+    /// Whether the log failed on a write and can be reopened to recover: a failed segment roll
+    /// (out of descriptors) or append (out of space). A failed sync takes the partition
+    /// offline at once instead (`Partitions::sync_failed` in actor.rs), and its reopen cuts the
+    /// log to its last good sync ([`Self::reopen_cut`]).
     pub fn reopenable_after_failure(&self) -> bool {
         self.log.is_failed()
             && (!self.failed || self.sync_out_of_space)

@@ -496,16 +496,42 @@ fn a_failed_sync_fails_the_waiters_and_the_log() {
     h.ensure(&a, config(None));
     let (id, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"1"))]));
     let (token, _) = syncs(&effects)[0].clone();
+    // fsyncgate: the failed fsync dropped the dirty bytes, and a retried one would succeed.
+    let segment = Path::new("a-0/00000000000000000000.log");
+    assert!(h.mem.drop_unsynced(segment) > 0);
     let mut effects = h.step(Input::Synced {
         token,
         result: Err("EIO".into()),
     });
     let results = produce_results(take_reply(&mut effects, id).unwrap());
     assert_eq!(results[0].1.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
+    // Offline: appends are refused, never acknowledged on the log that lost its bytes.
+    assert!(h.actor.replica(&a).is_none());
+    assert_eq!(h.actor.offline_count(), 1);
     assert_eq!(
         h.produce_one(1, &a, plain(b"2")).error_code,
         ErrorCode::KAFKA_STORAGE_ERROR
     );
+    // After the retry delay it is reopened from what the disk holds: the dropped record is
+    // gone, so the next append takes offset 0 again (it was never acknowledged).
+    h.now.mono_ms += crate::limits::OFFLINE_LOG_RETRY_MS;
+    h.now.unix_ms += crate::limits::OFFLINE_LOG_RETRY_MS as i64;
+    let (id, mut effects) = h.send(produce(-1, vec![(a.clone(), plain(b"3"))]));
+    let reply = loop {
+        // The reopen's persist job, then the append's sync.
+        if let Some(reply) = take_reply(&mut effects, id) {
+            break reply;
+        }
+        let due = syncs(&effects);
+        assert!(!due.is_empty(), "nothing left to run: {effects:?}");
+        effects = h.complete(due);
+    };
+    let retried = produce_results(reply).remove(0).1;
+    assert_eq!(
+        (retried.error_code, retried.base_offset.0),
+        (ErrorCode::NONE, 0)
+    );
+    assert_eq!(h.actor.offline_count(), 0);
 }
 
 #[test]

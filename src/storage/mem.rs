@@ -182,6 +182,29 @@ impl MemStorage {
         torn
     }
 
+    /// Fault injection (the simulator's fsyncgate): reverts one file's live bytes to its
+    /// durable bytes, as a kernel that dropped a file's dirty pages after a failed writeback.
+    /// Open handles stay valid (unlike [`MemStorage::crash`]) and see the shorter file. Returns
+    /// how many live bytes differed from the durable ones (0 when the file was clean or absent).
+    pub fn drop_unsynced(&self, path: &Path) -> u64 {
+        let Ok(path) = checked_relative(path) else {
+            return 0;
+        };
+        let namespace = self.namespace();
+        let Some(inode) = namespace.files.get(&path) else {
+            return 0;
+        };
+        let mut inode = lock(inode);
+        let before = inode.live.len() as u64;
+        let changed = inode.durable_copy.is_some() || inode.live.len() != inode.durable_len;
+        inode.revert_to_durable();
+        if changed {
+            before.abs_diff(inode.live.len() as u64).max(1)
+        } else {
+            0
+        }
+    }
+
     /// Live bytes of all files.
     pub fn total_bytes(&self) -> u64 {
         let namespace = self.namespace();
@@ -752,6 +775,24 @@ mod tests {
         mem.sync_dir(p("t-0")).unwrap();
         mem.forbid_sync(true);
         let _ = file.sync();
+    }
+
+    #[test]
+    fn drop_unsynced_reverts_one_file_and_keeps_handles() {
+        let storage = storage_with_dir();
+        let file = storage.open(p("t-0/seg"), true).unwrap();
+        file.append(b"kept").unwrap();
+        file.sync().unwrap();
+        file.append(b"-dirty").unwrap();
+        let other = storage.open(p("t-0/other"), true).unwrap();
+        other.append(b"untouched").unwrap();
+        assert_eq!(storage.drop_unsynced(p("t-0/seg")), 6);
+        assert_eq!(storage.read_file(p("t-0/seg")).unwrap(), b"kept");
+        assert_eq!(file.len_bytes().unwrap(), 4);
+        file.sync().unwrap();
+        assert_eq!(storage.read_file(p("t-0/other")).unwrap(), b"untouched");
+        assert_eq!(storage.drop_unsynced(p("t-0/seg")), 0);
+        assert_eq!(storage.drop_unsynced(p("t-0/absent")), 0);
     }
 
     #[test]

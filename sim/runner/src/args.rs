@@ -27,7 +27,8 @@ OPTIONS:
     --sim-secs S      simulated seconds of workload and faults per seed (default 30)
     --canary NAME     switch on a planted bug, to check that the checker catches it:
                       ack-before-fsync, reuse-offset-after-recovery, skip-idempotence-check,
-                      drop-last-batch-on-restart, ack-unsynced-single-record
+                      drop-last-batch-on-restart, ack-unsynced-single-record,
+                      ack-after-failed-sync
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)
@@ -54,7 +55,9 @@ OUTPUT, one line per seed:
              stop with the workload, retention deletes, and a crash can lose acknowledged
              records that were not durable yet. The checker, not these counts, judges the run
     faults   nemesis events: each kill, restart, pause, resume, clog, unclog, network change
-             and connection reset counts one (a kill and its restart are two), and any
+             and connection reset counts one (a kill and its restart are two), each disk
+             error injected (disk-write-eio, disk-fsync-eio, disk-enospc, disk-bit-flip, and
+             the disk-eio-window / disk-full / disk-heal windows around them), and any
              corrupt record a consumer was served. A point crash counts here too (its
              kill and restart)
     points   named fault points that fired (each crash point, slow fsync, … once)
