@@ -1,22 +1,85 @@
 //! Checks a run's [`History`] for delivery-guarantee violations, Jepsen style.
 //!
-//! What may legitimately happen depends on what the configuration promises: with acks=all and
-//! the fsync-before-ack flush policy an acknowledged record survives any crash; otherwise a
-//! crash may lose (and later reuse) offsets that were acknowledged. Consumers may always see
-//! records that a crash later loses (the high watermark of one node is its log end, as in
-//! Kafka), so polls are compared with the final log only in runs without crashes.
+//! What may legitimately happen depends on what the configuration promises, per producer: an
+//! acks=all producer's acknowledged records survive any crash under the fsync-before-ack flush
+//! policy; otherwise a crash may lose (and later reuse) offsets that were acknowledged. acks=0
+//! sends have no acknowledgement at all. Consumers may always see records that a crash later
+//! loses (the high watermark of one node is its log end, as in Kafka), so polls are compared
+//! with the final log only in runs without crashes, and a re-read offset must return what it
+//! returned before when no crash ran or the record is a durable acknowledged one.
+//!
+//! Liveness: a produce request (acks 1 or all) written once the cluster has been healthy for
+//! [`SETTLE_MS`] must be answered, with success or an error, within
+//! [`PRODUCE_ANSWER_BOUND_MS`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::history::{Event, SendOutcome};
+use crate::history::{Event, RequestEnd, SendOutcome};
+
+/// After `Event::Healed`, the cluster gets this long to recover before requests are held to
+/// the liveness bound (a restarted broker recovers its log first).
+pub const SETTLE_MS: u64 = 3000;
+/// A produce request written after the settle time must be answered within this long: the
+/// broker's request timeout (2 s, `timeout.ms`) plus a margin. The workload's producers wait
+/// exactly this long before giving up on an answer.
+pub const PRODUCE_ANSWER_BOUND_MS: u64 = 5000;
 
 /// What the run's configuration promises.
 #[derive(Clone, Copy, Debug)]
 pub struct Promises {
-    /// acks=all + fsync before ack: acknowledged records survive crashes.
+    /// fsync before acknowledging acks=all: an acks=all producer's acknowledged records
+    /// survive crashes.
     pub durable_acks: bool,
-    /// Idempotent producers: no duplicates.
+    /// Whether producers without an `Event::Producer` are idempotent (no duplicates).
     pub idempotent: bool,
+}
+
+/// Each producer's acks and idempotence, from its `Event::Producer` (acks=all and the run's
+/// idempotence when it has none), and which producer sent each value.
+struct Producers {
+    settings: BTreeMap<u32, (i16, bool)>,
+    value_producer: BTreeMap<String, u32>,
+    default_idempotent: bool,
+}
+
+impl Producers {
+    fn of(events: &[(u64, Event)], promises: Promises) -> Self {
+        let mut producers = Producers {
+            settings: BTreeMap::new(),
+            value_producer: BTreeMap::new(),
+            default_idempotent: promises.idempotent,
+        };
+        for (_, event) in events {
+            match event {
+                Event::Producer {
+                    producer,
+                    acks,
+                    idempotent,
+                    ..
+                } => {
+                    producers.settings.insert(*producer, (*acks, *idempotent));
+                }
+                Event::Send {
+                    producer, value, ..
+                } => {
+                    producers.value_producer.insert(value.clone(), *producer);
+                }
+                _ => {}
+            }
+        }
+        producers
+    }
+
+    fn acks(&self, producer: u32) -> i16 {
+        self.settings.get(&producer).map_or(-1, |s| s.0)
+    }
+
+    fn idempotent_value(&self, value: &str) -> bool {
+        self.value_producer
+            .get(value)
+            .and_then(|p| self.settings.get(p))
+            .map_or(self.default_idempotent, |s| s.1)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -65,8 +128,12 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     let crashed = events
         .iter()
         .any(|(_, e)| matches!(e, Event::Fault { kind: "kill", .. }));
-    // Acknowledged records must stay where they were acknowledged unless a crash may lose them.
-    let acks_are_binding = promises.durable_acks || !crashed;
+    let producers = Producers::of(events, promises);
+    // A producer's acknowledged records must stay where they were acknowledged unless a crash
+    // may lose them.
+    let durable = |producer: u32| promises.durable_acks && producers.acks(producer) == -1;
+    let acks_are_binding = |producer: u32| durable(producer) || !crashed;
+    check_request_liveness(&mut verdict.liveness, events);
 
     let mut finals: BTreeMap<i32, (i64, i64, BTreeMap<i64, String>)> = BTreeMap::new();
     let mut safety = Report {
@@ -106,6 +173,8 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
 
     // One offset → one value, among acknowledgements (and against the final log).
     let mut acked: BTreeMap<(i32, i64), String> = BTreeMap::new();
+    // Acknowledged records no crash may lose: a re-read must find them unchanged.
+    let mut durable_acked: BTreeMap<(i32, i64), String> = BTreeMap::new();
     let mut last_ack_of_producer: BTreeMap<u32, (i64, String)> = BTreeMap::new();
     for (at_ms, event) in events {
         let Event::Sent {
@@ -117,7 +186,10 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         else {
             continue;
         };
-        if acks_are_binding {
+        if durable(*producer) {
+            durable_acked.insert((*partition, *offset), value.clone());
+        }
+        if acks_are_binding(*producer) {
             if let Some(other) = acked.insert((*partition, *offset), value.clone()) {
                 if &other != value {
                     safety.add(
@@ -149,11 +221,14 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         }
     }
 
-    // Duplicates: one value at two offsets.
-    if promises.idempotent {
+    // Duplicates: one value of an idempotent producer at two offsets.
+    {
         for (partition, (_, _, records)) in &finals {
             let mut seen: BTreeMap<&str, i64> = BTreeMap::new();
             for (offset, value) in records {
+                if !producers.idempotent_value(value) {
+                    continue;
+                }
                 if let Some(first) = seen.insert(value, *offset) {
                     safety.add(
                         "duplicate with idempotence",
@@ -169,6 +244,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         events,
         if crashed { None } else { Some(&finals) },
     );
+    check_rereads(&mut safety, events, crashed, &durable_acked);
     safety.finish();
     verdict
 }
@@ -215,6 +291,11 @@ fn check_polls(
                 consumer,
                 partition,
                 ..
+            }
+            | Event::Seek {
+                consumer,
+                partition,
+                ..
             } => {
                 position.remove(&(*consumer, *partition));
             }
@@ -250,6 +331,95 @@ fn check_polls(
                 );
             }
         }
+    }
+}
+
+/// A re-read offset returns what it returned before, whenever that is promised: in a run
+/// without crashes, or for a record acknowledged durably at that offset.
+fn check_rereads(
+    report: &mut Report<'_>,
+    events: &[(u64, Event)],
+    crashed: bool,
+    durable_acked: &BTreeMap<(i32, i64), String>,
+) {
+    let mut first_read: BTreeMap<(i32, i64), &str> = BTreeMap::new();
+    for (at_ms, event) in events {
+        let Event::Poll {
+            consumer,
+            partition,
+            offset,
+            value,
+        } = event
+        else {
+            continue;
+        };
+        let key = (*partition, *offset);
+        let first = *first_read.entry(key).or_insert(value.as_str());
+        let promised = !crashed || durable_acked.get(&key).map(String::as_str) == Some(first);
+        if first != value && promised {
+            report.add(
+                "re-read differs",
+                format!("consumer {consumer} read p{partition}@{offset} as {value}, earlier as {first} (t={at_ms}ms)"),
+            );
+        }
+    }
+}
+
+/// Every produce request that expects an answer and was written once the cluster had settled
+/// after healing ends with an answer within [`PRODUCE_ANSWER_BOUND_MS`]: a request stuck
+/// forever, or one the client gave up on, is a liveness failure rather than an unknown outcome.
+fn check_request_liveness(liveness: &mut Vec<String>, events: &[(u64, Event)]) {
+    let Some(healed_ms) = events
+        .iter()
+        .find_map(|(at, e)| matches!(e, Event::Healed).then_some(*at))
+    else {
+        return;
+    };
+    let mut ends: BTreeMap<(u32, u64), (u64, &RequestEnd)> = BTreeMap::new();
+    for (at_ms, event) in events {
+        if let Event::Answered {
+            producer,
+            request,
+            end,
+        } = event
+        {
+            ends.insert((*producer, *request), (*at_ms, end));
+        }
+    }
+    let mut failures = Vec::new();
+    for (at_ms, event) in events {
+        let Event::Request {
+            producer,
+            request,
+            acks,
+        } = event
+        else {
+            continue;
+        };
+        if *acks == 0 || *at_ms < healed_ms + SETTLE_MS {
+            continue;
+        }
+        let what = format!("produce request {request} of producer {producer} (acks={acks}) written at {at_ms}ms, after healing at {healed_ms}ms");
+        match ends.get(&(*producer, *request)) {
+            None => failures.push(format!("{what}: never ended")),
+            Some((_, RequestEnd::Lost { why })) => {
+                failures.push(format!("{what}: no answer ({why})"))
+            }
+            Some((end_ms, RequestEnd::Answer { .. }))
+                if end_ms - at_ms > PRODUCE_ANSWER_BOUND_MS =>
+            {
+                failures.push(format!("{what}: answered only at {end_ms}ms"))
+            }
+            Some(_) => {}
+        }
+    }
+    let total = failures.len();
+    liveness.extend(failures.into_iter().take(REPORTED_PER_CHECK_MAX));
+    if total > REPORTED_PER_CHECK_MAX {
+        liveness.push(format!(
+            "produce liveness: … and {} more",
+            total - REPORTED_PER_CHECK_MAX
+        ));
     }
 }
 
