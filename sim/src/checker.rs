@@ -552,4 +552,219 @@ mod tests {
         .ok());
         assert!(!check(&events, DURABLE).ok());
     }
+
+    fn producer(producer: u32, acks: i16, idempotent: bool) -> (u64, Event) {
+        (
+            0,
+            Event::Producer {
+                producer,
+                partition: 0,
+                acks,
+                idempotent,
+            },
+        )
+    }
+
+    fn send(producer: u32, value: &str) -> (u64, Event) {
+        (
+            0,
+            Event::Send {
+                producer,
+                partition: 0,
+                value: value.into(),
+            },
+        )
+    }
+
+    fn poll(at_ms: u64, offset: i64, value: &str) -> (u64, Event) {
+        (
+            at_ms,
+            Event::Poll {
+                consumer: 0,
+                partition: 0,
+                offset,
+                value: value.into(),
+            },
+        )
+    }
+
+    fn kill(at_ms: u64) -> (u64, Event) {
+        (
+            at_ms,
+            Event::Fault {
+                kind: "kill",
+                detail: String::new(),
+            },
+        )
+    }
+
+    fn request(at_ms: u64, request: u64, acks: i16) -> (u64, Event) {
+        (
+            at_ms,
+            Event::Request {
+                producer: 1,
+                request,
+                acks,
+            },
+        )
+    }
+
+    fn answered(at_ms: u64, request: u64, end: RequestEnd) -> (u64, Event) {
+        (
+            at_ms,
+            Event::Answered {
+                producer: 1,
+                request,
+                end,
+            },
+        )
+    }
+
+    const HEALED_MS: u64 = 10_000;
+    const HEALTHY_MS: u64 = HEALED_MS + SETTLE_MS;
+
+    fn healed() -> (u64, Event) {
+        (HEALED_MS, Event::Healed)
+    }
+
+    #[test]
+    fn a_produce_stuck_after_healing_is_a_liveness_failure_and_before_healing_is_not() {
+        // Written on a healthy cluster, never answered.
+        let stuck = vec![healed(), request(HEALTHY_MS + 1, 7, -1)];
+        let verdict = check(&stuck, DURABLE);
+        assert!(verdict.safety.is_empty(), "{:?}", verdict.safety);
+        assert_eq!(verdict.liveness.len(), 1, "{:?}", verdict.liveness);
+        assert!(verdict.liveness[0].contains("never ended"));
+        // The client gave up waiting: also a liveness failure, not an unknown outcome.
+        let timed_out = vec![
+            healed(),
+            request(HEALTHY_MS + 1, 7, 1),
+            answered(
+                HEALTHY_MS + 1 + PRODUCE_ANSWER_BOUND_MS,
+                7,
+                RequestEnd::Lost {
+                    why: "timeout".into(),
+                },
+            ),
+        ];
+        assert!(check(&timed_out, DURABLE).liveness[0].contains("no answer"));
+        // Answered, but later than the bound.
+        let late = vec![
+            healed(),
+            request(HEALTHY_MS, 7, -1),
+            answered(
+                HEALTHY_MS + PRODUCE_ANSWER_BOUND_MS + 1,
+                7,
+                RequestEnd::Answer { code: 0 },
+            ),
+        ];
+        assert!(check(&late, DURABLE).liveness[0].contains("answered only"));
+        // The same stuck request before healing (or during the settle time), an acks=0 request,
+        // and one the client dropped on purpose are all fine.
+        for fine in [
+            vec![request(HEALED_MS - 1, 7, -1), healed()],
+            vec![healed(), request(HEALTHY_MS - 1, 7, -1)],
+            vec![healed(), request(HEALTHY_MS + 1, 7, 0)],
+            vec![
+                healed(),
+                request(HEALTHY_MS + 1, 7, -1),
+                answered(HEALTHY_MS + 2, 7, RequestEnd::ClientDropped),
+            ],
+            vec![
+                healed(),
+                request(HEALTHY_MS + 1, 7, -1),
+                answered(HEALTHY_MS + 20, 7, RequestEnd::Answer { code: 7 }),
+            ],
+        ] {
+            assert!(check(&fine, DURABLE).ok(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn only_an_acks_all_producer_binds_across_a_crash() {
+        // A batch of two records acknowledged at base offset 0, lost by a crash.
+        let history = |acks: i16| {
+            vec![
+                producer(1, acks, false),
+                sent(1, "a", 0),
+                sent(1, "b", 1),
+                kill(2),
+                final_read(&[]),
+            ]
+        };
+        assert!(check(&history(1), DURABLE).ok());
+        let verdict = check(&history(-1), DURABLE);
+        assert!(verdict.safety[0].starts_with("lost acknowledged write"));
+        // Without the crash, acks=1 binds too.
+        let no_crash = vec![producer(1, 1, false), sent(1, "a", 0), final_read(&[])];
+        assert!(check(&no_crash, DURABLE).safety[0].starts_with("lost acknowledged write"));
+    }
+
+    #[test]
+    fn duplicates_count_only_for_idempotent_producers() {
+        let history = |idempotent: bool| {
+            vec![
+                producer(1, -1, idempotent),
+                send(1, "a"),
+                sent(1, "a", 0),
+                final_read(&[(0, "a"), (1, "a")]),
+            ]
+        };
+        assert!(check(&history(false), DURABLE).ok());
+        assert!(check(&history(true), DURABLE).safety[0].starts_with("duplicate with idempotence"));
+    }
+
+    #[test]
+    fn a_seek_back_is_not_a_poll_going_back() {
+        let seek = (
+            4,
+            Event::Seek {
+                consumer: 0,
+                partition: 0,
+                from: 2,
+                to: 0,
+            },
+        );
+        let events = vec![
+            sent(1, "a", 0),
+            sent(1, "b", 1),
+            poll(2, 0, "a"),
+            poll(3, 1, "b"),
+            seek,
+            poll(5, 0, "a"),
+            poll(6, 1, "b"),
+            final_read(&[(0, "a"), (1, "b")]),
+        ];
+        assert!(check(&events, DURABLE).ok());
+    }
+
+    #[test]
+    fn a_re_read_must_return_what_a_durable_record_returned_before() {
+        // A crash ran, so polls are not compared with the final log; the record at offset 0 was
+        // acknowledged durably, so reading it again must give the same value.
+        let history = |acks: i16| {
+            vec![
+                producer(1, acks, true),
+                sent(1, "a", 0),
+                poll(2, 0, "a"),
+                kill(3),
+                (
+                    4,
+                    Event::Seek {
+                        consumer: 0,
+                        partition: 0,
+                        from: 1,
+                        to: 0,
+                    },
+                ),
+                poll(5, 0, "x"),
+                final_read(&[(0, "a")]),
+            ]
+        };
+        let verdict = check(&history(-1), DURABLE);
+        assert_eq!(verdict.safety.len(), 1, "{:?}", verdict.safety);
+        assert!(verdict.safety[0].starts_with("re-read differs"));
+        // Not durable (acks=1): the crash may have replaced it.
+        assert!(check(&history(1), DURABLE).ok());
+    }
 }

@@ -15,7 +15,7 @@ use crate::client::{CallError, Connection};
 use crate::history::Event;
 
 /// Chance per fetch that the consumer seeks back to re-read.
-const SEEK_BACK_PROBABILITY: f64 = 0.01;
+const SEEK_BACK_PROBABILITY: f64 = 0.005;
 /// How far back a seek to an offset already read goes at most (the log start is the other
 /// target, less often: a full re-read costs the whole log).
 const SEEK_BACK_OFFSETS_MAX: i64 = 500;
@@ -86,7 +86,7 @@ pub async fn consumer(w: Workload, id: u32, partition: i32, until: Instant) {
         };
         if madsim::rand::thread_rng().gen_bool(SEEK_BACK_PROBABILITY) {
             let to = match read_from {
-                Some(first) if first < next && madsim::rand::thread_rng().gen_bool(0.8) => {
+                Some(first) if first < next && madsim::rand::thread_rng().gen_bool(0.9) => {
                     let lowest = first.max(next - SEEK_BACK_OFFSETS_MAX);
                     Some(madsim::rand::thread_rng().gen_range(lowest..next))
                 }
