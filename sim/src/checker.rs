@@ -1,10 +1,16 @@
 //! Checks a run's [`History`] for delivery-guarantee violations, Jepsen style.
 //!
-//! What may legitimately happen depends on what the configuration promises: with acks=all and
-//! the fsync-before-ack flush policy an acknowledged record survives any crash; otherwise a
-//! crash may lose (and later reuse) offsets that were acknowledged. Consumers may always see
-//! records that a crash later loses (the high watermark of one node is its log end, as in
-//! Kafka), so polls are compared with the final log only in runs without crashes.
+//! What may legitimately happen depends on what the configuration promises, per producer: an
+//! acks=all producer's acknowledged records survive any crash under the fsync-before-ack flush
+//! policy; otherwise a crash may lose (and later reuse) offsets that were acknowledged. acks=0
+//! sends have no acknowledgement at all. Consumers may always see records that a crash later
+//! loses (the high watermark of one node is its log end, as in Kafka), so polls are compared
+//! with the final log only in runs without crashes, and a re-read offset must return what it
+//! returned before when no crash ran or the record is a durable acknowledged one.
+//!
+//! Liveness: a produce request (acks 1 or all) written once the cluster has been healthy for
+//! [`SETTLE_MS`] must be answered, with success or an error, within
+//! [`PRODUCE_ANSWER_BOUND_MS`].
 //!
 //! Disk errors (`sim/src/storage.rs`): a failed fsync may drop unsynced bytes (fsyncgate), so
 //! it counts as a crash for what was acknowledged without durability; acknowledgements that a
@@ -15,15 +21,72 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::history::{Event, SendOutcome};
+use crate::history::{Event, RequestEnd, SendOutcome};
+
+/// After `Event::Healed`, the cluster gets this long to recover before requests are held to
+/// the liveness bound (a restarted broker recovers its log first).
+pub const SETTLE_MS: u64 = 3000;
+/// A produce request written after the settle time must be answered within this long: the
+/// broker's request timeout (2 s, `timeout.ms`) plus a margin. The workload's producers wait
+/// exactly this long before giving up on an answer.
+pub const PRODUCE_ANSWER_BOUND_MS: u64 = 5000;
 
 /// What the run's configuration promises.
 #[derive(Clone, Copy, Debug)]
 pub struct Promises {
-    /// acks=all + fsync before ack: acknowledged records survive crashes.
+    /// fsync before acknowledging acks=all: an acks=all producer's acknowledged records
+    /// survive crashes.
     pub durable_acks: bool,
-    /// Idempotent producers: no duplicates.
+    /// Whether producers without an `Event::Producer` are idempotent (no duplicates).
     pub idempotent: bool,
+}
+
+/// Each producer's acks and idempotence, from its `Event::Producer` (acks=all and the run's
+/// idempotence when it has none), and which producer sent each value.
+struct Producers {
+    settings: BTreeMap<u32, (i16, bool)>,
+    value_producer: BTreeMap<String, u32>,
+    default_idempotent: bool,
+}
+
+impl Producers {
+    fn of(events: &[(u64, Event)], promises: Promises) -> Self {
+        let mut producers = Producers {
+            settings: BTreeMap::new(),
+            value_producer: BTreeMap::new(),
+            default_idempotent: promises.idempotent,
+        };
+        for (_, event) in events {
+            match event {
+                Event::Producer {
+                    producer,
+                    acks,
+                    idempotent,
+                    ..
+                } => {
+                    producers.settings.insert(*producer, (*acks, *idempotent));
+                }
+                Event::Send {
+                    producer, value, ..
+                } => {
+                    producers.value_producer.insert(value.clone(), *producer);
+                }
+                _ => {}
+            }
+        }
+        producers
+    }
+
+    fn acks(&self, producer: u32) -> i16 {
+        self.settings.get(&producer).map_or(-1, |s| s.0)
+    }
+
+    fn idempotent_value(&self, value: &str) -> bool {
+        self.value_producer
+            .get(value)
+            .and_then(|p| self.settings.get(p))
+            .map_or(self.default_idempotent, |s| s.1)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -123,8 +186,12 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         )
     });
     let damages = damages(events);
-    // Acknowledged records must stay where they were acknowledged unless a crash may lose them.
-    let acks_are_binding = promises.durable_acks || !crashed;
+    let producers = Producers::of(events, promises);
+    // A producer's acknowledged records must stay where they were acknowledged unless a crash
+    // may lose them.
+    let durable = |producer: u32| promises.durable_acks && producers.acks(producer) == -1;
+    let acks_are_binding = |producer: u32| durable(producer) || !crashed;
+    check_request_liveness(&mut verdict.liveness, events);
 
     let mut finals: BTreeMap<i32, (i64, i64, BTreeMap<i64, String>)> = BTreeMap::new();
     let mut safety = Report {
@@ -186,6 +253,8 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
 
     // One offset → one value, among acknowledgements (and against the final log).
     let mut acked: BTreeMap<(i32, i64), String> = BTreeMap::new();
+    // Acknowledged records no crash may lose: a re-read must find them unchanged.
+    let mut durable_acked: BTreeMap<(i32, i64), String> = BTreeMap::new();
     let mut last_ack_of_producer: BTreeMap<u32, (i64, String)> = BTreeMap::new();
     for (at_ms, event) in events {
         let Event::Sent {
@@ -204,7 +273,10 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         if damaged(&damages, sent_at, *partition, *offset) {
             continue; // its batch was destroyed by a bit flip after it was acknowledged
         }
-        if acks_are_binding {
+        if durable(*producer) {
+            durable_acked.insert((*partition, *offset), value.clone());
+        }
+        if acks_are_binding(*producer) {
             if let Some(other) = acked.insert((*partition, *offset), value.clone()) {
                 if &other != value {
                     safety.add(
@@ -236,11 +308,14 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         }
     }
 
-    // Duplicates: one value at two offsets.
-    if promises.idempotent {
+    // Duplicates: one value of an idempotent producer at two offsets.
+    {
         for (partition, (_, _, records)) in &finals {
             let mut seen: BTreeMap<&str, i64> = BTreeMap::new();
             for (offset, value) in records {
+                if !producers.idempotent_value(value) {
+                    continue;
+                }
                 if let Some(first) = seen.insert(value, *offset) {
                     safety.add(
                         "duplicate with idempotence",
@@ -256,6 +331,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         events,
         if crashed { None } else { Some(&finals) },
     );
+    check_rereads(&mut safety, events, crashed, &durable_acked);
     safety.finish();
     verdict
 }
@@ -302,6 +378,11 @@ fn check_polls(
                 consumer,
                 partition,
                 ..
+            }
+            | Event::Seek {
+                consumer,
+                partition,
+                ..
             } => {
                 position.remove(&(*consumer, *partition));
             }
@@ -337,6 +418,95 @@ fn check_polls(
                 );
             }
         }
+    }
+}
+
+/// A re-read offset returns what it returned before, whenever that is promised: in a run
+/// without crashes, or for a record acknowledged durably at that offset.
+fn check_rereads(
+    report: &mut Report<'_>,
+    events: &[(u64, Event)],
+    crashed: bool,
+    durable_acked: &BTreeMap<(i32, i64), String>,
+) {
+    let mut first_read: BTreeMap<(i32, i64), &str> = BTreeMap::new();
+    for (at_ms, event) in events {
+        let Event::Poll {
+            consumer,
+            partition,
+            offset,
+            value,
+        } = event
+        else {
+            continue;
+        };
+        let key = (*partition, *offset);
+        let first = *first_read.entry(key).or_insert(value.as_str());
+        let promised = !crashed || durable_acked.get(&key).map(String::as_str) == Some(first);
+        if first != value && promised {
+            report.add(
+                "re-read differs",
+                format!("consumer {consumer} read p{partition}@{offset} as {value}, earlier as {first} (t={at_ms}ms)"),
+            );
+        }
+    }
+}
+
+/// Every produce request that expects an answer and was written once the cluster had settled
+/// after healing ends with an answer within [`PRODUCE_ANSWER_BOUND_MS`]: a request stuck
+/// forever, or one the client gave up on, is a liveness failure rather than an unknown outcome.
+fn check_request_liveness(liveness: &mut Vec<String>, events: &[(u64, Event)]) {
+    let Some(healed_ms) = events
+        .iter()
+        .find_map(|(at, e)| matches!(e, Event::Healed).then_some(*at))
+    else {
+        return;
+    };
+    let mut ends: BTreeMap<(u32, u64), (u64, &RequestEnd)> = BTreeMap::new();
+    for (at_ms, event) in events {
+        if let Event::Answered {
+            producer,
+            request,
+            end,
+        } = event
+        {
+            ends.insert((*producer, *request), (*at_ms, end));
+        }
+    }
+    let mut failures = Vec::new();
+    for (at_ms, event) in events {
+        let Event::Request {
+            producer,
+            request,
+            acks,
+        } = event
+        else {
+            continue;
+        };
+        if *acks == 0 || *at_ms < healed_ms + SETTLE_MS {
+            continue;
+        }
+        let what = format!("produce request {request} of producer {producer} (acks={acks}) written at {at_ms}ms, after healing at {healed_ms}ms");
+        match ends.get(&(*producer, *request)) {
+            None => failures.push(format!("{what}: never ended")),
+            Some((_, RequestEnd::Lost { why })) => {
+                failures.push(format!("{what}: no answer ({why})"))
+            }
+            Some((end_ms, RequestEnd::Answer { .. }))
+                if end_ms - at_ms > PRODUCE_ANSWER_BOUND_MS =>
+            {
+                failures.push(format!("{what}: answered only at {end_ms}ms"))
+            }
+            Some(_) => {}
+        }
+    }
+    let total = failures.len();
+    liveness.extend(failures.into_iter().take(REPORTED_PER_CHECK_MAX));
+    if total > REPORTED_PER_CHECK_MAX {
+        liveness.push(format!(
+            "produce liveness: … and {} more",
+            total - REPORTED_PER_CHECK_MAX
+        ));
     }
 }
 
@@ -559,5 +729,220 @@ mod tests {
         )
         .ok());
         assert!(!check(&events, DURABLE).ok());
+    }
+
+    fn producer(producer: u32, acks: i16, idempotent: bool) -> (u64, Event) {
+        (
+            0,
+            Event::Producer {
+                producer,
+                partition: 0,
+                acks,
+                idempotent,
+            },
+        )
+    }
+
+    fn send(producer: u32, value: &str) -> (u64, Event) {
+        (
+            0,
+            Event::Send {
+                producer,
+                partition: 0,
+                value: value.into(),
+            },
+        )
+    }
+
+    fn poll(at_ms: u64, offset: i64, value: &str) -> (u64, Event) {
+        (
+            at_ms,
+            Event::Poll {
+                consumer: 0,
+                partition: 0,
+                offset,
+                value: value.into(),
+            },
+        )
+    }
+
+    fn kill(at_ms: u64) -> (u64, Event) {
+        (
+            at_ms,
+            Event::Fault {
+                kind: "kill",
+                detail: String::new(),
+            },
+        )
+    }
+
+    fn request(at_ms: u64, request: u64, acks: i16) -> (u64, Event) {
+        (
+            at_ms,
+            Event::Request {
+                producer: 1,
+                request,
+                acks,
+            },
+        )
+    }
+
+    fn answered(at_ms: u64, request: u64, end: RequestEnd) -> (u64, Event) {
+        (
+            at_ms,
+            Event::Answered {
+                producer: 1,
+                request,
+                end,
+            },
+        )
+    }
+
+    const HEALED_MS: u64 = 10_000;
+    const HEALTHY_MS: u64 = HEALED_MS + SETTLE_MS;
+
+    fn healed() -> (u64, Event) {
+        (HEALED_MS, Event::Healed)
+    }
+
+    #[test]
+    fn a_produce_stuck_after_healing_is_a_liveness_failure_and_before_healing_is_not() {
+        // Written on a healthy cluster, never answered.
+        let stuck = vec![healed(), request(HEALTHY_MS + 1, 7, -1)];
+        let verdict = check(&stuck, DURABLE);
+        assert!(verdict.safety.is_empty(), "{:?}", verdict.safety);
+        assert_eq!(verdict.liveness.len(), 1, "{:?}", verdict.liveness);
+        assert!(verdict.liveness[0].contains("never ended"));
+        // The client gave up waiting: also a liveness failure, not an unknown outcome.
+        let timed_out = vec![
+            healed(),
+            request(HEALTHY_MS + 1, 7, 1),
+            answered(
+                HEALTHY_MS + 1 + PRODUCE_ANSWER_BOUND_MS,
+                7,
+                RequestEnd::Lost {
+                    why: "timeout".into(),
+                },
+            ),
+        ];
+        assert!(check(&timed_out, DURABLE).liveness[0].contains("no answer"));
+        // Answered, but later than the bound.
+        let late = vec![
+            healed(),
+            request(HEALTHY_MS, 7, -1),
+            answered(
+                HEALTHY_MS + PRODUCE_ANSWER_BOUND_MS + 1,
+                7,
+                RequestEnd::Answer { code: 0 },
+            ),
+        ];
+        assert!(check(&late, DURABLE).liveness[0].contains("answered only"));
+        // The same stuck request before healing (or during the settle time), an acks=0 request,
+        // and one the client dropped on purpose are all fine.
+        for fine in [
+            vec![request(HEALED_MS - 1, 7, -1), healed()],
+            vec![healed(), request(HEALTHY_MS - 1, 7, -1)],
+            vec![healed(), request(HEALTHY_MS + 1, 7, 0)],
+            vec![
+                healed(),
+                request(HEALTHY_MS + 1, 7, -1),
+                answered(HEALTHY_MS + 2, 7, RequestEnd::ClientDropped),
+            ],
+            vec![
+                healed(),
+                request(HEALTHY_MS + 1, 7, -1),
+                answered(HEALTHY_MS + 20, 7, RequestEnd::Answer { code: 7 }),
+            ],
+        ] {
+            assert!(check(&fine, DURABLE).ok(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn only_an_acks_all_producer_binds_across_a_crash() {
+        // A batch of two records acknowledged at base offset 0, lost by a crash.
+        let history = |acks: i16| {
+            vec![
+                producer(1, acks, false),
+                sent(1, "a", 0),
+                sent(1, "b", 1),
+                kill(2),
+                final_read(&[]),
+            ]
+        };
+        assert!(check(&history(1), DURABLE).ok());
+        let verdict = check(&history(-1), DURABLE);
+        assert!(verdict.safety[0].starts_with("lost acknowledged write"));
+        // Without the crash, acks=1 binds too.
+        let no_crash = vec![producer(1, 1, false), sent(1, "a", 0), final_read(&[])];
+        assert!(check(&no_crash, DURABLE).safety[0].starts_with("lost acknowledged write"));
+    }
+
+    #[test]
+    fn duplicates_count_only_for_idempotent_producers() {
+        let history = |idempotent: bool| {
+            vec![
+                producer(1, -1, idempotent),
+                send(1, "a"),
+                sent(1, "a", 0),
+                final_read(&[(0, "a"), (1, "a")]),
+            ]
+        };
+        assert!(check(&history(false), DURABLE).ok());
+        assert!(check(&history(true), DURABLE).safety[0].starts_with("duplicate with idempotence"));
+    }
+
+    #[test]
+    fn a_seek_back_is_not_a_poll_going_back() {
+        let seek = (
+            4,
+            Event::Seek {
+                consumer: 0,
+                partition: 0,
+                from: 2,
+                to: 0,
+            },
+        );
+        let events = vec![
+            sent(1, "a", 0),
+            sent(1, "b", 1),
+            poll(2, 0, "a"),
+            poll(3, 1, "b"),
+            seek,
+            poll(5, 0, "a"),
+            poll(6, 1, "b"),
+            final_read(&[(0, "a"), (1, "b")]),
+        ];
+        assert!(check(&events, DURABLE).ok());
+    }
+
+    #[test]
+    fn a_re_read_must_return_what_a_durable_record_returned_before() {
+        // A crash ran, so polls are not compared with the final log; the record at offset 0 was
+        // acknowledged durably, so reading it again must give the same value.
+        let history = |acks: i16| {
+            vec![
+                producer(1, acks, true),
+                sent(1, "a", 0),
+                poll(2, 0, "a"),
+                kill(3),
+                (
+                    4,
+                    Event::Seek {
+                        consumer: 0,
+                        partition: 0,
+                        from: 1,
+                        to: 0,
+                    },
+                ),
+                poll(5, 0, "x"),
+                final_read(&[(0, "a")]),
+            ]
+        };
+        let verdict = check(&history(-1), DURABLE);
+        assert_eq!(verdict.safety.len(), 1, "{:?}", verdict.safety);
+        assert!(verdict.safety[0].starts_with("re-read differs"));
+        // Not durable (acks=1): the crash may have replaced it.
+        assert!(check(&history(1), DURABLE).ok());
     }
 }

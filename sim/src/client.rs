@@ -1,5 +1,7 @@
-//! A minimal Kafka client for the workload: one request at a time over (simulated) TCP, with
-//! a deadline on every call. Built on the `kafka-protocol` crate's client side.
+//! A minimal Kafka client for the workload over (simulated) TCP, with a deadline on every call:
+//! one request at a time ([`Connection::call`]), or pipelined like librdkafka
+//! ([`Connection::send`] several requests, then [`Connection::receive`] their answers, which
+//! Kafka gives in request order on one connection). Built on the `kafka-protocol` crate.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -59,18 +61,51 @@ impl Connection {
             .map_err(|_| CallError::Timeout)?
     }
 
-    /// Sends a request that gets no answer (produce with acks=0).
-    pub async fn send_only<Req: Encodable>(
+    /// Writes one request without waiting for its answer (pipelining; acks=0 produce) and
+    /// returns its correlation id, to hand to [`Connection::receive`].
+    pub async fn send<Req: Encodable>(
         &mut self,
         key: ApiKey,
         version: i16,
         request: &Req,
+    ) -> Result<i32, CallError> {
+        let (frame, correlation_id) = self.frame(key, version, request)?;
+        self.write(&frame).await?;
+        Ok(correlation_id)
+    }
+
+    /// Writes only the first `fraction` of a request's frame, as a client that dies mid-write
+    /// does. The connection must be dropped afterwards: the broker waits for the rest.
+    pub async fn send_partial<Req: Encodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        request: &Req,
+        fraction: f64,
     ) -> Result<(), CallError> {
         let (frame, _) = self.frame(key, version, request)?;
-        self.stream
-            .write_all(&frame)
+        let cut = ((frame.len() as f64 * fraction) as usize).clamp(1, frame.len() - 1);
+        self.write(&frame[..cut]).await
+    }
+
+    /// Waits for the answer to the oldest unanswered request, which must be `correlation_id`.
+    /// After an error the connection must be dropped: its stream position is unknown.
+    pub async fn receive<Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        timeout: Duration,
+    ) -> Result<Resp, CallError> {
+        tokio::time::timeout(timeout, self.read_answer(key, version, correlation_id))
             .await
-            .map_err(|e| CallError::Io(e.to_string()))
+            .map_err(|_| CallError::Timeout)?
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), CallError> {
+        let io = |e: std::io::Error| CallError::Io(e.to_string());
+        self.stream.write_all(bytes).await.map_err(io)?;
+        self.stream.flush().await.map_err(io) // madsim's TCP sends on flush
     }
 
     fn frame<Req: Encodable>(
@@ -104,10 +139,17 @@ impl Connection {
         version: i16,
         request: &Req,
     ) -> Result<Resp, CallError> {
-        let (frame, correlation_id) = self.frame(key, version, request)?;
+        let correlation_id = self.send(key, version, request).await?;
+        self.read_answer(key, version, correlation_id).await
+    }
+
+    async fn read_answer<Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+    ) -> Result<Resp, CallError> {
         let io = |e: std::io::Error| CallError::Io(e.to_string());
-        self.stream.write_all(&frame).await.map_err(io)?;
-        self.stream.flush().await.map_err(io)?; // madsim's TCP sends on flush
         let mut size = [0u8; 4];
         self.stream.read_exact(&mut size).await.map_err(io)?;
         let size = i32::from_be_bytes(size);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 /// How a send ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendOutcome {
-    /// Acknowledged at this offset.
+    /// Acknowledged at this offset (a batch's record `i` is recorded at its base offset + `i`).
     Ok { offset: i64 },
     /// Definitely not written (every attempt got an error answer).
     Fail { code: i16 },
@@ -15,8 +15,48 @@ pub enum SendOutcome {
     Unknown { why: String },
 }
 
+/// How one produce request (one attempt of its batches) ended, for the liveness check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestEnd {
+    /// The broker answered with this error code (0: success).
+    Answer { code: i16 },
+    /// acks=0: no answer comes by design.
+    NoAnswerExpected,
+    /// The client closed the connection on purpose (chaos: mid-request or before the answer).
+    ClientDropped,
+    /// No answer: the call timed out or the connection failed.
+    Lost { why: String },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
+    /// A producer's settings, recorded before its first send. A producer without one is taken
+    /// to have acks=all and the run's idempotence (hand-written histories).
+    Producer {
+        producer: u32,
+        partition: i32,
+        acks: i16,
+        idempotent: bool,
+    },
+    /// A produce request was written; `request` numbers a producer's requests.
+    Request {
+        producer: u32,
+        request: u64,
+        acks: i16,
+    },
+    /// How that request ended.
+    Answered {
+        producer: u32,
+        request: u64,
+        end: RequestEnd,
+    },
+    /// A consumer moved back on purpose to re-read (log start or an offset it already read).
+    Seek {
+        consumer: u32,
+        partition: i32,
+        from: i64,
+        to: i64,
+    },
     /// An idempotent producer got a (new) identity from InitProducerId.
     Identity {
         producer: u32,

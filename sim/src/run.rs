@@ -20,7 +20,7 @@ use crate::fault_points::{self, Brokers, Harness};
 use crate::history::{Event, History};
 use crate::power::PowerSwitches;
 use crate::storage::{DiskFaults, FaultWindow, SimDisks};
-use crate::workload::{self, Workload};
+use crate::workload::{self, ProducerSpec, Workload};
 
 /// Broker `n` (node.id `n`, from 1) lives at 10.0.1.n; its disk is `SimDisks` node `n`.
 fn broker_ip(node_id: u64) -> IpAddr {
@@ -30,6 +30,9 @@ const KAFKA_PORT: u16 = 9092;
 /// After healing, the workload must finish and the final read complete within this much
 /// simulated time, or the run is a liveness failure.
 const LIVENESS_BOUND: Duration = Duration::from_secs(60);
+/// How long producers keep producing after the nemesis' last fault: past the checker's settle
+/// time, so some requests are written on a healthy cluster.
+const PRODUCING_AFTER_HEALING: Duration = Duration::from_secs(8);
 
 /// How a run ended, most severe last. The runner's exit code is the worst one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,12 +66,12 @@ pub enum Flush {
 #[derive(Clone, Debug)]
 pub struct SimConfig {
     pub partitions: i32,
-    pub acks: i16,
-    pub idempotent: bool,
     pub flush: Flush,
     pub segment_bytes: u64,
     pub retention_bytes: Option<u64>,
-    pub producers: u32,
+    /// Several per partition (producer `i` writes partition `i % partitions`), each with its
+    /// own acks and idempotence.
+    pub producers: Vec<ProducerSpec>,
     /// Broker nodes. One until replication lands; the harness, disks and nemesis take any.
     pub brokers: u64,
     pub kills: bool,
@@ -84,8 +87,6 @@ impl SimConfig {
         let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_c0f1_9000_0001);
         let mut config = SimConfig {
             partitions: rng.gen_range(1..=3),
-            acks: if rng.gen_bool(0.7) { -1 } else { 1 },
-            idempotent: rng.gen_bool(0.6),
             flush: match rng.gen_range(0..4) {
                 0 => Flush::IntervalMs(rng.gen_range(20..200)),
                 1 => Flush::Os,
@@ -93,7 +94,7 @@ impl SimConfig {
             },
             segment_bytes: rng.gen_range(4..=32) * 1024,
             retention_bytes: rng.gen_bool(0.2).then(|| rng.gen_range(32..=128) * 1024),
-            producers: rng.gen_range(1..=3),
+            producers: Vec::new(),
             brokers: 1,
             kills: rng.gen_bool(0.8),
             pauses: rng.gen_bool(0.5),
@@ -101,6 +102,24 @@ impl SimConfig {
             buggify: rng.gen_bool(0.5),
             disk_faults: DiskFaults::default(),
         };
+        let producers = rng.gen_range(config.partitions as u32..=6);
+        config.producers = (0..producers)
+            .map(|id| {
+                let idempotent = rng.gen_bool(0.6);
+                ProducerSpec {
+                    id,
+                    partition: id as i32 % config.partitions,
+                    // Idempotent producers use acks=all, as Kafka's clients require.
+                    acks: match rng.gen_range(0..20) {
+                        _ if idempotent => -1,
+                        0..=9 => -1,
+                        10..=16 => 1,
+                        _ => 0,
+                    },
+                    idempotent,
+                }
+            })
+            .collect();
         // Drawn last, so the draws above keep their meaning for every seed.
         if rng.gen_bool(0.6) {
             config.disk_faults = DiskFaults {
@@ -113,9 +132,11 @@ impl SimConfig {
         if canary.is_some() {
             // A canary needs the conditions its bug shows under: durable acks (so losing one is
             // a violation), idempotence, crashes and retries.
-            config.acks = -1;
             config.flush = Flush::EveryAppend;
-            config.idempotent = true;
+            for spec in &mut config.producers {
+                spec.acks = -1;
+                spec.idempotent = true;
+            }
             config.kills = true;
             config.buggify = true;
             config.retention_bytes = None;
@@ -126,18 +147,21 @@ impl SimConfig {
             config.disk_faults.fsyncgate = true;
         }
         if canary == Some(Canary::AckUnsyncedSingleRecord) {
-            // The bug needs an append to arrive while another's fsync is in flight: several
-            // producers on one partition (each producer sends one request at a time).
+            // The bug needs an append to arrive while another's fsync is in flight: every
+            // producer on one partition.
             config.partitions = 1;
-            config.producers = 3;
+            for spec in &mut config.producers {
+                spec.partition = 0;
+            }
         }
         config
     }
 
     fn promises(&self) -> Promises {
         Promises {
-            durable_acks: self.acks == -1 && self.flush == Flush::EveryAppend,
-            idempotent: self.idempotent,
+            durable_acks: self.flush == Flush::EveryAppend,
+            // Every producer records its own idempotence (`Event::Producer`).
+            idempotent: false,
         }
     }
 
@@ -336,8 +360,6 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     let workload = Workload {
         broker: brokers[0].addr,
         partitions: config.partitions,
-        acks: config.acks,
-        idempotent: config.idempotent,
         history: history.clone(),
         started,
     };
@@ -354,12 +376,32 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     }
 
     let until = Instant::now() + Duration::from_secs(options.sim_secs);
+    // Producers go on past healing, so requests written on a healthy cluster meet the
+    // checker's liveness bound (`checker::SETTLE_MS`, `PRODUCE_ANSWER_BOUND_MS`).
+    let producing_until = until + PRODUCING_AFTER_HEALING;
+    // One node (one IP) per client, as real clients are separate hosts. It also keeps madsim's
+    // port table sane: `reset` clears a node's bindings while its streams live on, so a stale
+    // stream dropped later would unbind the port a newer connection of *another* client on the
+    // same node reuses, and that connection's packets would stall for seconds.
+    let client_node =
+        |name: String, ip: [u8; 4]| handle.create_node().name(name).ip(ip.into()).build();
     let mut tasks = Vec::new();
-    for id in 0..config.producers {
-        tasks.push(producers_node.spawn(workload::producer(workload.clone(), id, until)));
+    let mut clients = vec![producers_node.id(), consumers_node.id()];
+    for spec in &config.producers {
+        let node = client_node(
+            format!("producer-{}", spec.id),
+            [10, 0, 3, spec.id as u8 + 1],
+        );
+        clients.push(node.id());
+        tasks.push(node.spawn(workload::producer(workload.clone(), *spec, producing_until)));
     }
     for partition in 0..config.partitions {
-        tasks.push(consumers_node.spawn(workload::consumer(
+        let node = client_node(
+            format!("consumer-{partition}"),
+            [10, 0, 4, partition as u8 + 1],
+        );
+        clients.push(node.id());
+        tasks.push(node.spawn(workload::consumer(
             workload.clone(),
             partition as u32,
             partition,
@@ -368,7 +410,6 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     }
 
     let node_faults = tokio::sync::Mutex::new(());
-    let clients = [producers_node.id(), consumers_node.id()];
     let point_crashes = async {
         if let Some(crasher) = crasher {
             let harness = Harness {
@@ -395,6 +436,9 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         ),
         point_crashes
     );
+    // Healed means no injected fault of any kind any more, buggify's included (it resets
+    // connections and slows the disk): the liveness check holds requests after this.
+    madsim::buggify::disable();
     history.record(workload.now_ms(), Event::Healed);
 
     // Liveness: the workload finishes its last sends and the final read completes in time.

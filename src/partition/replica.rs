@@ -570,10 +570,14 @@ impl Replica {
                 }
                 let mut acked = self.ack_offset();
                 if faults::canary(Canary::AckUnsyncedSingleRecord)
-                    && self.log.log_end_offset() == acked.0 + 1
+                    && self
+                        .log
+                        .read(acked.0, 1)
+                        .is_ok_and(|r| r.first_offset == acked.0 && r.next_offset == acked.0 + 1)
                 {
-                    // Planted bug: the one record appended while this sync ran is acked too.
-                    acked = Offset(self.log.log_end_offset());
+                    // Planted bug: a one-record batch appended while this sync ran (the first
+                    // one after what the sync covered) is acknowledged with it.
+                    acked = Offset(acked.0 + 1);
                 }
                 let done = self.commit.synced(acked);
                 SyncOutcome {

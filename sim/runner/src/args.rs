@@ -42,13 +42,15 @@ OUTPUT, one line per seed:
              or Crash (a panic)
     sim      simulated milliseconds; wall: real milliseconds the seed took
     trace    hash of the run's history: the same seed gives the same hash
-    acked    sends the broker acknowledged. A send retried after a lost answer counts once,
-             by its final outcome
-    unknown  sends whose outcome the producer never learned (the answer was lost and the
-             retries ran out): the record may or may not be in the log
-    failed   sends refused with an error on every attempt: not written
-    polled   records the consumers read during the workload, every read counted; not a
-             count of acked records. It can be higher even with unknown=0: when an answer is
+    acked    records the broker acknowledged (a batch of n records counts n). A send retried
+             after a lost answer counts once, by its final outcome
+    unknown  records whose outcome the producer never learned (the answer was lost and the
+             retries ran out, the producer took a new identity, or acks=0): the record may
+             or may not be in the log
+    failed   records refused with an error on every attempt: not written
+    polled   records the consumers read during the workload, every read counted (a consumer
+             that seeks back reads some twice); not a count of acked records. It can be
+             higher even with unknown=0: when an answer is
              lost the producer retries and only the retry's acknowledgement counts, yet the
              first attempt may have been written too (a duplicate without idempotence, or a
              record a consumer read before a crash took it back). It can be lower: consumers

@@ -1,0 +1,80 @@
+//! Workload clients speaking the real Kafka protocol over simulated TCP, recording every step
+//! in the [`History`], and retrying like real clients do:
+//! * [`producer`] — pipelined producers (up to 5 requests in flight), idempotent or not, with
+//!   acks 0, 1 or all, batches of one or many records, compressed or not, that sometimes drop
+//!   their connection mid-request;
+//! * [`consumer`] — consumers that read their partition in order and sometimes seek back and
+//!   re-read;
+//! * [`admin`] — topic creation, producer identities, and the final drained read;
+//! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::StrBytes;
+use rill::types::ErrorCode;
+use tokio::time::Instant;
+
+use crate::client::Connection;
+use crate::history::{Event, History};
+
+pub mod admin;
+pub mod batch;
+pub mod consumer;
+pub mod producer;
+
+pub use admin::{create_topic, final_read};
+pub use consumer::consumer;
+pub use producer::{producer, ProducerSpec};
+
+/// Every call but a produce waits at most this long (simulated time); then its outcome is
+/// unknown.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Pause between retries.
+const RETRY_BACKOFF: Duration = Duration::from_millis(50);
+
+pub const TOPIC: &str = "sim";
+
+/// What every workload task needs.
+#[derive(Clone)]
+pub struct Workload {
+    pub broker: SocketAddr,
+    pub partitions: i32,
+    pub history: History,
+    pub started: Instant,
+}
+
+impl Workload {
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn record(&self, event: Event) {
+        self.history.record(self.now_ms(), event);
+    }
+
+    async fn connect(&self) -> Connection {
+        loop {
+            match Connection::connect(self.broker, CALL_TIMEOUT).await {
+                Ok(conn) => return conn,
+                Err(_) => tokio::time::sleep(RETRY_BACKOFF).await,
+            }
+        }
+    }
+}
+
+fn topic_name() -> TopicName {
+    TopicName(StrBytes::from_static_str(TOPIC))
+}
+
+/// Error codes worth retrying with the same batch: the broker is (re)starting or busy.
+fn retriable(code: ErrorCode) -> bool {
+    [
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER,
+        ErrorCode::REQUEST_TIMED_OUT,
+        ErrorCode::KAFKA_STORAGE_ERROR,
+    ]
+    .contains(&code)
+}
