@@ -565,6 +565,43 @@ fn a_crash_inside_a_delete_records_job_keeps_the_old_or_the_new_log_start() {
     }
 }
 
+/// A truncation writes a still-pending DeleteRecords log start inline (it fences the job that
+/// would have written it), without syncing the data below it; a later DeleteRecords is only
+/// in memory. A crash that then loses the unsynced data restarts the log empty at the durable
+/// log start, inside a batch: Kafka's rule (a log start may be inside a batch, and the log
+/// restarts there when its records are gone). Neither the lost batch's end nor the later,
+/// never-durable log start comes back.
+#[test]
+fn a_crash_after_a_truncation_restarts_empty_at_the_durable_log_start() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    append(&mut log, 0, 1, 0); // [0, 1)
+    log.roll(0).unwrap();
+    append(&mut log, 1, 3, 0); // [1, 4): the log starts inside it below
+    append(&mut log, 2, 2, 0); // [4, 6)
+    log.roll(0).unwrap();
+    append(&mut log, 3, 2, 0); // [6, 8)
+    assert_eq!(log.delete_records_before(2, 0).unwrap(), 2);
+    assert_eq!(log.durable_log_start(), 0, "pending for the next flush job");
+    // Cut at the third segment's base: the data below stays unsynced.
+    assert_eq!(log.truncate_to(6).unwrap(), 6);
+    assert_eq!(log.durable_log_start(), 2, "the truncation wrote it inline");
+    assert_eq!(log.synced_offset(), 0);
+    append(&mut log, 4, 2, 0); // [6, 8)
+    assert_eq!(log.delete_records_before(3, 0).unwrap(), 3);
+    assert_eq!(log.durable_log_start(), 2, "the second move is not durable");
+    drop(log);
+    mem.crash();
+    let mut log = open(&mem, config());
+    assert_eq!(
+        (log.log_start_offset(), log.log_end_offset()),
+        (2, 2),
+        "restarted empty at the durable log start"
+    );
+    assert!(read_all(&log).is_empty());
+    assert_eq!(append(&mut log, 5, 1, 0).first_offset, 2);
+}
+
 #[test]
 fn reopen_after_clean_close_skips_validation() {
     let mem = MemStorage::new();
