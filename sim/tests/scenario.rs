@@ -7,9 +7,18 @@ use rill_sim::run::{run_seed, Kind, RunOptions};
 
 const SIM_SECS: u64 = 30;
 /// Each canary must be caught within this many seeds of 30 simulated seconds (today every
-/// canary is caught by seed 1 or 2; ack-before-fsync in 4 of seeds 1..=10;
-/// ack-unsynced-single-record first at seed 3, in 12 of seeds 1..=100).
+/// canary but one is caught in most of seeds 1..=8; for ack-unsynced-single-record see
+/// [`seeds_to_catch`]).
 const SEEDS_PER_CANARY: u64 = 8;
+
+/// The subtle canary (the hand-made group-commit bug) needs a crash point to land in
+/// a window of a few milliseconds: today it is caught in 17 of seeds 1..=100, first at 13.
+fn seeds_to_catch(canary: Canary) -> u64 {
+    match canary {
+        Canary::AckUnsyncedSingleRecord => 20,
+        _ => SEEDS_PER_CANARY,
+    }
+}
 
 #[test]
 fn a_seed_replays_exactly_and_another_seed_differs() {
@@ -34,7 +43,8 @@ fn a_seed_replays_exactly_and_another_seed_differs() {
 #[test]
 fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
     for canary in Canary::ALL {
-        let caught = (1..=SEEDS_PER_CANARY).find(|&seed| {
+        let seeds = seeds_to_catch(canary);
+        let caught = (1..=seeds).find(|&seed| {
             let result = run_seed(
                 seed,
                 RunOptions {
@@ -46,7 +56,7 @@ fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
         });
         assert!(
             caught.is_some(),
-            "canary {} was not caught in {SEEDS_PER_CANARY} seeds",
+            "canary {} was not caught in {seeds} seeds",
             canary.name()
         );
         eprintln!(
@@ -67,11 +77,11 @@ fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
 }
 
 /// The "the summary shows every injection point fired": over a handful of seeds each
-/// named fault point fires at least once (today seeds 1..=4 suffice), the runs still pass, and
+/// named fault point fires at least once (today every crash point fires in 4 or more of seeds 1..=8), the runs still pass, and
 /// with the points off none is even reached.
 #[test]
 fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
-    const SEEDS: u64 = 6;
+    const SEEDS: u64 = 8;
     let mut fired = vec![0u64; FaultPoint::ALL.len()];
     for seed in 1..=SEEDS {
         let result = run_seed(seed, RunOptions::new(SIM_SECS));

@@ -111,7 +111,7 @@ impl FaultPoint {
     pub fn probability(self) -> f64 {
         match self {
             FaultPoint::CrashAfterProduceAck => 0.01,
-            FaultPoint::CrashWhileFsyncInFlight => 0.01,
+            FaultPoint::CrashWhileFsyncInFlight => 0.02,
             FaultPoint::CrashAfterSegmentRoll => 0.2,
             FaultPoint::CrashBeforeCheckpointRename => 0.1,
             FaultPoint::CrashDuringRecovery => 0.5,
