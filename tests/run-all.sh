@@ -47,6 +47,9 @@ if [ -f fuzz/Cargo.toml ]; then
   bash fuzz/run-ci.sh "${RILL_FUZZ_SECONDS:-60}"
 fi
 
+step "mutation score sample: cargo-mutants over src/storage/group_commit.rs, at least 90 % caught"
+bash bench/mutants.sh --sample
+
 step "the run left the source tree as it found it"
 if [ "$(worktree_state)" != "$state_before" ]; then
   git status --short

@@ -142,6 +142,7 @@ mod tests {
         let done = gc.synced(Offset(5));
         assert_eq!(done.ready, vec!['a', 'b']);
         assert!(done.start_another, "'c' still needs a sync");
+        assert_eq!(gc.waiting(), 1, "'c' waits");
         assert_eq!(gc.acked_offset(), Offset(5));
         gc.started(9);
         let done = gc.synced(Offset(9));
