@@ -217,6 +217,33 @@ mod tests {
         mem
     }
 
+    /// The simulator's history names the op a crash point interrupted by these words.
+    #[test]
+    fn each_op_has_its_own_name_for_traces() {
+        let ops = [
+            PersistOp::SyncFiles(Vec::new()),
+            PersistOp::SyncDir("d".into()),
+            PersistOp::ReplaceFile {
+                path: "d/f".into(),
+                bytes: Vec::new(),
+                fence: None,
+            },
+            PersistOp::RemoveFile("d/f".into()),
+            PersistOp::RemoveDirAll("d".into()),
+        ];
+        let kinds: Vec<&str> = ops.iter().map(PersistOp::kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "sync-files",
+                "sync-dir",
+                "replace-file",
+                "remove-file",
+                "remove-dir-all"
+            ]
+        );
+    }
+
     #[test]
     fn ops_run_in_order_and_replace_is_durable() {
         let mem = storage();
