@@ -269,6 +269,51 @@ mod tests {
         assert!(!mem.exists(Path::new("d/cp.tmp")));
     }
 
+    /// A disk whose file removals fail (EIO): everything else is the memory disk.
+    struct RemovalsFail(MemStorage);
+
+    impl Storage for RemovalsFail {
+        fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
+            self.0.open(path, create)
+        }
+        fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+            self.0.list(dir)
+        }
+        fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+            self.0.create_dir_all(dir)
+        }
+        fn remove_file(&self, _path: &Path) -> io::Result<()> {
+            Err(io::Error::other("EIO"))
+        }
+        fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+            self.0.remove_dir_all(dir)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.0.rename(from, to)
+        }
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            self.0.sync_dir(dir)
+        }
+        fn exists(&self, path: &Path) -> bool {
+            self.0.exists(path)
+        }
+    }
+
+    /// A removal of a file already gone is done; any other failed removal fails the job.
+    #[test]
+    fn a_missing_file_is_removed_but_a_failed_removal_is_an_error() {
+        let gone = PersistJob::new(
+            Arc::new(storage()),
+            vec![PersistOp::RemoveFile("d/never-there".into())],
+        );
+        gone.run().unwrap();
+        let failing = PersistJob::new(
+            Arc::new(RemovalsFail(storage())),
+            vec![PersistOp::RemoveFile("d/a.log".into())],
+        );
+        assert_eq!(failing.run().unwrap_err().to_string(), "EIO");
+    }
+
     #[test]
     fn the_first_error_stops_the_job() {
         let mem = storage();
