@@ -57,7 +57,8 @@ if [[ $status != 0 && $status != 2 && $status != 3 ]]; then
     exit "$status"
 fi
 
-count() { [[ -f "$1" ]] && grep -c . "$1" || echo 0; }
+# Lines of an outcome file (0 when it is missing or empty; `grep -c` exits 1 on no match).
+count() { if [[ -s "$1" ]]; then grep -c . "$1"; else echo 0; fi; }
 caught=$(count "$OUT/mutants.out/caught.txt")
 missed=$(count "$OUT/mutants.out/missed.txt")
 timeout=$(count "$OUT/mutants.out/timeout.txt")
