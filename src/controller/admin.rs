@@ -642,6 +642,29 @@ impl DeleteTopics {
         }
     }
 
+    /// Takes `name` out of the registry in memory and starts the registry write
+    /// (`true`: the caller returns `Next::Write`); a refusal is recorded as the topic's outcome.
+    /// `logs_gone`: its logs were already deleted (a full disk made the first write fail).
+    fn unregister(&mut self, world: &mut World<'_>, name: String, logs_gone: bool) -> bool {
+        match world.store.delete(&name) {
+            Ok(meta) => {
+                self.unregistering = Some(Unregistering {
+                    name,
+                    meta,
+                    logs_gone,
+                });
+                true
+            }
+            Err(refusal) => {
+                self.done.push(TopicDeletion {
+                    name: Some(name),
+                    outcome: Err(refusal),
+                });
+                false
+            }
+        }
+    }
+
     fn step(&mut self, world: &mut World<'_>, mut resume: Option<Resume>) -> Next {
         loop {
             if let Some(Unregistering {
@@ -693,19 +716,8 @@ impl DeleteTopics {
                     });
                     continue;
                 }
-                match world.store.delete(&name) {
-                    Ok(meta) => {
-                        self.unregistering = Some(Unregistering {
-                            name,
-                            meta,
-                            logs_gone: true,
-                        });
-                        return Next::Write;
-                    }
-                    Err(refusal) => self.done.push(TopicDeletion {
-                        name: Some(name),
-                        outcome: Err(refusal),
-                    }),
+                if self.unregister(world, name, true) {
+                    return Next::Write;
                 }
                 continue;
             }
@@ -722,19 +734,8 @@ impl DeleteTopics {
                 });
                 continue;
             };
-            match world.store.delete(&name) {
-                Ok(meta) => {
-                    self.unregistering = Some(Unregistering {
-                        name,
-                        meta,
-                        logs_gone: false,
-                    });
-                    return Next::Write;
-                }
-                Err(refusal) => self.done.push(TopicDeletion {
-                    name: Some(name),
-                    outcome: Err(refusal),
-                }),
+            if self.unregister(world, name, false) {
+                return Next::Write;
             }
         }
     }

@@ -818,28 +818,15 @@ impl Log {
     /// park appends until that job lowered the recovery point on disk: an append's torn tail
     /// below the old recovery point would be trusted by the next open without validation.
     pub fn truncate_to(&mut self, offset: i64) -> Result<i64, LogError> {
-        self.check_usable()?;
-        if offset >= self.log_end_offset() {
-            return Ok(self.log_end_offset());
-        }
-        if offset < self.log_start_offset {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                log_start_offset: self.log_start_offset,
-                log_end_offset: self.log_end_offset(),
-            });
+        if let Some(end) = self.cut_needed(offset)? {
+            return Ok(end);
         }
         let result = self.truncate_now(offset);
         self.poison_on_failure(result)
     }
 
     fn truncate_now(&mut self, offset: i64) -> Result<i64, LogError> {
-        let base = *self
-            .segments
-            .range(..=offset)
-            .next_back()
-            .expect("offset is at or above the first segment")
-            .0;
+        let base = self.segment_base_containing(offset);
         // A log start still pending, or in a job this truncation fences, is written here.
         let log_start_unsettled = self.durability.log_start_unsettled();
         // Lower the recovery point first: a crash midway then re-validates from this segment.
@@ -860,20 +847,55 @@ impl Log {
 
     /// Deletes all segments with a base above `base`, newest first, durably.
     fn delete_segments_after(&mut self, base: i64) -> Result<(), LogError> {
-        let later: Vec<i64> = self
-            .segments
-            .range(base + 1..)
-            .map(|(b, _)| *b)
-            .rev()
-            .collect();
-        for b in &later {
-            let segment = self.segments.remove(b).expect("listed above");
-            segment.delete(self.storage.as_ref())?;
-        }
-        if !later.is_empty() {
+        if self.unlink_segments_after(base)? {
             self.storage.sync_dir(&self.dir).at(&self.dir)?;
         }
         Ok(())
+    }
+
+    /// Removes every segment with a base above `base` from the log and unlinks its files,
+    /// newest first (a crash midway leaves a dense prefix), without syncing the directory.
+    /// Returns whether any went.
+    fn unlink_segments_after(&mut self, base: i64) -> Result<bool, LogError> {
+        let mut any = false;
+        while self
+            .segments
+            .last_key_value()
+            .is_some_and(|(b, _)| *b > base)
+        {
+            let (_, later) = self.segments.pop_last().expect("checked above");
+            later.delete(self.storage.as_ref())?;
+            any = true;
+        }
+        Ok(any)
+    }
+
+    /// Whether a cut at `offset` has work: `Some(log end)` when `offset` is at or past the
+    /// end (nothing to cut), `None` when it must cut, `OffsetOutOfRange` below the log start.
+    fn cut_needed(&self, offset: i64) -> Result<Option<i64>, LogError> {
+        self.check_usable()?;
+        let end = self.log_end_offset();
+        if offset >= end {
+            return Ok(Some(end));
+        }
+        if offset < self.log_start_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: end,
+            });
+        }
+        Ok(None)
+    }
+
+    /// Base offset of the segment holding `offset` (at or above the first segment's base).
+    fn segment_base_containing(&self, offset: i64) -> i64 {
+        *self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .expect("offset is at or above the first segment")
+            .0
     }
 
     /// Cuts a log just opened with [`Log::open_unflushed`] before the batch containing
@@ -887,37 +909,16 @@ impl Log {
     /// disk lost) and by the simulation canary `DropLastBatchOnRestart`. Returns the new log
     /// end. Only valid before the log's first flush job was taken.
     pub fn cut_at_open(&mut self, offset: i64) -> Result<i64, LogError> {
-        self.check_usable()?;
-        let end = self.log_end_offset();
-        if offset >= end {
+        if let Some(end) = self.cut_needed(offset)? {
             return Ok(end);
-        }
-        if offset < self.log_start_offset {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                log_start_offset: self.log_start_offset,
-                log_end_offset: end,
-            });
         }
         let result = self.cut_unsynced(offset);
         self.poison_on_failure(result)
     }
 
     fn cut_unsynced(&mut self, offset: i64) -> Result<i64, LogError> {
-        let base = *self
-            .segments
-            .range(..=offset)
-            .next_back()
-            .expect("offset is at or above the first segment")
-            .0;
-        while self
-            .segments
-            .last_key_value()
-            .is_some_and(|(b, _)| *b > base)
-        {
-            let (_, later) = self.segments.pop_last().expect("checked above");
-            later.delete(self.storage.as_ref())?;
-        }
+        let base = self.segment_base_containing(offset);
+        self.unlink_segments_after(base)?;
         self.durability.cut_at_open(base);
         let interval = self.config.index_interval_bytes;
         let segment = self.segments.get_mut(&base).expect("found above");
