@@ -526,45 +526,43 @@ fn stored_only_topic_configs_are_described_altered_and_survive_kill_9() {
 
     let dynamic =
         |key: &str, broker_key: &str| vec![(key.to_string(), 1), (broker_key.to_string(), 5)];
-    let check_created = |s: &mut TcpStream| {
-        assert_eq!(
-            described(s, "kept", "delete.retention.ms"),
-            (
-                "3600000".into(),
-                1,
-                dynamic("delete.retention.ms", "log.cleaner.delete.retention.ms")
+    // Created overrides: DYNAMIC_TOPIC_CONFIG, then the broker synonym at its default.
+    assert_eq!(
+        described(&mut s, "kept", "delete.retention.ms"),
+        (
+            "3600000".into(),
+            1,
+            dynamic("delete.retention.ms", "log.cleaner.delete.retention.ms")
+        )
+    );
+    assert_eq!(
+        described(&mut s, "kept", "min.cleanable.dirty.ratio"),
+        (
+            "0.25".into(),
+            1,
+            dynamic(
+                "min.cleanable.dirty.ratio",
+                "log.cleaner.min.cleanable.ratio"
             )
-        );
-        assert_eq!(
-            described(s, "kept", "min.cleanable.dirty.ratio"),
-            (
-                "0.25".into(),
-                1,
-                dynamic(
-                    "min.cleanable.dirty.ratio",
-                    "log.cleaner.min.cleanable.ratio"
-                )
-            )
-        );
-        assert_eq!(
-            topic_config(s, "kept", "min.compaction.lag.ms"),
-            ("1000".into(), 1)
-        );
-        assert_eq!(
-            topic_config(s, "kept", "max.compaction.lag.ms"),
-            ("86400000".into(), 1)
-        );
-        // No broker setting stands behind the throttle lists: the override is the only synonym.
-        assert_eq!(
-            described(s, "kept", "leader.replication.throttled.replicas"),
-            (
-                "0:1".into(),
-                1,
-                vec![("leader.replication.throttled.replicas".into(), 1)]
-            )
-        );
-    };
-    check_created(&mut s);
+        )
+    );
+    assert_eq!(
+        topic_config(&mut s, "kept", "min.compaction.lag.ms"),
+        ("1000".into(), 1)
+    );
+    assert_eq!(
+        topic_config(&mut s, "kept", "max.compaction.lag.ms"),
+        ("86400000".into(), 1)
+    );
+    // No broker setting stands behind the throttle lists: the override is the only synonym.
+    assert_eq!(
+        described(&mut s, "kept", "leader.replication.throttled.replicas"),
+        (
+            "0:1".into(),
+            1,
+            vec![("leader.replication.throttled.replicas".into(), 1)]
+        )
+    );
     // Keys left alone: Kafka's default, DEFAULT_CONFIG.
     assert_eq!(
         described(&mut s, "kept", "segment.jitter.ms"),
