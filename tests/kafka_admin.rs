@@ -14,7 +14,7 @@ use kafka_protocol::messages::alter_configs_request::{
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
@@ -47,14 +47,43 @@ fn text(s: &str) -> StrBytes {
 }
 
 fn create_topic(s: &mut TcpStream, topic: &str, partitions: i32) {
+    let (code, message) = create_topic_with(s, topic, partitions, &[]);
+    assert_eq!(code, 0, "{message}");
+}
+
+/// CreateTopics v7 of one topic with config overrides; returns (error code, message).
+fn create_topic_with(
+    s: &mut TcpStream,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> (i16, String) {
     let request = CreateTopicsRequest::default()
         .with_topics(vec![CreatableTopic::default()
             .with_name(name(topic))
             .with_num_partitions(partitions)
-            .with_replication_factor(1)])
+            .with_replication_factor(1)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(text(k))
+                            .with_value(Some(text(v)))
+                    })
+                    .collect(),
+            )])
         .with_timeout_ms(5000);
     let response: CreateTopicsResponse = call(s, ApiKey::CreateTopics, 7, &request);
-    assert_eq!(response.topics[0].error_code, 0, "{response:?}");
+    let topic = &response.topics[0];
+    (
+        topic.error_code,
+        topic
+            .error_message
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
+    )
 }
 
 fn describe(
@@ -240,7 +269,11 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
     );
     // The whole set at the min and max versions; documentation and synonyms only when asked.
     let v1 = describe(&mut s, 1, TOPIC, "cfg", None, false);
-    assert_eq!(v1.configs.len(), 15);
+    assert_eq!(
+        v1.configs.len(),
+        35,
+        "every topic config of Kafka 4's LogConfig"
+    );
     assert!(v1
         .configs
         .iter()
@@ -455,6 +488,182 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
             ("2097152".into(), 4)
         );
     }
+}
+
+/// (value, source, [(synonym name, source)]) of one key, described at v4 with synonyms.
+fn described(s: &mut TcpStream, topic: &str, key: &str) -> (String, i8, Vec<(String, i8)>) {
+    let result = describe(s, 4, TOPIC, topic, Some(&[key]), true);
+    assert_eq!(result.error_code, 0, "{result:?}");
+    let entry = &result.configs[0];
+    assert_eq!(entry.name.as_str(), key);
+    (
+        entry.value.as_ref().unwrap().to_string(),
+        entry.config_source,
+        entry
+            .synonyms
+            .iter()
+            .map(|y| (y.name.to_string(), y.source))
+            .collect(),
+    )
+}
+
+/// The topic configs Kafka accepts that Rill stores without acting on yet (the compaction keys,
+/// replication throttles, tiered storage, ...): created with a topic, described with their
+/// source and broker synonyms, altered, checked as Kafka checks them, and kept across `kill -9`.
+#[test]
+fn stored_only_topic_configs_are_described_altered_and_survive_kill_9() {
+    let server = RillServer::start(&[]);
+    let mut s = server.connect();
+    let created = [
+        ("delete.retention.ms", "3600000"),
+        ("min.compaction.lag.ms", "1000"),
+        ("max.compaction.lag.ms", "86400000"),
+        ("min.cleanable.dirty.ratio", "0.25"),
+        ("preallocate", "true"),
+        ("leader.replication.throttled.replicas", "0:1"),
+    ];
+    assert_eq!(create_topic_with(&mut s, "kept", 1, &created).0, 0);
+
+    let dynamic =
+        |key: &str, broker_key: &str| vec![(key.to_string(), 1), (broker_key.to_string(), 5)];
+    // Created overrides: DYNAMIC_TOPIC_CONFIG, then the broker synonym at its default.
+    assert_eq!(
+        described(&mut s, "kept", "delete.retention.ms"),
+        (
+            "3600000".into(),
+            1,
+            dynamic("delete.retention.ms", "log.cleaner.delete.retention.ms")
+        )
+    );
+    assert_eq!(
+        described(&mut s, "kept", "min.cleanable.dirty.ratio"),
+        (
+            "0.25".into(),
+            1,
+            dynamic(
+                "min.cleanable.dirty.ratio",
+                "log.cleaner.min.cleanable.ratio"
+            )
+        )
+    );
+    assert_eq!(
+        topic_config(&mut s, "kept", "min.compaction.lag.ms"),
+        ("1000".into(), 1)
+    );
+    assert_eq!(
+        topic_config(&mut s, "kept", "max.compaction.lag.ms"),
+        ("86400000".into(), 1)
+    );
+    // No broker setting stands behind the throttle lists: the override is the only synonym.
+    assert_eq!(
+        described(&mut s, "kept", "leader.replication.throttled.replicas"),
+        (
+            "0:1".into(),
+            1,
+            vec![("leader.replication.throttled.replicas".into(), 1)]
+        )
+    );
+    // Keys left alone: Kafka's default, DEFAULT_CONFIG.
+    assert_eq!(
+        described(&mut s, "kept", "segment.jitter.ms"),
+        ("0".into(), 5, vec![("log.roll.jitter.ms".into(), 5)])
+    );
+    assert_eq!(
+        described(&mut s, "kept", "remote.storage.enable"),
+        ("false".into(), 5, vec![])
+    );
+
+    // Values are checked as Kafka checks them; nothing is created on a refusal.
+    for (configs, named) in [
+        (&[("delete.retention.ms", "-1")][..], "delete.retention.ms"),
+        (
+            &[("min.cleanable.dirty.ratio", "1.5")][..],
+            "min.cleanable.dirty.ratio",
+        ),
+        (
+            &[("max.compaction.lag.ms", "0")][..],
+            "max.compaction.lag.ms",
+        ),
+        (&[("preallocate", "yes")][..], "preallocate"),
+        (&[("remote.storage.enable", "true")][..], "Tiered Storage"),
+        (
+            &[
+                ("min.compaction.lag.ms", "2000"),
+                ("max.compaction.lag.ms", "1000"),
+            ][..],
+            "conflict topic config setting",
+        ),
+        // Still refused: Rill does not recompress, and has no compaction yet.
+        (
+            &[("delete.retention.ms", "900"), ("compression.type", "lz4")][..],
+            "does not recompress",
+        ),
+        (&[("cleanup.policy", "compact")][..], "no log compaction"),
+        (
+            &[("message.downconversion.enable", "true")][..],
+            "unknown topic config",
+        ),
+    ] {
+        let (code, message) = create_topic_with(&mut s, "refused", 1, configs);
+        assert_eq!(code, 40, "INVALID_CONFIG for {configs:?}");
+        assert!(message.contains(named), "{configs:?}: {message}");
+    }
+    assert_eq!(
+        describe(&mut s, 4, TOPIC, "refused", None, false).error_code,
+        3
+    );
+
+    // Altered like any other key.
+    let ops = [
+        ("delete.retention.ms", SET, Some("7200000")),
+        ("preallocate", DELETE, None),
+        (
+            "follower.replication.throttled.replicas",
+            APPEND,
+            Some("0:1"),
+        ),
+        ("compression.zstd.level", SET, Some("-5")),
+    ];
+    assert_eq!(alter(&mut s, 1, TOPIC, "kept", &ops, false).0, 0);
+    let (code, message) = alter(
+        &mut s,
+        1,
+        TOPIC,
+        "kept",
+        &[("max.compaction.lag.ms", SET, Some("500"))],
+        false,
+    );
+    assert_eq!(code, 40, "min.compaction.lag.ms 1000 > 500");
+    assert!(message.contains("conflict"), "{message}");
+    let altered = |s: &mut TcpStream| {
+        assert_eq!(
+            topic_config(s, "kept", "delete.retention.ms"),
+            ("7200000".into(), 1)
+        );
+        assert_eq!(topic_config(s, "kept", "preallocate"), ("false".into(), 5));
+        assert_eq!(
+            topic_config(s, "kept", "follower.replication.throttled.replicas"),
+            ("0:1".into(), 1)
+        );
+        assert_eq!(
+            topic_config(s, "kept", "compression.zstd.level"),
+            ("-5".into(), 1)
+        );
+        assert_eq!(
+            topic_config(s, "kept", "max.compaction.lag.ms"),
+            ("86400000".into(), 1)
+        );
+    };
+    altered(&mut s);
+
+    let server = server.restart(&[]);
+    let mut s = server.connect();
+    altered(&mut s);
+    assert_eq!(
+        described(&mut s, "kept", "min.cleanable.dirty.ratio").0,
+        "0.25",
+        "created overrides survive kill -9"
+    );
 }
 
 #[test]

@@ -20,7 +20,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
-use crate::controller::topic_config;
+use crate::controller::topic_config::{self, DELETE_RETENTION_MS_DEFAULT};
 use crate::messages::NodeMsg;
 use crate::messages::TopicMeta;
 use crate::storage::log::{FlushPolicy, LogConfig};
@@ -44,14 +44,16 @@ pub mod config_type {
     pub const STRING: i8 = 2;
     pub const INT: i8 = 3;
     pub const LONG: i8 = 5;
+    pub const DOUBLE: i8 = 6;
     pub const LIST: i8 = 7;
 }
 
-/// One topic config key: its broker-level synonym, type, doc, and how to read the broker's
-/// value for it.
+/// One topic config key: its broker-level synonym (Kafka's `ServerTopicConfigSynonyms`; `None`
+/// for the keys Kafka has no broker setting for), type, doc, and how to read the broker's value
+/// for it (Kafka's default where Rill has no such broker setting).
 struct TopicKey {
     name: &'static str,
-    broker_key: &'static str,
+    broker_key: Option<&'static str>,
     config_type: i8,
     doc: &'static str,
     broker_value: fn(&LogConfig) -> String,
@@ -61,56 +63,56 @@ struct TopicKey {
 const TOPIC_KEYS: &[TopicKey] = &[
     TopicKey {
         name: "retention.ms",
-        broker_key: "log.retention.ms",
+        broker_key: Some("log.retention.ms"),
         config_type: config_type::LONG,
         doc: "How long a closed segment is kept before it is deleted; -1 keeps it forever.",
         broker_value: |l| l.retention_ms.unwrap_or(-1).to_string(),
     },
     TopicKey {
         name: "retention.bytes",
-        broker_key: "log.retention.bytes",
+        broker_key: Some("log.retention.bytes"),
         config_type: config_type::LONG,
         doc: "Largest size a partition log may grow to before old segments are deleted; -1 = no limit.",
         broker_value: |l| l.retention_bytes.map_or(-1, |b| b as i64).to_string(),
     },
     TopicKey {
         name: "segment.bytes",
-        broker_key: "log.segment.bytes",
+        broker_key: Some("log.segment.bytes"),
         config_type: config_type::INT,
         doc: "Size at which a segment is closed and a new one started.",
         broker_value: |l| l.segment_bytes.to_string(),
     },
     TopicKey {
         name: "segment.ms",
-        broker_key: "log.roll.ms",
+        broker_key: Some("log.roll.ms"),
         config_type: config_type::LONG,
         doc: "Age at which a segment is closed even if it is not full.",
         broker_value: |l| l.segment_ms.to_string(),
     },
     TopicKey {
         name: "segment.index.bytes",
-        broker_key: "log.index.size.max.bytes",
+        broker_key: Some("log.index.size.max.bytes"),
         config_type: config_type::INT,
-        doc: "Accepted for compatibility; Rill sizes its offset index itself.",
+        doc: "Stored and described only: Rill sizes its offset index itself.",
         broker_value: |_| "10485760".into(),
     },
     TopicKey {
         name: "index.interval.bytes",
-        broker_key: "log.index.interval.bytes",
+        broker_key: Some("log.index.interval.bytes"),
         config_type: config_type::INT,
         doc: "Bytes of log between two offset index entries.",
         broker_value: |l| l.index_interval_bytes.to_string(),
     },
     TopicKey {
         name: "max.message.bytes",
-        broker_key: "message.max.bytes",
+        broker_key: Some("message.max.bytes"),
         config_type: config_type::INT,
         doc: "Largest record batch accepted.",
         broker_value: |l| l.batch_bytes_max.to_string(),
     },
     TopicKey {
         name: "flush.ms",
-        broker_key: "log.flush.interval.ms",
+        broker_key: Some("log.flush.interval.ms"),
         config_type: config_type::LONG,
         doc: "Interval between fsyncs of the log.",
         broker_value: |l| match l.flush {
@@ -120,7 +122,7 @@ const TOPIC_KEYS: &[TopicKey] = &[
     },
     TopicKey {
         name: "flush.messages",
-        broker_key: "log.flush.interval.messages",
+        broker_key: Some("log.flush.interval.messages"),
         config_type: config_type::LONG,
         doc: "1 = fsync every append before acknowledging it; larger = leave it to flush.ms or the OS.",
         broker_value: |l| match l.flush {
@@ -130,45 +132,185 @@ const TOPIC_KEYS: &[TopicKey] = &[
     },
     TopicKey {
         name: "cleanup.policy",
-        broker_key: "log.cleanup.policy",
+        broker_key: Some("log.cleanup.policy"),
         config_type: config_type::LIST,
         doc: "delete only: compact is refused until Rill has log compaction (retention would otherwise delete what compaction keeps).",
         broker_value: |_| CLEANUP_POLICY_DEFAULT.into(),
     },
     TopicKey {
         name: "message.timestamp.type",
-        broker_key: "log.message.timestamp.type",
+        broker_key: Some("log.message.timestamp.type"),
         config_type: config_type::STRING,
         doc: "CreateTime keeps the producer's timestamps; LogAppendTime stamps each batch with the broker's append time.",
         broker_value: |l| l.timestamp_type.name().into(),
     },
     TopicKey {
         name: "message.timestamp.before.max.ms",
-        broker_key: "log.message.timestamp.before.max.ms",
+        broker_key: Some("log.message.timestamp.before.max.ms"),
         config_type: config_type::LONG,
         doc: "CreateTime records older than this, by the broker's clock, are refused (INVALID_TIMESTAMP).",
         broker_value: |l| l.timestamp_before_max_ms.to_string(),
     },
     TopicKey {
         name: "message.timestamp.after.max.ms",
-        broker_key: "log.message.timestamp.after.max.ms",
+        broker_key: Some("log.message.timestamp.after.max.ms"),
         config_type: config_type::LONG,
         doc: "CreateTime records further in the future than this, by the broker's clock, are refused (INVALID_TIMESTAMP).",
         broker_value: |l| l.timestamp_after_max_ms.to_string(),
     },
     TopicKey {
         name: "min.insync.replicas",
-        broker_key: "min.insync.replicas",
+        broker_key: Some("min.insync.replicas"),
         config_type: config_type::INT,
         doc: "In-sync replicas an acks=all produce needs; one node is its own only in-sync replica, so values above 1 refuse acks=all with NOT_ENOUGH_REPLICAS.",
         broker_value: |_| "1".into(),
     },
     TopicKey {
         name: "compression.type",
-        broker_key: "compression.type",
+        broker_key: Some("compression.type"),
         config_type: config_type::STRING,
         doc: "producer only: batches are stored as the producer compressed them; recompression to a topic codec is refused.",
         broker_value: |_| "producer".into(),
+    },
+    TopicKey {
+        name: "delete.retention.ms",
+        broker_key: Some("log.cleaner.delete.retention.ms"),
+        config_type: config_type::LONG,
+        doc: "How long tombstones of a compacted topic are kept. Stored and described only until Rill has log compaction.",
+        broker_value: |_| DELETE_RETENTION_MS_DEFAULT.to_string(),
+    },
+    TopicKey {
+        name: "min.compaction.lag.ms",
+        broker_key: Some("log.cleaner.min.compaction.lag.ms"),
+        config_type: config_type::LONG,
+        doc: "Shortest time a record stays uncompacted. Stored and described only until Rill has log compaction.",
+        broker_value: |_| "0".into(),
+    },
+    TopicKey {
+        name: "max.compaction.lag.ms",
+        broker_key: Some("log.cleaner.max.compaction.lag.ms"),
+        config_type: config_type::LONG,
+        doc: "Longest time a record stays ineligible for compaction. Stored and described only until Rill has log compaction.",
+        broker_value: |_| i64::MAX.to_string(),
+    },
+    TopicKey {
+        name: "min.cleanable.dirty.ratio",
+        broker_key: Some("log.cleaner.min.cleanable.ratio"),
+        config_type: config_type::DOUBLE,
+        doc: "Share of uncompacted log (0 to 1) that makes a log worth cleaning. Stored and described only until Rill has log compaction.",
+        broker_value: |_| "0.5".into(),
+    },
+    TopicKey {
+        name: "file.delete.delay.ms",
+        broker_key: Some("log.segment.delete.delay.ms"),
+        config_type: config_type::LONG,
+        doc: "Stored and described only: Rill unlinks a removed segment's files right after the log-start checkpoint, with no delay.",
+        broker_value: |_| "60000".into(),
+    },
+    TopicKey {
+        name: "segment.jitter.ms",
+        broker_key: Some("log.roll.jitter.ms"),
+        config_type: config_type::LONG,
+        doc: "Stored and described only: Rill rolls segments at segment.ms without random jitter.",
+        broker_value: |_| "0".into(),
+    },
+    TopicKey {
+        name: "preallocate",
+        broker_key: Some("log.preallocate"),
+        config_type: config_type::BOOLEAN,
+        doc: "Stored and described only: Rill grows segment files as written.",
+        broker_value: |_| "false".into(),
+    },
+    TopicKey {
+        name: "unclean.leader.election.enable",
+        broker_key: Some("unclean.leader.election.enable"),
+        config_type: config_type::BOOLEAN,
+        doc: "Stored and described only: one node has no out-of-sync replica to elect.",
+        broker_value: |_| "false".into(),
+    },
+    TopicKey {
+        name: "leader.replication.throttled.replicas",
+        broker_key: None,
+        config_type: config_type::LIST,
+        doc: "Stored and described only: Rill does not replicate, so there is no replication to throttle.",
+        broker_value: |_| String::new(),
+    },
+    TopicKey {
+        name: "follower.replication.throttled.replicas",
+        broker_key: None,
+        config_type: config_type::LIST,
+        doc: "Stored and described only: Rill does not replicate, so there is no replication to throttle.",
+        broker_value: |_| String::new(),
+    },
+    TopicKey {
+        name: "compression.gzip.level",
+        broker_key: Some("compression.gzip.level"),
+        config_type: config_type::INT,
+        doc: "Stored and described only: Rill does not recompress (compression.type is producer).",
+        broker_value: |_| "-1".into(),
+    },
+    TopicKey {
+        name: "compression.lz4.level",
+        broker_key: Some("compression.lz4.level"),
+        config_type: config_type::INT,
+        doc: "Stored and described only: Rill does not recompress (compression.type is producer).",
+        broker_value: |_| "9".into(),
+    },
+    TopicKey {
+        name: "compression.zstd.level",
+        broker_key: Some("compression.zstd.level"),
+        config_type: config_type::INT,
+        doc: "Stored and described only: Rill does not recompress (compression.type is producer).",
+        broker_value: |_| "3".into(),
+    },
+    TopicKey {
+        name: "remote.storage.enable",
+        broker_key: None,
+        config_type: config_type::BOOLEAN,
+        doc: "false only: Rill has no tiered storage, so true is refused as on a Kafka broker without it.",
+        broker_value: |_| "false".into(),
+    },
+    TopicKey {
+        name: "local.retention.ms",
+        broker_key: Some("log.local.retention.ms"),
+        config_type: config_type::LONG,
+        doc: "Stored and described only (tiered storage; Rill has none): -2 means retention.ms.",
+        broker_value: |_| "-2".into(),
+    },
+    TopicKey {
+        name: "local.retention.bytes",
+        broker_key: Some("log.local.retention.bytes"),
+        config_type: config_type::LONG,
+        doc: "Stored and described only (tiered storage; Rill has none): -2 means retention.bytes.",
+        broker_value: |_| "-2".into(),
+    },
+    TopicKey {
+        name: "remote.copy.lag.ms",
+        broker_key: None,
+        config_type: config_type::LONG,
+        doc: "Stored and described only (tiered storage; Rill has none).",
+        broker_value: |_| "0".into(),
+    },
+    TopicKey {
+        name: "remote.copy.lag.bytes",
+        broker_key: None,
+        config_type: config_type::LONG,
+        doc: "Stored and described only (tiered storage; Rill has none).",
+        broker_value: |_| "0".into(),
+    },
+    TopicKey {
+        name: "remote.log.copy.disable",
+        broker_key: None,
+        config_type: config_type::BOOLEAN,
+        doc: "Stored and described only (tiered storage; Rill has none).",
+        broker_value: |_| "false".into(),
+    },
+    TopicKey {
+        name: "remote.log.delete.on.disable",
+        broker_key: None,
+        config_type: config_type::BOOLEAN,
+        doc: "Stored and described only (tiered storage; Rill has none).",
+        broker_value: |_| "false".into(),
     },
 ];
 
@@ -187,7 +329,7 @@ pub fn topic_default(log: &LogConfig, key: &str) -> Option<String> {
 /// The broker's value of a topic key's broker-level synonym (`log.retention.ms`, ...), as
 /// DescribeConfigs shows it; `None` for a name that is no such synonym.
 pub fn broker_log_value(log: &LogConfig, broker_key: &str) -> Option<String> {
-    broker_value_where(log, |k| k.broker_key == broker_key)
+    broker_value_where(log, |k| k.broker_key == Some(broker_key))
 }
 
 /// The broker-level value of the first topic key `pick` accepts.
@@ -238,7 +380,9 @@ pub fn broker_synonyms(key: &str, value: Option<String>, default: Option<String>
 }
 
 /// Every topic config with its effective value: the topic's override, else the broker's
-/// (`log`, reported as set when it differs from the built-in `builtin`).
+/// (`log`, reported as set when it differs from the built-in `builtin`). A key without a
+/// broker setting has no broker synonyms: unless overridden it is Kafka's default
+/// (DEFAULT_CONFIG) with no synonyms, as Kafka describes it.
 pub fn describe_topic(
     log: &LogConfig,
     builtin: &LogConfig,
@@ -247,11 +391,13 @@ pub fn describe_topic(
     TOPIC_KEYS
         .iter()
         .map(|key| {
-            let mut synonyms = broker_synonyms(
-                key.broker_key,
-                Some((key.broker_value)(log)),
-                Some((key.broker_value)(builtin)),
-            );
+            let mut synonyms = key.broker_key.map_or_else(Vec::new, |broker_key| {
+                broker_synonyms(
+                    broker_key,
+                    Some((key.broker_value)(log)),
+                    Some((key.broker_value)(builtin)),
+                )
+            });
             if let Some(value) = overrides.get(key.name) {
                 synonyms.insert(
                     0,
@@ -262,10 +408,14 @@ pub fn describe_topic(
                     },
                 );
             }
+            let (value, origin) = synonyms.first().map_or_else(
+                || (Some((key.broker_value)(log)), source::DEFAULT_CONFIG),
+                |first| (first.value.clone(), first.source),
+            );
             ConfigEntry {
                 name: key.name.to_string(),
-                value: synonyms[0].value.clone(),
-                source: synonyms[0].source,
+                value,
+                source: origin,
                 read_only: false,
                 config_type: key.config_type,
                 doc: key.doc,
@@ -447,6 +597,110 @@ mod tests {
         assert_eq!(
             (flush.value.as_deref(), flush.source, flush.synonyms.len()),
             (Some("1"), source::DEFAULT_CONFIG, 1)
+        );
+    }
+
+    #[test]
+    fn every_described_default_is_a_value_resolve_accepts() {
+        let log = LogConfig::default();
+        let plain = topic_config::resolve(&log, &BTreeMap::new()).unwrap();
+        for key in TOPIC_KEYS {
+            let default = (key.broker_value)(&log);
+            let one = BTreeMap::from([(key.name.to_string(), default.clone())]);
+            let resolved = topic_config::resolve(&log, &one)
+                .unwrap_or_else(|e| panic!("{}={default:?}: {e}", key.name));
+            // A stored-only key never changes what the log runs with.
+            if key.doc.contains("Stored and described only") {
+                assert_eq!(resolved, plain, "{}", key.name);
+            }
+        }
+    }
+
+    #[test]
+    fn compaction_keys_report_kafkas_defaults_and_cleaner_synonyms() {
+        let log = LogConfig::default();
+        let entries = describe_topic(&log, &log, &BTreeMap::new());
+        let shown = |name: &str| {
+            let e = find(&entries, name);
+            let synonyms: Vec<(&str, Option<&str>, i8)> = e
+                .synonyms
+                .iter()
+                .map(|s| (s.name.as_str(), s.value.as_deref(), s.source))
+                .collect();
+            (e.value.as_deref(), e.source, e.config_type, synonyms)
+        };
+        assert_eq!(
+            shown("delete.retention.ms"),
+            (
+                Some("86400000"),
+                source::DEFAULT_CONFIG,
+                config_type::LONG,
+                vec![(
+                    "log.cleaner.delete.retention.ms",
+                    Some("86400000"),
+                    source::DEFAULT_CONFIG
+                )]
+            )
+        );
+        assert_eq!(
+            shown("min.cleanable.dirty.ratio"),
+            (
+                Some("0.5"),
+                source::DEFAULT_CONFIG,
+                config_type::DOUBLE,
+                vec![(
+                    "log.cleaner.min.cleanable.ratio",
+                    Some("0.5"),
+                    source::DEFAULT_CONFIG
+                )]
+            )
+        );
+        assert_eq!(
+            shown("max.compaction.lag.ms").0,
+            Some("9223372036854775807")
+        );
+        assert_eq!(shown("min.compaction.lag.ms").0, Some("0"));
+        assert_eq!(
+            shown("file.delete.delay.ms").3[0].0,
+            "log.segment.delete.delay.ms"
+        );
+        assert_eq!(shown("segment.jitter.ms").3[0].0, "log.roll.jitter.ms");
+        assert_eq!(shown("preallocate").3[0].0, "log.preallocate");
+    }
+
+    #[test]
+    fn a_key_without_a_broker_setting_has_no_broker_synonyms() {
+        let log = LogConfig::default();
+        let entries = describe_topic(&log, &log, &BTreeMap::new());
+        let remote = find(&entries, "remote.storage.enable");
+        assert_eq!(
+            (remote.value.as_deref(), remote.source, remote.config_type),
+            (Some("false"), source::DEFAULT_CONFIG, config_type::BOOLEAN)
+        );
+        assert!(remote.synonyms.is_empty());
+        let throttled = find(&entries, "leader.replication.throttled.replicas");
+        assert_eq!(
+            (throttled.value.as_deref(), throttled.config_type),
+            (Some(""), config_type::LIST)
+        );
+
+        let overrides = BTreeMap::from([(
+            "follower.replication.throttled.replicas".to_string(),
+            "0:1".to_string(),
+        )]);
+        let entries = describe_topic(&log, &log, &overrides);
+        let follower = find(&entries, "follower.replication.throttled.replicas");
+        assert_eq!(
+            (follower.value.as_deref(), follower.source),
+            (Some("0:1"), source::DYNAMIC_TOPIC_CONFIG)
+        );
+        assert_eq!(
+            follower.synonyms,
+            [Synonym {
+                name: "follower.replication.throttled.replicas".into(),
+                value: Some("0:1".into()),
+                source: source::DYNAMIC_TOPIC_CONFIG
+            }]
         );
     }
 

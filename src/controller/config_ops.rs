@@ -208,6 +208,34 @@ mod tests {
     }
 
     #[test]
+    fn throttled_replica_lists_take_append_and_subtract_from_empty() {
+        let key = "leader.replication.throttled.replicas";
+        let appended = apply_ops(
+            &BTreeMap::new(),
+            &[(key.into(), op::APPEND, Some("0:1,1:1".into()))],
+        )
+        .unwrap();
+        assert_eq!(appended, map(&[(key, "0:1,1:1")]));
+        let subtracted =
+            apply_ops(&appended, &[(key.into(), op::SUBTRACT, Some("0:1".into()))]).unwrap();
+        assert_eq!(subtracted, map(&[(key, "1:1")]));
+        // Not a list: APPEND is refused, SET of a stored-only key is an ordinary edit.
+        assert_eq!(
+            apply_ops(
+                &BTreeMap::new(),
+                &[("delete.retention.ms".into(), op::APPEND, Some("1".into()))]
+            )
+            .unwrap_err()
+            .code,
+            ErrorCode::INVALID_REQUEST
+        );
+        assert_eq!(
+            apply_ops(&BTreeMap::new(), &[set("delete.retention.ms", "900")]).unwrap(),
+            map(&[("delete.retention.ms", "900")])
+        );
+    }
+
+    #[test]
     fn legacy_alter_replaces_everything_and_skips_nulls() {
         let next = replacement(&[
             ("retention.ms".into(), Some("5".into())),

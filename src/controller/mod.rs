@@ -6,6 +6,7 @@
 pub mod actor;
 pub mod admin;
 pub mod config_ops;
+pub mod config_values;
 pub mod store;
 pub mod topic_config;
 pub mod topics;

@@ -5,16 +5,24 @@
 
 use std::collections::BTreeMap;
 
+use super::config_values::{boolean, gzip_level, long_at_least, ratio, throttled_replicas, whole};
 use crate::storage::log::{
     FlushPolicy, LogConfig, TimestampType, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, SEGMENT_MS_MIN,
 };
 
-/// The broker default of the one list-valued topic key.
+/// The broker default of `cleanup.policy`.
 pub const CLEANUP_POLICY_DEFAULT: &str = "delete";
+
+/// Kafka's `log.cleaner.delete.retention.ms` default: tombstones live one day.
+pub const DELETE_RETENTION_MS_DEFAULT: i64 = 24 * 60 * 60 * 1000;
 
 /// The topic keys whose value is a comma-separated list (IncrementalAlterConfigs APPEND and
 /// SUBTRACT apply to them), each with the value it has when a topic does not override it.
-pub const LIST_KEYS: &[(&str, &str)] = &[("cleanup.policy", CLEANUP_POLICY_DEFAULT)];
+pub const LIST_KEYS: &[(&str, &str)] = &[
+    ("cleanup.policy", CLEANUP_POLICY_DEFAULT),
+    ("leader.replication.throttled.replicas", ""),
+    ("follower.replication.throttled.replicas", ""),
+];
 
 /// The default of a list-valued topic key; `None` for a key that holds no list.
 pub fn list_default(key: &str) -> Option<&'static str> {
@@ -32,16 +40,7 @@ pub fn resolve(
         config.flush = FlushPolicy::IntervalMs(ms.max(1));
     }
     for (key, value) in configs {
-        let int = |min: i64, max: i64| -> Result<i64, String> {
-            let n: i64 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("{key}: '{value}' is not a whole number"))?;
-            if n < min || n > max {
-                return Err(format!("{key}: {n} is out of range {min}..={max}"));
-            }
-            Ok(n)
-        };
+        let int = |min: i64, max: i64| whole(key, value, min, max);
         match key.as_str() {
             "retention.ms" => config.retention_ms = Some(int(-1, i64::MAX)?).filter(|ms| *ms >= 0),
             "retention.bytes" => {
@@ -78,10 +77,85 @@ pub fn resolve(
             "segment.index.bytes" => {
                 int(4, i32::MAX as i64)?;
             }
-            other => return Err(format!("unknown topic config '{other}'")),
+            other => check_stored_only(other, value)?,
         }
     }
+    check_compaction_lags(configs)?;
     Ok(config)
+}
+
+/// The keys Rill stores and describes but does not act on (yet): their values are checked as
+/// Kafka checks them, so a topic created here is valid on Kafka too. Log compaction (issue 12,
+/// E2) will honour `delete.retention.ms`, `min.compaction.lag.ms`, `max.compaction.lag.ms`
+/// and `min.cleanable.dirty.ratio`; the rest belong to features Rill does not have (file
+/// deletion delay, segment jitter, preallocation, replication throttles, unclean elections,
+/// tiered storage, recompression levels).
+fn check_stored_only(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "delete.retention.ms"
+        | "min.compaction.lag.ms"
+        | "file.delete.delay.ms"
+        | "segment.jitter.ms" => {
+            long_at_least(key, value, 0)?;
+        }
+        "max.compaction.lag.ms" => {
+            long_at_least(key, value, 1)?;
+        }
+        "min.cleanable.dirty.ratio" => {
+            ratio(key, value, 0.0, 1.0)?;
+        }
+        "unclean.leader.election.enable"
+        | "preallocate"
+        | "remote.log.copy.disable"
+        | "remote.log.delete.on.disable" => {
+            boolean(key, value)?;
+        }
+        // Kafka's answer on a broker without `remote.log.storage.system.enable`, which Rill is.
+        "remote.storage.enable" => {
+            if boolean(key, value)? {
+                return Err(format!(
+                    "{key}: Tiered Storage functionality is disabled in the broker \
+                     (Rill has no tiered storage). Topic cannot be configured with remote log storage."
+                ));
+            }
+        }
+        // -2: derive from retention.ms / retention.bytes; -1: unlimited.
+        "local.retention.ms" | "local.retention.bytes" => {
+            long_at_least(key, value, -2)?;
+        }
+        // -1: derive from the local retention.
+        "remote.copy.lag.ms" | "remote.copy.lag.bytes" => {
+            long_at_least(key, value, -1)?;
+        }
+        "compression.gzip.level" => {
+            gzip_level(key, value)?;
+        }
+        "compression.lz4.level" => {
+            whole(key, value, 1, 17)?;
+        }
+        // zstd's own bounds (ZSTD_minCLevel, ZSTD_MAX_CLEVEL), as Kafka hard-codes them.
+        "compression.zstd.level" => {
+            whole(key, value, -131_072, 22)?;
+        }
+        "leader.replication.throttled.replicas" | "follower.replication.throttled.replicas" => {
+            throttled_replicas(key, value)?
+        }
+        other => return Err(format!("unknown topic config '{other}'")),
+    }
+    Ok(())
+}
+
+/// Kafka's one check across keys (`LogConfig.validateValues`): a record may not have to wait
+/// longer before it can be compacted than it may wait at most. Both defaults (0 and
+/// `Long.MAX_VALUE`) pass, so only overrides can conflict.
+fn check_compaction_lags(configs: &BTreeMap<String, String>) -> Result<(), String> {
+    let lag = |key: &str| configs.get(key).and_then(|v| v.trim().parse::<i64>().ok());
+    match (lag("min.compaction.lag.ms"), lag("max.compaction.lag.ms")) {
+        (Some(min), Some(max)) if min > max => Err(format!(
+            "conflict topic config setting min.compaction.lag.ms ({min}) > max.compaction.lag.ms ({max})"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// [`resolve`] for overrides stored by an earlier version of Rill, whose bounds were looser
@@ -242,6 +316,88 @@ mod tests {
             (accepted.min_insync_replicas, accepted.segment_ms),
             (2, 60_000)
         );
+    }
+
+    #[test]
+    fn every_kafka_topic_key_is_accepted_with_a_valid_value() {
+        let defaults = LogConfig::default();
+        let plain = resolve(&defaults, &BTreeMap::new()).unwrap();
+        let stored_only = configs(&[
+            ("delete.retention.ms", "3600000"),
+            ("min.compaction.lag.ms", "0"),
+            ("max.compaction.lag.ms", "1"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+            ("file.delete.delay.ms", "0"),
+            ("segment.jitter.ms", "1000"),
+            ("preallocate", "TRUE"),
+            ("unclean.leader.election.enable", "false"),
+            ("leader.replication.throttled.replicas", "*"),
+            ("follower.replication.throttled.replicas", "0:1,1:1"),
+            ("compression.gzip.level", "-1"),
+            ("compression.lz4.level", "17"),
+            ("compression.zstd.level", "-131072"),
+            ("remote.storage.enable", "false"),
+            ("local.retention.ms", "-2"),
+            ("local.retention.bytes", "-1"),
+            ("remote.copy.lag.ms", "-1"),
+            ("remote.copy.lag.bytes", "0"),
+            ("remote.log.copy.disable", "true"),
+            ("remote.log.delete.on.disable", "false"),
+        ]);
+        assert_eq!(
+            resolve(&defaults, &stored_only).unwrap(),
+            plain,
+            "stored-only keys leave the log's settings alone"
+        );
+    }
+
+    #[test]
+    fn new_keys_are_checked_as_kafka_checks_them() {
+        let defaults = LogConfig::default();
+        let refuse = |pairs: &[(&str, &str)]| resolve(&defaults, &configs(pairs)).unwrap_err();
+        assert!(refuse(&[("delete.retention.ms", "-1")])
+            .starts_with("delete.retention.ms: -1 is out of range 0.."));
+        assert!(refuse(&[("min.compaction.lag.ms", "soon")]).contains("not a whole number"));
+        assert!(refuse(&[("max.compaction.lag.ms", "0")])
+            .starts_with("max.compaction.lag.ms: 0 is out of range 1.."));
+        assert!(refuse(&[("min.cleanable.dirty.ratio", "1.5")]).contains("out of range 0..=1"));
+        assert!(refuse(&[("file.delete.delay.ms", "-5")]).contains("out of range"));
+        assert!(refuse(&[("segment.jitter.ms", "-1")]).contains("out of range"));
+        assert!(refuse(&[("preallocate", "yes")]).contains("not true or false"));
+        assert!(refuse(&[("unclean.leader.election.enable", "1")]).contains("not true or false"));
+        assert!(refuse(&[("leader.replication.throttled.replicas", "0-1")])
+            .contains("[partitionId]:[brokerId]"));
+        assert!(refuse(&[("compression.gzip.level", "0")]).contains("not a gzip level"));
+        assert!(refuse(&[("compression.lz4.level", "18")]).contains("out of range 1..=17"));
+        assert!(refuse(&[("compression.zstd.level", "23")]).contains("out of range -131072..=22"));
+        assert!(refuse(&[("remote.storage.enable", "true")])
+            .contains("Tiered Storage functionality is disabled"));
+        assert!(refuse(&[("local.retention.ms", "-3")]).contains("out of range -2.."));
+        assert!(refuse(&[("remote.copy.lag.bytes", "-2")]).contains("out of range -1.."));
+        assert!(refuse(&[("remote.log.copy.disable", "maybe")]).contains("not true or false"));
+        assert_eq!(
+            refuse(&[("min.compaction.lag.ms", "5000"), ("max.compaction.lag.ms", "4000")]),
+            "conflict topic config setting min.compaction.lag.ms (5000) > max.compaction.lag.ms (4000)"
+        );
+        resolve(
+            &defaults,
+            &configs(&[
+                ("min.compaction.lag.ms", "4000"),
+                ("max.compaction.lag.ms", "4000"),
+            ]),
+        )
+        .unwrap();
+        // Kafka 4 removed these; they stay unknown.
+        for gone in [
+            "message.format.version",
+            "message.downconversion.enable",
+            "message.timestamp.difference.max.ms",
+        ] {
+            assert_eq!(
+                refuse(&[(gone, "1")]),
+                format!("unknown topic config '{gone}'")
+            );
+        }
     }
 
     #[test]

@@ -24,7 +24,10 @@ fn collision_key(name: &str) -> String {
     name.replace('.', "_")
 }
 
-/// Topic configs this broker understands (values are checked by the partition side).
+/// Every topic config Kafka 4.x accepts (`LogConfig`'s keys), in DescribeConfigs' order;
+/// values are checked by `topic_config::resolve`. Kafka 4 dropped `message.format.version`,
+/// `message.downconversion.enable` and `message.timestamp.difference.max.ms`, so they are
+/// unknown here too.
 pub const TOPIC_CONFIG_KEYS: &[&str] = &[
     "retention.ms",
     "retention.bytes",
@@ -41,6 +44,28 @@ pub const TOPIC_CONFIG_KEYS: &[&str] = &[
     "message.timestamp.after.max.ms",
     "min.insync.replicas",
     "compression.type",
+    // Stored and described; honoured by log compaction (issue 12, E2).
+    "delete.retention.ms",
+    "min.compaction.lag.ms",
+    "max.compaction.lag.ms",
+    "min.cleanable.dirty.ratio",
+    // Stored and described only: features Rill does not have.
+    "file.delete.delay.ms",
+    "segment.jitter.ms",
+    "preallocate",
+    "unclean.leader.election.enable",
+    "leader.replication.throttled.replicas",
+    "follower.replication.throttled.replicas",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.zstd.level",
+    "remote.storage.enable",
+    "local.retention.ms",
+    "local.retention.bytes",
+    "remote.copy.lag.ms",
+    "remote.copy.lag.bytes",
+    "remote.log.copy.disable",
+    "remote.log.delete.on.disable",
 ];
 
 /// Every key must be one this broker knows (values are checked by `topic_config::resolve`).
@@ -277,6 +302,11 @@ mod tests {
             reg.check_create("c", 1, 2, &none, 1).unwrap_err().code,
             ErrorCode::INVALID_REPLICATION_FACTOR
         );
+        let compaction = BTreeMap::from([
+            ("delete.retention.ms".to_string(), "900".to_string()),
+            ("min.cleanable.dirty.ratio".to_string(), "0.1".to_string()),
+        ]);
+        reg.check_create("c", 1, 1, &compaction, 1).unwrap();
         let bad_config = BTreeMap::from([("retention.msx".to_string(), "1".to_string())]);
         assert_eq!(
             reg.check_create("c", 1, 1, &bad_config, 1)

@@ -88,6 +88,67 @@ def test_confluent_describe_and_incremental_alter_configs(rill, topic_name):
     assert entries["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
 
 
+def test_confluent_topic_configs_kafka_accepts_are_stored_and_described(rill, topic_name):
+    """Every topic config Kafka accepts is accepted here: the compaction keys are stored and
+    described (honoured once Rill compacts), values are checked as Kafka checks them."""
+    kwire.require_apis(rill.addr, "CreateTopics", "DescribeConfigs", "IncrementalAlterConfigs")
+    config = {
+        "delete.retention.ms": "3600000",
+        "min.compaction.lag.ms": "1000",
+        "max.compaction.lag.ms": "86400000",
+        "min.cleanable.dirty.ratio": "0.25",
+        "segment.jitter.ms": "500",
+    }
+    ck.create_topic(rill.bootstrap, topic_name, 1, config=config)
+    a = ck.admin(rill.bootstrap)
+    resource = ConfigResource(ResourceType.TOPIC, topic_name)
+
+    def describe():
+        (entries,) = wait_all(a.describe_configs([resource], request_timeout=TIMEOUT_S)).values()
+        return entries
+
+    entries = describe()
+    for key, value in config.items():
+        assert (entries[key].value, entries[key].source) == (value, ConfigSource.DYNAMIC_TOPIC_CONFIG.value), key
+    assert (entries["file.delete.delay.ms"].value, entries["file.delete.delay.ms"].source) == (
+        "60000",
+        ConfigSource.DEFAULT_CONFIG.value,
+    )
+    assert entries["remote.storage.enable"].value == "false"
+
+    # librdkafka's admin test (0081) creates topics with delete.retention.ms=900 and
+    # compression.type=lz4: the first is accepted, the second stays refused (no recompression).
+    ck.create_topic(rill.bootstrap, topic_name + "-900", 1, config={"delete.retention.ms": "900"})
+    for bad in (
+        {"delete.retention.ms": "900", "compression.type": "lz4"},
+        {"min.cleanable.dirty.ratio": "2"},
+        {"min.compaction.lag.ms": "5000", "max.compaction.lag.ms": "1000"},
+    ):
+        with pytest.raises(Exception) as err:
+            ck.create_topic(rill.bootstrap, topic_name + "-bad", 1, config=bad)
+        assert err.value.args[0].code() == 40, (bad, err.value)  # INVALID_CONFIG
+    assert ck.topic_partitions(rill.bootstrap, topic_name + "-bad") is None
+
+    alter = ConfigResource(
+        ResourceType.TOPIC,
+        topic_name,
+        incremental_configs=[
+            ConfigEntry("delete.retention.ms", "900", incremental_operation=AlterConfigOpType.SET),
+            ConfigEntry("segment.jitter.ms", None, incremental_operation=AlterConfigOpType.DELETE),
+        ],
+    )
+    wait_all(a.incremental_alter_configs([alter], request_timeout=TIMEOUT_S))
+    rill.restart()
+    a = ck.admin(rill.bootstrap)
+    entries = describe()
+    assert (entries["delete.retention.ms"].value, entries["delete.retention.ms"].source) == (
+        "900",
+        ConfigSource.DYNAMIC_TOPIC_CONFIG.value,
+    ), "altered config survives kill -9"
+    assert entries["min.cleanable.dirty.ratio"].value == "0.25"
+    assert entries["segment.jitter.ms"].source == ConfigSource.DEFAULT_CONFIG.value
+
+
 def test_confluent_describe_broker_configs(rill):
     kwire.require_apis(rill.addr, "DescribeConfigs")
     a = ck.admin(rill.bootstrap)
