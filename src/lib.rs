@@ -15,6 +15,8 @@
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
 //!   the actor ids, one request and reply enum per role, and one type per request naming its
 //!   actor and reply ([`messages::call`]).
+//! * [`group`]   — the group coordinator: which `__consumer_offsets` partition holds a group
+//!   ([`group::placement`]) and that topic's records in Kafka's format ([`group::records`]).
 //! * [`faults`]  — `buggify!` fault points and planted canary bugs; both only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
@@ -69,6 +71,7 @@ pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod faults;
+pub mod group;
 pub mod host;
 pub mod limits;
 pub mod messages;

@@ -27,7 +27,12 @@ const PARTS: &[(&str, &[&str])] = &[
     // `messages/` is the roles' shared vocabulary: see `SHARED_ROLE_FOLDERS`.
     (
         "Roles",
-        &["src/partition/", "src/controller/", "src/messages/"],
+        &[
+            "src/partition/",
+            "src/controller/",
+            "src/group/",
+            "src/messages/",
+        ],
     ),
     ("Storage", &["src/storage/"]),
     ("Host", &["src/host/", "src/config.rs", "src/config/"]),
