@@ -195,11 +195,14 @@ fn group_values_match_the_schemas_bytes() {
     assert_eq!(decode_group_value(&bytes).unwrap(), static_member);
 }
 
+/// Whether a decoder accepts the bytes.
+type Decodes = fn(&[u8]) -> bool;
+
 /// Every valid vector, with the decoder that reads it.
-fn vectors() -> Vec<(&'static str, fn(&[u8]) -> bool)> {
-    let key: fn(&[u8]) -> bool = |b| decode_key(b).is_ok();
-    let offset: fn(&[u8]) -> bool = |b| decode_offset_value(b).is_ok();
-    let group: fn(&[u8]) -> bool = |b| decode_group_value(b).is_ok();
+fn vectors() -> Vec<(&'static str, Decodes)> {
+    let key: Decodes = |b| decode_key(b).is_ok();
+    let offset: Decodes = |b| decode_offset_value(b).is_ok();
+    let group: Decodes = |b| decode_group_value(b).is_ok();
     vec![
         (OFFSET_KEY_V1, key),
         (OFFSET_KEY_V0, key),
