@@ -23,6 +23,9 @@
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention);
 //!   [`storage::records`] checks every produced record (decompressing within bounds).
 //! * [`partition`] — the actor hosting a node's partition replicas.
+//! * [`group`]   — the group coordinator: consumer groups and their committed offsets in
+//!   `__consumer_offsets`, as pure state machines under one actor
+//!   ([`group::settings::GroupSettings`] is its view of the config).
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
 //!   decodes it (each request's layout in [`protocol::layouts`]).
@@ -46,7 +49,7 @@
 //! * Host (`host`, `config`) → Gateway, Roles, Actor, Storage, Wire: it sits on top.
 //! * Gateway (`broker`) → Roles, Actor, Storage, Wire; never Host or Face: it asks actors
 //!   through a trait the host plugs in, and knows no command line.
-//! * Roles (`partition`, `controller`, later group and transaction coordinators, and
+//! * Roles (`partition`, `controller`, `group`, later the transaction coordinator, and
 //!   `messages`, their shared vocabulary) → Actor, Storage; never Host, Face or Gateway: actors
 //!   record effects, they never do I/O. Role folders do not import each other; each imports
 //!   `messages` and talks through it (`messages` imports no role folder).
@@ -69,6 +72,7 @@ pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod faults;
+pub mod group;
 pub mod host;
 pub mod limits;
 pub mod messages;
