@@ -8,6 +8,7 @@
 use crate::broker::configs::{broker_log_value, broker_synonyms, config_type, ConfigEntry};
 use crate::broker::settings::{BrokerAddress, GatewaySettings};
 use crate::controller::admin::AdminSettings;
+use crate::group::settings::GroupSettings;
 use crate::types::NodeId;
 
 use super::{Listener, ServerConfig};
@@ -41,6 +42,11 @@ impl ServerConfig {
             num_partitions: self.num_partitions,
             default_replication_factor: self.default_replication_factor,
         }
+    }
+
+    /// What the group coordinator reads of this config.
+    pub fn group_settings(&self) -> GroupSettings {
+        self.groups.clone()
     }
 }
 
