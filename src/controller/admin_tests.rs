@@ -61,6 +61,11 @@ impl Harness {
                 log: LogConfig::default(),
                 num_partitions: 1,
                 default_replication_factor: 1,
+                offsets_topic: InternalTopicSpec {
+                    partitions: 1,
+                    replication_factor: 1,
+                    configs: BTreeMap::new(),
+                },
             },
             rng: SmallRng::seed_from_u64(7),
             outbox: Outbox::default(),
