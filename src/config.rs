@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use crate::group::settings::GroupSettings;
 use crate::storage::log::{
-    FlushPolicy, LogConfig, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN,
+    FlushPolicy, LogConfig, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
+    SEGMENT_MS_MIN,
 };
 
 mod gateway;
@@ -79,6 +81,33 @@ pub struct ServerConfig {
     /// `queued.max.request.bytes`: `Some(-1)` = unbounded (Kafka's default); `None` = not set,
     /// [`crate::limits::QUEUED_REQUEST_BYTES_DEFAULT`] (at least `socket.request.max.bytes`).
     pub queued_max_request_bytes: Option<i64>,
+    /// `offsets.topic.*`: how `__consumer_offsets` is created.
+    pub offsets_topic: OffsetsTopicConfig,
+    /// `group.*`, `offsets.retention.*`, `offsets.commit.timeout.ms`,
+    /// `offset.metadata.max.bytes`: the group coordinator's settings.
+    pub groups: GroupSettings,
+}
+
+/// How `__consumer_offsets` is created (the first time a client looks for a coordinator).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetsTopicConfig {
+    /// `offsets.topic.num.partitions` (Kafka: 50). Fixed once the topic exists: a group's
+    /// coordinator is its id's hash modulo this count.
+    pub partitions: u32,
+    /// `offsets.topic.replication.factor` (Kafka: 3), capped at the brokers there are.
+    pub replication_factor: u16,
+    /// `offsets.topic.segment.bytes` (Kafka: 100 MiB), the topic's `segment.bytes`.
+    pub segment_bytes: u64,
+}
+
+impl Default for OffsetsTopicConfig {
+    fn default() -> Self {
+        Self {
+            partitions: 50,
+            replication_factor: 3,
+            segment_bytes: 104_857_600,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -107,6 +136,8 @@ impl Default for ServerConfig {
             max_connections_per_ip_overrides: BTreeMap::new(),
             connections_max_idle_ms: 600_000,
             queued_max_request_bytes: None,
+            offsets_topic: OffsetsTopicConfig::default(),
+            groups: GroupSettings::default(),
         }
     }
 }
@@ -263,6 +294,41 @@ impl ServerConfig {
                 }
                 self.queued_max_request_bytes = Some(bytes);
             }
+            "offsets.topic.num.partitions" => {
+                self.offsets_topic.partitions =
+                    v.int(1, crate::limits::TOPIC_PARTITIONS_MAX as i64)? as u32
+            }
+            "offsets.topic.replication.factor" => {
+                self.offsets_topic.replication_factor = v.int(1, i16::MAX as i64)? as u16
+            }
+            // Kafka takes any positive size; the topic's segment.bytes floor applies here, so
+            // a value the topic would refuse stops start-up instead of the first group.
+            "offsets.topic.segment.bytes" => {
+                self.offsets_topic.segment_bytes =
+                    v.int(SEGMENT_BYTES_MIN as i64, SEGMENT_BYTES_MAX as i64)? as u64
+            }
+            "offsets.retention.minutes" => {
+                self.groups.offsets_retention_ms = v.int(1, i32::MAX as i64)? * 60_000
+            }
+            "offsets.retention.check.interval.ms" => {
+                self.groups.offsets_retention_check_interval_ms = v.int(1, i64::MAX)? as u64
+            }
+            "offsets.commit.timeout.ms" => {
+                self.groups.offsets_commit_timeout_ms = v.int(1, i32::MAX as i64)? as i32
+            }
+            "offset.metadata.max.bytes" => {
+                self.groups.offset_metadata_max_bytes = v.int(0, i32::MAX as i64)? as usize
+            }
+            "group.min.session.timeout.ms" => {
+                self.groups.min_session_timeout_ms = v.int(0, i32::MAX as i64)? as i32
+            }
+            "group.max.session.timeout.ms" => {
+                self.groups.max_session_timeout_ms = v.int(0, i32::MAX as i64)? as i32
+            }
+            "group.initial.rebalance.delay.ms" => {
+                self.groups.initial_rebalance_delay_ms = v.int(0, i32::MAX as i64)? as i32
+            }
+            "group.max.size" => self.groups.max_size = v.int(1, i32::MAX as i64)? as i32,
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
         Ok(())
@@ -322,6 +388,19 @@ impl ServerConfig {
         }
         if let Err(e) = self.log.validate() {
             return bad("log.*", e.to_string());
+        }
+        let (min_session, max_session) = (
+            self.groups.min_session_timeout_ms,
+            self.groups.max_session_timeout_ms,
+        );
+        if min_session > max_session {
+            return bad(
+                "group.min.session.timeout.ms",
+                format!(
+                    "{min_session} is larger than group.max.session.timeout.ms ({max_session}): \
+                     no session timeout could be accepted"
+                ),
+            );
         }
         Ok(())
     }

@@ -15,8 +15,6 @@
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
 //!   the actor ids, one request and reply enum per role, and one type per request naming its
 //!   actor and reply ([`messages::call`]).
-//! * [`group`]   — the group coordinator: which `__consumer_offsets` partition holds a group
-//!   ([`group::placement`]) and that topic's records in Kafka's format ([`group::records`]).
 //! * [`faults`]  — `buggify!` fault points and planted canary bugs; both only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
@@ -25,6 +23,10 @@
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention);
 //!   [`storage::records`] checks every produced record (decompressing within bounds).
 //! * [`partition`] — the actor hosting a node's partition replicas.
+//! * [`group`]   — the group coordinator: consumer groups and their committed offsets in
+//!   `__consumer_offsets`, as pure state machines under one actor: which partition holds a
+//!   group ([`group::placement`]), that topic's records in Kafka's format
+//!   ([`group::records`]), its view of the config ([`group::settings::GroupSettings`]).
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
 //!   decodes it (each request's layout in [`protocol::layouts`]).
@@ -48,7 +50,7 @@
 //! * Host (`host`, `config`) → Gateway, Roles, Actor, Storage, Wire: it sits on top.
 //! * Gateway (`broker`) → Roles, Actor, Storage, Wire; never Host or Face: it asks actors
 //!   through a trait the host plugs in, and knows no command line.
-//! * Roles (`partition`, `controller`, later group and transaction coordinators, and
+//! * Roles (`partition`, `controller`, `group`, later the transaction coordinator, and
 //!   `messages`, their shared vocabulary) → Actor, Storage; never Host, Face or Gateway: actors
 //!   record effects, they never do I/O. Role folders do not import each other; each imports
 //!   `messages` and talks through it (`messages` imports no role folder).

@@ -238,6 +238,8 @@ const _: () = assert!(LARGE_DECODES_AT_ONCE >= 1);
 const _: () = assert!(RECORD_WALKS_AT_ONCE >= 1);
 const _: () = assert!(RECORD_WALK_INLINE_BYTES <= PRODUCE_DECOMPRESSED_BYTES_MAX);
 const _: () = assert!(RECORD_WALK_INLINE_ENTRIES <= PRODUCE_RECORD_ENTRIES_MAX);
+const _: () = assert!(GROUP_ASSIGNMENT_BYTES_MAX <= PEER_FRAME_BYTES_MAX);
+const _: () = assert!(GROUP_LOAD_READ_BYTES > 0);
 
 /// Bytes the compressed batches of one Produce request may decompress to, all partitions
 /// together, while the broker walks their records (see `storage::records`). Past it the
@@ -289,3 +291,28 @@ pub const ZSTD_WINDOW_BYTES_MAX: u64 = 8 << 20;
 /// one partition hold. Past it the oldest epoch is forgotten, which answers OffsetForLeaderEpoch
 /// for it as for an epoch already removed by retention.
 pub const LEADER_EPOCH_ENTRIES_MAX: usize = 65_536;
+
+/// Bytes one read of a `__consumer_offsets` partition asks for while a coordinator shard
+/// replays it (Kafka's `offsets.load.buffer.size`, 5 MiB). The replay walks whole batches and
+/// starts the next read at the last whole one, so this bounds the memory of one load step, not
+/// the partition's size.
+pub const GROUP_LOAD_READ_BYTES: i32 = 5 << 20;
+
+/// Groups one node's coordinator holds (loaded and live, over all its shards). Any client can
+/// create a group by joining or committing under a new id, and each costs a map entry and its
+/// members; Kafka has no such bound. Past it a new group id is refused
+/// (COORDINATOR_NOT_AVAILABLE, retriable) while existing groups carry on.
+pub const GROUPS_PER_NODE_MAX: usize = 100_000;
+
+/// Pending members of one group: each JoinGroup v4+ with an empty member id creates one (and
+/// its session timer), answered MEMBER_ID_REQUIRED, which lives until its session timeout
+/// unless it rejoins. A client looping on empty-id joins would otherwise grow the group without
+/// bound. Past it the join is refused with GROUP_MAX_SIZE_REACHED.
+pub const GROUP_PENDING_MEMBERS_MAX: usize = 1_000;
+
+/// Largest total of one classic group's member assignments (and subscriptions) written in one
+/// group metadata record. That record is one batch of `__consumer_offsets` and a message between
+/// nodes once the partition is replicated, so it must fit one peer frame; Kafka bounds it by the
+/// topic's `max.message.bytes` instead. A SyncGroup whose assignments exceed it gets
+/// UNKNOWN_SERVER_ERROR, as Kafka answers a group record it cannot write.
+pub const GROUP_ASSIGNMENT_BYTES_MAX: usize = 16 << 20;

@@ -4,7 +4,7 @@
 //! items, `use` groups, and inline in code), and every `rill::` path in `main.rs`, is an arrow
 //! from its part to the part it names. An arrow between two parts must be one of `ALLOWED`;
 //! the ones in `FORBIDDEN` come with the reason they must never exist. Besides: role folders
-//! (`partition/`, `controller/`, later `group/`, `txn/`) do not import each other but all import
+//! (`partition/`, `controller/`, `group/`, later `txn/`) do not import each other but all import
 //! `messages/`, the roles' shared vocabulary (which imports none of them), the pure parts
 //! (Wire, Actor, Storage, Roles) name no `tokio` and, outside the file backend `src/storage/file/`,
 //! no `std::fs` or `std::net`, and nothing in `src/` names the simulator crate.

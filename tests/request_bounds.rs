@@ -64,13 +64,6 @@ fn bound(len: usize) -> usize {
     len * BYTES_IN_MEMORY_PER_WIRE_BYTE + FIXED_ALLOWANCE_BYTES
 }
 
-fn all_layouts() -> impl Iterator<Item = &'static Request> {
-    layouts::REQUESTS
-        .iter()
-        .chain(layouts::GROUP_REQUESTS.iter())
-        .copied()
-}
-
 fn frame(layout: &Request, version: i16, body: &[u8], rng: &mut SmallRng) -> Bytes {
     let header_version = layout.key.request_header_version(version);
     let mut frame = layout_gen::header(layout.key as i16, version, 7, header_version, rng);
@@ -108,12 +101,43 @@ fn every_advertised_api_and_version_has_a_layout() {
     }
 }
 
+/// The consumer-group layouts are checked like every other (the tests below walk
+/// `layouts::REQUESTS`), though no group API is advertised yet: the gateway refuses them before
+/// decoding.
+#[test]
+fn every_group_api_has_a_layout_and_none_is_advertised_yet() {
+    let group_keys = [
+        ApiKey::OffsetCommit,
+        ApiKey::OffsetFetch,
+        ApiKey::FindCoordinator,
+        ApiKey::JoinGroup,
+        ApiKey::Heartbeat,
+        ApiKey::LeaveGroup,
+        ApiKey::SyncGroup,
+        ApiKey::DescribeGroups,
+        ApiKey::ListGroups,
+        ApiKey::DeleteGroups,
+        ApiKey::OffsetDelete,
+        ApiKey::ConsumerGroupHeartbeat,
+        ApiKey::ConsumerGroupDescribe,
+    ];
+    for key in group_keys {
+        let layout = layouts::request(key).unwrap_or_else(|| panic!("{key:?} has no layout"));
+        assert_eq!(layout.key, key);
+        assert_eq!(
+            versions::supported(key as i16),
+            None,
+            "{key:?} is advertised"
+        );
+    }
+}
+
 /// Requests generated from each layout decode with the crate and use every byte: the layout
 /// says where the crate's bytes go, for every version.
 #[test]
 fn every_layout_agrees_with_the_crate_at_every_version() {
     let mut rng = SmallRng::seed_from_u64(1);
-    for layout in all_layouts() {
+    for layout in layouts::REQUESTS {
         for version in layout.versions.min..=layout.versions.max {
             for case in 0..200 {
                 let body = Bytes::from(layout_gen::body(layout, version, &mut rng));

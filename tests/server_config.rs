@@ -153,3 +153,128 @@ fn a_custom_listener_name_mapped_to_plaintext_serves() {
     );
     assert_eq!(response.brokers[0].port, addr.port() as i32);
 }
+
+/// The group coordinator's settings under Kafka's names and defaults, read from either file
+/// syntax or the command line, each checked with an error naming the key.
+#[test]
+fn group_and_offsets_settings_take_kafkas_names_and_defaults() {
+    use rill::config::{FileFormat, ServerConfig};
+    use rill::group::settings::GroupSettings;
+
+    let defaults = ServerConfig::load(None, &[]).unwrap();
+    assert_eq!(defaults.group_settings(), GroupSettings::default());
+    let topic = &defaults.offsets_topic;
+    assert_eq!(
+        (
+            topic.partitions,
+            topic.replication_factor,
+            topic.segment_bytes
+        ),
+        (50, 3, 104_857_600)
+    );
+    let groups = defaults.group_settings();
+    assert_eq!(groups.offsets_retention_ms, 10_080 * 60_000);
+    assert_eq!(groups.max_size, i32::MAX, "group.max.size is unbounded");
+
+    let file = "offsets.topic.num.partitions=4\n\
+                offsets.topic.replication.factor=1\n\
+                offsets.topic.segment.bytes=1048576\n\
+                offsets.retention.minutes=2\n\
+                offsets.retention.check.interval.ms=1000\n\
+                offsets.commit.timeout.ms=700\n\
+                offset.metadata.max.bytes=10\n\
+                group.min.session.timeout.ms=1000\n\
+                group.max.session.timeout.ms=20000\n\
+                group.initial.rebalance.delay.ms=0\n";
+    let config = ServerConfig::load(
+        Some((FileFormat::Properties, file)),
+        &["group.max.size=5".into()],
+    )
+    .unwrap();
+    let topic = &config.offsets_topic;
+    assert_eq!(
+        (
+            topic.partitions,
+            topic.replication_factor,
+            topic.segment_bytes
+        ),
+        (4, 1, 1_048_576)
+    );
+    assert_eq!(
+        config.group_settings(),
+        GroupSettings {
+            min_session_timeout_ms: 1_000,
+            max_session_timeout_ms: 20_000,
+            initial_rebalance_delay_ms: 0,
+            max_size: 5,
+            offset_metadata_max_bytes: 10,
+            offsets_retention_ms: 120_000,
+            offsets_retention_check_interval_ms: 1_000,
+            offsets_commit_timeout_ms: 700,
+        }
+    );
+
+    for (setting, message) in [
+        (
+            "offsets.topic.num.partitions=0",
+            "config key 'offsets.topic.num.partitions': 0 is out of range",
+        ),
+        (
+            "offsets.topic.replication.factor=0",
+            "config key 'offsets.topic.replication.factor': 0 is out of range",
+        ),
+        (
+            "offsets.topic.segment.bytes=1024",
+            "config key 'offsets.topic.segment.bytes': 1024 is out of range 1048576..=",
+        ),
+        (
+            "offsets.retention.minutes=0",
+            "config key 'offsets.retention.minutes': 0 is out of range",
+        ),
+        (
+            "offsets.retention.check.interval.ms=0",
+            "config key 'offsets.retention.check.interval.ms': 0 is out of range",
+        ),
+        (
+            "offsets.commit.timeout.ms=-5",
+            "config key 'offsets.commit.timeout.ms': -5 is out of range",
+        ),
+        (
+            "offset.metadata.max.bytes=lots",
+            "config key 'offset.metadata.max.bytes': 'lots' is not a whole number",
+        ),
+        (
+            "group.initial.rebalance.delay.ms=-1",
+            "config key 'group.initial.rebalance.delay.ms': -1 is out of range",
+        ),
+        (
+            "group.max.size=0",
+            "config key 'group.max.size': 0 is out of range",
+        ),
+        (
+            "group.max.session.timeout.ms=3000000000",
+            "config key 'group.max.session.timeout.ms': 3000000000 is out of range",
+        ),
+        (
+            "group.max.session.timeout.ms=5000",
+            "config key 'group.min.session.timeout.ms': 6000 is larger than \
+             group.max.session.timeout.ms (5000)",
+        ),
+    ] {
+        let error = ServerConfig::load(None, &[setting.into()]).unwrap_err();
+        assert!(error.to_string().contains(message), "{setting}: {error}");
+    }
+}
+
+#[test]
+fn a_bad_group_setting_stops_start_up_naming_the_key() {
+    let (code, stderr) = server_exit(
+        &["--override", "group.min.session.timeout.ms=soon"],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("config key 'group.min.session.timeout.ms': 'soon' is not a whole number"),
+        "{stderr}"
+    );
+}

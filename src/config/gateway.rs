@@ -7,7 +7,8 @@
 
 use crate::broker::configs::{broker_log_value, broker_synonyms, config_type, ConfigEntry};
 use crate::broker::settings::{BrokerAddress, GatewaySettings};
-use crate::controller::admin::AdminSettings;
+use crate::controller::admin::{AdminSettings, InternalTopicSpec};
+use crate::group::settings::GroupSettings;
 use crate::types::NodeId;
 
 use super::{Listener, ServerConfig};
@@ -40,7 +41,33 @@ impl ServerConfig {
             log: self.log.clone(),
             num_partitions: self.num_partitions,
             default_replication_factor: self.default_replication_factor,
+            offsets_topic: self.offsets_topic_spec(),
         }
+    }
+
+    /// `__consumer_offsets` as `offsets.topic.*` describes it. Retention is off (-1) until
+    /// the log cleaner lands and the topic is compacted: the broker's 7-day default would
+    /// delete the commits of any group idle that long.
+    fn offsets_topic_spec(&self) -> InternalTopicSpec {
+        let topic = &self.offsets_topic;
+        let configs = [
+            ("segment.bytes", topic.segment_bytes.to_string()),
+            ("retention.ms", "-1".to_owned()),
+            ("retention.bytes", "-1".to_owned()),
+        ];
+        InternalTopicSpec {
+            partitions: i32::try_from(topic.partitions).unwrap_or(i32::MAX),
+            replication_factor: i16::try_from(topic.replication_factor).unwrap_or(i16::MAX),
+            configs: configs
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect(),
+        }
+    }
+
+    /// What the group coordinator reads of this config.
+    pub fn group_settings(&self) -> GroupSettings {
+        self.groups.clone()
     }
 }
 
@@ -293,5 +320,24 @@ mod tests {
             find(&settings.broker_configs, "node.id").value.as_deref(),
             Some("7")
         );
+    }
+
+    #[test]
+    fn the_offsets_topic_spec_is_offsets_topic_star_without_retention() {
+        let config = ServerConfig::load(
+            None,
+            &[
+                "offsets.topic.num.partitions=4".to_string(),
+                "offsets.topic.segment.bytes=2097152".to_string(),
+            ],
+        )
+        .unwrap();
+        let spec = config.admin_settings().offsets_topic;
+        assert_eq!((spec.partitions, spec.replication_factor), (4, 3));
+        // The overrides are ones a topic accepts, and they switch retention off.
+        let log = crate::controller::topic_config::resolve(&config.log, &spec.configs)
+            .expect("valid topic configs");
+        assert_eq!(log.segment_bytes, 2 << 20);
+        assert_eq!((log.retention_ms, log.retention_bytes), (None, None));
     }
 }

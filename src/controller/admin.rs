@@ -15,7 +15,7 @@
 //! So no handler waits for a disk, and nothing is answered (nor any log opened) before the
 //! registry change it rests on is durable.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand::rngs::SmallRng;
 
@@ -48,6 +48,19 @@ pub struct AdminSettings {
     pub num_partitions: u32,
     /// `default.replication.factor`: of an auto-created topic.
     pub default_replication_factor: u16,
+    /// How `__consumer_offsets` is created (`offsets.topic.*`), by `EnsureInternal`.
+    pub offsets_topic: InternalTopicSpec,
+}
+
+/// The settings an internal topic is created with, instead of the broker defaults an
+/// auto-created topic gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InternalTopicSpec {
+    pub partitions: i32,
+    /// As configured; creation takes at most the brokers there are (Kafka does the same).
+    pub replication_factor: i16,
+    /// Topic config overrides, as a client's CreateTopics would give them.
+    pub configs: BTreeMap<String, String>,
 }
 
 impl AdminSettings {

@@ -10,7 +10,9 @@ use rand::SeedableRng;
 
 use super::*;
 use crate::actor::{ActorId, Effect, Outbox};
-use crate::messages::{AutoCreateRequest, PartitionsRequest, TopicsRequest};
+use crate::messages::{
+    AutoCreateRequest, EnsureInternalRequest, InternalTopic, PartitionsRequest, TopicsRequest,
+};
 use crate::storage::mem::MemStorage;
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
@@ -59,6 +61,11 @@ impl Harness {
                 log: LogConfig::default(),
                 num_partitions: 1,
                 default_replication_factor: 1,
+                offsets_topic: InternalTopicSpec {
+                    partitions: 1,
+                    replication_factor: 1,
+                    configs: BTreeMap::new(),
+                },
             },
             rng: SmallRng::seed_from_u64(7),
             outbox: Outbox::default(),
@@ -525,6 +532,38 @@ fn the_actor_answers_list_from_the_committed_registry_while_an_administration_wa
         ["a"],
         "listed while its logs are being opened"
     );
+}
+
+#[test]
+fn ensure_internal_is_refused_until_the_group_coordinator_exists() {
+    use crate::actor::{Actor, Input, Origin};
+    let mem = MemStorage::new();
+    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+    let settings = Harness::new().settings;
+    let mut actor = super::super::actor::TopicsActor::open(storage, 1, settings).unwrap();
+    let mut rng = SmallRng::seed_from_u64(1);
+    let mut outbox = Outbox::default();
+    let mut ctx = Ctx::new(now(), ME, &mut rng, &mut outbox);
+    let ensure = TopicsRequest::EnsureInternal(EnsureInternalRequest {
+        topic: InternalTopic::ConsumerOffsets,
+    });
+    actor.handle(
+        &mut ctx,
+        Input::Request {
+            id: RequestId(1),
+            from: Origin::Host,
+            msg: NodeMsg::Topics(ensure),
+        },
+    );
+    let effects = outbox.take_effects();
+    match effects.as_slice() {
+        [Effect::Reply {
+            msg: NodeMsg::TopicsReply(TopicsReply::Refused(refusal)),
+            ..
+        }] => assert_eq!(refusal.code, ErrorCode::COORDINATOR_NOT_AVAILABLE),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(actor.registry().topics.is_empty(), "no topic was created");
 }
 
 fn grow(name: &str, count: i32) -> AdminOp {

@@ -1,7 +1,19 @@
-//! The group coordinator (issue 12): consumer groups, their committed offsets, and the
-//! `__consumer_offsets` records that make both durable.
+//! The group coordinator (issue 12): consumer groups (Kafka's classic protocol, later KIP-848),
+//! their committed offsets, and the `__consumer_offsets` records that make both durable.
+//!
+//! One `GROUPS` actor per node hosts one shard per `__consumer_offsets` partition this node
+//! leads; a shard is the whole coordinator of its partition (its groups, offsets, load state
+//! and writes in flight). The state machines are pure — they take a clock and return outputs —
+//! so they are tested without a runtime; the actor turns their outputs into effects.
 //!
 //! * [`placement`] — which `__consumer_offsets` partition coordinates a group (Kafka's hash).
 //! * [`records`] — that topic's record keys and values, in Kafka's byte format.
+//! * [`settings`] — the coordinator's view of the server config.
+//!
+//! A Roles folder: it imports `messages`, `actor`, `storage` and `types`, never another role
+//! folder (`partition`, `controller`) and never `host` or `config`. The partitions actor and
+//! the topics actor are reached through `messages` only.
+
 pub mod placement;
 pub mod records;
+pub mod settings;

@@ -10,7 +10,7 @@ use std::future::Future;
 
 use crate::actor::client::{ActorClient, AskError, WrongReply};
 use crate::actor::ActorId;
-use crate::types::TopicPartition;
+use crate::types::{ErrorCode, TopicPartition};
 
 use super::*;
 
@@ -109,6 +109,37 @@ calls! {
         |r| NodeMsg::Topics(TopicsRequest::AlterConfigs(r));
     AutoCreateRequest, Option<TopicMeta> => TOPICS, |r| NodeMsg::Topics(TopicsRequest::AutoCreate(r));
     OpenAllRequest, OpenAllReport => TOPICS, |_| NodeMsg::Topics(TopicsRequest::OpenAll);
+    AppendRequest, Vec<(TopicPartition, ProducePartitionResult)> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::Append(r));
+    LeadRequest, Leadership => PARTITIONS, |r| NodeMsg::Partitions(PartitionsRequest::Lead(r));
+    EnsureInternalRequest, Vec<TopicChange> => TOPICS,
+        |r| NodeMsg::Topics(TopicsRequest::EnsureInternal(r));
+    JoinGroupArgs, JoinGroupResult => GROUPS, |r| NodeMsg::Groups(GroupsRequest::Join(r));
+    SyncGroupArgs, SyncGroupResult => GROUPS, |r| NodeMsg::Groups(GroupsRequest::Sync(r));
+    HeartbeatArgs, ErrorCode => GROUPS, |r| NodeMsg::Groups(GroupsRequest::Heartbeat(r));
+    LeaveGroupArgs, LeaveGroupResult => GROUPS, |r| NodeMsg::Groups(GroupsRequest::Leave(r));
+    OffsetCommitArgs, Vec<(TopicPartition, ErrorCode)> => GROUPS,
+        |r| NodeMsg::Groups(GroupsRequest::OffsetCommit(r));
+    OffsetFetchArgs, Vec<GroupOffsets> => GROUPS,
+        |r| NodeMsg::Groups(GroupsRequest::OffsetFetch(r));
+    DescribeGroupsArgs, Vec<GroupDescription> => GROUPS,
+        |r| NodeMsg::Groups(GroupsRequest::Describe(r));
+    ListGroupsArgs, ListGroupsResult => GROUPS, |r| NodeMsg::Groups(GroupsRequest::List(r));
+    DeleteGroupsArgs, Vec<(String, ErrorCode)> => GROUPS,
+        |r| NodeMsg::Groups(GroupsRequest::Delete(r));
+    OffsetDeleteArgs, OffsetDeleteResult => GROUPS,
+        |r| NodeMsg::Groups(GroupsRequest::OffsetDelete(r));
+    ConsumerHeartbeatArgs, ConsumerHeartbeatResult => GROUPS,
+        |r| NodeMsg::Groups(GroupsRequest::ConsumerHeartbeat(r));
+    ConsumerDescribeArgs, Vec<ConsumerGroupDescription> => GROUPS,
+        |r| NodeMsg::Groups(GroupsRequest::ConsumerDescribe(r));
+}
+
+/// A leadership event goes to the coordinator as a one-way message (`Ctx::send`).
+impl From<GroupsEvent> for NodeMsg {
+    fn from(event: GroupsEvent) -> Self {
+        NodeMsg::GroupsEvent(event)
+    }
 }
 
 replies! {
@@ -126,12 +157,24 @@ replies! {
     ConfigAlterations = TopicsReply::ConfigsAltered | Failed;
     Option<TopicMeta> = TopicsReply::AutoCreated;
     OpenAllReport = TopicsReply::Opened;
+    Leadership = PartitionsReply::Lead;
+    JoinGroupResult = GroupsReply::Joined;
+    SyncGroupResult = GroupsReply::Synced;
+    ErrorCode = GroupsReply::Heartbeat;
+    LeaveGroupResult = GroupsReply::Left;
+    Vec<(TopicPartition, ErrorCode)> = GroupsReply::Committed;
+    Vec<GroupOffsets> = GroupsReply::Fetched;
+    Vec<GroupDescription> = GroupsReply::Described;
+    ListGroupsResult = GroupsReply::Listed;
+    Vec<(String, ErrorCode)> = GroupsReply::Deleted;
+    OffsetDeleteResult = GroupsReply::OffsetsDeleted;
+    ConsumerHeartbeatResult = GroupsReply::ConsumerHeartbeat;
+    Vec<ConsumerGroupDescription> = GroupsReply::ConsumerDescribed;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::ErrorCode;
 
     #[test]
     fn a_reply_is_taken_from_its_own_variant_only() {

@@ -2,8 +2,8 @@
 //! another, on this node or (through the host's transport) another.
 //!
 //! All of a node's actors share one wire enum, [`NodeMsg`], so one transport carries them all;
-//! each role has its own request and reply enums ([`partitions`], [`topics`]), with one type per
-//! request, which names its reply type and its actor ([`call::Call`]). Requests carry
+//! each role has its own request and reply enums ([`partitions`], [`topics`], [`groups`]), with
+//! one type per request, which names its reply type and its actor ([`call::Call`]). Requests carry
 //! record bytes exactly as the client sent them (RecordBatch v2); replies carry stored bytes
 //! exactly as they will go to the consumer. Error codes are Kafka's.
 //!
@@ -17,9 +17,11 @@ use serde::{Deserialize, Serialize};
 use crate::actor::ActorId;
 
 pub mod call;
+pub mod groups;
 pub mod partitions;
 pub mod topics;
 
+pub use groups::*;
 pub use partitions::*;
 pub use topics::*;
 
@@ -27,6 +29,9 @@ pub use topics::*;
 pub const TOPICS: ActorId = ActorId(1);
 /// The actor that hosts every partition replica of this node (logs, producer state, waiting fetches).
 pub const PARTITIONS: ActorId = ActorId(2);
+/// The group coordinator: consumer groups and their committed offsets, one shard per
+/// `__consumer_offsets` partition this node leads.
+pub const GROUPS: ActorId = ActorId(3);
 
 /// One message between a node's actors (or between the gateway and them).
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,6 +40,10 @@ pub enum NodeMsg {
     PartitionsReply(PartitionsReply),
     Topics(TopicsRequest),
     TopicsReply(TopicsReply),
+    Groups(GroupsRequest),
+    GroupsReply(GroupsReply),
+    /// Leadership news for the coordinator (sent by the partitions actor, never asked).
+    GroupsEvent(GroupsEvent),
 }
 
 #[cfg(test)]
@@ -42,7 +51,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::types::{ErrorCode, TopicPartition};
+    use crate::types::{ErrorCode, LeaderEpoch, TopicPartition};
 
     fn bytes(msg: &NodeMsg) -> Vec<u8> {
         postcard::to_stdvec(msg).unwrap()
@@ -88,5 +97,47 @@ mod tests {
         expected.extend([7; 16]);
         expected.extend([4, 2, 0]);
         assert_eq!(bytes(&topic), expected);
+        // Groups = 4, Heartbeat = 2: "g", generation 1 zigzags to 2, "m", no instance id.
+        let heartbeat = NodeMsg::Groups(GroupsRequest::Heartbeat(HeartbeatArgs {
+            group: "g".into(),
+            generation: 1,
+            member_id: "m".into(),
+            instance_id: None,
+        }));
+        assert_eq!(bytes(&heartbeat), [4, 2, 1, b'g', 2, 1, b'm', 0]);
+        // GroupsReply = 5, Heartbeat = 2; REBALANCE_IN_PROGRESS 27 zigzags to 54.
+        let rebalancing =
+            NodeMsg::GroupsReply(GroupsReply::Heartbeat(ErrorCode::REBALANCE_IN_PROGRESS));
+        assert_eq!(bytes(&rebalancing), [5, 2, 54]);
+        // GroupsEvent = 6, Resigned = 1: partition 2 zigzags to 4, epoch 0, replica 5.
+        let resigned = NodeMsg::GroupsEvent(GroupsEvent::Resigned {
+            partition: 2,
+            term: LeaderTerm {
+                epoch: LeaderEpoch::INITIAL,
+                replica: 5,
+            },
+        });
+        assert_eq!(bytes(&resigned), [6, 1, 4, 0, 5]);
+        // Partitions = 0, Append = 10 (after Offline = 9): the topic-partition, the term
+        // (epoch 1 zigzags to 2, replica 300 is a two-byte varint), the records with their
+        // length, timeout 1 zigzags to 2.
+        let append = NodeMsg::Partitions(PartitionsRequest::Append(AppendRequest {
+            tp: TopicPartition {
+                topic: "t".into(),
+                partition: 3,
+            },
+            term: LeaderTerm {
+                epoch: LeaderEpoch(1),
+                replica: 300,
+            },
+            records: vec![9],
+            timeout_ms: 1,
+        }));
+        assert_eq!(bytes(&append), [0, 10, 1, b't', 6, 2, 0xac, 0x02, 1, 9, 2]);
+        // Topics = 2, EnsureInternal = 7 (after OpenAll = 6), ConsumerOffsets = 0.
+        let ensure = NodeMsg::Topics(TopicsRequest::EnsureInternal(EnsureInternalRequest {
+            topic: InternalTopic::ConsumerOffsets,
+        }));
+        assert_eq!(bytes(&ensure), [2, 7, 0]);
     }
 }

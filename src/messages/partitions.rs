@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::groups::LeaderTerm;
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
 use crate::types::{ErrorCode, LeaderEpoch, Offset, ProducerId, Refusal, TopicPartition};
@@ -22,6 +23,10 @@ pub enum PartitionsRequest {
     DeleteRecords(DeleteRecordsRequest),
     InitProducerId(InitProducerIdRequest),
     Offline(OfflineRequest),
+    /// The group coordinator's write to a `__consumer_offsets` partition it leads.
+    Append(AppendRequest),
+    /// The group coordinator's barrier before it replays a partition (see [`LeadRequest`]).
+    Lead(LeadRequest),
 }
 
 /// Create the partition's log, or open it if it exists on disk. Idempotent. The settings are
@@ -116,6 +121,28 @@ pub struct ListOffsetsRequest {
     pub partitions: Vec<(TopicPartition, i64)>,
 }
 
+/// Append `records` (one uncompressed batch built by the coordinator) to `tp`, only if the
+/// partition is still led under `term` (else NOT_LEADER_OR_FOLLOWER), and answer once the
+/// batch is acknowledged as an acks=-1 produce would be, by that same term: the reply is
+/// [`PartitionsReply::Produce`] with one entry.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AppendRequest {
+    pub tp: TopicPartition,
+    pub term: LeaderTerm,
+    pub records: Vec<u8>,
+    pub timeout_ms: i32,
+}
+
+/// A barrier: answer `tp`'s current term and log end only once everything below the log end
+/// as it is when asked is acknowledged, so a replay up to it never sees an unsynced record.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LeadRequest {
+    pub tp: TopicPartition,
+}
+
+/// The answer to [`LeadRequest`]: the term and the log end, or why the partition is not led.
+pub type Leadership = Result<(LeaderTerm, Offset), ErrorCode>;
+
 /// Replies from [`super::PARTITIONS`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PartitionsReply {
@@ -128,6 +155,7 @@ pub enum PartitionsReply {
     InitProducerId(InitProducerIdResult),
     /// The offline partitions asked for, in (topic, partition) order.
     Offline(Vec<TopicPartition>),
+    Lead(Leadership),
 }
 
 /// The outcome of a request that answers nothing else: a Kafka error code (0 = done).
@@ -186,6 +214,20 @@ pub struct ProducePartitionResult {
     /// -1 when they keep their CreateTime.
     pub log_append_time_ms: i64,
     pub log_start_offset: Offset,
+}
+
+impl ProducePartitionResult {
+    /// A partition's produce refused as a whole with `error_code`.
+    pub fn refused(error_code: ErrorCode, error_message: Option<String>) -> Self {
+        Self {
+            error_code,
+            error_message,
+            record_errors: Vec::new(),
+            base_offset: Offset::UNKNOWN,
+            log_append_time_ms: -1,
+            log_start_offset: Offset::UNKNOWN,
+        }
+    }
 }
 
 /// One refused record of a produced batch (Kafka's `ProduceResponse.RecordError`).

@@ -32,6 +32,21 @@ pub enum TopicsRequest {
     AutoCreate(AutoCreateRequest),
     /// Start-up: open (recover) the log of every registered partition.
     OpenAll,
+    /// Create an internal topic with its own settings if it does not exist yet; an existing
+    /// one is success. Answered with [`TopicsReply::Created`] (one entry).
+    EnsureInternal(EnsureInternalRequest),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EnsureInternalRequest {
+    pub topic: InternalTopic,
+}
+
+/// The topics the node creates for itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InternalTopic {
+    /// `__consumer_offsets` ([`super::OFFSETS_TOPIC`]).
+    ConsumerOffsets,
 }
 
 /// [`TopicsRequest::List`], as a typed call: every topic with its metadata.

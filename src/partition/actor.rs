@@ -35,10 +35,10 @@ use crate::limits::{
     DISK_FULL_QUIET_MS, FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS,
 };
 use crate::messages::{
-    DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done, EnsureRequest,
-    FetchRequest, InitProducerIdRequest, InitProducerIdResult, ListOffsetsRequest,
-    ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply, PartitionsRequest,
-    ProducePartitionResult, ProduceRequest, SetConfigRequest,
+    AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
+    EnsureRequest, FetchRequest, InitProducerIdRequest, InitProducerIdResult, LeadRequest,
+    ListOffsetsRequest, ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply,
+    PartitionsRequest, ProducePartitionResult, ProduceRequest, SetConfigRequest,
 };
 use crate::storage::disk_full;
 use crate::storage::log::{FlushPolicy, LogConfig};
@@ -344,6 +344,20 @@ impl Partitions {
                     id,
                     NodeMsg::PartitionsReply(PartitionsReply::Offline(offline)),
                 );
+            }
+            // The group coordinator's writes and barrier: not served until it exists, so
+            // they are refused as a partition this node does not lead.
+            PartitionsRequest::Append(AppendRequest { tp, .. }) => {
+                let refused = ProducePartitionResult::refused(
+                    ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                    Some("the group coordinator is not running".to_owned()),
+                );
+                let reply = PartitionsReply::Produce(vec![(tp, refused)]);
+                ctx.reply(id, NodeMsg::PartitionsReply(reply));
+            }
+            PartitionsRequest::Lead(LeadRequest { .. }) => {
+                let reply = PartitionsReply::Lead(Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+                ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
         }
     }

@@ -39,6 +39,7 @@ pub fn batch_error_code(error: &BatchError) -> ErrorCode {
         BatchError::Truncated { .. }
         | BatchError::CorruptBatch { .. }
         | BatchError::CrcMismatch { .. }
+        | BatchError::Compressed { .. }
         | BatchError::Empty => ErrorCode::CORRUPT_MESSAGE,
     }
 }

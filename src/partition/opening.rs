@@ -90,6 +90,8 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         PartitionsRequest::Fetch(r) => r.partitions.iter().any(|p| opening(&p.tp)),
         PartitionsRequest::ListOffsets(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
         PartitionsRequest::DeleteRecords(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
+        PartitionsRequest::Append(r) => opening(&r.tp),
+        PartitionsRequest::Lead(r) => opening(&r.tp),
         PartitionsRequest::Shutdown
         | PartitionsRequest::InitProducerId(_)
         | PartitionsRequest::Offline(_) => false,
@@ -104,19 +106,14 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
         PartitionsRequest::Produce(r) => PartitionsReply::Produce(
             r.partitions
                 .into_iter()
-                .map(|(tp, _)| {
-                    let result = ProducePartitionResult {
-                        error_code: REFUSED,
-                        error_message: message(),
-                        record_errors: Vec::new(),
-                        base_offset: Offset::UNKNOWN,
-                        log_append_time_ms: -1,
-                        log_start_offset: Offset::UNKNOWN,
-                    };
-                    (tp, result)
-                })
+                .map(|(tp, _)| (tp, ProducePartitionResult::refused(REFUSED, message())))
                 .collect(),
         ),
+        PartitionsRequest::Append(r) => PartitionsReply::Produce(vec![(
+            r.tp,
+            ProducePartitionResult::refused(REFUSED, message()),
+        )]),
+        PartitionsRequest::Lead(_) => PartitionsReply::Lead(Err(REFUSED)),
         PartitionsRequest::Fetch(r) => PartitionsReply::Fetch(
             r.partitions
                 .into_iter()

@@ -420,12 +420,12 @@ mod tests {
 
     #[test]
     fn apis_without_a_layout_are_refused() {
-        let header = [0, 11, 0, 5, 0, 0, 0, 1, 0, 0];
+        let header = [0, 17, 0, 1, 0, 0, 0, 1, 0, 0];
         assert_eq!(
-            check_request(&header, ApiKey::JoinGroup, 5, 1),
+            check_request(&header, ApiKey::SaslHandshake, 1, 1),
             Err(BoundsError::NoLayout {
-                key: ApiKey::JoinGroup,
-                version: 5
+                key: ApiKey::SaslHandshake,
+                version: 1
             })
         );
         assert_eq!(

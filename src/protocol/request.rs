@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::Decodable;
+use kafka_protocol::protocol::{Decodable, Message, VersionRange};
 
 use super::bounds;
 
@@ -34,6 +34,39 @@ pub fn decode_checked<R: Decodable>(frame: &Bytes, key: ApiKey, version: i16) ->
     R::decode(&mut buf, version).map_err(|e| format!("{key:?} v{version}: bad request body: {e}"))
 }
 
+/// Runs `$body` with `$R` bound to the crate's request type of `$key` — the one list of the
+/// request types Rill has a layout for (plus the ones it decodes without one) — or `$other`
+/// for any other key.
+macro_rules! by_request_type {
+    ($key:expr, |$R:ident| $body:expr, $other:ident => $fallback:expr) => {
+        by_request_type!(@each $key, $R, $body, $other, $fallback;
+            Produce = ProduceRequest, Fetch = FetchRequest, ListOffsets = ListOffsetsRequest,
+            Metadata = MetadataRequest, OffsetCommit = OffsetCommitRequest,
+            OffsetFetch = OffsetFetchRequest, FindCoordinator = FindCoordinatorRequest,
+            JoinGroup = JoinGroupRequest, Heartbeat = HeartbeatRequest,
+            LeaveGroup = LeaveGroupRequest, SyncGroup = SyncGroupRequest,
+            DescribeGroups = DescribeGroupsRequest, ListGroups = ListGroupsRequest,
+            CreateTopics = CreateTopicsRequest, DeleteTopics = DeleteTopicsRequest,
+            DeleteRecords = DeleteRecordsRequest, InitProducerId = InitProducerIdRequest,
+            DescribeConfigs = DescribeConfigsRequest, AlterConfigs = AlterConfigsRequest,
+            CreatePartitions = CreatePartitionsRequest, DeleteGroups = DeleteGroupsRequest,
+            IncrementalAlterConfigs = IncrementalAlterConfigsRequest,
+            OffsetDelete = OffsetDeleteRequest,
+            ConsumerGroupHeartbeat = ConsumerGroupHeartbeatRequest,
+            ConsumerGroupDescribe = ConsumerGroupDescribeRequest)
+    };
+    (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
+        $($api:ident = $request:ident),*) => {
+        match $key {
+            $(ApiKey::$api => {
+                type $R = $request;
+                $body
+            })*
+            $other => $fallback,
+        }
+    };
+}
+
 /// Decodes `body` (no header) as the request type of `key` with the crate, without any bounds
 /// check, and returns how many bytes it left unread. Only for holding layouts against the crate
 /// in tests; never call it on untrusted bytes.
@@ -43,31 +76,9 @@ pub fn crate_decode_unchecked(key: ApiKey, version: i16, body: &Bytes) -> Result
         R::decode(&mut buf, version).map_err(|e| e.to_string())?;
         Ok(buf.len())
     }
-    match key {
-        ApiKey::Produce => run::<ProduceRequest>(body, version),
-        ApiKey::Fetch => run::<FetchRequest>(body, version),
-        ApiKey::ListOffsets => run::<ListOffsetsRequest>(body, version),
-        ApiKey::Metadata => run::<MetadataRequest>(body, version),
-        ApiKey::OffsetCommit => run::<OffsetCommitRequest>(body, version),
-        ApiKey::OffsetFetch => run::<OffsetFetchRequest>(body, version),
-        ApiKey::FindCoordinator => run::<FindCoordinatorRequest>(body, version),
-        ApiKey::JoinGroup => run::<JoinGroupRequest>(body, version),
-        ApiKey::Heartbeat => run::<HeartbeatRequest>(body, version),
-        ApiKey::LeaveGroup => run::<LeaveGroupRequest>(body, version),
-        ApiKey::SyncGroup => run::<SyncGroupRequest>(body, version),
-        ApiKey::DescribeGroups => run::<DescribeGroupsRequest>(body, version),
-        ApiKey::ListGroups => run::<ListGroupsRequest>(body, version),
-        ApiKey::CreateTopics => run::<CreateTopicsRequest>(body, version),
-        ApiKey::DeleteTopics => run::<DeleteTopicsRequest>(body, version),
-        ApiKey::DeleteRecords => run::<DeleteRecordsRequest>(body, version),
-        ApiKey::InitProducerId => run::<InitProducerIdRequest>(body, version),
-        ApiKey::DescribeConfigs => run::<DescribeConfigsRequest>(body, version),
-        ApiKey::AlterConfigs => run::<AlterConfigsRequest>(body, version),
-        ApiKey::CreatePartitions => run::<CreatePartitionsRequest>(body, version),
-        ApiKey::DeleteGroups => run::<DeleteGroupsRequest>(body, version),
-        ApiKey::IncrementalAlterConfigs => run::<IncrementalAlterConfigsRequest>(body, version),
-        other => Err(format!("{other:?}: no decoder listed")),
-    }
+    by_request_type!(key, |R| run::<R>(body, version), other => {
+        Err(format!("{other:?}: no decoder listed"))
+    })
 }
 
 /// Decodes a whole frame of any API with a layout, as the broker would (bounds, header, body).
@@ -80,36 +91,38 @@ pub fn decode_any(frame: &Bytes) -> Result<(), String> {
     fn run<R: Decodable>(frame: &Bytes, key: ApiKey, version: i16) -> Result<(), String> {
         decode::<R>(frame, key, version).map(drop)
     }
-    match key {
-        ApiKey::Produce => run::<ProduceRequest>(frame, key, version),
-        ApiKey::Fetch => run::<FetchRequest>(frame, key, version),
-        ApiKey::ListOffsets => run::<ListOffsetsRequest>(frame, key, version),
-        ApiKey::Metadata => run::<MetadataRequest>(frame, key, version),
-        ApiKey::OffsetCommit => run::<OffsetCommitRequest>(frame, key, version),
-        ApiKey::OffsetFetch => run::<OffsetFetchRequest>(frame, key, version),
-        ApiKey::FindCoordinator => run::<FindCoordinatorRequest>(frame, key, version),
-        ApiKey::JoinGroup => run::<JoinGroupRequest>(frame, key, version),
-        ApiKey::Heartbeat => run::<HeartbeatRequest>(frame, key, version),
-        ApiKey::LeaveGroup => run::<LeaveGroupRequest>(frame, key, version),
-        ApiKey::SyncGroup => run::<SyncGroupRequest>(frame, key, version),
-        ApiKey::DescribeGroups => run::<DescribeGroupsRequest>(frame, key, version),
-        ApiKey::ListGroups => run::<ListGroupsRequest>(frame, key, version),
-        ApiKey::CreateTopics => run::<CreateTopicsRequest>(frame, key, version),
-        ApiKey::DeleteTopics => run::<DeleteTopicsRequest>(frame, key, version),
-        ApiKey::DeleteRecords => run::<DeleteRecordsRequest>(frame, key, version),
-        ApiKey::InitProducerId => run::<InitProducerIdRequest>(frame, key, version),
-        ApiKey::DescribeConfigs => run::<DescribeConfigsRequest>(frame, key, version),
-        ApiKey::AlterConfigs => run::<AlterConfigsRequest>(frame, key, version),
-        ApiKey::CreatePartitions => run::<CreatePartitionsRequest>(frame, key, version),
-        ApiKey::DeleteGroups => run::<DeleteGroupsRequest>(frame, key, version),
-        ApiKey::IncrementalAlterConfigs => {
-            run::<IncrementalAlterConfigsRequest>(frame, key, version)
-        }
+    by_request_type!(key, |R| run::<R>(frame, key, version), other => {
         // Every other key has no layout: the bounds check refuses it before any decoding.
-        other => {
-            bounds::check_request(frame, other, version, other.request_header_version(version))
-                .map(drop)
-                .map_err(|e| e.to_string())
-        }
+        bounds::check_request(frame, other, version, other.request_header_version(version))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// The versions the crate's request type for `key` decodes (`<R as Message>::VERSIONS`), when
+/// Rill lists one. Narrower than `ApiKey::valid_versions()`, which is the response's range: the
+/// crate says OffsetCommit and OffsetFetch 10 there, but their requests decode only up to 9.
+pub fn request_versions(key: ApiKey) -> Option<VersionRange> {
+    if key == ApiKey::ApiVersions {
+        // Answered from the header alone, so not in the decoding list.
+        return Some(<ApiVersionsRequest as Message>::VERSIONS);
+    }
+    by_request_type!(key, |R| Some(<R as Message>::VERSIONS), _other => None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_commit_decodes_up_to_9_although_the_key_claims_10() {
+        let commit = request_versions(ApiKey::OffsetCommit).unwrap();
+        assert_eq!((commit.min, commit.max), (2, 9));
+        assert_eq!(ApiKey::OffsetCommit.valid_versions().max, 10);
+        assert_eq!(request_versions(ApiKey::OffsetFetch).unwrap().max, 9);
+        assert_eq!(request_versions(ApiKey::ApiVersions).unwrap().min, 0);
+        let heartbeat = request_versions(ApiKey::ConsumerGroupHeartbeat).unwrap();
+        assert_eq!((heartbeat.min, heartbeat.max), (0, 1));
+        assert!(request_versions(ApiKey::SaslHandshake).is_none());
     }
 }

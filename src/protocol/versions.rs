@@ -45,10 +45,14 @@ pub fn supported(api_key: i16) -> Option<Supported> {
 mod tests {
     use super::*;
 
+    /// Against the request type's own range (`request::request_versions`), not
+    /// `ApiKey::valid_versions()`: that is the response's, which for OffsetCommit and
+    /// OffsetFetch says 10 while their requests decode only up to 9.
     #[test]
     fn every_advertised_range_is_one_the_protocol_crate_can_decode() {
         for s in SUPPORTED {
-            let valid = s.key.valid_versions();
+            let valid = crate::protocol::request::request_versions(s.key)
+                .unwrap_or_else(|| panic!("{s:?}: no request type listed"));
             assert!(s.min <= s.max, "{s:?}");
             assert!(
                 valid.min <= s.min && s.max <= valid.max,

@@ -3,7 +3,9 @@
 //! The broker's hot path never looks inside a batch: it checks the header and the CRC, patches
 //! `baseOffset` and `partitionLeaderEpoch` (both outside the CRC), stores the bytes exactly as
 //! they came and serves Fetch from those bytes. Everything here works on borrowed slices and
-//! allocates nothing, except [`build_batch`], which encodes batches for tests and the CLI.
+//! allocates nothing, except the builders ([`build_batch`], [`build_batch_records`]), which
+//! encode batches for tests, the CLI and the group coordinator. Only the group coordinator
+//! reads keys and values ([`records`]), of the uncompressed batches it wrote itself.
 //!
 //! Header layout (all big-endian, 61 bytes; see `docs/log-format.md`):
 //!
@@ -15,6 +17,8 @@
 //! @43 producerId i64        @51 producerEpoch i16
 //! @53 baseSequence i32      @57 recordsCount i32      @61 records...
 //! ```
+
+use std::ops::Range;
 
 use thiserror::Error;
 
@@ -72,6 +76,10 @@ pub enum BatchError {
     /// The buffer holds no batch at all.
     #[error("no record batch in an empty buffer")]
     Empty,
+    /// The records of a compressed batch were asked for ([`records`]): the broker keeps
+    /// batches as produced and has no codec to read them with.
+    #[error("record batch is compressed (codec {codec}); its records cannot be read")]
+    Compressed { codec: u8 },
 }
 
 /// The parsed fixed header of one v2 batch. Parsing checks only that the bytes are present;
@@ -516,22 +524,33 @@ impl RecordWalker {
     /// Decodes the next record from `prefix` (the bytes [`RecordWalker::next_prefix`] named)
     /// and moves past the whole record.
     pub fn advance(&mut self, prefix: &[u8]) -> Result<RecordPosition, BatchError> {
+        self.step(prefix).map(|decoded| decoded.position)
+    }
+
+    /// Decodes the next record from `prefix` and moves past it; after an error the walk is over.
+    fn step(&mut self, prefix: &[u8]) -> Result<Decoded, BatchError> {
         let result = self.decode(prefix);
-        match result {
-            Ok((position, record_bytes)) => {
-                self.position += record_bytes;
+        match &result {
+            Ok(decoded) => {
+                self.position += decoded.record_bytes;
                 self.records_left -= 1;
-                Ok(position)
             }
-            Err(e) => {
-                self.records_left = 0;
-                Err(e)
-            }
+            Err(_) => self.records_left = 0,
         }
+        result
     }
 
     /// The next record of `batch` (the whole batch, as stored); `None` after the last one.
     pub fn next_in(&mut self, batch: &[u8]) -> Option<Result<RecordPosition, BatchError>> {
+        Some(self.next_span(batch)?.map(|(position, _)| position))
+    }
+
+    /// [`RecordWalker::next_in`], with the byte range of the record's key, value and headers
+    /// (everything after its offsetDelta) within `batch`.
+    fn next_span(
+        &mut self,
+        batch: &[u8],
+    ) -> Option<Result<(RecordPosition, Range<usize>), BatchError>> {
         let (at, len) = self.next_prefix()?;
         if batch.len() < self.end {
             self.records_left = 0;
@@ -543,11 +562,14 @@ impl RecordWalker {
         let prefix = batch
             .get(at..)
             .map_or(&[][..], |rest| &rest[..len.min(rest.len())]);
-        Some(self.advance(prefix))
+        Some(self.step(prefix).map(|decoded| {
+            let fields = at + decoded.fields_bytes..at + decoded.record_bytes;
+            (decoded.position, fields)
+        }))
     }
 
     /// The record at the current position and its size in bytes (length varint included).
-    fn decode(&self, prefix: &[u8]) -> Result<(RecordPosition, usize), BatchError> {
+    fn decode(&self, prefix: &[u8]) -> Result<Decoded, BatchError> {
         if self.records_left <= 0 {
             return Err(BatchError::CorruptBatch {
                 reason: "no records left in the batch",
@@ -583,8 +605,115 @@ impl RecordWalker {
             offset: self.base_offset + offset_delta as i64,
             timestamp_ms,
         };
-        Ok((position, record_bytes))
+        Ok(Decoded {
+            position,
+            record_bytes,
+            fields_bytes: at,
+        })
     }
+}
+
+/// One record's prefix, decoded by [`RecordWalker::decode`].
+struct Decoded {
+    position: RecordPosition,
+    /// The whole record, its length varint included.
+    record_bytes: usize,
+    /// The length varint, attributes, timestampDelta and offsetDelta: where the key starts.
+    fields_bytes: usize,
+}
+
+/// One record of an uncompressed batch, borrowed from the batch bytes. A `None` value is a
+/// tombstone (Kafka's null value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    pub offset: i64,
+    pub timestamp_ms: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+}
+
+/// The records of one batch (starting at `batch[0]`), in order, with their keys and values.
+/// The header is checked as [`BatchHeader::check`] does, but not the CRC: callers walk batches
+/// that [`Batches`] or the log already validated. A compressed batch yields
+/// [`BatchError::Compressed`]; a malformed or truncated one an error. After an error the
+/// iterator ends; it never panics.
+pub fn records(batch: &[u8]) -> Records<'_> {
+    let walker = BatchHeader::parse(batch).and_then(|header| {
+        header.check(usize::MAX)?;
+        RecordWalker::new(&header).ok_or(BatchError::Compressed {
+            codec: header.compression(),
+        })
+    });
+    match walker {
+        Ok(walker) => Records {
+            batch,
+            walker: Some(walker),
+            failed: None,
+        },
+        Err(e) => Records {
+            batch,
+            walker: None,
+            failed: Some(e),
+        },
+    }
+}
+
+/// The iterator [`records`] returns.
+#[derive(Debug, Clone)]
+pub struct Records<'a> {
+    batch: &'a [u8],
+    walker: Option<RecordWalker>,
+    /// An error found before the first record, yielded once.
+    failed: Option<BatchError>,
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<RecordView<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        let walker = self.walker.as_mut()?;
+        let view = walker
+            .next_span(self.batch)?
+            .and_then(|(position, fields)| {
+                let mut at = fields.start;
+                let key = read_nullable_bytes(self.batch, &mut at, fields.end)?;
+                let value = read_nullable_bytes(self.batch, &mut at, fields.end)?;
+                Ok(RecordView {
+                    offset: position.offset,
+                    timestamp_ms: position.timestamp_ms,
+                    key,
+                    value,
+                })
+            });
+        if view.is_err() {
+            self.walker = None;
+        }
+        Some(view)
+    }
+}
+
+/// A varint length and that many bytes of `bytes[..end]` (-1: null), as [`put_bytes`] wrote.
+fn read_nullable_bytes<'a>(
+    bytes: &'a [u8],
+    at: &mut usize,
+    end: usize,
+) -> Result<Option<&'a [u8]>, BatchError> {
+    let within = &bytes[..end];
+    let length = zigzag32(read_uvarint(within, at, VARINT_BYTES_MAX)?);
+    if length == -1 {
+        return Ok(None);
+    }
+    let data = usize::try_from(length)
+        .ok()
+        .and_then(|n| within.get(*at..at.checked_add(n)?))
+        .ok_or(BatchError::CorruptBatch {
+            reason: "record key or value length is negative or runs past the record",
+        })?;
+    *at += data.len();
+    Ok(Some(data))
 }
 
 fn read_u8(bytes: &[u8], at: &mut usize) -> Result<u8, BatchError> {
@@ -671,6 +800,24 @@ pub fn build_batch_with_timestamps(
     records: &[(Option<&[u8]>, &[u8])],
     timestamps_ms: &[i64],
 ) -> Vec<u8> {
+    let records: Vec<_> = records.iter().map(|(k, v)| (*k, Some(*v))).collect();
+    encode_batch(&records, timestamps_ms)
+}
+
+/// [`build_batch`] with nullable values: a `None` value is a tombstone (what the group
+/// coordinator writes to forget an offset or a group). All records are stamped
+/// `base_timestamp_ms`.
+///
+/// Panics if `records` is empty: a programmer error.
+pub fn build_batch_records(
+    records: &[(Option<&[u8]>, Option<&[u8]>)],
+    base_timestamp_ms: i64,
+) -> Vec<u8> {
+    encode_batch(records, &vec![base_timestamp_ms; records.len()])
+}
+
+/// The one encoder behind the builders: `(key, value)` records, one CreateTime each.
+fn encode_batch(records: &[(Option<&[u8]>, Option<&[u8]>)], timestamps_ms: &[i64]) -> Vec<u8> {
     assert!(
         !records.is_empty(),
         "a record batch needs at least one record"
@@ -692,7 +839,7 @@ pub fn build_batch_with_timestamps(
         put_varlong(&mut record, timestamp_ms - base_timestamp_ms);
         put_varint(&mut record, offset_delta as i32);
         put_bytes(&mut record, *key);
-        put_bytes(&mut record, Some(value));
+        put_bytes(&mut record, *value);
         put_varint(&mut record, 0); // header count
         put_varint(&mut out, record.len() as i32);
         out.extend_from_slice(&record);
@@ -1133,6 +1280,11 @@ mod tests {
             let cut = HEADER_BYTES + next() as usize % (b.len() - HEADER_BYTES + 1);
             let _ = walk(&b);
             let _ = walk(&b[..cut]);
+            // The key/value reader too: every record read stays inside the bytes given.
+            for view in records(&b[..cut]).flatten() {
+                let inside = |part: Option<&[u8]>| part.map_or(0, <[u8]>::len) <= cut;
+                assert!(inside(view.key) && inside(view.value));
+            }
         }
     }
 
@@ -1151,5 +1303,103 @@ mod tests {
             let _ = validate_all(&bytes, MAX);
             let _ = BatchHeader::parse(&bytes).map(|h| h.check(MAX));
         }
+    }
+
+    fn views(batch: &[u8]) -> Vec<Result<RecordView<'_>, BatchError>> {
+        records(batch).collect()
+    }
+
+    #[test]
+    fn tombstones_and_keys_round_trip_through_records() {
+        let mut b = build_batch_records(
+            &[
+                (Some(b"k1"), Some(b"v1")),
+                (Some(b"k2"), None),
+                (None, Some(b"")),
+                (None, None),
+            ],
+            1_700_000_000_000,
+        );
+        set_base_offset(&mut b, 40).unwrap();
+        let h = validate_batch(&b, MAX).expect("a valid batch");
+        assert_eq!(h.records_count, 4);
+        let got: Vec<_> = views(&b).into_iter().map(Result::unwrap).collect();
+        let expect = |offset, key, value| RecordView {
+            offset,
+            timestamp_ms: 1_700_000_000_000,
+            key,
+            value,
+        };
+        assert_eq!(
+            got,
+            vec![
+                expect(40, Some(&b"k1"[..]), Some(&b"v1"[..])),
+                expect(41, Some(&b"k2"[..]), None),
+                // An empty value is not a tombstone.
+                expect(42, None, Some(&b""[..])),
+                expect(43, None, None),
+            ]
+        );
+        // The plain builder is the nullable one with every value present.
+        let plain = build_batch(&[(Some(b"k"), b"v")], 5);
+        assert_eq!(plain, build_batch_records(&[(Some(b"k"), Some(b"v"))], 5));
+        // The walker agrees with the views on offsets and timestamps.
+        let positions = walk(&b).unwrap();
+        let from_views: Vec<_> = got.iter().map(|v| (v.offset, v.timestamp_ms)).collect();
+        assert_eq!(positions, from_views);
+    }
+
+    #[test]
+    fn a_partial_batch_is_an_error_never_a_panic() {
+        let b = build_batch_records(&[(Some(b"key"), Some(b"value")), (Some(b"k"), None)], 1);
+        for cut in 0..b.len() {
+            let got = views(&b[..cut]);
+            assert_eq!(got.len(), 1, "cut at {cut}: one error, then the end");
+            assert!(
+                matches!(got[0], Err(BatchError::Truncated { .. })),
+                "cut at {cut}: {:?}",
+                got[0]
+            );
+        }
+        assert!(views(&b).iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn a_key_or_value_running_past_its_record_is_an_error() {
+        let b = build_batch_records(&[(Some(b"ab"), Some(b"cd")), (None, Some(b"e"))], 1);
+        // Record 0: length, attributes, timestampDelta, offsetDelta, then the key length.
+        let key_length_at = HEADER_BYTES + 4;
+        let mut long_key = b.clone();
+        long_key[key_length_at] = 2 * 9; // 9 bytes: past the record
+        let got = views(&long_key);
+        assert!(
+            matches!(got[0], Err(BatchError::CorruptBatch { .. })),
+            "{got:?}"
+        );
+        assert_eq!(got.len(), 1, "the walk ends at the first error");
+        let mut negative = b.clone();
+        negative[key_length_at] = 2 * 2 - 1; // zigzag -2
+        assert!(matches!(
+            views(&negative)[0],
+            Err(BatchError::CorruptBatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_compressed_batch_is_an_error() {
+        let mut c = build_batch_records(&[(Some(b"k"), None)], 1);
+        c[ATTRIBUTES_AT + 1] = 4; // zstd
+        fix_crc(&mut c);
+        assert_eq!(views(&c), vec![Err(BatchError::Compressed { codec: 4 })]);
+        assert!(BatchError::Compressed { codec: 4 }
+            .to_string()
+            .contains("compressed"));
+        // A broken header is reported the same way, once.
+        let mut bad_magic = build_batch_records(&[(None, None)], 1);
+        bad_magic[MAGIC_AT] = 1;
+        assert_eq!(
+            views(&bad_magic),
+            vec![Err(BatchError::UnsupportedMagic { magic: 1 })]
+        );
     }
 }

@@ -1,12 +1,14 @@
 //! Consumer groups and their offsets: OffsetCommit, OffsetFetch, FindCoordinator, JoinGroup,
-//! Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups, DeleteGroups.
+//! Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups, DeleteGroups, OffsetDelete,
+//! and the KIP-848 ConsumerGroupHeartbeat and ConsumerGroupDescribe.
 //!
-//! Written ahead of the group coordinator; listed in [`super::GROUP_REQUESTS`].
+//! Each covers every version the crate's request type decodes, so advertising a group API
+//! needs no layout change; the gateway refuses an API before decoding until it is advertised.
 
 use kafka_protocol::messages::ApiKey;
 
 use crate::protocol::layout::Ty::*;
-use crate::protocol::layout::{f, fields, range, since, Request, Struct, ALL};
+use crate::protocol::layout::{f, fields, range, since, Request, Struct, ALL, NONE};
 
 // OffsetCommit (8)
 
@@ -22,8 +24,9 @@ const OFFSET_COMMIT_REQUEST_TOPIC: Struct = fields(&[
 ]);
 pub const OFFSET_COMMIT: Request = Request {
     key: ApiKey::OffsetCommit,
-    // The crate decodes OffsetCommit from version 2.
-    versions: range(2, 8),
+    // The crate decodes OffsetCommit from version 2; v9 only renames the generation to the
+    // member epoch (KIP-848).
+    versions: range(2, 9),
     flexible: since(8),
     body: fields(&[
         f("group_id", ALL, String),
@@ -56,7 +59,7 @@ const OFFSET_FETCH_REQUEST_GROUP: Struct = fields(&[
 pub const OFFSET_FETCH: Request = Request {
     key: ApiKey::OffsetFetch,
     // The crate decodes OffsetFetch from version 1.
-    versions: range(1, 8),
+    versions: range(1, 9),
     flexible: since(6),
     body: fields(&[
         f("group_id", range(0, 7), String),
@@ -70,7 +73,8 @@ pub const OFFSET_FETCH: Request = Request {
 
 pub const FIND_COORDINATOR: Request = Request {
     key: ApiKey::FindCoordinator,
-    versions: range(0, 4),
+    // v5 and v6 change only the answers (error codes, share-group key types).
+    versions: range(0, 6),
     flexible: since(3),
     body: fields(&[
         f("key", range(0, 3), String),
@@ -154,7 +158,8 @@ pub const SYNC_GROUP: Request = Request {
 
 pub const DESCRIBE_GROUPS: Request = Request {
     key: ApiKey::DescribeGroups,
-    versions: range(0, 5),
+    // v6 changes only the answer (GROUP_ID_NOT_FOUND and an error message).
+    versions: range(0, 6),
     flexible: since(5),
     body: fields(&[
         f("groups", ALL, Array(&String)),
@@ -166,7 +171,7 @@ pub const DESCRIBE_GROUPS: Request = Request {
 
 pub const LIST_GROUPS: Request = Request {
     key: ApiKey::ListGroups,
-    versions: range(0, 4),
+    versions: range(0, 5),
     flexible: since(3),
     body: fields(&[
         f("states_filter", since(4), Array(&String)),
@@ -181,4 +186,61 @@ pub const DELETE_GROUPS: Request = Request {
     versions: range(0, 2),
     flexible: since(2),
     body: fields(&[f("groups_names", ALL, Array(&String))]),
+};
+
+// OffsetDelete (47)
+
+const OFFSET_DELETE_REQUEST_PARTITION: Struct = fields(&[f("partition_index", ALL, Int32)]);
+const OFFSET_DELETE_REQUEST_TOPIC: Struct = fields(&[
+    f("name", ALL, String),
+    f("partitions", ALL, Structs(&OFFSET_DELETE_REQUEST_PARTITION)),
+]);
+pub const OFFSET_DELETE: Request = Request {
+    key: ApiKey::OffsetDelete,
+    versions: range(0, 0),
+    flexible: NONE,
+    body: fields(&[
+        f("group_id", ALL, String),
+        f("topics", ALL, Structs(&OFFSET_DELETE_REQUEST_TOPIC)),
+    ]),
+};
+
+// ConsumerGroupHeartbeat (68)
+
+const CONSUMER_GROUP_HEARTBEAT_TOPIC_PARTITIONS: Struct = fields(&[
+    f("topic_id", ALL, Uuid),
+    f("partitions", ALL, Array(&Int32)),
+]);
+pub const CONSUMER_GROUP_HEARTBEAT: Request = Request {
+    key: ApiKey::ConsumerGroupHeartbeat,
+    versions: range(0, 1),
+    flexible: ALL,
+    body: fields(&[
+        f("group_id", ALL, String),
+        f("member_id", ALL, String),
+        f("member_epoch", ALL, Int32),
+        f("instance_id", ALL, String),
+        f("rack_id", ALL, String),
+        f("rebalance_timeout_ms", ALL, Int32),
+        f("subscribed_topic_names", ALL, Array(&String)),
+        f("subscribed_topic_regex", since(1), String),
+        f("server_assignor", ALL, String),
+        f(
+            "topic_partitions",
+            ALL,
+            Structs(&CONSUMER_GROUP_HEARTBEAT_TOPIC_PARTITIONS),
+        ),
+    ]),
+};
+
+// ConsumerGroupDescribe (69)
+
+pub const CONSUMER_GROUP_DESCRIBE: Request = Request {
+    key: ApiKey::ConsumerGroupDescribe,
+    versions: range(0, 1),
+    flexible: ALL,
+    body: fields(&[
+        f("group_ids", ALL, Array(&String)),
+        f("include_authorized_operations", ALL, Bool),
+    ]),
 };
