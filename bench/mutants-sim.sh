@@ -3,7 +3,9 @@
 # survivor of a `bench/mutants.sh` run is applied to a scratch worktree of HEAD, the madsim
 # build of the simulator is rebuilt, and a fixed set of seeds runs against it. A mutant some seed
 # fails on (the checker's verdict, a panic, or no result within the time limit) is caught by the
-# simulation; one every seed passes remains missed.
+# simulation; one every seed passes remains missed. A mutant of canary code (its diff mentions
+# a canary) is also run with every canary switched on, as sim/tests/scenario.rs does: a canary
+# the checker no longer catches catches the mutant.
 #
 #   bash bench/mutants-sim.sh [--seeds 1..=8] [--sim-secs 30] MUTANTS_OUT_DIR
 #
@@ -53,6 +55,20 @@ fi
 build() {
     (cd "$SCRATCH" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet --profile dev -p rill-sim --bin rill-sim)
 }
+# Whether the checker catches every canary within the seeds sim/tests/scenario.rs gives it.
+every_canary_caught() {
+    local canary seeds
+    # The names of src/faults/canary.rs.
+    for canary in ack-before-fsync reuse-offset-after-recovery skip-idempotence-check \
+        drop-last-batch-on-restart ack-after-failed-sync ack-unsynced-single-record; do
+        seeds=8
+        [[ $canary == ack-unsynced-single-record ]] && seeds=20
+        if timeout 900 "$TARGET/debug/rill-sim" --seeds "1..=$seeds" --sim-secs "$SIM_SECS" \
+            --canary "$canary" --fail-fast > /dev/null 2>&1; then
+            return 1
+        fi
+    done
+}
 echo "baseline: the unmutated simulator must pass seeds $SEEDS"
 build
 "$TARGET/debug/rill-sim" --seeds "$SEEDS" --sim-secs "$SIM_SECS" > /dev/null
@@ -65,13 +81,17 @@ while IFS=$'\t' read -r name file diff; do
     (cd "$SCRATCH" && patch -s "$file" < "$OUT/mutants.out/$diff")
     if ! build 2> /dev/null; then
         verdict=unviable
-    elif timeout 900 "$TARGET/debug/rill-sim" --seeds "$SEEDS" --sim-secs "$SIM_SECS" > /dev/null 2>&1; then
-        verdict=missed
-        missed=$((missed + 1))
-    else
+    elif ! timeout 900 "$TARGET/debug/rill-sim" --seeds "$SEEDS" --sim-secs "$SIM_SECS" > /dev/null 2>&1; then
         verdict=caught
-        caught=$((caught + 1))
+    elif grep -qi canary "$OUT/mutants.out/$diff" && ! every_canary_caught; then
+        verdict=caught-canary
+    else
+        verdict=missed
     fi
+    case $verdict in
+        caught*) caught=$((caught + 1)) ;;
+        missed) missed=$((missed + 1)) ;;
+    esac
     (cd "$SCRATCH" && git checkout -q -- "$file")
     printf '%s\t%s\n' "$verdict" "$name" | tee -a "$RESULTS"
 done < "$SCRATCH.missed"
