@@ -2103,3 +2103,33 @@ fn a_removal_in_flight_and_a_log_opened_meanwhile_have_their_own_job_tokens() {
         ErrorCode::NONE
     );
 }
+
+#[test]
+fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::new(storage.clone());
+    let (a, b) = (tp("a"), tp("b"));
+    h.ensure(&a, config(Some(0)));
+    h.ensure(&b, config(Some(0)));
+    let (shutdown, effects) = h.send(PartitionsRequest::Shutdown);
+    let mut jobs = syncs(&effects);
+    assert_eq!(jobs.len(), 2, "a close job per partition: {effects:?}");
+    let (delete, effects) = h.send(PartitionsRequest::Delete(DeletePartitionRequest {
+        tp: a.clone(),
+    }));
+    jobs.extend(syncs(&effects));
+    let mut answered = Vec::new();
+    while !jobs.is_empty() {
+        let mut effects = h.complete(std::mem::take(&mut jobs));
+        for id in [shutdown, delete] {
+            if let Some(reply) = take_reply(&mut effects, id) {
+                answered.push((id, reply));
+            }
+        }
+        jobs = syncs(&effects);
+    }
+    assert!(
+        answered.iter().any(|(id, _)| *id == shutdown),
+        "the shutdown waits for no deleted partition: {answered:?}"
+    );
+}
