@@ -7,8 +7,9 @@
 # a canary) is also run with every canary switched on, as sim/tests/scenario.rs does: a canary
 # the checker no longer catches catches the mutant.
 #
-#   bash bench/mutants-sim.sh [--seeds 1..=8] [--sim-secs 30] MUTANTS_OUT_DIR
+#   bash bench/mutants-sim.sh [--seeds 1..=8] [--sim-secs 30] [--only REGEX] MUTANTS_OUT_DIR
 #
+# --only REGEX: only the survivors whose name (as `cargo mutants --list` prints it) matches.
 # MUTANTS_OUT_DIR is what `bench/mutants.sh --out` wrote (it holds mutants.out/). Results go to
 # MUTANTS_OUT_DIR/sim-oracle.txt, one line per survivor: "caught" or "missed", and the mutant.
 # One survivor costs an incremental madsim build and the seeds (about 2-3 minutes here).
@@ -18,11 +19,13 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 SEEDS=1..=8
 SIM_SECS=30
 OUT=""
+ONLY=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --seeds) SEEDS="$2"; shift 2 ;;
         --sim-secs) SIM_SECS="$2"; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --only) ONLY="$2"; shift 2 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) OUT="$1"; shift ;;
     esac
 done
@@ -40,12 +43,13 @@ git -C "$REPO" worktree add -q --detach "$SCRATCH" HEAD
 trap 'git -C "$REPO" worktree remove --force "$SCRATCH"' EXIT
 
 # name <TAB> diff path, for every missed mutant.
-python3 - "$OUT/mutants.out/outcomes.json" > "$SCRATCH.missed" <<'EOF'
-import json, sys
+python3 - "$OUT/mutants.out/outcomes.json" "$ONLY" > "$SCRATCH.missed" <<'EOF'
+import json, re, sys
 for o in json.load(open(sys.argv[1]))["outcomes"]:
     if o["summary"] == "MissedMutant":
         m = o["scenario"]["Mutant"]
-        print(f'{m["name"]}\t{m["file"]}\t{o["diff_path"]}')
+        if re.search(sys.argv[2], m["name"]):
+            print(f'{m["name"]}\t{m["file"]}\t{o["diff_path"]}')
 EOF
 
 export CARGO_PROFILE_DEV_DEBUG=0 RUSTFLAGS="--cfg madsim"
