@@ -152,3 +152,43 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
     };
     NodeMsg::PartitionsReply(reply)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{DeleteRecordsRequest, ListOffsetsRequest};
+
+    fn tps() -> Vec<TopicPartition> {
+        (0..2)
+            .map(|partition| TopicPartition {
+                topic: "a".into(),
+                partition,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_refused_request_answers_every_partition_it_names_in_its_own_reply() {
+        let list = PartitionsRequest::ListOffsets(ListOffsetsRequest {
+            isolation_level: 0,
+            partitions: tps().into_iter().map(|tp| (tp, -1)).collect(),
+        });
+        let NodeMsg::PartitionsReply(PartitionsReply::ListOffsets(results)) = refused(list) else {
+            panic!("a ListOffsets reply");
+        };
+        let answered: Vec<_> = results.iter().map(|(tp, _)| tp.clone()).collect();
+        assert_eq!(answered, tps());
+        assert!(results.iter().all(|(_, r)| r.error_code == REFUSED));
+        assert!(results.iter().all(|(_, r)| r.offset == Offset::UNKNOWN));
+
+        let delete = PartitionsRequest::DeleteRecords(DeleteRecordsRequest {
+            partitions: tps().into_iter().map(|tp| (tp, Offset(5))).collect(),
+        });
+        let NodeMsg::PartitionsReply(PartitionsReply::DeleteRecords(results)) = refused(delete)
+        else {
+            panic!("a DeleteRecords reply");
+        };
+        assert_eq!(results.len(), 2);
+        assert!(results.iter().all(|(_, r)| r.error_code == REFUSED));
+    }
+}

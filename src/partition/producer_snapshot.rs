@@ -237,6 +237,10 @@ mod tests {
         let mut flipped = bytes.clone();
         flipped[20] ^= 1;
         assert_eq!(decode(&flipped), None);
+        // A snapshot at the very first offset is valid; a negative offset never is.
+        let empty = ProducerStates::default();
+        assert_eq!(decode(&encode(0, &empty)), Some((0, empty.clone())));
+        assert_eq!(decode(&encode(-1, &empty)), None);
     }
 
     #[test]

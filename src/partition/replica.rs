@@ -844,3 +844,34 @@ fn rebuild_producers(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::storage::batch::{build_batch, build_idempotent_batch};
+    use crate::storage::mem::MemStorage;
+    use crate::types::ProducerId;
+
+    #[test]
+    fn rebuilding_producers_applies_only_idempotent_batches_from_the_snapshot_on() {
+        let storage = Arc::new(MemStorage::new());
+        let mut log = Log::open(storage, Path::new("t-0"), LogConfig::default(), 0).unwrap();
+        let pid = 3;
+        for mut batch in [
+            build_idempotent_batch(&[(None, b"a")], 0, pid, 0, 0), // offset 0: in the snapshot
+            build_batch(&[(None, b"plain")], 0),                   // offset 1: no producer
+            build_idempotent_batch(&[(None, b"b")], 0, pid, 0, 1), // offset 2: after it
+        ] {
+            log.append(&mut batch, 0, 0).unwrap();
+        }
+        let mut states = ProducerStates::default();
+        rebuild_producers(&log, 1, &mut states, 0).unwrap();
+        assert_eq!(states.len(), 1, "only the idempotent producer: {states:?}");
+        let entry = states.get(ProducerId(pid)).expect("the producer");
+        let seqs: Vec<i32> = entry.batches.iter().map(|b| b.first_seq).collect();
+        assert_eq!(seqs, [1], "the batch at offset 0 is the snapshot's");
+    }
+}

@@ -2078,3 +2078,88 @@ fn requests_waiting_for_an_opening_log_are_bounded() {
         "every waiting produce appended"
     );
 }
+
+#[test]
+fn a_removal_in_flight_and_a_log_opened_meanwhile_have_their_own_job_tokens() {
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::new(storage.clone());
+    let (a, b) = (tp("a"), tp("b"));
+    h.ensure(&a, config(Some(0)));
+    let (delete, effects) = h.send(PartitionsRequest::Delete(DeletePartitionRequest {
+        tp: a.clone(),
+    }));
+    let removal = syncs(&effects);
+    let (open_b, effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
+        tp: b.clone(),
+        config: config(Some(0)),
+    }));
+    let opening = syncs(&effects);
+    let tokens: std::collections::BTreeSet<u64> = removal
+        .iter()
+        .chain(&opening)
+        .map(|(token, _)| *token)
+        .collect();
+    assert_eq!(
+        tokens.len(),
+        removal.len() + opening.len(),
+        "a token per job"
+    );
+
+    // b's open completes first: it answers b's Ensure, not a's Delete.
+    let mut effects = h.complete(opening);
+    assert!(matches!(
+        take_reply(&mut effects, open_b),
+        Some(PartitionsReply::Done(Done {
+            error_code: ErrorCode::NONE,
+            ..
+        }))
+    ));
+    assert!(
+        take_reply(&mut effects, delete).is_none(),
+        "a's removal has not run"
+    );
+    assert!(storage.exists(Path::new("a-0")));
+    let mut effects = h.complete(removal);
+    assert!(matches!(
+        take_reply(&mut effects, delete),
+        Some(PartitionsReply::Done(Done {
+            error_code: ErrorCode::NONE,
+            ..
+        }))
+    ));
+    assert!(!storage.exists(Path::new("a-0")));
+    assert_eq!(
+        h.produce_one(1, &b, plain(b"x")).error_code,
+        ErrorCode::NONE
+    );
+}
+
+#[test]
+fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::new(storage.clone());
+    let (a, b) = (tp("a"), tp("b"));
+    h.ensure(&a, config(Some(0)));
+    h.ensure(&b, config(Some(0)));
+    let (shutdown, effects) = h.send(PartitionsRequest::Shutdown);
+    let mut jobs = syncs(&effects);
+    assert_eq!(jobs.len(), 2, "a close job per partition: {effects:?}");
+    let (delete, effects) = h.send(PartitionsRequest::Delete(DeletePartitionRequest {
+        tp: a.clone(),
+    }));
+    jobs.extend(syncs(&effects));
+    let mut answered = Vec::new();
+    while !jobs.is_empty() {
+        let mut effects = h.complete(std::mem::take(&mut jobs));
+        for id in [shutdown, delete] {
+            if let Some(reply) = take_reply(&mut effects, id) {
+                answered.push((id, reply));
+            }
+        }
+        jobs = syncs(&effects);
+    }
+    assert!(
+        answered.iter().any(|(id, _)| *id == shutdown),
+        "the shutdown waits for no deleted partition: {answered:?}"
+    );
+}

@@ -199,6 +199,7 @@ mod tests {
     fn keeps_at_most_max_open_and_evicts_the_least_recently_used() {
         let dir = tempfile::tempdir().unwrap();
         let cache = FdCache::new(2);
+        assert_eq!((cache.max_open(), FdCache::new(0).max_open()), (2, 1));
         let paths: Vec<_> = (0..3).map(|i| dir.path().join(format!("f{i}"))).collect();
         let ids: Vec<u64> = paths
             .iter()
@@ -229,6 +230,21 @@ mod tests {
         let err = cache.get(id_a, &a).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(!a.exists());
+    }
+
+    #[test]
+    fn only_running_out_of_descriptors_closes_cached_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FdCache::new(8);
+        for i in 0..4 {
+            cache
+                .open_new(&dir.path().join(format!("f{i}")), true)
+                .unwrap();
+        }
+        let missing = dir.path().join("missing");
+        let err = cache.open_new(&missing, false).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert_eq!(cache.stats().open, 4, "a missing file evicts nothing");
     }
 
     #[test]

@@ -1129,3 +1129,30 @@ fn an_append_refused_for_want_of_space_is_undone_and_the_log_stays_usable() {
         vec![0, 3]
     );
 }
+
+#[test]
+fn a_cut_below_the_log_start_is_refused_and_a_cut_at_the_end_changes_nothing() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    for tag in 0..3 {
+        append(&mut log, tag, 2, 0);
+    }
+    log.sync().unwrap();
+    let synced = log.synced_offset();
+    assert_eq!(log.truncate_to(6).unwrap(), 6, "at the end: nothing to cut");
+    assert_eq!(
+        log.synced_offset(),
+        synced,
+        "a cut that cuts nothing unsyncs nothing"
+    );
+    assert_eq!(log.delete_records_before(4, 0).unwrap(), 4);
+    assert!(matches!(
+        log.truncate_to(2),
+        Err(LogError::OffsetOutOfRange {
+            offset: 2,
+            log_start_offset: 4,
+            ..
+        })
+    ));
+    assert_eq!(log.log_end_offset(), 6, "a refused cut cuts nothing");
+}

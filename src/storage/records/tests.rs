@@ -468,3 +468,15 @@ fn arbitrary_record_bytes_never_panic() {
 }
 
 mod trailing;
+
+#[test]
+fn a_batch_shorter_than_its_header_is_refused_even_without_validation() {
+    // check_batches trusts validate_all's header checks, but not blindly: a batch length
+    // too short for the header (under 49 bytes) is refused, never walked.
+    for batch_length in [0i32, 12, 48] {
+        let mut b = batch_with(&section(&good(1)), 1, 0);
+        b[8..12].copy_from_slice(&batch_length.to_be_bytes());
+        let e = check_batches(&mut b, &mut WalkBudget::new(BIG, u64::MAX)).unwrap_err();
+        assert_eq!(e.kind, CORRUPT_MESSAGE, "batch length {batch_length}");
+    }
+}
