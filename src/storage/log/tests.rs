@@ -1156,3 +1156,33 @@ fn a_cut_below_the_log_start_is_refused_and_a_cut_at_the_end_changes_nothing() {
     ));
     assert_eq!(log.log_end_offset(), 6, "a refused cut cuts nothing");
 }
+
+#[test]
+fn validate_takes_every_bound_itself_and_refuses_just_past_it() {
+    let ok = |c: LogConfig| c.validate().is_ok();
+    let base = config();
+    assert!(ok(LogConfig {
+        retention_ms: Some(0),
+        ..base.clone()
+    }));
+    assert!(!ok(LogConfig {
+        retention_ms: Some(-1),
+        ..base.clone()
+    }));
+    assert!(ok(LogConfig {
+        segment_bytes: HEADER_BYTES as u64,
+        ..base.clone()
+    }));
+    assert!(!ok(LogConfig {
+        segment_bytes: HEADER_BYTES as u64 - 1,
+        ..base.clone()
+    }));
+    assert!(ok(LogConfig {
+        segment_ms: 1,
+        ..base.clone()
+    }));
+    assert!(!ok(LogConfig {
+        segment_ms: 0,
+        ..base
+    }));
+}
