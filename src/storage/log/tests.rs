@@ -1188,3 +1188,42 @@ fn validate_takes_every_bound_itself_and_refuses_just_past_it() {
         ..base
     }));
 }
+
+#[test]
+fn a_sealed_index_whose_last_entry_misses_its_batch_is_rebuilt() {
+    let mem = MemStorage::new();
+    let one = batch(0, 1, 0).len() as u64;
+    let config = LogConfig {
+        segment_bytes: one * 10,
+        index_interval_bytes: one,
+        ..config()
+    };
+    let mut log = open(&mem, config.clone());
+    for tag in 0..25 {
+        append(&mut log, tag, 1, 1_000 + tag as i64);
+    }
+    log.sync().unwrap();
+    let before = read_all(&log);
+    drop(log);
+    mem.crash();
+    // Segment 0's last entry (relative offset u32, position u32) now points one byte into its
+    // batch: sorted and in range, so only the spot check sees it.
+    let path = Path::new(DIR).join(seg_name(0, ".index"));
+    let index0 = mem.read_file(&path).unwrap();
+    let mut damaged = index0.clone();
+    let at = damaged.len() - 4;
+    let position = u32::from_be_bytes(damaged[at..].try_into().unwrap());
+    damaged[at..].copy_from_slice(&(position + 1).to_be_bytes());
+    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+    let f = storage.open(&path, false).unwrap();
+    f.truncate(0).unwrap();
+    f.append(&damaged).unwrap();
+    f.sync().unwrap();
+
+    let log = open(&mem, config);
+    assert_eq!(mem.read_file(&path).unwrap(), index0, "rebuilt");
+    assert_eq!(read_all(&log), before);
+    for offset in 0..25 {
+        assert_eq!(log.read(offset, 1).unwrap().first_offset, offset);
+    }
+}
