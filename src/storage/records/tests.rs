@@ -480,3 +480,32 @@ fn a_batch_shorter_than_its_header_is_refused_even_without_validation() {
         assert_eq!(e.kind, CORRUPT_MESSAGE, "batch length {batch_length}");
     }
 }
+
+#[test]
+fn lz4_frames_with_every_optional_field_are_read_and_their_tails_checked() {
+    use lz4_flex::frame::{FrameEncoder, FrameInfo};
+    let data = section(&good(3));
+    for (content_size, content_checksum, block_checksums) in [
+        (true, false, false),
+        (false, true, false),
+        (false, false, true),
+        (true, true, true),
+    ] {
+        let info = FrameInfo::new()
+            .content_size(content_size.then_some(data.len() as u64))
+            .content_checksum(content_checksum)
+            .block_checksums(block_checksums);
+        let mut e = FrameEncoder::with_frame_info(info, Vec::new());
+        e.write_all(&data).unwrap();
+        let payload = e.finish().unwrap();
+        let what = format!("size {content_size} sum {content_checksum} blocks {block_checksums}");
+        assert!(check(batch_with_payload(&payload, 3, 3)).is_ok(), "{what}");
+        let mut longer = payload.clone();
+        longer.push(0);
+        assert_eq!(
+            code(check(batch_with_payload(&longer, 3, 3))),
+            CORRUPT_MESSAGE,
+            "{what}"
+        );
+    }
+}
