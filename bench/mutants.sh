@@ -5,7 +5,7 @@
 # on is "missed" (a gap in the tests, or an equivalent mutant). Score = caught / (caught +
 # missed); timeouts count as caught, mutants that do not compile ("unviable") are left out.
 #
-#   bash bench/mutants.sh [--sample | --estimate N] [--out DIR] [FILE ...]
+#   bash bench/mutants.sh [--sample | --estimate N [--shard K]] [--out DIR] [FILE ...]
 #
 # FILE ...     source files to mutate (default: the durability core listed below).
 # --sample     CI's small sample: src/storage/group_commit.rs only, and the run fails below
@@ -14,6 +14,7 @@
 #              src/storage/ and src/partition/ but their test doubles (storage/mem.rs,
 #              storage/fuzz_support.rs): a systematic sample across every file, whose score
 #              estimates the score of all ~2,360 mutants (about 17 hours) in 1/N of the time.
+# --shard K    with --estimate: shard K/N instead of 0/N, an independent sample (0 <= K < N).
 # --out DIR    where cargo-mutants writes mutants.out (default target/mutants).
 #
 # The oracle of the first pass is the library's unit tests (`cargo test -p rill --lib`): one
@@ -27,14 +28,16 @@ MIN_SCORE_PERCENT=90
 CORE=(src/storage/group_commit.rs src/storage/waiters.rs src/storage/persist.rs src/storage/log/durability.rs)
 SAMPLE=0
 ESTIMATE=0
+SHARD=0
 OUT=target/mutants
 FILES=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --sample) SAMPLE=1; shift ;;
         --estimate) ESTIMATE="$2"; shift 2 ;;
+        --shard) SHARD="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) FILES+=("$1"); shift ;;
     esac
 done
@@ -52,9 +55,9 @@ fi
 file_args=()
 for f in "${FILES[@]}"; do file_args+=(-f "$f"); done
 if [[ $ESTIMATE -gt 0 ]]; then
-    FILES=("src/storage/ and src/partition/ (every ${ESTIMATE}th mutant)")
+    FILES=("src/storage/ and src/partition/ (shard $SHARD/$ESTIMATE)")
     file_args=(-f 'src/storage/**' -f 'src/partition/**' -e src/storage/mem.rs -e src/storage/fuzz_support.rs
-        --shard "0/$ESTIMATE" --sharding round-robin)
+        --shard "$SHARD/$ESTIMATE" --sharding round-robin)
 fi
 # No debug info in the per-mutant test builds: the build (mostly linking) is most of a mutant's cost.
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
