@@ -1227,3 +1227,29 @@ fn a_sealed_index_whose_last_entry_misses_its_batch_is_rebuilt() {
         assert_eq!(log.read(offset, 1).unwrap().first_offset, offset);
     }
 }
+
+#[test]
+fn the_max_timestamp_ignores_segments_below_the_log_start() {
+    let mem = MemStorage::new();
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one * 2,
+            ..config()
+        },
+    );
+    // Segment 0 holds the largest timestamp; DeleteRecords then moves the log start past it
+    // (removing the segment).
+    for (tag, ts) in [(0, 900), (1, 100), (2, 200), (3, 300)] {
+        append(&mut log, tag, 2, ts);
+    }
+    assert_eq!(log.max_timestamp().unwrap(), Some((900, 0)));
+    assert_eq!(log.delete_records_before(4, 0).unwrap(), 4);
+    assert_eq!(log.max_timestamp().unwrap(), Some((300, 6)));
+    // Everything deleted: the active segment stays, wholly below the log start, and carries
+    // no record a consumer may still read.
+    assert_eq!(log.delete_records_before(8, 0).unwrap(), 8);
+    assert_eq!(log.segment_count(), 1);
+    assert_eq!(log.max_timestamp().unwrap(), None);
+}
