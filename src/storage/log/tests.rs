@@ -1253,3 +1253,39 @@ fn the_max_timestamp_ignores_segments_below_the_log_start() {
     assert_eq!(log.segment_count(), 1);
     assert_eq!(log.max_timestamp().unwrap(), None);
 }
+
+#[test]
+fn sealed_segments_removed_before_their_sync_are_not_synced() {
+    let mem = MemStorage::new();
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one * 2,
+            ..config()
+        },
+    );
+    for tag in 0..6 {
+        append(&mut log, tag, 2, 0);
+    }
+    assert_eq!(log.segment_base_offsets(), vec![0, 4, 8]);
+    // Segments 0 and 4 were sealed but never synced; DeleteRecords removes both.
+    assert_eq!(log.delete_records_before(8, 0).unwrap(), 8);
+    assert_eq!(log.segment_base_offsets(), vec![8]);
+    let (job, point) = log.flush_job().unwrap();
+    let synced_files: usize = job
+        .ops()
+        .iter()
+        .map(|op| match op {
+            crate::storage::persist::PersistOp::SyncFiles(files) => files.len(),
+            _ => 0,
+        })
+        .sum();
+    // Only the active segment's log file, not the six of the removed segments: a removed file
+    // may not be reopenable to sync it (the descriptor cache reopens by path).
+    assert_eq!(synced_files, 1, "{job:?}");
+    job.run()
+        .expect("the job syncs only files that still exist");
+    log.flushed(point);
+    assert_eq!(log.synced_offset(), log.log_end_offset());
+}
