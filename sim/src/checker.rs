@@ -777,6 +777,17 @@ mod tests {
         )
     }
 
+    /// Consumer 0 moves its position on partition 0 from `from` back to `to`.
+    fn seek(at_ms: u64, from: i64, to: i64) -> (u64, Event) {
+        let event = Event::Seek {
+            consumer: 0,
+            partition: 0,
+            from,
+            to,
+        };
+        (at_ms, event)
+    }
+
     fn kill(at_ms: u64) -> (u64, Event) {
         (
             at_ms,
@@ -905,15 +916,7 @@ mod tests {
 
     #[test]
     fn a_seek_back_is_not_a_poll_going_back() {
-        let seek = (
-            4,
-            Event::Seek {
-                consumer: 0,
-                partition: 0,
-                from: 2,
-                to: 0,
-            },
-        );
+        let seek = seek(4, 2, 0);
         let events = vec![
             sent(1, "a", 0),
             sent(1, "b", 1),
@@ -937,15 +940,7 @@ mod tests {
                 sent(1, "a", 0),
                 poll(2, 0, "a"),
                 kill(3),
-                (
-                    4,
-                    Event::Seek {
-                        consumer: 0,
-                        partition: 0,
-                        from: 1,
-                        to: 0,
-                    },
-                ),
+                seek(4, 1, 0),
                 poll(5, 0, "x"),
                 final_read(&[(0, "a")]),
             ]
@@ -965,15 +960,7 @@ mod tests {
             producer(1, -1, true),
             poll(2, 0, "a"),
             kill(3),
-            (
-                4,
-                Event::Seek {
-                    consumer: 0,
-                    partition: 0,
-                    from: 1,
-                    to: 0,
-                },
-            ),
+            seek(4, 1, 0),
             poll(5, 0, "x"),
             (6, sent(1, "a", 0).1),
             final_read(&[(0, "a")]),
@@ -981,15 +968,9 @@ mod tests {
         let verdict = check(&events, DURABLE);
         assert!(verdict.ok(), "{:?}", verdict.safety);
         // After the acknowledgement the value is bound.
-        let seek = Event::Seek {
-            consumer: 0,
-            partition: 0,
-            from: 1,
-            to: 0,
-        };
         let mut later = events.clone();
         let at = later.len() - 1;
-        later.splice(at..at, [(7, seek), poll(8, 0, "y")]);
+        later.splice(at..at, [seek(7, 1, 0), poll(8, 0, "y")]);
         let verdict = check(&later, DURABLE);
         assert_eq!(verdict.safety.len(), 1, "{:?}", verdict.safety);
     }

@@ -480,6 +480,12 @@ fn growth_and_deletion_by_id_follow_the_registry_as_each_operation_starts() {
     );
 }
 
+/// A topics actor over `mem`, with the harness's settings.
+fn open_actor(mem: &MemStorage) -> super::super::actor::TopicsActor {
+    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+    super::super::actor::TopicsActor::open(storage, 1, Harness::new().settings).unwrap()
+}
+
 /// The actor hands every administration request to [`Admin`] and answers List at once, even
 /// while an administration waits, from the committed registry: a topic shows only once its
 /// registry write completed.
@@ -487,9 +493,7 @@ fn growth_and_deletion_by_id_follow_the_registry_as_each_operation_starts() {
 fn the_actor_answers_list_from_the_committed_registry_while_an_administration_waits() {
     use crate::actor::{Actor, Input, Origin};
     let mem = MemStorage::new();
-    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
-    let settings = Harness::new().settings;
-    let mut actor = super::super::actor::TopicsActor::open(storage, 1, settings).unwrap();
+    let mut actor = open_actor(&mem);
     let mut rng = SmallRng::seed_from_u64(1);
     let mut outbox = Outbox::default();
     let mut handle = |actor: &mut super::super::actor::TopicsActor, input| {
@@ -538,9 +542,7 @@ fn the_actor_answers_list_from_the_committed_registry_while_an_administration_wa
 fn ensure_internal_is_refused_until_the_group_coordinator_exists() {
     use crate::actor::{Actor, Input, Origin};
     let mem = MemStorage::new();
-    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
-    let settings = Harness::new().settings;
-    let mut actor = super::super::actor::TopicsActor::open(storage, 1, settings).unwrap();
+    let mut actor = open_actor(&mem);
     let mut rng = SmallRng::seed_from_u64(1);
     let mut outbox = Outbox::default();
     let mut ctx = Ctx::new(now(), ME, &mut rng, &mut outbox);

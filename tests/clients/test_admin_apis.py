@@ -47,15 +47,20 @@ def test_confluent_create_partitions_then_keyed_produce(rill, topic_name):
     kwire.check_delivery(sent, received, 4, keyed=True)
 
 
+def describe_topic(admin, topic_name):
+    """The topic's config entries, as DescribeConfigs returns them."""
+    resource = ConfigResource(ResourceType.TOPIC, topic_name)
+    (entries,) = wait_all(admin.describe_configs([resource], request_timeout=TIMEOUT_S)).values()
+    return entries
+
+
 def test_confluent_describe_and_incremental_alter_configs(rill, topic_name):
     kwire.require_apis(rill.addr, "DescribeConfigs", "IncrementalAlterConfigs")
     ck.create_topic(rill.bootstrap, topic_name, 1, config={"retention.ms": "86400000"})
     a = ck.admin(rill.bootstrap)
-    resource = ConfigResource(ResourceType.TOPIC, topic_name)
 
     def describe():
-        (entries,) = wait_all(a.describe_configs([resource], request_timeout=TIMEOUT_S)).values()
-        return entries
+        return describe_topic(a, topic_name)
 
     entries = describe()
     assert entries["retention.ms"].value == "86400000"
@@ -101,11 +106,9 @@ def test_confluent_topic_configs_kafka_accepts_are_stored_and_described(rill, to
     }
     ck.create_topic(rill.bootstrap, topic_name, 1, config=config)
     a = ck.admin(rill.bootstrap)
-    resource = ConfigResource(ResourceType.TOPIC, topic_name)
 
     def describe():
-        (entries,) = wait_all(a.describe_configs([resource], request_timeout=TIMEOUT_S)).values()
-        return entries
+        return describe_topic(a, topic_name)
 
     entries = describe()
     for key, value in config.items():

@@ -27,6 +27,23 @@ pub use groups::{
 pub use records::{DELETE_RECORDS, FETCH, INIT_PRODUCER_ID, LIST_OFFSETS, PRODUCE};
 pub use topics::{CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, METADATA};
 
+/// The consumer-group layouts (issue 12), all in [`REQUESTS`] too.
+pub const GROUP_REQUESTS: &[&Request] = &[
+    &OFFSET_COMMIT,
+    &OFFSET_FETCH,
+    &FIND_COORDINATOR,
+    &JOIN_GROUP,
+    &HEARTBEAT,
+    &LEAVE_GROUP,
+    &SYNC_GROUP,
+    &DESCRIBE_GROUPS,
+    &LIST_GROUPS,
+    &DELETE_GROUPS,
+    &OFFSET_DELETE,
+    &CONSUMER_GROUP_HEARTBEAT,
+    &CONSUMER_GROUP_DESCRIBE,
+];
+
 /// The layouts, one per API key.
 pub const REQUESTS: &[&Request] = &[
     &PRODUCE,
@@ -99,22 +116,8 @@ mod tests {
     /// that advertises a group API has to touch a layout.
     #[test]
     fn group_layouts_cover_the_crates_whole_range() {
-        let group_keys = [
-            ApiKey::OffsetCommit,
-            ApiKey::OffsetFetch,
-            ApiKey::FindCoordinator,
-            ApiKey::JoinGroup,
-            ApiKey::Heartbeat,
-            ApiKey::LeaveGroup,
-            ApiKey::SyncGroup,
-            ApiKey::DescribeGroups,
-            ApiKey::ListGroups,
-            ApiKey::DeleteGroups,
-            ApiKey::OffsetDelete,
-            ApiKey::ConsumerGroupHeartbeat,
-            ApiKey::ConsumerGroupDescribe,
-        ];
-        for key in group_keys {
+        assert_eq!(GROUP_REQUESTS.len(), 13);
+        for key in GROUP_REQUESTS.iter().map(|r| r.key) {
             let layout = request(key).unwrap_or_else(|| panic!("{key:?} has no layout"));
             let valid = request_versions(key).unwrap();
             assert_eq!(

@@ -708,30 +708,47 @@ fn corruption_inside_a_segment_cuts_it_and_drops_later_segments() {
     assert!(file_len(&mem, &seg_name(6, ".log")).is_none());
 }
 
-#[test]
-fn damaged_indexes_are_rebuilt() {
-    let mem = MemStorage::new();
+/// 25 one-record batches (timestamps 1000..1025) in segments of ten, an offset-index entry
+/// due at every batch, synced, then a crash: the config to reopen with and every batch read
+/// before the crash.
+fn indexed_log_after_a_crash(mem: &MemStorage) -> (LogConfig, Vec<(i64, Vec<u8>)>) {
     let one = batch(0, 1, 0).len() as u64;
     let config = LogConfig {
         segment_bytes: one * 10,
         index_interval_bytes: one,
         ..config()
     };
-    let mut log = open(&mem, config.clone());
+    let mut log = open(mem, config.clone());
     for tag in 0..25 {
         append(&mut log, tag, 1, 1_000 + tag as i64);
     }
     log.sync().unwrap();
     let before = read_all(&log);
     assert_eq!(before.len(), 25);
+    drop(log);
+    mem.crash();
+    (config, before)
+}
+
+/// Replaces the whole content of the file at `path`, durably.
+fn overwrite(mem: &MemStorage, path: &Path, bytes: &[u8]) {
+    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+    let f = storage.open(path, false).unwrap();
+    f.truncate(0).unwrap();
+    f.append(bytes).unwrap();
+    f.sync().unwrap();
+}
+
+#[test]
+fn damaged_indexes_are_rebuilt() {
+    let mem = MemStorage::new();
+    let (config, before) = indexed_log_after_a_crash(&mem);
     let index0 = mem
         .read_file(&Path::new(DIR).join(seg_name(0, ".index")))
         .unwrap();
     // An entry once more than index_interval_bytes were written since the last (Kafka's
     // rule): batches 2, 4, 6 and 8 of the ten.
     assert_eq!(index0.len(), 8 * 4, "entries every other batch");
-    drop(log);
-    mem.crash();
     let storage: Arc<dyn Storage> = Arc::new(mem.clone());
     let dir = Path::new(DIR);
     // Segment 0: wrong size multiple. Segment 10: entries out of order. Time index of 0:
@@ -741,14 +758,9 @@ fn damaged_indexes_are_rebuilt() {
         .unwrap();
     f.append(&[1, 2, 3]).unwrap();
     f.sync().unwrap();
-    let f = storage
-        .open(&dir.join(seg_name(10, ".index")), false)
-        .unwrap();
     let mut swapped = mem.read_file(&dir.join(seg_name(10, ".index"))).unwrap();
     swapped[..8].copy_from_slice(&[0, 0, 0, 9, 0, 0, 0xff, 0]);
-    f.truncate(0).unwrap();
-    f.append(&swapped).unwrap();
-    f.sync().unwrap();
+    overwrite(&mem, &dir.join(seg_name(10, ".index")), &swapped);
     storage
         .remove_file(&dir.join(seg_name(10, ".timeindex")))
         .unwrap();
@@ -1192,20 +1204,7 @@ fn validate_takes_every_bound_itself_and_refuses_just_past_it() {
 #[test]
 fn a_sealed_index_whose_last_entry_misses_its_batch_is_rebuilt() {
     let mem = MemStorage::new();
-    let one = batch(0, 1, 0).len() as u64;
-    let config = LogConfig {
-        segment_bytes: one * 10,
-        index_interval_bytes: one,
-        ..config()
-    };
-    let mut log = open(&mem, config.clone());
-    for tag in 0..25 {
-        append(&mut log, tag, 1, 1_000 + tag as i64);
-    }
-    log.sync().unwrap();
-    let before = read_all(&log);
-    drop(log);
-    mem.crash();
+    let (config, before) = indexed_log_after_a_crash(&mem);
     // Segment 0's last entry (relative offset u32, position u32) now points one byte into its
     // batch: sorted and in range, so only the spot check sees it.
     let path = Path::new(DIR).join(seg_name(0, ".index"));
@@ -1214,11 +1213,7 @@ fn a_sealed_index_whose_last_entry_misses_its_batch_is_rebuilt() {
     let at = damaged.len() - 4;
     let position = u32::from_be_bytes(damaged[at..].try_into().unwrap());
     damaged[at..].copy_from_slice(&(position + 1).to_be_bytes());
-    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
-    let f = storage.open(&path, false).unwrap();
-    f.truncate(0).unwrap();
-    f.append(&damaged).unwrap();
-    f.sync().unwrap();
+    overwrite(&mem, &path, &damaged);
 
     let log = open(&mem, config);
     assert_eq!(mem.read_file(&path).unwrap(), index0, "rebuilt");
