@@ -509,14 +509,24 @@ fn interval_policy_replies_after_the_append_and_syncs_on_its_timer() {
     assert_eq!(armed.len(), 1);
     assert!(matches!(armed[0].0, PartitionsTimer::Flush(_)), "{armed:?}");
     assert_eq!(armed[0].1, 200);
-    h.now.unix_ms += 200;
-    h.now.mono_ms += 200;
+    // A later append leaves the armed timer alone: re-arming would push the flush back on
+    // every append, and a steady stream of appends would never be synced.
+    h.now.unix_ms += 100;
+    h.now.mono_ms += 100;
+    let (_, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"2"))]));
+    assert!(timers(&effects).is_empty(), "{:?}", timers(&effects));
+    h.now.unix_ms += 100;
+    h.now.mono_ms += 100;
     let effects = h.step(Input::Timer { key: armed[0].0 });
     let due = syncs(&effects);
     assert_eq!(due.len(), 1);
-    h.complete(due);
+    let effects = h.complete(due);
     let log = h.actor.replica(&a).unwrap().log();
-    assert_eq!(log.synced_offset(), 1);
+    assert_eq!(log.synced_offset(), 2);
+    // Everything is durable and no sync runs: no flush timer until the next append.
+    assert!(timers(&effects).is_empty(), "{:?}", timers(&effects));
+    let (_, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"3"))]));
+    assert_eq!(timers(&effects), [(PartitionsTimer::Flush(0), 200)]);
 }
 
 #[test]

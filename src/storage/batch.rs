@@ -1219,6 +1219,10 @@ mod tests {
         let before = b.clone();
         set_log_append_time(&mut b, 5_000).unwrap();
         assert_eq!(b, before);
+        // A batch already stamped (a client's LogAppendTime batch) takes the broker's time.
+        set_log_append_time(&mut b, 6_000).unwrap();
+        let h = validate_batch(&b, MAX).expect("the CRC was recomputed");
+        assert_eq!(h.max_timestamp_ms, 6_000);
         let mut c = build_batch(&[(None, b"c")], 1);
         c[ATTRIBUTES_AT + 1] = 2; // snappy
         fix_crc(&mut c);

@@ -218,6 +218,27 @@ mod tests {
         assert_eq!(cache.stats().open, 2);
     }
 
+    /// Every use moves a file to the young end, however often files are used between opens.
+    #[test]
+    fn the_file_used_last_survives_the_next_eviction() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FdCache::new(2);
+        let path = |name: &str| dir.path().join(name);
+        let (a, _) = cache.open_new(&path("a"), true).unwrap();
+        cache.open_new(&path("b"), true).unwrap();
+        cache.get(a, &path("a")).unwrap();
+        let (c, _) = cache.open_new(&path("c"), true).unwrap(); // evicts b
+        cache.get(c, &path("c")).unwrap();
+        cache.get(a, &path("a")).unwrap();
+        cache.open_new(&path("d"), true).unwrap(); // evicts c, used before a
+        let opens = cache.stats().opens;
+        cache.get(a, &path("a")).unwrap();
+        assert_eq!(cache.stats().opens, opens, "a was used last: still cached");
+        cache.get(c, &path("c")).unwrap();
+        assert_eq!(cache.stats().opens, opens + 1, "c was evicted");
+        assert_eq!(cache.stats().open, 2);
+    }
+
     #[test]
     fn a_removed_file_is_not_recreated_by_a_reopen() {
         let dir = tempfile::tempdir().unwrap();

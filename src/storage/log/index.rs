@@ -218,6 +218,26 @@ mod tests {
     }
 
     #[test]
+    fn load_takes_up_to_max_entries_and_calls_more_or_a_torn_entry_damage() {
+        let mem = crate::storage::mem::MemStorage::new();
+        let path = Path::new("index-load");
+        let (mut index, existed) = IndexFile::<OffsetEntry>::open(&mem, path).unwrap();
+        assert!(!existed);
+        index.push(e(1, 10));
+        index.push(e(2, 20));
+        index.flush().unwrap();
+        assert!(index.load(2).unwrap(), "exactly max_entries is whole");
+        assert_eq!(index.entries(), [e(1, 10), e(2, 20)]);
+        assert!(!index.load(1).unwrap(), "more than max_entries is damage");
+        assert!(
+            index.entries().is_empty(),
+            "a damaged file leaves the mirror empty"
+        );
+        index.file().append(&[0]).unwrap();
+        assert!(!index.load(3).unwrap(), "a torn entry is damage");
+    }
+
+    #[test]
     fn encode_decode_round_trip() {
         let mut out = Vec::new();
         e(0x01020304, 0xa0b0c0d0).encode(&mut out);

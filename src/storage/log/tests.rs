@@ -708,6 +708,39 @@ fn corruption_inside_a_segment_cuts_it_and_drops_later_segments() {
     assert!(file_len(&mem, &seg_name(6, ".log")).is_none());
 }
 
+/// A sealed segment below the recovery point is trusted with its indexes, but not when its
+/// log file is empty (lost at rest): it is recovered, and the log ends where it began. With
+/// index entries the index check alone sees it; without any (segments smaller than the index
+/// interval) only the size check does.
+#[test]
+fn an_emptied_sealed_segment_is_recovered_not_trusted() {
+    let one = batch(0, 1, 0).len() as u64;
+    for index_interval_bytes in [one, one * 100] {
+        let mem = MemStorage::new();
+        let config = LogConfig {
+            segment_bytes: one * 10,
+            index_interval_bytes,
+            ..config()
+        };
+        let mut log = open(&mem, config.clone());
+        for tag in 0..25 {
+            append(&mut log, tag, 1, 1_000);
+        }
+        log.sync().unwrap();
+        let before = read_all(&log);
+        drop(log);
+        mem.crash();
+        overwrite(&mem, &Path::new(DIR).join(seg_name(10, ".log")), &[]);
+        let log = open(&mem, config);
+        assert_eq!(
+            log.log_end_offset(),
+            10,
+            "index interval {index_interval_bytes}"
+        );
+        assert_eq!(read_all(&log), before[..10]);
+    }
+}
+
 /// 25 one-record batches (timestamps 1000..1025) in segments of ten, an offset-index entry
 /// due at every batch, synced, then a crash: the config to reopen with and every batch read
 /// before the crash.
@@ -1197,6 +1230,14 @@ fn validate_takes_every_bound_itself_and_refuses_just_past_it() {
     }));
     assert!(!ok(LogConfig {
         segment_ms: 0,
+        ..base.clone()
+    }));
+    assert!(ok(LogConfig {
+        batch_bytes_max: HEADER_BYTES,
+        ..base.clone()
+    }));
+    assert!(!ok(LogConfig {
+        batch_bytes_max: HEADER_BYTES - 1,
         ..base
     }));
 }
