@@ -208,6 +208,11 @@ impl<W: Copy> ClassicGroup<W> {
         member.session_timeout_ms = req.session_timeout_ms;
         member.rebalance_timeout_ms = req.rebalance_timeout_ms;
         member.touch(now.mono_ms);
+        // The session may have shrunk: its timer must not fire after the new deadline.
+        out.push(GroupOut::Wake {
+            timer: GroupTimer::Session(req.member_id.clone()),
+            at_mono_ms: member.session_deadline_ms,
+        });
         if let Some(old) = member.join_waiter.replace(w) {
             // A client retried its join: the older request is superseded.
             out.push(GroupOut::Answer(

@@ -329,9 +329,16 @@ fn heartbeats_answer_by_state_generation_and_membership() {
     assert_eq!(heartbeat(&mut h, &a, 1), ErrorCode::NONE);
     assert_eq!(heartbeat(&mut h, &a, 0), ErrorCode::ILLEGAL_GENERATION);
     assert_eq!(heartbeat(&mut h, "nobody", 1), ErrorCode::UNKNOWN_MEMBER_ID);
-    // The leader rejoins: the others learn it from their heartbeat.
-    let w = h.join(join_args(&a, &["range"]));
+    // The leader rejoins, with a shorter session: the others learn it from their heartbeat.
+    let mut rejoin = join_args(&a, &["range"]);
+    rejoin.session_timeout_ms = 7_000;
+    let w = h.join(rejoin);
     assert!(h.unanswered(w));
+    let now = h.now.mono_ms;
+    assert_eq!(
+        h.timers.get(&GroupTimer::Session(a.clone())),
+        Some(&(now + 7_000))
+    );
     assert_eq!(heartbeat(&mut h, &b, 1), ErrorCode::REBALANCE_IN_PROGRESS);
 }
 
