@@ -26,7 +26,9 @@
 //! * [`group`]   — the group coordinator: consumer groups and their committed offsets in
 //!   `__consumer_offsets`, as pure state machines under one actor: which partition holds a
 //!   group ([`group::placement`]), that topic's records in Kafka's format
-//!   ([`group::records`]), its view of the config ([`group::settings::GroupSettings`]).
+//!   ([`group::records`]), its view of the config ([`group::settings::GroupSettings`]),
+//!   the classic group ([`group::state::ClassicGroup`]) and committed offsets
+//!   ([`group::offsets::Offsets`]), which hand back [`group::output::GroupOut`]s.
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
 //!   decodes it (each request's layout in [`protocol::layouts`]).
