@@ -6,6 +6,11 @@
 //! and writes in flight). The state machines are pure — they take a clock and return outputs —
 //! so they are tested without a runtime; the actor turns their outputs into effects.
 //!
+//! * [`output`] — what the pure state machines hand back: answers, timer wakes, writes.
+//! * [`member`] — one classic member, and member ids.
+//! * [`state`] — a classic group ([`state::ClassicGroup`]): state, transitions, its record.
+//! * [`join`], [`sync`], [`heartbeat`] — the classic operations, each on `ClassicGroup`.
+//! * [`offsets`] — committed offsets: commit validation, apply on ack, fetch.
 //! * [`placement`] — which `__consumer_offsets` partition coordinates a group (Kafka's hash).
 //! * [`records`] — that topic's record keys and values, in Kafka's byte format.
 //! * [`settings`] — the coordinator's view of the server config.
@@ -14,6 +19,13 @@
 //! folder (`partition`, `controller`) and never `host` or `config`. The partitions actor and
 //! the topics actor are reached through `messages` only.
 
+pub mod heartbeat;
+pub mod join;
+pub mod member;
+pub mod offsets;
+pub mod output;
 pub mod placement;
 pub mod records;
 pub mod settings;
+pub mod state;
+pub mod sync;

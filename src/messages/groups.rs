@@ -319,7 +319,7 @@ pub struct ConsumerMemberDescription {
 }
 
 /// Replies from [`super::GROUPS`], one per request kind.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupsReply {
     Joined(JoinGroupResult),
     Synced(SyncGroupResult),

@@ -1,0 +1,142 @@
+//! What the pure group state machines hand back to their shard instead of touching `Ctx`:
+//! answers, timer wakes, and writes to `__consumer_offsets` with what to do once the write is
+//! acknowledged (or fails).
+//!
+//! The shard (lane B) turns a [`GroupOut`] into effects: `Answer` into a reply, `Wake`/`Cancel`
+//! into its own timer keys (it wraps a [`GroupTimer`] with the partition and group), `Write`
+//! into a `PartitionsRequest::Append`, whose outcome it feeds back to `written` (groups) or
+//! [`super::offsets::Offsets::written`] (commits) in issue order.
+
+use crate::messages::groups::{CommittedOffset, GroupsReply};
+use crate::types::{ErrorCode, TopicPartition};
+
+use super::records::{
+    encode_group_value, encode_key, encode_offset_value, GroupValue, OffsetValue, OffsetsKey,
+    RecordError,
+};
+
+/// The time a step runs at. `mono_ms` drives every timeout; `unix_ms` is only for what is
+/// persisted and must mean something after a restart (commit and state timestamps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    pub mono_ms: u64,
+    pub unix_ms: i64,
+}
+
+/// A group's own timers. They only wake the group: the deadline each one serves lives in the
+/// group's state, so a stale or early firing re-arms for what is left and never acts early.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupTimer {
+    /// A member's (or a MEMBER_ID_REQUIRED pending member's) session, by member id.
+    Session(String),
+    /// The join phase: the initial rebalance delay, then the rebalance timeout.
+    Rebalance,
+    /// CompletingRebalance (and Stable until every member synced): members that have not sent
+    /// SyncGroup by the rebalance timeout are removed.
+    Sync,
+}
+
+/// One `__consumer_offsets` record to append; `None` values are tombstones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OffsetsRecord {
+    Group {
+        group: String,
+        value: Option<GroupValue>,
+    },
+    Offset {
+        group: String,
+        tp: TopicPartition,
+        value: Option<OffsetValue>,
+    },
+}
+
+impl OffsetsRecord {
+    /// The record's key and value bytes, in Kafka's format.
+    pub fn encode(&self) -> Result<(Vec<u8>, Option<Vec<u8>>), RecordError> {
+        match self {
+            OffsetsRecord::Group { group, value } => {
+                let key = encode_key(&OffsetsKey::Group {
+                    group: group.clone(),
+                })?;
+                Ok((key, value.as_ref().map(encode_group_value).transpose()?))
+            }
+            OffsetsRecord::Offset { group, tp, value } => {
+                let key = encode_key(&OffsetsKey::Offset {
+                    group: group.clone(),
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                })?;
+                Ok((key, value.as_ref().map(encode_offset_value).transpose()?))
+            }
+        }
+    }
+}
+
+/// What a write was for, handed back with its outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AfterWrite<W> {
+    /// The leader's SyncGroup assignment of `generation`: on success the group becomes Stable
+    /// and the parked syncs are answered; on failure they get the error and the group
+    /// rebalances. Goes to `ClassicGroup::written`.
+    Assignment { generation: i32 },
+    /// A membership change with nothing parked on it (the group went Empty). Goes to
+    /// `ClassicGroup::written`, which only logs a failure: the next rebalance writes again.
+    Membership { generation: i32 },
+    /// An OffsetCommit: `results` is the answer in request order (partitions refused before
+    /// the write keep their code), `offsets` what becomes committed on success. Goes to
+    /// `Offsets::written`.
+    Commit {
+        waiter: W,
+        group: String,
+        results: Vec<(TopicPartition, ErrorCode)>,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+        commit_timestamp_ms: i64,
+        expire_timestamp_ms: Option<i64>,
+    },
+}
+
+/// One output of a step, in the order the shard must apply them.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GroupOut<W> {
+    /// A parked or immediate answer to the request with waiter `W`.
+    Answer(W, GroupsReply),
+    /// Arm (or re-arm) `timer` to fire at `at_mono_ms`.
+    Wake { timer: GroupTimer, at_mono_ms: u64 },
+    /// The timer is not needed any more (firing it would be harmless).
+    Cancel(GroupTimer),
+    /// Append `records` as one batch; feed the outcome back with `then`.
+    Write {
+        records: Vec<OffsetsRecord>,
+        then: AfterWrite<W>,
+    },
+}
+
+/// What a failed `__consumer_offsets` write was for: the client code depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    Commit,
+    GroupMetadata,
+}
+
+/// Kafka's coordinator mapping of a failed append to the code a client gets (Kafka's
+/// `GroupMetadataManager`/`OffsetMetadataManager` error translation): "try another
+/// coordinator" for leadership loss, "retry" for an unreplicated or timed-out write.
+pub fn client_code(append: ErrorCode, kind: WriteKind) -> ErrorCode {
+    match append {
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+        | ErrorCode::NOT_ENOUGH_REPLICAS
+        | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        | ErrorCode::REQUEST_TIMED_OUT => ErrorCode::COORDINATOR_NOT_AVAILABLE,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::KAFKA_STORAGE_ERROR => {
+            ErrorCode::NOT_COORDINATOR
+        }
+        ErrorCode::MESSAGE_TOO_LARGE | ErrorCode::RECORD_LIST_TOO_LARGE => match kind {
+            WriteKind::Commit => ErrorCode::INVALID_COMMIT_OFFSET_SIZE,
+            WriteKind::GroupMetadata => ErrorCode::UNKNOWN_SERVER_ERROR,
+        },
+        // Codes the coordinator itself answers with pass through (a shard that unloaded
+        // answers NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE itself).
+        ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE => append,
+        _ => ErrorCode::UNKNOWN_SERVER_ERROR,
+    }
+}
