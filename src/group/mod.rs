@@ -29,3 +29,6 @@ pub mod records;
 pub mod settings;
 pub mod state;
 pub mod sync;
+
+#[cfg(test)]
+mod tests;
