@@ -416,7 +416,9 @@ impl Actor<NodeMsg> for GroupsActor {
 
     fn handle(&mut self, ctx: GCtx, input: Input<NodeMsg, GroupsTimer>) {
         match input {
-            Input::Start => self.count_partitions(ctx),
+            // The partition count is asked for when first needed (an election or a request):
+            // a node that never coordinates a group never asks.
+            Input::Start => {}
             Input::Msg {
                 msg: NodeMsg::GroupsEvent(event),
                 ..
@@ -449,3 +451,7 @@ impl Actor<NodeMsg> for GroupsActor {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "actor_tests.rs"]
+mod tests;
