@@ -12,10 +12,12 @@ const SIM_SECS: u64 = 30;
 const SEEDS_PER_CANARY: u64 = 8;
 
 /// The subtle canary (the issue's hand-made group-commit bug) needs a crash point to land in
-/// a window of a few milliseconds: today it is caught in 17 of seeds 1..=100, first at 13.
+/// a window of a few milliseconds: it was caught in 17 of seeds 1..=100, first at 13; since
+/// the node runs a third actor (GROUPS, issue 12), which re-rolls every seed's schedule, in 5
+/// of seeds 1..=60, first at 26.
 fn seeds_to_catch(canary: Canary) -> u64 {
     match canary {
-        Canary::AckUnsyncedSingleRecord => 20,
+        Canary::AckUnsyncedSingleRecord => 40,
         _ => SEEDS_PER_CANARY,
     }
 }

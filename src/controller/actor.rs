@@ -62,15 +62,7 @@ impl Actor<NodeMsg> for TopicsActor {
                     TopicsRequest::AlterConfigs(r) => AdminOp::AlterConfigs(r),
                     TopicsRequest::AutoCreate(r) => AdminOp::AutoCreate(r.name),
                     TopicsRequest::OpenAll => AdminOp::OpenAll,
-                    // No internal topic is created until the group coordinator exists.
-                    TopicsRequest::EnsureInternal(r) => {
-                        let refusal = Refusal::new(
-                            ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                            format!("internal topic {:?} is not supported yet", r.topic),
-                        );
-                        ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::Refused(refusal)));
-                        return;
-                    }
+                    TopicsRequest::EnsureInternal(r) => AdminOp::EnsureInternal(r.topic),
                 };
                 self.admin.submit(ctx, store, settings, id, op);
             }

@@ -28,9 +28,9 @@ use crate::actor::{Addr, CallFailure, CallId, Ctx, NoTimer, RequestId};
 use crate::limits::{PARTITIONS_PER_REQUEST_MAX, PARTITION_ADMIN_CALL_TIMEOUT_MS};
 use crate::messages::{
     AlterConfigsRequest, ConfigChange, CreatePartitionsRequest, CreateTopicsRequest,
-    DeletePartitionRequest, DeleteTopicsRequest, Done, EnsureRequest, Growth, NewTopic, NodeMsg,
-    OpenAllReport, Refusal, SetConfigRequest, TopicChange, TopicDeletion, TopicMeta, TopicRef,
-    TopicsReply, PARTITIONS,
+    DeletePartitionRequest, DeleteTopicsRequest, Done, EnsureRequest, Growth, InternalTopic,
+    NewTopic, NodeMsg, OpenAllReport, Refusal, SetConfigRequest, TopicChange, TopicDeletion,
+    TopicMeta, TopicRef, TopicsReply, OFFSETS_TOPIC, PARTITIONS,
 };
 use crate::storage::disk_full;
 use crate::storage::log::LogConfig;
@@ -80,8 +80,12 @@ pub enum AdminOp {
     /// Incremental or legacy AlterConfigs: the new overrides are worked out from the topic's
     /// overrides as they are when the operation runs (after every operation queued before it).
     AlterConfigs(AlterConfigsRequest),
-    /// Metadata named an unknown topic: create it with the broker defaults.
+    /// Metadata named an unknown topic: create it with the broker defaults (the internal
+    /// topic's name with its own settings, as [`AdminOp::EnsureInternal`] does).
     AutoCreate(String),
+    /// The broker needs an internal topic: create it with its settings
+    /// ([`AdminSettings::offsets_topic`]); one that exists already is the answer.
+    EnsureInternal(InternalTopic),
     /// Start-up: open (recover) every registered partition log.
     OpenAll,
 }
@@ -237,7 +241,7 @@ impl Admin {
                 let Some((id, op)) = self.queue.pop_front() else {
                     return;
                 };
-                let job = Job::start(op, store);
+                let job = Job::start(op, store, settings);
                 self.running = Some(Running {
                     id,
                     job,
@@ -295,12 +299,20 @@ enum Job {
 
 impl Job {
     /// The job of `op`, reading the registry as it is now (after every earlier operation).
-    fn start(op: AdminOp, store: &TopicStore) -> Self {
+    fn start(op: AdminOp, store: &TopicStore, settings: &AdminSettings) -> Self {
         match op {
             AdminOp::CreateTopics(request) => {
                 Job::Create(CreateTopics::new(request.topics, request.validate_only))
             }
+            AdminOp::AutoCreate(name) if name == OFFSETS_TOPIC => {
+                let spec = &settings.offsets_topic;
+                Job::AutoCreate(CreateTopics::internal(OFFSETS_TOPIC, spec, store.brokers()))
+            }
             AdminOp::AutoCreate(name) => Job::AutoCreate(CreateTopics::auto(name)),
+            AdminOp::EnsureInternal(InternalTopic::ConsumerOffsets) => {
+                let spec = &settings.offsets_topic;
+                Job::Create(CreateTopics::internal(OFFSETS_TOPIC, spec, store.brokers()))
+            }
             AdminOp::DeleteTopics(request) => Job::Delete(DeleteTopics::new(request, store)),
             AdminOp::CreatePartitions(request) => Job::Grow(CreatePartitions::new(request, store)),
             AdminOp::AlterConfigs(request) => Job::Alter(AlterConfigs::new(request)),
@@ -453,6 +465,9 @@ impl Sweep {
 struct CreateTopics {
     todo: VecDeque<NewTopic>,
     validate_only: bool,
+    /// The broker's own creation of an internal topic: its name is allowed, and a topic that
+    /// exists already is the outcome (clients may not create an internal topic at all).
+    internal: bool,
     done: Vec<TopicChange>,
     phase: CreatePhase,
 }
@@ -484,8 +499,24 @@ impl CreateTopics {
         Self {
             todo: topics.into(),
             validate_only,
+            internal: false,
             done: Vec::new(),
             phase: CreatePhase::Next,
+        }
+    }
+
+    /// The creation of internal topic `name` as `spec` says, with at most `brokers` replicas
+    /// (Kafka takes the brokers there are when fewer than configured).
+    fn internal(name: &str, spec: &InternalTopicSpec, brokers: i16) -> Self {
+        let topic = NewTopic {
+            name: name.to_owned(),
+            partitions: spec.partitions,
+            replication_factor: spec.replication_factor.min(brokers),
+            configs: spec.configs.clone(),
+        };
+        Self {
+            internal: true,
+            ..Self::new(vec![topic], false)
         }
     }
 
@@ -508,6 +539,20 @@ impl CreateTopics {
                     let Some(mut topic) = self.todo.pop_front() else {
                         return Next::Done(TopicsReply::Created(std::mem::take(&mut self.done)));
                     };
+                    let existing = world.store.registry().topics.get(&topic.name);
+                    match (self.internal, existing) {
+                        (true, Some(meta)) => {
+                            self.done.push(Ok(meta.clone()));
+                            continue;
+                        }
+                        (false, _) => {
+                            if let Some(refusal) = internal_refusal(&topic.name, "create") {
+                                self.done.push(Err(refusal));
+                                continue;
+                            }
+                        }
+                        (true, None) => {}
+                    }
                     // -1 means "the broker default" (KIP-464; every auto-created topic).
                     if topic.partitions == -1 {
                         topic.partitions = world.settings.num_partitions as i32;
@@ -585,6 +630,19 @@ impl CreateTopics {
             }
         }
     }
+}
+
+/// Clients may not create, delete or grow an internal topic: the broker creates it with its
+/// own settings, and its partition count places every group (Kafka refuses the same).
+fn internal_refusal(name: &str, action: &str) -> Option<Refusal> {
+    (name == OFFSETS_TOPIC).then(|| {
+        Refusal::new(
+            ErrorCode::INVALID_REQUEST,
+            format!(
+                "topic '{name}' is internal: the broker creates it, a client may not {action} it"
+            ),
+        )
+    })
 }
 
 /// The answer to a creation whose logs could not all be opened.
@@ -747,6 +805,13 @@ impl DeleteTopics {
                 });
                 continue;
             };
+            if let Some(refusal) = internal_refusal(&name, "delete") {
+                self.done.push(TopicDeletion {
+                    name: Some(name),
+                    outcome: Err(refusal),
+                });
+                continue;
+            }
             if self.unregister(world, name, false) {
                 return Next::Write;
             }
@@ -849,6 +914,9 @@ impl CreatePartitions {
     /// Registers the growth; the grown topic when its logs are to be opened.
     fn grow(&self, world: &mut World<'_>, growth: &Growth) -> Result<Option<TopicMeta>, Refusal> {
         let name = growth.name.as_str();
+        if let Some(refusal) = internal_refusal(name, "add partitions to") {
+            return Err(refusal);
+        }
         if self.twice.contains(name) {
             return Err(Refusal::new(
                 ErrorCode::INVALID_REQUEST,

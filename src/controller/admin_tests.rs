@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use super::*;
 use crate::actor::{ActorId, Effect, Outbox};
 use crate::messages::{
-    AutoCreateRequest, EnsureInternalRequest, InternalTopic, PartitionsRequest, TopicsRequest,
+    AutoCreateRequest, InternalTopic, PartitionsRequest, TopicsRequest, OFFSETS_TOPIC,
 };
 use crate::storage::mem::MemStorage;
 use crate::storage::persist::{PersistJob, PersistOp};
@@ -538,34 +538,110 @@ fn the_actor_answers_list_from_the_committed_registry_while_an_administration_wa
     );
 }
 
-#[test]
-fn ensure_internal_is_refused_until_the_group_coordinator_exists() {
-    use crate::actor::{Actor, Input, Origin};
-    let mem = MemStorage::new();
-    let mut actor = open_actor(&mem);
-    let mut rng = SmallRng::seed_from_u64(1);
-    let mut outbox = Outbox::default();
-    let mut ctx = Ctx::new(now(), ME, &mut rng, &mut outbox);
-    let ensure = TopicsRequest::EnsureInternal(EnsureInternalRequest {
-        topic: InternalTopic::ConsumerOffsets,
-    });
-    actor.handle(
-        &mut ctx,
-        Input::Request {
-            id: RequestId(1),
-            from: Origin::Host,
-            msg: NodeMsg::Topics(ensure),
-        },
-    );
-    let effects = outbox.take_effects();
-    match effects.as_slice() {
-        [Effect::Reply {
-            msg: NodeMsg::TopicsReply(TopicsReply::Refused(refusal)),
-            ..
-        }] => assert_eq!(refusal.code, ErrorCode::COORDINATOR_NOT_AVAILABLE),
-        other => panic!("expected a refusal, got {other:?}"),
+fn ensure_offsets() -> AdminOp {
+    AdminOp::EnsureInternal(InternalTopic::ConsumerOffsets)
+}
+
+/// A harness whose `__consumer_offsets` spec differs from the broker defaults in every field.
+fn with_offsets_spec() -> Harness {
+    let mut h = Harness::new();
+    h.settings.offsets_topic = InternalTopicSpec {
+        partitions: 3,
+        // More than the one broker there is: creation takes one.
+        replication_factor: 3,
+        configs: BTreeMap::from([("retention.ms".to_owned(), "-1".to_owned())]),
+    };
+    h
+}
+
+fn created_one(reply: TopicsReply) -> TopicChange {
+    match reply {
+        TopicsReply::Created(mut changes) if changes.len() == 1 => changes.remove(0),
+        other => panic!("expected one creation, got {other:?}"),
     }
-    assert!(actor.registry().topics.is_empty(), "no topic was created");
+}
+
+#[test]
+fn ensure_internal_creates_the_offsets_topic_with_its_spec_and_an_existing_one_is_the_answer() {
+    let mut h = with_offsets_spec();
+    h.submit(ensure_offsets());
+    let (asked_for, _, reply) = h.answer_all_done();
+    let meta = created_one(reply).expect("created");
+    assert_eq!((meta.partitions, meta.replication_factor), (3, 1));
+    assert_eq!(meta.configs, h.settings.offsets_topic.configs);
+    let opened: Vec<_> = asked_for.iter().map(asked).collect();
+    assert_eq!(opened, [("ensure", 0), ("ensure", 1), ("ensure", 2)]);
+    match &asked_for[0] {
+        PartitionsRequest::Ensure(r) => {
+            assert_eq!(r.tp.topic, OFFSETS_TOPIC);
+            assert_eq!(
+                r.config.retention_ms, None,
+                "kept forever, not the 7-day default"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Again: the existing topic is the answer, and no log is asked for.
+    h.submit(ensure_offsets());
+    match h.seen().as_mut_slice() {
+        [Seen::Reply(_, reply)] => {
+            let reply = std::mem::replace(reply, TopicsReply::Created(Vec::new()));
+            assert_eq!(created_one(reply), Ok(meta));
+        }
+        other => panic!("expected the answer at once, got {other:?}"),
+    }
+}
+
+#[test]
+fn metadata_auto_creation_of_the_offsets_topic_takes_its_spec_not_the_broker_defaults() {
+    let mut h = with_offsets_spec();
+    h.submit(AdminOp::AutoCreate(OFFSETS_TOPIC.to_owned()));
+    let (asked_for, _, reply) = h.answer_all_done();
+    assert_eq!(asked_for.len(), 3);
+    match reply {
+        TopicsReply::AutoCreated(Some(meta)) => {
+            assert_eq!(meta.partitions, 3);
+            assert_eq!(meta.configs, h.settings.offsets_topic.configs);
+        }
+        other => panic!("expected the created topic, got {other:?}"),
+    }
+}
+
+#[test]
+fn clients_may_not_create_delete_or_grow_the_offsets_topic() {
+    let mut h = with_offsets_spec();
+    h.submit(create(OFFSETS_TOPIC, 1));
+    let (asked_for, _, reply) = h.answer_all_done();
+    assert!(asked_for.is_empty());
+    let refused = created_one(reply).expect_err("refused");
+    assert_eq!(refused.code, ErrorCode::INVALID_REQUEST);
+    assert!(h.store.registry().topics.is_empty());
+
+    h.submit(ensure_offsets());
+    let (_, _, reply) = h.answer_all_done();
+    let meta = created_one(reply).expect("created by the broker");
+
+    h.submit(delete(OFFSETS_TOPIC));
+    let (asked_for, _, reply) = h.answer_all_done();
+    assert!(asked_for.is_empty());
+    match reply {
+        TopicsReply::Deleted(deletions) => {
+            let refusal = deletions[0].outcome.as_ref().expect_err("refused");
+            assert_eq!(refusal.code, ErrorCode::INVALID_REQUEST);
+        }
+        other => panic!("{other:?}"),
+    }
+    h.submit(grow(OFFSETS_TOPIC, 5));
+    let (asked_for, _, reply) = h.answer_all_done();
+    assert!(asked_for.is_empty());
+    match reply {
+        TopicsReply::PartitionsCreated(outcomes) => {
+            let refusal = outcomes[0].as_ref().expect_err("refused");
+            assert_eq!(refusal.code, ErrorCode::INVALID_REQUEST);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.store.registry().topics.get(OFFSETS_TOPIC), Some(&meta));
 }
 
 fn grow(name: &str, count: i32) -> AdminOp {

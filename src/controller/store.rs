@@ -61,6 +61,11 @@ impl TopicStore {
     }
 
     /// The committed registry: every change in it is durable.
+    /// Brokers that can hold replicas: the bound on a replication factor.
+    pub fn brokers(&self) -> i16 {
+        self.brokers
+    }
+
     pub fn registry(&self) -> &TopicRegistry {
         &self.registry
     }

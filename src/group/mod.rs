@@ -14,19 +14,27 @@
 //! * [`placement`] — which `__consumer_offsets` partition coordinates a group (Kafka's hash).
 //! * [`records`] — that topic's record keys and values, in Kafka's byte format.
 //! * [`settings`] — the coordinator's view of the server config.
+//! * [`load`] — replaying a partition when its shard takes over.
+//! * [`shard`] — one partition's coordinator: load state, term, writes in flight, apply on ack.
+//! * [`actor`] — the `GROUPS` actor: shards by partition, calls to PARTITIONS and TOPICS.
+//! * [`refusal`] — a request's answer when it cannot be served here.
 //!
 //! A Roles folder: it imports `messages`, `actor`, `storage` and `types`, never another role
 //! folder (`partition`, `controller`) and never `host` or `config`. The partitions actor and
 //! the topics actor are reached through `messages` only.
 
+pub mod actor;
 pub mod heartbeat;
 pub mod join;
+pub mod load;
 pub mod member;
 pub mod offsets;
 pub mod output;
 pub mod placement;
 pub mod records;
+pub mod refusal;
 pub mod settings;
+pub mod shard;
 pub mod state;
 pub mod sync;
 

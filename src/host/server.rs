@@ -14,8 +14,9 @@ use super::node::{Node, NodeActor, NodeConfig};
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
+use crate::group::actor::GroupsActor;
 use crate::messages::call::ask;
-use crate::messages::{NodeMsg, OpenAllRequest, ShutdownRequest, PARTITIONS, TOPICS};
+use crate::messages::{NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, PARTITIONS, TOPICS};
 use crate::partition::actor::Partitions;
 use crate::storage::file::FileStorage;
 use crate::storage::Storage;
@@ -107,6 +108,10 @@ impl Server {
         let actors = vec![
             (TOPICS, NodeActor::new(topics)),
             (PARTITIONS, NodeActor::new(partitions)),
+            (
+                GROUPS,
+                NodeActor::new(GroupsActor::new(config.group_settings())),
+            ),
         ];
         // No peers yet: the inter-node listener binds an ephemeral loopback port until the
         // cluster work gives it a configured one.

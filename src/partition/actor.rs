@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use super::errors;
 use super::fetch_wait::FetchWaits;
+use super::leadership;
 use super::offline::OfflineLogs;
 use super::opening::{self, OpeningQueue, Parked};
 use super::producer_ids::{InitStep, ProducerIds};
@@ -37,7 +38,7 @@ use crate::limits::{
 use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
     EnsureRequest, FetchRequest, InitProducerIdRequest, InitProducerIdResult, LeadRequest,
-    ListOffsetsRequest, ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply,
+    LeaderTerm, ListOffsetsRequest, ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply,
     PartitionsRequest, ProducePartitionResult, ProduceRequest, SetConfigRequest,
 };
 use crate::storage::disk_full;
@@ -98,6 +99,23 @@ struct PendingProduce {
     /// Its `ProduceTimeout` timer is armed (acks=-1; acks=0 owes no answer, so it waits
     /// without one, as Kafka never parks it).
     timeout_armed: bool,
+    /// A coordinator's `Lead` barrier rather than a produce: answered with this term and log
+    /// end once its one slot is acknowledged.
+    lead: Option<(LeaderTerm, Offset)>,
+}
+
+impl PendingProduce {
+    /// The answer once every slot is settled.
+    fn into_reply(self) -> NodeMsg {
+        let reply = match self.lead {
+            None => PartitionsReply::Produce(self.results),
+            Some(lead) => PartitionsReply::Lead(match self.results.first() {
+                Some((_, result)) if result.error_code != ErrorCode::NONE => Err(result.error_code),
+                _ => Ok(lead),
+            }),
+        };
+        NodeMsg::PartitionsReply(reply)
+    }
 }
 
 /// How long a waiting acks=-1 produce may wait, from its `timeout_ms`. Kafka hands the value
@@ -249,6 +267,8 @@ impl Partitions {
     /// is decided whether the request waits for them.
     fn revive_named(&mut self, ctx: PCtx, request: &PartitionsRequest) {
         match request {
+            PartitionsRequest::Append(AppendRequest { tp, .. })
+            | PartitionsRequest::Lead(LeadRequest { tp }) => self.revive(ctx, tp),
             PartitionsRequest::Produce(produce) => {
                 for (tp, _) in &produce.partitions {
                     self.revive(ctx, tp);
@@ -345,20 +365,8 @@ impl Partitions {
                     NodeMsg::PartitionsReply(PartitionsReply::Offline(offline)),
                 );
             }
-            // The group coordinator's writes and barrier: not served until it exists, so
-            // they are refused as a partition this node does not lead.
-            PartitionsRequest::Append(AppendRequest { tp, .. }) => {
-                let refused = ProducePartitionResult::refused(
-                    ErrorCode::NOT_LEADER_OR_FOLLOWER,
-                    Some("the group coordinator is not running".to_owned()),
-                );
-                let reply = PartitionsReply::Produce(vec![(tp, refused)]);
-                ctx.reply(id, NodeMsg::PartitionsReply(reply));
-            }
-            PartitionsRequest::Lead(LeadRequest { .. }) => {
-                let reply = PartitionsReply::Lead(Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
-                ctx.reply(id, NodeMsg::PartitionsReply(reply));
-            }
+            PartitionsRequest::Append(append) => self.append(ctx, id, append),
+            PartitionsRequest::Lead(LeadRequest { tp }) => self.lead(ctx, id, tp),
         }
     }
 
@@ -412,6 +420,7 @@ impl Partitions {
                 self.schedule_flush(ctx, tp);
                 if !opening {
                     self.wake_fetches(ctx, tp);
+                    leadership::elected(ctx, tp, &self.replicas[tp]);
                 }
                 Ok(())
             }
@@ -445,6 +454,7 @@ impl Partitions {
             let replica = self.replicas.remove(tp).expect("checked above");
             self.by_id.remove(&replica.id);
             ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
+            leadership::resigned(ctx, tp, &replica);
             let config = replica.log().config().clone();
             let cut_to = replica.reopen_cut();
             let out_of_space = replica.failed_out_of_space();
@@ -548,6 +558,7 @@ impl Partitions {
         };
         self.by_id.remove(&replica.id);
         ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
+        leadership::resigned(ctx, &tp, &replica);
         if replica.is_closing() {
             // A Shutdown waits for it no more: it is gone.
             if let Some(wait) = &mut self.shutdown {
@@ -634,6 +645,7 @@ impl Partitions {
         for tp in tps {
             let replica = self.replicas.get_mut(&tp).expect("listed above");
             ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
+            leadership::resigned(ctx, &tp, replica);
             match replica.begin_close() {
                 Some(Ok(job)) => ctx.persist(replica.id, job),
                 Some(Err(error)) => self.finish_close(ctx, &tp, Err(error.to_string())),
@@ -791,9 +803,77 @@ impl Partitions {
                 results,
                 outstanding,
                 timeout_armed,
+                lead: None,
             };
             self.produces.insert(produce_id, pending);
         }
+    }
+
+    /// The group coordinator's write: appended only while `tp` is still led under the
+    /// request's term (else NOT_LEADER_OR_FOLLOWER, nothing written), then answered as an
+    /// acks=-1 produce, so only once this very replica acknowledged the batch; a replica that
+    /// fails meanwhile answers KAFKA_STORAGE_ERROR (`take_offline`).
+    fn append(&mut self, ctx: PCtx, id: RequestId, request: AppendRequest) {
+        let AppendRequest {
+            tp,
+            term,
+            records,
+            timeout_ms,
+        } = request;
+        let current = self.replicas.get(&tp).map(Replica::term);
+        if current != Some(term) {
+            let why = format!("{tp:?} is not led under {term:?} here (now {current:?})");
+            let refused =
+                ProducePartitionResult::refused(ErrorCode::NOT_LEADER_OR_FOLLOWER, Some(why));
+            let reply = PartitionsReply::Produce(vec![(tp, refused)]);
+            return ctx.reply(id, NodeMsg::PartitionsReply(reply));
+        }
+        let produce = ProduceRequest {
+            acks: -1,
+            timeout_ms,
+            partitions: vec![(tp, records)],
+            checked: Vec::new(),
+        };
+        self.produce(ctx, id, produce);
+    }
+
+    /// The coordinator's barrier before it replays `tp`: its term and log end, answered once
+    /// everything below that log end is acknowledged (as an acks=-1 produce ending there
+    /// would be), or KAFKA_STORAGE_ERROR if the sync covering it fails.
+    fn lead(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition) {
+        let Some(replica) = self.replicas.get_mut(&tp) else {
+            let code = if self.offline.contains(&tp) {
+                ErrorCode::KAFKA_STORAGE_ERROR
+            } else {
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            };
+            let reply = PartitionsReply::Lead(Err(code));
+            return ctx.reply(id, NodeMsg::PartitionsReply(reply));
+        };
+        let lead = (replica.term(), Offset(replica.log().log_end_offset()));
+        let produce_id = self.next_produce_id;
+        self.next_produce_id += 1;
+        let waiter = Waiter {
+            produce: produce_id,
+            slot: 0,
+        };
+        let waiting = replica.flush_policy() == FlushPolicy::EveryAppend
+            && replica.wait_acked(lead.1, waiter).is_none();
+        if !waiting {
+            let reply = PartitionsReply::Lead(Ok(lead));
+            return ctx.reply(id, NodeMsg::PartitionsReply(reply));
+        }
+        let log_start = Offset(replica.log().log_start_offset());
+        let result = produce_result(ErrorCode::NONE, None, lead.1, log_start);
+        let pending = PendingProduce {
+            request: id,
+            results: vec![(tp.clone(), result)],
+            outstanding: 1,
+            timeout_armed: false,
+            lead: Some(lead),
+        };
+        self.produces.insert(produce_id, pending);
+        self.schedule_flush(ctx, &tp);
     }
 
     /// One partition of a pending produce is durable (or failed with `error_code`).
@@ -813,8 +893,7 @@ impl Partitions {
             if pending.timeout_armed {
                 ctx.cancel_timer(PartitionsTimer::ProduceTimeout(waiter.produce));
             }
-            let reply = PartitionsReply::Produce(pending.results);
-            ctx.reply(pending.request, NodeMsg::PartitionsReply(reply));
+            ctx.reply(pending.request, pending.into_reply());
         }
     }
 
@@ -835,8 +914,7 @@ impl Partitions {
                 }
             }
         }
-        let reply = PartitionsReply::Produce(pending.results);
-        ctx.reply(pending.request, NodeMsg::PartitionsReply(reply));
+        ctx.reply(pending.request, pending.into_reply());
     }
 
     /// Starts a sync or arms the flush timer as the partition's flush policy wants.
@@ -897,6 +975,9 @@ impl Partitions {
                 None => {
                     self.schedule_flush(ctx, &tp);
                     self.wake_fetches(ctx, &tp);
+                    if let Some(replica) = self.replicas.get(&tp) {
+                        leadership::elected(ctx, &tp, replica);
+                    }
                 }
                 Some(error) => self.open_failed(ctx, &tp, error),
             }
@@ -936,6 +1017,7 @@ impl Partitions {
         let replica = self.replicas.remove(tp).expect("the caller found it");
         self.by_id.remove(&replica.id);
         ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
+        leadership::resigned(ctx, tp, &replica);
         let config = replica.log().config().clone();
         if disk_full::is_storage_full_message(&error) {
             self.report_out_of_space(ctx, tp, &replica.log().dir().display().to_string());

@@ -9,11 +9,13 @@
 //! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
 //!   [`transactional_ids`] — the bounded transactional id table of `InitProducerId`.
+//! * [`leadership`] — `Elected`/`Resigned` for the group coordinator's partitions.
 //! * [`errors`] — the Kafka error codes used, and the log-error mapping.
 
 pub mod actor;
 pub mod errors;
 pub mod fetch_wait;
+pub mod leadership;
 pub mod offline;
 pub mod opening;
 pub mod producer_ids;

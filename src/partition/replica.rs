@@ -20,7 +20,7 @@ use super::producer_state::{Check, ProducerBatch, ProducerStates};
 use super::role::{ReplicaState, Role};
 use crate::faults::{self, Canary};
 use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
-use crate::messages::{RecordError, RecordsChecked};
+use crate::messages::{LeaderTerm, RecordError, RecordsChecked};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::disk_full;
 use crate::storage::group_commit::GroupCommit;
@@ -321,6 +321,16 @@ impl Replica {
     /// The high watermark: below it, offsets are committed (see [`super::role`]).
     pub fn high_watermark(&self) -> Offset {
         self.state.high_watermark()
+    }
+
+    /// This replica's leadership: its epoch and its id, which a reopen changes even when the
+    /// epoch does not (one node), so a coordinator write is acknowledged by the very replica
+    /// that appended it.
+    pub fn term(&self) -> LeaderTerm {
+        LeaderTerm {
+            epoch: self.state.role().epoch(),
+            replica: self.id,
+        }
     }
 
     pub fn role(&self) -> &Role {

@@ -367,36 +367,6 @@ fn acks_all_is_refused_while_fewer_replicas_are_in_sync_than_min_insync_replicas
 }
 
 #[test]
-fn the_coordinators_append_and_lead_are_refused_until_it_exists() {
-    let mut h = Harness::new(Arc::new(MemStorage::new()));
-    let offsets = tp(OFFSETS_TOPIC);
-    h.ensure(&offsets, config(None));
-    let term = LeaderTerm {
-        epoch: LeaderEpoch::INITIAL,
-        replica: 0,
-    };
-    let appended = produce_results(h.ask(PartitionsRequest::Append(AppendRequest {
-        tp: offsets.clone(),
-        term,
-        records: plain(b"x"),
-        timeout_ms: 1_000,
-    })));
-    assert_eq!(appended.len(), 1);
-    assert_eq!(appended[0].0, offsets);
-    assert_eq!(appended[0].1.error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
-    assert_eq!(appended[0].1.base_offset, Offset::UNKNOWN);
-    match h.ask(PartitionsRequest::Lead(LeadRequest {
-        tp: offsets.clone(),
-    })) {
-        PartitionsReply::Lead(lead) => assert_eq!(lead, Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)),
-        other => panic!("{other:?}"),
-    }
-    // Nothing was written.
-    let results = fetch_results(h.ask(fetch(&[(&offsets, 0)], 0, 1 << 20)));
-    assert_eq!(results[0].high_watermark, Offset(0));
-}
-
-#[test]
 fn produce_then_fetch_roundtrip() {
     let mut h = Harness::new(Arc::new(MemStorage::new()));
     let a = tp("a");
@@ -2173,3 +2143,5 @@ fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
         "the shutdown waits for no deleted partition: {answered:?}"
     );
 }
+
+mod coordinator;

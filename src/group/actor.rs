@@ -1,0 +1,457 @@
+//! The `GROUPS` actor: the group coordinator of this node. It hosts one [`Shard`] per
+//! `__consumer_offsets` partition this node leads, made on `Elected` and dropped on `Resigned`
+//! (sent by the partitions actor, never polled), and routes every group request to its
+//! group's shard by Kafka's placement hash.
+//!
+//! * Not coordinated here (no shard): NOT_COORDINATOR; loading: COORDINATOR_LOAD_IN_PROGRESS;
+//!   the internal topic's partition count not known yet (it does not exist):
+//!   COORDINATOR_NOT_AVAILABLE, and the count is asked of TOPICS again. All are retriable.
+//! * A shard's writes are `Append` calls to PARTITIONS under the shard's term, its load reads
+//!   are `Fetch` calls; each call remembers the shard (by id) it is for, so an answer for a
+//!   shard since replaced is dropped.
+//! * A failed write or read drops the shard (what failed may still be in the log) and asks
+//!   PARTITIONS for a `Lead` barrier: its answer (the term and a durable log end) starts the
+//!   next load, as `Elected` does.
+//!
+//! Time comes only from `ctx.now`; member ids from `ctx.rng`.
+
+use std::collections::BTreeMap;
+
+use super::output::{Clock, GroupTimer};
+use super::placement::offsets_partition;
+use super::refusal::{fetch_refused, refused, single_group};
+use super::settings::GroupSettings;
+use super::shard::{Shard, ShardOut, Unload};
+use crate::actor::{Actor, Addr, CallFailure, CallId, Ctx, Input, RequestId};
+use crate::messages::{
+    AppendRequest, FetchPartitionResult, GroupsEvent, GroupsReply, GroupsRequest, LeadRequest,
+    LeaderTerm, NodeMsg, OffsetFetchArgs, PartitionsReply, PartitionsRequest, TopicsReply,
+    TopicsRequest, OFFSETS_TOPIC, PARTITIONS, TOPICS,
+};
+use crate::types::{ErrorCode, Offset, TopicPartition};
+
+type GCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg, GroupsTimer>;
+
+/// How long a load read may take before the load is given up (a local read answers at once).
+const LOAD_READ_CALL_TIMEOUT_MS: u64 = 30_000;
+/// How long the barrier may take: it waits for one sync of the partition.
+const LEAD_CALL_TIMEOUT_MS: u64 = 60_000;
+/// An Append answers REQUEST_TIMED_OUT by itself at its `timeout_ms`; the call only ends later
+/// if the partitions actor is gone.
+const APPEND_CALL_MARGIN_MS: u64 = 5_000;
+/// How long the partition-count question to TOPICS may take.
+const LIST_CALL_TIMEOUT_MS: u64 = 30_000;
+
+/// GROUPS' timer keys. Strings make them `Ord`; the timers table orders by (deadline, arming).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupsTimer {
+    /// A member's (or pending member's) session.
+    Session {
+        partition: i32,
+        group: String,
+        member: String,
+    },
+    /// The initial delay, then the join deadline.
+    Rebalance { partition: i32, group: String },
+    /// The CompletingRebalance deadline.
+    Sync { partition: i32, group: String },
+    /// `offsets.retention.check.interval.ms` (offset expiry, a later lane).
+    Retention,
+}
+
+impl GroupsTimer {
+    fn of(partition: i32, group: String, timer: GroupTimer) -> Self {
+        match timer {
+            GroupTimer::Session(member) => GroupsTimer::Session {
+                partition,
+                group,
+                member,
+            },
+            GroupTimer::Rebalance => GroupsTimer::Rebalance { partition, group },
+            GroupTimer::Sync => GroupsTimer::Sync { partition, group },
+        }
+    }
+}
+
+/// What a call of this actor was for.
+#[derive(Debug)]
+enum Pending {
+    Append {
+        partition: i32,
+        shard: u64,
+        write: u64,
+    },
+    Read {
+        partition: i32,
+        shard: u64,
+    },
+    Lead {
+        partition: i32,
+    },
+    PartitionCount,
+}
+
+pub struct GroupsActor {
+    settings: GroupSettings,
+    shards: BTreeMap<i32, Shard<RequestId>>,
+    /// `__consumer_offsets`' partition count, once the topic exists: placement's modulus.
+    partition_count: Option<i32>,
+    counting: bool,
+    calls: BTreeMap<CallId, Pending>,
+    next_shard: u64,
+}
+
+fn clock(ctx: &Ctx<'_, NodeMsg, GroupsTimer>) -> Clock {
+    Clock {
+        mono_ms: ctx.now.mono_ms,
+        unix_ms: ctx.now.unix_ms,
+    }
+}
+
+fn offsets_tp(partition: i32) -> TopicPartition {
+    TopicPartition {
+        topic: OFFSETS_TOPIC.to_owned(),
+        partition,
+    }
+}
+
+fn local(ctx: &Ctx<'_, NodeMsg, GroupsTimer>, actor: crate::actor::ActorId) -> Addr {
+    Addr {
+        node: ctx.me.node,
+        actor,
+    }
+}
+
+impl GroupsActor {
+    pub fn new(settings: GroupSettings) -> Self {
+        Self {
+            settings,
+            shards: BTreeMap::new(),
+            partition_count: None,
+            counting: false,
+            calls: BTreeMap::new(),
+            next_shard: 0,
+        }
+    }
+
+    /// Shards this node has (loading or loaded), for tests and diagnostics.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Whether `partition`'s shard is loaded (for tests and diagnostics).
+    pub fn is_loaded(&self, partition: i32) -> bool {
+        self.shards.get(&partition).is_some_and(|s| !s.is_loading())
+    }
+
+    /// Asks TOPICS for the internal topic's partition count, unless a question is out.
+    fn count_partitions(&mut self, ctx: GCtx) {
+        if self.partition_count.is_some() || self.counting {
+            return;
+        }
+        self.counting = true;
+        let to = local(ctx, TOPICS);
+        let call = ctx.call(
+            to,
+            NodeMsg::Topics(TopicsRequest::List),
+            LIST_CALL_TIMEOUT_MS,
+        );
+        self.calls.insert(call, Pending::PartitionCount);
+    }
+
+    /// `partition` is led under `term`, durable below `log_end`: a new shard loads it (the
+    /// one it replaces, of an older term, is dropped). The same term again changes nothing.
+    fn elected(&mut self, ctx: GCtx, partition: i32, term: LeaderTerm, log_end: Offset) {
+        if self
+            .shards
+            .get(&partition)
+            .is_some_and(|s| s.term() == term)
+        {
+            return;
+        }
+        self.drop_shard(ctx, partition);
+        self.count_partitions(ctx);
+        let id = self.next_shard;
+        self.next_shard += 1;
+        let mut out = Vec::new();
+        let shard = Shard::new(partition, term, log_end, id, clock(ctx), &mut out);
+        self.shards.insert(partition, shard);
+        self.apply(ctx, partition, out);
+    }
+
+    /// `partition`'s `term` ended: its shard goes, if it is of that term.
+    fn resigned(&mut self, ctx: GCtx, partition: i32, term: LeaderTerm) {
+        if self
+            .shards
+            .get(&partition)
+            .is_some_and(|s| s.term() == term)
+        {
+            self.drop_shard(ctx, partition);
+        }
+    }
+
+    fn drop_shard(&mut self, ctx: GCtx, partition: i32) {
+        if let Some(shard) = self.shards.remove(&partition) {
+            let mut out = Vec::new();
+            shard.abandon(clock(ctx), &mut out);
+            self.apply(ctx, partition, out);
+        }
+    }
+
+    /// The shard's memory cannot be trusted (`why`): drop it and load again after a barrier.
+    fn unload(&mut self, ctx: GCtx, partition: i32, why: Unload) {
+        tracing::warn!(partition, why = %why.0, "group coordinator shard unloaded; reloading after a barrier");
+        self.drop_shard(ctx, partition);
+        self.lead(ctx, partition);
+    }
+
+    fn lead(&mut self, ctx: GCtx, partition: i32) {
+        let request = PartitionsRequest::Lead(LeadRequest {
+            tp: offsets_tp(partition),
+        });
+        let to = local(ctx, PARTITIONS);
+        let call = ctx.call(to, NodeMsg::Partitions(request), LEAD_CALL_TIMEOUT_MS);
+        self.calls.insert(call, Pending::Lead { partition });
+    }
+
+    fn on_request(&mut self, ctx: GCtx, id: RequestId, request: GroupsRequest) {
+        let Some(count) = self.partition_count else {
+            self.count_partitions(ctx);
+            let reply = refused(&request, ErrorCode::COORDINATOR_NOT_AVAILABLE);
+            return ctx.reply(id, NodeMsg::GroupsReply(reply));
+        };
+        if let GroupsRequest::OffsetFetch(args) = &request {
+            let reply = self.fetch_offsets(args, count);
+            return ctx.reply(id, NodeMsg::GroupsReply(reply));
+        }
+        let Some(group) = single_group(&request) else {
+            // Describe, List and Delete come with a later lane.
+            let reply = refused(&request, ErrorCode::UNSUPPORTED_VERSION);
+            return ctx.reply(id, NodeMsg::GroupsReply(reply));
+        };
+        let partition = offsets_partition(group, count);
+        let Some(shard) = self.shards.get_mut(&partition) else {
+            let reply = refused(&request, ErrorCode::NOT_COORDINATOR);
+            return ctx.reply(id, NodeMsg::GroupsReply(reply));
+        };
+        let mut out = Vec::new();
+        let now = clock(ctx);
+        shard.request(now, &self.settings, &mut *ctx.rng, request, id, &mut out);
+        self.apply(ctx, partition, out);
+    }
+
+    /// OffsetFetch answers at once from what each group's shard has applied.
+    fn fetch_offsets(&self, args: &OffsetFetchArgs, count: i32) -> GroupsReply {
+        let groups = (args.groups.iter())
+            .map(|(group, partitions)| {
+                let partition = offsets_partition(group, count);
+                match self.shards.get(&partition) {
+                    Some(shard) => shard.fetch_offsets(group, partitions.as_deref()),
+                    None => fetch_refused(group, ErrorCode::NOT_COORDINATOR),
+                }
+            })
+            .collect();
+        GroupsReply::Fetched(groups)
+    }
+
+    /// Carries out `partition`'s shard outputs.
+    fn apply(&mut self, ctx: GCtx, partition: i32, out: Vec<ShardOut<RequestId>>) {
+        for o in out {
+            match o {
+                ShardOut::Answer(id, reply) => ctx.reply(id, NodeMsg::GroupsReply(reply)),
+                ShardOut::Wake {
+                    group,
+                    timer,
+                    at_mono_ms,
+                } => {
+                    let after_ms = at_mono_ms.saturating_sub(ctx.now.mono_ms);
+                    ctx.set_timer(GroupsTimer::of(partition, group, timer), after_ms);
+                }
+                ShardOut::Cancel { group, timer } => {
+                    ctx.cancel_timer(GroupsTimer::of(partition, group, timer));
+                }
+                ShardOut::Append { write, batch } => {
+                    let Some(shard) = self.shards.get(&partition) else {
+                        continue;
+                    };
+                    let timeout_ms = self.settings.offsets_commit_timeout_ms;
+                    let request = PartitionsRequest::Append(AppendRequest {
+                        tp: offsets_tp(partition),
+                        term: shard.term(),
+                        records: batch,
+                        timeout_ms,
+                    });
+                    let call_ms = u64::try_from(timeout_ms).unwrap_or(0) + APPEND_CALL_MARGIN_MS;
+                    let call = ctx.call(
+                        local(ctx, PARTITIONS),
+                        NodeMsg::Partitions(request),
+                        call_ms,
+                    );
+                    let shard = shard.id();
+                    let pending = Pending::Append {
+                        partition,
+                        shard,
+                        write,
+                    };
+                    self.calls.insert(call, pending);
+                }
+                ShardOut::Read { from } => {
+                    let Some(shard) = self.shards.get(&partition) else {
+                        continue;
+                    };
+                    let read = super::load::Load::read(offsets_tp(partition), from);
+                    let msg = NodeMsg::Partitions(PartitionsRequest::Fetch(read));
+                    let call = ctx.call(local(ctx, PARTITIONS), msg, LOAD_READ_CALL_TIMEOUT_MS);
+                    let shard = shard.id();
+                    self.calls.insert(call, Pending::Read { partition, shard });
+                }
+            }
+        }
+    }
+
+    /// The shard `partition` with id `id`, if it is still there.
+    fn shard_of(&mut self, partition: i32, id: u64) -> Option<&mut Shard<RequestId>> {
+        self.shards.get_mut(&partition).filter(|s| s.id() == id)
+    }
+
+    fn on_answer(&mut self, ctx: GCtx, call: CallId, answer: Result<NodeMsg, CallFailure>) {
+        let Some(pending) = self.calls.remove(&call) else {
+            return;
+        };
+        let now = clock(ctx);
+        match pending {
+            Pending::PartitionCount => {
+                self.counting = false;
+                if let Ok(NodeMsg::TopicsReply(TopicsReply::List(topics))) = answer {
+                    self.partition_count = topics.get(OFFSETS_TOPIC).map(|meta| meta.partitions);
+                }
+            }
+            Pending::Lead { partition } => match answer {
+                Ok(NodeMsg::PartitionsReply(PartitionsReply::Lead(Ok((term, log_end))))) => {
+                    self.elected(ctx, partition, term, log_end)
+                }
+                // Not led now: `Elected` comes when it is again (a revived log announces
+                // itself).
+                Ok(other) => tracing::info!(partition, ?other, "no barrier; waiting for Elected"),
+                Err(why) => {
+                    tracing::warn!(partition, ?why, "the barrier call failed; asking again");
+                    if !self.shards.contains_key(&partition) {
+                        self.lead(ctx, partition);
+                    }
+                }
+            },
+            Pending::Append {
+                partition,
+                shard,
+                write,
+            } => {
+                let outcome = match answer {
+                    Ok(NodeMsg::PartitionsReply(PartitionsReply::Produce(results))) => {
+                        match results.first().map(|(_, r)| r.error_code) {
+                            Some(ErrorCode::NONE) => Ok(()),
+                            Some(code) => Err(code),
+                            None => Err(ErrorCode::UNKNOWN_SERVER_ERROR),
+                        }
+                    }
+                    Ok(_) => Err(ErrorCode::UNKNOWN_SERVER_ERROR),
+                    Err(_) => Err(ErrorCode::REQUEST_TIMED_OUT),
+                };
+                let Some(shard) = self.shard_of(partition, shard) else {
+                    return; // the shard was dropped; its waiters were answered then
+                };
+                let mut out = Vec::new();
+                let result = shard.appended(write, outcome, now, &mut out);
+                self.apply(ctx, partition, out);
+                if let Err(why) = result {
+                    self.unload(ctx, partition, why);
+                }
+            }
+            Pending::Read { partition, shard } => {
+                let read = match answer {
+                    Ok(NodeMsg::PartitionsReply(PartitionsReply::Fetch(mut results)))
+                        if results.len() == 1 =>
+                    {
+                        Ok(results.remove(0))
+                    }
+                    other => Err(Unload(format!("the load read got {other:?}"))),
+                };
+                let Some(shard) = self.shard_of(partition, shard) else {
+                    return; // an older load's read: dropped
+                };
+                let mut out = Vec::new();
+                let result =
+                    read.and_then(|read: FetchPartitionResult| shard.fetched(&read, now, &mut out));
+                self.apply(ctx, partition, out);
+                if let Err(why) = result {
+                    self.unload(ctx, partition, why);
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: GCtx, key: GroupsTimer) {
+        let (partition, group, timer) = match key {
+            GroupsTimer::Session {
+                partition,
+                group,
+                member,
+            } => (partition, group, GroupTimer::Session(member)),
+            GroupsTimer::Rebalance { partition, group } => {
+                (partition, group, GroupTimer::Rebalance)
+            }
+            GroupsTimer::Sync { partition, group } => (partition, group, GroupTimer::Sync),
+            GroupsTimer::Retention => return,
+        };
+        let Some(shard) = self.shards.get_mut(&partition) else {
+            return;
+        };
+        let mut out = Vec::new();
+        shard.timer(clock(ctx), &group, timer, &mut out);
+        self.apply(ctx, partition, out);
+    }
+}
+
+impl Actor<NodeMsg> for GroupsActor {
+    type Timer = GroupsTimer;
+
+    fn handle(&mut self, ctx: GCtx, input: Input<NodeMsg, GroupsTimer>) {
+        match input {
+            // The partition count is asked for when first needed (an election or a request):
+            // a node that never coordinates a group never asks.
+            Input::Start => {}
+            Input::Msg {
+                msg: NodeMsg::GroupsEvent(event),
+                ..
+            } => match event {
+                GroupsEvent::Elected {
+                    partition,
+                    term,
+                    log_end,
+                } => self.elected(ctx, partition, term, log_end),
+                GroupsEvent::Resigned { partition, term } => self.resigned(ctx, partition, term),
+            },
+            Input::Msg { from, msg } => {
+                tracing::warn!(?from, ?msg, "group coordinator ignores this message");
+            }
+            Input::Request {
+                id,
+                msg: NodeMsg::Groups(request),
+                ..
+            } => self.on_request(ctx, id, request),
+            Input::Request { id, msg, .. } => {
+                tracing::warn!(?msg, "group coordinator got a request it does not serve");
+                let reply = GroupsReply::Heartbeat(ErrorCode::INVALID_REQUEST);
+                ctx.reply(id, NodeMsg::GroupsReply(reply));
+            }
+            Input::Reply { call, msg } => self.on_answer(ctx, call, Ok(msg)),
+            Input::CallFailed { call, why } => self.on_answer(ctx, call, Err(why)),
+            Input::Timer { key } => self.on_timer(ctx, key),
+            // It persists nothing itself: its writes are the partitions actor's.
+            Input::Synced { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "actor_tests.rs"]
+mod tests;

@@ -1,0 +1,293 @@
+//! The GROUPS actor driven by hand: events, requests and call answers in, effects out.
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use super::*;
+use crate::actor::{Effect, Now, Origin, Outbox};
+use crate::group::output::OffsetsRecord;
+use crate::group::records::OffsetValue;
+use crate::messages::{
+    CommittedOffset, FetchPartitionResult, GroupOffsets, HeartbeatArgs, OffsetCommitArgs,
+    ProducePartitionResult, TopicMeta,
+};
+use crate::storage::batch::build_batch_records;
+use crate::types::{LeaderEpoch, NodeId};
+
+type Effects = Vec<Effect<NodeMsg, GroupsTimer>>;
+
+const fn term(replica: u64) -> LeaderTerm {
+    LeaderTerm {
+        epoch: LeaderEpoch::INITIAL,
+        replica,
+    }
+}
+
+struct Harness {
+    actor: GroupsActor,
+    /// One for the actor's life, as its cell keeps it: it numbers the calls.
+    outbox: Outbox<NodeMsg, GroupsTimer>,
+    rng: SmallRng,
+    now: Now,
+    next_request: u64,
+}
+
+impl Harness {
+    /// An actor that knows `__consumer_offsets` has one partition.
+    fn new() -> Self {
+        let mut h = Self {
+            actor: GroupsActor::new(GroupSettings::default()),
+            outbox: Outbox::default(),
+            rng: SmallRng::seed_from_u64(3),
+            now: Now {
+                unix_ms: 1_700_000_000_000,
+                mono_ms: 0,
+            },
+            next_request: 0,
+        };
+        assert!(
+            h.step(Input::Start).is_empty(),
+            "nothing asked before it is needed"
+        );
+        let (_, effects) = h.request(GroupsRequest::Heartbeat(HeartbeatArgs {
+            group: "g".to_owned(),
+            generation: 1,
+            member_id: "m".to_owned(),
+            instance_id: None,
+        }));
+        let (call, msg) = only_call(effects);
+        assert!(matches!(msg, NodeMsg::Topics(TopicsRequest::List)));
+        let meta = TopicMeta {
+            id: [0; 16],
+            partitions: 1,
+            replication_factor: 1,
+            configs: Default::default(),
+        };
+        let topics = BTreeMap::from([(OFFSETS_TOPIC.to_owned(), meta)]);
+        let reply = NodeMsg::TopicsReply(TopicsReply::List(topics));
+        assert!(h.step(Input::Reply { call, msg: reply }).is_empty());
+        h
+    }
+
+    fn step(&mut self, input: Input<NodeMsg, GroupsTimer>) -> Effects {
+        let me = Addr {
+            node: NodeId(1),
+            actor: crate::messages::GROUPS,
+        };
+        let mut ctx = Ctx::new(self.now, me, &mut self.rng, &mut self.outbox);
+        self.actor.handle(&mut ctx, input);
+        self.outbox.take_effects()
+    }
+
+    fn event(&mut self, event: GroupsEvent) -> Effects {
+        let from = Addr {
+            node: NodeId(1),
+            actor: PARTITIONS,
+        };
+        let msg = NodeMsg::GroupsEvent(event);
+        self.step(Input::Msg { from, msg })
+    }
+
+    fn request(&mut self, request: GroupsRequest) -> (RequestId, Effects) {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let msg = NodeMsg::Groups(request);
+        let effects = self.step(Input::Request {
+            id,
+            from: Origin::Host,
+            msg,
+        });
+        (id, effects)
+    }
+
+    fn fetch_g(&mut self) -> GroupOffsets {
+        let request = GroupsRequest::OffsetFetch(OffsetFetchArgs {
+            groups: vec![("g".to_owned(), None)],
+            require_stable: false,
+        });
+        let (id, effects) = self.request(request);
+        match reply_to(effects, id) {
+            GroupsReply::Fetched(mut groups) => groups.remove(0),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn only_call(effects: Effects) -> (CallId, NodeMsg) {
+    let mut calls: Vec<_> = (effects.into_iter())
+        .filter_map(|e| match e {
+            Effect::Call { call, msg, .. } => Some((call, msg)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    calls.remove(0)
+}
+
+fn reply_to(effects: Effects, id: RequestId) -> GroupsReply {
+    for effect in effects {
+        if let Effect::Reply {
+            id: got,
+            msg: NodeMsg::GroupsReply(reply),
+        } = effect
+        {
+            if got == id {
+                return reply;
+            }
+        }
+    }
+    panic!("no reply to {id:?}");
+}
+
+fn elected(replica: u64, log_end: i64) -> GroupsEvent {
+    GroupsEvent::Elected {
+        partition: 0,
+        term: term(replica),
+        log_end: Offset(log_end),
+    }
+}
+
+/// A read answer holding one batch at offset 0 committing `g`'s `t-0` at `offset`.
+fn read_answer(offset: i64) -> NodeMsg {
+    let record = OffsetsRecord::Offset {
+        group: "g".to_owned(),
+        tp: TopicPartition {
+            topic: "t".to_owned(),
+            partition: 0,
+        },
+        value: Some(OffsetValue {
+            offset,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp_ms: 0,
+            expire_timestamp_ms: None,
+        }),
+    };
+    let (key, value) = record.encode().unwrap();
+    let batch = build_batch_records(&[(Some(&key), value.as_deref())], 0);
+    NodeMsg::PartitionsReply(PartitionsReply::Fetch(vec![FetchPartitionResult {
+        tp: offsets_tp(0),
+        error_code: ErrorCode::NONE,
+        high_watermark: Offset(1),
+        last_stable_offset: Offset(1),
+        log_start_offset: Offset(0),
+        records: batch,
+    }]))
+}
+
+fn commit(offset: i64) -> GroupsRequest {
+    GroupsRequest::OffsetCommit(OffsetCommitArgs {
+        group: "g".to_owned(),
+        generation: -1,
+        member_id: String::new(),
+        instance_id: None,
+        retention_ms: -1,
+        offsets: vec![(
+            TopicPartition {
+                topic: "t".to_owned(),
+                partition: 0,
+            },
+            CommittedOffset {
+                offset: Offset(offset),
+                leader_epoch: LeaderEpoch(-1),
+                metadata: None,
+            },
+        )],
+    })
+}
+
+#[test]
+fn requests_are_refused_until_the_partition_is_led_and_loaded() {
+    let mut h = Harness::new();
+    assert_eq!(h.fetch_g().error_code, ErrorCode::NOT_COORDINATOR);
+    let (read, msg) = only_call(h.event(elected(4, 1)));
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Fetch(_))
+    ));
+    assert_eq!(
+        h.fetch_g().error_code,
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+    );
+    assert!(!h.actor.is_loaded(0));
+    let msg = read_answer(5);
+    h.step(Input::Reply { call: read, msg });
+    assert!(h.actor.is_loaded(0));
+    let fetched = h.fetch_g();
+    assert_eq!(fetched.partitions[0].1.offset, Offset(5));
+}
+
+#[test]
+fn a_resignation_aborts_the_load_and_the_old_loads_read_answer_is_dropped() {
+    let mut h = Harness::new();
+    let (old_read, _) = only_call(h.event(elected(4, 1)));
+    // A resignation of another term changes nothing; of this one, the shard goes.
+    h.event(GroupsEvent::Resigned {
+        partition: 0,
+        term: term(3),
+    });
+    assert_eq!(h.actor.shard_count(), 1);
+    h.event(GroupsEvent::Resigned {
+        partition: 0,
+        term: term(4),
+    });
+    assert_eq!(h.actor.shard_count(), 0);
+    let (new_read, _) = only_call(h.event(elected(5, 1)));
+    // The old load's answer arrives late: dropped, the new load still waits for its own.
+    let msg = read_answer(5);
+    assert!(h
+        .step(Input::Reply {
+            call: old_read,
+            msg
+        })
+        .is_empty());
+    assert!(!h.actor.is_loaded(0));
+    let msg = read_answer(6);
+    h.step(Input::Reply {
+        call: new_read,
+        msg,
+    });
+    assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(6));
+    // The same term announced again changes nothing.
+    assert!(h.event(elected(5, 1)).is_empty());
+}
+
+#[test]
+fn a_timed_out_append_unloads_the_shard_and_a_barrier_starts_the_next_load() {
+    let mut h = Harness::new();
+    assert!(
+        h.event(elected(4, 0)).is_empty(),
+        "an empty log loads at once"
+    );
+    let (id, effects) = h.request(commit(7));
+    let (append, msg) = only_call(effects);
+    match msg {
+        NodeMsg::Partitions(PartitionsRequest::Append(r)) => {
+            assert_eq!((r.tp, r.term), (offsets_tp(0), term(4)));
+        }
+        other => panic!("{other:?}"),
+    }
+    let timed_out = ProducePartitionResult::refused(ErrorCode::REQUEST_TIMED_OUT, None);
+    let msg = NodeMsg::PartitionsReply(PartitionsReply::Produce(vec![(offsets_tp(0), timed_out)]));
+    let (answers, calls): (Effects, Effects) = (h.step(Input::Reply { call: append, msg }))
+        .into_iter()
+        .partition(|e| matches!(e, Effect::Reply { .. }));
+    assert_eq!(h.actor.shard_count(), 0);
+    match reply_to(answers, id) {
+        GroupsReply::Committed(results) => {
+            assert_eq!(results[0].1, ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        }
+        other => panic!("{other:?}"),
+    }
+    let (lead, msg) = only_call(calls);
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Lead(_))
+    ));
+    let msg = NodeMsg::PartitionsReply(PartitionsReply::Lead(Ok((term(4), Offset(1)))));
+    let (read, _) = only_call(h.step(Input::Reply { call: lead, msg }));
+    let msg = read_answer(7);
+    h.step(Input::Reply { call: read, msg });
+    // The timed-out commit was in the log after all: the next load replays it.
+    assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(7));
+}

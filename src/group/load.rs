@@ -1,0 +1,182 @@
+//! The replay of one `__consumer_offsets` partition when a shard takes it over (Kafka's
+//! `GroupMetadataManager` load): read `[log start, log_end)` in chunks of
+//! [`GROUP_LOAD_READ_BYTES`], apply every record in offset order, and hand back the groups to
+//! build once the log end is reached.
+//!
+//! A read is walked whole batch by whole batch; the next read starts at the end of the last
+//! whole batch, so a batch cut by the read's byte limit is read again in full. Commits go
+//! straight into the shard's [`Offsets`] (a tombstone removes one); a group's records replace
+//! each other (the last one wins, a tombstone deletes it), and only the survivors are built
+//! into groups at the end, with fresh sessions. Records at or past `log_end` are not the
+//! load's: `log_end` is what the partitions actor vouched durable.
+
+use std::collections::BTreeMap;
+
+use crate::limits::GROUP_LOAD_READ_BYTES;
+use crate::messages::partitions::{FetchPartition, FetchPartitionResult, FetchRequest};
+use crate::storage::batch::{self, Batches};
+use crate::types::{ErrorCode, Offset, TopicPartition};
+
+use super::offsets::{Offsets, StoredOffset};
+use super::records::{decode_group_value, decode_key, decode_offset_value, GroupValue, OffsetsKey};
+
+/// One load in progress.
+#[derive(Debug)]
+pub struct Load {
+    /// Where the next read starts.
+    next: Offset,
+    /// The load ends here (exclusive).
+    log_end: Offset,
+    /// The latest record of every group seen so far (`None`: deleted by a tombstone).
+    groups: BTreeMap<String, Option<GroupValue>>,
+    /// Records skipped because they could not be decoded (logged one by one).
+    pub skipped: u64,
+}
+
+/// What the load needs next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoadStep {
+    /// Read from this offset.
+    Read(Offset),
+    /// Every record below the log end was applied.
+    Done,
+}
+
+impl Load {
+    /// A load of everything below `log_end`.
+    pub fn new(log_end: Offset) -> Self {
+        Self {
+            next: Offset(0),
+            log_end,
+            groups: BTreeMap::new(),
+            skipped: 0,
+        }
+    }
+
+    /// The first step: a read, or nothing to read.
+    pub fn start(&self) -> LoadStep {
+        self.step()
+    }
+
+    fn step(&self) -> LoadStep {
+        if self.next >= self.log_end {
+            LoadStep::Done
+        } else {
+            LoadStep::Read(self.next)
+        }
+    }
+
+    /// The read of `tp` from where the load stands.
+    pub fn read(tp: TopicPartition, from: Offset) -> FetchRequest {
+        FetchRequest {
+            max_wait_ms: 0,
+            min_bytes: 0,
+            max_bytes: GROUP_LOAD_READ_BYTES,
+            isolation_level: 0,
+            partitions: vec![FetchPartition {
+                tp,
+                fetch_offset: from,
+                partition_max_bytes: GROUP_LOAD_READ_BYTES,
+            }],
+        }
+    }
+
+    /// Applies one read's answer (committed offsets into `offsets`) and says what comes next.
+    /// A read that failed, or that brought no whole batch below the log end, fails the load.
+    pub fn fetched(
+        &mut self,
+        read: &FetchPartitionResult,
+        offsets: &mut Offsets,
+    ) -> Result<LoadStep, String> {
+        if read.error_code == ErrorCode::OFFSET_OUT_OF_RANGE && read.log_start_offset > self.next {
+            // Retention or DeleteRecords moved the log start past the first read.
+            self.next = read.log_start_offset;
+            return Ok(self.step());
+        }
+        if read.error_code != ErrorCode::NONE {
+            return Err(format!(
+                "the read at {} failed: {:?}",
+                self.next, read.error_code
+            ));
+        }
+        let before = self.next;
+        for batch in Batches::new(&read.records, usize::MAX) {
+            let Ok((at, header)) = batch else {
+                // A cut tail batch: read again from its start.
+                break;
+            };
+            let bytes = &read.records[at..at + header.total_bytes()];
+            self.apply_batch(bytes, offsets);
+            self.next = Offset(header.next_offset()).min(self.log_end);
+            if self.next >= self.log_end {
+                break;
+            }
+        }
+        if self.next == before {
+            return Err(format!("the read at {before} brought no whole batch"));
+        }
+        Ok(self.step())
+    }
+
+    fn apply_batch(&mut self, bytes: &[u8], offsets: &mut Offsets) {
+        for record in batch::records(bytes) {
+            let record = match record {
+                Ok(record) => record,
+                Err(error) => {
+                    // Clients cannot produce here, so a compressed batch is a foreign writer's.
+                    tracing::error!(%error, "skipping a __consumer_offsets batch the coordinator cannot read");
+                    self.skipped += 1;
+                    return;
+                }
+            };
+            if record.offset >= self.log_end.0 {
+                return;
+            }
+            if let Err(error) = self.apply(record.key, record.value, offsets) {
+                tracing::warn!(offset = record.offset, %error, "skipping an undecodable __consumer_offsets record");
+                self.skipped += 1;
+            }
+        }
+    }
+
+    fn apply(
+        &mut self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        offsets: &mut Offsets,
+    ) -> Result<(), String> {
+        let key = decode_key(key.ok_or("a record without a key")?).map_err(|e| e.to_string())?;
+        match key {
+            OffsetsKey::Offset {
+                group,
+                topic,
+                partition,
+            } => {
+                let tp = TopicPartition { topic, partition };
+                let stored = value
+                    .map(decode_offset_value)
+                    .transpose()
+                    .map_err(|e| e.to_string())?
+                    .map(StoredOffset::from_record);
+                offsets.replay(&group, tp, stored);
+            }
+            OffsetsKey::Group { group } => {
+                let value = value
+                    .map(decode_group_value)
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
+                self.groups.insert(group, value);
+            }
+            // Consumer and share groups' records (later lanes): not this coordinator's.
+            OffsetsKey::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The groups the replay leaves, to be built now.
+    pub fn finish(self) -> BTreeMap<String, GroupValue> {
+        (self.groups.into_iter())
+            .filter_map(|(group, value)| Some((group, value?)))
+            .collect()
+    }
+}

@@ -1,0 +1,118 @@
+//! The answer a group request gets when the coordinator cannot serve it at all (this node does
+//! not coordinate the group, its partition is still loading, the internal topic does not
+//! exist yet, or the API is not served here), shaped as that request's reply.
+
+use crate::messages::groups::{
+    ConsumerGroupDescription, ConsumerHeartbeatResult, GroupDescription, GroupOffsets, GroupsReply,
+    GroupsRequest, LeaveGroupResult, LeftMember, ListGroupsResult, OffsetDeleteResult,
+};
+use crate::types::ErrorCode;
+
+use super::state::{join_error, sync_error};
+
+/// `request` refused with `code`: every group and partition it names gets the code.
+pub fn refused(request: &GroupsRequest, code: ErrorCode) -> GroupsReply {
+    match request {
+        GroupsRequest::Join(r) => join_error(code, &r.member_id),
+        GroupsRequest::Sync(_) => sync_error(code),
+        GroupsRequest::Heartbeat(_) => GroupsReply::Heartbeat(code),
+        GroupsRequest::Leave(r) => GroupsReply::Left(LeaveGroupResult {
+            error_code: code,
+            members: (r.members.iter())
+                .map(|(member_id, instance_id)| LeftMember {
+                    member_id: member_id.clone(),
+                    instance_id: instance_id.clone(),
+                    error_code: code,
+                })
+                .collect(),
+        }),
+        GroupsRequest::OffsetCommit(r) => {
+            GroupsReply::Committed(r.offsets.iter().map(|(tp, _)| (tp.clone(), code)).collect())
+        }
+        GroupsRequest::OffsetFetch(r) => GroupsReply::Fetched(
+            r.groups
+                .iter()
+                .map(|(group, _)| fetch_refused(group, code))
+                .collect(),
+        ),
+        GroupsRequest::Describe(r) => GroupsReply::Described(described(&r.groups, code)),
+        GroupsRequest::ConsumerDescribe(r) => GroupsReply::ConsumerDescribed(
+            (r.groups.iter())
+                .map(|group| ConsumerGroupDescription {
+                    group: group.clone(),
+                    error_code: code,
+                    error_message: None,
+                    state: String::new(),
+                    group_epoch: -1,
+                    assignment_epoch: -1,
+                    assignor: String::new(),
+                    members: Vec::new(),
+                })
+                .collect(),
+        ),
+        GroupsRequest::List(_) => GroupsReply::Listed(ListGroupsResult {
+            error_code: code,
+            groups: Vec::new(),
+        }),
+        GroupsRequest::Delete(r) => {
+            GroupsReply::Deleted(r.groups.iter().map(|g| (g.clone(), code)).collect())
+        }
+        GroupsRequest::OffsetDelete(_) => GroupsReply::OffsetsDeleted(OffsetDeleteResult {
+            error_code: code,
+            partitions: Vec::new(),
+        }),
+        GroupsRequest::ConsumerHeartbeat(_) => {
+            GroupsReply::ConsumerHeartbeat(ConsumerHeartbeatResult {
+                error_code: code,
+                error_message: None,
+                member_id: None,
+                member_epoch: -1,
+                heartbeat_interval_ms: 0,
+                assignment: None,
+            })
+        }
+    }
+}
+
+/// One group of an OffsetFetch that cannot be read here.
+pub fn fetch_refused(group: &str, code: ErrorCode) -> GroupOffsets {
+    GroupOffsets {
+        group: group.to_owned(),
+        error_code: code,
+        partitions: Vec::new(),
+    }
+}
+
+fn described(groups: &[String], code: ErrorCode) -> Vec<GroupDescription> {
+    groups
+        .iter()
+        .map(|group| GroupDescription {
+            group: group.clone(),
+            error_code: code,
+            error_message: None,
+            state: String::new(),
+            protocol_type: String::new(),
+            protocol: String::new(),
+            members: Vec::new(),
+        })
+        .collect()
+}
+
+/// The one group a request is about, when it names exactly one (the requests one shard
+/// serves); `None` for the multi-group requests.
+pub fn single_group(request: &GroupsRequest) -> Option<&str> {
+    match request {
+        GroupsRequest::Join(r) => Some(&r.group),
+        GroupsRequest::Sync(r) => Some(&r.group),
+        GroupsRequest::Heartbeat(r) => Some(&r.group),
+        GroupsRequest::Leave(r) => Some(&r.group),
+        GroupsRequest::OffsetCommit(r) => Some(&r.group),
+        GroupsRequest::OffsetDelete(r) => Some(&r.group),
+        GroupsRequest::ConsumerHeartbeat(r) => Some(&r.group),
+        GroupsRequest::OffsetFetch(_)
+        | GroupsRequest::Describe(_)
+        | GroupsRequest::ConsumerDescribe(_)
+        | GroupsRequest::List(_)
+        | GroupsRequest::Delete(_) => None,
+    }
+}

@@ -1,0 +1,438 @@
+//! One `__consumer_offsets` partition's coordinator: its groups, their committed offsets, its
+//! load state, its leadership term and its writes in flight (Kafka's `GroupCoordinatorShard`).
+//!
+//! * **Loading → Loaded.** A shard is made on `Elected` (or a `Lead` barrier's answer) and
+//!   replays the partition below the log end it was given ([`super::load`]); meanwhile every
+//!   request gets COORDINATOR_LOAD_IN_PROGRESS. A read answer of an older load is dropped.
+//! * **Apply on ack, in issue order.** A state machine's `Write` becomes one batch appended
+//!   under the shard's term; the state changes only when its `written` is fed, and writes are
+//!   fed in the order they were issued, however their answers arrive.
+//! * **Any failed write ends the shard.** A failed or timed-out append may still be in the
+//!   log (and read back by the next load), so the shard's memory can no longer be trusted: the
+//!   caller drops it ([`Shard::abandon`] answers everything parked with NOT_COORDINATOR) and
+//!   loads again after a barrier.
+//!
+//! Pure: it takes a clock and returns [`ShardOut`]s; the actor turns them into effects.
+
+use std::collections::BTreeMap;
+
+use rand::RngCore;
+
+use crate::messages::groups::{
+    GroupOffsets, GroupsReply, GroupsRequest, LeaderTerm, LeaveGroupResult, LeftMember,
+};
+use crate::messages::partitions::FetchPartitionResult;
+use crate::storage::batch::build_batch_records;
+use crate::types::{ErrorCode, Offset, TopicPartition};
+
+use super::load::{Load, LoadStep};
+use super::offsets::{unknown_group, CommitIdentity, Offsets};
+use super::output::{AfterWrite, Clock, GroupOut, GroupTimer, OffsetsRecord};
+use super::refusal::{fetch_refused, refused};
+use super::settings::GroupSettings;
+use super::state::{join_error, sync_error, ClassicGroup};
+
+/// What a shard asks of its actor, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ShardOut<W> {
+    /// Answer the request `W`.
+    Answer(W, GroupsReply),
+    /// Arm `group`'s `timer` for `at_mono_ms`.
+    Wake {
+        group: String,
+        timer: GroupTimer,
+        at_mono_ms: u64,
+    },
+    Cancel {
+        group: String,
+        timer: GroupTimer,
+    },
+    /// Append `batch` under the shard's term; feed the answer to [`Shard::appended`].
+    Append {
+        write: u64,
+        batch: Vec<u8>,
+    },
+    /// Read the partition from `from` for the load; feed the answer to [`Shard::fetched`].
+    Read {
+        from: Offset,
+    },
+}
+
+/// A write in flight: whose it is, what to do with its outcome, and the outcome once known
+/// (kept until every earlier write's is known).
+#[derive(Debug)]
+struct InFlight<W> {
+    group: String,
+    then: AfterWrite<W>,
+    outcome: Option<Result<(), ErrorCode>>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Loading(Load),
+    Loaded,
+}
+
+#[derive(Debug)]
+pub struct Shard<W> {
+    partition: i32,
+    term: LeaderTerm,
+    /// Unique per shard made by the actor: answers to an older shard's calls are told apart.
+    id: u64,
+    phase: Phase,
+    groups: BTreeMap<String, ClassicGroup<W>>,
+    offsets: Offsets,
+    writes: BTreeMap<u64, InFlight<W>>,
+    next_write: u64,
+}
+
+/// Why a shard must be dropped and loaded again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unload(pub String);
+
+impl<W: Copy> Shard<W> {
+    /// The shard of `partition` under `term`, loading everything below `log_end`.
+    pub fn new(
+        partition: i32,
+        term: LeaderTerm,
+        log_end: Offset,
+        id: u64,
+        now: Clock,
+        out: &mut Vec<ShardOut<W>>,
+    ) -> Self {
+        let load = Load::new(log_end);
+        let first = load.start();
+        let mut shard = Self {
+            partition,
+            term,
+            id,
+            phase: Phase::Loading(load),
+            groups: BTreeMap::new(),
+            offsets: Offsets::default(),
+            writes: BTreeMap::new(),
+            next_write: 0,
+        };
+        shard.load_step(first, now, out);
+        shard
+    }
+
+    pub fn term(&self) -> LeaderTerm {
+        self.term
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn is_loading(&self) -> bool {
+        matches!(self.phase, Phase::Loading(_))
+    }
+
+    /// The `__consumer_offsets` partition this shard coordinates.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    fn load_step(&mut self, step: LoadStep, now: Clock, out: &mut Vec<ShardOut<W>>) {
+        match step {
+            LoadStep::Read(from) => out.push(ShardOut::Read { from }),
+            LoadStep::Done => {
+                let Phase::Loading(load) = std::mem::replace(&mut self.phase, Phase::Loaded) else {
+                    return;
+                };
+                if load.skipped > 0 {
+                    let (partition, skipped) = (self.partition, load.skipped);
+                    tracing::warn!(partition, skipped, "records skipped while loading");
+                }
+                for (group, value) in load.finish() {
+                    let mut outs = Vec::new();
+                    let built = ClassicGroup::from_record(group.clone(), value, now, &mut outs);
+                    self.groups.insert(group.clone(), built);
+                    self.emit(now, &group, outs, out);
+                }
+            }
+        }
+    }
+
+    /// The answer to this shard's load read. `Err`: the load failed; drop the shard.
+    pub fn fetched(
+        &mut self,
+        read: &FetchPartitionResult,
+        now: Clock,
+        out: &mut Vec<ShardOut<W>>,
+    ) -> Result<(), Unload> {
+        let Phase::Loading(load) = &mut self.phase else {
+            return Ok(()); // not asked for any more
+        };
+        let step = load.fetched(read, &mut self.offsets).map_err(Unload)?;
+        self.load_step(step, now, out);
+        Ok(())
+    }
+
+    /// A group request (OffsetFetch goes to [`Self::fetch_offsets`]).
+    pub fn request(
+        &mut self,
+        now: Clock,
+        s: &GroupSettings,
+        rng: &mut impl RngCore,
+        request: GroupsRequest,
+        w: W,
+        out: &mut Vec<ShardOut<W>>,
+    ) {
+        if self.is_loading() {
+            let code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+            return out.push(ShardOut::Answer(w, refused(&request, code)));
+        }
+        let mut outs = Vec::new();
+        let group = match request {
+            GroupsRequest::Join(args) => {
+                let group = args.group.clone();
+                let entry = (self.groups.entry(group.clone()))
+                    .or_insert_with(|| ClassicGroup::new(group.clone(), now));
+                entry.join(now, s, rng, args, w, &mut outs);
+                group
+            }
+            GroupsRequest::Sync(args) => {
+                let group = args.group.clone();
+                match self.groups.get_mut(&group) {
+                    Some(entry) => entry.sync(now, args, w, &mut outs),
+                    None => outs.push(GroupOut::Answer(
+                        w,
+                        sync_error(ErrorCode::UNKNOWN_MEMBER_ID),
+                    )),
+                }
+                group
+            }
+            GroupsRequest::Heartbeat(args) => {
+                let code = (self.groups.get_mut(&args.group))
+                    .map_or(ErrorCode::UNKNOWN_MEMBER_ID, |g| g.heartbeat(now, &args));
+                outs.push(GroupOut::Answer(w, GroupsReply::Heartbeat(code)));
+                args.group
+            }
+            GroupsRequest::Leave(args) => {
+                let group = args.group.clone();
+                let left = match self.groups.get_mut(&group) {
+                    Some(entry) => entry.leave(now, args, &mut outs),
+                    None => unknown_leave(args.members),
+                };
+                // After what the departure caused (other members' answers come first).
+                outs.push(GroupOut::Answer(w, GroupsReply::Left(left)));
+                group
+            }
+            GroupsRequest::OffsetCommit(args) => {
+                let id = CommitIdentity::of(&args);
+                let allowed = match self.groups.get(&args.group) {
+                    Some(entry) => entry.commit_allowed(&id),
+                    None => unknown_group(&id),
+                };
+                let group = args.group.clone();
+                self.offsets.commit(now, s, allowed, args, w, &mut outs);
+                group
+            }
+            other => {
+                // Describe, List, Delete, OffsetDelete and KIP-848 come with later lanes.
+                let code = ErrorCode::UNSUPPORTED_VERSION;
+                return out.push(ShardOut::Answer(w, refused(&other, code)));
+            }
+        };
+        self.emit(now, &group, outs, out);
+    }
+
+    /// OffsetFetch of one group.
+    pub fn fetch_offsets(
+        &self,
+        group: &str,
+        partitions: Option<&[TopicPartition]>,
+    ) -> GroupOffsets {
+        if self.is_loading() {
+            return fetch_refused(group, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+        }
+        self.offsets.fetch(group, partitions)
+    }
+
+    /// `group`'s `timer` fired.
+    pub fn timer(
+        &mut self,
+        now: Clock,
+        group: &str,
+        timer: GroupTimer,
+        out: &mut Vec<ShardOut<W>>,
+    ) {
+        let Some(entry) = self.groups.get_mut(group) else {
+            return; // gone (or not loaded yet): a stale firing
+        };
+        let mut outs = Vec::new();
+        entry.timer(now, timer, &mut outs);
+        self.emit(now, group, outs, out);
+    }
+
+    /// The answer to append `write`: `Ok` once acknowledged, else the Append's code. Outcomes
+    /// are applied in issue order. `Err`: the write failed; drop the shard.
+    pub fn appended(
+        &mut self,
+        write: u64,
+        outcome: Result<(), ErrorCode>,
+        now: Clock,
+        out: &mut Vec<ShardOut<W>>,
+    ) -> Result<(), Unload> {
+        let Some(entry) = self.writes.get_mut(&write) else {
+            return Ok(()); // answered already
+        };
+        entry.outcome = Some(outcome);
+        if let Err(code) = outcome {
+            return Err(Unload(format!("write {write} failed: {code:?}")));
+        }
+        while let Some(first) = self.writes.first_entry() {
+            if first.get().outcome.is_none() {
+                break;
+            }
+            let done = first.remove();
+            let mut outs = Vec::new();
+            self.route_written(now, &done.group, done.then, Ok(()), &mut outs);
+            self.emit(now, &done.group, outs, out);
+        }
+        Ok(())
+    }
+
+    /// Drops the shard: every write in flight is answered with its failure (or
+    /// NOT_COORDINATOR when its own outcome is unknown or was a success behind a failure), and
+    /// every request parked on a member with NOT_COORDINATOR. Nothing is written any more.
+    pub fn abandon(mut self, now: Clock, out: &mut Vec<ShardOut<W>>) {
+        let writes = std::mem::take(&mut self.writes);
+        for (_, write) in writes {
+            let code = match write.outcome {
+                Some(Err(code)) => code,
+                _ => ErrorCode::NOT_COORDINATOR,
+            };
+            let mut outs = Vec::new();
+            self.route_written(now, &write.group, write.then, Err(code), &mut outs);
+            self.answers_only(outs, out);
+        }
+        for entry in self.groups.values() {
+            for member in entry.members().values() {
+                if let Some(w) = member.join_waiter {
+                    let reply = join_error(ErrorCode::NOT_COORDINATOR, &member.id);
+                    out.push(ShardOut::Answer(w, reply));
+                }
+                if let Some(w) = member.sync_waiter {
+                    out.push(ShardOut::Answer(w, sync_error(ErrorCode::NOT_COORDINATOR)));
+                }
+            }
+        }
+    }
+
+    /// While abandoning: answers go out, a commit that would be written is refused, the rest
+    /// (timers, group writes) dies with the shard.
+    fn answers_only(&mut self, outs: Vec<GroupOut<W>>, out: &mut Vec<ShardOut<W>>) {
+        for o in outs {
+            match o {
+                GroupOut::Answer(w, reply) => out.push(ShardOut::Answer(w, reply)),
+                GroupOut::Write {
+                    then: then @ AfterWrite::Commit { .. },
+                    ..
+                } => {
+                    let mut answers = Vec::new();
+                    let code = Err(ErrorCode::NOT_COORDINATOR);
+                    self.offsets.written(then, code, &mut answers);
+                    self.answers_only(answers, out);
+                }
+                GroupOut::Write { .. } | GroupOut::Wake { .. } | GroupOut::Cancel(_) => {}
+            }
+        }
+    }
+
+    /// Hands a write's outcome to whoever asked for it.
+    fn route_written(
+        &mut self,
+        now: Clock,
+        group: &str,
+        then: AfterWrite<W>,
+        outcome: Result<(), ErrorCode>,
+        outs: &mut Vec<GroupOut<W>>,
+    ) {
+        match then {
+            AfterWrite::Commit { .. } => self.offsets.written(then, outcome, outs),
+            _ => {
+                if let Some(entry) = self.groups.get_mut(group) {
+                    entry.written(now, then, outcome, outs);
+                }
+            }
+        }
+    }
+
+    /// Turns `group`'s outputs into the shard's, in order; a write that cannot be encoded
+    /// fails at once (as a too large append would).
+    fn emit(
+        &mut self,
+        now: Clock,
+        group: &str,
+        outs: Vec<GroupOut<W>>,
+        out: &mut Vec<ShardOut<W>>,
+    ) {
+        let mut queue: std::collections::VecDeque<GroupOut<W>> = outs.into();
+        while let Some(o) = queue.pop_front() {
+            match o {
+                GroupOut::Answer(w, reply) => out.push(ShardOut::Answer(w, reply)),
+                GroupOut::Wake { timer, at_mono_ms } => out.push(ShardOut::Wake {
+                    group: group.to_owned(),
+                    timer,
+                    at_mono_ms,
+                }),
+                GroupOut::Cancel(timer) => out.push(ShardOut::Cancel {
+                    group: group.to_owned(),
+                    timer,
+                }),
+                GroupOut::Write { records, then } => match encode(&records, now.unix_ms) {
+                    Ok(batch) => {
+                        let write = self.next_write;
+                        self.next_write += 1;
+                        let in_flight = InFlight {
+                            group: group.to_owned(),
+                            then,
+                            outcome: None,
+                        };
+                        self.writes.insert(write, in_flight);
+                        out.push(ShardOut::Append { write, batch });
+                    }
+                    Err(error) => {
+                        tracing::error!(group, %error, "cannot encode a __consumer_offsets record");
+                        let mut more = Vec::new();
+                        let code = Err(ErrorCode::RECORD_LIST_TOO_LARGE);
+                        self.route_written(now, group, then, code, &mut more);
+                        queue.extend(more);
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// One batch holding `records`, stamped `unix_ms`.
+fn encode(records: &[OffsetsRecord], unix_ms: i64) -> Result<Vec<u8>, String> {
+    let encoded = (records.iter())
+        .map(OffsetsRecord::encode)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let views: Vec<(Option<&[u8]>, Option<&[u8]>)> = (encoded.iter())
+        .map(|(key, value)| (Some(key.as_slice()), value.as_deref()))
+        .collect();
+    Ok(build_batch_records(&views, unix_ms))
+}
+
+/// LeaveGroup of a group this shard does not have (Kafka: UNKNOWN_MEMBER_ID).
+fn unknown_leave(members: Vec<(String, Option<String>)>) -> LeaveGroupResult {
+    LeaveGroupResult {
+        error_code: ErrorCode::UNKNOWN_MEMBER_ID,
+        members: (members.into_iter())
+            .map(|(member_id, instance_id)| LeftMember {
+                member_id,
+                instance_id,
+                error_code: ErrorCode::UNKNOWN_MEMBER_ID,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+#[path = "shard_tests.rs"]
+mod tests;

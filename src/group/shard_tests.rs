@@ -1,0 +1,297 @@
+//! The shard fed by hand: load reads, requests and Append outcomes, no actor.
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use super::*;
+use crate::group::records::{GroupValue, MemberValue, OffsetValue};
+use crate::group::state::GroupState;
+use crate::messages::groups::{CommittedOffset, OffsetCommitArgs};
+use crate::storage::batch::set_base_offset;
+use crate::types::LeaderEpoch;
+
+const TERM: LeaderTerm = LeaderTerm {
+    epoch: LeaderEpoch::INITIAL,
+    replica: 7,
+};
+
+const NOW: Clock = Clock {
+    mono_ms: 1_000,
+    unix_ms: 1_700_000_000_000,
+};
+
+fn tp(partition: i32) -> TopicPartition {
+    TopicPartition {
+        topic: "t".to_owned(),
+        partition,
+    }
+}
+
+fn committed(group: &str, partition: i32, offset: i64) -> OffsetsRecord {
+    OffsetsRecord::Offset {
+        group: group.to_owned(),
+        tp: tp(partition),
+        value: Some(OffsetValue {
+            offset,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp_ms: NOW.unix_ms,
+            expire_timestamp_ms: None,
+        }),
+    }
+}
+
+fn removed(group: &str, partition: i32) -> OffsetsRecord {
+    OffsetsRecord::Offset {
+        group: group.to_owned(),
+        tp: tp(partition),
+        value: None,
+    }
+}
+
+fn group_record(group: &str, value: Option<GroupValue>) -> OffsetsRecord {
+    OffsetsRecord::Group {
+        group: group.to_owned(),
+        value,
+    }
+}
+
+fn one_member(member: &str) -> GroupValue {
+    GroupValue {
+        protocol_type: "consumer".to_owned(),
+        generation: 3,
+        protocol: Some("range".to_owned()),
+        leader: Some(member.to_owned()),
+        current_state_timestamp_ms: NOW.unix_ms,
+        members: vec![MemberValue {
+            member_id: member.to_owned(),
+            group_instance_id: None,
+            client_id: "c".to_owned(),
+            client_host: "/127.0.0.1".to_owned(),
+            rebalance_timeout_ms: 30_000,
+            session_timeout_ms: 10_000,
+            subscription: vec![1],
+            assignment: vec![2],
+        }],
+    }
+}
+
+/// One batch of `records` at `base`, as the log holds it.
+fn batch_at(base: i64, records: &[OffsetsRecord]) -> Vec<u8> {
+    let mut batch = encode(records, NOW.unix_ms).unwrap();
+    set_base_offset(&mut batch, base).unwrap();
+    batch
+}
+
+fn read(records: Vec<u8>) -> FetchPartitionResult {
+    FetchPartitionResult {
+        tp: TopicPartition {
+            topic: crate::messages::OFFSETS_TOPIC.to_owned(),
+            partition: 0,
+        },
+        error_code: ErrorCode::NONE,
+        high_watermark: Offset(100),
+        last_stable_offset: Offset(100),
+        log_start_offset: Offset(0),
+        records,
+    }
+}
+
+fn loaded() -> Shard<u32> {
+    let mut out = Vec::new();
+    let shard = Shard::new(0, TERM, Offset(0), 1, NOW, &mut out);
+    assert!(
+        out.is_empty() && !shard.is_loading(),
+        "an empty log loads at once"
+    );
+    shard
+}
+
+fn commit(offset: i64) -> GroupsRequest {
+    GroupsRequest::OffsetCommit(OffsetCommitArgs {
+        group: "g".to_owned(),
+        generation: -1,
+        member_id: String::new(),
+        instance_id: None,
+        retention_ms: -1,
+        offsets: vec![(
+            tp(0),
+            CommittedOffset {
+                offset: Offset(offset),
+                leader_epoch: LeaderEpoch(-1),
+                metadata: None,
+            },
+        )],
+    })
+}
+
+fn send(shard: &mut Shard<u32>, request: GroupsRequest, w: u32) -> Vec<ShardOut<u32>> {
+    let mut out = Vec::new();
+    let mut rng = SmallRng::seed_from_u64(1);
+    shard.request(
+        NOW,
+        &GroupSettings::default(),
+        &mut rng,
+        request,
+        w,
+        &mut out,
+    );
+    out
+}
+
+/// The committed offset of `g`'s partition `partition` (-1: none).
+fn offset_of(shard: &Shard<u32>, partition: i32) -> i64 {
+    let fetched = shard.fetch_offsets("g", Some(&[tp(partition)]));
+    assert_eq!(fetched.error_code, ErrorCode::NONE);
+    fetched.partitions[0].1.offset.0
+}
+
+fn append_write(out: &[ShardOut<u32>]) -> u64 {
+    match out {
+        [ShardOut::Append { write, .. }] => *write,
+        other => panic!("expected one Append, got {other:?}"),
+    }
+}
+
+fn committed_code(out: &ShardOut<u32>) -> (u32, ErrorCode) {
+    match out {
+        ShardOut::Answer(w, GroupsReply::Committed(results)) => (*w, results[0].1),
+        other => panic!("expected a commit answer, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_load_reads_again_from_a_cut_batch_applies_tombstones_and_stops_at_the_log_end() {
+    let b0 = batch_at(0, &[committed("g", 0, 5), committed("g", 1, 7)]);
+    let b1 = batch_at(
+        2,
+        &[
+            committed("g", 0, 9),
+            group_record("gone", Some(one_member("x"))),
+        ],
+    );
+    let b2 = batch_at(
+        4,
+        &[
+            removed("g", 1),
+            group_record("h", Some(one_member("m"))),
+            group_record("gone", None),
+        ],
+    );
+    // Written after the load's log end: not the load's to apply.
+    let after = batch_at(7, &[committed("g", 0, 100)]);
+    let mut out = Vec::new();
+    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(7), 1, NOW, &mut out);
+    assert_eq!(out, [ShardOut::Read { from: Offset(0) }]);
+    // A read cut inside the second batch: the next read starts at that batch.
+    let mut first = b0.clone();
+    first.extend_from_slice(&b1[..b1.len() / 2]);
+    let mut out = Vec::new();
+    shard.fetched(&read(first), NOW, &mut out).unwrap();
+    assert_eq!(out, [ShardOut::Read { from: Offset(2) }]);
+    assert!(shard.is_loading());
+    // Requests meanwhile are told to retry.
+    let answered = send(&mut shard, commit(1), 9);
+    assert_eq!(
+        committed_code(&answered[0]),
+        (9, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+    );
+    let fetched = shard.fetch_offsets("g", None);
+    assert_eq!(fetched.error_code, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+
+    let mut rest = b1.clone();
+    rest.extend_from_slice(&b2);
+    rest.extend_from_slice(&after);
+    let mut out = Vec::new();
+    shard.fetched(&read(rest), NOW, &mut out).unwrap();
+    assert!(!shard.is_loading());
+    assert_eq!((offset_of(&shard, 0), offset_of(&shard, 1)), (9, -1));
+    // The surviving group is built Stable with a fresh session; the deleted one is gone.
+    assert_eq!(shard.groups.keys().collect::<Vec<_>>(), ["h"]);
+    assert_eq!(shard.groups["h"].state(), GroupState::Stable);
+    assert_eq!(
+        out,
+        [ShardOut::Wake {
+            group: "h".to_owned(),
+            timer: GroupTimer::Session("m".to_owned()),
+            at_mono_ms: NOW.mono_ms + 10_000,
+        }]
+    );
+}
+
+#[test]
+fn a_read_that_fails_or_brings_no_whole_batch_fails_the_load() {
+    let b0 = batch_at(0, &[committed("g", 0, 5)]);
+    let mut out = Vec::new();
+    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(1), 1, NOW, &mut out);
+    let cut = read(b0[..b0.len() - 1].to_vec());
+    assert!(shard.fetched(&cut, NOW, &mut out).is_err());
+    let mut failed = read(Vec::new());
+    failed.error_code = ErrorCode::KAFKA_STORAGE_ERROR;
+    assert!(shard.fetched(&failed, NOW, &mut out).is_err());
+    // A log start moved past the first read: read from there.
+    let mut moved = read(Vec::new());
+    moved.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
+    moved.log_start_offset = Offset(1);
+    let mut out = Vec::new();
+    shard.fetched(&moved, NOW, &mut out).unwrap();
+    assert!(
+        out.is_empty() && !shard.is_loading(),
+        "nothing left below the log end"
+    );
+}
+
+#[test]
+fn writes_are_applied_and_answered_in_issue_order_only_once_acknowledged() {
+    let mut shard = loaded();
+    let first = append_write(&send(&mut shard, commit(1), 1));
+    let second = append_write(&send(&mut shard, commit(2), 2));
+    let mut out = Vec::new();
+    shard.appended(second, Ok(()), NOW, &mut out).unwrap();
+    assert!(
+        out.is_empty(),
+        "the later write waits for the earlier one: {out:?}"
+    );
+    assert_eq!(offset_of(&shard, 0), -1, "nothing applied before its ack");
+    shard.appended(first, Ok(()), NOW, &mut out).unwrap();
+    let answered: Vec<_> = out.iter().map(committed_code).collect();
+    assert_eq!(answered, [(1, ErrorCode::NONE), (2, ErrorCode::NONE)]);
+    assert_eq!(offset_of(&shard, 0), 2);
+    // A duplicate answer changes nothing.
+    let mut again = Vec::new();
+    shard.appended(first, Ok(()), NOW, &mut again).unwrap();
+    assert!(again.is_empty());
+}
+
+#[test]
+fn a_timed_out_write_unloads_the_shard_and_every_write_in_flight_is_refused() {
+    let mut shard = loaded();
+    let first = append_write(&send(&mut shard, commit(1), 1));
+    append_write(&send(&mut shard, commit(2), 2));
+    let mut out = Vec::new();
+    let outcome = Err(ErrorCode::REQUEST_TIMED_OUT);
+    assert!(shard.appended(first, outcome, NOW, &mut out).is_err());
+    assert!(out.is_empty());
+    shard.abandon(NOW, &mut out);
+    let answered: Vec<_> = out.iter().map(committed_code).collect();
+    assert_eq!(
+        answered,
+        [
+            (1, ErrorCode::COORDINATOR_NOT_AVAILABLE),
+            (2, ErrorCode::NOT_COORDINATOR)
+        ]
+    );
+}
+
+#[test]
+fn a_write_that_cannot_be_encoded_is_refused_at_once() {
+    let mut shard = loaded();
+    let mut huge = commit(1);
+    if let GroupsRequest::OffsetCommit(args) = &mut huge {
+        args.group = "g".repeat(usize::from(u16::MAX) + 1);
+    }
+    let out = send(&mut shard, huge, 4);
+    assert_eq!(committed_code(&out[0]).0, 4);
+    assert_ne!(committed_code(&out[0]).1, ErrorCode::NONE);
+    assert!(shard.writes.is_empty());
+}

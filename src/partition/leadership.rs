@@ -1,0 +1,51 @@
+//! What the group coordinator ([`GROUPS`] on this node) is told about the `__consumer_offsets`
+//! partitions this node leads: Kafka's `onElection` / `onResignation`. A replica is announced
+//! `Elected` once it is readable (its open's first sync completed, so everything below the log
+//! end is durable) and `Resigned` when it goes (offline after a failed write or sync, deleted,
+//! or closed at shutdown). Other topics are never announced.
+
+use crate::actor::{Addr, Ctx};
+use crate::messages::{GroupsEvent, NodeMsg, GROUPS, OFFSETS_TOPIC};
+use crate::types::{Offset, TopicPartition};
+
+use super::replica::Replica;
+
+/// The coordinator on this node.
+fn coordinator<T>(ctx: &Ctx<'_, NodeMsg, T>) -> Addr {
+    Addr {
+        node: ctx.me.node,
+        actor: GROUPS,
+    }
+}
+
+fn announced(tp: &TopicPartition) -> bool {
+    tp.topic == OFFSETS_TOPIC
+}
+
+/// `replica` became readable under its term: the coordinator loads the partition up to its log
+/// end.
+pub fn elected<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: &Replica) {
+    if !announced(tp) || replica.is_opening() {
+        return;
+    }
+    let event = GroupsEvent::Elected {
+        partition: tp.partition,
+        term: replica.term(),
+        log_end: Offset(replica.log().log_end_offset()),
+    };
+    let to = coordinator(ctx);
+    ctx.send(to, NodeMsg::GroupsEvent(event));
+}
+
+/// `replica`'s term ended. An opening replica was never announced, so it resigns nothing.
+pub fn resigned<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: &Replica) {
+    if !announced(tp) || replica.is_opening() {
+        return;
+    }
+    let event = GroupsEvent::Resigned {
+        partition: tp.partition,
+        term: replica.term(),
+    };
+    let to = coordinator(ctx);
+    ctx.send(to, NodeMsg::GroupsEvent(event));
+}
