@@ -32,16 +32,17 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
 use common::{call, create_topic, topic_name, RillServer};
+use rill::messages::OFFSETS_TOPIC;
+use rill::types::ErrorCode;
 
-const OFFSETS_TOPIC: &str = "__consumer_offsets";
-const NONE: i16 = 0;
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-const NOT_COORDINATOR: i16 = 16;
-const INVALID_TOPIC_EXCEPTION: i16 = 17;
-const INVALID_GROUP_ID: i16 = 24;
-const MEMBER_ID_REQUIRED: i16 = 79;
+const NONE: i16 = ErrorCode::NONE.wire();
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.wire();
+const COORDINATOR_LOAD_IN_PROGRESS: i16 = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS.wire();
+const COORDINATOR_NOT_AVAILABLE: i16 = ErrorCode::COORDINATOR_NOT_AVAILABLE.wire();
+const NOT_COORDINATOR: i16 = ErrorCode::NOT_COORDINATOR.wire();
+const INVALID_TOPIC_EXCEPTION: i16 = ErrorCode::INVALID_TOPIC_EXCEPTION.wire();
+const INVALID_GROUP_ID: i16 = ErrorCode::INVALID_GROUP_ID.wire();
+const MEMBER_ID_REQUIRED: i16 = ErrorCode::MEMBER_ID_REQUIRED.wire();
 
 /// How long the coordinator may take to become available (topic creation, shard load).
 const COORDINATOR_WAIT: Duration = Duration::from_secs(30);
@@ -275,6 +276,17 @@ fn fetch_offsets(
 
 /// (partition, committed offset, metadata, error code) of each partition of a fetch answer,
 /// whichever shape its version has.
+/// One partition of a fetch answer; a null metadata reads as "".
+fn row(
+    partition: i32,
+    offset: i64,
+    metadata: &Option<StrBytes>,
+    code: i16,
+) -> (i32, i64, String, i16) {
+    let metadata = metadata.as_deref().unwrap_or("").to_string();
+    (partition, offset, metadata, code)
+}
+
 fn fetched(version: i16, answer: &OffsetFetchResponse) -> Vec<(i32, i64, String, i16)> {
     if version >= 8 {
         assert!(answer.topics.is_empty(), "v{version}: groups only");
@@ -284,11 +296,10 @@ fn fetched(version: i16, answer: &OffsetFetchResponse) -> Vec<(i32, i64, String,
             .partitions
             .iter()
             .map(|p| {
-                let metadata = p.metadata.as_deref().unwrap_or("").to_string();
-                (
+                row(
                     p.partition_index,
                     p.committed_offset,
-                    metadata,
+                    &p.metadata,
                     p.error_code,
                 )
             })
@@ -300,11 +311,10 @@ fn fetched(version: i16, answer: &OffsetFetchResponse) -> Vec<(i32, i64, String,
             .partitions
             .iter()
             .map(|p| {
-                let metadata = p.metadata.as_deref().unwrap_or("").to_string();
-                (
+                row(
                     p.partition_index,
                     p.committed_offset,
-                    metadata,
+                    &p.metadata,
                     p.error_code,
                 )
             })
