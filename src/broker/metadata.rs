@@ -14,7 +14,7 @@ use tokio::sync::SemaphorePermit;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
-use crate::messages::{AutoCreateRequest, NodeMsg, TopicMeta};
+use crate::messages::{AutoCreateRequest, NodeMsg, TopicMeta, OFFSETS_TOPIC};
 use crate::types::topic_name;
 use crate::types::ErrorCode;
 use crate::types::TopicPartition;
@@ -147,7 +147,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 }
             })
             .collect();
-        let entry = entry.with_partitions(partitions);
+        let mut entry = entry.with_partitions(partitions);
+        // v0 has no such field (the crate refuses to encode it there).
+        if version >= 1 && name == OFFSETS_TOPIC {
+            entry = entry.with_is_internal(true);
+        }
         if version >= 10 {
             entry.with_topic_id(uuid::Uuid::from_bytes(meta.id))
         } else {

@@ -12,6 +12,7 @@ mod create_partitions;
 mod error;
 mod fetch;
 mod fetch_encode;
+mod groups;
 mod metadata;
 mod partitions;
 mod per_partition;
@@ -154,6 +155,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 })
                 .await
             }
+            ApiKey::FindCoordinator
+            | ApiKey::JoinGroup
+            | ApiKey::SyncGroup
+            | ApiKey::Heartbeat
+            | ApiKey::LeaveGroup
+            | ApiKey::OffsetCommit
+            | ApiKey::OffsetFetch => self.group_api(key, &request).await,
             other => Pending::Close(format!("{other:?} is advertised but has no handler")),
         }
     }

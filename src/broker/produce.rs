@@ -19,7 +19,7 @@ use super::service::{KafkaRequest, Pending};
 use crate::actor::client::ActorClient;
 use crate::messages::call::submit;
 use crate::messages::RecordsChecked;
-use crate::messages::{self, NodeMsg};
+use crate::messages::{self, NodeMsg, OFFSETS_TOPIC};
 use crate::storage::records::{self, WalkBudget};
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
@@ -41,24 +41,37 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         drop(body);
         if !matches!(acks, -1..=1) {
             // Kafka answers every partition with INVALID_REQUIRED_ACKS.
+            let message = format!("acks={acks} is not -1, 0 or 1");
             let results = partitions
                 .into_iter()
-                .map(|(tp, _)| {
-                    let result = messages::ProducePartitionResult {
-                        error_code: ErrorCode::INVALID_REQUIRED_ACKS,
-                        error_message: Some(format!("acks={acks} is not -1, 0 or 1")),
-                        record_errors: Vec::new(),
-                        base_offset: Offset::UNKNOWN,
-                        log_append_time_ms: -1,
-                        log_start_offset: Offset::UNKNOWN,
-                    };
-                    (tp, result)
-                })
+                .map(|(tp, _)| (tp, refused(ErrorCode::INVALID_REQUIRED_ACKS, &message)))
                 .collect();
             return codec::respond(
                 request,
                 ApiKey::Produce,
                 &produce_response(results, version),
+            );
+        }
+        // Only the group coordinator writes the internal topic (Kafka's "Cannot append to
+        // internal topic"); the other partitions of the request are produced as usual.
+        let (partitions, internal): (Vec<_>, Vec<_>) = partitions
+            .into_iter()
+            .partition(|(tp, _)| tp.topic != OFFSETS_TOPIC);
+        let internal: Vec<_> = internal
+            .into_iter()
+            .map(|(tp, _)| {
+                let message = format!("cannot append to internal topic {}", tp.topic);
+                (tp, refused(ErrorCode::INVALID_TOPIC_EXCEPTION, &message))
+            })
+            .collect();
+        if partitions.is_empty() && !internal.is_empty() {
+            if acks == 0 {
+                return Pending::Close(format!("acks=0 produce to {OFFSETS_TOPIC} refused"));
+            }
+            return codec::respond(
+                request,
+                ApiKey::Produce,
+                &produce_response(internal, version),
             );
         }
         let (partitions, checked) = match self.walk(partitions).await {
@@ -79,7 +92,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         };
         let prefix = request.prefix;
         Pending::Later(Box::pin(async move {
-            let results = reply.await.map_err(|e| e.to_string())?;
+            let mut results = reply.await.map_err(|e| e.to_string())?;
+            results.extend(internal);
             if acks == 0 {
                 // No answer is owed. An error closes the connection: the producer then
                 // refreshes its metadata and learns what went wrong (Kafka's behaviour).
@@ -97,6 +111,18 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             codec::encode(prefix, ApiKey::Produce, &produce_response(results, version))
                 .map(|bytes| Some(bytes.into()))
         }))
+    }
+}
+
+/// A partition refused before it reaches the partitions actor.
+fn refused(error_code: ErrorCode, message: &str) -> messages::ProducePartitionResult {
+    messages::ProducePartitionResult {
+        error_code,
+        error_message: Some(message.to_string()),
+        record_errors: Vec::new(),
+        base_offset: Offset::UNKNOWN,
+        log_append_time_ms: -1,
+        log_start_offset: Offset::UNKNOWN,
     }
 }
 

@@ -9,8 +9,8 @@ use kafka_protocol::protocol::StrBytes;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
-use crate::messages::{self, DeleteRecordsResult, NodeMsg};
-use crate::types::{Offset, TopicPartition};
+use crate::messages::{self, DeleteRecordsResult, NodeMsg, OFFSETS_TOPIC};
+use crate::types::{ErrorCode, Offset, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn delete_records(
@@ -27,7 +27,23 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         });
         let partitions =
             super::per_partition::merge(listed).map_err(|e| format!("DeleteRecords: {e}"))?;
-        let results = ask(&self.node, messages::DeleteRecordsRequest { partitions }).await?;
+        // The internal topic's records belong to the group coordinator (Kafka refuses them with
+        // INVALID_TOPIC_EXCEPTION); the other partitions are served as usual.
+        let (partitions, internal): (Vec<_>, Vec<_>) = partitions
+            .into_iter()
+            .partition(|(tp, _)| tp.topic != OFFSETS_TOPIC);
+        let mut results = if partitions.is_empty() {
+            Vec::new()
+        } else {
+            ask(&self.node, messages::DeleteRecordsRequest { partitions }).await?
+        };
+        results.extend(internal.into_iter().map(|(tp, _)| {
+            let refused = DeleteRecordsResult {
+                error_code: ErrorCode::INVALID_TOPIC_EXCEPTION,
+                low_watermark: Offset::UNKNOWN,
+            };
+            (tp, refused)
+        }));
         Ok(DeleteRecordsResponse::default().with_topics(group_by_topic(results)))
     }
 }
@@ -56,7 +72,6 @@ fn group_by_topic(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::ErrorCode;
 
     #[test]
     fn results_are_grouped_by_topic_in_first_seen_order() {

@@ -14,7 +14,7 @@ use super::settings::GatewaySettings;
 use super::BrokerService;
 use crate::actor::fake_client::FakeClient;
 use crate::messages::{
-    NodeMsg, PartitionsReply, PartitionsRequest, ProducePartitionResult, PARTITIONS,
+    NodeMsg, PartitionsReply, PartitionsRequest, ProducePartitionResult, OFFSETS_TOPIC, PARTITIONS,
 };
 use crate::protocol::frame::peek_header;
 use crate::storage::batch::build_batch;
@@ -40,6 +40,11 @@ fn settings() -> GatewaySettings {
 
 /// A Produce request frame (after the size) for partition `t-0`, one record.
 fn produce(acks: i16, batch: &[u8]) -> KafkaRequest {
+    produce_to("t", acks, batch)
+}
+
+/// A Produce request frame for partition 0 of `topic`, one record.
+fn produce_to(topic: &'static str, acks: i16, batch: &[u8]) -> KafkaRequest {
     let header = RequestHeader::default()
         .with_request_api_key(ApiKey::Produce as i16)
         .with_request_api_version(VERSION)
@@ -49,7 +54,7 @@ fn produce(acks: i16, batch: &[u8]) -> KafkaRequest {
         .with_acks(acks)
         .with_timeout_ms(1000)
         .with_topic_data(vec![TopicProduceData::default()
-            .with_name(TopicName(StrBytes::from_static_str("t")))
+            .with_name(TopicName(StrBytes::from_static_str(topic)))
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(0)
                 .with_records(Some(Bytes::copy_from_slice(batch)))])]);
@@ -161,6 +166,31 @@ fn produce_acks_0_answers_nothing_and_closes_on_a_failure() {
     assert!(closed.contains("failed with error 56"), "{closed}");
 }
 
+/// Only the group coordinator writes `__consumer_offsets`: a client's produce to it is refused
+/// without reaching the partitions actor (Kafka: "Cannot append to internal topic").
+#[test]
+fn produce_to_the_offsets_topic_is_refused() {
+    let client = FakeClient::default();
+    let service = BrokerService::new(client.clone(), settings());
+    let batch = build_batch(&[(None, b"v")], 1_000);
+    let answer_bytes = answer(&service, produce_to(OFFSETS_TOPIC, 1, &batch))
+        .unwrap()
+        .expect("acks=1 answers");
+    let mut body = Bytes::from(answer_bytes.as_chunks().concat()).slice(4..);
+    ResponseHeader::decode(&mut body, ApiKey::Produce.response_header_version(VERSION)).unwrap();
+    let response = ProduceResponse::decode(&mut body, VERSION).unwrap();
+    assert_eq!(response.responses[0].name.0.as_str(), OFFSETS_TOPIC);
+    let partition = &response.responses[0].partition_responses[0];
+    assert_eq!(
+        partition.error_code,
+        ErrorCode::INVALID_TOPIC_EXCEPTION.wire()
+    );
+    assert!(client.take_asked().is_empty());
+    // acks=0 gets no answer, so the refusal closes the connection.
+    let closed = answer(&service, produce_to(OFFSETS_TOPIC, 0, &batch)).unwrap_err();
+    assert!(closed.contains(OFFSETS_TOPIC), "{closed}");
+}
+
 #[test]
 fn a_reply_of_the_wrong_kind_closes_the_connection() {
     let client = FakeClient::default();
@@ -173,4 +203,72 @@ fn a_reply_of_the_wrong_kind_closes_the_connection() {
     // No reply at all: the actor is gone.
     let closed = answer(&service, produce(1, &batch)).unwrap_err();
     assert!(closed.contains("stopped before answering"), "{closed}");
+}
+
+/// DeleteRecords on `__consumer_offsets` is refused per partition; the other partitions of the
+/// request still go to the partitions actor.
+#[test]
+fn delete_records_on_the_offsets_topic_is_refused() {
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+    use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
+
+    use crate::messages::DeleteRecordsResult;
+
+    const V: i16 = 2;
+    let client = FakeClient::default();
+    let service = BrokerService::new(client.clone(), settings());
+    let topic = |name: &'static str| {
+        DeleteRecordsTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str(name)))
+            .with_partitions(vec![DeleteRecordsPartition::default()
+                .with_partition_index(0)
+                .with_offset(5)])
+    };
+    let header = RequestHeader::default()
+        .with_request_api_key(ApiKey::DeleteRecords as i16)
+        .with_request_api_version(V)
+        .with_correlation_id(9);
+    let body = DeleteRecordsRequest::default()
+        .with_topics(vec![topic(OFFSETS_TOPIC), topic("t")])
+        .with_timeout_ms(1000);
+    let mut frame = BytesMut::new();
+    header
+        .encode(&mut frame, ApiKey::DeleteRecords.request_header_version(V))
+        .unwrap();
+    body.encode(&mut frame, V).unwrap();
+    let frame = frame.freeze();
+    let request = KafkaRequest {
+        prefix: peek_header(&frame).unwrap(),
+        frame,
+        client: "127.0.0.1:1".parse().unwrap(),
+    };
+    let deleted = DeleteRecordsResult {
+        error_code: ErrorCode::NONE,
+        low_watermark: Offset(5),
+    };
+    let t0 = TopicPartition {
+        topic: "t".into(),
+        partition: 0,
+    };
+    let reply = PartitionsReply::DeleteRecords(vec![(t0.clone(), deleted)]);
+    client.reply(PARTITIONS, NodeMsg::PartitionsReply(reply));
+
+    let answered = answer(&service, request).unwrap().expect("answered");
+    let mut body = Bytes::from(answered.as_chunks().concat()).slice(4..);
+    ResponseHeader::decode(&mut body, ApiKey::DeleteRecords.response_header_version(V)).unwrap();
+    let response = DeleteRecordsResponse::decode(&mut body, V).unwrap();
+    let codes: Vec<(&str, i16)> = response
+        .topics
+        .iter()
+        .map(|t| (t.name.0.as_str(), t.partitions[0].error_code))
+        .collect();
+    let refused = ErrorCode::INVALID_TOPIC_EXCEPTION.wire();
+    assert_eq!(codes, [("t", 0), (OFFSETS_TOPIC, refused)]);
+    let asked = client.take_asked();
+    let NodeMsg::Partitions(PartitionsRequest::DeleteRecords(asked)) = &asked[0].1 else {
+        panic!("{asked:?}");
+    };
+    assert_eq!(asked.partitions, [(t0, Offset(5))]);
 }

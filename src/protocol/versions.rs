@@ -11,8 +11,54 @@ pub struct Supported {
     pub max: i16,
 }
 
-/// The advertised table, by API key.
-pub const SUPPORTED: &[Supported] = &[
+/// The advertised table, by API key: [`CORE`], plus [`GROUP_VERSIONS`] once
+/// [`GROUP_APIS_ADVERTISED`] is on.
+pub const SUPPORTED: &[Supported] = if GROUP_APIS_ADVERTISED {
+    &WITH_GROUPS
+} else {
+    &CORE
+};
+
+/// Whether the consumer-group APIs of [`GROUP_VERSIONS`] are advertised. Off until the group
+/// coordinator actor runs on every node: the gateway serves these keys (`broker::groups`), but
+/// a client told they exist (librdkafka with a `group.id`) would start coordinating with an
+/// actor that is not there. Turning it on is the one switch that advertises them.
+pub const GROUP_APIS_ADVERTISED: bool = false;
+
+/// The consumer-group APIs the gateway serves (`broker::groups`), advertised with
+/// [`GROUP_APIS_ADVERTISED`]. Every minimum is the protocol crate's own.
+pub const GROUP_VERSIONS: [Supported; 7] = [
+    // v2-8; never 9+ here (9 checks KIP-848 member epochs; 10 does not decode).
+    s(ApiKey::OffsetCommit, 2, 8),
+    // v1-7 answer one group in `topics`, v8 many in `groups`.
+    s(ApiKey::OffsetFetch, 1, 8),
+    // v4+ (KIP-699 batches) is left out: kafka-python switches to it when offered.
+    s(ApiKey::FindCoordinator, 0, 3),
+    // v4+ answers a first join MEMBER_ID_REQUIRED; v9 (skip_assignment) comes with static
+    // membership.
+    s(ApiKey::JoinGroup, 0, 8),
+    s(ApiKey::Heartbeat, 0, 4),
+    s(ApiKey::LeaveGroup, 0, 5),
+    s(ApiKey::SyncGroup, 0, 5),
+];
+
+/// [`CORE`] then [`GROUP_VERSIONS`].
+const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] = {
+    let mut all = [CORE[0]; CORE.len() + GROUP_VERSIONS.len()];
+    let mut i = 0;
+    while i < CORE.len() {
+        all[i] = CORE[i];
+        i += 1;
+    }
+    while i < all.len() {
+        all[i] = GROUP_VERSIONS[i - CORE.len()];
+        i += 1;
+    }
+    all
+};
+
+/// The APIs advertised whatever [`GROUP_APIS_ADVERTISED`] says.
+const CORE: [Supported; 13] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -50,7 +96,7 @@ mod tests {
     /// OffsetFetch says 10 while their requests decode only up to 9.
     #[test]
     fn every_advertised_range_is_one_the_protocol_crate_can_decode() {
-        for s in SUPPORTED {
+        for s in WITH_GROUPS.iter() {
             let valid = crate::protocol::request::request_versions(s.key)
                 .unwrap_or_else(|| panic!("{s:?}: no request type listed"));
             assert!(s.min <= s.max, "{s:?}");
@@ -63,11 +109,39 @@ mod tests {
 
     #[test]
     fn keys_are_unique() {
-        for (i, a) in SUPPORTED.iter().enumerate() {
+        for (i, a) in WITH_GROUPS.iter().enumerate() {
             assert!(
-                SUPPORTED[i + 1..].iter().all(|b| b.key != a.key),
+                WITH_GROUPS[i + 1..].iter().all(|b| b.key != a.key),
                 "{a:?} twice"
             );
         }
+    }
+
+    /// The switch decides, and only it: off, no group API is served; on, each is, with its row.
+    #[test]
+    fn group_apis_are_advertised_exactly_when_switched_on() {
+        assert_eq!(&WITH_GROUPS[..CORE.len()], &CORE[..]);
+        assert_eq!(&WITH_GROUPS[CORE.len()..], &GROUP_VERSIONS[..]);
+        for g in GROUP_VERSIONS {
+            let served = supported(g.key as i16);
+            if GROUP_APIS_ADVERTISED {
+                assert_eq!(served, Some(g));
+            } else {
+                assert_eq!(served, None, "{g:?} advertised while switched off");
+            }
+        }
+        for c in CORE {
+            assert_eq!(supported(c.key as i16), Some(c));
+        }
+    }
+
+    /// Never OffsetCommit/OffsetFetch 10: `valid_versions()` says 10, the requests decode to 9.
+    #[test]
+    fn no_group_api_is_advertised_past_its_plan() {
+        let max = |key| GROUP_VERSIONS.iter().find(|g| g.key == key).unwrap().max;
+        assert_eq!(max(ApiKey::OffsetCommit), 8);
+        assert_eq!(max(ApiKey::OffsetFetch), 8);
+        assert_eq!(max(ApiKey::FindCoordinator), 3);
+        assert_eq!(max(ApiKey::JoinGroup), 8);
     }
 }

@@ -19,6 +19,12 @@ API_KEYS = {
     "OffsetCommit": 8,
     "OffsetFetch": 9,
     "FindCoordinator": 10,
+    "JoinGroup": 11,
+    "Heartbeat": 12,
+    "LeaveGroup": 13,
+    "SyncGroup": 14,
+    "DescribeGroups": 15,
+    "ListGroups": 16,
     "ApiVersions": 18,
     "CreateTopics": 19,
     "DeleteTopics": 20,
@@ -27,7 +33,9 @@ API_KEYS = {
     "DescribeConfigs": 32,
     "AlterConfigs": 33,
     "CreatePartitions": 37,
+    "DeleteGroups": 42,
     "IncrementalAlterConfigs": 44,
+    "OffsetDelete": 47,
 }
 
 CORRUPT_MESSAGE = 2

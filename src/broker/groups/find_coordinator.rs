@@ -1,0 +1,145 @@
+//! FindCoordinator: which broker coordinates a group. On one node it is this node, once
+//! `__consumer_offsets` exists: the first request creates it (Kafka creates it lazily too), and
+//! until that succeeds clients get COORDINATOR_NOT_AVAILABLE and retry. Transactions are not
+//! supported, so a transaction coordinator is never available; saying so at once keeps a
+//! transactional producer from retrying forever.
+//!
+//! v0–3 ask for one key (v0 a group only); v4+ (KIP-699) ask for a batch in `coordinator_keys`
+//! and are answered in `coordinators`.
+
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
+
+use super::text;
+use crate::actor::client::ActorClient;
+use crate::broker::{BrokerService, GatewayError};
+use crate::messages::call::ask;
+use crate::messages::{EnsureInternalRequest, InternalTopic, NodeMsg, OFFSETS_TOPIC};
+use crate::types::ErrorCode;
+
+/// `CoordinatorType.GROUP`.
+const KEY_TYPE_GROUP: i8 = 0;
+/// `CoordinatorType.TRANSACTION`.
+const KEY_TYPE_TRANSACTION: i8 = 1;
+
+/// The answer for one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Found {
+    /// This broker: (node id, host, port).
+    Node(i32, String, i32),
+    Refused(ErrorCode, String),
+}
+
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    pub(super) async fn find_coordinator(
+        &self,
+        request: FindCoordinatorRequest,
+        version: i16,
+    ) -> Result<FindCoordinatorResponse, GatewayError> {
+        let keys: Vec<String> = if version >= 4 {
+            request
+                .coordinator_keys
+                .iter()
+                .map(|k| k.to_string())
+                .collect()
+        } else {
+            vec![request.key.to_string()]
+        };
+        // v0 has no key type: it asks for a group coordinator.
+        let found = match request.key_type {
+            KEY_TYPE_GROUP => self.group_coordinator().await,
+            KEY_TYPE_TRANSACTION => Found::Refused(
+                ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                "transactions are not supported".into(),
+            ),
+            other => Found::Refused(
+                ErrorCode::INVALID_REQUEST,
+                format!("unknown coordinator key type {other}"),
+            ),
+        };
+        let answers = keys.into_iter().map(|key| (key, found.clone())).collect();
+        Ok(response(answers, version))
+    }
+
+    /// This broker, once `__consumer_offsets` exists (created here if it does not).
+    async fn group_coordinator(&self) -> Found {
+        let Some(address) = self.settings.advertised.clone() else {
+            return Found::Refused(
+                ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                "this broker has no advertised listener".into(),
+            );
+        };
+        if !self.offsets_topic_exists().await {
+            let ensure = EnsureInternalRequest {
+                topic: InternalTopic::ConsumerOffsets,
+            };
+            let refusal = match ask(&self.node, ensure).await {
+                Ok(changes) => match changes.into_iter().next() {
+                    Some(Ok(_)) => None,
+                    Some(Err(refusal)) => Some(refusal.message),
+                    None => Some("no answer for the offsets topic".into()),
+                },
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(reason) = refusal {
+                tracing::debug!(%reason, "cannot create {OFFSETS_TOPIC}");
+                return Found::Refused(
+                    ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                    format!("the offsets topic is not available: {reason}"),
+                );
+            }
+        }
+        Found::Node(
+            self.settings.broker_id(),
+            address.host,
+            i32::from(address.port),
+        )
+    }
+
+    /// Whether the registry holds `__consumer_offsets` (an unanswered ask counts as no).
+    async fn offsets_topic_exists(&self) -> bool {
+        self.list_topics()
+            .await
+            .map(|topics| topics.contains_key(OFFSETS_TOPIC))
+            .unwrap_or(false)
+    }
+}
+
+/// The response of `version` for these keys' answers (one key below v4). An error names no
+/// node: id -1, host "", port -1 (Kafka's `Node.noNode()`).
+pub(super) fn response(answers: Vec<(String, Found)>, version: i16) -> FindCoordinatorResponse {
+    let parts = |found: &Found| match found {
+        Found::Node(id, host, port) => (ErrorCode::NONE, None, *id, host.clone(), *port),
+        Found::Refused(code, message) => (*code, Some(message.clone()), -1, String::new(), -1),
+    };
+    if version >= 4 {
+        let coordinators = answers
+            .iter()
+            .map(|(key, found)| {
+                let (code, message, id, host, port) = parts(found);
+                Coordinator::default()
+                    .with_key(text(key))
+                    .with_node_id(BrokerId(id))
+                    .with_host(text(&host))
+                    .with_port(port)
+                    .with_error_code(code.wire())
+                    .with_error_message(message.as_deref().map(text))
+            })
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let Some((_, found)) = answers.first() else {
+        return FindCoordinatorResponse::default();
+    };
+    let (code, message, id, host, port) = parts(found);
+    let response = FindCoordinatorResponse::default()
+        .with_error_code(code.wire())
+        .with_node_id(BrokerId(id))
+        .with_host(text(&host))
+        .with_port(port);
+    if version >= 1 {
+        response.with_error_message(message.as_deref().map(text))
+    } else {
+        response
+    }
+}

@@ -1,0 +1,266 @@
+//! OffsetCommit and OffsetFetch. A commit naming a partition the registry does not know is
+//! answered UNKNOWN_TOPIC_OR_PARTITION for that partition here, without the coordinator (Kafka's
+//! `KafkaApis` does the same), so no commit is stored for a topic that does not exist.
+//!
+//! OffsetFetch changed shape at v8 (KIP-709): v1–7 ask for one group and are answered in
+//! `topics` (with a top-level error code from v2), v8+ ask for many and are answered in `groups`.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{
+    ApiKey, GroupId, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse, TopicName,
+};
+
+use super::{codec, opt_text, text};
+use crate::actor::client::ActorClient;
+use crate::broker::per_partition;
+use crate::broker::service::{KafkaRequest, Pending};
+use crate::broker::BrokerService;
+use crate::messages::{
+    CommittedOffset, GroupOffsets, NodeMsg, OffsetCommitArgs, OffsetFetchArgs, TopicMeta,
+};
+use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
+
+/// OffsetCommit v2–4 `retention_time_ms` meaning "the broker's default".
+const DEFAULT_RETENTION_MS: i64 = -1;
+
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    pub(super) async fn offset_commit(
+        &self,
+        request: &KafkaRequest,
+        body: OffsetCommitRequest,
+    ) -> Pending {
+        let version = request.prefix.api_version;
+        let listed = body.topics.iter().flat_map(|topic| {
+            topic.partitions.iter().map(move |p| {
+                let offset = CommittedOffset {
+                    offset: Offset(p.committed_offset),
+                    // v2-5 carry no epoch; the crate decodes it as -1 then.
+                    leader_epoch: LeaderEpoch(p.committed_leader_epoch),
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                };
+                (topic.name.0.as_str(), p.partition_index, offset)
+            })
+        });
+        // Kafka keys the commit by partition: a later listing replaces an earlier one.
+        let offsets = match per_partition::merge(listed) {
+            Ok(merged) => merged,
+            Err(e) => return Pending::Close(format!("OffsetCommit: {e}")),
+        };
+        let topics = match self.list_topics().await {
+            Ok(topics) => topics,
+            Err(e) => return Pending::Close(e.to_string()),
+        };
+        let (known, unknown) = split_known(offsets, &topics);
+        if known.is_empty() {
+            let results = unknown
+                .into_iter()
+                .map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION))
+                .collect();
+            return codec::respond(request, ApiKey::OffsetCommit, &commit_response(results));
+        }
+        let args = OffsetCommitArgs {
+            group: body.group_id.to_string(),
+            generation: body.generation_id_or_member_epoch,
+            member_id: body.member_id.to_string(),
+            instance_id: body.group_instance_id.map(|s| s.to_string()),
+            retention_ms: if (2..=4).contains(&version) {
+                body.retention_time_ms
+            } else {
+                DEFAULT_RETENTION_MS
+            },
+            offsets: known,
+        };
+        self.ask_later(request, ApiKey::OffsetCommit, args, move |committed| {
+            let refused = unknown
+                .into_iter()
+                .map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+            commit_response(committed.into_iter().chain(refused).collect())
+        })
+        .await
+    }
+
+    pub(super) async fn offset_fetch(
+        &self,
+        request: &KafkaRequest,
+        body: OffsetFetchRequest,
+    ) -> Pending {
+        let version = request.prefix.api_version;
+        let groups: Vec<(String, Option<Vec<TopicPartition>>)> = if version >= 8 {
+            body.groups
+                .iter()
+                .map(|g| {
+                    let asked = g.topics.as_ref().map(|topics| {
+                        topics
+                            .iter()
+                            .flat_map(|t| partitions_of(&t.name, &t.partition_indexes))
+                            .collect()
+                    });
+                    (g.group_id.to_string(), asked)
+                })
+                .collect()
+        } else {
+            let asked = body.topics.as_ref().map(|topics| {
+                topics
+                    .iter()
+                    .flat_map(|t| partitions_of(&t.name, &t.partition_indexes))
+                    .collect()
+            });
+            vec![(body.group_id.to_string(), asked)]
+        };
+        // v1 answers a group error in each partition asked for (it has no top-level code).
+        let asked = groups.first().and_then(|(_, asked)| asked.clone());
+        let args = OffsetFetchArgs {
+            groups,
+            require_stable: body.require_stable,
+        };
+        self.ask_later(request, ApiKey::OffsetFetch, args, move |fetched| {
+            fetch_response(fetched, asked.as_deref(), version)
+        })
+        .await
+    }
+}
+
+fn partitions_of<'a>(
+    topic: &'a TopicName,
+    indexes: &'a [i32],
+) -> impl Iterator<Item = TopicPartition> + 'a {
+    indexes.iter().map(move |&partition| TopicPartition {
+        topic: topic.0.to_string(),
+        partition,
+    })
+}
+
+/// The commit's partitions the registry knows (with their offsets), and the ones it does not.
+pub(super) fn split_known(
+    offsets: Vec<(TopicPartition, CommittedOffset)>,
+    topics: &BTreeMap<String, TopicMeta>,
+) -> (Vec<(TopicPartition, CommittedOffset)>, Vec<TopicPartition>) {
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for (tp, offset) in offsets {
+        let exists = topics
+            .get(&tp.topic)
+            .is_some_and(|meta| (0..meta.partitions).contains(&tp.partition));
+        if exists {
+            known.push((tp, offset));
+        } else {
+            unknown.push(tp);
+        }
+    }
+    (known, unknown)
+}
+
+/// OffsetCommit's response: the same shape at v2–9, partitions grouped by topic in the order
+/// first listed.
+pub(super) fn commit_response(results: Vec<(TopicPartition, ErrorCode)>) -> OffsetCommitResponse {
+    let partitions = results.into_iter().map(|(tp, code)| {
+        let partition = OffsetCommitResponsePartition::default()
+            .with_partition_index(tp.partition)
+            .with_error_code(code.wire());
+        (tp, partition)
+    });
+    let topics = per_partition::group_by_topic(partitions)
+        .into_iter()
+        .map(|(name, partitions)| {
+            OffsetCommitResponseTopic::default()
+                .with_name(TopicName(text(&name)))
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// OffsetFetch's response at `version`. `asked` is the v1–7 request's partition list (`None`:
+/// all), which v1 needs to report a group error.
+pub(super) fn fetch_response(
+    fetched: Vec<GroupOffsets>,
+    asked: Option<&[TopicPartition]>,
+    version: i16,
+) -> OffsetFetchResponse {
+    if version >= 8 {
+        let groups = fetched
+            .into_iter()
+            .map(|group| {
+                let partitions = group.partitions.into_iter().map(|(tp, committed, code)| {
+                    let partition = OffsetFetchResponsePartitions::default()
+                        .with_partition_index(tp.partition)
+                        .with_committed_offset(committed.offset.into())
+                        .with_committed_leader_epoch(committed.leader_epoch.0)
+                        .with_metadata(opt_text(committed.metadata))
+                        .with_error_code(code.wire());
+                    (tp, partition)
+                });
+                let topics = per_partition::group_by_topic(partitions)
+                    .into_iter()
+                    .map(|(name, partitions)| {
+                        OffsetFetchResponseTopics::default()
+                            .with_name(TopicName(text(&name)))
+                            .with_partitions(partitions)
+                    })
+                    .collect();
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(GroupId(text(&group.group)))
+                    .with_topics(topics)
+                    .with_error_code(group.error_code.wire())
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let group = fetched.into_iter().next().unwrap_or_else(|| GroupOffsets {
+        group: String::new(),
+        error_code: ErrorCode::NONE,
+        partitions: Vec::new(),
+    });
+    let mut partitions = group.partitions;
+    if version < 2 && group.error_code != ErrorCode::NONE {
+        // Kafka's `OffsetFetchRequest.getErrorResponse`: each partition asked carries the error.
+        partitions = asked
+            .unwrap_or_default()
+            .iter()
+            .map(|tp| (tp.clone(), no_offset(), group.error_code))
+            .collect();
+    }
+    let partitions = partitions.into_iter().map(|(tp, committed, code)| {
+        let mut partition = OffsetFetchResponsePartition::default()
+            .with_partition_index(tp.partition)
+            .with_committed_offset(committed.offset.into())
+            .with_metadata(opt_text(committed.metadata))
+            .with_error_code(code.wire());
+        if version >= 5 {
+            partition = partition.with_committed_leader_epoch(committed.leader_epoch.0);
+        }
+        (tp, partition)
+    });
+    let topics = per_partition::group_by_topic(partitions)
+        .into_iter()
+        .map(|(name, partitions)| {
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(text(&name)))
+                .with_partitions(partitions)
+        })
+        .collect();
+    let response = OffsetFetchResponse::default().with_topics(topics);
+    if version >= 2 {
+        response.with_error_code(group.error_code.wire())
+    } else {
+        response
+    }
+}
+
+/// A partition with no committed offset, as Kafka answers it: offset -1, no epoch, metadata "".
+fn no_offset() -> CommittedOffset {
+    CommittedOffset {
+        offset: Offset::UNKNOWN,
+        leader_epoch: LeaderEpoch::UNKNOWN,
+        metadata: Some(String::new()),
+    }
+}
