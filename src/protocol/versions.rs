@@ -11,22 +11,11 @@ pub struct Supported {
     pub max: i16,
 }
 
-/// The advertised table, by API key: [`CORE`], plus [`GROUP_VERSIONS`] once
-/// [`GROUP_APIS_ADVERTISED`] is on.
-pub const SUPPORTED: &[Supported] = if GROUP_APIS_ADVERTISED {
-    &WITH_GROUPS
-} else {
-    &CORE
-};
+/// The advertised table, by API key: [`CORE`] then [`GROUP_VERSIONS`].
+pub const SUPPORTED: &[Supported] = &WITH_GROUPS;
 
-/// Whether the consumer-group APIs of [`GROUP_VERSIONS`] are advertised. Off until the group
-/// coordinator actor runs on every node: the gateway serves these keys (`broker::groups`), but
-/// a client told they exist (librdkafka with a `group.id`) would start coordinating with an
-/// actor that is not there. Turning it on is the one switch that advertises them.
-pub const GROUP_APIS_ADVERTISED: bool = false;
-
-/// The consumer-group APIs the gateway serves (`broker::groups`), advertised with
-/// [`GROUP_APIS_ADVERTISED`]. Every minimum is the protocol crate's own.
+/// The consumer-group APIs the gateway serves (`broker::groups`) and the coordinator
+/// (`group::actor`) answers. Every minimum is the protocol crate's own.
 pub const GROUP_VERSIONS: [Supported; 7] = [
     // v2-8; never 9+ here (9 checks KIP-848 member epochs; 10 does not decode).
     s(ApiKey::OffsetCommit, 2, 8),
@@ -57,7 +46,7 @@ const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] = {
     all
 };
 
-/// The APIs advertised whatever [`GROUP_APIS_ADVERTISED`] says.
+/// The APIs of the single-node broker before consumer groups.
 const CORE: [Supported; 13] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
@@ -117,21 +106,13 @@ mod tests {
         }
     }
 
-    /// The switch decides, and only it: off, no group API is served; on, each is, with its row.
+    /// Every group API is served with its row, after the core ones.
     #[test]
-    fn group_apis_are_advertised_exactly_when_switched_on() {
+    fn group_apis_are_advertised_with_their_rows() {
         assert_eq!(&WITH_GROUPS[..CORE.len()], &CORE[..]);
         assert_eq!(&WITH_GROUPS[CORE.len()..], &GROUP_VERSIONS[..]);
-        for g in GROUP_VERSIONS {
-            let served = supported(g.key as i16);
-            if GROUP_APIS_ADVERTISED {
-                assert_eq!(served, Some(g));
-            } else {
-                assert_eq!(served, None, "{g:?} advertised while switched off");
-            }
-        }
-        for c in CORE {
-            assert_eq!(supported(c.key as i16), Some(c));
+        for g in GROUP_VERSIONS.into_iter().chain(CORE) {
+            assert_eq!(supported(g.key as i16), Some(g));
         }
     }
 

@@ -19,10 +19,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RILL_BIN = Path(os.environ.get("RILL_BIN", REPO / "target" / "debug" / "rill"))
 
-# Tests for APIs not advertised yet wait in pending/ until they are (the consumer-group tests
-# need the group coordinator); the directory is left out of collection until then.
-collect_ignore = ["pending"]
-
 # How long a server may take to start listening (a debug build opening its logs).
 START_TIMEOUT_S = 15.0
 # How long a graceful stop may take before the process is killed.

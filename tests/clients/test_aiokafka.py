@@ -1,7 +1,7 @@
 """aiokafka against a real `rill server`. aiokafka negotiates with ApiVersions v0 only and
 speaks only non-flexible versions (Produce <= 7, Fetch <= 11, Metadata <= 5, ListOffsets <= 3),
 so this checks that those stay advertised and served. Admin through AIOKafkaAdminClient,
-consumption through assign() with group_id=None."""
+consumption through assign() with group_id=None, and as a consumer group member."""
 
 import asyncio
 import time
@@ -174,3 +174,50 @@ def test_offsets_for_times_and_beginning_end(rill, topic_name):
             await c.stop()
 
     run(body())
+
+
+def test_group_consumer_commits_and_the_next_member_resumes(rill, topic_name):
+    """subscribe() with a group_id (aiokafka's JoinGroup v5, SyncGroup v3, OffsetCommit v2 and
+    OffsetFetch v1 within the advertised ranges): every message once, the commit read back, and
+    a second member resuming at it after a restart."""
+    group = f"{topic_name}-group"
+
+    def member():
+        return AIOKafkaConsumer(
+            topic_name,
+            bootstrap_servers=rill.bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            request_timeout_ms=TIMEOUT_MS,
+        )
+
+    async def first():
+        await create_topic(rill, topic_name, 3)
+        await produce(rill, topic_name, [(f"k{i % 7}".encode(), f"v{i}".encode()) for i in range(90)])
+        c = member()
+        await c.start()
+        try:
+            got = await poll(c, 90)
+            assert sorted(v for _, _, _, v in got) == sorted(f"v{i}".encode() for i in range(90))
+            assert len({(p, o) for p, o, _, _ in got}) == 90
+            await c.commit()
+            ends = await c.end_offsets(list(c.assignment()))
+            assert {tp.partition for tp in ends} == {0, 1, 2}
+            assert {tp: await c.committed(tp) for tp in ends} == ends
+        finally:
+            await c.stop()
+
+    async def second():
+        await produce(rill, topic_name, [(b"k", f"new{i}".encode()) for i in range(6)])
+        c = member()
+        await c.start()
+        try:
+            got = await poll(c, 6)
+            assert sorted(v for _, _, _, v in got) == sorted(f"new{i}".encode() for i in range(6))
+        finally:
+            await c.stop()
+
+    run(first())
+    rill.restart()
+    run(second())

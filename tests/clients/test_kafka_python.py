@@ -1,6 +1,7 @@
 """kafka-python 3.x against a real `rill server`, in its default configuration: the default
 producer is idempotent with acks=all (InitProducerId, sequence numbers) and checks CRCs on
-fetch. Admin through KafkaAdminClient; consumption through assign() with group_id=None."""
+fetch. Admin through KafkaAdminClient; consumption through assign() with group_id=None, and as a
+consumer group member (subscribe)."""
 
 import time
 
@@ -155,3 +156,39 @@ def test_offsets_for_times_and_beginning_end(rill, topic_name):
         assert c.offsets_for_times({tp: base + 9001})[tp] is None
     finally:
         c.close()
+
+
+def group_member(rill, topic, group):
+    return KafkaConsumer(
+        topic,
+        bootstrap_servers=rill.bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=TIMEOUT_MS + 5000,
+    )
+
+
+def test_group_consumer_commits_and_the_next_member_resumes(rill, topic_name):
+    """subscribe() with a group_id: FindCoordinator, JoinGroup (MEMBER_ID_REQUIRED first),
+    SyncGroup with the range assignment of its leader, Heartbeat, OffsetCommit/OffsetFetch and
+    LeaveGroup on close. A second member of the group resumes at the commit, after a restart."""
+    create_topic(rill, topic_name, PARTITIONS)
+    produce(rill, topic_name, [(f"k{i % 7}".encode(), f"v{i}".encode()) for i in range(90)])
+    group = f"{topic_name}-group"
+    c = group_member(rill, topic_name, group)
+    got = poll(c, 90)
+    assert sorted(v for _, _, _, v in got) == sorted(f"v{i}".encode() for i in range(90))
+    assert len({(p, o) for p, o, _, _ in got}) == 90
+    assert {tp.partition for tp in c.assignment()} == set(range(PARTITIONS))
+    c.commit()
+    ends = c.end_offsets([TopicPartition(topic_name, p) for p in range(PARTITIONS)])
+    assert {tp: c.committed(tp) for tp in ends} == ends
+    c.close()
+
+    rill.restart()
+    produce(rill, topic_name, [(b"k", f"new{i}".encode()) for i in range(6)])
+    c = group_member(rill, topic_name, group)
+    got = poll(c, 6)
+    assert sorted(v for _, _, _, v in got) == sorted(f"new{i}".encode() for i in range(6))
+    c.close()

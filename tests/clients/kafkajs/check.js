@@ -1,7 +1,6 @@
 // kafkajs (pure JavaScript, its own protocol code) against rill server: admin create/list,
 // an idempotent acks=all producer with keyed messages, and offsets. Prints one JSON line.
-// Consumers are not exercised: a kafkajs consumer always joins a consumer group, which Rill
-// does not serve yet.
+// Its group consumer is consume.js.
 const { Kafka, logLevel } = require('kafkajs');
 
 async function main(broker, topic) {

@@ -60,6 +60,8 @@ class GroupConsumer:
             "error_cb": self.errors.append,
         }
         conf.update(extra or {})
+        if not conf["debug"]:
+            del conf["debug"]  # librdkafka refuses an empty value; "" here means no debug log
         self.c = Consumer(conf, logger=logger)
         self.c.subscribe([topic], on_assign=self._on_assign)
         self.topic = topic
@@ -124,7 +126,8 @@ def test_subscribe_one_consumer_commits_and_resumes(rill, topic_name):
     assert sorted(v for _, _, _, v in got) == sorted(v for _, v in first_batch)
     assert not one.fatal_errors(), one.errors
     # librdkafka's first JoinGroup (v5) has no member id: it is answered MEMBER_ID_REQUIRED.
-    required = [line for line in one.logs.lines if "MEMBER_ID_REQUIRED" in line or "valid member id" in line]
+    # librdkafka logs it as "JoinGroup response: ...: Broker: Group member needs a valid member ID".
+    required = [line for line in one.logs.lines if "needs a valid member id" in line.lower()]
     assert required, "no MEMBER_ID_REQUIRED answer in librdkafka's cgrp log"
 
     # 2. The commit is what OffsetFetch returns: the log end of every partition.
