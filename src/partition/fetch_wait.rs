@@ -114,6 +114,7 @@ mod tests {
         assert_eq!(waits.take(a).unwrap().request, RequestId(1));
         assert!(waits.take(a).is_none());
         assert_eq!(waits.reading(&y), vec![b]);
+        assert!(!waits.is_empty());
         waits.take(b);
         assert!(waits.is_empty() && waits.by_partition.is_empty());
     }

@@ -218,8 +218,13 @@ mod tests {
     use crate::storage::persist::PersistJob;
 
     fn states() -> ProducerStates {
+        states_of(&[(3, 0, 0), (3, 1, 1), (9, 0, 2)])
+    }
+
+    /// Producer states recording one batch per (producer id, first sequence, offset).
+    fn states_of(batches: &[(i64, i32, i64)]) -> ProducerStates {
         let mut states = ProducerStates::default();
-        for (pid, seq, offset) in [(3, 0, 0), (3, 1, 1), (9, 0, 2)] {
+        for &(pid, seq, offset) in batches {
             let batch = build_idempotent_batch(&[(None, b"v")], 0, pid, 2, seq);
             let header = BatchHeader::parse(&batch).unwrap();
             states.record(ProducerBatch::from_header_at(&header, offset), 77);
@@ -241,6 +246,10 @@ mod tests {
         let empty = ProducerStates::default();
         assert_eq!(decode(&encode(0, &empty)), Some((0, empty.clone())));
         assert_eq!(decode(&encode(-1, &empty)), None);
+        // Producer id 0 is an id like any other; a negative one is damage.
+        let zero = states_of(&[(0, 0, 0)]);
+        assert_eq!(decode(&encode(5, &zero)), Some((5, zero)));
+        assert_eq!(decode(&encode(5, &states_of(&[(-2, 0, 0)]))), None);
     }
 
     #[test]

@@ -884,4 +884,28 @@ mod tests {
         let seqs: Vec<i32> = entry.batches.iter().map(|b| b.first_seq).collect();
         assert_eq!(seqs, [1], "the batch at offset 0 is the snapshot's");
     }
+
+    /// The scan reads the log in slices of `PRODUCER_STATE_SCAN_BYTES` and goes on to its end.
+    #[test]
+    fn rebuilding_producers_reads_past_the_first_slice() {
+        let storage = Arc::new(MemStorage::new());
+        let mut log = Log::open(storage, Path::new("t-0"), LogConfig::default(), 0).unwrap();
+        let mut first = build_idempotent_batch(&[(None, b"a")], 0, 3, 0, 0);
+        log.append(&mut first, 0, 0).unwrap();
+        let filler = vec![0u8; 64 << 10];
+        let slices = PRODUCER_STATE_SCAN_BYTES / filler.len() + 2;
+        for _ in 0..slices {
+            log.append(&mut build_batch(&[(None, &filler)], 0), 0, 0)
+                .unwrap();
+        }
+        let mut last = build_idempotent_batch(&[(None, b"z")], 0, 4, 0, 0);
+        log.append(&mut last, 0, 0).unwrap();
+        let mut states = ProducerStates::default();
+        rebuild_producers(&log, 0, &mut states, 0).unwrap();
+        assert!(states.get(ProducerId(3)).is_some());
+        assert!(
+            states.get(ProducerId(4)).is_some(),
+            "the producer past 1 MiB"
+        );
+    }
 }

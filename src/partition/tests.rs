@@ -544,6 +544,45 @@ fn a_failed_sync_fails_the_waiters_and_the_log() {
     assert_eq!(h.actor.offline_count(), 0);
 }
 
+/// A log reopened by the retention tick (after a failed sync) is opening with no request
+/// waiting for it; a Shutdown then waits for the open's job before it closes anything.
+#[test]
+fn a_shutdown_waits_for_a_log_the_retention_tick_is_reopening() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (_, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"1"))]));
+    let (token, _) = syncs(&effects)[0].clone();
+    h.step(Input::Synced {
+        token,
+        result: Err("EIO".into()),
+    });
+    assert_eq!(h.actor.offline_count(), 1);
+    h.now.mono_ms += crate::limits::OFFLINE_LOG_RETRY_MS;
+    h.now.unix_ms += crate::limits::OFFLINE_LOG_RETRY_MS as i64;
+    let effects = h.step(Input::Timer {
+        key: PartitionsTimer::Retention,
+    });
+    let open = syncs(&effects);
+    assert_eq!(open.len(), 1, "the reopen's persist job: {effects:?}");
+    assert_eq!(h.actor.parked_count(), 0);
+
+    let (shutdown, effects) = h.send(PartitionsRequest::Shutdown);
+    assert!(syncs(&effects).is_empty(), "no close job yet: {effects:?}");
+    assert_eq!(h.actor.parked_count(), 1, "the shutdown waits for the open");
+    let mut jobs = syncs(&h.complete(open));
+    let mut reply = None;
+    while reply.is_none() && !jobs.is_empty() {
+        let mut effects = h.complete(std::mem::take(&mut jobs));
+        reply = take_reply(&mut effects, shutdown);
+        jobs = syncs(&effects);
+    }
+    assert!(
+        reply.is_some(),
+        "the shutdown is answered once the log closed"
+    );
+}
+
 #[test]
 fn a_sync_failed_for_want_of_space_answers_at_once_and_reopens_cut_to_the_last_good_sync() {
     use crate::limits::OFFLINE_LOG_RETRY_MS;
@@ -2031,6 +2070,13 @@ fn a_failed_open_job_takes_the_partition_offline_and_answers_what_waited() {
     let result = produce_results(take_reply(&mut effects, append).expect("produce answered"));
     assert_eq!(result[0].1.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
     assert_eq!(h.actor.offline_count(), 1);
+    // The retry opens the log again and cuts nothing acknowledged: both batches are there.
+    h.now.mono_ms += crate::limits::OFFLINE_LOG_RETRY_MS;
+    h.now.unix_ms += crate::limits::OFFLINE_LOG_RETRY_MS as i64;
+    let results = fetch_results(h.ask_after_jobs(fetch(&[(&tp("a"), 0)], 1, 1 << 20)));
+    assert_eq!(results[0].error_code, ErrorCode::NONE);
+    assert_eq!(batch_offsets(&results[0].records), vec![0, 1]);
+    assert_eq!(h.actor.offline_count(), 0);
 }
 
 #[test]

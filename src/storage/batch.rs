@@ -975,6 +975,14 @@ mod tests {
         let h = validate_batch(&b, MAX).unwrap();
         assert_eq!((h.base_offset, h.partition_leader_epoch), (1234, 7));
         assert_eq!(h.last_offset(), 1235);
+        // The batch's next offset (base + recordsCount) must fit in an i64.
+        set_base_offset(&mut b, i64::MAX - 2).unwrap();
+        assert_eq!(validate_batch(&b, MAX).unwrap().last_offset(), i64::MAX - 1);
+        set_base_offset(&mut b, i64::MAX - 1).unwrap();
+        assert!(matches!(
+            validate_batch(&b, MAX),
+            Err(BatchError::CorruptBatch { .. })
+        ));
         assert!(matches!(
             set_base_offset(&mut b[..10], 1),
             Err(BatchError::Truncated { .. })
