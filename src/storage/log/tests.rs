@@ -251,6 +251,40 @@ fn roll_by_size_and_reads_across_segments() {
     assert!(!log.has_pending());
 }
 
+/// An empty active segment is never rolled: a batch larger than `segment.bytes` goes into it,
+/// and an explicit roll of it does nothing (a second segment with its base would replace it).
+#[test]
+fn an_empty_active_segment_is_not_rolled() {
+    let mem = MemStorage::new();
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one - 1,
+            ..config()
+        },
+    );
+    log.roll(0).unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0]);
+    append(&mut log, 0, 2, 0);
+    assert_eq!(
+        log.segment_base_offsets(),
+        vec![0],
+        "the oversized batch went in"
+    );
+    append(&mut log, 1, 2, 0);
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    log.roll(0).unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2, 4]);
+    log.roll(0).unwrap();
+    assert_eq!(
+        log.segment_base_offsets(),
+        vec![0, 2, 4],
+        "the new one is empty"
+    );
+    assert_eq!(read_all(&log).len(), 2);
+}
+
 #[test]
 fn roll_by_age_uses_batch_timestamps_then_creation_time() {
     let mem = MemStorage::new();

@@ -245,6 +245,26 @@ fn decompression_past_the_budget_is_refused_without_holding_it() {
     }
 }
 
+/// The walk may consume its whole limit: a records section whose last byte is a header value
+/// (read as a run, not a varint) ends exactly at the limit — the section's own length when it
+/// is uncompressed, the budget when it is decompressed — and an exact budget is enough.
+#[test]
+fn a_walk_may_end_exactly_at_its_limit() {
+    let mut last = rec(0);
+    last.headers = vec![(Some(b"h".to_vec()), Some(b"value".to_vec()))];
+    let data = section(&[last]);
+    let mut plain = batch_with(&data, 1, 0);
+    check_batches(&mut plain, &mut WalkBudget::new(BIG, u64::MAX)).unwrap();
+    for codec in 1..=4u8 {
+        let mut b = batch_with(&data, 1, codec);
+        let mut budget = WalkBudget::new(data.len() as u64, u64::MAX);
+        check_batches(&mut b, &mut budget).unwrap();
+        assert_eq!(budget.bytes, 0, "codec {codec}");
+        let mut budget = WalkBudget::new(data.len() as u64 - 1, u64::MAX);
+        assert!(check_batches(&mut b, &mut budget).is_err(), "codec {codec}");
+    }
+}
+
 /// Issue 9: one gzip record with millions of empty headers (`00 01`) is a few KB on the wire
 /// and seconds of walk. Every record and header is charged to the request's entries budget,
 /// and past it the batch is refused with INVALID_RECORD naming the record, compressed or not.
