@@ -86,16 +86,21 @@ pub fn fetch_refused(group: &str, code: ErrorCode) -> GroupOffsets {
 fn described(groups: &[String], code: ErrorCode) -> Vec<GroupDescription> {
     groups
         .iter()
-        .map(|group| GroupDescription {
-            group: group.clone(),
-            error_code: code,
-            error_message: None,
-            state: String::new(),
-            protocol_type: String::new(),
-            protocol: String::new(),
-            members: Vec::new(),
-        })
+        .map(|group| described_refused(group, code))
         .collect()
+}
+
+/// One group of a DescribeGroups that cannot be described here.
+pub fn described_refused(group: &str, code: ErrorCode) -> GroupDescription {
+    GroupDescription {
+        group: group.to_owned(),
+        error_code: code,
+        error_message: None,
+        state: String::new(),
+        protocol_type: String::new(),
+        protocol: String::new(),
+        members: Vec::new(),
+    }
 }
 
 /// The one group a request is about, when it names exactly one (the requests one shard

@@ -14,21 +14,23 @@
 //!
 //! Pure: it takes a clock and returns [`ShardOut`]s; the actor turns them into effects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::RngCore;
 
 use crate::messages::groups::{
-    GroupOffsets, GroupsReply, GroupsRequest, LeaderTerm, LeaveGroupResult, LeftMember,
+    GroupDescription, GroupOffsets, GroupsReply, GroupsRequest, LeaderTerm, LeaveGroupResult,
+    LeftMember, ListGroupsArgs, ListedGroup,
 };
 use crate::messages::partitions::FetchPartitionResult;
 use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
+use super::describe::{describe, listed};
 use super::load::{Load, LoadStep};
 use super::offsets::{unknown_group, CommitIdentity, Offsets};
 use super::output::{AfterWrite, Clock, GroupOut, GroupTimer, OffsetsRecord};
-use super::refusal::{fetch_refused, refused};
+use super::refusal::{described_refused, fetch_refused, refused};
 use super::settings::GroupSettings;
 use super::state::{join_error, sync_error, ClassicGroup};
 
@@ -248,6 +250,39 @@ impl<W: Copy> Shard<W> {
             return fetch_refused(group, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
         }
         self.offsets.fetch(group, partitions)
+    }
+
+    /// DescribeGroups of one group.
+    pub fn describe(&self, group: &str) -> GroupDescription {
+        if self.is_loading() {
+            let code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+            return described_refused(group, code);
+        }
+        describe(
+            group,
+            self.groups.get(group),
+            self.offsets.has_offsets(group),
+        )
+    }
+
+    /// ListGroups: this shard's groups that `filter` keeps, added to `rows` in name order;
+    /// `Err` while loading.
+    pub fn list(
+        &self,
+        filter: &ListGroupsArgs,
+        rows: &mut Vec<ListedGroup>,
+    ) -> Result<(), ErrorCode> {
+        if self.is_loading() {
+            return Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+        }
+        let names: BTreeSet<&str> = (self.groups.keys().map(String::as_str))
+            .chain(self.offsets.group_names())
+            .collect();
+        for name in names {
+            let has_offsets = self.offsets.has_offsets(name);
+            rows.extend(listed(name, self.groups.get(name), has_offsets, filter));
+        }
+        Ok(())
     }
 
     /// `group`'s `timer` fired.
