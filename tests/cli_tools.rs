@@ -788,22 +788,19 @@ fn consumer_groups_reset_offsets_and_a_real_member_resumes_there() {
     produce("0", 30);
     produce("1", 4);
 
-    // A group without commits.
-    let out = ok(rill(
-        &[
-            "consumer-groups",
-            "--bootstrap-server",
-            &b,
-            "--describe",
-            "--group",
-            group,
-        ],
-        "",
-    ));
+    let cg = |extra: &[&str]| {
+        let mut args = vec!["consumer-groups", "--bootstrap-server", b.as_str()];
+        args.extend_from_slice(extra);
+        rill(&args, "")
+    };
+    // A group that does not exist yet: Kafka's note on stderr, no table, exit 0.
+    let out = cg(&["--describe", "--group", group]);
     assert_eq!(
-        out,
-        format!("\nConsumer group '{group}' has no committed offsets.\n")
+        text(&out.stderr),
+        format!("Error: Consumer group '{group}' does not exist.\n")
     );
+    assert_eq!(ok(out), "");
+    assert_eq!(ok(cg(&["--list"])), "");
 
     // --to-latest commits each log end: no lag.
     let plan = reset_offsets(&b, group, &["--topic", topic, "--to-latest", "--execute"]);
@@ -856,13 +853,33 @@ fn consumer_groups_reset_offsets_and_a_real_member_resumes_there() {
     read.sort();
     assert_eq!(read, (0..30).map(|o| (0, o)).collect::<Vec<_>>());
 
+    // The group, listed and described: Empty (kcat has left), no members.
+    assert_eq!(ok(cg(&["--list"])), format!("{group}\n"));
+    let out = ok(cg(&["--list", "--state"]));
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows, [vec![], vec!["GROUP", "STATE"], vec![group, "Empty"]]);
+    let out = cg(&["--describe", "--group", group, "--state"]);
+    assert_eq!(text(&out.stderr), "");
+    let out = ok(out);
+    let row: Vec<&str> = out.lines().nth(2).unwrap().split_whitespace().collect();
+    assert_eq!(row, [group, &b, "(1)", "-", "Empty", "0"], "{out}");
+    let out = cg(&["--describe", "--group", group, "--members"]);
+    assert!(text(&out.stderr).contains("has no active members"));
+    assert_eq!(
+        ok(out)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"]
+    );
+
     // Usage errors exit 2 before any broker is contacted; a partition that does not exist and
     // a shift without a commit fail with exit 1.
-    let cg = |extra: &[&str]| {
-        let mut args = vec!["consumer-groups", "--bootstrap-server", b.as_str()];
-        args.extend_from_slice(extra);
-        rill(&args, "")
-    };
     for bad in [
         &["--reset-offsets", "--group", group, "--to-earliest"][..],
         &["--reset-offsets", "--group", group, "--all-topics"],
@@ -893,6 +910,7 @@ fn consumer_groups_reset_offsets_and_a_real_member_resumes_there() {
         ],
         &["--describe"],
         &["--describe", "--reset-offsets", "--group", group],
+        &["--describe", "--group", group, "--members", "--state"],
     ] {
         fails(cg(bad), 2);
     }

@@ -6,25 +6,30 @@ use std::sync::Arc;
 
 use super::args::{Args, Spec};
 use super::client::consumer::{Consumer, ConsumerConfig, StartOffset};
-use super::client::group::{GroupAdmin, TopicPartition};
+use super::client::group::{
+    self, GroupAdmin, GroupDescription, GroupMember, TopicPartition, CONSUMER_PROTOCOL_TYPE,
+};
 use super::client::{Client, ClientError};
 use super::{connect, CliError, CliResult};
 use crate::types::ErrorCode;
 
 pub const USAGE: &str = "\
 USAGE:
-    rill consumer-groups --bootstrap-server H:P --describe --group G [--offsets]
+    rill consumer-groups --bootstrap-server H:P --list [--state]
+    rill consumer-groups --bootstrap-server H:P --describe --group G [--offsets | --members | --state]
     rill consumer-groups --bootstrap-server H:P --reset-offsets --group G
                          (--topic T[:P,P...] | --all-topics)
                          (--to-earliest | --to-latest | --to-offset N | --shift-by N)
                          [--dry-run | --execute]
 
-    --describe       the group's committed offsets, each partition's log end and the lag
-                     (columns GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID
-                     HOST CLIENT-ID; \"-\" where unknown). --offsets is the default view.
+    --list           every consumer group's id; with --state, as GROUP STATE.
+    --describe       --offsets (the default): per partition GROUP TOPIC PARTITION CURRENT-OFFSET
+                     LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID (\"-\" where unknown);
+                     --members: GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS;
+                     --state: GROUP COORDINATOR (ID) ASSIGNMENT-STRATEGY STATE #MEMBERS.
     --reset-offsets  new committed offsets for the group, printed as GROUP TOPIC PARTITION
                      NEW-OFFSET. --dry-run (the default) only prints them; --execute commits
-                     them, which the broker accepts only while the group has no members.
+                     them, and is refused while the group has active members.
     --topic T        every partition of T; T:0,2 only partitions 0 and 2.
     --all-topics     every partition the group has committed an offset for.
     --to-earliest    each partition's log start offset.
@@ -36,8 +41,11 @@ USAGE:
 
 pub(super) const SPEC: Spec = Spec {
     switches: &[
+        "--list",
         "--describe",
         "--offsets",
+        "--members",
+        "--state",
         "--reset-offsets",
         "--all-topics",
         "--to-earliest",
@@ -74,7 +82,7 @@ enum Scope {
 
 pub async fn run(raw: &[String]) -> CliResult {
     let args = Args::parse(raw, &SPEC)?;
-    let actions = ["--describe", "--reset-offsets"];
+    let actions = ["--list", "--describe", "--reset-offsets"];
     let chosen: Vec<&str> = actions.iter().copied().filter(|a| args.has(a)).collect();
     let [action] = chosen[..] else {
         return Err(CliError::Usage(format!(
@@ -83,16 +91,49 @@ pub async fn run(raw: &[String]) -> CliResult {
         )));
     };
     let bootstrap = args.required("--bootstrap-server")?;
+    if action == "--list" {
+        let client = connect(bootstrap).await?;
+        return list(&client, args.has("--state")).await;
+    }
     let group = args.required("--group")?;
     if action == "--describe" {
+        let view = view(&args)?;
         let client = connect(bootstrap).await?;
-        return describe(&client, group).await;
+        return describe(&client, group, view).await;
     }
     let scope = scope(&args)?;
     let target = target(&args)?;
     let execute = execute(&args)?;
     let client = connect(bootstrap).await?;
     reset(&client, group, &scope, target, execute).await
+}
+
+/// What `--describe` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Offsets,
+    Members,
+    State,
+}
+
+/// At most one of `--offsets`, `--members`, `--state`; `--offsets` by default.
+fn view(args: &Args) -> CliResult<View> {
+    let views = [
+        ("--offsets", View::Offsets),
+        ("--members", View::Members),
+        ("--state", View::State),
+    ];
+    let chosen: Vec<View> = (views.iter())
+        .filter(|(flag, _)| args.has(flag))
+        .map(|(_, v)| *v)
+        .collect();
+    match chosen[..] {
+        [] => Ok(View::Offsets),
+        [view] => Ok(view),
+        _ => Err(CliError::Usage(
+            "give at most one of --offsets, --members, --state".into(),
+        )),
+    }
 }
 
 /// `--topic T[:P,...]` or `--all-topics`, exactly one.
@@ -220,39 +261,176 @@ fn by_topic<'a>(keys: impl Iterator<Item = &'a TopicPartition>) -> BTreeMap<Stri
     topics
 }
 
-async fn describe(client: &Arc<Client>, group: &str) -> CliResult {
-    let admin = GroupAdmin::connect(client, group).await?;
-    let committed = admin.committed(None).await?;
-    if committed.is_empty() {
-        println!("\nConsumer group '{group}' has no committed offsets.");
+async fn list(client: &Client, with_state: bool) -> CliResult {
+    let groups = group::list_groups(client).await?;
+    // Consumer groups: members speak the consumer protocol, or only offsets were committed.
+    let consumers = groups
+        .iter()
+        .filter(|g| g.protocol_type.is_empty() || g.protocol_type == CONSUMER_PROTOCOL_TYPE);
+    if !with_state {
+        for g in consumers {
+            println!("{}", g.group);
+        }
         return Ok(());
     }
-    let ranges = log_ranges(client, &by_topic(committed.keys())).await?;
-    print!("{}", describe_text(group, &committed, &ranges));
+    let rows: Vec<Vec<String>> = consumers
+        .map(|g| vec![g.group.clone(), g.state.clone()])
+        .collect();
+    print!("{}", table(&["GROUP", "STATE"], &rows));
     Ok(())
 }
 
-/// kafka-consumer-groups' `--describe --offsets` table.
-fn describe_text(
-    group: &str,
-    committed: &BTreeMap<TopicPartition, i64>,
-    ranges: &BTreeMap<TopicPartition, LogRange>,
-) -> String {
-    let unknown = || "-".to_string();
-    let rows: Vec<Vec<String>> = committed
+async fn describe(client: &Arc<Client>, group: &str, view: View) -> CliResult {
+    let admin = GroupAdmin::connect(client, group).await?;
+    let description = admin.describe().await?;
+    // Kafka's notes on the group's state go to stderr, the table to stdout.
+    match description.state.as_str() {
+        "Dead" => {
+            eprintln!("Error: Consumer group '{group}' does not exist.");
+            return Ok(());
+        }
+        "Empty" if view != View::State => {
+            eprintln!("\nConsumer group '{group}' has no active members.")
+        }
+        "PreparingRebalance" | "CompletingRebalance" => {
+            eprintln!("\nWarning: Consumer group '{group}' is rebalancing.")
+        }
+        _ => {}
+    }
+    match view {
+        View::State => print!("{}", state_text(group, &description)),
+        View::Members => print!("{}", members_text(group, &description.members)),
+        View::Offsets => {
+            let committed = admin.committed(None).await?;
+            let assigned = description.members.iter().flat_map(|m| &m.assignment);
+            let ranges = log_ranges(client, &by_topic(committed.keys().chain(assigned))).await?;
+            let rows = offset_rows(&committed, &ranges, &description.members);
+            if !rows.is_empty() {
+                print!("{}", describe_text(group, &rows));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--describe --state`.
+fn state_text(group: &str, description: &GroupDescription) -> String {
+    let (id, addr) = &description.coordinator;
+    let strategy = if description.protocol.is_empty() {
+        "-"
+    } else {
+        &description.protocol
+    };
+    table(
+        &[
+            "GROUP",
+            "COORDINATOR (ID)",
+            "ASSIGNMENT-STRATEGY",
+            "STATE",
+            "#MEMBERS",
+        ],
+        &[vec![
+            group.to_string(),
+            format!("{addr} ({id})"),
+            strategy.to_string(),
+            description.state.clone(),
+            description.members.len().to_string(),
+        ]],
+    )
+}
+
+/// `--describe --members`.
+fn members_text(group: &str, members: &[GroupMember]) -> String {
+    let rows: Vec<Vec<String>> = members
         .iter()
-        .map(|(key, offset)| {
-            let end = ranges.get(key).map(|r| r.end);
+        .map(|m| {
             vec![
                 group.to_string(),
-                key.0.clone(),
-                key.1.to_string(),
-                offset.to_string(),
-                end.map_or_else(unknown, |e| e.to_string()),
-                end.map_or_else(unknown, |e| (e - offset).max(0).to_string()),
-                unknown(),
-                unknown(),
-                unknown(),
+                m.member_id.clone(),
+                m.host.clone(),
+                m.client_id.clone(),
+                m.assignment.len().to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"],
+        &rows,
+    )
+}
+
+/// One row of `--describe --offsets`: a partition (`None` for a member without any), its
+/// commit, its log end and the member it is assigned to.
+struct OffsetRow<'a> {
+    partition: Option<TopicPartition>,
+    committed: Option<i64>,
+    log_end: Option<i64>,
+    member: Option<&'a GroupMember>,
+}
+
+/// Kafka's rows: each member's assigned partitions (a member without any gets one row of
+/// "-"), then the committed partitions no member holds.
+fn offset_rows<'a>(
+    committed: &BTreeMap<TopicPartition, i64>,
+    ranges: &BTreeMap<TopicPartition, LogRange>,
+    members: &'a [GroupMember],
+) -> Vec<OffsetRow<'a>> {
+    let row = |key: &TopicPartition, member| OffsetRow {
+        partition: Some(key.clone()),
+        committed: committed.get(key).copied(),
+        log_end: ranges.get(key).map(|r| r.end),
+        member,
+    };
+    let mut rows = Vec::new();
+    for member in members {
+        if member.assignment.is_empty() {
+            rows.push(OffsetRow {
+                partition: None,
+                committed: None,
+                log_end: None,
+                member: Some(member),
+            });
+        }
+        let mut assigned = member.assignment.clone();
+        assigned.sort();
+        rows.extend(assigned.iter().map(|key| row(key, Some(member))));
+    }
+    let held: std::collections::BTreeSet<&TopicPartition> =
+        members.iter().flat_map(|m| &m.assignment).collect();
+    rows.extend(
+        committed
+            .keys()
+            .filter(|key| !held.contains(key))
+            .map(|key| row(key, None)),
+    );
+    rows
+}
+
+/// kafka-consumer-groups' `--describe --offsets` table.
+fn describe_text(group: &str, rows: &[OffsetRow<'_>]) -> String {
+    let unknown = || "-".to_string();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let lag = match (r.committed, r.log_end) {
+                (Some(c), Some(e)) => (e - c).max(0).to_string(),
+                _ => unknown(),
+            };
+            let number = |n: Option<i64>| n.map_or_else(unknown, |n| n.to_string());
+            let member =
+                |f: fn(&GroupMember) -> &String| r.member.map_or_else(unknown, |m| f(m).clone());
+            vec![
+                group.to_string(),
+                r.partition.as_ref().map_or_else(unknown, |k| k.0.clone()),
+                r.partition
+                    .as_ref()
+                    .map_or_else(unknown, |k| k.1.to_string()),
+                number(r.committed),
+                number(r.log_end),
+                lag,
+                member(|m| &m.member_id),
+                member(|m| &m.host),
+                member(|m| &m.client_id),
             ]
         })
         .collect();
@@ -268,7 +446,7 @@ fn describe_text(
             "HOST",
             "CLIENT-ID",
         ],
-        &rows,
+        &cells,
     )
 }
 
@@ -319,6 +497,15 @@ async fn reset(
     execute: bool,
 ) -> CliResult {
     let admin = GroupAdmin::connect(client, group).await?;
+    if execute {
+        let state = admin.describe().await?.state;
+        if state != "Empty" && state != "Dead" {
+            return Err(CliError::Failed(format!(
+                "Assignments can only be reset if the group '{group}' is inactive, but the \
+                 current state is {state}."
+            )));
+        }
+    }
     let committed = admin.committed(None).await?;
     let partitions = match scope {
         Scope::AllTopics => by_topic(committed.keys()),
@@ -389,7 +576,8 @@ fn new_offsets(
         .collect()
 }
 
-/// The broker refuses an outside commit while the group has members; say so as Kafka does.
+/// The broker refuses an outside commit while the group has members (one may have joined since
+/// the state was checked); say so as Kafka does.
 fn active_group(error: ClientError, group: &str) -> CliError {
     match error.code() {
         Some(code)
@@ -451,14 +639,36 @@ mod tests {
     }
 
     #[test]
-    fn describe_prints_kafkas_columns_and_lag() {
-        let committed = BTreeMap::from([(key("orders", 0), 7), (key("orders", 1), 2)]);
-        let ranges = BTreeMap::from([(key("orders", 0), LogRange { start: 0, end: 10 })]);
-        let text = describe_text("g", &committed, &ranges);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "");
+    fn describe_prints_kafkas_columns_lag_and_members() {
+        let committed = BTreeMap::from([
+            (key("orders", 0), 7),
+            (key("orders", 1), 2),
+            (key("orders", 2), 4),
+        ]);
+        let ranges = BTreeMap::from([
+            (key("orders", 0), LogRange { start: 0, end: 10 }),
+            (key("orders", 2), LogRange { start: 0, end: 9 }),
+            (key("orders", 3), LogRange { start: 0, end: 5 }),
+        ]);
+        let member = |id: &str, assignment: Vec<TopicPartition>| GroupMember {
+            member_id: id.into(),
+            client_id: format!("client-{id}"),
+            host: "/127.0.0.1".into(),
+            assignment,
+        };
+        let members = [
+            member("m1", vec![key("orders", 3), key("orders", 0)]),
+            member("m2", vec![]),
+        ];
+        let rows = offset_rows(&committed, &ranges, &members);
+        let text = describe_text("g", &rows);
+        let lines: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert!(lines[0].is_empty());
         assert_eq!(
-            lines[1].split_whitespace().collect::<Vec<_>>(),
+            lines[1],
             [
                 "GROUP",
                 "TOPIC",
@@ -471,17 +681,49 @@ mod tests {
                 "CLIENT-ID"
             ]
         );
-        assert_eq!(
-            lines[2].split_whitespace().collect::<Vec<_>>(),
-            ["g", "orders", "0", "7", "10", "3", "-", "-", "-"]
-        );
-        // No log range known: "-" for the log end and the lag.
-        assert_eq!(
-            lines[3].split_whitespace().collect::<Vec<_>>(),
-            ["g", "orders", "1", "2", "-", "-", "-", "-", "-"]
-        );
+        let expected: [&[&str]; 5] = [
+            &[
+                "g",
+                "orders",
+                "0",
+                "7",
+                "10",
+                "3",
+                "m1",
+                "/127.0.0.1",
+                "client-m1",
+            ],
+            // Assigned, never committed: no offset, no lag.
+            &[
+                "g",
+                "orders",
+                "3",
+                "-",
+                "5",
+                "-",
+                "m1",
+                "/127.0.0.1",
+                "client-m1",
+            ],
+            &[
+                "g",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "m2",
+                "/127.0.0.1",
+                "client-m2",
+            ],
+            // Committed, no log range known: "-" for the log end and the lag.
+            &["g", "orders", "1", "2", "-", "-", "-", "-", "-"],
+            &["g", "orders", "2", "4", "9", "5", "-", "-", "-"],
+        ];
+        assert_eq!(lines[2..], expected);
         // Columns line up: every row's TOPIC starts where the header's does.
-        let topic_at = lines[1].find("TOPIC").unwrap();
-        assert_eq!(lines[2].find("orders"), Some(topic_at));
+        let text_lines: Vec<&str> = text.lines().collect();
+        let topic_at = text_lines[1].find("TOPIC").unwrap();
+        assert_eq!(text_lines[2].find("orders"), Some(topic_at));
     }
 }

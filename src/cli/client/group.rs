@@ -1,5 +1,5 @@
-//! A consumer group's committed offsets, as an admin sees them: FindCoordinator, OffsetFetch
-//! and OffsetCommit on the group's coordinator. Commits are written the way Kafka's
+//! Consumer groups as an admin sees them: FindCoordinator, then DescribeGroups, OffsetFetch and
+//! OffsetCommit on the group's coordinator; ListGroups of every broker. Commits are written the way Kafka's
 //! kafka-consumer-groups does for an inactive group: generation -1 and an empty member id.
 #![allow(clippy::disallowed_methods)] // host-side client: sleeps between retries
 
@@ -12,10 +12,12 @@ use kafka_protocol::messages::offset_commit_request::{
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, FindCoordinatorRequest, FindCoordinatorResponse, GroupId, OffsetCommitRequest,
-    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
+    ApiKey, ConsumerProtocolAssignment, DescribeGroupsRequest, DescribeGroupsResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, GroupId, ListGroupsRequest,
+    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse, TopicName,
 };
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Decodable, StrBytes};
 
 use super::cluster::Client;
 use super::connection::Connection;
@@ -35,9 +37,44 @@ const LEADER_EPOCH_NONE: i32 = -1;
 /// `(topic, partition)`, ordered as the tools print them.
 pub type TopicPartition = (String, i32);
 
+/// The protocol type of groups whose members are Kafka consumers.
+pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
+
+/// One member as DescribeGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    pub member_id: String,
+    pub client_id: String,
+    pub host: String,
+    /// Its partitions, decoded from a consumer-protocol assignment (empty otherwise).
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// A group as DescribeGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDescription {
+    /// Kafka's state name: Empty, Stable, PreparingRebalance, CompletingRebalance, Dead.
+    pub state: String,
+    pub protocol_type: String,
+    /// The chosen assignor (e.g. `range`), while the group is Stable.
+    pub protocol: String,
+    pub members: Vec<GroupMember>,
+    /// The coordinator's node id and `host:port`.
+    pub coordinator: (i32, String),
+}
+
+/// One group of ListGroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedGroup {
+    pub group: String,
+    pub protocol_type: String,
+    pub state: String,
+}
+
 /// One consumer group, reached through its coordinator.
 pub struct GroupAdmin {
     group: String,
+    coordinator_id: i32,
     coordinator: Arc<Connection>,
 }
 
@@ -59,6 +96,7 @@ impl GroupAdmin {
                     let coordinator = client.broker(node_id).await?;
                     return Ok(Self {
                         group: group.to_string(),
+                        coordinator_id: node_id,
                         coordinator,
                     });
                 }
@@ -73,6 +111,62 @@ impl GroupAdmin {
 
     pub fn group(&self) -> &str {
         &self.group
+    }
+
+    /// The group's state and members; a group the coordinator does not know is state Dead.
+    pub async fn describe(&self) -> ClientResult<GroupDescription> {
+        let version = self.coordinator.version(ApiKey::DescribeGroups)?;
+        let request =
+            DescribeGroupsRequest::default().with_groups(vec![GroupId(str_bytes(&self.group))]);
+        let response: DescribeGroupsResponse = self
+            .coordinator
+            .call(ApiKey::DescribeGroups, version, &request)
+            .await?;
+        let described = response
+            .groups
+            .into_iter()
+            .find(|g| g.group_id.0.as_str() == self.group)
+            .ok_or_else(|| {
+                ClientError::Protocol(format!(
+                    "the DescribeGroups answer has no entry for group '{}'",
+                    self.group
+                ))
+            })?;
+        let code = ErrorCode::from_wire(described.error_code);
+        // v6 answers an unknown group GROUP_ID_NOT_FOUND, older versions state Dead.
+        if code != ErrorCode::GROUP_ID_NOT_FOUND {
+            let context = described.error_message.as_ref().map(|m| m.to_string());
+            let context = context.unwrap_or_else(|| format!("describing group '{}'", self.group));
+            if let Some(e) = ClientError::from_code(code, Some(&context)) {
+                return Err(e);
+            }
+        }
+        let consumer = described.protocol_type.as_str() == CONSUMER_PROTOCOL_TYPE;
+        let members = described
+            .members
+            .into_iter()
+            .map(|m| GroupMember {
+                member_id: m.member_id.to_string(),
+                client_id: m.client_id.to_string(),
+                host: m.client_host.to_string(),
+                assignment: if consumer {
+                    decode_assignment(m.member_assignment)
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        Ok(GroupDescription {
+            state: if code == ErrorCode::GROUP_ID_NOT_FOUND {
+                "Dead".to_string()
+            } else {
+                described.group_state.to_string()
+            },
+            protocol_type: described.protocol_type.to_string(),
+            protocol: described.protocol_data.to_string(),
+            members,
+            coordinator: (self.coordinator_id, self.coordinator.addr().to_string()),
+        })
     }
 
     /// The group's committed offsets: of every partition it has committed (`topics` `None`),
@@ -174,6 +268,58 @@ impl GroupAdmin {
         }
         Ok(())
     }
+}
+
+/// Every group of every broker (each coordinator lists its own), sorted by name.
+pub async fn list_groups(client: &Client) -> ClientResult<Vec<ListedGroup>> {
+    let metadata = client.metadata(Some(&[]), false).await?;
+    let mut groups = BTreeMap::new();
+    for node_id in metadata.brokers.keys() {
+        let connection = client.broker(*node_id).await?;
+        let version = connection.version(ApiKey::ListGroups)?;
+        let response: ListGroupsResponse = connection
+            .call(ApiKey::ListGroups, version, &ListGroupsRequest::default())
+            .await?;
+        let context = format!("listing the groups of broker {node_id}");
+        if let Some(e) =
+            ClientError::from_code(ErrorCode::from_wire(response.error_code), Some(&context))
+        {
+            return Err(e);
+        }
+        for g in response.groups {
+            let group = g.group_id.0.to_string();
+            groups.insert(
+                group.clone(),
+                ListedGroup {
+                    group,
+                    protocol_type: g.protocol_type.to_string(),
+                    state: g.group_state.to_string(),
+                },
+            );
+        }
+    }
+    Ok(groups.into_values().collect())
+}
+
+/// The partitions of a consumer-protocol assignment (a version prefix, then the body); an
+/// undecodable one is reported as no partitions rather than failing the whole description.
+fn decode_assignment(mut bytes: bytes::Bytes) -> Vec<TopicPartition> {
+    use bytes::Buf;
+    if bytes.remaining() < 2 {
+        return Vec::new();
+    }
+    let version = bytes.get_i16().min(3);
+    let Ok(assignment) = ConsumerProtocolAssignment::decode(&mut bytes, version.max(0)) else {
+        return Vec::new();
+    };
+    assignment
+        .assigned_partitions
+        .into_iter()
+        .flat_map(|t| {
+            let topic = t.topic.0.to_string();
+            t.partitions.into_iter().map(move |p| (topic.clone(), p))
+        })
+        .collect()
 }
 
 /// The node id of `group`'s coordinator.

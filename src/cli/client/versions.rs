@@ -22,6 +22,8 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::FindCoordinator, 0, 3),
     (ApiKey::OffsetFetch, 2, 7),
     (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ListGroups, 0, 5),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].
