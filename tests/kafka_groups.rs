@@ -49,7 +49,7 @@ const MEMBER_ID_REQUIRED: i16 = ErrorCode::MEMBER_ID_REQUIRED.wire();
 const COORDINATOR_WAIT: Duration = Duration::from_secs(30);
 
 /// The group APIs and the versions Rill advertises for them (issue 12's M1 column).
-const ADVERTISED: [(ApiKey, i16, i16); 9] = [
+const ADVERTISED: [(ApiKey, i16, i16); 11] = [
     (ApiKey::OffsetCommit, 2, 8),
     (ApiKey::OffsetFetch, 1, 8),
     (ApiKey::FindCoordinator, 0, 3),
@@ -59,6 +59,8 @@ const ADVERTISED: [(ApiKey, i16, i16); 9] = [
     (ApiKey::SyncGroup, 0, 5),
     (ApiKey::DescribeGroups, 0, 6),
     (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 fn text(s: &str) -> StrBytes {
@@ -711,5 +713,115 @@ fn every_advertised_version_of_list_groups_round_trips() {
         names,
         vec!["tool"],
         "the states filter keeps Empty groups only"
+    );
+}
+
+fn delete_groups(s: &mut TcpStream, version: i16, groups: &[&str]) -> Vec<(String, i16)> {
+    let request = DeleteGroupsRequest::default()
+        .with_groups_names(groups.iter().map(|g| group_id(g)).collect());
+    let answer: DeleteGroupsResponse = retrying(
+        || call(s, ApiKey::DeleteGroups, version, &request),
+        |r: &DeleteGroupsResponse| {
+            (r.results.iter().map(|g| g.error_code))
+                .find(|code| *code != NONE)
+                .unwrap_or(NONE)
+        },
+    );
+    (answer.results.iter())
+        .map(|r| (r.group_id.to_string(), r.error_code))
+        .collect()
+}
+
+fn offset_delete(
+    s: &mut TcpStream,
+    group: &str,
+    topic: &str,
+    partitions: &[i32],
+) -> OffsetDeleteResponse {
+    use kafka_protocol::messages::offset_delete_request::{
+        OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    let request = OffsetDeleteRequest::default()
+        .with_group_id(group_id(group))
+        .with_topics(vec![OffsetDeleteRequestTopic::default()
+            .with_name(topic_name(topic))
+            .with_partitions(
+                (partitions.iter())
+                    .map(|&p| OffsetDeleteRequestPartition::default().with_partition_index(p))
+                    .collect(),
+            )]);
+    retrying(
+        || call(s, ApiKey::OffsetDelete, 0, &request),
+        |r: &OffsetDeleteResponse| r.error_code,
+    )
+}
+
+/// Whether DescribeGroups v6 says `group` does not exist.
+fn is_gone(s: &mut TcpStream, group: &str) -> bool {
+    let answer = describe(s, 6, &[group]);
+    answer.groups[0].error_code == ErrorCode::GROUP_ID_NOT_FOUND.wire()
+}
+
+#[test]
+fn every_advertised_version_of_the_deletions_round_trips_and_deletions_survive_kill_9() {
+    let server = server();
+    let mut s = server.connect();
+    create_topic(&mut s, "deleted-topic", 2);
+    stable_group(&mut s, "busy");
+    let (_, _, max) = ADVERTISED[9];
+    for version in 0..=max {
+        let gone = format!("gone-v{version}");
+        let never = format!("never-v{version}");
+        coordinator(&mut s, 3, &gone);
+        commit(&mut s, 8, &gone, &[("deleted-topic", 0, 5)]);
+        assert!(
+            !is_gone(&mut s, &gone),
+            "v{version}: committed, so it exists"
+        );
+        let answer = delete_groups(&mut s, version, &[&gone, "busy", &never]);
+        let expected = vec![
+            (gone.clone(), NONE),
+            ("busy".to_string(), ErrorCode::NON_EMPTY_GROUP.wire()),
+            (never.clone(), ErrorCode::GROUP_ID_NOT_FOUND.wire()),
+        ];
+        assert_eq!(answer, expected, "v{version}");
+        assert!(is_gone(&mut s, &gone), "v{version}: deleted");
+        let offsets = fetch_offsets(&mut s, 8, &gone, "deleted-topic", &[0]);
+        assert_eq!(
+            fetched(8, &offsets)[0].1,
+            -1,
+            "v{version}: its offsets went too"
+        );
+    }
+
+    coordinator(&mut s, 3, "partial");
+    commit(
+        &mut s,
+        8,
+        "partial",
+        &[("deleted-topic", 0, 7), ("deleted-topic", 1, 9)],
+    );
+    let answer = offset_delete(&mut s, "partial", "deleted-topic", &[0]);
+    assert_eq!(answer.error_code, NONE, "{answer:?}");
+    assert_eq!(answer.topics[0].partitions[0].error_code, NONE);
+    // "busy"'s member metadata is no ConsumerProtocolSubscription: it may read anything.
+    let refused = offset_delete(&mut s, "busy", "deleted-topic", &[0]);
+    assert_eq!(refused.error_code, NONE);
+    let subscribed = ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC.wire();
+    assert_eq!(refused.topics[0].partitions[0].error_code, subscribed);
+    let unknown = offset_delete(&mut s, "nobody", "deleted-topic", &[0]);
+    assert_eq!(unknown.error_code, ErrorCode::GROUP_ID_NOT_FOUND.wire());
+    drop(s);
+
+    let server = server.restart(&["--override", "group.initial.rebalance.delay.ms=0"]);
+    let mut s = server.connect();
+    coordinator(&mut s, 3, "gone-v0");
+    assert!(is_gone(&mut s, "gone-v0"), "the deletion was replayed");
+    let offsets = fetch_offsets(&mut s, 8, "partial", "deleted-topic", &[0, 1]);
+    let rows: Vec<(i32, i64)> = fetched(8, &offsets).iter().map(|r| (r.0, r.1)).collect();
+    assert_eq!(
+        rows,
+        vec![(0, -1), (1, 9)],
+        "the offset deletion was replayed"
     );
 }

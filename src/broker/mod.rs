@@ -163,7 +163,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | ApiKey::OffsetCommit
             | ApiKey::OffsetFetch
             | ApiKey::DescribeGroups
-            | ApiKey::ListGroups => self.group_api(key, &request).await,
+            | ApiKey::ListGroups
+            | ApiKey::DeleteGroups
+            | ApiKey::OffsetDelete => self.group_api(key, &request).await,
             other => Pending::Close(format!("{other:?} is advertised but has no handler")),
         }
     }

@@ -231,8 +231,9 @@ impl GroupsActor {
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
         }
         let Some(group) = single_group(&request) else {
-            // Describe, List and Delete come with a later lane.
-            let reply = refused(&request, ErrorCode::UNSUPPORTED_VERSION);
+            // A Delete of several groups (the gateway sends one per group), or KIP-848's
+            // describe, which comes with a later lane.
+            let reply = refused(&request, ErrorCode::INVALID_REQUEST);
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
         };
         let partition = offsets_partition(group, count);

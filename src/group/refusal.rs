@@ -104,7 +104,7 @@ pub fn described_refused(group: &str, code: ErrorCode) -> GroupDescription {
 }
 
 /// The one group a request is about, when it names exactly one (the requests one shard
-/// serves); `None` for the multi-group requests.
+/// serves); `None` for the multi-group requests (and a Delete of several groups).
 pub fn single_group(request: &GroupsRequest) -> Option<&str> {
     match request {
         GroupsRequest::Join(r) => Some(&r.group),
@@ -114,6 +114,8 @@ pub fn single_group(request: &GroupsRequest) -> Option<&str> {
         GroupsRequest::OffsetCommit(r) => Some(&r.group),
         GroupsRequest::OffsetDelete(r) => Some(&r.group),
         GroupsRequest::ConsumerHeartbeat(r) => Some(&r.group),
+        // The gateway asks for one group per DeleteGroups call (each is its own write).
+        GroupsRequest::Delete(r) if r.groups.len() == 1 => Some(&r.groups[0]),
         GroupsRequest::OffsetFetch(_)
         | GroupsRequest::Describe(_)
         | GroupsRequest::ConsumerDescribe(_)

@@ -1,5 +1,4 @@
-//! The group admin APIs: DescribeGroups and ListGroups (DeleteGroups and OffsetDelete below
-//! them). The coordinator answers what it has; this file shapes it per version:
+//! The group admin APIs: DescribeGroups, ListGroups, DeleteGroups and OffsetDelete. The coordinator answers what it has; this file shapes it per version:
 //!
 //! * DescribeGroups v0–5 answer an unknown group with no error in state Dead; v6 (KIP-1043)
 //!   with GROUP_ID_NOT_FOUND and a message. `authorized_operations` stays Kafka's "not asked"
@@ -7,23 +6,33 @@
 //!   is allowed.
 //! * ListGroups v4 adds the states filter and `group_state`, v5 the types filter and
 //!   `group_type`.
+//! * DeleteGroups asks the coordinator once per group (each group is its own write, on its
+//!   own shard), all submitted at once so they are taken in request order; answered in
+//!   request order. OffsetDelete (v0 only) asks once.
 
 use bytes::Bytes;
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::list_groups_response::ListedGroup as WireListedGroup;
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
 use kafka_protocol::messages::{
-    ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, GroupId, ListGroupsRequest,
-    ListGroupsResponse,
+    ApiKey, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, GroupId, ListGroupsRequest, ListGroupsResponse, OffsetDeleteRequest,
+    OffsetDeleteResponse, TopicName,
 };
 
-use super::{opt_text, text};
+use super::{codec, opt_text, text};
 use crate::actor::client::ActorClient;
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::BrokerService;
+use crate::messages::call::submit;
 use crate::messages::{
-    DescribeGroupsArgs, GroupDescription, ListGroupsArgs, ListGroupsResult, NodeMsg,
+    DeleteGroupsArgs, DescribeGroupsArgs, GroupDescription, ListGroupsArgs, ListGroupsResult,
+    NodeMsg, OffsetDeleteArgs, OffsetDeleteResult,
 };
-use crate::types::ErrorCode;
+use crate::types::{ErrorCode, TopicPartition};
 
 /// Kafka's `authorized_operations` when the request did not ask for them.
 const OPERATIONS_NOT_ASKED: i32 = i32::MIN;
@@ -72,6 +81,90 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         })
         .await
     }
+}
+
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    pub(super) async fn delete_groups(
+        &self,
+        request: &KafkaRequest,
+        body: DeleteGroupsRequest,
+    ) -> Pending {
+        let mut replies = Vec::with_capacity(body.groups_names.len());
+        for group in body.groups_names.iter().map(|g| g.to_string()) {
+            let args = DeleteGroupsArgs {
+                groups: vec![group.clone()],
+            };
+            match submit(&self.node, args).await {
+                Ok(reply) => replies.push((group, reply)),
+                Err(e) => return Pending::Close(e.to_string()),
+            }
+        }
+        let prefix = request.prefix;
+        Pending::Later(Box::pin(async move {
+            let mut results = Vec::with_capacity(replies.len());
+            for (group, reply) in replies {
+                let answer = reply.await.map_err(|e| e.to_string())?;
+                let code = (answer.into_iter().find(|(g, _)| *g == group))
+                    .map_or(ErrorCode::UNKNOWN_SERVER_ERROR, |(_, code)| code);
+                results.push((group, code));
+            }
+            let response = delete_response(results);
+            codec::encode(prefix, ApiKey::DeleteGroups, &response).map(|bytes| Some(bytes.into()))
+        }))
+    }
+
+    pub(super) async fn offset_delete(
+        &self,
+        request: &KafkaRequest,
+        body: OffsetDeleteRequest,
+    ) -> Pending {
+        let partitions = (body.topics.iter())
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| TopicPartition {
+                    topic: t.name.to_string(),
+                    partition: p.partition_index,
+                })
+            })
+            .collect();
+        let args = OffsetDeleteArgs {
+            group: body.group_id.to_string(),
+            partitions,
+        };
+        self.ask_later(request, ApiKey::OffsetDelete, args, offset_delete_response)
+            .await
+    }
+}
+
+pub(super) fn delete_response(results: Vec<(String, ErrorCode)>) -> DeleteGroupsResponse {
+    let results = (results.into_iter())
+        .map(|(group, code)| {
+            DeletableGroupResult::default()
+                .with_group_id(GroupId(text(&group)))
+                .with_error_code(code.wire())
+        })
+        .collect();
+    DeleteGroupsResponse::default().with_results(results)
+}
+
+/// OffsetDelete's response: partitions grouped by topic in the order first listed.
+pub(super) fn offset_delete_response(deleted: OffsetDeleteResult) -> OffsetDeleteResponse {
+    let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
+    for (tp, code) in deleted.partitions {
+        let partition = OffsetDeleteResponsePartition::default()
+            .with_partition_index(tp.partition)
+            .with_error_code(code.wire());
+        match topics.iter_mut().find(|t| t.name.as_str() == tp.topic) {
+            Some(topic) => topic.partitions.push(partition),
+            None => topics.push(
+                OffsetDeleteResponseTopic::default()
+                    .with_name(TopicName(text(&tp.topic)))
+                    .with_partitions(vec![partition]),
+            ),
+        }
+    }
+    OffsetDeleteResponse::default()
+        .with_error_code(deleted.error_code.wire())
+        .with_topics(topics)
 }
 
 pub(super) fn describe_response(

@@ -73,6 +73,14 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 Ok(body) => self.list_groups(request, body).await,
                 Err(closed) => closed,
             },
+            ApiKey::DeleteGroups => match decode(request, key, gate).await {
+                Ok(body) => self.delete_groups(request, body).await,
+                Err(closed) => closed,
+            },
+            ApiKey::OffsetDelete => match decode(request, key, gate).await {
+                Ok(body) => self.offset_delete(request, body).await,
+                Err(closed) => closed,
+            },
             other => Pending::Close(format!("{other:?} is not a group API served here")),
         }
     }

@@ -697,3 +697,38 @@ fn describe_and_list_answers_encode_at_every_served_version() {
         assert_eq!(row.group_type.as_str(), kind, "v{version}");
     }
 }
+
+#[test]
+fn deletion_answers_encode_at_every_served_version() {
+    use super::admin::{delete_response, offset_delete_response};
+    use crate::messages::OffsetDeleteResult;
+    use kafka_protocol::messages::{DeleteGroupsResponse, OffsetDeleteResponse};
+
+    for version in served(ApiKey::DeleteGroups) {
+        let built = delete_response(vec![("g".into(), ErrorCode::NON_EMPTY_GROUP)]);
+        let back: DeleteGroupsResponse = round_trip(&built, version);
+        assert_eq!(back.results[0].group_id.as_str(), "g", "v{version}");
+        let code = ErrorCode::NON_EMPTY_GROUP.wire();
+        assert_eq!(back.results[0].error_code, code, "v{version}");
+    }
+    let deleted = OffsetDeleteResult {
+        error_code: ErrorCode::NONE,
+        partitions: vec![
+            (tp("a", 0), ErrorCode::NONE),
+            (tp("b", 0), ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC),
+            (tp("a", 1), ErrorCode::NONE),
+        ],
+    };
+    for version in served(ApiKey::OffsetDelete) {
+        let back: OffsetDeleteResponse =
+            round_trip(&offset_delete_response(deleted.clone()), version);
+        let topics: Vec<(&str, usize)> = (back.topics.iter())
+            .map(|t| (t.name.as_str(), t.partitions.len()))
+            .collect();
+        assert_eq!(
+            topics,
+            vec![("a", 2), ("b", 1)],
+            "v{version}: grouped by topic"
+        );
+    }
+}
