@@ -939,4 +939,40 @@ fn consumer_groups_reset_offsets_and_a_real_member_resumes_there() {
         1,
     );
     assert!(err.contains("no committed offset"), "{err}");
+
+    // --delete-offsets of one partition, then --delete of the whole group.
+    let out = ok(cg(&[
+        "--delete-offsets",
+        "--group",
+        group,
+        "--topic",
+        "cg:1",
+    ]));
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0].join(" "),
+        format!("Request succeed for deleting offsets with topic cg group {group}")
+    );
+    assert_eq!(
+        rows[2..],
+        [
+            vec!["TOPIC", "PARTITION", "STATUS"],
+            vec!["cg", "1", "Successful"]
+        ]
+    );
+    assert_eq!(
+        group_offsets(&b, group),
+        BTreeMap::from([(tp(0), [30, 30, 0])])
+    );
+    let out = ok(cg(&["--delete", "--group", group]));
+    assert_eq!(
+        out,
+        format!("Deletion of requested consumer groups ('{group}') was successful.\n")
+    );
+    let out = cg(&["--describe", "--group", group]);
+    assert!(text(&out.stderr).contains("does not exist"));
+    assert_eq!(ok(cg(&["--list"])), "");
 }

@@ -17,6 +17,8 @@ pub const USAGE: &str = "\
 USAGE:
     rill consumer-groups --bootstrap-server H:P --list [--state]
     rill consumer-groups --bootstrap-server H:P --describe --group G [--offsets | --members | --state]
+    rill consumer-groups --bootstrap-server H:P --delete --group G
+    rill consumer-groups --bootstrap-server H:P --delete-offsets --group G --topic T[:P,P...]
     rill consumer-groups --bootstrap-server H:P --reset-offsets --group G
                          (--topic T[:P,P...] | --all-topics)
                          (--to-earliest | --to-latest | --to-offset N | --shift-by N)
@@ -27,6 +29,9 @@ USAGE:
                      LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID (\"-\" where unknown);
                      --members: GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS;
                      --state: GROUP COORDINATOR (ID) ASSIGNMENT-STRATEGY STATE #MEMBERS.
+    --delete         deletes the group and its committed offsets (only while it has no members).
+    --delete-offsets deletes the group's committed offsets of one topic (of its partitions P),
+                     refused for partitions that members of the group consume.
     --reset-offsets  new committed offsets for the group, printed as GROUP TOPIC PARTITION
                      NEW-OFFSET. --dry-run (the default) only prints them; --execute commits
                      them, and is refused while the group has active members.
@@ -43,6 +48,8 @@ pub(super) const SPEC: Spec = Spec {
     switches: &[
         "--list",
         "--describe",
+        "--delete",
+        "--delete-offsets",
         "--offsets",
         "--members",
         "--state",
@@ -82,7 +89,13 @@ enum Scope {
 
 pub async fn run(raw: &[String]) -> CliResult {
     let args = Args::parse(raw, &SPEC)?;
-    let actions = ["--list", "--describe", "--reset-offsets"];
+    let actions = [
+        "--list",
+        "--describe",
+        "--delete",
+        "--delete-offsets",
+        "--reset-offsets",
+    ];
     let chosen: Vec<&str> = actions.iter().copied().filter(|a| args.has(a)).collect();
     let [action] = chosen[..] else {
         return Err(CliError::Usage(format!(
@@ -96,10 +109,25 @@ pub async fn run(raw: &[String]) -> CliResult {
         return list(&client, args.has("--state")).await;
     }
     let group = args.required("--group")?;
-    if action == "--describe" {
-        let view = view(&args)?;
-        let client = connect(bootstrap).await?;
-        return describe(&client, group, view).await;
+    match action {
+        "--describe" => {
+            let view = view(&args)?;
+            let client = connect(bootstrap).await?;
+            return describe(&client, group, view).await;
+        }
+        "--delete" => {
+            let client = connect(bootstrap).await?;
+            return delete(&client, group).await;
+        }
+        "--delete-offsets" => {
+            let topic = args.required("--topic")?;
+            let Scope::Topic(topic, partitions) = parse_topic_partitions(topic)? else {
+                unreachable!("a --topic value is always a topic scope")
+            };
+            let client = connect(bootstrap).await?;
+            return delete_offsets(&client, group, &topic, partitions).await;
+        }
+        _ => {}
     }
     let scope = scope(&args)?;
     let target = target(&args)?;
@@ -309,6 +337,67 @@ async fn describe(client: &Arc<Client>, group: &str, view: View) -> CliResult {
                 print!("{}", describe_text(group, &rows));
             }
         }
+    }
+    Ok(())
+}
+
+async fn delete(client: &Client, group: &str) -> CliResult {
+    let admin = GroupAdmin::connect(client, group).await?;
+    admin.delete().await.map_err(|e| {
+        CliError::Failed(format!(
+            "Deletion of some consumer groups failed:\n* Group '{group}' could not be deleted \
+             due to: {e}"
+        ))
+    })?;
+    println!("Deletion of requested consumer groups ('{group}') was successful.");
+    Ok(())
+}
+
+/// `--delete-offsets`: Kafka's per-partition TOPIC PARTITION STATUS table; exit 1 when any
+/// partition failed.
+async fn delete_offsets(
+    client: &Arc<Client>,
+    group: &str,
+    topic: &str,
+    partitions: Option<Vec<i32>>,
+) -> CliResult {
+    let admin = GroupAdmin::connect(client, group).await?;
+    let partitions = match partitions {
+        Some(partitions) => partitions,
+        None => {
+            let metadata = client.metadata(Some(&[topic]), false).await?;
+            let info = metadata.topic(topic)?;
+            info.partitions.iter().map(|p| p.partition).collect()
+        }
+    };
+    let outcomes = admin
+        .delete_offsets(&BTreeMap::from([(topic.to_string(), partitions)]))
+        .await?;
+    let failed = outcomes.values().filter(|o| o.is_err()).count();
+    if failed == 0 {
+        println!("Request succeed for deleting offsets with topic {topic} group {group}");
+    } else {
+        println!("Request failed for deleting offsets with topic {topic} group {group}");
+    }
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|((topic, partition), outcome)| {
+            vec![
+                topic.clone(),
+                partition.to_string(),
+                match outcome {
+                    Ok(()) => "Successful".to_string(),
+                    Err(e) => format!("Error: {e}"),
+                },
+            ]
+        })
+        .collect();
+    print!("{}", table(&["TOPIC", "PARTITION", "STATUS"], &rows));
+    if failed > 0 {
+        return Err(CliError::Failed(format!(
+            "{failed} of {} offsets were not deleted",
+            outcomes.len()
+        )));
     }
     Ok(())
 }

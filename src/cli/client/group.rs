@@ -10,12 +10,15 @@ use std::time::Duration;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
+use kafka_protocol::messages::offset_delete_request::{
+    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ConsumerProtocolAssignment, DescribeGroupsRequest, DescribeGroupsResponse,
-    FindCoordinatorRequest, FindCoordinatorResponse, GroupId, ListGroupsRequest,
-    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, TopicName,
+    ApiKey, ConsumerProtocolAssignment, DeleteGroupsRequest, DeleteGroupsResponse,
+    DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
+    GroupId, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse,
+    OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
@@ -111,6 +114,85 @@ impl GroupAdmin {
 
     pub fn group(&self) -> &str {
         &self.group
+    }
+
+    /// Deletes the group and its offsets (refused by the broker while it has members).
+    pub async fn delete(&self) -> ClientResult<()> {
+        let version = self.coordinator.version(ApiKey::DeleteGroups)?;
+        let request =
+            DeleteGroupsRequest::default().with_groups_names(vec![GroupId(str_bytes(&self.group))]);
+        let response: DeleteGroupsResponse = self
+            .coordinator
+            .call(ApiKey::DeleteGroups, version, &request)
+            .await?;
+        let result = response
+            .results
+            .iter()
+            .find(|r| r.group_id.0.as_str() == self.group)
+            .ok_or_else(|| {
+                ClientError::Protocol(format!(
+                    "the DeleteGroups answer has no entry for group '{}'",
+                    self.group
+                ))
+            })?;
+        let context = format!("deleting group '{}'", self.group);
+        match ClientError::from_code(ErrorCode::from_wire(result.error_code), Some(&context)) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes the group's offsets of `partitions` (topic → partitions): each partition's
+    /// outcome. A group-level error (e.g. GROUP_ID_NOT_FOUND) fails the whole call.
+    pub async fn delete_offsets(
+        &self,
+        partitions: &BTreeMap<String, Vec<i32>>,
+    ) -> ClientResult<BTreeMap<TopicPartition, ClientResult<()>>> {
+        let version = self.coordinator.version(ApiKey::OffsetDelete)?;
+        let request = OffsetDeleteRequest::default()
+            .with_group_id(GroupId(str_bytes(&self.group)))
+            .with_topics(
+                partitions
+                    .iter()
+                    .map(|(topic, partitions)| {
+                        OffsetDeleteRequestTopic::default()
+                            .with_name(topic_name(topic))
+                            .with_partitions(
+                                (partitions.iter())
+                                    .map(|p| {
+                                        OffsetDeleteRequestPartition::default()
+                                            .with_partition_index(*p)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            );
+        let response: OffsetDeleteResponse = self
+            .coordinator
+            .call(ApiKey::OffsetDelete, version, &request)
+            .await?;
+        let context = format!("deleting the offsets of group '{}'", self.group);
+        if let Some(e) =
+            ClientError::from_code(ErrorCode::from_wire(response.error_code), Some(&context))
+        {
+            return Err(e);
+        }
+        let mut outcomes = BTreeMap::new();
+        for topic in response.topics {
+            for p in topic.partitions {
+                let context = format!("offset of {}-{}", topic.name.0, p.partition_index);
+                let outcome = match ClientError::from_code(
+                    ErrorCode::from_wire(p.error_code),
+                    Some(&context),
+                ) {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                };
+                outcomes.insert((topic.name.0.to_string(), p.partition_index), outcome);
+            }
+        }
+        Ok(outcomes)
     }
 
     /// The group's state and members; a group the coordinator does not know is state Dead.
