@@ -79,6 +79,18 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
             "--max-messages",
         ],
     );
+    assert_help(
+        &["consumer-groups", "--help"],
+        &[
+            "--bootstrap-server",
+            "--list",
+            "--describe",
+            "--delete-offsets",
+            "--reset-offsets",
+            "--shift-by",
+            "--execute",
+        ],
+    );
     let perf = [
         "--num-records",
         "--record-size",

@@ -1,7 +1,7 @@
-//! The client tools (`rill topics`, `console-producer`, `console-consumer`, `perf`) as users run
-//! them: real processes against a real `rill server`, cross-checked with kcat (librdkafka), so
-//! what one client writes the other reads, and keyed records land on the same partition
-//! (murmur2) whichever wrote them. kcat is required: without it these tests fail.
+//! The client tools (`rill topics`, `console-producer`, `console-consumer`, `consumer-groups`,
+//! `perf`) as users run them: real processes against a real `rill server`, cross-checked with
+//! kcat (librdkafka), so what one client writes the other reads, keyed records land on the same
+//! partition (murmur2) whichever wrote them, and a group member resumes where a reset put it. kcat is required: without it these tests fail.
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)] // tests may read the clock and spawn threads
 
@@ -669,4 +669,310 @@ fn perf_produce_and_consume_report_their_final_lines() {
     ));
     assert!(out.starts_with("e2e: 200 of 200 records consumed"), "{out}");
     assert!(out.contains("end-to-end latency avg"), "{out}");
+}
+
+/// `rill consumer-groups --describe` as `(topic, partition)` → `[CURRENT-OFFSET, LOG-END-OFFSET,
+/// LAG]`, after checking the header and the "-" of the member columns.
+fn group_offsets(bootstrap: &str, group: &str) -> BTreeMap<(String, i32), [i64; 3]> {
+    let out = ok(rill(
+        &[
+            "consumer-groups",
+            "--bootstrap-server",
+            bootstrap,
+            "--describe",
+            "--group",
+            group,
+        ],
+        "",
+    ));
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some(""), "{out}");
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "GROUP",
+            "TOPIC",
+            "PARTITION",
+            "CURRENT-OFFSET",
+            "LOG-END-OFFSET",
+            "LAG",
+            "CONSUMER-ID",
+            "HOST",
+            "CLIENT-ID"
+        ]
+    );
+    lines
+        .map(|line| {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(cells[0], group, "{out}");
+            assert_eq!(cells[6..], ["-", "-", "-"], "{out}");
+            let number = |i: usize| cells[i].parse::<i64>().unwrap();
+            (
+                (cells[1].to_string(), number(2) as i32),
+                [number(3), number(4), number(5)],
+            )
+        })
+        .collect()
+}
+
+/// `rill consumer-groups --reset-offsets` with `extra` flags: `(topic, partition)` → NEW-OFFSET.
+fn reset_offsets(bootstrap: &str, group: &str, extra: &[&str]) -> BTreeMap<(String, i32), i64> {
+    let mut args = vec![
+        "consumer-groups",
+        "--bootstrap-server",
+        bootstrap,
+        "--reset-offsets",
+        "--group",
+        group,
+    ];
+    args.extend_from_slice(extra);
+    let out = ok(rill(&args, ""));
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some(""), "{out}");
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"]);
+    lines
+        .map(|line| {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(cells[0], group, "{out}");
+            (
+                (cells[1].to_string(), cells[2].parse().unwrap()),
+                cells[3].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A librdkafka group member (`kcat -G`) reads `count` records from its group's commits and
+/// commits at exit: the `(partition, offset)` of each.
+fn kcat_group_reads(bootstrap: &str, group: &str, topic: &str, count: usize) -> Vec<(i32, i64)> {
+    let count = count.to_string();
+    let out = ok(kcat(
+        &[
+            "-b", bootstrap, "-G", group, "-c", &count, "-q", "-f", "%p %o\n", topic,
+        ],
+        "",
+    ));
+    out.lines()
+        .map(|l| {
+            let (p, o) = l.split_once(' ').unwrap();
+            (p.parse().unwrap(), o.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn consumer_groups_reset_offsets_and_a_real_member_resumes_there() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    let topic = "cg";
+    let group = "cg-group";
+    create_topic(&b, topic, 2);
+    let tp = |p: i32| (topic.to_string(), p);
+    let produce = |partition: &str, n: usize| {
+        let lines: String = (0..n).map(|i| format!("v{i}\n")).collect();
+        ok(rill(
+            &[
+                "console-producer",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                topic,
+                "--partition",
+                partition,
+            ],
+            &lines,
+        ));
+    };
+    produce("0", 30);
+    produce("1", 4);
+
+    let cg = |extra: &[&str]| {
+        let mut args = vec!["consumer-groups", "--bootstrap-server", b.as_str()];
+        args.extend_from_slice(extra);
+        rill(&args, "")
+    };
+    // A group that does not exist yet: Kafka's note on stderr, no table, exit 0.
+    let out = cg(&["--describe", "--group", group]);
+    assert_eq!(
+        text(&out.stderr),
+        format!("Error: Consumer group '{group}' does not exist.\n")
+    );
+    assert_eq!(ok(out), "");
+    assert_eq!(ok(cg(&["--list"])), "");
+
+    // --to-latest commits each log end: no lag.
+    let plan = reset_offsets(&b, group, &["--topic", topic, "--to-latest", "--execute"]);
+    assert_eq!(plan, BTreeMap::from([(tp(0), 30), (tp(1), 4)]));
+    assert_eq!(
+        group_offsets(&b, group),
+        BTreeMap::from([(tp(0), [30, 30, 0]), (tp(1), [4, 4, 0])])
+    );
+
+    // --shift-by -10 clamps at the log start; the dry run (the default) changes nothing.
+    let shift = ["--all-topics", "--shift-by", "-10"];
+    let plan = reset_offsets(&b, group, &shift);
+    assert_eq!(plan, BTreeMap::from([(tp(0), 20), (tp(1), 0)]));
+    assert_eq!(group_offsets(&b, group)[&tp(0)], [30, 30, 0]);
+    let plan = reset_offsets(&b, group, &[&shift[..], &["--execute"]].concat());
+    assert_eq!(plan, BTreeMap::from([(tp(0), 20), (tp(1), 0)]));
+    assert_eq!(
+        group_offsets(&b, group),
+        BTreeMap::from([(tp(0), [20, 30, 10]), (tp(1), [0, 4, 4])])
+    );
+
+    // A real member (librdkafka) resumes exactly there: the 14 records the reset gave back.
+    let mut read = kcat_group_reads(&b, group, topic, 14);
+    read.sort();
+    let expected: Vec<(i32, i64)> = (20..30)
+        .map(|o| (0, o))
+        .chain((0..4).map(|o| (1, o)))
+        .collect();
+    assert_eq!(read, expected);
+    assert_eq!(
+        group_offsets(&b, group),
+        BTreeMap::from([(tp(0), [30, 30, 0]), (tp(1), [4, 4, 0])]),
+        "kcat commits what it read at exit"
+    );
+
+    // --to-earliest on one partition, --to-offset clamped to the log end on the other.
+    let plan = reset_offsets(
+        &b,
+        group,
+        &["--topic", "cg:0", "--to-earliest", "--execute"],
+    );
+    assert_eq!(plan, BTreeMap::from([(tp(0), 0)]));
+    let plan = reset_offsets(
+        &b,
+        group,
+        &["--topic", "cg:1", "--to-offset", "99", "--execute"],
+    );
+    assert_eq!(plan, BTreeMap::from([(tp(1), 4)]));
+    let mut read = kcat_group_reads(&b, group, topic, 30);
+    read.sort();
+    assert_eq!(read, (0..30).map(|o| (0, o)).collect::<Vec<_>>());
+
+    // The group, listed and described: Empty (kcat has left), no members.
+    assert_eq!(ok(cg(&["--list"])), format!("{group}\n"));
+    let out = ok(cg(&["--list", "--state"]));
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows, [vec![], vec!["GROUP", "STATE"], vec![group, "Empty"]]);
+    let out = cg(&["--describe", "--group", group, "--state"]);
+    assert_eq!(text(&out.stderr), "");
+    let out = ok(out);
+    let row: Vec<&str> = out.lines().nth(2).unwrap().split_whitespace().collect();
+    assert_eq!(row, [group, &b, "(1)", "-", "Empty", "0"], "{out}");
+    let out = cg(&["--describe", "--group", group, "--members"]);
+    assert!(text(&out.stderr).contains("has no active members"));
+    assert_eq!(
+        ok(out)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"]
+    );
+
+    // Usage errors exit 2 before any broker is contacted; a partition that does not exist and
+    // a shift without a commit fail with exit 1.
+    for bad in [
+        &["--reset-offsets", "--group", group, "--to-earliest"][..],
+        &["--reset-offsets", "--group", group, "--all-topics"],
+        &[
+            "--reset-offsets",
+            "--group",
+            group,
+            "--all-topics",
+            "--to-latest",
+            "--to-earliest",
+        ],
+        &[
+            "--reset-offsets",
+            "--group",
+            group,
+            "--topic",
+            "cg:x",
+            "--to-latest",
+        ],
+        &[
+            "--reset-offsets",
+            "--group",
+            group,
+            "--all-topics",
+            "--to-latest",
+            "--dry-run",
+            "--execute",
+        ],
+        &["--describe"],
+        &["--describe", "--reset-offsets", "--group", group],
+        &["--describe", "--group", group, "--members", "--state"],
+    ] {
+        fails(cg(bad), 2);
+    }
+    let err = fails(
+        cg(&[
+            "--reset-offsets",
+            "--group",
+            group,
+            "--topic",
+            "cg:7",
+            "--to-latest",
+        ]),
+        1,
+    );
+    assert!(err.contains("partition 7 does not exist"), "{err}");
+    let err = fails(
+        cg(&[
+            "--reset-offsets",
+            "--group",
+            "fresh",
+            "--topic",
+            topic,
+            "--shift-by",
+            "1",
+        ]),
+        1,
+    );
+    assert!(err.contains("no committed offset"), "{err}");
+
+    // --delete-offsets of one partition, then --delete of the whole group.
+    let out = ok(cg(&[
+        "--delete-offsets",
+        "--group",
+        group,
+        "--topic",
+        "cg:1",
+    ]));
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0].join(" "),
+        format!("Request succeed for deleting offsets with topic cg group {group}")
+    );
+    assert_eq!(
+        rows[2..],
+        [
+            vec!["TOPIC", "PARTITION", "STATUS"],
+            vec!["cg", "1", "Successful"]
+        ]
+    );
+    assert_eq!(
+        group_offsets(&b, group),
+        BTreeMap::from([(tp(0), [30, 30, 0])])
+    );
+    let out = ok(cg(&["--delete", "--group", group]));
+    assert_eq!(
+        out,
+        format!("Deletion of requested consumer groups ('{group}') was successful.\n")
+    );
+    let out = cg(&["--describe", "--group", group]);
+    assert!(text(&out.stderr).contains("does not exist"));
+    assert_eq!(ok(cg(&["--list"])), "");
 }

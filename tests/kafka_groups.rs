@@ -1,6 +1,7 @@
 //! The consumer-group APIs against a real `rill server`, over TCP with the protocol crate's own
 //! encoders: every advertised version of FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
-//! LeaveGroup, OffsetCommit and OffsetFetch encodes, decodes and does what Kafka does —
+//! LeaveGroup, OffsetCommit, OffsetFetch and the admin APIs (DescribeGroups, ListGroups,
+//! DeleteGroups, OffsetDelete) encodes, decodes and does what Kafka does —
 //! MEMBER_ID_REQUIRED from JoinGroup v4 (with a `protocol_name` of "" where it is not
 //! nullable), an immediate join before v4, OffsetFetch's `topics` (v1-7) and `groups` (v8)
 //! shapes, a generation -1 commit on a group that does not exist yet, the lazily created
@@ -48,7 +49,7 @@ const MEMBER_ID_REQUIRED: i16 = ErrorCode::MEMBER_ID_REQUIRED.wire();
 const COORDINATOR_WAIT: Duration = Duration::from_secs(30);
 
 /// The group APIs and the versions Rill advertises for them (issue 12's M1 column).
-const ADVERTISED: [(ApiKey, i16, i16); 7] = [
+const ADVERTISED: [(ApiKey, i16, i16); 11] = [
     (ApiKey::OffsetCommit, 2, 8),
     (ApiKey::OffsetFetch, 1, 8),
     (ApiKey::FindCoordinator, 0, 3),
@@ -56,6 +57,10 @@ const ADVERTISED: [(ApiKey, i16, i16); 7] = [
     (ApiKey::Heartbeat, 0, 4),
     (ApiKey::LeaveGroup, 0, 5),
     (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 fn text(s: &str) -> StrBytes {
@@ -583,4 +588,240 @@ fn an_acknowledged_commit_survives_kill_9() {
         (1, 11, "meta".to_string(), NONE),
     ];
     assert_eq!(fetched(8, &answer), expected);
+}
+
+fn describe(s: &mut TcpStream, version: i16, groups: &[&str]) -> DescribeGroupsResponse {
+    let request =
+        DescribeGroupsRequest::default().with_groups(groups.iter().map(|g| group_id(g)).collect());
+    retrying(
+        || call(s, ApiKey::DescribeGroups, version, &request),
+        |r: &DescribeGroupsResponse| {
+            (r.groups.iter().map(|g| g.error_code))
+                .find(|code| *code != NONE)
+                .unwrap_or(NONE)
+        },
+    )
+}
+
+fn list(s: &mut TcpStream, version: i16, states: &[&str]) -> ListGroupsResponse {
+    let request = ListGroupsRequest::default()
+        .with_states_filter(states.iter().map(|state| text(state)).collect());
+    retrying(
+        || call(s, ApiKey::ListGroups, version, &request),
+        |r: &ListGroupsResponse| r.error_code,
+    )
+}
+
+/// A Stable group of one member (joined and synced at v5) with assignment "assignment".
+fn stable_group(s: &mut TcpStream, group: &str) -> JoinGroupResponse {
+    coordinator(s, 3, group);
+    let joined = join_alone(s, 5, group);
+    let synced = sync(s, 5, group, &joined);
+    assert_eq!(synced.error_code, NONE, "{synced:?}");
+    joined
+}
+
+#[test]
+fn every_advertised_version_of_describe_groups_round_trips() {
+    let server = server();
+    let mut s = server.connect();
+    let joined = stable_group(&mut s, "described");
+    let (_, _, max) = ADVERTISED[7];
+    for version in 0..=max {
+        let unknown = format!("nobody-v{version}");
+        let answer = describe(&mut s, version, &["described", &unknown]);
+        let (known, missing) = (&answer.groups[0], &answer.groups[1]);
+        assert_eq!(known.error_code, NONE, "v{version}: {known:?}");
+        assert_eq!(known.group_state.as_str(), "Stable", "v{version}");
+        assert_eq!(known.protocol_type.as_str(), "consumer", "v{version}");
+        assert_eq!(known.protocol_data.as_str(), "range", "v{version}");
+        assert_eq!(
+            known.authorized_operations,
+            i32::MIN,
+            "v{version}: not asked"
+        );
+        assert_eq!(known.members.len(), 1, "v{version}");
+        let member = &known.members[0];
+        assert_eq!(member.member_id, joined.member_id, "v{version}");
+        assert_eq!(member.client_host.as_str(), "/127.0.0.1", "v{version}");
+        assert_eq!(
+            member.member_metadata.as_ref(),
+            b"subscription",
+            "v{version}"
+        );
+        assert_eq!(
+            member.member_assignment.as_ref(),
+            b"assignment",
+            "v{version}"
+        );
+        assert_eq!(missing.group_state.as_str(), "Dead", "v{version}");
+        if version >= 6 {
+            let not_found = ErrorCode::GROUP_ID_NOT_FOUND.wire();
+            assert_eq!(missing.error_code, not_found, "v{version}");
+            assert!(missing.error_message.is_some(), "v{version}");
+        } else {
+            assert_eq!(missing.error_code, NONE, "v{version}: Dead, no error");
+        }
+    }
+    let asked = DescribeGroupsRequest::default()
+        .with_groups(vec![group_id("described")])
+        .with_include_authorized_operations(true);
+    let answer: DescribeGroupsResponse = call(&mut s, ApiKey::DescribeGroups, 3, &asked);
+    assert_ne!(
+        answer.groups[0].authorized_operations,
+        i32::MIN,
+        "asked: a bit field"
+    );
+}
+
+#[test]
+fn every_advertised_version_of_list_groups_round_trips() {
+    let server = server();
+    let mut s = server.connect();
+    stable_group(&mut s, "listed");
+    create_topic(&mut s, "tool-topic", 1);
+    // A tool's commit (generation -1) makes a group with offsets only: Empty, protocol "".
+    coordinator(&mut s, 3, "tool");
+    commit(&mut s, 8, "tool", &[("tool-topic", 0, 3)]);
+    let (_, _, max) = ADVERTISED[8];
+    for version in 0..=max {
+        let answer = list(&mut s, version, &[]);
+        assert_eq!(answer.error_code, NONE, "v{version}");
+        let row = |name: &str| {
+            (answer.groups.iter())
+                .find(|g| g.group_id.as_str() == name)
+                .unwrap_or_else(|| panic!("v{version}: {name} not listed: {answer:?}"))
+        };
+        let (listed, tool) = (row("listed"), row("tool"));
+        assert_eq!(listed.protocol_type.as_str(), "consumer", "v{version}");
+        assert_eq!(tool.protocol_type.as_str(), "", "v{version}");
+        if version >= 4 {
+            assert_eq!(listed.group_state.as_str(), "Stable", "v{version}");
+            assert_eq!(tool.group_state.as_str(), "Empty", "v{version}");
+        }
+        if version >= 5 {
+            assert_eq!(listed.group_type.as_str(), "classic", "v{version}");
+        }
+    }
+    let empty_only = list(&mut s, 4, &["Empty"]);
+    let names: Vec<&str> = empty_only
+        .groups
+        .iter()
+        .map(|g| g.group_id.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["tool"],
+        "the states filter keeps Empty groups only"
+    );
+}
+
+fn delete_groups(s: &mut TcpStream, version: i16, groups: &[&str]) -> Vec<(String, i16)> {
+    let request = DeleteGroupsRequest::default()
+        .with_groups_names(groups.iter().map(|g| group_id(g)).collect());
+    let answer: DeleteGroupsResponse = retrying(
+        || call(s, ApiKey::DeleteGroups, version, &request),
+        |r: &DeleteGroupsResponse| {
+            (r.results.iter().map(|g| g.error_code))
+                .find(|code| *code != NONE)
+                .unwrap_or(NONE)
+        },
+    );
+    (answer.results.iter())
+        .map(|r| (r.group_id.to_string(), r.error_code))
+        .collect()
+}
+
+fn offset_delete(
+    s: &mut TcpStream,
+    group: &str,
+    topic: &str,
+    partitions: &[i32],
+) -> OffsetDeleteResponse {
+    use kafka_protocol::messages::offset_delete_request::{
+        OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    let request = OffsetDeleteRequest::default()
+        .with_group_id(group_id(group))
+        .with_topics(vec![OffsetDeleteRequestTopic::default()
+            .with_name(topic_name(topic))
+            .with_partitions(
+                (partitions.iter())
+                    .map(|&p| OffsetDeleteRequestPartition::default().with_partition_index(p))
+                    .collect(),
+            )]);
+    retrying(
+        || call(s, ApiKey::OffsetDelete, 0, &request),
+        |r: &OffsetDeleteResponse| r.error_code,
+    )
+}
+
+/// Whether DescribeGroups v6 says `group` does not exist.
+fn is_gone(s: &mut TcpStream, group: &str) -> bool {
+    let answer = describe(s, 6, &[group]);
+    answer.groups[0].error_code == ErrorCode::GROUP_ID_NOT_FOUND.wire()
+}
+
+#[test]
+fn every_advertised_version_of_the_deletions_round_trips_and_deletions_survive_kill_9() {
+    let server = server();
+    let mut s = server.connect();
+    create_topic(&mut s, "deleted-topic", 2);
+    stable_group(&mut s, "busy");
+    let (_, _, max) = ADVERTISED[9];
+    for version in 0..=max {
+        let gone = format!("gone-v{version}");
+        let never = format!("never-v{version}");
+        coordinator(&mut s, 3, &gone);
+        commit(&mut s, 8, &gone, &[("deleted-topic", 0, 5)]);
+        assert!(
+            !is_gone(&mut s, &gone),
+            "v{version}: committed, so it exists"
+        );
+        let answer = delete_groups(&mut s, version, &[&gone, "busy", &never]);
+        let expected = vec![
+            (gone.clone(), NONE),
+            ("busy".to_string(), ErrorCode::NON_EMPTY_GROUP.wire()),
+            (never.clone(), ErrorCode::GROUP_ID_NOT_FOUND.wire()),
+        ];
+        assert_eq!(answer, expected, "v{version}");
+        assert!(is_gone(&mut s, &gone), "v{version}: deleted");
+        let offsets = fetch_offsets(&mut s, 8, &gone, "deleted-topic", &[0]);
+        assert_eq!(
+            fetched(8, &offsets)[0].1,
+            -1,
+            "v{version}: its offsets went too"
+        );
+    }
+
+    coordinator(&mut s, 3, "partial");
+    commit(
+        &mut s,
+        8,
+        "partial",
+        &[("deleted-topic", 0, 7), ("deleted-topic", 1, 9)],
+    );
+    let answer = offset_delete(&mut s, "partial", "deleted-topic", &[0]);
+    assert_eq!(answer.error_code, NONE, "{answer:?}");
+    assert_eq!(answer.topics[0].partitions[0].error_code, NONE);
+    // "busy"'s member metadata is no ConsumerProtocolSubscription: it may read anything.
+    let refused = offset_delete(&mut s, "busy", "deleted-topic", &[0]);
+    assert_eq!(refused.error_code, NONE);
+    let subscribed = ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC.wire();
+    assert_eq!(refused.topics[0].partitions[0].error_code, subscribed);
+    let unknown = offset_delete(&mut s, "nobody", "deleted-topic", &[0]);
+    assert_eq!(unknown.error_code, ErrorCode::GROUP_ID_NOT_FOUND.wire());
+    drop(s);
+
+    let server = server.restart(&["--override", "group.initial.rebalance.delay.ms=0"]);
+    let mut s = server.connect();
+    coordinator(&mut s, 3, "gone-v0");
+    assert!(is_gone(&mut s, "gone-v0"), "the deletion was replayed");
+    let offsets = fetch_offsets(&mut s, 8, "partial", "deleted-topic", &[0, 1]);
+    let rows: Vec<(i32, i64)> = fetched(8, &offsets).iter().map(|r| (r.0, r.1)).collect();
+    assert_eq!(
+        rows,
+        vec![(0, -1), (1, 9)],
+        "the offset deletion was replayed"
+    );
 }

@@ -103,8 +103,7 @@ fn every_advertised_api_and_version_has_a_layout() {
 
 /// The consumer-group layouts are checked like every other (the tests below walk
 /// `layouts::REQUESTS`). A group API is advertised only from `versions::GROUP_VERSIONS`; the
-/// others (DescribeGroups, ListGroups, DeleteGroups, OffsetDelete, KIP-848) are refused by the
-/// gateway before decoding until their lanes land.
+/// others (KIP-848's) are refused by the gateway before decoding until their lane lands.
 #[test]
 fn every_group_api_has_a_layout_and_is_advertised_only_from_its_row() {
     assert_eq!(layouts::GROUP_REQUESTS.len(), 13);

@@ -161,7 +161,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | ApiKey::Heartbeat
             | ApiKey::LeaveGroup
             | ApiKey::OffsetCommit
-            | ApiKey::OffsetFetch => self.group_api(key, &request).await,
+            | ApiKey::OffsetFetch
+            | ApiKey::DescribeGroups
+            | ApiKey::ListGroups
+            | ApiKey::DeleteGroups
+            | ApiKey::OffsetDelete => self.group_api(key, &request).await,
             other => Pending::Close(format!("{other:?} is advertised but has no handler")),
         }
     }

@@ -1,5 +1,5 @@
 //! The client tools of the `rill` binary — `topics`, `console-producer`, `console-consumer`,
-//! `perf` — built on [`client`]. Each tool parses its flags, runs on a tokio runtime and
+//! `consumer-groups`, `perf` — built on [`client`]. Each tool parses its flags, runs on a tokio runtime and
 //! maps failures to exit codes: 2 for usage errors, 1 for failures (broker errors print their
 //! Kafka name).
 #![allow(clippy::disallowed_methods)] // host-side tools: clocks, signals, tasks
@@ -8,6 +8,7 @@ pub mod args;
 pub mod client;
 pub mod console_consumer;
 pub mod console_producer;
+pub mod consumer_groups;
 pub mod perf;
 pub mod topics;
 
@@ -58,6 +59,7 @@ pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
             console_consumer::USAGE,
             block_on(console_consumer::run(args)),
         ),
+        "consumer-groups" => (consumer_groups::USAGE, block_on(consumer_groups::run(args))),
         "perf" => (perf::USAGE, block_on(perf::run(args))),
         _ => return None,
     };
@@ -83,6 +85,7 @@ fn usage(tool: &str) -> Option<&'static str> {
         "topics" => topics::USAGE,
         "console-producer" => console_producer::USAGE,
         "console-consumer" => console_consumer::USAGE,
+        "consumer-groups" => consumer_groups::USAGE,
         "perf" => perf::USAGE,
         _ => return None,
     })
@@ -131,7 +134,7 @@ mod tests {
     /// nobody can discover.
     #[test]
     fn every_accepted_flag_is_in_its_tools_usage() {
-        let tools: [(&str, &Spec, &str); 4] = [
+        let tools: [(&str, &Spec, &str); 5] = [
             ("topics", &super::topics::SPEC, super::topics::USAGE),
             (
                 "console-producer",
@@ -142,6 +145,11 @@ mod tests {
                 "console-consumer",
                 &super::console_consumer::SPEC,
                 super::console_consumer::USAGE,
+            ),
+            (
+                "consumer-groups",
+                &super::consumer_groups::SPEC,
+                super::consumer_groups::USAGE,
             ),
             ("perf", &super::perf::SPEC, super::perf::USAGE),
         ];

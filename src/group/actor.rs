@@ -19,14 +19,14 @@ use std::collections::BTreeMap;
 
 use super::output::{Clock, GroupTimer};
 use super::placement::offsets_partition;
-use super::refusal::{fetch_refused, refused, single_group};
+use super::refusal::{described_refused, fetch_refused, refused, single_group};
 use super::settings::GroupSettings;
 use super::shard::{Shard, ShardOut, Unload};
 use crate::actor::{Actor, Addr, CallFailure, CallId, Ctx, Input, RequestId};
 use crate::messages::{
     AppendRequest, FetchPartitionResult, GroupsEvent, GroupsReply, GroupsRequest, LeadRequest,
-    LeaderTerm, NodeMsg, OffsetFetchArgs, PartitionsReply, PartitionsRequest, TopicsReply,
-    TopicsRequest, OFFSETS_TOPIC, PARTITIONS, TOPICS,
+    LeaderTerm, ListGroupsArgs, ListGroupsResult, NodeMsg, OffsetFetchArgs, PartitionsReply,
+    PartitionsRequest, TopicsReply, TopicsRequest, OFFSETS_TOPIC, PARTITIONS, TOPICS,
 };
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
@@ -220,13 +220,20 @@ impl GroupsActor {
             let reply = refused(&request, ErrorCode::COORDINATOR_NOT_AVAILABLE);
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
         };
-        if let GroupsRequest::OffsetFetch(args) = &request {
-            let reply = self.fetch_offsets(args, count);
+        // The reads answer at once from what the shards have applied.
+        let read = match &request {
+            GroupsRequest::OffsetFetch(args) => Some(self.fetch_offsets(args, count)),
+            GroupsRequest::Describe(args) => Some(self.describe(&args.groups, count)),
+            GroupsRequest::List(args) => Some(self.list(args)),
+            _ => None,
+        };
+        if let Some(reply) = read {
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
         }
         let Some(group) = single_group(&request) else {
-            // Describe, List and Delete come with a later lane.
-            let reply = refused(&request, ErrorCode::UNSUPPORTED_VERSION);
+            // A Delete of several groups (the gateway sends one per group), or KIP-848's
+            // describe, which comes with a later lane.
+            let reply = refused(&request, ErrorCode::INVALID_REQUEST);
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
         };
         let partition = offsets_partition(group, count);
@@ -252,6 +259,36 @@ impl GroupsActor {
             })
             .collect();
         GroupsReply::Fetched(groups)
+    }
+
+    /// DescribeGroups: each group from its shard, NOT_COORDINATOR where this node has none.
+    fn describe(&self, groups: &[String], count: i32) -> GroupsReply {
+        let described = (groups.iter())
+            .map(
+                |group| match self.shards.get(&offsets_partition(group, count)) {
+                    Some(shard) => shard.describe(group),
+                    None => described_refused(group, ErrorCode::NOT_COORDINATOR),
+                },
+            )
+            .collect();
+        GroupsReply::Described(described)
+    }
+
+    /// ListGroups over every shard of this node (Kafka lists the groups of the partitions the
+    /// broker leads); a shard still loading makes the answer COORDINATOR_LOAD_IN_PROGRESS.
+    fn list(&self, filter: &ListGroupsArgs) -> GroupsReply {
+        let mut groups = Vec::new();
+        for shard in self.shards.values() {
+            if let Err(code) = shard.list(filter, &mut groups) {
+                let groups = Vec::new();
+                return GroupsReply::Listed(ListGroupsResult {
+                    error_code: code,
+                    groups,
+                });
+            }
+        }
+        let error_code = ErrorCode::NONE;
+        GroupsReply::Listed(ListGroupsResult { error_code, groups })
     }
 
     /// Carries out `partition`'s shard outputs.

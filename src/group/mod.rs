@@ -11,6 +11,8 @@
 //! * [`state`] — a classic group ([`state::ClassicGroup`]): state, transitions, its record.
 //! * [`join`], [`sync`], [`heartbeat`] — the classic operations, each on `ClassicGroup`.
 //! * [`offsets`] — committed offsets: commit validation, apply on ack, fetch.
+//! * [`delete`] — DeleteGroups and OffsetDelete: their checks and tombstones.
+//! * [`describe`] — DescribeGroups and ListGroups of a shard's groups.
 //! * [`placement`] — which `__consumer_offsets` partition coordinates a group (Kafka's hash).
 //! * [`records`] — that topic's record keys and values, in Kafka's byte format.
 //! * [`settings`] — the coordinator's view of the server config.
@@ -24,6 +26,8 @@
 //! the topics actor are reached through `messages` only.
 
 pub mod actor;
+pub mod delete;
+pub mod describe;
 pub mod heartbeat;
 pub mod join;
 pub mod load;

@@ -224,6 +224,35 @@ impl Offsets {
         }
     }
 
+    /// Every group with a committed offset, in name order.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.groups.keys().map(String::as_str)
+    }
+
+    /// `group`'s committed partitions, in order.
+    pub fn partitions_of(&self, group: &str) -> Vec<TopicPartition> {
+        self.groups
+            .get(group)
+            .map_or_else(Vec::new, |stored| stored.keys().cloned().collect())
+    }
+
+    /// Drops `group`'s commits of `partitions` (all of them when `None`): its tombstones were
+    /// acknowledged.
+    pub fn remove(&mut self, group: &str, partitions: Option<&[TopicPartition]>) {
+        let Some(stored) = self.groups.get_mut(group) else {
+            return;
+        };
+        match partitions {
+            Some(listed) => listed.iter().for_each(|tp| {
+                stored.remove(tp);
+            }),
+            None => stored.clear(),
+        }
+        if stored.is_empty() {
+            self.groups.remove(group);
+        }
+    }
+
     /// Whether `group` has any committed offset.
     pub fn has_offsets(&self, group: &str) -> bool {
         self.groups.contains_key(group)

@@ -93,6 +93,16 @@ pub enum AfterWrite<W> {
         commit_timestamp_ms: i64,
         expire_timestamp_ms: Option<i64>,
     },
+    /// A DeleteGroups of the write's group: on success the group and its offsets go; the
+    /// waiter gets NONE or the client's code for the failure. Goes to the shard.
+    DeleteGroup { waiter: W },
+    /// An OffsetDelete: `results` is the answer (subscribed partitions keep their code), and
+    /// on success the commits of `partitions` go. Goes to the shard.
+    DeleteOffsets {
+        waiter: W,
+        results: Vec<(TopicPartition, ErrorCode)>,
+        partitions: Vec<TopicPartition>,
+    },
 }
 
 /// One output of a step, in the order the shard must apply them.

@@ -86,20 +86,25 @@ pub fn fetch_refused(group: &str, code: ErrorCode) -> GroupOffsets {
 fn described(groups: &[String], code: ErrorCode) -> Vec<GroupDescription> {
     groups
         .iter()
-        .map(|group| GroupDescription {
-            group: group.clone(),
-            error_code: code,
-            error_message: None,
-            state: String::new(),
-            protocol_type: String::new(),
-            protocol: String::new(),
-            members: Vec::new(),
-        })
+        .map(|group| described_refused(group, code))
         .collect()
 }
 
+/// One group of a DescribeGroups that cannot be described here.
+pub fn described_refused(group: &str, code: ErrorCode) -> GroupDescription {
+    GroupDescription {
+        group: group.to_owned(),
+        error_code: code,
+        error_message: None,
+        state: String::new(),
+        protocol_type: String::new(),
+        protocol: String::new(),
+        members: Vec::new(),
+    }
+}
+
 /// The one group a request is about, when it names exactly one (the requests one shard
-/// serves); `None` for the multi-group requests.
+/// serves); `None` for the multi-group requests (and a Delete of several groups).
 pub fn single_group(request: &GroupsRequest) -> Option<&str> {
     match request {
         GroupsRequest::Join(r) => Some(&r.group),
@@ -109,6 +114,8 @@ pub fn single_group(request: &GroupsRequest) -> Option<&str> {
         GroupsRequest::OffsetCommit(r) => Some(&r.group),
         GroupsRequest::OffsetDelete(r) => Some(&r.group),
         GroupsRequest::ConsumerHeartbeat(r) => Some(&r.group),
+        // The gateway asks for one group per DeleteGroups call (each is its own write).
+        GroupsRequest::Delete(r) if r.groups.len() == 1 => Some(&r.groups[0]),
         GroupsRequest::OffsetFetch(_)
         | GroupsRequest::Describe(_)
         | GroupsRequest::ConsumerDescribe(_)

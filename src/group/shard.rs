@@ -14,23 +14,28 @@
 //!
 //! Pure: it takes a clock and returns [`ShardOut`]s; the actor turns them into effects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::RngCore;
 
 use crate::messages::groups::{
-    GroupOffsets, GroupsReply, GroupsRequest, LeaderTerm, LeaveGroupResult, LeftMember,
+    GroupDescription, GroupOffsets, GroupsReply, GroupsRequest, LeaderTerm, LeaveGroupResult,
+    LeftMember, ListGroupsArgs, ListedGroup, OffsetDeleteArgs, OffsetDeleteResult,
 };
 use crate::messages::partitions::FetchPartitionResult;
 use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
+use super::delete::{group_tombstones, may_delete, offsets_deletable};
+use super::describe::{describe, listed};
 use super::load::{Load, LoadStep};
 use super::offsets::{unknown_group, CommitIdentity, Offsets};
-use super::output::{AfterWrite, Clock, GroupOut, GroupTimer, OffsetsRecord};
-use super::refusal::{fetch_refused, refused};
+use super::output::{
+    client_code, AfterWrite, Clock, GroupOut, GroupTimer, OffsetsRecord, WriteKind,
+};
+use super::refusal::{described_refused, fetch_refused, refused};
 use super::settings::GroupSettings;
-use super::state::{join_error, sync_error, ClassicGroup};
+use super::state::{join_error, sync_error, ClassicGroup, GroupState};
 
 /// What a shard asks of its actor, in order.
 #[derive(Debug, PartialEq, Eq)]
@@ -229,13 +234,148 @@ impl<W: Copy> Shard<W> {
                 self.offsets.commit(now, s, allowed, args, w, &mut outs);
                 group
             }
+            GroupsRequest::Delete(args) => {
+                let Some(group) = args.groups.into_iter().next() else {
+                    return out.push(ShardOut::Answer(w, GroupsReply::Deleted(Vec::new())));
+                };
+                self.delete_group(now, &group, w, &mut outs);
+                group
+            }
+            GroupsRequest::OffsetDelete(args) => {
+                let group = args.group.clone();
+                self.delete_offsets(args, w, &mut outs);
+                group
+            }
             other => {
-                // Describe, List, Delete, OffsetDelete and KIP-848 come with later lanes.
+                // KIP-848 comes with a later lane (Describe and List are reads of the actor).
                 let code = ErrorCode::UNSUPPORTED_VERSION;
                 return out.push(ShardOut::Answer(w, refused(&other, code)));
             }
         };
         self.emit(now, &group, outs, out);
+    }
+
+    /// DeleteGroups of `group`: refused, or its tombstones written (the group is Dead, so
+    /// refuses joins, until the write's outcome is known).
+    fn delete_group(&mut self, now: Clock, group: &str, w: W, outs: &mut Vec<GroupOut<W>>) {
+        let has_offsets = self.offsets.has_offsets(group);
+        if let Err(code) = may_delete(self.groups.get(group), has_offsets) {
+            let reply = GroupsReply::Deleted(vec![(group.to_owned(), code)]);
+            return outs.push(GroupOut::Answer(w, reply));
+        }
+        if let Some(entry) = self.groups.get_mut(group) {
+            entry.set_state(GroupState::Dead, now);
+        }
+        outs.push(GroupOut::Write {
+            records: group_tombstones(group, self.offsets.partitions_of(group)),
+            then: AfterWrite::DeleteGroup { waiter: w },
+        });
+    }
+
+    /// OffsetDelete: partitions of subscribed topics are refused, the committed ones of the
+    /// rest get tombstones.
+    fn delete_offsets(&mut self, args: OffsetDeleteArgs, w: W, outs: &mut Vec<GroupOut<W>>) {
+        let group = args.group;
+        let has_offsets = self.offsets.has_offsets(&group);
+        let subscribed = match offsets_deletable(self.groups.get(&group), has_offsets) {
+            Ok(subscribed) => subscribed,
+            Err(error_code) => {
+                let partitions = Vec::new();
+                let reply = OffsetDeleteResult {
+                    error_code,
+                    partitions,
+                };
+                return outs.push(GroupOut::Answer(w, GroupsReply::OffsetsDeleted(reply)));
+            }
+        };
+        let committed: BTreeSet<TopicPartition> =
+            self.offsets.partitions_of(&group).into_iter().collect();
+        let mut results = Vec::with_capacity(args.partitions.len());
+        let mut partitions = Vec::new();
+        for tp in args.partitions {
+            if subscribed.covers(&tp.topic) {
+                results.push((tp, ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC));
+                continue;
+            }
+            if committed.contains(&tp) && !partitions.contains(&tp) {
+                partitions.push(tp.clone());
+            }
+            results.push((tp, ErrorCode::NONE));
+        }
+        if partitions.is_empty() {
+            let reply = OffsetDeleteResult {
+                error_code: ErrorCode::NONE,
+                partitions: results,
+            };
+            return outs.push(GroupOut::Answer(w, GroupsReply::OffsetsDeleted(reply)));
+        }
+        let records = (partitions.iter())
+            .map(|tp| OffsetsRecord::Offset {
+                group: group.clone(),
+                tp: tp.clone(),
+                value: None,
+            })
+            .collect();
+        let then = AfterWrite::DeleteOffsets {
+            waiter: w,
+            results,
+            partitions,
+        };
+        outs.push(GroupOut::Write { records, then });
+    }
+
+    /// The outcome of a deletion's tombstones: applied on success, answered either way.
+    fn deleted(
+        &mut self,
+        group: &str,
+        then: AfterWrite<W>,
+        outcome: Result<(), ErrorCode>,
+        outs: &mut Vec<GroupOut<W>>,
+    ) {
+        let failed = outcome
+            .err()
+            .map(|append| client_code(append, WriteKind::GroupMetadata));
+        match then {
+            AfterWrite::DeleteGroup { waiter } => {
+                if failed.is_none() {
+                    if self
+                        .groups
+                        .get(group)
+                        .is_some_and(|g| g.state() == GroupState::Dead)
+                    {
+                        self.groups.remove(group);
+                    }
+                    self.offsets.remove(group, None);
+                }
+                let code = failed.unwrap_or(ErrorCode::NONE);
+                let reply = GroupsReply::Deleted(vec![(group.to_owned(), code)]);
+                outs.push(GroupOut::Answer(waiter, reply));
+            }
+            AfterWrite::DeleteOffsets {
+                waiter,
+                mut results,
+                partitions,
+            } => {
+                let error_code = match failed {
+                    None => {
+                        self.offsets.remove(group, Some(&partitions));
+                        ErrorCode::NONE
+                    }
+                    Some(code) => {
+                        for (_, result) in results.iter_mut() {
+                            *result = code;
+                        }
+                        code
+                    }
+                };
+                let reply = OffsetDeleteResult {
+                    error_code,
+                    partitions: results,
+                };
+                outs.push(GroupOut::Answer(waiter, GroupsReply::OffsetsDeleted(reply)));
+            }
+            _ => {}
+        }
     }
 
     /// OffsetFetch of one group.
@@ -248,6 +388,39 @@ impl<W: Copy> Shard<W> {
             return fetch_refused(group, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
         }
         self.offsets.fetch(group, partitions)
+    }
+
+    /// DescribeGroups of one group.
+    pub fn describe(&self, group: &str) -> GroupDescription {
+        if self.is_loading() {
+            let code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+            return described_refused(group, code);
+        }
+        describe(
+            group,
+            self.groups.get(group),
+            self.offsets.has_offsets(group),
+        )
+    }
+
+    /// ListGroups: this shard's groups that `filter` keeps, added to `rows` in name order;
+    /// `Err` while loading.
+    pub fn list(
+        &self,
+        filter: &ListGroupsArgs,
+        rows: &mut Vec<ListedGroup>,
+    ) -> Result<(), ErrorCode> {
+        if self.is_loading() {
+            return Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+        }
+        let names: BTreeSet<&str> = (self.groups.keys().map(String::as_str))
+            .chain(self.offsets.group_names())
+            .collect();
+        for name in names {
+            let has_offsets = self.offsets.has_offsets(name);
+            rows.extend(listed(name, self.groups.get(name), has_offsets, filter));
+        }
+        Ok(())
     }
 
     /// `group`'s `timer` fired.
@@ -352,6 +525,9 @@ impl<W: Copy> Shard<W> {
     ) {
         match then {
             AfterWrite::Commit { .. } => self.offsets.written(then, outcome, outs),
+            AfterWrite::DeleteGroup { .. } | AfterWrite::DeleteOffsets { .. } => {
+                self.deleted(group, then, outcome, outs)
+            }
             _ => {
                 if let Some(entry) = self.groups.get_mut(group) {
                     entry.written(now, then, outcome, outs);

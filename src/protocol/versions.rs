@@ -16,7 +16,7 @@ pub const SUPPORTED: &[Supported] = &WITH_GROUPS;
 
 /// The consumer-group APIs the gateway serves (`broker::groups`) and the coordinator
 /// (`group::actor`) answers. Every minimum is the protocol crate's own.
-pub const GROUP_VERSIONS: [Supported; 7] = [
+pub const GROUP_VERSIONS: [Supported; 11] = [
     // v2-8; never 9+ here (9 checks KIP-848 member epochs; 10 does not decode).
     s(ApiKey::OffsetCommit, 2, 8),
     // v1-7 answer one group in `topics`, v8 many in `groups`.
@@ -29,6 +29,12 @@ pub const GROUP_VERSIONS: [Supported; 7] = [
     s(ApiKey::Heartbeat, 0, 4),
     s(ApiKey::LeaveGroup, 0, 5),
     s(ApiKey::SyncGroup, 0, 5),
+    // v6 answers an unknown group GROUP_ID_NOT_FOUND (before: no error, state Dead).
+    s(ApiKey::DescribeGroups, 0, 6),
+    // v4 filters by state, v5 by type.
+    s(ApiKey::ListGroups, 0, 5),
+    s(ApiKey::DeleteGroups, 0, 2),
+    s(ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// [`CORE`] then [`GROUP_VERSIONS`].

@@ -1,7 +1,8 @@
 //! The consumer-group APIs: each Kafka request is decoded into its `messages::groups` args and
 //! handed to the node's group coordinator (`GROUPS`), whose answer is built into the response
 //! of the request's version. One file per family: [`find_coordinator`], [`membership`] (join,
-//! sync, heartbeat, leave) and [`offsets`] (commit, fetch).
+//! sync, heartbeat, leave), [`offsets`] (commit, fetch) and [`admin`] (describe, list, delete,
+//! offset delete).
 //!
 //! Requests go to the coordinator with `submit` and are answered through `Pending::Later`, as
 //! Produce is: a JoinGroup may wait for a whole rebalance (up to the rebalance timeout), and the
@@ -12,6 +13,7 @@
 //! The protocol crate refuses to encode a field that the response version lacks, and that error
 //! closes the connection, so every builder here sets a field only from the version that has it.
 
+mod admin;
 mod find_coordinator;
 mod membership;
 mod offsets;
@@ -61,6 +63,22 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             },
             ApiKey::OffsetFetch => match decode(request, key, gate).await {
                 Ok(body) => self.offset_fetch(request, body).await,
+                Err(closed) => closed,
+            },
+            ApiKey::DescribeGroups => match decode(request, key, gate).await {
+                Ok(body) => self.describe_groups(request, body).await,
+                Err(closed) => closed,
+            },
+            ApiKey::ListGroups => match decode(request, key, gate).await {
+                Ok(body) => self.list_groups(request, body).await,
+                Err(closed) => closed,
+            },
+            ApiKey::DeleteGroups => match decode(request, key, gate).await {
+                Ok(body) => self.delete_groups(request, body).await,
+                Err(closed) => closed,
+            },
+            ApiKey::OffsetDelete => match decode(request, key, gate).await {
+                Ok(body) => self.offset_delete(request, body).await,
                 Err(closed) => closed,
             },
             other => Pending::Close(format!("{other:?} is not a group API served here")),

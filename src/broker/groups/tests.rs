@@ -625,3 +625,110 @@ fn a_commit_to_unknown_topics_only_never_reaches_the_coordinator() {
     assert_eq!(code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.wire());
     assert_eq!(client.take_asked().len(), 1, "the registry only");
 }
+
+#[test]
+fn describe_and_list_answers_encode_at_every_served_version() {
+    use super::admin::{describe_response, list_response};
+    use crate::messages::{DescribedMember, GroupDescription, ListGroupsResult, ListedGroup};
+    use kafka_protocol::messages::{DescribeGroupsResponse, ListGroupsResponse};
+
+    let stable = GroupDescription {
+        group: "g".into(),
+        error_code: ErrorCode::NONE,
+        error_message: None,
+        state: "Stable".into(),
+        protocol_type: "consumer".into(),
+        protocol: "range".into(),
+        members: vec![DescribedMember {
+            member_id: "m".into(),
+            instance_id: Some("static".into()),
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            metadata: b"meta".to_vec(),
+            assignment: b"assigned".to_vec(),
+        }],
+    };
+    let unknown = GroupDescription {
+        group: "gone".into(),
+        error_code: ErrorCode::GROUP_ID_NOT_FOUND,
+        error_message: Some("Group gone not found.".into()),
+        state: "Dead".into(),
+        protocol_type: String::new(),
+        protocol: String::new(),
+        members: Vec::new(),
+    };
+    for version in served(ApiKey::DescribeGroups) {
+        let built = describe_response(vec![stable.clone(), unknown.clone()], version, 328);
+        let back: DescribeGroupsResponse = round_trip(&built, version);
+        let member = &back.groups[0].members[0];
+        assert_eq!(member.member_assignment.as_ref(), b"assigned", "v{version}");
+        let instance = member.group_instance_id.as_ref().map(|s| s.as_str());
+        assert_eq!(instance, (version >= 4).then_some("static"), "v{version}");
+        let operations = back.groups[0].authorized_operations;
+        assert_eq!(
+            operations,
+            if version >= 3 { 328 } else { i32::MIN },
+            "v{version}"
+        );
+        let code = back.groups[1].error_code;
+        let expected = if version >= 6 {
+            ErrorCode::GROUP_ID_NOT_FOUND
+        } else {
+            ErrorCode::NONE
+        };
+        assert_eq!(code, expected.wire(), "v{version}");
+    }
+    let listed = ListGroupsResult {
+        error_code: ErrorCode::NONE,
+        groups: vec![ListedGroup {
+            group: "g".into(),
+            protocol_type: "consumer".into(),
+            state: "Stable".into(),
+            group_type: "classic".into(),
+        }],
+    };
+    for version in served(ApiKey::ListGroups) {
+        let back: ListGroupsResponse = round_trip(&list_response(listed.clone(), version), version);
+        let row = &back.groups[0];
+        assert_eq!(row.group_id.as_str(), "g", "v{version}");
+        let state = if version >= 4 { "Stable" } else { "" };
+        assert_eq!(row.group_state.as_str(), state, "v{version}");
+        let kind = if version >= 5 { "classic" } else { "" };
+        assert_eq!(row.group_type.as_str(), kind, "v{version}");
+    }
+}
+
+#[test]
+fn deletion_answers_encode_at_every_served_version() {
+    use super::admin::{delete_response, offset_delete_response};
+    use crate::messages::OffsetDeleteResult;
+    use kafka_protocol::messages::{DeleteGroupsResponse, OffsetDeleteResponse};
+
+    for version in served(ApiKey::DeleteGroups) {
+        let built = delete_response(vec![("g".into(), ErrorCode::NON_EMPTY_GROUP)]);
+        let back: DeleteGroupsResponse = round_trip(&built, version);
+        assert_eq!(back.results[0].group_id.as_str(), "g", "v{version}");
+        let code = ErrorCode::NON_EMPTY_GROUP.wire();
+        assert_eq!(back.results[0].error_code, code, "v{version}");
+    }
+    let deleted = OffsetDeleteResult {
+        error_code: ErrorCode::NONE,
+        partitions: vec![
+            (tp("a", 0), ErrorCode::NONE),
+            (tp("b", 0), ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC),
+            (tp("a", 1), ErrorCode::NONE),
+        ],
+    };
+    for version in served(ApiKey::OffsetDelete) {
+        let back: OffsetDeleteResponse =
+            round_trip(&offset_delete_response(deleted.clone()), version);
+        let topics: Vec<(&str, usize)> = (back.topics.iter())
+            .map(|t| (t.name.as_str(), t.partitions.len()))
+            .collect();
+        assert_eq!(
+            topics,
+            vec![("a", 2), ("b", 1)],
+            "v{version}: grouped by topic"
+        );
+    }
+}

@@ -8,6 +8,8 @@
 //! * [`producer`] — Java-client partitioning ([`murmur2`]), batching, acks, per-record outcomes.
 //! * [`consumer`] — assigned partitions, ListOffsets, parallel Fetch, record decoding
 //!   ([`records`]: RecordBatch v2, uncompressed).
+//! * [`group`] — a consumer group's committed offsets: FindCoordinator, OffsetFetch,
+//!   OffsetCommit (as an admin, from outside the group).
 //! * [`error`] — [`ClientError`], with Kafka's error names.
 //!
 //! This is host-side code: it uses tokio's network, timers and tasks directly.
@@ -17,6 +19,7 @@ pub mod cluster;
 pub mod connection;
 pub mod consumer;
 pub mod error;
+pub mod group;
 pub mod limits;
 pub mod murmur2;
 pub mod producer;

@@ -18,6 +18,14 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeConfigs, 1, 4),
+    // FindCoordinator 4+ and OffsetFetch 8+ batch several groups per request.
+    (ApiKey::FindCoordinator, 0, 3),
+    (ApiKey::OffsetFetch, 2, 7),
+    (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].
