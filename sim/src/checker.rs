@@ -23,6 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::{Event, RequestEnd, SendOutcome};
 
+mod groups;
+
 /// After `Event::Healed`, the cluster gets this long to recover before requests are held to
 /// the liveness bound (a restarted broker recovers its log first).
 pub const SETTLE_MS: u64 = 3000;
@@ -332,6 +334,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         if crashed { None } else { Some(&finals) },
     );
     check_rereads(&mut safety, events, crashed, &durable_acked);
+    groups::check(&mut safety, events, promises);
     safety.finish();
     verdict
 }

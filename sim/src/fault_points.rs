@@ -144,7 +144,12 @@ impl Crasher {
     }
 
     async fn crash(&self, harness: &Harness<'_>, crash: Crash) {
-        if crash.point == FaultPoint::CrashAfterProduceAck {
+        if [
+            FaultPoint::CrashAfterProduceAck,
+            FaultPoint::CrashAfterCommitAnswer,
+        ]
+        .contains(&crash.point)
+        {
             tokio::time::sleep(KILL_AFTER_ACK).await;
         }
         let mut rng = madsim::rand::thread_rng();

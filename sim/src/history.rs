@@ -117,6 +117,32 @@ pub enum Event {
         partition: i32,
         detail: String,
     },
+    /// A group member's JoinGroup succeeded (`workload::groups`).
+    GroupJoined {
+        member: u32,
+        member_id: String,
+        generation: i32,
+    },
+    /// A group member's SyncGroup answered these partitions for `generation`.
+    GroupAssigned {
+        member: u32,
+        generation: i32,
+        partitions: Vec<i32>,
+    },
+    /// An OffsetCommit of `offset` for `partition` was answered NONE.
+    Committed {
+        member: u32,
+        partition: i32,
+        offset: i64,
+        generation: i32,
+    },
+    /// An OffsetFetch sent at `invoked_ms` answered `offset` (-1: nothing committed).
+    OffsetFetched {
+        member: u32,
+        partition: i32,
+        offset: i64,
+        invoked_ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

@@ -80,6 +80,8 @@ pub struct SimConfig {
     pub buggify: bool,
     /// Disk errors the nemesis may inject (EIO, fsyncgate, ENOSPC, bit flips at rest).
     pub disk_faults: DiskFaults,
+    /// Members of the consumer group `workload::groups::GROUP`, each on its own client node.
+    pub group_members: u32,
 }
 
 impl SimConfig {
@@ -101,6 +103,7 @@ impl SimConfig {
             network: rng.gen_bool(0.5),
             buggify: rng.gen_bool(0.5),
             disk_faults: DiskFaults::default(),
+            group_members: 0,
         };
         let producers = rng.gen_range(config.partitions as u32..=6);
         config.producers = (0..producers)
@@ -129,6 +132,7 @@ impl SimConfig {
                 bit_flips: rng.gen_bool(0.5),
             };
         }
+        config.group_members = rng.gen_range(0..=2);
         if canary.is_some() {
             // A canary needs the conditions its bug shows under: durable acks (so losing one is
             // a violation), idempotence, crashes and retries.
@@ -140,6 +144,15 @@ impl SimConfig {
             config.kills = true;
             config.buggify = true;
             config.retention_bytes = None;
+        }
+        if let Some(canary) = canary {
+            // Group members change the schedule: only the group canary's runs have them, so
+            // the other canaries keep the seeds they are caught at.
+            config.group_members = if canary == Canary::AckCommitBeforeAppend {
+                2
+            } else {
+                0
+            };
         }
         if canary == Some(Canary::AckAfterFailedSync) {
             // Its bug needs failing fsyncs that drop the dirty bytes.
@@ -171,6 +184,10 @@ impl SimConfig {
             format!("listeners=PLAINTEXT://{}:{KAFKA_PORT}", broker_ip(node_id)),
             format!("log.segment.bytes={}", self.segment_bytes),
             "auto.create.topics.enable=false".to_string(),
+            // Few offsets partitions keep the coordinator's log small and its crashes likely
+            // to hit a commit; the short delay lets the group form quickly.
+            "offsets.topic.num.partitions=2".to_string(),
+            "group.initial.rebalance.delay.ms=100".to_string(),
         ];
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),
@@ -407,6 +424,14 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
             partition,
             until,
         )));
+    }
+    for member in 0..config.group_members {
+        let node = client_node(
+            format!("group-member-{member}"),
+            [10, 0, 5, member as u8 + 1],
+        );
+        clients.push(node.id());
+        tasks.push(node.spawn(workload::group_member(workload.clone(), member, until)));
     }
 
     let node_faults = tokio::sync::Mutex::new(());

@@ -19,16 +19,20 @@ pub enum Canary {
     /// flight is acknowledged too, before its own bytes are synced (a hand-made bug that once
     /// survived 3,399 seeds of random crashes).
     AckUnsyncedSingleRecord,
+    /// The group coordinator answers an OffsetCommit (and applies it) as soon as it issues
+    /// the Append to `__consumer_offsets`, before the Append is acknowledged.
+    AckCommitBeforeAppend,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 6] = [
+    pub const ALL: [Canary; 7] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
         Canary::DropLastBatchOnRestart,
         Canary::AckAfterFailedSync,
         Canary::AckUnsyncedSingleRecord,
+        Canary::AckCommitBeforeAppend,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +43,7 @@ impl Canary {
             Canary::DropLastBatchOnRestart => "drop-last-batch-on-restart",
             Canary::AckAfterFailedSync => "ack-after-failed-sync",
             Canary::AckUnsyncedSingleRecord => "ack-unsynced-single-record",
+            Canary::AckCommitBeforeAppend => "ack-commit-before-append",
         }
     }
 

@@ -23,6 +23,7 @@ pub enum Effect {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FaultPoint {
     CrashAfterProduceAck,
+    CrashAfterCommitAnswer,
     CrashWhileFsyncInFlight,
     CrashAfterSegmentRoll,
     CrashBeforeCheckpointRename,
@@ -33,8 +34,9 @@ pub enum FaultPoint {
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 8] = [
+    pub const ALL: [FaultPoint; 9] = [
         FaultPoint::CrashAfterProduceAck,
+        FaultPoint::CrashAfterCommitAnswer,
         FaultPoint::CrashWhileFsyncInFlight,
         FaultPoint::CrashAfterSegmentRoll,
         FaultPoint::CrashBeforeCheckpointRename,
@@ -47,6 +49,7 @@ impl FaultPoint {
     pub fn name(self) -> &'static str {
         match self {
             FaultPoint::CrashAfterProduceAck => "crash-after-produce-ack",
+            FaultPoint::CrashAfterCommitAnswer => "crash-after-commit-answer",
             FaultPoint::CrashWhileFsyncInFlight => "crash-while-fsync-in-flight",
             FaultPoint::CrashAfterSegmentRoll => "crash-after-segment-roll",
             FaultPoint::CrashBeforeCheckpointRename => "crash-before-checkpoint-rename",
@@ -63,6 +66,11 @@ impl FaultPoint {
             FaultPoint::CrashAfterProduceAck => {
                 "host/kafka.rs: a produce answer was written to the client socket; the disk \
                  loses power now, the node dies once the answer can have arrived"
+            }
+            FaultPoint::CrashAfterCommitAnswer => {
+                "host/kafka.rs: an OffsetCommit answer was written to the client socket; the \
+                 group coordinator's disk loses power now, the node dies once the answer can \
+                 have arrived"
             }
             FaultPoint::CrashWhileFsyncInFlight => {
                 "host/node.rs run_persist: a persist job (group-commit fsync) is in flight, \
@@ -95,6 +103,7 @@ impl FaultPoint {
     pub fn effect(self) -> Effect {
         match self {
             FaultPoint::CrashAfterProduceAck
+            | FaultPoint::CrashAfterCommitAnswer
             | FaultPoint::CrashWhileFsyncInFlight
             | FaultPoint::CrashAfterSegmentRoll
             | FaultPoint::CrashBeforeCheckpointRename
@@ -111,6 +120,8 @@ impl FaultPoint {
     pub fn probability(self) -> f64 {
         match self {
             FaultPoint::CrashAfterProduceAck => 0.01,
+            // Commits are rarer than produces (a few a second per group member).
+            FaultPoint::CrashAfterCommitAnswer => 0.2,
             FaultPoint::CrashWhileFsyncInFlight => 0.02,
             FaultPoint::CrashAfterSegmentRoll => 0.2,
             FaultPoint::CrashBeforeCheckpointRename => 0.1,

@@ -536,6 +536,25 @@ impl<W: Copy> Shard<W> {
         }
     }
 
+    /// Simulation canary only: a commit is applied and answered before its Append is
+    /// acknowledged; the write still goes out, with nothing waiting on it.
+    fn canary_ack_commit_early(
+        &mut self,
+        then: AfterWrite<W>,
+        queue: &mut std::collections::VecDeque<GroupOut<W>>,
+    ) -> AfterWrite<W> {
+        if !matches!(then, AfterWrite::Commit { .. })
+            || !crate::faults::canary(crate::faults::Canary::AckCommitBeforeAppend)
+        {
+            return then;
+        }
+        let mut early = Vec::new();
+        self.offsets.written(then, Ok(()), &mut early);
+        queue.extend(early);
+        // A Membership write with a successful or failed outcome only logs.
+        AfterWrite::Membership { generation: -1 }
+    }
+
     /// Turns `group`'s outputs into the shard's, in order; a write that cannot be encoded
     /// fails at once (as a too large append would).
     fn emit(
@@ -560,6 +579,7 @@ impl<W: Copy> Shard<W> {
                 }),
                 GroupOut::Write { records, then } => match encode(&records, now.unix_ms) {
                     Ok(batch) => {
+                        let then = self.canary_ack_commit_early(then, &mut queue);
                         let write = self.next_write;
                         self.next_write += 1;
                         let in_flight = InFlight {

@@ -36,6 +36,16 @@ use crate::protocol::frame::{peek_header, split_frame, SIZE_BYTES};
 /// Kafka's API key of Fetch.
 const FETCH_API_KEY: i16 = 1;
 const PRODUCE_API_KEY: i16 = 0;
+const OFFSET_COMMIT_API_KEY: i16 = 8;
+
+/// The crash point that follows the write of an answer to `api_key`, if any.
+fn crash_point_after(api_key: i16) -> Option<crate::faults::FaultPoint> {
+    match api_key {
+        PRODUCE_API_KEY => Some(crate::faults::FaultPoint::CrashAfterProduceAck),
+        OFFSET_COMMIT_API_KEY => Some(crate::faults::FaultPoint::CrashAfterCommitAnswer),
+        _ => None,
+    }
+}
 
 /// An answer the writer owes, with the Fetch turn it holds until it is written.
 struct Owed {
@@ -45,8 +55,9 @@ struct Owed {
     /// on (`Pending::Later`, e.g. a produce waiting for its append): the records travel to the
     /// partitions actor as copies, so the pool keeps counting them until the work is done.
     memory: Option<OwnedSemaphorePermit>,
-    /// A produce answer: the simulator's `crash-after-produce-ack` point follows its write.
-    produce: bool,
+    /// The simulator's crash point that follows this answer's write: `crash-after-produce-ack`
+    /// for a produce, `crash-after-commit-answer` for an OffsetCommit.
+    crash_point: Option<crate::faults::FaultPoint>,
 }
 
 /// Where the next request's answer will go, taken before anything is held for the request
@@ -260,7 +271,7 @@ async fn connection(
                 pending,
                 turn,
                 memory,
-                produce: prefix.api_key == PRODUCE_API_KEY,
+                crash_point: crash_point_after(prefix.api_key),
             });
             if close {
                 break 'read; // the service asked to close
@@ -362,7 +373,7 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
         pending,
         turn: _turn,
         memory,
-        produce,
+        crash_point,
     }) = answers.recv().await
     {
         let _answered = Answered(&owed);
@@ -396,11 +407,9 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
                 Ok(Ok(())) => {
                     // The client can see this acknowledgement now: the simulator may power-fail
                     // the disk here (and kill the node once the answer can have arrived).
-                    let _ = produce
-                        && crate::fault_point!(
-                            crate::faults::FaultPoint::CrashAfterProduceAck,
-                            format!("answer to {client}")
-                        );
+                    if let Some(point) = crash_point {
+                        let _ = crate::fault_point!(point, format!("answer to {client}"));
+                    }
                 }
                 Ok(Err(e)) => {
                     tracing::debug!(%client, error = %e, "kafka connection write failed");

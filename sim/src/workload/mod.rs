@@ -5,6 +5,8 @@
 //!   their connection mid-request;
 //! * [`consumer`] — consumers that read their partition in order and sometimes seek back and
 //!   re-read;
+//! * [`groups`] — members of a consumer group that join, sync a range assignment, read from
+//!   the committed offsets, commit and heartbeat, and rejoin after a coordinator restart;
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
 
@@ -22,10 +24,12 @@ use crate::history::{Event, History};
 pub mod admin;
 pub mod batch;
 pub mod consumer;
+pub mod groups;
 pub mod producer;
 
 pub use admin::{create_topic, final_read};
 pub use consumer::consumer;
+pub use groups::group_member;
 pub use producer::{producer, ProducerSpec};
 
 /// Every call but a produce waits at most this long (simulated time); then its outcome is

@@ -1,0 +1,199 @@
+//! The consumer group's invariants, over the events of `workload::groups`:
+//! * **committed offsets survive**: an OffsetFetch answers at least the highest commit of its
+//!   partition acknowledged before the fetch was sent (the workload's commits of a partition
+//!   never go down, so the highest is the latest), across any crash and restart;
+//! * **one owner**: no two members are handed the same partition in one generation
+//!   (SyncGroup answers);
+//! * **generations move forward**: a member's completed joins (SyncGroup answered NONE) never
+//!   see a lower generation than before. A JoinGroup answer alone binds nothing: Kafka writes a
+//!   generation only with the leader's assignment, so a coordinator restart may hand an
+//!   unwritten generation number out again.
+//!
+//! All three rest on acknowledged writes to `__consumer_offsets` surviving a crash, so they
+//! bind only when acknowledgements wait for the fsync; a bit flip at rest in that topic
+//! excuses the commits acknowledged before it.
+
+use std::collections::BTreeMap;
+
+use super::{Promises, Report};
+use crate::history::Event;
+
+pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Promises) {
+    if !promises.durable_acks {
+        return;
+    }
+    // (partition) → (offset, acknowledged at) of the highest acknowledged commit.
+    let mut highest: BTreeMap<i32, (i64, u64)> = BTreeMap::new();
+    let mut owners: BTreeMap<(i32, i32), u32> = BTreeMap::new();
+    let mut member_generation: BTreeMap<u32, i32> = BTreeMap::new();
+    for (at_ms, event) in events {
+        match event {
+            Event::Fault { kind, detail }
+                if *kind == "disk-bit-flip" && detail.contains("__consumer_offsets") =>
+            {
+                highest.clear();
+            }
+            Event::Committed {
+                member,
+                partition,
+                offset,
+                generation,
+            } => {
+                let entry = highest.entry(*partition).or_insert((*offset, *at_ms));
+                if *offset >= entry.0 {
+                    *entry = (*offset, *at_ms);
+                } else {
+                    safety.add(
+                        "group commit went back",
+                        format!(
+                            "member {member} (generation {generation}) committed \
+                             p{partition}@{offset} after @{} was acknowledged (t={at_ms}ms)",
+                            entry.0
+                        ),
+                    );
+                }
+            }
+            Event::OffsetFetched {
+                member,
+                partition,
+                offset,
+                invoked_ms,
+            } => {
+                if let Some((committed, acked_ms)) = highest.get(partition) {
+                    if *acked_ms < *invoked_ms && offset < committed {
+                        safety.add(
+                            "lost acknowledged commit",
+                            format!(
+                                "member {member} fetched p{partition}@{offset} (sent at \
+                                 {invoked_ms}ms), but @{committed} was acknowledged at \
+                                 {acked_ms}ms"
+                            ),
+                        );
+                    }
+                }
+            }
+            Event::GroupAssigned {
+                member,
+                generation,
+                partitions,
+            } => {
+                for partition in partitions {
+                    let owner = owners.entry((*generation, *partition)).or_insert(*member);
+                    if owner != member {
+                        safety.add(
+                            "two owners in one generation",
+                            format!(
+                                "p{partition} of generation {generation} went to members \
+                                 {owner} and {member}"
+                            ),
+                        );
+                    }
+                }
+                let last = member_generation.entry(*member).or_insert(*generation);
+                if *generation < *last {
+                    safety.add(
+                        "generation went back",
+                        format!("member {member} synced generation {generation} after {last}"),
+                    );
+                }
+                *last = (*last).max(*generation);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::Verdict;
+
+    fn run(events: &[(u64, Event)], durable_acks: bool) -> Vec<String> {
+        let mut verdict = Verdict::default();
+        let mut report = Report {
+            out: &mut verdict.safety,
+            counts: BTreeMap::new(),
+        };
+        let promises = Promises {
+            durable_acks,
+            idempotent: false,
+        };
+        check(&mut report, events, promises);
+        report.finish();
+        verdict.safety
+    }
+
+    fn committed(at_ms: u64, offset: i64) -> (u64, Event) {
+        let e = Event::Committed {
+            member: 0,
+            partition: 0,
+            offset,
+            generation: 1,
+        };
+        (at_ms, e)
+    }
+
+    fn fetched(at_ms: u64, invoked_ms: u64, offset: i64) -> (u64, Event) {
+        let e = Event::OffsetFetched {
+            member: 1,
+            partition: 0,
+            offset,
+            invoked_ms,
+        };
+        (at_ms, e)
+    }
+
+    fn assigned(member: u32, generation: i32, partitions: Vec<i32>) -> (u64, Event) {
+        let e = Event::GroupAssigned {
+            member,
+            generation,
+            partitions,
+        };
+        (1, e)
+    }
+
+    #[test]
+    fn a_fetch_below_a_commit_acknowledged_before_it_was_sent_is_a_lost_commit() {
+        let events = [committed(10, 5), committed(20, 9), fetched(40, 30, 7)];
+        let found = run(&events, true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("lost acknowledged commit"),
+            "{found:?}"
+        );
+        assert!(run(&events, false).is_empty(), "no durable promise");
+        let concurrent = [committed(10, 5), committed(30, 9), fetched(40, 30, 5)];
+        assert!(run(&concurrent, true).is_empty(), "sent before the ack");
+        let flipped = [
+            committed(10, 9),
+            (
+                15,
+                Event::Fault {
+                    kind: "disk-bit-flip",
+                    detail: "broker 1 /data/__consumer_offsets-0/0.log".into(),
+                },
+            ),
+            fetched(40, 30, 5),
+        ];
+        assert!(run(&flipped, true).is_empty(), "a bit flip excuses");
+    }
+
+    #[test]
+    fn two_owners_of_one_generation_and_a_generation_going_back_are_violations() {
+        let ok = [
+            assigned(0, 1, vec![0, 1]),
+            assigned(1, 2, vec![0]),
+            assigned(0, 2, vec![1]),
+        ];
+        assert!(run(&ok, true).is_empty());
+        let shared = [assigned(0, 2, vec![0, 1]), assigned(1, 2, vec![1])];
+        let found = run(&shared, true);
+        assert!(
+            found[0].starts_with("two owners in one generation"),
+            "{found:?}"
+        );
+        let back = [assigned(0, 3, vec![0]), assigned(0, 2, vec![0])];
+        let found = run(&back, true);
+        assert!(found[0].starts_with("generation went back"), "{found:?}");
+    }
+}

@@ -1,0 +1,424 @@
+//! Group consumers: members of one classic consumer group that speak the group protocol as
+//! Kafka's clients do (FindCoordinator, JoinGroup with MEMBER_ID_REQUIRED, a range assignment
+//! computed by the leader and handed out by SyncGroup, Heartbeat, OffsetFetch, OffsetCommit
+//! with the generation, LeaveGroup), read the producers' topic from the committed offsets and
+//! commit as they go. After a lost connection or a coordinator error they reconnect,
+//! rediscover the coordinator and, when the group moved on, rejoin. Every successful join,
+//! assignment, acknowledged commit and offset fetch goes to the history for
+//! `checker::groups`.
+//!
+//! A member commits a partition only past the highest offset it knows committed (fetched or
+//! acknowledged), so the group's commits of a partition never go down: that lets the checker
+//! demand that a fetch returns at least every commit acknowledged before it was sent.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::leave_group_request::MemberIdentity;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::{
+    ApiKey, FindCoordinatorRequest, FindCoordinatorResponse, GroupId, HeartbeatRequest,
+    HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
+    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    SyncGroupRequest, SyncGroupResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use rill::types::ErrorCode;
+use tokio::time::Instant;
+
+use super::consumer::fetch_once;
+use super::{topic_name, Workload, CALL_TIMEOUT, RETRY_BACKOFF};
+use crate::client::{CallError, Connection};
+use crate::history::Event;
+
+pub const GROUP: &str = "sim-group";
+const SESSION_TIMEOUT_MS: i32 = 6000;
+const REBALANCE_TIMEOUT_MS: i32 = 6000;
+const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(1000);
+const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
+const FETCH_MAX_WAIT_MS: i32 = 50;
+
+fn group_id() -> GroupId {
+    GroupId(StrBytes::from_static_str(GROUP))
+}
+
+fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+/// Why the member must step back: drop the connection, or rejoin the group.
+enum Step {
+    Reconnect,
+    Rejoin,
+}
+
+/// A call error or a coordinator error code: reconnect (and rediscover the coordinator).
+fn transport(_: CallError) -> Step {
+    Step::Reconnect
+}
+
+/// What a group error code asks of the member.
+fn on_code(code: ErrorCode, member: &mut Member) -> Step {
+    if code == ErrorCode::UNKNOWN_MEMBER_ID || code == ErrorCode::FENCED_INSTANCE_ID {
+        member.member_id.clear();
+    }
+    if [
+        ErrorCode::NOT_COORDINATOR,
+        ErrorCode::COORDINATOR_NOT_AVAILABLE,
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+        ErrorCode::REQUEST_TIMED_OUT,
+    ]
+    .contains(&code)
+    {
+        Step::Reconnect
+    } else {
+        Step::Rejoin
+    }
+}
+
+/// One member's view of the group.
+struct Member {
+    id: u32,
+    member_id: String,
+    /// The generation it is in, with its partitions; `None` until a join and sync succeed.
+    generation: Option<i32>,
+    owned: Vec<i32>,
+    /// Next offset to read, per owned partition.
+    positions: BTreeMap<i32, i64>,
+    /// The highest offset known committed, per owned partition (fetched or acknowledged).
+    committed: BTreeMap<i32, i64>,
+    /// Fetch the committed offsets again (after a reconnect: the coordinator may have
+    /// restarted and reloaded them), without moving the positions.
+    refetch: bool,
+}
+
+/// Range assignment over members sorted by id: member `i` of `n` gets a contiguous run of
+/// partitions, the first `partitions % n` members one more.
+pub fn range_assign(members: &[String], partitions: i32) -> BTreeMap<String, Vec<i32>> {
+    let mut sorted: Vec<&String> = members.iter().collect();
+    sorted.sort();
+    let n = sorted.len().max(1) as i32;
+    let (per, extra) = (partitions / n, partitions % n);
+    let mut next = 0;
+    let mut out = BTreeMap::new();
+    for (i, id) in sorted.into_iter().enumerate() {
+        let count = per + i32::from((i as i32) < extra);
+        out.insert(id.clone(), (next..next + count).collect());
+        next += count;
+    }
+    out
+}
+
+fn encode_partitions(partitions: &[i32]) -> Bytes {
+    partitions.iter().flat_map(|p| p.to_be_bytes()).collect()
+}
+
+fn decode_partitions(bytes: &[u8]) -> Vec<i32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Connects and asks for the group's coordinator; a single broker is its own coordinator,
+/// so the answer only has to be an error-free one.
+async fn coordinator(w: &Workload) -> Connection {
+    loop {
+        let mut conn = w.connect().await;
+        let request = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_static_str(GROUP))
+            .with_key_type(0);
+        let answer: Result<FindCoordinatorResponse, _> = conn
+            .call(ApiKey::FindCoordinator, 3, &request, CALL_TIMEOUT)
+            .await;
+        if matches!(&answer, Ok(a) if a.error_code == 0) {
+            return conn;
+        }
+        tokio::time::sleep(RETRY_BACKOFF).await;
+    }
+}
+
+impl Member {
+    /// JoinGroup (again after MEMBER_ID_REQUIRED), SyncGroup (the leader assigns by range),
+    /// then OffsetFetch for the partitions it got.
+    async fn join(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
+        self.generation = None;
+        let joined: JoinGroupResponse = loop {
+            let request = JoinGroupRequest::default()
+                .with_group_id(group_id())
+                .with_session_timeout_ms(SESSION_TIMEOUT_MS)
+                .with_rebalance_timeout_ms(REBALANCE_TIMEOUT_MS)
+                .with_member_id(str_bytes(&self.member_id))
+                .with_protocol_type(StrBytes::from_static_str("consumer"))
+                .with_protocols(vec![JoinGroupRequestProtocol::default()
+                    .with_name(StrBytes::from_static_str("range"))
+                    .with_metadata(Bytes::new())]);
+            let answer: JoinGroupResponse = conn
+                .call(ApiKey::JoinGroup, 5, &request, CALL_TIMEOUT * 5)
+                .await
+                .map_err(transport)?;
+            match ErrorCode::from_wire(answer.error_code) {
+                ErrorCode::NONE => break answer,
+                ErrorCode::MEMBER_ID_REQUIRED => self.member_id = answer.member_id.to_string(),
+                code => return Err(on_code(code, self)),
+            }
+        };
+        self.member_id = joined.member_id.to_string();
+        let generation = joined.generation_id;
+        w.record(Event::GroupJoined {
+            member: self.id,
+            member_id: self.member_id.clone(),
+            generation,
+        });
+        let assignments = if joined.leader == joined.member_id {
+            let ids: Vec<String> = joined
+                .members
+                .iter()
+                .map(|m| m.member_id.to_string())
+                .collect();
+            range_assign(&ids, w.partitions)
+                .into_iter()
+                .map(|(id, parts)| {
+                    SyncGroupRequestAssignment::default()
+                        .with_member_id(str_bytes(&id))
+                        .with_assignment(encode_partitions(&parts))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let request = SyncGroupRequest::default()
+            .with_group_id(group_id())
+            .with_generation_id(generation)
+            .with_member_id(str_bytes(&self.member_id))
+            .with_assignments(assignments);
+        let synced: SyncGroupResponse = conn
+            .call(ApiKey::SyncGroup, 3, &request, CALL_TIMEOUT * 5)
+            .await
+            .map_err(transport)?;
+        let code = ErrorCode::from_wire(synced.error_code);
+        if code != ErrorCode::NONE {
+            return Err(on_code(code, self));
+        }
+        let owned = decode_partitions(&synced.assignment);
+        w.record(Event::GroupAssigned {
+            member: self.id,
+            generation,
+            partitions: owned.clone(),
+        });
+        self.generation = Some(generation);
+        self.owned = owned;
+        self.positions.clear();
+        self.committed.clear();
+        self.fetch_committed(w, conn, true).await
+    }
+
+    /// OffsetFetch for the owned partitions; `start` also moves the positions there.
+    async fn fetch_committed(
+        &mut self,
+        w: &Workload,
+        conn: &mut Connection,
+        start: bool,
+    ) -> Result<(), Step> {
+        self.refetch = false;
+        let invoked_ms = w.now_ms();
+        let request = OffsetFetchRequest::default()
+            .with_group_id(group_id())
+            .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+                .with_name(topic_name())
+                .with_partition_indexes(self.owned.clone())]));
+        let answer: OffsetFetchResponse = conn
+            .call(ApiKey::OffsetFetch, 5, &request, CALL_TIMEOUT)
+            .await
+            .map_err(transport)?;
+        let code = ErrorCode::from_wire(answer.error_code);
+        if code != ErrorCode::NONE {
+            return Err(on_code(code, self));
+        }
+        for p in answer.topics.iter().flat_map(|t| &t.partitions) {
+            let code = ErrorCode::from_wire(p.error_code);
+            if code != ErrorCode::NONE {
+                return Err(on_code(code, self));
+            }
+            w.record(Event::OffsetFetched {
+                member: self.id,
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                invoked_ms,
+            });
+            let known = self.committed.entry(p.partition_index).or_insert(-1);
+            *known = (*known).max(p.committed_offset);
+            if start {
+                self.positions
+                    .insert(p.partition_index, p.committed_offset.max(0));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads each owned partition once from its position.
+    async fn poll(&mut self, conn: &mut Connection) -> Result<(), Step> {
+        for partition in self.owned.clone() {
+            let next = self.positions.get(&partition).copied().unwrap_or(0);
+            let fetched = fetch_once(conn, partition, next, FETCH_MAX_WAIT_MS)
+                .await
+                .map_err(transport)?;
+            let to = if fetched.code == ErrorCode::NONE {
+                fetched.records.last().map_or(next, |(o, _)| o + 1)
+            } else if fetched.code == ErrorCode::OFFSET_OUT_OF_RANGE {
+                // The log moved (retention, or unsynced data lost): auto.offset.reset.
+                if next < fetched.log_start {
+                    fetched.log_start
+                } else {
+                    fetched.high_watermark.max(fetched.log_start)
+                }
+            } else {
+                next
+            };
+            self.positions.insert(partition, to);
+        }
+        Ok(())
+    }
+
+    /// Commits every position past the highest offset known committed.
+    async fn commit(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
+        let Some(generation) = self.generation else {
+            return Ok(());
+        };
+        let ahead: Vec<(i32, i64)> = self
+            .positions
+            .iter()
+            .filter(|(p, o)| self.committed.get(p).is_none_or(|c| *o > c))
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        if ahead.is_empty() {
+            return Ok(());
+        }
+        let partitions = ahead
+            .iter()
+            .map(|(p, o)| {
+                OffsetCommitRequestPartition::default()
+                    .with_partition_index(*p)
+                    .with_committed_offset(*o)
+            })
+            .collect();
+        let request = OffsetCommitRequest::default()
+            .with_group_id(group_id())
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(str_bytes(&self.member_id))
+            .with_retention_time_ms(-1)
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(topic_name())
+                .with_partitions(partitions)]);
+        let answer: OffsetCommitResponse = conn
+            .call(ApiKey::OffsetCommit, 7, &request, CALL_TIMEOUT)
+            .await
+            .map_err(transport)?;
+        for p in answer.topics.iter().flat_map(|t| &t.partitions) {
+            let code = ErrorCode::from_wire(p.error_code);
+            if code != ErrorCode::NONE {
+                return Err(on_code(code, self));
+            }
+            let Some((_, offset)) = ahead.iter().find(|(q, _)| *q == p.partition_index) else {
+                continue;
+            };
+            w.record(Event::Committed {
+                member: self.id,
+                partition: p.partition_index,
+                offset: *offset,
+                generation,
+            });
+            self.committed.insert(p.partition_index, *offset);
+        }
+        Ok(())
+    }
+
+    async fn heartbeat(&mut self, conn: &mut Connection) -> Result<(), Step> {
+        let Some(generation) = self.generation else {
+            return Ok(());
+        };
+        let request = HeartbeatRequest::default()
+            .with_group_id(group_id())
+            .with_generation_id(generation)
+            .with_member_id(str_bytes(&self.member_id));
+        let answer: HeartbeatResponse = conn
+            .call(ApiKey::Heartbeat, 3, &request, CALL_TIMEOUT)
+            .await
+            .map_err(transport)?;
+        match ErrorCode::from_wire(answer.error_code) {
+            ErrorCode::NONE => Ok(()),
+            code => Err(on_code(code, self)),
+        }
+    }
+
+    async fn leave(&mut self, conn: &mut Connection) {
+        let request = LeaveGroupRequest::default()
+            .with_group_id(group_id())
+            .with_members(vec![
+                MemberIdentity::default().with_member_id(str_bytes(&self.member_id))
+            ]);
+        let _: Result<LeaveGroupResponse, _> = conn
+            .call(ApiKey::LeaveGroup, 3, &request, CALL_TIMEOUT)
+            .await;
+    }
+}
+
+/// One group member: joins, reads its partitions from the committed offsets, commits and
+/// heartbeats until `until`, then leaves.
+pub async fn group_member(w: Workload, id: u32, until: Instant) {
+    let mut member = Member {
+        id,
+        member_id: String::new(),
+        generation: None,
+        owned: Vec::new(),
+        positions: BTreeMap::new(),
+        committed: BTreeMap::new(),
+        refetch: false,
+    };
+    let mut conn: Option<Connection> = None;
+    let mut last_commit = Instant::now();
+    let mut last_heartbeat = Instant::now();
+    while Instant::now() < until {
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => conn.insert(coordinator(&w).await),
+        };
+        let step = if member.generation.is_none() {
+            member.join(&w, c).await
+        } else if member.refetch {
+            member.fetch_committed(&w, c, false).await
+        } else if last_heartbeat.elapsed() >= HEARTBEAT_INTERVAL {
+            last_heartbeat = Instant::now();
+            member.heartbeat(c).await
+        } else if last_commit.elapsed() >= COMMIT_INTERVAL {
+            last_commit = Instant::now();
+            member.commit(&w, c).await
+        } else if member.owned.is_empty() {
+            tokio::time::sleep(COMMIT_INTERVAL).await;
+            Ok(())
+        } else {
+            member.poll(c).await
+        };
+        match step {
+            Ok(()) => {}
+            Err(Step::Reconnect) => {
+                conn = None;
+                member.refetch = true;
+                tokio::time::sleep(RETRY_BACKOFF).await;
+            }
+            Err(Step::Rejoin) => {
+                member.generation = None;
+                tokio::time::sleep(RETRY_BACKOFF).await;
+            }
+        }
+    }
+    if let Some(c) = conn.as_mut() {
+        member.leave(c).await;
+    }
+}
