@@ -24,3 +24,19 @@ pub mod layout_gen;
 pub mod layouts;
 pub mod request;
 pub mod versions;
+
+/// `a` then `b`, in a const: the advertised versions and the request layouts are each a core
+/// table followed by the consumer-group one. `N` must be `A + B` and `a` non-empty.
+pub(crate) const fn concat<T: Copy, const A: usize, const B: usize, const N: usize>(
+    a: [T; A],
+    b: [T; B],
+) -> [T; N] {
+    assert!(A > 0 && A + B == N, "concat: N must be A + B");
+    let mut all = [a[0]; N];
+    let mut i = 0;
+    while i < N {
+        all[i] = if i < A { a[i] } else { b[i - A] };
+        i += 1;
+    }
+    all
+}

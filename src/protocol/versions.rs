@@ -38,19 +38,8 @@ pub const GROUP_VERSIONS: [Supported; 11] = [
 ];
 
 /// [`CORE`] then [`GROUP_VERSIONS`].
-const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] = {
-    let mut all = [CORE[0]; CORE.len() + GROUP_VERSIONS.len()];
-    let mut i = 0;
-    while i < CORE.len() {
-        all[i] = CORE[i];
-        i += 1;
-    }
-    while i < all.len() {
-        all[i] = GROUP_VERSIONS[i - CORE.len()];
-        i += 1;
-    }
-    all
-};
+const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] =
+    super::concat(CORE, GROUP_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
 const CORE: [Supported; 13] = [

@@ -27,8 +27,29 @@ pub use groups::{
 pub use records::{DELETE_RECORDS, FETCH, INIT_PRODUCER_ID, LIST_OFFSETS, PRODUCE};
 pub use topics::{CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, METADATA};
 
-/// The consumer-group layouts (issue 12), all in [`REQUESTS`] too.
-pub const GROUP_REQUESTS: &[&Request] = &[
+/// The consumer-group layouts (issue 12), the tail of [`REQUESTS`].
+pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
+
+/// The layouts, one per API key. Consumer groups: decodable here, served only once advertised
+/// (`versions::SUPPORTED`).
+pub const REQUESTS: &[&Request] = &ALL;
+
+const CORE: [&Request; 12] = [
+    &PRODUCE,
+    &FETCH,
+    &LIST_OFFSETS,
+    &METADATA,
+    &CREATE_TOPICS,
+    &DELETE_TOPICS,
+    &DELETE_RECORDS,
+    &INIT_PRODUCER_ID,
+    &DESCRIBE_CONFIGS,
+    &ALTER_CONFIGS,
+    &CREATE_PARTITIONS,
+    &INCREMENTAL_ALTER_CONFIGS,
+];
+
+const GROUPS: [&Request; 13] = [
     &OFFSET_COMMIT,
     &OFFSET_FETCH,
     &FIND_COORDINATOR,
@@ -44,35 +65,7 @@ pub const GROUP_REQUESTS: &[&Request] = &[
     &CONSUMER_GROUP_DESCRIBE,
 ];
 
-/// The layouts, one per API key.
-pub const REQUESTS: &[&Request] = &[
-    &PRODUCE,
-    &FETCH,
-    &LIST_OFFSETS,
-    &METADATA,
-    &CREATE_TOPICS,
-    &DELETE_TOPICS,
-    &DELETE_RECORDS,
-    &INIT_PRODUCER_ID,
-    &DESCRIBE_CONFIGS,
-    &ALTER_CONFIGS,
-    &CREATE_PARTITIONS,
-    &INCREMENTAL_ALTER_CONFIGS,
-    // Consumer groups: decodable here, served only once advertised (`versions::SUPPORTED`).
-    &OFFSET_COMMIT,
-    &OFFSET_FETCH,
-    &FIND_COORDINATOR,
-    &JOIN_GROUP,
-    &HEARTBEAT,
-    &LEAVE_GROUP,
-    &SYNC_GROUP,
-    &DESCRIBE_GROUPS,
-    &LIST_GROUPS,
-    &DELETE_GROUPS,
-    &OFFSET_DELETE,
-    &CONSUMER_GROUP_HEARTBEAT,
-    &CONSUMER_GROUP_DESCRIBE,
-];
+const ALL: [&Request; CORE.len() + GROUPS.len()] = crate::protocol::concat(CORE, GROUPS);
 
 /// The layout for `key`, when Rill has one.
 pub fn request(key: ApiKey) -> Option<&'static Request> {
