@@ -24,7 +24,7 @@ use crate::types::{ErrorCode, Offset, TopicPartition};
 
 const VERSION: i16 = 8;
 
-fn settings() -> GatewaySettings {
+pub(super) fn settings() -> GatewaySettings {
     GatewaySettings {
         node_id: NodeId(1),
         advertised: None,

@@ -35,7 +35,6 @@ use crate::messages::{
 };
 use crate::protocol::frame::peek_header;
 use crate::protocol::versions::GROUP_VERSIONS;
-use crate::storage::log::LogConfig;
 use crate::types::{ErrorCode, LeaderEpoch, NodeId, Offset, Refusal, TopicPartition};
 
 /// Every version the gateway serves of `key` (the crate's whole request range for
@@ -413,9 +412,9 @@ fn a_commit_is_split_by_what_the_registry_knows() {
     assert_eq!(unknown, vec![tp("a", 2), tp("nope", 0), tp("a", -1)]);
 }
 
-// The gateway's handlers, with a fake node. These call `group_api` directly: the dispatch's
-// version check refuses group keys until they are advertised.
+// The gateway's handlers, with a fake node, called through `group_api` directly.
 
+/// The broker tests' settings, with an advertised listener for FindCoordinator to name.
 fn settings() -> GatewaySettings {
     GatewaySettings {
         node_id: NodeId(7),
@@ -423,13 +422,7 @@ fn settings() -> GatewaySettings {
             host: "broker.example".into(),
             port: 9092,
         }),
-        num_partitions: 1,
-        default_replication_factor: 1,
-        auto_create_topics: false,
-        fetch_max_bytes: 1 << 20,
-        log: LogConfig::default(),
-        log_builtin: LogConfig::default(),
-        broker_configs: Vec::new(),
+        ..crate::broker::tests::settings()
     }
 }
 
