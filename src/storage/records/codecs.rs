@@ -253,3 +253,39 @@ impl Read for Snappy<'_> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error a raw snappy block of `total` bytes claiming `claim` decompressed bytes gets,
+    /// with a budget just below the claim.
+    fn refusal(claim: u32, total: usize) -> io::Error {
+        let mut payload = Vec::new();
+        let mut v = claim;
+        while v >= 0x80 {
+            payload.push((v as u8 & 0x7f) | 0x80);
+            v >>= 7;
+        }
+        payload.push(v as u8);
+        payload.resize(total, 0);
+        let mut out = Vec::new();
+        Snappy::new(&payload, u64::from(claim) - 1)
+            .read_to_end(&mut out)
+            .expect_err("the claim is over the budget or beyond the ratio")
+    }
+
+    #[test]
+    fn a_claim_at_the_ratio_bound_is_a_limit_and_past_it_corruption() {
+        let total = 10;
+        let bound = (total * SNAPPY_RATIO_MAX + 8) as u32;
+        let at = refusal(bound, total);
+        assert!(
+            at.get_ref().is_some_and(|e| e.is::<OverBudget>()),
+            "a claim at the bound is weighed against the budget: {at}"
+        );
+        let past = refusal(bound + 1, total);
+        assert_eq!(past.kind(), io::ErrorKind::InvalidData, "{past}");
+        assert!(past.to_string().contains("beyond snappy's ratio"), "{past}");
+    }
+}
