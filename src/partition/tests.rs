@@ -634,6 +634,30 @@ fn a_sync_failed_for_want_of_space_answers_at_once_and_reopens_cut_to_the_last_g
     );
 }
 
+#[test]
+fn an_append_that_fails_on_the_disk_fails_the_log_and_the_next_request_reopens_it() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let first = produce_results(h.ask_after_jobs(produce(-1, vec![(a.clone(), plain(b"1"))])));
+    assert_eq!(first[0].1.error_code, ErrorCode::NONE);
+    // The append itself (not its sync) fails (EIO): the files are in an unknown state.
+    h.mem.fail_writes(Some(std::io::ErrorKind::Other));
+    let failed = h.produce_one(1, &a, plain(b"lost"));
+    assert_eq!(failed.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
+    assert!(h.actor.replica(&a).unwrap().log().is_failed());
+    // The disk works again: the next request drops the failed log and reopens it from its
+    // files (recovery cuts whatever the failed append left), and appends continue.
+    h.mem.fail_writes(None);
+    let again = produce_results(h.ask_after_jobs(produce(-1, vec![(a.clone(), plain(b"2"))])));
+    assert_eq!(
+        (again[0].1.error_code, again[0].1.base_offset.0),
+        (ErrorCode::NONE, 1)
+    );
+    assert!(!h.actor.replica(&a).unwrap().log().is_failed());
+    assert_eq!(h.actor.offline_count(), 0);
+}
+
 /// The `CancelTimer` effects in `effects`.
 fn cancelled(effects: &Effects) -> Vec<PartitionsTimer> {
     effects

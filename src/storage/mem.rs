@@ -59,6 +59,8 @@ struct Shared {
     append_seq: AtomicU64,
     /// Test hook ([`MemStorage::forbid_sync`]): while set, `sync` and `sync_dir` panic.
     sync_forbidden: AtomicBool,
+    /// Test hook ([`MemStorage::fail_writes`]): while set, writes that grow a file fail.
+    write_error: Mutex<Option<io::ErrorKind>>,
 }
 
 #[derive(Default)]
@@ -134,6 +136,12 @@ impl MemStorage {
     /// proves the handler never waits for a disk.
     pub fn forbid_sync(&self, forbid: bool) {
         self.shared.sync_forbidden.store(forbid, Ordering::SeqCst);
+    }
+
+    /// Test hook: while `error` is set, every write that would grow a file fails with it and
+    /// writes nothing (`StorageFull`: a full disk; `Other`: EIO); overwrites in place work.
+    pub fn fail_writes(&self, error: Option<io::ErrorKind>) {
+        *lock(&self.shared.write_error) = error;
     }
 
     fn namespace(&self) -> MutexGuard<'_, Namespace> {
@@ -474,6 +482,15 @@ impl MemFile {
     }
 }
 
+/// Refuses a write that grows a file from `len` to `end` while [`MemStorage::fail_writes`] is
+/// set.
+fn check_space(shared: &Shared, len: usize, end: usize) -> io::Result<()> {
+    match *lock(&shared.write_error) {
+        Some(kind) if end > len => Err(io::Error::from(kind)),
+        _ => Ok(()),
+    }
+}
+
 /// `pos + len` as an in-memory length, or an error past [`MEM_FILE_BYTES_MAX`].
 fn end_position(pos: u64, len: usize) -> io::Result<usize> {
     match pos.checked_add(len as u64) {
@@ -506,7 +523,8 @@ impl StorageFile for MemFile {
     fn append(&self, data: &[u8]) -> io::Result<u64> {
         let mut inode = self.inode()?;
         let pos = inode.live.len();
-        end_position(pos as u64, data.len())?;
+        let end = end_position(pos as u64, data.len())?;
+        check_space(&self.shared, pos, end)?;
         inode.live.extend_from_slice(data);
         inode.last_append_seq = self.shared.append_seq.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(pos as u64)
@@ -515,6 +533,7 @@ impl StorageFile for MemFile {
     fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
         let mut inode = self.inode()?;
         let end = end_position(pos, data.len())?;
+        check_space(&self.shared, inode.live.len(), end)?;
         let start = pos as usize;
         inode.copy_durable_before_change_below(start);
         if inode.live.len() < end {
