@@ -14,7 +14,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 rill_bin=${RILL_BIN:-$repo/target/debug/rill}
 version=$(sed -n 's/^kafka-python==//p' "$repo/tests/clients/requirements.txt")
 work=$(mktemp -d)
-trap 'kill "${rill_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# Keeps the tests' exit status; waits for the server to exit so its data can be removed.
+trap 'status=$?; if [ -n "${rill_pid:-}" ]; then kill "$rill_pid" || true; wait "$rill_pid" || true; fi; rm -rf "$work"; exit $status' EXIT
 
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet --disable-pip-version-check pytest pytest-mock pytest-timeout py
