@@ -6,6 +6,8 @@
 //! and writes in flight). The state machines are pure — they take a clock and return outputs —
 //! so they are tested without a runtime; the actor turns their outputs into effects.
 //!
+//! * [`consumer`] — a KIP-848 consumer group ([`consumer::ConsumerGroup`]): epochs, target
+//!   assignment by a server [`assign`]or, per-member reconciliation.
 //! * [`output`] — what the pure state machines hand back: answers, timer wakes, writes.
 //! * [`member`] — one classic member, and member ids.
 //! * [`state`] — a classic group ([`state::ClassicGroup`]): state, transitions, its record.
@@ -26,6 +28,8 @@
 //! the topics actor are reached through `messages` only.
 
 pub mod actor;
+pub mod assign;
+pub mod consumer;
 pub mod delete;
 pub mod describe;
 pub mod heartbeat;

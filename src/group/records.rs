@@ -15,6 +15,7 @@
 //! never panics, never allocates by a count it has not checked against the bytes left, and
 //! refuses bytes left over after the struct.
 
+pub mod consumer;
 mod wire;
 
 use thiserror::Error;

@@ -261,3 +261,24 @@ impl Writer {
         }
     }
 }
+
+// KIP-848's records add `int8` (a member's state) and `uuid` (topic ids).
+impl Reader<'_> {
+    pub(super) fn i8(&mut self, what: &'static str) -> Result<i8, RecordError> {
+        Ok(i8::from_be_bytes(self.fixed(what)?))
+    }
+
+    pub(super) fn uuid(&mut self, what: &'static str) -> Result<[u8; 16], RecordError> {
+        self.fixed(what)
+    }
+}
+
+impl Writer {
+    pub(super) fn i8(&mut self, v: i8) {
+        self.out.extend_from_slice(&v.to_be_bytes());
+    }
+
+    pub(super) fn uuid(&mut self, v: &[u8; 16]) {
+        self.out.extend_from_slice(v);
+    }
+}

@@ -1,0 +1,310 @@
+//! The consumer group by hand: join, split, revoke-before-assign, leave, fencing, timeouts,
+//! static members and the request checks.
+
+use std::collections::BTreeMap;
+
+use crate::group::assign::TopicId;
+use crate::group::output::Clock;
+use crate::messages::groups::{ConsumerHeartbeatArgs, ConsumerHeartbeatResult};
+use crate::types::ErrorCode;
+
+use super::group::WireAssignment;
+use super::*;
+
+pub(super) const T: TopicId = [7; 16];
+
+pub(super) fn at(mono_ms: u64) -> Clock {
+    Clock {
+        mono_ms,
+        unix_ms: 1_700_000_000_000 + mono_ms as i64,
+    }
+}
+
+pub(super) fn topics(partitions: i32) -> TopicView {
+    BTreeMap::from([("t".to_string(), TopicInfo { id: T, partitions })])
+}
+
+pub(super) fn join(member: &str) -> ConsumerHeartbeatArgs {
+    ConsumerHeartbeatArgs {
+        group: "g".into(),
+        member_id: member.into(),
+        member_epoch: 0,
+        instance_id: None,
+        rack_id: None,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["t".into()]),
+        subscribed_topic_regex: None,
+        server_assignor: None,
+        owned: Some(Vec::new()),
+    }
+}
+
+/// A steady heartbeat of `member` at `epoch`, owning `owned`.
+pub(super) fn beat(member: &str, epoch: i32, owned: &[i32]) -> ConsumerHeartbeatArgs {
+    ConsumerHeartbeatArgs {
+        member_epoch: epoch,
+        rebalance_timeout_ms: -1,
+        subscribed_topic_names: None,
+        owned: Some(vec![(T, owned.to_vec())]),
+        ..join(member)
+    }
+}
+
+pub(super) fn parts(a: &Option<WireAssignment>) -> Vec<i32> {
+    let a = a.as_ref().expect("an assignment");
+    a.iter().flat_map(|(_, ps)| ps.iter().copied()).collect()
+}
+
+struct H {
+    g: ConsumerGroup,
+    s: ConsumerSettings,
+    topics: TopicView,
+    now: u64,
+}
+
+impl H {
+    fn new(partitions: i32) -> Self {
+        Self {
+            g: ConsumerGroup::new("g".into()),
+            s: ConsumerSettings::default(),
+            topics: topics(partitions),
+            now: 0,
+        }
+    }
+
+    fn hb(&mut self, req: ConsumerHeartbeatArgs) -> ConsumerHeartbeatResult {
+        self.g
+            .heartbeat(at(self.now), &self.s, &self.topics, ("c", "/h"), &req)
+    }
+}
+
+#[test]
+fn a_lone_member_gets_every_partition_at_epoch_one() {
+    let mut h = H::new(6);
+    let r = h.hb(join("a"));
+    assert_eq!(r.error_code, ErrorCode::NONE);
+    assert_eq!((r.member_epoch, r.heartbeat_interval_ms), (1, 5_000));
+    assert_eq!(parts(&r.assignment), vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(h.g.state_name(), "Stable");
+    // A no-op heartbeat changes nothing and sends no assignment.
+    let r = h.hb(beat("a", 1, &[0, 1, 2, 3, 4, 5]));
+    assert_eq!((r.member_epoch, r.assignment), (1, None));
+    assert_eq!(h.g.epoch, 1);
+}
+
+#[test]
+fn a_second_member_waits_until_the_first_revokes() {
+    let mut h = H::new(6);
+    h.hb(join("a"));
+    let r = h.hb(join("b"));
+    assert_eq!(h.g.epoch, 2);
+    // b is at the target epoch but its partitions are still a's.
+    assert_eq!(r.member_epoch, 2);
+    assert_eq!(parts(&r.assignment), Vec::<i32>::new());
+    assert_eq!(h.g.members["b"].state, MemberState::UnreleasedPartitions);
+    // a is told to keep half; its epoch waits.
+    let r = h.hb(beat("a", 1, &[0, 1, 2, 3, 4, 5]));
+    assert_eq!(r.member_epoch, 1);
+    let kept = parts(&r.assignment);
+    assert_eq!(kept.len(), 3);
+    assert_eq!(h.g.members["a"].state, MemberState::UnrevokedPartitions);
+    // b still gets nothing while a holds them.
+    let r = h.hb(beat("b", 2, &[]));
+    assert_eq!(r.assignment, None);
+    // a shows it revoked: it moves to epoch 2; then b gets the rest.
+    let r = h.hb(beat("a", 1, &kept));
+    assert_eq!(r.member_epoch, 2);
+    let r = h.hb(beat("b", 2, &[]));
+    let got = parts(&r.assignment);
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|p| !kept.contains(p)));
+    assert_eq!(h.g.state_name(), "Stable");
+}
+
+#[test]
+fn a_leaving_member_gives_the_other_everything() {
+    let mut h = H::new(4);
+    h.hb(join("a"));
+    h.hb(join("b"));
+    let r = h.hb(beat("a", 1, &[0, 1, 2, 3]));
+    let kept = parts(&r.assignment);
+    h.hb(beat("a", 1, &kept));
+    let r = h.hb(beat("a", 2, &kept));
+    assert_eq!(r.member_epoch, 2);
+    let r = h.hb(ConsumerHeartbeatArgs {
+        member_epoch: LEAVE_GROUP_MEMBER_EPOCH,
+        ..beat("b", 2, &[])
+    });
+    assert_eq!((r.error_code, r.member_epoch), (ErrorCode::NONE, -1));
+    assert_eq!(h.g.epoch, 3);
+    let r = h.hb(beat("a", 2, &kept));
+    assert_eq!(
+        (r.member_epoch, parts(&r.assignment)),
+        (3, vec![0, 1, 2, 3])
+    );
+    // The member that left is unknown now.
+    assert_eq!(
+        h.hb(beat("b", 2, &[])).error_code,
+        ErrorCode::UNKNOWN_MEMBER_ID
+    );
+}
+
+#[test]
+fn wrong_epochs_are_fenced_and_a_retry_of_the_previous_epoch_is_not() {
+    let mut h = H::new(2);
+    h.hb(join("a"));
+    assert_eq!(
+        h.hb(beat("a", 5, &[])).error_code,
+        ErrorCode::FENCED_MEMBER_EPOCH
+    );
+    // A partition count change bumps the epoch; a retry at the old epoch owning a subset of
+    // the assignment is accepted.
+    h.topics = topics(3);
+    let r = h.hb(beat("a", 1, &[0, 1]));
+    assert_eq!(r.member_epoch, 2);
+    assert_eq!(h.hb(beat("a", 1, &[0])).error_code, ErrorCode::NONE);
+    assert_eq!(
+        h.hb(beat("a", 1, &[9])).error_code,
+        ErrorCode::FENCED_MEMBER_EPOCH
+    );
+    assert_eq!(
+        h.hb(beat("zz", 1, &[])).error_code,
+        ErrorCode::UNKNOWN_MEMBER_ID
+    );
+}
+
+#[test]
+fn a_silent_member_is_removed_at_its_session_timeout() {
+    let mut h = H::new(2);
+    h.hb(join("a"));
+    h.now = 10_000;
+    h.hb(join("b"));
+    assert_eq!(h.g.next_deadline_ms(), Some(45_000));
+    assert!(h.g.expire(at(44_999), &h.s).is_empty());
+    assert_eq!(h.g.expire(at(45_000), &h.s), vec!["a".to_string()]);
+    h.now = 45_000;
+    let r = h.hb(beat("b", h.g.members["b"].epoch, &[]));
+    assert_eq!(parts(&r.assignment), vec![0, 1]);
+}
+
+#[test]
+fn a_member_that_does_not_revoke_in_time_is_removed() {
+    let mut h = H::new(2);
+    h.hb(join("a"));
+    h.hb(join("b"));
+    h.hb(beat("a", 1, &[0, 1]));
+    assert_eq!(
+        h.g.members["a"].revocation_deadline_ms,
+        Some(30_000),
+        "the rebalance timeout"
+    );
+    h.now = 20_000;
+    h.hb(beat("b", 2, &[]));
+    // Still owning them on a later heartbeat does not extend the deadline.
+    h.hb(beat("a", 1, &[0, 1]));
+    assert_eq!(h.g.members["a"].revocation_deadline_ms, Some(30_000));
+    assert_eq!(h.g.expire(at(30_000), &h.s), vec!["a".to_string()]);
+}
+
+#[test]
+fn a_static_member_keeps_its_partitions_across_a_static_leave() {
+    let mut h = H::new(2);
+    let r = h.hb(ConsumerHeartbeatArgs {
+        instance_id: Some("i".into()),
+        ..join("a")
+    });
+    assert_eq!(r.member_epoch, 1);
+    let r = h.hb(ConsumerHeartbeatArgs {
+        member_epoch: LEAVE_GROUP_STATIC_MEMBER_EPOCH,
+        instance_id: Some("i".into()),
+        ..beat("a", 1, &[0, 1])
+    });
+    assert_eq!(r.member_epoch, -2);
+    assert_eq!(h.g.owner(T, 0), Some("a"));
+    assert_eq!(h.g.epoch, 1, "a static leave does not rebalance");
+    // Back under a new member id: same epoch, same partitions.
+    let r = h.hb(ConsumerHeartbeatArgs {
+        instance_id: Some("i".into()),
+        ..join("a2")
+    });
+    assert_eq!((r.member_epoch, parts(&r.assignment)), (1, vec![0, 1]));
+    // The instance id is taken while a2 is active.
+    let r = h.hb(ConsumerHeartbeatArgs {
+        instance_id: Some("i".into()),
+        ..join("a3")
+    });
+    assert_eq!(r.error_code, ErrorCode::UNRELEASED_INSTANCE_ID);
+}
+
+#[test]
+fn bad_requests_get_kafkas_codes() {
+    let mut h = H::new(2);
+    let cases = [
+        (join(""), ErrorCode::INVALID_REQUEST),
+        (
+            ConsumerHeartbeatArgs {
+                subscribed_topic_regex: Some("t.*".into()),
+                ..join("a")
+            },
+            ErrorCode::INVALID_REQUEST,
+        ),
+        (
+            ConsumerHeartbeatArgs {
+                subscribed_topic_names: None,
+                ..join("a")
+            },
+            ErrorCode::INVALID_REQUEST,
+        ),
+        (
+            ConsumerHeartbeatArgs {
+                rebalance_timeout_ms: -1,
+                ..join("a")
+            },
+            ErrorCode::INVALID_REQUEST,
+        ),
+        (
+            ConsumerHeartbeatArgs {
+                owned: Some(vec![(T, vec![0])]),
+                ..join("a")
+            },
+            ErrorCode::INVALID_REQUEST,
+        ),
+        (
+            ConsumerHeartbeatArgs {
+                member_epoch: LEAVE_GROUP_STATIC_MEMBER_EPOCH,
+                ..join("a")
+            },
+            ErrorCode::INVALID_REQUEST,
+        ),
+        (
+            ConsumerHeartbeatArgs {
+                server_assignor: Some("sticky".into()),
+                ..join("a")
+            },
+            ErrorCode::UNSUPPORTED_ASSIGNOR,
+        ),
+    ];
+    for (req, code) in cases {
+        let r = h.hb(req.clone());
+        assert_eq!(r.error_code, code, "{req:?}");
+        assert!(r.error_message.is_some());
+    }
+    assert!(h.g.members.is_empty());
+}
+
+#[test]
+fn the_members_choice_of_assignor_wins() {
+    let mut h = H::new(4);
+    h.hb(ConsumerHeartbeatArgs {
+        server_assignor: Some("range".into()),
+        ..join("a")
+    });
+    assert_eq!(h.g.assignor(&h.s).name(), "range");
+    let r = h.hb(join("b"));
+    assert_eq!(r.error_code, ErrorCode::NONE);
+    // Range: a (first by id) gets 0..2 as its target.
+    assert_eq!(
+        h.g.target["a"][&T].iter().copied().collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+}
