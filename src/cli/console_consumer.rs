@@ -10,10 +10,9 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
 
-use super::client::consumer::{Consumer, ConsumerConfig, FetchedPartition, StartOffset};
-use super::client::group_consumer::{GroupConsumer, AUTO_COMMIT_INTERVAL};
+use super::client::consumer::{Consumer, ConsumerConfig, StartOffset};
+use super::client::group_consumer::{GroupConsumer, RecordSource, AUTO_COMMIT_INTERVAL};
 use super::client::records::Record;
-use super::client::ClientError;
 
 use super::args::{Args, Spec};
 use super::{connect, parse_bool, CliError, CliResult};
@@ -223,14 +222,14 @@ pub async fn run(raw: &[String]) -> CliResult {
     let topic = args.required("--topic")?;
     let client = connect(args.required("--bootstrap-server")?).await?;
     let mut source = match group {
-        Some(group) => Source::Group(
+        Some(group) => RecordSource::Group(
             GroupConsumer::subscribe(client, &group, topic, config, AUTO_COMMIT_INTERVAL).await?,
         ),
         None => {
             let partitions = partition.map(|p| vec![p]);
             let consumer =
                 Consumer::assign(client, topic, partitions.as_deref(), start, config).await?;
-            Source::Assigned(consumer)
+            RecordSource::Assigned(consumer)
         }
     };
     let mut consumed = 0u64;
@@ -244,10 +243,7 @@ pub async fn run(raw: &[String]) -> CliResult {
     .await;
     eprintln!("Processed a total of {consumed} messages");
     // A group member commits what it printed and leaves, however the run ended.
-    let closed = match source {
-        Source::Group(group) => group.close().await.map_err(CliError::from),
-        Source::Assigned(_) => Ok(()),
-    };
+    let closed = source.close().await.map_err(CliError::from);
     result.and(closed)
 }
 
@@ -272,30 +268,8 @@ fn group(args: &Args) -> CliResult<Option<String>> {
     Ok(Some(group))
 }
 
-/// Where the records come from: assigned partitions, or a group member's.
-enum Source {
-    Assigned(Consumer),
-    Group(GroupConsumer),
-}
-
-impl Source {
-    async fn poll(&mut self) -> Result<Vec<FetchedPartition>, ClientError> {
-        match self {
-            Source::Assigned(consumer) => consumer.poll().await,
-            Source::Group(group) => group.poll().await,
-        }
-    }
-
-    /// Marks `partition` processed up to `next_offset` (what a group commits).
-    fn processed(&mut self, partition: i32, next_offset: i64) {
-        if let Source::Group(group) = self {
-            group.processed(partition, next_offset);
-        }
-    }
-}
-
 async fn consume(
-    source: &mut Source,
+    source: &mut RecordSource,
     formatter: &Formatter,
     max_messages: Option<u64>,
     timeout: Option<Duration>,

@@ -111,7 +111,8 @@ impl GroupConsumer {
             .collect();
         match self.member.commit(&changed).await {
             Ok(()) => {
-                self.committed.extend(changed.keys().map(|(_, p)| (*p, self.processed[p])));
+                self.committed
+                    .extend(changed.keys().map(|(_, p)| (*p, self.processed[p])));
                 Ok(())
             }
             Err(e) if fenced(&e) => Ok(()),
@@ -170,4 +171,34 @@ fn fenced(e: &ClientError) -> bool {
             || code == ErrorCode::ILLEGAL_GENERATION
             || code == ErrorCode::UNKNOWN_MEMBER_ID
     })
+}
+
+/// Where a tool's records come from: assigned partitions, or a group member's.
+pub enum RecordSource {
+    Assigned(Consumer),
+    Group(GroupConsumer),
+}
+
+impl RecordSource {
+    pub async fn poll(&mut self) -> ClientResult<Vec<FetchedPartition>> {
+        match self {
+            RecordSource::Assigned(consumer) => consumer.poll().await,
+            RecordSource::Group(group) => group.poll().await,
+        }
+    }
+
+    /// Marks `partition` processed up to `next_offset` (what a group commits).
+    pub fn processed(&mut self, partition: i32, next_offset: i64) {
+        if let RecordSource::Group(group) = self {
+            group.processed(partition, next_offset);
+        }
+    }
+
+    /// A group member commits what was processed and leaves.
+    pub async fn close(self) -> ClientResult<()> {
+        match self {
+            RecordSource::Group(group) => group.close().await,
+            RecordSource::Assigned(_) => Ok(()),
+        }
+    }
 }

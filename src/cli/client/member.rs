@@ -148,15 +148,13 @@ impl Member {
             .with_group_id(GroupId(str_bytes(self.admin.group())))
             .with_generation_id(self.generation)
             .with_member_id(str_bytes(&self.member_id));
-        let response: HeartbeatResponse = match connection
-            .call(ApiKey::Heartbeat, version, &request)
-            .await
-        {
-            Ok(response) => response,
-            // The coordinator restarted or moved: find it again through a rejoin.
-            Err(e) if e.is_retriable() => return Ok(Beat::Rejoin),
-            Err(e) => return Err(e),
-        };
+        let response: HeartbeatResponse =
+            match connection.call(ApiKey::Heartbeat, version, &request).await {
+                Ok(response) => response,
+                // The coordinator restarted or moved: find it again through a rejoin.
+                Err(e) if e.is_retriable() => return Ok(Beat::Rejoin),
+                Err(e) => return Err(e),
+            };
         let code = ErrorCode::from_wire(response.error_code);
         if rejoin_code(code) {
             return Ok(Beat::Rejoin);
@@ -296,7 +294,11 @@ impl Member {
         for m in &joined.members {
             subscriptions.insert(m.member_id.to_string(), decode_subscription(&m.metadata)?);
         }
-        let mut topics: Vec<&str> = subscriptions.values().flatten().map(String::as_str).collect();
+        let mut topics: Vec<&str> = subscriptions
+            .values()
+            .flatten()
+            .map(String::as_str)
+            .collect();
         topics.sort_unstable();
         topics.dedup();
         let metadata = self.client.metadata(Some(&topics), false).await?;
@@ -331,7 +333,9 @@ fn rejoin_code(code: ErrorCode) -> bool {
 fn coordinator_lost(e: &ClientError) -> bool {
     matches!(
         e,
-        ClientError::Disconnected { .. } | ClientError::Connect { .. } | ClientError::Timeout { .. }
+        ClientError::Disconnected { .. }
+            | ClientError::Connect { .. }
+            | ClientError::Timeout { .. }
     ) || e.code() == Some(ErrorCode::NOT_COORDINATOR)
         || e.code() == Some(ErrorCode::COORDINATOR_NOT_AVAILABLE)
 }
@@ -370,7 +374,9 @@ fn encode_versioned(body: &impl Encodable) -> ClientResult<Bytes> {
     let mut buf = BytesMut::new();
     buf.put_i16(CONSUMER_PROTOCOL_VERSION);
     body.encode(&mut buf, CONSUMER_PROTOCOL_VERSION)
-        .map_err(|e| ClientError::Protocol(format!("cannot encode a consumer protocol message: {e}")))?;
+        .map_err(|e| {
+            ClientError::Protocol(format!("cannot encode a consumer protocol message: {e}"))
+        })?;
     Ok(buf.freeze())
 }
 
@@ -385,7 +391,9 @@ fn decode_subscription(metadata: &Bytes) -> ClientResult<Vec<String>> {
     use bytes::Buf;
     let mut bytes = metadata.clone();
     if bytes.remaining() < 2 {
-        return Err(ClientError::Protocol("a member's subscription is empty".into()));
+        return Err(ClientError::Protocol(
+            "a member's subscription is empty".into(),
+        ));
     }
     // Newer versions only append fields, so a body is read as at most the version known.
     let version = bytes.get_i16().clamp(0, 3);
@@ -419,7 +427,12 @@ mod tests {
 
     fn subscriptions(members: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
         (members.iter())
-            .map(|(m, topics)| (m.to_string(), topics.iter().map(|t| t.to_string()).collect()))
+            .map(|(m, topics)| {
+                (
+                    m.to_string(),
+                    topics.iter().map(|t| t.to_string()).collect(),
+                )
+            })
             .collect()
     }
 
