@@ -361,6 +361,9 @@ fn range_assign(
             let i = i as i32;
             let start = i * share + i.min(extra);
             let length = share + i32::from(i < extra);
+            if length == 0 {
+                continue;
+            }
             plan.entry(member.clone())
                 .or_default()
                 .extend((start..start + length).map(|p| (topic.clone(), p)));
