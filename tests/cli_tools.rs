@@ -428,10 +428,10 @@ fn console_tools_options_errors_and_stops() {
     ]));
     assert!(printed.starts_with("CreateTime:"), "{printed}");
     assert!(printed.ends_with("\tx\n"), "{printed}");
-    // Consumer groups do not exist yet: a clear refusal, exit 2.
-    let err = fails(consume(&["--group", "g1"]), 2);
+    // A group assigns the partitions and the offsets: --partition does not go with it.
+    let err = fails(consume(&["--group", "g1", "--partition", "0"]), 2);
     assert!(
-        err.contains("consumer groups are not available yet"),
+        err.contains("--group cannot be used with --partition or --offset"),
         "{err}"
     );
     let err = fails(consume(&["--offset", "3"]), 2);
@@ -652,6 +652,37 @@ fn perf_produce_and_consume_report_their_final_lines() {
         out.contains("records/sec") && out.contains("MB/sec"),
         "{out}"
     );
+    // As a group member: 1000 records, committed; a second run resumes after them.
+    let group_consume = |messages: &str| {
+        rill(
+            &[
+                "perf",
+                "consume",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "perf",
+                "--messages",
+                messages,
+                "--group",
+                "perf-group",
+                "--timeout-ms",
+                "3000",
+            ],
+            "",
+        )
+    };
+    let out = ok(group_consume("1000"));
+    assert!(out.starts_with("1000 records consumed (0.10 MB)"), "{out}");
+    assert_eq!(
+        group_offsets(&b, "perf-group")[&("perf".to_string(), 0)],
+        [1000, 3000, 2000]
+    );
+    let out = ok(group_consume("2000"));
+    assert!(out.starts_with("2000 records consumed (0.19 MB)"), "{out}");
+    // Nothing is left for the group: the run ends after its timeout, short of its count.
+    let err = fails(group_consume("1"), 1);
+    assert!(err.contains("only 0 of 1 records arrived"), "{err}");
     let out = ok(rill(
         &[
             "perf",
@@ -975,4 +1006,133 @@ fn consumer_groups_reset_offsets_and_a_real_member_resumes_there() {
     let out = cg(&["--describe", "--group", group]);
     assert!(text(&out.stderr).contains("does not exist"));
     assert_eq!(ok(cg(&["--list"])), "");
+}
+
+/// `rill console-consumer --group` with `extra` flags, printing `partition offset value`.
+fn group_console_consumer(bootstrap: &str, group: &str, topic: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "console-consumer",
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--from-beginning",
+        "--property",
+        "print.partition=true",
+        "print.offset=true",
+        "key.separator= ",
+    ];
+    args.extend_from_slice(extra);
+    rill(&args, "")
+}
+
+/// `(partition, offset)` of each line `Partition:P Offset:O value` a console consumer printed.
+fn printed_positions(out: &str) -> Vec<(i32, i64)> {
+    let number = |cell: &str, prefix: &str| -> i64 {
+        let digits = cell
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{cell}: no {prefix}"));
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("{cell}: not a number"))
+    };
+    out.lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split(' ').collect();
+            let partition = number(cells[0], "Partition:");
+            (partition as i32, number(cells[1], "Offset:"))
+        })
+        .collect()
+}
+
+#[test]
+fn console_consumer_group_resumes_where_it_stopped_and_members_split_the_partitions() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    let topic = "cc-group";
+    create_topic(&b, topic, 4);
+    // Ten records in each partition.
+    for p in 0..4 {
+        let lines: String = (0..10).map(|i| format!("p{p}-{i}\n")).collect();
+        ok(kcat(
+            &["-b", &b, "-P", "-t", topic, "-p", &p.to_string()],
+            &lines,
+        ));
+    }
+    let everything: Vec<(i32, i64)> = (0..4).flat_map(|p| (0..10).map(move |o| (p, o))).collect();
+
+    // The first run prints five records and commits them at exit; the second prints the rest.
+    let first = printed_positions(&ok(group_console_consumer(
+        &b,
+        "cc",
+        topic,
+        &["--max-messages", "5"],
+    )));
+    assert_eq!(first.len(), 5, "{first:?}");
+    let second = printed_positions(&ok(group_console_consumer(
+        &b,
+        "cc",
+        topic,
+        &["--timeout-ms", "2000"],
+    )));
+    let mut both = [first, second].concat();
+    both.sort();
+    assert_eq!(
+        both, everything,
+        "each record exactly once over the two runs"
+    );
+    // Everything committed: no lag; both runs left the group.
+    for (key, [current, end, lag]) in group_offsets(&b, "cc") {
+        assert_eq!((current, end, lag), (10, 10, 0), "{key:?}");
+    }
+    let out = ok(rill(
+        &[
+            "consumer-groups",
+            "--bootstrap-server",
+            &b,
+            "--list",
+            "--state",
+            "empty",
+        ],
+        "",
+    ));
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["cc", "Empty"]),
+        "{out}"
+    );
+
+    // Two members of one new group started together: the range assignor gives each two
+    // partitions, and each partition's records go to exactly one of them.
+    let members: Vec<_> = (0..2)
+        .map(|_| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                group_console_consumer(
+                    &b,
+                    "cc-pair",
+                    topic,
+                    &["--max-messages", "20", "--timeout-ms", "30000"],
+                )
+            })
+        })
+        .collect();
+    let outputs: Vec<Vec<(i32, i64)>> = members
+        .into_iter()
+        .map(|m| printed_positions(&ok(m.join().unwrap())))
+        .collect();
+    let partitions = |positions: &[(i32, i64)]| {
+        positions
+            .iter()
+            .map(|(p, _)| *p)
+            .collect::<std::collections::BTreeSet<i32>>()
+    };
+    let (one, two) = (partitions(&outputs[0]), partitions(&outputs[1]));
+    assert_eq!((one.len(), two.len()), (2, 2), "{outputs:?}");
+    assert!(one.is_disjoint(&two), "{outputs:?}");
+    let mut all = outputs.concat();
+    all.sort();
+    assert_eq!(all, everything);
 }

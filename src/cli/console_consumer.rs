@@ -1,14 +1,17 @@
 //! `rill console-consumer`: prints records of a topic (kafka-console-consumer.sh) — all
-//! partitions fetched in parallel, or one with `--partition`. Stops on Ctrl-C, after
-//! `--max-messages`, or after `--timeout-ms` without a new record.
+//! partitions fetched in parallel, or one with `--partition`, or those a consumer group assigns
+//! with `--group`. Stops on Ctrl-C or SIGTERM, after `--max-messages`, or after `--timeout-ms`
+//! without a new record.
 #![allow(clippy::disallowed_methods)] // host-side tool: reads the clock
 
 use std::io::Write;
 use std::time::Duration;
 
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
 
 use super::client::consumer::{Consumer, ConsumerConfig, StartOffset};
+use super::client::group_consumer::{GroupConsumer, RecordSource, AUTO_COMMIT_INTERVAL};
 use super::client::records::Record;
 
 use super::args::{Args, Spec};
@@ -24,7 +27,10 @@ USAGE:
         [--consumer-property fetch.max.wait.ms=N fetch.min.bytes=N fetch.max.bytes=N
                              max.partition.fetch.bytes=N auto.offset.reset=earliest|latest]...
         [--skip-message-on-error]     (accepted; no deserializer runs that could fail)
-        [--group G]                   (refused: consumer groups are not available yet)
+        [--group G]      join consumer group G (also --consumer-property group.id=G): consume
+                         the partitions the group assigns, from its committed offsets
+                         (--from-beginning only where it has none), commit every 5 s and at
+                         exit (--max-messages, --timeout-ms, Ctrl-C or SIGTERM), then leave.
 ";
 
 pub(super) const SPEC: Spec = Spec {
@@ -185,7 +191,7 @@ fn consumer_config(args: &Args) -> CliResult<ConsumerConfig> {
                     }
                 }
             }
-            "client.id" | "isolation.level" => {}
+            "client.id" | "isolation.level" | "group.id" => {}
             _ => {
                 return Err(CliError::Usage(format!(
                     "unknown --consumer-property '{key}'"
@@ -201,15 +207,10 @@ fn consumer_config(args: &Args) -> CliResult<ConsumerConfig> {
 
 pub async fn run(raw: &[String]) -> CliResult {
     let args = Args::parse(raw, &SPEC)?;
-    if let Some(group) = args.value("--group") {
-        return Err(CliError::Unavailable(format!(
-            "consumer groups are not available yet (--group {group}); consume without --group, \
-             optionally with --partition and --offset"
-        )));
-    }
     let formatter = Formatter::from_args(&args)?;
     let start = start_offset(&args)?;
     let mut config = consumer_config(&args)?;
+    let group = group(&args)?;
     let max_messages = args.number::<u64>("--max-messages")?;
     let timeout = args
         .number::<u64>("--timeout-ms")?
@@ -220,12 +221,20 @@ pub async fn run(raw: &[String]) -> CliResult {
     let partition = args.number::<i32>("--partition")?;
     let topic = args.required("--topic")?;
     let client = connect(args.required("--bootstrap-server")?).await?;
-    let partitions = partition.map(|p| vec![p]);
-    let mut consumer =
-        Consumer::assign(client, topic, partitions.as_deref(), start, config).await?;
+    let mut source = match group {
+        Some(group) => RecordSource::Group(
+            GroupConsumer::subscribe(client, &group, topic, config, AUTO_COMMIT_INTERVAL).await?,
+        ),
+        None => {
+            let partitions = partition.map(|p| vec![p]);
+            let consumer =
+                Consumer::assign(client, topic, partitions.as_deref(), start, config).await?;
+            RecordSource::Assigned(consumer)
+        }
+    };
     let mut consumed = 0u64;
     let result = consume(
-        &mut consumer,
+        &mut source,
         &formatter,
         max_messages,
         timeout,
@@ -233,11 +242,34 @@ pub async fn run(raw: &[String]) -> CliResult {
     )
     .await;
     eprintln!("Processed a total of {consumed} messages");
-    result
+    // A group member commits what it printed and leaves, however the run ended.
+    let closed = source.close().await.map_err(CliError::from);
+    result.and(closed)
+}
+
+/// `--group G` (or `--consumer-property group.id=G`); a group decides the partitions and the
+/// start offsets, so `--partition` and `--offset` do not go with it (as in Kafka's tool).
+fn group(args: &Args) -> CliResult<Option<String>> {
+    let from_property = (args.properties("--consumer-property").iter())
+        .rev()
+        .find(|(key, _)| key == "group.id")
+        .map(|(_, value)| value.clone());
+    let Some(group) = args.value("--group").map(str::to_string).or(from_property) else {
+        return Ok(None);
+    };
+    if group.is_empty() {
+        return Err(CliError::Usage("the group id must not be empty".into()));
+    }
+    if args.value("--partition").is_some() || args.value("--offset").is_some() {
+        return Err(CliError::Usage(
+            "--group cannot be used with --partition or --offset".into(),
+        ));
+    }
+    Ok(Some(group))
 }
 
 async fn consume(
-    consumer: &mut Consumer,
+    source: &mut RecordSource,
     formatter: &Formatter,
     max_messages: Option<u64>,
     timeout: Option<Duration>,
@@ -247,6 +279,8 @@ async fn consume(
     let mut last_record_at = Instant::now();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let mut terminate = signal(SignalKind::terminate())
+        .map_err(|e| CliError::Failed(format!("cannot watch for SIGTERM: {e}")))?;
     loop {
         if max_messages.is_some_and(|max| *consumed >= max) {
             return Ok(());
@@ -257,20 +291,28 @@ async fn consume(
         let fetched = tokio::select! {
             biased;
             _ = &mut ctrl_c => return Ok(()),
-            fetched = consumer.poll() => fetched?,
+            _ = terminate.recv() => return Ok(()),
+            fetched = source.poll() => fetched?,
         };
         let mut out = std::io::BufWriter::new(stdout.lock());
         for data in &fetched {
             let mut write_error = None;
+            let mut next_offset = None;
             data.for_each_record(|record| {
                 if write_error.is_some() || max_messages.is_some_and(|max| *consumed >= max) {
                     return;
                 }
                 match formatter.write(&mut out, data.partition, record) {
-                    Ok(()) => *consumed += 1,
+                    Ok(()) => {
+                        *consumed += 1;
+                        next_offset = Some(record.offset + 1);
+                    }
                     Err(e) => write_error = Some(e),
                 }
             })?;
+            if let Some(next) = next_offset {
+                source.processed(data.partition, next);
+            }
             if let Some(e) = write_error {
                 return stdout_error(e);
             }

@@ -10,21 +10,25 @@ use super::client::group::{
     self, GroupAdmin, GroupDescription, GroupMember, TopicPartition, CONSUMER_PROTOCOL_TYPE,
 };
 use super::client::{Client, ClientError};
-use super::{connect, CliError, CliResult};
+use super::{connect, datetime, CliError, CliResult};
 use crate::types::ErrorCode;
 
 pub const USAGE: &str = "\
 USAGE:
-    rill consumer-groups --bootstrap-server H:P --list [--state]
+    rill consumer-groups --bootstrap-server H:P --list [--state [S,S...]]
     rill consumer-groups --bootstrap-server H:P --describe --group G [--offsets | --members | --state]
     rill consumer-groups --bootstrap-server H:P --delete --group G
     rill consumer-groups --bootstrap-server H:P --delete-offsets --group G --topic T[:P,P...]
     rill consumer-groups --bootstrap-server H:P --reset-offsets --group G
                          (--topic T[:P,P...] | --all-topics)
-                         (--to-earliest | --to-latest | --to-offset N | --shift-by N)
-                         [--dry-run | --execute]
+                         (--to-earliest | --to-latest | --to-offset N | --shift-by N
+                          | --to-datetime ISO8601 | --by-duration PnDTnHnMnS | --to-current)
+                         [--dry-run | --execute] [--export]
+    rill consumer-groups --bootstrap-server H:P --reset-offsets --group G --from-file CSV
+                         [--dry-run | --execute] [--export]
 
-    --list           every consumer group's id; with --state, as GROUP STATE.
+    --list           every consumer group's id; with --state, as GROUP STATE; --state S,S...
+                     only groups in those states (case-insensitive, e.g. stable,empty).
     --describe       --offsets (the default): per partition GROUP TOPIC PARTITION CURRENT-OFFSET
                      LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID (\"-\" where unknown);
                      --members: GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS;
@@ -42,6 +46,15 @@ USAGE:
     --to-offset N    offset N, clamped to [log start, log end].
     --shift-by N     the committed offset plus N (N may be negative), clamped to
                      [log start, log end].
+    --to-datetime T  the first offset whose record timestamp is at or after T (ListOffsets by
+                     timestamp), the log end where no record is that late. T is ISO8601:
+                     YYYY-MM-DDTHH:mm:SS.sss, optionally with a zone (Z, +HH:mm); UTC without.
+    --by-duration D  as --to-datetime with now minus D (PnDTnHnMnS, e.g. P1DT2H, PT30M).
+    --to-current     the committed offset, or the log end where the group has none.
+    --from-file CSV  the offsets in CSV, lines topic,partition,offset (or group,topic,partition,
+                     offset: only G's lines), clamped to [log start, log end]; no --topic or
+                     --all-topics needed.
+    --export         prints the new offsets as that CSV instead of the table.
 ";
 
 pub(super) const SPEC: Spec = Spec {
@@ -59,6 +72,8 @@ pub(super) const SPEC: Spec = Spec {
         "--to-latest",
         "--dry-run",
         "--execute",
+        "--to-current",
+        "--export",
     ],
     values: &[
         "--bootstrap-server",
@@ -66,17 +81,25 @@ pub(super) const SPEC: Spec = Spec {
         "--topic",
         "--to-offset",
         "--shift-by",
+        "--to-datetime",
+        "--by-duration",
+        "--from-file",
     ],
     properties: &[],
 };
 
 /// Where `--reset-offsets` moves each partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     Earliest,
     Latest,
     Offset(i64),
     ShiftBy(i64),
+    /// The first offset at or after this timestamp (ms since the epoch).
+    Timestamp(i64),
+    Current,
+    /// `--from-file`'s offsets, which also name the partitions.
+    Plan(BTreeMap<TopicPartition, i64>),
 }
 
 /// Which partitions `--reset-offsets` moves.
@@ -88,7 +111,8 @@ enum Scope {
 }
 
 pub async fn run(raw: &[String]) -> CliResult {
-    let args = Args::parse(raw, &SPEC)?;
+    let (raw, state_filter) = split_state_filter(raw);
+    let args = Args::parse(&raw, &SPEC)?;
     let actions = [
         "--list",
         "--describe",
@@ -105,8 +129,14 @@ pub async fn run(raw: &[String]) -> CliResult {
     };
     let bootstrap = args.required("--bootstrap-server")?;
     if action == "--list" {
+        let states = state_filter.as_deref().map(parse_states).transpose()?;
         let client = connect(bootstrap).await?;
-        return list(&client, args.has("--state")).await;
+        return list(&client, args.has("--state"), states.as_deref()).await;
+    }
+    if state_filter.is_some() {
+        return Err(CliError::Usage(
+            "a list of states after --state goes only with --list".into(),
+        ));
     }
     let group = args.required("--group")?;
     match action {
@@ -129,11 +159,77 @@ pub async fn run(raw: &[String]) -> CliResult {
         }
         _ => {}
     }
-    let scope = scope(&args)?;
-    let target = target(&args)?;
+    let target = target(&args, group)?;
+    // The file names its partitions; Kafka ignores a scope given with it.
+    let scope = match target {
+        Target::Plan(_) => Scope::AllTopics,
+        _ => scope(&args)?,
+    };
     let execute = execute(&args)?;
     let client = connect(bootstrap).await?;
-    reset(&client, group, &scope, target, execute).await
+    reset(
+        &client,
+        group,
+        &scope,
+        target,
+        execute,
+        args.has("--export"),
+    )
+    .await
+}
+
+/// Kafka's `--state` takes an optional value (`--list --state stable,empty`), which the flag
+/// parser's switches do not: a value after `--state` is taken out here.
+fn split_state_filter(raw: &[String]) -> (Vec<String>, Option<String>) {
+    let mut rest = Vec::with_capacity(raw.len());
+    let mut filter = None;
+    let mut args = raw.iter();
+    while let Some(arg) = args.next() {
+        if let Some(value) = arg.strip_prefix("--state=") {
+            filter = Some(value.to_string());
+            rest.push("--state".to_string());
+        } else if arg == "--state" {
+            rest.push(arg.clone());
+            if let Some(value) = args.as_slice().first().filter(|v| !v.starts_with("--")) {
+                filter = Some(value.clone());
+                args.next();
+            }
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    (rest, filter)
+}
+
+/// Kafka's group state names, as `--state` accepts them.
+const GROUP_STATES: [&str; 8] = [
+    "PreparingRebalance",
+    "CompletingRebalance",
+    "Stable",
+    "Dead",
+    "Empty",
+    "Assigning",
+    "Reconciling",
+    "NotReady",
+];
+
+/// A comma-separated list of states, case-insensitive, each one of Kafka's (as its
+/// `consumerGroupStatesFromString`).
+fn parse_states(list: &str) -> CliResult<Vec<&'static str>> {
+    list.split(',')
+        .map(|s| {
+            let s = s.trim();
+            (GROUP_STATES.iter())
+                .find(|state| state.eq_ignore_ascii_case(s))
+                .copied()
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "Invalid state list '{list}'. Valid states are: {}",
+                        GROUP_STATES.join(", ")
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// What `--describe` shows.
@@ -204,7 +300,7 @@ fn parse_topic_partitions(spec: &str) -> CliResult<Scope> {
 }
 
 /// The one reset target given.
-fn target(args: &Args) -> CliResult<Target> {
+fn target(args: &Args, group: &str) -> CliResult<Target> {
     let mut targets = Vec::new();
     if args.has("--to-earliest") {
         targets.push(Target::Earliest);
@@ -218,14 +314,88 @@ fn target(args: &Args) -> CliResult<Target> {
     if let Some(n) = args.number::<i64>("--shift-by")? {
         targets.push(Target::ShiftBy(n));
     }
-    match targets[..] {
-        [target] => Ok(target),
+    if let Some(text) = args.value("--to-datetime") {
+        targets.push(Target::Timestamp(
+            datetime::parse_datetime_ms(text).map_err(CliError::Usage)?,
+        ));
+    }
+    if let Some(text) = args.value("--by-duration") {
+        let duration_ms = datetime::parse_duration_ms(text).map_err(CliError::Usage)?;
+        targets.push(Target::Timestamp(now_ms().saturating_sub(duration_ms)));
+    }
+    if args.has("--to-current") {
+        targets.push(Target::Current);
+    }
+    if let Some(path) = args.value("--from-file") {
+        let csv = std::fs::read_to_string(path)
+            .map_err(|e| CliError::Failed(format!("cannot read --from-file {path}: {e}")))?;
+        targets.push(Target::Plan(parse_reset_plan(&csv, group)?));
+    }
+    let count = targets.len();
+    match targets.pop() {
+        Some(target) if count == 1 => Ok(target),
         _ => Err(CliError::Usage(
             "--reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset, \
-             --shift-by"
+             --shift-by, --to-datetime, --by-duration, --to-current, --from-file"
                 .into(),
         )),
     }
+}
+
+/// The wall clock in ms since the epoch (`--by-duration` counts back from it).
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Kafka's reset-plan CSV: `topic,partition,offset` lines, or `group,topic,partition,offset`
+/// of which only `group`'s count. Blank lines are skipped.
+fn parse_reset_plan(csv: &str, group: &str) -> CliResult<BTreeMap<TopicPartition, i64>> {
+    let mut plan = BTreeMap::new();
+    for (n, line) in csv.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let (line_group, topic, partition, offset) = match cells[..] {
+            [topic, partition, offset] => (group, topic, partition, offset),
+            [line_group, topic, partition, offset] => (line_group, topic, partition, offset),
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "--from-file line {}: '{line}' is not topic,partition,offset",
+                    n + 1
+                )))
+            }
+        };
+        let bad = |what: &str| {
+            CliError::Usage(format!("--from-file line {}: '{line}': bad {what}", n + 1))
+        };
+        let partition = partition
+            .parse::<i32>()
+            .ok()
+            .filter(|p| *p >= 0)
+            .ok_or_else(|| bad("partition"))?;
+        let offset = offset
+            .parse::<i64>()
+            .ok()
+            .filter(|o| *o >= 0)
+            .ok_or_else(|| bad("offset"))?;
+        if topic.is_empty() {
+            return Err(bad("topic"));
+        }
+        if line_group == group {
+            plan.insert((topic.to_string(), partition), offset);
+        }
+    }
+    if plan.is_empty() {
+        return Err(CliError::Failed(format!(
+            "No reset plan for group {group} found"
+        )));
+    }
+    Ok(plan)
 }
 
 /// `--execute` commits; `--dry-run`, or neither (with Kafka's warning), only prints.
@@ -289,12 +459,17 @@ fn by_topic<'a>(keys: impl Iterator<Item = &'a TopicPartition>) -> BTreeMap<Stri
     topics
 }
 
-async fn list(client: &Client, with_state: bool) -> CliResult {
+/// `--list`: consumer groups, with `--state` their states, with `--state S,...` only those in
+/// one of the states `states`.
+async fn list(client: &Client, with_state: bool, states: Option<&[&str]>) -> CliResult {
     let groups = group::list_groups(client).await?;
     // Consumer groups: members speak the consumer protocol, or only offsets were committed.
     let consumers = groups
         .iter()
-        .filter(|g| g.protocol_type.is_empty() || g.protocol_type == CONSUMER_PROTOCOL_TYPE);
+        .filter(|g| g.protocol_type.is_empty() || g.protocol_type == CONSUMER_PROTOCOL_TYPE)
+        .filter(|g| {
+            states.is_none_or(|states| states.iter().any(|s| s.eq_ignore_ascii_case(&g.state)))
+        });
     if !with_state {
         for g in consumers {
             println!("{}", g.group);
@@ -584,6 +759,7 @@ async fn reset(
     scope: &Scope,
     target: Target,
     execute: bool,
+    export: bool,
 ) -> CliResult {
     let admin = GroupAdmin::connect(client, group).await?;
     if execute {
@@ -596,9 +772,10 @@ async fn reset(
         }
     }
     let committed = admin.committed(None).await?;
-    let partitions = match scope {
-        Scope::AllTopics => by_topic(committed.keys()),
-        Scope::Topic(topic, partitions) => {
+    let partitions = match (&target, scope) {
+        (Target::Plan(plan), _) => by_topic(plan.keys()),
+        (_, Scope::AllTopics) => by_topic(committed.keys()),
+        (_, Scope::Topic(topic, partitions)) => {
             BTreeMap::from([(topic.clone(), partitions.clone().unwrap_or_default())])
         }
     };
@@ -608,7 +785,11 @@ async fn reset(
         )));
     }
     let ranges = log_ranges(client, &partitions).await?;
-    let plan = new_offsets(&ranges, &committed, target)?;
+    let at_time = match target {
+        Target::Timestamp(ms) => offsets_at_time(client, &partitions, ms).await?,
+        _ => BTreeMap::new(),
+    };
+    let plan = new_offsets(&ranges, &committed, &target, &at_time)?;
     if execute {
         admin
             .commit(&plan)
@@ -626,26 +807,90 @@ async fn reset(
             ]
         })
         .collect();
-    print!(
-        "{}",
-        table(&["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"], &rows)
-    );
+    if export {
+        print!("{}", export_csv(&plan));
+    } else {
+        print!(
+            "{}",
+            table(&["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"], &rows)
+        );
+    }
     Ok(())
 }
 
-/// The offset each partition is reset to, clamped to its log as Kafka's tool does.
+/// Kafka's `--export` of one group's plan: `topic,partition,offset` lines, which
+/// `--from-file` reads back.
+fn export_csv(plan: &BTreeMap<TopicPartition, i64>) -> String {
+    (plan.iter())
+        .map(|((topic, partition), offset)| format!("{topic},{partition},{offset}\n"))
+        .collect()
+}
+
+/// Per partition, the first offset whose timestamp is at or after `timestamp_ms`
+/// (ListOffsets by timestamp); partitions without such a record are left out, with Kafka's
+/// warning.
+async fn offsets_at_time(
+    client: &Arc<Client>,
+    partitions: &BTreeMap<String, Vec<i32>>,
+    timestamp_ms: i64,
+) -> CliResult<BTreeMap<TopicPartition, i64>> {
+    let mut found = BTreeMap::new();
+    for (topic, wanted) in partitions {
+        let wanted = (!wanted.is_empty()).then_some(wanted.as_slice());
+        let consumer = Consumer::assign(
+            client.clone(),
+            topic,
+            wanted,
+            StartOffset::Offset(0),
+            ConsumerConfig::default(),
+        )
+        .await?;
+        let assigned: Vec<i32> = consumer.positions().keys().copied().collect();
+        for (p, offset) in consumer
+            .list_offsets(&assigned, timestamp_ms.max(0))
+            .await?
+        {
+            if offset >= 0 {
+                found.insert((topic.clone(), p), offset);
+            } else {
+                eprintln!(
+                    "Warn: Partition {p} from topic {topic} is empty. Falling back to latest \
+                     known offset."
+                );
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The offset each partition is reset to, as Kafka's tool computes it: requested offsets
+/// (`--to-offset`, `--shift-by`, `--from-file`) clamped to the log; `--to-current` the commit as
+/// it is; `--to-datetime` ListOffsets' answer (`at_time`), else the log end.
 fn new_offsets(
     ranges: &BTreeMap<TopicPartition, LogRange>,
     committed: &BTreeMap<TopicPartition, i64>,
-    target: Target,
+    target: &Target,
+    at_time: &BTreeMap<TopicPartition, i64>,
 ) -> CliResult<BTreeMap<TopicPartition, i64>> {
+    let clamp =
+        |wanted: i64, range: &LogRange| wanted.clamp(range.start, range.end.max(range.start));
     ranges
         .iter()
         .map(|(key, range)| {
             let wanted = match target {
                 Target::Earliest => range.start,
                 Target::Latest => range.end,
-                Target::Offset(n) => n,
+                Target::Timestamp(_) => {
+                    return Ok((key.clone(), at_time.get(key).copied().unwrap_or(range.end)))
+                }
+                Target::Current => {
+                    return Ok((
+                        key.clone(),
+                        committed.get(key).copied().unwrap_or(range.end),
+                    ))
+                }
+                Target::Offset(n) => *n,
+                Target::Plan(plan) => plan.get(key).copied().unwrap_or(range.end),
                 Target::ShiftBy(n) => {
                     let current = committed.get(key).ok_or_else(|| {
                         CliError::Failed(format!(
@@ -654,13 +899,10 @@ fn new_offsets(
                             key.0, key.1
                         ))
                     })?;
-                    current.saturating_add(n)
+                    current.saturating_add(*n)
                 }
             };
-            Ok((
-                key.clone(),
-                wanted.clamp(range.start, range.end.max(range.start)),
-            ))
+            Ok((key.clone(), clamp(wanted, range)))
         })
         .collect()
 }
@@ -706,13 +948,53 @@ mod tests {
     }
 
     #[test]
+    fn reset_plans_read_back_what_export_writes() {
+        let csv = "t,0,5\n\nother,t,1,9\ng,u,2,7\n";
+        let plan = parse_reset_plan(csv, "g").unwrap();
+        assert_eq!(plan, BTreeMap::from([(key("t", 0), 5), (key("u", 2), 7)]));
+        assert_eq!(parse_reset_plan(&export_csv(&plan), "g").unwrap(), plan);
+        assert_eq!(export_csv(&plan), "t,0,5\nu,2,7\n");
+        for bad in ["t,0", "t,x,1", "t,0,-1", ",0,1", "a,b,c,d,e"] {
+            assert!(parse_reset_plan(bad, "g").is_err(), "{bad}");
+        }
+        assert!(
+            parse_reset_plan("other,t,0,1\n", "g").is_err(),
+            "no line of g"
+        );
+    }
+
+    #[test]
+    fn state_filters_follow_kafka() {
+        let raw = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (rest, filter) = split_state_filter(&raw(&["--list", "--state", "stable,EMPTY"]));
+        assert_eq!(
+            (rest, filter.as_deref()),
+            (raw(&["--list", "--state"]), Some("stable,EMPTY"))
+        );
+        let (rest, filter) = split_state_filter(&raw(&["--describe", "--state", "--group", "g"]));
+        assert_eq!((rest.len(), filter), (4, None));
+        let (_, filter) = split_state_filter(&raw(&["--list", "--state=Dead"]));
+        assert_eq!(filter.as_deref(), Some("Dead"));
+        assert_eq!(parse_states("stable, EMPTY").unwrap(), ["Stable", "Empty"]);
+        let Err(CliError::Usage(err)) = parse_states("stable,bogus") else {
+            panic!("an unknown state is a usage error")
+        };
+        assert!(
+            err.starts_with("Invalid state list 'stable,bogus'"),
+            "{err}"
+        );
+        assert!(parse_states("").is_err());
+    }
+
+    #[test]
     fn new_offsets_clamp_to_the_log() {
         let ranges = BTreeMap::from([
             (key("t", 0), LogRange { start: 5, end: 20 }),
             (key("t", 1), LogRange { start: 0, end: 8 }),
         ]);
         let committed = BTreeMap::from([(key("t", 0), 12), (key("t", 1), 3)]);
-        let plan = |target| new_offsets(&ranges, &committed, target).unwrap();
+        let none = BTreeMap::new();
+        let plan = |target| new_offsets(&ranges, &committed, &target, &none).unwrap();
         assert_eq!(plan(Target::Earliest)[&key("t", 0)], 5);
         assert_eq!(plan(Target::Latest)[&key("t", 1)], 8);
         assert_eq!(plan(Target::Offset(100))[&key("t", 0)], 20);
@@ -724,7 +1006,18 @@ mod tests {
         assert_eq!(plan(Target::ShiftBy(i64::MAX))[&key("t", 0)], 20);
         // A partition without a commit cannot be shifted.
         let partial = BTreeMap::from([(key("t", 0), 12)]);
-        assert!(new_offsets(&ranges, &partial, Target::ShiftBy(1)).is_err());
+        assert!(new_offsets(&ranges, &partial, &Target::ShiftBy(1), &none).is_err());
+        // --to-current: the commit unclamped, the log end without one.
+        let current = new_offsets(&ranges, &partial, &Target::Current, &none).unwrap();
+        assert_eq!((current[&key("t", 0)], current[&key("t", 1)]), (12, 8));
+        // --to-datetime: ListOffsets' offset, the log end where no record is that late.
+        let found = BTreeMap::from([(key("t", 1), 2)]);
+        let at = new_offsets(&ranges, &committed, &Target::Timestamp(5), &found).unwrap();
+        assert_eq!((at[&key("t", 0)], at[&key("t", 1)]), (20, 2));
+        // --from-file: clamped as --to-offset.
+        let file = BTreeMap::from([(key("t", 0), 1), (key("t", 1), 6)]);
+        let planned = new_offsets(&ranges, &committed, &Target::Plan(file), &none).unwrap();
+        assert_eq!((planned[&key("t", 0)], planned[&key("t", 1)]), (5, 6));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod client;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
+pub mod datetime;
 pub mod perf;
 pub mod topics;
 

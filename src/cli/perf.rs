@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::client::consumer::{Consumer, ConsumerConfig, StartOffset};
+use super::client::group_consumer::{GroupConsumer, RecordSource, AUTO_COMMIT_INTERVAL};
 use super::client::producer::{now_ms, BatchOutcome, Producer, ProducerConfig};
 use super::client::Client;
 
@@ -22,6 +23,9 @@ USAGE:
                       [--producer-props ...]...   (the same as --producer-property)
                       [--reporting-interval MS]   (accepted; progress prints every 5 s)
     rill perf consume --bootstrap-server H:P --topic T --messages N [--timeout-ms MS]
+                      [--group G]   (as a member of group G: its partitions, from its commits or
+                                     the earliest offset, committed every 5 s and at the end;
+                                     the clock starts once the member has its partitions)
     rill perf e2e     --bootstrap-server H:P --topic T --rate R --seconds S [--record-size B]
                       [--producer-property ...]...
 ";
@@ -39,6 +43,7 @@ pub(super) const SPEC: Spec = Spec {
         "--rate",
         "--seconds",
         "--reporting-interval",
+        "--group",
     ],
     properties: &["--producer-property", "--producer-props"],
 };
@@ -293,32 +298,43 @@ async fn consume(client: Arc<Client>, args: &Args) -> CliResult {
     let topic = args.required("--topic")?;
     let messages: u64 = required_number(args, "--messages")?;
     let timeout = Duration::from_millis(args.number("--timeout-ms")?.unwrap_or(10_000));
-    let mut consumer = Consumer::assign(
-        client,
-        topic,
-        None,
-        StartOffset::Earliest,
-        ConsumerConfig::default(),
-    )
-    .await?;
+    // kafka-consumer-perf-test reads from the beginning (auto.offset.reset=earliest).
+    let config = ConsumerConfig {
+        reset: StartOffset::Earliest,
+        ..ConsumerConfig::default()
+    };
+    let mut source = match args.value("--group") {
+        Some(group) => RecordSource::Group(
+            GroupConsumer::subscribe(client, group, topic, config, AUTO_COMMIT_INTERVAL).await?,
+        ),
+        None => RecordSource::Assigned(
+            Consumer::assign(client, topic, None, StartOffset::Earliest, config).await?,
+        ),
+    };
     let start = Instant::now();
     let mut last_record_at = start;
     let (mut records, mut bytes) = (0u64, 0u64);
     while records < messages && last_record_at.elapsed() < timeout {
-        for data in consumer.poll().await? {
+        for data in source.poll().await? {
+            let mut next_offset = None;
             data.for_each_record(|r| {
                 if records < messages {
                     records += 1;
                     bytes +=
                         r.value.map_or(0, |v| v.len()) as u64 + r.key.map_or(0, |k| k.len()) as u64;
+                    next_offset = Some(r.offset + 1);
                 }
             })?;
+            if let Some(next) = next_offset {
+                source.processed(data.partition, next);
+            }
             if !data.records.is_empty() {
                 last_record_at = Instant::now();
             }
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    source.close().await?;
     let mb = bytes as f64 / (1024.0 * 1024.0);
     println!(
         "{records} records consumed ({mb:.2} MB) in {elapsed:.2} s: {:.1} records/sec, {:.2} MB/sec.",

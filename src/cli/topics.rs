@@ -12,8 +12,8 @@ pub const USAGE: &str = "\
 USAGE:
     rill topics --bootstrap-server H:P --create --topic T [--partitions N] [--replication-factor R]
                 [--config k=v]... [--if-not-exists]
-    rill topics --bootstrap-server H:P --list
-    rill topics --bootstrap-server H:P --describe [--topic T]
+    rill topics --bootstrap-server H:P --list [--exclude-internal]
+    rill topics --bootstrap-server H:P --describe [--topic T] [--exclude-internal]
     rill topics --bootstrap-server H:P --delete --topic T [--if-exists]
     rill topics --bootstrap-server H:P --alter --topic T --partitions N
 ";
@@ -27,6 +27,7 @@ pub(super) const SPEC: Spec = Spec {
         "--alter",
         "--if-not-exists",
         "--if-exists",
+        "--exclude-internal",
     ],
     values: &[
         "--bootstrap-server",
@@ -59,8 +60,15 @@ pub async fn run(raw: &[String]) -> CliResult {
     let client = connect(bootstrap).await?;
     match action {
         Action::Create(new) => create(&client, new, args.has("--if-not-exists")).await,
-        Action::List => list(&client).await,
-        Action::Describe => describe(&client, args.value("--topic")).await,
+        Action::List => list(&client, args.has("--exclude-internal")).await,
+        Action::Describe => {
+            describe(
+                &client,
+                args.value("--topic"),
+                args.has("--exclude-internal"),
+            )
+            .await
+        }
         Action::Delete => delete(&client, &args).await,
         Action::Alter => alter(&client, &args).await,
     }
@@ -107,15 +115,18 @@ async fn create(client: &Client, new: NewTopic, if_not_exists: bool) -> CliResul
     Ok(())
 }
 
-async fn list(client: &Client) -> CliResult {
+/// `--exclude-internal` leaves out the topics Metadata marks internal (`__consumer_offsets`).
+async fn list(client: &Client, exclude_internal: bool) -> CliResult {
     let metadata = client.metadata(None, false).await?;
-    for name in metadata.topics.keys() {
-        println!("{name}");
+    for info in metadata.topics.values() {
+        if !(exclude_internal && info.internal) {
+            println!("{}", info.name);
+        }
     }
     Ok(())
 }
 
-async fn describe(client: &Client, topic: Option<&str>) -> CliResult {
+async fn describe(client: &Client, topic: Option<&str>, exclude_internal: bool) -> CliResult {
     let metadata = match topic {
         Some(t) => client.metadata(Some(&[t]), false).await?,
         None => client.metadata(None, false).await?,
@@ -124,6 +135,9 @@ async fn describe(client: &Client, topic: Option<&str>) -> CliResult {
         metadata.topic(t)?;
     }
     for info in metadata.topics.values() {
+        if exclude_internal && info.internal {
+            continue;
+        }
         let configs = match client.describe_topic_configs(&info.name).await? {
             Some(entries) => entries
                 .iter()

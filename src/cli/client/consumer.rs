@@ -154,6 +154,19 @@ impl Consumer {
         &self.positions
     }
 
+    /// Moves the next fetch of `partitions` (assigned ones) to `start`.
+    pub async fn seek(&mut self, partitions: &[i32], start: StartOffset) -> ClientResult<()> {
+        if let Some(p) = partitions.iter().find(|p| !self.positions.contains_key(p)) {
+            return Err(ClientError::Invalid(format!(
+                "partition {p} of '{}' is not assigned",
+                self.topic
+            )));
+        }
+        let resolved = self.resolve(partitions, start).await?;
+        self.positions.extend(resolved);
+        Ok(())
+    }
+
     async fn refresh_leaders(&mut self) -> ClientResult<()> {
         let metadata = self.client.metadata(Some(&[&self.topic]), false).await?;
         let topic = metadata.topic(&self.topic)?;

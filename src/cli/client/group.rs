@@ -116,6 +116,11 @@ impl GroupAdmin {
         &self.group
     }
 
+    /// The connection to the group's coordinator.
+    pub(super) fn coordinator(&self) -> &Arc<Connection> {
+        &self.coordinator
+    }
+
     /// Deletes the group and its offsets (refused by the broker while it has members).
     pub async fn delete(&self) -> ClientResult<()> {
         let version = self.coordinator.version(ApiKey::DeleteGroups)?;
@@ -304,6 +309,16 @@ impl GroupAdmin {
     /// Commits `offsets` from outside the group (generation -1, no member id); the broker
     /// accepts that only while the group has no members.
     pub async fn commit(&self, offsets: &BTreeMap<TopicPartition, i64>) -> ClientResult<()> {
+        self.commit_as(offsets, GENERATION_NONE, "").await
+    }
+
+    /// Commits `offsets` as `member_id` of `generation` (a member's own commit).
+    pub async fn commit_as(
+        &self,
+        offsets: &BTreeMap<TopicPartition, i64>,
+        generation: i32,
+        member_id: &str,
+    ) -> ClientResult<()> {
         let version = self.coordinator.version(ApiKey::OffsetCommit)?;
         let mut by_topic: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
         for ((topic, partition), offset) in offsets {
@@ -316,8 +331,8 @@ impl GroupAdmin {
         }
         let mut request = OffsetCommitRequest::default()
             .with_group_id(GroupId(str_bytes(&self.group)))
-            .with_generation_id_or_member_epoch(GENERATION_NONE)
-            .with_member_id(StrBytes::from_static_str(""))
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(str_bytes(member_id))
             .with_topics(
                 by_topic
                     .into_iter()
@@ -385,7 +400,7 @@ pub async fn list_groups(client: &Client) -> ClientResult<Vec<ListedGroup>> {
 
 /// The partitions of a consumer-protocol assignment (a version prefix, then the body); an
 /// undecodable one is reported as no partitions rather than failing the whole description.
-fn decode_assignment(mut bytes: bytes::Bytes) -> Vec<TopicPartition> {
+pub(super) fn decode_assignment(mut bytes: bytes::Bytes) -> Vec<TopicPartition> {
     use bytes::Buf;
     if bytes.remaining() < 2 {
         return Vec::new();
@@ -424,10 +439,10 @@ async fn find_coordinator(client: &Client, group: &str) -> ClientResult<i32> {
     Ok(response.node_id.0)
 }
 
-fn str_bytes(s: &str) -> StrBytes {
+pub(super) fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
-fn topic_name(name: &str) -> TopicName {
+pub(super) fn topic_name(name: &str) -> TopicName {
     TopicName(str_bytes(name))
 }

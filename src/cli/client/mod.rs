@@ -10,6 +10,8 @@
 //!   ([`records`]: RecordBatch v2, uncompressed).
 //! * [`group`] — a consumer group's committed offsets: FindCoordinator, OffsetFetch,
 //!   OffsetCommit (as an admin, from outside the group).
+//! * [`member`] — a classic group member (JoinGroup, the range assignor, SyncGroup, Heartbeat,
+//!   LeaveGroup); [`group_consumer`] — a consumer of the partitions it is given, committing.
 //! * [`error`] — [`ClientError`], with Kafka's error names.
 //!
 //! This is host-side code: it uses tokio's network, timers and tasks directly.
@@ -20,7 +22,9 @@ pub mod connection;
 pub mod consumer;
 pub mod error;
 pub mod group;
+pub mod group_consumer;
 pub mod limits;
+pub mod member;
 pub mod murmur2;
 pub mod producer;
 pub mod records;

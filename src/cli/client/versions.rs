@@ -26,6 +26,11 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    // JoinGroup 4+ hands out the member id with MEMBER_ID_REQUIRED (KIP-394).
+    (ApiKey::JoinGroup, 4, 7),
+    (ApiKey::SyncGroup, 3, 5),
+    (ApiKey::Heartbeat, 3, 4),
+    (ApiKey::LeaveGroup, 3, 5),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].
