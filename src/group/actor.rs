@@ -3,7 +3,8 @@
 //! (sent by the partitions actor, never polled), and routes every group request to its
 //! group's shard by Kafka's placement hash.
 //!
-//! * Not coordinated here (no shard): NOT_COORDINATOR; loading: COORDINATOR_LOAD_IN_PROGRESS;
+//! * No shard (its partition still opening) or loading: COORDINATOR_LOAD_IN_PROGRESS (see
+//!   [`NO_SHARD`]);
 //!   the internal topic's partition count not known yet (it does not exist):
 //!   COORDINATOR_NOT_AVAILABLE, and the count is asked of TOPICS again. All are retriable.
 //! * A shard's writes are `Append` calls to PARTITIONS under the shard's term, its load reads
@@ -41,6 +42,16 @@ const LEAD_CALL_TIMEOUT_MS: u64 = 60_000;
 const APPEND_CALL_MARGIN_MS: u64 = 5_000;
 /// How long the partition-count question to TOPICS may take.
 const LIST_CALL_TIMEOUT_MS: u64 = 30_000;
+
+/// The answer for a group whose `__consumer_offsets` partition has no shard here. On one node
+/// every partition of the internal topic is led by this node, so a missing shard is one whose
+/// replica is still opening (no `Elected` yet) or reloading after a failed write: the load is
+/// in progress, which every client retries at this coordinator. NOT_COORDINATOR would send
+/// it back to FindCoordinator, which names this node again — and librdkafka hands it to the
+/// application as an error for the committed offsets of `assign()`ed partitions. Once
+/// partitions are led elsewhere (the replication issue), a partition this node does not lead
+/// answers NOT_COORDINATOR.
+const NO_SHARD: ErrorCode = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
 
 /// GROUPS' timer keys. Strings make them `Ord`; the timers table orders by (deadline, arming).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -238,7 +249,7 @@ impl GroupsActor {
         };
         let partition = offsets_partition(group, count);
         let Some(shard) = self.shards.get_mut(&partition) else {
-            let reply = refused(&request, ErrorCode::NOT_COORDINATOR);
+            let reply = refused(&request, NO_SHARD);
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
         };
         let mut out = Vec::new();
@@ -254,20 +265,20 @@ impl GroupsActor {
                 let partition = offsets_partition(group, count);
                 match self.shards.get(&partition) {
                     Some(shard) => shard.fetch_offsets(group, partitions.as_deref()),
-                    None => fetch_refused(group, ErrorCode::NOT_COORDINATOR),
+                    None => fetch_refused(group, NO_SHARD),
                 }
             })
             .collect();
         GroupsReply::Fetched(groups)
     }
 
-    /// DescribeGroups: each group from its shard, NOT_COORDINATOR where this node has none.
+    /// DescribeGroups: each group from its shard, [`NO_SHARD`] where this node has none.
     fn describe(&self, groups: &[String], count: i32) -> GroupsReply {
         let described = (groups.iter())
             .map(
                 |group| match self.shards.get(&offsets_partition(group, count)) {
                     Some(shard) => shard.describe(group),
-                    None => described_refused(group, ErrorCode::NOT_COORDINATOR),
+                    None => described_refused(group, NO_SHARD),
                 },
             )
             .collect();

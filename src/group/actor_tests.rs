@@ -199,7 +199,12 @@ fn commit(offset: i64) -> GroupsRequest {
 #[test]
 fn requests_are_refused_until_the_partition_is_led_and_loaded() {
     let mut h = Harness::new();
-    assert_eq!(h.fetch_g().error_code, ErrorCode::NOT_COORDINATOR);
+    // Before `Elected` (the replica still opening) the load counts as in progress: a
+    // retriable answer at this coordinator, not a redirect to FindCoordinator.
+    assert_eq!(
+        h.fetch_g().error_code,
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+    );
     let (read, msg) = only_call(h.event(elected(4, 1)));
     assert!(matches!(
         msg,
