@@ -53,7 +53,7 @@ const ADVERTISED: [(ApiKey, i16, i16); 11] = [
     (ApiKey::OffsetCommit, 2, 8),
     (ApiKey::OffsetFetch, 1, 8),
     (ApiKey::FindCoordinator, 0, 3),
-    (ApiKey::JoinGroup, 0, 8),
+    (ApiKey::JoinGroup, 0, 9),
     (ApiKey::Heartbeat, 0, 4),
     (ApiKey::LeaveGroup, 0, 5),
     (ApiKey::SyncGroup, 0, 5),

@@ -108,9 +108,9 @@ impl<W: Copy> ClassicGroup<W> {
         }
         let id = new_member_id(&req.client_id, rng);
         if let Some(old) = replaced {
-            // KIP-345: the instance's new incarnation fences the old member id. (Kafka keeps
-            // a Stable group's generation when the protocols are unchanged; lane D.)
-            self.remove_member(&old, out);
+            // KIP-345: the instance's new incarnation fences the old member id.
+            self.rejoin_static(now, &old, id, req, w, out);
+            return;
         } else if req.requires_known_member_id && req.instance_id.is_none() {
             let deadline_ms = now.mono_ms + session_ms(req.session_timeout_ms);
             self.pending.insert(id.clone(), deadline_ms);
@@ -322,7 +322,7 @@ impl<W: Copy> ClassicGroup<W> {
 
     /// The protocol every member supports that most members rank first among those; ties go
     /// to the first member's preference order (Kafka leaves the order unspecified).
-    fn vote(&self) -> Option<String> {
+    pub(super) fn vote(&self) -> Option<String> {
         let first = self.members.values().next()?;
         let candidates: Vec<&str> = first
             .protocols
@@ -348,7 +348,7 @@ impl<W: Copy> ClassicGroup<W> {
 
     /// The JoinGroup answer for `member_id` in the current generation; only the leader gets
     /// the members and their metadata for the chosen protocol.
-    fn join_result(&self, member_id: &str) -> JoinGroupResult {
+    pub(super) fn join_result(&self, member_id: &str) -> JoinGroupResult {
         let protocol = self.protocol.clone().unwrap_or_default();
         let leader = self.leader.clone().unwrap_or_default();
         let members = if leader == member_id {

@@ -12,6 +12,7 @@
 //! * [`member`] — one classic member, and member ids.
 //! * [`state`] — a classic group ([`state::ClassicGroup`]): state, transitions, its record.
 //! * [`join`], [`sync`], [`heartbeat`] — the classic operations, each on `ClassicGroup`.
+//! * [`static_member`] — a static member's rejoin (KIP-345): no rebalance when Stable.
 //! * [`offsets`] — committed offsets: commit validation, apply on ack, fetch.
 //! * [`delete`] — DeleteGroups and OffsetDelete: their checks and tombstones.
 //! * [`describe`] — DescribeGroups and ListGroups of a shard's groups.
@@ -44,6 +45,7 @@ pub mod refusal;
 pub mod settings;
 pub mod shard;
 pub mod state;
+pub mod static_member;
 pub mod sync;
 
 #[cfg(test)]

@@ -79,6 +79,10 @@ pub enum AfterWrite<W> {
     /// and the parked syncs are answered; on failure they get the error and the group
     /// rebalances. Goes to `ClassicGroup::written`.
     Assignment { generation: i32 },
+    /// A static member's new member id in a Stable group whose protocol it does not change
+    /// (KIP-345): on success its parked JoinGroup gets the current generation; on failure the
+    /// replacement is undone and the join gets the error. Goes to `ClassicGroup::written`.
+    StaticRejoin(StaticRejoin),
     /// A membership change with nothing parked on it (the group went Empty). Goes to
     /// `ClassicGroup::written`, which only logs a failure: the next rebalance writes again.
     Membership { generation: i32 },
@@ -103,6 +107,26 @@ pub enum AfterWrite<W> {
         results: Vec<(TopicPartition, ErrorCode)>,
         partitions: Vec<TopicPartition>,
     },
+}
+
+/// A static member's rejoin without a rebalance, as its write carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticRejoin {
+    /// The generation the rejoin was answered in.
+    pub generation: i32,
+    /// The member id the rejoin gave the instance.
+    pub member_id: String,
+    /// The member id it replaced (restored if the write fails).
+    pub old_member_id: String,
+    /// The member's protocols and timeouts before the rejoin (restored if the write fails).
+    pub old_protocols: Vec<(String, Vec<u8>)>,
+    pub old_session_timeout_ms: i32,
+    pub old_rebalance_timeout_ms: i32,
+    /// The leader before the rejoin: a pre-v9 rejoining leader is told this (its old) id, so
+    /// it syncs as a follower and keeps the current assignment (Kafka's `currentLeader`).
+    pub leader_before: Option<String>,
+    /// JoinGroup v9+: a rejoining leader gets the members with `skip_assignment` instead.
+    pub can_skip_assignment: bool,
 }
 
 /// One output of a step, in the order the shard must apply them.

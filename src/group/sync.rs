@@ -92,12 +92,16 @@ impl<W: Copy> ClassicGroup<W> {
         outcome: Result<(), ErrorCode>,
         out: &mut Vec<GroupOut<W>>,
     ) {
-        let AfterWrite::Assignment { generation } = after else {
-            if let Err(code) = outcome {
-                // Nothing waits on it; the next rebalance writes the group again.
-                tracing::warn!(group = %self.id, ?code, "group metadata write failed");
+        let generation = match after {
+            AfterWrite::Assignment { generation } => generation,
+            AfterWrite::StaticRejoin(done) => return self.static_written(now, done, outcome, out),
+            _ => {
+                if let Err(code) = outcome {
+                    // Nothing waits on it; the next rebalance writes the group again.
+                    tracing::warn!(group = %self.id, ?code, "group metadata write failed");
+                }
+                return;
             }
-            return;
         };
         if self.state != GroupState::CompletingRebalance || generation != self.generation {
             return;

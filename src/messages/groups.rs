@@ -74,6 +74,8 @@ pub struct JoinGroupArgs {
     /// v4+: a first join gets MEMBER_ID_REQUIRED and must rejoin with the id given.
     pub requires_known_member_id: bool,
     pub reason: Option<String>,
+    /// v9+: a static leader rejoining a Stable group may be told to skip the assignment.
+    pub can_skip_assignment: bool,
 }
 
 /// The JoinGroup answer. `members` is filled for the leader only.

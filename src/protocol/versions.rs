@@ -23,9 +23,9 @@ pub const GROUP_VERSIONS: [Supported; 11] = [
     s(ApiKey::OffsetFetch, 1, 8),
     // v4+ (KIP-699 batches) is left out: kafka-python switches to it when offered.
     s(ApiKey::FindCoordinator, 0, 3),
-    // v4+ answers a first join MEMBER_ID_REQUIRED; v9 (skip_assignment) comes with static
-    // membership.
-    s(ApiKey::JoinGroup, 0, 8),
+    // v4+ answers a first join MEMBER_ID_REQUIRED; v9 tells a static leader rejoining a Stable
+    // group to skip the assignment.
+    s(ApiKey::JoinGroup, 0, 9),
     s(ApiKey::Heartbeat, 0, 4),
     s(ApiKey::LeaveGroup, 0, 5),
     s(ApiKey::SyncGroup, 0, 5),
@@ -118,6 +118,6 @@ mod tests {
         assert_eq!(max(ApiKey::OffsetCommit), 8);
         assert_eq!(max(ApiKey::OffsetFetch), 8);
         assert_eq!(max(ApiKey::FindCoordinator), 3);
-        assert_eq!(max(ApiKey::JoinGroup), 8);
+        assert_eq!(max(ApiKey::JoinGroup), 9);
     }
 }

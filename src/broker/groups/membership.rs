@@ -142,7 +142,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
 
 /// JoinGroup's args: v0 has no rebalance timeout (the session timeout is used, as Kafka does),
 /// v4+ members must rejoin with the id they are given (KIP-394), v5+ carry an instance id and
-/// v8+ a reason.
+/// v8+ a reason, v9+ take `skip_assignment`.
 pub(super) fn join_args(body: JoinGroupRequest, version: i16, caller: Caller) -> JoinGroupArgs {
     let rebalance_timeout_ms = if version >= 1 {
         body.rebalance_timeout_ms
@@ -165,6 +165,7 @@ pub(super) fn join_args(body: JoinGroupRequest, version: i16, caller: Caller) ->
             .collect(),
         requires_known_member_id: version >= 4,
         reason: body.reason.map(|s| s.to_string()),
+        can_skip_assignment: version >= 9,
     }
 }
 

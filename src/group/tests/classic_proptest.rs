@@ -3,7 +3,8 @@
 //! one leader, who is a member; the generation never decreases; every request is answered
 //! exactly once by the time the timers have drained; in Stable every member holds the
 //! assignment written for the current generation; no partition has two owners in one
-//! generation (the clients' leader assigns by range).
+//! generation (the clients' leader assigns by range). The last two clients are static members
+//! (KIP-345) that may restart: forget their member id and rejoin with their instance id.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +20,8 @@ use super::{join_args, sync_args, Harness};
 
 const CLIENTS: usize = 4;
 const PARTITIONS: u8 = 6;
+/// Clients from this index on have a `group.instance.id`.
+const FIRST_STATIC: usize = 2;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -36,6 +39,10 @@ enum Op {
     Leave {
         client: usize,
     },
+    /// The client's process restarts: it forgets its member id.
+    Restart {
+        client: usize,
+    },
     Advance {
         ms: u64,
     },
@@ -51,7 +58,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(client, v4, short_session)| Op::Join { client, v4, short_session }),
         3 => client.clone().prop_map(|client| Op::Sync { client }),
         2 => client.clone().prop_map(|client| Op::Heartbeat { client }),
-        1 => client.prop_map(|client| Op::Leave { client }),
+        1 => client.clone().prop_map(|client| Op::Leave { client }),
+        1 => client.prop_map(|client| Op::Restart { client }),
         2 => (0u64..2_500).prop_map(|ms| Op::Advance { ms }),
         2 => prop::bool::weighted(0.8).prop_map(|ok| Op::Write { ok }),
     ]
@@ -60,6 +68,8 @@ fn op() -> impl Strategy<Value = Op> {
 /// What one client knows from its answers.
 #[derive(Clone, Debug, Default)]
 struct Client {
+    /// Static members' `group.instance.id`, kept across restarts.
+    instance: Option<String>,
     member_id: String,
     generation: i32,
     /// Set when it led its last join: the members to assign to.
@@ -69,15 +79,23 @@ struct Client {
 /// A request in flight.
 #[derive(Clone, Debug)]
 enum Asked {
-    Join { client: usize },
-    Sync { generation: i32, member_id: String },
+    Join {
+        client: usize,
+    },
+    /// `owner`: the instance id of a static member (one owner across its restarts), else the
+    /// member id.
+    Sync {
+        generation: i32,
+        owner: String,
+    },
 }
 
 struct World {
     h: Harness,
     clients: Vec<Client>,
     asked: BTreeMap<u32, Asked>,
-    /// Assignments of each generation, as written (and acknowledged).
+    /// Assignments of each generation by owner (see `Asked::Sync`), as written (and
+    /// acknowledged).
     written: BTreeMap<i32, BTreeMap<String, Vec<u8>>>,
     /// (generation, partition) -> members a SyncGroup answer gave it to.
     owners: BTreeMap<(i32, u8), BTreeSet<String>>,
@@ -101,6 +119,27 @@ fn range(members: &[String]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+impl Client {
+    fn forget(&mut self) {
+        let instance = self.instance.take();
+        *self = Client {
+            instance,
+            ..Client::default()
+        };
+    }
+
+    fn owner(&self) -> String {
+        self.instance
+            .clone()
+            .unwrap_or_else(|| self.member_id.clone())
+    }
+}
+
+/// Who owns a member's assignment: its instance id, else its member id.
+fn owner_of(member_id: &str, instance: Option<&String>) -> String {
+    instance.cloned().unwrap_or_else(|| member_id.to_owned())
+}
+
 impl World {
     fn new(initial_delay_ms: i32) -> Self {
         let s = GroupSettings {
@@ -110,7 +149,12 @@ impl World {
         };
         Self {
             h: Harness::new(s),
-            clients: vec![Client::default(); CLIENTS],
+            clients: (0..CLIENTS)
+                .map(|c| Client {
+                    instance: (c >= FIRST_STATIC).then(|| format!("i{c}")),
+                    ..Client::default()
+                })
+                .collect(),
             asked: BTreeMap::new(),
             written: BTreeMap::new(),
             owners: BTreeMap::new(),
@@ -128,6 +172,8 @@ impl World {
                 let c = &self.clients[client];
                 let mut req = join_args(&c.member_id, &["range"]);
                 req.requires_known_member_id = v4;
+                req.can_skip_assignment = v4;
+                req.instance_id = c.instance.clone();
                 req.session_timeout_ms = if short_session { 1_000 } else { 3_000 };
                 req.rebalance_timeout_ms = if short_session { 2_000 } else { 4_000 };
                 let w = self.h.join(req);
@@ -136,12 +182,13 @@ impl World {
             Op::Sync { client } => {
                 let c = &self.clients[client];
                 let mut req = sync_args(&c.member_id, c.generation);
+                req.instance_id = c.instance.clone();
                 if let Some(members) = &c.members {
                     req.assignments = range(members);
                 }
                 let asked = Asked::Sync {
                     generation: c.generation,
-                    member_id: c.member_id.clone(),
+                    owner: c.owner(),
                 };
                 let w = self.h.sync(req);
                 self.asked.insert(w, asked);
@@ -152,11 +199,14 @@ impl World {
                     group: "g".into(),
                     generation: c.generation,
                     member_id: c.member_id.clone(),
-                    instance_id: None,
+                    instance_id: c.instance.clone(),
                 };
                 let code = self.h.g.heartbeat(self.h.now, &req);
-                if code == ErrorCode::UNKNOWN_MEMBER_ID {
-                    self.clients[client] = Client::default();
+                if matches!(
+                    code,
+                    ErrorCode::UNKNOWN_MEMBER_ID | ErrorCode::FENCED_INSTANCE_ID
+                ) {
+                    self.clients[client].forget();
                 }
             }
             Op::Leave { client } => {
@@ -168,8 +218,9 @@ impl World {
                 let result = self.h.g.leave(self.h.now, req, &mut out);
                 self.h.apply(out);
                 prop_assert_eq!(result.members.len(), 1);
-                self.clients[client] = Client::default();
+                self.clients[client].forget();
             }
+            Op::Restart { client } => self.clients[client].forget(),
             Op::Advance { ms } => {
                 let to = self.h.now.mono_ms + ms;
                 self.h.advance_to(to);
@@ -187,14 +238,22 @@ impl World {
     /// Completes the oldest write, noting an acknowledged assignment.
     fn deliver(&mut self, ok: bool) {
         let (records, then) = self.h.writes[0].clone();
-        if let (true, AfterWrite::Assignment { generation }) = (ok, &then) {
+        let generation = match &then {
+            AfterWrite::Assignment { generation } => Some(*generation),
+            AfterWrite::StaticRejoin(rejoin) => Some(rejoin.generation),
+            _ => None,
+        };
+        if let (true, Some(generation)) = (ok, generation) {
             if let [OffsetsRecord::Group { value: Some(v), .. }] = records.as_slice() {
                 let assigned = v
                     .members
                     .iter()
-                    .map(|m| (m.member_id.clone(), m.assignment.clone()))
+                    .map(|m| {
+                        let owner = owner_of(&m.member_id, m.group_instance_id.as_ref());
+                        (owner, m.assignment.clone())
+                    })
                     .collect();
-                self.written.insert(*generation, assigned);
+                self.written.insert(generation, assigned);
             }
         }
         let outcome = if ok {
@@ -220,27 +279,21 @@ impl World {
                         ErrorCode::NONE => {
                             c.member_id = r.member_id.clone();
                             c.generation = r.generation;
-                            c.members = (r.leader == r.member_id)
+                            c.members = (r.leader == r.member_id && !r.skip_assignment)
                                 .then(|| r.members.iter().map(|m| m.member_id.clone()).collect());
                         }
                         ErrorCode::MEMBER_ID_REQUIRED => c.member_id = r.member_id,
-                        ErrorCode::UNKNOWN_MEMBER_ID => *c = Client::default(),
+                        ErrorCode::UNKNOWN_MEMBER_ID | ErrorCode::FENCED_INSTANCE_ID => c.forget(),
                         _ => {}
                     }
                 }
-                (
-                    Some(Asked::Sync {
-                        generation,
-                        member_id,
-                    }),
-                    GroupsReply::Synced(r),
-                ) => {
+                (Some(Asked::Sync { generation, owner }), GroupsReply::Synced(r)) => {
                     if r.error_code == ErrorCode::NONE {
                         for p in r.assignment {
                             self.owners
                                 .entry((generation, p))
                                 .or_default()
-                                .insert(member_id.clone());
+                                .insert(owner.clone());
                         }
                     }
                 }
@@ -275,7 +328,11 @@ impl World {
             let written = self.written.get(&g.generation());
             prop_assert!(written.is_some(), "Stable without a written assignment");
             for (id, m) in g.members() {
-                let expected = written.and_then(|w| w.get(id)).cloned().unwrap_or_default();
+                let owner = owner_of(id, m.instance_id.as_ref());
+                let expected = written
+                    .and_then(|w| w.get(&owner))
+                    .cloned()
+                    .unwrap_or_default();
                 prop_assert_eq!(&m.assignment, &expected, "member {}", id);
             }
         }

@@ -5,6 +5,7 @@
 mod classic;
 mod classic_proptest;
 mod offsets;
+mod static_members;
 
 use std::collections::BTreeMap;
 
@@ -44,6 +45,7 @@ pub(super) fn join_args(member_id: &str, protocols: &[&str]) -> JoinGroupArgs {
             .collect(),
         requires_known_member_id: false,
         reason: None,
+        can_skip_assignment: false,
     }
 }
 
