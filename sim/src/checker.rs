@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::{Event, RequestEnd, SendOutcome};
 
+mod group_progress;
 mod groups;
 
 /// After `Event::Healed`, the cluster gets this long to recover before requests are held to
@@ -335,6 +336,11 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     );
     check_rereads(&mut safety, events, crashed, &durable_acked);
     groups::check(&mut safety, events, promises);
+    let damaged = |partition: i32, offset: i64| {
+        (damages.iter()).any(|d| d.partition == partition && d.offsets.contains(&offset))
+    };
+    group_progress::check_at_least_once(&mut safety, events, promises, &damaged);
+    group_progress::check_liveness(&mut verdict.liveness, events);
     safety.finish();
     verdict
 }

@@ -143,6 +143,39 @@ pub enum Event {
         offset: i64,
         invoked_ms: u64,
     },
+    /// A group member's fetch of `partition` returned the records `from..to` (the first at
+    /// or after its position to one past the last).
+    GroupPolled {
+        member: u32,
+        partition: i32,
+        from: i64,
+        to: i64,
+    },
+    /// A group member's position `from` was below the log start `to` (retention or
+    /// DeleteRecords removed those records): it moved on to `to`.
+    GroupSkipped {
+        member: u32,
+        partition: i32,
+        from: i64,
+        to: i64,
+    },
+    /// A group member left on purpose: `how` is "leave" (LeaveGroup) or "crash" (its
+    /// connection dropped, silent until its session expires); it comes back as a new member.
+    GroupLeft {
+        member: u32,
+        how: &'static str,
+    },
+    /// Liveness: a group member did not drain its partitions in a Stable generation in time
+    /// after healing.
+    GroupStuck {
+        member: u32,
+        detail: String,
+    },
+    /// The group's committed offset of `partition` after every member drained and left.
+    GroupFinal {
+        partition: i32,
+        offset: i64,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

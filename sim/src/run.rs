@@ -20,7 +20,7 @@ use crate::fault_points::{self, Brokers, Harness};
 use crate::history::{Event, History};
 use crate::power::PowerSwitches;
 use crate::storage::{DiskFaults, FaultWindow, SimDisks};
-use crate::workload::{self, ProducerSpec, Workload};
+use crate::workload::{self, MemberTimes, ProducerSpec, Workload};
 
 /// Broker `n` (node.id `n`, from 1) lives at 10.0.1.n; its disk is `SimDisks` node `n`.
 fn broker_ip(node_id: u64) -> IpAddr {
@@ -61,6 +61,19 @@ pub enum Flush {
     IntervalMs(u64),
     Os,
 }
+
+/// The canaries planted in the group coordinator: their runs have group members.
+const GROUP_CANARIES: [Canary; 3] = [
+    Canary::AckCommitBeforeAppend,
+    Canary::GroupTwoOwnersOneGeneration,
+    Canary::GroupForgetOnFailover,
+];
+/// After the producers stop, a group member waits this long for their last requests before
+/// it drains to the high watermark.
+const GROUP_DRAIN_AFTER_PRODUCING: Duration = Duration::from_secs(2);
+/// A group member that has not drained this long after healing is stuck (within
+/// [`LIVENESS_BOUND`], which the harness waits for every task).
+const GROUP_DRAIN_BOUND: Duration = Duration::from_secs(40);
 
 /// The run's configuration, drawn from the seed.
 #[derive(Clone, Debug)]
@@ -132,7 +145,7 @@ impl SimConfig {
                 bit_flips: rng.gen_bool(0.5),
             };
         }
-        config.group_members = rng.gen_range(0..=2);
+        config.group_members = rng.gen_range(0..=3);
         if canary.is_some() {
             // A canary needs the conditions its bug shows under: durable acks (so losing one is
             // a violation), idempotence, crashes and retries.
@@ -146,13 +159,20 @@ impl SimConfig {
             config.retention_bytes = None;
         }
         if let Some(canary) = canary {
-            // Group members change the schedule: only the group canary's runs have them, so
+            // Group members change the schedule: only the group canaries' runs have them, so
             // the other canaries keep the seeds they are caught at.
-            config.group_members = if canary == Canary::AckCommitBeforeAppend {
+            config.group_members = if GROUP_CANARIES.contains(&canary) {
                 2
             } else {
                 0
             };
+        }
+        if canary == Some(Canary::GroupTwoOwnersOneGeneration) {
+            // Two owners show when a member change moves a partition: give each member some.
+            config.partitions = 3;
+            for spec in &mut config.producers {
+                spec.partition = spec.id as i32 % config.partitions;
+            }
         }
         if canary == Some(Canary::AckAfterFailedSync) {
             // Its bug needs failing fsyncs that drop the dirty bytes.
@@ -431,7 +451,12 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
             [10, 0, 5, member as u8 + 1],
         );
         clients.push(node.id());
-        tasks.push(node.spawn(workload::group_member(workload.clone(), member, until)));
+        let times = MemberTimes {
+            healed: until,
+            drain_from: producing_until + GROUP_DRAIN_AFTER_PRODUCING,
+            deadline: until + GROUP_DRAIN_BOUND,
+        };
+        tasks.push(node.spawn(workload::group_member(workload.clone(), member, times)));
     }
 
     let node_faults = tokio::sync::Mutex::new(());
@@ -485,6 +510,12 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     let w = workload.clone();
     let reader = consumers_node.spawn(async move { workload::final_read(&w, deadline).await });
     let _ = reader.await;
+    if config.group_members > 0 {
+        let w = workload.clone();
+        let commits =
+            consumers_node.spawn(async move { workload::final_offsets(&w, deadline).await });
+        let _ = commits.await;
+    }
 
     let verdict = checker::check(&history.events(), config.promises());
     let sim_ms = started.elapsed().as_millis() as u64;

@@ -22,10 +22,16 @@ pub enum Canary {
     /// The group coordinator answers an OffsetCommit (and applies it) as soon as it issues
     /// the Append to `__consumer_offsets`, before the Append is acknowledged.
     AckCommitBeforeAppend,
+    /// A classic group's join phase completes without moving the generation on, so after a
+    /// member change two members can own one partition in one generation.
+    GroupTwoOwnersOneGeneration,
+    /// The coordinator's load of an `__consumer_offsets` partition starts at the log end
+    /// instead of the log start: after a failover or a restart every commit is forgotten.
+    GroupForgetOnFailover,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 7] = [
+    pub const ALL: [Canary; 9] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -33,6 +39,8 @@ impl Canary {
         Canary::AckAfterFailedSync,
         Canary::AckUnsyncedSingleRecord,
         Canary::AckCommitBeforeAppend,
+        Canary::GroupTwoOwnersOneGeneration,
+        Canary::GroupForgetOnFailover,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +52,8 @@ impl Canary {
             Canary::AckAfterFailedSync => "ack-after-failed-sync",
             Canary::AckUnsyncedSingleRecord => "ack-unsynced-single-record",
             Canary::AckCommitBeforeAppend => "ack-commit-before-append",
+            Canary::GroupTwoOwnersOneGeneration => "group-two-owners-one-generation",
+            Canary::GroupForgetOnFailover => "group-forget-on-failover",
         }
     }
 

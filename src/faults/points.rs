@@ -17,6 +17,9 @@ pub enum Effect {
     Crash,
     /// The caller sleeps for [`FaultPoint::delay_ms`] simulated milliseconds.
     Delay,
+    /// The caller itself does something unusual but legal (a coordinator failover); the hook
+    /// only records it.
+    Act,
 }
 
 /// Every named fault point. The order is the summary's order.
@@ -31,10 +34,12 @@ pub enum FaultPoint {
     SlowFsync,
     SlowWrite,
     ReorderPersistCompletion,
+    CoordinatorFailover,
+    CrashDuringGroupLoad,
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 9] = [
+    pub const ALL: [FaultPoint; 11] = [
         FaultPoint::CrashAfterProduceAck,
         FaultPoint::CrashAfterCommitAnswer,
         FaultPoint::CrashWhileFsyncInFlight,
@@ -44,6 +49,8 @@ impl FaultPoint {
         FaultPoint::SlowFsync,
         FaultPoint::SlowWrite,
         FaultPoint::ReorderPersistCompletion,
+        FaultPoint::CoordinatorFailover,
+        FaultPoint::CrashDuringGroupLoad,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +64,8 @@ impl FaultPoint {
             FaultPoint::SlowFsync => "slow-fsync",
             FaultPoint::SlowWrite => "slow-write",
             FaultPoint::ReorderPersistCompletion => "reorder-persist-completion",
+            FaultPoint::CoordinatorFailover => "coordinator-failover",
+            FaultPoint::CrashDuringGroupLoad => "crash-during-group-load",
         }
     }
 
@@ -97,6 +106,15 @@ impl FaultPoint {
                 "host/node.rs run_persist: a job's completion is reported late, so concurrent \
                  jobs (other partitions') complete in another order than they started"
             }
+            FaultPoint::CoordinatorFailover => {
+                "partition/leadership.rs: a coordinator append reaches a quiet \
+                 `__consumer_offsets` replica, which resigns and is elected again under a new term, no data change; the \
+                 coordinator drops the partition's groups and loads them again"
+            }
+            FaultPoint::CrashDuringGroupLoad => {
+                "group/shard.rs: a read of the coordinator's load came back, before it is \
+                 applied; the node dies in the middle of the replay"
+            }
         }
     }
 
@@ -107,10 +125,12 @@ impl FaultPoint {
             | FaultPoint::CrashWhileFsyncInFlight
             | FaultPoint::CrashAfterSegmentRoll
             | FaultPoint::CrashBeforeCheckpointRename
-            | FaultPoint::CrashDuringRecovery => Effect::Crash,
+            | FaultPoint::CrashDuringRecovery
+            | FaultPoint::CrashDuringGroupLoad => Effect::Crash,
             FaultPoint::SlowFsync
             | FaultPoint::SlowWrite
             | FaultPoint::ReorderPersistCompletion => Effect::Delay,
+            FaultPoint::CoordinatorFailover => Effect::Act,
         }
     }
 
@@ -120,8 +140,9 @@ impl FaultPoint {
     pub fn probability(self) -> f64 {
         match self {
             FaultPoint::CrashAfterProduceAck => 0.01,
-            // Commits are rarer than produces (a few a second per group member).
-            FaultPoint::CrashAfterCommitAnswer => 0.2,
+            // Commits are rarer than produces (a few a second per group member), and a crash
+            // point that fired recently (the gap) declines most hits.
+            FaultPoint::CrashAfterCommitAnswer => 0.5,
             FaultPoint::CrashWhileFsyncInFlight => 0.02,
             FaultPoint::CrashAfterSegmentRoll => 0.2,
             FaultPoint::CrashBeforeCheckpointRename => 0.1,
@@ -129,6 +150,11 @@ impl FaultPoint {
             FaultPoint::SlowFsync => 0.1,
             FaultPoint::SlowWrite => 0.05,
             FaultPoint::ReorderPersistCompletion => 0.1,
+            // Reached on a coordinator's append to a quiet offsets partition: a few times a
+            // second with a group.
+            FaultPoint::CoordinatorFailover => 0.05,
+            // Reached once per load read, and loads are rare (a restart, a failover).
+            FaultPoint::CrashDuringGroupLoad => 0.5,
         }
     }
 

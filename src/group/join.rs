@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use rand::RngCore;
 
+use crate::faults::{self, Canary};
 use crate::messages::groups::{GroupsReply, JoinGroupArgs, JoinGroupResult, JoinedMember};
 use crate::types::ErrorCode;
 
@@ -279,7 +280,10 @@ impl<W: Copy> ClassicGroup<W> {
         for id in &absent {
             self.remove_member(id, out);
         }
-        self.generation += 1;
+        // The canary keeps the generation through a member change: two owners in one.
+        if !(faults::canary(Canary::GroupTwoOwnersOneGeneration) && self.generation > 0) {
+            self.generation += 1;
+        }
         if self.members.is_empty() {
             self.protocol = None;
             self.leader = None;

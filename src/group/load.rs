@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::faults::{self, Canary};
 use crate::limits::GROUP_LOAD_READ_BYTES;
 use crate::messages::partitions::{FetchPartition, FetchPartitionResult, FetchRequest};
 use crate::storage::batch::{self, Batches};
@@ -45,8 +46,14 @@ pub enum LoadStep {
 impl Load {
     /// A load of everything below `log_end`.
     pub fn new(log_end: Offset) -> Self {
+        // The canary forgets every commit: the replay starts where it should end.
+        let start = if faults::canary(Canary::GroupForgetOnFailover) {
+            log_end
+        } else {
+            Offset(0)
+        };
         Self {
-            next: Offset(0),
+            next: start,
             log_end,
             groups: BTreeMap::new(),
             skipped: 0,

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rand::RngCore;
 
+use crate::faults::FaultPoint;
 use crate::messages::groups::{
     GroupDescription, GroupOffsets, GroupsReply, GroupsRequest, LeaderTerm, LeaveGroupResult,
     LeftMember, ListGroupsArgs, ListedGroup, OffsetDeleteArgs, OffsetDeleteResult,
@@ -169,6 +170,9 @@ impl<W: Copy> Shard<W> {
         let Phase::Loading(load) = &mut self.phase else {
             return Ok(()); // not asked for any more
         };
+        let partition = self.partition;
+        // A crash point: the hook cuts the power, nothing after this becomes durable.
+        let _ = crate::fault_point!(FaultPoint::CrashDuringGroupLoad, format!("p{partition}"));
         let step = load.fetched(read, &mut self.offsets).map_err(Unload)?;
         self.load_step(step, now, out);
         Ok(())

@@ -820,6 +820,8 @@ impl Partitions {
             records,
             timeout_ms,
         } = request;
+        // A failover here refuses this append: it was sent under the old term.
+        self.maybe_fail_over(ctx, &tp);
         let current = self.replicas.get(&tp).map(Replica::term);
         if current != Some(term) {
             let why = format!("{tp:?} is not led under {term:?} here (now {current:?})");
@@ -982,6 +984,21 @@ impl Partitions {
                 Some(error) => self.open_failed(ctx, &tp, error),
             }
             self.replay_parked(ctx);
+        }
+    }
+
+    /// Simulation only: fault point `coordinator-failover` ([`leadership::fail_over`]) may
+    /// move `tp`'s replica to a new term; its new id replaces the old in `by_id`.
+    fn maybe_fail_over(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        let new_id = self.next_replica_id;
+        let Some(replica) = self.replicas.get_mut(tp) else {
+            return;
+        };
+        let old_id = replica.id;
+        if leadership::fail_over(ctx, tp, replica, new_id) {
+            self.next_replica_id += 1;
+            self.by_id.remove(&old_id);
+            self.by_id.insert(new_id, tp.clone());
         }
     }
 

@@ -5,7 +5,9 @@
 //! or closed at shutdown). Other topics are never announced.
 
 use crate::actor::{Addr, Ctx};
+use crate::faults::FaultPoint;
 use crate::messages::{GroupsEvent, NodeMsg, GROUPS, OFFSETS_TOPIC};
+use crate::storage::log::FlushPolicy;
 use crate::types::{Offset, TopicPartition};
 
 use super::replica::Replica;
@@ -48,4 +50,30 @@ pub fn resigned<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: 
     };
     let to = coordinator(ctx);
     ctx.send(to, NodeMsg::GroupsEvent(event));
+}
+
+/// Simulation fault point `coordinator-failover`, reached when the coordinator appends: a
+/// quiet `replica` of `__consumer_offsets` (no sync, flush timer or close pending; under
+/// `flush.policy=always` everything synced) resigns and is elected again under a new term —
+/// the replica id `new_id` — with its data unchanged, as a failover to a replica holding the
+/// same log would. Returns whether it did (the caller re-keys the id).
+pub fn fail_over<T>(
+    ctx: &mut Ctx<'_, NodeMsg, T>,
+    tp: &TopicPartition,
+    replica: &mut Replica,
+    new_id: u64,
+) -> bool {
+    let quiet = announced(tp)
+        && !replica.is_opening()
+        && !replica.is_closing()
+        && !replica.sync_in_flight()
+        && (!replica.is_unsynced() || replica.flush_policy() != FlushPolicy::EveryAppend)
+        && !replica.flush_timer_armed;
+    if !quiet || !crate::fault_point!(FaultPoint::CoordinatorFailover, format!("{tp:?}")) {
+        return false;
+    }
+    resigned(ctx, tp, replica);
+    replica.id = new_id;
+    elected(ctx, tp, replica);
+    true
 }

@@ -10,6 +10,13 @@
 //! A member commits a partition only past the highest offset it knows committed (fetched or
 //! acknowledged), so the group's commits of a partition never go down: that lets the checker
 //! demand that a fetch returns at least every commit acknowledged before it was sent.
+//!
+//! Until healing a member now and then leaves (LeaveGroup) or crashes (drops its connection
+//! and stays silent until its session expires) and comes back as a new member. After healing
+//! it drains: once the producers stopped it reads every owned partition to its high watermark
+//! and commits there, then leaves; the next members take its partitions over. When all are
+//! gone, [`final_offsets`] records the group's commits (`GroupFinal`) for the checker's
+//! at-least-once and liveness checks.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,6 +36,7 @@ use kafka_protocol::messages::{
     SyncGroupRequest, SyncGroupResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use rand::Rng;
 use rill::types::ErrorCode;
 use tokio::time::Instant;
 
@@ -43,6 +51,10 @@ const REBALANCE_TIMEOUT_MS: i32 = 6000;
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(1000);
 const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
 const FETCH_MAX_WAIT_MS: i32 = 50;
+/// Simulated milliseconds between a member's leaves or crashes (before healing).
+const CHURN_GAP_MS: std::ops::Range<u64> = 2_000..8_000;
+/// How long a crashed member stays silent: sometimes past its session, sometimes not.
+const CRASH_SILENCE_MS: std::ops::Range<u64> = 500..8_000;
 
 fn group_id() -> GroupId {
     GroupId(StrBytes::from_static_str(GROUP))
@@ -96,6 +108,18 @@ struct Member {
     /// Fetch the committed offsets again (after a reconnect: the coordinator may have
     /// restarted and reloaded them), without moving the positions.
     refetch: bool,
+    /// The high watermark of each owned partition, with when the fetch that brought it was
+    /// sent.
+    high_watermarks: BTreeMap<i32, (i64, Instant)>,
+}
+
+/// A member's phases: churn (leave, crash, rejoin) until `healed`; drain once `drain_from`
+/// is past (the producers stopped); give up at `deadline`.
+#[derive(Clone, Copy, Debug)]
+pub struct MemberTimes {
+    pub healed: Instant,
+    pub drain_from: Instant,
+    pub deadline: Instant,
 }
 
 /// Range assignment over members sorted by id: member `i` of `n` gets a contiguous run of
@@ -216,6 +240,7 @@ impl Member {
         self.owned = owned;
         self.positions.clear();
         self.committed.clear();
+        self.high_watermarks.clear();
         self.fetch_committed(w, conn, true).await
     }
 
@@ -252,8 +277,9 @@ impl Member {
                 offset: p.committed_offset,
                 invoked_ms,
             });
-            let known = self.committed.entry(p.partition_index).or_insert(-1);
-            *known = (*known).max(p.committed_offset);
+            // What the coordinator holds now: a commit lost in a crash (no durable promise)
+            // is committed again.
+            self.committed.insert(p.partition_index, p.committed_offset);
             if start {
                 self.positions
                     .insert(p.partition_index, p.committed_offset.max(0));
@@ -263,17 +289,41 @@ impl Member {
     }
 
     /// Reads each owned partition once from its position.
-    async fn poll(&mut self, conn: &mut Connection) -> Result<(), Step> {
+    async fn poll(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
         for partition in self.owned.clone() {
             let next = self.positions.get(&partition).copied().unwrap_or(0);
+            let sent = Instant::now();
             let fetched = fetch_once(conn, partition, next, FETCH_MAX_WAIT_MS)
                 .await
                 .map_err(transport)?;
+            let member = self.id;
             let to = if fetched.code == ErrorCode::NONE {
+                if let (Some((first, _)), Some((last, _))) =
+                    (fetched.records.first(), fetched.records.last())
+                {
+                    let (from, to) = ((*first).max(next), last + 1);
+                    let polled = Event::GroupPolled {
+                        member,
+                        partition,
+                        from,
+                        to,
+                    };
+                    w.record(polled);
+                }
+                self.high_watermarks
+                    .insert(partition, (fetched.high_watermark, sent));
                 fetched.records.last().map_or(next, |(o, _)| o + 1)
             } else if fetched.code == ErrorCode::OFFSET_OUT_OF_RANGE {
                 // The log moved (retention, or unsynced data lost): auto.offset.reset.
                 if next < fetched.log_start {
+                    let (from, to) = (next, fetched.log_start);
+                    let skipped = Event::GroupSkipped {
+                        member,
+                        partition,
+                        from,
+                        to,
+                    };
+                    w.record(skipped);
                     fetched.log_start
                 } else {
                     fetched.high_watermark.max(fetched.log_start)
@@ -284,6 +334,44 @@ impl Member {
             self.positions.insert(partition, to);
         }
         Ok(())
+    }
+
+    /// In a generation, every owned partition read to a high watermark fetched after `since`
+    /// and committed there.
+    fn drained(&self, since: Instant) -> bool {
+        self.generation.is_some()
+            && self.owned.iter().all(|p| {
+                let position = self.positions.get(p).copied().unwrap_or(-1);
+                let committed = self.committed.get(p).copied().unwrap_or(-1);
+                self.high_watermarks
+                    .get(p)
+                    .is_some_and(|(hw, at)| *at >= since && position >= *hw)
+                    && committed >= position
+            })
+    }
+
+    /// Leaves (LeaveGroup) or crashes (drops the connection and stays silent), then comes
+    /// back as a new member.
+    async fn churn(&mut self, w: &Workload, conn: &mut Option<Connection>) {
+        let leave = madsim::rand::thread_rng().gen_bool(0.5);
+        if leave {
+            if let Some(c) = conn.as_mut() {
+                self.leave(c).await;
+            }
+        } else {
+            *conn = None;
+        }
+        let how = if leave { "leave" } else { "crash" };
+        w.record(Event::GroupLeft {
+            member: self.id,
+            how,
+        });
+        if !leave {
+            let silence = madsim::rand::thread_rng().gen_range(CRASH_SILENCE_MS);
+            tokio::time::sleep(Duration::from_millis(silence)).await;
+        }
+        self.member_id.clear();
+        self.generation = None;
     }
 
     /// Commits every position past the highest offset known committed.
@@ -369,9 +457,14 @@ impl Member {
     }
 }
 
+fn churn_gap() -> Duration {
+    Duration::from_millis(madsim::rand::thread_rng().gen_range(CHURN_GAP_MS))
+}
+
 /// One group member: joins, reads its partitions from the committed offsets, commits and
-/// heartbeats until `until`, then leaves.
-pub async fn group_member(w: Workload, id: u32, until: Instant) {
+/// heartbeats, leaves and crashes now and then until healing, drains after it (or records
+/// that it could not), then leaves.
+pub async fn group_member(w: Workload, id: u32, times: MemberTimes) {
     let mut member = Member {
         id,
         member_id: String::new(),
@@ -380,11 +473,35 @@ pub async fn group_member(w: Workload, id: u32, until: Instant) {
         positions: BTreeMap::new(),
         committed: BTreeMap::new(),
         refetch: false,
+        high_watermarks: BTreeMap::new(),
     };
     let mut conn: Option<Connection> = None;
     let mut last_commit = Instant::now();
     let mut last_heartbeat = Instant::now();
-    while Instant::now() < until {
+    let mut next_churn = Instant::now() + churn_gap();
+    loop {
+        let now = Instant::now();
+        if now >= times.deadline {
+            let detail = format!(
+                "generation {:?}, owns {:?}, positions {:?}, committed {:?}, high watermarks \
+                 {:?}",
+                member.generation,
+                member.owned,
+                member.positions,
+                member.committed,
+                member.high_watermarks
+            );
+            w.record(Event::GroupStuck { member: id, detail });
+            break;
+        }
+        if now >= times.drain_from && member.drained(times.drain_from) {
+            break;
+        }
+        if now < times.healed && now >= next_churn && member.generation.is_some() {
+            next_churn = now + churn_gap();
+            member.churn(&w, &mut conn).await;
+            continue;
+        }
         let c = match conn.as_mut() {
             Some(c) => c,
             None => conn.insert(coordinator(&w).await),
@@ -403,7 +520,7 @@ pub async fn group_member(w: Workload, id: u32, until: Instant) {
             tokio::time::sleep(COMMIT_INTERVAL).await;
             Ok(())
         } else {
-            member.poll(c).await
+            member.poll(&w, c).await
         };
         match step {
             Ok(()) => {}
@@ -420,5 +537,43 @@ pub async fn group_member(w: Workload, id: u32, until: Instant) {
     }
     if let Some(c) = conn.as_mut() {
         member.leave(c).await;
+    }
+}
+
+/// After every member left: the group's committed offset of each partition (`GroupFinal`),
+/// or a liveness failure when no OffsetFetch succeeds before `deadline`.
+pub async fn final_offsets(w: &Workload, deadline: Instant) {
+    let fetch = async {
+        loop {
+            let mut conn = coordinator(w).await;
+            let request = OffsetFetchRequest::default()
+                .with_group_id(group_id())
+                .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+                    .with_name(topic_name())
+                    .with_partition_indexes((0..w.partitions).collect())]));
+            let answer: Result<OffsetFetchResponse, _> = conn
+                .call(ApiKey::OffsetFetch, 5, &request, CALL_TIMEOUT)
+                .await;
+            if let Ok(answer) = answer {
+                let partitions: Vec<_> = answer.topics.iter().flat_map(|t| &t.partitions).collect();
+                if answer.error_code == 0 && partitions.iter().all(|p| p.error_code == 0) {
+                    for p in partitions {
+                        w.record(Event::GroupFinal {
+                            partition: p.partition_index,
+                            offset: p.committed_offset,
+                        });
+                    }
+                    return;
+                }
+            }
+            tokio::time::sleep(RETRY_BACKOFF).await;
+        }
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if tokio::time::timeout(left, fetch).await.is_err() {
+        w.record(Event::FinalReadTimedOut {
+            partition: -1,
+            detail: "the group's final OffsetFetch did not succeed".into(),
+        });
     }
 }

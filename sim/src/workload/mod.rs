@@ -6,7 +6,8 @@
 //! * [`consumer`] — consumers that read their partition in order and sometimes seek back and
 //!   re-read;
 //! * [`groups`] — members of a consumer group that join, sync a range assignment, read from
-//!   the committed offsets, commit and heartbeat, and rejoin after a coordinator restart;
+//!   the committed offsets, commit and heartbeat, leave, crash and rejoin, and drain after
+//!   healing;
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
 
@@ -29,7 +30,7 @@ pub mod producer;
 
 pub use admin::{create_topic, final_read};
 pub use consumer::consumer;
-pub use groups::group_member;
+pub use groups::{final_offsets, group_member, MemberTimes};
 pub use producer::{producer, ProducerSpec};
 
 /// Every call but a produce waits at most this long (simulated time); then its outcome is
