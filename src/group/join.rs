@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use rand::RngCore;
 
 use crate::faults::{self, Canary};
+use crate::limits::GROUP_PENDING_MEMBERS_MAX;
 use crate::messages::groups::{GroupsReply, JoinGroupArgs, JoinGroupResult, JoinedMember};
 use crate::types::ErrorCode;
 
@@ -113,6 +114,14 @@ impl<W: Copy> ClassicGroup<W> {
             self.rejoin_static(now, &old, id, req, w, out);
             return;
         } else if req.requires_known_member_id && req.instance_id.is_none() {
+            if self.pending.len() >= GROUP_PENDING_MEMBERS_MAX {
+                // A client looping on empty-id joins: each would cost an entry and a timer.
+                out.push(GroupOut::Answer(
+                    w,
+                    join_error(ErrorCode::GROUP_MAX_SIZE_REACHED, ""),
+                ));
+                return;
+            }
             let deadline_ms = now.mono_ms + session_ms(req.session_timeout_ms);
             self.pending.insert(id.clone(), deadline_ms);
             out.push(GroupOut::Wake {

@@ -70,6 +70,32 @@ fn group_record(records: &[OffsetsRecord]) -> GroupValue {
 }
 
 #[test]
+fn empty_id_joins_past_the_pending_bound_are_refused_and_a_known_id_still_joins() {
+    use crate::limits::GROUP_PENDING_MEMBERS_MAX;
+    let mut h = Harness::kafka();
+    let empty = || {
+        let mut req = join_args("", &["range"]);
+        req.requires_known_member_id = true;
+        req
+    };
+    let mut first_id = String::new();
+    for i in 0..GROUP_PENDING_MEMBERS_MAX {
+        let w = h.join(empty());
+        let answer = h.joined(w);
+        assert_eq!(answer.error_code, ErrorCode::MEMBER_ID_REQUIRED, "join {i}");
+        if i == 0 {
+            first_id = answer.member_id;
+        }
+    }
+    let w = h.join(empty());
+    assert_eq!(h.joined(w).error_code, ErrorCode::GROUP_MAX_SIZE_REACHED);
+    // A pending member that comes back with its id is not held up by the bound.
+    let w = h.join(join_args(&first_id, &["range"]));
+    assert!(h.unanswered(w), "parked for the initial delay");
+    assert_eq!(h.g.state(), GroupState::PreparingRebalance);
+}
+
+#[test]
 fn a_v4_join_without_an_id_gets_member_id_required_and_joins_with_it() {
     let mut h = Harness::kafka();
     let mut req = join_args("", &["range"]);
