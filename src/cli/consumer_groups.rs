@@ -429,17 +429,7 @@ async fn log_ranges(
     const LATEST: i64 = -1;
     let mut ranges = BTreeMap::new();
     for (topic, wanted) in partitions {
-        let wanted = (!wanted.is_empty()).then_some(wanted.as_slice());
-        // Assigning at a fixed offset asks no broker for offsets; it resolves the leaders.
-        let consumer = Consumer::assign(
-            client.clone(),
-            topic,
-            wanted,
-            StartOffset::Offset(0),
-            ConsumerConfig::default(),
-        )
-        .await?;
-        let assigned: Vec<i32> = consumer.positions().keys().copied().collect();
+        let (consumer, assigned) = offsets_asker(client, topic, wanted).await?;
         let starts = consumer.list_offsets(&assigned, EARLIEST).await?;
         let ends = consumer.list_offsets(&assigned, LATEST).await?;
         for (p, start) in starts {
@@ -448,6 +438,27 @@ async fn log_ranges(
         }
     }
     Ok(ranges)
+}
+
+/// A consumer of `wanted` partitions of `topic` (all of them when empty) to ask ListOffsets
+/// with, and the partitions it holds. Assigning at a fixed offset asks no broker for offsets;
+/// it resolves the leaders.
+async fn offsets_asker(
+    client: &Arc<Client>,
+    topic: &str,
+    wanted: &[i32],
+) -> CliResult<(Consumer, Vec<i32>)> {
+    let wanted = (!wanted.is_empty()).then_some(wanted);
+    let consumer = Consumer::assign(
+        client.clone(),
+        topic,
+        wanted,
+        StartOffset::Offset(0),
+        ConsumerConfig::default(),
+    )
+    .await?;
+    let assigned = consumer.positions().keys().copied().collect();
+    Ok((consumer, assigned))
 }
 
 /// Groups `(topic, partition)` keys by topic.
@@ -836,16 +847,7 @@ async fn offsets_at_time(
 ) -> CliResult<BTreeMap<TopicPartition, i64>> {
     let mut found = BTreeMap::new();
     for (topic, wanted) in partitions {
-        let wanted = (!wanted.is_empty()).then_some(wanted.as_slice());
-        let consumer = Consumer::assign(
-            client.clone(),
-            topic,
-            wanted,
-            StartOffset::Offset(0),
-            ConsumerConfig::default(),
-        )
-        .await?;
-        let assigned: Vec<i32> = consumer.positions().keys().copied().collect();
+        let (consumer, assigned) = offsets_asker(client, topic, wanted).await?;
         for (p, offset) in consumer
             .list_offsets(&assigned, timestamp_ms.max(0))
             .await?
