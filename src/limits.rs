@@ -308,7 +308,9 @@ pub const GROUPS_PER_NODE_MAX: usize = 100_000;
 /// Pending members of one group: each JoinGroup v4+ with an empty member id creates one (and
 /// its session timer), answered MEMBER_ID_REQUIRED, which lives until its session timeout
 /// unless it rejoins. A client looping on empty-id joins would otherwise grow the group without
-/// bound. Past it the join is refused with GROUP_MAX_SIZE_REACHED.
+/// bound. Past it such a join is refused with COORDINATOR_NOT_AVAILABLE (retriable: a real
+/// member retries once the pending entries time out; GROUP_MAX_SIZE_REACHED is fatal to Java
+/// consumers).
 pub const GROUP_PENDING_MEMBERS_MAX: usize = 1_000;
 
 /// Largest total of one classic group's member assignments (and subscriptions) written in one

@@ -97,7 +97,11 @@ pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
     if parts == 0 {
         return Err(bad());
     }
-    Ok(if negated { -total } else { total })
+    if negated {
+        total.checked_neg().ok_or_else(bad)
+    } else {
+        Ok(total)
+    }
 }
 
 /// `n` dash/colon-separated fields.
@@ -135,7 +139,11 @@ fn seconds_ms(text: &str) -> Option<i64> {
         return None;
     }
     let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
-    Some(if negative { ms - millis } else { ms + millis })
+    if negative {
+        ms.checked_sub(millis)
+    } else {
+        ms.checked_add(millis)
+    }
 }
 
 /// `Z`, `±HH`, `±HHmm`, `±HH:mm`, or nothing (UTC, as Kafka reads a date-time without a zone).
@@ -154,7 +162,8 @@ fn zone_offset_ms(zone: &str) -> Option<i64> {
         4 => (number(&compact[..2], 2)?, number(&compact[2..], 2)?),
         _ => return None,
     };
-    if hours > 18 || minutes > 59 {
+    // Java's ZoneOffset reaches ±18:00 and no further.
+    if hours > 18 || minutes > 59 || (hours == 18 && minutes > 0) {
         return None;
     }
     Some(sign * (hours * MS_PER_HOUR + minutes * MS_PER_MINUTE))
@@ -228,6 +237,7 @@ mod tests {
             "2024-02-29T10:20",
             "2024-02-29T10:20:30.5",
             "2024-02-29T10:20:30+2:00",
+            "2024-02-29T10:20:30+18:01",
             "2024-02-29T10:20:30X",
             "24-02-29T10:20:30",
             "",
@@ -264,6 +274,8 @@ mod tests {
             "P1DT",
             "PT1H2",
             "PT99999999999999999999H",
+            "PT9223372036854775.808S",
+            "-PT-9223372036854775.808S",
         ] {
             assert!(parse_duration_ms(bad).is_err(), "{bad}");
         }

@@ -116,9 +116,11 @@ impl<W: Copy> ClassicGroup<W> {
         } else if req.requires_known_member_id && req.instance_id.is_none() {
             if self.pending.len() >= GROUP_PENDING_MEMBERS_MAX {
                 // A client looping on empty-id joins: each would cost an entry and a timer.
+                // Retriable (GROUP_MAX_SIZE_REACHED is fatal to Java consumers): a real member
+                // retries once the flood's pending entries time out.
                 out.push(GroupOut::Answer(
                     w,
-                    join_error(ErrorCode::GROUP_MAX_SIZE_REACHED, ""),
+                    join_error(ErrorCode::COORDINATOR_NOT_AVAILABLE, ""),
                 ));
                 return;
             }

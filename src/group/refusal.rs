@@ -11,10 +11,18 @@ use crate::types::ErrorCode;
 use super::state::{join_error, sync_error};
 
 /// `request` refused with `code`: every group and partition it names gets the code.
+/// While the coordinator loads, SyncGroup and Heartbeat get Kafka's answers instead of
+/// COORDINATOR_LOAD_IN_PROGRESS, which older clients (Java's among them) do not expect from
+/// these two APIs and hand to the application: a sync is told REBALANCE_IN_PROGRESS (the member
+/// joins again, and its join waits for the load), a heartbeat NONE (Kafka "responds blindly";
+/// the next heartbeat after the load tells the truth).
 pub fn refused(request: &GroupsRequest, code: ErrorCode) -> GroupsReply {
+    let loading = code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
     match request {
         GroupsRequest::Join(r) => join_error(code, &r.member_id),
+        GroupsRequest::Sync(_) if loading => sync_error(ErrorCode::REBALANCE_IN_PROGRESS),
         GroupsRequest::Sync(_) => sync_error(code),
+        GroupsRequest::Heartbeat(_) if loading => GroupsReply::Heartbeat(ErrorCode::NONE),
         GroupsRequest::Heartbeat(_) => GroupsReply::Heartbeat(code),
         GroupsRequest::Leave(r) => GroupsReply::Left(LeaveGroupResult {
             error_code: code,
@@ -121,5 +129,45 @@ pub fn single_group(request: &GroupsRequest) -> Option<&str> {
         | GroupsRequest::ConsumerDescribe(_)
         | GroupsRequest::List(_)
         | GroupsRequest::Delete(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::groups::{HeartbeatArgs, SyncGroupArgs};
+
+    #[test]
+    fn a_loading_coordinator_answers_sync_and_heartbeat_as_kafka_does() {
+        let sync = GroupsRequest::Sync(SyncGroupArgs {
+            group: "g".to_owned(),
+            generation: 1,
+            member_id: "m".to_owned(),
+            instance_id: None,
+            protocol_type: None,
+            protocol_name: None,
+            assignments: Vec::new(),
+        });
+        let heartbeat = GroupsRequest::Heartbeat(HeartbeatArgs {
+            group: "g".to_owned(),
+            generation: 1,
+            member_id: "m".to_owned(),
+            instance_id: None,
+        });
+        let code_of = |reply| match reply {
+            GroupsReply::Synced(r) => r.error_code,
+            GroupsReply::Heartbeat(code) => code,
+            other => panic!("unexpected {other:?}"),
+        };
+        let loading = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+        assert_eq!(
+            code_of(refused(&sync, loading)),
+            ErrorCode::REBALANCE_IN_PROGRESS
+        );
+        assert_eq!(code_of(refused(&heartbeat, loading)), ErrorCode::NONE);
+        // Other refusals pass through unchanged.
+        let moved = ErrorCode::NOT_COORDINATOR;
+        assert_eq!(code_of(refused(&sync, moved)), moved);
+        assert_eq!(code_of(refused(&heartbeat, moved)), moved);
     }
 }

@@ -111,6 +111,17 @@ pub(super) fn check_liveness(liveness: &mut Vec<String>, events: &[(u64, Event)]
             _ => {}
         }
     }
+    // The final OffsetFetch asks for every partition: one missing from its answer (when there
+    // was an answer) is a commit the coordinator lost track of.
+    if !finals.is_empty() {
+        for partition in high_watermarks.keys() {
+            if !finals.contains_key(partition) {
+                liveness.push(format!(
+                    "group's final OffsetFetch has no answer for p{partition}"
+                ));
+            }
+        }
+    }
     for (partition, offset) in &finals {
         let Some(hw) = high_watermarks.get(partition) else {
             continue;
@@ -247,5 +258,18 @@ mod tests {
             liveness[1].starts_with("group member 1 did not drain"),
             "{liveness:?}"
         );
+        // The final fetch answered p0 only; p1 was read too, so its commit went missing.
+        let read_p1 = (
+            4,
+            Event::FinalRead {
+                partition: 1,
+                log_start: 0,
+                high_watermark: 0,
+                records: Vec::new(),
+            },
+        );
+        check_liveness(&mut liveness, &[final_commit(9), read(9), read_p1]);
+        assert_eq!(liveness.len(), 3, "{liveness:?}");
+        assert!(liveness[2].contains("no answer for p1"), "{liveness:?}");
     }
 }

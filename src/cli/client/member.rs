@@ -273,6 +273,13 @@ impl Member {
                 .await?;
             let code = ErrorCode::from_wire(response.error_code);
             if code == ErrorCode::MEMBER_ID_REQUIRED && self.member_id.is_empty() {
+                if response.member_id.is_empty() {
+                    // Asking again would loop: the broker gave no id to join with.
+                    return Err(ClientError::Broker {
+                        code,
+                        message: "JoinGroup: MEMBER_ID_REQUIRED without a member id".to_owned(),
+                    });
+                }
                 self.member_id = response.member_id.to_string();
                 continue;
             }

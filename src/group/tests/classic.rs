@@ -88,7 +88,7 @@ fn empty_id_joins_past_the_pending_bound_are_refused_and_a_known_id_still_joins(
         }
     }
     let w = h.join(empty());
-    assert_eq!(h.joined(w).error_code, ErrorCode::GROUP_MAX_SIZE_REACHED);
+    assert_eq!(h.joined(w).error_code, ErrorCode::COORDINATOR_NOT_AVAILABLE);
     // A pending member that comes back with its id is not held up by the bound.
     let w = h.join(join_args(&first_id, &["range"]));
     assert!(h.unanswered(w), "parked for the initial delay");
