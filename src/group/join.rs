@@ -95,12 +95,7 @@ impl<W: Copy> ClassicGroup<W> {
         out: &mut Vec<GroupOut<W>>,
     ) {
         let full = usize::try_from(s.max_size).unwrap_or(0) <= self.members.len();
-        let replaced = req.instance_id.as_deref().and_then(|instance| {
-            self.members
-                .values()
-                .find(|m| m.instance_id.as_deref() == Some(instance))
-                .map(|m| m.id.clone())
-        });
+        let replaced = (req.instance_id.as_deref()).and_then(|i| self.member_of_instance(i));
         if full && replaced.is_none() {
             out.push(GroupOut::Answer(
                 w,

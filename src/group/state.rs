@@ -218,13 +218,19 @@ impl<W: Copy> ClassicGroup<W> {
         true
     }
 
+    /// Starts a join phase at once (no initial delay) and completes it if every member is
+    /// already in.
+    pub(super) fn rebalance_now(&mut self, now: Clock, out: &mut Vec<GroupOut<W>>) {
+        self.prepare_rebalance(now, 0, out);
+        self.maybe_complete_join(now, out);
+    }
+
     /// After a member left or expired: Stable and CompletingRebalance rebalance, a join phase
     /// may now be complete.
     pub(super) fn after_departure(&mut self, now: Clock, out: &mut Vec<GroupOut<W>>) {
         match self.state {
             GroupState::Stable | GroupState::CompletingRebalance => {
-                self.prepare_rebalance(now, 0, out);
-                self.maybe_complete_join(now, out);
+                self.rebalance_now(now, out);
             }
             GroupState::PreparingRebalance => self.maybe_complete_join(now, out),
             GroupState::Empty | GroupState::Dead => {}

@@ -58,8 +58,7 @@ impl<W: Copy> ClassicGroup<W> {
             // Past the join phase the leader may already have assigned to the old id, so the
             // group rebalances (as Kafka does in CompletingRebalance).
             GroupState::Stable | GroupState::CompletingRebalance => {
-                self.prepare_rebalance(now, 0, out);
-                self.maybe_complete_join(now, out);
+                self.rebalance_now(now, out);
             }
             _ => self.maybe_complete_join(now, out),
         }

@@ -125,8 +125,7 @@ impl<W: Copy> ClassicGroup<W> {
             Err(append) => {
                 // Kafka: the parked syncs get the error and the group rebalances.
                 self.answer_syncs(client_code(append, WriteKind::GroupMetadata), out);
-                self.prepare_rebalance(now, 0, out);
-                self.maybe_complete_join(now, out);
+                self.rebalance_now(now, out);
             }
         }
     }
