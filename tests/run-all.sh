@@ -6,7 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n=== %s\n' "$*"; }
+step() {
+  printf '\n=== %s\n' "$*"
+  # Disk is the one resource a CI machine has run out of: show what is left at every step.
+  if [ -n "${CI:-}" ]; then df -h . | tail -1; fi
+}
 
 # The run must leave tracked files as it found them (a stale lock file that cargo rewrites, a
 # test that writes into the source tree): remember the state now, compare it at the end.
@@ -34,6 +38,9 @@ RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-sim cargo test -p rill-sim --qu
 step "seeded chaos simulation: 64 seeds x 30 simulated seconds (cargo sim)"
 # The debug profile reuses the build of the step above; `cargo sim` alone builds release.
 RILL_SIM_PROFILE=dev timeout 1200 cargo sim --seeds 1..=64 --sim-secs 30
+# On CI nothing later needs the simulation build (several GiB): free the disk for the fuzz build.
+# A developer's machine keeps it (rebuilding it costs minutes).
+if [ -n "${CI:-}" ]; then rm -rf target-sim/debug; fi
 
 step "real clients (confluent-kafka, kafka-python, aiokafka, kcat, kafkajs) against rill server"
 bash tests/clients/run.sh -q
@@ -42,9 +49,13 @@ if [ -f fuzz/Cargo.toml ]; then
   step "fuzz targets compile"
   # --locked: a fuzz/Cargo.lock that no longer matches Cargo.toml is an error, not a rewrite.
   cargo check --quiet --locked --manifest-path fuzz/Cargo.toml --target-dir target
+  # On CI the debug build is done with: the fuzz run (sanitizer build, fuzz/target) and the
+  # mutation sample (a scratch copy with its own target) do not use it. Free the disk.
+  if [ -n "${CI:-}" ]; then rm -rf target/debug; fi
 
   step "fuzz the Kafka request path for ${RILL_FUZZ_SECONDS:-60} s (kafka_request, malloc limit 64 MiB)"
   bash fuzz/run-ci.sh "${RILL_FUZZ_SECONDS:-60}"
+  if [ -n "${CI:-}" ]; then rm -rf fuzz/target; fi
 fi
 
 step "mutation score sample: cargo-mutants over src/storage/group_commit.rs, at least 90 % caught"
