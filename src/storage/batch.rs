@@ -149,6 +149,40 @@ impl BatchHeader {
     /// bounds, record count and offset delta, offset range. `batch_bytes_max` bounds the
     /// whole batch (header included).
     pub fn check(&self, batch_bytes_max: usize) -> Result<(), BatchError> {
+        self.check_layout(batch_bytes_max)?;
+        if self.records_count < 1 {
+            return Err(BatchError::CorruptBatch {
+                reason: "recordsCount is less than 1",
+            });
+        }
+        self.check_records_fit()?;
+        if self.last_offset_delta != self.records_count - 1 {
+            return Err(BatchError::CorruptBatch {
+                reason: "lastOffsetDelta is not recordsCount - 1",
+            });
+        }
+        self.check_offset_range()
+    }
+
+    /// [`BatchHeader::check`] for a batch read back from the log, where the cleaner of a
+    /// compacted topic may have removed records (Kafka's v2 format keeps `lastOffsetDelta`
+    /// so that the batch still ends where it did): `recordsCount` may be below
+    /// `lastOffsetDelta + 1`, and 0 for a batch kept only for its header (the last batch of a
+    /// segment or of a producer, see `storage::log::clean`). Produce and follower appends keep
+    /// the strict check.
+    pub fn check_stored(&self, batch_bytes_max: usize) -> Result<(), BatchError> {
+        self.check_layout(batch_bytes_max)?;
+        if self.records_count < 0 || self.last_offset_delta < self.records_count.max(1) - 1 {
+            return Err(BatchError::CorruptBatch {
+                reason: "recordsCount is negative or more than lastOffsetDelta + 1",
+            });
+        }
+        self.check_records_fit()?;
+        self.check_offset_range()
+    }
+
+    /// Magic, `batchLength` bounds, size limit, codec.
+    fn check_layout(&self, batch_bytes_max: usize) -> Result<(), BatchError> {
         if self.magic != MAGIC_V2 {
             return Err(BatchError::UnsupportedMagic { magic: self.magic });
         }
@@ -169,11 +203,11 @@ impl BatchHeader {
                 reason: "unknown compression codec in attributes",
             });
         }
-        if self.records_count < 1 {
-            return Err(BatchError::CorruptBatch {
-                reason: "recordsCount is less than 1",
-            });
-        }
+        Ok(())
+    }
+
+    /// An uncompressed records section can hold `recordsCount` records.
+    fn check_records_fit(&self) -> Result<(), BatchError> {
         let records_bytes = self.batch_length as usize - BATCH_LENGTH_MIN;
         if self.compression() == 0 && self.records_count as usize > records_bytes / RECORD_BYTES_MIN
         {
@@ -181,11 +215,10 @@ impl BatchHeader {
                 reason: "recordsCount is more than the uncompressed records section can hold",
             });
         }
-        if self.last_offset_delta != self.records_count - 1 {
-            return Err(BatchError::CorruptBatch {
-                reason: "lastOffsetDelta is not recordsCount - 1",
-            });
-        }
+        Ok(())
+    }
+
+    fn check_offset_range(&self) -> Result<(), BatchError> {
         if self.base_offset < 0
             || self
                 .base_offset
@@ -249,7 +282,7 @@ pub fn compute_crc(batch: &[u8]) -> u32 {
 /// batch lies within `bytes`, and the CRC. Returns the header; the batch is
 /// `header.total_bytes()` long.
 pub fn validate_batch(bytes: &[u8], batch_bytes_max: usize) -> Result<BatchHeader, BatchError> {
-    validate_batch_with(bytes, batch_bytes_max, Crc::Check)
+    validate_batch_with(bytes, batch_bytes_max, Crc::Check, false)
 }
 
 /// Whether a validation computes each batch's CRC.
@@ -262,13 +295,20 @@ pub enum Crc {
     AlreadyChecked,
 }
 
+/// `stored`: the header rules of [`BatchHeader::check_stored`] (batches read back from a log
+/// the cleaner may have compacted) instead of [`BatchHeader::check`].
 fn validate_batch_with(
     bytes: &[u8],
     batch_bytes_max: usize,
     crc: Crc,
+    stored: bool,
 ) -> Result<BatchHeader, BatchError> {
     let header = BatchHeader::parse(bytes)?;
-    header.check(batch_bytes_max)?;
+    if stored {
+        header.check_stored(batch_bytes_max)?;
+    } else {
+        header.check(batch_bytes_max)?;
+    }
     let total_bytes = header.total_bytes();
     if total_bytes > bytes.len() {
         return Err(BatchError::Truncated {
@@ -297,6 +337,7 @@ pub struct Batches<'a> {
     position: usize,
     batch_bytes_max: usize,
     crc: Crc,
+    stored: bool,
     failed: bool,
 }
 
@@ -311,7 +352,17 @@ impl<'a> Batches<'a> {
             position: 0,
             batch_bytes_max,
             crc,
+            stored: false,
             failed: false,
+        }
+    }
+
+    /// Batches read back from a log (a Fetch answer, a segment), CRCs checked, where the
+    /// cleaner of a compacted topic may have removed records ([`BatchHeader::check_stored`]).
+    pub fn stored(buf: &'a [u8]) -> Self {
+        Self {
+            stored: true,
+            ..Self::new(buf, usize::MAX)
         }
     }
 
@@ -329,7 +380,7 @@ impl Iterator for Batches<'_> {
             return None;
         }
         let at = self.position;
-        match validate_batch_with(&self.buf[at..], self.batch_bytes_max, self.crc) {
+        match validate_batch_with(&self.buf[at..], self.batch_bytes_max, self.crc, self.stored) {
             Ok(header) => {
                 self.position += header.total_bytes();
                 Some(Ok((at, header)))
@@ -542,15 +593,15 @@ impl RecordWalker {
 
     /// The next record of `batch` (the whole batch, as stored); `None` after the last one.
     pub fn next_in(&mut self, batch: &[u8]) -> Option<Result<RecordPosition, BatchError>> {
-        Some(self.next_span(batch)?.map(|(position, _)| position))
+        Some(self.next_span(batch)?.map(|(position, _, _)| position))
     }
 
     /// [`RecordWalker::next_in`], with the byte range of the record's key, value and headers
-    /// (everything after its offsetDelta) within `batch`.
+    /// (everything after its offsetDelta) within `batch`, and where the whole record starts.
     fn next_span(
         &mut self,
         batch: &[u8],
-    ) -> Option<Result<(RecordPosition, Range<usize>), BatchError>> {
+    ) -> Option<Result<(RecordPosition, Range<usize>, usize), BatchError>> {
         let (at, len) = self.next_prefix()?;
         if batch.len() < self.end {
             self.records_left = 0;
@@ -564,7 +615,7 @@ impl RecordWalker {
             .map_or(&[][..], |rest| &rest[..len.min(rest.len())]);
         Some(self.step(prefix).map(|decoded| {
             let fields = at + decoded.fields_bytes..at + decoded.record_bytes;
-            (decoded.position, fields)
+            (decoded.position, fields, at)
         }))
     }
 
@@ -639,7 +690,7 @@ pub struct RecordView<'a> {
 /// iterator ends; it never panics.
 pub fn records(batch: &[u8]) -> Records<'_> {
     let walker = BatchHeader::parse(batch).and_then(|header| {
-        header.check(usize::MAX)?;
+        header.check_stored(usize::MAX)?;
         RecordWalker::new(&header).ok_or(BatchError::Compressed {
             codec: header.compression(),
         })
@@ -667,32 +718,88 @@ pub struct Records<'a> {
     failed: Option<BatchError>,
 }
 
-impl<'a> Iterator for Records<'a> {
-    type Item = Result<RecordView<'a>, BatchError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> Records<'a> {
+    /// The next record with the byte range of the whole record (length varint to headers)
+    /// within the batch: the log cleaner copies kept records' bytes unchanged.
+    pub fn next_with_span(&mut self) -> Option<Result<(RecordView<'a>, Range<usize>), BatchError>> {
         if let Some(e) = self.failed.take() {
             return Some(Err(e));
         }
         let walker = self.walker.as_mut()?;
         let view = walker
             .next_span(self.batch)?
-            .and_then(|(position, fields)| {
+            .and_then(|(position, fields, start)| {
                 let mut at = fields.start;
                 let key = read_nullable_bytes(self.batch, &mut at, fields.end)?;
                 let value = read_nullable_bytes(self.batch, &mut at, fields.end)?;
-                Ok(RecordView {
+                let view = RecordView {
                     offset: position.offset,
                     timestamp_ms: position.timestamp_ms,
                     key,
                     value,
-                })
+                };
+                Ok((view, start..fields.end))
             });
         if view.is_err() {
             self.walker = None;
         }
         Some(view)
     }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<RecordView<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.next_with_span()?.map(|(view, _)| view))
+    }
+}
+
+/// Makes `batch` span offsets up to `next_offset` (exclusive) by raising its
+/// `lastOffsetDelta`, CRC recomputed: the log cleaner extends a kept batch over the batches it
+/// removed after it, so batches stay dense (each starts where the previous one ended).
+pub fn extend_to(batch: &mut [u8], next_offset: i64) {
+    let base = be_i64(batch, BASE_OFFSET_AT);
+    let delta = i32::try_from(next_offset - base - 1).unwrap_or(i32::MAX);
+    batch[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4].copy_from_slice(&delta.to_be_bytes());
+    let crc = compute_crc(batch);
+    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// A batch with no records spanning `[template's base offset, next_offset)`, taking its
+/// timestamps and leader epoch from `template` (the first batch it replaces) and no producer:
+/// what the log cleaner leaves where it removed batches that no kept batch can be extended
+/// over.
+pub fn empty_spanning(template: &[u8], next_offset: i64) -> Vec<u8> {
+    let mut out = rebuild_batch(template, &[]);
+    let attributes = be_i16(&out, ATTRIBUTES_AT) & TIMESTAMP_TYPE_BIT;
+    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    out[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&(-1i64).to_be_bytes());
+    out[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2].copy_from_slice(&(-1i16).to_be_bytes());
+    out[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&(-1i32).to_be_bytes());
+    extend_to(&mut out, next_offset);
+    out
+}
+
+/// A copy of the batch `original` (whose header is `header`) holding only `records` (whole
+/// record bytes of that batch, in order), as Kafka's log cleaner rebuilds a partially kept
+/// batch: base offset, `lastOffsetDelta`, timestamps, producer id, epoch and base sequence
+/// stay; `batchLength`, `recordsCount` and the CRC are recomputed. The records keep their
+/// offset and timestamp deltas, so every kept record keeps its offset and timestamp.
+pub fn rebuild_batch(original: &[u8], records: &[&[u8]]) -> Vec<u8> {
+    let records_bytes: usize = records.iter().map(|r| r.len()).sum();
+    let mut out = Vec::with_capacity(HEADER_BYTES + records_bytes);
+    out.extend_from_slice(&original[..HEADER_BYTES]);
+    for record in records {
+        out.extend_from_slice(record);
+    }
+    let batch_length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
+    out[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&batch_length.to_be_bytes());
+    out[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4]
+        .copy_from_slice(&(records.len() as i32).to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    out
 }
 
 /// A varint length and that many bytes of `bytes[..end]` (-1: null), as [`put_bytes`] wrote.

@@ -20,6 +20,7 @@
 //!   corrupt batch; offsets never go back below the persisted log start.
 
 mod checkpoint;
+pub mod clean;
 pub mod config;
 mod durability;
 pub mod epoch_cache;
@@ -117,6 +118,10 @@ pub struct Log {
     durability: durability::Pending,
     /// The leader epochs of the log and whether `leader-epoch-checkpoint` lags them.
     epochs: epochs::Epochs,
+    /// The log cleaner's position (Kafka's cleaner checkpoint): the records below were
+    /// compacted by the last clean. In memory only: after a restart everything is dirty again,
+    /// which costs one clean that finds little to remove, never a wrong one.
+    first_dirty_offset: i64,
     /// Set after an I/O error left the files in an unknown state; every mutation then fails.
     failed: bool,
     /// The last write failed because the disk was full (ENOSPC); cleared by a write that

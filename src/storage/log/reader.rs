@@ -91,7 +91,7 @@ pub(crate) fn header_at(reader: &mut ChunkReader<'_>, pos: u64) -> Result<BatchH
     let header = BatchHeader::parse(reader.get(pos, HEADER_BYTES)?)
         .map_err(|e| ScanError::Invalid(e.to_string()))?;
     header
-        .check(i32::MAX as usize)
+        .check_stored(i32::MAX as usize)
         .map_err(|e| ScanError::Invalid(e.to_string()))?;
     if pos + header.total_bytes() as u64 > reader.end() {
         return Err(ScanError::Invalid(format!(

@@ -2,6 +2,8 @@
 //! rest, cut a torn or corrupt tail, rebuild damaged indexes.
 //!
 //! Algorithm (also in `docs/log-format.md`):
+//! 0. Finish what a crash interrupted in the log cleaner: `*.log.cleaned` files are deleted,
+//!    committed `*.log.swap` files replace their segment's log (see [`super::clean`]).
 //! 1. Delete leftovers: `*.tmp` files, index files without a `.log`, and segments entirely
 //!    below the log-start checkpoint (a crash during retention).
 //! 2. With a valid clean-shutdown marker every segment is trusted; otherwise a segment is
@@ -31,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::checkpoint::{self, Kind, TMP_SUFFIX};
+use super::clean;
 use super::epochs::{self, Epochs, Loaded};
 use super::error::IoContext;
 use super::segment::{
@@ -43,8 +46,10 @@ use crate::storage::Storage;
 struct Listing {
     /// Base offsets of segments with a `.log` file.
     bases: Vec<i64>,
-    /// Files to delete before anything else (temp files, orphan indexes).
+    /// Files to delete before anything else (temp files, orphan indexes, uncommitted cleans).
     leftovers: Vec<PathBuf>,
+    /// Segments whose committed clean a crash interrupted (`{base}.log.swap`).
+    swaps: Vec<i64>,
 }
 
 impl Listing {
@@ -52,6 +57,7 @@ impl Listing {
         let mut logs = BTreeSet::new();
         let mut indexes: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         let mut leftovers = Vec::new();
+        let mut swaps = Vec::new();
         for name in storage.list(dir).at(dir)? {
             match parse_file_name(&name) {
                 Some((base, FileKind::Log)) => {
@@ -60,8 +66,10 @@ impl Listing {
                 Some((base, FileKind::Index | FileKind::TimeIndex)) => {
                     indexes.entry(base).or_default().push(name)
                 }
-                None if name.ends_with(TMP_SUFFIX) => leftovers.push(dir.join(name)),
-                None => {}
+                None if name.ends_with(TMP_SUFFIX) || clean::is_uncommitted(&name) => {
+                    leftovers.push(dir.join(name))
+                }
+                None => swaps.extend(clean::committed_swap(&name)),
             }
         }
         for (base, names) in indexes {
@@ -72,6 +80,7 @@ impl Listing {
         Ok(Self {
             bases: logs.into_iter().collect(),
             leftovers,
+            swaps,
         })
     }
 }
@@ -122,7 +131,12 @@ impl Log {
     ) -> Result<Log, LogError> {
         config.validate()?;
         storage.create_dir_all(dir).at(dir)?;
-        let listing = Listing::read(storage.as_ref(), dir)?;
+        let mut listing = Listing::read(storage.as_ref(), dir)?;
+        let swaps_finished = !listing.swaps.is_empty();
+        if swaps_finished {
+            clean::finish_interrupted_swaps(storage.as_ref(), dir, &listing.swaps)?;
+            listing = Listing::read(storage.as_ref(), dir)?;
+        }
         for path in &listing.leftovers {
             storage.remove_file(path).at(path)?;
         }
@@ -149,10 +163,11 @@ impl Log {
             generation: 0,
             durability: Default::default(),
             epochs,
+            first_dirty_offset: 0,
             failed: false,
             out_of_space: false,
         };
-        if !listing.leftovers.is_empty() {
+        if swaps_finished || !listing.leftovers.is_empty() {
             log.durability.dir_changed();
         }
         let bases = log.drop_segments_below_start(&listing.bases, checkpoints.log_start)?;

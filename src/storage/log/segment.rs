@@ -613,6 +613,25 @@ impl Segment {
         Ok(self.next_offset)
     }
 
+    /// Calls `visit` with every batch of the segment in order (header and whole bytes), one
+    /// batch in memory at a time: the log cleaner's two passes.
+    pub(crate) fn for_each_batch(
+        &self,
+        visit: &mut dyn FnMut(&BatchHeader, &[u8]) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
+        let mut pos = 0u64;
+        let mut bytes = Vec::new();
+        while pos < self.size_bytes {
+            let header = header_at(&mut reader, pos).map_err(|e| self.scan_error(pos, e))?;
+            bytes.resize(header.total_bytes(), 0);
+            read_exact_at(self.log.as_ref(), pos, &mut bytes).at(&self.log_path)?;
+            visit(&header, &bytes)?;
+            pos += header.total_bytes() as u64;
+        }
+        Ok(())
+    }
+
     /// The segment's file paths, log first: an index without its log is an orphan that the
     /// next open deletes, so removing them in this order never leaves a log without its index.
     pub(crate) fn paths(&self) -> [PathBuf; 3] {

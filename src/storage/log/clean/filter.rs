@@ -1,0 +1,113 @@
+//! The key → latest offset map and the per-batch rewrite (Kafka's `OffsetMap` and
+//! `MemoryRecords.filterTo`).
+
+use std::collections::BTreeMap;
+
+use crate::storage::batch::{self, BatchError, BatchHeader};
+
+/// Each key's latest offset over the range being cleaned, and each producer's last batch.
+/// Whole keys in a `BTreeMap`: lookups only, but the crate keeps every map ordered.
+#[derive(Debug, Default)]
+pub struct OffsetMap {
+    latest: BTreeMap<Vec<u8>, i64>,
+    last_batch_of_producer: BTreeMap<i64, i64>,
+}
+
+/// Whether the cleaner may look into and rewrite a batch: plain (uncompressed) data batches
+/// only. Control and transactional batches stay as they are (an abort marker must keep
+/// applying to the records it covers), and compressed ones too (not recompressed yet).
+pub(super) fn compactable(header: &BatchHeader) -> bool {
+    !header.is_control() && !header.is_transactional() && header.compression() == 0
+}
+
+impl OffsetMap {
+    /// Adds one batch (batches must come in offset order).
+    pub fn add_batch(&mut self, header: &BatchHeader, batch: &[u8]) -> Result<(), BatchError> {
+        if header.producer_id >= 0 {
+            self.last_batch_of_producer
+                .insert(header.producer_id, header.base_offset);
+        }
+        if !compactable(header) {
+            return Ok(());
+        }
+        for record in batch::records(batch) {
+            let record = record?;
+            if let Some(key) = record.key {
+                self.latest.insert(key.to_vec(), record.offset);
+            }
+        }
+        Ok(())
+    }
+
+    /// The latest offset of `key` in the mapped range.
+    pub fn latest(&self, key: &[u8]) -> Option<i64> {
+        self.latest.get(key).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.latest.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_empty()
+    }
+
+    fn is_last_batch_of_its_producer(&self, header: &BatchHeader) -> bool {
+        header.producer_id >= 0
+            && self.last_batch_of_producer.get(&header.producer_id) == Some(&header.base_offset)
+    }
+}
+
+/// What the cleaner does with one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filtered {
+    /// Every record stays: the batch is copied as it is.
+    Unchanged,
+    /// No record stays and the batch is not needed for its header: it disappears (the
+    /// writer covers its offsets, see `super::swap`).
+    Removed,
+    /// Some records stay (or none, with the header kept): the rebuilt batch.
+    Rebuilt(Vec<u8>),
+}
+
+/// Filters one batch against `map`: a record with a key stays only if it is its key's latest
+/// record, and a latest tombstone only while `now_ms - timestamp <= delete_retention_ms`.
+/// Records without a key stay (Kafka refuses them at produce time on a compacted topic; older
+/// ones are kept rather than lost). The last batch of each producer is kept as a header
+/// with no records when it empties (the producer's idempotence state is rebuilt from it).
+pub fn filter_batch(
+    batch: &[u8],
+    header: &BatchHeader,
+    map: &OffsetMap,
+    now_ms: i64,
+    delete_retention_ms: i64,
+) -> Result<Filtered, BatchError> {
+    if !compactable(header) {
+        return Ok(Filtered::Unchanged);
+    }
+    let mut kept: Vec<&[u8]> = Vec::new();
+    let mut walked = 0i32;
+    let mut records = batch::records(batch);
+    while let Some(record) = records.next_with_span() {
+        let (record, span) = record?;
+        walked += 1;
+        let stays = match record.key {
+            None => true,
+            Some(key) => {
+                map.latest(key).is_none_or(|latest| latest == record.offset)
+                    && (record.value.is_some()
+                        || now_ms.saturating_sub(record.timestamp_ms) <= delete_retention_ms)
+            }
+        };
+        if stays {
+            kept.push(&batch[span]);
+        }
+    }
+    if kept.len() as i32 == walked {
+        return Ok(Filtered::Unchanged);
+    }
+    if kept.is_empty() && !map.is_last_batch_of_its_producer(header) {
+        return Ok(Filtered::Removed);
+    }
+    Ok(Filtered::Rebuilt(batch::rebuild_batch(batch, &kept)))
+}

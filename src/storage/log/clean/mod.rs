@@ -1,0 +1,68 @@
+//! Log compaction (Kafka's log cleaner) for topics with `cleanup.policy` containing `compact`.
+//!
+//! A clean keeps, for every key, only its latest record, and drops tombstones (null values)
+//! once they are older than `delete.retention.ms`. It works on the sealed segments below the
+//! *first uncleanable offset* ([`plan`]) and in three steps:
+//! 1. [`plan`] decides whether the log is worth cleaning (`min.cleanable.dirty.ratio`, or
+//!    `max.compaction.lag.ms` exceeded) and how far (never into the active segment, past the
+//!    high watermark / last stable offset, past the recovery point, or into a segment with a
+//!    record newer than `min.compaction.lag.ms`);
+//! 2. an [`OffsetMap`] built over that range maps each key to its latest offset, and
+//!    [`filter_batch`] rewrites each batch keeping only the records the map names (Kafka's
+//!    `MemoryRecords.filterTo`);
+//! 3. `swap` writes each cleaned segment next to the original and replaces it crash-safely.
+//!
+//! What is kept exactly as Kafka does: every surviving record keeps its offset and timestamp;
+//! a partially kept batch keeps its base offset, `lastOffsetDelta` (the batch still ends where
+//! it did), producer id, epoch and base sequence, with its CRC recomputed; a batch whose
+//! records all went disappears, its offsets covered by raising the previous kept batch's
+//! `lastOffsetDelta` (or by one record-less batch spanning the removed run), so offsets stay
+//! dense from batch to batch as recovery checks. The last batch of each producer stays as a
+//! header with no records (idempotence state is rebuilt from it), as in Kafka. Control and
+//! transactional batches are never touched, and their records do not
+//! enter the map. The log start offset never moves: a clean removes records, never offsets.
+//!
+//! Not done yet (see `docs/issue-12-plan.md`, Progress): nothing schedules a clean (the
+//! partitions actor's timer and the off-actor run are lane E2's step 3, and
+//! `cleanup.policy=compact` is still refused until then); compressed batches are kept as they are (their
+//! keys do not enter the map, so a compressed record is never removed and never removes an
+//! older one); the map holds whole keys with no memory bound (Kafka's
+//! `log.cleaner.dedupe.buffer.size`).
+
+mod filter;
+mod plan;
+mod swap;
+
+pub use filter::{filter_batch, Filtered, OffsetMap};
+pub use plan::{plan, CleanPlan, PlanBounds, SegmentStat};
+pub use swap::CleanStats;
+pub(super) use swap::{committed_swap, finish_interrupted_swaps, is_uncommitted};
+
+/// The topic configs a clean honours (Kafka's names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CleanConfig {
+    /// `delete.retention.ms`: how long a tombstone stays after it became the latest record of
+    /// its key (by the record's timestamp).
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: clean once dirty bytes / cleanable bytes reach it.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: a record stays uncompacted at least this long.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a dirty record older than this makes the log due whatever the
+    /// ratio.
+    pub max_compaction_lag_ms: i64,
+}
+
+impl Default for CleanConfig {
+    fn default() -> Self {
+        Self {
+            delete_retention_ms: 86_400_000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

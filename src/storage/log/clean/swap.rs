@@ -1,0 +1,303 @@
+//! Running a clean on a [`Log`] and replacing the cleaned segments crash-safely.
+//!
+//! For each cleaned segment `B` (Kafka's `.cleaned` / `.swap` protocol, log file only; the
+//! indexes are rebuilt from the new file):
+//! 1. the cleaned batches are written to `B.log.cleaned` and fsynced;
+//! 2. every `.cleaned` is renamed to `B.log.swap`, then the directory is fsynced: the commit
+//!    point. Before it, the next open deletes the `.cleaned` files (the old log stands); after
+//!    it, the next open finishes the swap;
+//! 3. `B.index` and `B.timeindex` are removed and the directory fsynced, so an index of the
+//!    old file can never be trusted against the new one;
+//! 4. `B.log.swap` is renamed over `B.log`, the directory fsynced;
+//! 5. the segment is reopened and its indexes rebuilt and fsynced.
+//!
+//! A crash in the middle of step 2 leaves some segments swapped and some not. Every mix is a
+//! correct log: a record removed from one segment was superseded by a later record of the same
+//! key, which a segment that was not swapped still holds (the old files hold every record).
+//! The syncs run inline: a clean must run off the actors (nothing schedules one yet, see the
+//! module docs of [`super`]), and the open only syncs when it finds an interrupted swap, after
+//! a crash.
+
+use std::path::Path;
+
+use super::filter::{filter_batch, Filtered, OffsetMap};
+use super::plan::{plan, CleanPlan, PlanBounds, SegmentStat};
+use super::CleanConfig;
+use crate::storage::batch::{self, BatchError, BatchHeader};
+use crate::storage::log::error::IoContext;
+use crate::storage::log::segment::{
+    file_path, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
+};
+use crate::storage::log::{Log, LogError};
+use crate::storage::{Storage, StorageFile};
+
+/// Suffix of a cleaned segment log being written (deleted by the next open).
+pub(crate) const CLEANED_SUFFIX: &str = ".log.cleaned";
+/// Suffix of a cleaned segment log committed to replace the original (finished by the next
+/// open).
+pub(crate) const SWAP_SUFFIX: &str = ".log.swap";
+
+/// What a clean did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanStats {
+    pub segments: usize,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    /// Distinct keys in the cleaned range.
+    pub keys: usize,
+}
+
+/// `B` from `{B:020}{suffix}`.
+fn base_of(name: &str, suffix: &str) -> Option<i64> {
+    let stem = name.strip_suffix(suffix)?;
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// Whether a directory entry is a `.cleaned` file (a clean that had not committed): the
+/// open deletes it with the other leftovers.
+pub(crate) fn is_uncommitted(name: &str) -> bool {
+    base_of(name, CLEANED_SUFFIX).is_some()
+}
+
+/// The segment base of a committed `.swap` file.
+pub(crate) fn committed_swap(name: &str) -> Option<i64> {
+    base_of(name, SWAP_SUFFIX)
+}
+
+/// Opening a log: finishes the committed swaps of the segments at `bases` (steps 3 and 4
+/// above, with their directory syncs).
+pub(crate) fn finish_interrupted_swaps(
+    storage: &dyn Storage,
+    dir: &Path,
+    bases: &[i64],
+) -> Result<(), LogError> {
+    tracing::warn!(dir = %dir.display(), segments = bases.len(), "finishing an interrupted log clean");
+    replace_logs(storage, dir, bases)
+}
+
+/// Steps 3 and 4 for the segments at `bases`, whose `.swap` files are committed.
+fn replace_logs(storage: &dyn Storage, dir: &Path, bases: &[i64]) -> Result<(), LogError> {
+    for &base in bases {
+        for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            let path = file_path(dir, base, suffix);
+            if storage.exists(&path) {
+                storage.remove_file(&path).at(&path)?;
+            }
+        }
+    }
+    storage.sync_dir(dir).at(dir)?;
+    for &base in bases {
+        let swap = file_path(dir, base, SWAP_SUFFIX);
+        let log = file_path(dir, base, LOG_SUFFIX);
+        storage.rename(&swap, &log).at(&swap)?;
+    }
+    storage.sync_dir(dir).at(dir)
+}
+
+impl Log {
+    /// The cleaner's position: records below were compacted by the last clean.
+    pub fn first_dirty_offset(&self) -> i64 {
+        self.first_dirty_offset
+    }
+
+    /// The clean the log is due for under `config`, never at or past `upper_bound_offset`
+    /// (the high watermark or last stable offset) nor past the recovery point.
+    pub fn clean_plan(
+        &self,
+        config: &CleanConfig,
+        upper_bound_offset: i64,
+        now_ms: i64,
+    ) -> Option<CleanPlan> {
+        let stats: Vec<SegmentStat> = self
+            .segments
+            .values()
+            .map(|s| SegmentStat {
+                base_offset: s.base_offset,
+                next_offset: s.next_offset,
+                size_bytes: s.size_bytes,
+                first_timestamp_ms: s.first_batch_timestamp_ms.unwrap_or(s.max_timestamp_ms),
+                max_timestamp_ms: s.max_timestamp_ms,
+            })
+            .collect();
+        let bounds = PlanBounds {
+            first_dirty_offset: self.first_dirty_offset,
+            upper_bound_offset: upper_bound_offset.min(self.recovery_point),
+            now_ms,
+        };
+        plan(&stats, &bounds, config)
+    }
+
+    /// Cleans the log if [`Log::clean_plan`] says it is due; returns what it did. Syncs inline:
+    /// call it off the actors. An I/O error fails the log (reopen it to recover).
+    pub fn clean(
+        &mut self,
+        config: &CleanConfig,
+        upper_bound_offset: i64,
+        now_ms: i64,
+    ) -> Result<Option<CleanStats>, LogError> {
+        self.check_usable()?;
+        let Some(plan) = self.clean_plan(config, upper_bound_offset, now_ms) else {
+            return Ok(None);
+        };
+        let result = self.clean_with(&plan, config, now_ms);
+        self.poison_on_failure(result).map(Some)
+    }
+
+    fn clean_with(
+        &mut self,
+        plan: &CleanPlan,
+        config: &CleanConfig,
+        now_ms: i64,
+    ) -> Result<CleanStats, LogError> {
+        let bases: Vec<i64> = self.segments.keys().take(plan.segments).copied().collect();
+        let mut map = OffsetMap::default();
+        for base in &bases {
+            let segment = &self.segments[base];
+            let path = segment.log_path().to_path_buf();
+            segment.for_each_batch(&mut |header, batch| {
+                map.add_batch(header, batch)
+                    .map_err(|e| corrupt(&path, header.base_offset, e))
+            })?;
+        }
+        let mut stats = CleanStats {
+            segments: bases.len(),
+            keys: map.len(),
+            ..CleanStats::default()
+        };
+        for base in &bases {
+            stats.bytes_before += self.segments[base].size_bytes;
+            stats.bytes_after += self.write_cleaned(*base, &map, config, now_ms)?;
+        }
+        for &base in &bases {
+            let cleaned = file_path(&self.dir, base, CLEANED_SUFFIX);
+            let swap = file_path(&self.dir, base, SWAP_SUFFIX);
+            self.storage.rename(&cleaned, &swap).at(&cleaned)?;
+        }
+        self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        // The commit point. (A simulator fault point `crash-during-clean-swap` belongs here
+        // once the cleaner runs in the simulation: a point that never fires fails its test.)
+        replace_logs(self.storage.as_ref(), &self.dir, &bases)?;
+        let interval = self.config.index_interval_bytes;
+        for &base in &bases {
+            let (mut segment, _) = Segment::open(self.storage.as_ref(), &self.dir, base, now_ms)?;
+            segment.recover(interval, false, &mut |_| {})?;
+            for file in segment.files() {
+                file.sync().at(segment.log_path())?;
+            }
+            self.segments.insert(base, segment);
+        }
+        self.first_dirty_offset = plan.cleanable_end;
+        Ok(stats)
+    }
+
+    /// Step 1 for the segment at `base`: writes and syncs `B.log.cleaned`; returns its size.
+    fn write_cleaned(
+        &self,
+        base: i64,
+        map: &OffsetMap,
+        config: &CleanConfig,
+        now_ms: i64,
+    ) -> Result<u64, LogError> {
+        let segment = &self.segments[&base];
+        let path = file_path(&self.dir, base, CLEANED_SUFFIX);
+        let file = self.storage.open(&path, true).at(&path)?;
+        file.truncate(0).at(&path)?;
+        let mut writer = DenseWriter::default();
+        segment.for_each_batch(&mut |header, batch| {
+            let filtered = filter_batch(batch, header, map, now_ms, config.delete_retention_ms)
+                .map_err(|e| corrupt(segment.log_path(), header.base_offset, e))?;
+            let ready = match filtered {
+                Filtered::Unchanged => writer.keep(header, batch.to_vec()),
+                Filtered::Rebuilt(rebuilt) => writer.keep(header, rebuilt),
+                Filtered::Removed => {
+                    writer.removed(header, batch);
+                    None
+                }
+            };
+            ready.map_or(Ok(()), |bytes| writer.write(file.as_ref(), &path, &bytes))
+        })?;
+        if let Some(last) = writer.finish() {
+            writer.write(file.as_ref(), &path, &last)?;
+        }
+        file.sync().at(&path)?;
+        Ok(writer.written)
+    }
+}
+
+/// Writes the kept batches of one segment so that offsets stay dense, as recovery and every
+/// reader expect (each batch starts where the previous one ended): the batches removed after a
+/// kept batch are covered by raising its `lastOffsetDelta` (Kafka's v2 format keeps a batch's
+/// end through compaction anyway); where that batch cannot be extended (it has a producer, whose
+/// sequence range `lastOffsetDelta` also states, or it is a control, transactional or
+/// compressed batch) or there is none (the segment's first batches went), one record-less
+/// batch spans the removed ones.
+#[derive(Default)]
+struct DenseWriter {
+    /// The last kept batch (and whether it may be extended), held back until the next kept
+    /// batch or the segment's end says whether to extend it.
+    pending: Option<(bool, Vec<u8>)>,
+    /// The first batch removed since `pending`, and where the removed run ends.
+    gap: Option<(Vec<u8>, i64)>,
+    written: u64,
+}
+
+impl DenseWriter {
+    /// A kept batch; returns the bytes now ready to be written.
+    fn keep(&mut self, header: &BatchHeader, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        let filler = self.close_gap();
+        let extendable = header.producer_id < 0 && super::filter::compactable(header);
+        let previous = self.pending.replace((extendable, bytes)).map(|(_, b)| b);
+        join(previous, filler)
+    }
+
+    fn removed(&mut self, header: &BatchHeader, batch: &[u8]) {
+        match &mut self.gap {
+            Some((_, end)) => *end = header.next_offset(),
+            None => self.gap = Some((batch.to_vec(), header.next_offset())),
+        }
+    }
+
+    /// Covers the removed run, if any: extends `pending`, or returns a filler batch to write
+    /// after it.
+    fn close_gap(&mut self) -> Option<Vec<u8>> {
+        let (first_removed, end) = self.gap.take()?;
+        match &mut self.pending {
+            Some((true, pending)) => {
+                batch::extend_to(pending, end);
+                None
+            }
+            _ => Some(batch::empty_spanning(&first_removed, end)),
+        }
+    }
+
+    /// Everything not written yet, at the end of the segment.
+    fn finish(&mut self) -> Option<Vec<u8>> {
+        let filler = self.close_gap();
+        join(self.pending.take().map(|(_, b)| b), filler)
+    }
+
+    fn write(&mut self, file: &dyn StorageFile, path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+        file.append(bytes).at(path)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// `first` then `second`, whichever exist.
+fn join(first: Option<Vec<u8>>, second: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    match (first, second) {
+        (Some(first), Some(second)) => Some([first, second].concat()),
+        (first, second) => first.or(second),
+    }
+}
+
+fn corrupt(path: &Path, offset: i64, e: BatchError) -> LogError {
+    LogError::Corrupt {
+        path: path.to_path_buf(),
+        position: 0,
+        reason: format!("the cleaner cannot read the batch at offset {offset}: {e}"),
+    }
+}

@@ -1,0 +1,456 @@
+//! The cleaner against a model (proptest), and crashes at every step of a swap.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::storage::batch::{self, build_batch_records, BatchHeader, Batches};
+use crate::storage::log::{Log, LogConfig};
+use crate::storage::mem::MemStorage;
+use crate::storage::{Storage, StorageFile};
+
+const DIR: &str = "compacted-0";
+
+/// One record as a reader sees it: `(offset, key, value)`.
+type Rec = (i64, u8, Option<u16>);
+
+fn config() -> LogConfig {
+    LogConfig {
+        index_interval_bytes: 100,
+        retention_ms: None,
+        ..LogConfig::default()
+    }
+}
+
+fn clean_config(delete_retention_ms: i64) -> CleanConfig {
+    CleanConfig {
+        delete_retention_ms,
+        min_cleanable_dirty_ratio: 0.0,
+        ..CleanConfig::default()
+    }
+}
+
+fn open(storage: Arc<dyn Storage>) -> Log {
+    Log::open(storage, Path::new(DIR), config(), 0).expect("open")
+}
+
+/// Appends one batch of `(key, value)` records stamped `ts` and syncs (the cleaner only
+/// rewrites synced segments).
+fn append(log: &mut Log, records: &[(u8, Option<u16>)], ts: i64) -> i64 {
+    let keys: Vec<[u8; 1]> = records.iter().map(|(k, _)| [*k]).collect();
+    let values: Vec<Option<[u8; 2]>> = records
+        .iter()
+        .map(|(_, v)| v.map(|v| v.to_be_bytes()))
+        .collect();
+    let recs: Vec<(Option<&[u8]>, Option<&[u8]>)> = keys
+        .iter()
+        .zip(&values)
+        .map(|(k, v)| (Some(&k[..]), v.as_ref().map(|v| &v[..])))
+        .collect();
+    let mut b = build_batch_records(&recs, ts);
+    let info = log.append(&mut b, 1, ts).expect("append");
+    log.sync().expect("sync");
+    info.first_offset
+}
+
+/// Every record from the log start, checking what a consumer relies on: valid batches (CRC
+/// included) and strictly increasing offsets.
+fn read_records(log: &Log) -> Vec<Rec> {
+    let mut out: Vec<Rec> = Vec::new();
+    let mut offset = log.log_start_offset();
+    let mut next_batch: Option<i64> = None;
+    while offset < log.log_end_offset() {
+        let slice = log.read(offset, 300).expect("read");
+        assert!(slice.next_offset > offset, "no progress at {offset}");
+        for item in Batches::stored(&slice.bytes) {
+            let (at, header) = item.expect("served batches are valid");
+            if let Some(expected) = next_batch {
+                assert_eq!(header.base_offset, expected, "batches stay dense");
+            }
+            next_batch = Some(header.next_offset());
+            let bytes = &slice.bytes[at..at + header.total_bytes()];
+            for record in batch::records(bytes) {
+                let record = record.expect("records walk");
+                if record.offset < offset {
+                    continue;
+                }
+                let key = record.key.expect("every test record has a key")[0];
+                let value = record.value.map(|v| u16::from_be_bytes([v[0], v[1]]));
+                if let Some(last) = out.last() {
+                    assert!(last.0 < record.offset, "offsets must strictly increase");
+                }
+                out.push((record.offset, key, value));
+            }
+        }
+        offset = slice.next_offset;
+    }
+    out
+}
+
+/// Every record appended, for the model: offset → (key, value, timestamp).
+type Model = BTreeMap<i64, (u8, Option<u16>, i64)>;
+
+/// Checks the log's records against everything appended (`model`) after a clean up to
+/// `cleaned_end` at `clean_ms` with `delete_retention_ms`.
+fn check_cleaned(
+    records: &[Rec],
+    model: &Model,
+    cleaned_end: i64,
+    clean_ms: i64,
+    delete_retention_ms: i64,
+) -> Result<(), TestCaseError> {
+    // Unchanged: each record read is the one appended at its offset.
+    for (offset, key, value) in records {
+        let appended = model.get(offset).expect("a record read was appended");
+        prop_assert_eq!(
+            (appended.0, appended.1),
+            (*key, *value),
+            "offset {}",
+            offset
+        );
+    }
+    let present: BTreeMap<i64, (u8, Option<u16>)> =
+        records.iter().map(|(o, k, v)| (*o, (*k, *v))).collect();
+    // Every key's latest record survives (a tombstone only until delete.retention.ms).
+    let mut latest: BTreeMap<u8, i64> = BTreeMap::new();
+    for (offset, (key, _, _)) in model {
+        latest.insert(*key, *offset);
+    }
+    for (key, offset) in &latest {
+        let (_, value, ts) = model[offset];
+        let may_go = value.is_none() && clean_ms - ts > delete_retention_ms;
+        prop_assert!(
+            may_go || present.contains_key(offset),
+            "key {}'s latest record at {} is gone",
+            key,
+            offset
+        );
+    }
+    // Below the cleaner point nothing older than a key's latest value in that range survives.
+    let mut seen_below: BTreeMap<u8, i64> = BTreeMap::new();
+    for (offset, key, _) in records.iter().filter(|r| r.0 < cleaned_end) {
+        if let Some(earlier) = seen_below.insert(*key, *offset) {
+            prop_assert!(
+                false,
+                "key {} survives at {} and {} below the cleaner point {}",
+                key,
+                earlier,
+                offset,
+                cleaned_end
+            );
+        }
+    }
+    // Records never written out of order: above the cleaner point everything stays.
+    for (offset, (key, value, _)) in model.range(cleaned_end..) {
+        prop_assert_eq!(present.get(offset), Some(&(*key, *value)));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append(Vec<(u8, Option<u16>)>),
+    Roll,
+    Clean,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let record = (0u8..6, prop::option::weighted(0.85, any::<u16>()));
+    prop_oneof![
+        6 => prop::collection::vec(record, 1..5).prop_map(Op::Append),
+        2 => Just(Op::Roll),
+        2 => Just(Op::Clean),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn cleaning_keeps_every_keys_latest_value(ops in prop::collection::vec(op(), 1..60)) {
+        let mem = MemStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+        let mut log = open(storage.clone());
+        let mut model = Model::new();
+        let mut now_ms = 1_000i64;
+        let retention_ms = 50;
+        let mut cleaned_end = 0;
+        let mut last_clean_ms = 0;
+        for op in ops {
+            now_ms += 7;
+            match op {
+                Op::Append(records) => {
+                    let first = append(&mut log, &records, now_ms);
+                    for (i, (key, value)) in records.into_iter().enumerate() {
+                        model.insert(first + i as i64, (key, value, now_ms));
+                    }
+                }
+                Op::Roll => {
+                    log.roll(now_ms).expect("roll");
+                    log.sync().expect("sync");
+                }
+                Op::Clean => {
+                    let end = log.log_end_offset();
+                    if log.clean(&clean_config(retention_ms), end, now_ms).expect("clean").is_some() {
+                        cleaned_end = log.first_dirty_offset();
+                        last_clean_ms = now_ms;
+                    }
+                    prop_assert_eq!(log.log_start_offset(), 0, "the log start never moves");
+                }
+                Op::Reopen => {
+                    log.close().expect("close");
+                    log = open(storage.clone());
+                    // The cleaner's position is in memory only.
+                    prop_assert_eq!(log.first_dirty_offset(), 0);
+                }
+            }
+            let records = read_records(&log);
+            check_cleaned(&records, &model, cleaned_end, last_clean_ms, retention_ms)?;
+        }
+        let end = log.log_end_offset();
+        let before = read_records(&log);
+        log.close().expect("close");
+        let log = open(storage);
+        prop_assert_eq!(log.log_end_offset(), end);
+        prop_assert_eq!(read_records(&log), before, "a reopened log reads the same");
+    }
+}
+
+/// A log of `rounds` segments, each writing every key of `0..keys` once (key 0 deleted in the
+/// last round), all synced; returns it with its records.
+fn populated(storage: Arc<dyn Storage>, rounds: u16, keys: u8) -> (Log, Vec<Rec>) {
+    let mut log = open(storage);
+    for round in 0..rounds {
+        for key in 0..keys {
+            let deleted = round == rounds - 1 && key == 0;
+            let value = if deleted { None } else { Some(round) };
+            append(&mut log, &[(key, value)], 1_000 + round as i64);
+        }
+        log.roll(2_000).expect("roll");
+        log.sync().expect("sync");
+    }
+    let records = read_records(&log);
+    (log, records)
+}
+
+#[test]
+fn a_clean_shrinks_the_log_to_the_latest_values() {
+    let (mut log, before) = populated(Arc::new(MemStorage::new()), 4, 5);
+    assert_eq!(before.len(), 20);
+    let size_before = log.size_bytes();
+    let stats = log
+        .clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    assert_eq!((stats.segments, stats.keys), (4, 5));
+    let after = read_records(&log);
+    // Keys 1..5 keep round 3's value; key 0's tombstone stays (retention not over).
+    let latest: Vec<Rec> = (15..20)
+        .map(|o| (o, (o - 15) as u8, (o != 15).then_some(3)))
+        .collect();
+    assert_eq!(after, latest);
+    assert!(log.size_bytes() < size_before);
+    assert_eq!(log.log_start_offset(), 0);
+    assert_eq!(log.first_dirty_offset(), 20);
+    assert_eq!(
+        log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+            .expect("clean"),
+        None,
+        "nothing dirty is left"
+    );
+    let overdue = CleanConfig {
+        max_compaction_lag_ms: 0,
+        ..clean_config(100)
+    };
+    assert_eq!(
+        log.clean(&overdue, i64::MAX, 10_000).expect("clean"),
+        None,
+        "max.compaction.lag.ms applies to dirty records only"
+    );
+}
+
+#[test]
+fn the_tombstone_goes_after_delete_retention() {
+    let (mut log, _) = populated(Arc::new(MemStorage::new()), 3, 2);
+    log.clean(&clean_config(500), i64::MAX, 1_000 + 2 + 500)
+        .expect("clean")
+        .expect("due");
+    assert!(
+        read_records(&log).iter().any(|r| r.1 == 0),
+        "within retention"
+    );
+    let (mut log, _) = populated(Arc::new(MemStorage::new()), 3, 2);
+    log.clean(&clean_config(500), i64::MAX, 1_000 + 2 + 501)
+        .expect("clean")
+        .expect("due");
+    let after = read_records(&log);
+    assert!(after.iter().all(|r| r.1 != 0), "key 0 is gone: {after:?}");
+    // Offsets stay dense: the removed batches are covered by record-less or extended ones.
+    assert_eq!(log.segment_base_offsets(), vec![0, 2, 4, 6]);
+    let slice = log.read(0, 10_000).expect("read");
+    let spans: Vec<(i64, i32, i32)> = Batches::stored(&slice.bytes)
+        .map(|item| item.expect("valid").1)
+        .map(|h| (h.base_offset, h.last_offset_delta, h.records_count))
+        .collect();
+    assert_eq!(spans, vec![(0, 1, 0)], "one filler spans the first segment");
+}
+
+#[test]
+fn the_upper_bound_and_the_active_segment_are_never_cleaned() {
+    let (mut log, before) = populated(Arc::new(MemStorage::new()), 3, 2);
+    append(&mut log, &[(1, Some(9))], 5_000);
+    assert_eq!(
+        log.clean(&clean_config(0), 2, 6_000)
+            .expect("clean")
+            .map(|s| s.segments),
+        Some(1)
+    );
+    let after = read_records(&log);
+    // Offsets 0 and 1 are the only ones of their keys below 2: nothing to remove there.
+    assert_eq!(
+        &after[..],
+        &[before.clone(), vec![(6, 1, Some(9))]].concat()[..]
+    );
+}
+
+#[test]
+fn a_producer_s_last_batch_keeps_its_header() {
+    let mut log = open(Arc::new(MemStorage::new()));
+    for seq in 0..3 {
+        let mut b = batch::build_idempotent_batch(&[(Some(b"k"), b"v")], 1_000, 7, 0, seq);
+        log.append(&mut b, 1, 1_000).expect("append");
+    }
+    append(&mut log, &[(b'k', Some(1))], 1_000);
+    log.roll(1_000).expect("roll");
+    log.sync().expect("sync");
+    log.clean(&clean_config(0), i64::MAX, 2_000)
+        .expect("clean")
+        .expect("due");
+    let slice = log.read(0, 10_000).expect("read");
+    let headers: Vec<BatchHeader> = Batches::stored(&slice.bytes)
+        .map(|item| item.expect("valid").1)
+        .collect();
+    let shape: Vec<(i64, i64, i32)> = headers
+        .iter()
+        .map(|h| (h.base_offset, h.producer_id, h.records_count))
+        .collect();
+    // Producer 7's first two batches go (one record-less batch without a producer spans
+    // them); its last stays as an empty header with its sequence.
+    assert_eq!(shape, vec![(0, -1, 0), (2, 7, 0), (3, -1, 1)]);
+    assert_eq!(headers[0].last_offset_delta, 1);
+    assert_eq!(headers[1].base_sequence, 2);
+}
+
+/// A storage that power-fails (`MemStorage::crash`) right before its `n`-th namespace
+/// operation, and refuses everything afterwards: a crash at every step of a swap.
+struct CrashBefore {
+    mem: MemStorage,
+    left: AtomicUsize,
+}
+
+impl CrashBefore {
+    fn step(&self) -> io::Result<()> {
+        let left = self.left.load(Ordering::SeqCst);
+        if left == 0 {
+            return Err(io::Error::other("crashed"));
+        }
+        self.left.store(left - 1, Ordering::SeqCst);
+        if left == 1 {
+            self.mem.crash();
+            return Err(io::Error::other("crashed"));
+        }
+        Ok(())
+    }
+}
+
+impl Storage for CrashBefore {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
+        self.step()?;
+        self.mem.open(path, create)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.mem.list(dir)
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.step()?;
+        self.mem.create_dir_all(dir)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.step()?;
+        self.mem.remove_file(path)
+    }
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.step()?;
+        self.mem.remove_dir_all(dir)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.step()?;
+        self.mem.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.step()?;
+        self.mem.sync_dir(dir)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.mem.exists(path)
+    }
+}
+
+#[test]
+fn a_crash_at_every_step_of_a_clean_reads_a_log_between_before_and_after() {
+    let expected_after = {
+        let (mut log, _) = populated(Arc::new(MemStorage::new()), 3, 3);
+        log.clean(&clean_config(0), i64::MAX, 5_000).expect("clean");
+        read_records(&log)
+    };
+    let mut finished = false;
+    for steps in 1.. {
+        let mem = MemStorage::new();
+        let (log, before) = populated(Arc::new(mem.clone()), 3, 3);
+        drop(log);
+        let crashing = Arc::new(CrashBefore {
+            mem: mem.clone(),
+            left: AtomicUsize::new(usize::MAX),
+        });
+        let mut log = open(crashing.clone());
+        crashing.left.store(steps, Ordering::SeqCst);
+        let outcome = log.clean(&clean_config(0), i64::MAX, 5_000);
+        drop(log);
+        if outcome.is_ok() {
+            mem.crash();
+            finished = true;
+        }
+        let log = open(Arc::new(mem.clone()));
+        let recovered = read_records(&log);
+        // Never more than before, never less than after, and every key's latest value.
+        assert!(
+            recovered.iter().all(|r| before.contains(r)),
+            "step {steps}: a record that was not there: {recovered:?}"
+        );
+        assert!(
+            expected_after.iter().all(|r| recovered.contains(r)),
+            "step {steps}: lost a record: {recovered:?}"
+        );
+        let leftovers: Vec<_> = mem
+            .file_names()
+            .into_iter()
+            .filter(|p| {
+                let name = p.to_string_lossy();
+                name.ends_with(".cleaned") || name.ends_with(".swap")
+            })
+            .collect();
+        assert!(leftovers.is_empty(), "step {steps}: {leftovers:?}");
+        if finished {
+            assert_eq!(recovered, expected_after, "a finished clean is durable");
+            assert!(steps > 5, "the clean took more than a few steps");
+            break;
+        }
+    }
+}
