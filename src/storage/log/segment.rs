@@ -613,23 +613,16 @@ impl Segment {
         Ok(self.next_offset)
     }
 
-    /// Calls `visit` with every batch of the segment in order (header and whole bytes), one
-    /// batch in memory at a time: the log cleaner's two passes.
-    pub(crate) fn for_each_batch(
-        &self,
-        visit: &mut dyn FnMut(&BatchHeader, &[u8]) -> Result<(), LogError>,
-    ) -> Result<(), LogError> {
-        let mut reader = ChunkReader::new(self.log.as_ref(), self.size_bytes);
-        let mut pos = 0u64;
-        let mut bytes = Vec::new();
-        while pos < self.size_bytes {
-            let header = header_at(&mut reader, pos).map_err(|e| self.scan_error(pos, e))?;
-            bytes.resize(header.total_bytes(), 0);
-            read_exact_at(self.log.as_ref(), pos, &mut bytes).at(&self.log_path)?;
-            visit(&header, &bytes)?;
-            pos += header.total_bytes() as u64;
+    /// The segment's log file as a sealed segment's cleaner sees it: the open file and its
+    /// size now. A sealed segment's log is never written again, so the pin stays valid off the
+    /// actor for as long as the segment is not truncated or removed (see `clean::CleanJob`).
+    pub(crate) fn pin(&self) -> PinnedLog {
+        PinnedLog {
+            base_offset: self.base_offset,
+            file: self.log.clone(),
+            size_bytes: self.size_bytes,
+            path: self.log_path.clone(),
         }
-        Ok(())
     }
 
     /// The segment's file paths, log first: an index without its log is an orphan that the
@@ -678,5 +671,45 @@ mod tests {
             file_path(Path::new("t-0"), 7, LOG_SUFFIX),
             PathBuf::from("t-0/00000000000000000007.log")
         );
+    }
+}
+
+/// A sealed segment's log file, pinned for a reader off the actor (the log cleaner).
+#[derive(Clone)]
+pub(crate) struct PinnedLog {
+    pub base_offset: i64,
+    pub file: Arc<dyn StorageFile>,
+    pub size_bytes: u64,
+    pub path: PathBuf,
+}
+
+impl PinnedLog {
+    /// Calls `visit` with every batch of the pinned bytes in order (header and whole bytes),
+    /// one batch in memory at a time: the log cleaner's two passes.
+    pub(crate) fn for_each_batch(
+        &self,
+        visit: &mut dyn FnMut(&BatchHeader, &[u8]) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let mut reader = ChunkReader::new(self.file.as_ref(), self.size_bytes);
+        let mut pos = 0u64;
+        let mut bytes = Vec::new();
+        while pos < self.size_bytes {
+            let header = header_at(&mut reader, pos).map_err(|e| match e {
+                ScanError::Io(source) => LogError::Io {
+                    path: self.path.clone(),
+                    source,
+                },
+                ScanError::Invalid(reason) => LogError::Corrupt {
+                    path: self.path.clone(),
+                    position: pos,
+                    reason,
+                },
+            })?;
+            bytes.resize(header.total_bytes(), 0);
+            read_exact_at(self.file.as_ref(), pos, &mut bytes).at(&self.path)?;
+            visit(&header, &bytes)?;
+            pos += header.total_bytes() as u64;
+        }
+        Ok(())
     }
 }

@@ -22,21 +22,28 @@
 //! transactional batches are never touched, and their records do not
 //! enter the map. The log start offset never moves: a clean removes records, never offsets.
 //!
+//! [`Log::clean`](crate::storage::log::Log::clean) runs all three steps in one call;
+//! [`CleanJob`] splits them for a cleaner off the actor: the owner plans and swaps, the job
+//! in between only reads pinned sealed segments and writes `.cleaned` files, paced by a
+//! [`Throttler`] (`log.cleaner.io.max.bytes.per.second`).
+//!
 //! Not done yet (see `docs/issue-12-plan.md`, Progress): nothing schedules a clean (the
 //! partitions actor's timer and the off-actor run are lane E2's step 3, and
-//! `cleanup.policy=compact` is still refused until then); compressed batches are kept as they are (their
-//! keys do not enter the map, so a compressed record is never removed and never removes an
-//! older one); the map holds whole keys with no memory bound (Kafka's
-//! `log.cleaner.dedupe.buffer.size`).
+//! `cleanup.policy=compact` is still refused until then); the swap's syncs still run inline in
+//! `Log::swap_cleaned`; compressed batches are kept as they are (their keys do not enter the
+//! map, so a compressed record is never removed and never removes an older one); the map holds
+//! whole keys with no memory bound (Kafka's `log.cleaner.dedupe.buffer.size`).
 
 mod filter;
 mod plan;
 mod swap;
+mod throttle;
 
 pub use filter::{filter_batch, Filtered, OffsetMap};
 pub use plan::{plan, CleanPlan, PlanBounds, SegmentStat};
-pub use swap::CleanStats;
 pub(super) use swap::{committed_swap, finish_interrupted_swaps, is_uncommitted};
+pub use swap::{CleanJob, CleanStats, Cleaned};
+pub use throttle::Throttler;
 
 /// The topic configs a clean honours (Kafka's names and defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]

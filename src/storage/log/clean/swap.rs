@@ -1,5 +1,13 @@
 //! Running a clean on a [`Log`] and replacing the cleaned segments crash-safely.
 //!
+//! The log's owner plans a [`CleanJob`] ([`Log::clean_job`]), which pins the sealed segments it
+//! covers by their open log files; anyone may run it ([`CleanJob::run`]: step 1 below, the only
+//! long part, reading each pinned segment twice); the owner then swaps the result in
+//! ([`Log::swap_cleaned`]: steps 2–5) if the pins still hold, and otherwise discards it. A
+//! sealed segment's file is never written again, and a truncation bumps the log's generation,
+//! so "same open file, same size, same generation" means the bytes the job read are still the
+//! segment's.
+//!
 //! For each cleaned segment `B` (Kafka's `.cleaned` / `.swap` protocol, log file only; the
 //! indexes are rebuilt from the new file):
 //! 1. the cleaned batches are written to `B.log.cleaned` and fsynced;
@@ -14,11 +22,13 @@
 //! A crash in the middle of step 2 leaves some segments swapped and some not. Every mix is a
 //! correct log: a record removed from one segment was superseded by a later record of the same
 //! key, which a segment that was not swapped still holds (the old files hold every record).
-//! The syncs run inline: a clean must run off the actors (nothing schedules one yet, see the
-//! module docs of [`super`]), and the open only syncs when it finds an interrupted swap, after
-//! a crash.
+//! Step 2 is taken by the owner, after checking the pins, so a committed swap never names a
+//! segment that retention or a truncation changed. The syncs of steps 2–5 still run inline in
+//! [`Log::swap_cleaned`] (nothing schedules a clean yet, see the module docs of [`super`]), and
+//! the open only syncs when it finds an interrupted swap, after a crash.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::filter::{filter_batch, Filtered, OffsetMap};
 use super::plan::{plan, CleanPlan, PlanBounds, SegmentStat};
@@ -26,7 +36,7 @@ use super::CleanConfig;
 use crate::storage::batch::{self, BatchError, BatchHeader};
 use crate::storage::log::error::IoContext;
 use crate::storage::log::segment::{
-    file_path, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
+    file_path, PinnedLog, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
 };
 use crate::storage::log::{Log, LogError};
 use crate::storage::{Storage, StorageFile};
@@ -97,6 +107,118 @@ fn replace_logs(storage: &dyn Storage, dir: &Path, bases: &[i64]) -> Result<(), 
     storage.sync_dir(dir).at(dir)
 }
 
+/// A clean planned by the log's owner and run by anyone (off the actor in production): the
+/// sealed segments it covers are pinned by their open log files, which are never written
+/// again. [`CleanJob::run`] does step 1 only, so it never touches what the owner may change;
+/// [`Log::swap_cleaned`] checks the pins still hold and does the rest.
+#[derive(Clone)]
+pub struct CleanJob {
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    segments: Vec<PinnedLog>,
+    /// The log's truncation generation when planned: a truncation since voids the job.
+    generation: u64,
+    cleanable_end: i64,
+    config: CleanConfig,
+    now_ms: i64,
+}
+
+/// What [`CleanJob::run`] wrote: one synced `.cleaned` file per pinned segment.
+pub struct Cleaned {
+    job: CleanJob,
+    pub stats: CleanStats,
+}
+
+impl std::fmt::Debug for CleanJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CleanJob")
+            .field("dir", &self.dir)
+            .field("segments", &self.segments.len())
+            .field("cleanable_end", &self.cleanable_end)
+            .finish()
+    }
+}
+
+impl CleanJob {
+    /// Bytes the job reads (each pinned segment twice: the map pass and the filter pass).
+    pub fn bytes_to_read(&self) -> u64 {
+        2 * self.segments.iter().map(|s| s.size_bytes).sum::<u64>()
+    }
+
+    /// Step 1: builds the key map over the pinned segments and writes and syncs every
+    /// `.cleaned` file. `pace` is told the bytes read after every batch (the cleaner's I/O
+    /// bound sleeps there). Touches nothing the log's owner reads.
+    pub fn run(self, pace: &mut dyn FnMut(u64)) -> Result<Cleaned, LogError> {
+        let mut map = OffsetMap::default();
+        for segment in &self.segments {
+            segment.for_each_batch(&mut |header, batch| {
+                pace(batch.len() as u64);
+                map.add_batch(header, batch)
+                    .map_err(|e| corrupt(&segment.path, header.base_offset, e))
+            })?;
+        }
+        let mut stats = CleanStats {
+            segments: self.segments.len(),
+            keys: map.len(),
+            ..CleanStats::default()
+        };
+        for segment in &self.segments {
+            stats.bytes_before += segment.size_bytes;
+            stats.bytes_after += self.write_cleaned(segment, &map, pace)?;
+        }
+        Ok(Cleaned { job: self, stats })
+    }
+
+    /// Step 1 for one segment: writes and syncs `B.log.cleaned`; returns its size.
+    fn write_cleaned(
+        &self,
+        segment: &PinnedLog,
+        map: &OffsetMap,
+        pace: &mut dyn FnMut(u64),
+    ) -> Result<u64, LogError> {
+        let path = file_path(&self.dir, segment.base_offset, CLEANED_SUFFIX);
+        let file = self.storage.open(&path, true).at(&path)?;
+        file.truncate(0).at(&path)?;
+        let mut writer = DenseWriter::default();
+        segment.for_each_batch(&mut |header, batch| {
+            pace(batch.len() as u64);
+            let filtered = filter_batch(
+                batch,
+                header,
+                map,
+                self.now_ms,
+                self.config.delete_retention_ms,
+            )
+            .map_err(|e| corrupt(&segment.path, header.base_offset, e))?;
+            let ready = match filtered {
+                Filtered::Unchanged => writer.keep(header, batch.to_vec()),
+                Filtered::Rebuilt(rebuilt) => writer.keep(header, rebuilt),
+                Filtered::Removed => {
+                    writer.removed(header, batch);
+                    None
+                }
+            };
+            ready.map_or(Ok(()), |bytes| writer.write(file.as_ref(), &path, &bytes))
+        })?;
+        if let Some(last) = writer.finish() {
+            writer.write(file.as_ref(), &path, &last)?;
+        }
+        file.sync().at(&path)?;
+        Ok(writer.written)
+    }
+
+    /// Removes the `.cleaned` files of a job that will not be swapped in (best effort: the
+    /// next open deletes any left).
+    fn discard(&self) {
+        for segment in &self.segments {
+            let path = file_path(&self.dir, segment.base_offset, CLEANED_SUFFIX);
+            if let Err(error) = self.storage.remove_file(&path) {
+                tracing::warn!(path = %path.display(), %error, "cannot remove a discarded clean");
+            }
+        }
+    }
+}
+
 impl Log {
     /// The cleaner's position: records below were compacted by the last clean.
     pub fn first_dirty_offset(&self) -> i64 {
@@ -130,47 +252,63 @@ impl Log {
         plan(&stats, &bounds, config)
     }
 
-    /// Cleans the log if [`Log::clean_plan`] says it is due; returns what it did. Syncs inline:
-    /// call it off the actors. An I/O error fails the log (reopen it to recover).
-    pub fn clean(
-        &mut self,
+    /// The job for the clean the log is due for ([`Log::clean_plan`]), pinning its segments.
+    pub fn clean_job(
+        &self,
         config: &CleanConfig,
         upper_bound_offset: i64,
         now_ms: i64,
-    ) -> Result<Option<CleanStats>, LogError> {
-        self.check_usable()?;
-        let Some(plan) = self.clean_plan(config, upper_bound_offset, now_ms) else {
-            return Ok(None);
-        };
-        let result = self.clean_with(&plan, config, now_ms);
-        self.poison_on_failure(result).map(Some)
+    ) -> Option<CleanJob> {
+        if self.failed {
+            return None;
+        }
+        let plan = self.clean_plan(config, upper_bound_offset, now_ms)?;
+        Some(CleanJob {
+            storage: self.storage.clone(),
+            dir: self.dir.clone(),
+            segments: self
+                .segments
+                .values()
+                .take(plan.segments)
+                .map(Segment::pin)
+                .collect(),
+            generation: self.generation,
+            cleanable_end: plan.cleanable_end,
+            config: *config,
+            now_ms,
+        })
     }
 
-    fn clean_with(
-        &mut self,
-        plan: &CleanPlan,
-        config: &CleanConfig,
-        now_ms: i64,
-    ) -> Result<CleanStats, LogError> {
-        let bases: Vec<i64> = self.segments.keys().take(plan.segments).copied().collect();
-        let mut map = OffsetMap::default();
-        for base in &bases {
-            let segment = &self.segments[base];
-            let path = segment.log_path().to_path_buf();
-            segment.for_each_batch(&mut |header, batch| {
-                map.add_batch(header, batch)
-                    .map_err(|e| corrupt(&path, header.base_offset, e))
-            })?;
+    /// Whether every segment `job` pinned is still in this log as it was pinned (same open
+    /// file, same size, no truncation since).
+    fn pins_hold(&self, job: &CleanJob) -> bool {
+        job.dir == self.dir
+            && job.generation == self.generation
+            && job.segments.iter().all(|pin| {
+                self.segments.get(&pin.base_offset).is_some_and(|s| {
+                    let now = s.pin();
+                    Arc::ptr_eq(&now.file, &pin.file) && now.size_bytes == pin.size_bytes
+                })
+            })
+    }
+
+    /// Steps 2–5 for a clean [`CleanJob::run`] wrote: swaps the cleaned segments in and
+    /// moves the cleaner's position. `Ok(false)` (the cleaned files removed, the log
+    /// untouched) when the log changed under the job: a segment was removed by retention or
+    /// DeleteRecords, the log was truncated or reopened. Syncs inline (the caller runs it
+    /// where a disk wait is allowed). An I/O error fails the log (reopen it to recover).
+    pub fn swap_cleaned(&mut self, cleaned: Cleaned) -> Result<bool, LogError> {
+        self.check_usable()?;
+        if !self.pins_hold(&cleaned.job) {
+            cleaned.job.discard();
+            return Ok(false);
         }
-        let mut stats = CleanStats {
-            segments: bases.len(),
-            keys: map.len(),
-            ..CleanStats::default()
-        };
-        for base in &bases {
-            stats.bytes_before += self.segments[base].size_bytes;
-            stats.bytes_after += self.write_cleaned(*base, &map, config, now_ms)?;
-        }
+        let result = self.swap_in(&cleaned.job);
+        self.poison_on_failure(result).map(|()| true)
+    }
+
+    fn swap_in(&mut self, job: &CleanJob) -> Result<(), LogError> {
+        let bases: Vec<i64> = job.segments.iter().map(|s| s.base_offset).collect();
         for &base in &bases {
             let cleaned = file_path(&self.dir, base, CLEANED_SUFFIX);
             let swap = file_path(&self.dir, base, SWAP_SUFFIX);
@@ -182,48 +320,36 @@ impl Log {
         replace_logs(self.storage.as_ref(), &self.dir, &bases)?;
         let interval = self.config.index_interval_bytes;
         for &base in &bases {
-            let (mut segment, _) = Segment::open(self.storage.as_ref(), &self.dir, base, now_ms)?;
+            let (mut segment, _) =
+                Segment::open(self.storage.as_ref(), &self.dir, base, job.now_ms)?;
             segment.recover(interval, false, &mut |_| {})?;
             for file in segment.files() {
                 file.sync().at(segment.log_path())?;
             }
             self.segments.insert(base, segment);
         }
-        self.first_dirty_offset = plan.cleanable_end;
-        Ok(stats)
+        self.first_dirty_offset = self.first_dirty_offset.max(job.cleanable_end);
+        Ok(())
     }
 
-    /// Step 1 for the segment at `base`: writes and syncs `B.log.cleaned`; returns its size.
-    fn write_cleaned(
-        &self,
-        base: i64,
-        map: &OffsetMap,
+    /// Cleans the log if [`Log::clean_plan`] says it is due, all in one call
+    /// ([`Log::clean_job`], [`CleanJob::run`], [`Log::swap_cleaned`]); returns what it did.
+    /// Syncs inline: call it off the actors. An I/O error fails the log (reopen it to recover).
+    pub fn clean(
+        &mut self,
         config: &CleanConfig,
+        upper_bound_offset: i64,
         now_ms: i64,
-    ) -> Result<u64, LogError> {
-        let segment = &self.segments[&base];
-        let path = file_path(&self.dir, base, CLEANED_SUFFIX);
-        let file = self.storage.open(&path, true).at(&path)?;
-        file.truncate(0).at(&path)?;
-        let mut writer = DenseWriter::default();
-        segment.for_each_batch(&mut |header, batch| {
-            let filtered = filter_batch(batch, header, map, now_ms, config.delete_retention_ms)
-                .map_err(|e| corrupt(segment.log_path(), header.base_offset, e))?;
-            let ready = match filtered {
-                Filtered::Unchanged => writer.keep(header, batch.to_vec()),
-                Filtered::Rebuilt(rebuilt) => writer.keep(header, rebuilt),
-                Filtered::Removed => {
-                    writer.removed(header, batch);
-                    None
-                }
-            };
-            ready.map_or(Ok(()), |bytes| writer.write(file.as_ref(), &path, &bytes))
-        })?;
-        if let Some(last) = writer.finish() {
-            writer.write(file.as_ref(), &path, &last)?;
-        }
-        file.sync().at(&path)?;
-        Ok(writer.written)
+    ) -> Result<Option<CleanStats>, LogError> {
+        self.check_usable()?;
+        let Some(job) = self.clean_job(config, upper_bound_offset, now_ms) else {
+            return Ok(None);
+        };
+        let result = job.run(&mut |_| {});
+        let cleaned = self.poison_on_failure(result)?;
+        let stats = cleaned.stats;
+        self.swap_cleaned(cleaned)?;
+        Ok(Some(stats))
     }
 }
 

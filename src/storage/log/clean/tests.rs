@@ -454,3 +454,83 @@ fn a_crash_at_every_step_of_a_clean_reads_a_log_between_before_and_after() {
         }
     }
 }
+
+/// No `.cleaned` or `.swap` file is left in the log's directory.
+fn no_clean_files_left(storage: &dyn Storage) {
+    let names = storage.list(Path::new(DIR)).expect("list");
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains(".cleaned") && !n.contains(".swap")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_job_run_while_the_log_takes_appends_and_rolls_is_swapped_in() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (mut log, _) = populated(storage.clone(), 4, 5);
+    let job = log
+        .clean_job(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("due");
+    let to_read = job.bytes_to_read();
+    // What the owner does meanwhile: the active segment takes records and rolls.
+    append(&mut log, &[(1, Some(7))], 2_500);
+    log.roll(2_600).expect("roll");
+    log.sync().expect("sync");
+    let mut paced = 0u64;
+    let cleaned = job.run(&mut |bytes| paced += bytes).expect("run");
+    assert_eq!(paced, to_read, "the pacer is told every byte read");
+    let before_swap = read_records(&log);
+    assert_eq!(before_swap.len(), 21, "nothing changes before the swap");
+    assert!(log.swap_cleaned(cleaned).expect("swap"), "the pins held");
+    let after = read_records(&log);
+    let mut expected: Vec<Rec> = (15..20)
+        .map(|o| (o, (o - 15) as u8, (o != 15).then_some(3)))
+        .collect();
+    expected.push((20, 1, Some(7)));
+    assert_eq!(after, expected);
+    no_clean_files_left(storage.as_ref());
+}
+
+#[test]
+fn a_job_the_log_changed_under_is_discarded_and_the_log_untouched() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    // Retention removed a pinned segment.
+    let (mut log, before) = populated(storage.clone(), 4, 5);
+    let job = log
+        .clean_job(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("due");
+    log.delete_records_before(5, 3_000).expect("delete records");
+    let cleaned = job.run(&mut |_| {}).expect("run");
+    assert!(!log.swap_cleaned(cleaned).expect("swap"), "a pin is gone");
+    assert_eq!(read_records(&log), before[5..].to_vec());
+    assert_eq!(log.first_dirty_offset(), 0, "the position did not move");
+    no_clean_files_left(storage.as_ref());
+
+    // A truncation (a follower's) changed the log, even where the segments look the same.
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (mut log, before) = populated(storage.clone(), 4, 5);
+    let job = log
+        .clean_job(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("due");
+    append(&mut log, &[(1, Some(9))], 2_500);
+    log.truncate_to(20).expect("truncate");
+    let cleaned = job.run(&mut |_| {}).expect("run");
+    assert!(!log.swap_cleaned(cleaned).expect("swap"));
+    assert_eq!(read_records(&log), before);
+    no_clean_files_left(storage.as_ref());
+
+    // A reopened log is another owner: its files are not the pinned ones.
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (log, before) = populated(storage.clone(), 4, 5);
+    let job = log
+        .clean_job(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("due");
+    log.close().expect("close");
+    let mut log = open(storage.clone());
+    let cleaned = job.run(&mut |_| {}).expect("run");
+    assert!(!log.swap_cleaned(cleaned).expect("swap"));
+    assert_eq!(read_records(&log), before);
+    no_clean_files_left(storage.as_ref());
+}
