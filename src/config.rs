@@ -272,6 +272,20 @@ impl ServerConfig {
             "log.message.timestamp.after.max.ms" => {
                 self.log.timestamp_after_max_ms = v.int(0, i64::MAX)?
             }
+            "log.cleaner.enable" => self.log.compaction.cleaner_enable = v.bool()?,
+            "log.cleaner.backoff.ms" => {
+                self.log.compaction.cleaner_backoff_ms = v.int(0, i64::MAX)? as u64
+            }
+            "log.cleaner.io.max.bytes.per.second" => {
+                self.log.compaction.cleaner_io_max_bytes_per_second = v.int(1, i64::MAX)? as u64
+            }
+            "log.cleaner.dedupe.buffer.size" => {
+                self.log.compaction.cleaner_dedupe_buffer_bytes = v.int(1, i64::MAX)? as u64
+            }
+            // One cleaning runs per log at a time on the persist pool; the count is accepted.
+            "log.cleaner.threads" => {
+                v.int(0, i32::MAX as i64)?;
+            }
             "message.max.bytes" => self.log.batch_bytes_max = v.int(61, i32::MAX as i64)? as usize,
             "socket.request.max.bytes" => {
                 self.socket_request_max_bytes = v.int(1024, i32::MAX as i64)? as usize

@@ -593,12 +593,12 @@ fn stored_only_topic_configs_are_described_altered_and_survive_kill_9() {
             ][..],
             "conflict topic config setting",
         ),
-        // Still refused: Rill does not recompress, and has no compaction yet.
+        // Still refused: Rill does not recompress.
         (
             &[("delete.retention.ms", "900"), ("compression.type", "lz4")][..],
             "does not recompress",
         ),
-        (&[("cleanup.policy", "compact")][..], "no log compaction"),
+        (&[("cleanup.policy", "shred")][..], "not a cleanup policy"),
         (
             &[("message.downconversion.enable", "true")][..],
             "unknown topic config",

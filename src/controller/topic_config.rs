@@ -69,7 +69,9 @@ pub fn resolve(
             }
             "message.timestamp.before.max.ms" => config.timestamp_before_max_ms = int(0, i64::MAX)?,
             "message.timestamp.after.max.ms" => config.timestamp_after_max_ms = int(0, i64::MAX)?,
-            "cleanup.policy" => cleanup_policy(value)?,
+            "cleanup.policy" => {
+                cleanup_policy(value)?;
+            }
             "min.insync.replicas" => config.min_insync_replicas = int(1, i32::MAX as i64)? as u32,
             "compression.type" => compression_type(value)?,
             // Kafka's index files are preallocated to this size; Rill's grow as written, so
@@ -81,13 +83,14 @@ pub fn resolve(
         }
     }
     check_compaction_lags(configs)?;
+    apply_compaction(&mut config, configs)?;
     Ok(config)
 }
 
 /// The keys Rill stores and describes but does not act on (yet): their values are checked as
-/// Kafka checks them, so a topic created here is valid on Kafka too. Log compaction (issue 12,
-/// E2) will honour `delete.retention.ms`, `min.compaction.lag.ms`, `max.compaction.lag.ms`
-/// and `min.cleanable.dirty.ratio`; the rest belong to features Rill does not have (file
+/// Kafka checks them, so a topic created here is valid on Kafka too. Log compaction honours
+/// `delete.retention.ms`, `min.compaction.lag.ms`, `max.compaction.lag.ms` and
+/// `min.cleanable.dirty.ratio` (see `apply_compaction`); the rest belong to features Rill does not have (file
 /// deletion delay, segment jitter, preallocation, replication throttles, unclean elections,
 /// tiered storage, recompression levels).
 fn check_stored_only(key: &str, value: &str) -> Result<(), String> {
@@ -182,25 +185,52 @@ pub fn resolve_stored(
     (config, skipped)
 }
 
-/// `cleanup.policy`: a list of `delete` and `compact`. Only `delete` is honoured: a topic
-/// asking for compaction would have its data deleted by time retention instead (a changelog
-/// topic would lose every key after a week), so `compact` is refused until compaction exists.
-fn cleanup_policy(value: &str) -> Result<(), String> {
+/// `cleanup.policy`: a list of `delete` and `compact`; returns (compact, delete).
+fn cleanup_policy(value: &str) -> Result<(bool, bool), String> {
+    let (mut compact, mut delete) = (false, false);
     for policy in value.split(',').map(str::trim) {
         match policy {
-            "delete" => {}
-            "compact" => {
-                return Err(format!(
-                    "cleanup.policy: '{value}' is not supported: Rill has no log compaction yet, \
-                     and time/size retention would delete the data a compacted topic keeps"
-                ))
-            }
+            "delete" => delete = true,
+            "compact" => compact = true,
             other => {
                 return Err(format!(
                     "cleanup.policy: '{other}' is not a cleanup policy (delete or compact)"
                 ))
             }
         }
+    }
+    Ok((compact, delete))
+}
+
+/// The compaction settings of `configs` (checked by `check_stored_only` in the loop): a
+/// compact-only topic keeps its data whatever `retention.ms`/`retention.bytes` say, as in Kafka.
+fn apply_compaction(
+    config: &mut LogConfig,
+    configs: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let Some(policy) = configs.get("cleanup.policy") else {
+        return Ok(());
+    };
+    let (compact, delete) = cleanup_policy(policy)?;
+    let compaction = &mut config.compaction;
+    compaction.compact = compact;
+    let long = |key: &str, min: i64| configs.get(key).map(|v| long_at_least(key, v, min));
+    if let Some(ms) = long("delete.retention.ms", 0) {
+        compaction.delete_retention_ms = ms?;
+    }
+    if let Some(ms) = long("min.compaction.lag.ms", 0) {
+        compaction.min_compaction_lag_ms = ms?;
+    }
+    if let Some(ms) = long("max.compaction.lag.ms", 1) {
+        compaction.max_compaction_lag_ms = ms?;
+    }
+    if let Some(value) = configs.get("min.cleanable.dirty.ratio") {
+        let ratio = ratio("min.cleanable.dirty.ratio", value, 0.0, 1.0)?;
+        compaction.min_cleanable_dirty_ratio_bits = ratio.to_bits();
+    }
+    if !delete {
+        config.retention_ms = None;
+        config.retention_bytes = None;
     }
     Ok(())
 }
@@ -293,8 +323,6 @@ mod tests {
     fn settings_that_would_not_be_honoured_are_refused() {
         let defaults = LogConfig::default();
         let refuse = |k: &str, v: &str| resolve(&defaults, &configs(&[(k, v)])).unwrap_err();
-        assert!(refuse("cleanup.policy", "compact").contains("no log compaction"));
-        assert!(refuse("cleanup.policy", "delete,compact").contains("no log compaction"));
         assert!(refuse("cleanup.policy", "shred").contains("not a cleanup policy"));
         assert!(refuse("compression.type", "gzip").contains("does not recompress"));
         assert!(refuse("compression.type", "garbage").contains("not one of"));

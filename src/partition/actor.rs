@@ -42,7 +42,9 @@ use crate::messages::{
     PartitionsRequest, ProducePartitionResult, ProduceRequest, SetConfigRequest,
 };
 use crate::storage::disk_full;
+use crate::storage::log::clean::CleanSlot;
 use crate::storage::log::{FlushPolicy, LogConfig};
+use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 use crate::types::{ErrorCode, Offset, ProducerId, Refusal, TopicPartition};
 
@@ -60,6 +62,8 @@ pub enum PartitionsTimer {
     /// A waiting acks=-1 produce's `timeout_ms` ran out (by produce id; an answered produce
     /// is ignored).
     ProduceTimeout(u64),
+    /// A compacted replica's `log.cleaner.backoff.ms` ran out: plan a clean (by replica id).
+    Clean(u64),
 }
 
 /// A DeleteRecords request with partitions still waiting for their log start to be durable.
@@ -90,6 +94,10 @@ struct ShutdownWait {
 /// The persist token of the producer-id block write. Every other token is a replica id, and
 /// those count up from 0, so they never reach it.
 const PRODUCER_ID_BLOCK_TOKEN: u64 = u64::MAX;
+
+/// The persist token of a replica's clean: this bit over its replica id (replica and
+/// directory tokens count up from 0 and never reach it; the block token is matched first).
+const CLEAN_TOKEN_BIT: u64 = 1 << 62;
 
 /// A produce request with partitions still waiting for a sync.
 struct PendingProduce {
@@ -152,6 +160,9 @@ pub struct Partitions {
     /// Persist token → partition, for the jobs a [`DirLane`] waits for.
     dir_tokens: BTreeMap<u64, TopicPartition>,
     shutdown: Option<ShutdownWait>,
+    /// Compacted replicas' cleaner, by replica id: `None` while the `Clean` timer is armed,
+    /// the slot while its clean runs as a persist job. One at a time per replica.
+    cleaning: BTreeMap<u64, Option<CleanSlot>>,
 }
 
 fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
@@ -208,6 +219,7 @@ impl Partitions {
             dir_lanes: BTreeMap::new(),
             dir_tokens: BTreeMap::new(),
             shutdown: None,
+            cleaning: BTreeMap::new(),
         }
     }
 
@@ -935,6 +947,67 @@ impl Partitions {
                 ctx.set_timer(PartitionsTimer::Flush(replica.id), interval_ms);
             }
         }
+        let compaction = replica.log().config().compaction;
+        if compaction.cleans() && !self.cleaning.contains_key(&replica.id) {
+            self.cleaning.insert(replica.id, None);
+            ctx.set_timer(
+                PartitionsTimer::Clean(replica.id),
+                compaction.cleaner_backoff_ms,
+            );
+        }
+    }
+
+    // ---- log compaction ----------------------------------------------------------------
+
+    /// A compacted replica's backoff ran out: its clean runs as a persist job if the log is
+    /// due for one; else the timer waits another backoff.
+    fn on_clean_timer(&mut self, ctx: PCtx, replica_id: u64) {
+        self.cleaning.remove(&replica_id);
+        let Some(tp) = self.by_id.get(&replica_id).cloned() else {
+            return; // deleted or reopened: the new replica arms its own timer
+        };
+        let replica = self.replicas.get(&tp).expect("by_id mirrors replicas");
+        match replica.plan_clean(ctx.now.unix_ms) {
+            Some(slot) => {
+                let job =
+                    PersistJob::new(self.storage.clone(), vec![PersistOp::Clean(slot.clone())]);
+                self.cleaning.insert(replica_id, Some(slot));
+                ctx.persist(CLEAN_TOKEN_BIT | replica_id, job);
+            }
+            None => self.schedule_flush(ctx, &tp),
+        }
+    }
+
+    /// A clean's long part completed: the owner swaps the cleaned segments in (the log
+    /// discards them if retention, DeleteRecords or a truncation changed a pinned segment).
+    fn on_clean_done(&mut self, ctx: PCtx, replica_id: u64, result: Result<(), String>) {
+        let slot = self.cleaning.remove(&replica_id).flatten();
+        let Some(tp) = self.by_id.get(&replica_id).cloned() else {
+            return; // deleted meanwhile: its `.cleaned` files go with the directory or the next open
+        };
+        let replica = self.replicas.get_mut(&tp).expect("by_id mirrors replicas");
+        match (result, slot.and_then(|slot| slot.take())) {
+            (Ok(()), Some(cleaned)) => {
+                let stats = cleaned.stats;
+                match replica.swap_cleaned(cleaned) {
+                    Ok(swapped) => tracing::debug!(
+                        ?tp,
+                        swapped,
+                        segments = stats.segments,
+                        bytes_before = stats.bytes_before,
+                        bytes_after = stats.bytes_after,
+                        "log cleaned"
+                    ),
+                    Err(error) => {
+                        return self.sync_failed(ctx, &tp, error.to_string());
+                    }
+                }
+            }
+            // The old segments stand; the next open deletes any `.cleaned` file left.
+            (Err(error), _) => tracing::warn!(?tp, %error, "log clean failed"),
+            (Ok(()), None) => {}
+        }
+        self.schedule_flush(ctx, &tp);
     }
 
     fn on_synced(&mut self, ctx: PCtx, token: u64, result: Result<(), String>) {
@@ -1275,6 +1348,7 @@ impl Partitions {
             PartitionsTimer::Flush(replica_id) => self.on_flush_timer(ctx, replica_id),
             PartitionsTimer::Fetch(fetch_id) => self.on_fetch_timer(ctx, fetch_id),
             PartitionsTimer::ProduceTimeout(produce_id) => self.on_produce_timeout(ctx, produce_id),
+            PartitionsTimer::Clean(replica_id) => self.on_clean_timer(ctx, replica_id),
         }
     }
 }
@@ -1344,6 +1418,9 @@ impl Actor<NodeMsg> for Partitions {
             } => {
                 let step = self.producer_ids.block_written(result, ctx.now.mono_ms);
                 answer_init_producer_ids(ctx, step);
+            }
+            Input::Synced { token, result } if token & CLEAN_TOKEN_BIT != 0 => {
+                self.on_clean_done(ctx, token & !CLEAN_TOKEN_BIT, result)
             }
             Input::Synced { token, result } => self.on_synced(ctx, token, result),
             // It makes no calls, so no answers can reach it.

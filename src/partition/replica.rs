@@ -24,6 +24,7 @@ use crate::messages::{LeaderTerm, RecordError, RecordsChecked};
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::disk_full;
 use crate::storage::group_commit::GroupCommit;
+use crate::storage::log::clean::{CleanSlot, Cleaned};
 use crate::storage::log::{FlushPoint, FlushPolicy, Log, LogConfig, LogError, TimestampType};
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
@@ -209,6 +210,10 @@ pub fn valid_topic_partition(tp: &TopicPartition) -> bool {
     topic_name::is_legal(&tp.topic) && tp.partition >= 0
 }
 
+/// Bytes Kafka's cleaner counts per key in `log.cleaner.dedupe.buffer.size` (a 16-byte MD5 of
+/// the key and an 8-byte offset): the buffer size over it bounds a clean's key map.
+const OFFSET_MAP_SLOT_BYTES: u64 = 24;
+
 pub struct Replica {
     /// Unique per open replica within the actor: names its sync token and flush timer, so a
     /// completion for a deleted (or re-created) partition is recognised as stale.
@@ -345,6 +350,31 @@ impl Replica {
         self.log.set_config(config)
     }
 
+    /// The clean this compacted log is due for, bounded by the cleaner's settings, as a
+    /// persist job's slot; `None` when the topic is not compacted, the cleaner is off, the
+    /// replica is opening or closing, or the log is not dirty enough.
+    pub fn plan_clean(&self, now_ms: i64) -> Option<CleanSlot> {
+        let compaction = self.log.config().compaction;
+        if !compaction.cleans() || self.failed || self.is_opening() || self.is_closing() {
+            return None;
+        }
+        let keys_max =
+            usize::try_from(compaction.cleaner_dedupe_buffer_bytes / OFFSET_MAP_SLOT_BYTES)
+                .unwrap_or(usize::MAX);
+        let job =
+            self.log
+                .clean_job(&compaction.clean_config(), self.high_watermark().0, now_ms)?;
+        Some(CleanSlot::new(
+            job.bounded(compaction.job_bytes_max(), keys_max),
+        ))
+    }
+
+    /// Swaps a finished clean in (or discards it if the log changed under it). The swap's
+    /// renames and syncs run here, on the owner.
+    pub fn swap_cleaned(&mut self, cleaned: Cleaned) -> Result<bool, LogError> {
+        self.log.swap_cleaned(cleaned)
+    }
+
     /// Validates and appends one partition's records (idempotence checks included). Nothing
     /// is written on error. `checked` is the broker's walk of these records
     /// ([`records::check_produced`]); `None` walks them here.
@@ -383,6 +413,9 @@ impl Replica {
         let crc_checked = checked.is_some();
         if let Some(checked) = checked {
             self.check_records(checked, now_ms)?;
+            if self.log.config().compaction.compact {
+                self.refuse_keyless(&records)?;
+            }
         }
         let idempotent = idempotent_header(&records)?;
         if let Some(header) = &idempotent {
@@ -458,6 +491,36 @@ impl Replica {
                 config.timestamp_after_max_ms,
             ) {
                 return Err(Rejection::from_records(refused));
+            }
+        }
+        Ok(())
+    }
+
+    /// A compacted topic refuses a record without a key (Kafka's `LogValidator`: the cleaner
+    /// could never remove it), naming the first such record. Compressed batches are not
+    /// walked here (the cleaner keeps them whole, so their records are never compacted).
+    fn refuse_keyless(&self, records: &[u8]) -> Result<(), Rejection> {
+        let partition = self
+            .log
+            .dir()
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        for (at, header) in batch::Batches::new(records, usize::MAX).flatten() {
+            if header.is_control() || header.compression() != 0 {
+                continue;
+            }
+            let batch = &records[at..at + header.total_bytes()];
+            for (index, record) in batch::records(batch).enumerate() {
+                if record.is_ok_and(|r| r.key.is_none()) {
+                    return Err(Rejection::from_records(records::RecordsError {
+                        kind: RecordsErrorKind::Invalid,
+                        record_index: Some(i32::try_from(index).unwrap_or(i32::MAX)),
+                        message: format!(
+                            "Compacted topic cannot accept message without key in topic partition {partition}."
+                        ),
+                    }));
+                }
             }
         }
         Ok(())

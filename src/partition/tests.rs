@@ -2214,4 +2214,5 @@ fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
     );
 }
 
+mod compaction;
 mod coordinator;

@@ -38,6 +38,9 @@ pub enum PersistOp {
     RemoveFile(PathBuf),
     /// Remove a directory and everything below it (no error if absent).
     RemoveDirAll(PathBuf),
+    /// Run a planned log clean (its long part: the key map and the synced `.cleaned` files);
+    /// the owner takes the result from the slot when the job completed.
+    Clean(crate::storage::log::clean::CleanSlot),
 }
 
 impl PersistOp {
@@ -49,6 +52,7 @@ impl PersistOp {
             PersistOp::ReplaceFile { .. } => "replace-file",
             PersistOp::RemoveFile(_) => "remove-file",
             PersistOp::RemoveDirAll(_) => "remove-dir-all",
+            PersistOp::Clean(_) => "clean",
         }
     }
 }
@@ -86,6 +90,7 @@ impl std::fmt::Debug for PersistOp {
             ),
             PersistOp::RemoveFile(path) => write!(f, "RemoveFile({})", path.display()),
             PersistOp::RemoveDirAll(dir) => write!(f, "RemoveDirAll({})", dir.display()),
+            PersistOp::Clean(_) => f.write_str("Clean"),
         }
     }
 }
@@ -183,6 +188,7 @@ impl PersistJob {
                 other => other,
             },
             PersistOp::RemoveDirAll(dir) => self.storage()?.remove_dir_all(dir),
+            PersistOp::Clean(slot) => slot.run(),
         }
     }
 }

@@ -1,8 +1,7 @@
 """Settings and ids a careless or hostile client can send (issue: careless and hostile clients).
 
 * Topic settings Rill would silently not honour are refused with INVALID_CONFIG (40):
-  `cleanup.policy=compact` (time retention emptied a "compacted" topic in a minute),
-  `compression.type` other than `producer` (batches are never recompressed), out-of-range
+  a `cleanup.policy` that is neither `delete` nor `compact`, `compression.type` other than `producer` (batches are never recompressed), out-of-range
   `min.insync.replicas`, `segment.ms` under a minute. `min.insync.replicas=2` on a one-replica
   topic is honoured like Kafka: acks=all gets NOT_ENOUGH_REPLICAS (19), acks=1 works.
 * Transactional ids sent to InitProducerId are remembered in a bounded table: 100,000 ids of
@@ -49,8 +48,7 @@ def create_error(rill, name, config):
 @pytest.mark.parametrize(
     "config",
     [
-        {"cleanup.policy": "compact"},
-        {"cleanup.policy": "compact,delete"},
+        {"cleanup.policy": "shred"},
         {"compression.type": "gzip"},
         {"compression.type": "garbage"},
         {"min.insync.replicas": "-5"},

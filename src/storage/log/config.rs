@@ -1,5 +1,6 @@
 //! Per-log tunables, named and defaulted like Kafka's topic configs.
 
+use super::clean::CleanConfig;
 use super::LogError;
 use crate::storage::batch::HEADER_BYTES;
 
@@ -80,6 +81,76 @@ pub struct LogConfig {
     /// (`message.timestamp.after.max.ms`; Kafka 4.0's default: one hour, KIP-1030). Bounds how
     /// far a producer can push `segment.ms` rolls and time retention.
     pub timestamp_after_max_ms: i64,
+    /// Log compaction: the topic's `cleanup.policy` and clean settings, and the broker's
+    /// cleaner (`log.cleaner.*`). Last in the struct: postcard appends it to older encodings.
+    pub compaction: Compaction,
+}
+
+/// The settings of log compaction for one log (Kafka's names; defaults are Kafka's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Compaction {
+    /// `cleanup.policy` contains `compact`: the cleaner keeps each key's latest record.
+    pub compact: bool,
+    /// `delete.retention.ms`: how long a tombstone outlives the records it removed.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`, as the bits of its `f64` (so the config stays `Eq`).
+    pub min_cleanable_dirty_ratio_bits: u64,
+    /// `min.compaction.lag.ms`.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`.
+    pub max_compaction_lag_ms: i64,
+    /// `log.cleaner.enable`: whether this broker cleans compacted logs at all.
+    pub cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`: how often a compacted log is checked for a clean.
+    pub cleaner_backoff_ms: u64,
+    /// `log.cleaner.io.max.bytes.per.second`: with the backoff, bounds the bytes one clean
+    /// pins and reads (a clean cannot sleep inside the persist job that runs it).
+    pub cleaner_io_max_bytes_per_second: u64,
+    /// `log.cleaner.dedupe.buffer.size`: bounds the key map; a clean whose map would pass it
+    /// cleans a prefix of the dirty segments, as Kafka does.
+    pub cleaner_dedupe_buffer_bytes: u64,
+}
+
+impl Default for Compaction {
+    fn default() -> Self {
+        let clean = CleanConfig::default();
+        Self {
+            compact: false,
+            delete_retention_ms: clean.delete_retention_ms,
+            min_cleanable_dirty_ratio_bits: clean.min_cleanable_dirty_ratio.to_bits(),
+            min_compaction_lag_ms: clean.min_compaction_lag_ms,
+            max_compaction_lag_ms: clean.max_compaction_lag_ms,
+            cleaner_enable: true,
+            cleaner_backoff_ms: 15_000,
+            // Kafka's default is Double.MAX_VALUE (unthrottled).
+            cleaner_io_max_bytes_per_second: u64::MAX,
+            cleaner_dedupe_buffer_bytes: 128 << 20,
+        }
+    }
+}
+
+impl Compaction {
+    /// The topic settings a clean honours.
+    pub fn clean_config(&self) -> CleanConfig {
+        CleanConfig {
+            delete_retention_ms: self.delete_retention_ms,
+            min_cleanable_dirty_ratio: f64::from_bits(self.min_cleanable_dirty_ratio_bits),
+            min_compaction_lag_ms: self.min_compaction_lag_ms,
+            max_compaction_lag_ms: self.max_compaction_lag_ms,
+        }
+    }
+
+    /// Whether the cleaner runs on this log.
+    pub fn cleans(&self) -> bool {
+        self.compact && self.cleaner_enable
+    }
+
+    /// Most bytes one clean may pin: `log.cleaner.io.max.bytes.per.second` × the backoff.
+    pub fn job_bytes_max(&self) -> u64 {
+        self.cleaner_io_max_bytes_per_second
+            .saturating_mul(self.cleaner_backoff_ms)
+            / 1000
+    }
 }
 
 /// Kafka 4.0's `log.message.timestamp.after.max.ms` default: one hour.
@@ -115,6 +186,7 @@ impl Default for LogConfig {
             min_insync_replicas: 1,
             timestamp_before_max_ms: i64::MAX,
             timestamp_after_max_ms: TIMESTAMP_AFTER_MAX_MS_DEFAULT,
+            compaction: Compaction::default(),
         }
     }
 }

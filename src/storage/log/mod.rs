@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use config::{
-    FlushPolicy, LogConfig, TimestampType, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX,
+    Compaction, FlushPolicy, LogConfig, TimestampType, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX,
     SEGMENT_BYTES_MIN, SEGMENT_MS_MIN, SEVEN_DAYS_MS,
 };
 pub use error::LogError;

@@ -36,11 +36,13 @@
 
 mod filter;
 mod plan;
+mod slot;
 mod swap;
 mod throttle;
 
 pub use filter::{filter_batch, Filtered, OffsetMap};
 pub use plan::{plan, CleanPlan, PlanBounds, SegmentStat};
+pub use slot::CleanSlot;
 pub(super) use swap::{committed_swap, finish_interrupted_swaps, is_uncommitted};
 pub use swap::{CleanJob, CleanStats, Cleaned};
 pub use throttle::Throttler;

@@ -121,6 +121,8 @@ pub struct CleanJob {
     cleanable_end: i64,
     config: CleanConfig,
     now_ms: i64,
+    /// Keys the map may hold before the job cleans only the segments mapped so far.
+    keys_max: usize,
 }
 
 /// What [`CleanJob::run`] wrote: one synced `.cleaned` file per pinned segment.
@@ -140,6 +142,32 @@ impl std::fmt::Debug for CleanJob {
 }
 
 impl CleanJob {
+    /// Bounds the job: it pins at most `bytes_max` bytes of segments (at least one segment,
+    /// so a clean always progresses) and its key map holds at most about `keys_max` keys;
+    /// past either bound it cleans a prefix of the dirty segments and the next job goes on.
+    pub fn bounded(mut self, bytes_max: u64, keys_max: usize) -> Self {
+        let mut bytes = 0u64;
+        let within = self
+            .segments
+            .iter()
+            .take_while(|s| {
+                bytes = bytes.saturating_add(s.size_bytes);
+                bytes <= bytes_max
+            })
+            .count();
+        self.keep_prefix(within.max(1));
+        self.keys_max = keys_max.max(1);
+        self
+    }
+
+    /// Keeps the first `count` pinned segments; the clean then ends where the next began.
+    fn keep_prefix(&mut self, count: usize) {
+        if count < self.segments.len() {
+            self.cleanable_end = self.segments[count].base_offset;
+            self.segments.truncate(count);
+        }
+    }
+
     /// Bytes the job reads (each pinned segment twice: the map pass and the filter pass).
     pub fn bytes_to_read(&self) -> u64 {
         2 * self.segments.iter().map(|s| s.size_bytes).sum::<u64>()
@@ -148,15 +176,21 @@ impl CleanJob {
     /// Step 1: builds the key map over the pinned segments and writes and syncs every
     /// `.cleaned` file. `pace` is told the bytes read after every batch (the cleaner's I/O
     /// bound sleeps there). Touches nothing the log's owner reads.
-    pub fn run(self, pace: &mut dyn FnMut(u64)) -> Result<Cleaned, LogError> {
+    pub fn run(mut self, pace: &mut dyn FnMut(u64)) -> Result<Cleaned, LogError> {
         let mut map = OffsetMap::default();
+        let mut mapped = 0;
         for segment in &self.segments {
             segment.for_each_batch(&mut |header, batch| {
                 pace(batch.len() as u64);
                 map.add_batch(header, batch)
                     .map_err(|e| corrupt(&segment.path, header.base_offset, e))
             })?;
+            mapped += 1;
+            if map.len() >= self.keys_max {
+                break; // the map is full: clean the prefix it covers (Kafka does the same)
+            }
         }
+        self.keep_prefix(mapped);
         let mut stats = CleanStats {
             segments: self.segments.len(),
             keys: map.len(),
@@ -276,6 +310,7 @@ impl Log {
             cleanable_end: plan.cleanable_end,
             config: *config,
             now_ms,
+            keys_max: usize::MAX,
         })
     }
 
