@@ -27,10 +27,9 @@
 //! in between only reads pinned sealed segments and writes `.cleaned` files, paced by a
 //! [`Throttler`] (`log.cleaner.io.max.bytes.per.second`).
 //!
-//! Not done yet (see `docs/issue-12-plan.md`, Progress): nothing schedules a clean (the
-//! partitions actor's timer and the off-actor run are lane E2's step 3, and
-//! `cleanup.policy=compact` is still refused until then); the swap's syncs still run inline in
-//! `Log::swap_cleaned`; compressed batches are kept as they are (their keys do not enter the
+//! The partitions actor schedules cleans (`PartitionsTimer::Clean`) and runs them as
+//! [`CleanSlot`] persist jobs. Not done yet (see `docs/issue-12-plan.md`, Progress): the swap's
+//! syncs still run inline in `Log::swap_cleaned`, on the actor; compressed batches are kept as they are (their keys do not enter the
 //! map, so a compressed record is never removed and never removes an older one); the map holds
 //! whole keys with no memory bound (Kafka's `log.cleaner.dedupe.buffer.size`).
 
