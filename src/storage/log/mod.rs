@@ -624,22 +624,36 @@ impl Log {
             .range(..=offset)
             .next_back()
             .map_or(i64::MIN, |(base, _)| *base);
-        let segment = self
-            .segments
-            .range(floor..)
-            .map(|(_, s)| s)
-            .find(|s| s.next_offset > offset);
-        let Some(segment) = segment else {
-            return Ok(ReadSlice::empty(offset));
-        };
-        Ok(match segment.read(offset, max_bytes, bound)? {
-            Some(read) => ReadSlice {
-                bytes: read.bytes,
-                first_offset: read.first_offset,
-                next_offset: read.next_offset,
-            },
-            None => ReadSlice::empty(offset),
-        })
+        let mut slice = ReadSlice::empty(offset);
+        let mut has_records = false;
+        // One segment's batches, as Kafka reads; but a cleaned segment may hold only the
+        // record-less batches that keep offsets dense, and a consumer handed nothing but those
+        // takes it for a record too large to fetch (librdkafka doubles its fetch size on each
+        // such answer, then fails with MSG_SIZE_TOO_LARGE): go on into the next segments until
+        // a record is in the answer or `max_bytes` is used.
+        for segment in self.segments.range(floor..).map(|(_, s)| s) {
+            if segment.next_offset <= slice.next_offset {
+                continue;
+            }
+            let room = max_bytes.saturating_sub(slice.bytes.len());
+            if has_records || (!slice.bytes.is_empty() && room == 0) {
+                break;
+            }
+            let Some(read) = segment.read(slice.next_offset, room, bound)? else {
+                break;
+            };
+            if slice.bytes.is_empty() {
+                slice.first_offset = read.first_offset;
+                slice.bytes = read.bytes; // the usual answer: one segment's, no copy
+            } else if read.bytes.len() > room {
+                break; // past `max_bytes`: only the first batch of an answer may be
+            } else {
+                slice.bytes.extend_from_slice(&read.bytes);
+            }
+            slice.next_offset = read.next_offset;
+            has_records = read.has_records;
+        }
+        Ok(slice)
     }
 
     /// ListOffsets by timestamp, per record like Kafka: the first record (at or above the log

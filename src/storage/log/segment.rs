@@ -62,6 +62,9 @@ pub(crate) struct SegmentRead {
     pub bytes: Vec<u8>,
     pub first_offset: i64,
     pub next_offset: i64,
+    /// Whether any batch read holds a record (a cleaned segment can hold only the record-less
+    /// batches that keep offsets dense).
+    pub has_records: bool,
 }
 
 pub(crate) struct Segment {
@@ -474,6 +477,7 @@ impl Segment {
         }
         let mut end = start + first.total_bytes() as u64;
         let mut next_offset = first.next_offset();
+        let mut has_records = first.records_count > 0;
         while end < self.size_bytes {
             let header = header_at(&mut reader, end).map_err(|e| self.scan_error(end, e))?;
             let grown = end - start + header.total_bytes() as u64;
@@ -482,6 +486,7 @@ impl Segment {
             }
             end += header.total_bytes() as u64;
             next_offset = header.next_offset();
+            has_records |= header.records_count > 0;
         }
         let mut bytes = crate::storage::read_buffer::zeroed((end - start) as usize);
         read_exact_at(self.log.as_ref(), start, &mut bytes).at(&self.log_path)?;
@@ -489,6 +494,7 @@ impl Segment {
             bytes,
             first_offset: first.base_offset,
             next_offset,
+            has_records,
         }))
     }
 

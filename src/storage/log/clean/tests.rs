@@ -276,6 +276,33 @@ fn a_clean_shrinks_the_log_to_the_latest_values() {
     );
 }
 
+/// Segments a clean left holding only record-less batches do not end a read: one read from
+/// the log start goes on to the first record (a consumer handed only record-less batches takes
+/// them for a record too large to fetch).
+#[test]
+fn a_read_from_the_start_of_a_cleaned_log_reaches_a_record() {
+    let (mut log, _) = populated(Arc::new(MemStorage::new()), 4, 5);
+    log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    let slice = log.read(0, 1 << 20).expect("read");
+    let batches: Vec<BatchHeader> = Batches::stored(&slice.bytes)
+        .map(|item| item.expect("valid").1)
+        .collect();
+    assert_eq!(batches.first().map(|h| h.base_offset), Some(0), "dense from 0");
+    assert!(
+        batches.iter().any(|h| h.records_count > 0),
+        "the answer holds a record: {batches:?}"
+    );
+    assert_eq!(slice.next_offset, 20, "and everything up to the log end");
+    let small = log.read(0, 1).expect("read");
+    assert_eq!(
+        Batches::stored(&small.bytes).count(),
+        1,
+        "past max_bytes only the first batch is served"
+    );
+}
+
 #[test]
 fn the_tombstone_goes_after_delete_retention() {
     let (mut log, _) = populated(Arc::new(MemStorage::new()), 3, 2);
@@ -299,7 +326,11 @@ fn the_tombstone_goes_after_delete_retention() {
         .map(|item| item.expect("valid").1)
         .map(|h| (h.base_offset, h.last_offset_delta, h.records_count))
         .collect();
-    assert_eq!(spans, vec![(0, 1, 0)], "one filler spans the first segment");
+    assert_eq!(
+        spans,
+        vec![(0, 1, 0), (2, 1, 0), (4, 0, 0), (5, 0, 1)],
+        "fillers span the removed records; the read goes on through them to a record"
+    );
 }
 
 #[test]
