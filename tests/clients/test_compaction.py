@@ -1,0 +1,130 @@
+"""Log compaction seen from confluent-kafka: a `cleanup.policy=compact` topic on a broker with
+1 KiB segments and a 200 ms cleaner backoff shrinks many updates per key to the latest value
+per key, drops tombstoned keys after `delete.retention.ms`, never serves an older value after
+a newer one for a key, refuses keyless records, and keeps the latest values across a kill -9
+taken while it cleans."""
+
+import time
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+import ck
+
+KEYS = 20
+ROUNDS = 30
+CLEANER = (
+    "--override", "log.segment.bytes=1024",
+    "--override", "log.cleaner.backoff.ms=200",
+)
+# Small batches, so the 1 KiB segments roll (a batch is never split across segments).
+SMALL_BATCHES = {"batch.num.messages": 5}
+TOPIC_CONFIG = {
+    "cleanup.policy": "compact",
+    "min.cleanable.dirty.ratio": "0.01",
+    "delete.retention.ms": "1000",
+}
+
+
+def key(i):
+    return f"key-{i:02}".encode()
+
+
+def updates(first_round, rounds):
+    return [(key(i), f"{i:02}:{r:04}".encode()) for r in range(first_round, first_round + rounds) for i in range(KEYS)]
+
+
+def read_all(bootstrap, topic):
+    """Every record from the log start, until nothing more comes: (offset, key, value)."""
+    c = ck.consumer(bootstrap)
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        return [(o, k, v) for _, o, k, v in ck.poll_messages(c, 10**9, timeout_s=4, settle_s=0)]
+    finally:
+        c.close()
+
+
+def check_never_older(records):
+    """Per key, in offset order, values only go forward (tombstones are None)."""
+    latest = {}
+    for offset, k, v in sorted(records):
+        if v is None:
+            latest[k] = None
+            continue
+        prev = latest.get(k)
+        assert prev is None or prev < v, f"{k} went from {prev} to {v} at {offset}"
+        latest[k] = v
+    return latest
+
+
+def wait_until(predicate, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError("not reached in time")
+
+
+def produce_tombstones(bootstrap, topic, keys):
+    p = ck.producer(bootstrap, "all")
+    for k in keys:
+        p.produce(topic, key=k, value=None)
+    assert p.flush(20) == 0
+
+
+def test_updates_shrink_to_the_latest_value_and_tombstones_go(rill_factory, topic_name):
+    rill = rill_factory(*CLEANER)
+    ck.create_topic(rill.bootstrap, topic_name, 1, TOPIC_CONFIG)
+    _, _, errors = ck.produce(rill.bootstrap, topic_name, updates(0, ROUNDS), "all", extra=SMALL_BATCHES)
+    assert not errors
+    produced = KEYS * ROUNDS
+
+    def compacted():
+        records = read_all(rill.bootstrap, topic_name)
+        check_never_older(records)
+        return records if len(records) < produced // 2 else None
+
+    records = wait_until(compacted)
+    latest = check_never_older(records)
+    assert latest == {key(i): f"{i:02}:{ROUNDS - 1:04}".encode() for i in range(KEYS)}
+
+    # Tombstones for five keys; once delete.retention.ms passed, more updates make the log
+    # dirty again and the next clean drops the tombstoned keys entirely.
+    gone = [key(i) for i in range(5)]
+    produce_tombstones(rill.bootstrap, topic_name, gone)
+    time.sleep(1.5)
+
+    def tombstones_dropped():
+        ck.produce(rill.bootstrap, topic_name, [(key(10), f"10:{int(time.time() * 1000)}".encode())], "all")
+        records = read_all(rill.bootstrap, topic_name)
+        check_never_older(records)
+        return records if not any(k in gone for _, k, _ in records) else None
+
+    records = wait_until(tombstones_dropped)
+    latest = check_never_older(records)
+    for i in range(5, KEYS):
+        assert latest[key(i)] is not None
+
+
+def test_a_keyless_record_is_refused_with_invalid_record(rill, topic_name):
+    ck.create_topic(rill.bootstrap, topic_name, 1, TOPIC_CONFIG)
+    p = ck.producer(rill.bootstrap, "all", extra={"message.timeout.ms": 5000})
+    errors = []
+    p.produce(topic_name, value=b"no key", on_delivery=lambda err, _: errors.append(err))
+    p.flush(10)
+    assert errors and errors[0] is not None and errors[0].code() == KafkaError.INVALID_RECORD, errors
+
+
+def test_kill9_while_cleaning_keeps_the_latest_values(rill_factory, topic_name):
+    rill = rill_factory(*CLEANER)
+    ck.create_topic(rill.bootstrap, topic_name, 1, TOPIC_CONFIG)
+    for batch in range(3):
+        _, _, errors = ck.produce(rill.bootstrap, topic_name, updates(batch * 10, 10), "all", extra=SMALL_BATCHES)
+        assert not errors
+        time.sleep(0.1 * batch)  # kill at different points of the cleaner's cycle
+        rill.kill9()
+        rill.start()
+    records = read_all(rill.bootstrap, topic_name)
+    latest = check_never_older(records)
+    assert latest == {key(i): f"{i:02}:{29:04}".encode() for i in range(KEYS)}
