@@ -96,7 +96,10 @@ def test_updates_shrink_to_the_latest_value_and_tombstones_go(rill_factory, topi
     time.sleep(1.5)
 
     def tombstones_dropped():
-        ck.produce(rill.bootstrap, topic_name, [(key(10), f"10:{int(time.time() * 1000)}".encode())], "all")
+        # Enough updates to roll the 1 KiB active segment: the cleaner never touches it.
+        now_ms = int(time.time() * 1000)
+        fresh = [(key(10), f"10:{now_ms}:{j:02}".encode()) for j in range(20)]
+        ck.produce(rill.bootstrap, topic_name, fresh, "all", extra=SMALL_BATCHES)
         records = read_all(rill.bootstrap, topic_name)
         check_never_older(records)
         return records if not any(k in gone for _, k, _ in records) else None
