@@ -253,6 +253,16 @@ impl Offsets {
         }
     }
 
+    /// `group`'s committed offsets, if it has any.
+    pub fn of(&self, group: &str) -> Option<&BTreeMap<TopicPartition, StoredOffset>> {
+        self.groups.get(group)
+    }
+
+    /// Groups with a committed offset.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
     /// Whether `group` has any committed offset.
     pub fn has_offsets(&self, group: &str) -> bool {
         self.groups.contains_key(group)

@@ -107,6 +107,13 @@ pub enum AfterWrite<W> {
         results: Vec<(TopicPartition, ErrorCode)>,
         partitions: Vec<TopicPartition>,
     },
+    /// Offset retention's tombstones: on success the commits of `partitions` go, and the
+    /// group too when `group` (it was made Dead when the write was issued). Nobody waits.
+    /// Goes to the shard.
+    Expire {
+        partitions: Vec<TopicPartition>,
+        group: bool,
+    },
 }
 
 /// A static member's rejoin without a rebalance, as its write carries it.

@@ -35,6 +35,7 @@ use super::output::{
     client_code, AfterWrite, Clock, GroupOut, GroupTimer, OffsetsRecord, WriteKind,
 };
 use super::refusal::{described_refused, fetch_refused, refused};
+use super::retention::{expired, Expired};
 use super::settings::GroupSettings;
 use super::state::{join_error, sync_error, ClassicGroup, GroupState};
 
@@ -382,6 +383,109 @@ impl<W: Copy> Shard<W> {
         }
     }
 
+    /// `offsets.retention.check.interval.ms` woke the shard: every group's expired offsets
+    /// get tombstones (one write per group), and a group left Empty without offsets a group
+    /// tombstone, made Dead until the write is acknowledged ([`super::retention`]). Applied on
+    /// ack like any write, so a load after a crash replays either the offsets or their
+    /// tombstones, never half of a group's expiry. Nothing while loading.
+    pub fn expire_offsets(&mut self, now: Clock, s: &GroupSettings, out: &mut Vec<ShardOut<W>>) {
+        if self.is_loading() {
+            return;
+        }
+        let pending = self.commits_in_flight();
+        let none = BTreeSet::new();
+        let names: BTreeSet<String> = (self.groups.keys().cloned())
+            .chain(self.offsets.group_names().map(str::to_owned))
+            .collect();
+        for name in names {
+            let found = expired(
+                self.groups.get(&name),
+                self.offsets.of(&name),
+                pending.get(&name).unwrap_or(&none),
+                now.unix_ms,
+                s.offsets_retention_ms,
+            );
+            if found.is_empty() {
+                continue;
+            }
+            let Expired { partitions, group } = found;
+            let records: Vec<OffsetsRecord> = if group {
+                if let Some(entry) = self.groups.get_mut(&name) {
+                    entry.set_state(GroupState::Dead, now);
+                }
+                group_tombstones(&name, partitions.clone())
+            } else {
+                (partitions.iter())
+                    .map(|tp| OffsetsRecord::Offset {
+                        group: name.clone(),
+                        tp: tp.clone(),
+                        value: None,
+                    })
+                    .collect()
+            };
+            let (count, partition) = (partitions.len(), self.partition);
+            tracing::info!(partition, group = %name, count, with_group = group, "offsets expired");
+            let then = AfterWrite::Expire { partitions, group };
+            self.emit(now, &name, vec![GroupOut::Write { records, then }], out);
+        }
+    }
+
+    /// The partitions of each group with a commit still in flight: retention leaves them be,
+    /// or its tombstone would land after, and delete, the newer commit.
+    fn commits_in_flight(&self) -> BTreeMap<String, BTreeSet<TopicPartition>> {
+        let mut pending: BTreeMap<String, BTreeSet<TopicPartition>> = BTreeMap::new();
+        for write in self.writes.values() {
+            if let AfterWrite::Commit { group, offsets, .. } = &write.then {
+                let partitions = pending.entry(group.clone()).or_default();
+                partitions.extend(offsets.iter().map(|(tp, _)| tp.clone()));
+            }
+        }
+        pending
+    }
+
+    /// The outcome of retention's tombstones for `group`: applied on success. A failure ends
+    /// the shard (the reload reads what made it); one that never reached the log (an encoding
+    /// failure) gives the group back its Empty state.
+    fn expiry_written(
+        &mut self,
+        group: &str,
+        partitions: &[TopicPartition],
+        with_group: bool,
+        outcome: Result<(), ErrorCode>,
+    ) {
+        let dead = (self.groups.get(group)).is_some_and(|g| g.state() == GroupState::Dead);
+        match outcome {
+            Ok(()) => {
+                self.offsets.remove(group, Some(partitions));
+                if with_group && dead {
+                    self.groups.remove(group);
+                }
+            }
+            Err(_) if with_group && dead => {
+                if let Some(entry) = self.groups.get_mut(group) {
+                    entry.state = GroupState::Empty;
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Entries this shard holds: groups with a state plus groups with offsets (one with both
+    /// counts twice; what `GROUPS_PER_NODE_MAX` bounds is the memory of the two maps).
+    pub fn group_entries(&self) -> usize {
+        self.groups.len() + self.offsets.group_count()
+    }
+
+    /// Whether `request` would add an entry to [`Self::group_entries`]: a JoinGroup of a group
+    /// without a state, a commit of a group without offsets.
+    pub fn adds_group_entry(&self, request: &GroupsRequest) -> bool {
+        match request {
+            GroupsRequest::Join(args) => !self.groups.contains_key(&args.group),
+            GroupsRequest::OffsetCommit(args) => !self.offsets.has_offsets(&args.group),
+            _ => false,
+        }
+    }
+
     /// OffsetFetch of one group.
     pub fn fetch_offsets(
         &self,
@@ -532,6 +636,10 @@ impl<W: Copy> Shard<W> {
             AfterWrite::DeleteGroup { .. } | AfterWrite::DeleteOffsets { .. } => {
                 self.deleted(group, then, outcome, outs)
             }
+            AfterWrite::Expire {
+                partitions,
+                group: with_group,
+            } => self.expiry_written(group, &partitions, with_group, outcome),
             _ => {
                 if let Some(entry) = self.groups.get_mut(group) {
                     entry.written(now, then, outcome, outs);
