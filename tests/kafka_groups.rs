@@ -5,8 +5,8 @@
 //! MEMBER_ID_REQUIRED from JoinGroup v4 (with a `protocol_name` of "" where it is not
 //! nullable), an immediate join before v4, OffsetFetch's `topics` (v1-7) and `groups` (v8)
 //! shapes, a generation -1 commit on a group that does not exist yet, the lazily created
-//! `__consumer_offsets` (internal, 50 partitions, closed to clients' writes), and a commit that
-//! survives `kill -9`.
+//! `__consumer_offsets` (internal, 50 partitions, closed to clients' writes), a commit that
+//! survives `kill -9`, and offsets that expire after `offsets.retention.minutes` (KIP-211).
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)] // tests may read the clock and spawn processes
 
@@ -858,7 +858,12 @@ fn stable_subscribed(s: &mut TcpStream, group: &str, topics: &[&str]) -> JoinGro
 }
 
 /// OffsetCommit v8 of `offset` for each (topic, partition 0) by `joined`'s member.
-fn member_commit(s: &mut TcpStream, group: &str, joined: &JoinGroupResponse, offsets: &[(&str, i64)]) {
+fn member_commit(
+    s: &mut TcpStream,
+    group: &str,
+    joined: &JoinGroupResponse,
+    offsets: &[(&str, i64)],
+) {
     let topics = (offsets.iter())
         .map(|&(topic, offset)| {
             OffsetCommitRequestTopic::default()

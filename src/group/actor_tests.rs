@@ -380,9 +380,16 @@ fn the_retention_timer_only_wakes_and_expires_offsets_once_due() {
         msg,
         NodeMsg::Partitions(PartitionsRequest::Append(_))
     ));
-    assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(5), "not before the ack");
+    assert_eq!(
+        h.fetch_g().partitions[0].1.offset,
+        Offset(5),
+        "not before the ack"
+    );
     let done = ProducePartitionResult::refused(ErrorCode::NONE, None);
     let msg = NodeMsg::PartitionsReply(PartitionsReply::Produce(vec![(offsets_tp(0), done)]));
     h.step(Input::Reply { call: append, msg });
-    assert!(h.fetch_g().partitions.is_empty(), "expired once acknowledged");
+    assert!(
+        h.fetch_g().partitions.is_empty(),
+        "expired once acknowledged"
+    );
 }

@@ -316,7 +316,9 @@ fn later(ms: u64) -> Clock {
 fn loaded_from(batches: &[Vec<u8>], log_end: i64) -> Shard<u32> {
     let mut out = Vec::new();
     let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(log_end), 1, NOW, &mut out);
-    shard.fetched(&read(batches.concat()), NOW, &mut out).unwrap();
+    shard
+        .fetched(&read(batches.concat()), NOW, &mut out)
+        .unwrap();
     assert!(!shard.is_loading());
     shard
 }
@@ -360,14 +362,19 @@ fn expired_offsets_get_tombstones_applied_on_ack_that_a_reload_replays() {
     let s = one_minute_retention();
     let mut out = Vec::new();
     shard.expire_offsets(later(59_999), &s, &mut out);
-    assert!(out.is_empty(), "nothing is due before the retention: {out:?}");
+    assert!(
+        out.is_empty(),
+        "nothing is due before the retention: {out:?}"
+    );
     shard.expire_offsets(later(60_000), &s, &mut out);
     let written = appends(&out);
     assert_eq!(written.len(), 2, "one write per group, e and g: {out:?}");
     assert_eq!(shard.groups["e"].state(), GroupState::Dead);
     assert_eq!(offset_of(&shard, 0), 5, "nothing applied before its ack");
     for (write, _) in &written {
-        shard.appended(*write, Ok(()), later(60_000), &mut out).unwrap();
+        shard
+            .appended(*write, Ok(()), later(60_000), &mut out)
+            .unwrap();
     }
     assert_eq!((offset_of(&shard, 0), offset_of(&shard, 1)), (-1, -1));
     assert!(!shard.offsets.has_offsets("g") && !shard.groups.contains_key("e"));
@@ -411,7 +418,10 @@ fn a_commit_in_flight_outlives_an_expiry_issued_after_it() {
 fn a_new_group_entry_is_told_apart_from_one_the_shard_holds() {
     let log = vec![batch_at(
         0,
-        &[committed("g", 0, 5), group_record("h", Some(one_member("m")))],
+        &[
+            committed("g", 0, 5),
+            group_record("h", Some(one_member("m"))),
+        ],
     )];
     let shard = loaded_from(&log, 2);
     assert_eq!(shard.group_entries(), 2);

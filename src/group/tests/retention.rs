@@ -7,7 +7,7 @@ use crate::types::{LeaderEpoch, Offset, TopicPartition};
 
 use super::super::offsets::StoredOffset;
 use super::super::records::{GroupValue, MemberValue};
-use super::super::retention::{expired, expiry_base, ExpiryBase, Expired};
+use super::super::retention::{expired, expiry_base, Expired, ExpiryBase};
 use super::super::state::{ClassicGroup, GroupState};
 use super::{at, encoded_subscription, join_args, sync_args, Harness};
 
