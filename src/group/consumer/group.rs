@@ -11,7 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::group::assign::{AssignInput, Assignment, MemberSpec, ServerAssignor, TopicId};
 use crate::group::output::Clock;
-use crate::messages::groups::{ConsumerHeartbeatArgs, ConsumerHeartbeatResult};
+use crate::messages::groups::{
+    ConsumerGroupDescription, ConsumerHeartbeatArgs, ConsumerHeartbeatResult,
+    ConsumerMemberDescription,
+};
 use crate::types::ErrorCode;
 
 use super::member::{ConsumerMember, MemberState};
@@ -49,6 +52,8 @@ pub struct ConsumerGroup {
     pub target: BTreeMap<String, Assignment>,
     /// Which member holds each partition (assigned or revoking): derived from `members`.
     owners: BTreeMap<(TopicId, i32), String>,
+    /// The assignor that computed `target` (`None` before the first, or after a load).
+    last_assignor: Option<ServerAssignor>,
 }
 
 impl ConsumerGroup {
@@ -61,6 +66,76 @@ impl ConsumerGroup {
             target_epoch: 0,
             target: BTreeMap::new(),
             owners: BTreeMap::new(),
+            last_assignor: None,
+        }
+    }
+
+    /// A group rebuilt from its records (the owner index is derived again).
+    pub fn restore(
+        id: String,
+        epoch: i32,
+        target_epoch: i32,
+        target: BTreeMap<String, Assignment>,
+        members: Vec<ConsumerMember>,
+    ) -> Self {
+        let mut group = Self {
+            epoch,
+            target_epoch,
+            target,
+            ..Self::new(id)
+        };
+        for m in members {
+            group.set_member(m);
+        }
+        group
+    }
+
+    /// Whether a commit with `member_epoch` from `member_id` may be stored (Kafka's
+    /// `ConsumerGroup.validateOffsetCommit`): a commit from outside the group (epoch < 0, no
+    /// member id) always; a member's only at its current epoch (a newer one is fenced, an older
+    /// one stale: the member retries after its next heartbeat).
+    pub fn commit_allowed(&self, member_epoch: i32, member_id: &str) -> Result<(), ErrorCode> {
+        if member_epoch < 0 && member_id.is_empty() {
+            return Ok(());
+        }
+        let member = self
+            .members
+            .get(member_id)
+            .ok_or(ErrorCode::UNKNOWN_MEMBER_ID)?;
+        match member_epoch.cmp(&member.epoch) {
+            std::cmp::Ordering::Greater => Err(ErrorCode::FENCED_MEMBER_EPOCH),
+            std::cmp::Ordering::Less => Err(ErrorCode::STALE_MEMBER_EPOCH),
+            std::cmp::Ordering::Equal => Ok(()),
+        }
+    }
+
+    /// ConsumerGroupDescribe of this group.
+    pub fn describe(&self) -> ConsumerGroupDescription {
+        let members = (self.members.values())
+            .map(|m| ConsumerMemberDescription {
+                member_id: m.id.clone(),
+                instance_id: m.instance_id.clone(),
+                rack_id: m.rack_id.clone(),
+                member_epoch: m.epoch,
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                subscribed_topic_names: m.subscribed.iter().cloned().collect(),
+                subscribed_topic_regex: None,
+                assignment: to_wire(&m.assigned),
+                target_assignment: to_wire(&self.target.get(&m.id).cloned().unwrap_or_default()),
+            })
+            .collect();
+        ConsumerGroupDescription {
+            group: self.id.clone(),
+            error_code: ErrorCode::NONE,
+            error_message: None,
+            state: self.state_name().to_owned(),
+            group_epoch: self.epoch,
+            assignment_epoch: self.target_epoch,
+            assignor: (self.last_assignor)
+                .map_or("", ServerAssignor::name)
+                .to_owned(),
+            members,
         }
     }
 
@@ -374,6 +449,7 @@ impl ConsumerGroup {
     fn bump(&mut self, s: &ConsumerSettings) {
         self.epoch += 1;
         let assignor = self.assignor(s);
+        self.last_assignor = Some(assignor);
         let input = AssignInput {
             members: self
                 .members
