@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::group::assign::{AssignInput, Assignment, MemberSpec, ServerAssignor, TopicId};
+use crate::group::assign::{
+    AssignInput, Assignment, MemberSpec, ServerAssignor, TargetAssignment, TopicId,
+};
 use crate::group::output::Clock;
 use crate::messages::groups::{
     ConsumerGroupDescription, ConsumerHeartbeatArgs, ConsumerHeartbeatResult,
@@ -54,6 +56,8 @@ pub struct ConsumerGroup {
     owners: BTreeMap<(TopicId, i32), String>,
     /// The assignor that computed `target` (`None` before the first, or after a load).
     last_assignor: Option<ServerAssignor>,
+    /// Restored by a load, its topics' metadata not read yet (it is not a record).
+    metadata_after_load: bool,
 }
 
 impl ConsumerGroup {
@@ -67,6 +71,7 @@ impl ConsumerGroup {
             target: BTreeMap::new(),
             owners: BTreeMap::new(),
             last_assignor: None,
+            metadata_after_load: false,
         }
     }
 
@@ -82,6 +87,7 @@ impl ConsumerGroup {
             epoch,
             target_epoch,
             target,
+            metadata_after_load: true,
             ..Self::new(id)
         };
         for m in members {
@@ -273,7 +279,7 @@ impl ConsumerGroup {
         }
         let id = member.id.clone();
         self.members.insert(id.clone(), member);
-        changed |= self.refresh_metadata(topics);
+        changed |= self.refresh_metadata(s, topics);
         if changed || self.target_epoch != self.epoch {
             self.bump(s);
         }
@@ -432,8 +438,11 @@ impl ConsumerGroup {
         self.target.remove(id);
     }
 
-    /// Re-reads the subscribed topics' metadata; whether it changed.
-    fn refresh_metadata(&mut self, topics: &TopicView) -> bool {
+    /// Re-reads the subscribed topics' metadata; whether it changed. The first read after a
+    /// load has nothing to compare with (Kafka keeps a hash of it in the group epoch record; this
+    /// coordinator does not write that tagged field), so it counts as a change only if the
+    /// target it gives differs from the restored one: a restart alone starts no new epoch.
+    fn refresh_metadata(&mut self, s: &ConsumerSettings, topics: &TopicView) -> bool {
         let subscribed: BTreeSet<&String> =
             self.members.values().flat_map(|m| &m.subscribed).collect();
         let now: BTreeMap<String, TopicInfo> = subscribed
@@ -442,14 +451,24 @@ impl ConsumerGroup {
             .collect();
         let changed = now != self.subscribed_metadata;
         self.subscribed_metadata = now;
+        if std::mem::take(&mut self.metadata_after_load) {
+            return self.compute_target(s).1 != self.target;
+        }
         changed
     }
 
     /// A new group epoch and its target assignment.
     fn bump(&mut self, s: &ConsumerSettings) {
         self.epoch += 1;
-        let assignor = self.assignor(s);
+        let (assignor, target) = self.compute_target(s);
         self.last_assignor = Some(assignor);
+        self.target = target;
+        self.target_epoch = self.epoch;
+    }
+
+    /// The target assignment of the members and metadata as they are, and its assignor.
+    fn compute_target(&self, s: &ConsumerSettings) -> (ServerAssignor, TargetAssignment) {
+        let assignor = self.assignor(s);
         let input = AssignInput {
             members: self
                 .members
@@ -476,8 +495,7 @@ impl ConsumerGroup {
                 .map(|t| (t.id, t.partitions))
                 .collect(),
         };
-        self.target = assignor.assign(&input);
-        self.target_epoch = self.epoch;
+        (assignor, assignor.assign(&input))
     }
 
     /// The assignor the members ask for most (ties in the configured order), else the first
