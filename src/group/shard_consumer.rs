@@ -272,3 +272,7 @@ fn random_id(rng: &mut impl RngCore) -> String {
         .into_uuid()
         .to_string()
 }
+
+#[cfg(test)]
+#[path = "shard_consumer_tests.rs"]
+mod tests;
