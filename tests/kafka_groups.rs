@@ -49,9 +49,9 @@ const MEMBER_ID_REQUIRED: i16 = ErrorCode::MEMBER_ID_REQUIRED.wire();
 const COORDINATOR_WAIT: Duration = Duration::from_secs(30);
 
 /// The group APIs and the versions Rill advertises for them (issue 12's M1 column).
-const ADVERTISED: [(ApiKey, i16, i16); 11] = [
-    (ApiKey::OffsetCommit, 2, 8),
-    (ApiKey::OffsetFetch, 1, 8),
+const ADVERTISED: [(ApiKey, i16, i16); 13] = [
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
     (ApiKey::FindCoordinator, 0, 3),
     (ApiKey::JoinGroup, 0, 9),
     (ApiKey::Heartbeat, 0, 4),
@@ -61,6 +61,8 @@ const ADVERTISED: [(ApiKey, i16, i16); 11] = [
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 fn text(s: &str) -> StrBytes {

@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 
 use super::output::{Clock, GroupTimer};
 use super::placement::offsets_partition;
-use super::refusal::{described_refused, fetch_refused, refused, single_group};
+use super::refusal::{
+    consumer_described_refused, described_refused, fetch_refused, refused, single_group,
+};
 use super::settings::GroupSettings;
 use super::shard::{Shard, ShardOut, Unload};
 use crate::actor::{Actor, Addr, CallFailure, CallId, Ctx, Input, RequestId};
@@ -69,6 +71,8 @@ pub enum GroupsTimer {
     Sync { partition: i32, group: String },
     /// `offsets.retention.check.interval.ms`: every loaded shard looks for expired offsets.
     Retention,
+    /// A KIP-848 consumer group's earliest member deadline.
+    Consumer { partition: i32, group: String },
 }
 
 impl GroupsTimer {
@@ -81,6 +85,7 @@ impl GroupsTimer {
             },
             GroupTimer::Rebalance => GroupsTimer::Rebalance { partition, group },
             GroupTimer::Sync => GroupsTimer::Sync { partition, group },
+            GroupTimer::Consumer => GroupsTimer::Consumer { partition, group },
         }
     }
 }
@@ -284,6 +289,9 @@ impl GroupsActor {
             GroupsRequest::OffsetFetch(args) => Some(self.fetch_offsets(args, count)),
             GroupsRequest::Describe(args) => Some(self.describe(&args.groups, count)),
             GroupsRequest::List(args) => Some(self.list(args)),
+            GroupsRequest::ConsumerDescribe(args) => {
+                Some(self.describe_consumer(&args.groups, count))
+            }
             _ => None,
         };
         if let Some(reply) = read {
@@ -340,6 +348,20 @@ impl GroupsActor {
             )
             .collect();
         GroupsReply::Described(described)
+    }
+
+    /// ConsumerGroupDescribe: each group from its shard, [`NO_SHARD`] where this node has none.
+    fn describe_consumer(&self, groups: &[String], count: i32) -> GroupsReply {
+        let described = (groups.iter())
+            .map(|group| {
+                let partition = offsets_partition(group, count);
+                match self.shards.get(&partition) {
+                    Some(shard) => shard.describe_consumer(group),
+                    None => consumer_described_refused(group, NO_SHARD),
+                }
+            })
+            .collect();
+        GroupsReply::ConsumerDescribed(described)
     }
 
     /// ListGroups over every shard of this node (Kafka lists the groups of the partitions the
@@ -506,12 +528,17 @@ impl GroupsActor {
             }
             GroupsTimer::Sync { partition, group } => (partition, group, GroupTimer::Sync),
             GroupsTimer::Retention => return self.retention(ctx),
+            GroupsTimer::Consumer { partition, group } => (partition, group, GroupTimer::Consumer),
         };
         let Some(shard) = self.shards.get_mut(&partition) else {
             return;
         };
         let mut out = Vec::new();
-        shard.timer(clock(ctx), &group, timer, &mut out);
+        if timer == GroupTimer::Consumer {
+            shard.consumer_timer(clock(ctx), &self.settings, &group, &mut out);
+        } else {
+            shard.timer(clock(ctx), &group, timer, &mut out);
+        }
         self.apply(ctx, partition, out);
     }
 }

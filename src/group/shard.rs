@@ -27,6 +27,7 @@ use crate::messages::partitions::FetchPartitionResult;
 use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
+use super::consumer::ConsumerGroup;
 use super::delete::{group_tombstones, may_delete, offsets_deletable};
 use super::describe::{describe, listed};
 use super::load::{Load, LoadStep};
@@ -88,6 +89,8 @@ pub struct Shard<W> {
     id: u64,
     phase: Phase,
     groups: BTreeMap<String, ClassicGroup<W>>,
+    /// KIP-848 consumer groups ([`consumer_groups`]); a group id is in one map at most.
+    consumer: BTreeMap<String, ConsumerGroup>,
     offsets: Offsets,
     writes: BTreeMap<u64, InFlight<W>>,
     next_write: u64,
@@ -115,6 +118,7 @@ impl<W: Copy> Shard<W> {
             id,
             phase: Phase::Loading(load),
             groups: BTreeMap::new(),
+            consumer: BTreeMap::new(),
             offsets: Offsets::default(),
             writes: BTreeMap::new(),
             next_write: 0,
@@ -144,9 +148,12 @@ impl<W: Copy> Shard<W> {
         match step {
             LoadStep::Read(from) => out.push(ShardOut::Read { from }),
             LoadStep::Done => {
-                let Phase::Loading(load) = std::mem::replace(&mut self.phase, Phase::Loaded) else {
+                let Phase::Loading(mut load) = std::mem::replace(&mut self.phase, Phase::Loaded)
+                else {
                     return;
                 };
+                let replay = std::mem::take(&mut load.consumer);
+                self.restore_consumer(replay, now, out);
                 if load.skipped > 0 {
                     let (partition, skipped) = (self.partition, load.skipped);
                     tracing::warn!(partition, skipped, "records skipped while loading");
@@ -195,6 +202,14 @@ impl<W: Copy> Shard<W> {
         }
         let mut outs = Vec::new();
         let group = match request {
+            GroupsRequest::Join(args) if self.consumer.contains_key(&args.group) => {
+                // A classic member cannot join a consumer group (no online migration).
+                let reply = join_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, &args.member_id);
+                return out.push(ShardOut::Answer(w, reply));
+            }
+            GroupsRequest::ConsumerHeartbeat(call) => {
+                return self.consumer_heartbeat(now, s, rng, call, w, out);
+            }
             GroupsRequest::Join(args) => {
                 let group = args.group.clone();
                 let entry = (self.groups.entry(group.clone()))
@@ -231,9 +246,10 @@ impl<W: Copy> Shard<W> {
             }
             GroupsRequest::OffsetCommit(args) => {
                 let id = CommitIdentity::of(&args);
-                let allowed = match self.groups.get(&args.group) {
-                    Some(entry) => entry.commit_allowed(&id),
-                    None => unknown_group(&id),
+                let allowed = match (self.groups.get(&args.group), self.consumer.get(&args.group)) {
+                    (_, Some(consumer)) => consumer.commit_allowed(id.generation, id.member_id),
+                    (Some(entry), None) => entry.commit_allowed(&id),
+                    (None, None) => unknown_group(&id),
                 };
                 let group = args.group.clone();
                 self.offsets.commit(now, s, allowed, args, w, &mut outs);
@@ -524,10 +540,12 @@ impl<W: Copy> Shard<W> {
         let names: BTreeSet<&str> = (self.groups.keys().map(String::as_str))
             .chain(self.offsets.group_names())
             .collect();
-        for name in names {
+        for name in names.into_iter().filter(|n| !self.is_consumer_group(n)) {
             let has_offsets = self.offsets.has_offsets(name);
             rows.extend(listed(name, self.groups.get(name), has_offsets, filter));
         }
+        self.list_consumer(filter, rows);
+        rows.sort_by(|a, b| a.group.cmp(&b.group));
         Ok(())
     }
 
@@ -640,6 +658,7 @@ impl<W: Copy> Shard<W> {
                 partitions,
                 group: with_group,
             } => self.expiry_written(group, &partitions, with_group, outcome),
+            AfterWrite::ConsumerHeartbeat { .. } => Self::consumer_written(then, outcome, outs),
             _ => {
                 if let Some(entry) = self.groups.get_mut(group) {
                     entry.written(now, then, outcome, outs);
@@ -740,6 +759,9 @@ fn unknown_leave(members: Vec<(String, Option<String>)>) -> LeaveGroupResult {
             .collect(),
     }
 }
+
+#[path = "shard_consumer.rs"]
+mod consumer_groups;
 
 #[cfg(test)]
 #[path = "shard_tests.rs"]
