@@ -2,7 +2,10 @@
 //! * **at-least-once**: the members commit after processing, so every durably acknowledged
 //!   record (acks=all under fsync-before-ack) below a partition's final committed offset
 //!   (`GroupFinal`) was polled by some member (`GroupPolled`). Records a member skipped because
-//!   the log start passed them (`GroupSkipped`) and batches a bit flip destroyed are excused;
+//!   the log start passed them (`GroupSkipped`) and batches a bit flip destroyed are excused.
+//!   Only records a fetch returned count as polled (not the offsets between them). The
+//!   resetter only moves commits back (`GroupReset`), so a reset makes the members read again
+//!   and excuses nothing;
 //! * **liveness**: after healing every member drains in a Stable generation (else
 //!   `GroupStuck`), and the final commit of each partition reaches its high watermark (from
 //!   the final read): a group stuck in a rebalance, or one that forgot its commits, fails.
