@@ -129,8 +129,10 @@ pub(super) fn check_liveness(liveness: &mut Vec<String>, events: &[(u64, Event)]
         let Some(hw) = high_watermarks.get(partition) else {
             continue;
         };
-        // Nothing to commit in an empty partition; a commit above the high watermark follows
-        // a loss of unsynced records (no durable promise).
+        // Nothing to commit in an empty partition. A commit above the high watermark follows
+        // a loss of unsynced records, even when acks wait for the fsync: the high watermark
+        // moves at the append, so members read records not yet synced (acks=1, or acks=all
+        // still waiting for their fsync) that a crash then takes back.
         if *offset < *hw && *hw > 0 {
             liveness.push(format!(
                 "group's final commit of p{partition} is {offset}, below the high watermark {hw}"

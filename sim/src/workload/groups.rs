@@ -12,7 +12,10 @@
 //! demand that a fetch returns at least every commit acknowledged before it was sent.
 //!
 //! Until healing a member now and then leaves (LeaveGroup) or crashes (drops its connection
-//! and stays silent until its session expires) and comes back as a new member. After healing
+//! and stays silent until its session expires) and comes back as a new member. Every other
+//! member is static (`group.instance.id`, KIP-345): it comes back under the same instance id,
+//! which in a Stable group hands it its old assignment in the same generation and fences the
+//! old member id. After healing
 //! it drains: once the producers stopped it reads every owned partition to its high watermark
 //! and commits there, then leaves; the next members take its partitions over. When all are
 //! gone, [`final_offsets`] records the group's commits (`GroupFinal`) for the checker's
@@ -127,6 +130,9 @@ fn on_code(code: ErrorCode, member: &mut Member) -> Step {
 struct Member {
     id: u32,
     member_id: String,
+    /// `group.instance.id` of a static member (KIP-345): after a crash it rejoins under the
+    /// same instance id, taking a new member id and fencing the old one.
+    instance: Option<String>,
     /// The generation it is in, with its partitions; `None` until a join and sync succeed.
     generation: Option<i32>,
     owned: Vec<i32>,
@@ -217,6 +223,10 @@ async fn coordinator(w: &Workload) -> Connection {
 }
 
 impl Member {
+    fn instance(&self) -> Option<StrBytes> {
+        self.instance.as_deref().map(str_bytes)
+    }
+
     /// JoinGroup (again after MEMBER_ID_REQUIRED), SyncGroup (the leader assigns by range),
     /// then OffsetFetch for the partitions it got.
     async fn join(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
@@ -227,6 +237,7 @@ impl Member {
                 .with_session_timeout_ms(SESSION_TIMEOUT_MS)
                 .with_rebalance_timeout_ms(REBALANCE_TIMEOUT_MS)
                 .with_member_id(str_bytes(&self.member_id))
+                .with_group_instance_id(self.instance())
                 .with_protocol_type(StrBytes::from_static_str("consumer"))
                 .with_protocols(vec![JoinGroupRequestProtocol::default()
                     .with_name(StrBytes::from_static_str("range"))
@@ -269,6 +280,7 @@ impl Member {
             .with_group_id(group_id())
             .with_generation_id(generation)
             .with_member_id(str_bytes(&self.member_id))
+            .with_group_instance_id(self.instance())
             .with_assignments(assignments);
         let synced: SyncGroupResponse = conn
             .call(ApiKey::SyncGroup, 3, &request, CALL_TIMEOUT * 5)
@@ -468,9 +480,8 @@ impl Member {
         if ahead.is_empty() {
             return Ok(());
         }
-        let answer = commit_offsets(conn, generation, &self.member_id, &ahead)
-            .await
-            .map_err(transport)?;
+        let who = (generation, self.member_id.as_str(), self.instance());
+        let answer = commit_offsets(conn, who, &ahead).await.map_err(transport)?;
         for p in answer.topics.iter().flat_map(|t| &t.partitions) {
             let code = ErrorCode::from_wire(p.error_code);
             if code != ErrorCode::NONE {
@@ -497,7 +508,8 @@ impl Member {
         let request = HeartbeatRequest::default()
             .with_group_id(group_id())
             .with_generation_id(generation)
-            .with_member_id(str_bytes(&self.member_id));
+            .with_member_id(str_bytes(&self.member_id))
+            .with_group_instance_id(self.instance());
         let answer: HeartbeatResponse = conn
             .call(ApiKey::Heartbeat, 3, &request, CALL_TIMEOUT)
             .await
@@ -524,11 +536,10 @@ async fn leave_group(conn: &mut Connection, member_ids: &[String]) -> bool {
     answer.is_ok()
 }
 
-/// OffsetCommit of `offsets` (partition, offset) as `member_id` of `generation`.
+/// OffsetCommit of `offsets` (partition, offset) as (generation, member id, instance id).
 async fn commit_offsets(
     conn: &mut Connection,
-    generation: i32,
-    member_id: &str,
+    (generation, member_id, instance): (i32, &str, Option<StrBytes>),
     offsets: &[(i32, i64)],
 ) -> Result<OffsetCommitResponse, CallError> {
     let partitions = offsets
@@ -543,6 +554,7 @@ async fn commit_offsets(
         .with_group_id(group_id())
         .with_generation_id_or_member_epoch(generation)
         .with_member_id(str_bytes(member_id))
+        .with_group_instance_id(instance)
         .with_retention_time_ms(-1)
         .with_topics(vec![OffsetCommitRequestTopic::default()
             .with_name(topic_name())
@@ -586,6 +598,8 @@ pub async fn group_member(w: Workload, id: u32, times: MemberTimes, pause: Group
     let mut member = Member {
         id,
         member_id: String::new(),
+        // Every other member is static.
+        instance: (id % 2 == 0).then(|| format!("sim-instance-{id}")),
         generation: None,
         owned: Vec::new(),
         positions: BTreeMap::new(),
@@ -731,7 +745,7 @@ async fn reset(w: &Workload, give_up: Instant) {
             continue;
         };
         let invoked_ms = w.now_ms();
-        let Ok(answer) = commit_offsets(c, GENERATION_NONE, "", targets).await else {
+        let Ok(answer) = commit_offsets(c, (GENERATION_NONE, "", None), targets).await else {
             unanswered.get_or_insert(invoked_ms);
             conn = None;
             tokio::time::sleep(RETRY_BACKOFF).await;
