@@ -343,6 +343,24 @@ impl ServerConfig {
                 self.groups.initial_rebalance_delay_ms = v.int(0, i32::MAX as i64)? as i32
             }
             "group.max.size" => self.groups.max_size = v.int(1, i32::MAX as i64)? as i32,
+            "group.consumer.session.timeout.ms" => {
+                self.groups.consumer.session_timeout_ms = v.int(1, i32::MAX as i64)? as u64
+            }
+            "group.consumer.heartbeat.interval.ms" => {
+                self.groups.consumer.heartbeat_interval_ms = v.int(1, i32::MAX as i64)? as i32
+            }
+            "group.consumer.max.size" => {
+                self.groups.consumer.max_size = v.int(1, i32::MAX as i64)? as usize
+            }
+            "group.consumer.assignors" => {
+                self.groups.consumer.assignors = crate::group::assign::ServerAssignor::parse_list(
+                    &v.text()?,
+                )
+                .map_err(|problem| ConfigError::BadValue {
+                    key: key.into(),
+                    problem,
+                })?
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
         Ok(())

@@ -300,9 +300,11 @@ pub const GROUP_LOAD_READ_BYTES: i32 = 5 << 20;
 
 /// Groups one node's coordinator holds (loaded and live, over all its shards). Any client can
 /// create a group by joining or committing under a new id, and each costs a map entry and its
-/// members; Kafka has no such bound. Past it a new group id is refused
-/// (COORDINATOR_NOT_AVAILABLE, retriable) while existing groups carry on. Not enforced yet
-/// (issue 12 follow-up): today the count is bounded only by the clients' request rate.
+/// members; Kafka has no such bound. What is counted is entries: a group with a state and one
+/// with committed offsets each count, a group with both twice (`Shard::group_entries`). Past it
+/// a JoinGroup or OffsetCommit that would add an entry is refused (COORDINATOR_NOT_AVAILABLE,
+/// retriable, as for [`GROUP_PENDING_MEMBERS_MAX`]) while existing groups carry on; groups
+/// deleted or expired (`offsets.retention.minutes`) make room again.
 pub const GROUPS_PER_NODE_MAX: usize = 100_000;
 
 /// Pending members of one group: each JoinGroup v4+ with an empty member id creates one (and
@@ -316,7 +318,8 @@ pub const GROUP_PENDING_MEMBERS_MAX: usize = 1_000;
 /// Largest total of one classic group's member assignments (and subscriptions) written in one
 /// group metadata record. That record is one batch of `__consumer_offsets` and a message between
 /// nodes once the partition is replicated, so it must fit one peer frame; Kafka bounds it by the
-/// topic's `max.message.bytes` instead. A SyncGroup whose assignments exceed it gets
-/// UNKNOWN_SERVER_ERROR, as Kafka answers a group record it cannot write. Not enforced yet
-/// (issue 12 follow-up): today the request frame limit (`socket.request.max.bytes`) bounds it.
+/// topic's `max.message.bytes` instead. A leader's SyncGroup whose assignments (to members;
+/// other ids are ignored) plus the members' metadata exceed it is not written: the parked
+/// SyncGroups get UNKNOWN_SERVER_ERROR, as Kafka answers a group record it cannot write
+/// (`storeGroup` maps RECORD_LIST_TOO_LARGE so), and the group rebalances.
 pub const GROUP_ASSIGNMENT_BYTES_MAX: usize = 16 << 20;

@@ -1136,3 +1136,65 @@ fn console_consumer_group_resumes_where_it_stopped_and_members_split_the_partiti
     all.sort();
     assert_eq!(all, everything);
 }
+
+/// Whether `group` is listed in `state` (`stable`, `empty`, …) by `consumer-groups --list`.
+fn group_in_state(bootstrap: &str, group: &str, state: &str) -> bool {
+    let out = rill(
+        &[
+            "consumer-groups",
+            "--bootstrap-server",
+            bootstrap,
+            "--list",
+            "--state",
+            state,
+        ],
+        "",
+    );
+    (text(&out.stdout).lines()).any(|l| l.split_whitespace().next() == Some(group))
+}
+
+#[test]
+fn a_console_consumer_group_member_outlives_a_broker_kill_and_restart() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    let topic = "cc-restart";
+    create_topic(&b, topic, 2);
+    let produce = |b: &str, from: usize, to: usize| {
+        for p in 0..2 {
+            let lines: String = (from..to).map(|i| format!("p{p}-{i}\n")).collect();
+            ok(kcat(
+                &["-b", b, "-P", "-t", topic, "-p", &p.to_string()],
+                &lines,
+            ));
+        }
+    };
+    produce(&b, 0, 10);
+    let member = {
+        let b = b.clone();
+        std::thread::spawn(move || {
+            group_console_consumer(&b, "cc-restart", topic, &["--timeout-ms", "15000"])
+        })
+    };
+    let deadline = Instant::now() + TOOL_TIMEOUT;
+    while !group_in_state(&b, "cc-restart", "stable") {
+        assert!(Instant::now() < deadline, "the member never joined");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // kill -9 under the running member, then more records once the broker is back.
+    let server = server.restart(&[]);
+    produce(&b, 10, 20);
+    let printed = printed_positions(&ok(member.join().unwrap()));
+    for p in 0..2 {
+        for o in 0..20 {
+            assert!(
+                printed.contains(&(p, o)),
+                "p{p}@{o} never printed: {printed:?}"
+            );
+        }
+    }
+    // It committed the log end before it left.
+    for (key, [current, end, lag]) in group_offsets(&b, "cc-restart") {
+        assert_eq!((current, end, lag), (20, 20, 0), "{key:?}");
+    }
+    drop(server);
+}

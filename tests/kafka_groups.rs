@@ -5,8 +5,8 @@
 //! MEMBER_ID_REQUIRED from JoinGroup v4 (with a `protocol_name` of "" where it is not
 //! nullable), an immediate join before v4, OffsetFetch's `topics` (v1-7) and `groups` (v8)
 //! shapes, a generation -1 commit on a group that does not exist yet, the lazily created
-//! `__consumer_offsets` (internal, 50 partitions, closed to clients' writes), and a commit that
-//! survives `kill -9`.
+//! `__consumer_offsets` (internal, 50 partitions, closed to clients' writes), a commit that
+//! survives `kill -9`, and offsets that expire after `offsets.retention.minutes` (KIP-211).
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)] // tests may read the clock and spawn processes
 
@@ -49,9 +49,9 @@ const MEMBER_ID_REQUIRED: i16 = ErrorCode::MEMBER_ID_REQUIRED.wire();
 const COORDINATOR_WAIT: Duration = Duration::from_secs(30);
 
 /// The group APIs and the versions Rill advertises for them (issue 12's M1 column).
-const ADVERTISED: [(ApiKey, i16, i16); 11] = [
-    (ApiKey::OffsetCommit, 2, 8),
-    (ApiKey::OffsetFetch, 1, 8),
+const ADVERTISED: [(ApiKey, i16, i16); 13] = [
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
     (ApiKey::FindCoordinator, 0, 3),
     (ApiKey::JoinGroup, 0, 9),
     (ApiKey::Heartbeat, 0, 4),
@@ -61,6 +61,8 @@ const ADVERTISED: [(ApiKey, i16, i16); 11] = [
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 fn text(s: &str) -> StrBytes {
@@ -824,4 +826,129 @@ fn every_advertised_version_of_the_deletions_round_trips_and_deletions_survive_k
         vec![(0, -1), (1, 9)],
         "the offset deletion was replayed"
     );
+}
+
+/// A `ConsumerProtocolSubscription` (version 0) of `topics`: a member's metadata.
+fn subscription_of(topics: &[&str]) -> Bytes {
+    use kafka_protocol::protocol::Encodable;
+    let body = ConsumerProtocolSubscription::default()
+        .with_topics(topics.iter().map(|t| text(t)).collect());
+    let mut buf = bytes::BytesMut::new();
+    bytes::BufMut::put_i16(&mut buf, 0);
+    body.encode(&mut buf, 0).expect("encodes");
+    buf.freeze()
+}
+
+/// A Stable group of one member subscribing to `topics` (JoinGroup and SyncGroup v5).
+fn stable_subscribed(s: &mut TcpStream, group: &str, topics: &[&str]) -> JoinGroupResponse {
+    coordinator(s, 3, group);
+    let request = |member_id: &str| {
+        join_request(group, member_id).with_protocols(vec![JoinGroupRequestProtocol::default()
+            .with_name(text("range"))
+            .with_metadata(subscription_of(topics))])
+    };
+    let first: JoinGroupResponse = retrying(
+        || call(s, ApiKey::JoinGroup, 5, &request("")),
+        |r: &JoinGroupResponse| r.error_code,
+    );
+    assert_eq!(first.error_code, MEMBER_ID_REQUIRED, "{first:?}");
+    let joined: JoinGroupResponse = call(s, ApiKey::JoinGroup, 5, &request(&first.member_id));
+    assert_eq!(joined.error_code, NONE, "{joined:?}");
+    let synced = sync(s, 5, group, &joined);
+    assert_eq!(synced.error_code, NONE, "{synced:?}");
+    joined
+}
+
+/// OffsetCommit v8 of `offset` for each (topic, partition 0) by `joined`'s member.
+fn member_commit(
+    s: &mut TcpStream,
+    group: &str,
+    joined: &JoinGroupResponse,
+    offsets: &[(&str, i64)],
+) {
+    let topics = (offsets.iter())
+        .map(|&(topic, offset)| {
+            OffsetCommitRequestTopic::default()
+                .with_name(topic_name(topic))
+                .with_partitions(vec![OffsetCommitRequestPartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(offset)])
+        })
+        .collect();
+    let request = OffsetCommitRequest::default()
+        .with_group_id(group_id(group))
+        .with_generation_id_or_member_epoch(joined.generation_id)
+        .with_member_id(joined.member_id.clone())
+        .with_topics(topics);
+    let answer: OffsetCommitResponse = call(s, ApiKey::OffsetCommit, 8, &request);
+    let codes: Vec<i16> = (answer.topics.iter())
+        .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+        .collect();
+    assert_eq!(codes, vec![NONE; offsets.len()], "{answer:?}");
+}
+
+/// `group`'s committed offset of `topic`'s partition 0 (-1: none).
+fn committed_offset(s: &mut TcpStream, group: &str, topic: &str) -> i64 {
+    fetched(8, &fetch_offsets(s, 8, group, topic, &[0]))[0].1
+}
+
+/// Offset retention (KIP-211) with `offsets.retention.minutes=1`: a simple group's commit
+/// expires a minute after it was made, an active consumer group keeps its subscribed topic's
+/// commit and loses the one of a topic it does not subscribe to, and the expiry is durable
+/// (tombstones in `__consumer_offsets`): a `kill -9` and restart do not bring the offsets back.
+#[test]
+fn offsets_expire_after_the_retention_unless_their_group_still_reads_them() {
+    let args = [
+        "--override",
+        "group.initial.rebalance.delay.ms=0",
+        "--override",
+        "offsets.retention.minutes=1",
+        "--override",
+        "offsets.retention.check.interval.ms=500",
+    ];
+    let server = RillServer::start(&args);
+    let mut s = server.connect();
+    create_topic(&mut s, "aging", 1);
+    create_topic(&mut s, "unread", 1);
+    let joined = stable_subscribed(&mut s, "active", &["aging"]);
+    // Taken before the commits: nothing may expire within a minute of it.
+    let before_commits = Instant::now();
+    member_commit(&mut s, "active", &joined, &[("aging", 5), ("unread", 6)]);
+    coordinator(&mut s, 3, "simple");
+    commit(&mut s, 8, "simple", &[("aging", 0, 3)]);
+    assert_eq!(committed_offset(&mut s, "simple", "aging"), 3);
+    assert_eq!(committed_offset(&mut s, "active", "unread"), 6);
+
+    // The member heartbeats throughout; the retention is a minute from the commits.
+    let deadline = before_commits + Duration::from_secs(90);
+    loop {
+        assert_eq!(heartbeat(&mut s, 4, "active", &joined), NONE);
+        let simple = committed_offset(&mut s, "simple", "aging");
+        let unread = committed_offset(&mut s, "active", "unread");
+        if simple == -1 && unread == -1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not expired 90 s after the commit: simple {simple}, unread {unread}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        before_commits.elapsed() >= Duration::from_secs(60),
+        "expired before the retention"
+    );
+    assert_eq!(
+        committed_offset(&mut s, "active", "aging"),
+        5,
+        "the subscribed topic's commit stays while the group is Stable"
+    );
+    drop(s);
+
+    let server = server.restart(&args);
+    let mut s = server.connect();
+    coordinator(&mut s, 3, "simple");
+    assert_eq!(committed_offset(&mut s, "simple", "aging"), -1);
+    assert_eq!(committed_offset(&mut s, "active", "unread"), -1);
+    assert_eq!(committed_offset(&mut s, "active", "aging"), 5);
 }

@@ -211,6 +211,7 @@ fn group_and_offsets_settings_take_kafkas_names_and_defaults() {
             offsets_retention_ms: 120_000,
             offsets_retention_check_interval_ms: 1_000,
             offsets_commit_timeout_ms: 700,
+            ..GroupSettings::default()
         }
     );
 

@@ -159,8 +159,9 @@ pub enum Event {
         from: i64,
         to: i64,
     },
-    /// A group member left on purpose: `how` is "leave" (LeaveGroup) or "crash" (its
-    /// connection dropped, silent until its session expires); it comes back as a new member.
+    /// A group member left on purpose: `how` is "leave" (LeaveGroup), "crash" (its
+    /// connection dropped, silent until its session expires) or "pause" (LeaveGroup while the
+    /// resetter works); it comes back as a new member.
     GroupLeft {
         member: u32,
         how: &'static str,
@@ -170,6 +171,15 @@ pub enum Event {
     GroupStuck {
         member: u32,
         detail: String,
+    },
+    /// The resetter's OffsetCommit from outside the group (generation -1, sent at
+    /// `invoked_ms` while the group was Empty) moved `partition`'s commit back to `offset`:
+    /// answered NONE (`acknowledged`), or never answered (it may have applied).
+    GroupReset {
+        partition: i32,
+        offset: i64,
+        invoked_ms: u64,
+        acknowledged: bool,
     },
     /// The group's committed offset of `partition` after every member drained and left.
     GroupFinal {

@@ -63,10 +63,11 @@ pub enum Flush {
 }
 
 /// The canaries planted in the group coordinator: their runs have group members.
-const GROUP_CANARIES: [Canary; 3] = [
+const GROUP_CANARIES: [Canary; 4] = [
     Canary::AckCommitBeforeAppend,
     Canary::GroupTwoOwnersOneGeneration,
     Canary::GroupForgetOnFailover,
+    Canary::GroupReplayOldestCommit,
 ];
 /// After the producers stop, a group member waits this long for their last requests before
 /// it drains to the high watermark.
@@ -445,6 +446,13 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
             until,
         )));
     }
+    let pause = workload::GroupPause::default();
+    if config.group_members > 0 {
+        let node = client_node("group-resetter".into(), [10, 0, 6, 1]);
+        clients.push(node.id());
+        let (w, pause) = (workload.clone(), pause.clone());
+        tasks.push(node.spawn(workload::group_resetter(w, pause, until)));
+    }
     for member in 0..config.group_members {
         let node = client_node(
             format!("group-member-{member}"),
@@ -456,7 +464,8 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
             drain_from: producing_until + GROUP_DRAIN_AFTER_PRODUCING,
             deadline: until + GROUP_DRAIN_BOUND,
         };
-        tasks.push(node.spawn(workload::group_member(workload.clone(), member, times)));
+        let (w, pause) = (workload.clone(), pause.clone());
+        tasks.push(node.spawn(workload::group_member(w, member, times, pause)));
     }
 
     let node_faults = tokio::sync::Mutex::new(());

@@ -2,7 +2,7 @@
 //! node, with itself as the only replica and ISR; a partition whose log is offline (cannot be
 //! opened) carries KAFKA_STORAGE_ERROR and lists this node as an offline replica.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -26,6 +26,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         version: i16,
         turn: Option<SemaphorePermit<'_>>,
     ) -> Result<MetadataResponse, GatewayError> {
+        let by_id = asked_ids(&request);
         let wanted: Option<Vec<String>> = request.topics.map(|topics| {
             distinct_names(
                 topics
@@ -37,6 +38,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         // turn goes back before the registry is asked (and topics are auto-created).
         drop(turn);
         let known = self.list_topics().await?;
+        let (wanted, unknown_ids) = add_named_by_id(wanted, &by_id, &known);
         // In v0 the list is not nullable: empty means "all topics" (null from v1).
         let wanted = wanted.filter(|names| version > 0 || !names.is_empty());
         // v0-v3 always allow auto-creation; later versions say per request.
@@ -84,6 +86,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let topics = listed
             .iter()
             .map(|(name, meta)| self.topic_entry(name, meta.as_ref(), &offline, version))
+            .chain(unknown_ids.into_iter().map(|id| {
+                MetadataResponseTopic::default()
+                    .with_name(None)
+                    .with_topic_id(uuid::Uuid::from_bytes(id))
+                    .with_error_code(ErrorCode::UNKNOWN_TOPIC_ID.wire())
+            }))
             .collect();
         let node_id = BrokerId(self.settings.broker_id());
         let brokers = self
@@ -176,6 +184,40 @@ fn offline_entry(
     } else {
         entry
     }
+}
+
+/// The topics a v10+ request names by id alone (KIP-516: librdkafka's KIP-848 consumer
+/// resolves the topic ids of its assignment this way), each once.
+fn asked_ids(request: &MetadataRequest) -> Vec<[u8; 16]> {
+    let mut seen = BTreeSet::new();
+    (request.topics.iter().flatten())
+        .filter(|t| t.name.is_none() && !t.topic_id.is_nil())
+        .map(|t| *t.topic_id.as_bytes())
+        .filter(|id| seen.insert(*id))
+        .collect()
+}
+
+/// `wanted` with the names of the topics asked for by id added, and the ids no topic has.
+fn add_named_by_id(
+    wanted: Option<Vec<String>>,
+    ids: &[[u8; 16]],
+    known: &BTreeMap<String, TopicMeta>,
+) -> (Option<Vec<String>>, Vec<[u8; 16]>) {
+    let Some(mut names) = wanted else {
+        return (None, Vec::new());
+    };
+    let names_of: BTreeMap<[u8; 16], &String> =
+        known.iter().map(|(name, meta)| (meta.id, name)).collect();
+    let mut listed: BTreeSet<String> = names.iter().cloned().collect();
+    let mut unknown = Vec::new();
+    for id in ids {
+        match names_of.get(id) {
+            Some(&name) if listed.insert(name.clone()) => names.push(name.clone()),
+            Some(_) => {}
+            None => unknown.push(*id),
+        }
+    }
+    (Some(names), unknown)
 }
 
 /// Each name once, in the order first listed: Kafka reads the topics as a set, and a request

@@ -165,7 +165,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | ApiKey::DescribeGroups
             | ApiKey::ListGroups
             | ApiKey::DeleteGroups
-            | ApiKey::OffsetDelete => self.group_api(key, &request).await,
+            | ApiKey::OffsetDelete
+            | ApiKey::ConsumerGroupHeartbeat
+            | ApiKey::ConsumerGroupDescribe => self.group_api(key, &request).await,
             other => Pending::Close(format!("{other:?} is advertised but has no handler")),
         }
     }

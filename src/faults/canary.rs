@@ -28,10 +28,14 @@ pub enum Canary {
     /// The coordinator's load of an `__consumer_offsets` partition starts at the log end
     /// instead of the log start: after a failover or a restart every commit is forgotten.
     GroupForgetOnFailover,
+    /// The coordinator's load keeps the first commit of a group-partition it replays instead
+    /// of the last (commits applied out of order): after a restart a committed offset goes
+    /// back to an older one without any reset.
+    GroupReplayOldestCommit,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 9] = [
+    pub const ALL: [Canary; 10] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -41,6 +45,7 @@ impl Canary {
         Canary::AckCommitBeforeAppend,
         Canary::GroupTwoOwnersOneGeneration,
         Canary::GroupForgetOnFailover,
+        Canary::GroupReplayOldestCommit,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +59,7 @@ impl Canary {
             Canary::AckCommitBeforeAppend => "ack-commit-before-append",
             Canary::GroupTwoOwnersOneGeneration => "group-two-owners-one-generation",
             Canary::GroupForgetOnFailover => "group-forget-on-failover",
+            Canary::GroupReplayOldestCommit => "group-replay-oldest-commit",
         }
     }
 

@@ -20,10 +20,13 @@ use std::collections::BTreeMap;
 
 use super::output::{Clock, GroupTimer};
 use super::placement::offsets_partition;
-use super::refusal::{described_refused, fetch_refused, refused, single_group};
+use super::refusal::{
+    consumer_described_refused, described_refused, fetch_refused, refused, single_group,
+};
 use super::settings::GroupSettings;
 use super::shard::{Shard, ShardOut, Unload};
 use crate::actor::{Actor, Addr, CallFailure, CallId, Ctx, Input, RequestId};
+use crate::limits::GROUPS_PER_NODE_MAX;
 use crate::messages::{
     AppendRequest, FetchPartitionResult, GroupsEvent, GroupsReply, GroupsRequest, LeadRequest,
     LeaderTerm, ListGroupsArgs, ListGroupsResult, NodeMsg, OffsetFetchArgs, PartitionsReply,
@@ -66,8 +69,10 @@ pub enum GroupsTimer {
     Rebalance { partition: i32, group: String },
     /// The CompletingRebalance deadline.
     Sync { partition: i32, group: String },
-    /// `offsets.retention.check.interval.ms` (offset expiry, a later lane).
+    /// `offsets.retention.check.interval.ms`: every loaded shard looks for expired offsets.
     Retention,
+    /// A KIP-848 consumer group's earliest member deadline.
+    Consumer { partition: i32, group: String },
 }
 
 impl GroupsTimer {
@@ -80,6 +85,7 @@ impl GroupsTimer {
             },
             GroupTimer::Rebalance => GroupsTimer::Rebalance { partition, group },
             GroupTimer::Sync => GroupsTimer::Sync { partition, group },
+            GroupTimer::Consumer => GroupsTimer::Consumer { partition, group },
         }
     }
 }
@@ -110,6 +116,11 @@ pub struct GroupsActor {
     counting: bool,
     calls: BTreeMap<CallId, Pending>,
     next_shard: u64,
+    /// When the next retention check is due (mono ms), once the first shard was made: the
+    /// `Retention` timer only wakes, an early firing re-arms for what is left.
+    next_retention_mono_ms: Option<u64>,
+    /// [`GROUPS_PER_NODE_MAX`] (smaller in unit tests).
+    groups_max: usize,
 }
 
 fn clock(ctx: &Ctx<'_, NodeMsg, GroupsTimer>) -> Clock {
@@ -142,6 +153,47 @@ impl GroupsActor {
             counting: false,
             calls: BTreeMap::new(),
             next_shard: 0,
+            next_retention_mono_ms: None,
+            groups_max: GROUPS_PER_NODE_MAX,
+        }
+    }
+
+    /// Group entries over every shard of this node (see [`Shard::group_entries`]).
+    fn group_entries(&self) -> usize {
+        self.shards.values().map(Shard::group_entries).sum()
+    }
+
+    /// Arms the first retention check, `offsets.retention.check.interval.ms` after the first
+    /// shard (a node that never coordinates a group never checks).
+    fn arm_retention(&mut self, ctx: GCtx) {
+        if self.next_retention_mono_ms.is_none() {
+            let interval_ms = self.settings.offsets_retention_check_interval_ms;
+            self.next_retention_mono_ms = Some(ctx.now.mono_ms.saturating_add(interval_ms));
+            ctx.set_timer(GroupsTimer::Retention, interval_ms);
+        }
+    }
+
+    /// The `Retention` timer: when due, every loaded shard writes its expired offsets'
+    /// tombstones, and the next check is armed.
+    fn retention(&mut self, ctx: GCtx) {
+        let Some(due_ms) = self.next_retention_mono_ms else {
+            return;
+        };
+        if ctx.now.mono_ms < due_ms {
+            return ctx.set_timer(GroupsTimer::Retention, due_ms - ctx.now.mono_ms);
+        }
+        let interval_ms = self.settings.offsets_retention_check_interval_ms;
+        self.next_retention_mono_ms = Some(ctx.now.mono_ms.saturating_add(interval_ms));
+        ctx.set_timer(GroupsTimer::Retention, interval_ms);
+        let now = clock(ctx);
+        let partitions: Vec<i32> = self.shards.keys().copied().collect();
+        for partition in partitions {
+            let Some(shard) = self.shards.get_mut(&partition) else {
+                continue;
+            };
+            let mut out = Vec::new();
+            shard.expire_offsets(now, &self.settings, &mut out);
+            self.apply(ctx, partition, out);
         }
     }
 
@@ -182,6 +234,7 @@ impl GroupsActor {
         }
         self.drop_shard(ctx, partition);
         self.count_partitions(ctx);
+        self.arm_retention(ctx);
         let id = self.next_shard;
         self.next_shard += 1;
         let mut out = Vec::new();
@@ -236,6 +289,9 @@ impl GroupsActor {
             GroupsRequest::OffsetFetch(args) => Some(self.fetch_offsets(args, count)),
             GroupsRequest::Describe(args) => Some(self.describe(&args.groups, count)),
             GroupsRequest::List(args) => Some(self.list(args)),
+            GroupsRequest::ConsumerDescribe(args) => {
+                Some(self.describe_consumer(&args.groups, count))
+            }
             _ => None,
         };
         if let Some(reply) = read {
@@ -248,9 +304,18 @@ impl GroupsActor {
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
         };
         let partition = offsets_partition(group, count);
-        let Some(shard) = self.shards.get_mut(&partition) else {
+        let Some(shard) = self.shards.get(&partition) else {
             let reply = refused(&request, NO_SHARD);
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
+        };
+        if shard.adds_group_entry(&request) && self.group_entries() >= self.groups_max {
+            // A new group past the node's bound; existing groups carry on. Retriable, as
+            // for GROUP_PENDING_MEMBERS_MAX: Kafka has no such bound to copy.
+            let reply = refused(&request, ErrorCode::COORDINATOR_NOT_AVAILABLE);
+            return ctx.reply(id, NodeMsg::GroupsReply(reply));
+        }
+        let Some(shard) = self.shards.get_mut(&partition) else {
+            return;
         };
         let mut out = Vec::new();
         let now = clock(ctx);
@@ -283,6 +348,20 @@ impl GroupsActor {
             )
             .collect();
         GroupsReply::Described(described)
+    }
+
+    /// ConsumerGroupDescribe: each group from its shard, [`NO_SHARD`] where this node has none.
+    fn describe_consumer(&self, groups: &[String], count: i32) -> GroupsReply {
+        let described = (groups.iter())
+            .map(|group| {
+                let partition = offsets_partition(group, count);
+                match self.shards.get(&partition) {
+                    Some(shard) => shard.describe_consumer(group),
+                    None => consumer_described_refused(group, NO_SHARD),
+                }
+            })
+            .collect();
+        GroupsReply::ConsumerDescribed(described)
     }
 
     /// ListGroups over every shard of this node (Kafka lists the groups of the partitions the
@@ -448,13 +527,18 @@ impl GroupsActor {
                 (partition, group, GroupTimer::Rebalance)
             }
             GroupsTimer::Sync { partition, group } => (partition, group, GroupTimer::Sync),
-            GroupsTimer::Retention => return,
+            GroupsTimer::Retention => return self.retention(ctx),
+            GroupsTimer::Consumer { partition, group } => (partition, group, GroupTimer::Consumer),
         };
         let Some(shard) = self.shards.get_mut(&partition) else {
             return;
         };
         let mut out = Vec::new();
-        shard.timer(clock(ctx), &group, timer, &mut out);
+        if timer == GroupTimer::Consumer {
+            shard.consumer_timer(clock(ctx), &self.settings, &group, &mut out);
+        } else {
+            shard.timer(clock(ctx), &group, timer, &mut out);
+        }
         self.apply(ctx, partition, out);
     }
 }

@@ -113,6 +113,18 @@ impl Harness {
     }
 }
 
+/// Whether `effects` are only the first retention check, armed with the first shard at
+/// Kafka's default interval.
+fn retention_armed(effects: &Effects) -> bool {
+    matches!(
+        effects.as_slice(),
+        [Effect::SetTimer {
+            key: GroupsTimer::Retention,
+            after_ms: 600_000,
+        }]
+    )
+}
+
 fn only_call(effects: Effects) -> (CallId, NodeMsg) {
     let mut calls: Vec<_> = (effects.into_iter())
         .filter_map(|e| match e {
@@ -261,8 +273,8 @@ fn a_resignation_aborts_the_load_and_the_old_loads_read_answer_is_dropped() {
 fn a_timed_out_append_unloads_the_shard_and_a_barrier_starts_the_next_load() {
     let mut h = Harness::new();
     assert!(
-        h.event(elected(4, 0)).is_empty(),
-        "an empty log loads at once"
+        retention_armed(&h.event(elected(4, 0))),
+        "an empty log loads at once; the first shard arms the retention check"
     );
     let (id, effects) = h.request(commit(7));
     let (append, msg) = only_call(effects);
@@ -295,4 +307,89 @@ fn a_timed_out_append_unloads_the_shard_and_a_barrier_starts_the_next_load() {
     h.step(Input::Reply { call: read, msg });
     // The timed-out commit was in the log after all: the next load replays it.
     assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(7));
+}
+
+#[test]
+fn a_new_group_past_the_node_bound_is_refused_and_known_groups_carry_on() {
+    let mut h = Harness::new();
+    h.actor.groups_max = 1;
+    let (read, _) = only_call(h.event(elected(4, 1)));
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    let mut other = commit(1);
+    if let GroupsRequest::OffsetCommit(args) = &mut other {
+        args.group = "other".to_owned();
+    }
+    let (id, effects) = h.request(other);
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Call { .. })),
+        "nothing written for a refused group"
+    );
+    match reply_to(effects, id) {
+        GroupsReply::Committed(results) => {
+            assert_eq!(results[0].1, ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        }
+        other => panic!("{other:?}"),
+    }
+    let (_, effects) = h.request(commit(6));
+    let (_, msg) = only_call(effects);
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Append(_))
+    ));
+}
+
+#[test]
+fn the_retention_timer_only_wakes_and_expires_offsets_once_due() {
+    let mut h = Harness::new();
+    let (read, _) = only_call(h.event(elected(4, 1)));
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    h.now.mono_ms = 1_000;
+    let early = h.step(Input::Timer {
+        key: GroupsTimer::Retention,
+    });
+    assert!(
+        matches!(
+            early.as_slice(),
+            [Effect::SetTimer {
+                key: GroupsTimer::Retention,
+                after_ms: 599_000
+            }]
+        ),
+        "an early firing re-arms for what is left: {early:?}"
+    );
+    // Due; the commit (timestamp 0) is far older than the default 7 days.
+    h.now.mono_ms = 600_000;
+    let effects = h.step(Input::Timer {
+        key: GroupsTimer::Retention,
+    });
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::SetTimer {
+            key: GroupsTimer::Retention,
+            after_ms: 600_000
+        }
+    )));
+    let (append, msg) = only_call(effects);
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Append(_))
+    ));
+    assert_eq!(
+        h.fetch_g().partitions[0].1.offset,
+        Offset(5),
+        "not before the ack"
+    );
+    let done = ProducePartitionResult::refused(ErrorCode::NONE, None);
+    let msg = NodeMsg::PartitionsReply(PartitionsReply::Produce(vec![(offsets_tp(0), done)]));
+    h.step(Input::Reply { call: append, msg });
+    assert!(
+        h.fetch_g().partitions.is_empty(),
+        "expired once acknowledged"
+    );
 }

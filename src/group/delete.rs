@@ -11,7 +11,7 @@ use super::output::OffsetsRecord;
 use super::state::{ClassicGroup, GroupState};
 
 /// The protocol type of groups whose members' metadata is a `ConsumerProtocolSubscription`.
-const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
+pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
 
 /// Whether DeleteGroups may delete `group` (the shard's group of that name, if any;
 /// `has_offsets`: it has committed offsets). Only an Empty group, or one with offsets only,
@@ -84,6 +84,12 @@ pub fn offsets_deletable<W: Copy>(
     if g.protocol_type() != Some(CONSUMER_PROTOCOL_TYPE) {
         return Err(ErrorCode::NON_EMPTY_GROUP);
     }
+    Ok(member_topics(g))
+}
+
+/// The topics `g`'s members subscribe to, from their metadata (a consumer group's
+/// `ConsumerProtocolSubscription`s); one that does not decode subscribes to everything.
+pub fn member_topics<W: Copy>(g: &ClassicGroup<W>) -> Subscribed {
     let mut topics = BTreeSet::new();
     for member in g.members().values() {
         // Before a protocol is chosen, the member's first choice tells its subscription.
@@ -96,10 +102,10 @@ pub fn offsets_deletable<W: Copy>(
         };
         match subscription(metadata) {
             Some(subscribed) => topics.extend(subscribed),
-            None => return Ok(Subscribed::Everything),
+            None => return Subscribed::Everything,
         }
     }
-    Ok(Subscribed::Topics(topics))
+    Subscribed::Topics(topics)
 }
 
 /// The topics of a `ConsumerProtocolSubscription` (an i16 version, then the body, not
@@ -139,26 +145,12 @@ mod tests {
     use super::*;
     use crate::group::output::Clock;
     use crate::group::records::{GroupValue, MemberValue};
-    use kafka_protocol::messages::ConsumerProtocolSubscription;
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use crate::group::tests::encoded_subscription;
 
     const NOW: Clock = Clock {
         mono_ms: 0,
         unix_ms: 1_000,
     };
-
-    fn encoded_subscription(topics: &[&str]) -> Vec<u8> {
-        let body = ConsumerProtocolSubscription::default().with_topics(
-            topics
-                .iter()
-                .map(|t| StrBytes::from_string(t.to_string()))
-                .collect(),
-        );
-        let mut buf = bytes::BytesMut::new();
-        bytes::BufMut::put_i16(&mut buf, 1);
-        body.encode(&mut buf, 1).expect("encodes");
-        buf.to_vec()
-    }
 
     fn group(protocol_type: &str, subscriptions: &[Vec<u8>]) -> ClassicGroup<u32> {
         let value = GroupValue {

@@ -101,6 +101,7 @@ impl<W: Copy> ClassicGroup<W> {
             GroupTimer::Session(id) => self.session_timer(now, id, out),
             GroupTimer::Rebalance => self.rebalance_timer(now, out),
             GroupTimer::Sync => self.sync_timer(now, out),
+            GroupTimer::Consumer => {} // a consumer group's, routed by the shard
         }
     }
 

@@ -331,7 +331,8 @@ impl<W: Copy> ClassicGroup<W> {
     }
 
     /// The protocol every member supports that most members rank first among those; ties go
-    /// to the first member's preference order (Kafka leaves the order unspecified).
+    /// to the first name in byte order (Kafka's order is its hash map's: unspecified, but not
+    /// the members').
     pub(super) fn vote(&self) -> Option<String> {
         let first = self.members.values().next()?;
         let candidates: Vec<&str> = first
@@ -346,9 +347,10 @@ impl<W: Copy> ClassicGroup<W> {
                 *votes.entry(choice).or_default() += 1;
             }
         }
+        // Not the first member's preference order: which member id sorts first changes when a
+        // static member rejoins under a new id, and a flipped tie would rebalance for nothing.
         let mut best: Option<(&str, usize)> = None;
-        for name in candidates {
-            let count = votes.get(name).copied().unwrap_or(0);
+        for (name, count) in votes {
             if best.is_none_or(|(_, most)| count > most) {
                 best = Some((name, count));
             }

@@ -18,7 +18,9 @@ use crate::messages::partitions::{FetchPartition, FetchPartitionResult, FetchReq
 use crate::storage::batch::{self, Batches};
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
+use super::consumer::persist::Replay;
 use super::offsets::{Offsets, StoredOffset};
+use super::records::consumer::{decode_consumer_key, decode_consumer_value};
 use super::records::{decode_group_value, decode_key, decode_offset_value, GroupValue, OffsetsKey};
 
 /// One load in progress.
@@ -32,6 +34,8 @@ pub struct Load {
     groups: BTreeMap<String, Option<GroupValue>>,
     /// Records skipped because they could not be decoded (logged one by one).
     pub skipped: u64,
+    /// KIP-848 consumer groups' records, last one per key.
+    pub consumer: Replay,
 }
 
 /// What the load needs next.
@@ -57,6 +61,7 @@ impl Load {
             log_end,
             groups: BTreeMap::new(),
             skipped: 0,
+            consumer: Replay::default(),
         }
     }
 
@@ -152,6 +157,7 @@ impl Load {
         value: Option<&[u8]>,
         offsets: &mut Offsets,
     ) -> Result<(), String> {
+        let key_bytes = key;
         let key = decode_key(key.ok_or("a record without a key")?).map_err(|e| e.to_string())?;
         match key {
             OffsetsKey::Offset {
@@ -174,8 +180,17 @@ impl Load {
                     .map_err(|e| e.to_string())?;
                 self.groups.insert(group, value);
             }
-            // Consumer and share groups' records (later lanes): not this coordinator's.
-            OffsetsKey::Other(_) => {}
+            OffsetsKey::Other(_) => {
+                let bytes = key_bytes.unwrap_or_default();
+                // Share groups' records (a later lane) are not this coordinator's.
+                if let Some(key) = decode_consumer_key(bytes).map_err(|e| e.to_string())? {
+                    let value = value
+                        .map(|v| decode_consumer_value(&key, v))
+                        .transpose()
+                        .map_err(|e| e.to_string())?;
+                    self.consumer.apply(key, value);
+                }
+            }
         }
         Ok(())
     }

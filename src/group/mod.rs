@@ -14,6 +14,7 @@
 //! * [`join`], [`sync`], [`heartbeat`] — the classic operations, each on `ClassicGroup`.
 //! * [`static_member`] — a static member's rejoin (KIP-345): no rebalance when Stable.
 //! * [`offsets`] — committed offsets: commit validation, apply on ack, fetch.
+//! * [`retention`] — which offsets expired (KIP-211), written as tombstones like deletions.
 //! * [`delete`] — DeleteGroups and OffsetDelete: their checks and tombstones.
 //! * [`describe`] — DescribeGroups and ListGroups of a shard's groups.
 //! * [`placement`] — which `__consumer_offsets` partition coordinates a group (Kafka's hash).
@@ -42,6 +43,7 @@ pub mod output;
 pub mod placement;
 pub mod records;
 pub mod refusal;
+pub mod retention;
 pub mod settings;
 pub mod shard;
 pub mod state;

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::faults::{self, Canary};
 use crate::messages::groups::{CommittedOffset, GroupOffsets, GroupsReply, OffsetCommitArgs};
 use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
 
@@ -182,10 +183,13 @@ impl Offsets {
     pub fn replay(&mut self, group: &str, tp: TopicPartition, value: Option<StoredOffset>) {
         match value {
             Some(value) => {
-                self.groups
-                    .entry(group.to_owned())
-                    .or_default()
-                    .insert(tp, value);
+                let stored = self.groups.entry(group.to_owned()).or_default();
+                // The canary applies the replayed commits out of order: the oldest one wins.
+                if faults::canary(Canary::GroupReplayOldestCommit) {
+                    stored.entry(tp).or_insert(value);
+                } else {
+                    stored.insert(tp, value);
+                }
             }
             None => {
                 if let Some(stored) = self.groups.get_mut(group) {
@@ -251,6 +255,16 @@ impl Offsets {
         if stored.is_empty() {
             self.groups.remove(group);
         }
+    }
+
+    /// `group`'s committed offsets, if it has any.
+    pub fn of(&self, group: &str) -> Option<&BTreeMap<TopicPartition, StoredOffset>> {
+        self.groups.get(group)
+    }
+
+    /// Groups with a committed offset.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
     }
 
     /// Whether `group` has any committed offset.

@@ -7,9 +7,12 @@
 //! into a `PartitionsRequest::Append`, whose outcome it feeds back to `written` (groups) or
 //! [`super::offsets::Offsets::written`] (commits) in issue order.
 
-use crate::messages::groups::{CommittedOffset, GroupsReply};
+use crate::messages::groups::{CommittedOffset, ConsumerHeartbeatResult, GroupsReply};
 use crate::types::{ErrorCode, TopicPartition};
 
+use super::records::consumer::{
+    encode_consumer_key, encode_consumer_value, ConsumerKey, ConsumerValue,
+};
 use super::records::{
     encode_group_value, encode_key, encode_offset_value, GroupValue, OffsetValue, OffsetsKey,
     RecordError,
@@ -34,6 +37,9 @@ pub enum GroupTimer {
     /// CompletingRebalance (and Stable until every member synced): members that have not sent
     /// SyncGroup by the rebalance timeout are removed.
     Sync,
+    /// A KIP-848 consumer group's one timer: its earliest member deadline (session or
+    /// revocation).
+    Consumer,
 }
 
 /// One `__consumer_offsets` record to append; `None` values are tombstones.
@@ -47,6 +53,11 @@ pub enum OffsetsRecord {
         group: String,
         tp: TopicPartition,
         value: Option<OffsetValue>,
+    },
+    /// A KIP-848 consumer group record (key versions 3, 5–8).
+    Consumer {
+        key: ConsumerKey,
+        value: Option<ConsumerValue>,
     },
 }
 
@@ -67,6 +78,10 @@ impl OffsetsRecord {
                     partition: tp.partition,
                 })?;
                 Ok((key, value.as_ref().map(encode_offset_value).transpose()?))
+            }
+            OffsetsRecord::Consumer { key, value } => {
+                let value = value.as_ref().map(encode_consumer_value).transpose()?;
+                Ok((encode_consumer_key(key)?, value))
             }
         }
     }
@@ -106,6 +121,19 @@ pub enum AfterWrite<W> {
         waiter: W,
         results: Vec<(TopicPartition, ErrorCode)>,
         partitions: Vec<TopicPartition>,
+    },
+    /// Offset retention's tombstones: on success the commits of `partitions` go, and the
+    /// group too when `group` (it was made Dead when the write was issued). Nobody waits.
+    /// Goes to the shard.
+    Expire {
+        partitions: Vec<TopicPartition>,
+        group: bool,
+    },
+    /// A ConsumerGroupHeartbeat's answer, sent once its records (if any) and every earlier
+    /// write are acknowledged; on failure the waiter gets the client's code. Goes to the shard.
+    ConsumerHeartbeat {
+        waiter: W,
+        reply: ConsumerHeartbeatResult,
     },
 }
 

@@ -46,16 +46,7 @@ pub fn refused(request: &GroupsRequest, code: ErrorCode) -> GroupsReply {
         GroupsRequest::Describe(r) => GroupsReply::Described(described(&r.groups, code)),
         GroupsRequest::ConsumerDescribe(r) => GroupsReply::ConsumerDescribed(
             (r.groups.iter())
-                .map(|group| ConsumerGroupDescription {
-                    group: group.clone(),
-                    error_code: code,
-                    error_message: None,
-                    state: String::new(),
-                    group_epoch: -1,
-                    assignment_epoch: -1,
-                    assignor: String::new(),
-                    members: Vec::new(),
-                })
+                .map(|group| consumer_described_refused(group, code))
                 .collect(),
         ),
         GroupsRequest::List(_) => GroupsReply::Listed(ListGroupsResult {
@@ -111,6 +102,20 @@ pub fn described_refused(group: &str, code: ErrorCode) -> GroupDescription {
     }
 }
 
+/// ConsumerGroupDescribe's entry for a group refused with `code`.
+pub fn consumer_described_refused(group: &str, code: ErrorCode) -> ConsumerGroupDescription {
+    ConsumerGroupDescription {
+        group: group.to_owned(),
+        error_code: code,
+        error_message: None,
+        state: String::new(),
+        group_epoch: -1,
+        assignment_epoch: -1,
+        assignor: String::new(),
+        members: Vec::new(),
+    }
+}
+
 /// The one group a request is about, when it names exactly one (the requests one shard
 /// serves); `None` for the multi-group requests (and a Delete of several groups).
 pub fn single_group(request: &GroupsRequest) -> Option<&str> {
@@ -121,7 +126,7 @@ pub fn single_group(request: &GroupsRequest) -> Option<&str> {
         GroupsRequest::Leave(r) => Some(&r.group),
         GroupsRequest::OffsetCommit(r) => Some(&r.group),
         GroupsRequest::OffsetDelete(r) => Some(&r.group),
-        GroupsRequest::ConsumerHeartbeat(r) => Some(&r.group),
+        GroupsRequest::ConsumerHeartbeat(r) => Some(&r.args.group),
         // The gateway asks for one group per DeleteGroups call (each is its own write).
         GroupsRequest::Delete(r) if r.groups.len() == 1 => Some(&r.groups[0]),
         GroupsRequest::OffsetFetch(_)

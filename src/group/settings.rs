@@ -23,6 +23,8 @@ pub struct GroupSettings {
     pub offsets_retention_check_interval_ms: u64,
     /// `offsets.commit.timeout.ms`: how long a commit waits for its write to be acknowledged.
     pub offsets_commit_timeout_ms: i32,
+    /// `group.consumer.*`: the KIP-848 consumer groups' settings.
+    pub consumer: super::consumer::ConsumerSettings,
 }
 
 /// Kafka's `offsets.retention.minutes` default: 7 days.
@@ -39,6 +41,7 @@ impl Default for GroupSettings {
             offsets_retention_ms: OFFSETS_RETENTION_MINUTES_DEFAULT * 60_000,
             offsets_retention_check_interval_ms: 600_000,
             offsets_commit_timeout_ms: 5_000,
+            consumer: super::consumer::ConsumerSettings::default(),
         }
     }
 }

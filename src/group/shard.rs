@@ -27,6 +27,7 @@ use crate::messages::partitions::FetchPartitionResult;
 use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
+use super::consumer::ConsumerGroup;
 use super::delete::{group_tombstones, may_delete, offsets_deletable};
 use super::describe::{describe, listed};
 use super::load::{Load, LoadStep};
@@ -35,6 +36,7 @@ use super::output::{
     client_code, AfterWrite, Clock, GroupOut, GroupTimer, OffsetsRecord, WriteKind,
 };
 use super::refusal::{described_refused, fetch_refused, refused};
+use super::retention::{expired, Expired};
 use super::settings::GroupSettings;
 use super::state::{join_error, sync_error, ClassicGroup, GroupState};
 
@@ -87,6 +89,8 @@ pub struct Shard<W> {
     id: u64,
     phase: Phase,
     groups: BTreeMap<String, ClassicGroup<W>>,
+    /// KIP-848 consumer groups ([`consumer_groups`]); a group id is in one map at most.
+    consumer: BTreeMap<String, ConsumerGroup>,
     offsets: Offsets,
     writes: BTreeMap<u64, InFlight<W>>,
     next_write: u64,
@@ -114,6 +118,7 @@ impl<W: Copy> Shard<W> {
             id,
             phase: Phase::Loading(load),
             groups: BTreeMap::new(),
+            consumer: BTreeMap::new(),
             offsets: Offsets::default(),
             writes: BTreeMap::new(),
             next_write: 0,
@@ -143,9 +148,12 @@ impl<W: Copy> Shard<W> {
         match step {
             LoadStep::Read(from) => out.push(ShardOut::Read { from }),
             LoadStep::Done => {
-                let Phase::Loading(load) = std::mem::replace(&mut self.phase, Phase::Loaded) else {
+                let Phase::Loading(mut load) = std::mem::replace(&mut self.phase, Phase::Loaded)
+                else {
                     return;
                 };
+                let replay = std::mem::take(&mut load.consumer);
+                self.restore_consumer(replay, now, out);
                 if load.skipped > 0 {
                     let (partition, skipped) = (self.partition, load.skipped);
                     tracing::warn!(partition, skipped, "records skipped while loading");
@@ -194,6 +202,14 @@ impl<W: Copy> Shard<W> {
         }
         let mut outs = Vec::new();
         let group = match request {
+            GroupsRequest::Join(args) if self.consumer.contains_key(&args.group) => {
+                // A classic member cannot join a consumer group (no online migration).
+                let reply = join_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, &args.member_id);
+                return out.push(ShardOut::Answer(w, reply));
+            }
+            GroupsRequest::ConsumerHeartbeat(call) => {
+                return self.consumer_heartbeat(now, s, rng, call, w, out);
+            }
             GroupsRequest::Join(args) => {
                 let group = args.group.clone();
                 let entry = (self.groups.entry(group.clone()))
@@ -230,9 +246,10 @@ impl<W: Copy> Shard<W> {
             }
             GroupsRequest::OffsetCommit(args) => {
                 let id = CommitIdentity::of(&args);
-                let allowed = match self.groups.get(&args.group) {
-                    Some(entry) => entry.commit_allowed(&id),
-                    None => unknown_group(&id),
+                let allowed = match (self.groups.get(&args.group), self.consumer.get(&args.group)) {
+                    (_, Some(consumer)) => consumer.commit_allowed(id.generation, id.member_id),
+                    (Some(entry), None) => entry.commit_allowed(&id),
+                    (None, None) => unknown_group(&id),
                 };
                 let group = args.group.clone();
                 self.offsets.commit(now, s, allowed, args, w, &mut outs);
@@ -382,6 +399,109 @@ impl<W: Copy> Shard<W> {
         }
     }
 
+    /// `offsets.retention.check.interval.ms` woke the shard: every group's expired offsets
+    /// get tombstones (one write per group), and a group left Empty without offsets a group
+    /// tombstone, made Dead until the write is acknowledged ([`super::retention`]). Applied on
+    /// ack like any write, so a load after a crash replays either the offsets or their
+    /// tombstones, never half of a group's expiry. Nothing while loading.
+    pub fn expire_offsets(&mut self, now: Clock, s: &GroupSettings, out: &mut Vec<ShardOut<W>>) {
+        if self.is_loading() {
+            return;
+        }
+        let pending = self.commits_in_flight();
+        let none = BTreeSet::new();
+        let names: BTreeSet<String> = (self.groups.keys().cloned())
+            .chain(self.offsets.group_names().map(str::to_owned))
+            .collect();
+        for name in names {
+            let found = expired(
+                self.groups.get(&name),
+                self.offsets.of(&name),
+                pending.get(&name).unwrap_or(&none),
+                now.unix_ms,
+                s.offsets_retention_ms,
+            );
+            if found.is_empty() {
+                continue;
+            }
+            let Expired { partitions, group } = found;
+            let records: Vec<OffsetsRecord> = if group {
+                if let Some(entry) = self.groups.get_mut(&name) {
+                    entry.set_state(GroupState::Dead, now);
+                }
+                group_tombstones(&name, partitions.clone())
+            } else {
+                (partitions.iter())
+                    .map(|tp| OffsetsRecord::Offset {
+                        group: name.clone(),
+                        tp: tp.clone(),
+                        value: None,
+                    })
+                    .collect()
+            };
+            let (count, partition) = (partitions.len(), self.partition);
+            tracing::info!(partition, group = %name, count, with_group = group, "offsets expired");
+            let then = AfterWrite::Expire { partitions, group };
+            self.emit(now, &name, vec![GroupOut::Write { records, then }], out);
+        }
+    }
+
+    /// The partitions of each group with a commit still in flight: retention leaves them be,
+    /// or its tombstone would land after, and delete, the newer commit.
+    fn commits_in_flight(&self) -> BTreeMap<String, BTreeSet<TopicPartition>> {
+        let mut pending: BTreeMap<String, BTreeSet<TopicPartition>> = BTreeMap::new();
+        for write in self.writes.values() {
+            if let AfterWrite::Commit { group, offsets, .. } = &write.then {
+                let partitions = pending.entry(group.clone()).or_default();
+                partitions.extend(offsets.iter().map(|(tp, _)| tp.clone()));
+            }
+        }
+        pending
+    }
+
+    /// The outcome of retention's tombstones for `group`: applied on success. A failure ends
+    /// the shard (the reload reads what made it); one that never reached the log (an encoding
+    /// failure) gives the group back its Empty state.
+    fn expiry_written(
+        &mut self,
+        group: &str,
+        partitions: &[TopicPartition],
+        with_group: bool,
+        outcome: Result<(), ErrorCode>,
+    ) {
+        let dead = (self.groups.get(group)).is_some_and(|g| g.state() == GroupState::Dead);
+        match outcome {
+            Ok(()) => {
+                self.offsets.remove(group, Some(partitions));
+                if with_group && dead {
+                    self.groups.remove(group);
+                }
+            }
+            Err(_) if with_group && dead => {
+                if let Some(entry) = self.groups.get_mut(group) {
+                    entry.state = GroupState::Empty;
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Entries this shard holds: groups with a state plus groups with offsets (one with both
+    /// counts twice; what `GROUPS_PER_NODE_MAX` bounds is the memory of the two maps).
+    pub fn group_entries(&self) -> usize {
+        self.groups.len() + self.offsets.group_count()
+    }
+
+    /// Whether `request` would add an entry to [`Self::group_entries`]: a JoinGroup of a group
+    /// without a state, a commit of a group without offsets.
+    pub fn adds_group_entry(&self, request: &GroupsRequest) -> bool {
+        match request {
+            GroupsRequest::Join(args) => !self.groups.contains_key(&args.group),
+            GroupsRequest::OffsetCommit(args) => !self.offsets.has_offsets(&args.group),
+            _ => false,
+        }
+    }
+
     /// OffsetFetch of one group.
     pub fn fetch_offsets(
         &self,
@@ -420,10 +540,12 @@ impl<W: Copy> Shard<W> {
         let names: BTreeSet<&str> = (self.groups.keys().map(String::as_str))
             .chain(self.offsets.group_names())
             .collect();
-        for name in names {
+        for name in names.into_iter().filter(|n| !self.is_consumer_group(n)) {
             let has_offsets = self.offsets.has_offsets(name);
             rows.extend(listed(name, self.groups.get(name), has_offsets, filter));
         }
+        self.list_consumer(filter, rows);
+        rows.sort_by(|a, b| a.group.cmp(&b.group));
         Ok(())
     }
 
@@ -532,6 +654,11 @@ impl<W: Copy> Shard<W> {
             AfterWrite::DeleteGroup { .. } | AfterWrite::DeleteOffsets { .. } => {
                 self.deleted(group, then, outcome, outs)
             }
+            AfterWrite::Expire {
+                partitions,
+                group: with_group,
+            } => self.expiry_written(group, &partitions, with_group, outcome),
+            AfterWrite::ConsumerHeartbeat { .. } => Self::consumer_written(then, outcome, outs),
             _ => {
                 if let Some(entry) = self.groups.get_mut(group) {
                     entry.written(now, then, outcome, outs);
@@ -632,6 +759,9 @@ fn unknown_leave(members: Vec<(String, Option<String>)>) -> LeaveGroupResult {
             .collect(),
     }
 }
+
+#[path = "shard_consumer.rs"]
+mod consumer_groups;
 
 #[cfg(test)]
 #[path = "shard_tests.rs"]

@@ -295,3 +295,151 @@ fn a_write_that_cannot_be_encoded_is_refused_at_once() {
     assert_ne!(committed_code(&out[0]).1, ErrorCode::NONE);
     assert!(shard.writes.is_empty());
 }
+
+/// A minute's retention, as the real-process test runs it.
+fn one_minute_retention() -> GroupSettings {
+    GroupSettings {
+        offsets_retention_ms: 60_000,
+        ..GroupSettings::default()
+    }
+}
+
+/// `NOW` moved on by `ms`.
+fn later(ms: u64) -> Clock {
+    Clock {
+        mono_ms: NOW.mono_ms + ms,
+        unix_ms: NOW.unix_ms + ms as i64,
+    }
+}
+
+/// A shard loaded from `batches` (the whole log).
+fn loaded_from(batches: &[Vec<u8>], log_end: i64) -> Shard<u32> {
+    let mut out = Vec::new();
+    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(log_end), 1, NOW, &mut out);
+    shard
+        .fetched(&read(batches.concat()), NOW, &mut out)
+        .unwrap();
+    assert!(!shard.is_loading());
+    shard
+}
+
+/// The Appends of `out`: (write, batch).
+fn appends(out: &[ShardOut<u32>]) -> Vec<(u64, Vec<u8>)> {
+    (out.iter())
+        .filter_map(|o| match o {
+            ShardOut::Append { write, batch } => Some((*write, batch.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn an_empty_consumer_group() -> GroupValue {
+    GroupValue {
+        protocol_type: "consumer".to_owned(),
+        generation: 4,
+        protocol: None,
+        leader: None,
+        current_state_timestamp_ms: NOW.unix_ms,
+        members: Vec::new(),
+    }
+}
+
+#[test]
+fn expired_offsets_get_tombstones_applied_on_ack_that_a_reload_replays() {
+    let log = vec![batch_at(
+        0,
+        &[
+            committed("g", 0, 5),
+            committed("g", 1, 7),
+            group_record("e", Some(an_empty_consumer_group())),
+            committed("e", 0, 2),
+            // A Stable group whose member's subscription does not decode: keeps everything.
+            group_record("h", Some(one_member("m"))),
+            committed("h", 0, 3),
+        ],
+    )];
+    let mut shard = loaded_from(&log, 6);
+    let s = one_minute_retention();
+    let mut out = Vec::new();
+    shard.expire_offsets(later(59_999), &s, &mut out);
+    assert!(
+        out.is_empty(),
+        "nothing is due before the retention: {out:?}"
+    );
+    shard.expire_offsets(later(60_000), &s, &mut out);
+    let written = appends(&out);
+    assert_eq!(written.len(), 2, "one write per group, e and g: {out:?}");
+    assert_eq!(shard.groups["e"].state(), GroupState::Dead);
+    assert_eq!(offset_of(&shard, 0), 5, "nothing applied before its ack");
+    for (write, _) in &written {
+        shard
+            .appended(*write, Ok(()), later(60_000), &mut out)
+            .unwrap();
+    }
+    assert_eq!((offset_of(&shard, 0), offset_of(&shard, 1)), (-1, -1));
+    assert!(!shard.offsets.has_offsets("g") && !shard.groups.contains_key("e"));
+    assert!(!shard.offsets.has_offsets("e"));
+    assert!(shard.offsets.has_offsets("h") && shard.groups.contains_key("h"));
+    // The log as the appends left it: a reload does not bring the offsets back.
+    let mut log = log;
+    // e's write holds 2 records (offset and group tombstones), g's 3.
+    for ((_, mut batch), base) in written.into_iter().zip([6, 8]) {
+        set_base_offset(&mut batch, base).unwrap();
+        log.push(batch);
+    }
+    let reloaded = loaded_from(&log, 11);
+    assert_eq!((offset_of(&reloaded, 0), offset_of(&reloaded, 1)), (-1, -1));
+    assert!(!reloaded.groups.contains_key("e") && reloaded.groups.contains_key("h"));
+    assert!(!reloaded.offsets.has_offsets("e"));
+    assert_eq!(reloaded.fetch_offsets("h", None).partitions.len(), 1);
+}
+
+#[test]
+fn a_commit_in_flight_outlives_an_expiry_issued_after_it() {
+    let log = vec![batch_at(0, &[committed("g", 0, 5), committed("g", 1, 7)])];
+    let mut shard = loaded_from(&log, 2);
+    let commit_write = append_write(&send(&mut shard, commit(9), 1));
+    let mut out = Vec::new();
+    shard.expire_offsets(later(60_000), &one_minute_retention(), &mut out);
+    let [(expiry_write, _)] = appends(&out)[..] else {
+        panic!("one expiry write: {out:?}");
+    };
+    let mut out = Vec::new();
+    shard.appended(commit_write, Ok(()), NOW, &mut out).unwrap();
+    shard.appended(expiry_write, Ok(()), NOW, &mut out).unwrap();
+    assert_eq!(
+        (offset_of(&shard, 0), offset_of(&shard, 1)),
+        (9, -1),
+        "the partition being committed is not expired, the other is"
+    );
+}
+
+#[test]
+fn a_new_group_entry_is_told_apart_from_one_the_shard_holds() {
+    let log = vec![batch_at(
+        0,
+        &[
+            committed("g", 0, 5),
+            group_record("h", Some(one_member("m"))),
+        ],
+    )];
+    let shard = loaded_from(&log, 2);
+    assert_eq!(shard.group_entries(), 2);
+    let named = |group: &str| match commit(1) {
+        GroupsRequest::OffsetCommit(mut args) => {
+            args.group = group.to_owned();
+            GroupsRequest::OffsetCommit(args)
+        }
+        _ => unreachable!(),
+    };
+    assert!(!shard.adds_group_entry(&named("g")));
+    assert!(shard.adds_group_entry(&named("h")), "h has no offsets yet");
+    assert!(shard.adds_group_entry(&named("new")));
+    let join = |group: &str| {
+        let mut args = crate::group::tests::join_args("", &["range"]);
+        args.group = group.to_owned();
+        GroupsRequest::Join(args)
+    };
+    assert!(!shard.adds_group_entry(&join("h")));
+    assert!(shard.adds_group_entry(&join("g")), "g has offsets only");
+}

@@ -8,6 +8,7 @@
 use crate::messages::groups::{GroupsReply, JoinGroupArgs};
 use crate::types::ErrorCode;
 
+use super::member::Member;
 use super::output::{
     client_code, AfterWrite, Clock, GroupOut, GroupTimer, StaticRejoin, WriteKind,
 };
@@ -26,14 +27,18 @@ impl<W: Copy> ClassicGroup<W> {
         out: &mut Vec<GroupOut<W>>,
     ) {
         let leader_before = self.leader.clone();
-        if !self.rename_member(old_id, &new_id, out) {
-            return;
-        }
-        let Some(member) = self.members.get_mut(&new_id) else {
+        let generation = self.generation;
+        let Some(member) = self.rename_member(old_id, &new_id, out) else {
+            // The caller found `old_id` holding the instance, so this does not happen; were
+            // it gone, the instance would be unknown.
+            out.push(GroupOut::Answer(
+                w,
+                join_error(ErrorCode::UNKNOWN_MEMBER_ID, ""),
+            ));
             return;
         };
         let then = StaticRejoin {
-            generation: self.generation,
+            generation,
             member_id: new_id.clone(),
             old_member_id: old_id.to_owned(),
             old_protocols: std::mem::replace(&mut member.protocols, req.protocols),
@@ -64,12 +69,17 @@ impl<W: Copy> ClassicGroup<W> {
         }
     }
 
-    /// Moves member `from` to id `to`, keeping its assignment, leadership and pending sync;
-    /// requests parked under the old id are fenced.
-    fn rename_member(&mut self, from: &str, to: &str, out: &mut Vec<GroupOut<W>>) -> bool {
-        let Some(mut member) = self.members.remove(from) else {
-            return false;
-        };
+    /// Moves member `from` to id `to`, keeping its assignment and leadership, and hands the
+    /// renamed member back (`None`: no member `from`); requests parked under the old id are
+    /// fenced. As Kafka's `replaceStaticMember`, a SyncGroup still owed by the old id stays
+    /// owed: the new id's sync does not pay it, so the Sync deadline rebalances the group.
+    fn rename_member(
+        &mut self,
+        from: &str,
+        to: &str,
+        out: &mut Vec<GroupOut<W>>,
+    ) -> Option<&mut Member<W>> {
+        let mut member = self.members.remove(from)?;
         if let Some(w) = member.join_waiter.take() {
             out.push(GroupOut::Answer(
                 w,
@@ -84,19 +94,16 @@ impl<W: Copy> ClassicGroup<W> {
         }
         out.push(GroupOut::Cancel(GroupTimer::Session(from.to_owned())));
         member.id = to.to_owned();
-        self.members.insert(to.to_owned(), member);
         if self.leader.as_deref() == Some(from) {
             self.leader = Some(to.to_owned());
-        }
-        if self.pending_sync.remove(from) {
-            self.pending_sync.insert(to.to_owned());
         }
         if let Some(proposed) = self.proposed.as_mut() {
             if let Some(assignment) = proposed.remove(from) {
                 proposed.insert(to.to_owned(), assignment);
             }
         }
-        true
+        self.members.insert(to.to_owned(), member);
+        self.members.get_mut(to)
     }
 
     /// The outcome of a static rejoin's write. It concerns the group only if the rejoin is

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::limits::GROUP_ASSIGNMENT_BYTES_MAX;
 use crate::messages::groups::{GroupsReply, SyncGroupArgs, SyncGroupResult};
 use crate::types::ErrorCode;
 
@@ -37,6 +38,13 @@ impl<W: Copy> ClassicGroup<W> {
             ));
         }
         if self.leader.as_deref() == Some(req.member_id.as_str()) && self.proposed.is_none() {
+            if self.record_bytes(&req.assignments) > GROUP_ASSIGNMENT_BYTES_MAX {
+                // Kafka's answer to a group record it cannot write (a too large append):
+                // the parked syncs get UNKNOWN_SERVER_ERROR and the group rebalances.
+                let code = client_code(ErrorCode::RECORD_LIST_TOO_LARGE, WriteKind::GroupMetadata);
+                self.answer_syncs(code, out);
+                return self.rebalance_now(now, out);
+            }
             let given: BTreeMap<String, Vec<u8>> = req.assignments.into_iter().collect();
             // Kafka fills members the leader left out with an empty assignment and ignores
             // ids that are not members.
@@ -52,6 +60,18 @@ impl<W: Copy> ClassicGroup<W> {
             };
             out.push(self.write(record, then));
         }
+    }
+
+    /// The member bytes the group record of `assignments` would hold: the assignments given
+    /// to members (others are ignored) plus each member's metadata of the chosen protocol.
+    /// Sums lengths only: nothing is copied before the bound is checked.
+    fn record_bytes(&self, assignments: &[(String, Vec<u8>)]) -> usize {
+        let protocol = self.protocol.as_deref().unwrap_or_default();
+        let given = (assignments.iter())
+            .filter(|(id, _)| self.members.contains_key(id))
+            .map(|(_, bytes)| bytes.len());
+        let metadata = (self.members.values()).map(|m| m.metadata(protocol).len());
+        given.chain(metadata).fold(0, usize::saturating_add)
     }
 
     /// Kafka's `validateSyncGroup`, then the state's own refusals.

@@ -129,7 +129,7 @@ calls! {
         |r| NodeMsg::Groups(GroupsRequest::Delete(r));
     OffsetDeleteArgs, OffsetDeleteResult => GROUPS,
         |r| NodeMsg::Groups(GroupsRequest::OffsetDelete(r));
-    ConsumerHeartbeatArgs, ConsumerHeartbeatResult => GROUPS,
+    ConsumerHeartbeatCall, ConsumerHeartbeatResult => GROUPS,
         |r| NodeMsg::Groups(GroupsRequest::ConsumerHeartbeat(r));
     ConsumerDescribeArgs, Vec<ConsumerGroupDescription> => GROUPS,
         |r| NodeMsg::Groups(GroupsRequest::ConsumerDescribe(r));

@@ -52,7 +52,7 @@ pub enum GroupsRequest {
     List(ListGroupsArgs),
     Delete(DeleteGroupsArgs),
     OffsetDelete(OffsetDeleteArgs),
-    ConsumerHeartbeat(ConsumerHeartbeatArgs),
+    ConsumerHeartbeat(ConsumerHeartbeatCall),
     ConsumerDescribe(ConsumerDescribeArgs),
 }
 
@@ -274,6 +274,20 @@ pub struct ConsumerHeartbeatArgs {
     pub server_assignor: Option<String>,
     /// The partitions the member owns now; `None`: unchanged.
     pub owned: Option<Vec<([u8; 16], Vec<i32>)>>,
+}
+
+/// A ConsumerGroupHeartbeat as the gateway hands it over: the request, who sent it, and the
+/// cluster's topics now (the coordinator computes assignments from them; a change in a
+/// subscribed topic's partition count starts a new group epoch).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerHeartbeatCall {
+    pub args: ConsumerHeartbeatArgs,
+    pub client_id: String,
+    pub client_host: String,
+    /// (name, topic id, partition count) of every topic.
+    pub topics: Vec<(String, [u8; 16], i32)>,
+    /// v0: the coordinator gives a joining member its id (v1+ clients make their own).
+    pub assign_member_id: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

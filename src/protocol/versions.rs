@@ -16,11 +16,12 @@ pub const SUPPORTED: &[Supported] = &WITH_GROUPS;
 
 /// The consumer-group APIs the gateway serves (`broker::groups`) and the coordinator
 /// (`group::actor`) answers. Every minimum is the protocol crate's own.
-pub const GROUP_VERSIONS: [Supported; 11] = [
-    // v2-8; never 9+ here (9 checks KIP-848 member epochs; 10 does not decode).
-    s(ApiKey::OffsetCommit, 2, 8),
-    // v1-7 answer one group in `topics`, v8 many in `groups`.
-    s(ApiKey::OffsetFetch, 1, 8),
+pub const GROUP_VERSIONS: [Supported; 13] = [
+    // v2-9; v9 carries a KIP-848 member's epoch (librdkafka's consumer protocol needs it);
+    // never 10 (it does not decode).
+    s(ApiKey::OffsetCommit, 2, 9),
+    // v1-7 answer one group in `topics`, v8+ many in `groups`; v9 adds the member epoch.
+    s(ApiKey::OffsetFetch, 1, 9),
     // v4+ (KIP-699 batches) is left out: kafka-python switches to it when offered.
     s(ApiKey::FindCoordinator, 0, 3),
     // v4+ answers a first join MEMBER_ID_REQUIRED; v9 tells a static leader rejoining a Stable
@@ -35,6 +36,9 @@ pub const GROUP_VERSIONS: [Supported; 11] = [
     s(ApiKey::ListGroups, 0, 5),
     s(ApiKey::DeleteGroups, 0, 2),
     s(ApiKey::OffsetDelete, 0, 0),
+    // KIP-848; v1 (KIP-1082: the client makes its member id) is librdkafka's only one.
+    s(ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    s(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// [`CORE`] then [`GROUP_VERSIONS`].
@@ -115,8 +119,8 @@ mod tests {
     #[test]
     fn no_group_api_is_advertised_past_its_plan() {
         let max = |key| GROUP_VERSIONS.iter().find(|g| g.key == key).unwrap().max;
-        assert_eq!(max(ApiKey::OffsetCommit), 8);
-        assert_eq!(max(ApiKey::OffsetFetch), 8);
+        assert_eq!(max(ApiKey::OffsetCommit), 9);
+        assert_eq!(max(ApiKey::OffsetFetch), 9);
         assert_eq!(max(ApiKey::FindCoordinator), 3);
         assert_eq!(max(ApiKey::JoinGroup), 9);
     }

@@ -2,7 +2,10 @@
 //! * **at-least-once**: the members commit after processing, so every durably acknowledged
 //!   record (acks=all under fsync-before-ack) below a partition's final committed offset
 //!   (`GroupFinal`) was polled by some member (`GroupPolled`). Records a member skipped because
-//!   the log start passed them (`GroupSkipped`) and batches a bit flip destroyed are excused;
+//!   the log start passed them (`GroupSkipped`) and batches a bit flip destroyed are excused.
+//!   Only records a fetch returned count as polled (not the offsets between them). The
+//!   resetter only moves commits back (`GroupReset`), so a reset makes the members read again
+//!   and excuses nothing;
 //! * **liveness**: after healing every member drains in a Stable generation (else
 //!   `GroupStuck`), and the final commit of each partition reaches its high watermark (from
 //!   the final read): a group stuck in a rebalance, or one that forgot its commits, fails.
@@ -126,8 +129,10 @@ pub(super) fn check_liveness(liveness: &mut Vec<String>, events: &[(u64, Event)]
         let Some(hw) = high_watermarks.get(partition) else {
             continue;
         };
-        // Nothing to commit in an empty partition; a commit above the high watermark follows
-        // a loss of unsynced records (no durable promise).
+        // Nothing to commit in an empty partition. A commit above the high watermark follows
+        // a loss of unsynced records, even when acks wait for the fsync: the high watermark
+        // moves at the append, so members read records not yet synced (acks=1, or acks=all
+        // still waiting for their fsync) that a crash then takes back.
         if *offset < *hw && *hw > 0 {
             liveness.push(format!(
                 "group's final commit of p{partition} is {offset}, below the high watermark {hw}"

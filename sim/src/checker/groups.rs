@@ -1,7 +1,11 @@
 //! The consumer group's invariants, over the events of `workload::groups`:
-//! * **committed offsets survive**: an OffsetFetch answers at least the highest commit of its
-//!   partition acknowledged before the fetch was sent (the workload's commits of a partition
-//!   never go down, so the highest is the latest), across any crash and restart;
+//! * **committed offsets survive and never go back except by a reset**: an OffsetFetch
+//!   answers at least the highest commit of its partition acknowledged before the fetch was
+//!   sent, and no acknowledged commit is below an earlier one (the workload's members commit
+//!   a partition only past what they know committed), across any crash and restart. The one
+//!   way back is an explicit reset (`GroupReset`, generation -1 while the group is Empty):
+//!   from its answer on (or, unanswered, from when it was recorded, since it may have
+//!   applied) the partition's floor is the reset offset;
 //! * **one owner**: no two members are handed the same partition in one generation
 //!   (SyncGroup answers);
 //! * **generations move forward**: a member's completed joins (SyncGroup answered NONE) never
@@ -32,6 +36,11 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
                 if *kind == "disk-bit-flip" && detail.contains("__consumer_offsets") =>
             {
                 highest.clear();
+            }
+            Event::GroupReset {
+                partition, offset, ..
+            } => {
+                highest.insert(*partition, (*offset, *at_ms));
             }
             Event::Committed {
                 member,
@@ -176,6 +185,51 @@ mod tests {
             fetched(40, 30, 5),
         ];
         assert!(run(&flipped, true).is_empty(), "a bit flip excuses");
+    }
+
+    fn reset(at_ms: u64, offset: i64, acknowledged: bool) -> (u64, Event) {
+        let e = Event::GroupReset {
+            partition: 0,
+            offset,
+            invoked_ms: at_ms - 1,
+            acknowledged,
+        };
+        (at_ms, e)
+    }
+
+    #[test]
+    fn a_commit_goes_back_only_across_a_reset() {
+        let back = [committed(10, 9), committed(20, 4)];
+        let found = run(&back, true);
+        assert!(found[0].starts_with("group commit went back"), "{found:?}");
+        for acknowledged in [true, false] {
+            let reset_back = [
+                committed(10, 9),
+                reset(15, 4, acknowledged),
+                fetched(30, 20, 4),
+                committed(40, 6),
+                fetched(50, 45, 6),
+            ];
+            assert!(run(&reset_back, true).is_empty(), "{reset_back:?}");
+        }
+        // After the reset the floor is the reset offset, then the commits above it.
+        let below_reset = [committed(10, 9), reset(15, 4, true), fetched(30, 20, 3)];
+        let found = run(&below_reset, true);
+        assert!(
+            found[0].starts_with("lost acknowledged commit"),
+            "{found:?}"
+        );
+        let after = [
+            committed(10, 9),
+            reset(15, 4, true),
+            committed(20, 6),
+            fetched(40, 30, 4),
+        ];
+        let found = run(&after, true);
+        assert!(
+            found[0].starts_with("lost acknowledged commit"),
+            "{found:?}"
+        );
     }
 
     #[test]

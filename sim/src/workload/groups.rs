@@ -12,13 +12,23 @@
 //! demand that a fetch returns at least every commit acknowledged before it was sent.
 //!
 //! Until healing a member now and then leaves (LeaveGroup) or crashes (drops its connection
-//! and stays silent until its session expires) and comes back as a new member. After healing
+//! and stays silent until its session expires) and comes back as a new member. Every other
+//! member is static (`group.instance.id`, KIP-345): it comes back under the same instance id,
+//! which in a Stable group hands it its old assignment in the same generation and fences the
+//! old member id. After healing
 //! it drains: once the producers stopped it reads every owned partition to its high watermark
 //! and commits there, then leaves; the next members take its partitions over. When all are
 //! gone, [`final_offsets`] records the group's commits (`GroupFinal`) for the checker's
 //! at-least-once and liveness checks.
+//!
+//! Once a run, before healing, [`group_resetter`] moves the group's commits back the way
+//! `rill consumer-groups --reset-offsets` does: it pauses the members (they leave and wait),
+//! and once the group is Empty commits earlier offsets from outside the group (generation -1,
+//! no member id), recorded as `GroupReset`; the members then rejoin and read again from there.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -55,6 +65,26 @@ const FETCH_MAX_WAIT_MS: i32 = 50;
 const CHURN_GAP_MS: std::ops::Range<u64> = 2_000..8_000;
 /// How long a crashed member stays silent: sometimes past its session, sometimes not.
 const CRASH_SILENCE_MS: std::ops::Range<u64> = 500..8_000;
+/// When the resetter pauses the group, in percent of the time to healing.
+const RESET_AT_PERCENT: std::ops::Range<u32> = 20..50;
+/// Pause between the resetter's attempts while the group is not Empty yet.
+const RESET_RETRY: Duration = Duration::from_millis(250);
+/// OffsetCommit's generation for a commit from outside the group (Kafka's admin tools).
+const GENERATION_NONE: i32 = -1;
+
+/// Set while [`group_resetter`] moves the group's commits back: members leave and wait.
+#[derive(Clone, Default)]
+pub struct GroupPause(Arc<AtomicBool>);
+
+impl GroupPause {
+    fn set(&self, paused: bool) {
+        self.0.store(paused, Ordering::SeqCst);
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
 
 fn group_id() -> GroupId {
     GroupId(StrBytes::from_static_str(GROUP))
@@ -78,7 +108,9 @@ fn transport(_: CallError) -> Step {
 /// What a group error code asks of the member.
 fn on_code(code: ErrorCode, member: &mut Member) -> Step {
     if code == ErrorCode::UNKNOWN_MEMBER_ID || code == ErrorCode::FENCED_INSTANCE_ID {
-        member.member_id.clear();
+        // An older group record holding it may come back with a coordinator restart.
+        let id = std::mem::take(&mut member.member_id);
+        member.departed.push(id);
     }
     if [
         ErrorCode::NOT_COORDINATOR,
@@ -98,6 +130,9 @@ fn on_code(code: ErrorCode, member: &mut Member) -> Step {
 struct Member {
     id: u32,
     member_id: String,
+    /// `group.instance.id` of a static member (KIP-345): after a crash it rejoins under the
+    /// same instance id, taking a new member id and fencing the old one.
+    instance: Option<String>,
     /// The generation it is in, with its partitions; `None` until a join and sync succeed.
     generation: Option<i32>,
     owned: Vec<i32>,
@@ -111,6 +146,12 @@ struct Member {
     /// The high watermark of each owned partition, with when the fetch that brought it was
     /// sent.
     high_watermarks: BTreeMap<i32, (i64, Instant)>,
+    /// Every member id it had: one that crashed, or whose LeaveGroup was lost, or that a
+    /// coordinator restart brought back from the log, stays in the group until its session
+    /// expires, which a coordinator that keeps restarting renews. A pause removes them all
+    /// (LeaveGroup), as an operator stopping the group removes a crashed consumer's
+    /// membership.
+    departed: Vec<String>,
 }
 
 /// A member's phases: churn (leave, crash, rejoin) until `healed`; drain once `drain_from`
@@ -137,6 +178,19 @@ pub fn range_assign(members: &[String], partitions: i32) -> BTreeMap<String, Vec
         next += count;
     }
     out
+}
+
+/// Ascending offsets as runs `from..to` of consecutive ones: only records a fetch returned
+/// count as polled, not the offsets between them.
+fn contiguous_runs(offsets: impl IntoIterator<Item = i64>) -> Vec<(i64, i64)> {
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for offset in offsets {
+        match runs.last_mut() {
+            Some((_, to)) if *to == offset => *to += 1,
+            _ => runs.push((offset, offset + 1)),
+        }
+    }
+    runs
 }
 
 fn encode_partitions(partitions: &[i32]) -> Bytes {
@@ -169,6 +223,10 @@ async fn coordinator(w: &Workload) -> Connection {
 }
 
 impl Member {
+    fn instance(&self) -> Option<StrBytes> {
+        self.instance.as_deref().map(str_bytes)
+    }
+
     /// JoinGroup (again after MEMBER_ID_REQUIRED), SyncGroup (the leader assigns by range),
     /// then OffsetFetch for the partitions it got.
     async fn join(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
@@ -179,6 +237,7 @@ impl Member {
                 .with_session_timeout_ms(SESSION_TIMEOUT_MS)
                 .with_rebalance_timeout_ms(REBALANCE_TIMEOUT_MS)
                 .with_member_id(str_bytes(&self.member_id))
+                .with_group_instance_id(self.instance())
                 .with_protocol_type(StrBytes::from_static_str("consumer"))
                 .with_protocols(vec![JoinGroupRequestProtocol::default()
                     .with_name(StrBytes::from_static_str("range"))
@@ -221,6 +280,7 @@ impl Member {
             .with_group_id(group_id())
             .with_generation_id(generation)
             .with_member_id(str_bytes(&self.member_id))
+            .with_group_instance_id(self.instance())
             .with_assignments(assignments);
         let synced: SyncGroupResponse = conn
             .call(ApiKey::SyncGroup, 3, &request, CALL_TIMEOUT * 5)
@@ -298,10 +358,12 @@ impl Member {
                 .map_err(transport)?;
             let member = self.id;
             let to = if fetched.code == ErrorCode::NONE {
-                if let (Some((first, _)), Some((last, _))) =
-                    (fetched.records.first(), fetched.records.last())
-                {
-                    let (from, to) = ((*first).max(next), last + 1);
+                let offsets = fetched
+                    .records
+                    .iter()
+                    .map(|(o, _)| *o)
+                    .filter(|o| *o >= next);
+                for (from, to) in contiguous_runs(offsets) {
                     let polled = Event::GroupPolled {
                         member,
                         partition,
@@ -354,12 +416,12 @@ impl Member {
     /// back as a new member.
     async fn churn(&mut self, w: &Workload, conn: &mut Option<Connection>) {
         let leave = madsim::rand::thread_rng().gen_bool(0.5);
-        if leave {
-            if let Some(c) = conn.as_mut() {
-                self.leave(c).await;
+        self.departed.push(self.member_id.clone());
+        match conn.as_mut() {
+            Some(c) if leave => {
+                leave_group(c, std::slice::from_ref(&self.member_id)).await;
             }
-        } else {
-            *conn = None;
+            _ => *conn = None,
         }
         let how = if leave { "leave" } else { "crash" };
         w.record(Event::GroupLeft {
@@ -372,6 +434,36 @@ impl Member {
         }
         self.member_id.clear();
         self.generation = None;
+    }
+
+    /// While the resetter works: leave the group with every member id it had, and wait.
+    async fn pause(&mut self, w: &Workload, conn: &mut Option<Connection>) {
+        if !self.member_id.is_empty() {
+            w.record(Event::GroupLeft {
+                member: self.id,
+                how: "pause",
+            });
+            self.departed.push(std::mem::take(&mut self.member_id));
+        }
+        self.generation = None;
+        // Again every time: a coordinator restart may bring a left member back from the log
+        // (the empty group's record is written after the LeaveGroup answer).
+        self.departed.sort();
+        self.departed.retain(|id| !id.is_empty());
+        self.departed.dedup();
+        if self.departed.is_empty() {
+            tokio::time::sleep(COMMIT_INTERVAL).await;
+            return;
+        }
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => conn.insert(coordinator(w).await),
+        };
+        if !leave_group(c, &self.departed).await {
+            // The coordinator may be gone: find it again next time.
+            *conn = None;
+        }
+        tokio::time::sleep(COMMIT_INTERVAL).await;
     }
 
     /// Commits every position past the highest offset known committed.
@@ -388,26 +480,8 @@ impl Member {
         if ahead.is_empty() {
             return Ok(());
         }
-        let partitions = ahead
-            .iter()
-            .map(|(p, o)| {
-                OffsetCommitRequestPartition::default()
-                    .with_partition_index(*p)
-                    .with_committed_offset(*o)
-            })
-            .collect();
-        let request = OffsetCommitRequest::default()
-            .with_group_id(group_id())
-            .with_generation_id_or_member_epoch(generation)
-            .with_member_id(str_bytes(&self.member_id))
-            .with_retention_time_ms(-1)
-            .with_topics(vec![OffsetCommitRequestTopic::default()
-                .with_name(topic_name())
-                .with_partitions(partitions)]);
-        let answer: OffsetCommitResponse = conn
-            .call(ApiKey::OffsetCommit, 7, &request, CALL_TIMEOUT)
-            .await
-            .map_err(transport)?;
+        let who = (generation, self.member_id.as_str(), self.instance());
+        let answer = commit_offsets(conn, who, &ahead).await.map_err(transport)?;
         for p in answer.topics.iter().flat_map(|t| &t.partitions) {
             let code = ErrorCode::from_wire(p.error_code);
             if code != ErrorCode::NONE {
@@ -434,7 +508,8 @@ impl Member {
         let request = HeartbeatRequest::default()
             .with_group_id(group_id())
             .with_generation_id(generation)
-            .with_member_id(str_bytes(&self.member_id));
+            .with_member_id(str_bytes(&self.member_id))
+            .with_group_instance_id(self.instance());
         let answer: HeartbeatResponse = conn
             .call(ApiKey::Heartbeat, 3, &request, CALL_TIMEOUT)
             .await
@@ -444,17 +519,72 @@ impl Member {
             code => Err(on_code(code, self)),
         }
     }
+}
 
-    async fn leave(&mut self, conn: &mut Connection) {
-        let request = LeaveGroupRequest::default()
-            .with_group_id(group_id())
-            .with_members(vec![
-                MemberIdentity::default().with_member_id(str_bytes(&self.member_id))
-            ]);
-        let _: Result<LeaveGroupResponse, _> = conn
-            .call(ApiKey::LeaveGroup, 3, &request, CALL_TIMEOUT)
-            .await;
+/// LeaveGroup for `member_ids`: whether the coordinator answered.
+async fn leave_group(conn: &mut Connection, member_ids: &[String]) -> bool {
+    let members = member_ids
+        .iter()
+        .map(|id| MemberIdentity::default().with_member_id(str_bytes(id)))
+        .collect();
+    let request = LeaveGroupRequest::default()
+        .with_group_id(group_id())
+        .with_members(members);
+    let answer: Result<LeaveGroupResponse, _> = conn
+        .call(ApiKey::LeaveGroup, 3, &request, CALL_TIMEOUT)
+        .await;
+    answer.is_ok()
+}
+
+/// OffsetCommit of `offsets` (partition, offset) as (generation, member id, instance id).
+async fn commit_offsets(
+    conn: &mut Connection,
+    (generation, member_id, instance): (i32, &str, Option<StrBytes>),
+    offsets: &[(i32, i64)],
+) -> Result<OffsetCommitResponse, CallError> {
+    let partitions = offsets
+        .iter()
+        .map(|(p, o)| {
+            OffsetCommitRequestPartition::default()
+                .with_partition_index(*p)
+                .with_committed_offset(*o)
+        })
+        .collect();
+    let request = OffsetCommitRequest::default()
+        .with_group_id(group_id())
+        .with_generation_id_or_member_epoch(generation)
+        .with_member_id(str_bytes(member_id))
+        .with_group_instance_id(instance)
+        .with_retention_time_ms(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(topic_name())
+            .with_partitions(partitions)]);
+    conn.call(ApiKey::OffsetCommit, 7, &request, CALL_TIMEOUT)
+        .await
+}
+
+/// OffsetFetch of every partition of the topic: (partition, committed offset), or `None`
+/// when the call or any partition failed.
+async fn fetch_all_committed(w: &Workload, conn: &mut Connection) -> Option<Vec<(i32, i64)>> {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(group_id())
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name(topic_name())
+            .with_partition_indexes((0..w.partitions).collect())]));
+    let answer: OffsetFetchResponse = conn
+        .call(ApiKey::OffsetFetch, 5, &request, CALL_TIMEOUT)
+        .await
+        .ok()?;
+    let partitions: Vec<_> = answer.topics.iter().flat_map(|t| &t.partitions).collect();
+    if answer.error_code != 0 || partitions.iter().any(|p| p.error_code != 0) {
+        return None;
     }
+    Some(
+        partitions
+            .iter()
+            .map(|p| (p.partition_index, p.committed_offset))
+            .collect(),
+    )
 }
 
 fn churn_gap() -> Duration {
@@ -464,16 +594,19 @@ fn churn_gap() -> Duration {
 /// One group member: joins, reads its partitions from the committed offsets, commits and
 /// heartbeats, leaves and crashes now and then until healing, drains after it (or records
 /// that it could not), then leaves.
-pub async fn group_member(w: Workload, id: u32, times: MemberTimes) {
+pub async fn group_member(w: Workload, id: u32, times: MemberTimes, pause: GroupPause) {
     let mut member = Member {
         id,
         member_id: String::new(),
+        // Every other member is static.
+        instance: (id % 2 == 0).then(|| format!("sim-instance-{id}")),
         generation: None,
         owned: Vec::new(),
         positions: BTreeMap::new(),
         committed: BTreeMap::new(),
         refetch: false,
         high_watermarks: BTreeMap::new(),
+        departed: Vec::new(),
     };
     let mut conn: Option<Connection> = None;
     let mut last_commit = Instant::now();
@@ -500,6 +633,10 @@ pub async fn group_member(w: Workload, id: u32, times: MemberTimes) {
         if now < times.healed && now >= next_churn && member.generation.is_some() {
             next_churn = now + churn_gap();
             member.churn(&w, &mut conn).await;
+            continue;
+        }
+        if pause.is_set() {
+            member.pause(&w, &mut conn).await;
             continue;
         }
         let c = match conn.as_mut() {
@@ -536,7 +673,7 @@ pub async fn group_member(w: Workload, id: u32, times: MemberTimes) {
         }
     }
     if let Some(c) = conn.as_mut() {
-        member.leave(c).await;
+        leave_group(c, std::slice::from_ref(&member.member_id)).await;
     }
 }
 
@@ -546,25 +683,11 @@ pub async fn final_offsets(w: &Workload, deadline: Instant) {
     let fetch = async {
         loop {
             let mut conn = coordinator(w).await;
-            let request = OffsetFetchRequest::default()
-                .with_group_id(group_id())
-                .with_topics(Some(vec![OffsetFetchRequestTopic::default()
-                    .with_name(topic_name())
-                    .with_partition_indexes((0..w.partitions).collect())]));
-            let answer: Result<OffsetFetchResponse, _> = conn
-                .call(ApiKey::OffsetFetch, 5, &request, CALL_TIMEOUT)
-                .await;
-            if let Ok(answer) = answer {
-                let partitions: Vec<_> = answer.topics.iter().flat_map(|t| &t.partitions).collect();
-                if answer.error_code == 0 && partitions.iter().all(|p| p.error_code == 0) {
-                    for p in partitions {
-                        w.record(Event::GroupFinal {
-                            partition: p.partition_index,
-                            offset: p.committed_offset,
-                        });
-                    }
-                    return;
+            if let Some(offsets) = fetch_all_committed(w, &mut conn).await {
+                for (partition, offset) in offsets {
+                    w.record(Event::GroupFinal { partition, offset });
                 }
+                return;
             }
             tokio::time::sleep(RETRY_BACKOFF).await;
         }
@@ -575,5 +698,94 @@ pub async fn final_offsets(w: &Workload, deadline: Instant) {
             partition: -1,
             detail: "the group's final OffsetFetch did not succeed".into(),
         });
+    }
+}
+
+/// Once, at a random time before `healed`: pauses the members and, once the group is Empty,
+/// moves every partition's commit back to half of it (`--reset-offsets` from outside the
+/// group). Gives up at `healed`; the members resume either way.
+pub async fn group_resetter(w: Workload, pause: GroupPause, healed: Instant) {
+    let percent = madsim::rand::thread_rng().gen_range(RESET_AT_PERCENT);
+    let to_healing = healed.saturating_duration_since(Instant::now());
+    tokio::time::sleep(to_healing * percent / 100).await;
+    pause.set(true);
+    reset(&w, healed).await;
+    pause.set(false);
+}
+
+/// The reset itself: the targets come from the first OffsetFetch; each commit answered NONE
+/// is a `GroupReset`; one without an answer may have applied, so if none is answered before
+/// `give_up` the targets are recorded as unacknowledged resets.
+async fn reset(w: &Workload, give_up: Instant) {
+    let mut conn: Option<Connection> = None;
+    let mut targets: Option<Vec<(i32, i64)>> = None;
+    let mut unanswered: Option<u64> = None;
+    while Instant::now() < give_up {
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => conn.insert(coordinator(w).await),
+        };
+        let Some(targets) = &targets else {
+            match fetch_all_committed(w, c).await {
+                Some(committed) => {
+                    let back: Vec<(i32, i64)> = (committed.into_iter())
+                        .filter(|(_, o)| *o > 0)
+                        .map(|(p, o)| (p, o / 2))
+                        .collect();
+                    if back.is_empty() {
+                        return;
+                    }
+                    targets = Some(back);
+                }
+                None => {
+                    conn = None;
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                }
+            }
+            continue;
+        };
+        let invoked_ms = w.now_ms();
+        let Ok(answer) = commit_offsets(c, (GENERATION_NONE, "", None), targets).await else {
+            unanswered.get_or_insert(invoked_ms);
+            conn = None;
+            tokio::time::sleep(RETRY_BACKOFF).await;
+            continue;
+        };
+        let answered: Vec<_> = answer.topics.iter().flat_map(|t| &t.partitions).collect();
+        // The group is not Empty yet (UNKNOWN_MEMBER_ID), or the coordinator is moving.
+        if answered.is_empty() || answered.iter().any(|p| p.error_code != 0) {
+            tokio::time::sleep(RESET_RETRY).await;
+            continue;
+        }
+        record_resets(w, targets, invoked_ms, true);
+        return;
+    }
+    if let (Some(targets), Some(invoked_ms)) = (&targets, unanswered) {
+        record_resets(w, targets, invoked_ms, false);
+    }
+}
+
+fn record_resets(w: &Workload, targets: &[(i32, i64)], invoked_ms: u64, acknowledged: bool) {
+    for (partition, offset) in targets {
+        w.record(Event::GroupReset {
+            partition: *partition,
+            offset: *offset,
+            invoked_ms,
+            acknowledged,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contiguous_runs;
+
+    #[test]
+    fn only_the_offsets_a_fetch_returned_count_as_polled() {
+        assert_eq!(
+            contiguous_runs([5, 6, 7, 9, 12, 13]),
+            [(5, 8), (9, 10), (12, 14)]
+        );
+        assert!(contiguous_runs([]).is_empty());
     }
 }

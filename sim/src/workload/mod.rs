@@ -7,7 +7,7 @@
 //!   re-read;
 //! * [`groups`] — members of a consumer group that join, sync a range assignment, read from
 //!   the committed offsets, commit and heartbeat, leave, crash and rejoin, and drain after
-//!   healing;
+//!   healing, and a resetter that moves the group's commits back once while it is Empty;
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
 
@@ -30,7 +30,7 @@ pub mod producer;
 
 pub use admin::{create_topic, final_read};
 pub use consumer::consumer;
-pub use groups::{final_offsets, group_member, MemberTimes};
+pub use groups::{final_offsets, group_member, group_resetter, GroupPause, MemberTimes};
 pub use producer::{producer, ProducerSpec};
 
 /// Every call but a produce waits at most this long (simulated time); then its outcome is

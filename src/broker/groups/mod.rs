@@ -1,8 +1,8 @@
 //! The consumer-group APIs: each Kafka request is decoded into its `messages::groups` args and
 //! handed to the node's group coordinator (`GROUPS`), whose answer is built into the response
 //! of the request's version. One file per family: [`find_coordinator`], [`membership`] (join,
-//! sync, heartbeat, leave), [`offsets`] (commit, fetch) and [`admin`] (describe, list, delete,
-//! offset delete).
+//! sync, heartbeat, leave), [`offsets`] (commit, fetch), [`admin`] (describe, list, delete,
+//! offset delete) and [`consumer`] (KIP-848's heartbeat and describe).
 //!
 //! Requests go to the coordinator with `submit` and are answered through `Pending::Later`, as
 //! Produce is: a JoinGroup may wait for a whole rebalance (up to the rebalance timeout), and the
@@ -14,6 +14,7 @@
 //! closes the connection, so every builder here sets a field only from the version that has it.
 
 mod admin;
+mod consumer;
 mod find_coordinator;
 mod membership;
 mod offsets;
@@ -79,6 +80,14 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             },
             ApiKey::OffsetDelete => match decode(request, key, gate).await {
                 Ok(body) => self.offset_delete(request, body).await,
+                Err(closed) => closed,
+            },
+            ApiKey::ConsumerGroupHeartbeat => match decode(request, key, gate).await {
+                Ok(body) => self.consumer_group_heartbeat(request, body).await,
+                Err(closed) => closed,
+            },
+            ApiKey::ConsumerGroupDescribe => match decode(request, key, gate).await {
+                Ok(body) => self.consumer_group_describe(request, body).await,
                 Err(closed) => closed,
             },
             other => Pending::Close(format!("{other:?} is not a group API served here")),

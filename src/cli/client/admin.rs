@@ -193,7 +193,7 @@ impl Client {
         &self,
         name: &str,
     ) -> ClientResult<Option<Vec<ConfigEntry>>> {
-        let connection = self.bootstrap().clone();
+        let connection = self.bootstrap();
         let Ok(version) = connection.version(ApiKey::DescribeConfigs) else {
             return Ok(None);
         };

@@ -166,7 +166,9 @@ impl ClusterMetadata {
 /// A client of one cluster.
 pub struct Client {
     config: ClientConfig,
-    bootstrap: Arc<Connection>,
+    /// The bootstrap connection, replaced by a new one to the same address once it closes
+    /// (the broker restarted).
+    bootstrap: Mutex<Arc<Connection>>,
     /// node id → `host:port`, from the latest Metadata.
     brokers: Mutex<BTreeMap<i32, String>>,
     connections: tokio::sync::Mutex<BTreeMap<i32, Arc<Connection>>>,
@@ -185,7 +187,7 @@ impl Client {
                 Ok(connection) => {
                     return Ok(Self {
                         config,
-                        bootstrap: Arc::new(connection),
+                        bootstrap: Mutex::new(Arc::new(connection)),
                         brokers: Mutex::new(BTreeMap::new()),
                         connections: tokio::sync::Mutex::new(BTreeMap::new()),
                     })
@@ -201,8 +203,29 @@ impl Client {
     }
 
     /// The bootstrap connection (metadata and admin requests that any broker answers).
-    pub fn bootstrap(&self) -> &Arc<Connection> {
-        &self.bootstrap
+    pub fn bootstrap(&self) -> Arc<Connection> {
+        self.bootstrap
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The bootstrap connection, connected again to the same broker if it closed.
+    pub async fn live_bootstrap(&self) -> ClientResult<Arc<Connection>> {
+        let current = self.bootstrap();
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        let connection = Arc::new(
+            Connection::connect(
+                current.addr(),
+                &self.config.client_id,
+                self.config.request_timeout_ms,
+            )
+            .await?,
+        );
+        *self.bootstrap.lock().unwrap_or_else(|p| p.into_inner()) = connection.clone();
+        Ok(connection)
     }
 
     /// Metadata for all topics (`None`) or the named ones; refreshes the broker list.
@@ -212,7 +235,8 @@ impl Client {
         topics: Option<&[&str]>,
         allow_auto_create: bool,
     ) -> ClientResult<ClusterMetadata> {
-        let version = self.bootstrap.version(ApiKey::Metadata)?;
+        let bootstrap = self.live_bootstrap().await?;
+        let version = bootstrap.version(ApiKey::Metadata)?;
         let mut request = MetadataRequest::default().with_topics(topics.map(|names| {
             names
                 .iter()
@@ -225,10 +249,8 @@ impl Client {
         if version >= 4 {
             request.allow_auto_topic_creation = allow_auto_create;
         }
-        let response: MetadataResponse = self
-            .bootstrap
-            .call(ApiKey::Metadata, version, &request)
-            .await?;
+        let response: MetadataResponse =
+            bootstrap.call(ApiKey::Metadata, version, &request).await?;
         let metadata = ClusterMetadata::from_response(response);
         let mut brokers = self.brokers.lock().unwrap_or_else(|p| p.into_inner());
         *brokers = metadata
@@ -276,6 +298,6 @@ impl Client {
                 return connection;
             }
         }
-        self.bootstrap.clone()
+        self.bootstrap()
     }
 }

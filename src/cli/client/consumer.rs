@@ -20,7 +20,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::cluster::Client;
 use super::error::{ClientError, ClientResult};
-use super::limits::{RETRIES_MAX, RETRY_BACKOFF_MS};
+use super::limits::RETRY_BACKOFF_MS;
 use super::records::{BatchIter, Record};
 use crate::types::ErrorCode;
 
@@ -289,13 +289,22 @@ impl Consumer {
     /// One round of fetches (one request per leader, in parallel). Positions advance past
     /// every complete batch returned. Retriable errors refresh metadata and retry.
     pub async fn poll(&mut self) -> ClientResult<Vec<FetchedPartition>> {
-        let mut tries = 0;
+        // A broker restart takes seconds: keep trying for a request timeout, through refreshes
+        // that cannot reach it yet.
+        let timeout = Duration::from_millis(self.client.config().request_timeout_ms);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let outlived = |e: &ClientError| {
+            (e.is_retriable() || matches!(e, ClientError::Connect { .. }))
+                && tokio::time::Instant::now() < deadline
+        };
         loop {
             match self.poll_once().await {
-                Err(e) if e.is_retriable() && tries < RETRIES_MAX => {
-                    tries += 1;
+                Err(e) if outlived(&e) => {
                     tokio::time::sleep(Duration::from_millis(RETRY_BACKOFF_MS)).await;
-                    self.refresh_leaders().await?;
+                    match self.refresh_leaders().await {
+                        Err(e) if !outlived(&e) => return Err(e),
+                        _ => {}
+                    }
                 }
                 other => return other,
             }

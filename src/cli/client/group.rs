@@ -421,7 +421,7 @@ pub(super) fn decode_assignment(mut bytes: bytes::Bytes) -> Vec<TopicPartition> 
 
 /// The node id of `group`'s coordinator.
 async fn find_coordinator(client: &Client, group: &str) -> ClientResult<i32> {
-    let connection = client.bootstrap().clone();
+    let connection = client.live_bootstrap().await?;
     let version = connection.version(ApiKey::FindCoordinator)?;
     let request = FindCoordinatorRequest::default()
         .with_key(str_bytes(group))

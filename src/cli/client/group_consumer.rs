@@ -14,11 +14,15 @@ use super::cluster::Client;
 use super::consumer::{Consumer, ConsumerConfig, FetchedPartition, StartOffset};
 use super::error::{ClientError, ClientResult};
 use super::group::TopicPartition;
-use super::member::{Beat, Member, MemberConfig};
+use super::limits::RETRY_BACKOFF_MS;
+use super::member::{worth_retrying, Beat, Member, MemberConfig};
 use crate::types::ErrorCode;
 
 /// `auto.commit.interval.ms`'s default.
 pub const AUTO_COMMIT_INTERVAL: Duration = Duration::from_secs(5);
+/// How long closing retries its final commit while the coordinator restarts or moves (the
+/// Java consumer's `close()` default timeout).
+const CLOSE_COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct GroupConsumer {
     client: Arc<Client>,
@@ -95,29 +99,48 @@ impl GroupConsumer {
         }
     }
 
-    /// Commits what was processed and leaves the group.
+    /// Commits what was processed (retrying while the coordinator restarts, for as long as a
+    /// rejoin may take) and leaves the group.
     pub async fn close(mut self) -> ClientResult<()> {
-        let committed = self.commit_processed().await;
+        let deadline = Instant::now() + CLOSE_COMMIT_TIMEOUT;
+        let committed = loop {
+            match self.try_commit().await {
+                Err(e) if worth_retrying(&e) && !fenced(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(RETRY_BACKOFF_MS)).await;
+                }
+                Err(e) if fenced(&e) => break Ok(()),
+                other => break other,
+            }
+        };
         let left = self.member.leave().await;
         committed.and(left)
     }
 
     /// Commits the processed offsets that changed since the last commit. A commit the group
-    /// refuses because it moved on is dropped (the next owner re-reads from the last commit).
+    /// refuses because it moved on is dropped (the next owner re-reads from the last commit),
+    /// and so is one the coordinator could not take because it is restarting or moving: the
+    /// next commit carries the offsets, and until then the group re-reads, never skips.
     async fn commit_processed(&mut self) -> ClientResult<()> {
+        match self.try_commit().await {
+            Err(e) if fenced(&e) || worth_retrying(&e) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// One commit of what changed, on a live connection to the coordinator.
+    async fn try_commit(&mut self) -> ClientResult<()> {
         let changed: BTreeMap<TopicPartition, i64> = (self.processed.iter())
             .filter(|(p, offset)| self.committed.get(p) != Some(offset))
             .map(|(p, offset)| ((self.topic.clone(), *p), *offset))
             .collect();
-        match self.member.commit(&changed).await {
-            Ok(()) => {
-                self.committed
-                    .extend(changed.keys().map(|(_, p)| (*p, self.processed[p])));
-                Ok(())
-            }
-            Err(e) if fenced(&e) => Ok(()),
-            Err(e) => Err(e),
+        if changed.is_empty() {
+            return Ok(());
         }
+        self.member.ensure_coordinator().await?;
+        self.member.commit(&changed).await?;
+        self.committed
+            .extend(changed.keys().map(|(_, p)| (*p, self.processed[p])));
+        Ok(())
     }
 
     /// Eager rebalance: commit, give up every partition, join again, start over on the new

@@ -26,7 +26,7 @@ use super::error::{ClientError, ClientResult};
 use super::group::{
     decode_assignment, str_bytes, topic_name, GroupAdmin, TopicPartition, CONSUMER_PROTOCOL_TYPE,
 };
-use super::limits::{RETRIES_MAX, RETRY_BACKOFF_MS};
+use super::limits::RETRY_BACKOFF_MS;
 use crate::types::ErrorCode;
 
 /// The one assignor this member offers.
@@ -114,8 +114,8 @@ impl Member {
     }
 
     /// The group's committed offsets of this member's partitions (those without a commit are
-    /// left out).
-    pub async fn committed(&self) -> ClientResult<BTreeMap<TopicPartition, i64>> {
+    /// left out), finding the coordinator again while it restarts or moves.
+    pub async fn committed(&mut self) -> ClientResult<BTreeMap<TopicPartition, i64>> {
         let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
         for (topic, partition) in &self.assignment {
             topics.entry(topic.clone()).or_default().push(*partition);
@@ -123,7 +123,51 @@ impl Member {
         if topics.is_empty() {
             return Ok(BTreeMap::new());
         }
-        self.admin.committed(Some(&topics)).await
+        let deadline = self.rebalance_deadline();
+        loop {
+            match self.admin.committed(Some(&topics)).await {
+                Ok(committed) => return Ok(committed),
+                Err(e) if worth_retrying(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(RETRY_BACKOFF_MS)).await;
+                    if coordinator_lost(&e) {
+                        self.reconnect(deadline).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Connects to the coordinator again if its connection closed (the broker restarted), so
+    /// that nothing is sent on a dead connection.
+    pub async fn ensure_coordinator(&mut self) -> ClientResult<()> {
+        if self.admin.coordinator().is_closed() {
+            let deadline = self.rebalance_deadline();
+            self.reconnect(deadline).await?;
+        }
+        Ok(())
+    }
+
+    /// How long a rejoin (or a coordinator search) may take: `max.poll.interval.ms` from now.
+    fn rebalance_deadline(&self) -> Instant {
+        let timeout_ms = u64::try_from(self.config.rebalance_timeout_ms).unwrap_or(0);
+        Instant::now() + Duration::from_millis(timeout_ms)
+    }
+
+    /// Finds the coordinator again (it restarted or moved), retrying until `deadline`.
+    async fn reconnect(&mut self, deadline: Instant) -> ClientResult<()> {
+        loop {
+            match GroupAdmin::connect(&self.client, self.admin.group()).await {
+                Ok(admin) => {
+                    self.admin = admin;
+                    return Ok(());
+                }
+                Err(e) if worth_retrying(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(RETRY_BACKOFF_MS)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Commits `offsets` as this member of the current generation.
@@ -166,20 +210,20 @@ impl Member {
     }
 
     /// Joins (again) and syncs until this member has an assignment in a new generation,
-    /// finding the coordinator again when it moved.
+    /// finding the coordinator again when it restarted or moved; gives up after the rebalance
+    /// timeout.
     pub async fn rejoin(&mut self) -> ClientResult<()> {
-        let mut tries = 0;
+        let deadline = self.rebalance_deadline();
         loop {
+            if self.admin.coordinator().is_closed() {
+                self.reconnect(deadline).await?;
+            }
             match self.join_and_sync().await {
                 Ok(()) => {
                     self.next_heartbeat = Instant::now() + self.config.heartbeat_interval;
                     return Ok(());
                 }
-                Err(e) if (e.is_retriable() || e.code().is_some_and(rejoin_code)) => {
-                    tries += 1;
-                    if tries > RETRIES_MAX {
-                        return Err(e);
-                    }
+                Err(e) if worth_retrying(&e) && Instant::now() < deadline => {
                     if e.code() == Some(ErrorCode::UNKNOWN_MEMBER_ID) {
                         self.member_id.clear();
                     }
@@ -187,7 +231,7 @@ impl Member {
                         tokio::time::sleep(Duration::from_millis(RETRY_BACKOFF_MS)).await;
                     }
                     if coordinator_lost(&e) {
-                        self.admin = GroupAdmin::connect(&self.client, self.admin.group()).await?;
+                        self.reconnect(deadline).await?;
                     }
                 }
                 Err(e) => return Err(e),
@@ -328,13 +372,22 @@ impl Member {
 }
 
 /// Codes after which the member joins again: the group moved on without it, or it has to find
-/// its coordinator again.
+/// its coordinator again (or wait for it to load the group).
 fn rejoin_code(code: ErrorCode) -> bool {
     code == ErrorCode::REBALANCE_IN_PROGRESS
         || code == ErrorCode::ILLEGAL_GENERATION
         || code == ErrorCode::UNKNOWN_MEMBER_ID
         || code == ErrorCode::NOT_COORDINATOR
         || code == ErrorCode::COORDINATOR_NOT_AVAILABLE
+        || code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+}
+
+/// Errors a member outlives by trying again: a retriable one, a broker that cannot be reached
+/// (restarting), or a group code that asks for a rejoin.
+pub(super) fn worth_retrying(e: &ClientError) -> bool {
+    e.is_retriable()
+        || matches!(e, ClientError::Connect { .. })
+        || e.code().is_some_and(rejoin_code)
 }
 
 fn coordinator_lost(e: &ClientError) -> bool {

@@ -61,6 +61,22 @@ impl ServerAssignor {
         Self::ALL.into_iter().find(|a| a.name() == name)
     }
 
+    /// `group.consumer.assignors`: a comma-separated list of names, in preference order.
+    pub fn parse_list(names: &str) -> Result<Vec<Self>, String> {
+        let mut out = Vec::new();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let a = Self::from_name(name)
+                .ok_or_else(|| format!("unknown assignor '{name}' (uniform, range)"))?;
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        if out.is_empty() {
+            return Err("at least one assignor is needed".into());
+        }
+        Ok(out)
+    }
+
     pub fn assign(self, input: &AssignInput) -> TargetAssignment {
         match self {
             ServerAssignor::Uniform => uniform::assign(input),

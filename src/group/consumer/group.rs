@@ -9,9 +9,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::group::assign::{AssignInput, Assignment, MemberSpec, ServerAssignor, TopicId};
+use crate::group::assign::{
+    AssignInput, Assignment, MemberSpec, ServerAssignor, TargetAssignment, TopicId,
+};
 use crate::group::output::Clock;
-use crate::messages::groups::{ConsumerHeartbeatArgs, ConsumerHeartbeatResult};
+use crate::messages::groups::{
+    ConsumerGroupDescription, ConsumerHeartbeatArgs, ConsumerHeartbeatResult,
+    ConsumerMemberDescription,
+};
 use crate::types::ErrorCode;
 
 use super::member::{ConsumerMember, MemberState};
@@ -49,6 +54,10 @@ pub struct ConsumerGroup {
     pub target: BTreeMap<String, Assignment>,
     /// Which member holds each partition (assigned or revoking): derived from `members`.
     owners: BTreeMap<(TopicId, i32), String>,
+    /// The assignor that computed `target` (`None` before the first, or after a load).
+    last_assignor: Option<ServerAssignor>,
+    /// Restored by a load, its topics' metadata not read yet (it is not a record).
+    metadata_after_load: bool,
 }
 
 impl ConsumerGroup {
@@ -61,6 +70,78 @@ impl ConsumerGroup {
             target_epoch: 0,
             target: BTreeMap::new(),
             owners: BTreeMap::new(),
+            last_assignor: None,
+            metadata_after_load: false,
+        }
+    }
+
+    /// A group rebuilt from its records (the owner index is derived again).
+    pub fn restore(
+        id: String,
+        epoch: i32,
+        target_epoch: i32,
+        target: BTreeMap<String, Assignment>,
+        members: Vec<ConsumerMember>,
+    ) -> Self {
+        let mut group = Self {
+            epoch,
+            target_epoch,
+            target,
+            metadata_after_load: true,
+            ..Self::new(id)
+        };
+        for m in members {
+            group.set_member(m);
+        }
+        group
+    }
+
+    /// Whether a commit with `member_epoch` from `member_id` may be stored (Kafka's
+    /// `ConsumerGroup.validateOffsetCommit`): a commit from outside the group (epoch < 0, no
+    /// member id) always; a member's only at its current epoch (a newer one is fenced, an older
+    /// one stale: the member retries after its next heartbeat).
+    pub fn commit_allowed(&self, member_epoch: i32, member_id: &str) -> Result<(), ErrorCode> {
+        if member_epoch < 0 && member_id.is_empty() {
+            return Ok(());
+        }
+        let member = self
+            .members
+            .get(member_id)
+            .ok_or(ErrorCode::UNKNOWN_MEMBER_ID)?;
+        match member_epoch.cmp(&member.epoch) {
+            std::cmp::Ordering::Greater => Err(ErrorCode::FENCED_MEMBER_EPOCH),
+            std::cmp::Ordering::Less => Err(ErrorCode::STALE_MEMBER_EPOCH),
+            std::cmp::Ordering::Equal => Ok(()),
+        }
+    }
+
+    /// ConsumerGroupDescribe of this group.
+    pub fn describe(&self) -> ConsumerGroupDescription {
+        let members = (self.members.values())
+            .map(|m| ConsumerMemberDescription {
+                member_id: m.id.clone(),
+                instance_id: m.instance_id.clone(),
+                rack_id: m.rack_id.clone(),
+                member_epoch: m.epoch,
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                subscribed_topic_names: m.subscribed.iter().cloned().collect(),
+                subscribed_topic_regex: None,
+                assignment: to_wire(&m.assigned),
+                target_assignment: to_wire(&self.target.get(&m.id).cloned().unwrap_or_default()),
+            })
+            .collect();
+        ConsumerGroupDescription {
+            group: self.id.clone(),
+            error_code: ErrorCode::NONE,
+            error_message: None,
+            state: self.state_name().to_owned(),
+            group_epoch: self.epoch,
+            assignment_epoch: self.target_epoch,
+            assignor: (self.last_assignor)
+                .map_or("", ServerAssignor::name)
+                .to_owned(),
+            members,
         }
     }
 
@@ -198,7 +279,7 @@ impl ConsumerGroup {
         }
         let id = member.id.clone();
         self.members.insert(id.clone(), member);
-        changed |= self.refresh_metadata(topics);
+        changed |= self.refresh_metadata(s, topics);
         if changed || self.target_epoch != self.epoch {
             self.bump(s);
         }
@@ -357,8 +438,11 @@ impl ConsumerGroup {
         self.target.remove(id);
     }
 
-    /// Re-reads the subscribed topics' metadata; whether it changed.
-    fn refresh_metadata(&mut self, topics: &TopicView) -> bool {
+    /// Re-reads the subscribed topics' metadata; whether it changed. The first read after a
+    /// load has nothing to compare with (Kafka keeps a hash of it in the group epoch record; this
+    /// coordinator does not write that tagged field), so it counts as a change only if the
+    /// target it gives differs from the restored one: a restart alone starts no new epoch.
+    fn refresh_metadata(&mut self, s: &ConsumerSettings, topics: &TopicView) -> bool {
         let subscribed: BTreeSet<&String> =
             self.members.values().flat_map(|m| &m.subscribed).collect();
         let now: BTreeMap<String, TopicInfo> = subscribed
@@ -367,12 +451,23 @@ impl ConsumerGroup {
             .collect();
         let changed = now != self.subscribed_metadata;
         self.subscribed_metadata = now;
+        if std::mem::take(&mut self.metadata_after_load) {
+            return self.compute_target(s).1 != self.target;
+        }
         changed
     }
 
     /// A new group epoch and its target assignment.
     fn bump(&mut self, s: &ConsumerSettings) {
         self.epoch += 1;
+        let (assignor, target) = self.compute_target(s);
+        self.last_assignor = Some(assignor);
+        self.target = target;
+        self.target_epoch = self.epoch;
+    }
+
+    /// The target assignment of the members and metadata as they are, and its assignor.
+    fn compute_target(&self, s: &ConsumerSettings) -> (ServerAssignor, TargetAssignment) {
         let assignor = self.assignor(s);
         let input = AssignInput {
             members: self
@@ -400,8 +495,7 @@ impl ConsumerGroup {
                 .map(|t| (t.id, t.partitions))
                 .collect(),
         };
-        self.target = assignor.assign(&input);
-        self.target_epoch = self.epoch;
+        (assignor, assignor.assign(&input))
     }
 
     /// The assignor the members ask for most (ties in the configured order), else the first

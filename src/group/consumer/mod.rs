@@ -7,10 +7,12 @@
 //! * [`reconcile`] — Kafka's `CurrentAssignmentBuilder`: one member's next step toward its
 //!   target, never taking a partition its previous owner has not yet revoked.
 //! * [`group`] — the group: its epoch, the target assignment, heartbeats, leave and timeouts.
+//! * [`persist`] — the group as `ConsumerGroup*` records, and back from a load.
 //! * [`settings`] — the `group.consumer.*` settings.
 
 pub mod group;
 pub mod member;
+pub mod persist;
 pub mod reconcile;
 pub mod settings;
 

@@ -558,3 +558,37 @@ fn a_join_for_an_unknown_member_id_is_refused() {
     assert_eq!(h.joined(w).error_code, ErrorCode::UNKNOWN_MEMBER_ID);
     assert!(h.answers.is_empty() && h.g.members().is_empty());
 }
+
+#[test]
+fn a_leader_assignment_past_the_record_bound_is_refused_and_the_group_rebalances() {
+    use crate::limits::GROUP_ASSIGNMENT_BYTES_MAX;
+    let mut h = Harness::kafka();
+    let (a, b) = joined_pair(&mut h);
+    let wb = h.sync(sync_args(&b, 1));
+    let mut leader_sync = sync_args(&a, 1);
+    // Each fits alone; together (with the members' metadata) they do not.
+    let half = GROUP_ASSIGNMENT_BYTES_MAX / 2;
+    leader_sync.assignments = vec![(a.clone(), vec![0; half]), (b.clone(), vec![0; half])];
+    let wa = h.sync(leader_sync);
+    assert!(h.writes.is_empty(), "nothing written");
+    assert_eq!(h.synced(wa).error_code, ErrorCode::UNKNOWN_SERVER_ERROR);
+    assert_eq!(h.synced(wb).error_code, ErrorCode::UNKNOWN_SERVER_ERROR);
+    assert_eq!(h.g.state(), GroupState::PreparingRebalance);
+}
+
+#[test]
+fn assignments_to_ids_that_are_not_members_do_not_count_toward_the_record_bound() {
+    use crate::limits::GROUP_ASSIGNMENT_BYTES_MAX;
+    let mut h = Harness::kafka();
+    let (a, b) = joined_pair(&mut h);
+    let wb = h.sync(sync_args(&b, 1));
+    let mut leader_sync = sync_args(&a, 1);
+    leader_sync.assignments = vec![
+        (a.clone(), b"A".to_vec()),
+        ("stranger".to_owned(), vec![0; GROUP_ASSIGNMENT_BYTES_MAX]),
+    ];
+    let wa = h.sync(leader_sync);
+    h.complete_write(Ok(()));
+    assert_eq!(h.synced(wa).assignment, b"A");
+    assert_eq!(h.synced(wb).assignment, b"");
+}

@@ -5,6 +5,7 @@
 mod classic;
 mod classic_proptest;
 mod offsets;
+mod retention;
 mod static_members;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,21 @@ pub(super) fn at(mono_ms: u64) -> Clock {
         mono_ms,
         unix_ms: 1_700_000_000_000 + mono_ms as i64,
     }
+}
+
+/// A `ConsumerProtocolSubscription` (version 1) of `topics`, as a member's metadata.
+pub(super) fn encoded_subscription(topics: &[&str]) -> Vec<u8> {
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+    let body = ConsumerProtocolSubscription::default().with_topics(
+        (topics.iter())
+            .map(|t| StrBytes::from_string(t.to_string()))
+            .collect(),
+    );
+    let mut buf = bytes::BytesMut::new();
+    bytes::BufMut::put_i16(&mut buf, 1);
+    body.encode(&mut buf, 1).expect("encodes");
+    buf.to_vec()
 }
 
 /// A JoinGroup of the consumer protocol with `protocols` (name, metadata = the name's bytes).

@@ -5,6 +5,7 @@ use crate::messages::groups::{HeartbeatArgs, JoinGroupArgs, LeaveGroupArgs, Sync
 use crate::types::ErrorCode;
 
 use super::super::offsets::CommitIdentity;
+use super::super::output::GroupTimer;
 use super::super::state::GroupState;
 use super::{join_args, sync_args, Harness};
 
@@ -209,4 +210,74 @@ fn a_silent_static_member_leaves_by_its_session_timeout() {
     h.advance_to(13_000);
     assert!(!h.g.members().contains_key(&b));
     assert_eq!(h.g.state(), GroupState::PreparingRebalance);
+}
+
+#[test]
+fn a_rejoin_with_the_same_protocols_never_flips_a_tied_vote() {
+    // One vote each for "range" and "roundrobin": the tie must not depend on which member id
+    // sorts first, or a restart that changes nothing would rebalance when its new id does.
+    let mut h = Harness::kafka();
+    let wa = h.join(static_join("", "ia", &["range", "roundrobin"]));
+    let wb = h.join(static_join("", "ib", &["roundrobin", "range"]));
+    h.advance_to(2_000);
+    let (ra, rb) = (h.joined(wa), h.joined(wb));
+    let leader = ra.leader.clone();
+    let chosen = h.g.protocol().map(str::to_owned);
+    for (id, instance) in [(&ra.member_id, "ia"), (&rb.member_id, "ib")] {
+        let mut req = static_sync(id, instance, 1);
+        if *id == leader {
+            req.assignments = vec![(ra.member_id.clone(), b"A".to_vec())];
+        }
+        h.sync(req);
+    }
+    h.complete_write(Ok(()));
+    for restart in 0..16 {
+        let (instance, protocols) = if restart % 2 == 0 {
+            ("ia", ["range", "roundrobin"])
+        } else {
+            ("ib", ["roundrobin", "range"])
+        };
+        let w = h.join(static_join("", instance, &protocols));
+        assert_eq!(h.writes.len(), 1, "restart {restart}: a record-only write");
+        h.complete_write(Ok(()));
+        let r = h.joined(w);
+        assert_eq!(r.error_code, ErrorCode::NONE);
+        assert_eq!(r.generation, 1, "restart {restart} rebalanced");
+        assert_eq!(h.g.protocol().map(str::to_owned), chosen);
+    }
+}
+
+#[test]
+fn a_sync_owed_by_the_replaced_id_stays_owed_and_the_sync_deadline_rebalances() {
+    // Kafka's replaceStaticMember leaves the old id among the members that owe a SyncGroup.
+    let mut h = Harness::kafka();
+    let wa = h.join(static_join("", "ia", &["range"]));
+    let wb = h.join(static_join("", "ib", &["range"]));
+    h.advance_to(2_000);
+    let (ra, _rb) = (h.joined(wa), h.joined(wb));
+    let mut leader = static_sync(&ra.member_id, "ia", 1);
+    leader.assignments = vec![(ra.member_id.clone(), b"A".to_vec())];
+    let ws = h.sync(leader);
+    h.complete_write(Ok(()));
+    h.synced(ws);
+    assert_eq!(h.g.state(), GroupState::Stable);
+    // "ib" restarts before its first SyncGroup, and syncs as its new incarnation.
+    let w = h.join(static_join("", "ib", &["range"]));
+    h.complete_write(Ok(()));
+    let b = h.joined(w).member_id;
+    let ws = h.sync(static_sync(&b, "ib", 1));
+    assert_eq!(h.synced(ws).error_code, ErrorCode::NONE);
+    assert_eq!(h.g.generation(), 1);
+    let deadline = h.timers[&GroupTimer::Sync];
+    for t in (h.now.mono_ms..deadline).step_by(5_000) {
+        h.advance_to(t);
+        assert_eq!(
+            heartbeat(&mut h, &ra.member_id, Some("ia")),
+            ErrorCode::NONE
+        );
+        assert_eq!(heartbeat(&mut h, &b, Some("ib")), ErrorCode::NONE);
+    }
+    h.advance_to(deadline);
+    assert_eq!(h.g.state(), GroupState::PreparingRebalance);
+    assert!(h.g.members().contains_key(&b), "the new incarnation stays");
 }

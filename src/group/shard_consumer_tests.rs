@@ -1,0 +1,213 @@
+//! The shard's consumer groups fed by hand: a heartbeat's records go out as one Append and its
+//! answer only after the acknowledgement, answers keep request order, a failed write answers
+//! the client's code, and a load rebuilds the group from the records at the same epochs.
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use super::*;
+use crate::messages::groups::{ConsumerHeartbeatArgs, GroupsRequest, LeaderTerm};
+use crate::messages::partitions::FetchPartitionResult;
+use crate::storage::batch::set_base_offset;
+use crate::types::{LeaderEpoch, Offset, TopicPartition};
+
+const TERM: LeaderTerm = LeaderTerm {
+    epoch: LeaderEpoch::INITIAL,
+    replica: 7,
+};
+const NOW: Clock = Clock {
+    mono_ms: 1_000,
+    unix_ms: 1_700_000_000_000,
+};
+const TOPIC: [u8; 16] = [9; 16];
+
+fn join(member: &str) -> ConsumerHeartbeatArgs {
+    ConsumerHeartbeatArgs {
+        group: "g".into(),
+        member_id: member.into(),
+        member_epoch: 0,
+        instance_id: None,
+        rack_id: None,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["t".into()]),
+        subscribed_topic_regex: None,
+        server_assignor: None,
+        owned: Some(Vec::new()),
+    }
+}
+
+fn beat(member: &str, epoch: i32) -> ConsumerHeartbeatArgs {
+    ConsumerHeartbeatArgs {
+        member_epoch: epoch,
+        rebalance_timeout_ms: -1,
+        subscribed_topic_names: None,
+        owned: None,
+        ..join(member)
+    }
+}
+
+fn send(shard: &mut Shard<u32>, args: ConsumerHeartbeatArgs, w: u32) -> Vec<ShardOut<u32>> {
+    let call = ConsumerHeartbeatCall {
+        args,
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+        topics: vec![("t".into(), TOPIC, 4)],
+        assign_member_id: false,
+    };
+    let mut out = Vec::new();
+    let mut rng = SmallRng::seed_from_u64(1);
+    let request = GroupsRequest::ConsumerHeartbeat(call);
+    shard.request(
+        NOW,
+        &GroupSettings::default(),
+        &mut rng,
+        request,
+        w,
+        &mut out,
+    );
+    out
+}
+
+fn loaded() -> Shard<u32> {
+    let mut out = Vec::new();
+    Shard::new(0, TERM, Offset(0), 1, NOW, &mut out)
+}
+
+/// The Append among `out`: (write, batch).
+fn append(out: &[ShardOut<u32>]) -> (u64, Vec<u8>) {
+    let appends: Vec<_> = (out.iter())
+        .filter_map(|o| match o {
+            ShardOut::Append { write, batch } => Some((*write, batch.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(appends.len(), 1, "{out:?}");
+    appends[0].clone()
+}
+
+fn answers(out: &[ShardOut<u32>]) -> Vec<(u32, ConsumerHeartbeatResult)> {
+    (out.iter())
+        .filter_map(|o| match o {
+            ShardOut::Answer(w, GroupsReply::ConsumerHeartbeat(r)) => Some((*w, r.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn acked(shard: &mut Shard<u32>, write: u64) -> Vec<ShardOut<u32>> {
+    let mut out = Vec::new();
+    shard.appended(write, Ok(()), NOW, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_join_is_answered_after_its_records_are_acknowledged_and_answers_keep_order() {
+    let mut shard = loaded();
+    let out = send(&mut shard, join("a"), 1);
+    assert!(
+        answers(&out).is_empty(),
+        "answered before the write: {out:?}"
+    );
+    let (write, _) = append(&out);
+    // A refused heartbeat writes nothing, but waits for the join's write before it.
+    let refused = send(&mut shard, beat("nobody", 3), 2);
+    assert!(answers(&refused).is_empty(), "{refused:?}");
+    let out = acked(&mut shard, write);
+    let got = answers(&out);
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        (got[0].0, got[0].1.error_code, got[0].1.member_epoch),
+        (1, ErrorCode::NONE, 1)
+    );
+    let assigned: Vec<i32> = got[0].1.assignment.as_ref().unwrap()[0].1.clone();
+    assert_eq!(assigned, vec![0, 1, 2, 3]);
+    assert_eq!(
+        (got[1].0, got[1].1.error_code),
+        (2, ErrorCode::UNKNOWN_MEMBER_ID)
+    );
+    // Nothing in flight: a no-op heartbeat answers at once.
+    let out = send(&mut shard, beat("a", 1), 3);
+    assert_eq!(answers(&out)[0].1.member_epoch, 1);
+}
+
+#[test]
+fn a_failed_write_answers_the_clients_code() {
+    let mut shard = loaded();
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    let mut out = Vec::new();
+    let failed = shard.appended(write, Err(ErrorCode::NOT_LEADER_OR_FOLLOWER), NOW, &mut out);
+    assert!(failed.is_err(), "a failed write ends the shard");
+    shard.abandon(NOW, &mut out);
+    let got = answers(&out);
+    assert_eq!(got.len(), 1);
+    // Leadership lost: the client looks for the coordinator again.
+    assert_eq!(
+        (got[0].0, got[0].1.error_code),
+        (1, ErrorCode::NOT_COORDINATOR)
+    );
+}
+
+#[test]
+fn a_load_rebuilds_the_group_at_the_same_epochs_and_a_heartbeat_goes_on() {
+    let mut shard = loaded();
+    let (first, b0) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, first);
+    let (second, b1) = append(&send(&mut shard, join("b"), 2));
+    acked(&mut shard, second);
+    let before = shard.describe_consumer("g");
+    assert_eq!((before.group_epoch, before.members.len()), (2, 2));
+
+    // The two batches as the log holds them, replayed by a new shard.
+    let mut log = b0.clone();
+    set_base_offset(&mut log, 0).unwrap();
+    let records_in_first = crate::storage::batch::records(&b0).count() as i64;
+    let mut second_batch = b1.clone();
+    set_base_offset(&mut second_batch, records_in_first).unwrap();
+    log.extend_from_slice(&second_batch);
+    let log_end = Offset(records_in_first + crate::storage::batch::records(&b1).count() as i64);
+    let mut out = Vec::new();
+    let mut again: Shard<u32> = Shard::new(0, TERM, log_end, 2, NOW, &mut out);
+    let read = FetchPartitionResult {
+        tp: TopicPartition {
+            topic: crate::messages::OFFSETS_TOPIC.to_owned(),
+            partition: 0,
+        },
+        error_code: ErrorCode::NONE,
+        high_watermark: log_end,
+        last_stable_offset: log_end,
+        log_start_offset: Offset(0),
+        records: log,
+    };
+    let mut out = Vec::new();
+    again.fetched(&read, NOW, &mut out).unwrap();
+    assert!(!again.is_loading());
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            ShardOut::Wake {
+                timer: GroupTimer::Consumer,
+                ..
+            }
+        )),
+        "the restored group's timer is armed: {out:?}"
+    );
+    let mut after = again.describe_consumer("g");
+    after.assignor = before.assignor.clone(); // not a record: reported once it assigns again
+    assert_eq!(after, before);
+
+    // b's heartbeat at its epoch is accepted as it was, and starts no new epoch.
+    let b_epoch = before
+        .members
+        .iter()
+        .find(|m| m.member_id == "b")
+        .unwrap()
+        .member_epoch;
+    let out = send(&mut again, beat("b", b_epoch), 3);
+    let got = answers(&out);
+    assert_eq!(got.len(), 1, "{out:?}");
+    assert_eq!(
+        (got[0].1.error_code, got[0].1.member_epoch),
+        (ErrorCode::NONE, b_epoch)
+    );
+    assert_eq!(again.describe_consumer("g").group_epoch, 2);
+}
