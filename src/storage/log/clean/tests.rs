@@ -289,7 +289,11 @@ fn a_read_from_the_start_of_a_cleaned_log_reaches_a_record() {
     let batches: Vec<BatchHeader> = Batches::stored(&slice.bytes)
         .map(|item| item.expect("valid").1)
         .collect();
-    assert_eq!(batches.first().map(|h| h.base_offset), Some(0), "dense from 0");
+    assert_eq!(
+        batches.first().map(|h| h.base_offset),
+        Some(0),
+        "dense from 0"
+    );
     assert!(
         batches.iter().any(|h| h.records_count > 0),
         "the answer holds a record: {batches:?}"
