@@ -315,6 +315,14 @@ pub const GROUPS_PER_NODE_MAX: usize = 100_000;
 /// consumers).
 pub const GROUP_PENDING_MEMBERS_MAX: usize = 1_000;
 
+/// Largest total of the topic names one KIP-848 member subscribes to (ConsumerGroupHeartbeat
+/// `SubscribedTopicNames`). They are written in the member's record, one batch of
+/// `__consumer_offsets` that must fit its `max.message.bytes` (1 MiB): a list any larger would
+/// fail the write, which unloads the whole coordinator shard, and a client retrying it would
+/// keep every group of that shard unavailable. Past it the heartbeat is refused with
+/// INVALID_REQUEST (Kafka has no such bound; its write would fail with RECORD_TOO_LARGE).
+pub const CONSUMER_SUBSCRIPTION_BYTES_MAX: usize = 256 << 10;
+
 /// Largest total of one classic group's member assignments (and subscriptions) written in one
 /// group metadata record. That record is one batch of `__consumer_offsets` and a message between
 /// nodes once the partition is replicated, so it must fit one peer frame; Kafka bounds it by the

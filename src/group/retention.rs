@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::types::TopicPartition;
 
+use super::consumer::ConsumerGroup;
 use super::delete::{member_topics, Subscribed, CONSUMER_PROTOCOL_TYPE};
 use super::offsets::StoredOffset;
 use super::state::{ClassicGroup, GroupState};
@@ -122,5 +123,30 @@ pub fn expired<W: Copy>(
     Expired {
         partitions,
         group: all_expired && empty,
+    }
+}
+
+/// A KIP-848 group's expired offsets (Kafka's `ConsumerGroup` retention): offsets of topics no
+/// member subscribes to age from their commit; those of subscribed topics never expire. The
+/// group itself is never removed here (its records are not the classic group's; removing an
+/// Empty consumer group is not done yet).
+pub fn consumer_group_expired(
+    group: &ConsumerGroup,
+    stored: Option<&BTreeMap<TopicPartition, StoredOffset>>,
+    pending: &BTreeSet<TopicPartition>,
+    now_unix_ms: i64,
+    retention_ms: i64,
+) -> Expired {
+    let base = ExpiryBase::Unsubscribed(group.subscribed_topics());
+    let partitions = (stored.into_iter().flatten())
+        .filter(|(tp, offset)| {
+            !pending.contains(*tp)
+                && is_expired(offset, &tp.topic, &base, now_unix_ms, retention_ms)
+        })
+        .map(|(tp, _)| tp.clone())
+        .collect();
+    Expired {
+        partitions,
+        group: false,
     }
 }

@@ -28,7 +28,7 @@ use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
 use super::consumer::ConsumerGroup;
-use super::delete::{group_tombstones, may_delete, offsets_deletable};
+use super::delete::{group_tombstones, may_delete, offsets_deletable, Subscribed};
 use super::describe::{describe, listed};
 use super::load::{Load, LoadStep};
 use super::offsets::{unknown_group, CommitIdentity, Offsets};
@@ -36,7 +36,7 @@ use super::output::{
     client_code, AfterWrite, Clock, GroupOut, GroupTimer, OffsetsRecord, WriteKind,
 };
 use super::refusal::{described_refused, fetch_refused, refused};
-use super::retention::{expired, Expired};
+use super::retention::{consumer_group_expired, expired, Expired};
 use super::settings::GroupSettings;
 use super::state::{join_error, sync_error, ClassicGroup, GroupState};
 
@@ -280,7 +280,14 @@ impl<W: Copy> Shard<W> {
     /// refuses joins, until the write's outcome is known).
     fn delete_group(&mut self, now: Clock, group: &str, w: W, outs: &mut Vec<GroupOut<W>>) {
         let has_offsets = self.offsets.has_offsets(group);
-        if let Err(code) = may_delete(self.groups.get(group), has_offsets) {
+        let active_consumer_group =
+            (self.consumer.get(group)).is_some_and(|g| !g.members.is_empty());
+        let allowed = if active_consumer_group {
+            Err(ErrorCode::NON_EMPTY_GROUP)
+        } else {
+            may_delete(self.groups.get(group), has_offsets)
+        };
+        if let Err(code) = allowed {
             let reply = GroupsReply::Deleted(vec![(group.to_owned(), code)]);
             return outs.push(GroupOut::Answer(w, reply));
         }
@@ -298,7 +305,11 @@ impl<W: Copy> Shard<W> {
     fn delete_offsets(&mut self, args: OffsetDeleteArgs, w: W, outs: &mut Vec<GroupOut<W>>) {
         let group = args.group;
         let has_offsets = self.offsets.has_offsets(&group);
-        let subscribed = match offsets_deletable(self.groups.get(&group), has_offsets) {
+        let allowed = match self.consumer.get(&group) {
+            Some(consumer) => Ok(Subscribed::Topics(consumer.subscribed_topics())),
+            None => offsets_deletable(self.groups.get(&group), has_offsets),
+        };
+        let subscribed = match allowed {
             Ok(subscribed) => subscribed,
             Err(error_code) => {
                 let partitions = Vec::new();
@@ -414,13 +425,23 @@ impl<W: Copy> Shard<W> {
             .chain(self.offsets.group_names().map(str::to_owned))
             .collect();
         for name in names {
-            let found = expired(
-                self.groups.get(&name),
-                self.offsets.of(&name),
-                pending.get(&name).unwrap_or(&none),
-                now.unix_ms,
-                s.offsets_retention_ms,
-            );
+            let pending = pending.get(&name).unwrap_or(&none);
+            let found = match self.consumer.get(&name) {
+                Some(group) => consumer_group_expired(
+                    group,
+                    self.offsets.of(&name),
+                    pending,
+                    now.unix_ms,
+                    s.offsets_retention_ms,
+                ),
+                None => expired(
+                    self.groups.get(&name),
+                    self.offsets.of(&name),
+                    pending,
+                    now.unix_ms,
+                    s.offsets_retention_ms,
+                ),
+            };
             if found.is_empty() {
                 continue;
             }

@@ -58,13 +58,14 @@ impl<W: Copy> Shard<W> {
         } = call;
         let id = args.group.clone();
         let mut records = Vec::new();
+        let mut converted = None;
         if let Some(classic) = self.groups.get(&id) {
             if args.member_epoch != 0 || classic.state() != GroupState::Empty {
                 let msg = format!("Group {id} is not a consumer group.");
                 let reply = refusal(ErrorCode::GROUP_ID_NOT_FOUND, Some(msg));
                 return self.answer_in_order(w, reply, out);
             }
-            self.groups.remove(&id);
+            converted = self.groups.remove(&id);
             records.push(OffsetsRecord::Group {
                 group: id.clone(),
                 value: None,
@@ -87,8 +88,13 @@ impl<W: Copy> Shard<W> {
         let client = (client_id.as_str(), client_host.as_str());
         let reply = group.heartbeat(now, &s.consumer, &view, client, &args);
         if is_new && group.members.is_empty() {
-            // Refused before anything existed: no group is made.
+            // Refused before anything existed: no group is made, and an Empty classic group
+            // it would have replaced stays (nor is its tombstone written).
             self.consumer.remove(&id);
+            if let Some(classic) = converted {
+                self.groups.insert(id.clone(), classic);
+                records.clear();
+            }
         } else {
             records.extend(changes(&before, &image(group)));
         }

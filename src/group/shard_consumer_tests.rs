@@ -211,3 +211,52 @@ fn a_load_rebuilds_the_group_at_the_same_epochs_and_a_heartbeat_goes_on() {
     );
     assert_eq!(again.describe_consumer("g").group_epoch, 2);
 }
+
+/// A field the group's records cannot hold (an i16-length string) is refused before the group
+/// changes: nothing is written, no group is made.
+#[test]
+fn a_member_id_too_long_for_the_records_is_refused_and_nothing_changes() {
+    let mut shard = loaded();
+    let out = send(&mut shard, join(&"m".repeat(40_000)), 1);
+    let got = answers(&out);
+    assert_eq!(got.len(), 1, "{out:?}");
+    assert_eq!(got[0].1.error_code, ErrorCode::INVALID_REQUEST);
+    assert!(
+        !out.iter().any(|o| matches!(o, ShardOut::Append { .. })),
+        "{out:?}"
+    );
+    assert!(shard.consumer.is_empty());
+}
+
+/// DeleteGroups of a consumer-protocol group with members: NON_EMPTY_GROUP, nothing written.
+#[test]
+fn delete_groups_refuses_a_consumer_group_with_members() {
+    use crate::messages::groups::DeleteGroupsArgs;
+    let mut shard = loaded();
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    let mut out = Vec::new();
+    let mut rng = SmallRng::seed_from_u64(1);
+    let request = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec!["g".into()],
+    });
+    shard.request(
+        NOW,
+        &GroupSettings::default(),
+        &mut rng,
+        request,
+        2,
+        &mut out,
+    );
+    let deleted: Vec<_> = (out.iter())
+        .filter_map(|o| match o {
+            ShardOut::Answer(2, GroupsReply::Deleted(d)) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        deleted,
+        vec![vec![("g".to_string(), ErrorCode::NON_EMPTY_GROUP)]]
+    );
+    assert!(!out.iter().any(|o| matches!(o, ShardOut::Append { .. })));
+}

@@ -13,6 +13,7 @@ use crate::group::assign::{
     AssignInput, Assignment, MemberSpec, ServerAssignor, TargetAssignment, TopicId,
 };
 use crate::group::output::Clock;
+use crate::limits::CONSUMER_SUBSCRIPTION_BYTES_MAX;
 use crate::messages::groups::{
     ConsumerGroupDescription, ConsumerHeartbeatArgs, ConsumerHeartbeatResult,
     ConsumerMemberDescription,
@@ -527,11 +528,47 @@ impl ConsumerGroup {
     }
 }
 
+impl ConsumerGroup {
+    /// Every topic some member subscribes to (what retention and OffsetDelete leave alone).
+    pub fn subscribed_topics(&self) -> BTreeSet<String> {
+        (self.members.values())
+            .flat_map(|m| m.subscribed.iter().cloned())
+            .collect()
+    }
+}
+
 /// Kafka's request checks (`throwIfConsumerGroupHeartbeatRequestIsInvalid`).
 fn validate(s: &ConsumerSettings, req: &ConsumerHeartbeatArgs) -> Result<(), Refused> {
     let invalid = |m: &str| Err((ErrorCode::INVALID_REQUEST, m.to_string()));
     if req.member_id.is_empty() {
         return invalid("MemberId can't be empty.");
+    }
+    // The group's records hold these as strings with an i16 length (the request's are
+    // flexible, longer): one that does not fit could not be written after the group changed.
+    let fields = [
+        Some(&req.group),
+        Some(&req.member_id),
+        req.instance_id.as_ref(),
+    ];
+    let fields = fields
+        .into_iter()
+        .chain([req.rack_id.as_ref(), req.server_assignor.as_ref()]);
+    let names = req.subscribed_topic_names.iter().flatten();
+    if fields
+        .flatten()
+        .chain(names)
+        .any(|f| f.len() > i16::MAX as usize)
+    {
+        return invalid("A string field is longer than 32767 bytes.");
+    }
+    let subscription_bytes: usize = req
+        .subscribed_topic_names
+        .iter()
+        .flatten()
+        .map(String::len)
+        .sum();
+    if subscription_bytes > CONSUMER_SUBSCRIPTION_BYTES_MAX {
+        return invalid("SubscribedTopicNames is too large.");
     }
     if req
         .subscribed_topic_regex

@@ -274,3 +274,36 @@ fn a_group_that_is_stable_again_before_expiry_keeps_its_offsets_and_restarts_the
         (vec![tp(0)], true)
     );
 }
+
+/// A KIP-848 group's offsets of topics a member subscribes to never expire; the rest age from
+/// their commit; the group itself stays (its records are not the classic group's).
+#[test]
+fn a_consumer_protocol_group_keeps_its_subscribed_topics_offsets() {
+    use super::super::consumer::{ConsumerGroup, ConsumerMember};
+    use super::super::retention::consumer_group_expired;
+    let mut group = ConsumerGroup::new("g".into());
+    let mut member = ConsumerMember::new("m".into());
+    member.subscribed = BTreeSet::from(["t".to_string()]);
+    group.members.insert("m".into(), member);
+    let offsets = BTreeMap::from([
+        (tp(0), stored(0, None)),
+        (tp_of("u", 0), stored(0, None)),
+        (tp_of("u", 1), stored(5 * MINUTE_MS, None)),
+    ]);
+    let now_ms = RETENTION_MS + MINUTE_MS;
+    let none = BTreeSet::new();
+    let found = consumer_group_expired(&group, Some(&offsets), &none, now_ms, RETENTION_MS);
+    let want = Expired {
+        partitions: vec![tp_of("u", 0)],
+        group: false,
+    };
+    assert_eq!(found, want);
+    group.members.clear();
+    let found = consumer_group_expired(&group, Some(&offsets), &none, now_ms, RETENTION_MS);
+    assert_eq!(
+        found.partitions,
+        vec![tp(0), tp_of("u", 0)],
+        "no member: by commit age"
+    );
+    assert!(!found.group);
+}

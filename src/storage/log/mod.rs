@@ -652,6 +652,9 @@ impl Log {
             }
             slice.next_offset = read.next_offset;
             has_records = read.has_records;
+            if read.next_offset < segment.next_offset {
+                break; // `max_bytes` or the bound cut this segment: the rest comes next time
+            }
         }
         Ok(slice)
     }

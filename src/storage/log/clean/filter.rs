@@ -11,6 +11,10 @@ use crate::storage::batch::{self, BatchError, BatchHeader};
 pub struct OffsetMap {
     latest: BTreeMap<Vec<u8>, i64>,
     last_batch_of_producer: BTreeMap<i64, i64>,
+    /// Whether a data batch the cleaner cannot look into (compressed, transactional) is in
+    /// the mapped range: a key's older value may hide there, so no tombstone may go (it would
+    /// bring that value back).
+    opaque: bool,
 }
 
 /// Whether the cleaner may look into and rewrite a batch: plain (uncompressed) data batches
@@ -28,6 +32,7 @@ impl OffsetMap {
                 .insert(header.producer_id, header.base_offset);
         }
         if !compactable(header) {
+            self.opaque |= !header.is_control();
             return Ok(());
         }
         for record in batch::records(batch) {
@@ -71,7 +76,8 @@ pub enum Filtered {
 }
 
 /// Filters one batch against `map`: a record with a key stays only if it is its key's latest
-/// record, and a latest tombstone only while `now_ms - timestamp <= delete_retention_ms`.
+/// record, and a latest tombstone only while `now_ms - timestamp <= delete_retention_ms` (or
+/// for good while the mapped range holds a batch the cleaner cannot look into).
 /// Records without a key stay (Kafka refuses them at produce time on a compacted topic; older
 /// ones are kept rather than lost). The last batch of each producer is kept as a header
 /// with no records when it empties (the producer's idempotence state is rebuilt from it).
@@ -96,6 +102,7 @@ pub fn filter_batch(
             Some(key) => {
                 map.latest(key).is_none_or(|latest| latest == record.offset)
                     && (record.value.is_some()
+                        || map.opaque
                         || now_ms.saturating_sub(record.timestamp_ms) <= delete_retention_ms)
             }
         };

@@ -569,3 +569,73 @@ fn a_job_the_log_changed_under_is_discarded_and_the_log_untouched() {
     assert_eq!(read_records(&log), before);
     no_clean_files_left(storage.as_ref());
 }
+
+/// A read cut by `max_bytes` inside a segment ends there: it never goes on into the next
+/// segment past the batches it left out (a consumer would skip them).
+#[test]
+fn a_read_cut_inside_a_cleaned_segment_does_not_skip_its_rest() {
+    let mut log = open(Arc::new(MemStorage::new()));
+    append(&mut log, &[(0, Some(0))], 1_000);
+    append(&mut log, &[(1, Some(1)), (2, Some(2)), (3, Some(3))], 1_000);
+    log.roll(2_000).expect("roll");
+    append(&mut log, &[(0, Some(9))], 1_000);
+    log.roll(2_000).expect("roll");
+    log.sync().expect("sync");
+    log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    let second_segment_batch = log.read(4, 1 << 20).expect("read").bytes.len();
+    let filler = log.read(0, 1).expect("read");
+    assert_eq!(
+        filler.next_offset, 1,
+        "offset 0 went: a record-less batch covers it"
+    );
+    // Room for the filler and for the next segment's batch, not for the 3-record batch.
+    let cut = log
+        .read(0, filler.bytes.len() + second_segment_batch)
+        .expect("read");
+    assert_eq!(
+        cut.next_offset, 1,
+        "the 3-record batch comes next, not offset 5"
+    );
+    let rest = log.read(cut.next_offset, 1 << 20).expect("read");
+    assert_eq!(rest.first_offset, 1);
+}
+
+/// A batch the cleaner cannot look into (compressed, transactional) may hold an older value
+/// of a key: that key's tombstone stays, whatever `delete.retention.ms` says, or the older
+/// value would be the key's latest again.
+#[test]
+fn a_tombstone_stays_while_an_opaque_batch_may_hide_an_older_value() {
+    let value = build_batch_records(&[(Some(&b"k"[..]), Some(&b"v1"[..]))], 1_000);
+    let tombstone = build_batch_records(&[(Some(&b"k"[..]), None)], 1_000);
+    let header_of = |bytes: &[u8]| {
+        Batches::stored(bytes)
+            .next()
+            .expect("one")
+            .expect("valid")
+            .1
+    };
+    let mut opaque = header_of(&value);
+    opaque.attributes |= 0x10; // transactional: not looked into
+    let tomb = header_of(&tombstone);
+
+    let mut plain = OffsetMap::default();
+    plain.add_batch(&tomb, &tombstone).expect("map");
+    let gone = filter_batch(&tombstone, &tomb, &plain, 10_000, 0).expect("filter");
+    assert_eq!(
+        gone,
+        Filtered::Removed,
+        "past delete.retention.ms the tombstone goes"
+    );
+
+    let mut hiding = OffsetMap::default();
+    hiding.add_batch(&opaque, &value).expect("map");
+    hiding.add_batch(&tomb, &tombstone).expect("map");
+    let kept = filter_batch(&tombstone, &tomb, &hiding, 10_000, 0).expect("filter");
+    assert_eq!(
+        kept,
+        Filtered::Unchanged,
+        "an older value may hide in the opaque batch"
+    );
+}
