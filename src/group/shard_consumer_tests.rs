@@ -260,3 +260,27 @@ fn delete_groups_refuses_a_consumer_group_with_members() {
     );
     assert!(!out.iter().any(|o| matches!(o, ShardOut::Append { .. })));
 }
+
+/// A heartbeat refused by its checks (an unknown assignor) on the id of an Empty classic group
+/// leaves that group in place: nothing written, no tombstone.
+#[test]
+fn a_refused_heartbeat_leaves_the_empty_classic_group_it_would_have_replaced() {
+    use super::super::tests::{an_empty_consumer_group, batch_at, group_record, loaded_from};
+    let record = group_record("g", Some(an_empty_consumer_group()));
+    let mut shard = loaded_from(&[batch_at(0, &[record])], 1);
+    assert!(shard.groups.contains_key("g"));
+    let refused = ConsumerHeartbeatArgs {
+        server_assignor: Some("no-such-assignor".into()),
+        ..join("a")
+    };
+    let out = send(&mut shard, refused, 1);
+    let got = answers(&out);
+    assert_eq!(got.len(), 1, "{out:?}");
+    assert_eq!(got[0].1.error_code, ErrorCode::UNSUPPORTED_ASSIGNOR);
+    assert!(
+        !out.iter().any(|o| matches!(o, ShardOut::Append { .. })),
+        "{out:?}"
+    );
+    assert!(shard.groups.contains_key("g"), "the classic group stays");
+    assert!(shard.consumer.is_empty());
+}

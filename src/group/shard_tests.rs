@@ -49,7 +49,7 @@ fn removed(group: &str, partition: i32) -> OffsetsRecord {
     }
 }
 
-fn group_record(group: &str, value: Option<GroupValue>) -> OffsetsRecord {
+pub(super) fn group_record(group: &str, value: Option<GroupValue>) -> OffsetsRecord {
     OffsetsRecord::Group {
         group: group.to_owned(),
         value,
@@ -77,7 +77,7 @@ fn one_member(member: &str) -> GroupValue {
 }
 
 /// One batch of `records` at `base`, as the log holds it.
-fn batch_at(base: i64, records: &[OffsetsRecord]) -> Vec<u8> {
+pub(super) fn batch_at(base: i64, records: &[OffsetsRecord]) -> Vec<u8> {
     let mut batch = encode(records, NOW.unix_ms).unwrap();
     set_base_offset(&mut batch, base).unwrap();
     batch
@@ -313,7 +313,7 @@ fn later(ms: u64) -> Clock {
 }
 
 /// A shard loaded from `batches` (the whole log).
-fn loaded_from(batches: &[Vec<u8>], log_end: i64) -> Shard<u32> {
+pub(super) fn loaded_from(batches: &[Vec<u8>], log_end: i64) -> Shard<u32> {
     let mut out = Vec::new();
     let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(log_end), 1, NOW, &mut out);
     shard
@@ -333,7 +333,7 @@ fn appends(out: &[ShardOut<u32>]) -> Vec<(u64, Vec<u8>)> {
         .collect()
 }
 
-fn an_empty_consumer_group() -> GroupValue {
+pub(super) fn an_empty_consumer_group() -> GroupValue {
     GroupValue {
         protocol_type: "consumer".to_owned(),
         generation: 4,
