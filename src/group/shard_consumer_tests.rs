@@ -265,7 +265,9 @@ fn delete_groups_refuses_a_consumer_group_with_members() {
 /// leaves that group in place: nothing written, no tombstone.
 #[test]
 fn a_refused_heartbeat_leaves_the_empty_classic_group_it_would_have_replaced() {
-    use super::super::tests::{an_empty_consumer_group, batch_at, group_record, loaded_from};
+    use crate::group::shard::tests::{
+        an_empty_consumer_group, batch_at, group_record, loaded_from,
+    };
     let record = group_record("g", Some(an_empty_consumer_group()));
     let mut shard = loaded_from(&[batch_at(0, &[record])], 1);
     assert!(shard.groups.contains_key("g"));
