@@ -109,16 +109,9 @@ pub fn expired<W: Copy>(
     let Some(base) = expiry_base(group) else {
         return Expired::default();
     };
-    let mut partitions = Vec::new();
-    let mut all_expired = pending.is_empty();
-    for (tp, offset) in stored.into_iter().flatten() {
-        if !pending.contains(tp) && is_expired(offset, &tp.topic, &base, now_unix_ms, retention_ms)
-        {
-            partitions.push(tp.clone());
-        } else {
-            all_expired = false;
-        }
-    }
+    let partitions = expired_partitions(stored, pending, &base, now_unix_ms, retention_ms);
+    let kept = stored.map_or(0, BTreeMap::len) - partitions.len();
+    let all_expired = pending.is_empty() && kept == 0;
     let empty = group.is_none_or(|g| g.state() == GroupState::Empty);
     Expired {
         partitions,
@@ -138,15 +131,25 @@ pub fn consumer_group_expired(
     retention_ms: i64,
 ) -> Expired {
     let base = ExpiryBase::Unsubscribed(group.subscribed_topics());
-    let partitions = (stored.into_iter().flatten())
-        .filter(|(tp, offset)| {
-            !pending.contains(*tp)
-                && is_expired(offset, &tp.topic, &base, now_unix_ms, retention_ms)
-        })
-        .map(|(tp, _)| tp.clone())
-        .collect();
+    let partitions = expired_partitions(stored, pending, &base, now_unix_ms, retention_ms);
     Expired {
         partitions,
         group: false,
     }
+}
+
+/// The partitions of `stored` expired under `base` (a commit in flight keeps its partition).
+fn expired_partitions(
+    stored: Option<&BTreeMap<TopicPartition, StoredOffset>>,
+    pending: &BTreeSet<TopicPartition>,
+    base: &ExpiryBase,
+    now_unix_ms: i64,
+    retention_ms: i64,
+) -> Vec<TopicPartition> {
+    (stored.into_iter().flatten())
+        .filter(|(tp, offset)| {
+            !pending.contains(*tp) && is_expired(offset, &tp.topic, base, now_unix_ms, retention_ms)
+        })
+        .map(|(tp, _)| tp.clone())
+        .collect()
 }

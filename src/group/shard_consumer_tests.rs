@@ -6,6 +6,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use super::*;
+use crate::group::consumer::tests::join;
 use crate::messages::groups::{ConsumerHeartbeatArgs, GroupsRequest, LeaderTerm};
 use crate::messages::partitions::FetchPartitionResult;
 use crate::storage::batch::set_base_offset;
@@ -20,21 +21,6 @@ const NOW: Clock = Clock {
     unix_ms: 1_700_000_000_000,
 };
 const TOPIC: [u8; 16] = [9; 16];
-
-fn join(member: &str) -> ConsumerHeartbeatArgs {
-    ConsumerHeartbeatArgs {
-        group: "g".into(),
-        member_id: member.into(),
-        member_epoch: 0,
-        instance_id: None,
-        rack_id: None,
-        rebalance_timeout_ms: 30_000,
-        subscribed_topic_names: Some(vec!["t".into()]),
-        subscribed_topic_regex: None,
-        server_assignor: None,
-        owned: Some(Vec::new()),
-    }
-}
 
 fn beat(member: &str, epoch: i32) -> ConsumerHeartbeatArgs {
     ConsumerHeartbeatArgs {
@@ -54,17 +40,15 @@ fn send(shard: &mut Shard<u32>, args: ConsumerHeartbeatArgs, w: u32) -> Vec<Shar
         topics: vec![("t".into(), TOPIC, 4)],
         assign_member_id: false,
     };
+    request(shard, GroupsRequest::ConsumerHeartbeat(call), w)
+}
+
+/// One request to the shard, at `NOW` with the default settings: what it put out.
+fn request(shard: &mut Shard<u32>, request: GroupsRequest, w: u32) -> Vec<ShardOut<u32>> {
     let mut out = Vec::new();
     let mut rng = SmallRng::seed_from_u64(1);
-    let request = GroupsRequest::ConsumerHeartbeat(call);
-    shard.request(
-        NOW,
-        &GroupSettings::default(),
-        &mut rng,
-        request,
-        w,
-        &mut out,
-    );
+    let settings = GroupSettings::default();
+    shard.request(NOW, &settings, &mut rng, request, w, &mut out);
     out
 }
 
@@ -235,19 +219,10 @@ fn delete_groups_refuses_a_consumer_group_with_members() {
     let mut shard = loaded();
     let (write, _) = append(&send(&mut shard, join("a"), 1));
     acked(&mut shard, write);
-    let mut out = Vec::new();
-    let mut rng = SmallRng::seed_from_u64(1);
-    let request = GroupsRequest::Delete(DeleteGroupsArgs {
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
         groups: vec!["g".into()],
     });
-    shard.request(
-        NOW,
-        &GroupSettings::default(),
-        &mut rng,
-        request,
-        2,
-        &mut out,
-    );
+    let out = request(&mut shard, delete, 2);
     let deleted: Vec<_> = (out.iter())
         .filter_map(|o| match o {
             ShardOut::Answer(2, GroupsReply::Deleted(d)) => Some(d.clone()),

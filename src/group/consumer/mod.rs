@@ -26,6 +26,6 @@ pub const LEAVE_GROUP_MEMBER_EPOCH: i32 = -1;
 pub const LEAVE_GROUP_STATIC_MEMBER_EPOCH: i32 = -2;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod tests_proptest;

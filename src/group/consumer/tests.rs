@@ -24,7 +24,7 @@ pub(super) fn topics(partitions: i32) -> TopicView {
     BTreeMap::from([("t".to_string(), TopicInfo { id: T, partitions })])
 }
 
-pub(super) fn join(member: &str) -> ConsumerHeartbeatArgs {
+pub(crate) fn join(member: &str) -> ConsumerHeartbeatArgs {
     ConsumerHeartbeatArgs {
         group: "g".into(),
         member_id: member.into(),
