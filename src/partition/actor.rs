@@ -989,6 +989,16 @@ impl Partitions {
         match (result, slot.and_then(|slot| slot.take())) {
             (Ok(()), Some(cleaned)) => {
                 let stats = cleaned.stats;
+                // `log.cleaner.io.max.bytes.per.second` on average: a job that read more
+                // than the rate allows in one backoff (the clean part of a log is read whole)
+                // holds the next one off for as long as the rate says.
+                let compaction = replica.log().config().compaction;
+                let pace_ms = stats.bytes_read.saturating_mul(1000)
+                    / compaction.cleaner_io_max_bytes_per_second.max(1);
+                if pace_ms > compaction.cleaner_backoff_ms {
+                    self.cleaning.insert(replica_id, None);
+                    ctx.set_timer(PartitionsTimer::Clean(replica_id), pace_ms);
+                }
                 match replica.swap_cleaned(cleaned) {
                     Ok(swapped) => tracing::debug!(
                         ?tp,

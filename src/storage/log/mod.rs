@@ -859,6 +859,8 @@ impl Log {
         let new_end = segment.truncate_to(offset, interval)?;
         self.delete_segments_after(base)?;
         self.synced_offset = self.synced_offset.min(new_end);
+        // Records appended after the cut are new: the cleaner has not seen them.
+        self.first_dirty_offset = self.first_dirty_offset.min(new_end);
         if self.log_start_offset > new_end || log_start_unsettled {
             self.set_log_start_checkpoint(self.log_start_offset.min(new_end))?;
         }

@@ -625,6 +625,7 @@ impl Segment {
     pub(crate) fn pin(&self) -> PinnedLog {
         PinnedLog {
             base_offset: self.base_offset,
+            next_offset: self.next_offset,
             file: self.log.clone(),
             size_bytes: self.size_bytes,
             path: self.log_path.clone(),
@@ -684,6 +685,7 @@ mod tests {
 #[derive(Clone)]
 pub(crate) struct PinnedLog {
     pub base_offset: i64,
+    pub next_offset: i64,
     pub file: Arc<dyn StorageFile>,
     pub size_bytes: u64,
     pub path: PathBuf,
@@ -700,22 +702,42 @@ impl PinnedLog {
         let mut pos = 0u64;
         let mut bytes = Vec::new();
         while pos < self.size_bytes {
-            let header = header_at(&mut reader, pos).map_err(|e| match e {
-                ScanError::Io(source) => LogError::Io {
-                    path: self.path.clone(),
-                    source,
-                },
-                ScanError::Invalid(reason) => LogError::Corrupt {
-                    path: self.path.clone(),
-                    position: pos,
-                    reason,
-                },
-            })?;
+            let header = header_at(&mut reader, pos).map_err(|e| self.scan_error(e, pos))?;
             bytes.resize(header.total_bytes(), 0);
             read_exact_at(self.file.as_ref(), pos, &mut bytes).at(&self.path)?;
             visit(&header, &bytes)?;
             pos += header.total_bytes() as u64;
         }
         Ok(())
+    }
+
+    /// Calls `visit` with every batch header of the pinned bytes in order, reading headers
+    /// only: the cleaner's pass over the part of the log a previous clean left.
+    pub(crate) fn for_each_header(
+        &self,
+        visit: &mut dyn FnMut(&BatchHeader),
+    ) -> Result<(), LogError> {
+        let mut reader = ChunkReader::new(self.file.as_ref(), self.size_bytes);
+        let mut pos = 0u64;
+        while pos < self.size_bytes {
+            let header = header_at(&mut reader, pos).map_err(|e| self.scan_error(e, pos))?;
+            visit(&header);
+            pos += header.total_bytes() as u64;
+        }
+        Ok(())
+    }
+
+    fn scan_error(&self, e: ScanError, pos: u64) -> LogError {
+        match e {
+            ScanError::Io(source) => LogError::Io {
+                path: self.path.clone(),
+                source,
+            },
+            ScanError::Invalid(reason) => LogError::Corrupt {
+                path: self.path.clone(),
+                position: pos,
+                reason,
+            },
+        }
     }
 }

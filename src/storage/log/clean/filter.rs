@@ -27,12 +27,8 @@ pub(super) fn compactable(header: &BatchHeader) -> bool {
 impl OffsetMap {
     /// Adds one batch (batches must come in offset order).
     pub fn add_batch(&mut self, header: &BatchHeader, batch: &[u8]) -> Result<(), BatchError> {
-        if header.producer_id >= 0 {
-            self.last_batch_of_producer
-                .insert(header.producer_id, header.base_offset);
-        }
+        self.add_header(header);
         if !compactable(header) {
-            self.opaque |= !header.is_control();
             return Ok(());
         }
         for record in batch::records(batch) {
@@ -42,6 +38,17 @@ impl OffsetMap {
             }
         }
         Ok(())
+    }
+
+    /// Adds what one batch's header says (its producer, whether it is opaque) but not its
+    /// keys: a batch of the part a previous clean left, where no key appears twice, so none
+    /// needs mapping (Kafka maps the dirty part only). Batches must come in offset order.
+    pub fn add_header(&mut self, header: &BatchHeader) {
+        if header.producer_id >= 0 {
+            self.last_batch_of_producer
+                .insert(header.producer_id, header.base_offset);
+        }
+        self.opaque |= !compactable(header) && !header.is_control();
     }
 
     /// The latest offset of `key` in the mapped range.

@@ -11,17 +11,19 @@
 //! For each cleaned segment `B` (Kafka's `.cleaned` / `.swap` protocol, log file only; the
 //! indexes are rebuilt from the new file):
 //! 1. the cleaned batches are written to `B.log.cleaned` and fsynced;
-//! 2. every `.cleaned` is renamed to `B.log.swap`, then the directory is fsynced: the commit
-//!    point. Before it, the next open deletes the `.cleaned` files (the old log stands); after
-//!    it, the next open finishes the swap;
+//! 2. each `.cleaned` is renamed to `B.log.swap` and the directory fsynced, oldest segment
+//!    first: that segment's commit point. Before it, the next open deletes its `.cleaned`
+//!    file (the old segment stands); after it, the next open finishes its swap;
 //! 3. `B.index` and `B.timeindex` are removed and the directory fsynced, so an index of the
 //!    old file can never be trusted against the new one;
 //! 4. `B.log.swap` is renamed over `B.log`, the directory fsynced;
 //! 5. the segment is reopened and its indexes rebuilt and fsynced.
 //!
-//! A crash in the middle of step 2 leaves some segments swapped and some not. Every mix is a
-//! correct log: a record removed from one segment was superseded by a later record of the same
-//! key, which a segment that was not swapped still holds (the old files hold every record).
+//! A crash in the middle of step 2 leaves the oldest segments swapped and the others not.
+//! That is a correct log: a record removed from a swapped segment was superseded by a later
+//! record of the same key, which a segment that was not swapped still holds (the old files
+//! hold every record); a tombstone removed from a swapped segment has no older value left in
+//! the older segments, which were swapped before it.
 //! Step 2 is taken by the owner, after checking the pins, so a committed swap never names a
 //! segment that retention or a truncation changed. The syncs of steps 2–5 still run inline in
 //! [`Log::swap_cleaned`] (nothing schedules a clean yet, see the module docs of [`super`]), and
@@ -53,8 +55,11 @@ pub struct CleanStats {
     pub segments: usize,
     pub bytes_before: u64,
     pub bytes_after: u64,
-    /// Distinct keys in the cleaned range.
+    /// Distinct keys in the dirty part the job mapped.
     pub keys: usize,
+    /// Bytes the job read ([`CleanJob::bytes_to_read`]): with the cleaner's I/O bound, when
+    /// the next clean may start.
+    pub bytes_read: u64,
 }
 
 /// `B` from `{B:020}{suffix}`.
@@ -118,6 +123,10 @@ pub struct CleanJob {
     segments: Vec<PinnedLog>,
     /// The log's truncation generation when planned: a truncation since voids the job.
     generation: u64,
+    /// The cleaner's position when planned. The segments below it (the clean part) were
+    /// compacted before, so no key appears twice there: they are filtered but not mapped; the
+    /// key map covers the dirty part only (Kafka's way), and its bounds bound that part.
+    first_dirty_offset: i64,
     cleanable_end: i64,
     config: CleanConfig,
     now_ms: i64,
@@ -142,22 +151,32 @@ impl std::fmt::Debug for CleanJob {
 }
 
 impl CleanJob {
-    /// Bounds the job: it pins at most `bytes_max` bytes of segments (at least one segment,
-    /// so a clean always progresses) and its key map holds at most about `keys_max` keys;
-    /// past either bound it cleans a prefix of the dirty segments and the next job goes on.
+    /// Bounds the job: it maps at most `bytes_max` bytes of dirty segments (at least one, so
+    /// a clean always progresses) and its key map holds at most about `keys_max` keys; past
+    /// either bound it cleans up to the end of the dirty segments it mapped and the next job
+    /// goes on from there. The clean part below is read once whatever the bound
+    /// ([`CleanJob::bytes_to_read`] says how much the job reads in all).
     pub fn bounded(mut self, bytes_max: u64, keys_max: usize) -> Self {
+        let clean = self.clean_part();
         let mut bytes = 0u64;
-        let within = self
-            .segments
+        let within = self.segments[clean..]
             .iter()
             .take_while(|s| {
                 bytes = bytes.saturating_add(s.size_bytes);
                 bytes <= bytes_max
             })
             .count();
-        self.keep_prefix(within.max(1));
+        self.keep_prefix(clean + within.max(1));
         self.keys_max = keys_max.max(1);
         self
+    }
+
+    /// How many of the pinned segments lie below the cleaner's position (the clean part).
+    fn clean_part(&self) -> usize {
+        self.segments
+            .iter()
+            .take_while(|s| s.next_offset <= self.first_dirty_offset)
+            .count()
     }
 
     /// Keeps the first `count` pinned segments; the clean then ends where the next began.
@@ -168,9 +187,12 @@ impl CleanJob {
         }
     }
 
-    /// Bytes the job reads (each pinned segment twice: the map pass and the filter pass).
+    /// Bytes the job reads: every pinned segment in the filter pass, and the dirty ones also
+    /// in the map pass (the clean part's headers only, not counted).
     pub fn bytes_to_read(&self) -> u64 {
-        2 * self.segments.iter().map(|s| s.size_bytes).sum::<u64>()
+        let dirty = &self.segments[self.clean_part()..];
+        self.segments.iter().map(|s| s.size_bytes).sum::<u64>()
+            + dirty.iter().map(|s| s.size_bytes).sum::<u64>()
     }
 
     /// Step 1: builds the key map over the pinned segments and writes and syncs every
@@ -178,8 +200,12 @@ impl CleanJob {
     /// bound sleeps there). Touches nothing the log's owner reads.
     pub fn run(mut self, pace: &mut dyn FnMut(u64)) -> Result<Cleaned, LogError> {
         let mut map = OffsetMap::default();
-        let mut mapped = 0;
-        for segment in &self.segments {
+        let clean = self.clean_part();
+        for segment in &self.segments[..clean] {
+            segment.for_each_header(&mut |header| map.add_header(header))?;
+        }
+        let mut mapped = clean;
+        for segment in &self.segments[clean..] {
             segment.for_each_batch(&mut |header, batch| {
                 pace(batch.len() as u64);
                 map.add_batch(header, batch)
@@ -194,6 +220,7 @@ impl CleanJob {
         let mut stats = CleanStats {
             segments: self.segments.len(),
             keys: map.len(),
+            bytes_read: self.bytes_to_read(),
             ..CleanStats::default()
         };
         for segment in &self.segments {
@@ -307,6 +334,7 @@ impl Log {
                 .map(Segment::pin)
                 .collect(),
             generation: self.generation,
+            first_dirty_offset: self.first_dirty_offset,
             cleanable_end: plan.cleanable_end,
             config: *config,
             now_ms,
@@ -344,14 +372,18 @@ impl Log {
 
     fn swap_in(&mut self, job: &CleanJob) -> Result<(), LogError> {
         let bases: Vec<i64> = job.segments.iter().map(|s| s.base_offset).collect();
+        // Each segment's commit point is its own, oldest first: a crash between two leaves
+        // the older segments cleaned and the newer ones as they were, never the reverse
+        // (a newer segment whose tombstone went, over an older one still holding the value
+        // the tombstone deleted, would bring that value back).
         for &base in &bases {
             let cleaned = file_path(&self.dir, base, CLEANED_SUFFIX);
             let swap = file_path(&self.dir, base, SWAP_SUFFIX);
             self.storage.rename(&cleaned, &swap).at(&cleaned)?;
+            self.storage.sync_dir(&self.dir).at(&self.dir)?;
         }
-        self.storage.sync_dir(&self.dir).at(&self.dir)?;
-        // The commit point. (A simulator fault point `crash-during-clean-swap` belongs here
-        // once the cleaner runs in the simulation: a point that never fires fails its test.)
+        // (A simulator fault point `crash-during-clean-swap` belongs here once the cleaner
+        // runs in the simulation: a point that never fires fails its test.)
         replace_logs(self.storage.as_ref(), &self.dir, &bases)?;
         let interval = self.config.index_interval_bytes;
         for &base in &bases {

@@ -157,6 +157,8 @@ enum Op {
     Append(Vec<(u8, Option<u16>)>),
     Roll,
     Clean,
+    /// A clean bounded to one dirty segment and two keys.
+    CleanBounded,
     Reopen,
 }
 
@@ -166,6 +168,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => prop::collection::vec(record, 1..5).prop_map(Op::Append),
         2 => Just(Op::Roll),
         2 => Just(Op::Clean),
+        2 => Just(Op::CleanBounded),
         1 => Just(Op::Reopen),
     ]
 }
@@ -203,6 +206,17 @@ proptest! {
                         last_clean_ms = now_ms;
                     }
                     prop_assert_eq!(log.log_start_offset(), 0, "the log start never moves");
+                }
+                Op::CleanBounded => {
+                    let end = log.log_end_offset();
+                    if let Some(job) = log.clean_job(&clean_config(retention_ms), end, now_ms) {
+                        let cleaned = job.bounded(1, 2).run(&mut |_| {}).expect("run");
+                        prop_assert!(log.swap_cleaned(cleaned).expect("swap"));
+                        // After a reopen the position starts again from 0, and a bounded
+                        // clean may end below where an earlier one got.
+                        cleaned_end = cleaned_end.max(log.first_dirty_offset());
+                        last_clean_ms = now_ms;
+                    }
                 }
                 Op::Reopen => {
                     log.close().expect("close");
@@ -638,4 +652,107 @@ fn a_tombstone_stays_while_an_opaque_batch_may_hide_an_older_value() {
         Filtered::Unchanged,
         "an older value may hide in the opaque batch"
     );
+}
+
+/// Appends `rounds` more rounds of every key of `0..keys` to a `populated` log, one segment
+/// each (values from `first_value` on).
+fn more_rounds(log: &mut Log, rounds: u16, keys: u8, first_value: u16) {
+    for round in 0..rounds {
+        for key in 0..keys {
+            append(log, &[(key, Some(first_value + round))], 2_000);
+        }
+        log.roll(2_000).expect("roll");
+        log.sync().expect("sync");
+    }
+}
+
+/// The key map covers the dirty part only, and the job's bounds bound that part: a clean
+/// part larger than the I/O bound or the key bound never keeps a job from reaching the dirty
+/// segments (Kafka maps from the cleaner checkpoint on).
+#[test]
+fn bounds_count_the_dirty_part_so_cleans_progress_past_a_large_clean_part() {
+    let (mut log, _) = populated(Arc::new(MemStorage::new()), 4, 5);
+    log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    assert_eq!(log.first_dirty_offset(), 20);
+    let clean_part_bytes = log.size_bytes();
+    more_rounds(&mut log, 2, 5, 10);
+    let one_segment = log.size_bytes() - clean_part_bytes;
+    // Each job may map one dirty segment's bytes (less than the clean part) and one key.
+    for (expected_end, keys) in [(25, 5), (30, 5)] {
+        let job = log
+            .clean_job(&clean_config(i64::MAX), i64::MAX, 3_000)
+            .expect("due")
+            .bounded(one_segment / 2, 1);
+        let cleaned = job.run(&mut |_| {}).expect("run");
+        assert_eq!(cleaned.stats.keys, keys, "only the dirty segment is mapped");
+        assert!(log.swap_cleaned(cleaned).expect("swap"));
+        assert_eq!(log.first_dirty_offset(), expected_end);
+    }
+    // Every key once, with its latest value, below the cleaner's position.
+    let after = read_records(&log);
+    let expected: Vec<Rec> = (25..30).map(|o| (o, (o - 25) as u8, Some(11))).collect();
+    assert_eq!(after, expected);
+}
+
+/// Filtering the clean part still knows each producer's last batch and every opaque batch
+/// there, though it maps none of their keys.
+#[test]
+fn the_clean_part_s_producers_and_opaque_batches_are_still_known() {
+    // A producer whose last batch is in the clean part keeps its header when a dirty record
+    // supersedes that batch's record.
+    let mut log = open(Arc::new(MemStorage::new()));
+    let mut b = batch::build_idempotent_batch(&[(Some(b"k"), b"v")], 1_000, 7, 0, 0);
+    log.append(&mut b, 1, 1_000).expect("append");
+    append(&mut log, &[(b'j', Some(1))], 1_000);
+    log.roll(1_000).expect("roll");
+    log.sync().expect("sync");
+    log.clean(&clean_config(0), i64::MAX, 2_000)
+        .expect("clean")
+        .expect("due");
+    assert_eq!(log.first_dirty_offset(), 2);
+    append(&mut log, &[(b'k', Some(2))], 1_000);
+    log.roll(1_000).expect("roll");
+    log.sync().expect("sync");
+    log.clean(&clean_config(0), i64::MAX, 2_000)
+        .expect("clean")
+        .expect("due");
+    let mut shape: Vec<(i64, i64, i32)> = Vec::new();
+    let mut offset = 0;
+    while offset < log.log_end_offset() {
+        let slice = log.read(offset, 10_000).expect("read");
+        shape.extend(
+            Batches::stored(&slice.bytes)
+                .map(|item| item.expect("valid").1)
+                .map(|h| (h.base_offset, h.producer_id, h.records_count)),
+        );
+        offset = slice.next_offset;
+    }
+    assert_eq!(shape, vec![(0, 7, 0), (1, -1, 1), (2, -1, 1)]);
+
+    // A transactional batch in the clean part may hide an older value of a key whose
+    // tombstone is in the dirty part: the tombstone stays.
+    let mut log = open(Arc::new(MemStorage::new()));
+    let mut txn = batch::build_idempotent_batch(&[(Some(b"t"), b"v1")], 1_000, 9, 0, 0);
+    txn[22] |= 0x10; // the attributes' transactional bit (low byte of bytes 21..23)
+    let crc = batch::compute_crc(&txn);
+    txn[17..21].copy_from_slice(&crc.to_be_bytes());
+    log.append(&mut txn, 1, 1_000).expect("append");
+    log.roll(1_000).expect("roll");
+    log.sync().expect("sync");
+    log.clean(&clean_config(0), i64::MAX, 2_000)
+        .expect("clean")
+        .expect("due");
+    append(&mut log, &[(b't', None)], 1_000);
+    log.roll(1_000).expect("roll");
+    log.sync().expect("sync");
+    log.clean(&clean_config(0), i64::MAX, 10_000)
+        .expect("clean")
+        .expect("due");
+    let read = log.read(1, 10_000).expect("read");
+    let records: Vec<i32> = Batches::stored(&read.bytes)
+        .map(|item| item.expect("valid").1.records_count)
+        .collect();
+    assert_eq!(records, vec![1], "the tombstone at offset 1 stays");
 }
