@@ -170,3 +170,32 @@ fn a_compacted_topic_refuses_a_record_without_a_key() {
     );
     assert_eq!(h.log_end(&a), 0);
 }
+
+/// `log.cleaner.io.max.bytes.per.second` holds on average: a job that read more than the rate
+/// allows in one backoff (it maps at least one dirty segment) holds the next clean off for as
+/// long as its reads take at that rate.
+#[test]
+fn a_clean_that_read_past_the_io_rate_holds_the_next_one_off() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("c");
+    let rate_bytes_per_second = 100;
+    let mut config = compacted();
+    config.compaction.cleaner_io_max_bytes_per_second = rate_bytes_per_second;
+    h.ensure(&a, config);
+    produce_rounds(&mut h, &a, 20);
+    let id = h.actor.replica(&a).unwrap().id;
+    let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
+    assert_eq!(jobs.len(), 1);
+    h.allow_sync = true;
+    let effects = h.complete(jobs);
+    h.allow_sync = false;
+    let armed: Vec<u64> = timers(&effects)
+        .iter()
+        .filter(|(key, _)| *key == PartitionsTimer::Clean(id))
+        .map(|(_, ms)| *ms)
+        .collect();
+    // One dirty segment (up to 400 bytes) read twice, map and filter: seconds at 100 B/s,
+    // where the backoff alone would be one.
+    assert_eq!(armed.len(), 1, "{effects:?}");
+    assert!(armed[0] >= 5 * BACKOFF_MS, "next clean in {} ms", armed[0]);
+}
