@@ -54,6 +54,9 @@ const BASE_SEQUENCE_AT: usize = 53;
 const RECORDS_COUNT_AT: usize = 57;
 /// Attribute bit 3: the batch's timestamps are LogAppendTime (else CreateTime).
 const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+/// Kafka's `DELETE_HORIZON_FLAG_MASK` (KIP-534): the batch's base timestamp is the time after
+/// which the log cleaner may remove its tombstones.
+const DELETE_HORIZON_BIT: i16 = 0x40;
 
 /// Why a batch (or a buffer of batches) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -269,6 +272,12 @@ impl BatchHeader {
 
     pub fn is_control(&self) -> bool {
         self.attributes & 0x20 != 0
+    }
+
+    /// KIP-534: the time after which the log cleaner may remove this batch's tombstones, set
+    /// by the first clean that kept them (then the base timestamp holds it).
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_BIT != 0).then_some(self.base_timestamp_ms)
     }
 }
 
@@ -800,6 +809,41 @@ pub fn rebuild_batch(original: &[u8], records: &[&[u8]]) -> Vec<u8> {
     let crc = compute_crc(&out);
     out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     out
+}
+
+/// [`rebuild_batch`] with the delete horizon `horizon_ms` set, as Kafka's log cleaner marks a
+/// batch whose tombstones it kept for the first time (KIP-534): the flag in the attributes,
+/// the base timestamp set to the horizon, and every record's timestamp delta written again
+/// relative to it, so that each record keeps its timestamp.
+pub fn rebuild_with_delete_horizon(
+    original: &[u8],
+    records: &[&[u8]],
+    horizon_ms: i64,
+) -> Result<Vec<u8>, BatchError> {
+    let old_base_ms = be_i64(original, BASE_TIMESTAMP_AT);
+    let mut rewritten: Vec<Vec<u8>> = Vec::with_capacity(records.len());
+    for record in records {
+        let mut at = 0;
+        read_uvarint(record, &mut at, VARINT_BYTES_MAX)?; // the record's length
+        let attributes = read_u8(record, &mut at)?;
+        let delta = zigzag64(read_uvarint(record, &mut at, VARLONG_BYTES_MAX)?);
+        let timestamp_ms = old_base_ms.wrapping_add(delta);
+        let mut body = vec![attributes];
+        put_varlong(&mut body, timestamp_ms.wrapping_sub(horizon_ms));
+        body.extend_from_slice(&record[at..]);
+        let mut out = Vec::with_capacity(body.len() + VARINT_BYTES_MAX);
+        put_varint(&mut out, body.len() as i32);
+        out.extend_from_slice(&body);
+        rewritten.push(out);
+    }
+    let kept: Vec<&[u8]> = rewritten.iter().map(Vec::as_slice).collect();
+    let mut out = rebuild_batch(original, &kept);
+    let attributes = be_i16(&out, ATTRIBUTES_AT) | DELETE_HORIZON_BIT;
+    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    out[BASE_TIMESTAMP_AT..BASE_TIMESTAMP_AT + 8].copy_from_slice(&horizon_ms.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
 }
 
 /// A varint length and that many bytes of `bytes[..end]` (-1: null), as [`put_bytes`] wrote.

@@ -83,8 +83,11 @@ pub enum Filtered {
 }
 
 /// Filters one batch against `map`: a record with a key stays only if it is its key's latest
-/// record, and a latest tombstone only while `now_ms - timestamp <= delete_retention_ms` (or
-/// for good while the mapped range holds a batch the cleaner cannot look into).
+/// record, and a latest tombstone only until the batch's delete horizon (KIP-534: the first
+/// clean that keeps a tombstone sets the horizon to `now_ms + delete_retention_ms`, so a
+/// tombstone stays readable for `delete.retention.ms` after the cleaner first saw it, whatever
+/// timestamp the producer gave it) — or for good while the mapped range holds a batch the
+/// cleaner cannot look into.
 /// Records without a key stay (Kafka refuses them at produce time on a compacted topic; older
 /// ones are kept rather than lost). The last batch of each producer is kept as a header
 /// with no records when it empties (the producer's idempotence state is rebuilt from it).
@@ -98,8 +101,10 @@ pub fn filter_batch(
     if !compactable(header) {
         return Ok(Filtered::Unchanged);
     }
+    let horizon_ms = header.delete_horizon_ms();
     let mut kept: Vec<&[u8]> = Vec::new();
     let mut walked = 0i32;
+    let mut tombstone_kept = false;
     let mut records = batch::records(batch);
     while let Some(record) = records.next_with_span() {
         let (record, span) = record?;
@@ -110,18 +115,26 @@ pub fn filter_batch(
                 map.latest(key).is_none_or(|latest| latest == record.offset)
                     && (record.value.is_some()
                         || map.opaque
-                        || now_ms.saturating_sub(record.timestamp_ms) <= delete_retention_ms)
+                        || horizon_ms.is_none_or(|horizon_ms| now_ms < horizon_ms))
             }
         };
         if stays {
+            tombstone_kept |= record.key.is_some() && record.value.is_none();
             kept.push(&batch[span]);
         }
     }
-    if kept.len() as i32 == walked {
+    let set_horizon = tombstone_kept && horizon_ms.is_none();
+    if kept.len() as i32 == walked && !set_horizon {
         return Ok(Filtered::Unchanged);
     }
     if kept.is_empty() && !map.is_last_batch_of_its_producer(header) {
         return Ok(Filtered::Removed);
+    }
+    if set_horizon {
+        let horizon_ms = now_ms.saturating_add(delete_retention_ms);
+        return Ok(Filtered::Rebuilt(batch::rebuild_with_delete_horizon(
+            batch, &kept, horizon_ms,
+        )?));
     }
     Ok(Filtered::Rebuilt(batch::rebuild_batch(batch, &kept)))
 }

@@ -1,7 +1,8 @@
 //! Log compaction (Kafka's log cleaner) for topics with `cleanup.policy` containing `compact`.
 //!
 //! A clean keeps, for every key, only its latest record, and drops tombstones (null values)
-//! once they are older than `delete.retention.ms`. It works on the sealed segments below the
+//! `delete.retention.ms` after the first clean that kept them (KIP-534: that clean stamps the
+//! batch with its delete horizon). It works on the sealed segments below the
 //! *first uncleanable offset* ([`plan`]) and in three steps:
 //! 1. [`plan`] decides whether the log is worth cleaning (`min.cleanable.dirty.ratio`, or
 //!    `max.compaction.lag.ms` exceeded) and how far (never into the active segment, past the
@@ -49,8 +50,8 @@ pub use throttle::Throttler;
 /// The topic configs a clean honours (Kafka's names and defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CleanConfig {
-    /// `delete.retention.ms`: how long a tombstone stays after it became the latest record of
-    /// its key (by the record's timestamp).
+    /// `delete.retention.ms`: how long a tombstone stays after the first clean that kept it
+    /// (KIP-534's delete horizon).
     pub delete_retention_ms: i64,
     /// `min.cleanable.dirty.ratio`: clean once dirty bytes / cleanable bytes reach it.
     pub min_cleanable_dirty_ratio: f64,

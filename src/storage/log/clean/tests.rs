@@ -95,14 +95,15 @@ fn read_records(log: &Log) -> Vec<Rec> {
 /// Every record appended, for the model: offset → (key, value, timestamp).
 type Model = BTreeMap<i64, (u8, Option<u16>, i64)>;
 
-/// Checks the log's records against everything appended (`model`) after a clean up to
-/// `cleaned_end` at `clean_ms` with `delete_retention_ms`.
+/// Checks the log's records against everything appended (`model`) after cleans up to
+/// `cleaned_end`, the last at `clean_ms`; `horizons` holds each tombstone's delete horizon
+/// (the first clean that covered it, plus `delete.retention.ms`).
 fn check_cleaned(
     records: &[Rec],
     model: &Model,
     cleaned_end: i64,
     clean_ms: i64,
-    delete_retention_ms: i64,
+    horizons: &BTreeMap<i64, i64>,
 ) -> Result<(), TestCaseError> {
     // Unchanged: each record read is the one appended at its offset.
     for (offset, key, value) in records {
@@ -116,14 +117,14 @@ fn check_cleaned(
     }
     let present: BTreeMap<i64, (u8, Option<u16>)> =
         records.iter().map(|(o, k, v)| (*o, (*k, *v))).collect();
-    // Every key's latest record survives (a tombstone only until delete.retention.ms).
+    // Every key's latest record survives (a tombstone only until a clean at its horizon).
     let mut latest: BTreeMap<u8, i64> = BTreeMap::new();
     for (offset, (key, _, _)) in model {
         latest.insert(*key, *offset);
     }
     for (key, offset) in &latest {
-        let (_, value, ts) = model[offset];
-        let may_go = value.is_none() && clean_ms - ts > delete_retention_ms;
+        let (_, value, _) = model[offset];
+        let may_go = value.is_none() && horizons.get(offset).is_some_and(|h| clean_ms >= *h);
         prop_assert!(
             may_go || present.contains_key(offset),
             "key {}'s latest record at {} is gone",
@@ -150,6 +151,16 @@ fn check_cleaned(
         prop_assert_eq!(present.get(offset), Some(&(*key, *value)));
     }
     Ok(())
+}
+
+/// A clean covered the model's records below `end`: a tombstone there that no clean covered
+/// before gets its delete horizon.
+fn covered(horizons: &mut BTreeMap<i64, i64>, model: &Model, end: i64, horizon_ms: i64) {
+    for (offset, (_, value, _)) in model.range(..end) {
+        if value.is_none() {
+            horizons.entry(*offset).or_insert(horizon_ms);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -186,6 +197,7 @@ proptest! {
         let retention_ms = 50;
         let mut cleaned_end = 0;
         let mut last_clean_ms = 0;
+        let mut horizons: BTreeMap<i64, i64> = BTreeMap::new();
         for op in ops {
             now_ms += 7;
             match op {
@@ -204,6 +216,7 @@ proptest! {
                     if log.clean(&clean_config(retention_ms), end, now_ms).expect("clean").is_some() {
                         cleaned_end = log.first_dirty_offset();
                         last_clean_ms = now_ms;
+                        covered(&mut horizons, &model, cleaned_end, now_ms + retention_ms);
                     }
                     prop_assert_eq!(log.log_start_offset(), 0, "the log start never moves");
                 }
@@ -216,6 +229,8 @@ proptest! {
                         // clean may end below where an earlier one got.
                         cleaned_end = cleaned_end.max(log.first_dirty_offset());
                         last_clean_ms = now_ms;
+                        let end = log.first_dirty_offset();
+                        covered(&mut horizons, &model, end, now_ms + retention_ms);
                     }
                 }
                 Op::Reopen => {
@@ -226,7 +241,7 @@ proptest! {
                 }
             }
             let records = read_records(&log);
-            check_cleaned(&records, &model, cleaned_end, last_clean_ms, retention_ms)?;
+            check_cleaned(&records, &model, cleaned_end, last_clean_ms, &horizons)?;
         }
         let end = log.log_end_offset();
         let before = read_records(&log);
@@ -321,20 +336,56 @@ fn a_read_from_the_start_of_a_cleaned_log_reaches_a_record() {
     );
 }
 
+/// KIP-534: a tombstone stays `delete.retention.ms` after the first clean that kept it,
+/// however old its own timestamp; that clean stamps the batch with the horizon and every
+/// record keeps its timestamp.
 #[test]
-fn the_tombstone_goes_after_delete_retention() {
-    let (mut log, _) = populated(Arc::new(MemStorage::new()), 3, 2);
-    log.clean(&clean_config(500), i64::MAX, 1_000 + 2 + 500)
+fn the_tombstone_goes_delete_retention_after_the_first_clean_that_kept_it() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (mut log, _) = populated(storage.clone(), 3, 2);
+    // Long past the tombstone's own timestamp (1_002): the first clean keeps it anyway.
+    let first_clean_ms = 100_000;
+    log.clean(&clean_config(500), i64::MAX, first_clean_ms)
         .expect("clean")
         .expect("due");
     assert!(
         read_records(&log).iter().any(|r| r.1 == 0),
-        "within retention"
+        "kept by the first clean"
     );
-    let (mut log, _) = populated(Arc::new(MemStorage::new()), 3, 2);
-    log.clean(&clean_config(500), i64::MAX, 1_000 + 2 + 501)
-        .expect("clean")
-        .expect("due");
+    let slice = log.read(4, 10_000).expect("read");
+    let (_, header) = Batches::stored(&slice.bytes)
+        .next()
+        .expect("one")
+        .expect("valid");
+    assert_eq!(header.delete_horizon_ms(), Some(first_clean_ms + 500));
+    let tombstone = batch::records(&slice.bytes[..header.total_bytes()])
+        .next()
+        .expect("a record")
+        .expect("valid");
+    assert_eq!(
+        (tombstone.offset, tombstone.timestamp_ms, tombstone.value),
+        (4, 1_002, None),
+        "the record keeps its offset and timestamp"
+    );
+    assert!(
+        log.clean_job(&clean_config(500), i64::MAX, first_clean_ms + 10_000)
+            .is_none(),
+        "nothing dirty"
+    );
+    // After a reopen the whole log is dirty again (the cleaner's position is in memory): a
+    // clean before the horizon keeps the tombstone, one at it removes it.
+    for (now_ms, kept) in [(first_clean_ms + 499, true), (first_clean_ms + 500, false)] {
+        log.close().expect("close");
+        log = open(storage.clone());
+        log.clean(&clean_config(500), i64::MAX, now_ms)
+            .expect("clean")
+            .expect("due");
+        assert_eq!(
+            read_records(&log).iter().any(|r| r.1 == 0),
+            kept,
+            "at {now_ms}"
+        );
+    }
     let after = read_records(&log);
     assert!(after.iter().all(|r| r.1 != 0), "key 0 is gone: {after:?}");
     // Offsets stay dense: the removed batches are covered by record-less or extended ones.
@@ -634,23 +685,69 @@ fn a_tombstone_stays_while_an_opaque_batch_may_hide_an_older_value() {
     opaque.attributes |= 0x10; // transactional: not looked into
     let tomb = header_of(&tombstone);
 
+    // The first clean stamps the horizon (10_000 + 0); the next, past it, removes it.
     let mut plain = OffsetMap::default();
     plain.add_batch(&tomb, &tombstone).expect("map");
-    let gone = filter_batch(&tombstone, &tomb, &plain, 10_000, 0).expect("filter");
-    assert_eq!(
-        gone,
-        Filtered::Removed,
-        "past delete.retention.ms the tombstone goes"
-    );
+    let Filtered::Rebuilt(stamped) =
+        filter_batch(&tombstone, &tomb, &plain, 10_000, 0).expect("filter")
+    else {
+        panic!("the first clean keeps the tombstone and stamps its horizon");
+    };
+    let stamped_header = header_of(&stamped);
+    assert_eq!(stamped_header.delete_horizon_ms(), Some(10_000));
+    let gone = filter_batch(&stamped, &stamped_header, &plain, 10_000, 0).expect("filter");
+    assert_eq!(gone, Filtered::Removed, "at its horizon the tombstone goes");
 
     let mut hiding = OffsetMap::default();
     hiding.add_batch(&opaque, &value).expect("map");
-    hiding.add_batch(&tomb, &tombstone).expect("map");
-    let kept = filter_batch(&tombstone, &tomb, &hiding, 10_000, 0).expect("filter");
+    hiding.add_batch(&stamped_header, &stamped).expect("map");
+    let kept = filter_batch(&stamped, &stamped_header, &hiding, 20_000, 0).expect("filter");
     assert_eq!(
         kept,
         Filtered::Unchanged,
         "an older value may hide in the opaque batch"
+    );
+}
+
+/// The horizon stamp rewrites every record's timestamp delta against the new base timestamp:
+/// each record reads back with its own timestamp, key and value.
+#[test]
+fn stamping_a_delete_horizon_keeps_every_record_s_timestamp() {
+    let original = batch::build_batch_with_timestamps(
+        &[(Some(b"a"), b"1"), (Some(b"b"), b"2"), (Some(b"c"), b"3")],
+        &[1_000, 900, 5_000_000_000],
+    );
+    let header = BatchHeader::parse(&original).expect("header");
+    let spans: Vec<&[u8]> = {
+        let mut out = Vec::new();
+        let mut walk = batch::records(&original);
+        while let Some(record) = walk.next_with_span() {
+            out.push(&original[record.expect("valid").1]);
+        }
+        out
+    };
+    let before: Vec<(i64, i64)> = batch::records(&original)
+        .map(|r| r.expect("valid"))
+        .map(|r| (r.offset, r.timestamp_ms))
+        .collect();
+    let stamped = batch::rebuild_with_delete_horizon(&original, &spans, 7_777).expect("stamp");
+    let (_, stamped_header) = Batches::stored(&stamped)
+        .next()
+        .expect("one")
+        .expect("valid, CRC included");
+    assert_eq!(stamped_header.delete_horizon_ms(), Some(7_777));
+    assert_eq!(stamped_header.max_timestamp_ms, header.max_timestamp_ms);
+    let after: Vec<(i64, i64)> = batch::records(&stamped)
+        .map(|r| r.expect("valid"))
+        .map(|r| (r.offset, r.timestamp_ms))
+        .collect();
+    assert_eq!(after, before);
+    let values: Vec<Option<&[u8]>> = batch::records(&stamped)
+        .map(|r| r.expect("valid").value)
+        .collect();
+    assert_eq!(
+        values,
+        vec![Some(&b"1"[..]), Some(&b"2"[..]), Some(&b"3"[..])]
     );
 }
 
