@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::{Event, RequestEnd, SendOutcome};
 
+mod compaction;
 mod group_progress;
 mod groups;
 
@@ -341,6 +342,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     };
     group_progress::check_at_least_once(&mut safety, events, promises, &damaged);
     group_progress::check_liveness(&mut verdict.liveness, events);
+    compaction::check(&mut safety, events, promises);
     safety.finish();
     verdict
 }

@@ -186,6 +186,27 @@ pub enum Event {
         partition: i32,
         offset: i64,
     },
+    /// A write of the compacted topic (`workload::compacted`): `k{key}` set to `value`, or
+    /// deleted (a tombstone) when `None`.
+    CompactSent {
+        key: u32,
+        value: Option<String>,
+        outcome: SendOutcome,
+    },
+    /// A read of the whole compacted log from offset 0, begun at `started_ms` (the event's
+    /// time is its end): (offset, key, value) of every record. `last`: the pass after
+    /// healing.
+    CompactPass {
+        started_ms: u64,
+        records: Vec<(i64, u32, Option<String>)>,
+        last: bool,
+    },
+    /// A bit flip at rest destroyed this batch of the compacted log: records from
+    /// `first_offset` on may be lost.
+    CompactDamaged {
+        first_offset: i64,
+        last_offset: i64,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

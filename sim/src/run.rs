@@ -72,6 +72,8 @@ const GROUP_CANARIES: [Canary; 4] = [
 /// After the producers stop, a group member waits this long for their last requests before
 /// it drains to the high watermark.
 const GROUP_DRAIN_AFTER_PRODUCING: Duration = Duration::from_secs(2);
+/// The compacted topic's last read pass starts this long after its writer stopped.
+const COMPACTED_LAST_PASS_AFTER_PRODUCING: Duration = Duration::from_secs(1);
 /// A group member that has not drained this long after healing is stuck (within
 /// [`LIVENESS_BOUND`], which the harness waits for every task).
 const GROUP_DRAIN_BOUND: Duration = Duration::from_secs(40);
@@ -96,6 +98,9 @@ pub struct SimConfig {
     pub disk_faults: DiskFaults,
     /// Members of the consumer group `workload::groups::GROUP`, each on its own client node.
     pub group_members: u32,
+    /// A compacted topic with its writer and reader (`workload::compacted`), cleaned by the
+    /// broker all along.
+    pub compacted: bool,
 }
 
 impl SimConfig {
@@ -118,6 +123,7 @@ impl SimConfig {
             buggify: rng.gen_bool(0.5),
             disk_faults: DiskFaults::default(),
             group_members: 0,
+            compacted: false,
         };
         let producers = rng.gen_range(config.partitions as u32..=6);
         config.producers = (0..producers)
@@ -147,6 +153,7 @@ impl SimConfig {
             };
         }
         config.group_members = rng.gen_range(0..=3);
+        config.compacted = rng.gen_bool(0.7);
         if canary.is_some() {
             // A canary needs the conditions its bug shows under: durable acks (so losing one is
             // a violation), idempotence, crashes and retries.
@@ -167,6 +174,10 @@ impl SimConfig {
             } else {
                 0
             };
+        }
+        if let Some(canary) = canary {
+            // Likewise the compacted topic: only its canary's runs have it.
+            config.compacted = canary == Canary::CleanKeepsOldestValue;
         }
         if canary == Some(Canary::GroupTwoOwnersOneGeneration) {
             // Two owners show when a member change moves a partition: give each member some.
@@ -209,6 +220,8 @@ impl SimConfig {
             // to hit a commit; the short delay lets the group form quickly.
             "offsets.topic.num.partitions=2".to_string(),
             "group.initial.rebalance.delay.ms=100".to_string(),
+            // The compacted topic is cleaned many times a run (Kafka's default is 15 s).
+            "log.cleaner.backoff.ms=300".to_string(),
         ];
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),
@@ -407,8 +420,21 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     }
     {
         let w = workload.clone();
+        let compacted = config.compacted;
         producers_node
-            .spawn(async move { workload::create_topic(&w, &topic_configs).await })
+            .spawn(async move {
+                workload::create_topic(&w, &topic_configs).await;
+                if compacted {
+                    let configs = workload::compacted::topic_configs();
+                    workload::admin::create_topic_named(
+                        &w,
+                        workload::compacted::topic(),
+                        1,
+                        &configs,
+                    )
+                    .await;
+                }
+            })
             .await
             .expect("create topic");
     }
@@ -466,6 +492,22 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         };
         let (w, pause) = (workload.clone(), pause.clone());
         tasks.push(node.spawn(workload::group_member(w, member, times, pause)));
+    }
+
+    if config.compacted {
+        let node = client_node("compacted-writer".into(), [10, 0, 7, 1]);
+        clients.push(node.id());
+        tasks.push(node.spawn(workload::compacted::compacted_writer(
+            workload.clone(),
+            producing_until,
+        )));
+        let node = client_node("compacted-reader".into(), [10, 0, 7, 2]);
+        clients.push(node.id());
+        tasks.push(node.spawn(workload::compacted::compacted_reader(
+            workload.clone(),
+            producing_until + COMPACTED_LAST_PASS_AFTER_PRODUCING,
+            until + LIVENESS_BOUND,
+        )));
     }
 
     let node_faults = tokio::sync::Mutex::new(());
@@ -668,6 +710,21 @@ fn flip_bit(disks: &SimDisks, node_id: u64, history: &History, w: &Workload, rng
     let Some((_, Some(damaged))) = disks.flip_bit_at_rest(node_id, rng) else {
         return;
     };
+    let dir_name = damaged
+        .dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    if dir_name == format!("{}-0", workload::compacted::COMPACTED_TOPIC) {
+        history.record(
+            w.now_ms(),
+            Event::CompactDamaged {
+                first_offset: damaged.first_offset,
+                last_offset: damaged.last_offset,
+            },
+        );
+        return;
+    }
     // Partition directories are `<topic>-<partition>`.
     let partition = damaged
         .dir

@@ -32,10 +32,13 @@ pub enum Canary {
     /// of the last (commits applied out of order): after a restart a committed offset goes
     /// back to an older one without any reset.
     GroupReplayOldestCommit,
+    /// The log cleaner's key map keeps each key's first offset instead of its last, so a
+    /// clean keeps an older value and removes the latest one.
+    CleanKeepsOldestValue,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 10] = [
+    pub const ALL: [Canary; 11] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -46,6 +49,7 @@ impl Canary {
         Canary::GroupTwoOwnersOneGeneration,
         Canary::GroupForgetOnFailover,
         Canary::GroupReplayOldestCommit,
+        Canary::CleanKeepsOldestValue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +64,7 @@ impl Canary {
             Canary::GroupTwoOwnersOneGeneration => "group-two-owners-one-generation",
             Canary::GroupForgetOnFailover => "group-forget-on-failover",
             Canary::GroupReplayOldestCommit => "group-replay-oldest-commit",
+            Canary::CleanKeepsOldestValue => "clean-keeps-oldest-value",
         }
     }
 

@@ -36,10 +36,11 @@ pub enum FaultPoint {
     ReorderPersistCompletion,
     CoordinatorFailover,
     CrashDuringGroupLoad,
+    CrashDuringCleanSwap,
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 11] = [
+    pub const ALL: [FaultPoint; 12] = [
         FaultPoint::CrashAfterProduceAck,
         FaultPoint::CrashAfterCommitAnswer,
         FaultPoint::CrashWhileFsyncInFlight,
@@ -51,6 +52,7 @@ impl FaultPoint {
         FaultPoint::ReorderPersistCompletion,
         FaultPoint::CoordinatorFailover,
         FaultPoint::CrashDuringGroupLoad,
+        FaultPoint::CrashDuringCleanSwap,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +68,7 @@ impl FaultPoint {
             FaultPoint::ReorderPersistCompletion => "reorder-persist-completion",
             FaultPoint::CoordinatorFailover => "coordinator-failover",
             FaultPoint::CrashDuringGroupLoad => "crash-during-group-load",
+            FaultPoint::CrashDuringCleanSwap => "crash-during-clean-swap",
         }
     }
 
@@ -115,6 +118,11 @@ impl FaultPoint {
                 "group/shard.rs: a read of the coordinator's load came back, before it is \
                  applied; the node dies in the middle of the replay"
             }
+            FaultPoint::CrashDuringCleanSwap => {
+                "storage/log/clean/swap.rs: a cleaned segment's swap just committed (renamed \
+                 and the directory synced), the newer segments' not yet, nor the old \
+                 segments replaced; the node dies in the middle of the log cleaner's swap"
+            }
         }
     }
 
@@ -126,7 +134,8 @@ impl FaultPoint {
             | FaultPoint::CrashAfterSegmentRoll
             | FaultPoint::CrashBeforeCheckpointRename
             | FaultPoint::CrashDuringRecovery
-            | FaultPoint::CrashDuringGroupLoad => Effect::Crash,
+            | FaultPoint::CrashDuringGroupLoad
+            | FaultPoint::CrashDuringCleanSwap => Effect::Crash,
             FaultPoint::SlowFsync
             | FaultPoint::SlowWrite
             | FaultPoint::ReorderPersistCompletion => Effect::Delay,
@@ -155,6 +164,8 @@ impl FaultPoint {
             FaultPoint::CoordinatorFailover => 0.05,
             // Reached once per load read, and loads are rare (a restart, a failover).
             FaultPoint::CrashDuringGroupLoad => 0.5,
+            // Reached once per segment a clean swaps in, every few cleaner backoffs.
+            FaultPoint::CrashDuringCleanSwap => 0.5,
         }
     }
 

@@ -5,7 +5,7 @@ use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableT
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
     ApiKey, CreateTopicsRequest, CreateTopicsResponse, InitProducerIdRequest,
-    InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, ProducerId,
+    InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, ProducerId, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use rill::types::ErrorCode;
@@ -22,6 +22,16 @@ pub const LATEST: i64 = -1;
 
 /// Creates the topic, retrying until the broker says it exists.
 pub async fn create_topic(w: &Workload, configs: &[(&'static str, String)]) {
+    create_topic_named(w, topic_name(), w.partitions, configs).await
+}
+
+/// Creates `name` with `partitions`, retrying until the broker says it exists.
+pub async fn create_topic_named(
+    w: &Workload,
+    name: TopicName,
+    partitions: i32,
+    configs: &[(&'static str, String)],
+) {
     let configs: Vec<CreatableTopicConfig> = configs
         .iter()
         .map(|(k, v)| {
@@ -31,8 +41,8 @@ pub async fn create_topic(w: &Workload, configs: &[(&'static str, String)]) {
         })
         .collect();
     let topic = CreatableTopic::default()
-        .with_name(topic_name())
-        .with_num_partitions(w.partitions)
+        .with_name(name)
+        .with_num_partitions(partitions)
         .with_replication_factor(1)
         .with_configs(configs);
     let request = CreateTopicsRequest::default()

@@ -119,20 +119,56 @@ fn decompress(payload: &[u8], codec: Compression) -> std::io::Result<Vec<u8>> {
 }
 
 /// Decodes every batch in a fetched record set: (offset, value) of each record.
-pub fn decode(mut records: Bytes) -> Result<Vec<(i64, String)>, String> {
-    let mut out = Vec::new();
+pub fn decode(records: Bytes) -> Result<Vec<(i64, String)>, String> {
+    Ok(decode_keyed(records)?
+        .records
+        .into_iter()
+        .map(|r| (r.offset, r.value.unwrap_or_default()))
+        .collect())
+}
+
+/// One record read back with its key; `value` is `None` for a tombstone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyedRecord {
+    pub offset: i64,
+    pub key: Option<String>,
+    pub value: Option<String>,
+}
+
+/// A fetched record set decoded: its records, and the offset after its last batch (a
+/// compacted log serves batches whose records all went, so the next fetch offset comes from
+/// the batch headers, not from the last record).
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub records: Vec<KeyedRecord>,
+    pub next_offset: Option<i64>,
+}
+
+/// Bytes of a v2 batch header before `lastOffsetDelta` ends: baseOffset (8), batchLength (4),
+/// partitionLeaderEpoch (4), magic (1), crc (4), attributes (2), lastOffsetDelta (4).
+const LAST_OFFSET_DELTA_END: usize = 27;
+
+/// Decodes every batch in a fetched record set, keys and tombstones included.
+pub fn decode_keyed(mut records: Bytes) -> Result<Decoded, String> {
+    let mut out = Decoded::default();
     while !records.is_empty() {
+        if records.len() >= LAST_OFFSET_DELTA_END {
+            let base = i64::from_be_bytes(records[0..8].try_into().expect("8 bytes"));
+            let delta = i32::from_be_bytes(records[23..27].try_into().expect("4 bytes"));
+            out.next_offset = Some(base + i64::from(delta) + 1);
+        }
         let set = RecordBatchDecoder::decode_with_custom_compression(
             &mut records,
             Some(|payload: &mut Bytes, codec| Ok(Bytes::from(decompress(payload, codec)?))),
         )
         .map_err(|e| e.to_string())?;
+        let text = |b: Bytes| String::from_utf8_lossy(&b).into_owned();
         for r in set.records {
-            let value = r
-                .value
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-                .unwrap_or_default();
-            out.push((r.offset, value));
+            out.records.push(KeyedRecord {
+                offset: r.offset,
+                key: r.key.map(text),
+                value: r.value.map(text),
+            });
         }
     }
     Ok(out)

@@ -3,8 +3,9 @@
 //! (to the log start, or to an offset it already read) and re-reads, so the checker can compare
 //! what one offset returned at two times.
 
+use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, TopicName};
 use rand::Rng;
 use rill::types::ErrorCode;
 use tokio::time::Instant;
@@ -20,7 +21,7 @@ const SEEK_BACK_PROBABILITY: f64 = 0.005;
 /// target, less often: a full re-read costs the whole log).
 const SEEK_BACK_OFFSETS_MAX: i64 = 500;
 
-fn fetch_request(partition: i32, offset: i64, max_wait_ms: i32) -> FetchRequest {
+fn fetch_request(topic: TopicName, partition: i32, offset: i64, max_wait_ms: i32) -> FetchRequest {
     let p = FetchPartition::default()
         .with_partition(partition)
         .with_fetch_offset(offset)
@@ -30,7 +31,7 @@ fn fetch_request(partition: i32, offset: i64, max_wait_ms: i32) -> FetchRequest 
         .with_min_bytes(1)
         .with_max_bytes(1 << 20)
         .with_topics(vec![FetchTopic::default()
-            .with_topic(topic_name())
+            .with_topic(topic)
             .with_partitions(vec![p])])
 }
 
@@ -43,32 +44,56 @@ pub struct Fetched {
     pub records: Vec<(i64, String)>,
 }
 
+/// One fetch's answer for one partition of `topic`, its records still encoded.
+pub struct FetchedRaw {
+    pub code: ErrorCode,
+    pub high_watermark: i64,
+    pub log_start: i64,
+    pub records: Option<Bytes>,
+}
+
+pub async fn fetch_raw(
+    conn: &mut Connection,
+    topic: TopicName,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+) -> Result<FetchedRaw, CallError> {
+    let response: FetchResponse = conn
+        .call(
+            ApiKey::Fetch,
+            11,
+            &fetch_request(topic, partition, offset, max_wait_ms),
+            CALL_TIMEOUT,
+        )
+        .await?;
+    let data = &response.responses[0].partitions[0];
+    Ok(FetchedRaw {
+        code: ErrorCode::from_wire(data.error_code),
+        high_watermark: data.high_watermark,
+        log_start: data.log_start_offset,
+        records: data.records.clone(),
+    })
+}
+
 pub async fn fetch_once(
     conn: &mut Connection,
     partition: i32,
     offset: i64,
     max_wait_ms: i32,
 ) -> Result<Fetched, CallError> {
-    let response: FetchResponse = conn
-        .call(
-            ApiKey::Fetch,
-            11,
-            &fetch_request(partition, offset, max_wait_ms),
-            CALL_TIMEOUT,
-        )
-        .await?;
-    let data = &response.responses[0].partitions[0];
-    let mut records = match &data.records {
-        Some(bytes) => batch::decode(bytes.clone())
+    let raw = fetch_raw(conn, topic_name(), partition, offset, max_wait_ms).await?;
+    let mut records = match raw.records {
+        Some(bytes) => batch::decode(bytes)
             .map_err(|e| CallError::Protocol(format!("undecodable records: {e}")))?,
         None => Vec::new(),
     };
     // A fetch returns whole batches: drop the records before the asked offset.
     records.retain(|(o, _)| *o >= offset);
     Ok(Fetched {
-        code: ErrorCode::from_wire(data.error_code),
-        high_watermark: data.high_watermark,
-        log_start: data.log_start_offset,
+        code: raw.code,
+        high_watermark: raw.high_watermark,
+        log_start: raw.log_start,
         records,
     })
 }

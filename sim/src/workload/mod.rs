@@ -8,6 +8,8 @@
 //! * [`groups`] — members of a consumer group that join, sync a range assignment, read from
 //!   the committed offsets, commit and heartbeat, leave, crash and rejoin, and drain after
 //!   healing, and a resetter that moves the group's commits back once while it is Empty;
+//! * [`compacted`] — a writer updating a few keys of a compacted topic, with tombstones, and
+//!   a reader reading the whole log again and again while the cleaner rewrites it;
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
 
@@ -24,6 +26,7 @@ use crate::history::{Event, History};
 
 pub mod admin;
 pub mod batch;
+pub mod compacted;
 pub mod consumer;
 pub mod groups;
 pub mod producer;

@@ -34,7 +34,11 @@ impl OffsetMap {
         for record in batch::records(batch) {
             let record = record?;
             if let Some(key) = record.key {
-                self.latest.insert(key.to_vec(), record.offset);
+                if crate::faults::canary(crate::faults::Canary::CleanKeepsOldestValue) {
+                    self.latest.entry(key.to_vec()).or_insert(record.offset);
+                } else {
+                    self.latest.insert(key.to_vec(), record.offset);
+                }
             }
         }
         Ok(())

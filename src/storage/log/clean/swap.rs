@@ -381,9 +381,11 @@ impl Log {
             let swap = file_path(&self.dir, base, SWAP_SUFFIX);
             self.storage.rename(&cleaned, &swap).at(&cleaned)?;
             self.storage.sync_dir(&self.dir).at(&self.dir)?;
+            crate::fault_point!(
+                crate::faults::FaultPoint::CrashDuringCleanSwap,
+                format!("{} segment {base} committed", self.dir.display())
+            );
         }
-        // (A simulator fault point `crash-during-clean-swap` belongs here once the cleaner
-        // runs in the simulation: a point that never fires fails its test.)
         replace_logs(self.storage.as_ref(), &self.dir, &bases)?;
         let interval = self.config.index_interval_bytes;
         for &base in &bases {
