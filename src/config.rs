@@ -350,7 +350,8 @@ impl ServerConfig {
                 self.groups.consumer.heartbeat_interval_ms = v.int(1, i32::MAX as i64)? as i32
             }
             "group.consumer.max.size" => {
-                self.groups.consumer.max_size = v.int(1, i32::MAX as i64)? as usize
+                self.groups.consumer.max_size =
+                    v.int(1, crate::limits::CONSUMER_GROUP_MEMBERS_MAX as i64)? as usize
             }
             "group.consumer.assignors" => {
                 self.groups.consumer.assignors = crate::group::assign::ServerAssignor::parse_list(
@@ -700,6 +701,17 @@ mod tests {
         assert_eq!(ServerConfig::default().fetch_max_bytes, 55 * 1024 * 1024);
         let config = ServerConfig::load(None, &["fetch.max.bytes=1024".into()]).unwrap();
         assert_eq!(config.fetch_max_bytes, 1024);
+    }
+
+    #[test]
+    fn a_consumer_group_s_members_are_bounded_by_default_and_at_most() {
+        let max = crate::limits::CONSUMER_GROUP_MEMBERS_MAX;
+        assert_eq!(ServerConfig::default().groups.consumer.max_size, max);
+        let set = |n: usize| ServerConfig::load(None, &[format!("group.consumer.max.size={n}")]);
+        assert_eq!(set(5).unwrap().groups.consumer.max_size, 5);
+        assert_eq!(set(max).unwrap().groups.consumer.max_size, max);
+        let error = set(max + 1).unwrap_err().to_string();
+        assert!(error.contains("group.consumer.max.size"), "{error}");
     }
 
     #[test]

@@ -315,6 +315,14 @@ pub const GROUPS_PER_NODE_MAX: usize = 100_000;
 /// consumers).
 pub const GROUP_PENDING_MEMBERS_MAX: usize = 1_000;
 
+/// Members one KIP-848 consumer group may hold, and `group.consumer.max.size`'s default and
+/// largest value (Kafka's default is `Integer.MAX_VALUE`). A KIP-848 client names its own
+/// member id, so a heartbeat with epoch 0 and a new id adds a member at once; each member is a
+/// record written and a share of every assignment computed (quadratic in the members), and
+/// lives for its session (45 s). Past it a join gets GROUP_MAX_SIZE_REACHED, Kafka's answer at
+/// `group.consumer.max.size`.
+pub const CONSUMER_GROUP_MEMBERS_MAX: usize = 10_000;
+
 /// Largest total of the topic names one KIP-848 member subscribes to (ConsumerGroupHeartbeat
 /// `SubscribedTopicNames`). They are written in the member's record, one batch of
 /// `__consumer_offsets` that must fit its `max.message.bytes` (1 MiB): a list any larger would

@@ -507,17 +507,22 @@ impl<W: Copy> Shard<W> {
         }
     }
 
-    /// Entries this shard holds: groups with a state plus groups with offsets (one with both
-    /// counts twice; what `GROUPS_PER_NODE_MAX` bounds is the memory of the two maps).
+    /// Entries this shard holds: groups with a state (classic or consumer) plus groups with
+    /// offsets (one with both counts twice; what `GROUPS_PER_NODE_MAX` bounds is the memory of
+    /// the maps).
     pub fn group_entries(&self) -> usize {
-        self.groups.len() + self.offsets.group_count()
+        self.groups.len() + self.consumer.len() + self.offsets.group_count()
     }
 
-    /// Whether `request` would add an entry to [`Self::group_entries`]: a JoinGroup of a group
-    /// without a state, a commit of a group without offsets.
+    /// Whether `request` would add an entry to [`Self::group_entries`]: a JoinGroup or a
+    /// ConsumerGroupHeartbeat of a group without a state (a heartbeat that converts an Empty
+    /// classic group replaces its entry), a commit of a group without offsets.
     pub fn adds_group_entry(&self, request: &GroupsRequest) -> bool {
+        let stateless =
+            |group: &str| !self.groups.contains_key(group) && !self.consumer.contains_key(group);
         match request {
-            GroupsRequest::Join(args) => !self.groups.contains_key(&args.group),
+            GroupsRequest::Join(args) => stateless(&args.group),
+            GroupsRequest::ConsumerHeartbeat(call) => stateless(&call.args.group),
             GroupsRequest::OffsetCommit(args) => !self.offsets.has_offsets(&args.group),
             _ => false,
         }

@@ -261,3 +261,30 @@ fn a_refused_heartbeat_leaves_the_empty_classic_group_it_would_have_replaced() {
     assert!(shard.groups.contains_key("g"), "the classic group stays");
     assert!(shard.consumer.is_empty());
 }
+
+/// A consumer group is an entry of the node's `GROUPS_PER_NODE_MAX` like a classic one: a
+/// heartbeat of a new group id adds one, a heartbeat of a known group (or one converting an
+/// Empty classic group) does not.
+#[test]
+fn a_new_consumer_group_counts_against_the_node_s_group_bound() {
+    let mut shard = loaded();
+    let call = |group: &str| {
+        let mut args = join("a");
+        args.group = group.to_owned();
+        GroupsRequest::ConsumerHeartbeat(ConsumerHeartbeatCall {
+            args,
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            topics: Vec::new(),
+            assign_member_id: false,
+        })
+    };
+    let group = join("a").group;
+    assert!(shard.adds_group_entry(&call(&group)));
+    assert_eq!(shard.group_entries(), 0);
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    assert_eq!(shard.group_entries(), 1);
+    assert!(!shard.adds_group_entry(&call(&group)));
+    assert!(shard.adds_group_entry(&call("another")));
+}
