@@ -7,7 +7,9 @@
 //! into a `PartitionsRequest::Append`, whose outcome it feeds back to `written` (groups) or
 //! [`super::offsets::Offsets::written`] (commits) in issue order.
 
-use crate::messages::groups::{CommittedOffset, ConsumerHeartbeatResult, GroupsReply};
+use crate::messages::groups::{
+    CommittedOffset, ConsumerHeartbeatResult, GroupsReply, LeaveGroupResult,
+};
 use crate::types::{ErrorCode, TopicPartition};
 
 use super::records::consumer::{
@@ -101,6 +103,15 @@ pub enum AfterWrite<W> {
     /// A membership change with nothing parked on it (the group went Empty). Goes to
     /// `ClassicGroup::written`, which only logs a failure: the next rebalance writes again.
     Membership { generation: i32 },
+    /// A membership change a LeaveGroup caused (its last members left: the group went Empty):
+    /// as `Membership`, and the LeaveGroup is answered `reply` once the record is written (the
+    /// client's code on failure), so a restart cannot bring the members back after their
+    /// leave was acknowledged. Goes to the shard.
+    Left {
+        generation: i32,
+        waiter: W,
+        reply: LeaveGroupResult,
+    },
     /// An OffsetCommit: `results` is the answer in request order (partitions refused before
     /// the write keep their code), `offsets` what becomes committed on success. Goes to
     /// `Offsets::written`.

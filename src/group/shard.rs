@@ -240,8 +240,9 @@ impl<W: Copy> Shard<W> {
                     Some(entry) => entry.leave(now, args, &mut outs),
                     None => unknown_leave(args.members),
                 };
-                // After what the departure caused (other members' answers come first).
-                outs.push(GroupOut::Answer(w, GroupsReply::Left(left)));
+                // After what the departure caused (other members' answers come first), and
+                // after the Empty group's record when the last members left.
+                answer_leave_after_write(&mut outs, w, left);
                 group
             }
             GroupsRequest::OffsetCommit(args) => {
@@ -685,6 +686,19 @@ impl<W: Copy> Shard<W> {
                 group: with_group,
             } => self.expiry_written(group, &partitions, with_group, outcome),
             AfterWrite::ConsumerHeartbeat { .. } => Self::consumer_written(then, outcome, outs),
+            AfterWrite::Left {
+                generation,
+                waiter,
+                mut reply,
+            } => {
+                if let Some(entry) = self.groups.get_mut(group) {
+                    entry.written(now, AfterWrite::Membership { generation }, outcome, outs);
+                }
+                if let Err(append) = outcome {
+                    reply.error_code = client_code(append, WriteKind::GroupMetadata);
+                }
+                outs.push(GroupOut::Answer(waiter, GroupsReply::Left(reply)));
+            }
             _ => {
                 if let Some(entry) = self.groups.get_mut(group) {
                     entry.written(now, then, outcome, outs);
@@ -770,6 +784,28 @@ fn encode(records: &[OffsetsRecord], unix_ms: i64) -> Result<Vec<u8>, String> {
         .map(|(key, value)| (Some(key.as_slice()), value.as_deref()))
         .collect();
     Ok(build_batch_records(&views, unix_ms))
+}
+
+/// A LeaveGroup's answer: after the write of the group's record when the departure emptied
+/// the group (that write then carries it), else at once, after what the departure caused.
+fn answer_leave_after_write<W>(outs: &mut Vec<GroupOut<W>>, w: W, left: LeaveGroupResult) {
+    let membership = outs.iter_mut().find_map(|o| match o {
+        GroupOut::Write { then, .. } if matches!(then, AfterWrite::Membership { .. }) => Some(then),
+        _ => None,
+    });
+    match membership {
+        Some(then) => {
+            let AfterWrite::Membership { generation } = *then else {
+                unreachable!("matched above");
+            };
+            *then = AfterWrite::Left {
+                generation,
+                waiter: w,
+                reply: left,
+            };
+        }
+        None => outs.push(GroupOut::Answer(w, GroupsReply::Left(left))),
+    }
 }
 
 /// LeaveGroup of a group this shard does not have (Kafka: UNKNOWN_MEMBER_ID).

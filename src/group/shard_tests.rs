@@ -443,3 +443,63 @@ fn a_new_group_entry_is_told_apart_from_one_the_shard_holds() {
     assert!(!shard.adds_group_entry(&join("h")));
     assert!(shard.adds_group_entry(&join("g")), "g has offsets only");
 }
+
+/// A shard that loaded group `h` Stable with the one member `m`.
+fn loaded_with_member() -> Shard<u32> {
+    let mut out = Vec::new();
+    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(1), 1, NOW, &mut out);
+    let batch = batch_at(0, &[group_record("h", Some(one_member("m")))]);
+    shard.fetched(&read(batch), NOW, &mut out).unwrap();
+    assert_eq!(shard.groups["h"].state(), GroupState::Stable);
+    shard
+}
+
+fn leave_m() -> GroupsRequest {
+    GroupsRequest::Leave(crate::messages::groups::LeaveGroupArgs {
+        group: "h".to_owned(),
+        members: vec![("m".to_owned(), None)],
+    })
+}
+
+/// The write among a departure's outputs (timers come with it).
+fn empty_group_write(out: &[ShardOut<u32>]) -> u64 {
+    out.iter()
+        .find_map(|o| match o {
+            ShardOut::Append { write, .. } => Some(*write),
+            _ => None,
+        })
+        .expect("the Empty group's record")
+}
+
+fn left_code(out: &[ShardOut<u32>]) -> Option<(u32, ErrorCode)> {
+    out.iter().find_map(|o| match o {
+        ShardOut::Answer(w, GroupsReply::Left(left)) => Some((*w, left.error_code)),
+        _ => None,
+    })
+}
+
+/// The last member's LeaveGroup is answered only once the Empty group's record is written:
+/// acknowledged, a restart cannot bring the member back; a write that fails answers the
+/// client's code (and the shard is dropped, so every waiter hears).
+#[test]
+fn the_last_member_s_leave_is_answered_after_the_empty_group_is_written() {
+    let mut shard = loaded_with_member();
+    let out = send(&mut shard, leave_m(), 5);
+    assert_eq!(left_code(&out), None, "answered before the write: {out:?}");
+    let write = empty_group_write(&out);
+    let mut acked = Vec::new();
+    shard.appended(write, Ok(()), NOW, &mut acked).unwrap();
+    assert_eq!(left_code(&acked), Some((5, ErrorCode::NONE)));
+    assert_eq!(shard.groups["h"].state(), GroupState::Empty);
+
+    let mut shard = loaded_with_member();
+    let out = send(&mut shard, leave_m(), 6);
+    let write = empty_group_write(&out);
+    let mut failed = Vec::new();
+    let outcome = Err(ErrorCode::REQUEST_TIMED_OUT);
+    assert!(shard.appended(write, outcome, NOW, &mut failed).is_err());
+    shard.abandon(NOW, &mut failed);
+    let (w, code) = left_code(&failed).expect("the leave is answered");
+    assert_eq!(w, 6);
+    assert_ne!(code, ErrorCode::NONE);
+}
