@@ -120,8 +120,9 @@ impl FaultPoint {
             }
             FaultPoint::CrashDuringCleanSwap => {
                 "storage/log/clean/swap.rs: a cleaned segment's swap just committed (renamed \
-                 and the directory synced), the newer segments' not yet, nor the old \
-                 segments replaced; the node dies in the middle of the log cleaner's swap"
+                 and the directory synced), the newer segments' not yet (after the last one, \
+                 none left), the old files not yet replaced; the node dies in the middle of \
+                 the log cleaner's swap"
             }
         }
     }

@@ -508,22 +508,32 @@ impl<W: Copy> Shard<W> {
         }
     }
 
-    /// Entries this shard holds: groups with a state (classic or consumer) plus groups with
-    /// offsets (one with both counts twice; what `GROUPS_PER_NODE_MAX` bounds is the memory of
-    /// the maps).
+    /// Entries this shard holds: groups with a state (classic, or consumer with members) plus
+    /// groups with offsets (one with both counts twice; what `GROUPS_PER_NODE_MAX` bounds is
+    /// the memory of the maps).
     pub fn group_entries(&self) -> usize {
-        self.groups.len() + self.consumer.len() + self.offsets.group_count()
+        // A KIP-848 group without members is not counted: nothing deletes one yet (retention
+        // and DeleteGroups know classic groups only), so counting it would fill the bound
+        // for good with the groups of every consumer that ever ran.
+        let consumer = self.consumer.values().filter(|g| !g.members.is_empty());
+        self.groups.len() + consumer.count() + self.offsets.group_count()
     }
 
-    /// Whether `request` would add an entry to [`Self::group_entries`]: a JoinGroup or a
-    /// ConsumerGroupHeartbeat of a group without a state (a heartbeat that converts an Empty
-    /// classic group replaces its entry), a commit of a group without offsets.
+    /// Whether `request` would add an entry to [`Self::group_entries`]: a JoinGroup of a group
+    /// without a state, a ConsumerGroupHeartbeat join of a group without a state or members (a
+    /// heartbeat that converts an Empty classic group replaces its entry), a commit of a group
+    /// without offsets.
     pub fn adds_group_entry(&self, request: &GroupsRequest) -> bool {
         let stateless =
             |group: &str| !self.groups.contains_key(group) && !self.consumer.contains_key(group);
         match request {
             GroupsRequest::Join(args) => stateless(&args.group),
-            GroupsRequest::ConsumerHeartbeat(call) => stateless(&call.args.group),
+            // A join (epoch 0) of a group without members; a leave adds nothing.
+            GroupsRequest::ConsumerHeartbeat(call) => {
+                call.args.member_epoch == 0
+                    && (self.consumer.get(&call.args.group))
+                        .map_or(stateless(&call.args.group), |g| g.members.is_empty())
+            }
             GroupsRequest::OffsetCommit(args) => !self.offsets.has_offsets(&args.group),
             _ => false,
         }

@@ -287,4 +287,15 @@ fn a_new_consumer_group_counts_against_the_node_s_group_bound() {
     assert_eq!(shard.group_entries(), 1);
     assert!(!shard.adds_group_entry(&call(&group)));
     assert!(shard.adds_group_entry(&call("another")));
+    // A leave adds nothing, and a group whose members all left is not counted (nothing
+    // deletes it yet).
+    let mut leave = call("another");
+    if let GroupsRequest::ConsumerHeartbeat(c) = &mut leave {
+        c.args.member_epoch = -1;
+    }
+    assert!(!shard.adds_group_entry(&leave));
+    let (write, _) = append(&send(&mut shard, beat("a", -1), 2));
+    acked(&mut shard, write);
+    assert_eq!(shard.group_entries(), 0);
+    assert!(shard.adds_group_entry(&call(&group)));
 }

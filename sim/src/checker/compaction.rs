@@ -9,17 +9,23 @@
 //!   its key exists. When that latest write is a tombstone the pass may read nothing of the
 //!   key (the tombstone went after `delete.retention.ms`), but never an older value as the
 //!   key's last — unless the pass itself took longer than `delete.retention.ms` (Kafka's own
-//!   limit: a reader slower than that can miss a tombstone the cleaner removed behind it).
-//!   A write whose outcome is unknown may be a newer record (or tombstone) of its key.
+//!   limit: a reader slower than that can miss a tombstone the cleaner removed behind it,
+//!   and a value's newer tombstone too). A write whose outcome is unknown may be a newer
+//!   record (or tombstone) of its key. A pass reads until it caught up with the high
+//!   watermark, so a newer record written while it ran is in it.
 //!
 //! A bit flip at rest in the compacted log (`Event::CompactDamaged`) excuses every record
 //! from the destroyed batch on: recovery cuts the log there.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::{Promises, Report};
 use crate::history::{Event, SendOutcome};
 use crate::workload::compacted::DELETE_RETENTION_MS;
+
+/// How much earlier than its swap a clean may have stamped a tombstone's delete horizon
+/// (the job's time is taken when it is planned; slow fsyncs delay the swap).
+const SWAP_MARGIN_MS: u64 = 500;
 
 /// One acknowledged write of the compacted topic.
 struct Acked<'a> {
@@ -31,8 +37,9 @@ struct Acked<'a> {
 pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Promises) {
     let mut sent_key: BTreeMap<&str, u32> = BTreeMap::new();
     let mut acked: BTreeMap<i64, Acked> = BTreeMap::new();
-    // Keys with a tombstone written whose outcome is unknown: it may have deleted the key.
-    let mut unknown_tombstone: BTreeSet<u32> = BTreeSet::new();
+    // Per key, the tombstones written: the offset of an acknowledged one, `None` for one
+    // whose outcome is unknown (it may be anywhere after the writes before it).
+    let mut tombstones: BTreeMap<u32, Vec<Option<i64>>> = BTreeMap::new();
     // (at_ms, first offset) of each bit flip in the compacted log.
     let mut damages: Vec<(u64, i64)> = Vec::new();
     for (at_ms, event) in events {
@@ -45,21 +52,22 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
                 if let Some(value) = value {
                     sent_key.insert(value, *key);
                 }
-                match outcome {
-                    SendOutcome::Ok { offset } => {
-                        acked.insert(
-                            *offset,
-                            Acked {
-                                key: *key,
-                                value: value.as_deref(),
-                                at_ms: *at_ms,
-                            },
-                        );
-                    }
-                    _ if value.is_none() => {
-                        unknown_tombstone.insert(*key);
-                    }
-                    _ => {}
+                let offset = match outcome {
+                    SendOutcome::Ok { offset } => Some(*offset),
+                    _ => None,
+                };
+                if let Some(offset) = offset {
+                    acked.insert(
+                        offset,
+                        Acked {
+                            key: *key,
+                            value: value.as_deref(),
+                            at_ms: *at_ms,
+                        },
+                    );
+                }
+                if value.is_none() {
+                    tombstones.entry(*key).or_default().push(offset);
                 }
             }
             Event::CompactDamaged { first_offset, .. } => damages.push((*at_ms, *first_offset)),
@@ -87,7 +95,7 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
                 };
                 pass.check_records(safety, &sent_key, &acked, promises);
                 if promises.durable_acks {
-                    pass.check_latest(safety, &acked, &unknown_tombstone);
+                    pass.check_latest(safety, &acked, &tombstones);
                 }
             }
             Event::Fault {
@@ -169,7 +177,7 @@ impl Pass<'_> {
         &self,
         safety: &mut Report,
         acked: &BTreeMap<i64, Acked>,
-        unknown_tombstone: &BTreeSet<u32>,
+        tombstones: &BTreeMap<u32, Vec<Option<i64>>>,
     ) {
         let mut latest: BTreeMap<u32, (i64, &Acked)> = BTreeMap::new();
         for (offset, a) in acked {
@@ -181,20 +189,25 @@ impl Pass<'_> {
         for (offset, key, _) in self.records {
             read.insert(*key, *offset);
         }
-        let slow = self.end_ms - self.started_ms > DELETE_RETENTION_MS;
+        // The horizon counts from the clean's start, a little before its swap: a margin.
+        let slow = self.end_ms - self.started_ms > DELETE_RETENTION_MS - SWAP_MARGIN_MS;
         for (key, (offset, a)) in latest {
             if offset >= self.damaged_from {
                 continue;
             }
+            // A tombstone of the key after this write (or one whose outcome is unknown).
+            let deleted_later =
+                (tombstones.get(&key).into_iter().flatten()).any(|t| t.is_none_or(|t| t > offset));
             let last_read = read.get(&key).copied();
             let kept = match (a.value, last_read) {
                 (_, Some(last)) if last >= offset => true,
-                // The tombstone (or one whose outcome is unknown) went after its retention.
+                // The tombstone went after its retention (with all it deleted).
                 (None, None) => true,
-                (Some(_), None) => unknown_tombstone.contains(&key),
-                // An older value read as the key's last: its tombstone went behind a slow pass.
+                (Some(_), None) => deleted_later,
+                // An older value read as the key's last: the tombstone that deleted it, and
+                // everything before, went behind a pass slower than delete.retention.ms.
                 (None, Some(_)) => slow,
-                (Some(_), Some(_)) => false,
+                (Some(_), Some(_)) => slow && deleted_later,
             };
             if !kept {
                 safety.add(
@@ -338,6 +351,19 @@ mod tests {
         // A pass slower than delete.retention.ms may have read the value before the clean
         // that removed both: Kafka's own limit.
         let mut slow = history;
+        slow.push(pass(100, 100 + 2_001, &[(0, 0, Some("k0-1"))]));
+        assert_eq!(violations(&slow), Vec::<String>::new());
+        // Likewise a value's newer tombstone written while a slow pass ran (the pass read an
+        // older value, the clean removed the value, the tombstone went at its horizon).
+        let during = vec![
+            sent(10, 0, Some("k0-1"), Some(0)),
+            sent(20, 0, Some("k0-2"), Some(1)),
+            sent(200, 0, None, Some(2)),
+        ];
+        let mut fast = during.clone();
+        fast.push(pass(100, 1_000, &[(0, 0, Some("k0-1"))]));
+        assert_eq!(violations(&fast).len(), 1);
+        let mut slow = during;
         slow.push(pass(100, 100 + 2_001, &[(0, 0, Some("k0-1"))]));
         assert_eq!(violations(&slow), Vec::<String>::new());
     }

@@ -187,8 +187,10 @@ pub async fn compacted_reader(w: Workload, last_at: Instant, deadline: Instant) 
     }
 }
 
-/// One pass: every record from offset 0 to the high watermark of the first answer, as
-/// (offset, key, value). `None` if it cannot finish by `give_up`.
+/// One pass: every record from offset 0 until it has caught up with the high watermark of
+/// its latest fetch, as (offset, key, value) — a caught-up reader, so a record written while
+/// the pass ran that superseded one the cleaner then removed is read too. `None` if it cannot
+/// finish by `give_up`.
 async fn read_pass(
     w: &Workload,
     conn: &mut Option<Connection>,
@@ -196,7 +198,6 @@ async fn read_pass(
 ) -> Option<Vec<(i64, u32, Option<String>)>> {
     let mut records = Vec::new();
     let mut next = 0i64;
-    let mut target: Option<i64> = None;
     while Instant::now() < give_up {
         let c = match conn.as_mut() {
             Some(c) => c,
@@ -216,7 +217,6 @@ async fn read_pass(
                 // A crash lost the unsynced tail this pass was reading towards: start again.
                 records.clear();
                 next = 0;
-                target = None;
                 continue;
             }
             _ => {
@@ -224,8 +224,7 @@ async fn read_pass(
                 continue;
             }
         }
-        let target = *target.get_or_insert(fetched.high_watermark);
-        if next >= target {
+        if next >= fetched.high_watermark {
             return Some(records);
         }
         let decoded = match fetched.records.map(decode_keyed).transpose() {
@@ -236,6 +235,7 @@ async fn read_pass(
                     detail: format!("{next}: {detail}"),
                 });
                 *conn = None;
+                tokio::time::sleep(RETRY_BACKOFF).await;
                 continue;
             }
         };

@@ -981,6 +981,8 @@ impl Log {
     fn restart_at(&mut self, offset: i64, now_ms: i64) -> Result<(), LogError> {
         // A running job's fenced log-start write must not land after this one.
         self.new_generation();
+        // Every record from here on is new: the cleaner has seen none of them.
+        self.first_dirty_offset = offset;
         self.set_log_start_checkpoint(offset)?;
         self.fence_recovery_point(offset)?;
         for path in self.durability.cleared() {

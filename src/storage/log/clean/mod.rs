@@ -8,9 +8,10 @@
 //!    `max.compaction.lag.ms` exceeded) and how far (never into the active segment, past the
 //!    high watermark / last stable offset, past the recovery point, or into a segment with a
 //!    record newer than `min.compaction.lag.ms`);
-//! 2. an [`OffsetMap`] built over that range maps each key to its latest offset, and
-//!    [`filter_batch`] rewrites each batch keeping only the records the map names (Kafka's
-//!    `MemoryRecords.filterTo`);
+//! 2. an [`OffsetMap`] built over the dirty part of that range (from the cleaner's position
+//!    on; the part an earlier clean left holds each key once) maps each key to its latest
+//!    offset, and [`filter_batch`] rewrites each batch of the whole range keeping only the
+//!    records the map names (Kafka's `MemoryRecords.filterTo`);
 //! 3. `swap` writes each cleaned segment next to the original and replaces it crash-safely.
 //!
 //! What is kept exactly as Kafka does: every surviving record keeps its offset and timestamp;

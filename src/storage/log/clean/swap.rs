@@ -25,10 +25,12 @@
 //! hold every record); a tombstone removed from a swapped segment has no older value left in
 //! the older segments, which were swapped before it.
 //! Step 2 is taken by the owner, after checking the pins, so a committed swap never names a
-//! segment that retention or a truncation changed. The syncs of steps 2–5 still run inline in
-//! [`Log::swap_cleaned`] (nothing schedules a clean yet, see the module docs of [`super`]), and
-//! the open only syncs when it finds an interrupted swap, after a crash.
+//! segment that retention or a truncation changed. A segment whose every batch stayed as it
+//! was gets no `.cleaned` file and no swap. The syncs of steps 2–5 still run inline in
+//! [`Log::swap_cleaned`], on the log's owner (see the module docs of [`super`]), and the open
+//! only syncs when it finds an interrupted swap, after a crash.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -134,10 +136,14 @@ pub struct CleanJob {
     keys_max: usize,
 }
 
-/// What [`CleanJob::run`] wrote: one synced `.cleaned` file per pinned segment.
+/// What [`CleanJob::run`] wrote: one synced `.cleaned` file per pinned segment the clean
+/// changed.
 pub struct Cleaned {
     job: CleanJob,
     pub stats: CleanStats,
+    /// Bases of the pinned segments whose every batch stayed as it was (most of the part an
+    /// earlier clean left): no `.cleaned` file, nothing to swap.
+    unchanged: BTreeSet<i64>,
 }
 
 impl std::fmt::Debug for CleanJob {
@@ -223,24 +229,37 @@ impl CleanJob {
             bytes_read: self.bytes_to_read(),
             ..CleanStats::default()
         };
+        let mut unchanged = BTreeSet::new();
         for segment in &self.segments {
             stats.bytes_before += segment.size_bytes;
-            stats.bytes_after += self.write_cleaned(segment, &map, pace)?;
+            let (written, changed) = self.write_cleaned(segment, &map, pace)?;
+            stats.bytes_after += written;
+            if !changed {
+                let path = file_path(&self.dir, segment.base_offset, CLEANED_SUFFIX);
+                self.storage.remove_file(&path).at(&path)?;
+                unchanged.insert(segment.base_offset);
+            }
         }
-        Ok(Cleaned { job: self, stats })
+        Ok(Cleaned {
+            job: self,
+            stats,
+            unchanged,
+        })
     }
 
-    /// Step 1 for one segment: writes and syncs `B.log.cleaned`; returns its size.
+    /// Step 1 for one segment: writes and syncs `B.log.cleaned`; returns its size and whether
+    /// any batch changed (when none did, the file holds the segment's own bytes).
     fn write_cleaned(
         &self,
         segment: &PinnedLog,
         map: &OffsetMap,
         pace: &mut dyn FnMut(u64),
-    ) -> Result<u64, LogError> {
+    ) -> Result<(u64, bool), LogError> {
         let path = file_path(&self.dir, segment.base_offset, CLEANED_SUFFIX);
         let file = self.storage.open(&path, true).at(&path)?;
         file.truncate(0).at(&path)?;
         let mut writer = DenseWriter::default();
+        let mut changed = false;
         segment.for_each_batch(&mut |header, batch| {
             pace(batch.len() as u64);
             let filtered = filter_batch(
@@ -251,6 +270,7 @@ impl CleanJob {
                 self.config.delete_retention_ms,
             )
             .map_err(|e| corrupt(&segment.path, header.base_offset, e))?;
+            changed |= filtered != Filtered::Unchanged;
             let ready = match filtered {
                 Filtered::Unchanged => writer.keep(header, batch.to_vec()),
                 Filtered::Rebuilt(rebuilt) => writer.keep(header, rebuilt),
@@ -265,13 +285,16 @@ impl CleanJob {
             writer.write(file.as_ref(), &path, &last)?;
         }
         file.sync().at(&path)?;
-        Ok(writer.written)
+        Ok((writer.written, changed))
     }
 
     /// Removes the `.cleaned` files of a job that will not be swapped in (best effort: the
     /// next open deletes any left).
-    fn discard(&self) {
+    fn discard(&self, unchanged: &BTreeSet<i64>) {
         for segment in &self.segments {
+            if unchanged.contains(&segment.base_offset) {
+                continue;
+            }
             let path = file_path(&self.dir, segment.base_offset, CLEANED_SUFFIX);
             if let Err(error) = self.storage.remove_file(&path) {
                 tracing::warn!(path = %path.display(), %error, "cannot remove a discarded clean");
@@ -363,15 +386,18 @@ impl Log {
     pub fn swap_cleaned(&mut self, cleaned: Cleaned) -> Result<bool, LogError> {
         self.check_usable()?;
         if !self.pins_hold(&cleaned.job) {
-            cleaned.job.discard();
+            cleaned.job.discard(&cleaned.unchanged);
             return Ok(false);
         }
-        let result = self.swap_in(&cleaned.job);
+        let result = self.swap_in(&cleaned.job, &cleaned.unchanged);
         self.poison_on_failure(result).map(|()| true)
     }
 
-    fn swap_in(&mut self, job: &CleanJob) -> Result<(), LogError> {
-        let bases: Vec<i64> = job.segments.iter().map(|s| s.base_offset).collect();
+    fn swap_in(&mut self, job: &CleanJob, unchanged: &BTreeSet<i64>) -> Result<(), LogError> {
+        let bases: Vec<i64> = (job.segments.iter())
+            .map(|s| s.base_offset)
+            .filter(|base| !unchanged.contains(base))
+            .collect();
         // Each segment's commit point is its own, oldest first: a crash between two leaves
         // the older segments cleaned and the newer ones as they were, never the reverse
         // (a newer segment whose tombstone went, over an older one still holding the value

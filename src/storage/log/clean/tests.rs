@@ -777,7 +777,12 @@ fn bounds_count_the_dirty_part_so_cleans_progress_past_a_large_clean_part() {
     more_rounds(&mut log, 2, 5, 10);
     let one_segment = log.size_bytes() - clean_part_bytes;
     // Each job may map one dirty segment's bytes (less than the clean part) and one key.
+    let open_files = |log: &Log| -> Vec<Arc<dyn StorageFile>> {
+        log.segments.values().map(|s| s.pin().file).collect()
+    };
+    let mut before_second = Vec::new();
     for (expected_end, keys) in [(25, 5), (30, 5)] {
+        before_second = open_files(&log);
         let job = log
             .clean_job(&clean_config(i64::MAX), i64::MAX, 3_000)
             .expect("due")
@@ -787,6 +792,13 @@ fn bounds_count_the_dirty_part_so_cleans_progress_past_a_large_clean_part() {
         assert!(log.swap_cleaned(cleaned).expect("swap"));
         assert_eq!(log.first_dirty_offset(), expected_end);
     }
+    // The second clean changed only the segment at 20 (its values now superseded): the four
+    // below, left holding nothing it removes, kept their files (no rewrite, no swap).
+    let after = open_files(&log);
+    let kept: Vec<bool> = (before_second.iter().zip(&after))
+        .map(|(a, b)| Arc::ptr_eq(a, b))
+        .collect();
+    assert_eq!(kept[..5], [true, true, true, true, false]);
     // Every key once, with its latest value, below the cleaner's position.
     let after = read_records(&log);
     let expected: Vec<Rec> = (25..30).map(|o| (o, (o - 25) as u8, Some(11))).collect();
