@@ -393,3 +393,39 @@ fn the_retention_timer_only_wakes_and_expires_offsets_once_due() {
         "expired once acknowledged"
     );
 }
+
+/// ListGroups is a read the actor answers at once from every shard it holds. While a shard
+/// still loads, the whole answer is COORDINATOR_LOAD_IN_PROGRESS: a partial list would hide
+/// that shard's groups.
+#[test]
+fn list_groups_waits_for_a_loading_shard_then_lists_its_groups() {
+    let mut h = Harness::new();
+    let list = |h: &mut Harness| {
+        let filter = ListGroupsArgs {
+            states: Vec::new(),
+            types: Vec::new(),
+        };
+        let (id, effects) = h.request(GroupsRequest::List(filter));
+        match reply_to(effects, id) {
+            GroupsReply::Listed(listed) => listed,
+            other => panic!("{other:?}"),
+        }
+    };
+    let (read, _) = only_call(h.event(elected(4, 1)));
+    let loading = list(&mut h);
+    assert_eq!(
+        (loading.error_code, loading.groups.len()),
+        (ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, 0)
+    );
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    let loaded = list(&mut h);
+    assert_eq!(loaded.error_code, ErrorCode::NONE);
+    // `g` has committed offsets only: an Empty classic group, as Kafka lists it.
+    let names: Vec<_> = (loaded.groups.iter())
+        .map(|g| (g.group.as_str(), g.state.as_str()))
+        .collect();
+    assert_eq!(names, [("g", "Empty")]);
+}

@@ -140,7 +140,9 @@ pub fn single_group(request: &GroupsRequest) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::groups::{HeartbeatArgs, SyncGroupArgs};
+    use crate::messages::groups::{
+        ConsumerDescribeArgs, DescribeGroupsArgs, HeartbeatArgs, OffsetFetchArgs, SyncGroupArgs,
+    };
 
     #[test]
     fn a_loading_coordinator_answers_sync_and_heartbeat_as_kafka_does() {
@@ -174,5 +176,50 @@ mod tests {
         let moved = ErrorCode::NOT_COORDINATOR;
         assert_eq!(code_of(refused(&sync, moved)), moved);
         assert_eq!(code_of(refused(&heartbeat, moved)), moved);
+    }
+
+    /// A multi-group read refused as a whole (the GROUPS actor before it knows the partition
+    /// count) still answers every group it names, in request order: clients match each
+    /// group's answer by name, and a group left out is never answered.
+    #[test]
+    fn a_refused_multi_group_read_answers_every_group_it_names() {
+        let names = || vec!["a".to_owned(), "b".to_owned()];
+        let code = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+        let expected = [("a", code), ("b", code)];
+        let describe = GroupsRequest::Describe(DescribeGroupsArgs {
+            groups: names(),
+            include_authorized_operations: false,
+        });
+        let GroupsReply::Described(described) = refused(&describe, code) else {
+            panic!("a DescribeGroups reply");
+        };
+        let answered: Vec<_> = (described.iter())
+            .map(|d| (d.group.as_str(), d.error_code))
+            .collect();
+        assert_eq!(answered, expected);
+
+        let describe = GroupsRequest::ConsumerDescribe(ConsumerDescribeArgs {
+            groups: names(),
+            include_authorized_operations: false,
+        });
+        let GroupsReply::ConsumerDescribed(described) = refused(&describe, code) else {
+            panic!("a ConsumerGroupDescribe reply");
+        };
+        let answered: Vec<_> = (described.iter())
+            .map(|d| (d.group.as_str(), d.error_code))
+            .collect();
+        assert_eq!(answered, expected);
+
+        let fetch = GroupsRequest::OffsetFetch(OffsetFetchArgs {
+            groups: names().into_iter().map(|g| (g, None)).collect(),
+            require_stable: false,
+        });
+        let GroupsReply::Fetched(fetched) = refused(&fetch, code) else {
+            panic!("an OffsetFetch reply");
+        };
+        let answered: Vec<_> = (fetched.iter())
+            .map(|f| (f.group.as_str(), f.error_code))
+            .collect();
+        assert_eq!(answered, expected);
     }
 }

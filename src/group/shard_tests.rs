@@ -503,3 +503,43 @@ fn the_last_member_s_leave_is_answered_after_the_empty_group_is_written() {
     assert_eq!(w, 6);
     assert_ne!(code, ErrorCode::NONE);
 }
+
+/// DeleteGroups and OffsetDelete of a group with offsets only: each writes tombstones, and
+/// only their acknowledgement removes the offsets and answers the client.
+#[test]
+fn deletes_remove_offsets_and_answer_only_once_acknowledged() {
+    use crate::messages::groups::{DeleteGroupsArgs, OffsetDeleteArgs, OffsetDeleteResult};
+    let log = vec![batch_at(0, &[committed("g", 0, 5), committed("g", 1, 7)])];
+    let mut shard = loaded_from(&log, 2);
+    let offset_delete = GroupsRequest::OffsetDelete(OffsetDeleteArgs {
+        group: "g".to_owned(),
+        partitions: vec![tp(1)],
+    });
+    let write = append_write(&send(&mut shard, offset_delete, 1));
+    assert_eq!(offset_of(&shard, 1), 7, "nothing removed before the ack");
+    let mut out = Vec::new();
+    shard.appended(write, Ok(()), NOW, &mut out).unwrap();
+    let answered = OffsetDeleteResult {
+        error_code: ErrorCode::NONE,
+        partitions: vec![(tp(1), ErrorCode::NONE)],
+    };
+    assert_eq!(
+        out,
+        [ShardOut::Answer(1, GroupsReply::OffsetsDeleted(answered))]
+    );
+    assert_eq!((offset_of(&shard, 0), offset_of(&shard, 1)), (5, -1));
+
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec!["g".to_owned()],
+    });
+    let write = append_write(&send(&mut shard, delete, 2));
+    assert!(
+        shard.offsets.has_offsets("g"),
+        "nothing removed before the ack"
+    );
+    let mut out = Vec::new();
+    shard.appended(write, Ok(()), NOW, &mut out).unwrap();
+    let answered = vec![("g".to_owned(), ErrorCode::NONE)];
+    assert_eq!(out, [ShardOut::Answer(2, GroupsReply::Deleted(answered))]);
+    assert!(!shard.offsets.has_offsets("g"));
+}

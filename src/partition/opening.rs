@@ -156,7 +156,7 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{DeleteRecordsRequest, ListOffsetsRequest};
+    use crate::messages::{DeleteRecordsRequest, FetchPartition, FetchRequest, ListOffsetsRequest};
 
     fn tps() -> Vec<TopicPartition> {
         (0..2)
@@ -190,5 +190,29 @@ mod tests {
         };
         assert_eq!(results.len(), 2);
         assert!(results.iter().all(|(_, r)| r.error_code == REFUSED));
+
+        let fetch = PartitionsRequest::Fetch(FetchRequest {
+            max_wait_ms: 500,
+            min_bytes: 1,
+            max_bytes: 1 << 20,
+            isolation_level: 0,
+            partitions: (tps().into_iter())
+                .map(|tp| FetchPartition {
+                    tp,
+                    fetch_offset: Offset(3),
+                    partition_max_bytes: 1 << 20,
+                })
+                .collect(),
+        });
+        let NodeMsg::PartitionsReply(PartitionsReply::Fetch(results)) = refused(fetch) else {
+            panic!("a Fetch reply");
+        };
+        let answered: Vec<_> = results.iter().map(|r| r.tp.clone()).collect();
+        assert_eq!(answered, tps());
+        // No records and no offsets: nothing of the opening log is served.
+        assert!(results.iter().all(|r| r.error_code == REFUSED
+            && r.records.is_empty()
+            && r.high_watermark == Offset::UNKNOWN
+            && r.log_start_offset == Offset::UNKNOWN));
     }
 }

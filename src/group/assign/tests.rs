@@ -107,6 +107,22 @@ fn unknown_assignor_names_are_refused() {
     assert_eq!(ServerAssignor::from_name("sticky"), None);
 }
 
+/// `group.consumer.assignors` as an operator writes it: names trimmed, blank entries and
+/// repeats skipped, preference order kept; an unknown name or no name at all is an error.
+#[test]
+fn the_assignor_list_keeps_its_order_and_skips_blanks_and_repeats() {
+    assert_eq!(
+        ServerAssignor::parse_list(" range , uniform,,range,"),
+        Ok(vec![ServerAssignor::Range, ServerAssignor::Uniform])
+    );
+    assert_eq!(
+        ServerAssignor::parse_list("uniform"),
+        Ok(vec![ServerAssignor::Uniform])
+    );
+    assert!(ServerAssignor::parse_list("range,sticky").is_err());
+    assert!(ServerAssignor::parse_list(" , ").is_err());
+}
+
 #[test]
 fn members_get_only_subscribed_topics() {
     let mut input = homogeneous(2, &[2, 2]);

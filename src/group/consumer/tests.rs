@@ -121,6 +121,28 @@ fn a_second_member_waits_until_the_first_revokes() {
     assert_eq!(h.g.state_name(), "Stable");
 }
 
+/// A load gives each member back the reconciliation state it had (the current assignment
+/// record's state byte): a member still revoking keeps revoking, and one waiting for
+/// partitions another member has not released yet keeps waiting.
+#[test]
+fn a_restored_group_keeps_each_members_reconciliation_state() {
+    let mut h = H::new(6);
+    h.hb(join("a"));
+    h.hb(join("b"));
+    h.hb(beat("a", 1, &[0, 1, 2, 3, 4, 5]));
+    let states = |g: &ConsumerGroup| [g.members["a"].state, g.members["b"].state];
+    assert_eq!(
+        states(&h.g),
+        [
+            MemberState::UnrevokedPartitions,
+            MemberState::UnreleasedPartitions
+        ]
+    );
+    let records = persist::image(&h.g).into_iter().collect();
+    let restored = persist::restore("g".into(), records, at(h.now), 45_000).expect("restored");
+    assert_eq!(states(&restored), states(&h.g));
+}
+
 #[test]
 fn a_leaving_member_gives_the_other_everything() {
     let mut h = H::new(4);
@@ -170,6 +192,32 @@ fn wrong_epochs_are_fenced_and_a_retry_of_the_previous_epoch_is_not() {
     assert_eq!(
         h.hb(beat("zz", 1, &[])).error_code,
         ErrorCode::UNKNOWN_MEMBER_ID
+    );
+}
+
+/// The FENCED_MEMBER_EPOCH answer carries Kafka's message, which tells the member which way
+/// its epoch is wrong (the client logs it).
+#[test]
+fn a_fenced_member_is_told_whether_its_epoch_is_greater_or_smaller() {
+    let mut h = H::new(2);
+    h.hb(join("a"));
+    let fenced = |r: ConsumerHeartbeatResult| {
+        assert_eq!(r.error_code, ErrorCode::FENCED_MEMBER_EPOCH);
+        r.error_message.expect("a message")
+    };
+    assert_eq!(
+        fenced(h.hb(beat("a", 5, &[]))),
+        "The consumer group member has a greater member epoch (5) than the one known by the \
+         group coordinator (1). The member must abandon all its partitions and rejoin."
+    );
+    // A partition count change moves the member to epoch 2; epoch 1 is then behind (and,
+    // owning a partition it was never given, not a retry).
+    h.topics = topics(3);
+    assert_eq!(h.hb(beat("a", 1, &[0, 1])).member_epoch, 2);
+    assert_eq!(
+        fenced(h.hb(beat("a", 1, &[9]))),
+        "The consumer group member has a smaller member epoch (1) than the one known by the \
+         group coordinator (2). The member must abandon all its partitions and rejoin."
     );
 }
 

@@ -199,3 +199,36 @@ fn a_clean_that_read_past_the_io_rate_holds_the_next_one_off() {
     assert_eq!(armed.len(), 1, "{effects:?}");
     assert!(armed[0] >= 5 * BACKOFF_MS, "next clean in {} ms", armed[0]);
 }
+
+/// `log.cleaner.dedupe.buffer.size` bounds one clean's key map at 24 bytes a key: with room
+/// for two keys the map is full after the first dirty segment (it holds all three keys) and
+/// the clean stops there, as Kafka's does; with room for a hundred, one clean covers every
+/// segment below the active one.
+#[test]
+fn the_dedupe_buffer_bounds_how_far_one_clean_gets() {
+    for (keys, covers_every_segment) in [(2u64, false), (100, true)] {
+        let mut h = Harness::new(Arc::new(MemStorage::new()));
+        let a = tp("c");
+        let mut config = compacted();
+        config.compaction.cleaner_dedupe_buffer_bytes = keys * 24;
+        h.ensure(&a, config);
+        produce_rounds(&mut h, &a, 20);
+        let replica = h.actor.replica(&a).unwrap();
+        let (id, bases) = (replica.id, replica.log().segment_base_offsets());
+        let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
+        assert_eq!(jobs.len(), 1);
+        h.allow_sync = true;
+        h.complete(jobs);
+        h.allow_sync = false;
+        let first_dirty = h.actor.replica(&a).unwrap().log().first_dirty_offset();
+        let expected = if covers_every_segment {
+            bases[bases.len() - 1]
+        } else {
+            bases[1]
+        };
+        assert_eq!(
+            first_dirty, expected,
+            "a buffer of {keys} keys' bytes; segments at {bases:?}"
+        );
+    }
+}
