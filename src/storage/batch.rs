@@ -1141,6 +1141,22 @@ mod tests {
     }
 
     #[test]
+    fn a_record_less_batch_of_exactly_a_header_can_be_patched() {
+        // What the cleaner leaves where it removed every record: the header and nothing else.
+        // The header is whole, so both header fields can be overwritten.
+        let mut b = empty_spanning(&sample(), 10);
+        assert_eq!(b.len(), HEADER_BYTES);
+        set_base_offset(&mut b, 40).unwrap();
+        set_partition_leader_epoch(&mut b, 3).unwrap();
+        let h = BatchHeader::parse(&b).unwrap();
+        assert_eq!((h.base_offset, h.partition_leader_epoch), (40, 3));
+        assert!(matches!(
+            set_partition_leader_epoch(&mut b[..HEADER_BYTES - 1], 4),
+            Err(BatchError::Truncated { needed: HEADER_BYTES, available }) if available == HEADER_BYTES - 1
+        ));
+    }
+
+    #[test]
     fn bad_crc_is_refused() {
         let mut b = sample();
         let last = b.len() - 1;
@@ -1320,6 +1336,32 @@ mod tests {
                 (104, 9_000)
             ]
         );
+    }
+
+    #[test]
+    fn the_walker_takes_a_record_exactly_as_long_as_the_fields_it_reads() {
+        // One record of length 3: attributes, timestampDelta 0 and offsetDelta 0, nothing
+        // after them. The walker reads only those fields (the full record parse judges the
+        // rest), so that is the shortest length it accepts; 2 is shorter than its fields.
+        let with_record = |record: &[u8]| {
+            let mut b = build_batch_with_timestamps(&[(None, b"")], &[5]);
+            b.truncate(HEADER_BYTES);
+            b.extend_from_slice(record);
+            let batch_length = (b.len() - LOG_OVERHEAD_BYTES) as i32;
+            b[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&batch_length.to_be_bytes());
+            b
+        };
+        let mut length_three = Vec::new();
+        put_varint(&mut length_three, 3);
+        length_three.extend([0, 0, 0]);
+        assert_eq!(walk(&with_record(&length_three)).unwrap(), vec![(0, 5)]);
+        let mut length_two = Vec::new();
+        put_varint(&mut length_two, 2);
+        length_two.extend([0, 0, 0]);
+        assert!(matches!(
+            walk(&with_record(&length_two)),
+            Err(BatchError::CorruptBatch { reason }) if reason.contains("shorter than its fields")
+        ));
     }
 
     #[test]

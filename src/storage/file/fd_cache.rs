@@ -155,14 +155,23 @@ impl FdCache {
     /// (sockets took them), closes a quarter of the cache and tries once more, so a log can
     /// still roll a segment while connections crowd the descriptor table.
     fn open_room(&self, inner: &mut Inner, full: &Path, create: bool) -> io::Result<Arc<File>> {
-        while inner.open.len() >= self.max_open && inner.evict_oldest() {}
-        let open = || {
+        self.open_room_with(inner, full, || {
             OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(create)
                 .open(full)
-        };
+        })
+    }
+
+    /// [`FdCache::open_room`] with the open itself given (tests inject EMFILE through it).
+    fn open_room_with(
+        &self,
+        inner: &mut Inner,
+        full: &Path,
+        open: impl Fn() -> io::Result<File>,
+    ) -> io::Result<Arc<File>> {
+        while inner.open.len() >= self.max_open && inner.evict_oldest() {}
         let file = match open() {
             Err(err) if out_of_descriptors(&err) => {
                 let free = (inner.open.len() / 4).max(1);
@@ -266,6 +275,39 @@ mod tests {
         let err = cache.open_new(&missing, false).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert_eq!(cache.stats().open, 4, "a missing file evicts nothing");
+    }
+
+    #[test]
+    fn out_of_descriptors_closes_a_quarter_of_the_cache_and_opens_once_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FdCache::new(8);
+        for i in 0..8 {
+            cache
+                .open_new(&dir.path().join(format!("f{i}")), true)
+                .unwrap();
+        }
+        let full = dir.path().join("new");
+        let emfile = || io::Error::from_raw_os_error(24);
+        // The process is out of descriptors (sockets took them) on the first try only.
+        let tries = std::cell::Cell::new(0);
+        let file = cache.open_room_with(&mut cache.lock(), &full, || {
+            tries.set(tries.get() + 1);
+            if tries.get() == 1 {
+                return Err(emfile());
+            }
+            File::create(&full)
+        });
+        assert!(file.is_ok(), "{file:?}");
+        assert_eq!(tries.get(), 2);
+        // Room for the new one (8 was the cap), then a quarter of the other seven (one).
+        assert_eq!(cache.stats().evictions, 2);
+        assert_eq!(cache.stats().open, 6);
+        // Still out of descriptors on the retry: that error, after one more eviction.
+        let err = cache
+            .open_room_with(&mut cache.lock(), &full, || Err(emfile()))
+            .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(24));
+        assert_eq!(cache.stats().evictions, 3);
     }
 
     #[test]

@@ -325,6 +325,27 @@ mod tests {
         );
     }
 
+    /// A sync goes to the file's descriptor, reopening an evicted one, and reports the failure
+    /// when it cannot: a sync that claimed success for a file it never reached would let the
+    /// log's recovery point pass unsynced bytes.
+    #[test]
+    fn a_sync_reaches_the_file_and_reports_when_it_cannot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = FileStorage::with_open_files_max(dir.path().to_path_buf(), 1);
+        let a = storage.open(Path::new("a"), true).unwrap();
+        a.append(b"x").unwrap();
+        let _b = storage.open(Path::new("b"), true).unwrap();
+        let opens = storage.fd_stats().opens;
+        a.sync().unwrap();
+        assert_eq!(storage.fd_stats().opens, opens + 1, "reopened to sync");
+        let _b_again = storage.open(Path::new("b"), false).unwrap();
+        storage.remove_file(Path::new("a")).unwrap();
+        let err = a
+            .sync()
+            .expect_err("a's descriptor is closed and its path gone");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
     #[test]
     fn concurrent_appends_never_overlap() {
         let (_dir, storage) = storage();

@@ -120,3 +120,61 @@ pub(crate) fn validated_header_at(
     }
     Ok(header)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// An in-memory file that counts its reads: the buffering is what this reader is for.
+    struct CountingFile {
+        bytes: Vec<u8>,
+        reads: AtomicUsize,
+    }
+
+    impl StorageFile for CountingFile {
+        fn len_bytes(&self) -> io::Result<u64> {
+            Ok(self.bytes.len() as u64)
+        }
+        fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let rest = self.bytes.get(pos as usize..).unwrap_or(&[]);
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            Ok(n)
+        }
+        fn append(&self, _: &[u8]) -> io::Result<u64> {
+            unreachable!("the reader never writes")
+        }
+        fn write_at(&self, _: u64, _: &[u8]) -> io::Result<()> {
+            unreachable!("the reader never writes")
+        }
+        fn truncate(&self, _: u64) -> io::Result<()> {
+            unreachable!("the reader never writes")
+        }
+        fn sync(&self) -> io::Result<()> {
+            unreachable!("the reader never writes")
+        }
+    }
+
+    #[test]
+    fn bytes_already_buffered_from_the_chunk_start_are_not_read_again() {
+        let file = CountingFile {
+            bytes: (0..200u8).collect(),
+            reads: AtomicUsize::new(0),
+        };
+        let mut reader = ChunkReader::new(&file, 200);
+        // A batch header, then the CRC of the whole batch from the same position: what every
+        // scan does per batch. One refill serves both.
+        assert_eq!(reader.get(0, 61).unwrap(), &file.bytes[..61]);
+        assert_eq!(reader.crc(0, 200).unwrap(), crc32c::crc32c(&file.bytes));
+        assert_eq!(reader.get(100, 10).unwrap(), &file.bytes[100..110]);
+        assert_eq!(file.reads.load(Ordering::Relaxed), 1);
+        // Before the buffer: refilled from there.
+        let mut reader = ChunkReader::new(&file, 200);
+        reader.get(50, 10).unwrap();
+        assert_eq!(reader.get(40, 10).unwrap(), &file.bytes[40..50]);
+        assert_eq!(file.reads.load(Ordering::Relaxed), 3);
+    }
+}

@@ -221,6 +221,8 @@ mod tests {
             retention_bytes: Some(max),
             ..rules()
         };
+        // Under the limit (no excess to compute) and exactly at it: nothing goes.
+        assert_eq!(deletable_prefix(&stats, &r(400)), 0);
         assert_eq!(deletable_prefix(&stats, &r(300)), 0);
         assert_eq!(
             deletable_prefix(&stats, &r(250)),

@@ -7,7 +7,9 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use super::*;
-use crate::storage::batch::{build_batch, validate_all, BatchError, Batches, HEADER_BYTES};
+use crate::storage::batch::{
+    build_batch, build_batch_with_timestamps, validate_all, BatchError, Batches, HEADER_BYTES,
+};
 use crate::storage::mem::MemStorage;
 use crate::storage::persist::PersistJob;
 
@@ -904,6 +906,56 @@ fn offset_for_timestamp_edges() {
 }
 
 #[test]
+fn offset_for_timestamp_passes_over_a_batch_whose_late_records_lie_below_the_log_start() {
+    let mem = MemStorage::new();
+    let mut log = open(
+        &mem,
+        LogConfig {
+            index_interval_bytes: 1,
+            ..config()
+        },
+    );
+    append(&mut log, 0, 2, 100);
+    // Offsets 2 and 3 stamped 300 and 100: the batch's maxTimestamp (300) reaches the target
+    // 250, but its only record that late (offset 2) lies below the log start 3. The search
+    // must move on to the next batch, which does not start the segment.
+    let mut mixed = build_batch_with_timestamps(&[(None, b"late"), (None, b"early")], &[300, 100]);
+    log.append(&mut mixed, 5, 300).expect("append");
+    append(&mut log, 2, 2, 400);
+    assert_eq!(log.segment_count(), 1);
+    assert_eq!(log.delete_records_before(3, 0).unwrap(), 3);
+    assert_eq!(log.offset_for_timestamp(250).unwrap(), Some((4, 400)));
+}
+
+#[test]
+fn a_segment_rolls_only_when_an_offset_would_not_fit_its_u32_relative_index() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    // A batch claiming `count` records. Marked gzip: the log checks a compressed batch's
+    // header and CRC, never its records (the partition validated them), so a few bytes can
+    // span 2^31 offsets.
+    let claiming = |count: i32| {
+        let mut b = batch(0, 1, 0);
+        b[21..23].copy_from_slice(&1i16.to_be_bytes()); // attributes: gzip
+        b[23..27].copy_from_slice(&(count - 1).to_be_bytes()); // lastOffsetDelta
+        b[57..61].copy_from_slice(&count.to_be_bytes()); // recordsCount
+        let crc = batch::compute_crc(&b);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    };
+    for count in [i32::MAX, i32::MAX, 2] {
+        let mut b = claiming(count);
+        log.append(&mut b, 5, 0).unwrap();
+    }
+    // Relative offset u32::MAX still fits segment 0's index.
+    assert_eq!(log.log_end_offset(), u32::MAX as i64 + 1);
+    assert_eq!(log.segment_base_offsets(), vec![0]);
+    // The next one would not.
+    log.append(&mut claiming(1), 5, 0).unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, u32::MAX as i64 + 1]);
+}
+
+#[test]
 fn follower_append_keeps_offsets_and_must_be_contiguous() {
     let mem = MemStorage::new();
     let mut leader = open(&mem, config());
@@ -1322,6 +1374,56 @@ fn the_max_timestamp_ignores_segments_below_the_log_start() {
     assert_eq!(log.delete_records_before(8, 0).unwrap(), 8);
     assert_eq!(log.segment_count(), 1);
     assert_eq!(log.max_timestamp().unwrap(), None);
+}
+
+#[test]
+fn a_truncation_keeps_the_unsynced_segments_below_its_cut_pending_their_sync() {
+    let mem = MemStorage::new();
+    let one = batch(0, 2, 0).len() as u64;
+    let mut log = open(
+        &mem,
+        LogConfig {
+            segment_bytes: one * 2,
+            ..config()
+        },
+    );
+    for tag in 0..7 {
+        append(&mut log, tag, 2, 0);
+    }
+    assert_eq!(log.segment_base_offsets(), vec![0, 4, 8, 12]);
+    // Segments 0, 4 and 8 were sealed but never synced; the cut lands inside segment 8.
+    assert_eq!(log.truncate_to(10).unwrap(), 10);
+    assert_eq!(log.segment_base_offsets(), vec![0, 4, 8]);
+    let (job, point) = log.flush_job().unwrap();
+    let synced_files: Vec<usize> = job
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            crate::storage::persist::PersistOp::SyncFiles(files) => Some(files.len()),
+            _ => None,
+        })
+        .collect();
+    // The three files of each of segments 0 and 4 (still in the log, not yet durable), then
+    // the active segment's log: the flush's recovery point passes them, so they must be synced.
+    assert_eq!(synced_files, vec![6, 1], "{job:?}");
+    job.run().expect("sync");
+    log.flushed(point);
+    assert_eq!(log.synced_offset(), 10);
+}
+
+#[test]
+fn a_truncation_to_the_log_start_leaves_the_log_start_checkpoint_alone() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    append(&mut log, 0, 2, 0);
+    append(&mut log, 1, 2, 0);
+    let checkpoint = || file_len(&mem, super::checkpoint::LOG_START_FILE);
+    assert_eq!(checkpoint(), None, "log start 0 was never written");
+    // The cut ends the log at its start, which does not move: nothing to write (the write
+    // is synchronous, a temporary file and two syncs on the truncation's path).
+    assert_eq!(log.truncate_to(0).unwrap(), 0);
+    assert_eq!(log.log_start_offset(), 0);
+    assert_eq!(checkpoint(), None);
 }
 
 #[test]

@@ -529,3 +529,19 @@ fn lz4_frames_with_every_optional_field_are_read_and_their_tails_checked() {
         );
     }
 }
+
+#[test]
+fn the_timestamp_range_tracks_the_smallest_record_even_when_it_comes_later() {
+    // Timestamps T0 + 2, T0, T0 + 1: the smallest is neither the first nor the last record, so
+    // the range's low end (and the index a refusal names) must move when a smaller one arrives.
+    let mut recs = good(3);
+    for (r, ts_delta) in recs.iter_mut().zip([2, 0, 1]) {
+        r.ts_delta = ts_delta;
+    }
+    let seen = check(batch_with(&section(&recs), 3, 0)).unwrap();
+    assert_eq!(seen.range, Some((T0, T0 + 2)));
+    assert_eq!(seen.range_at, (1, 0));
+    // Refused for being too old: the record named is the smallest one, index 1.
+    let e = timestamp_out_of_range(&seen, T0 + 10, 9, 0).expect("T0 is 10 ms before now");
+    assert_eq!(e.record_index, Some(1));
+}
