@@ -124,7 +124,7 @@ fn the_group_workload_commits_and_its_canary_loses_an_acknowledged_commit() {
 /// compaction canary is reported as exactly what it plants: a key's latest value removed.
 #[test]
 fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_value() {
-    let clean = run_seed(4, RunOptions::new(SIM_SECS));
+    let clean = run_seed(6, RunOptions::new(SIM_SECS));
     assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
     for event in [
         "CompactSent {",
@@ -132,7 +132,7 @@ fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_va
         "last: true",
         "name: \"crash-during-clean-swap\"",
     ] {
-        assert!(clean.history.contains(event), "no {event} in seed 4");
+        assert!(clean.history.contains(event), "no {event} in seed 6");
     }
     // The cleaner ran: the last pass reads fewer records than were written.
     let written = clean.history.matches("CompactSent {").count();
@@ -145,7 +145,7 @@ fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_va
         "{read} records read of {written} written"
     );
     let canary = run_seed(
-        2,
+        1,
         RunOptions {
             canary: Some(Canary::CleanKeepsOldestValue),
             ..RunOptions::new(SIM_SECS)
@@ -196,9 +196,10 @@ fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
 }
 
 /// The "the summary shows every injection point fired": over a handful of seeds each
-/// named fault point fires at least once (today every point fires in 3 or more of seeds
-/// 1..=8; `crash-after-commit-answer` and `coordinator-failover` need a seed with group
-/// members, `crash-during-clean-swap` one with the compacted topic), the runs still pass, and
+/// named fault point fires at least once (today every point but two fires in 3 or more of
+/// seeds 1..=8; `crash-after-commit-answer` and `coordinator-failover` need a seed with group
+/// members, `crash-during-clean-swap` one with the compacted topic and a clean that changes a
+/// segment: it fires in seed 6), the runs still pass, and
 /// with the points off none is even reached.
 #[test]
 fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
