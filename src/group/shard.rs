@@ -524,15 +524,16 @@ impl<W: Copy> Shard<W> {
     /// heartbeat that converts an Empty classic group replaces its entry), a commit of a group
     /// without offsets.
     pub fn adds_group_entry(&self, request: &GroupsRequest) -> bool {
-        let stateless =
-            |group: &str| !self.groups.contains_key(group) && !self.consumer.contains_key(group);
         match request {
-            GroupsRequest::Join(args) => stateless(&args.group),
+            GroupsRequest::Join(args) => {
+                !self.groups.contains_key(&args.group) && !self.consumer.contains_key(&args.group)
+            }
             // A join (epoch 0) of a group without members; a leave adds nothing.
             GroupsRequest::ConsumerHeartbeat(call) => {
+                let group = &call.args.group;
                 call.args.member_epoch == 0
-                    && (self.consumer.get(&call.args.group))
-                        .map_or(stateless(&call.args.group), |g| g.members.is_empty())
+                    && !self.groups.contains_key(group)
+                    && (self.consumer.get(group)).is_none_or(|g| g.members.is_empty())
             }
             GroupsRequest::OffsetCommit(args) => !self.offsets.has_offsets(&args.group),
             _ => false,
@@ -799,23 +800,19 @@ fn encode(records: &[OffsetsRecord], unix_ms: i64) -> Result<Vec<u8>, String> {
 /// A LeaveGroup's answer: after the write of the group's record when the departure emptied
 /// the group (that write then carries it), else at once, after what the departure caused.
 fn answer_leave_after_write<W>(outs: &mut Vec<GroupOut<W>>, w: W, left: LeaveGroupResult) {
-    let membership = outs.iter_mut().find_map(|o| match o {
-        GroupOut::Write { then, .. } if matches!(then, AfterWrite::Membership { .. }) => Some(then),
-        _ => None,
-    });
-    match membership {
-        Some(then) => {
-            let AfterWrite::Membership { generation } = *then else {
-                unreachable!("matched above");
-            };
-            *then = AfterWrite::Left {
-                generation,
-                waiter: w,
-                reply: left,
-            };
+    for o in outs.iter_mut() {
+        if let GroupOut::Write { then, .. } = o {
+            if let AfterWrite::Membership { generation } = *then {
+                *then = AfterWrite::Left {
+                    generation,
+                    waiter: w,
+                    reply: left,
+                };
+                return;
+            }
         }
-        None => outs.push(GroupOut::Answer(w, GroupsReply::Left(left))),
     }
+    outs.push(GroupOut::Answer(w, GroupsReply::Left(left)));
 }
 
 /// LeaveGroup of a group this shard does not have (Kafka: UNKNOWN_MEMBER_ID).

@@ -284,7 +284,10 @@ impl CleanJob {
         if let Some(last) = writer.finish() {
             writer.write(file.as_ref(), &path, &last)?;
         }
-        file.sync().at(&path)?;
+        // An unchanged copy is removed, not swapped in: no need to make it durable.
+        if changed {
+            file.sync().at(&path)?;
+        }
         Ok((writer.written, changed))
     }
 
