@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::group::settings::GroupSettings;
 use crate::storage::log::{
-    FlushPolicy, LogConfig, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
-    SEGMENT_MS_MIN,
+    FlushPolicy, LogConfig, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN,
 };
 
 mod gateway;
@@ -315,11 +314,12 @@ impl ServerConfig {
             "offsets.topic.replication.factor" => {
                 self.offsets_topic.replication_factor = v.int(1, i16::MAX as i64)? as u16
             }
-            // Kafka takes any positive size; the topic's segment.bytes floor applies here, so
-            // a value the topic would refuse stops start-up instead of the first group.
+            // Kafka takes any positive size; the topic's segment.bytes floor applies
+            // ([`Self::validate`]), so a value the topic would refuse stops start-up instead
+            // of the first group.
             "offsets.topic.segment.bytes" => {
                 self.offsets_topic.segment_bytes =
-                    v.int(SEGMENT_BYTES_MIN as i64, SEGMENT_BYTES_MAX as i64)? as u64
+                    v.int(LOG_SEGMENT_BYTES_MIN as i64, SEGMENT_BYTES_MAX as i64)? as u64
             }
             "offsets.retention.minutes" => {
                 self.groups.offsets_retention_ms = v.int(1, i32::MAX as i64)? * 60_000
@@ -376,6 +376,17 @@ impl ServerConfig {
         };
         if self.listeners.is_empty() {
             return bad("listeners", "at least one listener is needed".into());
+        }
+        let segment_min = crate::controller::topic_config::segment_bytes_min(&self.log);
+        if self.offsets_topic.segment_bytes < segment_min {
+            return bad(
+                "offsets.topic.segment.bytes",
+                format!(
+                    "{} is below {segment_min}, the smallest segment.bytes a topic may have \
+                     (1 MiB, or log.segment.bytes if smaller)",
+                    self.offsets_topic.segment_bytes
+                ),
+            );
         }
         // Refuse TLS/SASL listeners (and unmapped names) before anything binds.
         let map = &self.listener_security_protocol_map;

@@ -592,6 +592,94 @@ fn an_acknowledged_commit_survives_kill_9() {
     assert_eq!(fetched(8, &answer), expected);
 }
 
+/// Bytes of every segment file of `__consumer_offsets-0`.
+fn offsets_log_bytes(server: &RillServer) -> u64 {
+    let dir = server.data_dir.path().join(format!("{OFFSETS_TOPIC}-0"));
+    (std::fs::read_dir(dir).unwrap().map(Result::unwrap))
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+#[test]
+fn the_offsets_topic_is_compacted_and_a_restart_replays_the_cleaned_log() {
+    // One offsets partition of small segments, cleaned often.
+    let flags = [
+        "--override",
+        "group.initial.rebalance.delay.ms=0",
+        "--override",
+        "offsets.topic.num.partitions=1",
+        "--override",
+        "log.segment.bytes=4096",
+        "--override",
+        "offsets.topic.segment.bytes=4096",
+        "--override",
+        "log.cleaner.backoff.ms=100",
+    ];
+    let server = RillServer::start(&flags);
+    let mut s = server.connect();
+    create_topic(&mut s, "squeezed", 2);
+    coordinator(&mut s, 3, "churn");
+    coordinator(&mut s, 3, "deleted");
+    commit(&mut s, 8, "deleted", &[("squeezed", 0, 3)]);
+    assert_eq!(
+        delete_groups(&mut s, 2, &["deleted"]),
+        [("deleted".into(), NONE)]
+    );
+    const COMMITS: i64 = 600;
+    for offset in 1..=COMMITS {
+        let answer = commit(
+            &mut s,
+            8,
+            "churn",
+            &[("squeezed", 0, offset), ("squeezed", 1, 2 * offset)],
+        );
+        assert!(answer.topics[0]
+            .partitions
+            .iter()
+            .all(|p| p.error_code == NONE));
+    }
+    // Uncleaned, each of these records takes 60 bytes or more (a batch of two per commit);
+    // the cleaner leaves the latest commits, the tombstones, record-less filler batches and
+    // the active segment.
+    let (records, _) = common::fetch_all(&mut s, OFFSETS_TOPIC);
+    assert!(
+        records > 2 * COMMITS,
+        "{records} records in __consumer_offsets-0"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut bytes = offsets_log_bytes(&server);
+    while bytes > records as u64 * 8 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        bytes = offsets_log_bytes(&server);
+    }
+    assert!(
+        bytes <= records as u64 * 8,
+        "the cleaner left {bytes} bytes of {records} records in __consumer_offsets-0"
+    );
+    drop(s);
+
+    let server = server.restart(&flags);
+    let mut s = server.connect();
+    coordinator(&mut s, 3, "churn");
+    let answer = fetch_offsets(&mut s, 8, "churn", "squeezed", &[0, 1]);
+    let expected = vec![
+        (0, COMMITS, "meta".to_string(), NONE),
+        (1, 2 * COMMITS, "meta".to_string(), NONE),
+    ];
+    assert_eq!(
+        fetched(8, &answer),
+        expected,
+        "the latest commits, replayed cleaned"
+    );
+    assert!(
+        is_gone(&mut s, "deleted"),
+        "the deletion's tombstones were replayed"
+    );
+    let answer = fetch_offsets(&mut s, 8, "deleted", "squeezed", &[0]);
+    assert_eq!(fetched(8, &answer)[0].1, -1, "no commit came back");
+}
+
 fn describe(s: &mut TcpStream, version: i16, groups: &[&str]) -> DescribeGroupsResponse {
     let request =
         DescribeGroupsRequest::default().with_groups(groups.iter().map(|g| group_id(g)).collect());

@@ -226,7 +226,7 @@ fn group_and_offsets_settings_take_kafkas_names_and_defaults() {
         ),
         (
             "offsets.topic.segment.bytes=1024",
-            "config key 'offsets.topic.segment.bytes': 1024 is out of range 1048576..=",
+            "config key 'offsets.topic.segment.bytes': 1024 is below 1048576, the smallest segment.bytes",
         ),
         (
             "offsets.retention.minutes=0",
@@ -265,6 +265,16 @@ fn group_and_offsets_settings_take_kafkas_names_and_defaults() {
         let error = ServerConfig::load(None, &[setting.into()]).unwrap_err();
         assert!(error.to_string().contains(message), "{setting}: {error}");
     }
+    // Below 1 MiB only where the operator's log.segment.bytes is as small (tests, simulator).
+    let small = ServerConfig::load(
+        None,
+        &[
+            "log.segment.bytes=2048".into(),
+            "offsets.topic.segment.bytes=2048".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(small.offsets_topic.segment_bytes, 2048);
 }
 
 #[test]

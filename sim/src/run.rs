@@ -219,6 +219,10 @@ impl SimConfig {
             // Few offsets partitions keep the coordinator's log small and its crashes likely
             // to hit a commit; the short delay lets the group form quickly.
             "offsets.topic.num.partitions=2".to_string(),
+            // `__consumer_offsets` is compacted; segments as small as the data topics' roll
+            // often, so its partitions are cleaned under the run's crashes and replayed
+            // cleaned.
+            format!("offsets.topic.segment.bytes={}", self.segment_bytes),
             "group.initial.rebalance.delay.ms=100".to_string(),
             // The compacted topic is cleaned many times a run (Kafka's default is 15 s).
             "log.cleaner.backoff.ms=300".to_string(),

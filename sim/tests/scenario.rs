@@ -100,7 +100,7 @@ fn the_group_workload_commits_and_its_canary_loses_an_acknowledged_commit() {
         replayed.verdict.safety
     );
     let canary = run_seed(
-        4,
+        1,
         RunOptions {
             canary: Some(Canary::AckCommitBeforeAppend),
             ..RunOptions::new(SIM_SECS)

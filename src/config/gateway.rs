@@ -45,15 +45,17 @@ impl ServerConfig {
         }
     }
 
-    /// `__consumer_offsets` as `offsets.topic.*` describes it. Retention is off (-1) until
-    /// the log cleaner lands and the topic is compacted: the broker's 7-day default would
-    /// delete the commits of any group idle that long.
+    /// `__consumer_offsets` as `offsets.topic.*` describes it, compacted as in Kafka
+    /// (`GroupCoordinator.groupMetadataTopicConfigs`): each key (a group, a group's commit of
+    /// a partition, a KIP-848 member's state) keeps its latest record, and a tombstone goes
+    /// `delete.retention.ms` after its first clean. Compact-only, so no time or size
+    /// retention ever deletes the commits of a group idle for a week.
     fn offsets_topic_spec(&self) -> InternalTopicSpec {
         let topic = &self.offsets_topic;
         let configs = [
+            ("cleanup.policy", "compact".to_owned()),
             ("segment.bytes", topic.segment_bytes.to_string()),
-            ("retention.ms", "-1".to_owned()),
-            ("retention.bytes", "-1".to_owned()),
+            ("compression.type", "producer".to_owned()),
         ];
         InternalTopicSpec {
             partitions: i32::try_from(topic.partitions).unwrap_or(i32::MAX),
@@ -323,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn the_offsets_topic_spec_is_offsets_topic_star_without_retention() {
+    fn the_offsets_topic_spec_is_offsets_topic_star_compacted() {
         let config = ServerConfig::load(
             None,
             &[
@@ -334,10 +336,15 @@ mod tests {
         .unwrap();
         let spec = config.admin_settings().offsets_topic;
         assert_eq!((spec.partitions, spec.replication_factor), (4, 3));
-        // The overrides are ones a topic accepts, and they switch retention off.
+        // The overrides are ones a topic accepts, and they make it compacted, not deleted.
         let log = crate::controller::topic_config::resolve(&config.log, &spec.configs)
             .expect("valid topic configs");
         assert_eq!(log.segment_bytes, 2 << 20);
-        assert_eq!((log.retention_ms, log.retention_bytes), (None, None));
+        assert!(log.compaction.compact, "{log:?}");
+        assert_eq!(
+            (log.retention_ms, log.retention_bytes),
+            (None, None),
+            "compact only"
+        );
     }
 }

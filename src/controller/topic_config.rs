@@ -29,6 +29,13 @@ pub fn list_default(key: &str) -> Option<&'static str> {
     LIST_KEYS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
+/// The smallest `segment.bytes` a topic may have: [`SEGMENT_BYTES_MIN`] (Kafka 4.0's floor),
+/// or the broker's own `log.segment.bytes` when its operator chose smaller (tests and the
+/// simulator roll segments of a few KiB, and `__consumer_offsets` follows them there).
+pub fn segment_bytes_min(defaults: &LogConfig) -> u64 {
+    SEGMENT_BYTES_MIN.min(defaults.segment_bytes)
+}
+
 /// Applies `configs` (topic overrides, as given by the client) on top of `defaults`.
 /// An error names the key and the problem (answered as INVALID_CONFIG).
 pub fn resolve(
@@ -49,8 +56,8 @@ pub fn resolve(
                     .map(|b| b as u64)
             }
             "segment.bytes" => {
-                config.segment_bytes =
-                    int(SEGMENT_BYTES_MIN as i64, SEGMENT_BYTES_MAX as i64)? as u64
+                let min = segment_bytes_min(defaults);
+                config.segment_bytes = int(min as i64, SEGMENT_BYTES_MAX as i64)? as u64
             }
             // At least a minute (KIP-1030's minimum; Kafka 3.x allowed 1 ms): every roll opens
             // new files, and a 1 ms roll time turns each batch into a segment.
@@ -276,6 +283,21 @@ mod tests {
         assert_eq!(config.segment_ms, defaults.segment_ms);
         assert_eq!(skipped.len(), 2, "{skipped:?}");
         assert!(skipped[0].contains("segment.bytes"), "{skipped:?}");
+    }
+
+    #[test]
+    fn segment_bytes_goes_down_to_1_mib_or_to_the_broker_s_own_smaller_default() {
+        let defaults = LogConfig::default();
+        assert!(resolve(&defaults, &configs(&[("segment.bytes", "1048575")])).is_err());
+        assert!(resolve(&defaults, &configs(&[("segment.bytes", "1048576")])).is_ok());
+        let small = LogConfig {
+            segment_bytes: 4096,
+            ..LogConfig::default()
+        };
+        let error = resolve(&small, &configs(&[("segment.bytes", "4095")])).unwrap_err();
+        assert!(error.contains("segment.bytes"), "{error}");
+        let config = resolve(&small, &configs(&[("segment.bytes", "4096")])).unwrap();
+        assert_eq!(config.segment_bytes, 4096);
     }
 
     #[test]

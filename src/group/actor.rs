@@ -40,6 +40,10 @@ type GCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg, GroupsTimer>;
 const LOAD_READ_CALL_TIMEOUT_MS: u64 = 30_000;
 /// How long the barrier may take: it waits for one sync of the partition.
 const LEAD_CALL_TIMEOUT_MS: u64 = 60_000;
+/// How long after a failed load the next one starts. A load fails again on the same bytes
+/// (a read error, a batch the load cannot walk), so an immediate retry would spin the actor
+/// and flood the log; the retry still comes, in case the cause was passing.
+const LOAD_RETRY_MS: u64 = 1_000;
 /// An Append answers REQUEST_TIMED_OUT by itself at its `timeout_ms`; the call only ends later
 /// if the partitions actor is gone.
 const APPEND_CALL_MARGIN_MS: u64 = 5_000;
@@ -73,6 +77,8 @@ pub enum GroupsTimer {
     Retention,
     /// A KIP-848 consumer group's earliest member deadline.
     Consumer { partition: i32, group: String },
+    /// A failed load of `partition` is tried again ([`LOAD_RETRY_MS`]).
+    Reload { partition: i32 },
 }
 
 impl GroupsTimer {
@@ -267,6 +273,14 @@ impl GroupsActor {
         tracing::warn!(partition, why = %why.0, "group coordinator shard unloaded; reloading after a barrier");
         self.drop_shard(ctx, partition);
         self.lead(ctx, partition);
+    }
+
+    /// The load of `partition` failed (`why`): drop the shard and load again
+    /// [`LOAD_RETRY_MS`] later.
+    fn reload_later(&mut self, ctx: GCtx, partition: i32, why: Unload) {
+        tracing::warn!(partition, why = %why.0, retry_ms = LOAD_RETRY_MS, "group coordinator load failed");
+        self.drop_shard(ctx, partition);
+        ctx.set_timer(GroupsTimer::Reload { partition }, LOAD_RETRY_MS);
     }
 
     fn lead(&mut self, ctx: GCtx, partition: i32) {
@@ -510,7 +524,7 @@ impl GroupsActor {
                     read.and_then(|read: FetchPartitionResult| shard.fetched(&read, now, &mut out));
                 self.apply(ctx, partition, out);
                 if let Err(why) = result {
-                    self.unload(ctx, partition, why);
+                    self.reload_later(ctx, partition, why);
                 }
             }
         }
@@ -528,6 +542,13 @@ impl GroupsActor {
             }
             GroupsTimer::Sync { partition, group } => (partition, group, GroupTimer::Sync),
             GroupsTimer::Retention => return self.retention(ctx),
+            GroupsTimer::Reload { partition } => {
+                // Unless an election brought a shard meanwhile.
+                if !self.shards.contains_key(&partition) {
+                    self.lead(ctx, partition);
+                }
+                return;
+            }
             GroupsTimer::Consumer { partition, group } => (partition, group, GroupTimer::Consumer),
         };
         let Some(shard) = self.shards.get_mut(&partition) else {

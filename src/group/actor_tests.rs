@@ -310,6 +310,58 @@ fn a_timed_out_append_unloads_the_shard_and_a_barrier_starts_the_next_load() {
 }
 
 #[test]
+fn a_failed_load_is_tried_again_after_a_pause_not_at_once() {
+    let mut h = Harness::new();
+    let (read, _) = only_call(h.event(elected(4, 1)));
+    // A read the load cannot walk (an empty answer below the log end) fails it. Loading the
+    // same bytes again at once would fail the same way, in a loop.
+    let mut empty = read_answer(5);
+    if let NodeMsg::PartitionsReply(PartitionsReply::Fetch(results)) = &mut empty {
+        results[0].records = Default::default();
+    }
+    let effects = h.step(Input::Reply {
+        call: read,
+        msg: empty,
+    });
+    assert_eq!(h.actor.shard_count(), 0);
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::SetTimer {
+                key: GroupsTimer::Reload { partition: 0 },
+                after_ms: LOAD_RETRY_MS,
+            }]
+        ),
+        "no call before the pause: {effects:?}"
+    );
+    assert_eq!(
+        h.fetch_g().error_code,
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+    );
+    // The pause over, a barrier, then the next load.
+    let timer = Input::Timer {
+        key: GroupsTimer::Reload { partition: 0 },
+    };
+    let (lead, msg) = only_call(h.step(timer));
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Lead(_))
+    ));
+    let msg = NodeMsg::PartitionsReply(PartitionsReply::Lead(Ok((term(4), Offset(1)))));
+    let (read, _) = only_call(h.step(Input::Reply { call: lead, msg }));
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(5));
+    // A pause that ends after an election brought a shard asks for nothing.
+    let timer = Input::Timer {
+        key: GroupsTimer::Reload { partition: 0 },
+    };
+    assert!(h.step(timer).is_empty());
+}
+
+#[test]
 fn a_new_group_past_the_node_bound_is_refused_and_known_groups_carry_on() {
     let mut h = Harness::new();
     h.actor.groups_max = 1;

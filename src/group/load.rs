@@ -112,7 +112,7 @@ impl Load {
             ));
         }
         let before = self.next;
-        for batch in Batches::new(&read.records, usize::MAX) {
+        for batch in Batches::stored(&read.records) {
             let Ok((at, header)) = batch else {
                 // A cut tail batch: read again from its start.
                 break;

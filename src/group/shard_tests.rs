@@ -219,6 +219,38 @@ fn a_load_reads_again_from_a_cut_batch_applies_tombstones_and_stops_at_the_log_e
     );
 }
 
+/// `batch` as the log cleaner leaves it, holding only its records at `kept` (positions).
+fn cleaned(batch: &[u8], kept: &[usize]) -> Vec<u8> {
+    let mut records = crate::storage::batch::records(batch);
+    let mut spans = Vec::new();
+    while let Some(record) = records.next_with_span() {
+        spans.push(&batch[record.unwrap().1]);
+    }
+    let kept: Vec<&[u8]> = kept.iter().map(|&at| spans[at]).collect();
+    crate::storage::batch::rebuild_batch(batch, &kept)
+}
+
+#[test]
+fn a_load_walks_a_cleaned_log_of_record_less_batches_and_offset_gaps() {
+    // `__consumer_offsets` is compacted: a batch may have lost every record (its header
+    // keeps offsets dense) or some (offsets inside it are missing).
+    let b0 = batch_at(0, &[committed("g", 0, 5), committed("g", 1, 7)]);
+    let b1 = batch_at(
+        2,
+        &[
+            committed("g", 0, 9),
+            group_record("gone", Some(one_member("x"))),
+            committed("g", 1, 8),
+        ],
+    );
+    let shard = loaded_from(&[cleaned(&b0, &[]), cleaned(&b1, &[0, 2])], 5);
+    assert_eq!((offset_of(&shard, 0), offset_of(&shard, 1)), (9, 8));
+    assert!(
+        shard.groups.is_empty(),
+        "the cleaned-away group record stays away"
+    );
+}
+
 #[test]
 fn a_read_that_fails_or_brings_no_whole_batch_fails_the_load() {
     let b0 = batch_at(0, &[committed("g", 0, 5)]);

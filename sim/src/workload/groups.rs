@@ -7,7 +7,7 @@
 //! assignment, acknowledged commit and offset fetch goes to the history for
 //! `checker::groups`.
 //!
-//! A member commits a partition only past the highest offset it knows committed (fetched or
+//! A member commits a partition only at or past the highest offset it knows committed (fetched or
 //! acknowledged), so the group's commits of a partition never go down: that lets the checker
 //! demand that a fetch returns at least every commit acknowledged before it was sent.
 //!
@@ -59,7 +59,10 @@ pub const GROUP: &str = "sim-group";
 const SESSION_TIMEOUT_MS: i32 = 6000;
 const REBALANCE_TIMEOUT_MS: i32 = 6000;
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(1000);
-const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
+/// As the Java consumer's auto-commit (every position, changed or not, each interval), but
+/// often: the commits, most superseding the one before, fill `__consumer_offsets` segments
+/// for the log cleaner to compact under the run's faults.
+const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 const FETCH_MAX_WAIT_MS: i32 = 50;
 /// Simulated milliseconds between a member's leaves or crashes (before healing).
 const CHURN_GAP_MS: std::ops::Range<u64> = 2_000..8_000;
@@ -466,7 +469,7 @@ impl Member {
         tokio::time::sleep(COMMIT_INTERVAL).await;
     }
 
-    /// Commits every position past the highest offset known committed.
+    /// Commits every position at or past the highest offset known committed (never lower).
     async fn commit(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
         let Some(generation) = self.generation else {
             return Ok(());
@@ -474,7 +477,7 @@ impl Member {
         let ahead: Vec<(i32, i64)> = self
             .positions
             .iter()
-            .filter(|(p, o)| self.committed.get(p).is_none_or(|c| *o > c))
+            .filter(|(p, o)| self.committed.get(p).is_none_or(|c| *o >= c))
             .map(|(p, o)| (*p, *o))
             .collect();
         if ahead.is_empty() {
@@ -548,6 +551,7 @@ async fn commit_offsets(
             OffsetCommitRequestPartition::default()
                 .with_partition_index(*p)
                 .with_committed_offset(*o)
+                .with_committed_metadata(Some(StrBytes::from_string(commit_metadata(*o))))
         })
         .collect();
     let request = OffsetCommitRequest::default()
@@ -561,6 +565,13 @@ async fn commit_offsets(
             .with_partitions(partitions)]);
     conn.call(ApiKey::OffsetCommit, 7, &request, CALL_TIMEOUT)
         .await
+}
+
+/// A commit's metadata: applications keep state there (up to `offset.metadata.max.bytes`,
+/// 4096 by default), and a kilobyte a commit fills `__consumer_offsets` segments within a
+/// run, so the log cleaner compacts them under the run's faults and loads replay cleaned logs.
+fn commit_metadata(offset: i64) -> String {
+    format!("{offset:0>1000}")
 }
 
 /// OffsetFetch of every partition of the topic: (partition, committed offset), or `None`
