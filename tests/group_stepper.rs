@@ -98,6 +98,7 @@ fn commit(offset: i64) -> NodeMsg {
                 metadata: None,
             },
         )],
+        api_version: 9,
     }))
 }
 
@@ -114,6 +115,7 @@ fn fetched(cluster: &mut Cluster<NodeMsg>) -> i64 {
         let request = NodeMsg::Groups(GroupsRequest::OffsetFetch(OffsetFetchArgs {
             groups: vec![("g".to_owned(), Some(vec![tp()]))],
             require_stable: false,
+            members: Default::default(),
         }));
         match cluster.ask(GROUPS_AT, request, WITHIN_MS) {
             Ok(NodeMsg::GroupsReply(GroupsReply::Fetched(groups))) => {

@@ -3,8 +3,9 @@
 //! round-trips (v0: the coordinator makes the member id; v1: the client does); a member's
 //! commit is checked against its member epoch (OffsetCommit v9); a classic JoinGroup on a
 //! consumer group and a ConsumerGroupHeartbeat on a busy classic group get Kafka's refusals; a
-//! subscribed topic that grows starts a new group epoch; and the group comes back after
-//! `kill -9` from its `__consumer_offsets` records, its member at the same epoch.
+//! subscribed topic that grows starts a new group epoch; the group comes back after
+//! `kill -9` from its `__consumer_offsets` records, its member at the same epoch; OffsetFetch
+//! v9 checks the member and its epoch; and an Empty consumer group can be deleted for good.
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)] // tests may read the clock and spawn processes
 
@@ -305,4 +306,97 @@ fn a_grown_topic_and_a_broker_kill_keep_the_member_and_its_epoch() {
     held.sort_unstable();
     assert_eq!(held, vec![0, 1, 2]);
     assert_eq!(commit(&mut s, "grows", &member, epoch, 6), NONE);
+}
+
+/// OffsetFetch v9 of `group`'s partition 0 of `orders` as `member` at `epoch` (`None`: an
+/// admin's fetch): (group error code, committed offset).
+fn fetch_as(s: &mut TcpStream, group: &str, member: Option<&str>, epoch: i32) -> (i16, i64) {
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    let request =
+        OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(text(group)))
+            .with_member_id(member.map(text))
+            .with_member_epoch(epoch)
+            .with_topics(Some(vec![OffsetFetchRequestTopics::default()
+                .with_name(topic_name("orders"))
+                .with_partition_indexes(vec![0])]))]);
+    let answer: OffsetFetchResponse = call(s, ApiKey::OffsetFetch, 9, &request);
+    let g = &answer.groups[0];
+    let offset = (g.topics.first()).map_or(-1, |t| t.partitions[0].committed_offset);
+    (g.error_code, offset)
+}
+
+fn delete_group(s: &mut TcpStream, group: &str) -> i16 {
+    let request = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(text(group))]);
+    let answer: DeleteGroupsResponse = retrying(
+        || call(s, ApiKey::DeleteGroups, 2, &request),
+        |r: &DeleteGroupsResponse| r.results[0].error_code,
+    );
+    answer.results[0].error_code
+}
+
+/// Kafka's checks of a consumer group's commits and fetches (OffsetCommit below v9 from a
+/// member, OffsetFetch v9 at a stale epoch or from a stranger), and DeleteGroups of a consumer
+/// group once its members left: its records and commits get tombstones, so it stays deleted
+/// after kill -9.
+#[test]
+fn a_consumer_group_checks_member_fetches_and_is_deleted_once_empty() {
+    let server = server();
+    let mut s = server.connect();
+    find_coordinator(&mut s);
+    create_topic(&mut s, "orders", 2);
+    let (member, epoch, _) = join_until_assigned(&mut s, 1, "doomed", "member-d", 2);
+    assert_eq!(commit(&mut s, "doomed", &member, epoch, 11), NONE);
+
+    let old = OffsetCommitRequest::default()
+        .with_group_id(GroupId(text("doomed")))
+        .with_member_id(text(&member))
+        .with_generation_id_or_member_epoch(epoch)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(topic_name("orders"))
+            .with_partitions(vec![OffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(12)])]);
+    let answer: OffsetCommitResponse = call(&mut s, ApiKey::OffsetCommit, 8, &old);
+    assert_eq!(
+        answer.topics[0].partitions[0].error_code,
+        ErrorCode::UNSUPPORTED_VERSION.wire(),
+        "a KIP-848 member must commit with v9"
+    );
+    assert_eq!(fetch_as(&mut s, "doomed", Some(&member), epoch), (NONE, 11));
+    assert_eq!(fetch_as(&mut s, "doomed", None, -1), (NONE, 11), "an admin");
+    assert_eq!(
+        fetch_as(&mut s, "doomed", Some(&member), epoch + 1).0,
+        ErrorCode::STALE_MEMBER_EPOCH.wire()
+    );
+    assert_eq!(
+        fetch_as(&mut s, "doomed", Some("stranger"), epoch).0,
+        ErrorCode::UNKNOWN_MEMBER_ID.wire()
+    );
+
+    assert_eq!(
+        delete_group(&mut s, "doomed"),
+        ErrorCode::NON_EMPTY_GROUP.wire()
+    );
+    let left = beat(&mut s, 1, "doomed", &member, -1, None);
+    assert_eq!(left.error_code, NONE);
+    assert_eq!(delete_group(&mut s, "doomed"), NONE);
+    assert_eq!(
+        describe(&mut s, 1, "doomed").groups[0].error_code,
+        ErrorCode::GROUP_ID_NOT_FOUND.wire()
+    );
+    assert_eq!(fetch_as(&mut s, "doomed", None, -1), (NONE, -1));
+    drop(s);
+
+    let server = server.restart(&["--override", "group.initial.rebalance.delay.ms=0"]);
+    let mut s = server.connect();
+    find_coordinator(&mut s);
+    assert_eq!(
+        describe(&mut s, 1, "doomed").groups[0].error_code,
+        ErrorCode::GROUP_ID_NOT_FOUND.wire(),
+        "the deletion was replayed"
+    );
+    assert_eq!(fetch_as(&mut s, "doomed", None, -1), (NONE, -1));
 }

@@ -342,8 +342,12 @@ impl GroupsActor {
         let groups = (args.groups.iter())
             .map(|(group, partitions)| {
                 let partition = offsets_partition(group, count);
+                let member = args.members.get(group);
                 match self.shards.get(&partition) {
-                    Some(shard) => shard.fetch_offsets(group, partitions.as_deref()),
+                    Some(shard) => match shard.fetch_allowed(group, member) {
+                        Ok(()) => shard.fetch_offsets(group, partitions.as_deref()),
+                        Err(code) => fetch_refused(group, code),
+                    },
                     None => fetch_refused(group, NO_SHARD),
                 }
             })

@@ -104,6 +104,7 @@ impl Harness {
         let request = GroupsRequest::OffsetFetch(OffsetFetchArgs {
             groups: vec![("g".to_owned(), None)],
             require_stable: false,
+            members: Default::default(),
         });
         let (id, effects) = self.request(request);
         match reply_to(effects, id) {
@@ -205,6 +206,7 @@ fn commit(offset: i64) -> GroupsRequest {
                 metadata: None,
             },
         )],
+        api_version: 9,
     })
 }
 

@@ -213,6 +213,7 @@ mod tests {
         let fetch = GroupsRequest::OffsetFetch(OffsetFetchArgs {
             groups: names().into_iter().map(|g| (g, None)).collect(),
             require_stable: false,
+            members: Default::default(),
         });
         let GroupsReply::Fetched(fetched) = refused(&fetch, code) else {
             panic!("an OffsetFetch reply");

@@ -120,9 +120,9 @@ pub fn expired<W: Copy>(
 }
 
 /// A KIP-848 group's expired offsets (Kafka's `ConsumerGroup` retention): offsets of topics no
-/// member subscribes to age from their commit; those of subscribed topics never expire. The
-/// group itself is never removed here (its records are not the classic group's; removing an
-/// Empty consumer group is not done yet).
+/// member subscribes to age from their commit; those of subscribed topics never expire. A
+/// group without members whose offsets all expired (or that has none) goes too (Kafka's
+/// `maybeDeleteGroup`).
 pub fn consumer_group_expired(
     group: &ConsumerGroup,
     stored: Option<&BTreeMap<TopicPartition, StoredOffset>>,
@@ -132,9 +132,10 @@ pub fn consumer_group_expired(
 ) -> Expired {
     let base = ExpiryBase::Unsubscribed(group.subscribed_topics());
     let partitions = expired_partitions(stored, pending, &base, now_unix_ms, retention_ms);
+    let kept = stored.map_or(0, BTreeMap::len) - partitions.len();
     Expired {
         partitions,
-        group: false,
+        group: pending.is_empty() && kept == 0 && group.members.is_empty(),
     }
 }
 

@@ -27,6 +27,7 @@ use crate::messages::partitions::FetchPartitionResult;
 use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
+use super::consumer::persist::tombstones as consumer_tombstones;
 use super::consumer::ConsumerGroup;
 use super::delete::{group_tombstones, may_delete, offsets_deletable, Subscribed};
 use super::describe::{describe, listed};
@@ -91,6 +92,10 @@ pub struct Shard<W> {
     groups: BTreeMap<String, ClassicGroup<W>>,
     /// KIP-848 consumer groups ([`consumer_groups`]); a group id is in one map at most.
     consumer: BTreeMap<String, ConsumerGroup>,
+    /// Consumer groups whose deletion (DeleteGroups or retention) is being written: they
+    /// take no heartbeat or commit until it is acknowledged, then they go (a classic group
+    /// is made Dead instead).
+    consumer_deleting: BTreeSet<String>,
     offsets: Offsets,
     writes: BTreeMap<u64, InFlight<W>>,
     next_write: u64,
@@ -119,6 +124,7 @@ impl<W: Copy> Shard<W> {
             phase: Phase::Loading(load),
             groups: BTreeMap::new(),
             consumer: BTreeMap::new(),
+            consumer_deleting: BTreeSet::new(),
             offsets: Offsets::default(),
             writes: BTreeMap::new(),
             next_write: 0,
@@ -248,7 +254,12 @@ impl<W: Copy> Shard<W> {
             GroupsRequest::OffsetCommit(args) => {
                 let id = CommitIdentity::of(&args);
                 let allowed = match (self.groups.get(&args.group), self.consumer.get(&args.group)) {
-                    (_, Some(consumer)) => consumer.commit_allowed(id.generation, id.member_id),
+                    (_, Some(_)) if self.consumer_deleting.contains(&args.group) => {
+                        Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+                    }
+                    (_, Some(consumer)) => {
+                        consumer.commit_allowed(id.generation, id.member_id, args.api_version)
+                    }
                     (Some(entry), None) => entry.commit_allowed(&id),
                     (None, None) => unknown_group(&id),
                 };
@@ -281,12 +292,12 @@ impl<W: Copy> Shard<W> {
     /// refuses joins, until the write's outcome is known).
     fn delete_group(&mut self, now: Clock, group: &str, w: W, outs: &mut Vec<GroupOut<W>>) {
         let has_offsets = self.offsets.has_offsets(group);
-        let active_consumer_group =
-            (self.consumer.get(group)).is_some_and(|g| !g.members.is_empty());
-        let allowed = if active_consumer_group {
-            Err(ErrorCode::NON_EMPTY_GROUP)
-        } else {
-            may_delete(self.groups.get(group), has_offsets)
+        let allowed = match self.consumer.get(group) {
+            // Being deleted already: gone, as a Dead classic group is.
+            Some(_) if self.consumer_deleting.contains(group) => Err(ErrorCode::GROUP_ID_NOT_FOUND),
+            Some(consumer) if !consumer.members.is_empty() => Err(ErrorCode::NON_EMPTY_GROUP),
+            Some(_) => Ok(()),
+            None => may_delete(self.groups.get(group), has_offsets),
         };
         if let Err(code) = allowed {
             let reply = GroupsReply::Deleted(vec![(group.to_owned(), code)]);
@@ -295,10 +306,40 @@ impl<W: Copy> Shard<W> {
         if let Some(entry) = self.groups.get_mut(group) {
             entry.set_state(GroupState::Dead, now);
         }
+        let records = self.deletion_records(group, self.offsets.partitions_of(group));
         outs.push(GroupOut::Write {
-            records: group_tombstones(group, self.offsets.partitions_of(group)),
+            records,
             then: AfterWrite::DeleteGroup { waiter: w },
         });
+    }
+
+    /// The tombstones deleting `group` with its commits of `committed`: a classic group's
+    /// record, or every record of a consumer group (which is marked as being deleted).
+    fn deletion_records(
+        &mut self,
+        group: &str,
+        committed: Vec<TopicPartition>,
+    ) -> Vec<OffsetsRecord> {
+        match self.consumer.get(group) {
+            Some(consumer) => {
+                self.consumer_deleting.insert(group.to_owned());
+                let offsets = committed.into_iter().map(|tp| OffsetsRecord::Offset {
+                    group: group.to_owned(),
+                    tp,
+                    value: None,
+                });
+                offsets.chain(consumer_tombstones(consumer)).collect()
+            }
+            None => group_tombstones(group, committed),
+        }
+    }
+
+    /// A deletion of `group` was written (`written`) or failed: a consumer group being
+    /// deleted goes, or takes requests again.
+    fn consumer_deletion_done(&mut self, group: &str, written: bool) {
+        if self.consumer_deleting.remove(group) && written {
+            self.consumer.remove(group);
+        }
     }
 
     /// OffsetDelete: partitions of subscribed topics are refused, the committed ones of the
@@ -370,6 +411,7 @@ impl<W: Copy> Shard<W> {
             .map(|append| client_code(append, WriteKind::GroupMetadata));
         match then {
             AfterWrite::DeleteGroup { waiter } => {
+                self.consumer_deletion_done(group, failed.is_none());
                 if failed.is_none() {
                     if self
                         .groups
@@ -423,7 +465,9 @@ impl<W: Copy> Shard<W> {
         let pending = self.commits_in_flight();
         let none = BTreeSet::new();
         let names: BTreeSet<String> = (self.groups.keys().cloned())
+            .chain(self.consumer.keys().cloned())
             .chain(self.offsets.group_names().map(str::to_owned))
+            .filter(|name| !self.consumer_deleting.contains(name))
             .collect();
         for name in names {
             let pending = pending.get(&name).unwrap_or(&none);
@@ -451,7 +495,7 @@ impl<W: Copy> Shard<W> {
                 if let Some(entry) = self.groups.get_mut(&name) {
                     entry.set_state(GroupState::Dead, now);
                 }
-                group_tombstones(&name, partitions.clone())
+                self.deletion_records(&name, partitions.clone())
             } else {
                 (partitions.iter())
                     .map(|tp| OffsetsRecord::Offset {
@@ -492,6 +536,9 @@ impl<W: Copy> Shard<W> {
         outcome: Result<(), ErrorCode>,
     ) {
         let dead = (self.groups.get(group)).is_some_and(|g| g.state() == GroupState::Dead);
+        if with_group {
+            self.consumer_deletion_done(group, outcome.is_ok());
+        }
         match outcome {
             Ok(()) => {
                 self.offsets.remove(group, Some(partitions));
@@ -512,11 +559,7 @@ impl<W: Copy> Shard<W> {
     /// groups with offsets (one with both counts twice; what `GROUPS_PER_NODE_MAX` bounds is
     /// the memory of the maps).
     pub fn group_entries(&self) -> usize {
-        // A KIP-848 group without members is not counted: nothing deletes one yet (retention
-        // and DeleteGroups know classic groups only), so counting it would fill the bound
-        // for good with the groups of every consumer that ever ran.
-        let consumer = self.consumer.values().filter(|g| !g.members.is_empty());
-        self.groups.len() + consumer.count() + self.offsets.group_count()
+        self.groups.len() + self.consumer.len() + self.offsets.group_count()
     }
 
     /// Whether `request` would add an entry to [`Self::group_entries`]: a JoinGroup of a group
@@ -528,15 +571,28 @@ impl<W: Copy> Shard<W> {
             GroupsRequest::Join(args) => {
                 !self.groups.contains_key(&args.group) && !self.consumer.contains_key(&args.group)
             }
-            // A join (epoch 0) of a group without members; a leave adds nothing.
+            // A join (epoch 0) of a group not known; a leave adds nothing.
             GroupsRequest::ConsumerHeartbeat(call) => {
                 let group = &call.args.group;
                 call.args.member_epoch == 0
                     && !self.groups.contains_key(group)
-                    && (self.consumer.get(group)).is_none_or(|g| g.members.is_empty())
+                    && !self.consumer.contains_key(group)
             }
             GroupsRequest::OffsetCommit(args) => !self.offsets.has_offsets(&args.group),
             _ => false,
+        }
+    }
+
+    /// Whether the member an OffsetFetch v9 names (`(member id, member epoch)`) may fetch
+    /// `group`'s offsets: only a KIP-848 group checks it.
+    pub fn fetch_allowed(
+        &self,
+        group: &str,
+        member: Option<&(Option<String>, i32)>,
+    ) -> Result<(), ErrorCode> {
+        match (self.consumer.get(group), member) {
+            (Some(consumer), Some((id, epoch))) => consumer.fetch_allowed(id.as_deref(), *epoch),
+            _ => Ok(()),
         }
     }
 

@@ -57,6 +57,11 @@ impl<W: Copy> Shard<W> {
             assign_member_id,
         } = call;
         let id = args.group.clone();
+        if self.consumer_deleting.contains(&id) {
+            // Its deletion is being written; a group of that name may start once it is.
+            let reply = refusal(ErrorCode::COORDINATOR_NOT_AVAILABLE, None);
+            return self.answer_in_order(w, reply, out);
+        }
         let mut records = Vec::new();
         let mut converted = None;
         if let Some(classic) = self.groups.get(&id) {

@@ -287,8 +287,8 @@ fn a_new_consumer_group_counts_against_the_node_s_group_bound() {
     assert_eq!(shard.group_entries(), 1);
     assert!(!shard.adds_group_entry(&call(&group)));
     assert!(shard.adds_group_entry(&call("another")));
-    // A leave adds nothing, and a group whose members all left is not counted (nothing
-    // deletes it yet).
+    // A leave adds nothing, and a group whose members all left still counts until
+    // DeleteGroups or retention deletes it.
     let mut leave = call("another");
     if let GroupsRequest::ConsumerHeartbeat(c) = &mut leave {
         c.args.member_epoch = -1;
@@ -296,6 +296,188 @@ fn a_new_consumer_group_counts_against_the_node_s_group_bound() {
     assert!(!shard.adds_group_entry(&leave));
     let (write, _) = append(&send(&mut shard, beat("a", -1), 2));
     acked(&mut shard, write);
-    assert_eq!(shard.group_entries(), 0);
-    assert!(shard.adds_group_entry(&call(&group)));
+    assert_eq!(shard.group_entries(), 1);
+    assert!(!shard.adds_group_entry(&call(&group)));
+}
+
+fn deleted_codes(out: &[ShardOut<u32>], w: u32) -> Vec<Vec<(String, ErrorCode)>> {
+    (out.iter())
+        .filter_map(|o| match o {
+            ShardOut::Answer(to, GroupsReply::Deleted(d)) if *to == w => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn admin_commit(offset: i64) -> GroupsRequest {
+    use crate::messages::groups::OffsetCommitArgs;
+    GroupsRequest::OffsetCommit(OffsetCommitArgs {
+        group: join("a").group,
+        generation: -1,
+        member_id: String::new(),
+        instance_id: None,
+        retention_ms: -1,
+        offsets: vec![(
+            TopicPartition {
+                topic: "t".into(),
+                partition: 0,
+            },
+            crate::messages::groups::CommittedOffset {
+                offset: Offset(offset),
+                leader_epoch: LeaderEpoch(-1),
+                metadata: None,
+            },
+        )],
+        api_version: 9,
+    })
+}
+
+/// The keys and null-ness of every record of `batch`, decoded.
+fn record_kinds(batch: &[u8]) -> Vec<(String, bool)> {
+    use crate::group::records::consumer::decode_consumer_key;
+    use crate::group::records::{decode_key, OffsetsKey};
+    (crate::storage::batch::records(batch))
+        .map(|r| {
+            let r = r.unwrap();
+            let key = r.key.unwrap();
+            let kind = match decode_key(key).unwrap() {
+                OffsetsKey::Offset { .. } => "offset".to_owned(),
+                OffsetsKey::Group { .. } => "group".to_owned(),
+                OffsetsKey::Other(_) => format!("{:?}", decode_consumer_key(key).unwrap().unwrap())
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            };
+            (kind, r.value.is_none())
+        })
+        .collect()
+}
+
+/// DeleteGroups of a consumer group whose members left: its commits and every record of it
+/// get tombstones (the group epoch's last); while they are written the group takes no
+/// heartbeat or commit; once acknowledged it is gone, and a load of the log forgets it.
+#[test]
+fn delete_groups_of_an_empty_consumer_group_tombstones_it_and_a_load_forgets_it() {
+    use crate::messages::groups::DeleteGroupsArgs;
+    let mut shard = loaded();
+    let mut log = Vec::new();
+    let mut next = 0i64;
+    let mut logged = |batch: &[u8], log: &mut Vec<u8>| {
+        let mut batch = batch.to_vec();
+        set_base_offset(&mut batch, next).unwrap();
+        next += crate::storage::batch::records(&batch).count() as i64;
+        log.extend_from_slice(&batch);
+    };
+    let (write, batch) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    logged(&batch, &mut log);
+    let (write, batch) = append(&send(&mut shard, beat("a", -1), 2));
+    acked(&mut shard, write);
+    logged(&batch, &mut log);
+    let (write, batch) = append(&request(&mut shard, admin_commit(5), 3));
+    acked(&mut shard, write);
+    logged(&batch, &mut log);
+
+    let delete = || {
+        GroupsRequest::Delete(DeleteGroupsArgs {
+            groups: vec![join("a").group],
+        })
+    };
+    let out = request(&mut shard, delete(), 4);
+    assert!(
+        deleted_codes(&out, 4).is_empty(),
+        "answered before the write"
+    );
+    let (write, batch) = append(&out);
+    let kinds = record_kinds(&batch);
+    assert!(kinds.iter().all(|(_, tombstone)| *tombstone), "{kinds:?}");
+    assert_eq!(kinds[0].0, "offset", "{kinds:?}");
+    assert_eq!(
+        kinds.last().unwrap().0,
+        "Metadata",
+        "the group epoch goes last: {kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|(k, _)| k == "TargetMetadata"),
+        "{kinds:?}"
+    );
+    // While the tombstones are written: no heartbeat, commit or second deletion.
+    let beat_out = send(&mut shard, join("b"), 5);
+    assert!(!beat_out
+        .iter()
+        .any(|o| matches!(o, ShardOut::Append { .. })));
+    let commit_out = request(&mut shard, admin_commit(6), 6);
+    assert!(!commit_out
+        .iter()
+        .any(|o| matches!(o, ShardOut::Append { .. })));
+    assert_eq!(
+        deleted_codes(&request(&mut shard, delete(), 7), 7),
+        vec![vec![(join("a").group, ErrorCode::GROUP_ID_NOT_FOUND)]]
+    );
+    let out = acked(&mut shard, write);
+    assert_eq!(
+        deleted_codes(&out, 4),
+        vec![vec![(join("a").group, ErrorCode::NONE)]]
+    );
+    assert!(shard.consumer.is_empty() && shard.group_entries() == 0);
+    let refused = answers(&out);
+    assert_eq!(
+        refused.first().map(|(w, r)| (*w, r.error_code)),
+        Some((5, ErrorCode::COORDINATOR_NOT_AVAILABLE)),
+        "{out:?}"
+    );
+    logged(&batch, &mut log);
+
+    // The log replayed: no group, no commit.
+    let log_end = Offset(next);
+    let mut out = Vec::new();
+    let mut again: Shard<u32> = Shard::new(0, TERM, log_end, 2, NOW, &mut out);
+    let read = FetchPartitionResult {
+        tp: TopicPartition {
+            topic: crate::messages::OFFSETS_TOPIC.to_owned(),
+            partition: 0,
+        },
+        error_code: ErrorCode::NONE,
+        high_watermark: log_end,
+        last_stable_offset: log_end,
+        log_start_offset: Offset(0),
+        records: log,
+    };
+    again.fetched(&read, NOW, &mut out).unwrap();
+    assert!(!again.is_loading());
+    assert!(again.consumer.is_empty() && again.group_entries() == 0);
+    // A new member starts a new group of that name.
+    let (write, _) = append(&send(&mut again, join("b"), 8));
+    assert_eq!(
+        answers(&acked(&mut again, write))[0].1.error_code,
+        ErrorCode::NONE
+    );
+}
+
+/// Retention deletes a consumer group whose members left and whose offsets expired: its
+/// records get tombstones and, once they are acknowledged, the group is gone.
+#[test]
+fn retention_deletes_an_empty_consumer_group_without_offsets() {
+    let mut shard = loaded();
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    let settings = GroupSettings::default();
+    let mut out = Vec::new();
+    shard.expire_offsets(NOW, &settings, &mut out);
+    assert!(out.is_empty(), "a group with a member stays: {out:?}");
+    let (write, _) = append(&send(&mut shard, beat("a", -1), 2));
+    acked(&mut shard, write);
+    let mut out = Vec::new();
+    shard.expire_offsets(NOW, &settings, &mut out);
+    let (write, batch) = append(&out);
+    let kinds = record_kinds(&batch);
+    assert!(kinds.iter().all(|(_, tombstone)| *tombstone), "{kinds:?}");
+    assert_eq!(kinds.last().unwrap().0, "Metadata", "{kinds:?}");
+    // Not twice while the first is written.
+    let mut again = Vec::new();
+    shard.expire_offsets(NOW, &settings, &mut again);
+    assert!(again.is_empty(), "{again:?}");
+    acked(&mut shard, write);
+    assert!(shard.consumer.is_empty() && shard.group_entries() == 0);
 }

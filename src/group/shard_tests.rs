@@ -122,6 +122,7 @@ fn commit(offset: i64) -> GroupsRequest {
                 metadata: None,
             },
         )],
+        api_version: 9,
     })
 }
 

@@ -9,6 +9,8 @@
 //! Like every type of this module's parent, variant and field order is the node's wire
 //! (postcard): append, never reorder.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
@@ -163,6 +165,9 @@ pub struct OffsetCommitArgs {
     /// OffsetCommit v2-4 `retention_time_ms`; -1 is the broker default.
     pub retention_ms: i64,
     pub offsets: Vec<(TopicPartition, CommittedOffset)>,
+    /// The request's version: a member of a KIP-848 consumer group must commit with v9 or
+    /// later (Kafka answers UNSUPPORTED_VERSION below).
+    pub api_version: i16,
 }
 
 /// One committed position, as stored and as OffsetFetch returns it.
@@ -178,6 +183,9 @@ pub struct CommittedOffset {
 pub struct OffsetFetchArgs {
     pub groups: Vec<(String, Option<Vec<TopicPartition>>)>,
     pub require_stable: bool,
+    /// v9: the member id (null from an admin client) and member epoch each group was asked
+    /// with; a KIP-848 group checks them. Empty before v9.
+    pub members: BTreeMap<String, (Option<String>, i32)>,
 }
 
 /// One group of an OffsetFetch answer. A partition with no commit has offset -1.

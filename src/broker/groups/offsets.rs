@@ -78,6 +78,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 DEFAULT_RETENTION_MS
             },
             offsets: known,
+            api_version: version,
         };
         self.ask_later(request, ApiKey::OffsetCommit, args, move |committed| {
             let refused = unknown
@@ -116,11 +117,22 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             });
             vec![(body.group_id.to_string(), asked)]
         };
+        let members = if version >= 9 {
+            (body.groups.iter())
+                .map(|g| {
+                    let member = g.member_id.as_ref().map(|m| m.to_string());
+                    (g.group_id.to_string(), (member, g.member_epoch))
+                })
+                .collect()
+        } else {
+            Default::default()
+        };
         // v1 answers a group error in each partition asked for (it has no top-level code).
         let asked = groups.first().and_then(|(_, asked)| asked.clone());
         let args = OffsetFetchArgs {
             groups,
             require_stable: body.require_stable,
+            members,
         };
         self.ask_later(request, ApiKey::OffsetFetch, args, move |fetched| {
             fetch_response(fetched, asked.as_deref(), version)

@@ -101,18 +101,51 @@ impl ConsumerGroup {
     /// `ConsumerGroup.validateOffsetCommit`): a commit from outside the group (epoch < 0, no
     /// member id) always; a member's only at its current epoch (a newer one is fenced, an older
     /// one stale: the member retries after its next heartbeat).
-    pub fn commit_allowed(&self, member_epoch: i32, member_id: &str) -> Result<(), ErrorCode> {
-        if member_epoch < 0 && member_id.is_empty() {
-            return Ok(());
+    pub fn commit_allowed(
+        &self,
+        member_epoch: i32,
+        member_id: &str,
+        api_version: i16,
+    ) -> Result<(), ErrorCode> {
+        if member_epoch < 0 && member_id.is_empty() && self.members.is_empty() {
+            return Ok(()); // a tool's commit (a reset) to a group without members
         }
         let member = self
             .members
             .get(member_id)
             .ok_or(ErrorCode::UNKNOWN_MEMBER_ID)?;
-        match member_epoch.cmp(&member.epoch) {
-            std::cmp::Ordering::Greater => Err(ErrorCode::FENCED_MEMBER_EPOCH),
-            std::cmp::Ordering::Less => Err(ErrorCode::STALE_MEMBER_EPOCH),
-            std::cmp::Ordering::Equal => Ok(()),
+        if api_version < 9 {
+            return Err(ErrorCode::UNSUPPORTED_VERSION);
+        }
+        self.epoch_matches(member, member_epoch)
+    }
+
+    /// OffsetFetch v9's check (Kafka's `ConsumerGroup.validateOffsetFetch`): an admin (no
+    /// member id, a negative epoch; an empty id is taken as none) may fetch; a member must
+    /// be one at its current epoch.
+    pub fn fetch_allowed(
+        &self,
+        member_id: Option<&str>,
+        member_epoch: i32,
+    ) -> Result<(), ErrorCode> {
+        let member_id = member_id.filter(|id| !id.is_empty());
+        let Some(member_id) = member_id else {
+            return if member_epoch < 0 {
+                Ok(())
+            } else {
+                Err(ErrorCode::UNKNOWN_MEMBER_ID)
+            };
+        };
+        let member = (self.members.get(member_id)).ok_or(ErrorCode::UNKNOWN_MEMBER_ID)?;
+        self.epoch_matches(member, member_epoch)
+    }
+
+    /// Kafka's `validateMemberEpoch`: any other epoch than the member's is stale.
+    fn epoch_matches(&self, member: &ConsumerMember, member_epoch: i32) -> Result<(), ErrorCode> {
+        if member_epoch == member.epoch {
+            Ok(())
+        } else {
+            Err(ErrorCode::STALE_MEMBER_EPOCH)
         }
     }
 

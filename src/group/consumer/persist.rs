@@ -93,6 +93,12 @@ pub fn changes(
     gone.chain(set).collect()
 }
 
+/// The records deleting `group` (Kafka's `createGroupTombstoneRecords`): a tombstone for
+/// each of its records, members' first and the group epoch's last.
+pub fn tombstones(group: &ConsumerGroup) -> Vec<OffsetsRecord> {
+    changes(&image(group), &BTreeMap::new())
+}
+
 /// The consumer group records of a load, last one per key (a tombstone removes the key).
 #[derive(Debug, Default)]
 pub struct Replay {

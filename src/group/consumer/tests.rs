@@ -356,3 +356,54 @@ fn the_members_choice_of_assignor_wins() {
         vec![0, 1]
     );
 }
+
+/// OffsetCommit and OffsetFetch v9 against a consumer group (Kafka's `ConsumerGroup`
+/// `validateOffsetCommit`/`validateOffsetFetch`): a member at another epoch is stale either
+/// way, an unknown member unknown, a member below v9 unsupported; a tool commits only while
+/// the group has no members, and fetches with no member id.
+#[test]
+fn commits_and_fetches_are_checked_against_the_member_and_its_epoch() {
+    let mut h = H::new(2);
+    assert_eq!(h.hb(join("a")).member_epoch, 1);
+    let g = &h.g;
+    assert_eq!(g.commit_allowed(1, "a", 9), Ok(()));
+    assert_eq!(
+        g.commit_allowed(0, "a", 9),
+        Err(ErrorCode::STALE_MEMBER_EPOCH)
+    );
+    assert_eq!(
+        g.commit_allowed(2, "a", 9),
+        Err(ErrorCode::STALE_MEMBER_EPOCH)
+    );
+    assert_eq!(
+        g.commit_allowed(1, "b", 9),
+        Err(ErrorCode::UNKNOWN_MEMBER_ID)
+    );
+    assert_eq!(
+        g.commit_allowed(1, "a", 8),
+        Err(ErrorCode::UNSUPPORTED_VERSION)
+    );
+    assert_eq!(
+        g.commit_allowed(-1, "", 9),
+        Err(ErrorCode::UNKNOWN_MEMBER_ID)
+    );
+    assert_eq!(g.fetch_allowed(Some("a"), 1), Ok(()));
+    assert_eq!(
+        g.fetch_allowed(Some("a"), 2),
+        Err(ErrorCode::STALE_MEMBER_EPOCH)
+    );
+    assert_eq!(
+        g.fetch_allowed(Some("b"), 1),
+        Err(ErrorCode::UNKNOWN_MEMBER_ID)
+    );
+    assert_eq!(g.fetch_allowed(None, -1), Ok(()));
+    assert_eq!(g.fetch_allowed(Some(""), -1), Ok(()));
+    assert_eq!(g.fetch_allowed(None, 3), Err(ErrorCode::UNKNOWN_MEMBER_ID));
+    h.hb(beat("a", -1, &[]));
+    assert!(h.g.members.is_empty());
+    assert_eq!(
+        h.g.commit_allowed(-1, "", 8),
+        Ok(()),
+        "a reset of an empty group"
+    );
+}

@@ -35,6 +35,7 @@ fn commit_args(group: &str, offsets: Vec<(TopicPartition, CommittedOffset)>) -> 
         instance_id: None,
         retention_ms: -1,
         offsets,
+        api_version: 9,
     }
 }
 

@@ -276,7 +276,7 @@ fn a_group_that_is_stable_again_before_expiry_keeps_its_offsets_and_restarts_the
 }
 
 /// A KIP-848 group's offsets of topics a member subscribes to never expire; the rest age from
-/// their commit; the group itself stays (its records are not the classic group's).
+/// their commit; a group without members and offsets goes.
 #[test]
 fn a_consumer_protocol_group_keeps_its_subscribed_topics_offsets() {
     use super::super::consumer::{ConsumerGroup, ConsumerMember};
@@ -305,5 +305,17 @@ fn a_consumer_protocol_group_keeps_its_subscribed_topics_offsets() {
         vec![tp(0), tp_of("u", 0)],
         "no member: by commit age"
     );
-    assert!(!found.group);
+    assert!(!found.group, "an offset is left");
+    // Once every offset expired (or none is left), a group without members goes too
+    // (Kafka's maybeDeleteGroup); a commit in flight, or a member, keeps it.
+    let later_ms = 5 * MINUTE_MS + RETENTION_MS;
+    let found = consumer_group_expired(&group, Some(&offsets), &none, later_ms, RETENTION_MS);
+    assert_eq!((found.partitions.len(), found.group), (3, true));
+    assert!(consumer_group_expired(&group, None, &none, now_ms, RETENTION_MS).group);
+    let pending = BTreeSet::from([tp(7)]);
+    assert!(!consumer_group_expired(&group, None, &pending, now_ms, RETENTION_MS).group);
+    group
+        .members
+        .insert("m".into(), ConsumerMember::new("m".into()));
+    assert!(!consumer_group_expired(&group, None, &none, now_ms, RETENTION_MS).group);
 }
