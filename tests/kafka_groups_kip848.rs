@@ -376,6 +376,38 @@ fn a_consumer_group_checks_member_fetches_and_is_deleted_once_empty() {
         ErrorCode::UNKNOWN_MEMBER_ID.wire()
     );
 
+    // The tool describes it by ConsumerGroupDescribe (DescribeGroups is for classic groups).
+    let tool = |flag: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rill"))
+            .args([
+                "consumer-groups",
+                "--bootstrap-server",
+                &server.addr.to_string(),
+            ])
+            .args(["--describe", "--group", "doomed", flag])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let members = tool("--members");
+    assert!(members.contains(&member), "{members}");
+    let state = tool("--state");
+    assert!(
+        state.contains("Stable") && state.contains("uniform"),
+        "{state}"
+    );
+    let classic = DescribeGroupsRequest::default().with_groups(vec![GroupId(text("doomed"))]);
+    let answer: DescribeGroupsResponse = call(&mut s, ApiKey::DescribeGroups, 6, &classic);
+    assert_eq!(
+        (
+            answer.groups[0].error_code,
+            answer.groups[0].group_state.as_str()
+        ),
+        (ErrorCode::GROUP_ID_NOT_FOUND.wire(), "Dead"),
+        "not a classic group"
+    );
+
     assert_eq!(
         delete_group(&mut s, "doomed"),
         ErrorCode::NON_EMPTY_GROUP.wire()

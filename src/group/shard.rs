@@ -614,6 +614,15 @@ impl<W: Copy> Shard<W> {
             let code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
             return described_refused(group, code);
         }
+        if self.is_consumer_group(group) {
+            // Kafka's answer: DescribeGroups describes classic groups only (admin clients ask
+            // ConsumerGroupDescribe first); the gateway turns it into Dead below v6.
+            return GroupDescription {
+                error_message: Some(format!("Group {group} is not a classic group.")),
+                state: GroupState::Dead.name().to_owned(),
+                ..described_refused(group, ErrorCode::GROUP_ID_NOT_FOUND)
+            };
+        }
         describe(
             group,
             self.groups.get(group),

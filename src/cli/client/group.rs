@@ -15,9 +15,10 @@ use kafka_protocol::messages::offset_delete_request::{
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ConsumerProtocolAssignment, DeleteGroupsRequest, DeleteGroupsResponse,
-    DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
-    GroupId, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse,
+    ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse,
+    ConsumerProtocolAssignment, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
+    ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse,
     OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
@@ -201,7 +202,70 @@ impl GroupAdmin {
     }
 
     /// The group's state and members; a group the coordinator does not know is state Dead.
+    /// As Kafka's admin client: ConsumerGroupDescribe first (a KIP-848 group), DescribeGroups
+    /// when the group is not one (or the broker has no KIP-848).
     pub async fn describe(&self) -> ClientResult<GroupDescription> {
+        if let Some(described) = self.describe_consumer_group().await? {
+            return Ok(described);
+        }
+        self.describe_classic().await
+    }
+
+    /// ConsumerGroupDescribe of the group: `None` if it is not a KIP-848 group.
+    async fn describe_consumer_group(&self) -> ClientResult<Option<GroupDescription>> {
+        if !self.coordinator.supports(ApiKey::ConsumerGroupDescribe) {
+            return Ok(None);
+        }
+        let version = self.coordinator.version(ApiKey::ConsumerGroupDescribe)?;
+        let request = ConsumerGroupDescribeRequest::default()
+            .with_group_ids(vec![GroupId(str_bytes(&self.group))]);
+        let response: ConsumerGroupDescribeResponse = self
+            .coordinator
+            .call(ApiKey::ConsumerGroupDescribe, version, &request)
+            .await?;
+        let Some(described) =
+            (response.groups.into_iter()).find(|g| g.group_id.0.as_str() == self.group)
+        else {
+            return Ok(None);
+        };
+        let code = ErrorCode::from_wire(described.error_code);
+        if code == ErrorCode::GROUP_ID_NOT_FOUND {
+            return Ok(None); // a classic group, or none
+        }
+        let context = described.error_message.as_ref().map(|m| m.to_string());
+        let context = context.unwrap_or_else(|| format!("describing group '{}'", self.group));
+        if let Some(e) = ClientError::from_code(code, Some(&context)) {
+            return Err(e);
+        }
+        let members = (described.members.into_iter())
+            .map(|m| {
+                let mut assignment: Vec<TopicPartition> = (m.assignment.topic_partitions)
+                    .into_iter()
+                    .flat_map(|t| {
+                        let topic = t.topic_name.0.to_string();
+                        t.partitions.into_iter().map(move |p| (topic.clone(), p))
+                    })
+                    .collect();
+                assignment.sort();
+                GroupMember {
+                    member_id: m.member_id.to_string(),
+                    client_id: m.client_id.to_string(),
+                    host: m.client_host.to_string(),
+                    assignment,
+                }
+            })
+            .collect();
+        Ok(Some(GroupDescription {
+            state: described.group_state.to_string(),
+            protocol_type: CONSUMER_PROTOCOL_TYPE.to_string(),
+            protocol: described.assignor_name.to_string(),
+            members,
+            coordinator: (self.coordinator_id, self.coordinator.addr().to_string()),
+        }))
+    }
+
+    /// DescribeGroups of the group (the classic protocol's view).
+    async fn describe_classic(&self) -> ClientResult<GroupDescription> {
         let version = self.coordinator.version(ApiKey::DescribeGroups)?;
         let request =
             DescribeGroupsRequest::default().with_groups(vec![GroupId(str_bytes(&self.group))]);

@@ -31,6 +31,8 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SyncGroup, 3, 5),
     (ApiKey::Heartbeat, 3, 4),
     (ApiKey::LeaveGroup, 3, 5),
+    // A KIP-848 group is described by ConsumerGroupDescribe (DescribeGroups is classic only).
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].
