@@ -250,6 +250,11 @@ const _: () = assert!(GROUP_LOAD_READ_BYTES > 0);
 /// reaches, and takes well under a second to walk.
 pub const PRODUCE_DECOMPRESSED_BYTES_MAX: u64 = 256 << 20;
 
+/// Decompressed bytes of one compressed batch the log cleaner looks into (it holds them, the
+/// filtered copy and its recompression at once). A batch past it is kept whole, as a batch the
+/// cleaner cannot look into: 16 MiB is a default-sized batch (1 MB) at 16:1.
+pub const CLEAN_DECOMPRESSED_BATCH_BYTES_MAX: u64 = 16 << 20;
+
 /// Records plus headers one Produce request may hold, all batches together (walked and counted
 /// by `storage::records`); past it the partition is refused with INVALID_RECORD. Every record
 /// and header is a step of the walk however few bytes it takes: issue 9's header bomb, one

@@ -12,7 +12,8 @@
 //!   shard since replaced is dropped.
 //! * A failed write or read drops the shard (what failed may still be in the log) and asks
 //!   PARTITIONS for a `Lead` barrier: its answer (the term and a durable log end) starts the
-//!   next load, as `Elected` does.
+//!   next load, as `Elected` does. After a failed load read the barrier waits
+//!   [`LOAD_RETRY_MS`] (a load fails again on the same bytes).
 //!
 //! Time comes only from `ctx.now`; member ids from `ctx.rng`.
 

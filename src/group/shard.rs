@@ -208,6 +208,12 @@ impl<W: Copy> Shard<W> {
         }
         let mut outs = Vec::new();
         let group = match request {
+            GroupsRequest::Join(args) if self.consumer_deleting.contains(&args.group) => {
+                // The consumer group of that id is being deleted: a classic group may start
+                // once it is gone.
+                let reply = join_error(ErrorCode::COORDINATOR_NOT_AVAILABLE, &args.member_id);
+                return out.push(ShardOut::Answer(w, reply));
+            }
             GroupsRequest::Join(args) if self.consumer.contains_key(&args.group) => {
                 // A classic member cannot join a consumer group (no online migration).
                 let reply = join_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, &args.member_id);
@@ -306,11 +312,24 @@ impl<W: Copy> Shard<W> {
         if let Some(entry) = self.groups.get_mut(group) {
             entry.set_state(GroupState::Dead, now);
         }
-        let records = self.deletion_records(group, self.offsets.partitions_of(group));
+        let committed = self.committed_or_in_flight(group).into_iter().collect();
+        let records = self.deletion_records(group, committed);
         outs.push(GroupOut::Write {
             records,
             then: AfterWrite::DeleteGroup { waiter: w },
         });
+    }
+
+    /// The partitions `group` has committed, or has a commit of in flight: a deletion's
+    /// tombstones cover both (written after the commit, they delete it in the log as the
+    /// deletion's acknowledgement does in memory).
+    fn committed_or_in_flight(&self, group: &str) -> BTreeSet<TopicPartition> {
+        let mut partitions: BTreeSet<TopicPartition> =
+            self.offsets.partitions_of(group).into_iter().collect();
+        if let Some(in_flight) = self.commits_in_flight().remove(group) {
+            partitions.extend(in_flight);
+        }
+        partitions
     }
 
     /// The tombstones deleting `group` with its commits of `committed`: a classic group's
@@ -348,6 +367,9 @@ impl<W: Copy> Shard<W> {
         let group = args.group;
         let has_offsets = self.offsets.has_offsets(&group);
         let allowed = match self.consumer.get(&group) {
+            Some(_) if self.consumer_deleting.contains(&group) => {
+                Err(ErrorCode::GROUP_ID_NOT_FOUND)
+            }
             Some(consumer) => Ok(Subscribed::Topics(consumer.subscribed_topics())),
             None => offsets_deletable(self.groups.get(&group), has_offsets),
         };
@@ -362,8 +384,7 @@ impl<W: Copy> Shard<W> {
                 return outs.push(GroupOut::Answer(w, GroupsReply::OffsetsDeleted(reply)));
             }
         };
-        let committed: BTreeSet<TopicPartition> =
-            self.offsets.partitions_of(&group).into_iter().collect();
+        let committed = self.committed_or_in_flight(&group);
         let mut results = Vec::with_capacity(args.partitions.len());
         let mut partitions = Vec::new();
         for tp in args.partitions {
@@ -555,7 +576,7 @@ impl<W: Copy> Shard<W> {
         }
     }
 
-    /// Entries this shard holds: groups with a state (classic, or consumer with members) plus
+    /// Entries this shard holds: groups with a state (classic or consumer) plus
     /// groups with offsets (one with both counts twice; what `GROUPS_PER_NODE_MAX` bounds is
     /// the memory of the maps).
     pub fn group_entries(&self) -> usize {

@@ -191,6 +191,11 @@ impl<W: Copy> Shard<W> {
             return refused(code, "The coordinator is loading.".to_owned());
         }
         match self.consumer.get(group) {
+            // Being deleted: gone, as a Dead classic group is.
+            Some(_) if self.consumer_deleting.contains(group) => refused(
+                ErrorCode::GROUP_ID_NOT_FOUND,
+                format!("Group {group} not found."),
+            ),
             Some(g) => g.describe(),
             None if self.groups.contains_key(group) => refused(
                 ErrorCode::GROUP_ID_NOT_FOUND,
@@ -208,7 +213,9 @@ impl<W: Copy> Shard<W> {
         let keeps = |wanted: &[String], value: &str| {
             wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(value))
         };
-        for (name, g) in &self.consumer {
+        let listed =
+            (self.consumer.iter()).filter(|(name, _)| !self.consumer_deleting.contains(*name));
+        for (name, g) in listed {
             let row = ListedGroup {
                 group: name.clone(),
                 protocol_type: CONSUMER_PROTOCOL_TYPE.to_owned(),

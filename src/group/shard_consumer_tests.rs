@@ -481,3 +481,44 @@ fn retention_deletes_an_empty_consumer_group_without_offsets() {
     acked(&mut shard, write);
     assert!(shard.consumer.is_empty() && shard.group_entries() == 0);
 }
+
+/// A commit still being written when DeleteGroups comes (its member left meanwhile, which
+/// empties the group at once) gets a tombstone too: the log then deletes it as memory does.
+#[test]
+fn delete_groups_tombstones_a_commit_still_in_flight() {
+    use crate::messages::groups::{CommittedOffset, DeleteGroupsArgs, OffsetCommitArgs};
+    let mut shard = loaded();
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    let commit = GroupsRequest::OffsetCommit(OffsetCommitArgs {
+        group: join("a").group,
+        generation: 1,
+        member_id: "a".into(),
+        instance_id: None,
+        retention_ms: -1,
+        offsets: vec![(
+            TopicPartition {
+                topic: "t".into(),
+                partition: 3,
+            },
+            CommittedOffset {
+                offset: Offset(9),
+                leader_epoch: LeaderEpoch(-1),
+                metadata: None,
+            },
+        )],
+        api_version: 9,
+    });
+    let (committing, _) = append(&request(&mut shard, commit, 2));
+    let (leaving, _) = append(&send(&mut shard, beat("a", -1), 3));
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec![join("a").group],
+    });
+    let (deleting, batch) = append(&request(&mut shard, delete, 4));
+    let kinds = record_kinds(&batch);
+    assert_eq!(kinds[0], ("offset".to_owned(), true), "{kinds:?}");
+    for write in [committing, leaving, deleting] {
+        acked(&mut shard, write);
+    }
+    assert!(shard.consumer.is_empty() && shard.group_entries() == 0);
+}

@@ -811,6 +811,30 @@ pub fn rebuild_batch(original: &[u8], records: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// A copy of the batch `original` whose records section is `records` (`records_count` of
+/// them), stored with compression `codec` (attributes' low three bits): base offset,
+/// `lastOffsetDelta`, timestamps and producer fields stay; `batchLength`, `recordsCount` and the
+/// CRC are recomputed. The log cleaner looks into a compressed batch through its uncompressed
+/// copy and stores what it keeps compressed again.
+pub fn with_records_section(
+    original: &[u8],
+    codec: u8,
+    records: &[u8],
+    records_count: i32,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_BYTES + records.len());
+    out.extend_from_slice(&original[..HEADER_BYTES]);
+    out.extend_from_slice(records);
+    let batch_length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
+    out[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&batch_length.to_be_bytes());
+    let attributes = (be_i16(original, ATTRIBUTES_AT) & !0x07) | i16::from(codec & 0x07);
+    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    out[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&records_count.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
 /// [`rebuild_batch`] with the delete horizon `horizon_ms` set, as Kafka's log cleaner marks a
 /// batch whose tombstones it kept for the first time (KIP-534): the flag in the attributes,
 /// the base timestamp set to the horizon, and every record's timestamp delta written again

@@ -122,6 +122,11 @@ pub struct Log {
     /// compacted by the last clean. In memory only: after a restart everything is dirty again,
     /// which costs one clean that finds little to remove, never a wrong one.
     first_dirty_offset: i64,
+    /// Whether a clean kept a batch it could not look into (transactional, or compressed past
+    /// what it decompresses) below `first_dirty_offset`: later cleans read only the headers
+    /// there, so they are told (no tombstone may go while an older value may hide there).
+    /// Never cleared but by a restart, which makes the whole log dirty again.
+    clean_part_opaque: bool,
     /// Set after an I/O error left the files in an unknown state; every mutation then fails.
     failed: bool,
     /// The last write failed because the disk was full (ENOSPC); cleared by a write that

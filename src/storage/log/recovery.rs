@@ -164,6 +164,7 @@ impl Log {
             durability: Default::default(),
             epochs,
             first_dirty_offset: 0,
+            clean_part_opaque: false,
             failed: false,
             out_of_space: false,
         };

@@ -5,6 +5,10 @@
 //! bounded by the format's window (gzip 32 KiB, lz4 a 4 MiB block, zstd
 //! [`ZSTD_WINDOW_BYTES_MAX`]) or, for snappy, by [`SNAPPY_BLOCK_BYTES_MAX`] — never by what the
 //! payload claims.
+//!
+//! Produce stores batches as they came; only the log cleaner compresses, when it rewrites a
+//! compressed batch it removed records from ([`encode`], in the batch's own codec, as Kafka's
+//! cleaner does).
 
 use std::io::{self, Read};
 
@@ -52,6 +56,78 @@ impl Decompress for lz4_flex::frame::FrameDecoder<&[u8]> {
 impl Decompress for zstd::stream::read::Decoder<'static, &[u8]> {
     fn input_left(&self) -> usize {
         self.get_ref().len()
+    }
+}
+
+/// `payload` (a batch's compressed records section) decompressed whole, if it holds at most
+/// `bytes_max` bytes and nothing follows the codec's stream.
+pub fn decompress_all(codec: u8, payload: &[u8], bytes_max: u64) -> Result<Vec<u8>, RecordsError> {
+    let mut stream = decoder(codec, payload, bytes_max)?;
+    let mut out = Vec::new();
+    let cannot = |e: io::Error| RecordsError::corrupt(format!("cannot decompress: {e}"));
+    (&mut stream)
+        .take(bytes_max.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(cannot)?;
+    if out.len() as u64 > bytes_max {
+        return Err(RecordsError::corrupt(format!(
+            "the records decompress to more than {bytes_max} bytes"
+        )));
+    }
+    if stream.input_left() != 0 {
+        return Err(RecordsError::corrupt(
+            "compressed data follows the stream's end",
+        ));
+    }
+    Ok(out)
+}
+
+/// Whether a snappy `payload` has xerial framing (Java clients) rather than one raw block
+/// (librdkafka).
+pub fn is_xerial(payload: &[u8]) -> bool {
+    payload.len() >= XERIAL_HEADER_BYTES && payload.starts_with(XERIAL_MAGIC)
+}
+
+/// The block size of xerial snappy framing (snappy-java's default).
+const XERIAL_BLOCK_BYTES: usize = 32 << 10;
+
+/// `records` (an uncompressed records section) compressed with `codec` in a form every Kafka
+/// client reads: gzip; snappy as one raw block or, with `xerial`, snappy-java's framing; an
+/// LZ4 frame of independent blocks (Kafka's `KafkaLZ4BlockInputStream` reads no other); zstd.
+pub fn encode(codec: u8, records: &[u8], xerial: bool) -> io::Result<Vec<u8>> {
+    use std::io::Write;
+    match codec {
+        1 => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(records)?;
+            gz.finish()
+        }
+        2 if xerial => {
+            let mut out = XERIAL_MAGIC.to_vec();
+            out.extend_from_slice(&1i32.to_be_bytes()); // version
+            out.extend_from_slice(&1i32.to_be_bytes()); // compatible version
+            let mut encoder = snap::raw::Encoder::new();
+            for block in records.chunks(XERIAL_BLOCK_BYTES) {
+                let compressed = encoder.compress_vec(block).map_err(io::Error::other)?;
+                out.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+                out.extend_from_slice(&compressed);
+            }
+            Ok(out)
+        }
+        2 => snap::raw::Encoder::new()
+            .compress_vec(records)
+            .map_err(io::Error::other),
+        3 => {
+            let info = lz4_flex::frame::FrameInfo::new()
+                .block_mode(lz4_flex::frame::BlockMode::Independent);
+            let mut lz4 = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
+            lz4.write_all(records)?;
+            lz4.finish().map_err(io::Error::other)
+        }
+        4 => zstd::stream::encode_all(records, 3),
+        other => Err(io::Error::other(format!(
+            "unknown compression codec {other}"
+        ))),
     }
 }
 
@@ -163,7 +239,7 @@ struct Snappy<'a> {
 
 impl<'a> Snappy<'a> {
     fn new(payload: &'a [u8], budget: u64) -> Self {
-        let framed = payload.len() >= XERIAL_HEADER_BYTES && payload.starts_with(XERIAL_MAGIC);
+        let framed = is_xerial(payload);
         let rest = if framed {
             &payload[XERIAL_HEADER_BYTES..]
         } else {

@@ -36,6 +36,7 @@ use crate::limits::{
 };
 use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 
+pub use codecs::{decompress_all, encode, is_xerial};
 pub use walk::RecordTimestamps;
 
 /// What kind of refusal a [`RecordsError`] is.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::compressed;
 use crate::storage::batch::{self, BatchError, BatchHeader};
 
 /// Each key's latest offset over the range being cleaned, and each producer's last batch.
@@ -11,17 +12,18 @@ use crate::storage::batch::{self, BatchError, BatchHeader};
 pub struct OffsetMap {
     latest: BTreeMap<Vec<u8>, i64>,
     last_batch_of_producer: BTreeMap<i64, i64>,
-    /// Whether a data batch the cleaner cannot look into (compressed, transactional) is in
-    /// the mapped range: a key's older value may hide there, so no tombstone may go (it would
-    /// bring that value back).
-    opaque: bool,
+    /// Whether a data batch the cleaner cannot look into (transactional, or compressed past
+    /// what it decompresses) is in the mapped range, or was below it in an earlier clean: a
+    /// key's older value may hide there, so no tombstone may go (it would bring that value
+    /// back).
+    pub(super) opaque: bool,
 }
 
-/// Whether the cleaner may look into and rewrite a batch: plain (uncompressed) data batches
-/// only. Control and transactional batches stay as they are (an abort marker must keep
-/// applying to the records it covers), and compressed ones too (not recompressed yet).
+/// Whether the cleaner may look into and rewrite a batch: data batches, plain or compressed
+/// (through [`super::compressed`]). Control and transactional batches stay as they are (an
+/// abort marker must keep applying to the records it covers).
 pub(super) fn compactable(header: &BatchHeader) -> bool {
-    !header.is_control() && !header.is_transactional() && header.compression() == 0
+    !header.is_control() && !header.is_transactional()
 }
 
 impl OffsetMap {
@@ -31,6 +33,20 @@ impl OffsetMap {
         if !compactable(header) {
             return Ok(());
         }
+        if header.compression() != 0 {
+            // Looked into through its uncompressed copy; one whose records do not walk is
+            // kept whole, as one that does not decompress.
+            let added = compressed::inflated(batch, header).map(|copy| self.add_records(&copy));
+            if !matches!(added, Some(Ok(()))) {
+                self.opaque = true;
+            }
+            return Ok(());
+        }
+        self.add_records(batch)
+    }
+
+    /// Maps the keys of an uncompressed data batch.
+    fn add_records(&mut self, batch: &[u8]) -> Result<(), BatchError> {
         for record in batch::records(batch) {
             let record = record?;
             if let Some(key) = record.key {
@@ -105,6 +121,36 @@ pub fn filter_batch(
     if !compactable(header) {
         return Ok(Filtered::Unchanged);
     }
+    if header.compression() == 0 {
+        return filter_records(batch, header, map, now_ms, delete_retention_ms);
+    }
+    // A compressed batch: filtered through its uncompressed copy, what stays compressed
+    // again. One the cleaner cannot look into (or compress again) stays whole.
+    let Some(copy) = compressed::inflated(batch, header) else {
+        return Ok(Filtered::Unchanged);
+    };
+    let copy_header = BatchHeader::parse(&copy)?;
+    Ok(
+        match filter_records(&copy, &copy_header, map, now_ms, delete_retention_ms) {
+            Ok(Filtered::Rebuilt(kept)) => match compressed::deflated(batch, header, &kept) {
+                Some(rebuilt) => Filtered::Rebuilt(rebuilt),
+                None => Filtered::Unchanged,
+            },
+            Ok(other) => other,
+            // Records that do not walk (the map was made opaque by them): kept whole.
+            Err(_) => Filtered::Unchanged,
+        },
+    )
+}
+
+/// [`filter_batch`] of an uncompressed data batch.
+fn filter_records(
+    batch: &[u8],
+    header: &BatchHeader,
+    map: &OffsetMap,
+    now_ms: i64,
+    delete_retention_ms: i64,
+) -> Result<Filtered, BatchError> {
     let horizon_ms = header.delete_horizon_ms();
     let mut kept: Vec<&[u8]> = Vec::new();
     let mut walked = 0i32;

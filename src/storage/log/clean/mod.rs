@@ -35,6 +35,7 @@
 //! map, so a compressed record is never removed and never removes an older one); the map holds
 //! whole keys with no memory bound (Kafka's `log.cleaner.dedupe.buffer.size`).
 
+mod compressed;
 mod filter;
 mod plan;
 mod slot;

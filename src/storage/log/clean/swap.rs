@@ -129,6 +129,8 @@ pub struct CleanJob {
     /// compacted before, so no key appears twice there: they are filtered but not mapped; the
     /// key map covers the dirty part only (Kafka's way), and its bounds bound that part.
     first_dirty_offset: i64,
+    /// Whether an earlier clean kept a batch it could not look into in the clean part.
+    clean_part_opaque: bool,
     cleanable_end: i64,
     config: CleanConfig,
     now_ms: i64,
@@ -144,6 +146,8 @@ pub struct Cleaned {
     /// Bases of the pinned segments whose every batch stayed as it was (most of the part an
     /// earlier clean left): no `.cleaned` file, nothing to swap.
     unchanged: BTreeSet<i64>,
+    /// Whether the clean kept a batch it could not look into (it joins the clean part).
+    opaque: bool,
 }
 
 impl std::fmt::Debug for CleanJob {
@@ -206,6 +210,7 @@ impl CleanJob {
     /// bound sleeps there). Touches nothing the log's owner reads.
     pub fn run(mut self, pace: &mut dyn FnMut(u64)) -> Result<Cleaned, LogError> {
         let mut map = OffsetMap::default();
+        map.opaque = self.clean_part_opaque;
         let clean = self.clean_part();
         for segment in &self.segments[..clean] {
             segment.for_each_header(&mut |header| map.add_header(header))?;
@@ -244,6 +249,7 @@ impl CleanJob {
             job: self,
             stats,
             unchanged,
+            opaque: map.opaque,
         })
     }
 
@@ -361,6 +367,7 @@ impl Log {
                 .collect(),
             generation: self.generation,
             first_dirty_offset: self.first_dirty_offset,
+            clean_part_opaque: self.clean_part_opaque,
             cleanable_end: plan.cleanable_end,
             config: *config,
             now_ms,
@@ -393,7 +400,9 @@ impl Log {
             return Ok(false);
         }
         let result = self.swap_in(&cleaned.job, &cleaned.unchanged);
-        self.poison_on_failure(result).map(|()| true)
+        self.poison_on_failure(result)?;
+        self.clean_part_opaque |= cleaned.opaque;
+        Ok(true)
     }
 
     fn swap_in(&mut self, job: &CleanJob, unchanged: &BTreeSet<i64>) -> Result<(), LogError> {
@@ -472,7 +481,9 @@ impl DenseWriter {
     /// A kept batch; returns the bytes now ready to be written.
     fn keep(&mut self, header: &BatchHeader, bytes: Vec<u8>) -> Option<Vec<u8>> {
         let filler = self.close_gap();
-        let extendable = header.producer_id < 0 && super::filter::compactable(header);
+        let extendable = header.producer_id < 0
+            && super::filter::compactable(header)
+            && header.compression() == 0;
         let previous = self.pending.replace((extendable, bytes)).map(|(_, b)| b);
         join(previous, filler)
     }

@@ -865,3 +865,185 @@ fn the_clean_part_s_producers_and_opaque_batches_are_still_known() {
         .collect();
     assert_eq!(records, vec![1], "the tombstone at offset 1 stays");
 }
+
+/// `records` in one batch at base offset 0 compressed with `codec` (snappy in xerial framing
+/// when `xerial`).
+fn compressed_batch(codec: u8, xerial: bool, records: &[(&[u8], Option<&[u8]>)]) -> Vec<u8> {
+    let plain: Vec<(Option<&[u8]>, Option<&[u8]>)> =
+        records.iter().map(|(k, v)| (Some(*k), *v)).collect();
+    let plain = build_batch_records(&plain, 1_000);
+    let section = crate::storage::records::encode(codec, &plain[batch::HEADER_BYTES..], xerial)
+        .expect("compress");
+    batch::with_records_section(&plain, codec, &section, records.len() as i32)
+}
+
+/// (offset, key, value) of every record of a batch, decompressed by the produce path's own
+/// decoder.
+fn decompressed_records(b: &[u8]) -> Vec<(i64, Vec<u8>, Option<Vec<u8>>)> {
+    let header = BatchHeader::parse(b).expect("header");
+    let section = crate::storage::records::decompress_all(
+        header.compression(),
+        &b[batch::HEADER_BYTES..],
+        1 << 20,
+    )
+    .expect("decompress");
+    let plain = batch::with_records_section(b, 0, &section, header.records_count);
+    batch::records(&plain)
+        .map(|r| {
+            let r = r.expect("record");
+            (
+                r.offset,
+                r.key.unwrap().to_vec(),
+                r.value.map(<[u8]>::to_vec),
+            )
+        })
+        .collect()
+}
+
+/// Kafka's cleaner looks into compressed batches and writes what it keeps compressed again
+/// with the batch's codec: so does this one, for every codec (snappy in both framings), and a
+/// consumer's decoder reads the rewritten batch.
+#[test]
+fn a_compressed_batch_is_compacted_and_compressed_again_with_its_codec() {
+    for (codec, xerial) in [(1, false), (2, false), (2, true), (3, false), (4, false)] {
+        let original = compressed_batch(
+            codec,
+            xerial,
+            &[(b"a", Some(b"1")), (b"b", Some(b"2")), (b"a", Some(b"3"))],
+        );
+        let header = BatchHeader::parse(&original).expect("header");
+        let mut map = OffsetMap::default();
+        map.add_batch(&header, &original).expect("map");
+        assert_eq!(map.latest(b"a"), Some(2), "codec {codec}: keys mapped");
+        let Filtered::Rebuilt(rebuilt) =
+            filter_batch(&original, &header, &map, 5_000, 0).expect("filter")
+        else {
+            panic!("codec {codec}: the older value of a goes");
+        };
+        let (_, kept) = Batches::stored(&rebuilt)
+            .next()
+            .expect("one")
+            .expect("a valid batch, CRC included");
+        assert_eq!(
+            (
+                kept.compression(),
+                kept.records_count,
+                kept.last_offset_delta
+            ),
+            (codec, 2, 2),
+            "codec {codec}"
+        );
+        assert_eq!(
+            crate::storage::records::is_xerial(&rebuilt[batch::HEADER_BYTES..]),
+            xerial,
+            "codec {codec}: snappy keeps its framing"
+        );
+        assert_eq!(
+            decompressed_records(&rebuilt),
+            vec![
+                (1, b"b".to_vec(), Some(b"2".to_vec())),
+                (2, b"a".to_vec(), Some(b"3".to_vec())),
+            ],
+            "codec {codec}"
+        );
+    }
+}
+
+/// A compressed batch the cleaner cannot decompress is kept whole, and makes the map opaque
+/// (no tombstone may go while an older value may hide in it).
+#[test]
+fn a_compressed_batch_that_does_not_decompress_is_kept_whole_and_opaque() {
+    let good = compressed_batch(4, false, &[(b"a", Some(b"1")), (b"a", Some(b"2"))]);
+    // Not zstd at all (its magic number broken), or zstd of bytes that are not records.
+    let mut not_zstd = good.clone();
+    not_zstd[batch::HEADER_BYTES] ^= 0xff;
+    let garbage = zstd::stream::encode_all(&b"\xff\xff\xff\xff\xff\xff"[..], 1).unwrap();
+    let not_records = batch::with_records_section(&good, 4, &garbage, 2);
+    for mut bad in [not_zstd, not_records] {
+        let crc = batch::compute_crc(&bad);
+        bad[17..21].copy_from_slice(&crc.to_be_bytes());
+        let header = BatchHeader::parse(&bad).expect("header");
+        let mut map = OffsetMap::default();
+        map.add_batch(&header, &bad).expect("map");
+        assert!(map.opaque, "a batch the cleaner cannot look into");
+        assert_eq!(
+            filter_batch(&bad, &header, &map, 5_000, 0).expect("filter"),
+            Filtered::Unchanged
+        );
+    }
+}
+
+/// Through the log: compressed batches of every codec, updating two keys over and over, shrink
+/// to each key's latest value, and a reopened log reads the recompressed segments back.
+#[test]
+fn a_log_of_compressed_batches_keeps_the_latest_value_of_each_key() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let mut log = open(storage.clone());
+    for round in 0..40u8 {
+        let value = [b'v', round];
+        let mut batch = compressed_batch(
+            1 + round % 4,
+            round % 8 == 1,
+            &[
+                (b"x", Some(&value)),
+                (b"y", Some(&value)),
+                (&[b'z', round], Some(b"once")),
+            ],
+        );
+        log.append(&mut batch, 1, 1_000).expect("append");
+    }
+    append(&mut log, &[(b'x', Some(7))], 1_000);
+    log.roll(1_000).expect("roll");
+    append(&mut log, &[(b'w', Some(1))], 1_000);
+    let end = log.log_end_offset();
+    let before = log.size_bytes();
+    log.clean(&clean_config(60_000), end, 5_000)
+        .expect("clean")
+        .expect("due");
+    assert!(
+        log.size_bytes() < before,
+        "{} -> {}",
+        before,
+        log.size_bytes()
+    );
+    drop(log);
+    let log = open(storage);
+    let mut latest: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut count = 0;
+    let mut bytes = Vec::new();
+    let mut next = 0;
+    while next < log.log_end_offset() {
+        let slice = log.read(next, 1 << 24).expect("read");
+        bytes.extend_from_slice(&slice.bytes);
+        next = slice.next_offset;
+    }
+    for item in Batches::stored(&bytes) {
+        let (at, header) = item.expect("valid batches after the clean");
+        let b = &bytes[at..at + header.total_bytes()];
+        let records = if header.compression() == 0 {
+            batch::records(b)
+                .map(|r| {
+                    let r = r.unwrap();
+                    (
+                        r.offset,
+                        r.key.unwrap().to_vec(),
+                        r.value.map(<[u8]>::to_vec),
+                    )
+                })
+                .collect()
+        } else {
+            decompressed_records(b)
+        };
+        for (_, key, value) in records {
+            count += 1;
+            latest.insert(key, value.unwrap());
+        }
+    }
+    assert_eq!(latest[&b"x".to_vec()], 7u16.to_be_bytes().to_vec());
+    assert_eq!(latest[&b"y".to_vec()], vec![b'v', 39]);
+    assert_eq!(latest.len(), 43, "w, x, y and forty z keys");
+    assert!(
+        count <= 43,
+        "older values of x and y went: {count} records left"
+    );
+}
