@@ -145,7 +145,7 @@ fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_va
         "{read} records read of {written} written"
     );
     let canary = run_seed(
-        1,
+        3,
         RunOptions {
             canary: Some(Canary::CleanKeepsOldestValue),
             ..RunOptions::new(SIM_SECS)

@@ -78,7 +78,7 @@ pub fn encode(
     Ok(buf.freeze())
 }
 
-fn compress(plain: &[u8], codec: Compression) -> std::io::Result<Vec<u8>> {
+pub(super) fn compress(plain: &[u8], codec: Compression) -> std::io::Result<Vec<u8>> {
     Ok(match codec {
         Compression::None => plain.to_vec(),
         Compression::Gzip => {

@@ -1,5 +1,7 @@
 //! A compacted topic (`cleanup.policy=compact`, issue 12): one writer updates a few keys over
-//! and over (now and then with a tombstone), acks=all, and one reader reads the whole log from
+//! and over (now and then with a tombstone), acks=all, one record per request or a batch of
+//! several compressed with a seeded codec (the cleaner decompresses, filters and compresses
+//! again), and one reader reads the whole log from
 //! offset 0 again and again while the broker's cleaner rewrites it underneath, then once more
 //! after healing. The checker (`checker::compaction`) holds every pass to what compaction may
 //! do: remove a record only once a newer record of its key exists, and a tombstone only after
@@ -19,7 +21,7 @@ use rand::Rng;
 use rill::types::ErrorCode;
 use tokio::time::Instant;
 
-use super::batch::decode_keyed;
+use super::batch::{compress, decode_keyed, CODECS};
 use super::consumer::fetch_raw;
 use super::{Workload, RETRY_BACKOFF};
 use crate::checker::PRODUCE_ANSWER_BOUND_MS;
@@ -43,6 +45,10 @@ pub fn topic_configs() -> Vec<(&'static str, String)> {
 }
 /// Chance that a write is a tombstone.
 const TOMBSTONE_PROBABILITY: f64 = 0.1;
+/// Chance that a write is a batch of several records, compressed with a seeded codec.
+const BATCH_PROBABILITY: f64 = 0.3;
+/// Records of such a batch.
+const BATCH_RECORDS: std::ops::RangeInclusive<usize> = 2..=5;
 /// Pause between two writes.
 const WRITE_PAUSE_MS: std::ops::Range<u64> = 2..30;
 /// Pause between two read passes.
@@ -60,34 +66,50 @@ pub fn key_name(key: u32) -> String {
     format!("k{key}")
 }
 
-/// One record (a tombstone when `value` is `None`) as a v2 batch.
-fn encode(key: u32, value: Option<&str>, timestamp_ms: i64) -> Bytes {
-    let mut headers = IndexMap::new();
-    headers.insert(
-        StrBytes::from_static_str("padding"),
-        Some(Bytes::from(vec![b'.'; PADDING_BYTES])),
-    );
-    let record = Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: timestamp_ms,
-        key: Some(Bytes::from(key_name(key))),
-        value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
-        headers,
-    };
+/// The records (`(key, value)`, a tombstone when `value` is `None`) as one v2 batch
+/// compressed with `codec`.
+fn encode(writes: &[(u32, Option<String>)], codec: Compression, timestamp_ms: i64) -> Bytes {
+    let records: Vec<Record> = (writes.iter().enumerate())
+        .map(|(i, (key, value))| {
+            let mut headers = IndexMap::new();
+            headers.insert(
+                StrBytes::from_static_str("padding"),
+                Some(Bytes::from(vec![b'.'; PADDING_BYTES])),
+            );
+            Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                timestamp: timestamp_ms,
+                key: Some(Bytes::from(key_name(*key))),
+                value: value.as_ref().map(|v| Bytes::copy_from_slice(v.as_bytes())),
+                headers,
+            }
+        })
+        .collect();
     let mut buf = bytes::BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
-        compression: Compression::None,
+        compression: codec,
     };
-    RecordBatchEncoder::encode(&mut buf, [&record], &options).expect("a plain batch encodes");
+    RecordBatchEncoder::encode_with_custom_compression(
+        &mut buf,
+        &records,
+        &options,
+        Some(
+            |plain: &mut bytes::BytesMut, out: &mut bytes::BytesMut, codec| {
+                out.extend_from_slice(&compress(plain, codec)?);
+                Ok(())
+            },
+        ),
+    )
+    .expect("a batch encodes");
     buf.freeze()
 }
 
@@ -97,19 +119,30 @@ pub async fn compacted_writer(w: Workload, until: Instant) {
     let mut conn: Option<Connection> = None;
     let mut n = 0u64;
     while Instant::now() < until {
-        let (key, tombstone, pause) = {
+        let (writes, codec, pause) = {
             let mut rng = madsim::rand::thread_rng();
-            (
-                rng.gen_range(0..KEYS),
-                rng.gen_bool(TOMBSTONE_PROBABILITY),
-                rng.gen_range(WRITE_PAUSE_MS),
-            )
+            let (count, codec) = if rng.gen_bool(BATCH_PROBABILITY) {
+                (
+                    rng.gen_range(BATCH_RECORDS),
+                    CODECS[rng.gen_range(0..CODECS.len())],
+                )
+            } else {
+                (1, Compression::None)
+            };
+            let writes: Vec<(u32, Option<String>)> = (0..count)
+                .map(|_| {
+                    let key = rng.gen_range(0..KEYS);
+                    n += 1;
+                    let value =
+                        (!rng.gen_bool(TOMBSTONE_PROBABILITY)).then(|| format!("k{key}-{n}"));
+                    (key, value)
+                })
+                .collect();
+            (writes, codec, rng.gen_range(WRITE_PAUSE_MS))
         };
-        n += 1;
-        let value = (!tombstone).then(|| format!("k{key}-{n}"));
         let data = PartitionProduceData::default()
             .with_index(0)
-            .with_records(Some(encode(key, value.as_deref(), w.now_ms() as i64)));
+            .with_records(Some(encode(&writes, codec, w.now_ms() as i64)));
         let request = ProduceRequest::default()
             .with_acks(-1)
             .with_timeout_ms(2_000)
@@ -128,6 +161,7 @@ pub async fn compacted_writer(w: Workload, until: Instant) {
                 Duration::from_millis(PRODUCE_ANSWER_BOUND_MS),
             )
             .await;
+        // The batch's outcome, as the offset of its first record.
         let outcome = match answer {
             Ok(response) => {
                 let p = &response.responses[0].partition_responses[0];
@@ -135,7 +169,7 @@ pub async fn compacted_writer(w: Workload, until: Instant) {
                     ErrorCode::NONE => SendOutcome::Ok {
                         offset: p.base_offset,
                     },
-                    // An error answer to acks=all may still leave the record in the log.
+                    // An error answer to acks=all may still leave the records in the log.
                     code => SendOutcome::Unknown {
                         why: format!("error {code:?}"),
                     },
@@ -148,11 +182,19 @@ pub async fn compacted_writer(w: Workload, until: Instant) {
                 }
             }
         };
-        w.record(Event::CompactSent {
-            key,
-            value,
-            outcome,
-        });
+        for (i, (key, value)) in writes.into_iter().enumerate() {
+            let outcome = match &outcome {
+                SendOutcome::Ok { offset } => SendOutcome::Ok {
+                    offset: offset + i as i64,
+                },
+                other => other.clone(),
+            };
+            w.record(Event::CompactSent {
+                key,
+                value,
+                outcome,
+            });
+        }
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
