@@ -498,7 +498,7 @@ impl Replica {
 
     /// A compacted topic refuses a record without a key (Kafka's `LogValidator`: the cleaner
     /// could never remove it), naming the first such record. Compressed batches are not
-    /// walked here (the cleaner keeps them whole, so their records are never compacted).
+    /// walked here (a keyless record in one is kept by the cleaner, which compacts the rest).
     fn refuse_keyless(&self, records: &[u8]) -> Result<(), Rejection> {
         let partition = self
             .log

@@ -45,7 +45,8 @@ pub fn topic_configs() -> Vec<(&'static str, String)> {
 }
 /// Chance that a write is a tombstone.
 const TOMBSTONE_PROBABILITY: f64 = 0.1;
-/// Chance that a write is a batch of several records, compressed with a seeded codec.
+/// Chance that a write is a batch of several records, compressed with a seeded codec (one of
+/// five, `none` included: about a quarter of the writes are compressed).
 const BATCH_PROBABILITY: f64 = 0.3;
 /// Records of such a batch.
 const BATCH_RECORDS: std::ops::RangeInclusive<usize> = 2..=5;

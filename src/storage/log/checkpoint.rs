@@ -1,5 +1,5 @@
 //! Small checkpoint files: the recovery point, the log start offset, the clean-shutdown
-//! marker. Each holds one offset in 20 bytes with a CRC, and is replaced atomically
+//! marker, the log cleaner's position. Each holds one offset in 20 bytes with a CRC, and is replaced atomically
 //! (write temp file, sync, rename, sync dir), so a crash leaves the old or the new value.
 //!
 //! ```text
@@ -16,6 +16,7 @@ use crate::storage::Storage;
 pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point.checkpoint";
 pub(crate) const LOG_START_FILE: &str = "log-start-offset.checkpoint";
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
+pub(crate) const CLEANER_OFFSET_FILE: &str = "cleaner-offset.checkpoint";
 pub(crate) const TMP_SUFFIX: &str = persist::REPLACE_TMP_SUFFIX;
 
 const MAGIC: &[u8; 4] = b"RLCK";
@@ -28,6 +29,7 @@ pub(crate) enum Kind {
     RecoveryPoint = 1,
     LogStart = 2,
     CleanShutdown = 3,
+    CleanerOffset = 4,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Kind::RecoveryPoint => RECOVERY_POINT_FILE,
             Kind::LogStart => LOG_START_FILE,
             Kind::CleanShutdown => CLEAN_SHUTDOWN_FILE,
+            Kind::CleanerOffset => CLEANER_OFFSET_FILE,
         }
     }
 }

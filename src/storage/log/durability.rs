@@ -56,6 +56,8 @@ pub(super) struct Pending {
     rewrite_recovery_point: bool,
     /// The log start offset to write (retention or DeleteRecords moved it).
     log_start: Option<i64>,
+    /// The log cleaner's position to write (a clean moved it, or open lowered it).
+    cleaner_offset: Option<i64>,
     /// Files of segments that left the log, removed after the log-start checkpoint.
     remove: Vec<PathBuf>,
     /// A job writing a recovery point is running: the checkpoint on disk may be ahead of the
@@ -74,7 +76,13 @@ impl Pending {
             || self.dir_dirty
             || self.recovery_point.is_some()
             || self.log_start.is_some()
+            || self.cleaner_offset.is_some()
             || !self.remove.is_empty()
+    }
+
+    /// The cleaner's position moved to `offset`; the next job writes it.
+    pub(super) fn cleaner_moved(&mut self, offset: i64) {
+        self.cleaner_offset = Some(offset);
     }
 
     /// A clean close writes the recovery point at the active segment's base.
@@ -105,8 +113,9 @@ impl Pending {
     pub(super) fn truncated(&mut self, base: i64) {
         self.sealed.retain(|(sealed_base, _)| *sealed_base < base);
         self.recovery_point = self.recovery_point.map(|rp| rp.min(base));
-        // The truncation writes the log start inline (`log_start_unsettled`).
+        // The truncation writes the log start (and the cleaner's position) inline.
         self.log_start = None;
+        self.cleaner_offset = None;
     }
 
     /// A log not flushed since its open was cut inside the segment at `base` (later segments
@@ -157,6 +166,7 @@ impl Pending {
         self.recovery_point = None;
         self.rewrite_recovery_point = false;
         self.log_start = None;
+        self.cleaner_offset = None;
         std::mem::take(&mut self.remove)
     }
 
@@ -219,6 +229,10 @@ impl Pending {
         if let Some(rp) = target {
             ops.push(self.fenced_checkpoint(dir, Kind::RecoveryPoint, rp, generation));
             self.recovery_point_in_flight = true;
+        }
+        // The cleaned segments below it were made durable by the clean's swap itself.
+        if let Some(offset) = self.cleaner_offset.take() {
+            ops.push(self.fenced_checkpoint(dir, Kind::CleanerOffset, offset, generation));
         }
         if !self.remove.is_empty() {
             ops.extend(self.remove.drain(..).map(PersistOp::RemoveFile));

@@ -119,8 +119,9 @@ pub struct Log {
     /// The leader epochs of the log and whether `leader-epoch-checkpoint` lags them.
     epochs: epochs::Epochs,
     /// The log cleaner's position (Kafka's cleaner checkpoint): the records below were
-    /// compacted by the last clean. In memory only: after a restart everything is dirty again,
-    /// which costs one clean that finds little to remove, never a wrong one.
+    /// compacted by the last clean. Written to `cleaner-offset.checkpoint` by the flush job
+    /// after a clean, so a restart maps only the dirty part; a truncation below it rewrites it
+    /// at once, and it is not kept while the clean part is opaque (that flag is not on disk).
     first_dirty_offset: i64,
     /// Whether a clean kept a batch it could not look into (transactional, or compressed past
     /// what it decompresses) below `first_dirty_offset`: later cleans read only the headers
@@ -468,6 +469,23 @@ impl Log {
 
     /// Writes the log start inline (truncation), under the generation lock so it cannot
     /// interleave with a running job's fenced write.
+    /// Rewrites the cleaner's checkpoint inline, if there is one (a truncation or restart
+    /// lowered the position; a job's fenced write of a higher one no longer lands). Without
+    /// one a restart takes the whole log as dirty, which is right.
+    fn set_cleaner_checkpoint(&mut self, offset: i64) -> Result<(), LogError> {
+        let _generation = self.durability.lock_generation();
+        let path = self.dir.join(Kind::CleanerOffset.file_name());
+        if !self.storage.exists(&path) {
+            return Ok(());
+        }
+        checkpoint::write(
+            self.storage.as_ref(),
+            &self.dir,
+            Kind::CleanerOffset,
+            offset,
+        )
+    }
+
     fn set_log_start_checkpoint(&mut self, offset: i64) -> Result<(), LogError> {
         let _generation = self.durability.lock_generation();
         checkpoint::write(self.storage.as_ref(), &self.dir, Kind::LogStart, offset)?;
@@ -865,7 +883,10 @@ impl Log {
         self.delete_segments_after(base)?;
         self.synced_offset = self.synced_offset.min(new_end);
         // Records appended after the cut are new: the cleaner has not seen them.
-        self.first_dirty_offset = self.first_dirty_offset.min(new_end);
+        if self.first_dirty_offset > new_end {
+            self.first_dirty_offset = new_end;
+            self.set_cleaner_checkpoint(new_end)?;
+        }
         if self.log_start_offset > new_end || log_start_unsettled {
             self.set_log_start_checkpoint(self.log_start_offset.min(new_end))?;
         }
@@ -988,6 +1009,7 @@ impl Log {
         self.new_generation();
         // Every record from here on is new: the cleaner has seen none of them.
         self.first_dirty_offset = offset;
+        self.set_cleaner_checkpoint(offset)?;
         self.set_log_start_checkpoint(offset)?;
         self.fence_recovery_point(offset)?;
         for path in self.durability.cleared() {

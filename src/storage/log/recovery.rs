@@ -100,6 +100,8 @@ struct Checkpoints {
     log_start: Option<i64>,
     recovery_point: Option<i64>,
     clean_end: Option<i64>,
+    /// Where the log cleaner stopped; `None`: never cleaned (or not trusted), all dirty.
+    cleaner_offset: Option<i64>,
     /// The leader-epoch checkpoint is damaged: trust no segment, so that recovery re-assigns
     /// every batch's epoch.
     rebuild_epochs: bool,
@@ -148,6 +150,7 @@ impl Log {
             log_start: checkpoint::read(storage.as_ref(), dir, Kind::LogStart)?,
             recovery_point: checkpoint::read(storage.as_ref(), dir, Kind::RecoveryPoint)?,
             clean_end: checkpoint::read(storage.as_ref(), dir, Kind::CleanShutdown)?,
+            cleaner_offset: checkpoint::read(storage.as_ref(), dir, Kind::CleanerOffset)?,
             rebuild_epochs,
         };
         let mut log = Log {
@@ -316,6 +319,14 @@ impl Log {
         }
         if checkpoint::remove(self.storage.as_ref(), &self.dir, Kind::CleanShutdown)? {
             self.durability.dir_changed();
+        }
+        if let Some(offset) = checkpoints.cleaner_offset {
+            // Recovery may have cut the log below it (a damaged segment): the records past
+            // the cut will be new, so the open's flush job (before any append) lowers it.
+            self.first_dirty_offset = offset.clamp(self.log_start_offset, self.log_end_offset());
+            if self.first_dirty_offset != offset {
+                self.durability.cleaner_moved(self.first_dirty_offset);
+            }
         }
         Ok(())
     }

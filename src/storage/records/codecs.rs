@@ -1,7 +1,6 @@
 //! Streaming decoders for the four codecs a v2 batch's attributes may name (1 gzip, 2 snappy,
 //! 3 lz4, 4 zstd), each a `Read` the record walk pulls from. All are pure Rust but zstd
-//! (native libzstd: the pure-Rust `ruzstd` cost 5-6 times the CPU per message), and all decode
-//! only: the broker stores batches as produced, it never recompresses. Memory per decoder is
+//! (native libzstd: the pure-Rust `ruzstd` cost 5-6 times the CPU per message). Memory per decoder is
 //! bounded by the format's window (gzip 32 KiB, lz4 a 4 MiB block, zstd
 //! [`ZSTD_WINDOW_BYTES_MAX`]) or, for snappy, by [`SNAPPY_BLOCK_BYTES_MAX`] — never by what the
 //! payload claims.
@@ -118,8 +117,10 @@ pub fn encode(codec: u8, records: &[u8], xerial: bool) -> io::Result<Vec<u8>> {
             .compress_vec(records)
             .map_err(io::Error::other),
         3 => {
+            // 64 KiB independent blocks, as Kafka's own `KafkaLZ4BlockOutputStream` writes.
             let info = lz4_flex::frame::FrameInfo::new()
-                .block_mode(lz4_flex::frame::BlockMode::Independent);
+                .block_mode(lz4_flex::frame::BlockMode::Independent)
+                .block_size(lz4_flex::frame::BlockSize::Max64KB);
             let mut lz4 = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
             lz4.write_all(records)?;
             lz4.finish().map_err(io::Error::other)

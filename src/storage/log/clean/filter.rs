@@ -1,6 +1,7 @@
 //! The key → latest offset map and the per-batch rewrite (Kafka's `OffsetMap` and
 //! `MemoryRecords.filterTo`).
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use super::compressed;
@@ -13,10 +14,11 @@ pub struct OffsetMap {
     latest: BTreeMap<Vec<u8>, i64>,
     last_batch_of_producer: BTreeMap<i64, i64>,
     /// Whether a data batch the cleaner cannot look into (transactional, or compressed past
-    /// what it decompresses) is in the mapped range, or was below it in an earlier clean: a
-    /// key's older value may hide there, so no tombstone may go (it would bring that value
-    /// back).
-    pub(super) opaque: bool,
+    /// what it decompresses or compresses again) is in the mapped range, or was below it in an
+    /// earlier clean: a key's older value may hide there, so no tombstone may go (it would
+    /// bring that value back). A `Cell`: the filter pass may find such a batch too (one that
+    /// does not compress again), and the batches after it must know.
+    opaque: Cell<bool>,
 }
 
 /// Whether the cleaner may look into and rewrite a batch: data batches, plain or compressed
@@ -34,30 +36,39 @@ impl OffsetMap {
             return Ok(());
         }
         if header.compression() != 0 {
-            // Looked into through its uncompressed copy; one whose records do not walk is
-            // kept whole, as one that does not decompress.
-            let added = compressed::inflated(batch, header).map(|copy| self.add_records(&copy));
-            if !matches!(added, Some(Ok(()))) {
-                self.opaque = true;
+            // Looked into through its uncompressed copy; one whose records do not all walk is
+            // kept whole, as one that does not decompress, and maps no key (the filter would
+            // otherwise remove older readable values of keys whose latest it cannot serve).
+            let keys = compressed::inflated(batch, header).map(|copy| keys_of(&copy));
+            match keys {
+                Some(Ok(keys)) => self.add_keys(keys),
+                _ => self.set_opaque(),
             }
             return Ok(());
         }
-        self.add_records(batch)
+        let keys = keys_of(batch)?;
+        self.add_keys(keys);
+        Ok(())
     }
 
-    /// Maps the keys of an uncompressed data batch.
-    fn add_records(&mut self, batch: &[u8]) -> Result<(), BatchError> {
-        for record in batch::records(batch) {
-            let record = record?;
-            if let Some(key) = record.key {
-                if crate::faults::canary(crate::faults::Canary::CleanKeepsOldestValue) {
-                    self.latest.entry(key.to_vec()).or_insert(record.offset);
-                } else {
-                    self.latest.insert(key.to_vec(), record.offset);
-                }
+    fn add_keys(&mut self, keys: Vec<(Vec<u8>, i64)>) {
+        for (key, offset) in keys {
+            if crate::faults::canary(crate::faults::Canary::CleanKeepsOldestValue) {
+                self.latest.entry(key).or_insert(offset);
+            } else {
+                self.latest.insert(key, offset);
             }
         }
-        Ok(())
+    }
+
+    /// Whether no tombstone may go (see the field).
+    pub(super) fn is_opaque(&self) -> bool {
+        self.opaque.get()
+    }
+
+    /// A batch the cleaner cannot look into (or rewrite) is in the range.
+    pub(super) fn set_opaque(&self) {
+        self.opaque.set(true);
     }
 
     /// Adds what one batch's header says (its producer, whether it is opaque) but not its
@@ -68,7 +79,9 @@ impl OffsetMap {
             self.last_batch_of_producer
                 .insert(header.producer_id, header.base_offset);
         }
-        self.opaque |= !compactable(header) && !header.is_control();
+        if !compactable(header) && !header.is_control() {
+            self.set_opaque();
+        }
     }
 
     /// The latest offset of `key` in the mapped range.
@@ -88,6 +101,18 @@ impl OffsetMap {
         header.producer_id >= 0
             && self.last_batch_of_producer.get(&header.producer_id) == Some(&header.base_offset)
     }
+}
+
+/// The keys of an uncompressed data batch with their offsets, or the first record error.
+fn keys_of(batch: &[u8]) -> Result<Vec<(Vec<u8>, i64)>, BatchError> {
+    let mut keys = Vec::new();
+    for record in batch::records(batch) {
+        let record = record?;
+        if let Some(key) = record.key {
+            keys.push((key.to_vec(), record.offset));
+        }
+    }
+    Ok(keys)
 }
 
 /// What the cleaner does with one batch.
@@ -126,19 +151,24 @@ pub fn filter_batch(
     }
     // A compressed batch: filtered through its uncompressed copy, what stays compressed
     // again. One the cleaner cannot look into (or compress again) stays whole.
+    // A batch kept whole that way may hold a key's older value: the map turns opaque, and
+    // no tombstone after it in this pass (nor in later cleans) goes.
+    let kept_whole = || {
+        map.set_opaque();
+        Filtered::Unchanged
+    };
     let Some(copy) = compressed::inflated(batch, header) else {
-        return Ok(Filtered::Unchanged);
+        return Ok(kept_whole());
     };
     let copy_header = BatchHeader::parse(&copy)?;
     Ok(
         match filter_records(&copy, &copy_header, map, now_ms, delete_retention_ms) {
             Ok(Filtered::Rebuilt(kept)) => match compressed::deflated(batch, header, &kept) {
                 Some(rebuilt) => Filtered::Rebuilt(rebuilt),
-                None => Filtered::Unchanged,
+                None => kept_whole(),
             },
             Ok(other) => other,
-            // Records that do not walk (the map was made opaque by them): kept whole.
-            Err(_) => Filtered::Unchanged,
+            Err(_) => kept_whole(),
         },
     )
 }
@@ -164,7 +194,7 @@ fn filter_records(
             Some(key) => {
                 map.latest(key).is_none_or(|latest| latest == record.offset)
                     && (record.value.is_some()
-                        || map.opaque
+                        || map.is_opaque()
                         || horizon_ms.is_none_or(|horizon_ms| now_ms < horizon_ms))
             }
         };

@@ -31,9 +31,8 @@
 //!
 //! The partitions actor schedules cleans (`PartitionsTimer::Clean`) and runs them as
 //! [`CleanSlot`] persist jobs. Not done yet (see `docs/issue-12-plan.md`, Progress): the swap's
-//! syncs still run inline in `Log::swap_cleaned`, on the actor; compressed batches are kept as they are (their keys do not enter the
-//! map, so a compressed record is never removed and never removes an older one); the map holds
-//! whole keys with no memory bound (Kafka's `log.cleaner.dedupe.buffer.size`).
+//! syncs still run inline in `Log::swap_cleaned`, on the actor. Compressed batches are looked
+//! into through their uncompressed copies and compressed again ([`compressed`]).
 
 mod compressed;
 mod filter;

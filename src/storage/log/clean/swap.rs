@@ -210,7 +210,9 @@ impl CleanJob {
     /// bound sleeps there). Touches nothing the log's owner reads.
     pub fn run(mut self, pace: &mut dyn FnMut(u64)) -> Result<Cleaned, LogError> {
         let mut map = OffsetMap::default();
-        map.opaque = self.clean_part_opaque;
+        if self.clean_part_opaque {
+            map.set_opaque();
+        }
         let clean = self.clean_part();
         for segment in &self.segments[..clean] {
             segment.for_each_header(&mut |header| map.add_header(header))?;
@@ -249,7 +251,7 @@ impl CleanJob {
             job: self,
             stats,
             unchanged,
-            opaque: map.opaque,
+            opaque: map.is_opaque(),
         })
     }
 
@@ -401,8 +403,26 @@ impl Log {
         }
         let result = self.swap_in(&cleaned.job, &cleaned.unchanged);
         self.poison_on_failure(result)?;
-        self.clean_part_opaque |= cleaned.opaque;
+        if cleaned.opaque && !self.clean_part_opaque {
+            // A restart must map the opaque batch again to know of it: no checkpoint.
+            self.clean_part_opaque = true;
+            let result = self.forget_cleaner_checkpoint();
+            self.poison_on_failure(result)?;
+        }
+        if !self.clean_part_opaque {
+            self.durability.cleaner_moved(self.first_dirty_offset);
+        }
         Ok(true)
+    }
+
+    /// Removes the cleaner's checkpoint, durably.
+    fn forget_cleaner_checkpoint(&mut self) -> Result<(), LogError> {
+        let _generation = self.durability.lock_generation();
+        let kind = crate::storage::log::checkpoint::Kind::CleanerOffset;
+        if crate::storage::log::checkpoint::remove(self.storage.as_ref(), &self.dir, kind)? {
+            self.storage.sync_dir(&self.dir).at(&self.dir)?;
+        }
+        Ok(())
     }
 
     fn swap_in(&mut self, job: &CleanJob, unchanged: &BTreeSet<i64>) -> Result<(), LogError> {

@@ -225,8 +225,9 @@ proptest! {
                     if let Some(job) = log.clean_job(&clean_config(retention_ms), end, now_ms) {
                         let cleaned = job.bounded(1, 2).run(&mut |_| {}).expect("run");
                         prop_assert!(log.swap_cleaned(cleaned).expect("swap"));
-                        // After a reopen the position starts again from 0, and a bounded
-                        // clean may end below where an earlier one got.
+                        // A bounded clean may end below where an earlier one got (a
+                        // truncation-free log never lowers the position, but take no
+                        // chances).
                         cleaned_end = cleaned_end.max(log.first_dirty_offset());
                         last_clean_ms = now_ms;
                         let end = log.first_dirty_offset();
@@ -234,10 +235,11 @@ proptest! {
                     }
                 }
                 Op::Reopen => {
+                    let position = log.first_dirty_offset();
                     log.close().expect("close");
                     log = open(storage.clone());
-                    // The cleaner's position is in memory only.
-                    prop_assert_eq!(log.first_dirty_offset(), 0);
+                    // The close wrote the cleaner's position: the clean part stays clean.
+                    prop_assert_eq!(log.first_dirty_offset(), position);
                 }
             }
             let records = read_records(&log);
@@ -372,10 +374,15 @@ fn the_tombstone_goes_delete_retention_after_the_first_clean_that_kept_it() {
             .is_none(),
         "nothing dirty"
     );
-    // After a reopen the whole log is dirty again (the cleaner's position is in memory): a
-    // clean before the horizon keeps the tombstone, one at it removes it.
+    // Reopened without its cleaner checkpoint (as a log cleaned before checkpoints, or after
+    // an opaque clean) the whole log is dirty again: a clean before the horizon keeps the
+    // tombstone, one at it removes it.
     for (now_ms, kept) in [(first_clean_ms + 499, true), (first_clean_ms + 500, false)] {
         log.close().expect("close");
+        let checkpoint = Path::new(DIR).join("cleaner-offset.checkpoint");
+        storage
+            .remove_file(&checkpoint)
+            .expect("the close wrote the checkpoint");
         log = open(storage.clone());
         log.clean(&clean_config(500), i64::MAX, now_ms)
             .expect("clean")
@@ -965,7 +972,7 @@ fn a_compressed_batch_that_does_not_decompress_is_kept_whole_and_opaque() {
         let header = BatchHeader::parse(&bad).expect("header");
         let mut map = OffsetMap::default();
         map.add_batch(&header, &bad).expect("map");
-        assert!(map.opaque, "a batch the cleaner cannot look into");
+        assert!(map.is_opaque(), "a batch the cleaner cannot look into");
         assert_eq!(
             filter_batch(&bad, &header, &map, 5_000, 0).expect("filter"),
             Filtered::Unchanged
@@ -1045,5 +1052,118 @@ fn a_log_of_compressed_batches_keeps_the_latest_value_of_each_key() {
     assert!(
         count <= 43,
         "older values of x and y went: {count} records left"
+    );
+}
+
+/// The cleaner's position is checkpointed by the flush job after a clean (Kafka's
+/// `cleaner-offset-checkpoint`): a restart maps only what was appended since, and the clean
+/// part is not rewritten.
+#[test]
+fn the_cleaner_s_position_survives_a_restart() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (mut log, _) = populated(storage.clone(), 4, 5);
+    log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    assert_eq!(log.first_dirty_offset(), 20);
+    log.sync().expect("the flush job writes the checkpoint");
+    drop(log); // a crash: no close job
+    let mut log = open(storage.clone());
+    assert_eq!(
+        log.first_dirty_offset(),
+        20,
+        "not dirty again after a restart"
+    );
+    assert_eq!(
+        log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+            .expect("clean"),
+        None,
+        "nothing to clean until something is appended"
+    );
+    // A checkpoint past what the log holds (a cut at recovery) is lowered to the log end,
+    // and the open's flush job writes the lowered value.
+    drop(log);
+    let dir = Path::new(DIR);
+    crate::storage::log::checkpoint::write(
+        storage.as_ref(),
+        dir,
+        crate::storage::log::checkpoint::Kind::CleanerOffset,
+        500,
+    )
+    .expect("write");
+    let mut log = open(storage.clone());
+    assert_eq!(log.first_dirty_offset(), log.log_end_offset());
+    log.sync().expect("sync");
+    let on_disk = crate::storage::log::checkpoint::read(
+        storage.as_ref(),
+        dir,
+        crate::storage::log::checkpoint::Kind::CleanerOffset,
+    )
+    .expect("read");
+    assert_eq!(on_disk, Some(log.log_end_offset()));
+}
+
+/// A clean that kept a batch it cannot look into leaves no checkpoint: the opaque flag is not
+/// on disk, so a restart must map that batch again (and keep the tombstones it protects).
+#[test]
+fn an_opaque_clean_part_leaves_no_cleaner_checkpoint() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let mut log = open(storage.clone());
+    let mut opaque = compressed_batch(4, false, &[(b"a", Some(b"1")), (b"a", Some(b"2"))]);
+    opaque[batch::HEADER_BYTES] ^= 0xff; // not zstd any more
+    let crc = batch::compute_crc(&opaque);
+    opaque[17..21].copy_from_slice(&crc.to_be_bytes());
+    // The log checks headers and CRCs only (the produce path would refuse this batch).
+    log.append(&mut opaque, 1, 1_000).expect("append");
+    append(&mut log, &[(1, Some(1))], 1_000);
+    append(&mut log, &[(1, Some(2))], 1_000);
+    log.roll(1_000).expect("roll");
+    log.sync().expect("sync");
+    log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    assert!(log.first_dirty_offset() > 0);
+    log.sync().expect("sync");
+    drop(log);
+    let log = open(storage);
+    assert_eq!(
+        log.first_dirty_offset(),
+        0,
+        "all dirty again: the opaque batch is mapped"
+    );
+}
+
+/// A compressed batch the filter pass finds it cannot rewrite (here: records that do not
+/// walk, in the clean part, which is not mapped) is kept whole, and a tombstone after it in the
+/// same pass stays even past its horizon: the kept batch may hold an older value of its key.
+#[test]
+fn a_batch_kept_whole_in_the_filter_pass_keeps_the_tombstones_after_it() {
+    let tombstone = build_batch_records(&[(Some(&b"k"[..]), None)], 1_000);
+    let header_of = |bytes: &[u8]| BatchHeader::parse(bytes).expect("header");
+    let mut map = OffsetMap::default();
+    map.add_batch(&header_of(&tombstone), &tombstone)
+        .expect("map");
+    let Filtered::Rebuilt(stamped) =
+        filter_batch(&tombstone, &header_of(&tombstone), &map, 10_000, 0).expect("filter")
+    else {
+        panic!("stamped");
+    };
+    let stamped_header = header_of(&stamped);
+    let good = compressed_batch(4, false, &[(b"k", Some(b"old"))]);
+    let garbage = zstd::stream::encode_all(&b"\xff\xff\xff\xff"[..], 1).unwrap();
+    let bad = batch::with_records_section(&good, 4, &garbage, 1);
+    assert!(!map.is_opaque());
+    assert_eq!(
+        filter_batch(&bad, &header_of(&bad), &map, 20_000, 0).expect("filter"),
+        Filtered::Unchanged
+    );
+    assert!(
+        map.is_opaque(),
+        "the pass learnt of a batch it cannot look into"
+    );
+    assert_eq!(
+        filter_batch(&stamped, &stamped_header, &map, 20_000, 0).expect("filter"),
+        Filtered::Unchanged,
+        "past its horizon, but an older value may hide in the kept batch"
     );
 }
