@@ -30,10 +30,11 @@ const READS_MAX: usize = 10_000;
 
 /// Checkpoint file names and kinds as the log writes them (see `log/checkpoint.rs`). Kept
 /// here as literals: if the log renames them, fuzzing gets weaker but stays correct.
-const CHECKPOINTS: [(&str, u16); 3] = [
+const CHECKPOINTS: [(&str, u16); 4] = [
     ("recovery-point.checkpoint", 1),
     ("log-start-offset.checkpoint", 2),
     ("clean-shutdown", 3),
+    ("cleaner-offset.checkpoint", 4),
 ];
 
 /// Reads the fuzz input as a stream of choices; yields zeros once exhausted, so every input
@@ -98,8 +99,13 @@ fn file_name(choices: &mut Choices) -> String {
         0 | 1 => segment_name(choices.offset(), ".log"),
         2 => segment_name(choices.offset(), ".index"),
         3 => segment_name(choices.offset(), ".timeindex"),
-        4 => CHECKPOINTS[usize::from(choices.byte() % 3)].0.to_string(),
-        5 => format!("{}.tmp", CHECKPOINTS[usize::from(choices.byte() % 3)].0),
+        4 => CHECKPOINTS[usize::from(choices.byte()) % CHECKPOINTS.len()]
+            .0
+            .to_string(),
+        5 => format!(
+            "{}.tmp",
+            CHECKPOINTS[usize::from(choices.byte()) % CHECKPOINTS.len()].0
+        ),
         _ => {
             const CHARSET: &[u8] = b"0123456789.logindextm-_";
             let len = usize::from(choices.byte() % 24) + 1;
@@ -196,7 +202,7 @@ fn contents(choices: &mut Choices, name: &str) -> Vec<u8> {
         }
         1 | 2 => batches(choices, base),
         3 => {
-            let (_, kind) = CHECKPOINTS[usize::from(choices.byte() % 3)];
+            let (_, kind) = CHECKPOINTS[usize::from(choices.byte()) % CHECKPOINTS.len()];
             let mut bytes = checkpoint_bytes(kind, choices.offset());
             damage(choices, &mut bytes);
             bytes

@@ -58,6 +58,10 @@ pub(super) struct Pending {
     log_start: Option<i64>,
     /// The log cleaner's position to write (a clean moved it, or open lowered it).
     cleaner_offset: Option<i64>,
+    /// The cleaner checkpoint's own fence: bumped (under its lock) whenever the position is
+    /// lowered or forgotten, so a job's write of an older position never lands after that.
+    /// Separate from the truncation generation, which also fences the recovery point.
+    cleaner_fence: Arc<Mutex<u64>>,
     /// Files of segments that left the log, removed after the log-start checkpoint.
     remove: Vec<PathBuf>,
     /// A job writing a recovery point is running: the checkpoint on disk may be ahead of the
@@ -83,6 +87,16 @@ impl Pending {
     /// The cleaner's position moved to `offset`; the next job writes it.
     pub(super) fn cleaner_moved(&mut self, offset: i64) {
         self.cleaner_offset = Some(offset);
+    }
+
+    /// The cleaner's position is lowered or forgotten: no pending or running write of the old
+    /// one may land any more. Write or remove the file while holding the returned guard.
+    pub(super) fn fence_cleaner(&mut self) -> MutexGuard<'_, u64> {
+        self.cleaner_offset = None;
+        let mut fence =
+            (self.cleaner_fence.lock()).unwrap_or_else(|poisoned| poisoned.into_inner());
+        *fence += 1;
+        fence
     }
 
     /// A clean close writes the recovery point at the active segment's base.
@@ -113,9 +127,8 @@ impl Pending {
     pub(super) fn truncated(&mut self, base: i64) {
         self.sealed.retain(|(sealed_base, _)| *sealed_base < base);
         self.recovery_point = self.recovery_point.map(|rp| rp.min(base));
-        // The truncation writes the log start (and the cleaner's position) inline.
+        // The truncation writes the log start inline.
         self.log_start = None;
-        self.cleaner_offset = None;
     }
 
     /// A log not flushed since its open was cut inside the segment at `base` (later segments
@@ -232,7 +245,13 @@ impl Pending {
         }
         // The cleaned segments below it were made durable by the clean's swap itself.
         if let Some(offset) = self.cleaner_offset.take() {
-            ops.push(self.fenced_checkpoint(dir, Kind::CleanerOffset, offset, generation));
+            let expect =
+                *(self.cleaner_fence.lock()).unwrap_or_else(|poisoned| poisoned.into_inner());
+            ops.push(PersistOp::ReplaceFile {
+                path: dir.join(Kind::CleanerOffset.file_name()),
+                bytes: checkpoint::encode(Kind::CleanerOffset, offset).to_vec(),
+                fence: Some(Fence::new(self.cleaner_fence.clone(), expect)),
+            });
         }
         if !self.remove.is_empty() {
             ops.extend(self.remove.drain(..).map(PersistOp::RemoveFile));

@@ -467,25 +467,34 @@ impl Log {
         self.recovery_point
     }
 
-    /// Writes the log start inline (truncation), under the generation lock so it cannot
-    /// interleave with a running job's fenced write.
-    /// Rewrites the cleaner's checkpoint inline, if there is one (a truncation or restart
-    /// lowered the position; a job's fenced write of a higher one no longer lands). Without
-    /// one a restart takes the whole log as dirty, which is right.
-    fn set_cleaner_checkpoint(&mut self, offset: i64) -> Result<(), LogError> {
-        let _generation = self.durability.lock_generation();
-        let path = self.dir.join(Kind::CleanerOffset.file_name());
-        if !self.storage.exists(&path) {
+    /// Lowers the cleaner's checkpoint to `offset` inline, if there is one (a truncation cut
+    /// the log below it; a job's write of the higher one no longer lands). Without one a
+    /// restart takes the whole log as dirty, which is right. Nothing while the clean part is
+    /// opaque (no checkpoint may exist then).
+    fn lower_cleaner_checkpoint(&mut self, offset: i64) -> Result<(), LogError> {
+        let (storage, dir) = (self.storage.clone(), self.dir.clone());
+        let opaque = self.clean_part_opaque;
+        let _fence = self.durability.fence_cleaner();
+        let path = dir.join(Kind::CleanerOffset.file_name());
+        if opaque || !storage.exists(&path) {
             return Ok(());
         }
-        checkpoint::write(
-            self.storage.as_ref(),
-            &self.dir,
-            Kind::CleanerOffset,
-            offset,
-        )
+        checkpoint::write(storage.as_ref(), &dir, Kind::CleanerOffset, offset)
     }
 
+    /// Removes the cleaner's checkpoint, durably (no pending or running write brings it back):
+    /// the next open maps the whole log.
+    pub(super) fn forget_cleaner_checkpoint(&mut self) -> Result<(), LogError> {
+        let (storage, dir) = (self.storage.clone(), self.dir.clone());
+        let _fence = self.durability.fence_cleaner();
+        if checkpoint::remove(storage.as_ref(), &dir, Kind::CleanerOffset)? {
+            storage.sync_dir(&dir).at(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the log start inline (truncation), under the generation lock so it cannot
+    /// interleave with a running job's fenced write.
     fn set_log_start_checkpoint(&mut self, offset: i64) -> Result<(), LogError> {
         let _generation = self.durability.lock_generation();
         checkpoint::write(self.storage.as_ref(), &self.dir, Kind::LogStart, offset)?;
@@ -885,7 +894,7 @@ impl Log {
         // Records appended after the cut are new: the cleaner has not seen them.
         if self.first_dirty_offset > new_end {
             self.first_dirty_offset = new_end;
-            self.set_cleaner_checkpoint(new_end)?;
+            self.lower_cleaner_checkpoint(new_end)?;
         }
         if self.log_start_offset > new_end || log_start_unsettled {
             self.set_log_start_checkpoint(self.log_start_offset.min(new_end))?;
@@ -982,6 +991,12 @@ impl Log {
         self.synced_offset = self.synced_offset.min(new_end);
         self.recovery_point = self.recovery_point.min(base);
         self.epochs.truncate_from_end(new_end);
+        // Records appended after the cut are new; the opening job (before any append)
+        // writes the lowered position over the one open read.
+        if self.first_dirty_offset > new_end {
+            self.first_dirty_offset = new_end;
+            self.durability.cleaner_moved(new_end);
+        }
         Ok(new_end)
     }
 
@@ -1007,9 +1022,11 @@ impl Log {
     fn restart_at(&mut self, offset: i64, now_ms: i64) -> Result<(), LogError> {
         // A running job's fenced log-start write must not land after this one.
         self.new_generation();
-        // Every record from here on is new: the cleaner has seen none of them.
+        // Every record from here on is new: the cleaner has seen none of them. Forgotten
+        // first, so a crash anywhere below leaves no position over the old records.
+        self.forget_cleaner_checkpoint()?;
         self.first_dirty_offset = offset;
-        self.set_cleaner_checkpoint(offset)?;
+        self.clean_part_opaque = false;
         self.set_log_start_checkpoint(offset)?;
         self.fence_recovery_point(offset)?;
         for path in self.durability.cleared() {

@@ -415,16 +415,6 @@ impl Log {
         Ok(true)
     }
 
-    /// Removes the cleaner's checkpoint, durably.
-    fn forget_cleaner_checkpoint(&mut self) -> Result<(), LogError> {
-        let _generation = self.durability.lock_generation();
-        let kind = crate::storage::log::checkpoint::Kind::CleanerOffset;
-        if crate::storage::log::checkpoint::remove(self.storage.as_ref(), &self.dir, kind)? {
-            self.storage.sync_dir(&self.dir).at(&self.dir)?;
-        }
-        Ok(())
-    }
-
     fn swap_in(&mut self, job: &CleanJob, unchanged: &BTreeSet<i64>) -> Result<(), LogError> {
         let bases: Vec<i64> = (job.segments.iter())
             .map(|s| s.base_offset)

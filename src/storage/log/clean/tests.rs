@@ -1167,3 +1167,41 @@ fn a_batch_kept_whole_in_the_filter_pass_keeps_the_tombstones_after_it() {
         "past its horizon, but an older value may hide in the kept batch"
     );
 }
+
+/// A log restarted empty (a follower out of its leader's range) forgets its cleaner
+/// checkpoint before anything else, and a flush job taken before, carrying the old position,
+/// does not bring it back: the position must never cover records no clean compacted.
+#[test]
+fn a_restarted_log_forgets_its_cleaner_checkpoint_and_an_older_job_does_not_restore_it() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (mut log, _) = populated(storage.clone(), 4, 5);
+    log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    log.sync().expect("sync");
+    let file = Path::new(DIR).join("cleaner-offset.checkpoint");
+    assert!(storage.exists(&file));
+    // Dirty again, cleaned again: the new position waits for the next job.
+    for key in 0..5 {
+        append(&mut log, &[(key, Some(9))], 3_000);
+    }
+    log.roll(3_000).expect("roll");
+    log.sync().expect("sync");
+    log.clean(&clean_config(i64::MAX), i64::MAX, 4_000)
+        .expect("clean")
+        .expect("due");
+    let (job, point) = log.flush_job().expect("the position is pending");
+    log.truncate_fully_and_start_at(100, 5_000)
+        .expect("restart");
+    assert!(!storage.exists(&file), "forgotten at once");
+    job.run().expect("the older job runs late");
+    log.flushed(point);
+    assert!(
+        !storage.exists(&file),
+        "the older job's write was fenced off"
+    );
+    drop(log);
+    let log = open(storage);
+    assert_eq!(log.first_dirty_offset(), 0, "no position: all dirty");
+    assert_eq!(log.log_start_offset(), 100);
+}
