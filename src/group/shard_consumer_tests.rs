@@ -84,6 +84,28 @@ fn acked(shard: &mut Shard<u32>, write: u64) -> Vec<ShardOut<u32>> {
     out
 }
 
+/// A new shard loaded from `log` (batches from offset 0 to `log_end`): it and what the load
+/// put out.
+fn replayed(log: Vec<u8>, log_end: Offset) -> (Shard<u32>, Vec<ShardOut<u32>>) {
+    let mut out = Vec::new();
+    let mut shard: Shard<u32> = Shard::new(0, TERM, log_end, 2, NOW, &mut out);
+    let read = FetchPartitionResult {
+        tp: TopicPartition {
+            topic: crate::messages::OFFSETS_TOPIC.to_owned(),
+            partition: 0,
+        },
+        error_code: ErrorCode::NONE,
+        high_watermark: log_end,
+        last_stable_offset: log_end,
+        log_start_offset: Offset(0),
+        records: log,
+    };
+    let mut out = Vec::new();
+    shard.fetched(&read, NOW, &mut out).unwrap();
+    assert!(!shard.is_loading());
+    (shard, out)
+}
+
 #[test]
 fn a_join_is_answered_after_its_records_are_acknowledged_and_answers_keep_order() {
     let mut shard = loaded();
@@ -149,22 +171,7 @@ fn a_load_rebuilds_the_group_at_the_same_epochs_and_a_heartbeat_goes_on() {
     set_base_offset(&mut second_batch, records_in_first).unwrap();
     log.extend_from_slice(&second_batch);
     let log_end = Offset(records_in_first + crate::storage::batch::records(&b1).count() as i64);
-    let mut out = Vec::new();
-    let mut again: Shard<u32> = Shard::new(0, TERM, log_end, 2, NOW, &mut out);
-    let read = FetchPartitionResult {
-        tp: TopicPartition {
-            topic: crate::messages::OFFSETS_TOPIC.to_owned(),
-            partition: 0,
-        },
-        error_code: ErrorCode::NONE,
-        high_watermark: log_end,
-        last_stable_offset: log_end,
-        log_start_offset: Offset(0),
-        records: log,
-    };
-    let mut out = Vec::new();
-    again.fetched(&read, NOW, &mut out).unwrap();
-    assert!(!again.is_loading());
+    let (mut again, out) = replayed(log, log_end);
     assert!(
         out.iter().any(|o| matches!(
             o,
@@ -431,21 +438,7 @@ fn delete_groups_of_an_empty_consumer_group_tombstones_it_and_a_load_forgets_it(
 
     // The log replayed: no group, no commit.
     let log_end = Offset(next);
-    let mut out = Vec::new();
-    let mut again: Shard<u32> = Shard::new(0, TERM, log_end, 2, NOW, &mut out);
-    let read = FetchPartitionResult {
-        tp: TopicPartition {
-            topic: crate::messages::OFFSETS_TOPIC.to_owned(),
-            partition: 0,
-        },
-        error_code: ErrorCode::NONE,
-        high_watermark: log_end,
-        last_stable_offset: log_end,
-        log_start_offset: Offset(0),
-        records: log,
-    };
-    again.fetched(&read, NOW, &mut out).unwrap();
-    assert!(!again.is_loading());
+    let (mut again, _) = replayed(log, log_end);
     assert!(again.consumer.is_empty() && again.group_entries() == 0);
     // A new member starts a new group of that name.
     let (write, _) = append(&send(&mut again, join("b"), 8));
