@@ -483,3 +483,39 @@ fn list_groups_waits_for_a_loading_shard_then_lists_its_groups() {
         .collect();
     assert_eq!(names, [("g", "Empty")]);
 }
+
+/// ConsumerGroupDescribe is a read the actor answers at once from the shards it holds, as
+/// DescribeGroups is: no write, and each group gets its shard's answer (here Kafka's for a
+/// group that is not a consumer group), not a refusal of the whole request.
+#[test]
+fn consumer_group_describe_is_answered_at_once_from_the_shard() {
+    let mut h = Harness::new();
+    let (read, _) = only_call(h.event(elected(4, 1)));
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    let request = GroupsRequest::ConsumerDescribe(crate::messages::ConsumerDescribeArgs {
+        groups: vec!["g".to_owned(), "absent".to_owned()],
+        include_authorized_operations: false,
+    });
+    let (id, effects) = h.request(request);
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Call { .. })),
+        "a read asks for nothing: {effects:?}"
+    );
+    let described = match reply_to(effects, id) {
+        GroupsReply::ConsumerDescribed(described) => described,
+        other => panic!("{other:?}"),
+    };
+    let answers: Vec<_> = (described.iter())
+        .map(|d| (d.group.as_str(), d.error_code, d.state.as_str()))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("g", ErrorCode::GROUP_ID_NOT_FOUND, "Dead"),
+            ("absent", ErrorCode::GROUP_ID_NOT_FOUND, "Dead"),
+        ]
+    );
+}

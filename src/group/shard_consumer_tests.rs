@@ -269,6 +269,78 @@ fn a_refused_heartbeat_leaves_the_empty_classic_group_it_would_have_replaced() {
     assert!(shard.consumer.is_empty());
 }
 
+/// A v0 join comes without a member id and the coordinator makes one (Kafka: a random UUID):
+/// each joiner gets its own, and the answer carries it.
+#[test]
+fn a_v0_join_without_a_member_id_gets_a_fresh_uuid() {
+    let mut shard = loaded();
+    // One generator for both joins, as the actor's.
+    let mut rng = SmallRng::seed_from_u64(1);
+    let mut ids = Vec::new();
+    for w in 1..=2 {
+        let call = ConsumerHeartbeatCall {
+            args: join(""),
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            topics: vec![("t".into(), TOPIC, 4)],
+            assign_member_id: true,
+        };
+        let request = GroupsRequest::ConsumerHeartbeat(call);
+        let mut out = Vec::new();
+        let settings = GroupSettings::default();
+        shard.request(NOW, &settings, &mut rng, request, w, &mut out);
+        let (write, _) = append(&out);
+        let got = answers(&acked(&mut shard, write));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1.error_code, ErrorCode::NONE);
+        let id = got[0].1.member_id.clone().expect("the id made");
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(shard.describe_consumer("g").members.len(), 2);
+}
+
+/// A ConsumerGroupHeartbeat on a classic group's id converts it only when it is a join
+/// (epoch 0) and the classic group is Empty (Kafka's online upgrade). A join to a classic
+/// group with members, or a later-epoch heartbeat to an Empty one, is GROUP_ID_NOT_FOUND and
+/// leaves the classic group as it was.
+#[test]
+fn only_a_join_to_an_empty_classic_group_converts_it() {
+    use crate::group::shard::tests::{
+        an_empty_consumer_group, batch_at, group_record, loaded_from, one_member,
+    };
+    let live = group_record("live", Some(one_member("m")));
+    let empty = group_record("g", Some(an_empty_consumer_group()));
+    let mut shard = loaded_from(&[batch_at(0, &[live, empty])], 2);
+    let to_live = ConsumerHeartbeatArgs {
+        group: "live".into(),
+        ..join("a")
+    };
+    for (w, args) in [(1, to_live), (2, beat("a", 3))] {
+        let group = args.group.clone();
+        let out = send(&mut shard, args, w);
+        let got = answers(&out);
+        assert_eq!(got.len(), 1, "{out:?}");
+        assert_eq!(
+            got[0].1.error_code,
+            ErrorCode::GROUP_ID_NOT_FOUND,
+            "{group}"
+        );
+        assert!(
+            !out.iter().any(|o| matches!(o, ShardOut::Append { .. })),
+            "{out:?}"
+        );
+        assert!(shard.groups.contains_key(&group), "{group} stays classic");
+        assert!(!shard.consumer.contains_key(&group), "{group}");
+    }
+    assert_eq!(shard.groups["live"].members().len(), 1);
+    let out = send(&mut shard, join("a"), 3);
+    append(&out);
+    assert!(!shard.groups.contains_key("g"), "converted");
+    assert!(shard.consumer.contains_key("g"));
+}
+
 /// A consumer group is an entry of the node's `GROUPS_PER_NODE_MAX` like a classic one: a
 /// heartbeat of a new group id adds one, a heartbeat of a known group (or one converting an
 /// Empty classic group) does not.

@@ -56,7 +56,7 @@ pub(super) fn group_record(group: &str, value: Option<GroupValue>) -> OffsetsRec
     }
 }
 
-fn one_member(member: &str) -> GroupValue {
+pub(super) fn one_member(member: &str) -> GroupValue {
     GroupValue {
         protocol_type: "consumer".to_owned(),
         generation: 3,

@@ -1413,18 +1413,14 @@ fn an_idempotent_batch_with_a_negative_last_offset_delta_is_refused_not_a_panic(
 
 /// Opens a replica and runs its first persist job (the open's durability), as the actor does.
 fn open_replica(storage: &Arc<MemStorage>, role: Role) -> Replica {
+    open_replica_with(storage, role, config(Some(0)))
+}
+
+/// [`open_replica`] with the log's config given.
+fn open_replica_with(storage: &Arc<MemStorage>, role: Role, config: LogConfig) -> Replica {
     let storage: Arc<dyn Storage> = storage.clone();
-    let mut replica = Replica::open(
-        storage,
-        &tp("r"),
-        config(Some(0)),
-        T0_MS,
-        0,
-        NodeId(1),
-        role,
-        None,
-    )
-    .expect("opens on memory");
+    let mut replica = Replica::open(storage, &tp("r"), config, T0_MS, 0, NodeId(1), role, None)
+        .expect("opens on memory");
     assert!(
         replica.is_opening(),
         "a new log's directory is not durable yet"
@@ -1459,6 +1455,30 @@ fn a_sole_leaders_high_watermark_is_its_log_end_after_every_append_and_reopen() 
         Offset(3),
         "computed again on open"
     );
+}
+
+/// Kafka's `LogValidator.validateTimestamp`: only a CreateTime topic holds the producer's
+/// timestamps to `message.timestamp.{before,after}.max.ms`; a LogAppendTime topic replaces
+/// them with its own clock, so any is accepted.
+#[test]
+fn only_create_time_topics_refuse_timestamps_outside_the_bounds() {
+    let leader = || Role::sole_leader(NodeId(1));
+    let two_hours_ahead = || build_batch(&[(None, b"v")], T0_MS + 2 * 60 * 60 * 1000);
+    let mut create_time = open_replica(&Arc::new(MemStorage::new()), leader());
+    let refused = create_time
+        .produce(two_hours_ahead(), None, T0_MS)
+        .expect_err("past message.timestamp.after.max.ms (1 h)");
+    assert_eq!(refused.refusal.code, ErrorCode::INVALID_TIMESTAMP);
+    assert_eq!(create_time.log().log_end_offset(), 0, "nothing written");
+    let log_append = LogConfig {
+        timestamp_type: TimestampType::LogAppendTime,
+        ..config(Some(0))
+    };
+    let mut stamped = open_replica_with(&Arc::new(MemStorage::new()), leader(), log_append);
+    stamped
+        .produce(two_hours_ahead(), None, T0_MS)
+        .expect("the broker's time replaces the producer's");
+    assert_eq!(stamped.log().log_end_offset(), 1);
 }
 
 #[test]

@@ -1325,6 +1325,27 @@ mod tests {
         assert_eq!(validate_all(&tail, MAX), Err((0, BatchError::Empty)));
     }
 
+    #[test]
+    fn batches_position_is_past_each_batch_yielded_and_stays_at_a_bad_one() {
+        let a = build_batch(&[(None, b"a")], 10);
+        let b = build_batch(&[(None, b"b"), (None, b"c")], 20);
+        let mut buf = [a.clone(), b.clone(), a.clone()].concat();
+        buf[a.len() + b.len() + HEADER_BYTES] ^= 1;
+        let mut batches = Batches::new(&buf, MAX);
+        assert_eq!(batches.position(), 0);
+        assert!(batches.next().unwrap().is_ok());
+        assert_eq!(batches.position(), a.len());
+        assert!(batches.next().unwrap().is_ok());
+        assert_eq!(batches.position(), a.len() + b.len());
+        assert!(batches.next().unwrap().is_err());
+        assert_eq!(
+            batches.position(),
+            a.len() + b.len(),
+            "not past the bad one"
+        );
+        assert!(batches.next().is_none());
+    }
+
     /// Every record of `batch` as (offset, timestamp), or the first error.
     fn walk(batch: &[u8]) -> Result<Vec<(i64, i64)>, BatchError> {
         let header = BatchHeader::parse(batch).unwrap();
@@ -1462,6 +1483,31 @@ mod tests {
             set_log_append_time(&mut c[..HEADER_BYTES], 9),
             Err(BatchError::Truncated { .. })
         ));
+    }
+
+    #[test]
+    fn log_append_time_stamps_a_header_only_batch_and_refuses_a_length_below_a_header() {
+        // What the cleaner leaves where it removed every record: exactly a header.
+        let mut empty = empty_spanning(&sample(), 10);
+        assert_eq!(empty.len(), HEADER_BYTES);
+        set_log_append_time(&mut empty, 5_000).unwrap();
+        let h = BatchHeader::parse(&empty).unwrap();
+        assert!(h.is_log_append_time());
+        assert_eq!(h.max_timestamp_ms, 5_000);
+        assert_eq!(h.crc, compute_crc(&empty), "the CRC was recomputed");
+        // A `batchLength` claiming less than a header: nothing to stamp, nothing written.
+        let mut short = sample();
+        let header_less_one = (HEADER_BYTES - LOG_OVERHEAD_BYTES - 1) as i32;
+        short[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&header_less_one.to_be_bytes());
+        let before = short.clone();
+        assert_eq!(
+            set_log_append_time(&mut short, 5_000),
+            Err(BatchError::Truncated {
+                needed: HEADER_BYTES,
+                available: before.len()
+            })
+        );
+        assert_eq!(short, before);
     }
 
     #[test]

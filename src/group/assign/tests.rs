@@ -139,6 +139,21 @@ fn members_get_only_subscribed_topics() {
     }
 }
 
+#[test]
+fn uniform_keeps_no_current_partition_that_is_unsubscribed_or_does_not_exist() {
+    let mut input = homogeneous(2, &[2, 2]);
+    let m01 = input.members.get_mut("m01").expect("member");
+    m01.subscribed.remove(&topic(2));
+    // m01 still holds topic 2's partition 0 (it unsubscribed) and topic 1's partition 5
+    // (beyond the topic's 2 partitions).
+    add(&mut m01.current, topic(2), 0);
+    add(&mut m01.current, topic(1), 5);
+    let target = ServerAssignor::Uniform.assign(&input);
+    assert_exactly_once(&input, &target);
+    assert!(!target["m01"].contains_key(&topic(2)));
+    assert_eq!(target["m00"][&topic(2)], BTreeSet::from([0, 1]));
+}
+
 fn homogeneous_input() -> impl Strategy<Value = AssignInput> {
     (1usize..8, prop::collection::vec(0i32..13, 1..4))
         .prop_map(|(members, parts)| homogeneous(members, &parts))

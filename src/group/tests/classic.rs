@@ -70,6 +70,15 @@ fn group_record(records: &[OffsetsRecord]) -> GroupValue {
 }
 
 #[test]
+fn a_new_group_is_empty_at_generation_0_under_its_own_id() {
+    let g: ClassicGroup<u32> = ClassicGroup::new("orders".into(), at(0));
+    assert_eq!(
+        (g.id(), g.state(), g.generation()),
+        ("orders", GroupState::Empty, 0)
+    );
+}
+
+#[test]
 fn empty_id_joins_past_the_pending_bound_are_refused_and_a_known_id_still_joins() {
     use crate::limits::GROUP_PENDING_MEMBERS_MAX;
     let mut h = Harness::kafka();
@@ -204,6 +213,23 @@ fn session_timeouts_outside_the_brokers_bounds_are_refused() {
         assert_eq!(h.joined(w).error_code, ErrorCode::INVALID_SESSION_TIMEOUT);
     }
     assert!(h.g.members().is_empty());
+}
+
+#[test]
+fn session_timeouts_equal_to_the_brokers_bounds_are_accepted() {
+    let mut h = Harness::kafka();
+    let mut waiters = Vec::new();
+    for timeout_ms in [6_000, 1_800_000] {
+        let mut req = join_args("", &["range"]);
+        req.session_timeout_ms = timeout_ms;
+        waiters.push(h.join(req));
+    }
+    h.advance_to(2_000);
+    for w in waiters {
+        let joined = h.joined(w);
+        assert_eq!((joined.error_code, joined.generation), (ErrorCode::NONE, 1));
+    }
+    assert_eq!(h.g.members().len(), 2);
 }
 
 #[test]

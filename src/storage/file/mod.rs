@@ -296,6 +296,16 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_descriptor_bound_is_the_one_given_and_at_least_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        let bound = |storage: FileStorage| storage.open_files_max();
+        assert_eq!(bound(FileStorage::with_open_files_max(root.clone(), 4)), 4);
+        assert_eq!(bound(FileStorage::with_open_files_max(root.clone(), 0)), 1);
+        assert_eq!(bound(FileStorage::new(root)), LOG_OPEN_FILES_DEFAULT);
+    }
+
     /// Issue 9: segments used to hold three descriptors each for life. Hundreds of files
     /// through a cache of 4 keep 4 open, and every byte written survives the reopens.
     #[test]

@@ -808,6 +808,59 @@ fn overwrite(mem: &MemStorage, path: &Path, bytes: &[u8]) {
     f.sync().unwrap();
 }
 
+/// Index entries name offsets relative to their segment's base (Kafka's format), in a later
+/// segment too: segment 10's entries for the batches at 11 to 18 say 1 to 8 (its batches are
+/// each longer than the interval: an entry at every one but the first), in both indexes.
+#[test]
+fn a_later_segments_index_entries_are_relative_to_its_base() {
+    use super::index::{Entry, OffsetEntry};
+    use super::time_index::TimeEntry;
+    let mem = MemStorage::new();
+    indexed_log_after_a_crash(&mem);
+    assert!(mem
+        .read_file(&Path::new(DIR).join(seg_name(19, ".log")))
+        .is_some());
+    let one = batch(10, 1, 0).len() as u32;
+    let file = |suffix| {
+        mem.read_file(&Path::new(DIR).join(seg_name(10, suffix)))
+            .unwrap()
+    };
+    let offsets: Vec<(u32, u32)> = (file(".index").chunks(OffsetEntry::BYTES))
+        .map(OffsetEntry::decode)
+        .map(|e| (e.relative_offset, e.position))
+        .collect();
+    assert_eq!(
+        offsets,
+        (1..=8).map(|rel| (rel, rel * one)).collect::<Vec<_>>(),
+        "(relative offset, position)"
+    );
+    let times: Vec<(i64, u32)> = (file(".timeindex").chunks(TimeEntry::BYTES))
+        .map(TimeEntry::decode)
+        .map(|e| (e.timestamp_ms, e.relative_offset))
+        .collect();
+    let expected: Vec<(i64, u32)> = (1..=8).map(|rel| (1_010 + rel as i64, rel)).collect();
+    assert_eq!(times, expected);
+}
+
+/// The entry a roll adds to the sealed segment's time index carries its largest timestamp,
+/// which a reopen takes from there without scanning (ListOffsets -3 answers it).
+#[test]
+fn a_sealed_segments_largest_timestamp_survives_a_reopen() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    // Too few bytes for an index entry: only the roll's final entry records 5_000.
+    append(&mut log, 0, 1, 1_000);
+    append(&mut log, 1, 1, 5_000);
+    log.roll(5_000).unwrap();
+    append(&mut log, 2, 1, 2_000);
+    assert_eq!(log.max_timestamp().unwrap(), Some((5_000, 1)));
+    log.sync().unwrap();
+    drop(log);
+    mem.crash();
+    let log = open(&mem, config());
+    assert_eq!(log.max_timestamp().unwrap(), Some((5_000, 1)));
+}
+
 #[test]
 fn damaged_indexes_are_rebuilt() {
     let mem = MemStorage::new();
@@ -927,22 +980,48 @@ fn offset_for_timestamp_passes_over_a_batch_whose_late_records_lie_below_the_log
     assert_eq!(log.offset_for_timestamp(250).unwrap(), Some((4, 400)));
 }
 
+/// A batch claiming `count` records. Marked gzip: the log checks a compressed batch's header
+/// and CRC, never its records (the partition validated them), so a few bytes can span 2^31
+/// offsets.
+fn claiming(count: i32) -> Vec<u8> {
+    let mut b = batch(0, 1, 0);
+    b[21..23].copy_from_slice(&1i16.to_be_bytes()); // attributes: gzip
+    b[23..27].copy_from_slice(&(count - 1).to_be_bytes()); // lastOffsetDelta
+    b[57..61].copy_from_slice(&count.to_be_bytes()); // recordsCount
+    let crc = batch::compute_crc(&b);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+#[test]
+fn one_append_may_span_u32_max_offsets_and_not_one_more() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    // 2 * (2^31 - 1) + 2 offsets: one more than a segment's relative index can tell apart.
+    let mut too_many = [claiming(i32::MAX), claiming(i32::MAX), claiming(2)].concat();
+    assert!(matches!(
+        log.append(&mut too_many, 5, 0),
+        Err(LogError::InvalidBatch {
+            position: 0,
+            source: BatchError::CorruptBatch { .. }
+        })
+    ));
+    assert_eq!(log.log_end_offset(), 0, "nothing written");
+    let mut most = [claiming(i32::MAX), claiming(i32::MAX), claiming(1)].concat();
+    let info = log
+        .append(&mut most, 5, 0)
+        .expect("u32::MAX offsets fit one segment");
+    assert_eq!(
+        (info.first_offset, info.last_offset),
+        (0, u32::MAX as i64 - 1)
+    );
+    assert_eq!(log.log_end_offset(), u32::MAX as i64);
+}
+
 #[test]
 fn a_segment_rolls_only_when_an_offset_would_not_fit_its_u32_relative_index() {
     let mem = MemStorage::new();
     let mut log = open(&mem, config());
-    // A batch claiming `count` records. Marked gzip: the log checks a compressed batch's
-    // header and CRC, never its records (the partition validated them), so a few bytes can
-    // span 2^31 offsets.
-    let claiming = |count: i32| {
-        let mut b = batch(0, 1, 0);
-        b[21..23].copy_from_slice(&1i16.to_be_bytes()); // attributes: gzip
-        b[23..27].copy_from_slice(&(count - 1).to_be_bytes()); // lastOffsetDelta
-        b[57..61].copy_from_slice(&count.to_be_bytes()); // recordsCount
-        let crc = batch::compute_crc(&b);
-        b[17..21].copy_from_slice(&crc.to_be_bytes());
-        b
-    };
     for count in [i32::MAX, i32::MAX, 2] {
         let mut b = claiming(count);
         log.append(&mut b, 5, 0).unwrap();
@@ -953,6 +1032,21 @@ fn a_segment_rolls_only_when_an_offset_would_not_fit_its_u32_relative_index() {
     // The next one would not.
     log.append(&mut claiming(1), 5, 0).unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, u32::MAX as i64 + 1]);
+}
+
+#[test]
+fn a_full_truncation_may_restart_at_offset_0_but_not_below() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    append(&mut log, 0, 3, 0);
+    assert!(matches!(
+        log.truncate_fully_and_start_at(-1, 0),
+        Err(LogError::OffsetOutOfRange { offset: -1, .. })
+    ));
+    assert_eq!(log.log_end_offset(), 3, "a refusal changes nothing");
+    log.truncate_fully_and_start_at(0, 0).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+    assert!(read_all(&log).is_empty());
 }
 
 #[test]
@@ -1230,6 +1324,22 @@ fn a_truncation_wins_over_a_flush_job_made_before_it() {
         log.sync().unwrap();
         assert_eq!(log.synced_offset(), log.log_end_offset());
     }
+}
+
+/// A mutation other than an append that finds the disk full cannot be undone: the log fails,
+/// and says it was for want of space (the partition reports that, not a broken disk).
+#[test]
+fn a_truncation_that_finds_the_disk_full_fails_the_log_as_out_of_space() {
+    use crate::storage::disk_full::full_disk::FullDisk;
+    let disk = FullDisk::new();
+    let mut log = Log::open(Arc::new(disk.clone()), Path::new(DIR), config(), 0).unwrap();
+    append(&mut log, 1, 3, 10);
+    log.sync().unwrap();
+    disk.set_full(true);
+    let error = log.truncate_to(1).unwrap_err();
+    assert!(matches!(error, LogError::Io { .. }), "{error}");
+    assert!(error.is_storage_full(), "{error}");
+    assert!(log.failed_out_of_space());
 }
 
 #[test]

@@ -153,4 +153,22 @@ mod tests {
         let p = plan(&stats, &bounds(0), &config).expect("the old segment");
         assert_eq!(p.cleanable_end, 10);
     }
+
+    /// Kafka applies `min.compaction.lag.ms` only when above 0: at 0 no segment is too young,
+    /// even one whose records are stamped after the broker's clock.
+    #[test]
+    fn a_zero_min_lag_holds_back_no_segment_even_one_stamped_in_the_future() {
+        let now = bounds(0).now_ms;
+        let stats = [
+            seg(0, 10, 100, now + 1),
+            seg(10, 20, 100, now + 5_000),
+            seg(20, 20, 0, 0),
+        ];
+        let config = CleanConfig {
+            min_compaction_lag_ms: 0,
+            ..CleanConfig::default()
+        };
+        let p = plan(&stats, &bounds(0), &config).expect("both sealed segments");
+        assert_eq!((p.segments, p.cleanable_end), (2, 20));
+    }
 }
