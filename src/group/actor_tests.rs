@@ -518,4 +518,15 @@ fn consumer_group_describe_is_answered_at_once_from_the_shard() {
             ("absent", ErrorCode::GROUP_ID_NOT_FOUND, "Dead"),
         ]
     );
+    // Kafka's messages: a group with commits only is a classic (simple) group.
+    let messages: Vec<_> = (described.iter())
+        .map(|d| d.error_message.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "Group g is not a consumer group.",
+            "Group absent not found."
+        ]
+    );
 }

@@ -27,7 +27,7 @@ use crate::messages::partitions::FetchPartitionResult;
 use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
-use super::consumer::persist::tombstones as consumer_tombstones;
+use super::consumer::persist;
 use super::consumer::ConsumerGroup;
 use super::delete::{group_tombstones, may_delete, offsets_deletable, Subscribed};
 use super::describe::{describe, listed};
@@ -347,7 +347,7 @@ impl<W: Copy> Shard<W> {
                     tp,
                     value: None,
                 });
-                offsets.chain(consumer_tombstones(consumer)).collect()
+                offsets.chain(persist::tombstones(consumer)).collect()
             }
             None => group_tombstones(group, committed),
         }

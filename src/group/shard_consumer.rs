@@ -197,7 +197,8 @@ impl<W: Copy> Shard<W> {
                 format!("Group {group} not found."),
             ),
             Some(g) => g.describe(),
-            None if self.groups.contains_key(group) => refused(
+            // A group with commits only is a classic (simple) group to Kafka too.
+            None if self.groups.contains_key(group) || self.offsets.has_offsets(group) => refused(
                 ErrorCode::GROUP_ID_NOT_FOUND,
                 format!("Group {group} is not a consumer group."),
             ),
