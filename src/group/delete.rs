@@ -29,14 +29,25 @@ pub fn may_delete<W: Copy>(
     }
 }
 
-/// The records deleting `group`: a tombstone for each committed partition, then one for the
-/// group's own record.
-pub fn group_tombstones(group: &str, committed: Vec<TopicPartition>) -> Vec<OffsetsRecord> {
-    let offsets = committed.into_iter().map(|tp| OffsetsRecord::Offset {
+/// A tombstone for each of `group`'s commits of `partitions`.
+pub fn offset_tombstones<'a>(
+    group: &'a str,
+    partitions: impl IntoIterator<Item = TopicPartition> + 'a,
+) -> impl Iterator<Item = OffsetsRecord> + 'a {
+    partitions.into_iter().map(|tp| OffsetsRecord::Offset {
         group: group.to_owned(),
         tp,
         value: None,
-    });
+    })
+}
+
+/// The records deleting `group`: a tombstone for each committed partition, then one for the
+/// group's own record.
+pub fn group_tombstones(
+    group: &str,
+    committed: impl IntoIterator<Item = TopicPartition>,
+) -> Vec<OffsetsRecord> {
+    let offsets = offset_tombstones(group, committed);
     let record = OffsetsRecord::Group {
         group: group.to_owned(),
         value: None,

@@ -29,7 +29,9 @@ use crate::types::{ErrorCode, Offset, TopicPartition};
 
 use super::consumer::persist;
 use super::consumer::ConsumerGroup;
-use super::delete::{group_tombstones, may_delete, offsets_deletable, Subscribed};
+use super::delete::{
+    group_tombstones, may_delete, offset_tombstones, offsets_deletable, Subscribed,
+};
 use super::describe::{describe, listed};
 use super::load::{Load, LoadStep};
 use super::offsets::{unknown_group, CommitIdentity, Offsets};
@@ -312,8 +314,7 @@ impl<W: Copy> Shard<W> {
         if let Some(entry) = self.groups.get_mut(group) {
             entry.set_state(GroupState::Dead, now);
         }
-        let committed = self.committed_or_in_flight(group).into_iter().collect();
-        let records = self.deletion_records(group, committed);
+        let records = self.deletion_records(group, self.committed_or_in_flight(group));
         outs.push(GroupOut::Write {
             records,
             then: AfterWrite::DeleteGroup { waiter: w },
@@ -337,17 +338,14 @@ impl<W: Copy> Shard<W> {
     fn deletion_records(
         &mut self,
         group: &str,
-        committed: Vec<TopicPartition>,
+        committed: impl IntoIterator<Item = TopicPartition>,
     ) -> Vec<OffsetsRecord> {
         match self.consumer.get(group) {
             Some(consumer) => {
                 self.consumer_deleting.insert(group.to_owned());
-                let offsets = committed.into_iter().map(|tp| OffsetsRecord::Offset {
-                    group: group.to_owned(),
-                    tp,
-                    value: None,
-                });
-                offsets.chain(persist::tombstones(consumer)).collect()
+                (offset_tombstones(group, committed))
+                    .chain(persist::tombstones(consumer))
+                    .collect()
             }
             None => group_tombstones(group, committed),
         }
@@ -404,13 +402,7 @@ impl<W: Copy> Shard<W> {
             };
             return outs.push(GroupOut::Answer(w, GroupsReply::OffsetsDeleted(reply)));
         }
-        let records = (partitions.iter())
-            .map(|tp| OffsetsRecord::Offset {
-                group: group.clone(),
-                tp: tp.clone(),
-                value: None,
-            })
-            .collect();
+        let records = offset_tombstones(&group, partitions.iter().cloned()).collect();
         let then = AfterWrite::DeleteOffsets {
             waiter: w,
             results,
@@ -518,13 +510,7 @@ impl<W: Copy> Shard<W> {
                 }
                 self.deletion_records(&name, partitions.clone())
             } else {
-                (partitions.iter())
-                    .map(|tp| OffsetsRecord::Offset {
-                        group: name.clone(),
-                        tp: tp.clone(),
-                        value: None,
-                    })
-                    .collect()
+                offset_tombstones(&name, partitions.iter().cloned()).collect()
             };
             let (count, partition) = (partitions.len(), self.partition);
             tracing::info!(partition, group = %name, count, with_group = group, "offsets expired");
@@ -588,16 +574,13 @@ impl<W: Copy> Shard<W> {
     /// heartbeat that converts an Empty classic group replaces its entry), a commit of a group
     /// without offsets.
     pub fn adds_group_entry(&self, request: &GroupsRequest) -> bool {
+        let stateless =
+            |group: &str| !self.groups.contains_key(group) && !self.consumer.contains_key(group);
         match request {
-            GroupsRequest::Join(args) => {
-                !self.groups.contains_key(&args.group) && !self.consumer.contains_key(&args.group)
-            }
+            GroupsRequest::Join(args) => stateless(&args.group),
             // A join (epoch 0) of a group not known; a leave adds nothing.
             GroupsRequest::ConsumerHeartbeat(call) => {
-                let group = &call.args.group;
-                call.args.member_epoch == 0
-                    && !self.groups.contains_key(group)
-                    && !self.consumer.contains_key(group)
+                call.args.member_epoch == 0 && stateless(&call.args.group)
             }
             GroupsRequest::OffsetCommit(args) => !self.offsets.has_offsets(&args.group),
             _ => false,

@@ -60,6 +60,11 @@ pub fn encode(
             headers: Default::default(),
         })
         .collect();
+    encode_records(&records, compression)
+}
+
+/// `records` as one v2 batch compressed with `compression` (the broker's own codec crates).
+pub fn encode_records(records: &[Record], compression: Compression) -> Result<Bytes, String> {
     let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
@@ -67,7 +72,7 @@ pub fn encode(
     };
     RecordBatchEncoder::encode_with_custom_compression(
         &mut buf,
-        &records,
+        records,
         &options,
         Some(|plain: &mut BytesMut, out: &mut BytesMut, codec| {
             out.put_slice(&compress(plain, codec)?);
@@ -78,7 +83,7 @@ pub fn encode(
     Ok(buf.freeze())
 }
 
-pub(super) fn compress(plain: &[u8], codec: Compression) -> std::io::Result<Vec<u8>> {
+fn compress(plain: &[u8], codec: Compression) -> std::io::Result<Vec<u8>> {
     Ok(match codec {
         Compression::None => plain.to_vec(),
         Compression::Gzip => {

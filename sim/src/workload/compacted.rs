@@ -14,14 +14,12 @@ use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record, TimestampType};
 use rand::Rng;
 use rill::types::ErrorCode;
 use tokio::time::Instant;
 
-use super::batch::{compress, decode_keyed, CODECS};
+use super::batch::{decode_keyed, encode_records, CODECS};
 use super::consumer::fetch_raw;
 use super::{Workload, RETRY_BACKOFF};
 use crate::checker::PRODUCE_ANSWER_BOUND_MS;
@@ -94,24 +92,7 @@ fn encode(writes: &[(u32, Option<String>)], codec: Compression, timestamp_ms: i6
             }
         })
         .collect();
-    let mut buf = bytes::BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: codec,
-    };
-    RecordBatchEncoder::encode_with_custom_compression(
-        &mut buf,
-        &records,
-        &options,
-        Some(
-            |plain: &mut bytes::BytesMut, out: &mut bytes::BytesMut, codec| {
-                out.extend_from_slice(&compress(plain, codec)?);
-                Ok(())
-            },
-        ),
-    )
-    .expect("a batch encodes");
-    buf.freeze()
+    encode_records(&records, codec).expect("a batch encodes")
 }
 
 /// Writes `k{key}` = `k{key}-{n}` (unique values) or a tombstone, one record per request,

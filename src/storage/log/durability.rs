@@ -93,8 +93,7 @@ impl Pending {
     /// one may land any more. Write or remove the file while holding the returned guard.
     pub(super) fn fence_cleaner(&mut self) -> MutexGuard<'_, u64> {
         self.cleaner_offset = None;
-        let mut fence =
-            (self.cleaner_fence.lock()).unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut fence = locked(&self.cleaner_fence);
         *fence += 1;
         fence
     }
@@ -191,9 +190,7 @@ impl Pending {
     /// Holds the generation lock: a running job's fenced checkpoint write waits, or has
     /// finished. Bump the generation and write inline checkpoints while holding it.
     pub(super) fn lock_generation(&self) -> MutexGuard<'_, u64> {
-        self.fence
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        locked(&self.fence)
     }
 
     /// Takes the recorded work as ops, in durability order, the active file's sync included
@@ -245,13 +242,8 @@ impl Pending {
         }
         // The cleaned segments below it were made durable by the clean's swap itself.
         if let Some(offset) = self.cleaner_offset.take() {
-            let expect =
-                *(self.cleaner_fence.lock()).unwrap_or_else(|poisoned| poisoned.into_inner());
-            ops.push(PersistOp::ReplaceFile {
-                path: dir.join(Kind::CleanerOffset.file_name()),
-                bytes: checkpoint::encode(Kind::CleanerOffset, offset).to_vec(),
-                fence: Some(Fence::new(self.cleaner_fence.clone(), expect)),
-            });
+            let fence = Fence::new(self.cleaner_fence.clone(), *locked(&self.cleaner_fence));
+            ops.push(checkpoint_op(dir, Kind::CleanerOffset, offset, fence));
         }
         if !self.remove.is_empty() {
             ops.extend(self.remove.drain(..).map(PersistOp::RemoveFile));
@@ -269,11 +261,12 @@ impl Pending {
         offset: i64,
         generation: u64,
     ) -> PersistOp {
-        PersistOp::ReplaceFile {
-            path: dir.join(kind.file_name()),
-            bytes: checkpoint::encode(kind, offset).to_vec(),
-            fence: Some(Fence::new(self.fence.clone(), generation)),
-        }
+        checkpoint_op(
+            dir,
+            kind,
+            offset,
+            Fence::new(self.fence.clone(), generation),
+        )
     }
 
     /// The job that wrote (or was fenced from writing) a checkpoint completed.
@@ -287,4 +280,20 @@ impl Pending {
     pub(super) fn log_start_unsettled(&self) -> bool {
         self.log_start.is_some() || self.log_start_in_flight
     }
+}
+
+/// The op replacing `dir`'s checkpoint of `kind` with `offset`, skipped once `fence` moved on.
+fn checkpoint_op(dir: &Path, kind: Kind, offset: i64, fence: Fence) -> PersistOp {
+    PersistOp::ReplaceFile {
+        path: dir.join(kind.file_name()),
+        bytes: checkpoint::encode(kind, offset).to_vec(),
+        fence: Some(fence),
+    }
+}
+
+/// A fence counter's lock (a panic while holding it leaves a number, still good to read).
+fn locked(counter: &Mutex<u64>) -> MutexGuard<'_, u64> {
+    counter
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

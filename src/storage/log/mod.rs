@@ -126,7 +126,8 @@ pub struct Log {
     /// Whether a clean kept a batch it could not look into (transactional, or compressed past
     /// what it decompresses) below `first_dirty_offset`: later cleans read only the headers
     /// there, so they are told (no tombstone may go while an older value may hide there).
-    /// Never cleared but by a restart, which makes the whole log dirty again.
+    /// Cleared only when the log starts over (a process restart maps the whole log again; a
+    /// log restarted empty holds none of those batches).
     clean_part_opaque: bool,
     /// Set after an I/O error left the files in an unknown state; every mutation then fails.
     failed: bool,

@@ -39,25 +39,30 @@ impl OffsetMap {
             // Looked into through its uncompressed copy; one whose records do not all walk is
             // kept whole, as one that does not decompress, and maps no key (the filter would
             // otherwise remove older readable values of keys whose latest it cannot serve).
-            let keys = compressed::inflated(batch, header).map(|copy| keys_of(&copy));
-            match keys {
-                Some(Ok(keys)) => self.add_keys(keys),
+            match compressed::inflated(batch, header).map(|copy| keys_of(&copy)) {
+                Some(Ok(keys)) => keys
+                    .into_iter()
+                    .for_each(|(key, offset)| self.map(key, offset)),
                 _ => self.set_opaque(),
             }
             return Ok(());
         }
-        let keys = keys_of(batch)?;
-        self.add_keys(keys);
+        // A plain batch whose records do not walk fails the whole clean: map as it walks.
+        for record in batch::records(batch) {
+            let record = record?;
+            if let Some(key) = record.key {
+                self.map(key.to_vec(), record.offset);
+            }
+        }
         Ok(())
     }
 
-    fn add_keys(&mut self, keys: Vec<(Vec<u8>, i64)>) {
-        for (key, offset) in keys {
-            if crate::faults::canary(crate::faults::Canary::CleanKeepsOldestValue) {
-                self.latest.entry(key).or_insert(offset);
-            } else {
-                self.latest.insert(key, offset);
-            }
+    /// `key`'s latest offset is now `offset` (batches come in offset order).
+    fn map(&mut self, key: Vec<u8>, offset: i64) {
+        if crate::faults::canary(crate::faults::Canary::CleanKeepsOldestValue) {
+            self.latest.entry(key).or_insert(offset);
+        } else {
+            self.latest.insert(key, offset);
         }
     }
 
@@ -103,7 +108,8 @@ impl OffsetMap {
     }
 }
 
-/// The keys of an uncompressed data batch with their offsets, or the first record error.
+/// The keys of a compressed batch's uncompressed copy with their offsets, or the first record
+/// error (collected first: a batch that fails halfway maps no key).
 fn keys_of(batch: &[u8]) -> Result<Vec<(Vec<u8>, i64)>, BatchError> {
     let mut keys = Vec::new();
     for record in batch::records(batch) {
