@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::history::{Event, RequestEnd, SendOutcome};
 
 mod compaction;
+mod consumer_group;
 mod group_progress;
 mod groups;
 
@@ -337,6 +338,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     );
     check_rereads(&mut safety, events, crashed, &durable_acked);
     groups::check(&mut safety, events, promises);
+    consumer_group::check(&mut safety, events, promises);
     let damaged = |partition: i32, offset: i64| {
         (damages.iter()).any(|d| d.partition == partition && d.offsets.contains(&offset))
     };

@@ -129,6 +129,22 @@ pub enum Event {
         generation: i32,
         partitions: Vec<i32>,
     },
+    /// A consumer-protocol member (KIP-848) got an error-free answer to the
+    /// ConsumerGroupHeartbeat it sent at `sent_ms`: its member id and epoch now.
+    GroupHeartbeatAnswered {
+        member: u32,
+        member_id: String,
+        epoch: i32,
+        sent_ms: u64,
+    },
+    /// A consumer-protocol member's partitions changed to `partitions` (at `epoch`): recorded
+    /// when an answer hands it some (it reads them from then on) and as soon as it lets some
+    /// go (before its next heartbeat says so), or all of them (fenced, leaving, crashing).
+    GroupOwns {
+        member: u32,
+        epoch: i32,
+        partitions: Vec<i32>,
+    },
     /// An OffsetCommit of `offset` for `partition` was answered NONE.
     Committed {
         member: u32,

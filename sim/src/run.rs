@@ -20,7 +20,9 @@ use crate::fault_points::{self, Brokers, Harness};
 use crate::history::{Event, History};
 use crate::power::PowerSwitches;
 use crate::storage::{DiskFaults, FaultWindow, SimDisks};
-use crate::workload::{self, MemberTimes, ProducerSpec, Workload};
+use crate::workload::{
+    self, GroupProtocol, MemberTimes, ProducerSpec, Workload, CONSUMER_SESSION_TIMEOUT_MS,
+};
 
 /// Broker `n` (node.id `n`, from 1) lives at 10.0.1.n; its disk is `SimDisks` node `n`.
 fn broker_ip(node_id: u64) -> IpAddr {
@@ -63,11 +65,12 @@ pub enum Flush {
 }
 
 /// The canaries planted in the group coordinator: their runs have group members.
-const GROUP_CANARIES: [Canary; 4] = [
+const GROUP_CANARIES: [Canary; 5] = [
     Canary::AckCommitBeforeAppend,
     Canary::GroupTwoOwnersOneGeneration,
     Canary::GroupForgetOnFailover,
     Canary::GroupReplayOldestCommit,
+    Canary::ConsumerAssignUnreleased,
 ];
 /// After the producers stop, a group member waits this long for their last requests before
 /// it drains to the high watermark.
@@ -98,6 +101,8 @@ pub struct SimConfig {
     pub disk_faults: DiskFaults,
     /// Members of the consumer group `workload::groups::GROUP`, each on its own client node.
     pub group_members: u32,
+    /// The group's rebalance protocol: classic, or the consumer protocol (KIP-848).
+    pub group_protocol: GroupProtocol,
     /// A compacted topic with its writer and reader (`workload::compacted`), cleaned by the
     /// broker all along.
     pub compacted: bool,
@@ -123,6 +128,7 @@ impl SimConfig {
             buggify: rng.gen_bool(0.5),
             disk_faults: DiskFaults::default(),
             group_members: 0,
+            group_protocol: GroupProtocol::Classic,
             compacted: false,
         };
         let producers = rng.gen_range(config.partitions as u32..=6);
@@ -154,6 +160,9 @@ impl SimConfig {
         }
         config.group_members = rng.gen_range(0..=3);
         config.compacted = rng.gen_bool(0.7);
+        if rng.gen_bool(0.5) {
+            config.group_protocol = GroupProtocol::Consumer;
+        }
         if canary.is_some() {
             // A canary needs the conditions its bug shows under: durable acks (so losing one is
             // a violation), idempotence, crashes and retries.
@@ -173,6 +182,15 @@ impl SimConfig {
                 2
             } else {
                 0
+            };
+        }
+        if let Some(canary) = canary {
+            // The classic group canaries keep their classic group; the consumer protocol's
+            // canary needs it.
+            config.group_protocol = if canary == Canary::ConsumerAssignUnreleased {
+                GroupProtocol::Consumer
+            } else {
+                GroupProtocol::Classic
             };
         }
         if let Some(canary) = canary {
@@ -224,6 +242,10 @@ impl SimConfig {
             // cleaned.
             format!("offsets.topic.segment.bytes={}", self.segment_bytes),
             "group.initial.rebalance.delay.ms=100".to_string(),
+            // The consumer protocol's session is the coordinator's: as short as the classic
+            // members' own, with heartbeats as often.
+            format!("group.consumer.session.timeout.ms={CONSUMER_SESSION_TIMEOUT_MS}"),
+            "group.consumer.heartbeat.interval.ms=1000".to_string(),
             // The compacted topic is cleaned many times a run (Kafka's default is 15 s).
             "log.cleaner.backoff.ms=300".to_string(),
         ];
@@ -495,7 +517,8 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
             deadline: until + GROUP_DRAIN_BOUND,
         };
         let (w, pause) = (workload.clone(), pause.clone());
-        tasks.push(node.spawn(workload::group_member(w, member, times, pause)));
+        let protocol = config.group_protocol;
+        tasks.push(node.spawn(workload::group_member(w, member, protocol, times, pause)));
     }
 
     if config.compacted {

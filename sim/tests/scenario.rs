@@ -22,7 +22,8 @@ const SEEDS_PER_CANARY: u64 = 8;
 /// gets 24 seeds, so a re-rolled schedule does not make it miss its budget by chance,
 /// `group-two-owners-one-generation` and `group-forget-on-failover` in all 8,
 /// `group-replay-oldest-commit` in 6 of 8 (it needs a coordinator restart after a partition's
-/// second commit).
+/// second commit), `consumer-assign-unreleased` in 5 of 8 (a partition must move between
+/// members).
 fn seeds_to_catch(canary: Canary) -> u64 {
     match canary {
         Canary::AckUnsyncedSingleRecord => 40,
@@ -116,6 +117,44 @@ fn the_group_workload_commits_and_its_canary_loses_an_acknowledged_commit() {
                 v.starts_with("lost acknowledged commit") || v.starts_with("group commit went back")
             }),
         "{lost:?}"
+    );
+}
+
+/// A consumer-protocol group (KIP-848): its members join and heartbeat, are handed
+/// partitions by the coordinator, commit with their epochs, are reset once and drain in a
+/// clean run (seed 1 draws the protocol), and the protocol's canary is reported as exactly
+/// what it plants: a partition handed to a member while another still holds it.
+#[test]
+fn the_consumer_protocol_group_hands_partitions_over_and_its_canary_shares_one() {
+    let clean = run_seed(1, RunOptions::new(SIM_SECS));
+    assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
+    assert!(clean.history.contains("group_protocol: Consumer"));
+    for event in [
+        "GroupHeartbeatAnswered {",
+        "GroupOwns {",
+        "Committed {",
+        "GroupPolled {",
+        "GroupFinal {",
+        "acknowledged: true",
+    ] {
+        assert!(clean.history.contains(event), "no {event} in seed 1");
+    }
+    assert!(
+        !clean.history.contains("GroupAssigned {"),
+        "no classic sync"
+    );
+    let canary = run_seed(
+        1,
+        RunOptions {
+            canary: Some(Canary::ConsumerAssignUnreleased),
+            ..RunOptions::new(SIM_SECS)
+        },
+    );
+    assert_eq!(canary.kind, Kind::Safety);
+    assert!(
+        (canary.verdict.safety.iter()).all(|v| v.starts_with("two owners at once")),
+        "{:?}",
+        canary.verdict.safety
     );
 }
 

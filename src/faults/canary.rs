@@ -35,10 +35,13 @@ pub enum Canary {
     /// The log cleaner's key map keeps each key's first offset instead of its last, so a
     /// clean keeps an older value and removes the latest one.
     CleanKeepsOldestValue,
+    /// A consumer-protocol (KIP-848) group hands a partition to its new owner while the
+    /// previous owner has not revoked it yet: two members read it at once.
+    ConsumerAssignUnreleased,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 11] = [
+    pub const ALL: [Canary; 12] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -50,6 +53,7 @@ impl Canary {
         Canary::GroupForgetOnFailover,
         Canary::GroupReplayOldestCommit,
         Canary::CleanKeepsOldestValue,
+        Canary::ConsumerAssignUnreleased,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +69,7 @@ impl Canary {
             Canary::GroupForgetOnFailover => "group-forget-on-failover",
             Canary::GroupReplayOldestCommit => "group-replay-oldest-commit",
             Canary::CleanKeepsOldestValue => "clean-keeps-oldest-value",
+            Canary::ConsumerAssignUnreleased => "consumer-assign-unreleased",
         }
     }
 

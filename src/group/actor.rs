@@ -13,7 +13,9 @@
 //! * A failed write or read drops the shard (what failed may still be in the log) and asks
 //!   PARTITIONS for a `Lead` barrier: its answer (the term and a durable log end) starts the
 //!   next load, as `Elected` does. After a failed load read the barrier waits
-//!   [`LOAD_RETRY_MS`] (a load fails again on the same bytes).
+//!   [`LOAD_RETRY_MS`] (a load fails again on the same bytes), and so does a barrier the
+//!   partition refused because it is offline after a disk error (asking again is what reopens
+//!   it).
 //!
 //! Time comes only from `ctx.now`; member ids from `ctx.rng`.
 
@@ -245,7 +247,16 @@ impl GroupsActor {
         let id = self.next_shard;
         self.next_shard += 1;
         let mut out = Vec::new();
-        let shard = Shard::new(partition, term, log_end, id, clock(ctx), &mut out);
+        let session_ms = self.settings.consumer.session_timeout_ms;
+        let shard = Shard::new(
+            partition,
+            term,
+            log_end,
+            id,
+            session_ms,
+            clock(ctx),
+            &mut out,
+        );
         self.shards.insert(partition, shard);
         self.apply(ctx, partition, out);
     }
@@ -476,8 +487,20 @@ impl GroupsActor {
                 Ok(NodeMsg::PartitionsReply(PartitionsReply::Lead(Ok((term, log_end))))) => {
                     self.elected(ctx, partition, term, log_end)
                 }
-                // Not led now: `Elected` comes when it is again (a revived log announces
-                // itself).
+                // Offline after a disk error: the partitions actor reopens it when it is next
+                // used and its retry is due, so ask again after a pause — nothing else may use
+                // the partition, and without a coordinator its groups would wait for good.
+                Ok(NodeMsg::PartitionsReply(PartitionsReply::Lead(Err(
+                    ErrorCode::KAFKA_STORAGE_ERROR,
+                )))) => {
+                    tracing::warn!(
+                        partition,
+                        retry_ms = LOAD_RETRY_MS,
+                        "no barrier: the partition is offline; asking again after a pause"
+                    );
+                    ctx.set_timer(GroupsTimer::Reload { partition }, LOAD_RETRY_MS);
+                }
+                // Not led now: `Elected` comes when it is again.
                 Ok(other) => tracing::info!(partition, ?other, "no barrier; waiting for Elected"),
                 Err(why) => {
                     tracing::warn!(partition, ?why, "the barrier call failed; asking again");

@@ -530,3 +530,51 @@ fn consumer_group_describe_is_answered_at_once_from_the_shard() {
         ]
     );
 }
+
+#[test]
+fn a_barrier_refused_by_an_offline_partition_is_asked_again_after_a_pause() {
+    let mut h = Harness::new();
+    let reload = || Input::Timer {
+        key: GroupsTimer::Reload { partition: 0 },
+    };
+    let (lead, _) = only_call(h.step(reload()));
+    // Offline after a disk error: only a later use reopens it, so the barrier is asked again.
+    let offline =
+        NodeMsg::PartitionsReply(PartitionsReply::Lead(Err(ErrorCode::KAFKA_STORAGE_ERROR)));
+    let effects = h.step(Input::Reply {
+        call: lead,
+        msg: offline,
+    });
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::SetTimer {
+                key: GroupsTimer::Reload { partition: 0 },
+                after_ms: LOAD_RETRY_MS,
+            }]
+        ),
+        "{effects:?}"
+    );
+    let (lead, _) = only_call(h.step(reload()));
+    let msg = NodeMsg::PartitionsReply(PartitionsReply::Lead(Ok((term(4), Offset(1)))));
+    let (read, _) = only_call(h.step(Input::Reply { call: lead, msg }));
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(5));
+    // Not led: its election will say so; nothing is asked meanwhile.
+    h.event(GroupsEvent::Resigned {
+        partition: 0,
+        term: term(4),
+    });
+    let (lead, _) = only_call(h.step(reload()));
+    let not_led = NodeMsg::PartitionsReply(PartitionsReply::Lead(Err(
+        ErrorCode::NOT_LEADER_OR_FOLLOWER,
+    )));
+    let effects = h.step(Input::Reply {
+        call: lead,
+        msg: not_led,
+    });
+    assert!(effects.is_empty(), "{effects:?}");
+}

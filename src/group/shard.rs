@@ -101,6 +101,9 @@ pub struct Shard<W> {
     offsets: Offsets,
     writes: BTreeMap<u64, InFlight<W>>,
     next_write: u64,
+    /// The session of a consumer-protocol member a load restores: the configured one, so a
+    /// member that left for good is expired as soon as a live one would be.
+    restored_session_ms: u64,
 }
 
 /// Why a shard must be dropped and loaded again.
@@ -109,11 +112,14 @@ pub struct Unload(pub String);
 
 impl<W: Copy> Shard<W> {
     /// The shard of `partition` under `term`, loading everything below `log_end`.
+    /// `restored_session_ms`: the session of a consumer-protocol member the load restores
+    /// (`group.consumer.session.timeout.ms`), until its next heartbeat.
     pub fn new(
         partition: i32,
         term: LeaderTerm,
         log_end: Offset,
         id: u64,
+        restored_session_ms: u64,
         now: Clock,
         out: &mut Vec<ShardOut<W>>,
     ) -> Self {
@@ -130,6 +136,7 @@ impl<W: Copy> Shard<W> {
             offsets: Offsets::default(),
             writes: BTreeMap::new(),
             next_write: 0,
+            restored_session_ms,
         };
         shard.load_step(first, now, out);
         shard

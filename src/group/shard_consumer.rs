@@ -30,9 +30,6 @@ use crate::group::output::{
 use crate::group::settings::GroupSettings;
 use crate::group::state::GroupState;
 
-/// The session a member restored by a load gets until its first heartbeat sets the configured
-/// one (`group.consumer.session.timeout.ms`'s default; the load does not see the settings).
-const RESTORED_SESSION_MS: u64 = 45_000;
 /// ListGroups' `group_type` of a KIP-848 group.
 const CONSUMER_GROUP_TYPE: &str = "consumer";
 /// The protocol type a consumer group reports (its members are consumers).
@@ -148,7 +145,7 @@ impl<W: Copy> Shard<W> {
         now: Clock,
         out: &mut Vec<ShardOut<W>>,
     ) {
-        for group in replay.finish(now, RESTORED_SESSION_MS) {
+        for group in replay.finish(now, self.restored_session_ms) {
             let id = group.id.clone();
             self.consumer.insert(id.clone(), group);
             let outs = self.consumer_timer_outs(&id);

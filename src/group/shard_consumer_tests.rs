@@ -21,6 +21,8 @@ const NOW: Clock = Clock {
     unix_ms: 1_700_000_000_000,
 };
 const TOPIC: [u8; 16] = [9; 16];
+/// `group.consumer.session.timeout.ms` of the shards here (not the default 45 s).
+const SESSION_MS: u64 = 6_000;
 
 fn beat(member: &str, epoch: i32) -> ConsumerHeartbeatArgs {
     ConsumerHeartbeatArgs {
@@ -54,7 +56,7 @@ fn request(shard: &mut Shard<u32>, request: GroupsRequest, w: u32) -> Vec<ShardO
 
 fn loaded() -> Shard<u32> {
     let mut out = Vec::new();
-    Shard::new(0, TERM, Offset(0), 1, NOW, &mut out)
+    Shard::new(0, TERM, Offset(0), 1, SESSION_MS, NOW, &mut out)
 }
 
 /// The Append among `out`: (write, batch).
@@ -88,7 +90,7 @@ fn acked(shard: &mut Shard<u32>, write: u64) -> Vec<ShardOut<u32>> {
 /// put out.
 fn replayed(log: Vec<u8>, log_end: Offset) -> (Shard<u32>, Vec<ShardOut<u32>>) {
     let mut out = Vec::new();
-    let mut shard: Shard<u32> = Shard::new(0, TERM, log_end, 2, NOW, &mut out);
+    let mut shard: Shard<u32> = Shard::new(0, TERM, log_end, 2, SESSION_MS, NOW, &mut out);
     let read = FetchPartitionResult {
         tp: TopicPartition {
             topic: crate::messages::OFFSETS_TOPIC.to_owned(),
@@ -172,14 +174,21 @@ fn a_load_rebuilds_the_group_at_the_same_epochs_and_a_heartbeat_goes_on() {
     log.extend_from_slice(&second_batch);
     let log_end = Offset(records_in_first + crate::storage::batch::records(&b1).count() as i64);
     let (mut again, out) = replayed(log, log_end);
-    assert!(
-        out.iter().any(|o| matches!(
-            o,
+    let wakes: Vec<u64> = (out.iter())
+        .filter_map(|o| match o {
             ShardOut::Wake {
                 timer: GroupTimer::Consumer,
+                at_mono_ms,
                 ..
-            }
-        )),
+            } => Some(*at_mono_ms),
+            _ => None,
+        })
+        .collect();
+    // Armed for the configured session: with a longer one a member that is gone for good
+    // would hold its partitions from the others that long after a restart.
+    assert_eq!(
+        wakes,
+        [NOW.mono_ms + SESSION_MS],
         "the restored group's timer is armed: {out:?}"
     );
     let mut after = again.describe_consumer("g");

@@ -10,6 +10,8 @@ use crate::messages::groups::{CommittedOffset, OffsetCommitArgs};
 use crate::storage::batch::set_base_offset;
 use crate::types::LeaderEpoch;
 
+/// `group.consumer.session.timeout.ms` of the shards here.
+const SESSION_MS: u64 = 45_000;
 const TERM: LeaderTerm = LeaderTerm {
     epoch: LeaderEpoch::INITIAL,
     replica: 7,
@@ -99,7 +101,7 @@ fn read(records: Vec<u8>) -> FetchPartitionResult {
 
 fn loaded() -> Shard<u32> {
     let mut out = Vec::new();
-    let shard = Shard::new(0, TERM, Offset(0), 1, NOW, &mut out);
+    let shard = Shard::new(0, TERM, Offset(0), 1, SESSION_MS, NOW, &mut out);
     assert!(
         out.is_empty() && !shard.is_loading(),
         "an empty log loads at once"
@@ -182,7 +184,7 @@ fn a_load_reads_again_from_a_cut_batch_applies_tombstones_and_stops_at_the_log_e
     // Written after the load's log end: not the load's to apply.
     let after = batch_at(7, &[committed("g", 0, 100)]);
     let mut out = Vec::new();
-    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(7), 1, NOW, &mut out);
+    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(7), 1, SESSION_MS, NOW, &mut out);
     assert_eq!(out, [ShardOut::Read { from: Offset(0) }]);
     // A read cut inside the second batch: the next read starts at that batch.
     let mut first = b0.clone();
@@ -256,7 +258,7 @@ fn a_load_walks_a_cleaned_log_of_record_less_batches_and_offset_gaps() {
 fn a_read_that_fails_or_brings_no_whole_batch_fails_the_load() {
     let b0 = batch_at(0, &[committed("g", 0, 5)]);
     let mut out = Vec::new();
-    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(1), 1, NOW, &mut out);
+    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(1), 1, SESSION_MS, NOW, &mut out);
     let cut = read(b0[..b0.len() - 1].to_vec());
     assert!(shard.fetched(&cut, NOW, &mut out).is_err());
     let mut failed = read(Vec::new());
@@ -348,7 +350,7 @@ fn later(ms: u64) -> Clock {
 /// A shard loaded from `batches` (the whole log).
 pub(super) fn loaded_from(batches: &[Vec<u8>], log_end: i64) -> Shard<u32> {
     let mut out = Vec::new();
-    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(log_end), 1, NOW, &mut out);
+    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(log_end), 1, SESSION_MS, NOW, &mut out);
     shard
         .fetched(&read(batches.concat()), NOW, &mut out)
         .unwrap();
@@ -480,7 +482,7 @@ fn a_new_group_entry_is_told_apart_from_one_the_shard_holds() {
 /// A shard that loaded group `h` Stable with the one member `m`.
 fn loaded_with_member() -> Shard<u32> {
     let mut out = Vec::new();
-    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(1), 1, NOW, &mut out);
+    let mut shard: Shard<u32> = Shard::new(0, TERM, Offset(1), 1, SESSION_MS, NOW, &mut out);
     let batch = batch_at(0, &[group_record("h", Some(one_member("m")))]);
     shard.fetched(&read(batch), NOW, &mut out).unwrap();
     assert_eq!(shard.groups["h"].state(), GroupState::Stable);

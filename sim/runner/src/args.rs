@@ -30,7 +30,8 @@ OPTIONS:
                       drop-last-batch-on-restart, ack-unsynced-single-record,
                       ack-after-failed-sync, ack-commit-before-append,
                       group-two-owners-one-generation, group-forget-on-failover,
-                      group-replay-oldest-commit, clean-keeps-oldest-value
+                      group-replay-oldest-commit, clean-keeps-oldest-value,
+                      consumer-assign-unreleased
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)

@@ -1,5 +1,5 @@
-//! Group consumers: members of one classic consumer group that speak the group protocol as
-//! Kafka's clients do (FindCoordinator, JoinGroup with MEMBER_ID_REQUIRED, a range assignment
+//! Group consumers: members of one consumer group. In a classic group they speak the group
+//! protocol as Kafka's clients do (FindCoordinator, JoinGroup with MEMBER_ID_REQUIRED, a range assignment
 //! computed by the leader and handed out by SyncGroup, Heartbeat, OffsetFetch, OffsetCommit
 //! with the generation, LeaveGroup), read the producers' topic from the committed offsets and
 //! commit as they go. After a lost connection or a coordinator error they reconnect,
@@ -20,6 +20,11 @@
 //! and commits there, then leaves; the next members take its partitions over. When all are
 //! gone, [`final_offsets`] records the group's commits (`GroupFinal`) for the checker's
 //! at-least-once and liveness checks.
+//!
+//! In a run whose group uses the consumer protocol (KIP-848, [`GroupProtocol::Consumer`]) the
+//! members join and heartbeat with ConsumerGroupHeartbeat instead, the coordinator assigns, and
+//! they take and let go of partitions as its answers say ([`consumer_protocol`]); reading,
+//! committing (OffsetCommit v9 with the member epoch), churn and draining are the same.
 //!
 //! Once a run, before healing, [`group_resetter`] moves the group's commits back the way
 //! `rill consumer-groups --reset-offsets` does: it pauses the members (they leave and wait),
@@ -50,6 +55,8 @@ use rand::Rng;
 use rill::types::ErrorCode;
 use tokio::time::Instant;
 
+mod consumer_protocol;
+
 use super::consumer::fetch_once;
 use super::{topic_name, Workload, CALL_TIMEOUT, RETRY_BACKOFF};
 use crate::client::{CallError, Connection};
@@ -58,6 +65,10 @@ use crate::history::Event;
 pub const GROUP: &str = "sim-group";
 const SESSION_TIMEOUT_MS: i32 = 6000;
 const REBALANCE_TIMEOUT_MS: i32 = 6000;
+/// The coordinator's session timeout of consumer-protocol members
+/// (`group.consumer.session.timeout.ms`): it expires a member no sooner than this after the
+/// last heartbeat the member sent that was answered.
+pub const CONSUMER_SESSION_TIMEOUT_MS: u64 = 6000;
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(1000);
 /// As the Java consumer's auto-commit (every position, changed or not, each interval), but
 /// often: the commits, most superseding the one before, fill `__consumer_offsets` segments
@@ -74,6 +85,15 @@ const RESET_AT_PERCENT: std::ops::Range<u32> = 20..50;
 const RESET_RETRY: Duration = Duration::from_millis(250);
 /// OffsetCommit's generation for a commit from outside the group (Kafka's admin tools).
 const GENERATION_NONE: i32 = -1;
+
+/// The rebalance protocol of the run's group: one for all its members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupProtocol {
+    /// JoinGroup / SyncGroup / Heartbeat; the leader member assigns.
+    Classic,
+    /// ConsumerGroupHeartbeat (KIP-848); the coordinator assigns.
+    Consumer,
+}
 
 /// Set while [`group_resetter`] moves the group's commits back: members leave and wait.
 #[derive(Clone, Default)]
@@ -104,7 +124,8 @@ enum Step {
 }
 
 /// A call error or a coordinator error code: reconnect (and rediscover the coordinator).
-fn transport(_: CallError) -> Step {
+fn transport(e: CallError) -> Step {
+    tracing::debug!(?e, "group call failed");
     Step::Reconnect
 }
 
@@ -132,6 +153,10 @@ fn on_code(code: ErrorCode, member: &mut Member) -> Step {
 /// One member's view of the group.
 struct Member {
     id: u32,
+    protocol: GroupProtocol,
+    /// The topic's id, from the consumer protocol's assignments (its heartbeats name the
+    /// partitions they own by it).
+    topic_id: uuid::Uuid,
     member_id: String,
     /// `group.instance.id` of a static member (KIP-345): after a crash it rejoins under the
     /// same instance id, taking a new member id and fencing the old one.
@@ -233,6 +258,9 @@ impl Member {
     /// JoinGroup (again after MEMBER_ID_REQUIRED), SyncGroup (the leader assigns by range),
     /// then OffsetFetch for the partitions it got.
     async fn join(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
+        if self.protocol == GroupProtocol::Consumer {
+            return self.join_consumer(w, conn).await;
+        }
         self.generation = None;
         let joined: JoinGroupResponse = loop {
             let request = JoinGroupRequest::default()
@@ -327,12 +355,12 @@ impl Member {
             .map_err(transport)?;
         let code = ErrorCode::from_wire(answer.error_code);
         if code != ErrorCode::NONE {
-            return Err(on_code(code, self));
+            return Err(self.on_code(w, code));
         }
         for p in answer.topics.iter().flat_map(|t| &t.partitions) {
             let code = ErrorCode::from_wire(p.error_code);
             if code != ErrorCode::NONE {
-                return Err(on_code(code, self));
+                return Err(self.on_code(w, code));
             }
             w.record(Event::OffsetFetched {
                 member: self.id,
@@ -343,7 +371,11 @@ impl Member {
             // What the coordinator holds now: a commit lost in a crash (no durable promise)
             // is committed again.
             self.committed.insert(p.partition_index, p.committed_offset);
-            if start {
+            // A consumer-protocol member is handed partitions one answer at a time: it
+            // starts only those it has no position in.
+            let new = self.protocol == GroupProtocol::Consumer
+                && !self.positions.contains_key(&p.partition_index);
+            if start || new {
                 self.positions
                     .insert(p.partition_index, p.committed_offset.max(0));
             }
@@ -420,9 +452,10 @@ impl Member {
     async fn churn(&mut self, w: &Workload, conn: &mut Option<Connection>) {
         let leave = madsim::rand::thread_rng().gen_bool(0.5);
         self.departed.push(self.member_id.clone());
+        self.release_all(w);
         match conn.as_mut() {
             Some(c) if leave => {
-                leave_group(c, std::slice::from_ref(&self.member_id)).await;
+                self.leave(c, std::slice::from_ref(&self.member_id)).await;
             }
             _ => *conn = None,
         }
@@ -441,6 +474,7 @@ impl Member {
 
     /// While the resetter works: leave the group with every member id it had, and wait.
     async fn pause(&mut self, w: &Workload, conn: &mut Option<Connection>) {
+        self.release_all(w);
         if !self.member_id.is_empty() {
             w.record(Event::GroupLeft {
                 member: self.id,
@@ -462,7 +496,7 @@ impl Member {
             Some(c) => c,
             None => conn.insert(coordinator(w).await),
         };
-        if !leave_group(c, &self.departed).await {
+        if !self.leave(c, &self.departed).await {
             // The coordinator may be gone: find it again next time.
             *conn = None;
         }
@@ -484,11 +518,23 @@ impl Member {
             return Ok(());
         }
         let who = (generation, self.member_id.as_str(), self.instance());
-        let answer = commit_offsets(conn, who, &ahead).await.map_err(transport)?;
+        // v9 is the first a consumer-protocol member may commit with (its epoch).
+        let version = match self.protocol {
+            GroupProtocol::Classic => 7,
+            GroupProtocol::Consumer => 9,
+        };
+        let answer = commit_offsets(conn, version, who, &ahead)
+            .await
+            .map_err(transport)?;
         for p in answer.topics.iter().flat_map(|t| &t.partitions) {
             let code = ErrorCode::from_wire(p.error_code);
+            if code == ErrorCode::STALE_MEMBER_EPOCH {
+                // Its epoch moved on in a heartbeat answer not read yet: the next heartbeat
+                // brings it, and the next commit carries it.
+                return Ok(());
+            }
             if code != ErrorCode::NONE {
-                return Err(on_code(code, self));
+                return Err(self.on_code(w, code));
             }
             let Some((_, offset)) = ahead.iter().find(|(q, _)| *q == p.partition_index) else {
                 continue;
@@ -504,7 +550,10 @@ impl Member {
         Ok(())
     }
 
-    async fn heartbeat(&mut self, conn: &mut Connection) -> Result<(), Step> {
+    async fn heartbeat(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
+        if self.protocol == GroupProtocol::Consumer {
+            return self.heartbeat_consumer(w, conn).await;
+        }
         let Some(generation) = self.generation else {
             return Ok(());
         };
@@ -521,6 +570,27 @@ impl Member {
             ErrorCode::NONE => Ok(()),
             code => Err(on_code(code, self)),
         }
+    }
+}
+
+impl Member {
+    /// Leaves the group as each of `member_ids`: whether the coordinator answered.
+    async fn leave(&self, conn: &mut Connection, member_ids: &[String]) -> bool {
+        match self.protocol {
+            GroupProtocol::Classic => leave_group(conn, member_ids).await,
+            GroupProtocol::Consumer => consumer_protocol::leave(conn, member_ids).await,
+        }
+    }
+
+    /// What a group error code asks of the member; a consumer-protocol member that is
+    /// fenced lets its partitions go at once (another member may be handed them now).
+    fn on_code(&mut self, w: &Workload, code: ErrorCode) -> Step {
+        tracing::debug!(member = self.id, ?code, "group error");
+        let step = on_code(code, self);
+        if matches!(step, Step::Rejoin) {
+            self.release_all(w);
+        }
+        step
     }
 }
 
@@ -542,6 +612,7 @@ async fn leave_group(conn: &mut Connection, member_ids: &[String]) -> bool {
 /// OffsetCommit of `offsets` (partition, offset) as (generation, member id, instance id).
 async fn commit_offsets(
     conn: &mut Connection,
+    version: i16,
     (generation, member_id, instance): (i32, &str, Option<StrBytes>),
     offsets: &[(i32, i64)],
 ) -> Result<OffsetCommitResponse, CallError> {
@@ -563,7 +634,7 @@ async fn commit_offsets(
         .with_topics(vec![OffsetCommitRequestTopic::default()
             .with_name(topic_name())
             .with_partitions(partitions)]);
-    conn.call(ApiKey::OffsetCommit, 7, &request, CALL_TIMEOUT)
+    conn.call(ApiKey::OffsetCommit, version, &request, CALL_TIMEOUT)
         .await
 }
 
@@ -605,12 +676,21 @@ fn churn_gap() -> Duration {
 /// One group member: joins, reads its partitions from the committed offsets, commits and
 /// heartbeats, leaves and crashes now and then until healing, drains after it (or records
 /// that it could not), then leaves.
-pub async fn group_member(w: Workload, id: u32, times: MemberTimes, pause: GroupPause) {
+pub async fn group_member(
+    w: Workload,
+    id: u32,
+    protocol: GroupProtocol,
+    times: MemberTimes,
+    pause: GroupPause,
+) {
     let mut member = Member {
         id,
+        protocol,
+        topic_id: uuid::Uuid::nil(),
         member_id: String::new(),
-        // Every other member is static.
-        instance: (id % 2 == 0).then(|| format!("sim-instance-{id}")),
+        // Every other classic member is static.
+        instance: (protocol == GroupProtocol::Classic && id % 2 == 0)
+            .then(|| format!("sim-instance-{id}")),
         generation: None,
         owned: Vec::new(),
         positions: BTreeMap::new(),
@@ -638,7 +718,8 @@ pub async fn group_member(w: Workload, id: u32, times: MemberTimes, pause: Group
             w.record(Event::GroupStuck { member: id, detail });
             break;
         }
-        if now >= times.drain_from && member.drained(times.drain_from) {
+        let drained = now >= times.drain_from && member.drained(times.drain_from);
+        if drained && member.protocol == GroupProtocol::Classic {
             break;
         }
         if now < times.healed && now >= next_churn && member.generation.is_some() {
@@ -660,7 +741,28 @@ pub async fn group_member(w: Workload, id: u32, times: MemberTimes, pause: Group
             member.fetch_committed(&w, c, false).await
         } else if last_heartbeat.elapsed() >= HEARTBEAT_INTERVAL {
             last_heartbeat = Instant::now();
-            member.heartbeat(c).await
+            member.heartbeat(&w, c).await
+        } else if drained && !member.departed.is_empty() {
+            // Every member id it had leaves first: one a coordinator restart brought back
+            // from the log holds its partitions in the consumer protocol until its session
+            // ends, and the live members would otherwise leave before they got them.
+            let departed = std::mem::take(&mut member.departed);
+            if member.leave(c, &departed).await {
+                Ok(())
+            } else {
+                member.departed = departed;
+                Err(Step::Reconnect)
+            }
+        } else if drained {
+            // A consumer-protocol member leaves once it owns its whole target.
+            match member.converged(c).await {
+                Ok(true) => break,
+                Ok(false) => {
+                    tokio::time::sleep(COMMIT_INTERVAL).await;
+                    Ok(())
+                }
+                Err(step) => Err(step),
+            }
         } else if last_commit.elapsed() >= COMMIT_INTERVAL {
             last_commit = Instant::now();
             member.commit(&w, c).await
@@ -683,8 +785,11 @@ pub async fn group_member(w: Workload, id: u32, times: MemberTimes, pause: Group
             }
         }
     }
+    member.release_all(&w);
     if let Some(c) = conn.as_mut() {
-        leave_group(c, std::slice::from_ref(&member.member_id)).await;
+        member
+            .leave(c, std::slice::from_ref(&member.member_id))
+            .await;
     }
 }
 
@@ -756,7 +861,7 @@ async fn reset(w: &Workload, give_up: Instant) {
             continue;
         };
         let invoked_ms = w.now_ms();
-        let Ok(answer) = commit_offsets(c, (GENERATION_NONE, "", None), targets).await else {
+        let Ok(answer) = commit_offsets(c, 7, (GENERATION_NONE, "", None), targets).await else {
             unanswered.get_or_insert(invoked_ms);
             conn = None;
             tokio::time::sleep(RETRY_BACKOFF).await;

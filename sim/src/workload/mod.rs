@@ -33,7 +33,10 @@ pub mod producer;
 
 pub use admin::{create_topic, final_read};
 pub use consumer::consumer;
-pub use groups::{final_offsets, group_member, group_resetter, GroupPause, MemberTimes};
+pub use groups::{
+    final_offsets, group_member, group_resetter, GroupPause, GroupProtocol, MemberTimes,
+    CONSUMER_SESSION_TIMEOUT_MS,
+};
 pub use producer::{producer, ProducerSpec};
 
 /// Every call but a produce waits at most this long (simulated time); then its outcome is
