@@ -193,7 +193,11 @@ fn a_compacted_topic_refuses_a_keyless_record_in_a_compressed_batch() {
         h.ensure(&a, compacted());
         let keyless = compressed(codec, &[(Some(b"k"), b"v0"), (None, b"v1")]);
         let refused = h.produce_one(1, &a, keyless);
-        assert_eq!(refused.error_code, ErrorCode::INVALID_RECORD, "codec {codec}");
+        assert_eq!(
+            refused.error_code,
+            ErrorCode::INVALID_RECORD,
+            "codec {codec}"
+        );
         assert_eq!(refused.record_errors.len(), 1, "codec {codec}");
         assert_eq!(refused.record_errors[0].batch_index, 1, "codec {codec}");
         assert_eq!(

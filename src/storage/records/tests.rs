@@ -177,7 +177,12 @@ fn valid_batches_of_every_codec_pass_and_report_their_timestamps() {
 #[test]
 fn the_walk_names_the_first_keyless_record_of_every_codec() {
     for codec in 0..=4u8 {
-        assert_eq!(check(batch_with(&section(&good(5)), 5, codec)).unwrap().keyless_at, None);
+        assert_eq!(
+            check(batch_with(&section(&good(5)), 5, codec))
+                .unwrap()
+                .keyless_at,
+            None
+        );
         let mut recs = good(5);
         recs[1].key = Some(vec![]); // empty: a key
         recs[3].key = None;
