@@ -728,3 +728,26 @@ fn a_restored_member_keeps_its_pattern() {
     assert_eq!(h.g.epoch, epoch + 1);
     assert!(by_topic(&r.assignment).contains_key(&RX_C));
 }
+
+/// The dialect at its edges: RE2/J's flags work, a verbose-mode comment cannot swallow the
+/// anchors, `\Q...\E` is refused, and every refusal is one line in Kafka's words.
+#[test]
+fn patterns_compile_as_re2j_reads_them_where_the_dialects_agree() {
+    use super::topic_regex::compile;
+    let matches = |p: &str, name: &str| compile(p).expect(p).is_match(name);
+    assert!(matches("(?i)RX-A", "rx-a"));
+    assert!(matches("(^rx-a)|(^b.*)", "bee"));
+    assert!(matches(r"rx-\d+", "rx-42"));
+    assert!(!matches(r"rx-\d+", "rx-42x"));
+    assert!(!matches("(?m)^rx$", "rx\nrx"));
+    for bad in ["(?x)rx-a#", r"\Qrx-a\E", "rx-[a", "*", "a{2,1}"] {
+        let msg = compile(bad).expect_err(bad);
+        assert!(
+            msg.starts_with(&format!(
+                "SubscribedTopicRegex `{bad}` is not a valid regular expression: "
+            )),
+            "{msg}"
+        );
+        assert!(msg.ends_with('.') && !msg.contains('\n'), "{msg}");
+    }
+}

@@ -96,6 +96,11 @@ impl RegexCache {
                 self.entries.insert((*p).to_owned(), entry);
             }
         }
+        if self.entries.is_empty() {
+            // A group without patterns keeps no copy of the names.
+            self.scanned = Vec::new();
+            return;
+        }
         let renamed = !self.scanned.iter().eq(topics.keys());
         if renamed {
             self.scanned = topics.keys().cloned().collect();
