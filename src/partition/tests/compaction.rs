@@ -174,8 +174,7 @@ fn a_compacted_topic_refuses_a_record_without_a_key() {
 /// `records` (key, value) in one batch compressed with `codec` (1 gzip, 2 snappy, 3 lz4,
 /// 4 zstd), as a producer sends it.
 fn compressed(codec: u8, records: &[(Option<&[u8]>, &[u8])]) -> Vec<u8> {
-    let plain: Vec<(Option<&[u8]>, Option<&[u8]>)> =
-        records.iter().map(|(k, v)| (*k, Some(*v))).collect();
+    let plain: Vec<_> = records.iter().map(|(k, v)| (*k, Some(*v))).collect();
     let plain = batch::build_batch_records(&plain, T0_MS);
     let section = crate::storage::records::encode(codec, &plain[batch::HEADER_BYTES..], false)
         .expect("compress");
