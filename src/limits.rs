@@ -336,6 +336,27 @@ pub const CONSUMER_GROUP_MEMBERS_MAX: usize = 10_000;
 /// INVALID_REQUEST (Kafka has no such bound; its write would fail with RECORD_TOO_LARGE).
 pub const CONSUMER_SUBSCRIPTION_BYTES_MAX: usize = 256 << 10;
 
+/// Longest KIP-848 `SubscribedTopicRegex` (bytes). The pattern is compiled by the coordinator
+/// and matched against every topic name whenever the topics change, and it is written in the
+/// member's record; librdkafka sends all of an application's patterns joined in one, so a real
+/// one is tens of bytes. Past it the heartbeat gets INVALID_REGULAR_EXPRESSION, as a pattern the
+/// coordinator cannot take (Kafka has no such bound, only the record's i16 string length).
+pub const CONSUMER_REGEX_BYTES_MAX: usize = 4 << 10;
+
+/// The `regex` crate's size limits for one compiled `SubscribedTopicRegex`: the compiled
+/// program (`RegexBuilder::size_limit`, default 10 MiB) and the lazy DFA's cache
+/// (`dfa_size_limit`, default 2 MiB). A short pattern can still compile big (`\w{1000}` is
+/// megabytes: Unicode classes repeated), and a group keeps its members' compiled patterns
+/// between heartbeats, so a hostile client must not make each cost the default. A pattern
+/// over it is refused with INVALID_REGULAR_EXPRESSION; anything a topic name needs is far
+/// smaller (`(^orders-.*)` compiles to a few KiB).
+pub const CONSUMER_REGEX_COMPILED_BYTES_MAX: usize = 1 << 20;
+
+/// Deepest nesting of groups and repetitions in a `SubscribedTopicRegex` (the parser's
+/// `nest_limit`, default 250): the parser and compiler recurse on it, and a topic pattern
+/// never needs more than a few levels.
+pub const CONSUMER_REGEX_NEST_MAX: u32 = 64;
+
 /// Largest total of one classic group's member assignments (and subscriptions) written in one
 /// group metadata record. That record is one batch of `__consumer_offsets` and a message between
 /// nodes once the partition is replicated, so it must fit one peer frame; Kafka bounds it by the

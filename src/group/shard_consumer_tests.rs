@@ -212,6 +212,58 @@ fn a_load_rebuilds_the_group_at_the_same_epochs_and_a_heartbeat_goes_on() {
     assert_eq!(again.describe_consumer("g").group_epoch, 2);
 }
 
+/// A regex member's pattern is in its member record: a load gives it back (describe shows it)
+/// and the restored member goes on at its epoch. A pattern that does not compile writes
+/// nothing and makes no group.
+#[test]
+fn a_regex_members_pattern_is_written_and_a_load_gives_it_back() {
+    let mut shard = loaded();
+    let bad = ConsumerHeartbeatArgs {
+        subscribed_topic_regex: Some("t(".into()),
+        ..join("x")
+    };
+    let out = send(&mut shard, bad, 1);
+    assert!(
+        !out.iter().any(|o| matches!(o, ShardOut::Append { .. })),
+        "{out:?}"
+    );
+    assert_eq!(
+        answers(&out)[0].1.error_code,
+        ErrorCode::INVALID_REGULAR_EXPRESSION
+    );
+    assert!(!shard.is_consumer_group("g"));
+
+    let rx = ConsumerHeartbeatArgs {
+        subscribed_topic_names: Some(Vec::new()),
+        subscribed_topic_regex: Some("(^t.*)".into()),
+        ..join("a")
+    };
+    let out = send(&mut shard, rx, 2);
+    let (write, batch) = append(&out);
+    let got = answers(&acked(&mut shard, write));
+    assert_eq!(got[0].1.assignment.as_ref().unwrap()[0].1, vec![0, 1, 2, 3]);
+    let before = shard.describe_consumer("g");
+    assert_eq!(
+        before.members[0].subscribed_topic_regex.as_deref(),
+        Some("(^t.*)")
+    );
+
+    let mut log = batch.clone();
+    set_base_offset(&mut log, 0).unwrap();
+    let log_end = Offset(crate::storage::batch::records(&batch).count() as i64);
+    let (mut again, _) = replayed(log, log_end);
+    let mut after = again.describe_consumer("g");
+    after.assignor = before.assignor.clone();
+    assert_eq!(after, before);
+    let out = send(&mut again, beat("a", 1), 3);
+    let got = answers(&out);
+    assert_eq!(
+        (got[0].1.error_code, got[0].1.member_epoch),
+        (ErrorCode::NONE, 1)
+    );
+    assert_eq!(again.describe_consumer("g").group_epoch, 1);
+}
+
 /// A field the group's records cannot hold (an i16-length string) is refused before the group
 /// changes: nothing is written, no group is made.
 #[test]

@@ -413,9 +413,6 @@ impl Replica {
         let crc_checked = checked.is_some();
         if let Some(checked) = checked {
             self.check_records(checked, now_ms)?;
-            if self.log.config().compaction.compact {
-                self.refuse_keyless(&records)?;
-            }
         }
         let idempotent = idempotent_header(&records)?;
         if let Some(header) = &idempotent {
@@ -493,37 +490,29 @@ impl Replica {
                 return Err(Rejection::from_records(refused));
             }
         }
+        if let (true, Some(index)) = (config.compaction.compact, seen.keyless_at) {
+            return Err(self.keyless(index));
+        }
         Ok(())
     }
 
-    /// A compacted topic refuses a record without a key (Kafka's `LogValidator`: the cleaner
-    /// could never remove it), naming the first such record. Compressed batches are not
-    /// walked here (a keyless record in one is kept by the cleaner, which compacts the rest).
-    fn refuse_keyless(&self, records: &[u8]) -> Result<(), Rejection> {
+    /// A compacted topic refuses a record without a key (Kafka's `LogValidator.validateKey`:
+    /// the cleaner could never remove it), in a compressed batch too, naming the first such
+    /// record: the walk found it ([`records::RecordTimestamps::keyless_at`]).
+    fn keyless(&self, index: i32) -> Rejection {
         let partition = self
             .log
             .dir()
             .file_name()
             .unwrap_or_default()
             .to_string_lossy();
-        for (at, header) in batch::Batches::new(records, usize::MAX).flatten() {
-            if header.is_control() || header.compression() != 0 {
-                continue;
-            }
-            let batch = &records[at..at + header.total_bytes()];
-            for (index, record) in batch::records(batch).enumerate() {
-                if record.is_ok_and(|r| r.key.is_none()) {
-                    return Err(Rejection::from_records(records::RecordsError {
-                        kind: RecordsErrorKind::Invalid,
-                        record_index: Some(i32::try_from(index).unwrap_or(i32::MAX)),
-                        message: format!(
-                            "Compacted topic cannot accept message without key in topic partition {partition}."
-                        ),
-                    }));
-                }
-            }
-        }
-        Ok(())
+        Rejection::from_records(records::RecordsError {
+            kind: RecordsErrorKind::Invalid,
+            record_index: Some(index),
+            message: format!(
+                "Compacted topic cannot accept message without key in topic partition {partition}."
+            ),
+        })
     }
 
     /// The append time stamped into the stored batch holding `offset` if it is a

@@ -90,6 +90,7 @@ named_codes! {
     STALE_MEMBER_EPOCH = StaleMemberEpoch,
     FENCED_MEMBER_EPOCH = FencedMemberEpoch,
     UNSUPPORTED_ASSIGNOR = UnsupportedAssignor,
+    INVALID_REGULAR_EXPRESSION = InvalidRegularExpression,
 }
 
 impl ErrorCode {

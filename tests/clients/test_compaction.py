@@ -1,7 +1,7 @@
 """Log compaction seen from confluent-kafka: a `cleanup.policy=compact` topic on a broker with
 1 KiB segments and a 200 ms cleaner backoff shrinks many updates per key to the latest value
 per key, drops tombstoned keys after `delete.retention.ms`, never serves an older value after
-a newer one for a key, refuses keyless records, keeps the latest values across a kill -9
+a newer one for a key, refuses keyless records (in compressed batches too), keeps the latest values across a kill -9
 taken while it cleans, and compacts compressed batches of every codec."""
 
 import time
@@ -119,6 +119,31 @@ def test_a_keyless_record_is_refused_with_invalid_record(rill, topic_name):
     p.produce(topic_name, value=b"no key", on_delivery=lambda err, _: errors.append(err))
     p.flush(10)
     assert errors and errors[0] is not None and errors[0].code() == KafkaError.INVALID_RECORD, errors
+
+
+@pytest.mark.parametrize("codec", ["lz4", "gzip", "snappy", "zstd"])
+def test_a_keyless_record_in_a_compressed_batch_is_refused(rill, topic_name, codec):
+    """Kafka checks every record of a compressed batch for a key too: a keyless one among keyed
+    ones fails the whole batch with INVALID_RECORD, and nothing of it is stored; a batch whose
+    records all have keys is taken."""
+    ck.create_topic(rill.bootstrap, topic_name, 1, TOPIC_CONFIG)
+    extra = {"compression.type": codec, "message.timeout.ms": 5000, "linger.ms": 200}
+    p = ck.producer(rill.bootstrap, "all", extra=extra)
+    results = []
+    on_delivery = lambda err, msg: results.append((err, msg.key()))  # noqa: E731
+    # One batch (linger): keyed, keyless, keyed.
+    for k in [b"k1", None, b"k2"]:
+        p.produce(topic_name, key=k, value=b"v" * 100, partition=0, on_delivery=on_delivery)
+    p.flush(10)
+    assert len(results) == 3, results
+    assert all(err is not None and err.code() == KafkaError.INVALID_RECORD for err, _ in results), results
+    _, high = ck.consumer(rill.bootstrap).get_watermark_offsets(TopicPartition(topic_name, 0), timeout=10)
+    assert high == 0, "nothing of the refused batch is stored"
+
+    _, _, errors = ck.produce(rill.bootstrap, topic_name, [(b"k1", b"a"), (b"k2", b"b")], "all", extra=extra)
+    assert not errors, errors
+    records = read_all(rill.bootstrap, topic_name)
+    assert [(k, v) for _, k, v in records] == [(b"k1", b"a"), (b"k2", b"b")]
 
 
 def test_kill9_while_cleaning_keeps_the_latest_values(rill_factory, topic_name):

@@ -8,6 +8,8 @@ once. A member that leaves hands its partitions to the others. After a `kill -9`
 the group comes back from its `__consumer_offsets` records: the surviving members go on with
 their epochs and shares, and a fresh member of the group resumes at the commits. A classic
 group and a consumer group run side by side, and each protocol is refused on the other's group.
+A regex subscription (`subscribe(["^rx-.*"])`) is resolved by the broker: the member gets the
+matching topics, those created later too, before and after a broker kill.
 """
 
 import time
@@ -210,3 +212,109 @@ def test_classic_and_consumer_groups_side_by_side(rill_factory, topic_name):
     finally:
         new.c.close()
         classic.close()
+
+
+def test_a_regex_subscription_gets_the_matching_topics_new_ones_and_survives_a_restart(rill_factory):
+    """`subscribe(["^rx-.*"])` with the consumer protocol: librdkafka sends the pattern as
+    ConsumerGroupHeartbeat `SubscribedTopicRegex` (`(^rx-.*)`) and the broker resolves it. The
+    member reads exactly the matching topics' records; a matching topic created later is
+    assigned too; after a `kill -9` of the broker the member's pattern comes back with the group
+    (it is in the member's record) and still follows the matching topics."""
+    rill = rill_factory(*BROKER_ARGS)
+    for name, partitions in [("rx-a", 2), ("rx-b", 1), ("other", 1)]:
+        ck.create_topic(rill.bootstrap, name, partitions)
+
+    def produce(topic, tag, n=10):
+        msgs = [(None, f"{topic}:{tag}:{i}".encode()) for i in range(n)]
+        sent, _, errors = ck.produce(rill.bootstrap, topic, msgs, acks="all")
+        assert not errors and len(sent) == n, errors[:3]
+        return {v for _, _, v in sent}
+
+    got = []
+    errors = []
+    c = Consumer(
+        {
+            "bootstrap.servers": rill.bootstrap,
+            "group.id": "rx-group",
+            "group.protocol": "consumer",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "error_cb": errors.append,
+        }
+    )
+
+    def read_until(want, seconds=CONSUME_TIMEOUT_S):
+        deadline = time.monotonic() + seconds
+        while not want <= set(v for _, v in got) and time.monotonic() < deadline:
+            msg = c.poll(0.1)
+            if msg is not None:
+                assert msg.error() is None, msg.error()
+                got.append((msg.topic(), msg.value()))
+        # Anything else would arrive now.
+        settle = time.monotonic() + 1.0
+        while time.monotonic() < settle:
+            msg = c.poll(0.1)
+            if msg is not None:
+                assert msg.error() is None, msg.error()
+                got.append((msg.topic(), msg.value()))
+        assert want <= set(v for _, v in got), f"missing {sorted(want - set(v for _, v in got))[:5]}; errors {errors[:3]}"
+
+    # The broker, not librdkafka, resolves the pattern, against whole names (RE2/J's
+    # `matches`): `^rx` alone matches no topic here, where librdkafka's own (libc, `find`)
+    # matching with the classic protocol would take rx-a and rx-b.
+    prefix_only = Consumer(
+        {
+            "bootstrap.servers": rill.bootstrap,
+            "group.id": "rx-prefix-group",
+            "group.protocol": "consumer",
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+        }
+    )
+    try:
+        want = produce("rx-a", "first") | produce("rx-b", "first")
+        produce("other", "first")
+        c.subscribe(["^rx-.*"])
+        prefix_only.subscribe(["^rx"])
+        read_until(want)
+        assert sorted(v for _, v in got) == sorted(want), "exactly the matching topics' records, once"
+        assert {t for t, _ in got} == {"rx-a", "rx-b"}
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            msg = prefix_only.poll(0.1)
+            assert msg is None or msg.error() is not None, (msg.topic(), msg.value())
+        assert prefix_only.assignment() == []
+        # It is a member all the same (its heartbeats were taken), subscribed to nothing yet.
+        admin = ck.admin(rill.bootstrap)  # kept alive until the future resolves
+        group = admin.describe_consumer_groups(["rx-prefix-group"], request_timeout=10)
+        members = group["rx-prefix-group"].result().members
+        assert len(members) == 1 and not members[0].assignment.topic_partitions, members
+        prefix_only.close()
+
+        # A matching topic created now joins the subscription.
+        got.clear()
+        ck.create_topic(rill.bootstrap, "rx-c", 2)
+        want = produce("rx-c", "new")
+        produce("other", "new")
+        read_until(want, SETTLE_TIMEOUT_S)
+        assert sorted(v for _, v in got) == sorted(want)
+        c.commit(asynchronous=False)
+
+        # kill -9: the group and the member's pattern come back from __consumer_offsets.
+        rill.restart()
+        got.clear()
+        want = produce("rx-a", "after") | produce("rx-c", "after")
+        produce("other", "after")
+        read_until(want, SETTLE_TIMEOUT_S)
+        assert {t for t, _ in got} <= {"rx-a", "rx-b", "rx-c"}, {t for t, _ in got}
+        assert want <= {v for _, v in got}
+        # And a matching topic created after the restart joins it too.
+        got.clear()
+        ck.create_topic(rill.bootstrap, "rx-d", 1)
+        want = produce("rx-d", "after")
+        read_until(want, SETTLE_TIMEOUT_S)
+        assert {t for t, _ in got} <= {"rx-a", "rx-b", "rx-c", "rx-d"}
+    finally:
+        c.close()
+

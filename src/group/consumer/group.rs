@@ -23,6 +23,7 @@ use crate::types::ErrorCode;
 use super::member::{ConsumerMember, MemberState};
 use super::reconcile::reconcile;
 use super::settings::ConsumerSettings;
+use super::topic_regex::RegexCache;
 use super::{LEAVE_GROUP_MEMBER_EPOCH, LEAVE_GROUP_STATIC_MEMBER_EPOCH};
 
 /// A topic as the group sees it: its id and partition count.
@@ -59,6 +60,8 @@ pub struct ConsumerGroup {
     last_assignor: Option<ServerAssignor>,
     /// Restored by a load, its topics' metadata not read yet (it is not a record).
     metadata_after_load: bool,
+    /// The members' `SubscribedTopicRegex`es compiled, and the topics each matches.
+    regexes: RegexCache,
 }
 
 impl ConsumerGroup {
@@ -73,6 +76,7 @@ impl ConsumerGroup {
             owners: BTreeMap::new(),
             last_assignor: None,
             metadata_after_load: false,
+            regexes: RegexCache::default(),
         }
     }
 
@@ -160,7 +164,7 @@ impl ConsumerGroup {
                 client_id: m.client_id.clone(),
                 client_host: m.client_host.clone(),
                 subscribed_topic_names: m.subscribed.iter().cloned().collect(),
-                subscribed_topic_regex: None,
+                subscribed_topic_regex: m.subscribed_regex.clone(),
                 assignment: to_wire(&m.assigned),
                 target_assignment: to_wire(&self.target.get(&m.id).cloned().unwrap_or_default()),
             })
@@ -194,6 +198,12 @@ impl ConsumerGroup {
         } else {
             "Stable"
         }
+    }
+
+    /// The patterns the group keeps compiled (for tests of its cache).
+    #[cfg(test)]
+    pub fn regexes_kept(&self) -> Vec<&str> {
+        self.regexes.patterns()
     }
 
     /// The member holding a partition now, if any.
@@ -289,6 +299,13 @@ impl ConsumerGroup {
         req: &ConsumerHeartbeatArgs,
     ) -> Result<ConsumerHeartbeatResult, Refused> {
         let owned = req.owned.as_ref().map(|o| to_assignment(o));
+        // A pattern new to the group must compile (Kafka's `throwIfRegularExpressionIsInvalid`),
+        // checked before the member is touched: a refusal changes nothing.
+        let regex = (req.subscribed_topic_regex.as_deref()).map(|r| (!r.is_empty()).then_some(r));
+        if let Some(Some(pattern)) = regex {
+            (self.regexes.admit(pattern))
+                .map_err(|msg| (ErrorCode::INVALID_REGULAR_EXPRESSION, msg))?;
+        }
         let (before, mut member) = self.member_for(s, req, owned.as_ref())?;
         let mut changed = before.is_none();
         if let Some(inst) = &req.instance_id {
@@ -306,6 +323,10 @@ impl ConsumerGroup {
             let names: BTreeSet<String> = names.iter().cloned().collect();
             changed |= names != member.subscribed;
             member.subscribed = names;
+        }
+        if let Some(pattern) = regex {
+            changed |= member.subscribed_regex.as_deref() != pattern;
+            member.subscribed_regex = pattern.map(str::to_owned);
         }
         if let Some(assignor) = &req.server_assignor {
             changed |= member.server_assignor.as_deref() != Some(assignor.as_str());
@@ -477,8 +498,11 @@ impl ConsumerGroup {
     /// coordinator does not write that tagged field), so it counts as a change only if the
     /// target it gives differs from the restored one: a restart alone starts no new epoch.
     fn refresh_metadata(&mut self, s: &ConsumerSettings, topics: &TopicView) -> bool {
-        let subscribed: BTreeSet<&String> =
-            self.members.values().flat_map(|m| &m.subscribed).collect();
+        let patterns = (self.members.values()).filter_map(|m| m.subscribed_regex.as_deref());
+        self.regexes.resolve(patterns, topics);
+        let subscribed: BTreeSet<&String> = (self.members.values())
+            .flat_map(|m| self.member_topics(m))
+            .collect();
         let now: BTreeMap<String, TopicInfo> = subscribed
             .into_iter()
             .filter_map(|name| topics.get(name).map(|t| (name.clone(), *t)))
@@ -508,9 +532,7 @@ impl ConsumerGroup {
                 .members
                 .iter()
                 .map(|(id, m)| {
-                    let subscribed = m
-                        .subscribed
-                        .iter()
+                    let subscribed = (self.member_topics(m))
                         .filter_map(|n| self.subscribed_metadata.get(n).map(|t| t.id))
                         .collect();
                     let current = self.target.get(id).cloned().unwrap_or_default();
@@ -562,11 +584,21 @@ impl ConsumerGroup {
 }
 
 impl ConsumerGroup {
-    /// Every topic some member subscribes to (what retention and OffsetDelete leave alone).
+    /// Every topic some member subscribes to (what retention and OffsetDelete leave alone):
+    /// by name, or matched by its pattern at the last heartbeat (a group just loaded has
+    /// matched nothing yet; its members' first heartbeats resolve their patterns).
     pub fn subscribed_topics(&self) -> BTreeSet<String> {
         (self.members.values())
-            .flat_map(|m| m.subscribed.iter().cloned())
+            .flat_map(|m| self.member_topics(m))
+            .cloned()
             .collect()
+    }
+
+    /// The topics `m` subscribes to: its names and what its pattern matched (Kafka's
+    /// subscription is their union), possibly with repeats.
+    fn member_topics<'a>(&'a self, m: &'a ConsumerMember) -> impl Iterator<Item = &'a String> {
+        let matched = (m.subscribed_regex.as_deref()).map(|p| self.regexes.topics(p));
+        m.subscribed.iter().chain(matched.into_iter().flatten())
     }
 }
 
@@ -583,9 +615,11 @@ fn validate(s: &ConsumerSettings, req: &ConsumerHeartbeatArgs) -> Result<(), Ref
         Some(&req.member_id),
         req.instance_id.as_ref(),
     ];
-    let fields = fields
-        .into_iter()
-        .chain([req.rack_id.as_ref(), req.server_assignor.as_ref()]);
+    let fields = fields.into_iter().chain([
+        req.rack_id.as_ref(),
+        req.server_assignor.as_ref(),
+        req.subscribed_topic_regex.as_ref(),
+    ]);
     let names = req.subscribed_topic_names.iter().flatten();
     if fields
         .flatten()
@@ -603,20 +637,17 @@ fn validate(s: &ConsumerSettings, req: &ConsumerHeartbeatArgs) -> Result<(), Ref
     if subscription_bytes > CONSUMER_SUBSCRIPTION_BYTES_MAX {
         return invalid("SubscribedTopicNames is too large.");
     }
-    if req
-        .subscribed_topic_regex
-        .as_deref()
-        .is_some_and(|r| !r.is_empty())
-    {
-        return invalid("SubscribedTopicRegex is not supported by this coordinator.");
-    }
     match req.member_epoch {
         0 => {
             if req.rebalance_timeout_ms < 0 {
                 return invalid("RebalanceTimeoutMs must be provided in first request.");
             }
-            if req.subscribed_topic_names.is_none() {
-                return invalid("SubscribedTopicNames must be set in first request.");
+            // Kafka 4.x takes an empty list of names or an empty pattern: a member subscribed
+            // to nothing yet.
+            if req.subscribed_topic_names.is_none() && req.subscribed_topic_regex.is_none() {
+                return invalid(
+                    "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.",
+                );
             }
             if req
                 .owned

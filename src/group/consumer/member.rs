@@ -39,6 +39,9 @@ pub struct ConsumerMember {
     pub previous_epoch: i32,
     pub state: MemberState,
     pub subscribed: BTreeSet<String>,
+    /// `SubscribedTopicRegex` (never empty: an empty one is none): the member also subscribes
+    /// to every topic it matches.
+    pub subscribed_regex: Option<String>,
     pub server_assignor: Option<String>,
     pub rebalance_timeout_ms: i32,
     /// What the member may own now.
@@ -63,6 +66,7 @@ impl ConsumerMember {
             previous_epoch: 0,
             state: MemberState::Stable,
             subscribed: BTreeSet::new(),
+            subscribed_regex: None,
             server_assignor: None,
             rebalance_timeout_ms: 0,
             assigned: Assignment::new(),

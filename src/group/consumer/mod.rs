@@ -9,12 +9,15 @@
 //! * [`group`] — the group: its epoch, the target assignment, heartbeats, leave and timeouts.
 //! * [`persist`] — the group as `ConsumerGroup*` records, and back from a load.
 //! * [`settings`] — the `group.consumer.*` settings.
+//! * [`topic_regex`] — `SubscribedTopicRegex`: compiled once per group, matched against the
+//!   cluster's topic names when they change.
 
 pub mod group;
 pub mod member;
 pub mod persist;
 pub mod reconcile;
 pub mod settings;
+pub mod topic_regex;
 
 pub use group::{ConsumerGroup, TopicInfo, TopicView};
 pub use member::{ConsumerMember, MemberState};

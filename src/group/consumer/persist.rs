@@ -46,7 +46,7 @@ pub fn image(group: &ConsumerGroup) -> BTreeMap<ConsumerKey, ConsumerValue> {
             client_id: m.client_id.clone(),
             client_host: m.client_host.clone(),
             subscribed_topic_names: m.subscribed.iter().cloned().collect(),
-            subscribed_topic_regex: None,
+            subscribed_topic_regex: m.subscribed_regex.clone(),
             rebalance_timeout_ms: m.rebalance_timeout_ms,
             server_assignor: m.server_assignor.clone(),
         };
@@ -156,6 +156,7 @@ pub fn restore(
                 m.client_id = v.client_id;
                 m.client_host = v.client_host;
                 m.subscribed = v.subscribed_topic_names.into_iter().collect();
+                m.subscribed_regex = v.subscribed_topic_regex.filter(|r| !r.is_empty());
                 m.rebalance_timeout_ms = v.rebalance_timeout_ms;
                 m.server_assignor = v.server_assignor;
             }

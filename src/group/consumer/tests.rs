@@ -291,10 +291,10 @@ fn bad_requests_get_kafkas_codes() {
         (join(""), ErrorCode::INVALID_REQUEST),
         (
             ConsumerHeartbeatArgs {
-                subscribed_topic_regex: Some("t.*".into()),
+                subscribed_topic_regex: Some("t(.*".into()),
                 ..join("a")
             },
-            ErrorCode::INVALID_REQUEST,
+            ErrorCode::INVALID_REGULAR_EXPRESSION,
         ),
         (
             ConsumerHeartbeatArgs {
@@ -406,4 +406,348 @@ fn commits_and_fetches_are_checked_against_the_member_and_its_epoch() {
         Ok(()),
         "a reset of an empty group"
     );
+}
+
+// Regex subscriptions (KIP-848 `SubscribedTopicRegex`, Kafka's `GroupMetadataManager`).
+
+const RX_A: TopicId = [1; 16];
+const RX_B: TopicId = [2; 16];
+const OTHER: TopicId = [3; 16];
+const RX_C: TopicId = [4; 16];
+
+fn rx_topics() -> TopicView {
+    BTreeMap::from([
+        (
+            "rx-a".to_string(),
+            TopicInfo {
+                id: RX_A,
+                partitions: 2,
+            },
+        ),
+        (
+            "rx-b".to_string(),
+            TopicInfo {
+                id: RX_B,
+                partitions: 1,
+            },
+        ),
+        (
+            "other".to_string(),
+            TopicInfo {
+                id: OTHER,
+                partitions: 1,
+            },
+        ),
+    ])
+}
+
+fn rx_join(member: &str, names: Option<&[&str]>, regex: &str) -> ConsumerHeartbeatArgs {
+    ConsumerHeartbeatArgs {
+        subscribed_topic_names: names.map(|n| n.iter().map(|t| t.to_string()).collect()),
+        subscribed_topic_regex: Some(regex.into()),
+        ..join(member)
+    }
+}
+
+/// A steady heartbeat without owned partitions (the member says nothing of them).
+fn rx_beat(member: &str, epoch: i32) -> ConsumerHeartbeatArgs {
+    ConsumerHeartbeatArgs {
+        owned: None,
+        ..beat(member, epoch, &[])
+    }
+}
+
+fn rx_h() -> H {
+    H {
+        topics: rx_topics(),
+        ..H::new(1)
+    }
+}
+
+/// (topic id, partitions) of an assignment.
+fn by_topic(a: &Option<WireAssignment>) -> BTreeMap<TopicId, Vec<i32>> {
+    a.clone().expect("an assignment").into_iter().collect()
+}
+
+/// librdkafka's `subscribe(["^rx-.*"])` sends `(^rx-.*)`: the member gets every partition of
+/// the matching topics and none of the others.
+#[test]
+fn a_regex_member_is_assigned_the_topics_its_pattern_matches() {
+    let mut h = rx_h();
+    let r = h.hb(rx_join("a", None, "(^rx-.*)"));
+    assert_eq!(r.error_code, ErrorCode::NONE, "{:?}", r.error_message);
+    assert_eq!(
+        by_topic(&r.assignment),
+        BTreeMap::from([(RX_A, vec![0, 1]), (RX_B, vec![0])])
+    );
+    let d = h.g.describe();
+    assert_eq!(
+        d.members[0].subscribed_topic_regex.as_deref(),
+        Some("(^rx-.*)")
+    );
+    assert_eq!(
+        h.g.subscribed_topics(),
+        ["rx-a", "rx-b"].map(String::from).into()
+    );
+}
+
+/// The subscription is the union of the names and the pattern's matches, and a pattern must
+/// match the whole name (RE2/J's `matches`, not `find`).
+#[test]
+fn names_and_pattern_join_and_the_pattern_matches_whole_names() {
+    let mut h = rx_h();
+    let r = h.hb(rx_join("a", Some(&["other"]), "rx-a"));
+    assert_eq!(
+        by_topic(&r.assignment),
+        BTreeMap::from([(RX_A, vec![0, 1]), (OTHER, vec![0])])
+    );
+    for (pattern, matched) in [
+        ("rx", vec![]),
+        ("rx-", vec![]),
+        ("x-.*", vec![]),
+        ("rx-.", vec![RX_A, RX_B]),
+        ("^rx-a$", vec![RX_A]),
+        ("(^rx-a)|(^oth.*)", vec![RX_A, OTHER]),
+        ("a|rx-a", vec![RX_A]), // an alternative that is a prefix does not stop the match
+    ] {
+        let mut h = rx_h();
+        let r = h.hb(rx_join("a", Some(&[]), pattern));
+        let got: Vec<TopicId> = by_topic(&r.assignment).into_keys().collect();
+        assert_eq!(got, matched, "pattern {pattern}");
+    }
+}
+
+/// Kafka resolves a pattern against every topic of the metadata image, internal ones
+/// included (only a DESCRIBE ACL filters them): `.*` matches `__consumer_offsets` too.
+#[test]
+fn internal_topics_are_matched_as_kafka_matches_them() {
+    let mut h = rx_h();
+    let offsets: TopicId = [9; 16];
+    h.topics.insert(
+        "__consumer_offsets".into(),
+        TopicInfo {
+            id: offsets,
+            partitions: 2,
+        },
+    );
+    let r = h.hb(rx_join("a", None, ".*"));
+    assert!(by_topic(&r.assignment).contains_key(&offsets));
+    let mut h2 = H {
+        topics: h.topics.clone(),
+        ..H::new(1)
+    };
+    let r = h2.hb(rx_join("a", None, "[a-z].*"));
+    assert!(!by_topic(&r.assignment).contains_key(&offsets));
+}
+
+/// A pattern that does not compile is refused with Kafka's code and message, and the group
+/// is left as it was (no member, no epoch).
+#[test]
+fn an_invalid_pattern_is_refused_and_changes_nothing() {
+    let mut h = rx_h();
+    let r = h.hb(rx_join("a", None, "rx-(a"));
+    assert_eq!(r.error_code, ErrorCode::INVALID_REGULAR_EXPRESSION);
+    let msg = r.error_message.unwrap();
+    assert!(
+        msg.starts_with("SubscribedTopicRegex `rx-(a` is not a valid regular expression: "),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    assert!(h.g.members.is_empty());
+    assert_eq!(h.g.epoch, 0);
+    assert!(h.g.regexes_kept().is_empty());
+    // A member already in the group keeps its subscription when its new pattern is refused.
+    h.hb(rx_join("a", None, "rx-a"));
+    let epoch = h.g.epoch;
+    let r = h.hb(ConsumerHeartbeatArgs {
+        subscribed_topic_regex: Some("(".into()),
+        ..rx_beat("a", epoch)
+    });
+    assert_eq!(r.error_code, ErrorCode::INVALID_REGULAR_EXPRESSION);
+    assert_eq!(h.g.members["a"].subscribed_regex.as_deref(), Some("rx-a"));
+    assert_eq!(h.g.epoch, epoch);
+    // Stray parentheses that pair up with the anchors' are no pattern either.
+    let r = h.hb(rx_join("b", None, "rx-a)|(other"));
+    assert_eq!(r.error_code, ErrorCode::INVALID_REGULAR_EXPRESSION);
+}
+
+/// A topic created later that matches joins the subscription at the next heartbeat: a new
+/// group epoch and a target that includes it.
+#[test]
+fn a_matching_topic_created_later_is_assigned() {
+    let mut h = rx_h();
+    h.hb(rx_join("a", None, "(^rx-.*)"));
+    let epoch = h.g.epoch;
+    let r = h.hb(rx_beat("a", epoch));
+    assert_eq!(r.assignment, None);
+    h.topics.insert(
+        "rx-c".into(),
+        TopicInfo {
+            id: RX_C,
+            partitions: 3,
+        },
+    );
+    h.topics.insert(
+        "nope".into(),
+        TopicInfo {
+            id: [5; 16],
+            partitions: 1,
+        },
+    );
+    let r = h.hb(rx_beat("a", epoch));
+    assert_eq!(h.g.epoch, epoch + 1);
+    assert_eq!(r.member_epoch, epoch + 1);
+    assert_eq!(
+        by_topic(&r.assignment),
+        BTreeMap::from([(RX_A, vec![0, 1]), (RX_B, vec![0]), (RX_C, vec![0, 1, 2])])
+    );
+    // A topic that does not match changes nothing.
+    h.topics.insert(
+        "zzz".into(),
+        TopicInfo {
+            id: [6; 16],
+            partitions: 1,
+        },
+    );
+    h.hb(rx_beat("a", epoch + 1));
+    assert_eq!(h.g.epoch, epoch + 1);
+    // A matching topic deleted leaves the subscription.
+    h.topics.remove("rx-a");
+    let r = h.hb(rx_beat("a", epoch + 1));
+    assert_eq!(h.g.epoch, epoch + 2);
+    assert!(!by_topic(&r.assignment).contains_key(&RX_A));
+}
+
+/// An empty pattern is none (Kafka's `isNotEmpty`): a member that sends one drops its
+/// pattern; one that sends none keeps it. A member may join with a pattern and no names.
+#[test]
+fn an_empty_pattern_drops_the_members_pattern_and_a_missing_one_keeps_it() {
+    let mut h = rx_h();
+    h.hb(rx_join("a", None, "rx-a"));
+    let epoch = h.g.epoch;
+    h.hb(rx_beat("a", epoch));
+    assert_eq!(h.g.members["a"].subscribed_regex.as_deref(), Some("rx-a"));
+    let r = h.hb(ConsumerHeartbeatArgs {
+        subscribed_topic_regex: Some(String::new()),
+        ..rx_beat("a", epoch)
+    });
+    assert_eq!(r.error_code, ErrorCode::NONE);
+    assert_eq!(h.g.members["a"].subscribed_regex, None);
+    assert_eq!(h.g.epoch, epoch + 1);
+    assert!(h.g.subscribed_topics().is_empty());
+    // Neither names nor a pattern when joining is refused.
+    let r = h.hb(ConsumerHeartbeatArgs {
+        subscribed_topic_names: None,
+        subscribed_topic_regex: None,
+        ..join("b")
+    });
+    assert_eq!(r.error_code, ErrorCode::INVALID_REQUEST);
+}
+
+/// Hostile patterns are refused, never a panic nor a long compile: too long, compiling too
+/// big (a short pattern over Unicode classes), nested too deep.
+#[test]
+fn patterns_past_the_bounds_are_refused() {
+    use crate::limits::{CONSUMER_REGEX_BYTES_MAX, CONSUMER_REGEX_NEST_MAX};
+    let long = "a".repeat(CONSUMER_REGEX_BYTES_MAX + 1);
+    let deep = format!(
+        "{}a{}",
+        "(".repeat(CONSUMER_REGEX_NEST_MAX as usize + 1),
+        ")".repeat(CONSUMER_REGEX_NEST_MAX as usize + 1)
+    );
+    for pattern in [long.as_str(), r"\w{1000}", r"(\w{100}){100}", deep.as_str()] {
+        let mut h = rx_h();
+        let r = h.hb(rx_join("a", None, pattern));
+        assert_eq!(
+            r.error_code,
+            ErrorCode::INVALID_REGULAR_EXPRESSION,
+            "{pattern:.40}"
+        );
+        assert!(r.error_message.unwrap().len() < 500);
+        assert!(h.g.members.is_empty());
+    }
+    // Just within the length bound is fine.
+    let mut h = rx_h();
+    let ok = format!("rx-a|{}", "b".repeat(CONSUMER_REGEX_BYTES_MAX - 5));
+    assert_eq!(h.hb(rx_join("a", None, &ok)).error_code, ErrorCode::NONE);
+}
+
+/// The group keeps one compiled pattern per distinct pattern of its members, shared by them,
+/// and drops it once no member has it.
+#[test]
+fn the_group_keeps_its_members_patterns_compiled_once() {
+    let mut h = rx_h();
+    h.hb(rx_join("a", None, "(^rx-.*)"));
+    h.hb(rx_join("b", None, "(^rx-.*)"));
+    h.hb(rx_join("c", None, "other"));
+    assert_eq!(h.g.regexes_kept(), vec!["(^rx-.*)", "other"]);
+    h.hb(ConsumerHeartbeatArgs {
+        member_epoch: LEAVE_GROUP_MEMBER_EPOCH,
+        ..join("c")
+    });
+    let epoch = h.g.members["a"].epoch;
+    h.hb(rx_beat("a", epoch));
+    assert_eq!(h.g.regexes_kept(), vec!["(^rx-.*)"]);
+    // Two members share three partitions of the matched topics.
+    let held: usize = (h.g.target.values())
+        .map(|a| a.values().map(|ps| ps.len()).sum::<usize>())
+        .sum();
+    assert_eq!(held, 3);
+}
+
+/// The pattern is in the member's record: a load gives it back, the first heartbeat after it
+/// resolves it again, and a restart alone starts no new epoch.
+#[test]
+fn a_restored_member_keeps_its_pattern() {
+    let mut h = rx_h();
+    h.hb(rx_join("a", None, "(^rx-.*)"));
+    let epoch = h.g.epoch;
+    h.hb(rx_beat("a", epoch));
+    let records = persist::image(&h.g).into_iter().collect();
+    let restored = persist::restore("g".into(), records, at(h.now), 45_000).expect("restored");
+    assert_eq!(
+        restored.members["a"].subscribed_regex.as_deref(),
+        Some("(^rx-.*)")
+    );
+    h.g = restored;
+    let r = h.hb(ConsumerHeartbeatArgs {
+        owned: Some(vec![(RX_A, vec![0, 1]), (RX_B, vec![0])]),
+        ..rx_beat("a", epoch)
+    });
+    assert_eq!(r.error_code, ErrorCode::NONE);
+    assert_eq!(h.g.epoch, epoch, "a restart alone starts no new epoch");
+    // And a matching topic created after the restart is assigned.
+    h.topics.insert(
+        "rx-c".into(),
+        TopicInfo {
+            id: RX_C,
+            partitions: 1,
+        },
+    );
+    let r = h.hb(rx_beat("a", epoch));
+    assert_eq!(h.g.epoch, epoch + 1);
+    assert!(by_topic(&r.assignment).contains_key(&RX_C));
+}
+
+/// The dialect at its edges: RE2/J's flags work, a verbose-mode comment cannot swallow the
+/// anchors, `\Q...\E` is refused, and every refusal is one line in Kafka's words.
+#[test]
+fn patterns_compile_as_re2j_reads_them_where_the_dialects_agree() {
+    use super::topic_regex::compile;
+    let matches = |p: &str, name: &str| compile(p).expect(p).is_match(name);
+    assert!(matches("(?i)RX-A", "rx-a"));
+    assert!(matches("(^rx-a)|(^b.*)", "bee"));
+    assert!(matches(r"rx-\d+", "rx-42"));
+    assert!(!matches(r"rx-\d+", "rx-42x"));
+    assert!(!matches("(?m)^rx$", "rx\nrx"));
+    for bad in ["(?x)rx-a#", r"\Qrx-a\E", "rx-[a", "*", "a{2,1}"] {
+        let msg = compile(bad).expect_err(bad);
+        assert!(
+            msg.starts_with(&format!(
+                "SubscribedTopicRegex `{bad}` is not a valid regular expression: "
+            )),
+            "{msg}"
+        );
+        assert!(msg.ends_with('.') && !msg.contains('\n'), "{msg}");
+    }
 }

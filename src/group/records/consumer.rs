@@ -286,7 +286,7 @@ mod tests {
                     client_id: "c".into(),
                     client_host: "/h".into(),
                     subscribed_topic_names: vec!["a".into(), "b".into()],
-                    subscribed_topic_regex: None,
+                    subscribed_topic_regex: Some("(^rx-.*)".into()),
                     rebalance_timeout_ms: 30_000,
                     server_assignor: Some("uniform".into()),
                 }),

@@ -171,6 +171,59 @@ fn a_compacted_topic_refuses_a_record_without_a_key() {
     assert_eq!(h.log_end(&a), 0);
 }
 
+/// `records` (key, value) in one batch compressed with `codec` (1 gzip, 2 snappy, 3 lz4,
+/// 4 zstd), as a producer sends it.
+fn compressed(codec: u8, records: &[(Option<&[u8]>, &[u8])]) -> Vec<u8> {
+    let plain: Vec<_> = records.iter().map(|(k, v)| (*k, Some(*v))).collect();
+    let plain = batch::build_batch_records(&plain, T0_MS);
+    let section = crate::storage::records::encode(codec, &plain[batch::HEADER_BYTES..], false)
+        .expect("compress");
+    batch::with_records_section(&plain, codec, &section, records.len() as i32)
+}
+
+/// Kafka refuses a keyless record in a compressed batch too (`LogValidator.validateKey` runs
+/// on every record it decompresses): nothing of the batch is appended, and the refusal names
+/// the record; the same batch with keys is taken.
+#[test]
+fn a_compacted_topic_refuses_a_keyless_record_in_a_compressed_batch() {
+    for codec in 1..=4u8 {
+        let mut h = Harness::new(Arc::new(MemStorage::new()));
+        let a = tp("c");
+        h.ensure(&a, compacted());
+        let keyless = compressed(codec, &[(Some(b"k"), b"v0"), (None, b"v1")]);
+        let refused = h.produce_one(1, &a, keyless);
+        assert_eq!(
+            refused.error_code,
+            ErrorCode::INVALID_RECORD,
+            "codec {codec}"
+        );
+        assert_eq!(refused.record_errors.len(), 1, "codec {codec}");
+        assert_eq!(refused.record_errors[0].batch_index, 1, "codec {codec}");
+        assert_eq!(
+            refused.record_errors[0].message.as_deref(),
+            Some("Compacted topic cannot accept message without key in topic partition c-0.")
+        );
+        assert_eq!(h.log_end(&a), 0, "codec {codec}: nothing appended");
+
+        // An empty key is a key (only a null one is none).
+        let keyed = compressed(codec, &[(Some(b"k"), b"v0"), (Some(b""), b"v1")]);
+        let taken = h.produce_one(1, &a, keyed);
+        assert_eq!(taken.error_code, ErrorCode::NONE, "codec {codec}");
+        assert_eq!(h.log_end(&a), 2, "codec {codec}");
+    }
+}
+
+/// A topic that is not compacted takes keyless records, compressed or not.
+#[test]
+fn a_topic_that_is_not_compacted_takes_keyless_compressed_records() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("d");
+    h.ensure(&a, config(None));
+    let taken = h.produce_one(1, &a, compressed(3, &[(None, b"v0"), (None, b"v1")]));
+    assert_eq!(taken.error_code, ErrorCode::NONE);
+    assert_eq!(h.log_end(&a), 2);
+}
+
 /// `log.cleaner.io.max.bytes.per.second` holds on average: a job that read more than the rate
 /// allows in one backoff (it maps at least one dirty segment) holds the next clean off for as
 /// long as its reads take at that rate.

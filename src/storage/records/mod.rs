@@ -15,7 +15,9 @@
 //! the decompressed bytes a request may cost are bounded by a budget
 //! ([`crate::limits::PRODUCE_DECOMPRESSED_BYTES_MAX`]). It also rewrites a CreateTime batch's
 //! `maxTimestamp` to its records' largest timestamp, as Kafka does, so a lying header cannot
-//! steer segment rolls or the time index.
+//! steer segment rolls or the time index. It notes the first record without a key
+//! ([`RecordTimestamps::keyless_at`]), which a compacted topic refuses whatever the batch's codec:
+//! the walk is the only place a compressed batch's records are seen before the append.
 //!
 //! Errors say what kind of refusal they are ([`RecordsErrorKind`]); the partition maps them to
 //! Kafka's codes (`partition::errors::records_error_code`): INVALID_RECORD (87) for records that

@@ -172,6 +172,29 @@ fn valid_batches_of_every_codec_pass_and_report_their_timestamps() {
     }
 }
 
+/// The walk names the first record without a key (null, not empty) in every codec, and in
+/// the first batch that has one when several are produced together.
+#[test]
+fn the_walk_names_the_first_keyless_record_of_every_codec() {
+    for codec in 0..=4u8 {
+        assert_eq!(
+            check(batch_with(&section(&good(5)), 5, codec))
+                .unwrap()
+                .keyless_at,
+            None
+        );
+        let mut recs = good(5);
+        recs[1].key = Some(vec![]); // empty: a key
+        recs[3].key = None;
+        recs[4].key = None;
+        let seen = check(batch_with(&section(&recs), 5, codec)).unwrap();
+        assert_eq!(seen.keyless_at, Some(3), "codec {codec}");
+        let mut two = batch_with(&section(&good(2)), 2, codec);
+        two.extend(batch_with(&section(&recs), 5, codec));
+        assert_eq!(check(two).unwrap().keyless_at, Some(3), "codec {codec}");
+    }
+}
+
 #[test]
 fn xerial_framed_snappy_passes_and_a_damaged_frame_is_corrupt() {
     let data = section(&good(2000));
@@ -426,6 +449,7 @@ fn timestamp_bounds_hold_at_the_i64_extremes() {
         range: Some((ts, ts)),
         range_at: (0, 0),
         batch_max_ms: ts,
+        keyless_at: None,
     };
     let hour = 3_600_000;
     // Kafka's defaults: before unbounded, after one hour.

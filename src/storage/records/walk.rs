@@ -9,7 +9,8 @@ use std::io::Read;
 use super::RecordsError;
 use crate::storage::batch::{BatchHeader, NO_TIMESTAMP};
 
-/// Record timestamps seen by a walk.
+/// What a walk saw of the records beyond their format: their timestamps, and the first record
+/// without a key (which a compacted topic refuses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordTimestamps {
     /// Smallest and largest timestamp other than -1 ("none"), which Kafka leaves unchecked.
@@ -19,6 +20,10 @@ pub struct RecordTimestamps {
     pub range_at: (i32, i32),
     /// Largest record timestamp starting from -1, as Kafka computes a batch's `maxTimestamp`.
     pub batch_max_ms: i64,
+    /// Index within its batch of the first record with a null key (of the first batch that
+    /// has one; control batches are not counted): Kafka's `LogValidator.validateKey` refuses
+    /// it on a compacted topic, compressed batches included.
+    pub keyless_at: Option<i32>,
 }
 
 impl Default for RecordTimestamps {
@@ -33,6 +38,7 @@ impl RecordTimestamps {
             range: None,
             range_at: (0, 0),
             batch_max_ms: NO_TIMESTAMP,
+            keyless_at: None,
         }
     }
 
@@ -63,6 +69,7 @@ impl RecordTimestamps {
     /// Folds another batch's timestamps into these.
     pub fn merge(&mut self, other: &Self) {
         self.batch_max_ms = self.batch_max_ms.max(other.batch_max_ms);
+        self.keyless_at = self.keyless_at.or(other.keyless_at);
         if let Some((lo, hi)) = other.range {
             self.add(lo, other.range_at.0);
             self.add(hi, other.range_at.1);
@@ -286,9 +293,15 @@ pub fn walk_stream<R: Read>(
 ) -> Result<RecordTimestamps, RecordsError> {
     let count = header.records_count;
     let mut seen = RecordTimestamps::new();
+    let control = header.is_control();
     for index in 0..count {
         match read_record(src, index, header) {
-            Ok(ts) => seen.add(ts, index),
+            Ok((ts, keyed)) => {
+                seen.add(ts, index);
+                if !keyed && !control && seen.keyless_at.is_none() {
+                    seen.keyless_at = Some(index);
+                }
+            }
             Err(fault) => return Err(describe(fault, index, count, src.limit)),
         }
     }
@@ -317,12 +330,13 @@ fn describe(fault: Fault, index: i32, count: i32, limit: u64) -> RecordsError {
     }
 }
 
-/// Reads one record; returns its timestamp.
+/// Reads one record; returns its timestamp and whether it has a key (an empty key is one: only
+/// a null key is none, as Kafka's `Record.hasKey`).
 fn read_record<R: Read>(
     src: &mut Counted<'_, R>,
     index: i32,
     header: &BatchHeader,
-) -> Result<i64, Fault> {
+) -> Result<(i64, bool), Fault> {
     src.entry()?;
     let length = src.varint()?;
     if length < 0 {
@@ -348,7 +362,7 @@ fn read_record<R: Read>(
             "offsetDelta {offset_delta} is not the record's index {index}"
         )));
     }
-    skip_bytes(src, &within, "key", -1)?;
+    let keyed = skip_bytes(src, &within, "key", -1)? >= 0;
     skip_bytes(src, &within, "value", -1)?;
     let headers = src.varint()?;
     within(src, 0)?;
@@ -366,21 +380,22 @@ fn read_record<R: Read>(
             src.consumed() - start
         )));
     }
-    Ok(if header.is_log_append_time() {
+    let ts = if header.is_log_append_time() {
         header.max_timestamp_ms
     } else {
         header.base_timestamp_ms.wrapping_add(timestamp_delta)
-    })
+    };
+    Ok((ts, keyed))
 }
 
-/// Skips a length-prefixed field; lengths below `smallest` are refused (-1 means null where
-/// null is allowed, header keys may not be null).
+/// Skips a length-prefixed field and returns its length; lengths below `smallest` are refused
+/// (-1 means null where null is allowed, header keys may not be null).
 fn skip_bytes<R: Read>(
     src: &mut Counted<'_, R>,
     within: &impl Fn(&Counted<'_, R>, u64) -> Result<(), Fault>,
     what: &str,
     smallest: i64,
-) -> Result<(), Fault> {
+) -> Result<i64, Fault> {
     let len = src.varint()?;
     within(src, 0)?;
     if len < smallest {
@@ -390,5 +405,5 @@ fn skip_bytes<R: Read>(
         within(src, len as u64)?;
         src.skip(len as u64)?;
     }
-    Ok(())
+    Ok(len)
 }
