@@ -1,6 +1,6 @@
 //! A member of a consumer-protocol group (KIP-848), as librdkafka's `group.protocol=consumer`
 //! and Kafka's Java consumer do it: it joins with a ConsumerGroupHeartbeat at epoch 0 (naming
-//! its own member id, v1), then heartbeats with its epoch and every partition it owns; the
+//! its own member id, v1; every other member subscribes with a pattern), then heartbeats with its epoch and every partition it owns; the
 //! coordinator's answers hand it its assignment. A partition in an answer is read from then on;
 //! a partition missing from it is let go at once, before the next heartbeat tells the
 //! coordinator, which only then hands it to another member. Every change of what it owns is
@@ -32,6 +32,9 @@ const LEAVE_GROUP_MEMBER_EPOCH: i32 = -1;
 /// one group may differ, and the coordinator picks one.
 const ASSIGNORS: [Option<&str>; 3] = [None, Some("uniform"), Some("range")];
 
+/// The pattern of the members that subscribe by one: the producers' topic, `sim`, only.
+const SUBSCRIBED_PATTERN: &str = "^si[m]$";
+
 /// A new member id: 22 characters, as a client's base64 UUID.
 fn new_member_id() -> String {
     let n: u64 = madsim::rand::thread_rng().gen();
@@ -56,9 +59,18 @@ impl Member {
             .with_member_id(str_bytes(&self.member_id))
             .with_member_epoch(0)
             .with_rebalance_timeout_ms(REBALANCE_TIMEOUT_MS)
-            .with_subscribed_topic_names(Some(vec![topic_name()]))
             .with_server_assignor(assignor.map(str_bytes))
             .with_topic_partitions(Some(Vec::new()));
+        // Every other member subscribes by pattern, as librdkafka sends `subscribe(["^…"])`;
+        // the pattern matches the producers' topic only (not the compacted topic nor
+        // `__consumer_offsets`).
+        let request = if self.id % 2 == 1 {
+            request
+                .with_subscribed_topic_names(Some(Vec::new()))
+                .with_subscribed_topic_regex(Some(str_bytes(SUBSCRIBED_PATTERN)))
+        } else {
+            request.with_subscribed_topic_names(Some(vec![topic_name()]))
+        };
         self.beat(w, conn, &request).await
     }
 
