@@ -340,3 +340,51 @@ fn a_shutdown_or_a_delete_waits_for_the_running_swap() {
         }
     }
 }
+
+/// A flush job fails while the swap runs: the partition goes offline, and no open (not even an
+/// explicit Ensure) runs beside the swap, which renames files in its directory; once the swap
+/// completed the partition reopens, cleaned.
+#[test]
+fn a_partition_taken_offline_during_a_swap_reopens_after_it() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("c");
+    h.ensure(&a, compacted());
+    produce_rounds(&mut h, &a, 20);
+    let id = h.actor.replica(&a).unwrap().id;
+    let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
+    let swaps = swap_jobs(&h.complete(jobs));
+    assert_eq!(swaps.len(), 1);
+    let (_, effects) = h.send(produce(-1, vec![(a.clone(), keyed("k0", "020"))]));
+    let flush = syncs(&effects);
+    assert_eq!(flush.len(), 1, "{effects:?}");
+    h.step(Input::Synced {
+        token: flush[0].0,
+        result: Err("EIO".into()),
+    });
+    assert!(h.actor.replica(&a).is_none(), "offline");
+    let reply = h.ask(PartitionsRequest::Ensure(EnsureRequest {
+        tp: a.clone(),
+        config: compacted(),
+    }));
+    assert!(
+        matches!(
+            &reply,
+            PartitionsReply::Done(Done {
+                error_code: ErrorCode::KAFKA_STORAGE_ERROR,
+                message: Some(m),
+            }) if m.contains("swapping")
+        ),
+        "{reply:?}"
+    );
+    assert!(h.actor.replica(&a).is_none(), "not opened beside the swap");
+    let effects = h.complete(swaps);
+    assert!(h.actor.replica(&a).is_some(), "reopened: {effects:?}");
+    h.complete(syncs(&effects));
+    let after = read_all(&mut h, &a);
+    assert!(after.len() < 60, "the swap stands: {} records", after.len());
+    assert_monotonic(&after);
+    for key in ["k1", "k2"] {
+        let latest = after.iter().rev().find(|(_, k, _)| k == key).unwrap();
+        assert_eq!(latest.2, "019", "{key}");
+    }
+}
