@@ -528,6 +528,26 @@ mod tests {
         }
     }
 
+    /// A rename over a file's path leaves its open handles reading that file, as a POSIX
+    /// descriptor does (the log cleaner's swap job renames each cleaned segment over the one
+    /// the partition still reads from).
+    #[test]
+    fn an_open_file_renamed_over_stays_readable() {
+        let disk = SimDisks::new().disk(1);
+        disk.create_dir_all(Path::new("log")).unwrap();
+        write(&disk, "log/s.log", b"old bytes", true);
+        let old = disk.open(Path::new("log/s.log"), false).unwrap();
+        write(&disk, "log/s.log.swap", b"new", true);
+        disk.rename(Path::new("log/s.log.swap"), Path::new("log/s.log"))
+            .unwrap();
+        let mut buf = [0u8; 9];
+        assert_eq!(old.read_at(0, &mut buf).unwrap(), 9);
+        assert_eq!(&buf, b"old bytes");
+        assert_eq!(old.len_bytes().unwrap(), 9);
+        let new = disk.open(Path::new("log/s.log"), false).unwrap();
+        assert_eq!(new.len_bytes().unwrap(), 3);
+    }
+
     #[test]
     fn disks_survive_restart_and_crash_drops_unsynced() {
         let disks = SimDisks::new();

@@ -100,8 +100,10 @@ fn the_group_workload_commits_and_its_canary_loses_an_acknowledged_commit() {
         "{:?}",
         replayed.verdict.safety
     );
+    // Seed 2: since the clean's swap runs as a persist job (the coordinator's compacted
+    // partition is cleaned many times a run), seed 1 no longer catches it.
     let canary = run_seed(
-        1,
+        2,
         RunOptions {
             canary: Some(Canary::AckCommitBeforeAppend),
             ..RunOptions::new(SIM_SECS)

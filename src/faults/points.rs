@@ -119,8 +119,8 @@ impl FaultPoint {
                  applied; the node dies in the middle of the replay"
             }
             FaultPoint::CrashDuringCleanSwap => {
-                "storage/log/clean/swap.rs: a cleaned segment's swap just committed (renamed \
-                 and the directory synced), the newer segments' not yet (after the last one, \
+                "storage/log/clean/swap.rs (the swap persist job): a cleaned segment's swap \
+                 just committed (renamed and the directory synced), the newer segments' not yet (after the last one, \
                  none left), the old files not yet replaced; the node dies in the middle of \
                  the log cleaner's swap"
             }

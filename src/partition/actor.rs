@@ -79,8 +79,10 @@ struct PendingDeleteRecords {
 struct DirLane {
     /// The Delete request answered when the directory is gone.
     request: RequestId,
-    /// The removal job is running (else the old replica's flush job still runs).
+    /// The removal job is running (else the old replica's jobs still run).
     removing: bool,
+    /// The old replica's jobs (its flush, its clean's swap) the removal waits for.
+    waiting: usize,
     queued: Vec<(RequestId, PartitionsRequest)>,
 }
 
@@ -163,6 +165,11 @@ pub struct Partitions {
     /// Compacted replicas' cleaner, by replica id: `None` while the `Clean` timer is armed,
     /// the slot while its clean runs as a persist job. One at a time per replica.
     cleaning: BTreeMap<u64, Option<CleanSlot>>,
+    /// Cleans swapping their segments in (a persist job renaming files in the partition's
+    /// directory), by the id of the replica that started them, with the partition and the
+    /// slot. Until one completed, its partition is not reopened and its directory not
+    /// removed, even if the replica went meanwhile (offline, deleted).
+    swapping: BTreeMap<u64, (TopicPartition, CleanSlot)>,
 }
 
 fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
@@ -220,6 +227,7 @@ impl Partitions {
             dir_tokens: BTreeMap::new(),
             shutdown: None,
             cleaning: BTreeMap::new(),
+            swapping: BTreeMap::new(),
         }
     }
 
@@ -410,6 +418,14 @@ impl Partitions {
         config: LogConfig,
         cut_to: Option<i64>,
     ) -> Result<(), Refusal> {
+        if self.swapping.values().any(|(swapping, _)| swapping == tp) {
+            // The old replica's clean still renames files in the directory: the open would
+            // race it. Retried at once on the next use, after the swap completed.
+            let message = "a log clean is still swapping segments in".to_string();
+            self.offline
+                .reopen_now(tp.clone(), config, message.clone(), cut_to);
+            return Err(Refusal::new(ErrorCode::KAFKA_STORAGE_ERROR, message));
+        }
         let id = self.next_replica_id;
         // One node: it leads every partition alone.
         let node = ctx.me.node;
@@ -561,8 +577,8 @@ impl Partitions {
         self.out_of_space.remove(&tp);
         let Some(replica) = self.replicas.remove(&tp) else {
             if was_offline {
-                // Whatever files it has go with it.
-                self.start_removal(ctx, id, tp);
+                // Whatever files it has go with it, once no swap renames in there.
+                self.remove_after(ctx, id, tp, None);
             } else {
                 ctx.reply(id, done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None));
             }
@@ -588,18 +604,29 @@ impl Partitions {
         // Parked fetches reading it now see an error, which answers them.
         self.wake_fetches(ctx, &tp);
         self.maybe_answer_shutdown(ctx);
-        match running {
-            Some(token) => {
-                self.dir_tokens.insert(token, tp.clone());
-                let lane = DirLane {
-                    request: id,
-                    removing: false,
-                    queued: Vec::new(),
-                };
-                self.dir_lanes.insert(tp, lane);
-            }
-            None => self.start_removal(ctx, id, tp),
+        self.remove_after(ctx, id, tp, running);
+    }
+
+    /// Removes `tp`'s directory (answering `id`) once the old replica's flush job `running`
+    /// and any clean's swap job in that directory completed.
+    fn remove_after(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition, running: Option<u64>) {
+        let swaps = (self.swapping.iter())
+            .filter(|(_, (swapping, _))| *swapping == tp)
+            .map(|(replica_id, _)| CLEAN_TOKEN_BIT | replica_id);
+        let tokens: Vec<u64> = running.into_iter().chain(swaps).collect();
+        if tokens.is_empty() {
+            return self.start_removal(ctx, id, tp);
         }
+        for &token in &tokens {
+            self.dir_tokens.insert(token, tp.clone());
+        }
+        let lane = DirLane {
+            request: id,
+            removing: false,
+            waiting: tokens.len(),
+            queued: Vec::new(),
+        };
+        self.dir_lanes.insert(tp, lane);
     }
 
     /// Runs the job removing `tp`'s directory; `id` is answered when it completed.
@@ -612,6 +639,7 @@ impl Partitions {
         let lane = self.dir_lanes.entry(tp).or_insert(DirLane {
             request: id,
             removing: true,
+            waiting: 0,
             queued: Vec::new(),
         });
         lane.removing = true;
@@ -620,10 +648,14 @@ impl Partitions {
     /// A job a directory lane waited for completed: the old replica's flush (start the
     /// removal) or the removal (answer the Delete, then the requests queued behind it).
     fn on_dir_job_done(&mut self, ctx: PCtx, tp: TopicPartition, result: Result<(), String>) {
-        let Some(lane) = self.dir_lanes.get(&tp) else {
+        let Some(lane) = self.dir_lanes.get_mut(&tp) else {
             return;
         };
         if !lane.removing {
+            lane.waiting = lane.waiting.saturating_sub(1);
+            if lane.waiting > 0 {
+                return;
+            }
             let request = lane.request;
             return self.start_removal(ctx, request, tp);
         }
@@ -978,9 +1010,12 @@ impl Partitions {
         }
     }
 
-    /// A clean's long part completed: the owner swaps the cleaned segments in (the log
-    /// discards them if retention, DeleteRecords or a truncation changed a pinned segment).
+    /// A clean's persist job completed: its long part (then the owner checks the pins and
+    /// starts the swap job) or its swap (then the owner installs the swapped segments).
     fn on_clean_done(&mut self, ctx: PCtx, replica_id: u64, result: Result<(), String>) {
+        if let Some((tp, slot)) = self.swapping.remove(&replica_id) {
+            return self.on_swap_done(ctx, replica_id, tp, &slot, result);
+        }
         let slot = self.cleaning.remove(&replica_id).flatten();
         let Some(tp) = self.by_id.get(&replica_id).cloned() else {
             return; // deleted meanwhile: its `.cleaned` files go with the directory or the next open
@@ -999,15 +1034,23 @@ impl Partitions {
                     self.cleaning.insert(replica_id, None);
                     ctx.set_timer(PartitionsTimer::Clean(replica_id), pace_ms);
                 }
-                match replica.swap_cleaned(cleaned) {
-                    Ok(swapped) => tracing::debug!(
-                        ?tp,
-                        swapped,
-                        segments = stats.segments,
-                        bytes_before = stats.bytes_before,
-                        bytes_after = stats.bytes_after,
-                        "log cleaned"
-                    ),
+                match replica.swap_job(cleaned) {
+                    // The renames and syncs run off the actor; reads keep using the old
+                    // segments' open files until the job completed.
+                    Ok(Some(slot)) => {
+                        let op = PersistOp::SwapCleaned(slot.clone());
+                        let job = PersistJob::new(self.storage.clone(), vec![op]);
+                        self.swapping.insert(replica_id, (tp.clone(), slot));
+                        ctx.persist(CLEAN_TOKEN_BIT | replica_id, job);
+                        tracing::debug!(
+                            ?tp,
+                            segments = stats.segments,
+                            bytes_before = stats.bytes_before,
+                            bytes_after = stats.bytes_after,
+                            "log cleaned; swapping the segments in"
+                        );
+                    }
+                    Ok(None) => tracing::debug!(?tp, "log clean discarded: the log changed"),
                     Err(error) => {
                         return self.sync_failed(ctx, &tp, error.to_string());
                     }
@@ -1016,6 +1059,40 @@ impl Partitions {
             // The old segments stand; the next open deletes any `.cleaned` file left.
             (Err(error), _) => tracing::warn!(?tp, %error, "log clean failed"),
             (Ok(()), None) => {}
+        }
+        self.schedule_flush(ctx, &tp);
+    }
+
+    /// A clean's swap job completed: the replica installs the swapped segments; a deferred
+    /// close, a waiting directory removal or a waiting reopen goes on.
+    fn on_swap_done(
+        &mut self,
+        ctx: PCtx,
+        replica_id: u64,
+        tp: TopicPartition,
+        slot: &CleanSlot,
+        result: Result<(), String>,
+    ) {
+        if let Some(lane_tp) = self.dir_tokens.remove(&(CLEAN_TOKEN_BIT | replica_id)) {
+            return self.on_dir_job_done(ctx, lane_tp, result);
+        }
+        // The replica may have a new id since (a failover), never a new log: a reopen waits
+        // for this job. Gone offline meanwhile: its reopen may go on now.
+        let Some(replica) = (self.replicas.get_mut(&tp)).filter(|r| r.log().swap_in_flight())
+        else {
+            return self.revive(ctx, &tp);
+        };
+        match replica.finish_swap(slot, result) {
+            Ok(()) => tracing::debug!(?tp, "cleaned segments swapped in"),
+            // A close waiting for this job ends with the error; else the partition goes
+            // offline and its reopen finishes or undoes the swap from the files.
+            Err(error) if replica.is_closing() => {
+                return self.finish_close(ctx, &tp, Err(error.to_string()))
+            }
+            Err(error) => return self.sync_failed(ctx, &tp, error.to_string()),
+        }
+        if replica.close_wanted() {
+            return self.continue_close(ctx, &tp);
         }
         self.schedule_flush(ctx, &tp);
     }

@@ -16,7 +16,8 @@ pub fn log_error_code(error: &LogError) -> ErrorCode {
         LogError::Corrupt { .. }
         | LogError::Io { .. }
         | LogError::OutOfSpace { .. }
-        | LogError::Failed { .. } => ErrorCode::KAFKA_STORAGE_ERROR,
+        | LogError::Failed { .. }
+        | LogError::SwapRunning { .. } => ErrorCode::KAFKA_STORAGE_ERROR,
         LogError::NonContiguousAppend { .. } => ErrorCode::UNKNOWN_SERVER_ERROR,
     }
 }

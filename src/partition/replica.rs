@@ -369,10 +369,38 @@ impl Replica {
         ))
     }
 
-    /// Swaps a finished clean in (or discards it if the log changed under it). The swap's
-    /// renames and syncs run here, on the owner.
-    pub fn swap_cleaned(&mut self, cleaned: Cleaned) -> Result<bool, LogError> {
-        self.log.swap_cleaned(cleaned)
+    /// The owner's part of a finished clean's swap: the slot of the [`SwapJob`] to run as a
+    /// persist job (then [`Self::finish_swap`]), or `None` when the clean is discarded (the
+    /// log changed under it, the replica is closing or its log failed: a closing replica's
+    /// close job must not run beside a swap, a failed log is reopened anyway).
+    ///
+    /// [`SwapJob`]: crate::storage::log::clean::SwapJob
+    pub fn swap_job(&mut self, cleaned: Cleaned) -> Result<Option<CleanSlot>, LogError> {
+        if self.is_closing() || self.log.is_failed() {
+            cleaned.discard();
+            return Ok(None);
+        }
+        Ok(self.log.swap_job(cleaned)?.map(CleanSlot::swap))
+    }
+
+    /// The swap job of `slot` completed with `result`: installs the swapped segments. An
+    /// error (the job's, or the job's result missing) fails the log.
+    pub fn finish_swap(
+        &mut self,
+        slot: &CleanSlot,
+        result: Result<(), String>,
+    ) -> Result<(), LogError> {
+        let swapped = slot.take_swapped().unwrap_or_else(|| {
+            Err(LogError::Io {
+                path: self.log.dir().to_path_buf(),
+                source: std::io::Error::other(
+                    result
+                        .err()
+                        .unwrap_or_else(|| "the swap job did not run".into()),
+                ),
+            })
+        });
+        self.log.swap_done(swapped)
     }
 
     /// Validates and appends one partition's records (idempotence checks included). Nothing
@@ -734,6 +762,7 @@ impl Replica {
         self.log.is_failed()
             && (!self.failed || self.sync_out_of_space)
             && self.sync_in_flight.is_none()
+            && !self.log.swap_in_flight()
     }
 
     /// Where a reopen must cut the log: its last good sync if a sync failed, else nowhere
@@ -768,18 +797,22 @@ impl Replica {
     }
 
     /// Clean shutdown, first step: no more appends or flushes; the close job starts now
-    /// (returned) or, if a flush job is running, after its completion ([`Self::close_job`]).
+    /// (returned) or, if a flush job or a clean's swap job is running, after its completion
+    /// ([`Self::close_job`]).
     pub fn begin_close(&mut self) -> Option<Result<PersistJob, LogError>> {
         self.closing = Closing::Wanted;
-        if self.sync_in_flight.is_some() {
+        if self.sync_in_flight.is_some() || self.log.swap_in_flight() {
             return None;
         }
         Some(self.close_job())
     }
 
-    /// Whether [`Self::begin_close`] waits for the running flush job to complete.
+    /// Whether the close [`Self::begin_close`] deferred may start: no flush job and no clean's
+    /// swap job runs any more.
     pub fn close_wanted(&self) -> bool {
-        self.closing == Closing::Wanted && self.sync_in_flight.is_none()
+        self.closing == Closing::Wanted
+            && self.sync_in_flight.is_none()
+            && !self.log.swap_in_flight()
     }
 
     /// Whether a Shutdown is closing this replica.

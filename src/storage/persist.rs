@@ -41,6 +41,9 @@ pub enum PersistOp {
     /// Run a planned log clean (its long part: the key map and the synced `.cleaned` files);
     /// the owner takes the result from the slot when the job completed.
     Clean(crate::storage::log::clean::CleanSlot),
+    /// Swap a clean's result in (the renames, directory syncs and reopened, re-indexed
+    /// segments of `Log::swap_job`); the owner takes the segments from the slot.
+    SwapCleaned(crate::storage::log::clean::CleanSlot),
 }
 
 impl PersistOp {
@@ -53,6 +56,7 @@ impl PersistOp {
             PersistOp::RemoveFile(_) => "remove-file",
             PersistOp::RemoveDirAll(_) => "remove-dir-all",
             PersistOp::Clean(_) => "clean",
+            PersistOp::SwapCleaned(_) => "clean-swap",
         }
     }
 }
@@ -91,6 +95,7 @@ impl std::fmt::Debug for PersistOp {
             PersistOp::RemoveFile(path) => write!(f, "RemoveFile({})", path.display()),
             PersistOp::RemoveDirAll(dir) => write!(f, "RemoveDirAll({})", dir.display()),
             PersistOp::Clean(_) => f.write_str("Clean"),
+            PersistOp::SwapCleaned(_) => f.write_str("SwapCleaned"),
         }
     }
 }
@@ -188,7 +193,7 @@ impl PersistJob {
                 other => other,
             },
             PersistOp::RemoveDirAll(dir) => self.storage()?.remove_dir_all(dir),
-            PersistOp::Clean(slot) => slot.run(),
+            PersistOp::Clean(slot) | PersistOp::SwapCleaned(slot) => slot.run(),
         }
     }
 }

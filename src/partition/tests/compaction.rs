@@ -1,5 +1,7 @@
 //! Log compaction driven by the partitions actor: the `Clean` timer plans a clean, the clean
-//! runs as a persist job, the owner swaps it in on completion.
+//! runs as a persist job, the owner checks its pins on completion and hands the swap to a
+//! second persist job, and installs the swapped segments when that one completed. The handler
+//! never syncs (the harness forbids it): every rename and fsync is in the jobs.
 
 use std::collections::BTreeMap;
 
@@ -73,6 +75,23 @@ fn clean_jobs(effects: &Effects) -> Vec<(u64, PersistJob)> {
         .collect()
 }
 
+/// The persist jobs of a clean's swap in `effects`.
+fn swap_jobs(effects: &Effects) -> Vec<(u64, PersistJob)> {
+    syncs(effects)
+        .into_iter()
+        .filter(|(_, job)| matches!(job.ops(), [PersistOp::SwapCleaned(_)]))
+        .collect()
+}
+
+/// Completes a clean's job, then the swap job it starts: the effects of both completions.
+fn complete_clean(h: &mut Harness, jobs: Vec<(u64, PersistJob)>) -> Effects {
+    let mut effects = h.complete(jobs);
+    let swaps = swap_jobs(&effects);
+    assert_eq!(swaps.len(), 1, "the pins held: one swap job {effects:?}");
+    effects.extend(h.complete(swaps));
+    effects
+}
+
 /// Per key, values read in offset order never go back (an older value after a newer one).
 fn assert_monotonic(records: &[(i64, String, String)]) {
     let mut last: BTreeMap<&str, &str> = BTreeMap::new();
@@ -98,10 +117,7 @@ fn a_compacted_replica_cleans_on_its_timer_keeping_each_keys_latest_value() {
     let effects = fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS);
     let jobs = clean_jobs(&effects);
     assert_eq!(jobs.len(), 1, "{effects:?}");
-    // The swap renames and syncs on completion (the owner's step, see the module docs).
-    h.allow_sync = true;
-    let after_effects = h.complete(jobs);
-    h.allow_sync = false;
+    let after_effects = complete_clean(&mut h, jobs);
     let after = read_all(&mut h, &a);
     assert!(after.len() < before.len(), "{} records left", after.len());
     assert_monotonic(&after);
@@ -135,8 +151,7 @@ fn a_crash_before_the_swap_loses_nothing_and_a_crash_after_it_keeps_the_latest_v
         let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
         assert_eq!(jobs.len(), 1);
         if swap_before_crash {
-            h.allow_sync = true;
-            h.complete(jobs);
+            complete_clean(&mut h, jobs);
         } else {
             jobs[0].1.run().unwrap(); // `.cleaned` files written, never swapped
         }
@@ -239,9 +254,7 @@ fn a_clean_that_read_past_the_io_rate_holds_the_next_one_off() {
     let id = h.actor.replica(&a).unwrap().id;
     let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
     assert_eq!(jobs.len(), 1);
-    h.allow_sync = true;
-    let effects = h.complete(jobs);
-    h.allow_sync = false;
+    let effects = complete_clean(&mut h, jobs);
     let armed: Vec<u64> = timers(&effects)
         .iter()
         .filter(|(key, _)| *key == PartitionsTimer::Clean(id))
@@ -270,9 +283,7 @@ fn the_dedupe_buffer_bounds_how_far_one_clean_gets() {
         let (id, bases) = (replica.id, replica.log().segment_base_offsets());
         let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
         assert_eq!(jobs.len(), 1);
-        h.allow_sync = true;
-        h.complete(jobs);
-        h.allow_sync = false;
+        complete_clean(&mut h, jobs);
         let first_dirty = h.actor.replica(&a).unwrap().log().first_dirty_offset();
         let expected = if covers_every_segment {
             bases[bases.len() - 1]
@@ -283,5 +294,150 @@ fn the_dedupe_buffer_bounds_how_far_one_clean_gets() {
             first_dirty, expected,
             "a buffer of {keys} keys' bytes; segments at {bases:?}"
         );
+    }
+}
+
+/// While the swap job runs (its renames done, not yet reported), fetches read the old
+/// segments' bytes, produces append, and retention leaves the segments in place; the
+/// completion installs the cleaned segments.
+#[test]
+fn while_the_swap_job_runs_the_log_serves_the_old_segments_and_takes_appends() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("c");
+    h.ensure(&a, compacted());
+    produce_rounds(&mut h, &a, 20);
+    let before = read_all(&mut h, &a);
+    let id = h.actor.replica(&a).unwrap().id;
+    let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
+    let swaps = swap_jobs(&h.complete(jobs));
+    assert_eq!(swaps.len(), 1);
+    assert!(h.actor.replica(&a).unwrap().log().swap_in_flight());
+    let segments = h.actor.replica(&a).unwrap().log().segment_count();
+    // The job runs to its end (every file renamed, the new indexes synced) but its completion
+    // has not reached the actor.
+    swaps[0].1.run().unwrap();
+    assert_eq!(
+        read_all(&mut h, &a),
+        before,
+        "the old bytes, not the renamed files'"
+    );
+    let ticked = fire(&mut h, PartitionsTimer::Retention, 0);
+    h.complete(syncs(&ticked));
+    assert_eq!(h.actor.replica(&a).unwrap().log().segment_count(), segments);
+    // A clean planned now would pin the segments being swapped: none is.
+    assert!(h
+        .actor
+        .replica(&a)
+        .unwrap()
+        .plan_clean(h.now.unix_ms)
+        .is_none());
+    let reply = h.ask_after_jobs(produce(-1, vec![(a.clone(), keyed("k0", "020"))]));
+    assert_eq!(produce_results(reply)[0].1.error_code, ErrorCode::NONE);
+    h.complete(swaps);
+    assert!(!h.actor.replica(&a).unwrap().log().swap_in_flight());
+    let after = read_all(&mut h, &a);
+    assert!(after.len() < before.len(), "{} records left", after.len());
+    assert_eq!(after.last().unwrap(), &(60, "k0".into(), "020".into()));
+    assert_monotonic(&after);
+}
+
+/// A Shutdown waits for a running swap before the close job (which writes the clean-shutdown
+/// marker) starts; a Delete waits for it before the directory goes.
+#[test]
+fn a_shutdown_or_a_delete_waits_for_the_running_swap() {
+    for delete in [false, true] {
+        let storage = Arc::new(MemStorage::new());
+        let mut h = Harness::new(storage.clone());
+        let a = tp("c");
+        h.ensure(&a, compacted());
+        produce_rounds(&mut h, &a, 20);
+        let id = h.actor.replica(&a).unwrap().id;
+        let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
+        let swaps = swap_jobs(&h.complete(jobs));
+        assert_eq!(swaps.len(), 1);
+        let request = if delete {
+            PartitionsRequest::Delete(DeletePartitionRequest { tp: a.clone() })
+        } else {
+            PartitionsRequest::Shutdown
+        };
+        let (asked, mut effects) = h.send(request);
+        assert!(take_reply(&mut effects, asked).is_none());
+        assert!(
+            syncs(&effects).is_empty(),
+            "nothing starts beside the swap: {effects:?}"
+        );
+        let mut effects = h.complete(swaps);
+        let next = syncs(&effects);
+        assert_eq!(next.len(), 1, "{effects:?}");
+        let described = format!("{:?}", next[0].1);
+        let expected = if delete {
+            "RemoveDirAll"
+        } else {
+            "clean-shutdown"
+        };
+        assert!(described.contains(expected), "{described}");
+        assert!(take_reply(&mut effects, asked).is_none());
+        let mut effects = h.complete(next);
+        assert!(
+            take_reply(&mut effects, asked).is_some(),
+            "answered once the {expected} job completed"
+        );
+        assert_eq!(storage.exists(Path::new("c-0")), !delete);
+        if !delete {
+            // The closed log is the cleaned one, and its next open trusts the marker.
+            let mut h = Harness::new(storage.clone());
+            h.ensure(&a, compacted());
+            let after = read_all(&mut h, &a);
+            assert!(after.len() < 60, "{} records", after.len());
+            assert_monotonic(&after);
+        }
+    }
+}
+
+/// A flush job fails while the swap runs: the partition goes offline, and no open (not even an
+/// explicit Ensure) runs beside the swap, which renames files in its directory; once the swap
+/// completed the partition reopens, cleaned.
+#[test]
+fn a_partition_taken_offline_during_a_swap_reopens_after_it() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("c");
+    h.ensure(&a, compacted());
+    produce_rounds(&mut h, &a, 20);
+    let id = h.actor.replica(&a).unwrap().id;
+    let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
+    let swaps = swap_jobs(&h.complete(jobs));
+    assert_eq!(swaps.len(), 1);
+    let (_, effects) = h.send(produce(-1, vec![(a.clone(), keyed("k0", "020"))]));
+    let flush = syncs(&effects);
+    assert_eq!(flush.len(), 1, "{effects:?}");
+    h.step(Input::Synced {
+        token: flush[0].0,
+        result: Err("EIO".into()),
+    });
+    assert!(h.actor.replica(&a).is_none(), "offline");
+    let reply = h.ask(PartitionsRequest::Ensure(EnsureRequest {
+        tp: a.clone(),
+        config: compacted(),
+    }));
+    assert!(
+        matches!(
+            &reply,
+            PartitionsReply::Done(Done {
+                error_code: ErrorCode::KAFKA_STORAGE_ERROR,
+                message: Some(m),
+            }) if m.contains("swapping")
+        ),
+        "{reply:?}"
+    );
+    assert!(h.actor.replica(&a).is_none(), "not opened beside the swap");
+    let effects = h.complete(swaps);
+    assert!(h.actor.replica(&a).is_some(), "reopened: {effects:?}");
+    h.complete(syncs(&effects));
+    let after = read_all(&mut h, &a);
+    assert!(after.len() < 60, "the swap stands: {} records", after.len());
+    assert_monotonic(&after);
+    for key in ["k1", "k2"] {
+        let latest = after.iter().rev().find(|(_, k, _)| k == key).unwrap();
+        assert_eq!(latest.2, "019", "{key}");
     }
 }

@@ -17,12 +17,20 @@
 //! (Linux writes back per inode; since 4.16 a new descriptor also sees a write-back error no
 //! one has reported yet).
 //!
+//! A descriptor is reopened by path, so a rename over a file's path would make an evicted
+//! handle reopen the new file: [`FdCache::rename`] first takes the descriptors of the files at
+//! the target path out of the cache for good (orphans: never evicted, closed with their handle),
+//! so a handle keeps reading the file it opened, as a POSIX descriptor does across a rename
+//! (the log cleaner's swap renames each cleaned segment over the one still being read, see
+//! `storage::log::clean`). Handles of the renamed file follow it to its new path. A handle of
+//! a removed file still fails once its descriptor was evicted (nothing keeps it open).
+//!
 //! Order is kept in `BTreeMap`s (least recently used = smallest use stamp), never std `HashMap`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Counters for tests, start-up logs and benchmarks.
@@ -45,6 +53,12 @@ struct Inner {
     next_use: u64,
     next_id: u64,
     stats: FdCacheStats,
+    /// File id → its path now, for every live handle that is not an orphan.
+    paths: BTreeMap<u64, Arc<Path>>,
+    /// The same, by path: a rename finds the files at its paths.
+    by_path: BTreeSet<(Arc<Path>, u64)>,
+    /// Descriptors of files whose path was renamed over while their handle lived.
+    orphans: BTreeMap<u64, Arc<File>>,
 }
 
 impl Inner {
@@ -76,10 +90,27 @@ impl Inner {
         true
     }
 
-    fn forget(&mut self, id: u64) {
+    /// Closes `id`'s cached descriptor, if any.
+    fn close(&mut self, id: u64) {
         if let Some((_, stamp)) = self.open.remove(&id) {
             self.by_use.remove(&stamp);
         }
+    }
+
+    fn forget(&mut self, id: u64) {
+        self.close(id);
+        self.orphans.remove(&id);
+        if let Some(path) = self.paths.remove(&id) {
+            self.by_path.remove(&(path, id));
+        }
+    }
+
+    /// The live files at `path`.
+    fn ids_at(&self, path: &Path) -> Vec<u64> {
+        let path: Arc<Path> = Arc::from(path);
+        (self.by_path.range((path.clone(), 0)..=(path, u64::MAX)))
+            .map(|(_, id)| *id)
+            .collect()
     }
 }
 
@@ -111,7 +142,7 @@ impl FdCache {
     pub fn stats(&self) -> FdCacheStats {
         let inner = self.lock();
         FdCacheStats {
-            open: inner.open.len(),
+            open: inner.open.len() + inner.orphans.len(),
             ..inner.stats
         }
     }
@@ -132,18 +163,65 @@ impl FdCache {
         let id = inner.next_id;
         inner.next_id += 1;
         inner.insert(id, file.clone());
+        let path: Arc<Path> = Arc::from(full);
+        inner.by_path.insert((path.clone(), id));
+        inner.paths.insert(id, path);
         Ok((id, file))
     }
 
-    /// The descriptor of file `id`, reopening `full` (never creating it) if it was evicted.
+    /// The descriptor of file `id`, reopening its path (`full`, the one it was opened at, or
+    /// where a rename moved it; never creating it) if it was evicted.
     pub fn get(&self, id: u64, full: &Path) -> io::Result<Arc<File>> {
         let mut inner = self.lock();
+        if let Some(file) = inner.orphans.get(&id) {
+            return Ok(file.clone());
+        }
         if let Some(file) = inner.touch(id) {
             return Ok(file);
         }
-        let file = self.open_room(&mut inner, full, false)?;
+        let path: PathBuf = inner
+            .paths
+            .get(&id)
+            .map_or(full.to_path_buf(), |p| p.to_path_buf());
+        let file = self.open_room(&mut inner, &path, false)?;
         inner.insert(id, file.clone());
         Ok(file)
+    }
+
+    /// Runs `rename` (moving `from` to `to`) so that open handles behave as POSIX descriptors
+    /// do: the files at `to` keep their descriptors (orphans), those at `from` follow it.
+    pub fn rename(
+        &self,
+        from: &Path,
+        to: &Path,
+        rename: impl FnOnce() -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut inner = self.lock();
+        for id in inner.ids_at(to) {
+            let file = match inner.touch(id) {
+                Some(file) => file,
+                None => match self.open_room(&mut inner, to, false) {
+                    Ok(file) => file,
+                    // Gone already: the handle had nothing left to keep.
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                    Err(err) => return Err(err),
+                },
+            };
+            inner.close(id);
+            if let Some(path) = inner.paths.remove(&id) {
+                inner.by_path.remove(&(path, id));
+            }
+            inner.orphans.insert(id, file);
+        }
+        rename()?;
+        let to: Arc<Path> = Arc::from(to);
+        for id in inner.ids_at(from) {
+            if let Some(path) = inner.paths.insert(id, to.clone()) {
+                inner.by_path.remove(&(path, id));
+            }
+            inner.by_path.insert((to.clone(), id));
+        }
+        Ok(())
     }
 
     /// Closes file `id`'s descriptor (its handle is gone).

@@ -151,8 +151,10 @@ impl Storage for FileStorage {
         }
     }
 
+    /// Open handles keep their files across it, as POSIX descriptors do ([`FdCache::rename`]).
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        fs::rename(self.resolve(from)?, self.resolve(to)?)
+        let (from, to) = (self.resolve(from)?, self.resolve(to)?);
+        self.fds.rename(&from, &to, || fs::rename(&from, &to))
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -354,6 +356,38 @@ mod tests {
             .sync()
             .expect_err("a's descriptor is closed and its path gone");
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    /// A rename over a file's path leaves its open handles reading that file, even once the
+    /// cache evicted their descriptor (a reopen by path would find the new file); handles of
+    /// the renamed file follow it. The log cleaner's swap relies on it.
+    #[test]
+    fn an_open_file_renamed_over_stays_readable_like_a_posix_descriptor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = FileStorage::with_open_files_max(dir.path().to_path_buf(), 1);
+        let old = storage.open(Path::new("s.log"), true).unwrap();
+        old.append(b"old bytes").unwrap();
+        let new = storage.open(Path::new("s.log.swap"), true).unwrap();
+        new.append(b"new").unwrap(); // evicts `old`'s descriptor
+        storage
+            .rename(Path::new("s.log.swap"), Path::new("s.log"))
+            .unwrap();
+        let _other = storage.open(Path::new("other"), true).unwrap(); // evicts `new`'s
+        let read = |file: &Arc<dyn StorageFile>, len| {
+            let mut buf = vec![0u8; len];
+            read_exact_at(file.as_ref(), 0, &mut buf).unwrap();
+            buf
+        };
+        assert_eq!(read(&old, 9), b"old bytes", "the old file, not the new one");
+        assert_eq!(read(&new, 3), b"new", "the renamed file at its new path");
+        let reopened = storage.open(Path::new("s.log"), false).unwrap();
+        assert_eq!(read(&reopened, 3), b"new");
+        drop((old, new, reopened, _other));
+        assert_eq!(
+            storage.fd_stats().open,
+            0,
+            "the orphan went with its handle"
+        );
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub enum LogError {
     /// An earlier I/O error left the in-memory state unsure of the files; reopen the log.
     #[error("log {dir} failed after an I/O error; reopen it to recover")]
     Failed { dir: PathBuf },
+    /// A truncation, restart or close of a log whose clean is swapping segments in: refused
+    /// until the swap job completed (retry then).
+    #[error("log {dir} is swapping cleaned segments in; retry once the swap completed")]
+    SwapRunning { dir: PathBuf },
 }
 
 impl LogError {

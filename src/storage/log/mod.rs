@@ -129,6 +129,11 @@ pub struct Log {
     /// Cleared only when the log starts over (a process restart maps the whole log again; a
     /// log restarted empty holds none of those batches).
     clean_part_opaque: bool,
+    /// A clean's [`clean::SwapJob`] was handed out and has not completed ([`Log::swap_done`]):
+    /// it renames files over the sealed segments it swaps while reads still go to their open
+    /// files, so retention and DeleteRecords leave segments in place, and truncations, a
+    /// restart, a close and another clean are refused until then.
+    swap_in_flight: bool,
     /// Set after an I/O error left the files in an unknown state; every mutation then fails.
     failed: bool,
     /// The last write failed because the disk was full (ENOSPC); cleared by a write that
@@ -780,6 +785,7 @@ impl Log {
         extra: Vec<PersistOp>,
     ) -> Result<(PersistJob, FlushPoint), LogError> {
         self.check_usable()?;
+        self.check_no_swap()?;
         let result = self.active_mut().append_final_time_entry();
         self.poison_on_failure(result)?;
         let active_base = self.active().base_offset;
@@ -873,6 +879,7 @@ impl Log {
     /// park appends until that job lowered the recovery point on disk: an append's torn tail
     /// below the old recovery point would be trusted by the next open without validation.
     pub fn truncate_to(&mut self, offset: i64) -> Result<i64, LogError> {
+        self.check_no_swap()?;
         if let Some(end) = self.cut_needed(offset)? {
             return Ok(end);
         }
@@ -969,6 +976,7 @@ impl Log {
     /// disk lost) and by the simulation canary `DropLastBatchOnRestart`. Returns the new log
     /// end. Only valid before the log's first flush job was taken.
     pub fn cut_at_open(&mut self, offset: i64) -> Result<i64, LogError> {
+        debug_assert!(!self.swap_in_flight, "cut_at_open after a clean started");
         if let Some(end) = self.cut_needed(offset)? {
             return Ok(end);
         }
@@ -1009,6 +1017,7 @@ impl Log {
         now_ms: i64,
     ) -> Result<(), LogError> {
         self.check_usable()?;
+        self.check_no_swap()?;
         if offset < 0 {
             return Err(LogError::OffsetOutOfRange {
                 offset,

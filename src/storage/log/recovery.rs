@@ -168,6 +168,7 @@ impl Log {
             epochs,
             first_dirty_offset: 0,
             clean_part_opaque: false,
+            swap_in_flight: false,
             failed: false,
             out_of_space: false,
         };

@@ -87,6 +87,9 @@ impl Log {
         upper_bound_offset: i64,
     ) -> Result<usize, LogError> {
         self.check_usable()?;
+        if self.swap_in_flight {
+            return Ok(0); // the next check, after the swap, deletes them
+        }
         let stats: Vec<SegmentStat> = self
             .segments
             .values()
@@ -154,7 +157,9 @@ impl Log {
             .take_while(|s| s.next_offset <= offset)
             .count();
         let count = below.min(self.segments.len() - 1);
-        if count > 0 {
+        // While a clean's swap runs the segments stay; retention removes them after it
+        // (they are below the log start, which reads already honour).
+        if count > 0 && !self.swap_in_flight {
             let result = self.delete_oldest(count, now_ms);
             self.poison_on_failure(result)?;
         }

@@ -25,14 +25,17 @@
 //! enter the map. The log start offset never moves: a clean removes records, never offsets.
 //!
 //! [`Log::clean`](crate::storage::log::Log::clean) runs all three steps in one call;
-//! [`CleanJob`] splits them for a cleaner off the actor: the owner plans and swaps, the job
-//! in between only reads pinned sealed segments and writes `.cleaned` files, paced by a
-//! [`Throttler`] (`log.cleaner.io.max.bytes.per.second`).
+//! [`CleanJob`] and [`SwapJob`] split them for a cleaner off the actor: the owner plans, the
+//! clean job in between only reads pinned sealed segments and writes `.cleaned` files, paced by
+//! a [`Throttler`] (`log.cleaner.io.max.bytes.per.second`); the owner then checks the pins
+//! (which decides to commit) and the swap job does the renames, directory syncs and index
+//! rebuilds, while the log keeps serving from the old segments' open files; the owner installs
+//! what it reopened (see [`swap`] for what the log refuses meanwhile).
 //!
-//! The partitions actor schedules cleans (`PartitionsTimer::Clean`) and runs them as
-//! [`CleanSlot`] persist jobs. Not done yet (see `docs/issue-12-plan.md`, Progress): the swap's
-//! syncs still run inline in `Log::swap_cleaned`, on the actor. Compressed batches are looked
-//! into through their uncompressed copies and compressed again ([`compressed`]).
+//! The partitions actor schedules cleans (`PartitionsTimer::Clean`) and runs both jobs as
+//! [`CleanSlot`] persist jobs, so no rename, fsync or whole-segment read of a clean runs on it.
+//! Compressed batches are looked into through their uncompressed copies and compressed again
+//! ([`compressed`]).
 
 mod compressed;
 mod filter;
@@ -45,7 +48,7 @@ pub use filter::{filter_batch, Filtered, OffsetMap};
 pub use plan::{plan, CleanPlan, PlanBounds, SegmentStat};
 pub use slot::CleanSlot;
 pub(super) use swap::{committed_swap, finish_interrupted_swaps, is_uncommitted};
-pub use swap::{CleanJob, CleanStats, Cleaned};
+pub use swap::{CleanJob, CleanStats, Cleaned, SwapJob, Swapped};
 pub use throttle::Throttler;
 
 /// The topic configs a clean honours (Kafka's names and defaults).

@@ -1,11 +1,13 @@
 //! Running a clean on a [`Log`] and replacing the cleaned segments crash-safely.
 //!
 //! The log's owner plans a [`CleanJob`] ([`Log::clean_job`]), which pins the sealed segments it
-//! covers by their open log files; anyone may run it ([`CleanJob::run`]: step 1 below, the only
-//! long part, reading each pinned segment twice); the owner then swaps the result in
-//! ([`Log::swap_cleaned`]: steps 2–5) if the pins still hold, and otherwise discards it. A
-//! sealed segment's file is never written again, and a truncation bumps the log's generation,
-//! so "same open file, same size, same generation" means the bytes the job read are still the
+//! covers by their open log files; anyone may run it ([`CleanJob::run`]: step 1 below, reading
+//! each pinned segment twice); the owner then checks the pins still hold ([`Log::swap_job`]),
+//! and otherwise discards the result. If they hold, that is the decision to commit, and the
+//! rest (steps 2–5) is a [`SwapJob`], again run by anyone ([`SwapJob::run`]: off the actor in
+//! production), whose reopened segments the owner installs ([`Log::swap_done`]). A sealed
+//! segment's file is never written again, and a truncation bumps the log's generation, so
+//! "same open file, same size, same generation" means the bytes the job read are still the
 //! segment's.
 //!
 //! For each cleaned segment `B` (Kafka's `.cleaned` / `.swap` protocol, log file only; the
@@ -24,11 +26,35 @@
 //! record of the same key, which a segment that was not swapped still holds (the old files
 //! hold every record); a tombstone removed from a swapped segment has no older value left in
 //! the older segments, which were swapped before it.
-//! Step 2 is taken by the owner, after checking the pins, so a committed swap never names a
-//! segment that retention or a truncation changed. A segment whose every batch stayed as it
-//! was gets no `.cleaned` file and no swap. The syncs of steps 2–5 still run inline in
-//! [`Log::swap_cleaned`], on the log's owner (see the module docs of [`super`]), and the open
-//! only syncs when it finds an interrupted swap, after a crash.
+//! A segment whose every batch stayed as it was gets no `.cleaned` file and no swap, and the
+//! open only syncs when it finds an interrupted swap, after a crash.
+//!
+//! # While the swap job runs
+//! The pins are checked by the owner before the job exists, so a committed swap never names a
+//! segment that retention or a truncation changed — provided nothing changes those segments
+//! until the owner installed the new ones. So while the log is [`Log::swap_in_flight`]:
+//! * reads go on from the old segments: their open files stay readable after a rename over
+//!   their path (a POSIX descriptor does; `MemStorage` and the simulator's disk keep the
+//!   inode; `FileStorage`'s descriptor cache keeps the descriptor of a file renamed over
+//!   instead of reopening its path, see `storage::file::fd_cache`), and the old segments'
+//!   indexes are in memory, so step 3's removals do not reach them;
+//! * appends, rolls and flush jobs go on: they touch the active segment, and the swapped
+//!   segments are below the recovery point, so no flush job syncs their files;
+//! * retention leaves every segment in place (`enforce_retention` deletes nothing) and
+//!   DeleteRecords only moves the log start (reads refuse below it at once; the next
+//!   retention check after the swap removes the segments below it): deleting a segment would
+//!   queue removals of its paths, which the job is renaming new files onto;
+//! * truncations (`truncate_to`, `truncate_fully_and_start_at`) and `close_job` are refused
+//!   with [`LogError::SwapRunning`], and no other clean is planned or swapped. No actor path
+//!   truncates yet; the partitions actor defers a close, a directory removal and a reopen of
+//!   the partition until the job completed (waiting was chosen over refusing there because
+//!   the job is short and always completes).
+//!
+//! Why not a second phase of the first job: the owner must check the pins between the two,
+//! and the log may have changed while step 1 ran. The cleaner checkpoint removal an opaque
+//! clean part needs is in the swap job too (the owner moves its fence first, so no flush job
+//! writes a position meanwhile); the discard of a clean whose pins broke stays on the owner
+//! (unlinks, no sync).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -117,7 +143,7 @@ fn replace_logs(storage: &dyn Storage, dir: &Path, bases: &[i64]) -> Result<(), 
 /// A clean planned by the log's owner and run by anyone (off the actor in production): the
 /// sealed segments it covers are pinned by their open log files, which are never written
 /// again. [`CleanJob::run`] does step 1 only, so it never touches what the owner may change;
-/// [`Log::swap_cleaned`] checks the pins still hold and does the rest.
+/// [`Log::swap_job`] checks the pins still hold and hands out the rest ([`SwapJob`]).
 #[derive(Clone)]
 pub struct CleanJob {
     storage: Arc<dyn Storage>,
@@ -314,6 +340,99 @@ impl CleanJob {
     }
 }
 
+impl Cleaned {
+    /// Drops a clean that will not be swapped in, removing its `.cleaned` files (best effort:
+    /// the next open deletes any left).
+    pub fn discard(self) {
+        self.job.discard(&self.unchanged);
+    }
+}
+
+/// Steps 2–5 of a clean whose pins the owner checked ([`Log::swap_job`]), run off the owner
+/// (a persist job in production): the renames, the directory syncs, the reopening of the
+/// swapped segments and their rebuilt, synced indexes. It touches no file the log serves from
+/// by path: the old segments keep being read through their open files (renaming over a path
+/// leaves an open file readable, on every [`Storage`]), and the log refuses whatever would
+/// remove or cut them until [`Log::swap_done`].
+pub struct SwapJob {
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    /// The segments whose `.cleaned` file replaces them, oldest first.
+    bases: Vec<i64>,
+    now_ms: i64,
+    index_interval_bytes: u64,
+    /// The clean part became opaque: remove the cleaner checkpoint after the swap.
+    forget_cleaner_checkpoint: bool,
+    cleanable_end: i64,
+    opaque: bool,
+}
+
+/// What a [`SwapJob`] made: the swapped segments, open, for [`Log::swap_done`].
+pub struct Swapped {
+    segments: Vec<Segment>,
+    cleanable_end: i64,
+    opaque: bool,
+}
+
+impl std::fmt::Debug for SwapJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SwapJob")
+            .field("dir", &self.dir)
+            .field("bases", &self.bases)
+            .finish()
+    }
+}
+
+impl SwapJob {
+    /// Bases of the segments the job swaps, oldest first.
+    pub fn bases(&self) -> &[i64] {
+        &self.bases
+    }
+
+    /// Steps 2–5. Each segment's commit point is its own, oldest first: a crash between two
+    /// leaves the older segments cleaned and the newer ones as they were, never the reverse
+    /// (a newer segment whose tombstone went, over an older one still holding the value the
+    /// tombstone deleted, would bring that value back).
+    pub fn run(self) -> Result<Swapped, LogError> {
+        let storage = self.storage.as_ref();
+        let dir = self.dir.as_path();
+        for &base in &self.bases {
+            let cleaned = file_path(dir, base, CLEANED_SUFFIX);
+            let swap = file_path(dir, base, SWAP_SUFFIX);
+            storage.rename(&cleaned, &swap).at(&cleaned)?;
+            storage.sync_dir(dir).at(dir)?;
+            crate::fault_point!(
+                crate::faults::FaultPoint::CrashDuringCleanSwap,
+                format!("{} segment {base} committed", dir.display())
+            );
+        }
+        replace_logs(storage, dir, &self.bases)?;
+        let mut segments = Vec::with_capacity(self.bases.len());
+        for &base in &self.bases {
+            let (mut segment, _) = Segment::open(storage, dir, base, self.now_ms)?;
+            segment.recover(self.index_interval_bytes, false, &mut |_| {})?;
+            for file in segment.files() {
+                file.sync().at(segment.log_path())?;
+            }
+            segments.push(segment);
+        }
+        if self.forget_cleaner_checkpoint
+            && super::super::checkpoint::remove(
+                storage,
+                dir,
+                super::super::checkpoint::Kind::CleanerOffset,
+            )?
+        {
+            storage.sync_dir(dir).at(dir)?;
+        }
+        Ok(Swapped {
+            segments,
+            cleanable_end: self.cleanable_end,
+            opaque: self.opaque,
+        })
+    }
+}
+
 impl Log {
     /// The cleaner's position: records below were compacted by the last clean.
     pub fn first_dirty_offset(&self) -> i64 {
@@ -354,7 +473,7 @@ impl Log {
         upper_bound_offset: i64,
         now_ms: i64,
     ) -> Option<CleanJob> {
-        if self.failed {
+        if self.failed || self.swap_in_flight {
             return None;
         }
         let plan = self.clean_plan(config, upper_bound_offset, now_ms)?;
@@ -390,63 +509,99 @@ impl Log {
             })
     }
 
-    /// Steps 2–5 for a clean [`CleanJob::run`] wrote: swaps the cleaned segments in and
-    /// moves the cleaner's position. `Ok(false)` (the cleaned files removed, the log
-    /// untouched) when the log changed under the job: a segment was removed by retention or
-    /// DeleteRecords, the log was truncated or reopened. Syncs inline (the caller runs it
-    /// where a disk wait is allowed). An I/O error fails the log (reopen it to recover).
-    pub fn swap_cleaned(&mut self, cleaned: Cleaned) -> Result<bool, LogError> {
-        self.check_usable()?;
-        if !self.pins_hold(&cleaned.job) {
-            cleaned.job.discard(&cleaned.unchanged);
-            return Ok(false);
+    /// Whether a [`SwapJob`] handed out by [`Log::swap_job`] has not completed yet
+    /// ([`Log::swap_done`]): the log then refuses whatever would remove, cut or rewrite its
+    /// sealed segments (see the module docs).
+    pub fn swap_in_flight(&self) -> bool {
+        self.swap_in_flight
+    }
+
+    /// Refuses a truncation, a restart or a close while a swap job runs.
+    pub(in crate::storage::log) fn check_no_swap(&self) -> Result<(), LogError> {
+        if self.swap_in_flight {
+            return Err(LogError::SwapRunning {
+                dir: self.dir.clone(),
+            });
         }
-        let result = self.swap_in(&cleaned.job, &cleaned.unchanged);
-        self.poison_on_failure(result)?;
-        if cleaned.opaque && !self.clean_part_opaque {
-            // A restart must map the opaque batch again to know of it: no checkpoint.
+        Ok(())
+    }
+
+    /// The owner's part of steps 2–5 for a clean [`CleanJob::run`] wrote: decides whether to
+    /// commit (the pins still hold) and hands the rest out as a [`SwapJob`], to run off the
+    /// owner and complete with [`Log::swap_done`]. `Ok(None)` (the cleaned files removed, the
+    /// log untouched) when the log changed under the job — a segment was removed by retention
+    /// or DeleteRecords, the log was truncated or reopened — or another swap is still running.
+    /// Until the job completed the log is [`Log::swap_in_flight`].
+    pub fn swap_job(&mut self, cleaned: Cleaned) -> Result<Option<SwapJob>, LogError> {
+        self.check_usable()?;
+        if self.swap_in_flight || !self.pins_hold(&cleaned.job) {
+            cleaned.job.discard(&cleaned.unchanged);
+            return Ok(None);
+        }
+        let job = &cleaned.job;
+        let bases: Vec<i64> = (job.segments.iter())
+            .map(|s| s.base_offset)
+            .filter(|base| !cleaned.unchanged.contains(base))
+            .collect();
+        let forget_cleaner_checkpoint = cleaned.opaque && !self.clean_part_opaque;
+        if forget_cleaner_checkpoint {
+            // A restart must map the opaque batch again to know of it: no checkpoint. The
+            // fence moves now, so no flush job writes a position from here on; the swap job
+            // removes the file.
+            drop(self.durability.fence_cleaner());
+        }
+        self.swap_in_flight = true;
+        Ok(Some(SwapJob {
+            storage: self.storage.clone(),
+            dir: self.dir.clone(),
+            bases,
+            now_ms: job.now_ms,
+            index_interval_bytes: self.config.index_interval_bytes,
+            forget_cleaner_checkpoint,
+            cleanable_end: job.cleanable_end,
+            opaque: cleaned.opaque,
+        }))
+    }
+
+    /// A [`SwapJob`] completed: installs the reopened segments in place of the old ones (the
+    /// reads served meanwhile came from the old files) and moves the cleaner's position. An
+    /// error of the job fails the log (reopen it to recover: the next open finishes the
+    /// committed swaps and deletes the rest).
+    pub fn swap_done(&mut self, swapped: Result<Swapped, LogError>) -> Result<(), LogError> {
+        debug_assert!(self.swap_in_flight, "a swap completed with none in flight");
+        self.swap_in_flight = false;
+        // Not `poison_on_failure` on success: a log that failed meanwhile stays failed as it
+        // was (its full disk included); the segments go in all the same, as they are on disk.
+        let swapped = match swapped {
+            Ok(swapped) => swapped,
+            Err(error) => return self.poison_on_failure(Err(error)),
+        };
+        for segment in swapped.segments {
+            debug_assert!(
+                (self.segments.get(&segment.base_offset))
+                    .is_some_and(|old| old.next_offset == segment.next_offset),
+                "a swapped segment covers the offsets of the one it replaces"
+            );
+            self.segments.insert(segment.base_offset, segment);
+        }
+        self.first_dirty_offset = self.first_dirty_offset.max(swapped.cleanable_end);
+        if swapped.opaque {
             self.clean_part_opaque = true;
-            let result = self.forget_cleaner_checkpoint();
-            self.poison_on_failure(result)?;
         }
         if !self.clean_part_opaque {
             self.durability.cleaner_moved(self.first_dirty_offset);
         }
-        Ok(true)
+        Ok(())
     }
 
-    fn swap_in(&mut self, job: &CleanJob, unchanged: &BTreeSet<i64>) -> Result<(), LogError> {
-        let bases: Vec<i64> = (job.segments.iter())
-            .map(|s| s.base_offset)
-            .filter(|base| !unchanged.contains(base))
-            .collect();
-        // Each segment's commit point is its own, oldest first: a crash between two leaves
-        // the older segments cleaned and the newer ones as they were, never the reverse
-        // (a newer segment whose tombstone went, over an older one still holding the value
-        // the tombstone deleted, would bring that value back).
-        for &base in &bases {
-            let cleaned = file_path(&self.dir, base, CLEANED_SUFFIX);
-            let swap = file_path(&self.dir, base, SWAP_SUFFIX);
-            self.storage.rename(&cleaned, &swap).at(&cleaned)?;
-            self.storage.sync_dir(&self.dir).at(&self.dir)?;
-            crate::fault_point!(
-                crate::faults::FaultPoint::CrashDuringCleanSwap,
-                format!("{} segment {base} committed", self.dir.display())
-            );
-        }
-        replace_logs(self.storage.as_ref(), &self.dir, &bases)?;
-        let interval = self.config.index_interval_bytes;
-        for &base in &bases {
-            let (mut segment, _) =
-                Segment::open(self.storage.as_ref(), &self.dir, base, job.now_ms)?;
-            segment.recover(interval, false, &mut |_| {})?;
-            for file in segment.files() {
-                file.sync().at(segment.log_path())?;
-            }
-            self.segments.insert(base, segment);
-        }
-        self.first_dirty_offset = self.first_dirty_offset.max(job.cleanable_end);
-        Ok(())
+    /// Steps 2–5 inline: [`Log::swap_job`], [`SwapJob::run`], [`Log::swap_done`]. `Ok(false)`
+    /// when the clean was discarded. Syncs inline: call it where a disk wait is allowed.
+    pub fn swap_cleaned(&mut self, cleaned: Cleaned) -> Result<bool, LogError> {
+        let Some(job) = self.swap_job(cleaned)? else {
+            return Ok(false);
+        };
+        self.swap_done(job.run())?;
+        Ok(true)
     }
 
     /// Cleans the log if [`Log::clean_plan`] says it is due, all in one call

@@ -10,6 +10,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::storage::batch::{self, build_batch_records, BatchHeader, Batches};
+use crate::storage::log::LogError;
 use crate::storage::log::{Log, LogConfig};
 use crate::storage::mem::MemStorage;
 use crate::storage::{Storage, StorageFile};
@@ -1204,4 +1205,150 @@ fn a_restarted_log_forgets_its_cleaner_checkpoint_and_an_older_job_does_not_rest
     let log = open(storage);
     assert_eq!(log.first_dirty_offset(), 0, "no position: all dirty");
     assert_eq!(log.log_start_offset(), 100);
+}
+
+/// A log whose clean ran and whose swap job was handed out (not run): the job and the
+/// records before.
+fn swapping(storage: Arc<dyn Storage>) -> (Log, SwapJob, Vec<Rec>) {
+    let (mut log, before) = populated(storage, 4, 5);
+    let job = log
+        .clean_job(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("due");
+    let cleaned = job.run(&mut |_| {}).expect("run");
+    let swap = log
+        .swap_job(cleaned)
+        .expect("swap job")
+        .expect("the pins held");
+    assert!(log.swap_in_flight());
+    (log, swap, before)
+}
+
+/// The swap job renames every cleaned file over its segment's log before the owner hears of
+/// it: meanwhile reads return the old segments' bytes through their open files — on the real
+/// file system too, where the descriptor cache reopens files by path (one descriptor for the
+/// whole log here, so every read reopens) — and appends go on; the completion installs the
+/// cleaned segments.
+#[test]
+fn a_read_during_the_swap_job_returns_the_old_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disks: [Arc<dyn Storage>; 2] = [
+        Arc::new(MemStorage::new()),
+        Arc::new(crate::storage::file::FileStorage::with_open_files_max(
+            dir.path().to_path_buf(),
+            1,
+        )),
+    ];
+    for storage in disks {
+        let (mut log, swap, before) = swapping(storage.clone());
+        let swapped = swap.run();
+        let names = storage.list(Path::new(DIR)).expect("list");
+        assert!(names.iter().all(|n| !n.contains(".swap")), "{names:?}");
+        assert_eq!(read_records(&log), before, "the old bytes");
+        append(&mut log, &[(1, Some(7))], 2_500);
+        let mut expected_old = before.clone();
+        expected_old.push((20, 1, Some(7)));
+        assert_eq!(read_records(&log), expected_old);
+        log.swap_done(swapped).expect("installed");
+        assert!(!log.swap_in_flight());
+        let mut expected: Vec<Rec> = (15..20)
+            .map(|o| (o, (o - 15) as u8, (o != 15).then_some(3)))
+            .collect();
+        expected.push((20, 1, Some(7)));
+        assert_eq!(read_records(&log), expected);
+        assert_eq!(log.first_dirty_offset(), 20);
+        // The next open finds the same cleaned log, indexes included.
+        log.close().expect("close");
+        assert_eq!(read_records(&open(storage)), expected);
+    }
+}
+
+/// While a swap job runs nothing removes or cuts the segments it renames over: retention and
+/// DeleteRecords leave them (the log start still moves), truncations, a restart and a close
+/// are refused, no other clean is planned. After the completion retention removes what the
+/// log start left behind.
+#[test]
+fn retention_and_truncation_wait_for_the_swap() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (mut log, swap, before) = swapping(storage.clone());
+    let segments = log.segment_count();
+    assert_eq!(log.delete_records_before(10, 3_000).expect("moves"), 10);
+    assert_eq!(log.segment_count(), segments, "the segments stay");
+    assert_eq!(log.enforce_retention(3_000).expect("retention"), 0);
+    assert_eq!(read_records(&log), before[10..].to_vec());
+    let refused = |result: Result<(), LogError>| {
+        assert!(
+            matches!(result, Err(LogError::SwapRunning { .. })),
+            "{result:?}"
+        );
+    };
+    refused(log.truncate_to(12).map(drop));
+    refused(log.truncate_fully_and_start_at(30, 3_000));
+    refused(log.close_job(Vec::new()).map(drop));
+    assert!(log
+        .clean_job(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .is_none());
+    assert!(!log.is_failed(), "a refusal is not a failure");
+    log.swap_done(swap.run()).expect("installed");
+    assert_eq!(log.enforce_retention(3_000).expect("retention"), 2);
+    assert_eq!(log.segment_base_offsets()[0], 10);
+    let expected: Vec<Rec> = (15..20)
+        .map(|o| (o, (o - 15) as u8, (o != 15).then_some(3)))
+        .collect();
+    assert_eq!(read_records(&log), expected);
+    assert_eq!(log.truncate_to(18).expect("truncate"), 18);
+}
+
+/// A crash at every step of the swap job (after the owner decided to commit) recovers, on the
+/// next open, a log between before and after the clean: the committed `.swap` files are
+/// finished, the `.cleaned` ones deleted. A failed job fails the log.
+#[test]
+fn a_crash_at_every_step_of_the_swap_job_recovers() {
+    let expected_after = {
+        let (mut log, _) = populated(Arc::new(MemStorage::new()), 4, 5);
+        log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+            .expect("clean");
+        read_records(&log)
+    };
+    let mut swap_files_seen = false;
+    for steps in 1.. {
+        let mem = MemStorage::new();
+        let crashing = Arc::new(CrashBefore {
+            mem: mem.clone(),
+            left: AtomicUsize::new(usize::MAX),
+        });
+        let (mut log, swap, before) = swapping(crashing.clone());
+        crashing.left.store(steps, Ordering::SeqCst);
+        let swapped = swap.run();
+        let finished = swapped.is_ok();
+        let outcome = log.swap_done(swapped);
+        assert_eq!(outcome.is_ok(), finished);
+        assert_eq!(log.is_failed(), !finished, "step {steps}");
+        drop(log);
+        if finished {
+            mem.crash();
+        }
+        swap_files_seen |= mem
+            .file_names()
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with(".swap"));
+        let recovered = read_records(&open(Arc::new(mem.clone())));
+        assert!(
+            recovered.iter().all(|r| before.contains(r)),
+            "step {steps}: {recovered:?}"
+        );
+        assert!(
+            expected_after.iter().all(|r| recovered.contains(r)),
+            "step {steps}: {recovered:?}"
+        );
+        no_clean_files_left(&mem);
+        if finished {
+            assert_eq!(recovered, expected_after, "a finished swap is durable");
+            assert!(steps > 5, "the swap took more than a few steps");
+            break;
+        }
+    }
+    assert!(
+        swap_files_seen,
+        "some crash left a committed swap to finish"
+    );
 }
