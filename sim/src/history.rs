@@ -129,6 +129,11 @@ pub enum Event {
         generation: i32,
         partitions: Vec<i32>,
     },
+    /// A classic member's Heartbeat was answered NONE: it is in the group as `member_id`.
+    GroupAlive {
+        member: u32,
+        member_id: String,
+    },
     /// A consumer-protocol member (KIP-848) got an error-free answer to the
     /// ConsumerGroupHeartbeat it sent at `sent_ms`: its member id and epoch now.
     GroupHeartbeatAnswered {

@@ -22,6 +22,7 @@ use crate::power::PowerSwitches;
 use crate::storage::{DiskFaults, FaultWindow, SimDisks};
 use crate::workload::{
     self, GroupProtocol, MemberTimes, ProducerSpec, Workload, CONSUMER_SESSION_TIMEOUT_MS,
+    OFFSETS_RETENTION_CHECK_MS, OFFSETS_RETENTION_MS,
 };
 
 /// Broker `n` (node.id `n`, from 1) lives at 10.0.1.n; its disk is `SimDisks` node `n`.
@@ -65,12 +66,13 @@ pub enum Flush {
 }
 
 /// The canaries planted in the group coordinator: their runs have group members.
-const GROUP_CANARIES: [Canary; 5] = [
+const GROUP_CANARIES: [Canary; 6] = [
     Canary::AckCommitBeforeAppend,
     Canary::GroupTwoOwnersOneGeneration,
     Canary::GroupForgetOnFailover,
     Canary::GroupReplayOldestCommit,
     Canary::ConsumerAssignUnreleased,
+    Canary::RetentionIgnoresMembers,
 ];
 /// After the producers stop, a group member waits this long for their last requests before
 /// it drains to the high watermark.
@@ -254,7 +256,14 @@ impl SimConfig {
             Flush::IntervalMs(ms) => overrides.push(format!("log.flush.interval.ms={ms}")),
             Flush::Os => overrides.push("log.flush.policy=os".into()),
         }
-        ServerConfig::load(None, &overrides).expect("the simulator's server config is valid")
+        let mut config =
+            ServerConfig::load(None, &overrides).expect("the simulator's server config is valid");
+        // Offsets of a group Empty this long expire (and the group goes): seconds, where
+        // `offsets.retention.minutes` cannot go below a minute, so a run's pauses and
+        // member-less stretches outlast it (`checker::groups` excuses only those).
+        config.groups.offsets_retention_ms = OFFSETS_RETENTION_MS as i64;
+        config.groups.offsets_retention_check_interval_ms = OFFSETS_RETENTION_CHECK_MS;
+        config
     }
 }
 
@@ -499,12 +508,14 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         )));
     }
     let pause = workload::GroupPause::default();
-    if config.group_members > 0 {
+    let resetter_node = (config.group_members > 0).then(|| {
         let node = client_node("group-resetter".into(), [10, 0, 6, 1]);
         clients.push(node.id());
         let (w, pause) = (workload.clone(), pause.clone());
         tasks.push(node.spawn(workload::group_resetter(w, pause, until)));
-    }
+        node
+    });
+    let mut member_tasks = Vec::new();
     for member in 0..config.group_members {
         let node = client_node(
             format!("group-member-{member}"),
@@ -518,7 +529,18 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         };
         let (w, pause) = (workload.clone(), pause.clone());
         let protocol = config.group_protocol;
-        tasks.push(node.spawn(workload::group_member(w, member, protocol, times, pause)));
+        member_tasks.push(node.spawn(workload::group_member(w, member, protocol, times, pause)));
+    }
+    if let Some(node) = resetter_node {
+        // The group's final commits are fetched as soon as its last member left: later, the
+        // Empty group's commits would be gone by retention (`OFFSETS_RETENTION_MS`).
+        let w = workload.clone();
+        tasks.push(node.spawn(async move {
+            for member in member_tasks {
+                let _ = member.await;
+            }
+            workload::final_offsets(&w, Instant::now() + LIVENESS_BOUND).await;
+        }));
     }
 
     if config.compacted {
@@ -588,12 +610,6 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     let w = workload.clone();
     let reader = consumers_node.spawn(async move { workload::final_read(&w, deadline).await });
     let _ = reader.await;
-    if config.group_members > 0 {
-        let w = workload.clone();
-        let commits =
-            consumers_node.spawn(async move { workload::final_offsets(&w, deadline).await });
-        let _ = commits.await;
-    }
 
     let verdict = checker::check(&history.events(), config.promises());
     let sim_ms = started.elapsed().as_millis() as u64;

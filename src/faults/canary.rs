@@ -38,10 +38,13 @@ pub enum Canary {
     /// A consumer-protocol (KIP-848) group hands a partition to its new owner while the
     /// previous owner has not revoked it yet: two members read it at once.
     ConsumerAssignUnreleased,
+    /// Offset retention ages a classic group's offsets from its last state change as if it
+    /// were Empty, members or not: a Stable group's commits expire under its members.
+    RetentionIgnoresMembers,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 12] = [
+    pub const ALL: [Canary; 13] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -54,6 +57,7 @@ impl Canary {
         Canary::GroupReplayOldestCommit,
         Canary::CleanKeepsOldestValue,
         Canary::ConsumerAssignUnreleased,
+        Canary::RetentionIgnoresMembers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +74,7 @@ impl Canary {
             Canary::GroupReplayOldestCommit => "group-replay-oldest-commit",
             Canary::CleanKeepsOldestValue => "clean-keeps-oldest-value",
             Canary::ConsumerAssignUnreleased => "consumer-assign-unreleased",
+            Canary::RetentionIgnoresMembers => "retention-ignores-members",
         }
     }
 

@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::faults::{self, Canary};
 use crate::types::TopicPartition;
 
 use super::consumer::ConsumerGroup;
@@ -44,6 +45,10 @@ pub fn expiry_base<W: Copy>(group: Option<&ClassicGroup<W>>) -> Option<ExpiryBas
     let Some(g) = group else {
         return Some(ExpiryBase::Committed);
     };
+    if g.protocol_type().is_some() && faults::canary(Canary::RetentionIgnoresMembers) {
+        // The canary ages every group's offsets as an Empty group's, members or not.
+        return Some(ExpiryBase::BecameEmpty(g.state_timestamp_ms()));
+    }
     match (g.protocol_type(), g.state()) {
         (None, _) => Some(ExpiryBase::Committed),
         (Some(_), GroupState::Empty) => Some(ExpiryBase::BecameEmpty(g.state_timestamp_ms())),

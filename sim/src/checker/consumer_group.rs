@@ -35,7 +35,16 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     }
     let mut held: BTreeMap<u32, Held> = BTreeMap::new();
     let mut epochs: BTreeMap<&str, i32> = BTreeMap::new();
+    let mut expiries = super::groups::expiry_points(events).into_iter().peekable();
     for (at_ms, event) in events {
+        let mut expired = false;
+        while expiries.next_if(|at| at <= at_ms).is_some() {
+            expired = true;
+        }
+        if expired {
+            // Retention may have deleted the group: epochs start over.
+            epochs.clear();
+        }
         match event {
             Event::Fault { kind, detail }
                 if *kind == "disk-bit-flip" && detail.contains("__consumer_offsets") =>

@@ -16,11 +16,64 @@
 //! All three rest on acknowledged writes to `__consumer_offsets` surviving a crash, so they
 //! bind only when acknowledgements wait for the fsync; a bit flip at rest in that topic
 //! excuses the commits, assignments and generations acknowledged before it.
+//!
+//! Offset retention (the simulator's broker keeps an Empty group's commits
+//! `OFFSETS_RETENTION_MS`, then deletes them and the group): commits may vanish, and
+//! generations start over, only after a stretch that long in which no member was surely in the
+//! group ([`expiry_points`]); everything acknowledged before such a stretch is excused from its
+//! end on. Expiring the commits of a group with members is caught as a lost commit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Promises, Report};
 use crate::history::Event;
+use crate::workload::{CONSUMER_SESSION_TIMEOUT_MS, OFFSETS_RETENTION_MS};
+
+/// When the group's commits may have expired: the end of every stretch of at least
+/// `OFFSETS_RETENTION_MS` in which no member was surely in the group. A member is surely in
+/// it between two answers that name it in the group (a join, a heartbeat) under one member id,
+/// less than a session apart: it sent nothing that could have removed it and re-added it, and
+/// the coordinator expires a member only after a session without heartbeats. Stretches are
+/// over-estimated (commits answered are not counted as proofs), which only excuses more.
+pub(super) fn expiry_points(events: &[(u64, Event)]) -> Vec<u64> {
+    let mut proofs: BTreeMap<(u32, &str), Vec<u64>> = BTreeMap::new();
+    for (at_ms, event) in events {
+        let proof = match event {
+            Event::GroupJoined {
+                member, member_id, ..
+            }
+            | Event::GroupAlive { member, member_id }
+            | Event::GroupHeartbeatAnswered {
+                member, member_id, ..
+            } => (*member, member_id.as_str()),
+            _ => continue,
+        };
+        proofs.entry(proof).or_default().push(*at_ms);
+    }
+    // Surely-in intervals (a lone proof is a point), ordered by start.
+    let mut intervals: BTreeSet<(u64, u64)> = BTreeSet::new();
+    for times in proofs.values() {
+        let mut start = times[0];
+        for pair in times.windows(2) {
+            if pair[1] - pair[0] >= CONSUMER_SESSION_TIMEOUT_MS {
+                intervals.insert((start, pair[0]));
+                start = pair[1];
+            }
+        }
+        intervals.insert((start, *times.last().expect("one proof at least")));
+    }
+    let mut points = Vec::new();
+    let mut covered_until: Option<u64> = None;
+    for (start, end) in intervals {
+        if let Some(until) = covered_until {
+            if start >= until + OFFSETS_RETENTION_MS {
+                points.push(start);
+            }
+        }
+        covered_until = Some(covered_until.map_or(end, |u| u.max(end)));
+    }
+    points
+}
 
 pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Promises) {
     if !promises.durable_acks {
@@ -30,7 +83,19 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     let mut highest: BTreeMap<i32, (i64, u64)> = BTreeMap::new();
     let mut owners: BTreeMap<(i32, i32), u32> = BTreeMap::new();
     let mut member_generation: BTreeMap<u32, i32> = BTreeMap::new();
+    let mut expiries = expiry_points(events).into_iter().peekable();
     for (at_ms, event) in events {
+        let mut expired = false;
+        while expiries.next_if(|at| at <= at_ms).is_some() {
+            expired = true;
+        }
+        if expired {
+            // Retention may have removed the commits and the group (its generations start
+            // over).
+            highest.clear();
+            owners.clear();
+            member_generation.clear();
+        }
         match event {
             Event::Fault { kind, detail }
                 if *kind == "disk-bit-flip" && detail.contains("__consumer_offsets") =>
@@ -245,6 +310,52 @@ mod tests {
             fetched(40, 30, 4),
         ];
         let found = run(&after, true);
+        assert!(
+            found[0].starts_with("lost acknowledged commit"),
+            "{found:?}"
+        );
+    }
+
+    fn alive(at_ms: u64, member: u32, member_id: &str) -> (u64, Event) {
+        let e = Event::GroupAlive {
+            member,
+            member_id: member_id.into(),
+        };
+        (at_ms, e)
+    }
+
+    #[test]
+    fn commits_may_expire_only_after_a_retention_long_stretch_without_a_sure_member() {
+        let r = OFFSETS_RETENTION_MS;
+        // Heartbeats a second apart: surely in the group from 1 000 to 4 000 ms, and from
+        // `back` on.
+        let mut events: Vec<(u64, Event)> = (1..=4).map(|s| alive(s * 1000, 0, "a")).collect();
+        let back = 4000 + r + 500;
+        events.push(alive(back, 0, "b"));
+        assert_eq!(expiry_points(&events), [back]);
+        // One member surely in all along (heartbeats < a session apart): no stretch.
+        let steady: Vec<(u64, Event)> = (1..=20).map(|s| alive(s * 1000, 0, "a")).collect();
+        assert!(expiry_points(&steady).is_empty());
+        // Two members taking turns cover the stretch between them.
+        let turns = [
+            alive(1000, 0, "a"),
+            alive(3000, 1, "b"),
+            alive(8000, 1, "b"),
+        ];
+        assert!(expiry_points(&turns).is_empty());
+        // A gap of a session or more between one id's proofs is not covered.
+        let silent = [alive(1000, 0, "a"), alive(1000 + r + 1000, 0, "a")];
+        assert_eq!(expiry_points(&silent), [1000 + r + 1000]);
+
+        // A commit fetched as gone after such a stretch is excused, not before.
+        let mut expired = events.clone();
+        expired.insert(1, committed(1500, 9));
+        expired.push(fetched(back + 100, back + 50, -1));
+        assert!(run(&expired, true).is_empty(), "{:?}", run(&expired, true));
+        let mut lost = steady.clone();
+        lost.insert(1, committed(1500, 9));
+        lost.push(fetched(20_500, 20_400, -1));
+        let found = run(&lost, true);
         assert!(
             found[0].starts_with("lost acknowledged commit"),
             "{found:?}"

@@ -69,6 +69,11 @@ const REBALANCE_TIMEOUT_MS: i32 = 6000;
 /// (`group.consumer.session.timeout.ms`): it expires a member no sooner than this after the
 /// last heartbeat the member sent that was answered.
 pub const CONSUMER_SESSION_TIMEOUT_MS: u64 = 6000;
+/// The broker's offset retention in the simulator (`offsets.retention.minutes`, shortened):
+/// a group Empty this long loses its commits, and is deleted.
+pub const OFFSETS_RETENTION_MS: u64 = 5000;
+/// How often the broker looks for expired offsets (`offsets.retention.check.interval.ms`).
+pub const OFFSETS_RETENTION_CHECK_MS: u64 = 500;
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(1000);
 /// As the Java consumer's auto-commit (every position, changed or not, each interval), but
 /// often: the commits, most superseding the one before, fill `__consumer_offsets` segments
@@ -567,7 +572,13 @@ impl Member {
             .await
             .map_err(transport)?;
         match ErrorCode::from_wire(answer.error_code) {
-            ErrorCode::NONE => Ok(()),
+            ErrorCode::NONE => {
+                w.record(Event::GroupAlive {
+                    member: self.id,
+                    member_id: self.member_id.clone(),
+                });
+                Ok(())
+            }
             code => Err(on_code(code, self)),
         }
     }

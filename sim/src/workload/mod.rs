@@ -35,7 +35,7 @@ pub use admin::{create_topic, final_read};
 pub use consumer::consumer;
 pub use groups::{
     final_offsets, group_member, group_resetter, GroupPause, GroupProtocol, MemberTimes,
-    CONSUMER_SESSION_TIMEOUT_MS,
+    CONSUMER_SESSION_TIMEOUT_MS, OFFSETS_RETENTION_CHECK_MS, OFFSETS_RETENTION_MS,
 };
 pub use producer::{producer, ProducerSpec};
 
