@@ -130,6 +130,9 @@ pub struct GroupsActor {
     next_retention_mono_ms: Option<u64>,
     /// [`GROUPS_PER_NODE_MAX`] (smaller in unit tests).
     groups_max: usize,
+    /// When a request without a shard last asked for `partition`'s barrier (mono ms): at most
+    /// one a [`LOAD_RETRY_MS`].
+    lead_asked_mono_ms: BTreeMap<i32, u64>,
 }
 
 fn clock(ctx: &Ctx<'_, NodeMsg, GroupsTimer>) -> Clock {
@@ -164,6 +167,7 @@ impl GroupsActor {
             next_shard: 0,
             next_retention_mono_ms: None,
             groups_max: GROUPS_PER_NODE_MAX,
+            lead_asked_mono_ms: BTreeMap::new(),
         }
     }
 
@@ -304,6 +308,25 @@ impl GroupsActor {
         self.calls.insert(call, Pending::Lead { partition });
     }
 
+    /// A request found no shard for `partition`: asks for its barrier, unless one is out or
+    /// was asked within [`LOAD_RETRY_MS`]. A partition that could not be opened (a disk error
+    /// at start-up) is opened again only when something uses it, and nothing but this actor
+    /// uses `__consumer_offsets`: without this its groups would wait for a client-less retry.
+    /// While the partition is still opening, the barrier waits for the open and its answer
+    /// starts the load that `Elected` would have (the same term twice changes nothing).
+    fn lead_if_idle(&mut self, ctx: GCtx, partition: i32) {
+        let now_ms = ctx.now.mono_ms;
+        let out = (self.calls.values())
+            .any(|p| matches!(p, Pending::Lead { partition: q } if *q == partition));
+        let recent =
+            (self.lead_asked_mono_ms.get(&partition)).is_some_and(|at| now_ms < at + LOAD_RETRY_MS);
+        if out || recent {
+            return;
+        }
+        self.lead_asked_mono_ms.insert(partition, now_ms);
+        self.lead(ctx, partition);
+    }
+
     fn on_request(&mut self, ctx: GCtx, id: RequestId, request: GroupsRequest) {
         let Some(count) = self.partition_count else {
             self.count_partitions(ctx);
@@ -331,6 +354,7 @@ impl GroupsActor {
         };
         let partition = offsets_partition(group, count);
         let Some(shard) = self.shards.get(&partition) else {
+            self.lead_if_idle(ctx, partition);
             let reply = refused(&request, NO_SHARD);
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
         };

@@ -578,3 +578,48 @@ fn a_barrier_refused_by_an_offline_partition_is_asked_again_after_a_pause() {
     });
     assert!(effects.is_empty(), "{effects:?}");
 }
+
+/// The calls among `effects`.
+fn calls_in(effects: &Effects) -> usize {
+    (effects.iter())
+        .filter(|e| matches!(e, Effect::Call { .. }))
+        .count()
+}
+
+#[test]
+fn a_request_without_a_shard_asks_for_the_barrier_at_most_once_a_pause() {
+    // No `Elected` came (the partition could not be opened at start-up): the clients' requests
+    // are what brings it back.
+    let mut h = Harness::new();
+    let (id, effects) = h.request(commit(1));
+    assert!(
+        (effects.iter()).any(|e| matches!(e, Effect::Reply { id: got, .. } if *got == id)),
+        "refused meanwhile: {effects:?}"
+    );
+    let (lead, msg) = only_call(effects);
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Lead(_))
+    ));
+    // One out: no other; answered offline, none before the pause either.
+    let (_, effects) = h.request(commit(2));
+    assert_eq!(calls_in(&effects), 0, "{effects:?}");
+    let offline =
+        NodeMsg::PartitionsReply(PartitionsReply::Lead(Err(ErrorCode::KAFKA_STORAGE_ERROR)));
+    h.step(Input::Reply {
+        call: lead,
+        msg: offline,
+    });
+    let (_, effects) = h.request(commit(3));
+    assert_eq!(calls_in(&effects), 0, "{effects:?}");
+    h.now.mono_ms += LOAD_RETRY_MS;
+    let (_, effects) = h.request(commit(4));
+    let (lead, _) = only_call(effects);
+    let msg = NodeMsg::PartitionsReply(PartitionsReply::Lead(Ok((term(4), Offset(1)))));
+    let (read, _) = only_call(h.step(Input::Reply { call: lead, msg }));
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(5));
+}
