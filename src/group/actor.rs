@@ -295,6 +295,8 @@ impl GroupsActor {
     /// [`LOAD_RETRY_MS`] later.
     fn reload_later(&mut self, ctx: GCtx, partition: i32, why: Unload) {
         tracing::warn!(partition, why = %why.0, retry_ms = LOAD_RETRY_MS, "group coordinator load failed");
+        // A client's request during the pause must not start the load again at once.
+        self.lead_asked_mono_ms.insert(partition, ctx.now.mono_ms);
         self.drop_shard(ctx, partition);
         ctx.set_timer(GroupsTimer::Reload { partition }, LOAD_RETRY_MS);
     }

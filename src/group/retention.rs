@@ -135,8 +135,14 @@ pub fn consumer_group_expired(
     now_unix_ms: i64,
     retention_ms: i64,
 ) -> Expired {
-    let base = ExpiryBase::Unsubscribed(group.subscribed_topics());
-    let partitions = expired_partitions(stored, pending, &base, now_unix_ms, retention_ms);
+    let partitions = match group.subscribed() {
+        Subscribed::Topics(topics) => {
+            let base = ExpiryBase::Unsubscribed(topics);
+            expired_partitions(stored, pending, &base, now_unix_ms, retention_ms)
+        }
+        // A member's pattern not matched yet (just loaded): it may subscribe to anything.
+        Subscribed::Everything => Vec::new(),
+    };
     let kept = stored.map_or(0, BTreeMap::len) - partitions.len();
     Expired {
         partitions,

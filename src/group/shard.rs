@@ -29,9 +29,7 @@ use crate::types::{ErrorCode, Offset, TopicPartition};
 
 use super::consumer::persist;
 use super::consumer::ConsumerGroup;
-use super::delete::{
-    group_tombstones, may_delete, offset_tombstones, offsets_deletable, Subscribed,
-};
+use super::delete::{group_tombstones, may_delete, offset_tombstones, offsets_deletable};
 use super::describe::{describe, listed};
 use super::load::{Load, LoadStep};
 use super::offsets::{unknown_group, CommitIdentity, Offsets};
@@ -375,7 +373,7 @@ impl<W: Copy> Shard<W> {
             Some(_) if self.consumer_deleting.contains(&group) => {
                 Err(ErrorCode::GROUP_ID_NOT_FOUND)
             }
-            Some(consumer) => Ok(Subscribed::Topics(consumer.subscribed_topics())),
+            Some(consumer) => Ok(consumer.subscribed()),
             None => offsets_deletable(self.groups.get(&group), has_offsets),
         };
         let subscribed = match allowed {

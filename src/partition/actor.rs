@@ -896,6 +896,12 @@ impl Partitions {
             let reply = PartitionsReply::Lead(Err(code));
             return ctx.reply(id, NodeMsg::PartitionsReply(reply));
         };
+        if replica.is_closing() {
+            // Shut down or deleted: its term has ended (it resigned); a barrier for it would
+            // start a load whose writes all fail.
+            let reply = PartitionsReply::Lead(Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+            return ctx.reply(id, NodeMsg::PartitionsReply(reply));
+        }
         let lead = (replica.term(), Offset(replica.log().log_end_offset()));
         let produce_id = self.next_produce_id;
         self.next_produce_id += 1;

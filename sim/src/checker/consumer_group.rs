@@ -35,14 +35,13 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     }
     let mut held: BTreeMap<u32, Held> = BTreeMap::new();
     let mut epochs: BTreeMap<&str, i32> = BTreeMap::new();
-    let mut expiries = super::groups::expiry_points(events).into_iter().peekable();
+    let mut stretches = super::groups::member_less_stretches(events)
+        .into_iter()
+        .peekable();
     for (at_ms, event) in events {
-        let mut expired = false;
-        while expiries.next_if(|at| at <= at_ms).is_some() {
-            expired = true;
-        }
-        if expired {
-            // Retention may have deleted the group: epochs start over.
+        if stretches.next_if(|(_, to)| to <= at_ms).is_some() {
+            // Retention may have deleted the member-less group: epochs start over.
+            while stretches.next_if(|(_, to)| to <= at_ms).is_some() {}
             epochs.clear();
         }
         match event {

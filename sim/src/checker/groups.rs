@@ -17,11 +17,13 @@
 //! bind only when acknowledgements wait for the fsync; a bit flip at rest in that topic
 //! excuses the commits, assignments and generations acknowledged before it.
 //!
-//! Offset retention (the simulator's broker keeps an Empty group's commits
-//! `OFFSETS_RETENTION_MS`, then deletes them and the group): commits may vanish, and
-//! generations start over, only after a stretch that long in which no member was surely in the
-//! group ([`expiry_points`]); everything acknowledged before such a stretch is excused from its
-//! end on. Expiring the commits of a group with members is caught as a lost commit.
+//! Offset retention (the simulator's broker runs `OFFSETS_RETENTION_MS`): commits may vanish
+//! only in a stretch in which no member was surely in the group ([`member_less_stretches`]),
+//! and are excused from that stretch's end on. A classic group's commits age from when it
+//! became Empty, so the stretch must be that long (then generations may start over too, the
+//! group deleted); a consumer-protocol group's age from each commit once no member subscribes,
+//! so a commit acknowledged that long before the stretch ended may be gone. Expiring the
+//! commits of a group with members is caught as a lost commit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,13 +31,14 @@ use super::{Promises, Report};
 use crate::history::Event;
 use crate::workload::{CONSUMER_SESSION_TIMEOUT_MS, OFFSETS_RETENTION_MS};
 
-/// When the group's commits may have expired: the end of every stretch of at least
-/// `OFFSETS_RETENTION_MS` in which no member was surely in the group. A member is surely in
-/// it between two answers that name it in the group (a join, a heartbeat) under one member id,
-/// less than a session apart: it sent nothing that could have removed it and re-added it, and
-/// the coordinator expires a member only after a session without heartbeats. Stretches are
-/// over-estimated (commits answered are not counted as proofs), which only excuses more.
-pub(super) fn expiry_points(events: &[(u64, Event)]) -> Vec<u64> {
+/// The stretches `(from, to)` between which no member was surely in the group (the last,
+/// open one left out: nothing is checked after it). A member is surely in it between two
+/// answers that name it in the group (a join, a heartbeat) under one member id, less than a
+/// session apart: it sent nothing that could have removed it and re-added it, and the
+/// coordinator expires a member only after a session without heartbeats. Stretches are
+/// over-estimated (SyncGroup and commit answers are not counted as proofs), which only
+/// excuses more.
+pub(super) fn member_less_stretches(events: &[(u64, Event)]) -> Vec<(u64, u64)> {
     let mut proofs: BTreeMap<(u32, &str), Vec<u64>> = BTreeMap::new();
     for (at_ms, event) in events {
         let proof = match event {
@@ -62,17 +65,21 @@ pub(super) fn expiry_points(events: &[(u64, Event)]) -> Vec<u64> {
         }
         intervals.insert((start, *times.last().expect("one proof at least")));
     }
-    let mut points = Vec::new();
+    let mut stretches = Vec::new();
     let mut covered_until: Option<u64> = None;
     for (start, end) in intervals {
-        if let Some(until) = covered_until {
-            if start >= until + OFFSETS_RETENTION_MS {
-                points.push(start);
-            }
+        if let Some(until) = covered_until.filter(|until| start > *until) {
+            stretches.push((until, start));
         }
         covered_until = Some(covered_until.map_or(end, |u| u.max(end)));
     }
-    points
+    stretches
+}
+
+/// Whether the run's group uses the consumer protocol (its members heartbeat with
+/// ConsumerGroupHeartbeat).
+pub(super) fn consumer_protocol(events: &[(u64, Event)]) -> bool {
+    (events.iter()).any(|(_, e)| matches!(e, Event::GroupHeartbeatAnswered { .. }))
 }
 
 pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Promises) {
@@ -83,18 +90,19 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     let mut highest: BTreeMap<i32, (i64, u64)> = BTreeMap::new();
     let mut owners: BTreeMap<(i32, i32), u32> = BTreeMap::new();
     let mut member_generation: BTreeMap<u32, i32> = BTreeMap::new();
-    let mut expiries = expiry_points(events).into_iter().peekable();
+    let consumer = consumer_protocol(events);
+    let mut stretches = member_less_stretches(events).into_iter().peekable();
     for (at_ms, event) in events {
-        let mut expired = false;
-        while expiries.next_if(|at| at <= at_ms).is_some() {
-            expired = true;
-        }
-        if expired {
-            // Retention may have removed the commits and the group (its generations start
-            // over).
-            highest.clear();
-            owners.clear();
-            member_generation.clear();
+        while let Some((from, to)) = stretches.next_if(|(_, to)| to <= at_ms) {
+            if consumer {
+                // Each commit acknowledged a retention before the stretch ended may be gone.
+                highest.retain(|_, (_, acked_ms)| *acked_ms + OFFSETS_RETENTION_MS > to);
+            } else if to - from >= OFFSETS_RETENTION_MS {
+                // The commits and the group may be gone (its generations start over).
+                highest.clear();
+                owners.clear();
+                member_generation.clear();
+            }
         }
         match event {
             Event::Fault { kind, detail }
@@ -332,20 +340,34 @@ mod tests {
         let mut events: Vec<(u64, Event)> = (1..=4).map(|s| alive(s * 1000, 0, "a")).collect();
         let back = 4000 + r + 500;
         events.push(alive(back, 0, "b"));
-        assert_eq!(expiry_points(&events), [back]);
+        assert_eq!(member_less_stretches(&events), [(4000, back)]);
         // One member surely in all along (heartbeats < a session apart): no stretch.
         let steady: Vec<(u64, Event)> = (1..=20).map(|s| alive(s * 1000, 0, "a")).collect();
-        assert!(expiry_points(&steady).is_empty());
-        // Two members taking turns cover the stretch between them.
+        assert!(member_less_stretches(&steady).is_empty());
+        // Two members taking turns: the second covers 3 000 to 8 000 ms (proofs less than a
+        // session apart), only the time before it is member-less.
         let turns = [
             alive(1000, 0, "a"),
             alive(3000, 1, "b"),
             alive(8000, 1, "b"),
         ];
-        assert!(expiry_points(&turns).is_empty());
+        assert_eq!(member_less_stretches(&turns), [(1000, 3000)]);
         // A gap of a session or more between one id's proofs is not covered.
         let silent = [alive(1000, 0, "a"), alive(1000 + r + 1000, 0, "a")];
-        assert_eq!(expiry_points(&silent), [1000 + r + 1000]);
+        assert_eq!(member_less_stretches(&silent), [(1000, 1000 + r + 1000)]);
+        // A short stretch excuses nothing in a classic group.
+        let short = [
+            alive(1000, 0, "a"),
+            committed(1500, 9),
+            alive(2000, 0, "a"),
+            alive(4000, 1, "b"),
+            fetched(4500, 4100, -1),
+        ];
+        let found = run(&short, true);
+        assert!(
+            found[0].starts_with("lost acknowledged commit"),
+            "{found:?}"
+        );
 
         // A commit fetched as gone after such a stretch is excused, not before.
         let mut expired = events.clone();
@@ -356,6 +378,43 @@ mod tests {
         lost.insert(1, committed(1500, 9));
         lost.push(fetched(20_500, 20_400, -1));
         let found = run(&lost, true);
+        assert!(
+            found[0].starts_with("lost acknowledged commit"),
+            "{found:?}"
+        );
+    }
+
+    fn answered(at_ms: u64, member: u32, member_id: &str) -> (u64, Event) {
+        let e = Event::GroupHeartbeatAnswered {
+            member,
+            member_id: member_id.into(),
+            epoch: 1,
+            sent_ms: at_ms - 1,
+        };
+        (at_ms, e)
+    }
+
+    #[test]
+    fn a_consumer_groups_commit_may_expire_once_a_retention_old_in_a_member_less_stretch() {
+        let r = OFFSETS_RETENTION_MS;
+        // The commit is `r` old when the member-less stretch ends, though the stretch is short.
+        let old = [
+            answered(1000, 0, "a"),
+            committed(1500, 9),
+            answered(2000, 0, "a"),
+            answered(1500 + r, 1, "b"),
+            fetched(1600 + r, 1550 + r, -1),
+        ];
+        assert!(run(&old, true).is_empty(), "{:?}", run(&old, true));
+        // A younger commit must survive the same stretch.
+        let young = [
+            answered(1000, 0, "a"),
+            committed(1900, 9),
+            answered(2000, 0, "a"),
+            answered(1500 + r, 1, "b"),
+            fetched(1600 + r, 1550 + r, -1),
+        ];
+        let found = run(&young, true);
         assert!(
             found[0].starts_with("lost acknowledged commit"),
             "{found:?}"

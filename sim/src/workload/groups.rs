@@ -753,6 +753,11 @@ pub async fn group_member(
         } else if last_heartbeat.elapsed() >= HEARTBEAT_INTERVAL {
             last_heartbeat = Instant::now();
             member.heartbeat(&w, c).await
+        } else if last_commit.elapsed() >= COMMIT_INTERVAL {
+            // Before the drain's checks too: a consumer-protocol group's commits age from
+            // each commit once it has no members, so the last to leave leaves fresh ones.
+            last_commit = Instant::now();
+            member.commit(&w, c).await
         } else if drained && !member.departed.is_empty() {
             // Every member id it had leaves first: one a coordinator restart brought back
             // from the log holds its partitions in the consumer protocol until its session
@@ -774,9 +779,6 @@ pub async fn group_member(
                 }
                 Err(step) => Err(step),
             }
-        } else if last_commit.elapsed() >= COMMIT_INTERVAL {
-            last_commit = Instant::now();
-            member.commit(&w, c).await
         } else if member.owned.is_empty() {
             tokio::time::sleep(COMMIT_INTERVAL).await;
             Ok(())

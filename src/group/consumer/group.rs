@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::group::assign::{
     AssignInput, Assignment, MemberSpec, ServerAssignor, TargetAssignment, TopicId,
 };
+use crate::group::delete::Subscribed;
 use crate::group::output::Clock;
 use crate::limits::CONSUMER_SUBSCRIPTION_BYTES_MAX;
 use crate::messages::groups::{
@@ -302,11 +303,16 @@ impl ConsumerGroup {
         // A pattern new to the group must compile (Kafka's `throwIfRegularExpressionIsInvalid`),
         // checked before the member is touched: a refusal changes nothing.
         let regex = (req.subscribed_topic_regex.as_deref()).map(|r| (!r.is_empty()).then_some(r));
-        if let Some(Some(pattern)) = regex {
-            (self.regexes.admit(pattern))
-                .map_err(|msg| (ErrorCode::INVALID_REGULAR_EXPRESSION, msg))?;
-        }
+        let compiled = match regex {
+            Some(Some(pattern)) => (self.regexes.admit(pattern))
+                .map_err(|msg| (ErrorCode::INVALID_REGULAR_EXPRESSION, msg))?
+                .map(|compiled| (pattern, compiled)),
+            _ => None,
+        };
         let (before, mut member) = self.member_for(s, req, owned.as_ref())?;
+        if let Some((pattern, compiled)) = compiled {
+            self.regexes.keep(pattern, compiled);
+        }
         let mut changed = before.is_none();
         if let Some(inst) = &req.instance_id {
             member.instance_id = Some(inst.clone());
@@ -585,8 +591,21 @@ impl ConsumerGroup {
 
 impl ConsumerGroup {
     /// Every topic some member subscribes to (what retention and OffsetDelete leave alone):
-    /// by name, or matched by its pattern at the last heartbeat (a group just loaded has
-    /// matched nothing yet; its members' first heartbeats resolve their patterns).
+    /// by name, or matched by its pattern at the last heartbeat. A group just loaded has
+    /// matched nothing yet (its members' next heartbeats resolve their patterns): until then a
+    /// member with a pattern may subscribe to anything, so nothing of the group expires and
+    /// OffsetDelete is refused as for a subscribed topic.
+    pub fn subscribed(&self) -> Subscribed {
+        let unresolved = (self.members.values())
+            .filter_map(|m| m.subscribed_regex.as_deref())
+            .any(|p| !self.regexes.is_resolved(p));
+        if unresolved {
+            return Subscribed::Everything;
+        }
+        Subscribed::Topics(self.subscribed_topics())
+    }
+
+    /// The topics of [`Self::subscribed`], patterns as matched at the last heartbeat.
     pub fn subscribed_topics(&self) -> BTreeSet<String> {
         (self.members.values())
             .flat_map(|m| self.member_topics(m))

@@ -1,6 +1,7 @@
 //! The consumer group by hand: join, split, revoke-before-assign, leave, fencing, timeouts,
 //! static members and the request checks.
 
+use crate::group::delete::Subscribed;
 use std::collections::BTreeMap;
 
 use crate::group::assign::TopicId;
@@ -695,6 +696,25 @@ fn the_group_keeps_its_members_patterns_compiled_once() {
     assert_eq!(held, 3);
 }
 
+/// A refused heartbeat (an unknown member, a fenced epoch) leaves its pattern nowhere: a
+/// client cannot fill an idle group's cache with compiled patterns.
+#[test]
+fn a_refused_heartbeat_keeps_no_compiled_pattern() {
+    let mut h = rx_h();
+    h.hb(rx_join("a", None, "(^rx-.*)"));
+    let unknown = ConsumerHeartbeatArgs {
+        subscribed_topic_regex: Some("other.*".into()),
+        ..rx_beat("nobody", 3)
+    };
+    assert_eq!(h.hb(unknown).error_code, ErrorCode::UNKNOWN_MEMBER_ID);
+    let fenced = ConsumerHeartbeatArgs {
+        subscribed_topic_regex: Some("rx-b".into()),
+        ..rx_beat("a", 99)
+    };
+    assert_eq!(h.hb(fenced).error_code, ErrorCode::FENCED_MEMBER_EPOCH);
+    assert_eq!(h.g.regexes_kept(), vec!["(^rx-.*)"]);
+}
+
 /// The pattern is in the member's record: a load gives it back, the first heartbeat after it
 /// resolves it again, and a restart alone starts no new epoch.
 #[test]
@@ -709,11 +729,16 @@ fn a_restored_member_keeps_its_pattern() {
         restored.members["a"].subscribed_regex.as_deref(),
         Some("(^rx-.*)")
     );
+    // Until its next heartbeat matches the pattern again, the member may subscribe to
+    // anything: retention and OffsetDelete must not take the topics it reads.
+    assert_eq!(restored.subscribed(), Subscribed::Everything);
     h.g = restored;
     let r = h.hb(ConsumerHeartbeatArgs {
         owned: Some(vec![(RX_A, vec![0, 1]), (RX_B, vec![0])]),
         ..rx_beat("a", epoch)
     });
+    let matched = ["rx-a", "rx-b"].map(String::from).into_iter().collect();
+    assert_eq!(h.g.subscribed(), Subscribed::Topics(matched));
     assert_eq!(r.error_code, ErrorCode::NONE);
     assert_eq!(h.g.epoch, epoch, "a restart alone starts no new epoch");
     // And a matching topic created after the restart is assigned.

@@ -67,18 +67,30 @@ impl Eq for RegexCache {}
 
 impl RegexCache {
     /// Checks `pattern` as a new subscription: Ok if the group has it already or it compiles
-    /// (it is then kept), else the refusal's message.
-    pub fn admit(&mut self, pattern: &str) -> Result<(), String> {
+    /// (the compiled pattern, for [`Self::keep`] once the heartbeat is accepted: a refused one
+    /// must leave nothing behind), else the refusal's message.
+    pub fn admit(&self, pattern: &str) -> Result<Option<Regex>, String> {
         if self.entries.contains_key(pattern) {
-            return Ok(());
+            return Ok(None);
         }
-        let regex = compile(pattern)?;
+        compile(pattern).map(Some)
+    }
+
+    /// Keeps a pattern [`Self::admit`] compiled, for an accepted heartbeat.
+    pub fn keep(&mut self, pattern: &str, regex: Regex) {
         let entry = Entry {
             regex: Some(regex),
             topics: None,
         };
-        self.entries.insert(pattern.to_owned(), entry);
-        Ok(())
+        self.entries.entry(pattern.to_owned()).or_insert(entry);
+    }
+
+    /// Whether `pattern` was matched against the topics (a pattern restored by a load is not
+    /// until the group's next heartbeat resolves it).
+    pub fn is_resolved(&self, pattern: &str) -> bool {
+        self.entries
+            .get(pattern)
+            .is_some_and(|e| e.topics.is_some())
     }
 
     /// Brings every pattern in `patterns` up to date with `topics`: compiles the ones not

@@ -201,4 +201,8 @@ fn deleting_or_shutting_down_resigns_the_offsets_partition() {
     assert_eq!(resigned(&deleted), (0, term0));
     let (_, closing) = h.send(PartitionsRequest::Shutdown);
     assert_eq!(resigned(&closing), (1, term1));
+    // Its term ended: a barrier now would start a load whose writes all fail.
+    let (id, mut effects) = h.send(lead(&p1));
+    let reply = take_reply(&mut effects, id).expect("answered at once");
+    assert_eq!(leadership(reply), Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
 }

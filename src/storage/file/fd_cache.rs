@@ -23,7 +23,9 @@
 //! so a handle keeps reading the file it opened, as a POSIX descriptor does across a rename
 //! (the log cleaner's swap renames each cleaned segment over the one still being read, see
 //! `storage::log::clean`). Handles of the renamed file follow it to its new path. A handle of
-//! a removed file still fails once its descriptor was evicted (nothing keeps it open).
+//! a removed file is not kept open: once its descriptor was evicted it fails, or, if a new
+//! file was created at the path since, reads that one (today only a swapped segment's old
+//! indexes are removed and recreated so, and those are served from memory, never reread).
 //!
 //! Order is kept in `BTreeMap`s (least recently used = smallest use stamp), never std `HashMap`.
 
