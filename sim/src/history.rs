@@ -129,7 +129,8 @@ pub enum Event {
         generation: i32,
         partitions: Vec<i32>,
     },
-    /// A classic member's Heartbeat was answered NONE: it is in the group as `member_id`.
+    /// A member's Heartbeat (classic), SyncGroup or OffsetCommit was answered NONE: it is in
+    /// the group as `member_id`.
     GroupAlive {
         member: u32,
         member_id: String,

@@ -22,7 +22,7 @@ const SEEDS_PER_CANARY: u64 = 8;
 /// gets 24 seeds, so a re-rolled schedule does not make it miss its budget by chance,
 /// `group-two-owners-one-generation` and `group-forget-on-failover` in all 8,
 /// `group-replay-oldest-commit` in 6 of 8 (it needs a coordinator restart after a partition's
-/// second commit), `consumer-assign-unreleased` in 6 of 8 (a partition must move between
+/// second commit), `consumer-assign-unreleased` in 5 of 8 (a partition must move between
 /// members), `retention-ignores-members` in 3 of 8 (a Stable generation must outlast the
 /// retention).
 fn seeds_to_catch(canary: Canary) -> u64 {

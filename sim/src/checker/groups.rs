@@ -35,9 +35,10 @@ use crate::workload::{CONSUMER_SESSION_TIMEOUT_MS, OFFSETS_RETENTION_MS};
 /// open one left out: nothing is checked after it). A member is surely in it between two
 /// answers that name it in the group (a join, a heartbeat) under one member id, less than a
 /// session apart: it sent nothing that could have removed it and re-added it, and the
-/// coordinator expires a member only after a session without heartbeats. Stretches are
-/// over-estimated (SyncGroup and commit answers are not counted as proofs), which only
-/// excuses more.
+/// coordinator expires a member only after a session without heartbeats. Proofs: JoinGroup,
+/// SyncGroup, Heartbeat and OffsetCommit answers (`GroupJoined`, `GroupAlive`) and
+/// ConsumerGroupHeartbeat answers (`GroupHeartbeatAnswered`); proofs lost with their answers
+/// only lengthen the stretches, which excuses more, never less.
 pub(super) fn member_less_stretches(events: &[(u64, Event)]) -> Vec<(u64, u64)> {
     let mut proofs: BTreeMap<(u32, &str), Vec<u64>> = BTreeMap::new();
     for (at_ms, event) in events {

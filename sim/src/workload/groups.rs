@@ -327,6 +327,7 @@ impl Member {
             return Err(on_code(code, self));
         }
         let owned = decode_partitions(&synced.assignment);
+        self.alive(w);
         w.record(Event::GroupAssigned {
             member: self.id,
             generation,
@@ -552,7 +553,17 @@ impl Member {
             });
             self.committed.insert(p.partition_index, *offset);
         }
+        // The coordinator checked the generation (or epoch) and member id: it is in the group.
+        self.alive(w);
         Ok(())
+    }
+
+    /// Records that an answer named this member in the group (for the retention checks).
+    fn alive(&self, w: &Workload) {
+        w.record(Event::GroupAlive {
+            member: self.id,
+            member_id: self.member_id.clone(),
+        });
     }
 
     async fn heartbeat(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
@@ -573,10 +584,7 @@ impl Member {
             .map_err(transport)?;
         match ErrorCode::from_wire(answer.error_code) {
             ErrorCode::NONE => {
-                w.record(Event::GroupAlive {
-                    member: self.id,
-                    member_id: self.member_id.clone(),
-                });
+                self.alive(w);
                 Ok(())
             }
             code => Err(on_code(code, self)),
