@@ -239,8 +239,12 @@ fn a_regex_members_pattern_is_written_and_a_load_gives_it_back() {
         ..join("a")
     };
     let out = send(&mut shard, rx, 2);
-    let (write, batch) = append(&out);
+    let (write, b0) = append(&out);
+    acked(&mut shard, write);
+    // The pattern is matched from the group's next heartbeat on (a new epoch).
+    let (write, b1) = append(&send(&mut shard, beat("a", 1), 3));
     let got = answers(&acked(&mut shard, write));
+    assert_eq!(got[0].1.member_epoch, 2);
     assert_eq!(got[0].1.assignment.as_ref().unwrap()[0].1, vec![0, 1, 2, 3]);
     let before = shard.describe_consumer("g");
     assert_eq!(
@@ -248,20 +252,24 @@ fn a_regex_members_pattern_is_written_and_a_load_gives_it_back() {
         Some("(^t.*)")
     );
 
-    let mut log = batch.clone();
+    let mut log = b0.clone();
     set_base_offset(&mut log, 0).unwrap();
-    let log_end = Offset(crate::storage::batch::records(&batch).count() as i64);
+    let in_first = crate::storage::batch::records(&b0).count() as i64;
+    let mut second = b1.clone();
+    set_base_offset(&mut second, in_first).unwrap();
+    log.extend_from_slice(&second);
+    let log_end = Offset(in_first + crate::storage::batch::records(&b1).count() as i64);
     let (mut again, _) = replayed(log, log_end);
     let mut after = again.describe_consumer("g");
     after.assignor = before.assignor.clone();
     assert_eq!(after, before);
-    let out = send(&mut again, beat("a", 1), 3);
+    let out = send(&mut again, beat("a", 2), 4);
     let got = answers(&out);
     assert_eq!(
         (got[0].1.error_code, got[0].1.member_epoch),
-        (ErrorCode::NONE, 1)
+        (ErrorCode::NONE, 2)
     );
-    assert_eq!(again.describe_consumer("g").group_epoch, 1);
+    assert_eq!(again.describe_consumer("g").group_epoch, 2);
 }
 
 /// A field the group's records cannot hold (an i16-length string) is refused before the group

@@ -303,6 +303,15 @@ impl ConsumerGroup {
         // A pattern new to the group must compile (Kafka's `throwIfRegularExpressionIsInvalid`),
         // checked before the member is touched: a refusal changes nothing.
         let regex = (req.subscribed_topic_regex.as_deref()).map(|r| (!r.is_empty()).then_some(r));
+        if let Some(Some(pattern)) = regex {
+            // A pattern no member holds now is new to the group again (Kafka drops a regex's
+            // resolution with its last member): matched from the next heartbeat on.
+            let in_use =
+                (self.members.values()).any(|m| m.subscribed_regex.as_deref() == Some(pattern));
+            if !in_use {
+                self.regexes.forget(pattern);
+            }
+        }
         let compiled = match regex {
             Some(Some(pattern)) => (self.regexes.admit(pattern))
                 .map_err(|msg| (ErrorCode::INVALID_REGULAR_EXPRESSION, msg))?

@@ -77,6 +77,25 @@ impl H {
         self.g
             .heartbeat(at(self.now), &self.s, &self.topics, ("c", "/h"), &req)
     }
+
+    /// Joins with `regex` and heartbeats once more: a pattern new to the group is matched
+    /// from the heartbeat after the one that brought it (as Kafka resolves it after the
+    /// join); the second answer.
+    fn rx_joined(
+        &mut self,
+        member: &str,
+        names: Option<&[&str]>,
+        regex: &str,
+    ) -> ConsumerHeartbeatResult {
+        let joined = self.hb(rx_join(member, names, regex));
+        assert_eq!(
+            joined.error_code,
+            ErrorCode::NONE,
+            "{:?}",
+            joined.error_message
+        );
+        self.hb(rx_beat(member, joined.member_epoch))
+    }
 }
 
 #[test]
@@ -477,6 +496,11 @@ fn a_regex_member_is_assigned_the_topics_its_pattern_matches() {
     let mut h = rx_h();
     let r = h.hb(rx_join("a", None, "(^rx-.*)"));
     assert_eq!(r.error_code, ErrorCode::NONE, "{:?}", r.error_message);
+    // As in Kafka, the heartbeat that brings a new pattern is assigned the named topics only;
+    // the next one matches the pattern, in a new epoch.
+    assert_eq!(by_topic(&r.assignment), BTreeMap::new());
+    let r = h.hb(rx_beat("a", r.member_epoch));
+    assert_eq!(r.member_epoch, 2);
     assert_eq!(
         by_topic(&r.assignment),
         BTreeMap::from([(RX_A, vec![0, 1]), (RX_B, vec![0])])
@@ -498,6 +522,8 @@ fn a_regex_member_is_assigned_the_topics_its_pattern_matches() {
 fn names_and_pattern_join_and_the_pattern_matches_whole_names() {
     let mut h = rx_h();
     let r = h.hb(rx_join("a", Some(&["other"]), "rx-a"));
+    assert_eq!(by_topic(&r.assignment), BTreeMap::from([(OTHER, vec![0])]));
+    let r = h.hb(rx_beat("a", r.member_epoch));
     assert_eq!(
         by_topic(&r.assignment),
         BTreeMap::from([(RX_A, vec![0, 1]), (OTHER, vec![0])])
@@ -512,8 +538,10 @@ fn names_and_pattern_join_and_the_pattern_matches_whole_names() {
         ("a|rx-a", vec![RX_A]), // an alternative that is a prefix does not stop the match
     ] {
         let mut h = rx_h();
-        let r = h.hb(rx_join("a", Some(&[]), pattern));
-        let got: Vec<TopicId> = by_topic(&r.assignment).into_keys().collect();
+        let r = h.rx_joined("a", Some(&[]), pattern);
+        let got: Vec<TopicId> = by_topic(&r.assignment.or(Some(Vec::new())))
+            .into_keys()
+            .collect();
         assert_eq!(got, matched, "pattern {pattern}");
     }
 }
@@ -531,13 +559,13 @@ fn internal_topics_are_matched_as_kafka_matches_them() {
             partitions: 2,
         },
     );
-    let r = h.hb(rx_join("a", None, ".*"));
+    let r = h.rx_joined("a", None, ".*");
     assert!(by_topic(&r.assignment).contains_key(&offsets));
     let mut h2 = H {
         topics: h.topics.clone(),
         ..H::new(1)
     };
-    let r = h2.hb(rx_join("a", None, "[a-z].*"));
+    let r = h2.rx_joined("a", None, "[a-z].*");
     assert!(!by_topic(&r.assignment).contains_key(&offsets));
 }
 
@@ -577,7 +605,7 @@ fn an_invalid_pattern_is_refused_and_changes_nothing() {
 #[test]
 fn a_matching_topic_created_later_is_assigned() {
     let mut h = rx_h();
-    h.hb(rx_join("a", None, "(^rx-.*)"));
+    h.rx_joined("a", None, "(^rx-.*)");
     let epoch = h.g.epoch;
     let r = h.hb(rx_beat("a", epoch));
     assert_eq!(r.assignment, None);
@@ -624,7 +652,7 @@ fn a_matching_topic_created_later_is_assigned() {
 #[test]
 fn an_empty_pattern_drops_the_members_pattern_and_a_missing_one_keeps_it() {
     let mut h = rx_h();
-    h.hb(rx_join("a", None, "rx-a"));
+    h.rx_joined("a", None, "rx-a");
     let epoch = h.g.epoch;
     h.hb(rx_beat("a", epoch));
     assert_eq!(h.g.members["a"].subscribed_regex.as_deref(), Some("rx-a"));
@@ -696,6 +724,27 @@ fn the_group_keeps_its_members_patterns_compiled_once() {
     assert_eq!(held, 3);
 }
 
+/// librdkafka's `0045_resubscribe_with_regex` under `group.protocol=consumer`: a member that
+/// left and subscribes again to its old pattern and a name gets the named topic first, the
+/// pattern's topics at the next heartbeat, as from Kafka (the pattern left with its last
+/// member).
+#[test]
+fn a_pattern_subscribed_again_after_its_last_member_left_is_new_again() {
+    let mut h = rx_h();
+    h.rx_joined("a", None, "(^rx-.*)");
+    h.hb(ConsumerHeartbeatArgs {
+        member_epoch: LEAVE_GROUP_MEMBER_EPOCH,
+        ..join("a")
+    });
+    let r = h.hb(rx_join("a", Some(&["other"]), "(^rx-.*)"));
+    assert_eq!(by_topic(&r.assignment), BTreeMap::from([(OTHER, vec![0])]));
+    let r = h.hb(rx_beat("a", r.member_epoch));
+    assert_eq!(
+        by_topic(&r.assignment),
+        BTreeMap::from([(RX_A, vec![0, 1]), (RX_B, vec![0]), (OTHER, vec![0])])
+    );
+}
+
 /// A refused heartbeat (an unknown member, a fenced epoch) leaves its pattern nowhere: a
 /// client cannot fill an idle group's cache with compiled patterns.
 #[test]
@@ -720,7 +769,7 @@ fn a_refused_heartbeat_keeps_no_compiled_pattern() {
 #[test]
 fn a_restored_member_keeps_its_pattern() {
     let mut h = rx_h();
-    h.hb(rx_join("a", None, "(^rx-.*)"));
+    h.rx_joined("a", None, "(^rx-.*)");
     let epoch = h.g.epoch;
     h.hb(rx_beat("a", epoch));
     let records = persist::image(&h.g).into_iter().collect();

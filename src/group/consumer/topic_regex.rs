@@ -18,8 +18,12 @@
 //! result as `ConsumerGroupRegularExpression` records. Here a heartbeat resolves them itself,
 //! from the topics it is given, which is deterministic and cheap with the [`RegexCache`]: a
 //! pattern is compiled once per group, and the group's patterns are matched again only when
-//! the cluster's topic names changed. The resolution is not written: a load compiles the
-//! members' patterns again (from their member records) at the first heartbeat.
+//! the cluster's topic names changed. As in Kafka, a pattern new to the group is not matched in
+//! the heartbeat that brings it: that heartbeat's assignment covers the named topics only, and
+//! the group's next heartbeat matches it and starts a new epoch (librdkafka's own test
+//! `0045_resubscribe_with_regex` expects the named topics' assignment first). The resolution
+//! is not written: a load compiles the members' patterns again (from their member records) and
+//! matches them at the first heartbeat.
 //!
 //! The `regex` crate, like RE2/J, matches in linear time (no backtracking), so a pattern cannot
 //! make a heartbeat slow; its length and compiled size are bounded
@@ -55,6 +59,8 @@ struct Entry {
     regex: Option<Regex>,
     /// The topics it matches, as of `scanned`; `None` before its first match.
     topics: Option<BTreeSet<String>>,
+    /// Kept by the heartbeat that brought it: matched from the next one on.
+    fresh: bool,
 }
 
 impl PartialEq for RegexCache {
@@ -76,11 +82,17 @@ impl RegexCache {
         compile(pattern).map(Some)
     }
 
+    /// Drops `pattern` (no member holds it any more).
+    pub fn forget(&mut self, pattern: &str) {
+        self.entries.remove(pattern);
+    }
+
     /// Keeps a pattern [`Self::admit`] compiled, for an accepted heartbeat.
     pub fn keep(&mut self, pattern: &str, regex: Regex) {
         let entry = Entry {
             regex: Some(regex),
             topics: None,
+            fresh: true,
         };
         self.entries.entry(pattern.to_owned()).or_insert(entry);
     }
@@ -104,6 +116,7 @@ impl RegexCache {
                 let entry = Entry {
                     regex: compile(p).ok(),
                     topics: None,
+                    fresh: false,
                 };
                 self.entries.insert((*p).to_owned(), entry);
             }
@@ -118,6 +131,9 @@ impl RegexCache {
             self.scanned = topics.keys().cloned().collect();
         }
         for entry in self.entries.values_mut() {
+            if std::mem::take(&mut entry.fresh) {
+                continue;
+            }
             if renamed || entry.topics.is_none() {
                 let matched = match &entry.regex {
                     Some(regex) => (topics.keys())
