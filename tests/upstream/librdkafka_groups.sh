@@ -5,6 +5,8 @@
 # 3 minutes on 2 cores; needs cc, c++, make and zlib), then runs TESTS against a fresh server.
 # Usage:
 #   RILL_BIN=target/release/rill bash tests/upstream/librdkafka_groups.sh ["0113 0045 ..."]
+#   GROUP_PROTOCOL=consumer ...   the same under KIP-848 (`group.protocol=consumer`; the tests
+#                                 that are classic-only skip themselves)
 #
 # The broker keeps Kafka's group.initial.rebalance.delay.ms (3000): 0113's l_unsubscribe expects
 # two members that subscribe together to land in one generation (with 0 it fails: the first
@@ -64,4 +66,8 @@ PY
 
 cd "$src/tests"
 echo "bootstrap.servers=127.0.0.1:$port" > test.conf
-LD_LIBRARY_PATH=../src:../src-cpp TEST_KAFKA_VERSION=3.9.0 TESTS="$tests" ./test-runner
+protocol=${GROUP_PROTOCOL:-classic}
+# librdkafka's tests run KIP-848 only against a broker version that has it.
+version=$([ "$protocol" = consumer ] && echo 4.0.0 || echo 3.9.0)
+LD_LIBRARY_PATH=../src:../src-cpp TEST_KAFKA_VERSION=$version \
+  TEST_CONSUMER_GROUP_PROTOCOL=$protocol TESTS="$tests" ./test-runner
