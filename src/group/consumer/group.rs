@@ -306,8 +306,10 @@ impl ConsumerGroup {
         if let Some(Some(pattern)) = regex {
             // A pattern no member holds now is new to the group again (Kafka drops a regex's
             // resolution with its last member): matched from the next heartbeat on.
-            let in_use =
-                (self.members.values()).any(|m| m.subscribed_regex.as_deref() == Some(pattern));
+            // The member's own steady heartbeat is the common case: no scan of the group.
+            let holds = |m: &ConsumerMember| m.subscribed_regex.as_deref() == Some(pattern);
+            let in_use = self.members.get(&req.member_id).is_some_and(holds)
+                || self.members.values().any(holds);
             if !in_use {
                 self.regexes.forget(pattern);
             }
