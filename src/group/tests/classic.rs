@@ -549,6 +549,59 @@ fn commits_are_checked_against_membership_generation_and_state() {
 }
 
 #[test]
+fn commits_outside_the_group_protocol_follow_kafkas_validate_offset_commit() {
+    let mut h = Harness::kafka();
+    let identity = |generation, member_id| CommitIdentity {
+        generation,
+        member_id,
+        instance_id: None,
+    };
+    assert_eq!(
+        h.g.commit_allowed(&identity(-1, "some-client")),
+        Ok(()),
+        "generation -1 commits to an Empty group whatever member id it names"
+    );
+    assert_eq!(
+        h.g.commit_allowed(&identity(0, "")),
+        Err(ErrorCode::UNKNOWN_MEMBER_ID),
+        "a generation >= 0 names a member even while Empty"
+    );
+    let (a, _b) = stable_pair(&mut h);
+    assert_eq!(
+        h.g.commit_allowed(&identity(-1, &a)),
+        Err(ErrorCode::ILLEGAL_GENERATION),
+        "a member committing with generation -1 is checked as a member"
+    );
+    assert_eq!(h.g.commit_allowed(&identity(1, &a)), Ok(()));
+}
+
+#[test]
+fn a_pending_members_session_expires_when_its_timer_fires_late_and_rearms_when_early() {
+    let mut h = Harness::kafka();
+    let mut req = join_args("", &["range"]);
+    req.requires_known_member_id = true;
+    let w = h.join(req);
+    let id = h.joined(w).member_id;
+    let deadline = h.timers[&GroupTimer::Session(id.clone())];
+    let mut out = Vec::new();
+    h.g.timer(at(deadline - 1), GroupTimer::Session(id.clone()), &mut out);
+    assert!(
+        matches!(out.as_slice(), [GroupOut::Wake { at_mono_ms, .. }] if *at_mono_ms == deadline),
+        "an early firing only rearms: {out:?}"
+    );
+    let mut out = Vec::new();
+    h.g.timer(
+        at(deadline + 500),
+        GroupTimer::Session(id.clone()),
+        &mut out,
+    );
+    assert!(out.is_empty(), "a late firing expires it: {out:?}");
+    h.now = at(deadline + 500);
+    let w = h.join(join_args(&id, &["range"]));
+    assert_eq!(h.joined(w).error_code, ErrorCode::UNKNOWN_MEMBER_ID);
+}
+
+#[test]
 fn a_group_survives_its_record_and_gets_fresh_sessions() {
     let mut h = Harness::kafka();
     let (a, b) = stable_pair(&mut h);

@@ -281,3 +281,25 @@ fn a_sync_owed_by_the_replaced_id_stays_owed_and_the_sync_deadline_rebalances() 
     assert_eq!(h.g.state(), GroupState::PreparingRebalance);
     assert!(h.g.members().contains_key(&b), "the new incarnation stays");
 }
+
+#[test]
+fn a_static_member_leaves_by_its_instance_id_alone_or_with_its_own_member_id() {
+    // KIP-345: an AdminClient removes a static member by instance id, with no member id.
+    let mut h = Harness::kafka();
+    let (a, b) = stable_static_pair(&mut h);
+    let mut out = Vec::new();
+    let left = h.g.leave(
+        h.now,
+        LeaveGroupArgs {
+            group: "g".into(),
+            members: vec![(String::new(), Some("ib".into())), (a, Some("ia".into()))],
+        },
+        &mut out,
+    );
+    h.apply(out);
+    let codes: Vec<ErrorCode> = left.members.iter().map(|m| m.error_code).collect();
+    assert_eq!(codes, vec![ErrorCode::NONE, ErrorCode::NONE]);
+    assert!(h.g.members().is_empty(), "{:?}", h.g.members().keys());
+    assert!(!h.g.members().contains_key(&b));
+    assert_eq!(h.g.state(), GroupState::Empty);
+}
