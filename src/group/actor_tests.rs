@@ -623,3 +623,136 @@ fn a_request_without_a_shard_asks_for_the_barrier_at_most_once_a_pause() {
     });
     assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(5));
 }
+
+/// DescribeGroups is a read the actor answers at once from its shards: a group with commits
+/// only is Empty with no error, an unknown one GROUP_ID_NOT_FOUND in state Dead.
+#[test]
+fn describe_groups_is_answered_at_once_from_the_shard() {
+    let mut h = Harness::new();
+    let (read, _) = only_call(h.event(elected(4, 1)));
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    let request = GroupsRequest::Describe(crate::messages::DescribeGroupsArgs {
+        groups: vec!["g".to_owned(), "absent".to_owned()],
+        include_authorized_operations: false,
+    });
+    let (id, effects) = h.request(request);
+    assert_eq!(
+        calls_in(&effects),
+        0,
+        "a read asks for nothing: {effects:?}"
+    );
+    let described = match reply_to(effects, id) {
+        GroupsReply::Described(described) => described,
+        other => panic!("{other:?}"),
+    };
+    let answers: Vec<_> = (described.iter())
+        .map(|d| (d.group.as_str(), d.error_code, d.state.as_str()))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("g", ErrorCode::NONE, "Empty"),
+            ("absent", ErrorCode::GROUP_ID_NOT_FOUND, "Dead"),
+        ]
+    );
+}
+
+/// A classic group's timers reach its shard: the initial rebalance delay, fired by the
+/// actor's timer table, completes the parked JoinGroup.
+#[test]
+fn a_classic_groups_initial_delay_fired_through_the_actor_answers_the_join() {
+    let mut h = Harness::new();
+    assert!(retention_armed(&h.event(elected(4, 0))));
+    let join = crate::group::tests::join_args("", &["range"]);
+    let (id, effects) = h.request(GroupsRequest::Join(join));
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Reply { .. })),
+        "parked for the initial delay: {effects:?}"
+    );
+    let rebalance = GroupsTimer::Rebalance {
+        partition: 0,
+        group: "g".to_owned(),
+    };
+    assert!(
+        (effects.iter()).any(|e| matches!(
+            e,
+            Effect::SetTimer { key, after_ms: 3_000 } if *key == rebalance
+        )),
+        "{effects:?}"
+    );
+    h.now.mono_ms = 3_000;
+    let effects = h.step(Input::Timer { key: rebalance });
+    match reply_to(effects, id) {
+        GroupsReply::Joined(joined) => {
+            assert_eq!((joined.error_code, joined.generation), (ErrorCode::NONE, 1));
+            assert_eq!(joined.leader, joined.member_id);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A barrier call that got no answer is asked again at once while the partition has no
+/// shard; once an election brought one, a failed barrier call asks nothing.
+#[test]
+fn a_barrier_call_without_an_answer_is_asked_again_unless_a_shard_came_meanwhile() {
+    let mut h = Harness::new();
+    let reload = || Input::Timer {
+        key: GroupsTimer::Reload { partition: 0 },
+    };
+    let (lead, _) = only_call(h.step(reload()));
+    let failed = Input::CallFailed {
+        call: lead,
+        why: CallFailure::TimedOut,
+    };
+    let (_, msg) = only_call(h.step(failed));
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Lead(_))
+    ));
+    let (lead, _) = only_call(h.step(reload()));
+    h.event(elected(4, 0));
+    let failed = Input::CallFailed {
+        call: lead,
+        why: CallFailure::TimedOut,
+    };
+    let effects = h.step(failed);
+    assert_eq!(calls_in(&effects), 0, "{effects:?}");
+}
+
+/// DeleteGroups reaches the shard one group at a time (the gateway's calls); a request naming
+/// several is refused whole, every group answered INVALID_REQUEST and nothing written.
+#[test]
+fn delete_groups_of_one_group_is_written_and_of_several_is_refused() {
+    let mut h = Harness::new();
+    let (read, _) = only_call(h.event(elected(4, 1)));
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    let delete = |groups: &[&str]| {
+        GroupsRequest::Delete(crate::messages::DeleteGroupsArgs {
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        })
+    };
+    let (id, effects) = h.request(delete(&["g", "h"]));
+    assert_eq!(calls_in(&effects), 0, "{effects:?}");
+    match reply_to(effects, id) {
+        GroupsReply::Deleted(deleted) => assert_eq!(
+            deleted,
+            [
+                ("g".to_owned(), ErrorCode::INVALID_REQUEST),
+                ("h".to_owned(), ErrorCode::INVALID_REQUEST)
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let (_, effects) = h.request(delete(&["g"]));
+    let (_, msg) = only_call(effects);
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Append(_))
+    ));
+}
