@@ -656,3 +656,257 @@ fn delete_groups_tombstones_a_commit_still_in_flight() {
     }
     assert!(shard.consumer.is_empty() && shard.group_entries() == 0);
 }
+
+/// The one JoinGroup answer among `out` to `w`: its error code.
+fn join_code(out: &[ShardOut<u32>], w: u32) -> Option<ErrorCode> {
+    let codes: Vec<_> = (out.iter())
+        .filter_map(|o| match o {
+            ShardOut::Answer(to, GroupsReply::Joined(r)) if *to == w => Some(r.error_code),
+            _ => None,
+        })
+        .collect();
+    assert!(codes.len() <= 1, "{out:?}");
+    codes.first().copied()
+}
+
+/// A classic JoinGroup naming a consumer group is INCONSISTENT_GROUP_PROTOCOL (no online
+/// migration); while the group's deletion is written it is COORDINATOR_NOT_AVAILABLE, and once
+/// the deletion is acknowledged a classic group of that name starts.
+#[test]
+fn a_classic_join_waits_for_a_consumer_groups_deletion_and_then_starts_a_classic_group() {
+    use crate::messages::groups::DeleteGroupsArgs;
+    let mut shard = loaded();
+    let classic = || GroupsRequest::Join(crate::group::tests::join_args("", &["range"]));
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    let out = request(&mut shard, classic(), 2);
+    assert_eq!(
+        join_code(&out, 2),
+        Some(ErrorCode::INCONSISTENT_GROUP_PROTOCOL)
+    );
+    assert!(!shard.groups.contains_key("g"));
+    let (write, _) = append(&send(&mut shard, beat("a", -1), 3));
+    acked(&mut shard, write);
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec!["g".into()],
+    });
+    let (deleting, _) = append(&request(&mut shard, delete, 4));
+    let out = request(&mut shard, classic(), 5);
+    assert_eq!(
+        join_code(&out, 5),
+        Some(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+    );
+    acked(&mut shard, deleting);
+    let out = request(&mut shard, classic(), 6);
+    assert_eq!(join_code(&out, 6), None, "parked for the initial delay");
+    assert_eq!(shard.groups["g"].members().len(), 1);
+}
+
+/// A consumer group's timer fences the members past their session deadline and writes the
+/// change; a firing before any deadline writes nothing and fences no one.
+#[test]
+fn a_consumer_groups_timer_fences_a_silent_member_and_an_early_firing_writes_nothing() {
+    let mut shard = loaded();
+    let out = send(&mut shard, join("a"), 1);
+    let deadline = (out.iter())
+        .find_map(|o| match o {
+            ShardOut::Wake {
+                timer: GroupTimer::Consumer,
+                at_mono_ms,
+                ..
+            } => Some(*at_mono_ms),
+            _ => None,
+        })
+        .expect("the group's timer armed");
+    let (write, _) = append(&out);
+    acked(&mut shard, write);
+    let settings = GroupSettings::default();
+    let at = |mono_ms| Clock {
+        mono_ms,
+        unix_ms: NOW.unix_ms,
+    };
+    let mut out = Vec::new();
+    shard.consumer_timer(at(deadline - 1), &settings, "g", &mut out);
+    assert!(
+        !out.iter().any(|o| matches!(o, ShardOut::Append { .. })),
+        "{out:?}"
+    );
+    assert_eq!(shard.describe_consumer("g").members.len(), 1);
+    let mut out = Vec::new();
+    shard.consumer_timer(at(deadline), &settings, "g", &mut out);
+    let (write, batch) = append(&out);
+    assert!(
+        record_kinds(&batch).iter().any(|(_, tombstone)| *tombstone),
+        "the member's records deleted"
+    );
+    acked(&mut shard, write);
+    let described = shard.describe_consumer("g");
+    assert!(described.members.is_empty(), "{described:?}");
+    // The fenced member's next heartbeat is refused.
+    let got = answers(&send(&mut shard, beat("a", 1), 2));
+    assert_eq!(got[0].1.error_code, ErrorCode::UNKNOWN_MEMBER_ID);
+}
+
+/// ListGroups lists a consumer group unless a state or type filter (case-insensitive) leaves
+/// it out.
+#[test]
+fn list_groups_keeps_a_consumer_group_only_when_both_filters_do() {
+    let mut shard = loaded();
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    let state = shard.describe_consumer("g").state;
+    let listed = |states: &[&str], types: &[&str]| {
+        let filter = ListGroupsArgs {
+            states: states.iter().map(|s| s.to_string()).collect(),
+            types: types.iter().map(|t| t.to_string()).collect(),
+        };
+        let mut rows = Vec::new();
+        shard.list(&filter, &mut rows).expect("loaded");
+        rows.iter()
+            .map(|r| (r.group.clone(), r.group_type.clone()))
+            .collect::<Vec<_>>()
+    };
+    let g = vec![("g".to_owned(), "consumer".to_owned())];
+    assert_eq!(listed(&[], &[]), g);
+    assert_eq!(listed(&[], &["Consumer"]), g);
+    assert_eq!(listed(&[&state.to_uppercase()], &[]), g);
+    assert_eq!(listed(&[], &["classic"]), []);
+    assert_eq!(listed(&["Dead"], &[]), []);
+    assert_eq!(listed(&[&state], &["classic"]), []);
+}
+
+/// DescribeGroups describes classic groups only: a consumer group is GROUP_ID_NOT_FOUND in
+/// state Dead with Kafka's message.
+#[test]
+fn describe_groups_of_a_consumer_group_says_it_is_not_a_classic_group() {
+    let mut shard = loaded();
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    let described = shard.describe("g");
+    assert_eq!(
+        (described.error_code, described.state.as_str()),
+        (ErrorCode::GROUP_ID_NOT_FOUND, "Dead")
+    );
+    assert_eq!(
+        described.error_message.as_deref(),
+        Some("Group g is not a classic group.")
+    );
+    assert!(described.members.is_empty());
+}
+
+/// An OffsetFetch v9 naming a member of a consumer group is checked against the member's
+/// epoch (Kafka: STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID); one naming no member is not.
+#[test]
+fn an_offset_fetch_naming_a_consumer_groups_member_is_checked_against_its_epoch() {
+    let mut shard = loaded();
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    let fetch = |member: Option<(&str, i32)>| {
+        let member = member.map(|(id, epoch)| (Some(id.to_owned()), epoch));
+        shard.fetch_allowed("g", member.as_ref())
+    };
+    assert_eq!(fetch(Some(("a", 1))), Ok(()));
+    assert_eq!(fetch(Some(("a", 0))), Err(ErrorCode::STALE_MEMBER_EPOCH));
+    assert_eq!(fetch(Some(("b", 1))), Err(ErrorCode::UNKNOWN_MEMBER_ID));
+    assert_eq!(fetch(None), Ok(()));
+}
+
+/// OffsetDelete of a consumer group: a partition of a subscribed topic is refused with
+/// GROUP_SUBSCRIBED_TO_TOPIC; while the group's deletion is written the group is gone
+/// (GROUP_ID_NOT_FOUND) and nothing more is written.
+#[test]
+fn offset_delete_of_a_consumer_group_refuses_subscribed_topics_and_a_group_being_deleted() {
+    use crate::messages::groups::{
+        CommittedOffset, DeleteGroupsArgs, OffsetCommitArgs, OffsetDeleteArgs,
+    };
+    let mut shard = loaded();
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    let t3 = TopicPartition {
+        topic: "t".into(),
+        partition: 3,
+    };
+    let commit = GroupsRequest::OffsetCommit(OffsetCommitArgs {
+        group: "g".into(),
+        generation: 1,
+        member_id: "a".into(),
+        instance_id: None,
+        retention_ms: -1,
+        offsets: vec![(
+            t3.clone(),
+            CommittedOffset {
+                offset: Offset(9),
+                leader_epoch: LeaderEpoch(-1),
+                metadata: None,
+            },
+        )],
+        api_version: 9,
+    });
+    let (write, _) = append(&request(&mut shard, commit, 2));
+    acked(&mut shard, write);
+    let offset_delete = || {
+        GroupsRequest::OffsetDelete(OffsetDeleteArgs {
+            group: "g".into(),
+            partitions: vec![t3.clone()],
+        })
+    };
+    let deleted = |out: &[ShardOut<u32>], w: u32| {
+        let replies: Vec<_> = (out.iter())
+            .filter_map(|o| match o {
+                ShardOut::Answer(to, GroupsReply::OffsetsDeleted(r)) if *to == w => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies.len(), 1, "{out:?}");
+        assert!(
+            !out.iter().any(|o| matches!(o, ShardOut::Append { .. })),
+            "{out:?}"
+        );
+        replies[0].clone()
+    };
+    let r = deleted(&request(&mut shard, offset_delete(), 3), 3);
+    assert_eq!(r.error_code, ErrorCode::NONE);
+    assert_eq!(
+        r.partitions,
+        [(t3.clone(), ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC)]
+    );
+    let (write, _) = append(&send(&mut shard, beat("a", -1), 4));
+    acked(&mut shard, write);
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec!["g".into()],
+    });
+    append(&request(&mut shard, delete, 5));
+    let r = deleted(&request(&mut shard, offset_delete(), 6), 6);
+    assert_eq!(
+        (r.error_code, r.partitions.len()),
+        (ErrorCode::GROUP_ID_NOT_FOUND, 0)
+    );
+}
+
+/// A consumer group started while the deletion of a simple group (commits only) of that name
+/// is written is not what that deletion deletes: it stays once the deletion is acknowledged.
+#[test]
+fn a_consumer_group_started_during_a_simple_groups_deletion_survives_it() {
+    use crate::messages::groups::DeleteGroupsArgs;
+    let mut shard = loaded();
+    let (write, _) = append(&request(&mut shard, admin_commit(5), 1));
+    acked(&mut shard, write);
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec![join("a").group],
+    });
+    let (deleting, _) = append(&request(&mut shard, delete, 2));
+    let (joining, _) = append(&send(&mut shard, join("a"), 3));
+    assert_eq!(
+        deleted_codes(&acked(&mut shard, deleting), 2),
+        vec![vec![(join("a").group, ErrorCode::NONE)]]
+    );
+    let got = answers(&acked(&mut shard, joining));
+    assert_eq!(
+        got.iter()
+            .map(|(w, r)| (*w, r.error_code))
+            .collect::<Vec<_>>(),
+        [(3, ErrorCode::NONE)]
+    );
+    assert!(shard.is_consumer_group("g"));
+    assert_eq!(shard.describe_consumer("g").members.len(), 1);
+}
