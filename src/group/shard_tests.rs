@@ -254,6 +254,26 @@ fn a_load_walks_a_cleaned_log_of_record_less_batches_and_offset_gaps() {
     );
 }
 
+/// A load skips what it cannot read (a compressed batch, which only a foreign writer makes,
+/// and a record whose key does not decode) and applies every other record.
+#[test]
+fn a_load_skips_an_unreadable_batch_and_an_undecodable_record_and_applies_the_rest() {
+    let mut compressed = batch_at(0, &[committed("g", 0, 5)]);
+    compressed[22] |= 1; // attributes: gzip
+    let crc = crate::storage::batch::compute_crc(&compressed);
+    compressed[17..21].copy_from_slice(&crc.to_be_bytes());
+    let mut undecodable = build_batch_records(&[(Some(&[0xFF][..]), Some(&[1][..]))], 0);
+    set_base_offset(&mut undecodable, 0).unwrap();
+    for skipped in [compressed, undecodable] {
+        let shard = loaded_from(&[skipped, batch_at(1, &[committed("g", 1, 7)])], 2);
+        let fetched = shard.fetch_offsets("g", None);
+        let offsets: Vec<_> = (fetched.partitions.iter())
+            .map(|(tp, o, _)| (tp.partition, o.offset.0))
+            .collect();
+        assert_eq!(offsets, [(1, 7)]);
+    }
+}
+
 #[test]
 fn a_read_that_fails_or_brings_no_whole_batch_fails_the_load() {
     let b0 = batch_at(0, &[committed("g", 0, 5)]);
@@ -537,6 +557,38 @@ fn the_last_member_s_leave_is_answered_after_the_empty_group_is_written() {
     let (w, code) = left_code(&failed).expect("the leave is answered");
     assert_eq!(w, 6);
     assert_ne!(code, ErrorCode::NONE);
+}
+
+/// OffsetDelete writes tombstones only for committed partitions, once each: a request naming
+/// a partition twice and one never committed writes one tombstone, and a request naming only
+/// partitions never committed is answered at once with nothing written.
+#[test]
+fn offset_delete_writes_one_tombstone_per_committed_partition_and_none_for_the_rest() {
+    use crate::messages::groups::{OffsetDeleteArgs, OffsetDeleteResult};
+    let log = vec![batch_at(0, &[committed("g", 0, 5)])];
+    let mut shard = loaded_from(&log, 1);
+    let offset_delete = |partitions: Vec<TopicPartition>| {
+        GroupsRequest::OffsetDelete(OffsetDeleteArgs {
+            group: "g".to_owned(),
+            partitions,
+        })
+    };
+    let out = send(&mut shard, offset_delete(vec![tp(3)]), 1);
+    let answered = OffsetDeleteResult {
+        error_code: ErrorCode::NONE,
+        partitions: vec![(tp(3), ErrorCode::NONE)],
+    };
+    assert_eq!(
+        out,
+        [ShardOut::Answer(1, GroupsReply::OffsetsDeleted(answered))]
+    );
+    let out = send(&mut shard, offset_delete(vec![tp(0), tp(3), tp(0)]), 2);
+    let batches = appends(&out);
+    assert_eq!(batches.len(), 1, "{out:?}");
+    let tombstones: Vec<_> = (crate::storage::batch::records(&batches[0].1))
+        .map(|r| r.unwrap().value.is_none())
+        .collect();
+    assert_eq!(tombstones, [true], "one tombstone, for t-0");
 }
 
 /// DeleteGroups and OffsetDelete of a group with offsets only: each writes tombstones, and
