@@ -328,6 +328,26 @@ mod tests {
     }
 
     #[test]
+    fn a_string_past_127_bytes_gets_kafkas_multi_byte_compact_length() {
+        // A compact string's length is an unsigned varint of length + 1: 201 = 0xC9 0x01.
+        let client_id = "c".repeat(200);
+        let value = ConsumerValue::Member(MemberMetadataValue {
+            client_id: client_id.clone(),
+            ..MemberMetadataValue::default()
+        });
+        let bytes = encode_consumer_value(&value).expect("value");
+        let at = (bytes.windows(200))
+            .position(|w| w == client_id.as_bytes())
+            .expect("the client id written");
+        assert_eq!(bytes[at - 2..at], [0xC9, 0x01], "{bytes:?}");
+        let key = ConsumerKey::Member {
+            group: "g".into(),
+            member: "m".into(),
+        };
+        assert_eq!(decode_consumer_value(&key, &bytes), Ok(value));
+    }
+
+    #[test]
     fn the_layout_is_kafkas() {
         // ConsumerGroupMetadataKey "g": version 3, int16 length 1, 'g'.
         let key = ConsumerKey::Metadata { group: "g".into() };
