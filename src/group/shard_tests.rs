@@ -630,3 +630,115 @@ fn deletes_remove_offsets_and_answer_only_once_acknowledged() {
     assert_eq!(out, [ShardOut::Answer(2, GroupsReply::Deleted(answered))]);
     assert!(!shard.offsets.has_offsets("g"));
 }
+
+/// The JoinGroup answers among `out` to `w`: their error codes.
+fn join_codes(out: &[ShardOut<u32>], w: u32) -> Vec<ErrorCode> {
+    (out.iter())
+        .filter_map(|o| match o {
+            ShardOut::Answer(to, GroupsReply::Joined(r)) if *to == w => Some(r.error_code),
+            _ => None,
+        })
+        .collect()
+}
+
+/// DeleteGroups of an Empty classic group makes it Dead (a JoinGroup meanwhile is refused with
+/// COORDINATOR_NOT_AVAILABLE); once the tombstone is acknowledged the group is gone, and a
+/// JoinGroup of that id starts a new group.
+#[test]
+fn a_deleted_classic_group_is_gone_once_acknowledged_and_a_join_starts_it_anew() {
+    use crate::group::tests::join_args;
+    use crate::messages::groups::DeleteGroupsArgs;
+    let record = group_record("g", Some(an_empty_consumer_group()));
+    let mut shard = loaded_from(&[batch_at(0, &[record])], 1);
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec!["g".to_owned()],
+    });
+    let write = append_write(&send(&mut shard, delete, 1));
+    let out = send(
+        &mut shard,
+        GroupsRequest::Join(join_args("", &["range"])),
+        2,
+    );
+    assert_eq!(join_codes(&out, 2), [ErrorCode::COORDINATOR_NOT_AVAILABLE]);
+    let mut out = Vec::new();
+    shard.appended(write, Ok(()), NOW, &mut out).unwrap();
+    let answered = vec![("g".to_owned(), ErrorCode::NONE)];
+    assert_eq!(out, [ShardOut::Answer(1, GroupsReply::Deleted(answered))]);
+    assert_eq!(shard.group_entries(), 0);
+    let out = send(
+        &mut shard,
+        GroupsRequest::Join(join_args("", &["range"])),
+        3,
+    );
+    assert!(join_codes(&out, 3).is_empty(), "parked: {out:?}");
+    assert_eq!(shard.groups["g"].members().len(), 1);
+}
+
+/// A group whose id is too long for a record key (a flexible JoinGroup can carry one): its
+/// records cannot be written, and when retention's tombstone for it cannot be encoded either
+/// the group is given back its Empty state rather than left Dead.
+#[test]
+fn a_retention_tombstone_that_cannot_be_encoded_gives_the_group_back_its_empty_state() {
+    use crate::group::tests::join_args;
+    use crate::messages::groups::LeaveGroupArgs;
+    let mut shard = loaded();
+    let long = "g".repeat(40_000);
+    let mut join = join_args("", &["range"]);
+    join.group = long.clone();
+    send(&mut shard, GroupsRequest::Join(join), 1);
+    let member = (shard.groups[&long].members().keys().next().cloned()).expect("joined");
+    let leave = GroupsRequest::Leave(LeaveGroupArgs {
+        group: long.clone(),
+        members: vec![(member, None)],
+    });
+    send(&mut shard, leave, 2);
+    // The initial delay ends with no member left: Empty, its record not encodable.
+    let mut out = Vec::new();
+    shard.timer(later(3_000), &long, GroupTimer::Rebalance, &mut out);
+    assert!(appends(&out).is_empty(), "{out:?}");
+    assert_eq!(shard.describe(&long).state, "Empty");
+    let mut out = Vec::new();
+    shard.expire_offsets(later(3_600_000), &one_minute_retention(), &mut out);
+    assert!(appends(&out).is_empty(), "{out:?}");
+    let described = shard.describe(&long);
+    assert_eq!(
+        (described.error_code, described.state.as_str()),
+        (ErrorCode::NONE, "Empty")
+    );
+}
+
+/// An expiry of some of an Empty group's offsets acknowledged while the group's deletion is
+/// being written leaves the group Dead until that deletion is acknowledged: a JoinGroup
+/// meanwhile is refused with COORDINATOR_NOT_AVAILABLE.
+#[test]
+fn an_offset_expiry_acknowledged_during_a_deletion_leaves_the_group_dead_until_it_is_done() {
+    use crate::group::tests::join_args;
+    use crate::messages::groups::DeleteGroupsArgs;
+    let mut explicit = committed("g", 0, 5);
+    if let OffsetsRecord::Offset { value: Some(v), .. } = &mut explicit {
+        v.expire_timestamp_ms = Some(NOW.unix_ms + 1_000);
+    }
+    let record = group_record("g", Some(an_empty_consumer_group()));
+    let log = [batch_at(0, &[record, explicit, committed("g", 1, 7)])];
+    let mut shard = loaded_from(&log, 3);
+    let mut out = Vec::new();
+    shard.expire_offsets(later(2_000), &one_minute_retention(), &mut out);
+    let expiring = append_write(&out);
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec!["g".to_owned()],
+    });
+    let deleting = append_write(&send(&mut shard, delete, 1));
+    let mut out = Vec::new();
+    shard.appended(expiring, Ok(()), NOW, &mut out).unwrap();
+    let out = send(
+        &mut shard,
+        GroupsRequest::Join(join_args("", &["range"])),
+        2,
+    );
+    assert_eq!(join_codes(&out, 2), [ErrorCode::COORDINATOR_NOT_AVAILABLE]);
+    let mut out = Vec::new();
+    shard.appended(deleting, Ok(()), NOW, &mut out).unwrap();
+    let answered = vec![("g".to_owned(), ErrorCode::NONE)];
+    assert_eq!(out, [ShardOut::Answer(1, GroupsReply::Deleted(answered))]);
+    assert_eq!(shard.group_entries(), 0);
+}
