@@ -405,6 +405,23 @@ fn a_follower_rejoining_a_stable_group_unchanged_gets_the_current_generation() {
 }
 
 #[test]
+fn a_member_rejoining_unchanged_while_the_group_completes_its_rebalance_gets_the_current_generation(
+) {
+    // Kafka: it missed the join answer; the group does not rebalance again.
+    let mut h = Harness::kafka();
+    let (a, b) = joined_pair(&mut h);
+    assert_eq!(h.g.state(), GroupState::CompletingRebalance);
+    let w = h.join(join_args(&b, &["range"]));
+    let again = h.joined(w);
+    assert_eq!(again.error_code, ErrorCode::NONE);
+    assert_eq!((again.generation, again.leader.as_str()), (1, a.as_str()));
+    assert_eq!(
+        (h.g.state(), h.g.generation()),
+        (GroupState::CompletingRebalance, 1)
+    );
+}
+
+#[test]
 fn heartbeats_move_the_session_deadline_and_a_stale_firing_only_rearms() {
     let mut h = Harness::kafka();
     let (a, b) = stable_pair(&mut h);
