@@ -194,6 +194,78 @@ fn the_initial_delay_is_extended_while_members_arrive_up_to_the_rebalance_timeou
 }
 
 #[test]
+fn the_initial_delay_with_no_timeout_left_completes_the_join_in_the_firing_that_ends_it() {
+    let mut h = Harness::new(super::super::settings::GroupSettings {
+        initial_rebalance_delay_ms: 3_000,
+        ..Default::default()
+    });
+    let mut req = join_args("", &["range"]);
+    req.rebalance_timeout_ms = 5_000;
+    let a = h.join(req.clone());
+    h.now = at(1_000);
+    let b = h.join(req.clone());
+    h.advance_to(3_000);
+    h.now = at(4_000);
+    let c = h.join(req);
+    // A member arrived, but the rebalance timeout is used up: no zero-length extension.
+    let mut out = Vec::new();
+    h.g.timer(at(5_000), GroupTimer::Rebalance, &mut out);
+    h.apply(out);
+    for w in [a, b, c] {
+        assert_eq!(h.joined(w).generation, 1);
+    }
+}
+
+#[test]
+fn a_rebalance_timer_firing_early_only_rearms_and_firing_late_completes_the_join() {
+    let mut h = Harness::kafka();
+    let (a, _b) = stable_pair(&mut h);
+    let w = h.join(join_args(&a, &["range"]));
+    let deadline = h.timers[&GroupTimer::Rebalance];
+    let mut out = Vec::new();
+    h.g.timer(at(deadline - 1), GroupTimer::Rebalance, &mut out);
+    assert!(
+        matches!(
+            out.as_slice(),
+            [GroupOut::Wake { timer: GroupTimer::Rebalance, at_mono_ms }] if *at_mono_ms == deadline
+        ),
+        "{out:?}"
+    );
+    assert!(h.unanswered(w));
+    let mut out = Vec::new();
+    h.g.timer(at(deadline + 500), GroupTimer::Rebalance, &mut out);
+    h.apply(out);
+    let joined = h.joined(w);
+    assert_eq!((joined.generation, joined.members.len()), (2, 1));
+}
+
+#[test]
+fn the_first_member_to_join_leads_and_keeps_the_lead_when_it_rejoins_whatever_its_id() {
+    let mut h = Harness::kafka();
+    let mut first = join_args("", &["range"]);
+    first.client_id = "z".into();
+    let mut second = join_args("", &["range"]);
+    second.client_id = "a".into();
+    let (wa, wb) = (h.join(first), h.join(second));
+    h.advance_to(2_000);
+    let (ra, rb) = (h.joined(wa), h.joined(wb));
+    assert!(
+        ra.member_id > rb.member_id,
+        "the first member's id sorts last"
+    );
+    assert_eq!(
+        (ra.leader.as_str(), rb.leader.as_str()),
+        (ra.member_id.as_str(), ra.member_id.as_str())
+    );
+    // Both rejoin for a new generation: the leader stays.
+    let wb = h.join(join_args(&rb.member_id, &["range", "roundrobin"]));
+    let wa = h.join(join_args(&ra.member_id, &["range", "roundrobin"]));
+    let (ra2, rb2) = (h.joined(wa), h.joined(wb));
+    assert_eq!((ra2.generation, rb2.generation), (2, 2));
+    assert_eq!(ra2.leader, ra.member_id);
+}
+
+#[test]
 fn without_new_arrivals_the_initial_delay_completes_once() {
     let mut h = Harness::kafka();
     let a = h.join_v3(&["range"]);
