@@ -350,6 +350,16 @@ fn the_vote_picks_a_protocol_every_member_supports_ties_to_the_first_members_ord
 }
 
 #[test]
+fn the_vote_picks_the_protocol_most_members_rank_first_over_one_earlier_in_byte_order() {
+    let mut h = Harness::kafka();
+    let a = h.join_v3(&["roundrobin", "sticky"]);
+    h.join_v3(&["sticky", "roundrobin"]);
+    h.join_v3(&["sticky", "roundrobin"]);
+    h.advance_to(2_000);
+    assert_eq!(h.joined(a).protocol_name.as_deref(), Some("sticky"), "2:1");
+}
+
+#[test]
 fn only_the_leader_gets_the_members() {
     let mut h = Harness::kafka();
     let a = h.join_v3(&["range"]);
