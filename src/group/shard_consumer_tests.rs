@@ -910,3 +910,60 @@ fn a_consumer_group_started_during_a_simple_groups_deletion_survives_it() {
     assert!(shard.is_consumer_group("g"));
     assert_eq!(shard.describe_consumer("g").members.len(), 1);
 }
+
+/// Only a v0 join gets a member id made by the coordinator: from v1 the client makes its own,
+/// and a join without one is INVALID_REQUEST; a v0 join that names an id keeps it.
+#[test]
+fn only_a_v0_join_without_a_member_id_gets_one_made() {
+    let mut shard = loaded();
+    let out = send(&mut shard, join(""), 1);
+    let got = answers(&out);
+    assert_eq!(got.len(), 1, "{out:?}");
+    assert_eq!(got[0].1.error_code, ErrorCode::INVALID_REQUEST);
+    assert!(!shard.is_consumer_group("g"));
+    let call = ConsumerHeartbeatCall {
+        args: join("mine"),
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+        topics: vec![("t".into(), TOPIC, 4)],
+        assign_member_id: true,
+    };
+    let (write, _) = append(&request(
+        &mut shard,
+        GroupsRequest::ConsumerHeartbeat(call),
+        2,
+    ));
+    let got = answers(&acked(&mut shard, write));
+    assert_eq!(got[0].1.member_id.as_deref(), Some("mine"));
+}
+
+/// A consumer group whose deletion is being written is described as not found, as it is once
+/// the deletion is acknowledged.
+#[test]
+fn a_consumer_group_being_deleted_is_described_as_not_found() {
+    use crate::messages::groups::DeleteGroupsArgs;
+    let mut shard = loaded();
+    let (write, _) = append(&send(&mut shard, join("a"), 1));
+    acked(&mut shard, write);
+    let (write, _) = append(&send(&mut shard, beat("a", -1), 2));
+    acked(&mut shard, write);
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec!["g".into()],
+    });
+    let (deleting, _) = append(&request(&mut shard, delete, 3));
+    for done in [false, true] {
+        if done {
+            acked(&mut shard, deleting);
+        }
+        let described = shard.describe_consumer("g");
+        assert_eq!(
+            (described.error_code, described.state.as_str()),
+            (ErrorCode::GROUP_ID_NOT_FOUND, "Dead"),
+            "acknowledged: {done}"
+        );
+        assert_eq!(
+            described.error_message.as_deref(),
+            Some("Group g not found.")
+        );
+    }
+}
