@@ -967,3 +967,23 @@ fn a_consumer_group_being_deleted_is_described_as_not_found() {
         );
     }
 }
+
+/// Answers keep request order across a refused heartbeat parked behind a write: a later
+/// join's write does not take the parked answer's place, and every request is answered once.
+#[test]
+fn a_refused_heartbeat_parked_between_two_writes_is_answered_between_them() {
+    let mut shard = loaded();
+    let (first, _) = append(&send(&mut shard, join("a"), 1));
+    let refused = send(&mut shard, beat("nobody", 3), 2);
+    assert!(answers(&refused).is_empty(), "{refused:?}");
+    let (second, _) = append(&send(&mut shard, join("b"), 3));
+    let got = answers(&acked(&mut shard, first));
+    let codes: Vec<_> = got.iter().map(|(w, r)| (*w, r.error_code)).collect();
+    assert_eq!(
+        codes,
+        [(1, ErrorCode::NONE), (2, ErrorCode::UNKNOWN_MEMBER_ID)]
+    );
+    let got = answers(&acked(&mut shard, second));
+    let codes: Vec<_> = got.iter().map(|(w, r)| (*w, r.error_code)).collect();
+    assert_eq!(codes, [(3, ErrorCode::NONE)]);
+}
