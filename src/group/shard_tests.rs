@@ -742,3 +742,30 @@ fn an_offset_expiry_acknowledged_during_a_deletion_leaves_the_group_dead_until_i
     assert_eq!(out, [ShardOut::Answer(1, GroupsReply::Deleted(answered))]);
     assert_eq!(shard.group_entries(), 0);
 }
+
+/// OffsetDelete of a classic group whose deletion is being written: the group is Dead, so
+/// GROUP_ID_NOT_FOUND, and nothing more is written.
+#[test]
+fn offset_delete_of_a_group_being_deleted_is_group_id_not_found() {
+    use crate::messages::groups::{DeleteGroupsArgs, OffsetDeleteArgs, OffsetDeleteResult};
+    let record = group_record("g", Some(an_empty_consumer_group()));
+    let log = [batch_at(0, &[record, committed("g", 0, 5)])];
+    let mut shard = loaded_from(&log, 2);
+    let delete = GroupsRequest::Delete(DeleteGroupsArgs {
+        groups: vec!["g".to_owned()],
+    });
+    append_write(&send(&mut shard, delete, 1));
+    let offset_delete = GroupsRequest::OffsetDelete(OffsetDeleteArgs {
+        group: "g".to_owned(),
+        partitions: vec![tp(0)],
+    });
+    let out = send(&mut shard, offset_delete, 2);
+    let refused = OffsetDeleteResult {
+        error_code: ErrorCode::GROUP_ID_NOT_FOUND,
+        partitions: Vec::new(),
+    };
+    assert_eq!(
+        out,
+        [ShardOut::Answer(2, GroupsReply::OffsetsDeleted(refused))]
+    );
+}
