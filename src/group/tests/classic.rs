@@ -755,6 +755,24 @@ fn a_leader_assignment_past_the_record_bound_is_refused_and_the_group_rebalances
 }
 
 #[test]
+fn a_leader_assignment_exactly_at_the_record_bound_is_written() {
+    use crate::limits::GROUP_ASSIGNMENT_BYTES_MAX;
+    let mut h = Harness::kafka();
+    let (a, b) = joined_pair(&mut h);
+    let wb = h.sync(sync_args(&b, 1));
+    let mut leader_sync = sync_args(&a, 1);
+    // The members' metadata of "range" is the name's 5 bytes each.
+    let fits = GROUP_ASSIGNMENT_BYTES_MAX - 2 * "range".len();
+    leader_sync.assignments = vec![(a.clone(), vec![7; fits])];
+    let wa = h.sync(leader_sync);
+    assert_eq!(h.writes.len(), 1, "written");
+    h.complete_write(Ok(()));
+    assert_eq!(h.synced(wa).assignment.len(), fits);
+    assert_eq!(h.synced(wb).error_code, ErrorCode::NONE);
+    assert_eq!(h.g.state(), GroupState::Stable);
+}
+
+#[test]
 fn assignments_to_ids_that_are_not_members_do_not_count_toward_the_record_bound() {
     use crate::limits::GROUP_ASSIGNMENT_BYTES_MAX;
     let mut h = Harness::kafka();
