@@ -156,7 +156,11 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{DeleteRecordsRequest, FetchPartition, FetchRequest, ListOffsetsRequest};
+    use crate::messages::{
+        AppendRequest, DeleteRecordsRequest, FetchPartition, FetchRequest, LeadRequest, LeaderTerm,
+        ListOffsetsRequest,
+    };
+    use crate::types::LeaderEpoch;
 
     fn tps() -> Vec<TopicPartition> {
         (0..2)
@@ -214,5 +218,34 @@ mod tests {
             && r.records.is_empty()
             && r.high_watermark == Offset::UNKNOWN
             && r.log_start_offset == Offset::UNKNOWN));
+    }
+
+    #[test]
+    fn a_refused_append_answers_its_partition_and_a_refused_lead_answers_the_code() {
+        let tp = tps().remove(0);
+        let append = PartitionsRequest::Append(AppendRequest {
+            tp: tp.clone(),
+            term: LeaderTerm {
+                epoch: LeaderEpoch(1),
+                replica: 0,
+            },
+            records: Vec::new(),
+            timeout_ms: 1_000,
+        });
+        let NodeMsg::PartitionsReply(PartitionsReply::Produce(results)) = refused(append) else {
+            panic!("a Produce reply");
+        };
+        assert_eq!(results.len(), 1);
+        assert_eq!((&results[0].0, results[0].1.error_code), (&tp, REFUSED));
+
+        let lead = PartitionsRequest::Lead(LeadRequest { tp });
+        let reply = refused(lead);
+        assert!(
+            matches!(
+                reply,
+                NodeMsg::PartitionsReply(PartitionsReply::Lead(Err(REFUSED)))
+            ),
+            "{reply:?}"
+        );
     }
 }

@@ -418,4 +418,15 @@ mod tests {
         let handed: Vec<_> = answers.iter().map(|(_, o)| o.unwrap().0 .0).collect();
         assert_eq!(handed, (0..over as i64).collect::<Vec<_>>(), "distinct ids");
     }
+
+    #[test]
+    fn transactional_ids_counts_the_ids_remembered_and_the_bytes_of_their_names() {
+        let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
+        assert_eq!(ids.transactional_ids(), (0, 0));
+        init(&mut ids, Some("t")).unwrap();
+        init(&mut ids, Some("abc")).unwrap();
+        init(&mut ids, Some("t")).unwrap();
+        init(&mut ids, None).unwrap();
+        assert_eq!(ids.transactional_ids(), (2, 4), "t and abc, once each");
+    }
 }

@@ -268,4 +268,14 @@ mod tests {
         assert_eq!(states.expire(10_000, 6_000), 1);
         assert!(states.get(ProducerId(1)).is_none() && states.get(ProducerId(2)).is_some());
     }
+
+    #[test]
+    fn the_states_are_empty_until_a_batch_is_recorded_and_again_once_it_expired() {
+        let mut states = ProducerStates::default();
+        assert!(states.is_empty());
+        states.record(ProducerBatch::from_header_at(&header(1, 0, 0, 1), 0), 1_000);
+        assert!(!states.is_empty());
+        states.expire(10_000, 6_000);
+        assert!(states.is_empty());
+    }
 }

@@ -156,4 +156,14 @@ mod tests {
             Some((ProducerId((n - 1) as i64), 0))
         );
     }
+
+    #[test]
+    fn a_table_is_empty_until_an_id_is_put_and_again_once_it_expired() {
+        let mut ids = TransactionalIds::default();
+        assert!(ids.is_empty());
+        ids.put("a", ProducerId(7), 0, 0);
+        assert!(!ids.is_empty());
+        ids.expire(TRANSACTIONAL_ID_EXPIRATION_MS);
+        assert!(ids.is_empty());
+    }
 }

@@ -441,3 +441,59 @@ fn a_partition_taken_offline_during_a_swap_reopens_after_it() {
         assert_eq!(latest.2, "019", "{key}");
     }
 }
+
+/// A swap job that failed (here before it renamed anything) takes the partition offline like a
+/// failed flush; the reopen finds the log as it was.
+#[test]
+fn a_failed_swap_job_takes_the_partition_offline_and_the_reopen_finds_every_record() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("c");
+    h.ensure(&a, compacted());
+    produce_rounds(&mut h, &a, 20);
+    let before = read_all(&mut h, &a);
+    let id = h.actor.replica(&a).unwrap().id;
+    let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
+    let swaps = swap_jobs(&h.complete(jobs));
+    assert_eq!(swaps.len(), 1);
+    h.step(Input::Synced {
+        token: swaps[0].0,
+        result: Err("EIO".into()),
+    });
+    assert!(h.actor.replica(&a).is_none(), "offline");
+    assert_eq!(h.actor.offline_count(), 1);
+    h.ensure(&a, compacted());
+    assert_eq!(read_all(&mut h, &a), before);
+}
+
+/// A Shutdown waiting for a swap job that fails answers KAFKA_STORAGE_ERROR: the replica is
+/// closed with the swap's error rather than left offline with the Shutdown unanswered.
+#[test]
+fn a_shutdown_waiting_for_a_swap_job_that_fails_answers_the_error() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("c");
+    h.ensure(&a, compacted());
+    produce_rounds(&mut h, &a, 20);
+    let id = h.actor.replica(&a).unwrap().id;
+    let jobs = clean_jobs(&fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS));
+    let swaps = swap_jobs(&h.complete(jobs));
+    assert_eq!(swaps.len(), 1);
+    let (asked, mut effects) = h.send(PartitionsRequest::Shutdown);
+    assert!(take_reply(&mut effects, asked).is_none());
+    let mut effects = h.step(Input::Synced {
+        token: swaps[0].0,
+        result: Err("EIO".into()),
+    });
+    let reply = take_reply(&mut effects, asked).expect("answered once the swap failed");
+    assert!(
+        matches!(
+            &reply,
+            PartitionsReply::Done(Done {
+                error_code: ErrorCode::KAFKA_STORAGE_ERROR,
+                message: Some(m),
+            }) if m.contains("EIO")
+        ),
+        "{reply:?}"
+    );
+    assert!(h.actor.replica(&a).is_none());
+    assert_eq!(h.actor.offline_count(), 0, "closed, not offline");
+}
