@@ -399,4 +399,43 @@ mod tests {
         cache.forget(id);
         assert_eq!(cache.stats().open, 0);
     }
+
+    /// A file at the target whose descriptor was evicted and whose path is gone has nothing to
+    /// keep open: the rename goes on.
+    #[test]
+    fn a_rename_over_an_evicted_file_already_removed_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FdCache::new(1);
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        cache.open_new(&to, true).unwrap();
+        cache.open_new(&from, true).unwrap(); // evicts `to`'s descriptor
+        std::fs::remove_file(&to).unwrap();
+        cache
+            .rename(&from, &to, || std::fs::rename(&from, &to))
+            .expect("renamed");
+        assert!(to.exists() && !from.exists());
+    }
+
+    /// A file at the target whose descriptor was evicted and that cannot be reopened for
+    /// another reason (here a symlink loop now at its path) refuses the rename: its handle
+    /// would lose the file.
+    #[test]
+    fn a_rename_over_an_evicted_file_that_cannot_be_reopened_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FdCache::new(1);
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        cache.open_new(&to, true).unwrap();
+        cache.open_new(&from, true).unwrap(); // evicts `to`'s descriptor
+        std::fs::remove_file(&to).unwrap();
+        std::os::unix::fs::symlink(&to, &to).unwrap();
+        let mut renamed = false;
+        let err = cache
+            .rename(&from, &to, || {
+                renamed = true;
+                std::fs::rename(&from, &to)
+            })
+            .expect_err("the loop cannot be opened");
+        assert_ne!(err.kind(), io::ErrorKind::NotFound);
+        assert!(!renamed && from.exists());
+    }
 }

@@ -411,4 +411,41 @@ mod tests {
             assert!(chunk.iter().all(|b| *b == chunk[0]), "torn chunk {chunk:?}");
         }
     }
+
+    #[test]
+    fn remove_dir_all_removes_a_tree_accepts_a_missing_one_and_reports_other_errors() {
+        let (_dir, storage) = storage();
+        storage.create_dir_all(Path::new("t-0/sub")).unwrap();
+        storage.open(Path::new("t-0/sub/f"), true).unwrap();
+        storage.remove_dir_all(Path::new("t-0")).unwrap();
+        assert!(!storage.exists(Path::new("t-0")));
+        storage
+            .remove_dir_all(Path::new("t-0"))
+            .expect("already gone is done");
+        storage.open(Path::new("file"), true).unwrap();
+        let err = storage
+            .remove_dir_all(Path::new("file"))
+            .expect_err("a file is not a directory");
+        assert_ne!(err.kind(), io::ErrorKind::NotFound);
+        assert!(storage.exists(Path::new("file")));
+    }
+
+    /// Only an interrupted read is tried again: any other error (here EINVAL, an offset past
+    /// what the kernel takes) is returned, not retried for ever.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a watchdog thread: a retried error would spin for ever
+    fn a_read_the_kernel_refuses_returns_its_error() {
+        let (_dir, storage) = storage();
+        let file = storage.open(Path::new("f"), true).unwrap();
+        file.append(b"bytes").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4];
+            let _ = tx.send(file.read_at(u64::MAX, &mut buf).map_err(|e| e.kind()));
+        });
+        let result = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the read returns");
+        assert_eq!(result, Err(io::ErrorKind::InvalidInput));
+    }
 }

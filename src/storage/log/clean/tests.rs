@@ -1352,3 +1352,53 @@ fn a_crash_at_every_step_of_the_swap_job_recovers() {
         "some crash left a committed swap to finish"
     );
 }
+
+#[test]
+fn an_offset_map_is_empty_until_a_keyed_record_is_mapped() {
+    let mut map = OffsetMap::default();
+    assert!(map.is_empty());
+    let keyless = build_batch_records(&[(None, Some(&b"v"[..]))], 0);
+    let header = BatchHeader::parse(&keyless).expect("header");
+    map.add_batch(&header, &keyless).expect("map");
+    assert!(map.is_empty(), "a record without a key maps nothing");
+    let keyed = build_batch_records(&[(Some(&b"k"[..]), Some(&b"v"[..]))], 0);
+    let header = BatchHeader::parse(&keyed).expect("header");
+    map.add_batch(&header, &keyed).expect("map");
+    assert!(!map.is_empty());
+    assert_eq!(map.len(), 1);
+}
+
+/// Bases of the `.cleaned` files in the log's directory, oldest first.
+fn cleaned_files(storage: &dyn Storage) -> Vec<i64> {
+    let names = storage.list(Path::new(DIR)).expect("list");
+    names
+        .iter()
+        .filter_map(|n| n.strip_suffix(swap::CLEANED_SUFFIX))
+        .map(|base| base.parse().expect("a base offset"))
+        .collect()
+}
+
+/// A clean that will not be swapped in is discarded: its `.cleaned` files go and the log
+/// reads as before.
+#[test]
+fn a_discarded_clean_removes_its_cleaned_files_and_leaves_the_log_as_it_was() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (log, before) = populated(storage.clone(), 4, 5);
+    let job = log
+        .clean_job(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("due");
+    let cleaned = job.run(&mut |_| {}).expect("run");
+    assert!(!cleaned_files(storage.as_ref()).is_empty());
+    cleaned.discard();
+    no_clean_files_left(storage.as_ref());
+    assert_eq!(read_records(&log), before);
+}
+
+#[test]
+fn a_swap_job_swaps_the_segments_that_have_a_cleaned_file() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (_log, swap, _) = swapping(storage.clone());
+    let cleaned = cleaned_files(storage.as_ref());
+    assert!(cleaned.len() > 1, "{cleaned:?}");
+    assert_eq!(swap.bases(), cleaned);
+}
