@@ -995,6 +995,24 @@ fn a_long_poll_fetch_is_answered_by_an_append_or_by_its_timer() {
     assert!(h.step(Input::Timer { key }).is_empty());
 }
 
+/// At most `FETCH_PARKED_MAX` fetches wait: past it a fetch that would wait is answered at
+/// once with what there is.
+#[test]
+fn past_the_parked_fetch_bound_a_fetch_is_answered_at_once() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(0)));
+    for _ in 0..crate::limits::FETCH_PARKED_MAX {
+        let (id, mut effects) = h.send(fetch(&[(&a, 0)], 1, 1 << 20));
+        assert!(take_reply(&mut effects, id).is_none(), "parked");
+    }
+    let (id, mut effects) = h.send(fetch(&[(&a, 0)], 1, 1 << 20));
+    let results = fetch_results(take_reply(&mut effects, id).expect("answered at once"));
+    assert_eq!(results[0].error_code, ErrorCode::NONE);
+    assert!(results[0].records.is_empty());
+    assert!(timers(&effects).is_empty(), "no timer: {effects:?}");
+}
+
 /// The flush timer of replica 0 and the timer of parked fetch 0 carry the same number. The old
 /// packed `TimerKey(u64)` kept them apart with tag bits; the typed key must too: firing one
 /// neither answers nor disarms the other.
@@ -1135,6 +1153,46 @@ fn list_offsets_and_delete_records_edges() {
         results[0].log_start_offset.0, 3,
         "tells the consumer where the log starts"
     );
+}
+
+/// A SetConfig for a partition that is offline is accepted, and the reopen opens the log with
+/// the new config.
+#[test]
+fn a_config_set_while_the_partition_is_offline_is_taken_by_its_reopen() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(None));
+    let (_, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"1"))]));
+    let (token, _) = syncs(&effects)[0].clone();
+    h.step(Input::Synced {
+        token,
+        result: Err("EIO".into()),
+    });
+    assert_eq!(h.actor.offline_count(), 1);
+    let changed = LogConfig {
+        segment_bytes: 4096,
+        ..config(None)
+    };
+    let reply = h.ask(PartitionsRequest::SetConfig(SetConfigRequest {
+        tp: a.clone(),
+        config: changed,
+    }));
+    assert!(
+        matches!(
+            reply,
+            PartitionsReply::Done(Done {
+                error_code: ErrorCode::NONE,
+                ..
+            })
+        ),
+        "{reply:?}"
+    );
+    h.now.mono_ms += crate::limits::OFFLINE_LOG_RETRY_MS;
+    h.now.unix_ms += crate::limits::OFFLINE_LOG_RETRY_MS as i64;
+    let reply = h.ask_after_jobs(produce(-1, vec![(a.clone(), plain(b"2"))]));
+    assert_eq!(produce_results(reply)[0].1.error_code, ErrorCode::NONE);
+    let log = h.actor.replica(&a).expect("reopened").log();
+    assert_eq!(log.config().segment_bytes, 4096);
 }
 
 #[test]
