@@ -219,6 +219,19 @@ mod tests {
         );
     }
 
+    /// Kafka's rule is strictly older than `retention.ms`: a segment exactly that old stays.
+    #[test]
+    fn a_segment_exactly_retention_ms_old_stays() {
+        let r = Rules {
+            retention_ms: Some(400),
+            ..rules()
+        };
+        let at_limit = [stat(10, 100, 600), stat(20, 100, 1_000)];
+        assert_eq!(deletable_prefix(&at_limit, &r), 0);
+        let past_it = [stat(10, 100, 599), stat(20, 100, 1_000)];
+        assert_eq!(deletable_prefix(&past_it, &r), 1);
+    }
+
     #[test]
     fn size_retention_deletes_while_the_rest_still_exceeds_the_limit() {
         let stats = [stat(10, 100, 0), stat(20, 100, 0), stat(30, 100, 0)];
