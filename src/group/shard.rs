@@ -152,11 +152,6 @@ impl<W: Copy> Shard<W> {
         matches!(self.phase, Phase::Loading(_))
     }
 
-    /// The `__consumer_offsets` partition this shard coordinates.
-    pub fn partition(&self) -> i32 {
-        self.partition
-    }
-
     fn load_step(&mut self, step: LoadStep, now: Clock, out: &mut Vec<ShardOut<W>>) {
         match step {
             LoadStep::Read(from) => out.push(ShardOut::Read { from }),

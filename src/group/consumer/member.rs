@@ -15,17 +15,6 @@ pub enum MemberState {
     UnreleasedPartitions,
 }
 
-impl MemberState {
-    /// Kafka's name (`MemberState.toString`), as records and describe use it.
-    pub fn name(self) -> &'static str {
-        match self {
-            MemberState::Stable => "stable",
-            MemberState::UnrevokedPartitions => "unrevoked_partitions",
-            MemberState::UnreleasedPartitions => "unreleased_partitions",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerMember {
     pub id: String,
