@@ -330,6 +330,19 @@ mod tests {
     }
 
     #[test]
+    fn a_transactional_id_at_epoch_i16_max_minus_one_gets_a_new_producer_id_at_epoch_zero() {
+        let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
+        let (first, _) = init(&mut ids, Some("t")).unwrap();
+        ids.transactional.put("t", first, i16::MAX - 2, 0);
+        assert_eq!(init(&mut ids, Some("t")), Ok((first, i16::MAX - 1)));
+        // Kafka never hands out epoch i16::MAX: the id is exhausted, a fresh one starts at 0.
+        let (fresh, epoch) = init(&mut ids, Some("t")).unwrap();
+        assert_ne!(fresh, first);
+        assert_eq!(epoch, 0);
+        assert_eq!(init(&mut ids, Some("t")), Ok((fresh, 1)));
+    }
+
+    #[test]
     fn an_empty_transactional_id_is_refused_not_shared() {
         let mut ids = ProducerIds::new(Arc::new(MemStorage::new()));
         assert_eq!(init(&mut ids, Some("")), Err(ErrorCode::INVALID_REQUEST));

@@ -211,6 +211,13 @@ mod tests {
     }
 
     #[test]
+    fn a_sequence_that_lands_exactly_on_i32_max_does_not_wrap() {
+        assert_eq!(increment_sequence(i32::MAX - 5, 5), i32::MAX);
+        assert_eq!(increment_sequence(i32::MAX - 5, 6), 0);
+        assert_eq!(increment_sequence(0, i32::MAX), i32::MAX);
+    }
+
+    #[test]
     fn duplicates_gaps_epochs_and_history_bound() {
         let mut states = ProducerStates::default();
         assert_eq!(states.check(&header(7, 0, 0, 2)), Check::Append);

@@ -377,6 +377,20 @@ fn the_members_choice_of_assignor_wins() {
     );
 }
 
+#[test]
+fn the_assignor_most_members_ask_for_wins_over_one_configured_earlier() {
+    let mut h = H::new(4);
+    for (member, assignor) in [("a", "range"), ("b", "uniform"), ("c", "range")] {
+        let r = h.hb(ConsumerHeartbeatArgs {
+            server_assignor: Some(assignor.into()),
+            ..join(member)
+        });
+        assert_eq!(r.error_code, ErrorCode::NONE);
+    }
+    assert_eq!(h.s.assignors.first().map(|a| a.name()), Some("uniform"));
+    assert_eq!(h.g.assignor(&h.s).name(), "range", "two votes beat one");
+}
+
 /// OffsetCommit and OffsetFetch v9 against a consumer group (Kafka's `ConsumerGroup`
 /// `validateOffsetCommit`/`validateOffsetFetch`): a member at another epoch is stale either
 /// way, an unknown member unknown, a member below v9 unsupported; a tool commits only while

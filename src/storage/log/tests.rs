@@ -1571,3 +1571,20 @@ fn sealed_segments_removed_before_their_sync_are_not_synced() {
     log.flushed(point);
     assert_eq!(log.synced_offset(), log.log_end_offset());
 }
+
+#[test]
+fn an_append_of_more_than_i32_max_bytes_is_refused_as_too_large() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    // Zeroed pages are mapped lazily: the size check comes before any byte is read.
+    let mut huge = vec![0u8; APPEND_BYTES_MAX + 1];
+    assert!(matches!(
+        log.append(&mut huge, 5, 0),
+        Err(LogError::AppendTooLarge { bytes, max })
+            if bytes == APPEND_BYTES_MAX + 1 && max == APPEND_BYTES_MAX
+    ));
+    drop(huge);
+    assert_eq!(log.log_end_offset(), 0);
+    append(&mut log, 1, 2, 10);
+    assert_eq!(log.log_end_offset(), 2, "the log is still usable");
+}
