@@ -33,6 +33,16 @@ struct Harness {
 }
 
 impl Harness {
+    /// Elected leader of the partition as `replica` with a log ending at `log_end`, and loaded
+    /// from one read answering `g`'s commit at `committed` (`elected`, then `read_answer`).
+    fn lead_loaded(&mut self, replica: u64, log_end: i64, committed: i64) {
+        let (read, _) = only_call(self.event(elected(replica, log_end)));
+        self.step(Input::Reply {
+            call: read,
+            msg: read_answer(committed),
+        });
+    }
+
     /// An actor that knows `__consumer_offsets` has one partition.
     fn new() -> Self {
         let mut h = Self {
@@ -367,11 +377,7 @@ fn a_failed_load_is_tried_again_after_a_pause_not_at_once() {
 fn a_new_group_past_the_node_bound_is_refused_and_known_groups_carry_on() {
     let mut h = Harness::new();
     h.actor.groups_max = 1;
-    let (read, _) = only_call(h.event(elected(4, 1)));
-    h.step(Input::Reply {
-        call: read,
-        msg: read_answer(5),
-    });
+    h.lead_loaded(4, 1, 5);
     let mut other = commit(1);
     if let GroupsRequest::OffsetCommit(args) = &mut other {
         args.group = "other".to_owned();
@@ -398,11 +404,7 @@ fn a_new_group_past_the_node_bound_is_refused_and_known_groups_carry_on() {
 #[test]
 fn the_retention_timer_only_wakes_and_expires_offsets_once_due() {
     let mut h = Harness::new();
-    let (read, _) = only_call(h.event(elected(4, 1)));
-    h.step(Input::Reply {
-        call: read,
-        msg: read_answer(5),
-    });
+    h.lead_loaded(4, 1, 5);
     h.now.mono_ms = 1_000;
     let early = h.step(Input::Timer {
         key: GroupsTimer::Retention,
@@ -490,11 +492,7 @@ fn list_groups_waits_for_a_loading_shard_then_lists_its_groups() {
 #[test]
 fn consumer_group_describe_is_answered_at_once_from_the_shard() {
     let mut h = Harness::new();
-    let (read, _) = only_call(h.event(elected(4, 1)));
-    h.step(Input::Reply {
-        call: read,
-        msg: read_answer(5),
-    });
+    h.lead_loaded(4, 1, 5);
     let request = GroupsRequest::ConsumerDescribe(crate::messages::ConsumerDescribeArgs {
         groups: vec!["g".to_owned(), "absent".to_owned()],
         include_authorized_operations: false,
@@ -629,11 +627,7 @@ fn a_request_without_a_shard_asks_for_the_barrier_at_most_once_a_pause() {
 #[test]
 fn describe_groups_is_answered_at_once_from_the_shard() {
     let mut h = Harness::new();
-    let (read, _) = only_call(h.event(elected(4, 1)));
-    h.step(Input::Reply {
-        call: read,
-        msg: read_answer(5),
-    });
+    h.lead_loaded(4, 1, 5);
     let request = GroupsRequest::Describe(crate::messages::DescribeGroupsArgs {
         groups: vec!["g".to_owned(), "absent".to_owned()],
         include_authorized_operations: false,
@@ -727,11 +721,7 @@ fn a_barrier_call_without_an_answer_is_asked_again_unless_a_shard_came_meanwhile
 #[test]
 fn delete_groups_of_one_group_is_written_and_of_several_is_refused() {
     let mut h = Harness::new();
-    let (read, _) = only_call(h.event(elected(4, 1)));
-    h.step(Input::Reply {
-        call: read,
-        msg: read_answer(5),
-    });
+    h.lead_loaded(4, 1, 5);
     let delete = |groups: &[&str]| {
         GroupsRequest::Delete(crate::messages::DeleteGroupsArgs {
             groups: groups.iter().map(|g| g.to_string()).collect(),
