@@ -161,6 +161,22 @@ fn max_timestamp_names_the_record_holding_it() {
 }
 
 #[test]
+fn max_timestamp_is_none_without_timestamps_and_some_at_zero() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, TimestampType::CreateTime);
+    // Batches whose records carry no timestamp (-1, Kafka's NO_TIMESTAMP): nothing to answer.
+    append(&mut log, batch_at(&[-1, -1]), 0);
+    append(&mut log, batch_at(&[-1]), 0);
+    assert_eq!(log.max_timestamp().unwrap(), None, "no timestamp carried");
+    // Zero is a timestamp like any other.
+    let zero_mem = MemStorage::new();
+    let mut zero = open(&zero_mem, TimestampType::CreateTime);
+    append(&mut zero, batch_at(&[-1]), 0);
+    append(&mut zero, batch_at(&[0, 0]), 0);
+    assert_eq!(zero.max_timestamp().unwrap(), Some((0, 1)), "largest is 0");
+}
+
+#[test]
 fn log_append_time_stamps_each_batch_with_now() {
     let mem = MemStorage::new();
     let mut log = open(&mem, TimestampType::LogAppendTime);
