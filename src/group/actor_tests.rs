@@ -322,6 +322,26 @@ fn a_timed_out_append_unloads_the_shard_and_a_barrier_starts_the_next_load() {
 }
 
 #[test]
+fn the_append_call_waits_the_commit_timeout_plus_the_margin() {
+    let mut h = Harness::new();
+    h.actor.settings.offsets_commit_timeout_ms = 2_000;
+    assert!(retention_armed(&h.event(elected(4, 0))));
+    let (_, effects) = h.request(commit(7));
+    let calls: Vec<_> = (effects.into_iter())
+        .filter_map(|e| match e {
+            Effect::Call {
+                msg: NodeMsg::Partitions(PartitionsRequest::Append(r)),
+                timeout_ms,
+                ..
+            } => Some((r.timeout_ms, timeout_ms)),
+            _ => None,
+        })
+        .collect();
+    // The Append answers REQUEST_TIMED_OUT by itself at 2 s; the call outlasts it by the margin.
+    assert_eq!(calls, [(2_000, 2_000 + APPEND_CALL_MARGIN_MS)]);
+}
+
+#[test]
 fn a_failed_load_is_tried_again_after_a_pause_not_at_once() {
     let mut h = Harness::new();
     let (read, _) = only_call(h.event(elected(4, 1)));
