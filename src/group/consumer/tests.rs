@@ -361,6 +361,39 @@ fn bad_requests_get_kafkas_codes() {
 }
 
 #[test]
+fn subscribed_topic_names_of_exactly_the_bound_are_accepted_and_one_byte_more_refused() {
+    use crate::limits::CONSUMER_SUBSCRIPTION_BYTES_MAX;
+    // Fifteen names of 16 KiB and a last one of `last` bytes (each under i16::MAX).
+    let names = |last: usize| -> Vec<String> {
+        let mut names: Vec<String> = (0..15)
+            .map(|i| format!("{i:02}{}", "x".repeat(16_382)))
+            .collect();
+        names.push("y".repeat(last));
+        names
+    };
+    let last = CONSUMER_SUBSCRIPTION_BYTES_MAX - 15 * 16_384;
+    assert!(last < i16::MAX as usize);
+    let mut h = H::new(2);
+    let exact = names(last);
+    assert_eq!(
+        exact.iter().map(String::len).sum::<usize>(),
+        CONSUMER_SUBSCRIPTION_BYTES_MAX
+    );
+    let r = h.hb(ConsumerHeartbeatArgs {
+        subscribed_topic_names: Some(exact),
+        ..join("a")
+    });
+    assert_eq!(r.error_code, ErrorCode::NONE, "{:?}", r.error_message);
+    assert_eq!(r.member_epoch, 1);
+    let r = h.hb(ConsumerHeartbeatArgs {
+        subscribed_topic_names: Some(names(last + 1)),
+        ..join("b")
+    });
+    assert_eq!(r.error_code, ErrorCode::INVALID_REQUEST);
+    assert!(!h.g.members.contains_key("b"));
+}
+
+#[test]
 fn the_members_choice_of_assignor_wins() {
     let mut h = H::new(4);
     h.hb(ConsumerHeartbeatArgs {
