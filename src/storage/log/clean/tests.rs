@@ -456,6 +456,51 @@ fn a_producer_s_last_batch_keeps_its_header() {
     assert_eq!(headers[1].base_sequence, 2);
 }
 
+/// Offsets 0 (`first`, key `a`), 1-2 (key 9, superseded by offset 3) and 3, cleaned: the
+/// batches' `(base offset, producer id, lastOffsetDelta, records)`.
+fn cleaned_spans(first: Vec<u8>) -> Vec<(i64, i64, i32, i32)> {
+    let mut log = open(Arc::new(MemStorage::new()));
+    let mut first = first;
+    log.append(&mut first, 1, 1_000).expect("append");
+    for value in 1..=3 {
+        append(&mut log, &[(9, Some(value))], 1_000);
+    }
+    log.roll(1_000).expect("roll");
+    log.sync().expect("sync");
+    log.clean(&clean_config(0), i64::MAX, 2_000)
+        .expect("clean")
+        .expect("due");
+    let slice = log.read(0, 10_000).expect("read");
+    Batches::stored(&slice.bytes)
+        .map(|item| item.expect("valid").1)
+        .map(|h| {
+            (
+                h.base_offset,
+                h.producer_id,
+                h.last_offset_delta,
+                h.records_count,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_kept_plain_batch_is_extended_over_the_removed_ones_and_a_producer_batch_gets_a_filler() {
+    let plain = batch::build_batch(&[(Some(b"a"), b"v")], 1_000);
+    assert_eq!(
+        cleaned_spans(plain),
+        vec![(0, -1, 2, 1), (3, -1, 0, 1)],
+        "the plain batch's lastOffsetDelta covers offsets 1-2; no filler"
+    );
+    // A producer's lastOffsetDelta also states its sequence range: it stays, and a
+    // record-less batch spans the removed offsets.
+    let idempotent = batch::build_idempotent_batch(&[(Some(b"a"), b"v")], 1_000, 7, 0, 0);
+    assert_eq!(
+        cleaned_spans(idempotent),
+        vec![(0, 7, 0, 1), (1, -1, 1, 0), (3, -1, 0, 1)]
+    );
+}
+
 /// A storage that power-fails (`MemStorage::crash`) right before its `n`-th namespace
 /// operation, and refuses everything afterwards: a crash at every step of a swap.
 struct CrashBefore {
