@@ -475,6 +475,23 @@ fn commits_and_fetches_are_checked_against_the_member_and_its_epoch() {
     );
 }
 
+/// Only a negative epoch marks a fetch without a member id as an admin's (Kafka's
+/// `memberEpoch < 0`): at epoch 0 it names no member, so the member is unknown.
+#[test]
+fn a_fetch_without_a_member_id_at_epoch_zero_is_refused_as_an_unknown_member() {
+    let mut h = H::new(2);
+    assert_eq!(h.hb(join("a")).member_epoch, 1);
+    assert_eq!(
+        h.g.fetch_allowed(None, 0),
+        Err(ErrorCode::UNKNOWN_MEMBER_ID)
+    );
+    assert_eq!(
+        h.g.fetch_allowed(Some(""), 0),
+        Err(ErrorCode::UNKNOWN_MEMBER_ID)
+    );
+    assert_eq!(h.g.fetch_allowed(None, -1), Ok(()));
+}
+
 // Regex subscriptions (KIP-848 `SubscribedTopicRegex`, Kafka's `GroupMetadataManager`).
 
 const RX_A: TopicId = [1; 16];
