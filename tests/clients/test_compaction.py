@@ -127,11 +127,15 @@ def test_a_keyless_record_in_a_compressed_batch_is_refused(rill, topic_name, cod
     ones fails the whole batch with INVALID_RECORD, and nothing of it is stored; a batch whose
     records all have keys is taken."""
     ck.create_topic(rill.bootstrap, topic_name, 1, TOPIC_CONFIG)
-    extra = {"compression.type": codec, "message.timeout.ms": 5000, "linger.ms": 200}
+    extra = {"compression.type": codec, "message.timeout.ms": 10000, "linger.ms": 2000}
     p = ck.producer(rill.bootstrap, "all", extra=extra)
+    # Connection and metadata first: a record produced before the producer knows the leader can
+    # wait past linger.ms for the connection (a loaded machine) and go out alone, splitting the
+    # three records below into two batches (seen once in CI).
+    p.list_topics(topic_name, timeout=10)
     results = []
     on_delivery = lambda err, msg: results.append((err, msg.key()))  # noqa: E731
-    # One batch (linger): keyed, keyless, keyed.
+    # One batch (linger, a warm connection): keyed, keyless, keyed.
     for k in [b"k1", None, b"k2"]:
         p.produce(topic_name, key=k, value=b"v" * 100, partition=0, on_delivery=on_delivery)
     p.flush(10)
