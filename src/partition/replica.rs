@@ -888,10 +888,8 @@ fn idempotent_header(records: &[u8]) -> Result<Option<BatchHeader>, Refusal> {
         if header.check(usize::MAX).is_err() {
             return Ok(None);
         }
+        // `check` bounds batchLength below, so every step moves past a whole header.
         let total_bytes = header.total_bytes();
-        if total_bytes < HEADER_BYTES {
-            return Ok(None);
-        }
         if header.producer_id >= 0 {
             found = Some(header);
         }

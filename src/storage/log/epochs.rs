@@ -178,3 +178,52 @@ impl Epochs {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::mem::MemStorage;
+
+    const DIR: &str = "e-0";
+
+    fn mem() -> MemStorage {
+        let mem = MemStorage::new();
+        mem.create_dir_all(Path::new(DIR)).unwrap();
+        mem
+    }
+
+    fn file(mem: &MemStorage) -> Option<Vec<u8>> {
+        mem.read_file(&path(Path::new(DIR)))
+    }
+
+    /// A damaged file is rewritten at the end of the open even when no batch gave the rebuilt
+    /// cache an entry: otherwise every later open finds it damaged and re-validates the log.
+    #[test]
+    fn a_rebuilding_cache_is_written_even_without_entries() {
+        let mem = mem();
+        let mut epochs = Epochs::rebuilding();
+        epochs.write_if_stale(&mem, Path::new(DIR)).unwrap();
+        let bytes = file(&mem).expect("written");
+        assert!(LeaderEpochCache::parse(&bytes).unwrap().entries().is_empty());
+    }
+
+    /// Once the flush job that carried the file's bytes completed, the file matches the cache:
+    /// an inline write (a truncation that changed nothing) is skipped.
+    #[test]
+    fn a_completed_job_leaves_nothing_to_write_inline() {
+        let mem = mem();
+        let mut epochs = Epochs::new(LeaderEpochCache::new());
+        epochs.write_if_stale(&mem, Path::new(DIR)).unwrap();
+        assert_eq!(file(&mem), None, "clean and no job: nothing written");
+        epochs.dirty = true;
+        assert!(epochs.take_for_job().is_some());
+        assert!(epochs.take_for_job().is_none(), "taken once");
+        // The job has not completed: its bytes may land later, so the inline write happens.
+        epochs.write_if_stale(&mem, Path::new(DIR)).unwrap();
+        assert!(file(&mem).is_some(), "written while the job was in flight");
+        Storage::remove_file(&mem, &path(Path::new(DIR))).unwrap();
+        epochs.job_done();
+        epochs.write_if_stale(&mem, Path::new(DIR)).unwrap();
+        assert_eq!(file(&mem), None, "the completed job's file is trusted");
+    }
+}
