@@ -7,6 +7,7 @@ pub mod actor;
 pub mod admin;
 pub mod config_ops;
 pub mod config_values;
+pub mod raft;
 pub mod store;
 pub mod topic_config;
 pub mod topics;

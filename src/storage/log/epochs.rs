@@ -204,7 +204,10 @@ mod tests {
         let mut epochs = Epochs::rebuilding();
         epochs.write_if_stale(&mem, Path::new(DIR)).unwrap();
         let bytes = file(&mem).expect("written");
-        assert!(LeaderEpochCache::parse(&bytes).unwrap().entries().is_empty());
+        assert!(LeaderEpochCache::parse(&bytes)
+            .unwrap()
+            .entries()
+            .is_empty());
     }
 
     /// Once the flush job that carried the file's bytes completed, the file matches the cache:

@@ -1,0 +1,780 @@
+//! The Raft protocol as a pure state machine: [`RaftCore`].
+//!
+//! The core owns the term, the vote, the log (in memory, durable or not) and the volatile
+//! state of the protocol. It is driven by three inputs — [`RaftCore::step`] (a message),
+//! [`RaftCore::tick`] (time passed; call it at [`RaftCore::next_deadline_ms`]) and
+//! [`RaftCore::propose`] — and one acknowledgement, [`RaftCore::persisted`], and it hands its
+//! work out as a [`Ready`]: the term and vote to write, the log suffix to rewrite, the messages
+//! to send *after* both are synced, and the commit index. The host of the core
+//! ([`super::node::RaftNode`]) keeps that order; the core itself never assumes anything is
+//! durable before `persisted` says so (a leader counts its own log only up to there).
+//!
+//! Randomness (election timeouts) comes from the caller's RNG, time from the caller's clock:
+//! the same inputs give the same outputs, which is what the model tests replay.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::rngs::SmallRng;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::msg::{Entry, Envelope, Payload, RaftMsg};
+use crate::types::NodeId;
+
+/// The quorum's timing, under Kafka's names where Kafka has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RaftConfig {
+    /// `controller.quorum.election.timeout.ms` (Kafka's default 1000): a follower that hears
+    /// from no leader for a random time in [this, 2 × this) starts an election, and a voter
+    /// that heard from a leader within this time refuses to help depose it.
+    pub election_timeout_ms: u64,
+    /// How often a leader sends every voter an Append (empty when it has nothing new); also
+    /// how often it checks that a majority still answers.
+    pub heartbeat_interval_ms: u64,
+    /// The most entries one Append carries.
+    pub max_entries_per_append: usize,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        Self {
+            election_timeout_ms: 1000,
+            heartbeat_interval_ms: 100,
+            max_entries_per_append: 64,
+        }
+    }
+}
+
+/// What must survive a crash besides the log: Kafka's `quorum-state` file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardState {
+    pub term: u64,
+    pub voted_for: Option<NodeId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    /// Asking for pre-votes: the term is not raised until a majority would vote.
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+/// Bugs the model tests plant to prove that their checks catch them. Only in test builds.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// Grant a second vote in a term already voted in.
+    VoteTwice,
+    /// Commit an entry of an earlier term by counting its replicas (Raft §5.4.2, Figure 8).
+    CommitOldTerm,
+    /// Send a granted vote before the vote is synced (checked by the node, not the core).
+    VoteBeforePersist,
+}
+
+/// The log suffix to write: drop every entry after `keep_through`, then append `entries`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogWrite {
+    pub keep_through: u64,
+    pub entries: Vec<Entry>,
+}
+
+/// What the core asks of its host since the last [`RaftCore::take_ready`]. Write
+/// `hard_state` and `log_write`, sync them, and only then send `messages`.
+#[derive(Debug, Default)]
+pub struct Ready {
+    pub hard_state: Option<HardState>,
+    pub log_write: Option<LogWrite>,
+    pub messages: Vec<Envelope>,
+}
+
+/// What a leader knows of one follower.
+#[derive(Clone, Copy, Debug)]
+struct Progress {
+    /// The next index to send.
+    next: u64,
+    /// The highest index known replicated (and synced) there.
+    matched: u64,
+    /// When it last answered an Append of this term (check-quorum).
+    last_reply_ms: u64,
+}
+
+/// One voter's Raft state. See the module docs for how to drive it.
+pub struct RaftCore {
+    id: NodeId,
+    /// Sorted, this node included.
+    voters: Vec<NodeId>,
+    config: RaftConfig,
+    hard: HardState,
+    hard_dirty: bool,
+    /// Entry `i` (1-based) is `log[i - 1]`.
+    log: Vec<Entry>,
+    /// The lowest index rewritten since the last [`Ready`].
+    dirty_from: Option<u64>,
+    /// How far the log is known synced ([`RaftCore::persisted`]).
+    durable_index: u64,
+    commit_index: u64,
+    role: Role,
+    leader: Option<NodeId>,
+    votes: BTreeSet<NodeId>,
+    progress: BTreeMap<NodeId, Progress>,
+    election_deadline_ms: u64,
+    heartbeat_deadline_ms: u64,
+    /// When this node last heard from the leader of its term (leader stickiness).
+    leader_contact_ms: Option<u64>,
+    outbox: Vec<Envelope>,
+    #[cfg(test)]
+    pub(super) bug: Option<PlantedBug>,
+}
+
+impl RaftCore {
+    /// A voter restarting from what its files held. Nothing loaded counts as synced until
+    /// [`RaftCore::persisted`] says so (a process crash can leave unsynced bytes readable).
+    pub fn new(
+        id: NodeId,
+        voters: &[NodeId],
+        config: RaftConfig,
+        hard: HardState,
+        log: Vec<Entry>,
+        now_ms: u64,
+        rng: &mut SmallRng,
+    ) -> Self {
+        let mut voters = voters.to_vec();
+        voters.sort_unstable();
+        voters.dedup();
+        assert!(
+            voters.contains(&id),
+            "{id} is not one of the voters {voters:?}"
+        );
+        let mut core = Self {
+            id,
+            voters,
+            config,
+            hard,
+            hard_dirty: false,
+            log,
+            dirty_from: None,
+            durable_index: 0,
+            commit_index: 0,
+            role: Role::Follower,
+            leader: None,
+            votes: BTreeSet::new(),
+            progress: BTreeMap::new(),
+            election_deadline_ms: 0,
+            heartbeat_deadline_ms: 0,
+            leader_contact_ms: None,
+            outbox: Vec::new(),
+            #[cfg(test)]
+            bug: None,
+        };
+        core.reset_election_timer(now_ms, rng);
+        core
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn term(&self) -> u64 {
+        self.hard.term
+    }
+
+    pub fn hard_state(&self) -> HardState {
+        self.hard
+    }
+
+    /// The leader of the current term, if this node knows it.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    pub fn last_index(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    /// The term of entry `index` (0 for index 0, before the log), if the log reaches it.
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.log.get(index as usize - 1).map(|e| e.term)
+    }
+
+    pub fn entry(&self, index: u64) -> Option<&Entry> {
+        index.checked_sub(1).and_then(|i| self.log.get(i as usize))
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.log
+    }
+
+    /// A leader's view of each follower: (node, next index to send, highest index known
+    /// replicated there). Empty unless leading. DescribeQuorum's replica states come from it.
+    pub fn followers(&self) -> Vec<(NodeId, u64, u64)> {
+        self.progress
+            .iter()
+            .map(|(&id, p)| (id, p.next, p.matched))
+            .collect()
+    }
+
+    /// When [`RaftCore::tick`] has work next.
+    pub fn next_deadline_ms(&self) -> u64 {
+        match self.role {
+            Role::Leader => self.heartbeat_deadline_ms,
+            _ => self.election_deadline_ms,
+        }
+    }
+
+    /// Takes what the host must write, sync and send (in that order).
+    pub fn take_ready(&mut self) -> Ready {
+        let hard_state = std::mem::take(&mut self.hard_dirty).then_some(self.hard);
+        let log_write = self.dirty_from.take().map(|from| LogWrite {
+            keep_through: from - 1,
+            entries: self.log[from as usize - 1..].to_vec(),
+        });
+        Ready {
+            hard_state,
+            log_write,
+            messages: std::mem::take(&mut self.outbox),
+        }
+    }
+
+    /// The host synced the log through `index`, whose entry had `term` when the sync began.
+    /// A leader may then count itself for those entries.
+    pub fn persisted(&mut self, index: u64, term: u64) {
+        if index > self.durable_index && self.term_at(index) == Some(term) {
+            self.durable_index = index;
+            if self.role == Role::Leader {
+                self.advance_commit();
+            }
+        }
+    }
+
+    /// Appends `payload` if this node leads; otherwise says who does (if known).
+    pub fn propose(&mut self, payload: Vec<u8>) -> Result<u64, Option<NodeId>> {
+        if self.role != Role::Leader {
+            return Err(self.leader);
+        }
+        let index = self.append_local(Payload::Command(payload));
+        self.broadcast_append();
+        Ok(index)
+    }
+
+    /// Time passed: an election timeout or a leader's heartbeat is due at `now_ms`.
+    pub fn tick(&mut self, now_ms: u64, rng: &mut SmallRng) {
+        match self.role {
+            Role::Leader => {
+                if now_ms < self.heartbeat_deadline_ms {
+                    return;
+                }
+                if !self.has_quorum_contact(now_ms) {
+                    // Check-quorum: a leader cut off from a majority steps down, so clients go
+                    // to a leader that can commit.
+                    self.become_follower(now_ms, self.hard.term, None, rng);
+                    return;
+                }
+                self.broadcast_append();
+                self.heartbeat_deadline_ms = now_ms + self.config.heartbeat_interval_ms;
+            }
+            _ => {
+                if now_ms >= self.election_deadline_ms {
+                    self.start_pre_vote(now_ms, rng);
+                }
+            }
+        }
+    }
+
+    /// A message from `from`.
+    pub fn step(&mut self, now_ms: u64, from: NodeId, msg: RaftMsg, rng: &mut SmallRng) {
+        if from == self.id || !self.voters.contains(&from) {
+            return;
+        }
+        match msg {
+            RaftMsg::RequestVote {
+                term,
+                pre_vote,
+                last_log_index,
+                last_log_term,
+            } => self.on_request_vote(
+                now_ms,
+                from,
+                term,
+                pre_vote,
+                (last_log_term, last_log_index),
+                rng,
+            ),
+            RaftMsg::VoteReply {
+                term,
+                pre_vote,
+                granted,
+            } => self.on_vote_reply(now_ms, from, term, pre_vote, granted, rng),
+            RaftMsg::Append {
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                leader_commit,
+            } => self.on_append(
+                now_ms,
+                from,
+                term,
+                (prev_index, prev_term),
+                entries,
+                leader_commit,
+                rng,
+            ),
+            RaftMsg::AppendReply {
+                term,
+                success,
+                match_index,
+                next_hint,
+            } => self.on_append_reply(now_ms, from, term, success, match_index, next_hint, rng),
+        }
+    }
+
+    fn on_request_vote(
+        &mut self,
+        now_ms: u64,
+        from: NodeId,
+        term: u64,
+        pre_vote: bool,
+        candidate_last: (u64, u64),
+        rng: &mut SmallRng,
+    ) {
+        let log_ok = candidate_last >= (self.last_term(), self.last_index());
+        if pre_vote {
+            // Changes nothing here: the pre-candidate only learns whether it could win.
+            let granted = term > self.hard.term && log_ok && !self.in_lease(now_ms);
+            let reply_term = if granted { term } else { self.hard.term };
+            self.send(
+                from,
+                RaftMsg::VoteReply {
+                    term: reply_term,
+                    pre_vote,
+                    granted,
+                },
+            );
+            return;
+        }
+        if term > self.hard.term {
+            if self.in_lease(now_ms) {
+                // Leader stickiness: a live leader is not deposed by a node that lost touch.
+                return;
+            }
+            self.become_follower(now_ms, term, None, rng);
+        }
+        let free = match self.hard.voted_for {
+            None => true,
+            Some(voted) => voted == from || self.planted(PlantedBugKind::VoteTwice),
+        };
+        let granted = term == self.hard.term && log_ok && free;
+        if granted {
+            if self.hard.voted_for != Some(from) {
+                self.hard.voted_for = Some(from);
+                self.hard_dirty = true;
+            }
+            self.reset_election_timer(now_ms, rng);
+        }
+        self.send(
+            from,
+            RaftMsg::VoteReply {
+                term: self.hard.term,
+                pre_vote,
+                granted,
+            },
+        );
+    }
+
+    fn on_vote_reply(
+        &mut self,
+        now_ms: u64,
+        from: NodeId,
+        term: u64,
+        pre_vote: bool,
+        granted: bool,
+        rng: &mut SmallRng,
+    ) {
+        if !granted {
+            if term > self.hard.term {
+                self.become_follower(now_ms, term, None, rng);
+            }
+            return;
+        }
+        let counts = if pre_vote {
+            self.role == Role::PreCandidate && term == self.hard.term + 1
+        } else {
+            if term > self.hard.term {
+                self.become_follower(now_ms, term, None, rng);
+                return;
+            }
+            self.role == Role::Candidate && term == self.hard.term
+        };
+        if counts {
+            self.votes.insert(from);
+            if self.votes.len() >= self.quorum() {
+                match self.role {
+                    Role::PreCandidate => self.start_election(now_ms, rng),
+                    _ => self.become_leader(now_ms),
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append(
+        &mut self,
+        now_ms: u64,
+        from: NodeId,
+        term: u64,
+        (prev_index, prev_term): (u64, u64),
+        entries: Vec<Entry>,
+        leader_commit: u64,
+        rng: &mut SmallRng,
+    ) {
+        if term < self.hard.term {
+            // A deposed leader learns the newer term from the answer.
+            self.send(
+                from,
+                RaftMsg::AppendReply {
+                    term: self.hard.term,
+                    success: false,
+                    match_index: 0,
+                    next_hint: 0,
+                },
+            );
+            return;
+        }
+        if term > self.hard.term || self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(now_ms, term, Some(from), rng);
+        } else {
+            self.reset_election_timer(now_ms, rng);
+        }
+        self.leader_contact_ms = Some(now_ms);
+        let reject = |core: &mut Self, next_hint: u64| {
+            let reply = RaftMsg::AppendReply {
+                term: core.hard.term,
+                success: false,
+                match_index: 0,
+                next_hint,
+            };
+            core.send(from, reply);
+        };
+        if prev_index > self.last_index() {
+            return reject(self, self.last_index() + 1);
+        }
+        let conflict_term = self.term_at(prev_index);
+        if conflict_term != Some(prev_term) {
+            // Skip back over the whole conflicting term in one round trip.
+            let mut hint = prev_index;
+            while hint > 1 && self.term_at(hint - 1) == conflict_term {
+                hint -= 1;
+            }
+            return reject(self, hint.max(1));
+        }
+        let match_index = prev_index + entries.len() as u64;
+        let mut index = prev_index;
+        for entry in entries {
+            index += 1;
+            match self.term_at(index) {
+                // Already here (a duplicate or reordered Append): never truncate for it.
+                Some(term) if term == entry.term => continue,
+                Some(_) => {
+                    debug_assert!(
+                        index > self.commit_index,
+                        "truncating committed entry {index}"
+                    );
+                    self.truncate_after(index - 1);
+                    self.push(entry);
+                }
+                None => self.push(entry),
+            }
+        }
+        let commit = leader_commit.min(match_index);
+        if commit > self.commit_index {
+            self.commit_index = commit;
+        }
+        let reply = RaftMsg::AppendReply {
+            term: self.hard.term,
+            success: true,
+            match_index,
+            next_hint: match_index + 1,
+        };
+        self.send(from, reply);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append_reply(
+        &mut self,
+        now_ms: u64,
+        from: NodeId,
+        term: u64,
+        success: bool,
+        match_index: u64,
+        next_hint: u64,
+        rng: &mut SmallRng,
+    ) {
+        if term > self.hard.term {
+            self.become_follower(now_ms, term, None, rng);
+            return;
+        }
+        if self.role != Role::Leader || term != self.hard.term {
+            return;
+        }
+        let last = self.last_index();
+        let Some(progress) = self.progress.get_mut(&from) else {
+            return;
+        };
+        progress.last_reply_ms = now_ms;
+        if success {
+            progress.matched = progress.matched.max(match_index.min(last));
+            progress.next = progress.next.max(progress.matched + 1);
+            let behind = progress.next <= last;
+            self.advance_commit();
+            if behind {
+                self.send_append(from);
+            }
+        } else {
+            // The hint skips a whole term, so it may fall below what is known to match (found
+            // by a seed: ignoring such a refusal stalled the follower for good); never go back
+            // past that, it matches.
+            progress.next = next_hint.clamp(progress.matched + 1, last + 1);
+            self.send_append(from);
+        }
+    }
+
+    fn start_pre_vote(&mut self, now_ms: u64, rng: &mut SmallRng) {
+        self.role = Role::PreCandidate;
+        self.leader = None;
+        self.leader_contact_ms = None;
+        self.votes = BTreeSet::from([self.id]);
+        self.reset_election_timer(now_ms, rng);
+        if self.votes.len() >= self.quorum() {
+            return self.start_election(now_ms, rng);
+        }
+        self.broadcast_vote_request(self.hard.term + 1, true);
+    }
+
+    fn start_election(&mut self, now_ms: u64, rng: &mut SmallRng) {
+        self.set_term(self.hard.term + 1);
+        self.hard.voted_for = Some(self.id);
+        self.hard_dirty = true;
+        self.role = Role::Candidate;
+        self.leader = None;
+        self.votes = BTreeSet::from([self.id]);
+        self.reset_election_timer(now_ms, rng);
+        if self.votes.len() >= self.quorum() {
+            return self.become_leader(now_ms);
+        }
+        self.broadcast_vote_request(self.hard.term, false);
+    }
+
+    fn become_leader(&mut self, now_ms: u64) {
+        self.role = Role::Leader;
+        self.leader = Some(self.id);
+        self.votes.clear();
+        let next = self.last_index() + 1;
+        self.progress = self
+            .voters
+            .iter()
+            .filter(|&&v| v != self.id)
+            .map(|&v| {
+                (
+                    v,
+                    Progress {
+                        next,
+                        matched: 0,
+                        last_reply_ms: now_ms,
+                    },
+                )
+            })
+            .collect();
+        // Entries of earlier terms commit only through an entry of this term.
+        self.append_local(Payload::Noop);
+        self.broadcast_append();
+        self.heartbeat_deadline_ms = now_ms + self.config.heartbeat_interval_ms;
+    }
+
+    fn become_follower(
+        &mut self,
+        now_ms: u64,
+        term: u64,
+        leader: Option<NodeId>,
+        rng: &mut SmallRng,
+    ) {
+        self.set_term(term);
+        self.role = Role::Follower;
+        self.leader = leader;
+        self.votes.clear();
+        self.progress.clear();
+        self.reset_election_timer(now_ms, rng);
+    }
+
+    fn set_term(&mut self, term: u64) {
+        if term != self.hard.term {
+            debug_assert!(term > self.hard.term, "terms never go back");
+            self.hard = HardState {
+                term,
+                voted_for: None,
+            };
+            self.hard_dirty = true;
+        }
+    }
+
+    /// Commits the highest index a majority has synced, if it is of this term.
+    fn advance_commit(&mut self) {
+        let mut matched: Vec<u64> = self
+            .voters
+            .iter()
+            .map(|v| match self.progress.get(v) {
+                Some(p) => p.matched,
+                None => self.durable_index,
+            })
+            .collect();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let majority = matched[self.quorum() - 1];
+        let current = self.term_at(majority) == Some(self.hard.term)
+            || self.planted(PlantedBugKind::CommitOldTerm);
+        if majority > self.commit_index && current {
+            self.commit_index = majority;
+        }
+    }
+
+    fn has_quorum_contact(&self, now_ms: u64) -> bool {
+        let since = now_ms.saturating_sub(self.config.election_timeout_ms);
+        let heard = self
+            .progress
+            .values()
+            .filter(|p| p.last_reply_ms >= since)
+            .count();
+        heard + 1 >= self.quorum()
+    }
+
+    /// Whether this node believes a leader is alive: it leads, or heard from the leader within
+    /// the minimum election timeout.
+    fn in_lease(&self, now_ms: u64) -> bool {
+        match self.role {
+            Role::Leader => true,
+            _ => {
+                self.leader.is_some()
+                    && self
+                        .leader_contact_ms
+                        .is_some_and(|t| now_ms < t + self.config.election_timeout_ms)
+            }
+        }
+    }
+
+    fn broadcast_vote_request(&mut self, term: u64, pre_vote: bool) {
+        let msg = RaftMsg::RequestVote {
+            term,
+            pre_vote,
+            last_log_index: self.last_index(),
+            last_log_term: self.last_term(),
+        };
+        for to in self.peers() {
+            self.send(to, msg.clone());
+        }
+    }
+
+    fn broadcast_append(&mut self) {
+        for to in self.peers() {
+            self.send_append(to);
+        }
+    }
+
+    fn send_append(&mut self, to: NodeId) {
+        let Some(progress) = self.progress.get(&to) else {
+            return;
+        };
+        let prev_index = progress.next - 1;
+        let end = (prev_index as usize + self.config.max_entries_per_append).min(self.log.len());
+        let msg = RaftMsg::Append {
+            term: self.hard.term,
+            prev_index,
+            prev_term: self.term_at(prev_index).expect("next is within the log"),
+            entries: self.log[prev_index as usize..end].to_vec(),
+            leader_commit: self.commit_index,
+        };
+        self.send(to, msg);
+    }
+
+    fn peers(&self) -> Vec<NodeId> {
+        self.voters
+            .iter()
+            .copied()
+            .filter(|&v| v != self.id)
+            .collect()
+    }
+
+    fn send(&mut self, to: NodeId, msg: RaftMsg) {
+        self.outbox.push(Envelope { to, msg });
+    }
+
+    fn append_local(&mut self, payload: Payload) -> u64 {
+        self.push(Entry {
+            term: self.hard.term,
+            payload,
+        });
+        self.last_index()
+    }
+
+    fn push(&mut self, entry: Entry) {
+        self.log.push(entry);
+        let index = self.last_index();
+        self.dirty_from = Some(self.dirty_from.map_or(index, |d| d.min(index)));
+    }
+
+    fn truncate_after(&mut self, keep_through: u64) {
+        self.log.truncate(keep_through as usize);
+        self.durable_index = self.durable_index.min(keep_through);
+        let from = keep_through + 1;
+        self.dirty_from = Some(self.dirty_from.map_or(from, |d| d.min(from)));
+    }
+
+    fn last_term(&self) -> u64 {
+        self.log.last().map_or(0, |e| e.term)
+    }
+
+    fn quorum(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+
+    fn reset_election_timer(&mut self, now_ms: u64, rng: &mut SmallRng) {
+        let timeout_ms = self.config.election_timeout_ms;
+        self.election_deadline_ms = now_ms + rng.gen_range(timeout_ms..2 * timeout_ms);
+    }
+
+    #[cfg(test)]
+    fn planted(&self, kind: PlantedBugKind) -> bool {
+        matches!(
+            (self.bug, kind),
+            (Some(PlantedBug::VoteTwice), PlantedBugKind::VoteTwice)
+                | (
+                    Some(PlantedBug::CommitOldTerm),
+                    PlantedBugKind::CommitOldTerm
+                )
+        )
+    }
+
+    #[cfg(not(test))]
+    #[inline]
+    fn planted(&self, _kind: PlantedBugKind) -> bool {
+        false
+    }
+}
+
+/// The bugs the core itself can plant (a name for each check site, so that a production build
+/// has the call sites but no bug).
+#[derive(Clone, Copy)]
+enum PlantedBugKind {
+    VoteTwice,
+    CommitOldTerm,
+}

@@ -1,0 +1,32 @@
+//! Raft for the controller quorum (KRaft's role), our own and sans-IO (`docs/architecture.md`
+//! says why not openraft or raft-rs).
+//!
+//! * [`msg`]  — what voters say to each other, and the log's entries.
+//! * [`core`] — the protocol as a pure state machine: [`core::RaftCore`] takes messages, ticks
+//!   and proposals and hands back a [`core::Ready`]: what to make durable, what to send once it
+//!   is durable, how far the log is committed. No storage, no clock, no RNG of its own.
+//! * [`log_file`] — the durable half on the [`crate::storage::Storage`] trait: the log file
+//!   (CRC-framed entries, a torn tail cut at load) and the `quorum-state` file (term, vote).
+//! * [`node`] — a voter as an actor hosts it: core + files, one persist job at a time, and
+//!   every message held until the writes made before it are synced.
+//!
+//! # The rules that keep it safe (each has a test in `model_tests`)
+//! * **Persist before send.** A vote, a term and appended entries are written and fsynced
+//!   before any message that was produced after them leaves the node ([`node::RaftNode`]);
+//!   a leader counts its own log only up to what it has synced.
+//! * **Pre-vote and leader stickiness.** A node whose election timer fired first asks for
+//!   pre-votes without raising its term; a voter that heard from a leader within the minimum
+//!   election timeout refuses pre-votes and ignores real vote requests, so a node that comes
+//!   back from a partition cannot depose a healthy leader.
+//! * **Check-quorum.** A leader that has not heard from a majority within an election timeout
+//!   steps down.
+//! * **Commit only the current term's entries** by counting replicas (Raft §5.4.2); a new
+//!   leader appends a no-op entry at once so that earlier entries commit through it.
+
+pub mod core;
+pub mod log_file;
+pub mod msg;
+pub mod node;
+
+#[cfg(test)]
+mod model_tests;
