@@ -1,7 +1,7 @@
 //! The election service and metadata (KRaft's role). Today: the topic registry of a single node
 //! ([`topics`], pure), its file ([`store`]), topic administration run one operation at a time
-//! ([`admin`]) and the actor that owns them ([`actor`]). The Raft quorum comes with the cluster
-//! work.
+//! ([`admin`]) and the actor that owns them ([`actor`]). [`raft`] is the quorum's replicated log
+//! (core, files, node; model-checked), which no node runs yet.
 
 pub mod actor;
 pub mod admin;

@@ -1,5 +1,5 @@
-//! Raft for the controller quorum (KRaft's role), our own and sans-IO (`docs/architecture.md`
-//! says why not openraft or raft-rs).
+//! Raft for the controller quorum (KRaft's role), our own and sans-IO
+//! (`docs/architecture.md#the-controller-quorum-raft` says why not openraft or raft-rs).
 //!
 //! * [`msg`]  — what voters say to each other, and the log's entries.
 //! * [`core`] — the protocol as a pure state machine: [`core::RaftCore`] takes messages, ticks
