@@ -29,4 +29,6 @@ pub mod msg;
 pub mod node;
 
 #[cfg(test)]
+mod core_tests;
+#[cfg(test)]
 mod model_tests;

@@ -1,0 +1,676 @@
+//! Unit tests of the Raft core's rules one at a time, and of the node's persist-before-send
+//! rule. The model checker (`model_tests`) covers their interplay under faults.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use super::core::{HardState, LogWrite, RaftConfig, RaftCore, Role};
+use super::msg::{Entry, Envelope, Payload, RaftMsg};
+use super::node::RaftNode;
+use crate::storage::mem::MemStorage;
+use crate::types::NodeId;
+
+const T_MS: u64 = 1000;
+
+fn rng() -> SmallRng {
+    SmallRng::seed_from_u64(1)
+}
+
+fn n(id: u64) -> NodeId {
+    NodeId(id)
+}
+
+fn entry(term: u64) -> Entry {
+    Entry {
+        term,
+        payload: Payload::Command(vec![term as u8]),
+    }
+}
+
+/// Voter 1 of `voters` with `log` and `hard` state, at time 0.
+fn core(voters: u64, hard: HardState, log: Vec<Entry>) -> RaftCore {
+    let ids: Vec<NodeId> = (1..=voters).map(NodeId).collect();
+    RaftCore::new(n(1), &ids, RaftConfig::default(), hard, log, 0, &mut rng())
+}
+
+fn term(t: u64) -> HardState {
+    HardState {
+        term: t,
+        voted_for: None,
+    }
+}
+
+fn sent(core: &mut RaftCore) -> Vec<Envelope> {
+    core.take_ready().messages
+}
+
+/// Ticks at the election deadline and grants the pre-votes of `peers`: the core is then a
+/// candidate (or a leader, with enough votes).
+fn campaign(core: &mut RaftCore, peers: &[u64], r: &mut SmallRng) -> u64 {
+    let now_ms = core.next_deadline_ms();
+    core.tick(now_ms, r);
+    let next = core.term() + 1;
+    for &p in peers {
+        core.step(
+            now_ms,
+            n(p),
+            RaftMsg::VoteReply {
+                term: next,
+                pre_vote: true,
+                granted: true,
+            },
+            r,
+        );
+    }
+    now_ms
+}
+
+#[test]
+fn a_single_voter_elects_itself_and_commits_only_what_it_synced() {
+    let mut core = core(1, HardState::default(), Vec::new());
+    let mut r = rng();
+    assert!(core.next_deadline_ms() >= T_MS && core.next_deadline_ms() < 2 * T_MS);
+    core.tick(core.next_deadline_ms() - 1, &mut r);
+    assert_eq!(core.role(), Role::Follower, "not before the deadline");
+    core.tick(core.next_deadline_ms(), &mut r);
+    assert_eq!((core.role(), core.term()), (Role::Leader, 1));
+    let ready = core.take_ready();
+    assert_eq!(
+        ready.hard_state,
+        Some(HardState {
+            term: 1,
+            voted_for: Some(n(1))
+        })
+    );
+    let noop = Entry {
+        term: 1,
+        payload: Payload::Noop,
+    };
+    assert_eq!(
+        ready.log_write,
+        Some(LogWrite {
+            keep_through: 0,
+            entries: vec![noop]
+        })
+    );
+    assert_eq!(core.commit_index(), 0, "nothing is synced yet");
+    assert_eq!(core.propose(b"x".to_vec()), Ok(2));
+    core.persisted(1, 1);
+    assert_eq!(core.commit_index(), 1);
+    core.persisted(2, 7);
+    assert_eq!(
+        core.commit_index(),
+        1,
+        "a sync of other bytes than the log's counts nothing"
+    );
+    core.persisted(2, 1);
+    assert_eq!(core.commit_index(), 2);
+}
+
+#[test]
+fn a_pre_vote_raises_no_term_and_a_won_one_starts_the_election() {
+    let mut core = core(3, term(4), vec![entry(2), entry(4)]);
+    let mut r = rng();
+    let now_ms = core.next_deadline_ms();
+    core.tick(now_ms, &mut r);
+    assert_eq!((core.role(), core.term()), (Role::PreCandidate, 4));
+    let ready = core.take_ready();
+    assert_eq!(ready.hard_state, None, "a pre-vote writes nothing");
+    let ask = RaftMsg::RequestVote {
+        term: 5,
+        pre_vote: true,
+        last_log_index: 2,
+        last_log_term: 4,
+    };
+    let to: Vec<(NodeId, RaftMsg)> = ready.messages.into_iter().map(|e| (e.to, e.msg)).collect();
+    assert_eq!(to, vec![(n(2), ask.clone()), (n(3), ask)]);
+    // A refusal in the current term changes nothing; a stale grant (an older round) neither.
+    core.step(
+        now_ms,
+        n(2),
+        RaftMsg::VoteReply {
+            term: 4,
+            pre_vote: true,
+            granted: false,
+        },
+        &mut r,
+    );
+    core.step(
+        now_ms,
+        n(2),
+        RaftMsg::VoteReply {
+            term: 4,
+            pre_vote: true,
+            granted: true,
+        },
+        &mut r,
+    );
+    assert_eq!((core.role(), core.term()), (Role::PreCandidate, 4));
+    core.step(
+        now_ms,
+        n(3),
+        RaftMsg::VoteReply {
+            term: 5,
+            pre_vote: true,
+            granted: true,
+        },
+        &mut r,
+    );
+    assert_eq!((core.role(), core.term()), (Role::Candidate, 5));
+    let ready = core.take_ready();
+    assert_eq!(
+        ready.hard_state,
+        Some(HardState {
+            term: 5,
+            voted_for: Some(n(1))
+        })
+    );
+    let ask = RaftMsg::RequestVote {
+        term: 5,
+        pre_vote: false,
+        last_log_index: 2,
+        last_log_term: 4,
+    };
+    assert!(ready.messages.iter().all(|e| e.msg == ask) && ready.messages.len() == 2);
+    // A real vote wins with a majority; the leader appends a no-op of its term at once.
+    core.step(
+        now_ms,
+        n(2),
+        RaftMsg::VoteReply {
+            term: 5,
+            pre_vote: false,
+            granted: true,
+        },
+        &mut r,
+    );
+    assert_eq!(core.role(), Role::Leader);
+    assert_eq!(
+        core.entry(3),
+        Some(&Entry {
+            term: 5,
+            payload: Payload::Noop
+        })
+    );
+}
+
+#[test]
+fn a_refused_pre_vote_with_a_newer_term_makes_the_pre_candidate_follow_it() {
+    let mut core = core(3, term(4), Vec::new());
+    let mut r = rng();
+    let now_ms = core.next_deadline_ms();
+    core.tick(now_ms, &mut r);
+    core.step(
+        now_ms,
+        n(2),
+        RaftMsg::VoteReply {
+            term: 9,
+            pre_vote: true,
+            granted: false,
+        },
+        &mut r,
+    );
+    assert_eq!((core.role(), core.term()), (Role::Follower, 9));
+}
+
+#[test]
+fn a_vote_goes_to_one_candidate_a_term_with_a_log_as_new_as_ours() {
+    let mut core = core(3, term(2), vec![entry(1), entry(2)]);
+    let mut r = rng();
+    let vote = |term, last_log_index, last_log_term| RaftMsg::RequestVote {
+        term,
+        pre_vote: false,
+        last_log_index,
+        last_log_term,
+    };
+    let granted = |core: &mut RaftCore| match &sent(core)[..] {
+        [Envelope {
+            msg: RaftMsg::VoteReply { granted, .. },
+            ..
+        }] => *granted,
+        other => panic!("{other:?}"),
+    };
+    // An older last term, or the same term and a shorter log: refused (the term is taken).
+    core.step(0, n(2), vote(3, 5, 1), &mut r);
+    assert!(!granted(&mut core));
+    assert_eq!(core.term(), 3);
+    core.step(0, n(2), vote(3, 1, 2), &mut r);
+    assert!(!granted(&mut core));
+    core.step(0, n(2), vote(3, 2, 2), &mut r);
+    assert!(granted(&mut core));
+    assert_eq!(
+        core.take_ready().hard_state,
+        None,
+        "taken with the reply above"
+    );
+    assert_eq!(
+        core.hard_state(),
+        HardState {
+            term: 3,
+            voted_for: Some(n(2))
+        }
+    );
+    core.step(0, n(2), vote(3, 2, 2), &mut r);
+    assert!(granted(&mut core), "the same candidate again (a retry)");
+    core.step(0, n(3), vote(3, 9, 3), &mut r);
+    assert!(!granted(&mut core), "a second candidate in the same term");
+    core.step(0, n(3), vote(2, 9, 3), &mut r);
+    assert!(!granted(&mut core), "an older term");
+}
+
+#[test]
+fn a_voter_in_touch_with_its_leader_refuses_to_help_depose_it() {
+    let mut core = core(3, term(2), vec![entry(2)]);
+    let mut r = rng();
+    let heartbeat = RaftMsg::Append {
+        term: 2,
+        prev_index: 1,
+        prev_term: 2,
+        entries: Vec::new(),
+        leader_commit: 1,
+    };
+    core.step(100, n(2), heartbeat, &mut r);
+    sent(&mut core);
+    let pre = RaftMsg::RequestVote {
+        term: 3,
+        pre_vote: true,
+        last_log_index: 1,
+        last_log_term: 2,
+    };
+    core.step(100 + T_MS - 1, n(3), pre.clone(), &mut r);
+    assert!(matches!(
+        &sent(&mut core)[..],
+        [Envelope {
+            msg: RaftMsg::VoteReply {
+                granted: false,
+                term: 2,
+                ..
+            },
+            ..
+        }]
+    ));
+    let vote = RaftMsg::RequestVote {
+        term: 3,
+        pre_vote: false,
+        last_log_index: 1,
+        last_log_term: 2,
+    };
+    core.step(100 + T_MS - 1, n(3), vote.clone(), &mut r);
+    assert!(sent(&mut core).is_empty(), "ignored, not even answered");
+    assert_eq!(core.term(), 2, "and the term is not raised");
+    // Once the leader is silent for the minimum election timeout, the voter helps.
+    core.step(100 + T_MS, n(3), pre, &mut r);
+    assert!(matches!(
+        &sent(&mut core)[..],
+        [Envelope {
+            msg: RaftMsg::VoteReply {
+                granted: true,
+                term: 3,
+                ..
+            },
+            ..
+        }]
+    ));
+    assert_eq!(core.term(), 2, "a pre-vote changes nothing");
+    core.step(100 + T_MS, n(3), vote, &mut r);
+    assert_eq!(
+        core.hard_state(),
+        HardState {
+            term: 3,
+            voted_for: Some(n(3))
+        }
+    );
+}
+
+#[test]
+fn a_leader_that_hears_from_no_majority_steps_down() {
+    let mut core = core(3, term(1), Vec::new());
+    let mut r = rng();
+    let start_ms = campaign(&mut core, &[2], &mut r);
+    core.step(
+        start_ms,
+        n(2),
+        RaftMsg::VoteReply {
+            term: 2,
+            pre_vote: false,
+            granted: true,
+        },
+        &mut r,
+    );
+    assert_eq!(core.role(), Role::Leader);
+    // Node 2 answers until start + 500; node 3 never does.
+    let ok = RaftMsg::AppendReply {
+        term: 2,
+        success: true,
+        match_index: 0,
+        next_hint: 1,
+    };
+    core.step(start_ms + 500, n(2), ok, &mut r);
+    let mut now_ms = start_ms;
+    while now_ms < start_ms + 500 + T_MS {
+        now_ms = core.next_deadline_ms();
+        core.tick(now_ms, &mut r);
+        assert_eq!(
+            core.role(),
+            Role::Leader,
+            "still heard from a majority at {now_ms}"
+        );
+    }
+    core.tick(core.next_deadline_ms(), &mut r);
+    assert_eq!(
+        (core.role(), core.term(), core.leader()),
+        (Role::Follower, 2, None)
+    );
+}
+
+#[test]
+fn a_leader_commits_an_earlier_terms_entry_only_through_one_of_its_own() {
+    // Voter 1 holds an entry of term 1 nobody committed, and wins term 3.
+    let mut core = core(3, term(2), vec![entry(1)]);
+    let mut r = rng();
+    let now_ms = campaign(&mut core, &[2], &mut r);
+    core.step(
+        now_ms,
+        n(2),
+        RaftMsg::VoteReply {
+            term: 3,
+            pre_vote: false,
+            granted: true,
+        },
+        &mut r,
+    );
+    assert_eq!((core.role(), core.last_index()), (Role::Leader, 2));
+    core.persisted(2, 3);
+    // Node 2 has only the old entry: a majority holds index 1, which is not of term 3.
+    let reply = |match_index| RaftMsg::AppendReply {
+        term: 3,
+        success: true,
+        match_index,
+        next_hint: match_index + 1,
+    };
+    core.step(now_ms, n(2), reply(1), &mut r);
+    assert_eq!(
+        core.commit_index(),
+        0,
+        "Raft §5.4.2: not by counting replicas"
+    );
+    core.step(now_ms, n(2), reply(2), &mut r);
+    assert_eq!(core.commit_index(), 2, "through the no-op, both commit");
+}
+
+#[test]
+fn a_follower_truncates_only_a_conflicting_suffix_never_for_a_stale_append() {
+    let mut core = core(3, term(2), vec![entry(1), entry(1), entry(2)]);
+    let mut r = rng();
+    let append = |prev_index, prev_term, entries: Vec<Entry>| RaftMsg::Append {
+        term: 3,
+        prev_index,
+        prev_term,
+        entries,
+        leader_commit: 0,
+    };
+    // A delayed Append covering a prefix already here: nothing cut, the match is its end.
+    core.step(0, n(2), append(0, 0, vec![entry(1)]), &mut r);
+    let ready = core.take_ready();
+    assert_eq!(ready.log_write, None);
+    assert_eq!(core.last_index(), 3);
+    assert!(matches!(
+        ready.messages[..],
+        [Envelope {
+            msg: RaftMsg::AppendReply {
+                success: true,
+                match_index: 1,
+                ..
+            },
+            ..
+        }]
+    ));
+    // A conflicting entry at 2: everything from 2 is replaced.
+    core.step(0, n(2), append(1, 1, vec![entry(3)]), &mut r);
+    let ready = core.take_ready();
+    assert_eq!(
+        ready.log_write,
+        Some(LogWrite {
+            keep_through: 1,
+            entries: vec![entry(3)]
+        })
+    );
+    assert_eq!(core.entries(), &[entry(1), entry(3)]);
+}
+
+#[test]
+fn a_refusal_hints_where_the_leader_should_try_next() {
+    let mut core = core(3, term(3), vec![entry(1), entry(2), entry(2), entry(2)]);
+    let mut r = rng();
+    let hint = |core: &mut RaftCore| match &sent(core)[..] {
+        [Envelope {
+            msg:
+                RaftMsg::AppendReply {
+                    success: false,
+                    next_hint,
+                    ..
+                },
+            ..
+        }] => *next_hint,
+        other => panic!("{other:?}"),
+    };
+    let append = |prev_index, prev_term| RaftMsg::Append {
+        term: 3,
+        prev_index,
+        prev_term,
+        entries: vec![entry(3)],
+        leader_commit: 0,
+    };
+    core.step(0, n(2), append(9, 3), &mut r);
+    assert_eq!(hint(&mut core), 5, "past our end: from our end");
+    core.step(0, n(2), append(4, 3), &mut r);
+    assert_eq!(
+        hint(&mut core),
+        2,
+        "a conflict: back over the whole conflicting term"
+    );
+    core.step(
+        0,
+        n(2),
+        RaftMsg::Append {
+            term: 2,
+            prev_index: 0,
+            prev_term: 0,
+            entries: Vec::new(),
+            leader_commit: 0,
+        },
+        &mut r,
+    );
+    assert!(
+        matches!(
+            &sent(&mut core)[..],
+            [Envelope {
+                msg: RaftMsg::AppendReply {
+                    success: false,
+                    term: 3,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "an older leader learns the term"
+    );
+}
+
+/// Found by the model checker: a refusal whose hint falls below what is known to match must
+/// still move the leader back (to just past the match), or the follower stalls for good.
+#[test]
+fn a_leader_takes_a_hint_below_the_known_match_as_just_past_it() {
+    let mut core = core(3, term(1), vec![entry(1), entry(1), entry(1)]);
+    let mut r = rng();
+    let now_ms = campaign(&mut core, &[2], &mut r);
+    core.step(
+        now_ms,
+        n(2),
+        RaftMsg::VoteReply {
+            term: 2,
+            pre_vote: false,
+            granted: true,
+        },
+        &mut r,
+    );
+    core.step(
+        now_ms,
+        n(3),
+        RaftMsg::AppendReply {
+            term: 2,
+            success: true,
+            match_index: 2,
+            next_hint: 3,
+        },
+        &mut r,
+    );
+    sent(&mut core);
+    core.step(
+        now_ms,
+        n(3),
+        RaftMsg::AppendReply {
+            term: 2,
+            success: false,
+            match_index: 0,
+            next_hint: 1,
+        },
+        &mut r,
+    );
+    assert_eq!(
+        core.followers()
+            .iter()
+            .find(|f| f.0 == n(3))
+            .map(|f| (f.1, f.2)),
+        Some((3, 2))
+    );
+    let resent = sent(&mut core);
+    assert!(
+        matches!(
+            &resent[..],
+            [Envelope {
+                msg: RaftMsg::Append { prev_index: 2, .. },
+                ..
+            }]
+        ),
+        "{resent:?}"
+    );
+}
+
+/// The node's rule: a granted vote leaves only once it is synced, and a later message (here a
+/// heartbeat's answer, which writes nothing itself) waits behind it.
+#[test]
+fn nothing_leaves_a_node_before_the_writes_ahead_of_it_are_synced() {
+    let mem = MemStorage::new();
+    let mut r = rng();
+    let voters = [n(1), n(2), n(3)];
+    let opened = RaftNode::open(
+        Arc::new(mem.clone()),
+        Path::new("q"),
+        n(1),
+        &voters,
+        RaftConfig::default(),
+        0,
+        &mut r,
+    );
+    let (mut node, out) = opened.unwrap();
+    let start_job = out.persist.expect("the loaded files are synced first");
+    start_job.run().unwrap();
+    assert!(node.synced(Ok(())).sends.is_empty());
+    let vote = RaftMsg::RequestVote {
+        term: 1,
+        pre_vote: false,
+        last_log_index: 0,
+        last_log_term: 0,
+    };
+    let out = node.step(0, n(2), vote, &mut r);
+    assert!(out.sends.is_empty(), "the vote waits for its sync");
+    assert!(out.persist.is_some(), "a job for the vote");
+    let heartbeat = RaftMsg::Append {
+        term: 1,
+        prev_index: 0,
+        prev_term: 0,
+        entries: Vec::new(),
+        leader_commit: 0,
+    };
+    let out = node.step(1, n(2), heartbeat, &mut r);
+    assert!(
+        out.sends.is_empty() && out.persist.is_none(),
+        "behind the vote, and one job at a time"
+    );
+    mem.crash();
+    let reloaded = RaftNode::open(
+        Arc::new(mem.clone()),
+        Path::new("q"),
+        n(1),
+        &voters,
+        RaftConfig::default(),
+        0,
+        &mut r,
+    )
+    .unwrap()
+    .0;
+    assert_eq!(
+        reloaded.core().hard_state(),
+        HardState::default(),
+        "not synced: the vote is gone, and it never left"
+    );
+    // The same run, synced this time.
+    let (mut node, out) = RaftNode::open(
+        Arc::new(mem.clone()),
+        Path::new("q"),
+        n(1),
+        &voters,
+        RaftConfig::default(),
+        0,
+        &mut r,
+    )
+    .unwrap();
+    out.persist.unwrap().run().unwrap();
+    node.synced(Ok(()));
+    let vote = RaftMsg::RequestVote {
+        term: 1,
+        pre_vote: false,
+        last_log_index: 0,
+        last_log_term: 0,
+    };
+    let job = node.step(0, n(2), vote, &mut r).persist.expect("a job");
+    let heartbeat = RaftMsg::Append {
+        term: 1,
+        prev_index: 0,
+        prev_term: 0,
+        entries: vec![entry(1)],
+        leader_commit: 1,
+    };
+    let out = node.step(1, n(2), heartbeat, &mut r);
+    assert!(out.sends.is_empty());
+    // Committed (on a majority) is applied at once; only what reveals this node's log waits.
+    assert_eq!(out.committed, vec![(1, entry(1))]);
+    job.run().unwrap();
+    let out = node.synced(Ok(()));
+    let msgs: Vec<&RaftMsg> = out.sends.iter().map(|e| &e.msg).collect();
+    assert!(
+        matches!(msgs[..], [RaftMsg::VoteReply { granted: true, .. }]),
+        "{msgs:?}"
+    );
+    let entry_job = out
+        .persist
+        .expect("the entry's job starts once the vote's ended");
+    entry_job.run().unwrap();
+    let out = node.synced(Ok(()));
+    let msgs: Vec<&RaftMsg> = out.sends.iter().map(|e| &e.msg).collect();
+    assert!(
+        matches!(
+            msgs[..],
+            [RaftMsg::AppendReply {
+                success: true,
+                match_index: 1,
+                ..
+            }]
+        ),
+        "{msgs:?}"
+    );
+    assert!(out.committed.is_empty(), "applied once");
+}
