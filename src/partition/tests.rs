@@ -1513,6 +1513,35 @@ fn a_sole_leaders_high_watermark_is_its_log_end_after_every_append_and_reopen() 
     );
 }
 
+/// The periodic tick expires idle producers, but not on a closing replica: its close job took
+/// its snapshot and nothing may change under it.
+#[test]
+fn a_tick_leaves_a_closing_replica_alone() {
+    let with_a_producer = || {
+        let mut replica = open_replica(&Arc::new(MemStorage::new()), Role::sole_leader(NodeId(1)));
+        replica
+            .produce(idempotent(ProducerId(5), 0, 0, 1), None, T0_MS)
+            .expect("appended");
+        assert_eq!(replica.producers().len(), 1);
+        replica
+    };
+    let idle = T0_MS + crate::limits::PRODUCER_ID_EXPIRATION_MS + 1;
+    let mut open = with_a_producer();
+    open.tick(idle);
+    assert_eq!(
+        open.producers().len(),
+        0,
+        "an open replica's tick expires it"
+    );
+    let mut closing = with_a_producer();
+    let _job = closing
+        .begin_close()
+        .expect("no job running")
+        .expect("a close job");
+    closing.tick(idle);
+    assert_eq!(closing.producers().len(), 1, "the tick did nothing");
+}
+
 /// Kafka's `LogValidator.validateTimestamp`: only a CreateTime topic holds the producer's
 /// timestamps to `message.timestamp.{before,after}.max.ms`; a LogAppendTime topic replaces
 /// them with its own clock, so any is accepted.

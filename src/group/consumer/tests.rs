@@ -192,6 +192,34 @@ fn a_leaving_member_gives_the_other_everything() {
 }
 
 #[test]
+fn a_new_member_epoch_comes_with_the_assignment_even_when_it_is_unchanged() {
+    let mut h = H::new(2);
+    h.topics.insert(
+        "u".into(),
+        TopicInfo {
+            id: [8; 16],
+            partitions: 1,
+        },
+    );
+    let r = h.hb(join("a"));
+    assert_eq!((r.member_epoch, parts(&r.assignment)), (1, vec![0, 1]));
+    // b joins for another topic: the group epoch moves, a's partitions stay a's.
+    let r = h.hb(ConsumerHeartbeatArgs {
+        subscribed_topic_names: Some(vec!["u".into()]),
+        ..join("b")
+    });
+    assert_eq!(r.member_epoch, 2);
+    let r = h.hb(beat("a", 1, &[0, 1]));
+    assert_eq!(
+        (r.member_epoch, parts(&r.assignment)),
+        (2, vec![0, 1]),
+        "the new epoch is sent with the assignment"
+    );
+    let r = h.hb(beat("a", 2, &[0, 1]));
+    assert_eq!((r.member_epoch, r.assignment), (2, None));
+}
+
+#[test]
 fn wrong_epochs_are_fenced_and_a_retry_of_the_previous_epoch_is_not() {
     let mut h = H::new(2);
     h.hb(join("a"));

@@ -391,6 +391,30 @@ mod tests {
     }
 
     #[test]
+    fn out_of_descriptors_with_a_large_cache_closes_more_than_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FdCache::new(16);
+        for i in 0..12 {
+            cache
+                .open_new(&dir.path().join(format!("f{i}")), true)
+                .unwrap();
+        }
+        let full = dir.path().join("new");
+        let tries = std::cell::Cell::new(0);
+        let file = cache.open_room_with(&mut cache.lock(), &full, || {
+            tries.set(tries.get() + 1);
+            if tries.get() == 1 {
+                return Err(io::Error::from_raw_os_error(24));
+            }
+            File::create(&full)
+        });
+        assert!(file.is_ok(), "{file:?}");
+        // Under the cap, so no room was made first: a quarter of the twelve is three.
+        assert_eq!(cache.stats().evictions, 3);
+        assert_eq!(cache.stats().open, 9);
+    }
+
+    #[test]
     fn forget_closes_the_descriptor() {
         let dir = tempfile::tempdir().unwrap();
         let cache = FdCache::new(4);

@@ -455,6 +455,30 @@ fn dropping_the_last_batch_at_open_is_made_durable_by_the_open_job() {
     }
 }
 
+/// An open after an unclean shutdown recovers the active segment, here rebuilding its lost
+/// index (a file new in the directory): the open's job syncs the directory.
+#[test]
+fn an_unclean_open_that_rebuilt_an_index_syncs_the_directory_in_its_job() {
+    use crate::storage::persist::PersistOp;
+    use crate::storage::Storage;
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    append(&mut log, 0, 2, 0);
+    log.sync().unwrap();
+    drop(log);
+    let index = Path::new(DIR).join(seg_name(0, ".index"));
+    mem.remove_file(&index).unwrap();
+    let mut log = Log::open_unflushed(Arc::new(mem.clone()), Path::new(DIR), config(), 0).unwrap();
+    assert!(mem.read_file(&index).is_some(), "the index is rebuilt");
+    let (job, _) = log.flush_job().expect("the open's job");
+    assert!(
+        job.ops()
+            .iter()
+            .any(|op| matches!(op, PersistOp::SyncDir(_))),
+        "{job:?}"
+    );
+}
+
 /// A cut at open across segments: later segments go, the cut one is active again, nothing
 /// syncs inline; a crash before the open's job recovers a dense prefix of the old log.
 #[test]
@@ -1444,6 +1468,14 @@ fn validate_takes_every_bound_itself_and_refuses_just_past_it() {
     }));
     assert!(!ok(LogConfig {
         segment_bytes: HEADER_BYTES as u64 - 1,
+        ..base.clone()
+    }));
+    assert!(ok(LogConfig {
+        segment_bytes: SEGMENT_BYTES_MAX,
+        ..base.clone()
+    }));
+    assert!(!ok(LogConfig {
+        segment_bytes: SEGMENT_BYTES_MAX + 1,
         ..base.clone()
     }));
     assert!(ok(LogConfig {

@@ -365,4 +365,20 @@ mod tests {
         assert_eq!(past.kind(), io::ErrorKind::InvalidData, "{past}");
         assert!(past.to_string().contains("beyond snappy's ratio"), "{past}");
     }
+
+    #[test]
+    fn records_of_exactly_the_bound_decompress_and_one_byte_more_is_refused() {
+        let records: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let n = records.len() as u64;
+        for codec in 1..=4 {
+            let payload = encode(codec, &records, false).unwrap();
+            let out = decompress_all(codec, &payload, n)
+                .unwrap_or_else(|e| panic!("codec {codec}: {e:?}"));
+            assert!(out == records, "codec {codec}");
+            assert!(
+                decompress_all(codec, &payload, n - 1).is_err(),
+                "codec {codec}"
+            );
+        }
+    }
 }
