@@ -261,4 +261,19 @@ mod tests {
             Err(ErrorCode::GROUP_ID_NOT_FOUND)
         );
     }
+
+    /// The count's bound (two bytes a topic) lets every real subscription through: several
+    /// topics, and names as short as can be, filling the bytes left exactly.
+    #[test]
+    fn a_subscription_naming_several_topics_reads_them_all() {
+        assert_eq!(
+            subscription(&encoded_subscription(&["a", "bb", "c"])),
+            Some(vec!["a".into(), "bb".into(), "c".into()])
+        );
+        // Version 0, then two topics with empty names: 4 bytes left for a count of 2.
+        assert_eq!(
+            subscription(b"\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00"),
+            Some(vec![String::new(), String::new()])
+        );
+    }
 }

@@ -1155,6 +1155,25 @@ fn list_offsets_and_delete_records_edges() {
     );
 }
 
+/// DeleteRecords' lower edge: offset 0 is in range (nothing goes, the low watermark stays 0),
+/// a negative offset other than -1 ("up to the high watermark") is not.
+#[test]
+fn delete_records_before_zero_deletes_nothing_and_a_negative_offset_is_out_of_range() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(0)));
+    h.produce_one(1, &a, build_batch(&[(None, b"v")], 1_000));
+    let at_zero = delete_records(&mut h, &a, 0);
+    assert_eq!(
+        (at_zero.error_code, at_zero.low_watermark.0),
+        (ErrorCode::NONE, 0)
+    );
+    assert_eq!(
+        delete_records(&mut h, &a, -2).error_code,
+        ErrorCode::OFFSET_OUT_OF_RANGE
+    );
+}
+
 /// A SetConfig for a partition that is offline is accepted, and the reopen opens the log with
 /// the new config.
 #[test]

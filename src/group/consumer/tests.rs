@@ -917,3 +917,19 @@ fn patterns_compile_as_re2j_reads_them_where_the_dialects_agree() {
         assert!(msg.ends_with('.') && !msg.contains('\n'), "{msg}");
     }
 }
+
+/// A refusal says what is wrong with the pattern: the last line of the regex crate's diagram
+/// (the member reads it in the heartbeat's error message).
+#[test]
+fn a_refused_pattern_s_message_names_the_fault() {
+    use super::topic_regex::compile;
+    for (bad, why) in [
+        ("rx-(a", "unclosed group"),
+        ("rx-[a", "unclosed character class"),
+    ] {
+        assert_eq!(
+            compile(bad).expect_err(bad),
+            format!("SubscribedTopicRegex `{bad}` is not a valid regular expression: {why}.")
+        );
+    }
+}

@@ -525,6 +525,28 @@ fn a_batch_shorter_than_its_header_is_refused_even_without_validation() {
     }
 }
 
+/// A header-only batch (61 bytes, batch length 49) is not short: a compressed one with an
+/// empty section passes `validate_all` (the fit check is for uncompressed sections), and the
+/// walk judges its records — snappy decodes nothing, so record 0 is missing (INVALID_RECORD),
+/// the other codecs cannot decode an empty stream (CORRUPT_MESSAGE) — rather than calling the
+/// batch cut off.
+#[test]
+fn a_compressed_batch_of_only_a_header_is_refused_by_the_walk_not_as_cut_off() {
+    for codec in 1..=4u8 {
+        let mut b = batch_with_payload(&[], 1, codec);
+        assert_eq!(b.len(), HEADER_BYTES);
+        let e = check_produced(&mut b, &mut WalkBudget::new(BIG, u64::MAX))
+            .expect("the header and CRC are valid")
+            .unwrap_err();
+        if codec == 2 {
+            assert_eq!((e.kind, e.record_index), (INVALID_RECORD, Some(0)), "{e:?}");
+        } else {
+            assert_eq!(e.kind, CORRUPT_MESSAGE, "codec {codec}");
+            assert!(e.message.starts_with("cannot decompress"), "{e:?}");
+        }
+    }
+}
+
 #[test]
 fn lz4_frames_with_every_optional_field_are_read_and_their_tails_checked() {
     use lz4_flex::frame::{FrameEncoder, FrameInfo};

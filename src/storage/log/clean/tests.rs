@@ -1149,6 +1149,59 @@ fn the_cleaner_s_position_survives_a_restart() {
     assert_eq!(on_disk, Some(log.log_end_offset()));
 }
 
+/// A truncation to exactly the cleaner's position leaves the position alone: lowering it
+/// would fence off the checkpoint write still pending, and with no file yet a restart would
+/// map the whole log again.
+#[test]
+fn a_truncation_at_the_cleaner_s_position_keeps_its_pending_checkpoint() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (mut log, _) = populated(storage.clone(), 4, 5);
+    log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    assert_eq!(log.first_dirty_offset(), 20);
+    let file = Path::new(DIR).join("cleaner-offset.checkpoint");
+    assert!(!storage.exists(&file), "the position waits for a flush job");
+    // Appended after the clean, not synced, and cut off again.
+    let mut b = build_batch_records(&[(Some(&b"k"[..]), Some(&b"v"[..]))], 3_000);
+    log.append(&mut b, 1, 3_000).expect("append");
+    assert_eq!(log.truncate_to(20).expect("truncate"), 20);
+    assert_eq!(log.first_dirty_offset(), 20);
+    log.sync().expect("the flush job writes the checkpoint");
+    drop(log);
+    assert_eq!(open(storage).first_dirty_offset(), 20, "not dirty again");
+}
+
+/// A cut at open (a failed sync, the canary) lowers the cleaner's position to the cut and
+/// never raises it: records between the position and a cut above it were never cleaned.
+#[test]
+fn a_cut_at_open_lowers_the_cleaner_s_position_and_never_raises_it() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let (mut log, _) = populated(storage.clone(), 4, 5);
+    log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    for key in 0..5 {
+        append(&mut log, &[(key, Some(9))], 3_000); // offsets 20..25; the syncs checkpoint 20
+    }
+    drop(log);
+    let reopen =
+        || Log::open_unflushed(storage.clone(), Path::new(DIR), config(), 0).expect("open");
+    let mut log = reopen();
+    assert_eq!(log.first_dirty_offset(), 20);
+    assert_eq!(log.cut_at_open(22).expect("cut"), 22);
+    assert_eq!(log.first_dirty_offset(), 20, "20 and 21 are still dirty");
+    drop(log);
+    let mut log = reopen();
+    assert_eq!(log.first_dirty_offset(), 20);
+    assert_eq!(log.cut_at_open(17).expect("cut"), 17);
+    assert_eq!(
+        log.first_dirty_offset(),
+        17,
+        "nothing at or past the cut is clean"
+    );
+}
+
 /// A clean that kept a batch it cannot look into leaves no checkpoint: the opaque flag is not
 /// on disk, so a restart must map that batch again (and keep the tombstones it protects).
 #[test]
