@@ -13,12 +13,13 @@
 //! the same inputs give the same outputs, which is what the model tests replay.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rand::rngs::SmallRng;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::msg::{Entry, Envelope, Payload, RaftMsg};
+use super::msg::{Entry, Envelope, Payload, RaftMsg, SnapshotMeta};
 use crate::types::NodeId;
 
 /// The quorum's timing, under Kafka's names where Kafka has one.
@@ -71,6 +72,8 @@ pub enum PlantedBug {
     CommitOldTerm,
     /// Send a granted vote before the vote is synced (checked by the node, not the core).
     VoteBeforePersist,
+    /// Skip loading the state machine from a snapshot the log jumped to (the node's).
+    InstallSkipsRestore,
 }
 
 /// The log suffix to write: drop every entry after `keep_through`, then append `entries`.
@@ -80,10 +83,31 @@ pub struct LogWrite {
     pub entries: Vec<Entry>,
 }
 
-/// What the core asks of its host since the last [`RaftCore::take_ready`]. Write
-/// `hard_state` and `log_write`, sync them, and only then send `messages`.
+/// A snapshot of the state machine through `meta.index`: the state machine's own bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub meta: SnapshotMeta,
+    pub data: Arc<[u8]>,
+}
+
+impl Snapshot {
+    /// The empty state before the first entry.
+    pub fn empty() -> Self {
+        Self {
+            meta: SnapshotMeta::default(),
+            data: Arc::from(Vec::new()),
+        }
+    }
+}
+
+/// What the core asks of its host since the last [`RaftCore::take_ready`]. Install `install`
+/// (the log then holds nothing through or after it), write `hard_state` and `log_write`, sync
+/// them all, and only then send `messages`.
 #[derive(Debug, Default)]
 pub struct Ready {
+    /// A snapshot the leader sent: make it durable, drop the whole log, and load the state
+    /// machine from it.
+    pub install: Option<Snapshot>,
     pub hard_state: Option<HardState>,
     pub log_write: Option<LogWrite>,
     pub messages: Vec<Envelope>,
@@ -98,6 +122,9 @@ struct Progress {
     matched: u64,
     /// When it last answered an Append of this term (check-quorum).
     last_reply_ms: u64,
+    /// When the snapshot was last sent to it, unanswered since (resent after an election
+    /// timeout, not on every heartbeat: it may be large).
+    snapshot_sent_ms: Option<u64>,
 }
 
 /// One voter's Raft state. See the module docs for how to drive it.
@@ -108,8 +135,14 @@ pub struct RaftCore {
     config: RaftConfig,
     hard: HardState,
     hard_dirty: bool,
-    /// Entry `i` (1-based) is `log[i - 1]`.
+    /// The snapshot the log continues (empty, at index 0, before the first compaction).
+    snapshot: Snapshot,
+    /// Entry `i` (1-based, after the snapshot) is `log[i - snapshot.meta.index - 1]`.
     log: Vec<Entry>,
+    /// A snapshot installed from the leader, for the next [`Ready`].
+    install: Option<Snapshot>,
+    /// The latest time the core was given (throttles snapshot resends).
+    now_ms: u64,
     /// The lowest index rewritten since the last [`Ready`].
     dirty_from: Option<u64>,
     /// How far the log is known synced ([`RaftCore::persisted`]).
@@ -129,13 +162,30 @@ pub struct RaftCore {
 }
 
 impl RaftCore {
-    /// A voter restarting from what its files held. Nothing loaded counts as synced until
-    /// [`RaftCore::persisted`] says so (a process crash can leave unsynced bytes readable).
+    /// A voter restarting from what its files held, without a snapshot.
     pub fn new(
         id: NodeId,
         voters: &[NodeId],
         config: RaftConfig,
         hard: HardState,
+        log: Vec<Entry>,
+        now_ms: u64,
+        rng: &mut SmallRng,
+    ) -> Self {
+        let snapshot = Snapshot::empty();
+        Self::restore(id, voters, config, hard, snapshot, log, now_ms, rng)
+    }
+
+    /// A voter restarting from what its files held: a snapshot (of committed entries only)
+    /// and the log after it. Nothing of the log counts as synced until
+    /// [`RaftCore::persisted`] says so (a process crash can leave unsynced bytes readable).
+    #[allow(clippy::too_many_arguments)]
+    pub fn restore(
+        id: NodeId,
+        voters: &[NodeId],
+        config: RaftConfig,
+        hard: HardState,
+        snapshot: Snapshot,
         log: Vec<Entry>,
         now_ms: u64,
         rng: &mut SmallRng,
@@ -153,10 +203,13 @@ impl RaftCore {
             config,
             hard,
             hard_dirty: false,
+            commit_index: snapshot.meta.index,
+            snapshot,
             log,
+            install: None,
+            now_ms,
             dirty_from: None,
             durable_index: 0,
-            commit_index: 0,
             role: Role::Follower,
             leader: None,
             votes: BTreeSet::new(),
@@ -198,21 +251,36 @@ impl RaftCore {
     }
 
     pub fn last_index(&self) -> u64 {
-        self.log.len() as u64
+        self.snapshot.meta.index + self.log.len() as u64
     }
 
-    /// The term of entry `index` (0 for index 0, before the log), if the log reaches it.
+    /// The first index the log holds an entry for (the one after the snapshot).
+    pub fn first_index(&self) -> u64 {
+        self.snapshot.meta.index + 1
+    }
+
+    /// The snapshot the log continues.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The term of entry `index` (the snapshot's term at its own index; 0 at index 0), if the
+    /// log reaches it and it was not compacted away.
     pub fn term_at(&self, index: u64) -> Option<u64> {
-        if index == 0 {
-            return Some(0);
+        let base = self.snapshot.meta.index;
+        if index == base {
+            return Some(self.snapshot.meta.term);
         }
-        self.log.get(index as usize - 1).map(|e| e.term)
+        self.entry(index).map(|e| e.term)
     }
 
+    /// Entry `index`, if the log holds it (not compacted into the snapshot).
     pub fn entry(&self, index: u64) -> Option<&Entry> {
-        index.checked_sub(1).and_then(|i| self.log.get(i as usize))
+        let position = index.checked_sub(self.first_index())?;
+        self.log.get(usize::try_from(position).ok()?)
     }
 
+    /// The entries after the snapshot, from [`RaftCore::first_index`] on.
     pub fn entries(&self) -> &[Entry] {
         &self.log
     }
@@ -237,11 +305,13 @@ impl RaftCore {
     /// Takes what the host must write, sync and send (in that order).
     pub fn take_ready(&mut self) -> Ready {
         let hard_state = std::mem::take(&mut self.hard_dirty).then_some(self.hard);
+        let base = self.snapshot.meta.index;
         let log_write = self.dirty_from.take().map(|from| LogWrite {
             keep_through: from - 1,
-            entries: self.log[from as usize - 1..].to_vec(),
+            entries: self.log[(from - base - 1) as usize..].to_vec(),
         });
         Ready {
+            install: self.install.take(),
             hard_state,
             log_write,
             messages: std::mem::take(&mut self.outbox),
@@ -259,6 +329,27 @@ impl RaftCore {
         }
     }
 
+    /// The host made a snapshot of its state machine through `index` (applied, so committed)
+    /// durable: the log forgets the entries it covers, and followers that need them get the
+    /// snapshot instead. Refused (false) while writes are waiting in a [`Ready`] not taken,
+    /// or for an index outside (snapshot, commit].
+    pub fn compact(&mut self, index: u64, data: Arc<[u8]>) -> bool {
+        let base = self.snapshot.meta.index;
+        if self.dirty_from.is_some() || index <= base || index > self.commit_index {
+            return false;
+        }
+        let Some(term) = self.term_at(index) else {
+            return false;
+        };
+        self.log.drain(..(index - base) as usize);
+        self.snapshot = Snapshot {
+            meta: SnapshotMeta { index, term },
+            data,
+        };
+        self.durable_index = self.durable_index.max(index);
+        true
+    }
+
     /// Appends `payload` if this node leads; otherwise says who does (if known).
     pub fn propose(&mut self, payload: Vec<u8>) -> Result<u64, Option<NodeId>> {
         if self.role != Role::Leader {
@@ -271,6 +362,7 @@ impl RaftCore {
 
     /// Time passed: an election timeout or a leader's heartbeat is due at `now_ms`.
     pub fn tick(&mut self, now_ms: u64, rng: &mut SmallRng) {
+        self.now_ms = self.now_ms.max(now_ms);
         match self.role {
             Role::Leader => {
                 if now_ms < self.heartbeat_deadline_ms {
@@ -295,6 +387,7 @@ impl RaftCore {
 
     /// A message from `from`.
     pub fn step(&mut self, now_ms: u64, from: NodeId, msg: RaftMsg, rng: &mut SmallRng) {
+        self.now_ms = self.now_ms.max(now_ms);
         if from == self.id || !self.voters.contains(&from) {
             return;
         }
@@ -332,6 +425,18 @@ impl RaftCore {
                 leader_commit,
                 rng,
             ),
+            RaftMsg::InstallSnapshot {
+                term,
+                last_index,
+                last_term,
+                data,
+            } => {
+                let meta = SnapshotMeta {
+                    index: last_index,
+                    term: last_term,
+                };
+                self.on_install_snapshot(now_ms, from, term, meta, data, rng)
+            }
             RaftMsg::AppendReply {
                 term,
                 success,
@@ -440,25 +545,26 @@ impl RaftCore {
         leader_commit: u64,
         rng: &mut SmallRng,
     ) {
-        if term < self.hard.term {
-            // A deposed leader learns the newer term from the answer.
-            self.send(
-                from,
-                RaftMsg::AppendReply {
-                    term: self.hard.term,
-                    success: false,
-                    match_index: 0,
-                    next_hint: 0,
-                },
-            );
+        if !self.hear_leader(now_ms, from, term, rng) {
             return;
         }
-        if term > self.hard.term || self.role != Role::Follower || self.leader != Some(from) {
-            self.become_follower(now_ms, term, Some(from), rng);
-        } else {
-            self.reset_election_timer(now_ms, rng);
+        let (mut prev_index, mut prev_term, mut entries) = (prev_index, prev_term, entries);
+        let base = self.snapshot.meta;
+        if prev_index < base.index {
+            // Entries the snapshot holds are committed, so they match: skip them.
+            let skip = (base.index - prev_index).min(entries.len() as u64);
+            entries.drain(..skip as usize);
+            if entries.is_empty() {
+                let reply = RaftMsg::AppendReply {
+                    term: self.hard.term,
+                    success: true,
+                    match_index: base.index,
+                    next_hint: base.index + 1,
+                };
+                return self.send(from, reply);
+            }
+            (prev_index, prev_term) = (base.index, base.term);
         }
-        self.leader_contact_ms = Some(now_ms);
         let reject = |core: &mut Self, next_hint: u64| {
             let reply = RaftMsg::AppendReply {
                 term: core.hard.term,
@@ -475,10 +581,10 @@ impl RaftCore {
         if conflict_term != Some(prev_term) {
             // Skip back over the whole conflicting term in one round trip.
             let mut hint = prev_index;
-            while hint > 1 && self.term_at(hint - 1) == conflict_term {
+            while hint > self.first_index() && self.term_at(hint - 1) == conflict_term {
                 hint -= 1;
             }
-            return reject(self, hint.max(1));
+            return reject(self, hint.max(self.first_index()));
         }
         let match_index = prev_index + entries.len() as u64;
         let mut index = prev_index;
@@ -511,6 +617,74 @@ impl RaftCore {
         self.send(from, reply);
     }
 
+    /// The common start of an Append and an InstallSnapshot from `from` in `term`: refuses a
+    /// deposed leader (false), and otherwise follows `from` and notes the contact.
+    fn hear_leader(&mut self, now_ms: u64, from: NodeId, term: u64, rng: &mut SmallRng) -> bool {
+        if term < self.hard.term {
+            // A deposed leader learns the newer term from the answer.
+            self.send(
+                from,
+                RaftMsg::AppendReply {
+                    term: self.hard.term,
+                    success: false,
+                    match_index: 0,
+                    next_hint: 0,
+                },
+            );
+            return false;
+        }
+        if term > self.hard.term || self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(now_ms, term, Some(from), rng);
+        } else {
+            self.reset_election_timer(now_ms, rng);
+        }
+        self.leader_contact_ms = Some(now_ms);
+        true
+    }
+
+    fn on_install_snapshot(
+        &mut self,
+        now_ms: u64,
+        from: NodeId,
+        term: u64,
+        meta: SnapshotMeta,
+        data: Vec<u8>,
+        rng: &mut SmallRng,
+    ) {
+        if !self.hear_leader(now_ms, from, term, rng) {
+            return;
+        }
+        // A snapshot no newer than what is committed here (a late or duplicated one) changes
+        // nothing: the state machine never goes back.
+        if meta.index > self.commit_index {
+            let keep_suffix = self.term_at(meta.index) == Some(meta.term);
+            let suffix = if keep_suffix {
+                // The log agrees with the snapshot: what follows it stays (Raft §7).
+                let position = (meta.index - self.snapshot.meta.index) as usize;
+                self.log.split_off(position)
+            } else {
+                Vec::new()
+            };
+            self.log = suffix;
+            self.snapshot = Snapshot {
+                meta,
+                data: Arc::from(data),
+            };
+            self.install = Some(self.snapshot.clone());
+            self.commit_index = meta.index;
+            self.durable_index = self.durable_index.min(meta.index);
+            // The host drops the log with the install; a kept suffix is written again.
+            self.dirty_from = (!self.log.is_empty()).then_some(meta.index + 1);
+        }
+        let reply = RaftMsg::AppendReply {
+            term: self.hard.term,
+            success: true,
+            match_index: meta.index,
+            next_hint: meta.index + 1,
+        };
+        self.send(from, reply);
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn on_append_reply(
         &mut self,
@@ -534,6 +708,7 @@ impl RaftCore {
             return;
         };
         progress.last_reply_ms = now_ms;
+        progress.snapshot_sent_ms = None;
         if success {
             progress.matched = progress.matched.max(match_index.min(last));
             progress.next = progress.next.max(progress.matched + 1);
@@ -593,6 +768,7 @@ impl RaftCore {
                         next,
                         matched: 0,
                         last_reply_ms: now_ms,
+                        snapshot_sent_ms: None,
                     },
                 )
             })
@@ -691,16 +867,36 @@ impl RaftCore {
     }
 
     fn send_append(&mut self, to: NodeId) {
-        let Some(progress) = self.progress.get(&to) else {
+        let base = self.snapshot.meta;
+        let (now_ms, resend_ms) = (self.now_ms, self.config.election_timeout_ms);
+        let Some(progress) = self.progress.get_mut(&to) else {
             return;
         };
+        if progress.next <= base.index {
+            // What it needs next was compacted away: the snapshot instead.
+            if progress
+                .snapshot_sent_ms
+                .is_some_and(|sent_ms| now_ms < sent_ms + resend_ms)
+            {
+                return;
+            }
+            progress.snapshot_sent_ms = Some(now_ms);
+            let msg = RaftMsg::InstallSnapshot {
+                term: self.hard.term,
+                last_index: base.index,
+                last_term: base.term,
+                data: self.snapshot.data.to_vec(),
+            };
+            return self.send(to, msg);
+        }
         let prev_index = progress.next - 1;
-        let end = (prev_index as usize + self.config.max_entries_per_append).min(self.log.len());
+        let from = (prev_index - base.index) as usize;
+        let end = (from + self.config.max_entries_per_append).min(self.log.len());
         let msg = RaftMsg::Append {
             term: self.hard.term,
             prev_index,
             prev_term: self.term_at(prev_index).expect("next is within the log"),
-            entries: self.log[prev_index as usize..end].to_vec(),
+            entries: self.log[from..end].to_vec(),
             leader_commit: self.commit_index,
         };
         self.send(to, msg);
@@ -733,14 +929,15 @@ impl RaftCore {
     }
 
     fn truncate_after(&mut self, keep_through: u64) {
-        self.log.truncate(keep_through as usize);
+        self.log
+            .truncate((keep_through - self.snapshot.meta.index) as usize);
         self.durable_index = self.durable_index.min(keep_through);
         let from = keep_through + 1;
         self.dirty_from = Some(self.dirty_from.map_or(from, |d| d.min(from)));
     }
 
     fn last_term(&self) -> u64 {
-        self.log.last().map_or(0, |e| e.term)
+        self.log.last().map_or(self.snapshot.meta.term, |e| e.term)
     }
 
     fn quorum(&self) -> usize {

@@ -1,10 +1,17 @@
-//! The durable half of a voter: its log file and its `quorum-state` file, in one directory.
+//! The durable half of a voter, in one directory: the log's segment files, the snapshot and
+//! the `quorum-state` file.
 //!
-//! * `raft.log`: the entries in order, each framed as `length (u32 BE) | CRC-32C of the body
-//!   (u32 BE) | body (postcard of the entry)`. Writes happen inline (the handler appends and
-//!   truncates; the page cache absorbs them); only syncs are persist jobs. At load, the file is
-//!   cut at the first frame that is incomplete or fails its CRC: a write torn by a crash,
-//!   which was never synced and so never acknowledged.
+//! * `raft-<base index, 20 digits>.log`: the log's entries from that index on, in order, each
+//!   framed as `length (u32 BE) | CRC-32C of the body (u32 BE) | body (postcard of the
+//!   entry)`. Writes happen inline (the handler appends and truncates; the page cache absorbs
+//!   them); only syncs are persist jobs. A new segment starts after each compaction, so that
+//!   the next one can remove whole files. At load the segments are read in order and cut at
+//!   the first frame that is incomplete, fails its CRC, breaks the index sequence or lowers
+//!   the term (Raft's terms never go down along a log): a write torn by a crash, or a file a
+//!   crash brought back after it was removed, neither of which was ever acknowledged.
+//! * `snapshot`: the state machine through some index (CRC, then postcard of index, term and
+//!   the state machine's bytes), replaced atomically by a persist job *before* any segment it
+//!   covers is removed. Damaged is an error: the entries it covers are gone.
 //! * `quorum-state` (Kafka's name): the term and the vote, replaced atomically (temporary file,
 //!   sync, rename, directory sync) by the persist job. Unlike the log's tail, a damaged file is
 //!   an error: forgetting a vote could grant a second one in the same term.
@@ -13,16 +20,30 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::core::{HardState, LogWrite};
-use super::msg::Entry;
+use serde::{Deserialize, Serialize};
+
+use super::core::{HardState, LogWrite, Snapshot};
+use super::msg::{Entry, SnapshotMeta};
 use crate::storage::persist::PersistOp;
 use crate::storage::{read_exact_at, Storage, StorageFile};
 
-pub const LOG_FILE: &str = "raft.log";
 pub const QUORUM_STATE_FILE: &str = "quorum-state";
+pub const SNAPSHOT_FILE: &str = "snapshot";
 /// The largest entry body accepted at load (a length above it is damage, not an entry).
 pub const ENTRY_BYTES_MAX: usize = 8 << 20;
+/// The largest snapshot file accepted at load.
+pub const SNAPSHOT_BYTES_MAX: u64 = 1 << 30;
 const FRAME_HEADER_BYTES: usize = 8;
+
+/// The file name of the segment whose first entry is `base`.
+pub fn segment_name(base: u64) -> String {
+    format!("raft-{base:020}.log")
+}
+
+fn segment_base(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("raft-")?.strip_suffix(".log")?;
+    (digits.len() == 20).then(|| digits.parse().ok()).flatten()
+}
 
 /// Why a voter's files cannot be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -31,16 +52,41 @@ pub enum LoadError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path} is damaged ({reason}); refusing to start without the last vote")]
     DamagedQuorumState { path: PathBuf, reason: String },
+    #[error("{path} is damaged ({reason}); refusing to start without the entries it holds")]
+    DamagedSnapshot { path: PathBuf, reason: String },
+    #[error("{dir}: the log starts at index {first} but the snapshot ends at {snapshot}; entries are missing")]
+    Gap {
+        dir: PathBuf,
+        first: u64,
+        snapshot: u64,
+    },
 }
 
-/// A voter's open files and where each entry starts in the log file.
+/// One segment file and where each of its entries starts.
+struct Segment {
+    base: u64,
+    path: PathBuf,
+    file: Arc<dyn StorageFile>,
+    /// Byte position of entry `base + i` at `starts[i]`, and the file's end last.
+    starts: Vec<u64>,
+}
+
+impl Segment {
+    /// One past its last entry.
+    fn end(&self) -> u64 {
+        self.base + self.starts.len() as u64 - 1
+    }
+}
+
+/// A voter's open files.
 pub struct RaftFiles {
     storage: Arc<dyn Storage>,
     dir: PathBuf,
-    log: Arc<dyn StorageFile>,
-    /// Byte position of entry `i` (1-based) at `starts[i - 1]`, and the file's end last.
-    starts: Vec<u64>,
-    /// The directory entry of a created file is not durable until the directory is synced.
+    /// In index order, contiguous; the last one takes appends. Never empty.
+    segments: Vec<Segment>,
+    /// Files written since the last sync job started.
+    unsynced: Vec<Arc<dyn StorageFile>>,
+    /// A file was created or removed: the directory needs a sync.
     dir_unsynced: bool,
 }
 
@@ -48,9 +94,17 @@ pub struct RaftFiles {
 pub struct Loaded {
     pub files: RaftFiles,
     pub hard_state: HardState,
+    pub snapshot: Snapshot,
+    /// The entries after the snapshot.
     pub entries: Vec<Entry>,
-    /// Bytes cut from the log file's tail (a torn write).
+    /// Bytes cut from the log's tail (a torn write) or dropped with files after it.
     pub cut_bytes: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
 }
 
 impl RaftFiles {
@@ -60,59 +114,177 @@ impl RaftFiles {
             let path = path.to_path_buf();
             move |source| LoadError::Io { path, source }
         };
-        let created = !storage.exists(dir);
         storage.create_dir_all(dir).map_err(io_err(dir))?;
         let hard_state = load_quorum_state(storage.as_ref(), dir)?;
-        let log_path = dir.join(LOG_FILE);
-        let log_created = created || !storage.exists(&log_path);
-        let log = storage.open(&log_path, true).map_err(io_err(&log_path))?;
-        let len = log.len_bytes().map_err(io_err(&log_path))?;
-        let (entries, starts, good_len) =
-            read_entries(log.as_ref(), len).map_err(io_err(&log_path))?;
-        if good_len < len {
-            tracing::warn!(path = %log_path.display(), cut_bytes = len - good_len, "cut a torn tail off the Raft log");
-            log.truncate(good_len).map_err(io_err(&log_path))?;
+        let snapshot = load_snapshot(storage.as_ref(), dir)?;
+        let mut files = RaftFiles {
+            storage: storage.clone(),
+            dir: dir.to_path_buf(),
+            segments: Vec::new(),
+            unsynced: Vec::new(),
+            dir_unsynced: false,
+        };
+        let mut bases: Vec<u64> = storage
+            .list(dir)
+            .map_err(io_err(dir))?
+            .iter()
+            .filter_map(|name| segment_base(name))
+            .collect();
+        bases.sort_unstable();
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut cut_bytes = 0;
+        let mut cut = false;
+        for base in bases {
+            let path = dir.join(segment_name(base));
+            let contiguous = files.segments.last().is_none_or(|s| s.end() == base);
+            if cut || !contiguous {
+                // After a cut, what follows was never acknowledged: drop it.
+                let file = storage.open(&path, false).map_err(io_err(&path))?;
+                cut_bytes += file.len_bytes().map_err(io_err(&path))?;
+                storage.remove_file(&path).map_err(io_err(&path))?;
+                files.dir_unsynced = true;
+                cut = true;
+                continue;
+            }
+            let file = storage.open(&path, false).map_err(io_err(&path))?;
+            let len = file.len_bytes().map_err(io_err(&path))?;
+            let last_term = entries.last().map_or(0, |e| e.term);
+            let (read, starts, good_len) =
+                read_entries(file.as_ref(), len, last_term).map_err(io_err(&path))?;
+            if good_len < len {
+                tracing::warn!(path = %path.display(), cut_bytes = len - good_len, "cut a torn tail off the Raft log");
+                file.truncate(good_len).map_err(io_err(&path))?;
+                files.unsynced.push(file.clone());
+                cut_bytes += len - good_len;
+                cut = true;
+            }
+            entries.extend(read);
+            files.segments.push(Segment {
+                base,
+                path,
+                file,
+                starts,
+            });
+        }
+        if files.segments.is_empty() {
+            files.roll(snapshot.meta.index + 1).map_err(io_err(dir))?;
+        }
+        // Keep only what follows the snapshot, and only if it continues it.
+        let first = files.segments.first().map_or(1, |s| s.base);
+        let end = files.segments.last().map_or(1, |s| s.end());
+        let at = snapshot.meta.index;
+        let continues = first <= at + 1 && end > at && {
+            let term_there = if at + 1 == first {
+                None
+            } else {
+                entries.get((at - first) as usize).map(|e| e.term)
+            };
+            term_there.is_none_or(|t| t == snapshot.meta.term)
+        };
+        if continues {
+            entries.drain(..(at + 1 - first) as usize);
+        } else {
+            if first > at + 1 {
+                return Err(LoadError::Gap {
+                    dir: dir.to_path_buf(),
+                    first,
+                    snapshot: at,
+                });
+            }
+            // The log ends at or before the snapshot, or disagrees with it (a crash during an
+            // install): it holds nothing the snapshot does not, so start a new one after it.
+            entries.clear();
+            files.reset_at(at + 1).map_err(io_err(dir))?;
         }
         Ok(Loaded {
-            files: RaftFiles {
-                storage,
-                dir: dir.to_path_buf(),
-                log,
-                starts,
-                dir_unsynced: log_created,
-            },
+            files,
             hard_state,
+            snapshot,
             entries,
-            cut_bytes: len - good_len,
+            cut_bytes,
         })
     }
 
-    /// Writes a log suffix inline (not synced).
-    pub fn write_log(&mut self, write: &LogWrite) -> io::Result<()> {
-        let keep = write.keep_through as usize;
-        if keep + 1 < self.starts.len() {
-            let end = self.starts[keep];
-            self.log.truncate(end)?;
-            self.starts.truncate(keep + 1);
+    /// Removes every segment and starts an empty one at `base` (inline; the directory sync
+    /// comes with the next job).
+    fn reset_at(&mut self, base: u64) -> io::Result<()> {
+        for segment in self.segments.drain(..) {
+            self.storage.remove_file(&segment.path)?;
         }
+        self.unsynced.clear();
+        self.roll(base)
+    }
+
+    fn remove(&mut self, segment: &Segment) -> io::Result<()> {
+        self.storage.remove_file(&segment.path)?;
+        self.unsynced.retain(|f| !Arc::ptr_eq(f, &segment.file));
+        self.dir_unsynced = true;
+        Ok(())
+    }
+
+    /// Starts a new, empty segment at `base`.
+    fn roll(&mut self, base: u64) -> io::Result<()> {
+        let path = self.dir.join(segment_name(base));
+        let file = self.storage.open(&path, true)?;
+        file.truncate(0)?;
+        self.unsynced.push(file.clone());
+        self.segments.push(Segment {
+            base,
+            path,
+            file,
+            starts: vec![0],
+        });
+        self.dir_unsynced = true;
+        Ok(())
+    }
+
+    fn last_index(&self) -> u64 {
+        self.segments.last().map_or(0, |s| s.end() - 1)
+    }
+
+    /// Writes a log suffix inline (not synced): drops the entries after `keep_through`, then
+    /// appends.
+    pub fn write_log(&mut self, write: &LogWrite) -> io::Result<()> {
+        let keep = write.keep_through;
+        if keep < self.last_index() {
+            while self.segments.len() > 1 && self.segments.last().is_some_and(|s| s.base > keep + 1)
+            {
+                let segment = self.segments.pop().expect("checked");
+                self.remove(&segment)?;
+            }
+            let segment = self.segments.last_mut().expect("never empty");
+            let position = keep.saturating_sub(segment.base - 1) as usize;
+            if position + 1 < segment.starts.len() {
+                segment.file.truncate(segment.starts[position])?;
+                segment.starts.truncate(position + 1);
+                self.unsynced.push(segment.file.clone());
+            }
+        }
+        let segment = self.segments.last_mut().expect("never empty");
         let mut bytes = Vec::new();
-        let mut pos = *self.starts.last().expect("the end is always there");
+        let mut pos = *segment.starts.last().expect("the end is always there");
         for entry in &write.entries {
             let body = postcard::to_allocvec(entry).map_err(io::Error::other)?;
             bytes.extend_from_slice(&(body.len() as u32).to_be_bytes());
             bytes.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
             bytes.extend_from_slice(&body);
             pos += (FRAME_HEADER_BYTES + body.len()) as u64;
-            self.starts.push(pos);
+            segment.starts.push(pos);
         }
         if !bytes.is_empty() {
-            self.log.append(&bytes)?;
+            segment.file.append(&bytes)?;
+            self.unsynced.push(segment.file.clone());
         }
         Ok(())
     }
 
-    /// The ops that make everything written so far durable, with `hard_state` as the vote.
-    pub fn sync_ops(&mut self, hard_state: Option<HardState>) -> Vec<PersistOp> {
+    /// The ops that make everything written so far durable, with `hard_state` as the vote and,
+    /// last, `save` as the snapshot file.
+    pub fn sync_ops(
+        &mut self,
+        hard_state: Option<HardState>,
+        save: Option<&Snapshot>,
+    ) -> Vec<PersistOp> {
         let mut ops = Vec::new();
         if let Some(hard) = hard_state {
             ops.push(PersistOp::ReplaceFile {
@@ -121,11 +293,74 @@ impl RaftFiles {
                 fence: None,
             });
         }
-        ops.push(PersistOp::SyncFiles(vec![self.log.clone()]));
+        let mut files: Vec<Arc<dyn StorageFile>> = Vec::new();
+        for file in std::mem::take(&mut self.unsynced) {
+            if !files.iter().any(|f| Arc::ptr_eq(f, &file)) {
+                files.push(file);
+            }
+        }
+        ops.push(PersistOp::SyncFiles(files));
         if std::mem::take(&mut self.dir_unsynced) {
             ops.push(PersistOp::SyncDir(self.dir.clone()));
         }
+        if let Some(snapshot) = save {
+            ops.push(self.snapshot_op(snapshot));
+        }
         ops
+    }
+
+    /// The ops of an install: what was written so far synced, the snapshot made durable, and
+    /// only then every segment removed. [`RaftFiles::installed`] starts the log after it.
+    pub fn install_ops(
+        &mut self,
+        hard_state: Option<HardState>,
+        snapshot: &Snapshot,
+    ) -> Vec<PersistOp> {
+        let mut ops = self.sync_ops(hard_state, Some(snapshot));
+        ops.extend(
+            self.segments
+                .iter()
+                .map(|s| PersistOp::RemoveFile(s.path.clone())),
+        );
+        ops.push(PersistOp::SyncDir(self.dir.clone()));
+        ops
+    }
+
+    /// The install's job is done (its segments are gone): the log starts after `snapshot`.
+    pub fn installed(&mut self, snapshot: SnapshotMeta) -> io::Result<()> {
+        self.segments.clear();
+        self.unsynced.clear();
+        self.roll(snapshot.index + 1)
+    }
+
+    /// A snapshot through `index` is durable: removes the segments it covers whole, and
+    /// starts a new segment so that the next compaction can remove this one.
+    pub fn compact(&mut self, index: u64) -> io::Result<()> {
+        let last = self.last_index();
+        let active = self.segments.last().expect("never empty");
+        if active.base <= index && active.end() > active.base {
+            self.roll(last + 1)?;
+        }
+        while self.segments.len() > 1 && self.segments[0].end() <= index + 1 {
+            let segment = self.segments.remove(0);
+            self.remove(&segment)?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_op(&self, snapshot: &Snapshot) -> PersistOp {
+        let file = SnapshotFile {
+            meta: snapshot.meta,
+            data: snapshot.data.to_vec(),
+        };
+        let body = postcard::to_allocvec(&file).expect("a snapshot encodes");
+        let mut bytes = crc32c::crc32c(&body).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&body);
+        PersistOp::ReplaceFile {
+            path: self.dir.join(SNAPSHOT_FILE),
+            bytes,
+            fence: None,
+        }
     }
 
     pub fn storage(&self) -> Arc<dyn Storage> {
@@ -167,9 +402,45 @@ fn load_quorum_state(storage: &dyn Storage, dir: &Path) -> Result<HardState, Loa
     postcard::from_bytes(body).map_err(|e| damaged(e.to_string()))
 }
 
-/// The entries of a log file of `len` bytes, their start positions (and the end), and the
-/// length of the valid prefix.
-fn read_entries(file: &dyn StorageFile, len: u64) -> io::Result<(Vec<Entry>, Vec<u64>, u64)> {
+fn load_snapshot(storage: &dyn Storage, dir: &Path) -> Result<Snapshot, LoadError> {
+    let path = dir.join(SNAPSHOT_FILE);
+    if !storage.exists(&path) {
+        return Ok(Snapshot::empty());
+    }
+    let io_err = |source| LoadError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = storage.open(&path, false).map_err(io_err)?;
+    let len = file.len_bytes().map_err(io_err)?;
+    let damaged = |reason: String| LoadError::DamagedSnapshot {
+        path: path.clone(),
+        reason,
+    };
+    if !(4..=SNAPSHOT_BYTES_MAX).contains(&len) {
+        return Err(damaged(format!("{len} bytes")));
+    }
+    let mut bytes = vec![0u8; len as usize];
+    read_exact_at(file.as_ref(), 0, &mut bytes).map_err(io_err)?;
+    let (crc, body) = bytes.split_at(4);
+    if crc32c::crc32c(body).to_be_bytes() != crc {
+        return Err(damaged("CRC mismatch".to_owned()));
+    }
+    let file: SnapshotFile = postcard::from_bytes(body).map_err(|e| damaged(e.to_string()))?;
+    Ok(Snapshot {
+        meta: file.meta,
+        data: Arc::from(file.data),
+    })
+}
+
+/// The entries of a segment file of `len` bytes, their start positions (and the end), and the
+/// length of the valid prefix. An entry of a term below `last_term` (the term before the
+/// file) ends the valid prefix.
+fn read_entries(
+    file: &dyn StorageFile,
+    len: u64,
+    mut last_term: u64,
+) -> io::Result<(Vec<Entry>, Vec<u64>, u64)> {
     let mut entries = Vec::new();
     let mut starts = vec![0u64];
     let mut pos = 0u64;
@@ -190,6 +461,10 @@ fn read_entries(file: &dyn StorageFile, len: u64) -> io::Result<(Vec<Entry>, Vec
         let Ok(entry) = postcard::from_bytes::<Entry>(&body) else {
             break;
         };
+        if entry.term < last_term {
+            break;
+        }
+        last_term = entry.term;
         entries.push(entry);
         pos = end;
         starts.push(pos);
@@ -200,7 +475,7 @@ fn read_entries(file: &dyn StorageFile, len: u64) -> io::Result<(Vec<Entry>, Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::raft::msg::Payload;
+    use crate::controller::raft::msg::{Payload, SnapshotMeta};
     use crate::storage::mem::MemStorage;
     use crate::storage::persist::PersistJob;
 
@@ -214,7 +489,7 @@ mod tests {
     }
 
     fn sync(files: &mut RaftFiles, hard: Option<HardState>) {
-        let ops = files.sync_ops(hard);
+        let ops = files.sync_ops(hard, None);
         PersistJob::new(files.storage(), ops).run().unwrap();
     }
 
@@ -274,7 +549,7 @@ mod tests {
             })
             .unwrap();
         // Keep part of the unsynced frame.
-        let path = Path::new(DIR).join(LOG_FILE);
+        let path = Path::new(DIR).join(segment_name(1));
         let file = storage.open(&path, false).unwrap();
         let len = file.len_bytes().unwrap();
         file.truncate(len - 3).unwrap();
@@ -314,5 +589,192 @@ mod tests {
             .err()
             .expect("refused");
         assert!(matches!(err, LoadError::DamagedQuorumState { .. }), "{err}");
+    }
+
+    fn files_with(storage: &Arc<dyn Storage>, entries: Vec<Entry>) -> RaftFiles {
+        let mut loaded = RaftFiles::load(storage.clone(), Path::new(DIR)).unwrap();
+        loaded
+            .files
+            .write_log(&LogWrite {
+                keep_through: 0,
+                entries,
+            })
+            .unwrap();
+        sync(&mut loaded.files, None);
+        loaded.files
+    }
+
+    fn snapshot(index: u64, term: u64, data: &str) -> Snapshot {
+        Snapshot {
+            meta: SnapshotMeta { index, term },
+            data: Arc::from(data.as_bytes().to_vec()),
+        }
+    }
+
+    fn segments(storage: &Arc<dyn Storage>) -> Vec<u64> {
+        let names = storage.list(Path::new(DIR)).unwrap();
+        names.iter().filter_map(|n| segment_base(n)).collect()
+    }
+
+    #[test]
+    fn a_compaction_removes_the_segments_the_snapshot_covers_and_a_load_continues_after_it() {
+        let mem = MemStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+        let mut files = files_with(&storage, (0..4).map(|i| entry(1, &i.to_string())).collect());
+        let snap = snapshot(3, 1, "through 3");
+        let ops = files.sync_ops(None, Some(&snap));
+        PersistJob::new(storage.clone(), ops).run().unwrap();
+        files.compact(3).unwrap();
+        // The first segment still holds entry 4: a new one starts for what comes next.
+        assert_eq!(segments(&storage), vec![1, 5]);
+        files
+            .write_log(&LogWrite {
+                keep_through: 4,
+                entries: vec![entry(2, "5"), entry(2, "6")],
+            })
+            .unwrap();
+        sync(&mut files, None);
+        let snap = snapshot(5, 2, "through 5");
+        let ops = files.sync_ops(None, Some(&snap));
+        PersistJob::new(storage.clone(), ops).run().unwrap();
+        files.compact(5).unwrap();
+        assert_eq!(
+            segments(&storage),
+            vec![5, 7],
+            "segment 1 held only entries through 4"
+        );
+        mem.crash();
+        let loaded = RaftFiles::load(storage.clone(), Path::new(DIR)).unwrap();
+        assert_eq!(loaded.snapshot, snap);
+        assert_eq!(loaded.entries, vec![entry(2, "6")]);
+    }
+
+    #[test]
+    fn an_install_cut_short_after_any_of_its_steps_loads_the_old_log_or_the_snapshot() {
+        let old: Vec<Entry> = (0..5).map(|i| entry(1, &i.to_string())).collect();
+        // A snapshot that disagrees with this log at its index (the leader's term there is 2).
+        let snap = snapshot(8, 2, "the leader's state");
+        let steps = {
+            let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+            files_with(&storage, old.clone())
+                .install_ops(None, &snap)
+                .len()
+        };
+        for done in 0..=steps {
+            let mem = MemStorage::new();
+            let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+            let mut files = files_with(&storage, old.clone());
+            let mut ops = files.install_ops(None, &snap);
+            ops.truncate(done);
+            PersistJob::new(storage.clone(), ops).run().unwrap();
+            if done == steps {
+                files.installed(snap.meta).unwrap();
+                files
+                    .write_log(&LogWrite {
+                        keep_through: 8,
+                        entries: vec![entry(2, "9")],
+                    })
+                    .unwrap();
+                sync(&mut files, None);
+            }
+            mem.crash();
+            let loaded = RaftFiles::load(storage.clone(), Path::new(DIR)).unwrap();
+            if loaded.snapshot.meta.index == 0 {
+                assert_eq!(loaded.entries, old, "after {done} of {steps} steps");
+            } else {
+                assert_eq!(loaded.snapshot, snap, "after {done} of {steps} steps");
+                let expect = if done == steps {
+                    vec![entry(2, "9")]
+                } else {
+                    Vec::new()
+                };
+                assert_eq!(loaded.entries, expect, "after {done} of {steps} steps");
+            }
+            if done == steps {
+                assert_eq!(loaded.snapshot, snap);
+            }
+            // And the loaded files take appends after what they hold.
+            let mut again = loaded.files;
+            let last = loaded.snapshot.meta.index + loaded.entries.len() as u64;
+            again
+                .write_log(&LogWrite {
+                    keep_through: last,
+                    entries: vec![entry(3, "next")],
+                })
+                .unwrap();
+            sync(&mut again, None);
+            let reloaded = RaftFiles::load(storage, Path::new(DIR)).unwrap();
+            assert_eq!(reloaded.entries.last(), Some(&entry(3, "next")));
+            assert_eq!(reloaded.entries.len(), loaded.entries.len() + 1);
+        }
+    }
+
+    #[test]
+    fn a_segment_that_lowers_the_term_or_leaves_a_gap_is_cut_with_everything_after_it() {
+        let mem = MemStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+        let mut files = files_with(&storage, vec![entry(1, "a"), entry(3, "b")]);
+        // A file a crash brought back: it continues the index sequence, with an older term.
+        let frame = |entry: &Entry| {
+            let body = postcard::to_allocvec(entry).unwrap();
+            let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
+            bytes.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+            bytes.extend_from_slice(&body);
+            bytes
+        };
+        let stale = storage
+            .open(&Path::new(DIR).join(segment_name(3)), true)
+            .unwrap();
+        stale.append(&frame(&entry(2, "stale"))).unwrap();
+        let after_gap = storage
+            .open(&Path::new(DIR).join(segment_name(9)), true)
+            .unwrap();
+        after_gap.append(&frame(&entry(3, "far"))).unwrap();
+        sync(&mut files, None);
+        stale.sync().unwrap();
+        after_gap.sync().unwrap();
+        let loaded = RaftFiles::load(storage.clone(), Path::new(DIR)).unwrap();
+        assert_eq!(loaded.entries, vec![entry(1, "a"), entry(3, "b")]);
+        assert!(loaded.cut_bytes > 0);
+        // The stale file is cut to nothing (the next append goes there), the one after the gap
+        // is removed.
+        assert_eq!(segments(&storage), vec![1, 3]);
+        mem.crash();
+        let again = RaftFiles::load(storage, Path::new(DIR)).unwrap();
+        assert_eq!(again.entries, vec![entry(1, "a"), entry(3, "b")]);
+    }
+
+    #[test]
+    fn a_log_that_starts_after_the_snapshot_ends_is_refused() {
+        let mem = MemStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+        drop(files_with(&storage, vec![entry(1, "a")]));
+        storage
+            .rename(
+                &Path::new(DIR).join(segment_name(1)),
+                &Path::new(DIR).join(segment_name(4)),
+            )
+            .unwrap();
+        let err = RaftFiles::load(storage, Path::new(DIR))
+            .err()
+            .expect("refused");
+        assert!(matches!(err, LoadError::Gap { first: 4, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_snapshot_refuses_to_load() {
+        let mem = MemStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(mem.clone());
+        let mut files = files_with(&storage, vec![entry(1, "a")]);
+        let ops = files.sync_ops(None, Some(&snapshot(1, 1, "state")));
+        PersistJob::new(storage.clone(), ops).run().unwrap();
+        let file = storage
+            .open(&Path::new(DIR).join(SNAPSHOT_FILE), false)
+            .unwrap();
+        file.write_at(6, &[0xff]).unwrap();
+        let err = RaftFiles::load(storage, Path::new(DIR))
+            .err()
+            .expect("refused");
+        assert!(matches!(err, LoadError::DamagedSnapshot { .. }), "{err}");
     }
 }

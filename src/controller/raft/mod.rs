@@ -5,8 +5,9 @@
 //! * [`core`] — the protocol as a pure state machine: [`core::RaftCore`] takes messages, ticks
 //!   and proposals and hands back a [`core::Ready`]: what to make durable, what to send once it
 //!   is durable, how far the log is committed. No storage, no clock, no RNG of its own.
-//! * [`log_file`] — the durable half on the [`crate::storage::Storage`] trait: the log file
-//!   (CRC-framed entries, a torn tail cut at load) and the `quorum-state` file (term, vote).
+//! * [`log_file`] — the durable half on the [`crate::storage::Storage`] trait: the log's
+//!   segment files (CRC-framed entries, a torn tail cut at load), the snapshot file and the
+//!   `quorum-state` file (term, vote).
 //! * [`node`] — a voter as an actor hosts it: core + files, one persist job at a time, and
 //!   every message held until the writes made before it are synced.
 //!
@@ -22,6 +23,10 @@
 //!   steps down.
 //! * **Commit only the current term's entries** by counting replicas (Raft §5.4.2); a new
 //!   leader appends a no-op entry at once so that earlier entries commit through it.
+//! * **A snapshot is durable before the log it replaces goes**: the core compacts only after
+//!   the host saved the snapshot, and a follower's install removes its old segments in the
+//!   same persist job, after the snapshot file. A state machine never goes back: a snapshot no
+//!   newer than the commit index is answered and ignored.
 
 pub mod core;
 pub mod log_file;
@@ -32,3 +37,5 @@ pub mod node;
 mod core_tests;
 #[cfg(test)]
 mod model_tests;
+#[cfg(test)]
+mod snapshot_tests;

@@ -7,6 +7,9 @@
 //! * **state machine safety**: no two nodes apply different entries at one index (restarts
 //!   included: a node re-applies its log from the start);
 //! * **log matching**: two logs with the same term at an index are equal up to it;
+//! * **snapshots**: voters compact their logs every few entries (per seed), so followers that
+//!   fell behind are sent snapshots; a node applies every index once, in order, a snapshot
+//!   included (never a gap, never going back), and a snapshot holds what the others applied;
 //! * and liveness once the faults end: a leader is elected and a new entry reaches every node.
 //!
 //! Each planted bug ([`PlantedBug`]) must make some seed fail, which shows the checks can fail.
@@ -40,7 +43,11 @@ enum TestMsg {
     /// Host request: the voter's log and state.
     Dump,
     Dumped {
+        /// The log after the snapshot, from `first_index` on.
         log: Vec<Entry>,
+        first_index: u64,
+        /// What the state machine applied, entry `i` at `applied[i - 1]`.
+        applied: Vec<Entry>,
         role: String,
         term: u64,
     },
@@ -61,6 +68,8 @@ struct Observed {
     /// index → the entry applied there (by whichever node applied it first).
     applied: BTreeMap<u64, Entry>,
     applied_count: u64,
+    /// Snapshots loaded into a state machine other than at a start (installed from a leader).
+    installs: u64,
     /// Voters that just granted a vote to another node: the dangerous moment to crash them.
     just_voted: Vec<NodeId>,
     /// Voters that just became leader: crashing them now strands their first entries.
@@ -68,6 +77,9 @@ struct Observed {
     /// Leaders whose commit index just moved: crashing them now strands what they had not
     /// sent yet.
     just_committed: Vec<NodeId>,
+    /// Voters that just took a snapshot from the leader: crashing them now lands in the
+    /// middle of its install (snapshot file replaced, old segments not yet removed).
+    just_installed: Vec<NodeId>,
     violations: Vec<String>,
 }
 
@@ -81,6 +93,12 @@ struct Voter {
     bug: Option<PlantedBug>,
     config: RaftConfig,
     node: Option<RaftNode>,
+    /// The state machine: every entry applied, in order (entry `i` at `state[i - 1]`).
+    state: Vec<Entry>,
+    /// Save a snapshot every this many applied entries (0: never).
+    snapshot_every: u64,
+    last_saved: u64,
+    starting: bool,
     /// The term this voter last reported leading.
     led_term: u64,
     /// (term, commit index) this voter last reported as leader.
@@ -103,8 +121,59 @@ impl Voter {
             ctx.persist(0, job);
         }
         let mut observed = self.observed.lock().unwrap();
+        if let Some(snapshot) = out.restore {
+            let state: Vec<Entry> = match postcard::from_bytes(&snapshot.data) {
+                Ok(state) => state,
+                Err(e) => {
+                    let v = format!("n{} got a snapshot it cannot read: {e}", self.id);
+                    observed.violations.push(v);
+                    Vec::new()
+                }
+            };
+            if state.len() as u64 != snapshot.meta.index || state.len() < self.state.len() {
+                let v = format!(
+                    "n{} restored a snapshot of {} entries at index {}, having applied {}",
+                    self.id,
+                    state.len(),
+                    snapshot.meta.index,
+                    self.state.len()
+                );
+                observed.violations.push(v);
+            }
+            for (i, entry) in state.iter().enumerate() {
+                let index = i as u64 + 1;
+                match observed.applied.get(&index) {
+                    Some(first) if first != entry => {
+                        let v = format!(
+                            "n{}'s snapshot holds {entry:?} at {index}, another node applied {first:?}",
+                            self.id
+                        );
+                        observed.violations.push(v);
+                    }
+                    Some(_) => {}
+                    None => {
+                        observed.applied.insert(index, entry.clone());
+                    }
+                }
+            }
+            if !self.starting {
+                observed.installs += 1;
+                observed.just_installed.push(self.id);
+            }
+            self.last_saved = state.len() as u64;
+            self.state = state;
+        }
         for (index, entry) in out.committed {
             observed.applied_count += 1;
+            if index != self.state.len() as u64 + 1 {
+                let v = format!(
+                    "n{} applied index {index} after {}: a gap or a step back",
+                    self.id,
+                    self.state.len()
+                );
+                observed.violations.push(v);
+            }
+            self.state.push(entry.clone());
             match observed.applied.get(&index) {
                 Some(first) if *first != entry => {
                     let v = format!(
@@ -120,6 +189,15 @@ impl Voter {
             }
         }
         drop(observed);
+        let applied = self.state.len() as u64;
+        if self.snapshot_every > 0 && applied >= self.last_saved + self.snapshot_every {
+            self.last_saved = applied;
+            let data = postcard::to_allocvec(&self.state).expect("entries encode");
+            if let Some(node) = self.node.as_mut() {
+                let out = node.save_snapshot(applied, data);
+                return self.apply_out(ctx, out);
+            }
+        }
         self.observe(ctx.now.mono_ms);
         if let Some(node) = &self.node {
             let after_ms = node
@@ -158,10 +236,13 @@ impl Voter {
                 }
                 _ => {}
             }
+            // Entries in the snapshot are committed ones (checked when it is loaded).
+            let base = core.snapshot().meta.index;
             let missing: Vec<u64> = observed
                 .committed
                 .iter()
                 .filter(|(_, &(_, commit_term))| commit_term < term)
+                .filter(|(&index, _)| index > base)
                 .filter(|(&index, &(entry_term, _))| core.term_at(index) != Some(entry_term))
                 .map(|(&index, _)| index)
                 .collect();
@@ -179,10 +260,10 @@ impl Voter {
         } else {
             1
         };
-        for index in from..=core.commit_index() {
+        for index in from.max(core.first_index())..=core.commit_index() {
             let entry_term = core
                 .term_at(index)
-                .expect("committed entries are in the log");
+                .expect("committed entries after the snapshot are in the log");
             let (known_term, commit_term) = observed
                 .committed
                 .entry(index)
@@ -227,7 +308,10 @@ impl Actor<TestMsg> for Voter {
                 self.node = Some(node);
                 let after_ms = ctx.rng.gen_range(10..100);
                 ctx.set_timer(Timer::Propose, after_ms);
-                out
+                self.starting = true;
+                self.apply_out(ctx, out);
+                self.starting = false;
+                return;
             }
             Input::Msg {
                 from,
@@ -266,6 +350,8 @@ impl Actor<TestMsg> for Voter {
                 let core = self.node.as_ref().expect("started").core();
                 let reply = TestMsg::Dumped {
                     log: core.entries().to_vec(),
+                    first_index: core.first_index(),
+                    applied: self.state.clone(),
                     role: format!("{:?}{:?}", core.role(), core.followers()),
                     term: core.term(),
                 };
@@ -291,6 +377,8 @@ fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<RunStats, String> {
         heartbeat_interval_ms: election_timeout_ms / 10,
         max_entries_per_append: [1, 2, 64][rng.gen_range(0..3)],
     };
+    // Drawn apart, so that the schedule's draws stay those of the seed.
+    let snapshot_every = [0, 3, 10, 40][(seed % 4) as usize];
     let observed: Shared = Arc::default();
     let mut cluster: Cluster<TestMsg> = Cluster::new(seed);
     for &id in &ids {
@@ -304,6 +392,10 @@ fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<RunStats, String> {
                 bug,
                 config,
                 node: None,
+                state: Vec::new(),
+                snapshot_every,
+                last_saved: 0,
+                starting: false,
                 led_term: 0,
                 reported: (0, 0),
                 last_vote: (0, None),
@@ -343,6 +435,7 @@ fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<RunStats, String> {
             moments.extend(observed.just_voted.drain(..).map(|id| (id, 0.2)));
             moments.extend(observed.just_elected.drain(..).map(|id| (id, 0.25)));
             moments.extend(observed.just_committed.drain(..).map(|id| (id, 0.02)));
+            moments.extend(observed.just_installed.drain(..).map(|id| (id, 0.3)));
         }
         for (id, p) in moments {
             if cluster.is_up(id) && rng.gen_bool(p) {
@@ -396,15 +489,20 @@ fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<RunStats, String> {
             actor: VOTER,
         };
         match cluster.ask(addr, TestMsg::Dump, 100) {
-            Ok(TestMsg::Dumped { log, .. }) => {
-                logs.insert(id, log);
+            Ok(TestMsg::Dumped {
+                log,
+                first_index,
+                applied,
+                ..
+            }) => {
+                logs.insert(id, (first_index, log, applied));
             }
             other => return Err(format!("n{id} did not answer a dump: {other:?}")),
         }
     }
     check_log_matching(&logs)?;
-    for (id, log) in &logs {
-        let has_final = log
+    for (id, (_, _, applied)) in &logs {
+        let has_final = applied
             .get(final_index as usize - 1)
             .is_some_and(|e| e.payload == Payload::Command(b"final".to_vec()));
         if !has_final {
@@ -419,9 +517,17 @@ fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<RunStats, String> {
                         TestMsg::Dump,
                         100,
                     ) {
-                        Ok(TestMsg::Dumped { log, role, term }) => {
-                            format!("n{id} {role} t{term} len {}", log.len())
-                        }
+                        Ok(TestMsg::Dumped {
+                            log,
+                            first_index,
+                            applied,
+                            role,
+                            term,
+                        }) => format!(
+                            "n{id} {role} t{term} log {first_index}+{} applied {}",
+                            log.len(),
+                            applied.len()
+                        ),
                         other => format!("n{id} {other:?}"),
                     }
                 })
@@ -438,9 +544,17 @@ fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<RunStats, String> {
                         TestMsg::Dump,
                         100,
                     ) {
-                        Ok(TestMsg::Dumped { log, role, term }) => {
-                            format!("n{id} {role} t{term} len {}", log.len())
-                        }
+                        Ok(TestMsg::Dumped {
+                            log,
+                            first_index,
+                            applied,
+                            role,
+                            term,
+                        }) => format!(
+                            "n{id} {role} t{term} log {first_index}+{} applied {}",
+                            log.len(),
+                            applied.len()
+                        ),
                         other => format!("n{id} {other:?}"),
                     }
                 })
@@ -457,6 +571,7 @@ fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<RunStats, String> {
         nodes: size,
         terms: observed.leaders.len() as u64,
         committed: observed.committed.len() as u64,
+        installs: observed.installs,
     })
 }
 
@@ -466,6 +581,7 @@ struct RunStats {
     nodes: u64,
     terms: u64,
     committed: u64,
+    installs: u64,
 }
 
 /// One fault action (or none), drawn from the seed.
@@ -516,19 +632,32 @@ fn fault(
     }
 }
 
-/// Two logs with the same term at an index hold the same entries up to it.
-fn check_log_matching(logs: &BTreeMap<NodeId, Vec<Entry>>) -> Result<(), String> {
-    for (a, log_a) in logs {
-        for (b, log_b) in logs.range(a..).skip(1) {
-            let common = log_a.len().min(log_b.len());
-            let Some(last_same) = (0..common).rev().find(|&i| log_a[i].term == log_b[i].term)
+/// A node's log (first index, entries after its snapshot) and its applied entries.
+type Dump = (u64, Vec<Entry>, Vec<Entry>);
+
+/// Two logs with the same term at an index hold the same entries up to it (where both still
+/// hold entries), and every two state machines applied the same entries where both did.
+fn check_log_matching(logs: &BTreeMap<NodeId, Dump>) -> Result<(), String> {
+    for (a, (first_a, log_a, applied_a)) in logs {
+        for (b, (first_b, log_b, applied_b)) in logs.range(a..).skip(1) {
+            let common = applied_a.len().min(applied_b.len());
+            if applied_a[..common] != applied_b[..common] {
+                return Err(format!("n{a} and n{b} applied different entries"));
+            }
+            let at = |first: u64, log: &[Entry], index: u64| -> Entry {
+                log[(index - first) as usize].clone()
+            };
+            let low = *first_a.max(first_b);
+            let high = (first_a + log_a.len() as u64).min(first_b + log_b.len() as u64);
+            let Some(last_same) = (low..high)
+                .rev()
+                .find(|&i| at(*first_a, log_a, i).term == at(*first_b, log_b, i).term)
             else {
                 continue;
             };
-            if log_a[..=last_same] != log_b[..=last_same] {
+            if (low..=last_same).any(|i| at(*first_a, log_a, i) != at(*first_b, log_b, i)) {
                 return Err(format!(
-                    "n{a} and n{b} agree on the term at {} but not before",
-                    last_same + 1
+                    "n{a} and n{b} agree on the term at {last_same} but not before"
                 ));
             }
         }
@@ -555,6 +684,7 @@ fn the_quorum_stays_safe_and_recovers_under_seeded_faults() {
                 totals.nodes += stats.nodes;
                 totals.terms += stats.terms;
                 totals.committed += stats.committed;
+                totals.installs += stats.installs;
             }
             Err(violation) => panic!(
                 "seed {seed}: {violation} (replay: RILL_RAFT_FIRST_SEED={seed} RILL_RAFT_SEEDS=1)"
@@ -564,6 +694,8 @@ fn the_quorum_stays_safe_and_recovers_under_seeded_faults() {
     // The runs did something: leaders came and went, and entries committed.
     assert!(totals.terms > count, "{totals:?}");
     assert!(totals.committed > 20 * count, "{totals:?}");
+    // Followers fell behind compacted logs and were sent snapshots.
+    assert!(totals.installs > count / 10, "{totals:?}");
     eprintln!("{count} seeds: {totals:?}");
 }
 
@@ -575,6 +707,7 @@ fn every_planted_bug_is_caught() {
         PlantedBug::VoteTwice,
         PlantedBug::VoteBeforePersist,
         PlantedBug::CommitOldTerm,
+        PlantedBug::InstallSkipsRestore,
     ] {
         let found = seeds(1000).find_map(|seed| run_seed(seed, Some(bug)).err().map(|v| (seed, v)));
         let (seed, violation) = found.unwrap_or_else(|| panic!("{bug:?} was never caught"));

@@ -20,6 +20,14 @@ pub enum Payload {
     Command(Vec<u8>),
 }
 
+/// Where a snapshot of the state machine ends: every entry through `index` (of `term`) is in
+/// it, and only committed entries ever are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub index: u64,
+    pub term: u64,
+}
+
 /// The messages of the protocol. Every message carries the sender's term (for a granted
 /// pre-vote: the term the pre-candidate would stand in).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +54,15 @@ pub enum RaftMsg {
         entries: Vec<Entry>,
         leader_commit: u64,
     },
+    /// The leader's snapshot, for a follower that needs entries the leader has compacted away
+    /// (Raft's InstallSnapshot, KRaft's FetchSnapshot). `data` is the state machine's own
+    /// encoding, opaque here. Answered by an [`RaftMsg::AppendReply`] through `last_index`.
+    InstallSnapshot {
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+        data: Vec<u8>,
+    },
     /// `success`: the follower's log matches the leader's through `match_index` (synced).
     /// Otherwise `next_hint` is where the leader should try next.
     AppendReply {
@@ -62,6 +79,7 @@ impl RaftMsg {
             RaftMsg::RequestVote { term, .. }
             | RaftMsg::VoteReply { term, .. }
             | RaftMsg::Append { term, .. }
+            | RaftMsg::InstallSnapshot { term, .. }
             | RaftMsg::AppendReply { term, .. } => *term,
         }
     }
