@@ -11,9 +11,11 @@
 //!   transport and stepper tests run.
 //! * [`controller`] — metadata (KRaft's role): the topic registry, the actor persisting it,
 //!   topic administration serialised inside that actor ([`controller::admin`]), topic
-//!   configs resolved into log settings ([`controller::topic_config`]), and the quorum's Raft
-//!   ([`controller::raft`]: sans-IO core with snapshots, its files, the node that persists before
-//!   it sends).
+//!   configs resolved into log settings ([`controller::topic_config`]), the quorum's Raft
+//!   ([`controller::raft`]: sans-IO core with snapshots, its files, the node that persists
+//!   before it sends) and the metadata state machine its entries carry
+//!   ([`controller::metadata`]: records, the applied image and its snapshot, replica
+//!   placement, leader election).
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
 //!   the actor ids, one request and reply enum per role, and one type per request naming its
 //!   actor and reply ([`messages::call`]).

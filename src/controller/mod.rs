@@ -1,12 +1,15 @@
 //! The election service and metadata (KRaft's role). Today: the topic registry of a single node
 //! ([`topics`], pure), its file ([`store`]), topic administration run one operation at a time
 //! ([`admin`]) and the actor that owns them ([`actor`]). [`raft`] is the quorum's replicated log
-//! (core, files, node; model-checked), which no node runs yet.
+//! (core, files, node; model-checked) and [`metadata`] the state machine its entries will
+//! carry (records, the applied image, snapshots, replica placement, leader election); no node
+//! runs either yet.
 
 pub mod actor;
 pub mod admin;
 pub mod config_ops;
 pub mod config_values;
+pub mod metadata;
 pub mod raft;
 pub mod store;
 pub mod topic_config;

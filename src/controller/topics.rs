@@ -14,13 +14,13 @@ use crate::types::ErrorCode;
 
 /// Kafka's name rule ([`topic_name::validate_name`]) as the broker answers it:
 /// INVALID_TOPIC_EXCEPTION with the reason.
-fn check_name(name: &str) -> Result<(), Refusal> {
+pub(super) fn check_name(name: &str) -> Result<(), Refusal> {
     topic_name::validate_name(name)
         .map_err(|illegal| Refusal::new(ErrorCode::INVALID_TOPIC_EXCEPTION, illegal.message))
 }
 
 /// Metrics names replace '.' with '_', so Kafka refuses two topics that differ only there.
-fn collision_key(name: &str) -> String {
+pub(super) fn collision_key(name: &str) -> String {
     name.replace('.', "_")
 }
 

@@ -77,6 +77,14 @@ impl LeaderEpoch {
     pub const UNKNOWN: Self = Self(-1);
 }
 
+id_newtype! {
+    /// A broker registration's epoch (Kafka's `brokerEpoch`): the position of its registration
+    /// in the metadata log (Kafka: the record's offset; Rill: the Raft index of the entry that
+    /// holds it). A broker that registers again gets a larger one, so a request carrying an
+    /// older epoch comes from a previous incarnation and is refused.
+    BrokerEpoch(u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

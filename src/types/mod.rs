@@ -8,4 +8,4 @@ pub mod ids;
 pub mod topic_name;
 
 pub use error_code::{ErrorCode, Refusal};
-pub use ids::{LeaderEpoch, NodeId, Offset, ProducerId, TopicPartition};
+pub use ids::{BrokerEpoch, LeaderEpoch, NodeId, Offset, ProducerId, TopicPartition};

@@ -1,0 +1,378 @@
+//! How a committed record changes the [`MetadataImage`] (Kafka's `MetadataDelta.replay`).
+//!
+//! Applying is deterministic: it reads only the image, the record and the entry's index, so
+//! every node that applies the same log holds the same image. The controller checks a change
+//! before proposing it, but two proposals can race (a broker fenced while a topic is placed on
+//! it) and a node may run a newer or buggier controller than its peers; so a record that does
+//! not fit the image (a partition of an unknown topic, a taken name, a stale broker epoch) is
+//! skipped — it changes nothing — and the skip is reported to the caller to log. Every node
+//! skips the same records, so the images stay equal.
+//!
+//! Epochs move as Kafka moves them:
+//! * a broker's epoch is the index of the entry that registered it; a new incarnation gets
+//!   the new entry's index, and fence, unfence, unregister and producer-id records must carry
+//!   the current one;
+//! * a partition's leader epoch goes up by one with every change record that sets the leader
+//!   (even to no leader), and its partition epoch with every change record.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+use super::image::{
+    check_partition, BrokerRegistration, MetadataImage, PartitionImage, TopicImage,
+};
+use super::records::{Listener, MetadataRecord, TopicId};
+use crate::controller::topics::check_name;
+use crate::limits::TOPIC_PARTITIONS_MAX;
+use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
+
+/// Why a record changed nothing.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum Skip {
+    #[error("entry {index} is not after the applied index {applied}")]
+    AlreadyApplied { index: u64, applied: u64 },
+    #[error("the cluster id is already set")]
+    ClusterIdAlreadySet,
+    #[error("broker {0} is not registered")]
+    UnknownBroker(NodeId),
+    #[error("broker {node}: epoch {epoch} is not the registration's epoch {current}")]
+    StaleBrokerEpoch {
+        node: NodeId,
+        epoch: BrokerEpoch,
+        current: BrokerEpoch,
+    },
+    #[error("broker {0} is already registered with this incarnation")]
+    SameIncarnation(NodeId),
+    #[error("broker {0} registered twice in one entry")]
+    RegisteredTwiceInOneEntry(NodeId),
+    #[error("{0}")]
+    IllegalTopicName(String),
+    #[error("topic '{0}' already exists")]
+    TopicExists(String),
+    #[error("topic '{name}' collides with topic '{other}' ('.' and '_' are alike)")]
+    TopicCollides { name: String, other: String },
+    #[error("topic id {} is taken or reserved", hex(.0))]
+    TopicIdTaken(TopicId),
+    #[error("no topic has id {}", hex(.0))]
+    UnknownTopic(TopicId),
+    #[error("partition {got} created where partition {expected} comes next")]
+    PartitionOutOfOrder { expected: i32, got: i32 },
+    #[error("partition {0} is past the {TOPIC_PARTITIONS_MAX} a topic may have")]
+    TooManyPartitions(i32),
+    #[error("topic {} has no partition {partition}", hex(.topic))]
+    UnknownPartition { topic: TopicId, partition: i32 },
+    #[error("partition {partition}: {why}")]
+    BadPartition { partition: i32, why: &'static str },
+    #[error("partition {0}: an epoch would pass i32::MAX")]
+    EpochExhausted(i32),
+    #[error("a block of {0} producer ids")]
+    BadProducerIdCount(i32),
+    #[error("producer ids from {got}, but the next block starts at {expected}")]
+    ProducerIdsOutOfOrder { expected: i64, got: i64 },
+    #[error("producer ids would pass i64::MAX")]
+    ProducerIdsExhausted,
+}
+
+/// A skipped record of an entry: its position in the entry, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub position: usize,
+    pub skip: Skip,
+}
+
+/// A topic id as Kafka's tools print a `Uuid`'s bytes in a log line: hex.
+fn hex(id: &TopicId) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl MetadataImage {
+    /// Applies the committed entry at `index` (its records, in order; none for a Raft no-op
+    /// or an entry that did not decode, which only move the applied index). An entry at or
+    /// before [`MetadataImage::applied_index`] is already in the image (a snapshot holds it)
+    /// and is skipped whole.
+    pub fn apply_entry(&mut self, index: u64, records: &[MetadataRecord]) -> Vec<Skipped> {
+        if index <= self.applied_index {
+            let applied = self.applied_index;
+            let skip = Skip::AlreadyApplied { index, applied };
+            return vec![Skipped { position: 0, skip }];
+        }
+        self.applied_index = index;
+        (records.iter().enumerate())
+            .filter_map(|(position, record)| {
+                let skip = self.apply_record(index, record).err()?;
+                Some(Skipped { position, skip })
+            })
+            .collect()
+    }
+
+    /// Applies one record of the entry at `index`. The records of one entry share its index,
+    /// so an index equal to the applied one is the same entry's next record; one below it is
+    /// skipped. Callers that apply whole entries use [`MetadataImage::apply_entry`], which also
+    /// refuses an entry already in the image.
+    pub fn apply(&mut self, index: u64, record: &MetadataRecord) -> Result<(), Skip> {
+        if index < self.applied_index {
+            let applied = self.applied_index;
+            return Err(Skip::AlreadyApplied { index, applied });
+        }
+        self.applied_index = index;
+        self.apply_record(index, record)
+    }
+
+    fn apply_record(&mut self, index: u64, record: &MetadataRecord) -> Result<(), Skip> {
+        use MetadataRecord as R;
+        match record {
+            R::InitCluster { cluster_id } => self.init_cluster(*cluster_id),
+            R::RegisterBroker {
+                node_id,
+                incarnation_id,
+                listeners,
+                rack,
+            } => self.register(index, *node_id, *incarnation_id, listeners, rack),
+            R::FenceBroker {
+                node_id,
+                broker_epoch,
+            } => self.set_fenced(*node_id, *broker_epoch, true),
+            R::UnfenceBroker {
+                node_id,
+                broker_epoch,
+            } => self.set_fenced(*node_id, *broker_epoch, false),
+            R::UnregisterBroker {
+                node_id,
+                broker_epoch,
+            } => self.unregister(*node_id, *broker_epoch),
+            R::CreateTopic {
+                name,
+                topic_id,
+                configs,
+            } => self.create_topic(name, *topic_id, configs),
+            R::CreatePartition {
+                topic_id,
+                partition,
+                replicas,
+                isr,
+                leader,
+                leader_epoch,
+                partition_epoch,
+            } => {
+                let created = PartitionImage {
+                    replicas: replicas.clone(),
+                    isr: isr.clone(),
+                    leader: *leader,
+                    leader_epoch: *leader_epoch,
+                    partition_epoch: *partition_epoch,
+                };
+                self.create_partition(*topic_id, *partition, created)
+            }
+            R::ChangePartition {
+                topic_id,
+                partition,
+                leader,
+                isr,
+            } => self.change_partition(*topic_id, *partition, *leader, isr.as_deref()),
+            R::DeleteTopic { topic_id } => self.delete_topic(topic_id),
+            R::SetTopicConfig {
+                topic_id,
+                key,
+                value,
+            } => self.set_topic_config(topic_id, key, value.as_deref()),
+            R::AllocateProducerIds {
+                node_id,
+                broker_epoch,
+                first_id,
+                count,
+            } => self.allocate_producer_ids(*node_id, *broker_epoch, *first_id, *count),
+        }
+    }
+
+    fn init_cluster(&mut self, cluster_id: [u8; 16]) -> Result<(), Skip> {
+        if self.cluster_id.is_some() {
+            return Err(Skip::ClusterIdAlreadySet);
+        }
+        self.cluster_id = Some(cluster_id);
+        Ok(())
+    }
+
+    fn register(
+        &mut self,
+        index: u64,
+        node: NodeId,
+        incarnation_id: [u8; 16],
+        listeners: &[Listener],
+        rack: &Option<String>,
+    ) -> Result<(), Skip> {
+        if let Some(old) = self.brokers.get(&node) {
+            if old.incarnation_id == incarnation_id {
+                return Err(Skip::SameIncarnation(node));
+            }
+            if old.epoch.0 >= index {
+                return Err(Skip::RegisteredTwiceInOneEntry(node));
+            }
+        }
+        let registration = BrokerRegistration {
+            epoch: BrokerEpoch(index),
+            incarnation_id,
+            listeners: listeners.to_vec(),
+            rack: rack.clone(),
+            fenced: true,
+        };
+        self.brokers.insert(node, registration);
+        Ok(())
+    }
+
+    /// The registration of `node`, if `epoch` is its current one.
+    fn registration_at(
+        &mut self,
+        node: NodeId,
+        epoch: BrokerEpoch,
+    ) -> Result<&mut BrokerRegistration, Skip> {
+        let broker = self
+            .brokers
+            .get_mut(&node)
+            .ok_or(Skip::UnknownBroker(node))?;
+        if broker.epoch != epoch {
+            let current = broker.epoch;
+            return Err(Skip::StaleBrokerEpoch {
+                node,
+                epoch,
+                current,
+            });
+        }
+        Ok(broker)
+    }
+
+    fn set_fenced(&mut self, node: NodeId, epoch: BrokerEpoch, fenced: bool) -> Result<(), Skip> {
+        self.registration_at(node, epoch)?.fenced = fenced;
+        Ok(())
+    }
+
+    fn unregister(&mut self, node: NodeId, epoch: BrokerEpoch) -> Result<(), Skip> {
+        self.registration_at(node, epoch)?;
+        self.brokers.remove(&node);
+        Ok(())
+    }
+
+    fn create_topic(
+        &mut self,
+        name: &str,
+        id: TopicId,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), Skip> {
+        check_name(name).map_err(|r| Skip::IllegalTopicName(r.message))?;
+        if self.topic_ids.contains_key(name) {
+            return Err(Skip::TopicExists(name.to_string()));
+        }
+        if let Some(other) = self.colliding_topic(name) {
+            let (name, other) = (name.to_string(), other.to_string());
+            return Err(Skip::TopicCollides { name, other });
+        }
+        // Kafka's zero Uuid means "no topic id".
+        if id == [0; 16] || self.topics.contains_key(&id) {
+            return Err(Skip::TopicIdTaken(id));
+        }
+        let topic = TopicImage {
+            name: name.to_string(),
+            id,
+            configs: configs.clone(),
+            partitions: Default::default(),
+        };
+        self.topics.insert(id, topic);
+        self.topic_ids.insert(name.to_string(), id);
+        Ok(())
+    }
+
+    fn topic_mut(&mut self, id: &TopicId) -> Result<&mut TopicImage, Skip> {
+        self.topics.get_mut(id).ok_or(Skip::UnknownTopic(*id))
+    }
+
+    fn create_partition(
+        &mut self,
+        topic_id: TopicId,
+        partition: i32,
+        created: PartitionImage,
+    ) -> Result<(), Skip> {
+        let topic = self.topic_mut(&topic_id)?;
+        let expected = topic.partitions.len() as i32;
+        if partition != expected {
+            return Err(Skip::PartitionOutOfOrder {
+                expected,
+                got: partition,
+            });
+        }
+        if partition >= TOPIC_PARTITIONS_MAX {
+            return Err(Skip::TooManyPartitions(partition));
+        }
+        check_partition(&created).map_err(|why| Skip::BadPartition { partition, why })?;
+        topic.partitions.insert(partition, created);
+        Ok(())
+    }
+
+    fn change_partition(
+        &mut self,
+        topic: TopicId,
+        partition: i32,
+        leader: Option<Option<NodeId>>,
+        isr: Option<&[NodeId]>,
+    ) -> Result<(), Skip> {
+        let current = (self.topic_mut(&topic)?.partitions.get_mut(&partition))
+            .ok_or(Skip::UnknownPartition { topic, partition })?;
+        let mut changed = current.clone();
+        if let Some(leader) = leader {
+            changed.leader = leader;
+            changed.leader_epoch = (changed.leader_epoch.0.checked_add(1))
+                .map(LeaderEpoch)
+                .ok_or(Skip::EpochExhausted(partition))?;
+        }
+        if let Some(isr) = isr {
+            changed.isr = isr.to_vec();
+        }
+        changed.partition_epoch =
+            (changed.partition_epoch.checked_add(1)).ok_or(Skip::EpochExhausted(partition))?;
+        check_partition(&changed).map_err(|why| Skip::BadPartition { partition, why })?;
+        *current = changed;
+        Ok(())
+    }
+
+    fn delete_topic(&mut self, id: &TopicId) -> Result<(), Skip> {
+        let topic = self.topics.remove(id).ok_or(Skip::UnknownTopic(*id))?;
+        self.topic_ids.remove(&topic.name);
+        Ok(())
+    }
+
+    fn set_topic_config(
+        &mut self,
+        id: &TopicId,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), Skip> {
+        let configs = &mut self.topic_mut(id)?.configs;
+        match value {
+            Some(value) => configs.insert(key.to_string(), value.to_string()),
+            None => configs.remove(key),
+        };
+        Ok(())
+    }
+
+    fn allocate_producer_ids(
+        &mut self,
+        node: NodeId,
+        epoch: BrokerEpoch,
+        first_id: i64,
+        count: i32,
+    ) -> Result<(), Skip> {
+        self.registration_at(node, epoch)?;
+        if count < 1 {
+            return Err(Skip::BadProducerIdCount(count));
+        }
+        let expected = self.next_producer_id;
+        if first_id != expected {
+            return Err(Skip::ProducerIdsOutOfOrder {
+                expected,
+                got: first_id,
+            });
+        }
+        self.next_producer_id =
+            (first_id.checked_add(i64::from(count))).ok_or(Skip::ProducerIdsExhausted)?;
+        Ok(())
+    }
+}

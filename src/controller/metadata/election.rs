@@ -1,0 +1,177 @@
+//! Who leads a partition after a broker is fenced or unfenced, as the changes the controller
+//! proposes (Kafka's `ReplicationControlManager.generateLeaderAndIsrUpdates` with its
+//! `bestLeader` choice; `PartitionChangeBuilder.electAnyLeader` is the newer form of the same
+//! rules).
+//!
+//! For each partition concerned:
+//! * the fenced broker leaves the ISR, unless it is the last member: Kafka never empties an
+//!   ISR (the eligible-leader-replicas of KIP-966 aside, which Rill does not have), so the
+//!   last member stays and the partition waits, offline, for it to come back;
+//! * the leader stays if it is still in the ISR; otherwise the new leader is the first
+//!   replica, in assignment order, that is in the ISR and acceptable (registered, unfenced and
+//!   not the broker being fenced);
+//! * with none, the partition has no leader (offline) — unless unclean election is enabled
+//!   for the topic, when the first acceptable replica leads even outside the ISR, and the ISR
+//!   becomes that replica alone (records the ISR had may be lost: the election says it was
+//!   unclean so the controller can log it, as Kafka logs "UNCLEAN partition change").
+//!
+//! The functions read the image and return records; they change nothing. The controller puts
+//! the records in the same entry as the `FenceBroker` / `UnfenceBroker` they follow from.
+
+use super::image::{MetadataImage, PartitionImage, TopicImage};
+use super::records::{MetadataRecord, TopicId};
+use crate::controller::config_values::boolean;
+use crate::types::NodeId;
+
+/// The topic config that allows an unclean election (Kafka's, with the broker's default).
+pub const UNCLEAN_ELECTION_KEY: &str = "unclean.leader.election.enable";
+
+/// The outcome of choosing a leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaderChoice {
+    /// An ISR member: no committed record is lost.
+    Clean(NodeId),
+    /// A replica outside the ISR (unclean election enabled): records may be lost.
+    Unclean(NodeId),
+    /// No acceptable replica: the partition is offline.
+    Offline,
+}
+
+/// Kafka's `bestLeader`: the first replica in assignment order that is `acceptable` and in the
+/// ISR; else, if `unclean_allowed`, the first acceptable replica; else none.
+pub fn choose_leader(
+    replicas: &[NodeId],
+    isr: &[NodeId],
+    acceptable: impl Fn(NodeId) -> bool,
+    unclean_allowed: bool,
+) -> LeaderChoice {
+    let candidates = || replicas.iter().copied().filter(|r| acceptable(*r));
+    if let Some(leader) = candidates().find(|r| isr.contains(r)) {
+        return LeaderChoice::Clean(leader);
+    }
+    match candidates().next() {
+        Some(leader) if unclean_allowed => LeaderChoice::Unclean(leader),
+        _ => LeaderChoice::Offline,
+    }
+}
+
+/// The changes an election produced, and what the controller should say about them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Election {
+    /// `ChangePartition` records, by topic id then partition.
+    pub records: Vec<MetadataRecord>,
+    /// Partitions whose new leader was elected from outside the ISR.
+    pub unclean: Vec<(TopicId, i32)>,
+    /// Partitions left without a leader by these changes.
+    pub offline: Vec<(TopicId, i32)>,
+}
+
+/// The changes that fencing `broker` calls for: it leaves every ISR it is in (but the last
+/// member of one), and the partitions it led elect another leader.
+/// `unclean_default` is the broker's `unclean.leader.election.enable`, which a topic's own
+/// config overrides.
+pub fn on_fence(image: &MetadataImage, broker: NodeId, unclean_default: bool) -> Election {
+    let acceptable = |r: NodeId| r != broker && image.is_unfenced(r);
+    elect(
+        image,
+        unclean_default,
+        |p| p.isr.contains(&broker),
+        |p, unclean_allowed| change(p, Some(broker), &acceptable, unclean_allowed),
+    )
+}
+
+/// The changes that unfencing `broker` calls for: every partition without a leader elects
+/// one, `broker` now among the candidates (Kafka elects over all leaderless partitions here).
+pub fn on_unfence(image: &MetadataImage, broker: NodeId, unclean_default: bool) -> Election {
+    let acceptable = |r: NodeId| r == broker || image.is_unfenced(r);
+    elect(
+        image,
+        unclean_default,
+        |p| p.leader.is_none(),
+        |p, unclean_allowed| change(p, None, &acceptable, unclean_allowed),
+    )
+}
+
+/// Whether `topic` allows unclean elections: its own config if it has a valid one, else the
+/// broker's default.
+pub fn unclean_allowed(topic: &TopicImage, default: bool) -> bool {
+    (topic.configs.get(UNCLEAN_ELECTION_KEY))
+        .and_then(|value| boolean(UNCLEAN_ELECTION_KEY, value).ok())
+        .unwrap_or(default)
+}
+
+/// What a partition becomes: its leader, its ISR, and whether the election was unclean.
+struct Outcome {
+    leader: Option<NodeId>,
+    isr: Vec<NodeId>,
+    unclean: bool,
+}
+
+/// Runs `decide` over every partition that `concerned` picks, in image order, with its topic's
+/// unclean setting, and turns each outcome that differs from the partition into a record.
+fn elect(
+    image: &MetadataImage,
+    unclean_default: bool,
+    concerned: impl Fn(&PartitionImage) -> bool,
+    decide: impl Fn(&PartitionImage, bool) -> Outcome,
+) -> Election {
+    let mut election = Election::default();
+    for topic in image.topics() {
+        let unclean = unclean_allowed(topic, unclean_default);
+        for (&index, partition) in (topic.partitions.iter()).filter(|(_, p)| concerned(p)) {
+            let outcome = decide(partition, unclean);
+            let leader_moves = outcome.leader != partition.leader;
+            let isr_moves = outcome.isr != partition.isr;
+            if !leader_moves && !isr_moves {
+                continue;
+            }
+            if outcome.unclean {
+                election.unclean.push((topic.id, index));
+            }
+            if outcome.leader.is_none() && partition.leader.is_some() {
+                election.offline.push((topic.id, index));
+            }
+            election.records.push(MetadataRecord::ChangePartition {
+                topic_id: topic.id,
+                partition: index,
+                leader: leader_moves.then_some(outcome.leader),
+                isr: isr_moves.then_some(outcome.isr),
+            });
+        }
+    }
+    election
+}
+
+/// Kafka's per-partition step: drop `remove` from the ISR, keep a leader still in it or
+/// choose another, and never leave the ISR empty.
+fn change(
+    p: &PartitionImage,
+    remove: Option<NodeId>,
+    acceptable: &dyn Fn(NodeId) -> bool,
+    unclean_allowed: bool,
+) -> Outcome {
+    let isr: Vec<NodeId> = (p.isr.iter().copied())
+        .filter(|r| Some(*r) != remove)
+        .collect();
+    let choice = match p.leader {
+        Some(leader) if isr.contains(&leader) => LeaderChoice::Clean(leader),
+        _ => choose_leader(&p.replicas, &isr, acceptable, unclean_allowed),
+    };
+    match choice {
+        LeaderChoice::Unclean(leader) => Outcome {
+            leader: Some(leader),
+            isr: vec![leader],
+            unclean: true,
+        },
+        LeaderChoice::Clean(leader) => Outcome {
+            leader: Some(leader),
+            isr,
+            unclean: false,
+        },
+        LeaderChoice::Offline => Outcome {
+            leader: None,
+            isr: if isr.is_empty() { p.isr.clone() } else { isr },
+            unclean: false,
+        },
+    }
+}

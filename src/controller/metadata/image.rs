@@ -1,0 +1,212 @@
+//! The applied metadata (Kafka's `MetadataImage`): what every controller and broker knows
+//! after applying the committed log up to [`MetadataImage::applied_index`].
+//!
+//! Everything is in ordered maps, so iterating the image (a snapshot, an election over its
+//! partitions, a Metadata answer) gives the same order on every node. The fields are private:
+//! only [`super::apply`] changes them, one record at a time, and only in ways that keep the
+//! invariants [`MetadataImage::check`] states.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{Listener, TopicId};
+use crate::controller::topics::{check_name, collision_key};
+use crate::limits::TOPIC_PARTITIONS_MAX;
+use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
+
+/// The applied state. `PartialEq` compares everything, the name index included, so two
+/// images are equal exactly when every query answers the same.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataImage {
+    /// The index of the last Raft entry applied (0 before the first).
+    pub(super) applied_index: u64,
+    /// Set by the first `InitCluster` applied.
+    pub(super) cluster_id: Option<[u8; 16]>,
+    pub(super) brokers: BTreeMap<NodeId, BrokerRegistration>,
+    pub(super) topics: BTreeMap<TopicId, TopicImage>,
+    /// Derived from `topics` (rebuilt after a snapshot load, so not in the snapshot).
+    #[serde(skip)]
+    pub(super) topic_ids: BTreeMap<String, TopicId>,
+    /// The first producer id of the next block (Kafka's `nextProducerId`); ids below it are
+    /// handed out.
+    pub(super) next_producer_id: i64,
+}
+
+/// A registered broker (Kafka's `BrokerRegistration`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerRegistration {
+    pub epoch: BrokerEpoch,
+    pub incarnation_id: [u8; 16],
+    pub listeners: Vec<Listener>,
+    pub rack: Option<String>,
+    /// A fenced broker is no leader candidate; every registration starts fenced.
+    pub fenced: bool,
+}
+
+/// A topic and its partitions (Kafka's `TopicImage`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicImage {
+    pub name: String,
+    pub id: TopicId,
+    pub configs: BTreeMap<String, String>,
+    /// Keyed 0, 1, … without gaps.
+    pub partitions: BTreeMap<i32, PartitionImage>,
+}
+
+/// A partition's assignment and leadership (Kafka's `PartitionRegistration`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionImage {
+    /// The assignment, preferred leader first: the order elections try replicas in.
+    pub replicas: Vec<NodeId>,
+    /// The in-sync replicas: never empty, a subset of `replicas`.
+    pub isr: Vec<NodeId>,
+    /// A member of the ISR, or `None` (offline).
+    pub leader: Option<NodeId>,
+    /// Bumped by every change that sets the leader.
+    pub leader_epoch: LeaderEpoch,
+    /// Bumped by every change (Kafka's `partitionEpoch`, which AlterPartition must match).
+    pub partition_epoch: i32,
+}
+
+impl MetadataImage {
+    pub fn applied_index(&self) -> u64 {
+        self.applied_index
+    }
+
+    pub fn cluster_id(&self) -> Option<[u8; 16]> {
+        self.cluster_id
+    }
+
+    pub fn broker(&self, node: NodeId) -> Option<&BrokerRegistration> {
+        self.brokers.get(&node)
+    }
+
+    /// Every registered broker, fenced or not, by id.
+    pub fn brokers(&self) -> impl Iterator<Item = (NodeId, &BrokerRegistration)> {
+        self.brokers.iter().map(|(id, b)| (*id, b))
+    }
+
+    /// Registered and unfenced: may lead partitions and receive new replicas.
+    pub fn is_unfenced(&self, node: NodeId) -> bool {
+        self.brokers.get(&node).is_some_and(|b| !b.fenced)
+    }
+
+    /// The unfenced brokers, by id: the candidates of [`super::placement`].
+    pub fn live_brokers(&self) -> Vec<NodeId> {
+        (self.brokers.iter())
+            .filter(|(_, b)| !b.fenced)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn topic(&self, id: &TopicId) -> Option<&TopicImage> {
+        self.topics.get(id)
+    }
+
+    pub fn topic_by_name(&self, name: &str) -> Option<&TopicImage> {
+        self.topic_ids.get(name).and_then(|id| self.topics.get(id))
+    }
+
+    /// Every topic, by id.
+    pub fn topics(&self) -> impl Iterator<Item = &TopicImage> {
+        self.topics.values()
+    }
+
+    pub fn partition(&self, topic: &TopicId, partition: i32) -> Option<&PartitionImage> {
+        self.topics.get(topic)?.partitions.get(&partition)
+    }
+
+    /// The first id of the next producer-id block.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
+    }
+
+    /// The existing topic whose name collides with `name` ('.' and '_' alike), if any.
+    pub(super) fn colliding_topic(&self, name: &str) -> Option<&str> {
+        let key = collision_key(name);
+        (self.topic_ids.keys())
+            .find(|t| collision_key(t) == key)
+            .map(String::as_str)
+    }
+
+    /// Rebuilds the name index from the topics (after a snapshot load).
+    pub(super) fn index_names(&mut self) {
+        self.topic_ids = (self.topics.values())
+            .map(|t| (t.name.clone(), t.id))
+            .collect();
+    }
+
+    /// Every invariant `apply` keeps, checked over the whole image: what a snapshot load
+    /// refuses when it fails, and what the tests assert after every entry.
+    pub fn check(&self) -> Result<(), String> {
+        for (node, broker) in &self.brokers {
+            if broker.epoch.0 > self.applied_index {
+                return Err(format!(
+                    "broker {node}: epoch {} is past the applied index {}",
+                    broker.epoch, self.applied_index
+                ));
+            }
+        }
+        if self.next_producer_id < 0 {
+            return Err(format!("next producer id {}", self.next_producer_id));
+        }
+        if self.topic_ids.len() != self.topics.len() {
+            return Err("two topics share a name".into());
+        }
+        let mut collision_keys = BTreeSet::new();
+        for (id, topic) in &self.topics {
+            self.check_topic(id, topic)?;
+            if !collision_keys.insert(collision_key(&topic.name)) {
+                return Err(format!("topic '{}' collides with another", topic.name));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_topic(&self, id: &TopicId, topic: &TopicImage) -> Result<(), String> {
+        let name = &topic.name;
+        if topic.id != *id || self.topic_ids.get(name) != Some(id) {
+            return Err(format!("topic '{name}' is filed under another id or name"));
+        }
+        check_name(name).map_err(|r| r.message)?;
+        if topic.partitions.len() > TOPIC_PARTITIONS_MAX as usize {
+            return Err(format!("topic '{name}' has too many partitions"));
+        }
+        for (expected, (index, partition)) in (0..).zip(&topic.partitions) {
+            if *index != expected {
+                return Err(format!("topic '{name}': partition {index} after a gap"));
+            }
+            check_partition(partition).map_err(|e| format!("{name}-{index}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A partition's own invariants (Kafka's `PartitionRegistration` checks, ELR aside).
+pub(super) fn check_partition(p: &PartitionImage) -> Result<(), &'static str> {
+    if p.replicas.is_empty() {
+        return Err("no replicas");
+    }
+    if p.replicas.len() > i16::MAX as usize {
+        return Err("more replicas than a replication factor can count");
+    }
+    let replicas: BTreeSet<NodeId> = p.replicas.iter().copied().collect();
+    if replicas.len() != p.replicas.len() {
+        return Err("a replica appears twice");
+    }
+    if p.isr.is_empty() {
+        return Err("empty ISR");
+    }
+    let isr: BTreeSet<NodeId> = p.isr.iter().copied().collect();
+    if isr.len() != p.isr.len() || !isr.is_subset(&replicas) {
+        return Err("the ISR is not a set of replicas");
+    }
+    if p.leader.is_some_and(|l| !isr.contains(&l)) {
+        return Err("the leader is not in the ISR");
+    }
+    if p.leader_epoch.0 < 0 || p.partition_epoch < 0 {
+        return Err("negative epoch");
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! The cluster's metadata as a replicated state machine (KRaft's `MetadataImage` and the
+//! records that change it): brokers, topics, partitions and producer-id blocks, changed only
+//! by records committed in the controller quorum's Raft log.
+//!
+//! Pure logic: no I/O, no clock, no RNG of its own (the caller passes the random numbers a
+//! placement needs), so every voter and every broker that applies the same log holds the
+//! same image, and the simulator can replay it.
+//!
+//! * [`records`]   — [`MetadataRecord`] (Kafka's metadata record types) and the bytes of one
+//!   Raft entry: a version byte, then the entry's records, applied together.
+//! * [`image`]     — [`MetadataImage`], the applied state in ordered maps, its queries and the
+//!   invariants it keeps.
+//! * [`apply`]     — how each record changes the image; a record that does not fit is skipped
+//!   (a [`Skip`]), the same way on every node.
+//! * [`snapshot`]  — the image as bytes, so the log can be cut and a voter catch up from it.
+//! * [`placement`] — Kafka's rack-unaware replica placement for new partitions.
+//! * [`election`]  — the leader and ISR changes that fencing or unfencing a broker calls for.
+
+pub mod apply;
+pub mod election;
+pub mod image;
+pub mod placement;
+pub mod records;
+pub mod snapshot;
+
+pub use apply::{Skip, Skipped};
+pub use image::{BrokerRegistration, MetadataImage, PartitionImage, TopicImage};
+pub use records::{Listener, MetadataRecord, TopicId};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,55 @@
+//! The image as bytes (Kafka's metadata snapshot, `<offset>-<epoch>.checkpoint`): what lets
+//! the Raft log be cut below the applied index, and what a new or lagging voter loads instead
+//! of replaying the whole log.
+//!
+//! Layout: a format-version byte ([`SNAPSHOT_FORMAT_VERSION`]), then the postcard encoding of
+//! the image without its derived name index. A snapshot taken after entry `i` and followed by
+//! the entries after `i` gives the image of the whole log: the snapshot holds the applied
+//! index, and [`MetadataImage::apply_entry`] skips the entries it already covers.
+//!
+//! Loading checks every invariant `apply` keeps ([`MetadataImage::check`]), so a snapshot
+//! written by a buggy node or damaged past its file's checksum is refused rather than served.
+
+use thiserror::Error;
+
+use super::image::MetadataImage;
+
+/// The first byte of a snapshot; bump it when the image's layout changes.
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+
+/// Why bytes are not a snapshot.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum SnapshotError {
+    #[error("empty: no format version")]
+    Empty,
+    #[error("format version {0} is not known (this node reads {SNAPSHOT_FORMAT_VERSION})")]
+    UnknownVersion(u8),
+    #[error("not a metadata image: {0}")]
+    Malformed(String),
+    #[error("{0} bytes after the image")]
+    TrailingBytes(usize),
+    #[error("the image breaks an invariant: {0}")]
+    Inconsistent(String),
+}
+
+impl MetadataImage {
+    pub fn to_snapshot(&self) -> Vec<u8> {
+        let out = vec![SNAPSHOT_FORMAT_VERSION];
+        postcard::to_extend(self, out).expect("a metadata image always encodes")
+    }
+
+    pub fn from_snapshot(bytes: &[u8]) -> Result<MetadataImage, SnapshotError> {
+        let (&version, body) = bytes.split_first().ok_or(SnapshotError::Empty)?;
+        if version != SNAPSHOT_FORMAT_VERSION {
+            return Err(SnapshotError::UnknownVersion(version));
+        }
+        let (mut image, rest) = postcard::take_from_bytes::<MetadataImage>(body)
+            .map_err(|e| SnapshotError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(SnapshotError::TrailingBytes(rest.len()));
+        }
+        image.index_names();
+        image.check().map_err(SnapshotError::Inconsistent)?;
+        Ok(image)
+    }
+}
