@@ -8,6 +8,7 @@
 //! * [`log_file`] — the durable half on the [`crate::storage::Storage`] trait: the log's
 //!   segment files (CRC-framed entries, a torn tail cut at load), the snapshot file and the
 //!   `quorum-state` file (term, vote).
+//! * [`fuzz_support`] — fuzz bodies for its files and the metadata entries (`fuzz/`).
 //! * [`node`] — a voter as an actor hosts it: core + files, one persist job at a time, and
 //!   every message held until the writes made before it are synced.
 //!
@@ -29,6 +30,7 @@
 //!   newer than the commit index is answered and ignored.
 
 pub mod core;
+pub mod fuzz_support;
 pub mod log_file;
 pub mod msg;
 pub mod node;
