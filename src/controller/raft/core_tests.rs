@@ -674,3 +674,149 @@ fn nothing_leaves_a_node_before_the_writes_ahead_of_it_are_synced() {
     );
     assert!(out.committed.is_empty(), "applied once");
 }
+
+/// The leader a node names (where a proposal is redirected) is the one whose Append it took
+/// in this term, itself once it wins, and nobody while it campaigns.
+#[test]
+fn a_node_names_the_leader_it_follows_nobody_while_it_campaigns_and_itself_once_it_wins() {
+    let mut core = core(3, term(1), Vec::new());
+    let mut r = rng();
+    assert_eq!(core.leader(), None);
+    let heartbeat = RaftMsg::Append {
+        term: 1,
+        prev_index: 0,
+        prev_term: 0,
+        entries: Vec::new(),
+        leader_commit: 0,
+    };
+    core.step(0, n(2), heartbeat, &mut r);
+    assert_eq!(core.leader(), Some(n(2)));
+    assert_eq!(core.propose(b"x".to_vec()), Err(Some(n(2))));
+    let now_ms = campaign(&mut core, &[3], &mut r);
+    assert_eq!((core.role(), core.leader()), (Role::Candidate, None));
+    core.step(
+        now_ms,
+        n(3),
+        RaftMsg::VoteReply {
+            term: 2,
+            pre_vote: false,
+            granted: true,
+        },
+        &mut r,
+    );
+    assert_eq!((core.role(), core.leader()), (Role::Leader, Some(n(1))));
+}
+
+/// A leader re-elected in a newer term (without this node's vote) is still the node this one
+/// follows: its Append raises the term all the same, and the term is written before the
+/// answer leaves.
+#[test]
+fn a_follower_takes_a_newer_term_from_the_leader_it_already_follows() {
+    let mut core = core(3, term(2), vec![entry(2)]);
+    let mut r = rng();
+    let heartbeat = |term| RaftMsg::Append {
+        term,
+        prev_index: 1,
+        prev_term: 2,
+        entries: Vec::new(),
+        leader_commit: 0,
+    };
+    core.step(0, n(2), heartbeat(2), &mut r);
+    sent(&mut core);
+    assert_eq!(
+        (core.role(), core.term(), core.leader()),
+        (Role::Follower, 2, Some(n(2)))
+    );
+    core.step(10, n(2), heartbeat(3), &mut r);
+    let ready = core.take_ready();
+    assert_eq!(ready.hard_state, Some(term(3)));
+    assert!(
+        matches!(
+            ready.messages[..],
+            [Envelope {
+                msg: RaftMsg::AppendReply {
+                    term: 3,
+                    success: true,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{:?}",
+        ready.messages
+    );
+}
+
+/// Every message carries its sender's term; `RaftMsg::term` reads it whatever the kind.
+#[test]
+fn every_kind_of_message_reports_the_term_it_carries() {
+    let msgs = [
+        RaftMsg::RequestVote {
+            term: 5,
+            pre_vote: false,
+            last_log_index: 1,
+            last_log_term: 1,
+        },
+        RaftMsg::VoteReply {
+            term: 6,
+            pre_vote: true,
+            granted: false,
+        },
+        RaftMsg::Append {
+            term: 7,
+            prev_index: 1,
+            prev_term: 1,
+            entries: Vec::new(),
+            leader_commit: 1,
+        },
+        RaftMsg::AppendReply {
+            term: 8,
+            success: true,
+            match_index: 1,
+            next_hint: 2,
+        },
+    ];
+    let terms: Vec<u64> = msgs.iter().map(RaftMsg::term).collect();
+    assert_eq!(terms, [5, 6, 7, 8]);
+}
+
+/// Fail-stop: once a sync fails, the node says why and sends nothing more, not even what was
+/// waiting for that sync (it may not be on disk).
+#[test]
+fn a_failed_sync_stops_the_node_which_says_why() {
+    let mut r = rng();
+    let voters = [n(1), n(2), n(3)];
+    let opened = RaftNode::open(
+        Arc::new(MemStorage::new()),
+        Path::new("q"),
+        n(1),
+        &voters,
+        RaftConfig::default(),
+        0,
+        &mut r,
+    );
+    let (mut node, out) = opened.unwrap();
+    out.persist.unwrap().run().unwrap();
+    node.synced(Ok(()));
+    assert_eq!(node.failed(), None);
+    let vote = RaftMsg::RequestVote {
+        term: 1,
+        pre_vote: false,
+        last_log_index: 0,
+        last_log_term: 0,
+    };
+    let out = node.step(0, n(2), vote, &mut r);
+    assert!(out.sends.is_empty() && out.persist.is_some());
+    let out = node.synced(Err("disk gone".to_owned()));
+    assert_eq!(node.failed(), Some("disk gone"));
+    assert!(out.sends.is_empty(), "the vote it held never leaves");
+    let heartbeat = RaftMsg::Append {
+        term: 1,
+        prev_index: 0,
+        prev_term: 0,
+        entries: vec![entry(1)],
+        leader_commit: 0,
+    };
+    let out = node.step(1, n(2), heartbeat, &mut r);
+    assert!(out.sends.is_empty() && out.persist.is_none());
+}

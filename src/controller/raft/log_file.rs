@@ -777,4 +777,105 @@ mod tests {
             .expect("refused");
         assert!(matches!(err, LoadError::DamagedSnapshot { .. }), "{err}");
     }
+
+    /// A log file created in a directory that already existed (made by an operator, or kept
+    /// by a crash that lost the file) is new all the same: its first sync syncs the directory,
+    /// or a power cut could lose the file and the entries synced into it.
+    #[test]
+    fn a_new_log_file_in_an_existing_directory_has_the_directory_synced() {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        storage.create_dir_all(Path::new(DIR)).unwrap();
+        let syncs_dir = |files: &mut RaftFiles| {
+            let ops = files.sync_ops(None, None);
+            ops.iter()
+                .any(|op| matches!(op, PersistOp::SyncDir(dir) if dir == Path::new(DIR)))
+        };
+        let mut loaded = RaftFiles::load(storage.clone(), Path::new(DIR)).unwrap();
+        assert!(syncs_dir(&mut loaded.files));
+        assert!(!syncs_dir(&mut loaded.files), "once is enough");
+        let mut again = RaftFiles::load(storage, Path::new(DIR)).unwrap();
+        assert!(!syncs_dir(&mut again.files), "the file was there");
+    }
+
+    /// A warning of a cut tells an operator that a write was torn (a crash): a log that loads
+    /// whole must not raise one.
+    #[test]
+    fn only_a_torn_tail_is_reported_at_load() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tracing_subscriber::layer::SubscriberExt;
+
+        struct CountWarnings(Arc<AtomicUsize>);
+        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountWarnings {
+            fn on_event(
+                &self,
+                event: &tracing::Event<'_>,
+                _: tracing_subscriber::layer::Context<'_, S>,
+            ) {
+                if *event.metadata().level() == tracing::Level::WARN {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let warnings_at_load = |storage: &Arc<dyn Storage>| {
+            let count = Arc::new(AtomicUsize::new(0));
+            let subscriber = tracing_subscriber::registry().with(CountWarnings(count.clone()));
+            let loaded = tracing::subscriber::with_default(subscriber, || {
+                RaftFiles::load(storage.clone(), Path::new(DIR)).unwrap()
+            });
+            (loaded.cut_bytes, count.load(Ordering::SeqCst))
+        };
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let mut loaded = RaftFiles::load(storage.clone(), Path::new(DIR)).unwrap();
+        loaded
+            .files
+            .write_log(&LogWrite {
+                keep_through: 0,
+                entries: vec![entry(1, "a"), entry(1, "b")],
+            })
+            .unwrap();
+        sync(&mut loaded.files, None);
+        assert_eq!(warnings_at_load(&storage), (0, 0));
+        let file = storage
+            .open(&Path::new(DIR).join(segment_name(1)), false)
+            .unwrap();
+        file.truncate(file.len_bytes().unwrap() - 1).unwrap();
+        let (cut_bytes, warnings) = warnings_at_load(&storage);
+        assert!(cut_bytes > 0);
+        assert_eq!(warnings, 1, "the cut is reported");
+    }
+
+    /// `ENTRY_BYTES_MAX` is the largest body that loads; a length above it is damage, cut
+    /// like a torn tail.
+    #[test]
+    fn an_entry_of_exactly_the_maximum_size_loads_and_one_byte_more_is_cut() {
+        // The body: the term, the payload's variant and the command's length (varints of 1, 1
+        // and 4 bytes here), then the command.
+        let of_size = |body_bytes: usize| {
+            let entry = Entry {
+                term: 1,
+                payload: Payload::Command(vec![7; body_bytes - 6]),
+            };
+            assert_eq!(postcard::to_allocvec(&entry).unwrap().len(), body_bytes);
+            entry
+        };
+        for (body_bytes, loads) in [(ENTRY_BYTES_MAX, true), (ENTRY_BYTES_MAX + 1, false)] {
+            let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+            let mut loaded = RaftFiles::load(storage.clone(), Path::new(DIR)).unwrap();
+            let big = of_size(body_bytes);
+            let write = LogWrite {
+                keep_through: 0,
+                entries: vec![entry(1, "a"), big.clone()],
+            };
+            loaded.files.write_log(&write).unwrap();
+            sync(&mut loaded.files, None);
+            let again = RaftFiles::load(storage, Path::new(DIR)).unwrap();
+            if loads {
+                assert_eq!(again.entries, write.entries);
+                assert_eq!(again.cut_bytes, 0);
+            } else {
+                assert_eq!(again.entries, vec![entry(1, "a")]);
+                assert_eq!(again.cut_bytes, (FRAME_HEADER_BYTES + body_bytes) as u64);
+            }
+        }
+    }
 }
