@@ -2,7 +2,8 @@
 //! another, on this node or (through the host's transport) another.
 //!
 //! All of a node's actors share one wire enum, [`NodeMsg`], so one transport carries them all;
-//! each role has its own request and reply enums ([`partitions`], [`topics`], [`groups`]), with
+//! each role has its own request and reply enums ([`partitions`], [`topics`], [`groups`],
+//! [`quorum`]), with
 //! one type per request, which names its reply type and its actor ([`call::Call`]). Requests carry
 //! record bytes exactly as the client sent them (RecordBatch v2); replies carry stored bytes
 //! exactly as they will go to the consumer. Error codes are Kafka's.
@@ -19,6 +20,7 @@ use crate::actor::ActorId;
 pub mod call;
 pub mod groups;
 pub mod partitions;
+pub mod quorum;
 pub mod topics;
 
 pub use groups::*;
@@ -32,6 +34,8 @@ pub const PARTITIONS: ActorId = ActorId(2);
 /// The group coordinator: consumer groups and their committed offsets, one shard per
 /// `__consumer_offsets` partition this node leads.
 pub const GROUPS: ActorId = ActorId(3);
+/// The controller quorum's voter on this node: its Raft and the metadata image it applies.
+pub const QUORUM: ActorId = ActorId(4);
 
 /// One message between a node's actors (or between the gateway and them).
 #[derive(Debug, Serialize, Deserialize)]
@@ -44,6 +48,10 @@ pub enum NodeMsg {
     GroupsReply(GroupsReply),
     /// Leadership news for the coordinator (sent by the partitions actor, never asked).
     GroupsEvent(GroupsEvent),
+    /// Between the quorum's voters.
+    Raft(quorum::RaftMsg),
+    Quorum(quorum::QuorumRequest),
+    QuorumReply(quorum::QuorumReply),
 }
 
 #[cfg(test)]
@@ -97,6 +105,22 @@ mod tests {
         expected.extend([7; 16]);
         expected.extend([4, 2, 0]);
         assert_eq!(bytes(&topic), expected);
+        // Raft = 7, Append = 2: term 3, prev index 1, prev term 2, one entry (term 3, Noop =
+        // 0), leader commit 1. (u64s are varints, not zigzagged.)
+        let append = NodeMsg::Raft(quorum::RaftMsg::Append {
+            term: 3,
+            prev_index: 1,
+            prev_term: 2,
+            entries: vec![quorum::Entry {
+                term: 3,
+                payload: quorum::Payload::Noop,
+            }],
+            leader_commit: 1,
+        });
+        assert_eq!(bytes(&append), [7, 2, 3, 1, 2, 1, 3, 0, 1]);
+        // Quorum = 8, Propose = 1, the entry's bytes with their length.
+        let propose = NodeMsg::Quorum(quorum::QuorumRequest::Propose { entry: vec![9] });
+        assert_eq!(bytes(&propose), [8, 1, 1, 9]);
         // Groups = 4, Heartbeat = 2: "g", generation 1 zigzags to 2, "m", no instance id.
         let heartbeat = NodeMsg::Groups(GroupsRequest::Heartbeat(HeartbeatArgs {
             group: "g".into(),

@@ -1,0 +1,151 @@
+//! The quorum actor on the multi-node stepper: three voters elect a leader, agree on one
+//! cluster id, apply proposals in the same order, survive the leader's crash, and catch a
+//! returning voter up (through a snapshot when its log was compacted away).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::metadata::{records, Listener, MetadataRecord};
+use super::quorum::{QuorumActor, QuorumSettings, METADATA_DIR};
+use super::raft::core::RaftConfig;
+use crate::actor::stepper::{Cluster, StepActor};
+use crate::actor::Addr;
+use crate::messages::quorum::{QuorumReply, QuorumRequest, QuorumState};
+use crate::messages::{NodeMsg, QUORUM};
+use crate::types::NodeId;
+
+const VOTERS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
+
+fn cluster(seed: u64, snapshot_every_entries: u64) -> Cluster<NodeMsg> {
+    let mut cluster = Cluster::new(seed);
+    for id in VOTERS {
+        let settings = QuorumSettings {
+            node_id: id,
+            voters: VOTERS.to_vec(),
+            raft: RaftConfig::default(),
+            snapshot_every_entries,
+            dir: PathBuf::from(METADATA_DIR),
+        };
+        cluster.add_node(id, move |storage| {
+            let actor = QuorumActor::new(settings.clone(), Arc::new(storage.clone()));
+            vec![(QUORUM, StepActor::new(actor))]
+        });
+    }
+    cluster
+}
+
+fn at(id: NodeId) -> Addr {
+    Addr {
+        node: id,
+        actor: QUORUM,
+    }
+}
+
+fn describe(cluster: &mut Cluster<NodeMsg>, id: NodeId) -> QuorumState {
+    match cluster.ask(at(id), NodeMsg::Quorum(QuorumRequest::Describe), 100) {
+        Ok(NodeMsg::QuorumReply(QuorumReply::Described(state))) => state,
+        other => panic!("n{id} did not describe the quorum: {other:?}"),
+    }
+}
+
+/// The leader every running voter names, checking they agree.
+fn agreed_leader(cluster: &mut Cluster<NodeMsg>, up: &[NodeId]) -> (NodeId, u64) {
+    let states: Vec<QuorumState> = up.iter().map(|&id| describe(cluster, id)).collect();
+    let leader = states[0].leader.expect("a leader is known");
+    for state in &states {
+        assert_eq!(
+            (state.leader, state.term),
+            (Some(leader), states[0].term),
+            "{states:?}"
+        );
+    }
+    (leader, states[0].term)
+}
+
+fn register(node: u64) -> Vec<u8> {
+    records::encode(&[MetadataRecord::RegisterBroker {
+        node_id: NodeId(node),
+        incarnation_id: [node as u8; 16],
+        listeners: vec![Listener {
+            name: "PLAINTEXT".to_owned(),
+            host: "127.0.0.1".to_owned(),
+            port: 9092 + node as u16,
+        }],
+        rack: None,
+    }])
+}
+
+fn propose(cluster: &mut Cluster<NodeMsg>, to: NodeId, entry: Vec<u8>) -> QuorumReply {
+    let request = NodeMsg::Quorum(QuorumRequest::Propose { entry });
+    match cluster.ask(at(to), request, 3_000) {
+        Ok(NodeMsg::QuorumReply(reply)) => reply,
+        other => panic!("no answer to a proposal: {other:?}"),
+    }
+}
+
+#[test]
+fn three_voters_elect_one_leader_name_the_cluster_once_and_apply_proposals_alike() {
+    let mut cluster = cluster(3, 0);
+    cluster.run_for(5_000);
+    let (leader, term) = agreed_leader(&mut cluster, &VOTERS);
+    assert!(term >= 1);
+    let follower = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    assert_eq!(
+        propose(&mut cluster, follower, register(7)),
+        QuorumReply::NotLeader {
+            leader: Some(leader)
+        }
+    );
+    let QuorumReply::Committed { index } = propose(&mut cluster, leader, register(7)) else {
+        panic!("the leader commits");
+    };
+    assert!(matches!(
+        propose(&mut cluster, leader, b"not records".to_vec()),
+        QuorumReply::Failed(_)
+    ));
+    cluster.run_for(1_000);
+    let states: Vec<QuorumState> = VOTERS
+        .iter()
+        .map(|&id| describe(&mut cluster, id))
+        .collect();
+    let cluster_id = states[0].cluster_id.expect("named at the first commit");
+    for state in &states {
+        assert_eq!(state.cluster_id, Some(cluster_id));
+        assert_eq!(state.applied_index, states[0].applied_index);
+        assert!(state.applied_index >= index);
+        assert_eq!(state.registered_brokers, vec![NodeId(7)]);
+    }
+    let leader_state = states.iter().find(|s| s.node_id == leader).unwrap();
+    assert_eq!(leader_state.followers.len(), 2);
+}
+
+#[test]
+fn a_new_leader_takes_over_after_a_crash_and_a_returning_voter_catches_up_from_a_snapshot() {
+    let mut cluster = cluster(5, 4);
+    cluster.run_for(5_000);
+    let (old, old_term) = agreed_leader(&mut cluster, &VOTERS);
+    let cluster_id = describe(&mut cluster, old).cluster_id;
+    assert!(cluster_id.is_some());
+    cluster.crash(old);
+    cluster.run_for(5_000);
+    let up: Vec<NodeId> = VOTERS.into_iter().filter(|&id| id != old).collect();
+    let (leader, term) = agreed_leader(&mut cluster, &up);
+    assert_ne!(leader, old);
+    assert!(term > old_term);
+    // Enough entries that the log is compacted past what the crashed voter holds.
+    for node in 10..30 {
+        let reply = propose(&mut cluster, leader, register(node));
+        assert!(matches!(reply, QuorumReply::Committed { .. }), "{reply:?}");
+    }
+    cluster.restart(old);
+    cluster.run_for(5_000);
+    let states: Vec<QuorumState> = VOTERS
+        .iter()
+        .map(|&id| describe(&mut cluster, id))
+        .collect();
+    for state in &states {
+        assert_eq!(state.cluster_id, cluster_id, "the cluster keeps its id");
+        assert_eq!(state.applied_index, states[0].applied_index, "{states:?}");
+        assert_eq!(state.registered_brokers.len(), 20);
+    }
+}

@@ -1,0 +1,133 @@
+//! The controller quorum's messages: what its voters say to each other (Raft's, [`RaftMsg`]),
+//! what the log holds ([`Entry`]), and what the node's other parts ask the quorum actor
+//! ([`QuorumRequest`]). The metadata records an entry carries are the controller's own
+//! encoding (`controller::metadata::records`): opaque bytes here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::NodeId;
+
+/// One entry of the replicated log. Its index is its position (1-based), not stored in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The term of the leader that appended it.
+    pub term: u64,
+    pub payload: Payload,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// Appended by every new leader, so that entries of earlier terms commit through it.
+    Noop,
+    /// A command for the state machine above the log (opaque here).
+    Command(Vec<u8>),
+}
+
+/// Where a snapshot of the state machine ends: every entry through `index` (of `term`) is in
+/// it, and only committed entries ever are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub index: u64,
+    pub term: u64,
+}
+
+/// The messages of the protocol. Every message carries the sender's term (for a granted
+/// pre-vote: the term the pre-candidate would stand in).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftMsg {
+    /// Asks for a vote in `term` (or, with `pre_vote`, whether one would be granted: the
+    /// receiver changes nothing).
+    RequestVote {
+        term: u64,
+        pre_vote: bool,
+        last_log_index: u64,
+        last_log_term: u64,
+    },
+    VoteReply {
+        term: u64,
+        pre_vote: bool,
+        granted: bool,
+    },
+    /// Entries after `prev_index` (whose term must be `prev_term`), possibly none (a
+    /// heartbeat), and the leader's commit index.
+    Append {
+        term: u64,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+    },
+    /// The leader's snapshot, for a follower that needs entries the leader has compacted away
+    /// (Raft's InstallSnapshot, KRaft's FetchSnapshot). `data` is the state machine's own
+    /// encoding, opaque here. Answered by an [`RaftMsg::AppendReply`] through `last_index`.
+    InstallSnapshot {
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+        data: Vec<u8>,
+    },
+    /// `success`: the follower's log matches the leader's through `match_index` (synced).
+    /// Otherwise `next_hint` is where the leader should try next.
+    AppendReply {
+        term: u64,
+        success: bool,
+        match_index: u64,
+        next_hint: u64,
+    },
+}
+
+impl RaftMsg {
+    pub fn term(&self) -> u64 {
+        match self {
+            RaftMsg::RequestVote { term, .. }
+            | RaftMsg::VoteReply { term, .. }
+            | RaftMsg::Append { term, .. }
+            | RaftMsg::InstallSnapshot { term, .. }
+            | RaftMsg::AppendReply { term, .. } => *term,
+        }
+    }
+}
+
+/// What the node's parts ask the quorum actor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuorumRequest {
+    /// The quorum as this voter sees it (KRaft's DescribeQuorum).
+    Describe,
+    /// Append one entry of metadata records (their encoding) if this voter leads; answered once
+    /// it is committed and applied here, or refused.
+    Propose { entry: Vec<u8> },
+}
+
+/// The quorum actor's answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuorumReply {
+    Described(QuorumState),
+    /// The proposed entry is committed at `index` and applied here.
+    Committed {
+        index: u64,
+    },
+    /// This voter does not lead (any more): ask `leader`, if known.
+    NotLeader {
+        leader: Option<NodeId>,
+    },
+    /// The voter cannot serve: its files did not load, or a write failed.
+    Failed(String),
+}
+
+/// One voter's view of the quorum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumState {
+    pub node_id: NodeId,
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    /// Kafka's high watermark of the metadata log: the commit index.
+    pub commit_index: u64,
+    pub applied_index: u64,
+    pub last_index: u64,
+    /// Generated at the quorum's first commit (hex of 16 bytes), once applied here.
+    pub cluster_id: Option<[u8; 16]>,
+    /// A leader's view of its followers: (voter, highest index known replicated there).
+    pub followers: Vec<(NodeId, u64)>,
+    /// The brokers registered in the metadata this voter applied.
+    pub registered_brokers: Vec<NodeId>,
+}
