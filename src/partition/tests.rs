@@ -2102,6 +2102,28 @@ fn init_producer_id_requests_waiting_for_a_block_are_bounded() {
     );
 }
 
+/// A refused InitProducerId carries no producer: Kafka answers an error with producer id -1
+/// and producer epoch -1 (`RecordBatch.NO_PRODUCER_ID` / `NO_PRODUCER_EPOCH`).
+#[test]
+fn a_refused_init_producer_id_answers_producer_id_and_epoch_minus_one() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (first, effects) = h.send_init_producer();
+    let (token, _) = syncs(&effects).remove(0);
+    let mut failed = h.step(Input::Synced {
+        token,
+        result: Err("disk full".into()),
+    });
+    let reply = take_reply(&mut failed, first).expect("answered");
+    let PartitionsReply::InitProducerId(result) = reply else {
+        panic!("expected an InitProducerId reply, got {reply:?}");
+    };
+    assert_eq!(result.error_code, ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    assert_eq!(
+        (result.producer_id, result.producer_epoch),
+        (ProducerId(-1), -1)
+    );
+}
+
 // ---- opening a log without an fsync in the handler ---------------------------------------
 
 /// Two acknowledged batches, then a third appended but never synced whose tail a crash tears:

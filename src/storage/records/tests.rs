@@ -576,6 +576,21 @@ fn lz4_frames_with_every_optional_field_are_read_and_their_tails_checked() {
     }
 }
 
+/// When several records share the largest timestamp, the refusal names the first of them (the
+/// record `range_at` documents), not a later one with the same timestamp.
+#[test]
+fn a_refusal_for_a_timestamp_too_new_names_the_first_record_that_carries_it() {
+    let mut recs = good(3);
+    for (r, ts_delta) in recs.iter_mut().zip([0, 5, 5]) {
+        r.ts_delta = ts_delta;
+    }
+    let seen = check(batch_with(&section(&recs), 3, 0)).unwrap();
+    assert_eq!(seen.range, Some((T0, T0 + 5)));
+    assert_eq!(seen.range_at, (0, 1));
+    let e = timestamp_out_of_range(&seen, T0, 0, 4).expect("T0 + 5 is 5 ms after now");
+    assert_eq!(e.record_index, Some(1));
+}
+
 #[test]
 fn the_timestamp_range_tracks_the_smallest_record_even_when_it_comes_later() {
     // Timestamps T0 + 2, T0, T0 + 1: the smallest is neither the first nor the last record, so
