@@ -373,6 +373,26 @@ fn a_batch_setting_the_log_append_time_bit_is_an_invalid_timestamp() {
     }
 }
 
+/// Control batches (attributes bit 5, transaction markers) are the broker's to write: Kafka's
+/// `LogValidator.validateBatch` refuses a producer's with INVALID_RECORD, naming no record, and
+/// a transactional data batch (bit 4 alone) is not one.
+#[test]
+fn a_producers_control_batch_is_an_invalid_record() {
+    for codec in [0u8, 1] {
+        let with = |bits: i16| {
+            let mut b = batch_with(&section(&good(2)), 2, codec);
+            b[21..23].copy_from_slice(&(codec as i16 | bits).to_be_bytes());
+            fix_crc(&mut b);
+            check(b)
+        };
+        let e = with(0x30).unwrap_err();
+        assert_eq!(e.kind, RecordsErrorKind::Invalid, "codec {codec}");
+        assert_eq!(e.record_index, None, "codec {codec}");
+        assert_eq!(code(with(0x20)), INVALID_RECORD, "codec {codec}");
+        with(0x10).expect("a transactional data batch");
+    }
+}
+
 /// Each rule broken on its own, in an uncompressed and a gzip batch.
 #[test]
 fn every_broken_field_is_an_invalid_record() {
