@@ -252,6 +252,42 @@ mod tests {
         assert_eq!(decode(&encode(5, &states_of(&[(-2, 0, 0)]))), None);
     }
 
+    /// A producer keeps the metadata of its last `PRODUCER_BATCHES_RETAINED` batches (Kafka's
+    /// `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`, 5), so a snapshot taken while one has a full
+    /// window must load; only a count above the window is damage.
+    #[test]
+    fn a_producer_with_a_full_window_of_batches_decodes_and_one_more_is_damage() {
+        let full: Vec<(i64, i32, i64)> = (0..PRODUCER_BATCHES_RETAINED as i32)
+            .map(|seq| (3, seq, seq as i64))
+            .collect();
+        let full = states_of(&full);
+        let entry = full.get(ProducerId(3)).unwrap();
+        assert_eq!(entry.batches.len(), PRODUCER_BATCHES_RETAINED);
+        let bytes = encode(9, &full);
+        assert_eq!(decode(&bytes), Some((9, full.clone())));
+
+        // The same snapshot with a sixth batch spliced in (count patched, CRC recomputed).
+        let count_at = HEADER_BYTES + PRODUCER_BYTES - 1;
+        let mut body = bytes[..bytes.len() - 4].to_vec();
+        assert_eq!(body[count_at] as usize, PRODUCER_BATCHES_RETAINED);
+        body[count_at] += 1;
+        let (seq, offset) = (
+            PRODUCER_BATCHES_RETAINED as i32,
+            PRODUCER_BATCHES_RETAINED as i64,
+        );
+        for field in [
+            &seq.to_be_bytes()[..],
+            &seq.to_be_bytes(),
+            &offset.to_be_bytes(),
+            &offset.to_be_bytes(),
+        ] {
+            body.extend_from_slice(field);
+        }
+        let crc = crc32c::crc32c(&body);
+        body.extend_from_slice(&crc.to_be_bytes());
+        assert_eq!(decode(&body), None);
+    }
+
     #[test]
     fn load_takes_the_newest_at_or_below_the_log_end_and_drops_the_rest() {
         let mem = Arc::new(MemStorage::new());

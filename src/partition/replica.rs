@@ -944,7 +944,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::storage::batch::{build_batch, build_idempotent_batch};
+    use crate::storage::batch::{build_batch, build_idempotent_batch, compute_crc};
     use crate::storage::mem::MemStorage;
     use crate::types::ProducerId;
 
@@ -966,6 +966,30 @@ mod tests {
         let entry = states.get(ProducerId(pid)).expect("the producer");
         let seqs: Vec<i32> = entry.batches.iter().map(|b| b.first_seq).collect();
         assert_eq!(seqs, [1], "the batch at offset 0 is the snapshot's");
+    }
+
+    /// A transaction marker (a control batch) carries its producer's id and epoch but no
+    /// sequence (-1): as in Kafka's `ProducerStateManager`, it never enters the producer's
+    /// window of batches, which holds its data batches only.
+    #[test]
+    fn rebuilding_producers_leaves_control_batches_out_of_the_sequence_window() {
+        let storage = Arc::new(MemStorage::new());
+        let mut log = Log::open(storage, Path::new("t-0"), LogConfig::default(), 0).unwrap();
+        let pid = 3;
+        let mut data = build_idempotent_batch(&[(Some(b"k"), b"v")], 0, pid, 0, 0);
+        log.append(&mut data, 0, 0).unwrap();
+        let mut marker = build_idempotent_batch(&[(Some(b"k"), b"v")], 0, pid, 0, -1);
+        marker[21 + 1] |= 0x30; // attributes (@21): transactional and control
+        let crc = compute_crc(&marker);
+        marker[17..21].copy_from_slice(&crc.to_be_bytes()); // crc (@17)
+        let attributes = BatchHeader::parse(&marker).unwrap().attributes;
+        assert_eq!(attributes & 0x30, 0x30, "{attributes:#x}");
+        log.append(&mut marker, 0, 0).unwrap();
+        let mut states = ProducerStates::default();
+        rebuild_producers(&log, 0, &mut states, 0).unwrap();
+        let entry = states.get(ProducerId(pid)).expect("the producer");
+        let seqs: Vec<i32> = entry.batches.iter().map(|b| b.first_seq).collect();
+        assert_eq!(seqs, [0], "the marker is not a batch of the window");
     }
 
     /// The scan reads the log in slices of `PRODUCER_STATE_SCAN_BYTES` and goes on to its end.

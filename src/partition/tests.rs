@@ -1484,6 +1484,34 @@ fn an_idempotent_batch_with_a_negative_last_offset_delta_is_refused_not_a_panic(
     );
 }
 
+/// Control batches (transaction markers) are the broker's to write: Kafka's
+/// `LogValidator.validateBatch` refuses one from a client with INVALID_RECORD ("Clients are
+/// not allowed to write control records"). Accepted, a client's marker would hide its records
+/// from consumers (they skip control batches) and, sent by an idempotent producer, enter the
+/// producer's live sequence window while a rebuild from the log leaves it out.
+#[test]
+fn a_client_may_not_write_a_control_batch() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(&a, config(Some(0)));
+    let control = |mut b: Vec<u8>| {
+        b[21 + 1] |= 0x30; // attributes (@21): transactional and control
+        let crc = batch::compute_crc(&b);
+        b[17..21].copy_from_slice(&crc.to_be_bytes()); // crc (@17)
+        b
+    };
+    let (pid, epoch) = h.init_producer();
+    for marker in [control(plain(b"x")), control(idempotent(pid, epoch, 0, 1))] {
+        let refused = h.produce_one(1, &a, marker);
+        assert_eq!(refused.error_code, ErrorCode::INVALID_RECORD);
+    }
+    assert_eq!(h.log_end(&a), 0, "nothing written");
+    // The producer's sequence 0 is still free: the refused marker did not take it.
+    let first = h.produce_one(1, &a, idempotent(pid, epoch, 0, 1));
+    assert_eq!(first.error_code, ErrorCode::NONE);
+    assert_eq!(h.log_end(&a), 1, "appended, not a duplicate");
+}
+
 // ---- role and high watermark -----------------------------------------------------------
 
 /// Opens a replica and runs its first persist job (the open's durability), as the actor does.
@@ -2099,6 +2127,28 @@ fn init_producer_id_requests_waiting_for_a_block_are_bounded() {
     assert_eq!(
         init_producer_result(reply),
         Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+    );
+}
+
+/// A refused InitProducerId carries no producer: Kafka answers an error with producer id -1
+/// and producer epoch -1 (`RecordBatch.NO_PRODUCER_ID` / `NO_PRODUCER_EPOCH`).
+#[test]
+fn a_refused_init_producer_id_answers_producer_id_and_epoch_minus_one() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (first, effects) = h.send_init_producer();
+    let (token, _) = syncs(&effects).remove(0);
+    let mut failed = h.step(Input::Synced {
+        token,
+        result: Err("disk full".into()),
+    });
+    let reply = take_reply(&mut failed, first).expect("answered");
+    let PartitionsReply::InitProducerId(result) = reply else {
+        panic!("expected an InitProducerId reply, got {reply:?}");
+    };
+    assert_eq!(result.error_code, ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    assert_eq!(
+        (result.producer_id, result.producer_epoch),
+        (ProducerId(-1), -1)
     );
 }
 

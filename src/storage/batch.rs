@@ -1485,6 +1485,41 @@ mod tests {
         ));
     }
 
+    /// Setting the timestamp type is setting a bit, not flipping it: a batch that already says
+    /// LogAppendTime (stamped at another time) still says it after the broker's stamp, and
+    /// the other attribute bits (here transactional and control) are kept.
+    #[test]
+    fn restamping_a_log_append_time_batch_keeps_it_log_append_time() {
+        let mut b = build_batch(&[(None, b"a")], 10);
+        b[ATTRIBUTES_AT + 1] |= TIMESTAMP_TYPE_BIT as u8 | 0x30;
+        fix_crc(&mut b);
+        let before = validate_batch(&b, MAX).unwrap();
+        assert!(before.is_log_append_time() && before.max_timestamp_ms == 10);
+        set_log_append_time(&mut b, 6_000).unwrap();
+        let h = validate_batch(&b, MAX).expect("the CRC was recomputed");
+        assert_eq!(h.max_timestamp_ms, 6_000);
+        assert!(h.is_log_append_time(), "{:#x}", h.attributes);
+        assert_eq!(h.attributes, before.attributes);
+    }
+
+    /// Kafka's `RecordBatch.isControlBatch`: bit 5 (0x20) of the attributes marks a batch of
+    /// control records (transaction markers), independent of the transactional bit (0x10).
+    #[test]
+    fn the_control_bit_alone_makes_a_batch_a_control_batch() {
+        let with = |bits: u8| {
+            let mut b = build_batch(&[(Some(b"k"), b"v")], 1);
+            b[ATTRIBUTES_AT + 1] |= bits;
+            fix_crc(&mut b);
+            validate_batch(&b, MAX).unwrap()
+        };
+        let marker = with(0x30);
+        assert!(marker.is_control() && marker.is_transactional());
+        let transactional = with(0x10);
+        assert!(!transactional.is_control() && transactional.is_transactional());
+        assert!(with(0x20).is_control());
+        assert!(!with(0).is_control());
+    }
+
     #[test]
     fn log_append_time_stamps_a_header_only_batch_and_refuses_a_length_below_a_header() {
         // What the cleaner leaves where it removed every record: exactly a header.

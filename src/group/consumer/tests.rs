@@ -452,6 +452,23 @@ fn the_assignor_most_members_ask_for_wins_over_one_configured_earlier() {
     assert_eq!(h.g.assignor(&h.s).name(), "range", "two votes beat one");
 }
 
+/// Kafka's `computePreferredServerAssignor`: the count decides, whatever the configured order;
+/// that order only breaks ties. Here the one configured first has the most votes, and one
+/// configured after it (with fewer) must not displace it.
+#[test]
+fn the_assignor_most_members_ask_for_wins_over_one_with_fewer_votes_configured_later() {
+    let mut h = H::new(4);
+    for (member, assignor) in [("a", "uniform"), ("b", "range"), ("c", "uniform")] {
+        let r = h.hb(ConsumerHeartbeatArgs {
+            server_assignor: Some(assignor.into()),
+            ..join(member)
+        });
+        assert_eq!(r.error_code, ErrorCode::NONE);
+    }
+    assert_eq!(h.s.assignors.last().map(|a| a.name()), Some("range"));
+    assert_eq!(h.g.assignor(&h.s).name(), "uniform", "two votes beat one");
+}
+
 /// OffsetCommit and OffsetFetch v9 against a consumer group (Kafka's `ConsumerGroup`
 /// `validateOffsetCommit`/`validateOffsetFetch`): a member at another epoch is stale either
 /// way, an unknown member unknown, a member below v9 unsupported; a tool commits only while

@@ -1594,6 +1594,40 @@ fn a_truncation_to_the_log_start_leaves_the_log_start_checkpoint_alone() {
     assert_eq!(checkpoint(), None);
 }
 
+/// Once the flush job that wrote a checkpoint is reported done, the log knows what is on disk:
+/// a truncation that leaves the recovery point (or the log start) where that job put it writes
+/// no checkpoint (the write is synchronous, a temporary file and two syncs on the
+/// truncation's path). Only while such a job may still be running must the cut write it
+/// itself. A disk refusing every write that grows a file would fail any such write.
+#[test]
+fn a_truncation_after_a_completed_flush_job_rewrites_no_checkpoint_that_job_wrote() {
+    // A job writing the recovery point alone.
+    let mem = MemStorage::new();
+    let mut log = rolled_unflushed(&mem);
+    let (job, point) = log.flush_job().unwrap();
+    assert_eq!((point.recovery_point, point.log_start), (Some(2), None));
+    job.run().unwrap();
+    log.flushed(point);
+    mem.fail_writes(Some(std::io::ErrorKind::Other));
+    assert_eq!(log.truncate_to(3).unwrap(), 2, "the recovery point stays 2");
+    assert_eq!(recovery_point_on_disk(&mem), Some(2));
+
+    // A job writing the log start alone (and removing the segment below it).
+    let mem = MemStorage::new();
+    let mut log = rolled_unflushed(&mem);
+    append(&mut log, 2, 2, 0);
+    log.sync().unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2, 4]);
+    assert_eq!(log.delete_records_before(2, 0).unwrap(), 2);
+    let (job, point) = log.flush_job().unwrap();
+    assert_eq!((point.recovery_point, point.log_start), (None, Some(2)));
+    job.run().unwrap();
+    log.flushed(point);
+    mem.fail_writes(Some(std::io::ErrorKind::Other));
+    assert_eq!(log.truncate_to(5).unwrap(), 4, "the log start stays 2");
+    assert_eq!(log.durable_log_start(), 2);
+}
+
 #[test]
 fn sealed_segments_removed_before_their_sync_are_not_synced() {
     let mem = MemStorage::new();

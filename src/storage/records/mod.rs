@@ -81,6 +81,13 @@ impl RecordsError {
         }
     }
 
+    /// Kafka's `LogValidator.validateBatch`: control batches (transaction markers) are the
+    /// broker's to write. A producer's would hide its records from consumers (they skip control
+    /// batches); Kafka refuses it with INVALID_RECORD, naming no record.
+    fn control_batch() -> Self {
+        Self::invalid(None, "clients are not allowed to write control records")
+    }
+
     /// Kafka's `LogValidator.validateTimestamp`: the LogAppendTime bit is the broker's to set
     /// (on LogAppendTime topics, when it stamps the batch). A producer that sets it would
     /// have every record read back with the header's `maxTimestamp` instead of its own,
@@ -171,6 +178,10 @@ pub fn check_batches(
         let end = at + header.total_bytes();
         if header.total_bytes() < HEADER_BYTES || end > batches.len() {
             return Err(RecordsError::corrupt("record batch runs past the request"));
+        }
+        // Kafka's `validateBatch` before its per-record `validateTimestamp`.
+        if header.is_control() {
+            return Err(RecordsError::control_batch());
         }
         if header.is_log_append_time() {
             return Err(RecordsError::log_append_time_set());

@@ -373,6 +373,26 @@ fn a_batch_setting_the_log_append_time_bit_is_an_invalid_timestamp() {
     }
 }
 
+/// Control batches (attributes bit 5, transaction markers) are the broker's to write: Kafka's
+/// `LogValidator.validateBatch` refuses a producer's with INVALID_RECORD, naming no record, and
+/// a transactional data batch (bit 4 alone) is not one.
+#[test]
+fn a_producers_control_batch_is_an_invalid_record() {
+    for codec in [0u8, 1] {
+        let with = |bits: i16| {
+            let mut b = batch_with(&section(&good(2)), 2, codec);
+            b[21..23].copy_from_slice(&(codec as i16 | bits).to_be_bytes());
+            fix_crc(&mut b);
+            check(b)
+        };
+        let e = with(0x30).unwrap_err();
+        assert_eq!(e.kind, RecordsErrorKind::Invalid, "codec {codec}");
+        assert_eq!(e.record_index, None, "codec {codec}");
+        assert_eq!(code(with(0x20)), INVALID_RECORD, "codec {codec}");
+        with(0x10).expect("a transactional data batch");
+    }
+}
+
 /// Each rule broken on its own, in an uncompressed and a gzip batch.
 #[test]
 fn every_broken_field_is_an_invalid_record() {
@@ -574,6 +594,21 @@ fn lz4_frames_with_every_optional_field_are_read_and_their_tails_checked() {
             "{what}"
         );
     }
+}
+
+/// When several records share the largest timestamp, the refusal names the first of them (the
+/// record `range_at` documents), not a later one with the same timestamp.
+#[test]
+fn a_refusal_for_a_timestamp_too_new_names_the_first_record_that_carries_it() {
+    let mut recs = good(3);
+    for (r, ts_delta) in recs.iter_mut().zip([0, 5, 5]) {
+        r.ts_delta = ts_delta;
+    }
+    let seen = check(batch_with(&section(&recs), 3, 0)).unwrap();
+    assert_eq!(seen.range, Some((T0, T0 + 5)));
+    assert_eq!(seen.range_at, (0, 1));
+    let e = timestamp_out_of_range(&seen, T0, 0, 4).expect("T0 + 5 is 5 ms after now");
+    assert_eq!(e.record_index, Some(1));
 }
 
 #[test]
