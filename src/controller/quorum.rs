@@ -96,12 +96,10 @@ impl QuorumActor {
         })
     }
 
+    /// Why this voter cannot serve: its own failure, or its Raft node's (a write or sync).
     fn failure(&self) -> Option<String> {
-        let failed = self.failed.clone();
-        failed.or_else(|| {
-            let node = self.node.as_ref()?;
-            node.failed().map(str::to_owned)
-        })
+        let node_failed = self.node.as_ref().and_then(RaftNode::failed);
+        self.failed.as_deref().or(node_failed).map(str::to_owned)
     }
 
     /// Carries out what the node asked for, applies what it committed, answers the proposals
@@ -231,14 +229,12 @@ impl Actor<NodeMsg> for QuorumActor {
         input: Input<NodeMsg, QuorumTimer>,
     ) {
         let now_ms = ctx.now.mono_ms;
-        if self.failed.is_some() {
+        if let Some(failed) = &self.failed {
             if let Input::Request { id, .. } = input {
-                let reply = self.describe();
-                let reply = match reply {
-                    QuorumReply::Failed(why) => QuorumReply::Failed(why),
-                    _ => QuorumReply::Failed("the voter stopped".to_owned()),
-                };
-                ctx.reply(id, NodeMsg::QuorumReply(reply));
+                ctx.reply(
+                    id,
+                    NodeMsg::QuorumReply(QuorumReply::Failed(failed.clone())),
+                );
             }
             return;
         }

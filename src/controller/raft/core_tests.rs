@@ -68,6 +68,19 @@ fn campaign(core: &mut RaftCore, peers: &[u64], r: &mut SmallRng) -> u64 {
     now_ms
 }
 
+/// Campaigns, wins node 2's pre-vote and then its vote: voter 1 of three then leads. Returns
+/// the time of the election.
+fn elect(core: &mut RaftCore, r: &mut SmallRng) -> u64 {
+    let now_ms = campaign(core, &[2], r);
+    let vote = RaftMsg::VoteReply {
+        term: core.term(),
+        pre_vote: false,
+        granted: true,
+    };
+    core.step(now_ms, n(2), vote, r);
+    now_ms
+}
+
 #[test]
 fn a_single_voter_elects_itself_and_commits_only_what_it_synced() {
     let mut core = core(1, HardState::default(), Vec::new());
@@ -328,17 +341,8 @@ fn a_voter_in_touch_with_its_leader_refuses_to_help_depose_it() {
 fn a_leader_that_hears_from_no_majority_steps_down() {
     let mut core = core(3, term(1), Vec::new());
     let mut r = rng();
-    let start_ms = campaign(&mut core, &[2], &mut r);
-    core.step(
-        start_ms,
-        n(2),
-        RaftMsg::VoteReply {
-            term: 2,
-            pre_vote: false,
-            granted: true,
-        },
-        &mut r,
-    );
+    let start_ms = elect(&mut core, &mut r);
+    assert_eq!(core.term(), 2);
     assert_eq!(core.role(), Role::Leader);
     // Node 2 answers until start + 500; node 3 never does.
     let ok = RaftMsg::AppendReply {
@@ -370,17 +374,8 @@ fn a_leader_commits_an_earlier_terms_entry_only_through_one_of_its_own() {
     // Voter 1 holds an entry of term 1 nobody committed, and wins term 3.
     let mut core = core(3, term(2), vec![entry(1)]);
     let mut r = rng();
-    let now_ms = campaign(&mut core, &[2], &mut r);
-    core.step(
-        now_ms,
-        n(2),
-        RaftMsg::VoteReply {
-            term: 3,
-            pre_vote: false,
-            granted: true,
-        },
-        &mut r,
-    );
+    let now_ms = elect(&mut core, &mut r);
+    assert_eq!(core.term(), 3);
     assert_eq!((core.role(), core.last_index()), (Role::Leader, 2));
     core.persisted(2, 3);
     // Node 2 has only the old entry: a majority holds index 1, which is not of term 3.
@@ -505,17 +500,8 @@ fn a_refusal_hints_where_the_leader_should_try_next() {
 fn a_leader_takes_a_hint_below_the_known_match_as_just_past_it() {
     let mut core = core(3, term(1), vec![entry(1), entry(1), entry(1)]);
     let mut r = rng();
-    let now_ms = campaign(&mut core, &[2], &mut r);
-    core.step(
-        now_ms,
-        n(2),
-        RaftMsg::VoteReply {
-            term: 2,
-            pre_vote: false,
-            granted: true,
-        },
-        &mut r,
-    );
+    let now_ms = elect(&mut core, &mut r);
+    assert_eq!(core.term(), 2);
     core.step(
         now_ms,
         n(3),

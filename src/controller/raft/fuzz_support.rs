@@ -15,7 +15,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::core::{HardState, LogWrite};
-use super::log_file::{segment_name, RaftFiles, QUORUM_STATE_FILE, SNAPSHOT_FILE};
+use super::log_file::{
+    checksummed, encode_frame, segment_name, RaftFiles, SnapshotFile, QUORUM_STATE_FILE,
+    SNAPSHOT_FILE,
+};
 use super::msg::{Entry, Payload, SnapshotMeta};
 use crate::controller::metadata::{records, MetadataImage};
 use crate::storage::mem::MemStorage;
@@ -60,20 +63,6 @@ impl<'a> Choices<'a> {
     }
 }
 
-fn frame(entry: &Entry) -> Vec<u8> {
-    let body = postcard::to_allocvec(entry).expect("an entry encodes");
-    let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
-    bytes.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
-    bytes.extend_from_slice(&body);
-    bytes
-}
-
-fn checksummed(body: Vec<u8>) -> Vec<u8> {
-    let mut bytes = crc32c::crc32c(&body).to_be_bytes().to_vec();
-    bytes.extend_from_slice(&body);
-    bytes
-}
-
 /// Builds a voter directory from `data`, loads it, appends and loads again. Panics only on a
 /// bug: a load that panics, or accepted files that lose an append.
 pub fn load_arbitrary_dir(data: &[u8]) -> RaftFuzzOutcome {
@@ -107,7 +96,7 @@ pub fn load_arbitrary_dir(data: &[u8]) -> RaftFuzzOutcome {
                             _ => Payload::Command(choices.take(8).to_vec()),
                         },
                     };
-                    bytes.extend(frame(&entry));
+                    bytes.extend(encode_frame(&entry).expect("an entry encodes"));
                 }
                 match choices.byte() % 4 {
                     0 if !bytes.is_empty() => {
@@ -131,14 +120,8 @@ pub fn load_arbitrary_dir(data: &[u8]) -> RaftFuzzOutcome {
                 index: choices.small(),
                 term: choices.small(),
             };
-            #[derive(serde::Serialize)]
-            struct File<'a> {
-                meta: SnapshotMeta,
-                data: &'a [u8],
-            }
-            let data = choices.take(16);
-            let body = postcard::to_allocvec(&File { meta, data }).expect("encodes");
-            write(SNAPSHOT_FILE, &checksummed(body));
+            let data = choices.take(16).to_vec();
+            write(SNAPSHOT_FILE, &checksummed(&SnapshotFile { meta, data }));
         }
         _ => {
             let len = choices.byte() as usize % 64;
@@ -152,10 +135,7 @@ pub fn load_arbitrary_dir(data: &[u8]) -> RaftFuzzOutcome {
                 term: choices.small(),
                 voted_for: None,
             };
-            write(
-                QUORUM_STATE_FILE,
-                &checksummed(postcard::to_allocvec(&hard).expect("encodes")),
-            );
+            write(QUORUM_STATE_FILE, &checksummed(&hard));
         }
         _ => {
             let len = choices.byte() as usize % 80;

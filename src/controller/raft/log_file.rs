@@ -20,6 +20,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::core::{HardState, LogWrite, Snapshot};
@@ -102,9 +103,9 @@ pub struct Loaded {
 }
 
 #[derive(Serialize, Deserialize)]
-struct SnapshotFile {
-    meta: SnapshotMeta,
-    data: Vec<u8>,
+pub(super) struct SnapshotFile {
+    pub(super) meta: SnapshotMeta,
+    pub(super) data: Vec<u8>,
 }
 
 impl RaftFiles {
@@ -264,12 +265,10 @@ impl RaftFiles {
         let mut bytes = Vec::new();
         let mut pos = *segment.starts.last().expect("the end is always there");
         for entry in &write.entries {
-            let body = postcard::to_allocvec(entry).map_err(io::Error::other)?;
-            bytes.extend_from_slice(&(body.len() as u32).to_be_bytes());
-            bytes.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
-            bytes.extend_from_slice(&body);
-            pos += (FRAME_HEADER_BYTES + body.len()) as u64;
+            let frame = encode_frame(entry)?;
+            pos += frame.len() as u64;
             segment.starts.push(pos);
+            bytes.extend(frame);
         }
         if !bytes.is_empty() {
             segment.file.append(&bytes)?;
@@ -289,7 +288,7 @@ impl RaftFiles {
         if let Some(hard) = hard_state {
             ops.push(PersistOp::ReplaceFile {
                 path: self.dir.join(QUORUM_STATE_FILE),
-                bytes: encode_quorum_state(&hard),
+                bytes: checksummed(&hard),
                 fence: None,
             });
         }
@@ -353,12 +352,9 @@ impl RaftFiles {
             meta: snapshot.meta,
             data: snapshot.data.to_vec(),
         };
-        let body = postcard::to_allocvec(&file).expect("a snapshot encodes");
-        let mut bytes = crc32c::crc32c(&body).to_be_bytes().to_vec();
-        bytes.extend_from_slice(&body);
         PersistOp::ReplaceFile {
             path: self.dir.join(SNAPSHOT_FILE),
-            bytes,
+            bytes: checksummed(&file),
             fence: None,
         }
     }
@@ -368,69 +364,75 @@ impl RaftFiles {
     }
 }
 
-fn encode_quorum_state(hard: &HardState) -> Vec<u8> {
-    let body = postcard::to_allocvec(hard).expect("a hard state encodes");
+/// A small file's bytes: the CRC-32C of the body, then the body (postcard of `value`).
+pub(super) fn checksummed<T: Serialize>(value: &T) -> Vec<u8> {
+    let body = postcard::to_allocvec(value).expect("a hard state or a snapshot encodes");
     let mut bytes = crc32c::crc32c(&body).to_be_bytes().to_vec();
     bytes.extend_from_slice(&body);
     bytes
 }
 
-fn load_quorum_state(storage: &dyn Storage, dir: &Path) -> Result<HardState, LoadError> {
-    let path = dir.join(QUORUM_STATE_FILE);
-    if !storage.exists(&path) {
-        return Ok(HardState::default());
+/// One log entry as its frame: length, CRC-32C of the body, body.
+pub(super) fn encode_frame(entry: &Entry) -> io::Result<Vec<u8>> {
+    let body = postcard::to_allocvec(entry).map_err(io::Error::other)?;
+    let mut bytes = Vec::with_capacity(FRAME_HEADER_BYTES + body.len());
+    bytes.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    bytes.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+    bytes.extend_from_slice(&body);
+    Ok(bytes)
+}
+
+/// Why a [`checksummed`] file could not be read back.
+enum ReadError {
+    Io(io::Error),
+    Damaged(String),
+}
+
+/// Reads back a file written by [`checksummed`], of at most `max_len` bytes; `None` if there
+/// is no such file.
+fn read_checksummed<T: DeserializeOwned>(
+    storage: &dyn Storage,
+    path: &Path,
+    max_len: u64,
+) -> Result<Option<T>, ReadError> {
+    if !storage.exists(path) {
+        return Ok(None);
     }
-    let io_err = |source| LoadError::Io {
-        path: path.clone(),
-        source,
-    };
-    let file = storage.open(&path, false).map_err(io_err)?;
-    let len = file.len_bytes().map_err(io_err)?;
-    let damaged = |reason: String| LoadError::DamagedQuorumState {
-        path: path.clone(),
-        reason,
-    };
-    if !(4..=64).contains(&len) {
-        return Err(damaged(format!("{len} bytes")));
+    let file = storage.open(path, false).map_err(ReadError::Io)?;
+    let len = file.len_bytes().map_err(ReadError::Io)?;
+    if !(4..=max_len).contains(&len) {
+        return Err(ReadError::Damaged(format!("{len} bytes")));
     }
     let mut bytes = vec![0u8; len as usize];
-    read_exact_at(file.as_ref(), 0, &mut bytes).map_err(io_err)?;
+    read_exact_at(file.as_ref(), 0, &mut bytes).map_err(ReadError::Io)?;
     let (crc, body) = bytes.split_at(4);
     if crc32c::crc32c(body).to_be_bytes() != crc {
-        return Err(damaged("CRC mismatch".to_owned()));
+        return Err(ReadError::Damaged("CRC mismatch".to_owned()));
     }
-    postcard::from_bytes(body).map_err(|e| damaged(e.to_string()))
+    let value = postcard::from_bytes(body).map_err(|e| ReadError::Damaged(e.to_string()))?;
+    Ok(Some(value))
+}
+
+fn load_quorum_state(storage: &dyn Storage, dir: &Path) -> Result<HardState, LoadError> {
+    let path = dir.join(QUORUM_STATE_FILE);
+    match read_checksummed(storage, &path, 64) {
+        Ok(hard) => Ok(hard.unwrap_or_default()),
+        Err(ReadError::Io(source)) => Err(LoadError::Io { path, source }),
+        Err(ReadError::Damaged(reason)) => Err(LoadError::DamagedQuorumState { path, reason }),
+    }
 }
 
 fn load_snapshot(storage: &dyn Storage, dir: &Path) -> Result<Snapshot, LoadError> {
     let path = dir.join(SNAPSHOT_FILE);
-    if !storage.exists(&path) {
-        return Ok(Snapshot::empty());
+    match read_checksummed::<SnapshotFile>(storage, &path, SNAPSHOT_BYTES_MAX) {
+        Ok(None) => Ok(Snapshot::empty()),
+        Ok(Some(file)) => Ok(Snapshot {
+            meta: file.meta,
+            data: Arc::from(file.data),
+        }),
+        Err(ReadError::Io(source)) => Err(LoadError::Io { path, source }),
+        Err(ReadError::Damaged(reason)) => Err(LoadError::DamagedSnapshot { path, reason }),
     }
-    let io_err = |source| LoadError::Io {
-        path: path.clone(),
-        source,
-    };
-    let file = storage.open(&path, false).map_err(io_err)?;
-    let len = file.len_bytes().map_err(io_err)?;
-    let damaged = |reason: String| LoadError::DamagedSnapshot {
-        path: path.clone(),
-        reason,
-    };
-    if !(4..=SNAPSHOT_BYTES_MAX).contains(&len) {
-        return Err(damaged(format!("{len} bytes")));
-    }
-    let mut bytes = vec![0u8; len as usize];
-    read_exact_at(file.as_ref(), 0, &mut bytes).map_err(io_err)?;
-    let (crc, body) = bytes.split_at(4);
-    if crc32c::crc32c(body).to_be_bytes() != crc {
-        return Err(damaged("CRC mismatch".to_owned()));
-    }
-    let file: SnapshotFile = postcard::from_bytes(body).map_err(|e| damaged(e.to_string()))?;
-    Ok(Snapshot {
-        meta: file.meta,
-        data: Arc::from(file.data),
-    })
 }
 
 /// The entries of a segment file of `len` bytes, their start positions (and the end), and the
@@ -715,13 +717,7 @@ mod tests {
         let storage: Arc<dyn Storage> = Arc::new(mem.clone());
         let mut files = files_with(&storage, vec![entry(1, "a"), entry(3, "b")]);
         // A file a crash brought back: it continues the index sequence, with an older term.
-        let frame = |entry: &Entry| {
-            let body = postcard::to_allocvec(entry).unwrap();
-            let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
-            bytes.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
-            bytes.extend_from_slice(&body);
-            bytes
-        };
+        let frame = |entry: &Entry| encode_frame(entry).unwrap();
         let stale = storage
             .open(&Path::new(DIR).join(segment_name(3)), true)
             .unwrap();

@@ -506,59 +506,9 @@ fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<RunStats, String> {
             .get(final_index as usize - 1)
             .is_some_and(|e| e.payload == Payload::Command(b"final".to_vec()));
         if !has_final {
-            let states: Vec<String> = ids
-                .iter()
-                .map(|&id| {
-                    match cluster.ask(
-                        Addr {
-                            node: id,
-                            actor: VOTER,
-                        },
-                        TestMsg::Dump,
-                        100,
-                    ) {
-                        Ok(TestMsg::Dumped {
-                            log,
-                            first_index,
-                            applied,
-                            role,
-                            term,
-                        }) => format!(
-                            "n{id} {role} t{term} log {first_index}+{} applied {}",
-                            log.len(),
-                            applied.len()
-                        ),
-                        other => format!("n{id} {other:?}"),
-                    }
-                })
-                .collect();
+            let states = describe_voters(&mut cluster, &ids);
             cluster.run_for(5_000);
-            let later: Vec<String> = ids
-                .iter()
-                .map(|&id| {
-                    match cluster.ask(
-                        Addr {
-                            node: id,
-                            actor: VOTER,
-                        },
-                        TestMsg::Dump,
-                        100,
-                    ) {
-                        Ok(TestMsg::Dumped {
-                            log,
-                            first_index,
-                            applied,
-                            role,
-                            term,
-                        }) => format!(
-                            "n{id} {role} t{term} log {first_index}+{} applied {}",
-                            log.len(),
-                            applied.len()
-                        ),
-                        other => format!("n{id} {other:?}"),
-                    }
-                })
-                .collect();
+            let later = describe_voters(&mut cluster, &ids);
             return Err(format!("n{id} lacks the final entry {final_index} 3 s after it was proposed: {states:?} {later:?} {config:?}"));
         }
     }
@@ -582,6 +532,32 @@ struct RunStats {
     terms: u64,
     committed: u64,
     installs: u64,
+}
+
+/// Each voter's role, term, log and applied count, for a failure's message.
+fn describe_voters(cluster: &mut Cluster<TestMsg>, ids: &[NodeId]) -> Vec<String> {
+    ids.iter()
+        .map(|&id| {
+            let addr = Addr {
+                node: id,
+                actor: VOTER,
+            };
+            match cluster.ask(addr, TestMsg::Dump, 100) {
+                Ok(TestMsg::Dumped {
+                    log,
+                    first_index,
+                    applied,
+                    role,
+                    term,
+                }) => format!(
+                    "n{id} {role} t{term} log {first_index}+{} applied {}",
+                    log.len(),
+                    applied.len()
+                ),
+                other => format!("n{id} {other:?}"),
+            }
+        })
+        .collect()
 }
 
 /// One fault action (or none), drawn from the seed.

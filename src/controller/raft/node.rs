@@ -160,14 +160,13 @@ impl RaftNode {
     /// one is ignored.
     pub fn save_snapshot(&mut self, index: u64, data: Vec<u8>) -> NodeOut {
         let newest = self.save.as_ref().map_or(0, |s| s.meta.index);
-        let term = self.core.term_at(index);
-        if let Some(term) = term.filter(|_| index <= self.applied && index > newest) {
-            if index > self.core.snapshot().meta.index {
-                self.save = Some(Snapshot {
-                    meta: super::msg::SnapshotMeta { index, term },
-                    data: data.into(),
-                });
-            }
+        let fresh = index <= self.applied && index > newest.max(self.core.snapshot().meta.index);
+        // An index past the snapshot that has been applied is in the log.
+        if let Some(term) = self.core.term_at(index).filter(|_| fresh) {
+            self.save = Some(Snapshot {
+                meta: super::msg::SnapshotMeta { index, term },
+                data: data.into(),
+            });
         }
         self.finish()
     }

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 
 use super::core::{HardState, RaftConfig, RaftCore, Role, Snapshot};
 use super::msg::{Entry, Payload, RaftMsg, SnapshotMeta};
-use super::node::RaftNode;
+use super::node::{NodeOut, RaftNode};
 use crate::storage::mem::MemStorage;
 use crate::storage::Storage;
 use crate::types::NodeId;
@@ -266,22 +266,34 @@ fn an_append_reaching_into_the_snapshot_skips_the_entries_it_holds() {
     ));
 }
 
+/// Voter `id` of `voters` opened on `storage` at `now_ms`.
+fn open_node(
+    storage: &Arc<dyn Storage>,
+    id: u64,
+    voters_count: u64,
+    now_ms: u64,
+    r: &mut SmallRng,
+) -> (RaftNode, NodeOut) {
+    let dir = Path::new("__cluster_metadata-0");
+    let config = RaftConfig::default();
+    RaftNode::open(
+        storage.clone(),
+        dir,
+        n(id),
+        &voters(voters_count),
+        config,
+        now_ms,
+        r,
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_node_holds_the_install_reply_until_the_snapshot_is_durable_and_restores_from_it() {
     let mem = MemStorage::new();
     let storage: Arc<dyn Storage> = Arc::new(mem.clone());
-    let dir = Path::new("__cluster_metadata-0");
     let mut r = rng();
-    let (mut node, out) = RaftNode::open(
-        storage.clone(),
-        dir,
-        n(2),
-        &voters(3),
-        RaftConfig::default(),
-        0,
-        &mut r,
-    )
-    .unwrap();
+    let (mut node, out) = open_node(&storage, 2, 3, 0, &mut r);
     out.persist.expect("the open syncs").run().unwrap();
     node.synced(Ok(()));
     let mut out = node.step(1, n(1), install(5, 3), &mut r);
@@ -318,16 +330,7 @@ fn a_node_holds_the_install_reply_until_the_snapshot_is_durable_and_restores_fro
     ));
     // A restart loads the snapshot and the entry after it.
     mem.crash();
-    let (again, out) = RaftNode::open(
-        storage,
-        dir,
-        n(2),
-        &voters(3),
-        RaftConfig::default(),
-        9,
-        &mut r,
-    )
-    .unwrap();
+    let (again, out) = open_node(&storage, 2, 3, 9, &mut r);
     assert_eq!(
         out.restore.map(|s| s.meta),
         Some(SnapshotMeta { index: 5, term: 3 })
@@ -339,18 +342,8 @@ fn a_node_holds_the_install_reply_until_the_snapshot_is_durable_and_restores_fro
 fn a_saved_snapshot_compacts_the_log_once_its_job_is_done() {
     let mem = MemStorage::new();
     let storage: Arc<dyn Storage> = Arc::new(mem.clone());
-    let dir = Path::new("__cluster_metadata-0");
     let mut r = rng();
-    let (mut node, out) = RaftNode::open(
-        storage.clone(),
-        dir,
-        n(1),
-        &voters(1),
-        RaftConfig::default(),
-        0,
-        &mut r,
-    )
-    .unwrap();
+    let (mut node, out) = open_node(&storage, 1, 1, 0, &mut r);
     out.persist.unwrap().run().unwrap();
     node.synced(Ok(()));
     let deadline = node.core().next_deadline_ms();
@@ -382,16 +375,7 @@ fn a_saved_snapshot_compacts_the_log_once_its_job_is_done() {
     let snapshot: &Snapshot = node.core().snapshot();
     assert_eq!(snapshot.meta, SnapshotMeta { index: 3, term: 1 });
     mem.crash();
-    let (again, out) = RaftNode::open(
-        storage,
-        dir,
-        n(1),
-        &voters(1),
-        RaftConfig::default(),
-        9,
-        &mut r,
-    )
-    .unwrap();
+    let (again, out) = open_node(&storage, 1, 1, 9, &mut r);
     assert_eq!(&out.restore.expect("restored").data[..], b"through 3");
     assert_eq!(again.core().first_index(), 4);
     assert_eq!(again.core().last_index(), 4);
