@@ -25,11 +25,38 @@ START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 
 
+# Test servers take ports below Linux's ephemeral range (32768-60999): a client socket never
+# takes one of them as its local port while a server is down for a restart, and a port from a
+# bind to 0 is not handed out again at once to another server (two servers on one port made a
+# readiness probe reach the wrong one).
+_PORT_LOW, _PORT_SPAN = 20000, 12000
+_given_ports = set()
+
+
 def free_port():
-    """A port nobody listens on right now (the kernel's pick for an ephemeral bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port this process gave no other server, which nobody listens on right now."""
+    start = (os.getpid() * 7919 + len(_given_ports) * 101) % _PORT_SPAN
+    for step in range(_PORT_SPAN):
+        port = _PORT_LOW + (start + step * 37) % _PORT_SPAN
+        if port in _given_ports:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given_ports.add(port)
+        return port
+    raise RuntimeError("no free port for a test server")
+
+
+# The line `rill server` logs once every listener is bound and it takes clients.
+SERVING = b": serving"
+
+
+def _log_filter():
+    """RUST_LOG for a test server: the caller's level, with the line SERVING always on."""
+    return os.environ.get("RUST_LOG", "info") + ",rill::host::server=info"
 
 
 class RillServer:
@@ -70,6 +97,7 @@ class RillServer:
         log = open(self.log_path, "ab")
         log.write(f"\n----- start #{self.starts} -----\n".encode())
         log.flush()
+        log_from = log.tell()
         self.proc = subprocess.Popen(
             [
                 str(RILL_BIN),
@@ -83,7 +111,7 @@ class RillServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,
-            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "info"), "NO_COLOR": "1"},
+            env={**os.environ, "RUST_LOG": _log_filter(), "NO_COLOR": "1"},
         )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -93,6 +121,10 @@ class RillServer:
                 self.proc = None
                 raise RuntimeError(f"rill server exited with {code}:\n{self.log()}")
             try:
+                # Ready once this process says it serves and the port accepts: a connection
+                # alone could reach another process holding the port.
+                if SERVING not in self.log_path.read_bytes()[log_from:]:
+                    raise OSError("not serving yet")
                 socket.create_connection(self.addr, timeout=0.5).close()
                 return self
             except OSError:

@@ -16,13 +16,36 @@ pub struct RillServer {
     child: Child,
 }
 
+/// A port for a test server: one no other test of this process was given, nobody listens on
+/// now, and outside Linux's ephemeral range (32768–60999), so that no client socket of another
+/// test can take it as its local port while the server is down for a restart. (A port from a
+/// `bind(0)` can be handed out again at once, and a server then found its port taken and a
+/// readiness probe reached another test's server: a flaky CI run.)
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000; // 20000..32000
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    // Each test process starts at its own place (by pid) so that concurrent test binaries
+    // rarely probe the same ports; the bind below settles any overlap.
+    let start = (std::process::id().wrapping_mul(7_919) + given.len() as u32 * 101) % SPAN;
+    for step in 0..SPAN {
+        let port = (LOW + (start + step * 37) % SPAN) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN);
 }
+
+/// The line `rill server` logs once every listener is bound and it takes clients.
+const SERVING: &str = ": serving";
 
 impl RillServer {
     /// Starts `rill server` with extra flags and waits until it accepts connections.
@@ -120,11 +143,14 @@ impl RillServer {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
+        let log_path = data_dir.path().join("server.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(data_dir.path().join("server.log"))
+            .open(&log_path)
             .unwrap();
+        // Where this start's lines begin in the log (a restart appends to it).
+        let log_from = log.metadata().map_or(0, |m| m.len() as usize);
         let nofile = env
             .iter()
             .find(|(k, _)| *k == NOFILE_ENV)
@@ -146,6 +172,10 @@ impl RillServer {
             }
             None => Command::new(env!("CARGO_BIN_EXE_rill")),
         };
+        // The readiness check below reads the info line "serving".
+        if !env.iter().any(|(k, _)| *k == "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
         let child = command
             .arg("server")
             .args(args)
@@ -159,19 +189,27 @@ impl RillServer {
             data_dir,
             child,
         };
+        // Ready once *this* process says it is serving and `addr` accepts: a connection alone
+        // could reach another process that holds the port.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(addr).is_err() {
+        loop {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("rill server exited with {status}: {}", server.log());
             }
+            let said = std::fs::read(&log_path).unwrap_or_default();
+            let serving = said
+                .get(log_from..)
+                .is_some_and(|new| String::from_utf8_lossy(new).contains(SERVING));
+            if serving && TcpStream::connect(addr).is_ok() {
+                return server;
+            }
             assert!(
                 Instant::now() < deadline,
-                "rill server did not listen on {addr}: {}",
+                "rill server did not serve on {addr}: {}",
                 server.log()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
     }
 
     /// What the server wrote to stderr so far.
@@ -255,6 +293,10 @@ pub fn server_exit(args: &[&str], within: Duration) -> (Option<i32>, String) {
 
 impl Drop for RillServer {
     fn drop(&mut self) {
+        // A failing test shows what its server said: the first thing one asks of a flaky run.
+        if std::thread::panicking() {
+            eprintln!("--- rill server {} log ---\n{}", self.addr, self.log());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
