@@ -656,6 +656,46 @@ fn an_append_that_fails_on_the_disk_fails_the_log_and_the_next_request_reopens_i
     assert_eq!(h.actor.offline_count(), 0);
 }
 
+/// A log that failed for want of space on a write an append cannot undo (here the roll's
+/// last time index entry) is reopened at the offline interval, not on the next request as a
+/// broken disk's is: until space is back every reopen would fail again.
+#[test]
+fn a_log_that_failed_for_want_of_space_on_a_roll_is_reopened_at_the_offline_interval() {
+    use crate::limits::OFFLINE_LOG_RETRY_MS;
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    let small = LogConfig {
+        segment_bytes: 100,
+        ..config(None)
+    };
+    h.ensure(&a, small);
+    let first = produce_results(h.ask_after_jobs(produce(-1, vec![(a.clone(), plain(b"1"))])));
+    assert_eq!(first[0].1.error_code, ErrorCode::NONE);
+    h.mem.fail_writes(Some(std::io::ErrorKind::StorageFull));
+    let failed = h.produce_one(1, &a, plain(b"2"));
+    assert_eq!(failed.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
+    assert!(
+        h.actor.replica(&a).unwrap().log().failed_out_of_space(),
+        "the roll failed the log, for want of space"
+    );
+    // Space is back, but the next request only takes the failed log offline ...
+    h.mem.fail_writes(None);
+    assert_eq!(
+        h.produce_one(1, &a, plain(b"3")).error_code,
+        ErrorCode::KAFKA_STORAGE_ERROR
+    );
+    assert_eq!(h.actor.offline_count(), 1);
+    // ... until the retry interval passed: then it opens again and appends continue.
+    h.now.mono_ms += OFFLINE_LOG_RETRY_MS;
+    h.now.unix_ms += OFFLINE_LOG_RETRY_MS as i64;
+    let again = produce_results(h.ask_after_jobs(produce(-1, vec![(a.clone(), plain(b"4"))])));
+    assert_eq!(
+        (again[0].1.error_code, again[0].1.base_offset.0),
+        (ErrorCode::NONE, 1)
+    );
+    assert_eq!(h.actor.offline_count(), 0);
+}
+
 /// The `CancelTimer` effects in `effects`.
 fn cancelled(effects: &Effects) -> Vec<PartitionsTimer> {
     effects
@@ -1587,6 +1627,38 @@ fn a_tick_leaves_a_closing_replica_alone() {
         .expect("a close job");
     closing.tick(idle);
     assert_eq!(closing.producers().len(), 1, "the tick did nothing");
+}
+
+/// The tick asks for a producer snapshot only when the whole log is durable (under
+/// `flush.policy=os` an unsynced tail gets no fsync for it), and once per log end: a snapshot
+/// already written at the end is not asked for again.
+#[test]
+fn a_tick_snapshots_only_a_durable_log_and_once_per_log_end() {
+    let mut replica = open_replica(&Arc::new(MemStorage::new()), Role::sole_leader(NodeId(1)));
+    replica
+        .produce(idempotent(ProducerId(5), 0, 0, 1), None, T0_MS)
+        .expect("appended");
+    assert!(replica.is_unsynced() && !replica.needs_sync());
+    replica.tick(T0_MS);
+    assert!(!replica.needs_sync(), "no snapshot of an unsynced tail");
+    let sync = |replica: &mut Replica| {
+        let job = replica.start_sync().expect("a flush job");
+        let outcome = replica.finish_sync(job.run().map_err(|e| e.to_string()));
+        assert!(outcome.failed.is_empty());
+    };
+    sync(&mut replica); // as a roll's or a close's flush would
+    assert!(!replica.is_unsynced());
+    replica.tick(T0_MS);
+    assert!(
+        replica.needs_sync(),
+        "durable now: a snapshot at the end is due"
+    );
+    sync(&mut replica);
+    replica.tick(T0_MS);
+    assert!(
+        !replica.needs_sync(),
+        "the snapshot at the log end is written: nothing is due"
+    );
 }
 
 /// Kafka's `LogValidator.validateTimestamp`: only a CreateTime topic holds the producer's

@@ -139,6 +139,25 @@ fn a_compacted_replica_cleans_on_its_timer_keeping_each_keys_latest_value() {
         .any(|(key, ms)| *key == PartitionsTimer::Clean(id) && *ms == BACKOFF_MS));
 }
 
+/// The clean honours the topic's own settings (`Compaction::clean_config`), not the
+/// defaults: with `min.compaction.lag.ms` at an hour, records produced a second ago are not
+/// cleaned; an hour later they are.
+#[test]
+fn a_topic_s_min_compaction_lag_holds_its_clean_off_until_the_records_are_that_old() {
+    const LAG_MS: i64 = 60 * 60 * 1000;
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("c");
+    let mut config = compacted();
+    config.compaction.min_compaction_lag_ms = LAG_MS;
+    h.ensure(&a, config);
+    produce_rounds(&mut h, &a, 20);
+    let id = h.actor.replica(&a).unwrap().id;
+    let effects = fire(&mut h, PartitionsTimer::Clean(id), BACKOFF_MS);
+    assert!(clean_jobs(&effects).is_empty(), "too young: {effects:?}");
+    let effects = fire(&mut h, PartitionsTimer::Clean(id), LAG_MS as u64);
+    assert_eq!(clean_jobs(&effects).len(), 1, "old enough: {effects:?}");
+}
+
 #[test]
 fn a_crash_before_the_swap_loses_nothing_and_a_crash_after_it_keeps_the_latest_values() {
     for swap_before_crash in [false, true] {
