@@ -20,6 +20,7 @@ use crate::storage::log::{
 mod gateway;
 pub mod listeners;
 pub mod properties;
+pub mod quorum;
 
 pub use listeners::{Listener, SecurityProtocol};
 
@@ -85,6 +86,9 @@ pub struct ServerConfig {
     /// `group.*`, `offsets.retention.*`, `offsets.commit.timeout.ms`,
     /// `offset.metadata.max.bytes`: the group coordinator's settings.
     pub groups: GroupSettings,
+    /// `process.roles`, `controller.quorum.voters`, `controller.listener.names`,
+    /// `controller.quorum.election.timeout.ms`: the controller quorum ([`quorum`]).
+    pub controller: quorum::ControllerConfig,
 }
 
 /// How `__consumer_offsets` is created (the first time a client looks for a coordinator).
@@ -137,6 +141,7 @@ impl Default for ServerConfig {
             queued_max_request_bytes: None,
             offsets_topic: OffsetsTopicConfig::default(),
             groups: GroupSettings::default(),
+            controller: quorum::ControllerConfig::default(),
         }
     }
 }
@@ -225,6 +230,21 @@ impl ServerConfig {
             "advertised.listeners" => self.advertised_listeners = Some(v.listeners()?),
             "listener.security.protocol.map" => {
                 self.listener_security_protocol_map = v.protocol_map()?
+            }
+            "process.roles" => quorum::check_roles(&v.text()?).map_err(|p| v.bad(p))?,
+            "controller.quorum.voters" => {
+                self.controller.voters = quorum::parse_voters(&v.text()?).map_err(|p| v.bad(p))?
+            }
+            "controller.listener.names" => {
+                self.controller.listener_names = v
+                    .text()?
+                    .split(',')
+                    .map(|n| n.trim().to_ascii_uppercase())
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            }
+            "controller.quorum.election.timeout.ms" => {
+                self.controller.election_timeout_ms = v.int(10, i32::MAX as i64)? as u64
             }
             "log.dirs" | "log.dir" => self.log_dir = v.log_dir()?,
             "num.partitions" => {
@@ -388,9 +408,20 @@ impl ServerConfig {
                 ),
             );
         }
-        // Refuse TLS/SASL listeners (and unmapped names) before anything binds.
+        // Refuse TLS/SASL listeners (and unmapped names) before anything binds. A controller
+        // listener speaks Rill's inter-node protocol, plain (unmapped means PLAINTEXT).
         let map = &self.listener_security_protocol_map;
-        if let Err(problem) = listeners::check_served(&self.listeners, map) {
+        if let Err(problem) = listeners::check_served(&self.client_listeners(), map) {
+            return bad("listeners", problem);
+        }
+        let controller: Vec<Listener> = self
+            .listeners
+            .iter()
+            .filter(|l| self.controller.is_controller_listener(l))
+            .filter(|l| map.contains_key(&l.name))
+            .cloned()
+            .collect();
+        if let Err(problem) = listeners::check_served(&controller, map) {
             return bad("listeners", problem);
         }
         if let Some(advertised) = &self.advertised_listeners {
@@ -408,6 +439,10 @@ impl ServerConfig {
                     ),
                 );
             }
+        }
+        if let Err((key, problem)) = quorum::check(&self.controller, self.node_id, &self.listeners)
+        {
+            return bad(key, problem);
         }
         if self.log.batch_bytes_max > self.socket_request_max_bytes {
             return bad(
@@ -484,11 +519,28 @@ impl ServerConfig {
         }
     }
 
-    /// The listeners Metadata advertises.
-    pub fn advertised(&self) -> &[Listener] {
-        self.advertised_listeners
-            .as_deref()
-            .unwrap_or(&self.listeners)
+    /// The listeners Metadata advertises: `advertised.listeners`, else the client listeners.
+    pub fn advertised(&self) -> Vec<Listener> {
+        match &self.advertised_listeners {
+            Some(advertised) => advertised.clone(),
+            None => self.client_listeners(),
+        }
+    }
+
+    /// The listeners that serve Kafka clients (every one but the controller listener).
+    pub fn client_listeners(&self) -> Vec<Listener> {
+        self.listeners
+            .iter()
+            .filter(|l| !self.controller.is_controller_listener(l))
+            .cloned()
+            .collect()
+    }
+
+    /// Where this node listens for the other voters of the controller quorum (a validated
+    /// config has one; port 0 when the node is a quorum of one without a controller listener).
+    pub fn controller_listen(&self) -> std::net::SocketAddr {
+        quorum::check(&self.controller, self.node_id, &self.listeners)
+            .expect("validated by ServerConfig")
     }
 }
 

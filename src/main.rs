@@ -14,6 +14,7 @@ USAGE:
     rill console-producer --bootstrap-server H:P --topic T [--property parse.key=true] ...
     rill console-consumer --bootstrap-server H:P --topic T [--from-beginning] [--max-messages N] ...
     rill consumer-groups --bootstrap-server H:P --describe|--reset-offsets --group G ...
+    rill metadata-quorum --bootstrap-server H:P describe --status|--replication
     rill perf produce|consume|e2e --bootstrap-server H:P --topic T ...
     rill version
     rill help [COMMAND]
@@ -39,7 +40,10 @@ FLAGS:
     --log-dirs D           the same as --override log.dirs=D (one directory)
     -h, --help             print this help
 
-Without flags: node 1, data in ./rill-data, Kafka listener PLAINTEXT://127.0.0.1:9092.
+Without flags: node 1, data in ./rill-data, Kafka listener PLAINTEXT://127.0.0.1:9092, and a
+controller quorum of this node alone. A cluster: give every node the same
+controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.2:9093,3@127.0.0.3:9093 and its own
+node.id, with its voter address as a CONTROLLER listener (listeners=PLAINTEXT://...,CONTROLLER://...).
 RUST_LOG sets the log level (default info); log colours only on a terminal, never with NO_COLOR.
 SIGINT or SIGTERM stops cleanly.
 ";

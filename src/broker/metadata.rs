@@ -114,7 +114,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             response = response.with_controller_id(node_id);
         }
         if version >= 2 {
-            response = response.with_cluster_id(Some(StrBytes::from_static_str(CLUSTER_ID)));
+            let cluster_id = StrBytes::from_string(self.settings.cluster_id.clone());
+            response = response.with_cluster_id(Some(cluster_id));
         }
         Ok(response)
     }
@@ -229,10 +230,6 @@ fn distinct_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
-
-/// Reported in Metadata. A single-node cluster has one fixed id for now; the controller quorum
-/// will generate and persist a real one.
-pub const CLUSTER_ID: &str = "rill-single-node";
 
 #[cfg(test)]
 mod tests {

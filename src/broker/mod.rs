@@ -9,6 +9,7 @@ mod alter_configs;
 mod codec;
 pub mod configs;
 mod create_partitions;
+mod describe_quorum;
 mod error;
 mod fetch;
 mod fetch_encode;
@@ -152,6 +153,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             ApiKey::DeleteRecords => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.delete_records(body)
+                })
+                .await
+            }
+            ApiKey::DescribeQuorum => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.describe_quorum(body, version)
                 })
                 .await
             }

@@ -14,6 +14,11 @@ use super::configs::ConfigEntry;
 pub struct GatewaySettings {
     /// `node.id`: the broker id Metadata names and DescribeConfigs answers for.
     pub node_id: NodeId,
+    /// The cluster's id, as Metadata tells clients (named by the controller quorum's first
+    /// leader; Kafka's text form).
+    pub cluster_id: String,
+    /// The controller quorum's voters and where they listen (DescribeQuorum v2's nodes).
+    pub voters: Vec<(NodeId, BrokerAddress)>,
     /// Where clients reach this broker, as Metadata tells them: the first advertised listener
     /// (`advertised.listeners`, else `listeners`); `None` lists no broker.
     pub advertised: Option<BrokerAddress>,

@@ -27,6 +27,8 @@ const VERSION: i16 = 8;
 pub(super) fn settings() -> GatewaySettings {
     GatewaySettings {
         node_id: NodeId(1),
+        cluster_id: "test-cluster".to_owned(),
+        voters: Vec::new(),
         advertised: None,
         num_partitions: 1,
         default_replication_factor: 1,

@@ -1,5 +1,5 @@
 //! The client tools of the `rill` binary — `topics`, `console-producer`, `console-consumer`,
-//! `consumer-groups`, `perf` — built on [`client`]. Each tool parses its flags, runs on a tokio runtime and
+//! `consumer-groups`, `metadata-quorum`, `perf` — built on [`client`]. Each tool parses its flags, runs on a tokio runtime and
 //! maps failures to exit codes: 2 for usage errors, 1 for failures (broker errors print their
 //! Kafka name).
 #![allow(clippy::disallowed_methods)] // host-side tools: clocks, signals, tasks
@@ -10,6 +10,7 @@ pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
 pub mod datetime;
+pub mod metadata_quorum;
 pub mod perf;
 pub mod topics;
 
@@ -62,6 +63,7 @@ pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
         ),
         "consumer-groups" => (consumer_groups::USAGE, block_on(consumer_groups::run(args))),
         "perf" => (perf::USAGE, block_on(perf::run(args))),
+        "metadata-quorum" => (metadata_quorum::USAGE, block_on(metadata_quorum::run(args))),
         _ => return None,
     };
     Some(match result {
@@ -88,6 +90,7 @@ fn usage(tool: &str) -> Option<&'static str> {
         "console-consumer" => console_consumer::USAGE,
         "consumer-groups" => consumer_groups::USAGE,
         "perf" => perf::USAGE,
+        "metadata-quorum" => metadata_quorum::USAGE,
         _ => return None,
     })
 }

@@ -8,16 +8,39 @@
 use crate::broker::configs::{broker_log_value, broker_synonyms, config_type, ConfigEntry};
 use crate::broker::settings::{BrokerAddress, GatewaySettings};
 use crate::controller::admin::{AdminSettings, InternalTopicSpec};
+use crate::controller::quorum::{QuorumSettings, METADATA_DIR};
+use crate::controller::raft::core::RaftConfig;
 use crate::group::settings::GroupSettings;
+use std::path::PathBuf;
+
+/// How many metadata entries a voter applies between two snapshots of its image.
+const SNAPSHOT_EVERY_ENTRIES: u64 = 1000;
 use crate::types::NodeId;
 
 use super::{Listener, ServerConfig};
 
 impl ServerConfig {
-    /// What the gateway reads of this config, as plain values.
-    pub fn gateway_settings(&self) -> GatewaySettings {
+    /// What the gateway reads of this config, as plain values, with the cluster id the
+    /// controller quorum named.
+    pub fn gateway_settings(&self, cluster_id: String) -> GatewaySettings {
+        let voters = self.controller.voter_ids(self.node_id).into_iter();
+        let listen = self.controller_listen();
         GatewaySettings {
             node_id: NodeId(self.node_id),
+            cluster_id,
+            voters: voters
+                .map(|id| {
+                    let addr = self.controller.voters.get(&id).copied().unwrap_or(listen);
+                    let host = addr.ip().to_string();
+                    (
+                        NodeId(id),
+                        BrokerAddress {
+                            host,
+                            port: addr.port(),
+                        },
+                    )
+                })
+                .collect(),
             advertised: self.advertised().first().map(|l| BrokerAddress {
                 host: l.host.clone(),
                 port: l.port,
@@ -67,6 +90,28 @@ impl ServerConfig {
         }
     }
 
+    /// What this node's voter of the controller quorum reads of this config.
+    pub fn quorum_settings(&self) -> QuorumSettings {
+        let election_timeout_ms = self.controller.election_timeout_ms;
+        QuorumSettings {
+            node_id: NodeId(self.node_id),
+            voters: self
+                .controller
+                .voter_ids(self.node_id)
+                .into_iter()
+                .map(NodeId)
+                .collect(),
+            raft: RaftConfig {
+                election_timeout_ms,
+                // A leader is heard ten times an election timeout (Kafka's fetches are as often).
+                heartbeat_interval_ms: (election_timeout_ms / 10).max(1),
+                ..RaftConfig::default()
+            },
+            snapshot_every_entries: SNAPSHOT_EVERY_ENTRIES,
+            dir: PathBuf::from(METADATA_DIR),
+        }
+    }
+
     /// What the group coordinator reads of this config.
     pub fn group_settings(&self) -> GroupSettings {
         self.groups.clone()
@@ -111,6 +156,38 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             config.advertised_listeners.as_deref().map(listeners),
             STRING,
             "What Metadata tells clients; the listeners when unset.",
+        ),
+        (
+            "process.roles",
+            Some("broker,controller".to_owned()),
+            LIST,
+            "The roles of this node: Rill's nodes are combined.",
+        ),
+        (
+            "controller.quorum.voters",
+            Some(
+                config
+                    .controller
+                    .voters
+                    .iter()
+                    .map(|(id, addr)| format!("{id}@{addr}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            LIST,
+            "The controller quorum's voters (id@host:port); empty: this node alone.",
+        ),
+        (
+            "controller.listener.names",
+            Some(config.controller.listener_names.join(",")),
+            LIST,
+            "The listeners the voters reach each other on (Rill's inter-node protocol).",
+        ),
+        (
+            "controller.quorum.election.timeout.ms",
+            Some(config.controller.election_timeout_ms.to_string()),
+            INT,
+            "How long a voter waits to hear from a leader before it runs for election.",
         ),
         (
             "log.dirs",
@@ -274,7 +351,7 @@ mod tests {
     #[test]
     fn broker_settings_are_read_only_and_name_their_source() {
         let config = ServerConfig::load(None, &["num.partitions=4".to_string()]).unwrap();
-        let entries = config.gateway_settings().broker_configs;
+        let entries = config.gateway_settings("c".into()).broker_configs;
         let partitions = find(&entries, "num.partitions");
         assert_eq!(
             (partitions.value.as_deref(), partitions.source),
@@ -301,7 +378,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let settings = config.gateway_settings();
+        let settings = config.gateway_settings("c".into());
         assert_eq!(
             (
                 settings.node_id,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::metadata::{records, MetadataImage, MetadataRecord};
 use super::raft::core::RaftConfig;
 use super::raft::node::{NodeOut, RaftNode};
-use crate::actor::{Actor, Addr, Ctx, Input, RequestId};
+use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::messages::quorum::{Payload, QuorumReply, QuorumRequest, QuorumState};
 use crate::messages::{NodeMsg, QUORUM};
 use crate::storage::Storage;
@@ -24,6 +24,15 @@ use crate::types::NodeId;
 /// Where the voter keeps its files, under the node's storage root (Kafka's name for the
 /// metadata log's directory).
 pub const METADATA_DIR: &str = "__cluster_metadata-0";
+
+/// How long a follower waits for the leader's answer to a forwarded describe.
+const FORWARD_TIMEOUT_MS: u64 = 2_000;
+
+/// A failed voter (a write or sync failed, or its files did not load) opens its files again
+/// after this pause, doubled after each failure up to [`REOPEN_MAX_MS`]: Raft takes it as a
+/// voter that crashed and restarted, with what its files hold.
+const REOPEN_FIRST_MS: u64 = 1_000;
+const REOPEN_MAX_MS: u64 = 30_000;
 
 /// The voter's settings, from the node's configuration.
 #[derive(Clone, Debug)]
@@ -41,6 +50,8 @@ pub struct QuorumSettings {
 pub enum QuorumTimer {
     /// The Raft core's next deadline (an election timeout or a heartbeat).
     Tick,
+    /// A failed voter opens its files again.
+    Reopen,
 }
 
 pub struct QuorumActor {
@@ -54,7 +65,13 @@ pub struct QuorumActor {
     waiting: BTreeMap<u64, (u64, RequestId)>,
     /// The term in which this voter, leading, proposed the cluster id.
     cluster_id_proposed_in: u64,
+    /// Describes forwarded to the leader: the call → who asked here.
+    forwarded: BTreeMap<CallId, RequestId>,
     failed: Option<String>,
+    /// The pause before the next reopen, while one is armed.
+    reopen_in_ms: Option<u64>,
+    /// The pause the next failure waits (doubling while failures follow each other).
+    reopen_backoff_ms: u64,
 }
 
 impl QuorumActor {
@@ -67,7 +84,100 @@ impl QuorumActor {
             last_saved: 0,
             waiting: BTreeMap::new(),
             cluster_id_proposed_in: 0,
+            forwarded: BTreeMap::new(),
             failed: None,
+            reopen_in_ms: None,
+            reopen_backoff_ms: REOPEN_FIRST_MS,
+        }
+    }
+
+    /// Opens the Raft node on its files (at start, and again after a failure).
+    fn open(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>) -> Option<NodeOut> {
+        let s = &self.settings;
+        match RaftNode::open(
+            self.storage.clone(),
+            &s.dir,
+            s.node_id,
+            &s.voters,
+            s.raft,
+            ctx.now.mono_ms,
+            ctx.rng,
+        ) {
+            Ok((node, out)) => {
+                tracing::info!(node_id = %s.node_id, voters = ?s.voters, last_index = node.core().last_index(), "controller quorum voter started");
+                self.node = Some(node);
+                Some(out)
+            }
+            Err(error) => {
+                tracing::error!(%error, "the controller quorum's files do not load");
+                self.failed = Some(error.to_string());
+                None
+            }
+        }
+    }
+
+    /// After a failure: every proposal waiting here is answered, and a reopen is armed (once
+    /// no persist job is running, so that no old write lands after the files are read).
+    fn arm_reopen(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>) {
+        let Some(failed) = self.failure() else {
+            return;
+        };
+        for (_, (_, id)) in std::mem::take(&mut self.waiting) {
+            let reply = QuorumReply::Failed(failed.clone());
+            ctx.reply(id, NodeMsg::QuorumReply(reply));
+        }
+        if self.reopen_in_ms.is_none() {
+            let after_ms = self.reopen_backoff_ms;
+            tracing::warn!(%failed, after_ms, "the controller quorum's voter stopped; it reopens its files after a pause");
+            self.reopen_in_ms = Some(after_ms);
+            self.reopen_backoff_ms = (after_ms * 2).min(REOPEN_MAX_MS);
+            ctx.set_timer(QuorumTimer::Reopen, after_ms);
+        }
+    }
+
+    fn reopen(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>) {
+        if self.node.as_ref().is_some_and(RaftNode::busy) {
+            return ctx.set_timer(QuorumTimer::Reopen, REOPEN_FIRST_MS);
+        }
+        self.reopen_in_ms = None;
+        self.node = None;
+        self.failed = None;
+        self.image = MetadataImage::default();
+        self.last_saved = 0;
+        self.cluster_id_proposed_in = 0;
+        if let Some(out) = self.open(ctx) {
+            // A voter that opened and went on is healthy again: the next failure pauses
+            // briefly again.
+            self.reopen_backoff_ms = REOPEN_FIRST_MS;
+            self.apply_out(ctx, out);
+        }
+        self.arm_reopen(ctx);
+    }
+
+    /// Answers from the leader's view: here if this voter leads, else forwarded to the leader.
+    fn describe_leader(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>, id: RequestId) {
+        let leader = self.node.as_ref().and_then(|n| n.core().leader());
+        match leader {
+            Some(leader) if leader == self.settings.node_id => {
+                let reply = self.describe();
+                ctx.reply(id, NodeMsg::QuorumReply(reply));
+            }
+            Some(leader) => {
+                let to = Addr {
+                    node: leader,
+                    actor: QUORUM,
+                };
+                let ask = NodeMsg::Quorum(QuorumRequest::Describe);
+                let call = ctx.call(to, ask, FORWARD_TIMEOUT_MS);
+                self.forwarded.insert(call, id);
+            }
+            None => {
+                let reply = match self.failure() {
+                    Some(failed) => QuorumReply::Failed(failed),
+                    None => QuorumReply::NotLeader { leader: None },
+                };
+                ctx.reply(id, NodeMsg::QuorumReply(reply));
+            }
         }
     }
 
@@ -228,40 +338,59 @@ impl Actor<NodeMsg> for QuorumActor {
         ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>,
         input: Input<NodeMsg, QuorumTimer>,
     ) {
+        self.handle_input(ctx, input);
+        // Whatever failed while handling it: answer who waits, and arm the reopen.
+        self.arm_reopen(ctx);
+    }
+}
+
+impl QuorumActor {
+    fn handle_input(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>,
+        input: Input<NodeMsg, QuorumTimer>,
+    ) {
         let now_ms = ctx.now.mono_ms;
-        if let Some(failed) = &self.failed {
-            if let Input::Request { id, .. } = input {
-                ctx.reply(
-                    id,
-                    NodeMsg::QuorumReply(QuorumReply::Failed(failed.clone())),
-                );
+        let input = match input {
+            Input::Timer {
+                key: QuorumTimer::Reopen,
+            } => return self.reopen(ctx),
+            Input::Reply { call, msg } => {
+                if let Some(id) = self.forwarded.remove(&call) {
+                    ctx.reply(id, msg);
+                }
+                return;
+            }
+            Input::CallFailed { call, .. } => {
+                if let Some(id) = self.forwarded.remove(&call) {
+                    let leader = self.node.as_ref().and_then(|n| n.core().leader());
+                    let reply = QuorumReply::NotLeader { leader };
+                    ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                return;
+            }
+            other => other,
+        };
+        if let Some(failed) = self.failure() {
+            // Stopped until it reopens: requests are refused; a running job may still end.
+            match input {
+                Input::Request { id, .. } => {
+                    ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::Failed(failed)))
+                }
+                Input::Synced { result, .. } => {
+                    if let Some(node) = self.node.as_mut().filter(|n| n.busy()) {
+                        let _ = node.synced(result);
+                    }
+                }
+                _ => {}
             }
             return;
         }
         let out = match input {
-            Input::Start => {
-                let s = &self.settings;
-                match RaftNode::open(
-                    self.storage.clone(),
-                    &s.dir,
-                    s.node_id,
-                    &s.voters,
-                    s.raft,
-                    now_ms,
-                    ctx.rng,
-                ) {
-                    Ok((node, out)) => {
-                        tracing::info!(node_id = %s.node_id, voters = ?s.voters, last_index = node.core().last_index(), "controller quorum voter started");
-                        self.node = Some(node);
-                        out
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "the controller quorum's files do not load; this voter stops");
-                        self.failed = Some(error.to_string());
-                        return;
-                    }
-                }
-            }
+            Input::Start => match self.open(ctx) {
+                Some(out) => out,
+                None => return self.arm_reopen(ctx),
+            },
             Input::Msg {
                 from,
                 msg: NodeMsg::Raft(msg),
@@ -292,11 +421,21 @@ impl Actor<NodeMsg> for QuorumActor {
                 msg: NodeMsg::Quorum(QuorumRequest::Propose { entry }),
                 ..
             } => return self.propose(ctx, id, entry),
+            Input::Request {
+                id,
+                msg: NodeMsg::Quorum(QuorumRequest::DescribeLeader),
+                ..
+            } => return self.describe_leader(ctx, id),
             Input::Request { id, msg, .. } => {
                 let reply = QuorumReply::Failed(format!("not a quorum request: {msg:?}"));
                 return ctx.reply(id, NodeMsg::QuorumReply(reply));
             }
-            Input::Msg { .. } | Input::Reply { .. } | Input::CallFailed { .. } => return,
+            Input::Msg { .. }
+            | Input::Reply { .. }
+            | Input::CallFailed { .. }
+            | Input::Timer {
+                key: QuorumTimer::Reopen,
+            } => return,
         };
         self.apply_out(ctx, out);
     }

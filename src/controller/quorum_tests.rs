@@ -149,3 +149,47 @@ fn a_new_leader_takes_over_after_a_crash_and_a_returning_voter_catches_up_from_a
         assert_eq!(state.registered_brokers.len(), 20);
     }
 }
+
+/// A voter whose disk fails stops (answers Failed), the others go on without it, and once
+/// the disk works again it reopens its files by itself and catches up: no restart needed.
+#[test]
+fn a_voter_whose_disk_failed_reopens_by_itself_and_catches_up() {
+    let mut cluster = cluster(7, 0);
+    cluster.run_for(5_000);
+    let (old, old_term) = agreed_leader(&mut cluster, &VOTERS);
+    cluster
+        .storage(old)
+        .fail_writes(Some(std::io::ErrorKind::Other));
+    let refused = propose(&mut cluster, old, register(7));
+    assert!(matches!(refused, QuorumReply::Failed(_)), "{refused:?}");
+    let asked = cluster.ask(at(old), NodeMsg::Quorum(QuorumRequest::Describe), 100);
+    assert!(
+        matches!(asked, Ok(NodeMsg::QuorumReply(QuorumReply::Failed(_)))),
+        "a stopped voter says so: {asked:?}"
+    );
+    cluster.run_for(5_000);
+    let up: Vec<NodeId> = VOTERS.into_iter().filter(|&id| id != old).collect();
+    let (leader, term) = agreed_leader(&mut cluster, &up);
+    assert!(leader != old && term > old_term);
+    for node in 10..15 {
+        let reply = propose(&mut cluster, leader, register(node));
+        assert!(matches!(reply, QuorumReply::Committed { .. }), "{reply:?}");
+    }
+    // Still failing: it keeps trying (each reopen fails) and stays out.
+    assert!(matches!(
+        cluster.ask(at(old), NodeMsg::Quorum(QuorumRequest::Describe), 100),
+        Ok(NodeMsg::QuorumReply(QuorumReply::Failed(_)))
+    ));
+    cluster.storage(old).fail_writes(None);
+    // The next reopen is at most the backoff's ceiling away.
+    cluster.run_for(35_000);
+    let states: Vec<QuorumState> = VOTERS
+        .iter()
+        .map(|&id| describe(&mut cluster, id))
+        .collect();
+    for state in &states {
+        assert_eq!(state.leader, Some(leader), "{states:?}");
+        assert_eq!(state.applied_index, states[0].applied_index, "{states:?}");
+        assert_eq!(state.registered_brokers.len(), 5, "{states:?}");
+    }
+}

@@ -1,5 +1,6 @@
-//! `rill server`: the production entry point. Binds the Kafka listeners and serves until asked
-//! to stop. Roles (controller, replication, groups) are added here as they land.
+//! `rill server`: the production entry point. Starts the node's actors (topics, partitions,
+//! groups and this node's voter of the controller quorum), waits until the quorum named the
+//! cluster, binds the Kafka listeners and serves until asked to stop.
 
 use std::sync::Arc;
 
@@ -14,13 +15,20 @@ use super::node::{Node, NodeActor, NodeConfig};
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
+use crate::controller::quorum::QuorumActor;
 use crate::group::actor::GroupsActor;
 use crate::messages::call::ask;
-use crate::messages::{NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, PARTITIONS, TOPICS};
+use crate::messages::quorum::{QuorumReply, QuorumRequest};
+use crate::messages::{
+    NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, PARTITIONS, QUORUM, TOPICS,
+};
 use crate::partition::actor::Partitions;
 use crate::storage::file::FileStorage;
 use crate::storage::Storage;
-use crate::types::NodeId;
+use crate::types::{cluster_id_text, NodeId};
+
+/// How often start-up logs that it still waits for the controller quorum.
+const QUORUM_WAIT_LOG_MS: u64 = 5_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -104,7 +112,8 @@ impl Server {
     ) -> Result<Self, ServerError> {
         let topics = TopicsActor::open(storage.clone(), 1, config.admin_settings())
             .map_err(|e| ServerError::Metadata(e.to_string()))?;
-        let partitions = Partitions::new(storage);
+        let partitions = Partitions::new(storage.clone());
+        let quorum = QuorumActor::new(config.quorum_settings(), storage);
         let actors = vec![
             (TOPICS, NodeActor::new(topics)),
             (PARTITIONS, NodeActor::new(partitions)),
@@ -112,13 +121,19 @@ impl Server {
                 GROUPS,
                 NodeActor::new(GroupsActor::new(config.group_settings())),
             ),
+            (QUORUM, NodeActor::new(quorum)),
         ];
-        // No peers yet: the inter-node listener binds an ephemeral loopback port until the
-        // cluster work gives it a configured one.
+        // The inter-node listener is where the other voters reach this one (its controller
+        // listener); a quorum of one without one binds any loopback port.
         let node_config = NodeConfig {
             node_id: NodeId(config.node_id),
-            listen: ([127, 0, 0, 1], 0).into(),
-            peers: Default::default(),
+            listen: config.controller_listen(),
+            peers: config
+                .controller
+                .peers(config.node_id)
+                .into_iter()
+                .map(|(id, addr)| (NodeId(id), addr))
+                .collect(),
         };
         let node = Node::start(node_config, actors)
             .await
@@ -126,7 +141,11 @@ impl Server {
                 addr: "inter-node listener".into(),
                 source,
             })?;
-        let service = BrokerService::new(node.handle(), config.gateway_settings());
+        tracing::info!(
+            addr = %node.listen_addr(),
+            voters = ?config.controller.voter_ids(config.node_id),
+            "controller listener bound"
+        );
         // Open every partition log of the registry (recovering it) before taking clients. A log
         // that cannot open does not stop the broker (issue 9: one unopenable log made it
         // unrestartable): that partition answers KAFKA_STORAGE_ERROR and is retried.
@@ -139,6 +158,9 @@ impl Server {
             topics_with_offline_partitions = opened.topics_with_offline_partitions,
             "partition logs recovered and open"
         );
+        let cluster_id = wait_for_cluster_id(&node).await?;
+        tracing::info!(%cluster_id, "the controller quorum named the cluster");
+        let service = BrokerService::new(node.handle(), config.gateway_settings(cluster_id));
         let mut kafka_addrs = Vec::new();
         let (stop, stop_rx) = watch::channel(false);
         let (alive, all_closed) = mpsc::channel(1);
@@ -146,7 +168,7 @@ impl Server {
             stop: stop_rx,
             alive,
         };
-        for listener in &config.listeners {
+        for listener in &config.client_listeners() {
             let addr = listener.socket_addr().expect("validated by ServerConfig");
             let bound = TcpListener::bind(addr)
                 .await
@@ -239,6 +261,47 @@ fn admission_for(config: &ServerConfig, budget: &FdBudget) -> Arc<Admission> {
         frame_complete_ms: crate::limits::REQUEST_FRAME_COMPLETE_MS_MAX
             .min(config.connections_max_idle_ms),
     })
+}
+
+/// Waits until this node's voter has applied the cluster id (the quorum's first commit): a
+/// broker serves no client before it knows the cluster it belongs to. A quorum of one names it
+/// within milliseconds; a larger one once a majority of voters is up.
+async fn wait_for_cluster_id(node: &Node<NodeMsg>) -> Result<String, ServerError> {
+    let mut waited_ms = 0;
+    loop {
+        let asked = node
+            .handle()
+            .request(QUORUM, NodeMsg::Quorum(QuorumRequest::Describe))
+            .await;
+        match asked {
+            Ok(NodeMsg::QuorumReply(QuorumReply::Described(state))) => {
+                if let Some(id) = state.cluster_id {
+                    return Ok(cluster_id_text(&id));
+                }
+                if waited_ms % QUORUM_WAIT_LOG_MS == 0 && waited_ms > 0 {
+                    tracing::info!(
+                        term = state.term,
+                        leader = ?state.leader,
+                        waited_ms,
+                        "waiting for the controller quorum to elect a leader and name the cluster"
+                    );
+                }
+            }
+            // The voter reopens its files after a pause (a disk error may pass): wait on.
+            Ok(NodeMsg::QuorumReply(QuorumReply::Failed(why))) => {
+                if waited_ms % QUORUM_WAIT_LOG_MS == 0 {
+                    tracing::warn!(%why, waited_ms, "waiting for the controller quorum's voter to recover");
+                }
+            }
+            other => {
+                return Err(ServerError::Metadata(format!(
+                    "the controller quorum's voter answered {other:?}"
+                )))
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited_ms += 50;
+    }
 }
 
 /// Runs until SIGINT or SIGTERM, then stops cleanly.

@@ -133,6 +133,19 @@ calls! {
         |r| NodeMsg::Groups(GroupsRequest::ConsumerHeartbeat(r));
     ConsumerDescribeArgs, Vec<ConsumerGroupDescription> => GROUPS,
         |r| NodeMsg::Groups(GroupsRequest::ConsumerDescribe(r));
+    quorum::DescribeLeaderRequest, quorum::QuorumReply => QUORUM,
+        |_| NodeMsg::Quorum(quorum::QuorumRequest::DescribeLeader);
+}
+
+/// The quorum actor answers every request with one of its replies.
+impl TryFrom<NodeMsg> for quorum::QuorumReply {
+    type Error = WrongReply;
+    fn try_from(msg: NodeMsg) -> Result<Self, WrongReply> {
+        match msg {
+            NodeMsg::QuorumReply(reply) => Ok(reply),
+            other => Err(WrongReply::new("QuorumReply", &other)),
+        }
+    }
 }
 
 /// A leadership event goes to the coordinator as a one-way message (`Ctx::send`).

@@ -96,7 +96,16 @@ pub enum QuorumRequest {
     /// Append one entry of metadata records (their encoding) if this voter leads; answered once
     /// it is committed and applied here, or refused.
     Propose { entry: Vec<u8> },
+    /// The quorum as its leader sees it (the voters' progress is known there only): answered by
+    /// a leader, forwarded by a follower to the leader it knows (which answers `Describe`),
+    /// `NotLeader { leader: None }` when it knows none.
+    DescribeLeader,
 }
+
+/// Asks this node's voter for the quorum as its leader sees it
+/// ([`QuorumRequest::DescribeLeader`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DescribeLeaderRequest;
 
 /// The quorum actor's answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

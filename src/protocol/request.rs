@@ -53,7 +53,8 @@ macro_rules! by_request_type {
             IncrementalAlterConfigs = IncrementalAlterConfigsRequest,
             OffsetDelete = OffsetDeleteRequest,
             ConsumerGroupHeartbeat = ConsumerGroupHeartbeatRequest,
-            ConsumerGroupDescribe = ConsumerGroupDescribeRequest)
+            ConsumerGroupDescribe = ConsumerGroupDescribeRequest,
+            DescribeQuorum = DescribeQuorumRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

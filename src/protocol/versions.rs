@@ -46,7 +46,7 @@ const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] =
     super::concat(CORE, GROUP_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 13] = [
+const CORE: [Supported; 14] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -64,6 +64,9 @@ const CORE: [Supported; 13] = [
     s(ApiKey::IncrementalAlterConfigs, 0, 1),
     s(ApiKey::AlterConfigs, 0, 2),
     s(ApiKey::DeleteRecords, 0, 2),
+    // The controller quorum as its leader sees it (kafka-metadata-quorum, `rill
+    // metadata-quorum`); v2 adds the voters' endpoints.
+    s(ApiKey::DescribeQuorum, 0, 2),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

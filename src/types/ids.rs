@@ -85,9 +85,38 @@ id_newtype! {
     BrokerEpoch(u64)
 }
 
+/// A cluster's id as Kafka prints it (`Uuid.toString`): the 16 bytes in URL-safe base64
+/// without padding, 22 characters.
+pub fn cluster_id_text(id: &[u8; 16]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut text = String::with_capacity(22);
+    for chunk in id.chunks(3) {
+        let mut group = [0u8; 3];
+        group[..chunk.len()].copy_from_slice(chunk);
+        let bits = u32::from_be_bytes([0, group[0], group[1], group[2]]);
+        // 3 bytes make 4 characters; a last chunk of one byte makes 2.
+        for i in 0..=chunk.len() {
+            let sextet = (bits >> (18 - 6 * i)) & 0x3f;
+            text.push(ALPHABET[sextet as usize] as char);
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kafka's `Uuid.toString` of the same bytes (Java's URL-safe encoder, no padding).
+    #[test]
+    fn a_cluster_id_prints_as_kafka_prints_a_uuid() {
+        let id = [
+            0x5c, 0x86, 0x4a, 0x07, 0xd4, 0x59, 0x4f, 0x4e, 0x8c, 0x2e, 0xbf, 0xbe, 0x9f, 0xa4,
+            0xd6, 0xff,
+        ];
+        assert_eq!(cluster_id_text(&id), "XIZKB9RZT06MLr--n6TW_w");
+        assert_eq!(cluster_id_text(&[0; 16]), "AAAAAAAAAAAAAAAAAAAAAA");
+    }
 
     fn bytes<T: Serialize>(value: &T) -> Vec<u8> {
         postcard::to_allocvec(value).unwrap()

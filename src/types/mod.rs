@@ -8,4 +8,6 @@ pub mod ids;
 pub mod topic_name;
 
 pub use error_code::{ErrorCode, Refusal};
-pub use ids::{BrokerEpoch, LeaderEpoch, NodeId, Offset, ProducerId, TopicPartition};
+pub use ids::{
+    cluster_id_text, BrokerEpoch, LeaderEpoch, NodeId, Offset, ProducerId, TopicPartition,
+};

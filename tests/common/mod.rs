@@ -14,6 +14,8 @@ pub struct RillServer {
     pub addr: SocketAddr,
     pub data_dir: std::sync::Arc<tempfile::TempDir>,
     child: Child,
+    /// Where this process's lines begin in `server.log` (a restart appends to it).
+    log_from: usize,
 }
 
 /// A port for a test server: one no other test of this process was given, nobody listens on
@@ -143,6 +145,19 @@ impl RillServer {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
+        let mut server = Self::spawn_exact_env(data_dir, addr, args, env);
+        server.wait_serving(Duration::from_secs(10));
+        server
+    }
+
+    /// Starts `rill server ARGS` without waiting for it to serve (a node of a cluster serves
+    /// only once a majority of the voters is up); see [`Self::wait_serving`].
+    pub fn spawn_exact_env(
+        data_dir: std::sync::Arc<tempfile::TempDir>,
+        addr: SocketAddr,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log_path = data_dir.path().join("server.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -184,32 +199,44 @@ impl RillServer {
             .stderr(log)
             .spawn()
             .expect("rill server starts");
-        let mut server = Self {
+        Self {
             addr,
             data_dir,
             child,
-        };
-        // Ready once *this* process says it is serving and `addr` accepts: a connection alone
-        // could reach another process that holds the port.
-        let deadline = Instant::now() + Duration::from_secs(10);
+            log_from,
+        }
+    }
+
+    /// Waits (up to `within`) until *this* process says it is serving and `addr` accepts: a
+    /// connection alone could reach another process that holds the port.
+    pub fn wait_serving(&mut self, within: Duration) {
+        let log_path = self.data_dir.path().join("server.log");
+        let deadline = Instant::now() + within;
         loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("rill server exited with {status}: {}", server.log());
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("rill server exited with {status}: {}", self.log());
             }
             let said = std::fs::read(&log_path).unwrap_or_default();
             let serving = said
-                .get(log_from..)
+                .get(self.log_from..)
                 .is_some_and(|new| String::from_utf8_lossy(new).contains(SERVING));
-            if serving && TcpStream::connect(addr).is_ok() {
-                return server;
+            if serving && TcpStream::connect(self.addr).is_ok() {
+                return;
             }
             assert!(
                 Instant::now() < deadline,
-                "rill server did not serve on {addr}: {}",
-                server.log()
+                "rill server did not serve on {}: {}",
+                self.addr,
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `kill -9`: no shutdown code runs.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// What the server wrote to stderr so far.

@@ -418,6 +418,8 @@ fn a_commit_is_split_by_what_the_registry_knows() {
 fn settings() -> GatewaySettings {
     GatewaySettings {
         node_id: NodeId(7),
+        cluster_id: "test-cluster".to_owned(),
+        voters: Vec::new(),
         advertised: Some(BrokerAddress {
             host: "broker.example".into(),
             port: 9092,

@@ -33,6 +33,8 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::LeaveGroup, 3, 5),
     // A KIP-848 group is described by ConsumerGroupDescribe (DescribeGroups is classic only).
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    // The controller quorum (`rill metadata-quorum`).
+    (ApiKey::DescribeQuorum, 0, 2),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].

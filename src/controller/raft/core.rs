@@ -222,6 +222,11 @@ impl RaftCore {
             bug: None,
         };
         core.reset_election_timer(now_ms, rng);
+        if core.voters.len() == 1 {
+            // A quorum of one waits for nobody's vote: it runs at its first tick rather than
+            // after a timeout (a single node starts serving at once).
+            core.election_deadline_ms = now_ms;
+        }
         core
     }
 

@@ -135,6 +135,11 @@ impl RaftNode {
     }
 
     /// Why the node stopped, if it did.
+    /// Whether a persist job is still running (its `synced` is owed).
+    pub fn busy(&self) -> bool {
+        self.job.is_some()
+    }
+
     pub fn failed(&self) -> Option<&str> {
         self.failed.as_deref()
     }

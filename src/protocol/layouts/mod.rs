@@ -7,17 +7,20 @@
 //! `tests/request_bounds.rs` fails.
 //!
 //! One file per API family: `records` (produce, fetch, offsets, producer ids), `topics`
-//! (metadata and topic admin), `configs` and `groups` (consumer groups and their offsets).
+//! (metadata and topic admin), `configs`, `groups` (consumer groups and their offsets) and
+//! `cluster` (the controller quorum).
 
 use kafka_protocol::messages::ApiKey;
 
 use super::layout::Request;
 
+mod cluster;
 mod configs;
 mod groups;
 mod records;
 mod topics;
 
+pub use cluster::DESCRIBE_QUORUM;
 pub use configs::{ALTER_CONFIGS, DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS};
 pub use groups::{
     CONSUMER_GROUP_DESCRIBE, CONSUMER_GROUP_HEARTBEAT, DELETE_GROUPS, DESCRIBE_GROUPS,
@@ -34,7 +37,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 12] = [
+const CORE: [&Request; 13] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -47,6 +50,7 @@ const CORE: [&Request; 12] = [
     &ALTER_CONFIGS,
     &CREATE_PARTITIONS,
     &INCREMENTAL_ALTER_CONFIGS,
+    &DESCRIBE_QUORUM,
 ];
 
 const GROUPS: [&Request; 13] = [

@@ -1,0 +1,146 @@
+//! DescribeQuorum (KRaft's API 55): the controller quorum as its leader sees it, which
+//! kafka-metadata-quorum and `rill metadata-quorum` print. Any node answers: its voter forwards
+//! to the leader, where the voters' progress is known.
+//!
+//! Offsets are Kafka's: the metadata log's entries are numbered from 1 in Rill's Raft, so the
+//! log end offset (the next entry's offset, counted from 0) is the last index, and the high
+//! watermark (one past the last committed) is the commit index.
+
+use kafka_protocol::messages::describe_quorum_response::{
+    Listener, Node, PartitionData, ReplicaState, TopicData,
+};
+use kafka_protocol::messages::{self as kafka, BrokerId, DescribeQuorumResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
+use crate::messages::call::ask;
+use crate::messages::quorum::{DescribeLeaderRequest, QuorumReply, QuorumState};
+use crate::messages::NodeMsg;
+use crate::types::{ErrorCode, NodeId};
+
+/// Kafka's name of the metadata log's topic; its one partition is 0.
+pub const METADATA_TOPIC: &str = "__cluster_metadata";
+
+/// Kafka's name for the listener voters reach each other on.
+const CONTROLLER_LISTENER: &str = "CONTROLLER";
+
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    pub(super) async fn describe_quorum(
+        &self,
+        request: kafka::DescribeQuorumRequest,
+        version: i16,
+    ) -> Result<DescribeQuorumResponse, GatewayError> {
+        let asks_metadata_log = matches!(request.topics.as_slice(),
+            [topic] if topic.topic_name.0.as_str() == METADATA_TOPIC
+                && matches!(topic.partitions.as_slice(), [p] if p.partition_index == 0));
+        if !asks_metadata_log {
+            // Kafka's answer to any other partition (KafkaRaftClient: a top-level error).
+            return Ok(refused(
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("only {METADATA_TOPIC} partition 0 has a quorum"),
+                version,
+            ));
+        }
+        let partition = match ask(&self.node, DescribeLeaderRequest).await? {
+            QuorumReply::Described(state) if state.leader == Some(state.node_id) => {
+                leader_view(&state)
+            }
+            QuorumReply::Described(_) | QuorumReply::NotLeader { .. } => partition_error(
+                ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                "no leader known here",
+                version,
+            ),
+            QuorumReply::Failed(why) => {
+                return Ok(refused(ErrorCode::UNKNOWN_SERVER_ERROR, why, version))
+            }
+            QuorumReply::Committed { .. } => {
+                return Err(GatewayError::Close(
+                    "DescribeQuorum: an unexpected answer".into(),
+                ))
+            }
+        };
+        let topic = TopicData::default()
+            .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
+            .with_partitions(vec![partition]);
+        let mut response = DescribeQuorumResponse::default().with_topics(vec![topic]);
+        if version >= 2 {
+            response = response.with_nodes(self.voter_nodes());
+        }
+        Ok(response)
+    }
+
+    /// v2's nodes: every voter with its controller listener.
+    fn voter_nodes(&self) -> Vec<Node> {
+        self.settings
+            .voters
+            .iter()
+            .map(|(id, address)| {
+                let listener = Listener::default()
+                    .with_name(StrBytes::from_static_str(CONTROLLER_LISTENER))
+                    .with_host(StrBytes::from_string(address.host.clone()))
+                    .with_port(address.port);
+                Node::default()
+                    .with_node_id(broker_id(*id))
+                    .with_listeners(vec![listener])
+            })
+            .collect()
+    }
+}
+
+/// The partition as the leader sees it: its own log end, and each follower's matched index.
+fn leader_view(state: &QuorumState) -> PartitionData {
+    let leader = state.node_id;
+    let mut voters = vec![replica(leader, state.last_index)];
+    voters.extend(
+        state
+            .followers
+            .iter()
+            .map(|&(id, matched)| replica(id, matched)),
+    );
+    voters.sort_by_key(|r| r.replica_id.0);
+    PartitionData::default()
+        .with_partition_index(0)
+        .with_leader_id(broker_id(leader))
+        .with_leader_epoch(i32::try_from(state.term).unwrap_or(i32::MAX))
+        .with_high_watermark(offset(state.commit_index))
+        .with_current_voters(voters)
+}
+
+fn replica(id: NodeId, log_end: u64) -> ReplicaState {
+    // Rill keeps no fetch times yet: -1 is Kafka's "unknown".
+    ReplicaState::default()
+        .with_replica_id(broker_id(id))
+        .with_log_end_offset(offset(log_end))
+        .with_last_fetch_timestamp(-1)
+        .with_last_caught_up_timestamp(-1)
+}
+
+fn partition_error(code: ErrorCode, message: &str, version: i16) -> PartitionData {
+    let data = PartitionData::default()
+        .with_partition_index(0)
+        .with_error_code(code.wire())
+        .with_leader_id(BrokerId(-1))
+        .with_leader_epoch(-1)
+        .with_high_watermark(-1);
+    match version >= 2 {
+        true => data.with_error_message(Some(StrBytes::from_string(message.to_owned()))),
+        false => data,
+    }
+}
+
+fn refused(code: ErrorCode, message: String, version: i16) -> DescribeQuorumResponse {
+    let response = DescribeQuorumResponse::default().with_error_code(code.wire());
+    match version >= 2 {
+        true => response.with_error_message(Some(StrBytes::from_string(message))),
+        false => response,
+    }
+}
+
+fn broker_id(id: NodeId) -> BrokerId {
+    BrokerId(i32::try_from(id.0).unwrap_or(i32::MAX))
+}
+
+fn offset(index: u64) -> i64 {
+    i64::try_from(index).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,247 @@
+//! The controller quorum's settings, by Kafka's KRaft names: `process.roles`,
+//! `controller.quorum.voters`, `controller.listener.names`,
+//! `controller.quorum.election.timeout.ms`.
+//!
+//! Rill's nodes are combined (broker and controller in one process, Kafka's
+//! `process.roles=broker,controller`); a node of another role is refused at start-up until the
+//! brokers follow the metadata log. Without `controller.quorum.voters` the node is a quorum of
+//! one: its own controller, as the embedded default. The controller listener (the listener
+//! named in `controller.listener.names`, default `CONTROLLER`) carries Rill's inter-node
+//! protocol, not Kafka's: no client connects there, and Metadata never advertises it.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use super::listeners::Listener;
+
+/// Kafka's default `controller.quorum.election.timeout.ms`.
+pub const ELECTION_TIMEOUT_MS_DEFAULT: u64 = 1000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerConfig {
+    /// `controller.quorum.voters` (`id@host:port,...`); empty: this node alone.
+    pub voters: BTreeMap<u64, SocketAddr>,
+    /// `controller.listener.names`, upper-cased.
+    pub listener_names: Vec<String>,
+    /// `controller.quorum.election.timeout.ms`
+    pub election_timeout_ms: u64,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            voters: BTreeMap::new(),
+            listener_names: vec!["CONTROLLER".to_owned()],
+            election_timeout_ms: ELECTION_TIMEOUT_MS_DEFAULT,
+        }
+    }
+}
+
+impl ControllerConfig {
+    /// Whether `listener` is a controller listener (it speaks the inter-node protocol).
+    pub fn is_controller_listener(&self, listener: &Listener) -> bool {
+        self.listener_names.iter().any(|n| *n == listener.name)
+    }
+
+    /// The voters' ids; this node alone when none are configured.
+    pub fn voter_ids(&self, node_id: u64) -> Vec<u64> {
+        if self.voters.is_empty() {
+            vec![node_id]
+        } else {
+            self.voters.keys().copied().collect()
+        }
+    }
+
+    /// The other voters and where they listen.
+    pub fn peers(&self, node_id: u64) -> BTreeMap<u64, SocketAddr> {
+        let mut peers = self.voters.clone();
+        peers.remove(&node_id);
+        peers
+    }
+}
+
+/// `process.roles`: Rill runs combined nodes only (for now).
+pub fn check_roles(text: &str) -> Result<(), String> {
+    let mut roles: Vec<String> = text
+        .split(',')
+        .map(|r| r.trim().to_ascii_lowercase())
+        .filter(|r| !r.is_empty())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    for role in &roles {
+        if role != "broker" && role != "controller" {
+            return Err(format!("'{role}' is not a role (broker, controller)"));
+        }
+    }
+    if roles != ["broker", "controller"] {
+        return Err(format!(
+            "'{text}': Rill runs every node as both broker and controller \
+             (process.roles=broker,controller); broker-only and controller-only nodes are not \
+             supported yet"
+        ));
+    }
+    Ok(())
+}
+
+/// `controller.quorum.voters`: `1@127.0.0.1:9093,2@127.0.0.2:9093`. Hosts are IP literals or
+/// `localhost` (Rill resolves no names: a voter's address must not change under it).
+pub fn parse_voters(text: &str) -> Result<BTreeMap<u64, SocketAddr>, String> {
+    let mut voters = BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (id, address) = entry
+            .split_once('@')
+            .ok_or_else(|| format!("'{entry}' is not id@host:port"))?;
+        let id: u64 = id
+            .trim()
+            .parse()
+            .ok()
+            .filter(|id| *id <= i32::MAX as u64)
+            .ok_or_else(|| format!("'{id}' in '{entry}' is not a node id"))?;
+        let (host, port) = address
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{entry}' has no port"))?;
+        let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            host.parse().map_err(|_| {
+                format!("'{host}' in '{entry}' is not an IP address (host names are not resolved)")
+            })?
+        };
+        let port: u16 = port
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("'{port}' in '{entry}' is not a port"))?;
+        if voters.insert(id, SocketAddr::new(ip, port)).is_some() {
+            return Err(format!("voter {id} is listed twice"));
+        }
+    }
+    Ok(voters)
+}
+
+/// What a combined node's quorum settings must satisfy: it is one of the voters, and its
+/// controller listener (if any) is where the voters reach it. Returns where the node listens
+/// for the other voters: its controller listener, else its voter address, else any port.
+pub fn check(
+    config: &ControllerConfig,
+    node_id: u64,
+    listeners: &[Listener],
+) -> Result<SocketAddr, (&'static str, String)> {
+    let controller: Vec<&Listener> = listeners
+        .iter()
+        .filter(|l| config.is_controller_listener(l))
+        .collect();
+    if controller.len() > 1 {
+        return Err((
+            "listeners",
+            "more than one controller listener (controller.listener.names)".to_owned(),
+        ));
+    }
+    if controller.len() == listeners.len() {
+        return Err((
+            "listeners",
+            "no listener for clients: every listener is a controller listener".to_owned(),
+        ));
+    }
+    let own = config.voters.get(&node_id).copied();
+    if !config.voters.is_empty() && own.is_none() {
+        return Err((
+            "controller.quorum.voters",
+            format!("node.id {node_id} is not one of the voters (a combined node votes)"),
+        ));
+    }
+    let listener = controller.first().and_then(|l| l.socket_addr());
+    match (listener, own) {
+        (Some(listener), Some(own)) if listener != own => Err((
+            "controller.quorum.voters",
+            format!(
+                "this node's voter address {own} is not its controller listener {listener}: \
+                 the other voters could not reach it"
+            ),
+        )),
+        (Some(addr), _) | (None, Some(addr)) => Ok(addr),
+        (None, None) => Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(name: &str, port: u16) -> Listener {
+        Listener {
+            name: name.into(),
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn voters_are_ids_at_ip_addresses() {
+        let voters = parse_voters("1@127.0.0.1:9093, 2@localhost:9094,3@[::1]:9095").unwrap();
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            voters,
+            BTreeMap::from([
+                (1, addr("127.0.0.1:9093")),
+                (2, addr("127.0.0.1:9094")),
+                (3, addr("[::1]:9095")),
+            ])
+        );
+        assert_eq!(parse_voters("").unwrap(), BTreeMap::new());
+        for bad in [
+            "1",
+            "x@127.0.0.1:9093",
+            "1@127.0.0.1",
+            "1@host.example:9093",
+            "1@127.0.0.1:0",
+            "1@127.0.0.1:9093,1@127.0.0.2:9093",
+            "-1@127.0.0.1:9093",
+        ] {
+            assert!(parse_voters(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_combined_nodes_are_accepted() {
+        assert_eq!(check_roles("broker,controller"), Ok(()));
+        assert_eq!(check_roles(" Controller , broker"), Ok(()));
+        for refused in ["broker", "controller", "", "broker,controller,zookeeper"] {
+            assert!(check_roles(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_node_listens_for_voters_on_its_controller_listener_or_voter_address() {
+        let alone = ControllerConfig::default();
+        let plain = [listener("PLAINTEXT", 9092)];
+        assert_eq!(check(&alone, 1, &plain).unwrap().port(), 0);
+        assert_eq!(alone.voter_ids(7), [7]);
+
+        let with = [listener("PLAINTEXT", 9092), listener("CONTROLLER", 9093)];
+        assert_eq!(check(&alone, 1, &with).unwrap().port(), 9093);
+
+        let three = ControllerConfig {
+            voters: parse_voters("1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293").unwrap(),
+            ..ControllerConfig::default()
+        };
+        assert_eq!(check(&three, 2, &plain).unwrap().port(), 9193);
+        assert_eq!(check(&three, 1, &with).unwrap().port(), 9093);
+        assert_eq!(three.voter_ids(2), [1, 2, 3]);
+        assert_eq!(three.peers(2).keys().copied().collect::<Vec<_>>(), [1, 3]);
+        // Another node's address, a node outside the voters, no client listener.
+        assert_eq!(
+            check(&three, 2, &with).unwrap_err().0,
+            "controller.quorum.voters"
+        );
+        assert_eq!(
+            check(&three, 4, &plain).unwrap_err().0,
+            "controller.quorum.voters"
+        );
+        let only = [listener("CONTROLLER", 9093)];
+        assert_eq!(check(&three, 1, &only).unwrap_err().0, "listeners");
+    }
+}

@@ -1,0 +1,20 @@
+//! The cluster's own APIs: DescribeQuorum (the controller quorum, KRaft's metadata log).
+
+use kafka_protocol::messages::ApiKey;
+
+use crate::protocol::layout::Ty::*;
+use crate::protocol::layout::{f, fields, range, Request, Struct, ALL};
+
+// DescribeQuorum (55)
+
+const DESCRIBE_QUORUM_PARTITION: Struct = fields(&[f("partition_index", ALL, Int32)]);
+const DESCRIBE_QUORUM_TOPIC: Struct = fields(&[
+    f("topic_name", ALL, String),
+    f("partitions", ALL, Structs(&DESCRIBE_QUORUM_PARTITION)),
+]);
+pub const DESCRIBE_QUORUM: Request = Request {
+    key: ApiKey::DescribeQuorum,
+    versions: range(0, 2),
+    flexible: ALL,
+    body: fields(&[f("topics", ALL, Structs(&DESCRIBE_QUORUM_TOPIC))]),
+};

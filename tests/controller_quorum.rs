@@ -1,0 +1,259 @@
+//! The controller quorum across real processes (issue 13): three combined `rill server` nodes on
+//! 127.0.0.1 elect one leader and agree on one cluster id; the leader's `kill -9` elects
+//! another in a later epoch; the killed node comes back and catches up. A single node names
+//! its cluster once and keeps the name across restarts. Bad quorum settings stop start-up.
+#![cfg(not(madsim))]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+use kafka_protocol::messages::{
+    ApiKey, DescribeQuorumRequest, DescribeQuorumResponse, MetadataRequest, MetadataResponse,
+    TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use common::{call, free_port, server_exit, RillServer};
+
+/// How long a cluster may take to elect a leader (election timeouts of 500 ms, debug builds).
+const ELECTION_WAIT: Duration = Duration::from_secs(20);
+
+/// The leader's view of the quorum, as DescribeQuorum v2 gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Quorum {
+    leader: i32,
+    epoch: i32,
+    high_watermark: i64,
+    /// (voter, log end offset), by voter.
+    voters: Vec<(i32, i64)>,
+}
+
+fn describe_quorum(server: &RillServer) -> Result<Quorum, i16> {
+    let request = DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
+        .with_topic_name(TopicName(StrBytes::from_static_str("__cluster_metadata")))
+        .with_partitions(vec![PartitionData::default().with_partition_index(0)])]);
+    let response: DescribeQuorumResponse =
+        call(&mut server.connect(), ApiKey::DescribeQuorum, 2, &request);
+    if response.error_code != 0 {
+        return Err(response.error_code);
+    }
+    let partition = &response.topics[0].partitions[0];
+    if partition.error_code != 0 {
+        return Err(partition.error_code);
+    }
+    Ok(Quorum {
+        leader: partition.leader_id.0,
+        epoch: partition.leader_epoch,
+        high_watermark: partition.high_watermark,
+        voters: partition
+            .current_voters
+            .iter()
+            .map(|v| (v.replica_id.0, v.log_end_offset))
+            .collect(),
+    })
+}
+
+/// Asks `server` until `accept` takes its answer (or panics after `within`).
+fn describe_until(
+    server: &RillServer,
+    within: Duration,
+    accept: impl Fn(&Quorum) -> bool,
+) -> Quorum {
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = describe_quorum(server);
+        if let Ok(quorum) = &answer {
+            if accept(quorum) {
+                return quorum.clone();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the quorum did not settle: last answer {answer:?}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn cluster_id(server: &RillServer) -> String {
+    let request = MetadataRequest::default().with_topics(Some(Vec::new()));
+    let response: MetadataResponse = call(&mut server.connect(), ApiKey::Metadata, 12, &request);
+    response.cluster_id.expect("a cluster id").to_string()
+}
+
+/// Three combined nodes: each a Kafka listener and a controller listener on 127.0.0.1.
+struct Cluster {
+    /// Per node (index = id - 1): its data directory, Kafka address and server arguments.
+    nodes: Vec<(Arc<tempfile::TempDir>, SocketAddr, Vec<String>)>,
+}
+
+impl Cluster {
+    fn new(size: u32) -> Self {
+        let controllers: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let voters: Vec<String> = controllers
+            .iter()
+            .enumerate()
+            .map(|(i, port)| format!("{}@127.0.0.1:{port}", i + 1))
+            .collect();
+        let nodes = (0..size as usize)
+            .map(|i| {
+                let dir = Arc::new(tempfile::tempdir().unwrap());
+                let kafka: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+                let args = vec![
+                    "--node-id".to_owned(),
+                    (i + 1).to_string(),
+                    "--listeners".to_owned(),
+                    format!(
+                        "PLAINTEXT://{kafka},CONTROLLER://127.0.0.1:{}",
+                        controllers[i]
+                    ),
+                    "--log-dirs".to_owned(),
+                    dir.path().display().to_string(),
+                    "--override".to_owned(),
+                    format!("controller.quorum.voters={}", voters.join(",")),
+                    "--override".to_owned(),
+                    "controller.quorum.election.timeout.ms=500".to_owned(),
+                ];
+                (dir, kafka, args)
+            })
+            .collect();
+        Self { nodes }
+    }
+
+    /// Starts node `id` (1-based) without waiting for it to serve.
+    fn spawn(&self, id: usize) -> RillServer {
+        let (dir, addr, args) = &self.nodes[id - 1];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        RillServer::spawn_exact_env(dir.clone(), *addr, &args, &[])
+    }
+
+    /// Starts every node, then waits for each to serve (none serves before a majority is up).
+    fn start_all(&self) -> Vec<RillServer> {
+        let mut servers: Vec<RillServer> =
+            (1..=self.nodes.len()).map(|id| self.spawn(id)).collect();
+        for server in &mut servers {
+            server.wait_serving(ELECTION_WAIT);
+        }
+        servers
+    }
+}
+
+#[test]
+fn three_nodes_elect_one_leader_fail_over_and_catch_up() {
+    let cluster = Cluster::new(3);
+    let mut servers = cluster.start_all();
+
+    // Every node answers with the leader's view (a follower forwards), so all agree.
+    let first = describe_until(&servers[0], ELECTION_WAIT, |q| q.voters.len() == 3);
+    assert!((1..=3).contains(&first.leader), "{first:?}");
+    assert_eq!(
+        first.voters.iter().map(|v| v.0).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    // The leader's no-op and the cluster id are committed.
+    assert!(first.high_watermark >= 2, "{first:?}");
+    for server in &servers[1..] {
+        let seen = describe_until(server, ELECTION_WAIT, |q| q.epoch >= first.epoch);
+        assert_eq!((seen.leader, seen.epoch), (first.leader, first.epoch));
+    }
+    let id = cluster_id(&servers[0]);
+    assert_eq!(id.len(), 22, "Kafka's text form of 16 bytes: {id}");
+    for server in &servers[1..] {
+        assert_eq!(cluster_id(server), id, "one cluster");
+    }
+
+    // The tool prints the leader's replication table.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args(["metadata-quorum", "--bootstrap-server"])
+        .arg(servers[2].addr.to_string())
+        .args(["describe", "--replication"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    let leader_row = table.lines().nth(1).unwrap_or_default();
+    assert!(
+        leader_row.starts_with(&first.leader.to_string()) && leader_row.ends_with("Leader"),
+        "{table}"
+    );
+    assert_eq!(table.lines().filter(|l| l.ends_with("Follower")).count(), 2);
+
+    // kill -9 the leader: the other two elect one of themselves in a later epoch, with
+    // everything committed before still committed.
+    let old_leader = first.leader as usize;
+    servers[old_leader - 1].kill();
+    let survivor = &servers[old_leader % 3];
+    let second = describe_until(survivor, ELECTION_WAIT, |q| {
+        q.leader != first.leader && q.epoch > first.epoch
+    });
+    assert!(second.high_watermark >= first.high_watermark, "{second:?}");
+    assert_eq!(cluster_id(survivor), id);
+
+    // The old leader comes back on its files, follows, and catches up with the leader's log.
+    let mut back = cluster.spawn(old_leader);
+    back.wait_serving(ELECTION_WAIT);
+    let caught_up = describe_until(&back, ELECTION_WAIT, |q| {
+        let leader_end = q.voters.iter().find(|v| v.0 == q.leader).map(|v| v.1);
+        q.epoch >= second.epoch && q.voters.iter().all(|v| Some(v.1) == leader_end)
+    });
+    assert_ne!(caught_up.leader, first.leader, "{caught_up:?}");
+    assert_eq!(cluster_id(&back), id, "the same cluster after the restart");
+    servers[old_leader - 1] = back;
+}
+
+#[test]
+fn a_single_node_names_its_cluster_once_and_keeps_the_name() {
+    let server = RillServer::start(&[]);
+    let quorum = describe_quorum(&server).expect("a quorum of one has a leader");
+    assert_eq!((quorum.leader, quorum.voters.len()), (1, 1), "{quorum:?}");
+    let id = cluster_id(&server);
+    assert_eq!(id.len(), 22, "{id}");
+
+    let server = server.restart(&[]);
+    assert_eq!(cluster_id(&server), id, "the name survives kill -9");
+    let again = describe_quorum(&server).unwrap();
+    assert!(
+        again.epoch > quorum.epoch,
+        "a new term after the restart: {again:?}"
+    );
+
+    let other = RillServer::start(&[]);
+    assert_ne!(cluster_id(&other), id, "another node, another cluster");
+}
+
+#[test]
+fn quorum_settings_a_node_cannot_serve_stop_start_up() {
+    let refused = |extra: &[&str], expected: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let listeners = format!("PLAINTEXT://127.0.0.1:{}", free_port());
+        let mut args = vec![
+            "--listeners",
+            &listeners,
+            "--log-dirs",
+            dir.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let (code, stderr) = server_exit(&args, Duration::from_secs(10));
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    };
+    refused(&["--override", "process.roles=broker"], "process.roles");
+    refused(
+        &[
+            "--node-id",
+            "4",
+            "--override",
+            "controller.quorum.voters=1@127.0.0.1:9093",
+        ],
+        "node.id 4 is not one of the voters",
+    );
+    refused(
+        &["--override", "controller.quorum.voters=1@db.example:9093"],
+        "not an IP address",
+    );
+}
