@@ -27,6 +27,7 @@ mod compaction;
 mod consumer_group;
 mod group_progress;
 mod groups;
+mod quorum;
 
 /// After `Event::Healed`, the cluster gets this long to recover before requests are held to
 /// the liveness bound (a restarted broker recovers its log first).
@@ -345,6 +346,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     group_progress::check_at_least_once(&mut safety, events, promises, &damaged);
     group_progress::check_liveness(&mut verdict.liveness, events);
     compaction::check(&mut safety, events, promises);
+    quorum::check(&mut safety, events);
     safety.finish();
     verdict
 }

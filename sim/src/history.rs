@@ -229,6 +229,15 @@ pub enum Event {
         first_offset: i64,
         last_offset: i64,
     },
+    /// The controller quorum as broker `asked` described it (DescribeQuorum, the leader's
+    /// view) with the cluster id its Metadata reports (`workload::quorum`).
+    QuorumSeen {
+        asked: u64,
+        leader: i32,
+        epoch: i32,
+        high_watermark: i64,
+        cluster_id: String,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

@@ -30,6 +30,8 @@ fn broker_ip(node_id: u64) -> IpAddr {
     IpAddr::from([10, 0, 1, node_id as u8])
 }
 const KAFKA_PORT: u16 = 9092;
+/// Where a broker's voter listens for the other voters (`controller.quorum.voters`).
+const CONTROLLER_PORT: u16 = 9093;
 /// After healing, the workload must finish and the final read complete within this much
 /// simulated time, or the run is a liveness failure.
 const LIVENESS_BOUND: Duration = Duration::from_secs(60);
@@ -93,8 +95,11 @@ pub struct SimConfig {
     /// Several per partition (producer `i` writes partition `i % partitions`), each with its
     /// own acks and idempotence.
     pub producers: Vec<ProducerSpec>,
-    /// Broker nodes. One until replication lands; the harness, disks and nemesis take any.
+    /// Broker nodes; the harness, disks and nemesis take any. The workload uses broker 1.
     pub brokers: u64,
+    /// Voters of the controller quorum: 1 (each broker alone) or 3 (brokers 1-3 form one
+    /// quorum, with `workload::quorum` observing it and voter partitions in the nemesis).
+    pub voters: u64,
     pub kills: bool,
     pub pauses: bool,
     pub network: bool,
@@ -124,6 +129,7 @@ impl SimConfig {
             retention_bytes: rng.gen_bool(0.2).then(|| rng.gen_range(32..=128) * 1024),
             producers: Vec::new(),
             brokers: 1,
+            voters: 1,
             kills: rng.gen_bool(0.8),
             pauses: rng.gen_bool(0.5),
             network: rng.gen_bool(0.5),
@@ -165,6 +171,19 @@ impl SimConfig {
         if rng.gen_bool(0.5) {
             config.group_protocol = GroupProtocol::Consumer;
         }
+        if rng.gen_bool(0.5) {
+            config.voters = 3;
+        }
+        if let Some(canary) = canary {
+            // Only the quorum's canary runs a cluster of voters, so the other canaries keep
+            // the seeds they are caught at.
+            config.voters = if canary == Canary::QuorumSelfMajority {
+                3
+            } else {
+                1
+            };
+        }
+        config.brokers = config.voters;
         if canary.is_some() {
             // A canary needs the conditions its bug shows under: durable acks (so losing one is
             // a violation), idempotence, crashes and retries.
@@ -251,6 +270,18 @@ impl SimConfig {
             // The compacted topic is cleaned many times a run (Kafka's default is 15 s).
             "log.cleaner.backoff.ms=300".to_string(),
         ];
+        if self.voters > 1 {
+            // Brokers 1..=voters form one quorum; each listens for the others on its
+            // controller listener.
+            overrides[1] = format!(
+                "listeners=PLAINTEXT://{ip}:{KAFKA_PORT},CONTROLLER://{ip}:{CONTROLLER_PORT}",
+                ip = broker_ip(node_id)
+            );
+            let voters: Vec<String> = (1..=self.voters)
+                .map(|id| format!("{id}@{}:{CONTROLLER_PORT}", broker_ip(id)))
+                .collect();
+            overrides.push(format!("controller.quorum.voters={}", voters.join(",")));
+        }
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),
             Flush::IntervalMs(ms) => overrides.push(format!("log.flush.interval.ms={ms}")),
@@ -559,6 +590,16 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         )));
     }
 
+    if config.voters > 1 {
+        let node = client_node("quorum-observer".into(), [10, 0, 8, 1]);
+        let voters: Vec<(u64, SocketAddr)> = brokers.iter().map(|b| (b.node_id, b.addr)).collect();
+        tasks.push(node.spawn(workload::quorum::observer(
+            workload.clone(),
+            voters,
+            producing_until,
+        )));
+    }
+
     let node_faults = tokio::sync::Mutex::new(());
     let point_crashes = async {
         if let Some(crasher) = crasher {
@@ -650,6 +691,9 @@ async fn nemesis(
     if config.disk_faults.enospc {
         kinds.push("disk-full");
     }
+    if config.voters > 1 {
+        kinds.push("voter-partition");
+    }
     while !kinds.is_empty() {
         let wait = Duration::from_millis(rng.gen_range(300..2500));
         if Instant::now() + wait >= until {
@@ -679,6 +723,22 @@ async fn nemesis(
                 tokio::time::sleep(hold).await;
                 handle.resume(broker);
                 fault("resume", name.clone());
+            }
+            "voter-partition" => {
+                // The target hears no other voter and no other voter hears it (its clients
+                // still do): a leader cut off steps down, a follower cannot depose anyone.
+                let others: Vec<_> = brokers.iter().filter(|b| b.node != broker).collect();
+                for other in &others {
+                    net.clog_link(broker, other.node);
+                    net.clog_link(other.node, broker);
+                }
+                fault("voter-partition", name.clone());
+                tokio::time::sleep(hold * 2).await;
+                for other in &others {
+                    net.unclog_link(broker, other.node);
+                    net.unclog_link(other.node, broker);
+                }
+                fault("voter-heal", name.clone());
             }
             "clog" => {
                 let client = clients[rng.gen_range(0..clients.len())];

@@ -41,10 +41,13 @@ pub enum Canary {
     /// Offset retention ages a classic group's offsets from its last state change as if it
     /// were Empty, members or not: a Stable group's commits expire under its members.
     RetentionIgnoresMembers,
+    /// A controller quorum's candidate counts its own vote as a majority: every voter elects
+    /// itself, so one epoch has several leaders and the cluster several ids.
+    QuorumSelfMajority,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 13] = [
+    pub const ALL: [Canary; 14] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -58,6 +61,7 @@ impl Canary {
         Canary::CleanKeepsOldestValue,
         Canary::ConsumerAssignUnreleased,
         Canary::RetentionIgnoresMembers,
+        Canary::QuorumSelfMajority,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +79,7 @@ impl Canary {
             Canary::CleanKeepsOldestValue => "clean-keeps-oldest-value",
             Canary::ConsumerAssignUnreleased => "consumer-assign-unreleased",
             Canary::RetentionIgnoresMembers => "retention-ignores-members",
+            Canary::QuorumSelfMajority => "quorum-self-majority",
         }
     }
 

@@ -93,16 +93,40 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     let mut member_generation: BTreeMap<u32, i32> = BTreeMap::new();
     let consumer = consumer_protocol(events);
     let mut stretches = member_less_stretches(events).into_iter().peekable();
+    // What a member-less stretch from `from` excuses by `to` (its end, or now within it).
+    let mut excuse = |from: u64,
+                      to: u64,
+                      highest: &mut BTreeMap<i32, (i64, u64)>,
+                      owners: &mut BTreeMap<(i32, i32), u32>,
+                      member_generation: &mut BTreeMap<u32, i32>| {
+        if consumer {
+            // Each commit acknowledged a retention before then may be gone.
+            highest.retain(|_, (_, acked_ms)| *acked_ms + OFFSETS_RETENTION_MS > to);
+        } else if to - from >= OFFSETS_RETENTION_MS {
+            // The commits and the group may be gone (its generations start over).
+            highest.clear();
+            owners.clear();
+            member_generation.clear();
+        }
+    };
     for (at_ms, event) in events {
         while let Some((from, to)) = stretches.next_if(|(_, to)| to <= at_ms) {
-            if consumer {
-                // Each commit acknowledged a retention before the stretch ended may be gone.
-                highest.retain(|_, (_, acked_ms)| *acked_ms + OFFSETS_RETENTION_MS > to);
-            } else if to - from >= OFFSETS_RETENTION_MS {
-                // The commits and the group may be gone (its generations start over).
-                highest.clear();
-                owners.clear();
-                member_generation.clear();
+            excuse(from, to, &mut highest, &mut owners, &mut member_generation);
+        }
+        // An answer within a stretch (an OffsetFetch sent before the heartbeat that ends it
+        // was answered) may see what retention did so far (seed 5 of the controller quorum's
+        // runs, where a restarted broker waited for its quorum): once the last member's
+        // session ran out, counted from the stretch's start, what ages from then on may go.
+        if let Some(&(from, _)) = stretches.peek() {
+            let expired_from = from + CONSUMER_SESSION_TIMEOUT_MS;
+            if expired_from < *at_ms {
+                excuse(
+                    expired_from,
+                    *at_ms,
+                    &mut highest,
+                    &mut owners,
+                    &mut member_generation,
+                );
             }
         }
         match event {
@@ -407,6 +431,28 @@ mod tests {
             fetched(1600 + r, 1550 + r, -1),
         ];
         assert!(run(&old, true).is_empty(), "{:?}", run(&old, true));
+        // A fetch answered within the stretch, once the member's session ran out and the
+        // commit is a retention old; not before the session ran out.
+        let s = CONSUMER_SESSION_TIMEOUT_MS;
+        let within = [
+            answered(1000, 0, "a"),
+            committed(1500, 9),
+            answered(2000, 0, "a"),
+            fetched(2100 + s, 2050 + s, -1),
+            answered(2500 + s + r, 1, "b"),
+        ];
+        assert!(run(&within, true).is_empty(), "{:?}", run(&within, true));
+        let early = [
+            answered(1000, 0, "a"),
+            committed(1500, 9),
+            answered(2000, 0, "a"),
+            fetched(1900 + s, 1850 + s, -1),
+            answered(2500 + s + r, 1, "b"),
+        ];
+        assert!(
+            !run(&early, true).is_empty(),
+            "the member may still be in the group"
+        );
         // A younger commit must survive the same stretch.
         let young = [
             answered(1000, 0, "a"),

@@ -30,6 +30,7 @@ pub mod compacted;
 pub mod consumer;
 pub mod groups;
 pub mod producer;
+pub mod quorum;
 
 pub use admin::{create_topic, final_read};
 pub use consumer::consumer;

@@ -599,8 +599,11 @@ impl RaftCore {
                 // Already here (a duplicate or reordered Append): never truncate for it.
                 Some(term) if term == entry.term => continue,
                 Some(_) => {
+                    // (The simulator's planted quorum bug breaks this on purpose: its checker,
+                    // not this assertion, must be what catches it.)
                     debug_assert!(
-                        index > self.commit_index,
+                        index > self.commit_index
+                            || crate::faults::canary(crate::faults::Canary::QuorumSelfMajority),
                         "truncating committed entry {index}"
                     );
                     self.truncate_after(index - 1);
@@ -946,6 +949,9 @@ impl RaftCore {
     }
 
     fn quorum(&self) -> usize {
+        if crate::faults::canary(crate::faults::Canary::QuorumSelfMajority) {
+            return 1; // the simulator's planted bug: every voter is a majority by itself
+        }
         self.voters.len() / 2 + 1
     }
 

@@ -1,0 +1,62 @@
+//! The controller quorum's observer: while the run lasts it asks every voter, one after the
+//! other, for the quorum (DescribeQuorum v2, which a follower forwards to its leader) and for
+//! the cluster id its Metadata reports, and records each answer (`Event::QuorumSeen`) for
+//! `checker::quorum`. An answer that fails or names no leader records nothing: only what the
+//! cluster claims is checked.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+use kafka_protocol::messages::{
+    ApiKey, DescribeQuorumRequest, DescribeQuorumResponse, MetadataRequest, MetadataResponse,
+    TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use tokio::time::Instant;
+
+use super::{Workload, CALL_TIMEOUT};
+use crate::client::Connection;
+use crate::history::Event;
+
+/// The pause between two rounds of questions.
+const ROUND_PAUSE: Duration = Duration::from_millis(200);
+
+/// Asks every voter in turn until `until`.
+pub async fn observer(w: Workload, voters: Vec<(u64, SocketAddr)>, until: Instant) {
+    while Instant::now() < until {
+        for &(asked, addr) in &voters {
+            if let Some(seen) = observe(asked, addr).await {
+                w.record(seen);
+            }
+        }
+        tokio::time::sleep(ROUND_PAUSE).await;
+    }
+}
+
+async fn observe(asked: u64, addr: SocketAddr) -> Option<Event> {
+    let mut conn = Connection::connect(addr, CALL_TIMEOUT).await.ok()?;
+    let metadata = MetadataRequest::default().with_topics(Some(Vec::new()));
+    let metadata: MetadataResponse = conn
+        .call(ApiKey::Metadata, 12, &metadata, CALL_TIMEOUT)
+        .await
+        .ok()?;
+    let request = DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
+        .with_topic_name(TopicName(StrBytes::from_static_str("__cluster_metadata")))
+        .with_partitions(vec![PartitionData::default().with_partition_index(0)])]);
+    let described: DescribeQuorumResponse = conn
+        .call(ApiKey::DescribeQuorum, 2, &request, CALL_TIMEOUT)
+        .await
+        .ok()?;
+    let partition = described.topics.first()?.partitions.first()?;
+    if described.error_code != 0 || partition.error_code != 0 || partition.leader_id.0 < 0 {
+        return None;
+    }
+    Some(Event::QuorumSeen {
+        asked,
+        leader: partition.leader_id.0,
+        epoch: partition.leader_epoch,
+        high_watermark: partition.high_watermark,
+        cluster_id: metadata.cluster_id?.to_string(),
+    })
+}
