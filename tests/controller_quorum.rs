@@ -3,6 +3,7 @@
 //! another in a later epoch; the killed node comes back and catches up. A single node names
 //! its cluster once and keeps the name across restarts. Bad quorum settings stop start-up.
 #![cfg(not(madsim))]
+#![allow(clippy::disallowed_methods)] // a test waits on the real clock
 
 mod common;
 

@@ -40,7 +40,7 @@ impl Default for ControllerConfig {
 impl ControllerConfig {
     /// Whether `listener` is a controller listener (it speaks the inter-node protocol).
     pub fn is_controller_listener(&self, listener: &Listener) -> bool {
-        self.listener_names.iter().any(|n| *n == listener.name)
+        self.listener_names.contains(&listener.name)
     }
 
     /// The voters' ids; this node alone when none are configured.
