@@ -440,9 +440,47 @@ impl ServerConfig {
                 );
             }
         }
-        if let Err((key, problem)) = quorum::check(&self.controller, self.node_id, &self.listeners)
+        let controller_listen = match quorum::check(&self.controller, self.node_id, &self.listeners)
         {
-            return bad(key, problem);
+            Ok(addr) => addr,
+            Err((key, problem)) => return bad(key, problem),
+        };
+        // Every listener binds its own port (as Kafka requires), the voters' one included.
+        let mut bound: Vec<std::net::SocketAddr> = self
+            .listeners
+            .iter()
+            .filter_map(Listener::socket_addr)
+            .collect();
+        if !self
+            .listeners
+            .iter()
+            .any(|l| self.controller.is_controller_listener(l))
+        {
+            bound.push(controller_listen);
+        }
+        for (i, a) in bound.iter().enumerate() {
+            let clash = bound[i + 1..].iter().find(|b| {
+                a.port() != 0
+                    && a.port() == b.port()
+                    && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+            });
+            if let Some(b) = clash {
+                return bad(
+                    "listeners",
+                    format!("{a} and {b} are one port: each listener (and this node's voter address) needs its own"),
+                );
+            }
+        }
+        if let Some(advertised) = &self.advertised_listeners {
+            if let Some(l) = advertised
+                .iter()
+                .find(|l| self.controller.is_controller_listener(l))
+            {
+                return bad(
+                    "advertised.listeners",
+                    format!("{l} is a controller listener: clients are never sent there"),
+                );
+            }
         }
         if self.log.batch_bytes_max > self.socket_request_max_bytes {
             return bad(
@@ -691,6 +729,43 @@ impl Value<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listeners_need_their_own_ports_and_the_controller_one_is_never_advertised() {
+        let load = |extra: &[&str]| {
+            let overrides: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+            ServerConfig::load(None, &overrides)
+        };
+        let key = |result: Result<ServerConfig, ConfigError>| match result {
+            Err(ConfigError::BadValue { key, .. }) => key,
+            other => panic!("not refused: {other:?}"),
+        };
+        let both = "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093";
+        let config = load(&[both]).unwrap();
+        assert_eq!(config.controller_listen().port(), 9093);
+        assert_eq!(config.advertised().len(), 1, "only the client listener");
+        assert_eq!(config.advertised()[0].name, "PLAINTEXT");
+        let same = "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://0.0.0.0:9092";
+        assert_eq!(key(load(&[same])), "listeners");
+        // Without a controller listener the voter address is bound: not a client's port.
+        let voter_on_client_port = [
+            "listeners=PLAINTEXT://127.0.0.1:9092",
+            "controller.quorum.voters=1@127.0.0.1:9092",
+        ];
+        assert_eq!(key(load(&voter_on_client_port)), "listeners");
+        let advertised = [
+            both,
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "advertised.listeners=PLAINTEXT://10.0.0.5:9092,CONTROLLER://10.0.0.5:9093",
+        ];
+        assert_eq!(key(load(&advertised)), "advertised.listeners");
+        // IPv6 listeners bind too.
+        let v6 = load(&["listeners=PLAINTEXT://[::1]:9092"]).unwrap();
+        assert_eq!(
+            v6.listeners[0].socket_addr(),
+            Some("[::1]:9092".parse().unwrap())
+        );
+    }
 
     #[test]
     fn per_ip_connection_overrides_take_ip_addresses() {

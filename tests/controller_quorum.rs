@@ -202,7 +202,6 @@ fn three_nodes_elect_one_leader_fail_over_and_catch_up() {
         let leader_end = q.voters.iter().find(|v| v.0 == q.leader).map(|v| v.1);
         q.epoch >= second.epoch && q.voters.iter().all(|v| Some(v.1) == leader_end)
     });
-    assert_ne!(caught_up.leader, first.leader, "{caught_up:?}");
     assert_eq!(cluster_id(&back), id, "the same cluster after the restart");
     servers[old_leader - 1] = back;
 }

@@ -236,6 +236,8 @@ pub enum Event {
         leader: i32,
         epoch: i32,
         high_watermark: i64,
+        /// The leader's own log end offset (its row of the voters).
+        leader_log_end: i64,
         cluster_id: String,
     },
 }

@@ -286,7 +286,8 @@ fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
 
 /// The controller quorum (issue 13): in a run of three voters (seed 5) the observer sees one
 /// leader per epoch and one cluster id while kills and voter partitions move the leadership;
-/// its canary (every voter a majority by itself) is reported as exactly what it plants.
+/// its canary (every voter a majority by itself) is reported as quorum violations only (two
+/// leaders of an epoch and two cluster ids first; leaders without others' commits follow).
 #[test]
 fn the_controller_quorum_keeps_one_leader_per_epoch_and_its_canary_elects_several() {
     let clean = run_seed(5, RunOptions::new(SIM_SECS));
@@ -307,9 +308,10 @@ fn the_controller_quorum_keeps_one_leader_per_epoch_and_its_canary_elects_severa
     );
     assert_eq!(canary.kind, Kind::Safety);
     assert!(
-        (canary.verdict.safety.iter()).all(|v| {
-            v.starts_with("two quorum leaders in one epoch") || v.starts_with("two cluster ids")
-        }),
+        (canary.verdict.safety.iter()).all(|v| v.starts_with("two quorum leaders in one epoch")
+            || v.starts_with("two cluster ids")
+            || v.starts_with("quorum leader lacks committed entries")
+            || v.starts_with("quorum high watermark went back")),
         "{:?}",
         canary.verdict.safety
     );

@@ -35,12 +35,28 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             [topic] if topic.topic_name.0.as_str() == METADATA_TOPIC
                 && matches!(topic.partitions.as_slice(), [p] if p.partition_index == 0));
         if !asks_metadata_log {
-            // Kafka's answer to any other partition (KafkaRaftClient: a top-level error).
-            return Ok(refused(
-                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("only {METADATA_TOPIC} partition 0 has a quorum"),
-                version,
-            ));
+            // Kafka's answer (KafkaRaftClient.handleDescribeQuorumRequest): every partition
+            // asked for, each UNKNOWN_TOPIC_OR_PARTITION.
+            let message = format!("only {METADATA_TOPIC} partition 0 has a quorum");
+            let topics = request
+                .topics
+                .into_iter()
+                .map(|topic| {
+                    let partitions = topic
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            let code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+                            partition_error(code, &message, version)
+                                .with_partition_index(p.partition_index)
+                        })
+                        .collect();
+                    TopicData::default()
+                        .with_topic_name(topic.topic_name)
+                        .with_partitions(partitions)
+                })
+                .collect();
+            return Ok(DescribeQuorumResponse::default().with_topics(topics));
         }
         let partition = match ask(&self.node, DescribeLeaderRequest).await? {
             QuorumReply::Described(state) if state.leader == Some(state.node_id) => {
@@ -76,13 +92,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .voters
             .iter()
             .map(|(id, address)| {
-                let listener = Listener::default()
-                    .with_name(StrBytes::from_static_str(CONTROLLER_LISTENER))
-                    .with_host(StrBytes::from_string(address.host.clone()))
-                    .with_port(address.port);
+                // A quorum of one without a controller listener listens on no fixed port.
+                let listeners = (address.port != 0).then(|| {
+                    Listener::default()
+                        .with_name(StrBytes::from_static_str(CONTROLLER_LISTENER))
+                        .with_host(StrBytes::from_string(address.host.clone()))
+                        .with_port(address.port)
+                });
                 Node::default()
                     .with_node_id(broker_id(*id))
-                    .with_listeners(vec![listener])
+                    .with_listeners(listeners.into_iter().collect())
             })
             .collect()
     }

@@ -22,8 +22,10 @@ pub struct Listener {
 }
 
 impl Listener {
+    /// The address to bind: the host must be an IP literal (IPv6 without brackets here).
     pub fn socket_addr(&self) -> Option<SocketAddr> {
-        format!("{}:{}", self.host, self.port).parse().ok()
+        let ip: std::net::IpAddr = self.host.parse().ok()?;
+        Some(SocketAddr::new(ip, self.port))
     }
 }
 

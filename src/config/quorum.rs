@@ -154,8 +154,12 @@ pub fn check(
         ));
     }
     let listener = controller.first().and_then(|l| l.socket_addr());
+    // A wildcard controller listener (`CONTROLLER://:9093`) takes the voters at its port.
+    let reaches = |listener: SocketAddr, own: SocketAddr| {
+        listener.port() == own.port() && (listener.ip().is_unspecified() || listener == own)
+    };
     match (listener, own) {
-        (Some(listener), Some(own)) if listener != own => Err((
+        (Some(listener), Some(own)) if !reaches(listener, own) => Err((
             "controller.quorum.voters",
             format!(
                 "this node's voter address {own} is not its controller listener {listener}: \
@@ -243,5 +247,19 @@ mod tests {
         );
         let only = [listener("CONTROLLER", 9093)];
         assert_eq!(check(&three, 1, &only).unwrap_err().0, "listeners");
+        // A wildcard controller listener at the voter's port reaches it.
+        let wildcard = [
+            listener("PLAINTEXT", 9092),
+            Listener {
+                name: "CONTROLLER".into(),
+                host: "0.0.0.0".into(),
+                port: 9093,
+            },
+        ];
+        assert_eq!(check(&three, 1, &wildcard).unwrap().port(), 9093);
+        assert!(
+            check(&three, 2, &wildcard).is_err(),
+            "port 9093 is not voter 2's 9193"
+        );
     }
 }

@@ -146,9 +146,6 @@ impl QuorumActor {
         self.last_saved = 0;
         self.cluster_id_proposed_in = 0;
         if let Some(out) = self.open(ctx) {
-            // A voter that opened and went on is healthy again: the next failure pauses
-            // briefly again.
-            self.reopen_backoff_ms = REOPEN_FIRST_MS;
             self.apply_out(ctx, out);
         }
         self.arm_reopen(ctx);
@@ -235,6 +232,8 @@ impl QuorumActor {
                     // Every voter wrote it from an image; one that does not load is damage.
                     tracing::error!(%error, index = snapshot.meta.index, "the metadata snapshot does not load; this voter stops");
                     self.failed = Some(format!("the metadata snapshot does not load: {error}"));
+                    // Nothing is applied to (or saved from) the image it did not replace.
+                    return;
                 }
             }
         }
@@ -379,7 +378,12 @@ impl QuorumActor {
                 }
                 Input::Synced { result, .. } => {
                     if let Some(node) = self.node.as_mut().filter(|n| n.busy()) {
-                        let _ = node.synced(result);
+                        // A job it starts still runs (a node stopped by its voter, not by its
+                        // own failure, goes on syncing), so that the reopen is not kept
+                        // waiting for a job that never ran.
+                        if let Some(job) = node.synced(result).persist {
+                            ctx.persist(0, job);
+                        }
                     }
                 }
                 _ => {}
@@ -405,7 +409,14 @@ impl QuorumActor {
                 None => return,
             },
             Input::Synced { result, .. } => match self.node.as_mut() {
-                Some(node) => node.synced(result),
+                Some(node) => {
+                    if result.is_ok() {
+                        // Its disk took a sync: the next failure pauses briefly again (a disk
+                        // that reads but cannot write keeps doubling the pause).
+                        self.reopen_backoff_ms = REOPEN_FIRST_MS;
+                    }
+                    node.synced(result)
+                }
                 None => return,
             },
             Input::Request {

@@ -29,6 +29,10 @@ use crate::types::{cluster_id_text, NodeId};
 
 /// How often start-up logs that it still waits for the controller quorum.
 const QUORUM_WAIT_LOG_MS: u64 = 5_000;
+/// How often start-up asks its voter whether the cluster is named. (A quorum of one names it
+/// within a few milliseconds, so this is most of a single node's wait; a shorter poll re-rolls
+/// every simulated schedule, whose pinned seeds the scenario tests name.)
+const QUORUM_POLL_MS: u64 = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -299,8 +303,8 @@ async fn wait_for_cluster_id(node: &Node<NodeMsg>) -> Result<String, ServerError
                 )))
             }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        waited_ms += 50;
+        tokio::time::sleep(std::time::Duration::from_millis(QUORUM_POLL_MS)).await;
+        waited_ms += QUORUM_POLL_MS;
     }
 }
 

@@ -187,10 +187,18 @@ impl RillServer {
             }
             None => Command::new(env!("CARGO_BIN_EXE_rill")),
         };
-        // The readiness check below reads the info line "serving".
-        if !env.iter().any(|(k, _)| *k == "RUST_LOG") {
-            command.env("RUST_LOG", "info");
-        }
+        // The readiness check reads the info line "serving": whatever level the test asks
+        // for, that line stays on.
+        let level = env
+            .iter()
+            .find(|(k, _)| *k == "RUST_LOG")
+            .map_or("info", |(_, v)| *v);
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "RUST_LOG")
+            .collect();
+        command.env("RUST_LOG", format!("{level},rill::host::server=info"));
         let child = command
             .arg("server")
             .args(args)

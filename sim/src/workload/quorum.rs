@@ -52,11 +52,15 @@ async fn observe(asked: u64, addr: SocketAddr) -> Option<Event> {
     if described.error_code != 0 || partition.error_code != 0 || partition.leader_id.0 < 0 {
         return None;
     }
+    let leader_log_end = (partition.current_voters.iter())
+        .find(|v| v.replica_id == partition.leader_id)?
+        .log_end_offset;
     Some(Event::QuorumSeen {
         asked,
         leader: partition.leader_id.0,
         epoch: partition.leader_epoch,
         high_watermark: partition.high_watermark,
+        leader_log_end,
         cluster_id: metadata.cluster_id?.to_string(),
     })
 }

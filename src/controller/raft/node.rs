@@ -134,12 +134,12 @@ impl RaftNode {
         &mut self.core
     }
 
-    /// Why the node stopped, if it did.
     /// Whether a persist job is still running (its `synced` is owed).
     pub fn busy(&self) -> bool {
         self.job.is_some()
     }
 
+    /// Why the node stopped, if it did.
     pub fn failed(&self) -> Option<&str> {
         self.failed.as_deref()
     }
