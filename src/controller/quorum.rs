@@ -169,19 +169,14 @@ impl QuorumActor {
                 self.forwarded.insert(call, id);
             }
             None => {
-                let reply = match self.failure() {
-                    Some(failed) => QuorumReply::Failed(failed),
-                    None => QuorumReply::NotLeader { leader: None },
-                };
+                let reply = QuorumReply::NotLeader { leader: None };
                 ctx.reply(id, NodeMsg::QuorumReply(reply));
             }
         }
     }
 
+    /// (A failed voter never gets here: `handle_input` refuses every request while it is.)
     fn describe(&self) -> QuorumReply {
-        if let Some(failed) = self.failure() {
-            return QuorumReply::Failed(failed);
-        }
         let Some(node) = &self.node else {
             return QuorumReply::Failed("not started".to_owned());
         };
@@ -306,9 +301,6 @@ impl QuorumActor {
     }
 
     fn propose(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>, id: RequestId, entry: Vec<u8>) {
-        if let Some(failed) = self.failure() {
-            return ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::Failed(failed)));
-        }
         if let Err(error) = records::decode(&entry) {
             let reply = QuorumReply::Failed(format!("not an entry of metadata records: {error}"));
             return ctx.reply(id, NodeMsg::QuorumReply(reply));

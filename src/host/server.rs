@@ -18,7 +18,7 @@ use crate::controller::actor::TopicsActor;
 use crate::controller::quorum::QuorumActor;
 use crate::group::actor::GroupsActor;
 use crate::messages::call::ask;
-use crate::messages::quorum::{QuorumReply, QuorumRequest};
+use crate::messages::quorum::{DescribeRequest, QuorumReply, QuorumState};
 use crate::messages::{
     NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, PARTITIONS, QUORUM, TOPICS,
 };
@@ -273,30 +273,26 @@ fn admission_for(config: &ServerConfig, budget: &FdBudget) -> Arc<Admission> {
 async fn wait_for_cluster_id(node: &Node<NodeMsg>) -> Result<String, ServerError> {
     let mut waited_ms = 0;
     loop {
-        let asked = node
-            .handle()
-            .request(QUORUM, NodeMsg::Quorum(QuorumRequest::Describe))
-            .await;
+        let asked = ask(&node.handle(), DescribeRequest)
+            .await
+            .map_err(|e| ServerError::Metadata(format!("the controller quorum's voter: {e}")))?;
+        let log_now = waited_ms > 0 && waited_ms % QUORUM_WAIT_LOG_MS == 0;
         match asked {
-            Ok(NodeMsg::QuorumReply(QuorumReply::Described(state))) => {
-                if let Some(id) = state.cluster_id {
-                    return Ok(cluster_id_text(&id));
-                }
-                if waited_ms % QUORUM_WAIT_LOG_MS == 0 && waited_ms > 0 {
-                    tracing::info!(
-                        term = state.term,
-                        leader = ?state.leader,
-                        waited_ms,
-                        "waiting for the controller quorum to elect a leader and name the cluster"
-                    );
-                }
-            }
+            QuorumReply::Described(QuorumState {
+                cluster_id: Some(id),
+                ..
+            }) => return Ok(cluster_id_text(&id)),
+            QuorumReply::Described(state) if log_now => tracing::info!(
+                term = state.term,
+                leader = ?state.leader,
+                waited_ms,
+                "waiting for the controller quorum to elect a leader and name the cluster"
+            ),
             // The voter reopens its files after a pause (a disk error may pass): wait on.
-            Ok(NodeMsg::QuorumReply(QuorumReply::Failed(why))) => {
-                if waited_ms % QUORUM_WAIT_LOG_MS == 0 {
-                    tracing::warn!(%why, waited_ms, "waiting for the controller quorum's voter to recover");
-                }
+            QuorumReply::Failed(why) if log_now => {
+                tracing::warn!(%why, waited_ms, "waiting for the controller quorum's voter to recover")
             }
+            QuorumReply::Described(_) | QuorumReply::Failed(_) => {}
             other => {
                 return Err(ServerError::Metadata(format!(
                     "the controller quorum's voter answered {other:?}"

@@ -133,6 +133,8 @@ calls! {
         |r| NodeMsg::Groups(GroupsRequest::ConsumerHeartbeat(r));
     ConsumerDescribeArgs, Vec<ConsumerGroupDescription> => GROUPS,
         |r| NodeMsg::Groups(GroupsRequest::ConsumerDescribe(r));
+    quorum::DescribeRequest, quorum::QuorumReply => QUORUM,
+        |_| NodeMsg::Quorum(quorum::QuorumRequest::Describe);
     quorum::DescribeLeaderRequest, quorum::QuorumReply => QUORUM,
         |_| NodeMsg::Quorum(quorum::QuorumRequest::DescribeLeader);
 }

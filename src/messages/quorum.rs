@@ -102,6 +102,10 @@ pub enum QuorumRequest {
     DescribeLeader,
 }
 
+/// Asks this node's voter for the quorum as it sees it ([`QuorumRequest::Describe`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DescribeRequest;
+
 /// Asks this node's voter for the quorum as its leader sees it
 /// ([`QuorumRequest::DescribeLeader`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
