@@ -246,6 +246,12 @@ impl ServerConfig {
             "controller.quorum.election.timeout.ms" => {
                 self.controller.election_timeout_ms = v.int(10, i32::MAX as i64)? as u64
             }
+            "broker.session.timeout.ms" => {
+                self.controller.broker_session_timeout_ms = v.int(1, i32::MAX as i64)? as u64
+            }
+            "broker.heartbeat.interval.ms" => {
+                self.controller.broker_heartbeat_interval_ms = v.int(1, i32::MAX as i64)? as u64
+            }
             "log.dirs" | "log.dir" => self.log_dir = v.log_dir()?,
             "num.partitions" => {
                 self.num_partitions = v.int(1, crate::limits::TOPIC_PARTITIONS_MAX as i64)? as u32
@@ -439,6 +445,19 @@ impl ServerConfig {
                     ),
                 );
             }
+        }
+        let (heartbeat_ms, session_ms) = (
+            self.controller.broker_heartbeat_interval_ms,
+            self.controller.broker_session_timeout_ms,
+        );
+        if heartbeat_ms >= session_ms {
+            return bad(
+                "broker.heartbeat.interval.ms",
+                format!(
+                    "{heartbeat_ms} is not below broker.session.timeout.ms ({session_ms}): \
+                     every broker would be fenced between two heartbeats"
+                ),
+            );
         }
         let controller_listen = match quorum::check(&self.controller, self.node_id, &self.listeners)
         {
@@ -850,6 +869,29 @@ mod tests {
         assert_eq!(set(max).unwrap().groups.consumer.max_size, max);
         let error = set(max + 1).unwrap_err().to_string();
         assert!(error.contains("group.consumer.max.size"), "{error}");
+    }
+
+    #[test]
+    fn broker_sessions_default_to_kafka_s_and_a_heartbeat_must_come_within_one() {
+        let config = ServerConfig::default();
+        let (session, heartbeat) = (
+            config.controller.broker_session_timeout_ms,
+            config.controller.broker_heartbeat_interval_ms,
+        );
+        assert_eq!((session, heartbeat), (9_000, 2_000));
+        let set = |s: &str, h: &str| {
+            let overrides = [
+                format!("broker.session.timeout.ms={s}"),
+                format!("broker.heartbeat.interval.ms={h}"),
+            ];
+            ServerConfig::load(None, &overrides)
+        };
+        let short = set("3000", "500").unwrap();
+        assert_eq!(short.quorum_settings().broker_session_timeout_ms, 3_000);
+        assert_eq!(short.lifecycle_settings().heartbeat_interval_ms, 500);
+        let error = set("1000", "1000").unwrap_err().to_string();
+        assert!(error.contains("broker.heartbeat.interval.ms"), "{error}");
+        assert!(set("0", "1").is_err());
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::{
-    ApiKey, DescribeQuorumRequest, DescribeQuorumResponse, MetadataRequest, MetadataResponse,
-    TopicName,
+    ApiKey, DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest,
+    DescribeQuorumResponse, MetadataRequest, MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -126,6 +126,13 @@ impl Cluster {
         Self { nodes }
     }
 
+    /// Sets `key=value` on every node.
+    fn set(&mut self, setting: &str) {
+        for (_, _, args) in &mut self.nodes {
+            args.extend(["--override".to_owned(), setting.to_owned()]);
+        }
+    }
+
     /// Starts node `id` (1-based) without waiting for it to serve.
     fn spawn(&self, id: usize) -> RillServer {
         let (dir, addr, args) = &self.nodes[id - 1];
@@ -198,7 +205,7 @@ fn three_nodes_elect_one_leader_fail_over_and_catch_up() {
     // The old leader comes back on its files, follows, and catches up with the leader's log.
     let mut back = cluster.spawn(old_leader);
     back.wait_serving(ELECTION_WAIT);
-    let caught_up = describe_until(&back, ELECTION_WAIT, |q| {
+    describe_until(&back, ELECTION_WAIT, |q| {
         let leader_end = q.voters.iter().find(|v| v.0 == q.leader).map(|v| v.1);
         q.epoch >= second.epoch && q.voters.iter().all(|v| Some(v.1) == leader_end)
     });
@@ -256,4 +263,78 @@ fn quorum_settings_a_node_cannot_serve_stop_start_up() {
         &["--override", "controller.quorum.voters=1@db.example:9093"],
         "not an IP address",
     );
+}
+
+/// (broker id, port, fenced) as DescribeCluster lists them; v2 with fenced brokers included.
+fn cluster_brokers(server: &RillServer, include_fenced: bool) -> Vec<(i32, i32, bool)> {
+    let request = DescribeClusterRequest::default()
+        .with_endpoint_type(1)
+        .with_include_fenced_brokers(include_fenced);
+    let response: DescribeClusterResponse =
+        call(&mut server.connect(), ApiKey::DescribeCluster, 2, &request);
+    assert_eq!(response.error_code, 0, "{response:?}");
+    let mut brokers: Vec<(i32, i32, bool)> = (response.brokers.iter())
+        .map(|b| (b.broker_id.0, b.port, b.is_fenced))
+        .collect();
+    brokers.sort();
+    brokers
+}
+
+fn brokers_until(
+    server: &RillServer,
+    within: Duration,
+    accept: impl Fn(&[(i32, i32, bool)]) -> bool,
+) -> Vec<(i32, i32, bool)> {
+    let deadline = Instant::now() + within;
+    loop {
+        let brokers = cluster_brokers(server, true);
+        if accept(&brokers) {
+            return brokers;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the brokers did not settle: last answer {brokers:?}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every node registers with the quorum's leader and is listed (by DescribeCluster, on any
+/// node) with the port clients reach it on; a node killed with -9 is fenced once its session
+/// is over (and hidden from a DescribeCluster that does not ask for fenced brokers); back, it
+/// registers again and is unfenced.
+#[test]
+fn brokers_register_and_one_that_stops_heartbeating_is_fenced_until_it_returns() {
+    let mut cluster = Cluster::new(3);
+    cluster.set("broker.session.timeout.ms=2000");
+    cluster.set("broker.heartbeat.interval.ms=200");
+    let mut servers = cluster.start_all();
+    let ports: Vec<i32> = servers.iter().map(|s| i32::from(s.addr.port())).collect();
+    let all_live = |b: &[(i32, i32, bool)]| b.len() == 3 && b.iter().all(|x| !x.2);
+    for server in &servers {
+        let brokers = brokers_until(server, ELECTION_WAIT, all_live);
+        let expected: Vec<(i32, i32, bool)> = (1..=3)
+            .map(|id| (id, ports[id as usize - 1], false))
+            .collect();
+        assert_eq!(brokers, expected);
+    }
+
+    servers[2].kill();
+    let fenced = brokers_until(&servers[0], ELECTION_WAIT, |b| {
+        b.iter().any(|x| x.0 == 3 && x.2)
+    });
+    assert!(
+        fenced.iter().filter(|x| x.0 != 3).all(|x| !x.2),
+        "{fenced:?}"
+    );
+    let shown: Vec<i32> = (cluster_brokers(&servers[1], false).iter())
+        .map(|b| b.0)
+        .collect();
+    assert_eq!(shown, [1, 2], "a fenced broker is not shown to clients");
+
+    let mut back = cluster.spawn(3);
+    back.wait_serving(ELECTION_WAIT);
+    brokers_until(&servers[0], ELECTION_WAIT, all_live);
+    brokers_until(&back, ELECTION_WAIT, all_live);
 }

@@ -347,6 +347,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     group_progress::check_liveness(&mut verdict.liveness, events);
     compaction::check(&mut safety, events, promises);
     quorum::check(&mut safety, events);
+    quorum::check_brokers(&mut safety, &mut verdict.liveness, events);
     safety.finish();
     verdict
 }

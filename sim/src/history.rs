@@ -240,6 +240,13 @@ pub enum Event {
         leader_log_end: i64,
         cluster_id: String,
     },
+    /// The brokers broker `asked` lists (DescribeCluster with fenced ones, from the metadata
+    /// it applied), by id, with whether each is fenced; `nodes` are every node of the run.
+    BrokersSeen {
+        asked: u64,
+        brokers: Vec<(i32, bool)>,
+        nodes: Vec<u64>,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -257,6 +264,12 @@ impl History {
 
     pub fn events(&self) -> Vec<(u64, Event)> {
         self.inner.lock().expect("history lock").clone()
+    }
+
+    /// Whether the run has healed (`Event::Healed` is recorded).
+    pub fn healed(&self) -> bool {
+        let events = self.inner.lock().expect("history lock");
+        events.iter().rev().any(|(_, e)| matches!(e, Event::Healed))
     }
 
     /// One line per event, for the failure file and the trace hash.

@@ -35,6 +35,8 @@ const CONTROLLER_PORT: u16 = 9093;
 /// After healing, the workload must finish and the final read complete within this much
 /// simulated time, or the run is a liveness failure.
 const LIVENESS_BOUND: Duration = Duration::from_secs(60);
+/// `broker.session.timeout.ms` of a cluster of voters (Kafka's default is 9 s).
+const BROKER_SESSION_TIMEOUT_MS: u64 = 3_000;
 /// How long producers keep producing after the nemesis' last fault: past the checker's settle
 /// time, so some requests are written on a healthy cluster.
 const PRODUCING_AFTER_HEALING: Duration = Duration::from_secs(8);
@@ -175,12 +177,11 @@ impl SimConfig {
             config.voters = 3;
         }
         if let Some(canary) = canary {
-            // Only the quorum's canary runs a cluster of voters, so the other canaries keep
+            // Only the quorum's canaries run a cluster of voters, so the other canaries keep
             // the seeds they are caught at.
-            config.voters = if canary == Canary::QuorumSelfMajority {
-                3
-            } else {
-                1
+            config.voters = match canary {
+                Canary::QuorumSelfMajority | Canary::HeartbeatsIgnored => 3,
+                _ => 1,
             };
         }
         config.brokers = config.voters;
@@ -281,6 +282,12 @@ impl SimConfig {
                 .map(|id| format!("{id}@{}:{CONTROLLER_PORT}", broker_ip(id)))
                 .collect();
             overrides.push(format!("controller.quorum.voters={}", voters.join(",")));
+            // Sessions short enough that a pause or a partition of a few seconds fences a
+            // broker, and the run sees it come back.
+            overrides.push(format!(
+                "broker.session.timeout.ms={BROKER_SESSION_TIMEOUT_MS}"
+            ));
+            overrides.push("broker.heartbeat.interval.ms=500".to_string());
         }
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),

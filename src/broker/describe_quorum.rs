@@ -70,7 +70,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             QuorumReply::Failed(why) => {
                 return Ok(refused(ErrorCode::UNKNOWN_SERVER_ERROR, why, version))
             }
-            QuorumReply::Committed { .. } => {
+            QuorumReply::Committed { .. }
+            | QuorumReply::Registered { .. }
+            | QuorumReply::Heartbeat { .. }
+            | QuorumReply::StaleBrokerEpoch => {
                 return Err(GatewayError::Close(
                     "DescribeQuorum: an unexpected answer".into(),
                 ))
@@ -156,7 +159,7 @@ fn refused(code: ErrorCode, message: String, version: i16) -> DescribeQuorumResp
     }
 }
 
-fn broker_id(id: NodeId) -> BrokerId {
+pub(super) fn broker_id(id: NodeId) -> BrokerId {
     BrokerId(i32::try_from(id.0).unwrap_or(i32::MAX))
 }
 

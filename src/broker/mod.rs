@@ -9,6 +9,7 @@ mod alter_configs;
 mod codec;
 pub mod configs;
 mod create_partitions;
+mod describe_cluster;
 mod describe_quorum;
 mod error;
 mod fetch;
@@ -159,6 +160,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             ApiKey::DescribeQuorum => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.describe_quorum(body, version)
+                })
+                .await
+            }
+            ApiKey::DescribeCluster => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.describe_cluster(body)
                 })
                 .await
             }

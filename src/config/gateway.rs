@@ -8,6 +8,7 @@
 use crate::broker::configs::{broker_log_value, broker_synonyms, config_type, ConfigEntry};
 use crate::broker::settings::{BrokerAddress, GatewaySettings};
 use crate::controller::admin::{AdminSettings, InternalTopicSpec};
+use crate::controller::lifecycle::LifecycleSettings;
 use crate::controller::quorum::{QuorumSettings, METADATA_DIR};
 use crate::controller::raft::core::RaftConfig;
 use crate::group::settings::GroupSettings;
@@ -109,6 +110,15 @@ impl ServerConfig {
             },
             snapshot_every_entries: SNAPSHOT_EVERY_ENTRIES,
             dir: PathBuf::from(METADATA_DIR),
+            broker_session_timeout_ms: self.controller.broker_session_timeout_ms,
+        }
+    }
+
+    /// What this node's broker lifecycle (its registration and heartbeats) reads of this config.
+    pub fn lifecycle_settings(&self) -> LifecycleSettings {
+        LifecycleSettings {
+            node_id: NodeId(self.node_id),
+            heartbeat_interval_ms: self.controller.broker_heartbeat_interval_ms,
         }
     }
 
@@ -188,6 +198,18 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             Some(config.controller.election_timeout_ms.to_string()),
             INT,
             "How long a voter waits to hear from a leader before it runs for election.",
+        ),
+        (
+            "broker.session.timeout.ms",
+            Some(config.controller.broker_session_timeout_ms.to_string()),
+            INT,
+            "How long the controller waits for a broker's heartbeat before it fences the broker.",
+        ),
+        (
+            "broker.heartbeat.interval.ms",
+            Some(config.controller.broker_heartbeat_interval_ms.to_string()),
+            INT,
+            "How often a broker sends the controller a heartbeat.",
         ),
         (
             "log.dirs",

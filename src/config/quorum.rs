@@ -16,6 +16,8 @@ use super::listeners::Listener;
 
 /// Kafka's default `controller.quorum.election.timeout.ms`.
 pub const ELECTION_TIMEOUT_MS_DEFAULT: u64 = 1000;
+/// Kafka's default `broker.heartbeat.interval.ms`.
+pub const BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT: u64 = 2000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControllerConfig {
@@ -25,6 +27,11 @@ pub struct ControllerConfig {
     pub listener_names: Vec<String>,
     /// `controller.quorum.election.timeout.ms`
     pub election_timeout_ms: u64,
+    /// `broker.session.timeout.ms`: a broker the quorum's leader has not heard from for this
+    /// long is fenced.
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`: how often a broker tells the leader it is alive.
+    pub broker_heartbeat_interval_ms: u64,
 }
 
 impl Default for ControllerConfig {
@@ -33,6 +40,8 @@ impl Default for ControllerConfig {
             voters: BTreeMap::new(),
             listener_names: vec!["CONTROLLER".to_owned()],
             election_timeout_ms: ELECTION_TIMEOUT_MS_DEFAULT,
+            broker_session_timeout_ms: crate::controller::liveness::SESSION_TIMEOUT_MS_DEFAULT,
+            broker_heartbeat_interval_ms: BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT,
         }
     }
 }

@@ -10,6 +10,8 @@ pub mod actor;
 pub mod admin;
 pub mod config_ops;
 pub mod config_values;
+pub mod lifecycle;
+pub mod liveness;
 pub mod metadata;
 pub mod quorum;
 pub mod raft;

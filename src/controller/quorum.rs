@@ -12,14 +12,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::liveness::BrokerLiveness;
 use super::metadata::{records, MetadataImage, MetadataRecord};
 use super::raft::core::RaftConfig;
 use super::raft::node::{NodeOut, RaftNode};
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
-use crate::messages::quorum::{Payload, QuorumReply, QuorumRequest, QuorumState};
+use crate::messages::quorum::{
+    LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RegisteredBroker,
+};
 use crate::messages::{NodeMsg, QUORUM};
 use crate::storage::Storage;
-use crate::types::NodeId;
+use crate::types::{BrokerEpoch, NodeId};
 
 /// Where the voter keeps its files, under the node's storage root (Kafka's name for the
 /// metadata log's directory).
@@ -44,6 +47,9 @@ pub struct QuorumSettings {
     /// Save the image as the log's snapshot each time this many more entries were applied.
     pub snapshot_every_entries: u64,
     pub dir: PathBuf,
+    /// Kafka's `broker.session.timeout.ms`: a broker the leader has not heard from for this
+    /// long is fenced.
+    pub broker_session_timeout_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -61,11 +67,14 @@ pub struct QuorumActor {
     image: MetadataImage,
     /// The applied index at the last snapshot saved (or loaded).
     last_saved: u64,
-    /// Proposals waiting to be applied: index → (term it was appended in, who asked).
-    waiting: BTreeMap<u64, (u64, RequestId)>,
+    /// Proposals waiting to be applied: index → (term it was appended in, who asked, what
+    /// they are answered once it is).
+    waiting: BTreeMap<u64, (u64, RequestId, Settle)>,
+    /// Leading: when each broker was last heard from.
+    liveness: BrokerLiveness,
     /// The term in which this voter, leading, proposed the cluster id.
     cluster_id_proposed_in: u64,
-    /// Describes forwarded to the leader: the call → who asked here.
+    /// Requests forwarded to the leader: the call → who asked here.
     forwarded: BTreeMap<CallId, RequestId>,
     failed: Option<String>,
     /// The pause before the next reopen, while one is armed.
@@ -77,6 +86,7 @@ pub struct QuorumActor {
 impl QuorumActor {
     pub fn new(settings: QuorumSettings, storage: Arc<dyn Storage>) -> Self {
         Self {
+            liveness: BrokerLiveness::new(settings.broker_session_timeout_ms),
             settings,
             storage,
             node: None,
@@ -122,7 +132,7 @@ impl QuorumActor {
         let Some(failed) = self.failure() else {
             return;
         };
-        for (_, (_, id)) in std::mem::take(&mut self.waiting) {
+        for (_, (_, id, _)) in std::mem::take(&mut self.waiting) {
             let reply = QuorumReply::Failed(failed.clone());
             ctx.reply(id, NodeMsg::QuorumReply(reply));
         }
@@ -194,7 +204,15 @@ impl QuorumActor {
                 .into_iter()
                 .map(|(id, _, matched)| (id, matched))
                 .collect(),
-            registered_brokers: self.image.brokers().map(|(id, _)| id).collect(),
+            brokers: (self.image.brokers())
+                .map(|(node_id, b)| RegisteredBroker {
+                    node_id,
+                    epoch: b.epoch,
+                    fenced: b.fenced,
+                    listeners: b.listeners.clone(),
+                    rack: b.rack.clone(),
+                })
+                .collect(),
         })
     }
 
@@ -244,14 +262,15 @@ impl QuorumActor {
             for skipped in self.image.apply_entry(index, &records) {
                 tracing::debug!(index, ?skipped, "a metadata record did not apply");
             }
-            if let Some((term, id)) = self.waiting.remove(&index) {
-                settled.push((id, index, term == entry.term));
+            if let Some((term, id, settle)) = self.waiting.remove(&index) {
+                settled.push((id, index, term == entry.term, settle));
             }
         }
+        self.liveness.applied(self.image.applied_index());
         let leader = self.node.as_ref().and_then(|n| n.core().leader());
-        for (id, index, committed) in settled {
+        for (id, index, committed, settle) in settled {
             let reply = if committed {
-                QuorumReply::Committed { index }
+                settle.reply(index, &self.image)
             } else {
                 QuorumReply::NotLeader { leader }
             };
@@ -268,11 +287,11 @@ impl QuorumActor {
         let lost: Vec<u64> = self
             .waiting
             .iter()
-            .filter(|(&index, &(t, _))| t != term || !leads || index <= applied)
+            .filter(|(&index, &(t, _, _))| t != term || !leads || index <= applied)
             .map(|(&index, _)| index)
             .collect();
         for index in lost {
-            let (_, id) = self.waiting.remove(&index).expect("listed");
+            let (_, id, _) = self.waiting.remove(&index).expect("listed");
             let leader = node.core().leader();
             ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::NotLeader { leader }));
         }
@@ -285,6 +304,27 @@ impl QuorumActor {
             let entry = records::encode(&[MetadataRecord::InitCluster { cluster_id }]);
             let (_, more) = node.propose(entry);
             return self.apply_out(ctx, more);
+        }
+        // The leader fences the brokers it has not heard from for a session.
+        if leads && self.image.cluster_id().is_some() && current_leader(node, &self.image) {
+            self.liveness.lead(term, ctx.now.mono_ms);
+            let expired = self.liveness.expired(&self.image, ctx.now.mono_ms);
+            if !expired.is_empty() {
+                let fences: Vec<MetadataRecord> = (expired.iter())
+                    .map(|&(node_id, broker_epoch)| MetadataRecord::FenceBroker {
+                        node_id,
+                        broker_epoch,
+                    })
+                    .collect();
+                let (result, more) = node.propose(records::encode(&fences));
+                if let Ok(index) = result {
+                    for &(node_id, _) in &expired {
+                        tracing::warn!(broker = %node_id, session_timeout_ms = self.settings.broker_session_timeout_ms, "no heartbeat from the broker for a session: fenced");
+                        self.liveness.proposed(node_id, index);
+                    }
+                }
+                return self.apply_out(ctx, more);
+            }
         }
         let every = self.settings.snapshot_every_entries;
         if every > 0 && applied >= self.last_saved + every {
@@ -305,19 +345,167 @@ impl QuorumActor {
             let reply = QuorumReply::Failed(format!("not an entry of metadata records: {error}"));
             return ctx.reply(id, NodeMsg::QuorumReply(reply));
         }
+        self.propose_for(ctx, id, entry, Settle::Committed);
+    }
+
+    /// Appends `entry` if this voter leads; `id` is answered by `settle` once it is applied
+    /// (or refused now). Returns the entry's index.
+    fn propose_for(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>,
+        id: RequestId,
+        entry: Vec<u8>,
+        settle: Settle,
+    ) -> Option<u64> {
         let Some(node) = self.node.as_mut() else {
             let reply = QuorumReply::Failed("not started".to_owned());
-            return ctx.reply(id, NodeMsg::QuorumReply(reply));
+            ctx.reply(id, NodeMsg::QuorumReply(reply));
+            return None;
         };
         let term = node.core().term();
         let (result, out) = node.propose(entry);
-        match result {
+        let index = match result {
             Ok(index) => {
-                self.waiting.insert(index, (term, id));
+                self.waiting.insert(index, (term, id, settle));
+                Some(index)
             }
-            Err(leader) => ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::NotLeader { leader })),
-        }
+            Err(leader) => {
+                ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::NotLeader { leader }));
+                None
+            }
+        };
         self.apply_out(ctx, out);
+        index
+    }
+
+    /// A request only the leader answers: handled here if this voter leads, else forwarded
+    /// once to the leader it knows.
+    fn to_leader(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>,
+        id: RequestId,
+        request: LeaderRequest,
+        forwarded: bool,
+    ) {
+        let request = match request {
+            // This node's broker asks: its metadata is this voter's image.
+            LeaderRequest::BrokerHeartbeat {
+                node_id,
+                broker_epoch,
+                ..
+            } if !forwarded => LeaderRequest::BrokerHeartbeat {
+                node_id,
+                broker_epoch,
+                applied_index: self.image.applied_index(),
+            },
+            other => other,
+        };
+        let Some(node) = self.node.as_ref() else {
+            let reply = QuorumReply::Failed("not started".to_owned());
+            return ctx.reply(id, NodeMsg::QuorumReply(reply));
+        };
+        let leader = node.core().leader();
+        if leader == Some(self.settings.node_id) {
+            if !current_leader(node, &self.image) {
+                // Until its own term's first entry is applied, its image may miss what
+                // earlier leaders committed (a registration among them): the broker retries.
+                let reply = QuorumReply::Failed("the leader is still applying its log".into());
+                return ctx.reply(id, NodeMsg::QuorumReply(reply));
+            }
+            let term = node.core().term();
+            self.liveness.lead(term, ctx.now.mono_ms);
+            return self.lead_request(ctx, id, request);
+        }
+        match leader {
+            Some(leader) if !forwarded => {
+                let to = Addr {
+                    node: leader,
+                    actor: QUORUM,
+                };
+                let ask = NodeMsg::Quorum(QuorumRequest::ToLeader {
+                    request,
+                    forwarded: true,
+                });
+                let call = ctx.call(to, ask, FORWARD_TIMEOUT_MS);
+                self.forwarded.insert(call, id);
+            }
+            _ => ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::NotLeader { leader })),
+        }
+    }
+
+    /// The leader's part of a broker's membership.
+    fn lead_request(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>,
+        id: RequestId,
+        request: LeaderRequest,
+    ) {
+        let now_ms = ctx.now.mono_ms;
+        match request {
+            LeaderRequest::RegisterBroker {
+                node_id,
+                incarnation_id,
+                listeners,
+                rack,
+            } => {
+                self.liveness.heard(node_id, now_ms);
+                let known = self.image.broker(node_id);
+                if let Some(broker) = known.filter(|b| b.incarnation_id == incarnation_id) {
+                    // A retry of a registration already committed.
+                    let reply = QuorumReply::Registered {
+                        broker_epoch: broker.epoch,
+                    };
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                let entry = records::encode(&[MetadataRecord::RegisterBroker {
+                    node_id,
+                    incarnation_id,
+                    listeners,
+                    rack,
+                }]);
+                let settle = Settle::Registered {
+                    node_id,
+                    incarnation_id,
+                };
+                self.propose_for(ctx, id, entry, settle);
+            }
+            LeaderRequest::BrokerHeartbeat {
+                node_id,
+                broker_epoch,
+                applied_index,
+            } => {
+                let known = self.image.broker(node_id);
+                let Some(broker) = known.filter(|b| b.epoch == broker_epoch) else {
+                    return ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::StaleBrokerEpoch));
+                };
+                if !crate::faults::canary(crate::faults::Canary::HeartbeatsIgnored) {
+                    self.liveness.heard(node_id, now_ms);
+                }
+                // Unfenced once it applied its own registration (Kafka: caught up with the
+                // metadata log), one unfence at a time.
+                let unfence = broker.fenced
+                    && applied_index >= broker_epoch.0
+                    && !self.liveness.changing(node_id);
+                if !unfence {
+                    let reply = QuorumReply::Heartbeat {
+                        fenced: broker.fenced,
+                    };
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                let entry = records::encode(&[MetadataRecord::UnfenceBroker {
+                    node_id,
+                    broker_epoch,
+                }]);
+                let settle = Settle::Heartbeat {
+                    node_id,
+                    broker_epoch,
+                };
+                if let Some(index) = self.propose_for(ctx, id, entry, settle) {
+                    tracing::info!(broker = %node_id, %broker_epoch, "the broker caught up: unfenced");
+                    self.liveness.proposed(node_id, index);
+                }
+            }
+        }
     }
 }
 
@@ -429,6 +617,11 @@ impl QuorumActor {
                 msg: NodeMsg::Quorum(QuorumRequest::DescribeLeader),
                 ..
             } => return self.describe_leader(ctx, id),
+            Input::Request {
+                id,
+                msg: NodeMsg::Quorum(QuorumRequest::ToLeader { request, forwarded }),
+                ..
+            } => return self.to_leader(ctx, id, request, forwarded),
             Input::Request { id, msg, .. } => {
                 let reply = QuorumReply::Failed(format!("not a quorum request: {msg:?}"));
                 return ctx.reply(id, NodeMsg::QuorumReply(reply));
@@ -442,4 +635,52 @@ impl QuorumActor {
         };
         self.apply_out(ctx, out);
     }
+}
+
+/// What a proposal's requester is answered once its entry is applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settle {
+    /// [`QuorumReply::Committed`] (a Propose).
+    Committed,
+    /// The registration's epoch, if this incarnation is the one registered.
+    Registered {
+        node_id: NodeId,
+        incarnation_id: [u8; 16],
+    },
+    /// The heartbeat's answer, as the registration is now.
+    Heartbeat {
+        node_id: NodeId,
+        broker_epoch: BrokerEpoch,
+    },
+}
+
+impl Settle {
+    fn reply(self, index: u64, image: &MetadataImage) -> QuorumReply {
+        match self {
+            Settle::Committed => QuorumReply::Committed { index },
+            Settle::Registered {
+                node_id,
+                incarnation_id,
+            } => match image.broker(node_id) {
+                Some(b) if b.incarnation_id == incarnation_id => QuorumReply::Registered {
+                    broker_epoch: b.epoch,
+                },
+                _ => QuorumReply::StaleBrokerEpoch,
+            },
+            Settle::Heartbeat {
+                node_id,
+                broker_epoch,
+            } => match image.broker(node_id) {
+                Some(b) if b.epoch == broker_epoch => QuorumReply::Heartbeat { fenced: b.fenced },
+                _ => QuorumReply::StaleBrokerEpoch,
+            },
+        }
+    }
+}
+
+/// Whether a leading voter has applied its own term's first entry, and so everything earlier
+/// leaders committed: only then does its image answer for the cluster.
+fn current_leader(node: &RaftNode, image: &MetadataImage) -> bool {
+    let core = node.core();
+    core.term_at(image.applied_index()) == Some(core.term())
 }

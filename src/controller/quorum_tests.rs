@@ -5,18 +5,25 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::lifecycle::{BrokerLifecycle, LifecycleSettings};
 use super::metadata::{records, Listener, MetadataRecord};
 use super::quorum::{QuorumActor, QuorumSettings, METADATA_DIR};
 use super::raft::core::RaftConfig;
 use crate::actor::stepper::{Cluster, StepActor};
 use crate::actor::Addr;
+use crate::messages::lifecycle::{LifecycleRequest, StartLifecycleRequest};
 use crate::messages::quorum::{QuorumReply, QuorumRequest, QuorumState};
-use crate::messages::{NodeMsg, QUORUM};
-use crate::types::NodeId;
+use crate::messages::{NodeMsg, LIFECYCLE, QUORUM};
+use crate::types::{BrokerEpoch, NodeId};
 
 const VOTERS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
 
 fn cluster(seed: u64, snapshot_every_entries: u64) -> Cluster<NodeMsg> {
+    build(seed, snapshot_every_entries, false)
+}
+
+/// Three voters; with `brokers`, each node also runs a broker that registers and heartbeats.
+fn build(seed: u64, snapshot_every_entries: u64, brokers: bool) -> Cluster<NodeMsg> {
     let mut cluster = Cluster::new(seed);
     for id in VOTERS {
         let settings = QuorumSettings {
@@ -25,13 +32,63 @@ fn cluster(seed: u64, snapshot_every_entries: u64) -> Cluster<NodeMsg> {
             raft: RaftConfig::default(),
             snapshot_every_entries,
             dir: PathBuf::from(METADATA_DIR),
+            broker_session_timeout_ms: SESSION_TIMEOUT_MS,
+        };
+        let lifecycle = LifecycleSettings {
+            node_id: id,
+            heartbeat_interval_ms: HEARTBEAT_INTERVAL_MS,
         };
         cluster.add_node(id, move |storage| {
             let actor = QuorumActor::new(settings.clone(), Arc::new(storage.clone()));
-            vec![(QUORUM, StepActor::new(actor))]
+            let mut actors = vec![(QUORUM, StepActor::new(actor))];
+            if brokers {
+                let broker = BrokerLifecycle::new(lifecycle.clone());
+                actors.push((LIFECYCLE, StepActor::new(broker)));
+            }
+            actors
         });
     }
     cluster
+}
+
+const SESSION_TIMEOUT_MS: u64 = 3_000;
+const HEARTBEAT_INTERVAL_MS: u64 = 500;
+
+/// Three combined nodes: each a voter and a broker that registers and heartbeats.
+fn cluster_with_brokers(seed: u64) -> Cluster<NodeMsg> {
+    build(seed, 0, true)
+}
+
+/// Tells `id`'s broker to register (as the server does once its listeners are bound).
+fn start_broker(cluster: &mut Cluster<NodeMsg>, id: NodeId) {
+    let start = StartLifecycleRequest {
+        listeners: vec![Listener {
+            name: "PLAINTEXT".to_owned(),
+            host: "127.0.0.1".to_owned(),
+            port: 9092 + id.0 as u16,
+        }],
+        rack: None,
+    };
+    let to = Addr {
+        node: id,
+        actor: LIFECYCLE,
+    };
+    let asked = cluster.ask(to, NodeMsg::Lifecycle(LifecycleRequest::Start(start)), 100);
+    assert!(matches!(asked, Ok(NodeMsg::LifecycleReply(_))), "{asked:?}");
+}
+
+fn registered(state: &QuorumState) -> Vec<NodeId> {
+    state.brokers.iter().map(|b| b.node_id).collect()
+}
+
+/// (broker, epoch, fenced) as `id`'s voter applied them.
+fn brokers_seen(cluster: &mut Cluster<NodeMsg>, id: NodeId) -> Vec<(NodeId, BrokerEpoch, bool)> {
+    let state = describe(cluster, id);
+    state
+        .brokers
+        .iter()
+        .map(|b| (b.node_id, b.epoch, b.fenced))
+        .collect()
 }
 
 fn at(id: NodeId) -> Addr {
@@ -113,7 +170,7 @@ fn three_voters_elect_one_leader_name_the_cluster_once_and_apply_proposals_alike
         assert_eq!(state.cluster_id, Some(cluster_id));
         assert_eq!(state.applied_index, states[0].applied_index);
         assert!(state.applied_index >= index);
-        assert_eq!(state.registered_brokers, vec![NodeId(7)]);
+        assert_eq!(registered(state), vec![NodeId(7)]);
     }
     let leader_state = states.iter().find(|s| s.node_id == leader).unwrap();
     assert_eq!(leader_state.followers.len(), 2);
@@ -146,7 +203,7 @@ fn a_new_leader_takes_over_after_a_crash_and_a_returning_voter_catches_up_from_a
     for state in &states {
         assert_eq!(state.cluster_id, cluster_id, "the cluster keeps its id");
         assert_eq!(state.applied_index, states[0].applied_index, "{states:?}");
-        assert_eq!(state.registered_brokers.len(), 20);
+        assert_eq!(registered(state).len(), 20);
     }
 }
 
@@ -190,6 +247,73 @@ fn a_voter_whose_disk_failed_reopens_by_itself_and_catches_up() {
     for state in &states {
         assert_eq!(state.leader, Some(leader), "{states:?}");
         assert_eq!(state.applied_index, states[0].applied_index, "{states:?}");
-        assert_eq!(state.registered_brokers.len(), 5, "{states:?}");
+        assert_eq!(registered(state).len(), 5, "{states:?}");
     }
+}
+
+/// Every broker registers through its own voter (forwarded to the leader) and is unfenced once
+/// it applied its registration; a broker that stops heartbeating is fenced after the session
+/// timeout (on every voter); back, it registers with a new incarnation, a later epoch, and is
+/// unfenced again.
+#[test]
+fn brokers_register_through_any_voter_and_a_silent_one_is_fenced_until_it_returns() {
+    let mut cluster = cluster_with_brokers(11);
+    cluster.run_for(3_000);
+    for id in VOTERS {
+        start_broker(&mut cluster, id);
+    }
+    cluster.run_for(2_000);
+    let (leader, _) = agreed_leader(&mut cluster, &VOTERS);
+    let seen = brokers_seen(&mut cluster, leader);
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.iter().all(|&(_, _, fenced)| !fenced), "{seen:?}");
+    // A follower's broker: silent from its crash on.
+    let gone = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    let old_epoch = seen.iter().find(|b| b.0 == gone).unwrap().1;
+    cluster.crash(gone);
+    // Not before the session is over...
+    cluster.run_for(SESSION_TIMEOUT_MS - 2 * HEARTBEAT_INTERVAL_MS);
+    assert!(
+        !brokers_seen(&mut cluster, leader).iter().any(|b| b.2),
+        "fenced too early"
+    );
+    // ...and soon after.
+    cluster.run_for(3 * HEARTBEAT_INTERVAL_MS);
+    for id in VOTERS.into_iter().filter(|&id| id != gone) {
+        let seen = brokers_seen(&mut cluster, id);
+        let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
+        assert_eq!(fenced, vec![gone], "n{id}: {seen:?}");
+    }
+    cluster.restart(gone);
+    cluster.run_for(2_000);
+    start_broker(&mut cluster, gone);
+    cluster.run_for(2_000);
+    let seen = brokers_seen(&mut cluster, leader);
+    let back = seen.iter().find(|b| b.0 == gone).unwrap();
+    assert!(
+        back.1 > old_epoch,
+        "a new incarnation, a later epoch: {seen:?}"
+    );
+    assert!(seen.iter().all(|&(_, _, fenced)| !fenced), "{seen:?}");
+}
+
+/// The leader's crash does not fence the brokers: the new leader gives each a whole session
+/// from its election, and their heartbeats (now forwarded to it) keep them unfenced.
+#[test]
+fn a_new_leader_fences_no_broker_that_keeps_heartbeating() {
+    let mut cluster = cluster_with_brokers(12);
+    cluster.run_for(3_000);
+    for id in VOTERS {
+        start_broker(&mut cluster, id);
+    }
+    cluster.run_for(2_000);
+    let (old, _) = agreed_leader(&mut cluster, &VOTERS);
+    cluster.crash(old);
+    cluster.run_for(3 * SESSION_TIMEOUT_MS);
+    let up: Vec<NodeId> = VOTERS.into_iter().filter(|&id| id != old).collect();
+    let (leader, _) = agreed_leader(&mut cluster, &up);
+    let seen = brokers_seen(&mut cluster, leader);
+    let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
+    // Only the crashed node's broker (it was on the old leader's node) is fenced.
+    assert_eq!(fenced, vec![old], "{seen:?}");
 }

@@ -44,10 +44,13 @@ pub enum Canary {
     /// A controller quorum's candidate counts its own vote as a majority: every voter elects
     /// itself, so one epoch has several leaders and the cluster several ids.
     QuorumSelfMajority,
+    /// The quorum's leader forgets every heartbeat: it fences each broker a session after it
+    /// took over, however alive (and unfences it at its next heartbeat).
+    HeartbeatsIgnored,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 14] = [
+    pub const ALL: [Canary; 15] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -62,6 +65,7 @@ impl Canary {
         Canary::ConsumerAssignUnreleased,
         Canary::RetentionIgnoresMembers,
         Canary::QuorumSelfMajority,
+        Canary::HeartbeatsIgnored,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +84,7 @@ impl Canary {
             Canary::ConsumerAssignUnreleased => "consumer-assign-unreleased",
             Canary::RetentionIgnoresMembers => "retention-ignores-members",
             Canary::QuorumSelfMajority => "quorum-self-majority",
+            Canary::HeartbeatsIgnored => "heartbeats-ignored",
         }
     }
 

@@ -15,12 +15,14 @@ use super::node::{Node, NodeActor, NodeConfig};
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
+use crate::controller::lifecycle::BrokerLifecycle;
 use crate::controller::quorum::QuorumActor;
 use crate::group::actor::GroupsActor;
 use crate::messages::call::ask;
-use crate::messages::quorum::{DescribeRequest, QuorumReply, QuorumState};
+use crate::messages::lifecycle::StartLifecycleRequest;
+use crate::messages::quorum::{DescribeRequest, Listener, QuorumReply, QuorumState};
 use crate::messages::{
-    NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, PARTITIONS, QUORUM, TOPICS,
+    NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, LIFECYCLE, PARTITIONS, QUORUM, TOPICS,
 };
 use crate::partition::actor::Partitions;
 use crate::storage::file::FileStorage;
@@ -126,6 +128,10 @@ impl Server {
                 NodeActor::new(GroupsActor::new(config.group_settings())),
             ),
             (QUORUM, NodeActor::new(quorum)),
+            (
+                LIFECYCLE,
+                NodeActor::new(BrokerLifecycle::new(config.lifecycle_settings())),
+            ),
         ];
         // The inter-node listener is where the other voters reach this one (its controller
         // listener); a quorum of one without one binds any loopback port.
@@ -205,6 +211,18 @@ impl Server {
             ));
         }
         drop(life); // only the listeners and connections hold `alive` now
+                    // The broker registers with the quorum's leader where clients reach it (a listener
+                    // configured on port 0 is advertised with the port it bound).
+        let listeners = registered_listeners(config, &kafka_addrs);
+        ask(
+            &node.handle(),
+            StartLifecycleRequest {
+                listeners,
+                rack: None,
+            },
+        )
+        .await
+        .map_err(|e| ServerError::Metadata(format!("the broker lifecycle: {e}")))?;
         if let Some(advertised) = &config.advertised_listeners {
             let shown: Vec<String> = advertised.iter().map(ToString::to_string).collect();
             tracing::info!(advertised = %shown.join(","), "advertised listeners");
@@ -244,6 +262,28 @@ impl Server {
         }
         self.node.shutdown();
     }
+}
+
+/// The advertised listeners as the broker registers them: one bound on port 0 (the client
+/// listener of the same name) with the port it got.
+fn registered_listeners(config: &ServerConfig, bound: &[std::net::SocketAddr]) -> Vec<Listener> {
+    let client = config.client_listeners();
+    (config.advertised().into_iter())
+        .map(|l| {
+            let bound_port = (client.iter().position(|c| c.name == l.name))
+                .and_then(|i| bound.get(i))
+                .map(std::net::SocketAddr::port);
+            let port = match (l.port, bound_port) {
+                (0, Some(port)) => port,
+                (port, _) => port,
+            };
+            Listener {
+                name: l.name,
+                host: l.host,
+                port,
+            }
+        })
+        .collect()
 }
 
 /// The listener bounds of `config`, `max.connections` defaulting to the descriptor budget's share.

@@ -12,6 +12,7 @@ use crate::actor::client::{ActorClient, AskError, WrongReply};
 use crate::actor::ActorId;
 use crate::types::{ErrorCode, TopicPartition};
 
+use super::lifecycle::LifecycleReply;
 use super::*;
 
 /// A request one actor answers with one reply type.
@@ -137,6 +138,10 @@ calls! {
         |_| NodeMsg::Quorum(quorum::QuorumRequest::Describe);
     quorum::DescribeLeaderRequest, quorum::QuorumReply => QUORUM,
         |_| NodeMsg::Quorum(quorum::QuorumRequest::DescribeLeader);
+    lifecycle::StartLifecycleRequest, lifecycle::BrokerStatus => LIFECYCLE,
+        |r| NodeMsg::Lifecycle(lifecycle::LifecycleRequest::Start(r));
+    lifecycle::LifecycleStatusRequest, lifecycle::BrokerStatus => LIFECYCLE,
+        |_| NodeMsg::Lifecycle(lifecycle::LifecycleRequest::Status);
 }
 
 /// The quorum actor answers every request with one of its replies.
@@ -172,6 +177,7 @@ replies! {
     ConfigAlterations = TopicsReply::ConfigsAltered | Failed;
     Option<TopicMeta> = TopicsReply::AutoCreated;
     OpenAllReport = TopicsReply::Opened;
+    lifecycle::BrokerStatus = LifecycleReply::Status;
     Leadership = PartitionsReply::Lead;
     JoinGroupResult = GroupsReply::Joined;
     SyncGroupResult = GroupsReply::Synced;

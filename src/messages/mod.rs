@@ -19,6 +19,7 @@ use crate::actor::ActorId;
 
 pub mod call;
 pub mod groups;
+pub mod lifecycle;
 pub mod partitions;
 pub mod quorum;
 pub mod topics;
@@ -36,6 +37,9 @@ pub const PARTITIONS: ActorId = ActorId(2);
 pub const GROUPS: ActorId = ActorId(3);
 /// The controller quorum's voter on this node: its Raft and the metadata image it applies.
 pub const QUORUM: ActorId = ActorId(4);
+/// This node's broker in the cluster (Kafka's `BrokerLifecycleManager`): it registers with the
+/// controller quorum's leader and heartbeats.
+pub const LIFECYCLE: ActorId = ActorId(5);
 
 /// One message between a node's actors (or between the gateway and them).
 #[derive(Debug, Serialize, Deserialize)]
@@ -52,6 +56,8 @@ pub enum NodeMsg {
     Raft(quorum::RaftMsg),
     Quorum(quorum::QuorumRequest),
     QuorumReply(quorum::QuorumReply),
+    Lifecycle(lifecycle::LifecycleRequest),
+    LifecycleReply(lifecycle::LifecycleReply),
 }
 
 #[cfg(test)]

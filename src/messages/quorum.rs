@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::NodeId;
+use crate::types::{BrokerEpoch, NodeId};
 
 /// One entry of the replicated log. Its index is its position (1-based), not stored in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +100,46 @@ pub enum QuorumRequest {
     /// a leader, forwarded by a follower to the leader it knows (which answers `Describe`),
     /// `NotLeader { leader: None }` when it knows none.
     DescribeLeader,
+    /// A request only the leader handles (Kafka's controller APIs). A follower forwards it to
+    /// the leader it knows with `forwarded` set; a forwarded request that reaches a voter that
+    /// does not lead is answered [`QuorumReply::NotLeader`], never forwarded again.
+    ToLeader {
+        request: LeaderRequest,
+        forwarded: bool,
+    },
+}
+
+/// What only the quorum's leader answers: a broker's membership (Kafka's BrokerRegistration and
+/// BrokerHeartbeat, which go to the active controller).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeaderRequest {
+    /// Registers a broker process: answered [`QuorumReply::Registered`] once the registration
+    /// is committed. The same incarnation registering again (a retry) gets the same epoch.
+    RegisterBroker {
+        node_id: NodeId,
+        /// Drawn by the broker process when it starts (Kafka's `incarnationId`).
+        incarnation_id: [u8; 16],
+        listeners: Vec<Listener>,
+        rack: Option<String>,
+    },
+    /// Keeps a registration alive: answered [`QuorumReply::Heartbeat`], or
+    /// [`QuorumReply::StaleBrokerEpoch`] when `broker_epoch` is not the registration's.
+    BrokerHeartbeat {
+        node_id: NodeId,
+        broker_epoch: BrokerEpoch,
+        /// How far the broker applied the metadata log (Kafka's `currentMetadataOffset`): a
+        /// fenced broker is unfenced once it applied its own registration. The node's voter
+        /// fills it in (it is this broker's copy of the metadata).
+        applied_index: u64,
+    },
+}
+
+/// One of a broker's listeners (Kafka's `BrokerEndpoint`): where clients reach it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
 }
 
 /// Asks this node's voter for the quorum as it sees it ([`QuorumRequest::Describe`]).
@@ -125,6 +165,17 @@ pub enum QuorumReply {
     },
     /// The voter cannot serve: its files did not load, or a write failed.
     Failed(String),
+    /// The broker's registration is committed, with this epoch.
+    Registered {
+        broker_epoch: BrokerEpoch,
+    },
+    /// A heartbeat's answer: whether the broker is fenced (Kafka's `isFenced`).
+    Heartbeat {
+        fenced: bool,
+    },
+    /// The heartbeat's epoch is not the broker's registration (an earlier incarnation's, or
+    /// the registration is gone): the broker registers again.
+    StaleBrokerEpoch,
 }
 
 /// One voter's view of the quorum.
@@ -141,6 +192,17 @@ pub struct QuorumState {
     pub cluster_id: Option<[u8; 16]>,
     /// A leader's view of its followers: (voter, highest index known replicated there).
     pub followers: Vec<(NodeId, u64)>,
-    /// The brokers registered in the metadata this voter applied.
-    pub registered_brokers: Vec<NodeId>,
+    /// The brokers registered in the metadata this voter applied, by id.
+    pub brokers: Vec<RegisteredBroker>,
+}
+
+/// A broker as the applied metadata has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredBroker {
+    pub node_id: NodeId,
+    pub epoch: BrokerEpoch,
+    /// A fenced broker leads nothing and is not shown to clients.
+    pub fenced: bool,
+    pub listeners: Vec<Listener>,
+    pub rack: Option<String>,
 }

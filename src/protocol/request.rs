@@ -54,7 +54,8 @@ macro_rules! by_request_type {
             OffsetDelete = OffsetDeleteRequest,
             ConsumerGroupHeartbeat = ConsumerGroupHeartbeatRequest,
             ConsumerGroupDescribe = ConsumerGroupDescribeRequest,
-            DescribeQuorum = DescribeQuorumRequest)
+            DescribeQuorum = DescribeQuorumRequest,
+            DescribeCluster = DescribeClusterRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

@@ -46,7 +46,7 @@ const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] =
     super::concat(CORE, GROUP_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 14] = [
+const CORE: [Supported; 15] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -67,6 +67,9 @@ const CORE: [Supported; 14] = [
     // The controller quorum as its leader sees it (kafka-metadata-quorum, `rill
     // metadata-quorum`); v2 adds the voters' endpoints.
     s(ApiKey::DescribeQuorum, 0, 2),
+    // The live brokers from the metadata (Kafka's admin clients' describeCluster); v2 can list
+    // fenced ones too.
+    s(ApiKey::DescribeCluster, 0, 2),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

@@ -91,6 +91,8 @@ named_codes! {
     FENCED_MEMBER_EPOCH = FencedMemberEpoch,
     UNSUPPORTED_ASSIGNOR = UnsupportedAssignor,
     INVALID_REGULAR_EXPRESSION = InvalidRegularExpression,
+    // The cluster.
+    UNSUPPORTED_ENDPOINT_TYPE = UnsupportedEndpointType,
 }
 
 impl ErrorCode {

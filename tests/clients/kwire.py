@@ -36,6 +36,8 @@ API_KEYS = {
     "DeleteGroups": 42,
     "IncrementalAlterConfigs": 44,
     "OffsetDelete": 47,
+    "DescribeQuorum": 55,
+    "DescribeCluster": 60,
 }
 
 CORRUPT_MESSAGE = 2

@@ -3,6 +3,7 @@ DescribeConfigs, IncrementalAlterConfigs / AlterConfigs (topic configs, persiste
 `kill -9`), DeleteRecords (the low watermark moves and consumption starts there)."""
 
 import asyncio
+import time
 
 import pytest
 from aiokafka import TopicPartition as AioTP
@@ -160,6 +161,23 @@ def test_confluent_describe_broker_configs(rill):
         a.describe_configs([ConfigResource(ResourceType.BROKER, str(broker_id))], request_timeout=TIMEOUT_S)
     ).values()
     assert "log.retention.ms" in entries or "log.retention.hours" in entries, sorted(entries)[:20]
+
+
+def test_confluent_describe_cluster_lists_the_registered_broker(rill):
+    """DescribeCluster (60), as librdkafka's rd_kafka_DescribeCluster sends it: the node's broker
+    registered with the controller quorum, unfenced, where clients reach it."""
+    kwire.require_apis(rill.addr, "DescribeCluster")
+    a = ck.admin(rill.bootstrap)
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        described = a.describe_cluster(request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S)
+        if described.nodes or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)  # registered and unfenced a few milliseconds after serving
+    metadata = a.list_topics(timeout=TIMEOUT_S)
+    assert described.cluster_id == metadata.cluster_id
+    assert [(n.id, n.host, n.port) for n in described.nodes] == [(1, "127.0.0.1", rill.port)]
+    assert described.controller.id == 1
 
 
 def test_confluent_delete_records(rill, topic_name):

@@ -7,11 +7,86 @@
 //!   observer asks one question after the other, so its answers are ordered), and the leader of
 //!   a later epoch holds every entry committed in an earlier one (leader completeness): its log
 //!   end is at least any earlier epoch's high watermark.
+//!
+//! On the brokers every node lists (DescribeCluster, from the metadata it applied):
+//! * **No phantom broker**: only the run's nodes are ever registered.
+//! * **Back in service after healing** (liveness): from [`BROKERS_SETTLE_MS`] after healing on,
+//!   every node lists every broker, none fenced, and every node answers at least once. A
+//!   leader that fences live brokers (lost heartbeats, a wrong session) or never unfences a
+//!   returning one fails here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Report;
 use crate::history::Event;
+
+/// After healing, the cluster gets this long before every broker must be listed unfenced: a
+/// restarted node recovers its logs, the quorum may elect, and a broker registers (or
+/// heartbeats, every 500 ms in the simulator) and is unfenced.
+pub const BROKERS_SETTLE_MS: u64 = 8_000;
+
+pub(super) fn check_brokers(
+    safety: &mut Report,
+    liveness: &mut Vec<String>,
+    events: &[(u64, Event)],
+) {
+    let healed_ms = (events.iter()).find_map(|(at, e)| matches!(e, Event::Healed).then_some(*at));
+    let mut all_nodes: BTreeSet<u64> = BTreeSet::new();
+    let mut answered_after: BTreeSet<u64> = BTreeSet::new();
+    let mut failures = Vec::new();
+    for (at_ms, event) in events {
+        let Event::BrokersSeen {
+            asked,
+            brokers,
+            nodes,
+        } = event
+        else {
+            continue;
+        };
+        all_nodes.extend(nodes.iter().copied());
+        for (id, _) in brokers {
+            if !u64::try_from(*id).is_ok_and(|id| nodes.contains(&id)) {
+                safety.add(
+                    "unknown broker registered",
+                    format!(
+                        "broker {asked} lists broker {id} (t={at_ms}ms), not a node of the run"
+                    ),
+                );
+            }
+        }
+        let Some(from_ms) = healed_ms.map(|h| h + BROKERS_SETTLE_MS) else {
+            continue;
+        };
+        if *at_ms < from_ms {
+            continue;
+        }
+        answered_after.insert(*asked);
+        let listed: BTreeMap<i32, bool> = brokers.iter().copied().collect();
+        for node in nodes {
+            let id = i32::try_from(*node).unwrap_or(i32::MAX);
+            match listed.get(&id) {
+                Some(false) => {}
+                Some(true) => failures.push(format!("broker {asked} lists broker {node} fenced at {at_ms}ms, {BROKERS_SETTLE_MS}ms or more after healing")),
+                None => failures.push(format!("broker {asked} does not list broker {node} at {at_ms}ms, {BROKERS_SETTLE_MS}ms or more after healing")),
+            }
+        }
+    }
+    if healed_ms.is_some() {
+        for node in all_nodes.difference(&answered_after) {
+            failures.push(format!(
+                "broker {node} never listed the brokers from {BROKERS_SETTLE_MS}ms after healing on"
+            ));
+        }
+    }
+    let total = failures.len();
+    liveness.extend(failures.into_iter().take(3));
+    if total > 3 {
+        liveness.push(format!(
+            "... and {} more broker liveness failures",
+            total - 3
+        ));
+    }
+}
 
 pub(super) fn check(safety: &mut Report, events: &[(u64, Event)]) {
     let mut leader_of_epoch: BTreeMap<i32, (i32, u64)> = BTreeMap::new();
@@ -167,5 +242,65 @@ mod tests {
             seen_ending(1, 2, 3, 2, 8, "c"),
         ]);
         assert!(holds.is_empty(), "{holds:?}");
+    }
+
+    fn brokers_seen(asked: u64, brokers: &[(i32, bool)]) -> Event {
+        Event::BrokersSeen {
+            asked,
+            brokers: brokers.to_vec(),
+            nodes: vec![1, 2, 3],
+        }
+    }
+
+    fn broker_verdict(events: Vec<(u64, Event)>) -> (Vec<String>, Vec<String>) {
+        let (mut out, mut liveness) = (Vec::new(), Vec::new());
+        let mut report = Report {
+            out: &mut out,
+            counts: BTreeMap::new(),
+        };
+        check_brokers(&mut report, &mut liveness, &events);
+        report.finish();
+        (out, liveness)
+    }
+
+    #[test]
+    fn brokers_fenced_during_faults_pass_and_fenced_or_missing_after_settling_fail() {
+        let live = [(1, false), (2, false), (3, false)];
+        let after = 1_000 + BROKERS_SETTLE_MS;
+        let ok = broker_verdict(vec![
+            (10, brokers_seen(1, &[(1, false), (2, true)])),
+            (1_000, Event::Healed),
+            (
+                after - 1,
+                brokers_seen(2, &[(1, false), (2, true), (3, false)]),
+            ),
+            (after, brokers_seen(1, &live)),
+            (after + 1, brokers_seen(2, &live)),
+            (after + 2, brokers_seen(3, &live)),
+        ]);
+        assert_eq!(ok, (vec![], vec![]));
+        let (_, fenced) = broker_verdict(vec![
+            (1_000, Event::Healed),
+            (after, brokers_seen(1, &[(1, false), (2, true), (3, false)])),
+            (after, brokers_seen(2, &live)),
+            (after, brokers_seen(3, &live)),
+        ]);
+        assert!(fenced[0].contains("lists broker 2 fenced"), "{fenced:?}");
+        let (_, missing) = broker_verdict(vec![
+            (1_000, Event::Healed),
+            (after, brokers_seen(1, &[(1, false), (3, false)])),
+            (after, brokers_seen(2, &live)),
+        ]);
+        assert!(missing[0].contains("does not list broker 2"), "{missing:?}");
+        assert!(missing[1].contains("broker 3 never listed"), "{missing:?}");
+    }
+
+    #[test]
+    fn a_broker_that_is_no_node_of_the_run_is_caught() {
+        let (safety, _) = broker_verdict(vec![(5, brokers_seen(1, &[(1, false), (9, true)]))]);
+        assert!(
+            safety[0].starts_with("unknown broker registered"),
+            "{safety:?}"
+        );
     }
 }

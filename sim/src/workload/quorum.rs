@@ -3,14 +3,18 @@
 //! the cluster id its Metadata reports, and records each answer (`Event::QuorumSeen`) for
 //! `checker::quorum`. An answer that fails or names no leader records nothing: only what the
 //! cluster claims is checked.
+//!
+//! It also asks each node for the brokers it knows (DescribeCluster v2, fenced ones included:
+//! `Event::BrokersSeen`), during the faults and for [`AFTER_HEALING`] after them, when every
+//! broker must be registered and unfenced again.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::{
-    ApiKey, DescribeQuorumRequest, DescribeQuorumResponse, MetadataRequest, MetadataResponse,
-    TopicName,
+    ApiKey, DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest,
+    DescribeQuorumResponse, MetadataRequest, MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
@@ -22,16 +26,58 @@ use crate::history::Event;
 /// The pause between two rounds of questions.
 const ROUND_PAUSE: Duration = Duration::from_millis(200);
 
-/// Asks every voter in turn until `until`.
+/// How long after healing the brokers are observed (`checker::quorum` wants them all
+/// unfenced from [`crate::checker::BROKERS_SETTLE_MS`] after healing on).
+pub const AFTER_HEALING: Duration = Duration::from_secs(14);
+
+/// Asks every voter in turn until `until` (the quorum and the brokers), then, once the run
+/// healed, the brokers only for [`AFTER_HEALING`].
 pub async fn observer(w: Workload, voters: Vec<(u64, SocketAddr)>, until: Instant) {
+    let nodes: Vec<u64> = voters.iter().map(|v| v.0).collect();
     while Instant::now() < until {
         for &(asked, addr) in &voters {
             if let Some(seen) = observe(asked, addr).await {
                 w.record(seen);
             }
+            if let Some(seen) = brokers(asked, addr, &nodes).await {
+                w.record(seen);
+            }
         }
         tokio::time::sleep(ROUND_PAUSE).await;
     }
+    while !w.history.healed() {
+        tokio::time::sleep(ROUND_PAUSE).await;
+    }
+    let healed = Instant::now();
+    while Instant::now() < healed + AFTER_HEALING {
+        for &(asked, addr) in &voters {
+            if let Some(seen) = brokers(asked, addr, &nodes).await {
+                w.record(seen);
+            }
+        }
+        tokio::time::sleep(ROUND_PAUSE).await;
+    }
+}
+
+async fn brokers(asked: u64, addr: SocketAddr, nodes: &[u64]) -> Option<Event> {
+    let mut conn = Connection::connect(addr, CALL_TIMEOUT).await.ok()?;
+    let request = DescribeClusterRequest::default()
+        .with_endpoint_type(1)
+        .with_include_fenced_brokers(true);
+    let described: DescribeClusterResponse = conn
+        .call(ApiKey::DescribeCluster, 2, &request, CALL_TIMEOUT)
+        .await
+        .ok()?;
+    if described.error_code != 0 {
+        return None;
+    }
+    Some(Event::BrokersSeen {
+        asked,
+        brokers: (described.brokers.iter())
+            .map(|b| (b.broker_id.0, b.is_fenced))
+            .collect(),
+        nodes: nodes.to_vec(),
+    })
 }
 
 async fn observe(asked: u64, addr: SocketAddr) -> Option<Event> {

@@ -35,6 +35,7 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ConsumerGroupDescribe, 0, 1),
     // The controller quorum (`rill metadata-quorum`).
     (ApiKey::DescribeQuorum, 0, 2),
+    (ApiKey::DescribeCluster, 0, 2),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].

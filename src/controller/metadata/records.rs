@@ -114,13 +114,8 @@ pub enum MetadataRecord {
     },
 }
 
-/// One of a broker's listeners (Kafka's `BrokerEndpoint`): where clients reach it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Listener {
-    pub name: String,
-    pub host: String,
-    pub port: u16,
-}
+/// A broker's listener: the registration request carries it as the log does.
+pub use crate::messages::quorum::Listener;
 
 /// Why an entry's bytes are not records.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! The cluster's own APIs: DescribeQuorum (the controller quorum, KRaft's metadata log).
+//! The cluster's own APIs: DescribeQuorum (the controller quorum, KRaft's metadata log) and
+//! DescribeCluster (its brokers).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -17,4 +18,17 @@ pub const DESCRIBE_QUORUM: Request = Request {
     versions: range(0, 2),
     flexible: ALL,
     body: fields(&[f("topics", ALL, Structs(&DESCRIBE_QUORUM_TOPIC))]),
+};
+
+// DescribeCluster (60)
+
+pub const DESCRIBE_CLUSTER: Request = Request {
+    key: ApiKey::DescribeCluster,
+    versions: range(0, 2),
+    flexible: ALL,
+    body: fields(&[
+        f("include_cluster_authorized_operations", ALL, Bool),
+        f("endpoint_type", range(1, 2), Int8),
+        f("include_fenced_brokers", range(2, 2), Bool),
+    ]),
 };

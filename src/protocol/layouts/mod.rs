@@ -20,7 +20,7 @@ mod groups;
 mod records;
 mod topics;
 
-pub use cluster::DESCRIBE_QUORUM;
+pub use cluster::{DESCRIBE_CLUSTER, DESCRIBE_QUORUM};
 pub use configs::{ALTER_CONFIGS, DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS};
 pub use groups::{
     CONSUMER_GROUP_DESCRIBE, CONSUMER_GROUP_HEARTBEAT, DELETE_GROUPS, DESCRIBE_GROUPS,
@@ -37,7 +37,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 13] = [
+const CORE: [&Request; 14] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -51,6 +51,7 @@ const CORE: [&Request; 13] = [
     &CREATE_PARTITIONS,
     &INCREMENTAL_ALTER_CONFIGS,
     &DESCRIBE_QUORUM,
+    &DESCRIBE_CLUSTER,
 ];
 
 const GROUPS: [&Request; 13] = [

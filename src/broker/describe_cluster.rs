@@ -1,0 +1,82 @@
+//! DescribeCluster (API 60): the cluster's id, its controller and its brokers, from the
+//! metadata this node's voter applied (Kafka's admin clients ask it for `describeCluster`).
+//! Any node answers, from its own copy: a broker shows once its registration is committed and
+//! it is unfenced (v2 asks for fenced ones too, flagged).
+//!
+//! Each broker is listed with the first listener it registered (its first advertised listener:
+//! the one Metadata names it by).
+
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use super::describe_quorum::broker_id;
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
+use crate::messages::call::ask;
+use crate::messages::quorum::{DescribeRequest, QuorumReply, RegisteredBroker};
+use crate::messages::NodeMsg;
+use crate::types::ErrorCode;
+
+/// DescribeCluster's `endpoint_type` for brokers (2 asks for controllers).
+const BROKERS: i8 = 1;
+
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    pub(super) async fn describe_cluster(
+        &self,
+        request: DescribeClusterRequest,
+    ) -> Result<DescribeClusterResponse, GatewayError> {
+        let cluster_id = StrBytes::from_string(self.settings.cluster_id.clone());
+        let response = DescribeClusterResponse::default()
+            .with_cluster_id(cluster_id)
+            .with_endpoint_type(request.endpoint_type)
+            .with_controller_id(BrokerId(-1))
+            // Kafka's "not asked for" (INT32_MIN).
+            .with_cluster_authorized_operations(i32::MIN);
+        if request.endpoint_type != BROKERS {
+            // Controllers are reached on the inter-node protocol, not by Kafka clients.
+            return Ok(response
+                .with_error_code(ErrorCode::UNSUPPORTED_ENDPOINT_TYPE.wire())
+                .with_error_message(Some(StrBytes::from_static_str(
+                    "only brokers (endpoint type 1) are described",
+                ))));
+        }
+        let state = match ask(&self.node, DescribeRequest).await? {
+            QuorumReply::Described(state) => state,
+            other => {
+                let message = format!("the metadata is not readable here: {other:?}");
+                return Ok(response
+                    .with_error_code(ErrorCode::UNKNOWN_SERVER_ERROR.wire())
+                    .with_error_message(Some(StrBytes::from_string(message))));
+            }
+        };
+        let brokers = (state.brokers.iter())
+            .filter(|b| request.include_fenced_brokers || !b.fenced)
+            .filter_map(described)
+            .collect();
+        // The quorum's leader is the active controller; Kafka names it when it is a broker too.
+        let controller = (state.leader)
+            .filter(|leader| {
+                state
+                    .brokers
+                    .iter()
+                    .any(|b| b.node_id == *leader && !b.fenced)
+            })
+            .map_or(BrokerId(-1), broker_id);
+        Ok(response
+            .with_controller_id(controller)
+            .with_brokers(brokers))
+    }
+}
+
+fn described(broker: &RegisteredBroker) -> Option<DescribeClusterBroker> {
+    let listener = broker.listeners.first()?;
+    Some(
+        DescribeClusterBroker::default()
+            .with_broker_id(broker_id(broker.node_id))
+            .with_host(StrBytes::from_string(listener.host.clone()))
+            .with_port(i32::from(listener.port))
+            .with_rack(broker.rack.clone().map(StrBytes::from_string))
+            .with_is_fenced(broker.fenced),
+    )
+}

@@ -1,0 +1,196 @@
+//! The `LIFECYCLE` actor: this node's broker as a member of the cluster (Kafka's
+//! `BrokerLifecycleManager`). Once the node's Kafka listeners are bound it registers with the
+//! controller quorum's leader (through this node's voter, which forwards), then heartbeats every
+//! `broker.heartbeat.interval.ms`. The leader unfences it once it has applied its own
+//! registration, and fences it when heartbeats stop for `broker.session.timeout.ms`; a
+//! heartbeat refused as stale (the registration is gone or newer) makes it register again.
+//!
+//! One call to the voter is in flight at a time; a failed one (no leader, a timeout, a leader
+//! still applying its log) is tried again after a pause that doubles up to the heartbeat
+//! interval.
+
+use crate::actor::{Actor, Addr, CallId, Ctx, Input};
+use crate::messages::lifecycle::{
+    BrokerStatus, LifecycleReply, LifecycleRequest, StartLifecycleRequest,
+};
+use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest};
+use crate::messages::{NodeMsg, QUORUM};
+use crate::types::NodeId;
+
+/// How long one call to the voter may take: longer than the voter's own forwarding timeout
+/// (2 s), so that a lost forward comes back as the voter's answer rather than as this call's
+/// timeout.
+const CALL_TIMEOUT_MS: u64 = 3_000;
+
+/// The first pause after a failed call.
+const RETRY_FIRST_MS: u64 = 50;
+
+#[derive(Clone, Debug)]
+pub struct LifecycleSettings {
+    pub node_id: NodeId,
+    /// Kafka's `broker.heartbeat.interval.ms`.
+    pub heartbeat_interval_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LifecycleTimer {
+    /// The next registration or heartbeat is due.
+    Next,
+}
+
+pub struct BrokerLifecycle {
+    settings: LifecycleSettings,
+    /// Drawn when the actor starts: each process run is a new incarnation.
+    incarnation_id: [u8; 16],
+    /// Set by [`LifecycleRequest::Start`]; nothing is sent before.
+    registration: Option<StartLifecycleRequest>,
+    status: BrokerStatus,
+    in_flight: Option<CallId>,
+    retry_ms: u64,
+}
+
+impl BrokerLifecycle {
+    pub fn new(settings: LifecycleSettings) -> Self {
+        Self {
+            settings,
+            incarnation_id: [0; 16],
+            registration: None,
+            status: BrokerStatus::default(),
+            in_flight: None,
+            retry_ms: RETRY_FIRST_MS,
+        }
+    }
+
+    /// Registers, or heartbeats once registered.
+    fn send_next(&mut self, ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>) {
+        let Some(registration) = &self.registration else {
+            return;
+        };
+        if self.in_flight.is_some() {
+            return;
+        }
+        let node_id = self.settings.node_id;
+        let request = match self.status.broker_epoch {
+            None => LeaderRequest::RegisterBroker {
+                node_id,
+                incarnation_id: self.incarnation_id,
+                listeners: registration.listeners.clone(),
+                rack: registration.rack.clone(),
+            },
+            Some(broker_epoch) => LeaderRequest::BrokerHeartbeat {
+                node_id,
+                broker_epoch,
+                // The voter fills in how far this node applied the metadata.
+                applied_index: 0,
+            },
+        };
+        let to = Addr {
+            node: ctx.me.node,
+            actor: QUORUM,
+        };
+        let msg = NodeMsg::Quorum(QuorumRequest::ToLeader {
+            request,
+            forwarded: false,
+        });
+        self.in_flight = Some(ctx.call(to, msg, CALL_TIMEOUT_MS));
+    }
+
+    /// The voter's answer to the call in flight (`None`: the call failed).
+    fn answered(&mut self, ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>, reply: Option<QuorumReply>) {
+        let interval_ms = self.settings.heartbeat_interval_ms;
+        match reply {
+            Some(QuorumReply::Registered { broker_epoch }) => {
+                tracing::info!(%broker_epoch, "the broker registered with the controller quorum");
+                self.status = BrokerStatus {
+                    broker_epoch: Some(broker_epoch),
+                    fenced: true,
+                };
+                self.retry_ms = RETRY_FIRST_MS;
+                // The first heartbeat at once: it is what unfences the broker.
+                self.send_next(ctx);
+            }
+            Some(QuorumReply::Heartbeat { fenced }) => {
+                if fenced != self.status.fenced {
+                    let epoch = self.status.broker_epoch;
+                    tracing::info!(fenced, broker_epoch = ?epoch, "the controller changed the broker's fencing");
+                }
+                self.status.fenced = fenced;
+                self.retry_ms = RETRY_FIRST_MS;
+                ctx.set_timer(LifecycleTimer::Next, interval_ms);
+            }
+            Some(QuorumReply::StaleBrokerEpoch) => {
+                tracing::warn!(broker_epoch = ?self.status.broker_epoch, "the controller no longer knows this registration; registering again");
+                self.status = BrokerStatus {
+                    broker_epoch: None,
+                    fenced: true,
+                };
+                self.retry_later(ctx);
+            }
+            other => {
+                tracing::debug!(answer = ?other, "no answer from the controller quorum's leader; trying again");
+                self.retry_later(ctx);
+            }
+        }
+    }
+
+    fn retry_later(&mut self, ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>) {
+        ctx.set_timer(LifecycleTimer::Next, self.retry_ms);
+        self.retry_ms = (self.retry_ms * 2).min(self.settings.heartbeat_interval_ms.max(1));
+    }
+}
+
+impl Actor<NodeMsg> for BrokerLifecycle {
+    type Timer = LifecycleTimer;
+
+    fn handle(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>,
+        input: Input<NodeMsg, LifecycleTimer>,
+    ) {
+        match input {
+            Input::Start => rand::RngCore::fill_bytes(ctx.rng, &mut self.incarnation_id),
+            Input::Request {
+                id,
+                msg: NodeMsg::Lifecycle(request),
+                ..
+            } => {
+                if let LifecycleRequest::Start(start) = request {
+                    if self.registration.is_none() {
+                        self.registration = Some(start);
+                        self.send_next(ctx);
+                    }
+                }
+                ctx.reply(
+                    id,
+                    NodeMsg::LifecycleReply(LifecycleReply::Status(self.status)),
+                );
+            }
+            Input::Request { id, msg, .. } => {
+                tracing::warn!(?msg, "not a lifecycle request");
+                ctx.reply(
+                    id,
+                    NodeMsg::LifecycleReply(LifecycleReply::Status(self.status)),
+                );
+            }
+            Input::Reply { call, msg } if self.in_flight == Some(call) => {
+                self.in_flight = None;
+                let reply = match msg {
+                    NodeMsg::QuorumReply(reply) => Some(reply),
+                    _ => None,
+                };
+                self.answered(ctx, reply);
+            }
+            Input::CallFailed { call, .. } if self.in_flight == Some(call) => {
+                self.in_flight = None;
+                self.answered(ctx, None);
+            }
+            Input::Timer {
+                key: LifecycleTimer::Next,
+            } => self.send_next(ctx),
+            Input::Reply { .. }
+            | Input::CallFailed { .. }
+            | Input::Msg { .. }
+            | Input::Synced { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! What the node asks its broker lifecycle actor ([`super::LIFECYCLE`]): to start registering
+//! with the controller quorum once its Kafka listeners are bound, and where the registration
+//! stands.
+
+use serde::{Deserialize, Serialize};
+
+use super::quorum::Listener;
+use crate::types::BrokerEpoch;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleRequest {
+    /// Register with these listeners (where clients reach this broker), then heartbeat for as
+    /// long as the node runs. Answered with the status at once.
+    Start(StartLifecycleRequest),
+    /// Where the registration stands.
+    Status,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartLifecycleRequest {
+    pub listeners: Vec<Listener>,
+    pub rack: Option<String>,
+}
+
+/// [`LifecycleRequest::Status`], as a typed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LifecycleStatusRequest;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleReply {
+    Status(BrokerStatus),
+}
+
+/// The broker's registration as its last answer from the quorum's leader had it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerStatus {
+    /// `None` until registered (and again while it registers anew).
+    pub broker_epoch: Option<BrokerEpoch>,
+    /// A fenced broker is no leader candidate (every registration starts fenced).
+    pub fenced: bool,
+}
