@@ -328,6 +328,10 @@ fn brokers_register_and_one_that_stops_heartbeating_is_fenced_until_it_returns()
         fenced.iter().filter(|x| x.0 != 3).all(|x| !x.2),
         "{fenced:?}"
     );
+    // Node 2 applies the fence a moment later (if not already).
+    brokers_until(&servers[1], ELECTION_WAIT, |b| {
+        b.iter().any(|x| x.0 == 3 && x.2)
+    });
     let shown: Vec<i32> = (cluster_brokers(&servers[1], false).iter())
         .map(|b| b.0)
         .collect();
@@ -337,4 +341,34 @@ fn brokers_register_and_one_that_stops_heartbeating_is_fenced_until_it_returns()
     back.wait_serving(ELECTION_WAIT);
     brokers_until(&servers[0], ELECTION_WAIT, all_live);
     brokers_until(&back, ELECTION_WAIT, all_live);
+}
+
+/// SIGTERM makes a controlled shutdown: the leader fences the stopping broker at once, so the
+/// others stop listing it long before its session (9 s by default) would have run out.
+#[test]
+fn a_stopped_broker_is_fenced_at_once_not_a_session_later() {
+    let cluster = Cluster::new(3);
+    let mut servers = cluster.start_all();
+    let all_live = |b: &[(i32, i32, bool)]| b.len() == 3 && b.iter().all(|x| !x.2);
+    brokers_until(&servers[0], ELECTION_WAIT, all_live);
+    assert_eq!(servers[2].terminate(), Some(0), "a clean stop");
+    let stopped = Instant::now();
+    let shown = |server: &RillServer| -> Vec<i32> {
+        cluster_brokers(server, false).iter().map(|b| b.0).collect()
+    };
+    let deadline = stopped + Duration::from_secs(3);
+    while shown(&servers[0]) != [1, 2] || shown(&servers[1]) != [1, 2] {
+        assert!(
+            Instant::now() < deadline,
+            "still listed {:?} after the stop\n{}",
+            shown(&servers[0]),
+            servers[2].log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        servers[2].log().contains("controlled shutdown done"),
+        "{}",
+        servers[2].log()
+    );
 }

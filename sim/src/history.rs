@@ -266,6 +266,15 @@ impl History {
         self.inner.lock().expect("history lock").clone()
     }
 
+    /// The quorum leader the observer saw last (`Event::QuorumSeen`), if any.
+    pub fn last_seen_leader(&self) -> Option<u64> {
+        let events = self.inner.lock().expect("history lock");
+        events.iter().rev().find_map(|(_, e)| match e {
+            Event::QuorumSeen { leader, .. } => u64::try_from(*leader).ok(),
+            _ => None,
+        })
+    }
+
     /// Whether the run has healed (`Event::Healed` is recorded).
     pub fn healed(&self) -> bool {
         let events = self.inner.lock().expect("history lock");

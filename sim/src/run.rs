@@ -99,9 +99,12 @@ pub struct SimConfig {
     pub producers: Vec<ProducerSpec>,
     /// Broker nodes; the harness, disks and nemesis take any. The workload uses broker 1.
     pub brokers: u64,
-    /// Voters of the controller quorum: 1 (each broker alone) or 3 (brokers 1-3 form one
+    /// Voters of the controller quorum: 1 (each broker alone), 3 or 5 (the brokers form one
     /// quorum, with `workload::quorum` observing it and voter partitions in the nemesis).
     pub voters: u64,
+    /// `controller.quorum.election.timeout.ms` of a quorum run: short ones make elections
+    /// (and candidates that run at once) frequent.
+    pub election_timeout_ms: u64,
     pub kills: bool,
     pub pauses: bool,
     pub network: bool,
@@ -132,6 +135,7 @@ impl SimConfig {
             producers: Vec::new(),
             brokers: 1,
             voters: 1,
+            election_timeout_ms: 1000,
             kills: rng.gen_bool(0.8),
             pauses: rng.gen_bool(0.5),
             network: rng.gen_bool(0.5),
@@ -173,16 +177,22 @@ impl SimConfig {
         if rng.gen_bool(0.5) {
             config.group_protocol = GroupProtocol::Consumer;
         }
-        if rng.gen_bool(0.5) {
-            config.voters = 3;
-        }
+        // Half the seeds run one voter per broker; the others a quorum of three or five.
+        config.voters = match rng.gen_range(0..10) {
+            0..=4 => 1,
+            5..=7 => 3,
+            _ => 5,
+        };
         if let Some(canary) = canary {
             // Only the quorum's canaries run a cluster of voters, so the other canaries keep
             // the seeds they are caught at.
             config.voters = match canary {
-                Canary::QuorumSelfMajority | Canary::HeartbeatsIgnored => 3,
+                Canary::QuorumSelfMajority | Canary::HeartbeatsIgnored | Canary::RaftVoteTwice => 3,
                 _ => 1,
             };
+        }
+        if config.voters > 1 {
+            config.election_timeout_ms = [150, 400, 1000][rng.gen_range(0..3)];
         }
         config.brokers = config.voters;
         if canary.is_some() {
@@ -288,6 +298,10 @@ impl SimConfig {
                 "broker.session.timeout.ms={BROKER_SESSION_TIMEOUT_MS}"
             ));
             overrides.push("broker.heartbeat.interval.ms=500".to_string());
+            overrides.push(format!(
+                "controller.quorum.election.timeout.ms={}",
+                self.election_timeout_ms
+            ));
         }
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),
@@ -708,7 +722,13 @@ async fn nemesis(
         }
         tokio::time::sleep(wait).await;
         let hold = Duration::from_millis(rng.gen_range(50..1500));
-        let target = &brokers[rng.gen_range(0..brokers.len())];
+        // Half the faults of a quorum run aim at the controller leader the observer saw last
+        // (its loss is what elections, and their bugs, are made of).
+        let leader = (config.voters > 1 && rng.gen_bool(0.5))
+            .then(|| history.last_seen_leader())
+            .flatten()
+            .and_then(|id| brokers.iter().find(|b| b.node_id == id));
+        let target = leader.unwrap_or_else(|| &brokers[rng.gen_range(0..brokers.len())]);
         let (broker, name) = (target.node, format!("broker {}", target.node_id));
         match kinds[rng.gen_range(0..kinds.len())] {
             "kill" => {

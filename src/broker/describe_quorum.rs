@@ -73,7 +73,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             QuorumReply::Committed { .. }
             | QuorumReply::Registered { .. }
             | QuorumReply::Heartbeat { .. }
-            | QuorumReply::StaleBrokerEpoch => {
+            | QuorumReply::StaleBrokerEpoch
+            | QuorumReply::ShutdownReady => {
                 return Err(GatewayError::Close(
                     "DescribeQuorum: an unexpected answer".into(),
                 ))

@@ -1,5 +1,6 @@
 //! The client tools of the `rill` binary — `topics`, `console-producer`, `console-consumer`,
-//! `consumer-groups`, `metadata-quorum`, `perf` — built on [`client`]. Each tool parses its flags, runs on a tokio runtime and
+//! `consumer-groups`, `metadata-quorum`, `perf` — built on [`client`] — and `dev-cluster`, which
+//! starts a local cluster of `rill server` processes. Each tool parses its flags, runs on a tokio runtime and
 //! maps failures to exit codes: 2 for usage errors, 1 for failures (broker errors print their
 //! Kafka name).
 #![allow(clippy::disallowed_methods)] // host-side tools: clocks, signals, tasks
@@ -10,6 +11,7 @@ pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
 pub mod datetime;
+pub mod dev_cluster;
 pub mod metadata_quorum;
 pub mod perf;
 pub mod topics;
@@ -64,6 +66,7 @@ pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
         "consumer-groups" => (consumer_groups::USAGE, block_on(consumer_groups::run(args))),
         "perf" => (perf::USAGE, block_on(perf::run(args))),
         "metadata-quorum" => (metadata_quorum::USAGE, block_on(metadata_quorum::run(args))),
+        "dev-cluster" => (dev_cluster::USAGE, dev_cluster::run(args)),
         _ => return None,
     };
     Some(match result {
@@ -91,6 +94,7 @@ fn usage(tool: &str) -> Option<&'static str> {
         "consumer-groups" => consumer_groups::USAGE,
         "perf" => perf::USAGE,
         "metadata-quorum" => metadata_quorum::USAGE,
+        "dev-cluster" => dev_cluster::USAGE,
         _ => return None,
     })
 }

@@ -8,8 +8,13 @@
 //! One call to the voter is in flight at a time; a failed one (no leader, a timeout, a leader
 //! still applying its log) is tried again after a pause that doubles up to the heartbeat
 //! interval.
+//!
+//! When the node stops, it asks for a controlled shutdown (Kafka's heartbeat with
+//! `wantShutDown`): the leader fences the broker at once, so the cluster stops counting on it
+//! without waiting a session; then it heartbeats no more. It gives up after
+//! [`SHUTDOWN_WAIT_MS`] (no leader to ask), and the session timeout fences it instead.
 
-use crate::actor::{Actor, Addr, CallId, Ctx, Input};
+use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::messages::lifecycle::{
     BrokerStatus, LifecycleReply, LifecycleRequest, StartLifecycleRequest,
 };
@@ -25,6 +30,9 @@ const CALL_TIMEOUT_MS: u64 = 3_000;
 /// The first pause after a failed call.
 const RETRY_FIRST_MS: u64 = 50;
 
+/// How long a controlled shutdown tries before the node stops anyway.
+pub const SHUTDOWN_WAIT_MS: u64 = 5_000;
+
 #[derive(Clone, Debug)]
 pub struct LifecycleSettings {
     pub node_id: NodeId,
@@ -36,6 +44,20 @@ pub struct LifecycleSettings {
 pub enum LifecycleTimer {
     /// The next registration or heartbeat is due.
     Next,
+    /// A controlled shutdown ran out of time.
+    GiveUp,
+}
+
+/// Where the broker is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// A controlled shutdown is asked for; `waiter` is answered when it ends.
+    Stopping {
+        waiter: RequestId,
+    },
+    /// Nothing more is sent.
+    Stopped,
 }
 
 pub struct BrokerLifecycle {
@@ -47,6 +69,7 @@ pub struct BrokerLifecycle {
     status: BrokerStatus,
     in_flight: Option<CallId>,
     retry_ms: u64,
+    phase: Phase,
 }
 
 impl BrokerLifecycle {
@@ -58,19 +81,29 @@ impl BrokerLifecycle {
             status: BrokerStatus::default(),
             in_flight: None,
             retry_ms: RETRY_FIRST_MS,
+            phase: Phase::Running,
         }
     }
 
     /// Registers, or heartbeats once registered.
     fn send_next(&mut self, ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>) {
+        if self.in_flight.is_some() || self.phase == Phase::Stopped {
+            return;
+        }
+        let stopping = matches!(self.phase, Phase::Stopping { .. });
+        if stopping && self.status.broker_epoch.is_none() {
+            // Nothing registered to fence.
+            return self.stopped(ctx);
+        }
         let Some(registration) = &self.registration else {
             return;
         };
-        if self.in_flight.is_some() {
-            return;
-        }
         let node_id = self.settings.node_id;
         let request = match self.status.broker_epoch {
+            Some(broker_epoch) if stopping => LeaderRequest::ControlledShutdown {
+                node_id,
+                broker_epoch,
+            },
             None => LeaderRequest::RegisterBroker {
                 node_id,
                 incarnation_id: self.incarnation_id,
@@ -95,10 +128,37 @@ impl BrokerLifecycle {
         self.in_flight = Some(ctx.call(to, msg, CALL_TIMEOUT_MS));
     }
 
+    /// The controlled shutdown is over (done or given up): its waiter is answered and nothing
+    /// more is sent.
+    fn stopped(&mut self, ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>) {
+        if let Phase::Stopping { waiter } = self.phase {
+            ctx.reply(
+                waiter,
+                NodeMsg::LifecycleReply(LifecycleReply::Status(self.status)),
+            );
+        }
+        self.phase = Phase::Stopped;
+    }
+
     /// The voter's answer to the call in flight (`None`: the call failed).
     fn answered(&mut self, ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>, reply: Option<QuorumReply>) {
         let interval_ms = self.settings.heartbeat_interval_ms;
+        if self.phase == Phase::Stopped {
+            return;
+        }
+        let stopping = matches!(self.phase, Phase::Stopping { .. });
         match reply {
+            Some(QuorumReply::ShutdownReady) => {
+                tracing::info!(broker_epoch = ?self.status.broker_epoch, "controlled shutdown: the controller fenced the broker");
+                self.status.fenced = true;
+                self.stopped(ctx);
+            }
+            // A heartbeat or registration answered while the shutdown was asked for: ask now.
+            Some(QuorumReply::Registered { broker_epoch }) if stopping => {
+                self.status.broker_epoch = Some(broker_epoch);
+                self.send_next(ctx);
+            }
+            Some(QuorumReply::Heartbeat { .. }) if stopping => self.send_next(ctx),
             Some(QuorumReply::Registered { broker_epoch }) => {
                 tracing::info!(%broker_epoch, "the broker registered with the controller quorum");
                 self.status = BrokerStatus {
@@ -151,11 +211,26 @@ impl Actor<NodeMsg> for BrokerLifecycle {
             Input::Start => rand::RngCore::fill_bytes(ctx.rng, &mut self.incarnation_id),
             Input::Request {
                 id,
+                msg: NodeMsg::Lifecycle(LifecycleRequest::Shutdown),
+                ..
+            } => {
+                if self.phase != Phase::Running {
+                    let status = LifecycleReply::Status(self.status);
+                    return ctx.reply(id, NodeMsg::LifecycleReply(status));
+                }
+                self.phase = Phase::Stopping { waiter: id };
+                ctx.cancel_timer(LifecycleTimer::Next);
+                ctx.set_timer(LifecycleTimer::GiveUp, SHUTDOWN_WAIT_MS);
+                // With a call in flight, its answer sends the shutdown.
+                self.send_next(ctx);
+            }
+            Input::Request {
+                id,
                 msg: NodeMsg::Lifecycle(request),
                 ..
             } => {
                 if let LifecycleRequest::Start(start) = request {
-                    if self.registration.is_none() {
+                    if self.registration.is_none() && self.phase == Phase::Running {
                         self.registration = Some(start);
                         self.send_next(ctx);
                     }
@@ -187,6 +262,14 @@ impl Actor<NodeMsg> for BrokerLifecycle {
             Input::Timer {
                 key: LifecycleTimer::Next,
             } => self.send_next(ctx),
+            Input::Timer {
+                key: LifecycleTimer::GiveUp,
+            } => {
+                if matches!(self.phase, Phase::Stopping { .. }) {
+                    tracing::warn!(after_ms = SHUTDOWN_WAIT_MS, "controlled shutdown: no answer from the controller; stopping anyway (the session timeout fences the broker)");
+                    self.stopped(ctx);
+                }
+            }
             Input::Reply { .. }
             | Input::CallFailed { .. }
             | Input::Msg { .. }

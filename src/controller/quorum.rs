@@ -505,6 +505,31 @@ impl QuorumActor {
                     self.liveness.proposed(node_id, index);
                 }
             }
+            LeaderRequest::ControlledShutdown {
+                node_id,
+                broker_epoch,
+            } => {
+                let known = self.image.broker(node_id);
+                let Some(broker) = known.filter(|b| b.epoch == broker_epoch) else {
+                    return ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::StaleBrokerEpoch));
+                };
+                if broker.fenced {
+                    return ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::ShutdownReady));
+                }
+                // Even with an unfence in flight: the fence is applied after it.
+                let entry = records::encode(&[MetadataRecord::FenceBroker {
+                    node_id,
+                    broker_epoch,
+                }]);
+                let settle = Settle::Shutdown {
+                    node_id,
+                    broker_epoch,
+                };
+                if let Some(index) = self.propose_for(ctx, id, entry, settle) {
+                    tracing::info!(broker = %node_id, %broker_epoch, "controlled shutdown: the broker is fenced");
+                    self.liveness.proposed(node_id, index);
+                }
+            }
         }
     }
 }
@@ -652,6 +677,11 @@ enum Settle {
         node_id: NodeId,
         broker_epoch: BrokerEpoch,
     },
+    /// Ready once the registration is fenced.
+    Shutdown {
+        node_id: NodeId,
+        broker_epoch: BrokerEpoch,
+    },
 }
 
 impl Settle {
@@ -672,6 +702,14 @@ impl Settle {
                 broker_epoch,
             } => match image.broker(node_id) {
                 Some(b) if b.epoch == broker_epoch => QuorumReply::Heartbeat { fenced: b.fenced },
+                _ => QuorumReply::StaleBrokerEpoch,
+            },
+            Settle::Shutdown {
+                node_id,
+                broker_epoch,
+            } => match image.broker(node_id) {
+                Some(b) if b.epoch == broker_epoch && b.fenced => QuorumReply::ShutdownReady,
+                Some(b) if b.epoch == broker_epoch => QuorumReply::Heartbeat { fenced: false },
                 _ => QuorumReply::StaleBrokerEpoch,
             },
         }

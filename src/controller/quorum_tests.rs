@@ -11,7 +11,7 @@ use super::quorum::{QuorumActor, QuorumSettings, METADATA_DIR};
 use super::raft::core::RaftConfig;
 use crate::actor::stepper::{Cluster, StepActor};
 use crate::actor::Addr;
-use crate::messages::lifecycle::{LifecycleRequest, StartLifecycleRequest};
+use crate::messages::lifecycle::{LifecycleReply, LifecycleRequest, StartLifecycleRequest};
 use crate::messages::quorum::{QuorumReply, QuorumRequest, QuorumState};
 use crate::messages::{NodeMsg, LIFECYCLE, QUORUM};
 use crate::types::{BrokerEpoch, NodeId};
@@ -316,4 +316,38 @@ fn a_new_leader_fences_no_broker_that_keeps_heartbeating() {
     let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
     // Only the crashed node's broker (it was on the old leader's node) is fenced.
     assert_eq!(fenced, vec![old], "{seen:?}");
+}
+
+/// A stopping broker asks for a controlled shutdown: the leader fences it at once (not a
+/// session later), and it heartbeats no more, so it stays fenced until it registers again.
+#[test]
+fn a_controlled_shutdown_fences_the_broker_at_once_and_it_stays_fenced() {
+    let mut cluster = cluster_with_brokers(13);
+    cluster.run_for(3_000);
+    for id in VOTERS {
+        start_broker(&mut cluster, id);
+    }
+    cluster.run_for(2_000);
+    let (leader, _) = agreed_leader(&mut cluster, &VOTERS);
+    let leaving = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    let to = Addr {
+        node: leaving,
+        actor: LIFECYCLE,
+    };
+    let asked = cluster.ask(to, NodeMsg::Lifecycle(LifecycleRequest::Shutdown), 1_000);
+    let Ok(NodeMsg::LifecycleReply(LifecycleReply::Status(status))) = asked else {
+        panic!("no answer to the shutdown: {asked:?}");
+    };
+    assert!(status.fenced, "{status:?}");
+    // Fenced on the leader already, well within one heartbeat interval of the ask.
+    let seen = brokers_seen(&mut cluster, leader);
+    let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
+    assert_eq!(fenced, vec![leaving], "{seen:?}");
+    // No heartbeat unfences it later.
+    cluster.run_for(3 * SESSION_TIMEOUT_MS);
+    for id in VOTERS {
+        let seen = brokers_seen(&mut cluster, id);
+        let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
+        assert_eq!(fenced, vec![leaving], "n{id}: {seen:?}");
+    }
 }

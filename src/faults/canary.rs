@@ -47,10 +47,13 @@ pub enum Canary {
     /// The quorum's leader forgets every heartbeat: it fences each broker a session after it
     /// took over, however alive (and unfences it at its next heartbeat).
     HeartbeatsIgnored,
+    /// A voter grants a second vote in a term it already voted in (the model checker's
+    /// `PlantedBug::VoteTwice`).
+    RaftVoteTwice,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 15] = [
+    pub const ALL: [Canary; 16] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -66,6 +69,7 @@ impl Canary {
         Canary::RetentionIgnoresMembers,
         Canary::QuorumSelfMajority,
         Canary::HeartbeatsIgnored,
+        Canary::RaftVoteTwice,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +89,7 @@ impl Canary {
             Canary::RetentionIgnoresMembers => "retention-ignores-members",
             Canary::QuorumSelfMajority => "quorum-self-majority",
             Canary::HeartbeatsIgnored => "heartbeats-ignored",
+            Canary::RaftVoteTwice => "raft-vote-twice",
         }
     }
 

@@ -19,7 +19,7 @@ use crate::controller::lifecycle::BrokerLifecycle;
 use crate::controller::quorum::QuorumActor;
 use crate::group::actor::GroupsActor;
 use crate::messages::call::ask;
-use crate::messages::lifecycle::StartLifecycleRequest;
+use crate::messages::lifecycle::{ControlledShutdownRequest, StartLifecycleRequest};
 use crate::messages::quorum::{DescribeRequest, Listener, QuorumReply, QuorumState};
 use crate::messages::{
     NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, LIFECYCLE, PARTITIONS, QUORUM, TOPICS,
@@ -237,10 +237,21 @@ impl Server {
         })
     }
 
-    /// Clean shutdown: stop accepting, stop reading requests, let connections write what they
-    /// owe (bounded by [`SHUTDOWN_GRACE_MS`]), then sync and close every partition log (clean
-    /// markers and producer snapshots), then stop the node's actors.
+    /// Clean shutdown: a controlled shutdown first (the quorum's leader fences this broker at
+    /// once, while it still serves), then stop accepting, stop reading requests, let
+    /// connections write what they owe (bounded by [`SHUTDOWN_GRACE_MS`]), then sync and close
+    /// every partition log (clean markers and producer snapshots), then stop the node's actors.
     pub async fn shutdown(mut self) {
+        // The lifecycle answers within its own bound (SHUTDOWN_WAIT_MS) whatever happens.
+        match ask(&self.node.handle(), ControlledShutdownRequest).await {
+            Ok(status) if status.fenced => {
+                tracing::info!(broker_epoch = ?status.broker_epoch, "controlled shutdown done")
+            }
+            Ok(status) => {
+                tracing::warn!(broker_epoch = ?status.broker_epoch, "controlled shutdown not confirmed")
+            }
+            Err(error) => tracing::warn!(%error, "controlled shutdown failed"),
+        }
         let _ = self.stop.send(true);
         let grace = std::time::Duration::from_millis(SHUTDOWN_GRACE_MS);
         if tokio::time::timeout(grace, self.all_closed.recv())

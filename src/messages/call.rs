@@ -142,6 +142,8 @@ calls! {
         |r| NodeMsg::Lifecycle(lifecycle::LifecycleRequest::Start(r));
     lifecycle::LifecycleStatusRequest, lifecycle::BrokerStatus => LIFECYCLE,
         |_| NodeMsg::Lifecycle(lifecycle::LifecycleRequest::Status);
+    lifecycle::ControlledShutdownRequest, lifecycle::BrokerStatus => LIFECYCLE,
+        |_| NodeMsg::Lifecycle(lifecycle::LifecycleRequest::Shutdown);
 }
 
 /// The quorum actor answers every request with one of its replies.

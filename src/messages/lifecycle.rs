@@ -14,6 +14,10 @@ pub enum LifecycleRequest {
     Start(StartLifecycleRequest),
     /// Where the registration stands.
     Status,
+    /// The node is stopping: ask the quorum's leader to fence this broker now (Kafka's
+    /// controlled shutdown) and heartbeat no more. Answered with the status once the leader
+    /// confirmed (then `fenced`), or once the attempt gave up.
+    Shutdown,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +29,10 @@ pub struct StartLifecycleRequest {
 /// [`LifecycleRequest::Status`], as a typed call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LifecycleStatusRequest;
+
+/// [`LifecycleRequest::Shutdown`], as a typed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControlledShutdownRequest;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LifecycleReply {

@@ -132,6 +132,14 @@ pub enum LeaderRequest {
         /// fills it in (it is this broker's copy of the metadata).
         applied_index: u64,
     },
+    /// The broker is stopping (Kafka's controlled shutdown, a heartbeat with `wantShutDown`):
+    /// the leader fences it at once instead of a session later, and answers
+    /// [`QuorumReply::ShutdownReady`] once the fence is applied (or
+    /// [`QuorumReply::StaleBrokerEpoch`]).
+    ControlledShutdown {
+        node_id: NodeId,
+        broker_epoch: BrokerEpoch,
+    },
 }
 
 /// One of a broker's listeners (Kafka's `BrokerEndpoint`): where clients reach it.
@@ -176,6 +184,8 @@ pub enum QuorumReply {
     /// The heartbeat's epoch is not the broker's registration (an earlier incarnation's, or
     /// the registration is gone): the broker registers again.
     StaleBrokerEpoch,
+    /// The stopping broker is fenced (Kafka's `shouldShutDown`): it may exit.
+    ShutdownReady,
 }
 
 /// One voter's view of the quorum.

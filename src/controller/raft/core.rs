@@ -960,8 +960,21 @@ impl RaftCore {
         self.election_deadline_ms = now_ms + rng.gen_range(timeout_ms..2 * timeout_ms);
     }
 
-    #[cfg(test)]
+    /// Whether the bug at this check site is planted: by a model test, or (simulator builds)
+    /// by the simulator's canary of the same name (vote-twice only: the simulator does not
+    /// catch the others within a few seeds yet; the model tests do).
     fn planted(&self, kind: PlantedBugKind) -> bool {
+        let by_canary = match kind {
+            PlantedBugKind::VoteTwice => {
+                crate::faults::canary(crate::faults::Canary::RaftVoteTwice)
+            }
+            PlantedBugKind::CommitOldTerm => false,
+        };
+        self.planted_by_test(kind) || by_canary
+    }
+
+    #[cfg(test)]
+    fn planted_by_test(&self, kind: PlantedBugKind) -> bool {
         matches!(
             (self.bug, kind),
             (Some(PlantedBug::VoteTwice), PlantedBugKind::VoteTwice)
@@ -974,7 +987,7 @@ impl RaftCore {
 
     #[cfg(not(test))]
     #[inline]
-    fn planted(&self, _kind: PlantedBugKind) -> bool {
+    fn planted_by_test(&self, _kind: PlantedBugKind) -> bool {
         false
     }
 }
