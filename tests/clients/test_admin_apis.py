@@ -207,6 +207,34 @@ def kp_admin(rill):
     return KafkaAdminClient(bootstrap_servers=rill.bootstrap, request_timeout_ms=TIMEOUT_S * 1000)
 
 
+def test_kafka_python_describe_metadata_quorum_and_cluster(rill):
+    """kafka-python's KRaft views: DescribeQuorum (55) through `describe_metadata_quorum()` and
+    DescribeCluster (60, with fenced brokers) through `describe_cluster()`."""
+    kwire.require_apis(rill.addr, "DescribeQuorum", "DescribeCluster")
+    a = kp_admin(rill)
+    try:
+        quorum = a.describe_metadata_quorum()
+        (topic,) = quorum["topics"]
+        (partition,) = topic["partitions"]
+        assert topic["topic_name"] == "__cluster_metadata"
+        assert (partition["error"], partition["leader_id"]) == (None, 1), partition
+        assert partition["leader_epoch"] >= 1 and partition["high_watermark"] >= 2, partition
+        assert [v["replica_id"] for v in partition["current_voters"]] == [1], partition
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            cluster = a.describe_cluster()
+            if cluster["brokers"] and not cluster["brokers"][0]["is_fenced"]:
+                break
+            assert time.monotonic() < deadline, cluster
+            time.sleep(0.1)
+        brokers = [(b["broker_id"], b["host"], b["port"], b["is_fenced"]) for b in cluster["brokers"]]
+        assert brokers == [(1, "127.0.0.1", rill.port, False)], cluster
+        assert cluster["controller_id"] == 1
+        assert len(cluster["cluster_id"]) == 22, cluster
+    finally:
+        a.close()
+
+
 def test_kafka_python_admin_partitions_configs_records(rill, topic_name):
     kwire.require_apis(rill.addr, "CreatePartitions", "DescribeConfigs", "IncrementalAlterConfigs", "DeleteRecords")
     ck.create_topic(rill.bootstrap, topic_name, 1)
