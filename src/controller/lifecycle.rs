@@ -7,7 +7,8 @@
 //!
 //! One call to the voter is in flight at a time; a failed one (no leader, a timeout, a leader
 //! still applying its log) is tried again after a pause that doubles up to the heartbeat
-//! interval.
+//! interval, and so is a heartbeat answered "fenced" (the broker is not caught up yet, and
+//! being unfenced soon is what start-up waits for).
 //!
 //! When the node stops, it asks for a controlled shutdown (Kafka's heartbeat with
 //! `wantShutDown`): the leader fences the broker at once, so the cluster stops counting on it
@@ -175,8 +176,14 @@ impl BrokerLifecycle {
                     tracing::info!(fenced, broker_epoch = ?epoch, "the controller changed the broker's fencing");
                 }
                 self.status.fenced = fenced;
-                self.retry_ms = RETRY_FIRST_MS;
-                ctx.set_timer(LifecycleTimer::Next, interval_ms);
+                if fenced {
+                    // Not caught up yet (its voter had not applied the registration when it
+                    // asked): ask again soon, not a whole interval later.
+                    self.retry_later(ctx);
+                } else {
+                    self.retry_ms = RETRY_FIRST_MS;
+                    ctx.set_timer(LifecycleTimer::Next, interval_ms);
+                }
             }
             Some(QuorumReply::StaleBrokerEpoch) => {
                 tracing::warn!(broker_epoch = ?self.status.broker_epoch, "the controller no longer knows this registration; registering again");

@@ -164,8 +164,8 @@ def test_confluent_describe_broker_configs(rill):
 
 
 def test_confluent_describe_cluster_lists_the_registered_broker(rill):
-    """DescribeCluster (60), as librdkafka's rd_kafka_DescribeCluster sends it: the node's broker
-    registered with the controller quorum, unfenced, where clients reach it."""
+    """confluent-kafka's describe_cluster() (librdkafka answers it from Metadata, which lists
+    the node asked): the cluster id, the controller and the broker where clients reach it."""
     kwire.require_apis(rill.addr, "DescribeCluster")
     a = ck.admin(rill.bootstrap)
     deadline = time.monotonic() + TIMEOUT_S
