@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -57,6 +57,10 @@ pub(crate) struct Router<M> {
     node: NodeId,
     local: BTreeMap<ActorId, mpsc::Sender<Mail<M>>>,
     peers: Mutex<BTreeMap<NodeId, mpsc::Sender<Vec<u8>>>>,
+    /// Per peer: wakes its link out of a reconnect backoff when a peer connects (a restarted
+    /// peer connects to us at once, so our link to it should not wait out a backoff of up to
+    /// 2 s; which peer it is shows only with its first frame, so every link is woken).
+    wakeups: Mutex<BTreeMap<NodeId, Arc<Notify>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -71,7 +75,9 @@ impl<M: Wire> Router<M> {
     fn add_peer(&self, node: NodeId, addr: SocketAddr) {
         let (tx, rx) = mpsc::channel(PEER_SEND_QUEUE);
         self.peers.lock().expect("peers lock").insert(node, tx);
-        self.spawn(transport::peer_link(node, addr, rx));
+        let wake = Arc::new(Notify::new());
+        (self.wakeups.lock().expect("wakeups lock")).insert(node, wake.clone());
+        self.spawn(transport::peer_link(node, addr, rx, wake));
     }
 
     /// Delivers to a local actor, waiting for mailbox room (back-pressure, no loss). False if
@@ -89,6 +95,13 @@ impl<M: Wire> Router<M> {
                 tracing::warn!(?to, "no such local actor; message dropped");
                 false
             }
+        }
+    }
+
+    /// A peer connected: every link waiting out a reconnect backoff tries again now.
+    pub(crate) fn peer_connected(&self) {
+        for wake in self.wakeups.lock().expect("wakeups lock").values() {
+            wake.notify_one();
         }
     }
 
@@ -165,6 +178,7 @@ impl<M: Wire> Node<M> {
             node: config.node_id,
             local,
             peers: Mutex::new(BTreeMap::new()),
+            wakeups: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(Vec::new()),
         });
         for (&node, &addr) in &config.peers {

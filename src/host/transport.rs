@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::node::Router;
 use crate::actor::cell::Kind;
@@ -122,6 +122,7 @@ pub(crate) async fn accept_loop<M: Wire>(listener: TcpListener, router: Arc<Rout
     loop {
         match listener.accept().await {
             Ok((stream, remote)) => {
+                router.peer_connected();
                 // Spawned through the router so that shutting the node down closes it too.
                 router.spawn(read_loop(stream, remote, router.clone()));
             }
@@ -155,16 +156,28 @@ async fn read_loop<M: Wire>(stream: TcpStream, remote: SocketAddr, router: Arc<R
     }
 }
 
-/// Owns the outbound connection to one peer: connects, writes queued frames, reconnects.
-pub(crate) async fn peer_link(peer: NodeId, addr: SocketAddr, mut queue: mpsc::Receiver<Vec<u8>>) {
+/// Owns the outbound connection to one peer: connects, writes queued frames, reconnects. An
+/// inbound connection (`wake`) ends a backoff at once: a restarted peer is reached as soon as
+/// it connects to this node, not up to [`PEER_RECONNECT_MS_MAX`] later.
+pub(crate) async fn peer_link(
+    peer: NodeId,
+    addr: SocketAddr,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    wake: Arc<Notify>,
+) {
     let mut backoff_ms = PEER_RECONNECT_MS_MIN;
     loop {
         let stream = match TcpStream::connect(addr).await {
             Ok(stream) => stream,
             Err(e) => {
                 tracing::debug!(%peer, %addr, error = %e, backoff_ms, "peer connect failed");
-                tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
-                backoff_ms = (backoff_ms * 2).min(PEER_RECONNECT_MS_MAX);
+                tokio::select! {
+                    biased;
+                    _ = wake.notified() => backoff_ms = PEER_RECONNECT_MS_MIN,
+                    _ = tokio::time::sleep(Duration::from_millis(backoff_ms)) => {
+                        backoff_ms = (backoff_ms * 2).min(PEER_RECONNECT_MS_MAX);
+                    }
+                }
                 continue;
             }
         };
