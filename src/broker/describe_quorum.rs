@@ -74,7 +74,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::Registered { .. }
             | QuorumReply::Heartbeat { .. }
             | QuorumReply::StaleBrokerEpoch
-            | QuorumReply::ShutdownReady => {
+            | QuorumReply::ShutdownReady
+            | QuorumReply::Displaced => {
                 return Err(GatewayError::Close(
                     "DescribeQuorum: an unexpected answer".into(),
                 ))

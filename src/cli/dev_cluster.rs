@@ -128,6 +128,8 @@ pub fn run(raw: &[String]) -> CliResult {
     let (plans, voters) = plan(nodes, &dir, base_port, controller_base_port)?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Failed(format!("cannot find the rill binary: {e}")))?;
+    // Before any child exists: a signal from here on stops them all.
+    let stop = stop_signal()?;
     let mut children: Vec<(NodePlan, Child)> = Vec::new();
     for node in plans {
         match spawn(&exe, &node, &voters, args.properties("--override")) {
@@ -138,7 +140,6 @@ pub fn run(raw: &[String]) -> CliResult {
             }
         }
     }
-    let stop = stop_signal()?;
     let started = wait_serving(&mut children, &stop);
     if let Err(e) = started {
         stop_all(&mut children);
@@ -195,23 +196,29 @@ fn spawn(
         .map_err(|e| failed("cannot start", e))
 }
 
-/// Ctrl-C or SIGTERM, from a thread that waits for either.
+/// Ctrl-C or SIGTERM: both handlers are installed before this returns (so neither kills the
+/// process from then on), and a thread waits for either.
 fn stop_signal() -> CliResult<std::sync::mpsc::Receiver<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = std::sync::mpsc::channel();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
+    let installed = runtime.block_on(async {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        ))
+    });
+    let (mut interrupt, mut terminate) = installed
+        .map_err(|e| CliError::Failed(format!("cannot handle Ctrl-C and SIGTERM: {e}")))?;
     std::thread::spawn(move || {
         runtime.block_on(async {
-            use tokio::signal::unix::{signal, SignalKind};
-            let Ok(mut term) = signal(SignalKind::terminate()) else {
-                return;
-            };
             tokio::select! {
                 biased;
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
             let _ = tx.send(());
         })

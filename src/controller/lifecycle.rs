@@ -185,6 +185,11 @@ impl BrokerLifecycle {
                     ctx.set_timer(LifecycleTimer::Next, interval_ms);
                 }
             }
+            Some(QuorumReply::Displaced) => {
+                tracing::error!(node_id = %self.settings.node_id, broker_epoch = ?self.status.broker_epoch, "another process registered this node.id (a later broker epoch): this broker stops heartbeating; two processes must never share a node.id");
+                self.status.fenced = true;
+                self.stopped(ctx);
+            }
             Some(QuorumReply::StaleBrokerEpoch) => {
                 tracing::warn!(broker_epoch = ?self.status.broker_epoch, "the controller no longer knows this registration; registering again");
                 self.status = BrokerStatus {

@@ -476,7 +476,7 @@ impl QuorumActor {
             } => {
                 let known = self.image.broker(node_id);
                 let Some(broker) = known.filter(|b| b.epoch == broker_epoch) else {
-                    return ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::StaleBrokerEpoch));
+                    return ctx.reply(id, NodeMsg::QuorumReply(stale(known, broker_epoch)));
                 };
                 if !crate::faults::canary(crate::faults::Canary::HeartbeatsIgnored) {
                     self.liveness.heard(node_id, now_ms);
@@ -511,12 +511,14 @@ impl QuorumActor {
             } => {
                 let known = self.image.broker(node_id);
                 let Some(broker) = known.filter(|b| b.epoch == broker_epoch) else {
-                    return ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::StaleBrokerEpoch));
+                    return ctx.reply(id, NodeMsg::QuorumReply(stale(known, broker_epoch)));
                 };
-                if broker.fenced {
+                // Fenced with no unfence in flight: done. With one in flight, the fence is
+                // proposed anyway and lands after it (answering now would let the unfence
+                // bring the stopped broker back).
+                if broker.fenced && !self.liveness.changing(node_id) {
                     return ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::ShutdownReady));
                 }
-                // Even with an unfence in flight: the fence is applied after it.
                 let entry = records::encode(&[MetadataRecord::FenceBroker {
                     node_id,
                     broker_epoch,
@@ -713,6 +715,18 @@ impl Settle {
                 _ => QuorumReply::StaleBrokerEpoch,
             },
         }
+    }
+}
+
+/// The answer to a heartbeat or shutdown whose epoch is not the registration's: displaced if
+/// a later registration (another process with this node id) took its place, else stale.
+fn stale(
+    known: Option<&super::metadata::BrokerRegistration>,
+    broker_epoch: BrokerEpoch,
+) -> QuorumReply {
+    match known {
+        Some(current) if current.epoch > broker_epoch => QuorumReply::Displaced,
+        _ => QuorumReply::StaleBrokerEpoch,
     }
 }
 

@@ -12,7 +12,7 @@ use super::raft::core::RaftConfig;
 use crate::actor::stepper::{Cluster, StepActor};
 use crate::actor::Addr;
 use crate::messages::lifecycle::{LifecycleReply, LifecycleRequest, StartLifecycleRequest};
-use crate::messages::quorum::{QuorumReply, QuorumRequest, QuorumState};
+use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest, QuorumState};
 use crate::messages::{NodeMsg, LIFECYCLE, QUORUM};
 use crate::types::{BrokerEpoch, NodeId};
 
@@ -309,8 +309,25 @@ fn a_new_leader_fences_no_broker_that_keeps_heartbeating() {
     cluster.run_for(2_000);
     let (old, _) = agreed_leader(&mut cluster, &VOTERS);
     cluster.crash(old);
-    cluster.run_for(3 * SESSION_TIMEOUT_MS);
     let up: Vec<NodeId> = VOTERS.into_iter().filter(|&id| id != old).collect();
+    // Sampled every 50 ms on both survivors: a new leader that fenced the live brokers when it
+    // took over would be caught even though their next heartbeats unfence them.
+    let samples = 3 * SESSION_TIMEOUT_MS / 50;
+    for _ in 0..samples {
+        cluster.run_for(50);
+        for &id in &up {
+            let seen = brokers_seen(&mut cluster, id);
+            let live_fenced: Vec<NodeId> = (seen.iter())
+                .filter(|b| b.2 && b.0 != old)
+                .map(|b| b.0)
+                .collect();
+            assert!(
+                live_fenced.is_empty(),
+                "n{id} at {}ms: {seen:?}",
+                cluster.now_ms()
+            );
+        }
+    }
     let (leader, _) = agreed_leader(&mut cluster, &up);
     let seen = brokers_seen(&mut cluster, leader);
     let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
@@ -350,4 +367,53 @@ fn a_controlled_shutdown_fences_the_broker_at_once_and_it_stays_fenced() {
         let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
         assert_eq!(fenced, vec![leaving], "n{id}: {seen:?}");
     }
+}
+
+/// Two processes with one node id: the later registration wins, and the displaced broker
+/// stops heartbeating instead of registering again (which would displace the other, and so
+/// on forever).
+#[test]
+fn a_displaced_broker_stops_rather_than_take_its_node_id_back() {
+    let mut cluster = cluster_with_brokers(14);
+    cluster.run_for(3_000);
+    for id in VOTERS {
+        start_broker(&mut cluster, id);
+    }
+    cluster.run_for(2_000);
+    let (leader, _) = agreed_leader(&mut cluster, &VOTERS);
+    let twin = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    // Another process registers the same node id (through any voter).
+    let register = LeaderRequest::RegisterBroker {
+        node_id: twin,
+        incarnation_id: [0xee; 16],
+        listeners: vec![],
+        rack: None,
+    };
+    let ask = NodeMsg::Quorum(QuorumRequest::ToLeader {
+        request: register,
+        forwarded: false,
+    });
+    let Ok(NodeMsg::QuorumReply(QuorumReply::Registered { broker_epoch })) =
+        cluster.ask(at(leader), ask, 1_000)
+    else {
+        panic!("the second process registers");
+    };
+    cluster.run_for(5 * HEARTBEAT_INTERVAL_MS);
+    let status = cluster.ask(
+        Addr {
+            node: twin,
+            actor: LIFECYCLE,
+        },
+        NodeMsg::Lifecycle(LifecycleRequest::Status),
+        100,
+    );
+    assert!(
+        matches!(status, Ok(NodeMsg::LifecycleReply(LifecycleReply::Status(s))) if s.fenced),
+        "{status:?}"
+    );
+    // The later registration stays: the displaced broker did not register again.
+    cluster.run_for(3 * SESSION_TIMEOUT_MS);
+    let seen = brokers_seen(&mut cluster, leader);
+    let epoch = seen.iter().find(|b| b.0 == twin).unwrap().1;
+    assert_eq!(epoch, broker_epoch, "{seen:?}");
 }

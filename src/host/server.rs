@@ -12,6 +12,7 @@ use super::dir_lock::{DirLock, DirLockError};
 use super::fd_limit::FdBudget;
 use super::kafka;
 use super::node::{Node, NodeActor, NodeConfig};
+use crate::broker::settings::BrokerAddress;
 use crate::broker::BrokerService;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
@@ -170,14 +171,8 @@ impl Server {
         );
         let cluster_id = wait_for_cluster_id(&node).await?;
         tracing::info!(%cluster_id, "the controller quorum named the cluster");
-        let service = BrokerService::new(node.handle(), config.gateway_settings(cluster_id));
         let mut kafka_addrs = Vec::new();
-        let (stop, stop_rx) = watch::channel(false);
-        let (alive, all_closed) = mpsc::channel(1);
-        let life = kafka::Lifecycle {
-            stop: stop_rx,
-            alive,
-        };
+        let mut bound_listeners = Vec::new();
         for listener in &config.client_listeners() {
             let addr = listener.socket_addr().expect("validated by ServerConfig");
             let bound = TcpListener::bind(addr)
@@ -202,6 +197,25 @@ impl Server {
                 "kafka listener bound"
             );
             kafka_addrs.push(local);
+            bound_listeners.push(bound);
+        }
+        // Where clients reach this broker, as Metadata tells them and as it registers with the
+        // quorum's leader (DescribeCluster): a listener configured on port 0 with the port it
+        // bound, in both.
+        let listeners = registered_listeners(config, &kafka_addrs);
+        let mut settings = config.gateway_settings(cluster_id);
+        settings.advertised = listeners.first().map(|l| BrokerAddress {
+            host: l.host.clone(),
+            port: l.port,
+        });
+        let service = BrokerService::new(node.handle(), settings);
+        let (stop, stop_rx) = watch::channel(false);
+        let (alive, all_closed) = mpsc::channel(1);
+        let life = kafka::Lifecycle {
+            stop: stop_rx,
+            alive,
+        };
+        for bound in bound_listeners {
             let kafka_service: Arc<dyn crate::broker::service::KafkaService> = service.clone();
             tokio::spawn(kafka::serve(
                 bound,
@@ -211,9 +225,6 @@ impl Server {
             ));
         }
         drop(life); // only the listeners and connections hold `alive` now
-                    // The broker registers with the quorum's leader where clients reach it (a listener
-                    // configured on port 0 is advertised with the port it bound).
-        let listeners = registered_listeners(config, &kafka_addrs);
         ask(
             &node.handle(),
             StartLifecycleRequest {

@@ -40,10 +40,20 @@ pub enum LifecycleReply {
 }
 
 /// The broker's registration as its last answer from the quorum's leader had it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerStatus {
     /// `None` until registered (and again while it registers anew).
     pub broker_epoch: Option<BrokerEpoch>,
     /// A fenced broker is no leader candidate (every registration starts fenced).
     pub fenced: bool,
+}
+
+impl Default for BrokerStatus {
+    /// Not registered, so fenced.
+    fn default() -> Self {
+        Self {
+            broker_epoch: None,
+            fenced: true,
+        }
+    }
 }

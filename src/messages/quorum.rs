@@ -186,6 +186,10 @@ pub enum QuorumReply {
     StaleBrokerEpoch,
     /// The stopping broker is fenced (Kafka's `shouldShutDown`): it may exit.
     ShutdownReady,
+    /// A later registration of this node id (another process, with another incarnation) took
+    /// this broker's place: it stops heartbeating rather than take the place back (two
+    /// processes with one `node.id` would otherwise displace each other forever).
+    Displaced,
 }
 
 /// One voter's view of the quorum.
