@@ -527,11 +527,17 @@ fn check_request_liveness(liveness: &mut Vec<String>, events: &[(u64, Event)]) {
             Some(_) => {}
         }
     }
+    report_capped(liveness, failures, "produce liveness");
+}
+
+/// Adds the first [`REPORTED_PER_CHECK_MAX`] of one check's `failures` to `out`, and a line
+/// counting the rest.
+pub(crate) fn report_capped(out: &mut Vec<String>, failures: Vec<String>, check: &str) {
     let total = failures.len();
-    liveness.extend(failures.into_iter().take(REPORTED_PER_CHECK_MAX));
+    out.extend(failures.into_iter().take(REPORTED_PER_CHECK_MAX));
     if total > REPORTED_PER_CHECK_MAX {
-        liveness.push(format!(
-            "produce liveness: … and {} more",
+        out.push(format!(
+            "{check}: … and {} more",
             total - REPORTED_PER_CHECK_MAX
         ));
     }

@@ -129,14 +129,15 @@ impl BrokerLifecycle {
         self.in_flight = Some(ctx.call(to, msg, CALL_TIMEOUT_MS));
     }
 
+    fn status_reply(&self) -> NodeMsg {
+        NodeMsg::LifecycleReply(LifecycleReply::Status(self.status))
+    }
+
     /// The controlled shutdown is over (done or given up): its waiter is answered and nothing
     /// more is sent.
     fn stopped(&mut self, ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>) {
         if let Phase::Stopping { waiter } = self.phase {
-            ctx.reply(
-                waiter,
-                NodeMsg::LifecycleReply(LifecycleReply::Status(self.status)),
-            );
+            ctx.reply(waiter, self.status_reply());
         }
         self.phase = Phase::Stopped;
     }
@@ -227,8 +228,7 @@ impl Actor<NodeMsg> for BrokerLifecycle {
                 ..
             } => {
                 if self.phase != Phase::Running {
-                    let status = LifecycleReply::Status(self.status);
-                    return ctx.reply(id, NodeMsg::LifecycleReply(status));
+                    return ctx.reply(id, self.status_reply());
                 }
                 self.phase = Phase::Stopping { waiter: id };
                 ctx.cancel_timer(LifecycleTimer::Next);
@@ -247,17 +247,11 @@ impl Actor<NodeMsg> for BrokerLifecycle {
                         self.send_next(ctx);
                     }
                 }
-                ctx.reply(
-                    id,
-                    NodeMsg::LifecycleReply(LifecycleReply::Status(self.status)),
-                );
+                ctx.reply(id, self.status_reply());
             }
             Input::Request { id, msg, .. } => {
                 tracing::warn!(?msg, "not a lifecycle request");
-                ctx.reply(
-                    id,
-                    NodeMsg::LifecycleReply(LifecycleReply::Status(self.status)),
-                );
+                ctx.reply(id, self.status_reply());
             }
             Input::Reply { call, msg } if self.in_flight == Some(call) => {
                 self.in_flight = None;

@@ -433,6 +433,43 @@ impl QuorumActor {
         }
     }
 
+    /// Proposes fencing (a controlled shutdown, answered once it is applied) or unfencing (a
+    /// heartbeat, answered likewise) the broker's registration at `broker_epoch`, and marks
+    /// the change in flight so that no second one is proposed before it applies.
+    fn propose_fencing(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>,
+        id: RequestId,
+        node_id: NodeId,
+        broker_epoch: BrokerEpoch,
+        fence: bool,
+    ) {
+        let (record, settle) = if fence {
+            let record = MetadataRecord::FenceBroker {
+                node_id,
+                broker_epoch,
+            };
+            let settle = Settle::Shutdown {
+                node_id,
+                broker_epoch,
+            };
+            (record, settle)
+        } else {
+            let record = MetadataRecord::UnfenceBroker {
+                node_id,
+                broker_epoch,
+            };
+            let settle = Settle::Heartbeat {
+                node_id,
+                broker_epoch,
+            };
+            (record, settle)
+        };
+        if let Some(index) = self.propose_for(ctx, id, records::encode(&[record]), settle) {
+            self.liveness.proposed(node_id, index);
+        }
+    }
+
     /// The leader's part of a broker's membership.
     fn lead_request(
         &mut self,
@@ -492,18 +529,8 @@ impl QuorumActor {
                     };
                     return ctx.reply(id, NodeMsg::QuorumReply(reply));
                 }
-                let entry = records::encode(&[MetadataRecord::UnfenceBroker {
-                    node_id,
-                    broker_epoch,
-                }]);
-                let settle = Settle::Heartbeat {
-                    node_id,
-                    broker_epoch,
-                };
-                if let Some(index) = self.propose_for(ctx, id, entry, settle) {
-                    tracing::info!(broker = %node_id, %broker_epoch, "the broker caught up: unfenced");
-                    self.liveness.proposed(node_id, index);
-                }
+                tracing::info!(broker = %node_id, %broker_epoch, "the broker caught up: unfencing");
+                self.propose_fencing(ctx, id, node_id, broker_epoch, false);
             }
             LeaderRequest::ControlledShutdown {
                 node_id,
@@ -519,18 +546,8 @@ impl QuorumActor {
                 if broker.fenced && !self.liveness.changing(node_id) {
                     return ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::ShutdownReady));
                 }
-                let entry = records::encode(&[MetadataRecord::FenceBroker {
-                    node_id,
-                    broker_epoch,
-                }]);
-                let settle = Settle::Shutdown {
-                    node_id,
-                    broker_epoch,
-                };
-                if let Some(index) = self.propose_for(ctx, id, entry, settle) {
-                    tracing::info!(broker = %node_id, %broker_epoch, "controlled shutdown: the broker is fenced");
-                    self.liveness.proposed(node_id, index);
-                }
+                tracing::info!(broker = %node_id, %broker_epoch, "controlled shutdown: fencing the broker");
+                self.propose_fencing(ctx, id, node_id, broker_epoch, true);
             }
         }
     }
@@ -702,17 +719,17 @@ impl Settle {
             Settle::Heartbeat {
                 node_id,
                 broker_epoch,
-            } => match image.broker(node_id) {
-                Some(b) if b.epoch == broker_epoch => QuorumReply::Heartbeat { fenced: b.fenced },
-                _ => QuorumReply::StaleBrokerEpoch,
+            } => match image.broker(node_id).filter(|b| b.epoch == broker_epoch) {
+                Some(b) => QuorumReply::Heartbeat { fenced: b.fenced },
+                None => QuorumReply::StaleBrokerEpoch,
             },
             Settle::Shutdown {
                 node_id,
                 broker_epoch,
-            } => match image.broker(node_id) {
-                Some(b) if b.epoch == broker_epoch && b.fenced => QuorumReply::ShutdownReady,
-                Some(b) if b.epoch == broker_epoch => QuorumReply::Heartbeat { fenced: false },
-                _ => QuorumReply::StaleBrokerEpoch,
+            } => match image.broker(node_id).filter(|b| b.epoch == broker_epoch) {
+                Some(b) if b.fenced => QuorumReply::ShutdownReady,
+                Some(_) => QuorumReply::Heartbeat { fenced: false },
+                None => QuorumReply::StaleBrokerEpoch,
             },
         }
     }

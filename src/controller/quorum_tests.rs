@@ -77,6 +77,24 @@ fn start_broker(cluster: &mut Cluster<NodeMsg>, id: NodeId) {
     assert!(matches!(asked, Ok(NodeMsg::LifecycleReply(_))), "{asked:?}");
 }
 
+/// Three combined nodes whose brokers all started (registered and heartbeating), and the
+/// leader they agree on.
+fn brokers_started(seed: u64) -> (Cluster<NodeMsg>, NodeId) {
+    let mut cluster = cluster_with_brokers(seed);
+    cluster.run_for(3_000);
+    for id in VOTERS {
+        start_broker(&mut cluster, id);
+    }
+    cluster.run_for(2_000);
+    let (leader, _) = agreed_leader(&mut cluster, &VOTERS);
+    (cluster, leader)
+}
+
+/// The fenced brokers of a [`brokers_seen`] answer.
+fn fenced_of(seen: &[(NodeId, BrokerEpoch, bool)]) -> Vec<NodeId> {
+    seen.iter().filter(|b| b.2).map(|b| b.0).collect()
+}
+
 fn registered(state: &QuorumState) -> Vec<NodeId> {
     state.brokers.iter().map(|b| b.node_id).collect()
 }
@@ -257,13 +275,7 @@ fn a_voter_whose_disk_failed_reopens_by_itself_and_catches_up() {
 /// unfenced again.
 #[test]
 fn brokers_register_through_any_voter_and_a_silent_one_is_fenced_until_it_returns() {
-    let mut cluster = cluster_with_brokers(11);
-    cluster.run_for(3_000);
-    for id in VOTERS {
-        start_broker(&mut cluster, id);
-    }
-    cluster.run_for(2_000);
-    let (leader, _) = agreed_leader(&mut cluster, &VOTERS);
+    let (mut cluster, leader) = brokers_started(11);
     let seen = brokers_seen(&mut cluster, leader);
     assert_eq!(seen.len(), 3, "{seen:?}");
     assert!(seen.iter().all(|&(_, _, fenced)| !fenced), "{seen:?}");
@@ -281,7 +293,7 @@ fn brokers_register_through_any_voter_and_a_silent_one_is_fenced_until_it_return
     cluster.run_for(3 * HEARTBEAT_INTERVAL_MS);
     for id in VOTERS.into_iter().filter(|&id| id != gone) {
         let seen = brokers_seen(&mut cluster, id);
-        let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
+        let fenced = fenced_of(&seen);
         assert_eq!(fenced, vec![gone], "n{id}: {seen:?}");
     }
     cluster.restart(gone);
@@ -301,13 +313,7 @@ fn brokers_register_through_any_voter_and_a_silent_one_is_fenced_until_it_return
 /// from its election, and their heartbeats (now forwarded to it) keep them unfenced.
 #[test]
 fn a_new_leader_fences_no_broker_that_keeps_heartbeating() {
-    let mut cluster = cluster_with_brokers(12);
-    cluster.run_for(3_000);
-    for id in VOTERS {
-        start_broker(&mut cluster, id);
-    }
-    cluster.run_for(2_000);
-    let (old, _) = agreed_leader(&mut cluster, &VOTERS);
+    let (mut cluster, old) = brokers_started(12);
     cluster.crash(old);
     let up: Vec<NodeId> = VOTERS.into_iter().filter(|&id| id != old).collect();
     // Sampled every 50 ms on both survivors: a new leader that fenced the live brokers when it
@@ -330,7 +336,7 @@ fn a_new_leader_fences_no_broker_that_keeps_heartbeating() {
     }
     let (leader, _) = agreed_leader(&mut cluster, &up);
     let seen = brokers_seen(&mut cluster, leader);
-    let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
+    let fenced = fenced_of(&seen);
     // Only the crashed node's broker (it was on the old leader's node) is fenced.
     assert_eq!(fenced, vec![old], "{seen:?}");
 }
@@ -339,13 +345,7 @@ fn a_new_leader_fences_no_broker_that_keeps_heartbeating() {
 /// session later), and it heartbeats no more, so it stays fenced until it registers again.
 #[test]
 fn a_controlled_shutdown_fences_the_broker_at_once_and_it_stays_fenced() {
-    let mut cluster = cluster_with_brokers(13);
-    cluster.run_for(3_000);
-    for id in VOTERS {
-        start_broker(&mut cluster, id);
-    }
-    cluster.run_for(2_000);
-    let (leader, _) = agreed_leader(&mut cluster, &VOTERS);
+    let (mut cluster, leader) = brokers_started(13);
     let leaving = VOTERS.into_iter().find(|&id| id != leader).unwrap();
     let to = Addr {
         node: leaving,
@@ -358,13 +358,13 @@ fn a_controlled_shutdown_fences_the_broker_at_once_and_it_stays_fenced() {
     assert!(status.fenced, "{status:?}");
     // Fenced on the leader already, well within one heartbeat interval of the ask.
     let seen = brokers_seen(&mut cluster, leader);
-    let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
+    let fenced = fenced_of(&seen);
     assert_eq!(fenced, vec![leaving], "{seen:?}");
     // No heartbeat unfences it later.
     cluster.run_for(3 * SESSION_TIMEOUT_MS);
     for id in VOTERS {
         let seen = brokers_seen(&mut cluster, id);
-        let fenced: Vec<NodeId> = seen.iter().filter(|b| b.2).map(|b| b.0).collect();
+        let fenced = fenced_of(&seen);
         assert_eq!(fenced, vec![leaving], "n{id}: {seen:?}");
     }
 }
@@ -374,13 +374,7 @@ fn a_controlled_shutdown_fences_the_broker_at_once_and_it_stays_fenced() {
 /// on forever).
 #[test]
 fn a_displaced_broker_stops_rather_than_take_its_node_id_back() {
-    let mut cluster = cluster_with_brokers(14);
-    cluster.run_for(3_000);
-    for id in VOTERS {
-        start_broker(&mut cluster, id);
-    }
-    cluster.run_for(2_000);
-    let (leader, _) = agreed_leader(&mut cluster, &VOTERS);
+    let (mut cluster, leader) = brokers_started(14);
     let twin = VOTERS.into_iter().find(|&id| id != leader).unwrap();
     // Another process registers the same node id (through any voter).
     let register = LeaderRequest::RegisterBroker {

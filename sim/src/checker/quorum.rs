@@ -78,14 +78,7 @@ pub(super) fn check_brokers(
             ));
         }
     }
-    let total = failures.len();
-    liveness.extend(failures.into_iter().take(3));
-    if total > 3 {
-        liveness.push(format!(
-            "... and {} more broker liveness failures",
-            total - 3
-        ));
-    }
+    super::report_capped(liveness, failures, "broker liveness");
 }
 
 pub(super) fn check(safety: &mut Report, events: &[(u64, Event)]) {
