@@ -50,13 +50,19 @@ pub const RETENTION_CHECK_INTERVAL_MS: u64 = 30_000;
 /// because a producer may have at most 5 requests in flight per connection with idempotence.
 pub const PRODUCER_BATCHES_RETAINED: usize = 5;
 
-/// Producer ids reserved per write of the id-block file: one small synced write per this many
-/// `InitProducerId` calls (Kafka's controller hands out blocks of 1000 too). Ids of a reserved
-/// block that were never handed out are skipped after a restart.
+/// Producer ids in one block the controller quorum hands a broker: one committed metadata
+/// entry per this many `InitProducerId` calls (Kafka's controller hands out blocks of 1000
+/// too). Ids of a block that were never handed out are skipped after a restart.
 pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 
-/// `InitProducerId` requests that wait while the next producer-id block is being made durable
-/// (one small-file replacement: two fsyncs, milliseconds). A burst this large is a fleet of
+/// How long the partitions actor waits for the controller quorum's answer to a producer-id
+/// block ask. The node's voter forwards it to the leader (which waits up to 2 s), and the
+/// leader answers once the block is committed; past this the waiting `InitProducerId`
+/// requests are answered COORDINATOR_LOAD_IN_PROGRESS and clients retry.
+pub const PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS: u64 = 5_000;
+
+/// `InitProducerId` requests that wait while the next producer-id block is asked of the
+/// controller quorum (one committed metadata entry: milliseconds). A burst this large is a fleet of
 /// producers starting at once; past it the request is answered COORDINATOR_LOAD_IN_PROGRESS,
 /// which every client retries. Each waiting request holds its transactional id, so this also
 /// bounds their memory (names may be 32 KiB each: 32 MiB at most).

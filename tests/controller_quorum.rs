@@ -2,6 +2,7 @@
 //! 127.0.0.1 elect one leader and agree on one cluster id; the leader's `kill -9` elects
 //! another in a later epoch; the killed node comes back and catches up. A single node names
 //! its cluster once and keeps the name across restarts. Bad quorum settings stop start-up.
+//! Producer ids, taken from the quorum in blocks, are unique across brokers and restarts.
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)] // a test waits on the real clock
 
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::{
     ApiKey, DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest,
-    DescribeQuorumResponse, MetadataRequest, MetadataResponse, TopicName,
+    DescribeQuorumResponse, InitProducerIdRequest, InitProducerIdResponse, MetadataRequest,
+    MetadataResponse, ProducerId, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -371,4 +373,57 @@ fn a_stopped_broker_is_fenced_at_once_not_a_session_later() {
         "{}",
         servers[2].log()
     );
+}
+
+/// A fresh producer id from `server` (InitProducerId v4, no transactional id), asked until the
+/// broker has its block from the quorum (COORDINATOR_LOAD_IN_PROGRESS until then).
+fn producer_id(server: &RillServer) -> i64 {
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let deadline = Instant::now() + ELECTION_WAIT;
+    loop {
+        let r: InitProducerIdResponse =
+            call(&mut server.connect(), ApiKey::InitProducerId, 4, &request);
+        if r.error_code == 0 {
+            assert_eq!(r.producer_epoch, 0);
+            return r.producer_id.0;
+        }
+        assert_eq!(r.error_code, 14, "COORDINATOR_LOAD_IN_PROGRESS, retried");
+        assert!(
+            Instant::now() < deadline,
+            "no producer id from {}",
+            server.addr
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Producer ids come from the quorum in blocks: the three brokers hand out ids from three
+/// different blocks, and a broker killed with -9 and restarted never hands out one of them
+/// again (its old block is skipped: the next one starts after every block committed).
+#[test]
+fn producer_ids_are_unique_across_brokers_and_restarts() {
+    let cluster = Cluster::new(3);
+    let mut servers = cluster.start_all();
+    let mut given = std::collections::BTreeSet::new();
+    for server in &servers {
+        for _ in 0..3 {
+            let id = producer_id(server);
+            assert!(given.insert(id), "{id} given twice: {given:?}");
+        }
+    }
+    let blocks: std::collections::BTreeSet<i64> = given.iter().map(|id| id / 1000).collect();
+    assert_eq!(blocks.len(), 3, "one block per broker: {given:?}");
+    servers[1].kill();
+    let mut back = cluster.spawn(2);
+    back.wait_serving(ELECTION_WAIT);
+    let after = producer_id(&back);
+    assert!(
+        after > *given.iter().max().unwrap(),
+        "{after} after a restart, given before: {given:?}"
+    );
+    servers[1] = back;
 }

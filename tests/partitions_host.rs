@@ -1,7 +1,8 @@
 //! The partitions actor under the real host (tokio, real fsync on the blocking pool, real
 //! files): requests through `NodeHandle::request`, an acks=-1 produce answered after the host
 //! ran the group-commit sync, a long-poll fetch woken by a later produce, and the data still
-//! there after the node is restarted over the same directory.
+//! there after the node is restarted over the same directory. The node runs its controller
+//! quorum's voter and broker lifecycle too: producer ids come from the quorum.
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)] // a test may spawn tasks
 
@@ -9,8 +10,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rill::config::ServerConfig;
+use rill::controller::lifecycle::BrokerLifecycle;
+use rill::controller::quorum::QuorumActor;
 use rill::host::node::NodeHandle;
 use rill::host::{Node, NodeActor, NodeConfig};
+use rill::messages::lifecycle::{LifecycleRequest, StartLifecycleRequest};
 use rill::messages::*;
 use rill::partition::actor::Partitions;
 use rill::storage::batch::{build_batch, build_idempotent_batch};
@@ -41,15 +46,61 @@ fn config() -> LogConfig {
 }
 
 async fn start(storage: Arc<dyn Storage>) -> Node<NodeMsg> {
-    let actor = NodeActor::new(Partitions::new(storage));
+    // A one-voter quorum with the server's defaults, and the broker registering with it.
+    let server = ServerConfig::default();
+    let actors = vec![
+        (PARTITIONS, NodeActor::new(Partitions::new(storage.clone()))),
+        (
+            QUORUM,
+            NodeActor::new(QuorumActor::new(server.quorum_settings(), storage)),
+        ),
+        (
+            LIFECYCLE,
+            NodeActor::new(BrokerLifecycle::new(server.lifecycle_settings())),
+        ),
+    ];
     let node_config = NodeConfig {
         node_id: NodeId(1),
         listen: "127.0.0.1:0".parse().unwrap(),
         peers: BTreeMap::new(),
     };
-    Node::start(node_config, vec![(PARTITIONS, actor)])
+    let node = Node::start(node_config, actors).await.expect("node starts");
+    let start = LifecycleRequest::Start(StartLifecycleRequest {
+        listeners: Vec::new(),
+        rack: None,
+    });
+    node.handle()
+        .request(LIFECYCLE, NodeMsg::Lifecycle(start))
         .await
-        .expect("node starts")
+        .expect("the lifecycle starts");
+    node
+}
+
+/// A producer id from the quorum: asked until the broker's registration is committed (until
+/// then InitProducerId answers Kafka's retriable COORDINATOR_LOAD_IN_PROGRESS).
+async fn init_producer_id(handle: &NodeHandle<NodeMsg>) -> ProducerId {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let request = PartitionsRequest::InitProducerId(InitProducerIdRequest {
+            transactional_id: None,
+            producer_id: ProducerId::NONE,
+            producer_epoch: -1,
+        });
+        match ask(handle, request).await {
+            PartitionsReply::InitProducerId(InitProducerIdResult {
+                error_code: ErrorCode::NONE,
+                producer_id,
+                ..
+            }) => return producer_id,
+            PartitionsReply::InitProducerId(InitProducerIdResult {
+                error_code: ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+                ..
+            }) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 async fn ask(handle: &NodeHandle<NodeMsg>, request: PartitionsRequest) -> PartitionsReply {
@@ -105,23 +156,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
     let handle = node.handle();
     ensure(&handle).await;
 
-    let pid = match ask(
-        &handle,
-        PartitionsRequest::InitProducerId(InitProducerIdRequest {
-            transactional_id: None,
-            producer_id: ProducerId::NONE,
-            producer_epoch: -1,
-        }),
-    )
-    .await
-    {
-        PartitionsReply::InitProducerId(InitProducerIdResult {
-            error_code: ErrorCode::NONE,
-            producer_id,
-            ..
-        }) => producer_id,
-        other => panic!("{other:?}"),
-    };
+    let pid = init_producer_id(&handle).await;
 
     // A consumer waits at the log end; the acks=-1 produce below wakes it.
     let waiting = {

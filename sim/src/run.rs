@@ -187,7 +187,10 @@ impl SimConfig {
             // Only the quorum's canaries run a cluster of voters, so the other canaries keep
             // the seeds they are caught at.
             config.voters = match canary {
-                Canary::QuorumSelfMajority | Canary::HeartbeatsIgnored | Canary::RaftVoteTwice => 3,
+                Canary::QuorumSelfMajority
+                | Canary::HeartbeatsIgnored
+                | Canary::RaftVoteTwice
+                | Canary::ProducerIdsReused => 3,
                 _ => 1,
             };
         }
@@ -615,6 +618,12 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         let node = client_node("quorum-observer".into(), [10, 0, 8, 1]);
         let voters: Vec<(u64, SocketAddr)> = brokers.iter().map(|b| (b.node_id, b.addr)).collect();
         tasks.push(node.spawn(workload::quorum::observer(
+            workload.clone(),
+            voters.clone(),
+            producing_until,
+        )));
+        let node = client_node("producer-id-prober".into(), [10, 0, 8, 2]);
+        tasks.push(node.spawn(workload::quorum::producer_ids(
             workload.clone(),
             voters,
             producing_until,

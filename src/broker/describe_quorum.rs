@@ -75,7 +75,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::Heartbeat { .. }
             | QuorumReply::StaleBrokerEpoch
             | QuorumReply::ShutdownReady
-            | QuorumReply::Displaced => {
+            | QuorumReply::Displaced
+            | QuorumReply::ProducerIds { .. } => {
                 return Err(GatewayError::Close(
                     "DescribeQuorum: an unexpected answer".into(),
                 ))

@@ -17,6 +17,8 @@ use super::metadata::{records, MetadataImage, MetadataRecord};
 use super::raft::core::RaftConfig;
 use super::raft::node::{NodeOut, RaftNode};
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
+use crate::faults::{canary, Canary};
+use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::messages::quorum::{
     LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RegisteredBroker,
 };
@@ -74,6 +76,9 @@ pub struct QuorumActor {
     liveness: BrokerLiveness,
     /// The term in which this voter, leading, proposed the cluster id.
     cluster_id_proposed_in: u64,
+    /// Leading: the end of the last producer-id block proposed in the term (the next block
+    /// starts there even before that one applies, so two in flight never overlap).
+    producer_ids_proposed: Option<(u64, i64)>,
     /// Requests forwarded to the leader: the call → who asked here.
     forwarded: BTreeMap<CallId, RequestId>,
     failed: Option<String>,
@@ -94,6 +99,7 @@ impl QuorumActor {
             last_saved: 0,
             waiting: BTreeMap::new(),
             cluster_id_proposed_in: 0,
+            producer_ids_proposed: None,
             forwarded: BTreeMap::new(),
             failed: None,
             reopen_in_ms: None,
@@ -259,10 +265,21 @@ impl QuorumActor {
                     Vec::new()
                 }),
             };
-            for skipped in self.image.apply_entry(index, &records) {
+            let skipped = self.image.apply_entry(index, &records);
+            for skipped in &skipped {
                 tracing::debug!(index, ?skipped, "a metadata record did not apply");
             }
             if let Some((term, id, settle)) = self.waiting.remove(&index) {
+                // A block is the broker's only if its record applied (the others answer
+                // from the image as it is now).
+                let settle = match settle {
+                    Settle::ProducerIds { .. }
+                        if !skipped.is_empty() && !canary(Canary::ProducerIdsReused) =>
+                    {
+                        Settle::Skipped
+                    }
+                    settle => settle,
+                };
                 settled.push((id, index, term == entry.term, settle));
             }
         }
@@ -398,6 +415,20 @@ impl QuorumActor {
                 broker_epoch,
                 applied_index: self.image.applied_index(),
             },
+            // This node's partitions actor asks: the registration is this voter's image's.
+            LeaderRequest::AllocateProducerIds {
+                node_id, at_least, ..
+            } if !forwarded => match self.image.broker(node_id) {
+                Some(broker) => LeaderRequest::AllocateProducerIds {
+                    node_id,
+                    broker_epoch: broker.epoch,
+                    at_least,
+                },
+                None => {
+                    let reply = QuorumReply::StaleBrokerEpoch;
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+            },
             other => other,
         };
         let Some(node) = self.node.as_ref() else {
@@ -515,7 +546,7 @@ impl QuorumActor {
                 let Some(broker) = known.filter(|b| b.epoch == broker_epoch) else {
                     return ctx.reply(id, NodeMsg::QuorumReply(stale(known, broker_epoch)));
                 };
-                if !crate::faults::canary(crate::faults::Canary::HeartbeatsIgnored) {
+                if !canary(Canary::HeartbeatsIgnored) {
                     self.liveness.heard(node_id, now_ms);
                 }
                 // Unfenced once it applied its own registration (Kafka: caught up with the
@@ -549,6 +580,51 @@ impl QuorumActor {
                 tracing::info!(broker = %node_id, %broker_epoch, "controlled shutdown: fencing the broker");
                 self.propose_fencing(ctx, id, node_id, broker_epoch, true);
             }
+            LeaderRequest::AllocateProducerIds {
+                node_id,
+                broker_epoch,
+                at_least,
+            } => self.allocate_producer_ids(ctx, id, node_id, broker_epoch, at_least),
+        }
+    }
+
+    /// Proposes the broker's next block of producer ids (Kafka's `ProducerIdControlManager`):
+    /// after every id handed out or in flight in this term, and at `at_least` or later.
+    fn allocate_producer_ids(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>,
+        id: RequestId,
+        node_id: NodeId,
+        broker_epoch: BrokerEpoch,
+        at_least: i64,
+    ) {
+        let known = self.image.broker(node_id);
+        if known.filter(|b| b.epoch == broker_epoch).is_none() {
+            return ctx.reply(id, NodeMsg::QuorumReply(stale(known, broker_epoch)));
+        }
+        let term = self.node.as_ref().map_or(0, |n| n.core().term());
+        let in_flight = (self.producer_ids_proposed)
+            .filter(|(t, _)| *t == term)
+            .map_or(0, |(_, end)| end);
+        let mut first_id = (self.image.next_producer_id()).max(in_flight).max(at_least);
+        if crate::faults::canary(Canary::ProducerIdsReused) {
+            // Planted: every block starts where the image's does, in flight or not.
+            first_id = self.image.next_producer_id().max(at_least);
+        }
+        let count = PRODUCER_ID_BLOCK_SIZE as i32;
+        let Some(end) = first_id.checked_add(i64::from(count)) else {
+            let reply = QuorumReply::Failed("producer ids are exhausted".into());
+            return ctx.reply(id, NodeMsg::QuorumReply(reply));
+        };
+        let entry = records::encode(&[MetadataRecord::AllocateProducerIds {
+            node_id,
+            broker_epoch,
+            first_id,
+            count,
+        }]);
+        let settle = Settle::ProducerIds { first_id, count };
+        if self.propose_for(ctx, id, entry, settle).is_some() {
+            self.producer_ids_proposed = Some((term, end));
         }
     }
 }
@@ -701,6 +777,11 @@ enum Settle {
         node_id: NodeId,
         broker_epoch: BrokerEpoch,
     },
+    /// The block is the broker's.
+    ProducerIds { first_id: i64, count: i32 },
+    /// A record of the entry did not apply (another change got there first): the requester
+    /// asks again.
+    Skipped,
 }
 
 impl Settle {
@@ -731,6 +812,10 @@ impl Settle {
                 Some(_) => QuorumReply::Heartbeat { fenced: false },
                 None => QuorumReply::StaleBrokerEpoch,
             },
+            Settle::ProducerIds { first_id, count } => QuorumReply::ProducerIds { first_id, count },
+            Settle::Skipped => QuorumReply::Failed(format!(
+                "entry {index} changed nothing: the metadata moved on; ask again"
+            )),
         }
     }
 }

@@ -411,3 +411,74 @@ fn a_displaced_broker_stops_rather_than_take_its_node_id_back() {
     let epoch = seen.iter().find(|b| b.0 == twin).unwrap().1;
     assert_eq!(epoch, broker_epoch, "{seen:?}");
 }
+
+/// Asks `id`'s voter for a producer-id block for its own broker (as the partitions actor does).
+fn allocate(at_least: i64, id: NodeId) -> (Addr, NodeMsg) {
+    let request = LeaderRequest::AllocateProducerIds {
+        node_id: id,
+        broker_epoch: BrokerEpoch(0),
+        at_least,
+    };
+    let msg = NodeMsg::Quorum(QuorumRequest::ToLeader {
+        request,
+        forwarded: false,
+    });
+    (at(id), msg)
+}
+
+/// Producer-id blocks asked by every broker at once (through the leader and through
+/// followers), and again after the leader crashed, never overlap; a block honours its
+/// `at_least`; a node whose broker is not registered gets none.
+#[test]
+fn producer_id_blocks_never_overlap_across_brokers_and_leaders() {
+    use crate::limits::PRODUCER_ID_BLOCK_SIZE;
+    let (mut cluster, leader) = brokers_started(21);
+    let mut granted: Vec<(i64, i32)> = Vec::new();
+    let mut ask_all = |cluster: &mut Cluster<NodeMsg>, up: &[NodeId], at_least: i64| {
+        let tickets: Vec<_> = (up.iter())
+            .flat_map(|&id| [allocate(at_least, id), allocate(0, id)])
+            .map(|(to, msg)| cluster.request(to, msg))
+            .collect();
+        cluster.run_for(2_000);
+        for ticket in tickets {
+            match cluster.take_answer(ticket) {
+                Some(Ok(NodeMsg::QuorumReply(QuorumReply::ProducerIds { first_id, count }))) => {
+                    granted.push((first_id, count))
+                }
+                // A block whose record lost the race is refused, never granted twice.
+                Some(Ok(NodeMsg::QuorumReply(QuorumReply::Failed(_)))) => {}
+                other => panic!("no block: {other:?}"),
+            }
+        }
+    };
+    ask_all(&mut cluster, &VOTERS, 0);
+    cluster.crash(leader);
+    cluster.run_for(3_000);
+    let up: Vec<NodeId> = VOTERS.into_iter().filter(|&id| id != leader).collect();
+    ask_all(&mut cluster, &up, 50 * PRODUCER_ID_BLOCK_SIZE);
+    assert!(granted.len() >= 6, "{granted:?}");
+    assert!(
+        granted
+            .iter()
+            .any(|&(first, _)| first >= 50 * PRODUCER_ID_BLOCK_SIZE),
+        "at_least honoured: {granted:?}"
+    );
+    granted.sort();
+    for pair in granted.windows(2) {
+        let ((a, a_count), (b, _)) = (pair[0], pair[1]);
+        assert!(a + i64::from(a_count) <= b, "blocks overlap: {granted:?}");
+        assert_eq!(i64::from(a_count), PRODUCER_ID_BLOCK_SIZE);
+    }
+    // A voter whose image has no registration for its node refuses at once.
+    let mut lonely = cluster_with_brokers(22);
+    lonely.run_for(3_000);
+    let (to, msg) = allocate(0, NodeId(1));
+    let answer = lonely.ask(to, msg, 1_000);
+    assert!(
+        matches!(
+            answer,
+            Ok(NodeMsg::QuorumReply(QuorumReply::StaleBrokerEpoch))
+        ),
+        "{answer:?}"
+    );
+}

@@ -50,10 +50,14 @@ pub enum Canary {
     /// A voter grants a second vote in a term it already voted in (the model checker's
     /// `PlantedBug::VoteTwice`).
     RaftVoteTwice,
+    /// The quorum's leader starts every producer-id block at the applied image's next id,
+    /// ignoring blocks still in flight, and answers a block whose record did not apply as
+    /// granted: two brokers asking at once hand out the same producer ids.
+    ProducerIdsReused,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 16] = [
+    pub const ALL: [Canary; 17] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -70,6 +74,7 @@ impl Canary {
         Canary::QuorumSelfMajority,
         Canary::HeartbeatsIgnored,
         Canary::RaftVoteTwice,
+        Canary::ProducerIdsReused,
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,6 +95,7 @@ impl Canary {
             Canary::QuorumSelfMajority => "quorum-self-majority",
             Canary::HeartbeatsIgnored => "heartbeats-ignored",
             Canary::RaftVoteTwice => "raft-vote-twice",
+            Canary::ProducerIdsReused => "producer-ids-reused",
         }
     }
 

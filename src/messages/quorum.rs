@@ -140,6 +140,19 @@ pub enum LeaderRequest {
         node_id: NodeId,
         broker_epoch: BrokerEpoch,
     },
+    /// A block of producer ids for the broker's InitProducerId (Kafka's AllocateProducerIds):
+    /// answered [`QuorumReply::ProducerIds`] once the block is committed, so no two brokers,
+    /// and no restart of one, ever hand out the same id.
+    AllocateProducerIds {
+        node_id: NodeId,
+        /// The broker's registration (the node's voter fills it in from its metadata; a
+        /// broker not registered there yet is answered [`QuorumReply::StaleBrokerEpoch`]).
+        broker_epoch: BrokerEpoch,
+        /// The block starts here or later: the end of the block a single-node broker wrote to
+        /// its own file before ids came from the quorum (so an upgraded node never reissues
+        /// one of them).
+        at_least: i64,
+    },
 }
 
 /// One of a broker's listeners (Kafka's `BrokerEndpoint`): where clients reach it.
@@ -190,6 +203,11 @@ pub enum QuorumReply {
     /// this broker's place: it stops heartbeating rather than take the place back (two
     /// processes with one `node.id` would otherwise displace each other forever).
     Displaced,
+    /// The producer ids `first_id..first_id + count` are the broker's (committed).
+    ProducerIds {
+        first_id: i64,
+        count: i32,
+    },
 }
 
 /// One voter's view of the quorum.

@@ -5,13 +5,14 @@
 //!   the reply follows the append; with acks=-1/0 under the `EveryAppend` flush policy it
 //!   waits until a sync covering every appended partition completed. Syncs are group commits:
 //!   at most one persist job per log is in flight and every append arriving meanwhile rides the
-//!   next one. The sync token is the replica's id (a partition delete's removal job takes a fresh one;
-//!   [`PRODUCER_ID_BLOCK_TOKEN`] is the one other).
+//!   next one. The sync token is the replica's id (a partition delete's removal job takes a
+//!   fresh one).
 //!   An acks=-1 produce that waits arms one `ProduceTimeout` timer at its `timeout_ms`; the
 //!   partitions still waiting when it fires answer REQUEST_TIMED_OUT (their records stay
 //!   written, as in Kafka).
-//! * InitProducerId hands out ids from a durable block; the next block's write is a persist job
-//!   and the requests wait for it ([`ProducerIds`]).
+//! * InitProducerId hands out ids from a block the controller quorum committed; the next block
+//!   is a call to the node's voter and the requests wait for its answer ([`ProducerIds`]) —
+//!   the only call this actor makes.
 //! * Fetch reads up to the high watermark (the log end on one node) and parks until `min_bytes`
 //!   are available or `max_wait_ms` passes.
 //! * A periodic timer applies retention, expires idle producers and snapshots producer state.
@@ -30,23 +31,25 @@ use super::producer_ids::{InitStep, ProducerIds};
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, LogStartWaiter, Replica, Waiter};
 use super::role::Role;
-use crate::actor::{Actor, Ctx, Input, RequestId};
+use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
 use crate::limits::{
-    DISK_FULL_QUIET_MS, FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, RETENTION_CHECK_INTERVAL_MS,
+    DISK_FULL_QUIET_MS, FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS,
+    RETENTION_CHECK_INTERVAL_MS,
 };
+use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest};
 use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
     EnsureRequest, FetchRequest, InitProducerIdRequest, InitProducerIdResult, LeadRequest,
     LeaderTerm, ListOffsetsRequest, ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply,
-    PartitionsRequest, ProducePartitionResult, ProduceRequest, SetConfigRequest,
+    PartitionsRequest, ProducePartitionResult, ProduceRequest, SetConfigRequest, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
 use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
-use crate::types::{ErrorCode, Offset, ProducerId, Refusal, TopicPartition};
+use crate::types::{BrokerEpoch, ErrorCode, Offset, ProducerId, Refusal, TopicPartition};
 
 type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg, PartitionsTimer>;
 
@@ -92,10 +95,6 @@ struct ShutdownWait {
     closing: usize,
     first_error: Option<String>,
 }
-
-/// The persist token of the producer-id block write. Every other token is a replica id, and
-/// those count up from 0, so they never reach it.
-const PRODUCER_ID_BLOCK_TOKEN: u64 = u64::MAX;
 
 /// The persist token of a replica's clean: this bit over its replica id (replica and
 /// directory tokens count up from 0 and never reach it; the block token is matched first).
@@ -144,6 +143,8 @@ pub struct Partitions {
     by_id: BTreeMap<u64, TopicPartition>,
     next_replica_id: u64,
     producer_ids: ProducerIds,
+    /// The ask for the next producer-id block, while it is in flight.
+    producer_id_call: Option<CallId>,
     produces: BTreeMap<u64, PendingProduce>,
     next_produce_id: u64,
     fetches: FetchWaits,
@@ -211,6 +212,7 @@ impl Partitions {
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         Self {
             producer_ids: ProducerIds::new(storage.clone()),
+            producer_id_call: None,
             storage,
             replicas: BTreeMap::new(),
             by_id: BTreeMap::new(),
@@ -376,7 +378,7 @@ impl Partitions {
                 let step = self
                     .producer_ids
                     .request(id, transactional_id, ctx.now.mono_ms);
-                answer_init_producer_ids(ctx, step);
+                self.answer_init_producer_ids(ctx, step);
             }
             PartitionsRequest::Offline(OfflineRequest { topics }) => {
                 let offline = self.offline.listed(topics.as_deref());
@@ -1446,22 +1448,58 @@ impl Partitions {
     }
 }
 
-/// Answers the InitProducerId requests `step` settled, and starts the block write it needs.
-fn answer_init_producer_ids(ctx: PCtx, step: InitStep) {
-    for (id, outcome) in step.answers {
-        let (error_code, producer_id, producer_epoch) = match outcome {
-            Ok((producer_id, epoch)) => (ErrorCode::NONE, producer_id, epoch),
-            Err(code) => (code, ProducerId::NONE, -1),
-        };
-        let reply = PartitionsReply::InitProducerId(InitProducerIdResult {
-            error_code,
-            producer_id,
-            producer_epoch,
-        });
-        ctx.reply(id, NodeMsg::PartitionsReply(reply));
+impl Partitions {
+    /// Answers the InitProducerId requests `step` settled, and asks the node's voter for the
+    /// block it needs.
+    fn answer_init_producer_ids(&mut self, ctx: PCtx, step: InitStep) {
+        for (id, outcome) in step.answers {
+            let (error_code, producer_id, producer_epoch) = match outcome {
+                Ok((producer_id, epoch)) => (ErrorCode::NONE, producer_id, epoch),
+                Err(code) => (code, ProducerId::NONE, -1),
+            };
+            let reply = PartitionsReply::InitProducerId(InitProducerIdResult {
+                error_code,
+                producer_id,
+                producer_epoch,
+            });
+            ctx.reply(id, NodeMsg::PartitionsReply(reply));
+        }
+        if let Some(ask) = step.ask {
+            let to = Addr {
+                node: ctx.me.node,
+                actor: QUORUM,
+            };
+            let request = LeaderRequest::AllocateProducerIds {
+                node_id: ctx.me.node,
+                // The voter fills in this node's registration.
+                broker_epoch: BrokerEpoch(0),
+                at_least: ask.at_least,
+            };
+            let msg = NodeMsg::Quorum(QuorumRequest::ToLeader {
+                request,
+                forwarded: false,
+            });
+            let call = ctx.call(to, msg, PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS);
+            self.producer_id_call = Some(call);
+        }
     }
-    if let Some(job) = step.write {
-        ctx.persist(PRODUCER_ID_BLOCK_TOKEN, job);
+
+    /// The voter's answer to the block ask (or why there is none).
+    fn on_producer_id_block(&mut self, ctx: PCtx, answer: Result<NodeMsg, String>) {
+        self.producer_id_call = None;
+        let granted = match answer {
+            Ok(NodeMsg::QuorumReply(QuorumReply::ProducerIds { first_id, count })) => {
+                Ok((first_id, count))
+            }
+            // No leader yet, a leader still applying, this broker not registered yet, a
+            // timeout: Kafka's "retry, the block is being fetched".
+            other => {
+                tracing::debug!(?other, "no producer id block from the quorum");
+                Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+            }
+        };
+        let step = self.producer_ids.block_granted(granted, ctx.now.mono_ms);
+        self.answer_init_producer_ids(ctx, step);
     }
 }
 
@@ -1505,18 +1543,17 @@ impl Actor<NodeMsg> for Partitions {
                 );
             }
             Input::Timer { key } => self.on_timer(ctx, key),
-            Input::Synced {
-                token: PRODUCER_ID_BLOCK_TOKEN,
-                result,
-            } => {
-                let step = self.producer_ids.block_written(result, ctx.now.mono_ms);
-                answer_init_producer_ids(ctx, step);
-            }
             Input::Synced { token, result } if token & CLEAN_TOKEN_BIT != 0 => {
                 self.on_clean_done(ctx, token & !CLEAN_TOKEN_BIT, result)
             }
             Input::Synced { token, result } => self.on_synced(ctx, token, result),
-            // It makes no calls, so no answers can reach it.
+            // Its only call is the producer-id block ask.
+            Input::Reply { call, msg } if self.producer_id_call == Some(call) => {
+                self.on_producer_id_block(ctx, Ok(msg))
+            }
+            Input::CallFailed { call, why } if self.producer_id_call == Some(call) => {
+                self.on_producer_id_block(ctx, Err(format!("{why:?}")))
+            }
             Input::Reply { .. } | Input::CallFailed { .. } => {}
         }
     }

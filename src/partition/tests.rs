@@ -32,6 +32,9 @@ struct Harness {
     rng: SmallRng,
     now: Now,
     next_request: u64,
+    /// The controller quorum's part in producer ids: where its next block starts. It is not
+    /// the node's: a crash of the harness's storage keeps it.
+    next_producer_id_block: i64,
 }
 
 fn tp(topic: &str) -> TopicPartition {
@@ -203,7 +206,49 @@ impl Harness {
                 mono_ms: 0,
             },
             next_request: 0,
+            next_producer_id_block: 0,
         }
+    }
+
+    /// The node restarted over `storage` (after a crash, say); the quorum, not the node's,
+    /// keeps where its next producer-id block starts.
+    fn restarted(&self, storage: Arc<MemStorage>) -> Self {
+        Self {
+            next_producer_id_block: self.next_producer_id_block,
+            ..Self::new(storage)
+        }
+    }
+
+    /// Answers the producer-id block asks among `effects` as the quorum's leader does (each
+    /// block after the last, at its `at_least` or later); the effects that follow.
+    fn grant_blocks(&mut self, effects: &Effects) -> Effects {
+        let asks: Vec<_> = (effects.iter())
+            .filter_map(|e| match e {
+                Effect::Call {
+                    to,
+                    call,
+                    msg:
+                        NodeMsg::Quorum(quorum::QuorumRequest::ToLeader {
+                            request: quorum::LeaderRequest::AllocateProducerIds { at_least, .. },
+                            ..
+                        }),
+                    ..
+                } if to.actor == QUORUM => Some((*call, *at_least)),
+                _ => None,
+            })
+            .collect();
+        let mut after = Vec::new();
+        for (call, at_least) in asks {
+            let first_id = self.next_producer_id_block.max(at_least);
+            let count = crate::limits::PRODUCER_ID_BLOCK_SIZE;
+            self.next_producer_id_block = first_id + count;
+            let msg = NodeMsg::QuorumReply(quorum::QuorumReply::ProducerIds {
+                first_id,
+                count: count as i32,
+            });
+            after.extend(self.step(Input::Reply { call, msg }));
+        }
+        after
     }
 
     fn step(&mut self, input: Input<NodeMsg, PartitionsTimer>) -> Effects {
@@ -289,8 +334,7 @@ impl Harness {
         effects
     }
 
-    /// Sends InitProducerId with every fsync forbidden (the handler must not wait for the
-    /// block file).
+    /// Sends InitProducerId (like every handler, with every fsync forbidden).
     fn send_init_producer(&mut self) -> (RequestId, Effects) {
         self.mem.forbid_sync(true);
         let sent = self.send(PartitionsRequest::InitProducerId(InitProducerIdRequest {
@@ -315,14 +359,14 @@ impl Harness {
         effects
     }
 
-    /// A fresh producer id: at once, or once the block it comes from is durable.
+    /// A fresh producer id: at once, or once the quorum granted the block it comes from.
     fn init_producer(&mut self) -> (ProducerId, i16) {
         let (id, mut effects) = self.send_init_producer();
         let reply = match take_reply(&mut effects, id) {
             Some(reply) => reply,
             None => {
-                let mut done = self.complete_forbidding_sync(syncs(&effects));
-                take_reply(&mut done, id).expect("answered once the block is durable")
+                let mut done = self.grant_blocks(&effects);
+                take_reply(&mut done, id).expect("answered once the block is granted")
             }
         };
         init_producer_result(reply).expect("an id")
@@ -916,7 +960,7 @@ fn producer_state_survives_a_crash_from_the_log_alone() {
     assert_eq!(syncs(&unsynced).len(), 1);
     storage.crash();
 
-    let mut h = Harness::new(storage.clone());
+    let mut h = h.restarted(storage.clone());
     h.ensure(&a, config(None));
     assert_eq!(h.log_end(&a), 2);
     let retry = h.produce_one(1, &a, idempotent(pid, epoch, 1, 1));
@@ -2115,24 +2159,27 @@ fn a_re_created_partition_waits_behind_its_delete() {
     assert_eq!(h.log_end(&a), 0, "re-created empty");
 }
 
-/// InitProducerId at the end of a block: nothing is answered until the next block is durable
-/// (the handler fsyncs nothing), the requests that arrive meanwhile wait and are answered in
-/// order with distinct ids, and a crash before the completion never reissues an id.
+/// InitProducerId at the end of a block: nothing is answered until the quorum granted the next
+/// block (the handler fsyncs nothing and writes no file: the block is the quorum's), the
+/// requests that arrive meanwhile wait and are answered in order with distinct ids, and after
+/// a crash the next id comes from a new block.
 #[test]
-fn init_producer_id_waits_for_a_durable_block_and_a_crash_never_reissues_an_id() {
+fn init_producer_id_waits_for_the_quorum_s_block_and_a_crash_never_reissues_an_id() {
     use crate::limits::PRODUCER_ID_BLOCK_SIZE;
     let storage = Arc::new(MemStorage::new());
     let mut h = Harness::new(storage.clone());
     // The first request needs the first block.
     let (first, effects) = h.send_init_producer();
-    let jobs = syncs(&effects);
-    assert_eq!(effects.len(), 1, "only the block write: {effects:?}");
     assert!(
-        matches!(&jobs[..], [(_, job)] if matches!(job.ops(), [PersistOp::ReplaceFile { path, .. }] if path.ends_with(super::producer_ids::BLOCK_FILE)))
+        matches!(&effects[..], [Effect::Call { to, .. }] if *to == Addr { node: NodeId(1), actor: QUORUM }),
+        "only the ask to the node's voter: {effects:?}"
     );
-    let (second, effects) = h.send_init_producer();
-    assert!(effects.is_empty(), "waits behind the block: {effects:?}");
-    let mut done = h.complete_forbidding_sync(jobs);
+    let (second, effects_2) = h.send_init_producer();
+    assert!(
+        effects_2.is_empty(),
+        "waits behind the block: {effects_2:?}"
+    );
+    let mut done = h.grant_blocks(&effects);
     let a = init_producer_result(take_reply(&mut done, first).unwrap()).unwrap();
     let b = init_producer_result(take_reply(&mut done, second).unwrap()).unwrap();
     assert!(done.is_empty(), "{done:?}");
@@ -2143,16 +2190,19 @@ fn init_producer_id_waits_for_a_durable_block_and_a_crash_never_reissues_an_id()
     );
 
     // Use the block up; the request after it waits for the next block, and the power goes out
-    // before that write ran.
+    // before the quorum answered.
     let mut handed = vec![a.0, b.0];
     while handed.len() < PRODUCER_ID_BLOCK_SIZE as usize {
         handed.push(h.init_producer().0);
     }
     let (unanswered, mut effects) = h.send_init_producer();
-    assert_eq!(syncs(&effects).len(), 1, "the next block's write");
+    assert!(
+        matches!(&effects[..], [Effect::Call { .. }]),
+        "the next block's ask"
+    );
     assert!(take_reply(&mut effects, unanswered).is_none());
     storage.crash();
-    let mut h = Harness::new(storage);
+    let mut h = h.restarted(storage);
     let (after_crash, _) = h.init_producer();
     assert!(
         !handed.contains(&after_crash),
@@ -2160,25 +2210,27 @@ fn init_producer_id_waits_for_a_durable_block_and_a_crash_never_reissues_an_id()
     );
 }
 
-/// A failed block write answers what waited with InitProducerId's retriable error, and the next
-/// request writes the block again.
+/// No block from the quorum (no leader yet, a timeout) answers what waited with InitProducerId's
+/// retriable "the block is being loaded", and the next request asks again.
 #[test]
-fn a_failed_producer_id_block_write_refuses_the_waiting_requests() {
+fn no_producer_id_block_from_the_quorum_refuses_the_waiting_requests() {
     let mut h = Harness::new(Arc::new(MemStorage::new()));
     let (first, effects) = h.send_init_producer();
-    let (token, _) = syncs(&effects).remove(0);
+    let call = match &effects[..] {
+        [Effect::Call { call, .. }] => *call,
+        other => panic!("expected the block ask, got {other:?}"),
+    };
     let (second, _) = h.send_init_producer();
-    h.mem.forbid_sync(true);
-    let mut failed = h.step(Input::Synced {
-        token,
-        result: Err("disk full".into()),
+    let no_leader = NodeMsg::QuorumReply(quorum::QuorumReply::NotLeader { leader: None });
+    let mut failed = h.step(Input::Reply {
+        call,
+        msg: no_leader,
     });
-    h.mem.forbid_sync(false);
     for id in [first, second] {
         let reply = take_reply(&mut failed, id).expect("answered");
         assert_eq!(
             init_producer_result(reply),
-            Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+            Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
         );
     }
     assert_eq!(h.init_producer(), (ProducerId(0), 0));
@@ -2208,16 +2260,17 @@ fn init_producer_id_requests_waiting_for_a_block_are_bounded() {
 fn a_refused_init_producer_id_answers_producer_id_and_epoch_minus_one() {
     let mut h = Harness::new(Arc::new(MemStorage::new()));
     let (first, effects) = h.send_init_producer();
-    let (token, _) = syncs(&effects).remove(0);
-    let mut failed = h.step(Input::Synced {
-        token,
-        result: Err("disk full".into()),
-    });
+    let call = match &effects[..] {
+        [Effect::Call { call, .. }] => *call,
+        other => panic!("expected the block ask, got {other:?}"),
+    };
+    let why = crate::actor::CallFailure::TimedOut;
+    let mut failed = h.step(Input::CallFailed { call, why });
     let reply = take_reply(&mut failed, first).expect("answered");
     let PartitionsReply::InitProducerId(result) = reply else {
         panic!("expected an InitProducerId reply, got {reply:?}");
     };
-    assert_eq!(result.error_code, ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    assert_eq!(result.error_code, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
     assert_eq!(
         (result.producer_id, result.producer_epoch),
         (ProducerId(-1), -1)

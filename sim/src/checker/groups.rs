@@ -94,11 +94,11 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     let consumer = consumer_protocol(events);
     let mut stretches = member_less_stretches(events).into_iter().peekable();
     // What a member-less stretch from `from` excuses by `to` (its end, or now within it).
-    let mut excuse = |from: u64,
-                      to: u64,
-                      highest: &mut BTreeMap<i32, (i64, u64)>,
-                      owners: &mut BTreeMap<(i32, i32), u32>,
-                      member_generation: &mut BTreeMap<u32, i32>| {
+    let excuse = |from: u64,
+                  to: u64,
+                  highest: &mut BTreeMap<i32, (i64, u64)>,
+                  owners: &mut BTreeMap<(i32, i32), u32>,
+                  member_generation: &mut BTreeMap<u32, i32>| {
         if consumer {
             // Each commit acknowledged a retention before then may be gone.
             highest.retain(|_, (_, acked_ms)| *acked_ms + OFFSETS_RETENTION_MS > to);

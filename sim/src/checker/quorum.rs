@@ -14,6 +14,11 @@
 //!   every node lists every broker, none fenced, and every node answers at least once. A
 //!   leader that fences live brokers (lost heartbeats, a wrong session) or never unfences a
 //!   returning one fails here.
+//!
+//! On producer ids (every InitProducerId answer the workload and the prober recorded):
+//! * **No id given twice**: without a transactional id every answer is a fresh id, whichever
+//!   broker gave it, so two answers with one id mean two brokers (or one, after a restart)
+//!   took overlapping blocks from the quorum.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +29,26 @@ use crate::history::Event;
 /// restarted node recovers its logs, the quorum may elect, and a broker registers (or
 /// heartbeats, every 500 ms in the simulator) and is unfenced.
 pub const BROKERS_SETTLE_MS: u64 = 8_000;
+
+pub(super) fn check_producer_ids(safety: &mut Report, events: &[(u64, Event)]) {
+    let mut given: BTreeMap<i64, (u32, u64)> = BTreeMap::new();
+    for (at_ms, event) in events {
+        let Event::Identity {
+            producer,
+            producer_id,
+            ..
+        } = event
+        else {
+            continue;
+        };
+        if let Some((first, first_ms)) = given.insert(*producer_id, (*producer, *at_ms)) {
+            safety.add(
+                "producer id given twice",
+                format!("producer id {producer_id} went to producer {first} (t={first_ms}ms) and to producer {producer} (t={at_ms}ms)"),
+            );
+        }
+    }
+}
 
 pub(super) fn check_brokers(
     safety: &mut Report,

@@ -7,6 +7,11 @@
 //! It also asks each node for the brokers it knows (DescribeCluster v2, fenced ones included:
 //! `Event::BrokersSeen`), during the faults and for [`AFTER_HEALING`] after them, when every
 //! broker must be registered and unfenced again.
+//!
+//! [`producer_ids`] asks every node at once for a fresh producer id (InitProducerId, no
+//! transactional id), round after round, and records each answer (`Event::Identity`): the
+//! brokers take their blocks from the quorum at the same moment, so a leader that hands two of
+//! them the same block shows as one id given twice.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,7 +19,8 @@ use std::time::Duration;
 use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::{
     ApiKey, DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest,
-    DescribeQuorumResponse, MetadataRequest, MetadataResponse, TopicName,
+    DescribeQuorumResponse, InitProducerIdRequest, InitProducerIdResponse, MetadataRequest,
+    MetadataResponse, ProducerId, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
@@ -57,6 +63,47 @@ pub async fn observer(w: Workload, voters: Vec<(u64, SocketAddr)>, until: Instan
         }
         tokio::time::sleep(ROUND_PAUSE).await;
     }
+}
+
+/// The `producer` number the prober's identities are recorded under: this plus the node
+/// asked (the workload's own producers count from 0).
+pub const PROBE_PRODUCER_BASE: u32 = 1_000_000;
+
+/// How often the prober asks every node for a producer id.
+const PROBE_PAUSE: Duration = Duration::from_millis(500);
+
+/// Until `until`, asks every voter at once for a producer id, and records the ids given.
+pub async fn producer_ids(w: Workload, voters: Vec<(u64, SocketAddr)>, until: Instant) {
+    while Instant::now() < until {
+        let asks: Vec<_> = (voters.iter())
+            .map(|&(asked, addr)| tokio::spawn(init_producer_id(asked, addr)))
+            .collect();
+        for ask in asks {
+            if let Ok(Some((asked, producer_id, epoch))) = ask.await {
+                w.record(Event::Identity {
+                    producer: PROBE_PRODUCER_BASE + asked as u32,
+                    producer_id,
+                    epoch,
+                });
+            }
+        }
+        tokio::time::sleep(PROBE_PAUSE).await;
+    }
+}
+
+/// A fresh producer id from `addr`, if it gives one at the first try.
+async fn init_producer_id(asked: u64, addr: SocketAddr) -> Option<(u64, i64, i16)> {
+    let mut conn = Connection::connect(addr, CALL_TIMEOUT).await.ok()?;
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let r: InitProducerIdResponse = conn
+        .call(ApiKey::InitProducerId, 4, &request, CALL_TIMEOUT)
+        .await
+        .ok()?;
+    (r.error_code == 0).then_some((asked, r.producer_id.0, r.producer_epoch))
 }
 
 async fn brokers(asked: u64, addr: SocketAddr, nodes: &[u64]) -> Option<Event> {

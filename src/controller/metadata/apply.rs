@@ -68,7 +68,7 @@ pub enum Skip {
     EpochExhausted(i32),
     #[error("a block of {0} producer ids")]
     BadProducerIdCount(i32),
-    #[error("producer ids from {got}, but the next block starts at {expected}")]
+    #[error("producer ids from {got}, but the ids below {expected} are handed out")]
     ProducerIdsOutOfOrder { expected: i64, got: i64 },
     #[error("producer ids would pass i64::MAX")]
     ProducerIdsExhausted,
@@ -364,8 +364,10 @@ impl MetadataImage {
         if count < 1 {
             return Err(Skip::BadProducerIdCount(count));
         }
+        // A block may start past the next id (the leader skips the ids a single-node broker
+        // handed out from its own file before upgrading), never before it.
         let expected = self.next_producer_id;
-        if first_id != expected {
+        if first_id < expected {
             return Err(Skip::ProducerIdsOutOfOrder {
                 expected,
                 got: first_id,

@@ -104,8 +104,8 @@ pub enum MetadataRecord {
         value: Option<String>,
     },
     /// Kafka's `ProducerIdsRecord`: the block `first_id..first_id + count` goes to the broker,
-    /// which hands its ids to InitProducerId. `first_id` must be the image's next block start,
-    /// so blocks never overlap and only grow.
+    /// which hands its ids to InitProducerId. `first_id` must be at least the image's next
+    /// block start (it may skip ids, never reuse one), so blocks never overlap and only grow.
     AllocateProducerIds {
         node_id: NodeId,
         broker_epoch: BrokerEpoch,

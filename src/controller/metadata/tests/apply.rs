@@ -347,7 +347,7 @@ fn topic_configs_are_set_and_removed_one_key_at_a_time() {
 }
 
 #[test]
-fn producer_id_blocks_follow_each_other_and_need_the_broker_s_epoch() {
+fn producer_id_blocks_never_overlap_and_need_the_broker_s_epoch() {
     let mut image = image_of(&[vec![register(1, 1)], vec![register(2, 1)]]);
     assert_eq!(image.next_producer_id(), 0);
     image.apply(3, &allocate(1, 1, 0, 1000)).unwrap();
@@ -360,16 +360,27 @@ fn producer_id_blocks_follow_each_other_and_need_the_broker_s_epoch() {
             got: 1000
         })
     );
+    assert_eq!(
+        image.apply(5, &allocate(2, 2, 1999, 1000)),
+        Err(Skip::ProducerIdsOutOfOrder {
+            expected: 2000,
+            got: 1999
+        }),
+        "one id of the block is handed out already"
+    );
+    // A block may skip ids (an upgraded single node's own file had handed them out).
+    image.apply(5, &allocate(2, 2, 5000, 1000)).unwrap();
+    assert_eq!(image.next_producer_id(), 6000);
     assert!(matches!(
-        image.apply(5, &allocate(1, 7, 2000, 1000)),
+        image.apply(5, &allocate(1, 7, 6000, 1000)),
         Err(Skip::StaleBrokerEpoch { .. })
     ));
     assert_eq!(
-        image.apply(5, &allocate(3, 1, 2000, 1000)),
+        image.apply(5, &allocate(3, 1, 6000, 1000)),
         Err(Skip::UnknownBroker(n(3)))
     );
     assert_eq!(
-        image.apply(5, &allocate(1, 1, 2000, 0)),
+        image.apply(5, &allocate(1, 1, 6000, 0)),
         Err(Skip::BadProducerIdCount(0))
     );
     image.next_producer_id = i64::MAX - 10;
