@@ -76,7 +76,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::StaleBrokerEpoch
             | QuorumReply::ShutdownReady
             | QuorumReply::Displaced
-            | QuorumReply::ProducerIds { .. } => {
+            | QuorumReply::ProducerIds { .. }
+            | QuorumReply::Topics(_) => {
                 return Err(GatewayError::Close(
                     "DescribeQuorum: an unexpected answer".into(),
                 ))

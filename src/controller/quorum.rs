@@ -13,14 +13,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::liveness::BrokerLiveness;
-use super::metadata::{records, MetadataImage, MetadataRecord};
+use super::metadata::{election, records, MetadataImage, MetadataRecord};
 use super::raft::core::RaftConfig;
 use super::raft::node::{NodeOut, RaftNode};
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{canary, Canary};
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::messages::quorum::{
-    LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RegisteredBroker,
+    LeaderRequest, PartitionView, Payload, QuorumReply, QuorumRequest, QuorumState,
+    RegisteredBroker, TopicView,
 };
 use crate::messages::{NodeMsg, QUORUM};
 use crate::storage::Storage;
@@ -76,9 +77,12 @@ pub struct QuorumActor {
     liveness: BrokerLiveness,
     /// The term in which this voter, leading, proposed the cluster id.
     cluster_id_proposed_in: u64,
-    /// Leading: the end of the last producer-id block proposed in the term (the next block
-    /// starts there even before that one applies, so two in flight never overlap).
-    producer_ids_proposed: Option<(u64, i64)>,
+    /// Leading: the image with every entry this leader proposed in `term` applied, committed
+    /// or not (Kafka's controller decides on its in-memory state the same way), so that a
+    /// decision never contradicts one still in flight: two producer-id blocks never overlap,
+    /// and a fence's election sees the fences and elections before it. Rebuilt from the
+    /// applied image whenever nothing of the term is in flight.
+    projected: Option<(u64, MetadataImage)>,
     /// Requests forwarded to the leader: the call → who asked here.
     forwarded: BTreeMap<CallId, RequestId>,
     failed: Option<String>,
@@ -99,7 +103,7 @@ impl QuorumActor {
             last_saved: 0,
             waiting: BTreeMap::new(),
             cluster_id_proposed_in: 0,
-            producer_ids_proposed: None,
+            projected: None,
             forwarded: BTreeMap::new(),
             failed: None,
             reopen_in_ms: None,
@@ -222,6 +226,59 @@ impl QuorumActor {
         })
     }
 
+    /// The applied topics and their partitions.
+    fn describe_topics(&self) -> QuorumReply {
+        let topics = (self.image.topics())
+            .map(|t| TopicView {
+                name: t.name.clone(),
+                id: t.id,
+                partitions: (t.partitions.values())
+                    .map(|p| PartitionView {
+                        replicas: p.replicas.clone(),
+                        isr: p.isr.clone(),
+                        leader: p.leader,
+                        leader_epoch: p.leader_epoch,
+                    })
+                    .collect(),
+            })
+            .collect();
+        QuorumReply::Topics(topics)
+    }
+
+    /// The image as this leader's proposals in flight will leave it (see `projected`).
+    fn projected(&mut self) -> &mut MetadataImage {
+        let term = self.node.as_ref().map_or(0, |n| n.core().term());
+        let stale = match &self.projected {
+            Some((t, projected)) => {
+                *t != term || projected.applied_index() <= self.image.applied_index()
+            }
+            None => true,
+        };
+        if stale {
+            self.projected = Some((term, self.image.clone()));
+        }
+        &mut self.projected.as_mut().expect("set above").1
+    }
+
+    /// Proposes `records` as one entry if this voter leads, and applies them to the projected
+    /// image: the entry's index, or the leader to ask.
+    fn propose_records(
+        &mut self,
+        records: &[MetadataRecord],
+    ) -> (Result<u64, Option<NodeId>>, NodeOut) {
+        let projected_before = self.projected().applied_index();
+        let Some(node) = self.node.as_mut() else {
+            return (Err(None), NodeOut::default());
+        };
+        let (result, out) = node.propose(records::encode(records));
+        if let Ok(index) = result {
+            if index > projected_before {
+                self.projected().apply_entry(index, records);
+            }
+        }
+        (result, out)
+    }
+
     /// Why this voter cannot serve: its own failure, or its Raft node's (a write or sync).
     fn failure(&self) -> Option<String> {
         let node_failed = self.node.as_ref().and_then(RaftNode::failed);
@@ -318,8 +375,7 @@ impl QuorumActor {
             self.cluster_id_proposed_in = term;
             let mut cluster_id = [0u8; 16];
             rand::RngCore::fill_bytes(ctx.rng, &mut cluster_id);
-            let entry = records::encode(&[MetadataRecord::InitCluster { cluster_id }]);
-            let (_, more) = node.propose(entry);
+            let (_, more) = self.propose_records(&[MetadataRecord::InitCluster { cluster_id }]);
             return self.apply_out(ctx, more);
         }
         // The leader fences the brokers it has not heard from for a session.
@@ -327,13 +383,11 @@ impl QuorumActor {
             self.liveness.lead(term, ctx.now.mono_ms);
             let expired = self.liveness.expired(&self.image, ctx.now.mono_ms);
             if !expired.is_empty() {
-                let fences: Vec<MetadataRecord> = (expired.iter())
-                    .map(|&(node_id, broker_epoch)| MetadataRecord::FenceBroker {
-                        node_id,
-                        broker_epoch,
-                    })
+                let changes: Vec<_> = (expired.iter())
+                    .map(|&(node_id, broker_epoch)| (node_id, broker_epoch, true))
                     .collect();
-                let (result, more) = node.propose(records::encode(&fences));
+                let fences = fencing_entry(self.projected(), &changes);
+                let (result, more) = self.propose_records(&fences);
                 if let Ok(index) = result {
                     for &(node_id, _) in &expired {
                         tracing::warn!(broker = %node_id, session_timeout_ms = self.settings.broker_session_timeout_ms, "no heartbeat from the broker for a session: fenced");
@@ -358,29 +412,34 @@ impl QuorumActor {
     }
 
     fn propose(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>, id: RequestId, entry: Vec<u8>) {
-        if let Err(error) = records::decode(&entry) {
-            let reply = QuorumReply::Failed(format!("not an entry of metadata records: {error}"));
-            return ctx.reply(id, NodeMsg::QuorumReply(reply));
+        match records::decode(&entry) {
+            Ok(records) => {
+                self.propose_for(ctx, id, &records, Settle::Committed);
+            }
+            Err(error) => {
+                let reply =
+                    QuorumReply::Failed(format!("not an entry of metadata records: {error}"));
+                ctx.reply(id, NodeMsg::QuorumReply(reply));
+            }
         }
-        self.propose_for(ctx, id, entry, Settle::Committed);
     }
 
-    /// Appends `entry` if this voter leads; `id` is answered by `settle` once it is applied
-    /// (or refused now). Returns the entry's index.
+    /// Appends `records` as one entry if this voter leads; `id` is answered by `settle` once
+    /// it is applied (or refused now). Returns the entry's index.
     fn propose_for(
         &mut self,
         ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>,
         id: RequestId,
-        entry: Vec<u8>,
+        records: &[MetadataRecord],
         settle: Settle,
     ) -> Option<u64> {
-        let Some(node) = self.node.as_mut() else {
+        let Some(node) = self.node.as_ref() else {
             let reply = QuorumReply::Failed("not started".to_owned());
             ctx.reply(id, NodeMsg::QuorumReply(reply));
             return None;
         };
         let term = node.core().term();
-        let (result, out) = node.propose(entry);
+        let (result, out) = self.propose_records(records);
         let index = match result {
             Ok(index) => {
                 self.waiting.insert(index, (term, id, settle));
@@ -475,28 +534,19 @@ impl QuorumActor {
         broker_epoch: BrokerEpoch,
         fence: bool,
     ) {
-        let (record, settle) = if fence {
-            let record = MetadataRecord::FenceBroker {
+        let settle = if fence {
+            Settle::Shutdown {
                 node_id,
                 broker_epoch,
-            };
-            let settle = Settle::Shutdown {
-                node_id,
-                broker_epoch,
-            };
-            (record, settle)
+            }
         } else {
-            let record = MetadataRecord::UnfenceBroker {
+            Settle::Heartbeat {
                 node_id,
                 broker_epoch,
-            };
-            let settle = Settle::Heartbeat {
-                node_id,
-                broker_epoch,
-            };
-            (record, settle)
+            }
         };
-        if let Some(index) = self.propose_for(ctx, id, records::encode(&[record]), settle) {
+        let entry = fencing_entry(self.projected(), &[(node_id, broker_epoch, fence)]);
+        if let Some(index) = self.propose_for(ctx, id, &entry, settle) {
             self.liveness.proposed(node_id, index);
         }
     }
@@ -525,17 +575,17 @@ impl QuorumActor {
                     };
                     return ctx.reply(id, NodeMsg::QuorumReply(reply));
                 }
-                let entry = records::encode(&[MetadataRecord::RegisterBroker {
+                let entry = [MetadataRecord::RegisterBroker {
                     node_id,
                     incarnation_id,
                     listeners,
                     rack,
-                }]);
+                }];
                 let settle = Settle::Registered {
                     node_id,
                     incarnation_id,
                 };
-                self.propose_for(ctx, id, entry, settle);
+                self.propose_for(ctx, id, &entry, settle);
             }
             LeaderRequest::BrokerHeartbeat {
                 node_id,
@@ -602,30 +652,24 @@ impl QuorumActor {
         if known.filter(|b| b.epoch == broker_epoch).is_none() {
             return ctx.reply(id, NodeMsg::QuorumReply(stale(known, broker_epoch)));
         }
-        let term = self.node.as_ref().map_or(0, |n| n.core().term());
-        let in_flight = (self.producer_ids_proposed)
-            .filter(|(t, _)| *t == term)
-            .map_or(0, |(_, end)| end);
-        let mut first_id = (self.image.next_producer_id()).max(in_flight).max(at_least);
-        if crate::faults::canary(Canary::ProducerIdsReused) {
-            // Planted: every block starts where the image's does, in flight or not.
+        // After every block applied or still in flight.
+        let mut first_id = self.projected().next_producer_id().max(at_least);
+        if canary(Canary::ProducerIdsReused) {
+            // Planted: every block starts where the applied image's does, in flight or not.
             first_id = self.image.next_producer_id().max(at_least);
         }
         let count = PRODUCER_ID_BLOCK_SIZE as i32;
-        let Some(end) = first_id.checked_add(i64::from(count)) else {
+        if first_id.checked_add(i64::from(count)).is_none() {
             let reply = QuorumReply::Failed("producer ids are exhausted".into());
             return ctx.reply(id, NodeMsg::QuorumReply(reply));
-        };
-        let entry = records::encode(&[MetadataRecord::AllocateProducerIds {
+        }
+        let entry = [MetadataRecord::AllocateProducerIds {
             node_id,
             broker_epoch,
             first_id,
             count,
-        }]);
-        let settle = Settle::ProducerIds { first_id, count };
-        if self.propose_for(ctx, id, entry, settle).is_some() {
-            self.producer_ids_proposed = Some((term, end));
-        }
+        }];
+        self.propose_for(ctx, id, &entry, Settle::ProducerIds { first_id, count });
     }
 }
 
@@ -739,6 +783,14 @@ impl QuorumActor {
             } => return self.describe_leader(ctx, id),
             Input::Request {
                 id,
+                msg: NodeMsg::Quorum(QuorumRequest::DescribeTopics),
+                ..
+            } => {
+                let reply = self.describe_topics();
+                return ctx.reply(id, NodeMsg::QuorumReply(reply));
+            }
+            Input::Request {
+                id,
                 msg: NodeMsg::Quorum(QuorumRequest::ToLeader { request, forwarded }),
                 ..
             } => return self.to_leader(ctx, id, request, forwarded),
@@ -831,6 +883,58 @@ fn stale(
         _ => QuorumReply::StaleBrokerEpoch,
     }
 }
+
+/// One entry that fences or unfences each broker of `changes` (node, epoch, fence?) in turn,
+/// with the leader and ISR changes each calls for ([`election`]) worked out on `image` as the
+/// changes before it leave it: a fenced broker's partitions elect another leader (or go
+/// offline), an unfenced one lets offline partitions elect one again.
+fn fencing_entry(
+    image: &MetadataImage,
+    changes: &[(NodeId, BrokerEpoch, bool)],
+) -> Vec<MetadataRecord> {
+    let mut scratch = image.clone();
+    let index = scratch.applied_index() + 1;
+    let mut entry = Vec::new();
+    for &(node_id, broker_epoch, fence) in changes {
+        let record = if fence {
+            MetadataRecord::FenceBroker {
+                node_id,
+                broker_epoch,
+            }
+        } else {
+            MetadataRecord::UnfenceBroker {
+                node_id,
+                broker_epoch,
+            }
+        };
+        if scratch.apply(index, &record).is_err() {
+            continue; // a stale epoch: nothing to elect for
+        }
+        entry.push(record);
+        let elected = if fence {
+            election::on_fence(&scratch, node_id, UNCLEAN_ELECTION_DEFAULT)
+        } else {
+            election::on_unfence(&scratch, node_id, UNCLEAN_ELECTION_DEFAULT)
+        };
+        for (topic, partition) in &elected.offline {
+            let topic = scratch.topic(topic).map(|t| t.name.clone());
+            tracing::warn!(broker = %node_id, ?topic, partition, "no in-sync replica left to lead: the partition is offline");
+        }
+        for (topic, partition) in &elected.unclean {
+            let topic = scratch.topic(topic).map(|t| t.name.clone());
+            tracing::warn!(broker = %node_id, ?topic, partition, "UNCLEAN leader election: records may be lost");
+        }
+        for record in elected.records {
+            let _ = scratch.apply(index, &record);
+            entry.push(record);
+        }
+    }
+    entry
+}
+
+/// Kafka's broker default for `unclean.leader.election.enable` (false); a topic's own config
+/// overrides it. Rill has no broker-level setting for it yet.
+const UNCLEAN_ELECTION_DEFAULT: bool = false;
 
 /// Whether a leading voter has applied its own term's first entry, and so everything earlier
 /// leaders committed: only then does its image answer for the cluster.

@@ -482,3 +482,85 @@ fn producer_id_blocks_never_overlap_across_brokers_and_leaders() {
         "{answer:?}"
     );
 }
+
+/// `id`'s applied partitions of the only topic: (leader, isr) per partition.
+fn leaders_seen(cluster: &mut Cluster<NodeMsg>, id: NodeId) -> Vec<(Option<u64>, Vec<u64>)> {
+    let asked = cluster.ask(at(id), NodeMsg::Quorum(QuorumRequest::DescribeTopics), 100);
+    let Ok(NodeMsg::QuorumReply(QuorumReply::Topics(topics))) = asked else {
+        panic!("n{id} did not describe its topics: {asked:?}");
+    };
+    let [topic] = &topics[..] else {
+        panic!("one topic: {topics:?}");
+    };
+    (topic.partitions.iter())
+        .map(|p| {
+            let isr = p.isr.iter().map(|n| n.0).collect();
+            (p.leader.map(|l| l.0), isr)
+        })
+        .collect()
+}
+
+/// A broker that stops (a controlled shutdown) hands its leaderships to in-sync replicas on
+/// live brokers in the same entry as its fence, and leaves every ISR it is not the last of; a
+/// partition whose only in-sync replica it is goes offline. When it registers again and is
+/// unfenced, the offline partition elects it again, on every voter alike.
+#[test]
+fn fencing_moves_partition_leaders_and_unfencing_brings_offline_partitions_back() {
+    let (mut cluster, leader) = brokers_started(31);
+    let leaving = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    let other = VOTERS.into_iter().find(|&id| id != leader && id != leaving).unwrap();
+    let n = |id: NodeId| id.0;
+    let partition = |index: i32, replicas: Vec<NodeId>| MetadataRecord::CreatePartition {
+        topic_id: [7; 16],
+        partition: index,
+        isr: replicas.clone(),
+        leader: Some(replicas[0]),
+        replicas,
+        leader_epoch: crate::types::LeaderEpoch(0),
+        partition_epoch: 0,
+    };
+    let topic = records::encode(&[
+        MetadataRecord::CreateTopic {
+            name: "moves".into(),
+            topic_id: [7; 16],
+            configs: Default::default(),
+        },
+        partition(0, vec![leaving, leader, other]),
+        partition(1, vec![leaving]),
+        partition(2, vec![leader, leaving]),
+    ]);
+    assert!(matches!(
+        propose(&mut cluster, leader, topic),
+        QuorumReply::Committed { .. }
+    ));
+    let to = Addr {
+        node: leaving,
+        actor: LIFECYCLE,
+    };
+    let asked = cluster.ask(to, NodeMsg::Lifecycle(LifecycleRequest::Shutdown), 1_000);
+    assert!(matches!(asked, Ok(NodeMsg::LifecycleReply(_))), "{asked:?}");
+    cluster.run_for(500);
+    let moved = vec![
+        (Some(n(leader)), vec![n(leader), n(other)]),
+        (None, vec![n(leaving)]),
+        (Some(n(leader)), vec![n(leader)]),
+    ];
+    for id in VOTERS {
+        assert_eq!(leaders_seen(&mut cluster, id), moved, "n{id}");
+    }
+    // The process comes back: it registers anew, is unfenced, and the offline partition elects
+    // it; the others keep their leaders (it is no in-sync replica of them until it caught up).
+    cluster.crash(leaving);
+    cluster.restart(leaving);
+    cluster.run_for(3_000);
+    start_broker(&mut cluster, leaving);
+    cluster.run_for(3_000);
+    let back = vec![
+        (Some(n(leader)), vec![n(leader), n(other)]),
+        (Some(n(leaving)), vec![n(leaving)]),
+        (Some(n(leader)), vec![n(leader)]),
+    ];
+    for id in VOTERS {
+        assert_eq!(leaders_seen(&mut cluster, id), back, "n{id}");
+    }
+}

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{BrokerEpoch, NodeId};
+use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
 /// One entry of the replicated log. Its index is its position (1-based), not stored in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +107,9 @@ pub enum QuorumRequest {
         request: LeaderRequest,
         forwarded: bool,
     },
+    /// The topics and partitions of the metadata this voter applied (where each partition's
+    /// replicas are and who leads it), answered [`QuorumReply::Topics`].
+    DescribeTopics,
 }
 
 /// What only the quorum's leader answers: a broker's membership (Kafka's BrokerRegistration and
@@ -208,6 +211,8 @@ pub enum QuorumReply {
         first_id: i64,
         count: i32,
     },
+    /// The applied metadata's topics, by name.
+    Topics(Vec<TopicView>),
 }
 
 /// One voter's view of the quorum.
@@ -237,4 +242,24 @@ pub struct RegisteredBroker {
     pub fenced: bool,
     pub listeners: Vec<Listener>,
     pub rack: Option<String>,
+}
+
+/// A topic as the applied metadata has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicView {
+    pub name: String,
+    pub id: [u8; 16],
+    /// Partition 0, 1, … in order.
+    pub partitions: Vec<PartitionView>,
+}
+
+/// A partition's assignment and leadership as the applied metadata has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionView {
+    /// The assignment, preferred leader first.
+    pub replicas: Vec<NodeId>,
+    pub isr: Vec<NodeId>,
+    /// `None`: offline.
+    pub leader: Option<NodeId>,
+    pub leader_epoch: LeaderEpoch,
 }
