@@ -77,7 +77,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::ShutdownReady
             | QuorumReply::Displaced
             | QuorumReply::ProducerIds { .. }
-            | QuorumReply::Topics(_) => {
+            | QuorumReply::Topics(_)
+            | QuorumReply::TopicsChanged(_) => {
                 return Err(GatewayError::Close(
                     "DescribeQuorum: an unexpected answer".into(),
                 ))

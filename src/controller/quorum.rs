@@ -13,19 +13,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::liveness::BrokerLiveness;
-use super::metadata::{election, records, MetadataImage, MetadataRecord};
+use super::metadata::{election, records, topic_admin, MetadataImage, MetadataRecord};
 use super::raft::core::RaftConfig;
 use super::raft::node::{NodeOut, RaftNode};
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{canary, Canary};
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::messages::quorum::{
-    LeaderRequest, PartitionView, Payload, QuorumReply, QuorumRequest, QuorumState,
-    RegisteredBroker, TopicView,
+    LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RegisteredBroker, TopicView,
 };
 use crate::messages::{NodeMsg, QUORUM};
 use crate::storage::Storage;
-use crate::types::{BrokerEpoch, NodeId};
+use crate::types::{BrokerEpoch, ErrorCode, NodeId, Refusal};
 
 /// Where the voter keeps its files, under the node's storage root (Kafka's name for the
 /// metadata log's directory).
@@ -228,21 +227,7 @@ impl QuorumActor {
 
     /// The applied topics and their partitions.
     fn describe_topics(&self) -> QuorumReply {
-        let topics = (self.image.topics())
-            .map(|t| TopicView {
-                name: t.name.clone(),
-                id: t.id,
-                partitions: (t.partitions.values())
-                    .map(|p| PartitionView {
-                        replicas: p.replicas.clone(),
-                        isr: p.isr.clone(),
-                        leader: p.leader,
-                        leader_epoch: p.leader_epoch,
-                    })
-                    .collect(),
-            })
-            .collect();
-        QuorumReply::Topics(topics)
+        QuorumReply::Topics(self.image.topics().map(topic_admin::view).collect())
     }
 
     /// The image as this leader's proposals in flight will leave it (see `projected`).
@@ -635,7 +620,56 @@ impl QuorumActor {
                 broker_epoch,
                 at_least,
             } => self.allocate_producer_ids(ctx, id, node_id, broker_epoch, at_least),
+            LeaderRequest::CreateTopics {
+                topics,
+                validate_only,
+            } => {
+                let projected = self.projected();
+                let plan = topic_admin::create_topics(projected, &topics, validate_only, ctx.rng);
+                self.propose_topics(ctx, id, plan, TopicChange::Created);
+            }
+            LeaderRequest::DeleteTopics { topics } => {
+                let plan = topic_admin::delete_topics(self.projected(), &topics);
+                self.propose_topics(ctx, id, plan, TopicChange::Deleted);
+            }
+            LeaderRequest::CreatePartitions {
+                topics,
+                validate_only,
+            } => {
+                let projected = self.projected();
+                let plan =
+                    topic_admin::create_partitions(projected, &topics, validate_only, ctx.rng);
+                self.propose_topics(ctx, id, plan, TopicChange::Grown);
+            }
+            LeaderRequest::AlterTopicConfigs {
+                topics,
+                validate_only,
+            } => {
+                let plan =
+                    topic_admin::alter_topic_configs(self.projected(), &topics, validate_only);
+                self.propose_topics(ctx, id, plan, TopicChange::Altered);
+            }
         }
+    }
+
+    /// Proposes a topic administration's records, answered once they are applied; with none
+    /// (only validating, or every topic refused) answered now.
+    fn propose_topics(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>,
+        id: RequestId,
+        plan: topic_admin::Plan,
+        change: TopicChange,
+    ) {
+        if plan.records.is_empty() {
+            let reply = QuorumReply::TopicsChanged(plan.outcomes);
+            return ctx.reply(id, NodeMsg::QuorumReply(reply));
+        }
+        let settle = Settle::Topics {
+            change,
+            outcomes: plan.outcomes,
+        };
+        self.propose_for(ctx, id, &plan.records, settle);
     }
 
     /// Proposes the broker's next block of producer ids (Kafka's `ProducerIdControlManager`):
@@ -810,7 +844,7 @@ impl QuorumActor {
 }
 
 /// What a proposal's requester is answered once its entry is applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Settle {
     /// [`QuorumReply::Committed`] (a Propose).
     Committed,
@@ -834,6 +868,48 @@ enum Settle {
     /// A record of the entry did not apply (another change got there first): the requester
     /// asks again.
     Skipped,
+    /// A topic administration's outcomes as planned, each checked against the image once the
+    /// entry applied.
+    Topics {
+        change: TopicChange,
+        outcomes: Vec<Result<TopicView, Refusal>>,
+    },
+}
+
+/// Which topic administration a [`Settle::Topics`] answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TopicChange {
+    Created,
+    Deleted,
+    Grown,
+    Altered,
+}
+
+impl TopicChange {
+    /// A planned topic as the applied image has it, or why the change did not apply.
+    fn settled(self, planned: TopicView, image: &MetadataImage) -> Result<TopicView, Refusal> {
+        let now = image.topic(&planned.id);
+        let applied = match self {
+            TopicChange::Deleted => {
+                return if now.is_none() {
+                    Ok(planned)
+                } else {
+                    Err(raced())
+                }
+            }
+            TopicChange::Grown => now.filter(|t| t.partitions.len() >= planned.partitions.len()),
+            TopicChange::Created | TopicChange::Altered => now,
+        };
+        applied.map(topic_admin::view).ok_or_else(raced)
+    }
+}
+
+/// A planned topic change that did not apply: another change to the metadata got there first.
+fn raced() -> Refusal {
+    Refusal::new(
+        ErrorCode::UNKNOWN_SERVER_ERROR,
+        "a concurrent change to the topic's metadata got there first; try again",
+    )
 }
 
 impl Settle {
@@ -865,6 +941,11 @@ impl Settle {
                 None => QuorumReply::StaleBrokerEpoch,
             },
             Settle::ProducerIds { first_id, count } => QuorumReply::ProducerIds { first_id, count },
+            Settle::Topics { change, outcomes } => QuorumReply::TopicsChanged(
+                (outcomes.into_iter())
+                    .map(|outcome| outcome.and_then(|planned| change.settled(planned, image)))
+                    .collect(),
+            ),
             Settle::Skipped => QuorumReply::Failed(format!(
                 "entry {index} changed nothing: the metadata moved on; ask again"
             )),

@@ -508,7 +508,10 @@ fn leaders_seen(cluster: &mut Cluster<NodeMsg>, id: NodeId) -> Vec<(Option<u64>,
 fn fencing_moves_partition_leaders_and_unfencing_brings_offline_partitions_back() {
     let (mut cluster, leader) = brokers_started(31);
     let leaving = VOTERS.into_iter().find(|&id| id != leader).unwrap();
-    let other = VOTERS.into_iter().find(|&id| id != leader && id != leaving).unwrap();
+    let other = VOTERS
+        .into_iter()
+        .find(|&id| id != leader && id != leaving)
+        .unwrap();
     let n = |id: NodeId| id.0;
     let partition = |index: i32, replicas: Vec<NodeId>| MetadataRecord::CreatePartition {
         topic_id: [7; 16],
@@ -562,5 +565,86 @@ fn fencing_moves_partition_leaders_and_unfencing_brings_offline_partitions_back(
     ];
     for id in VOTERS {
         assert_eq!(leaders_seen(&mut cluster, id), back, "n{id}");
+    }
+}
+
+fn to_leader(request: LeaderRequest) -> NodeMsg {
+    NodeMsg::Quorum(QuorumRequest::ToLeader {
+        request,
+        forwarded: false,
+    })
+}
+
+fn create(name: &str, partitions: i32, replication_factor: i16) -> LeaderRequest {
+    LeaderRequest::CreateTopics {
+        topics: vec![crate::messages::quorum::TopicSpec {
+            name: name.into(),
+            partitions,
+            replication_factor,
+            configs: Default::default(),
+            assignment: None,
+        }],
+        validate_only: false,
+    }
+}
+
+/// The outcome codes of a topic administration's answer.
+fn topic_codes(answer: Option<Result<NodeMsg, crate::actor::stepper::RequestError>>) -> Vec<i16> {
+    match answer {
+        Some(Ok(NodeMsg::QuorumReply(QuorumReply::TopicsChanged(outcomes)))) => (outcomes.iter())
+            .map(|o| o.as_ref().map_or_else(|r| r.code.wire(), |_| 0))
+            .collect(),
+        other => panic!("no topic administration answer: {other:?}"),
+    }
+}
+
+/// Topic administration goes to the quorum's leader from any voter: a topic created through a
+/// follower is placed on all three brokers and applied alike everywhere; two creations of one
+/// name at once (through two voters) make one topic and one TOPIC_ALREADY_EXISTS (the leader
+/// decides on its proposals in flight too); a deletion removes it everywhere.
+#[test]
+fn topics_are_created_through_any_voter_and_two_creations_of_one_name_make_one_topic() {
+    let (mut cluster, leader) = brokers_started(41);
+    let follower = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    let answer = cluster.ask(at(follower), to_leader(create("spread", 6, 2)), 3_000);
+    assert_eq!(topic_codes(Some(answer)), [0]);
+    cluster.run_for(500);
+    let mut seen = Vec::new();
+    for id in VOTERS {
+        let asked = cluster.ask(at(id), NodeMsg::Quorum(QuorumRequest::DescribeTopics), 100);
+        let Ok(NodeMsg::QuorumReply(QuorumReply::Topics(topics))) = asked else {
+            panic!("{asked:?}");
+        };
+        seen.push(topics);
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "applied alike: {seen:?}");
+    let leaders: std::collections::BTreeSet<u64> = (seen[0][0].partitions.iter())
+        .filter_map(|p| p.leader.map(|l| l.0))
+        .collect();
+    assert_eq!(leaders.len(), 3, "leaders on every broker: {seen:?}");
+
+    let tickets: Vec<_> = (VOTERS.into_iter())
+        .map(|id| cluster.request(at(id), to_leader(create("race", 1, 1))))
+        .collect();
+    cluster.run_for(2_000);
+    let mut codes: Vec<i16> = (tickets.into_iter())
+        .flat_map(|t| topic_codes(cluster.take_answer(t)))
+        .collect();
+    codes.sort();
+    assert_eq!(codes, [0, 36, 36], "one creation, TOPIC_ALREADY_EXISTS twice");
+
+    let delete = LeaderRequest::DeleteTopics {
+        topics: vec![crate::messages::TopicRef::Name("spread".into())],
+    };
+    let answer = cluster.ask(at(follower), to_leader(delete), 3_000);
+    assert_eq!(topic_codes(Some(answer)), [0]);
+    cluster.run_for(500);
+    for id in VOTERS {
+        let asked = cluster.ask(at(id), NodeMsg::Quorum(QuorumRequest::DescribeTopics), 100);
+        let Ok(NodeMsg::QuorumReply(QuorumReply::Topics(topics))) = asked else {
+            panic!("{asked:?}");
+        };
+        let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["race"], "n{id}");
     }
 }

@@ -69,7 +69,7 @@ pub const TOPIC_CONFIG_KEYS: &[&str] = &[
 ];
 
 /// Every key must be one this broker knows (values are checked by `topic_config::resolve`).
-fn check_config_keys(configs: &BTreeMap<String, String>) -> Result<(), Refusal> {
+pub(super) fn check_config_keys(configs: &BTreeMap<String, String>) -> Result<(), Refusal> {
     match configs
         .keys()
         .find(|k| !TOPIC_CONFIG_KEYS.contains(&k.as_str()))

@@ -3,9 +3,12 @@
 //! ([`QuorumRequest`]). The metadata records an entry carries are the controller's own
 //! encoding (`controller::metadata::records`): opaque bytes here.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
+use super::topics::TopicRef;
+use crate::types::{BrokerEpoch, LeaderEpoch, NodeId, Refusal};
 
 /// One entry of the replicated log. Its index is its position (1-based), not stored in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +159,46 @@ pub enum LeaderRequest {
         /// one of them).
         at_least: i64,
     },
+    /// Kafka's CreateTopics, at the controller: each topic created (placed on the live
+    /// brokers, or where its assignment says) or refused, in request order; answered
+    /// [`QuorumReply::TopicsChanged`] once the creation is committed and applied.
+    CreateTopics {
+        topics: Vec<TopicSpec>,
+        validate_only: bool,
+    },
+    /// Kafka's DeleteTopics, at the controller: by name or id, in request order.
+    DeleteTopics { topics: Vec<TopicRef> },
+    /// Kafka's CreatePartitions, at the controller: each topic grown to its new total.
+    CreatePartitions {
+        topics: Vec<TopicGrowth>,
+        validate_only: bool,
+    },
+    /// Topic config changes, at the controller: each topic's overrides replaced by the given
+    /// ones (the broker worked them out and checked their values).
+    AlterTopicConfigs {
+        topics: Vec<(String, BTreeMap<String, String>)>,
+        validate_only: bool,
+    },
+}
+
+/// A topic to create, as the broker resolved it (broker defaults filled in, configs checked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i16,
+    pub configs: BTreeMap<String, String>,
+    /// Kafka's manual assignment: the replicas of each partition, preferred leader first (the
+    /// count and the replication factor follow from it).
+    pub assignment: Option<Vec<Vec<NodeId>>>,
+}
+
+/// A topic to grow to `count` partitions, optionally with the new partitions' replicas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicGrowth {
+    pub name: String,
+    pub count: i32,
+    pub assignment: Option<Vec<Vec<NodeId>>>,
 }
 
 /// One of a broker's listeners (Kafka's `BrokerEndpoint`): where clients reach it.
@@ -213,6 +256,9 @@ pub enum QuorumReply {
     },
     /// The applied metadata's topics, by name.
     Topics(Vec<TopicView>),
+    /// A topic administration's outcome per topic, in request order: the topic as it is after
+    /// the change (as it was, for a deletion), or why not.
+    TopicsChanged(Vec<Result<TopicView, Refusal>>),
 }
 
 /// One voter's view of the quorum.

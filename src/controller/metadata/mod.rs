@@ -15,6 +15,8 @@
 //! * [`snapshot`]  — the image as bytes, so the log can be cut and a voter catch up from it.
 //! * [`placement`] — Kafka's rack-unaware replica placement for new partitions.
 //! * [`election`]  — the leader and ISR changes that fencing or unfencing a broker calls for.
+//! * [`topic_admin`] — the controller's topic administration: a request's records and each
+//!   topic's outcome (creation with placement, deletion, growth, config overrides).
 
 pub mod apply;
 pub mod election;
@@ -22,6 +24,7 @@ pub mod image;
 pub mod placement;
 pub mod records;
 pub mod snapshot;
+pub mod topic_admin;
 
 pub use apply::{Skip, Skipped};
 pub use image::{BrokerRegistration, MetadataImage, PartitionImage, TopicImage};
