@@ -17,10 +17,11 @@ use super::metadata::{election, records, topic_admin, MetadataImage, MetadataRec
 use super::raft::core::RaftConfig;
 use super::raft::node::{NodeOut, RaftNode};
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
-use crate::faults::{canary, Canary};
+use crate::faults::{canary, Canary, FaultPoint};
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::messages::quorum::{
-    LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RegisteredBroker, TopicView,
+    LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RaftMsg, RegisteredBroker,
+    TopicView,
 };
 use crate::messages::{NodeMsg, QUORUM};
 use crate::storage::Storage;
@@ -274,6 +275,18 @@ impl QuorumActor {
     /// that are settled, and re-arms the tick.
     fn apply_out(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>, out: NodeOut) {
         for envelope in out.sends {
+            if let RaftMsg::VoteReply {
+                term,
+                granted: true,
+                pre_vote: false,
+            } = envelope.msg
+            {
+                let candidate = envelope.to;
+                let _ = crate::fault_point!(
+                    FaultPoint::CrashAfterVoteGranted,
+                    format!("vote for {candidate} in term {term}")
+                );
+            }
             let to = Addr {
                 node: envelope.to,
                 actor: QUORUM,

@@ -617,7 +617,10 @@ fn topics_are_created_through_any_voter_and_two_creations_of_one_name_make_one_t
         };
         seen.push(topics);
     }
-    assert!(seen.windows(2).all(|w| w[0] == w[1]), "applied alike: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "applied alike: {seen:?}"
+    );
     let leaders: std::collections::BTreeSet<u64> = (seen[0][0].partitions.iter())
         .filter_map(|p| p.leader.map(|l| l.0))
         .collect();
@@ -631,7 +634,11 @@ fn topics_are_created_through_any_voter_and_two_creations_of_one_name_make_one_t
         .flat_map(|t| topic_codes(cluster.take_answer(t)))
         .collect();
     codes.sort();
-    assert_eq!(codes, [0, 36, 36], "one creation, TOPIC_ALREADY_EXISTS twice");
+    assert_eq!(
+        codes,
+        [0, 36, 36],
+        "one creation, TOPIC_ALREADY_EXISTS twice"
+    );
 
     let delete = LeaderRequest::DeleteTopics {
         topics: vec![crate::messages::TopicRef::Name("spread".into())],

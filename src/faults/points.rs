@@ -37,10 +37,11 @@ pub enum FaultPoint {
     CoordinatorFailover,
     CrashDuringGroupLoad,
     CrashDuringCleanSwap,
+    CrashAfterVoteGranted,
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 12] = [
+    pub const ALL: [FaultPoint; 13] = [
         FaultPoint::CrashAfterProduceAck,
         FaultPoint::CrashAfterCommitAnswer,
         FaultPoint::CrashWhileFsyncInFlight,
@@ -53,6 +54,7 @@ impl FaultPoint {
         FaultPoint::CoordinatorFailover,
         FaultPoint::CrashDuringGroupLoad,
         FaultPoint::CrashDuringCleanSwap,
+        FaultPoint::CrashAfterVoteGranted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +71,7 @@ impl FaultPoint {
             FaultPoint::CoordinatorFailover => "coordinator-failover",
             FaultPoint::CrashDuringGroupLoad => "crash-during-group-load",
             FaultPoint::CrashDuringCleanSwap => "crash-during-clean-swap",
+            FaultPoint::CrashAfterVoteGranted => "crash-after-vote-granted",
         }
     }
 
@@ -124,6 +127,11 @@ impl FaultPoint {
                  none left), the old files not yet replaced; the node dies in the middle of \
                  the log cleaner's swap"
             }
+            FaultPoint::CrashAfterVoteGranted => {
+                "controller/quorum.rs: a voter sends the vote it granted a candidate; its disk \
+                 loses power now, the node dies once the vote can have arrived (a vote sent \
+                 before it is synced is forgotten, and the voter may vote again in the term)"
+            }
         }
     }
 
@@ -136,7 +144,8 @@ impl FaultPoint {
             | FaultPoint::CrashBeforeCheckpointRename
             | FaultPoint::CrashDuringRecovery
             | FaultPoint::CrashDuringGroupLoad
-            | FaultPoint::CrashDuringCleanSwap => Effect::Crash,
+            | FaultPoint::CrashDuringCleanSwap
+            | FaultPoint::CrashAfterVoteGranted => Effect::Crash,
             FaultPoint::SlowFsync
             | FaultPoint::SlowWrite
             | FaultPoint::ReorderPersistCompletion => Effect::Delay,
@@ -167,6 +176,8 @@ impl FaultPoint {
             FaultPoint::CrashDuringGroupLoad => 0.5,
             // Reached once per segment a clean swaps in, every few cleaner backoffs.
             FaultPoint::CrashDuringCleanSwap => 0.5,
+            // Reached once per vote granted: a few times per election.
+            FaultPoint::CrashAfterVoteGranted => 0.3,
         }
     }
 
