@@ -15,7 +15,8 @@
 //!   ([`controller::raft`]: sans-IO core with snapshots, its files, the node that persists
 //!   before it sends) and the metadata state machine its entries carry
 //!   ([`controller::metadata`]: records, the applied image and its snapshot, replica
-//!   placement, leader election); the broker's membership: its registration and heartbeats
+//!   placement, leader election, the controller's topic administration in
+//!   [`controller::metadata::topic_admin`]); the broker's membership: its registration and heartbeats
 //!   ([`controller::lifecycle`]) and the leader's clock of who is alive
 //!   ([`controller::liveness`]).
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,

@@ -2,9 +2,11 @@
 //! ([`topics`], pure), its file ([`store`]), topic administration run one operation at a time
 //! ([`admin`]) and the actor that owns them ([`actor`]). [`raft`] is the quorum's replicated log
 //! (core, files, node; model-checked), [`metadata`] the state machine its entries carry
-//! (records, the applied image, snapshots, replica placement, leader election), and
-//! [`quorum`] the actor that hosts both as one voter (tested on the multi-node stepper; the
-//! server does not start it yet).
+//! (records, the applied image, snapshots, replica placement, leader election, the controller's
+//! topic administration), [`quorum`] the actor that hosts both as one voter and, leading,
+//! decides for the cluster (brokers' membership, fencing and its elections, producer-id
+//! blocks, topics), [`lifecycle`] the broker's registration and heartbeats and [`liveness`]
+//! the leader's clock of them.
 
 pub mod actor;
 pub mod admin;
