@@ -722,7 +722,7 @@ async fn nemesis(
         kinds.push("disk-full");
     }
     if config.voters > 1 {
-        kinds.push("voter-partition");
+        kinds.extend(["voter-partition", "voter-one-way"]);
     }
     while !kinds.is_empty() {
         let wait = Duration::from_millis(rng.gen_range(300..2500));
@@ -775,6 +775,28 @@ async fn nemesis(
                     net.unclog_link(other.node, broker);
                 }
                 fault("voter-heal", name.clone());
+            }
+            "voter-one-way" => {
+                // Half a partition: the target's messages to the other voters are lost, or
+                // theirs to it, but not both. A leader nobody hears is replaced while it still
+                // hears them (and must step down when it hears the new term); a leader that
+                // hears no acknowledgement must step down by itself (check-quorum) while its
+                // followers still hear it (and pre-vote keeps them from deposing it before).
+                let outbound = rng.gen_bool(0.5);
+                let links: Vec<_> = (brokers.iter())
+                    .filter(|b| b.node != broker)
+                    .map(|b| if outbound { (broker, b.node) } else { (b.node, broker) })
+                    .collect();
+                for &(from, to) in &links {
+                    net.clog_link(from, to);
+                }
+                let direction = if outbound { "unheard" } else { "deaf" };
+                fault("voter-one-way", format!("{name} {direction}"));
+                tokio::time::sleep(hold * 2).await;
+                for &(from, to) in &links {
+                    net.unclog_link(from, to);
+                }
+                fault("voter-one-way-heal", name.clone());
             }
             "clog" => {
                 let client = clients[rng.gen_range(0..clients.len())];

@@ -302,7 +302,8 @@ fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
 /// The controller quorum (issue 13): in a run of three voters (seed 2) the observer sees one
 /// leader per epoch and one cluster id while kills and voter partitions move the leadership;
 /// its canary (every voter a majority by itself) is reported as quorum violations only (two
-/// leaders of an epoch and two cluster ids first; leaders without others' commits follow).
+/// leaders of an epoch and two cluster ids first; leaders without others' commits follow; and
+/// the producer ids each of the quorums hands out).
 #[test]
 fn the_controller_quorum_keeps_one_leader_per_epoch_and_its_canary_elects_several() {
     let clean = run_seed(2, RunOptions::new(SIM_SECS));
@@ -314,6 +315,7 @@ fn the_controller_quorum_keeps_one_leader_per_epoch_and_its_canary_elects_severa
         .collect();
     assert!(epochs.len() >= 2, "the leadership moved: {epochs:?}");
     assert!(clean.history.contains("kind: \"voter-partition\""));
+    assert!(clean.history.contains("kind: \"voter-one-way\""));
     let canary = run_seed(
         1,
         RunOptions {
@@ -326,7 +328,9 @@ fn the_controller_quorum_keeps_one_leader_per_epoch_and_its_canary_elects_severa
         (canary.verdict.safety.iter()).all(|v| v.starts_with("two quorum leaders in one epoch")
             || v.starts_with("two cluster ids")
             || v.starts_with("quorum leader lacks committed entries")
-            || v.starts_with("quorum high watermark went back")),
+            || v.starts_with("quorum high watermark went back")
+            // Two quorums hand out producer-id blocks of their own.
+            || v.starts_with("producer id given twice")),
         "{:?}",
         canary.verdict.safety
     );
