@@ -231,7 +231,9 @@ impl ServerConfig {
             "listener.security.protocol.map" => {
                 self.listener_security_protocol_map = v.protocol_map()?
             }
-            "process.roles" => quorum::check_roles(&v.text()?).map_err(|p| v.bad(p))?,
+            "process.roles" => {
+                self.controller.roles = quorum::parse_roles(&v.text()?).map_err(|p| v.bad(p))?
+            }
             "controller.quorum.voters" => {
                 self.controller.voters = quorum::parse_voters(&v.text()?).map_err(|p| v.bad(p))?
             }
@@ -431,6 +433,14 @@ impl ServerConfig {
             return bad("listeners", problem);
         }
         if let Some(advertised) = &self.advertised_listeners {
+            if self.controller.roles == quorum::ProcessRoles::Controller {
+                return bad(
+                    "advertised.listeners",
+                    "a controller-only node (process.roles=controller) advertises nothing: \
+                     Kafka clients never reach it"
+                        .into(),
+                );
+            }
             if let Err(problem) = listeners::check_served(advertised, map) {
                 return bad("advertised.listeners", problem);
             }

@@ -93,6 +93,8 @@ fn cluster_id(server: &RillServer) -> String {
 struct Cluster {
     /// Per node (index = id - 1): its data directory, Kafka address and server arguments.
     nodes: Vec<(Arc<tempfile::TempDir>, SocketAddr, Vec<String>)>,
+    /// Per node: its controller listener's port.
+    controllers: Vec<u16>,
 }
 
 impl Cluster {
@@ -125,7 +127,21 @@ impl Cluster {
                 (dir, kafka, args)
             })
             .collect();
-        Self { nodes }
+        Self { nodes, controllers }
+    }
+
+    /// Makes node `id` controller-only (`process.roles=controller`): its controller listener
+    /// alone, which is also where readiness is checked.
+    fn controller_only(&mut self, id: usize) {
+        let port = self.controllers[id - 1];
+        let (_, addr, args) = &mut self.nodes[id - 1];
+        let at = args.iter().position(|a| a == "--listeners").unwrap() + 1;
+        args[at] = format!("CONTROLLER://127.0.0.1:{port}");
+        args.extend([
+            "--override".to_owned(),
+            "process.roles=controller".to_owned(),
+        ]);
+        *addr = format!("127.0.0.1:{port}").parse().unwrap();
     }
 
     /// Sets `key=value` on every node.
@@ -426,4 +442,87 @@ fn producer_ids_are_unique_across_brokers_and_restarts() {
         "{after} after a restart, given before: {given:?}"
     );
     servers[1] = back;
+}
+
+/// A controller-only node (`process.roles=controller`) votes but is no broker: with two combined
+/// nodes it makes a quorum of three, DescribeQuorum lists it as a voter and DescribeCluster never
+/// as a broker, it takes no Kafka connection, and it keeps the quorum alive (two of three) when
+/// a broker is killed: the leader still fences the dead broker.
+#[test]
+fn a_controller_only_node_votes_and_is_no_broker() {
+    let mut cluster = Cluster::new(3);
+    cluster.set("broker.session.timeout.ms=2000");
+    cluster.set("broker.heartbeat.interval.ms=200");
+    cluster.controller_only(3);
+    let mut servers = cluster.start_all();
+    let quorum = describe_until(&servers[0], ELECTION_WAIT, |q| q.voters.len() == 3);
+    assert_eq!(
+        quorum.voters.iter().map(|v| v.0).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let live = |b: &[(i32, i32, bool)]| b.len() == 2 && b.iter().all(|x| !x.2);
+    let brokers = brokers_until(&servers[1], ELECTION_WAIT, live);
+    assert_eq!(brokers.iter().map(|b| b.0).collect::<Vec<_>>(), [1, 2]);
+    assert!(
+        servers[2].log().contains("serving as a controller only"),
+        "{}",
+        servers[2].log()
+    );
+    // Its only port speaks the inter-node protocol: a Kafka request gets no Kafka answer.
+    let mut stream = servers[2].connect();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let request = MetadataRequest::default().with_topics(Some(Vec::new()));
+    let header = kafka_protocol::messages::RequestHeader::default()
+        .with_request_api_key(ApiKey::Metadata as i16)
+        .with_request_api_version(12)
+        .with_correlation_id(1);
+    let mut frame = bytes::BytesMut::new();
+    kafka_protocol::protocol::Encodable::encode(&header, &mut frame, 2).unwrap();
+    kafka_protocol::protocol::Encodable::encode(&request, &mut frame, 12).unwrap();
+    use std::io::{Read, Write};
+    let _ = stream.write_all(&(frame.len() as u32).to_be_bytes());
+    let _ = stream.write_all(&frame);
+    let mut answer = [0u8; 4];
+    assert!(
+        stream.read_exact(&mut answer).is_err(),
+        "a controller-only node answered a Kafka request"
+    );
+    // Broker 1 dies: node 2 and the controller still make a majority, whose leader fences it.
+    servers[0].kill();
+    let fenced = brokers_until(&servers[1], ELECTION_WAIT, |b| {
+        b.iter().any(|x| x.0 == 1 && x.2)
+    });
+    assert!(fenced.iter().any(|x| x.0 == 2 && !x.2), "{fenced:?}");
+}
+
+/// Settings a controller-only node cannot run with stop start-up with the key named.
+#[test]
+fn a_controller_only_node_with_a_client_listener_or_no_voters_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_dirs = dir.path().display().to_string();
+    for (args, key) in [
+        (
+            vec![
+                "--listeners",
+                "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+                "--override",
+                "controller.quorum.voters=1@127.0.0.1:9193",
+            ],
+            "listeners",
+        ),
+        (
+            vec!["--listeners", "CONTROLLER://127.0.0.1:0"],
+            "controller.quorum.voters",
+        ),
+    ] {
+        let mut all = vec!["--node-id", "1", "--log-dirs", &log_dirs];
+        all.extend(&args);
+        all.extend(["--override", "process.roles=controller"]);
+        let (code, said) = server_exit(&all, Duration::from_secs(20));
+        assert_ne!(code, Some(0), "{said}");
+        assert!(code.is_some(), "it did not stop: {said}");
+        assert!(said.contains(key), "{key} not named: {said}");
+    }
 }

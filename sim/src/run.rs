@@ -785,7 +785,13 @@ async fn nemesis(
                 let outbound = rng.gen_bool(0.5);
                 let links: Vec<_> = (brokers.iter())
                     .filter(|b| b.node != broker)
-                    .map(|b| if outbound { (broker, b.node) } else { (b.node, broker) })
+                    .map(|b| {
+                        if outbound {
+                            (broker, b.node)
+                        } else {
+                            (b.node, broker)
+                        }
+                    })
                     .collect();
                 for &(from, to) in &links {
                     net.clog_link(from, to);

@@ -169,9 +169,9 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
         ),
         (
             "process.roles",
-            Some("broker,controller".to_owned()),
+            Some(config.controller.roles.text().to_owned()),
             LIST,
-            "The roles of this node: Rill's nodes are combined.",
+            "The roles of this node: broker and controller, or controller only.",
         ),
         (
             "controller.quorum.voters",

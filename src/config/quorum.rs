@@ -3,9 +3,11 @@
 //! `controller.quorum.election.timeout.ms`.
 //!
 //! Rill's nodes are combined (broker and controller in one process, Kafka's
-//! `process.roles=broker,controller`); a node of another role is refused at start-up until the
-//! brokers follow the metadata log. Without `controller.quorum.voters` the node is a quorum of
-//! one: its own controller, as the embedded default. The controller listener (the listener
+//! `process.roles=broker,controller`, the default) or controller-only (`process.roles=controller`:
+//! a voter with no Kafka listener and no broker, e.g. the third voter of two brokers). A
+//! broker-only node is refused at start-up until brokers can follow the metadata log without a
+//! voter of their own. Without `controller.quorum.voters` the node is a quorum of one: its own
+//! controller, as the embedded default. The controller listener (the listener
 //! named in `controller.listener.names`, default `CONTROLLER`) carries Rill's inter-node
 //! protocol, not Kafka's: no client connects there, and Metadata never advertises it.
 
@@ -19,8 +21,30 @@ pub const ELECTION_TIMEOUT_MS_DEFAULT: u64 = 1000;
 /// Kafka's default `broker.heartbeat.interval.ms`.
 pub const BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT: u64 = 2000;
 
+/// `process.roles`: what a node runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProcessRoles {
+    /// `broker,controller`: a voter and a broker.
+    #[default]
+    Combined,
+    /// `controller`: a voter only, no Kafka listener.
+    Controller,
+}
+
+impl ProcessRoles {
+    /// Kafka's text form.
+    pub fn text(self) -> &'static str {
+        match self {
+            ProcessRoles::Combined => "broker,controller",
+            ProcessRoles::Controller => "controller",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControllerConfig {
+    /// `process.roles`
+    pub roles: ProcessRoles,
     /// `controller.quorum.voters` (`id@host:port,...`); empty: this node alone.
     pub voters: BTreeMap<u64, SocketAddr>,
     /// `controller.listener.names`, upper-cased.
@@ -37,6 +61,7 @@ pub struct ControllerConfig {
 impl Default for ControllerConfig {
     fn default() -> Self {
         Self {
+            roles: ProcessRoles::Combined,
             voters: BTreeMap::new(),
             listener_names: vec!["CONTROLLER".to_owned()],
             election_timeout_ms: ELECTION_TIMEOUT_MS_DEFAULT,
@@ -69,8 +94,8 @@ impl ControllerConfig {
     }
 }
 
-/// `process.roles`: Rill runs combined nodes only (for now).
-pub fn check_roles(text: &str) -> Result<(), String> {
+/// `process.roles`: combined nodes, or controller-only ones; not broker-only ones (yet).
+pub fn parse_roles(text: &str) -> Result<ProcessRoles, String> {
     let mut roles: Vec<String> = text
         .split(',')
         .map(|r| r.trim().to_ascii_lowercase())
@@ -83,14 +108,15 @@ pub fn check_roles(text: &str) -> Result<(), String> {
             return Err(format!("'{role}' is not a role (broker, controller)"));
         }
     }
-    if roles != ["broker", "controller"] {
-        return Err(format!(
-            "'{text}': Rill runs every node as both broker and controller \
-             (process.roles=broker,controller); broker-only and controller-only nodes are not \
-             supported yet"
-        ));
+    match roles.as_slice() {
+        [b, c] if b == "broker" && c == "controller" => Ok(ProcessRoles::Combined),
+        [c] if c == "controller" => Ok(ProcessRoles::Controller),
+        _ => Err(format!(
+            "'{text}': a node is a broker and a controller (process.roles=broker,controller) or \
+             a controller only (process.roles=controller); broker-only nodes are not supported \
+             yet (a broker follows the metadata log through its own voter)"
+        )),
     }
-    Ok(())
 }
 
 /// `controller.quorum.voters`: `1@127.0.0.1:9093,2@127.0.0.2:9093`. Hosts are IP literals or
@@ -149,17 +175,40 @@ pub fn check(
             "more than one controller listener (controller.listener.names)".to_owned(),
         ));
     }
-    if controller.len() == listeners.len() {
-        return Err((
-            "listeners",
-            "no listener for clients: every listener is a controller listener".to_owned(),
-        ));
+    match config.roles {
+        ProcessRoles::Combined if controller.len() == listeners.len() => {
+            return Err((
+                "listeners",
+                "no listener for clients: every listener is a controller listener".to_owned(),
+            ));
+        }
+        ProcessRoles::Controller => {
+            if let Some(client) = listeners.iter().find(|l| !config.is_controller_listener(l)) {
+                return Err((
+                    "listeners",
+                    format!(
+                        "'{}' is not a controller listener (controller.listener.names): a \
+                         controller-only node (process.roles=controller) serves no Kafka client",
+                        client.name
+                    ),
+                ));
+            }
+            if config.voters.is_empty() {
+                return Err((
+                    "controller.quorum.voters",
+                    "a controller-only node (process.roles=controller) needs the quorum's \
+                     voters: alone it would be a quorum without a broker"
+                        .to_owned(),
+                ));
+            }
+        }
+        ProcessRoles::Combined => {}
     }
     let own = config.voters.get(&node_id).copied();
     if !config.voters.is_empty() && own.is_none() {
         return Err((
             "controller.quorum.voters",
-            format!("node.id {node_id} is not one of the voters (a combined node votes)"),
+            format!("node.id {node_id} is not one of the voters (every node votes)"),
         ));
     }
     let listener = controller.first().and_then(|l| l.socket_addr());
@@ -219,12 +268,47 @@ mod tests {
     }
 
     #[test]
-    fn only_combined_nodes_are_accepted() {
-        assert_eq!(check_roles("broker,controller"), Ok(()));
-        assert_eq!(check_roles(" Controller , broker"), Ok(()));
-        for refused in ["broker", "controller", "", "broker,controller,zookeeper"] {
-            assert!(check_roles(refused).is_err(), "{refused}");
+    fn combined_and_controller_only_nodes_are_accepted() {
+        assert_eq!(parse_roles("broker,controller"), Ok(ProcessRoles::Combined));
+        assert_eq!(
+            parse_roles(" Controller , broker"),
+            Ok(ProcessRoles::Combined)
+        );
+        assert_eq!(parse_roles("controller"), Ok(ProcessRoles::Controller));
+        for refused in ["broker", "", "broker,controller,zookeeper"] {
+            assert!(parse_roles(refused).is_err(), "{refused}");
         }
+    }
+
+    /// A controller-only node has controller listeners only, and voters to belong to.
+    #[test]
+    fn a_controller_only_node_has_no_client_listener_and_needs_voters() {
+        let three = ControllerConfig {
+            roles: ProcessRoles::Controller,
+            voters: parse_voters("1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095").unwrap(),
+            ..ControllerConfig::default()
+        };
+        let only = [listener("CONTROLLER", 9095)];
+        assert_eq!(check(&three, 3, &only).unwrap().port(), 9095);
+        let with_client = [listener("PLAINTEXT", 9092), listener("CONTROLLER", 9095)];
+        let (key, problem) = check(&three, 3, &with_client).unwrap_err();
+        assert_eq!(key, "listeners");
+        assert!(
+            problem.contains("'PLAINTEXT' is not a controller listener"),
+            "{problem}"
+        );
+        let alone = ControllerConfig {
+            voters: BTreeMap::new(),
+            ..three.clone()
+        };
+        assert_eq!(
+            check(&alone, 3, &only).unwrap_err().0,
+            "controller.quorum.voters"
+        );
+        assert_eq!(
+            check(&three, 4, &only).unwrap_err().0,
+            "controller.quorum.voters"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::kafka;
 use super::node::{Node, NodeActor, NodeConfig};
 use crate::broker::settings::BrokerAddress;
 use crate::broker::BrokerService;
+use crate::config::quorum::ProcessRoles;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
 use crate::controller::lifecycle::BrokerLifecycle;
@@ -61,6 +62,9 @@ pub struct Server {
     all_closed: mpsc::Receiver<()>,
     /// The log directory's lock (production only), held until the server is dropped.
     _dir_lock: Option<DirLock>,
+    /// A broker (combined node): it asks for a controlled shutdown and closes its partition
+    /// logs when it stops; a controller-only node has neither.
+    broker: bool,
 }
 
 /// How long a clean shutdown waits for connections to finish the answers they owe (a parked
@@ -117,6 +121,9 @@ impl Server {
         storage: Arc<dyn Storage>,
         admission: Arc<Admission>,
     ) -> Result<Self, ServerError> {
+        if config.controller.roles == ProcessRoles::Controller {
+            return Self::start_controller(config, storage).await;
+        }
         let topics = TopicsActor::open(storage.clone(), 1, config.admin_settings())
             .map_err(|e| ServerError::Metadata(e.to_string()))?;
         let partitions = Partitions::new(storage.clone());
@@ -134,19 +141,7 @@ impl Server {
                 NodeActor::new(BrokerLifecycle::new(config.lifecycle_settings())),
             ),
         ];
-        // The inter-node listener is where the other voters reach this one (its controller
-        // listener); a quorum of one without one binds any loopback port.
-        let node_config = NodeConfig {
-            node_id: NodeId(config.node_id),
-            listen: config.controller_listen(),
-            peers: config
-                .controller
-                .peers(config.node_id)
-                .into_iter()
-                .map(|(id, addr)| (NodeId(id), addr))
-                .collect(),
-        };
-        let node = Node::start(node_config, actors)
+        let node = Node::start(node_config(config), actors)
             .await
             .map_err(|source| ServerError::Bind {
                 addr: "inter-node listener".into(),
@@ -245,6 +240,38 @@ impl Server {
             stop,
             all_closed,
             _dir_lock: None,
+            broker: true,
+        })
+    }
+
+    /// A controller-only node (`process.roles=controller`): its voter and nothing else, on the
+    /// controller listener; no Kafka listener, no broker to register.
+    async fn start_controller(
+        config: &ServerConfig,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Self, ServerError> {
+        let quorum = QuorumActor::new(config.quorum_settings(), storage);
+        let node = Node::start(node_config(config), vec![(QUORUM, NodeActor::new(quorum))])
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: "inter-node listener".into(),
+                source,
+            })?;
+        tracing::info!(
+            addr = %node.listen_addr(),
+            voters = ?config.controller.voter_ids(config.node_id),
+            "controller listener bound"
+        );
+        tracing::info!(node_id = config.node_id, "serving as a controller only");
+        let (stop, _) = watch::channel(false);
+        let (_, all_closed) = mpsc::channel(1);
+        Ok(Self {
+            kafka_addrs: Vec::new(),
+            node,
+            stop,
+            all_closed,
+            _dir_lock: None,
+            broker: false,
         })
     }
 
@@ -253,6 +280,10 @@ impl Server {
     /// connections write what they owe (bounded by [`SHUTDOWN_GRACE_MS`]), then sync and close
     /// every partition log (clean markers and producer snapshots), then stop the node's actors.
     pub async fn shutdown(mut self) {
+        if !self.broker {
+            self.node.shutdown();
+            return;
+        }
         // The lifecycle answers within its own bound (SHUTDOWN_WAIT_MS) whatever happens.
         match ask(&self.node.handle(), ControlledShutdownRequest).await {
             Ok(status) if status.fenced => {
@@ -283,6 +314,21 @@ impl Server {
             Err(error) => tracing::error!(%error, "closing partition logs failed"),
         }
         self.node.shutdown();
+    }
+}
+
+/// The inter-node listener is where the other voters reach this one (its controller listener);
+/// a quorum of one without one binds any loopback port.
+fn node_config(config: &ServerConfig) -> NodeConfig {
+    NodeConfig {
+        node_id: NodeId(config.node_id),
+        listen: config.controller_listen(),
+        peers: config
+            .controller
+            .peers(config.node_id)
+            .into_iter()
+            .map(|(id, addr)| (NodeId(id), addr))
+            .collect(),
     }
 }
 
