@@ -445,6 +445,29 @@ impl ServerConfig {
                 return bad("advertised.listeners", problem);
             }
         }
+        // Kafka's rule: clients cannot connect to a wildcard, so it is never advertised (the
+        // listeners are advertised when advertised.listeners is unset).
+        let wildcard = |l: &Listener| {
+            (l.host.trim_start_matches('[').trim_end_matches(']'))
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_unspecified())
+        };
+        if let Some(l) = self.advertised().iter().find(|l| wildcard(l)) {
+            let key = if self.advertised_listeners.is_some() {
+                "advertised.listeners"
+            } else {
+                "listeners"
+            };
+            return bad(
+                key,
+                format!(
+                    "'{}' would advertise the nonroutable meta-address {}: clients cannot \
+                     connect there; use a routable IP address, or set advertised.listeners to \
+                     one when listening on every interface",
+                    l.name, l.host
+                ),
+            );
+        }
         for l in &self.listeners {
             if l.socket_addr().is_none() {
                 return bad(
@@ -788,6 +811,25 @@ mod tests {
             "advertised.listeners=PLAINTEXT://10.0.0.5:9092,CONTROLLER://10.0.0.5:9093",
         ];
         assert_eq!(key(load(&advertised)), "advertised.listeners");
+        // A wildcard is never advertised (Kafka refuses it too), but may be listened on.
+        assert_eq!(
+            key(load(&["listeners=PLAINTEXT://0.0.0.0:9092"])),
+            "listeners"
+        );
+        assert_eq!(key(load(&["listeners=PLAINTEXT://[::]:9092"])), "listeners");
+        let everywhere = load(&[
+            "listeners=PLAINTEXT://0.0.0.0:9092",
+            "advertised.listeners=PLAINTEXT://127.0.0.1:9092",
+        ])
+        .unwrap();
+        assert_eq!(everywhere.advertised()[0].host, "127.0.0.1");
+        assert_eq!(
+            key(load(&[
+                "listeners=PLAINTEXT://127.0.0.1:9092",
+                "advertised.listeners=PLAINTEXT://0.0.0.0:9092",
+            ])),
+            "advertised.listeners"
+        );
         // IPv6 listeners bind too.
         let v6 = load(&["listeners=PLAINTEXT://[::1]:9092"]).unwrap();
         assert_eq!(
