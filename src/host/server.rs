@@ -141,17 +141,7 @@ impl Server {
                 NodeActor::new(BrokerLifecycle::new(config.lifecycle_settings())),
             ),
         ];
-        let node = Node::start(node_config(config), actors)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: "inter-node listener".into(),
-                source,
-            })?;
-        tracing::info!(
-            addr = %node.listen_addr(),
-            voters = ?config.controller.voter_ids(config.node_id),
-            "controller listener bound"
-        );
+        let node = start_node(config, actors).await?;
         // Open every partition log of the registry (recovering it) before taking clients. A log
         // that cannot open does not stop the broker (issue 9: one unopenable log made it
         // unrestartable): that partition answers KAFKA_STORAGE_ERROR and is retried.
@@ -251,17 +241,7 @@ impl Server {
         storage: Arc<dyn Storage>,
     ) -> Result<Self, ServerError> {
         let quorum = QuorumActor::new(config.quorum_settings(), storage);
-        let node = Node::start(node_config(config), vec![(QUORUM, NodeActor::new(quorum))])
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: "inter-node listener".into(),
-                source,
-            })?;
-        tracing::info!(
-            addr = %node.listen_addr(),
-            voters = ?config.controller.voter_ids(config.node_id),
-            "controller listener bound"
-        );
+        let node = start_node(config, vec![(QUORUM, NodeActor::new(quorum))]).await?;
         tracing::info!(node_id = config.node_id, "serving as a controller only");
         let (stop, _) = watch::channel(false);
         let (_, all_closed) = mpsc::channel(1);
@@ -317,10 +297,13 @@ impl Server {
     }
 }
 
-/// The inter-node listener is where the other voters reach this one (its controller listener);
-/// a quorum of one without one binds any loopback port.
-fn node_config(config: &ServerConfig) -> NodeConfig {
-    NodeConfig {
+/// Starts the node's actors on its inter-node listener: where the other voters reach this one
+/// (its controller listener; a quorum of one without one binds any loopback port).
+async fn start_node(
+    config: &ServerConfig,
+    actors: Vec<(crate::actor::ActorId, NodeActor<NodeMsg>)>,
+) -> Result<Node<NodeMsg>, ServerError> {
+    let node_config = NodeConfig {
         node_id: NodeId(config.node_id),
         listen: config.controller_listen(),
         peers: config
@@ -329,7 +312,19 @@ fn node_config(config: &ServerConfig) -> NodeConfig {
             .into_iter()
             .map(|(id, addr)| (NodeId(id), addr))
             .collect(),
-    }
+    };
+    let node = Node::start(node_config, actors)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: "inter-node listener".into(),
+            source,
+        })?;
+    tracing::info!(
+        addr = %node.listen_addr(),
+        voters = ?config.controller.voter_ids(config.node_id),
+        "controller listener bound"
+    );
+    Ok(node)
 }
 
 /// The advertised listeners as the broker registers them: one bound on port 0 (the client

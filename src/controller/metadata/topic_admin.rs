@@ -134,15 +134,31 @@ pub fn create_topics(
     validate_only: bool,
     draw: &mut dyn Draw,
 ) -> Plan {
+    let names = topics.iter().map(|t| t.name.as_str());
+    each_once(image, topics, names, validate_only, |scratch, spec| {
+        creation(scratch, spec, draw)
+    })
+}
+
+/// Plans `change` for each topic of a request in turn, on the image as the topics before it
+/// leave it; a name the request has twice is refused every time (Kafka's rule).
+fn each_once<'a, T>(
+    image: &MetadataImage,
+    topics: &[T],
+    names: impl Iterator<Item = &'a str>,
+    validate_only: bool,
+    mut change: impl FnMut(&MetadataImage, &T) -> Result<(TopicId, Vec<MetadataRecord>), Refusal>,
+) -> Plan {
     let mut scratch = image.clone();
     let mut plan = Plan::default();
-    let twice = twice(topics.iter().map(|t| t.name.as_str()));
-    for spec in topics {
-        if twice.contains(&spec.name) {
-            plan.outcomes.push(Err(duplicate(&spec.name)));
+    let names: Vec<&str> = names.collect();
+    let twice = twice(names.iter().copied());
+    for (topic, name) in topics.iter().zip(names) {
+        if twice.contains(name) {
+            plan.outcomes.push(Err(duplicate(name)));
             continue;
         }
-        match creation(&scratch, spec, draw) {
+        match change(&scratch, topic) {
             Ok((id, records)) => plan.commit(&mut scratch, records, validate_only, |image| {
                 image.topic(&id).map(view)
             }),
@@ -341,22 +357,10 @@ pub fn create_partitions(
     validate_only: bool,
     draw: &mut dyn Draw,
 ) -> Plan {
-    let mut scratch = image.clone();
-    let mut plan = Plan::default();
-    let twice = twice(topics.iter().map(|t| t.name.as_str()));
-    for growth in topics {
-        if twice.contains(&growth.name) {
-            plan.outcomes.push(Err(duplicate(&growth.name)));
-            continue;
-        }
-        match grown(&scratch, growth, draw) {
-            Ok((id, records)) => plan.commit(&mut scratch, records, validate_only, |image| {
-                image.topic(&id).map(view)
-            }),
-            Err(refusal) => plan.outcomes.push(Err(refusal)),
-        }
-    }
-    plan
+    let names = topics.iter().map(|t| t.name.as_str());
+    each_once(image, topics, names, validate_only, |scratch, growth| {
+        grown(scratch, growth, draw)
+    })
 }
 
 fn grown(
