@@ -445,25 +445,21 @@ impl ServerConfig {
                 return bad("advertised.listeners", problem);
             }
         }
-        // Kafka's rule: clients cannot connect to a wildcard, so it is never advertised (the
-        // listeners are advertised when advertised.listeners is unset).
+        // Kafka's rule: clients cannot connect to a wildcard, so advertised.listeners never
+        // names one. (Listeners on one with advertised.listeners unset stay accepted as
+        // before: an empty host means the same wildcard, and Kafka accepts that.)
         let wildcard = |l: &Listener| {
             (l.host.trim_start_matches('[').trim_end_matches(']'))
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_unspecified())
         };
-        if let Some(l) = self.advertised().iter().find(|l| wildcard(l)) {
-            let key = if self.advertised_listeners.is_some() {
-                "advertised.listeners"
-            } else {
-                "listeners"
-            };
+        let advertised = self.advertised_listeners.iter().flatten();
+        if let Some(l) = advertised.into_iter().find(|l| wildcard(l)) {
             return bad(
-                key,
+                "advertised.listeners",
                 format!(
-                    "'{}' would advertise the nonroutable meta-address {}: clients cannot \
-                     connect there; use a routable IP address, or set advertised.listeners to \
-                     one when listening on every interface",
+                    "'{}' advertises the nonroutable meta-address {}: clients cannot connect \
+                     there; use a routable IP address",
                     l.name, l.host
                 ),
             );
@@ -811,12 +807,9 @@ mod tests {
             "advertised.listeners=PLAINTEXT://10.0.0.5:9092,CONTROLLER://10.0.0.5:9093",
         ];
         assert_eq!(key(load(&advertised)), "advertised.listeners");
-        // A wildcard is never advertised (Kafka refuses it too), but may be listened on.
-        assert_eq!(
-            key(load(&["listeners=PLAINTEXT://0.0.0.0:9092"])),
-            "listeners"
-        );
-        assert_eq!(key(load(&["listeners=PLAINTEXT://[::]:9092"])), "listeners");
+        // advertised.listeners never names a wildcard (Kafka refuses it too); listeners may.
+        load(&["listeners=PLAINTEXT://0.0.0.0:9092"]).unwrap();
+        load(&["listeners=PLAINTEXT://:9092"]).unwrap();
         let everywhere = load(&[
             "listeners=PLAINTEXT://0.0.0.0:9092",
             "advertised.listeners=PLAINTEXT://127.0.0.1:9092",
@@ -827,6 +820,13 @@ mod tests {
             key(load(&[
                 "listeners=PLAINTEXT://127.0.0.1:9092",
                 "advertised.listeners=PLAINTEXT://0.0.0.0:9092",
+            ])),
+            "advertised.listeners"
+        );
+        assert_eq!(
+            key(load(&[
+                "listeners=PLAINTEXT://127.0.0.1:9092",
+                "advertised.listeners=PLAINTEXT://[::]:9092",
             ])),
             "advertised.listeners"
         );

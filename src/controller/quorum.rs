@@ -15,6 +15,7 @@ use std::sync::Arc;
 use super::liveness::BrokerLiveness;
 use super::metadata::{election, records, topic_admin, MetadataImage, MetadataRecord};
 use super::raft::core::RaftConfig;
+use super::raft::log_file::ENTRY_BYTES_MAX;
 use super::raft::node::{NodeOut, RaftNode};
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{canary, Canary, FaultPoint};
@@ -81,8 +82,10 @@ pub struct QuorumActor {
     /// or not (Kafka's controller decides on its in-memory state the same way), so that a
     /// decision never contradicts one still in flight: two producer-id blocks never overlap,
     /// and a fence's election sees the fences and elections before it. Rebuilt from the
-    /// applied image whenever nothing of the term is in flight.
-    projected: Option<(u64, MetadataImage)>,
+    /// applied image whenever nothing of the term is in flight, and as long as it was built
+    /// on an image without the term's first entry (one that may miss what earlier leaders
+    /// committed: found in review, the cluster id's proposal built it that early).
+    projected: Option<Projected>,
     /// Requests forwarded to the leader: the call → who asked here.
     forwarded: BTreeMap<CallId, RequestId>,
     failed: Option<String>,
@@ -233,17 +236,27 @@ impl QuorumActor {
 
     /// The image as this leader's proposals in flight will leave it (see `projected`).
     fn projected(&mut self) -> &mut MetadataImage {
-        let term = self.node.as_ref().map_or(0, |n| n.core().term());
+        let (term, current) = match &self.node {
+            Some(node) => (node.core().term(), current_leader(node, &self.image)),
+            None => (0, false),
+        };
         let stale = match &self.projected {
-            Some((t, projected)) => {
-                *t != term || projected.applied_index() <= self.image.applied_index()
+            Some(p) => {
+                p.term != term
+                    || !p.current
+                    || p.image.applied_index() <= self.image.applied_index()
             }
             None => true,
         };
         if stale {
-            self.projected = Some((term, self.image.clone()));
+            let image = self.image.clone();
+            self.projected = Some(Projected {
+                term,
+                current,
+                image,
+            });
         }
-        &mut self.projected.as_mut().expect("set above").1
+        &mut self.projected.as_mut().expect("set above").image
     }
 
     /// Proposes `records` as one entry if this voter leads, and applies them to the projected
@@ -380,17 +393,19 @@ impl QuorumActor {
         if leads && self.image.cluster_id().is_some() && current_leader(node, &self.image) {
             self.liveness.lead(term, ctx.now.mono_ms);
             let expired = self.liveness.expired(&self.image, ctx.now.mono_ms);
-            if !expired.is_empty() {
-                let changes: Vec<_> = (expired.iter())
-                    .map(|&(node_id, broker_epoch)| (node_id, broker_epoch, true))
-                    .collect();
-                let fences = fencing_entry(self.projected(), &changes);
-                let (result, more) = self.propose_records(&fences);
+            // One entry per broker (its elections bound the entry's size); the next expired
+            // broker is fenced by the call below, on the projected image this one leaves.
+            if let Some(&(node_id, broker_epoch)) = expired.first() {
+                let fence = fencing_entry(self.projected(), &[(node_id, broker_epoch, true)]);
+                if fence.is_empty() {
+                    // A registration in flight replaced this one: the broker is alive.
+                    self.liveness.heard(node_id, ctx.now.mono_ms);
+                    return self.apply_out(ctx, NodeOut::default());
+                }
+                let (result, more) = self.propose_records(&fence);
                 if let Ok(index) = result {
-                    for &(node_id, _) in &expired {
-                        tracing::warn!(broker = %node_id, session_timeout_ms = self.settings.broker_session_timeout_ms, "no heartbeat from the broker for a session: fenced");
-                        self.liveness.proposed(node_id, index);
-                    }
+                    tracing::warn!(broker = %node_id, session_timeout_ms = self.settings.broker_session_timeout_ms, "no heartbeat from the broker for a session: fenced");
+                    self.liveness.proposed(node_id, index);
                 }
                 return self.apply_out(ctx, more);
             }
@@ -436,6 +451,17 @@ impl QuorumActor {
             ctx.reply(id, NodeMsg::QuorumReply(reply));
             return None;
         };
+        // The log refuses to load a larger entry (it takes it for damage): one is never
+        // appended, so a committed entry is never lost at a restart.
+        let bytes = records::encode(records).len();
+        if bytes > ENTRY_BYTES_MAX {
+            let reply = QuorumReply::Failed(format!(
+                "the change is {bytes} bytes of metadata, more than the {ENTRY_BYTES_MAX} one \
+                 entry may hold: ask for less at once"
+            ));
+            ctx.reply(id, NodeMsg::QuorumReply(reply));
+            return None;
+        }
         let term = node.core().term();
         let (result, out) = self.propose_records(records);
         let index = match result {
@@ -854,6 +880,14 @@ impl QuorumActor {
         };
         self.apply_out(ctx, out);
     }
+}
+
+/// The leader's projected image (see `QuorumActor::projected`).
+struct Projected {
+    term: u64,
+    /// Built on an applied image that holds the term's first entry.
+    current: bool,
+    image: MetadataImage,
 }
 
 /// What a proposal's requester is answered once its entry is applied.

@@ -75,7 +75,7 @@ pub struct DeleteTopicsRequest {
     pub topics: Vec<TopicRef>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum TopicRef {
     Name(String),
     Id([u8; 16]),

@@ -99,8 +99,8 @@ pub struct ProducerIds {
     block: Option<Block>,
     /// The end of the legacy block file (0 without one), once read (at the first block ask).
     legacy_end: Option<i64>,
-    /// A block ask is in flight.
-    asking: bool,
+    /// The `at_least` of the block ask in flight, while one is.
+    asking: Option<i64>,
     /// Requests waiting for that block, in arrival order, with their transactional ids.
     waiting: VecDeque<(RequestId, Option<String>)>,
     /// Transactional id → (producer id, epoch). In memory only and bounded; see the module docs.
@@ -137,7 +137,7 @@ impl ProducerIds {
             storage,
             block: None,
             legacy_end: None,
-            asking: false,
+            asking: None,
             waiting: VecDeque::new(),
             transactional: TransactionalIds::default(),
         }
@@ -170,10 +170,11 @@ impl ProducerIds {
         granted: Result<(i64, i32), ErrorCode>,
         now_ms: u64,
     ) -> InitStep {
-        if !std::mem::take(&mut self.asking) {
+        let Some(at_least) = self.asking.take() else {
             return InitStep::default();
-        }
-        let previous_end = self.block.map_or(0, |b| b.block_end);
+        };
+        // The ask's `at_least` covers the last block's end and the legacy file's.
+        let previous_end = self.block.map_or(0, |b| b.block_end).max(at_least);
         let block = granted.and_then(|(first_id, count)| {
             let block_end = first_id.checked_add(i64::from(count));
             match block_end {
@@ -211,7 +212,7 @@ impl ProducerIds {
     /// Answers waiting requests in order until one needs a block that is not granted yet.
     fn drain(&mut self, now_ms: u64) -> InitStep {
         let mut step = InitStep::default();
-        while !self.asking {
+        while self.asking.is_none() {
             let Some((id, transactional_id)) = self.waiting.pop_front() else {
                 break;
             };
@@ -286,7 +287,7 @@ impl ProducerIds {
             }
         };
         let at_least = legacy_end.max(self.block.map_or(0, |b| b.block_end));
-        self.asking = true;
+        self.asking = Some(at_least);
         Err(Blocked::NeedsBlock(BlockAsk { at_least }))
     }
 

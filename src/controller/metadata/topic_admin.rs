@@ -55,28 +55,38 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Applies `records` (one topic's) to the scratch image and keeps them, unless only
-    /// validating; the topic's outcome is its view afterwards.
+    /// Applies `records` (one topic's) to the scratch image (`base` with the records kept so
+    /// far) and keeps them, unless only validating; the topic's outcome is its view afterwards.
     fn commit(
         &mut self,
+        base: &MetadataImage,
         scratch: &mut MetadataImage,
         records: Vec<MetadataRecord>,
         validate_only: bool,
         view_of: impl Fn(&MetadataImage) -> Option<TopicView>,
     ) {
-        let index = scratch.applied_index() + 1;
-        let mut trial = scratch.clone();
+        // Only a validation works on a copy; a change goes into the scratch image itself (no
+        // copy of the whole image per topic), which is rebuilt in the rare case that a record
+        // checked above still does not fit.
+        let mut trial = validate_only.then(|| scratch.clone());
+        let target = trial.as_mut().unwrap_or(scratch);
+        let index = target.applied_index() + 1;
         for record in &records {
-            if let Err(skip) = trial.apply(index, record) {
-                // Checked above; a record that still does not fit is refused, not proposed.
+            if let Err(skip) = target.apply(index, record) {
+                if !validate_only {
+                    *scratch = base.clone();
+                    let index = scratch.applied_index() + 1;
+                    for kept in &self.records {
+                        let _ = scratch.apply(index, kept);
+                    }
+                }
                 let refusal = Refusal::new(ErrorCode::INVALID_REQUEST, skip.to_string());
                 self.outcomes.push(Err(refusal));
                 return;
             }
         }
-        let view = view_of(&trial);
+        let view = view_of(trial.as_ref().unwrap_or(scratch));
         if !validate_only {
-            *scratch = trial;
             self.records.extend(records);
         }
         self.outcomes.push(view.ok_or_else(|| {
@@ -159,9 +169,11 @@ fn each_once<'a, T>(
             continue;
         }
         match change(&scratch, topic) {
-            Ok((id, records)) => plan.commit(&mut scratch, records, validate_only, |image| {
-                image.topic(&id).map(view)
-            }),
+            Ok((id, records)) => {
+                plan.commit(image, &mut scratch, records, validate_only, |image| {
+                    image.topic(&id).map(view)
+                })
+            }
             Err(refusal) => plan.outcomes.push(Err(refusal)),
         }
     }
@@ -270,6 +282,12 @@ fn check_assignment(
         if let Some(broker) = replicas.iter().find(|b| image.broker(**b).is_none()) {
             return refuse(format!("unknown broker {broker} in the assignment"));
         }
+        // Kafka's rule: some replica must be able to lead.
+        if !replicas.iter().any(|b| image.is_unfenced(*b)) {
+            return refuse(format!(
+                "every broker of partition {index}'s assignment is fenced"
+            ));
+        }
     }
     Ok(())
 }
@@ -332,7 +350,20 @@ fn new_partitions(
 pub fn delete_topics(image: &MetadataImage, topics: &[TopicRef]) -> Plan {
     let mut scratch = image.clone();
     let mut plan = Plan::default();
+    let mut seen = BTreeSet::new();
+    let twice: BTreeSet<&TopicRef> = topics.iter().filter(|t| !seen.insert(*t)).collect();
     for topic in topics {
+        if twice.contains(topic) {
+            let refusal = match topic {
+                TopicRef::Name(name) => duplicate(name),
+                TopicRef::Id(_) => Refusal::new(
+                    ErrorCode::INVALID_REQUEST,
+                    "a topic id appears more than once in the request",
+                ),
+            };
+            plan.outcomes.push(Err(refusal));
+            continue;
+        }
         let found = match topic {
             TopicRef::Name(name) => scratch.topic_by_name(name).ok_or_else(|| unknown(name)),
             TopicRef::Id(id) => scratch
@@ -342,7 +373,9 @@ pub fn delete_topics(image: &MetadataImage, topics: &[TopicRef]) -> Plan {
         match found.map(|t| (t.id, view(t))) {
             Ok((id, before)) => {
                 let records = vec![MetadataRecord::DeleteTopic { topic_id: id }];
-                plan.commit(&mut scratch, records, false, |_| Some(before.clone()));
+                plan.commit(image, &mut scratch, records, false, |_| {
+                    Some(before.clone())
+                });
             }
             Err(refusal) => plan.outcomes.push(Err(refusal)),
         }
@@ -420,7 +453,12 @@ pub fn alter_topic_configs(
 ) -> Plan {
     let mut scratch = image.clone();
     let mut plan = Plan::default();
+    let twice = twice(topics.iter().map(|(name, _)| name.as_str()));
     for (name, configs) in topics {
+        if twice.contains(name) {
+            plan.outcomes.push(Err(duplicate(name)));
+            continue;
+        }
         let Some(topic) = scratch.topic_by_name(name) else {
             plan.outcomes.push(Err(unknown(name)));
             continue;
@@ -445,7 +483,7 @@ pub fn alter_topic_configs(
                 value: Some(value.clone()),
             });
         let records = removed.chain(set).collect();
-        plan.commit(&mut scratch, records, validate_only, |image| {
+        plan.commit(image, &mut scratch, records, validate_only, |image| {
             image.topic(&id).map(view)
         });
     }

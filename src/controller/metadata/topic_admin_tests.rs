@@ -161,6 +161,10 @@ fn a_fenced_broker_gets_no_placed_replica_and_does_not_lead_an_assigned_one() {
         partitions,
         [(Some(n(1)), vec![n(1)]), (Some(n(2)), vec![n(2)])]
     );
+    let mut all_fenced = spec("all-fenced", 0, 0);
+    all_fenced.assignment = Some(vec![vec![n(3)]]);
+    let plan = create_topics(&image, &[all_fenced], false, &mut rng());
+    assert_eq!(codes(&plan), [ErrorCode::INVALID_REPLICA_ASSIGNMENT]);
 }
 
 #[test]
@@ -186,13 +190,18 @@ fn topics_are_deleted_by_name_or_id_once() {
     assert_eq!(
         codes(&plan),
         [
+            ErrorCode::INVALID_REQUEST,
             ErrorCode::NONE,
-            ErrorCode::NONE,
-            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            ErrorCode::INVALID_REQUEST,
             ErrorCode::UNKNOWN_TOPIC_ID,
-        ]
+        ],
+        "a topic named twice is refused every time (Kafka's rule)"
     );
     assert_eq!(plan.outcomes[1].as_ref().unwrap().name, "two", "as it was");
+    let image = applied(image, &plan);
+    let left: Vec<&str> = image.topics().map(|t| t.name.as_str()).collect();
+    assert_eq!(left, ["one"]);
+    let plan = delete_topics(&image, &[TopicRef::Name("one".into())]);
     let image = applied(image, &plan);
     assert_eq!(image.topics().count(), 0);
 }
@@ -273,19 +282,31 @@ fn config_overrides_are_replaced_key_by_key() {
         &[
             ("conf".into(), replacement.clone()),
             ("nope".into(), BTreeMap::new()),
-            (
-                "conf".into(),
-                BTreeMap::from([("bad.key".into(), "1".into())]),
-            ),
         ],
         false,
     );
     assert_eq!(
         codes(&plan),
+        [ErrorCode::NONE, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION]
+    );
+    let refused = alter_topic_configs(
+        &image,
+        &[
+            (
+                "conf".into(),
+                BTreeMap::from([("bad.key".into(), "1".into())]),
+            ),
+            ("twice".into(), BTreeMap::new()),
+            ("twice".into(), BTreeMap::new()),
+        ],
+        false,
+    );
+    assert_eq!(
+        codes(&refused),
         [
-            ErrorCode::NONE,
-            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-            ErrorCode::INVALID_CONFIG
+            ErrorCode::INVALID_CONFIG,
+            ErrorCode::INVALID_REQUEST,
+            ErrorCode::INVALID_REQUEST
         ]
     );
     assert_eq!(plan.records.len(), 3, "segment.ms removed, two keys set");
