@@ -261,15 +261,19 @@ impl QuorumActor {
 
     /// Proposes `records` as one entry if this voter leads, and applies them to the projected
     /// image: the entry's index, or the leader to ask.
-    fn propose_records(
-        &mut self,
-        records: &[MetadataRecord],
-    ) -> (Result<u64, Option<NodeId>>, NodeOut) {
+    fn propose_records(&mut self, records: &[MetadataRecord]) -> (Result<u64, Refused>, NodeOut) {
         let projected_before = self.projected().applied_index();
         let Some(node) = self.node.as_mut() else {
-            return (Err(None), NodeOut::default());
+            return (Err(Refused::NotLeader(None)), NodeOut::default());
         };
-        let (result, out) = node.propose(records::encode(records));
+        // The log refuses to load a larger entry (it takes it for damage): one is never
+        // appended, so a committed entry is never lost at a restart.
+        let entry = records::encode(records);
+        if entry.len() > ENTRY_BYTES_MAX {
+            return (Err(Refused::TooLarge(entry.len())), NodeOut::default());
+        }
+        let (result, out) = node.propose(entry);
+        let result = result.map_err(Refused::NotLeader);
         if let Ok(index) = result {
             if index > projected_before {
                 self.projected().apply_entry(index, records);
@@ -451,17 +455,6 @@ impl QuorumActor {
             ctx.reply(id, NodeMsg::QuorumReply(reply));
             return None;
         };
-        // The log refuses to load a larger entry (it takes it for damage): one is never
-        // appended, so a committed entry is never lost at a restart.
-        let bytes = records::encode(records).len();
-        if bytes > ENTRY_BYTES_MAX {
-            let reply = QuorumReply::Failed(format!(
-                "the change is {bytes} bytes of metadata, more than the {ENTRY_BYTES_MAX} one \
-                 entry may hold: ask for less at once"
-            ));
-            ctx.reply(id, NodeMsg::QuorumReply(reply));
-            return None;
-        }
         let term = node.core().term();
         let (result, out) = self.propose_records(records);
         let index = match result {
@@ -469,8 +462,16 @@ impl QuorumActor {
                 self.waiting.insert(index, (term, id, settle));
                 Some(index)
             }
-            Err(leader) => {
+            Err(Refused::NotLeader(leader)) => {
                 ctx.reply(id, NodeMsg::QuorumReply(QuorumReply::NotLeader { leader }));
+                None
+            }
+            Err(Refused::TooLarge(bytes)) => {
+                let reply = QuorumReply::Failed(format!(
+                    "the change is {bytes} bytes of metadata, more than the {ENTRY_BYTES_MAX} \
+                     one entry may hold: ask for less at once"
+                ));
+                ctx.reply(id, NodeMsg::QuorumReply(reply));
                 None
             }
         };
@@ -880,6 +881,14 @@ impl QuorumActor {
         };
         self.apply_out(ctx, out);
     }
+}
+
+/// Why an entry was not appended.
+enum Refused {
+    /// This voter does not lead: the leader it knows.
+    NotLeader(Option<NodeId>),
+    /// The entry's bytes: more than the log loads back.
+    TooLarge(usize),
 }
 
 /// The leader's projected image (see `QuorumActor::projected`).

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::image::{MetadataImage, TopicImage};
 use super::placement::{place_replicas, PlacementRequest, PlacementSeed};
 use super::records::{MetadataRecord, TopicId};
-use crate::controller::topics::{check_config_keys, check_name, collision_key};
+use crate::controller::topics::{check_config_keys, check_name, collision_key, unknown_topic};
 use crate::limits::{BROKER_PARTITIONS_MAX, TOPIC_PARTITIONS_MAX};
 use crate::messages::quorum::{PartitionView, TopicGrowth, TopicSpec, TopicView};
 use crate::messages::TopicRef;
@@ -127,13 +127,6 @@ fn duplicate(name: &str) -> Refusal {
             "topic '{}' appears more than once in the request",
             shown(name)
         ),
-    )
-}
-
-fn unknown(name: &str) -> Refusal {
-    Refusal::new(
-        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-        format!("topic '{}' does not exist", shown(name)),
     )
 }
 
@@ -365,7 +358,9 @@ pub fn delete_topics(image: &MetadataImage, topics: &[TopicRef]) -> Plan {
             continue;
         }
         let found = match topic {
-            TopicRef::Name(name) => scratch.topic_by_name(name).ok_or_else(|| unknown(name)),
+            TopicRef::Name(name) => scratch
+                .topic_by_name(name)
+                .ok_or_else(|| unknown_topic(name)),
             TopicRef::Id(id) => scratch
                 .topic(id)
                 .ok_or_else(|| Refusal::new(ErrorCode::UNKNOWN_TOPIC_ID, "no topic has this id")),
@@ -402,7 +397,9 @@ fn grown(
     draw: &mut dyn Draw,
 ) -> Result<(TopicId, Vec<MetadataRecord>), Refusal> {
     let name = growth.name.as_str();
-    let topic = image.topic_by_name(name).ok_or_else(|| unknown(name))?;
+    let topic = image
+        .topic_by_name(name)
+        .ok_or_else(|| unknown_topic(name))?;
     let current = topic.partitions.len() as i32;
     if growth.count <= current {
         return Err(Refusal::new(
@@ -460,7 +457,7 @@ pub fn alter_topic_configs(
             continue;
         }
         let Some(topic) = scratch.topic_by_name(name) else {
-            plan.outcomes.push(Err(unknown(name)));
+            plan.outcomes.push(Err(unknown_topic(name)));
             continue;
         };
         if let Err(refusal) = check_config_keys(configs) {
