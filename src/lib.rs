@@ -9,8 +9,9 @@
 //!   [`actor::client::ActorClient`] is how the gateway asks actors (the host's node handle
 //!   implements it); [`actor::testkit`] holds the demo actors the
 //!   transport and stepper tests run.
-//! * [`controller`] — metadata (KRaft's role): the topic registry, the actor persisting it,
-//!   topic administration serialised inside that actor ([`controller::admin`]), topic
+//! * [`controller`] — metadata (KRaft's role): the broker's view of the metadata log's topics
+//!   and topic administration decided by the quorum's leader, serialised inside the topics
+//!   actor ([`controller::admin`]), this node's logs kept in line with it, topic
 //!   configs resolved into log settings ([`controller::topic_config`]), the quorum's Raft
 //!   ([`controller::raft`]: sans-IO core with snapshots, its files, the node that persists
 //!   before it sends) and the metadata state machine its entries carry

@@ -1,4 +1,5 @@
-//! The group coordinator on one stepped node (TOPICS + PARTITIONS + GROUPS over a `MemStorage`,
+//! The group coordinator on one stepped node (TOPICS + PARTITIONS + GROUPS, with the one-voter
+//! QUORUM and the broker LIFECYCLE, over a `MemStorage`,
 //! `actor::stepper::Cluster`): a commit is answered only once its record is durable, a crash
 //! before that sync loses it, and a restart replays the acknowledged one.
 
@@ -7,13 +8,18 @@ use std::sync::Arc;
 
 use rill::actor::stepper::{Cluster, RequestError, StepActor};
 use rill::actor::{Addr, NodeId};
+use rill::config::ServerConfig;
 use rill::controller::actor::TopicsActor;
 use rill::controller::admin::{AdminSettings, InternalTopicSpec};
+use rill::controller::lifecycle::BrokerLifecycle;
+use rill::controller::quorum::QuorumActor;
 use rill::group::actor::GroupsActor;
 use rill::group::settings::GroupSettings;
+use rill::messages::lifecycle::{LifecycleReply, LifecycleRequest, StartLifecycleRequest};
 use rill::messages::{
     CommittedOffset, EnsureInternalRequest, GroupsReply, GroupsRequest, InternalTopic, NodeMsg,
-    OffsetCommitArgs, OffsetFetchArgs, TopicsReply, TopicsRequest, GROUPS, PARTITIONS, TOPICS,
+    OffsetCommitArgs, OffsetFetchArgs, TopicsReply, TopicsRequest, GROUPS, LIFECYCLE, PARTITIONS,
+    QUORUM, TOPICS,
 };
 use rill::partition::actor::Partitions;
 use rill::storage::log::LogConfig;
@@ -50,9 +56,18 @@ fn cluster(seed: u64) -> Cluster<NodeMsg> {
     let mut cluster = Cluster::new(seed);
     cluster.add_node(NODE, |mem| {
         let storage: Arc<dyn Storage> = Arc::new(mem.clone());
-        let topics = TopicsActor::open(storage.clone(), 1, settings()).expect("registry");
+        let topics = TopicsActor::new(settings());
+        let server = ServerConfig::default();
         vec![
             (TOPICS, StepActor::new(topics)),
+            (
+                QUORUM,
+                StepActor::new(QuorumActor::new(server.quorum_settings(), storage.clone())),
+            ),
+            (
+                LIFECYCLE,
+                StepActor::new(BrokerLifecycle::new(server.lifecycle_settings())),
+            ),
             (PARTITIONS, StepActor::new(Partitions::new(storage))),
             (
                 GROUPS,
@@ -63,8 +78,34 @@ fn cluster(seed: u64) -> Cluster<NodeMsg> {
     cluster
 }
 
-/// What the server does at start: open every registered log.
+/// What the server does at start: register the broker with the one-voter quorum, wait until
+/// it is unfenced, and open every log the metadata places here.
 fn open_all(cluster: &mut Cluster<NodeMsg>) {
+    let start = LifecycleRequest::Start(StartLifecycleRequest {
+        listeners: Vec::new(),
+        rack: None,
+    });
+    let lifecycle = Addr {
+        node: NODE,
+        actor: LIFECYCLE,
+    };
+    cluster
+        .ask(lifecycle, NodeMsg::Lifecycle(start), WITHIN_MS)
+        .expect("the lifecycle starts");
+    let mut unfenced = false;
+    for _ in 0..500 {
+        let status = NodeMsg::Lifecycle(LifecycleRequest::Status);
+        if let Ok(NodeMsg::LifecycleReply(LifecycleReply::Status(s))) =
+            cluster.ask(lifecycle, status, WITHIN_MS)
+        {
+            if !s.fenced {
+                unfenced = true;
+                break;
+            }
+        }
+        cluster.run_for(10);
+    }
+    assert!(unfenced, "the broker was never unfenced");
     let opened = cluster.ask(
         TOPICS_AT,
         NodeMsg::Topics(TopicsRequest::OpenAll),

@@ -58,13 +58,15 @@ fn start_up_logs_node_directory_listeners_config_flush_and_recovery_without_colo
     // Second run from a config file.
     let config_dir = tempfile::tempdir().unwrap();
     let config = config_dir.path().join("rill.toml");
-    std::fs::write(&config, "node.id = 5\nlog.flush.interval.ms = 250\n").unwrap();
+    // The same node.id: the metadata log placed the topics' replicas on broker 1 (another id
+    // would be another broker, which holds none of them).
+    std::fs::write(&config, "node.id = 1\nlog.flush.interval.ms = 250\n").unwrap();
     let mut args = vec!["--config", config.to_str().unwrap()];
     args.extend_from_slice(&flags);
     let second = RillServer::start_exact_env(data_dir.clone(), addr, &args, ENV);
     let log = start_up_log(&second, first_len);
     for fact in [
-        "node_id=5".to_string(),
+        "node_id=1".to_string(),
         format!("log_dir={dir}"),
         format!("listener=PLAINTEXT security_protocol=PLAINTEXT addr={addr}"),
         format!("config={} (TOML)", config.display()),

@@ -78,7 +78,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::Displaced
             | QuorumReply::ProducerIds { .. }
             | QuorumReply::Topics(_)
-            | QuorumReply::TopicsChanged(_) => {
+            | QuorumReply::TopicsChanged { .. } => {
                 return Err(GatewayError::Close(
                     "DescribeQuorum: an unexpected answer".into(),
                 ))

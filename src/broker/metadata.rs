@@ -1,6 +1,11 @@
-//! Metadata: brokers, topics and partition leaders. On one node every partition is led by this
-//! node, with itself as the only replica and ISR; a partition whose log is offline (cannot be
-//! opened) carries KAFKA_STORAGE_ERROR and lists this node as an offline replica.
+//! Metadata: brokers, topics and partition leaders, for the whole cluster, from the metadata
+//! log as this node applied it: the live brokers, each partition's replicas, ISR and leader
+//! (none: LEADER_NOT_AVAILABLE, leader -1). A partition this node leads whose log is offline
+//! (cannot be opened) carries KAFKA_STORAGE_ERROR and lists this node as an offline replica.
+//!
+//! The leader epoch is not reported yet: a partition's log stamps its own epoch until leaders
+//! take theirs from the metadata (issue 14), and a client holding a newer epoch than the log
+//! would be refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,6 +16,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::SemaphorePermit;
 
+use super::describe_quorum::broker_id;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
@@ -83,6 +89,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         } else {
             BTreeSet::new()
         };
+        let cluster = self.cluster_brokers().await;
         let topics = listed
             .iter()
             .map(|(name, meta)| self.topic_entry(name, meta.as_ref(), &offline, version))
@@ -94,15 +101,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             }))
             .collect();
         let node_id = BrokerId(self.settings.broker_id());
-        let brokers = self
-            .settings
-            .advertised
-            .iter()
-            .map(|l| {
+        let brokers = (cluster.by_id.iter())
+            .map(|(id, (host, port))| {
                 MetadataResponseBroker::default()
-                    .with_node_id(node_id)
-                    .with_host(StrBytes::from_string(l.host.clone()))
-                    .with_port(l.port as i32)
+                    .with_node_id(BrokerId(*id))
+                    .with_host(StrBytes::from_string(host.clone()))
+                    .with_port(i32::from(*port))
             })
             .collect();
         // kafka-protocol refuses to encode a non-default field the version lacks, so set each
@@ -111,7 +115,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .with_brokers(brokers)
             .with_topics(topics);
         if version >= 1 {
-            response = response.with_controller_id(node_id);
+            response = response.with_controller_id(cluster.controller.map_or(node_id, BrokerId));
         }
         if version >= 2 {
             let cluster_id = StrBytes::from_string(self.settings.cluster_id.clone());
@@ -138,21 +142,35 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             return entry.with_error_code(code.wire());
         };
         let node = BrokerId(self.settings.broker_id());
+        let ids = |nodes: &[crate::types::NodeId]| -> Vec<BrokerId> {
+            nodes.iter().map(|n| broker_id(*n)).collect()
+        };
         let partitions = (0..meta.partitions)
             .map(|p| {
+                // A topic of a test with no assignment: this node holds it alone.
+                let (leader, replicas, isr) = match meta.assignment.get(p as usize) {
+                    Some(view) => (
+                        view.leader.map(broker_id),
+                        ids(&view.replicas),
+                        ids(&view.isr),
+                    ),
+                    None => (Some(node), vec![node], vec![node]),
+                };
                 let entry = MetadataResponsePartition::default()
                     .with_partition_index(p)
-                    .with_leader_id(node)
-                    .with_replica_nodes(vec![node])
-                    .with_isr_nodes(vec![node]);
+                    .with_leader_id(leader.unwrap_or(BrokerId(-1)))
+                    .with_replica_nodes(replicas)
+                    .with_isr_nodes(isr);
                 let tp = TopicPartition {
                     topic: name.to_string(),
                     partition: p,
                 };
-                if offline.contains(&tp) {
-                    offline_entry(entry, node, version)
-                } else {
-                    entry
+                match leader {
+                    None => entry.with_error_code(ErrorCode::LEADER_NOT_AVAILABLE.wire()),
+                    Some(leader) if leader == node && offline.contains(&tp) => {
+                        offline_entry(entry, node, version)
+                    }
+                    Some(_) => entry,
                 }
             })
             .collect();

@@ -6,6 +6,7 @@
 
 mod admin;
 mod alter_configs;
+mod cluster;
 mod codec;
 pub mod configs;
 mod create_partitions;

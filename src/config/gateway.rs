@@ -18,6 +18,7 @@ use std::path::PathBuf;
 const SNAPSHOT_EVERY_ENTRIES: u64 = 1000;
 use crate::types::NodeId;
 
+use super::quorum::ProcessRoles;
 use super::{Listener, ServerConfig};
 
 impl ServerConfig {
@@ -111,6 +112,7 @@ impl ServerConfig {
             snapshot_every_entries: SNAPSHOT_EVERY_ENTRIES,
             dir: PathBuf::from(METADATA_DIR),
             broker_session_timeout_ms: self.controller.broker_session_timeout_ms,
+            feeds_topics: self.controller.roles != ProcessRoles::Controller,
         }
     }
 

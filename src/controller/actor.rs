@@ -1,58 +1,62 @@
-//! The `TOPICS` actor: owns the topic registry of this node ([`TopicStore`], persisted before
-//! every answer, by persist jobs the host runs off the actor) and runs topic administration
-//! ([`Admin`]) one operation at a time.
+//! The `TOPICS` actor: this node's view of the cluster's topics (the metadata log as its voter
+//! applied it, [`TopicsRequest::MetadataApplied`]), topic administration ([`Admin`]: decided by
+//! the controller quorum, one operation at a time), and this node's partition logs kept in line
+//! with the metadata (start-up's `OpenAll`, then a reconciliation after each change).
 
-use std::sync::Arc;
-
-use super::admin::{Admin, AdminOp, AdminSettings};
-use super::store::{TopicStore, TopicsError};
-use super::topics::TopicRegistry;
-use crate::actor::{Actor, Ctx, Input, NoTimer};
+use super::admin::{Admin, AdminOp, AdminSettings, TopicsState, TopicsTimer};
+use crate::actor::{Actor, Ctx, Input};
 use crate::messages::{NodeMsg, Refusal, TopicsReply, TopicsRequest};
-use crate::storage::Storage;
 use crate::types::ErrorCode;
 
 pub struct TopicsActor {
-    store: TopicStore,
+    topics: TopicsState,
     settings: AdminSettings,
     admin: Admin,
 }
 
 impl TopicsActor {
-    /// Loads the persisted registry (none yet = empty). `brokers` bounds the replication factor.
-    pub fn open(
-        storage: Arc<dyn Storage>,
-        brokers: i16,
-        settings: AdminSettings,
-    ) -> Result<Self, TopicsError> {
-        Ok(Self {
-            store: TopicStore::open(storage, brokers)?,
+    pub fn new(settings: AdminSettings) -> Self {
+        Self {
+            topics: TopicsState::default(),
             settings,
             admin: Admin::default(),
-        })
-    }
-
-    pub fn registry(&self) -> &TopicRegistry {
-        self.store.registry()
+        }
     }
 }
 
 impl Actor<NodeMsg> for TopicsActor {
-    type Timer = NoTimer;
+    type Timer = TopicsTimer;
 
-    fn handle(&mut self, ctx: &mut Ctx<'_, NodeMsg, NoTimer>, input: Input<NodeMsg, NoTimer>) {
-        let (store, settings) = (&mut self.store, &self.settings);
+    fn handle(
+        &mut self,
+        ctx: &mut Ctx<'_, NodeMsg, TopicsTimer>,
+        input: Input<NodeMsg, TopicsTimer>,
+    ) {
+        let (topics, settings) = (&mut self.topics, &self.settings);
         match input {
+            Input::Msg {
+                msg: NodeMsg::Topics(TopicsRequest::MetadataApplied(applied)),
+                ..
+            } => {
+                // Never backwards: a voter that reopened its files applies its log again
+                // from the start, and an older view would delete logs of newer topics.
+                if applied.index <= topics.applied.index {
+                    return;
+                }
+                topics.applied = *applied;
+                if topics.reconciled.is_some() {
+                    self.admin
+                        .submit(ctx, topics, settings, None, AdminOp::Reconcile);
+                }
+            }
             Input::Request {
                 id,
                 msg: NodeMsg::Topics(request),
                 ..
             } => {
                 let op = match request {
-                    // The committed registry: an administration in progress shows what it has
-                    // registered so far, but never a change whose write has not completed.
                     TopicsRequest::List => {
-                        let topics = store.registry().topics.clone();
+                        let topics = topics.applied.topics.clone();
                         ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::List(topics)));
                         return;
                     }
@@ -63,8 +67,16 @@ impl Actor<NodeMsg> for TopicsActor {
                     TopicsRequest::AutoCreate(r) => AdminOp::AutoCreate(r.name),
                     TopicsRequest::OpenAll => AdminOp::OpenAll,
                     TopicsRequest::EnsureInternal(r) => AdminOp::EnsureInternal(r.topic),
+                    TopicsRequest::MetadataApplied(_) => {
+                        let refusal = Refusal::new(
+                            ErrorCode::INVALID_REQUEST,
+                            "the applied metadata is sent, not asked",
+                        );
+                        ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::Refused(refusal)));
+                        return;
+                    }
                 };
-                self.admin.submit(ctx, store, settings, id, op);
+                self.admin.submit(ctx, topics, settings, Some(id), op);
             }
             Input::Request { id, msg, .. } => {
                 let refusal = Refusal {
@@ -73,14 +85,14 @@ impl Actor<NodeMsg> for TopicsActor {
                 };
                 ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::Refused(refusal)));
             }
-            Input::Reply { call, msg } => self.admin.answered(ctx, store, settings, call, Ok(msg)),
+            Input::Reply { call, msg } => self.admin.answered(ctx, topics, settings, call, Ok(msg)),
             Input::CallFailed { call, why } => {
-                self.admin.answered(ctx, store, settings, call, Err(why))
+                self.admin.answered(ctx, topics, settings, call, Err(why))
             }
-            Input::Synced { token, result } => {
-                self.admin.written(ctx, store, settings, token, result)
-            }
-            Input::Start | Input::Msg { .. } | Input::Timer { .. } => {}
+            Input::Timer {
+                key: TopicsTimer::Retry,
+            } => self.admin.retry(ctx),
+            Input::Start | Input::Msg { .. } | Input::Synced { .. } => {}
         }
     }
 }

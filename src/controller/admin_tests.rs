@@ -1,21 +1,19 @@
-//! [`Admin`] driven by hand: every partitions answer and registry-write completion is fed in by
-//! the test, so the order of calls and replies is exactly what the topics actor would emit,
-//! with no runtime. Every handler call runs with `MemStorage::forbid_sync` on: a handler that
-//! waited for the disk would panic.
+//! [`Admin`] driven by hand: every partitions answer is fed in by the test, and the quorum is
+//! a fake leader that decides with the controller's own `topic_admin` on a real
+//! [`MetadataImage`] (broker 1 registered and unfenced), then does what the node's voter does:
+//! the topics actor gets the applied topics first, the answer after. So the order of calls and
+//! replies is exactly what the topics actor would see, with no runtime.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
+use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use super::*;
-use crate::actor::{ActorId, Effect, Outbox};
-use crate::messages::{
-    AutoCreateRequest, InternalTopic, PartitionsRequest, TopicsRequest, OFFSETS_TOPIC,
-};
-use crate::storage::mem::MemStorage;
-use crate::storage::persist::{PersistJob, PersistOp};
-use crate::storage::Storage;
+use crate::actor::{ActorId, CallFailure, Effect, Outbox};
+use crate::controller::metadata::{topic_admin, MetadataImage, MetadataRecord};
+use crate::messages::{NewTopic, PartitionsRequest, TopicRef, OFFSETS_TOPIC};
+use crate::types::BrokerEpoch;
 
 const ME: Addr = Addr {
     node: NodeId(1),
@@ -24,17 +22,16 @@ const ME: Addr = Addr {
 
 struct Harness {
     admin: Admin,
-    store: TopicStore,
-    mem: MemStorage,
-    storage: Arc<dyn Storage>,
-    /// Run every registry write as soon as it is asked for (the host's part) and feed its
-    /// completion back; off, [`Harness::seen`] shows the writes instead.
-    auto_write: bool,
+    topics: TopicsState,
     settings: AdminSettings,
+    /// The fake leader's applied metadata.
+    image: MetadataImage,
+    /// Answer quorum calls at once (off: they are seen, and the test answers them).
+    auto_quorum: bool,
     rng: SmallRng,
-    outbox: Outbox<NodeMsg, NoTimer>,
+    outbox: Outbox<NodeMsg, TopicsTimer>,
+    now_ms: u64,
     next_request: u64,
-    /// Seen but not looked at yet (what followed a reply [`Harness::answer_all_done`] took).
     backlog: Vec<Seen>,
 }
 
@@ -42,20 +39,29 @@ struct Harness {
 #[derive(Debug)]
 enum Seen {
     Call(CallId, PartitionsRequest),
+    Propose(CallId, LeaderRequest),
     Reply(RequestId, TopicsReply),
-    Write(u64, PersistJob),
+    Timer(u64),
 }
 
 impl Harness {
     fn new() -> Self {
-        let mem = MemStorage::new();
-        let storage: Arc<dyn Storage> = Arc::new(mem.clone());
-        Self {
+        let mut image = MetadataImage::default();
+        let register = MetadataRecord::RegisterBroker {
+            node_id: NodeId(1),
+            incarnation_id: [1; 16],
+            listeners: Vec::new(),
+            rack: None,
+        };
+        image.apply_entry(1, &[register]);
+        let unfence = MetadataRecord::UnfenceBroker {
+            node_id: NodeId(1),
+            broker_epoch: BrokerEpoch(1),
+        };
+        image.apply_entry(2, &[unfence]);
+        let mut harness = Self {
             admin: Admin::default(),
-            store: TopicStore::open(storage.clone(), 1).unwrap(),
-            mem,
-            storage,
-            auto_write: true,
+            topics: TopicsState::default(),
             settings: AdminSettings {
                 node_id: NodeId(1),
                 log: LogConfig::default(),
@@ -67,84 +73,132 @@ impl Harness {
                     configs: BTreeMap::new(),
                 },
             },
+            image,
+            auto_quorum: true,
             rng: SmallRng::seed_from_u64(7),
             outbox: Outbox::default(),
+            now_ms: 0,
             next_request: 0,
             backlog: Vec::new(),
-        }
+        };
+        harness.feed();
+        harness
     }
 
-    /// Registers `name` directly (no logs asked for).
-    fn with_topic(mut self, name: &str, partitions: i32) -> Self {
-        let topic = NewTopic {
-            name: name.into(),
-            partitions,
-            replication_factor: 1,
-            configs: BTreeMap::new(),
-        };
-        self.store.create(&mut self.rng, topic, false).unwrap();
-        let job = self.store.write().unwrap();
-        self.store.written(run(&job)).unwrap();
+    /// Start-up: the logs opened (every partition answered "done").
+    fn opened(mut self) -> Self {
+        self.submit(AdminOp::OpenAll);
+        let (_, _, reply) = self.answer_all_done();
+        assert!(matches!(reply, TopicsReply::Opened(_)), "{reply:?}");
         self
     }
 
-    /// Runs one admin handler as the actor would: with every fsync forbidden.
-    fn handle(
+    fn ctx_run(
         &mut self,
-        f: impl FnOnce(&mut Admin, &mut Ctx<'_, NodeMsg, NoTimer>, &mut TopicStore, &AdminSettings),
+        f: impl FnOnce(&mut Admin, AdminCtx<'_, '_>, &mut TopicsState, &AdminSettings),
     ) {
-        let mut ctx = Ctx::new(now(), ME, &mut self.rng, &mut self.outbox);
-        self.mem.forbid_sync(true);
-        f(&mut self.admin, &mut ctx, &mut self.store, &self.settings);
-        self.mem.forbid_sync(false);
+        let now = crate::actor::Now {
+            unix_ms: 0,
+            mono_ms: self.now_ms,
+        };
+        let mut ctx = Ctx::new(now, ME, &mut self.rng, &mut self.outbox);
+        f(&mut self.admin, &mut ctx, &mut self.topics, &self.settings);
     }
 
     fn submit(&mut self, op: AdminOp) -> RequestId {
         let id = RequestId(self.next_request);
         self.next_request += 1;
-        self.handle(|admin, ctx, store, settings| admin.submit(ctx, store, settings, id, op));
+        self.ctx_run(|admin, ctx, topics, settings| {
+            admin.submit(ctx, topics, settings, Some(id), op)
+        });
         id
     }
 
     fn answer(&mut self, call: CallId, answer: Answer) {
-        self.handle(|admin, ctx, store, settings| {
-            admin.answered(ctx, store, settings, call, answer)
+        self.ctx_run(|admin, ctx, topics, settings| {
+            admin.answered(ctx, topics, settings, call, answer)
         });
     }
 
-    /// Feeds the completion of the registry write `token`.
-    fn written(&mut self, token: u64, result: Result<(), String>) {
-        self.handle(|admin, ctx, store, settings| {
-            admin.written(ctx, store, settings, token, result)
-        });
-    }
-
-    /// The one thing recorded since the last look: a registry write (with `auto_write` off).
-    fn write(&mut self) -> (u64, PersistJob) {
-        match self.seen().as_slice() {
-            [Seen::Write(token, job)] => (*token, job.clone()),
-            other => panic!("expected one registry write, got {other:?}"),
+    /// What the node's voter sends the topics actor after applying: the actor keeps the newer
+    /// view and, once started, queues a reconciliation.
+    fn feed(&mut self) {
+        let applied = AppliedTopics {
+            index: self.image.applied_index(),
+            live_brokers: self.image.live_brokers().len() as u32,
+            topics: (self.image.topics())
+                .map(|t| (t.name.clone(), TopicMeta::from_view(&topic_admin::view(t))))
+                .collect(),
+        };
+        if applied.index <= self.topics.applied.index && self.topics.applied.index > 0 {
+            return;
+        }
+        self.topics.applied = applied;
+        if self.topics.reconciled.is_some() {
+            self.ctx_run(|admin, ctx, topics, settings| {
+                admin.submit(ctx, topics, settings, None, AdminOp::Reconcile)
+            });
         }
     }
 
-    /// Everything recorded since the last look (registry writes run and completed on the way
-    /// when `auto_write` is on).
+    /// Another broker's administration: the records applied, the view fed here.
+    fn elsewhere(&mut self, records: Vec<MetadataRecord>) {
+        let index = self.image.applied_index() + 1;
+        assert!(self.image.apply_entry(index, &records).is_empty());
+        self.feed();
+    }
+
+    /// The fake leader decides `request`: applied (view fed first), then answered.
+    fn decide(&mut self, call: CallId, request: LeaderRequest) {
+        let image = &self.image;
+        let plan = match &request {
+            LeaderRequest::CreateTopics {
+                topics,
+                validate_only,
+            } => topic_admin::create_topics(image, topics, *validate_only, &mut self.rng),
+            LeaderRequest::DeleteTopics { topics } => topic_admin::delete_topics(image, topics),
+            LeaderRequest::CreatePartitions {
+                topics,
+                validate_only,
+            } => topic_admin::create_partitions(image, topics, *validate_only, &mut self.rng),
+            LeaderRequest::AlterTopicConfigs {
+                topics,
+                validate_only,
+            } => topic_admin::alter_topic_configs(image, topics, *validate_only),
+            other => panic!("not a topic administration: {other:?}"),
+        };
+        let mut index = 0;
+        if !plan.records.is_empty() {
+            index = self.image.applied_index() + 1;
+            assert!(self.image.apply_entry(index, &plan.records).is_empty());
+            self.feed();
+        }
+        let reply = QuorumReply::TopicsChanged {
+            index,
+            outcomes: plan.outcomes,
+        };
+        self.answer(call, Ok(NodeMsg::QuorumReply(reply)));
+    }
+
+    /// Everything recorded since the last look (quorum calls decided on the way when
+    /// `auto_quorum` is on).
     fn seen(&mut self) -> Vec<Seen> {
         let mut seen = std::mem::take(&mut self.backlog);
         loop {
-            let mut writes = Vec::new();
+            let mut proposals = Vec::new();
             for effect in self.recorded() {
                 match effect {
-                    Seen::Write(token, job) if self.auto_write => writes.push((token, job)),
+                    Seen::Propose(call, request) if self.auto_quorum => {
+                        proposals.push((call, request))
+                    }
                     other => seen.push(other),
                 }
             }
-            if writes.is_empty() {
+            if proposals.is_empty() {
                 return seen;
             }
-            for (token, job) in writes {
-                let result = run(&job);
-                self.written(token, result);
+            for (call, request) in proposals {
+                self.decide(call, request);
             }
         }
     }
@@ -158,34 +212,36 @@ impl Harness {
                     to,
                     call,
                     msg: NodeMsg::Partitions(request),
-                    timeout_ms,
+                    ..
                 } => {
                     assert_eq!(to.actor, PARTITIONS);
-                    assert_eq!(timeout_ms, PARTITION_ADMIN_CALL_TIMEOUT_MS);
                     Seen::Call(call, request)
+                }
+                Effect::Call {
+                    to,
+                    call,
+                    msg: NodeMsg::Quorum(QuorumRequest::ToLeader { request, forwarded }),
+                    ..
+                } => {
+                    assert_eq!(to.actor, QUORUM);
+                    assert!(!forwarded);
+                    Seen::Propose(call, request)
                 }
                 Effect::Reply {
                     id,
                     msg: NodeMsg::TopicsReply(reply),
                 } => Seen::Reply(id, reply),
-                Effect::Persist { token, job } => Seen::Write(token, job),
+                Effect::SetTimer {
+                    key: TopicsTimer::Retry,
+                    after_ms,
+                } => Seen::Timer(after_ms),
                 other => panic!("unexpected effect {other:?}"),
             })
             .collect()
     }
 
-    /// The one thing recorded since the last look: a call to the partitions actor.
-    fn call(&mut self) -> (CallId, PartitionsRequest) {
-        match self.seen().as_mut_slice() {
-            [Seen::Call(call, request)] => (
-                *call,
-                std::mem::replace(request, PartitionsRequest::Shutdown),
-            ),
-            other => panic!("expected one call, got {other:?}"),
-        }
-    }
-
-    /// Answers every call with "done" until the running operation replies; the requests asked.
+    /// Answers every partitions call with "done" until the running operation replies; the
+    /// requests asked.
     fn answer_all_done(&mut self) -> (Vec<PartitionsRequest>, RequestId, TopicsReply) {
         let mut asked = Vec::new();
         loop {
@@ -200,32 +256,36 @@ impl Harness {
                     self.backlog = seen.collect();
                     return (asked, id, reply);
                 }
-                Some(write @ Seen::Write(..)) => panic!("a write with auto_write off: {write:?}"),
-                None => panic!("nothing asked and no reply"),
+                other => panic!("expected a call or a reply, got {other:?}"),
+            }
+        }
+    }
+
+    /// Answers every partitions call with "done" until nothing more is asked (a
+    /// reconciliation has no reply); the requests asked.
+    fn settle(&mut self) -> Vec<PartitionsRequest> {
+        let mut asked = Vec::new();
+        loop {
+            let mut seen = self.seen().into_iter();
+            match seen.next() {
+                Some(Seen::Call(call, request)) => {
+                    asked.push(request);
+                    self.answer(call, Ok(done(ErrorCode::NONE)));
+                }
+                None => return asked,
+                other => panic!("expected a call, got {other:?}"),
             }
         }
     }
 }
 
-/// Runs a registry write as the host does (fsyncs allowed), with the completion's result.
-fn run(job: &PersistJob) -> Result<(), String> {
-    job.run().map_err(|e| e.to_string())
-}
-
-fn now() -> crate::actor::Now {
-    crate::actor::Now {
-        unix_ms: 0,
-        mono_ms: 0,
-    }
-}
-
 fn done(code: ErrorCode) -> NodeMsg {
-    let outcome = if code == ErrorCode::NONE {
-        Ok(())
-    } else {
-        Err(Refusal::new(code, "disk says no"))
-    };
-    NodeMsg::PartitionsReply(crate::messages::PartitionsReply::Done(Done::from(outcome)))
+    NodeMsg::PartitionsReply(crate::messages::PartitionsReply::Done(
+        crate::messages::Done {
+            error_code: code,
+            message: None,
+        },
+    ))
 }
 
 fn new_topic(name: &str, partitions: i32) -> NewTopic {
@@ -254,594 +314,365 @@ fn set(key: &str, value: &str) -> AdminOp {
     AdminOp::AlterConfigs(AlterConfigsRequest {
         topics: vec![(
             "t".into(),
-            ConfigChange::Incremental(vec![(key.into(), 0, Some(value.into()))]),
+            crate::messages::ConfigChange::Incremental(vec![(key.into(), 0, Some(value.into()))]),
         )],
         validate_only: false,
     })
 }
 
-/// The partition a partitions request names, and what it asks.
+/// (kind, partition) of a partitions request.
 fn asked(request: &PartitionsRequest) -> (&'static str, i32) {
     match request {
         PartitionsRequest::Ensure(r) => ("ensure", r.tp.partition),
         PartitionsRequest::Delete(r) => ("delete", r.tp.partition),
-        PartitionsRequest::SetConfig(r) => ("set-config", r.tp.partition),
-        other => panic!("not an administration request: {other:?}"),
+        PartitionsRequest::SetConfig(r) => ("config", r.tp.partition),
+        other => panic!("unexpected partitions request {other:?}"),
     }
 }
 
-#[test]
-fn a_re_create_waits_for_the_delete_it_follows_to_finish_its_partitions() {
-    let mut h = Harness::new().with_topic("t", 2);
-    let deleting = h.submit(delete("t"));
-    let (first, request) = h.call();
-    assert_eq!(asked(&request), ("delete", 0));
-    // The re-create arrives while the delete waits for its first partition: it only queues.
-    let creating = h.submit(create("t", 1));
-    assert!(h.seen().is_empty());
-    assert_eq!(h.admin.pending(), 2);
-    h.answer(first, Ok(done(ErrorCode::NONE)));
-    let (second, request) = h.call();
-    assert_eq!(asked(&request), ("delete", 1));
-    assert!(h.store.registry().topics.is_empty());
-    h.answer(second, Ok(done(ErrorCode::NONE)));
-    // The delete's last partition answered: it replies, and only then the create starts.
-    let mut seen = h.seen().into_iter();
-    match seen.next() {
-        Some(Seen::Reply(id, TopicsReply::Deleted(deleted))) => {
-            assert_eq!(id, deleting);
-            assert_eq!(deleted[0].name.as_deref(), Some("t"));
-            assert_eq!(deleted[0].outcome.as_ref().unwrap().partitions, 2);
-        }
-        other => panic!("expected the delete's reply first, got {other:?}"),
-    }
-    let Some(Seen::Call(ensure, request)) = seen.next() else {
-        panic!("expected the create to open its log")
-    };
-    assert_eq!(asked(&request), ("ensure", 0));
-    assert_eq!(h.store.registry().topics["t"].partitions, 1);
-    h.answer(ensure, Ok(done(ErrorCode::NONE)));
-    match h.seen().as_slice() {
-        [Seen::Reply(id, TopicsReply::Created(created))] => {
-            assert_eq!(*id, creating);
-            assert_eq!(created[0].as_ref().unwrap().partitions, 1);
-        }
-        other => panic!("expected the create's reply, got {other:?}"),
-    }
-    assert_eq!(h.admin.pending(), 0);
+fn kinds(requests: &[PartitionsRequest]) -> Vec<(&'static str, i32)> {
+    requests.iter().map(asked).collect()
 }
 
-#[test]
-fn a_log_that_cannot_open_rolls_the_creation_back_with_kafka_storage_error() {
-    let mut h = Harness::new();
-    h.submit(create("t", 2));
-    let (call, request) = h.call();
-    assert_eq!(asked(&request), ("ensure", 0));
-    h.answer(call, Ok(done(ErrorCode::KAFKA_STORAGE_ERROR)));
-    // Opening goes on (the other logs are asked for), then every log is deleted again.
-    let (asked_after, _, reply) = h.answer_all_done();
-    let asked_after: Vec<_> = asked_after.iter().map(asked).collect();
-    assert_eq!(asked_after, [("ensure", 1), ("delete", 0), ("delete", 1)]);
-    let TopicsReply::Created(created) = reply else {
-        panic!("{reply:?}")
-    };
-    let refusal = created[0].as_ref().unwrap_err();
-    assert_eq!(refusal.code, ErrorCode::KAFKA_STORAGE_ERROR);
-    assert_eq!(
-        refusal.message,
-        "cannot create the topic's logs: partition 0: partition request failed with error 56: disk says no"
-    );
-    assert!(h.store.registry().topics.is_empty());
-    // Unregistered on disk too.
-    let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
-    assert!(reopened.registry().topics.is_empty());
-}
-
-#[test]
-fn a_call_that_gets_no_answer_counts_as_a_failed_partition() {
-    let mut h = Harness::new();
-    h.submit(AdminOp::AutoCreate("auto".into()));
-    let (call, request) = h.call();
-    assert_eq!(asked(&request), ("ensure", 0));
-    h.answer(call, Err(CallFailure::TimedOut));
-    let (rest, _, reply) = h.answer_all_done();
-    assert_eq!(rest.iter().map(asked).collect::<Vec<_>>(), [("delete", 0)]);
-    assert!(matches!(reply, TopicsReply::AutoCreated(None)), "{reply:?}");
-    assert!(h.store.registry().topics.is_empty());
-
-    // A delete whose partition is unreachable fails the request as a whole.
-    let mut h = Harness::new().with_topic("t", 1);
-    h.submit(delete("t"));
-    let (call, _) = h.call();
-    h.answer(call, Err(CallFailure::Unreachable));
-    match h.seen().as_slice() {
-        [Seen::Reply(_, TopicsReply::Failed(reason))] => {
-            assert!(reason.contains("Unreachable"), "{reason}")
-        }
-        other => panic!("expected a failure, got {other:?}"),
-    }
-    // A stale answer (to a call that already failed) changes nothing.
-    h.answer(call, Ok(done(ErrorCode::NONE)));
-    assert!(h.seen().is_empty());
-}
-
-#[test]
-fn an_alteration_starts_from_the_overrides_the_one_before_it_left() {
-    let mut h = Harness::new().with_topic("t", 1);
-    h.submit(set("retention.ms", "5"));
-    h.submit(set("segment.bytes", "1048576"));
-    let (first, request) = h.call();
-    assert_eq!(asked(&request), ("set-config", 0));
-    // The second alteration has not read the overrides yet: it waits behind the first.
-    assert_eq!(h.store.registry().topics["t"].configs.len(), 1);
-    h.answer(first, Ok(done(ErrorCode::NONE)));
-    let mut seen = h.seen().into_iter();
-    assert!(
-        matches!(seen.next(), Some(Seen::Reply(RequestId(0), TopicsReply::ConfigsAltered(ref r))) if r == &[Ok(())])
-    );
-    let Some(Seen::Call(second, request)) = seen.next() else {
-        panic!("expected the second alteration's partition request")
-    };
-    let PartitionsRequest::SetConfig(set_config) = request else {
-        panic!("{request:?}")
-    };
-    // The partition gets both changes: the first one's retention and the second's segments.
-    assert_eq!(set_config.config.retention_ms, Some(5));
-    assert_eq!(set_config.config.segment_bytes, 1_048_576);
-    h.answer(second, Ok(done(ErrorCode::NONE)));
-    let configs = &h.store.registry().topics["t"].configs;
-    assert_eq!(
-        configs.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["retention.ms", "segment.bytes"]
-    );
-}
-
-#[test]
-fn a_partition_refusing_its_config_is_answered_with_its_code() {
-    let mut h = Harness::new().with_topic("t", 2);
-    h.submit(set("retention.ms", "5"));
-    let (call, _) = h.call();
-    h.answer(call, Ok(done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)));
-    // Reconfiguring stops at the first refusal (partition 1 is not asked).
-    match h.seen().as_slice() {
-        [Seen::Reply(_, TopicsReply::ConfigsAltered(outcomes))] => {
-            let refusal = outcomes[0].as_ref().unwrap_err();
-            assert_eq!(refusal.code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-            assert_eq!(
-                refusal.message,
-                "configs saved, but partition 0 could not apply them: disk says no"
-            );
-        }
-        other => panic!("expected the refusal, got {other:?}"),
-    }
-}
-
-#[test]
-fn open_all_opens_every_registered_partition_and_counts_the_failed_topics() {
-    let mut h = Harness::new().with_topic("a", 2).with_topic("b", 1);
-    h.submit(AdminOp::OpenAll);
-    let (call, request) = h.call();
-    assert_eq!(asked(&request), ("ensure", 0));
-    h.answer(call, Ok(done(ErrorCode::KAFKA_STORAGE_ERROR)));
-    let (rest, _, reply) = h.answer_all_done();
-    assert_eq!(rest.len(), 2, "a-1 and b-0 are still opened");
-    assert_eq!(
-        reply_report(reply),
-        OpenAllReport {
-            topics: 2,
-            partitions: 3,
-            topics_with_offline_partitions: 1,
-        }
-    );
-    // A failed open leaves the registry alone: the partition is retried when used.
-    assert_eq!(h.store.registry().topics.len(), 2);
-}
-
-fn reply_report(reply: TopicsReply) -> OpenAllReport {
+fn created_one(reply: TopicsReply) -> crate::messages::TopicChange {
     match reply {
-        TopicsReply::Opened(report) => report,
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
-fn growth_and_deletion_by_id_follow_the_registry_as_each_operation_starts() {
-    let mut h = Harness::new().with_topic("t", 1);
-    let id = h.store.registry().topics["t"].id;
-    let grow = AdminOp::CreatePartitions(CreatePartitionsRequest {
-        topics: vec![Growth {
-            name: "t".into(),
-            count: 2,
-            assignments: None,
-        }],
-        validate_only: false,
-    });
-    h.submit(grow);
-    // Queued behind the growth; resolved when it starts, so it finds the grown topic.
-    h.submit(AdminOp::DeleteTopics(DeleteTopicsRequest {
-        topics: vec![TopicRef::Id(id), TopicRef::Id([9; 16])],
-    }));
-    let (grown, _, reply) = h.answer_all_done();
-    assert_eq!(
-        grown.iter().map(asked).collect::<Vec<_>>(),
-        [("ensure", 0), ("ensure", 1)]
-    );
-    assert!(matches!(reply, TopicsReply::PartitionsCreated(ref r) if r == &[Ok(())]));
-    let (deleted, _, reply) = h.answer_all_done();
-    assert_eq!(deleted.len(), 2);
-    let TopicsReply::Deleted(deletions) = reply else {
-        panic!("{reply:?}")
-    };
-    assert_eq!(deletions[0].name.as_deref(), Some("t"));
-    assert_eq!(deletions[1].name, None);
-    assert_eq!(
-        deletions[1].outcome.as_ref().unwrap_err().code,
-        ErrorCode::UNKNOWN_TOPIC_ID
-    );
-}
-
-/// A topics actor over `mem`, with the harness's settings.
-fn open_actor(mem: &MemStorage) -> super::super::actor::TopicsActor {
-    let storage: Arc<dyn Storage> = Arc::new(mem.clone());
-    super::super::actor::TopicsActor::open(storage, 1, Harness::new().settings).unwrap()
-}
-
-/// The actor hands every administration request to [`Admin`] and answers List at once, even
-/// while an administration waits, from the committed registry: a topic shows only once its
-/// registry write completed.
-#[test]
-fn the_actor_answers_list_from_the_committed_registry_while_an_administration_waits() {
-    use crate::actor::{Actor, Input, Origin};
-    let mem = MemStorage::new();
-    let mut actor = open_actor(&mem);
-    let mut rng = SmallRng::seed_from_u64(1);
-    let mut outbox = Outbox::default();
-    let mut handle = |actor: &mut super::super::actor::TopicsActor, input| {
-        let mut ctx = Ctx::new(now(), ME, &mut rng, &mut outbox);
-        mem.forbid_sync(true);
-        actor.handle(&mut ctx, input);
-        mem.forbid_sync(false);
-        outbox.take_effects()
-    };
-    let request = |id, msg| Input::Request {
-        id: RequestId(id),
-        from: Origin::Host,
-        msg: NodeMsg::Topics(msg),
-    };
-    let listed = |effects: Vec<Effect<NodeMsg, NoTimer>>| match effects.as_slice() {
-        [Effect::Reply {
-            msg: NodeMsg::TopicsReply(TopicsReply::List(topics)),
-            ..
-        }] => topics.keys().cloned().collect::<Vec<_>>(),
-        other => panic!("expected the list, got {other:?}"),
-    };
-    let auto = TopicsRequest::AutoCreate(AutoCreateRequest { name: "a".into() });
-    let effects = handle(&mut actor, request(1, auto));
-    let [Effect::Persist { token, job }] = effects.as_slice() else {
-        panic!("expected the registry write, got {effects:?}")
-    };
-    let (token, job) = (*token, job.clone());
-    assert!(
-        listed(handle(&mut actor, request(2, TopicsRequest::List))).is_empty(),
-        "not listed before its write completed"
-    );
-    let result = run(&job);
-    let effects = handle(&mut actor, Input::Synced { token, result });
-    assert!(
-        matches!(effects.as_slice(), [Effect::Call { .. }]),
-        "{effects:?}"
-    );
-    assert_eq!(
-        listed(handle(&mut actor, request(3, TopicsRequest::List))),
-        ["a"],
-        "listed while its logs are being opened"
-    );
-}
-
-fn ensure_offsets() -> AdminOp {
-    AdminOp::EnsureInternal(InternalTopic::ConsumerOffsets)
-}
-
-/// A harness whose `__consumer_offsets` spec differs from the broker defaults in every field.
-fn with_offsets_spec() -> Harness {
-    let mut h = Harness::new();
-    h.settings.offsets_topic = InternalTopicSpec {
-        partitions: 3,
-        // More than the one broker there is: creation takes one.
-        replication_factor: 3,
-        configs: BTreeMap::from([("retention.ms".to_owned(), "-1".to_owned())]),
-    };
-    h
-}
-
-fn created_one(reply: TopicsReply) -> TopicChange {
-    match reply {
-        TopicsReply::Created(mut changes) if changes.len() == 1 => changes.remove(0),
+        TopicsReply::Created(mut done) if done.len() == 1 => done.pop().unwrap(),
         other => panic!("expected one creation, got {other:?}"),
     }
 }
 
 #[test]
-fn ensure_internal_creates_the_offsets_topic_with_its_spec_and_an_existing_one_is_the_answer() {
-    let mut h = with_offsets_spec();
-    h.submit(ensure_offsets());
-    let (asked_for, _, reply) = h.answer_all_done();
-    let meta = created_one(reply).expect("created");
-    assert_eq!((meta.partitions, meta.replication_factor), (3, 1));
-    assert_eq!(meta.configs, h.settings.offsets_topic.configs);
-    let opened: Vec<_> = asked_for.iter().map(asked).collect();
-    assert_eq!(opened, [("ensure", 0), ("ensure", 1), ("ensure", 2)]);
-    match &asked_for[0] {
-        PartitionsRequest::Ensure(r) => {
-            assert_eq!(r.tp.topic, OFFSETS_TOPIC);
-            assert_eq!(
-                r.config.retention_ms, None,
-                "kept forever, not the 7-day default"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
-    // Again: the existing topic is the answer, and no log is asked for.
-    h.submit(ensure_offsets());
-    match h.seen().as_mut_slice() {
-        [Seen::Reply(_, reply)] => {
-            let reply = std::mem::replace(reply, TopicsReply::Created(Vec::new()));
-            assert_eq!(created_one(reply), Ok(meta));
-        }
-        other => panic!("expected the answer at once, got {other:?}"),
-    }
+fn a_creation_is_decided_by_the_quorum_then_opens_its_logs_and_is_in_the_view() {
+    let mut h = Harness::new().opened();
+    h.submit(create("t", 3));
+    let (asked_, _, reply) = h.answer_all_done();
+    assert_eq!(
+        kinds(&asked_),
+        [("ensure", 0), ("ensure", 1), ("ensure", 2)]
+    );
+    let meta = created_one(reply).unwrap();
+    assert_eq!(meta.partitions, 3);
+    assert_eq!(meta.assignment[0].leader, Some(NodeId(1)));
+    assert_eq!(h.topics.applied.topics["t"], meta);
+    // The reconciliation its change queued finds the logs open already.
+    assert_eq!(kinds(&h.settle()), []);
+    // A second creation of the name is the controller's refusal.
+    h.submit(create("t", 1));
+    let (asked_, _, reply) = h.answer_all_done();
+    assert!(asked_.is_empty());
+    assert_eq!(
+        created_one(reply).unwrap_err().code,
+        ErrorCode::TOPIC_ALREADY_EXISTS
+    );
 }
 
 #[test]
-fn metadata_auto_creation_of_the_offsets_topic_takes_its_spec_not_the_broker_defaults() {
-    let mut h = with_offsets_spec();
-    h.submit(AdminOp::AutoCreate(OFFSETS_TOPIC.to_owned()));
-    let (asked_for, _, reply) = h.answer_all_done();
-    assert_eq!(asked_for.len(), 3);
-    match reply {
-        TopicsReply::AutoCreated(Some(meta)) => {
-            assert_eq!(meta.partitions, 3);
-            assert_eq!(meta.configs, h.settings.offsets_topic.configs);
-        }
-        other => panic!("expected the created topic, got {other:?}"),
-    }
-}
-
-#[test]
-fn clients_may_not_create_delete_or_grow_the_offsets_topic() {
-    let mut h = with_offsets_spec();
-    h.submit(create(OFFSETS_TOPIC, 1));
-    let (asked_for, _, reply) = h.answer_all_done();
-    assert!(asked_for.is_empty());
-    let refused = created_one(reply).expect_err("refused");
-    assert_eq!(refused.code, ErrorCode::INVALID_REQUEST);
-    assert!(h.store.registry().topics.is_empty());
-
-    h.submit(ensure_offsets());
-    let (_, _, reply) = h.answer_all_done();
-    let meta = created_one(reply).expect("created by the broker");
-
-    h.submit(delete(OFFSETS_TOPIC));
-    let (asked_for, _, reply) = h.answer_all_done();
-    assert!(asked_for.is_empty());
-    match reply {
-        TopicsReply::Deleted(deletions) => {
-            let refusal = deletions[0].outcome.as_ref().expect_err("refused");
-            assert_eq!(refusal.code, ErrorCode::INVALID_REQUEST);
-        }
-        other => panic!("{other:?}"),
-    }
-    h.submit(grow(OFFSETS_TOPIC, 5));
-    let (asked_for, _, reply) = h.answer_all_done();
-    assert!(asked_for.is_empty());
-    match reply {
-        TopicsReply::PartitionsCreated(outcomes) => {
-            let refusal = outcomes[0].as_ref().expect_err("refused");
-            assert_eq!(refusal.code, ErrorCode::INVALID_REQUEST);
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(h.store.registry().topics.get(OFFSETS_TOPIC), Some(&meta));
-}
-
-fn grow(name: &str, count: i32) -> AdminOp {
-    AdminOp::CreatePartitions(CreatePartitionsRequest {
-        topics: vec![Growth {
-            name: name.into(),
-            count,
-            assignments: None,
+fn a_bad_config_value_is_refused_here_before_the_quorum_is_asked() {
+    let mut h = Harness::new().opened();
+    h.auto_quorum = false;
+    h.submit(AdminOp::CreateTopics(CreateTopicsRequest {
+        topics: vec![NewTopic {
+            configs: BTreeMap::from([("retention.ms".into(), "soon".into())]),
+            ..new_topic("t", 1)
         }],
         validate_only: false,
-    })
-}
-
-/// A harness that shows registry writes instead of running them, with topic "t" (2 partitions).
-fn manual() -> Harness {
-    let mut h = Harness::new().with_topic("t", 2);
-    h.auto_write = false;
-    h
-}
-
-#[test]
-fn a_creation_is_answered_only_after_its_registry_write_and_a_crash_before_it_forgets_it() {
-    let mut h = manual();
-    let creating = h.submit(create("new", 1));
-    let (token, job) = h.write();
-    // One atomic replacement of the registry file, nothing answered, no log opened, nothing
-    // committed yet.
-    assert!(
-        matches!(job.ops(), [PersistOp::ReplaceFile { path, .. }] if path.ends_with("topics.bin"))
-    );
-    assert!(!h.store.registry().topics.contains_key("new"));
-    // The job runs; its completion lets the creation go on to the logs, then answer.
-    h.written(token, run(&job));
-    let (call, request) = h.call();
-    assert_eq!(asked(&request), ("ensure", 0));
-    assert!(h.store.registry().topics.contains_key("new"));
-    h.answer(call, Ok(done(ErrorCode::NONE)));
+    }));
     match h.seen().as_slice() {
-        [Seen::Reply(id, TopicsReply::Created(created))] => {
-            assert_eq!(*id, creating);
-            assert!(created[0].is_ok());
-        }
-        other => panic!("expected the create's reply, got {other:?}"),
-    }
-
-    // A power cut before the write ran: the topic was never acknowledged, and it is gone.
-    let mut h = manual();
-    h.submit(create("lost", 1));
-    let _unrun = h.write();
-    h.mem.crash();
-    let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
-    assert_eq!(reopened.registry().topics.keys().collect::<Vec<_>>(), ["t"]);
-}
-
-/// Each registry-changing operation, its write failing: KAFKA_STORAGE_ERROR, no partitions
-/// call, and the registry (in memory and on disk) as it was.
-#[test]
-fn a_failed_registry_write_refuses_with_kafka_storage_error_and_changes_nothing() {
-    let failed = |op: AdminOp| {
-        let mut h = manual();
-        let before = h.store.registry().clone();
-        h.submit(op);
-        let (token, _) = h.write();
-        h.written(token, Err("disk full".into()));
-        let reply = match h.seen().as_mut_slice() {
-            [Seen::Reply(_, reply)] => std::mem::replace(reply, TopicsReply::Failed(String::new())),
-            other => panic!("expected only a reply, got {other:?}"),
-        };
-        assert_eq!(h.store.registry(), &before);
-        let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
-        assert_eq!(reopened.registry(), &before);
-        reply
-    };
-    let refused = |outcome: Result<(), &Refusal>| {
-        let refusal = outcome.unwrap_err();
-        assert_eq!(refusal.code, ErrorCode::KAFKA_STORAGE_ERROR);
-        assert!(refusal.message.contains("disk full"), "{}", refusal.message);
-    };
-    match failed(create("new", 1)) {
-        TopicsReply::Created(created) => refused(created[0].as_ref().map(|_| ())),
-        other => panic!("{other:?}"),
-    }
-    match failed(delete("t")) {
-        TopicsReply::Deleted(deleted) => refused(deleted[0].outcome.as_ref().map(|_| ())),
-        other => panic!("{other:?}"),
-    }
-    match failed(set("retention.ms", "5")) {
-        TopicsReply::ConfigsAltered(altered) => refused(altered[0].as_ref().map(|_| ())),
-        other => panic!("{other:?}"),
-    }
-    match failed(grow("t", 3)) {
-        TopicsReply::PartitionsCreated(grown) => refused(grown[0].as_ref().map(|_| ())),
-        other => panic!("{other:?}"),
-    }
-    match failed(AdminOp::AutoCreate("auto".into())) {
-        TopicsReply::AutoCreated(created) => assert!(created.is_none()),
-        other => panic!("{other:?}"),
-    }
-}
-
-/// A crash before a delete's or an alteration's write completed: the topic is still there,
-/// with its old overrides, and no partition was asked to change.
-#[test]
-fn a_crash_before_a_delete_or_alteration_is_written_keeps_the_old_registry() {
-    for op in [delete("t"), set("retention.ms", "5"), grow("t", 3)] {
-        let mut h = manual();
-        let before = h.store.registry().clone();
-        h.submit(op);
-        let _unrun = h.write();
-        assert_eq!(h.store.registry(), &before, "nothing committed yet");
-        h.mem.crash();
-        let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
-        assert_eq!(reopened.registry(), &before);
-    }
-}
-
-/// The creation whose logs could not open is unregistered with a write of its own; the
-/// refusal comes after it.
-#[test]
-fn a_rolled_back_creation_writes_its_removal_before_answering() {
-    let mut h = manual();
-    h.submit(create("new", 1));
-    let (token, job) = h.write();
-    h.written(token, run(&job));
-    let (call, _) = h.call();
-    h.answer(call, Ok(done(ErrorCode::KAFKA_STORAGE_ERROR)));
-    let (call, request) = h.call();
-    assert_eq!(asked(&request), ("delete", 0));
-    h.answer(call, Ok(done(ErrorCode::NONE)));
-    let (token, job) = h.write();
-    assert!(
-        h.store.registry().topics.contains_key("new"),
-        "until written"
-    );
-    h.written(token, run(&job));
-    match h.seen().as_slice() {
-        [Seen::Reply(_, TopicsReply::Created(created))] => {
+        [Seen::Reply(_, TopicsReply::Created(done))] => {
             assert_eq!(
-                created[0].as_ref().unwrap_err().code,
-                ErrorCode::KAFKA_STORAGE_ERROR
+                done[0].as_ref().unwrap_err().code,
+                ErrorCode::INVALID_CONFIG
             )
         }
         other => panic!("expected the refusal, got {other:?}"),
     }
-    assert!(!h.store.registry().topics.contains_key("new"));
 }
 
-/// Issue 11: on a full disk the registry write of a delete fails for want of space, and the
-/// topic's logs are that space: they are deleted first, then the registry is written again.
-/// A crash between the two leaves the topic registered (start-up reopens it as empty logs),
-/// never unregistered with its files left behind.
 #[test]
-fn a_delete_on_a_full_disk_frees_the_topics_logs_before_writing_the_registry_again() {
-    let enospc = std::io::Error::from_raw_os_error(28).to_string();
-    let mut h = manual();
-    h.submit(delete("t"));
-    let (token, _) = h.write();
-    h.written(token, Err(format!("registry: {enospc}")));
-    for partition in 0..2 {
-        let (call, request) = h.call();
-        assert_eq!(asked(&request), ("delete", partition), "the logs go first");
-        assert!(h.store.registry().topics.contains_key("t"));
-        h.answer(call, Ok(done(ErrorCode::NONE)));
-    }
-    let (token, job) = h.write();
-    // A crash before this write completes keeps the topic registered.
-    let crashed = TopicStore::open(h.storage.clone(), 1).unwrap();
-    assert!(crashed.registry().topics.contains_key("t"));
-    h.written(token, run(&job));
-    match h.seen().as_slice() {
-        [Seen::Reply(_, TopicsReply::Deleted(deleted))] => {
-            assert_eq!(deleted[0].name.as_deref(), Some("t"));
-            assert!(deleted[0].outcome.is_ok(), "{deleted:?}");
-        }
-        other => panic!("expected the deletion, got {other:?}"),
-    }
-    assert!(!h.store.registry().topics.contains_key("t"));
-    let reopened = TopicStore::open(h.storage.clone(), 1).unwrap();
-    assert!(!reopened.registry().topics.contains_key("t"));
+fn a_log_that_cannot_open_rolls_the_creation_back_with_kafka_storage_error() {
+    let mut h = Harness::new().opened();
+    h.submit(create("t", 2));
+    let seen = h.seen();
+    let [Seen::Call(call, _)] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    h.answer(*call, Ok(done(ErrorCode::KAFKA_STORAGE_ERROR)));
+    let (asked_, _, reply) = h.answer_all_done();
+    // Partition 1 is still opened (an open goes on past a failure), then both are deleted.
+    assert_eq!(
+        kinds(&asked_),
+        [("ensure", 1), ("delete", 0), ("delete", 1)]
+    );
+    assert_eq!(
+        created_one(reply).unwrap_err().code,
+        ErrorCode::KAFKA_STORAGE_ERROR
+    );
+    assert!(
+        h.topics.applied.topics.is_empty(),
+        "deleted from the metadata again"
+    );
+    assert!(h.image.topic_by_name("t").is_none());
 }
 
-/// A second failed write after the logs are gone is refused, not retried forever.
 #[test]
-fn a_delete_whose_second_registry_write_fails_too_is_refused() {
-    let enospc = std::io::Error::from_raw_os_error(28).to_string();
-    let mut h = manual();
-    h.submit(delete("t"));
-    let (token, _) = h.write();
-    h.written(token, Err(enospc.clone()));
-    for _ in 0..2 {
-        let (call, _) = h.call();
-        h.answer(call, Ok(done(ErrorCode::NONE)));
+fn a_re_create_waits_for_the_delete_before_it_and_its_reconciliation_keeps_the_new_logs() {
+    // Found when the registry became the metadata log's: the reconciliation queued by the
+    // deletion ran after the re-creation and, seeing the name's topic id change, deleted the
+    // new topic's logs (they share its directories).
+    let mut h = Harness::new().opened();
+    h.submit(create("t", 2));
+    h.answer_all_done();
+    h.settle();
+    let deleted = h.submit(delete("t"));
+    let created = h.submit(create("t", 2));
+    let (asked_, id, _) = h.answer_all_done();
+    assert_eq!(id, deleted);
+    assert_eq!(kinds(&asked_), [("delete", 0), ("delete", 1)]);
+    let (asked_, id, reply) = h.answer_all_done();
+    assert_eq!(id, created);
+    assert_eq!(kinds(&asked_), [("ensure", 0), ("ensure", 1)]);
+    assert!(created_one(reply).is_ok());
+    assert_eq!(kinds(&h.settle()), [], "the new topic's logs stay");
+}
+
+#[test]
+fn reconciliation_follows_what_other_brokers_changed() {
+    let mut h = Harness::new().opened();
+    // Broker 2 created a topic with partitions on both brokers.
+    let id = [9; 16];
+    let mut records = vec![MetadataRecord::CreateTopic {
+        name: "x".into(),
+        topic_id: id,
+        configs: BTreeMap::new(),
+    }];
+    for (partition, replica) in [(0, 1), (1, 2), (2, 1)] {
+        records.push(MetadataRecord::CreatePartition {
+            topic_id: id,
+            partition,
+            replicas: vec![NodeId(replica)],
+            isr: vec![NodeId(replica)],
+            leader: Some(NodeId(replica)),
+            leader_epoch: crate::types::LeaderEpoch(0),
+            partition_epoch: 0,
+        });
     }
-    let (token, _) = h.write();
-    h.written(token, Err(enospc));
-    match h.seen().as_slice() {
-        [Seen::Reply(_, TopicsReply::Deleted(deleted))] => {
-            let refusal = deleted[0].outcome.as_ref().unwrap_err();
-            assert_eq!(refusal.code, ErrorCode::KAFKA_STORAGE_ERROR);
+    let register = MetadataRecord::RegisterBroker {
+        node_id: NodeId(2),
+        incarnation_id: [2; 16],
+        listeners: Vec::new(),
+        rack: None,
+    };
+    h.elsewhere(vec![register]);
+    h.elsewhere(records);
+    assert_eq!(
+        kinds(&h.settle()),
+        [("ensure", 0), ("ensure", 2)],
+        "only this node's replicas"
+    );
+    // A config change elsewhere reaches this node's open logs.
+    h.elsewhere(vec![MetadataRecord::SetTopicConfig {
+        topic_id: id,
+        key: "retention.ms".into(),
+        value: Some("5".into()),
+    }]);
+    let asked_ = h.settle();
+    assert_eq!(kinds(&asked_), [("config", 0), ("config", 2)]);
+    let PartitionsRequest::SetConfig(r) = &asked_[0] else {
+        panic!()
+    };
+    assert_eq!(r.config.retention_ms, Some(5));
+    // A deletion elsewhere deletes them.
+    h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: id }]);
+    assert_eq!(kinds(&h.settle()), [("delete", 0), ("delete", 2)]);
+}
+
+#[test]
+fn nothing_is_reconciled_before_start_up_opened_the_logs() {
+    let mut h = Harness::new();
+    h.submit(create("t", 1));
+    let (asked_, _, _) = h.answer_all_done();
+    assert_eq!(kinds(&asked_), [("ensure", 0)]);
+    assert_eq!(kinds(&h.settle()), [], "no reconciliation queued");
+    h.submit(AdminOp::OpenAll);
+    let (asked_, _, reply) = h.answer_all_done();
+    assert_eq!(kinds(&asked_), [("ensure", 0)]);
+    let TopicsReply::Opened(report) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!((report.topics, report.partitions), (1, 1));
+}
+
+#[test]
+fn an_alteration_starts_from_the_overrides_the_one_before_it_left() {
+    let mut h = Harness::new().opened();
+    h.submit(create("t", 1));
+    h.answer_all_done();
+    h.settle();
+    h.submit(set("retention.ms", "5"));
+    h.submit(set("segment.ms", "60000"));
+    let (asked_, _, _) = h.answer_all_done();
+    assert_eq!(kinds(&asked_), [("config", 0)]);
+    h.answer_all_done();
+    let configs = &h.topics.applied.topics["t"].configs;
+    assert_eq!(configs.len(), 2, "{configs:?}");
+    assert_eq!(kinds(&h.settle()), [], "the logs have the configs already");
+}
+
+#[test]
+fn growth_opens_this_nodes_new_partitions() {
+    let mut h = Harness::new().opened();
+    h.submit(create("t", 1));
+    h.answer_all_done();
+    h.submit(AdminOp::CreatePartitions(CreatePartitionsRequest {
+        topics: vec![crate::messages::Growth {
+            name: "t".into(),
+            count: 3,
+            assignments: None,
+        }],
+        validate_only: false,
+    }));
+    let (asked_, _, reply) = h.answer_all_done();
+    assert_eq!(
+        kinds(&asked_),
+        [("ensure", 0), ("ensure", 1), ("ensure", 2)]
+    );
+    assert!(
+        matches!(reply, TopicsReply::PartitionsCreated(ref r) if r[0].is_ok()),
+        "{reply:?}"
+    );
+    assert_eq!(h.topics.applied.topics["t"].partitions, 3);
+}
+
+#[test]
+fn ensure_internal_creates_the_offsets_topic_once_and_clients_may_not_touch_it() {
+    let mut h = Harness::new().opened();
+    h.settings.offsets_topic.partitions = 3;
+    h.submit(AdminOp::EnsureInternal(
+        crate::messages::InternalTopic::ConsumerOffsets,
+    ));
+    let (asked_, _, reply) = h.answer_all_done();
+    assert_eq!(asked_.len(), 3);
+    let meta = created_one(reply).unwrap();
+    h.submit(AdminOp::EnsureInternal(
+        crate::messages::InternalTopic::ConsumerOffsets,
+    ));
+    let (asked_, _, reply) = h.answer_all_done();
+    assert!(asked_.is_empty());
+    assert_eq!(
+        created_one(reply).unwrap(),
+        meta,
+        "the existing topic is the answer"
+    );
+    h.submit(create(OFFSETS_TOPIC, 1));
+    let (_, _, reply) = h.answer_all_done();
+    assert_eq!(
+        created_one(reply).unwrap_err().code,
+        ErrorCode::INVALID_REQUEST
+    );
+    h.submit(delete(OFFSETS_TOPIC));
+    let (_, _, reply) = h.answer_all_done();
+    let TopicsReply::Deleted(done) = reply else {
+        panic!()
+    };
+    assert_eq!(
+        done[0].outcome.as_ref().unwrap_err().code,
+        ErrorCode::INVALID_REQUEST
+    );
+}
+
+#[test]
+fn a_quorum_without_a_leader_is_asked_again_until_the_deadline() {
+    let mut h = Harness::new().opened();
+    h.auto_quorum = false;
+    h.submit(create("t", 1));
+    let not_leader = || {
+        Ok(NodeMsg::QuorumReply(QuorumReply::NotLeader {
+            leader: None,
+        }))
+    };
+    let mut asks = 0;
+    loop {
+        let seen = h.seen();
+        let [Seen::Propose(call, _)] = seen.as_slice() else {
+            panic!("{seen:?}")
+        };
+        asks += 1;
+        let call = *call;
+        h.answer(call, not_leader());
+        match h.seen().as_slice() {
+            [Seen::Timer(after_ms)] => {
+                assert_eq!(*after_ms, RETRY_PAUSE_MS);
+                h.now_ms += RETRY_PAUSE_MS;
+                h.ctx_run(|admin, ctx, _, _| admin.retry(ctx));
+            }
+            [Seen::Reply(_, TopicsReply::Created(done))] => {
+                assert_eq!(
+                    done[0].as_ref().unwrap_err().code,
+                    ErrorCode::REQUEST_TIMED_OUT
+                );
+                break;
+            }
+            other => panic!("{other:?}"),
         }
-        other => panic!("expected the refusal, got {other:?}"),
     }
+    assert_eq!(asks as u64, QUORUM_DEADLINE_MS / RETRY_PAUSE_MS + 1);
+    // A call that got no answer is asked again too; then the quorum decides.
+    h.submit(create("t", 1));
+    let seen = h.seen();
+    let [Seen::Propose(call, _)] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    h.answer(*call, Err(CallFailure::TimedOut));
+    let [Seen::Timer(_)] = h.seen().as_slice() else {
+        panic!()
+    };
+    h.ctx_run(|admin, ctx, _, _| admin.retry(ctx));
+    h.auto_quorum = true;
+    let (_, _, reply) = h.answer_all_done();
+    assert!(created_one(reply).is_ok());
+}
+
+#[test]
+fn a_delete_on_a_full_disk_frees_the_topics_logs_before_asking_again() {
+    let mut h = Harness::new().opened();
+    h.submit(create("t", 2));
+    h.answer_all_done();
+    h.settle();
+    h.auto_quorum = false;
+    h.submit(delete("t"));
+    let seen = h.seen();
+    let [Seen::Propose(call, _)] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    let full = std::io::Error::from(std::io::ErrorKind::StorageFull).to_string();
+    let failed = |why: &str| Ok(NodeMsg::QuorumReply(QuorumReply::Failed(why.to_owned())));
+    h.answer(*call, failed(&full));
+    // The logs first, then the controller again: still failed (the voter reopens), so asked
+    // again after a pause, then decided.
+    let mut deleted = Vec::new();
+    let call = loop {
+        match h.seen().as_slice() {
+            [Seen::Call(call, request)] => {
+                deleted.push(asked(request));
+                let call = *call;
+                h.answer(call, Ok(done(ErrorCode::NONE)));
+            }
+            [Seen::Propose(call, LeaderRequest::DeleteTopics { .. })] => break *call,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(deleted, [("delete", 0), ("delete", 1)]);
+    h.answer(call, failed(&full));
+    let [Seen::Timer(_)] = h.seen().as_slice() else {
+        panic!()
+    };
+    h.ctx_run(|admin, ctx, _, _| admin.retry(ctx));
+    h.auto_quorum = true;
+    let (asked_, _, reply) = h.answer_all_done();
+    assert!(asked_.is_empty(), "the logs are not deleted twice");
+    let TopicsReply::Deleted(done) = reply else {
+        panic!("{reply:?}")
+    };
+    assert!(done[0].outcome.is_ok(), "{done:?}");
+    assert!(h.image.topic_by_name("t").is_none());
 }

@@ -1,6 +1,10 @@
-//! The election service and metadata (KRaft's role). Today: the topic registry of a single node
-//! ([`topics`], pure), its file ([`store`]), topic administration run one operation at a time
-//! ([`admin`]) and the actor that owns them ([`actor`]). [`raft`] is the quorum's replicated log
+//! The election service and metadata (KRaft's role). A broker's side: its view of the
+//! cluster's topics and its topic administration in the [`actor`] (`TOPICS`), which runs
+//! [`admin`] one operation at a time: the client's administrations ([`admin_jobs`], decided by
+//! the quorum's leader), its logs kept in line with the metadata ([`reconcile`]), both through
+//! [`sweep`]s of partition requests; topic name and config rules in [`topics`],
+//! [`topic_config`], [`config_ops`] and [`config_values`]; the old single-node registry file,
+//! read once to import it, in [`store`]. [`raft`] is the quorum's replicated log
 //! (core, files, node; model-checked), [`metadata`] the state machine its entries carry
 //! (records, the applied image, snapshots, replica placement, leader election, the controller's
 //! topic administration), [`quorum`] the actor that hosts both as one voter and, leading,
@@ -10,6 +14,7 @@
 
 pub mod actor;
 pub mod admin;
+pub mod admin_jobs;
 pub mod config_ops;
 pub mod config_values;
 pub mod lifecycle;
@@ -17,7 +22,9 @@ pub mod liveness;
 pub mod metadata;
 pub mod quorum;
 pub mod raft;
+pub mod reconcile;
 pub mod store;
+pub mod sweep;
 pub mod topic_config;
 pub mod topics;
 

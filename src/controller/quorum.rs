@@ -24,7 +24,7 @@ use crate::messages::quorum::{
     LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RaftMsg, RegisteredBroker,
     TopicView,
 };
-use crate::messages::{NodeMsg, QUORUM};
+use crate::messages::{AppliedTopics, NodeMsg, TopicMeta, TopicsRequest, QUORUM, TOPICS};
 use crate::storage::Storage;
 use crate::types::{BrokerEpoch, ErrorCode, NodeId, Refusal};
 
@@ -54,6 +54,9 @@ pub struct QuorumSettings {
     /// Kafka's `broker.session.timeout.ms`: a broker the leader has not heard from for this
     /// long is fenced.
     pub broker_session_timeout_ms: u64,
+    /// The node is a broker: its topics actor is sent the applied topics
+    /// ([`TopicsRequest::MetadataApplied`]). A controller-only node has none.
+    pub feeds_topics: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -88,6 +91,11 @@ pub struct QuorumActor {
     projected: Option<Projected>,
     /// Requests forwarded to the leader: the call → who asked here.
     forwarded: BTreeMap<CallId, RequestId>,
+    /// The leader's answers to topic administrations forwarded from here, held until this
+    /// voter applied their entry too (so the node's topics actor has the change first).
+    held: Vec<(u64, RequestId, QuorumReply)>,
+    /// The topics last sent to the node's topics actor.
+    fed: Option<AppliedTopics>,
     failed: Option<String>,
     /// The pause before the next reopen, while one is armed.
     reopen_in_ms: Option<u64>,
@@ -108,6 +116,8 @@ impl QuorumActor {
             cluster_id_proposed_in: 0,
             projected: None,
             forwarded: BTreeMap::new(),
+            held: Vec::new(),
+            fed: None,
             failed: None,
             reopen_in_ms: None,
             reopen_backoff_ms: REOPEN_FIRST_MS,
@@ -145,10 +155,14 @@ impl QuorumActor {
         let Some(failed) = self.failure() else {
             return;
         };
-        for (_, (_, id, _)) in std::mem::take(&mut self.waiting) {
+        let held = std::mem::take(&mut self.held)
+            .into_iter()
+            .map(|(_, id, _)| id);
+        for id in self.waiting.values().map(|(_, id, _)| *id).chain(held) {
             let reply = QuorumReply::Failed(failed.clone());
             ctx.reply(id, NodeMsg::QuorumReply(reply));
         }
+        self.waiting.clear();
         if self.reopen_in_ms.is_none() {
             let after_ms = self.reopen_backoff_ms;
             tracing::warn!(%failed, after_ms, "the controller quorum's voter stopped; it reopens its files after a pause");
@@ -166,6 +180,7 @@ impl QuorumActor {
         self.node = None;
         self.failed = None;
         self.image = MetadataImage::default();
+        self.fed = None;
         self.last_saved = 0;
         self.cluster_id_proposed_in = 0;
         if let Some(out) = self.open(ctx) {
@@ -282,6 +297,42 @@ impl QuorumActor {
         (result, out)
     }
 
+    /// Sends the node's topics actor the applied topics when they changed (or the live
+    /// brokers did), then answers the forwarded administrations this voter has applied now:
+    /// the topics actor reads the change before the answer (one mailbox, in order).
+    fn feed_topics(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>) {
+        let applied = self.image.applied_index();
+        if self.settings.feeds_topics && applied > 0 {
+            let topics = (self.image.topics())
+                .map(|t| (t.name.clone(), TopicMeta::from_view(&topic_admin::view(t))))
+                .collect();
+            let now = AppliedTopics {
+                index: applied,
+                live_brokers: self.image.live_brokers().len() as u32,
+                topics,
+            };
+            let same = self.fed.as_ref().is_some_and(|fed| {
+                fed.live_brokers == now.live_brokers && fed.topics == now.topics
+            });
+            if !same {
+                let to = Addr {
+                    node: ctx.me.node,
+                    actor: TOPICS,
+                };
+                let msg = TopicsRequest::MetadataApplied(Box::new(now.clone()));
+                ctx.send(to, NodeMsg::Topics(msg));
+                self.fed = Some(now);
+            }
+        }
+        let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(index, _, _)| *index <= applied);
+        self.held = held;
+        for (_, id, reply) in ready {
+            ctx.reply(id, NodeMsg::QuorumReply(reply));
+        }
+    }
+
     /// Why this voter cannot serve: its own failure, or its Raft node's (a write or sync).
     fn failure(&self) -> Option<String> {
         let node_failed = self.node.as_ref().and_then(RaftNode::failed);
@@ -356,6 +407,7 @@ impl QuorumActor {
             }
         }
         self.liveness.applied(self.image.applied_index());
+        self.feed_topics(ctx);
         let leader = self.node.as_ref().and_then(|n| n.core().leader());
         for (id, index, committed, settle) in settled {
             let reply = if committed {
@@ -702,7 +754,10 @@ impl QuorumActor {
         change: TopicChange,
     ) {
         if plan.records.is_empty() {
-            let reply = QuorumReply::TopicsChanged(plan.outcomes);
+            let reply = QuorumReply::TopicsChanged {
+                index: 0,
+                outcomes: plan.outcomes,
+            };
             return ctx.reply(id, NodeMsg::QuorumReply(reply));
         }
         let settle = Settle::Topics {
@@ -774,7 +829,14 @@ impl QuorumActor {
             } => return self.reopen(ctx),
             Input::Reply { call, msg } => {
                 if let Some(id) = self.forwarded.remove(&call) {
-                    ctx.reply(id, msg);
+                    match msg {
+                        NodeMsg::QuorumReply(reply @ QuorumReply::TopicsChanged { index, .. })
+                            if index > self.image.applied_index() =>
+                        {
+                            self.held.push((index, id, reply))
+                        }
+                        msg => ctx.reply(id, msg),
+                    }
                 }
                 return;
             }
@@ -997,11 +1059,12 @@ impl Settle {
                 None => QuorumReply::StaleBrokerEpoch,
             },
             Settle::ProducerIds { first_id, count } => QuorumReply::ProducerIds { first_id, count },
-            Settle::Topics { change, outcomes } => QuorumReply::TopicsChanged(
-                (outcomes.into_iter())
+            Settle::Topics { change, outcomes } => QuorumReply::TopicsChanged {
+                index,
+                outcomes: (outcomes.into_iter())
                     .map(|outcome| outcome.and_then(|planned| change.settled(planned, image)))
                     .collect(),
-            ),
+            },
             Settle::Skipped => QuorumReply::Failed(format!(
                 "entry {index} changed nothing: the metadata moved on; ask again"
             )),

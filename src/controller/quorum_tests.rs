@@ -33,6 +33,7 @@ fn build(seed: u64, snapshot_every_entries: u64, brokers: bool) -> Cluster<NodeM
             snapshot_every_entries,
             dir: PathBuf::from(METADATA_DIR),
             broker_session_timeout_ms: SESSION_TIMEOUT_MS,
+            feeds_topics: false,
         };
         let lifecycle = LifecycleSettings {
             node_id: id,
@@ -591,9 +592,10 @@ fn create(name: &str, partitions: i32, replication_factor: i16) -> LeaderRequest
 /// The outcome codes of a topic administration's answer.
 fn topic_codes(answer: Option<Result<NodeMsg, crate::actor::stepper::RequestError>>) -> Vec<i16> {
     match answer {
-        Some(Ok(NodeMsg::QuorumReply(QuorumReply::TopicsChanged(outcomes)))) => (outcomes.iter())
-            .map(|o| o.as_ref().map_or_else(|r| r.code.wire(), |_| 0))
-            .collect(),
+        Some(Ok(NodeMsg::QuorumReply(QuorumReply::TopicsChanged { outcomes, .. }))) => (outcomes
+            .iter())
+        .map(|o| o.as_ref().map_or_else(|r| r.code.wire(), |_| 0))
+        .collect(),
         other => panic!("no topic administration answer: {other:?}"),
     }
 }

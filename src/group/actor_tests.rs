@@ -72,6 +72,7 @@ impl Harness {
             partitions: 1,
             replication_factor: 1,
             configs: Default::default(),
+            assignment: Vec::new(),
         };
         let topics = BTreeMap::from([(OFFSETS_TOPIC.to_owned(), meta)]);
         let reply = NodeMsg::TopicsReply(TopicsReply::List(topics));

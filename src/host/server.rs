@@ -2,6 +2,7 @@
 //! groups and this node's voter of the controller quorum), waits until the quorum named the
 //! cluster, binds the Kafka listeners and serves until asked to stop.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -19,12 +20,19 @@ use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
 use crate::controller::lifecycle::BrokerLifecycle;
 use crate::controller::quorum::QuorumActor;
+use crate::controller::topic_config;
 use crate::group::actor::GroupsActor;
 use crate::messages::call::ask;
-use crate::messages::lifecycle::{ControlledShutdownRequest, StartLifecycleRequest};
-use crate::messages::quorum::{DescribeRequest, Listener, QuorumReply, QuorumState};
+use crate::messages::lifecycle::{
+    ControlledShutdownRequest, LifecycleStatusRequest, StartLifecycleRequest,
+};
+use crate::messages::quorum::{
+    DescribeLeaderRequest, DescribeRequest, Listener, QuorumReply, QuorumState,
+};
 use crate::messages::{
-    NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, LIFECYCLE, PARTITIONS, QUORUM, TOPICS,
+    CreateTopicsRequest, EnsureInternalRequest, InternalTopic, ListTopicsRequest, NewTopic,
+    NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, LIFECYCLE, OFFSETS_TOPIC, PARTITIONS, QUORUM,
+    TOPICS,
 };
 use crate::partition::actor::Partitions;
 use crate::storage::file::FileStorage;
@@ -124,10 +132,9 @@ impl Server {
         if config.controller.roles == ProcessRoles::Controller {
             return Self::start_controller(config, storage).await;
         }
-        let topics = TopicsActor::open(storage.clone(), 1, config.admin_settings())
-            .map_err(|e| ServerError::Metadata(e.to_string()))?;
+        let topics = TopicsActor::new(config.admin_settings());
         let partitions = Partitions::new(storage.clone());
-        let quorum = QuorumActor::new(config.quorum_settings(), storage);
+        let quorum = QuorumActor::new(config.quorum_settings(), storage.clone());
         let actors = vec![
             (TOPICS, NodeActor::new(topics)),
             (PARTITIONS, NodeActor::new(partitions)),
@@ -142,20 +149,25 @@ impl Server {
             ),
         ];
         let node = start_node(config, actors).await?;
-        // Open every partition log of the registry (recovering it) before taking clients. A log
-        // that cannot open does not stop the broker (issue 9: one unopenable log made it
+        let cluster_id = wait_for_cluster_id(&node).await?;
+        tracing::info!(%cluster_id, "the controller quorum named the cluster");
+        // The topics are the metadata log's: this node's logs open only once its voter
+        // applied what the leader had committed (an older view would open, or later delete,
+        // the wrong logs).
+        let applied_index = wait_for_metadata(&node).await?;
+        // Open this node's replica of every partition (recovering it) before taking clients. A
+        // log that cannot open does not stop the broker (issue 9: one unopenable log made it
         // unrestartable): that partition answers KAFKA_STORAGE_ERROR and is retried.
         let opened = ask(&node.handle(), OpenAllRequest)
             .await
             .map_err(|e| ServerError::Metadata(format!("cannot open the partition logs: {e}")))?;
         tracing::info!(
+            applied_index,
             topics = opened.topics,
             partitions = opened.partitions,
             topics_with_offline_partitions = opened.topics_with_offline_partitions,
             "partition logs recovered and open"
         );
-        let cluster_id = wait_for_cluster_id(&node).await?;
-        tracing::info!(%cluster_id, "the controller quorum named the cluster");
         let mut kafka_addrs = Vec::new();
         let mut bound_listeners = Vec::new();
         for listener in &config.client_listeners() {
@@ -194,6 +206,20 @@ impl Server {
             port: l.port,
         });
         let service = BrokerService::new(node.handle(), settings);
+        ask(
+            &node.handle(),
+            StartLifecycleRequest {
+                listeners,
+                rack: None,
+            },
+        )
+        .await
+        .map_err(|e| ServerError::Metadata(format!("the broker lifecycle: {e}")))?;
+        // Clients are taken once the broker is unfenced: a topic created before would find no
+        // live broker to place its replicas on. Connections made meanwhile wait in the
+        // listener's backlog.
+        wait_until_unfenced(&node).await?;
+        import_legacy_topics(&node, storage.as_ref(), config).await?;
         let (stop, stop_rx) = watch::channel(false);
         let (alive, all_closed) = mpsc::channel(1);
         let life = kafka::Lifecycle {
@@ -210,15 +236,6 @@ impl Server {
             ));
         }
         drop(life); // only the listeners and connections hold `alive` now
-        ask(
-            &node.handle(),
-            StartLifecycleRequest {
-                listeners,
-                rack: None,
-            },
-        )
-        .await
-        .map_err(|e| ServerError::Metadata(format!("the broker lifecycle: {e}")))?;
         if let Some(advertised) = &config.advertised_listeners {
             let shown: Vec<String> = advertised.iter().map(ToString::to_string).collect();
             tracing::info!(advertised = %shown.join(","), "advertised listeners");
@@ -401,6 +418,139 @@ async fn wait_for_cluster_id(node: &Node<NodeMsg>) -> Result<String, ServerError
                     "the controller quorum's voter answered {other:?}"
                 )))
             }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(QUORUM_POLL_MS)).await;
+        waited_ms += QUORUM_POLL_MS;
+    }
+}
+
+/// Upgrade in place: a data directory written by a single-node release keeps its topics in
+/// `__rill_meta/topics.bin`. Each topic the metadata log does not have yet is created through
+/// the normal administration (placed on this broker, its logs opened as they are, its configs
+/// kept where this release still accepts them), then the file is renamed `topics.bin.imported`
+/// so that this happens once. The topic ids are new ones.
+async fn import_legacy_topics(
+    node: &Node<NodeMsg>,
+    storage: &dyn Storage,
+    config: &ServerConfig,
+) -> Result<(), ServerError> {
+    let legacy = crate::controller::store::load_legacy(storage)
+        .map_err(|e| ServerError::Metadata(e.to_string()))?;
+    let Some(legacy) = legacy else {
+        return Ok(());
+    };
+    let known = ask(&node.handle(), ListTopicsRequest)
+        .await
+        .map_err(|e| ServerError::Metadata(format!("the topics actor: {e}")))?;
+    let defaults = config.admin_settings().log;
+    for (name, topic) in legacy {
+        if known.contains_key(&name) {
+            continue;
+        }
+        let outcome = if name == OFFSETS_TOPIC {
+            let ensure = EnsureInternalRequest {
+                topic: InternalTopic::ConsumerOffsets,
+            };
+            ask(&node.handle(), ensure).await
+        } else {
+            let mut configs = BTreeMap::new();
+            for (key, value) in topic.configs {
+                configs.insert(key.clone(), value);
+                if topic_config::resolve(&defaults, &configs).is_err() {
+                    tracing::warn!(topic = %name, %key, "stored topic config no longer valid; not imported");
+                    configs.remove(&key);
+                }
+            }
+            let create = CreateTopicsRequest {
+                topics: vec![NewTopic {
+                    name: name.clone(),
+                    partitions: topic.partitions,
+                    replication_factor: 1,
+                    configs,
+                }],
+                validate_only: false,
+            };
+            ask(&node.handle(), create).await
+        };
+        match outcome.map_err(|e| ServerError::Metadata(format!("the topics actor: {e}")))?[..] {
+            [Ok(ref meta)] if meta.partitions != topic.partitions => {
+                tracing::warn!(topic = %name, stored = topic.partitions, now = meta.partitions, "imported with another partition count")
+            }
+            [Ok(_)] => {
+                tracing::info!(topic = %name, partitions = topic.partitions, "topic imported from the single-node registry")
+            }
+            ref other => {
+                return Err(ServerError::Metadata(format!(
+                    "cannot import topic '{name}' from {}: {other:?}",
+                    crate::controller::store::legacy_path().display()
+                )))
+            }
+        }
+    }
+    let from = crate::controller::store::legacy_path();
+    let to = from.with_extension("bin.imported");
+    storage
+        .rename(&from, &to)
+        .and_then(|()| storage.sync_dir(from.parent().unwrap_or(std::path::Path::new(""))))
+        .map_err(|e| ServerError::Metadata(format!("cannot rename {}: {e}", from.display())))?;
+    Ok(())
+}
+
+/// Waits until this node's voter applied every entry the quorum's leader had committed when
+/// asked (the leader answers for itself; a follower forwards): the applied index.
+async fn wait_for_metadata(node: &Node<NodeMsg>) -> Result<u64, ServerError> {
+    let mut waited_ms = 0;
+    let mut target = None;
+    loop {
+        if target.is_none() {
+            match ask(&node.handle(), DescribeLeaderRequest).await {
+                Ok(QuorumReply::Described(state)) => target = Some(state.commit_index),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(ServerError::Metadata(format!(
+                        "the controller quorum's voter: {e}"
+                    )))
+                }
+            }
+        }
+        if let Some(target) = target {
+            let asked = ask(&node.handle(), DescribeRequest).await.map_err(|e| {
+                ServerError::Metadata(format!("the controller quorum's voter: {e}"))
+            })?;
+            if let QuorumReply::Described(state) = asked {
+                if state.applied_index >= target {
+                    return Ok(state.applied_index);
+                }
+            }
+        }
+        if waited_ms > 0 && waited_ms % QUORUM_WAIT_LOG_MS == 0 {
+            tracing::info!(
+                ?target,
+                waited_ms,
+                "waiting for this node to apply the metadata log"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(QUORUM_POLL_MS)).await;
+        waited_ms += QUORUM_POLL_MS;
+    }
+}
+
+/// Waits until the quorum's leader unfenced this broker (it registered and caught up).
+async fn wait_until_unfenced(node: &Node<NodeMsg>) -> Result<(), ServerError> {
+    let mut waited_ms = 0;
+    loop {
+        let status = ask(&node.handle(), LifecycleStatusRequest)
+            .await
+            .map_err(|e| ServerError::Metadata(format!("the broker lifecycle: {e}")))?;
+        if !status.fenced {
+            return Ok(());
+        }
+        if waited_ms > 0 && waited_ms % QUORUM_WAIT_LOG_MS == 0 {
+            tracing::info!(
+                ?status,
+                waited_ms,
+                "waiting for the controller to unfence this broker"
+            );
         }
         tokio::time::sleep(std::time::Duration::from_millis(QUORUM_POLL_MS)).await;
         waited_ms += QUORUM_POLL_MS;

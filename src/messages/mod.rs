@@ -100,16 +100,18 @@ mod tests {
         }));
         assert_eq!(bytes(&refused), [3, 8, 34, 1, b'x']);
         // TopicsReply = 3, AutoCreated = 5, Some = 1; the id is 16 bytes with no length; 2
-        // partitions zigzag to 4, replication factor 1 to 2, then an empty config map.
+        // partitions zigzag to 4, replication factor 1 to 2, then an empty config map and an
+        // empty assignment.
         let topic = NodeMsg::TopicsReply(TopicsReply::AutoCreated(Some(TopicMeta {
             id: [7; 16],
             partitions: 2,
             replication_factor: 1,
             configs: BTreeMap::new(),
+            assignment: Vec::new(),
         })));
         let mut expected = vec![3, 5, 1];
         expected.extend([7; 16]);
-        expected.extend([4, 2, 0]);
+        expected.extend([4, 2, 0, 0]);
         assert_eq!(bytes(&topic), expected);
         // Raft = 7, Append = 2: term 3, prev index 1, prev term 2, one entry (term 3, Noop =
         // 0), leader commit 1. (u64s are varints, not zigzagged.)

@@ -257,8 +257,13 @@ pub enum QuorumReply {
     /// The applied metadata's topics, by name.
     Topics(Vec<TopicView>),
     /// A topic administration's outcome per topic, in request order: the topic as it is after
-    /// the change (as it was, for a deletion), or why not.
-    TopicsChanged(Vec<Result<TopicView, Refusal>>),
+    /// the change (as it was, for a deletion), or why not. `index` is the entry that made
+    /// the change (0: nothing changed); the asking node's voter answers only once it applied
+    /// it too, so the node's topics actor has the change when it reads the answer.
+    TopicsChanged {
+        index: u64,
+        outcomes: Vec<Result<TopicView, Refusal>>,
+    },
 }
 
 /// One voter's view of the quorum.
@@ -295,6 +300,8 @@ pub struct RegisteredBroker {
 pub struct TopicView {
     pub name: String,
     pub id: [u8; 16],
+    /// The topic's config overrides, as given.
+    pub configs: BTreeMap<String, String>,
     /// Partition 0, 1, … in order.
     pub partitions: Vec<PartitionView>,
 }

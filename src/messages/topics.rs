@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::quorum::{PartitionView, TopicView};
+use crate::types::NodeId;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicMeta {
     pub id: [u8; 16],
@@ -16,6 +19,41 @@ pub struct TopicMeta {
     pub replication_factor: i16,
     /// Topic-level config overrides (`retention.ms`, `segment.bytes`, ...), as given.
     pub configs: BTreeMap<String, String>,
+    /// Each partition's replicas, ISR and leader, partition 0 first (the metadata log's).
+    pub assignment: Vec<PartitionView>,
+}
+
+impl TopicMeta {
+    /// The topic as the applied metadata has it.
+    pub fn from_view(view: &TopicView) -> Self {
+        Self {
+            id: view.id,
+            partitions: view.partitions.len() as i32,
+            replication_factor: (view.partitions.first()).map_or(0, |p| p.replicas.len() as i16),
+            configs: view.configs.clone(),
+            assignment: view.partitions.clone(),
+        }
+    }
+
+    /// The partitions whose replicas include `node`, in order.
+    pub fn replicas_on(&self, node: NodeId) -> Vec<i32> {
+        (self.assignment.iter().enumerate())
+            .filter(|(_, p)| p.replicas.contains(&node))
+            .map(|(i, _)| i as i32)
+            .collect()
+    }
+}
+
+/// What the node's voter applied of the metadata log's topics (sent to [`super::TOPICS`]
+/// after every applied entry that changed a topic, and once it opened): the topics actor's
+/// view of the cluster's topics.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedTopics {
+    /// The last entry applied.
+    pub index: u64,
+    /// Brokers that may hold new replicas now (registered and unfenced).
+    pub live_brokers: u32,
+    pub topics: BTreeMap<String, TopicMeta>,
 }
 
 /// The refusal a topic outcome carries; it lives with the error codes.
@@ -35,6 +73,8 @@ pub enum TopicsRequest {
     /// Create an internal topic with its own settings if it does not exist yet; an existing
     /// one is success. Answered with [`TopicsReply::Created`] (one entry).
     EnsureInternal(EnsureInternalRequest),
+    /// From the node's voter (a message, not answered): the topics as applied now.
+    MetadataApplied(Box<AppliedTopics>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -62,10 +62,12 @@ def _log_filter():
 class RillServer:
     """One `rill server` process; `restart` keeps the port and the data directory."""
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), controller_port=None):
         self.data_dir = Path(data_dir)
         self.port = free_port()
         self.extra_args = list(extra_args)
+        # A node of a multi-node cluster also listens for its controller quorum's peers.
+        self.controller_port = controller_port
         self.log_path = self.data_dir / "server.stderr"
         self.proc = None
         self.starts = 0
@@ -91,6 +93,16 @@ class RillServer:
                 time.sleep(0.5)
 
     def _start_once(self):
+        return self._wait(self._spawn())
+
+    def _listeners(self):
+        listeners = f"PLAINTEXT://{self.bootstrap}"
+        if self.controller_port is not None:
+            listeners += f",CONTROLLER://127.0.0.1:{self.controller_port}"
+        return listeners
+
+    def _spawn(self):
+        """Starts the process; the log offset its start-up lines begin at."""
         assert self.proc is None, "already running"
         assert RILL_BIN.exists(), f"{RILL_BIN} is missing: run `cargo build --bin rill` first"
         self.starts += 1
@@ -103,7 +115,7 @@ class RillServer:
                 str(RILL_BIN),
                 "server",
                 "--listeners",
-                f"PLAINTEXT://{self.bootstrap}",
+                self._listeners(),
                 "--log-dirs",
                 str(self.data_dir / "data"),
                 *self.extra_args,
@@ -114,6 +126,9 @@ class RillServer:
             env={**os.environ, "RUST_LOG": _log_filter(), "NO_COLOR": "1"},
         )
         log.close()
+        return log_from
+
+    def _wait(self, log_from):
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             code = self.proc.poll()
@@ -177,6 +192,33 @@ def rill_factory(tmp_path, request):
         server.data_dir.mkdir()
         servers.append(server)
         return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def rill_cluster(tmp_path, request):
+    """Starts `size` combined nodes (broker and controller quorum voter each, node ids 1..size)
+    with extra flags; every one is stopped at the end of the test."""
+    servers = []
+    request.node._rill_servers = servers
+
+    def make(size, *extra_args):
+        ports = [free_port() for _ in range(size)]
+        voters = ",".join(f"{i + 1}@127.0.0.1:{port}" for i, port in enumerate(ports))
+        for i, port in enumerate(ports):
+            args = ["--node-id", str(i + 1), "--override", f"controller.quorum.voters={voters}",
+                    "--override", "controller.quorum.election.timeout.ms=500", *extra_args]
+            server = RillServer(tmp_path / f"node{i + 1}", args, controller_port=port)
+            server.data_dir.mkdir()
+            servers.append(server)
+        # No node serves before a majority is up: start them all, then wait for each.
+        starts = [server._spawn() for server in servers]
+        for server, log_from in zip(servers, starts):
+            server._wait(log_from)
+        return servers
 
     yield make
     for server in servers:

@@ -1,6 +1,7 @@
-//! FindCoordinator: which broker coordinates a group. On one node it is this node, once
-//! `__consumer_offsets` exists: the first request creates it (Kafka creates it lazily too), and
-//! until that succeeds clients get COORDINATOR_NOT_AVAILABLE and retry. Transactions are not
+//! FindCoordinator: which broker coordinates a group: the leader of the group's
+//! `__consumer_offsets` partition (Kafka's rule), once that topic exists: the first request
+//! creates it (Kafka creates it lazily too), and until that succeeds, or while the partition
+//! has no leader, clients get COORDINATOR_NOT_AVAILABLE and retry. Transactions are not
 //! supported, so a transaction coordinator is never available; saying so at once keeps a
 //! transactional producer from retrying forever.
 //!
@@ -13,8 +14,9 @@ use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinator
 use super::text;
 use crate::actor::client::ActorClient;
 use crate::broker::{BrokerService, GatewayError};
+use crate::group::placement::offsets_partition;
 use crate::messages::call::ask;
-use crate::messages::{EnsureInternalRequest, InternalTopic, NodeMsg, OFFSETS_TOPIC};
+use crate::messages::{EnsureInternalRequest, InternalTopic, NodeMsg, TopicMeta, OFFSETS_TOPIC};
 use crate::types::ErrorCode;
 
 /// `CoordinatorType.GROUP`.
@@ -46,30 +48,62 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             vec![request.key.to_string()]
         };
         // v0 has no key type: it asks for a group coordinator.
-        let found = match request.key_type {
-            KEY_TYPE_GROUP => self.group_coordinator().await,
-            KEY_TYPE_TRANSACTION => Found::Refused(
-                ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                "transactions are not supported".into(),
-            ),
-            other => Found::Refused(
-                ErrorCode::INVALID_REQUEST,
-                format!("unknown coordinator key type {other}"),
-            ),
+        let answers = match request.key_type {
+            KEY_TYPE_GROUP => self.group_coordinators(keys).await,
+            KEY_TYPE_TRANSACTION => {
+                let refused = Found::Refused(
+                    ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                    "transactions are not supported".into(),
+                );
+                keys.into_iter().map(|key| (key, refused.clone())).collect()
+            }
+            other => {
+                let refused = Found::Refused(
+                    ErrorCode::INVALID_REQUEST,
+                    format!("unknown coordinator key type {other}"),
+                );
+                keys.into_iter().map(|key| (key, refused.clone())).collect()
+            }
         };
-        let answers = keys.into_iter().map(|key| (key, found.clone())).collect();
         Ok(response(answers, version))
     }
 
-    /// This broker, once `__consumer_offsets` exists (created here if it does not).
-    async fn group_coordinator(&self) -> Found {
-        let Some(address) = self.settings.advertised.clone() else {
-            return Found::Refused(
-                ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                "this broker has no advertised listener".into(),
-            );
+    /// Each group's coordinator: the leader of its `__consumer_offsets` partition (the topic
+    /// is created here if it does not exist).
+    async fn group_coordinators(&self, groups: Vec<String>) -> Vec<(String, Found)> {
+        let offsets = match self.offsets_topic().await {
+            Ok(meta) => meta,
+            Err(refused) => return groups.into_iter().map(|g| (g, refused.clone())).collect(),
         };
-        if !self.offsets_topic_exists().await {
+        let cluster = self.cluster_brokers().await;
+        let me = self.settings.broker_id();
+        groups
+            .into_iter()
+            .map(|group| {
+                let partition = offsets_partition(&group, offsets.partitions);
+                // A topic with no assignment (tests): this broker holds it.
+                let leader = match offsets.assignment.get(partition as usize) {
+                    Some(view) => view.leader.and_then(|l| i32::try_from(l.0).ok()),
+                    None => Some(me),
+                };
+                let found = match leader.and_then(|id| Some((id, cluster.by_id.get(&id)?))) {
+                    Some((id, (host, port))) => Found::Node(id, host.clone(), i32::from(*port)),
+                    None => Found::Refused(
+                        ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                        format!("{OFFSETS_TOPIC} partition {partition} has no live leader"),
+                    ),
+                };
+                (group, found)
+            })
+            .collect()
+    }
+
+    /// `__consumer_offsets` (created here if it does not exist), or why not.
+    async fn offsets_topic(&self) -> Result<TopicMeta, Found> {
+        if let Some(meta) = self.offsets_topic_meta().await {
+            return Ok(meta);
+        }
+        {
             let ensure = EnsureInternalRequest {
                 topic: InternalTopic::ConsumerOffsets,
             };
@@ -83,25 +117,25 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             };
             if let Some(reason) = refusal {
                 tracing::debug!(%reason, "cannot create {OFFSETS_TOPIC}");
-                return Found::Refused(
+                return Err(Found::Refused(
                     ErrorCode::COORDINATOR_NOT_AVAILABLE,
                     format!("the offsets topic is not available: {reason}"),
-                );
+                ));
             }
         }
-        Found::Node(
-            self.settings.broker_id(),
-            address.host,
-            i32::from(address.port),
-        )
+        self.offsets_topic_meta().await.ok_or_else(|| {
+            Found::Refused(
+                ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                format!("{OFFSETS_TOPIC} is not in this broker's metadata yet"),
+            )
+        })
     }
 
-    /// Whether the registry holds `__consumer_offsets` (an unanswered ask counts as no).
-    async fn offsets_topic_exists(&self) -> bool {
-        self.list_topics()
-            .await
-            .map(|topics| topics.contains_key(OFFSETS_TOPIC))
-            .unwrap_or(false)
+    /// `__consumer_offsets` as this broker's metadata has it (an unanswered ask counts as
+    /// none).
+    async fn offsets_topic_meta(&self) -> Option<TopicMeta> {
+        let mut topics = self.list_topics().await.ok()?;
+        topics.remove(OFFSETS_TOPIC)
     }
 }
 

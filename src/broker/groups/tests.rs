@@ -28,6 +28,10 @@ use crate::actor::fake_client::FakeClient;
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::settings::{BrokerAddress, GatewaySettings};
 use crate::broker::BrokerService;
+use crate::messages::quorum::{
+    Listener, PartitionView, QuorumReply, QuorumRequest, QuorumState, RegisteredBroker,
+};
+use crate::messages::QUORUM;
 use crate::messages::{
     CommittedOffset, GroupOffsets, GroupsReply, GroupsRequest, JoinGroupResult, JoinedMember,
     LeaveGroupResult, LeftMember, NodeMsg, SyncGroupResult, TopicMeta, TopicsReply, TopicsRequest,
@@ -35,7 +39,7 @@ use crate::messages::{
 };
 use crate::protocol::frame::peek_header;
 use crate::protocol::versions::GROUP_VERSIONS;
-use crate::types::{ErrorCode, LeaderEpoch, NodeId, Offset, Refusal, TopicPartition};
+use crate::types::{BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Offset, Refusal, TopicPartition};
 
 /// Every version the gateway serves of `key` (the crate's whole request range for
 /// FindCoordinator, whose batch form is built too).
@@ -399,6 +403,7 @@ fn a_commit_is_split_by_what_the_registry_knows() {
         partitions: 2,
         replication_factor: 1,
         configs: BTreeMap::new(),
+        assignment: Vec::new(),
     };
     let topics = BTreeMap::from([("a".to_string(), meta)]);
     let offsets = vec![
@@ -481,6 +486,7 @@ fn offsets_topic_listed() -> NodeMsg {
         partitions: 50,
         replication_factor: 1,
         configs: BTreeMap::new(),
+        assignment: Vec::new(),
     };
     let topics = BTreeMap::from([(crate::messages::OFFSETS_TOPIC.to_string(), meta)]);
     NodeMsg::TopicsReply(TopicsReply::List(topics))
@@ -500,7 +506,100 @@ fn find_coordinator_names_this_broker_once_the_offsets_topic_exists() {
     assert_eq!((back.error_code, back.node_id.0, back.port), (0, 7, 9092));
     assert_eq!(back.host.as_str(), "broker.example");
     let asked = client.take_asked();
-    assert_eq!(asked.len(), 1, "only the registry: {asked:?}");
+    assert!(
+        matches!(
+            asked.as_slice(),
+            [
+                (_, NodeMsg::Topics(TopicsRequest::List)),
+                (_, NodeMsg::Quorum(QuorumRequest::Describe))
+            ]
+        ),
+        "the topics and the brokers: {asked:?}"
+    );
+}
+
+#[test]
+fn find_coordinator_names_the_broker_leading_the_groups_offsets_partition() {
+    let client = FakeClient::default();
+    // Group "g" hashes to partition 1 of 2; broker 9 leads it, broker 7 (this one) the other.
+    let view = |leader: u64| PartitionView {
+        replicas: vec![NodeId(leader)],
+        isr: vec![NodeId(leader)],
+        leader: Some(NodeId(leader)),
+        leader_epoch: LeaderEpoch(0),
+    };
+    assert_eq!(crate::group::placement::offsets_partition("g", 2), 1);
+    let meta = TopicMeta {
+        id: [1; 16],
+        partitions: 2,
+        replication_factor: 1,
+        configs: BTreeMap::new(),
+        assignment: vec![view(7), view(9)],
+    };
+    let topics = BTreeMap::from([(crate::messages::OFFSETS_TOPIC.to_string(), meta)]);
+    client.reply(TOPICS, NodeMsg::TopicsReply(TopicsReply::List(topics)));
+    let broker = |id: u64, host: &str, fenced: bool| RegisteredBroker {
+        node_id: NodeId(id),
+        epoch: BrokerEpoch(1),
+        fenced,
+        listeners: vec![Listener {
+            name: "PLAINTEXT".into(),
+            host: host.into(),
+            port: 9000 + id as u16,
+        }],
+        rack: None,
+    };
+    let state = QuorumState {
+        node_id: NodeId(7),
+        leader: Some(NodeId(7)),
+        term: 1,
+        commit_index: 5,
+        applied_index: 5,
+        last_index: 5,
+        cluster_id: Some([2; 16]),
+        followers: Vec::new(),
+        brokers: vec![broker(7, "seven", false), broker(9, "nine", false)],
+    };
+    client.reply(
+        QUORUM,
+        NodeMsg::QuorumReply(QuorumReply::Described(state.clone())),
+    );
+    let service = BrokerService::new(client.clone(), settings());
+    let body = FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g"));
+    let back: FindCoordinatorResponse = run(
+        &service,
+        ApiKey::FindCoordinator,
+        frame(ApiKey::FindCoordinator, 1, &body),
+    );
+    assert_eq!((back.error_code, back.node_id.0, back.port), (0, 9, 9009));
+    assert_eq!(back.host.as_str(), "nine");
+
+    // Fenced, broker 9 is no coordinator: retriable COORDINATOR_NOT_AVAILABLE.
+    client.reply(
+        TOPICS,
+        NodeMsg::TopicsReply(TopicsReply::List(BTreeMap::from([(
+            crate::messages::OFFSETS_TOPIC.to_string(),
+            TopicMeta {
+                id: [1; 16],
+                partitions: 2,
+                replication_factor: 1,
+                configs: BTreeMap::new(),
+                assignment: vec![view(7), view(9)],
+            },
+        )]))),
+    );
+    let fenced = QuorumState {
+        brokers: vec![broker(7, "seven", false), broker(9, "nine", true)],
+        ..state
+    };
+    client.reply(QUORUM, NodeMsg::QuorumReply(QuorumReply::Described(fenced)));
+    let back: FindCoordinatorResponse = run(
+        &service,
+        ApiKey::FindCoordinator,
+        frame(ApiKey::FindCoordinator, 1, &body),
+    );
+    assert_eq!(back.error_code, ErrorCode::COORDINATOR_NOT_AVAILABLE.wire());
+    assert_eq!(back.node_id.0, -1);
 }
 
 #[test]

@@ -100,6 +100,7 @@ pub fn view(topic: &TopicImage) -> TopicView {
     TopicView {
         name: topic.name.clone(),
         id: topic.id,
+        configs: topic.configs.clone(),
         partitions: (topic.partitions.values())
             .map(|p| PartitionView {
                 replicas: p.replicas.clone(),

@@ -1,0 +1,50 @@
+//! The cluster's brokers as this node's metadata has them, for the answers that name brokers:
+//! Metadata's broker list and partition leaders, FindCoordinator's coordinator. Any broker
+//! answers for the whole cluster (Kafka's broker discovery).
+
+use std::collections::BTreeMap;
+
+use super::BrokerService;
+use crate::actor::client::ActorClient;
+use crate::messages::call::ask;
+use crate::messages::quorum::{DescribeRequest, QuorumReply};
+use crate::messages::NodeMsg;
+
+/// Where clients reach each live broker, by broker id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct ClusterBrokers {
+    /// The unfenced registered brokers with the first listener each registered (the one it
+    /// advertises first), and this broker (it is answering, so it is reachable).
+    pub by_id: BTreeMap<i32, (String, u16)>,
+    /// The quorum's leader when it is one of them (Kafka's active controller).
+    pub controller: Option<i32>,
+}
+
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    /// The live brokers: from this node's voter, which applied their registrations; this
+    /// broker alone when the voter cannot answer.
+    pub(super) async fn cluster_brokers(&self) -> ClusterBrokers {
+        let mut cluster = ClusterBrokers::default();
+        if let Ok(QuorumReply::Described(state)) = ask(&self.node, DescribeRequest).await {
+            for broker in state.brokers.iter().filter(|b| !b.fenced) {
+                let (Some(listener), Ok(id)) =
+                    (broker.listeners.first(), i32::try_from(broker.node_id.0))
+                else {
+                    continue;
+                };
+                cluster
+                    .by_id
+                    .insert(id, (listener.host.clone(), listener.port));
+            }
+            cluster.controller = (state.leader)
+                .and_then(|leader| i32::try_from(leader.0).ok())
+                .filter(|leader| cluster.by_id.contains_key(leader));
+        }
+        if let Some(me) = &self.settings.advertised {
+            (cluster.by_id)
+                .entry(self.settings.broker_id())
+                .or_insert_with(|| (me.host.clone(), me.port));
+        }
+        cluster
+    }
+}

@@ -1,0 +1,153 @@
+//! This node's partition logs brought in line with the metadata log: at start-up
+//! ([`OpenAll`]: open, recovering, this node's replica of every partition) and after every
+//! applied change ([`Reconcile`]: open the replicas newly placed here, reconfigure those whose
+//! topic configs changed, delete those of deleted topics or moved away). Jobs of
+//! [`super::admin::Admin`], in the same queue as administrations.
+//!
+//! A log that cannot open does not stop the broker (issue 9: one unopenable log made it
+//! unrestartable): that partition answers KAFKA_STORAGE_ERROR and is retried when used.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::admin::{Next, World};
+use super::sweep::{log_config, Answer, Sweep, SweepKind};
+use crate::messages::{OpenAllReport, TopicMeta, TopicsReply};
+
+/// Start-up: opens this node's replica of every partition of the metadata.
+pub struct OpenAll {
+    /// The topics the logs are opened for (they become the reconciled state).
+    basis: BTreeMap<String, TopicMeta>,
+    todo: VecDeque<Sweep>,
+    report: OpenAllReport,
+    opening: Option<Sweep>,
+}
+
+impl OpenAll {
+    pub fn new(world: &World<'_>) -> Self {
+        let basis = world.view().clone();
+        let me = world.me();
+        let mut report = OpenAllReport::default();
+        let mut todo = VecDeque::new();
+        for (name, meta) in &basis {
+            let mine = meta.replicas_on(me);
+            if mine.is_empty() {
+                continue;
+            }
+            report.topics += 1;
+            report.partitions += mine.len() as i64;
+            todo.push_back(Sweep::ensure(name, meta, mine, world.settings));
+        }
+        Self {
+            basis,
+            todo,
+            report,
+            opening: None,
+        }
+    }
+
+    pub fn step(&mut self, world: &mut World<'_>, mut answer: Option<Answer>) -> Next {
+        loop {
+            if let Some(sweep) = &mut self.opening {
+                if let Some(call) = sweep.step(answer.take()) {
+                    return Next::Call(call);
+                }
+                if let Some(error) = sweep.error() {
+                    self.report.topics_with_offline_partitions += 1;
+                    tracing::error!(topic = %sweep.topic, %error, "topic has partitions that cannot be opened yet; retrying them when used");
+                }
+                self.opening = None;
+            }
+            let Some(sweep) = self.todo.pop_front() else {
+                world.topics.reconciled = Some(std::mem::take(&mut self.basis));
+                return Next::Done(TopicsReply::Opened(std::mem::take(&mut self.report)));
+            };
+            self.opening = Some(sweep);
+        }
+    }
+}
+
+/// After a change applied: every difference between the reconciled topics and the view, as
+/// sweeps of this node's replicas.
+pub struct Reconcile {
+    basis: BTreeMap<String, TopicMeta>,
+    todo: VecDeque<Sweep>,
+    running: Option<Sweep>,
+}
+
+impl Reconcile {
+    pub fn new(world: &World<'_>) -> Self {
+        let basis = world.view().clone();
+        let before = world.topics.reconciled.clone().unwrap_or_default();
+        let todo = differences(&before, &basis, world);
+        Self {
+            basis,
+            todo,
+            running: None,
+        }
+    }
+
+    pub fn step(&mut self, world: &mut World<'_>, mut answer: Option<Answer>) -> Next {
+        loop {
+            if let Some(sweep) = &mut self.running {
+                if let Some(call) = sweep.step(answer.take()) {
+                    return Next::Call(call);
+                }
+                if let Some(error) = sweep.error() {
+                    tracing::warn!(topic = %sweep.topic, %error, "a partition log could not follow the metadata; it is retried when used");
+                }
+                self.running = None;
+            }
+            let Some(sweep) = self.todo.pop_front() else {
+                // Only a reconciliation after start-up runs at all (see `TopicsState`).
+                if world.topics.reconciled.is_some() {
+                    world.topics.reconciled = Some(std::mem::take(&mut self.basis));
+                }
+                return Next::Done(TopicsReply::Opened(OpenAllReport::default()));
+            };
+            self.running = Some(sweep);
+        }
+    }
+}
+
+/// The sweeps that take this node's logs from `before` to `after`: deletions first (a topic
+/// deleted and created again under its name loses its old logs before the new ones open).
+fn differences(
+    before: &BTreeMap<String, TopicMeta>,
+    after: &BTreeMap<String, TopicMeta>,
+    world: &World<'_>,
+) -> VecDeque<Sweep> {
+    let me = world.me();
+    let mut deletes = VecDeque::new();
+    let mut rest = VecDeque::new();
+    for (name, old) in before {
+        let old_mine = old.replicas_on(me);
+        let gone: Vec<i32> = match after.get(name).filter(|new| new.id == old.id) {
+            None => old_mine,
+            Some(new) => {
+                let new_mine = new.replicas_on(me);
+                (old_mine.into_iter())
+                    .filter(|p| !new_mine.contains(p))
+                    .collect()
+            }
+        };
+        if !gone.is_empty() {
+            deletes.push_back(Sweep::new(name, gone, SweepKind::Delete));
+        }
+    }
+    for (name, new) in after {
+        let new_mine = new.replicas_on(me);
+        let old = before.get(name).filter(|old| old.id == new.id);
+        let old_mine = old.map(|o| o.replicas_on(me)).unwrap_or_default();
+        let (kept, added): (Vec<i32>, Vec<i32>) =
+            new_mine.into_iter().partition(|p| old_mine.contains(p));
+        if !added.is_empty() {
+            rest.push_back(Sweep::ensure(name, new, added, world.settings));
+        }
+        if old.is_some_and(|o| o.configs != new.configs) && !kept.is_empty() {
+            let config = log_config(name, new, world.settings);
+            rest.push_back(Sweep::new(name, kept, SweepKind::SetConfig(config)));
+        }
+    }
+    deletes.extend(rest);
+    deletes
+}
