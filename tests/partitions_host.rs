@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rill::config::ServerConfig;
 use rill::controller::lifecycle::BrokerLifecycle;
-use rill::controller::quorum::QuorumActor;
+use rill::controller::quorum::{QuorumActor, QuorumSettings};
 use rill::host::node::NodeHandle;
 use rill::host::{Node, NodeActor, NodeConfig};
 use rill::messages::lifecycle::{LifecycleRequest, StartLifecycleRequest};
@@ -52,7 +52,14 @@ async fn start(storage: Arc<dyn Storage>) -> Node<NodeMsg> {
         (PARTITIONS, NodeActor::new(Partitions::new(storage.clone()))),
         (
             QUORUM,
-            NodeActor::new(QuorumActor::new(server.quorum_settings(), storage)),
+            NodeActor::new(QuorumActor::new(
+                QuorumSettings {
+                    // No topics actor here.
+                    feeds_topics: false,
+                    ..server.quorum_settings()
+                },
+                storage,
+            )),
         ),
         (
             LIFECYCLE,

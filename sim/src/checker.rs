@@ -348,6 +348,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     compaction::check(&mut safety, events, promises);
     quorum::check(&mut safety, events);
     quorum::check_brokers(&mut safety, &mut verdict.liveness, events);
+    quorum::check_topics(&mut verdict.liveness, events);
     quorum::check_producer_ids(&mut safety, events);
     safety.finish();
     verdict

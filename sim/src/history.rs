@@ -247,6 +247,12 @@ pub enum Event {
         brokers: Vec<(i32, bool)>,
         nodes: Vec<u64>,
     },
+    /// Every topic broker `asked` lists (Metadata for all topics, from the metadata it
+    /// applied), by name, with each partition's leader (-1: none).
+    TopicsSeen {
+        asked: u64,
+        topics: Vec<(String, Vec<i32>)>,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

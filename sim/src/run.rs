@@ -190,7 +190,8 @@ impl SimConfig {
                 Canary::QuorumSelfMajority
                 | Canary::HeartbeatsIgnored
                 | Canary::RaftVoteTwice
-                | Canary::ProducerIdsReused => 3,
+                | Canary::ProducerIdsReused
+                | Canary::TopicsFeedSkipped => 3,
                 _ => 1,
             };
         }

@@ -44,10 +44,10 @@ impl Actor<NodeMsg> for TopicsActor {
                     return;
                 }
                 topics.applied = *applied;
-                if topics.reconciled.is_some() {
-                    self.admin
-                        .submit(ctx, topics, settings, None, AdminOp::Reconcile);
-                }
+                // Queued even while start-up opens the logs: it runs after `OpenAll` and takes
+                // what changed meanwhile (before start-up it does nothing).
+                self.admin
+                    .submit(ctx, topics, settings, None, AdminOp::Reconcile);
             }
             Input::Request {
                 id,

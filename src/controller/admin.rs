@@ -174,6 +174,14 @@ impl World<'_> {
         self.settings.node_id
     }
 
+    /// This node's logs of an earlier topic of this name (another id) not deleted yet: the
+    /// partitions to delete before the new topic's logs open in the same directories (the
+    /// deletion's reconciliation may still wait in the queue behind the creation).
+    pub fn stale_logs(&self, name: &str, id: [u8; 16]) -> Option<Vec<i32>> {
+        let old = self.topics.reconciled.as_ref()?.get(name)?;
+        (old.id != id).then(|| old.replicas_on(self.me()))
+    }
+
     /// An administration brought this node's logs of `name` in line with `meta` (`None`: it
     /// deleted them): a reconciliation after it must not redo that, nor undo it (a topic
     /// deleted and created again under its name shares its log directories).

@@ -81,6 +81,11 @@ enum CreatePhase {
     Deciding {
         name: String,
     },
+    /// The logs of an earlier topic of the name are deleted first.
+    Clearing {
+        meta: TopicMeta,
+        sweep: Sweep,
+    },
     Opening {
         meta: TopicMeta,
         sweep: Sweep,
@@ -173,6 +178,16 @@ impl CreateTopics {
                     if self.internal {
                         topic.replication_factor = topic.replication_factor.min(REPLICAS_MAX);
                     }
+                    if topic.replication_factor < 1 {
+                        self.done.push(Err(Refusal::new(
+                            ErrorCode::INVALID_REPLICATION_FACTOR,
+                            format!(
+                                "replication factor must be at least 1, got {}",
+                                topic.replication_factor
+                            ),
+                        )));
+                        continue;
+                    }
                     if topic.replication_factor > REPLICAS_MAX {
                         self.done
                             .push(Err(too_many_replicas(topic.replication_factor)));
@@ -213,11 +228,37 @@ impl CreateTopics {
                         }
                         Ok(view) => {
                             let meta = TopicMeta::from_view(&view);
-                            let mine = meta.replicas_on(world.me());
-                            let sweep = Sweep::ensure(&name, &meta, mine, world.settings);
-                            self.phase = CreatePhase::Opening { meta, sweep };
+                            self.phase = match world.stale_logs(&name, meta.id) {
+                                Some(stale) => {
+                                    let sweep = Sweep::new(&name, stale, SweepKind::Delete);
+                                    CreatePhase::Clearing { meta, sweep }
+                                }
+                                None => {
+                                    let mine = meta.replicas_on(world.me());
+                                    let sweep = Sweep::ensure(&name, &meta, mine, world.settings);
+                                    CreatePhase::Opening { meta, sweep }
+                                }
+                            };
                         }
                     }
+                }
+                CreatePhase::Clearing { meta, sweep } => {
+                    if let Some(call) = sweep.step(resume.take().and_then(Resume::answer)) {
+                        return Next::Call(call);
+                    }
+                    let topic = sweep.topic.clone();
+                    let mine = meta.replicas_on(world.me());
+                    let meta = meta.clone();
+                    if let Some(error) = sweep.error() {
+                        // Opening on them would serve the old topic's records as the new one's.
+                        tracing::error!(topic, %error, "cannot delete the earlier topic's logs");
+                        let sweep = Sweep::new(&topic, mine, SweepKind::Delete);
+                        self.phase = CreatePhase::RollingBack { error, meta, sweep };
+                        continue;
+                    }
+                    world.logs_follow(&topic, None);
+                    let sweep = Sweep::ensure(&topic, &meta, mine, world.settings);
+                    self.phase = CreatePhase::Opening { meta, sweep };
                 }
                 CreatePhase::Opening { meta, sweep } => {
                     if let Some(call) = sweep.step(resume.take().and_then(Resume::answer)) {
@@ -278,16 +319,25 @@ impl CreateTopics {
 /// its partitions as empty logs, so the broker starts and the topic is there, empty, until the
 /// delete is repeated.
 pub struct DeleteTopics {
-    /// The topics by name; `None` for an id no topic has.
-    todo: VecDeque<Option<String>>,
+    /// The topics as asked (by name, or by id: the controller resolves an id, so a stale
+    /// view here never deletes a newer topic of the name).
+    todo: VecDeque<TopicRef>,
     done: Vec<TopicDeletion>,
-    /// The topic whose deletion is asked of the controller (and whether its logs here are
-    /// gone already).
-    deciding: Option<(String, bool)>,
+    /// The topic whose deletion is asked of the controller.
+    deciding: Option<Deciding>,
     deleting: Option<Deleting>,
 }
 
+struct Deciding {
+    asked: TopicRef,
+    /// Its name as this node knows it (`None`: an id this node does not know).
+    known: Option<String>,
+    /// Its logs here are gone already (the disk was full the first time).
+    logs_gone: bool,
+}
+
 struct Deleting {
+    asked: TopicRef,
     meta: TopicMeta,
     sweep: Sweep,
     /// Still in the metadata: ask the controller again once the logs freed the space.
@@ -295,32 +345,24 @@ struct Deleting {
 }
 
 impl DeleteTopics {
-    pub fn new(request: DeleteTopicsRequest, world: &World<'_>) -> Self {
-        let topics = world.view();
-        let todo = request
-            .topics
-            .into_iter()
-            .map(|topic| match topic {
-                TopicRef::Name(name) => Some(name),
-                TopicRef::Id(id) => topics
-                    .iter()
-                    .find(|(_, meta)| meta.id == id)
-                    .map(|(name, _)| name.clone()),
-            })
-            .collect();
+    pub fn new(request: DeleteTopicsRequest, _world: &World<'_>) -> Self {
         Self {
-            todo,
+            todo: request.topics.into(),
             done: Vec::new(),
             deciding: None,
             deleting: None,
         }
     }
 
-    fn decide(&mut self, name: String, logs_gone: bool) -> Next {
+    fn decide(&mut self, asked: TopicRef, known: Option<String>, logs_gone: bool) -> Next {
         let request = LeaderRequest::DeleteTopics {
-            topics: vec![TopicRef::Name(name.clone())],
+            topics: vec![asked.clone()],
         };
-        self.deciding = Some((name, logs_gone));
+        self.deciding = Some(Deciding {
+            asked,
+            known,
+            logs_gone,
+        });
         let on_full_disk = if logs_gone {
             OnFullDisk::Retry
         } else {
@@ -331,17 +373,24 @@ impl DeleteTopics {
 
     pub fn step(&mut self, world: &mut World<'_>, mut resume: Option<Resume>) -> Next {
         loop {
-            if let Some((name, logs_gone)) = self.deciding.take() {
+            if let Some(Deciding {
+                asked,
+                known,
+                logs_gone,
+            }) = self.deciding.take()
+            {
+                let here = known.as_ref().and_then(|n| world.view().get(n)).cloned();
                 match single(resume.take()) {
                     Ok(view) if logs_gone => self.done.push(TopicDeletion {
-                        name: Some(name),
+                        name: Some(view.name.clone()),
                         outcome: Ok(TopicMeta::from_view(&view)),
                     }),
                     Ok(view) => {
                         let meta = TopicMeta::from_view(&view);
                         let all = (0..meta.partitions).collect();
                         self.deleting = Some(Deleting {
-                            sweep: Sweep::new(&name, all, SweepKind::Delete),
+                            asked,
+                            sweep: Sweep::new(&view.name, all, SweepKind::Delete),
                             meta,
                             decide_after: false,
                         });
@@ -349,19 +398,21 @@ impl DeleteTopics {
                     Err(refusal)
                         if !logs_gone
                             && disk_full::is_storage_full_message(&refusal.message)
-                            && world.view().contains_key(&name) =>
+                            && here.is_some() =>
                     {
+                        let meta = here.expect("matched above");
+                        let name = known.expect("known with its topic");
                         tracing::warn!(topic = %name, "disk full: deleting the topic's logs here before asking the controller again, to free the space its write needs");
-                        let meta = world.view()[&name].clone();
                         let all = (0..meta.partitions).collect();
                         self.deleting = Some(Deleting {
+                            asked,
                             sweep: Sweep::new(&name, all, SweepKind::Delete),
                             meta,
                             decide_after: true,
                         });
                     }
                     Err(refusal) => self.done.push(TopicDeletion {
-                        name: Some(name),
+                        name: known,
                         outcome: Err(refusal),
                     }),
                 }
@@ -378,7 +429,7 @@ impl DeleteTopics {
                 let name = deleting.sweep.topic;
                 world.logs_follow(&name, None);
                 if deleting.decide_after {
-                    return self.decide(name, true);
+                    return self.decide(deleting.asked, Some(name), true);
                 }
                 self.done.push(TopicDeletion {
                     name: Some(name),
@@ -386,27 +437,23 @@ impl DeleteTopics {
                 });
                 continue;
             }
-            let Some(name) = self.todo.pop_front() else {
+            let Some(asked) = self.todo.pop_front() else {
                 return Next::Done(TopicsReply::Deleted(std::mem::take(&mut self.done)));
             };
-            let Some(name) = name else {
-                self.done.push(TopicDeletion {
-                    name: None,
-                    outcome: Err(Refusal::new(
-                        ErrorCode::UNKNOWN_TOPIC_ID,
-                        "no topic has this id",
-                    )),
-                });
-                continue;
+            let known = match &asked {
+                TopicRef::Name(name) => Some(name.clone()),
+                TopicRef::Id(id) => (world.view().iter())
+                    .find(|(_, meta)| meta.id == *id)
+                    .map(|(name, _)| name.clone()),
             };
-            if let Some(refusal) = internal_refusal(&name, "delete") {
+            if let Some(refusal) = known.as_deref().and_then(|n| internal_refusal(n, "delete")) {
                 self.done.push(TopicDeletion {
-                    name: Some(name),
+                    name: known,
                     outcome: Err(refusal),
                 });
                 continue;
             }
-            return self.decide(name, false);
+            return self.decide(asked, known, false);
         }
     }
 }

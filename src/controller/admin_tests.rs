@@ -134,11 +134,9 @@ impl Harness {
             return;
         }
         self.topics.applied = applied;
-        if self.topics.reconciled.is_some() {
-            self.ctx_run(|admin, ctx, topics, settings| {
-                admin.submit(ctx, topics, settings, None, AdminOp::Reconcile)
-            });
-        }
+        self.ctx_run(|admin, ctx, topics, settings| {
+            admin.submit(ctx, topics, settings, None, AdminOp::Reconcile)
+        });
     }
 
     /// Another broker's administration: the records applied, the view fed here.
@@ -675,4 +673,105 @@ fn a_delete_on_a_full_disk_frees_the_topics_logs_before_asking_again() {
     };
     assert!(done[0].outcome.is_ok(), "{done:?}");
     assert!(h.image.topic_by_name("t").is_none());
+}
+
+#[test]
+fn a_re_creation_deletes_the_earlier_topics_logs_its_reconciliation_has_not_yet() {
+    // Found in review: the deletion (applied elsewhere) queued its reconciliation behind the
+    // re-creation, whose Ensure then opened the old topic's logs as the new topic's.
+    let mut h = Harness::new().opened();
+    h.submit(create("t", 2));
+    h.answer_all_done();
+    h.settle();
+    h.auto_quorum = false;
+    h.submit(create("t", 2));
+    let seen = h.seen();
+    let [Seen::Propose(call, request)] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    let (call, request) = (*call, request.clone());
+    let old = h.image.topic_by_name("t").unwrap().id;
+    h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: old }]);
+    h.decide(call, request);
+    let (asked_, _, reply) = h.answer_all_done();
+    assert_eq!(
+        kinds(&asked_),
+        [("delete", 0), ("delete", 1), ("ensure", 0), ("ensure", 1)]
+    );
+    assert_ne!(created_one(reply).unwrap().id, old);
+    assert_eq!(kinds(&h.settle()), [], "nothing left to reconcile");
+}
+
+#[test]
+fn what_changed_while_start_up_opened_the_logs_is_reconciled_after_it() {
+    let mut h = Harness::new();
+    h.submit(create("t", 1));
+    h.answer_all_done();
+    h.submit(AdminOp::OpenAll);
+    let seen = h.seen();
+    let [Seen::Call(call, _)] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    let call = *call;
+    // Meanwhile the topic is deleted elsewhere.
+    let id = h.image.topic_by_name("t").unwrap().id;
+    h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: id }]);
+    h.answer(call, Ok(done(ErrorCode::NONE)));
+    let (_, _, reply) = h.answer_all_done();
+    assert!(matches!(reply, TopicsReply::Opened(_)), "{reply:?}");
+    assert_eq!(kinds(&h.settle()), [("delete", 0)]);
+}
+
+#[test]
+fn a_deletion_by_id_is_resolved_by_the_controller() {
+    let mut h = Harness::new().opened();
+    h.submit(AdminOp::DeleteTopics(DeleteTopicsRequest {
+        topics: vec![TopicRef::Id([4; 16])],
+    }));
+    h.auto_quorum = false;
+    let seen = h.seen();
+    let [Seen::Propose(call, LeaderRequest::DeleteTopics { topics })] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(
+        topics,
+        &[TopicRef::Id([4; 16])],
+        "asked by id, not by a name read here"
+    );
+    let call = *call;
+    h.decide(
+        call,
+        LeaderRequest::DeleteTopics {
+            topics: vec![TopicRef::Id([4; 16])],
+        },
+    );
+    let (_, _, reply) = h.answer_all_done();
+    let TopicsReply::Deleted(done) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(done[0].name, None);
+    assert_eq!(
+        done[0].outcome.as_ref().unwrap_err().code,
+        ErrorCode::UNKNOWN_TOPIC_ID
+    );
+}
+
+#[test]
+fn a_replication_factor_below_one_is_refused_before_asking() {
+    let mut h = Harness::new().opened();
+    h.auto_quorum = false;
+    h.submit(AdminOp::CreateTopics(CreateTopicsRequest {
+        topics: vec![NewTopic {
+            replication_factor: 0,
+            ..new_topic("t", 1)
+        }],
+        validate_only: false,
+    }));
+    match h.seen().as_slice() {
+        [Seen::Reply(_, TopicsReply::Created(done))] => assert_eq!(
+            done[0].as_ref().unwrap_err().code,
+            ErrorCode::INVALID_REPLICATION_FACTOR
+        ),
+        other => panic!("{other:?}"),
+    }
 }

@@ -302,7 +302,10 @@ impl QuorumActor {
     /// the topics actor reads the change before the answer (one mailbox, in order).
     fn feed_topics(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>) {
         let applied = self.image.applied_index();
-        if self.settings.feeds_topics && applied > 0 {
+        let leads =
+            self.node.as_ref().and_then(|n| n.core().leader()) == Some(self.settings.node_id);
+        let skipped = !leads && canary(Canary::TopicsFeedSkipped);
+        if self.settings.feeds_topics && applied > 0 && !skipped {
             let topics = (self.image.topics())
                 .map(|t| (t.name.clone(), TopicMeta::from_view(&topic_admin::view(t))))
                 .collect();

@@ -70,17 +70,26 @@ impl OpenAll {
 /// sweeps of this node's replicas.
 pub struct Reconcile {
     basis: BTreeMap<String, TopicMeta>,
+    /// The reconciled topics it started from (a topic whose sweep failed keeps its entry, so
+    /// the next reconciliation tries again).
+    before: BTreeMap<String, TopicMeta>,
+    failed: Vec<String>,
     todo: VecDeque<Sweep>,
     running: Option<Sweep>,
 }
 
 impl Reconcile {
+    /// Nothing to do before start-up opened the logs (`TopicsState::reconciled`).
     pub fn new(world: &World<'_>) -> Self {
         let basis = world.view().clone();
-        let before = world.topics.reconciled.clone().unwrap_or_default();
-        let todo = differences(&before, &basis, world);
+        let before = world.topics.reconciled.clone();
+        let todo = (before.as_ref())
+            .map(|before| differences(before, &basis, world))
+            .unwrap_or_default();
         Self {
             basis,
+            before: before.unwrap_or_default(),
+            failed: Vec::new(),
             todo,
             running: None,
         }
@@ -93,14 +102,22 @@ impl Reconcile {
                     return Next::Call(call);
                 }
                 if let Some(error) = sweep.error() {
-                    tracing::warn!(topic = %sweep.topic, %error, "a partition log could not follow the metadata; it is retried when used");
+                    tracing::warn!(topic = %sweep.topic, %error, "a partition log could not follow the metadata; tried again at the next change");
+                    self.failed.push(sweep.topic.clone());
                 }
                 self.running = None;
             }
             let Some(sweep) = self.todo.pop_front() else {
                 // Only a reconciliation after start-up runs at all (see `TopicsState`).
                 if world.topics.reconciled.is_some() {
-                    world.topics.reconciled = Some(std::mem::take(&mut self.basis));
+                    let mut reconciled = std::mem::take(&mut self.basis);
+                    for name in &self.failed {
+                        match self.before.get(name) {
+                            Some(old) => reconciled.insert(name.clone(), old.clone()),
+                            None => reconciled.remove(name),
+                        };
+                    }
+                    world.topics.reconciled = Some(reconciled);
                 }
                 return Next::Done(TopicsReply::Opened(OpenAllReport::default()));
             };

@@ -54,10 +54,13 @@ pub enum Canary {
     /// ignoring blocks still in flight, and answers a block whose record did not apply as
     /// granted: two brokers asking at once hand out the same producer ids.
     ProducerIdsReused,
+    /// A voter feeds its broker's topics actor the applied topics only while it leads the
+    /// quorum: a broker whose voter follows never learns a topic, and lists none.
+    TopicsFeedSkipped,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 17] = [
+    pub const ALL: [Canary; 18] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -75,6 +78,7 @@ impl Canary {
         Canary::HeartbeatsIgnored,
         Canary::RaftVoteTwice,
         Canary::ProducerIdsReused,
+        Canary::TopicsFeedSkipped,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Canary {
             Canary::HeartbeatsIgnored => "heartbeats-ignored",
             Canary::RaftVoteTwice => "raft-vote-twice",
             Canary::ProducerIdsReused => "producer-ids-reused",
+            Canary::TopicsFeedSkipped => "topics-feed-skipped",
         }
     }
 

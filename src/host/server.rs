@@ -132,7 +132,15 @@ impl Server {
         if config.controller.roles == ProcessRoles::Controller {
             return Self::start_controller(config, storage).await;
         }
-        let topics = TopicsActor::new(config.admin_settings());
+        let mut admin_settings = config.admin_settings();
+        // An offsets topic to import keeps its partition count: it places every group (Kafka
+        // too ignores `offsets.topic.num.partitions` once the topic exists).
+        if let Ok(Some(legacy)) = crate::controller::store::load_legacy(storage.as_ref()) {
+            if let Some(offsets) = legacy.get(OFFSETS_TOPIC) {
+                admin_settings.offsets_topic.partitions = offsets.partitions;
+            }
+        }
+        let topics = TopicsActor::new(admin_settings);
         let partitions = Partitions::new(storage.clone());
         let quorum = QuorumActor::new(config.quorum_settings(), storage.clone());
         let actors = vec![

@@ -140,9 +140,16 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
                 member_generation.clear();
             }
             Event::GroupReset {
-                partition, offset, ..
+                partition,
+                offset,
+                invoked_ms,
+                ..
             } => {
-                highest.insert(*partition, (*offset, *at_ms));
+                // Its floor binds from here on, but it may have applied as early as it was
+                // sent, and retention ages it from then (found at seed 11 once the observer
+                // asked for topics too: a reset unanswered for 14 s had expired before it was
+                // recorded).
+                highest.insert(*partition, (*offset, (*invoked_ms).min(*at_ms)));
             }
             Event::Committed {
                 member,
@@ -452,6 +459,27 @@ mod tests {
         assert!(
             !run(&early, true).is_empty(),
             "the member may still be in the group"
+        );
+        // A reset recorded late (unanswered) ages from when it was sent.
+        let reset_late = [
+            answered(1000, 0, "a"),
+            answered(2000, 0, "a"),
+            (
+                1450 + r,
+                Event::GroupReset {
+                    partition: 0,
+                    offset: 9,
+                    invoked_ms: 1500,
+                    acknowledged: false,
+                },
+            ),
+            answered(1500 + r, 1, "b"),
+            fetched(1600 + r, 1550 + r, -1),
+        ];
+        assert!(
+            run(&reset_late, true).is_empty(),
+            "{:?}",
+            run(&reset_late, true)
         );
         // A younger commit must survive the same stretch.
         let young = [

@@ -15,6 +15,12 @@
 //!   leader that fences live brokers (lost heartbeats, a wrong session) or never unfences a
 //!   returning one fails here.
 //!
+//! On the topics every node lists (Metadata for all topics, after healing):
+//! * **Brokers follow the metadata log** (liveness): from [`BROKERS_SETTLE_MS`] after healing
+//!   on, every node's last answer lists the same topics with the same partition leaders, and
+//!   no partition without a leader. A broker whose topics actor misses applied changes fails
+//!   here.
+//!
 //! On producer ids (every InitProducerId answer the workload and the prober recorded):
 //! * **No id given twice**: without a transactional id every answer is a fresh id, whichever
 //!   broker gave it, so two answers with one id mean two brokers (or one, after a restart)
@@ -104,6 +110,48 @@ pub(super) fn check_brokers(
         }
     }
     super::report_capped(liveness, failures, "broker liveness");
+}
+
+/// Brokers follow the metadata log: from [`BROKERS_SETTLE_MS`] after healing on, every
+/// broker's last answer lists the same topics with the same partition leaders, none without
+/// one (every broker is unfenced by then, and a partition's only replica leads it).
+pub(super) fn check_topics(liveness: &mut Vec<String>, events: &[(u64, Event)]) {
+    let healed_ms = (events.iter()).find_map(|(at, e)| matches!(e, Event::Healed).then_some(*at));
+    let Some(from_ms) = healed_ms.map(|h| h + BROKERS_SETTLE_MS) else {
+        return;
+    };
+    let mut last: BTreeMap<u64, &Vec<(String, Vec<i32>)>> = BTreeMap::new();
+    for (at_ms, event) in events {
+        if let Event::TopicsSeen { asked, topics } = event {
+            if *at_ms >= from_ms {
+                last.insert(*asked, topics);
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    for (asked, topics) in &last {
+        for (name, leaders) in topics.iter() {
+            if leaders.iter().any(|l| *l < 0) {
+                failures.push(format!("broker {asked} lists topic {name} with partitions without a leader ({leaders:?}) after settling"));
+            }
+        }
+    }
+    let mut answers = last.iter();
+    if let Some((first, expected)) = answers.next() {
+        for (asked, topics) in answers {
+            if topics != expected {
+                let names = |t: &Vec<(String, Vec<i32>)>| -> Vec<String> {
+                    t.iter().map(|(n, l)| format!("{n}{l:?}")).collect()
+                };
+                failures.push(format!(
+                    "brokers disagree on the topics after settling: broker {first} lists {:?}, broker {asked} {:?}",
+                    names(expected),
+                    names(topics)
+                ));
+            }
+        }
+    }
+    super::report_capped(liveness, failures, "topics liveness");
 }
 
 pub(super) fn check(safety: &mut Report, events: &[(u64, Event)]) {
@@ -320,5 +368,45 @@ mod tests {
             safety[0].starts_with("unknown broker registered"),
             "{safety:?}"
         );
+    }
+
+    fn topics_seen(asked: u64, topics: &[(&str, &[i32])]) -> Event {
+        Event::TopicsSeen {
+            asked,
+            topics: (topics.iter())
+                .map(|(n, l)| (n.to_string(), l.to_vec()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn brokers_that_disagree_on_topics_or_list_no_leader_after_settling_are_caught() {
+        let after = 1_000 + BROKERS_SETTLE_MS;
+        let run = |seen: Vec<(u64, Event)>| {
+            let mut events = vec![(1_000, Event::Healed)];
+            events.extend(seen);
+            let mut liveness = Vec::new();
+            check_topics(&mut liveness, &events);
+            liveness
+        };
+        let t: &[(&str, &[i32])] = &[("sim", &[1, 1])];
+        // Before settling anything goes; after, the last answers agree.
+        let ok = run(vec![
+            (500, topics_seen(2, &[])),
+            (after, topics_seen(1, t)),
+            (after + 1, topics_seen(2, &[])),
+            (after + 2, topics_seen(2, t)),
+        ]);
+        assert!(ok.is_empty(), "{ok:?}");
+        let apart = run(vec![
+            (after, topics_seen(1, t)),
+            (after, topics_seen(2, &[])),
+        ]);
+        assert!(
+            apart[0].contains("brokers disagree on the topics"),
+            "{apart:?}"
+        );
+        let leaderless = run(vec![(after, topics_seen(1, &[("sim", &[1, -1])]))]);
+        assert!(leaderless[0].contains("without a leader"), "{leaderless:?}");
     }
 }

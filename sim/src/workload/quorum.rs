@@ -6,7 +6,8 @@
 //!
 //! It also asks each node for the brokers it knows (DescribeCluster v2, fenced ones included:
 //! `Event::BrokersSeen`), during the faults and for [`AFTER_HEALING`] after them, when every
-//! broker must be registered and unfenced again.
+//! broker must be registered and unfenced again; and, after healing, for every topic with its
+//! partitions' leaders (Metadata: `Event::TopicsSeen`), which every broker must list alike.
 //!
 //! [`producer_ids`] asks every node at once for a fresh producer id (InitProducerId, no
 //! transactional id), round after round, and records each answer (`Event::Identity`): the
@@ -58,6 +59,9 @@ pub async fn observer(w: Workload, voters: Vec<(u64, SocketAddr)>, until: Instan
     while Instant::now() < healed + AFTER_HEALING {
         for &(asked, addr) in &voters {
             if let Some(seen) = brokers(asked, addr, &nodes).await {
+                w.record(seen);
+            }
+            if let Some(seen) = topics(asked, addr).await {
                 w.record(seen);
             }
         }
@@ -125,6 +129,33 @@ async fn brokers(asked: u64, addr: SocketAddr, nodes: &[u64]) -> Option<Event> {
             .collect(),
         nodes: nodes.to_vec(),
     })
+}
+
+/// Every topic `addr` lists, with its partitions' leaders in partition order.
+async fn topics(asked: u64, addr: SocketAddr) -> Option<Event> {
+    let mut conn = Connection::connect(addr, CALL_TIMEOUT).await.ok()?;
+    let request = MetadataRequest::default()
+        .with_topics(None)
+        .with_allow_auto_topic_creation(false);
+    let metadata: MetadataResponse = conn
+        .call(ApiKey::Metadata, 12, &request, CALL_TIMEOUT)
+        .await
+        .ok()?;
+    let mut topics: Vec<(String, Vec<i32>)> = (metadata.topics.iter())
+        .map(|t| {
+            let mut partitions: Vec<(i32, i32)> = (t.partitions.iter())
+                .map(|p| (p.partition_index, p.leader_id.0))
+                .collect();
+            partitions.sort_unstable();
+            let name = t.name.as_ref().map_or_else(String::new, |n| n.to_string());
+            (
+                name,
+                partitions.into_iter().map(|(_, leader)| leader).collect(),
+            )
+        })
+        .collect();
+    topics.sort();
+    Some(Event::TopicsSeen { asked, topics })
 }
 
 async fn observe(asked: u64, addr: SocketAddr) -> Option<Event> {
