@@ -23,6 +23,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::admin_jobs::{AlterConfigs, CreatePartitions, CreateTopics, DeleteTopics};
+use super::quorum::LEADER_APPLYING;
 use super::reconcile::{OpenAll, Reconcile};
 use super::sweep::Answer;
 use crate::actor::{Addr, CallId, Ctx, RequestId};
@@ -391,6 +392,12 @@ fn quorum_outcome(answer: Answer, proposal: Option<&Proposal>, now_ms: u64) -> O
             ErrorCode::REQUEST_TIMED_OUT,
             "the controller quorum has no leader to decide the change",
         ),
+        Ok(NodeMsg::QuorumReply(QuorumReply::Failed(why))) if why == LEADER_APPLYING => {
+            Refusal::new(
+                ErrorCode::REQUEST_TIMED_OUT,
+                "the controller quorum's new leader is still applying its log",
+            )
+        }
         Ok(NodeMsg::QuorumReply(QuorumReply::Failed(why))) => {
             let refusal = Refusal::new(
                 ErrorCode::KAFKA_STORAGE_ERROR,

@@ -32,6 +32,13 @@ use crate::types::{BrokerEpoch, ErrorCode, NodeId, Refusal};
 /// metadata log's directory).
 pub const METADATA_DIR: &str = "__cluster_metadata-0";
 
+/// A new leader's answer until it applied its own term's first entry: ask again.
+pub const LEADER_APPLYING: &str = "the leader is still applying its log";
+
+/// At most this many forwarded answers wait for this voter to apply their entry; past it the
+/// oldest is answered now (its caller has given up long since, or the voter is far behind).
+const HELD_MAX: usize = 64;
+
 /// How long a follower waits for the leader's answer to a forwarded describe.
 const FORWARD_TIMEOUT_MS: u64 = 2_000;
 
@@ -155,10 +162,10 @@ impl QuorumActor {
         let Some(failed) = self.failure() else {
             return;
         };
-        let held = std::mem::take(&mut self.held)
-            .into_iter()
-            .map(|(_, id, _)| id);
-        for id in self.waiting.values().map(|(_, id, _)| *id).chain(held) {
+        // Forwarded answers held for this voter to apply their entry stay held: the leader
+        // committed it, and the reopened voter applies it again (answering them `Failed` would
+        // refuse a change that was made).
+        for id in self.waiting.values().map(|(_, id, _)| *id) {
             let reply = QuorumReply::Failed(failed.clone());
             ctx.reply(id, NodeMsg::QuorumReply(reply));
         }
@@ -522,10 +529,21 @@ impl QuorumActor {
                 None
             }
             Err(Refused::TooLarge(bytes)) => {
-                let reply = QuorumReply::Failed(format!(
+                let why = format!(
                     "the change is {bytes} bytes of metadata, more than the {ENTRY_BYTES_MAX} \
                      one entry may hold: ask for less at once"
-                ));
+                );
+                let reply = match settle {
+                    // Asking again cannot help: each topic is refused as Kafka refuses a
+                    // request its policy finds too large.
+                    Settle::Topics { outcomes, .. } => QuorumReply::TopicsChanged {
+                        index: 0,
+                        outcomes: (outcomes.iter())
+                            .map(|_| Err(Refusal::new(ErrorCode::POLICY_VIOLATION, why.clone())))
+                            .collect(),
+                    },
+                    _ => QuorumReply::Failed(why),
+                };
                 ctx.reply(id, NodeMsg::QuorumReply(reply));
                 None
             }
@@ -579,7 +597,7 @@ impl QuorumActor {
             if !current_leader(node, &self.image) {
                 // Until its own term's first entry is applied, its image may miss what
                 // earlier leaders committed (a registration among them): the broker retries.
-                let reply = QuorumReply::Failed("the leader is still applying its log".into());
+                let reply = QuorumReply::Failed(LEADER_APPLYING.into());
                 return ctx.reply(id, NodeMsg::QuorumReply(reply));
             }
             let term = node.core().term();
@@ -836,6 +854,10 @@ impl QuorumActor {
                         NodeMsg::QuorumReply(reply @ QuorumReply::TopicsChanged { index, .. })
                             if index > self.image.applied_index() =>
                         {
+                            if self.held.len() == HELD_MAX {
+                                let (_, oldest, reply) = self.held.remove(0);
+                                ctx.reply(oldest, NodeMsg::QuorumReply(reply));
+                            }
                             self.held.push((index, id, reply))
                         }
                         msg => ctx.reply(id, msg),

@@ -9,12 +9,13 @@ use super::lifecycle::{BrokerLifecycle, LifecycleSettings};
 use super::metadata::{records, Listener, MetadataRecord};
 use super::quorum::{QuorumActor, QuorumSettings, METADATA_DIR};
 use super::raft::core::RaftConfig;
+use super::raft::log_file::ENTRY_BYTES_MAX;
 use crate::actor::stepper::{Cluster, StepActor};
 use crate::actor::Addr;
 use crate::messages::lifecycle::{LifecycleReply, LifecycleRequest, StartLifecycleRequest};
 use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest, QuorumState};
 use crate::messages::{NodeMsg, LIFECYCLE, QUORUM};
-use crate::types::{BrokerEpoch, NodeId};
+use crate::types::{BrokerEpoch, ErrorCode, NodeId};
 
 const VOTERS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
 
@@ -656,4 +657,38 @@ fn topics_are_created_through_any_voter_and_two_creations_of_one_name_make_one_t
         let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["race"], "n{id}");
     }
+}
+
+/// A forwarded administration is answered only once the asking voter applied its entry (its
+/// broker's topics actor reads the change before the answer); one too large for an entry is
+/// refused at once with POLICY_VIOLATION, never asked again.
+#[test]
+fn a_forwarded_topic_change_is_answered_once_applied_here_and_a_too_large_one_is_refused() {
+    let (mut cluster, leader) = brokers_started(43);
+    let follower = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    let answer = cluster.ask(at(follower), to_leader(create("held", 2, 1)), 3_000);
+    let Ok(NodeMsg::QuorumReply(QuorumReply::TopicsChanged { index, outcomes })) = answer else {
+        panic!("{answer:?}");
+    };
+    assert!(index > 0 && outcomes[0].is_ok(), "{outcomes:?}");
+    let described = cluster.ask(at(follower), NodeMsg::Quorum(QuorumRequest::Describe), 100);
+    let Ok(NodeMsg::QuorumReply(QuorumReply::Described(state))) = described else {
+        panic!("{described:?}");
+    };
+    assert!(
+        state.applied_index >= index,
+        "{} < {index}",
+        state.applied_index
+    );
+
+    let mut huge = create("huge", 1, 1);
+    if let LeaderRequest::CreateTopics { topics, .. } = &mut huge {
+        let value = "x".repeat(ENTRY_BYTES_MAX + 1);
+        topics[0].configs.insert("cleanup.policy".into(), value);
+    }
+    let answer = cluster.ask(at(follower), to_leader(huge), 3_000);
+    assert_eq!(
+        topic_codes(Some(answer)),
+        [ErrorCode::POLICY_VIOLATION.wire()]
+    );
 }
