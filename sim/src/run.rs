@@ -501,6 +501,7 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
 
     let workload = Workload {
         broker: brokers[0].addr,
+        brokers: brokers.iter().map(|b| b.addr).collect(),
         partitions: config.partitions,
         history: history.clone(),
         started,

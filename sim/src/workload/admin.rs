@@ -151,7 +151,8 @@ pub async fn final_read(w: &Workload, deadline: Instant) {
 
 async fn read_partition_fully(w: &Workload, partition: i32) -> (i64, i64, Vec<(i64, String)>) {
     'attempt: loop {
-        let mut conn = w.connect().await;
+        // Every attempt routes afresh: a failure may mean the leader moved.
+        let mut conn = w.connect_leader(super::TOPIC, partition).await;
         let Ok(log_start) = list_offset(&mut conn, partition, EARLIEST).await else {
             tokio::time::sleep(RETRY_BACKOFF).await;
             continue;

@@ -5,7 +5,8 @@
 //! offset 0 again and again while the broker's cleaner rewrites it underneath, then once more
 //! after healing. The checker (`checker::compaction`) holds every pass to what compaction may
 //! do: remove a record only once a newer record of its key exists, and a tombstone only after
-//! `delete.retention.ms`.
+//! `delete.retention.ms`. Both talk to the partition's leader ([`super::route`]) and route
+//! afresh after a transport error or a retriable refusal.
 
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use tokio::time::Instant;
 
 use super::batch::{decode_keyed, encode_records, CODECS};
 use super::consumer::fetch_raw;
-use super::{Workload, RETRY_BACKOFF};
+use super::{retriable, Workload, RETRY_BACKOFF};
 use crate::checker::PRODUCE_ANSWER_BOUND_MS;
 use crate::client::Connection;
 use crate::history::{Event, SendOutcome};
@@ -133,7 +134,7 @@ pub async fn compacted_writer(w: Workload, until: Instant) {
                 .with_partition_data(vec![data])]);
         let c = match conn.as_mut() {
             Some(c) => c,
-            None => conn.insert(w.connect().await),
+            None => conn.insert(w.connect_leader(COMPACTED_TOPIC, 0).await),
         };
         let answer = c
             .call::<_, ProduceResponse>(
@@ -152,9 +153,15 @@ pub async fn compacted_writer(w: Workload, until: Instant) {
                         offset: p.base_offset,
                     },
                     // An error answer to acks=all may still leave the records in the log.
-                    code => SendOutcome::Unknown {
-                        why: format!("error {code:?}"),
-                    },
+                    code => {
+                        if retriable(code) {
+                            // The partition may have moved to another leader: route afresh.
+                            conn = None;
+                        }
+                        SendOutcome::Unknown {
+                            why: format!("error {code:?}"),
+                        }
+                    }
                 }
             }
             Err(error) => {
@@ -225,7 +232,7 @@ async fn read_pass(
     while Instant::now() < give_up {
         let c = match conn.as_mut() {
             Some(c) => c,
-            None => conn.insert(w.connect().await),
+            None => conn.insert(w.connect_leader(COMPACTED_TOPIC, 0).await),
         };
         let fetched = match fetch_raw(c, topic(), 0, next, 100).await {
             Ok(fetched) => fetched,
@@ -243,7 +250,11 @@ async fn read_pass(
                 next = 0;
                 continue;
             }
-            _ => {
+            code => {
+                if retriable(code) {
+                    // The partition may have moved to another leader: route afresh.
+                    *conn = None;
+                }
                 tokio::time::sleep(RETRY_BACKOFF).await;
                 continue;
             }

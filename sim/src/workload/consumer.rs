@@ -1,7 +1,7 @@
-//! Consumers: each reads its partition in order from offset 0, like a consumer with
-//! `auto.offset.reset` jumping back into range when the log moved, and now and then seeks back
-//! (to the log start, or to an offset it already read) and re-reads, so the checker can compare
-//! what one offset returned at two times.
+//! Consumers: each reads its partition in order from offset 0 on a connection to its leader
+//! ([`super::route`]), like a consumer with `auto.offset.reset` jumping back into range when
+//! the log moved, and now and then seeks back (to the log start, or to an offset it already
+//! read) and re-reads, so the checker can compare what one offset returned at two times.
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -11,7 +11,7 @@ use rill::types::ErrorCode;
 use tokio::time::Instant;
 
 use super::admin::{list_offset, EARLIEST};
-use super::{batch, topic_name, Workload, CALL_TIMEOUT, RETRY_BACKOFF};
+use super::{batch, retriable, topic_name, Workload, CALL_TIMEOUT, RETRY_BACKOFF};
 use crate::client::{CallError, Connection};
 use crate::history::Event;
 
@@ -107,7 +107,7 @@ pub async fn consumer(w: Workload, id: u32, partition: i32, until: Instant) {
     while Instant::now() < until {
         let c = match conn.as_mut() {
             Some(c) => c,
-            None => conn.insert(w.connect().await),
+            None => conn.insert(w.connect_leader(super::TOPIC, partition).await),
         };
         if madsim::rand::thread_rng().gen_bool(SEEK_BACK_PROBABILITY) {
             let to = match read_from {
@@ -164,6 +164,11 @@ pub async fn consumer(w: Workload, id: u32, partition: i32, until: Instant) {
                 });
                 next = to;
                 read_from = None;
+            }
+            Ok(f) if retriable(f.code) => {
+                // The partition may have moved to another leader: route afresh.
+                conn = None;
+                tokio::time::sleep(RETRY_BACKOFF).await;
             }
             Ok(_) => tokio::time::sleep(RETRY_BACKOFF).await,
             Err(CallError::Protocol(detail)) if detail.starts_with("undecodable") => {

@@ -2,9 +2,10 @@
 //! protocol as Kafka's clients do (FindCoordinator, JoinGroup with MEMBER_ID_REQUIRED, a range assignment
 //! computed by the leader and handed out by SyncGroup, Heartbeat, OffsetFetch, OffsetCommit
 //! with the generation, LeaveGroup), read the producers' topic from the committed offsets and
-//! commit as they go. After a lost connection or a coordinator error they reconnect,
-//! rediscover the coordinator and, when the group moved on, rejoin. Every successful join,
-//! assignment, acknowledged commit and offset fetch goes to the history for
+//! commit as they go. The group's requests go to the coordinator; fetches go to each
+//! partition's leader ([`super::route`]). After a lost connection or a coordinator error they
+//! reconnect, rediscover the coordinator and, when the group moved on, rejoin. Every successful
+//! join, assignment, acknowledged commit and offset fetch goes to the history for
 //! `checker::groups`.
 //!
 //! A member commits a partition only at or past the highest offset it knows committed (fetched or
@@ -58,7 +59,7 @@ use tokio::time::Instant;
 mod consumer_protocol;
 
 use super::consumer::fetch_once;
-use super::{topic_name, Workload, CALL_TIMEOUT, RETRY_BACKOFF};
+use super::{retriable, route, topic_name, Workload, CALL_TIMEOUT, RETRY_BACKOFF, TOPIC};
 use crate::client::{CallError, Connection};
 use crate::history::Event;
 
@@ -179,6 +180,10 @@ struct Member {
     /// The high watermark of each owned partition, with when the fetch that brought it was
     /// sent.
     high_watermarks: BTreeMap<i32, (i64, Instant)>,
+    /// A connection to each owned partition's leader, for its fetches: the coordinator
+    /// connection serves the group's requests only. Dropped on a transport error or a
+    /// retriable code, so the next poll routes afresh.
+    data: BTreeMap<i32, Connection>,
     /// Every member id it had: one that crashed, or whose LeaveGroup was lost, or that a
     /// coordinator restart brought back from the log, stays in the group until its session
     /// expires, which a coordinator that keeps restarting renews. A pause removes them all
@@ -237,8 +242,9 @@ fn decode_partitions(bytes: &[u8]) -> Vec<i32> {
         .collect()
 }
 
-/// Connects and asks for the group's coordinator; a single broker is its own coordinator,
-/// so the answer only has to be an error-free one.
+/// Asks the bootstrap broker for the group's coordinator and connects to the broker it names:
+/// the group's requests go there, wherever its `__consumer_offsets` partition is led. The
+/// connection asked on serves when the bootstrap names itself.
 async fn coordinator(w: &Workload) -> Connection {
     loop {
         let mut conn = w.connect().await;
@@ -248,8 +254,20 @@ async fn coordinator(w: &Workload) -> Connection {
         let answer: Result<FindCoordinatorResponse, _> = conn
             .call(ApiKey::FindCoordinator, 3, &request, CALL_TIMEOUT)
             .await;
-        if matches!(&answer, Ok(a) if a.error_code == 0) {
-            return conn;
+        let named = match &answer {
+            Ok(a) if a.error_code == 0 => route::broker_addr(&a.host, a.port),
+            _ => None,
+        };
+        match named {
+            Some(addr) if addr == w.broker => return conn,
+            Some(addr) => match Connection::connect(addr, CALL_TIMEOUT).await {
+                Ok(conn) => return conn,
+                Err(e) => {
+                    let node_id = answer.as_ref().map_or(-1, |a| a.node_id.0);
+                    tracing::debug!(?e, node_id, %addr, "coordinator unreachable");
+                }
+            },
+            None => {}
         }
         tokio::time::sleep(RETRY_BACKOFF).await;
     }
@@ -389,14 +407,38 @@ impl Member {
         Ok(())
     }
 
-    /// Reads each owned partition once from its position.
-    async fn poll(&mut self, w: &Workload, conn: &mut Connection) -> Result<(), Step> {
+    /// Reads each owned partition once from its position, on a connection to its leader. A
+    /// partition whose leader is unknown or unreachable is skipped this time, as a consumer
+    /// reads its other partitions meanwhile; the member keeps heartbeating either way.
+    async fn poll(&mut self, w: &Workload) -> Result<(), Step> {
+        let owned = &self.owned;
+        self.data.retain(|p, _| owned.contains(p));
         for partition in self.owned.clone() {
             let next = self.positions.get(&partition).copied().unwrap_or(0);
+            if !self.data.contains_key(&partition) {
+                let Some(conn) = route::try_connect_leader(w, TOPIC, partition).await else {
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                    continue;
+                };
+                self.data.insert(partition, conn);
+            }
+            let conn = self.data.get_mut(&partition).expect("connected above");
             let sent = Instant::now();
-            let fetched = fetch_once(conn, partition, next, FETCH_MAX_WAIT_MS)
-                .await
-                .map_err(transport)?;
+            let fetched = match fetch_once(conn, partition, next, FETCH_MAX_WAIT_MS).await {
+                Ok(fetched) => fetched,
+                Err(e) => {
+                    // The leader is gone or moved: only this partition's connection is
+                    // suspect, not the coordinator's.
+                    tracing::debug!(?e, partition, "group fetch failed");
+                    self.data.remove(&partition);
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                    continue;
+                }
+            };
+            if retriable(fetched.code) {
+                // The partition may have moved to another leader: route afresh next poll.
+                self.data.remove(&partition);
+            }
             let member = self.id;
             let to = if fetched.code == ErrorCode::NONE {
                 let offsets = fetched
@@ -464,6 +506,10 @@ impl Member {
                 self.leave(c, std::slice::from_ref(&self.member_id)).await;
             }
             _ => *conn = None,
+        }
+        if !leave {
+            // A crashed consumer loses its fetch connections too.
+            self.data.clear();
         }
         let how = if leave { "leave" } else { "crash" };
         w.record(Event::GroupLeft {
@@ -593,11 +639,21 @@ impl Member {
 }
 
 impl Member {
-    /// Leaves the group as each of `member_ids`: whether the coordinator answered.
-    async fn leave(&self, conn: &mut Connection, member_ids: &[String]) -> bool {
-        match self.protocol {
-            GroupProtocol::Classic => leave_group(conn, member_ids).await,
-            GroupProtocol::Consumer => consumer_protocol::leave(conn, member_ids).await,
+    /// Leaves the group as each of `member_ids`: whether the coordinator answered. (The
+    /// future holds no `&self`: a member holds connections, which are not `Sync`.)
+    fn leave<'c>(
+        &self,
+        conn: &'c mut Connection,
+        member_ids: &[String],
+    ) -> impl std::future::Future<Output = bool> + Send + use<'c> {
+        let protocol = self.protocol;
+        let member_ids = member_ids.to_vec();
+        let conn: &mut Connection = conn;
+        async move {
+            match protocol {
+                GroupProtocol::Classic => leave_group(conn, &member_ids).await,
+                GroupProtocol::Consumer => consumer_protocol::leave(conn, &member_ids).await,
+            }
         }
     }
 
@@ -716,6 +772,7 @@ pub async fn group_member(
         committed: BTreeMap::new(),
         refetch: false,
         high_watermarks: BTreeMap::new(),
+        data: BTreeMap::new(),
         departed: Vec::new(),
     };
     let mut conn: Option<Connection> = None;
@@ -791,7 +848,7 @@ pub async fn group_member(
             tokio::time::sleep(COMMIT_INTERVAL).await;
             Ok(())
         } else {
-            member.poll(&w, c).await
+            member.poll(&w).await
         };
         match step {
             Ok(()) => {}

@@ -11,6 +11,7 @@
 //! * [`compacted`] — a writer updating a few keys of a compacted topic, with tombstones, and
 //!   a reader reading the whole log again and again while the cleaner rewrites it;
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
+//! * [`route`] — a partition's leader from Metadata, where its reads and writes go;
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
 
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ pub mod consumer;
 pub mod groups;
 pub mod producer;
 pub mod quorum;
+pub mod route;
 
 pub use admin::{create_topic, final_read};
 pub use consumer::consumer;
@@ -51,7 +53,12 @@ pub const TOPIC: &str = "sim";
 /// What every workload task needs.
 #[derive(Clone)]
 pub struct Workload {
+    /// The bootstrap broker: topic creation, producer identities and the group's
+    /// FindCoordinator go here; partitions' reads and writes go to their leaders ([`route`]).
     pub broker: SocketAddr,
+    /// Every broker's Kafka address, the bootstrap included: where Metadata is asked next when
+    /// a broker does not answer.
+    pub brokers: Vec<SocketAddr>,
     pub partitions: i32,
     pub history: History,
     pub started: Instant,
@@ -80,7 +87,8 @@ fn topic_name() -> TopicName {
     TopicName(StrBytes::from_static_str(TOPIC))
 }
 
-/// Error codes worth retrying with the same batch: the broker is (re)starting or busy.
+/// Error codes worth retrying with the same batch: the broker is (re)starting or busy, or no
+/// longer leads the partition; clients drop the connection on them and route afresh.
 fn retriable(code: ErrorCode) -> bool {
     [
         ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::admin::{init_producer_id, Identity};
 use super::batch::{self, Entry, Stamp, CODECS};
-use super::{retriable, topic_name, Workload, RETRY_BACKOFF};
+use super::{retriable, topic_name, Workload, RETRY_BACKOFF, TOPIC};
 use crate::checker::PRODUCE_ANSWER_BOUND_MS;
 use crate::client::Connection;
 use crate::history::{Event, RequestEnd, SendOutcome};
@@ -228,7 +228,9 @@ impl Producer {
     /// Writes what is not yet in flight, then handles the oldest answer.
     async fn step(&mut self) {
         if self.conn.is_none() {
-            self.conn = Some(self.w.connect().await);
+            // Routed afresh on every new connection: a retriable refusal (the leader moved)
+            // drops the connection, so the next step asks Metadata again.
+            self.conn = Some(self.w.connect_leader(TOPIC, self.spec.partition).await);
         }
         while self.in_flight.len() < self.queue.len() {
             let index = self.in_flight.len();
