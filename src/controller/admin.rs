@@ -27,7 +27,7 @@ use super::quorum::LEADER_APPLYING;
 use super::reconcile::{OpenAll, Reconcile};
 use super::sweep::Answer;
 use crate::actor::{Addr, CallId, Ctx, RequestId};
-use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest, TopicView};
+use crate::messages::quorum::{LeaderRequest, QuorumReply, TopicView};
 use crate::messages::{
     AlterConfigsRequest, AppliedTopics, CreatePartitionsRequest, CreateTopicsRequest,
     DeleteTopicsRequest, InternalTopic, NodeMsg, Refusal, TopicMeta, TopicsReply, PARTITIONS,
@@ -372,11 +372,7 @@ fn ask_quorum(ctx: AdminCtx<'_, '_>, request: LeaderRequest) -> CallId {
         node: ctx.me.node,
         actor: QUORUM,
     };
-    let ask = NodeMsg::Quorum(QuorumRequest::ToLeader {
-        request,
-        forwarded: false,
-    });
-    ctx.call(to, ask, QUORUM_CALL_TIMEOUT_MS)
+    ctx.call(to, request.to_own_voter(), QUORUM_CALL_TIMEOUT_MS)
 }
 
 /// The voter's answer as the job's outcome, or `None`: ask again after a pause (no leader to

@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use super::*;
 use crate::actor::{ActorId, CallFailure, Effect, Outbox};
 use crate::controller::metadata::{topic_admin, MetadataImage, MetadataRecord};
+use crate::messages::quorum::QuorumRequest;
 use crate::messages::{NewTopic, PartitionsRequest, TopicRef, OFFSETS_TOPIC};
 use crate::types::BrokerEpoch;
 

@@ -19,7 +19,7 @@ use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::messages::lifecycle::{
     BrokerStatus, LifecycleReply, LifecycleRequest, StartLifecycleRequest,
 };
-use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest};
+use crate::messages::quorum::{LeaderRequest, QuorumReply};
 use crate::messages::{NodeMsg, QUORUM};
 use crate::types::NodeId;
 
@@ -122,11 +122,7 @@ impl BrokerLifecycle {
             node: ctx.me.node,
             actor: QUORUM,
         };
-        let msg = NodeMsg::Quorum(QuorumRequest::ToLeader {
-            request,
-            forwarded: false,
-        });
-        self.in_flight = Some(ctx.call(to, msg, CALL_TIMEOUT_MS));
+        self.in_flight = Some(ctx.call(to, request.to_own_voter(), CALL_TIMEOUT_MS));
     }
 
     fn status_reply(&self) -> NodeMsg {

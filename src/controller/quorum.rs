@@ -374,6 +374,7 @@ impl QuorumActor {
         if let Some(job) = out.persist {
             ctx.persist(0, job);
         }
+        let applied_before = self.image.applied_index();
         if let Some(snapshot) = out.restore {
             match MetadataImage::from_snapshot(&snapshot.data) {
                 Ok(image) => {
@@ -417,7 +418,11 @@ impl QuorumActor {
             }
         }
         self.liveness.applied(self.image.applied_index());
-        self.feed_topics(ctx);
+        // Only an apply can change the topics or release a held answer (this runs on every
+        // Raft message and tick).
+        if self.image.applied_index() != applied_before {
+            self.feed_topics(ctx);
+        }
         let leader = self.node.as_ref().and_then(|n| n.core().leader());
         for (id, index, committed, settle) in settled {
             let reply = if committed {

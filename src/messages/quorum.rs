@@ -181,6 +181,17 @@ pub enum LeaderRequest {
     },
 }
 
+impl LeaderRequest {
+    /// The message a part of a node sends its own voter, which fills in what it knows of the
+    /// node and forwards the request to the leader (or handles it, leading).
+    pub fn to_own_voter(self) -> super::NodeMsg {
+        super::NodeMsg::Quorum(QuorumRequest::ToLeader {
+            request: self,
+            forwarded: false,
+        })
+    }
+}
+
 /// A topic to create, as the broker resolved it (broker defaults filled in, configs checked).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicSpec {

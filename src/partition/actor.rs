@@ -37,7 +37,7 @@ use crate::limits::{
     DISK_FULL_QUIET_MS, FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS,
     RETENTION_CHECK_INTERVAL_MS,
 };
-use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest};
+use crate::messages::quorum::{LeaderRequest, QuorumReply};
 use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
     EnsureRequest, FetchRequest, InitProducerIdRequest, InitProducerIdResult, LeadRequest,
@@ -1475,11 +1475,11 @@ impl Partitions {
                 broker_epoch: BrokerEpoch(0),
                 at_least: ask.at_least,
             };
-            let msg = NodeMsg::Quorum(QuorumRequest::ToLeader {
-                request,
-                forwarded: false,
-            });
-            let call = ctx.call(to, msg, PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS);
+            let call = ctx.call(
+                to,
+                request.to_own_voter(),
+                PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS,
+            );
             self.producer_id_call = Some(call);
         }
     }
