@@ -22,7 +22,7 @@ use rill::storage::batch::{build_batch, build_idempotent_batch};
 use rill::storage::file::FileStorage;
 use rill::storage::log::{FlushPolicy, LogConfig, TimestampType};
 use rill::storage::Storage;
-use rill::types::{ErrorCode, NodeId, Offset, ProducerId, TopicPartition};
+use rill::types::{ErrorCode, LeaderEpoch, NodeId, Offset, ProducerId, TopicPartition};
 
 fn tp() -> TopicPartition {
     TopicPartition {
@@ -151,6 +151,7 @@ fn fetch_from(offset: i64) -> PartitionsRequest {
             tp: tp(),
             fetch_offset: Offset(offset),
             partition_max_bytes: 1 << 20,
+            current_leader_epoch: LeaderEpoch::UNKNOWN,
         }],
     })
 }

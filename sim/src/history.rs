@@ -252,6 +252,8 @@ pub enum Event {
     TopicsSeen {
         asked: u64,
         topics: Vec<(String, Vec<i32>)>,
+        /// Each partition's leadership as listed: (topic id, partition, leader epoch, leader).
+        epochs: Vec<(String, i32, i32, i32)>,
     },
 }
 

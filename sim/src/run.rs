@@ -191,7 +191,8 @@ impl SimConfig {
                 | Canary::HeartbeatsIgnored
                 | Canary::RaftVoteTwice
                 | Canary::ProducerIdsReused
-                | Canary::TopicsFeedSkipped => 3,
+                | Canary::TopicsFeedSkipped
+                | Canary::LeaderEpochKept => 3,
                 _ => 1,
             };
         }

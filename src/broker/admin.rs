@@ -54,6 +54,14 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                         .into_iter()
                         .filter_map(|c| c.value.map(|v| (c.name.to_string(), v.to_string())))
                         .collect(),
+                    assignments: (topic.assignments.into_iter())
+                        .map(|a| {
+                            (
+                                a.partition_index,
+                                a.broker_ids.into_iter().map(|b| b.0).collect(),
+                            )
+                        })
+                        .collect(),
                 })
                 .collect(),
             validate_only: request.validate_only,

@@ -15,13 +15,17 @@ use super::{fetch_encode, per_partition, BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::{ask, submit};
 use crate::messages::{self, NodeMsg};
-use crate::types::{ErrorCode, Offset};
+use crate::types::{ErrorCode, LeaderEpoch, Offset};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn fetch(&self, request: &KafkaRequest, body: FetchRequest) -> Pending {
         let listed = body.topics.iter().flat_map(|topic| {
             topic.partitions.iter().map(|p| {
-                let asked = (p.fetch_offset, p.partition_max_bytes);
+                let asked = (
+                    p.fetch_offset,
+                    p.partition_max_bytes,
+                    p.current_leader_epoch,
+                );
                 (topic.topic.0.as_str(), p.partition, asked)
             })
         });
@@ -32,10 +36,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let partitions = merged
             .into_iter()
             .map(
-                |(tp, (fetch_offset, partition_max_bytes))| messages::FetchPartition {
+                |(tp, (fetch_offset, partition_max_bytes, epoch))| messages::FetchPartition {
                     tp,
                     fetch_offset: Offset(fetch_offset),
                     partition_max_bytes,
+                    current_leader_epoch: LeaderEpoch(epoch),
                 },
             )
             .collect();

@@ -3,9 +3,8 @@
 //! (none: LEADER_NOT_AVAILABLE, leader -1). A partition this node leads whose log is offline
 //! (cannot be opened) carries KAFKA_STORAGE_ERROR and lists this node as an offline replica.
 //!
-//! The leader epoch is not reported yet: a partition's log stamps its own epoch until leaders
-//! take theirs from the metadata (issue 14), and a client holding a newer epoch than the log
-//! would be refused.
+//! Each partition's leader epoch (v7+) is the metadata's, the one its leader's log stamps and
+//! checks Fetch's `current_leader_epoch` against (`partition::leaders`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,8 +21,8 @@ use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::{AutoCreateRequest, NodeMsg, TopicMeta, OFFSETS_TOPIC};
 use crate::types::topic_name;
-use crate::types::ErrorCode;
 use crate::types::TopicPartition;
+use crate::types::{ErrorCode, LeaderEpoch};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn metadata(
@@ -148,19 +147,25 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let partitions = (0..meta.partitions)
             .map(|p| {
                 // A topic of a test with no assignment: this node holds it alone.
-                let (leader, replicas, isr) = match meta.assignment.get(p as usize) {
+                let (leader, epoch, replicas, isr) = match meta.assignment.get(p as usize) {
                     Some(view) => (
                         view.leader.map(broker_id),
+                        view.leader_epoch,
                         ids(&view.replicas),
                         ids(&view.isr),
                     ),
-                    None => (Some(node), vec![node], vec![node]),
+                    None => (Some(node), LeaderEpoch::INITIAL, vec![node], vec![node]),
                 };
-                let entry = MetadataResponsePartition::default()
+                let mut entry = MetadataResponsePartition::default()
                     .with_partition_index(p)
                     .with_leader_id(leader.unwrap_or(BrokerId(-1)))
                     .with_replica_nodes(replicas)
                     .with_isr_nodes(isr);
+                // v7+ (the crate refuses the field before): clients send it back in Fetch and
+                // refresh their metadata on FENCED_LEADER_EPOCH (KIP-320).
+                if version >= 7 {
+                    entry = entry.with_leader_epoch(epoch.0);
+                }
                 let tp = TopicPartition {
                     topic: name.to_string(),
                     partition: p,

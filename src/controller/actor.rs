@@ -4,8 +4,10 @@
 //! with the metadata (start-up's `OpenAll`, then a reconciliation after each change).
 
 use super::admin::{Admin, AdminOp, AdminSettings, TopicsState, TopicsTimer};
-use crate::actor::{Actor, Ctx, Input};
-use crate::messages::{NodeMsg, Refusal, TopicsReply, TopicsRequest};
+use crate::actor::{Actor, Addr, Ctx, Input};
+use crate::messages::{
+    LeadersUpdate, NodeMsg, PartitionsRequest, Refusal, TopicsReply, TopicsRequest, PARTITIONS,
+};
 use crate::types::ErrorCode;
 
 pub struct TopicsActor {
@@ -44,6 +46,15 @@ impl Actor<NodeMsg> for TopicsActor {
                     return;
                 }
                 topics.applied = *applied;
+                // Before any reconciliation's opens: a replica opens in its role.
+                let leaders = LeadersUpdate {
+                    partitions: topics.applied.leaders(),
+                };
+                let to = Addr {
+                    node: ctx.me.node,
+                    actor: PARTITIONS,
+                };
+                ctx.send(to, NodeMsg::Partitions(PartitionsRequest::Leaders(leaders)));
                 // Queued even while start-up opens the logs: it runs after `OpenAll` and takes
                 // what changed meanwhile (before start-up it does nothing).
                 self.admin

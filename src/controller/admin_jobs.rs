@@ -10,7 +10,7 @@ use super::config_ops::{apply_ops, replacement};
 use super::sweep::{Sweep, SweepKind};
 use super::topic_config;
 use super::topics::unknown_topic;
-use crate::limits::{PARTITIONS_PER_REQUEST_MAX, TOPIC_PARTITIONS_MAX};
+use crate::limits::PARTITIONS_PER_REQUEST_MAX;
 use crate::messages::quorum::{LeaderRequest, TopicGrowth, TopicSpec, TopicView};
 use crate::messages::{
     AlterConfigsRequest, ConfigChange, CreatePartitionsRequest, DeleteTopicsRequest, Growth,
@@ -23,15 +23,37 @@ use crate::types::{ErrorCode, NodeId};
 /// Replicas per partition, until replication (issue 14).
 const REPLICAS_MAX: i16 = 1;
 
-/// Until a broker tells clients which broker leads each partition and refuses the partitions
-/// it does not lead (`docs/issue-13-brokers-plan.md`, B7), the partitions a broker creates are
-/// placed on itself, as single-node releases did: clients reach every partition through the
-/// broker they created it on. `None` for a count the controller refuses anyway (never a list
-/// sized by a count it would refuse).
-fn placed_here(me: NodeId, partitions: i32) -> Option<Vec<Vec<NodeId>>> {
-    (1..=TOPIC_PARTITIONS_MAX)
-        .contains(&partitions)
-        .then(|| vec![vec![me]; partitions as usize])
+/// A manual assignment in partition order: CreateTopics names each partition's index, and
+/// Kafka wants them to be 0, 1, ... in some order (INVALID_REPLICA_ASSIGNMENT otherwise); a
+/// negative broker id is no broker (also INVALID_REPLICA_ASSIGNMENT, from the controller).
+fn manual_assignment(
+    name: &str,
+    assignments: &[(i32, Vec<i32>)],
+) -> Result<Vec<Vec<NodeId>>, Refusal> {
+    let mut by_index: Vec<&(i32, Vec<i32>)> = assignments.iter().collect();
+    by_index.sort_by_key(|(index, _)| *index);
+    let mut placed = Vec::with_capacity(by_index.len());
+    for (expected, (index, brokers)) in by_index.into_iter().enumerate() {
+        if i64::from(*index) != expected as i64 {
+            return Err(Refusal::new(
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                format!(
+                    "topic '{}': partitions of a manual assignment must be numbered from 0 without gaps",
+                    shown(name)
+                ),
+            ));
+        }
+        placed.push(broker_ids(brokers));
+    }
+    Ok(placed)
+}
+
+/// Broker ids as a request gives them; a negative one becomes an id no broker has, which the
+/// controller refuses as an unknown broker.
+fn broker_ids(brokers: &[i32]) -> Vec<NodeId> {
+    (brokers.iter())
+        .map(|b| NodeId(u64::try_from(*b).unwrap_or(u64::MAX)))
+        .collect()
 }
 
 fn too_many_replicas(replication_factor: i16) -> Refusal {
@@ -122,6 +144,7 @@ impl CreateTopics {
             partitions: spec.partitions,
             replication_factor: spec.replication_factor.min(live.max(1)),
             configs: spec.configs.clone(),
+            assignments: Vec::new(),
         };
         Self {
             internal: true,
@@ -136,6 +159,7 @@ impl CreateTopics {
             partitions: -1,
             replication_factor: -1,
             configs: Default::default(),
+            assignments: Vec::new(),
         };
         Self::new(vec![topic], false)
     }
@@ -162,6 +186,29 @@ impl CreateTopics {
                         }
                         (true, None) => {}
                     }
+                    let assignment = if topic.assignments.is_empty() {
+                        None
+                    } else if topic.partitions != -1 || topic.replication_factor != -1 {
+                        self.done.push(Err(Refusal::new(
+                            ErrorCode::INVALID_REQUEST,
+                            "both a partition count or replication factor and a manual assignment were given (give -1 for the count and the factor)",
+                        )));
+                        continue;
+                    } else {
+                        match manual_assignment(&topic.name, &topic.assignments) {
+                            Ok(assignment) => {
+                                topic.partitions = assignment.len() as i32;
+                                topic.replication_factor = assignment
+                                    .first()
+                                    .map_or(0, |replicas| replicas.len() as i16);
+                                Some(assignment)
+                            }
+                            Err(refusal) => {
+                                self.done.push(Err(refusal));
+                                continue;
+                            }
+                        }
+                    };
                     // -1 means "the broker default" (KIP-464; every auto-created topic).
                     if topic.partitions == -1 {
                         topic.partitions = world.settings.num_partitions as i32;
@@ -198,7 +245,7 @@ impl CreateTopics {
                         partitions: topic.partitions,
                         replication_factor: topic.replication_factor,
                         configs: topic.configs,
-                        assignment: placed_here(world.me(), topic.partitions),
+                        assignment,
                     };
                     self.phase = CreatePhase::Deciding { name: topic.name };
                     let request = LeaderRequest::CreateTopics {
@@ -544,23 +591,11 @@ impl CreatePartitions {
                     &mut self.done,
                 )));
             };
-            match self.check(&growth, world.me()) {
+            match self.check(&growth) {
                 Err(refusal) => self.done.push(Err(refusal)),
                 Ok(()) => {
-                    let before = world.view().get(&growth.name).map_or(0, |m| m.partitions);
-                    let added = growth.count.saturating_sub(before);
-                    let assignment = match growth.assignments {
-                        None => placed_here(world.me(), added),
-                        Some(partitions) => Some(
-                            (partitions.into_iter())
-                                .map(|replicas| {
-                                    (replicas.into_iter())
-                                        .map(|b| NodeId(u64::try_from(b).unwrap_or(u64::MAX)))
-                                        .collect()
-                                })
-                                .collect(),
-                        ),
-                    };
+                    let assignment = (growth.assignments.as_deref())
+                        .map(|a| a.iter().map(|b| broker_ids(b)).collect());
                     let request = LeaderRequest::CreatePartitions {
                         topics: vec![TopicGrowth {
                             name: growth.name.clone(),
@@ -576,18 +611,9 @@ impl CreatePartitions {
         }
     }
 
-    /// What the broker refuses before asking: the internal topic, a name given twice, an
-    /// assignment naming another broker (see [`placed_here`]).
-    fn check(&self, growth: &Growth, me: NodeId) -> Result<(), Refusal> {
+    /// What the broker refuses before asking: the internal topic, a name given twice.
+    fn check(&self, growth: &Growth) -> Result<(), Refusal> {
         let name = growth.name.as_str();
-        let elsewhere = (growth.assignments.iter().flatten().flatten())
-            .find(|b| u64::try_from(**b).ok() != Some(me.0));
-        if let Some(broker) = elsewhere {
-            return Err(Refusal::new(
-                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                format!("topic '{}': broker {broker} in the assignment; this release places partitions on the broker asked ({me})", shown(name)),
-            ));
-        }
         if let Some(refusal) = internal_refusal(name, "add partitions to") {
             return Err(refusal);
         }

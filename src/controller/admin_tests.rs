@@ -293,6 +293,7 @@ fn new_topic(name: &str, partitions: i32) -> NewTopic {
         partitions,
         replication_factor: 1,
         configs: BTreeMap::new(),
+        assignments: Vec::new(),
     }
 }
 
@@ -372,6 +373,7 @@ fn a_bad_config_value_is_refused_here_before_the_quorum_is_asked() {
     h.submit(AdminOp::CreateTopics(CreateTopicsRequest {
         topics: vec![NewTopic {
             configs: BTreeMap::from([("retention.ms".into(), "soon".into())]),
+            assignments: Vec::new(),
             ..new_topic("t", 1)
         }],
         validate_only: false,
@@ -774,5 +776,117 @@ fn a_replication_factor_below_one_is_refused_before_asking() {
             ErrorCode::INVALID_REPLICATION_FACTOR
         ),
         other => panic!("{other:?}"),
+    }
+}
+
+impl Harness {
+    /// Broker `node` registers and is unfenced (applied, the view fed).
+    fn another_broker(&mut self, node: u64) {
+        self.elsewhere(vec![MetadataRecord::RegisterBroker {
+            node_id: NodeId(node),
+            incarnation_id: [node as u8; 16],
+            listeners: Vec::new(),
+            rack: None,
+        }]);
+        // The broker epoch is the index of the registration's entry.
+        let epoch = BrokerEpoch(self.image.applied_index());
+        self.elsewhere(vec![MetadataRecord::UnfenceBroker {
+            node_id: NodeId(node),
+            broker_epoch: epoch,
+        }]);
+    }
+}
+
+fn assigned(name: &str, assignments: Vec<(i32, Vec<i32>)>) -> AdminOp {
+    AdminOp::CreateTopics(CreateTopicsRequest {
+        topics: vec![NewTopic {
+            partitions: -1,
+            replication_factor: -1,
+            assignments,
+            ..new_topic(name, 1)
+        }],
+        validate_only: false,
+    })
+}
+
+#[test]
+fn partitions_are_spread_over_the_live_brokers_and_only_this_nodes_are_opened_here() {
+    let mut h = Harness::new().opened();
+    h.another_broker(2);
+    h.settle();
+    h.submit(create("t", 4));
+    let (asked_, _, reply) = h.answer_all_done();
+    let meta = created_one(reply).unwrap();
+    let leaders: Vec<Option<NodeId>> = meta.assignment.iter().map(|p| p.leader).collect();
+    // Round-robin from a random start: the two brokers alternate.
+    assert_eq!(
+        leaders.iter().filter(|l| **l == Some(NodeId(1))).count(),
+        2,
+        "{leaders:?}"
+    );
+    assert_eq!(
+        leaders.iter().filter(|l| **l == Some(NodeId(2))).count(),
+        2,
+        "{leaders:?}"
+    );
+    let mine: Vec<(&str, i32)> = (0..4)
+        .filter(|p| leaders[*p as usize] == Some(NodeId(1)))
+        .map(|p| ("ensure", p))
+        .collect();
+    assert_eq!(kinds(&asked_), mine);
+}
+
+#[test]
+fn a_manual_assignment_is_the_placement_in_partition_order() {
+    let mut h = Harness::new().opened();
+    h.another_broker(2);
+    h.settle();
+    h.submit(assigned(
+        "t",
+        vec![(1, vec![1]), (0, vec![2]), (2, vec![1])],
+    ));
+    let (asked_, _, reply) = h.answer_all_done();
+    let meta = created_one(reply).unwrap();
+    let replicas: Vec<Vec<NodeId>> = meta.assignment.iter().map(|p| p.replicas.clone()).collect();
+    assert_eq!(
+        replicas,
+        [vec![NodeId(2)], vec![NodeId(1)], vec![NodeId(1)]]
+    );
+    assert_eq!((meta.partitions, meta.replication_factor), (3, 1));
+    assert_eq!(kinds(&asked_), [("ensure", 1), ("ensure", 2)]);
+}
+
+#[test]
+fn bad_manual_assignments_are_refused_with_kafkas_codes() {
+    let cases: [(AdminOp, ErrorCode); 3] = [
+        // A count as well as an assignment.
+        (
+            AdminOp::CreateTopics(CreateTopicsRequest {
+                topics: vec![NewTopic {
+                    assignments: vec![(0, vec![1])],
+                    ..new_topic("t", 1)
+                }],
+                validate_only: false,
+            }),
+            ErrorCode::INVALID_REQUEST,
+        ),
+        // Partition 1 missing.
+        (
+            assigned("t", vec![(0, vec![1]), (2, vec![1])]),
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+        ),
+        // No broker 9 (and a negative id is no broker either).
+        (
+            assigned("t", vec![(0, vec![9]), (1, vec![-1])]),
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+        ),
+    ];
+    for (op, code) in cases {
+        let mut h = Harness::new().opened();
+        h.submit(op);
+        let (asked_, _, reply) = h.answer_all_done();
+        assert!(asked_.is_empty());
+        assert_eq!(created_one(reply).unwrap_err().code, code);
+        assert!(h.image.topic_by_name("t").is_none());
     }
 }

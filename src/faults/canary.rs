@@ -57,10 +57,13 @@ pub enum Canary {
     /// A voter feeds its broker's topics actor the applied topics only while it leads the
     /// quorum: a broker whose voter follows never learns a topic, and lists none.
     TopicsFeedSkipped,
+    /// A leader change keeps the partition's leader epoch (`controller/metadata/apply.rs`),
+    /// so one epoch names two leaderships: caught as two leaders in one partition epoch.
+    LeaderEpochKept,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 18] = [
+    pub const ALL: [Canary; 19] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -79,6 +82,7 @@ impl Canary {
         Canary::RaftVoteTwice,
         Canary::ProducerIdsReused,
         Canary::TopicsFeedSkipped,
+        Canary::LeaderEpochKept,
     ];
 
     pub fn name(self) -> &'static str {
@@ -101,6 +105,7 @@ impl Canary {
             Canary::RaftVoteTwice => "raft-vote-twice",
             Canary::ProducerIdsReused => "producer-ids-reused",
             Canary::TopicsFeedSkipped => "topics-feed-skipped",
+            Canary::LeaderEpochKept => "leader-epoch-kept",
         }
     }
 

@@ -16,7 +16,7 @@ use crate::faults::{self, Canary};
 use crate::limits::GROUP_LOAD_READ_BYTES;
 use crate::messages::partitions::{FetchPartition, FetchPartitionResult, FetchRequest};
 use crate::storage::batch::{self, Batches};
-use crate::types::{ErrorCode, Offset, TopicPartition};
+use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
 
 use super::consumer::persist::Replay;
 use super::offsets::{Offsets, StoredOffset};
@@ -89,6 +89,7 @@ impl Load {
                 tp,
                 fetch_offset: from,
                 partition_max_bytes: GROUP_LOAD_READ_BYTES,
+                current_leader_epoch: LeaderEpoch::UNKNOWN,
             }],
         }
     }

@@ -434,7 +434,7 @@ async fn wait_for_cluster_id(node: &Node<NodeMsg>) -> Result<String, ServerError
 
 /// Upgrade in place: a data directory written by a single-node release keeps its topics in
 /// `__rill_meta/topics.bin`. Each topic the metadata log does not have yet is created through
-/// the normal administration (placed on this broker, its logs opened as they are, its configs
+/// the normal administration (assigned to this broker, its logs opened as they are, its configs
 /// kept where this release still accepts them), then the file is renamed `topics.bin.imported`
 /// so that this happens once. The topic ids are new ones.
 async fn import_legacy_topics(
@@ -472,9 +472,13 @@ async fn import_legacy_topics(
             let create = CreateTopicsRequest {
                 topics: vec![NewTopic {
                     name: name.clone(),
-                    partitions: topic.partitions,
-                    replication_factor: 1,
+                    partitions: -1,
+                    replication_factor: -1,
                     configs,
+                    // Its logs are here: every partition stays on this broker.
+                    assignments: (0..topic.partitions)
+                        .map(|p| (p, vec![i32::try_from(config.node_id).unwrap_or(i32::MAX)]))
+                        .collect(),
                 }],
                 validate_only: false,
             };

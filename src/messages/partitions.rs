@@ -1,11 +1,13 @@
 //! The partitions actor's requests and replies ([`super::PARTITIONS`]).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::groups::LeaderTerm;
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
-use crate::types::{ErrorCode, LeaderEpoch, Offset, ProducerId, Refusal, TopicPartition};
+use crate::types::{ErrorCode, LeaderEpoch, NodeId, Offset, ProducerId, Refusal, TopicPartition};
 
 /// Requests to [`super::PARTITIONS`]. Each carries its own type, so the gateway asks with a
 /// typed call (`super::call`) and gets the matching reply type back. A newtype variant of a
@@ -27,6 +29,23 @@ pub enum PartitionsRequest {
     Append(AppendRequest),
     /// The group coordinator's barrier before it replays a partition (see [`LeadRequest`]).
     Lead(LeadRequest),
+    /// Who leads every partition, after a metadata change: a message from the topics actor,
+    /// never answered (see `partition::leaders`).
+    Leaders(LeadersUpdate),
+}
+
+/// Every partition of the cluster with its leader, as this node's metadata says.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LeadersUpdate {
+    pub partitions: BTreeMap<TopicPartition, PartitionLeader>,
+}
+
+/// One partition's leader (`None`: offline), its leader epoch and in-sync replicas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionLeader {
+    pub leader: Option<NodeId>,
+    pub epoch: LeaderEpoch,
+    pub isr: Vec<NodeId>,
 }
 
 /// Create the partition's log, or open it if it exists on disk. Idempotent. The settings are
@@ -111,6 +130,9 @@ pub struct FetchPartition {
     pub tp: TopicPartition,
     pub fetch_offset: Offset,
     pub partition_max_bytes: i32,
+    /// The leader epoch the client knows (Fetch v9+, from Metadata); `UNKNOWN` skips the
+    /// check (KIP-320: older than the leader's FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH).
+    pub current_leader_epoch: LeaderEpoch,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

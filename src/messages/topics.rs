@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::quorum::{PartitionView, TopicView};
-use crate::types::NodeId;
+use crate::types::{NodeId, TopicPartition};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicMeta {
@@ -54,6 +54,29 @@ pub struct AppliedTopics {
     /// Brokers that may hold new replicas now (registered and unfenced).
     pub live_brokers: u32,
     pub topics: BTreeMap<String, TopicMeta>,
+}
+
+impl AppliedTopics {
+    /// Every partition's leader, epoch and ISR, for the partitions actor
+    /// ([`super::PartitionsRequest::Leaders`]).
+    pub fn leaders(&self) -> BTreeMap<TopicPartition, super::PartitionLeader> {
+        let mut leaders = BTreeMap::new();
+        for (name, meta) in &self.topics {
+            for (partition, view) in meta.assignment.iter().enumerate() {
+                let tp = TopicPartition {
+                    topic: name.clone(),
+                    partition: partition as i32,
+                };
+                let leader = super::PartitionLeader {
+                    leader: view.leader,
+                    epoch: view.leader_epoch,
+                    isr: view.isr.clone(),
+                };
+                leaders.insert(tp, leader);
+            }
+        }
+        leaders
+    }
 }
 
 /// The refusal a topic outcome carries; it lives with the error codes.
@@ -107,6 +130,10 @@ pub struct NewTopic {
     pub partitions: i32,
     pub replication_factor: i16,
     pub configs: BTreeMap<String, String>,
+    /// A manual assignment (CreateTopics `assignments`): each partition index with its
+    /// broker ids, preferred leader first; empty to let the controller place the replicas.
+    /// Kafka then wants -1 for the partition count and the replication factor.
+    pub assignments: Vec<(i32, Vec<i32>)>,
 }
 
 /// DeleteTopics: the topics in request order, by name or (v6) by id.

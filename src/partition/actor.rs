@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use super::errors;
 use super::fetch_wait::FetchWaits;
+use super::leaders::{self, Leaders};
 use super::leadership;
 use super::offline::OfflineLogs;
 use super::opening::{self, OpeningQueue, Parked};
@@ -41,15 +42,16 @@ use crate::messages::quorum::{LeaderRequest, QuorumReply};
 use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
     EnsureRequest, FetchRequest, InitProducerIdRequest, InitProducerIdResult, LeadRequest,
-    LeaderTerm, ListOffsetsRequest, ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply,
-    PartitionsRequest, ProducePartitionResult, ProduceRequest, SetConfigRequest, QUORUM,
+    LeaderTerm, LeadersUpdate, ListOffsetsRequest, ListOffsetsResult, NodeMsg, OfflineRequest,
+    PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest, SetConfigRequest,
+    QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
 use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
-use crate::types::{BrokerEpoch, ErrorCode, Offset, ProducerId, Refusal, TopicPartition};
+use crate::types::{BrokerEpoch, ErrorCode, NodeId, Offset, ProducerId, Refusal, TopicPartition};
 
 type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg, PartitionsTimer>;
 
@@ -171,6 +173,8 @@ pub struct Partitions {
     /// slot. Until one completed, its partition is not reopened and its directory not
     /// removed, even if the replica went meanwhile (offline, deleted).
     swapping: BTreeMap<u64, (TopicPartition, CleanSlot)>,
+    /// Who leads each partition, as the metadata says (see [`leaders`]).
+    leaders: Leaders,
 }
 
 fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
@@ -230,6 +234,7 @@ impl Partitions {
             shutdown: None,
             cleaning: BTreeMap::new(),
             swapping: BTreeMap::new(),
+            leaders: Leaders::default(),
         }
     }
 
@@ -366,7 +371,7 @@ impl Partitions {
             PartitionsRequest::Produce(produce) => self.produce(ctx, id, produce),
             PartitionsRequest::Fetch(fetch) => self.fetch(ctx, id, fetch),
             PartitionsRequest::ListOffsets(list) => {
-                let reply = self.list_offsets(list);
+                let reply = self.list_offsets(ctx.me.node, list);
                 ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
             PartitionsRequest::DeleteRecords(DeleteRecordsRequest { partitions }) => {
@@ -389,6 +394,41 @@ impl Partitions {
             }
             PartitionsRequest::Append(append) => self.append(ctx, id, append),
             PartitionsRequest::Lead(LeadRequest { tp }) => self.lead(ctx, id, tp),
+            PartitionsRequest::Leaders(update) => {
+                self.on_leaders(ctx, update);
+                ctx.reply(id, done(ErrorCode::NONE, None));
+            }
+        }
+    }
+
+    /// The metadata changed: every replica here takes the role it now gives (a coordinator
+    /// hears of a `__consumer_offsets` leadership lost or gained), and fetches parked on a
+    /// replica that no longer leads are answered (NOT_LEADER_OR_FOLLOWER).
+    fn on_leaders(&mut self, ctx: PCtx, update: LeadersUpdate) {
+        self.leaders.replace(update.partitions);
+        let me = ctx.me.node;
+        let changed: Vec<(TopicPartition, Role)> = (self.replicas.iter())
+            .filter_map(|(tp, replica)| {
+                let role = self.leaders.role_of(tp, me)?;
+                (role != *replica.role()).then(|| (tp.clone(), role))
+            })
+            .collect();
+        for (tp, role) in changed {
+            let replica = self.replicas.get_mut(&tp).expect("listed above");
+            tracing::info!(?tp, from = ?replica.role(), to = ?role, "replica role changed");
+            leadership::resigned(ctx, &tp, replica);
+            replica.set_role(role);
+            leadership::elected(ctx, &tp, replica);
+            self.wake_fetches(ctx, &tp);
+        }
+    }
+
+    /// Why a client's request for `tp` is refused here for leadership: this replica follows,
+    /// or there is none here and the metadata names another leader (or none).
+    fn refuse_not_leader(&self, tp: &TopicPartition, me: NodeId) -> Option<Refusal> {
+        match self.replicas.get(tp) {
+            Some(replica) => replica.role().refuse_produce(),
+            None => self.leaders.refuse_elsewhere(tp, me),
         }
     }
 
@@ -429,8 +469,9 @@ impl Partitions {
             return Err(Refusal::new(ErrorCode::KAFKA_STORAGE_ERROR, message));
         }
         let id = self.next_replica_id;
-        // One node: it leads every partition alone.
+        // As the metadata says; before it says anything, this node leads alone.
         let node = ctx.me.node;
+        let role = (self.leaders.role_of(tp, node)).unwrap_or_else(|| Role::sole_leader(node));
         match Replica::open(
             self.storage.clone(),
             tp,
@@ -438,7 +479,7 @@ impl Partitions {
             ctx.now.unix_ms,
             id,
             node,
-            Role::sole_leader(node),
+            role,
             cut_to,
         ) {
             Ok(replica) => {
@@ -768,9 +809,11 @@ impl Partitions {
         for (slot, (tp, records)) in request.partitions.into_iter().enumerate() {
             let check = checked.get_mut(slot).and_then(Option::take);
             let Some(replica) = self.replicas.get_mut(&tp) else {
-                let (code, reason) = match self.offline.reason(&tp) {
-                    Some(reason) => (ErrorCode::KAFKA_STORAGE_ERROR, Some(reason)),
-                    None => (ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None),
+                let elsewhere = self.leaders.refuse_elsewhere(&tp, ctx.me.node);
+                let (code, reason) = match (self.offline.reason(&tp), elsewhere) {
+                    (Some(reason), _) => (ErrorCode::KAFKA_STORAGE_ERROR, Some(reason)),
+                    (None, Some(refusal)) => (refusal.code, Some(refusal.message)),
+                    (None, None) => (ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None),
                 };
                 let unknown = Offset::UNKNOWN;
                 results.push((tp, produce_result(code, reason, unknown, unknown)));
@@ -898,9 +941,9 @@ impl Partitions {
             let reply = PartitionsReply::Lead(Err(code));
             return ctx.reply(id, NodeMsg::PartitionsReply(reply));
         };
-        if replica.is_closing() {
-            // Shut down or deleted: its term has ended (it resigned); a barrier for it would
-            // start a load whose writes all fail.
+        if replica.is_closing() || !replica.role().is_leader() {
+            // Shut down, deleted or following: its term has ended (it resigned); a barrier for
+            // it would start a load whose writes all fail.
             let reply = PartitionsReply::Lead(Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
             return ctx.reply(id, NodeMsg::PartitionsReply(reply));
         }
@@ -1246,10 +1289,20 @@ impl Partitions {
     /// Reads a fetch; offline partitions answer KAFKA_STORAGE_ERROR instead of "unknown". A
     /// fetch parked before a partition it reads was revived may be re-read while that one is
     /// opening: its recovered bytes are not durable yet, so it answers the retriable refusal.
-    fn read_fetch(&self, fetch: &FetchRequest) -> FetchRead {
+    fn read_fetch(&self, me: NodeId, fetch: &FetchRequest) -> FetchRead {
         let mut read = reads::read_fetch(&self.replicas, fetch);
-        for result in &mut read.results {
-            if self.is_opening(&result.tp) {
+        for (result, asked) in read.results.iter_mut().zip(&fetch.partitions) {
+            let refused = self
+                .refuse_not_leader(&result.tp, me)
+                .map(|r| r.code)
+                .or_else(|| {
+                    let replica = self.replicas.get(&result.tp)?;
+                    leaders::check_epoch(asked.current_leader_epoch, replica.role().epoch())
+                });
+            if let Some(code) = refused {
+                *result = reads::fetch_error(&result.tp, code);
+                read.has_error = true;
+            } else if self.is_opening(&result.tp) {
                 result.error_code = opening::REFUSED;
                 result.records.clear();
             }
@@ -1265,7 +1318,7 @@ impl Partitions {
     }
 
     fn fetch(&mut self, ctx: PCtx, id: RequestId, fetch: FetchRequest) {
-        let read = self.read_fetch(&fetch);
+        let read = self.read_fetch(ctx.me.node, &fetch);
         if read.satisfies(&fetch) || self.fetches.len() >= FETCH_PARKED_MAX {
             return reply_fetch(ctx, id, read);
         }
@@ -1280,7 +1333,7 @@ impl Partitions {
             let Some(parked) = self.fetches.get(fetch_id) else {
                 continue;
             };
-            let read = self.read_fetch(&parked.fetch);
+            let read = self.read_fetch(ctx.me.node, &parked.fetch);
             if read.satisfies(&parked.fetch) {
                 let parked = self.fetches.take(fetch_id).expect("found above");
                 ctx.cancel_timer(PartitionsTimer::Fetch(fetch_id));
@@ -1291,18 +1344,21 @@ impl Partitions {
 
     fn on_fetch_timer(&mut self, ctx: PCtx, fetch_id: u64) {
         if let Some(parked) = self.fetches.take(fetch_id) {
-            let read = self.read_fetch(&parked.fetch);
+            let read = self.read_fetch(ctx.me.node, &parked.fetch);
             reply_fetch(ctx, parked.request, read);
         }
     }
 
     // ---- offsets -----------------------------------------------------------------------
 
-    fn list_offsets(&self, request: ListOffsetsRequest) -> PartitionsReply {
+    fn list_offsets(&self, me: NodeId, request: ListOffsetsRequest) -> PartitionsReply {
         let results = request
             .partitions
             .into_iter()
             .map(|(tp, timestamp_ms)| {
+                if let Some(refusal) = self.refuse_not_leader(&tp, me) {
+                    return (tp, ListOffsetsResult::not_found(refusal.code));
+                }
                 let result = match self.replicas.get(&tp) {
                     Some(replica) => reads::list_offset(replica, timestamp_ms),
                     None => ListOffsetsResult::not_found(if self.offline.contains(&tp) {
@@ -1337,9 +1393,11 @@ impl Partitions {
                 error_code,
                 low_watermark: Offset::UNKNOWN,
             };
-            let result = match self.replicas.get_mut(&tp) {
-                None => failed(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-                Some(replica) => {
+            let not_leader = self.refuse_not_leader(&tp, ctx.me.node);
+            let result = match (not_leader, self.replicas.get_mut(&tp)) {
+                (Some(refusal), _) => failed(refusal.code),
+                (None, None) => failed(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                (None, Some(replica)) => {
                     // -1 means "up to the high watermark", and nothing above it may go
                     // (Kafka's DeleteRecords).
                     let high_watermark = replica.high_watermark();
@@ -1535,6 +1593,10 @@ impl Actor<NodeMsg> for Partitions {
                     ),
                 );
             }
+            Input::Msg {
+                msg: NodeMsg::Partitions(PartitionsRequest::Leaders(update)),
+                ..
+            } => self.on_leaders(ctx, update),
             Input::Msg { from, msg } => {
                 tracing::warn!(
                     ?from,

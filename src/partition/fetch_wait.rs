@@ -96,6 +96,7 @@ mod tests {
                     },
                     fetch_offset: Offset(0),
                     partition_max_bytes: 1 << 20,
+                    current_leader_epoch: crate::types::LeaderEpoch::UNKNOWN,
                 })
                 .collect(),
         }

@@ -20,14 +20,16 @@ fn coordinator<T>(ctx: &Ctx<'_, NodeMsg, T>) -> Addr {
     }
 }
 
-fn announced(tp: &TopicPartition) -> bool {
-    tp.topic == OFFSETS_TOPIC
+/// Whether the coordinator hears of `replica`: a `__consumer_offsets` replica that leads (one
+/// that follows serves no group).
+fn announced(tp: &TopicPartition, replica: &Replica) -> bool {
+    tp.topic == OFFSETS_TOPIC && replica.role().is_leader()
 }
 
 /// `replica` became readable under its term: the coordinator loads the partition up to its log
 /// end.
 pub fn elected<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: &Replica) {
-    if !announced(tp) || replica.is_opening() {
+    if !announced(tp, replica) || replica.is_opening() {
         return;
     }
     let event = GroupsEvent::Elected {
@@ -41,7 +43,7 @@ pub fn elected<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: &
 
 /// `replica`'s term ended. An opening replica was never announced, so it resigns nothing.
 pub fn resigned<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: &Replica) {
-    if !announced(tp) || replica.is_opening() {
+    if !announced(tp, replica) || replica.is_opening() {
         return;
     }
     let event = GroupsEvent::Resigned {
@@ -63,7 +65,7 @@ pub fn fail_over<T>(
     replica: &mut Replica,
     new_id: u64,
 ) -> bool {
-    let quiet = announced(tp)
+    let quiet = announced(tp, replica)
         && !replica.is_opening()
         && !replica.is_closing()
         && !replica.sync_in_flight()

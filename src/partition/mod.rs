@@ -9,12 +9,14 @@
 //! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
 //!   [`transactional_ids`] — the bounded transactional id table of `InitProducerId`.
+//! * [`leaders`] — who leads each partition as the metadata says: roles, NOT_LEADER_OR_FOLLOWER.
 //! * [`leadership`] — `Elected`/`Resigned` for the group coordinator's partitions.
 //! * [`errors`] — the Kafka error codes used, and the log-error mapping.
 
 pub mod actor;
 pub mod errors;
 pub mod fetch_wait;
+pub mod leaders;
 pub mod leadership;
 pub mod offline;
 pub mod opening;

@@ -70,12 +70,14 @@ impl OpeningQueue {
     }
 }
 
-/// Whether the request can wait for an opening partition. InitProducerId and Offline name no
-/// partition and are served at once.
+/// Whether the request can wait for an opening partition. InitProducerId, Offline and Leaders
+/// name no single partition and are served at once.
 pub fn may_park(request: &PartitionsRequest) -> bool {
     !matches!(
         request,
-        PartitionsRequest::InitProducerId(_) | PartitionsRequest::Offline(_)
+        PartitionsRequest::InitProducerId(_)
+            | PartitionsRequest::Offline(_)
+            | PartitionsRequest::Leaders(_)
     )
 }
 
@@ -94,7 +96,8 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         PartitionsRequest::Lead(r) => opening(&r.tp),
         PartitionsRequest::Shutdown
         | PartitionsRequest::InitProducerId(_)
-        | PartitionsRequest::Offline(_) => false,
+        | PartitionsRequest::Offline(_)
+        | PartitionsRequest::Leaders(_) => false,
     }
 }
 
@@ -205,6 +208,7 @@ mod tests {
                     tp,
                     fetch_offset: Offset(3),
                     partition_max_bytes: 1 << 20,
+                    current_leader_epoch: LeaderEpoch::UNKNOWN,
                 })
                 .collect(),
         });

@@ -33,7 +33,7 @@ impl FetchRead {
     }
 }
 
-fn fetch_error(tp: &TopicPartition, error_code: ErrorCode) -> FetchPartitionResult {
+pub fn fetch_error(tp: &TopicPartition, error_code: ErrorCode) -> FetchPartitionResult {
     FetchPartitionResult {
         tp: tp.clone(),
         error_code,

@@ -342,6 +342,12 @@ impl Replica {
         self.state.role()
     }
 
+    /// The metadata changed this replica's role (see `super::leaders`).
+    pub fn set_role(&mut self, role: Role) {
+        let log_end = Offset(self.log.log_end_offset());
+        self.state.set_role(role, log_end);
+    }
+
     pub fn flush_policy(&self) -> FlushPolicy {
         self.log.config().flush
     }

@@ -19,8 +19,12 @@ pub enum Role {
         epoch: LeaderEpoch,
         isr: BTreeSet<NodeId>,
     },
-    /// Copies `leader`'s log; refuses produces (Kafka's NOT_LEADER_OR_FOLLOWER).
-    Follower { leader: NodeId, epoch: LeaderEpoch },
+    /// Copies `leader`'s log; refuses produces (Kafka's NOT_LEADER_OR_FOLLOWER). No leader:
+    /// the partition is offline (its leader fenced, no other replica in sync).
+    Follower {
+        leader: Option<NodeId>,
+        epoch: LeaderEpoch,
+    },
 }
 
 impl Role {
@@ -49,13 +53,28 @@ impl Role {
         }
     }
 
-    /// Why this replica refuses a produce, if it does: only the leader appends from clients.
+    pub fn is_leader(&self) -> bool {
+        matches!(self, Role::Leader { .. })
+    }
+
+    /// Why this replica refuses a client's request, if it does: only the leader appends for
+    /// clients and serves them (no follower fetching, KIP-392).
     pub fn refuse_produce(&self) -> Option<Refusal> {
         match self {
             Role::Leader { .. } => None,
-            Role::Follower { leader, epoch } => Some(Refusal::new(
+            Role::Follower {
+                leader: Some(leader),
+                epoch,
+            } => Some(Refusal::new(
                 ErrorCode::NOT_LEADER_OR_FOLLOWER,
                 format!("this replica follows node {leader} in leader epoch {epoch}"),
+            )),
+            Role::Follower {
+                leader: None,
+                epoch,
+            } => Some(Refusal::new(
+                ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                format!("the partition has no leader in leader epoch {epoch}"),
             )),
         }
     }
@@ -118,6 +137,13 @@ impl ReplicaState {
         );
     }
 
+    /// The metadata gave this replica a new role (a leader epoch, a leader, an ISR). A new
+    /// leader's high watermark advances as far as its ISR allows at once.
+    pub fn set_role(&mut self, role: Role, log_end: Offset) {
+        self.role = role;
+        self.maybe_advance_hw(log_end);
+    }
+
     /// The log was cut back to `log_end`: the one way the high watermark goes down.
     pub fn truncated(&mut self, log_end: Offset) {
         self.high_watermark = self.high_watermark.min(log_end);
@@ -178,7 +204,7 @@ mod tests {
     #[test]
     fn a_follower_refuses_produce_and_keeps_its_hw() {
         let role = Role::Follower {
-            leader: OTHER,
+            leader: Some(OTHER),
             epoch: LeaderEpoch(3),
         };
         let mut state = ReplicaState::new(ME, role, Offset(0), Offset(5));

@@ -108,6 +108,7 @@ fn fetch(
                 tp: (*tp).clone(),
                 fetch_offset: Offset(*offset),
                 partition_max_bytes: 1 << 20,
+                current_leader_epoch: LeaderEpoch::UNKNOWN,
             })
             .collect(),
     })
@@ -1829,7 +1830,7 @@ fn the_high_watermark_waits_for_an_in_sync_replica_it_has_not_heard_from() {
 #[test]
 fn a_follower_refuses_produce_with_not_leader_or_follower() {
     let role = Role::Follower {
-        leader: NodeId(2),
+        leader: Some(NodeId(2)),
         epoch: LeaderEpoch(1),
     };
     let mut replica = open_replica(&Arc::new(MemStorage::new()), role);
@@ -2515,3 +2516,88 @@ fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
 
 mod compaction;
 mod coordinator;
+
+/// The metadata says who leads (`PartitionsRequest::Leaders`, a message from the topics
+/// actor): this node serves only what it leads, in the metadata's epoch, and refuses the rest
+/// as Kafka does, so clients go to the leader.
+#[test]
+fn partitions_follow_the_metadatas_leaders_and_refuse_what_they_do_not_lead() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (here, moved, elsewhere) = (tp("here"), tp("moved"), tp("elsewhere"));
+    let led = |leader: Option<u64>, epoch: i32| PartitionLeader {
+        leader: leader.map(NodeId),
+        epoch: LeaderEpoch(epoch),
+        isr: leader.map(NodeId).into_iter().collect(),
+    };
+    let tell = |h: &mut Harness, moved_to: Option<u64>, epoch: i32| {
+        let update = LeadersUpdate {
+            partitions: std::collections::BTreeMap::from([
+                (here.clone(), led(Some(1), 2)),
+                (moved.clone(), led(moved_to, epoch)),
+                (elsewhere.clone(), led(Some(3), 0)),
+            ]),
+        };
+        let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(update));
+        let from = Addr {
+            node: NodeId(1),
+            actor: crate::messages::TOPICS,
+        };
+        h.step(Input::Msg { from, msg })
+    };
+    tell(&mut h, Some(1), 1);
+    h.ensure(&here, config(None));
+    h.ensure(&moved, config(None));
+    assert_eq!(
+        h.produce_one(1, &moved, plain(b"a")).error_code,
+        ErrorCode::NONE
+    );
+    // Appends are stamped with the metadata's epoch.
+    let stamped = |h: &mut Harness, tp: &TopicPartition| {
+        let results = fetch_results(h.ask(fetch(&[(tp, 0)], 0, 1 << 20)));
+        (results[0].records.get(12..16)).map(|b| i32::from_be_bytes(b.try_into().unwrap()))
+    };
+    assert_eq!(
+        h.produce_one(1, &here, plain(b"h")).error_code,
+        ErrorCode::NONE
+    );
+    assert_eq!(stamped(&mut h, &here), Some(2));
+
+    // A partition another broker leads and this one holds no replica of.
+    let refused = h.produce_one(1, &elsewhere, plain(b"x"));
+    assert_eq!(refused.error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    let results = fetch_results(h.ask(fetch(&[(&elsewhere, 0)], 0, 1 << 20)));
+    assert_eq!(results[0].error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+
+    // Leadership of `moved` goes (its broker fenced: no leader): refused, records kept.
+    tell(&mut h, None, 2);
+    let refused = h.produce_one(1, &moved, plain(b"b"));
+    assert_eq!(refused.error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(h.log_end(&moved), 1);
+    assert_eq!(
+        list(&mut h, &moved, -1).error_code,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER
+    );
+    assert_eq!(
+        delete_records(&mut h, &moved, 0).error_code,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER
+    );
+    // Back, in a newer epoch: served again and its appends carry it.
+    tell(&mut h, Some(1), 3);
+    let again = h.produce_one(1, &moved, plain(b"c"));
+    assert_eq!(
+        (again.error_code, again.base_offset),
+        (ErrorCode::NONE, Offset(1))
+    );
+
+    // KIP-320: a Fetch naming an older epoch is fenced, a newer one unknown, this one served.
+    let asked = |h: &mut Harness, epoch: i32| {
+        let PartitionsRequest::Fetch(mut request) = fetch(&[(&moved, 0)], 0, 1 << 20) else {
+            unreachable!()
+        };
+        request.partitions[0].current_leader_epoch = LeaderEpoch(epoch);
+        fetch_results(h.ask(PartitionsRequest::Fetch(request)))[0].error_code
+    };
+    assert_eq!(asked(&mut h, 2), ErrorCode::FENCED_LEADER_EPOCH);
+    assert_eq!(asked(&mut h, 4), ErrorCode::UNKNOWN_LEADER_EPOCH);
+    assert_eq!(asked(&mut h, 3), ErrorCode::NONE);
+}

@@ -86,6 +86,7 @@ named_codes! {
     GROUP_MAX_SIZE_REACHED = GroupMaxSizeReached,
     UNSTABLE_OFFSET_COMMIT = UnstableOffsetCommit,
     FENCED_LEADER_EPOCH = FencedLeaderEpoch,
+    UNKNOWN_LEADER_EPOCH = UnknownLeaderEpoch,
     UNRELEASED_INSTANCE_ID = UnreleasedInstanceId,
     STALE_MEMBER_EPOCH = StaleMemberEpoch,
     FENCED_MEMBER_EPOCH = FencedMemberEpoch,

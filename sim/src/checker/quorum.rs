@@ -122,7 +122,7 @@ pub(super) fn check_topics(liveness: &mut Vec<String>, events: &[(u64, Event)]) 
     };
     let mut last: BTreeMap<u64, &Vec<(String, Vec<i32>)>> = BTreeMap::new();
     for (at_ms, event) in events {
-        if let Event::TopicsSeen { asked, topics } = event {
+        if let Event::TopicsSeen { asked, topics, .. } = event {
             if *at_ms >= from_ms {
                 last.insert(*asked, topics);
             }
@@ -152,6 +152,29 @@ pub(super) fn check_topics(liveness: &mut Vec<String>, events: &[(u64, Event)]) 
         }
     }
     super::report_capped(liveness, failures, "topics liveness");
+}
+
+/// A partition's leader epoch names one leadership (KIP-101/279: followers truncate by it,
+/// clients are fenced by it): no two answers may list one topic's partition in one epoch with
+/// different leaders (or one with a leader and one without).
+pub(super) fn check_partition_epochs(safety: &mut Report, events: &[(u64, Event)]) {
+    let mut leader_of: BTreeMap<(&str, i32, i32), (i32, u64, u64)> = BTreeMap::new();
+    for (at_ms, event) in events {
+        let Event::TopicsSeen { asked, epochs, .. } = event else {
+            continue;
+        };
+        for (topic_id, partition, epoch, leader) in epochs {
+            let key = (topic_id.as_str(), *partition, *epoch);
+            let (first, first_at, first_by) =
+                *leader_of.entry(key).or_insert((*leader, *at_ms, *asked));
+            if first != *leader {
+                safety.add(
+                    "two partition leaders in one leader epoch",
+                    format!("topic {topic_id} partition {partition} epoch {epoch}: leader {first} (t={first_at}ms, broker {first_by}) and {leader} (t={at_ms}ms, broker {asked})"),
+                );
+            }
+        }
+    }
 }
 
 pub(super) fn check(safety: &mut Report, events: &[(u64, Event)]) {
@@ -376,7 +399,39 @@ mod tests {
             topics: (topics.iter())
                 .map(|(n, l)| (n.to_string(), l.to_vec()))
                 .collect(),
+            epochs: Vec::new(),
         }
+    }
+
+    #[test]
+    fn one_partition_epoch_with_two_leaders_is_caught_and_a_new_epoch_is_not() {
+        let seen = |asked: u64, epoch: i32, leader: i32| Event::TopicsSeen {
+            asked,
+            topics: Vec::new(),
+            epochs: vec![("id-a".into(), 0, epoch, leader)],
+        };
+        let verdict = |events: Vec<(u64, Event)>| {
+            let mut out = Vec::new();
+            let mut report = Report {
+                out: &mut out,
+                counts: BTreeMap::new(),
+            };
+            check_partition_epochs(&mut report, &events);
+            report.finish();
+            out
+        };
+        let fine = verdict(vec![
+            (1, seen(1, 0, 2)),
+            (2, seen(2, 0, 2)),
+            (3, seen(1, 1, -1)),
+            (4, seen(3, 2, 2)),
+        ]);
+        assert!(fine.is_empty(), "{fine:?}");
+        let caught = verdict(vec![(1, seen(1, 1, 2)), (2, seen(2, 1, -1))]);
+        assert!(
+            caught[0].starts_with("two partition leaders in one leader epoch"),
+            "{caught:?}"
+        );
     }
 
     #[test]

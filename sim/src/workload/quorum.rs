@@ -7,7 +7,8 @@
 //! It also asks each node for the brokers it knows (DescribeCluster v2, fenced ones included:
 //! `Event::BrokersSeen`), during the faults and for [`AFTER_HEALING`] after them, when every
 //! broker must be registered and unfenced again; and, after healing, for every topic with its
-//! partitions' leaders (Metadata: `Event::TopicsSeen`), which every broker must list alike.
+//! partitions' leaders and leader epochs (Metadata: `Event::TopicsSeen`), which every broker
+//! must list alike, and no epoch may name two leaders.
 //!
 //! [`producer_ids`] asks every node at once for a fresh producer id (InitProducerId, no
 //! transactional id), round after round, and records each answer (`Event::Identity`): the
@@ -37,8 +38,8 @@ const ROUND_PAUSE: Duration = Duration::from_millis(200);
 /// unfenced from [`crate::checker::BROKERS_SETTLE_MS`] after healing on).
 pub const AFTER_HEALING: Duration = Duration::from_secs(14);
 
-/// Asks every voter in turn until `until` (the quorum and the brokers), then, once the run
-/// healed, the brokers only for [`AFTER_HEALING`].
+/// Asks every voter in turn until `until` (the quorum, the brokers and the topics), then, once
+/// the run healed, the brokers and topics only for [`AFTER_HEALING`].
 pub async fn observer(w: Workload, voters: Vec<(u64, SocketAddr)>, until: Instant) {
     let nodes: Vec<u64> = voters.iter().map(|v| v.0).collect();
     while Instant::now() < until {
@@ -47,6 +48,10 @@ pub async fn observer(w: Workload, voters: Vec<(u64, SocketAddr)>, until: Instan
                 w.record(seen);
             }
             if let Some(seen) = brokers(asked, addr, &nodes).await {
+                w.record(seen);
+            }
+            // During the faults too: leaders change then, and each epoch must name one.
+            if let Some(seen) = topics(asked, addr).await {
                 w.record(seen);
             }
         }
@@ -155,7 +160,19 @@ async fn topics(asked: u64, addr: SocketAddr) -> Option<Event> {
         })
         .collect();
     topics.sort();
-    Some(Event::TopicsSeen { asked, topics })
+    let mut epochs: Vec<(String, i32, i32, i32)> = (metadata.topics.iter())
+        .flat_map(|t| {
+            let id = t.topic_id.to_string();
+            (t.partitions.iter())
+                .map(move |p| (id.clone(), p.partition_index, p.leader_epoch, p.leader_id.0))
+        })
+        .collect();
+    epochs.sort();
+    Some(Event::TopicsSeen {
+        asked,
+        topics,
+        epochs,
+    })
 }
 
 async fn observe(asked: u64, addr: SocketAddr) -> Option<Event> {

@@ -24,6 +24,7 @@ use super::image::{
 };
 use super::records::{Listener, MetadataRecord, TopicId};
 use crate::controller::topics::check_name;
+use crate::faults::{canary, Canary};
 use crate::limits::TOPIC_PARTITIONS_MAX;
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
@@ -319,9 +320,11 @@ impl MetadataImage {
         let mut changed = current.clone();
         if let Some(leader) = leader {
             changed.leader = leader;
-            changed.leader_epoch = (changed.leader_epoch.0.checked_add(1))
-                .map(LeaderEpoch)
-                .ok_or(Skip::EpochExhausted(partition))?;
+            if !canary(Canary::LeaderEpochKept) {
+                changed.leader_epoch = (changed.leader_epoch.0.checked_add(1))
+                    .map(LeaderEpoch)
+                    .ok_or(Skip::EpochExhausted(partition))?;
+            }
         }
         if let Some(isr) = isr {
             changed.isr = isr.to_vec();

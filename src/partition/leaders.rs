@@ -1,0 +1,154 @@
+//! Who leads each partition of the cluster, as this node's metadata says (the topics actor
+//! sends it after every applied change, before the logs it reconciles): the replicas here take
+//! their [`Role`] from it, and a request for a partition another broker leads — or none, while
+//! its only replica is fenced — is refused NOT_LEADER_OR_FOLLOWER, so clients refresh their
+//! metadata and go to the leader (Kafka's rule).
+//!
+//! Before the first update (a node's start-up, the harnesses of single-node tests) nothing is
+//! known and every replica here leads alone, as a single node's always did.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::role::Role;
+use crate::messages::PartitionLeader;
+use crate::types::{ErrorCode, LeaderEpoch, NodeId, Refusal, TopicPartition};
+
+#[derive(Debug, Default)]
+pub struct Leaders {
+    partitions: BTreeMap<TopicPartition, PartitionLeader>,
+}
+
+impl Leaders {
+    pub fn replace(&mut self, partitions: BTreeMap<TopicPartition, PartitionLeader>) {
+        self.partitions = partitions;
+    }
+
+    /// The role of `me`'s replica of `tp`: the leader in the metadata's epoch with its ISR, or
+    /// a follower; `None` for a partition the metadata does not name (yet).
+    pub fn role_of(&self, tp: &TopicPartition, me: NodeId) -> Option<Role> {
+        let known = self.partitions.get(tp)?;
+        Some(match known.leader {
+            Some(leader) if leader == me => Role::Leader {
+                epoch: known.epoch,
+                isr: known
+                    .isr
+                    .iter()
+                    .copied()
+                    .chain([me])
+                    .collect::<BTreeSet<_>>(),
+            },
+            leader => Role::Follower {
+                leader,
+                epoch: known.epoch,
+            },
+        })
+    }
+
+    /// Why `me` refuses a client's request for `tp` it holds no replica of: another broker
+    /// leads it, or nobody does. `None` for a partition the metadata does not name.
+    pub fn refuse_elsewhere(&self, tp: &TopicPartition, me: NodeId) -> Option<Refusal> {
+        let known = self.partitions.get(tp)?;
+        (known.leader != Some(me)).then(|| not_leader(tp, known.leader))
+    }
+}
+
+/// NOT_LEADER_OR_FOLLOWER, saying who leads.
+pub fn not_leader(tp: &TopicPartition, leader: Option<NodeId>) -> Refusal {
+    let message = match leader {
+        Some(leader) => format!("{tp:?} is led by node {leader}"),
+        None => format!("{tp:?} has no leader (its replicas are offline)"),
+    };
+    Refusal::new(ErrorCode::NOT_LEADER_OR_FOLLOWER, message)
+}
+
+/// KIP-320's check of the leader epoch a client names (`UNKNOWN`: none named): older than
+/// this leader's is FENCED_LEADER_EPOCH (the client's metadata is stale), newer is
+/// UNKNOWN_LEADER_EPOCH (this broker has not applied the change yet; the client retries).
+pub fn check_epoch(asked: LeaderEpoch, mine: LeaderEpoch) -> Option<ErrorCode> {
+    if asked == LeaderEpoch::UNKNOWN || asked == mine {
+        None
+    } else if asked < mine {
+        Some(ErrorCode::FENCED_LEADER_EPOCH)
+    } else {
+        Some(ErrorCode::UNKNOWN_LEADER_EPOCH)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition {
+            topic: "t".into(),
+            partition,
+        }
+    }
+
+    fn leaders() -> Leaders {
+        let mut leaders = Leaders::default();
+        let led = |leader, epoch| PartitionLeader {
+            leader,
+            epoch: LeaderEpoch(epoch),
+            isr: leader.into_iter().collect(),
+        };
+        leaders.replace(BTreeMap::from([
+            (tp(0), led(Some(NodeId(1)), 3)),
+            (tp(1), led(Some(NodeId(2)), 4)),
+            (tp(2), led(None, 5)),
+        ]));
+        leaders
+    }
+
+    #[test]
+    fn roles_follow_the_metadata_and_unknown_partitions_have_none() {
+        let leaders = leaders();
+        let me = NodeId(1);
+        assert_eq!(
+            leaders.role_of(&tp(0), me),
+            Some(Role::Leader {
+                epoch: LeaderEpoch(3),
+                isr: BTreeSet::from([me])
+            })
+        );
+        assert_eq!(
+            leaders.role_of(&tp(1), me),
+            Some(Role::Follower {
+                leader: Some(NodeId(2)),
+                epoch: LeaderEpoch(4)
+            })
+        );
+        assert_eq!(
+            leaders.role_of(&tp(2), me).map(|r| r.epoch()),
+            Some(LeaderEpoch(5))
+        );
+        assert_eq!(leaders.role_of(&tp(3), me), None);
+    }
+
+    #[test]
+    fn only_partitions_led_elsewhere_or_by_nobody_are_refused() {
+        let leaders = leaders();
+        let me = NodeId(1);
+        assert!(leaders.refuse_elsewhere(&tp(0), me).is_none());
+        for p in [1, 2] {
+            let refusal = leaders.refuse_elsewhere(&tp(p), me).expect("refused");
+            assert_eq!(refusal.code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        }
+        assert!(leaders.refuse_elsewhere(&tp(3), me).is_none(), "unknown");
+    }
+
+    #[test]
+    fn a_named_epoch_older_is_fenced_newer_is_unknown_none_passes() {
+        let mine = LeaderEpoch(4);
+        assert_eq!(check_epoch(LeaderEpoch::UNKNOWN, mine), None);
+        assert_eq!(check_epoch(LeaderEpoch(4), mine), None);
+        assert_eq!(
+            check_epoch(LeaderEpoch(3), mine),
+            Some(ErrorCode::FENCED_LEADER_EPOCH)
+        );
+        assert_eq!(
+            check_epoch(LeaderEpoch(5), mine),
+            Some(ErrorCode::UNKNOWN_LEADER_EPOCH)
+        );
+    }
+}
