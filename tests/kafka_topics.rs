@@ -119,6 +119,11 @@ fn create_describe_delete_and_survive_kill_9() {
         ),
         (2, 1, 1)
     );
+    // The leader epoch is the metadata's from v7 on (-1, "unknown", before).
+    let epoch_before = leader.leader_epoch;
+    assert!(epoch_before >= 0, "{epoch_before}");
+    let v6 = &metadata(&mut s, 6, Some(&["orders"]), false).topics[0].partitions[2];
+    assert_eq!(v6.leader_epoch, -1);
     let missing = metadata(&mut s, 12, Some(&["nope"]), true);
     assert_eq!(
         partitions_of(&missing, "nope"),
@@ -132,6 +137,15 @@ fn create_describe_delete_and_survive_kill_9() {
         partitions_of(&metadata(&mut s, 12, None, false), "orders"),
         Some((0, 3)),
         "survived kill -9"
+    );
+    // Back after kill -9, the broker leads its partitions again in a newer leader epoch.
+    let after = metadata(&mut s, 12, Some(&["orders"]), false);
+    let partition = &after.topics[0].partitions[2];
+    assert_eq!(partition.leader_id.0, 1);
+    assert!(
+        partition.leader_epoch > epoch_before,
+        "{} after {epoch_before}",
+        partition.leader_epoch
     );
 
     let deleted: DeleteTopicsResponse = call(

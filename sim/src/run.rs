@@ -2,6 +2,7 @@
 //! disk, workload clients on other nodes, a nemesis, healing, a final drained read, and the
 //! checker's verdict. Everything random comes from the seed, so a run replays exactly.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -192,7 +193,8 @@ impl SimConfig {
                 | Canary::RaftVoteTwice
                 | Canary::ProducerIdsReused
                 | Canary::TopicsFeedSkipped
-                | Canary::LeaderEpochKept => 3,
+                | Canary::LeaderEpochKept
+                | Canary::RaftApplyUncommitted => 3,
                 _ => 1,
             };
         }
@@ -396,6 +398,7 @@ pub fn run_seed(seed: u64, options: RunOptions) -> RunResult {
     let wall = std::time::Instant::now();
     let outcome = std::thread::spawn(move || {
         rill::faults::set_canary(options.canary);
+        rill::faults::observe::start();
         let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
         let outcome = runtime.block_on(scenario(seed, options));
         (outcome, fault_points::counts())
@@ -685,6 +688,14 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     let reader = consumers_node.spawn(async move { workload::final_read(&w, deadline).await });
     let _ = reader.await;
 
+    // What each voter applied of the metadata log, as the nodes recorded it.
+    let mut applied: BTreeMap<u64, Vec<(u64, u64, u64)>> = BTreeMap::new();
+    for entry in rill::faults::observe::take() {
+        (applied.entry(entry.node).or_default()).push((entry.index, entry.term, entry.digest));
+    }
+    for (node, entries) in applied {
+        history.record(workload.now_ms(), Event::MetadataApplied { node, entries });
+    }
     let verdict = checker::check(&history.events(), config.promises());
     let sim_ms = started.elapsed().as_millis() as u64;
     (history, verdict, sim_ms)

@@ -32,6 +32,8 @@ fn seeds_to_catch(canary: Canary) -> u64 {
         Canary::AckUnsyncedSingleRecord => 40,
         Canary::AckCommitBeforeAppend => 24,
         Canary::ConsumerAssignUnreleased => 24,
+        // Needs a leader cut off with proposals in flight (3 of seeds 1..=12).
+        Canary::RaftApplyUncommitted => 24,
         _ => SEEDS_PER_CANARY,
     }
 }
@@ -108,7 +110,7 @@ fn the_group_workload_commits_and_its_canary_loses_an_acknowledged_commit() {
     // lifecycle joined every node; then topics moved into the metadata log, and the clients
     // route by Metadata; then partitions were placed over every broker).
     let canary = run_seed(
-        4,
+        3,
         RunOptions {
             canary: Some(Canary::AckCommitBeforeAppend),
             ..RunOptions::new(SIM_SECS)
@@ -152,15 +154,19 @@ fn the_consumer_protocol_group_hands_partitions_over_and_its_canary_shares_one()
         "no classic sync"
     );
     let canary = run_seed(
-        4,
+        1,
         RunOptions {
             canary: Some(Canary::ConsumerAssignUnreleased),
             ..RunOptions::new(SIM_SECS)
         },
     );
     assert_eq!(canary.kind, Kind::Safety);
+    // Two owners at once; the one that should have let go may also commit behind the other.
     assert!(
-        (canary.verdict.safety.iter()).all(|v| v.starts_with("two owners at once")),
+        (canary.verdict.safety.iter()).any(|v| v.starts_with("two owners at once"))
+            && (canary.verdict.safety.iter())
+                .all(|v| v.starts_with("two owners at once")
+                    || v.starts_with("group commit went back")),
         "{:?}",
         canary.verdict.safety
     );
@@ -192,7 +198,7 @@ fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_va
         "{read} records read of {written} written"
     );
     let canary = run_seed(
-        4,
+        1,
         RunOptions {
             canary: Some(Canary::CleanKeepsOldestValue),
             ..RunOptions::new(SIM_SECS)
@@ -307,14 +313,14 @@ fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
     assert!(!off.history.contains("FaultPoint {"));
 }
 
-/// The controller quorum (issue 13): in a run of three voters (seed 2) the observer sees one
+/// The controller quorum (issue 13): in a run of three voters (seed 17) the observer sees one
 /// leader per epoch and one cluster id while kills and voter partitions move the leadership;
 /// its canary (every voter a majority by itself) is reported as quorum violations only (two
 /// leaders of an epoch and two cluster ids first; leaders without others' commits follow; and
 /// the producer ids each of the quorums hands out).
 #[test]
 fn the_controller_quorum_keeps_one_leader_per_epoch_and_its_canary_elects_several() {
-    let clean = run_seed(2, RunOptions::new(SIM_SECS));
+    let clean = run_seed(17, RunOptions::new(SIM_SECS));
     assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
     assert!(clean.history.contains("voters: 3"));
     let epochs: std::collections::BTreeSet<&str> = (clean.history.lines())
@@ -340,7 +346,10 @@ fn the_controller_quorum_keeps_one_leader_per_epoch_and_its_canary_elects_severa
             || v.starts_with("quorum leader lacks committed entries")
             || v.starts_with("quorum high watermark went back")
             // Two quorums hand out producer-id blocks of their own.
-            || v.starts_with("producer id given twice")),
+            || v.starts_with("producer id given twice")
+            // Their brokers apply different metadata, and elect leaders of their own.
+            || v.starts_with("two nodes applied different metadata at one index")
+            || v.starts_with("two partition leaders in one leader epoch")),
         "{:?}",
         canary.verdict.safety
     );

@@ -436,11 +436,14 @@ impl Job {
                 Job::Create(CreateTopics::new(request.topics, request.validate_only))
             }
             AdminOp::AutoCreate(name) if name == crate::messages::OFFSETS_TOPIC => {
-                Job::AutoCreate(CreateTopics::internal(world))
+                Job::AutoCreate(CreateTopics::internal(world, false))
             }
             AdminOp::AutoCreate(name) => Job::AutoCreate(CreateTopics::auto(name)),
             AdminOp::EnsureInternal(InternalTopic::ConsumerOffsets) => {
-                Job::Create(CreateTopics::internal(world))
+                Job::Create(CreateTopics::internal(world, false))
+            }
+            AdminOp::EnsureInternal(InternalTopic::ConsumerOffsetsImported) => {
+                Job::Create(CreateTopics::internal(world, true))
             }
             AdminOp::DeleteTopics(request) => Job::Delete(DeleteTopics::new(request, world)),
             AdminOp::CreatePartitions(request) => Job::Grow(CreatePartitions::new(request, world)),

@@ -10,7 +10,7 @@ use super::config_ops::{apply_ops, replacement};
 use super::sweep::{Sweep, SweepKind};
 use super::topic_config;
 use super::topics::unknown_topic;
-use crate::limits::PARTITIONS_PER_REQUEST_MAX;
+use crate::limits::{PARTITIONS_PER_REQUEST_MAX, TOPIC_PARTITIONS_MAX};
 use crate::messages::quorum::{LeaderRequest, TopicGrowth, TopicSpec, TopicView};
 use crate::messages::{
     AlterConfigsRequest, ConfigChange, CreatePartitionsRequest, DeleteTopicsRequest, Growth,
@@ -41,6 +41,12 @@ fn manual_assignment(
                     "topic '{}': partitions of a manual assignment must be numbered from 0 without gaps",
                     shown(name)
                 ),
+            ));
+        }
+        if brokers.is_empty() {
+            return Err(Refusal::new(
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                format!("topic '{}': partition {index} has no replica", shown(name)),
             ));
         }
         placed.push(broker_ids(brokers));
@@ -136,15 +142,28 @@ impl CreateTopics {
 
     /// The creation of `__consumer_offsets` as its settings say, with at most the live
     /// brokers as replicas (Kafka takes the brokers there are when fewer than configured).
-    pub fn internal(world: &World<'_>) -> Self {
+    /// `here`: every partition on this broker (the import of a single-node release's topic,
+    /// whose logs are here).
+    pub fn internal(world: &World<'_>, here: bool) -> Self {
         let spec = &world.settings.offsets_topic;
         let live = i16::try_from(world.topics.applied.live_brokers).unwrap_or(i16::MAX);
+        let me = i32::try_from(world.me().0).unwrap_or(i32::MAX);
         let topic = NewTopic {
             name: OFFSETS_TOPIC.to_owned(),
-            partitions: spec.partitions,
-            replication_factor: spec.replication_factor.min(live.max(1)),
+            partitions: if here { -1 } else { spec.partitions },
+            replication_factor: if here {
+                -1
+            } else {
+                spec.replication_factor.min(live.max(1))
+            },
             configs: spec.configs.clone(),
-            assignments: Vec::new(),
+            assignments: if here {
+                (0..spec.partitions.min(TOPIC_PARTITIONS_MAX))
+                    .map(|p| (p, vec![me]))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         };
         Self {
             internal: true,

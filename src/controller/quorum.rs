@@ -399,6 +399,12 @@ impl QuorumActor {
                     Vec::new()
                 }),
             };
+            crate::faults::observe::metadata_applied(ctx.me.node.0, index, entry.term, || {
+                match &entry.payload {
+                    Payload::Noop => 0,
+                    Payload::Command(bytes) => crate::faults::observe::digest(bytes),
+                }
+            });
             let skipped = self.image.apply_entry(index, &records);
             for skipped in &skipped {
                 tracing::debug!(index, ?skipped, "a metadata record did not apply");
@@ -678,12 +684,15 @@ impl QuorumActor {
                     };
                     return ctx.reply(id, NodeMsg::QuorumReply(reply));
                 }
-                let entry = [MetadataRecord::RegisterBroker {
+                let register = MetadataRecord::RegisterBroker {
                     node_id,
                     incarnation_id,
                     listeners,
                     rack,
-                }];
+                };
+                let projected = self.projected();
+                let known = projected.broker(node_id).is_some();
+                let entry = registration_entry(projected, register, known);
                 let settle = Settle::Registered {
                     node_id,
                     incarnation_id,
@@ -1159,6 +1168,33 @@ fn fencing_entry(
             entry.push(record);
         }
     }
+    entry
+}
+
+/// A broker's registration. A broker already registered under another incarnation restarted
+/// (after a crash, perhaps having lost what it had not synced): its new registration starts
+/// fenced, and the same entry takes its leaderships away as a fence does, so it leads again
+/// only once unfenced, in a new leader epoch (an epoch names one leadership, never one that
+/// outlived a crash).
+fn registration_entry(
+    image: &MetadataImage,
+    register: MetadataRecord,
+    known: bool,
+) -> Vec<MetadataRecord> {
+    let MetadataRecord::RegisterBroker { node_id, .. } = register else {
+        return vec![register];
+    };
+    if !known {
+        return vec![register];
+    }
+    let mut scratch = image.clone();
+    let index = scratch.applied_index() + 1;
+    if scratch.apply(index, &register).is_err() {
+        return vec![register];
+    }
+    let elected = election::on_fence(&scratch, node_id, UNCLEAN_ELECTION_DEFAULT);
+    let mut entry = vec![register];
+    entry.extend(elected.records);
     entry
 }
 

@@ -60,10 +60,15 @@ pub enum Canary {
     /// A leader change keeps the partition's leader epoch (`controller/metadata/apply.rs`),
     /// so one epoch names two leaderships: caught as two leaders in one partition epoch.
     LeaderEpochKept,
+    /// Every voter takes the entries it has as committed before a majority has them: a
+    /// leader its own proposals, a follower what the leader sent, whatever the leader's commit
+    /// index says (`controller/raft/core.rs`); a leader cut off applies entries its successor
+    /// replaces. Caught as two nodes that applied different entries at one index.
+    RaftApplyUncommitted,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 19] = [
+    pub const ALL: [Canary; 20] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -83,6 +88,7 @@ impl Canary {
         Canary::ProducerIdsReused,
         Canary::TopicsFeedSkipped,
         Canary::LeaderEpochKept,
+        Canary::RaftApplyUncommitted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -106,6 +112,7 @@ impl Canary {
             Canary::ProducerIdsReused => "producer-ids-reused",
             Canary::TopicsFeedSkipped => "topics-feed-skipped",
             Canary::LeaderEpochKept => "leader-epoch-kept",
+            Canary::RaftApplyUncommitted => "raft-apply-uncommitted",
         }
     }
 

@@ -8,10 +8,13 @@
 //! * [`points`] — *named* fault points at the dangerous moments (crash after an ack, while an
 //!   fsync is in flight, …): [`fault_point!`](crate::fault_point) asks the simulator's hook,
 //!   which records every firing in the run's history and counts it in the summary.
+//! * [`observe`] — what the checker watches inside the nodes (each voter's applied metadata
+//!   entries), recorded only in simulation.
 //! * [`canary`] — deliberately planted bugs that the simulator switches on one at a time to
 //!   prove its checker catches them (`cargo sim --canary NAME`). Never on outside simulation.
 
 pub mod canary;
+pub mod observe;
 pub mod points;
 
 #[cfg(madsim)]

@@ -457,7 +457,7 @@ async fn import_legacy_topics(
         }
         let outcome = if name == OFFSETS_TOPIC {
             let ensure = EnsureInternalRequest {
-                topic: InternalTopic::ConsumerOffsets,
+                topic: InternalTopic::ConsumerOffsetsImported,
             };
             ask(&node.handle(), ensure).await
         } else {

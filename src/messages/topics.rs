@@ -110,6 +110,9 @@ pub struct EnsureInternalRequest {
 pub enum InternalTopic {
     /// `__consumer_offsets` ([`super::OFFSETS_TOPIC`]).
     ConsumerOffsets,
+    /// `__consumer_offsets` of a single-node release's data directory, imported at its first
+    /// start: every partition is assigned to this broker, where its logs are.
+    ConsumerOffsetsImported,
 }
 
 /// [`TopicsRequest::List`], as a typed call: every topic with its metadata.

@@ -41,10 +41,10 @@ use crate::limits::{
 use crate::messages::quorum::{LeaderRequest, QuorumReply};
 use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
-    EnsureRequest, FetchRequest, InitProducerIdRequest, InitProducerIdResult, LeadRequest,
-    LeaderTerm, LeadersUpdate, ListOffsetsRequest, ListOffsetsResult, NodeMsg, OfflineRequest,
-    PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest, SetConfigRequest,
-    QUORUM,
+    EnsureRequest, FetchPartition, FetchRequest, InitProducerIdRequest, InitProducerIdResult,
+    LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest, ListOffsetsResult, NodeMsg,
+    OfflineRequest, PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest,
+    SetConfigRequest, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -415,12 +415,41 @@ impl Partitions {
             .collect();
         for (tp, role) in changed {
             let replica = self.replicas.get_mut(&tp).expect("listed above");
+            // A new leadership (led or not, or another epoch), not just another ISR.
+            let moved = role.is_leader() != replica.role().is_leader()
+                || role.epoch() != replica.role().epoch();
+            if !moved {
+                replica.set_role(role);
+                continue;
+            }
             tracing::info!(?tp, from = ?replica.role(), to = ?role, "replica role changed");
-            leadership::resigned(ctx, &tp, replica);
+            // A replica closing (shut down, deleted) has resigned already and is not elected.
+            let announce = !replica.is_closing();
+            if announce {
+                leadership::resigned(ctx, &tp, replica);
+            }
+            // What waits on the old leadership is answered as Kafka's purgatory answers it
+            // when leadership goes: acks=all produces and coordinator barriers included.
+            let waiters = replica.take_waiters();
             replica.set_role(role);
-            leadership::elected(ctx, &tp, replica);
+            if announce {
+                leadership::elected(ctx, &tp, replica);
+            }
+            for waiter in waiters {
+                self.complete_waiter(ctx, waiter, Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+            }
             self.wake_fetches(ctx, &tp);
         }
+    }
+
+    /// Why a client's fetch of `partition` is refused here: leadership (see
+    /// [`Self::refuse_not_leader`]), or the leader epoch it names (KIP-320).
+    fn refuse_fetch(&self, partition: &FetchPartition, me: NodeId) -> Option<ErrorCode> {
+        if let Some(refusal) = self.refuse_not_leader(&partition.tp, me) {
+            return Some(refusal.code);
+        }
+        let replica = self.replicas.get(&partition.tp)?;
+        leaders::check_epoch(partition.current_leader_epoch, replica.role().epoch())
     }
 
     /// Why a client's request for `tp` is refused here for leadership: this replica follows,
@@ -1290,26 +1319,22 @@ impl Partitions {
     /// fetch parked before a partition it reads was revived may be re-read while that one is
     /// opening: its recovered bytes are not durable yet, so it answers the retriable refusal.
     fn read_fetch(&self, me: NodeId, fetch: &FetchRequest) -> FetchRead {
-        let mut read = reads::read_fetch(&self.replicas, fetch);
-        for (result, asked) in read.results.iter_mut().zip(&fetch.partitions) {
-            let refused = self
-                .refuse_not_leader(&result.tp, me)
-                .map(|r| r.code)
-                .or_else(|| {
-                    let replica = self.replicas.get(&result.tp)?;
-                    leaders::check_epoch(asked.current_leader_epoch, replica.role().epoch())
-                });
-            if let Some(code) = refused {
-                *result = reads::fetch_error(&result.tp, code);
-                read.has_error = true;
+        // Refused before reading, so a refused partition takes no bytes of the budget.
+        let refused: Vec<Option<ErrorCode>> = (fetch.partitions.iter())
+            .map(|p| self.refuse_fetch(p, me))
+            .collect();
+        let mut read = reads::read_fetch(&self.replicas, fetch, &refused);
+        for (result, refused) in read.results.iter_mut().zip(&refused) {
+            if refused.is_some() {
+                continue;
             } else if self.is_opening(&result.tp) {
                 result.error_code = opening::REFUSED;
                 result.records.clear();
             }
         }
         if !self.offline.is_empty() {
-            for result in &mut read.results {
-                if self.offline.contains(&result.tp) {
+            for (result, refused) in read.results.iter_mut().zip(&refused) {
+                if refused.is_none() && self.offline.contains(&result.tp) {
                     result.error_code = ErrorCode::KAFKA_STORAGE_ERROR;
                 }
             }

@@ -33,7 +33,7 @@ impl FetchRead {
     }
 }
 
-pub fn fetch_error(tp: &TopicPartition, error_code: ErrorCode) -> FetchPartitionResult {
+fn fetch_error(tp: &TopicPartition, error_code: ErrorCode) -> FetchPartitionResult {
     FetchPartitionResult {
         tp: tp.clone(),
         error_code,
@@ -48,17 +48,27 @@ pub fn fetch_error(tp: &TopicPartition, error_code: ErrorCode) -> FetchPartition
 /// partition with data always gets at least one whole batch (Kafka's KIP-74 rule, so a batch
 /// larger than the limits cannot stall a consumer); later partitions get nothing rather than
 /// an oversized batch.
-pub fn read_fetch(replicas: &BTreeMap<TopicPartition, Replica>, fetch: &FetchRequest) -> FetchRead {
+/// `refused[i]`: the error partition `i` of the fetch is answered with, unread (the caller's
+/// leadership and epoch checks); a shorter list refuses nothing past its end.
+pub fn read_fetch(
+    replicas: &BTreeMap<TopicPartition, Replica>,
+    fetch: &FetchRequest,
+    refused: &[Option<ErrorCode>],
+) -> FetchRead {
     let mut remaining = fetch.max_bytes.max(0) as usize;
     let mut read = FetchRead {
         results: Vec::with_capacity(fetch.partitions.len()),
         bytes: 0,
         has_error: false,
     };
-    for partition in &fetch.partitions {
-        let result = match replicas.get(&partition.tp) {
-            None => fetch_error(&partition.tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-            Some(replica) => read_partition(replica, partition, &mut remaining, read.bytes == 0),
+    for (index, partition) in fetch.partitions.iter().enumerate() {
+        let refusal = refused.get(index).copied().flatten();
+        let result = match (refusal, replicas.get(&partition.tp)) {
+            (Some(code), _) => fetch_error(&partition.tp, code),
+            (None, None) => fetch_error(&partition.tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            (None, Some(replica)) => {
+                read_partition(replica, partition, &mut remaining, read.bytes == 0)
+            }
         };
         read.has_error |= result.error_code != ErrorCode::NONE;
         read.bytes += result.records.len();

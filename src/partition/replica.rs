@@ -568,6 +568,13 @@ impl Replica {
         self.commit.wait(end_offset, waiter)
     }
 
+    /// Removes every acknowledgement waiter (the leadership they wait on ended), in offset
+    /// order.
+    pub fn take_waiters(&mut self) -> Vec<Waiter> {
+        // Not `failed()`: a sync in flight still completes and is accounted for.
+        self.commit.take(|_| true)
+    }
+
     /// Removes the waiters of produce `produce` (it timed out): a later sync no longer
     /// releases them. Returns them, in offset order.
     pub fn forget_waiters(&mut self, produce: u64) -> Vec<Waiter> {

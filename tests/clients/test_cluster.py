@@ -5,7 +5,8 @@ broker answers Metadata for the whole cluster (the live brokers, each partition'
 leader epoch), a broker refuses a partition it does not lead with NOT_LEADER_OR_FOLLOWER, and
 FindCoordinator names the broker leading the group's `__consumer_offsets` partition. When a
 broker dies (`kill -9`) the controller fences it and its partitions (one replica each, until
-replication) show no leader until it is back, then it leads them again in a newer epoch."""
+replication) show no leader until it is back, then it leads them again (in a newer leader
+epoch: `tests/kafka_topics.rs` reads the epochs)."""
 
 import json
 import shutil
@@ -124,7 +125,7 @@ def test_a_topic_created_through_one_broker_is_spread_and_served_through_every_b
     read = sorted((int(p), v.encode()) for p, v in (line.split(" ", 1) for line in out.splitlines()))
     assert read == first
 
-    # kcat sees the cluster the same way, with the leader epochs Metadata v7+ carries.
+    # kcat sees the cluster the same way.
     listed = json.loads(kcat("-b", nodes[2].bootstrap, "-L", "-J", "-t", topic_name))
     assert sorted(b["id"] for b in listed["brokers"]) == [1, 2, 3]
     assert [p["leader"] for p in listed["topics"][0]["partitions"]] == placed

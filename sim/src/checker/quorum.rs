@@ -154,6 +154,27 @@ pub(super) fn check_topics(liveness: &mut Vec<String>, events: &[(u64, Event)]) 
     super::report_capped(liveness, failures, "topics liveness");
 }
 
+/// Raft's state machine safety: every node's applied metadata is a prefix of the others', so
+/// no two nodes applied different entries (term or bytes) at one index.
+pub(super) fn check_applied_prefix(safety: &mut Report, events: &[(u64, Event)]) {
+    let mut first: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
+    for (_, event) in events {
+        let Event::MetadataApplied { node, entries } = event else {
+            continue;
+        };
+        for &(index, term, digest) in entries {
+            let (first_term, first_digest, by) =
+                *first.entry(index).or_insert((term, digest, *node));
+            if (first_term, first_digest) != (term, digest) {
+                safety.add(
+                    "two nodes applied different metadata at one index",
+                    format!("index {index}: node {by} applied term {first_term} ({first_digest:016x}), node {node} term {term} ({digest:016x})"),
+                );
+            }
+        }
+    }
+}
+
 /// A partition's leader epoch names one leadership (KIP-101/279: followers truncate by it,
 /// clients are fenced by it): no two answers may list one topic's partition in one epoch with
 /// different leaders (or one with a leader and one without).
@@ -401,6 +422,39 @@ mod tests {
                 .collect(),
             epochs: Vec::new(),
         }
+    }
+
+    #[test]
+    fn nodes_that_applied_different_entries_at_one_index_are_caught_and_prefixes_are_not() {
+        let applied = |node: u64, entries: &[(u64, u64, u64)]| Event::MetadataApplied {
+            node,
+            entries: entries.to_vec(),
+        };
+        let verdict = |events: Vec<(u64, Event)>| {
+            let mut out = Vec::new();
+            let mut report = Report {
+                out: &mut out,
+                counts: BTreeMap::new(),
+            };
+            check_applied_prefix(&mut report, &events);
+            report.finish();
+            out
+        };
+        let prefix = verdict(vec![
+            (1, applied(1, &[(1, 1, 0), (2, 1, 7), (3, 2, 9)])),
+            (1, applied(2, &[(1, 1, 0), (2, 1, 7)])),
+            // A snapshot skipped index 1 and 2 here; a replay repeats 3.
+            (1, applied(3, &[(3, 2, 9), (3, 2, 9)])),
+        ]);
+        assert!(prefix.is_empty(), "{prefix:?}");
+        let diverged = verdict(vec![
+            (1, applied(1, &[(1, 1, 0), (2, 1, 7)])),
+            (1, applied(2, &[(1, 1, 0), (2, 2, 8)])),
+        ]);
+        assert!(
+            diverged[0].starts_with("two nodes applied different metadata at one index"),
+            "{diverged:?}"
+        );
     }
 
     #[test]

@@ -361,6 +361,9 @@ impl RaftCore {
             return Err(self.leader);
         }
         let index = self.append_local(Payload::Command(payload));
+        if crate::faults::canary(crate::faults::Canary::RaftApplyUncommitted) {
+            self.commit_index = index;
+        }
         self.broadcast_append();
         Ok(index)
     }
@@ -603,7 +606,8 @@ impl RaftCore {
                     // not this assertion, must be what catches it.)
                     debug_assert!(
                         index > self.commit_index
-                            || crate::faults::canary(crate::faults::Canary::QuorumSelfMajority),
+                            || crate::faults::canary(crate::faults::Canary::QuorumSelfMajority)
+                            || crate::faults::canary(crate::faults::Canary::RaftApplyUncommitted),
                         "truncating committed entry {index}"
                     );
                     self.truncate_after(index - 1);
@@ -612,7 +616,11 @@ impl RaftCore {
                 None => self.push(entry),
             }
         }
-        let commit = leader_commit.min(match_index);
+        let commit = if crate::faults::canary(crate::faults::Canary::RaftApplyUncommitted) {
+            match_index
+        } else {
+            leader_commit.min(match_index)
+        };
         if commit > self.commit_index {
             self.commit_index = commit;
         }

@@ -206,3 +206,71 @@ fn deleting_or_shutting_down_resigns_the_offsets_partition() {
     let reply = take_reply(&mut effects, id).expect("answered at once");
     assert_eq!(leadership(reply), Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
 }
+
+impl Harness {
+    /// The topics actor's `Leaders` message: `tp` led by `leader` (none: offline) in `epoch`.
+    fn lead_by(&mut self, tp: &TopicPartition, leader: Option<u64>, epoch: i32) -> Effects {
+        let known = PartitionLeader {
+            leader: leader.map(NodeId),
+            epoch: LeaderEpoch(epoch),
+            isr: leader.map(NodeId).into_iter().collect(),
+        };
+        let update = LeadersUpdate {
+            partitions: std::collections::BTreeMap::from([(tp.clone(), known)]),
+        };
+        let from = Addr {
+            node: NodeId(1),
+            actor: TOPICS,
+        };
+        let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(update));
+        self.step(Input::Msg { from, msg })
+    }
+}
+
+#[test]
+fn losing_leadership_resigns_once_and_answers_what_waited_on_it_then_a_new_epoch_is_elected() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let p0 = offsets_partition(0);
+    h.lead_by(&p0, Some(1), 0);
+    let (_, term, _) = elected(&h.open_announced(&p0));
+    // A commit and a barrier wait for the sync when the metadata fences this broker.
+    let (write, effects) = h.send(append(&p0, term, b"in flight"));
+    let jobs = syncs(&effects);
+    let (barrier, _) = h.send(lead(&p0));
+    let mut demoted = h.lead_by(&p0, None, 1);
+    assert_eq!(resigned(&demoted), (0, term), "resigned only, not elected");
+    let refused = produce_results(take_reply(&mut demoted, write).expect("answered at once"));
+    assert_eq!(refused[0].1.error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    let answer = leadership(take_reply(&mut demoted, barrier).expect("answered at once"));
+    assert_eq!(answer, Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    // The sync still completes (the record is kept) and answers nothing twice.
+    let mut synced = h.complete_forbidding_sync(jobs);
+    assert!(take_reply(&mut synced, write).is_none());
+    assert_eq!(h.log_end(&p0), 1);
+    // A follower serves no barrier and takes no commit.
+    assert_eq!(
+        leadership(h.ask(lead(&p0))),
+        Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+    );
+    // The same metadata again changes nothing; leading again, in epoch 2, is a new term.
+    assert!(events(&h.lead_by(&p0, None, 1)).is_empty());
+    let (partition, again, log_end) = elected(&h.lead_by(&p0, Some(1), 2));
+    assert_eq!(
+        (partition, again.epoch, log_end),
+        (0, LeaderEpoch(2), Offset(1))
+    );
+    assert_ne!(again, term);
+}
+
+#[test]
+fn a_replica_opened_as_a_follower_is_never_announced() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let p1 = offsets_partition(1);
+    h.lead_by(&p1, Some(2), 4);
+    assert!(events(&h.open_announced(&p1)).is_empty());
+    assert!(events(&h.lead_by(&p1, None, 5)).is_empty(), "no Resigned");
+    assert_eq!(
+        leadership(h.ask(lead(&p1))),
+        Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+    );
+}
