@@ -23,14 +23,16 @@
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
 //!   the actor ids, one request and reply enum per role, and one type per request naming its
 //!   actor and reply ([`messages::call`]).
-//! * [`faults`]  — `buggify!` fault points and planted canary bugs; both only exist under madsim.
+//! * [`faults`]  — `buggify!` fault points, planted canary bugs, and what the simulator's checker
+//!   observes inside the nodes ([`faults::observe`]); all only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
 //!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
 //! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends;
 //!   [`storage::persist`]: durability work an actor hands to its driver)
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention);
 //!   [`storage::records`] checks every produced record (decompressing within bounds).
-//! * [`partition`] — the actor hosting a node's partition replicas.
+//! * [`partition`] — the actor hosting a node's partition replicas, each in the role (leader or
+//!   follower, leader epoch) the metadata gives it ([`partition::leaders`]).
 //! * [`group`]   — the group coordinator: consumer groups and their committed offsets in
 //!   `__consumer_offsets`, as pure state machines under one actor: which partition holds a
 //!   group ([`group::placement`]), that topic's records in Kafka's format

@@ -247,14 +247,14 @@ pub enum Event {
         brokers: Vec<(i32, bool)>,
         nodes: Vec<u64>,
     },
-    /// Every topic broker `asked` lists (Metadata for all topics, from the metadata it
-    /// applied), by name, with each partition's leader (-1: none).
     /// Every metadata entry node `node`'s voter applied during the run, in order, as
     /// (index, term, digest of its bytes), recorded by the node itself (`rill::faults::observe`).
     MetadataApplied {
         node: u64,
         entries: Vec<(u64, u64, u64)>,
     },
+    /// Every topic broker `asked` lists (Metadata for all topics, from the metadata it
+    /// applied), by name, with each partition's leader (-1: none).
     TopicsSeen {
         asked: u64,
         topics: Vec<(String, Vec<i32>)>,

@@ -1155,20 +1155,25 @@ fn fencing_entry(
         } else {
             election::on_unfence(&scratch, node_id, UNCLEAN_ELECTION_DEFAULT)
         };
-        for (topic, partition) in &elected.offline {
-            let topic = scratch.topic(topic).map(|t| t.name.clone());
-            tracing::warn!(broker = %node_id, ?topic, partition, "no in-sync replica left to lead: the partition is offline");
-        }
-        for (topic, partition) in &elected.unclean {
-            let topic = scratch.topic(topic).map(|t| t.name.clone());
-            tracing::warn!(broker = %node_id, ?topic, partition, "UNCLEAN leader election: records may be lost");
-        }
+        log_election(&scratch, node_id, &elected);
         for record in elected.records {
             let _ = scratch.apply(index, &record);
             entry.push(record);
         }
     }
     entry
+}
+
+/// Says which partitions a broker's fence or unfence left offline or elected uncleanly.
+fn log_election(image: &MetadataImage, node_id: NodeId, elected: &election::Election) {
+    for (topic, partition) in &elected.offline {
+        let topic = image.topic(topic).map(|t| t.name.clone());
+        tracing::warn!(broker = %node_id, ?topic, partition, "no in-sync replica left to lead: the partition is offline");
+    }
+    for (topic, partition) in &elected.unclean {
+        let topic = image.topic(topic).map(|t| t.name.clone());
+        tracing::warn!(broker = %node_id, ?topic, partition, "UNCLEAN leader election: records may be lost");
+    }
 }
 
 /// A broker's registration. A broker already registered under another incarnation restarted
@@ -1193,6 +1198,7 @@ fn registration_entry(
         return vec![register];
     }
     let elected = election::on_fence(&scratch, node_id, UNCLEAN_ELECTION_DEFAULT);
+    log_election(&scratch, node_id, &elected);
     let mut entry = vec![register];
     entry.extend(elected.records);
     entry

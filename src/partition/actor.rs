@@ -419,7 +419,9 @@ impl Partitions {
             let moved = role.is_leader() != replica.role().is_leader()
                 || role.epoch() != replica.role().epoch();
             if !moved {
+                // Another ISR: the high watermark may move (issue 14's followers).
                 replica.set_role(role);
+                self.wake_fetches(ctx, &tp);
                 continue;
             }
             tracing::info!(?tp, from = ?replica.role(), to = ?role, "replica role changed");
