@@ -692,7 +692,7 @@ impl QuorumActor {
                 };
                 let projected = self.projected();
                 let known = projected.broker(node_id).is_some();
-                let entry = registration_entry(projected, register, known);
+                let entry = registration_entry(projected, register, node_id, known);
                 let settle = Settle::Registered {
                     node_id,
                     incarnation_id,
@@ -1146,22 +1146,37 @@ fn fencing_entry(
                 broker_epoch,
             }
         };
-        if scratch.apply(index, &record).is_err() {
-            continue; // a stale epoch: nothing to elect for
-        }
-        entry.push(record);
-        let elected = if fence {
-            election::on_fence(&scratch, node_id, UNCLEAN_ELECTION_DEFAULT)
-        } else {
-            election::on_unfence(&scratch, node_id, UNCLEAN_ELECTION_DEFAULT)
-        };
-        log_election(&scratch, node_id, &elected);
-        for record in elected.records {
-            let _ = scratch.apply(index, &record);
-            entry.push(record);
-        }
+        // `None`: a stale epoch, nothing to elect for.
+        entry.extend(
+            with_elections(&mut scratch, index, record, node_id, fence).unwrap_or_default(),
+        );
     }
     entry
+}
+
+/// `record` (a change of broker `node_id`) applied to `scratch` at `index`, followed by the
+/// leader and ISR changes it calls for (applied too): those of a fence when `fenced`, of an
+/// unfence otherwise. `None` when the record does not apply.
+fn with_elections(
+    scratch: &mut MetadataImage,
+    index: u64,
+    record: MetadataRecord,
+    node_id: NodeId,
+    fenced: bool,
+) -> Option<Vec<MetadataRecord>> {
+    scratch.apply(index, &record).ok()?;
+    let elected = if fenced {
+        election::on_fence(scratch, node_id, UNCLEAN_ELECTION_DEFAULT)
+    } else {
+        election::on_unfence(scratch, node_id, UNCLEAN_ELECTION_DEFAULT)
+    };
+    log_election(scratch, node_id, &elected);
+    let mut records = vec![record];
+    for record in elected.records {
+        let _ = scratch.apply(index, &record);
+        records.push(record);
+    }
+    Some(records)
 }
 
 /// Says which partitions a broker's fence or unfence left offline or elected uncleanly.
@@ -1184,24 +1199,16 @@ fn log_election(image: &MetadataImage, node_id: NodeId, elected: &election::Elec
 fn registration_entry(
     image: &MetadataImage,
     register: MetadataRecord,
+    node_id: NodeId,
     known: bool,
 ) -> Vec<MetadataRecord> {
-    let MetadataRecord::RegisterBroker { node_id, .. } = register else {
-        return vec![register];
-    };
     if !known {
         return vec![register];
     }
     let mut scratch = image.clone();
     let index = scratch.applied_index() + 1;
-    if scratch.apply(index, &register).is_err() {
-        return vec![register];
-    }
-    let elected = election::on_fence(&scratch, node_id, UNCLEAN_ELECTION_DEFAULT);
-    log_election(&scratch, node_id, &elected);
-    let mut entry = vec![register];
-    entry.extend(elected.records);
-    entry
+    with_elections(&mut scratch, index, register.clone(), node_id, true)
+        .unwrap_or_else(|| vec![register])
 }
 
 /// Kafka's broker default for `unclean.leader.election.enable` (false); a topic's own config

@@ -424,22 +424,25 @@ mod tests {
         }
     }
 
+    /// The safety lines one check reports for `events`.
+    fn safety_of(check: fn(&mut Report, &[(u64, Event)]), events: &[(u64, Event)]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut report = Report {
+            out: &mut out,
+            counts: BTreeMap::new(),
+        };
+        check(&mut report, events);
+        report.finish();
+        out
+    }
+
     #[test]
     fn nodes_that_applied_different_entries_at_one_index_are_caught_and_prefixes_are_not() {
         let applied = |node: u64, entries: &[(u64, u64, u64)]| Event::MetadataApplied {
             node,
             entries: entries.to_vec(),
         };
-        let verdict = |events: Vec<(u64, Event)>| {
-            let mut out = Vec::new();
-            let mut report = Report {
-                out: &mut out,
-                counts: BTreeMap::new(),
-            };
-            check_applied_prefix(&mut report, &events);
-            report.finish();
-            out
-        };
+        let verdict = |events: Vec<(u64, Event)>| safety_of(check_applied_prefix, &events);
         let prefix = verdict(vec![
             (1, applied(1, &[(1, 1, 0), (2, 1, 7), (3, 2, 9)])),
             (1, applied(2, &[(1, 1, 0), (2, 1, 7)])),
@@ -464,16 +467,7 @@ mod tests {
             topics: Vec::new(),
             epochs: vec![("id-a".into(), 0, epoch, leader)],
         };
-        let verdict = |events: Vec<(u64, Event)>| {
-            let mut out = Vec::new();
-            let mut report = Report {
-                out: &mut out,
-                counts: BTreeMap::new(),
-            };
-            check_partition_epochs(&mut report, &events);
-            report.finish();
-            out
-        };
+        let verdict = |events: Vec<(u64, Event)>| safety_of(check_partition_epochs, &events);
         let fine = verdict(vec![
             (1, seen(1, 0, 2)),
             (2, seen(2, 0, 2)),
