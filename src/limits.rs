@@ -9,6 +9,9 @@ pub const MAILBOX_CAPACITY: usize = 4096;
 /// Frames queued per peer connection before new ones are dropped. Inter-node messages are
 /// allowed to be lost (every protocol on top retries), so a slow peer must not grow memory.
 pub const PEER_SEND_QUEUE: usize = 4096;
+/// The most peers a node learns from their links' hellos (observers: broker-only nodes the
+/// voters answer) besides the configured voters; a hello past it is ignored.
+pub const PEERS_LEARNED_MAX: usize = 1024;
 
 /// Largest inter-node frame body. Checked before allocating the receive buffer.
 pub const PEER_FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;

@@ -103,6 +103,11 @@ pub struct SimConfig {
     /// Voters of the controller quorum: 1 (each broker alone), 3 or 5 (the brokers form one
     /// quorum, with `workload::quorum` observing it and voter partitions in the nemesis).
     pub voters: u64,
+    /// Broker-only nodes (`process.roles=broker`: observers of the quorum, no vote) after the
+    /// voters, ids `voters + 1..`; only with a quorum of voters.
+    pub broker_only: u64,
+    /// `broker.session.timeout.ms` of a quorum run.
+    pub broker_session_timeout_ms: u64,
     /// `controller.quorum.election.timeout.ms` of a quorum run: short ones make elections
     /// (and candidates that run at once) frequent.
     pub election_timeout_ms: u64,
@@ -136,6 +141,8 @@ impl SimConfig {
             producers: Vec::new(),
             brokers: 1,
             voters: 1,
+            broker_only: 0,
+            broker_session_timeout_ms: BROKER_SESSION_TIMEOUT_MS,
             election_timeout_ms: 1000,
             kills: rng.gen_bool(0.8),
             pauses: rng.gen_bool(0.5),
@@ -194,14 +201,29 @@ impl SimConfig {
                 | Canary::ProducerIdsReused
                 | Canary::TopicsFeedSkipped
                 | Canary::LeaderEpochKept
-                | Canary::RaftApplyUncommitted => 3,
+                | Canary::RaftApplyUncommitted
+                | Canary::ObserverCountedInMajority => 3,
                 _ => 1,
             };
         }
         if config.voters > 1 {
             config.election_timeout_ms = [150, 400, 1000][rng.gen_range(0..3)];
+            // Drawn apart, so the draws above and below keep their meaning for every seed.
+            let mut apart = SmallRng::seed_from_u64(seed ^ 0x0b5e_47e4_0000_0002);
+            config.broker_only = match canary {
+                Some(Canary::ObserverCountedInMajority) => 1,
+                // The other canaries keep the seeds they are caught at.
+                Some(_) => 0,
+                None => u64::from(apart.gen_bool(0.5)),
+            };
         }
-        config.brokers = config.voters;
+        config.brokers = config.voters + config.broker_only;
+        if canary == Some(Canary::ObserverCountedInMajority) {
+            // The leader its observer keeps in office must propose something while cut off
+            // from the voters: the fences of the brokers it stops hearing, within the
+            // nemesis' partitions.
+            config.broker_session_timeout_ms = 1_000;
+        }
         if canary.is_some() {
             // A canary needs the conditions its bug shows under: durable acks (so losing one is
             // a violation), idempotence, crashes and retries.
@@ -288,13 +310,19 @@ impl SimConfig {
             // The compacted topic is cleaned many times a run (Kafka's default is 15 s).
             "log.cleaner.backoff.ms=300".to_string(),
         ];
-        if self.voters > 1 {
+        if self.voters > 1 && node_id > self.voters {
+            // A broker-only node: no controller listener (it tells the voters where it
+            // listens for them when it connects).
+            overrides.push("process.roles=broker".to_string());
+        } else if self.voters > 1 {
             // Brokers 1..=voters form one quorum; each listens for the others on its
             // controller listener.
             overrides[1] = format!(
                 "listeners=PLAINTEXT://{ip}:{KAFKA_PORT},CONTROLLER://{ip}:{CONTROLLER_PORT}",
                 ip = broker_ip(node_id)
             );
+        }
+        if self.voters > 1 {
             let voters: Vec<String> = (1..=self.voters)
                 .map(|id| format!("{id}@{}:{CONTROLLER_PORT}", broker_ip(id)))
                 .collect();
@@ -302,7 +330,8 @@ impl SimConfig {
             // Sessions short enough that a pause or a partition of a few seconds fences a
             // broker, and the run sees it come back.
             overrides.push(format!(
-                "broker.session.timeout.ms={BROKER_SESSION_TIMEOUT_MS}"
+                "broker.session.timeout.ms={}",
+                self.broker_session_timeout_ms
             ));
             overrides.push("broker.heartbeat.interval.ms=500".to_string());
             overrides.push(format!(
@@ -775,9 +804,12 @@ async fn nemesis(
                 fault("resume", name.clone());
             }
             "voter-partition" => {
-                // The target hears no other voter and no other voter hears it (its clients
-                // still do): a leader cut off steps down, a follower cannot depose anyone.
-                let others: Vec<_> = brokers.iter().filter(|b| b.node != broker).collect();
+                // The target hears no other voter and no other voter hears it (its clients,
+                // and the broker-only nodes, still do): a leader cut off steps down, a
+                // follower cannot depose anyone.
+                let others: Vec<_> = (brokers.iter())
+                    .filter(|b| b.node != broker && b.node_id <= config.voters)
+                    .collect();
                 for other in &others {
                     net.clog_link(broker, other.node);
                     net.clog_link(other.node, broker);
@@ -798,7 +830,7 @@ async fn nemesis(
                 // followers still hear it (and pre-vote keeps them from deposing it before).
                 let outbound = rng.gen_bool(0.5);
                 let links: Vec<_> = (brokers.iter())
-                    .filter(|b| b.node != broker)
+                    .filter(|b| b.node != broker && b.node_id <= config.voters)
                     .map(|b| {
                         if outbound {
                             (broker, b.node)

@@ -16,8 +16,6 @@ pub(super) struct ClusterBrokers {
     /// The unfenced registered brokers with the first listener each registered (the one it
     /// advertises first), and this broker (it is answering, so it is reachable).
     pub by_id: BTreeMap<i32, (String, u16)>,
-    /// The quorum's leader when it is one of them (Kafka's active controller).
-    pub controller: Option<i32>,
 }
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
@@ -36,9 +34,6 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .by_id
                     .insert(id, (listener.host.clone(), listener.port));
             }
-            cluster.controller = (state.leader)
-                .and_then(|leader| i32::try_from(leader.0).ok())
-                .filter(|leader| cluster.by_id.contains_key(leader));
         }
         if let Some(me) = &self.settings.advertised {
             (cluster.by_id)

@@ -1,4 +1,4 @@
-//! DescribeCluster (API 60): the cluster's id, its controller and its brokers, from the
+//! DescribeCluster (API 60): the cluster's id, its "controller" (this broker, KRaft's rule) and its brokers, from the
 //! metadata this node's voter applied (Kafka's admin clients ask it for `describeCluster`).
 //! Any node answers, from its own copy: a broker shows once its registration is committed and
 //! it is unfenced (v2 asks for fenced ones too, flagged).
@@ -54,15 +54,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .filter(|b| request.include_fenced_brokers || !b.fenced)
             .filter_map(described)
             .collect();
-        // The quorum's leader is the active controller; Kafka names it when it is a broker too.
-        let controller = (state.leader)
-            .filter(|leader| {
-                state
-                    .brokers
-                    .iter()
-                    .any(|b| b.node_id == *leader && !b.fenced)
-            })
-            .map_or(BrokerId(-1), broker_id);
+        // KRaft's rule (KIP-590), as Metadata: a live broker, which forwards admin requests
+        // to the quorum's leader; this one (see `metadata.rs`).
+        let controller = BrokerId(self.settings.broker_id());
         Ok(response
             .with_controller_id(controller)
             .with_brokers(brokers))

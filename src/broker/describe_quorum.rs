@@ -115,7 +115,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     }
 }
 
-/// The partition as the leader sees it: its own log end, and each follower's matched index.
+/// The partition as the leader sees it: its own log end, each follower's matched index, and
+/// each observer's (broker-only nodes following the log: KRaft's `observers`).
 fn leader_view(state: &QuorumState) -> PartitionData {
     let leader = state.node_id;
     let mut voters = vec![replica(leader, state.last_index)];
@@ -132,6 +133,11 @@ fn leader_view(state: &QuorumState) -> PartitionData {
         .with_leader_epoch(i32::try_from(state.term).unwrap_or(i32::MAX))
         .with_high_watermark(offset(state.commit_index))
         .with_current_voters(voters)
+        .with_observers(
+            (state.observers.iter())
+                .map(|&(id, matched)| replica(id, matched))
+                .collect(),
+        )
 }
 
 fn replica(id: NodeId, log_end: u64) -> ReplicaState {

@@ -114,7 +114,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .with_brokers(brokers)
             .with_topics(topics);
         if version >= 1 {
-            response = response.with_controller_id(cluster.controller.map_or(node_id, BrokerId));
+            // KRaft's rule (KIP-590): clients never reach the controllers, so the "controller"
+            // is a live broker, which forwards what it is sent. Kafka draws a random one; this
+            // broker is live for sure (it answers), while the quorum's leader may have just
+            // died: an admin client sent there would wait out its timeout.
+            response = response.with_controller_id(node_id);
         }
         if version >= 2 {
             let cluster_id = StrBytes::from_string(self.settings.cluster_id.clone());

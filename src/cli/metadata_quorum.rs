@@ -88,7 +88,12 @@ pub async fn run(raw: &[String]) -> CliResult {
     if replication {
         print!(
             "{}",
-            replication_table(&partition.current_voters, leader, leader_end)
+            replication_table(
+                &partition.current_voters,
+                &partition.observers,
+                leader,
+                leader_end
+            )
         );
     } else {
         let lag = partition
@@ -108,25 +113,37 @@ pub async fn run(raw: &[String]) -> CliResult {
         println!("HighWatermark:          {}", partition.high_watermark);
         println!("MaxFollowerLag:         {lag}");
         println!("MaxFollowerLagTimeMs:   -1");
+        let observers: Vec<String> = (partition.observers.iter())
+            .map(|o| o.replica_id.0.to_string())
+            .collect();
         println!("CurrentVoters:          [{}]", voters.join(","));
-        println!("CurrentObservers:       []");
+        println!("CurrentObservers:       [{}]", observers.join(","));
     }
     Ok(())
 }
 
-/// Kafka's `describe --replication` table: one row per voter, the leader first.
-fn replication_table(voters: &[ReplicaState], leader: i32, leader_end: i64) -> String {
-    let mut rows: Vec<&ReplicaState> = voters.iter().collect();
-    rows.sort_by_key(|v| (v.replica_id.0 != leader, v.replica_id.0));
+/// Kafka's `describe --replication` table: one row per voter, the leader first, then one per
+/// observer (broker-only nodes).
+fn replication_table(
+    voters: &[ReplicaState],
+    observers: &[ReplicaState],
+    leader: i32,
+    leader_end: i64,
+) -> String {
+    let mut rows: Vec<(&ReplicaState, bool)> = voters.iter().map(|v| (v, false)).collect();
+    rows.sort_by_key(|(v, _)| (v.replica_id.0 != leader, v.replica_id.0));
+    let mut observers: Vec<&ReplicaState> = observers.iter().collect();
+    observers.sort_by_key(|o| o.replica_id.0);
+    rows.extend(observers.into_iter().map(|o| (o, true)));
     let mut out = format!(
         "{:<8}{:<16}{:<8}{:<24}{:<24}{}\n",
         "NodeId", "LogEndOffset", "Lag", "LastFetchTimestamp", "LastCaughtUpTimestamp", "Status"
     );
-    for v in rows {
-        let status = if v.replica_id.0 == leader {
-            "Leader"
-        } else {
-            "Follower"
+    for (v, observer) in rows {
+        let status = match (observer, v.replica_id.0 == leader) {
+            (true, _) => "Observer",
+            (false, true) => "Leader",
+            (false, false) => "Follower",
         };
         out.push_str(&format!(
             "{:<8}{:<16}{:<8}{:<24}{:<24}{}\n",
@@ -147,7 +164,7 @@ mod tests {
     use kafka_protocol::messages::BrokerId;
 
     #[test]
-    fn the_replication_table_puts_the_leader_first_with_each_lag() {
+    fn the_replication_table_puts_the_leader_first_and_observers_last_with_each_lag() {
         let voter = |id, end| {
             ReplicaState::default()
                 .with_replica_id(BrokerId(id))
@@ -155,7 +172,8 @@ mod tests {
                 .with_last_fetch_timestamp(-1)
                 .with_last_caught_up_timestamp(-1)
         };
-        let table = replication_table(&[voter(1, 7), voter(2, 10), voter(3, 10)], 2, 10);
+        let voters = [voter(1, 7), voter(2, 10), voter(3, 10)];
+        let table = replication_table(&voters, &[voter(5, 4), voter(4, 9)], 2, 10);
         let rows: Vec<Vec<&str>> = table
             .lines()
             .map(|l| l.split_whitespace().collect())
@@ -164,5 +182,7 @@ mod tests {
         assert_eq!(rows[1], ["2", "10", "0", "-1", "-1", "Leader"]);
         assert_eq!(rows[2], ["1", "7", "3", "-1", "-1", "Follower"]);
         assert_eq!(rows[3], ["3", "10", "0", "-1", "-1", "Follower"]);
+        assert_eq!(rows[4], ["4", "9", "1", "-1", "-1", "Observer"]);
+        assert_eq!(rows[5], ["5", "4", "6", "-1", "-1", "Observer"]);
     }
 }

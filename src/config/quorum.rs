@@ -3,13 +3,16 @@
 //! `controller.quorum.election.timeout.ms`.
 //!
 //! Rill's nodes are combined (broker and controller in one process, Kafka's
-//! `process.roles=broker,controller`, the default) or controller-only (`process.roles=controller`:
-//! a voter with no Kafka listener and no broker, e.g. the third voter of two brokers). A
-//! broker-only node is refused at start-up until brokers can follow the metadata log without a
-//! voter of their own. Without `controller.quorum.voters` the node is a quorum of one: its own
-//! controller, as the embedded default. The controller listener (the listener
-//! named in `controller.listener.names`, default `CONTROLLER`) carries Rill's inter-node
-//! protocol, not Kafka's: no client connects there, and Metadata never advertises it.
+//! `process.roles=broker,controller`, the default), controller-only (`process.roles=controller`:
+//! a voter with no Kafka listener and no broker, e.g. the third voter of two brokers), or
+//! broker-only (`process.roles=broker`: a broker that follows the metadata log as an observer of
+//! the quorum, with no vote; its `node.id` is not among the voters). Without
+//! `controller.quorum.voters` the node is a quorum of one: its own controller, as the embedded
+//! default. The controller listener (the listener named in `controller.listener.names`, default
+//! `CONTROLLER`) carries Rill's inter-node protocol, not Kafka's: no client connects there, and
+//! Metadata never advertises it. A broker-only node needs none (Kafka's brokers have none
+//! either): it listens for the voters' answers on a port of its own choosing on its first
+//! listener's address, and tells them where when it connects.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -29,6 +32,8 @@ pub enum ProcessRoles {
     Combined,
     /// `controller`: a voter only, no Kafka listener.
     Controller,
+    /// `broker`: a broker only, following the metadata log as an observer (no vote).
+    Broker,
 }
 
 impl ProcessRoles {
@@ -37,6 +42,7 @@ impl ProcessRoles {
         match self {
             ProcessRoles::Combined => "broker,controller",
             ProcessRoles::Controller => "controller",
+            ProcessRoles::Broker => "broker",
         }
     }
 }
@@ -94,7 +100,7 @@ impl ControllerConfig {
     }
 }
 
-/// `process.roles`: combined nodes, or controller-only ones; not broker-only ones (yet).
+/// `process.roles`: combined nodes, controller-only or broker-only ones.
 pub fn parse_roles(text: &str) -> Result<ProcessRoles, String> {
     let mut roles: Vec<String> = text
         .split(',')
@@ -111,10 +117,11 @@ pub fn parse_roles(text: &str) -> Result<ProcessRoles, String> {
     match roles.as_slice() {
         [b, c] if b == "broker" && c == "controller" => Ok(ProcessRoles::Combined),
         [c] if c == "controller" => Ok(ProcessRoles::Controller),
+        [b] if b == "broker" => Ok(ProcessRoles::Broker),
         _ => Err(format!(
-            "'{text}': a node is a broker and a controller (process.roles=broker,controller) or \
-             a controller only (process.roles=controller); broker-only nodes are not supported \
-             yet (a broker follows the metadata log through its own voter)"
+            "'{text}': a node is a broker and a controller (process.roles=broker,controller), \
+             a controller only (process.roles=controller) or a broker only \
+             (process.roles=broker)"
         )),
     }
 }
@@ -157,9 +164,11 @@ pub fn parse_voters(text: &str) -> Result<BTreeMap<u64, SocketAddr>, String> {
     Ok(voters)
 }
 
-/// What a combined node's quorum settings must satisfy: it is one of the voters, and its
-/// controller listener (if any) is where the voters reach it. Returns where the node listens
-/// for the other voters: its controller listener, else its voter address, else any port.
+/// What a node's quorum settings must satisfy: a voter (combined or controller-only) is one of
+/// the voters, and its controller listener (if any) is where the voters reach it; a
+/// broker-only node is none of them. Returns where the node listens for the other nodes: its
+/// controller listener, else its voter address, else (a quorum of one; a broker-only node on
+/// its first listener's address) any port.
 pub fn check(
     config: &ControllerConfig,
     node_id: u64,
@@ -176,7 +185,7 @@ pub fn check(
         ));
     }
     match config.roles {
-        ProcessRoles::Combined if controller.len() == listeners.len() => {
+        ProcessRoles::Combined | ProcessRoles::Broker if controller.len() == listeners.len() => {
             return Err((
                 "listeners",
                 "no listener for clients: every listener is a controller listener".to_owned(),
@@ -201,6 +210,38 @@ pub fn check(
                         .to_owned(),
                 ));
             }
+        }
+        ProcessRoles::Broker => {
+            if config.voters.is_empty() {
+                return Err((
+                    "controller.quorum.voters",
+                    "a broker-only node (process.roles=broker) follows the quorum's voters: \
+                     name them"
+                        .to_owned(),
+                ));
+            }
+            if config.voters.contains_key(&node_id) {
+                return Err((
+                    "controller.quorum.voters",
+                    format!(
+                        "node.id {node_id} is one of the voters: a broker-only node \
+                         (process.roles=broker) has no vote (process.roles=broker,controller \
+                         gives it one)"
+                    ),
+                ));
+            }
+            let client = listeners.iter().find(|l| !config.is_controller_listener(l));
+            let listen = controller
+                .first()
+                .copied()
+                .or(client)
+                .and_then(|l| l.socket_addr());
+            let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+            return Ok(match (controller.first(), listen) {
+                (Some(_), Some(addr)) => addr,
+                (None, Some(addr)) => SocketAddr::new(addr.ip(), 0),
+                (_, None) => any,
+            });
         }
         ProcessRoles::Combined => {}
     }
@@ -268,14 +309,15 @@ mod tests {
     }
 
     #[test]
-    fn combined_and_controller_only_nodes_are_accepted() {
+    fn combined_controller_only_and_broker_only_nodes_are_accepted() {
         assert_eq!(parse_roles("broker,controller"), Ok(ProcessRoles::Combined));
         assert_eq!(
             parse_roles(" Controller , broker"),
             Ok(ProcessRoles::Combined)
         );
         assert_eq!(parse_roles("controller"), Ok(ProcessRoles::Controller));
-        for refused in ["broker", "", "broker,controller,zookeeper"] {
+        assert_eq!(parse_roles("broker"), Ok(ProcessRoles::Broker));
+        for refused in ["", "broker,controller,zookeeper", "zookeeper"] {
             assert!(parse_roles(refused).is_err(), "{refused}");
         }
     }
@@ -309,6 +351,40 @@ mod tests {
             check(&three, 4, &only).unwrap_err().0,
             "controller.quorum.voters"
         );
+    }
+
+    /// A broker-only node names voters it is not one of; it listens for their answers on its
+    /// controller listener if it has one, else on its client listener's address.
+    #[test]
+    fn a_broker_only_node_follows_voters_it_is_not_one_of() {
+        let three = ControllerConfig {
+            roles: ProcessRoles::Broker,
+            voters: parse_voters("1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095").unwrap(),
+            ..ControllerConfig::default()
+        };
+        let plain = [listener("PLAINTEXT", 9096)];
+        assert_eq!(
+            check(&three, 4, &plain).unwrap(),
+            "127.0.0.1:0".parse::<SocketAddr>().unwrap()
+        );
+        let with = [listener("PLAINTEXT", 9096), listener("CONTROLLER", 9097)];
+        assert_eq!(check(&three, 4, &with).unwrap().port(), 9097);
+        let (key, problem) = check(&three, 2, &plain).unwrap_err();
+        assert_eq!(key, "controller.quorum.voters");
+        assert!(
+            problem.contains("node.id 2 is one of the voters"),
+            "{problem}"
+        );
+        let alone = ControllerConfig {
+            voters: BTreeMap::new(),
+            ..three.clone()
+        };
+        assert_eq!(
+            check(&alone, 4, &plain).unwrap_err().0,
+            "controller.quorum.voters"
+        );
+        let only = [listener("CONTROLLER", 9097)];
+        assert_eq!(check(&three, 4, &only).unwrap_err().0, "listeners");
     }
 
     #[test]

@@ -144,7 +144,11 @@ impl QuorumActor {
             ctx.rng,
         ) {
             Ok((node, out)) => {
-                tracing::info!(node_id = %s.node_id, voters = ?s.voters, last_index = node.core().last_index(), "controller quorum voter started");
+                let role = match node.core().is_observer() {
+                    true => "an observer (broker-only: no vote)",
+                    false => "a voter",
+                };
+                tracing::info!(node_id = %s.node_id, voters = ?s.voters, last_index = node.core().last_index(), "controller quorum member started as {role}");
                 self.node = Some(node);
                 Some(out)
             }
@@ -239,6 +243,7 @@ impl QuorumActor {
                 .into_iter()
                 .map(|(id, _, matched)| (id, matched))
                 .collect(),
+            observers: core.observers(),
             brokers: (self.image.brokers())
                 .map(|(node_id, b)| RegisteredBroker {
                     node_id,

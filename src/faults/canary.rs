@@ -65,10 +65,17 @@ pub enum Canary {
     /// index says (`controller/raft/core.rs`); a leader cut off applies entries its successor
     /// replaces. Caught as two nodes that applied different entries at one index.
     RaftApplyUncommitted,
+    /// The leader counts its observers (broker-only nodes, which hold no vote) as voters: in
+    /// the commit majority and in check-quorum (`controller/raft/core.rs` `advance_commit`,
+    /// `has_quorum_contact`). A leader cut off from the other voters but not from an observer
+    /// stays leader, commits what only the two of them hold (fencing the brokers it no longer
+    /// hears), and the leader the voters elect meanwhile commits other entries at those
+    /// indexes. Caught as two nodes that applied different entries at one index.
+    ObserverCountedInMajority,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 20] = [
+    pub const ALL: [Canary; 21] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -89,6 +96,7 @@ impl Canary {
         Canary::TopicsFeedSkipped,
         Canary::LeaderEpochKept,
         Canary::RaftApplyUncommitted,
+        Canary::ObserverCountedInMajority,
     ];
 
     pub fn name(self) -> &'static str {
@@ -113,6 +121,7 @@ impl Canary {
             Canary::TopicsFeedSkipped => "topics-feed-skipped",
             Canary::LeaderEpochKept => "leader-epoch-kept",
             Canary::RaftApplyUncommitted => "raft-apply-uncommitted",
+            Canary::ObserverCountedInMajority => "observer-counted-in-majority",
         }
     }
 

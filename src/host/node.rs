@@ -3,7 +3,7 @@
 //! around each actor (timers, replies, self-sends) is runtime-neutral and lives in
 //! [`crate::actor::cell`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -14,11 +14,11 @@ use tokio::time::Instant;
 
 use super::clock::Clock;
 use super::rng::actor_rng;
-use super::transport::{self, Envelope};
+use super::transport::{self, Envelope, Frame, Hello};
 use crate::actor::cell::{ActorCell, Cell, CellInput, CellOutput, Kind};
 use crate::actor::client::{ActorClient, AskError};
 use crate::actor::{Actor, ActorId, Addr, CallId, NodeId, Wire};
-use crate::limits::{MAILBOX_CAPACITY, PEER_SEND_QUEUE};
+use crate::limits::{MAILBOX_CAPACITY, PEERS_LEARNED_MAX, PEER_SEND_QUEUE};
 use crate::storage::persist::PersistJob;
 
 /// How to start a node.
@@ -57,6 +57,14 @@ pub(crate) struct Router<M> {
     node: NodeId,
     local: BTreeMap<ActorId, mpsc::Sender<Mail<M>>>,
     peers: Mutex<BTreeMap<NodeId, mpsc::Sender<Vec<u8>>>>,
+    /// Each peer's link task, stopped when the peer is reached at a new address.
+    links: Mutex<BTreeMap<NodeId, tokio::task::AbortHandle>>,
+    /// The peers configured at start (or added by the host): never redirected by a hello.
+    configured: Mutex<BTreeSet<NodeId>>,
+    /// Peers learned from their links' hellos, and where they said they listen.
+    learned: Mutex<BTreeMap<NodeId, SocketAddr>>,
+    /// The first frame of every link this node opens.
+    hello: Arc<[u8]>,
     /// Per peer: wakes its link out of a reconnect backoff when a peer connects (a restarted
     /// peer connects to us at once, so our link to it should not wait out a backoff of up to
     /// 2 s; which peer it is shows only with its first frame, so every link is woken).
@@ -73,11 +81,63 @@ impl<M: Wire> Router<M> {
     }
 
     fn add_peer(&self, node: NodeId, addr: SocketAddr) {
+        self.configured
+            .lock()
+            .expect("configured lock")
+            .insert(node);
+        self.link(node, addr);
+    }
+
+    /// Opens the link to `node` at `addr`, replacing the one it had.
+    fn link(&self, node: NodeId, addr: SocketAddr) {
         let (tx, rx) = mpsc::channel(PEER_SEND_QUEUE);
         self.peers.lock().expect("peers lock").insert(node, tx);
         let wake = Arc::new(Notify::new());
         (self.wakeups.lock().expect("wakeups lock")).insert(node, wake.clone());
-        self.spawn(transport::peer_link(node, addr, rx, wake));
+        let task = tokio::spawn(transport::peer_link(
+            node,
+            addr,
+            self.hello.clone(),
+            rx,
+            wake,
+        ));
+        let old = (self.links.lock().expect("links lock")).insert(node, task.abort_handle());
+        if let Some(old) = old {
+            old.abort();
+        }
+        let mut tasks = self.tasks.lock().expect("tasks lock");
+        tasks.retain(|task| !task.is_finished());
+        tasks.push(task);
+    }
+
+    /// A link from `remote` said hello: a peer this node was not configured with (an
+    /// observer of the quorum) is linked back to where it listens, and again when that changes
+    /// (it restarted on another port). At most [`PEERS_LEARNED_MAX`] are learned.
+    pub(crate) fn learn_peer(&self, hello: Hello, remote: SocketAddr) {
+        let node = hello.node;
+        if node == self.node
+            || self
+                .configured
+                .lock()
+                .expect("configured lock")
+                .contains(&node)
+        {
+            return;
+        }
+        let addr = hello.reach(remote);
+        let mut learned = self.learned.lock().expect("learned lock");
+        match learned.get(&node) {
+            Some(known) if *known == addr => return,
+            None if learned.len() >= PEERS_LEARNED_MAX => {
+                tracing::warn!(%node, %addr, "too many peers learned; this one is not answered");
+                return;
+            }
+            _ => {}
+        }
+        tracing::info!(%node, %addr, "peer learned from its hello");
+        learned.insert(node, addr);
+        drop(learned);
+        self.link(node, addr);
     }
 
     /// Delivers to a local actor, waiting for mailbox room (back-pressure, no loss). False if
@@ -131,12 +191,12 @@ impl<M: Wire> Router<M> {
             tracing::warn!(peer = %to.node, "unknown peer; message dropped");
             return false;
         };
-        match transport::encode_frame(&Envelope {
+        match transport::encode_frame(&Frame::Message(Envelope {
             from,
             to,
             kind,
             msg,
-        }) {
+        })) {
             // Full queue or closed link: drop, like a lossy network; peers retry.
             Ok(frame) => {
                 let queued = link.try_send(frame).is_ok();
@@ -174,10 +234,20 @@ impl<M: Wire> Node<M> {
             local.insert(id, tx.clone());
             mailboxes.push((id, actor, tx, rx));
         }
+        // A wildcard listener is reached at the address the link comes from (see `Hello`).
+        let hello = Frame::<M>::Hello(Hello {
+            node: config.node_id,
+            listen: listen_addr,
+        });
+        let hello = transport::encode_frame(&hello).expect("a hello is small");
         let router = Arc::new(Router {
             node: config.node_id,
             local,
             peers: Mutex::new(BTreeMap::new()),
+            links: Mutex::new(BTreeMap::new()),
+            configured: Mutex::new(BTreeSet::new()),
+            learned: Mutex::new(BTreeMap::new()),
+            hello: hello.into(),
             wakeups: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(Vec::new()),
         });

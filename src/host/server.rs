@@ -347,7 +347,7 @@ async fn start_node(
     tracing::info!(
         addr = %node.listen_addr(),
         voters = ?config.controller.voter_ids(config.node_id),
-        "controller listener bound"
+        "inter-node listener bound"
     );
     Ok(node)
 }

@@ -1,11 +1,16 @@
 //! Inter-node transport: postcard frames over TCP.
 //!
-//! Frame: `[u32 BE length of the rest][u8 FRAME_VERSION][postcard(Envelope)]`. The length is
+//! Frame: `[u32 BE length of the rest][u8 FRAME_VERSION][postcard(Frame)]`. The length is
 //! checked against [`PEER_FRAME_BYTES_MAX`] before anything is allocated; the receive buffer grows with the
 //! bytes that arrive, never to the declared size up front; an unknown version or an
 //! undecodable body closes that connection only. Outbound links reconnect with capped exponential
 //! backoff; frames sent while a link is down wait in a bounded queue and are dropped when it is
 //! full (inter-node protocols tolerate loss and retry).
+//!
+//! Every outbound link opens with a [`Hello`]: the sender's node id and where it listens. A
+//! node that hears from a peer it was not configured with (an observer of the controller
+//! quorum: a broker-only node the voters answer) links back to that address; configured peers
+//! are never redirected by a hello.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,9 +28,37 @@ use crate::limits::{PEER_FRAME_BYTES_MAX, PEER_RECONNECT_MS_MAX, PEER_RECONNECT_
 
 /// Bump when the envelope or any inter-node message changes incompatibly.
 /// 2: the envelope carries the message's [`Kind`] (plain message, call, reply to a call).
-pub const FRAME_VERSION: u8 = 2;
+/// 3: a frame is a [`Frame`]: a link's [`Hello`] or an envelope.
+pub const FRAME_VERSION: u8 = 3;
 
 /// What travels in one frame.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Frame<M> {
+    /// The first frame of every link.
+    Hello(Hello),
+    Message(Envelope<M>),
+}
+
+/// Who opened a link, and where it listens for links to it (an unspecified address: at the
+/// link's remote address, on this port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub node: NodeId,
+    pub listen: SocketAddr,
+}
+
+impl Hello {
+    /// Where to reach the sender of this hello, which arrived over a link from `remote`.
+    pub fn reach(&self, remote: SocketAddr) -> SocketAddr {
+        if self.listen.ip().is_unspecified() {
+            SocketAddr::new(remote.ip(), self.listen.port())
+        } else {
+            self.listen
+        }
+    }
+}
+
+/// A message between two actors on different nodes.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope<M> {
     pub from: Addr,
@@ -46,11 +79,11 @@ pub enum FrameError {
     Decode(#[from] postcard::Error),
 }
 
-/// Encodes one envelope as a complete frame, length prefix included.
-pub fn encode_frame<M: Serialize>(env: &Envelope<M>) -> Result<Vec<u8>, FrameError> {
+/// Encodes one frame, length prefix included.
+pub fn encode_frame<M: Serialize>(body: &Frame<M>) -> Result<Vec<u8>, FrameError> {
     let mut frame = vec![0u8; 5];
     frame[4] = FRAME_VERSION;
-    let mut frame = postcard::to_extend(env, frame)?;
+    let mut frame = postcard::to_extend(body, frame)?;
     let rest_bytes = frame.len() - 4;
     if rest_bytes > PEER_FRAME_BYTES_MAX {
         return Err(FrameError::TooLarge {
@@ -62,8 +95,8 @@ pub fn encode_frame<M: Serialize>(env: &Envelope<M>) -> Result<Vec<u8>, FrameErr
     Ok(frame)
 }
 
-/// Decodes what follows the length prefix: version byte, then the envelope.
-pub fn decode_frame_body<M: Wire>(body: &[u8]) -> Result<Envelope<M>, FrameError> {
+/// Decodes what follows the length prefix: version byte, then the frame.
+pub fn decode_frame_body<M: Wire>(body: &[u8]) -> Result<Frame<M>, FrameError> {
     let (&version, rest) = body.split_first().ok_or(FrameError::Empty)?;
     if version != FRAME_VERSION {
         return Err(FrameError::UnknownVersion(version));
@@ -147,7 +180,8 @@ async fn read_loop<M: Wire>(stream: TcpStream, remote: SocketAddr, router: Arc<R
             }
         };
         match decode_frame_body::<M>(&body) {
-            Ok(env) => router.deliver_inbound(env).await,
+            Ok(Frame::Message(env)) => router.deliver_inbound(env).await,
+            Ok(Frame::Hello(hello)) => router.learn_peer(hello, remote),
             Err(e) => {
                 tracing::warn!(%remote, error = %e, "closing peer connection on a bad frame");
                 return;
@@ -162,6 +196,7 @@ async fn read_loop<M: Wire>(stream: TcpStream, remote: SocketAddr, router: Arc<R
 pub(crate) async fn peer_link(
     peer: NodeId,
     addr: SocketAddr,
+    hello: Arc<[u8]>,
     mut queue: mpsc::Receiver<Vec<u8>>,
     wake: Arc<Notify>,
 ) {
@@ -183,7 +218,7 @@ pub(crate) async fn peer_link(
         };
         backoff_ms = PEER_RECONNECT_MS_MIN;
         let _ = stream.set_nodelay(true);
-        if write_until_error(stream, &mut queue).await.is_ok() {
+        if write_until_error(stream, &hello, &mut queue).await.is_ok() {
             return; // the node is shutting down: the queue closed
         }
     }
@@ -191,8 +226,10 @@ pub(crate) async fn peer_link(
 
 async fn write_until_error<W: AsyncWrite + Unpin>(
     mut stream: W,
+    hello: &[u8],
     queue: &mut mpsc::Receiver<Vec<u8>>,
 ) -> std::io::Result<()> {
+    stream.write_all(hello).await?;
     while let Some(frame) = queue.recv().await {
         stream.write_all(&frame).await?;
         // Coalesce whatever else is already queued before flushing.
@@ -224,10 +261,12 @@ mod tests {
             kind: Kind::Reply { call: CallId(9) },
             msg: (42u32, "hi".to_string()),
         };
-        let frame = encode_frame(&env).unwrap();
+        let frame = encode_frame(&Frame::Message(env)).unwrap();
         let len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
         assert_eq!(len, frame.len() - 4);
-        let back: Envelope<(u32, String)> = decode_frame_body(&frame[4..]).unwrap();
+        let Frame::Message(back) = decode_frame_body::<(u32, String)>(&frame[4..]).unwrap() else {
+            panic!("a message comes back a message");
+        };
         assert_eq!(
             (back.from, back.to, back.kind, back.msg),
             (
@@ -247,7 +286,7 @@ mod tests {
             kind: Kind::Msg,
             msg: 5u8,
         };
-        let mut frame = encode_frame(&env).unwrap();
+        let mut frame = encode_frame(&Frame::Message(env)).unwrap();
         frame[4] = FRAME_VERSION + 1;
         assert!(matches!(
             decode_frame_body::<u8>(&frame[4..]),
@@ -261,6 +300,27 @@ mod tests {
             decode_frame_body::<String>(&[FRAME_VERSION, 0xff]),
             Err(FrameError::Decode(_))
         ));
+    }
+
+    #[test]
+    fn a_hello_names_its_node_and_where_to_reach_it() {
+        let hello = Hello {
+            node: NodeId(4),
+            listen: "0.0.0.0:9094".parse().unwrap(),
+        };
+        let frame = encode_frame::<u8>(&Frame::Hello(hello)).unwrap();
+        let Frame::Hello(back) = decode_frame_body::<u8>(&frame[4..]).unwrap() else {
+            panic!("a hello comes back a hello");
+        };
+        assert_eq!(back, hello);
+        // A wildcard listener is reached at the address the link came from.
+        let remote = "127.0.0.4:50123".parse().unwrap();
+        assert_eq!(back.reach(remote), "127.0.0.4:9094".parse().unwrap());
+        let named = Hello {
+            listen: "127.0.0.9:9094".parse().unwrap(),
+            ..hello
+        };
+        assert_eq!(named.reach(remote), named.listen);
     }
 
     #[tokio::test]

@@ -77,6 +77,15 @@ pub enum RaftMsg {
         match_index: u64,
         next_hint: u64,
     },
+    /// From an observer (a broker-only node: it follows the log but holds no vote) to the
+    /// voters, when it has not heard from a leader for an election timeout: the leader starts
+    /// sending it Appends after `last_index` (answered by [`RaftMsg::AppendReply`] like a
+    /// voter's, counted in no majority); the other voters ignore it.
+    ObserverFetch {
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+    },
 }
 
 impl RaftMsg {
@@ -86,7 +95,8 @@ impl RaftMsg {
             | RaftMsg::VoteReply { term, .. }
             | RaftMsg::Append { term, .. }
             | RaftMsg::InstallSnapshot { term, .. }
-            | RaftMsg::AppendReply { term, .. } => *term,
+            | RaftMsg::AppendReply { term, .. }
+            | RaftMsg::ObserverFetch { term, .. } => *term,
         }
     }
 }
@@ -291,6 +301,8 @@ pub struct QuorumState {
     pub cluster_id: Option<[u8; 16]>,
     /// A leader's view of its followers: (voter, highest index known replicated there).
     pub followers: Vec<(NodeId, u64)>,
+    /// A leader's view of the observers following the log (broker-only nodes), likewise.
+    pub observers: Vec<(NodeId, u64)>,
     /// The brokers registered in the metadata this voter applied, by id.
     pub brokers: Vec<RegisteredBroker>,
 }

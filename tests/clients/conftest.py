@@ -201,16 +201,20 @@ def rill_factory(tmp_path, request):
 @pytest.fixture
 def rill_cluster(tmp_path, request):
     """Starts `size` combined nodes (broker and controller quorum voter each, node ids 1..size)
-    with extra flags; every one is stopped at the end of the test."""
+    and `broker_only` broker-only nodes (`process.roles=broker`, observers of the quorum, ids
+    after those) with extra flags; every one is stopped at the end of the test."""
     servers = []
     request.node._rill_servers = servers
 
-    def make(size, *extra_args):
+    def make(size, *extra_args, broker_only=0):
         ports = [free_port() for _ in range(size)]
         voters = ",".join(f"{i + 1}@127.0.0.1:{port}" for i, port in enumerate(ports))
-        for i, port in enumerate(ports):
+        for i, port in enumerate(ports + [None] * broker_only):
             args = ["--node-id", str(i + 1), "--override", f"controller.quorum.voters={voters}",
                     "--override", "controller.quorum.election.timeout.ms=500", *extra_args]
+            if port is None:
+                # No controller listener: it tells the voters where to answer when it connects.
+                args += ["--override", "process.roles=broker"]
             server = RillServer(tmp_path / f"node{i + 1}", args, controller_port=port)
             server.data_dir.mkdir()
             servers.append(server)

@@ -6,7 +6,11 @@ leader epoch), a broker refuses a partition it does not lead with NOT_LEADER_OR_
 FindCoordinator names the broker leading the group's `__consumer_offsets` partition. When a
 broker dies (`kill -9`) the controller fences it and its partitions (one replica each, until
 replication) show no leader until it is back, then it leads them again (in a newer leader
-epoch: `tests/kafka_topics.rs` reads the epochs)."""
+epoch: `tests/kafka_topics.rs` reads the epochs).
+
+A broker-only node (`process.roles=broker`) follows the metadata log as an observer of the quorum:
+it is placed partitions like any broker, serves them, is listed by DescribeQuorum as an
+observer, and keeps following across the controller leader's death and its own restart."""
 
 import json
 import shutil
@@ -19,6 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
 
 import kwire
+from conftest import RILL_BIN
 
 # Fence a dead broker within a few seconds (Kafka's default session is 9 s).
 FAST_SESSION = (
@@ -168,3 +173,100 @@ def test_a_topic_created_through_one_broker_is_spread_and_served_through_every_b
     assert failed == []
     second = sorted(first + [(p, f"second-{p}".encode()) for p in range(PARTITIONS)])
     assert consume_all(nodes[0].bootstrap, topic_name, len(second)) == second
+
+
+def quorum_rows(node):
+    """`rill metadata-quorum describe --replication` at `node`: {node id: status}."""
+    out = subprocess.run([str(RILL_BIN), "metadata-quorum", "--bootstrap-server", node.bootstrap,
+                          "describe", "--replication"],
+                         capture_output=True, text=True, timeout=TIMEOUT_S, check=True).stdout
+    return {int(row.split()[0]): row.split()[-1] for row in out.splitlines()[1:]}
+
+
+def create(node, topic, partitions):
+    """Creates the topic through `node`, again while the quorum has no leader to decide it."""
+    def attempt():
+        admin = AdminClient({"bootstrap.servers": node.bootstrap})
+        try:
+            admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(TIMEOUT_S)
+            return True
+        except Exception as e:  # KafkaException: the cause is in the message
+            if "already exists" in str(e):
+                return True
+            print("create refused:", e)
+            return None
+    wait_for(f"{topic} created through {node.bootstrap}", attempt)
+
+
+def test_a_broker_only_node_follows_the_metadata_log_and_serves_its_partitions(
+        rill_cluster, topic_name):
+    nodes = rill_cluster(3, *FAST_SESSION, broker_only=1)
+    observer = nodes[3]
+    create(observer, topic_name, 8)
+
+    # Every broker lists all four brokers and the same leaders; the broker-only node leads
+    # two partitions like the others.
+    placed = None
+    for node in nodes:
+        seen = wait_for(f"broker at {node.bootstrap} lists the topic and 4 brokers",
+                        lambda: (lambda r: r if r and len(r[1]) == 4 else None)(leaders(node, topic_name)))
+        placed = placed or seen[0]
+        assert seen == (placed, [1, 2, 3, 4]), seen
+    assert sorted(placed) == [1, 1, 2, 2, 3, 3, 4, 4], placed
+
+    # DescribeQuorum (asked at the broker-only node, answered by the leader) names the three
+    # voters and node 4 as an observer.
+    rows = wait_for("node 4 listed as an observer", lambda: (lambda r: r if 4 in r else None)(quorum_rows(observer)))
+    assert rows[4] == "Observer", rows
+    assert sorted(r for r in rows if rows[r] in ("Leader", "Follower")) == [1, 2, 3], rows
+
+    # confluent-kafka bootstrapped at the broker-only node writes every partition; kcat there
+    # reads them all back.
+    failed = []
+    producer = Producer({"bootstrap.servers": observer.bootstrap, "acks": "all"})
+    for p in range(8):
+        producer.produce(topic_name, value=f"v-{p}".encode(), partition=p,
+                         on_delivery=lambda err, msg: err and failed.append(err))
+    assert producer.flush(TIMEOUT_S) == 0
+    assert failed == []
+    written = sorted((p, f"v-{p}".encode()) for p in range(8))
+
+    def read_at(node, topic):
+        out = kcat("-b", node.bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-f", "%p %s\n")
+        return sorted((int(p), v.encode()) for p, v in (line.split(" ", 1) for line in out.splitlines()))
+    assert read_at(observer, topic_name) == written
+
+    # The controller leader dies: the broker-only node finds the new leader and follows on. A
+    # topic created through it afterwards is placed over the three live brokers, and it serves
+    # its share.
+    # (Metadata names the broker asked as the controller, as KRaft names a live broker: admin
+    # requests go there and are forwarded to the quorum's leader.)
+    assert AdminClient({"bootstrap.servers": observer.bootstrap}).list_topics(timeout=10).controller_id == 4
+    (controller,) = [n for n, status in rows.items() if status == "Leader"]
+    assert controller in (1, 2, 3), rows
+    nodes[controller - 1].kill9()
+    live = sorted({1, 2, 3, 4} - {controller})
+    # (Created before the dead broker is fenced, a partition would be placed on it.)
+    wait_for("the dead broker fenced, as the broker-only node sees it",
+             lambda: (leaders(observer, topic_name) or [None, None])[1] == live)
+    later = f"{topic_name}-later"
+    create(observer, later, 3)
+    after = wait_for("the broker-only node lists the new topic over the live brokers",
+                     lambda: (lambda r: r if r and r[1] == live and -1 not in r[0] else None)(leaders(observer, later)))
+    assert sorted(after[0]) == live, after
+    mine = after[0].index(4)
+    kcat("-b", observer.bootstrap, "-P", "-t", later, "-p", str(mine), stdin="after-the-kill\n")
+    assert read_at(observer, later) == [(mine, b"after-the-kill")]
+    rows = wait_for("a new quorum leader lists node 4 as an observer",
+                    lambda: (lambda r: r if r.get(4) == "Observer" and controller not in
+                             [n for n in r if r[n] == "Leader"] else None)(quorum_rows(observer)))
+    assert rows[4] == "Observer"
+
+    # The broker-only node itself dies and comes back (on another inter-node port): it leads
+    # its partitions again, with their records.
+    nodes[controller - 1].start()
+    observer.kill9()
+    observer.start()
+    wait_for("the broker-only node leads its partitions again",
+             lambda: leaders(nodes[(controller % 3)], topic_name) == (placed, [1, 2, 3, 4]))
+    assert read_at(observer, topic_name) == written

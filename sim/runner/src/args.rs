@@ -34,7 +34,8 @@ OPTIONS:
                       consumer-assign-unreleased, retention-ignores-members,
                       quorum-self-majority, heartbeats-ignored, raft-vote-twice,
                       producer-ids-reused, topics-feed-skipped,
-                      leader-epoch-kept, raft-apply-uncommitted
+                      leader-epoch-kept, raft-apply-uncommitted,
+                      observer-counted-in-majority
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)

@@ -558,6 +558,7 @@ fn find_coordinator_names_the_broker_leading_the_groups_offsets_partition() {
         last_index: 5,
         cluster_id: Some([2; 16]),
         followers: Vec::new(),
+        observers: Vec::new(),
         brokers: vec![broker(7, "seven", false), broker(9, "nine", false)],
     };
     client.reply(

@@ -11,6 +11,13 @@
 //!
 //! Randomness (election timeouts) comes from the caller's RNG, time from the caller's clock:
 //! the same inputs give the same outputs, which is what the model tests replay.
+//!
+//! **Observers.** A node that is not among the voters (a broker-only node, KRaft's observer)
+//! runs the same core as an observer: it never campaigns, never votes and is counted in no
+//! majority; it takes the leader's Appends and snapshots like a follower. Having heard from no
+//! leader for an election timeout, it sends every voter an [`RaftMsg::ObserverFetch`]; the
+//! leader then keeps its progress apart from the voters' and sends it what it lacks with every
+//! heartbeat, until it stops answering for [`OBSERVER_SESSION_TIMEOUTS`] election timeouts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -21,6 +28,14 @@ use serde::{Deserialize, Serialize};
 
 use super::msg::{Entry, Envelope, Payload, RaftMsg, SnapshotMeta};
 use crate::types::NodeId;
+
+/// A leader forgets an observer that has not answered for this many election timeouts (it
+/// fetches again when it misses the leader).
+pub const OBSERVER_SESSION_TIMEOUTS: u64 = 3;
+
+/// The most observers a leader sends to: past it, a new observer's fetch is ignored (each costs
+/// an Append per heartbeat).
+pub const OBSERVERS_MAX: usize = 1024;
 
 /// The quorum's timing, under Kafka's names where Kafka has one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +89,9 @@ pub enum PlantedBug {
     VoteBeforePersist,
     /// Skip loading the state machine from a snapshot the log jumped to (the node's).
     InstallSkipsRestore,
+    /// Count the observers as voters: their logs in the commit majority, their answers in
+    /// check-quorum.
+    ObserverCounted,
 }
 
 /// The log suffix to write: drop every entry after `keep_through`, then append `entries`.
@@ -130,8 +148,10 @@ struct Progress {
 /// One voter's Raft state. See the module docs for how to drive it.
 pub struct RaftCore {
     id: NodeId,
-    /// Sorted, this node included.
+    /// Sorted; this node included unless it is an observer.
     voters: Vec<NodeId>,
+    /// Not a voter: it follows the log and never campaigns or votes.
+    observer: bool,
     config: RaftConfig,
     hard: HardState,
     hard_dirty: bool,
@@ -152,6 +172,9 @@ pub struct RaftCore {
     leader: Option<NodeId>,
     votes: BTreeSet<NodeId>,
     progress: BTreeMap<NodeId, Progress>,
+    /// Leading: what it knows of each observer that fetched (counted in no majority).
+    observers: BTreeMap<NodeId, Progress>,
+    /// A follower's election timeout; an observer's next fetch.
     election_deadline_ms: u64,
     heartbeat_deadline_ms: u64,
     /// When this node last heard from the leader of its term (leader stickiness).
@@ -179,6 +202,7 @@ impl RaftCore {
     /// A voter restarting from what its files held: a snapshot (of committed entries only)
     /// and the log after it. Nothing of the log counts as synced until
     /// [`RaftCore::persisted`] says so (a process crash can leave unsynced bytes readable).
+    /// A node that is not one of `voters` is an observer (see the module docs).
     #[allow(clippy::too_many_arguments)]
     pub fn restore(
         id: NodeId,
@@ -193,13 +217,12 @@ impl RaftCore {
         let mut voters = voters.to_vec();
         voters.sort_unstable();
         voters.dedup();
-        assert!(
-            voters.contains(&id),
-            "{id} is not one of the voters {voters:?}"
-        );
+        assert!(!voters.is_empty(), "a quorum has voters");
+        let observer = !voters.contains(&id);
         let mut core = Self {
             id,
             voters,
+            observer,
             config,
             hard,
             hard_dirty: false,
@@ -214,6 +237,7 @@ impl RaftCore {
             leader: None,
             votes: BTreeSet::new(),
             progress: BTreeMap::new(),
+            observers: BTreeMap::new(),
             election_deadline_ms: 0,
             heartbeat_deadline_ms: 0,
             leader_contact_ms: None,
@@ -222,9 +246,10 @@ impl RaftCore {
             bug: None,
         };
         core.reset_election_timer(now_ms, rng);
-        if core.voters.len() == 1 {
+        if core.voters.len() == 1 || core.observer {
             // A quorum of one waits for nobody's vote: it runs at its first tick rather than
-            // after a timeout (a single node starts serving at once).
+            // after a timeout (a single node starts serving at once). An observer asks for
+            // the log at once.
             core.election_deadline_ms = now_ms;
         }
         core
@@ -232,6 +257,11 @@ impl RaftCore {
 
     pub fn id(&self) -> NodeId {
         self.id
+    }
+
+    /// Not one of the voters: it follows the log only.
+    pub fn is_observer(&self) -> bool {
+        self.observer
     }
 
     pub fn role(&self) -> Role {
@@ -296,6 +326,15 @@ impl RaftCore {
         self.progress
             .iter()
             .map(|(&id, p)| (id, p.next, p.matched))
+            .collect()
+    }
+
+    /// A leader's view of each observer that fetched: (node, highest index known replicated
+    /// there). Empty unless leading.
+    pub fn observers(&self) -> Vec<(NodeId, u64)> {
+        self.observers
+            .iter()
+            .map(|(&id, p)| (id, p.matched))
             .collect()
     }
 
@@ -382,8 +421,16 @@ impl RaftCore {
                     self.become_follower(now_ms, self.hard.term, None, rng);
                     return;
                 }
+                let session_ms = OBSERVER_SESSION_TIMEOUTS * self.config.election_timeout_ms;
+                let since = now_ms.saturating_sub(session_ms);
+                self.observers.retain(|_, p| p.last_reply_ms >= since);
                 self.broadcast_append();
                 self.heartbeat_deadline_ms = now_ms + self.config.heartbeat_interval_ms;
+            }
+            _ if self.observer => {
+                if now_ms >= self.election_deadline_ms {
+                    self.fetch_as_observer(now_ms);
+                }
             }
             _ => {
                 if now_ms >= self.election_deadline_ms {
@@ -393,10 +440,52 @@ impl RaftCore {
         }
     }
 
+    /// An observer that hears from no leader asks every voter for the log (only the leader
+    /// answers), and again a quarter of an election timeout later while none does.
+    fn fetch_as_observer(&mut self, now_ms: u64) {
+        self.leader = None;
+        let msg = RaftMsg::ObserverFetch {
+            term: self.hard.term,
+            last_index: self.last_index(),
+            last_term: self.last_term(),
+        };
+        for to in self.voters.clone() {
+            self.send(to, msg.clone());
+        }
+        self.election_deadline_ms = now_ms + (self.config.election_timeout_ms / 4).max(1);
+    }
+
     /// A message from `from`.
     pub fn step(&mut self, now_ms: u64, from: NodeId, msg: RaftMsg, rng: &mut SmallRng) {
         self.now_ms = self.now_ms.max(now_ms);
-        if from == self.id || !self.voters.contains(&from) {
+        if from == self.id {
+            return;
+        }
+        if !self.voters.contains(&from) {
+            // An observer: only its fetches and its answers to the leader count.
+            match msg {
+                RaftMsg::ObserverFetch { last_index, .. } if !self.observer => {
+                    self.on_observer_fetch(now_ms, from, last_index)
+                }
+                RaftMsg::AppendReply {
+                    term,
+                    success,
+                    match_index,
+                    next_hint,
+                } if !self.observer => {
+                    self.on_append_reply(now_ms, from, term, success, match_index, next_hint, rng)
+                }
+                _ => {}
+            }
+            return;
+        }
+        if self.observer
+            && !matches!(
+                msg,
+                RaftMsg::Append { .. } | RaftMsg::InstallSnapshot { .. }
+            )
+        {
+            // An observer takes part in no election and leads nothing.
             return;
         }
         match msg {
@@ -451,7 +540,33 @@ impl RaftCore {
                 match_index,
                 next_hint,
             } => self.on_append_reply(now_ms, from, term, success, match_index, next_hint, rng),
+            // Voters do not fetch.
+            RaftMsg::ObserverFetch { .. } => {}
         }
+    }
+
+    /// An observer asks the leader for the log after `last_index`: it is sent what it lacks now
+    /// and with every heartbeat from here on.
+    fn on_observer_fetch(&mut self, now_ms: u64, from: NodeId, last_index: u64) {
+        if self.role != Role::Leader {
+            return;
+        }
+        if !self.observers.contains_key(&from) && self.observers.len() >= OBSERVERS_MAX {
+            return;
+        }
+        let next = last_index.min(self.last_index()) + 1;
+        let progress = self.observers.entry(from).or_insert(Progress {
+            next,
+            matched: 0,
+            last_reply_ms: now_ms,
+            snapshot_sent_ms: None,
+        });
+        if last_index < progress.matched {
+            // It lost what it had synced (an emptied disk): start over from what it has.
+            (progress.matched, progress.next) = (0, next);
+        }
+        progress.last_reply_ms = now_ms;
+        self.send_append(from);
     }
 
     fn on_request_vote(
@@ -607,7 +722,10 @@ impl RaftCore {
                     debug_assert!(
                         index > self.commit_index
                             || crate::faults::canary(crate::faults::Canary::QuorumSelfMajority)
-                            || crate::faults::canary(crate::faults::Canary::RaftApplyUncommitted),
+                            || crate::faults::canary(crate::faults::Canary::RaftApplyUncommitted)
+                            || crate::faults::canary(
+                                crate::faults::Canary::ObserverCountedInMajority
+                            ),
                         "truncating committed entry {index}"
                     );
                     self.truncate_after(index - 1);
@@ -712,15 +830,24 @@ impl RaftCore {
         next_hint: u64,
         rng: &mut SmallRng,
     ) {
+        let voter = self.voters.contains(&from);
         if term > self.hard.term {
-            self.become_follower(now_ms, term, None, rng);
+            // (An observer's newer term deposes nobody: the voters tell this leader.)
+            if voter {
+                self.become_follower(now_ms, term, None, rng);
+            }
             return;
         }
         if self.role != Role::Leader || term != self.hard.term {
             return;
         }
         let last = self.last_index();
-        let Some(progress) = self.progress.get_mut(&from) else {
+        let progress = if voter {
+            self.progress.get_mut(&from)
+        } else {
+            self.observers.get_mut(&from)
+        };
+        let Some(progress) = progress else {
             return;
         };
         progress.last_reply_ms = now_ms;
@@ -807,6 +934,7 @@ impl RaftCore {
         self.leader = leader;
         self.votes.clear();
         self.progress.clear();
+        self.observers.clear();
         self.reset_election_timer(now_ms, rng);
     }
 
@@ -831,6 +959,9 @@ impl RaftCore {
                 None => self.durable_index,
             })
             .collect();
+        if self.planted(PlantedBugKind::ObserverCounted) {
+            matched.extend(self.observers.values().map(|p| p.matched));
+        }
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let majority = matched[self.quorum() - 1];
         let current = self.term_at(majority) == Some(self.hard.term)
@@ -842,9 +973,11 @@ impl RaftCore {
 
     fn has_quorum_contact(&self, now_ms: u64) -> bool {
         let since = now_ms.saturating_sub(self.config.election_timeout_ms);
-        let heard = self
-            .progress
-            .values()
+        let observers = match self.planted(PlantedBugKind::ObserverCounted) {
+            true => self.observers.values().collect(),
+            false => Vec::new(),
+        };
+        let heard = (self.progress.values().chain(observers))
             .filter(|p| p.last_reply_ms >= since)
             .count();
         heard + 1 >= self.quorum()
@@ -880,13 +1013,21 @@ impl RaftCore {
         for to in self.peers() {
             self.send_append(to);
         }
+        let observers: Vec<NodeId> = self.observers.keys().copied().collect();
+        for to in observers {
+            self.send_append(to);
+        }
     }
 
     fn send_append(&mut self, to: NodeId) {
         let base = self.snapshot.meta;
         let (now_ms, resend_ms) = (self.now_ms, self.config.election_timeout_ms);
-        let Some(progress) = self.progress.get_mut(&to) else {
-            return;
+        let progress = match self.progress.get_mut(&to) {
+            Some(progress) => progress,
+            None => match self.observers.get_mut(&to) {
+                Some(progress) => progress,
+                None => return,
+            },
         };
         if progress.next <= base.index {
             // What it needs next was compacted away: the snapshot instead.
@@ -977,6 +1118,9 @@ impl RaftCore {
                 crate::faults::canary(crate::faults::Canary::RaftVoteTwice)
             }
             PlantedBugKind::CommitOldTerm => false,
+            PlantedBugKind::ObserverCounted => {
+                crate::faults::canary(crate::faults::Canary::ObserverCountedInMajority)
+            }
         };
         self.planted_by_test(kind) || by_canary
     }
@@ -989,6 +1133,10 @@ impl RaftCore {
                 | (
                     Some(PlantedBug::CommitOldTerm),
                     PlantedBugKind::CommitOldTerm
+                )
+                | (
+                    Some(PlantedBug::ObserverCounted),
+                    PlantedBugKind::ObserverCounted
                 )
         )
     }
@@ -1006,4 +1154,5 @@ impl RaftCore {
 enum PlantedBugKind {
     VoteTwice,
     CommitOldTerm,
+    ObserverCounted,
 }

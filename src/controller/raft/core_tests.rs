@@ -807,3 +807,123 @@ fn a_failed_sync_stops_the_node_which_says_why() {
     let out = node.step(1, n(2), heartbeat, &mut r);
     assert!(out.sends.is_empty() && out.persist.is_none());
 }
+
+/// An observer (node 4 of voters 1..=3): it asks every voter for the log when it knows no
+/// leader, never campaigns nor votes, takes the leader's Appends; the leader sends it entries
+/// with every heartbeat but commits only what a majority of voters holds.
+#[test]
+fn an_observer_follows_the_log_and_counts_in_no_majority() {
+    let mut r = rng();
+    let voters: Vec<NodeId> = (1..=3).map(NodeId).collect();
+    let mut observer = RaftCore::new(
+        n(4),
+        &voters,
+        RaftConfig::default(),
+        term(0),
+        Vec::new(),
+        0,
+        &mut r,
+    );
+    assert!(observer.is_observer());
+    // Its first tick fetches from every voter, and it asks again while nobody answers; it
+    // never becomes a candidate.
+    for round in 0..3 {
+        let now_ms = observer.next_deadline_ms();
+        observer.tick(now_ms, &mut r);
+        assert_eq!(observer.role(), Role::Follower, "round {round}");
+        let to: Vec<u64> = sent(&mut observer).iter().map(|e| e.to.0).collect();
+        assert_eq!(to, [1, 2, 3], "round {round}");
+    }
+    assert_eq!(observer.term(), 0, "an observer raises no term");
+    // It answers no vote request, pre-vote or real.
+    for pre_vote in [true, false] {
+        let ask = RaftMsg::RequestVote {
+            term: 5,
+            pre_vote,
+            last_log_index: 9,
+            last_log_term: 5,
+        };
+        observer.step(10_000, n(2), ask, &mut r);
+        assert!(sent(&mut observer).is_empty());
+        assert_eq!(observer.hard_state(), term(0));
+    }
+
+    // The leader (voter 1 of three) learns of it from its fetch and sends it what it has.
+    let mut leader = core(3, term(1), vec![entry(1)]);
+    let now_ms = elect(&mut leader, &mut r);
+    leader.persisted(2, 2);
+    let _ = sent(&mut leader);
+    let fetch = RaftMsg::ObserverFetch {
+        term: 0,
+        last_index: 0,
+        last_term: 0,
+    };
+    leader.step(now_ms, n(4), fetch, &mut r);
+    let to_observer = sent(&mut leader);
+    assert_eq!(to_observer.len(), 1);
+    assert_eq!(to_observer[0].to, n(4));
+    let RaftMsg::Append {
+        prev_index: 0,
+        ref entries,
+        ..
+    } = to_observer[0].msg
+    else {
+        panic!("an Append from the start: {to_observer:?}");
+    };
+    assert_eq!(entries.len(), 2, "the earlier entry and the leader's no-op");
+    observer.step(now_ms, n(1), to_observer[0].msg.clone(), &mut r);
+    assert_eq!(observer.leader(), Some(n(1)));
+    assert_eq!(observer.last_index(), 2);
+    let reply = sent(&mut observer);
+    assert_eq!(reply[0].to, n(1));
+
+    // Its answer counts for no commit: only voter 2's does.
+    leader.step(now_ms, n(4), reply[0].msg.clone(), &mut r);
+    assert_eq!(
+        leader.commit_index(),
+        0,
+        "leader + observer are not a majority"
+    );
+    assert_eq!(leader.observers(), [(n(4), 2)]);
+    let voter_reply = RaftMsg::AppendReply {
+        term: leader.term(),
+        success: true,
+        match_index: 2,
+        next_hint: 3,
+    };
+    leader.step(now_ms, n(2), voter_reply, &mut r);
+    assert_eq!(leader.commit_index(), 2);
+    // The next heartbeat carries the commit to the observer too.
+    let _ = sent(&mut leader);
+    leader.tick(leader.next_deadline_ms(), &mut r);
+    let heartbeats: Vec<u64> = sent(&mut leader).iter().map(|e| e.to.0).collect();
+    assert_eq!(heartbeats, [2, 3, 4]);
+    // An observer's newer term deposes nobody.
+    let newer = RaftMsg::AppendReply {
+        term: leader.term() + 5,
+        success: false,
+        match_index: 0,
+        next_hint: 0,
+    };
+    leader.step(now_ms, n(4), newer, &mut r);
+    assert_eq!(leader.role(), Role::Leader);
+    // An observer silent for three election timeouts is forgotten (it fetches again when it
+    // misses the leader); voters keep the leader in touch meanwhile.
+    let until_ms = now_ms + 3 * T_MS + 200;
+    let mut now_ms = leader.next_deadline_ms();
+    while now_ms < until_ms {
+        for voter in [2, 3] {
+            let alive = RaftMsg::AppendReply {
+                term: leader.term(),
+                success: true,
+                match_index: 2,
+                next_hint: 3,
+            };
+            leader.step(now_ms, n(voter), alive, &mut r);
+        }
+        leader.tick(now_ms, &mut r);
+        now_ms = leader.next_deadline_ms();
+    }
+    assert_eq!(leader.role(), Role::Leader);
+    assert!(leader.observers().is_empty());
+}
