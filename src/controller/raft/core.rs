@@ -717,15 +717,8 @@ impl RaftCore {
                 // Already here (a duplicate or reordered Append): never truncate for it.
                 Some(term) if term == entry.term => continue,
                 Some(_) => {
-                    // (The simulator's planted quorum bug breaks this on purpose: its checker,
-                    // not this assertion, must be what catches it.)
                     debug_assert!(
-                        index > self.commit_index
-                            || crate::faults::canary(crate::faults::Canary::QuorumSelfMajority)
-                            || crate::faults::canary(crate::faults::Canary::RaftApplyUncommitted)
-                            || crate::faults::canary(
-                                crate::faults::Canary::ObserverCountedInMajority
-                            ),
+                        index > self.commit_index || unsafe_canary_planted(),
                         "truncating committed entry {index}"
                     );
                     self.truncate_after(index - 1);
@@ -1146,6 +1139,19 @@ impl RaftCore {
     fn planted_by_test(&self, _kind: PlantedBugKind) -> bool {
         false
     }
+}
+
+/// Whether the simulator planted a canary that breaks Raft's safety, so that a committed
+/// entry may be truncated: its checker, not this node's assertion, must be what catches it.
+fn unsafe_canary_planted() -> bool {
+    use crate::faults::{canary, Canary};
+    [
+        Canary::QuorumSelfMajority,
+        Canary::RaftApplyUncommitted,
+        Canary::ObserverCountedInMajority,
+    ]
+    .into_iter()
+    .any(canary)
 }
 
 /// The bugs the core itself can plant (a name for each check site, so that a production build
