@@ -350,6 +350,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     quorum::check_brokers(&mut safety, &mut verdict.liveness, events);
     quorum::check_topics(&mut verdict.liveness, events);
     quorum::check_partition_epochs(&mut safety, events);
+    quorum::check_appends_led(&mut safety, events);
     quorum::check_applied_prefix(&mut safety, events);
     quorum::check_producer_ids(&mut safety, events);
     safety.finish();

@@ -258,8 +258,15 @@ pub enum Event {
     TopicsSeen {
         asked: u64,
         topics: Vec<(String, Vec<i32>)>,
-        /// Each partition's leadership as listed: (topic id, partition, leader epoch, leader).
-        epochs: Vec<(String, i32, i32, i32)>,
+        /// Each partition's leadership as listed: (topic id, partition, leader epoch, leader,
+        /// topic name).
+        epochs: Vec<(String, i32, i32, i32, String)>,
+    },
+    /// Every (topic, partition, leader epoch) broker `node` appended client records to during
+    /// the run (once each), recorded by the node itself (`rill::faults::observe`).
+    AppendedAsLeader {
+        node: u64,
+        appended: Vec<(String, i32, i32)>,
     },
 }
 
@@ -287,6 +294,22 @@ impl History {
             Event::QuorumSeen { leader, .. } => u64::try_from(*leader).ok(),
             _ => None,
         })
+    }
+
+    /// The brokers leading a partition in the observer's last topics answer
+    /// (`Event::TopicsSeen`), in partition order, each once.
+    pub fn last_seen_partition_leaders(&self) -> Vec<u64> {
+        let events = self.inner.lock().expect("history lock");
+        let last = events.iter().rev().find_map(|(_, e)| match e {
+            Event::TopicsSeen { epochs, .. } => Some(epochs),
+            _ => None,
+        });
+        let mut leaders: Vec<u64> = (last.into_iter().flatten())
+            .filter_map(|(_, _, _, leader, _)| u64::try_from(*leader).ok())
+            .collect();
+        leaders.sort_unstable();
+        leaders.dedup();
+        leaders
     }
 
     /// Whether the run has healed (`Event::Healed` is recorded).

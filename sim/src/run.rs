@@ -202,7 +202,8 @@ impl SimConfig {
                 | Canary::TopicsFeedSkipped
                 | Canary::LeaderEpochKept
                 | Canary::RaftApplyUncommitted
-                | Canary::ObserverCountedInMajority => 3,
+                | Canary::ObserverCountedInMajority
+                | Canary::WritesWithoutLeadership => 3,
                 _ => 1,
             };
         }
@@ -218,10 +219,14 @@ impl SimConfig {
             };
         }
         config.brokers = config.voters + config.broker_only;
-        if canary == Some(Canary::ObserverCountedInMajority) {
-            // The leader its observer keeps in office must propose something while cut off
-            // from the voters: the fences of the brokers it stops hearing, within the
-            // nemesis' partitions.
+        if matches!(
+            canary,
+            Some(Canary::ObserverCountedInMajority | Canary::WritesWithoutLeadership)
+        ) {
+            // Fences within the nemesis' partitions: the leader its observer keeps in office
+            // must propose something while cut off from the voters (the fences of the brokers
+            // it stops hearing); a broker fenced while its clients still reach it must be
+            // sent writes.
             config.broker_session_timeout_ms = 1_000;
         }
         if canary.is_some() {
@@ -725,6 +730,17 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     for (node, entries) in applied {
         history.record(workload.now_ms(), Event::MetadataApplied { node, entries });
     }
+    // Where each broker appended client records, and in which leader epochs.
+    let mut appended: BTreeMap<u64, Vec<(String, i32, i32)>> = BTreeMap::new();
+    for (node, topic, partition, epoch) in rill::faults::observe::take_appended() {
+        (appended.entry(node).or_default()).push((topic, partition, epoch));
+    }
+    for (node, appended) in appended {
+        history.record(
+            workload.now_ms(),
+            Event::AppendedAsLeader { node, appended },
+        );
+    }
     let verdict = checker::check(&history.events(), config.promises());
     let sim_ms = started.elapsed().as_millis() as u64;
     (history, verdict, sim_ms)
@@ -775,11 +791,22 @@ async fn nemesis(
         tokio::time::sleep(wait).await;
         let hold = Duration::from_millis(rng.gen_range(50..1500));
         // Half the faults of a quorum run aim at the controller leader the observer saw last
-        // (its loss is what elections, and their bugs, are made of).
-        let leader = (config.voters > 1 && rng.gen_bool(0.5))
-            .then(|| history.last_seen_leader())
-            .flatten()
-            .and_then(|id| brokers.iter().find(|b| b.node_id == id));
+        // (its loss is what elections, and their bugs, are made of), a quarter at a broker
+        // leading a partition (its fence takes the partition's leadership away).
+        let aim = if config.voters > 1 {
+            rng.gen_range(0..4)
+        } else {
+            3
+        };
+        let aimed = match aim {
+            0 | 1 => history.last_seen_leader(),
+            2 => {
+                let leaders = history.last_seen_partition_leaders();
+                (!leaders.is_empty()).then(|| leaders[rng.gen_range(0..leaders.len())])
+            }
+            _ => None,
+        };
+        let leader = aimed.and_then(|id| brokers.iter().find(|b| b.node_id == id));
         let target = leader.unwrap_or_else(|| &brokers[rng.gen_range(0..brokers.len())]);
         let (broker, name) = (target.node, format!("broker {}", target.node_id));
         match kinds[rng.gen_range(0..kinds.len())] {

@@ -72,10 +72,15 @@ pub enum Canary {
     /// hears), and the leader the voters elect meanwhile commits other entries at those
     /// indexes. Caught as two nodes that applied different entries at one index.
     ObserverCountedInMajority,
+    /// A replica takes client writes whatever its role (`partition/replica.rs` `produce`):
+    /// a broker the controller fenced (its partitions led by nobody, in a new leader epoch)
+    /// still appends what clients with an old Metadata send it. Caught as a broker that
+    /// appended client records in a leader epoch it did not lead.
+    WritesWithoutLeadership,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 21] = [
+    pub const ALL: [Canary; 22] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -97,6 +102,7 @@ impl Canary {
         Canary::LeaderEpochKept,
         Canary::RaftApplyUncommitted,
         Canary::ObserverCountedInMajority,
+        Canary::WritesWithoutLeadership,
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +128,7 @@ impl Canary {
             Canary::LeaderEpochKept => "leader-epoch-kept",
             Canary::RaftApplyUncommitted => "raft-apply-uncommitted",
             Canary::ObserverCountedInMajority => "observer-counted-in-majority",
+            Canary::WritesWithoutLeadership => "writes-without-leadership",
         }
     }
 

@@ -1,8 +1,11 @@
 //! What the simulator's checker watches inside the nodes, where no client can see it: every
 //! metadata entry each controller voter applies (index, term and a digest of its bytes), so
 //! the checker can hold that every node's applied metadata is a prefix of the others' (Raft's
-//! state machine safety). Recorded only under `--cfg madsim`, into a thread-local (one
-//! simulation runs on one thread); a normal build compiles the calls to nothing.
+//! state machine safety); and each partition a broker appended client records to, with the
+//! leader epoch it appended them in, so the checker can hold that no broker takes writes for a
+//! partition in an epoch it did not lead. Recorded only under `--cfg madsim`, into a
+//! thread-local (one simulation runs on one thread); a normal build compiles the calls to
+//! nothing.
 
 /// One applied entry as one node saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,9 +24,16 @@ pub fn digest(bytes: &[u8]) -> u64 {
     })
 }
 
+/// A broker appended a client's records to its replica of a partition in a leader epoch:
+/// (node, topic, partition, leader epoch).
+pub type Appended = (u64, String, i32, i32);
+
 #[cfg(madsim)]
 thread_local! {
     static APPLIED: std::cell::RefCell<Option<Vec<AppliedEntry>>> =
+        const { std::cell::RefCell::new(None) };
+    /// Each (node, topic, partition, epoch) once.
+    static APPENDED: std::cell::RefCell<Option<std::collections::BTreeSet<Appended>>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -32,6 +42,36 @@ thread_local! {
 #[cfg(madsim)]
 pub fn start() {
     APPLIED.with(|a| *a.borrow_mut() = Some(Vec::new()));
+    APPENDED.with(|a| *a.borrow_mut() = Some(Default::default()));
+}
+
+/// Every (node, topic, partition, leader epoch) a broker appended client records in since
+/// [`start`], in order, and stops recording them.
+#[cfg(madsim)]
+pub fn take_appended() -> Vec<Appended> {
+    APPENDED.with(|a| {
+        a.borrow_mut()
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    })
+}
+
+/// Broker `node` appended a client's records to `topic`'s `partition` in leader `epoch`.
+#[inline]
+pub fn client_records_appended(node: u64, topic: &str, partition: i32, epoch: i32) {
+    #[cfg(madsim)]
+    APPENDED.with(|a| {
+        if let Some(appended) = a.borrow_mut().as_mut() {
+            let key = (node, topic.to_owned(), partition, epoch);
+            if !appended.contains(&key) {
+                appended.insert(key);
+            }
+        }
+    });
+    #[cfg(not(madsim))]
+    let _ = (node, topic, partition, epoch);
 }
 
 /// What was recorded since [`start`], in order, and stops recording.

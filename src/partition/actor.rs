@@ -875,6 +875,15 @@ impl Partitions {
                 Ok(appended) => {
                     let (first_offset, last_offset) = appended.offsets();
                     let written = matches!(appended, Appended::Written { .. });
+                    if written {
+                        let epoch = replica.role().epoch().0;
+                        faults::observe::client_records_appended(
+                            ctx.me.node.0,
+                            &tp.topic,
+                            tp.partition,
+                            epoch,
+                        );
+                    }
                     let durable_first =
                         waits_for_sync && replica.flush_policy() == FlushPolicy::EveryAppend;
                     let waiter = Waiter {

@@ -35,7 +35,7 @@ OPTIONS:
                       quorum-self-majority, heartbeats-ignored, raft-vote-twice,
                       producer-ids-reused, topics-feed-skipped,
                       leader-epoch-kept, raft-apply-uncommitted,
-                      observer-counted-in-majority
+                      observer-counted-in-majority, writes-without-leadership
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)

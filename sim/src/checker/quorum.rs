@@ -20,6 +20,14 @@
 //!   on, every node's last answer lists the same topics with the same partition leaders, and
 //!   no partition without a leader. A broker whose topics actor misses applied changes fails
 //!   here.
+//! * **One leader per partition epoch**: no two answers list one partition in one leader epoch
+//!   with different leaders (or one with a leader, one without).
+//! * **Only the leader takes writes**: each (partition, leader epoch) a broker appended client
+//!   records in (recorded inside the node, `rill::faults::observe`) is not one the answers
+//!   list with another leader or none.
+//!
+//! On the metadata every node applied (recorded inside the node):
+//! * **State machine safety**: every node's applied entries are a prefix of the others'.
 //!
 //! On producer ids (every InitProducerId answer the workload and the prober recorded):
 //! * **No id given twice**: without a transactional id every answer is a fresh id, whichever
@@ -184,7 +192,7 @@ pub(super) fn check_partition_epochs(safety: &mut Report, events: &[(u64, Event)
         let Event::TopicsSeen { asked, epochs, .. } = event else {
             continue;
         };
-        for (topic_id, partition, epoch, leader) in epochs {
+        for (topic_id, partition, epoch, leader, _) in epochs {
             let key = (topic_id.as_str(), *partition, *epoch);
             let (first, first_at, first_by) =
                 *leader_of.entry(key).or_insert((*leader, *at_ms, *asked));
@@ -192,6 +200,39 @@ pub(super) fn check_partition_epochs(safety: &mut Report, events: &[(u64, Event)
                 safety.add(
                     "two partition leaders in one leader epoch",
                     format!("topic {topic_id} partition {partition} epoch {epoch}: leader {first} (t={first_at}ms, broker {first_by}) and {leader} (t={at_ms}ms, broker {asked})"),
+                );
+            }
+        }
+    }
+}
+
+/// No broker takes writes for a partition in a leader epoch it does not lead: each (topic,
+/// partition, epoch) a broker appended client records in must not be one the metadata
+/// answers list with another leader, or with none. (An epoch no answer listed is not judged:
+/// the observer samples every 200 ms.)
+pub(super) fn check_appends_led(safety: &mut Report, events: &[(u64, Event)]) {
+    let mut leader_of: BTreeMap<(&str, i32, i32), (i32, u64, u64)> = BTreeMap::new();
+    for (at_ms, event) in events {
+        if let Event::TopicsSeen { asked, epochs, .. } = event {
+            for (_, partition, epoch, leader, name) in epochs {
+                let key = (name.as_str(), *partition, *epoch);
+                leader_of.entry(key).or_insert((*leader, *at_ms, *asked));
+            }
+        }
+    }
+    for (_, event) in events {
+        let Event::AppendedAsLeader { node, appended } = event else {
+            continue;
+        };
+        for (topic, partition, epoch) in appended {
+            let key = (topic.as_str(), *partition, *epoch);
+            let Some(&(leader, at_ms, asked)) = leader_of.get(&key) else {
+                continue;
+            };
+            if i64::from(leader) != *node as i64 {
+                safety.add(
+                    "a broker took writes for a partition it did not lead",
+                    format!("broker {node} appended client records to {topic}-{partition} in leader epoch {epoch}, which broker {asked} listed led by {leader} (t={at_ms}ms)"),
                 );
             }
         }
@@ -461,11 +502,43 @@ mod tests {
     }
 
     #[test]
+    fn appends_in_an_epoch_listed_with_another_leader_or_none_are_caught() {
+        let seen = |epoch: i32, leader: i32| Event::TopicsSeen {
+            asked: 2,
+            topics: Vec::new(),
+            epochs: vec![("id-t".into(), 0, epoch, leader, "t".into())],
+        };
+        let appended = |node: u64, epochs: &[i32]| Event::AppendedAsLeader {
+            node,
+            appended: epochs.iter().map(|&e| ("t".to_owned(), 0, e)).collect(),
+        };
+        let verdict = |events: Vec<(u64, Event)>| safety_of(check_appends_led, &events);
+        // Broker 1 led epoch 3, nobody epoch 4, broker 1 again epoch 5; epoch 6 was never seen.
+        let history = |node, epochs: &[i32]| {
+            vec![
+                (1, seen(3, 1)),
+                (2, seen(4, -1)),
+                (3, seen(5, 1)),
+                (9, appended(node, epochs)),
+            ]
+        };
+        assert!(verdict(history(1, &[3, 5, 6])).is_empty());
+        let leaderless = verdict(history(1, &[3, 4]));
+        assert!(
+            leaderless[0].starts_with("a broker took writes for a partition it did not lead"),
+            "{leaderless:?}"
+        );
+        assert!(leaderless[0].contains("epoch 4"), "{leaderless:?}");
+        let other = verdict(history(2, &[5]));
+        assert_eq!(other.len(), 1, "{other:?}");
+    }
+
+    #[test]
     fn one_partition_epoch_with_two_leaders_is_caught_and_a_new_epoch_is_not() {
         let seen = |asked: u64, epoch: i32, leader: i32| Event::TopicsSeen {
             asked,
             topics: Vec::new(),
-            epochs: vec![("id-a".into(), 0, epoch, leader)],
+            epochs: vec![("id-a".into(), 0, epoch, leader, "a".into())],
         };
         let verdict = |events: Vec<(u64, Event)>| safety_of(check_partition_epochs, &events);
         let fine = verdict(vec![

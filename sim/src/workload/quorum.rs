@@ -160,11 +160,20 @@ async fn topics(asked: u64, addr: SocketAddr) -> Option<Event> {
         })
         .collect();
     topics.sort();
-    let mut epochs: Vec<(String, i32, i32, i32)> = (metadata.topics.iter())
+    let mut epochs: Vec<(String, i32, i32, i32, String)> = (metadata.topics.iter())
         .flat_map(|t| {
             let id = t.topic_id.to_string();
-            (t.partitions.iter())
-                .map(move |p| (id.clone(), p.partition_index, p.leader_epoch, p.leader_id.0))
+            let name = t.name.as_ref().map_or_else(String::new, |n| n.to_string());
+            (t.partitions.iter()).map(move |p| {
+                let leader = p.leader_id.0;
+                (
+                    id.clone(),
+                    p.partition_index,
+                    p.leader_epoch,
+                    leader,
+                    name.clone(),
+                )
+            })
         })
         .collect();
     epochs.sort();
