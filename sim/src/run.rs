@@ -106,6 +106,9 @@ pub struct SimConfig {
     /// Broker-only nodes (`process.roles=broker`: observers of the quorum, no vote) after the
     /// voters, ids `voters + 1..`; only with a quorum of voters.
     pub broker_only: u64,
+    /// Voters that are controller-only nodes (`process.roles=controller`: no Kafka listener,
+    /// no broker): the last ones, ids `voters - controller_only + 1..=voters`.
+    pub controller_only: u64,
     /// `broker.session.timeout.ms` of a quorum run.
     pub broker_session_timeout_ms: u64,
     /// `controller.quorum.election.timeout.ms` of a quorum run: short ones make elections
@@ -142,6 +145,7 @@ impl SimConfig {
             brokers: 1,
             voters: 1,
             broker_only: 0,
+            controller_only: 0,
             broker_session_timeout_ms: BROKER_SESSION_TIMEOUT_MS,
             election_timeout_ms: 1000,
             kills: rng.gen_bool(0.8),
@@ -217,6 +221,8 @@ impl SimConfig {
                 Some(_) => 0,
                 None => u64::from(apart.gen_bool(0.5)),
             };
+            // A third of the clean quorum runs make their last voter a controller only.
+            config.controller_only = u64::from(canary.is_none() && apart.gen_bool(1.0 / 3.0));
         }
         config.brokers = config.voters + config.broker_only;
         if matches!(
@@ -286,6 +292,11 @@ impl SimConfig {
         config
     }
 
+    /// Whether node `node_id` runs a broker (every node but the controller-only ones).
+    pub fn is_broker(&self, node_id: u64) -> bool {
+        node_id <= self.voters - self.controller_only || node_id > self.voters
+    }
+
     fn promises(&self) -> Promises {
         Promises {
             durable_acks: self.flush == Flush::EveryAppend,
@@ -319,6 +330,13 @@ impl SimConfig {
             // A broker-only node: no controller listener (it tells the voters where it
             // listens for them when it connects).
             overrides.push("process.roles=broker".to_string());
+        } else if !self.is_broker(node_id) {
+            // A controller-only node: its controller listener and nothing else.
+            overrides[1] = format!(
+                "listeners=CONTROLLER://{}:{CONTROLLER_PORT}",
+                broker_ip(node_id)
+            );
+            overrides.push("process.roles=controller".to_string());
         } else if self.voters > 1 {
             // Brokers 1..=voters form one quorum; each listens for the others on its
             // controller listener.
@@ -537,9 +555,13 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         .ip([10, 0, 2, 2].into())
         .build();
 
+    // The nodes Kafka clients reach (the controller-only ones take no client).
+    let kafka: Vec<&Broker> = (brokers.iter())
+        .filter(|b| config.is_broker(b.node_id))
+        .collect();
     let workload = Workload {
-        broker: brokers[0].addr,
-        brokers: brokers.iter().map(|b| b.addr).collect(),
+        broker: kafka[0].addr,
+        brokers: kafka.iter().map(|b| b.addr).collect(),
         partitions: config.partitions,
         history: history.clone(),
         started,
@@ -656,7 +678,7 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
 
     if config.voters > 1 {
         let node = client_node("quorum-observer".into(), [10, 0, 8, 1]);
-        let voters: Vec<(u64, SocketAddr)> = brokers.iter().map(|b| (b.node_id, b.addr)).collect();
+        let voters: Vec<(u64, SocketAddr)> = kafka.iter().map(|b| (b.node_id, b.addr)).collect();
         tasks.push(node.spawn(workload::quorum::observer(
             workload.clone(),
             voters.clone(),
