@@ -48,6 +48,12 @@ pub struct ServerConfig {
     pub advertised_listeners: Option<Vec<Listener>>,
     /// `listener.security.protocol.map`: each listener name's security protocol.
     pub listener_security_protocol_map: listeners::ProtocolMap,
+    /// `inter.broker.listener.name`: the listener brokers reach each other on (Kafka's; see
+    /// [`ServerConfig::inter_broker_listener`]).
+    pub inter_broker_listener_name: Option<String>,
+    /// `security.inter.broker.protocol`: the same chosen by protocol (Kafka's default
+    /// PLAINTEXT); not with `inter.broker.listener.name`.
+    pub security_inter_broker_protocol: Option<listeners::SecurityProtocol>,
     /// `log.dirs` (one directory for now).
     pub log_dir: PathBuf,
     /// `num.partitions`: partitions of an auto-created topic or one created with -1.
@@ -124,6 +130,8 @@ impl Default for ServerConfig {
             }],
             advertised_listeners: None,
             listener_security_protocol_map: listeners::default_protocol_map(),
+            inter_broker_listener_name: None,
+            security_inter_broker_protocol: None,
             log_dir: PathBuf::from("./rill-data"),
             num_partitions: 1,
             default_replication_factor: 1,
@@ -230,6 +238,22 @@ impl ServerConfig {
             "advertised.listeners" => self.advertised_listeners = Some(v.listeners()?),
             "listener.security.protocol.map" => {
                 self.listener_security_protocol_map = v.protocol_map()?
+            }
+            "inter.broker.listener.name" => {
+                let name = v.text()?.trim().to_ascii_uppercase();
+                self.inter_broker_listener_name = (!name.is_empty()).then_some(name);
+            }
+            "security.inter.broker.protocol" => {
+                let text = v.text()?;
+                let protocol = (listeners::SecurityProtocol::ALL.into_iter())
+                    .find(|p| p.name().eq_ignore_ascii_case(text.trim()))
+                    .ok_or_else(|| {
+                        v.bad(format!(
+                            "'{text}' is not a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, \
+                             SASL_SSL)"
+                        ))
+                    })?;
+                self.security_inter_broker_protocol = Some(protocol);
             }
             "process.roles" => {
                 self.controller.roles = quorum::parse_roles(&v.text()?).map_err(|p| v.bad(p))?
@@ -488,6 +512,11 @@ impl ServerConfig {
                 ),
             );
         }
+        if self.controller.roles != quorum::ProcessRoles::Controller {
+            if let Err((key, problem)) = self.check_inter_broker_listener() {
+                return bad(key, problem);
+            }
+        }
         let controller_listen = match quorum::check(&self.controller, self.node_id, &self.listeners)
         {
             Ok(addr) => addr,
@@ -572,6 +601,60 @@ impl ServerConfig {
 
     /// The security protocol `listener.security.protocol.map` gives a listener (every listener
     /// of a validated config has one).
+    /// The listener brokers reach each other on (Kafka's `inter.broker.listener.name`, else
+    /// the first listener speaking `security.inter.broker.protocol`, PLAINTEXT by default).
+    /// Validated at load for a node that runs a broker. Rill's brokers exchange nothing over
+    /// Kafka's protocol yet (the inter-node listener carries the quorum and, later,
+    /// replication); the setting is kept so Kafka configurations load and mean the same.
+    pub fn inter_broker_listener(&self) -> Option<Listener> {
+        let clients = self.client_listeners();
+        match &self.inter_broker_listener_name {
+            Some(name) => clients.into_iter().find(|l| &l.name == name),
+            None => {
+                let protocol =
+                    (self.security_inter_broker_protocol).unwrap_or(SecurityProtocol::Plaintext);
+                (clients.into_iter()).find(|l| self.security_protocol(l) == Some(protocol))
+            }
+        }
+    }
+
+    /// Kafka's rules for the inter-broker listener: named or chosen by protocol, not both; a
+    /// named one is a (non-controller) listener of this node; a protocol is one a listener
+    /// speaks.
+    fn check_inter_broker_listener(&self) -> Result<(), (&'static str, String)> {
+        const NAME: &str = "inter.broker.listener.name";
+        match (
+            &self.inter_broker_listener_name,
+            self.security_inter_broker_protocol,
+        ) {
+            (Some(_), Some(_)) => Err((
+                NAME,
+                "set inter.broker.listener.name or security.inter.broker.protocol, not both"
+                    .to_owned(),
+            )),
+            (Some(name), None) if self.inter_broker_listener().is_none() => {
+                let controller = (self.listeners.iter())
+                    .any(|l| &l.name == name && self.controller.is_controller_listener(l));
+                Err((
+                    NAME,
+                    if controller {
+                        format!("'{name}' is a controller listener (controller.listener.names): brokers reach each other on a broker listener")
+                    } else {
+                        format!("'{name}' is not one of the listeners")
+                    },
+                ))
+            }
+            (None, Some(protocol)) if self.inter_broker_listener().is_none() => Err((
+                "security.inter.broker.protocol",
+                format!(
+                    "no listener speaks {} (listener.security.protocol.map)",
+                    protocol.name()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub fn security_protocol(&self, listener: &Listener) -> Option<SecurityProtocol> {
         self.listener_security_protocol_map
             .get(&listener.name)
@@ -1089,5 +1172,61 @@ mod tests {
             Some(SecurityProtocol::Plaintext)
         );
         assert_eq!(config.advertised()[0].host, "10.0.0.5");
+    }
+
+    /// Kafka's inter-broker settings load and mean what they mean there: a listener named, or
+    /// the first speaking a protocol (PLAINTEXT by default); not both, never a controller
+    /// listener.
+    #[test]
+    fn the_inter_broker_listener_is_named_or_chosen_by_protocol() {
+        let load = |extra: &[&str]| {
+            let mut overrides = vec![
+                "listeners=INTERNAL://127.0.0.1:9092,CLIENT://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093".to_owned(),
+                "listener.security.protocol.map=INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT".to_owned(),
+            ];
+            overrides.extend(extra.iter().map(|s| s.to_string()));
+            ServerConfig::load(None, &overrides)
+        };
+        let name = |c: ServerConfig| c.inter_broker_listener().map(|l| l.name);
+        assert_eq!(name(load(&[]).unwrap()).as_deref(), Some("INTERNAL"));
+        let named = load(&["inter.broker.listener.name=client"]).unwrap();
+        assert_eq!(name(named).as_deref(), Some("CLIENT"));
+        let by_protocol = load(&["security.inter.broker.protocol=plaintext"]).unwrap();
+        assert_eq!(name(by_protocol).as_deref(), Some("INTERNAL"));
+        let refused = |extra: &[&str], key: &str, says: &str| match load(extra) {
+            Err(ConfigError::BadValue { key: k, problem }) => {
+                assert_eq!(k, key, "{extra:?}: {problem}");
+                assert!(problem.contains(says), "{extra:?}: {problem}");
+            }
+            other => panic!("{extra:?} loaded: {other:?}"),
+        };
+        refused(
+            &[
+                "inter.broker.listener.name=CLIENT",
+                "security.inter.broker.protocol=PLAINTEXT",
+            ],
+            "inter.broker.listener.name",
+            "not both",
+        );
+        refused(
+            &["inter.broker.listener.name=NOPE"],
+            "inter.broker.listener.name",
+            "not one of the listeners",
+        );
+        refused(
+            &["inter.broker.listener.name=CONTROLLER"],
+            "inter.broker.listener.name",
+            "is a controller listener",
+        );
+        refused(
+            &["security.inter.broker.protocol=SSL"],
+            "security.inter.broker.protocol",
+            "no listener speaks SSL",
+        );
+        refused(
+            &["security.inter.broker.protocol=TLS"],
+            "security.inter.broker.protocol",
+            "not a security protocol",
+        );
     }
 }

@@ -170,6 +170,13 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             "What Metadata tells clients; the listeners when unset.",
         ),
         (
+            "inter.broker.listener.name",
+            config.inter_broker_listener().map(|l| l.name),
+            STRING,
+            "The listener brokers reach each other on (Rill's brokers replicate over the \
+             inter-node listener; kept for Kafka's configurations).",
+        ),
+        (
             "process.roles",
             Some(config.controller.roles.text().to_owned()),
             LIST,
