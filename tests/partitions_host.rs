@@ -227,6 +227,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
     let list = PartitionsRequest::ListOffsets(ListOffsetsRequest {
         isolation_level: 0,
         partitions: vec![(tp(), -1)],
+        current_leader_epochs: Default::default(),
     });
     match ask(&handle, list).await {
         PartitionsReply::ListOffsets(results) => assert_eq!(results[0].1.offset.0, 2),

@@ -72,25 +72,29 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         // it up; here it is answered once, so a million listings cost what one does.
         let listed = body.topics.iter().flat_map(|topic| {
             let name = topic.name.0.as_str();
-            topic
-                .partitions
-                .iter()
-                .map(move |p| (name, p.partition_index, (p.timestamp, 1u32)))
+            (topic.partitions.iter()).map(move |p| {
+                let epoch = p.current_leader_epoch;
+                (name, p.partition_index, (p.timestamp, epoch, 1u32))
+            })
         });
-        let merged = per_partition::merge_with(listed, |kept, _| kept.1 = kept.1.saturating_add(1))
+        let merged = per_partition::merge_with(listed, |kept, _| kept.2 = kept.2.saturating_add(1))
             .map_err(|e| format!("ListOffsets: {e}"))?;
+        let once = || merged.iter().filter(|(_, (_, _, listings))| *listings == 1);
         let list = messages::ListOffsetsRequest {
             isolation_level: body.isolation_level,
-            partitions: merged
-                .iter()
-                .filter(|(_, (_, listings))| *listings == 1)
-                .map(|(tp, (timestamp, _))| (tp.clone(), *timestamp))
+            partitions: once()
+                .map(|(tp, (timestamp, _, _))| (tp.clone(), *timestamp))
+                .collect(),
+            // v4+ (0 decoded as -1 before): -1 names none (KIP-320).
+            current_leader_epochs: once()
+                .filter(|(_, (_, epoch, _))| version >= 4 && *epoch >= 0)
+                .map(|(tp, (_, epoch, _))| (tp.clone(), LeaderEpoch(*epoch)))
                 .collect(),
         };
         let results = ask(&self.node, list).await?;
         let mut looked_up = results.into_iter();
         let mut partitions = Vec::new();
-        for (tp, (_, listings)) in merged {
+        for (tp, (_, _, listings)) in merged {
             let result = if listings == 1 {
                 match looked_up.next() {
                     Some((_, result)) => result,

@@ -141,6 +141,9 @@ pub struct ListOffsetsRequest {
     /// Timestamp: -2 earliest, -1 latest, -3 max timestamp, else the first offset whose
     /// timestamp is at or after it.
     pub partitions: Vec<(TopicPartition, i64)>,
+    /// The leader epoch the client knows, for the partitions it named one for (ListOffsets
+    /// v4+; checked as Fetch's, KIP-320).
+    pub current_leader_epochs: BTreeMap<TopicPartition, LeaderEpoch>,
 }
 
 /// Append `records` (one uncompressed batch built by the coordinator) to `tp`, only if the

@@ -1395,6 +1395,15 @@ impl Partitions {
                 if let Some(refusal) = self.refuse_not_leader(&tp, me) {
                     return (tp, ListOffsetsResult::not_found(refusal.code));
                 }
+                let named = request.current_leader_epochs.get(&tp).copied();
+                let fenced = named
+                    .zip(self.replicas.get(&tp))
+                    .and_then(|(asked, replica)| {
+                        leaders::check_epoch(asked, replica.role().epoch())
+                    });
+                if let Some(code) = fenced {
+                    return (tp, ListOffsetsResult::not_found(code));
+                }
                 let result = match self.replicas.get(&tp) {
                     Some(replica) => reads::list_offset(replica, timestamp_ms),
                     None => ListOffsetsResult::not_found(if self.offline.contains(&tp) {

@@ -179,6 +179,7 @@ mod tests {
         let list = PartitionsRequest::ListOffsets(ListOffsetsRequest {
             isolation_level: 0,
             partitions: tps().into_iter().map(|tp| (tp, -1)).collect(),
+            current_leader_epochs: Default::default(),
         });
         let NodeMsg::PartitionsReply(PartitionsReply::ListOffsets(results)) = refused(list) else {
             panic!("a ListOffsets reply");

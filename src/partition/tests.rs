@@ -1162,6 +1162,7 @@ fn list(h: &mut Harness, tp: &TopicPartition, timestamp: i64) -> ListOffsetsResu
     let reply = h.ask(PartitionsRequest::ListOffsets(ListOffsetsRequest {
         isolation_level: 0,
         partitions: vec![(tp.clone(), timestamp)],
+        current_leader_epochs: Default::default(),
     }));
     match reply {
         PartitionsReply::ListOffsets(mut results) => results.remove(0).1,
@@ -2600,4 +2601,26 @@ fn partitions_follow_the_metadatas_leaders_and_refuse_what_they_do_not_lead() {
     assert_eq!(asked(&mut h, 2), ErrorCode::FENCED_LEADER_EPOCH);
     assert_eq!(asked(&mut h, 4), ErrorCode::UNKNOWN_LEADER_EPOCH);
     assert_eq!(asked(&mut h, 3), ErrorCode::NONE);
+    // ListOffsets v4+ likewise.
+    let listed = |h: &mut Harness, epoch: i32| {
+        let reply = h.ask(PartitionsRequest::ListOffsets(ListOffsetsRequest {
+            isolation_level: 0,
+            partitions: vec![(moved.clone(), -1)],
+            current_leader_epochs: [(moved.clone(), LeaderEpoch(epoch))].into(),
+        }));
+        match reply {
+            PartitionsReply::ListOffsets(mut results) => results.remove(0).1,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(listed(&mut h, 2).error_code, ErrorCode::FENCED_LEADER_EPOCH);
+    assert_eq!(
+        listed(&mut h, 4).error_code,
+        ErrorCode::UNKNOWN_LEADER_EPOCH
+    );
+    let served = listed(&mut h, 3);
+    assert_eq!(
+        (served.error_code, served.offset),
+        (ErrorCode::NONE, Offset(2))
+    );
 }
