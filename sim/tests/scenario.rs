@@ -34,8 +34,8 @@ fn seeds_to_catch(canary: Canary) -> u64 {
         Canary::ConsumerAssignUnreleased => 24,
         // Needs a leader cut off with proposals in flight (3 of seeds 1..=12).
         Canary::RaftApplyUncommitted => 24,
-        // Needs a broker fenced while its clients still reach it (2 of seeds 1..=16).
-        Canary::WritesWithoutLeadership => 24,
+        // Needs a broker fenced while its clients still reach it (3 of seeds 1..=40).
+        Canary::WritesWithoutLeadership => 40,
         _ => SEEDS_PER_CANARY,
     }
 }

@@ -143,6 +143,8 @@ struct Progress {
     /// When the snapshot was last sent to it, unanswered since (resent after an election
     /// timeout, not on every heartbeat: it may be large).
     snapshot_sent_ms: Option<u64>,
+    /// The commit index the last Append sent it carried.
+    commit_sent: u64,
 }
 
 /// One voter's Raft state. See the module docs for how to drive it.
@@ -369,6 +371,7 @@ impl RaftCore {
             self.durable_index = index;
             if self.role == Role::Leader {
                 self.advance_commit();
+                self.announce_commit();
             }
         }
     }
@@ -560,6 +563,7 @@ impl RaftCore {
             matched: 0,
             last_reply_ms: now_ms,
             snapshot_sent_ms: None,
+            commit_sent: 0,
         });
         if last_index < progress.matched {
             // It lost what it had synced (an emptied disk): start over from what it has.
@@ -853,6 +857,7 @@ impl RaftCore {
             if behind {
                 self.send_append(from);
             }
+            self.announce_commit();
         } else {
             // The hint skips a whole term, so it may fall below what is known to match (found
             // by a seed: ignoring such a refusal stalled the follower for good); never go back
@@ -905,6 +910,7 @@ impl RaftCore {
                         matched: 0,
                         last_reply_ms: now_ms,
                         snapshot_sent_ms: None,
+                        commit_sent: 0,
                     },
                 )
             })
@@ -961,6 +967,21 @@ impl RaftCore {
             || self.planted(PlantedBugKind::CommitOldTerm);
         if majority > self.commit_index && current {
             self.commit_index = majority;
+        }
+    }
+
+    /// Tells the followers and observers that hold the whole log but not yet the commit index
+    /// it now has, at once rather than at the next heartbeat, so that they apply it at once (a
+    /// broker's metadata, a change forwarded through a follower, wait for nothing). One that is
+    /// still sent entries learns it from the Append its answer brings.
+    fn announce_commit(&mut self) {
+        let (last, commit) = (self.last_index(), self.commit_index);
+        let caught_up: Vec<NodeId> = (self.progress.iter().chain(&self.observers))
+            .filter(|(_, p)| p.next > last && p.commit_sent < commit)
+            .map(|(&id, _)| id)
+            .collect();
+        for to in caught_up {
+            self.send_append(to);
         }
     }
 
@@ -1031,6 +1052,8 @@ impl RaftCore {
                 return;
             }
             progress.snapshot_sent_ms = Some(now_ms);
+            // A snapshot holds committed entries only: it tells its index as committed.
+            progress.commit_sent = progress.commit_sent.max(base.index);
             let msg = RaftMsg::InstallSnapshot {
                 term: self.hard.term,
                 last_index: base.index,
@@ -1040,6 +1063,7 @@ impl RaftCore {
             return self.send(to, msg);
         }
         let prev_index = progress.next - 1;
+        progress.commit_sent = self.commit_index;
         let from = (prev_index - base.index) as usize;
         let end = (from + self.config.max_entries_per_append).min(self.log.len());
         let msg = RaftMsg::Append {

@@ -893,8 +893,16 @@ fn an_observer_follows_the_log_and_counts_in_no_majority() {
     };
     leader.step(now_ms, n(2), voter_reply, &mut r);
     assert_eq!(leader.commit_index(), 2);
-    // The next heartbeat carries the commit to the observer too.
-    let _ = sent(&mut leader);
+    // The new commit index goes at once to those that hold the whole log (voter 2 and the
+    // observer), not at the next heartbeat; voter 3 learns it with the entries it lacks.
+    let announced: Vec<(u64, u64)> = (sent(&mut leader).iter())
+        .map(|e| match e.msg {
+            RaftMsg::Append { leader_commit, .. } => (e.to.0, leader_commit),
+            ref other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(announced, [(2, 2), (4, 2)]);
+    // The next heartbeat goes to every voter and the observer.
     leader.tick(leader.next_deadline_ms(), &mut r);
     let heartbeats: Vec<u64> = sent(&mut leader).iter().map(|e| e.to.0).collect();
     assert_eq!(heartbeats, [2, 3, 4]);
