@@ -599,8 +599,6 @@ impl ServerConfig {
         Ok(())
     }
 
-    /// The security protocol `listener.security.protocol.map` gives a listener (every listener
-    /// of a validated config has one).
     /// The listener brokers reach each other on (Kafka's `inter.broker.listener.name`, else
     /// the first listener speaking `security.inter.broker.protocol`, PLAINTEXT by default).
     /// Validated at load for a node that runs a broker. Rill's brokers exchange nothing over
@@ -655,6 +653,8 @@ impl ServerConfig {
         }
     }
 
+    /// The security protocol `listener.security.protocol.map` gives a listener (every listener
+    /// of a validated config has one).
     pub fn security_protocol(&self, listener: &Listener) -> Option<SecurityProtocol> {
         self.listener_security_protocol_map
             .get(&listener.name)

@@ -250,3 +250,83 @@ async fn calls_get_their_reply_from_a_live_peer_and_fail_towards_a_dead_or_unkno
     );
     n1.shutdown();
 }
+
+/// A node answers a peer it was not configured with (as voters answer a broker-only node): the
+/// peer's link opens with a hello naming it and where it listens, and the node links back. A
+/// connection that speaks for another node than its hello named, or before any hello, is
+/// closed and its message dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_is_answered_from_its_hello_and_cannot_speak_for_another_node() {
+    use rill::actor::cell::Kind;
+    use rill::host::transport::{encode_frame, Envelope, Frame, Hello};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let trace = TraceSink::default();
+    let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    // Node 1 knows nobody; node 2 knows node 1 and pings it.
+    let n1 = start(NodeId(1), any_port, BTreeMap::new(), trace.clone()).await;
+    let n2 = start(
+        NodeId(2),
+        any_port,
+        BTreeMap::from([(NodeId(1), n1.listen_addr())]),
+        trace.clone(),
+    )
+    .await;
+    let answered = wait_for_pongs(&n2, 10).await;
+    assert!(answered.pongs_received >= 10, "{answered:?}");
+
+    let ping = |from: u64| {
+        Frame::Message(Envelope {
+            from: Addr {
+                node: NodeId(from),
+                actor: PING_PONG,
+            },
+            to: Addr {
+                node: NodeId(1),
+                actor: PING_PONG,
+            },
+            kind: Kind::Msg,
+            msg: PingMsg::Ping {
+                seq: 1,
+                payload: Vec::new(),
+            },
+        })
+    };
+    let hello = |node: u64| {
+        Frame::<PingMsg>::Hello(Hello {
+            node: NodeId(node),
+            listen: "127.0.0.1:1".parse().unwrap(),
+        })
+    };
+    // Is the connection closed by node 1 after these frames?
+    let addr = n1.listen_addr();
+    let closed_after = move |frames: Vec<Frame<PingMsg>>| async move {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        for frame in frames {
+            conn.write_all(&encode_frame(&frame).unwrap())
+                .await
+                .unwrap();
+        }
+        let mut byte = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), conn.read(&mut byte)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    };
+    assert!(
+        closed_after(vec![ping(2)]).await,
+        "a message before any hello"
+    );
+    assert!(
+        closed_after(vec![hello(7), ping(2)]).await,
+        "a message from another node than the hello named"
+    );
+    assert!(
+        closed_after(vec![hello(7), hello(8)]).await,
+        "a second hello as another node"
+    );
+    // A connection that is what it said stays open.
+    assert!(!closed_after(vec![hello(7), ping(7)]).await);
+    n1.shutdown();
+    n2.shutdown();
+}

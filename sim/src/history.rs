@@ -297,7 +297,7 @@ impl History {
     }
 
     /// The brokers leading a partition in the observer's last topics answer
-    /// (`Event::TopicsSeen`), in partition order, each once.
+    /// (`Event::TopicsSeen`), by id, each once.
     pub fn last_seen_partition_leaders(&self) -> Vec<u64> {
         let events = self.inner.lock().expect("history lock");
         let last = events.iter().rev().find_map(|(_, e)| match e {

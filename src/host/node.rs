@@ -136,7 +136,8 @@ impl<M: Wire> Router<M> {
         }
         tracing::info!(%node, %addr, "peer learned from its hello");
         learned.insert(node, addr);
-        drop(learned);
+        // Linked with `learned` still held: two hellos for one node read on two connections
+        // at once must not leave `peers` naming the link the other one aborted.
         self.link(node, addr);
     }
 

@@ -10,7 +10,8 @@
 //! Every outbound link opens with a [`Hello`]: the sender's node id and where it listens. A
 //! node that hears from a peer it was not configured with (an observer of the controller
 //! quorum: a broker-only node the voters answer) links back to that address; configured peers
-//! are never redirected by a hello.
+//! are never redirected by a hello. A connection's messages must come from the node its hello
+//! named (else it is closed): a connection cannot speak for another node than it said.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -170,6 +171,8 @@ pub(crate) async fn accept_loop<M: Wire>(listener: TcpListener, router: Arc<Rout
 async fn read_loop<M: Wire>(stream: TcpStream, remote: SocketAddr, router: Arc<Router<M>>) {
     let _ = stream.set_nodelay(true);
     let mut reader = tokio::io::BufReader::new(stream);
+    // The node this connection said it is: its messages must come from that node.
+    let mut said: Option<NodeId> = None;
     loop {
         let body = match read_frame(&mut reader).await {
             Ok(Some(body)) => body,
@@ -180,8 +183,21 @@ async fn read_loop<M: Wire>(stream: TcpStream, remote: SocketAddr, router: Arc<R
             }
         };
         match decode_frame_body::<M>(&body) {
-            Ok(Frame::Message(env)) => router.deliver_inbound(env).await,
-            Ok(Frame::Hello(hello)) => router.learn_peer(hello, remote),
+            Ok(Frame::Message(env)) if said == Some(env.from.node) => {
+                router.deliver_inbound(env).await
+            }
+            Ok(Frame::Message(env)) => {
+                tracing::warn!(%remote, from = ?env.from, ?said, "closing peer connection: a message not from the node it said hello as");
+                return;
+            }
+            Ok(Frame::Hello(hello)) if said.is_some_and(|node| node != hello.node) => {
+                tracing::warn!(%remote, ?said, again = %hello.node, "closing peer connection: a second hello as another node");
+                return;
+            }
+            Ok(Frame::Hello(hello)) => {
+                said = Some(hello.node);
+                router.learn_peer(hello, remote)
+            }
             Err(e) => {
                 tracing::warn!(%remote, error = %e, "closing peer connection on a bad frame");
                 return;

@@ -78,7 +78,7 @@ pub enum RaftMsg {
         next_hint: u64,
     },
     /// From an observer (a broker-only node: it follows the log but holds no vote) to the
-    /// voters, when it has not heard from a leader for an election timeout: the leader starts
+    /// voters, when it has not heard from a leader for half an election timeout: the leader starts
     /// sending it Appends after `last_index` (answered by [`RaftMsg::AppendReply`] like a
     /// voter's, counted in no majority); the other voters ignore it.
     ObserverFetch {

@@ -15,7 +15,7 @@
 //! **Observers.** A node that is not among the voters (a broker-only node, KRaft's observer)
 //! runs the same core as an observer: it never campaigns, never votes and is counted in no
 //! majority; it takes the leader's Appends and snapshots like a follower. Having heard from no
-//! leader for an election timeout, it sends every voter an [`RaftMsg::ObserverFetch`]; the
+//! leader for half an election timeout, it sends every voter an [`RaftMsg::ObserverFetch`]; the
 //! leader then keeps its progress apart from the voters' and sends it what it lacks with every
 //! heartbeat, until it stops answering for [`OBSERVER_SESSION_TIMEOUTS`] election timeouts.
 
@@ -1123,6 +1123,13 @@ impl RaftCore {
 
     fn reset_election_timer(&mut self, now_ms: u64, rng: &mut SmallRng) {
         let timeout_ms = self.config.election_timeout_ms;
+        if self.observer {
+            // An observer campaigns in no election, so it need not wait a random time: after
+            // half an election timeout without a word from the leader (five heartbeats) it
+            // asks the voters again, and so finds a new leader soon after the election.
+            self.election_deadline_ms = now_ms + (timeout_ms / 2).max(1);
+            return;
+        }
         self.election_deadline_ms = now_ms + rng.gen_range(timeout_ms..2 * timeout_ms);
     }
 
