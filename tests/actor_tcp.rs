@@ -36,6 +36,15 @@ async fn start(
     .expect("node starts")
 }
 
+/// Node 1, configured with no peer, and node 2, configured with node 1 (both on a free port).
+async fn start_pair(trace: &TraceSink) -> (Node<PingMsg>, Node<PingMsg>) {
+    let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let n1 = start(NodeId(1), any_port, BTreeMap::new(), trace.clone()).await;
+    let peers = BTreeMap::from([(NodeId(1), n1.listen_addr())]);
+    let n2 = start(NodeId(2), any_port, peers, trace.clone()).await;
+    (n1, n2)
+}
+
 async fn stats(node: &Node<PingMsg>) -> PingStats {
     match node
         .handle()
@@ -63,16 +72,8 @@ async fn wait_for_pongs(node: &Node<PingMsg>, pongs: u64) -> PingStats {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_pong_over_real_tcp_survives_a_peer_restart() {
     let trace = TraceSink::default();
-    let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
     // Bind both listeners first (port 0), then tell each node where the other is.
-    let n1 = start(NodeId(1), any_port, BTreeMap::new(), trace.clone()).await;
-    let n2 = start(
-        NodeId(2),
-        any_port,
-        BTreeMap::from([(NodeId(1), n1.listen_addr())]),
-        trace.clone(),
-    )
-    .await;
+    let (n1, n2) = start_pair(&trace).await;
     n1.handle().add_peer(NodeId(2), n2.listen_addr());
     // PingPong only pings the peers it was built with; node 1 was built with none, so node 1
     // answering node 2's pings proves the inbound path, and node 2's pongs prove the round trip.
@@ -262,16 +263,8 @@ async fn a_peer_is_answered_from_its_hello_and_cannot_speak_for_another_node() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let trace = TraceSink::default();
-    let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
     // Node 1 knows nobody; node 2 knows node 1 and pings it.
-    let n1 = start(NodeId(1), any_port, BTreeMap::new(), trace.clone()).await;
-    let n2 = start(
-        NodeId(2),
-        any_port,
-        BTreeMap::from([(NodeId(1), n1.listen_addr())]),
-        trace.clone(),
-    )
-    .await;
+    let (n1, n2) = start_pair(&trace).await;
     let answered = wait_for_pongs(&n2, 10).await;
     assert!(answered.pongs_received >= 10, "{answered:?}");
 

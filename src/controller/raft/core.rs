@@ -371,7 +371,6 @@ impl RaftCore {
             self.durable_index = index;
             if self.role == Role::Leader {
                 self.advance_commit();
-                self.announce_commit();
             }
         }
     }
@@ -854,10 +853,17 @@ impl RaftCore {
             progress.next = progress.next.max(progress.matched + 1);
             let behind = progress.next <= last;
             self.advance_commit();
-            if behind {
+            // Behind, it is sent what it lacks; caught up, the commit index if it lacks that
+            // (it acknowledged after the commit moved). Nobody else is looked at here.
+            let commit = self.commit_index;
+            let told = (self
+                .progress
+                .get(&from)
+                .or_else(|| self.observers.get(&from)))
+            .is_some_and(|p| p.commit_sent >= commit);
+            if behind || !told {
                 self.send_append(from);
             }
-            self.announce_commit();
         } else {
             // The hint skips a whole term, so it may fall below what is known to match (found
             // by a seed: ignoring such a refusal stalled the follower for good); never go back
@@ -948,7 +954,8 @@ impl RaftCore {
         }
     }
 
-    /// Commits the highest index a majority has synced, if it is of this term.
+    /// Commits the highest index a majority has synced, if it is of this term, and announces
+    /// it.
     fn advance_commit(&mut self) {
         let mut matched: Vec<u64> = self
             .voters
@@ -967,6 +974,7 @@ impl RaftCore {
             || self.planted(PlantedBugKind::CommitOldTerm);
         if majority > self.commit_index && current {
             self.commit_index = majority;
+            self.announce_commit();
         }
     }
 
