@@ -352,6 +352,9 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     quorum::check_partition_epochs(&mut safety, events);
     quorum::check_appends_led(&mut safety, events);
     quorum::check_applied_prefix(&mut safety, events);
+    quorum::check_terms_led(&mut safety, events);
+    quorum::check_votes_kept(&mut safety, events);
+    quorum::check_commit_rule(&mut safety, events);
     quorum::check_producer_ids(&mut safety, events);
     safety.finish();
     verdict

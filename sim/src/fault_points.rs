@@ -26,8 +26,9 @@ use crate::history::{Event, History};
 use crate::power::PowerSwitches;
 use crate::storage::SimDisks;
 
-/// After a produce answer is written, the node dies this much later: longer than the slowest
-/// simulated link (the nemesis sets at most ~41 ms), so the client can have read the answer.
+/// After a produce answer (or a vote) is written, the node dies this much later: longer than
+/// the slowest simulated link (the nemesis sets at most ~41 ms), so the client (the candidate)
+/// can have read it.
 const KILL_AFTER_ACK: Duration = Duration::from_millis(60);
 /// Simulated time between the restart after one point crash and the next one may fire: drawn
 /// from this range, so a run keeps making progress between crashes.
@@ -159,6 +160,7 @@ impl Crasher {
         if [
             FaultPoint::CrashAfterProduceAck,
             FaultPoint::CrashAfterCommitAnswer,
+            FaultPoint::CrashAfterVoteGranted,
         ]
         .contains(&crash.point)
         {

@@ -268,6 +268,25 @@ pub enum Event {
         node: u64,
         appended: Vec<(String, i32, i32)>,
     },
+    /// Every term in which node `node`'s voter led the controller quorum during the run,
+    /// recorded by the node itself (`rill::faults::observe`).
+    QuorumLed {
+        node: u64,
+        terms: Vec<u64>,
+    },
+    /// Each time node `node`'s voter opened its files during the run: the last vote it had
+    /// sent before, as (term, candidate), and the (term, vote) it read back. Recorded by the
+    /// node itself (`rill::faults::observe`).
+    QuorumOpened {
+        node: u64,
+        opened: Vec<(Option<(u64, u64)>, u64, Option<u64>)>,
+    },
+    /// Each commit index node `node` reached while leading, as (term, index, term of the
+    /// entry at the index). Recorded by the node itself (`rill::faults::observe`).
+    LeaderCommits {
+        node: u64,
+        commits: Vec<(u64, u64, u64)>,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use madsim::net::NetSim;
 use madsim::runtime::{Handle, Runtime};
 use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rill::config::ServerConfig;
 use rill::faults::Canary;
@@ -114,6 +115,10 @@ pub struct SimConfig {
     /// `controller.quorum.election.timeout.ms` of a quorum run: short ones make elections
     /// (and candidates that run at once) frequent.
     pub election_timeout_ms: u64,
+    /// The most metadata entries one Append of the quorum carries (64 in production): 1 or 2
+    /// in some quorum runs, so that a follower that lacks entries of an earlier term
+    /// acknowledges them apart from the new leader's no-op (what Raft's Figure 8 is made of).
+    pub append_max_entries: usize,
     pub kills: bool,
     pub pauses: bool,
     pub network: bool,
@@ -148,6 +153,7 @@ impl SimConfig {
             controller_only: 0,
             broker_session_timeout_ms: BROKER_SESSION_TIMEOUT_MS,
             election_timeout_ms: 1000,
+            append_max_entries: 64,
             kills: rng.gen_bool(0.8),
             pauses: rng.gen_bool(0.5),
             network: rng.gen_bool(0.5),
@@ -207,7 +213,9 @@ impl SimConfig {
                 | Canary::LeaderEpochKept
                 | Canary::RaftApplyUncommitted
                 | Canary::ObserverCountedInMajority
-                | Canary::WritesWithoutLeadership => 3,
+                | Canary::WritesWithoutLeadership
+                | Canary::RaftVoteUnsynced
+                | Canary::RaftCommitOldTerm => 3,
                 _ => 1,
             };
         }
@@ -223,6 +231,12 @@ impl SimConfig {
             };
             // A third of the clean quorum runs make their last voter a controller only.
             config.controller_only = u64::from(canary.is_none() && apart.gen_bool(1.0 / 3.0));
+            config.append_max_entries = match canary {
+                Some(Canary::RaftCommitOldTerm) => 1,
+                // The other canaries keep the seeds they are caught at.
+                Some(_) => 64,
+                None => [1, 2, 64, 64][apart.gen_range(0..4)],
+            };
         }
         config.brokers = config.voters + config.broker_only;
         if matches!(
@@ -369,6 +383,7 @@ impl SimConfig {
         }
         let mut config =
             ServerConfig::load(None, &overrides).expect("the simulator's server config is valid");
+        config.controller.append_max_entries = self.append_max_entries;
         // Offsets of a group Empty this long expire (and the group goes): seconds, where
         // `offsets.retention.minutes` cannot go below a minute, so a run's pauses and
         // member-less stretches outlast it (`checker::groups` excuses only those).
@@ -763,6 +778,30 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
             Event::AppendedAsLeader { node, appended },
         );
     }
+    // Every term each voter led the quorum in.
+    let mut led: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (term, node) in rill::faults::observe::take_led() {
+        led.entry(node).or_default().push(term);
+    }
+    for (node, terms) in led {
+        history.record(workload.now_ms(), Event::QuorumLed { node, terms });
+    }
+    // What each voter read back of its term and vote at each start, after the votes it sent.
+    let mut opened: BTreeMap<u64, Vec<_>> = BTreeMap::new();
+    for o in rill::faults::observe::take_opened() {
+        (opened.entry(o.node).or_default()).push((o.promised, o.term, o.voted_for));
+    }
+    for (node, opened) in opened {
+        history.record(workload.now_ms(), Event::QuorumOpened { node, opened });
+    }
+    // Every commit index a leader reached, with the term of its entry.
+    let mut commits: BTreeMap<u64, Vec<_>> = BTreeMap::new();
+    for c in rill::faults::observe::take_leader_commits() {
+        (commits.entry(c.node).or_default()).push((c.term, c.index, c.entry_term));
+    }
+    for (node, commits) in commits {
+        history.record(workload.now_ms(), Event::LeaderCommits { node, commits });
+    }
     let verdict = checker::check(&history.events(), config.promises());
     let sim_ms = started.elapsed().as_millis() as u64;
     (history, verdict, sim_ms)
@@ -803,7 +842,7 @@ async fn nemesis(
         kinds.push("disk-full");
     }
     if config.voters > 1 {
-        kinds.extend(["voter-partition", "voter-one-way"]);
+        kinds.extend(["voter-partition", "voter-one-way", "voter-bridge"]);
     }
     while !kinds.is_empty() {
         let wait = Duration::from_millis(rng.gen_range(300..2500));
@@ -870,6 +909,60 @@ async fn nemesis(
                     net.unclog_link(other.node, broker);
                 }
                 fault("voter-heal", name.clone());
+            }
+            "voter-bridge" => {
+                // Jepsen's bridge: the other voters split in two halves that hear each other
+                // only through the target, which is killed and restarted meanwhile. Each half
+                // can elect a leader only with the target's vote, so after its restart both
+                // ask it in the same term, and a vote it forgot would elect both.
+                let voters: Vec<&Broker> = (brokers.iter())
+                    .filter(|b| b.node_id <= config.voters)
+                    .collect();
+                let middle = match target.node_id <= config.voters {
+                    true => target,
+                    false => voters[rng.gen_range(0..voters.len())],
+                };
+                let mut others: Vec<&Broker> = (voters.iter().copied())
+                    .filter(|b| b.node != middle.node)
+                    .collect();
+                others.shuffle(&mut rng);
+                let (left, right) = others.split_at(others.len() / 2);
+                let links: Vec<_> = (left.iter())
+                    .flat_map(|l| {
+                        right
+                            .iter()
+                            .flat_map(|r| [(l.node, r.node), (r.node, l.node)])
+                    })
+                    .collect();
+                for &(from, to) in &links {
+                    net.clog_link(from, to);
+                }
+                let half = |h: &[&Broker]| {
+                    let ids: Vec<String> = h.iter().map(|b| b.node_id.to_string()).collect();
+                    ids.join(",")
+                };
+                let middle_name = format!("broker {}", middle.node_id);
+                fault(
+                    "voter-bridge",
+                    format!("{} | {} through {middle_name}", half(left), half(right)),
+                );
+                {
+                    let _one_at_a_time = node_faults.lock().await;
+                    handle.kill(middle.node);
+                    let outcome = disks.crash(middle.node_id, &mut rng);
+                    fault("kill", format!("{middle_name}; disk {outcome:?}"));
+                    tokio::time::sleep(hold).await;
+                    handle.restart(middle.node);
+                    fault("restart", middle_name.clone());
+                }
+                // At most ~3.5 s cut in all, as a voter partition: madsim's TCP retries a
+                // clogged link with a backoff that doubles, so a longer cut delays the first
+                // message after healing by seconds more.
+                tokio::time::sleep(Duration::from_millis(rng.gen_range(500..2_000))).await;
+                for &(from, to) in &links {
+                    net.unclog_link(from, to);
+                }
+                fault("voter-bridge-heal", middle_name);
             }
             "voter-one-way" => {
                 // Half a partition: the target's messages to the other voters are lost, or

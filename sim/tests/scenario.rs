@@ -34,7 +34,7 @@ fn seeds_to_catch(canary: Canary) -> u64 {
         Canary::ConsumerAssignUnreleased => 24,
         // Needs a leader cut off with proposals in flight (3 of seeds 1..=12).
         Canary::RaftApplyUncommitted => 24,
-        // Needs a broker fenced while its clients still reach it (3 of seeds 1..=40).
+        // Needs a broker fenced while its clients still reach it (2 of seeds 1..=40: 23, 29).
         Canary::WritesWithoutLeadership => 40,
         _ => SEEDS_PER_CANARY,
     }
@@ -179,7 +179,8 @@ fn the_consumer_protocol_group_hands_partitions_over_and_its_canary_shares_one()
 /// compaction canary is reported as exactly what it plants: a key's latest value removed.
 #[test]
 fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_value() {
-    let clean = run_seed(4, RunOptions::new(SIM_SECS));
+    // Seed 6 since session 23 (the nemesis' `voter-bridge` re-rolled the schedules).
+    let clean = run_seed(6, RunOptions::new(SIM_SECS));
     assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
     for event in [
         "CompactSent {",
@@ -187,7 +188,7 @@ fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_va
         "last: true",
         "name: \"crash-during-clean-swap\"",
     ] {
-        assert!(clean.history.contains(event), "no {event} in seed 4");
+        assert!(clean.history.contains(event), "no {event} in seed 6");
     }
     // The cleaner ran: the last pass reads fewer records than were written.
     let written = clean.history.matches("CompactSent {").count();

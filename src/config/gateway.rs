@@ -107,7 +107,7 @@ impl ServerConfig {
                 election_timeout_ms,
                 // A leader is heard ten times an election timeout (Kafka's fetches are as often).
                 heartbeat_interval_ms: (election_timeout_ms / 10).max(1),
-                ..RaftConfig::default()
+                max_entries_per_append: self.controller.append_max_entries.max(1),
             },
             snapshot_every_entries: SNAPSHOT_EVERY_ENTRIES,
             dir: PathBuf::from(METADATA_DIR),

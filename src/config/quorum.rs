@@ -62,6 +62,10 @@ pub struct ControllerConfig {
     pub broker_session_timeout_ms: u64,
     /// `broker.heartbeat.interval.ms`: how often a broker tells the leader it is alive.
     pub broker_heartbeat_interval_ms: u64,
+    /// The most metadata entries one Append of the quorum carries. Not a configuration key
+    /// (Kafka has none): the simulator makes it 1 or 2 in some runs, so that a follower
+    /// acknowledges an earlier term's entries apart from the new leader's no-op.
+    pub append_max_entries: usize,
 }
 
 impl Default for ControllerConfig {
@@ -73,6 +77,8 @@ impl Default for ControllerConfig {
             election_timeout_ms: ELECTION_TIMEOUT_MS_DEFAULT,
             broker_session_timeout_ms: crate::controller::liveness::SESSION_TIMEOUT_MS_DEFAULT,
             broker_heartbeat_interval_ms: BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT,
+            append_max_entries: crate::controller::raft::core::RaftConfig::default()
+                .max_entries_per_append,
         }
     }
 }

@@ -108,6 +108,9 @@ pub struct QuorumActor {
     reopen_in_ms: Option<u64>,
     /// The pause the next failure waits (doubling while failures follow each other).
     reopen_backoff_ms: u64,
+    /// The commit index after the last step (the simulator's checker is told each one a
+    /// leader reaches).
+    commit_seen: u64,
 }
 
 impl QuorumActor {
@@ -128,6 +131,7 @@ impl QuorumActor {
             failed: None,
             reopen_in_ms: None,
             reopen_backoff_ms: REOPEN_FIRST_MS,
+            commit_seen: 0,
         }
     }
 
@@ -149,6 +153,11 @@ impl QuorumActor {
                     false => "a voter",
                 };
                 tracing::info!(node_id = %s.node_id, voters = ?s.voters, last_index = node.core().last_index(), "controller quorum member started as {role}");
+                if !node.core().is_observer() {
+                    let hard = node.core().hard_state();
+                    let voted_for = hard.voted_for.map(|n| n.0);
+                    crate::faults::observe::quorum_opened(s.node_id.0, hard.term, voted_for);
+                }
                 self.node = Some(node);
                 Some(out)
             }
@@ -357,6 +366,18 @@ impl QuorumActor {
     /// Carries out what the node asked for, applies what it committed, answers the proposals
     /// that are settled, and re-arms the tick.
     fn apply_out(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>, out: NodeOut) {
+        if let Some(core) = self.node.as_ref().map(RaftNode::core) {
+            let me = ctx.me.node.0;
+            let commit = core.commit_index();
+            if core.role() == crate::controller::raft::core::Role::Leader {
+                crate::faults::observe::quorum_led(me, core.term());
+                if commit > self.commit_seen {
+                    let entry_term = core.term_at(commit).unwrap_or(0);
+                    crate::faults::observe::leader_committed(me, core.term(), commit, entry_term);
+                }
+            }
+            self.commit_seen = commit;
+        }
         for envelope in out.sends {
             if let RaftMsg::VoteReply {
                 term,
@@ -365,6 +386,7 @@ impl QuorumActor {
             } = envelope.msg
             {
                 let candidate = envelope.to;
+                crate::faults::observe::vote_sent(ctx.me.node.0, term, candidate.0);
                 let _ = crate::fault_point!(
                     FaultPoint::CrashAfterVoteGranted,
                     format!("vote for {candidate} in term {term}")

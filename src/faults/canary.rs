@@ -77,10 +77,19 @@ pub enum Canary {
     /// still appends what clients with an old Metadata send it. Caught as a broker that
     /// appended client records in a leader epoch it did not lead.
     WritesWithoutLeadership,
+    /// A voter sends the vote it granted before the vote is synced (`controller/raft/node.rs`
+    /// `sends_early`; the model checker's `PlantedBug::VoteBeforePersist`): a power failure
+    /// right after forgets it, and the voter votes again in the same term for a rival
+    /// candidate. Caught as two leaders of one epoch.
+    RaftVoteUnsynced,
+    /// A leader commits an entry of an earlier term by counting its replicas (Raft §5.4.2,
+    /// Figure 8; `controller/raft/core.rs` `advance_commit`; the model checker's
+    /// `PlantedBug::CommitOldTerm`).
+    RaftCommitOldTerm,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 22] = [
+    pub const ALL: [Canary; 24] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -103,6 +112,8 @@ impl Canary {
         Canary::RaftApplyUncommitted,
         Canary::ObserverCountedInMajority,
         Canary::WritesWithoutLeadership,
+        Canary::RaftVoteUnsynced,
+        Canary::RaftCommitOldTerm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -129,6 +140,8 @@ impl Canary {
             Canary::RaftApplyUncommitted => "raft-apply-uncommitted",
             Canary::ObserverCountedInMajority => "observer-counted-in-majority",
             Canary::WritesWithoutLeadership => "writes-without-leadership",
+            Canary::RaftVoteUnsynced => "raft-vote-unsynced",
+            Canary::RaftCommitOldTerm => "raft-commit-old-term",
         }
     }
 

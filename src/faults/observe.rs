@@ -3,7 +3,14 @@
 //! the checker can hold that every node's applied metadata is a prefix of the others' (Raft's
 //! state machine safety); and each partition a broker appended client records to, with the
 //! leader epoch it appended them in, so the checker can hold that no broker takes writes for a
-//! partition in an epoch it did not lead. Recorded only under `--cfg madsim`, into a
+//! partition in an epoch it did not lead; and each term a voter led the quorum in, so the
+//! checker can hold election safety over every leadership, not only those its questions saw
+//! (a leader deposed within a few milliseconds answers no question); each vote a voter sent
+//! and what it remembered when its files were next opened, so the checker can hold that a vote
+//! sent is never forgotten (Raft's persist-before-send rule, seen from outside); and each
+//! commit index a leader reached with the term of the entry there, so the checker can hold
+//! Raft's commit rule (a leader commits by counting replicas only an entry of its own term).
+//! Recorded only under `--cfg madsim`, into a
 //! thread-local (one simulation runs on one thread); a normal build compiles the calls to
 //! nothing.
 
@@ -35,6 +42,34 @@ thread_local! {
     /// Each (node, topic, partition, epoch) once.
     static APPENDED: std::cell::RefCell<Option<std::collections::BTreeSet<Appended>>> =
         const { std::cell::RefCell::new(None) };
+    /// Each (term, node) once.
+    static LED: std::cell::RefCell<Option<std::collections::BTreeSet<(u64, u64)>>> =
+        const { std::cell::RefCell::new(None) };
+    /// Per voter: the last vote it sent (term, candidate).
+    static PROMISED: std::cell::RefCell<std::collections::BTreeMap<u64, (u64, u64)>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+    static OPENED: std::cell::RefCell<Option<Vec<Opened>>> = const { std::cell::RefCell::new(None) };
+    static COMMITS: std::cell::RefCell<Option<Vec<LeaderCommit>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A voter opened its files: the last vote it had sent before (term, candidate), if any, and
+/// the term and vote it read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opened {
+    pub node: u64,
+    pub promised: Option<(u64, u64)>,
+    pub term: u64,
+    pub voted_for: Option<u64>,
+}
+
+/// A leader's commit index moved to `index`, whose entry is of `entry_term`, in `term`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaderCommit {
+    pub node: u64,
+    pub term: u64,
+    pub index: u64,
+    pub entry_term: u64,
 }
 
 /// Starts recording on this thread (the simulator, at the start of a run), dropping anything
@@ -43,6 +78,102 @@ thread_local! {
 pub fn start() {
     APPLIED.with(|a| *a.borrow_mut() = Some(Vec::new()));
     APPENDED.with(|a| *a.borrow_mut() = Some(Default::default()));
+    LED.with(|a| *a.borrow_mut() = Some(Default::default()));
+    PROMISED.with(|a| a.borrow_mut().clear());
+    OPENED.with(|a| *a.borrow_mut() = Some(Vec::new()));
+    COMMITS.with(|a| *a.borrow_mut() = Some(Vec::new()));
+}
+
+/// Every opening of a voter's files since [`start`], in order, and stops recording them.
+#[cfg(madsim)]
+pub fn take_opened() -> Vec<Opened> {
+    OPENED.with(|a| a.borrow_mut().take().unwrap_or_default())
+}
+
+/// Every commit index a leader reached since [`start`], in order, and stops recording them.
+#[cfg(madsim)]
+pub fn take_leader_commits() -> Vec<LeaderCommit> {
+    COMMITS.with(|a| a.borrow_mut().take().unwrap_or_default())
+}
+
+/// Voter `node` sent `candidate` its vote in `term` (the message left the node).
+#[inline]
+pub fn vote_sent(node: u64, term: u64, candidate: u64) {
+    #[cfg(madsim)]
+    PROMISED.with(|a| {
+        let mut promised = a.borrow_mut();
+        let last = promised.entry(node).or_insert((term, candidate));
+        if term >= last.0 {
+            *last = (term, candidate);
+        }
+    });
+    #[cfg(not(madsim))]
+    let _ = (node, term, candidate);
+}
+
+/// Voter `node` opened its files and read back `term` and `voted_for`.
+#[inline]
+pub fn quorum_opened(node: u64, term: u64, voted_for: Option<u64>) {
+    #[cfg(madsim)]
+    {
+        let promised = PROMISED.with(|a| a.borrow().get(&node).copied());
+        OPENED.with(|a| {
+            if let Some(opened) = a.borrow_mut().as_mut() {
+                opened.push(Opened {
+                    node,
+                    promised,
+                    term,
+                    voted_for,
+                });
+            }
+        });
+    }
+    #[cfg(not(madsim))]
+    let _ = (node, term, voted_for);
+}
+
+/// Leader `node` moved its commit index in `term` to `index`, an entry of `entry_term`.
+#[inline]
+pub fn leader_committed(node: u64, term: u64, index: u64, entry_term: u64) {
+    #[cfg(madsim)]
+    COMMITS.with(|a| {
+        if let Some(commits) = a.borrow_mut().as_mut() {
+            commits.push(LeaderCommit {
+                node,
+                term,
+                index,
+                entry_term,
+            });
+        }
+    });
+    #[cfg(not(madsim))]
+    let _ = (node, term, index, entry_term);
+}
+
+/// Every (term, node) a voter led the quorum in since [`start`], by term, and stops
+/// recording them.
+#[cfg(madsim)]
+pub fn take_led() -> Vec<(u64, u64)> {
+    LED.with(|a| {
+        a.borrow_mut()
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    })
+}
+
+/// Voter `node` leads the controller quorum in `term`.
+#[inline]
+pub fn quorum_led(node: u64, term: u64) {
+    #[cfg(madsim)]
+    LED.with(|a| {
+        if let Some(led) = a.borrow_mut().as_mut() {
+            led.insert((term, node));
+        }
+    });
+    #[cfg(not(madsim))]
+    let _ = (node, term);
 }
 
 /// Every (node, topic, partition, leader epoch) a broker appended client records in since

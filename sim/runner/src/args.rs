@@ -35,7 +35,8 @@ OPTIONS:
                       quorum-self-majority, heartbeats-ignored, raft-vote-twice,
                       producer-ids-reused, topics-feed-skipped,
                       leader-epoch-kept, raft-apply-uncommitted,
-                      observer-counted-in-majority, writes-without-leadership
+                      observer-counted-in-majority, writes-without-leadership,
+                      raft-vote-unsynced, raft-commit-old-term
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)

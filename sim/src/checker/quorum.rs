@@ -26,8 +26,16 @@
 //!   records in (recorded inside the node, `rill::faults::observe`) is not one the answers
 //!   list with another leader or none.
 //!
-//! On the metadata every node applied (recorded inside the node):
+//! On the metadata every node applied, and the terms each voter led (recorded inside the node):
 //! * **State machine safety**: every node's applied entries are a prefix of the others'.
+//! * **Election safety, every leadership**: no two voters led in one term (a leader deposed
+//!   before the observer asked anyone counts too).
+//! * **A vote sent is never forgotten**: whenever a voter opens its files (a restart, a reopen
+//!   after a failed write), it reads back a term past its last vote sent, or that term and
+//!   that candidate (Raft persists the vote before the answer leaves; a crash in between must
+//!   not let it vote again in the term).
+//! * **Raft's commit rule**: a leader's commit index only ever lands on an entry of its own
+//!   term (entries of earlier terms commit through one of its own, Raft §5.4.2).
 //!
 //! On producer ids (every InitProducerId answer the workload and the prober recorded):
 //! * **No id given twice**: without a transactional id every answer is a fresh id, whichever
@@ -177,6 +185,67 @@ pub(super) fn check_applied_prefix(safety: &mut Report, events: &[(u64, Event)])
                 safety.add(
                     "two nodes applied different metadata at one index",
                     format!("index {index}: node {by} applied term {first_term} ({first_digest:016x}), node {node} term {term} ({digest:016x})"),
+                );
+            }
+        }
+    }
+}
+
+/// Raft's election safety over every leadership the voters recorded: at most one leader per
+/// term.
+pub(super) fn check_terms_led(safety: &mut Report, events: &[(u64, Event)]) {
+    let mut leader_of: BTreeMap<u64, u64> = BTreeMap::new();
+    for (_, event) in events {
+        let Event::QuorumLed { node, terms } = event else {
+            continue;
+        };
+        for term in terms {
+            let first = *leader_of.entry(*term).or_insert(*node);
+            if first != *node {
+                safety.add(
+                    "two quorum leaders in one epoch",
+                    format!("epoch {term}: voters {first} and {node} both led it (recorded by the voters)"),
+                );
+            }
+        }
+    }
+}
+
+/// A vote sent is a promise: every later opening of the voter's files reads back a later
+/// term, or the vote's term with the vote.
+pub(super) fn check_votes_kept(safety: &mut Report, events: &[(u64, Event)]) {
+    for (_, event) in events {
+        let Event::QuorumOpened { node, opened } = event else {
+            continue;
+        };
+        for (promised, term, voted_for) in opened {
+            let Some((vote_term, candidate)) = promised else {
+                continue;
+            };
+            let kept =
+                *term > *vote_term || (*term == *vote_term && *voted_for == Some(*candidate));
+            if !kept {
+                safety.add(
+                    "a vote sent was forgotten",
+                    format!("voter {node} sent its vote to {candidate} in term {vote_term}, then read back term {term} with vote {voted_for:?}"),
+                );
+            }
+        }
+    }
+}
+
+/// Raft's commit rule (§5.4.2): a leader counts replicas only to commit an entry of its own
+/// term.
+pub(super) fn check_commit_rule(safety: &mut Report, events: &[(u64, Event)]) {
+    for (_, event) in events {
+        let Event::LeaderCommits { node, commits } = event else {
+            continue;
+        };
+        for (term, index, entry_term) in commits {
+            if entry_term != term {
+                safety.add(
+                    "a leader committed an earlier term's entry by counting replicas",
+                    format!("leader {node} in term {term} moved its commit index to {index}, an entry of term {entry_term}"),
                 );
             }
         }
@@ -498,6 +567,63 @@ mod tests {
         assert!(
             diverged[0].starts_with("two nodes applied different metadata at one index"),
             "{diverged:?}"
+        );
+    }
+
+    #[test]
+    fn two_voters_that_led_one_term_are_caught_and_one_leader_a_term_is_not() {
+        let led = |node: u64, terms: &[u64]| Event::QuorumLed {
+            node,
+            terms: terms.to_vec(),
+        };
+        let verdict = |events: Vec<(u64, Event)>| safety_of(check_terms_led, &events);
+        let fine = verdict(vec![(1, led(1, &[1, 3])), (1, led(2, &[2, 4]))]);
+        assert!(fine.is_empty(), "{fine:?}");
+        let twice = verdict(vec![(1, led(1, &[1, 3])), (1, led(3, &[2, 3]))]);
+        assert!(
+            twice[0].starts_with("two quorum leaders in one epoch"),
+            "{twice:?}"
+        );
+    }
+
+    #[test]
+    fn a_vote_read_back_older_or_for_another_is_caught_and_a_kept_one_is_not() {
+        let opened = |list: &[(Option<(u64, u64)>, u64, Option<u64>)]| Event::QuorumOpened {
+            node: 3,
+            opened: list.to_vec(),
+        };
+        let verdict = |event: Event| safety_of(check_votes_kept, &[(1, event)]);
+        let kept = verdict(opened(&[
+            (None, 0, None),
+            (Some((4, 1)), 4, Some(1)),
+            (Some((4, 1)), 5, None),
+        ]));
+        assert!(kept.is_empty(), "{kept:?}");
+        for forgot in [
+            (Some((4, 1)), 3, Some(2)),
+            (Some((4, 1)), 4, None),
+            (Some((4, 1)), 4, Some(2)),
+        ] {
+            let lines = verdict(opened(&[forgot]));
+            assert!(
+                lines[0].starts_with("a vote sent was forgotten"),
+                "{lines:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_leader_commit_on_an_earlier_terms_entry_is_caught() {
+        let commits = |list: &[(u64, u64, u64)]| Event::LeaderCommits {
+            node: 1,
+            commits: list.to_vec(),
+        };
+        let fine = safety_of(check_commit_rule, &[(1, commits(&[(2, 5, 2), (3, 9, 3)]))]);
+        assert!(fine.is_empty(), "{fine:?}");
+        let old = safety_of(check_commit_rule, &[(1, commits(&[(3, 7, 2)]))]);
+        assert!(
+            old[0].starts_with("a leader committed an earlier term's entry"),
+            "{old:?}"
         );
     }
 

@@ -173,6 +173,12 @@ pub struct RaftCore {
     role: Role,
     leader: Option<NodeId>,
     votes: BTreeSet<NodeId>,
+    /// Campaigning: the voters that answered this (pre-)vote, granted or not. The others are
+    /// asked again every heartbeat interval (as KRaft's candidates do), so a voter that
+    /// restarted or reconnected during the election still hears the question.
+    answered: BTreeSet<NodeId>,
+    /// Campaigning: when the voters that have not answered are asked again.
+    vote_retry_ms: u64,
     progress: BTreeMap<NodeId, Progress>,
     /// Leading: what it knows of each observer that fetched (counted in no majority).
     observers: BTreeMap<NodeId, Progress>,
@@ -238,6 +244,8 @@ impl RaftCore {
             role: Role::Follower,
             leader: None,
             votes: BTreeSet::new(),
+            answered: BTreeSet::new(),
+            vote_retry_ms: 0,
             progress: BTreeMap::new(),
             observers: BTreeMap::new(),
             election_deadline_ms: 0,
@@ -344,7 +352,10 @@ impl RaftCore {
     pub fn next_deadline_ms(&self) -> u64 {
         match self.role {
             Role::Leader => self.heartbeat_deadline_ms,
-            _ => self.election_deadline_ms,
+            Role::PreCandidate | Role::Candidate => {
+                self.election_deadline_ms.min(self.vote_retry_ms)
+            }
+            Role::Follower => self.election_deadline_ms,
         }
     }
 
@@ -437,6 +448,8 @@ impl RaftCore {
             _ => {
                 if now_ms >= self.election_deadline_ms {
                     self.start_pre_vote(now_ms, rng);
+                } else if self.role != Role::Follower && now_ms >= self.vote_retry_ms {
+                    self.ask_unanswered(now_ms);
                 }
             }
         }
@@ -634,6 +647,15 @@ impl RaftCore {
         granted: bool,
         rng: &mut SmallRng,
     ) {
+        let campaigning = if pre_vote {
+            Role::PreCandidate
+        } else {
+            Role::Candidate
+        };
+        if self.role == campaigning {
+            // Whatever it says, it answered: it is not asked again in this campaign.
+            self.answered.insert(from);
+        }
         if !granted {
             if term > self.hard.term {
                 self.become_follower(now_ms, term, None, rng);
@@ -882,7 +904,7 @@ impl RaftCore {
         if self.votes.len() >= self.quorum() {
             return self.start_election(now_ms, rng);
         }
-        self.broadcast_vote_request(self.hard.term + 1, true);
+        self.broadcast_vote_request(now_ms, self.hard.term + 1, true);
     }
 
     fn start_election(&mut self, now_ms: u64, rng: &mut SmallRng) {
@@ -896,7 +918,7 @@ impl RaftCore {
         if self.votes.len() >= self.quorum() {
             return self.become_leader(now_ms);
         }
-        self.broadcast_vote_request(self.hard.term, false);
+        self.broadcast_vote_request(now_ms, self.hard.term, false);
     }
 
     fn become_leader(&mut self, now_ms: u64) {
@@ -1019,16 +1041,37 @@ impl RaftCore {
         }
     }
 
-    fn broadcast_vote_request(&mut self, term: u64, pre_vote: bool) {
+    /// Asks every other voter for its (pre-)vote in `term`.
+    fn broadcast_vote_request(&mut self, now_ms: u64, term: u64, pre_vote: bool) {
+        self.answered.clear();
+        self.send_vote_requests(now_ms, term, pre_vote);
+    }
+
+    /// Campaigning: asks again the voters that have not answered (a lost question, a voter
+    /// that restarted). A voter that already granted this candidate grants it again.
+    fn ask_unanswered(&mut self, now_ms: u64) {
+        let (term, pre_vote) = match self.role {
+            Role::PreCandidate => (self.hard.term + 1, true),
+            Role::Candidate => (self.hard.term, false),
+            Role::Follower | Role::Leader => return,
+        };
+        self.send_vote_requests(now_ms, term, pre_vote);
+    }
+
+    fn send_vote_requests(&mut self, now_ms: u64, term: u64, pre_vote: bool) {
         let msg = RaftMsg::RequestVote {
             term,
             pre_vote,
             last_log_index: self.last_index(),
             last_log_term: self.last_term(),
         };
-        for to in self.peers() {
+        let unanswered: Vec<NodeId> = (self.peers().into_iter())
+            .filter(|to| !self.answered.contains(to))
+            .collect();
+        for to in unanswered {
             self.send(to, msg.clone());
         }
+        self.vote_retry_ms = now_ms + self.config.heartbeat_interval_ms;
     }
 
     fn broadcast_append(&mut self) {
@@ -1142,14 +1185,15 @@ impl RaftCore {
     }
 
     /// Whether the bug at this check site is planted: by a model test, or (simulator builds)
-    /// by the simulator's canary of the same name (vote-twice only: the simulator does not
-    /// catch the others within a few seeds yet; the model tests do).
+    /// by the simulator's canary of the same name.
     fn planted(&self, kind: PlantedBugKind) -> bool {
         let by_canary = match kind {
             PlantedBugKind::VoteTwice => {
                 crate::faults::canary(crate::faults::Canary::RaftVoteTwice)
             }
-            PlantedBugKind::CommitOldTerm => false,
+            PlantedBugKind::CommitOldTerm => {
+                crate::faults::canary(crate::faults::Canary::RaftCommitOldTerm)
+            }
             PlantedBugKind::ObserverCounted => {
                 crate::faults::canary(crate::faults::Canary::ObserverCountedInMajority)
             }
@@ -1188,6 +1232,8 @@ fn unsafe_canary_planted() -> bool {
         Canary::QuorumSelfMajority,
         Canary::RaftApplyUncommitted,
         Canary::ObserverCountedInMajority,
+        Canary::RaftVoteUnsynced,
+        Canary::RaftCommitOldTerm,
     ]
     .into_iter()
     .any(canary)

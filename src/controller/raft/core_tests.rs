@@ -210,6 +210,69 @@ fn a_pre_vote_raises_no_term_and_a_won_one_starts_the_election() {
     );
 }
 
+/// Like KRaft's candidates, a (pre-)candidate asks again, every heartbeat interval, the voters
+/// that have not answered (a question lost, a voter that restarted meanwhile), and never
+/// those that did, granted or not.
+#[test]
+fn a_candidate_asks_again_only_the_voters_that_have_not_answered() {
+    let mut core = core(5, term(2), vec![entry(2)]);
+    let mut r = rng();
+    let heartbeat_ms = RaftConfig::default().heartbeat_interval_ms;
+    let start_ms = core.next_deadline_ms();
+    core.tick(start_ms, &mut r);
+    assert_eq!(core.role(), Role::PreCandidate);
+    assert_eq!(sent(&mut core).len(), 4, "every other voter is asked");
+    // Node 2 refuses, node 3 grants: neither is asked again.
+    for (from, granted) in [(2, false), (3, true)] {
+        let reply = RaftMsg::VoteReply {
+            term: if granted { 3 } else { 2 },
+            pre_vote: true,
+            granted,
+        };
+        core.step(start_ms, n(from), reply, &mut r);
+    }
+    assert_eq!(core.next_deadline_ms(), start_ms + heartbeat_ms);
+    core.tick(start_ms + heartbeat_ms - 1, &mut r);
+    assert!(sent(&mut core).is_empty(), "not before the interval");
+    core.tick(start_ms + heartbeat_ms, &mut r);
+    let asked: Vec<(NodeId, RaftMsg)> =
+        sent(&mut core).into_iter().map(|e| (e.to, e.msg)).collect();
+    let ask = RaftMsg::RequestVote {
+        term: 3,
+        pre_vote: true,
+        last_log_index: 1,
+        last_log_term: 2,
+    };
+    assert_eq!(asked, vec![(n(4), ask.clone()), (n(5), ask)]);
+    // Node 4 grants the pre-vote: a majority, so the election starts and everyone is asked
+    // for the real vote; node 5 then answers nothing and is asked again, alone.
+    let grant = RaftMsg::VoteReply {
+        term: 3,
+        pre_vote: true,
+        granted: true,
+    };
+    let at_ms = start_ms + heartbeat_ms + 1;
+    core.step(at_ms, n(4), grant, &mut r);
+    assert_eq!((core.role(), core.term()), (Role::Candidate, 3));
+    assert_eq!(sent(&mut core).len(), 4);
+    for from in [2, 3, 4] {
+        let refuse = RaftMsg::VoteReply {
+            term: 3,
+            pre_vote: false,
+            granted: false,
+        };
+        core.step(at_ms, n(from), refuse, &mut r);
+    }
+    core.tick(at_ms + heartbeat_ms, &mut r);
+    let asked: Vec<NodeId> = sent(&mut core).into_iter().map(|e| e.to).collect();
+    assert_eq!(asked, vec![n(5)]);
+    assert_eq!(
+        core.role(),
+        Role::Candidate,
+        "still campaigning in its term"
+    );
+}
+
 #[test]
 fn a_refused_pre_vote_with_a_newer_term_makes_the_pre_candidate_follow_it() {
     let mut core = core(3, term(4), Vec::new());

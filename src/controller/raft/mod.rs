@@ -20,6 +20,9 @@
 //!   pre-votes without raising its term; a voter that heard from a leader within the minimum
 //!   election timeout refuses pre-votes and ignores real vote requests, so a node that comes
 //!   back from a partition cannot depose a healthy leader.
+//! * **Candidates ask again** (as KRaft's do): every heartbeat interval, a (pre-)candidate
+//!   re-sends its question to the voters that have not answered, so a voter that restarted or
+//!   reconnected during the election still hears it.
 //! * **Check-quorum.** A leader that has not heard from a majority within an election timeout
 //!   steps down.
 //! * **Commit only the current term's entries** by counting replicas (Raft §5.4.2); a new

@@ -327,10 +327,14 @@ impl RaftNode {
         out.persist = Some(PersistJob::new(self.files.storage(), ops));
     }
 
-    /// Whether a message may skip the queue: only the planted bug lets a vote do so.
+    /// Whether a message may skip the queue: only the planted bug (a model test's, or the
+    /// simulator's canary) lets a vote do so.
     fn sends_early(&self, envelope: &Envelope) -> bool {
         #[cfg(test)]
-        if self.core.bug == Some(super::core::PlantedBug::VoteBeforePersist) {
+        let planted = self.core.bug == Some(super::core::PlantedBug::VoteBeforePersist);
+        #[cfg(not(test))]
+        let planted = false;
+        if planted || crate::faults::canary(crate::faults::Canary::RaftVoteUnsynced) {
             return matches!(
                 envelope.msg,
                 RaftMsg::VoteReply {
