@@ -126,6 +126,7 @@ async fn ensure(handle: &NodeHandle<NodeMsg>) {
         PartitionsRequest::Ensure(EnsureRequest {
             tp: tp(),
             config: config(),
+            topic_id: [0; 16],
         }),
     )
     .await;

@@ -24,6 +24,13 @@ fn topics_of_the_single_node_registry_are_imported_once_with_their_records() {
     // What the previous release left: its registry file and the partition logs.
     let root = server.data_dir.path();
     std::fs::remove_dir_all(root.join("__cluster_metadata-0")).unwrap();
+    // That release wrote no topic id into its partition directories.
+    for partition in 0..2 {
+        let label = root
+            .join(format!("kept-{partition}"))
+            .join("partition.metadata");
+        std::fs::remove_file(label).unwrap();
+    }
     std::fs::create_dir_all(root.join(META_DIR)).unwrap();
     let old = BTreeMap::from([(
         "kept".to_string(),
@@ -49,6 +56,10 @@ fn topics_of_the_single_node_registry_are_imported_once_with_their_records() {
         "the file is renamed once imported"
     );
     assert!(root.join(META_DIR).join("topics.bin.imported").exists());
+    assert!(
+        root.join("kept-0").join("partition.metadata").exists(),
+        "the imported topic's directories are labelled with its id"
+    );
     assert_eq!(
         produce(&mut s, "kept", b"four"),
         3,

@@ -266,7 +266,21 @@ pub enum Event {
     /// the run (once each), recorded by the node itself (`rill::faults::observe`).
     AppendedAsLeader {
         node: u64,
-        appended: Vec<(String, i32, i32)>,
+        /// (topic, topic id (empty: none given), partition, leader epoch).
+        appended: Vec<(String, String, i32, i32)>,
+    },
+    /// The churn workload created its topic anew (`workload::churn`).
+    ChurnCreated {
+        generation: u32,
+    },
+    /// The churn workload's topic was deleted.
+    ChurnDeleted,
+    /// Broker `node`'s first open of each partition of each topic id during the run, as
+    /// (topic, topic id, partition, log end offset it found), recorded by the node itself
+    /// (`rill::faults::observe`).
+    FirstOpens {
+        node: u64,
+        opens: Vec<(String, String, i32, i64)>,
     },
     /// Every term in which node `node`'s voter led the controller quorum during the run,
     /// recorded by the node itself (`rill::faults::observe`).

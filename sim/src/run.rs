@@ -119,6 +119,9 @@ pub struct SimConfig {
     /// in some quorum runs, so that a follower that lacks entries of an earlier term
     /// acknowledges them apart from the new leader's no-op (what Raft's Figure 8 is made of).
     pub append_max_entries: usize,
+    /// A topic deleted and created again under one name all run long (`workload::churn`);
+    /// quorum runs only.
+    pub topic_churn: bool,
     pub kills: bool,
     pub pauses: bool,
     pub network: bool,
@@ -154,6 +157,7 @@ impl SimConfig {
             broker_session_timeout_ms: BROKER_SESSION_TIMEOUT_MS,
             election_timeout_ms: 1000,
             append_max_entries: 64,
+            topic_churn: false,
             kills: rng.gen_bool(0.8),
             pauses: rng.gen_bool(0.5),
             network: rng.gen_bool(0.5),
@@ -215,7 +219,8 @@ impl SimConfig {
                 | Canary::ObserverCountedInMajority
                 | Canary::WritesWithoutLeadership
                 | Canary::RaftVoteUnsynced
-                | Canary::RaftCommitOldTerm => 3,
+                | Canary::RaftCommitOldTerm
+                | Canary::TopicIdIgnored => 3,
                 _ => 1,
             };
         }
@@ -236,6 +241,10 @@ impl SimConfig {
                 // The other canaries keep the seeds they are caught at.
                 Some(_) => 64,
                 None => [1, 2, 64, 64][apart.gen_range(0..4)],
+            };
+            config.topic_churn = match canary {
+                Some(canary) => canary == Canary::TopicIdIgnored,
+                None => apart.gen_bool(0.5),
             };
         }
         config.brokers = config.voters + config.broker_only;
@@ -691,6 +700,13 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         )));
     }
 
+    if config.topic_churn {
+        let node = client_node("churn".into(), [10, 0, 9, 1]);
+        clients.push(node.id());
+        let partitions = kafka.len() as i32;
+        tasks.push(node.spawn(workload::churn::churn(workload.clone(), partitions, until)));
+    }
+
     if config.voters > 1 {
         let node = client_node("quorum-observer".into(), [10, 0, 8, 1]);
         let voters: Vec<(u64, SocketAddr)> = kafka.iter().map(|b| (b.node_id, b.addr)).collect();
@@ -768,15 +784,23 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         history.record(workload.now_ms(), Event::MetadataApplied { node, entries });
     }
     // Where each broker appended client records, and in which leader epochs.
-    let mut appended: BTreeMap<u64, Vec<(String, i32, i32)>> = BTreeMap::new();
-    for (node, topic, partition, epoch) in rill::faults::observe::take_appended() {
-        (appended.entry(node).or_default()).push((topic, partition, epoch));
+    let mut appended: BTreeMap<u64, Vec<(String, String, i32, i32)>> = BTreeMap::new();
+    for (node, topic, id, partition, epoch) in rill::faults::observe::take_appended() {
+        (appended.entry(node).or_default()).push((topic, id, partition, epoch));
     }
     for (node, appended) in appended {
         history.record(
             workload.now_ms(),
             Event::AppendedAsLeader { node, appended },
         );
+    }
+    // Each broker's first open of each partition of each topic id, with the log end it found.
+    let mut opens: BTreeMap<u64, Vec<(String, String, i32, i64)>> = BTreeMap::new();
+    for (node, id, partition, topic, log_end) in rill::faults::observe::take_first_opens() {
+        (opens.entry(node).or_default()).push((topic, id, partition, log_end));
+    }
+    for (node, opens) in opens {
+        history.record(workload.now_ms(), Event::FirstOpens { node, opens });
     }
     // Every term each voter led the quorum in.
     let mut led: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
@@ -842,7 +866,11 @@ async fn nemesis(
         kinds.push("disk-full");
     }
     if config.voters > 1 {
-        kinds.extend(["voter-partition", "voter-one-way", "voter-bridge"]);
+        kinds.extend(["voter-partition", "voter-one-way"]);
+    }
+    if config.voters > 1 && config.kills {
+        // It kills the voter in the middle.
+        kinds.push("voter-bridge");
     }
     while !kinds.is_empty() {
         let wait = Duration::from_millis(rng.gen_range(300..2500));

@@ -371,8 +371,8 @@ impl QuorumActor {
             let commit = core.commit_index();
             if core.role() == crate::controller::raft::core::Role::Leader {
                 crate::faults::observe::quorum_led(me, core.term());
-                if commit > self.commit_seen {
-                    let entry_term = core.term_at(commit).unwrap_or(0);
+                if let Some(entry_term) = core.term_at(commit).filter(|_| commit > self.commit_seen)
+                {
                     crate::faults::observe::leader_committed(me, core.term(), commit, entry_term);
                 }
             }

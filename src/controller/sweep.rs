@@ -39,7 +39,8 @@ impl std::fmt::Display for PartitionFailure {
 
 #[derive(Clone)]
 pub enum SweepKind {
-    Ensure(LogConfig),
+    /// With the topic's id (`EnsureRequest::topic_id`).
+    Ensure(LogConfig, [u8; 16]),
     Delete,
     SetConfig(LogConfig),
 }
@@ -76,7 +77,7 @@ impl Sweep {
         Self::new(
             topic,
             partitions,
-            SweepKind::Ensure(log_config(topic, meta, settings)),
+            SweepKind::Ensure(log_config(topic, meta, settings), meta.id),
         )
     }
 
@@ -88,7 +89,7 @@ impl Sweep {
                 self.failure.get_or_insert((partition, failure));
             }
         }
-        let stop = self.failure.is_some() && !matches!(self.kind, SweepKind::Ensure(_));
+        let stop = self.failure.is_some() && !matches!(self.kind, SweepKind::Ensure(..));
         if stop || self.next >= self.partitions.len() {
             return None;
         }
@@ -98,9 +99,10 @@ impl Sweep {
         };
         self.next += 1;
         Some(match &self.kind {
-            SweepKind::Ensure(config) => EnsureRequest {
+            SweepKind::Ensure(config, topic_id) => EnsureRequest {
                 tp,
                 config: config.clone(),
+                topic_id: *topic_id,
             }
             .into(),
             SweepKind::Delete => DeletePartitionRequest { tp }.into(),

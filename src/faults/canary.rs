@@ -86,10 +86,15 @@ pub enum Canary {
     /// Figure 8; `controller/raft/core.rs` `advance_commit`; the model checker's
     /// `PlantedBug::CommitOldTerm`).
     RaftCommitOldTerm,
+    /// A broker opens a partition in whatever directory has its name, without comparing the
+    /// topic id the directory records (`partition/actor.rs` `foreign_dir`): a topic deleted
+    /// while the broker was down and created again under its name opens with the deleted
+    /// topic's records. Caught as a first open of a topic id that found records.
+    TopicIdIgnored,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 24] = [
+    pub const ALL: [Canary; 25] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -114,6 +119,7 @@ impl Canary {
         Canary::WritesWithoutLeadership,
         Canary::RaftVoteUnsynced,
         Canary::RaftCommitOldTerm,
+        Canary::TopicIdIgnored,
     ];
 
     pub fn name(self) -> &'static str {
@@ -142,6 +148,7 @@ impl Canary {
             Canary::WritesWithoutLeadership => "writes-without-leadership",
             Canary::RaftVoteUnsynced => "raft-vote-unsynced",
             Canary::RaftCommitOldTerm => "raft-commit-old-term",
+            Canary::TopicIdIgnored => "topic-id-ignored",
         }
     }
 

@@ -9,8 +9,10 @@
 //! and what it remembered when its files were next opened, so the checker can hold that a vote
 //! sent is never forgotten (Raft's persist-before-send rule, seen from outside); and each
 //! commit index a leader reached with the term of the entry there, so the checker can hold
-//! Raft's commit rule (a leader commits by counting replicas only an entry of its own term).
-//! Recorded only under `--cfg madsim`, into a
+//! Raft's commit rule (a leader commits by counting replicas only an entry of its own term);
+//! and the log end each broker found at the first open of a partition of a topic id, so the
+//! checker can hold that a topic's replica starts empty (a topic created again under an earlier
+//! one's name never opens that one's records). Recorded only under `--cfg madsim`, into a
 //! thread-local (one simulation runs on one thread); a normal build compiles the calls to
 //! nothing.
 
@@ -32,8 +34,14 @@ pub fn digest(bytes: &[u8]) -> u64 {
 }
 
 /// A broker appended a client's records to its replica of a partition in a leader epoch:
-/// (node, topic, partition, leader epoch).
-pub type Appended = (u64, String, i32, i32);
+/// (node, topic, topic id (as [`id_text`] prints it; empty if unknown), partition, leader
+/// epoch).
+pub type Appended = (u64, String, String, i32, i32);
+
+/// A topic id as the simulator's observer prints the ids Metadata gives (a hyphenated UUID).
+pub fn id_text(id: &[u8; 16]) -> String {
+    uuid::Uuid::from_bytes(*id).hyphenated().to_string()
+}
 
 #[cfg(madsim)]
 thread_local! {
@@ -51,7 +59,14 @@ thread_local! {
     static OPENED: std::cell::RefCell<Option<Vec<Opened>>> = const { std::cell::RefCell::new(None) };
     static COMMITS: std::cell::RefCell<Option<Vec<LeaderCommit>>> =
         const { std::cell::RefCell::new(None) };
+    /// The first open of each (node, topic id, partition): the topic's name and the log end.
+    static FIRST_OPENS: std::cell::RefCell<Option<std::collections::BTreeMap<(u64, String, i32), (String, i64)>>> =
+        const { std::cell::RefCell::new(None) };
 }
+
+/// A broker's first open of a partition of a topic id: (node, topic id as [`id_text`] prints
+/// it, partition, topic name, log end offset found).
+pub type FirstOpen = (u64, String, i32, String, i64);
 
 /// A voter opened its files: the last vote it had sent before (term, candidate), if any, and
 /// the term and vote it read back.
@@ -82,6 +97,40 @@ pub fn start() {
     PROMISED.with(|a| a.borrow_mut().clear());
     OPENED.with(|a| *a.borrow_mut() = Some(Vec::new()));
     COMMITS.with(|a| *a.borrow_mut() = Some(Vec::new()));
+    FIRST_OPENS.with(|a| *a.borrow_mut() = Some(Default::default()));
+}
+
+/// Each broker's first open of each partition of each topic id since [`start`], and stops
+/// recording them.
+#[cfg(madsim)]
+pub fn take_first_opens() -> Vec<FirstOpen> {
+    FIRST_OPENS.with(|a| {
+        (a.borrow_mut().take().unwrap_or_default().into_iter())
+            .map(|((node, id, partition), (topic, log_end))| (node, id, partition, topic, log_end))
+            .collect()
+    })
+}
+
+/// Broker `node` opened its replica of `tp` of topic id `topic_id`, finding its log to end at
+/// `log_end`; only the first open of each (node, topic id, partition) is kept.
+#[inline]
+pub fn replica_opened(
+    node: u64,
+    tp: &crate::types::TopicPartition,
+    topic_id: &[u8; 16],
+    log_end: i64,
+) {
+    #[cfg(madsim)]
+    FIRST_OPENS.with(|a| {
+        if let Some(opens) = a.borrow_mut().as_mut() {
+            let key = (node, id_text(topic_id), tp.partition);
+            opens
+                .entry(key)
+                .or_insert_with(|| (tp.topic.clone(), log_end));
+        }
+    });
+    #[cfg(not(madsim))]
+    let _ = (node, tp, topic_id, log_end);
 }
 
 /// Every opening of a voter's files since [`start`], in order, and stops recording them.
@@ -191,18 +240,25 @@ pub fn take_appended() -> Vec<Appended> {
 
 /// Broker `node` appended a client's records to `topic`'s `partition` in leader `epoch`.
 #[inline]
-pub fn client_records_appended(node: u64, topic: &str, partition: i32, epoch: i32) {
+pub fn client_records_appended(
+    node: u64,
+    topic: &str,
+    topic_id: Option<&[u8; 16]>,
+    partition: i32,
+    epoch: i32,
+) {
     #[cfg(madsim)]
     APPENDED.with(|a| {
         if let Some(appended) = a.borrow_mut().as_mut() {
-            let key = (node, topic.to_owned(), partition, epoch);
+            let id = topic_id.map(id_text).unwrap_or_default();
+            let key = (node, topic.to_owned(), id, partition, epoch);
             if !appended.contains(&key) {
                 appended.insert(key);
             }
         }
     });
     #[cfg(not(madsim))]
-    let _ = (node, topic, partition, epoch);
+    let _ = (node, topic, topic_id, partition, epoch);
 }
 
 /// What was recorded since [`start`], in order, and stops recording.

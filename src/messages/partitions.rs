@@ -55,6 +55,10 @@ pub struct PartitionLeader {
 pub struct EnsureRequest {
     pub tp: TopicPartition,
     pub config: LogConfig,
+    /// The topic's id in the metadata: a directory holding another topic of the same name
+    /// (deleted and created again while this broker was down) is removed before the open
+    /// (`storage::log::partition_metadata`). All zero: unknown, nothing is checked.
+    pub topic_id: [u8; 16],
 }
 
 /// Change a partition's log settings (IncrementalAlterConfigs).

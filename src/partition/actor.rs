@@ -48,10 +48,12 @@ use crate::messages::{
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
-use crate::storage::log::{FlushPolicy, LogConfig};
+use crate::storage::log::{partition_metadata, FlushPolicy, LogConfig};
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
-use crate::types::{BrokerEpoch, ErrorCode, NodeId, Offset, ProducerId, Refusal, TopicPartition};
+use crate::types::{
+    cluster_id_text, BrokerEpoch, ErrorCode, NodeId, Offset, ProducerId, Refusal, TopicPartition,
+};
 
 type PCtx<'a, 'b> = &'a mut Ctx<'b, NodeMsg, PartitionsTimer>;
 
@@ -82,8 +84,9 @@ struct PendingDeleteRecords {
 /// flush job completed; Ensure/Delete requests for the partition queue behind it, so a
 /// re-created partition never shares its directory with a running job of the old one.
 struct DirLane {
-    /// The Delete request answered when the directory is gone.
-    request: RequestId,
+    /// The Delete request answered when the directory is gone (none when an Ensure found
+    /// another topic's directory in its place: the Ensure is queued behind the removal).
+    request: Option<RequestId>,
     /// The removal job is running (else the old replica's jobs still run).
     removing: bool,
     /// The old replica's jobs (its flush, its clean's swap) the removal waits for.
@@ -162,6 +165,11 @@ pub struct Partitions {
     next_delete_records_id: u64,
     /// Partitions whose directory is being deleted.
     dir_lanes: BTreeMap<TopicPartition, DirLane>,
+    /// The topic id each open replica was opened for (where the metadata gave one).
+    topic_ids: BTreeMap<TopicPartition, [u8; 16]>,
+    /// Persist token → partition, for the jobs writing a directory's topic id
+    /// (`partition.metadata`); a Delete of the partition waits for its own.
+    labels: BTreeMap<u64, TopicPartition>,
     /// Persist token → partition, for the jobs a [`DirLane`] waits for.
     dir_tokens: BTreeMap<u64, TopicPartition>,
     shutdown: Option<ShutdownWait>,
@@ -230,6 +238,8 @@ impl Partitions {
             delete_records: BTreeMap::new(),
             next_delete_records_id: 0,
             dir_lanes: BTreeMap::new(),
+            topic_ids: BTreeMap::new(),
+            labels: BTreeMap::new(),
             dir_tokens: BTreeMap::new(),
             shutdown: None,
             cleaning: BTreeMap::new(),
@@ -353,8 +363,15 @@ impl Partitions {
             return;
         }
         match request {
-            PartitionsRequest::Ensure(EnsureRequest { tp, config }) => {
-                let reply = self.ensure(ctx, tp.clone(), &config);
+            PartitionsRequest::Ensure(request) if self.foreign_dir(&request) => {
+                self.remove_foreign_dir(ctx, id, request)
+            }
+            PartitionsRequest::Ensure(EnsureRequest {
+                tp,
+                config,
+                topic_id,
+            }) => {
+                let reply = self.ensure(ctx, tp.clone(), &config, &topic_id);
                 if self.is_opening(&tp) {
                     // Nothing waits (or this request would have): the queue has room.
                     self.parked.park_again(Parked::EnsureReply(id, tp));
@@ -465,7 +482,13 @@ impl Partitions {
 
     // ---- admin -------------------------------------------------------------------------
 
-    fn ensure(&mut self, ctx: PCtx, tp: TopicPartition, config: &LogConfig) -> NodeMsg {
+    fn ensure(
+        &mut self,
+        ctx: PCtx,
+        tp: TopicPartition,
+        config: &LogConfig,
+        topic_id: &[u8; 16],
+    ) -> NodeMsg {
         if !replica::valid_topic_partition(&tp) {
             return done(
                 ErrorCode::INVALID_TOPIC_EXCEPTION,
@@ -477,9 +500,85 @@ impl Partitions {
         }
         // An explicit Ensure retries an offline log at once.
         self.offline.remove(&tp);
-        NodeMsg::PartitionsReply(PartitionsReply::Done(
-            self.open_replica(ctx, &tp, config.clone(), None).into(),
-        ))
+        let opened = self.open_replica(ctx, &tp, config.clone(), None);
+        if opened.is_ok() && *topic_id != [0; 16] {
+            self.label_dir(ctx, &tp, topic_id);
+            self.topic_ids.insert(tp.clone(), *topic_id);
+            if let Some(replica) = self.replicas.get(&tp) {
+                let log_end = replica.log().log_end_offset();
+                faults::observe::replica_opened(ctx.me.node.0, &tp, topic_id, log_end);
+            }
+        }
+        NodeMsg::PartitionsReply(PartitionsReply::Done(opened.into()))
+    }
+
+    /// Whether `request`'s directory holds another topic than the one it opens: the topic of
+    /// that name was deleted and created again while this broker was down (its partition
+    /// directories carry only the name). Only a partition not open here is looked at.
+    fn foreign_dir(&self, request: &EnsureRequest) -> bool {
+        if request.topic_id == [0; 16]
+            || faults::canary(faults::Canary::TopicIdIgnored)
+            || self.replicas.contains_key(&request.tp)
+            || !replica::valid_topic_partition(&request.tp)
+        {
+            return false;
+        }
+        let dir = replica::dir_for(&request.tp);
+        match partition_metadata::read(self.storage.as_ref(), &dir) {
+            Ok(Some(found)) => found != cluster_id_text(&request.topic_id),
+            // No file (a new directory, or one from before topic ids): it is taken as ours.
+            Ok(None) => false,
+            // Unreadable: the open reads the directory next, and fails (offline) if it must.
+            Err(_) => false,
+        }
+    }
+
+    /// Removes the other topic's directory in `request`'s place, then serves `request` (queued
+    /// in the directory's lane, as behind a Delete).
+    fn remove_foreign_dir(&mut self, ctx: PCtx, id: RequestId, request: EnsureRequest) {
+        let tp = request.tp.clone();
+        let dir = replica::dir_for(&tp);
+        let found = partition_metadata::read(self.storage.as_ref(), &dir)
+            .ok()
+            .flatten();
+        tracing::warn!(
+            topic = %tp.topic,
+            partition = tp.partition,
+            found = found.as_deref().unwrap_or("?"),
+            topic_id = %cluster_id_text(&request.topic_id),
+            "the partition's directory holds an earlier topic of the same name; removing it"
+        );
+        self.offline.remove(&tp);
+        let token = self.next_replica_id;
+        self.next_replica_id += 1;
+        ctx.persist(token, replica::removal_job(self.storage.clone(), &tp));
+        self.dir_tokens.insert(token, tp.clone());
+        let lane = DirLane {
+            request: None,
+            removing: true,
+            waiting: 0,
+            queued: vec![(id, PartitionsRequest::Ensure(request))],
+        };
+        self.dir_lanes.insert(tp, lane);
+    }
+
+    /// Records in `tp`'s directory (just opened) the topic it belongs to, unless it already
+    /// does: a persist job (a handler syncs nothing), whose failure only means the next open
+    /// writes it again.
+    fn label_dir(&mut self, ctx: PCtx, tp: &TopicPartition, topic_id: &[u8; 16]) {
+        let dir = replica::dir_for(tp);
+        let want = cluster_id_text(topic_id);
+        let found = partition_metadata::read(self.storage.as_ref(), &dir)
+            .ok()
+            .flatten();
+        if found.as_deref() == Some(&want) {
+            return;
+        }
+        let token = self.next_replica_id;
+        self.next_replica_id += 1;
+        let op = partition_metadata::replace_op(&dir, topic_id);
+        ctx.persist(token, PersistJob::new(self.storage.clone(), vec![op]));
+        self.labels.insert(token, tp.clone());
     }
 
     /// Opens `tp`'s log (cut to `cut_to`, [`Replica::open`]). On failure the partition goes
@@ -649,6 +748,7 @@ impl Partitions {
     fn delete(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition) {
         let was_offline = self.offline.remove(&tp);
         self.out_of_space.remove(&tp);
+        self.topic_ids.remove(&tp);
         let Some(replica) = self.replicas.remove(&tp) else {
             if was_offline {
                 // Whatever files it has go with it, once no swap renames in there.
@@ -687,7 +787,15 @@ impl Partitions {
         let swaps = (self.swapping.iter())
             .filter(|(_, (swapping, _))| *swapping == tp)
             .map(|(replica_id, _)| CLEAN_TOKEN_BIT | replica_id);
-        let tokens: Vec<u64> = running.into_iter().chain(swaps).collect();
+        // A label job still writing in the directory goes before it too.
+        let labels: Vec<u64> = (self.labels.iter())
+            .filter(|(_, labelled)| **labelled == tp)
+            .map(|(token, _)| *token)
+            .collect();
+        for token in &labels {
+            self.labels.remove(token);
+        }
+        let tokens: Vec<u64> = running.into_iter().chain(swaps).chain(labels).collect();
         if tokens.is_empty() {
             return self.start_removal(ctx, id, tp);
         }
@@ -695,7 +803,7 @@ impl Partitions {
             self.dir_tokens.insert(token, tp.clone());
         }
         let lane = DirLane {
-            request: id,
+            request: Some(id),
             removing: false,
             waiting: tokens.len(),
             queued: Vec::new(),
@@ -711,7 +819,7 @@ impl Partitions {
         ctx.persist(token, replica::removal_job(self.storage.clone(), &tp));
         self.dir_tokens.insert(token, tp.clone());
         let lane = self.dir_lanes.entry(tp).or_insert(DirLane {
-            request: id,
+            request: Some(id),
             removing: true,
             waiting: 0,
             queued: Vec::new(),
@@ -730,16 +838,32 @@ impl Partitions {
             if lane.waiting > 0 {
                 return;
             }
-            let request = lane.request;
+            let request = lane
+                .request
+                .expect("only a Delete waits for the old replica's jobs");
             return self.start_removal(ctx, request, tp);
         }
         let lane = self.dir_lanes.remove(&tp).expect("found above");
-        let reply = match result {
-            Ok(()) => done(ErrorCode::NONE, None),
-            Err(error) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(error)),
-        };
-        ctx.reply(lane.request, reply);
+        let error = result.err();
+        if let Some(request) = lane.request {
+            let reply = match &error {
+                None => done(ErrorCode::NONE, None),
+                Some(error) => done(ErrorCode::KAFKA_STORAGE_ERROR, Some(error.clone())),
+            };
+            ctx.reply(request, reply);
+        }
         for (id, request) in lane.queued {
+            if let (None, Some(error)) = (lane.request, &error) {
+                if matches!(request, PartitionsRequest::Ensure(_)) {
+                    // The other topic's directory could not be removed: the open waits for the
+                    // next Ensure rather than trying the removal again at once.
+                    ctx.reply(
+                        id,
+                        done(ErrorCode::KAFKA_STORAGE_ERROR, Some(error.clone())),
+                    );
+                    continue;
+                }
+            }
             // A queued Delete opens a new lane; the rest queue behind it again.
             self.on_request(ctx, id, request);
         }
@@ -880,6 +1004,7 @@ impl Partitions {
                         faults::observe::client_records_appended(
                             ctx.me.node.0,
                             &tp.topic,
+                            self.topic_ids.get(&tp),
                             tp.partition,
                             epoch,
                         );
@@ -1189,6 +1314,12 @@ impl Partitions {
     }
 
     fn on_synced(&mut self, ctx: PCtx, token: u64, result: Result<(), String>) {
+        if let Some(tp) = self.labels.remove(&token) {
+            if let Err(error) = result {
+                tracing::warn!(topic = %tp.topic, partition = tp.partition, %error, "could not write the partition's topic id; written at its next open");
+            }
+            return;
+        }
         if let Some(tp) = self.dir_tokens.remove(&token) {
             return self.on_dir_job_done(ctx, tp, result);
         }

@@ -14,7 +14,9 @@ use crate::actor::{Actor, Addr, Ctx, Effect, Input, Now, Origin, Outbox, Request
 use crate::limits::RETENTION_CHECK_INTERVAL_MS;
 use crate::messages::*;
 use crate::storage::batch::{self, build_batch, build_idempotent_batch};
-use crate::storage::log::{FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS};
+use crate::storage::log::{
+    partition_metadata, FlushPolicy, LogConfig, TimestampType, SEVEN_DAYS_MS,
+};
 use crate::storage::mem::MemStorage;
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
@@ -304,6 +306,7 @@ impl Harness {
         let (id, mut effects) = self.send(PartitionsRequest::Ensure(EnsureRequest {
             tp: tp.clone(),
             config,
+            topic_id: [0; 16],
         }));
         if let Some(reply) = take_reply(&mut effects, id) {
             return reply;
@@ -321,6 +324,21 @@ impl Harness {
             }
             let jobs = syncs(&effects);
             assert!(!jobs.is_empty(), "no reply and no job: {effects:?}");
+            effects = self.complete(jobs);
+        }
+    }
+
+    /// A request's reply once every persist job it started (and those they lead to) ran, the
+    /// ones that do not hold the reply back included.
+    fn ask_until_idle(&mut self, request: PartitionsRequest) -> PartitionsReply {
+        let (id, mut effects) = self.send(request);
+        let mut reply = None;
+        loop {
+            reply = reply.or_else(|| take_reply(&mut effects, id));
+            let jobs = syncs(&effects);
+            if jobs.is_empty() {
+                return reply.expect("answered once no job is left");
+            }
             effects = self.complete(jobs);
         }
     }
@@ -984,6 +1002,76 @@ fn producer_state_survives_a_crash_from_the_log_alone() {
     assert!(h.init_producer().0 > pid);
 }
 
+/// A topic deleted and created again under its name while the broker was down: the new
+/// topic's id differs from the one its partition directory records, so the old records are
+/// removed before the new topic's replica opens; the same id (or a directory from before topic
+/// ids, which is then labelled) keeps them.
+#[test]
+fn a_directory_of_an_earlier_topic_of_the_same_name_is_removed_before_the_open() {
+    let storage = Arc::new(MemStorage::new());
+    let (a, b) = (tp("a"), tp("b"));
+    let ensure = |tp: &TopicPartition, topic_id: [u8; 16]| {
+        PartitionsRequest::Ensure(EnsureRequest {
+            tp: tp.clone(),
+            config: config(None),
+            topic_id,
+        })
+    };
+    let ok = |reply: PartitionsReply| {
+        assert!(
+            matches!(
+                reply,
+                PartitionsReply::Done(Done {
+                    error_code: ErrorCode::NONE,
+                    ..
+                })
+            ),
+            "{reply:?}"
+        )
+    };
+    let (old_id, new_id) = ([1u8; 16], [2u8; 16]);
+    let mut h = Harness::new(storage.clone());
+    ok(h.ask_until_idle(ensure(&a, old_id)));
+    // `b` opens without an id, as before topic ids: no file.
+    h.ensure(&b, config(None));
+    for tp in [&a, &b] {
+        let written = h.produce_one(1, tp, plain(b"old"));
+        assert_eq!(written.error_code, ErrorCode::NONE);
+    }
+    let dir_a = crate::partition::replica::dir_for(&a);
+    assert_eq!(
+        partition_metadata::read(storage.as_ref(), &dir_a).unwrap(),
+        Some(crate::types::cluster_id_text(&old_id))
+    );
+
+    // Restarted: `a` is opened for the same topic and keeps its record; `b` is opened with an
+    // id for the first time and keeps its record too.
+    let mut h = h.restarted(storage.clone());
+    ok(h.ask_until_idle(ensure(&a, old_id)));
+    ok(h.ask_until_idle(ensure(&b, new_id)));
+    assert_eq!((h.log_end(&a), h.log_end(&b)), (1, 1));
+    let dir_b = crate::partition::replica::dir_for(&b);
+    assert_eq!(
+        partition_metadata::read(storage.as_ref(), &dir_b).unwrap(),
+        Some(crate::types::cluster_id_text(&new_id)),
+        "labelled at its first open with an id"
+    );
+
+    // Restarted again, and `a` is now another topic of the same name: its directory goes first.
+    let mut h = h.restarted(storage.clone());
+    ok(h.ask_until_idle(ensure(&a, new_id)));
+    assert_eq!(h.log_end(&a), 0, "the earlier topic's record is gone");
+    assert_eq!(
+        partition_metadata::read(storage.as_ref(), &dir_a).unwrap(),
+        Some(crate::types::cluster_id_text(&new_id))
+    );
+    let written = h.produce_one(1, &a, plain(b"new"));
+    assert_eq!(
+        (written.error_code, written.base_offset.0),
+        (ErrorCode::NONE, 0)
+    );
+}
+
 #[test]
 fn producer_state_survives_a_crash_through_a_snapshot_and_the_tail_after_it() {
     let storage = Arc::new(MemStorage::new());
@@ -1375,6 +1463,7 @@ fn admin_requests_ensure_set_config_delete() {
     let traversal = h.ask(PartitionsRequest::Ensure(EnsureRequest {
         tp: tp("../evil"),
         config: config(None),
+        topic_id: [0; 16],
     }));
     assert!(matches!(
         traversal,
@@ -2130,6 +2219,7 @@ fn a_re_created_partition_waits_behind_its_delete() {
     let (ensured, mut effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
         tp: a.clone(),
         config: config(None),
+        topic_id: [0; 16],
     }));
     assert!(
         take_reply(&mut effects, ensured).is_none(),
@@ -2312,6 +2402,7 @@ fn open_dirty_with_a_produce_waiting(
     let (ensure, effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
         tp: a.clone(),
         config: config(None),
+        topic_id: [0; 16],
     }));
     let jobs = syncs(&effects);
     assert_eq!(
@@ -2412,6 +2503,7 @@ fn requests_waiting_for_an_opening_log_are_bounded() {
     let (ensure, effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
         tp: a.clone(),
         config: config(None),
+        topic_id: [0; 16],
     }));
     let jobs = syncs(&effects);
     for _ in 1..OPENING_PARKED_MAX {
@@ -2443,6 +2535,7 @@ fn a_removal_in_flight_and_a_log_opened_meanwhile_have_their_own_job_tokens() {
     let (open_b, effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
         tp: b.clone(),
         config: config(Some(0)),
+        topic_id: [0; 16],
     }));
     let opening = syncs(&effects);
     let tokens: std::collections::BTreeSet<u64> = removal

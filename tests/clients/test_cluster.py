@@ -10,7 +10,10 @@ epoch: `tests/kafka_topics.rs` reads the epochs).
 
 A broker-only node (`process.roles=broker`) follows the metadata log as an observer of the quorum:
 it is placed partitions like any broker, serves them, is listed by DescribeQuorum as an
-observer, and keeps following across the controller leader's death and its own restart."""
+observer, and keeps following across the controller leader's death and its own restart.
+
+A topic deleted while a broker was down and created again under its name never serves the old
+topic's records from that broker: partition directories record their topic id."""
 
 import json
 import shutil
@@ -21,6 +24,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
+from kafka.admin import KafkaAdminClient
+from kafka.admin import NewTopic as KpNewTopic
 
 import kwire
 from conftest import RILL_BIN
@@ -270,3 +275,73 @@ def test_a_broker_only_node_follows_the_metadata_log_and_serves_its_partitions(
     wait_for("the broker-only node leads its partitions again",
              lambda: leaders(nodes[(controller % 3)], topic_name) == (placed, [1, 2, 3, 4]))
     assert read_at(observer, topic_name) == written
+
+
+def test_a_topic_created_again_under_its_name_never_serves_the_deleted_topics_records(
+        rill_cluster, topic_name):
+    """A broker down while its topic is deleted keeps that topic's partition directories
+    (it applies the deletion only when back, from a metadata image without the topic); when a
+    topic of the same name is created again and placed on it, the directories name the old
+    topic id (`partition.metadata`), so the broker removes them before opening the new
+    partitions: a reader sees only the new topic's records."""
+    nodes = rill_cluster(3, *FAST_SESSION)
+    first, third = nodes[0], nodes[2]
+    # Both topics place their partitions alike (by hand): broker 3 holds partitions 2 and 5.
+    placement = [[p % 3 + 1] for p in range(PARTITIONS)]
+
+    def create_placed():
+        def attempt():
+            # kafka-python's admin client sends the manual assignment as given.
+            admin = KafkaAdminClient(bootstrap_servers=first.bootstrap)
+            topic = KpNewTopic(topic_name, num_partitions=-1, replication_factor=-1,
+                               replica_assignments={p: a for p, a in enumerate(placement)})
+            try:
+                response = admin.create_topics([topic], timeout_ms=TIMEOUT_S * 1000)
+                errors = [e for (_, e, *_) in getattr(response, "topic_errors", [])]
+                return True if not any(errors) else print("create refused:", errors)
+            except Exception as e:  # a refusal raises with its error
+                print("create refused:", e)
+                return None
+            finally:
+                admin.close()
+        wait_for(f"{topic_name} created", attempt)
+        return wait_for("the topic led as placed",
+                        lambda: (lambda r: r if r and r[0] == [p[0] for p in placement] else None)(
+                            leaders(first, topic_name)))
+
+    create_placed()
+
+    def produce_all(prefix):
+        failed = []
+        producer = Producer({"bootstrap.servers": first.bootstrap, "acks": "all"})
+        for p in range(PARTITIONS):
+            producer.produce(topic_name, value=f"{prefix}-{p}".encode(), partition=p,
+                             on_delivery=lambda err, msg: err and failed.append(err))
+        assert producer.flush(TIMEOUT_S) == 0
+        assert failed == []
+
+    def read_all():
+        out = kcat("-b", first.bootstrap, "-C", "-t", topic_name, "-o", "beginning", "-e",
+                   "-f", "%p %s\n")
+        return sorted((int(p), v) for p, v in (line.split(" ", 1) for line in out.splitlines()))
+
+    produce_all("old")
+    assert read_all() == [(p, f"old-{p}") for p in range(PARTITIONS)]
+
+    # Broker 3 dies; the topic is deleted meanwhile; broker 3 comes back.
+    third.kill9()
+    wait_for("broker 3 fenced", lambda: (leaders(first, topic_name) or [None, None])[1] == [1, 2])
+    admin = AdminClient({"bootstrap.servers": first.bootstrap})
+    admin.delete_topics([topic_name], operation_timeout=TIMEOUT_S)[topic_name].result(TIMEOUT_S)
+    # (All topics asked, not this one: a Metadata request naming it could create it again.)
+    wait_for("the topic gone", lambda: topic_name not in AdminClient(
+        {"bootstrap.servers": first.bootstrap}).list_topics(timeout=10).topics)
+    third.start()
+    wait_for("broker 3 back", lambda: sorted(
+        AdminClient({"bootstrap.servers": first.bootstrap}).list_topics(timeout=10).brokers) == [1, 2, 3])
+
+    # The same name again, broker 3 again holding partitions 2 and 5 (whose directories it
+    # kept from the deleted topic).
+    create_placed()
+    produce_all("new")
+    assert read_all() == [(p, f"new-{p}") for p in range(PARTITIONS)]

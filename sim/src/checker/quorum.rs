@@ -275,16 +275,36 @@ pub(super) fn check_partition_epochs(safety: &mut Report, events: &[(u64, Event)
     }
 }
 
+/// A topic's replicas start empty: each broker's first open of a partition of a topic id
+/// finds no record (a topic created again under an earlier one's name, on a broker that missed
+/// the deletion, must not open that one's directory).
+pub(super) fn check_new_replicas_empty(safety: &mut Report, events: &[(u64, Event)]) {
+    for (_, event) in events {
+        let Event::FirstOpens { node, opens } = event else {
+            continue;
+        };
+        for (topic, id, partition, log_end) in opens {
+            if *log_end != 0 {
+                safety.add(
+                    "a new topic opened an earlier topic's records",
+                    format!("broker {node} first opened {topic}-{partition} of topic id {id} with {log_end} records in it"),
+                );
+            }
+        }
+    }
+}
+
 /// No broker takes writes for a partition in a leader epoch it does not lead: each (topic,
 /// partition, epoch) a broker appended client records in must not be one the metadata
 /// answers list with another leader, or with none. (An epoch no answer listed is not judged:
 /// the observer samples every 200 ms.)
 pub(super) fn check_appends_led(safety: &mut Report, events: &[(u64, Event)]) {
+    // Keyed by topic id: a name may be reused by a topic created again.
     let mut leader_of: BTreeMap<(&str, i32, i32), (i32, u64, u64)> = BTreeMap::new();
     for (at_ms, event) in events {
         if let Event::TopicsSeen { asked, epochs, .. } = event {
-            for (_, partition, epoch, leader, name) in epochs {
-                let key = (name.as_str(), *partition, *epoch);
+            for (id, partition, epoch, leader, _) in epochs {
+                let key = (id.as_str(), *partition, *epoch);
                 leader_of.entry(key).or_insert((*leader, *at_ms, *asked));
             }
         }
@@ -293,8 +313,8 @@ pub(super) fn check_appends_led(safety: &mut Report, events: &[(u64, Event)]) {
         let Event::AppendedAsLeader { node, appended } = event else {
             continue;
         };
-        for (topic, partition, epoch) in appended {
-            let key = (topic.as_str(), *partition, *epoch);
+        for (topic, id, partition, epoch) in appended {
+            let key = (id.as_str(), *partition, *epoch);
             let Some(&(leader, at_ms, asked)) = leader_of.get(&key) else {
                 continue;
             };
@@ -636,7 +656,9 @@ mod tests {
         };
         let appended = |node: u64, epochs: &[i32]| Event::AppendedAsLeader {
             node,
-            appended: epochs.iter().map(|&e| ("t".to_owned(), 0, e)).collect(),
+            appended: (epochs.iter())
+                .map(|&e| ("t".to_owned(), "id-t".to_owned(), 0, e))
+                .collect(),
         };
         let verdict = |events: Vec<(u64, Event)>| safety_of(check_appends_led, &events);
         // Broker 1 led epoch 3, nobody epoch 4, broker 1 again epoch 5; epoch 6 was never seen.
@@ -657,6 +679,26 @@ mod tests {
         assert!(leaderless[0].contains("epoch 4"), "{leaderless:?}");
         let other = verdict(history(2, &[5]));
         assert_eq!(other.len(), 1, "{other:?}");
+        // Another topic of the same name (another id) is judged by its own listings.
+        let mut again = history(2, &[5]);
+        if let (_, Event::AppendedAsLeader { appended, .. }) = &mut again[3] {
+            appended[0].1 = "id-t2".to_owned();
+        }
+        assert!(verdict(again).is_empty());
+    }
+
+    #[test]
+    fn a_first_open_with_records_is_caught() {
+        let opens = |log_end: i64| Event::FirstOpens {
+            node: 2,
+            opens: vec![("churn".into(), "id-2".into(), 1, log_end)],
+        };
+        assert!(safety_of(check_new_replicas_empty, &[(1, opens(0))]).is_empty());
+        let caught = safety_of(check_new_replicas_empty, &[(1, opens(3))]);
+        assert!(
+            caught[0].starts_with("a new topic opened an earlier topic's records"),
+            "{caught:?}"
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   healing, and a resetter that moves the group's commits back once while it is Empty;
 //! * [`compacted`] — a writer updating a few keys of a compacted topic, with tombstones, and
 //!   a reader reading the whole log again and again while the cleaner rewrites it;
+//! * [`churn`] — one topic name deleted and created again over and over, each generation
+//!   written once to every partition;
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
 //! * [`route`] — a partition's leader from Metadata, where its reads and writes go;
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
@@ -27,6 +29,7 @@ use crate::history::{Event, History};
 
 pub mod admin;
 pub mod batch;
+pub mod churn;
 pub mod compacted;
 pub mod consumer;
 pub mod groups;

@@ -647,13 +647,20 @@ impl RaftCore {
         granted: bool,
         rng: &mut SmallRng,
     ) {
-        let campaigning = if pre_vote {
-            Role::PreCandidate
+        let (campaigning, asked_term) = if pre_vote {
+            (Role::PreCandidate, self.hard.term + 1)
         } else {
-            Role::Candidate
+            (Role::Candidate, self.hard.term)
         };
-        if self.role == campaigning {
-            // Whatever it says, it answered: it is not asked again in this campaign.
+        // An answer to this campaign's question (a grant names its term; a refusal the voter's,
+        // which is not below ours unless it is stale), whatever it says: that voter is not
+        // asked again. A stale answer leaves it to be asked.
+        let this_campaign = if granted {
+            term == asked_term
+        } else {
+            term >= self.hard.term
+        };
+        if self.role == campaigning && this_campaign {
             self.answered.insert(from);
         }
         if !granted {

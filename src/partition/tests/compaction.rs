@@ -437,6 +437,7 @@ fn a_partition_taken_offline_during_a_swap_reopens_after_it() {
     let reply = h.ask(PartitionsRequest::Ensure(EnsureRequest {
         tp: a.clone(),
         config: compacted(),
+        topic_id: [0; 16],
     }));
     assert!(
         matches!(

@@ -70,6 +70,7 @@ impl Harness {
         let (id, effects) = self.send(PartitionsRequest::Ensure(EnsureRequest {
             tp: tp.clone(),
             config: config(None),
+            topic_id: [0; 16],
         }));
         assert!(
             events(&effects).is_empty(),

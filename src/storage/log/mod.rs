@@ -27,6 +27,7 @@ pub mod epoch_cache;
 mod epochs;
 mod error;
 mod index;
+pub mod partition_metadata;
 mod reader;
 mod recovery;
 mod retention;
