@@ -230,7 +230,7 @@ impl SimConfig {
             let mut apart = SmallRng::seed_from_u64(seed ^ 0x0b5e_47e4_0000_0002);
             config.broker_only = match canary {
                 Some(Canary::ObserverCountedInMajority) => 1,
-                // The other canaries keep the seeds they are caught at.
+                // The other canaries keep their configurations.
                 Some(_) => 0,
                 None => u64::from(apart.gen_bool(0.5)),
             };
@@ -238,7 +238,7 @@ impl SimConfig {
             config.controller_only = u64::from(canary.is_none() && apart.gen_bool(1.0 / 3.0));
             config.append_max_entries = match canary {
                 Some(Canary::RaftCommitOldTerm) => 1,
-                // The other canaries keep the seeds they are caught at.
+                // The other canaries keep their configurations.
                 Some(_) => 64,
                 None => [1, 2, 64, 64][apart.gen_range(0..4)],
             };

@@ -32,9 +32,9 @@ fn seeds_to_catch(canary: Canary) -> u64 {
         Canary::AckUnsyncedSingleRecord => 40,
         Canary::AckCommitBeforeAppend => 24,
         Canary::ConsumerAssignUnreleased => 24,
-        // Needs a leader cut off with proposals in flight (3 of seeds 1..=12).
+        // Needs a leader cut off with proposals in flight (9 of seeds 1..=40, first at 8).
         Canary::RaftApplyUncommitted => 24,
-        // Needs a broker fenced while its clients still reach it (2 of seeds 1..=40: 23, 29).
+        // Needs a broker fenced while its clients still reach it (5 of seeds 1..=40, first at 10).
         Canary::WritesWithoutLeadership => 40,
         // Needs a broker down while the churned topic is deleted, back for the next one with
         // the old partition's records (4 of seeds 1..=40: 3, 13, 28, 29).
