@@ -500,15 +500,11 @@ impl Partitions {
         }
         // An explicit Ensure retries an offline log at once.
         self.offline.remove(&tp);
-        let opened = self.open_replica(ctx, &tp, config.clone(), None);
-        if opened.is_ok() && *topic_id != [0; 16] {
-            self.label_dir(ctx, &tp, topic_id);
+        if *topic_id != [0; 16] {
+            // Kept while the log is offline too: a later open of it (`revive`) labels it.
             self.topic_ids.insert(tp.clone(), *topic_id);
-            if let Some(replica) = self.replicas.get(&tp) {
-                let log_end = replica.log().log_end_offset();
-                faults::observe::replica_opened(ctx.me.node.0, &tp, topic_id, log_end);
-            }
         }
+        let opened = self.open_replica(ctx, &tp, config.clone(), None);
         NodeMsg::PartitionsReply(PartitionsReply::Done(opened.into()))
     }
 
@@ -616,9 +612,14 @@ impl Partitions {
                 self.next_replica_id += 1;
                 self.by_id.insert(id, tp.clone());
                 let opening = replica.is_opening();
+                let log_end = replica.log().log_end_offset();
                 self.replicas.insert(tp.clone(), replica);
                 // An opening log's first job makes its recovery durable.
                 self.schedule_flush(ctx, tp);
+                if let Some(topic_id) = self.topic_ids.get(tp).copied() {
+                    self.label_dir(ctx, tp, &topic_id);
+                    faults::observe::replica_opened(ctx.me.node.0, tp, &topic_id, log_end);
+                }
                 if !opening {
                     self.wake_fetches(ctx, tp);
                     leadership::elected(ctx, tp, &self.replicas[tp]);

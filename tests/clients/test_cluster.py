@@ -246,7 +246,9 @@ def test_a_broker_only_node_follows_the_metadata_log_and_serves_its_partitions(
     # its share.
     # (Metadata names the broker asked as the controller, as KRaft names a live broker: admin
     # requests go there and are forwarded to the quorum's leader.)
-    assert AdminClient({"bootstrap.servers": observer.bootstrap}).list_topics(timeout=10).controller_id == 4
+    # (librdkafka may ask any broker it has learned of, so the test holds the rule, not the id.)
+    md = AdminClient({"bootstrap.servers": observer.bootstrap}).list_topics(timeout=10)
+    assert md.controller_id in md.brokers, (md.controller_id, sorted(md.brokers))
     (controller,) = [n for n, status in rows.items() if status == "Leader"]
     assert controller in (1, 2, 3), rows
     nodes[controller - 1].kill9()

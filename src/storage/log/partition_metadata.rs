@@ -1,6 +1,8 @@
 //! `partition.metadata`: which topic a partition directory belongs to, by topic id (Kafka's
 //! file of KIP-516, in its text form: `version: 0` and `topic_id: <id>`, the id as Kafka prints
-//! a `Uuid`).
+//! a `Uuid`), followed by a line Kafka's has not: `crc32c: <hex>` of the lines before it. A
+//! directory that names another id is removed, so a flipped bit must not name one: a file whose
+//! checksum does not match counts as absent (and the directory as the opening topic's).
 //!
 //! Directories are named `<topic>-<partition>`, so a topic deleted while a broker was down and
 //! created again under its name would otherwise find the old topic's records there when the
@@ -32,7 +34,8 @@ pub fn path(dir: &Path) -> PathBuf {
 
 /// The file's bytes for topic `id`.
 pub fn encode(id: &[u8; 16]) -> Vec<u8> {
-    format!("version: 0\ntopic_id: {}\n", cluster_id_text(id)).into_bytes()
+    let body = format!("version: 0\ntopic_id: {}\n", cluster_id_text(id));
+    format!("{body}crc32c: {:08x}\n", crc32c::crc32c(body.as_bytes())).into_bytes()
 }
 
 /// The topic id `dir`'s file names, as Kafka prints it; `None` when the directory or the file
@@ -54,7 +57,16 @@ pub fn read(storage: &dyn Storage, dir: &Path) -> io::Result<Option<String>> {
 
 fn decode(bytes: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let rest = text.strip_prefix("version: 0\ntopic_id: ")?;
+    let (body, crc) = text.split_at(text.rfind("crc32c: ")?);
+    let crc = crc.strip_prefix("crc32c: ")?.strip_suffix('\n')?;
+    let lower_hex = (crc.bytes()).all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if crc.len() != 8 || !lower_hex {
+        return None;
+    }
+    if u32::from_str_radix(crc, 16).ok()? != crc32c::crc32c(body.as_bytes()) {
+        return None;
+    }
+    let rest = body.strip_prefix("version: 0\ntopic_id: ")?;
     let id = rest.strip_suffix('\n')?;
     let well_formed =
         id.len() == 22 && (id.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -106,14 +118,26 @@ mod tests {
         for torn in 0..good.len() {
             assert_eq!(decode(&good[..torn]), None, "cut at {torn}");
         }
-        assert_eq!(
-            decode(b"version: 1\ntopic_id: AAAAAAAAAAAAAAAAAAAAAA\n"),
-            None
-        );
-        assert_eq!(
-            decode(b"version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAA!\n"),
-            None
-        );
+        let with_crc = |body: &str| {
+            format!("{body}crc32c: {:08x}\n", crc32c::crc32c(body.as_bytes())).into_bytes()
+        };
+        let kafkas = "version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAA\n";
+        assert!(decode(&with_crc(kafkas)).is_some());
+        // Kafka's two lines alone, another version, a bad id: not ours.
+        assert_eq!(decode(kafkas.as_bytes()), None);
+        let other = "version: 1\ntopic_id: AAAAAAAAAAAAAAAAAAAAAA\n";
+        assert_eq!(decode(&with_crc(other)), None);
+        let bad = "version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAA!\n";
+        assert_eq!(decode(&with_crc(bad)), None);
+        // One flipped bit anywhere (an id character into another valid one, say) never names
+        // another topic.
+        for byte in 0..good.len() {
+            for bit in 0..8 {
+                let mut flipped = good.clone();
+                flipped[byte] ^= 1 << bit;
+                assert_eq!(decode(&flipped), None, "bit {bit} of byte {byte}");
+            }
+        }
         let mem = MemStorage::new();
         mem.create_dir_all(Path::new(DIR)).unwrap();
         let file = mem.open(&path(Path::new(DIR)), true).unwrap();
