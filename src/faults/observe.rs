@@ -203,7 +203,15 @@ pub fn leader_committed(node: u64, term: u64, index: u64, entry_term: u64) {
 /// recording them.
 #[cfg(madsim)]
 pub fn take_led() -> Vec<(u64, u64)> {
-    LED.with(|a| {
+    take_set(&LED)
+}
+
+/// A recorded set, in order, and stops recording it.
+#[cfg(madsim)]
+fn take_set<T: Ord>(
+    key: &'static std::thread::LocalKey<std::cell::RefCell<Option<std::collections::BTreeSet<T>>>>,
+) -> Vec<T> {
+    key.with(|a| {
         a.borrow_mut()
             .take()
             .unwrap_or_default()
@@ -229,13 +237,7 @@ pub fn quorum_led(node: u64, term: u64) {
 /// [`start`], in order, and stops recording them.
 #[cfg(madsim)]
 pub fn take_appended() -> Vec<Appended> {
-    APPENDED.with(|a| {
-        a.borrow_mut()
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .collect()
-    })
+    take_set(&APPENDED)
 }
 
 /// Broker `node` appended a client's records to `topic`'s `partition` in leader `epoch`.

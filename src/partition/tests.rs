@@ -198,6 +198,20 @@ fn batch_offsets(mut bytes: &[u8]) -> Vec<i64> {
     offsets
 }
 
+/// Asserts a `Done` reply without error.
+fn assert_done(reply: PartitionsReply) {
+    assert!(
+        matches!(
+            reply,
+            PartitionsReply::Done(Done {
+                error_code: ErrorCode::NONE,
+                ..
+            })
+        ),
+        "{reply:?}"
+    );
+}
+
 impl Harness {
     fn new(storage: Arc<MemStorage>) -> Self {
         Self {
@@ -287,17 +301,7 @@ impl Harness {
     /// Ensures `tp`, running the opening log's first persist job (its recovery's durability)
     /// that the reply waits for.
     fn ensure(&mut self, tp: &TopicPartition, config: LogConfig) {
-        let reply = self.open(tp, config);
-        assert!(
-            matches!(
-                reply,
-                PartitionsReply::Done(Done {
-                    error_code: ErrorCode::NONE,
-                    ..
-                })
-            ),
-            "{reply:?}"
-        );
+        assert_done(self.open(tp, config));
     }
 
     /// Sends an `Ensure`, completes the persist job it started (the open's durability), and
@@ -1017,18 +1021,7 @@ fn a_directory_of_an_earlier_topic_of_the_same_name_is_removed_before_the_open()
             topic_id,
         })
     };
-    let ok = |reply: PartitionsReply| {
-        assert!(
-            matches!(
-                reply,
-                PartitionsReply::Done(Done {
-                    error_code: ErrorCode::NONE,
-                    ..
-                })
-            ),
-            "{reply:?}"
-        )
-    };
+    let ok = assert_done;
     let (old_id, new_id) = ([1u8; 16], [2u8; 16]);
     let mut h = Harness::new(storage.clone());
     ok(h.ask_until_idle(ensure(&a, old_id)));
