@@ -108,6 +108,12 @@ pub const OPENING_PARKED_MAX: usize = 4_096;
 /// use 500 ms; this only stops a hostile value from pinning a request for days).
 pub const FETCH_WAIT_MS_MAX: u64 = 60_000;
 
+/// Deleted topics' ids the metadata image keeps (oldest forgotten first): a broker that was
+/// down while a topic was deleted recognises the topic's directories by them and removes
+/// them (`controller::metadata::image`). 16 bytes each in every snapshot and topics feed; a
+/// broker down through more deletions than this keeps the oldest ones' directories.
+pub const DELETED_TOPIC_IDS_KEPT: usize = 10_000;
+
 /// Most partitions one topic may have (CreateTopics, CreatePartitions, `num.partitions`):
 /// INVALID_PARTITIONS beyond it. Every partition is a log directory, files and memory on this
 /// node, so a hostile count must be refused, not attempted.

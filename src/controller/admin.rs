@@ -20,7 +20,7 @@
 //! election, a voter reopening its files) is asked again after [`RETRY_PAUSE_MS`] until
 //! [`QUORUM_DEADLINE_MS`] passed, as Kafka's forwarding retries.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::admin_jobs::{AlterConfigs, CreatePartitions, CreateTopics, DeleteTopics};
 use super::quorum::LEADER_APPLYING;
@@ -108,6 +108,8 @@ pub struct TopicsState {
     /// `None` until start-up opened the logs ([`AdminOp::OpenAll`]): no reconciliation runs
     /// before, so a log is never deleted on what a voter still catching up applied.
     pub reconciled: Option<BTreeMap<String, TopicMeta>>,
+    /// The deleted topic ids whose stray directories were looked for ([`super::strays`]).
+    pub strays_swept: BTreeSet<[u8; 16]>,
 }
 
 /// A proposal's outcome as a job sees it: the entry's index and each topic's outcome, or why
@@ -188,10 +190,14 @@ impl World<'_> {
     /// deleted and created again under its name shares its log directories).
     pub fn logs_follow(&mut self, name: &str, meta: Option<&TopicMeta>) {
         if let Some(reconciled) = &mut self.topics.reconciled {
-            match meta {
+            let old = match meta {
                 Some(meta) => reconciled.insert(name.to_owned(), meta.clone()),
                 None => reconciled.remove(name),
             };
+            // An earlier topic's logs it deleted are no strays to look for.
+            if let Some(old) = old.filter(|old| meta.is_none_or(|new| new.id != old.id)) {
+                self.topics.strays_swept.insert(old.id);
+            }
         }
     }
 }

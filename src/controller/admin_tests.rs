@@ -130,6 +130,7 @@ impl Harness {
             topics: (self.image.topics())
                 .map(|t| (t.name.clone(), TopicMeta::from_view(&topic_admin::view(t))))
                 .collect(),
+            deleted_topic_ids: self.image.deleted_topic_ids().copied().collect(),
         };
         if applied.index <= self.topics.applied.index && self.topics.applied.index > 0 {
             return;
@@ -326,6 +327,8 @@ fn asked(request: &PartitionsRequest) -> (&'static str, i32) {
         PartitionsRequest::Ensure(r) => ("ensure", r.tp.partition),
         PartitionsRequest::Delete(r) => ("delete", r.tp.partition),
         PartitionsRequest::SetConfig(r) => ("config", r.tp.partition),
+        // With how many deleted ids.
+        PartitionsRequest::RemoveStray(r) => ("strays", r.deleted_topic_ids.len() as i32),
         other => panic!("unexpected partitions request {other:?}"),
     }
 }
@@ -496,7 +499,8 @@ fn nothing_is_reconciled_before_start_up_opened_the_logs() {
     assert_eq!(kinds(&h.settle()), [], "no reconciliation queued");
     h.submit(AdminOp::OpenAll);
     let (asked_, _, reply) = h.answer_all_done();
-    assert_eq!(kinds(&asked_), [("ensure", 0)]);
+    // Start-up always looks for strays: at least what interrupted removals left.
+    assert_eq!(kinds(&asked_), [("ensure", 0), ("strays", 0)]);
     let TopicsReply::Opened(report) = reply else {
         panic!("{reply:?}")
     };
@@ -889,4 +893,55 @@ fn bad_manual_assignments_are_refused_with_kafkas_codes() {
         assert_eq!(created_one(reply).unwrap_err().code, code);
         assert!(h.image.topic_by_name("t").is_none());
     }
+}
+
+/// A topic created and deleted while this broker was down (or before it reconciled it) has
+/// directories only a stray sweep finds: start-up asks with every deleted id, and a later
+/// change asks only with the ids it has not asked about and did not delete itself.
+#[test]
+fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconcile() {
+    let mut h = Harness::new();
+    let topic = |name: &str, id: u8| MetadataRecord::CreateTopic {
+        name: name.into(),
+        topic_id: [id; 16],
+        configs: BTreeMap::new(),
+    };
+    let partition = |id: u8| MetadataRecord::CreatePartition {
+        topic_id: [id; 16],
+        partition: 0,
+        replicas: vec![NodeId(1)],
+        isr: vec![NodeId(1)],
+        leader: Some(NodeId(1)),
+        leader_epoch: crate::types::LeaderEpoch(0),
+        partition_epoch: 0,
+    };
+    // Before start-up: "a" created and deleted (this node was down).
+    h.elsewhere(vec![topic("a", 7), partition(7)]);
+    h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: [7; 16] }]);
+    h.settle();
+    h.submit(AdminOp::OpenAll);
+    let (asked_, _, _) = h.answer_all_done();
+    let [PartitionsRequest::RemoveStray(request)] = asked_.as_slice() else {
+        panic!("{asked_:?}")
+    };
+    assert_eq!(request.deleted_topic_ids, [[7; 16]].into_iter().collect());
+
+    // A topic this node reconciled and then deleted: its Deletes, no stray sweep.
+    h.elsewhere(vec![topic("b", 8), partition(8)]);
+    assert_eq!(kinds(&h.settle()), [("ensure", 0)]);
+    h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: [8; 16] }]);
+    assert_eq!(kinds(&h.settle()), [("delete", 0)]);
+
+    // Created and deleted in one entry, never reconciled here: only its id is asked about.
+    h.elsewhere(vec![
+        topic("c", 9),
+        partition(9),
+        MetadataRecord::DeleteTopic { topic_id: [9; 16] },
+    ]);
+    let asked_ = h.settle();
+    let [PartitionsRequest::RemoveStray(request)] = asked_.as_slice() else {
+        panic!("{asked_:?}")
+    };
+    assert_eq!(request.deleted_topic_ids, [[9; 16]].into_iter().collect());
+    assert_eq!(kinds(&h.settle()), [], "asked once");
 }

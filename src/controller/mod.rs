@@ -4,7 +4,8 @@
 //! the quorum's leader), its logs kept in line with the metadata ([`reconcile`]), both through
 //! [`sweep`]s of partition requests; topic name and config rules in [`topics`],
 //! [`topic_config`], [`config_ops`] and [`config_values`]; the old single-node registry file,
-//! read once to import it, in [`store`]. [`raft`] is the quorum's replicated log
+//! read once to import it, in [`store`]; the removal of directories of topics deleted while
+//! this broker was down in [`strays`]. [`raft`] is the quorum's replicated log
 //! (core, files, node; model-checked), [`metadata`] the state machine its entries carry
 //! (records, the applied image, snapshots, replica placement, leader election, the controller's
 //! topic administration), [`quorum`] the actor that hosts both as one voter and, leading,
@@ -24,6 +25,7 @@ pub mod quorum;
 pub mod raft;
 pub mod reconcile;
 pub mod store;
+pub mod strays;
 pub mod sweep;
 pub mod topic_config;
 pub mod topics;

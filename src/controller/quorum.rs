@@ -334,9 +334,12 @@ impl QuorumActor {
                 index: applied,
                 live_brokers: self.image.live_brokers().len() as u32,
                 topics,
+                deleted_topic_ids: self.image.deleted_topic_ids().copied().collect(),
             };
             let same = self.fed.as_ref().is_some_and(|fed| {
-                fed.live_brokers == now.live_brokers && fed.topics == now.topics
+                fed.live_brokers == now.live_brokers
+                    && fed.topics == now.topics
+                    && fed.deleted_topic_ids == now.deleted_topic_ids
             });
             if !same {
                 let to = Addr {

@@ -1,7 +1,8 @@
 //! This node's partition logs brought in line with the metadata log: at start-up
 //! ([`OpenAll`]: open, recovering, this node's replica of every partition) and after every
 //! applied change ([`Reconcile`]: open the replicas newly placed here, reconfigure those whose
-//! topic configs changed, delete those of deleted topics or moved away). Jobs of
+//! topic configs changed, delete those of deleted topics or moved away). Both end with a
+//! [`StraySweep`]: directories of topics deleted while this broker was down. Jobs of
 //! [`super::admin::Admin`], in the same queue as administrations.
 //!
 //! A log that cannot open does not stop the broker (issue 9: one unopenable log made it
@@ -10,6 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::admin::{Next, World};
+use super::strays::StraySweep;
 use super::sweep::{log_config, Answer, Sweep, SweepKind};
 use crate::messages::{OpenAllReport, TopicMeta, TopicsReply};
 
@@ -20,6 +22,7 @@ pub struct OpenAll {
     todo: VecDeque<Sweep>,
     report: OpenAllReport,
     opening: Option<Sweep>,
+    strays: StraySweep,
 }
 
 impl OpenAll {
@@ -37,11 +40,13 @@ impl OpenAll {
             report.partitions += mine.len() as i64;
             todo.push_back(Sweep::ensure(name, meta, mine, world.settings));
         }
+        let strays = StraySweep::at_start(&world.topics.applied.deleted_topic_ids);
         Self {
             basis,
             todo,
             report,
             opening: None,
+            strays,
         }
     }
 
@@ -58,11 +63,15 @@ impl OpenAll {
                 self.opening = None;
             }
             let Some(sweep) = self.todo.pop_front() else {
-                world.topics.reconciled = Some(std::mem::take(&mut self.basis));
-                return Next::Done(TopicsReply::Opened(std::mem::take(&mut self.report)));
+                break;
             };
             self.opening = Some(sweep);
         }
+        if let Some(call) = self.strays.step(answer, &mut world.topics.strays_swept) {
+            return Next::Call(call);
+        }
+        world.topics.reconciled = Some(std::mem::take(&mut self.basis));
+        Next::Done(TopicsReply::Opened(std::mem::take(&mut self.report)))
     }
 }
 
@@ -76,6 +85,7 @@ pub struct Reconcile {
     failed: Vec<String>,
     todo: VecDeque<Sweep>,
     running: Option<Sweep>,
+    strays: StraySweep,
 }
 
 impl Reconcile {
@@ -86,12 +96,29 @@ impl Reconcile {
         let todo = (before.as_ref())
             .map(|before| differences(before, &basis, world))
             .unwrap_or_default();
+        let strays = match &world.topics.reconciled {
+            Some(reconciled) => {
+                let known = reconciled.values().map(|meta| meta.id).collect();
+                let topics = &world.topics;
+                StraySweep::after_change(
+                    &topics.applied.deleted_topic_ids,
+                    &known,
+                    &topics.strays_swept,
+                )
+            }
+            None => StraySweep::after_change(
+                &Default::default(),
+                &Default::default(),
+                &Default::default(),
+            ),
+        };
         Self {
             basis,
             before: before.unwrap_or_default(),
             failed: Vec::new(),
             todo,
             running: None,
+            strays,
         }
     }
 
@@ -108,21 +135,25 @@ impl Reconcile {
                 self.running = None;
             }
             let Some(sweep) = self.todo.pop_front() else {
-                // Only a reconciliation after start-up runs at all (see `TopicsState`).
-                if world.topics.reconciled.is_some() {
-                    let mut reconciled = std::mem::take(&mut self.basis);
-                    for name in &self.failed {
-                        match self.before.get(name) {
-                            Some(old) => reconciled.insert(name.clone(), old.clone()),
-                            None => reconciled.remove(name),
-                        };
-                    }
-                    world.topics.reconciled = Some(reconciled);
-                }
-                return Next::Done(TopicsReply::Opened(OpenAllReport::default()));
+                break;
             };
             self.running = Some(sweep);
         }
+        if let Some(call) = self.strays.step(answer, &mut world.topics.strays_swept) {
+            return Next::Call(call);
+        }
+        // Only a reconciliation after start-up runs at all (see `TopicsState`).
+        if world.topics.reconciled.is_some() {
+            let mut reconciled = std::mem::take(&mut self.basis);
+            for name in &self.failed {
+                match self.before.get(name) {
+                    Some(old) => reconciled.insert(name.clone(), old.clone()),
+                    None => reconciled.remove(name),
+                };
+            }
+            world.topics.reconciled = Some(reconciled);
+        }
+        Next::Done(TopicsReply::Opened(OpenAllReport::default()))
     }
 }
 

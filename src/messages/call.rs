@@ -87,6 +87,8 @@ calls! {
     EnsureRequest, Done => PARTITIONS, |r| NodeMsg::Partitions(PartitionsRequest::Ensure(r));
     SetConfigRequest, Done => PARTITIONS, |r| NodeMsg::Partitions(PartitionsRequest::SetConfig(r));
     DeletePartitionRequest, Done => PARTITIONS, |r| NodeMsg::Partitions(PartitionsRequest::Delete(r));
+    RemoveStrayRequest, Done => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::RemoveStray(r));
     ShutdownRequest, Done => PARTITIONS, |_| NodeMsg::Partitions(PartitionsRequest::Shutdown);
     ProduceRequest, Vec<(TopicPartition, ProducePartitionResult)> => PARTITIONS,
         |r| NodeMsg::Partitions(PartitionsRequest::Produce(r));

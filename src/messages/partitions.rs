@@ -1,6 +1,6 @@
 //! The partitions actor's requests and replies ([`super::PARTITIONS`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,8 @@ pub enum PartitionsRequest {
     /// Who leads every partition, after a metadata change: a message from the topics actor,
     /// never answered (see `partition::leaders`).
     Leaders(LeadersUpdate),
+    /// Remove the directories no topic owns any more (see [`RemoveStrayRequest`]).
+    RemoveStray(RemoveStrayRequest),
 }
 
 /// Every partition of the cluster with its leader, as this node's metadata says.
@@ -72,6 +74,16 @@ pub struct SetConfigRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeletePartitionRequest {
     pub tp: TopicPartition,
+}
+
+/// Remove every partition directory not open here whose `partition.metadata` names one of
+/// these deleted topics (its broker was down while the topic was deleted: Kafka's stray
+/// logs), and what a removal interrupted by a crash left (`…-delete` directories). Sent at
+/// start-up and when the metadata lists newly deleted topics; answered once the removals
+/// started (each runs as a persist job).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RemoveStrayRequest {
+    pub deleted_topic_ids: BTreeSet<[u8; 16]>,
 }
 
 /// [`PartitionsRequest::Shutdown`], as a typed call.

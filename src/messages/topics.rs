@@ -5,7 +5,7 @@
 //! the start-up opening of every log): the topics actor runs it from validation to the last
 //! partition log before it starts the next, so two of them never interleave.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +54,9 @@ pub struct AppliedTopics {
     /// Brokers that may hold new replicas now (registered and unfenced).
     pub live_brokers: u32,
     pub topics: BTreeMap<String, TopicMeta>,
+    /// The ids of deleted topics the metadata keeps: a partition directory naming one is a
+    /// stray (its broker was down through the deletion) and is removed.
+    pub deleted_topic_ids: BTreeSet<[u8; 16]>,
 }
 
 impl AppliedTopics {

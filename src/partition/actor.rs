@@ -19,7 +19,8 @@
 //!
 //! Time comes only from `ctx.now` (`unix_ms` for the log, `mono_ms` implicitly via timers).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::errors;
@@ -32,6 +33,7 @@ use super::producer_ids::{InitStep, ProducerIds};
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, LogStartWaiter, Replica, Waiter};
 use super::role::Role;
+use super::strays;
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
 use crate::limits::{
@@ -172,6 +174,9 @@ pub struct Partitions {
     labels: BTreeMap<u64, TopicPartition>,
     /// Persist token → partition, for the jobs a [`DirLane`] waits for.
     dir_tokens: BTreeMap<u64, TopicPartition>,
+    /// Persist token → name, for the jobs removing what interrupted removals left
+    /// ([`strays`]); nothing waits for them.
+    leftovers: BTreeMap<u64, String>,
     shutdown: Option<ShutdownWait>,
     /// Compacted replicas' cleaner, by replica id: `None` while the `Clean` timer is armed,
     /// the slot while its clean runs as a persist job. One at a time per replica.
@@ -241,6 +246,7 @@ impl Partitions {
             topic_ids: BTreeMap::new(),
             labels: BTreeMap::new(),
             dir_tokens: BTreeMap::new(),
+            leftovers: BTreeMap::new(),
             shutdown: None,
             cleaning: BTreeMap::new(),
             swapping: BTreeMap::new(),
@@ -415,7 +421,66 @@ impl Partitions {
                 self.on_leaders(ctx, update);
                 ctx.reply(id, done(ErrorCode::NONE, None));
             }
+            PartitionsRequest::RemoveStray(request) => {
+                let reply = self.remove_strays(ctx, &request.deleted_topic_ids);
+                ctx.reply(id, reply);
+            }
         }
+    }
+
+    /// Starts removing the stray directories ([`strays`]): each partition one in its
+    /// directory's lane (a later Ensure of its name waits for it), each leftover on its own.
+    fn remove_strays(&mut self, ctx: PCtx, deleted_topic_ids: &BTreeSet<[u8; 16]>) -> NodeMsg {
+        let names = match self.storage.list(Path::new("")) {
+            Ok(names) => names,
+            Err(error) => {
+                let message = format!("cannot list the data directory: {error}");
+                return done(ErrorCode::KAFKA_STORAGE_ERROR, Some(message));
+            }
+        };
+        let busy = |tp: &TopicPartition| {
+            self.replicas.contains_key(tp)
+                || self.dir_lanes.contains_key(tp)
+                || self.offline.contains(tp)
+                || self.swapping.values().any(|(swapping, _)| swapping == tp)
+        };
+        let leftovers_too = self.dir_lanes.is_empty() && self.leftovers.is_empty();
+        let strays::Strays {
+            partitions,
+            leftovers,
+        } = strays::find(
+            self.storage.as_ref(),
+            &names,
+            deleted_topic_ids,
+            busy,
+            leftovers_too,
+        );
+        for tp in partitions {
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a deleted topic (this broker was down when it was deleted)");
+            let token = self.next_replica_id;
+            self.next_replica_id += 1;
+            ctx.persist(token, replica::removal_job(self.storage.clone(), &tp));
+            self.dir_tokens.insert(token, tp.clone());
+            let lane = DirLane {
+                request: None,
+                removing: true,
+                waiting: 0,
+                queued: Vec::new(),
+            };
+            self.dir_lanes.insert(tp, lane);
+        }
+        for name in leftovers {
+            tracing::info!(dir = %name, "removing what an interrupted directory removal left");
+            let token = self.next_replica_id;
+            self.next_replica_id += 1;
+            let ops = vec![
+                PersistOp::RemoveDirAll(PathBuf::from(&name)),
+                PersistOp::SyncDir(PathBuf::new()),
+            ];
+            ctx.persist(token, PersistJob::new(self.storage.clone(), ops));
+            self.leftovers.insert(token, name);
+        }
+        done(ErrorCode::NONE, None)
     }
 
     /// The metadata changed: every replica here takes the role it now gives (a coordinator
@@ -846,6 +911,9 @@ impl Partitions {
         }
         let lane = self.dir_lanes.remove(&tp).expect("found above");
         let error = result.err();
+        if let (None, Some(error)) = (lane.request, &error) {
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, %error, "could not remove the partition directory of an earlier or deleted topic");
+        }
         if let Some(request) = lane.request {
             let reply = match &error {
                 None => done(ErrorCode::NONE, None),
@@ -1315,6 +1383,12 @@ impl Partitions {
     }
 
     fn on_synced(&mut self, ctx: PCtx, token: u64, result: Result<(), String>) {
+        if let Some(name) = self.leftovers.remove(&token) {
+            if let Err(error) = result {
+                tracing::warn!(dir = %name, %error, "could not remove a directory left by an interrupted removal; tried again at the next start");
+            }
+            return;
+        }
         if let Some(tp) = self.labels.remove(&token) {
             if let Err(error) = result {
                 tracing::warn!(topic = %tp.topic, partition = tp.partition, %error, "could not write the partition's topic id; written at its next open");

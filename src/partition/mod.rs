@@ -10,6 +10,7 @@
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
 //!   [`transactional_ids`] — the bounded transactional id table of `InitProducerId`.
 //! * [`leaders`] — who leads each partition as the metadata says: roles, NOT_LEADER_OR_FOLLOWER.
+//! * [`strays`] — directories no topic owns any more (a deleted topic's, a removal's leftovers).
 //! * [`leadership`] — `Elected`/`Resigned` for the group coordinator's partitions.
 //! * [`errors`] — the Kafka error codes used, and the log-error mapping.
 
@@ -26,6 +27,7 @@ pub mod producer_state;
 pub mod reads;
 pub mod replica;
 pub mod role;
+pub mod strays;
 pub mod transactional_ids;
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ pub fn may_park(request: &PartitionsRequest) -> bool {
         PartitionsRequest::InitProducerId(_)
             | PartitionsRequest::Offline(_)
             | PartitionsRequest::Leaders(_)
+            | PartitionsRequest::RemoveStray(_)
     )
 }
 
@@ -97,7 +98,8 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         PartitionsRequest::Shutdown
         | PartitionsRequest::InitProducerId(_)
         | PartitionsRequest::Offline(_)
-        | PartitionsRequest::Leaders(_) => false,
+        | PartitionsRequest::Leaders(_)
+        | PartitionsRequest::RemoveStray(_) => false,
     }
 }
 

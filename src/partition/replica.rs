@@ -70,15 +70,66 @@ pub struct Closed {
     pub result: Result<(), String>,
 }
 
-/// The job that deletes `tp`'s directory durably: remove it, then sync the storage root.
+/// The job that deletes `tp`'s directory durably, as Kafka does: rename it out of the way
+/// (`topic-partition.<hash>-delete`), sync the storage root, then remove it and sync again. A
+/// crash halfway through a removal leaves either the whole directory under its name or a
+/// `-delete` one (removed at the next start, [`is_deleting_dir`]), never a partition
+/// directory without some of its files: one that had lost its `partition.metadata` first
+/// would be taken by the next topic of its name, records and all.
 pub fn removal_job(storage: Arc<dyn Storage>, tp: &TopicPartition) -> PersistJob {
+    let doomed = deleting_dir_for(tp);
     PersistJob::new(
         storage,
         vec![
-            PersistOp::RemoveDirAll(dir_for(tp)),
+            // What an earlier removal of this directory left (a rename onto it would fail).
+            PersistOp::RemoveDirAll(doomed.clone()),
+            PersistOp::Rename {
+                from: dir_for(tp),
+                to: doomed.clone(),
+            },
+            PersistOp::SyncDir(PathBuf::new()),
+            PersistOp::RemoveDirAll(doomed),
             PersistOp::SyncDir(PathBuf::new()),
         ],
     )
+}
+
+/// Suffix of a directory being removed (Kafka's `-delete`).
+const DELETING_SUFFIX: &str = "-delete";
+/// The longest file name Linux takes (`NAME_MAX`).
+const NAME_BYTES_MAX: usize = 255;
+
+/// Where [`removal_job`] moves `tp`'s directory: `<dir>.<crc32c of dir, hex>-delete`, the
+/// directory's name cut (topic names are ASCII) so that the whole stays a legal file name. It
+/// ends in a letter, so it is never a partition directory.
+pub fn deleting_dir_for(tp: &TopicPartition) -> PathBuf {
+    let dir = format!("{}-{}", tp.topic, tp.partition);
+    let hash = format!(".{:08x}{DELETING_SUFFIX}", crc32c::crc32c(dir.as_bytes()));
+    let keep = dir.len().min(NAME_BYTES_MAX - hash.len());
+    PathBuf::from(format!("{}{hash}", &dir[..keep]))
+}
+
+/// Whether a name in the storage root is a directory [`removal_job`] moved away to remove.
+pub fn is_deleting_dir(name: &str) -> bool {
+    name.ends_with(DELETING_SUFFIX)
+        && name.rsplit_once('.').is_some_and(|(_, tail)| {
+            let hash = &tail[..tail.len() - DELETING_SUFFIX.len()];
+            hash.len() == 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+}
+
+/// The partition whose directory has this name in the storage root ([`dir_for`]'s inverse),
+/// if it is one.
+pub fn partition_of_dir(name: &str) -> Option<TopicPartition> {
+    let (topic, partition) = name.rsplit_once('-')?;
+    if !partition.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let tp = TopicPartition {
+        topic: topic.to_string(),
+        partition: partition.parse().ok()?,
+    };
+    (valid_topic_partition(&tp) && dir_for(&tp).as_os_str() == name).then_some(tp)
 }
 
 /// Why one partition's records were refused: the refusal the client gets, and the records at
@@ -962,6 +1013,57 @@ mod tests {
     use crate::storage::batch::{build_batch, build_idempotent_batch, compute_crc};
     use crate::storage::mem::MemStorage;
     use crate::types::ProducerId;
+
+    fn tp(topic: &str, partition: i32) -> TopicPartition {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+
+    #[test]
+    fn partition_directory_names_and_removal_names_never_mix() {
+        for t in [tp("a", 0), tp("a.b-c", 12), tp("x-1", 7), tp(&"z".repeat(249), i32::MAX)] {
+            let name = dir_for(&t).to_string_lossy().into_owned();
+            assert_eq!(partition_of_dir(&name), Some(t.clone()));
+            assert!(!is_deleting_dir(&name));
+            let doomed = deleting_dir_for(&t).to_string_lossy().into_owned();
+            assert!(doomed.len() <= 255, "{}", doomed.len());
+            assert!(is_deleting_dir(&doomed), "{doomed}");
+            assert_eq!(partition_of_dir(&doomed), None, "{doomed}");
+        }
+        for other in ["a-01", "a-", "-1", "a-x", "..-1", "a-1.tmp", "meta.properties", "a-1-delete"] {
+            assert_eq!(partition_of_dir(other), None, "{other}");
+        }
+        assert!(!is_deleting_dir("a-1-delete"), "no hash: a topic named so");
+    }
+
+    /// A removal renames the directory away first, so whichever op a crash stops it after, the
+    /// partition's directory is there whole (label and segment) or not at all.
+    #[test]
+    fn a_removal_stopped_after_any_op_never_leaves_a_partial_partition_directory() {
+        let t = tp("t", 0);
+        let dir = dir_for(&t);
+        let steps = removal_job(Arc::new(MemStorage::new()), &t).ops().len();
+        for stop_after in 0..=steps {
+            let mem = MemStorage::new();
+            mem.create_dir_all(&dir).unwrap();
+            for file in ["partition.metadata", "00000000000000000000.log"] {
+                mem.open(&dir.join(file), true).unwrap().append(b"x").unwrap();
+            }
+            let job = removal_job(Arc::new(mem.clone()), &t);
+            for op in &job.ops()[..stop_after] {
+                job.run_op(op).unwrap();
+            }
+            let whole = mem.exists(&dir.join("partition.metadata"))
+                && mem.exists(&dir.join("00000000000000000000.log"));
+            assert!(whole || !mem.exists(&dir), "after {stop_after} ops");
+            assert_eq!(mem.exists(&dir), stop_after < 2, "renamed by the second op");
+            // Run again from the start (a retried job, or the next start's leftover sweep).
+            job.run().unwrap();
+            assert!(mem.file_names().is_empty(), "{:?}", mem.file_names());
+        }
+    }
 
     #[test]
     fn rebuilding_producers_applies_only_idempotent_batches_from_the_snapshot_on() {

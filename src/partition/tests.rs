@@ -1065,6 +1065,53 @@ fn a_directory_of_an_earlier_topic_of_the_same_name_is_removed_before_the_open()
     );
 }
 
+/// A broker down while its topic was deleted keeps the topic's directories until the metadata's
+/// deleted ids name them: then they go, and nothing else does (an open partition, a directory
+/// of a live topic, one without a label), and a `-delete` leftover of an interrupted removal
+/// goes too.
+#[test]
+fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
+    let storage = Arc::new(MemStorage::new());
+    let (gone, live, open, unlabelled) = (tp("gone"), tp("live"), tp("open"), tp("old"));
+    let (gone_id, live_id, open_id) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+    let ensure = |tp: &TopicPartition, topic_id: [u8; 16]| {
+        PartitionsRequest::Ensure(EnsureRequest {
+            tp: tp.clone(),
+            config: config(None),
+            topic_id,
+        })
+    };
+    let mut h = Harness::new(storage.clone());
+    for (tp, id) in [(&gone, gone_id), (&live, live_id), (&open, open_id)] {
+        assert_done(h.ask_until_idle(ensure(tp, id)));
+        assert_eq!(h.produce_one(1, tp, plain(b"r")).error_code, ErrorCode::NONE);
+    }
+    h.ensure(&unlabelled, config(None));
+    let leftover = crate::partition::replica::deleting_dir_for(&tp("earlier"));
+    storage.create_dir_all(&leftover.join("sub")).unwrap();
+    storage.open(&leftover.join("00000000000000000000.log"), true).unwrap();
+
+    // Restarted: only `open` is opened again; `gone`'s topic was deleted meanwhile, and so
+    // (as far as this request says) was `open`'s, which is open and so not a stray.
+    let mut h = h.restarted(storage.clone());
+    assert_done(h.ask_until_idle(ensure(&open, open_id)));
+    let deleted_topic_ids = [gone_id, open_id].into_iter().collect();
+    let request = PartitionsRequest::RemoveStray(RemoveStrayRequest { deleted_topic_ids });
+    assert_done(h.ask_until_idle(request));
+    let dir = crate::partition::replica::dir_for;
+    assert!(!storage.exists(&dir(&gone)), "{:?}", storage.file_names());
+    assert!(!storage.exists(&leftover));
+    for kept in [&live, &open, &unlabelled] {
+        assert!(storage.exists(&dir(kept)), "{kept:?}");
+    }
+    assert_eq!(h.log_end(&open), 1);
+    assert!(
+        !(storage.file_names().iter()).any(|n| n.to_string_lossy().contains("-delete")),
+        "{:?}",
+        storage.file_names()
+    );
+}
+
 #[test]
 fn producer_state_survives_a_crash_through_a_snapshot_and_the_tail_after_it() {
     let storage = Arc::new(MemStorage::new());
@@ -2222,7 +2269,7 @@ fn a_re_created_partition_waits_behind_its_delete() {
     let effects = h.complete(running);
     let removal = syncs(&effects);
     assert!(
-        matches!(removal[..], [(_, ref job)] if matches!(job.ops(), [PersistOp::RemoveDirAll(_), PersistOp::SyncDir(_)])),
+        matches!(removal[..], [(_, ref job)] if matches!(job.ops(), [PersistOp::RemoveDirAll(_), PersistOp::Rename { .. }, PersistOp::SyncDir(_), PersistOp::RemoveDirAll(_), PersistOp::SyncDir(_)])),
         "{removal:?}"
     );
     let mut effects = h.complete(removal);

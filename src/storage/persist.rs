@@ -38,6 +38,9 @@ pub enum PersistOp {
     RemoveFile(PathBuf),
     /// Remove a directory and everything below it (no error if absent).
     RemoveDirAll(PathBuf),
+    /// Rename a file or directory (nothing to do if `from` is absent: a job run again after
+    /// it moved it). Durable only with a [`PersistOp::SyncDir`] of the parent after it.
+    Rename { from: PathBuf, to: PathBuf },
     /// Run a planned log clean (its long part: the key map and the synced `.cleaned` files);
     /// the owner takes the result from the slot when the job completed.
     Clean(crate::storage::log::clean::CleanSlot),
@@ -55,6 +58,7 @@ impl PersistOp {
             PersistOp::ReplaceFile { .. } => "replace-file",
             PersistOp::RemoveFile(_) => "remove-file",
             PersistOp::RemoveDirAll(_) => "remove-dir-all",
+            PersistOp::Rename { .. } => "rename",
             PersistOp::Clean(_) => "clean",
             PersistOp::SwapCleaned(_) => "clean-swap",
         }
@@ -94,6 +98,9 @@ impl std::fmt::Debug for PersistOp {
             ),
             PersistOp::RemoveFile(path) => write!(f, "RemoveFile({})", path.display()),
             PersistOp::RemoveDirAll(dir) => write!(f, "RemoveDirAll({})", dir.display()),
+            PersistOp::Rename { from, to } => {
+                write!(f, "Rename({} -> {})", from.display(), to.display())
+            }
             PersistOp::Clean(_) => f.write_str("Clean"),
             PersistOp::SwapCleaned(_) => f.write_str("SwapCleaned"),
         }
@@ -193,6 +200,13 @@ impl PersistJob {
                 other => other,
             },
             PersistOp::RemoveDirAll(dir) => self.storage()?.remove_dir_all(dir),
+            PersistOp::Rename { from, to } => {
+                let storage = self.storage()?;
+                if !storage.exists(from) {
+                    return Ok(());
+                }
+                storage.rename(from, to)
+            }
             PersistOp::Clean(slot) | PersistOp::SwapCleaned(slot) => slot.run(),
         }
     }
@@ -241,6 +255,10 @@ mod tests {
             },
             PersistOp::RemoveFile("d/f".into()),
             PersistOp::RemoveDirAll("d".into()),
+            PersistOp::Rename {
+                from: "d/f".into(),
+                to: "d/g".into(),
+            },
         ];
         let kinds: Vec<&str> = ops.iter().map(PersistOp::kind).collect();
         assert_eq!(
@@ -250,7 +268,8 @@ mod tests {
                 "sync-dir",
                 "replace-file",
                 "remove-file",
-                "remove-dir-all"
+                "remove-dir-all",
+                "rename"
             ]
         );
     }

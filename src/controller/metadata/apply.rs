@@ -268,7 +268,7 @@ impl MetadataImage {
             return Err(Skip::TopicCollides { name, other });
         }
         // Kafka's zero Uuid means "no topic id".
-        if id == [0; 16] || self.topics.contains_key(&id) {
+        if id == [0; 16] || self.topics.contains_key(&id) || self.was_deleted(&id) {
             return Err(Skip::TopicIdTaken(id));
         }
         let topic = TopicImage {
@@ -339,6 +339,7 @@ impl MetadataImage {
     fn delete_topic(&mut self, id: &TopicId) -> Result<(), Skip> {
         let topic = self.topics.remove(id).ok_or(Skip::UnknownTopic(*id))?;
         self.topic_ids.remove(&topic.name);
+        self.remember_deleted(*id);
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{Listener, TopicId};
 use crate::controller::topics::{check_name, collision_key};
-use crate::limits::TOPIC_PARTITIONS_MAX;
+use crate::limits::{DELETED_TOPIC_IDS_KEPT, TOPIC_PARTITIONS_MAX};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
 /// The applied state. `PartialEq` compares everything, the name index included, so two
@@ -31,6 +31,13 @@ pub struct MetadataImage {
     /// The first producer id of the next block (Kafka's `nextProducerId`); ids below it are
     /// handed out.
     pub(super) next_producer_id: i64,
+    /// The ids of deleted topics, by deletion order (a count of deletions ever applied), at
+    /// most [`DELETED_TOPIC_IDS_KEPT`]: no topic takes one again, and a broker removes a
+    /// partition directory that names one (it was down while the topic was deleted: Kafka
+    /// 3.7's stray logs). Unlike "not in the image", "deleted" never depends on how far the
+    /// broker's view has caught up. In the snapshot after the image (format 2).
+    #[serde(skip)]
+    pub(super) deleted_topics: BTreeMap<u64, TopicId>,
 }
 
 /// A registered broker (Kafka's `BrokerRegistration`).
@@ -117,6 +124,24 @@ impl MetadataImage {
         self.topics.get(topic)?.partitions.get(&partition)
     }
 
+    /// The ids of deleted topics the image keeps, oldest first.
+    pub fn deleted_topic_ids(&self) -> impl Iterator<Item = &TopicId> {
+        self.deleted_topics.values()
+    }
+
+    pub fn was_deleted(&self, id: &TopicId) -> bool {
+        self.deleted_topics.values().any(|d| d == id)
+    }
+
+    /// Keeps `id` as deleted, forgetting the oldest beyond [`DELETED_TOPIC_IDS_KEPT`].
+    pub(super) fn remember_deleted(&mut self, id: TopicId) {
+        let next = self.deleted_topics.last_key_value().map_or(0, |(n, _)| n + 1);
+        self.deleted_topics.insert(next, id);
+        while self.deleted_topics.len() > DELETED_TOPIC_IDS_KEPT {
+            self.deleted_topics.pop_first();
+        }
+    }
+
     /// The first id of the next producer-id block.
     pub fn next_producer_id(&self) -> i64 {
         self.next_producer_id
@@ -154,8 +179,18 @@ impl MetadataImage {
         if self.topic_ids.len() != self.topics.len() {
             return Err("two topics share a name".into());
         }
+        if self.deleted_topics.len() > DELETED_TOPIC_IDS_KEPT {
+            return Err(format!("{} deleted topic ids kept", self.deleted_topics.len()));
+        }
+        let deleted: BTreeSet<&TopicId> = self.deleted_topics.values().collect();
+        if deleted.len() != self.deleted_topics.len() {
+            return Err("a topic id was deleted twice".into());
+        }
         let mut collision_keys = BTreeSet::new();
         for (id, topic) in &self.topics {
+            if deleted.contains(id) {
+                return Err(format!("topic '{}' has a deleted topic's id", topic.name));
+            }
             self.check_topic(id, topic)?;
             if !collision_keys.insert(collision_key(&topic.name)) {
                 return Err(format!("topic '{}' collides with another", topic.name));

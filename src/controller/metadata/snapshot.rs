@@ -3,7 +3,8 @@
 //! of replaying the whole log.
 //!
 //! Layout: a format-version byte ([`SNAPSHOT_FORMAT_VERSION`]), then the postcard encoding of
-//! the image without its derived name index. A snapshot taken after entry `i` and followed by
+//! the image without its derived name index, then (format 2 on) the postcard encoding of its
+//! deleted topic ids. Format 1 (before deleted ids were kept) still loads, with none. A snapshot taken after entry `i` and followed by
 //! the entries after `i` gives the image of the whole log: the snapshot holds the applied
 //! index, and [`MetadataImage::apply_entry`] skips the entries it already covers.
 //!
@@ -15,7 +16,9 @@ use thiserror::Error;
 use super::image::MetadataImage;
 
 /// The first byte of a snapshot; bump it when the image's layout changes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+/// The format before the deleted topic ids, which this node still reads.
+const SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS: u8 = 1;
 
 /// Why bytes are not a snapshot.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -35,16 +38,21 @@ pub enum SnapshotError {
 impl MetadataImage {
     pub fn to_snapshot(&self) -> Vec<u8> {
         let out = vec![SNAPSHOT_FORMAT_VERSION];
-        postcard::to_extend(self, out).expect("a metadata image always encodes")
+        let out = postcard::to_extend(self, out).expect("a metadata image always encodes");
+        postcard::to_extend(&self.deleted_topics, out).expect("topic ids always encode")
     }
 
     pub fn from_snapshot(bytes: &[u8]) -> Result<MetadataImage, SnapshotError> {
         let (&version, body) = bytes.split_first().ok_or(SnapshotError::Empty)?;
-        if version != SNAPSHOT_FORMAT_VERSION {
+        if version != SNAPSHOT_FORMAT_VERSION && version != SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS {
             return Err(SnapshotError::UnknownVersion(version));
         }
-        let (mut image, rest) = postcard::take_from_bytes::<MetadataImage>(body)
-            .map_err(|e| SnapshotError::Malformed(e.to_string()))?;
+        let malformed = |e: postcard::Error| SnapshotError::Malformed(e.to_string());
+        let (mut image, mut rest) =
+            postcard::take_from_bytes::<MetadataImage>(body).map_err(malformed)?;
+        if version == SNAPSHOT_FORMAT_VERSION {
+            (image.deleted_topics, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+        }
         if !rest.is_empty() {
             return Err(SnapshotError::TrailingBytes(rest.len()));
         }

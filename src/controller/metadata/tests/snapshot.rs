@@ -112,3 +112,56 @@ fn a_snapshot_that_breaks_an_invariant_is_refused() {
     future_epoch.brokers.get_mut(&n(1)).unwrap().epoch = BrokerEpoch(99);
     assert!(refused(&future_epoch).contains("past the applied index"));
 }
+
+#[test]
+fn deleted_topic_ids_survive_a_snapshot_and_never_come_back() {
+    let image = image_of(&sample_log());
+    assert_eq!(image.deleted_topic_ids().collect::<Vec<_>>(), [&tid(2)]);
+    let mut loaded = MetadataImage::from_snapshot(&image.to_snapshot()).unwrap();
+    assert!(loaded.was_deleted(&tid(2)));
+    // The deleted id is refused to a new topic, whatever its name.
+    let next = loaded.applied_index() + 1;
+    assert_eq!(
+        loaded.apply(next, &create_topic("c", 2)),
+        Err(crate::controller::metadata::Skip::TopicIdTaken(tid(2)))
+    );
+    let mut reused = image.clone();
+    let mut back = reused.topics[&tid(1)].clone();
+    back.id = tid(2);
+    back.name = "again".into();
+    reused.topics.insert(tid(2), back);
+    reused.index_names();
+    let refused = MetadataImage::from_snapshot(&reused.to_snapshot());
+    assert!(
+        matches!(&refused, Err(SnapshotError::Inconsistent(why)) if why.contains("deleted topic's id")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_snapshot_of_the_format_before_deleted_ids_still_loads() {
+    let image = image_of(&sample_log());
+    let bytes = image.to_snapshot();
+    // Format 1 is format 2 without the trailing deleted ids.
+    let mut old = vec![1u8];
+    old.extend(postcard::to_allocvec(&image).unwrap());
+    assert!(bytes[1..].starts_with(&old[1..]));
+    let loaded = MetadataImage::from_snapshot(&old).unwrap();
+    assert_eq!(loaded.deleted_topic_ids().count(), 0);
+    assert_eq!(loaded.topic_by_name("a").unwrap().id, tid(1));
+}
+
+#[test]
+fn the_image_keeps_only_the_newest_deleted_ids() {
+    let mut image = MetadataImage::default();
+    let kept = crate::limits::DELETED_TOPIC_IDS_KEPT;
+    for i in 0..kept + 5 {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+        image.remember_deleted(id);
+    }
+    assert_eq!(image.deleted_topic_ids().count(), kept);
+    let first = image.deleted_topic_ids().next().unwrap();
+    assert_eq!(first[..8], (6u64).to_be_bytes());
+    image.check().unwrap();
+}
