@@ -356,6 +356,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     quorum::check_votes_kept(&mut safety, events);
     quorum::check_commit_rule(&mut safety, events);
     quorum::check_new_replicas_empty(&mut safety, events);
+    quorum::check_no_strays(&mut verdict.liveness, events);
     quorum::check_producer_ids(&mut safety, events);
     safety.finish();
     verdict

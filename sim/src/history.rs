@@ -275,6 +275,12 @@ pub enum Event {
     },
     /// The churn workload's topic was deleted.
     ChurnDeleted,
+    /// Partition directories broker `node` still held [`crate::workload::strays::STRAY_BOUND`]
+    /// after the final read, of topics no broker lists (or removals' leftovers).
+    StrayDirs {
+        node: u64,
+        dirs: Vec<String>,
+    },
     /// Broker `node`'s first open of each partition of each topic id during the run, as
     /// (topic, topic id, partition, log end offset it found), recorded by the node itself
     /// (`rill::faults::observe`).

@@ -220,7 +220,8 @@ impl SimConfig {
                 | Canary::WritesWithoutLeadership
                 | Canary::RaftVoteUnsynced
                 | Canary::RaftCommitOldTerm
-                | Canary::TopicIdIgnored => 3,
+                | Canary::TopicIdIgnored
+                | Canary::StrayDirsKept => 3,
                 _ => 1,
             };
         }
@@ -243,7 +244,7 @@ impl SimConfig {
                 None => [1, 2, 64, 64][apart.gen_range(0..4)],
             };
             config.topic_churn = match canary {
-                Some(canary) => canary == Canary::TopicIdIgnored,
+                Some(canary) => matches!(canary, Canary::TopicIdIgnored | Canary::StrayDirsKept),
                 None => apart.gen_bool(0.5),
             };
         }
@@ -774,6 +775,14 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     let w = workload.clone();
     let reader = consumers_node.spawn(async move { workload::final_read(&w, deadline).await });
     let _ = reader.await;
+    // Deleted topics' directories are gone from every broker's disk.
+    let (w, d) = (workload.clone(), disks.clone());
+    let nodes: Vec<u64> = kafka.iter().map(|b| b.node_id).collect();
+    let strays =
+        consumers_node.spawn(async move { workload::strays::settle(&w, &d, &nodes).await });
+    for (node, dirs) in strays.await.unwrap_or_default() {
+        history.record(workload.now_ms(), Event::StrayDirs { node, dirs });
+    }
 
     // What each voter applied of the metadata log, as the nodes recorded it.
     let mut applied: BTreeMap<u64, Vec<(u64, u64, u64)>> = BTreeMap::new();

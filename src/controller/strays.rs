@@ -49,7 +49,11 @@ impl StraySweep {
 
     /// The request to send, or `None` when done. A successful answer adds the ids to `swept`;
     /// a failed one leaves them for the next change (logged).
-    pub fn step(&mut self, answer: Option<Answer>, swept: &mut BTreeSet<[u8; 16]>) -> Option<NodeMsg> {
+    pub fn step(
+        &mut self,
+        answer: Option<Answer>,
+        swept: &mut BTreeSet<[u8; 16]>,
+    ) -> Option<NodeMsg> {
         if !self.asked {
             self.asked = true;
             swept.append(&mut self.settled);

@@ -91,10 +91,14 @@ pub enum Canary {
     /// while the broker was down and created again under its name opens with the deleted
     /// topic's records. Caught as a first open of a topic id that found records.
     TopicIdIgnored,
+    /// A broker removes no stray directory (`partition/actor.rs` `remove_strays`): the
+    /// partition directories of a topic deleted while it was down stay on its disk for good.
+    /// Caught as a broker still holding a deleted topic's directories after the run.
+    StrayDirsKept,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 25] = [
+    pub const ALL: [Canary; 26] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -120,6 +124,7 @@ impl Canary {
         Canary::RaftVoteUnsynced,
         Canary::RaftCommitOldTerm,
         Canary::TopicIdIgnored,
+        Canary::StrayDirsKept,
     ];
 
     pub fn name(self) -> &'static str {
@@ -149,6 +154,7 @@ impl Canary {
             Canary::RaftVoteUnsynced => "raft-vote-unsynced",
             Canary::RaftCommitOldTerm => "raft-commit-old-term",
             Canary::TopicIdIgnored => "topic-id-ignored",
+            Canary::StrayDirsKept => "stray-dirs-kept",
         }
     }
 

@@ -455,6 +455,10 @@ impl Partitions {
             busy,
             leftovers_too,
         );
+        let partitions = match faults::canary(Canary::StrayDirsKept) {
+            true => Vec::new(),
+            false => partitions,
+        };
         for tp in partitions {
             tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a deleted topic (this broker was down when it was deleted)");
             let token = self.next_replica_id;

@@ -1023,7 +1023,12 @@ mod tests {
 
     #[test]
     fn partition_directory_names_and_removal_names_never_mix() {
-        for t in [tp("a", 0), tp("a.b-c", 12), tp("x-1", 7), tp(&"z".repeat(249), i32::MAX)] {
+        for t in [
+            tp("a", 0),
+            tp("a.b-c", 12),
+            tp("x-1", 7),
+            tp(&"z".repeat(249), i32::MAX),
+        ] {
             let name = dir_for(&t).to_string_lossy().into_owned();
             assert_eq!(partition_of_dir(&name), Some(t.clone()));
             assert!(!is_deleting_dir(&name));
@@ -1032,7 +1037,16 @@ mod tests {
             assert!(is_deleting_dir(&doomed), "{doomed}");
             assert_eq!(partition_of_dir(&doomed), None, "{doomed}");
         }
-        for other in ["a-01", "a-", "-1", "a-x", "..-1", "a-1.tmp", "meta.properties", "a-1-delete"] {
+        for other in [
+            "a-01",
+            "a-",
+            "-1",
+            "a-x",
+            "..-1",
+            "a-1.tmp",
+            "meta.properties",
+            "a-1-delete",
+        ] {
             assert_eq!(partition_of_dir(other), None, "{other}");
         }
         assert!(!is_deleting_dir("a-1-delete"), "no hash: a topic named so");
@@ -1049,7 +1063,10 @@ mod tests {
             let mem = MemStorage::new();
             mem.create_dir_all(&dir).unwrap();
             for file in ["partition.metadata", "00000000000000000000.log"] {
-                mem.open(&dir.join(file), true).unwrap().append(b"x").unwrap();
+                mem.open(&dir.join(file), true)
+                    .unwrap()
+                    .append(b"x")
+                    .unwrap();
             }
             let job = removal_job(Arc::new(mem.clone()), &t);
             for op in &job.ops()[..stop_after] {

@@ -1084,12 +1084,17 @@ fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
     let mut h = Harness::new(storage.clone());
     for (tp, id) in [(&gone, gone_id), (&live, live_id), (&open, open_id)] {
         assert_done(h.ask_until_idle(ensure(tp, id)));
-        assert_eq!(h.produce_one(1, tp, plain(b"r")).error_code, ErrorCode::NONE);
+        assert_eq!(
+            h.produce_one(1, tp, plain(b"r")).error_code,
+            ErrorCode::NONE
+        );
     }
     h.ensure(&unlabelled, config(None));
     let leftover = crate::partition::replica::deleting_dir_for(&tp("earlier"));
     storage.create_dir_all(&leftover.join("sub")).unwrap();
-    storage.open(&leftover.join("00000000000000000000.log"), true).unwrap();
+    storage
+        .open(&leftover.join("00000000000000000000.log"), true)
+        .unwrap();
 
     // Restarted: only `open` is opened again; `gone`'s topic was deleted meanwhile, and so
     // (as far as this request says) was `open`'s, which is open and so not a stray.

@@ -36,7 +36,8 @@ OPTIONS:
                       producer-ids-reused, topics-feed-skipped,
                       leader-epoch-kept, raft-apply-uncommitted,
                       observer-counted-in-majority, writes-without-leadership,
-                      raft-vote-unsynced, raft-commit-old-term, topic-id-ignored
+                      raft-vote-unsynced, raft-commit-old-term, topic-id-ignored,
+                      stray-dirs-kept
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)

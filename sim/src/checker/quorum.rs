@@ -294,6 +294,19 @@ pub(super) fn check_new_replicas_empty(safety: &mut Report, events: &[(u64, Even
     }
 }
 
+/// Topic deletion removes the topic's directories on every broker, the ones down at the
+/// time included (once back): none is left a bound after the final read.
+pub(super) fn check_no_strays(liveness: &mut Vec<String>, events: &[(u64, Event)]) {
+    for (_, event) in events {
+        if let Event::StrayDirs { node, dirs } = event {
+            liveness.push(format!(
+                "broker {node} still holds directories of deleted topics: {}",
+                dirs.join(", ")
+            ));
+        }
+    }
+}
+
 /// No broker takes writes for a partition in a leader epoch it does not lead: each (topic,
 /// partition, epoch) a broker appended client records in must not be one the metadata
 /// answers list with another leader, or with none. (An epoch no answer listed is not judged:

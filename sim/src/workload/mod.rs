@@ -36,6 +36,7 @@ pub mod groups;
 pub mod producer;
 pub mod quorum;
 pub mod route;
+pub mod strays;
 
 pub use admin::{create_topic, final_read};
 pub use consumer::consumer;

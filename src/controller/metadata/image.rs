@@ -135,7 +135,10 @@ impl MetadataImage {
 
     /// Keeps `id` as deleted, forgetting the oldest beyond [`DELETED_TOPIC_IDS_KEPT`].
     pub(super) fn remember_deleted(&mut self, id: TopicId) {
-        let next = self.deleted_topics.last_key_value().map_or(0, |(n, _)| n + 1);
+        let next = self
+            .deleted_topics
+            .last_key_value()
+            .map_or(0, |(n, _)| n + 1);
         self.deleted_topics.insert(next, id);
         while self.deleted_topics.len() > DELETED_TOPIC_IDS_KEPT {
             self.deleted_topics.pop_first();
@@ -180,7 +183,10 @@ impl MetadataImage {
             return Err("two topics share a name".into());
         }
         if self.deleted_topics.len() > DELETED_TOPIC_IDS_KEPT {
-            return Err(format!("{} deleted topic ids kept", self.deleted_topics.len()));
+            return Err(format!(
+                "{} deleted topic ids kept",
+                self.deleted_topics.len()
+            ));
         }
         let deleted: BTreeSet<&TopicId> = self.deleted_topics.values().collect();
         if deleted.len() != self.deleted_topics.len() {
