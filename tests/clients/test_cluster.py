@@ -279,58 +279,50 @@ def test_a_broker_only_node_follows_the_metadata_log_and_serves_its_partitions(
     assert read_at(observer, topic_name) == written
 
 
-def test_a_topic_created_again_under_its_name_never_serves_the_deleted_topics_records(
-        rill_cluster, topic_name):
-    """A broker down while its topic is deleted keeps that topic's partition directories
-    (it applies the deletion only when back, from a metadata image without the topic); when a
-    topic of the same name is created again and placed on it, the directories name the old
-    topic id (`partition.metadata`), so the broker removes them before opening the new
-    partitions: a reader sees only the new topic's records."""
-    nodes = rill_cluster(3, *FAST_SESSION)
-    first, third = nodes[0], nodes[2]
-    # Both topics place their partitions alike (by hand): broker 3 holds partitions 2 and 5.
-    placement = [[p % 3 + 1] for p in range(PARTITIONS)]
+def create_placed(node, topic_name, placement):
+    """Creates the topic with a manual assignment (kafka-python's admin client sends it as
+    given; confluent-kafka's `NewTopic` refuses one), retrying until accepted."""
+    def attempt():
+        admin = KafkaAdminClient(bootstrap_servers=node.bootstrap)
+        topic = KpNewTopic(topic_name, num_partitions=-1, replication_factor=-1,
+                           replica_assignments={p: a for p, a in enumerate(placement)})
+        try:
+            response = admin.create_topics([topic], timeout_ms=TIMEOUT_S * 1000)
+            errors = [e for (_, e, *_) in getattr(response, "topic_errors", [])]
+            return True if not any(errors) else print("create refused:", errors)
+        except Exception as e:  # a refusal raises with its error
+            print("create refused:", e)
+            return None
+        finally:
+            admin.close()
+    wait_for(f"{topic_name} created", attempt)
 
-    def create_placed():
-        def attempt():
-            # kafka-python's admin client sends the manual assignment as given.
-            admin = KafkaAdminClient(bootstrap_servers=first.bootstrap)
-            topic = KpNewTopic(topic_name, num_partitions=-1, replication_factor=-1,
-                               replica_assignments={p: a for p, a in enumerate(placement)})
-            try:
-                response = admin.create_topics([topic], timeout_ms=TIMEOUT_S * 1000)
-                errors = [e for (_, e, *_) in getattr(response, "topic_errors", [])]
-                return True if not any(errors) else print("create refused:", errors)
-            except Exception as e:  # a refusal raises with its error
-                print("create refused:", e)
-                return None
-            finally:
-                admin.close()
-        wait_for(f"{topic_name} created", attempt)
-        return wait_for("the topic led as placed",
-                        lambda: (lambda r: r if r and r[0] == [p[0] for p in placement] else None)(
-                            leaders(first, topic_name)))
 
-    create_placed()
+def wait_led_as_placed(node, topic_name, placement):
+    return wait_for("the topic led as placed",
+                    lambda: (lambda r: r if r and r[0] == [p[0] for p in placement] else None)(
+                        leaders(node, topic_name)))
 
-    def produce_all(prefix):
-        failed = []
-        producer = Producer({"bootstrap.servers": first.bootstrap, "acks": "all"})
-        for p in range(PARTITIONS):
-            producer.produce(topic_name, value=f"{prefix}-{p}".encode(), partition=p,
-                             on_delivery=lambda err, msg: err and failed.append(err))
-        assert producer.flush(TIMEOUT_S) == 0
-        assert failed == []
 
-    def read_all():
-        out = kcat("-b", first.bootstrap, "-C", "-t", topic_name, "-o", "beginning", "-e",
-                   "-f", "%p %s\n")
-        return sorted((int(p), v) for p, v in (line.split(" ", 1) for line in out.splitlines()))
+def produce_each(node, topic_name, prefix):
+    """One record `<prefix>-<p>` to every partition p, acks=all."""
+    failed = []
+    producer = Producer({"bootstrap.servers": node.bootstrap, "acks": "all"})
+    for p in range(PARTITIONS):
+        producer.produce(topic_name, value=f"{prefix}-{p}".encode(), partition=p,
+                         on_delivery=lambda err, msg: err and failed.append(err))
+    assert producer.flush(TIMEOUT_S) == 0
+    assert failed == []
 
-    produce_all("old")
-    assert read_all() == [(p, f"old-{p}") for p in range(PARTITIONS)]
 
-    # Broker 3 dies; the topic is deleted meanwhile; broker 3 comes back.
+def read_each(node, topic_name):
+    out = kcat("-b", node.bootstrap, "-C", "-t", topic_name, "-o", "beginning", "-e",
+               "-f", "%p %s\n")
+    return sorted((int(p), v) for p, v in (line.split(" ", 1) for line in out.splitlines()))
+
+
+def delete_while_down(first, third, topic_name):
+    """Broker 3 dies; the topic is deleted meanwhile (broker 3 never hears the deletion)."""
     third.kill9()
     wait_for("broker 3 fenced", lambda: (leaders(first, topic_name) or [None, None])[1] == [1, 2])
     admin = AdminClient({"bootstrap.servers": first.bootstrap})
@@ -338,12 +330,51 @@ def test_a_topic_created_again_under_its_name_never_serves_the_deleted_topics_re
     # (All topics asked, not this one: a Metadata request naming it could create it again.)
     wait_for("the topic gone", lambda: topic_name not in AdminClient(
         {"bootstrap.servers": first.bootstrap}).list_topics(timeout=10).topics)
-    third.start()
+
+
+def wait_all_brokers(first):
     wait_for("broker 3 back", lambda: sorted(
         AdminClient({"bootstrap.servers": first.bootstrap}).list_topics(timeout=10).brokers) == [1, 2, 3])
 
-    # The same name again, broker 3 again holding partitions 2 and 5 (whose directories it
-    # kept from the deleted topic).
-    create_placed()
-    produce_all("new")
-    assert read_all() == [(p, f"new-{p}") for p in range(PARTITIONS)]
+
+def partition_dirs(node, topic_name):
+    """The topic's partition directories in `node`'s data directory, and any directory a
+    removal left (`…-delete`)."""
+    data = node.data_dir / "data"
+    return sorted(d.name for d in data.iterdir()
+                  if d.is_dir() and (d.name.rsplit("-", 1)[0] == topic_name
+                                     or d.name.endswith("-delete")))
+
+
+def test_a_broker_down_while_its_topic_was_deleted_removes_the_topics_directories_when_back(
+        rill_cluster, topic_name):
+    """Topic deletion removes the logs on every broker, the ones down at the time included:
+    a broker that comes back finds its directories naming a deleted topic id (the metadata
+    keeps those ids) and removes them (Kafka 3.7's stray logs), with nothing left over. A
+    topic created again under the name, placed alike, serves only its own records (before
+    stray directories were removed, broker 3 served the deleted topic's `old-2`; a directory
+    that names another topic id is also removed before an open: `partition/tests.rs`)."""
+    nodes = rill_cluster(3, *FAST_SESSION)
+    first, third = nodes[0], nodes[2]
+    placement = [[p % 3 + 1] for p in range(PARTITIONS)]
+    create_placed(first, topic_name, placement)
+    wait_led_as_placed(first, topic_name, placement)
+    produce_each(first, topic_name, "old")
+    assert partition_dirs(third, topic_name) == [f"{topic_name}-2", f"{topic_name}-5"]
+
+    delete_while_down(first, third, topic_name)
+    for number, node in enumerate(nodes[:2], start=1):
+        wait_for(f"broker {number} removed its directories",
+                 lambda: partition_dirs(node, topic_name) == [])
+    assert partition_dirs(third, topic_name) == [f"{topic_name}-2", f"{topic_name}-5"]
+    third.start()
+    wait_all_brokers(first)
+    wait_for("broker 3 removed the deleted topic's directories",
+             lambda: partition_dirs(third, topic_name) == [])
+    assert "removing the directory of a deleted topic" in third.log_path.read_text()
+    # The name is free and new: a topic created again starts empty.
+    create_placed(first, topic_name, placement)
+    wait_led_as_placed(first, topic_name, placement)
+    assert read_each(first, topic_name) == []
+    produce_each(first, topic_name, "new")
+    assert read_each(first, topic_name) == [(p, f"new-{p}") for p in range(PARTITIONS)]
