@@ -704,8 +704,8 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     if config.topic_churn {
         let node = client_node("churn".into(), [10, 0, 9, 1]);
         clients.push(node.id());
-        let partitions = kafka.len() as i32;
-        tasks.push(node.spawn(workload::churn::churn(workload.clone(), partitions, until)));
+        let brokers = kafka.iter().map(|b| b.node_id).collect();
+        tasks.push(node.spawn(workload::churn::churn(workload.clone(), brokers, until)));
     }
 
     if config.voters > 1 {

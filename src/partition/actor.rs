@@ -455,7 +455,10 @@ impl Partitions {
             busy,
             leftovers_too,
         );
-        let partitions = match faults::canary(Canary::StrayDirsKept) {
+        // Both canaries plant a broker that never reads its directories' topic ids here.
+        let ignored =
+            faults::canary(Canary::StrayDirsKept) || faults::canary(Canary::TopicIdIgnored);
+        let partitions = match ignored {
             true => Vec::new(),
             false => partitions,
         };

@@ -3,16 +3,20 @@
 //! Under the nemesis' kills a broker misses deletions and comes back to a topic of the same name
 //! with another id; the checker (`checker::quorum::check_new_replicas_empty`) holds that it
 //! never opens the earlier topic's records for it (the broker compares the topic id its
-//! partition directory records). The workload asserts nothing itself.
+//! partition directory records), and (`check_no_strays`) that no deleted generation's
+//! directory is left at the end. Half the creation attempts place partition `p` on the `p`-th
+//! broker by hand, so a broker that comes back gets its old partition's name again (refused
+//! while it is fenced, so such a creation waits for its return); the others let the controller
+//! place them. The workload asserts nothing itself.
 
 use std::time::Duration;
 
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
-    ProduceRequest, ProduceResponse, TopicName,
+    ApiKey, BrokerId, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, ProduceRequest, ProduceResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::Compression;
@@ -40,19 +44,22 @@ fn topic() -> TopicName {
 
 /// Generations until `until`: create, write every partition once, delete. Each step goes to
 /// a broker drawn afresh each try (a down bootstrap broker would stall it), within a bound.
-pub async fn churn(w: Workload, partitions: i32, until: Instant) {
+pub async fn churn(w: Workload, brokers: Vec<u64>, until: Instant) {
     let mut generation = 0u32;
     while Instant::now() < until {
         generation += 1;
         loop {
             let w = via_any_broker(&w);
-            if let Ok(true) = tokio::time::timeout(STEP_FOR, create_once(&w, partitions)).await {
+            let manual = madsim::rand::thread_rng().gen_bool(0.75);
+            let placed = manual.then_some(brokers.as_slice());
+            let created = create_once(&w, brokers.len() as i32, placed);
+            if let Ok(true) = tokio::time::timeout(STEP_FOR, created).await {
                 break;
             }
             tokio::time::sleep(RETRY_BACKOFF).await;
         }
         w.record(Event::ChurnCreated { generation });
-        for partition in 0..partitions {
+        for partition in 0..brokers.len() as i32 {
             // Bounded as a whole: routing asks broker after broker, each with its own timeout.
             let _ = tokio::time::timeout(WRITE_FOR, write_once(&w, generation, partition)).await;
         }
@@ -114,14 +121,27 @@ async fn write_once(w: &Workload, generation: u32, partition: i32) {
     }
 }
 
-/// One CreateTopics through `w`'s broker: whether the topic exists now, or may (the broker
-/// waited past the request's timeout for the new partitions' leaders: Kafka's
-/// REQUEST_TIMED_OUT, the topic created).
-async fn create_once(w: &Workload, partitions: i32) -> bool {
-    let topic = CreatableTopic::default()
-        .with_name(topic())
-        .with_num_partitions(partitions)
-        .with_replication_factor(1);
+/// One CreateTopics through `w`'s broker, partition `p` on `placed[p]` if given: whether the
+/// topic exists now, or may (the broker waited past the request's timeout for the new
+/// partitions' leaders: Kafka's REQUEST_TIMED_OUT, the topic created).
+async fn create_once(w: &Workload, partitions: i32, placed: Option<&[u64]>) -> bool {
+    let topic = CreatableTopic::default().with_name(topic());
+    let topic = match placed {
+        None => topic
+            .with_num_partitions(partitions)
+            .with_replication_factor(1),
+        Some(brokers) => {
+            let assignments = (0..).zip(brokers).map(|(partition, &broker)| {
+                CreatableReplicaAssignment::default()
+                    .with_partition_index(partition)
+                    .with_broker_ids(vec![BrokerId(broker as i32)])
+            });
+            topic
+                .with_num_partitions(-1)
+                .with_replication_factor(-1)
+                .with_assignments(assignments.collect())
+        }
+    };
     let request = CreateTopicsRequest::default()
         .with_topics(vec![topic])
         .with_timeout_ms(1_000);
