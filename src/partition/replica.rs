@@ -83,7 +83,7 @@ pub fn removal_job(storage: Arc<dyn Storage>, tp: &TopicPartition) -> PersistJob
         vec![
             // What an earlier removal of this directory left (a rename onto it would fail).
             PersistOp::RemoveDirAll(doomed.clone()),
-            PersistOp::Rename {
+            PersistOp::RenameDir {
                 from: dir_for(tp),
                 to: doomed.clone(),
             },
@@ -1080,6 +1080,20 @@ mod tests {
             job.run().unwrap();
             assert!(mem.file_names().is_empty(), "{:?}", mem.file_names());
         }
+    }
+
+    /// A file where the partition's directory would be is not the removal's to move or delete:
+    /// the job fails and the file stays where its owner put it.
+    #[test]
+    fn a_removal_fails_on_a_file_in_the_directorys_place_and_leaves_it() {
+        let t = tp("t", 0);
+        let mem = MemStorage::new();
+        mem.open(&dir_for(&t), true)
+            .unwrap()
+            .append(b"in the way")
+            .unwrap();
+        assert!(removal_job(Arc::new(mem.clone()), &t).run().is_err());
+        assert_eq!(mem.file_names(), [dir_for(&t)]);
     }
 
     #[test]

@@ -2274,7 +2274,7 @@ fn a_re_created_partition_waits_behind_its_delete() {
     let effects = h.complete(running);
     let removal = syncs(&effects);
     assert!(
-        matches!(removal[..], [(_, ref job)] if matches!(job.ops(), [PersistOp::RemoveDirAll(_), PersistOp::Rename { .. }, PersistOp::SyncDir(_), PersistOp::RemoveDirAll(_), PersistOp::SyncDir(_)])),
+        matches!(removal[..], [(_, ref job)] if matches!(job.ops(), [PersistOp::RemoveDirAll(_), PersistOp::RenameDir { .. }, PersistOp::SyncDir(_), PersistOp::RemoveDirAll(_), PersistOp::SyncDir(_)])),
         "{removal:?}"
     );
     let mut effects = h.complete(removal);

@@ -38,9 +38,10 @@ pub enum PersistOp {
     RemoveFile(PathBuf),
     /// Remove a directory and everything below it (no error if absent).
     RemoveDirAll(PathBuf),
-    /// Rename a file or directory (nothing to do if `from` is absent: a job run again after
-    /// it moved it). Durable only with a [`PersistOp::SyncDir`] of the parent after it.
-    Rename { from: PathBuf, to: PathBuf },
+    /// Rename a directory (nothing to do if `from` is absent: a job run again after it moved
+    /// it; an error if `from` is a file, which is not the job's to move). Durable only with a
+    /// [`PersistOp::SyncDir`] of the parent after it.
+    RenameDir { from: PathBuf, to: PathBuf },
     /// Run a planned log clean (its long part: the key map and the synced `.cleaned` files);
     /// the owner takes the result from the slot when the job completed.
     Clean(crate::storage::log::clean::CleanSlot),
@@ -58,7 +59,7 @@ impl PersistOp {
             PersistOp::ReplaceFile { .. } => "replace-file",
             PersistOp::RemoveFile(_) => "remove-file",
             PersistOp::RemoveDirAll(_) => "remove-dir-all",
-            PersistOp::Rename { .. } => "rename",
+            PersistOp::RenameDir { .. } => "rename-dir",
             PersistOp::Clean(_) => "clean",
             PersistOp::SwapCleaned(_) => "clean-swap",
         }
@@ -98,8 +99,8 @@ impl std::fmt::Debug for PersistOp {
             ),
             PersistOp::RemoveFile(path) => write!(f, "RemoveFile({})", path.display()),
             PersistOp::RemoveDirAll(dir) => write!(f, "RemoveDirAll({})", dir.display()),
-            PersistOp::Rename { from, to } => {
-                write!(f, "Rename({} -> {})", from.display(), to.display())
+            PersistOp::RenameDir { from, to } => {
+                write!(f, "RenameDir({} -> {})", from.display(), to.display())
             }
             PersistOp::Clean(_) => f.write_str("Clean"),
             PersistOp::SwapCleaned(_) => f.write_str("SwapCleaned"),
@@ -200,11 +201,13 @@ impl PersistJob {
                 other => other,
             },
             PersistOp::RemoveDirAll(dir) => self.storage()?.remove_dir_all(dir),
-            PersistOp::Rename { from, to } => {
+            PersistOp::RenameDir { from, to } => {
                 let storage = self.storage()?;
                 if !storage.exists(from) {
                     return Ok(());
                 }
+                // Listing fails on anything but a directory.
+                storage.list(from)?;
                 storage.rename(from, to)
             }
             PersistOp::Clean(slot) | PersistOp::SwapCleaned(slot) => slot.run(),
@@ -255,7 +258,7 @@ mod tests {
             },
             PersistOp::RemoveFile("d/f".into()),
             PersistOp::RemoveDirAll("d".into()),
-            PersistOp::Rename {
+            PersistOp::RenameDir {
                 from: "d/f".into(),
                 to: "d/g".into(),
             },
@@ -269,7 +272,7 @@ mod tests {
                 "replace-file",
                 "remove-file",
                 "remove-dir-all",
-                "rename"
+                "rename-dir"
             ]
         );
     }
