@@ -108,7 +108,8 @@ pub struct TopicsState {
     /// `None` until start-up opened the logs ([`AdminOp::OpenAll`]): no reconciliation runs
     /// before, so a log is never deleted on what a voter still catching up applied.
     pub reconciled: Option<BTreeMap<String, TopicMeta>>,
-    /// The deleted topic ids whose stray directories were looked for ([`super::strays`]).
+    /// The deleted topic ids whose stray directories were looked for ([`super::strays`]);
+    /// only ids the metadata still lists are kept.
     pub strays_swept: BTreeSet<[u8; 16]>,
 }
 

@@ -12,6 +12,8 @@ use crate::messages::{Done, NodeMsg, RemoveStrayRequest};
 /// One ask to the partitions actor and its answer.
 pub struct StraySweep {
     ids: BTreeSet<[u8; 16]>,
+    /// Every deleted id the metadata keeps now.
+    deleted: BTreeSet<[u8; 16]>,
     /// Deleted ids known swept without asking.
     settled: BTreeSet<[u8; 16]>,
     /// Asked even with no id (start-up: leftovers of interrupted removals).
@@ -24,6 +26,7 @@ impl StraySweep {
     pub fn at_start(deleted: &BTreeSet<[u8; 16]>) -> Self {
         Self {
             ids: deleted.clone(),
+            deleted: deleted.clone(),
             settled: BTreeSet::new(),
             always: true,
             asked: false,
@@ -41,6 +44,7 @@ impl StraySweep {
         let (settled, ids) = (deleted.difference(swept)).partition(|id| reconciled.contains(*id));
         Self {
             ids,
+            deleted: deleted.clone(),
             settled,
             always: false,
             asked: false,
@@ -57,6 +61,8 @@ impl StraySweep {
         if !self.asked {
             self.asked = true;
             swept.append(&mut self.settled);
+            // Ids the metadata no longer keeps are never asked about again.
+            swept.retain(|id| self.deleted.contains(id));
             if self.ids.is_empty() && !self.always {
                 return None;
             }

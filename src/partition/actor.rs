@@ -177,6 +177,9 @@ pub struct Partitions {
     /// Persist token → name, for the jobs removing what interrupted removals left
     /// ([`strays`]); nothing waits for them.
     leftovers: BTreeMap<u64, String>,
+    /// A directory removal or a leftover's failed since leftovers were last looked for: the
+    /// housekeeping tick looks again ([`Self::retry_leftovers`]).
+    leftovers_suspected: bool,
     shutdown: Option<ShutdownWait>,
     /// Compacted replicas' cleaner, by replica id: `None` while the `Clean` timer is armed,
     /// the slot while its clean runs as a persist job. One at a time per replica.
@@ -247,6 +250,7 @@ impl Partitions {
             labels: BTreeMap::new(),
             dir_tokens: BTreeMap::new(),
             leftovers: BTreeMap::new(),
+            leftovers_suspected: false,
             shutdown: None,
             cleaning: BTreeMap::new(),
             swapping: BTreeMap::new(),
@@ -438,16 +442,17 @@ impl Partitions {
                 return done(ErrorCode::KAFKA_STORAGE_ERROR, Some(message));
             }
         };
+        // An offline partition (its open failed) is no longer in use once its topic is
+        // deleted: it is a stray like any other.
         let busy = |tp: &TopicPartition| {
             self.replicas.contains_key(tp)
                 || self.dir_lanes.contains_key(tp)
-                || self.offline.contains(tp)
                 || self.swapping.values().any(|(swapping, _)| swapping == tp)
         };
         let leftovers_too = self.dir_lanes.is_empty() && self.leftovers.is_empty();
         let strays::Strays {
             partitions,
-            leftovers,
+            mut leftovers,
         } = strays::find(
             self.storage.as_ref(),
             &names,
@@ -464,6 +469,11 @@ impl Partitions {
         };
         for tp in partitions {
             tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a deleted topic (this broker was down when it was deleted)");
+            // Its own removal job clears a leftover of its name first: no second job on it.
+            let doomed = replica::deleting_dir_for(&tp);
+            leftovers.retain(|name| Path::new(name) != doomed);
+            self.offline.remove(&tp);
+            self.topic_ids.remove(&tp);
             let token = self.next_replica_id;
             self.next_replica_id += 1;
             ctx.persist(token, replica::removal_job(self.storage.clone(), &tp));
@@ -476,7 +486,14 @@ impl Partitions {
             };
             self.dir_lanes.insert(tp, lane);
         }
-        for name in leftovers {
+        self.remove_leftovers(ctx, leftovers);
+        done(ErrorCode::NONE, None)
+    }
+
+    /// Removes `-delete` directories that interrupted or failed removals left.
+    fn remove_leftovers(&mut self, ctx: PCtx, names: Vec<String>) {
+        self.leftovers_suspected = false;
+        for name in names {
             tracing::info!(dir = %name, "removing what an interrupted directory removal left");
             let token = self.next_replica_id;
             self.next_replica_id += 1;
@@ -487,7 +504,26 @@ impl Partitions {
             ctx.persist(token, PersistJob::new(self.storage.clone(), ops));
             self.leftovers.insert(token, name);
         }
-        done(ErrorCode::NONE, None)
+    }
+
+    /// Housekeeping: after a removal failed (it may have left a `-delete` directory behind
+    /// its rename), look for leftovers again once no removal runs.
+    fn retry_leftovers(&mut self, ctx: PCtx) {
+        if !self.leftovers_suspected || !self.dir_lanes.is_empty() || !self.leftovers.is_empty() {
+            return;
+        }
+        let Ok(names) = self.storage.list(Path::new("")) else {
+            return; // the next tick tries again
+        };
+        let leftovers = strays::find(
+            self.storage.as_ref(),
+            &names,
+            &BTreeSet::new(),
+            |_| true,
+            true,
+        )
+        .leftovers;
+        self.remove_leftovers(ctx, leftovers);
     }
 
     /// The metadata changed: every replica here takes the role it now gives (a coordinator
@@ -918,6 +954,10 @@ impl Partitions {
         }
         let lane = self.dir_lanes.remove(&tp).expect("found above");
         let error = result.err();
+        if error.is_some() {
+            // Its rename may have gone through: a `-delete` directory to remove later.
+            self.leftovers_suspected = true;
+        }
         if let (None, Some(error)) = (lane.request, &error) {
             tracing::warn!(topic = %tp.topic, partition = tp.partition, %error, "could not remove the partition directory of an earlier or deleted topic");
         }
@@ -1392,7 +1432,8 @@ impl Partitions {
     fn on_synced(&mut self, ctx: PCtx, token: u64, result: Result<(), String>) {
         if let Some(name) = self.leftovers.remove(&token) {
             if let Err(error) = result {
-                tracing::warn!(dir = %name, %error, "could not remove a directory left by an interrupted removal; tried again at the next start");
+                tracing::warn!(dir = %name, %error, "could not remove a directory left by an interrupted removal; tried again at a later housekeeping tick");
+                self.leftovers_suspected = true;
             }
             return;
         }
@@ -1750,6 +1791,7 @@ impl Partitions {
         for tp in &due {
             self.revive(ctx, tp);
         }
+        self.retry_leftovers(ctx);
         ctx.set_timer(PartitionsTimer::Retention, RETENTION_CHECK_INTERVAL_MS);
     }
 

@@ -105,7 +105,10 @@ const NAME_BYTES_MAX: usize = 255;
 pub fn deleting_dir_for(tp: &TopicPartition) -> PathBuf {
     let dir = format!("{}-{}", tp.topic, tp.partition);
     let hash = format!(".{:08x}{DELETING_SUFFIX}", crc32c::crc32c(dir.as_bytes()));
-    let keep = dir.len().min(NAME_BYTES_MAX - hash.len());
+    let mut keep = dir.len().min(NAME_BYTES_MAX - hash.len());
+    while !dir.is_char_boundary(keep) {
+        keep -= 1;
+    }
     PathBuf::from(format!("{}{hash}", &dir[..keep]))
 }
 
@@ -1052,34 +1055,71 @@ mod tests {
         assert!(!is_deleting_dir("a-1-delete"), "no hash: a topic named so");
     }
 
-    /// A removal renames the directory away first, so whichever op a crash stops it after, the
-    /// partition's directory is there whole (label and segment) or not at all.
+    /// A disk whose directory removals die halfway: the label goes first, then EIO (a
+    /// `remove_dir_all` interrupted by a crash or an error, in readdir order).
+    struct HalfRemovals(MemStorage);
+
+    impl Storage for HalfRemovals {
+        fn open(
+            &self,
+            path: &Path,
+            create: bool,
+        ) -> std::io::Result<Arc<dyn crate::storage::StorageFile>> {
+            self.0.open(path, create)
+        }
+        fn list(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+            self.0.list(dir)
+        }
+        fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+            self.0.create_dir_all(dir)
+        }
+        fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+            self.0.remove_file(path)
+        }
+        fn remove_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+            if !self.0.exists(dir) {
+                return Ok(());
+            }
+            let _ = self.0.remove_file(&dir.join("partition.metadata"));
+            Err(std::io::Error::other("EIO halfway through"))
+        }
+        fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+            self.0.rename(from, to)
+        }
+        fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+            self.0.sync_dir(dir)
+        }
+        fn exists(&self, path: &Path) -> bool {
+            self.0.exists(path)
+        }
+    }
+
+    /// A removal renames the directory away first, so a removal that dies halfway never leaves
+    /// a partition directory that lost its label but kept its segments (the next topic of the
+    /// name would take it, records and all); it leaves a `-delete` directory, which a later
+    /// removal (or the leftover sweep) finishes.
     #[test]
-    fn a_removal_stopped_after_any_op_never_leaves_a_partial_partition_directory() {
+    fn a_removal_that_dies_halfway_never_leaves_a_partition_directory_without_its_label() {
         let t = tp("t", 0);
         let dir = dir_for(&t);
-        let steps = removal_job(Arc::new(MemStorage::new()), &t).ops().len();
-        for stop_after in 0..=steps {
-            let mem = MemStorage::new();
-            mem.create_dir_all(&dir).unwrap();
-            for file in ["partition.metadata", "00000000000000000000.log"] {
-                mem.open(&dir.join(file), true)
-                    .unwrap()
-                    .append(b"x")
-                    .unwrap();
-            }
-            let job = removal_job(Arc::new(mem.clone()), &t);
-            for op in &job.ops()[..stop_after] {
-                job.run_op(op).unwrap();
-            }
-            let whole = mem.exists(&dir.join("partition.metadata"))
-                && mem.exists(&dir.join("00000000000000000000.log"));
-            assert!(whole || !mem.exists(&dir), "after {stop_after} ops");
-            assert_eq!(mem.exists(&dir), stop_after < 2, "renamed by the second op");
-            // Run again from the start (a retried job, or the next start's leftover sweep).
-            job.run().unwrap();
-            assert!(mem.file_names().is_empty(), "{:?}", mem.file_names());
+        let mem = MemStorage::new();
+        mem.create_dir_all(&dir).unwrap();
+        for file in ["partition.metadata", "00000000000000000000.log"] {
+            mem.open(&dir.join(file), true)
+                .unwrap()
+                .append(b"x")
+                .unwrap();
         }
+        let half = Arc::new(HalfRemovals(mem.clone()));
+        assert!(removal_job(half, &t).run().is_err());
+        assert!(!mem.exists(&dir), "{:?}", mem.file_names());
+        let doomed = deleting_dir_for(&t);
+        assert!(mem.exists(&doomed.join("00000000000000000000.log")));
+        assert!(is_deleting_dir(doomed.to_str().unwrap()));
+        // (Removing the directory in place, as before, left `t-0` with its segment and no
+        // label.) Run again on a sound disk, the job finishes the leftover.
+        removal_job(Arc::new(mem.clone()), &t).run().unwrap();
+        assert!(mem.file_names().is_empty(), "{:?}", mem.file_names());
     }
 
     /// A file where the partition's directory would be is not the removal's to move or delete:

@@ -4,8 +4,8 @@
 //! with another id; the checker (`checker::quorum::check_new_replicas_empty`) holds that it
 //! never opens the earlier topic's records for it (the broker compares the topic id its
 //! partition directory records), and (`check_no_strays`) that no deleted generation's
-//! directory is left at the end. Half the creation attempts place partition `p` on the `p`-th
-//! broker by hand, so a broker that comes back gets its old partition's name again (refused
+//! directory is left at the end. Three creation attempts in four place partition `p` on the
+//! `p`-th broker by hand, so a broker that comes back gets its old partition's name again (refused
 //! while it is fenced, so such a creation waits for its return); the others let the controller
 //! place them. The workload asserts nothing itself.
 

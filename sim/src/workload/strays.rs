@@ -22,7 +22,9 @@ use crate::storage::SimDisks;
 
 /// How long after the final read the brokers' disks may still hold a deleted topic's
 /// directories.
-pub const STRAY_BOUND: Duration = Duration::from_secs(20);
+/// Past the partitions actor's housekeeping tick (30 s), which removes what a failed removal
+/// left.
+pub const STRAY_BOUND: Duration = Duration::from_secs(45);
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 /// Waits until no broker in `nodes` holds a directory of a topic no broker lists (or a

@@ -31,8 +31,9 @@ pub struct MetadataImage {
     /// The first producer id of the next block (Kafka's `nextProducerId`); ids below it are
     /// handed out.
     pub(super) next_producer_id: i64,
-    /// The ids of deleted topics, by deletion order (a count of deletions ever applied), at
-    /// most [`DELETED_TOPIC_IDS_KEPT`]: no topic takes one again, and a broker removes a
+    /// The ids of deleted topics, keyed in deletion order (numbered from 0 by the first
+    /// deletion this image applied or loaded), at most [`DELETED_TOPIC_IDS_KEPT`] (finding one
+    /// scans them: a creation is rare next to this): no topic takes one again, and a broker removes a
     /// partition directory that names one (it was down while the topic was deleted: Kafka
     /// 3.7's stray logs). Unlike "not in the image", "deleted" never depends on how far the
     /// broker's view has caught up. In the snapshot after the image (format 2).

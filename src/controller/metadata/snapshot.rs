@@ -4,9 +4,12 @@
 //!
 //! Layout: a format-version byte ([`SNAPSHOT_FORMAT_VERSION`]), then the postcard encoding of
 //! the image without its derived name index, then (format 2 on) the postcard encoding of its
-//! deleted topic ids. Format 1 (before deleted ids were kept) still loads, with none. A snapshot taken after entry `i` and followed by
-//! the entries after `i` gives the image of the whole log: the snapshot holds the applied
-//! index, and [`MetadataImage::apply_entry`] skips the entries it already covers.
+//! deleted topic ids. Format 1 (before deleted ids were kept) still loads, with none (so a
+//! node that loaded one lists fewer deleted ids than its peers until they are forgotten).
+//!
+//! A snapshot taken after entry `i` and followed by the entries after `i` gives the image of
+//! the whole log: the snapshot holds the applied index, and [`MetadataImage::apply_entry`]
+//! skips the entries it already covers.
 //!
 //! Loading checks every invariant `apply` keeps ([`MetadataImage::check`]), so a snapshot
 //! written by a buggy node or damaged past its file's checksum is refused rather than served.

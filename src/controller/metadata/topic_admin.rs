@@ -217,7 +217,7 @@ fn creation(
     };
     check_broker_partitions(image, &replicas)?;
     let mut id = draw.topic_id();
-    while id == [0; 16] || image.topic(&id).is_some() {
+    while id == [0; 16] || image.topic(&id).is_some() || image.was_deleted(&id) {
         id = draw.topic_id();
     }
     let mut records = vec![MetadataRecord::CreateTopic {

@@ -124,13 +124,14 @@ impl Storage for FileStorage {
         let mut names = Vec::new();
         for entry in fs::read_dir(&full)? {
             let name = entry?.file_name();
-            let name = name.into_string().map_err(|raw| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("non-UTF-8 file name {raw:?} in {}", full.display()),
-                )
-            })?;
-            names.push(name);
+            // Never one of Rill's (it names every file in UTF-8): left alone, and not in the
+            // way of listing the rest (a stray sweep, a removal, a recovery).
+            match name.into_string() {
+                Ok(name) => names.push(name),
+                Err(raw) => {
+                    tracing::warn!(name = ?raw, dir = %full.display(), "a file with a non-UTF-8 name is ignored")
+                }
+            }
         }
         names.sort();
         Ok(names)
@@ -281,6 +282,21 @@ mod tests {
         let mut buf = [0u8; 6];
         read_exact_at(again.as_ref(), 0, &mut buf).unwrap();
         assert_eq!(&buf, b"Jello!");
+    }
+
+    /// A name Rill never writes (not UTF-8) is skipped, not an error that would stop a stray
+    /// sweep or a recovery from seeing the rest.
+    #[test]
+    fn a_non_utf8_name_is_left_out_of_a_listing() {
+        use std::os::unix::ffi::OsStrExt;
+        let (dir, storage) = storage();
+        let root = dir.path().join("root");
+        std::fs::create_dir(root.join("t-0")).unwrap();
+        let odd = std::ffi::OsStr::from_bytes(b"t-0/\xff\xfe.log");
+        std::fs::write(root.join(odd), b"x").unwrap();
+        std::fs::write(root.join("t-0/a.log"), b"x").unwrap();
+        assert_eq!(storage.list(Path::new("t-0")).unwrap(), ["a.log"]);
+        assert_eq!(storage.list(Path::new("")).unwrap(), ["t-0"]);
     }
 
     #[test]
