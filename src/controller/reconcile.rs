@@ -106,11 +106,7 @@ impl Reconcile {
                     &topics.strays_swept,
                 )
             }
-            None => StraySweep::after_change(
-                &Default::default(),
-                &Default::default(),
-                &Default::default(),
-            ),
+            None => StraySweep::idle(),
         };
         Self {
             basis,

@@ -33,6 +33,18 @@ impl StraySweep {
         }
     }
 
+    /// Nothing to ask (a reconciliation before start-up opened the logs).
+    pub fn idle() -> Self {
+        Self {
+            ids: BTreeSet::new(),
+            deleted: BTreeSet::new(),
+            settled: BTreeSet::new(),
+            always: false,
+            // Done before it starts: `swept` is left as it is.
+            asked: true,
+        }
+    }
+
     /// After a change: the deleted ids not asked about before. The ids of topics this node
     /// had reconciled are taken as swept without asking: the reconciliation's own Deletes
     /// remove their directories (and a failed one keeps the topic to delete again).

@@ -474,10 +474,7 @@ impl Partitions {
             leftovers.retain(|name| Path::new(name) != doomed);
             self.offline.remove(&tp);
             self.topic_ids.remove(&tp);
-            let token = self.next_replica_id;
-            self.next_replica_id += 1;
-            ctx.persist(token, replica::removal_job(self.storage.clone(), &tp));
-            self.dir_tokens.insert(token, tp.clone());
+            self.launch_removal(ctx, &tp);
             let lane = DirLane {
                 request: None,
                 removing: true,
@@ -653,10 +650,7 @@ impl Partitions {
             "the partition's directory holds an earlier topic of the same name; removing it"
         );
         self.offline.remove(&tp);
-        let token = self.next_replica_id;
-        self.next_replica_id += 1;
-        ctx.persist(token, replica::removal_job(self.storage.clone(), &tp));
-        self.dir_tokens.insert(token, tp.clone());
+        self.launch_removal(ctx, &tp);
         let lane = DirLane {
             request: None,
             removing: true,
@@ -922,11 +916,7 @@ impl Partitions {
 
     /// Runs the job removing `tp`'s directory; `id` is answered when it completed.
     fn start_removal(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition) {
-        // Tokens share the replica id space, so they never collide with a replica's.
-        let token = self.next_replica_id;
-        self.next_replica_id += 1;
-        ctx.persist(token, replica::removal_job(self.storage.clone(), &tp));
-        self.dir_tokens.insert(token, tp.clone());
+        self.launch_removal(ctx, &tp);
         let lane = self.dir_lanes.entry(tp).or_insert(DirLane {
             request: Some(id),
             removing: true,
@@ -934,6 +924,16 @@ impl Partitions {
             queued: Vec::new(),
         });
         lane.removing = true;
+    }
+
+    /// Starts the job removing `tp`'s directory; its completion goes to `tp`'s lane, which
+    /// the caller sets up.
+    fn launch_removal(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        // Tokens share the replica id space, so they never collide with a replica's.
+        let token = self.next_replica_id;
+        self.next_replica_id += 1;
+        ctx.persist(token, replica::removal_job(self.storage.clone(), tp));
+        self.dir_tokens.insert(token, tp.clone());
     }
 
     /// A job a directory lane waited for completed: the old replica's flush (start the
