@@ -39,6 +39,10 @@ fn seeds_to_catch(canary: Canary) -> u64 {
         // Needs a broker down while the churned topic is deleted, back for a later one placed
         // on it alike, and the run to end after that (7 of seeds 1..=40, first at 6).
         Canary::TopicIdIgnored => 40,
+        // Needs a leader cut off from the other voters but not from an observer (16 of seeds
+        // 1..=40, first at 9, since a new leader's epoch is written by the open's job, which
+        // re-rolled the schedules).
+        Canary::ObserverCountedInMajority => 16,
         _ => SEEDS_PER_CANARY,
     }
 }
@@ -97,7 +101,7 @@ fn the_group_workload_commits_and_its_canary_loses_an_acknowledged_commit() {
     );
     // Commits replayed out of order at a load: a committed offset goes back with no reset.
     let replayed = run_seed(
-        3,
+        2,
         RunOptions {
             canary: Some(Canary::GroupReplayOldestCommit),
             ..RunOptions::new(SIM_SECS)
@@ -117,7 +121,7 @@ fn the_group_workload_commits_and_its_canary_loses_an_acknowledged_commit() {
     // directories recorded their topic id, a persist job more at each open; then a directory
     // removal became a rename and a removal, and start-up looks for stray directories).
     let canary = run_seed(
-        7,
+        1,
         RunOptions {
             canary: Some(Canary::AckCommitBeforeAppend),
             ..RunOptions::new(SIM_SECS)
@@ -138,7 +142,7 @@ fn the_group_workload_commits_and_its_canary_loses_an_acknowledged_commit() {
 
 /// A consumer-protocol group (KIP-848): its members join and heartbeat, are handed
 /// partitions by the coordinator, commit with their epochs, are reset once and drain in a
-/// clean run (seed 16 draws the protocol; the canary runs seed 5), and the protocol's canary
+/// clean run (seed 16 draws the protocol; the canary runs seed 9), and the protocol's canary
 /// is reported as exactly what it plants: a partition handed to a member while another still
 /// holds it.
 #[test]
@@ -161,7 +165,7 @@ fn the_consumer_protocol_group_hands_partitions_over_and_its_canary_shares_one()
         "no classic sync"
     );
     let canary = run_seed(
-        5,
+        9,
         RunOptions {
             canary: Some(Canary::ConsumerAssignUnreleased),
             ..RunOptions::new(SIM_SECS)
@@ -184,9 +188,9 @@ fn the_consumer_protocol_group_hands_partitions_over_and_its_canary_shares_one()
 /// compaction canary is reported as exactly what it plants: a key's latest value removed.
 #[test]
 fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_value() {
-    // Seed 4 since session 24 (directory removals and the stray sweep re-rolled the
-    // schedules).
-    let clean = run_seed(4, RunOptions::new(SIM_SECS));
+    // Seed 6 since session 25 (a new leader's epoch written by the open's job re-rolled the
+    // schedules; seed 4 in session 24).
+    let clean = run_seed(6, RunOptions::new(SIM_SECS));
     assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
     for event in [
         "CompactSent {",
@@ -194,7 +198,7 @@ fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_va
         "last: true",
         "name: \"crash-during-clean-swap\"",
     ] {
-        assert!(clean.history.contains(event), "no {event} in seed 4");
+        assert!(clean.history.contains(event), "no {event} in seed 6");
     }
     // The cleaner ran: the last pass reads fewer records than were written.
     let written = clean.history.matches("CompactSent {").count();
@@ -206,9 +210,9 @@ fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_va
         read * 4 < written,
         "{read} records read of {written} written"
     );
-    // Seed 3 since session 24 (seed 1 until then).
+    // Seed 4 since session 25 (3 in session 24, 1 until then).
     let canary = run_seed(
-        3,
+        4,
         RunOptions {
             canary: Some(Canary::CleanKeepsOldestValue),
             ..RunOptions::new(SIM_SECS)
@@ -330,14 +334,14 @@ fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
     assert!(!off.history.contains("FaultPoint {"));
 }
 
-/// The controller quorum (issue 13): in a run of three voters (seed 6) the observer sees one
+/// The controller quorum (issue 13): in a run of three voters (seed 10) the observer sees one
 /// leader per epoch and one cluster id while kills and voter partitions move the leadership;
 /// its canary (every voter a majority by itself) is reported as quorum violations only (two
 /// leaders of an epoch and two cluster ids first; leaders without others' commits follow; and
 /// the producer ids each of the quorums hands out).
 #[test]
 fn the_controller_quorum_keeps_one_leader_per_epoch_and_its_canary_elects_several() {
-    let clean = run_seed(6, RunOptions::new(SIM_SECS));
+    let clean = run_seed(10, RunOptions::new(SIM_SECS));
     assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
     assert!(clean.history.contains("voters: 3"));
     let epochs: std::collections::BTreeSet<&str> = (clean.history.lines())

@@ -16,6 +16,7 @@ mod error;
 mod fetch;
 mod fetch_encode;
 mod groups;
+mod leader_epochs;
 mod metadata;
 mod partitions;
 mod per_partition;
@@ -167,6 +168,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             ApiKey::DescribeCluster => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.describe_cluster(body)
+                })
+                .await
+            }
+            ApiKey::OffsetForLeaderEpoch => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.offset_for_leader_epoch(body)
                 })
                 .await
             }

@@ -102,6 +102,8 @@ calls! {
         |r| NodeMsg::Partitions(PartitionsRequest::InitProducerId(r));
     OfflineRequest, Vec<TopicPartition> => PARTITIONS,
         |r| NodeMsg::Partitions(PartitionsRequest::Offline(r));
+    EpochEndsRequest, Vec<EpochEnd> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::EpochEnds(r));
     ListTopicsRequest, BTreeMap<String, TopicMeta> => TOPICS, |_| NodeMsg::Topics(TopicsRequest::List);
     CreateTopicsRequest, Vec<TopicChange> => TOPICS,
         |r| NodeMsg::Topics(TopicsRequest::CreateTopics(r));
@@ -174,6 +176,7 @@ replies! {
     Vec<(TopicPartition, DeleteRecordsResult)> = PartitionsReply::DeleteRecords;
     InitProducerIdResult = PartitionsReply::InitProducerId;
     Vec<TopicPartition> = PartitionsReply::Offline;
+    Vec<EpochEnd> = PartitionsReply::EpochEnds;
     BTreeMap<String, TopicMeta> = TopicsReply::List;
     Vec<TopicChange> = TopicsReply::Created;
     Deletions = TopicsReply::Deleted | Failed;

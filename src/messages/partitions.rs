@@ -34,6 +34,8 @@ pub enum PartitionsRequest {
     Leaders(LeadersUpdate),
     /// Remove the directories no topic owns any more (see [`RemoveStrayRequest`]).
     RemoveStray(RemoveStrayRequest),
+    /// OffsetForLeaderEpoch: where leader epochs end (see [`EpochEndsRequest`]).
+    EpochEnds(EpochEndsRequest),
 }
 
 /// Every partition of the cluster with its leader, as this node's metadata says.
@@ -162,6 +164,46 @@ pub struct ListOffsetsRequest {
     pub current_leader_epochs: BTreeMap<TopicPartition, LeaderEpoch>,
 }
 
+/// Where a leader epoch ends in each partition's log (OffsetForLeaderEpoch, KIP-101/320):
+/// a consumer checks its position after a leader change, a follower finds where its log
+/// diverged. Only the leader answers, after the KIP-320 check of the epoch the asker knows
+/// (Kafka's order: the epoch, then the leadership).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EpochEndsRequest {
+    pub partitions: Vec<EpochEndAsk>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EpochEndAsk {
+    pub tp: TopicPartition,
+    /// The leader epoch the asker knows ([`LeaderEpoch::UNKNOWN`]: none named).
+    pub current_leader_epoch: LeaderEpoch,
+    /// The epoch whose end is asked.
+    pub leader_epoch: LeaderEpoch,
+}
+
+/// The answer for one partition: the largest epoch at or below the one asked and the offset
+/// where it ends (Kafka's `endOffsetFor`), both -1 when the log knows no such epoch.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochEnd {
+    pub tp: TopicPartition,
+    pub error_code: ErrorCode,
+    pub leader_epoch: LeaderEpoch,
+    pub end_offset: Offset,
+}
+
+impl EpochEnd {
+    /// No answer: refused with `error_code`, or (with `NONE`) no such epoch.
+    pub fn undefined(tp: TopicPartition, error_code: ErrorCode) -> Self {
+        Self {
+            tp,
+            error_code,
+            leader_epoch: LeaderEpoch::UNKNOWN,
+            end_offset: Offset::UNKNOWN,
+        }
+    }
+}
+
 /// Append `records` (one uncompressed batch built by the coordinator) to `tp`, only if the
 /// partition is still led under `term` (else NOT_LEADER_OR_FOLLOWER), and answer once the
 /// batch is acknowledged as an acks=-1 produce would be, by that same term: the reply is
@@ -197,6 +239,8 @@ pub enum PartitionsReply {
     /// The offline partitions asked for, in (topic, partition) order.
     Offline(Vec<TopicPartition>),
     Lead(Leadership),
+    /// To EpochEnds, in the order asked.
+    EpochEnds(Vec<EpochEnd>),
 }
 
 /// The outcome of a request that answers nothing else: a Kafka error code (0 = done).

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::epoch_ends::{self, Absent};
 use super::errors;
 use super::fetch_wait::FetchWaits;
 use super::leaders::{self, Leaders};
@@ -43,10 +44,10 @@ use crate::limits::{
 use crate::messages::quorum::{LeaderRequest, QuorumReply};
 use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
-    EnsureRequest, FetchPartition, FetchRequest, InitProducerIdRequest, InitProducerIdResult,
-    LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest, ListOffsetsResult, NodeMsg,
-    OfflineRequest, PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest,
-    SetConfigRequest, QUORUM,
+    EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
+    InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
+    ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply, PartitionsRequest,
+    ProducePartitionResult, ProduceRequest, SetConfigRequest, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -401,6 +402,20 @@ impl Partitions {
                 let reply = self.list_offsets(ctx.me.node, list);
                 ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
+            PartitionsRequest::EpochEnds(EpochEndsRequest { partitions }) => {
+                let me = ctx.me.node;
+                let ends = partitions
+                    .into_iter()
+                    .map(|ask| {
+                        let replica = self.replica_or_absent(&ask.tp, me);
+                        epoch_ends::answer(ask, replica)
+                    })
+                    .collect();
+                ctx.reply(
+                    id,
+                    NodeMsg::PartitionsReply(PartitionsReply::EpochEnds(ends)),
+                );
+            }
             PartitionsRequest::DeleteRecords(DeleteRecordsRequest { partitions }) => {
                 self.delete_records(ctx, id, partitions)
             }
@@ -578,6 +593,20 @@ impl Partitions {
 
     /// Why a client's request for `tp` is refused here for leadership: this replica follows,
     /// or there is none here and the metadata names another leader (or none).
+    /// The open replica of `tp`, or where the partition stands without one.
+    fn replica_or_absent(&self, tp: &TopicPartition, me: NodeId) -> Result<&Replica, Absent> {
+        if let Some(replica) = self.replicas.get(tp) {
+            return Ok(replica);
+        }
+        if self.offline.contains(tp) {
+            return Err(Absent::Offline);
+        }
+        Err(match self.leaders.refuse_elsewhere(tp, me) {
+            Some(refusal) => Absent::Elsewhere(refusal),
+            None => Absent::Unknown,
+        })
+    }
+
     fn refuse_not_leader(&self, tp: &TopicPartition, me: NodeId) -> Option<Refusal> {
         match self.replicas.get(tp) {
             Some(replica) => replica.role().refuse_produce(),

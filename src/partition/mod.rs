@@ -4,7 +4,7 @@
 //! * [`actor`] — the `PARTITIONS` actor: request dispatch, produce/group commit, long-poll fetch.
 //! * [`replica`] — one partition: log + producer state + durability waiters.
 //! * [`role`] — leader or follower, and the high watermark kept apart from the log end.
-//! * [`reads`] — Fetch and ListOffsets as pure reads.
+//! * [`reads`] — Fetch and ListOffsets as pure reads; [`epoch_ends`] — OffsetForLeaderEpoch.
 //! * [`fetch_wait`] — parked fetches.
 //! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
@@ -15,6 +15,7 @@
 //! * [`errors`] — the Kafka error codes used, and the log-error mapping.
 
 pub mod actor;
+pub mod epoch_ends;
 pub mod errors;
 pub mod fetch_wait;
 pub mod leaders;

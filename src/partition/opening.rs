@@ -20,8 +20,8 @@ use std::collections::VecDeque;
 use crate::actor::RequestId;
 use crate::limits::OPENING_PARKED_MAX;
 use crate::messages::{
-    DeleteRecordsResult, FetchPartitionResult, ListOffsetsResult, NodeMsg, PartitionsReply,
-    PartitionsRequest, ProducePartitionResult,
+    DeleteRecordsResult, EpochEnd, FetchPartitionResult, ListOffsetsResult, NodeMsg,
+    PartitionsReply, PartitionsRequest, ProducePartitionResult,
 };
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
@@ -92,6 +92,7 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         PartitionsRequest::Produce(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
         PartitionsRequest::Fetch(r) => r.partitions.iter().any(|p| opening(&p.tp)),
         PartitionsRequest::ListOffsets(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
+        PartitionsRequest::EpochEnds(r) => r.partitions.iter().any(|a| opening(&a.tp)),
         PartitionsRequest::DeleteRecords(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
         PartitionsRequest::Append(r) => opening(&r.tp),
         PartitionsRequest::Lead(r) => opening(&r.tp),
@@ -136,6 +137,12 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
             r.partitions
                 .into_iter()
                 .map(|(tp, _)| (tp, ListOffsetsResult::not_found(REFUSED)))
+                .collect(),
+        ),
+        PartitionsRequest::EpochEnds(r) => PartitionsReply::EpochEnds(
+            r.partitions
+                .into_iter()
+                .map(|a| EpochEnd::undefined(a.tp, REFUSED))
                 .collect(),
         ),
         PartitionsRequest::DeleteRecords(r) => PartitionsReply::DeleteRecords(

@@ -344,6 +344,7 @@ impl Replica {
             })?;
         let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
         rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        begin_leader_epoch(&mut log, state.role());
         let acked = ack_offset(&log, &state);
         let opening = log.has_pending();
         Ok(Self {
@@ -400,6 +401,7 @@ impl Replica {
     pub fn set_role(&mut self, role: Role) {
         let log_end = Offset(self.log.log_end_offset());
         self.state.set_role(role, log_end);
+        begin_leader_epoch(&mut self.log, self.state.role());
     }
 
     pub fn flush_policy(&self) -> FlushPolicy {
@@ -938,6 +940,14 @@ impl Replica {
 
 /// Durable (synced) and replicated (below the high watermark): what acks=all waits for. The
 /// high watermark only matters once followers exist; on one node it is the log end.
+/// A leader's epoch starts at its log end the moment it leads (see [`Log::begin_epoch`]), at
+/// open as at a role change.
+fn begin_leader_epoch(log: &mut Log, role: &Role) {
+    if let Role::Leader { epoch, .. } = role {
+        log.begin_epoch(epoch.0);
+    }
+}
+
 fn ack_offset(log: &Log, state: &ReplicaState) -> Offset {
     Offset(log.synced_offset()).min(state.high_watermark())
 }

@@ -1878,8 +1878,10 @@ fn appended_batches_carry_the_roles_leader_epoch() {
     assert_eq!(header.partition_leader_epoch, 5);
 }
 
+/// A leader's epoch starts at its log end the moment it leads, not at its first append
+/// (Kafka PR 5678): the open's job writes it, and appends in that epoch write nothing more.
 #[test]
-fn a_leaders_first_append_in_its_epoch_is_in_the_epoch_file_once_the_flush_completed() {
+fn a_leaders_epoch_is_in_the_epoch_file_from_the_opens_job_on() {
     let storage = Arc::new(MemStorage::new());
     let role = Role::Leader {
         epoch: LeaderEpoch(5),
@@ -1887,19 +1889,25 @@ fn a_leaders_first_append_in_its_epoch_is_in_the_epoch_file_once_the_flush_compl
     };
     let mut replica = open_replica(&storage, role);
     let file = Path::new("r-0").join("leader-epoch-checkpoint");
-    replica.produce(plain(b"v"), None, T0_MS).expect("appended");
-    replica.produce(plain(b"w"), None, T0_MS).expect("appended");
-    assert_eq!(replica.log().latest_epoch(), Some(5));
-    let job = replica.start_sync().expect("a flush job");
-    assert_eq!(storage.durable_file(&file), None, "not before the job ran");
-    job.run().expect("runs");
-    let outcome = replica.finish_sync(Ok(()));
-    assert!(outcome.failed.is_empty());
     assert_eq!(
         storage.durable_file(&file).as_deref(),
         Some(&b"0\n1\n5 0\n"[..]),
         "Kafka's format: version, count, `epoch start_offset`"
     );
+    replica.produce(plain(b"v"), None, T0_MS).expect("appended");
+    replica.produce(plain(b"w"), None, T0_MS).expect("appended");
+    assert_eq!(replica.log().latest_epoch(), Some(5));
+    let job = replica.start_sync().expect("a flush job");
+    assert!(
+        !job.ops()
+            .iter()
+            .any(|op| matches!(op, PersistOp::ReplaceFile { .. })),
+        "the epoch is not written again: {:?}",
+        job.ops()
+    );
+    job.run().expect("runs");
+    let outcome = replica.finish_sync(Ok(()));
+    assert!(outcome.failed.is_empty());
     assert!(!replica.needs_sync(), "nothing left to flush");
 }
 
@@ -2005,8 +2013,8 @@ fn roll_in_a_handler(storage: &Arc<MemStorage>) -> (Harness, RequestId, Effects)
     storage.forbid_sync(false);
     let jobs = syncs(&effects);
     assert!(
-        matches!(&jobs[..], [(_, job)] if matches!(job.ops(), [PersistOp::SyncFiles(files), PersistOp::ReplaceFile { path, .. }] if files.len() == 1 && path.ends_with("leader-epoch-checkpoint"))),
-        "without a roll the job syncs one file, and the first append started epoch 0: {jobs:?}"
+        matches!(&jobs[..], [(_, job)] if matches!(job.ops(), [PersistOp::SyncFiles(files)] if files.len() == 1)),
+        "without a roll the job syncs one file (epoch 0 was written by the open): {jobs:?}"
     );
     let mut effects = h.complete(syncs(&effects));
     assert!(take_reply(&mut effects, first).is_some(), "acknowledged");
@@ -2655,6 +2663,7 @@ fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
 
 mod compaction;
 mod coordinator;
+mod leader_epochs;
 
 /// The metadata says who leads (`PartitionsRequest::Leaders`, a message from the topics
 /// actor): this node serves only what it leads, in the metadata's epoch, and refuses the rest

@@ -55,7 +55,8 @@ macro_rules! by_request_type {
             ConsumerGroupHeartbeat = ConsumerGroupHeartbeatRequest,
             ConsumerGroupDescribe = ConsumerGroupDescribeRequest,
             DescribeQuorum = DescribeQuorumRequest,
-            DescribeCluster = DescribeClusterRequest)
+            DescribeCluster = DescribeClusterRequest,
+            OffsetForLeaderEpoch = OffsetForLeaderEpochRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

@@ -46,7 +46,7 @@ const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] =
     super::concat(CORE, GROUP_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 15] = [
+const CORE: [Supported; 16] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -70,6 +70,9 @@ const CORE: [Supported; 15] = [
     // The live brokers from the metadata (Kafka's admin clients' describeCluster); v2 can list
     // fenced ones too.
     s(ApiKey::DescribeCluster, 0, 2),
+    // Where a leader epoch ends (KIP-101/320): librdkafka sends v2 and kafka-python v2-4 to
+    // check a consumer's position after a leader change; v2 is the crate's first.
+    s(ApiKey::OffsetForLeaderEpoch, 2, 4),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

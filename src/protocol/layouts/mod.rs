@@ -27,7 +27,9 @@ pub use groups::{
     FIND_COORDINATOR, HEARTBEAT, JOIN_GROUP, LEAVE_GROUP, LIST_GROUPS, OFFSET_COMMIT,
     OFFSET_DELETE, OFFSET_FETCH, SYNC_GROUP,
 };
-pub use records::{DELETE_RECORDS, FETCH, INIT_PRODUCER_ID, LIST_OFFSETS, PRODUCE};
+pub use records::{
+    DELETE_RECORDS, FETCH, INIT_PRODUCER_ID, LIST_OFFSETS, OFFSET_FOR_LEADER_EPOCH, PRODUCE,
+};
 pub use topics::{CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, METADATA};
 
 /// The consumer-group layouts (issue 12), the tail of [`REQUESTS`].
@@ -37,7 +39,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 14] = [
+const CORE: [&Request; 15] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -52,6 +54,7 @@ const CORE: [&Request; 14] = [
     &INCREMENTAL_ALTER_CONFIGS,
     &DESCRIBE_QUORUM,
     &DESCRIBE_CLUSTER,
+    &OFFSET_FOR_LEADER_EPOCH,
 ];
 
 const GROUPS: [&Request; 13] = [

@@ -1,4 +1,5 @@
-//! Records and producers: Produce, Fetch, ListOffsets, DeleteRecords, InitProducerId.
+//! Records and producers: Produce, Fetch, ListOffsets, DeleteRecords, InitProducerId,
+//! OffsetForLeaderEpoch.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -132,5 +133,27 @@ pub const INIT_PRODUCER_ID: Request = Request {
         f("transaction_timeout_ms", ALL, Int32),
         f("producer_id", since(3), Int64),
         f("producer_epoch", since(3), Int16),
+    ]),
+};
+
+// OffsetForLeaderEpoch (23)
+
+const OFFSET_FOR_LEADER_PARTITION: Struct = fields(&[
+    f("partition", ALL, Int32),
+    f("current_leader_epoch", ALL, Int32),
+    f("leader_epoch", ALL, Int32),
+]);
+const OFFSET_FOR_LEADER_TOPIC: Struct = fields(&[
+    f("topic", ALL, String),
+    f("partitions", ALL, Structs(&OFFSET_FOR_LEADER_PARTITION)),
+]);
+/// v2-4 only: the versions the protocol crate decodes (v0-1 had no current leader epoch).
+pub const OFFSET_FOR_LEADER_EPOCH: Request = Request {
+    key: ApiKey::OffsetForLeaderEpoch,
+    versions: range(2, 4),
+    flexible: since(4),
+    body: fields(&[
+        f("replica_id", since(3), Int32),
+        f("topics", ALL, Structs(&OFFSET_FOR_LEADER_TOPIC)),
     ]),
 };

@@ -387,3 +387,41 @@ fn a_log_without_the_file_opens_with_no_epochs() {
     let next = append_in(&mut log, 3, 1);
     assert_eq!(log.epoch_entries(), entries(&[(3, next)]));
 }
+
+/// A new leader's epoch starts at the log end at once and is written by the next flush job;
+/// an epoch not newer than the latest (a stale view of the metadata) changes nothing.
+#[test]
+fn a_new_leaders_epoch_begins_at_the_log_end_and_an_older_one_changes_nothing() {
+    let mem = MemStorage::new();
+    let (mut log, start_of_3) = two_epochs(&mem);
+    let end = log.log_end_offset();
+    for stale in [0, 2, 3] {
+        log.begin_epoch(stale);
+        assert_eq!(log.epoch_entries(), entries(&[(0, 0), (3, start_of_3)]));
+    }
+    assert!(
+        log.flush_job().is_none(),
+        "nothing changed, nothing to write"
+    );
+    log.begin_epoch(7);
+    assert_eq!(
+        log.epoch_entries(),
+        entries(&[(0, 0), (3, start_of_3), (7, end)])
+    );
+    assert_eq!(
+        log.end_offset_for(3).end_offset,
+        end,
+        "epoch 3 ends where 7 began"
+    );
+    flush(&mut log);
+    assert_eq!(
+        durable_entries(&mem),
+        Some(entries(&[(0, 0), (3, start_of_3), (7, end)]))
+    );
+    // Its first append adds nothing.
+    append_in(&mut log, 7, 1);
+    assert_eq!(
+        log.epoch_entries(),
+        entries(&[(0, 0), (3, start_of_3), (7, end)])
+    );
+}

@@ -521,6 +521,23 @@ impl Log {
         self.epochs.truncate_from_start(offset);
     }
 
+    /// This replica became the leader in `epoch`: the epoch starts at the log end (Kafka's
+    /// `assign(leaderEpoch, logEndOffset)` on becoming leader), so where the previous epochs
+    /// end is answered right before the first append in `epoch` (back-to-back elections,
+    /// Kafka PR 5678). An epoch not newer than the latest known changes nothing: a stale view
+    /// of the metadata must never cut the entries of newer epochs. The file is written by the
+    /// next flush job, as an append's epoch is: until a record of `epoch` is durable, a crash
+    /// that loses the entry loses nothing it describes.
+    pub fn begin_epoch(&mut self, epoch: i32) {
+        if self
+            .epochs
+            .latest_epoch()
+            .is_none_or(|latest| epoch > latest)
+        {
+            self.epochs.assign(epoch, self.log_end_offset());
+        }
+    }
+
     /// The newest leader epoch the log holds records of (or was last assigned), if any.
     pub fn latest_epoch(&self) -> Option<i32> {
         self.epochs.latest_epoch()
