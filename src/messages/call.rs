@@ -104,6 +104,8 @@ calls! {
         |r| NodeMsg::Partitions(PartitionsRequest::Offline(r));
     EpochEndsRequest, Vec<EpochEnd> => PARTITIONS,
         |r| NodeMsg::Partitions(PartitionsRequest::EpochEnds(r));
+    ReplicaFetchRequest, ReplicaFetchResult => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::ReplicaFetch(r));
     ListTopicsRequest, BTreeMap<String, TopicMeta> => TOPICS, |_| NodeMsg::Topics(TopicsRequest::List);
     CreateTopicsRequest, Vec<TopicChange> => TOPICS,
         |r| NodeMsg::Topics(TopicsRequest::CreateTopics(r));
@@ -177,6 +179,7 @@ replies! {
     InitProducerIdResult = PartitionsReply::InitProducerId;
     Vec<TopicPartition> = PartitionsReply::Offline;
     Vec<EpochEnd> = PartitionsReply::EpochEnds;
+    ReplicaFetchResult = PartitionsReply::ReplicaFetch;
     BTreeMap<String, TopicMeta> = TopicsReply::List;
     Vec<TopicChange> = TopicsReply::Created;
     Deletions = TopicsReply::Deleted | Failed;

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::groups::LeaderTerm;
 use crate::storage::log::LogConfig;
 use crate::storage::records::{RecordTimestamps, RecordsError};
-use crate::types::{ErrorCode, LeaderEpoch, NodeId, Offset, ProducerId, Refusal, TopicPartition};
+use crate::types::{
+    BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Offset, ProducerId, Refusal, TopicPartition,
+};
 
 /// Requests to [`super::PARTITIONS`]. Each carries its own type, so the gateway asks with a
 /// typed call (`super::call`) and gets the matching reply type back. A newtype variant of a
@@ -36,6 +38,8 @@ pub enum PartitionsRequest {
     RemoveStray(RemoveStrayRequest),
     /// OffsetForLeaderEpoch: where leader epochs end (see [`EpochEndsRequest`]).
     EpochEnds(EpochEndsRequest),
+    /// A follower's fetch from this node, the partition's leader (see [`ReplicaFetchRequest`]).
+    ReplicaFetch(ReplicaFetchRequest),
 }
 
 /// Every partition of the cluster with its leader, as this node's metadata says.
@@ -204,6 +208,59 @@ impl EpochEnd {
     }
 }
 
+/// A follower's fetch from the leader of `tp`: Kafka's follower Fetch, as a typed request on
+/// the inter-node transport to the leader node's PARTITIONS actor (replica traffic stays off
+/// the client listeners). One partition per request: a follower keeps one in flight per
+/// partition it follows, and the leader holds it (`max_wait_ms`) while it has nothing new.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReplicaFetchRequest {
+    pub tp: TopicPartition,
+    /// The follower's node and its broker epoch (KIP-903: a broker registered again, with an
+    /// empty disk, must not count with its old self's progress).
+    pub replica: NodeId,
+    pub broker_epoch: BrokerEpoch,
+    /// The leader epoch the follower follows in (KIP-320's check, as a client's).
+    pub current_leader_epoch: LeaderEpoch,
+    /// The follower's log end: the first offset it lacks.
+    pub fetch_offset: Offset,
+    /// The epoch of the follower's last batch ([`LeaderEpoch::UNKNOWN`]: an empty log). The
+    /// leader answers a diverging epoch when its own log does not agree up to `fetch_offset`.
+    pub last_fetched_epoch: LeaderEpoch,
+    pub log_start_offset: Offset,
+    /// At least one whole batch is returned even if it is larger (KIP-74).
+    pub max_bytes: u32,
+    pub max_wait_ms: u32,
+}
+
+/// The leader's answer to a [`ReplicaFetchRequest`].
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaFetchResult {
+    pub error_code: ErrorCode,
+    pub high_watermark: Offset,
+    pub log_start_offset: Offset,
+    pub log_end_offset: Offset,
+    /// The follower's log diverged from the leader's: the largest epoch at or below its last
+    /// fetched one that the leader has, and where it ends on the leader (no records then). The
+    /// follower truncates by it (KIP-101/279/595), never to its high watermark.
+    pub diverging_epoch: Option<(LeaderEpoch, Offset)>,
+    /// Batches from `fetch_offset` on, as the leader stored them (offsets and epochs kept).
+    pub records: Vec<u8>,
+}
+
+impl ReplicaFetchResult {
+    /// Refused with `error_code`, nothing known.
+    pub fn refused(error_code: ErrorCode) -> Self {
+        Self {
+            error_code,
+            high_watermark: Offset::UNKNOWN,
+            log_start_offset: Offset::UNKNOWN,
+            log_end_offset: Offset::UNKNOWN,
+            diverging_epoch: None,
+            records: Vec::new(),
+        }
+    }
+}
+
 /// Append `records` (one uncompressed batch built by the coordinator) to `tp`, only if the
 /// partition is still led under `term` (else NOT_LEADER_OR_FOLLOWER), and answer once the
 /// batch is acknowledged as an acks=-1 produce would be, by that same term: the reply is
@@ -241,6 +298,7 @@ pub enum PartitionsReply {
     Lead(Leadership),
     /// To EpochEnds, in the order asked.
     EpochEnds(Vec<EpochEnd>),
+    ReplicaFetch(ReplicaFetchResult),
 }
 
 /// The outcome of a request that answers nothing else: a Kafka error code (0 = done).

@@ -23,17 +23,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::epoch_ends::{self, Absent};
+use super::epoch_ends;
 use super::errors;
 use super::fetch_wait::FetchWaits;
-use super::leaders::{self, Leaders};
+use super::leaders::{self, Absent, Leaders};
 use super::leadership;
 use super::offline::OfflineLogs;
 use super::opening::{self, OpeningQueue, Parked};
 use super::producer_ids::{InitStep, ProducerIds};
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, LogStartWaiter, Replica, Waiter};
-use super::role::Role;
+use super::replica_fetch;
+use super::role::{FollowerProgress, Role};
 use super::strays;
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
@@ -47,7 +48,8 @@ use crate::messages::{
     EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
     ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply, PartitionsRequest,
-    ProducePartitionResult, ProduceRequest, SetConfigRequest, QUORUM,
+    ProducePartitionResult, ProduceRequest, ReplicaFetchRequest, ReplicaFetchResult,
+    SetConfigRequest, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -69,6 +71,8 @@ pub enum PartitionsTimer {
     Flush(u64),
     /// A parked fetch's `max_wait_ms` ran out (by fetch id; an answered fetch is ignored).
     Fetch(u64),
+    /// A parked replica fetch's `max_wait_ms` ran out (likewise).
+    ReplicaFetch(u64),
     /// A waiting acks=-1 produce's `timeout_ms` ran out (by produce id; an answered produce
     /// is ignored).
     ProduceTimeout(u64),
@@ -156,6 +160,8 @@ pub struct Partitions {
     produces: BTreeMap<u64, PendingProduce>,
     next_produce_id: u64,
     fetches: FetchWaits,
+    /// Followers' fetches held until this leader has something new for them.
+    replica_fetches: FetchWaits<ReplicaFetchRequest>,
     /// Partitions whose log could not be opened: answered with KAFKA_STORAGE_ERROR, retried.
     offline: OfflineLogs,
     /// Partitions whose disk filled, with when a write last failed for want of space
@@ -241,6 +247,7 @@ impl Partitions {
             produces: BTreeMap::new(),
             next_produce_id: 0,
             fetches: FetchWaits::default(),
+            replica_fetches: FetchWaits::default(),
             offline: OfflineLogs::default(),
             out_of_space: BTreeMap::new(),
             parked: OpeningQueue::default(),
@@ -402,6 +409,7 @@ impl Partitions {
                 let reply = self.list_offsets(ctx.me.node, list);
                 ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
+            PartitionsRequest::ReplicaFetch(ask) => self.replica_fetch(ctx, id, ask),
             PartitionsRequest::EpochEnds(EpochEndsRequest { partitions }) => {
                 let me = ctx.me.node;
                 let ends = partitions
@@ -1648,6 +1656,7 @@ impl Partitions {
 
     /// Re-reads the fetches parked on `tp` and answers those now satisfied.
     fn wake_fetches(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        self.wake_replica_fetches(ctx, tp);
         for fetch_id in self.fetches.reading(tp) {
             let Some(parked) = self.fetches.get(fetch_id) else {
                 continue;
@@ -1665,6 +1674,62 @@ impl Partitions {
         if let Some(parked) = self.fetches.take(fetch_id) {
             let read = self.read_fetch(ctx.me.node, &parked.fetch);
             reply_fetch(ctx, parked.request, read);
+        }
+    }
+
+    // ---- followers' fetches (this node leads) ------------------------------------------
+
+    /// A follower's fetch: answered at once when there is something to say, else held until
+    /// an append or its `max_wait_ms` (bounded as a client's).
+    fn replica_fetch(&mut self, ctx: PCtx, id: RequestId, ask: ReplicaFetchRequest) {
+        let result = self.serve_replica_fetch(ctx, &ask);
+        if replica_fetch::answers_now(&ask, &result)
+            || self.replica_fetches.len() >= FETCH_PARKED_MAX
+        {
+            return reply_replica_fetch(ctx, id, result);
+        }
+        let wait_ms = u64::from(ask.max_wait_ms).min(FETCH_WAIT_MS_MAX);
+        let fetch_id = self.replica_fetches.park(id, ask);
+        ctx.set_timer(PartitionsTimer::ReplicaFetch(fetch_id), wait_ms);
+    }
+
+    /// The answer to `ask` as of now; a fetch served without error or divergence records the
+    /// follower's log end on the leader.
+    fn serve_replica_fetch(&mut self, ctx: PCtx, ask: &ReplicaFetchRequest) -> ReplicaFetchResult {
+        let result = replica_fetch::serve(ask, self.replica_or_absent(&ask.tp, ctx.me.node));
+        if result.error_code == ErrorCode::NONE && result.diverging_epoch.is_none() {
+            if let Some(replica) = self.replicas.get_mut(&ask.tp) {
+                let progress = FollowerProgress {
+                    log_end: ask.fetch_offset,
+                    broker_epoch: ask.broker_epoch,
+                    fetched_at_ms: ctx.now.mono_ms as i64,
+                };
+                replica.follower_fetched(ask.replica, progress);
+            }
+        }
+        result
+    }
+
+    /// Answers the followers' fetches held on `tp` that now have something to say.
+    fn wake_replica_fetches(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        for fetch_id in self.replica_fetches.reading(tp) {
+            let Some(parked) = self.replica_fetches.get(fetch_id) else {
+                continue;
+            };
+            let ask = parked.fetch.clone();
+            let result = self.serve_replica_fetch(ctx, &ask);
+            if replica_fetch::answers_now(&ask, &result) {
+                let parked = self.replica_fetches.take(fetch_id).expect("found above");
+                ctx.cancel_timer(PartitionsTimer::ReplicaFetch(fetch_id));
+                reply_replica_fetch(ctx, parked.request, result);
+            }
+        }
+    }
+
+    fn on_replica_fetch_timer(&mut self, ctx: PCtx, fetch_id: u64) {
+        if let Some(parked) = self.replica_fetches.take(fetch_id) {
+            let result = self.serve_replica_fetch(ctx, &parked.fetch);
+            reply_replica_fetch(ctx, parked.request, result);
         }
     }
 
@@ -1829,6 +1894,7 @@ impl Partitions {
             PartitionsTimer::Retention => self.on_retention_timer(ctx),
             PartitionsTimer::Flush(replica_id) => self.on_flush_timer(ctx, replica_id),
             PartitionsTimer::Fetch(fetch_id) => self.on_fetch_timer(ctx, fetch_id),
+            PartitionsTimer::ReplicaFetch(fetch_id) => self.on_replica_fetch_timer(ctx, fetch_id),
             PartitionsTimer::ProduceTimeout(produce_id) => self.on_produce_timeout(ctx, produce_id),
             PartitionsTimer::Clean(replica_id) => self.on_clean_timer(ctx, replica_id),
         }
@@ -1888,6 +1954,13 @@ impl Partitions {
         let step = self.producer_ids.block_granted(granted, ctx.now.mono_ms);
         self.answer_init_producer_ids(ctx, step);
     }
+}
+
+fn reply_replica_fetch(ctx: PCtx, id: RequestId, result: ReplicaFetchResult) {
+    ctx.reply(
+        id,
+        NodeMsg::PartitionsReply(PartitionsReply::ReplicaFetch(result)),
+    );
 }
 
 fn reply_fetch(ctx: PCtx, id: RequestId, read: FetchRead) {

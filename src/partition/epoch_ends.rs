@@ -12,33 +12,16 @@
 //! 4. the log's `endOffsetFor`: the largest epoch at or below the one asked and where it ends,
 //!    or -1/-1 (no error) when the log knows no such epoch.
 
-use super::leaders;
+use super::leaders::{self, Absent};
 use super::replica::Replica;
 use crate::messages::{EpochEnd, EpochEndAsk};
-use crate::types::{ErrorCode, LeaderEpoch, Offset, Refusal};
-
-/// Where `ask`'s partition stands on this node when it holds no open replica of it.
-pub enum Absent {
-    /// Its log failed (a storage error) and is offline here.
-    Offline,
-    /// The metadata says another broker leads it, or nobody does.
-    Elsewhere(Refusal),
-    /// The metadata does not name it.
-    Unknown,
-}
+use crate::types::{ErrorCode, LeaderEpoch, Offset};
 
 /// The answer for `ask`, from the open replica if there is one.
 pub fn answer(ask: EpochEndAsk, replica: Result<&Replica, Absent>) -> EpochEnd {
     let replica = match replica {
         Ok(replica) => replica,
-        Err(absent) => {
-            let code = match absent {
-                Absent::Offline => ErrorCode::KAFKA_STORAGE_ERROR,
-                Absent::Elsewhere(refusal) => refusal.code,
-                Absent::Unknown => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-            };
-            return EpochEnd::undefined(ask.tp, code);
-        }
+        Err(absent) => return EpochEnd::undefined(ask.tp, absent.code()),
     };
     if let Some(code) = leaders::check_epoch(ask.current_leader_epoch, replica.role().epoch()) {
         return EpochEnd::undefined(ask.tp, code);

@@ -1,27 +1,54 @@
 //! Fetches parked until enough bytes are available (`min_bytes`) or `max_wait_ms` passes
-//! (Kafka's delayed fetch purgatory). Pure bookkeeping: the actor re-reads a parked fetch
-//! whenever one of its partitions was appended to, and answers it at once if it is satisfied.
+//! (Kafka's delayed fetch purgatory): clients' fetches and followers' replica fetches alike.
+//! Pure bookkeeping: the actor re-reads a parked fetch whenever one of its partitions was
+//! appended to, and answers it at once if it is satisfied.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::actor::RequestId;
-use crate::messages::FetchRequest;
+use crate::messages::{FetchRequest, ReplicaFetchRequest};
 use crate::types::TopicPartition;
 
-pub struct ParkedFetch {
-    pub request: RequestId,
-    pub fetch: FetchRequest,
+/// A fetch that can wait: it names the partitions whose appends may satisfy it.
+pub trait Waiting {
+    fn partitions(&self) -> impl Iterator<Item = &TopicPartition>;
 }
 
-#[derive(Default)]
-pub struct FetchWaits {
+impl Waiting for FetchRequest {
+    fn partitions(&self) -> impl Iterator<Item = &TopicPartition> {
+        self.partitions.iter().map(|p| &p.tp)
+    }
+}
+
+impl Waiting for ReplicaFetchRequest {
+    fn partitions(&self) -> impl Iterator<Item = &TopicPartition> {
+        std::iter::once(&self.tp)
+    }
+}
+
+pub struct ParkedFetch<F = FetchRequest> {
+    pub request: RequestId,
+    pub fetch: F,
+}
+
+pub struct FetchWaits<F = FetchRequest> {
     next_id: u64,
-    parked: BTreeMap<u64, ParkedFetch>,
+    parked: BTreeMap<u64, ParkedFetch<F>>,
     /// Partition → parked fetches reading it, so an append wakes only its own readers.
     by_partition: BTreeMap<TopicPartition, BTreeSet<u64>>,
 }
 
-impl FetchWaits {
+impl<F> Default for FetchWaits<F> {
+    fn default() -> Self {
+        Self {
+            next_id: 0,
+            parked: BTreeMap::new(),
+            by_partition: BTreeMap::new(),
+        }
+    }
+}
+
+impl<F: Waiting> FetchWaits<F> {
     pub fn len(&self) -> usize {
         self.parked.len()
     }
@@ -31,35 +58,31 @@ impl FetchWaits {
     }
 
     /// Parks a fetch; returns its id (for its timer).
-    pub fn park(&mut self, request: RequestId, fetch: FetchRequest) -> u64 {
+    pub fn park(&mut self, request: RequestId, fetch: F) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        for partition in &fetch.partitions {
-            let first = self
-                .by_partition
-                .entry(partition.tp.clone())
-                .or_default()
-                .insert(id);
+        for tp in fetch.partitions() {
+            let first = self.by_partition.entry(tp.clone()).or_default().insert(id);
             // The broker merges duplicates (`broker::per_partition`): a fetch listing one
             // partition many times was re-read that many times on every append to it.
-            debug_assert!(first, "{:?} listed twice in one fetch", partition.tp);
+            debug_assert!(first, "{tp:?} listed twice in one fetch");
         }
         self.parked.insert(id, ParkedFetch { request, fetch });
         id
     }
 
-    pub fn get(&self, id: u64) -> Option<&ParkedFetch> {
+    pub fn get(&self, id: u64) -> Option<&ParkedFetch<F>> {
         self.parked.get(&id)
     }
 
     /// Un-parks a fetch (answered or timed out).
-    pub fn take(&mut self, id: u64) -> Option<ParkedFetch> {
+    pub fn take(&mut self, id: u64) -> Option<ParkedFetch<F>> {
         let parked = self.parked.remove(&id)?;
-        for partition in &parked.fetch.partitions {
-            if let Some(ids) = self.by_partition.get_mut(&partition.tp) {
+        for tp in parked.fetch.partitions() {
+            if let Some(ids) = self.by_partition.get_mut(tp) {
                 ids.remove(&id);
                 if ids.is_empty() {
-                    self.by_partition.remove(&partition.tp);
+                    self.by_partition.remove(tp);
                 }
             }
         }
@@ -104,7 +127,7 @@ mod tests {
 
     #[test]
     fn index_follows_park_and_take() {
-        let mut waits = FetchWaits::default();
+        let mut waits: FetchWaits = FetchWaits::default();
         let a = waits.park(RequestId(1), fetch(&["x", "y"]));
         let b = waits.park(RequestId(2), fetch(&["y"]));
         let y = TopicPartition {

@@ -52,6 +52,28 @@ impl Leaders {
     }
 }
 
+/// Where a partition stands on this node when it holds no open replica of it.
+pub enum Absent {
+    /// Its log failed (a storage error) and is offline here.
+    Offline,
+    /// The metadata says another broker leads it, or nobody does.
+    Elsewhere(Refusal),
+    /// The metadata does not name it.
+    Unknown,
+}
+
+impl Absent {
+    /// Kafka's answer for it: KAFKA_STORAGE_ERROR, NOT_LEADER_OR_FOLLOWER or
+    /// UNKNOWN_TOPIC_OR_PARTITION.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Absent::Offline => ErrorCode::KAFKA_STORAGE_ERROR,
+            Absent::Elsewhere(refusal) => refusal.code,
+            Absent::Unknown => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        }
+    }
+}
+
 /// NOT_LEADER_OR_FOLLOWER, saying who leads.
 pub fn not_leader(tp: &TopicPartition, leader: Option<NodeId>) -> Refusal {
     let message = match leader {

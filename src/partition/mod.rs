@@ -5,7 +5,8 @@
 //! * [`replica`] — one partition: log + producer state + durability waiters.
 //! * [`role`] — leader or follower, and the high watermark kept apart from the log end.
 //! * [`reads`] — Fetch and ListOffsets as pure reads; [`epoch_ends`] — OffsetForLeaderEpoch.
-//! * [`fetch_wait`] — parked fetches.
+//! * [`replica_fetch`] — the leader's side of a follower's fetch.
+//! * [`fetch_wait`] — parked fetches, clients' and followers'.
 //! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
 //!   [`transactional_ids`] — the bounded transactional id table of `InitProducerId`.
@@ -27,6 +28,7 @@ pub mod producer_snapshot;
 pub mod producer_state;
 pub mod reads;
 pub mod replica;
+pub mod replica_fetch;
 pub mod role;
 pub mod strays;
 pub mod transactional_ids;

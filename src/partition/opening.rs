@@ -21,7 +21,7 @@ use crate::actor::RequestId;
 use crate::limits::OPENING_PARKED_MAX;
 use crate::messages::{
     DeleteRecordsResult, EpochEnd, FetchPartitionResult, ListOffsetsResult, NodeMsg,
-    PartitionsReply, PartitionsRequest, ProducePartitionResult,
+    PartitionsReply, PartitionsRequest, ProducePartitionResult, ReplicaFetchResult,
 };
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
@@ -93,6 +93,7 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         PartitionsRequest::Fetch(r) => r.partitions.iter().any(|p| opening(&p.tp)),
         PartitionsRequest::ListOffsets(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
         PartitionsRequest::EpochEnds(r) => r.partitions.iter().any(|a| opening(&a.tp)),
+        PartitionsRequest::ReplicaFetch(r) => opening(&r.tp),
         PartitionsRequest::DeleteRecords(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
         PartitionsRequest::Append(r) => opening(&r.tp),
         PartitionsRequest::Lead(r) => opening(&r.tp),
@@ -139,6 +140,9 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
                 .map(|(tp, _)| (tp, ListOffsetsResult::not_found(REFUSED)))
                 .collect(),
         ),
+        PartitionsRequest::ReplicaFetch(_) => {
+            PartitionsReply::ReplicaFetch(ReplicaFetchResult::refused(REFUSED))
+        }
         PartitionsRequest::EpochEnds(r) => PartitionsReply::EpochEnds(
             r.partitions
                 .into_iter()

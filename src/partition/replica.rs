@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::errors;
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
-use super::role::{ReplicaState, Role};
+use super::role::{FollowerProgress, ReplicaState, Role};
 use crate::faults::{self, Canary};
 use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
 use crate::messages::{LeaderTerm, RecordError, RecordsChecked};
@@ -395,6 +395,16 @@ impl Replica {
 
     pub fn role(&self) -> &Role {
         self.state.role()
+    }
+
+    /// A follower's fetch was served (see [`ReplicaState::follower_fetched`]).
+    pub fn follower_fetched(&mut self, follower: NodeId, progress: FollowerProgress) {
+        self.state.follower_fetched(follower, progress);
+    }
+
+    /// The followers' progress in this leadership.
+    pub fn followers(&self) -> &std::collections::BTreeMap<NodeId, FollowerProgress> {
+        self.state.followers()
     }
 
     /// The metadata changed this replica's role (see `super::leaders`).

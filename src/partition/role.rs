@@ -6,9 +6,9 @@
 //! in-sync replicas, `Partition.maybeIncrementLeaderHW`), not assumed, so followers can plug
 //! in later without the readers changing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::types::{ErrorCode, LeaderEpoch, NodeId, Offset, Refusal};
+use crate::types::{BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Offset, Refusal};
 
 /// Whether this replica leads its partition, and in which leader epoch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +88,19 @@ pub struct ReplicaState {
     node: NodeId,
     role: Role,
     high_watermark: Offset,
+    /// A leader's followers as their fetches showed them, in this leadership only (Kafka
+    /// resets its remote replicas' state on becoming leader).
+    followers: BTreeMap<NodeId, FollowerProgress>,
+}
+
+/// What a leader knows of one follower from its last fetch served without error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FollowerProgress {
+    /// The fetch offset: every record below it is in the follower's log.
+    pub log_end: Offset,
+    /// The broker epoch the follower fetched with (KIP-903).
+    pub broker_epoch: BrokerEpoch,
+    pub fetched_at_ms: i64,
 }
 
 impl ReplicaState {
@@ -98,6 +111,7 @@ impl ReplicaState {
             node,
             role,
             high_watermark: log_start,
+            followers: BTreeMap::new(),
         };
         state.maybe_advance_hw(log_end);
         state
@@ -140,8 +154,24 @@ impl ReplicaState {
     /// The metadata gave this replica a new role (a leader epoch, a leader, an ISR). A new
     /// leader's high watermark advances as far as its ISR allows at once.
     pub fn set_role(&mut self, role: Role, log_end: Offset) {
+        if !role.is_leader() || role.epoch() != self.role.epoch() {
+            self.followers.clear();
+        }
         self.role = role;
         self.maybe_advance_hw(log_end);
+    }
+
+    /// A follower's fetch from `log_end` was served. Ignored unless this replica leads, and
+    /// for this node itself.
+    pub fn follower_fetched(&mut self, follower: NodeId, progress: FollowerProgress) {
+        if self.role.is_leader() && follower != self.node {
+            self.followers.insert(follower, progress);
+        }
+    }
+
+    /// The followers' progress in this leadership, by node.
+    pub fn followers(&self) -> &BTreeMap<NodeId, FollowerProgress> {
+        &self.followers
     }
 
     /// The log was cut back to `log_end`: the one way the high watermark goes down.

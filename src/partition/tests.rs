@@ -2664,6 +2664,7 @@ fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
 mod compaction;
 mod coordinator;
 mod leader_epochs;
+mod replica_fetch;
 
 /// The metadata says who leads (`PartitionsRequest::Leaders`, a message from the topics
 /// actor): this node serves only what it leads, in the metadata's epoch, and refuses the rest

@@ -5,15 +5,29 @@
 use super::*;
 use crate::messages::{EpochEnd, EpochEndAsk, EpochEndsRequest};
 
-/// The metadata's leaders, as the topics actor tells them: `(partition, leader, epoch)`.
+/// The metadata's leaders, as the topics actor tells them: `(partition, leader, epoch)`, each
+/// leader its ISR alone.
 fn tell(h: &mut Harness, partitions: &[(&TopicPartition, Option<u64>, i32)]) {
+    tell_with_isr(h, partitions, &[]);
+}
+
+/// [`tell`] with the ISR `isr` (the leader alone when empty).
+pub(super) fn tell_with_isr(
+    h: &mut Harness,
+    partitions: &[(&TopicPartition, Option<u64>, i32)],
+    isr: &[u64],
+) {
     let partitions = partitions
         .iter()
         .map(|(tp, leader, epoch)| {
+            let isr = match isr {
+                [] => leader.map(NodeId).into_iter().collect(),
+                listed => listed.iter().copied().map(NodeId).collect(),
+            };
             let led = PartitionLeader {
                 leader: leader.map(NodeId),
                 epoch: LeaderEpoch(*epoch),
-                isr: leader.map(NodeId).into_iter().collect(),
+                isr,
             };
             ((*tp).clone(), led)
         })

@@ -1,0 +1,71 @@
+//! The leader's side of a follower's fetch ([`ReplicaFetchRequest`]): a pure function of the
+//! replica, so the actor can re-run it for a parked fetch as often as it needs to.
+//!
+//! The checks, in Kafka's order (`ReplicaManager.readFromLog`, `Partition.fetchRecords`):
+//! 1. no replica here, the asker's epoch (KIP-320: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH),
+//!    this replica not the leader (NOT_LEADER_OR_FOLLOWER);
+//! 2. the follower's last fetched epoch (KIP-595's diverging epoch, which replaced the
+//!    OffsetForLeaderEpoch round trip of KIP-101/279): where that epoch ends on the leader
+//!    (`endOffsetFor`); if it ends before the fetch offset, or the leader's largest epoch at
+//!    or below it is older, the follower's log diverged there: that epoch and end are the
+//!    answer, with no records. An epoch the leader cannot place is OFFSET_OUT_OF_RANGE;
+//! 3. the fetch offset outside `[log start, log end]`: OFFSET_OUT_OF_RANGE, with the leader's
+//!    log start and end so the follower knows where to go;
+//! 4. the batches from the fetch offset up to the log end (not the high watermark: a follower
+//!    copies what is not committed yet, which is what lets it commit), within `max_bytes` but
+//!    at least one batch.
+
+use super::errors;
+use super::leaders::{self, Absent};
+use super::replica::Replica;
+use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult};
+use crate::storage::log::epoch_cache::EpochEndOffset;
+use crate::types::{ErrorCode, LeaderEpoch, Offset};
+
+/// The leader's answer to `ask` as of now.
+pub fn serve(ask: &ReplicaFetchRequest, replica: Result<&Replica, Absent>) -> ReplicaFetchResult {
+    let replica = match replica {
+        Ok(replica) => replica,
+        Err(absent) => return ReplicaFetchResult::refused(absent.code()),
+    };
+    if let Some(code) = leaders::check_epoch(ask.current_leader_epoch, replica.role().epoch()) {
+        return ReplicaFetchResult::refused(code);
+    }
+    if let Some(refusal) = replica.role().refuse_produce() {
+        return ReplicaFetchResult::refused(refusal.code);
+    }
+    let log = replica.log();
+    let mut result = ReplicaFetchResult {
+        error_code: ErrorCode::NONE,
+        high_watermark: replica.high_watermark(),
+        log_start_offset: Offset(log.log_start_offset()),
+        log_end_offset: Offset(log.log_end_offset()),
+        diverging_epoch: None,
+        records: Vec::new(),
+    };
+    if ask.last_fetched_epoch != LeaderEpoch::UNKNOWN {
+        let end = log.end_offset_for(ask.last_fetched_epoch.0);
+        if end == EpochEndOffset::UNDEFINED {
+            result.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
+            return result;
+        }
+        if end.end_offset < ask.fetch_offset.0 || end.epoch < ask.last_fetched_epoch.0 {
+            result.diverging_epoch = Some((LeaderEpoch(end.epoch), Offset(end.end_offset)));
+            return result;
+        }
+    }
+    match log.read(ask.fetch_offset.0, ask.max_bytes as usize) {
+        Ok(slice) => result.records = slice.bytes,
+        Err(error) => result.error_code = errors::log_error_code(&error),
+    }
+    result
+}
+
+/// Whether the leader answers `result` at once rather than hold the fetch: it carries records,
+/// an error or a divergence, or the follower asked not to wait.
+pub fn answers_now(ask: &ReplicaFetchRequest, result: &ReplicaFetchResult) -> bool {
+    ask.max_wait_ms == 0
+        || result.error_code != ErrorCode::NONE
+        || result.diverging_epoch.is_some()
+        || !result.records.is_empty()
+}
