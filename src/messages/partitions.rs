@@ -215,6 +215,10 @@ impl EpochEnd {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReplicaFetchRequest {
     pub tp: TopicPartition,
+    /// The topic's id as the follower's metadata says (all zero: unknown). A leader holding
+    /// another topic of that name answers UNKNOWN_TOPIC_ID, as Kafka's Fetch v13+ does, so a
+    /// replica left from a deleted topic never copies its successor.
+    pub topic_id: [u8; 16],
     /// The follower's node and its broker epoch (KIP-903: a broker registered again, with an
     /// empty disk, must not count with its old self's progress).
     pub replica: NodeId,

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use super::epoch_ends;
 use super::errors;
 use super::fetch_wait::FetchWaits;
+use super::following::{self, Following, Sent};
 use super::leaders::{self, Absent, Leaders};
 use super::leadership;
 use super::offline::OfflineLogs;
@@ -49,7 +50,7 @@ use crate::messages::{
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
     ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply, PartitionsRequest,
     ProducePartitionResult, ProduceRequest, ReplicaFetchRequest, ReplicaFetchResult,
-    SetConfigRequest, QUORUM,
+    SetConfigRequest, PARTITIONS, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -73,6 +74,8 @@ pub enum PartitionsTimer {
     Fetch(u64),
     /// A parked replica fetch's `max_wait_ms` ran out (likewise).
     ReplicaFetch(u64),
+    /// A follower's backoff after a failed fetch ended (by replica id).
+    FollowBackoff(u64),
     /// A waiting acks=-1 produce's `timeout_ms` ran out (by produce id; an answered produce
     /// is ignored).
     ProduceTimeout(u64),
@@ -162,6 +165,8 @@ pub struct Partitions {
     fetches: FetchWaits,
     /// Followers' fetches held until this leader has something new for them.
     replica_fetches: FetchWaits<ReplicaFetchRequest>,
+    /// This node's own fetches from the leaders of the partitions it follows.
+    following: Following,
     /// Partitions whose log could not be opened: answered with KAFKA_STORAGE_ERROR, retried.
     offline: OfflineLogs,
     /// Partitions whose disk filled, with when a write last failed for want of space
@@ -248,6 +253,7 @@ impl Partitions {
             next_produce_id: 0,
             fetches: FetchWaits::default(),
             replica_fetches: FetchWaits::default(),
+            following: Following::default(),
             offline: OfflineLogs::default(),
             out_of_space: BTreeMap::new(),
             parked: OpeningQueue::default(),
@@ -395,6 +401,8 @@ impl Partitions {
                     self.parked.park_again(Parked::EnsureReply(id, tp));
                 } else {
                     ctx.reply(id, reply);
+                    // A log opened with nothing to recover follows at once.
+                    self.follow(ctx, &tp);
                 }
             }
             PartitionsRequest::SetConfig(SetConfigRequest { tp, config }) => {
@@ -587,6 +595,7 @@ impl Partitions {
             }
             self.wake_fetches(ctx, &tp);
         }
+        self.follow_all(ctx);
     }
 
     /// Why a client's fetch of `partition` is refused here: leadership (see
@@ -1522,6 +1531,7 @@ impl Partitions {
                     if let Some(replica) = self.replicas.get(&tp) {
                         leadership::elected(ctx, &tp, replica);
                     }
+                    self.follow(ctx, &tp);
                 }
                 Some(error) => self.open_failed(ctx, &tp, error),
             }
@@ -1696,7 +1706,9 @@ impl Partitions {
     /// The answer to `ask` as of now; a fetch served without error or divergence records the
     /// follower's log end on the leader.
     fn serve_replica_fetch(&mut self, ctx: PCtx, ask: &ReplicaFetchRequest) -> ReplicaFetchResult {
-        let result = replica_fetch::serve(ask, self.replica_or_absent(&ask.tp, ctx.me.node));
+        let topic_id = self.topic_ids.get(&ask.tp).copied().unwrap_or_default();
+        let replica = self.replica_or_absent(&ask.tp, ctx.me.node);
+        let result = replica_fetch::serve(ask, replica, &topic_id);
         if result.error_code == ErrorCode::NONE && result.diverging_epoch.is_none() {
             if let Some(replica) = self.replicas.get_mut(&ask.tp) {
                 let progress = FollowerProgress {
@@ -1731,6 +1743,124 @@ impl Partitions {
             let result = self.serve_replica_fetch(ctx, &parked.fetch);
             reply_replica_fetch(ctx, parked.request, result);
         }
+    }
+
+    // ---- this node's fetches as a follower (`partition::following`) ---------------------
+
+    /// Sends `tp`'s next fetch to its leader, if its replica here follows one elsewhere and
+    /// has none in flight or backing off.
+    fn follow(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        if !self.following.idle(tp) {
+            return;
+        }
+        let me = ctx.me.node;
+        let Some(replica) = self.replicas.get(tp) else {
+            return;
+        };
+        let Some((leader, epoch)) = following::leader_to_fetch_from(replica, me) else {
+            return;
+        };
+        let topic_id = self.topic_ids.get(tp).copied().unwrap_or_default();
+        let request = following::request(tp, topic_id, replica, me, epoch);
+        let to = Addr {
+            node: leader,
+            actor: PARTITIONS,
+        };
+        let msg = NodeMsg::Partitions(PartitionsRequest::ReplicaFetch(request));
+        let call = ctx.call(to, msg, following::REPLICA_FETCH_TIMEOUT_MS);
+        let sent = Sent {
+            tp: tp.clone(),
+            replica_id: replica.id,
+            leader,
+            epoch,
+        };
+        self.following.sent(call, sent);
+    }
+
+    /// [`Self::follow`] for every replica here.
+    fn follow_all(&mut self, ctx: PCtx) {
+        let me = ctx.me.node;
+        let followers: Vec<TopicPartition> = (self.replicas.iter())
+            .filter(|(tp, replica)| {
+                self.following.idle(tp) && following::leader_to_fetch_from(replica, me).is_some()
+            })
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in &followers {
+            self.follow(ctx, tp);
+        }
+    }
+
+    /// The leader answered a fetch (or it failed): append, cut where the log diverged, or back
+    /// off; then the next fetch.
+    fn on_replica_fetched(&mut self, ctx: PCtx, call: CallId, answer: Result<NodeMsg, String>) {
+        let Some(sent) = self.following.answered(call) else {
+            return;
+        };
+        let tp = sent.tp;
+        let me = ctx.me.node;
+        let now_ms = ctx.now.unix_ms;
+        let Some(replica) = self.replicas.get_mut(&tp) else {
+            return;
+        };
+        let current = following::leader_to_fetch_from(replica, me);
+        if replica.id != sent.replica_id || current != Some((sent.leader, sent.epoch)) {
+            // Sent under an older role, or to a log since reopened: fetch under the new one.
+            return self.follow(ctx, &tp);
+        }
+        let result = match answer {
+            Ok(NodeMsg::PartitionsReply(PartitionsReply::ReplicaFetch(result))) => result,
+            other => {
+                tracing::debug!(?tp, leader = %sent.leader, ?other, "replica fetch failed");
+                return self.back_off(ctx, &tp);
+            }
+        };
+        if result.error_code != ErrorCode::NONE {
+            tracing::debug!(?tp, leader = %sent.leader, code = %result.error_code, "replica fetch refused");
+            return self.back_off(ctx, &tp);
+        }
+        if let Some((epoch, end)) = result.diverging_epoch {
+            if replica.sync_in_flight() || replica.log().swap_in_flight() {
+                // A log is cut only between its jobs.
+                return self.back_off(ctx, &tp);
+            }
+            let to = following::truncation_offset(replica.log(), epoch, end);
+            match replica.truncate_as_follower(to, now_ms) {
+                Ok(end) => {
+                    tracing::info!(?tp, leader = %sent.leader, %end, "cut the follower's log where it diverged from the leader's");
+                }
+                Err(error) => {
+                    tracing::warn!(?tp, %error, "could not cut the follower's log");
+                    return self.back_off(ctx, &tp);
+                }
+            }
+            // Opening again until the cut's job completed (`on_synced` fetches then); a cut
+            // of the epochs alone fetches at once.
+            self.schedule_flush(ctx, &tp);
+            return self.follow(ctx, &tp);
+        }
+        let appended = !result.records.is_empty();
+        if let Err(error) =
+            replica.append_as_follower(&result.records, result.high_watermark, now_ms)
+        {
+            tracing::warn!(?tp, %error, "could not append the leader's batches");
+            return self.back_off(ctx, &tp);
+        }
+        if appended {
+            self.schedule_flush(ctx, &tp);
+        }
+        self.follow(ctx, &tp);
+    }
+
+    fn back_off(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        let Some(replica) = self.replicas.get(tp) else {
+            return;
+        };
+        self.following.back_off(tp, replica.id);
+        ctx.set_timer(
+            PartitionsTimer::FollowBackoff(replica.id),
+            following::REPLICA_FETCH_BACKOFF_MS,
+        );
     }
 
     // ---- offsets -----------------------------------------------------------------------
@@ -1875,6 +2005,8 @@ impl Partitions {
             self.schedule_flush(ctx, tp);
         }
         self.producer_ids.expire(ctx.now.mono_ms);
+        // A follower that missed its cue (a reopen that needed no job) fetches again.
+        self.follow_all(ctx);
         // Failed and offline logs nobody uses still come back (a consumer may be waiting on a
         // parked fetch; a full disk may have space again).
         let mut due: Vec<TopicPartition> = (self.replicas.iter())
@@ -1895,6 +2027,11 @@ impl Partitions {
             PartitionsTimer::Flush(replica_id) => self.on_flush_timer(ctx, replica_id),
             PartitionsTimer::Fetch(fetch_id) => self.on_fetch_timer(ctx, fetch_id),
             PartitionsTimer::ReplicaFetch(fetch_id) => self.on_replica_fetch_timer(ctx, fetch_id),
+            PartitionsTimer::FollowBackoff(replica_id) => {
+                if let Some(tp) = self.following.backoff_done(replica_id) {
+                    self.follow(ctx, &tp);
+                }
+            }
             PartitionsTimer::ProduceTimeout(produce_id) => self.on_produce_timeout(ctx, produce_id),
             PartitionsTimer::Clean(replica_id) => self.on_clean_timer(ctx, replica_id),
         }
@@ -2017,6 +2154,12 @@ impl Actor<NodeMsg> for Partitions {
             }
             Input::CallFailed { call, why } if self.producer_id_call == Some(call) => {
                 self.on_producer_id_block(ctx, Err(format!("{why:?}")))
+            }
+            Input::Reply { call, msg } if self.following.is_fetch(call) => {
+                self.on_replica_fetched(ctx, call, Ok(msg))
+            }
+            Input::CallFailed { call, why } if self.following.is_fetch(call) => {
+                self.on_replica_fetched(ctx, call, Err(format!("{why:?}")))
             }
             Input::Reply { .. } | Input::CallFailed { .. } => {}
         }

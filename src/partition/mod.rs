@@ -5,7 +5,8 @@
 //! * [`replica`] — one partition: log + producer state + durability waiters.
 //! * [`role`] — leader or follower, and the high watermark kept apart from the log end.
 //! * [`reads`] — Fetch and ListOffsets as pure reads; [`epoch_ends`] — OffsetForLeaderEpoch.
-//! * [`replica_fetch`] — the leader's side of a follower's fetch.
+//! * [`replica_fetch`] — the leader's side of a follower's fetch; [`following`] — this
+//!   node's fetch loop as a follower (append, cut where the log diverged, back off).
 //! * [`fetch_wait`] — parked fetches, clients' and followers'.
 //! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
@@ -19,6 +20,7 @@ pub mod actor;
 pub mod epoch_ends;
 pub mod errors;
 pub mod fetch_wait;
+pub mod following;
 pub mod leaders;
 pub mod leadership;
 pub mod offline;

@@ -397,6 +397,67 @@ impl Replica {
         self.state.role()
     }
 
+    /// Appends batches fetched from the leader as they are (offsets, epochs; Kafka's
+    /// `appendAsFollower`), and applies their idempotent producers to the producer state, so
+    /// this replica deduplicates a retried batch if it becomes the leader. Then the high
+    /// watermark follows the leader's.
+    pub fn append_as_follower(
+        &mut self,
+        records: &[u8],
+        leader_hw: Offset,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        debug_assert!(!self.opening && !self.state.role().is_leader());
+        if !records.is_empty() {
+            self.log.append_as_follower(records, now_ms)?;
+            for item in batch::Batches::new(records, usize::MAX) {
+                let Ok((_, header)) = item else { break };
+                if header.producer_id >= 0 && !header.is_control() {
+                    let batch = ProducerBatch::from_stored_header(&header);
+                    self.producers.record(batch, now_ms);
+                }
+            }
+        }
+        self.follow_high_watermark(leader_hw);
+        Ok(())
+    }
+
+    /// A fetch answer's high watermark, on a follower (see
+    /// [`ReplicaState::follow_high_watermark`]).
+    pub fn follow_high_watermark(&mut self, leader_hw: Offset) {
+        let log_start = Offset(self.log.log_start_offset());
+        let log_end = Offset(self.log.log_end_offset());
+        self.state
+            .follow_high_watermark(leader_hw, log_start, log_end);
+    }
+
+    /// A follower whose log diverged from its leader's cuts it at `offset` (never at its high
+    /// watermark: KIP-101), reloads its producer state from the newest snapshot at or below the
+    /// cut, and is opening again until the next flush job made the cut durable (see
+    /// [`Log::truncate_as_follower`]). Only while no flush job runs. Returns the new log end.
+    pub fn truncate_as_follower(
+        &mut self,
+        offset: Offset,
+        now_ms: i64,
+    ) -> Result<Offset, LogError> {
+        debug_assert!(self.sync_in_flight.is_none() && !self.state.role().is_leader());
+        let end = self.log.truncate_as_follower(offset.0)?;
+        self.state.truncated(Offset(end));
+        let dir = self.log.dir().to_path_buf();
+        // Snapshots past the cut describe batches that are gone: `load` removes them (the
+        // cut's job syncs the directory before anything is appended again).
+        let loaded = producer_snapshot::load(self.storage.as_ref(), &dir, end)
+            .map_err(|source| LogError::Io { path: dir, source })?;
+        let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
+        rebuild_producers(&self.log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        self.producers = producers;
+        self.snapshot_offset = snapshot_offset;
+        self.snapshot_after_flush = None;
+        self.commit = GroupCommit::new(self.ack_offset());
+        self.opening = self.log.has_pending();
+        Ok(Offset(end))
+    }
+
     /// A follower's fetch was served (see [`ReplicaState::follower_fetched`]).
     pub fn follower_fetched(&mut self, follower: NodeId, progress: FollowerProgress) {
         self.state.follower_fetched(follower, progress);

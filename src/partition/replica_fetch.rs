@@ -2,7 +2,7 @@
 //! replica, so the actor can re-run it for a parked fetch as often as it needs to.
 //!
 //! The checks, in Kafka's order (`ReplicaManager.readFromLog`, `Partition.fetchRecords`):
-//! 1. no replica here, the asker's epoch (KIP-320: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH),
+//! 1. no replica here, another topic of that name (UNKNOWN_TOPIC_ID), the asker's epoch (KIP-320: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH),
 //!    this replica not the leader (NOT_LEADER_OR_FOLLOWER);
 //! 2. the follower's last fetched epoch (KIP-595's diverging epoch, which replaced the
 //!    OffsetForLeaderEpoch round trip of KIP-101/279): where that epoch ends on the leader
@@ -22,12 +22,20 @@ use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult};
 use crate::storage::log::epoch_cache::EpochEndOffset;
 use crate::types::{ErrorCode, LeaderEpoch, Offset};
 
-/// The leader's answer to `ask` as of now.
-pub fn serve(ask: &ReplicaFetchRequest, replica: Result<&Replica, Absent>) -> ReplicaFetchResult {
+/// The leader's answer to `ask` as of now; `topic_id` is the leader's own (all zero: unknown).
+pub fn serve(
+    ask: &ReplicaFetchRequest,
+    replica: Result<&Replica, Absent>,
+    topic_id: &[u8; 16],
+) -> ReplicaFetchResult {
     let replica = match replica {
         Ok(replica) => replica,
         Err(absent) => return ReplicaFetchResult::refused(absent.code()),
     };
+    let unknown = [0; 16];
+    if ask.topic_id != unknown && *topic_id != unknown && ask.topic_id != *topic_id {
+        return ReplicaFetchResult::refused(ErrorCode::UNKNOWN_TOPIC_ID);
+    }
     if let Some(code) = leaders::check_epoch(ask.current_leader_epoch, replica.role().epoch()) {
         return ReplicaFetchResult::refused(code);
     }

@@ -174,6 +174,15 @@ impl ReplicaState {
         &self.followers
     }
 
+    /// A follower's high watermark is its leader's, within its own log (Kafka's
+    /// `updateHighWatermark` on a fetch answer): it can go down only when a new leader's is
+    /// lower. Ignored on a leader.
+    pub fn follow_high_watermark(&mut self, leader_hw: Offset, log_start: Offset, log_end: Offset) {
+        if !self.role.is_leader() {
+            self.high_watermark = leader_hw.max(log_start).min(log_end);
+        }
+    }
+
     /// The log was cut back to `log_end`: the one way the high watermark goes down.
     pub fn truncated(&mut self, log_end: Offset) {
         self.high_watermark = self.high_watermark.min(log_end);

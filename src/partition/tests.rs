@@ -37,6 +37,8 @@ struct Harness {
     /// The controller quorum's part in producer ids: where its next block starts. It is not
     /// the node's: a crash of the harness's storage keeps it.
     next_producer_id_block: i64,
+    /// The node the actor runs on (1 unless a test runs several).
+    node: NodeId,
 }
 
 fn tp(topic: &str) -> TopicPartition {
@@ -224,6 +226,15 @@ impl Harness {
             },
             next_request: 0,
             next_producer_id_block: 0,
+            node: NodeId(1),
+        }
+    }
+
+    /// A harness of the actor on node `node`.
+    fn on_node(storage: Arc<MemStorage>, node: u64) -> Self {
+        Self {
+            node: NodeId(node),
+            ..Self::new(storage)
         }
     }
 
@@ -271,7 +282,7 @@ impl Harness {
     fn step(&mut self, input: Input<NodeMsg, PartitionsTimer>) -> Effects {
         let mut outbox = Outbox::default();
         let me = Addr {
-            node: NodeId(1),
+            node: self.node,
             actor: PARTITIONS,
         };
         self.mem.forbid_sync(true);
@@ -2663,6 +2674,7 @@ fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
 
 mod compaction;
 mod coordinator;
+mod following;
 mod leader_epochs;
 mod replica_fetch;
 

@@ -1002,6 +1002,29 @@ impl Log {
         self.poison_on_failure(result)
     }
 
+    /// A follower's truncation (its log diverged from its leader's, KIP-101/279/595): cuts the
+    /// batch containing `offset` and everything after it as [`Log::cut_at_open`] does, without
+    /// syncing. The caller takes no append until the log's next flush job, which makes the cut
+    /// durable and lowers the recovery point on disk, completed (the replica is opening again:
+    /// an append's torn tail below the old recovery point would be trusted by the next open).
+    /// A crash before that job finds the old files or a prefix of them, as after
+    /// [`Log::cut_at_open`]: a follower that loses its cut only fetches and cuts again.
+    ///
+    /// At or past the log end only the epoch cache is cut (Kafka's `truncateTo` always cuts
+    /// it): an epoch begun at the log end while this replica led, with no record in it, would
+    /// else be sent as the last fetched epoch again and again. Only while no flush job of this
+    /// log runs and no clean's swap does. Returns the new log end.
+    pub fn truncate_as_follower(&mut self, offset: i64) -> Result<i64, LogError> {
+        self.check_usable()?;
+        self.check_no_swap()?;
+        if let Some(end) = self.cut_needed(offset)? {
+            self.epochs.truncate_from_end(offset);
+            return Ok(end);
+        }
+        let result = self.cut_unsynced(offset);
+        self.poison_on_failure(result)
+    }
+
     fn cut_unsynced(&mut self, offset: i64) -> Result<i64, LogError> {
         let base = self.segment_base_containing(offset);
         self.unlink_segments_after(base)?;

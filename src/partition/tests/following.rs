@@ -1,0 +1,225 @@
+//! A follower's fetch loop (`partition::following`) against a leader, two actors on two
+//! nodes with the inter-node calls relayed by hand: the follower copies the leader's batches
+//! as they are (offsets, epochs, producers), takes its high watermark, waits on a held fetch,
+//! and cuts a diverged log where the leader's epochs say — then copies the rest.
+
+use super::leader_epochs::tell_with_isr;
+use super::*;
+use crate::actor::CallId;
+use crate::messages::ReplicaFetchRequest;
+
+const LEADER: u64 = 1;
+const FOLLOWER: u64 = 2;
+
+/// The replica fetches the follower sends in `effects`: (call, to, request).
+fn fetch_calls(effects: &Effects) -> Vec<(CallId, NodeId, ReplicaFetchRequest)> {
+    (effects.iter())
+        .filter_map(|e| match e {
+            Effect::Call {
+                to,
+                call,
+                msg: NodeMsg::Partitions(PartitionsRequest::ReplicaFetch(request)),
+                ..
+            } if to.actor == PARTITIONS => Some((*call, to.node, request.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs the persist jobs among `effects` (and those they lead to); every effect seen.
+fn settle(h: &mut Harness, mut effects: Effects) -> Effects {
+    let mut seen = Vec::new();
+    loop {
+        let jobs = syncs(&effects);
+        seen.extend(effects);
+        if jobs.is_empty() {
+            return seen;
+        }
+        effects = h.complete(jobs);
+    }
+}
+
+/// Relays the follower's fetches in `effects` to the leader and its answers back until a
+/// fetch is held by the leader; returns the held one (the leader's request id, the follower's
+/// call). Panics if the follower stops fetching.
+fn relay(leader: &mut Harness, follower: &mut Harness, effects: Effects) -> (RequestId, CallId) {
+    let mut calls = fetch_calls(&settle(follower, effects));
+    for _ in 0..100 {
+        let [(call, to, request)] = &calls[..] else {
+            panic!("one fetch in flight: {calls:?}");
+        };
+        assert_eq!(*to, NodeId(LEADER));
+        let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
+        let Some(reply) = take_reply(&mut effects, id) else {
+            return (id, *call);
+        };
+        let answered = follower.step(Input::Reply {
+            call: *call,
+            msg: NodeMsg::PartitionsReply(reply),
+        });
+        calls = fetch_calls(&settle(follower, answered));
+    }
+    panic!("the follower never caught up");
+}
+
+/// Sends an Ensure and runs its open's job; every effect seen.
+fn open(h: &mut Harness, tp: &TopicPartition) -> Effects {
+    let (_, effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
+        tp: tp.clone(),
+        config: config(None),
+        topic_id: [0; 16],
+    }));
+    settle(h, effects)
+}
+
+/// The log's batches from offset 0, as stored.
+fn stored(h: &Harness, tp: &TopicPartition) -> Vec<u8> {
+    let log = h.actor.replica(tp).unwrap().log();
+    log.read(0, 1 << 20).unwrap().bytes
+}
+
+fn epochs(h: &Harness, tp: &TopicPartition) -> Vec<(i32, i64)> {
+    let log = h.actor.replica(tp).unwrap().log();
+    (log.epoch_entries().iter())
+        .map(|e| (e.epoch, e.start_offset))
+        .collect()
+}
+
+#[test]
+fn a_follower_copies_the_leaders_batches_as_they_are_and_takes_its_high_watermark() {
+    let a = tp("a");
+    let mut leader = Harness::on_node(Arc::new(MemStorage::new()), LEADER);
+    let mut follower = Harness::on_node(Arc::new(MemStorage::new()), FOLLOWER);
+    // The leader is its ISR alone: its high watermark is its log end.
+    tell_with_isr(&mut leader, &[(&a, Some(LEADER), 3)], &[LEADER]);
+    leader.ensure(&a, config(None));
+    let pid = ProducerId(42);
+    for seq in 0..2 {
+        let batch = idempotent(pid, 0, seq, 1);
+        assert_eq!(leader.produce_one(1, &a, batch).error_code, ErrorCode::NONE);
+    }
+    assert_eq!(
+        leader.produce_one(1, &a, plain(b"p")).error_code,
+        ErrorCode::NONE
+    );
+
+    tell_with_isr(&mut follower, &[(&a, Some(LEADER), 3)], &[LEADER]);
+    let opened = open(&mut follower, &a);
+    let (held, call) = relay(&mut leader, &mut follower, opened);
+    assert_eq!(stored(&follower, &a), stored(&leader, &a), "the same bytes");
+    assert_eq!(epochs(&follower, &a), vec![(3, 0)]);
+    let replica = follower.actor.replica(&a).unwrap();
+    assert_eq!(replica.high_watermark(), Offset(3), "the leader's");
+    let entry = replica
+        .producers()
+        .get(pid)
+        .expect("the producer, from the batches");
+    assert_eq!(entry.batches.back().map(|b| b.last_seq), Some(1));
+    // The follower cannot serve clients.
+    let refused = follower.produce_one(1, &a, plain(b"no"));
+    assert_eq!(refused.error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+
+    // The held fetch is answered by the leader's next append.
+    let (_, mut effects) = leader.send(produce(1, vec![(a.clone(), plain(b"q"))]));
+    let reply = take_reply(&mut effects, held).expect("the append answers the held fetch");
+    let answered = follower.step(Input::Reply {
+        call,
+        msg: NodeMsg::PartitionsReply(reply),
+    });
+    relay(&mut leader, &mut follower, answered);
+    assert_eq!(stored(&follower, &a), stored(&leader, &a));
+    assert_eq!(follower.log_end(&a), 4);
+    assert_eq!(
+        follower.actor.replica(&a).unwrap().high_watermark(),
+        Offset(4)
+    );
+    // The leader saw the follower's log end in its last fetch.
+    let progress = leader.actor.replica(&a).unwrap().followers()[&NodeId(FOLLOWER)];
+    assert_eq!(progress.log_end, Offset(4));
+}
+
+#[test]
+fn a_follower_whose_log_diverged_cuts_it_where_the_leaders_epochs_say_and_copies_the_rest() {
+    let a = tp("a");
+    let mut leader = Harness::on_node(Arc::new(MemStorage::new()), LEADER);
+    let mut follower = Harness::on_node(Arc::new(MemStorage::new()), FOLLOWER);
+    // The follower led epoch 1 and wrote offsets 0-2; only offset 0 reached the node that
+    // leads epoch 2, which wrote offsets 1-2 itself.
+    tell_with_isr(&mut follower, &[(&a, Some(FOLLOWER), 1)], &[FOLLOWER]);
+    follower.ensure(&a, config(None));
+    for value in [b"f0", b"f1", b"f2"] {
+        // acks=all, so its flush jobs ran: a log is cut only between its jobs.
+        follower.ask_after_jobs(produce(-1, vec![(a.clone(), plain(value))]));
+    }
+    tell_with_isr(&mut leader, &[(&a, Some(LEADER), 1)], &[LEADER]);
+    leader.ensure(&a, config(None));
+    assert_eq!(
+        leader.produce_one(1, &a, plain(b"f0")).error_code,
+        ErrorCode::NONE
+    );
+    tell_with_isr(&mut leader, &[(&a, Some(LEADER), 2)], &[LEADER]);
+    for value in [b"l1", b"l2", b"l3"] {
+        assert_eq!(
+            leader.produce_one(1, &a, plain(value)).error_code,
+            ErrorCode::NONE
+        );
+    }
+    assert_eq!(epochs(&leader, &a), vec![(1, 0), (2, 1)]);
+
+    // The follower learns of epoch 2 and fetches: offsets 1-2 of epoch 1 are not the
+    // leader's, so they go, and the leader's offsets 1-3 come in their place.
+    let before = follower.actor.replica(&a).unwrap().high_watermark();
+    assert_eq!(
+        before,
+        Offset(3),
+        "its own high watermark as the old leader"
+    );
+    let (_, mut effects) = {
+        let update = LeadersUpdate {
+            partitions: [(
+                a.clone(),
+                PartitionLeader {
+                    leader: Some(NodeId(LEADER)),
+                    epoch: LeaderEpoch(2),
+                    isr: vec![NodeId(LEADER)],
+                },
+            )]
+            .into(),
+        };
+        let from = Addr {
+            node: NodeId(FOLLOWER),
+            actor: crate::messages::TOPICS,
+        };
+        let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(update));
+        (RequestId(0), follower.step(Input::Msg { from, msg }))
+    };
+    let first = fetch_calls(&effects);
+    assert_eq!(first.len(), 1, "{effects:?}");
+    assert_eq!(
+        (first[0].2.fetch_offset, first[0].2.last_fetched_epoch),
+        (Offset(3), LeaderEpoch(1))
+    );
+    let effects = std::mem::take(&mut effects);
+    relay(&mut leader, &mut follower, effects);
+    assert_eq!(
+        stored(&follower, &a),
+        stored(&leader, &a),
+        "the leader's log, byte for byte"
+    );
+    assert_eq!(epochs(&follower, &a), vec![(1, 0), (2, 1)]);
+    assert_eq!(follower.log_end(&a), 4);
+    // Its high watermark is the leader's again.
+    assert_eq!(
+        follower.actor.replica(&a).unwrap().high_watermark(),
+        Offset(4)
+    );
+    // The cut was durable before anything was appended: after a crash the follower's log is
+    // a prefix of the leader's, never with the diverged records.
+    follower.mem.crash();
+    let mut reopened = Harness::on_node(follower.mem.clone(), FOLLOWER);
+    reopened.ensure(&a, config(None));
+    let after_crash = stored(&reopened, &a);
+    let leaders = stored(&leader, &a);
+    assert!(reopened.log_end(&a) >= 1);
+    assert_eq!(after_crash[..], leaders[..after_crash.len()]);
+}
