@@ -578,6 +578,7 @@ impl Partitions {
                 continue;
             }
             tracing::info!(?tp, from = ?replica.role(), to = ?role, "replica role changed");
+            self.following.forget_in_flight(&tp);
             // A replica closing (shut down, deleted) has resigned already and is not elected.
             let announce = !replica.is_closing();
             if announce {
@@ -1815,52 +1816,81 @@ impl Partitions {
                 return self.back_off(ctx, &tp);
             }
         };
+        if result.error_code == ErrorCode::OFFSET_OUT_OF_RANGE {
+            // Below the leader's log start (a follower that was away past its retention):
+            // Kafka restarts the log there, which needs a restart made durable by a job, not
+            // built yet (issue 14's plan, R1): said loudly, retried.
+            tracing::warn!(?tp, leader = %sent.leader, fetch_offset = replica.log().log_end_offset(), leader_log_start = %result.log_start_offset, leader_log_end = %result.log_end_offset, "the leader does not hold this follower's fetch offset");
+            return self.back_off(ctx, &tp);
+        }
         if result.error_code != ErrorCode::NONE {
             tracing::debug!(?tp, leader = %sent.leader, code = %result.error_code, "replica fetch refused");
             return self.back_off(ctx, &tp);
         }
-        if let Some((epoch, end)) = result.diverging_epoch {
-            if replica.sync_in_flight() || replica.log().swap_in_flight() {
-                // A log is cut only between its jobs.
-                return self.back_off(ctx, &tp);
-            }
-            let to = following::truncation_offset(replica.log(), epoch, end);
-            match replica.truncate_as_follower(to, now_ms) {
-                Ok(end) => {
-                    tracing::info!(?tp, leader = %sent.leader, %end, "cut the follower's log where it diverged from the leader's");
-                }
-                Err(error) => {
-                    tracing::warn!(?tp, %error, "could not cut the follower's log");
-                    return self.back_off(ctx, &tp);
-                }
-            }
-            // Opening again until the cut's job completed (`on_synced` fetches then); a cut
-            // of the epochs alone fetches at once.
-            self.schedule_flush(ctx, &tp);
-            return self.follow(ctx, &tp);
+        let cut_at = match result.diverging_epoch {
+            Some((epoch, end)) => Some(following::truncation_offset(replica.log(), epoch, end)),
+            // A compacted leader's batch may now span the fetch offset (the cleaner keeps
+            // offsets dense by stretching the batch before a removed one): cut to its base,
+            // and fetch it whole.
+            None => following::first_batch_base(&result.records)
+                .filter(|base| base.0 < replica.log().log_end_offset()),
+        };
+        if let Some(to) = cut_at {
+            return self.cut_follower(ctx, &tp, to, sent.leader);
         }
         let appended = !result.records.is_empty();
-        if let Err(error) =
-            replica.append_as_follower(&result.records, result.high_watermark, now_ms)
-        {
+        let applied = replica
+            .append_as_follower(&result.records, result.high_watermark, now_ms)
+            .and_then(|()| replica.follow_log_start(result.log_start_offset, now_ms));
+        if let Err(error) = applied {
             tracing::warn!(?tp, %error, "could not append the leader's batches");
             return self.back_off(ctx, &tp);
         }
-        if appended {
+        if appended || replica.log().has_pending() {
             self.schedule_flush(ctx, &tp);
         }
         self.follow(ctx, &tp);
     }
 
+    /// Cuts a follower's log at `to` (see [`Replica::truncate_as_follower`]) between its jobs,
+    /// then fetches once the cut is durable (`on_synced`), or at once when only its epochs were
+    /// cut.
+    fn cut_follower(&mut self, ctx: PCtx, tp: &TopicPartition, to: Offset, leader: NodeId) {
+        let now_ms = ctx.now.unix_ms;
+        let Some(replica) = self.replicas.get_mut(tp) else {
+            return;
+        };
+        let cleaning = matches!(self.cleaning.get(&replica.id), Some(Some(_)));
+        if replica.sync_in_flight() || replica.log().swap_in_flight() || cleaning {
+            // A log is cut only between its jobs: soon.
+            return self.back_off_for(ctx, tp, following::REPLICA_CUT_RETRY_MS);
+        }
+        match replica.truncate_as_follower(to, now_ms) {
+            Ok(end) => {
+                tracing::info!(?tp, %leader, %end, "cut the follower's log where it diverged from the leader's");
+            }
+            Err(error) if replica.is_failed() => {
+                return self.take_offline(ctx, tp, error.to_string());
+            }
+            Err(error) => {
+                tracing::warn!(?tp, %error, "could not cut the follower's log");
+                return self.back_off(ctx, tp);
+            }
+        }
+        self.schedule_flush(ctx, tp);
+        self.follow(ctx, tp);
+    }
+
     fn back_off(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        self.back_off_for(ctx, tp, following::REPLICA_FETCH_BACKOFF_MS);
+    }
+
+    fn back_off_for(&mut self, ctx: PCtx, tp: &TopicPartition, after_ms: u64) {
         let Some(replica) = self.replicas.get(tp) else {
             return;
         };
         self.following.back_off(tp, replica.id);
-        ctx.set_timer(
-            PartitionsTimer::FollowBackoff(replica.id),
-            following::REPLICA_FETCH_BACKOFF_MS,
-        );
+        ctx.set_timer(PartitionsTimer::FollowBackoff(replica.id), after_ms);
     }
 
     // ---- offsets -----------------------------------------------------------------------
@@ -2005,8 +2035,6 @@ impl Partitions {
             self.schedule_flush(ctx, tp);
         }
         self.producer_ids.expire(ctx.now.mono_ms);
-        // A follower that missed its cue (a reopen that needed no job) fetches again.
-        self.follow_all(ctx);
         // Failed and offline logs nobody uses still come back (a consumer may be waiting on a
         // parked fetch; a full disk may have space again).
         let mut due: Vec<TopicPartition> = (self.replicas.iter())
@@ -2017,6 +2045,9 @@ impl Partitions {
         for tp in &due {
             self.revive(ctx, tp);
         }
+        // A follower that missed its cue (a log revived just now, a reopen that needed no
+        // job) fetches again.
+        self.follow_all(ctx);
         self.retry_leftovers(ctx);
         ctx.set_timer(PartitionsTimer::Retention, RETENTION_CHECK_INTERVAL_MS);
     }

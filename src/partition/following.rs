@@ -16,6 +16,7 @@ use super::replica::Replica;
 use super::role::Role;
 use crate::actor::CallId;
 use crate::messages::ReplicaFetchRequest;
+use crate::storage::batch::BatchHeader;
 use crate::storage::log::epoch_cache::EpochEndOffset;
 use crate::storage::log::Log;
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId, Offset, TopicPartition};
@@ -26,6 +27,8 @@ pub const REPLICA_FETCH_MAX_BYTES: u32 = 1 << 20;
 pub const REPLICA_FETCH_WAIT_MAX_MS: u32 = 500;
 /// Kafka's `replica.fetch.backoff.ms` default: the pause after a failed fetch.
 pub const REPLICA_FETCH_BACKOFF_MS: u64 = 1_000;
+/// The pause before a cut retried because a job of the log was running: a flush is short.
+pub const REPLICA_CUT_RETRY_MS: u64 = 20;
 /// How long a fetch may go unanswered before it counts as failed: the leader's hold and a
 /// margin for the network (Kafka's `replica.socket.timeout.ms` is 30 s; a held fetch here is
 /// answered within its wait, so an answer this late means the leader or the link is gone).
@@ -81,6 +84,16 @@ impl Following {
         Some(sent)
     }
 
+    /// `tp` has a new role: the fetch in flight (to the old leader, or in the old epoch) is
+    /// forgotten, its answer dropped when it comes, so the next fetch goes out at once rather
+    /// than after the old leader's hold or the call's timeout. A backoff stays.
+    pub fn forget_in_flight(&mut self, tp: &TopicPartition) {
+        if let Some(State::InFlight(call)) = self.partitions.get(tp).copied() {
+            self.partitions.remove(tp);
+            self.calls.remove(&call);
+        }
+    }
+
     /// `tp`'s replica `replica_id` waits out a backoff (its timer) before its next fetch.
     pub fn back_off(&mut self, tp: &TopicPartition, replica_id: u64) {
         self.partitions
@@ -104,7 +117,11 @@ pub fn leader_to_fetch_from(replica: &Replica, me: NodeId) -> Option<(NodeId, Le
         Role::Follower {
             leader: Some(leader),
             epoch,
-        } if *leader != me && !replica.is_opening() && !replica.is_closing() => {
+        } if *leader != me
+            && !replica.is_opening()
+            && !replica.is_closing()
+            && !replica.is_failed() =>
+        {
             Some((*leader, *epoch))
         }
         _ => None,
@@ -133,6 +150,12 @@ pub fn request(
         max_bytes: REPLICA_FETCH_MAX_BYTES,
         max_wait_ms: REPLICA_FETCH_WAIT_MAX_MS,
     }
+}
+
+/// The base offset of the first batch in `records`, if there is one.
+pub fn first_batch_base(records: &[u8]) -> Option<Offset> {
+    let header = BatchHeader::parse(records).ok()?;
+    Some(Offset(header.base_offset))
 }
 
 /// Where a follower cuts its log when the leader answered that it diverged: `leader_epoch`

@@ -435,17 +435,39 @@ impl Replica {
     /// watermark: KIP-101), reloads its producer state from the newest snapshot at or below the
     /// cut, and is opening again until the next flush job made the cut durable (see
     /// [`Log::truncate_as_follower`]). Only while no flush job runs. Returns the new log end.
+    ///
+    /// An error after the log was cut (reloading the producers) fails the replica: the caller
+    /// takes it offline, and the reopen rebuilds everything from the disk.
     pub fn truncate_as_follower(
         &mut self,
         offset: Offset,
         now_ms: i64,
     ) -> Result<Offset, LogError> {
         debug_assert!(self.sync_in_flight.is_none() && !self.state.role().is_leader());
+        let old_end = self.log.log_end_offset();
         let end = self.log.truncate_as_follower(offset.0)?;
+        if end == old_end {
+            return Ok(Offset(end)); // only the epoch cache was cut
+        }
+        // Nothing is appended until the cut is durable; a failed cut's job reopens the log
+        // cut at its last good sync, which is at or below the cut.
+        self.opening = true;
+        self.cut_on_open = Some(self.log.synced_offset());
         self.state.truncated(Offset(end));
+        self.commit = GroupCommit::new(self.ack_offset());
+        if let Err(error) = self.reload_producers(end, now_ms) {
+            self.failed = true;
+            self.log.mark_failed();
+            return Err(error);
+        }
+        Ok(Offset(end))
+    }
+
+    /// The producer state as of the log end `end`: the newest snapshot at or below it, then
+    /// the batches after it. Snapshots past it describe batches that are gone: `load` removes
+    /// them (the cut's job syncs the directory before anything is appended again).
+    fn reload_producers(&mut self, end: i64, now_ms: i64) -> Result<(), LogError> {
         let dir = self.log.dir().to_path_buf();
-        // Snapshots past the cut describe batches that are gone: `load` removes them (the
-        // cut's job syncs the directory before anything is appended again).
         let loaded = producer_snapshot::load(self.storage.as_ref(), &dir, end)
             .map_err(|source| LogError::Io { path: dir, source })?;
         let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
@@ -453,9 +475,24 @@ impl Replica {
         self.producers = producers;
         self.snapshot_offset = snapshot_offset;
         self.snapshot_after_flush = None;
-        self.commit = GroupCommit::new(self.ack_offset());
-        self.opening = self.log.has_pending();
-        Ok(Offset(end))
+        Ok(())
+    }
+
+    /// The log failed (an I/O error, a failed sync): nothing is appended or synced until it
+    /// is reopened.
+    pub fn is_failed(&self) -> bool {
+        self.failed || self.log.is_failed()
+    }
+
+    /// A follower's log start follows its leader's (Kafka's `maybeIncrementLogStartOffset`
+    /// on a fetch answer: DeleteRecords and retention on the leader reach the followers), up
+    /// to its own high watermark. Written by the next flush job.
+    pub fn follow_log_start(&mut self, leader_start: Offset, now_ms: i64) -> Result<(), LogError> {
+        let target = leader_start.min(self.high_watermark());
+        if target.0 > self.log.log_start_offset() {
+            self.log.delete_records_before(target.0, now_ms)?;
+        }
+        Ok(())
     }
 
     /// A follower's fetch was served (see [`ReplicaState::follower_fetched`]).

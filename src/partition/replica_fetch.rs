@@ -4,7 +4,8 @@
 //! The checks, in Kafka's order (`ReplicaManager.readFromLog`, `Partition.fetchRecords`):
 //! 1. no replica here, another topic of that name (UNKNOWN_TOPIC_ID), the asker's epoch (KIP-320: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH),
 //!    this replica not the leader (NOT_LEADER_OR_FOLLOWER);
-//! 2. the follower's last fetched epoch (KIP-595's diverging epoch, which replaced the
+//! 2. the follower's last fetched epoch (a fetch offset below the log start is
+//!    OFFSET_OUT_OF_RANGE first, KAFKA-12003) (KIP-595's diverging epoch, which replaced the
 //!    OffsetForLeaderEpoch round trip of KIP-101/279): where that epoch ends on the leader
 //!    (`endOffsetFor`); if it ends before the fetch offset, or the leader's largest epoch at
 //!    or below it is older, the follower's log diverged there: that epoch and end are the
@@ -54,6 +55,12 @@ pub fn serve(
     if ask.last_fetched_epoch != LeaderEpoch::UNKNOWN {
         let end = log.end_offset_for(ask.last_fetched_epoch.0);
         if end == EpochEndOffset::UNDEFINED {
+            result.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
+            return result;
+        }
+        // Below the log start the answer is OFFSET_OUT_OF_RANGE whether or not the epochs
+        // diverge (KAFKA-12003): the follower must restart at the leader's log start.
+        if ask.fetch_offset.0 < log.log_start_offset() {
             result.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
             return result;
         }

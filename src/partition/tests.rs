@@ -39,6 +39,8 @@ struct Harness {
     next_producer_id_block: i64,
     /// The node the actor runs on (1 unless a test runs several).
     node: NodeId,
+    /// Kept across steps, as the host keeps it: call ids are unique per actor instance.
+    outbox: Outbox<NodeMsg, PartitionsTimer>,
 }
 
 fn tp(topic: &str) -> TopicPartition {
@@ -227,6 +229,7 @@ impl Harness {
             next_request: 0,
             next_producer_id_block: 0,
             node: NodeId(1),
+            outbox: Outbox::default(),
         }
     }
 
@@ -280,16 +283,15 @@ impl Harness {
     }
 
     fn step(&mut self, input: Input<NodeMsg, PartitionsTimer>) -> Effects {
-        let mut outbox = Outbox::default();
         let me = Addr {
             node: self.node,
             actor: PARTITIONS,
         };
         self.mem.forbid_sync(true);
-        let mut ctx = Ctx::new(self.now, me, &mut self.rng, &mut outbox);
+        let mut ctx = Ctx::new(self.now, me, &mut self.rng, &mut self.outbox);
         self.actor.handle(&mut ctx, input);
         self.mem.forbid_sync(false);
-        outbox.take_effects()
+        self.outbox.take_effects()
     }
 
     fn send(&mut self, request: PartitionsRequest) -> (RequestId, Effects) {

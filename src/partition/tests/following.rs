@@ -6,7 +6,7 @@
 use super::leader_epochs::tell_with_isr;
 use super::*;
 use crate::actor::CallId;
-use crate::messages::ReplicaFetchRequest;
+use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult};
 
 const LEADER: u64 = 1;
 const FOLLOWER: u64 = 2;
@@ -199,8 +199,35 @@ fn a_follower_whose_log_diverged_cuts_it_where_the_leaders_epochs_say_and_copies
         (first[0].2.fetch_offset, first[0].2.last_fetched_epoch),
         (Offset(3), LeaderEpoch(1))
     );
-    let effects = std::mem::take(&mut effects);
-    relay(&mut leader, &mut follower, effects);
+    // The leader answers with the divergence; the follower cuts, and sends nothing until the
+    // cut's job completed.
+    let (call, _, request) = first[0].clone();
+    let (id, mut answer) = leader.send(PartitionsRequest::ReplicaFetch(request));
+    let reply = take_reply(&mut answer, id).expect("a divergence is answered at once");
+    let cut = follower.step(Input::Reply {
+        call,
+        msg: NodeMsg::PartitionsReply(reply),
+    });
+    assert!(
+        fetch_calls(&cut).is_empty(),
+        "no fetch before the cut is durable"
+    );
+    assert_eq!(
+        follower.log_end(&a),
+        1,
+        "cut where epoch 1 ends on the leader"
+    );
+    let jobs = syncs(&cut);
+    assert_eq!(jobs.len(), 1, "the cut's job: {cut:?}");
+    let after_job = follower.complete(jobs);
+    let next = fetch_calls(&after_job);
+    assert_eq!(next.len(), 1, "the fetch goes out once the cut is durable");
+    assert_eq!(
+        (next[0].2.fetch_offset, next[0].2.last_fetched_epoch),
+        (Offset(1), LeaderEpoch(1))
+    );
+    let _ = std::mem::take(&mut effects);
+    relay(&mut leader, &mut follower, after_job);
     assert_eq!(
         stored(&follower, &a),
         stored(&leader, &a),
@@ -222,4 +249,79 @@ fn a_follower_whose_log_diverged_cuts_it_where_the_leaders_epochs_say_and_copies
     let leaders = stored(&leader, &a);
     assert!(reopened.log_end(&a) >= 1);
     assert_eq!(after_crash[..], leaders[..after_crash.len()]);
+}
+
+/// After an error the follower waits out its backoff before it fetches again; an answer to a
+/// fetch sent under an older role is dropped, and a new role fetches at once from the new
+/// leader (the old fetch forgotten, not waited for).
+#[test]
+fn a_follower_backs_off_after_an_error_and_a_new_role_fetches_at_once() {
+    let a = tp("a");
+    let mut follower = Harness::on_node(Arc::new(MemStorage::new()), FOLLOWER);
+    tell_with_isr(&mut follower, &[(&a, Some(LEADER), 3)], &[LEADER]);
+    let opened = open(&mut follower, &a);
+    let [(call, to, _)] = fetch_calls(&opened)[..] else {
+        panic!("one fetch: {opened:?}")
+    };
+    assert_eq!(to, NodeId(LEADER));
+    // Refused (the leader has not applied epoch 3 yet): a backoff, no fetch.
+    let refused = NodeMsg::PartitionsReply(PartitionsReply::ReplicaFetch(
+        ReplicaFetchResult::refused(ErrorCode::UNKNOWN_LEADER_EPOCH),
+    ));
+    let effects = follower.step(Input::Reply { call, msg: refused });
+    assert!(fetch_calls(&effects).is_empty());
+    let [(key, after_ms)] = timers(&effects)[..] else {
+        panic!("{:?}", timers(&effects))
+    };
+    assert!(matches!(key, PartitionsTimer::FollowBackoff(_)));
+    assert_eq!(
+        after_ms,
+        crate::partition::following::REPLICA_FETCH_BACKOFF_MS
+    );
+    let effects = follower.step(Input::Timer { key });
+    let [(call, _, _)] = fetch_calls(&effects)[..] else {
+        panic!("fetches again after the backoff: {effects:?}")
+    };
+
+    // The leadership moves to node 3 while that fetch is in flight: a fetch to node 3 goes
+    // out at once, and the old fetch's answer, when it comes, changes nothing.
+    let moved = {
+        let update = LeadersUpdate {
+            partitions: [(
+                a.clone(),
+                PartitionLeader {
+                    leader: Some(NodeId(3)),
+                    epoch: LeaderEpoch(4),
+                    isr: vec![NodeId(3)],
+                },
+            )]
+            .into(),
+        };
+        let from = Addr {
+            node: NodeId(FOLLOWER),
+            actor: crate::messages::TOPICS,
+        };
+        follower.step(Input::Msg {
+            from,
+            msg: NodeMsg::Partitions(PartitionsRequest::Leaders(update)),
+        })
+    };
+    let [(_, to, ref request)] = fetch_calls(&moved)[..] else {
+        panic!("a fetch to the new leader: {moved:?}")
+    };
+    assert_eq!(
+        (to, request.current_leader_epoch),
+        (NodeId(3), LeaderEpoch(4))
+    );
+    let stale = NodeMsg::PartitionsReply(PartitionsReply::ReplicaFetch(ReplicaFetchResult {
+        error_code: ErrorCode::NONE,
+        high_watermark: Offset(1),
+        log_start_offset: Offset(0),
+        log_end_offset: Offset(1),
+        diverging_epoch: None,
+        records: plain(b"old leader's"),
+    }));
+    let effects = follower.step(Input::Reply { call, msg: stale });
+    assert!(fetch_calls(&effects).is_empty(), "{effects:?}");
+    assert_eq!(follower.log_end(&a), 0, "the stale answer was dropped");
 }

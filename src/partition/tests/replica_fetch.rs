@@ -226,3 +226,40 @@ fn a_leader_refuses_a_follower_of_another_topic_of_the_same_name() {
         ErrorCode::NONE
     );
 }
+
+/// A held follower's fetch is answered as soon as the leadership goes, not at its timeout
+/// (FENCED_LEADER_EPOCH: it named the old epoch, which is checked first), so the follower
+/// turns to the new leader at once.
+#[test]
+fn a_held_fetch_is_answered_when_the_leadership_goes() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    tell_with_isr(&mut h, &[(&a, Some(1), 2)], &[1, 2]);
+    h.ensure(&a, config(None));
+    let (held, mut effects) = h.send(PartitionsRequest::ReplicaFetch(ask(&a, 2, 0, -1)));
+    assert!(
+        take_reply(&mut effects, held).is_none(),
+        "held: nothing to copy"
+    );
+    let update = LeadersUpdate {
+        partitions: [(
+            a.clone(),
+            PartitionLeader {
+                leader: Some(FOLLOWER),
+                epoch: LeaderEpoch(3),
+                isr: vec![FOLLOWER],
+            },
+        )]
+        .into(),
+    };
+    let from = Addr {
+        node: NodeId(1),
+        actor: crate::messages::TOPICS,
+    };
+    let mut effects = h.step(Input::Msg {
+        from,
+        msg: NodeMsg::Partitions(PartitionsRequest::Leaders(update)),
+    });
+    let answered = result(take_reply(&mut effects, held).expect("answered at the change"));
+    assert_eq!(answered.error_code, ErrorCode::FENCED_LEADER_EPOCH);
+}

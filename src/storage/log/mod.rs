@@ -1018,9 +1018,12 @@ impl Log {
         self.check_usable()?;
         self.check_no_swap()?;
         if let Some(end) = self.cut_needed(offset)? {
-            self.epochs.truncate_from_end(offset);
+            self.epochs.truncate_from_end(end);
             return Ok(end);
         }
+        // A clean planned before the cut must not swap the cut segment's old bytes back in:
+        // its pins name the generation (`clean::swap`).
+        self.new_generation();
         let result = self.cut_unsynced(offset);
         self.poison_on_failure(result)
     }
