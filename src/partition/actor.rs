@@ -572,8 +572,15 @@ impl Partitions {
             let moved = role.is_leader() != replica.role().is_leader()
                 || role.epoch() != replica.role().epoch();
             if !moved {
-                // Another ISR: the high watermark may move (issue 14's followers).
+                // Another ISR: the high watermark may move, acknowledging acks=all produces
+                // (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR is now below min.insync.replicas).
                 replica.set_role(role);
+                let acknowledged = replica.release_acknowledged();
+                let too_few = too_few_in_sync(-1, replica)
+                    .map(|_| ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+                for waiter in acknowledged {
+                    self.complete_waiter(ctx, waiter, too_few);
+                }
                 self.wake_fetches(ctx, &tp);
                 continue;
             }
@@ -1172,14 +1179,17 @@ impl Partitions {
                             epoch,
                         );
                     }
-                    let durable_first =
-                        waits_for_sync && replica.flush_policy() == FlushPolicy::EveryAppend;
+                    // A duplicate waits too: its original may not be durable yet.
+                    let end_offset = Offset(last_offset.0 + 1);
+                    // acks=all waits for the sync (`flush.messages=1`, the default) and for
+                    // the in-sync replicas (the high watermark past the batch).
+                    let durable_first = waits_for_sync
+                        && (replica.flush_policy() == FlushPolicy::EveryAppend
+                            || replica.high_watermark() < end_offset);
                     let waiter = Waiter {
                         produce: produce_id,
                         slot,
                     };
-                    // A duplicate waits too: its original may not be durable yet.
-                    let end_offset = Offset(last_offset.0 + 1);
                     let waiting = durable_first && replica.wait_acked(end_offset, waiter).is_none();
                     outstanding += usize::from(waiting);
                     if written || waiting {
@@ -1668,6 +1678,11 @@ impl Partitions {
     /// Re-reads the fetches parked on `tp` and answers those now satisfied.
     fn wake_fetches(&mut self, ctx: PCtx, tp: &TopicPartition) {
         self.wake_replica_fetches(ctx, tp);
+        self.wake_client_fetches(ctx, tp);
+    }
+
+    /// Re-reads the clients' fetches parked on `tp` and answers those now satisfied.
+    fn wake_client_fetches(&mut self, ctx: PCtx, tp: &TopicPartition) {
         for fetch_id in self.fetches.reading(tp) {
             let Some(parked) = self.fetches.get(fetch_id) else {
                 continue;
@@ -1705,20 +1720,35 @@ impl Partitions {
     }
 
     /// The answer to `ask` as of now; a fetch served without error or divergence records the
-    /// follower's log end on the leader.
+    /// follower's log end on the leader. A high watermark moved by it acknowledges the acks=all
+    /// produces it passed and shows consumers the records below it.
     fn serve_replica_fetch(&mut self, ctx: PCtx, ask: &ReplicaFetchRequest) -> ReplicaFetchResult {
         let topic_id = self.topic_ids.get(&ask.tp).copied().unwrap_or_default();
         let replica = self.replica_or_absent(&ask.tp, ctx.me.node);
         let result = replica_fetch::serve(ask, replica, &topic_id);
-        if result.error_code == ErrorCode::NONE && result.diverging_epoch.is_none() {
-            if let Some(replica) = self.replicas.get_mut(&ask.tp) {
-                let progress = FollowerProgress {
-                    log_end: ask.fetch_offset,
-                    broker_epoch: ask.broker_epoch,
-                    fetched_at_ms: ctx.now.mono_ms as i64,
-                };
-                replica.follower_fetched(ask.replica, progress);
-            }
+        if result.error_code != ErrorCode::NONE || result.diverging_epoch.is_some() {
+            return result;
+        }
+        let Some(replica) = self.replicas.get_mut(&ask.tp) else {
+            return result;
+        };
+        let hw_before = replica.high_watermark();
+        let progress = FollowerProgress {
+            log_end: ask.fetch_offset,
+            broker_epoch: ask.broker_epoch,
+            fetched_at_ms: ctx.now.mono_ms as i64,
+        };
+        let acknowledged = replica.follower_fetched(ask.replica, progress);
+        let moved = replica.high_watermark() > hw_before;
+        // Kafka's `checkEnoughReplicasReachOffset`: past the high watermark, but the ISR
+        // shrank below min.insync.replicas since the append.
+        let too_few =
+            too_few_in_sync(-1, replica).map(|_| ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+        for waiter in acknowledged {
+            self.complete_waiter(ctx, waiter, too_few);
+        }
+        if moved {
+            self.wake_client_fetches(ctx, &ask.tp);
         }
         result
     }

@@ -495,9 +495,25 @@ impl Replica {
         Ok(())
     }
 
-    /// A follower's fetch was served (see [`ReplicaState::follower_fetched`]).
-    pub fn follower_fetched(&mut self, follower: NodeId, progress: FollowerProgress) {
-        self.state.follower_fetched(follower, progress);
+    /// A follower's fetch was served (see [`ReplicaState::follower_fetched`]). When it moved
+    /// the high watermark, returns the acks=all waiters now acknowledged (the high watermark,
+    /// and the sync too under `flush.messages=1`, passed their batch).
+    pub fn follower_fetched(
+        &mut self,
+        follower: NodeId,
+        progress: FollowerProgress,
+    ) -> Vec<Waiter> {
+        let log_end = Offset(self.log.log_end_offset());
+        if !self.state.follower_fetched(follower, progress, log_end) {
+            return Vec::new();
+        }
+        self.commit.advanced(self.ack_offset())
+    }
+
+    /// The acks=all waiters acknowledged by now (after the ISR changed: the high watermark
+    /// may have moved without a sync or a fetch).
+    pub fn release_acknowledged(&mut self) -> Vec<Waiter> {
+        self.commit.advanced(self.ack_offset())
     }
 
     /// The followers' progress in this leadership.
@@ -1057,7 +1073,12 @@ fn begin_leader_epoch(log: &mut Log, role: &Role) {
 }
 
 fn ack_offset(log: &Log, state: &ReplicaState) -> Offset {
-    Offset(log.synced_offset()).min(state.high_watermark())
+    match log.config().flush {
+        // Durable default: acknowledged once synced here and replicated over the ISR.
+        FlushPolicy::EveryAppend => Offset(log.synced_offset()).min(state.high_watermark()),
+        // Kafka's way: replicated over the ISR, synced whenever the policy syncs.
+        FlushPolicy::IntervalMs(_) | FlushPolicy::Os => state.high_watermark(),
+    }
 }
 
 /// The header of the idempotent batch in `records`, if any. Kafka requires such a batch to

@@ -127,17 +127,20 @@ impl ReplicaState {
         self.high_watermark
     }
 
-    /// The log end moved forward (an append): the leader's high watermark is the smallest log
-    /// end offset over the in-sync replicas. Only this node's is known — followers' arrive
-    /// with their fetches, which do not exist yet — so an in-sync replica elsewhere holds the
-    /// high watermark where it is. It only ever increases (`maybeIncrementHighWatermark`); a
-    /// follower's comes from its leader and stays here.
+    /// The log end moved forward (an append, a follower's fetch): the leader's high watermark
+    /// is the smallest log end offset over the in-sync replicas — this node's, and each
+    /// follower's as its last fetch in this leadership showed it; a member that has not
+    /// fetched in this leadership holds it where it is. It only ever increases
+    /// (`maybeIncrementHighWatermark`); a follower's comes from its leader.
     pub fn maybe_advance_hw(&mut self, log_end: Offset) {
         if let Role::Leader { isr, .. } = &self.role {
             // `None` (an unknown LEO) sorts below every `Some`, so it wins the minimum.
             let min_leo = isr
                 .iter()
-                .map(|replica| (*replica == self.node).then_some(log_end))
+                .map(|replica| match *replica == self.node {
+                    true => Some(log_end),
+                    false => self.followers.get(replica).map(|f| f.log_end.min(log_end)),
+                })
                 .min()
                 .flatten();
             if let Some(min_leo) = min_leo {
@@ -161,12 +164,22 @@ impl ReplicaState {
         self.maybe_advance_hw(log_end);
     }
 
-    /// A follower's fetch from `log_end` was served. Ignored unless this replica leads, and
-    /// for this node itself.
-    pub fn follower_fetched(&mut self, follower: NodeId, progress: FollowerProgress) {
-        if self.role.is_leader() && follower != self.node {
-            self.followers.insert(follower, progress);
+    /// A follower's fetch from `progress.log_end` was served; the high watermark may advance
+    /// (this node's log ends at `log_end`). Ignored unless this replica leads, and for this
+    /// node itself. Returns whether the high watermark moved.
+    pub fn follower_fetched(
+        &mut self,
+        follower: NodeId,
+        progress: FollowerProgress,
+        log_end: Offset,
+    ) -> bool {
+        if !self.role.is_leader() || follower == self.node {
+            return false;
         }
+        self.followers.insert(follower, progress);
+        let before = self.high_watermark;
+        self.maybe_advance_hw(log_end);
+        self.high_watermark > before
     }
 
     /// The followers' progress in this leadership, by node.

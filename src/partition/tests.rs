@@ -2677,6 +2677,7 @@ fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
 mod compaction;
 mod coordinator;
 mod following;
+mod high_watermark;
 mod leader_epochs;
 mod replica_fetch;
 

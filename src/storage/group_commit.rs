@@ -95,6 +95,12 @@ impl<T> GroupCommit<T> {
         }
     }
 
+    /// Offsets below `acked` are acknowledged without a sync completing (the high watermark
+    /// moved: a follower caught up). Returns the satisfied tokens; a sync in flight stays.
+    pub fn advanced(&mut self, acked: Offset) -> Vec<T> {
+        self.waiters.advance(acked)
+    }
+
     /// Removes the waiters `pred` selects (their request gave up, e.g. timed out); a later
     /// sync no longer finds them.
     pub fn take(&mut self, pred: impl FnMut(&T) -> bool) -> Vec<T> {

@@ -1,0 +1,106 @@
+//! The leader's high watermark over its in-sync followers (issue 14, R2): it moves with the
+//! followers' fetches, acks=all produces wait for it, consumers see only below it, and an ISR
+//! that shrank below min.insync.replicas answers NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+
+use super::leader_epochs::tell_with_isr;
+use super::*;
+use crate::messages::ReplicaFetchRequest;
+use crate::types::BrokerEpoch;
+
+/// Node 2's fetch of `tp` from `fetch_offset`, answered at once.
+fn follower_fetch(h: &mut Harness, tp: &TopicPartition, fetch_offset: i64) -> Effects {
+    let ask = ReplicaFetchRequest {
+        tp: tp.clone(),
+        topic_id: [0; 16],
+        replica: NodeId(2),
+        broker_epoch: BrokerEpoch(1),
+        current_leader_epoch: LeaderEpoch(1),
+        fetch_offset: Offset(fetch_offset),
+        last_fetched_epoch: LeaderEpoch::UNKNOWN,
+        log_start_offset: Offset(0),
+        max_bytes: 1 << 20,
+        max_wait_ms: 0,
+    };
+    h.send(PartitionsRequest::ReplicaFetch(ask)).1
+}
+
+/// What a consumer's fetch from offset 0 returns: (high watermark, record offsets).
+fn consumed(h: &mut Harness, tp: &TopicPartition) -> (Offset, Vec<i64>) {
+    let mut results = fetch_results(h.ask(fetch(&[(tp, 0)], 0, 1 << 20)));
+    let result = results.remove(0);
+    (result.high_watermark, batch_offsets(&result.records))
+}
+
+#[test]
+fn acks_all_waits_for_the_in_sync_follower_and_consumers_see_only_what_it_holds() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    tell_with_isr(&mut h, &[(&a, Some(1), 1)], &[1, 2]);
+    h.ensure(&a, config(None));
+    let (produced, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"x"))]));
+    // Synced here, not yet on the follower: no answer, nothing for consumers.
+    let mut effects = h.complete(syncs(&effects));
+    assert!(
+        take_reply(&mut effects, produced).is_none(),
+        "waits for the ISR"
+    );
+    assert_eq!(consumed(&mut h, &a), (Offset(0), vec![]));
+
+    // The follower fetches the record (its log end still 0): nothing moves.
+    let mut effects = follower_fetch(&mut h, &a, 0);
+    assert!(take_reply(&mut effects, produced).is_none());
+    // Its next fetch, from 1, shows it holds the record: committed and acknowledged.
+    let mut effects = follower_fetch(&mut h, &a, 1);
+    let reply = take_reply(&mut effects, produced).expect("acknowledged by the follower's fetch");
+    let results = produce_results(reply);
+    assert_eq!(
+        (results[0].1.error_code, results[0].1.base_offset),
+        (ErrorCode::NONE, Offset(0))
+    );
+    assert_eq!(consumed(&mut h, &a), (Offset(1), vec![0]));
+}
+
+#[test]
+fn an_isr_shrunk_below_min_insync_replicas_answers_not_enough_replicas_after_append() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    let mut two = config(None);
+    two.min_insync_replicas = 2;
+    tell_with_isr(&mut h, &[(&a, Some(1), 1)], &[1, 2]);
+    h.ensure(&a, two);
+    let (produced, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"x"))]));
+    let mut effects = h.complete(syncs(&effects));
+    assert!(
+        take_reply(&mut effects, produced).is_none(),
+        "waits for node 2"
+    );
+    // The follower leaves the ISR (the controller's shrink): the high watermark passes the
+    // record, but with one replica in sync of the two required.
+    let update = LeadersUpdate {
+        partitions: [(
+            a.clone(),
+            PartitionLeader {
+                leader: Some(NodeId(1)),
+                epoch: LeaderEpoch(1),
+                isr: vec![NodeId(1)],
+            },
+        )]
+        .into(),
+    };
+    let from = Addr {
+        node: NodeId(1),
+        actor: crate::messages::TOPICS,
+    };
+    let mut effects = h.step(Input::Msg {
+        from,
+        msg: NodeMsg::Partitions(PartitionsRequest::Leaders(update)),
+    });
+    let reply = take_reply(&mut effects, produced).expect("answered at the shrink");
+    assert_eq!(
+        produce_results(reply)[0].1.error_code,
+        ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    );
+    // And a new acks=all produce is refused before its append.
+    let refused = h.produce_one(-1, &a, plain(b"y"));
+    assert_eq!(refused.error_code, ErrorCode::NOT_ENOUGH_REPLICAS);
+}
