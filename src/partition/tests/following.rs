@@ -174,25 +174,7 @@ fn a_follower_whose_log_diverged_cuts_it_where_the_leaders_epochs_say_and_copies
         Offset(3),
         "its own high watermark as the old leader"
     );
-    let (_, mut effects) = {
-        let update = LeadersUpdate {
-            partitions: [(
-                a.clone(),
-                PartitionLeader {
-                    leader: Some(NodeId(LEADER)),
-                    epoch: LeaderEpoch(2),
-                    isr: vec![NodeId(LEADER)],
-                },
-            )]
-            .into(),
-        };
-        let from = Addr {
-            node: NodeId(FOLLOWER),
-            actor: crate::messages::TOPICS,
-        };
-        let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(update));
-        (RequestId(0), follower.step(Input::Msg { from, msg }))
-    };
+    let mut effects = tell_with_isr(&mut follower, &[(&a, Some(LEADER), 2)], &[LEADER]);
     let first = fetch_calls(&effects);
     assert_eq!(first.len(), 1, "{effects:?}");
     assert_eq!(
@@ -285,27 +267,7 @@ fn a_follower_backs_off_after_an_error_and_a_new_role_fetches_at_once() {
 
     // The leadership moves to node 3 while that fetch is in flight: a fetch to node 3 goes
     // out at once, and the old fetch's answer, when it comes, changes nothing.
-    let moved = {
-        let update = LeadersUpdate {
-            partitions: [(
-                a.clone(),
-                PartitionLeader {
-                    leader: Some(NodeId(3)),
-                    epoch: LeaderEpoch(4),
-                    isr: vec![NodeId(3)],
-                },
-            )]
-            .into(),
-        };
-        let from = Addr {
-            node: NodeId(FOLLOWER),
-            actor: crate::messages::TOPICS,
-        };
-        follower.step(Input::Msg {
-            from,
-            msg: NodeMsg::Partitions(PartitionsRequest::Leaders(update)),
-        })
-    };
+    let moved = tell_with_isr(&mut follower, &[(&a, Some(3), 4)], &[3]);
     let [(_, to, ref request)] = fetch_calls(&moved)[..] else {
         panic!("a fetch to the new leader: {moved:?}")
     };

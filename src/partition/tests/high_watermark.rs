@@ -76,25 +76,7 @@ fn an_isr_shrunk_below_min_insync_replicas_answers_not_enough_replicas_after_app
     );
     // The follower leaves the ISR (the controller's shrink): the high watermark passes the
     // record, but with one replica in sync of the two required.
-    let update = LeadersUpdate {
-        partitions: [(
-            a.clone(),
-            PartitionLeader {
-                leader: Some(NodeId(1)),
-                epoch: LeaderEpoch(1),
-                isr: vec![NodeId(1)],
-            },
-        )]
-        .into(),
-    };
-    let from = Addr {
-        node: NodeId(1),
-        actor: crate::messages::TOPICS,
-    };
-    let mut effects = h.step(Input::Msg {
-        from,
-        msg: NodeMsg::Partitions(PartitionsRequest::Leaders(update)),
-    });
+    let mut effects = tell_with_isr(&mut h, &[(&a, Some(1), 1)], &[1]);
     let reply = take_reply(&mut effects, produced).expect("answered at the shrink");
     assert_eq!(
         produce_results(reply)[0].1.error_code,

@@ -11,12 +11,12 @@ fn tell(h: &mut Harness, partitions: &[(&TopicPartition, Option<u64>, i32)]) {
     tell_with_isr(h, partitions, &[]);
 }
 
-/// [`tell`] with the ISR `isr` (the leader alone when empty).
+/// [`tell`] with the ISR `isr` (the leader alone when empty); the effects of the update.
 pub(super) fn tell_with_isr(
     h: &mut Harness,
     partitions: &[(&TopicPartition, Option<u64>, i32)],
     isr: &[u64],
-) {
+) -> Effects {
     let partitions = partitions
         .iter()
         .map(|(tp, leader, epoch)| {
@@ -37,7 +37,7 @@ pub(super) fn tell_with_isr(
         node: NodeId(1),
         actor: crate::messages::TOPICS,
     };
-    h.step(Input::Msg { from, msg });
+    h.step(Input::Msg { from, msg })
 }
 
 /// Where `asked` ends in `tp`, naming `current` as the epoch known (-1: none).

@@ -241,25 +241,7 @@ fn a_held_fetch_is_answered_when_the_leadership_goes() {
         take_reply(&mut effects, held).is_none(),
         "held: nothing to copy"
     );
-    let update = LeadersUpdate {
-        partitions: [(
-            a.clone(),
-            PartitionLeader {
-                leader: Some(FOLLOWER),
-                epoch: LeaderEpoch(3),
-                isr: vec![FOLLOWER],
-            },
-        )]
-        .into(),
-    };
-    let from = Addr {
-        node: NodeId(1),
-        actor: crate::messages::TOPICS,
-    };
-    let mut effects = h.step(Input::Msg {
-        from,
-        msg: NodeMsg::Partitions(PartitionsRequest::Leaders(update)),
-    });
+    let mut effects = tell_with_isr(&mut h, &[(&a, Some(FOLLOWER.0), 3)], &[FOLLOWER.0]);
     let answered = result(take_reply(&mut effects, held).expect("answered at the change"));
     assert_eq!(answered.error_code, ErrorCode::FENCED_LEADER_EPOCH);
 }
