@@ -48,12 +48,14 @@ pub struct LeadersUpdate {
     pub partitions: BTreeMap<TopicPartition, PartitionLeader>,
 }
 
-/// One partition's leader (`None`: offline), its leader epoch and in-sync replicas.
+/// One partition's leader (`None`: offline), its leader epoch, in-sync replicas and
+/// assigned replicas (the only nodes whose fetches the leader serves).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionLeader {
     pub leader: Option<NodeId>,
     pub epoch: LeaderEpoch,
     pub isr: Vec<NodeId>,
+    pub replicas: Vec<NodeId>,
 }
 
 /// Create the partition's log, or open it if it exists on disk. Idempotent. The settings are

@@ -74,6 +74,7 @@ impl AppliedTopics {
                     leader: view.leader,
                     epoch: view.leader_epoch,
                     isr: view.isr.clone(),
+                    replicas: view.replicas.clone(),
                 };
                 leaders.insert(tp, leader);
             }

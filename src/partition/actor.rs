@@ -1724,8 +1724,9 @@ impl Partitions {
     /// produces it passed and shows consumers the records below it.
     fn serve_replica_fetch(&mut self, ctx: PCtx, ask: &ReplicaFetchRequest) -> ReplicaFetchResult {
         let topic_id = self.topic_ids.get(&ask.tp).copied().unwrap_or_default();
+        let assigned = self.leaders.is_replica(&ask.tp, ask.replica);
         let replica = self.replica_or_absent(&ask.tp, ctx.me.node);
-        let result = replica_fetch::serve(ask, replica, &topic_id);
+        let result = replica_fetch::serve(ask, replica, &topic_id, assigned);
         if result.error_code != ErrorCode::NONE || result.diverging_epoch.is_some() {
             return result;
         }

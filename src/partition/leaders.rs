@@ -44,6 +44,13 @@ impl Leaders {
         })
     }
 
+    /// Whether `node` is one of `tp`'s assigned replicas; `None` while the metadata does not
+    /// name the partition (a single node's start-up: nothing to check against).
+    pub fn is_replica(&self, tp: &TopicPartition, node: NodeId) -> Option<bool> {
+        let known = self.partitions.get(tp)?;
+        Some(known.replicas.contains(&node))
+    }
+
     /// Why `me` refuses a client's request for `tp` it holds no replica of: another broker
     /// leads it, or nobody does. `None` for a partition the metadata does not name.
     pub fn refuse_elsewhere(&self, tp: &TopicPartition, me: NodeId) -> Option<Refusal> {
@@ -113,6 +120,7 @@ mod tests {
             leader,
             epoch: LeaderEpoch(epoch),
             isr: leader.into_iter().collect(),
+            replicas: leader.into_iter().collect(),
         };
         leaders.replace(BTreeMap::from([
             (tp(0), led(Some(NodeId(1)), 3)),

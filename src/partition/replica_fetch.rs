@@ -2,8 +2,10 @@
 //! replica, so the actor can re-run it for a parked fetch as often as it needs to.
 //!
 //! The checks, in Kafka's order (`ReplicaManager.readFromLog`, `Partition.fetchRecords`):
-//! 1. no replica here, another topic of that name (UNKNOWN_TOPIC_ID), the asker's epoch (KIP-320: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH),
-//!    this replica not the leader (NOT_LEADER_OR_FOLLOWER);
+//! 1. no replica here, another topic of that name (UNKNOWN_TOPIC_ID), the asker's epoch
+//!    (KIP-320: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH), this replica not the leader
+//!    (NOT_LEADER_OR_FOLLOWER), the asker not an assigned replica (UNKNOWN_LEADER_EPOCH when
+//!    it named an epoch, else NOT_LEADER_OR_FOLLOWER);
 //! 2. the follower's last fetched epoch (a fetch offset below the log start is
 //!    OFFSET_OUT_OF_RANGE first, KAFKA-12003) (KIP-595's diverging epoch, which replaced the
 //!    OffsetForLeaderEpoch round trip of KIP-101/279): where that epoch ends on the leader
@@ -23,11 +25,14 @@ use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult};
 use crate::storage::log::epoch_cache::EpochEndOffset;
 use crate::types::{ErrorCode, LeaderEpoch, Offset};
 
-/// The leader's answer to `ask` as of now; `topic_id` is the leader's own (all zero: unknown).
+/// The leader's answer to `ask` as of now; `topic_id` is the leader's own (all zero: unknown),
+/// `assigned` whether the metadata lists the asker among the partition's replicas (`None`:
+/// not known yet).
 pub fn serve(
     ask: &ReplicaFetchRequest,
     replica: Result<&Replica, Absent>,
     topic_id: &[u8; 16],
+    assigned: Option<bool>,
 ) -> ReplicaFetchResult {
     let replica = match replica {
         Ok(replica) => replica,
@@ -42,6 +47,15 @@ pub fn serve(
     }
     if let Some(refusal) = replica.role().refuse_produce() {
         return ReplicaFetchResult::refused(refusal.code);
+    }
+    if assigned == Some(false) {
+        // Not a replica of the partition (Kafka's `followerReplicaOrThrow`): a reassignment
+        // the asker has not applied yet, or a stray node.
+        let code = match ask.current_leader_epoch == LeaderEpoch::UNKNOWN {
+            true => ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            false => ErrorCode::UNKNOWN_LEADER_EPOCH,
+        };
+        return ReplicaFetchResult::refused(code);
     }
     let log = replica.log();
     let mut result = ReplicaFetchResult {

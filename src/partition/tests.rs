@@ -2692,6 +2692,7 @@ fn partitions_follow_the_metadatas_leaders_and_refuse_what_they_do_not_lead() {
         leader: leader.map(NodeId),
         epoch: LeaderEpoch(epoch),
         isr: leader.map(NodeId).into_iter().collect(),
+        replicas: leader.map(NodeId).into_iter().collect(),
     };
     let tell = |h: &mut Harness, moved_to: Option<u64>, epoch: i32| {
         let update = LeadersUpdate {

@@ -215,6 +215,7 @@ impl Harness {
             leader: leader.map(NodeId),
             epoch: LeaderEpoch(epoch),
             isr: leader.map(NodeId).into_iter().collect(),
+            replicas: leader.map(NodeId).into_iter().collect(),
         };
         let update = LeadersUpdate {
             partitions: std::collections::BTreeMap::from([(tp.clone(), known)]),

@@ -11,6 +11,9 @@ fn tell(h: &mut Harness, partitions: &[(&TopicPartition, Option<u64>, i32)]) {
     tell_with_isr(h, partitions, &[]);
 }
 
+/// The replicas every partition of these tests is assigned: the nodes they run.
+const REPLICAS: [u64; 3] = [1, 2, 3];
+
 /// [`tell`] with the ISR `isr` (the leader alone when empty); the effects of the update.
 pub(super) fn tell_with_isr(
     h: &mut Harness,
@@ -28,6 +31,7 @@ pub(super) fn tell_with_isr(
                 leader: leader.map(NodeId),
                 epoch: LeaderEpoch(*epoch),
                 isr,
+                replicas: REPLICAS.map(NodeId).to_vec(),
             };
             ((*tp).clone(), led)
         })

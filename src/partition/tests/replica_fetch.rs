@@ -245,3 +245,39 @@ fn a_held_fetch_is_answered_when_the_leadership_goes() {
     let answered = result(take_reply(&mut effects, held).expect("answered at the change"));
     assert_eq!(answered.error_code, ErrorCode::FENCED_LEADER_EPOCH);
 }
+
+/// Only the partition's assigned replicas are served (Kafka's `followerReplicaOrThrow`): a
+/// node the metadata does not list is refused, UNKNOWN_LEADER_EPOCH when it named an epoch,
+/// and its fetch counts as nobody's progress.
+#[test]
+fn a_leader_serves_only_the_partitions_assigned_replicas() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    tell_with_isr(&mut h, &[(&a, Some(1), 2)], &[1, 2]);
+    h.ensure(&a, config(None));
+    let stranger = |epoch: i32| ReplicaFetchRequest {
+        replica: NodeId(9),
+        max_wait_ms: 0,
+        ..ask(&a, epoch, 0, -1)
+    };
+    assert_eq!(
+        fetch_now(&mut h, stranger(2)).error_code,
+        ErrorCode::UNKNOWN_LEADER_EPOCH
+    );
+    assert_eq!(
+        fetch_now(&mut h, stranger(-1)).error_code,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER
+    );
+    assert!(h.actor.replica(&a).unwrap().followers().is_empty());
+    assert_eq!(
+        fetch_now(
+            &mut h,
+            ReplicaFetchRequest {
+                max_wait_ms: 0,
+                ..ask(&a, 2, 0, -1)
+            }
+        )
+        .error_code,
+        ErrorCode::NONE
+    );
+}
