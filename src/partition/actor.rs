@@ -35,7 +35,7 @@ use super::producer_ids::{InitStep, ProducerIds};
 use super::reads::{self, FetchRead};
 use super::replica::{self, Appended, LogStartWaiter, Replica, Waiter};
 use super::replica_fetch;
-use super::role::{FollowerProgress, Role};
+use super::role::Role;
 use super::strays;
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
@@ -1734,12 +1734,9 @@ impl Partitions {
             return result;
         };
         let hw_before = replica.high_watermark();
-        let progress = FollowerProgress {
-            log_end: ask.fetch_offset,
-            broker_epoch: ask.broker_epoch,
-            fetched_at_ms: ctx.now.mono_ms as i64,
-        };
-        let acknowledged = replica.follower_fetched(ask.replica, progress);
+        let now_ms = ctx.now.mono_ms as i64;
+        let acknowledged =
+            replica.follower_fetched(ask.replica, ask.fetch_offset, ask.broker_epoch, now_ms);
         let moved = replica.high_watermark() > hw_before;
         // Kafka's `checkEnoughReplicasReachOffset`: past the high watermark, but the ISR
         // shrank below min.insync.replicas since the append.

@@ -29,7 +29,7 @@ use crate::storage::log::{FlushPoint, FlushPolicy, Log, LogConfig, LogError, Tim
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::Storage;
-use crate::types::{topic_name, ErrorCode, NodeId, Offset, Refusal, TopicPartition};
+use crate::types::{topic_name, BrokerEpoch, ErrorCode, NodeId, Offset, Refusal, TopicPartition};
 
 /// A produce request's partition slot waiting to be acknowledged (group commit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,10 +501,13 @@ impl Replica {
     pub fn follower_fetched(
         &mut self,
         follower: NodeId,
-        progress: FollowerProgress,
+        fetch_offset: Offset,
+        broker_epoch: BrokerEpoch,
+        now_ms: i64,
     ) -> Vec<Waiter> {
         let log_end = Offset(self.log.log_end_offset());
-        if !self.state.follower_fetched(follower, progress, log_end) {
+        let state = &mut self.state;
+        if !state.follower_fetched(follower, fetch_offset, broker_epoch, now_ms, log_end) {
             return Vec::new();
         }
         self.commit.advanced(self.ack_offset())

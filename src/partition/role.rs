@@ -91,6 +91,10 @@ pub struct ReplicaState {
     /// A leader's followers as their fetches showed them, in this leadership only (Kafka
     /// resets its remote replicas' state on becoming leader).
     followers: BTreeMap<NodeId, FollowerProgress>,
+    /// When this leadership was first seen with a clock (a fetch or a lag check): an in-sync
+    /// follower that has not fetched yet counts as caught up then (Kafka's
+    /// `resetReplicaState` on becoming leader). `None` until then.
+    led_since_ms: Option<i64>,
 }
 
 /// What a leader knows of one follower from its last fetch served without error.
@@ -101,6 +105,12 @@ pub struct FollowerProgress {
     /// The broker epoch the follower fetched with (KIP-903).
     pub broker_epoch: BrokerEpoch,
     pub fetched_at_ms: i64,
+    /// The leader's log end when that fetch was served.
+    pub leader_log_end: Offset,
+    /// Kafka's `lastCaughtUpTimeMs`: the latest time the follower had everything the leader
+    /// had (its fetch offset at the leader's log end then, or at the leader's log end of its
+    /// previous fetch).
+    pub last_caught_up_ms: i64,
 }
 
 impl ReplicaState {
@@ -112,6 +122,7 @@ impl ReplicaState {
             role,
             high_watermark: log_start,
             followers: BTreeMap::new(),
+            led_since_ms: None,
         };
         state.maybe_advance_hw(log_end);
         state
@@ -159,27 +170,78 @@ impl ReplicaState {
     pub fn set_role(&mut self, role: Role, log_end: Offset) {
         if !role.is_leader() || role.epoch() != self.role.epoch() {
             self.followers.clear();
+            self.led_since_ms = None;
         }
         self.role = role;
         self.maybe_advance_hw(log_end);
     }
 
-    /// A follower's fetch from `progress.log_end` was served; the high watermark may advance
-    /// (this node's log ends at `log_end`). Ignored unless this replica leads, and for this
-    /// node itself. Returns whether the high watermark moved.
+    /// A follower's fetch from `fetch_offset` was served at `now_ms`, this node's log ending
+    /// at `log_end`: its progress and its last caught-up time (Kafka's
+    /// `Replica.updateFetchStateOrThrow`), then the high watermark may advance. Ignored unless
+    /// this replica leads, and for this node itself. Returns whether the high watermark moved.
     pub fn follower_fetched(
         &mut self,
         follower: NodeId,
-        progress: FollowerProgress,
+        fetch_offset: Offset,
+        broker_epoch: BrokerEpoch,
+        now_ms: i64,
         log_end: Offset,
     ) -> bool {
-        if !self.role.is_leader() || follower == self.node {
+        let Role::Leader { isr, .. } = &self.role else {
+            return false;
+        };
+        if follower == self.node {
             return false;
         }
+        let led_since = *self.led_since_ms.get_or_insert(now_ms);
+        let previous = self.followers.get(&follower).copied();
+        let caught_up_before = match previous {
+            Some(previous) => previous.last_caught_up_ms,
+            None if isr.contains(&follower) => led_since,
+            None => i64::MIN,
+        };
+        let last_caught_up_ms = match previous {
+            _ if fetch_offset >= log_end => now_ms,
+            Some(previous) if fetch_offset >= previous.leader_log_end => {
+                caught_up_before.max(previous.fetched_at_ms)
+            }
+            _ => caught_up_before,
+        };
+        let progress = FollowerProgress {
+            log_end: fetch_offset,
+            broker_epoch,
+            fetched_at_ms: now_ms,
+            leader_log_end: log_end,
+            last_caught_up_ms,
+        };
         self.followers.insert(follower, progress);
         let before = self.high_watermark;
         self.maybe_advance_hw(log_end);
         self.high_watermark > before
+    }
+
+    /// The in-sync followers that are not caught up at `now_ms` (Kafka's `isCaughtUp`: at the
+    /// leader's log end `log_end`, or caught up within `max_lag_ms`, `replica.lag.time.max.ms`)
+    /// — the ones an ISR shrink removes. One that has not fetched in this leadership counts
+    /// as caught up when the leadership was first seen. Empty on a follower.
+    pub fn lagging(&mut self, now_ms: i64, log_end: Offset, max_lag_ms: i64) -> Vec<NodeId> {
+        let Role::Leader { isr, .. } = &self.role else {
+            return Vec::new();
+        };
+        let led_since = *self.led_since_ms.get_or_insert(now_ms);
+        (isr.iter())
+            .filter(|node| **node != self.node)
+            .filter(|node| {
+                let caught_up_ms = match self.followers.get(node) {
+                    Some(progress) if progress.log_end >= log_end => now_ms,
+                    Some(progress) => progress.last_caught_up_ms,
+                    None => led_since,
+                };
+                now_ms.saturating_sub(caught_up_ms) > max_lag_ms
+            })
+            .copied()
+            .collect()
     }
 
     /// The followers' progress in this leadership, by node.
@@ -266,5 +328,64 @@ mod tests {
         assert_eq!(state.role().in_sync_count(), None);
         let refusal = state.role().refuse_produce().expect("a follower refuses");
         assert_eq!(refusal.code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    }
+
+    const THIRD: NodeId = NodeId(3);
+    const LAG_MS: i64 = 30_000;
+
+    /// `follower`'s fetch from `offset` at `now_ms`, the leader's log ending at `log_end`.
+    fn fetched(state: &mut ReplicaState, follower: NodeId, offset: i64, now_ms: i64, log_end: i64) {
+        state.follower_fetched(
+            follower,
+            Offset(offset),
+            BrokerEpoch(1),
+            now_ms,
+            Offset(log_end),
+        );
+    }
+
+    #[test]
+    fn a_follower_at_the_leaders_log_end_is_caught_up_and_one_that_stops_fetching_lags() {
+        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER, THIRD]), Offset(0), Offset(10));
+        // Neither fetched yet: caught up when the leadership was first seen (t=1000).
+        assert!(state.lagging(1_000, Offset(10), LAG_MS).is_empty());
+        fetched(&mut state, OTHER, 10, 2_000, 10);
+        // OTHER keeps fetching at the log end; THIRD never fetches.
+        for t in [10_000, 20_000, 31_000] {
+            fetched(&mut state, OTHER, 10, t, 10);
+        }
+        // Exactly `replica.lag.time.max.ms` after the leadership began is still in time.
+        assert!(state.lagging(31_000, Offset(10), LAG_MS).is_empty());
+        assert_eq!(state.lagging(31_001, Offset(10), LAG_MS), vec![THIRD]);
+        assert_eq!(state.high_watermark(), Offset(0), "THIRD holds it");
+        // A follower outside the ISR is never listed.
+        let mut outside = ReplicaState::new(ME, leader(&[ME, OTHER]), Offset(0), Offset(10));
+        fetched(&mut outside, THIRD, 0, 0, 10);
+        assert!(outside
+            .lagging(100_000, Offset(10), LAG_MS)
+            .contains(&OTHER));
+        assert!(!outside
+            .lagging(100_000, Offset(10), LAG_MS)
+            .contains(&THIRD));
+    }
+
+    /// Kafka's rule: a follower that reaches the leader's log end of its previous fetch was
+    /// caught up at that fetch, so one that keeps pace with a leader under constant appends
+    /// stays in sync; one that falls behind by more each round lags once `max_lag` passes.
+    #[test]
+    fn a_follower_keeping_pace_with_appends_stays_in_sync_and_one_falling_behind_lags() {
+        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER, THIRD]), Offset(0), Offset(0));
+        let mut log_end = 0;
+        for round in 0..10i64 {
+            let now = round * 10_000;
+            // OTHER fetches from the log end of the previous round; THIRD stays at 0.
+            fetched(&mut state, OTHER, log_end, now, log_end + 5);
+            fetched(&mut state, THIRD, 0, now, log_end + 5);
+            log_end += 5;
+        }
+        assert_eq!(state.lagging(95_000, Offset(log_end), LAG_MS), vec![THIRD]);
+        // THIRD catches up: in sync again at once.
+        fetched(&mut state, THIRD, log_end, 96_000, log_end);
+        assert!(state.lagging(96_000, Offset(log_end), LAG_MS).is_empty());
     }
 }
