@@ -576,11 +576,7 @@ impl Partitions {
                 // (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR is now below min.insync.replicas).
                 replica.set_role(role);
                 let acknowledged = replica.release_acknowledged();
-                let too_few = too_few_in_sync(-1, replica)
-                    .map(|_| ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
-                for waiter in acknowledged {
-                    self.complete_waiter(ctx, waiter, too_few);
-                }
+                self.acknowledge_replicated(ctx, &tp, acknowledged);
                 self.wake_fetches(ctx, &tp);
                 continue;
             }
@@ -616,8 +612,6 @@ impl Partitions {
         leaders::check_epoch(partition.current_leader_epoch, replica.role().epoch())
     }
 
-    /// Why a client's request for `tp` is refused here for leadership: this replica follows,
-    /// or there is none here and the metadata names another leader (or none).
     /// The open replica of `tp`, or where the partition stands without one.
     fn replica_or_absent(&self, tp: &TopicPartition, me: NodeId) -> Result<&Replica, Absent> {
         if let Some(replica) = self.replicas.get(tp) {
@@ -632,6 +626,8 @@ impl Partitions {
         })
     }
 
+    /// Why a client's request for `tp` is refused here for leadership: this replica follows,
+    /// or there is none here and the metadata names another leader (or none).
     fn refuse_not_leader(&self, tp: &TopicPartition, me: NodeId) -> Option<Refusal> {
         match self.replicas.get(tp) {
             Some(replica) => replica.role().refuse_produce(),
@@ -1738,17 +1734,26 @@ impl Partitions {
         let acknowledged =
             replica.follower_fetched(ask.replica, ask.fetch_offset, ask.broker_epoch, now_ms);
         let moved = replica.high_watermark() > hw_before;
-        // Kafka's `checkEnoughReplicasReachOffset`: past the high watermark, but the ISR
-        // shrank below min.insync.replicas since the append.
-        let too_few =
-            too_few_in_sync(-1, replica).map(|_| ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
-        for waiter in acknowledged {
-            self.complete_waiter(ctx, waiter, too_few);
-        }
+        self.acknowledge_replicated(ctx, &ask.tp, acknowledged);
         if moved {
             self.wake_client_fetches(ctx, &ask.tp);
         }
         result
+    }
+
+    /// Answers the acks=all `waiters` of `tp` the high watermark passed (Kafka's
+    /// `checkEnoughReplicasReachOffset`): NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank
+    /// below min.insync.replicas since the append.
+    fn acknowledge_replicated(&mut self, ctx: PCtx, tp: &TopicPartition, waiters: Vec<Waiter>) {
+        if waiters.is_empty() {
+            return;
+        }
+        let too_few = (self.replicas.get(tp))
+            .and_then(|replica| too_few_in_sync(-1, replica))
+            .map(|_| ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+        for waiter in waiters {
+            self.complete_waiter(ctx, waiter, too_few);
+        }
     }
 
     /// Answers the followers' fetches held on `tp` that now have something to say.

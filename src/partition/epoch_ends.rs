@@ -19,16 +19,10 @@ use crate::types::{ErrorCode, LeaderEpoch, Offset};
 
 /// The answer for `ask`, from the open replica if there is one.
 pub fn answer(ask: EpochEndAsk, replica: Result<&Replica, Absent>) -> EpochEnd {
-    let replica = match replica {
+    let replica = match leaders::leading_replica(replica, ask.current_leader_epoch) {
         Ok(replica) => replica,
-        Err(absent) => return EpochEnd::undefined(ask.tp, absent.code()),
+        Err(code) => return EpochEnd::undefined(ask.tp, code),
     };
-    if let Some(code) = leaders::check_epoch(ask.current_leader_epoch, replica.role().epoch()) {
-        return EpochEnd::undefined(ask.tp, code);
-    }
-    if let Some(refusal) = replica.role().refuse_produce() {
-        return EpochEnd::undefined(ask.tp, refusal.code);
-    }
     let end = replica.log().end_offset_for(ask.leader_epoch.0);
     EpochEnd {
         tp: ask.tp,

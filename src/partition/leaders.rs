@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::replica::Replica;
 use super::role::Role;
 use crate::messages::PartitionLeader;
 use crate::types::{ErrorCode, LeaderEpoch, NodeId, Refusal, TopicPartition};
@@ -79,6 +80,24 @@ impl Absent {
             Absent::Unknown => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
         }
     }
+}
+
+/// The replica that may answer a request naming `asked` as the leader epoch it knows, in
+/// Kafka's order (`Partition.getLocalLog` with the leader required): no replica here (the
+/// [`Absent`] code), the KIP-320 epoch check ([`check_epoch`]), then this replica leading
+/// (NOT_LEADER_OR_FOLLOWER).
+pub fn leading_replica(
+    replica: Result<&Replica, Absent>,
+    asked: LeaderEpoch,
+) -> Result<&Replica, ErrorCode> {
+    let replica = replica.map_err(|absent| absent.code())?;
+    if let Some(code) = check_epoch(asked, replica.role().epoch()) {
+        return Err(code);
+    }
+    if let Some(refusal) = replica.role().refuse_produce() {
+        return Err(refusal.code);
+    }
+    Ok(replica)
 }
 
 /// NOT_LEADER_OR_FOLLOWER, saying who leads.

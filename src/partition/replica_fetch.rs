@@ -2,7 +2,7 @@
 //! replica, so the actor can re-run it for a parked fetch as often as it needs to.
 //!
 //! The checks, in Kafka's order (`ReplicaManager.readFromLog`, `Partition.fetchRecords`):
-//! 1. no replica here, another topic of that name (UNKNOWN_TOPIC_ID), the asker's epoch
+//! 1. another topic of that name (UNKNOWN_TOPIC_ID), no replica here, the asker's epoch
 //!    (KIP-320: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH), this replica not the leader
 //!    (NOT_LEADER_OR_FOLLOWER), the asker not an assigned replica (UNKNOWN_LEADER_EPOCH when
 //!    it named an epoch, else NOT_LEADER_OR_FOLLOWER);
@@ -34,20 +34,14 @@ pub fn serve(
     topic_id: &[u8; 16],
     assigned: Option<bool>,
 ) -> ReplicaFetchResult {
-    let replica = match replica {
-        Ok(replica) => replica,
-        Err(absent) => return ReplicaFetchResult::refused(absent.code()),
-    };
     let unknown = [0; 16];
     if ask.topic_id != unknown && *topic_id != unknown && ask.topic_id != *topic_id {
         return ReplicaFetchResult::refused(ErrorCode::UNKNOWN_TOPIC_ID);
     }
-    if let Some(code) = leaders::check_epoch(ask.current_leader_epoch, replica.role().epoch()) {
-        return ReplicaFetchResult::refused(code);
-    }
-    if let Some(refusal) = replica.role().refuse_produce() {
-        return ReplicaFetchResult::refused(refusal.code);
-    }
+    let replica = match leaders::leading_replica(replica, ask.current_leader_epoch) {
+        Ok(replica) => replica,
+        Err(code) => return ReplicaFetchResult::refused(code),
+    };
     if assigned == Some(false) {
         // Not a replica of the partition (Kafka's `followerReplicaOrThrow`): a reassignment
         // the asker has not applied yet, or a stray node.
