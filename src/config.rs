@@ -84,6 +84,9 @@ pub struct ServerConfig {
     /// `connections.max.idle.ms`: a connection with no request read and no answer owed for
     /// this long is closed (Kafka: 600000).
     pub connections_max_idle_ms: u64,
+    /// `replica.lag.time.max.ms`: a follower not caught up with its leader for this long
+    /// leaves the partition's ISR (Kafka: 30000).
+    pub replica_lag_time_max_ms: u64,
     /// `queued.max.request.bytes`: `Some(-1)` = unbounded (Kafka's default); `None` = not set,
     /// [`crate::limits::QUEUED_REQUEST_BYTES_DEFAULT`] (at least `socket.request.max.bytes`).
     pub queued_max_request_bytes: Option<i64>,
@@ -146,6 +149,7 @@ impl Default for ServerConfig {
             max_connections_per_ip: i32::MAX as u64,
             max_connections_per_ip_overrides: BTreeMap::new(),
             connections_max_idle_ms: 600_000,
+            replica_lag_time_max_ms: crate::partition::isr::REPLICA_LAG_TIME_MAX_MS_DEFAULT,
             queued_max_request_bytes: None,
             offsets_topic: OffsetsTopicConfig::default(),
             groups: GroupSettings::default(),
@@ -349,6 +353,9 @@ impl ServerConfig {
                 self.max_connections_per_ip_overrides = v.per_ip_overrides()?
             }
             "connections.max.idle.ms" => self.connections_max_idle_ms = v.int(1, i64::MAX)? as u64,
+            "replica.lag.time.max.ms" => {
+                self.replica_lag_time_max_ms = v.int(1, i32::MAX as i64)? as u64
+            }
             "queued.max.request.bytes" => {
                 let bytes = v.int(-1, i64::MAX)?;
                 if bytes == 0 {

@@ -77,6 +77,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::ShutdownReady
             | QuorumReply::Displaced
             | QuorumReply::ProducerIds { .. }
+            | QuorumReply::PartitionsAltered(_)
             | QuorumReply::Topics(_)
             | QuorumReply::TopicsChanged { .. } => {
                 return Err(GatewayError::Close(

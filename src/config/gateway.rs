@@ -336,6 +336,12 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             "Idle connections are closed after this long.",
         ),
         (
+            "replica.lag.time.max.ms",
+            Some(config.replica_lag_time_max_ms.to_string()),
+            LONG,
+            "A follower not caught up with its leader for this long leaves the ISR.",
+        ),
+        (
             "queued.max.request.bytes",
             Some(
                 config

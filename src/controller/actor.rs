@@ -49,6 +49,7 @@ impl Actor<NodeMsg> for TopicsActor {
                 // Before any reconciliation's opens: a replica opens in its role.
                 let leaders = LeadersUpdate {
                     partitions: topics.applied.leaders(),
+                    brokers: topics.applied.brokers.clone(),
                 };
                 let to = Addr {
                     node: ctx.me.node,

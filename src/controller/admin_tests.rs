@@ -124,14 +124,7 @@ impl Harness {
     /// What the node's voter sends the topics actor after applying: the actor keeps the newer
     /// view and, once started, queues a reconciliation.
     fn feed(&mut self) {
-        let applied = AppliedTopics {
-            index: self.image.applied_index(),
-            live_brokers: self.image.live_brokers().len() as u32,
-            topics: (self.image.topics())
-                .map(|t| (t.name.clone(), TopicMeta::from_view(&topic_admin::view(t))))
-                .collect(),
-            deleted_topic_ids: self.image.deleted_topic_ids().copied().collect(),
-        };
+        let applied = crate::controller::quorum::applied_topics(&self.image);
         if applied.index <= self.topics.applied.index && self.topics.applied.index > 0 {
             return;
         }

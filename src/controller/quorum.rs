@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::liveness::BrokerLiveness;
-use super::metadata::{election, records, topic_admin, MetadataImage, MetadataRecord};
+use super::metadata::{
+    alter_partition, election, records, topic_admin, MetadataImage, MetadataRecord,
+};
 use super::raft::core::RaftConfig;
 use super::raft::log_file::ENTRY_BYTES_MAX;
 use super::raft::node::{NodeOut, RaftNode};
@@ -21,10 +23,12 @@ use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{canary, Canary, FaultPoint};
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::messages::quorum::{
-    LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RaftMsg, RegisteredBroker,
-    TopicView,
+    IsrOutcome, LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RaftMsg,
+    RegisteredBroker, TopicView,
 };
-use crate::messages::{AppliedTopics, NodeMsg, TopicMeta, TopicsRequest, QUORUM, TOPICS};
+use crate::messages::{
+    AppliedTopics, BrokerStatus, NodeMsg, TopicMeta, TopicsRequest, QUORUM, TOPICS,
+};
 use crate::storage::Storage;
 use crate::types::{BrokerEpoch, ErrorCode, NodeId, Refusal};
 
@@ -327,19 +331,12 @@ impl QuorumActor {
             self.node.as_ref().and_then(|n| n.core().leader()) == Some(self.settings.node_id);
         let skipped = !leads && canary(Canary::TopicsFeedSkipped);
         if self.settings.feeds_topics && applied > 0 && !skipped {
-            let topics = (self.image.topics())
-                .map(|t| (t.name.clone(), TopicMeta::from_view(&topic_admin::view(t))))
-                .collect();
-            let now = AppliedTopics {
-                index: applied,
-                live_brokers: self.image.live_brokers().len() as u32,
-                topics,
-                deleted_topic_ids: self.image.deleted_topic_ids().copied().collect(),
-            };
+            let now = applied_topics(&self.image);
             let same = self.fed.as_ref().is_some_and(|fed| {
                 fed.live_brokers == now.live_brokers
                     && fed.topics == now.topics
                     && fed.deleted_topic_ids == now.deleted_topic_ids
+                    && fed.brokers == now.brokers
             });
             if !same {
                 let to = Addr {
@@ -627,6 +624,20 @@ impl QuorumActor {
                     return ctx.reply(id, NodeMsg::QuorumReply(reply));
                 }
             },
+            // This node's partitions actor asks, likewise.
+            LeaderRequest::AlterPartition {
+                node_id, changes, ..
+            } if !forwarded => match self.image.broker(node_id) {
+                Some(broker) => LeaderRequest::AlterPartition {
+                    node_id,
+                    broker_epoch: broker.epoch,
+                    changes,
+                },
+                None => {
+                    let reply = QuorumReply::StaleBrokerEpoch;
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+            },
             other => other,
         };
         let Some(node) = self.node.as_ref() else {
@@ -805,6 +816,23 @@ impl QuorumActor {
                 let plan =
                     topic_admin::alter_topic_configs(self.projected(), &topics, validate_only);
                 self.propose_topics(ctx, id, plan, TopicChange::Altered);
+            }
+            LeaderRequest::AlterPartition {
+                node_id,
+                broker_epoch,
+                changes,
+            } => {
+                // Kafka's `validateBrokerEpoch`: the whole request, before any partition.
+                let known = self.projected().broker(node_id);
+                if known.filter(|b| b.epoch == broker_epoch).is_none() {
+                    return ctx.reply(id, NodeMsg::QuorumReply(stale(known, broker_epoch)));
+                }
+                let plan = alter_partition::alter_partition(self.projected(), node_id, &changes);
+                if plan.records.is_empty() {
+                    let reply = QuorumReply::PartitionsAltered(plan.outcomes);
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                self.propose_for(ctx, id, &plan.records, Settle::Isr(plan.outcomes));
             }
         }
     }
@@ -1061,6 +1089,9 @@ enum Settle {
         change: TopicChange,
         outcomes: Vec<Result<TopicView, Refusal>>,
     },
+    /// An AlterPartition's outcomes as planned, each checked against the image once the entry
+    /// applied.
+    Isr(Vec<IsrOutcome>),
 }
 
 /// Which topic administration a [`Settle::Topics`] answers.
@@ -1134,11 +1165,56 @@ impl Settle {
                     .map(|outcome| outcome.and_then(|planned| change.settled(planned, image)))
                     .collect(),
             },
+            Settle::Isr(outcomes) => QuorumReply::PartitionsAltered(
+                (outcomes.into_iter())
+                    .map(|outcome| settled_isr(outcome, image))
+                    .collect(),
+            ),
             Settle::Skipped => QuorumReply::Failed(format!(
                 "entry {index} changed nothing: the metadata moved on; ask again"
             )),
         }
     }
+}
+
+/// The topics actor's view of `image` (what [`TopicsRequest::MetadataApplied`] carries).
+pub fn applied_topics(image: &MetadataImage) -> AppliedTopics {
+    AppliedTopics {
+        index: image.applied_index(),
+        live_brokers: image.live_brokers().len() as u32,
+        topics: (image.topics())
+            .map(|t| (t.name.clone(), TopicMeta::from_view(&topic_admin::view(t))))
+            .collect(),
+        deleted_topic_ids: image.deleted_topic_ids().copied().collect(),
+        brokers: (image.brokers())
+            .map(|(id, b)| {
+                let status = BrokerStatus {
+                    epoch: b.epoch,
+                    fenced: b.fenced,
+                };
+                (id, status)
+            })
+            .collect(),
+    }
+}
+
+/// A planned ISR change as the applied image has it: the partition at the planned partition
+/// epoch and ISR, or INVALID_UPDATE_VERSION (another change got there first, which the leader
+/// learns from the metadata).
+fn settled_isr(mut outcome: IsrOutcome, image: &MetadataImage) -> IsrOutcome {
+    if let Ok(planned) = &outcome.result {
+        let now =
+            (image.topic(&outcome.topic_id)).and_then(|t| t.partitions.get(&outcome.partition));
+        let applied = now.is_some_and(|p| {
+            p.partition_epoch == planned.partition_epoch
+                && p.leader_epoch == planned.leader_epoch
+                && p.isr == planned.isr
+        });
+        if !applied {
+            outcome.result = Err(ErrorCode::INVALID_UPDATE_VERSION);
+        }
+    }
+    outcome
 }
 
 /// The answer to a heartbeat or shutdown whose epoch is not the registration's: displaced if

@@ -692,3 +692,127 @@ fn a_forwarded_topic_change_is_answered_once_applied_here_and_a_too_large_one_is
         [ErrorCode::POLICY_VIOLATION.wire()]
     );
 }
+
+/// `id`'s partition leader asks, through its own voter, for partition 0's ISR to be `isr`
+/// (each member with the broker epoch named), from leader epoch 0 and `partition_epoch`.
+fn alter_isr(
+    cluster: &mut Cluster<NodeMsg>,
+    id: NodeId,
+    partition_epoch: i32,
+    isr: &[(NodeId, Option<BrokerEpoch>)],
+) -> QuorumReply {
+    let change = crate::messages::quorum::IsrChange {
+        topic_id: [7; 16],
+        partition: 0,
+        leader_epoch: crate::types::LeaderEpoch(0),
+        partition_epoch,
+        new_isr: isr.to_vec(),
+    };
+    let request = LeaderRequest::AlterPartition {
+        node_id: id,
+        broker_epoch: BrokerEpoch(0),
+        changes: vec![change],
+    };
+    match cluster.ask(at(id), to_leader(request), 1_000) {
+        Ok(NodeMsg::QuorumReply(reply)) => reply,
+        other => panic!("no answer to the ISR change: {other:?}"),
+    }
+}
+
+/// The result of an [`alter_isr`] answer's one change.
+fn isr_result(reply: QuorumReply) -> Result<crate::messages::quorum::IsrState, ErrorCode> {
+    match reply {
+        QuorumReply::PartitionsAltered(outcomes) => outcomes[0].result.clone(),
+        other => panic!("not an AlterPartition answer: {other:?}"),
+    }
+}
+
+/// A partition leader's ISR change goes through its own voter (a follower of the quorum) to
+/// the controller, is committed and applied alike on every voter, and the answer is the new
+/// state; a change from the old state is then refused INVALID_UPDATE_VERSION; a member that
+/// registered again since (a restart: a new broker epoch) is not added through its earlier
+/// incarnation's epoch (KIP-903), only through its new one.
+#[test]
+fn a_leaders_isr_change_is_committed_once_and_an_earlier_incarnation_is_not_added() {
+    let (mut cluster, controller) = brokers_started(51);
+    let (leader, member) = {
+        let mut others = VOTERS.into_iter().filter(|&id| id != controller);
+        (others.next().unwrap(), others.next().unwrap())
+    };
+    let topic = records::encode(&[
+        MetadataRecord::CreateTopic {
+            name: "isr".into(),
+            topic_id: [7; 16],
+            configs: Default::default(),
+        },
+        MetadataRecord::CreatePartition {
+            topic_id: [7; 16],
+            partition: 0,
+            replicas: vec![leader, member, controller],
+            isr: vec![leader, member, controller],
+            leader: Some(leader),
+            leader_epoch: crate::types::LeaderEpoch(0),
+            partition_epoch: 0,
+        },
+    ]);
+    assert!(matches!(
+        propose(&mut cluster, controller, topic),
+        QuorumReply::Committed { .. }
+    ));
+    cluster.run_for(200);
+    let epoch_of = |cluster: &mut Cluster<NodeMsg>, id: NodeId| {
+        let seen = brokers_seen(cluster, controller);
+        seen.iter().find(|b| b.0 == id).unwrap().1
+    };
+    let member_epoch = epoch_of(&mut cluster, member);
+
+    // Shrink to the leader and `member`.
+    let shrunk = isr_result(alter_isr(
+        &mut cluster,
+        leader,
+        0,
+        &[(leader, None), (member, Some(member_epoch))],
+    ))
+    .expect("committed");
+    assert_eq!(
+        (shrunk.partition_epoch, shrunk.isr.clone()),
+        (1, vec![leader, member])
+    );
+    assert_eq!(
+        shrunk.leader_epoch,
+        crate::types::LeaderEpoch(0),
+        "no leader epoch bump"
+    );
+    cluster.run_for(200);
+    for id in VOTERS {
+        assert_eq!(
+            leaders_seen(&mut cluster, id),
+            vec![(Some(leader.0), vec![leader.0, member.0])],
+            "n{id}"
+        );
+    }
+    let stale = alter_isr(&mut cluster, leader, 0, &[(leader, None)]);
+    assert_eq!(isr_result(stale), Err(ErrorCode::INVALID_UPDATE_VERSION));
+
+    // The controller's broker process restarts: a new registration, a new broker epoch.
+    let old_epoch = epoch_of(&mut cluster, controller);
+    cluster.crash(controller);
+    cluster.restart(controller);
+    cluster.run_for(3_000);
+    start_broker(&mut cluster, controller);
+    cluster.run_for(3_000);
+    let new_epoch = epoch_of(&mut cluster, controller);
+    assert!(new_epoch > old_epoch, "{old_epoch} → {new_epoch}");
+    let grow = |epoch| {
+        [
+            (leader, None),
+            (member, Some(member_epoch)),
+            (controller, Some(epoch)),
+        ]
+    };
+    let refused = alter_isr(&mut cluster, leader, 1, &grow(old_epoch));
+    assert_eq!(isr_result(refused), Err(ErrorCode::INELIGIBLE_REPLICA));
+    let grown = isr_result(alter_isr(&mut cluster, leader, 1, &grow(new_epoch))).expect("added");
+    assert_eq!(grown.isr, vec![leader, member, controller]);
+    assert_eq!(grown.partition_epoch, 2);
+}

@@ -46,6 +46,8 @@ pub enum PartitionsRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LeadersUpdate {
     pub partitions: BTreeMap<TopicPartition, PartitionLeader>,
+    /// Every registered broker (see [`super::AppliedTopics::brokers`]).
+    pub brokers: BTreeMap<NodeId, BrokerStatus>,
 }
 
 /// One partition's leader (`None`: offline), its leader epoch, in-sync replicas and
@@ -54,8 +56,19 @@ pub struct LeadersUpdate {
 pub struct PartitionLeader {
     pub leader: Option<NodeId>,
     pub epoch: LeaderEpoch,
+    /// Bumped by every change of the partition (Kafka's `partitionEpoch`): a leader's ISR
+    /// change names the state it was worked out from.
+    pub partition_epoch: i32,
     pub isr: Vec<NodeId>,
     pub replicas: Vec<NodeId>,
+}
+
+/// A registered broker as the metadata has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerStatus {
+    pub epoch: BrokerEpoch,
+    /// A fenced broker leads nothing and does not enter an ISR.
+    pub fenced: bool,
 }
 
 /// Create the partition's log, or open it if it exists on disk. Idempotent. The settings are

@@ -189,6 +189,54 @@ pub enum LeaderRequest {
         topics: Vec<(String, BTreeMap<String, String>)>,
         validate_only: bool,
     },
+    /// Kafka's AlterPartition (v3, KIP-903): a partition leader's ISR shrinks and expansions,
+    /// answered [`QuorumReply::PartitionsAltered`] once the change is committed (a request
+    /// refused as a whole, a stale `broker_epoch`, is answered
+    /// [`QuorumReply::StaleBrokerEpoch`]).
+    AlterPartition {
+        node_id: NodeId,
+        /// The leader's registration (the node's voter fills it in from its metadata, as for
+        /// [`LeaderRequest::AllocateProducerIds`]).
+        broker_epoch: BrokerEpoch,
+        changes: Vec<IsrChange>,
+    },
+}
+
+/// One partition's ISR as its leader wants it (Kafka's AlterPartition `PartitionData`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IsrChange {
+    pub topic_id: [u8; 16],
+    pub partition: i32,
+    /// The leadership the leader asks in: a change from an earlier one is fenced.
+    pub leader_epoch: LeaderEpoch,
+    /// The partition's state the change was worked out from (Kafka's `partitionEpoch`): a
+    /// change from an older state is refused (INVALID_UPDATE_VERSION).
+    pub partition_epoch: i32,
+    /// The new ISR, the leader included, each member with the broker epoch its last fetch
+    /// named (`None`: not known, not checked) — KIP-903's `NewIsrWithEpochs`: a broker that
+    /// registered again since (a restart, perhaps with an empty disk) is not added through a
+    /// fetch of its earlier incarnation.
+    pub new_isr: Vec<(NodeId, Option<BrokerEpoch>)>,
+}
+
+/// A partition as the controller has it after an [`IsrChange`] (Kafka's AlterPartition
+/// response partition), or why the change was refused (Kafka's error codes:
+/// FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, INELIGIBLE_REPLICA, INVALID_REQUEST,
+/// UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IsrOutcome {
+    pub topic_id: [u8; 16],
+    pub partition: i32,
+    pub result: Result<IsrState, crate::types::ErrorCode>,
+}
+
+/// A partition's leadership and ISR at a partition epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IsrState {
+    pub leader: Option<NodeId>,
+    pub leader_epoch: LeaderEpoch,
+    pub partition_epoch: i32,
+    pub isr: Vec<NodeId>,
 }
 
 impl LeaderRequest {
@@ -277,6 +325,8 @@ pub enum QuorumReply {
     },
     /// The applied metadata's topics, by name.
     Topics(Vec<TopicView>),
+    /// An AlterPartition's outcome per change, in request order.
+    PartitionsAltered(Vec<IsrOutcome>),
     /// A topic administration's outcome per topic, in request order: the topic as it is after
     /// the change (as it was, for a deletion), or why not. `index` is the entry that made
     /// the change (0: nothing changed); the asking node's voter answers only once it applied
@@ -338,4 +388,6 @@ pub struct PartitionView {
     /// `None`: offline.
     pub leader: Option<NodeId>,
     pub leader_epoch: LeaderEpoch,
+    /// Bumped by every change of the partition (Kafka's `partitionEpoch`).
+    pub partition_epoch: i32,
 }

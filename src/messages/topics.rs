@@ -57,6 +57,10 @@ pub struct AppliedTopics {
     /// The ids of deleted topics the metadata keeps: a partition directory naming one is a
     /// stray (its broker was down through the deletion) and is removed.
     pub deleted_topic_ids: BTreeSet<[u8; 16]>,
+    /// Every registered broker's epoch and whether it is fenced (a follower names its own
+    /// epoch in its fetches; a leader adds to the ISR only a replica fetching in its
+    /// registration's epoch, KIP-903).
+    pub brokers: BTreeMap<NodeId, super::BrokerStatus>,
 }
 
 impl AppliedTopics {
@@ -73,6 +77,7 @@ impl AppliedTopics {
                 let leader = super::PartitionLeader {
                     leader: view.leader,
                     epoch: view.leader_epoch,
+                    partition_epoch: view.partition_epoch,
                     isr: view.isr.clone(),
                     replicas: view.replicas.clone(),
                 };

@@ -27,6 +27,7 @@ use super::epoch_ends;
 use super::errors;
 use super::fetch_wait::FetchWaits;
 use super::following::{self, Following, Sent};
+use super::isr::{self, Asked, IsrCalls};
 use super::leaders::{self, Absent, Leaders};
 use super::leadership;
 use super::offline::OfflineLogs;
@@ -43,7 +44,7 @@ use crate::limits::{
     DISK_FULL_QUIET_MS, FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS,
     RETENTION_CHECK_INTERVAL_MS,
 };
-use crate::messages::quorum::{LeaderRequest, QuorumReply};
+use crate::messages::quorum::{IsrOutcome, LeaderRequest, QuorumReply};
 use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
     EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
@@ -81,6 +82,9 @@ pub enum PartitionsTimer {
     ProduceTimeout(u64),
     /// A compacted replica's `log.cleaner.backoff.ms` ran out: plan a clean (by replica id).
     Clean(u64),
+    /// Time for the leaders here to look for followers to drop from their ISRs, and for ISR
+    /// changes to ask again (see [`isr`]).
+    IsrCheck,
 }
 
 /// A DeleteRecords request with partitions still waiting for their log start to be durable.
@@ -203,6 +207,13 @@ pub struct Partitions {
     swapping: BTreeMap<u64, (TopicPartition, CleanSlot)>,
     /// Who leads each partition, as the metadata says (see [`leaders`]).
     leaders: Leaders,
+    /// The ISR changes this node's leaders asked the controller for (see [`isr`]).
+    isr_calls: IsrCalls,
+    /// Kafka's `replica.lag.time.max.ms`.
+    replica_lag_time_max_ms: u64,
+    /// Whether the `IsrCheck` timer is armed: only while this node leads a partition with
+    /// other replicas (a single node's timers stay as they were).
+    isr_check_armed: bool,
 }
 
 fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
@@ -269,7 +280,17 @@ impl Partitions {
             cleaning: BTreeMap::new(),
             swapping: BTreeMap::new(),
             leaders: Leaders::default(),
+            isr_calls: IsrCalls::default(),
+            replica_lag_time_max_ms: isr::REPLICA_LAG_TIME_MAX_MS_DEFAULT,
+            isr_check_armed: false,
         }
+    }
+
+    /// Kafka's `replica.lag.time.max.ms`: a follower not caught up for this long leaves the
+    /// ISR.
+    pub fn with_replica_lag_time_max_ms(mut self, replica_lag_time_max_ms: u64) -> Self {
+        self.replica_lag_time_max_ms = replica_lag_time_max_ms;
+        self
     }
 
     /// Partitions whose log is offline (could not be opened), for tests and diagnostics.
@@ -558,12 +579,14 @@ impl Partitions {
     /// hears of a `__consumer_offsets` leadership lost or gained), and fetches parked on a
     /// replica that no longer leads are answered (NOT_LEADER_OR_FOLLOWER).
     fn on_leaders(&mut self, ctx: PCtx, update: LeadersUpdate) {
-        self.leaders.replace(update.partitions);
+        self.leaders.replace(update);
         let me = ctx.me.node;
         let changed: Vec<(TopicPartition, Role)> = (self.replicas.iter())
             .filter_map(|(tp, replica)| {
                 let role = self.leaders.role_of(tp, me)?;
-                (role != *replica.role()).then(|| (tp.clone(), role))
+                let current = replica.role();
+                // Not an older state than the controller's answer this leader took.
+                (role != *current && !current.is_superseding(&role)).then(|| (tp.clone(), role))
             })
             .collect();
         for (tp, role) in changed {
@@ -600,6 +623,17 @@ impl Partitions {
             self.wake_fetches(ctx, &tp);
         }
         self.follow_all(ctx);
+        self.arm_isr_check(ctx);
+    }
+
+    /// Arms the ISR check if this node leads a partition with other replicas and it is not
+    /// armed.
+    fn arm_isr_check(&mut self, ctx: PCtx) {
+        if !self.isr_check_armed && self.leaders.leads_replicated(ctx.me.node) {
+            let interval_ms = isr::check_interval_ms(self.replica_lag_time_max_ms);
+            ctx.set_timer(PartitionsTimer::IsrCheck, interval_ms);
+            self.isr_check_armed = true;
+        }
     }
 
     /// Why a client's fetch of `partition` is refused here: leadership (see
@@ -1738,7 +1772,143 @@ impl Partitions {
         if moved {
             self.wake_client_fetches(ctx, &ask.tp);
         }
+        self.maybe_expand_isr(ctx, ask);
         result
+    }
+
+    // ---- the ISR of the partitions this node leads (`partition::isr`) ------------------
+
+    /// A follower outside the ISR fetched: ask the controller to add it if it caught up.
+    fn maybe_expand_isr(&mut self, ctx: PCtx, ask: &ReplicaFetchRequest) {
+        let status = self.leaders.broker(ask.replica);
+        let Some(replica) = self.replicas.get_mut(&ask.tp) else {
+            return;
+        };
+        let expanded = isr::expanded(
+            replica,
+            ask.replica,
+            ask.fetch_offset,
+            ask.broker_epoch,
+            status,
+        );
+        if let Some(expanded) = expanded {
+            tracing::info!(tp = ?ask.tp, follower = %ask.replica, isr = ?expanded, "a follower caught up: expanding the ISR");
+            replica.propose_isr(expanded);
+            self.ask_isr(ctx, &ask.tp);
+        }
+    }
+
+    /// The periodic check: every leader here drops the in-sync followers that lag, and asks
+    /// again for a change whose call failed.
+    fn check_isr(&mut self, ctx: PCtx) {
+        let now_ms = ctx.now.mono_ms as i64;
+        let max_lag_ms = self.replica_lag_time_max_ms as i64;
+        let mut to_ask = Vec::new();
+        for (tp, replica) in &mut self.replicas {
+            if !replica.role().is_leader() || self.isr_calls.in_flight(tp) {
+                continue;
+            }
+            if replica.proposed_isr().is_some() {
+                to_ask.push(tp.clone());
+                continue;
+            }
+            let lagging = replica.lagging(now_ms, max_lag_ms);
+            if let Some(shrunk) = isr::shrunk(replica, &lagging) {
+                tracing::info!(?tp, ?lagging, isr = ?shrunk, "followers fell behind: shrinking the ISR");
+                replica.propose_isr(shrunk);
+                to_ask.push(tp.clone());
+            }
+        }
+        for tp in &to_ask {
+            self.ask_isr(ctx, tp);
+        }
+        self.isr_check_armed = false;
+        self.arm_isr_check(ctx);
+    }
+
+    /// Sends `tp`'s proposed ISR to the controller through this node's voter, unless a call
+    /// for it is in flight.
+    fn ask_isr(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        if self.isr_calls.in_flight(tp) {
+            return;
+        }
+        let Some(replica) = self.replicas.get(tp) else {
+            return;
+        };
+        let topic_id = self.topic_ids.get(tp).copied().unwrap_or_default();
+        let Some(change) = isr::change(replica, tp.partition, topic_id, ctx.me.node) else {
+            return;
+        };
+        let request = LeaderRequest::AlterPartition {
+            node_id: ctx.me.node,
+            // The voter fills in this node's registration.
+            broker_epoch: BrokerEpoch(0),
+            changes: vec![change],
+        };
+        let to = Addr {
+            node: ctx.me.node,
+            actor: QUORUM,
+        };
+        let timeout_ms = isr::ALTER_PARTITION_TIMEOUT_MS;
+        let call = ctx.call(to, request.to_own_voter(), timeout_ms);
+        let asked = Asked {
+            tp: tp.clone(),
+            replica_id: replica.id,
+        };
+        self.isr_calls.sent(call, asked);
+    }
+
+    /// The controller's answer to an ISR change (or why there is none): a committed change is
+    /// this leader's ISR at once; a refusal for good withdraws it; anything else leaves it
+    /// asked, for the next check to send again (or the metadata to settle).
+    fn on_isr_altered(&mut self, ctx: PCtx, call: CallId, answer: Result<NodeMsg, String>) {
+        let Some(asked) = self.isr_calls.answered(call) else {
+            return;
+        };
+        let tp = asked.tp;
+        let Some(replica) = self.replicas.get_mut(&tp) else {
+            return;
+        };
+        if replica.id != asked.replica_id || replica.proposed_isr().is_none() {
+            return;
+        }
+        let outcome = match answer {
+            Ok(NodeMsg::QuorumReply(QuorumReply::PartitionsAltered(outcomes))) => {
+                outcomes.into_iter().next()
+            }
+            other => {
+                tracing::debug!(
+                    ?tp,
+                    ?other,
+                    "no answer to the ISR change: it is asked again"
+                );
+                None
+            }
+        };
+        let Some(IsrOutcome { result, .. }) = outcome else {
+            return;
+        };
+        let released = match result {
+            Ok(state) => {
+                let isr = state.isr.iter().copied().collect();
+                let taken = replica.isr_committed(state.leader_epoch, state.partition_epoch, isr);
+                tracing::info!(?tp, isr = ?state.isr, partition_epoch = state.partition_epoch, taken = taken.is_some(), "the controller committed the ISR change");
+                taken.unwrap_or_default()
+            }
+            Err(code)
+                if code == ErrorCode::INELIGIBLE_REPLICA || code == ErrorCode::INVALID_REQUEST =>
+            {
+                tracing::info!(?tp, %code, "the controller refused the ISR change");
+                replica.withdraw_isr()
+            }
+            // Another leadership or partition state: the metadata brings it, and ends the ask.
+            Err(code) => {
+                tracing::debug!(?tp, %code, "the ISR change waits for the metadata");
+                return;
+            }
+        };
+        self.acknowledge_replicated(ctx, &tp, released);
+        self.wake_fetches(ctx, &tp);
     }
 
     /// Answers the acks=all `waiters` of `tp` the high watermark passed (Kafka's
@@ -1795,7 +1965,10 @@ impl Partitions {
             return;
         };
         let topic_id = self.topic_ids.get(tp).copied().unwrap_or_default();
-        let request = following::request(tp, topic_id, replica, me, epoch);
+        // This node's registration (0 until the metadata has it): the leader adds it to the
+        // ISR only in its current one (KIP-903).
+        let broker_epoch = self.leaders.broker(me).map_or(BrokerEpoch(0), |b| b.epoch);
+        let request = following::request(tp, topic_id, replica, me, broker_epoch, epoch);
         let to = Addr {
             node: leader,
             actor: PARTITIONS,
@@ -2098,6 +2271,7 @@ impl Partitions {
             }
             PartitionsTimer::ProduceTimeout(produce_id) => self.on_produce_timeout(ctx, produce_id),
             PartitionsTimer::Clean(replica_id) => self.on_clean_timer(ctx, replica_id),
+            PartitionsTimer::IsrCheck => self.check_isr(ctx),
         }
     }
 }
@@ -2218,6 +2392,12 @@ impl Actor<NodeMsg> for Partitions {
             }
             Input::CallFailed { call, why } if self.producer_id_call == Some(call) => {
                 self.on_producer_id_block(ctx, Err(format!("{why:?}")))
+            }
+            Input::Reply { call, msg } if self.isr_calls.is_call(call) => {
+                self.on_isr_altered(ctx, call, Ok(msg))
+            }
+            Input::CallFailed { call, why } if self.isr_calls.is_call(call) => {
+                self.on_isr_altered(ctx, call, Err(format!("{why:?}")))
             }
             Input::Reply { call, msg } if self.following.is_fetch(call) => {
                 self.on_replica_fetched(ctx, call, Ok(msg))

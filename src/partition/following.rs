@@ -134,6 +134,7 @@ pub fn request(
     topic_id: [u8; 16],
     replica: &Replica,
     me: NodeId,
+    broker_epoch: BrokerEpoch,
     epoch: LeaderEpoch,
 ) -> ReplicaFetchRequest {
     let log = replica.log();
@@ -141,8 +142,7 @@ pub fn request(
         tp: tp.clone(),
         topic_id,
         replica: me,
-        // Checked against the registration by the ISR work (KIP-903); not yet known here.
-        broker_epoch: BrokerEpoch(0),
+        broker_epoch,
         current_leader_epoch: epoch,
         fetch_offset: Offset(log.log_end_offset()),
         last_fetched_epoch: log.latest_epoch().map_or(LeaderEpoch::UNKNOWN, LeaderEpoch),

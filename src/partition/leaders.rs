@@ -11,17 +11,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::replica::Replica;
 use super::role::Role;
-use crate::messages::PartitionLeader;
+use crate::messages::{BrokerStatus, LeadersUpdate, PartitionLeader};
 use crate::types::{ErrorCode, LeaderEpoch, NodeId, Refusal, TopicPartition};
 
 #[derive(Debug, Default)]
 pub struct Leaders {
     partitions: BTreeMap<TopicPartition, PartitionLeader>,
+    brokers: BTreeMap<NodeId, BrokerStatus>,
 }
 
 impl Leaders {
-    pub fn replace(&mut self, partitions: BTreeMap<TopicPartition, PartitionLeader>) {
-        self.partitions = partitions;
+    pub fn replace(&mut self, update: LeadersUpdate) {
+        self.partitions = update.partitions;
+        self.brokers = update.brokers;
+    }
+
+    /// `node`'s registration as the metadata has it, if it is registered.
+    pub fn broker(&self, node: NodeId) -> Option<BrokerStatus> {
+        self.brokers.get(&node).copied()
     }
 
     /// The role of `me`'s replica of `tp`: the leader in the metadata's epoch with its ISR, or
@@ -31,6 +38,7 @@ impl Leaders {
         Some(match known.leader {
             Some(leader) if leader == me => Role::Leader {
                 epoch: known.epoch,
+                partition_epoch: known.partition_epoch,
                 isr: known
                     .isr
                     .iter()
@@ -43,6 +51,12 @@ impl Leaders {
                 epoch: known.epoch,
             },
         })
+    }
+
+    /// Whether the metadata has `me` lead a partition with other replicas (one whose ISR a
+    /// leader here keeps).
+    pub fn leads_replicated(&self, me: NodeId) -> bool {
+        (self.partitions.values()).any(|p| p.leader == Some(me) && p.replicas.len() > 1)
     }
 
     /// Whether `node` is one of `tp`'s assigned replicas; `None` while the metadata does not
@@ -138,14 +152,18 @@ mod tests {
         let led = |leader, epoch| PartitionLeader {
             leader,
             epoch: LeaderEpoch(epoch),
+            partition_epoch: 0,
             isr: leader.into_iter().collect(),
             replicas: leader.into_iter().collect(),
         };
-        leaders.replace(BTreeMap::from([
-            (tp(0), led(Some(NodeId(1)), 3)),
-            (tp(1), led(Some(NodeId(2)), 4)),
-            (tp(2), led(None, 5)),
-        ]));
+        leaders.replace(LeadersUpdate {
+            partitions: BTreeMap::from([
+                (tp(0), led(Some(NodeId(1)), 3)),
+                (tp(1), led(Some(NodeId(2)), 4)),
+                (tp(2), led(None, 5)),
+            ]),
+            brokers: BTreeMap::new(),
+        });
         leaders
     }
 
@@ -157,6 +175,7 @@ mod tests {
             leaders.role_of(&tp(0), me),
             Some(Role::Leader {
                 epoch: LeaderEpoch(3),
+                partition_epoch: 0,
                 isr: BTreeSet::from([me])
             })
         );

@@ -7,6 +7,7 @@
 //! * [`reads`] — Fetch and ListOffsets as pure reads; [`epoch_ends`] — OffsetForLeaderEpoch.
 //! * [`replica_fetch`] — the leader's side of a follower's fetch; [`following`] — this
 //!   node's fetch loop as a follower (append, cut where the log diverged, back off).
+//! * [`isr`] — a leader's ISR shrinks and expansions, asked of the controller (AlterPartition).
 //! * [`fetch_wait`] — parked fetches, clients' and followers'.
 //! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
@@ -21,6 +22,7 @@ pub mod epoch_ends;
 pub mod errors;
 pub mod fetch_wait;
 pub mod following;
+pub mod isr;
 pub mod leaders;
 pub mod leadership;
 pub mod offline;

@@ -11,6 +11,7 @@
 //! append) is the log end offset, and consumers are served up to it even before an fsync — as
 //! Kafka serves up to the HW, which on one node is the leader's log end.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,7 +30,9 @@ use crate::storage::log::{FlushPoint, FlushPolicy, Log, LogConfig, LogError, Tim
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::Storage;
-use crate::types::{topic_name, BrokerEpoch, ErrorCode, NodeId, Offset, Refusal, TopicPartition};
+use crate::types::{
+    topic_name, BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Offset, Refusal, TopicPartition,
+};
 
 /// A produce request's partition slot waiting to be acknowledged (group commit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,6 +514,56 @@ impl Replica {
             return Vec::new();
         }
         self.commit.advanced(self.ack_offset())
+    }
+
+    /// The ISR this leader asked the controller for and has no answer to yet.
+    pub fn proposed_isr(&self) -> Option<&BTreeSet<NodeId>> {
+        self.state.proposed_isr()
+    }
+
+    /// This leader asks the controller for `isr` (see [`ReplicaState::propose_isr`]).
+    pub fn propose_isr(&mut self, isr: BTreeSet<NodeId>) {
+        self.state.propose_isr(isr);
+    }
+
+    /// The controller refused the change for good: the committed ISR alone counts again,
+    /// which may move the high watermark (the acks=all waiters it passed are returned).
+    pub fn withdraw_isr(&mut self) -> Vec<Waiter> {
+        self.state.withdraw_isr(Offset(self.log.log_end_offset()));
+        self.release_acknowledged()
+    }
+
+    /// The controller committed this leader's ISR change (see
+    /// [`ReplicaState::isr_committed`]): `None` if it was not taken, else the acks=all
+    /// waiters the high watermark passed.
+    pub fn isr_committed(
+        &mut self,
+        epoch: LeaderEpoch,
+        partition_epoch: i32,
+        isr: BTreeSet<NodeId>,
+    ) -> Option<Vec<Waiter>> {
+        let log_end = Offset(self.log.log_end_offset());
+        (self.state)
+            .isr_committed(epoch, partition_epoch, isr, log_end)
+            .then(|| self.release_acknowledged())
+    }
+
+    /// The in-sync followers not caught up within `max_lag_ms` (see
+    /// [`ReplicaState::lagging`]).
+    pub fn lagging(&mut self, now_ms: i64, max_lag_ms: i64) -> Vec<NodeId> {
+        let log_end = Offset(self.log.log_end_offset());
+        self.state.lagging(now_ms, log_end, max_lag_ms)
+    }
+
+    /// Where this leader's epoch starts in its log (Kafka's `leaderEpochStartOffsetOpt`): a
+    /// follower joins the ISR only once it has everything before it. `None` on a follower.
+    pub fn leader_epoch_start(&self) -> Option<Offset> {
+        let Role::Leader { epoch, .. } = self.state.role() else {
+            return None;
+        };
+        (self.log.epoch_entries().iter())
+            .find(|entry| entry.epoch == epoch.0)
+            .map(|entry| Offset(entry.start_offset))
     }
 
     /// The acks=all waiters acknowledged by now (after the ISR changed: the high watermark

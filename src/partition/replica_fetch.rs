@@ -5,7 +5,8 @@
 //! 1. another topic of that name (UNKNOWN_TOPIC_ID), no replica here, the asker's epoch
 //!    (KIP-320: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH), this replica not the leader
 //!    (NOT_LEADER_OR_FOLLOWER), the asker not an assigned replica (UNKNOWN_LEADER_EPOCH when
-//!    it named an epoch, else NOT_LEADER_OR_FOLLOWER);
+//!    it named an epoch, else NOT_LEADER_OR_FOLLOWER), the asker's broker epoch older than one
+//!    its fetches in this leadership named already (KIP-903: NOT_LEADER_OR_FOLLOWER);
 //! 2. the follower's last fetched epoch (a fetch offset below the log start is
 //!    OFFSET_OUT_OF_RANGE first, KAFKA-12003) (KIP-595's diverging epoch, which replaced the
 //!    OffsetForLeaderEpoch round trip of KIP-101/279): where that epoch ends on the leader
@@ -50,6 +51,16 @@ pub fn serve(
             false => ErrorCode::UNKNOWN_LEADER_EPOCH,
         };
         return ReplicaFetchResult::refused(code);
+    }
+    // KIP-903 (Kafka's `Replica.updateFetchStateOrThrow`): a fetch in an earlier broker epoch
+    // than one this leadership already saw from that replica comes from a process since
+    // replaced (0: the asker does not know its own yet).
+    let seen = replica
+        .followers()
+        .get(&ask.replica)
+        .map(|f| f.broker_epoch);
+    if ask.broker_epoch.0 != 0 && seen.is_some_and(|seen| seen > ask.broker_epoch) {
+        return ReplicaFetchResult::refused(ErrorCode::NOT_LEADER_OR_FOLLOWER);
     }
     let log = replica.log();
     let mut result = ReplicaFetchResult {

@@ -14,9 +14,12 @@ use crate::types::{BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Offset, Refusal}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Role {
     /// Takes produces, stamps `epoch` into the batches it appends, and serves consumers up
-    /// to the high watermark. `isr` are the in-sync replicas, this node included.
+    /// to the high watermark. `isr` are the in-sync replicas, this node included, as the
+    /// metadata had them at `partition_epoch` (or the controller's answer to this leader's
+    /// own ISR change, which the metadata shows soon after).
     Leader {
         epoch: LeaderEpoch,
+        partition_epoch: i32,
         isr: BTreeSet<NodeId>,
     },
     /// Copies `leader`'s log; refuses produces (Kafka's NOT_LEADER_OR_FOLLOWER). No leader:
@@ -33,7 +36,28 @@ impl Role {
     pub fn sole_leader(node: NodeId) -> Self {
         Role::Leader {
             epoch: LeaderEpoch::INITIAL,
+            partition_epoch: 0,
             isr: BTreeSet::from([node]),
+        }
+    }
+
+    /// Whether the metadata's `newer` is an older state of this leadership than `self` (the
+    /// controller's answer to this leader's ISR change came first): it is not taken.
+    pub fn is_superseding(&self, newer: &Role) -> bool {
+        match (self, newer) {
+            (
+                Role::Leader {
+                    epoch,
+                    partition_epoch,
+                    ..
+                },
+                Role::Leader {
+                    epoch: other_epoch,
+                    partition_epoch: other_partition_epoch,
+                    ..
+                },
+            ) => epoch == other_epoch && partition_epoch > other_partition_epoch,
+            _ => false,
         }
     }
 
@@ -95,6 +119,12 @@ pub struct ReplicaState {
     /// follower that has not fetched yet counts as caught up then (Kafka's
     /// `resetReplicaState` on becoming leader). `None` until then.
     led_since_ms: Option<i64>,
+    /// The ISR this leader asked the controller for, until it is answered or the metadata
+    /// moves on (Kafka's pending ISR state): one change at a time, and until then the high
+    /// watermark counts the members of both (Kafka's maximal ISR, KIP-497), so a follower
+    /// being added holds it before the controller has it in the ISR, and one being removed
+    /// until the controller no longer does.
+    proposed_isr: Option<BTreeSet<NodeId>>,
 }
 
 /// What a leader knows of one follower from its last fetch served without error.
@@ -123,6 +153,7 @@ impl ReplicaState {
             high_watermark: log_start,
             followers: BTreeMap::new(),
             led_since_ms: None,
+            proposed_isr: None,
         };
         state.maybe_advance_hw(log_end);
         state
@@ -145,9 +176,9 @@ impl ReplicaState {
     /// (`maybeIncrementHighWatermark`); a follower's comes from its leader.
     pub fn maybe_advance_hw(&mut self, log_end: Offset) {
         if let Role::Leader { isr, .. } = &self.role {
+            let proposed = self.proposed_isr.iter().flatten();
             // `None` (an unknown LEO) sorts below every `Some`, so it wins the minimum.
-            let min_leo = isr
-                .iter()
+            let min_leo = (isr.iter().chain(proposed))
                 .map(|replica| match *replica == self.node {
                     true => Some(log_end),
                     false => self.followers.get(replica).map(|f| f.log_end.min(log_end)),
@@ -172,8 +203,63 @@ impl ReplicaState {
             self.followers.clear();
             self.led_since_ms = None;
         }
+        // The partition's state moved on: whatever was asked is answered by it.
+        self.proposed_isr = None;
         self.role = role;
         self.maybe_advance_hw(log_end);
+    }
+
+    /// The ISR this leader asked for and has no answer to yet.
+    pub fn proposed_isr(&self) -> Option<&BTreeSet<NodeId>> {
+        self.proposed_isr.as_ref()
+    }
+
+    /// This leader asks the controller for `isr`; ignored on a follower.
+    pub fn propose_isr(&mut self, isr: BTreeSet<NodeId>) {
+        if self.role.is_leader() {
+            self.proposed_isr = Some(isr);
+        }
+    }
+
+    /// The controller refused the change for good (an ineligible replica, an invalid
+    /// request): the ISR is the committed one again (Kafka's revert to the last committed
+    /// state).
+    pub fn withdraw_isr(&mut self, log_end: Offset) {
+        self.proposed_isr = None;
+        self.maybe_advance_hw(log_end);
+    }
+
+    /// The controller committed an ISR change of this leadership (`epoch`) at
+    /// `partition_epoch`: it is this leader's ISR at once, unless the metadata brought that
+    /// state (or a later one) first. Returns whether it was taken.
+    pub fn isr_committed(
+        &mut self,
+        epoch: LeaderEpoch,
+        partition_epoch: i32,
+        isr: BTreeSet<NodeId>,
+        log_end: Offset,
+    ) -> bool {
+        let Role::Leader {
+            epoch: mine,
+            partition_epoch: current,
+            ..
+        } = &self.role
+        else {
+            return false;
+        };
+        if *mine != epoch || *current >= partition_epoch {
+            return false;
+        }
+        let mut isr = isr;
+        isr.insert(self.node);
+        self.role = Role::Leader {
+            epoch,
+            partition_epoch,
+            isr,
+        };
+        self.proposed_isr = None;
+        self.maybe_advance_hw(log_end);
+        true
     }
 
     /// A follower's fetch from `fetch_offset` was served at `now_ms`, this node's log ending
@@ -275,6 +361,7 @@ mod tests {
     fn leader(isr: &[NodeId]) -> Role {
         Role::Leader {
             epoch: LeaderEpoch(4),
+            partition_epoch: 0,
             isr: isr.iter().copied().collect(),
         }
     }

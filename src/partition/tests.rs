@@ -1,6 +1,7 @@
 //! The partitions actor driven directly, with no runtime: build a `Ctx`, call `handle`, look
 //! at the effects; persist jobs are run by the test (`PersistJob::run`) and fed back as `Synced`.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -1882,6 +1883,7 @@ fn only_create_time_topics_refuse_timestamps_outside_the_bounds() {
 fn appended_batches_carry_the_roles_leader_epoch() {
     let role = Role::Leader {
         epoch: LeaderEpoch(5),
+        partition_epoch: 0,
         isr: [NodeId(1)].into(),
     };
     let mut replica = open_replica(&Arc::new(MemStorage::new()), role);
@@ -1898,6 +1900,7 @@ fn a_leaders_epoch_is_in_the_epoch_file_from_the_opens_job_on() {
     let storage = Arc::new(MemStorage::new());
     let role = Role::Leader {
         epoch: LeaderEpoch(5),
+        partition_epoch: 0,
         isr: [NodeId(1)].into(),
     };
     let mut replica = open_replica(&storage, role);
@@ -1929,6 +1932,7 @@ fn list_offsets_answers_the_epoch_of_the_found_record_and_the_leaders_epoch_for_
     let storage = Arc::new(MemStorage::new());
     let leader_in = |epoch| Role::Leader {
         epoch: LeaderEpoch(epoch),
+        partition_epoch: 0,
         isr: [NodeId(1)].into(),
     };
     let empty = open_replica(&storage, leader_in(2));
@@ -1973,6 +1977,7 @@ fn list_offsets_answers_the_epoch_of_the_found_record_and_the_leaders_epoch_for_
 fn the_high_watermark_waits_for_an_in_sync_replica_it_has_not_heard_from() {
     let role = Role::Leader {
         epoch: LeaderEpoch::INITIAL,
+        partition_epoch: 0,
         isr: [NodeId(1), NodeId(2)].into(),
     };
     let mut replica = open_replica(&Arc::new(MemStorage::new()), role);
@@ -2678,6 +2683,7 @@ mod compaction;
 mod coordinator;
 mod following;
 mod high_watermark;
+mod isr;
 mod leader_epochs;
 mod replica_fetch;
 
@@ -2691,6 +2697,7 @@ fn partitions_follow_the_metadatas_leaders_and_refuse_what_they_do_not_lead() {
     let led = |leader: Option<u64>, epoch: i32| PartitionLeader {
         leader: leader.map(NodeId),
         epoch: LeaderEpoch(epoch),
+        partition_epoch: 0,
         isr: leader.map(NodeId).into_iter().collect(),
         replicas: leader.map(NodeId).into_iter().collect(),
     };
@@ -2701,6 +2708,7 @@ fn partitions_follow_the_metadatas_leaders_and_refuse_what_they_do_not_lead() {
                 (moved.clone(), led(moved_to, epoch)),
                 (elsewhere.clone(), led(Some(3), 0)),
             ]),
+            brokers: std::collections::BTreeMap::new(),
         };
         let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(update));
         let from = Addr {

@@ -94,6 +94,10 @@ named_codes! {
     INVALID_REGULAR_EXPRESSION = InvalidRegularExpression,
     // The cluster.
     UNSUPPORTED_ENDPOINT_TYPE = UnsupportedEndpointType,
+    // Replication (AlterPartition).
+    STALE_BROKER_EPOCH = StaleBrokerEpoch,
+    INVALID_UPDATE_VERSION = InvalidUpdateVersion,
+    INELIGIBLE_REPLICA = IneligibleReplica,
 }
 
 impl ErrorCode {

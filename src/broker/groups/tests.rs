@@ -527,6 +527,7 @@ fn find_coordinator_names_the_broker_leading_the_groups_offsets_partition() {
         isr: vec![NodeId(leader)],
         leader: Some(NodeId(leader)),
         leader_epoch: LeaderEpoch(0),
+        partition_epoch: 0,
     };
     assert_eq!(crate::group::placement::offsets_partition("g", 2), 1);
     let meta = TopicMeta {

@@ -15,9 +15,11 @@
 //! * [`snapshot`]  — the image as bytes, so the log can be cut and a voter catch up from it.
 //! * [`placement`] — Kafka's rack-unaware replica placement for new partitions.
 //! * [`election`]  — the leader and ISR changes that fencing or unfencing a broker calls for.
+//! * [`alter_partition`] — a partition leader's ISR shrinks and expansions (AlterPartition).
 //! * [`topic_admin`] — the controller's topic administration: a request's records and each
 //!   topic's outcome (creation with placement, deletion, growth, config overrides).
 
+pub mod alter_partition;
 pub mod apply;
 pub mod election;
 pub mod image;

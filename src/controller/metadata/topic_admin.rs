@@ -107,6 +107,7 @@ pub fn view(topic: &TopicImage) -> TopicView {
                 isr: p.isr.clone(),
                 leader: p.leader,
                 leader_epoch: p.leader_epoch,
+                partition_epoch: p.partition_epoch,
             })
             .collect(),
     }

@@ -214,11 +214,13 @@ impl Harness {
         let known = PartitionLeader {
             leader: leader.map(NodeId),
             epoch: LeaderEpoch(epoch),
+            partition_epoch: 0,
             isr: leader.map(NodeId).into_iter().collect(),
             replicas: leader.map(NodeId).into_iter().collect(),
         };
         let update = LeadersUpdate {
             partitions: std::collections::BTreeMap::from([(tp.clone(), known)]),
+            brokers: std::collections::BTreeMap::new(),
         };
         let from = Addr {
             node: NodeId(1),

@@ -129,8 +129,19 @@ fn a_follower_copies_the_leaders_batches_as_they_are_and_takes_its_high_watermar
     relay(&mut leader, &mut follower, answered);
     assert_eq!(stored(&follower, &a), stored(&leader, &a));
     assert_eq!(follower.log_end(&a), 4);
+    // The follower caught up at offset 3, so the leader asked to add it to the ISR and, until
+    // the controller answers, counts it (Kafka's maximal ISR): `q` was not committed when the
+    // follower copied it, and is once its next fetch (held now) showed it has it.
+    assert_eq!(
+        leader.actor.replica(&a).unwrap().proposed_isr(),
+        Some(&BTreeSet::from([NodeId(LEADER), NodeId(FOLLOWER)]))
+    );
     assert_eq!(
         follower.actor.replica(&a).unwrap().high_watermark(),
+        Offset(3)
+    );
+    assert_eq!(
+        leader.actor.replica(&a).unwrap().high_watermark(),
         Offset(4)
     );
     // The leader saw the follower's log end in its last fetch.

@@ -20,6 +20,26 @@ pub(super) fn tell_with_isr(
     partitions: &[(&TopicPartition, Option<u64>, i32)],
     isr: &[u64],
 ) -> Effects {
+    tell_at(h, partitions, isr, 0)
+}
+
+/// [`tell_with_isr`] at partition epoch `partition_epoch`. Every node of [`REPLICAS`] is
+/// registered and unfenced, node `n` in broker epoch `n`.
+pub(super) fn tell_at(
+    h: &mut Harness,
+    partitions: &[(&TopicPartition, Option<u64>, i32)],
+    isr: &[u64],
+    partition_epoch: i32,
+) -> Effects {
+    let brokers = (REPLICAS.iter())
+        .map(|&n| {
+            let status = crate::messages::BrokerStatus {
+                epoch: crate::types::BrokerEpoch(n),
+                fenced: false,
+            };
+            (NodeId(n), status)
+        })
+        .collect();
     let partitions = partitions
         .iter()
         .map(|(tp, leader, epoch)| {
@@ -30,13 +50,17 @@ pub(super) fn tell_with_isr(
             let led = PartitionLeader {
                 leader: leader.map(NodeId),
                 epoch: LeaderEpoch(*epoch),
+                partition_epoch,
                 isr,
                 replicas: REPLICAS.map(NodeId).to_vec(),
             };
             ((*tp).clone(), led)
         })
         .collect();
-    let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(LeadersUpdate { partitions }));
+    let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(LeadersUpdate {
+        partitions,
+        brokers,
+    }));
     let from = Addr {
         node: NodeId(1),
         actor: crate::messages::TOPICS,
