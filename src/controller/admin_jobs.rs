@@ -20,9 +20,6 @@ use crate::storage::disk_full;
 use crate::types::topic_name::shown;
 use crate::types::{ErrorCode, NodeId};
 
-/// Replicas per partition, until replication (issue 14).
-const REPLICAS_MAX: i16 = 1;
-
 /// A manual assignment in partition order: CreateTopics names each partition's index, and
 /// Kafka wants them to be 0, 1, ... in some order (INVALID_REPLICA_ASSIGNMENT otherwise); a
 /// negative broker id is no broker (also INVALID_REPLICA_ASSIGNMENT, from the controller).
@@ -60,13 +57,6 @@ fn broker_ids(brokers: &[i32]) -> Vec<NodeId> {
     (brokers.iter())
         .map(|b| NodeId(u64::try_from(*b).unwrap_or(u64::MAX)))
         .collect()
-}
-
-fn too_many_replicas(replication_factor: i16) -> Refusal {
-    Refusal::new(
-        ErrorCode::INVALID_REPLICATION_FACTOR,
-        format!("replication factor {replication_factor}: partitions have one replica until replication is built (issue 14)"),
-    )
 }
 
 /// The one topic outcome of a one-topic proposal.
@@ -241,9 +231,6 @@ impl CreateTopics {
                         self.done.push(Err(refusal));
                         continue;
                     }
-                    if self.internal {
-                        topic.replication_factor = topic.replication_factor.min(REPLICAS_MAX);
-                    }
                     if topic.replication_factor < 1 {
                         self.done.push(Err(Refusal::new(
                             ErrorCode::INVALID_REPLICATION_FACTOR,
@@ -252,11 +239,6 @@ impl CreateTopics {
                                 topic.replication_factor
                             ),
                         )));
-                        continue;
-                    }
-                    if topic.replication_factor > REPLICAS_MAX {
-                        self.done
-                            .push(Err(too_many_replicas(topic.replication_factor)));
                         continue;
                     }
                     let spec = TopicSpec {

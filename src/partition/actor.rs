@@ -1322,7 +1322,11 @@ impl Partitions {
             produce: produce_id,
             slot: 0,
         };
-        let waiting = replica.flush_policy() == FlushPolicy::EveryAppend
+        // As an acks=all produce ending there waits: for the sync, and for the in-sync
+        // replicas (a new leader's records from its predecessor are committed only once its
+        // followers have them: the coordinator replays only what is committed, KAFKA-20634).
+        let waiting = (replica.flush_policy() == FlushPolicy::EveryAppend
+            || replica.high_watermark() < lead.1)
             && replica.wait_acked(lead.1, waiter).is_none();
         if !waiting {
             let reply = PartitionsReply::Lead(Ok(lead));
