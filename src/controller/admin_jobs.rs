@@ -130,13 +130,16 @@ impl CreateTopics {
         }
     }
 
-    /// The creation of `__consumer_offsets` as its settings say, with at most the live
-    /// brokers as replicas (Kafka takes the brokers there are when fewer than configured).
+    /// The creation of `__consumer_offsets` as its settings say, with at most the registered
+    /// brokers as replicas: a single node needs no `offsets.topic.replication.factor=1`, but a
+    /// cluster whose brokers are registered and not all live yet (a start, a restart) is
+    /// refused (COORDINATOR_NOT_AVAILABLE to the client, which retries) rather than given an
+    /// offsets topic with fewer replicas for good (Kafka refuses until enough brokers are up).
     /// `here`: every partition on this broker (the import of a single-node release's topic,
     /// whose logs are here).
     pub fn internal(world: &World<'_>, here: bool) -> Self {
         let spec = &world.settings.offsets_topic;
-        let live = i16::try_from(world.topics.applied.live_brokers).unwrap_or(i16::MAX);
+        let registered = i16::try_from(world.topics.applied.brokers.len()).unwrap_or(i16::MAX);
         let me = i32::try_from(world.me().0).unwrap_or(i32::MAX);
         let topic = NewTopic {
             name: OFFSETS_TOPIC.to_owned(),
@@ -144,7 +147,7 @@ impl CreateTopics {
             replication_factor: if here {
                 -1
             } else {
-                spec.replication_factor.min(live.max(1))
+                spec.replication_factor.min(registered.max(1))
             },
             configs: spec.configs.clone(),
             assignments: if here {

@@ -938,3 +938,41 @@ fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconci
     assert_eq!(request.deleted_topic_ids, [[9; 16]].into_iter().collect());
     assert_eq!(kinds(&h.settle()), [], "asked once");
 }
+
+/// `__consumer_offsets` takes as many replicas as brokers are registered (up to
+/// `offsets.topic.replication.factor`): while one of them is fenced (starting, restarting) its
+/// creation is refused, and the client's retry creates it on both once it is live.
+#[test]
+fn the_offsets_topic_waits_for_every_registered_broker_up_to_its_replication_factor() {
+    let mut h = Harness::new().opened();
+    h.settings.offsets_topic.replication_factor = 3;
+    h.elsewhere(vec![MetadataRecord::RegisterBroker {
+        node_id: NodeId(2),
+        incarnation_id: [2; 16],
+        listeners: Vec::new(),
+        rack: None,
+    }]);
+    let epoch = BrokerEpoch(h.image.applied_index());
+    h.settle();
+    h.submit(AdminOp::EnsureInternal(
+        crate::messages::InternalTopic::ConsumerOffsets,
+    ));
+    let (_, _, reply) = h.answer_all_done();
+    assert_eq!(
+        created_one(reply).unwrap_err().code,
+        ErrorCode::INVALID_REPLICATION_FACTOR,
+        "broker 2 is registered but fenced"
+    );
+    h.elsewhere(vec![MetadataRecord::UnfenceBroker {
+        node_id: NodeId(2),
+        broker_epoch: epoch,
+    }]);
+    h.settle();
+    h.submit(AdminOp::EnsureInternal(
+        crate::messages::InternalTopic::ConsumerOffsets,
+    ));
+    let (_, _, reply) = h.answer_all_done();
+    let meta = created_one(reply).unwrap();
+    assert_eq!(meta.replication_factor, 2);
+    assert!(meta.assignment.iter().all(|p| p.replicas.len() == 2));
+}

@@ -54,6 +54,8 @@ pub struct LeadersUpdate {
 /// assigned replicas (the only nodes whose fetches the leader serves).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionLeader {
+    /// The topic's id (a topic deleted and created again under its name is another).
+    pub topic_id: [u8; 16],
     pub leader: Option<NodeId>,
     pub epoch: LeaderEpoch,
     /// Bumped by every change of the partition (Kafka's `partitionEpoch`): a leader's ISR

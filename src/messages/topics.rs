@@ -75,6 +75,7 @@ impl AppliedTopics {
                     partition: partition as i32,
                 };
                 let leader = super::PartitionLeader {
+                    topic_id: meta.id,
                     leader: view.leader,
                     epoch: view.leader_epoch,
                     partition_epoch: view.partition_epoch,

@@ -1350,6 +1350,13 @@ impl Partitions {
         let Some(pending) = self.produces.get_mut(&waiter.produce) else {
             return;
         };
+        // A coordinator's load barrier needs what is below it committed, not a quorum of
+        // in-sync replicas now (Kafka's loader has no such check): failing it would leave the
+        // groups unloaded while this node still leads (found in review).
+        let error_code = match error_code {
+            Some(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND) if pending.lead.is_some() => None,
+            code => code,
+        };
         if let (Some(code), Some((_, result))) = (error_code, pending.results.get_mut(waiter.slot))
         {
             result.error_code = code;
@@ -1760,7 +1767,8 @@ impl Partitions {
         let topic_id = self.topic_ids.get(&ask.tp).copied().unwrap_or_default();
         let assigned = self.leaders.is_replica(&ask.tp, ask.replica);
         let replica = self.replica_or_absent(&ask.tp, ctx.me.node);
-        let result = replica_fetch::serve(ask, replica, &topic_id, assigned);
+        let registered = self.leaders.broker(ask.replica).map(|b| b.epoch);
+        let result = replica_fetch::serve(ask, replica, &topic_id, assigned, registered);
         if result.error_code != ErrorCode::NONE || result.diverging_epoch.is_some() {
             return result;
         }
@@ -1839,9 +1847,19 @@ impl Partitions {
         let Some(replica) = self.replicas.get(tp) else {
             return;
         };
-        let topic_id = self.topic_ids.get(tp).copied().unwrap_or_default();
+        // The metadata's topic id (a change naming none is refused UNKNOWN_TOPIC_ID).
+        let Some(topic_id) = self.leaders.topic_id(tp) else {
+            return;
+        };
         let Some(change) = isr::change(replica, tp.partition, topic_id, ctx.me.node) else {
             return;
+        };
+        let asked = Asked {
+            tp: tp.clone(),
+            replica_id: replica.id,
+            leader_epoch: change.leader_epoch,
+            partition_epoch: change.partition_epoch,
+            isr: replica.proposed_isr().cloned().unwrap_or_default(),
         };
         let request = LeaderRequest::AlterPartition {
             node_id: ctx.me.node,
@@ -1855,10 +1873,6 @@ impl Partitions {
         };
         let timeout_ms = isr::ALTER_PARTITION_TIMEOUT_MS;
         let call = ctx.call(to, request.to_own_voter(), timeout_ms);
-        let asked = Asked {
-            tp: tp.clone(),
-            replica_id: replica.id,
-        };
         self.isr_calls.sent(call, asked);
     }
 
@@ -1869,11 +1883,12 @@ impl Partitions {
         let Some(asked) = self.isr_calls.answered(call) else {
             return;
         };
-        let tp = asked.tp;
+        let tp = asked.tp.clone();
         let Some(replica) = self.replicas.get_mut(&tp) else {
             return;
         };
-        if replica.id != asked.replica_id || replica.proposed_isr().is_none() {
+        if replica.id != asked.replica_id || !isr::still_asked(replica, &asked) {
+            // An answer to an earlier ask (the metadata moved on, or the log reopened).
             return;
         }
         let outcome = match answer {
@@ -1897,11 +1912,15 @@ impl Partitions {
                 let isr = state.isr.iter().copied().collect();
                 let taken = replica.isr_committed(state.leader_epoch, state.partition_epoch, isr);
                 tracing::info!(?tp, isr = ?state.isr, partition_epoch = state.partition_epoch, taken = taken.is_some(), "the controller committed the ISR change");
+                if taken.is_some() {
+                    // The table too, so a reopen before the metadata shows it opens in it.
+                    self.leaders.took_isr(&tp, &state);
+                }
                 taken.unwrap_or_default()
             }
-            Err(code)
-                if code == ErrorCode::INELIGIBLE_REPLICA || code == ErrorCode::INVALID_REQUEST =>
-            {
+            // Kafka reverts to the committed state only on these (`OPERATION_NOT_ATTEMPTED`
+            // aside, which Rill's controller never answers).
+            Err(code) if code == ErrorCode::INELIGIBLE_REPLICA => {
                 tracing::info!(?tp, %code, "the controller refused the ISR change");
                 replica.withdraw_isr()
             }

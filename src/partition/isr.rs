@@ -24,7 +24,7 @@ use super::role::Role;
 use crate::actor::CallId;
 use crate::messages::quorum::IsrChange;
 use crate::messages::BrokerStatus;
-use crate::types::{BrokerEpoch, NodeId, Offset, TopicPartition};
+use crate::types::{BrokerEpoch, LeaderEpoch, NodeId, Offset, TopicPartition};
 
 /// Kafka's `replica.lag.time.max.ms` default: a follower not caught up for this long leaves
 /// the ISR.
@@ -43,12 +43,31 @@ pub fn check_interval_ms(replica_lag_time_max_ms: u64) -> u64 {
     (replica_lag_time_max_ms / 2).clamp(1, ISR_CHECK_INTERVAL_MS_MAX)
 }
 
-/// An AlterPartition call in flight: the partition and the replica (one open of its log)
-/// that asked.
+/// An AlterPartition call in flight: the partition, the replica (one open of its log) that
+/// asked, and what it asked (an answer to an earlier ask is not taken for a later one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Asked {
     pub tp: TopicPartition,
     pub replica_id: u64,
+    pub leader_epoch: LeaderEpoch,
+    pub partition_epoch: i32,
+    pub isr: BTreeSet<NodeId>,
+}
+
+/// Whether `replica` still asks what `asked` asked: the same leadership and partition state,
+/// the same ISR proposed.
+pub fn still_asked(replica: &Replica, asked: &Asked) -> bool {
+    let Role::Leader {
+        epoch,
+        partition_epoch,
+        ..
+    } = replica.role()
+    else {
+        return false;
+    };
+    *epoch == asked.leader_epoch
+        && *partition_epoch == asked.partition_epoch
+        && replica.proposed_isr() == Some(&asked.isr)
 }
 
 /// The AlterPartition calls in flight, at most one per partition.
@@ -139,7 +158,11 @@ pub fn change(
     let new_isr = (proposed.iter())
         .map(|node| match *node == me {
             true => (*node, None),
-            false => (*node, followers.get(node).map(|f| f.broker_epoch)),
+            // A fetch that named no broker epoch (0) is not checked, as Kafka's -1.
+            false => {
+                let fetched = followers.get(node).map(|f| f.broker_epoch);
+                (*node, fetched.filter(|epoch| epoch.0 != 0))
+            }
         })
         .collect();
     Some(IsrChange {

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::replica::Replica;
 use super::role::Role;
+use crate::messages::quorum::IsrState;
 use crate::messages::{BrokerStatus, LeadersUpdate, PartitionLeader};
 use crate::types::{ErrorCode, LeaderEpoch, NodeId, Refusal, TopicPartition};
 
@@ -21,9 +22,39 @@ pub struct Leaders {
 }
 
 impl Leaders {
+    /// The metadata's view after a change. A partition's state never goes back within a
+    /// leadership: an entry of the same topic and leader epoch at an older partition epoch
+    /// than this node's (the controller's answer to its own ISR change, taken before the
+    /// metadata showed it) is not taken.
     pub fn replace(&mut self, update: LeadersUpdate) {
-        self.partitions = update.partitions;
+        let mut partitions = update.partitions;
+        for (tp, new) in &mut partitions {
+            if let Some(old) = self.partitions.get(tp) {
+                let older = old.topic_id == new.topic_id
+                    && old.epoch == new.epoch
+                    && old.partition_epoch > new.partition_epoch;
+                if older {
+                    *new = old.clone();
+                }
+            }
+        }
+        self.partitions = partitions;
         self.brokers = update.brokers;
+    }
+
+    /// The controller committed this node's ISR change of `tp` (see [`Self::replace`]).
+    pub fn took_isr(&mut self, tp: &TopicPartition, state: &IsrState) {
+        if let Some(known) = self.partitions.get_mut(tp) {
+            if known.epoch == state.leader_epoch && known.partition_epoch < state.partition_epoch {
+                known.partition_epoch = state.partition_epoch;
+                known.isr = state.isr.clone();
+            }
+        }
+    }
+
+    /// `tp`'s topic id as the metadata has it.
+    pub fn topic_id(&self, tp: &TopicPartition) -> Option<[u8; 16]> {
+        self.partitions.get(tp).map(|p| p.topic_id)
     }
 
     /// `node`'s registration as the metadata has it, if it is registered.
@@ -150,6 +181,7 @@ mod tests {
     fn leaders() -> Leaders {
         let mut leaders = Leaders::default();
         let led = |leader, epoch| PartitionLeader {
+            topic_id: [0; 16],
             leader,
             epoch: LeaderEpoch(epoch),
             partition_epoch: 0,
@@ -165,6 +197,47 @@ mod tests {
             brokers: BTreeMap::new(),
         });
         leaders
+    }
+
+    /// The controller's answer to this leader's ISR change is kept over an older state of the
+    /// same leadership that arrives after it (a reopen then opens in the newer one), but not
+    /// over another topic of the same name or another leadership.
+    #[test]
+    fn the_table_never_goes_back_within_a_leadership() {
+        let me = NodeId(1);
+        let state = |topic_id, epoch, partition_epoch, isr: &[u64]| PartitionLeader {
+            topic_id,
+            leader: Some(me),
+            epoch: LeaderEpoch(epoch),
+            partition_epoch,
+            isr: isr.iter().copied().map(NodeId).collect(),
+            replicas: vec![NodeId(1), NodeId(2)],
+        };
+        let update = |p: PartitionLeader| LeadersUpdate {
+            partitions: BTreeMap::from([(tp(0), p)]),
+            brokers: BTreeMap::new(),
+        };
+        let isr_of = |leaders: &Leaders| match leaders.role_of(&tp(0), me) {
+            Some(Role::Leader { isr, .. }) => isr.into_iter().map(|n| n.0).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        let mut leaders = Leaders::default();
+        leaders.replace(update(state([1; 16], 3, 7, &[1])));
+        let committed = IsrState {
+            leader: Some(me),
+            leader_epoch: LeaderEpoch(3),
+            partition_epoch: 8,
+            isr: vec![NodeId(1), NodeId(2)],
+        };
+        leaders.took_isr(&tp(0), &committed);
+        assert_eq!(isr_of(&leaders), vec![1, 2]);
+        leaders.replace(update(state([1; 16], 3, 7, &[1])));
+        assert_eq!(isr_of(&leaders), vec![1, 2], "the older state is not taken");
+        leaders.replace(update(state([2; 16], 3, 0, &[1])));
+        assert_eq!(isr_of(&leaders), vec![1], "another topic of that name");
+        leaders.replace(update(state([2; 16], 3, 5, &[1, 2])));
+        leaders.replace(update(state([2; 16], 4, 0, &[1])));
+        assert_eq!(isr_of(&leaders), vec![1], "another leadership");
     }
 
     #[test]

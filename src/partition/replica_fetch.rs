@@ -6,7 +6,8 @@
 //!    (KIP-320: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH), this replica not the leader
 //!    (NOT_LEADER_OR_FOLLOWER), the asker not an assigned replica (UNKNOWN_LEADER_EPOCH when
 //!    it named an epoch, else NOT_LEADER_OR_FOLLOWER), the asker's broker epoch older than one
-//!    its fetches in this leadership named already (KIP-903: NOT_LEADER_OR_FOLLOWER);
+//!    its registration's or than its fetches in this leadership named already (KIP-903:
+//!    NOT_LEADER_OR_FOLLOWER);
 //! 2. the follower's last fetched epoch (a fetch offset below the log start is
 //!    OFFSET_OUT_OF_RANGE first, KAFKA-12003) (KIP-595's diverging epoch, which replaced the
 //!    OffsetForLeaderEpoch round trip of KIP-101/279): where that epoch ends on the leader
@@ -24,7 +25,7 @@ use super::leaders::{self, Absent};
 use super::replica::Replica;
 use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult};
 use crate::storage::log::epoch_cache::EpochEndOffset;
-use crate::types::{ErrorCode, LeaderEpoch, Offset};
+use crate::types::{BrokerEpoch, ErrorCode, LeaderEpoch, Offset};
 
 /// The leader's answer to `ask` as of now; `topic_id` is the leader's own (all zero: unknown),
 /// `assigned` whether the metadata lists the asker among the partition's replicas (`None`:
@@ -34,6 +35,7 @@ pub fn serve(
     replica: Result<&Replica, Absent>,
     topic_id: &[u8; 16],
     assigned: Option<bool>,
+    registered: Option<BrokerEpoch>,
 ) -> ReplicaFetchResult {
     let unknown = [0; 16];
     if ask.topic_id != unknown && *topic_id != unknown && ask.topic_id != *topic_id {
@@ -53,13 +55,14 @@ pub fn serve(
         return ReplicaFetchResult::refused(code);
     }
     // KIP-903 (Kafka's `Replica.updateFetchStateOrThrow`): a fetch in an earlier broker epoch
-    // than one this leadership already saw from that replica comes from a process since
-    // replaced (0: the asker does not know its own yet).
+    // than the replica's registration, or than one this leadership already saw from it, comes
+    // from a process since replaced (0: the asker does not know its own yet).
     let seen = replica
         .followers()
         .get(&ask.replica)
         .map(|f| f.broker_epoch);
-    if ask.broker_epoch.0 != 0 && seen.is_some_and(|seen| seen > ask.broker_epoch) {
+    let newest = seen.max(registered);
+    if ask.broker_epoch.0 != 0 && newest.is_some_and(|newest| newest > ask.broker_epoch) {
         return ReplicaFetchResult::refused(ErrorCode::NOT_LEADER_OR_FOLLOWER);
     }
     let log = replica.log();

@@ -2695,6 +2695,7 @@ fn partitions_follow_the_metadatas_leaders_and_refuse_what_they_do_not_lead() {
     let mut h = Harness::new(Arc::new(MemStorage::new()));
     let (here, moved, elsewhere) = (tp("here"), tp("moved"), tp("elsewhere"));
     let led = |leader: Option<u64>, epoch: i32| PartitionLeader {
+        topic_id: [0; 16],
         leader: leader.map(NodeId),
         epoch: LeaderEpoch(epoch),
         partition_epoch: 0,

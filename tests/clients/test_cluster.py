@@ -4,8 +4,8 @@ through one broker is placed by the controller over all three (Kafka's round-rob
 broker answers Metadata for the whole cluster (the live brokers, each partition's leader and
 leader epoch), a broker refuses a partition it does not lead with NOT_LEADER_OR_FOLLOWER, and
 FindCoordinator names the broker leading the group's `__consumer_offsets` partition. When a
-broker dies (`kill -9`) the controller fences it and its partitions (one replica each, until
-replication) show no leader until it is back, then it leads them again (in a newer leader
+broker dies (`kill -9`) the controller fences it and its partitions (one replica each: the
+topic's replication factor is 1; `test_replication.py` has replicated ones) show no leader until it is back, then it leads them again (in a newer leader
 epoch: `tests/kafka_topics.rs` reads the epochs).
 
 A broker-only node (`process.roles=broker`) follows the metadata log as an observer of the quorum:

@@ -212,6 +212,7 @@ impl Harness {
     /// The topics actor's `Leaders` message: `tp` led by `leader` (none: offline) in `epoch`.
     fn lead_by(&mut self, tp: &TopicPartition, leader: Option<u64>, epoch: i32) -> Effects {
         let known = PartitionLeader {
+            topic_id: [0; 16],
             leader: leader.map(NodeId),
             epoch: LeaderEpoch(epoch),
             partition_epoch: 0,

@@ -13,7 +13,8 @@ fn follower_fetch(h: &mut Harness, tp: &TopicPartition, fetch_offset: i64) -> Ef
         tp: tp.clone(),
         topic_id: [0; 16],
         replica: NodeId(2),
-        broker_epoch: BrokerEpoch(1),
+        // Node 2's registration (`tell_with_isr` registers node n in broker epoch n).
+        broker_epoch: BrokerEpoch(2),
         current_leader_epoch: LeaderEpoch(1),
         fetch_offset: Offset(fetch_offset),
         last_fetched_epoch: LeaderEpoch::UNKNOWN,

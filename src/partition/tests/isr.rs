@@ -245,3 +245,66 @@ fn a_refused_join_is_withdrawn_and_a_failed_call_is_asked_again_until_the_metada
     assert_eq!(isr_of(&h, &a), vec![1, 2]);
     assert!(isr_asks(&check(&mut h)).is_empty());
 }
+
+/// An answer to an earlier ask is not taken for a later one: the metadata moved on while the
+/// first was in flight, and a second was asked from the new state.
+#[test]
+fn an_answer_to_an_earlier_ask_leaves_a_later_one_alone() {
+    let (mut h, a) = leading(&[1]);
+    let (_, effects) = fetch_as(&mut h, &a, 2, 2, 2);
+    let [(first, _)] = isr_asks(&effects)[..] else {
+        panic!("asked");
+    };
+    // The metadata moves on (another change of the partition): the ask ends; node 3 catches
+    // up and is asked for from the new state (node 2's call is still out: nothing is sent for
+    // the partition until it is answered).
+    tell_at(&mut h, &[(&a, Some(1), 1)], &[1], 8);
+    assert!(h.actor.replica(&a).unwrap().proposed_isr().is_none());
+    fetch_as(&mut h, &a, 3, 3, 2);
+    let proposed = h.actor.replica(&a).unwrap().proposed_isr().cloned();
+    assert_eq!(proposed, Some(BTreeSet::from([NodeId(1), NodeId(3)])));
+    answer(&mut h, first, Err(ErrorCode::INELIGIBLE_REPLICA));
+    assert_eq!(
+        h.actor.replica(&a).unwrap().proposed_isr().cloned(),
+        proposed,
+        "the refusal was of the first ask"
+    );
+    // The second is sent now.
+    let resent = isr_asks(&check(&mut h));
+    let [(_, change)] = &resent[..] else {
+        panic!("the second ask is sent: {resent:?}");
+    };
+    assert_eq!(members(change), vec![(1, None), (3, Some(3))]);
+    assert_eq!(change.partition_epoch, 8);
+}
+
+/// A group coordinator's load barrier waits for the high watermark to pass the log end it
+/// replays to, and is answered once it does even if the ISR is then below
+/// min.insync.replicas: the coordinator needs the records committed, not a quorum now.
+#[test]
+fn a_coordinators_barrier_waits_for_the_hw_and_is_not_refused_for_a_small_isr() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    tell_at(&mut h, &[(&a, Some(1), 1)], &[1, 2], 7);
+    let mut two = config(None);
+    two.min_insync_replicas = 2;
+    h.ensure(&a, two);
+    let (_, effects) = h.send(produce(1, vec![(a.clone(), plain(b"x"))]));
+    h.complete(syncs(&effects));
+    let (barrier, effects) = h.send(PartitionsRequest::Lead(LeadRequest { tp: a.clone() }));
+    let mut effects = h
+        .complete(syncs(&effects))
+        .into_iter()
+        .chain(effects)
+        .collect();
+    assert!(
+        take_reply(&mut effects, barrier).is_none(),
+        "node 2 lacks the record"
+    );
+    // Node 2 leaves the ISR: the high watermark passes the record.
+    let mut effects = tell_at(&mut h, &[(&a, Some(1), 1)], &[1], 8);
+    match take_reply(&mut effects, barrier) {
+        Some(PartitionsReply::Lead(Ok((_, end)))) => assert_eq!(end, Offset(1)),
+        other => panic!("the barrier is answered: {other:?}"),
+    }
+}

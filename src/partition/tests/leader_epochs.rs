@@ -48,6 +48,7 @@ pub(super) fn tell_at(
                 listed => listed.iter().copied().map(NodeId).collect(),
             };
             let led = PartitionLeader {
+                topic_id: [0; 16],
                 leader: leader.map(NodeId),
                 epoch: LeaderEpoch(*epoch),
                 partition_epoch,
