@@ -45,6 +45,13 @@ pub struct Promises {
     pub durable_acks: bool,
     /// Whether producers without an `Event::Producer` are idempotent (no duplicates).
     pub idempotent: bool,
+    /// The data topic has replicas on several brokers: any fault (a pause, a cut network) may
+    /// move a partition's leadership, and a new leader has only what was replicated, so an
+    /// acknowledgement without a durable promise (acks=1, or acks=all without fsync before the
+    /// answer) binds only in runs without faults. acks=all under fsync-before-ack is durable
+    /// either way: the in-sync replicas, the new leader among them, had it (and fsynced it:
+    /// a follower under `flush.messages=1` shows its leader only synced records).
+    pub replicated: bool,
 }
 
 /// Each producer's acks and idempotence, from its `Event::Producer` (acks=all and the run's
@@ -182,14 +189,11 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     let mut verdict = Verdict::default();
     // A failed fsync may have dropped unsynced bytes: for acknowledgements without a durable
     // promise (and for polls) that is a crash.
-    let crashed = events.iter().any(|(_, e)| {
-        matches!(
-            e,
-            Event::Fault {
-                kind: "kill" | "disk-fsync-eio",
-                ..
-            }
-        )
+    let crashed = events.iter().any(|(_, e)| match e {
+        Event::Fault { kind, .. } => {
+            promises.replicated || matches!(*kind, "kill" | "disk-fsync-eio")
+        }
+        _ => false,
     });
     let damages = damages(events);
     let producers = Producers::of(events, promises);
@@ -585,6 +589,7 @@ mod tests {
     const DURABLE: Promises = Promises {
         durable_acks: true,
         idempotent: true,
+        replicated: false,
     };
 
     #[test]
@@ -742,6 +747,7 @@ mod tests {
         let not_durable = Promises {
             durable_acks: false,
             idempotent: true,
+            replicated: false,
         };
         assert!(check(&events, not_durable).ok());
         assert!(check(&events, DURABLE).safety[0].starts_with("lost acknowledged write"));
@@ -767,7 +773,8 @@ mod tests {
             &events,
             Promises {
                 durable_acks: false,
-                idempotent: true
+                idempotent: true,
+                replicated: false,
             }
         )
         .ok());

@@ -132,6 +132,10 @@ pub struct SimConfig {
     pub group_members: u32,
     /// The group's rebalance protocol: classic, or the consumer protocol (KIP-848).
     pub group_protocol: GroupProtocol,
+    /// The data topic's replication factor, and its `min.insync.replicas`: above 1 only in
+    /// clean runs of a quorum (issue 14).
+    pub replication_factor: i16,
+    pub min_insync_replicas: u8,
     /// A compacted topic with its writer and reader (`workload::compacted`), cleaned by the
     /// broker all along.
     pub compacted: bool,
@@ -165,6 +169,8 @@ impl SimConfig {
             disk_faults: DiskFaults::default(),
             group_members: 0,
             group_protocol: GroupProtocol::Classic,
+            replication_factor: 1,
+            min_insync_replicas: 1,
             compacted: false,
         };
         let producers = rng.gen_range(config.partitions as u32..=6);
@@ -249,6 +255,16 @@ impl SimConfig {
             };
         }
         config.brokers = config.voters + config.broker_only;
+        if canary.is_none() && config.voters > 1 {
+            // Drawn apart, so every other draw keeps its meaning for every seed.
+            let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0003);
+            let kafka_brokers = (config.brokers - config.controller_only).min(3) as i16;
+            config.replication_factor = apart.gen_range(1..=kafka_brokers);
+            config.min_insync_replicas = match config.replication_factor {
+                1 => 1,
+                _ => apart.gen_range(1..=2),
+            };
+        }
         if matches!(
             canary,
             Some(Canary::ObserverCountedInMajority | Canary::WritesWithoutLeadership)
@@ -326,6 +342,7 @@ impl SimConfig {
             durable_acks: self.flush == Flush::EveryAppend,
             // Every producer records its own idempotence (`Event::Producer`).
             idempotent: false,
+            replicated: self.replication_factor > 1,
         }
     }
 
@@ -588,10 +605,15 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         broker: kafka[0].addr,
         brokers: kafka.iter().map(|b| b.addr).collect(),
         partitions: config.partitions,
+        replication_factor: config.replication_factor,
         history: history.clone(),
         started,
     };
     let mut topic_configs = vec![];
+    if config.replication_factor > 1 {
+        let min_isr = config.min_insync_replicas.to_string();
+        topic_configs.push(("min.insync.replicas", min_isr));
+    }
     if let Some(bytes) = config.retention_bytes {
         topic_configs.push(("retention.bytes", bytes.to_string()));
     }

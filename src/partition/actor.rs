@@ -1572,7 +1572,11 @@ impl Partitions {
             self.continue_close(ctx, &tp);
         } else if !was_opening {
             match error {
-                None => self.schedule_flush(ctx, &tp),
+                None => {
+                    self.schedule_flush(ctx, &tp);
+                    // A follower that waited for this sync fetches on (see `follow`).
+                    self.follow(ctx, &tp);
+                }
                 Some(error) => self.sync_failed(ctx, &tp, error),
             }
         } else {
@@ -1987,6 +1991,13 @@ impl Partitions {
         let Some((leader, epoch)) = following::leader_to_fetch_from(replica, me) else {
             return;
         };
+        if replica.flush_policy() == FlushPolicy::EveryAppend && replica.is_unsynced() {
+            // Under `flush.messages=1` a follower shows the leader its new log end (its next
+            // fetch) only once what it copied is fsynced: acks=all is then on the disk of every
+            // in-sync replica (beyond Kafka, whose followers never fsync for it). The sync's
+            // completion fetches (`on_synced`).
+            return;
+        }
         let topic_id = self.topic_ids.get(tp).copied().unwrap_or_default();
         // This node's registration (0 until the metadata has it): the leader adds it to the
         // ISR only in its current one (KIP-903).

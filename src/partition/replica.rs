@@ -413,7 +413,7 @@ impl Replica {
         debug_assert!(!self.opening && !self.state.role().is_leader());
         if !records.is_empty() {
             self.log.append_as_follower(records, now_ms)?;
-            for item in batch::Batches::new(records, usize::MAX) {
+            for item in batch::Batches::stored(records) {
                 let Ok((_, header)) = item else { break };
                 if header.producer_id >= 0 && !header.is_control() {
                     let batch = ProducerBatch::from_stored_header(&header);

@@ -171,8 +171,8 @@ impl BatchHeader {
     /// compacted topic may have removed records (Kafka's v2 format keeps `lastOffsetDelta`
     /// so that the batch still ends where it did): `recordsCount` may be below
     /// `lastOffsetDelta + 1`, and 0 for a batch kept only for its header (the last batch of a
-    /// segment or of a producer, see `storage::log::clean`). Produce and follower appends keep
-    /// the strict check.
+    /// segment or of a producer, see `storage::log::clean`). Produce appends keep the strict
+    /// check; a follower's copy of its leader's batches takes this one.
     pub fn check_stored(&self, batch_bytes_max: usize) -> Result<(), BatchError> {
         self.check_layout(batch_bytes_max)?;
         if self.records_count < 0 || self.last_offset_delta < self.records_count.max(1) - 1 {
@@ -434,6 +434,16 @@ pub fn validate_all_with(
     batch_bytes_max: usize,
     crc: Crc,
 ) -> Result<BatchesSummary, (usize, BatchError)> {
+    summarize(buf, Batches::with_crc(buf, batch_bytes_max, crc))
+}
+
+/// [`validate_all`] for batches as a log stores them (a leader's, copied by a follower): CRCs
+/// checked, and the cleaner's shapes allowed ([`BatchHeader::check_stored`]).
+pub fn validate_all_stored(buf: &[u8]) -> Result<BatchesSummary, (usize, BatchError)> {
+    summarize(buf, Batches::stored(buf))
+}
+
+fn summarize(buf: &[u8], batches: Batches<'_>) -> Result<BatchesSummary, (usize, BatchError)> {
     if buf.is_empty() {
         return Err((0, BatchError::Empty));
     }
@@ -446,7 +456,7 @@ pub fn validate_all_with(
         first_max_timestamp_ms: NO_TIMESTAMP,
         first_base_offset: 0,
     };
-    for item in Batches::with_crc(buf, batch_bytes_max, crc) {
+    for item in batches {
         let (_, header) = item?;
         if summary.batch_count == 0 {
             summary.first_max_timestamp_ms = header.max_timestamp_ms;

@@ -231,6 +231,7 @@ mod tests {
     const DURABLE: Promises = Promises {
         durable_acks: true,
         idempotent: false,
+        replicated: false,
     };
 
     fn sent(at_ms: u64, key: u32, value: Option<&str>, offset: Option<i64>) -> (u64, Event) {

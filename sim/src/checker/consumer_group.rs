@@ -122,6 +122,7 @@ mod tests {
         let promises = Promises {
             durable_acks: true,
             idempotent: false,
+            replicated: false,
         };
         check(&mut report, events, promises);
         report.finish();

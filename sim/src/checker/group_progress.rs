@@ -149,6 +149,7 @@ mod tests {
     const DURABLE: Promises = Promises {
         durable_acks: true,
         idempotent: false,
+        replicated: false,
     };
 
     fn at_least_once(events: &[(u64, Event)]) -> Vec<String> {

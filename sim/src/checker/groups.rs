@@ -21,7 +21,8 @@
 //! only in a stretch in which no member was surely in the group ([`member_less_stretches`]),
 //! and are excused from that stretch's end on. A classic group's commits age from when it
 //! became Empty, so the stretch must be that long (then generations may start over too, the
-//! group deleted); a consumer-protocol group's age from each commit once no member subscribes,
+//! group deleted) — or, for a group with no commit, as long as a retention check (an Empty
+//! group without offsets is deleted at the next one); a consumer-protocol group's age from each commit once no member subscribes,
 //! so a commit acknowledged that long before the stretch ended may be gone. Expiring the
 //! commits of a group with members is caught as a lost commit.
 
@@ -29,7 +30,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Promises, Report};
 use crate::history::Event;
-use crate::workload::{CONSUMER_SESSION_TIMEOUT_MS, OFFSETS_RETENTION_MS};
+use crate::workload::{
+    CONSUMER_SESSION_TIMEOUT_MS, OFFSETS_RETENTION_CHECK_MS, OFFSETS_RETENTION_MS,
+};
 
 /// The stretches `(from, to)` between which no member was surely in the group (the last,
 /// open one left out: nothing is checked after it). A member is surely in it between two
@@ -102,8 +105,13 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
         if consumer {
             // Each commit acknowledged a retention before then may be gone.
             highest.retain(|_, (_, acked_ms)| *acked_ms + OFFSETS_RETENTION_MS > to);
-        } else if to - from >= OFFSETS_RETENTION_MS {
-            // The commits and the group may be gone (its generations start over).
+        } else if to - from >= OFFSETS_RETENTION_MS
+            || (highest.is_empty() && to - from >= OFFSETS_RETENTION_CHECK_MS)
+        {
+            // The commits and the group may be gone (its generations start over). An Empty
+            // group without commits goes at the next retention check (Kafka's
+            // `cleanupGroupMetadata`; found at seed 13 of the replicated runs, whose members
+            // joined, left at once and never committed).
             highest.clear();
             owners.clear();
             member_generation.clear();
@@ -235,6 +243,7 @@ mod tests {
         let promises = Promises {
             durable_acks,
             idempotent: false,
+            replicated: false,
         };
         check(&mut report, events, promises);
         report.finish();
@@ -513,5 +522,30 @@ mod tests {
         let back = [assigned(0, 3, vec![0]), assigned(0, 2, vec![0])];
         let found = run(&back, true);
         assert!(found[0].starts_with("generation went back"), "{found:?}");
+    }
+
+    /// An Empty classic group with no commit is deleted at the next retention check, so its
+    /// generations may start over after a member-less stretch that long; with a commit the
+    /// stretch must last the retention.
+    #[test]
+    fn a_group_without_commits_may_start_its_generations_over_after_a_retention_check() {
+        let at = |at_ms: u64, (_, e): (u64, Event)| (at_ms, e);
+        let gap = OFFSETS_RETENTION_CHECK_MS + 100;
+        let again = [
+            alive(1000, 0, "a"),
+            at(1000, assigned(0, 1, vec![0])),
+            alive(1000 + gap, 1, "b"),
+            at(1000 + gap, assigned(1, 1, vec![0])),
+        ];
+        assert!(run(&again, true).is_empty(), "{:?}", run(&again, true));
+        let mut committed_first = again.to_vec();
+        committed_first.insert(1, committed(1000, 5));
+        let found = run(&committed_first, true);
+        assert!(
+            found
+                .iter()
+                .any(|v| v.starts_with("two owners in one generation")),
+            "{found:?}"
+        );
     }
 }

@@ -22,14 +22,28 @@ pub const LATEST: i64 = -1;
 
 /// Creates the topic, retrying until the broker says it exists.
 pub async fn create_topic(w: &Workload, configs: &[(&'static str, String)]) {
-    create_topic_named(w, topic_name(), w.partitions, configs).await
+    let name = topic_name();
+    create_replicated_topic(w, name, w.partitions, w.replication_factor, configs).await
 }
 
-/// Creates `name` with `partitions`, retrying until the broker says it exists.
+/// Creates `name` with `partitions` (one replica each), retrying until the broker says it
+/// exists.
 pub async fn create_topic_named(
     w: &Workload,
     name: TopicName,
     partitions: i32,
+    configs: &[(&'static str, String)],
+) {
+    create_replicated_topic(w, name, partitions, 1, configs).await
+}
+
+/// Creates `name` with `partitions` of `replication_factor` replicas, retrying until the
+/// broker says it exists.
+pub async fn create_replicated_topic(
+    w: &Workload,
+    name: TopicName,
+    partitions: i32,
+    replication_factor: i16,
     configs: &[(&'static str, String)],
 ) {
     let configs: Vec<CreatableTopicConfig> = configs
@@ -43,7 +57,7 @@ pub async fn create_topic_named(
     let topic = CreatableTopic::default()
         .with_name(name)
         .with_num_partitions(partitions)
-        .with_replication_factor(1)
+        .with_replication_factor(replication_factor)
         .with_configs(configs);
     let request = CreateTopicsRequest::default()
         .with_topics(vec![topic])

@@ -64,6 +64,8 @@ pub struct Workload {
     /// a broker does not answer.
     pub brokers: Vec<SocketAddr>,
     pub partitions: i32,
+    /// The data topic's replication factor.
+    pub replication_factor: i16,
     pub history: History,
     pub started: Instant,
 }
@@ -99,6 +101,10 @@ fn retriable(code: ErrorCode) -> bool {
         ErrorCode::NOT_LEADER_OR_FOLLOWER,
         ErrorCode::REQUEST_TIMED_OUT,
         ErrorCode::KAFKA_STORAGE_ERROR,
+        // Too few in-sync replicas (before the append, or after it: retried as Kafka's clients
+        // do, a duplicate for a producer that is not idempotent).
+        ErrorCode::NOT_ENOUGH_REPLICAS,
+        ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
     ]
     .contains(&code)
 }

@@ -298,3 +298,51 @@ fn a_follower_backs_off_after_an_error_and_a_new_role_fetches_at_once() {
     assert!(fetch_calls(&effects).is_empty(), "{effects:?}");
     assert_eq!(follower.log_end(&a), 0, "the stale answer was dropped");
 }
+
+/// Under `flush.messages=1` a follower fetches on (showing the leader its new log end, which
+/// commits the records) only once what it copied is fsynced: acks=all is on every in-sync
+/// replica's disk. Under another flush policy it fetches on at once, as Kafka's followers do.
+#[test]
+fn a_follower_fetches_on_only_once_its_copy_is_synced_under_flush_every_append() {
+    for (flush, waits) in [(None, true), (Some(0), false)] {
+        let a = tp("a");
+        let mut leader = Harness::on_node(Arc::new(MemStorage::new()), LEADER);
+        let mut follower = Harness::on_node(Arc::new(MemStorage::new()), FOLLOWER);
+        tell_with_isr(&mut leader, &[(&a, Some(LEADER), 3)], &[LEADER]);
+        leader.ensure(&a, config(None));
+        assert_eq!(
+            leader.produce_one(1, &a, plain(b"p")).error_code,
+            ErrorCode::NONE
+        );
+        tell_with_isr(&mut follower, &[(&a, Some(LEADER), 3)], &[LEADER]);
+        let (_, effects) = follower.send(PartitionsRequest::Ensure(EnsureRequest {
+            tp: a.clone(),
+            config: config(flush),
+            topic_id: [0; 16],
+        }));
+        let calls = fetch_calls(&settle(&mut follower, effects));
+        let [(call, _, request)] = &calls[..] else {
+            panic!("one fetch: {calls:?}");
+        };
+        let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
+        let reply = take_reply(&mut effects, id).expect("records: answered at once");
+        let appended = follower.step(Input::Reply {
+            call: *call,
+            msg: NodeMsg::PartitionsReply(reply),
+        });
+        assert_eq!(follower.log_end(&a), 1);
+        let jobs = syncs(&appended);
+        assert_eq!(
+            fetch_calls(&appended).is_empty(),
+            waits,
+            "flush {flush:?}: {appended:?}"
+        );
+        if waits {
+            assert_eq!(jobs.len(), 1, "the copy's fsync");
+            let synced = follower.complete(jobs);
+            let next = fetch_calls(&synced);
+            assert_eq!(next.len(), 1, "fetches on once synced: {synced:?}");
+            assert_eq!(next[0].2.fetch_offset, Offset(1));
+        }
+    }
+}

@@ -425,3 +425,29 @@ fn a_new_leaders_epoch_begins_at_the_log_end_and_an_older_one_changes_nothing() 
         entries(&[(0, 0), (3, start_of_3), (7, end)])
     );
 }
+
+/// A follower copies a compacted leader's batches as they are: one extended over removed
+/// batches (`lastOffsetDelta` past its records) and one emptied by the cleaner (no records)
+/// are taken, and offsets stay where the leader has them; a produce of such a batch is not.
+#[test]
+fn a_follower_takes_the_cleaners_batch_shapes_a_producer_may_not_send() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem);
+    let mut extended = build_batch(&[(Some(b"k"), b"v")], 0);
+    batch::set_partition_leader_epoch(&mut extended, 3).unwrap();
+    batch::extend_to(&mut extended, 5);
+    let mut emptied = batch::empty_spanning(&extended, 9);
+    batch::set_base_offset(&mut emptied, 5).unwrap();
+    batch::extend_to(&mut emptied, 9);
+    let mut copied = extended.clone();
+    copied.extend_from_slice(&emptied);
+    log.append_as_follower(&copied, 0)
+        .expect("the leader's stored batches");
+    assert_eq!(log.log_end_offset(), 9);
+    assert_eq!(log.latest_epoch(), Some(3));
+    let mut produced = extended.clone();
+    assert!(
+        log.append(&mut produced, 3, 0).is_err(),
+        "a producer's batch must be dense"
+    );
+}
