@@ -227,7 +227,8 @@ impl SimConfig {
                 | Canary::RaftVoteUnsynced
                 | Canary::RaftCommitOldTerm
                 | Canary::TopicIdIgnored
-                | Canary::StrayDirsKept => 3,
+                | Canary::StrayDirsKept
+                | Canary::HwIgnoresFollowers => 3,
                 _ => 1,
             };
         }
@@ -255,6 +256,11 @@ impl SimConfig {
             };
         }
         config.brokers = config.voters + config.broker_only;
+        if canary == Some(Canary::HwIgnoresFollowers) {
+            // Its bug needs a record acknowledged before the followers have it, then a failover.
+            config.replication_factor = 3;
+            config.min_insync_replicas = 2;
+        }
         if canary.is_none() && config.voters > 1 {
             // Drawn apart, so every other draw keeps its meaning for every seed.
             let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0003);

@@ -97,10 +97,16 @@ pub enum Canary {
     /// partition directories of a topic deleted while it was down stay on its disk for good.
     /// Caught as a broker still holding a deleted topic's directories after the run.
     StrayDirsKept,
+    /// A leader's high watermark ignores its followers (`partition/role.rs`
+    /// `maybe_advance_hw`): it is the leader's own log end, so acks=all is answered before
+    /// the in-sync followers have the record, and a failover to one of them loses it (issue 14:
+    /// "advance the HW before a follower has the data"). Caught as an acknowledged record
+    /// lost.
+    HwIgnoresFollowers,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 26] = [
+    pub const ALL: [Canary; 27] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -127,6 +133,7 @@ impl Canary {
         Canary::RaftCommitOldTerm,
         Canary::TopicIdIgnored,
         Canary::StrayDirsKept,
+        Canary::HwIgnoresFollowers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -157,6 +164,7 @@ impl Canary {
             Canary::RaftCommitOldTerm => "raft-commit-old-term",
             Canary::TopicIdIgnored => "topic-id-ignored",
             Canary::StrayDirsKept => "stray-dirs-kept",
+            Canary::HwIgnoresFollowers => "hw-ignores-followers",
         }
     }
 

@@ -176,6 +176,11 @@ impl ReplicaState {
     /// (`maybeIncrementHighWatermark`); a follower's comes from its leader.
     pub fn maybe_advance_hw(&mut self, log_end: Offset) {
         if let Role::Leader { isr, .. } = &self.role {
+            if crate::faults::canary(crate::faults::Canary::HwIgnoresFollowers) {
+                // Planted: the leader's own log end, whatever its followers have.
+                self.high_watermark = self.high_watermark.max(log_end);
+                return;
+            }
             let proposed = self.proposed_isr.iter().flatten();
             // `None` (an unknown LEO) sorts below every `Some`, so it wins the minimum.
             let min_leo = (isr.iter().chain(proposed))

@@ -37,7 +37,7 @@ OPTIONS:
                       leader-epoch-kept, raft-apply-uncommitted,
                       observer-counted-in-majority, writes-without-leadership,
                       raft-vote-unsynced, raft-commit-old-term, topic-id-ignored,
-                      stray-dirs-kept
+                      stray-dirs-kept, hw-ignores-followers
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)
