@@ -47,10 +47,10 @@ pub struct Promises {
     pub idempotent: bool,
     /// The data topic has replicas on several brokers: any fault (a pause, a cut network) may
     /// move a partition's leadership, and a new leader has only what was replicated, so an
-    /// acknowledgement without a durable promise (acks=1, or acks=all without fsync before the
-    /// answer) binds only in runs without faults. acks=all under fsync-before-ack is durable
-    /// either way: the in-sync replicas, the new leader among them, had it (and fsynced it:
-    /// a follower under `flush.messages=1` shows its leader only synced records).
+    /// acks=1 acknowledgement binds only in runs without faults. acks=all binds as without
+    /// replicas: the in-sync replicas, the new leader among them, had it (under fsync-before-ack
+    /// on their disks: a follower under `flush.messages=1` shows its leader only synced
+    /// records), and consumers read only what they all have.
     pub replicated: bool,
 }
 
@@ -189,18 +189,28 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     let mut verdict = Verdict::default();
     // A failed fsync may have dropped unsynced bytes: for acknowledgements without a durable
     // promise (and for polls) that is a crash.
-    let crashed = events.iter().any(|(_, e)| match e {
-        Event::Fault { kind, .. } => {
-            promises.replicated || matches!(*kind, "kill" | "disk-fsync-eio")
-        }
-        _ => false,
+    let crashed = events.iter().any(|(_, e)| {
+        matches!(
+            e,
+            Event::Fault {
+                kind: "kill" | "disk-fsync-eio",
+                ..
+            }
+        )
     });
+    // With replicas, any fault may move a leadership: what the new leader lacks is what was
+    // above the high watermark, which only an acks=1 acknowledgement can name (acks=all waits
+    // for the in-sync replicas, the new leader among them; consumers read below it).
+    let moved =
+        promises.replicated && (events.iter()).any(|(_, e)| matches!(e, Event::Fault { .. }));
     let damages = damages(events);
     let producers = Producers::of(events, promises);
     // A producer's acknowledged records must stay where they were acknowledged unless a crash
-    // may lose them.
+    // (or, for acks=1, a failover) may lose them.
     let durable = |producer: u32| promises.durable_acks && producers.acks(producer) == -1;
-    let acks_are_binding = |producer: u32| durable(producer) || !crashed;
+    let acks_are_binding = |producer: u32| {
+        durable(producer) || (!crashed && (!moved || producers.acks(producer) == -1))
+    };
     check_request_liveness(&mut verdict.liveness, events);
 
     let mut finals: BTreeMap<i32, (i64, i64, BTreeMap<i64, String>)> = BTreeMap::new();

@@ -2057,10 +2057,15 @@ impl Partitions {
             }
         };
         if result.error_code == ErrorCode::OFFSET_OUT_OF_RANGE {
-            // Below the leader's log start (a follower that was away past its retention):
-            // Kafka restarts the log there, which needs a restart made durable by a job, not
-            // built yet (issue 14's plan, R1): said loudly, retried.
-            tracing::warn!(?tp, leader = %sent.leader, fetch_offset = replica.log().log_end_offset(), leader_log_start = %result.log_start_offset, leader_log_end = %result.log_end_offset, "the leader does not hold this follower's fetch offset");
+            // Kafka's `handleOutOfRangeError`: a follower past the leader's log end cuts to it.
+            // One below the leader's log start (away while the leader's retention removed what
+            // it lacks) should restart its log there, which needs a restart made durable by a
+            // job, not built yet (issue 14's plan, R1): said loudly, retried.
+            let end = Offset(replica.log().log_end_offset());
+            tracing::warn!(?tp, leader = %sent.leader, fetch_offset = %end, leader_log_start = %result.log_start_offset, leader_log_end = %result.log_end_offset, "the leader does not hold this follower's fetch offset");
+            if result.log_end_offset < end && result.log_end_offset >= Offset(0) {
+                return self.cut_follower(ctx, &tp, result.log_end_offset, sent.leader);
+            }
             return self.back_off(ctx, &tp);
         }
         if result.error_code != ErrorCode::NONE {

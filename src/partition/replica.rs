@@ -413,7 +413,8 @@ impl Replica {
         debug_assert!(!self.opening && !self.state.role().is_leader());
         if !records.is_empty() {
             self.log.append_as_follower(records, now_ms)?;
-            for item in batch::Batches::stored(records) {
+            // Validated (CRCs included) by the append above.
+            for item in batch::Batches::stored_with_crc(records, batch::Crc::AlreadyChecked) {
                 let Ok((_, header)) = item else { break };
                 if header.producer_id >= 0 && !header.is_control() {
                     let batch = ProducerBatch::from_stored_header(&header);

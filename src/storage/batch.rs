@@ -369,9 +369,14 @@ impl<'a> Batches<'a> {
     /// Batches read back from a log (a Fetch answer, a segment), CRCs checked, where the
     /// cleaner of a compacted topic may have removed records ([`BatchHeader::check_stored`]).
     pub fn stored(buf: &'a [u8]) -> Self {
+        Self::stored_with_crc(buf, Crc::Check)
+    }
+
+    /// [`Self::stored`], computing the CRCs only if `crc` says they were not checked yet.
+    pub fn stored_with_crc(buf: &'a [u8], crc: Crc) -> Self {
         Self {
             stored: true,
-            ..Self::new(buf, usize::MAX)
+            ..Self::with_crc(buf, usize::MAX, crc)
         }
     }
 

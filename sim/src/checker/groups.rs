@@ -96,22 +96,36 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     let mut member_generation: BTreeMap<u32, i32> = BTreeMap::new();
     let consumer = consumer_protocol(events);
     let mut stretches = member_less_stretches(events).into_iter().peekable();
-    // What a member-less stretch from `from` excuses by `to` (its end, or now within it).
+    // Each member slot's last proof of membership and last LeaveGroup: a group whose every
+    // member left after its last proof is Empty at once (not a session later).
+    let mut last_proof: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut left_at: BTreeMap<u32, u64> = BTreeMap::new();
+    let all_left = |last_proof: &BTreeMap<u32, u64>, left_at: &BTreeMap<u32, u64>| {
+        (last_proof.iter()).all(|(member, proof)| left_at.get(member).is_some_and(|l| l >= proof))
+    };
+    // What a member-less stretch from `from` excuses by `to` (its end, or now within it);
+    // `all_left`: every member had left the group by then.
     let excuse = |from: u64,
                   to: u64,
+                  all_left: bool,
                   highest: &mut BTreeMap<i32, (i64, u64)>,
                   owners: &mut BTreeMap<(i32, i32), u32>,
                   member_generation: &mut BTreeMap<u32, i32>| {
+        // A group without commits is deleted at the retention check after it became Empty
+        // (Kafka's `cleanupGroupMetadata`; found at seed 13 of the replicated runs, whose
+        // members joined, left at once and never committed): Empty once every member left,
+        // or a session after the last proof.
+        let empty_for = match all_left {
+            true => to - from,
+            false => (to - from).saturating_sub(CONSUMER_SESSION_TIMEOUT_MS),
+        };
         if consumer {
             // Each commit acknowledged a retention before then may be gone.
             highest.retain(|_, (_, acked_ms)| *acked_ms + OFFSETS_RETENTION_MS > to);
         } else if to - from >= OFFSETS_RETENTION_MS
-            || (highest.is_empty() && to - from >= OFFSETS_RETENTION_CHECK_MS)
+            || (highest.is_empty() && empty_for >= OFFSETS_RETENTION_CHECK_MS)
         {
-            // The commits and the group may be gone (its generations start over). An Empty
-            // group without commits goes at the next retention check (Kafka's
-            // `cleanupGroupMetadata`; found at seed 13 of the replicated runs, whose members
-            // joined, left at once and never committed).
+            // The commits and the group may be gone (its generations start over).
             highest.clear();
             owners.clear();
             member_generation.clear();
@@ -119,7 +133,15 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     };
     for (at_ms, event) in events {
         while let Some((from, to)) = stretches.next_if(|(_, to)| to <= at_ms) {
-            excuse(from, to, &mut highest, &mut owners, &mut member_generation);
+            let left = all_left(&last_proof, &left_at);
+            excuse(
+                from,
+                to,
+                left,
+                &mut highest,
+                &mut owners,
+                &mut member_generation,
+            );
         }
         // An answer within a stretch (an OffsetFetch sent before the heartbeat that ends it
         // was answered) may see what retention did so far (seed 5 of the controller quorum's
@@ -131,11 +153,23 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
                 excuse(
                     expired_from,
                     *at_ms,
+                    all_left(&last_proof, &left_at),
                     &mut highest,
                     &mut owners,
                     &mut member_generation,
                 );
             }
+        }
+        match event {
+            Event::GroupJoined { member, .. }
+            | Event::GroupAlive { member, .. }
+            | Event::GroupHeartbeatAnswered { member, .. } => {
+                last_proof.insert(*member, *at_ms);
+            }
+            Event::GroupLeft { member, how } if *how == "leave" => {
+                left_at.insert(*member, *at_ms);
+            }
+            _ => {}
         }
         match event {
             Event::Fault { kind, detail }
@@ -530,22 +564,33 @@ mod tests {
     #[test]
     fn a_group_without_commits_may_start_its_generations_over_after_a_retention_check() {
         let at = |at_ms: u64, (_, e): (u64, Event)| (at_ms, e);
+        let left =
+            |at_ms: u64, member: u32, how: &'static str| (at_ms, Event::GroupLeft { member, how });
+        let two_owners = |events: &[(u64, Event)]| {
+            let found = run(events, true);
+            (found.iter()).any(|v| v.starts_with("two owners in one generation"))
+        };
         let gap = OFFSETS_RETENTION_CHECK_MS + 100;
         let again = [
             alive(1000, 0, "a"),
             at(1000, assigned(0, 1, vec![0])),
+            left(1010, 0, "leave"),
             alive(1000 + gap, 1, "b"),
             at(1000 + gap, assigned(1, 1, vec![0])),
         ];
         assert!(run(&again, true).is_empty(), "{:?}", run(&again, true));
+        // With a commit the group stays for the retention.
         let mut committed_first = again.to_vec();
         committed_first.insert(1, committed(1000, 5));
-        let found = run(&committed_first, true);
-        assert!(
-            found
-                .iter()
-                .any(|v| v.starts_with("two owners in one generation")),
-            "{found:?}"
-        );
+        assert!(two_owners(&committed_first));
+        // A member that crashed is in the group until its session runs out: not Empty yet.
+        let mut crashed = again.to_vec();
+        crashed[2] = left(1010, 0, "crash");
+        assert!(two_owners(&crashed));
+        // A session and a retention check later it may be.
+        let late = 1000 + CONSUMER_SESSION_TIMEOUT_MS + gap;
+        crashed[3] = alive(late, 1, "b");
+        crashed[4] = at(late, assigned(1, 1, vec![0]));
+        assert!(!two_owners(&crashed), "{:?}", run(&crashed, true));
     }
 }

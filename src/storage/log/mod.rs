@@ -376,7 +376,7 @@ impl Log {
         let mut expected = first_offset;
         // Where the leader's epochs change in these batches, for the epoch cache.
         let mut epoch_starts: Vec<(i32, i64)> = Vec::new();
-        for item in batch::Batches::stored(batches) {
+        for item in batch::Batches::stored_with_crc(batches, Crc::AlreadyChecked) {
             let (position, header) =
                 item.map_err(|(position, source)| LogError::InvalidBatch { position, source })?;
             if header.base_offset != expected {
