@@ -610,36 +610,20 @@ impl QuorumActor {
                 broker_epoch,
                 applied_index: self.image.applied_index(),
             },
-            // This node's partitions actor asks: the registration is this voter's image's.
-            LeaderRequest::AllocateProducerIds {
-                node_id, at_least, ..
-            } if !forwarded => match self.image.broker(node_id) {
-                Some(broker) => LeaderRequest::AllocateProducerIds {
-                    node_id,
-                    broker_epoch: broker.epoch,
-                    at_least,
-                },
-                None => {
-                    let reply = QuorumReply::StaleBrokerEpoch;
-                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
-                }
-            },
-            // This node's partitions actor asks, likewise.
-            LeaderRequest::AlterPartition {
-                node_id, changes, ..
-            } if !forwarded => match self.image.broker(node_id) {
-                Some(broker) => LeaderRequest::AlterPartition {
-                    node_id,
-                    broker_epoch: broker.epoch,
-                    changes,
-                },
-                None => {
-                    let reply = QuorumReply::StaleBrokerEpoch;
-                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
-                }
-            },
             other => other,
         };
+        let mut request = request;
+        // This node's partitions actor asks: the registration is this voter's image's.
+        if let Some((node_id, broker_epoch)) = request.registration_to_fill().filter(|_| !forwarded)
+        {
+            match self.image.broker(node_id) {
+                Some(broker) => *broker_epoch = broker.epoch,
+                None => {
+                    let reply = QuorumReply::StaleBrokerEpoch;
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+            }
+        }
         let Some(node) = self.node.as_ref() else {
             let reply = QuorumReply::Failed("not started".to_owned());
             return ctx.reply(id, NodeMsg::QuorumReply(reply));

@@ -240,6 +240,24 @@ pub struct IsrState {
 }
 
 impl LeaderRequest {
+    /// The broker and its epoch in a request whose epoch the node's voter fills in from its
+    /// metadata (the partitions actor does not know its registration).
+    pub fn registration_to_fill(&mut self) -> Option<(NodeId, &mut BrokerEpoch)> {
+        match self {
+            LeaderRequest::AllocateProducerIds {
+                node_id,
+                broker_epoch,
+                ..
+            }
+            | LeaderRequest::AlterPartition {
+                node_id,
+                broker_epoch,
+                ..
+            } => Some((*node_id, broker_epoch)),
+            _ => None,
+        }
+    }
+
     /// The message a part of a node sends its own voter, which fills in what it knows of the
     /// node and forwards the request to the leader (or handles it, leading).
     pub fn to_own_voter(self) -> super::NodeMsg {

@@ -584,9 +584,9 @@ impl Partitions {
         let changed: Vec<(TopicPartition, Role)> = (self.replicas.iter())
             .filter_map(|(tp, replica)| {
                 let role = self.leaders.role_of(tp, me)?;
-                let current = replica.role();
-                // Not an older state than the controller's answer this leader took.
-                (role != *current && !current.is_superseding(&role)).then(|| (tp.clone(), role))
+                // The table never goes back within a leadership (`Leaders::replace`), so an
+                // older state than the controller's answer this leader took is not taken.
+                (role != *replica.role()).then(|| (tp.clone(), role))
             })
             .collect();
         for (tp, role) in changed {

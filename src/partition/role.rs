@@ -41,26 +41,6 @@ impl Role {
         }
     }
 
-    /// Whether the metadata's `newer` is an older state of this leadership than `self` (the
-    /// controller's answer to this leader's ISR change came first): it is not taken.
-    pub fn is_superseding(&self, newer: &Role) -> bool {
-        match (self, newer) {
-            (
-                Role::Leader {
-                    epoch,
-                    partition_epoch,
-                    ..
-                },
-                Role::Leader {
-                    epoch: other_epoch,
-                    partition_epoch: other_partition_epoch,
-                    ..
-                },
-            ) => epoch == other_epoch && partition_epoch > other_partition_epoch,
-            _ => false,
-        }
-    }
-
     /// The leader epoch this replica knows: the one its appends are stamped with.
     pub fn epoch(&self) -> LeaderEpoch {
         match self {

@@ -4,25 +4,11 @@
 
 use super::leader_epochs::tell_with_isr;
 use super::*;
-use crate::messages::ReplicaFetchRequest;
-use crate::types::BrokerEpoch;
 
 /// Node 2's fetch of `tp` from `fetch_offset`, answered at once.
 fn follower_fetch(h: &mut Harness, tp: &TopicPartition, fetch_offset: i64) -> Effects {
-    let ask = ReplicaFetchRequest {
-        tp: tp.clone(),
-        topic_id: [0; 16],
-        replica: NodeId(2),
-        // Node 2's registration (`tell_with_isr` registers node n in broker epoch n).
-        broker_epoch: BrokerEpoch(2),
-        current_leader_epoch: LeaderEpoch(1),
-        fetch_offset: Offset(fetch_offset),
-        last_fetched_epoch: LeaderEpoch::UNKNOWN,
-        log_start_offset: Offset(0),
-        max_bytes: 1 << 20,
-        max_wait_ms: 0,
-    };
-    h.send(PartitionsRequest::ReplicaFetch(ask)).1
+    // In node 2's registration (`tell_with_isr` registers node n in broker epoch n).
+    super::isr::fetch_as(h, tp, 2, 2, fetch_offset).1
 }
 
 /// What a consumer's fetch from offset 0 returns: (high watermark, record offsets).

@@ -15,7 +15,7 @@ use crate::types::BrokerEpoch;
 
 /// `follower`'s fetch of `tp` from `fetch_offset` in broker epoch `broker_epoch`, answered at
 /// once; the reply's error code and the effects.
-fn fetch_as(
+pub(super) fn fetch_as(
     h: &mut Harness,
     tp: &TopicPartition,
     follower: u64,
