@@ -28,6 +28,7 @@ mod consumer_group;
 mod group_progress;
 mod groups;
 mod quorum;
+pub mod replicas;
 
 /// After `Event::Healed`, the cluster gets this long to recover before requests are held to
 /// the liveness bound (a restarted broker recovers its log first).
@@ -372,6 +373,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     quorum::check_new_replicas_empty(&mut safety, events);
     quorum::check_no_strays(&mut verdict.liveness, events);
     quorum::check_producer_ids(&mut safety, events);
+    replicas::check(&mut safety, events);
     safety.finish();
     verdict
 }

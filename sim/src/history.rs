@@ -275,6 +275,14 @@ pub enum Event {
     },
     /// The churn workload's topic was deleted.
     ChurnDeleted,
+    /// The data topic's partition `partition` as its replicas' disks hold it once they had time
+    /// to agree after healing (`workload::replicas`): each replica as (broker, log start, log
+    /// end), and the first offset two of them hold in different batches, if any.
+    ReplicasCompared {
+        partition: i32,
+        replicas: Vec<(u64, i64, i64)>,
+        difference: Option<String>,
+    },
     /// Partition directories broker `node` still held [`crate::workload::strays::STRAY_BOUND`]
     /// after the final read, of topics no broker lists (or removals' leftovers).
     StrayDirs {

@@ -42,6 +42,10 @@ fn seeds_to_catch(canary: Canary) -> u64 {
         // Needs a broker down while the churned topic is deleted, back for a later one placed
         // on it alike, and the run to end after that (7 of seeds 1..=40, first at 6).
         Canary::TopicIdIgnored => 40,
+        // Needs a broker down while the churned topic is deleted, and the run to end before
+        // the housekeeping would have mattered (11 of seeds 1..=40, first at 12, since peer
+        // links reconnect when the peer goes, which re-rolled the schedules).
+        Canary::StrayDirsKept => 24,
         // Needs a leader cut off from the other voters but not from an observer (16 of seeds
         // 1..=40, first at 9, since a new leader's epoch is written by the open's job, which
         // re-rolled the schedules).
@@ -341,14 +345,14 @@ fn every_fault_point_fires_in_a_handful_of_seeds_and_none_when_off() {
     assert!(!off.history.contains("FaultPoint {"));
 }
 
-/// The controller quorum (issue 13): in a run of three voters (seed 10) the observer sees one
+/// The controller quorum (issue 13): in a run of three voters (seed 6) the observer sees one
 /// leader per epoch and one cluster id while kills and voter partitions move the leadership;
 /// its canary (every voter a majority by itself) is reported as quorum violations only (two
 /// leaders of an epoch and two cluster ids first; leaders without others' commits follow; and
 /// the producer ids each of the quorums hands out).
 #[test]
 fn the_controller_quorum_keeps_one_leader_per_epoch_and_its_canary_elects_several() {
-    let clean = run_seed(10, RunOptions::new(SIM_SECS));
+    let clean = run_seed(6, RunOptions::new(SIM_SECS));
     assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
     assert!(clean.history.contains("voters: 3"));
     let epochs: std::collections::BTreeSet<&str> = (clean.history.lines())

@@ -103,10 +103,21 @@ pub enum Canary {
     /// "advance the HW before a follower has the data"). Caught as an acknowledged record
     /// lost.
     HwIgnoresFollowers,
+    /// The controller elects a partition leader outside the ISR although unclean election is
+    /// off (`controller/metadata/election.rs` `choose_leader`): the first acceptable replica in
+    /// assignment order leads, in sync or not, and the others truncate to its log (issue 14:
+    /// "elect a leader outside the ISR"). Caught as an acknowledged record lost.
+    LeaderOutsideIsr,
+    /// A follower stamps the leader epoch it follows in onto the batches it copies
+    /// (`partition/replica.rs` `append_as_follower`) instead of storing them as the leader
+    /// wrote them: a batch of an earlier leadership, copied while catching up, names the wrong
+    /// epoch, and truncation by epoch (KIP-101/279) goes by a history that never was. Caught
+    /// as replicas that disagree after healing (nothing a client reads shows it).
+    FollowerStampsItsEpoch,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 27] = [
+    pub const ALL: [Canary; 29] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -134,6 +145,8 @@ impl Canary {
         Canary::TopicIdIgnored,
         Canary::StrayDirsKept,
         Canary::HwIgnoresFollowers,
+        Canary::LeaderOutsideIsr,
+        Canary::FollowerStampsItsEpoch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -165,6 +178,8 @@ impl Canary {
             Canary::TopicIdIgnored => "topic-id-ignored",
             Canary::StrayDirsKept => "stray-dirs-kept",
             Canary::HwIgnoresFollowers => "hw-ignores-followers",
+            Canary::LeaderOutsideIsr => "leader-outside-isr",
+            Canary::FollowerStampsItsEpoch => "follower-stamps-its-epoch",
         }
     }
 

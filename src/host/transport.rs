@@ -240,21 +240,42 @@ pub(crate) async fn peer_link(
     }
 }
 
-async fn write_until_error<W: AsyncWrite + Unpin>(
-    mut stream: W,
+/// Writes the hello, then the queued frames, until the queue closes (`Ok`) or the link fails.
+/// The peer never writes on this connection, so a read that returns is the peer gone (it
+/// closed or restarted): the link reconnects at once and says hello again, even with nothing
+/// queued. Without it a peer that restarted would not learn this node until this node next
+/// wrote to it, and a node it learns only from hellos (a broker that is not a voter) would stay
+/// unreachable from it: a follower could not fetch from such a leader.
+async fn write_until_error<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
     hello: &[u8],
     queue: &mut mpsc::Receiver<Vec<u8>>,
 ) -> std::io::Result<()> {
-    stream.write_all(hello).await?;
-    while let Some(frame) = queue.recv().await {
-        stream.write_all(&frame).await?;
-        // Coalesce whatever else is already queued before flushing.
-        while let Ok(frame) = queue.try_recv() {
-            stream.write_all(&frame).await?;
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    writer.write_all(hello).await?;
+    writer.flush().await?;
+    let mut probe = [0u8; 1];
+    loop {
+        tokio::select! {
+            biased;
+            frame = queue.recv() => {
+                let Some(frame) = frame else { return Ok(()) };
+                writer.write_all(&frame).await?;
+                // Coalesce whatever else is already queued before flushing.
+                while let Ok(frame) = queue.try_recv() {
+                    writer.write_all(&frame).await?;
+                }
+                writer.flush().await?;
+            }
+            read = reader.read(&mut probe) => {
+                read?;
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "the peer closed the link",
+                ));
+            }
         }
-        stream.flush().await?;
     }
-    Ok(())
 }
 
 #[cfg(test)]

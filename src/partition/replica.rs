@@ -411,6 +411,13 @@ impl Replica {
         now_ms: i64,
     ) -> Result<(), LogError> {
         debug_assert!(!self.opening && !self.state.role().is_leader());
+        let stamped;
+        let records = if faults::canary(Canary::FollowerStampsItsEpoch) {
+            stamped = stamp_epoch(records, self.state.role().epoch().0);
+            &stamped[..]
+        } else {
+            records
+        };
         if !records.is_empty() {
             self.log.append_as_follower(records, now_ms)?;
             // Validated (CRCs included) by the append above.
@@ -1399,4 +1406,18 @@ mod tests {
             "the producer past 1 MiB"
         );
     }
+}
+
+/// `records` with every batch's partition leader epoch set to `epoch`: the planted
+/// `FollowerStampsItsEpoch` (simulation only).
+fn stamp_epoch(records: &[u8], epoch: i32) -> Vec<u8> {
+    let mut stamped = records.to_vec();
+    let at: Vec<usize> = (batch::Batches::stored(records))
+        .map_while(Result::ok)
+        .map(|(at, _)| at)
+        .collect();
+    for at in at {
+        let _ = batch::set_partition_leader_epoch(&mut stamped[at..], epoch);
+    }
+    stamped
 }

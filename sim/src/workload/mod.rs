@@ -35,6 +35,7 @@ pub mod consumer;
 pub mod groups;
 pub mod producer;
 pub mod quorum;
+pub mod replicas;
 pub mod route;
 pub mod strays;
 

@@ -21,6 +21,7 @@
 use super::image::{MetadataImage, PartitionImage, TopicImage};
 use super::records::{MetadataRecord, TopicId};
 use crate::controller::config_values::boolean;
+use crate::faults::{canary, Canary};
 use crate::types::NodeId;
 
 /// The topic config that allows an unclean election (Kafka's, with the broker's default).
@@ -46,6 +47,11 @@ pub fn choose_leader(
     unclean_allowed: bool,
 ) -> LeaderChoice {
     let candidates = || replicas.iter().copied().filter(|r| acceptable(*r));
+    if canary(Canary::LeaderOutsideIsr) {
+        if let Some(leader) = candidates().next() {
+            return LeaderChoice::Clean(leader);
+        }
+    }
     if let Some(leader) = candidates().find(|r| isr.contains(r)) {
         return LeaderChoice::Clean(leader);
     }
@@ -165,7 +171,8 @@ fn change(
         },
         LeaderChoice::Clean(leader) => Outcome {
             leader: Some(leader),
-            isr,
+            // The leader is in the ISR already, but under the planted `LeaderOutsideIsr`.
+            isr: joined(isr, leader),
             unclean: false,
         },
         LeaderChoice::Offline => Outcome {
@@ -174,4 +181,12 @@ fn change(
             unclean: false,
         },
     }
+}
+
+/// `isr` with `leader` in it.
+fn joined(mut isr: Vec<NodeId>, leader: NodeId) -> Vec<NodeId> {
+    if !isr.contains(&leader) {
+        isr.push(leader);
+    }
+    isr
 }
