@@ -282,15 +282,6 @@ impl SimConfig {
                 1 => 1,
                 _ => apart.gen_range(1..=2),
             };
-            if config.replication_factor > 1 {
-                // Known bug, found by the replica comparison (seed 47 before this line): a
-                // leader that reopens its log cut to its last good sync after a failed fsync
-                // keeps its leader epoch, so a follower that had copied the lost suffix keeps it
-                // under the same epoch and never truncates. Until such a leader resigns (a new
-                // epoch from the controller), replicated runs draw no fsync EIO.
-                config.disk_faults.eio = false;
-                config.disk_faults.fsyncgate = false;
-            }
         }
         if matches!(
             canary,

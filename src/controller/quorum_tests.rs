@@ -707,6 +707,7 @@ fn alter_isr(
         leader_epoch: crate::types::LeaderEpoch(0),
         partition_epoch,
         new_isr: isr.to_vec(),
+        resign: false,
     };
     let request = LeaderRequest::AlterPartition {
         node_id: id,

@@ -217,6 +217,14 @@ pub struct IsrChange {
     /// registered again since (a restart, perhaps with an empty disk) is not added through a
     /// fetch of its earlier incarnation.
     pub new_isr: Vec<(NodeId, Option<BrokerEpoch>)>,
+    /// The leader gives this leadership up (`new_isr` is not read; beyond Kafka's
+    /// AlterPartition, which has no such field): its log was cut back after a failed write,
+    /// so its followers may hold records it no longer has, under this very leader epoch, and
+    /// only a new epoch makes them truncate. The controller elects the first other ISR member
+    /// that is unfenced (the ISR drops the resigning leader), or, with none, the same leader
+    /// again; either way in a new leader epoch. Kafka moves leadership off a failed log
+    /// directory likewise.
+    pub resign: bool,
 }
 
 /// A partition as the controller has it after an [`IsrChange`] (Kafka's AlterPartition

@@ -872,10 +872,12 @@ impl Partitions {
         if let Some((config, cut_to)) = self.offline.take_due(tp, ctx.now.mono_ms) {
             // A reopen on a still-full disk succeeds often (reading needs no space): the line
             // that space is back waits for an append that is written.
-            if self.open_replica(ctx, tp, config, cut_to).is_ok()
-                && !self.out_of_space.contains_key(tp)
-            {
+            let reopened = self.open_replica(ctx, tp, config, cut_to).is_ok();
+            if reopened && !self.out_of_space.contains_key(tp) {
                 tracing::info!(?tp, "partition log is open again");
+            }
+            if reopened {
+                self.resign_if_replicated(ctx, tp);
             }
         }
     }
@@ -1800,6 +1802,9 @@ impl Partitions {
         let Some(replica) = self.replicas.get_mut(&ask.tp) else {
             return;
         };
+        if replica.resigning() {
+            return;
+        }
         let expanded = isr::expanded(
             replica,
             ask.replica,
@@ -1814,6 +1819,23 @@ impl Partitions {
         }
     }
 
+    /// A leader whose log was just reopened cut back after a failed write resigns if the
+    /// partition has other replicas: they may hold what it lost, under its leader epoch, and
+    /// would keep it while it wrote other records at those offsets in the same epoch (found by
+    /// the simulator's replica comparison). A new epoch makes them truncate.
+    fn resign_if_replicated(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        let Some(replica) = self.replicas.get_mut(tp) else {
+            return;
+        };
+        if !replica.role().is_leader() || !self.leaders.replicated(tp) {
+            return;
+        }
+        tracing::warn!(?tp, epoch = ?replica.role().epoch(), "the leader's log was cut back after a failed write: resigning the leadership");
+        replica.resign();
+        self.ask_isr(ctx, tp);
+        self.arm_isr_check(ctx);
+    }
+
     /// The periodic check: every leader here drops the in-sync followers that lag, and asks
     /// again for a change whose call failed.
     fn check_isr(&mut self, ctx: PCtx) {
@@ -1824,7 +1846,7 @@ impl Partitions {
             if !replica.role().is_leader() || self.isr_calls.in_flight(tp) {
                 continue;
             }
-            if replica.proposed_isr().is_some() {
+            if replica.proposed_isr().is_some() || replica.resigning() {
                 to_ask.push(tp.clone());
                 continue;
             }

@@ -153,7 +153,13 @@ pub fn change(
     else {
         return None;
     };
-    let proposed = replica.proposed_isr()?;
+    // A resignation names no ISR (the controller works it out).
+    let none = BTreeSet::new();
+    let proposed = match replica.proposed_isr() {
+        Some(proposed) => proposed,
+        None if replica.resigning() => &none,
+        None => return None,
+    };
     let followers = replica.followers();
     let new_isr = (proposed.iter())
         .map(|node| match *node == me {
@@ -171,6 +177,7 @@ pub fn change(
         leader_epoch: *epoch,
         partition_epoch: *partition_epoch,
         new_isr,
+        resign: replica.resigning(),
     })
 }
 

@@ -90,6 +90,13 @@ impl Leaders {
         (self.partitions.values()).any(|p| p.leader == Some(me) && p.replicas.len() > 1)
     }
 
+    /// Whether the metadata gives `tp` other replicas than one.
+    pub fn replicated(&self, tp: &TopicPartition) -> bool {
+        self.partitions
+            .get(tp)
+            .is_some_and(|p| p.replicas.len() > 1)
+    }
+
     /// Whether `node` is one of `tp`'s assigned replicas; `None` while the metadata does not
     /// name the partition (a single node's start-up: nothing to check against).
     pub fn is_replica(&self, tp: &TopicPartition, node: NodeId) -> Option<bool> {

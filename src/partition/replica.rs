@@ -585,6 +585,17 @@ impl Replica {
         self.state.followers()
     }
 
+    /// Gives this leadership up: its log was cut back after a failed write, so followers may
+    /// hold records it no longer has under its leader epoch (see `IsrChange::resign`). No
+    /// append is taken until the metadata names the next leadership.
+    pub fn resign(&mut self) {
+        self.state.resign();
+    }
+
+    pub fn resigning(&self) -> bool {
+        self.state.resigning()
+    }
+
     /// The metadata changed this replica's role (see `super::leaders`).
     pub fn set_role(&mut self, role: Role) {
         let log_end = Offset(self.log.log_end_offset());
@@ -671,6 +682,12 @@ impl Replica {
             return Err(Rejection::new(
                 ErrorCode::KAFKA_STORAGE_ERROR,
                 "the log failed to sync; it must be reopened",
+            ));
+        }
+        if self.state.resigning() {
+            return Err(Rejection::new(
+                ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                "the leader's log was cut back after a failed write; it resigned",
             ));
         }
         if self.opening {

@@ -105,6 +105,9 @@ pub struct ReplicaState {
     /// being added holds it before the controller has it in the ISR, and one being removed
     /// until the controller no longer does.
     proposed_isr: Option<BTreeSet<NodeId>>,
+    /// This leader gave its leadership up (its log was cut back after a failed write: see
+    /// `IsrChange::resign`): it takes no append until the metadata names the next leadership.
+    resigning: bool,
 }
 
 /// What a leader knows of one follower from its last fetch served without error.
@@ -134,6 +137,7 @@ impl ReplicaState {
             followers: BTreeMap::new(),
             led_since_ms: None,
             proposed_isr: None,
+            resigning: false,
         };
         state.maybe_advance_hw(log_end);
         state
@@ -187,11 +191,22 @@ impl ReplicaState {
         if !role.is_leader() || role.epoch() != self.role.epoch() {
             self.followers.clear();
             self.led_since_ms = None;
+            self.resigning = false;
         }
         // The partition's state moved on: whatever was asked is answered by it.
         self.proposed_isr = None;
         self.role = role;
         self.maybe_advance_hw(log_end);
+    }
+
+    /// Gives this leadership up (see `resigning`); ignored on a follower.
+    pub fn resign(&mut self) {
+        self.resigning = self.role.is_leader();
+    }
+
+    /// Whether this leader gave its leadership up and waits for the next one.
+    pub fn resigning(&self) -> bool {
+        self.resigning
     }
 
     /// The ISR this leader asked for and has no answer to yet.

@@ -15,6 +15,10 @@
 //!   registered again since the fetch the leader judged it by (KIP-903: a broker back with an
 //!   empty disk does not enter the ISR through its earlier incarnation's fetch).
 //!
+//! A leader may instead resign its leadership (`IsrChange::resign`, beyond Kafka: its log was
+//! cut back after a failed write): another ISR member, or the same leader, leads in a new
+//! leader epoch.
+//!
 //! A change to the ISR the partition has already is answered with the partition as it is, and
 //! no record. A change never moves the leader, so it never bumps the leader epoch (Kafka's
 //! MetadataVersion 3.6 and later); it bumps the partition epoch.
@@ -24,10 +28,11 @@
 
 use std::collections::BTreeSet;
 
+use super::election::{choose_leader, LeaderChoice};
 use super::image::{MetadataImage, PartitionImage};
 use super::records::MetadataRecord;
 use crate::messages::quorum::{IsrChange, IsrOutcome, IsrState};
-use crate::types::{ErrorCode, NodeId};
+use crate::types::{ErrorCode, LeaderEpoch, NodeId};
 
 /// An AlterPartition's records (one `ChangePartition` per partition whose ISR changes) and
 /// each change's outcome, in request order.
@@ -49,15 +54,8 @@ pub fn alter_partition(image: &MetadataImage, leader: NodeId, changes: &[IsrChan
         } else {
             Err(ErrorCode::INVALID_REQUEST)
         };
-        let result = result.map(|(state, changed)| {
-            if changed {
-                plan.records.push(MetadataRecord::ChangePartition {
-                    topic_id: change.topic_id,
-                    partition: change.partition,
-                    leader: None,
-                    isr: Some(state.isr.clone()),
-                });
-            }
+        let result = result.map(|(state, record)| {
+            plan.records.extend(record);
             state
         });
         plan.outcomes.push(IsrOutcome {
@@ -69,12 +67,13 @@ pub fn alter_partition(image: &MetadataImage, leader: NodeId, changes: &[IsrChan
     plan
 }
 
-/// One change's outcome: the partition's state after it, and whether it changes anything.
+/// One change's outcome: the partition's state after it, and the record that makes it (none
+/// when nothing changes).
 fn decide(
     image: &MetadataImage,
     leader: NodeId,
     change: &IsrChange,
-) -> Result<(IsrState, bool), ErrorCode> {
+) -> Result<(IsrState, Option<MetadataRecord>), ErrorCode> {
     let topic = image
         .topic(&change.topic_id)
         .ok_or(ErrorCode::UNKNOWN_TOPIC_ID)?;
@@ -92,6 +91,9 @@ fn decide(
     if change.partition_epoch != partition.partition_epoch {
         return Err(ErrorCode::INVALID_UPDATE_VERSION);
     }
+    if change.resign {
+        return Ok(resign(image, leader, change, partition));
+    }
     let isr = new_isr(partition, leader, change)?;
     let ineligible = |(node, epoch): &(NodeId, Option<_>)| {
         let registration = image.broker(*node);
@@ -102,13 +104,51 @@ fn decide(
         return Err(ErrorCode::INELIGIBLE_REPLICA);
     }
     let changed = isr != partition.isr;
+    let record = changed.then(|| MetadataRecord::ChangePartition {
+        topic_id: change.topic_id,
+        partition: change.partition,
+        leader: None,
+        isr: Some(isr.clone()),
+    });
     let state = IsrState {
         leader: partition.leader,
         leader_epoch: partition.leader_epoch,
         partition_epoch: partition.partition_epoch + i32::from(changed),
         isr,
     };
-    Ok((state, changed))
+    Ok((state, record))
+}
+
+/// A leader's resignation (see [`IsrChange::resign`]): the first other ISR member that is
+/// unfenced leads, with the ISR without the resigning leader; with none, the same leader again
+/// with the same ISR. Both in a new leader epoch (a `ChangePartition` naming a leader bumps it).
+fn resign(
+    image: &MetadataImage,
+    leader: NodeId,
+    change: &IsrChange,
+    partition: &PartitionImage,
+) -> (IsrState, Option<MetadataRecord>) {
+    let others: Vec<NodeId> = (partition.isr.iter().copied())
+        .filter(|r| *r != leader)
+        .collect();
+    let acceptable = |r: NodeId| r != leader && image.is_unfenced(r);
+    let (next, isr) = match choose_leader(&partition.replicas, &others, acceptable, false) {
+        LeaderChoice::Clean(next) => (next, others),
+        LeaderChoice::Unclean(_) | LeaderChoice::Offline => (leader, partition.isr.clone()),
+    };
+    let record = MetadataRecord::ChangePartition {
+        topic_id: change.topic_id,
+        partition: change.partition,
+        leader: Some(Some(next)),
+        isr: (isr != partition.isr).then(|| isr.clone()),
+    };
+    let state = IsrState {
+        leader: Some(next),
+        leader_epoch: LeaderEpoch(partition.leader_epoch.0.saturating_add(1)),
+        partition_epoch: partition.partition_epoch + 1,
+        isr,
+    };
+    (state, Some(record))
 }
 
 /// The new ISR in assignment order, if it is a set of assigned replicas holding the leader.
@@ -193,6 +233,7 @@ mod tests {
                 .iter()
                 .map(|&(i, e)| (n(i), e.map(BrokerEpoch)))
                 .collect(),
+            resign: false,
         }
     }
 
@@ -230,6 +271,59 @@ mod tests {
         let plan = alter_partition(&image, n(1), &[grow]);
         assert_eq!(plan.records.len(), 1);
         assert_eq!(plan.outcomes[0].result.as_ref().map(|s| s.isr.len()), Ok(3));
+    }
+
+    /// Applies `plan` to `image` and checks the partition is what the plan's outcome says.
+    fn applied_as_said(image: &mut MetadataImage, plan: &IsrPlan) -> IsrState {
+        assert!(image.apply_entry(6, &plan.records).is_empty());
+        let p = &image.topic(&TOPIC).unwrap().partitions[&0];
+        let state = IsrState {
+            leader: p.leader,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            isr: p.isr.clone(),
+        };
+        assert_eq!(
+            plan.outcomes[0].result,
+            Ok(state.clone()),
+            "the plan says what the record does"
+        );
+        state
+    }
+
+    #[test]
+    fn a_resigning_leader_hands_over_to_the_next_unfenced_isr_member_in_a_new_epoch() {
+        let mut resign = change(&[]);
+        resign.resign = true;
+        // Broker 2 is fenced: broker 3 leads, and the ISR drops the resigning leader.
+        let mut image = image(&[2], &[1, 2, 3]);
+        let plan = alter_partition(&image, n(1), &[resign.clone()]);
+        let state = applied_as_said(&mut image, &plan);
+        assert_eq!(state.leader, Some(n(3)));
+        assert_eq!(state.leader_epoch, LeaderEpoch(6));
+        assert_eq!(state.isr, vec![n(2), n(3)]);
+        // A resignation from the old leadership is refused like any change.
+        let plan = alter_partition(&image, n(1), &[resign]);
+        assert_eq!(plan.outcomes[0].result, Err(ErrorCode::FENCED_LEADER_EPOCH));
+        assert!(plan.records.is_empty());
+    }
+
+    #[test]
+    fn a_resigning_leader_with_no_one_to_hand_over_to_leads_again_in_a_new_epoch() {
+        let mut resign = change(&[]);
+        resign.resign = true;
+        for (fenced, isr) in [(&[][..], &[1][..]), (&[2, 3][..], &[1, 2, 3][..])] {
+            let mut image = image(fenced, isr);
+            let plan = alter_partition(&image, n(1), &[resign.clone()]);
+            let state = applied_as_said(&mut image, &plan);
+            assert_eq!(state.leader, Some(n(1)));
+            assert_eq!(
+                state.leader_epoch,
+                LeaderEpoch(6),
+                "a new epoch: followers truncate"
+            );
+            assert_eq!(state.isr, isr.iter().map(|&i| n(i)).collect::<Vec<_>>());
+        }
     }
 
     #[test]

@@ -308,3 +308,107 @@ fn a_coordinators_barrier_waits_for_the_hw_and_is_not_refused_for_a_small_isr() 
         other => panic!("the barrier is answered: {other:?}"),
     }
 }
+
+/// Fails the sync of a third record on `a`'s leader (fsyncgate drops it) and reopens the log
+/// after the retry delay: the effects of the reopen (its job, and the resignation asked).
+fn cut_back_after_a_failed_sync(h: &mut Harness, a: &TopicPartition) -> Effects {
+    let (_, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"z"))]));
+    let (token, _) = syncs(&effects)[0].clone();
+    assert!(
+        h.mem
+            .drop_unsynced(Path::new("a-0/00000000000000000000.log"))
+            > 0
+    );
+    h.step(Input::Synced {
+        token,
+        result: Err("EIO".into()),
+    });
+    assert_eq!(h.actor.offline_count(), 1);
+    h.now.mono_ms += crate::limits::OFFLINE_LOG_RETRY_MS;
+    h.now.unix_ms += crate::limits::OFFLINE_LOG_RETRY_MS as i64;
+    h.step(Input::Timer {
+        key: PartitionsTimer::Retention,
+    })
+}
+
+/// A leader of a replicated partition whose log is reopened cut back after a failed sync
+/// resigns (found by the simulator's replica comparison: its followers kept the records the
+/// cut removed, under the same leader epoch, while it wrote others at those offsets): it asks
+/// the controller for a new leadership and takes no append until the metadata names one.
+#[test]
+fn a_leader_whose_log_was_cut_back_after_a_failed_sync_resigns_until_a_new_epoch() {
+    let (mut h, a) = leading(&[1, 2]);
+    let effects = cut_back_after_a_failed_sync(&mut h, &a);
+    let asks = isr_asks(&effects);
+    let [(call, change)] = &asks[..] else {
+        panic!("one resignation asked: {asks:?}");
+    };
+    assert!(change.resign);
+    assert_eq!(
+        (change.leader_epoch, change.partition_epoch),
+        (LeaderEpoch(1), 7)
+    );
+    h.complete(syncs(&effects));
+    assert_eq!(
+        h.produce_one(1, &a, plain(b"w")).error_code,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER,
+        "no append in the epoch it resigned"
+    );
+    // The controller's answer names the next leadership; the metadata brings it.
+    let next = IsrState {
+        leader: Some(NodeId(1)),
+        leader_epoch: LeaderEpoch(2),
+        partition_epoch: 8,
+        isr: vec![NodeId(1), NodeId(2)],
+    };
+    answer(&mut h, *call, Ok(next));
+    assert_eq!(
+        h.produce_one(1, &a, plain(b"w")).error_code,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER
+    );
+    tell_at(&mut h, &[(&a, Some(1), 2)], &[1, 2], 8);
+    assert_eq!(
+        h.produce_one(1, &a, plain(b"w")).error_code,
+        ErrorCode::NONE
+    );
+    assert!(!h.actor.replica(&a).unwrap().resigning());
+}
+
+/// A resignation whose call failed is asked again by the next check, and nothing else is
+/// asked meanwhile (a follower catching up does not replace it). A partition with no other
+/// replica does not resign.
+#[test]
+fn a_resignation_is_asked_again_until_answered() {
+    let (mut h, a) = leading(&[1, 2]);
+    let effects = cut_back_after_a_failed_sync(&mut h, &a);
+    h.complete(syncs(&effects));
+    let asks = isr_asks(&effects);
+    let [(call, _)] = &asks[..] else {
+        panic!("one resignation asked: {asks:?}");
+    };
+    h.step(Input::Reply {
+        call: *call,
+        msg: NodeMsg::QuorumReply(QuorumReply::Failed("no leader".into())),
+    });
+    let (_, effects) = fetch_as(&mut h, &a, 2, 2, 2);
+    assert!(
+        isr_asks(&effects).is_empty(),
+        "no other change while resigning"
+    );
+    h.now.mono_ms += 1_000;
+    let asks = isr_asks(&check(&mut h));
+    assert!(
+        matches!(&asks[..], [(_, change)] if change.resign),
+        "{asks:?}"
+    );
+
+    let mut single = Harness::new(Arc::new(MemStorage::new()));
+    single.ensure(&a, config(None));
+    let effects = cut_back_after_a_failed_sync(&mut single, &a);
+    assert!(isr_asks(&effects).is_empty());
+    single.complete(syncs(&effects));
+    assert_eq!(
+        single.produce_one(1, &a, plain(b"w")).error_code,
+        ErrorCode::NONE
+    );
+}
