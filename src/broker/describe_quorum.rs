@@ -71,6 +71,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 return Ok(refused(ErrorCode::UNKNOWN_SERVER_ERROR, why, version))
             }
             QuorumReply::Committed { .. }
+            | QuorumReply::LeadersElected(_)
             | QuorumReply::Registered { .. }
             | QuorumReply::Heartbeat { .. }
             | QuorumReply::StaleBrokerEpoch

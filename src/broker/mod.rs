@@ -12,6 +12,7 @@ pub mod configs;
 mod create_partitions;
 mod describe_cluster;
 mod describe_quorum;
+mod elect_leaders;
 mod error;
 mod fetch;
 mod fetch_encode;
@@ -132,6 +133,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             ApiKey::CreatePartitions => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.create_partitions(body)
+                })
+                .await
+            }
+            ApiKey::ElectLeaders => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.elect_leaders(body, version)
                 })
                 .await
             }

@@ -12,6 +12,7 @@ pub mod console_producer;
 pub mod consumer_groups;
 pub mod datetime;
 pub mod dev_cluster;
+pub mod leader_election;
 pub mod metadata_quorum;
 pub mod perf;
 pub mod topics;
@@ -66,6 +67,7 @@ pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
         "consumer-groups" => (consumer_groups::USAGE, block_on(consumer_groups::run(args))),
         "perf" => (perf::USAGE, block_on(perf::run(args))),
         "metadata-quorum" => (metadata_quorum::USAGE, block_on(metadata_quorum::run(args))),
+        "leader-election" => (leader_election::USAGE, block_on(leader_election::run(args))),
         "dev-cluster" => (dev_cluster::USAGE, dev_cluster::run(args)),
         _ => return None,
     };
@@ -94,6 +96,7 @@ fn usage(tool: &str) -> Option<&'static str> {
         "consumer-groups" => consumer_groups::USAGE,
         "perf" => perf::USAGE,
         "metadata-quorum" => metadata_quorum::USAGE,
+        "leader-election" => leader_election::USAGE,
         "dev-cluster" => dev_cluster::USAGE,
         _ => return None,
     })

@@ -23,8 +23,8 @@ use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{canary, Canary, FaultPoint};
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::messages::quorum::{
-    IsrOutcome, LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState, RaftMsg,
-    RegisteredBroker, TopicView,
+    ElectionOutcome, IsrOutcome, LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState,
+    RaftMsg, RegisteredBroker, TopicView,
 };
 use crate::messages::{
     AppliedTopics, BrokerStatus, NodeMsg, TopicMeta, TopicsRequest, QUORUM, TOPICS,
@@ -818,6 +818,21 @@ impl QuorumActor {
                 }
                 self.propose_for(ctx, id, &plan.records, Settle::Isr(plan.outcomes));
             }
+            LeaderRequest::ElectLeaders {
+                election_type,
+                partitions,
+            } => {
+                let (records, outcomes) =
+                    election::elect_leaders(self.projected(), election_type, partitions.as_deref());
+                if records.is_empty() {
+                    let reply = QuorumReply::LeadersElected(outcomes);
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                for outcome in outcomes.iter().filter(|o| o.result.is_ok()) {
+                    tracing::info!(topic = %outcome.topic, partition = outcome.partition, ?election_type, "electing a partition leader on request");
+                }
+                self.propose_for(ctx, id, &records, Settle::Elected(outcomes));
+            }
         }
     }
 
@@ -1076,6 +1091,8 @@ enum Settle {
     /// An AlterPartition's outcomes as planned, each checked against the image once the entry
     /// applied.
     Isr(Vec<IsrOutcome>),
+    /// An ElectLeaders' outcomes as planned (the entry applied whole, or it is `Skipped`).
+    Elected(Vec<ElectionOutcome>),
 }
 
 /// Which topic administration a [`Settle::Topics`] answers.
@@ -1154,6 +1171,7 @@ impl Settle {
                     .map(|outcome| settled_isr(outcome, image))
                     .collect(),
             ),
+            Settle::Elected(outcomes) => QuorumReply::LeadersElected(outcomes),
             Settle::Skipped => QuorumReply::Failed(format!(
                 "entry {index} changed nothing: the metadata moved on; ask again"
             )),

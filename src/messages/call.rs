@@ -144,6 +144,12 @@ calls! {
         |_| NodeMsg::Quorum(quorum::QuorumRequest::Describe);
     quorum::DescribeLeaderRequest, quorum::QuorumReply => QUORUM,
         |_| NodeMsg::Quorum(quorum::QuorumRequest::DescribeLeader);
+    quorum::ElectLeadersArgs, quorum::QuorumReply => QUORUM,
+        |r| quorum::LeaderRequest::ElectLeaders {
+            election_type: r.election_type,
+            partitions: r.partitions,
+        }
+        .to_own_voter();
     lifecycle::StartLifecycleRequest, lifecycle::BrokerStatus => LIFECYCLE,
         |r| NodeMsg::Lifecycle(lifecycle::LifecycleRequest::Start(r));
     lifecycle::LifecycleStatusRequest, lifecycle::BrokerStatus => LIFECYCLE,

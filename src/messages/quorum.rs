@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::topics::TopicRef;
-use crate::types::{BrokerEpoch, LeaderEpoch, NodeId, Refusal};
+use crate::types::{BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Refusal};
 
 /// One entry of the replicated log. Its index is its position (1-based), not stored in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +200,14 @@ pub enum LeaderRequest {
         broker_epoch: BrokerEpoch,
         changes: Vec<IsrChange>,
     },
+    /// Kafka's ElectLeaders (43) at the controller: `partitions` as (topic, partition), or
+    /// every partition (`None`, where partitions that need no election are left out of the
+    /// answer, as Kafka does). Answered [`QuorumReply::LeadersElected`] once the changes are
+    /// committed.
+    ElectLeaders {
+        election_type: ElectionType,
+        partitions: Option<Vec<(String, i32)>>,
+    },
 }
 
 /// One partition's ISR as its leader wants it (Kafka's AlterPartition `PartitionData`).
@@ -353,6 +361,8 @@ pub enum QuorumReply {
     Topics(Vec<TopicView>),
     /// An AlterPartition's outcome per change, in request order.
     PartitionsAltered(Vec<IsrOutcome>),
+    /// An ElectLeaders' outcome per partition.
+    LeadersElected(Vec<ElectionOutcome>),
     /// A topic administration's outcome per topic, in request order: the topic as it is after
     /// the change (as it was, for a deletion), or why not. `index` is the entry that made
     /// the change (0: nothing changed); the asking node's voter answers only once it applied
@@ -416,4 +426,29 @@ pub struct PartitionView {
     pub leader_epoch: LeaderEpoch,
     /// Bumped by every change of the partition (Kafka's `partitionEpoch`).
     pub partition_epoch: i32,
+}
+
+/// Kafka's election types (ElectLeaders' `ElectionType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ElectionType {
+    /// The first assigned replica leads, if it is in the ISR and unfenced (0).
+    Preferred,
+    /// A partition without a leader elects one, outside the ISR if none in it is live (1).
+    Unclean,
+}
+
+/// One partition's election: done, or why not (Kafka's `PartitionResult`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElectionOutcome {
+    pub topic: String,
+    pub partition: i32,
+    pub result: Result<(), ErrorCode>,
+}
+
+/// Asks the controller for leader elections ([`LeaderRequest::ElectLeaders`]) through this
+/// node's voter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElectLeadersArgs {
+    pub election_type: ElectionType,
+    pub partitions: Option<Vec<(String, i32)>>,
 }

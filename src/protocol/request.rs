@@ -56,7 +56,8 @@ macro_rules! by_request_type {
             ConsumerGroupDescribe = ConsumerGroupDescribeRequest,
             DescribeQuorum = DescribeQuorumRequest,
             DescribeCluster = DescribeClusterRequest,
-            OffsetForLeaderEpoch = OffsetForLeaderEpochRequest)
+            OffsetForLeaderEpoch = OffsetForLeaderEpochRequest,
+            ElectLeaders = ElectLeadersRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

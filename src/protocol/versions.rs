@@ -46,7 +46,7 @@ const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] =
     super::concat(CORE, GROUP_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 16] = [
+const CORE: [Supported; 17] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -73,6 +73,9 @@ const CORE: [Supported; 16] = [
     // Where a leader epoch ends (KIP-101/320): librdkafka sends v2 and kafka-python v2-4 to
     // check a consumer's position after a leader change; v2 is the crate's first.
     s(ApiKey::OffsetForLeaderEpoch, 2, 4),
+    // Preferred (v0+) and unclean (v1+) leader elections: kafka-leader-election, `rill
+    // leader-election`, the admin clients' electLeaders.
+    s(ApiKey::ElectLeaders, 0, 2),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

@@ -98,6 +98,11 @@ named_codes! {
     STALE_BROKER_EPOCH = StaleBrokerEpoch,
     INVALID_UPDATE_VERSION = InvalidUpdateVersion,
     INELIGIBLE_REPLICA = IneligibleReplica,
+    // Leader elections (ElectLeaders).
+    PREFERRED_LEADER_NOT_AVAILABLE = PreferredLeaderNotAvailable,
+    ELIGIBLE_LEADERS_NOT_AVAILABLE = EligibleLeadersNotAvailable,
+    ELECTION_NOT_NEEDED = ElectionNotNeeded,
+    NOT_CONTROLLER = NotController,
 }
 
 impl ErrorCode {

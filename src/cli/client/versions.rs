@@ -36,6 +36,8 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     // The controller quorum (`rill metadata-quorum`).
     (ApiKey::DescribeQuorum, 0, 2),
     (ApiKey::DescribeCluster, 0, 2),
+    // `rill leader-election`.
+    (ApiKey::ElectLeaders, 0, 2),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].

@@ -22,7 +22,8 @@ use super::image::{MetadataImage, PartitionImage, TopicImage};
 use super::records::{MetadataRecord, TopicId};
 use crate::controller::config_values::boolean;
 use crate::faults::{canary, Canary};
-use crate::types::NodeId;
+use crate::messages::quorum::{ElectionOutcome, ElectionType};
+use crate::types::{ErrorCode, NodeId};
 
 /// The topic config that allows an unclean election (Kafka's, with the broker's default).
 pub const UNCLEAN_ELECTION_KEY: &str = "unclean.leader.election.enable";
@@ -58,6 +59,100 @@ pub fn choose_leader(
     match candidates().next() {
         Some(leader) if unclean_allowed => LeaderChoice::Unclean(leader),
         _ => LeaderChoice::Offline,
+    }
+}
+
+/// Kafka's ElectLeaders at the controller (`ReplicationControlManager.electLeaders`): the
+/// `ChangePartition` records and each partition's outcome. `partitions` `None` asks for every
+/// partition, and then the partitions that need no election are left out of the outcomes.
+/// * Preferred: the first assigned replica leads if it is in the ISR and unfenced
+///   (PREFERRED_LEADER_NOT_AVAILABLE otherwise; ELECTION_NOT_NEEDED if it leads already).
+/// * Unclean: a partition without a leader gets one, from the ISR first, else any unfenced
+///   replica, which becomes the ISR alone (ELIGIBLE_LEADERS_NOT_AVAILABLE with none;
+///   ELECTION_NOT_NEEDED if it has a leader).
+pub fn elect_leaders(
+    image: &MetadataImage,
+    election_type: ElectionType,
+    partitions: Option<&[(String, i32)]>,
+) -> (Vec<MetadataRecord>, Vec<ElectionOutcome>) {
+    let mut records = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut decide = |topic: &TopicImage, index: i32| {
+        let result = match topic.partitions.get(&index) {
+            None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            Some(p) => elect_one(image, p, election_type).map(|(leader, isr)| {
+                records.push(MetadataRecord::ChangePartition {
+                    topic_id: topic.id,
+                    partition: index,
+                    leader: Some(Some(leader)),
+                    isr,
+                });
+            }),
+        };
+        ElectionOutcome {
+            topic: topic.name.clone(),
+            partition: index,
+            result,
+        }
+    };
+    match partitions {
+        None => {
+            for topic in image.topics() {
+                for &index in topic.partitions.keys() {
+                    let outcome = decide(topic, index);
+                    if outcome.result != Err(ErrorCode::ELECTION_NOT_NEEDED) {
+                        outcomes.push(outcome);
+                    }
+                }
+            }
+        }
+        Some(asked) => {
+            for (name, index) in asked {
+                outcomes.push(match image.topic_by_name(name) {
+                    Some(topic) => decide(topic, *index),
+                    None => ElectionOutcome {
+                        topic: name.clone(),
+                        partition: *index,
+                        result: Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                    },
+                });
+            }
+        }
+    }
+    (records, outcomes)
+}
+
+/// One partition's election: the new leader and, for an unclean one, the new ISR.
+fn elect_one(
+    image: &MetadataImage,
+    p: &PartitionImage,
+    election_type: ElectionType,
+) -> Result<(NodeId, Option<Vec<NodeId>>), ErrorCode> {
+    let live = |r: NodeId| image.is_unfenced(r);
+    match election_type {
+        ElectionType::Preferred => {
+            let preferred = *p
+                .replicas
+                .first()
+                .ok_or(ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE)?;
+            if p.leader == Some(preferred) {
+                return Err(ErrorCode::ELECTION_NOT_NEEDED);
+            }
+            if !p.isr.contains(&preferred) || !live(preferred) {
+                return Err(ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE);
+            }
+            Ok((preferred, None))
+        }
+        ElectionType::Unclean => {
+            if p.leader.is_some() {
+                return Err(ErrorCode::ELECTION_NOT_NEEDED);
+            }
+            match choose_leader(&p.replicas, &p.isr, live, true) {
+                LeaderChoice::Clean(leader) => Ok((leader, None)),
+                LeaderChoice::Unclean(leader) => Ok((leader, Some(vec![leader]))),
+                LeaderChoice::Offline => Err(ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE),
+            }
+        }
     }
 }
 

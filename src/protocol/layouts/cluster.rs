@@ -1,10 +1,10 @@
-//! The cluster's own APIs: DescribeQuorum (the controller quorum, KRaft's metadata log) and
-//! DescribeCluster (its brokers).
+//! The cluster's own APIs: DescribeQuorum (the controller quorum, KRaft's metadata log),
+//! DescribeCluster (its brokers) and ElectLeaders (partition leaderships).
 
 use kafka_protocol::messages::ApiKey;
 
 use crate::protocol::layout::Ty::*;
-use crate::protocol::layout::{f, fields, range, Request, Struct, ALL};
+use crate::protocol::layout::{f, fields, range, since, Request, Struct, ALL};
 
 // DescribeQuorum (55)
 
@@ -30,5 +30,20 @@ pub const DESCRIBE_CLUSTER: Request = Request {
         f("include_cluster_authorized_operations", ALL, Bool),
         f("endpoint_type", range(1, 2), Int8),
         f("include_fenced_brokers", range(2, 2), Bool),
+    ]),
+};
+
+// ElectLeaders (43)
+
+const ELECT_LEADERS_TOPIC: Struct =
+    fields(&[f("topic", ALL, String), f("partitions", ALL, Array(&Int32))]);
+pub const ELECT_LEADERS: Request = Request {
+    key: ApiKey::ElectLeaders,
+    versions: range(0, 2),
+    flexible: since(2),
+    body: fields(&[
+        f("election_type", since(1), Int8),
+        f("topic_partitions", ALL, Structs(&ELECT_LEADERS_TOPIC)),
+        f("timeout_ms", ALL, Int32),
     ]),
 };

@@ -20,7 +20,7 @@ mod groups;
 mod records;
 mod topics;
 
-pub use cluster::{DESCRIBE_CLUSTER, DESCRIBE_QUORUM};
+pub use cluster::{DESCRIBE_CLUSTER, DESCRIBE_QUORUM, ELECT_LEADERS};
 pub use configs::{ALTER_CONFIGS, DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS};
 pub use groups::{
     CONSUMER_GROUP_DESCRIBE, CONSUMER_GROUP_HEARTBEAT, DELETE_GROUPS, DESCRIBE_GROUPS,
@@ -39,7 +39,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 15] = [
+const CORE: [&Request; 16] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -55,6 +55,7 @@ const CORE: [&Request; 15] = [
     &DESCRIBE_QUORUM,
     &DESCRIBE_CLUSTER,
     &OFFSET_FOR_LEADER_EPOCH,
+    &ELECT_LEADERS,
 ];
 
 const GROUPS: [&Request; 13] = [

@@ -4,6 +4,7 @@ use super::*;
 use crate::controller::metadata::election::{
     choose_leader, on_fence, on_unfence, Election, LeaderChoice, UNCLEAN_ELECTION_KEY,
 };
+use crate::types::ErrorCode;
 
 fn change(partition: i32, leader: Option<Option<u64>>, isr: Option<&[u64]>) -> MetadataRecord {
     MetadataRecord::ChangePartition {
@@ -156,4 +157,83 @@ fn unfencing_the_last_isr_member_brings_its_partition_back_online() {
     assert_eq!(image.apply_entry(index, &entry), vec![]);
     let p = image.partition(&tid(7), 0).unwrap();
     assert_eq!((p.leader, p.leader_epoch.0), (Some(n(1)), 2));
+}
+
+/// ElectLeaders' preferred election: the first assigned replica leads again once it is in
+/// the ISR and live; asked for every partition, those that need nothing are left out.
+#[test]
+fn a_preferred_election_moves_leadership_back_to_the_first_replica_once_it_is_in_sync() {
+    use crate::controller::metadata::election::elect_leaders;
+    use crate::messages::quorum::{ElectionOutcome, ElectionType};
+    let image = three_brokers_and(&[&[1, 2, 3], &[2, 3, 1]]);
+    let (mut image, _) = fenced(&image, 1, false);
+    let outcome = |partition, result| ElectionOutcome {
+        topic: "t".into(),
+        partition,
+        result,
+    };
+    // Broker 1 is fenced and out of the ISR: partition 0 cannot have it; partition 1 has its
+    // preferred leader.
+    let (records, outcomes) = elect_leaders(&image, ElectionType::Preferred, None);
+    assert!(records.is_empty());
+    assert_eq!(
+        outcomes,
+        vec![outcome(0, Err(ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE))]
+    );
+    // Back, unfenced and in sync again: partition 0 elects it, in a new leader epoch.
+    let epoch = image.broker(n(1)).unwrap().epoch.0;
+    let back = vec![unfence(1, epoch), change(0, None, Some(&[1, 2, 3]))];
+    assert!(image
+        .apply_entry(image.applied_index() + 1, &back)
+        .is_empty());
+    let (records, outcomes) = elect_leaders(&image, ElectionType::Preferred, None);
+    assert_eq!(records, vec![change(0, Some(Some(1)), None)]);
+    assert_eq!(outcomes, vec![outcome(0, Ok(()))]);
+    assert!(image
+        .apply_entry(image.applied_index() + 1, &records)
+        .is_empty());
+    let p0 = image.partition(&tid(7), 0).unwrap();
+    assert_eq!((p0.leader, p0.leader_epoch.0), (Some(n(1)), 2));
+    // Named partitions are each answered, the ones needing nothing and unknown ones too.
+    let asked = [
+        ("t".to_string(), 1),
+        ("t".to_string(), 5),
+        ("u".to_string(), 0),
+    ];
+    let (records, outcomes) = elect_leaders(&image, ElectionType::Preferred, Some(&asked));
+    assert!(records.is_empty());
+    let codes: Vec<_> = outcomes.iter().map(|o| o.result).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Err(ErrorCode::ELECTION_NOT_NEEDED),
+            Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+        ]
+    );
+}
+
+/// ElectLeaders' unclean election: only a partition without a leader gets one, from outside
+/// the ISR when no in-sync replica is live, and the ISR is then that replica alone.
+#[test]
+fn an_unclean_election_gives_an_offline_partition_a_live_replica() {
+    use crate::controller::metadata::election::elect_leaders;
+    use crate::messages::quorum::ElectionType;
+    let mut image = three_brokers_and(&[&[1, 2, 3]]);
+    image.apply(6, &change(0, None, Some(&[1]))).unwrap();
+    let asked = [("t".to_string(), 0)];
+    let (records, outcomes) = elect_leaders(&image, ElectionType::Unclean, Some(&asked));
+    assert!(records.is_empty());
+    assert_eq!(outcomes[0].result, Err(ErrorCode::ELECTION_NOT_NEEDED));
+    let (image, election) = fenced(&image, 1, false);
+    assert_eq!(election.offline, vec![(tid(7), 0)]);
+    let (records, outcomes) = elect_leaders(&image, ElectionType::Unclean, Some(&asked));
+    assert_eq!(records, vec![change(0, Some(Some(2)), Some(&[2]))]);
+    assert_eq!(outcomes[0].result, Ok(()));
+    // A preferred election cannot help it: broker 1 is fenced.
+    let (_, outcomes) = elect_leaders(&image, ElectionType::Preferred, Some(&asked));
+    assert_eq!(
+        outcomes[0].result,
+        Err(ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE)
+    );
 }

@@ -1,0 +1,134 @@
+//! ElectLeaders (43): preferred (v0+) and unclean (v1+) leader elections, which
+//! kafka-leader-election, `rill leader-election` and the admin clients' electLeaders send. Any
+//! broker answers: its voter forwards the request to the controller quorum's leader, which
+//! elects and answers once the changes are committed.
+
+use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::{self as kafka, ElectLeadersResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{BrokerService, GatewayError};
+use crate::actor::client::ActorClient;
+use crate::messages::call::ask;
+use crate::messages::quorum::{ElectLeadersArgs, ElectionOutcome, ElectionType, QuorumReply};
+use crate::messages::NodeMsg;
+use crate::types::ErrorCode;
+
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    pub(super) async fn elect_leaders(
+        &self,
+        request: kafka::ElectLeadersRequest,
+        version: i16,
+    ) -> Result<ElectLeadersResponse, GatewayError> {
+        // v0 has no election type: it elects preferred leaders.
+        let election_type = match (version, request.election_type) {
+            (0, _) | (_, 0) => ElectionType::Preferred,
+            (_, 1) => ElectionType::Unclean,
+            (_, other) => {
+                let message = format!("unknown election type {other}: 0 is preferred, 1 unclean");
+                return Ok(refused(
+                    ErrorCode::INVALID_REQUEST,
+                    &message,
+                    &request,
+                    version,
+                ));
+            }
+        };
+        let partitions = request.topic_partitions.as_ref().map(|topics| {
+            (topics.iter())
+                .flat_map(|t| t.partitions.iter().map(|p| (t.topic.0.to_string(), *p)))
+                .collect()
+        });
+        let args = ElectLeadersArgs {
+            election_type,
+            partitions,
+        };
+        let outcomes = match ask(&self.node, args).await {
+            Ok(QuorumReply::LeadersElected(outcomes)) => outcomes,
+            Ok(other) => {
+                let message = format!("the controller quorum did not elect: {other:?}");
+                return Ok(refused(
+                    ErrorCode::NOT_CONTROLLER,
+                    &message,
+                    &request,
+                    version,
+                ));
+            }
+            Err(e) => {
+                let message = format!("the controller quorum did not answer: {e}");
+                return Ok(refused(
+                    ErrorCode::REQUEST_TIMED_OUT,
+                    &message,
+                    &request,
+                    version,
+                ));
+            }
+        };
+        Ok(ElectLeadersResponse::default().with_replica_election_results(by_topic(outcomes)))
+    }
+}
+
+/// The outcomes grouped by topic, in the order the topics first appear.
+fn by_topic(outcomes: Vec<ElectionOutcome>) -> Vec<ReplicaElectionResult> {
+    let mut results: Vec<ReplicaElectionResult> = Vec::new();
+    for outcome in outcomes {
+        let (code, message) = match outcome.result {
+            Ok(()) => (ErrorCode::NONE, None),
+            Err(code) => (code, Some(StrBytes::from_string(describe(code)))),
+        };
+        let partition = PartitionResult::default()
+            .with_partition_id(outcome.partition)
+            .with_error_code(code.wire())
+            .with_error_message(message);
+        let name = TopicName(StrBytes::from_string(outcome.topic));
+        match results.iter_mut().find(|r| r.topic == name) {
+            Some(result) => result.partition_result.push(partition),
+            None => results.push(
+                ReplicaElectionResult::default()
+                    .with_topic(name)
+                    .with_partition_result(vec![partition]),
+            ),
+        }
+    }
+    results
+}
+
+/// The words a refused partition's election gets.
+fn describe(code: ErrorCode) -> String {
+    match code {
+        ErrorCode::ELECTION_NOT_NEEDED => "the partition has the leader asked for already".into(),
+        ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE => {
+            "the preferred replica is not in the ISR or not live".into()
+        }
+        ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE => "no live replica can lead".into(),
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => "no such topic or partition".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The whole request refused: the top-level error from v1, and each partition asked (v0 has
+/// no top-level error) with the same code.
+fn refused(
+    code: ErrorCode,
+    message: &str,
+    request: &kafka::ElectLeadersRequest,
+    version: i16,
+) -> ElectLeadersResponse {
+    let outcomes = (request.topic_partitions.iter().flatten())
+        .flat_map(|t| {
+            (t.partitions.iter()).map(|p| ElectionOutcome {
+                topic: t.topic.0.to_string(),
+                partition: *p,
+                result: Err(code),
+            })
+        })
+        .collect();
+    tracing::warn!(%message, "ElectLeaders refused");
+    let response =
+        ElectLeadersResponse::default().with_replica_election_results(by_topic(outcomes));
+    if version >= 1 {
+        response.with_error_code(code.wire())
+    } else {
+        response
+    }
+}
