@@ -282,6 +282,11 @@ impl ServerConfig {
             "broker.heartbeat.interval.ms" => {
                 self.controller.broker_heartbeat_interval_ms = v.int(1, i32::MAX as i64)? as u64
             }
+            "auto.leader.rebalance.enable" => self.controller.auto_leader_rebalance = v.bool()?,
+            "leader.imbalance.check.interval.seconds" => {
+                self.controller.leader_imbalance_check_interval_s =
+                    v.int(1, i32::MAX as i64)? as u64
+            }
             "log.dirs" | "log.dir" => self.log_dir = v.log_dir()?,
             "num.partitions" => {
                 self.num_partitions = v.int(1, crate::limits::TOPIC_PARTITIONS_MAX as i64)? as u32

@@ -420,6 +420,9 @@ impl SimConfig {
                 "controller.quorum.election.timeout.ms={}",
                 self.election_timeout_ms
             ));
+            // Leaderships move back to preferred replicas within a run (Kafka's 300 s would
+            // never come), under the faults that moved them away.
+            overrides.push("leader.imbalance.check.interval.seconds=3".to_string());
         }
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),

@@ -113,6 +113,8 @@ impl ServerConfig {
             dir: PathBuf::from(METADATA_DIR),
             broker_session_timeout_ms: self.controller.broker_session_timeout_ms,
             feeds_topics: self.controller.roles != ProcessRoles::Controller,
+            leader_balance_interval_ms: (self.controller.auto_leader_rebalance)
+                .then_some(self.controller.leader_imbalance_check_interval_s * 1_000),
         }
     }
 
@@ -219,6 +221,23 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             Some(config.controller.broker_heartbeat_interval_ms.to_string()),
             INT,
             "How often a broker sends the controller a heartbeat.",
+        ),
+        (
+            "auto.leader.rebalance.enable",
+            Some(config.controller.auto_leader_rebalance.to_string()),
+            BOOLEAN,
+            "Whether the controller moves partition leaderships back to their preferred replicas.",
+        ),
+        (
+            "leader.imbalance.check.interval.seconds",
+            Some(
+                config
+                    .controller
+                    .leader_imbalance_check_interval_s
+                    .to_string(),
+            ),
+            LONG,
+            "How often the controller looks for leaderships to move back to preferred replicas.",
         ),
         (
             "log.dirs",

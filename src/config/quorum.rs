@@ -47,6 +47,9 @@ impl ProcessRoles {
     }
 }
 
+/// Kafka's `leader.imbalance.check.interval.seconds` default.
+pub const LEADER_IMBALANCE_CHECK_INTERVAL_S_DEFAULT: u64 = 300;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControllerConfig {
     /// `process.roles`
@@ -62,6 +65,11 @@ pub struct ControllerConfig {
     pub broker_session_timeout_ms: u64,
     /// `broker.heartbeat.interval.ms`: how often a broker tells the leader it is alive.
     pub broker_heartbeat_interval_ms: u64,
+    /// `auto.leader.rebalance.enable` (Kafka's default true): the leader of the quorum moves
+    /// partition leaderships back to their preferred replicas.
+    pub auto_leader_rebalance: bool,
+    /// `leader.imbalance.check.interval.seconds` (Kafka's default 300).
+    pub leader_imbalance_check_interval_s: u64,
     /// The most metadata entries one Append of the quorum carries. Not a configuration key
     /// (Kafka has none): the simulator makes it 1 or 2 in some runs, so that a follower
     /// acknowledges an earlier term's entries apart from the new leader's no-op.
@@ -77,6 +85,8 @@ impl Default for ControllerConfig {
             election_timeout_ms: ELECTION_TIMEOUT_MS_DEFAULT,
             broker_session_timeout_ms: crate::controller::liveness::SESSION_TIMEOUT_MS_DEFAULT,
             broker_heartbeat_interval_ms: BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT,
+            auto_leader_rebalance: true,
+            leader_imbalance_check_interval_s: LEADER_IMBALANCE_CHECK_INTERVAL_S_DEFAULT,
             append_max_entries: crate::controller::raft::core::RaftConfig::default()
                 .max_entries_per_append,
         }

@@ -23,8 +23,8 @@ use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{canary, Canary, FaultPoint};
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::messages::quorum::{
-    ElectionOutcome, IsrOutcome, LeaderRequest, Payload, QuorumReply, QuorumRequest, QuorumState,
-    RaftMsg, RegisteredBroker, TopicView,
+    ElectionOutcome, ElectionType, IsrOutcome, LeaderRequest, Payload, QuorumReply, QuorumRequest,
+    QuorumState, RaftMsg, RegisteredBroker, TopicView,
 };
 use crate::messages::{
     AppliedTopics, BrokerStatus, NodeMsg, TopicMeta, TopicsRequest, QUORUM, TOPICS,
@@ -68,6 +68,10 @@ pub struct QuorumSettings {
     /// The node is a broker: its topics actor is sent the applied topics
     /// ([`TopicsRequest::MetadataApplied`]). A controller-only node has none.
     pub feeds_topics: bool,
+    /// How often the leader moves partition leaderships back to their preferred replicas
+    /// (Kafka's `leader.imbalance.check.interval.seconds`, when `auto.leader.rebalance.enable`);
+    /// `None`: never.
+    pub leader_balance_interval_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,6 +96,9 @@ pub struct QuorumActor {
     liveness: BrokerLiveness,
     /// The term in which this voter, leading, proposed the cluster id.
     cluster_id_proposed_in: u64,
+    /// Leading: when the next preferred-leader balance runs (`None` until the first tick of a
+    /// leadership, which schedules it an interval away, as Kafka does).
+    next_balance_ms: Option<u64>,
     /// Leading: the image with every entry this leader proposed in `term` applied, committed
     /// or not (Kafka's controller decides on its in-memory state the same way), so that a
     /// decision never contradicts one still in flight: two producer-id blocks never overlap,
@@ -128,6 +135,7 @@ impl QuorumActor {
             last_saved: 0,
             waiting: BTreeMap::new(),
             cluster_id_proposed_in: 0,
+            next_balance_ms: None,
             projected: None,
             forwarded: BTreeMap::new(),
             held: Vec::new(),
@@ -514,6 +522,19 @@ impl QuorumActor {
                 return self.apply_out(ctx, more);
             }
         }
+        if !leads {
+            self.next_balance_ms = None;
+        }
+        let balances =
+            leads && self.image.cluster_id().is_some() && current_leader(node, &self.image);
+        if balances {
+            if let Some(more) = self.maybe_balance_leaders(ctx.now.mono_ms) {
+                return self.apply_out(ctx, more);
+            }
+        }
+        let Some(node) = self.node.as_mut() else {
+            return;
+        };
         let every = self.settings.snapshot_every_entries;
         if every > 0 && applied >= self.last_saved + every {
             self.last_saved = applied;
@@ -834,6 +855,37 @@ impl QuorumActor {
                 self.propose_for(ctx, id, &records, Settle::Elected(outcomes));
             }
         }
+    }
+
+    /// Kafka's automatic preferred-leader election (`auto.leader.rebalance.enable`; KRaft's
+    /// `maybeBalancePartitionLeaders`): every interval, each partition whose first assigned
+    /// replica is in the ISR and unfenced but does not lead is handed back to it, at most
+    /// [`BALANCE_ELECTIONS_MAX`] per entry (the rest at the next tick). The proposal's output,
+    /// if it proposed.
+    fn maybe_balance_leaders(&mut self, now_ms: u64) -> Option<NodeOut> {
+        let interval_ms = self.settings.leader_balance_interval_ms?;
+        let due = *self.next_balance_ms.get_or_insert(now_ms + interval_ms);
+        if now_ms < due {
+            return None;
+        }
+        let (mut records, _) =
+            election::elect_leaders(self.projected(), ElectionType::Preferred, None);
+        let more_left = records.len() > BALANCE_ELECTIONS_MAX;
+        records.truncate(BALANCE_ELECTIONS_MAX);
+        self.next_balance_ms = Some(if more_left {
+            now_ms
+        } else {
+            now_ms + interval_ms
+        });
+        if records.is_empty() {
+            return None;
+        }
+        tracing::info!(
+            partitions = records.len(),
+            "moving partition leaderships back to their preferred replicas"
+        );
+        let (_, more) = self.propose_records(&records);
+        Some(more)
     }
 
     /// Proposes a topic administration's records, answered once they are applied; with none
@@ -1318,6 +1370,10 @@ fn registration_entry(
     with_elections(&mut scratch, index, register.clone(), node_id, true)
         .unwrap_or_else(|| vec![register])
 }
+
+/// The most preferred-leader elections one balancing entry carries (Kafka's
+/// `maxElectionsPerImbalance` is 1,000; an entry stays well under its size bound with this).
+const BALANCE_ELECTIONS_MAX: usize = 200;
 
 /// Kafka's broker default for `unclean.leader.election.enable` (false); a topic's own config
 /// overrides it. Rill has no broker-level setting for it yet.

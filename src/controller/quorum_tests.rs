@@ -35,6 +35,7 @@ fn build(seed: u64, snapshot_every_entries: u64, brokers: bool) -> Cluster<NodeM
             dir: PathBuf::from(METADATA_DIR),
             broker_session_timeout_ms: SESSION_TIMEOUT_MS,
             feeds_topics: false,
+            leader_balance_interval_ms: None,
         };
         let lifecycle = LifecycleSettings {
             node_id: id,

@@ -185,9 +185,6 @@ pub struct Partitions {
     dir_lanes: BTreeMap<TopicPartition, DirLane>,
     /// The topic id each open replica was opened for (where the metadata gave one).
     topic_ids: BTreeMap<TopicPartition, [u8; 16]>,
-    /// Persist token → partition, for the jobs writing a directory's topic id
-    /// (`partition.metadata`); a Delete of the partition waits for its own.
-    labels: BTreeMap<u64, TopicPartition>,
     /// Persist token → partition, for the jobs a [`DirLane`] waits for.
     dir_tokens: BTreeMap<u64, TopicPartition>,
     /// Persist token → name, for the jobs removing what interrupted removals left
@@ -272,7 +269,6 @@ impl Partitions {
             next_delete_records_id: 0,
             dir_lanes: BTreeMap::new(),
             topic_ids: BTreeMap::new(),
-            labels: BTreeMap::new(),
             dir_tokens: BTreeMap::new(),
             leftovers: BTreeMap::new(),
             leftovers_suspected: false,
@@ -745,9 +741,12 @@ impl Partitions {
     }
 
     /// Records in `tp`'s directory (just opened) the topic it belongs to, unless it already
-    /// does: a persist job (a handler syncs nothing), whose failure only means the next open
-    /// writes it again.
-    fn label_dir(&mut self, ctx: PCtx, tp: &TopicPartition, topic_id: &[u8; 16]) {
+    /// does: the first op of the replica's next flush job, so no record of it is durable
+    /// before its label is (found by the simulator: a label written by a job of its own could
+    /// fail, or lose the race to a crash, after the records' sync, and the directory, taken
+    /// as ours when unlabelled, then gave a topic created again under its name the deleted
+    /// one's records). A failed job reopens the log, which labels it again.
+    fn label_dir(&mut self, tp: &TopicPartition, topic_id: &[u8; 16]) {
         let dir = replica::dir_for(tp);
         let want = cluster_id_text(topic_id);
         let found = partition_metadata::read(self.storage.as_ref(), &dir)
@@ -756,11 +755,9 @@ impl Partitions {
         if found.as_deref() == Some(&want) {
             return;
         }
-        let token = self.next_replica_id;
-        self.next_replica_id += 1;
-        let op = partition_metadata::replace_op(&dir, topic_id);
-        ctx.persist(token, PersistJob::new(self.storage.clone(), vec![op]));
-        self.labels.insert(token, tp.clone());
+        if let Some(replica) = self.replicas.get_mut(tp) {
+            replica.label_before_next_sync(partition_metadata::replace_op(&dir, topic_id));
+        }
     }
 
     /// Opens `tp`'s log (cut to `cut_to`, [`Replica::open`]). On failure the partition goes
@@ -800,12 +797,12 @@ impl Partitions {
                 let opening = replica.is_opening();
                 let log_end = replica.log().log_end_offset();
                 self.replicas.insert(tp.clone(), replica);
-                // An opening log's first job makes its recovery durable.
-                self.schedule_flush(ctx, tp);
                 if let Some(topic_id) = self.topic_ids.get(tp).copied() {
-                    self.label_dir(ctx, tp, &topic_id);
+                    self.label_dir(tp, &topic_id);
                     faults::observe::replica_opened(ctx.me.node.0, tp, &topic_id, log_end);
                 }
+                // An opening log's first job makes its recovery durable (and labels it).
+                self.schedule_flush(ctx, tp);
                 if !opening {
                     self.wake_fetches(ctx, tp);
                     leadership::elected(ctx, tp, &self.replicas[tp]);
@@ -976,15 +973,7 @@ impl Partitions {
         let swaps = (self.swapping.iter())
             .filter(|(_, (swapping, _))| *swapping == tp)
             .map(|(replica_id, _)| CLEAN_TOKEN_BIT | replica_id);
-        // A label job still writing in the directory goes before it too.
-        let labels: Vec<u64> = (self.labels.iter())
-            .filter(|(_, labelled)| **labelled == tp)
-            .map(|(token, _)| *token)
-            .collect();
-        for token in &labels {
-            self.labels.remove(token);
-        }
-        let tokens: Vec<u64> = running.into_iter().chain(swaps).chain(labels).collect();
+        let tokens: Vec<u64> = running.into_iter().chain(swaps).collect();
         if tokens.is_empty() {
             return self.start_removal(ctx, id, tp);
         }
@@ -1534,12 +1523,6 @@ impl Partitions {
             if let Err(error) = result {
                 tracing::warn!(dir = %name, %error, "could not remove a directory left by an interrupted removal; tried again at a later housekeeping tick");
                 self.leftovers_suspected = true;
-            }
-            return;
-        }
-        if let Some(tp) = self.labels.remove(&token) {
-            if let Err(error) = result {
-                tracing::warn!(topic = %tp.topic, partition = tp.partition, %error, "could not write the partition's topic id; written at its next open");
             }
             return;
         }

@@ -286,6 +286,8 @@ pub struct Replica {
     snapshot_after_flush: Option<(i64, ProducerStates)>,
     /// The periodic tick wants a snapshot at the log end in the next flush job.
     snapshot_due: bool,
+    /// The directory's label (its topic id) to write first in the next flush job.
+    label: Option<PersistOp>,
     /// The newest snapshot offset the running job writes.
     snapshot_in_flight: Option<i64>,
     /// DeleteRecords answers waiting until their log start is durable.
@@ -360,6 +362,7 @@ impl Replica {
             sync_in_flight: None,
             snapshot_after_flush: None,
             snapshot_due: false,
+            label: None,
             snapshot_in_flight: None,
             log_start_waiters: Vec::new(),
             closing: Closing::No,
@@ -583,6 +586,12 @@ impl Replica {
     /// The followers' progress in this leadership.
     pub fn followers(&self) -> &std::collections::BTreeMap<NodeId, FollowerProgress> {
         self.state.followers()
+    }
+
+    /// Writes `op` (the directory's topic id, `partition.metadata`) before anything else the
+    /// next flush job makes durable.
+    pub fn label_before_next_sync(&mut self, op: PersistOp) {
+        self.label = Some(op);
     }
 
     /// Gives this leadership up: its log was cut back after a failed write, so followers may
@@ -871,7 +880,8 @@ impl Replica {
         let wanted = self.commit.should_start()
             || (self.flush_policy() == FlushPolicy::EveryAppend && self.is_unsynced())
             || self.log.has_pending()
-            || self.snapshot_due;
+            || self.snapshot_due
+            || self.label.is_some();
         !self.failed && self.sync_in_flight.is_none() && self.closing == Closing::No && wanted
     }
 
@@ -879,7 +889,13 @@ impl Replica {
     /// there is anything to flush; run the job, then [`Self::finish_sync`].
     pub fn start_sync(&mut self) -> Option<PersistJob> {
         let snapshots = self.snapshot_ops(false);
-        let (job, point) = self.log.flush_job_with(snapshots)?;
+        let (job, point) = match (self.log.flush_job_with(snapshots), self.label.take()) {
+            (Some((job, point)), Some(label)) => (job.after(self.storage.clone(), label), point),
+            (Some(flush), None) => flush,
+            // Nothing else to flush: the label alone.
+            (None, Some(label)) => self.log.flush_job_with(vec![label])?,
+            (None, None) => return None,
+        };
         self.commit.started(point.covers_offset);
         self.sync_in_flight = Some(point);
         Some(job)

@@ -1079,6 +1079,34 @@ fn a_directory_of_an_earlier_topic_of_the_same_name_is_removed_before_the_open()
     );
 }
 
+/// A directory's label is durable before any of its records: it is the first op of the
+/// replica's first flush job (found by the simulator: a label job of its own could fail, or
+/// lose the race to a crash, after the records' sync, and a later topic of the same name then
+/// took the unlabelled directory's records as its own).
+#[test]
+fn a_directory_is_labelled_first_in_its_first_flush_job() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    let (_, effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
+        tp: a.clone(),
+        config: config(None),
+        topic_id: [1; 16],
+    }));
+    let jobs = syncs(&effects);
+    assert_eq!(jobs.len(), 1, "one job, no label job of its own: {jobs:?}");
+    let first = jobs[0].1.ops().first();
+    assert!(
+        matches!(first, Some(crate::storage::persist::PersistOp::ReplaceFile { path, .. })
+            if path.ends_with("partition.metadata")),
+        "{jobs:?}"
+    );
+    h.complete(jobs);
+    assert_eq!(
+        partition_metadata::read(h.mem.as_ref(), &crate::partition::replica::dir_for(&a)).unwrap(),
+        Some(crate::types::cluster_id_text(&[1; 16]))
+    );
+}
+
 /// A broker down while its topic was deleted keeps the topic's directories until the metadata's
 /// deleted ids name them: then they go, and nothing else does (an open partition, a directory
 /// of a live topic, one without a label), and a `-delete` leftover of an interrupted removal

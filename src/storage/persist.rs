@@ -148,6 +148,13 @@ impl PersistJob {
         }
     }
 
+    /// This job with `op` run before its own ops (on `storage`).
+    pub fn after(self, storage: Arc<dyn Storage>, op: PersistOp) -> Self {
+        let mut ops = vec![op];
+        ops.extend(self.ops().iter().cloned());
+        Self::new(storage, ops)
+    }
+
     pub fn ops(&self) -> &[PersistOp] {
         match &self.ops {
             Ops::One(op) => std::slice::from_ref(op),

@@ -211,7 +211,7 @@ def test_acks_all_is_refused_not_enough_replicas_with_two_of_three_down(rill_clu
 
 
 def leader_election(node, *args):
-    """`rill leader-election` through `node`: (exit code, stdout)."""
+    """`rill leader-election --election-type preferred` through `node`: (exit code, output)."""
     done = subprocess.run([str(RILL_BIN), "leader-election", "--bootstrap-server", node.bootstrap,
                            "--election-type", "preferred", *args],
                           capture_output=True, text=True, timeout=TIMEOUT_S)
@@ -220,7 +220,7 @@ def leader_election(node, *args):
 
 def test_a_preferred_election_moves_leadership_back_to_the_first_replica(rill_cluster,
                                                                         topic_name):
-    nodes = rill_cluster(3, *FAST_SESSION)
+    nodes = rill_cluster(3, *FAST_SESSION, "--override", "auto.leader.rebalance.enable=false")
     placed = create_replicated(nodes[0], topic_name)
     preferred = {p: replicas[0] for p, (_, replicas, _) in placed.items()}
     # The preferred leader of partition 0 goes away, and comes back as a follower.
@@ -233,7 +233,7 @@ def test_a_preferred_election_moves_leadership_back_to_the_first_replica(rill_cl
     moved = wait_for("the killed broker back in every ISR", lambda: (
         lambda ps: ps if ps and all(len(isr) == 3 for _, _, isr in ps.values()) else None)(
             partitions(watcher, topic_name)))
-    assert moved[0][0] != preferred[0], "nothing moves leadership back by itself yet"
+    assert moved[0][0] != preferred[0], "nothing moves leadership back by itself here"
 
     code, out = leader_election(watcher, "--all-topic-partitions")
     assert code == 0, out
@@ -256,3 +256,20 @@ def test_a_preferred_election_moves_leadership_back_to_the_first_replica(rill_cl
     errors = {tp.partition: err for tp, err in results.items()}
     assert list(errors) == [1], results
     assert errors[1] is not None and errors[1].code() == KafkaError.ELECTION_NOT_NEEDED, errors
+
+
+def test_leadership_moves_back_to_the_preferred_replica_by_itself(rill_cluster, topic_name):
+    # Kafka's auto.leader.rebalance.enable (on by default), checked every second here.
+    nodes = rill_cluster(3, *FAST_SESSION,
+                         "--override", "leader.imbalance.check.interval.seconds=1")
+    placed = create_replicated(nodes[0], topic_name)
+    preferred = {p: replicas[0] for p, (_, replicas, _) in placed.items()}
+    victim = nodes[preferred[0] - 1]
+    watcher = nodes[preferred[0] % 3]
+    victim.kill9()
+    wait_for("partition 0 led by another replica", lambda: (
+        lambda ps: ps and ps[0][0] not in (-1, preferred[0]))(partitions(watcher, topic_name)))
+    victim.start()
+    wait_for("every partition led by its first replica again", lambda: (
+        lambda ps: ps and all(ps[p][0] == preferred[p] for p in ps))(
+            partitions(watcher, topic_name)))
