@@ -872,11 +872,13 @@ impl QuorumActor {
             election::elect_leaders(self.projected(), ElectionType::Preferred, None);
         let more_left = records.len() > BALANCE_ELECTIONS_MAX;
         records.truncate(BALANCE_ELECTIONS_MAX);
-        self.next_balance_ms = Some(if more_left {
-            now_ms
+        // The rest at a later tick (not this one: the proposal's output runs the tick again).
+        let next_ms = if more_left {
+            now_ms + 1
         } else {
             now_ms + interval_ms
-        });
+        };
+        self.next_balance_ms = Some(next_ms);
         if records.is_empty() {
             return None;
         }

@@ -45,6 +45,12 @@ pub fn serve(
         Ok(replica) => replica,
         Err(code) => return ReplicaFetchResult::refused(code),
     };
+    if replica.resigning() {
+        // Its log was cut back after a failed write: answered from it, a follower would cut
+        // what this leader lost, records perhaps acknowledged, before the new leadership
+        // (maybe that follower's own) is named.
+        return ReplicaFetchResult::refused(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    }
     if assigned == Some(false) {
         // Not a replica of the partition (Kafka's `followerReplicaOrThrow`): a reassignment
         // the asker has not applied yet, or a stray node.

@@ -29,7 +29,8 @@ pub fn first_difference(logs: &BTreeMap<u64, ReplicaLog>) -> Option<String> {
     // Every pair: two replicas may share offsets a third no longer (or not yet) holds.
     logs.iter().find_map(|(&a, a_log)| {
         (logs.range(a + 1..)).find_map(|(&b, b_log)| {
-            differ(a_log, b_log)
+            // Both ways: each walks one log's batches against the other's.
+            (differ(a_log, b_log).or_else(|| differ(b_log, a_log)))
                 .map(|difference| format!("broker {a} and broker {b}: {difference}"))
         })
     })
@@ -130,5 +131,13 @@ mod tests {
         let leader = vec![batch(0, 3, 0, 7)];
         let follower = vec![batch(2, 3, 0, 7)];
         assert!(first_difference(&logs(&[(1, leader), (2, follower)])).is_some());
+    }
+
+    #[test]
+    fn a_gap_in_either_log_is_a_difference() {
+        let gapped = vec![batch(0, 1, 0, 7), batch(5, 6, 0, 9)];
+        let whole = vec![batch(0, 1, 0, 7), batch(2, 4, 0, 8), batch(5, 6, 0, 9)];
+        assert!(first_difference(&logs(&[(1, gapped.clone()), (2, whole.clone())])).is_some());
+        assert!(first_difference(&logs(&[(1, whole), (2, gapped)])).is_some());
     }
 }

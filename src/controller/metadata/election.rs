@@ -107,7 +107,9 @@ pub fn elect_leaders(
             }
         }
         Some(asked) => {
-            for (name, index) in asked {
+            // A partition named twice is elected once (and answered once).
+            let mut seen = std::collections::BTreeSet::new();
+            for (name, index) in asked.iter().filter(|tp| seen.insert(*tp)) {
                 outcomes.push(match image.topic_by_name(name) {
                     Some(topic) => decide(topic, *index),
                     None => ElectionOutcome {

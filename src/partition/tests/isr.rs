@@ -354,6 +354,12 @@ fn a_leader_whose_log_was_cut_back_after_a_failed_sync_resigns_until_a_new_epoch
         ErrorCode::NOT_LEADER_OR_FOLLOWER,
         "no append in the epoch it resigned"
     );
+    // Nor a follower's fetch: answered from the cut log, a follower past its end would cut
+    // the records this leader lost.
+    assert_eq!(
+        fetch_as(&mut h, &a, 2, 2, 3).0,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER
+    );
     // The controller's answer names the next leadership; the metadata brings it.
     let next = IsrState {
         leader: Some(NodeId(1)),

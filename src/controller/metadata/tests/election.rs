@@ -194,10 +194,11 @@ fn a_preferred_election_moves_leadership_back_to_the_first_replica_once_it_is_in
         .is_empty());
     let p0 = image.partition(&tid(7), 0).unwrap();
     assert_eq!((p0.leader, p0.leader_epoch.0), (Some(n(1)), 2));
-    // Named partitions are each answered, the ones needing nothing and unknown ones too.
+    // Named partitions are each answered once, the ones needing nothing and unknown ones too.
     let asked = [
         ("t".to_string(), 1),
         ("t".to_string(), 5),
+        ("t".to_string(), 1),
         ("u".to_string(), 0),
     ];
     let (records, outcomes) = elect_leaders(&image, ElectionType::Preferred, Some(&asked));
