@@ -43,28 +43,21 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             election_type,
             partitions,
         };
-        let outcomes = match ask(&self.node, args).await {
-            Ok(QuorumReply::LeadersElected(outcomes)) => outcomes,
-            Ok(other) => {
-                let message = format!("the controller quorum did not elect: {other:?}");
-                return Ok(refused(
-                    ErrorCode::NOT_CONTROLLER,
-                    &message,
-                    &request,
-                    version,
-                ));
+        let (code, message) = match ask(&self.node, args).await {
+            Ok(QuorumReply::LeadersElected(outcomes)) => {
+                let results = by_topic(outcomes);
+                return Ok(ElectLeadersResponse::default().with_replica_election_results(results));
             }
-            Err(e) => {
-                let message = format!("the controller quorum did not answer: {e}");
-                return Ok(refused(
-                    ErrorCode::REQUEST_TIMED_OUT,
-                    &message,
-                    &request,
-                    version,
-                ));
-            }
+            Ok(other) => (
+                ErrorCode::NOT_CONTROLLER,
+                format!("the controller quorum did not elect: {other:?}"),
+            ),
+            Err(e) => (
+                ErrorCode::REQUEST_TIMED_OUT,
+                format!("the controller quorum did not answer: {e}"),
+            ),
         };
-        Ok(ElectLeadersResponse::default().with_replica_election_results(by_topic(outcomes)))
+        Ok(refused(code, &message, &request, version))
     }
 }
 

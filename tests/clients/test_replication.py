@@ -218,18 +218,25 @@ def leader_election(node, *args):
     return done.returncode, done.stdout + done.stderr
 
 
-def test_a_preferred_election_moves_leadership_back_to_the_first_replica(rill_cluster,
-                                                                        topic_name):
-    nodes = rill_cluster(3, *FAST_SESSION, "--override", "auto.leader.rebalance.enable=false")
-    placed = create_replicated(nodes[0], topic_name)
+def preferred_leader_moved_away(nodes, topic):
+    """Kills the preferred leader of `topic`'s partition 0 and starts it again once another
+    replica leads: ({partition: preferred leader}, a broker that stayed up)."""
+    placed = create_replicated(nodes[0], topic)
     preferred = {p: replicas[0] for p, (_, replicas, _) in placed.items()}
-    # The preferred leader of partition 0 goes away, and comes back as a follower.
     victim = nodes[preferred[0] - 1]
     watcher = nodes[preferred[0] % 3]
     victim.kill9()
     wait_for("partition 0 led by another replica", lambda: (
-        lambda ps: ps and ps[0][0] not in (-1, preferred[0]))(partitions(watcher, topic_name)))
+        lambda ps: ps and ps[0][0] not in (-1, preferred[0]))(partitions(watcher, topic)))
     victim.start()
+    return preferred, watcher
+
+
+def test_a_preferred_election_moves_leadership_back_to_the_first_replica(rill_cluster,
+                                                                        topic_name):
+    nodes = rill_cluster(3, *FAST_SESSION, "--override", "auto.leader.rebalance.enable=false")
+    # The preferred leader of partition 0 goes away, and comes back as a follower.
+    preferred, watcher = preferred_leader_moved_away(nodes, topic_name)
     moved = wait_for("the killed broker back in every ISR", lambda: (
         lambda ps: ps if ps and all(len(isr) == 3 for _, _, isr in ps.values()) else None)(
             partitions(watcher, topic_name)))
@@ -262,14 +269,7 @@ def test_leadership_moves_back_to_the_preferred_replica_by_itself(rill_cluster, 
     # Kafka's auto.leader.rebalance.enable (on by default), checked every second here.
     nodes = rill_cluster(3, *FAST_SESSION,
                          "--override", "leader.imbalance.check.interval.seconds=1")
-    placed = create_replicated(nodes[0], topic_name)
-    preferred = {p: replicas[0] for p, (_, replicas, _) in placed.items()}
-    victim = nodes[preferred[0] - 1]
-    watcher = nodes[preferred[0] % 3]
-    victim.kill9()
-    wait_for("partition 0 led by another replica", lambda: (
-        lambda ps: ps and ps[0][0] not in (-1, preferred[0]))(partitions(watcher, topic_name)))
-    victim.start()
+    preferred, watcher = preferred_leader_moved_away(nodes, topic_name)
     wait_for("every partition led by its first replica again", lambda: (
         lambda ps: ps and all(ps[p][0] == preferred[p] for p in ps))(
             partitions(watcher, topic_name)))
