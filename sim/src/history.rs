@@ -275,6 +275,14 @@ pub enum Event {
     },
     /// The churn workload's topic was deleted.
     ChurnDeleted,
+    /// The reassigner asked to move the data topic's `partition` to `replicas`
+    /// (`workload::reassign`), and was answered `outcome` (an error code's name, or why no
+    /// answer came).
+    ReassignAsked {
+        partition: i32,
+        replicas: Vec<u64>,
+        outcome: String,
+    },
     /// The data topic's partition `partition` as its replicas' disks hold it once they had time
     /// to agree after healing (`workload::replicas`): each replica as (broker, log start, log
     /// end), and the first offset two of them hold in different batches, if any.

@@ -122,6 +122,9 @@ pub struct SimConfig {
     /// A topic deleted and created again under one name all run long (`workload::churn`);
     /// quorum runs only.
     pub topic_churn: bool,
+    /// The data topic's partitions are moved between brokers all run long
+    /// (`workload::reassign`); quorum runs with more brokers than replicas only.
+    pub reassignments: bool,
     pub kills: bool,
     pub pauses: bool,
     pub network: bool,
@@ -162,6 +165,7 @@ impl SimConfig {
             election_timeout_ms: 1000,
             append_max_entries: 64,
             topic_churn: false,
+            reassignments: false,
             kills: rng.gen_bool(0.8),
             pauses: rng.gen_bool(0.5),
             network: rng.gen_bool(0.5),
@@ -230,7 +234,8 @@ impl SimConfig {
                 | Canary::StrayDirsKept
                 | Canary::HwIgnoresFollowers
                 | Canary::LeaderOutsideIsr
-                | Canary::FollowerStampsItsEpoch => 3,
+                | Canary::FollowerStampsItsEpoch
+                | Canary::ReassignmentCompletesEarly => 3,
                 _ => 1,
             };
         }
@@ -282,6 +287,17 @@ impl SimConfig {
                 1 => 1,
                 _ => apart.gen_range(1..=2),
             };
+            // Drawn apart again, likewise: half the runs with room to move replicas do.
+            let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0004);
+            let room = (config.brokers - config.controller_only) as i16 > config.replication_factor;
+            config.reassignments = room && apart.gen_bool(0.5);
+        }
+        if canary == Some(Canary::ReassignmentCompletesEarly) {
+            // Its bug needs moves, and a leader moved away to a replica that has not caught
+            // up: two replicas of three brokers, acks=all binding with one in sync.
+            config.reassignments = true;
+            config.replication_factor = 2;
+            config.min_insync_replicas = 1;
         }
         if matches!(
             canary,
@@ -749,6 +765,17 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         clients.push(node.id());
         let brokers = kafka.iter().map(|b| b.node_id).collect();
         tasks.push(node.spawn(workload::churn::churn(workload.clone(), brokers, until)));
+    }
+
+    if config.reassignments {
+        let node = client_node("reassigner".into(), [10, 0, 9, 2]);
+        clients.push(node.id());
+        let brokers = kafka.iter().map(|b| b.node_id).collect();
+        tasks.push(node.spawn(workload::reassign::reassigner(
+            workload.clone(),
+            brokers,
+            producing_until,
+        )));
     }
 
     if config.voters > 1 {

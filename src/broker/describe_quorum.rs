@@ -72,6 +72,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             }
             QuorumReply::Committed { .. }
             | QuorumReply::LeadersElected(_)
+            | QuorumReply::Reassigned(_)
+            | QuorumReply::Reassignments(_)
             | QuorumReply::Registered { .. }
             | QuorumReply::Heartbeat { .. }
             | QuorumReply::StaleBrokerEpoch

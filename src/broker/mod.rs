@@ -22,6 +22,7 @@ mod metadata;
 mod partitions;
 mod per_partition;
 mod produce;
+mod reassignments;
 mod records;
 pub mod service;
 pub mod settings;
@@ -139,6 +140,18 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             ApiKey::ElectLeaders => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.elect_leaders(body, version)
+                })
+                .await
+            }
+            ApiKey::AlterPartitionReassignments => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.alter_partition_reassignments(body, version)
+                })
+                .await
+            }
+            ApiKey::ListPartitionReassignments => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.list_partition_reassignments(body)
                 })
                 .await
             }

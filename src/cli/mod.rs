@@ -1,6 +1,7 @@
 //! The client tools of the `rill` binary — `topics`, `console-producer`, `console-consumer`,
-//! `consumer-groups`, `metadata-quorum`, `perf` — built on [`client`] — and `dev-cluster`, which
-//! starts a local cluster of `rill server` processes. Each tool parses its flags, runs on a tokio runtime and
+//! `consumer-groups`, `metadata-quorum`, `leader-election`, `reassign-partitions`, `perf` —
+//! built on [`client`] — and `dev-cluster`, which starts a local cluster of `rill server`
+//! processes. Each tool parses its flags, runs on a tokio runtime and
 //! maps failures to exit codes: 2 for usage errors, 1 for failures (broker errors print their
 //! Kafka name).
 #![allow(clippy::disallowed_methods)] // host-side tools: clocks, signals, tasks
@@ -15,6 +16,7 @@ pub mod dev_cluster;
 pub mod leader_election;
 pub mod metadata_quorum;
 pub mod perf;
+pub mod reassign_partitions;
 pub mod topics;
 
 use std::process::ExitCode;
@@ -68,6 +70,10 @@ pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
         "perf" => (perf::USAGE, block_on(perf::run(args))),
         "metadata-quorum" => (metadata_quorum::USAGE, block_on(metadata_quorum::run(args))),
         "leader-election" => (leader_election::USAGE, block_on(leader_election::run(args))),
+        "reassign-partitions" => (
+            reassign_partitions::USAGE,
+            block_on(reassign_partitions::run(args)),
+        ),
         "dev-cluster" => (dev_cluster::USAGE, dev_cluster::run(args)),
         _ => return None,
     };
@@ -97,6 +103,7 @@ fn usage(tool: &str) -> Option<&'static str> {
         "perf" => perf::USAGE,
         "metadata-quorum" => metadata_quorum::USAGE,
         "leader-election" => leader_election::USAGE,
+        "reassign-partitions" => reassign_partitions::USAGE,
         "dev-cluster" => dev_cluster::USAGE,
         _ => return None,
     })
@@ -145,7 +152,7 @@ mod tests {
     /// nobody can discover.
     #[test]
     fn every_accepted_flag_is_in_its_tools_usage() {
-        let tools: [(&str, &Spec, &str); 5] = [
+        let tools: [(&str, &Spec, &str); 6] = [
             ("topics", &super::topics::SPEC, super::topics::USAGE),
             (
                 "console-producer",
@@ -163,6 +170,11 @@ mod tests {
                 super::consumer_groups::USAGE,
             ),
             ("perf", &super::perf::SPEC, super::perf::USAGE),
+            (
+                "reassign-partitions",
+                &super::reassign_partitions::SPEC,
+                super::reassign_partitions::USAGE,
+            ),
         ];
         for (tool, spec, usage) in tools {
             let flags = spec

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::liveness::BrokerLiveness;
 use super::metadata::{
-    alter_partition, election, records, topic_admin, MetadataImage, MetadataRecord,
+    alter_partition, election, reassign, records, topic_admin, MetadataImage, MetadataRecord,
 };
 use super::raft::core::RaftConfig;
 use super::raft::log_file::ENTRY_BYTES_MAX;
@@ -24,7 +24,7 @@ use crate::faults::{canary, Canary, FaultPoint};
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
 use crate::messages::quorum::{
     ElectionOutcome, ElectionType, IsrOutcome, LeaderRequest, Payload, QuorumReply, QuorumRequest,
-    QuorumState, RaftMsg, RegisteredBroker, TopicView,
+    QuorumState, RaftMsg, ReassignOutcome, RegisteredBroker, TopicView,
 };
 use crate::messages::{
     AppliedTopics, BrokerStatus, NodeMsg, TopicMeta, TopicsRequest, QUORUM, TOPICS,
@@ -854,6 +854,32 @@ impl QuorumActor {
                 }
                 self.propose_for(ctx, id, &records, Settle::Elected(outcomes));
             }
+            LeaderRequest::AlterReassignments {
+                reassignments,
+                allow_replication_factor_change,
+            } => {
+                let plan = reassign::alter_reassignments(
+                    self.projected(),
+                    &reassignments,
+                    allow_replication_factor_change,
+                );
+                if plan.records.is_empty() {
+                    let reply = QuorumReply::Reassigned(plan.outcomes);
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                for outcome in plan.outcomes.iter().filter(|o| o.result.is_ok()) {
+                    tracing::info!(topic = %outcome.topic, partition = outcome.partition, "reassigning a partition's replicas on request");
+                }
+                self.propose_for(ctx, id, &plan.records, Settle::Reassigned(plan.outcomes));
+            }
+            LeaderRequest::ListReassignments { partitions } => {
+                // The committed state (Kafka's controller answers from its own).
+                let ongoing = reassign::ongoing(&self.image, partitions.as_deref());
+                ctx.reply(
+                    id,
+                    NodeMsg::QuorumReply(QuorumReply::Reassignments(ongoing)),
+                );
+            }
         }
     }
 
@@ -1147,6 +1173,8 @@ enum Settle {
     Isr(Vec<IsrOutcome>),
     /// An ElectLeaders' outcomes as planned (the entry applied whole, or it is `Skipped`).
     Elected(Vec<ElectionOutcome>),
+    /// An AlterPartitionReassignments' outcomes as planned, likewise.
+    Reassigned(Vec<ReassignOutcome>),
 }
 
 /// Which topic administration a [`Settle::Topics`] answers.
@@ -1226,6 +1254,7 @@ impl Settle {
                     .collect(),
             ),
             Settle::Elected(outcomes) => QuorumReply::LeadersElected(outcomes),
+            Settle::Reassigned(outcomes) => QuorumReply::Reassigned(outcomes),
             Settle::Skipped => QuorumReply::Failed(format!(
                 "entry {index} changed nothing: the metadata moved on; ask again"
             )),

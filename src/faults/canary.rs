@@ -114,10 +114,16 @@ pub enum Canary {
     /// epoch, and truncation by epoch (KIP-101/279) goes by a history that never was. Caught
     /// as replicas that disagree after healing (nothing a client reads shows it).
     FollowerStampsItsEpoch,
+    /// The controller completes a reassignment before its added replicas caught up
+    /// (`controller/metadata/reassign.rs` `complete`): the target is taken as the ISR, so a
+    /// leader that leaves hands over to a replica that lacks records (issue 14: "the new
+    /// replicas catch up before the old ones are removed"). Caught as an acknowledged record
+    /// lost.
+    ReassignmentCompletesEarly,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 29] = [
+    pub const ALL: [Canary; 30] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -147,6 +153,7 @@ impl Canary {
         Canary::HwIgnoresFollowers,
         Canary::LeaderOutsideIsr,
         Canary::FollowerStampsItsEpoch,
+        Canary::ReassignmentCompletesEarly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -180,6 +187,7 @@ impl Canary {
             Canary::HwIgnoresFollowers => "hw-ignores-followers",
             Canary::LeaderOutsideIsr => "leader-outside-isr",
             Canary::FollowerStampsItsEpoch => "follower-stamps-its-epoch",
+            Canary::ReassignmentCompletesEarly => "reassignment-completes-early",
         }
     }
 

@@ -150,6 +150,17 @@ calls! {
             partitions: r.partitions,
         }
         .to_own_voter();
+    quorum::AlterReassignmentsArgs, quorum::QuorumReply => QUORUM,
+        |r| quorum::LeaderRequest::AlterReassignments {
+            reassignments: r.reassignments,
+            allow_replication_factor_change: r.allow_replication_factor_change,
+        }
+        .to_own_voter();
+    quorum::ListReassignmentsArgs, quorum::QuorumReply => QUORUM,
+        |r| quorum::LeaderRequest::ListReassignments {
+            partitions: r.partitions,
+        }
+        .to_own_voter();
     lifecycle::StartLifecycleRequest, lifecycle::BrokerStatus => LIFECYCLE,
         |r| NodeMsg::Lifecycle(lifecycle::LifecycleRequest::Start(r));
     lifecycle::LifecycleStatusRequest, lifecycle::BrokerStatus => LIFECYCLE,

@@ -208,6 +208,63 @@ pub enum LeaderRequest {
         election_type: ElectionType,
         partitions: Option<Vec<(String, i32)>>,
     },
+    /// Kafka's AlterPartitionReassignments (45) at the controller: each partition's new
+    /// replicas, or a cancellation. Answered [`QuorumReply::Reassigned`] once the changes are
+    /// committed (the reassignments then run: see `controller::metadata::reassign`).
+    AlterReassignments {
+        reassignments: Vec<Reassignment>,
+        /// v1's `allowReplicationFactorChange` (KIP-860): false refuses a target of another
+        /// size than the current assignment.
+        allow_replication_factor_change: bool,
+    },
+    /// Kafka's ListPartitionReassignments (46) at the controller: the reassignments under
+    /// way, of the partitions named (`None`: all). Answered [`QuorumReply::Reassignments`].
+    ListReassignments {
+        partitions: Option<Vec<(String, i32)>>,
+    },
+}
+
+/// One partition's reassignment as asked (Kafka's `ReassignablePartition`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reassignment {
+    pub topic: String,
+    pub partition: i32,
+    /// The target assignment, preferred leader first; `None` cancels the reassignment under
+    /// way.
+    pub replicas: Option<Vec<NodeId>>,
+}
+
+/// One partition's reassignment: started (or done, or cancelled), or why not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReassignOutcome {
+    pub topic: String,
+    pub partition: i32,
+    pub result: Result<(), Refusal>,
+}
+
+/// A reassignment under way (Kafka's `OngoingPartitionReassignment`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OngoingReassignment {
+    pub topic: String,
+    pub partition: i32,
+    /// The current assignment: the target, then the replicas leaving.
+    pub replicas: Vec<NodeId>,
+    pub adding: Vec<NodeId>,
+    pub removing: Vec<NodeId>,
+}
+
+/// Asks the controller for reassignments ([`LeaderRequest::AlterReassignments`]) through this
+/// node's voter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlterReassignmentsArgs {
+    pub reassignments: Vec<Reassignment>,
+    pub allow_replication_factor_change: bool,
+}
+
+/// Asks the controller for the reassignments under way ([`LeaderRequest::ListReassignments`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListReassignmentsArgs {
+    pub partitions: Option<Vec<(String, i32)>>,
 }
 
 /// One partition's ISR as its leader wants it (Kafka's AlterPartition `PartitionData`).
@@ -363,6 +420,10 @@ pub enum QuorumReply {
     PartitionsAltered(Vec<IsrOutcome>),
     /// An ElectLeaders' outcome per partition.
     LeadersElected(Vec<ElectionOutcome>),
+    /// An AlterPartitionReassignments' outcome per partition, in request order.
+    Reassigned(Vec<ReassignOutcome>),
+    /// The reassignments under way, by topic then partition.
+    Reassignments(Vec<OngoingReassignment>),
     /// A topic administration's outcome per topic, in request order: the topic as it is after
     /// the change (as it was, for a deletion), or why not. `index` is the entry that made
     /// the change (0: nothing changed); the asking node's voter answers only once it applied
@@ -426,6 +487,9 @@ pub struct PartitionView {
     pub leader_epoch: LeaderEpoch,
     /// Bumped by every change of the partition (Kafka's `partitionEpoch`).
     pub partition_epoch: i32,
+    /// An ongoing reassignment's replicas joining and leaving (both empty: none).
+    pub adding: Vec<NodeId>,
+    pub removing: Vec<NodeId>,
 }
 
 /// Kafka's election types (ElectLeaders' `ElectionType`).

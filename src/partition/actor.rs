@@ -50,8 +50,8 @@ use crate::messages::{
     EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
     ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply, PartitionsRequest,
-    ProducePartitionResult, ProduceRequest, ReplicaFetchRequest, ReplicaFetchResult,
-    SetConfigRequest, PARTITIONS, QUORUM,
+    ProducePartitionResult, ProduceRequest, RemoveStrayRequest, ReplicaFetchRequest,
+    ReplicaFetchResult, SetConfigRequest, PARTITIONS, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -474,7 +474,7 @@ impl Partitions {
                 ctx.reply(id, done(ErrorCode::NONE, None));
             }
             PartitionsRequest::RemoveStray(request) => {
-                let reply = self.remove_strays(ctx, &request.deleted_topic_ids);
+                let reply = self.remove_strays(ctx, &request);
                 ctx.reply(id, reply);
             }
         }
@@ -482,7 +482,7 @@ impl Partitions {
 
     /// Starts removing the stray directories ([`strays`]): each partition one in its
     /// directory's lane (a later Ensure of its name waits for it), each leftover on its own.
-    fn remove_strays(&mut self, ctx: PCtx, deleted_topic_ids: &BTreeSet<[u8; 16]>) -> NodeMsg {
+    fn remove_strays(&mut self, ctx: PCtx, request: &RemoveStrayRequest) -> NodeMsg {
         let names = match self.storage.list(Path::new("")) {
             Ok(names) => names,
             Err(error) => {
@@ -504,7 +504,8 @@ impl Partitions {
         } = strays::find(
             self.storage.as_ref(),
             &names,
-            deleted_topic_ids,
+            &request.deleted_topic_ids,
+            request.assigned_here.as_ref(),
             busy,
             leftovers_too,
         );
@@ -516,7 +517,7 @@ impl Partitions {
             false => partitions,
         };
         for tp in partitions {
-            tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a deleted topic (this broker was down when it was deleted)");
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing a stray partition directory (this broker was down when its topic was deleted or its replica moved away)");
             // Its own removal job clears a leftover of its name first: no second job on it.
             let doomed = replica::deleting_dir_for(&tp);
             leftovers.retain(|name| Path::new(name) != doomed);
@@ -564,6 +565,7 @@ impl Partitions {
             self.storage.as_ref(),
             &names,
             &BTreeSet::new(),
+            None,
             |_| true,
             true,
         )

@@ -57,7 +57,9 @@ macro_rules! by_request_type {
             DescribeQuorum = DescribeQuorumRequest,
             DescribeCluster = DescribeClusterRequest,
             OffsetForLeaderEpoch = OffsetForLeaderEpochRequest,
-            ElectLeaders = ElectLeadersRequest)
+            ElectLeaders = ElectLeadersRequest,
+            AlterPartitionReassignments = AlterPartitionReassignmentsRequest,
+            ListPartitionReassignments = ListPartitionReassignmentsRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

@@ -46,7 +46,7 @@ const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] =
     super::concat(CORE, GROUP_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 17] = [
+const CORE: [Supported; 19] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -76,6 +76,11 @@ const CORE: [Supported; 17] = [
     // Preferred (v0+) and unclean (v1+) leader elections: kafka-leader-election, `rill
     // leader-election`, the admin clients' electLeaders.
     s(ApiKey::ElectLeaders, 0, 2),
+    // Moving replicas: kafka-reassign-partitions, `rill reassign-partitions`, the admin
+    // clients' alterPartitionReassignments / listPartitionReassignments. v1 adds
+    // allowReplicationFactorChange (KIP-860).
+    s(ApiKey::AlterPartitionReassignments, 0, 1),
+    s(ApiKey::ListPartitionReassignments, 0, 0),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

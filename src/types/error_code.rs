@@ -103,6 +103,8 @@ named_codes! {
     ELIGIBLE_LEADERS_NOT_AVAILABLE = EligibleLeadersNotAvailable,
     ELECTION_NOT_NEEDED = ElectionNotNeeded,
     NOT_CONTROLLER = NotController,
+    // Reassignments (AlterPartitionReassignments).
+    NO_REASSIGNMENT_IN_PROGRESS = NoReassignmentInProgress,
 }
 
 impl ErrorCode {

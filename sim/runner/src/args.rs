@@ -38,7 +38,8 @@ OPTIONS:
                       observer-counted-in-majority, writes-without-leadership,
                       raft-vote-unsynced, raft-commit-old-term, topic-id-ignored,
                       stray-dirs-kept, hw-ignores-followers,
-                      leader-outside-isr, follower-stamps-its-epoch
+                      leader-outside-isr, follower-stamps-its-epoch,
+                      reassignment-completes-early
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)

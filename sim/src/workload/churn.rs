@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::batch::{encode, Entry};
 use super::route::try_connect_leader;
-use super::{Workload, CALL_TIMEOUT, RETRY_BACKOFF};
+use super::{via_any_broker, Workload, CALL_TIMEOUT, RETRY_BACKOFF};
 use crate::history::Event;
 
 /// The topic deleted and created again.
@@ -74,13 +74,6 @@ pub async fn churn(w: Workload, brokers: Vec<u64>, until: Instant) {
         let pause = madsim::rand::thread_rng().gen_range(PAUSE_MS);
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
-}
-
-/// `w` with a broker drawn from all as the one its administrative calls go to.
-fn via_any_broker(w: &Workload) -> Workload {
-    let mut w = w.clone();
-    w.broker = w.brokers[madsim::rand::thread_rng().gen_range(0..w.brokers.len())];
-    w
 }
 
 /// One record `g{generation}` to the partition's leader, tried until it is written; its outcome

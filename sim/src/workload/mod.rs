@@ -12,6 +12,7 @@
 //!   a reader reading the whole log again and again while the cleaner rewrites it;
 //! * [`churn`] — one topic name deleted and created again over and over, each generation
 //!   written once to every partition;
+//! * [`reassign`] — the data topic's partitions moved between brokers under load;
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
 //! * [`route`] — a partition's leader from Metadata, where its reads and writes go;
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
@@ -35,6 +36,7 @@ pub mod consumer;
 pub mod groups;
 pub mod producer;
 pub mod quorum;
+pub mod reassign;
 pub mod replicas;
 pub mod route;
 pub mod strays;
@@ -88,6 +90,15 @@ impl Workload {
             }
         }
     }
+}
+
+/// `w` with a broker drawn from all as the one its administrative calls go to (a down
+/// bootstrap broker would stall them).
+fn via_any_broker(w: &Workload) -> Workload {
+    use rand::Rng;
+    let mut w = w.clone();
+    w.broker = w.brokers[madsim::rand::thread_rng().gen_range(0..w.brokers.len())];
+    w
 }
 
 fn topic_name() -> TopicName {

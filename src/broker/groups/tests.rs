@@ -528,6 +528,8 @@ fn find_coordinator_names_the_broker_leading_the_groups_offsets_partition() {
         leader: Some(NodeId(leader)),
         leader_epoch: LeaderEpoch(0),
         partition_epoch: 0,
+        adding: vec![],
+        removing: vec![],
     };
     assert_eq!(crate::group::placement::offsets_partition("g", 2), 1);
     let meta = TopicMeta {

@@ -38,6 +38,9 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeCluster, 0, 2),
     // `rill leader-election`.
     (ApiKey::ElectLeaders, 0, 2),
+    // `rill reassign-partitions`.
+    (ApiKey::AlterPartitionReassignments, 0, 1),
+    (ApiKey::ListPartitionReassignments, 0, 0),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].

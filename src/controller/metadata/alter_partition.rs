@@ -30,6 +30,7 @@ use std::collections::BTreeSet;
 
 use super::election::{choose_leader, LeaderChoice};
 use super::image::{MetadataImage, PartitionImage};
+use super::reassign;
 use super::records::MetadataRecord;
 use crate::messages::quorum::{IsrChange, IsrOutcome, IsrState};
 use crate::types::{ErrorCode, LeaderEpoch, NodeId};
@@ -102,6 +103,22 @@ fn decide(
     };
     if change.new_isr.iter().any(ineligible) {
         return Err(ErrorCode::INELIGIBLE_REPLICA);
+    }
+    // The ISR change that takes in a reassignment's last added replica completes it.
+    let mut grown = partition.clone();
+    grown.isr = isr.clone();
+    if let Some(done) = reassign::complete(image, &grown) {
+        let state = IsrState {
+            leader: done.leader,
+            leader_epoch: match reassign::bumps_leader_epoch(partition, &done) {
+                true => LeaderEpoch(partition.leader_epoch.0.saturating_add(1)),
+                false => partition.leader_epoch,
+            },
+            partition_epoch: partition.partition_epoch + 1,
+            isr: done.isr.clone(),
+        };
+        let record = reassign::record(change.topic_id, change.partition, partition, &done);
+        return Ok((state, record));
     }
     let changed = isr != partition.isr;
     let record = changed.then(|| MetadataRecord::ChangePartition {

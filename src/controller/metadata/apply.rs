@@ -75,6 +75,13 @@ pub enum Skip {
     ProducerIdsExhausted,
 }
 
+/// A [`MetadataRecord::ReassignPartition`]'s new assignment.
+struct Assignment<'a> {
+    replicas: &'a [NodeId],
+    adding: &'a [NodeId],
+    removing: &'a [NodeId],
+}
+
 /// A skipped record of an entry: its position in the entry, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skipped {
@@ -162,6 +169,8 @@ impl MetadataImage {
                     leader: *leader,
                     leader_epoch: *leader_epoch,
                     partition_epoch: *partition_epoch,
+                    adding: Vec::new(),
+                    removing: Vec::new(),
                 };
                 self.create_partition(*topic_id, *partition, created)
             }
@@ -170,7 +179,24 @@ impl MetadataImage {
                 partition,
                 leader,
                 isr,
-            } => self.change_partition(*topic_id, *partition, *leader, isr.as_deref()),
+            } => self.change_partition(*topic_id, *partition, *leader, isr.as_deref(), None),
+            R::ReassignPartition {
+                topic_id,
+                partition,
+                replicas,
+                adding,
+                removing,
+                leader,
+                isr,
+            } => {
+                let assignment = Assignment {
+                    replicas,
+                    adding,
+                    removing,
+                };
+                let isr = isr.as_deref();
+                self.change_partition(*topic_id, *partition, *leader, isr, Some(assignment))
+            }
             R::DeleteTopic { topic_id } => self.delete_topic(topic_id),
             R::SetTopicConfig {
                 topic_id,
@@ -314,6 +340,7 @@ impl MetadataImage {
         partition: i32,
         leader: Option<Option<NodeId>>,
         isr: Option<&[NodeId]>,
+        assignment: Option<Assignment<'_>>,
     ) -> Result<(), Skip> {
         let current = (self.topic_mut(&topic)?.partitions.get_mut(&partition))
             .ok_or(Skip::UnknownPartition { topic, partition })?;
@@ -328,6 +355,11 @@ impl MetadataImage {
         }
         if let Some(isr) = isr {
             changed.isr = isr.to_vec();
+        }
+        if let Some(assignment) = assignment {
+            changed.replicas = assignment.replicas.to_vec();
+            changed.adding = assignment.adding.to_vec();
+            changed.removing = assignment.removing.to_vec();
         }
         changed.partition_epoch =
             (changed.partition_epoch.checked_add(1)).ok_or(Skip::EpochExhausted(partition))?;

@@ -75,6 +75,23 @@ pub struct PartitionImage {
     pub leader_epoch: LeaderEpoch,
     /// Bumped by every change (Kafka's `partitionEpoch`, which AlterPartition must match).
     pub partition_epoch: i32,
+    /// An ongoing reassignment's new replicas (Kafka's `addingReplicas`): in `replicas`, and
+    /// the reassignment completes once every one is in the ISR ([`super::reassign`]). Empty
+    /// with no reassignment. Not in the image's postcard layout: a snapshot carries the
+    /// ongoing reassignments after the image (format 3), so older snapshots still load.
+    #[serde(skip)]
+    pub adding: Vec<NodeId>,
+    /// An ongoing reassignment's leaving replicas (Kafka's `removingReplicas`): in
+    /// `replicas` until the reassignment completes.
+    #[serde(skip)]
+    pub removing: Vec<NodeId>,
+}
+
+impl PartitionImage {
+    /// Whether a reassignment is under way.
+    pub fn reassigning(&self) -> bool {
+        !self.adding.is_empty() || !self.removing.is_empty()
+    }
 }
 
 impl MetadataImage {
@@ -249,6 +266,18 @@ pub(super) fn check_partition(p: &PartitionImage) -> Result<(), &'static str> {
     }
     if p.leader_epoch.0 < 0 || p.partition_epoch < 0 {
         return Err("negative epoch");
+    }
+    let adding: BTreeSet<NodeId> = p.adding.iter().copied().collect();
+    let removing: BTreeSet<NodeId> = p.removing.iter().copied().collect();
+    let sets = adding.len() == p.adding.len() && removing.len() == p.removing.len();
+    if !sets || !adding.is_subset(&replicas) || !removing.is_subset(&replicas) {
+        return Err("adding or removing replicas that are not a set of replicas");
+    }
+    if !adding.is_disjoint(&removing) {
+        return Err("a replica both added and removed");
+    }
+    if removing.len() >= replicas.len() {
+        return Err("a reassignment that removes every replica");
     }
     Ok(())
 }

@@ -16,6 +16,8 @@
 //! * [`placement`] — Kafka's rack-unaware replica placement for new partitions.
 //! * [`election`]  — the leader and ISR changes that fencing or unfencing a broker calls for.
 //! * [`alter_partition`] — a partition leader's ISR shrinks and expansions (AlterPartition).
+//! * [`reassign`]  — moving a partition's replicas (AlterPartitionReassignments): grow, catch
+//!   up, complete in the ISR change that makes it possible.
 //! * [`topic_admin`] — the controller's topic administration: a request's records and each
 //!   topic's outcome (creation with placement, deletion, growth, config overrides).
 
@@ -24,6 +26,7 @@ pub mod apply;
 pub mod election;
 pub mod image;
 pub mod placement;
+pub mod reassign;
 pub mod records;
 pub mod snapshot;
 pub mod topic_admin;

@@ -112,6 +112,20 @@ pub enum MetadataRecord {
         first_id: i64,
         count: i32,
     },
+    /// Kafka's `PartitionChangeRecord` with its `replicas`, `addingReplicas` and
+    /// `removingReplicas` fields: a reassignment's step ([`super::reassign`]). The assignment
+    /// becomes `replicas`, with `adding` and `removing` naming the reassignment under way (both
+    /// empty: none, or it just completed). `leader` and `isr` as in
+    /// [`MetadataRecord::ChangePartition`]; the partition epoch is bumped.
+    ReassignPartition {
+        topic_id: TopicId,
+        partition: i32,
+        replicas: Vec<NodeId>,
+        adding: Vec<NodeId>,
+        removing: Vec<NodeId>,
+        leader: Option<Option<NodeId>>,
+        isr: Option<Vec<NodeId>>,
+    },
 }
 
 /// A broker's listener: the registration request carries it as the log does.

@@ -4,8 +4,11 @@
 //!
 //! Layout: a format-version byte ([`SNAPSHOT_FORMAT_VERSION`]), then the postcard encoding of
 //! the image without its derived name index, then (format 2 on) the postcard encoding of its
-//! deleted topic ids. Format 1 (before deleted ids were kept) still loads, with none (so a
-//! node that loaded one lists fewer deleted ids than its peers until they are forgotten).
+//! deleted topic ids, then (format 3 on) the ongoing reassignments (each partition's adding
+//! and removing replicas, which the image's own layout skips). Format 1 (before deleted ids
+//! were kept) still loads, with none (so a node that loaded one lists fewer deleted ids than
+//! its peers until they are forgotten); formats 1 and 2 load with no reassignment under way
+//! (none could be: they predate reassignment).
 //!
 //! A snapshot taken after entry `i` and followed by the entries after `i` gives the image of
 //! the whole log: the snapshot holds the applied index, and [`MetadataImage::apply_entry`]
@@ -17,11 +20,18 @@
 use thiserror::Error;
 
 use super::image::MetadataImage;
+use super::records::TopicId;
+use crate::types::NodeId;
 
 /// The first byte of a snapshot; bump it when the image's layout changes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 3;
 /// The format before the deleted topic ids, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS: u8 = 1;
+/// The format before reassignments, which this node still reads.
+const SNAPSHOT_FORMAT_WITHOUT_REASSIGNMENTS: u8 = 2;
+
+/// An ongoing reassignment as a snapshot holds it: topic, partition, adding, removing.
+type Reassigning = (TopicId, i32, Vec<NodeId>, Vec<NodeId>);
 
 /// Why bytes are not a snapshot.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -42,19 +52,42 @@ impl MetadataImage {
     pub fn to_snapshot(&self) -> Vec<u8> {
         let out = vec![SNAPSHOT_FORMAT_VERSION];
         let out = postcard::to_extend(self, out).expect("a metadata image always encodes");
-        postcard::to_extend(&self.deleted_topics, out).expect("topic ids always encode")
+        let out = postcard::to_extend(&self.deleted_topics, out).expect("topic ids always encode");
+        let reassigning: Vec<Reassigning> = (self.topics())
+            .flat_map(|t| {
+                (t.partitions.iter())
+                    .filter(|(_, p)| p.reassigning())
+                    .map(|(i, p)| (t.id, *i, p.adding.clone(), p.removing.clone()))
+            })
+            .collect();
+        postcard::to_extend(&reassigning, out).expect("reassignments always encode")
     }
 
     pub fn from_snapshot(bytes: &[u8]) -> Result<MetadataImage, SnapshotError> {
         let (&version, body) = bytes.split_first().ok_or(SnapshotError::Empty)?;
-        if version != SNAPSHOT_FORMAT_VERSION && version != SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS {
+        if !(SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS..=SNAPSHOT_FORMAT_VERSION).contains(&version) {
             return Err(SnapshotError::UnknownVersion(version));
         }
         let malformed = |e: postcard::Error| SnapshotError::Malformed(e.to_string());
         let (mut image, mut rest) =
             postcard::take_from_bytes::<MetadataImage>(body).map_err(malformed)?;
-        if version == SNAPSHOT_FORMAT_VERSION {
+        if version > SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS {
             (image.deleted_topics, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+        }
+        if version > SNAPSHOT_FORMAT_WITHOUT_REASSIGNMENTS {
+            let reassigning: Vec<Reassigning>;
+            (reassigning, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+            for (topic, index, adding, removing) in reassigning {
+                let partition = (image.topics.get_mut(&topic))
+                    .and_then(|t| t.partitions.get_mut(&index))
+                    .ok_or_else(|| {
+                        SnapshotError::Inconsistent(format!(
+                            "a reassignment of partition {index} of a topic the image lacks"
+                        ))
+                    })?;
+                partition.adding = adding;
+                partition.removing = removing;
+            }
         }
         if !rest.is_empty() {
             return Err(SnapshotError::TrailingBytes(rest.len()));

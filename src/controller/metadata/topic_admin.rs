@@ -108,6 +108,8 @@ pub fn view(topic: &TopicImage) -> TopicView {
                 leader: p.leader,
                 leader_epoch: p.leader_epoch,
                 partition_epoch: p.partition_epoch,
+                adding: p.adding.clone(),
+                removing: p.removing.clone(),
             })
             .collect(),
     }

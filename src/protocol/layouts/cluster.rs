@@ -1,5 +1,6 @@
 //! The cluster's own APIs: DescribeQuorum (the controller quorum, KRaft's metadata log),
-//! DescribeCluster (its brokers) and ElectLeaders (partition leaderships).
+//! DescribeCluster (its brokers), ElectLeaders (partition leaderships) and the partition
+//! reassignments (AlterPartitionReassignments, ListPartitionReassignments).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -45,5 +46,42 @@ pub const ELECT_LEADERS: Request = Request {
         f("election_type", since(1), Int8),
         f("topic_partitions", ALL, Structs(&ELECT_LEADERS_TOPIC)),
         f("timeout_ms", ALL, Int32),
+    ]),
+};
+
+// AlterPartitionReassignments (45)
+
+const REASSIGNABLE_PARTITION: Struct = fields(&[
+    f("partition_index", ALL, Int32),
+    f("replicas", ALL, Array(&Int32)),
+]);
+const REASSIGNABLE_TOPIC: Struct = fields(&[
+    f("name", ALL, String),
+    f("partitions", ALL, Structs(&REASSIGNABLE_PARTITION)),
+]);
+pub const ALTER_PARTITION_REASSIGNMENTS: Request = Request {
+    key: ApiKey::AlterPartitionReassignments,
+    versions: range(0, 1),
+    flexible: ALL,
+    body: fields(&[
+        f("timeout_ms", ALL, Int32),
+        f("allow_replication_factor_change", since(1), Bool),
+        f("topics", ALL, Structs(&REASSIGNABLE_TOPIC)),
+    ]),
+};
+
+// ListPartitionReassignments (46)
+
+const LIST_REASSIGNMENTS_TOPIC: Struct = fields(&[
+    f("name", ALL, String),
+    f("partition_indexes", ALL, Array(&Int32)),
+]);
+pub const LIST_PARTITION_REASSIGNMENTS: Request = Request {
+    key: ApiKey::ListPartitionReassignments,
+    versions: range(0, 0),
+    flexible: ALL,
+    body: fields(&[
+        f("timeout_ms", ALL, Int32),
+        f("topics", ALL, Structs(&LIST_REASSIGNMENTS_TOPIC)),
     ]),
 };

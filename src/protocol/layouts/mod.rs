@@ -20,7 +20,10 @@ mod groups;
 mod records;
 mod topics;
 
-pub use cluster::{DESCRIBE_CLUSTER, DESCRIBE_QUORUM, ELECT_LEADERS};
+pub use cluster::{
+    ALTER_PARTITION_REASSIGNMENTS, DESCRIBE_CLUSTER, DESCRIBE_QUORUM, ELECT_LEADERS,
+    LIST_PARTITION_REASSIGNMENTS,
+};
 pub use configs::{ALTER_CONFIGS, DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS};
 pub use groups::{
     CONSUMER_GROUP_DESCRIBE, CONSUMER_GROUP_HEARTBEAT, DELETE_GROUPS, DESCRIBE_GROUPS,
@@ -39,7 +42,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 16] = [
+const CORE: [&Request; 18] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -56,6 +59,8 @@ const CORE: [&Request; 16] = [
     &DESCRIBE_CLUSTER,
     &OFFSET_FOR_LEADER_EPOCH,
     &ELECT_LEADERS,
+    &ALTER_PARTITION_REASSIGNMENTS,
+    &LIST_PARTITION_REASSIGNMENTS,
 ];
 
 const GROUPS: [&Request; 13] = [

@@ -5,6 +5,7 @@
 mod apply;
 mod election;
 mod proptests;
+mod reassign;
 mod records;
 mod snapshot;
 

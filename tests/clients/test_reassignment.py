@@ -1,0 +1,394 @@
+"""Issue 14: partition reassignment (AlterPartitionReassignments 45, ListPartitionReassignments
+46 and `rill reassign-partitions`) on real `rill server` processes, with real clients.
+
+* Moving replicas from voter 3 to broker-only node 4 (partition 0 {1,2,3} -> [1,2,4], partition 1
+  {2,3,1} -> [2,4,1]) while an idempotent acks=all confluent-kafka producer writes to every
+  partition loses no acknowledged record: `--execute` starts it through a broker-only node (the
+  request is forwarded to the controller quorum's leader), `--verify` reports it completed, the
+  metadata then shows the target replicas with an ISR drawn from them alone (node 4 joins it),
+  node 3 removes its logs of the two partitions, every acknowledged record is read back exactly
+  once in order per partition, and node 4 leads partition 1 with all of them once its first
+  replica (node 2) is killed.
+* A move to a broker that is down (registered, fenced) cannot complete. The tool refuses to
+  start it, as Kafka's does ("Unknown broker id(s) 4": it checks the brokers Metadata lists),
+  but the controller takes it (kafka-python's `alter_partition_reassignments`, as Kafka's
+  KRaft controller does); then `--verify` says it is still in progress, `--list` and
+  kafka-python's `list_partition_reassignments` show the replicas being added and removed
+  (replicas = target, then the old ones it drops), the partition keeps taking acks=all writes,
+  and `--cancel` puts the replica set back as it was, with nothing listed any more.
+* The tool refuses (non-zero exit) an unknown broker and a partition the topic does not have;
+  on the wire (kafka-python's `alter_partition_reassignments`) an unregistered broker or one
+  broker named twice is INVALID_REPLICA_ASSIGNMENT, a partition or topic that does not exist
+  UNKNOWN_TOPIC_OR_PARTITION, a cancel with nothing to cancel NO_REASSIGNMENT_IN_PROGRESS; and
+  nothing changes.
+"""
+
+import json
+import subprocess
+import threading
+import time
+
+import kafka.errors as kerrors
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from kafka import TopicPartition as KpTopicPartition
+from kafka.admin import KafkaAdminClient
+from kafka.admin import NewTopic as KpNewTopic
+
+import kwire
+from conftest import RILL_BIN
+from test_replication import FAST_SESSION, TIMEOUT_S, partitions, read_all, wait_for
+
+ALTER_PARTITION_REASSIGNMENTS = 45
+LIST_PARTITION_REASSIGNMENTS = 46
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def require_reassignment_apis(node):
+    """Fails fast (rather than burning the timeout in retries) when `node` does not advertise
+    AlterPartitionReassignments v0-1 and ListPartitionReassignments v0."""
+    table = kwire.advertised(node.addr)
+    alter = table.get(ALTER_PARTITION_REASSIGNMENTS)
+    listing = table.get(LIST_PARTITION_REASSIGNMENTS)
+    assert alter is not None and alter[0] == 0 and alter[1] >= 1, (
+        f"{node.bootstrap} advertises AlterPartitionReassignments {alter} (want v0-1)")
+    assert listing is not None and listing[0] == 0, (
+        f"{node.bootstrap} advertises ListPartitionReassignments {listing} (want v0)")
+
+
+def brokers(node):
+    """The broker ids `node`'s Metadata lists (None while it does not answer)."""
+    try:
+        md = AdminClient({"bootstrap.servers": node.bootstrap}).list_topics(timeout=10)
+    except Exception:  # KafkaException: the broker is down or starting
+        return None
+    return sorted(md.brokers)
+
+
+def create_placed(node, topic, placement, configs=None):
+    """Creates `topic` with the manual assignment `placement` (kafka-python sends one as given;
+    confluent-kafka's `NewTopic` refuses one), retrying until the controller takes it."""
+    def attempt():
+        admin = KafkaAdminClient(bootstrap_servers=node.bootstrap)
+        new = KpNewTopic(topic, num_partitions=-1, replication_factor=-1,
+                         replica_assignments=dict(enumerate(placement)),
+                         topic_configs=configs or {})
+        try:
+            admin.create_topics([new], timeout_ms=TIMEOUT_S * 1000)
+            return True
+        except kerrors.TopicAlreadyExistsError:
+            return True  # an earlier attempt that timed out on the client's side created it
+        except Exception as e:  # a refusal (a broker of the placement not registered yet)
+            print("create refused:", e)
+            return None
+        finally:
+            admin.close()
+    wait_for(f"{topic} created", attempt)
+
+
+def wait_placed_in_sync(node, topic, placement):
+    """Waits until every partition of `topic` has the replicas `placement` gives it, a leader,
+    and all of them in its ISR."""
+    return wait_for("every replica in sync", lambda: (lambda ps: ps if ps and all(
+        replicas == placement[p] and leader >= 0 and isr == sorted(placement[p])
+        for p, (leader, replicas, isr) in ps.items()) else None)(
+            partitions(node, topic, len(placement))))
+
+
+def plan_file(tmp_path, name, moves):
+    """A `--reassignment-json-file` moving each (topic, partition) to its replicas."""
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"version": 1, "partitions": [
+        {"topic": t, "partition": p, "replicas": r} for (t, p), r in moves.items()]}))
+    return path
+
+
+def reassign(node, *args):
+    """`rill reassign-partitions` through `node`: (exit code, stdout, stdout and stderr)."""
+    done = subprocess.run([str(RILL_BIN), "reassign-partitions", "--bootstrap-server",
+                           node.bootstrap, *args],
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    return done.returncode, done.stdout, done.stdout + done.stderr
+
+
+def wait_completed(node, plan):
+    """Polls `--verify` until it exits 0 (every partition of the plan completed): its output."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        code, _, out = reassign(node, "--reassignment-json-file", str(plan), "--verify")
+        if code == 0:
+            return out
+        assert time.monotonic() < deadline, (
+            f"the reassignment is not completed after {TIMEOUT_S} s (exit {code}):\n{out}")
+        time.sleep(0.5)
+
+
+def topic_dirs(node, topic):
+    """The names in `node`'s data directory that belong to `topic`: its partition directories
+    (`<topic>-<partition>`) and any a removal has not finished with (`…-delete`)."""
+    data = node.data_dir / "data"
+    return sorted(d.name for d in data.iterdir() if d.name.startswith(f"{topic}-"))
+
+
+def list_reassignments(node):
+    """kafka-python's ListPartitionReassignments: {TopicPartition: {replicas, adding_replicas,
+    removing_replicas}}."""
+    admin = KafkaAdminClient(bootstrap_servers=node.bootstrap)
+    try:
+        return admin.list_partition_reassignments(timeout_ms=TIMEOUT_S * 1000)
+    finally:
+        admin.close()
+
+
+def read_partition(bootstrap, topic, partition, expected):
+    """The values of one partition from offset 0, in offset order, until `expected` arrived."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-p{partition}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, partition, 0)])
+    got = []
+    deadline = time.monotonic() + TIMEOUT_S
+    try:
+        while len(got) < expected and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                got.append(msg.value())
+    finally:
+        consumer.close()
+    return got
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+@pytest.mark.timeout(180)
+def test_reassignment_moves_a_partition_to_another_broker_under_load_without_losing_a_record(
+        rill_cluster, topic_name, tmp_path):
+    # Voters 1, 2, 3 hold the topic; broker-only node 4 holds nothing of it yet.
+    nodes = rill_cluster(3, *FAST_SESSION, broker_only=1)
+    require_reassignment_apis(nodes[0])
+    require_reassignment_apis(nodes[3])
+    wait_for("node 4 registered", lambda: brokers(nodes[0]) == [1, 2, 3, 4])
+    placement = [[1, 2, 3], [2, 3, 1], [3, 1, 2]]
+    count = len(placement)
+    create_placed(nodes[0], topic_name, placement, {"min.insync.replicas": "2"})
+    wait_placed_in_sync(nodes[0], topic_name, placement)
+    every = [f"{topic_name}-{p}" for p in range(count)]
+    assert topic_dirs(nodes[2], topic_name) == every
+    assert topic_dirs(nodes[3], topic_name) == []
+
+    bootstrap = ",".join(n.bootstrap for n in nodes)
+    acked = {p: [] for p in range(count)}
+    failed = []
+    unflushed = []
+    stop = threading.Event()
+
+    def produce():
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                             "enable.idempotence": True, "linger.ms": 5,
+                             "message.timeout.ms": 120000})
+
+        def delivered(err, msg):
+            if err is None:
+                acked[msg.partition()].append(msg.value())
+            else:
+                failed.append(err)
+
+        sent = 0
+        while not stop.is_set():
+            producer.produce(topic_name, value=f"v{sent}".encode(), partition=sent % count,
+                             on_delivery=delivered)
+            sent += 1
+            producer.poll(0)
+            time.sleep(0.002)
+        unflushed.append(producer.flush(TIMEOUT_S * 2))
+
+    writer = threading.Thread(target=produce)
+    writer.start()
+    try:
+        wait_for("records acknowledged on every partition before the move",
+                 lambda: all(len(acked[p]) >= 50 for p in range(count)))
+        target = {0: [1, 2, 4], 1: [2, 4, 1]}
+        plan = plan_file(tmp_path, "move", {(topic_name, p): r for p, r in target.items()})
+        # Through the broker-only node: it forwards to the controller quorum's leader.
+        code, stdout, out = reassign(nodes[3], "--reassignment-json-file", str(plan),
+                                     "--execute")
+        assert code == 0, out
+        assert "Successfully started" in stdout, out
+
+        out = wait_completed(nodes[0], plan)
+        for p in target:
+            assert f"Reassignment of partition {topic_name}-{p} is completed." in out, out
+        moved = wait_for("the target replicas in the metadata", lambda: (
+            lambda ps: ps if ps and all(ps[p][1] == r for p, r in target.items()) else None)(
+                partitions(nodes[0], topic_name, count)))
+        assert moved[2][1] == [3, 1, 2], moved
+        for p, r in target.items():
+            leader, _, isr = moved[p]
+            # The completion takes node 3 out of the replicas and the ISR at once.
+            assert set(isr) <= set(r), (p, moved)
+            assert leader in r, (p, moved)
+        wait_for("node 4 in the ISR of both moved partitions", lambda: (
+            lambda ps: ps and all(ps[p][2] == sorted(r) for p, r in target.items()))(
+                partitions(nodes[0], topic_name, count)))
+        code, _, out = reassign(nodes[1], "--list")
+        assert code == 0, out
+        assert "No partition reassignments found." in out, out
+
+        # Node 3 removes its logs of the partitions it no longer holds (after the metadata
+        # said so); node 4 has them now.
+        wait_for("node 3's directories of partitions 0 and 1 removed",
+                 lambda: topic_dirs(nodes[2], topic_name) == [f"{topic_name}-2"])
+        assert topic_dirs(nodes[3], topic_name) == [f"{topic_name}-0", f"{topic_name}-1"]
+        assert topic_dirs(nodes[0], topic_name) == every
+        assert topic_dirs(nodes[1], topic_name) == every
+
+        at_completion = {p: len(acked[p]) for p in target}
+        time.sleep(3)
+    finally:
+        stop.set()
+        writer.join(TIMEOUT_S * 3)
+    assert not writer.is_alive(), "the producer did not finish"
+    assert unflushed == [0], unflushed
+    assert failed == []
+    for p in target:
+        assert len(acked[p]) > at_completion[p], f"partition {p} took no writes after the move"
+    total = sum(map(len, acked.values()))
+    got = read_all(bootstrap, topic_name, total, count)
+    for p in range(count):
+        # Exactly once and in order: nothing acknowledged was lost by the move.
+        assert got[p] == acked[p], (p, len(got[p]), len(acked[p]))
+
+    # Node 4 holds all of partition 1: with its first replica (node 2) gone, it leads it (the
+    # first replica in assignment order that is in the ISR) and serves every record.
+    nodes[1].kill9()
+    wait_for("node 4 leading partition 1", lambda: (lambda ps: ps and ps[1][0] == 4)(
+        partitions(nodes[0], topic_name, count)))
+    got = read_partition(nodes[3].bootstrap, topic_name, 1, len(acked[1]))
+    assert got == acked[1], (len(got), len(acked[1]))
+
+
+@pytest.mark.timeout(180)
+def test_list_and_cancel_a_reassignment_that_cannot_complete(rill_cluster, topic_name,
+                                                             tmp_path):
+    nodes = rill_cluster(3, *FAST_SESSION, broker_only=1)
+    require_reassignment_apis(nodes[0])
+    wait_for("node 4 registered", lambda: brokers(nodes[0]) == [1, 2, 3, 4])
+    create_placed(nodes[0], topic_name, [[1, 2, 3]])
+    wait_placed_in_sync(nodes[0], topic_name, [[1, 2, 3]])
+    # Node 4 stays registered but fenced: a valid target that can never catch up.
+    nodes[3].kill9()
+    wait_for("node 4 fenced", lambda: brokers(nodes[0]) == [1, 2, 3])
+
+    plan = plan_file(tmp_path, "move", {(topic_name, 0): [1, 2, 4]})
+    # The tool, like Kafka's, refuses a broker the cluster does not list (a fenced one) before
+    # it changes anything...
+    code, _, out = reassign(nodes[1], "--reassignment-json-file", str(plan), "--execute")
+    assert code != 0, out
+    assert "Unknown broker id(s) 4" in out, out
+    tp = KpTopicPartition(topic_name, 0)
+    assert list_reassignments(nodes[1]) == {}
+    # ...but the controller takes one that is registered, fenced or not (Kafka's KRaft check).
+    admin = KafkaAdminClient(bootstrap_servers=nodes[1].bootstrap)
+    try:
+        results = admin.alter_partition_reassignments({tp: [1, 2, 4]},
+                                                      timeout_ms=TIMEOUT_S * 1000)
+    finally:
+        admin.close()
+    assert results == {tp: None}, results
+    # Replicas are the target, then the old replicas it drops, while the move is going on.
+    wait_for("the reassignment in the metadata", lambda: (
+        lambda ps: ps and ps[0][1] == [1, 2, 4, 3] and ps[0][2] == [1, 2, 3])(
+            partitions(nodes[0], topic_name, 1)))
+    time.sleep(2)  # time enough to complete, were it to complete without node 4
+
+    code, _, out = reassign(nodes[0], "--reassignment-json-file", str(plan), "--verify")
+    assert code != 0, out
+    assert "still in progress" in out, out
+    assert f"{topic_name}-0" in out, out
+    code, _, out = reassign(nodes[2], "--list")
+    assert code == 0, out
+    assert f"{topic_name}-0" in out, out
+    assert "adding: 4" in out, out
+    assert "removing: 3" in out, out
+    assert list_reassignments(nodes[2]) == {tp: {"replicas": [1, 2, 4, 3],
+                                                 "adding_replicas": [4],
+                                                 "removing_replicas": [3]}}
+
+    # The partition serves meanwhile: node 4 is not in the ISR, so acks=all needs 1, 2, 3.
+    bootstrap = ",".join(n.bootstrap for n in nodes[:3])
+
+    def produce_one(value):
+        errors = []
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                             "message.timeout.ms": 30000})
+        producer.produce(topic_name, value=value, partition=0,
+                         on_delivery=lambda err, msg: errors.append(err))
+        assert producer.flush(TIMEOUT_S) == 0
+        assert errors == [None], errors
+
+    produce_one(b"during")
+
+    code, _, out = reassign(nodes[0], "--reassignment-json-file", str(plan), "--cancel")
+    assert code == 0, out
+    assert f"Successfully cancelled partition reassignments for: {topic_name}-0" in out, out
+    code, _, out = reassign(nodes[1], "--list")
+    assert code == 0, out
+    assert "No partition reassignments found." in out, out
+    assert f"{topic_name}-0" not in out, out
+    assert list_reassignments(nodes[1]) == {}
+    wait_for("the replicas back as they were", lambda: (
+        lambda ps: ps and ps[0][0] in (1, 2, 3) and ps[0][1:] == ([1, 2, 3], [1, 2, 3]))(
+            partitions(nodes[0], topic_name, 1)))
+
+    produce_one(b"after-cancel")
+    got = read_all(bootstrap, topic_name, 2, 1)
+    assert got[0] == [b"during", b"after-cancel"], got
+
+
+def test_reassignment_refuses_unknown_brokers_and_partitions(rill_cluster, topic_name, tmp_path):
+    nodes = rill_cluster(3)
+    require_reassignment_apis(nodes[0])
+    create_placed(nodes[0], topic_name, [[1, 2, 3]])
+    wait_placed_in_sync(nodes[0], topic_name, [[1, 2, 3]])
+
+    # The tool: a broker nobody registered, then a partition the topic does not have.
+    plan = plan_file(tmp_path, "unknown-broker", {(topic_name, 0): [1, 99]})
+    code, _, out = reassign(nodes[1], "--reassignment-json-file", str(plan), "--execute")
+    assert code != 0, out
+    # Like Kafka's, the tool checks the brokers against Metadata before it asks for anything.
+    assert "Unknown broker id(s) 99" in out, out
+    plan = plan_file(tmp_path, "unknown-partition", {(topic_name, 7): [1, 2, 3]})
+    code, _, out = reassign(nodes[1], "--reassignment-json-file", str(plan), "--execute")
+    assert code != 0, out
+    assert "UNKNOWN_TOPIC_OR_PARTITION" in out and f"{topic_name}-7" in out, out
+
+    # The wire: each partition's own error code, and no top-level error.
+    tp0 = KpTopicPartition(topic_name, 0)
+    tp7 = KpTopicPartition(topic_name, 7)
+    nowhere = KpTopicPartition(f"{topic_name}-missing", 0)
+    admin = KafkaAdminClient(bootstrap_servers=nodes[2].bootstrap)
+    try:
+        results = admin.alter_partition_reassignments(
+            {tp0: [1, 99], tp7: [1, 2, 3], nowhere: [1, 2, 3]}, timeout_ms=TIMEOUT_S * 1000)
+        assert results == {tp0: kerrors.InvalidReplicationAssignmentError,
+                           tp7: kerrors.UnknownTopicOrPartitionError,
+                           nowhere: kerrors.UnknownTopicOrPartitionError}, results
+        results = admin.alter_partition_reassignments({tp0: [2, 2, 3]},
+                                                      timeout_ms=TIMEOUT_S * 1000)
+        assert results == {tp0: kerrors.InvalidReplicationAssignmentError}, results
+        # A cancel (replicas null) with no reassignment going on.
+        results = admin.alter_partition_reassignments({tp0: None}, timeout_ms=TIMEOUT_S * 1000)
+        assert results == {tp0: kerrors.NoReassignmentInProgressError}, results
+        assert admin.list_partition_reassignments(timeout_ms=TIMEOUT_S * 1000) == {}
+    finally:
+        admin.close()
+
+    # Nothing changed.
+    code, _, out = reassign(nodes[0], "--list")
+    assert code == 0, out
+    assert "No partition reassignments found." in out, out
+    placed = partitions(nodes[0], topic_name, 1)
+    assert placed is not None and placed[0][1:] == ([1, 2, 3], [1, 2, 3]), placed
