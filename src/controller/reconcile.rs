@@ -40,10 +40,7 @@ impl OpenAll {
             report.partitions += mine.len() as i64;
             todo.push_back(Sweep::ensure(name, meta, mine, world.settings));
         }
-        let assigned_here = (basis.values())
-            .map(|meta| (meta.id, meta.replicas_on(me).into_iter().collect()))
-            .collect();
-        let strays = StraySweep::at_start(&world.topics.applied.deleted_topic_ids, assigned_here);
+        let strays = StraySweep::at_start(&world.topics.applied.deleted_topic_ids);
         Self {
             basis,
             todo,

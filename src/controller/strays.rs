@@ -1,10 +1,9 @@
 //! The stray-directory sweep a reconciliation ends with: the partitions actor removes the
 //! directories of topics deleted while this broker was down (their ids are in the metadata's
 //! deleted list; see `partition::strays`). Asked at start-up with every deleted id (and for
-//! what interrupted removals left, and the replicas moved away while the broker was down),
-//! then whenever the metadata lists ids not asked about yet.
+//! what interrupted removals left), then whenever the metadata lists ids not asked about yet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::sweep::Answer;
 use crate::actor::client::WrongReply;
@@ -20,24 +19,17 @@ pub struct StraySweep {
     /// Asked even with no id (start-up: leftovers of interrupted removals).
     always: bool,
     asked: bool,
-    /// At start-up: each topic's partitions assigned here, by topic id.
-    assigned_here: Option<BTreeMap<[u8; 16], BTreeSet<i32>>>,
 }
 
 impl StraySweep {
-    /// At start-up: every deleted id the metadata keeps, and each topic's partitions assigned
-    /// to this broker.
-    pub fn at_start(
-        deleted: &BTreeSet<[u8; 16]>,
-        assigned_here: BTreeMap<[u8; 16], BTreeSet<i32>>,
-    ) -> Self {
+    /// At start-up: every deleted id the metadata keeps.
+    pub fn at_start(deleted: &BTreeSet<[u8; 16]>) -> Self {
         Self {
             ids: deleted.clone(),
             deleted: deleted.clone(),
             settled: BTreeSet::new(),
             always: true,
             asked: false,
-            assigned_here: Some(assigned_here),
         }
     }
 
@@ -50,7 +42,6 @@ impl StraySweep {
             always: false,
             // Done before it starts: `swept` is left as it is.
             asked: true,
-            assigned_here: None,
         }
     }
 
@@ -69,7 +60,6 @@ impl StraySweep {
             settled,
             always: false,
             asked: false,
-            assigned_here: None,
         }
     }
 
@@ -90,7 +80,6 @@ impl StraySweep {
             }
             let request = RemoveStrayRequest {
                 deleted_topic_ids: self.ids.clone(),
-                assigned_here: self.assigned_here.take(),
             };
             return Some(request.into());
         }

@@ -107,14 +107,6 @@ pub struct DeletePartitionRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RemoveStrayRequest {
     pub deleted_topic_ids: BTreeSet<[u8; 16]>,
-    /// At start-up: every topic of the metadata by id, with the partitions it assigns to this
-    /// broker. A directory of one of these topics whose partition is not among them is a
-    /// stray too: its replica was moved to other brokers while this one was down (Kafka 3.7
-    /// removes such logs at start-up likewise). The metadata a node starts with is at least
-    /// as new as the change that placed the replica here, so this never takes a replica the
-    /// metadata still assigns here. `None` after a change (the reconciliation's own removals
-    /// handle moves then).
-    pub assigned_here: Option<BTreeMap<[u8; 16], BTreeSet<i32>>>,
 }
 
 /// [`PartitionsRequest::Shutdown`], as a typed call.

@@ -50,12 +50,12 @@ use crate::messages::{
     EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
     ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply, PartitionsRequest,
-    ProducePartitionResult, ProduceRequest, RemoveStrayRequest, ReplicaFetchRequest,
-    ReplicaFetchResult, SetConfigRequest, PARTITIONS, QUORUM,
+    ProducePartitionResult, ProduceRequest, ReplicaFetchRequest, ReplicaFetchResult,
+    SetConfigRequest, PARTITIONS, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
-use crate::storage::log::{partition_metadata, FlushPolicy, LogConfig};
+use crate::storage::log::{partition_metadata, FlushPolicy, Log, LogConfig};
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 use crate::types::{
@@ -106,6 +106,10 @@ struct DirLane {
     /// The old replica's jobs (its flush, its clean's swap) the removal waits for.
     waiting: usize,
     queued: Vec<(RequestId, PartitionsRequest)>,
+    /// Not a removal: a follower's log restarting at its leader's log start
+    /// ([`PartitionsActor::restart_follower`]), reopened with this config once the job that
+    /// moved its log start completed.
+    restart: Option<LogConfig>,
 }
 
 /// A Shutdown answered once every replica's close job completed.
@@ -474,7 +478,7 @@ impl Partitions {
                 ctx.reply(id, done(ErrorCode::NONE, None));
             }
             PartitionsRequest::RemoveStray(request) => {
-                let reply = self.remove_strays(ctx, &request);
+                let reply = self.remove_strays(ctx, &request.deleted_topic_ids);
                 ctx.reply(id, reply);
             }
         }
@@ -482,7 +486,7 @@ impl Partitions {
 
     /// Starts removing the stray directories ([`strays`]): each partition one in its
     /// directory's lane (a later Ensure of its name waits for it), each leftover on its own.
-    fn remove_strays(&mut self, ctx: PCtx, request: &RemoveStrayRequest) -> NodeMsg {
+    fn remove_strays(&mut self, ctx: PCtx, deleted_topic_ids: &BTreeSet<[u8; 16]>) -> NodeMsg {
         let names = match self.storage.list(Path::new("")) {
             Ok(names) => names,
             Err(error) => {
@@ -504,8 +508,7 @@ impl Partitions {
         } = strays::find(
             self.storage.as_ref(),
             &names,
-            &request.deleted_topic_ids,
-            request.assigned_here.as_ref(),
+            deleted_topic_ids,
             busy,
             leftovers_too,
         );
@@ -517,7 +520,7 @@ impl Partitions {
             false => partitions,
         };
         for tp in partitions {
-            tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing a stray partition directory (this broker was down when its topic was deleted or its replica moved away)");
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a deleted topic (this broker was down when it was deleted)");
             // Its own removal job clears a leftover of its name first: no second job on it.
             let doomed = replica::deleting_dir_for(&tp);
             leftovers.retain(|name| Path::new(name) != doomed);
@@ -529,6 +532,7 @@ impl Partitions {
                 removing: true,
                 waiting: 0,
                 queued: Vec::new(),
+                restart: None,
             };
             self.dir_lanes.insert(tp, lane);
         }
@@ -565,7 +569,6 @@ impl Partitions {
             self.storage.as_ref(),
             &names,
             &BTreeSet::new(),
-            None,
             |_| true,
             true,
         )
@@ -738,6 +741,7 @@ impl Partitions {
             removing: true,
             waiting: 0,
             queued: vec![(id, PartitionsRequest::Ensure(request))],
+            restart: None,
         };
         self.dir_lanes.insert(tp, lane);
     }
@@ -987,6 +991,7 @@ impl Partitions {
             removing: false,
             waiting: tokens.len(),
             queued: Vec::new(),
+            restart: None,
         };
         self.dir_lanes.insert(tp, lane);
     }
@@ -999,6 +1004,7 @@ impl Partitions {
             removing: true,
             waiting: 0,
             queued: Vec::new(),
+            restart: None,
         });
         lane.removing = true;
     }
@@ -1031,6 +1037,9 @@ impl Partitions {
         }
         let lane = self.dir_lanes.remove(&tp).expect("found above");
         let error = result.err();
+        if let Some(config) = lane.restart {
+            return self.restarted(ctx, tp, config, error, lane.queued);
+        }
         if error.is_some() {
             // Its rename may have gone through: a `-delete` directory to remove later.
             self.leftovers_suspected = true;
@@ -2064,14 +2073,17 @@ impl Partitions {
             }
         };
         if result.error_code == ErrorCode::OFFSET_OUT_OF_RANGE {
-            // Kafka's `handleOutOfRangeError`: a follower past the leader's log end cuts to it.
-            // One below the leader's log start (away while the leader's retention removed what
-            // it lacks) should restart its log there, which needs a restart made durable by a
-            // job, not built yet (issue 14's plan, R1): said loudly, retried.
+            // Kafka's `handleOutOfRangeError`: a follower past the leader's log end cuts to it;
+            // one below the leader's log start (away while the leader's retention removed what
+            // it lacks, or a new replica of a topic whose retention already removed records)
+            // restarts its log empty there.
             let end = Offset(replica.log().log_end_offset());
-            tracing::warn!(?tp, leader = %sent.leader, fetch_offset = %end, leader_log_start = %result.log_start_offset, leader_log_end = %result.log_end_offset, "the leader does not hold this follower's fetch offset");
+            tracing::info!(?tp, leader = %sent.leader, fetch_offset = %end, leader_log_start = %result.log_start_offset, leader_log_end = %result.log_end_offset, "the leader does not hold this follower's fetch offset");
             if result.log_end_offset < end && result.log_end_offset >= Offset(0) {
                 return self.cut_follower(ctx, &tp, result.log_end_offset, sent.leader);
+            }
+            if result.log_start_offset > end {
+                return self.restart_follower(ctx, &tp, result.log_start_offset, sent.leader);
             }
             return self.back_off(ctx, &tp);
         }
@@ -2088,6 +2100,9 @@ impl Partitions {
                 .filter(|base| base.0 < replica.log().log_end_offset()),
         };
         if let Some(to) = cut_at {
+            if to.0 < replica.log().log_start_offset() {
+                return self.restart_follower(ctx, &tp, to, sent.leader);
+            }
             return self.cut_follower(ctx, &tp, to, sent.leader);
         }
         let appended = !result.records.is_empty();
@@ -2131,6 +2146,88 @@ impl Partitions {
         }
         self.schedule_flush(ctx, tp);
         self.follow(ctx, tp);
+    }
+
+    /// Restarts a follower's log empty at `at` (Kafka's `truncateFullyAndStartAt`): its log
+    /// ends below its leader's log start `at`, or the point to cut it at is below its own log
+    /// start (the leader's first batch begins below it: a DeleteRecords in the middle of a
+    /// batch; or its whole log diverged), so nothing it holds is of use. The replica is dropped
+    /// (no clean close: nothing of it is kept), a job in the directory's lane removes its files
+    /// and sets its log start to `at` on disk (a later Ensure or Delete of the partition waits
+    /// for it), and the open after it starts the log there ([`Log::restart_ops`]). A crash before the job completed finds the old log, or
+    /// it without its snapshots (rebuilt from its batches): the follower fetches and restarts
+    /// again.
+    fn restart_follower(&mut self, ctx: PCtx, tp: &TopicPartition, at: Offset, leader: NodeId) {
+        let Some(replica) = self.replicas.get(tp) else {
+            return;
+        };
+        let cleaning = matches!(self.cleaning.get(&replica.id), Some(Some(_)));
+        if replica.sync_in_flight() || replica.log().swap_in_flight() || cleaning {
+            // Only between its jobs, as a cut.
+            return self.back_off_for(ctx, tp, following::REPLICA_CUT_RETRY_MS);
+        }
+        let dir = replica.log().dir().to_path_buf();
+        let ops = match Log::restart_ops(self.storage.as_ref(), &dir, at.0) {
+            Ok(ops) => ops,
+            Err(error) => {
+                tracing::warn!(?tp, %error, "cannot list the follower's log files to restart it");
+                return self.back_off(ctx, tp);
+            }
+        };
+        tracing::warn!(?tp, %leader, log_start = replica.log().log_start_offset(), log_end = replica.log().log_end_offset(), restart_at = %at, "the follower's log holds nothing its leader's does: restarting it empty there");
+        let replica = self.replicas.remove(tp).expect("found above");
+        self.by_id.remove(&replica.id);
+        ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
+        leadership::resigned(ctx, tp, &replica);
+        let config = replica.log().config().clone();
+        let (produce, log_start) = replica.abandon();
+        for waiter in produce {
+            self.complete_waiter(ctx, waiter, Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+        }
+        for waiter in log_start {
+            self.complete_log_start(ctx, waiter, Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+        }
+        self.wake_fetches(ctx, tp);
+        let token = self.next_replica_id;
+        self.next_replica_id += 1;
+        ctx.persist(token, PersistJob::new(self.storage.clone(), ops));
+        self.dir_tokens.insert(token, tp.clone());
+        let lane = DirLane {
+            request: None,
+            removing: true,
+            waiting: 0,
+            queued: Vec::new(),
+            restart: Some(config),
+        };
+        self.dir_lanes.insert(tp.clone(), lane);
+    }
+
+    /// A follower's restart job completed ([`Self::restart_follower`]): the log opens again
+    /// (restarted at its new log start, or as it was if the job failed: it fetches and tries
+    /// again), then the requests that waited behind the job are served.
+    fn restarted(
+        &mut self,
+        ctx: PCtx,
+        tp: TopicPartition,
+        config: LogConfig,
+        error: Option<String>,
+        queued: Vec<(RequestId, PartitionsRequest)>,
+    ) {
+        let why = match &error {
+            None => "restarted at its leader's log start".to_string(),
+            Some(error) => format!("could not restart at its leader's log start: {error}"),
+        };
+        if let Some(error) = &error {
+            tracing::warn!(?tp, %error, "could not restart the follower's log; reopening it as it was");
+        }
+        self.offline.reopen_now(tp.clone(), config, why, None);
+        self.revive(ctx, &tp);
+        if self.replicas.contains_key(&tp) {
+            self.follow(ctx, &tp);
+        }
+        for (id, request) in queued {
+            self.on_request(ctx, id, request);
+        }
     }
 
     fn back_off(&mut self, ctx: PCtx, tp: &TopicPartition) {

@@ -15,12 +15,14 @@
 //!    or below it is older, the follower's log diverged there: that epoch and end are the
 //!    answer, with no records. An epoch the leader cannot place is OFFSET_OUT_OF_RANGE;
 //! 3. the fetch offset outside `[log start, log end]`: OFFSET_OUT_OF_RANGE, with the leader's
-//!    log start and end so the follower knows where to go;
+//!    log start and end so the follower knows where to go (but a follower with an empty log
+//!    at the base of the batch holding the log start gets that batch: [`read_from`]);
 //! 4. the batches from the fetch offset up to the log end (not the high watermark: a follower
 //!    copies what is not committed yet, which is what lets it commit), within `max_bytes` but
 //!    at least one batch.
 
 use super::errors;
+use super::following;
 use super::leaders::{self, Absent};
 use super::replica::Replica;
 use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult};
@@ -97,11 +99,31 @@ pub fn serve(
             return result;
         }
     }
-    match log.read(ask.fetch_offset.0, ask.max_bytes as usize) {
+    match log.read(read_from(ask, replica).0, ask.max_bytes as usize) {
         Ok(slice) => result.records = slice.bytes,
         Err(error) => result.error_code = errors::log_error_code(&error),
     }
     result
+}
+
+/// Where the leader reads an answer from: the fetch offset, except for a follower with an
+/// empty log (it names no epoch) that starts at the base of the batch holding the leader's
+/// log start, below it (a DeleteRecords in the middle of a batch): it gets that batch whole
+/// (Kafka's follower appends it after `truncateFullyAndStartAt(batch base)`), which it could
+/// not otherwise, since no fetch offset below the log start is served. Any other offset
+/// below it stays OFFSET_OUT_OF_RANGE.
+fn read_from(ask: &ReplicaFetchRequest, replica: &Replica) -> Offset {
+    let log = replica.log();
+    let start = log.log_start_offset();
+    if ask.last_fetched_epoch != LeaderEpoch::UNKNOWN || ask.fetch_offset.0 >= start {
+        return ask.fetch_offset;
+    }
+    let base =
+        (log.read(start, 1).ok()).and_then(|slice| following::first_batch_base(&slice.bytes));
+    match base == Some(ask.fetch_offset) {
+        true => Offset(start),
+        false => ask.fetch_offset,
+    }
 }
 
 /// Whether the leader answers `result` at once rather than hold the fetch: it carries records,

@@ -2,16 +2,14 @@
 //! stray logs). A partition directory is a stray when its `partition.metadata` names a
 //! deleted topic: its broker was down while the topic was deleted, so no Delete ever reached
 //! it, and nothing else would remove it (the topic's name may never come back; if it does, the
-//! Ensure's own check removes it then). At start-up, one whose topic the metadata has but
-//! whose partition it assigns elsewhere is a stray too: its replica was moved away while the
-//! broker was down. A `…-delete` directory is what a removal interrupted by a crash left
-//! ([`replica::removal_job`]).
+//! Ensure's own check removes it then). A `…-delete` directory is what a removal interrupted by
+//! a crash left ([`replica::removal_job`]).
 //!
 //! "Deleted" comes from the metadata's list of deleted topic ids, not from "absent from this
 //! broker's view": a view still catching up lacks new topics too, and must not cost them their
 //! logs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::replica;
@@ -31,19 +29,14 @@ pub struct Strays {
 /// The strays among the storage root's `names`. `busy` partitions (open here, or with a
 /// directory job running) are never strays; leftovers are taken only if `leftovers_too` (no
 /// removal is running that could be moving a directory to one of those names right now).
-/// `assigned_here`: see [`crate::messages::RemoveStrayRequest::assigned_here`].
 pub fn find(
     storage: &dyn Storage,
     names: &[String],
     deleted_topic_ids: &BTreeSet<[u8; 16]>,
-    assigned_here: Option<&BTreeMap<[u8; 16], BTreeSet<i32>>>,
     busy: impl Fn(&TopicPartition) -> bool,
     leftovers_too: bool,
 ) -> Strays {
     let deleted: BTreeSet<String> = deleted_topic_ids.iter().map(cluster_id_text).collect();
-    let assigned: BTreeMap<String, &BTreeSet<i32>> = (assigned_here.into_iter().flatten())
-        .map(|(id, partitions)| (cluster_id_text(id), partitions))
-        .collect();
     let mut strays = Strays::default();
     for name in names {
         if replica::is_deleting_dir(name) {
@@ -52,7 +45,7 @@ pub fn find(
             }
             continue;
         }
-        if deleted.is_empty() && assigned.is_empty() {
+        if deleted.is_empty() {
             continue;
         }
         let Some(tp) = replica::partition_of_dir(name) else {
@@ -64,8 +57,7 @@ pub fn find(
         // Unreadable or without the file: nothing says it is another topic's (the Ensure of
         // its name decides then, as for a directory from before topic ids).
         if let Ok(Some(id)) = partition_metadata::read(storage, Path::new(name)) {
-            let moved_away = (assigned.get(&id)).is_some_and(|here| !here.contains(&tp.partition));
-            if deleted.contains(&id) || moved_away {
+            if deleted.contains(&id) {
                 strays.partitions.push(tp);
             }
         }

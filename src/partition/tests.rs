@@ -1,7 +1,7 @@
 //! The partitions actor driven directly, with no runtime: build a `Ctx`, call `handle`, look
 //! at the effects; persist jobs are run by the test (`PersistJob::run`) and fed back as `Synced`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -1110,18 +1110,12 @@ fn a_directory_is_labelled_first_in_its_first_flush_job() {
 /// A broker down while its topic was deleted keeps the topic's directories until the metadata's
 /// deleted ids name them: then they go, and nothing else does (an open partition, a directory
 /// of a live topic, one without a label), and a `-delete` leftover of an interrupted removal
-/// goes too. At start-up a replica the metadata moved to other brokers goes as well, and its
-/// topic's partition still assigned here stays.
+/// goes too.
 #[test]
 fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
     let storage = Arc::new(MemStorage::new());
     let (gone, live, open, unlabelled) = (tp("gone"), tp("live"), tp("open"), tp("old"));
     let (gone_id, live_id, open_id) = ([1u8; 16], [2u8; 16], [3u8; 16]);
-    let moved = |partition| TopicPartition {
-        topic: "moved".into(),
-        partition,
-    };
-    let moved_id = [4u8; 16];
     let ensure = |tp: &TopicPartition, topic_id: [u8; 16]| {
         PartitionsRequest::Ensure(EnsureRequest {
             tp: tp.clone(),
@@ -1130,14 +1124,7 @@ fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
         })
     };
     let mut h = Harness::new(storage.clone());
-    let (moved_away, still_here) = (moved(0), moved(1));
-    for (tp, id) in [
-        (&gone, gone_id),
-        (&live, live_id),
-        (&open, open_id),
-        (&moved_away, moved_id),
-        (&still_here, moved_id),
-    ] {
+    for (tp, id) in [(&gone, gone_id), (&live, live_id), (&open, open_id)] {
         assert_done(h.ask_until_idle(ensure(tp, id)));
         assert_eq!(
             h.produce_one(1, tp, plain(b"r")).error_code,
@@ -1156,24 +1143,12 @@ fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
     let mut h = h.restarted(storage.clone());
     assert_done(h.ask_until_idle(ensure(&open, open_id)));
     let deleted_topic_ids = [gone_id, open_id].into_iter().collect();
-    let assigned_here = BTreeMap::from([
-        (moved_id, BTreeSet::from([1])),
-        (live_id, BTreeSet::from([0])),
-    ]);
-    let request = PartitionsRequest::RemoveStray(RemoveStrayRequest {
-        deleted_topic_ids,
-        assigned_here: Some(assigned_here),
-    });
+    let request = PartitionsRequest::RemoveStray(RemoveStrayRequest { deleted_topic_ids });
     assert_done(h.ask_until_idle(request));
     let dir = crate::partition::replica::dir_for;
     assert!(!storage.exists(&dir(&gone)), "{:?}", storage.file_names());
-    assert!(
-        !storage.exists(&dir(&moved_away)),
-        "{:?}",
-        storage.file_names()
-    );
     assert!(!storage.exists(&leftover));
-    for kept in [&live, &open, &unlabelled, &still_here] {
+    for kept in [&live, &open, &unlabelled] {
         assert!(storage.exists(&dir(kept)), "{kept:?}");
     }
     assert_eq!(h.log_end(&open), 1);

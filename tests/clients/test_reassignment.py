@@ -392,3 +392,53 @@ def test_reassignment_refuses_unknown_brokers_and_partitions(rill_cluster, topic
     assert "No partition reassignments found." in out, out
     placed = partitions(nodes[0], topic_name, 1)
     assert placed is not None and placed[0][1:] == ([1, 2, 3], [1, 2, 3]), placed
+
+
+@pytest.mark.timeout(180)
+def test_a_replica_added_after_delete_records_starts_at_the_leaders_log_start(
+        rill_cluster, topic_name, tmp_path):
+    """A new replica of a partition whose records below offset 10 were deleted (DeleteRecords;
+    retention does the same) cannot fetch from offset 0: it restarts its empty log at the
+    leader's log start, catches up, joins the ISR, and the move completes. The partition then
+    starts at 10 on the new broker too, and a restart of that broker keeps it so."""
+    nodes = rill_cluster(3, *FAST_SESSION)
+    require_reassignment_apis(nodes[0])
+    create_placed(nodes[0], topic_name, [[1]])
+    wait_placed_in_sync(nodes[0], topic_name, [[1]])
+    producer = Producer({"bootstrap.servers": nodes[0].bootstrap, "acks": "all"})
+    for i in range(20):
+        producer.produce(topic_name, value=f"v{i}".encode(), partition=0)
+    assert producer.flush(TIMEOUT_S) == 0
+    admin = AdminClient({"bootstrap.servers": nodes[0].bootstrap})
+    deleted = admin.delete_records([TopicPartition(topic_name, 0, 10)])
+    for future in deleted.values():
+        assert future.result(TIMEOUT_S).low_watermark == 10
+
+    plan = plan_file(tmp_path, "move", {(topic_name, 0): [2, 1]})
+    code, out, both = reassign(nodes[0], "--reassignment-json-file", str(plan), "--execute")
+    assert code == 0 and "Successfully started" in out, both
+    wait_completed(nodes[0], plan)
+    wait_for("both replicas in sync", lambda: (lambda ps: ps if ps and ps[0][1] == [2, 1]
+             and ps[0][2] == [1, 2] else None)(partitions(nodes[0], topic_name, 1)))
+
+    def earliest_and_values(node):
+        consumer = Consumer({"bootstrap.servers": node.bootstrap, "group.id": f"{topic_name}-e",
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic_name, 0),
+                                                       timeout=10)
+        finally:
+            consumer.close()
+        return low, high
+
+    # Broker 2 leads once broker 1 stops: its log starts at 10 and holds 10..19.
+    nodes[0].kill9()
+    wait_for("broker 2 leads", lambda: (lambda ps: ps if ps and ps[0][0] == 2 else None)(
+        partitions(nodes[1], topic_name, 1)))
+    assert earliest_and_values(nodes[1]) == (10, 20)
+    assert read_partition(nodes[1].bootstrap, topic_name, 0, 10) == [
+        f"v{i}".encode() for i in range(10, 20)]
+    nodes[1].restart()
+    wait_for("broker 2 leads again", lambda: (lambda ps: ps if ps and ps[0][0] == 2 else None)(
+        partitions(nodes[1], topic_name, 1)))
+    assert earliest_and_values(nodes[1]) == (10, 20)

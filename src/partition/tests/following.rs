@@ -7,6 +7,7 @@ use super::leader_epochs::tell_with_isr;
 use super::*;
 use crate::actor::CallId;
 use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult};
+use crate::partition::following;
 
 const LEADER: u64 = 1;
 const FOLLOWER: u64 = 2;
@@ -345,4 +346,140 @@ fn a_follower_fetches_on_only_once_its_copy_is_synced_under_flush_every_append()
             assert_eq!(next[0].2.fetch_offset, Offset(1));
         }
     }
+}
+
+/// A follower whose log ends below its leader's log start (the leader's DeleteRecords or
+/// retention removed what it lacks) restarts its log empty there (Kafka's
+/// `truncateFullyAndStartAt`): its own records go, a job moves its log start on disk, the log
+/// opens again at the new start and copies the leader's batches from there, byte for byte.
+/// A restart of the node keeps the new start.
+#[test]
+fn a_follower_below_its_leaders_log_start_restarts_its_log_there() {
+    let a = tp("a");
+    let storage = Arc::new(MemStorage::new());
+    let mut leader = Harness::on_node(Arc::new(MemStorage::new()), LEADER);
+    let mut follower = Harness::on_node(storage.clone(), FOLLOWER);
+    // Alone (before the metadata names its followers) the leader's DeleteRecords waits for
+    // no follower's log start.
+    leader.ensure(&a, config(Some(0)));
+    for value in [b"p", b"q", b"r", b"s", b"t"] {
+        assert_eq!(
+            leader.produce_one(1, &a, plain(value)).error_code,
+            ErrorCode::NONE
+        );
+    }
+    assert_eq!(
+        delete_records(&mut leader, &a, 3).error_code,
+        ErrorCode::NONE
+    );
+    tell_with_isr(&mut leader, &[(&a, Some(LEADER), 3)], &[LEADER]);
+    // The follower once led alone in an earlier epoch and wrote two records of its own.
+    tell_with_isr(&mut follower, &[(&a, Some(FOLLOWER), 1)], &[FOLLOWER]);
+    follower.ensure(&a, config(None));
+    for value in [b"x", b"y"] {
+        // acks=all, so its flush jobs ran: a log restarts only between its jobs.
+        follower.ask_after_jobs(produce(-1, vec![(a.clone(), plain(value))]));
+    }
+    assert_eq!(follower.log_end(&a), 2);
+
+    let told = tell_with_isr(&mut follower, &[(&a, Some(LEADER), 3)], &[LEADER]);
+    relay(&mut leader, &mut follower, told);
+    let replica = follower.actor.replica(&a).expect("open again");
+    assert_eq!(replica.log().log_start_offset(), 3);
+    assert_eq!(follower.log_end(&a), 5);
+    let from_3 = |h: &Harness| {
+        h.actor
+            .replica(&a)
+            .unwrap()
+            .log()
+            .read(3, 1 << 20)
+            .unwrap()
+            .bytes
+    };
+    assert_eq!(
+        from_3(&follower),
+        from_3(&leader),
+        "the leader's batches from its log start"
+    );
+    // Its epochs are its batches' (the leader's epoch 3 holds no record yet), none of its own.
+    assert_eq!(epochs(&follower, &a), vec![(0, 3)]);
+
+    // Restarted, the follower's log still starts at 3.
+    let restarted = follower.restarted(storage);
+    let mut follower = restarted;
+    follower.ensure(&a, config(None));
+    let replica = follower.actor.replica(&a).unwrap();
+    assert_eq!(replica.log().log_start_offset(), 3);
+    assert_eq!(follower.log_end(&a), 5);
+}
+
+/// A DeleteRecords in the middle of the leader's first batch leaves its log start inside it:
+/// a new follower restarts at the log start, finds the batch begins below it, restarts at
+/// the batch's base, and gets the batch whole (no other offset below the log start is served).
+#[test]
+fn a_follower_takes_the_leaders_first_batch_whole_when_the_log_start_is_inside_it() {
+    let a = tp("a");
+    let mut leader = Harness::on_node(Arc::new(MemStorage::new()), LEADER);
+    let mut follower = Harness::on_node(Arc::new(MemStorage::new()), FOLLOWER);
+    leader.ensure(&a, config(Some(0)));
+    let five = build_batch(
+        &[
+            (None, b"0"),
+            (None, b"1"),
+            (None, b"2"),
+            (None, b"3"),
+            (None, b"4"),
+        ],
+        1_000,
+    );
+    assert_eq!(leader.produce_one(1, &a, five).error_code, ErrorCode::NONE);
+    assert_eq!(
+        delete_records(&mut leader, &a, 3).error_code,
+        ErrorCode::NONE
+    );
+    tell_with_isr(&mut leader, &[(&a, Some(LEADER), 3)], &[LEADER]);
+
+    tell_with_isr(&mut follower, &[(&a, Some(LEADER), 3)], &[LEADER]);
+    let opened = open(&mut follower, &a);
+    relay(&mut leader, &mut follower, opened);
+    let from_3 = |h: &Harness| {
+        h.actor
+            .replica(&a)
+            .unwrap()
+            .log()
+            .read(3, 1 << 20)
+            .unwrap()
+            .bytes
+    };
+    assert_eq!(from_3(&follower), from_3(&leader), "the whole batch");
+    assert_eq!(
+        following::first_batch_base(&from_3(&follower)),
+        Some(Offset(0))
+    );
+    assert_eq!(follower.log_end(&a), 5);
+    // Its log start follows the leader's once the high watermark passed it.
+    assert_eq!(
+        follower.actor.replica(&a).unwrap().log().log_start_offset(),
+        3
+    );
+
+    // An offset below the log start that is no batch's base is still refused.
+    let ask = ReplicaFetchRequest {
+        tp: a.clone(),
+        topic_id: [0; 16],
+        replica: NodeId(FOLLOWER),
+        broker_epoch: crate::types::BrokerEpoch(FOLLOWER),
+        current_leader_epoch: LeaderEpoch(3),
+        fetch_offset: Offset(1),
+        last_fetched_epoch: LeaderEpoch::UNKNOWN,
+        log_start_offset: Offset(0),
+        max_bytes: 1 << 20,
+        max_wait_ms: 0,
+    };
+    let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(ask));
+    let reply = take_reply(&mut effects, id).expect("answered at once");
+    let PartitionsReply::ReplicaFetch(result) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(result.error_code, ErrorCode::OFFSET_OUT_OF_RANGE);
 }

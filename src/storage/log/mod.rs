@@ -1066,6 +1066,35 @@ impl Log {
         Ok(new_end)
     }
 
+    /// The ops that restart a closed log empty at `offset` (Kafka's `truncateFullyAndStartAt`:
+    /// a follower whose log ends below its leader's log start, or whose whole log diverged):
+    /// every file of the directory but its topic-id label goes (segments, indexes, epochs,
+    /// checkpoints, producer snapshots), then the log-start and recovery-point checkpoints say
+    /// `offset`, replaced atomically and durably (which syncs the directory, the removals
+    /// with it). The next open finds no segment and starts the log at `offset`. A crash
+    /// midway leaves some of the old segments, each whole, and the old checkpoints: the open
+    /// keeps a run of them (a follower's older state) and the follower restarts again. Lists
+    /// the directory; no fsync in the caller.
+    pub fn restart_ops(
+        storage: &dyn Storage,
+        dir: &Path,
+        offset: i64,
+    ) -> Result<Vec<PersistOp>, LogError> {
+        let names = storage.list(dir).at(dir)?;
+        let mut ops: Vec<PersistOp> = (names.iter())
+            .filter(|name| name.as_str() != partition_metadata::FILE_NAME)
+            .map(|name| PersistOp::RemoveFile(dir.join(name)))
+            .collect();
+        for kind in [Kind::LogStart, Kind::RecoveryPoint] {
+            ops.push(PersistOp::ReplaceFile {
+                path: dir.join(kind.file_name()),
+                bytes: checkpoint::encode(kind, offset).to_vec(),
+                fence: None,
+            });
+        }
+        Ok(ops)
+    }
+
     /// Drops the whole log and restarts it empty at `offset` (a follower whose log is out of
     /// the leader's range). The log start offset becomes `offset`.
     pub fn truncate_fully_and_start_at(
