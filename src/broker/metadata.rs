@@ -145,21 +145,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             return entry.with_error_code(code.wire());
         };
         let node = BrokerId(self.settings.broker_id());
-        let ids = |nodes: &[crate::types::NodeId]| -> Vec<BrokerId> {
-            nodes.iter().map(|n| broker_id(*n)).collect()
-        };
         let partitions = (0..meta.partitions)
             .map(|p| {
-                // A topic of a test with no assignment: this node holds it alone.
-                let (leader, epoch, replicas, isr) = match meta.assignment.get(p as usize) {
-                    Some(view) => (
-                        view.leader.map(broker_id),
-                        view.leader_epoch,
-                        ids(&view.replicas),
-                        ids(&view.isr),
-                    ),
-                    None => (Some(node), LeaderEpoch::INITIAL, vec![node], vec![node]),
-                };
+                let (leader, epoch, replicas, isr) = partition_state(meta, p, node);
                 let mut entry = MetadataResponsePartition::default()
                     .with_partition_index(p)
                     .with_leader_id(leader.unwrap_or(BrokerId(-1)))
@@ -193,6 +181,27 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         } else {
             entry
         }
+    }
+}
+
+/// A partition's leader (`None`: offline), leader epoch, replicas and ISR as the wire names
+/// them. A topic of a test with no assignment: `node` holds it alone.
+pub(super) fn partition_state(
+    meta: &TopicMeta,
+    partition: i32,
+    node: BrokerId,
+) -> (Option<BrokerId>, LeaderEpoch, Vec<BrokerId>, Vec<BrokerId>) {
+    let ids = |nodes: &[crate::types::NodeId]| -> Vec<BrokerId> {
+        nodes.iter().map(|n| broker_id(*n)).collect()
+    };
+    match meta.assignment.get(partition as usize) {
+        Some(view) => (
+            view.leader.map(broker_id),
+            view.leader_epoch,
+            ids(&view.replicas),
+            ids(&view.isr),
+        ),
+        None => (Some(node), LeaderEpoch::INITIAL, vec![node], vec![node]),
     }
 }
 

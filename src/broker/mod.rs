@@ -11,7 +11,9 @@ mod codec;
 pub mod configs;
 mod create_partitions;
 mod describe_cluster;
+mod describe_log_dirs;
 mod describe_quorum;
+mod describe_topic_partitions;
 mod elect_leaders;
 mod error;
 mod fetch;
@@ -152,6 +154,18 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             ApiKey::ListPartitionReassignments => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.list_partition_reassignments(body)
+                })
+                .await
+            }
+            ApiKey::DescribeTopicPartitions => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.describe_topic_partitions(body)
+                })
+                .await
+            }
+            ApiKey::DescribeLogDirs => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.describe_log_dirs(body, version)
                 })
                 .await
             }

@@ -38,6 +38,8 @@ pub struct GatewaySettings {
     pub log_builtin: LogConfig,
     /// DescribeConfigs' rows for this broker, in their fixed order.
     pub broker_configs: Vec<ConfigEntry>,
+    /// `log.dirs` as an absolute path: the log directory DescribeLogDirs names.
+    pub log_dir: String,
 }
 
 impl GatewaySettings {

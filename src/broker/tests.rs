@@ -37,6 +37,7 @@ pub(super) fn settings() -> GatewaySettings {
         log: LogConfig::default(),
         log_builtin: LogConfig::default(),
         broker_configs: Vec::new(),
+        log_dir: "/var/lib/rill".to_owned(),
     }
 }
 

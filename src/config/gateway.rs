@@ -54,6 +54,12 @@ impl ServerConfig {
             log: self.log.clone(),
             log_builtin: ServerConfig::default().log,
             broker_configs: describe_broker(self),
+            // Kafka names a log directory by its absolute path; a relative one is taken from
+            // the working directory the server started in.
+            log_dir: std::path::absolute(&self.log_dir)
+                .unwrap_or_else(|_| self.log_dir.clone())
+                .display()
+                .to_string(),
         }
     }
 }

@@ -106,6 +106,8 @@ calls! {
         |r| NodeMsg::Partitions(PartitionsRequest::EpochEnds(r));
     ReplicaFetchRequest, ReplicaFetchResult => PARTITIONS,
         |r| NodeMsg::Partitions(PartitionsRequest::ReplicaFetch(r));
+    LogDirsRequest, Vec<LogDirPartition> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::LogDirs(r));
     ListTopicsRequest, BTreeMap<String, TopicMeta> => TOPICS, |_| NodeMsg::Topics(TopicsRequest::List);
     CreateTopicsRequest, Vec<TopicChange> => TOPICS,
         |r| NodeMsg::Topics(TopicsRequest::CreateTopics(r));
@@ -197,6 +199,7 @@ replies! {
     Vec<TopicPartition> = PartitionsReply::Offline;
     Vec<EpochEnd> = PartitionsReply::EpochEnds;
     ReplicaFetchResult = PartitionsReply::ReplicaFetch;
+    Vec<LogDirPartition> = PartitionsReply::LogDirs;
     BTreeMap<String, TopicMeta> = TopicsReply::List;
     Vec<TopicChange> = TopicsReply::Created;
     Deletions = TopicsReply::Deleted | Failed;

@@ -40,6 +40,26 @@ pub enum PartitionsRequest {
     EpochEnds(EpochEndsRequest),
     /// A follower's fetch from this node, the partition's leader (see [`ReplicaFetchRequest`]).
     ReplicaFetch(ReplicaFetchRequest),
+    /// DescribeLogDirs: the replicas open here and their sizes (see [`LogDirsRequest`]).
+    LogDirs(LogDirsRequest),
+}
+
+/// The replicas this node holds open, of the partitions named (`None`: all), for
+/// DescribeLogDirs; answered [`PartitionsReply::LogDirs`] in (topic, partition) order.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogDirsRequest {
+    pub partitions: Option<Vec<TopicPartition>>,
+}
+
+/// One replica held here (Kafka's `DescribeLogDirsPartition`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogDirPartition {
+    pub tp: TopicPartition,
+    /// The bytes of its segments.
+    pub size_bytes: u64,
+    /// How far its log end is behind its high watermark (Kafka's `offsetLag`; 0 once it holds
+    /// everything committed it knows of).
+    pub offset_lag: i64,
 }
 
 /// Every partition of the cluster with its leader, as this node's metadata says.
@@ -320,6 +340,7 @@ pub enum PartitionsReply {
     /// To EpochEnds, in the order asked.
     EpochEnds(Vec<EpochEnd>),
     ReplicaFetch(ReplicaFetchResult),
+    LogDirs(Vec<LogDirPartition>),
 }
 
 /// The outcome of a request that answers nothing else: a Kafka error code (0 = done).

@@ -49,9 +49,9 @@ use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
     EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
-    ListOffsetsResult, NodeMsg, OfflineRequest, PartitionsReply, PartitionsRequest,
-    ProducePartitionResult, ProduceRequest, ReplicaFetchRequest, ReplicaFetchResult,
-    SetConfigRequest, PARTITIONS, QUORUM,
+    ListOffsetsResult, LogDirPartition, NodeMsg, OfflineRequest, PartitionsReply,
+    PartitionsRequest, ProducePartitionResult, ProduceRequest, ReplicaFetchRequest,
+    ReplicaFetchResult, SetConfigRequest, PARTITIONS, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -477,11 +477,27 @@ impl Partitions {
                 self.on_leaders(ctx, update);
                 ctx.reply(id, done(ErrorCode::NONE, None));
             }
+            PartitionsRequest::LogDirs(request) => {
+                let held = self.log_dirs(request.partitions.as_deref());
+                ctx.reply(id, NodeMsg::PartitionsReply(PartitionsReply::LogDirs(held)));
+            }
             PartitionsRequest::RemoveStray(request) => {
                 let reply = self.remove_strays(ctx, &request.deleted_topic_ids);
                 ctx.reply(id, reply);
             }
         }
+    }
+
+    /// The replicas open here, of `partitions` if named, with their sizes (DescribeLogDirs).
+    fn log_dirs(&self, partitions: Option<&[TopicPartition]>) -> Vec<LogDirPartition> {
+        (self.replicas.iter())
+            .filter(|(tp, _)| partitions.is_none_or(|named| named.contains(tp)))
+            .map(|(tp, replica)| LogDirPartition {
+                tp: tp.clone(),
+                size_bytes: replica.log().size_bytes(),
+                offset_lag: (replica.high_watermark().0 - replica.log().log_end_offset()).max(0),
+            })
+            .collect()
     }
 
     /// Starts removing the stray directories ([`strays`]): each partition one in its

@@ -79,6 +79,7 @@ pub fn may_park(request: &PartitionsRequest) -> bool {
             | PartitionsRequest::Offline(_)
             | PartitionsRequest::Leaders(_)
             | PartitionsRequest::RemoveStray(_)
+            | PartitionsRequest::LogDirs(_)
     )
 }
 
@@ -101,7 +102,8 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         | PartitionsRequest::InitProducerId(_)
         | PartitionsRequest::Offline(_)
         | PartitionsRequest::Leaders(_)
-        | PartitionsRequest::RemoveStray(_) => false,
+        | PartitionsRequest::RemoveStray(_)
+        | PartitionsRequest::LogDirs(_) => false,
     }
 }
 

@@ -241,6 +241,10 @@ impl<'a> Walk<'a> {
             Ty::Array(element) => self.array(|walk| walk.value(element, version)),
             Ty::Structs(s) => self.array(|walk| walk.structure(s, version)),
             Ty::Struct(s) => self.structure(s, version),
+            Ty::NullableStruct(s) => match self.fixed::<1>()? {
+                [1] => self.structure(s, version),
+                _ => Ok(()),
+            },
         }
     }
 

@@ -73,6 +73,8 @@ pub enum Ty {
     Structs(&'static Struct),
     /// A single nested struct (not an array).
     Struct(&'static Struct),
+    /// A nullable nested struct: an int8 (1: present, then the struct; anything else: null).
+    NullableStruct(&'static Struct),
 }
 
 /// A field present in `versions`.

@@ -156,6 +156,13 @@ impl<R: Rng> Gen<'_, R> {
                 }
             }
             Ty::Struct(s) => self.structure(s),
+            Ty::NullableStruct(s) => {
+                let present = self.rng.gen_bool(0.5);
+                self.out.push(if present { 1 } else { 0xff });
+                if present {
+                    self.structure(s);
+                }
+            }
         }
     }
 }

@@ -59,7 +59,9 @@ macro_rules! by_request_type {
             OffsetForLeaderEpoch = OffsetForLeaderEpochRequest,
             ElectLeaders = ElectLeadersRequest,
             AlterPartitionReassignments = AlterPartitionReassignmentsRequest,
-            ListPartitionReassignments = ListPartitionReassignmentsRequest)
+            ListPartitionReassignments = ListPartitionReassignmentsRequest,
+            DescribeLogDirs = DescribeLogDirsRequest,
+            DescribeTopicPartitions = DescribeTopicPartitionsRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

@@ -46,7 +46,7 @@ const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] =
     super::concat(CORE, GROUP_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 19] = [
+const CORE: [Supported; 21] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -81,6 +81,12 @@ const CORE: [Supported; 19] = [
     // allowReplicationFactorChange (KIP-860).
     s(ApiKey::AlterPartitionReassignments, 0, 1),
     s(ApiKey::ListPartitionReassignments, 0, 0),
+    // Which partitions a broker holds and their sizes (kafka-log-dirs, the admin clients'
+    // describeLogDirs); v1 is the crate's first.
+    s(ApiKey::DescribeLogDirs, 1, 4),
+    // Metadata's paged successor for topics' partitions (KIP-966; Kafka 3.7+ admin clients'
+    // describeTopics, kafka-python's describe_topic_partitions).
+    s(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

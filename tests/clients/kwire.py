@@ -32,12 +32,14 @@ API_KEYS = {
     "InitProducerId": 22,
     "DescribeConfigs": 32,
     "AlterConfigs": 33,
+    "DescribeLogDirs": 35,
     "CreatePartitions": 37,
     "DeleteGroups": 42,
     "IncrementalAlterConfigs": 44,
     "OffsetDelete": 47,
     "DescribeQuorum": 55,
     "DescribeCluster": 60,
+    "DescribeTopicPartitions": 75,
 }
 
 CORRUPT_MESSAGE = 2

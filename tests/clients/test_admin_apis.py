@@ -301,3 +301,46 @@ def test_aiokafka_admin_partitions_configs_records(rill, topic_name):
     asyncio.run(asyncio.wait_for(body(), 60))
     got = ck.consume(rill.bootstrap, topic_name, 1, 3)
     assert [o for _, o, _, _ in got] == [7, 8, 9]
+
+
+def test_kafka_python_describe_topic_partitions_pages_and_log_dirs(rill, topic_name):
+    """DescribeTopicPartitions (75, KIP-966; kafka-python's describe_topic_partitions): topics
+    sorted by name, at most `response_partition_limit` partitions a page, a cursor to the next
+    one, an unknown topic UNKNOWN_TOPIC_OR_PARTITION; and DescribeLogDirs (35) lists what the
+    broker's log directory holds."""
+    kwire.require_apis(rill.addr, "DescribeTopicPartitions", "DescribeLogDirs")
+    a, b = f"{topic_name}-a", f"{topic_name}-b"
+    ck.create_topic(rill.bootstrap, b, 2)
+    ck.create_topic(rill.bootstrap, a, 3)
+    admin = KafkaAdminClient(bootstrap_servers=rill.bootstrap)
+    try:
+        first = admin.describe_topic_partitions([b, f"{topic_name}-missing", a],
+                                                response_partition_limit=4)
+        names = [t["name"] for t in first["topics"]]
+        assert names == [a, b], first
+        assert [p["partition_index"] for p in first["topics"][0]["partitions"]] == [0, 1, 2]
+        assert [p["partition_index"] for p in first["topics"][1]["partitions"]] == [0]
+        for t in first["topics"]:
+            assert t["error_code"] == 0 and not t["is_internal"], t
+            for p in t["partitions"]:
+                assert p["error_code"] == 0, p
+                assert p["leader_id"] == 1 and p["replica_nodes"] == [1], p
+                assert p["isr_nodes"] == [1] and p["leader_epoch"] >= 0, p
+        assert first["next_cursor"] == {"topic_name": b, "partition_index": 1}, first
+
+        rest = admin.describe_topic_partitions([b, f"{topic_name}-missing", a],
+                                               response_partition_limit=4,
+                                               cursor=first["next_cursor"])
+        by_name = {t["name"]: t for t in rest["topics"]}
+        assert [p["partition_index"] for p in by_name[b]["partitions"]] == [1], rest
+        # The unknown topic sorts after the cursor's: it is reported on this page.
+        assert by_name[f"{topic_name}-missing"]["error_code"] == 3, rest
+        assert a not in by_name and rest["next_cursor"] is None, rest
+
+        [answer] = admin.describe_log_dirs()
+        [log_dir] = answer["log_dirs"]
+        held = {(t["name"], p["partition_index"]) for t in log_dir["topics"]
+                for p in t["partitions"]}
+        assert {(a, 0), (a, 1), (a, 2), (b, 0), (b, 1)} <= held, log_dir
+    finally:
+        admin.close()

@@ -16,6 +16,8 @@
   kafka-python's `list_partition_reassignments` show the replicas being added and removed
   (replicas = target, then the old ones it drops), the partition keeps taking acks=all writes,
   and `--cancel` puts the replica set back as it was, with nothing listed any more.
+* DescribeLogDirs (kafka-python's `describe_log_dirs`) names, per broker, the partitions its log
+  directory holds once a move completed.
 * The tool refuses (non-zero exit) an unknown broker and a partition the topic does not have;
   on the wire (kafka-python's `alter_partition_reassignments`) an unregistered broker or one
   broker named twice is INVALID_REPLICA_ASSIGNMENT, a partition or topic that does not exist
@@ -133,6 +135,25 @@ def topic_dirs(node, topic):
     return sorted(d.name for d in data.iterdir() if d.name.startswith(f"{topic}-"))
 
 
+def log_dir_partitions(node, topic):
+    """kafka-python's DescribeLogDirs to every broker: {broker: {partition of `topic`: whether
+    its size is positive}}, each broker's log directory checked to be its data directory."""
+    admin = KafkaAdminClient(bootstrap_servers=node.bootstrap)
+    try:
+        answers = admin.describe_log_dirs()
+    finally:
+        admin.close()
+    held = {}
+    for answer in answers:
+        [log_dir] = answer["log_dirs"]
+        assert log_dir["error_code"] == 0, log_dir
+        assert log_dir["log_dir"].endswith("/data"), log_dir
+        held[answer["broker"]] = {
+            p["partition_index"]: p["partition_size"] > 0
+            for t in log_dir["topics"] if t["name"] == topic for p in t["partitions"]}
+    return held
+
+
 def list_reassignments(node):
     """kafka-python's ListPartitionReassignments: {TopicPartition: {replicas, adding_replicas,
     removing_replicas}}."""
@@ -244,6 +265,12 @@ def test_reassignment_moves_a_partition_to_another_broker_under_load_without_los
         assert topic_dirs(nodes[3], topic_name) == [f"{topic_name}-0", f"{topic_name}-1"]
         assert topic_dirs(nodes[0], topic_name) == every
         assert topic_dirs(nodes[1], topic_name) == every
+        # DescribeLogDirs (kafka-python's describe_log_dirs, asking each broker) says the same:
+        # which partitions each broker's one log directory holds, with their sizes.
+        held = log_dir_partitions(nodes[0], topic_name)
+        assert held[3] == {2: True}, held
+        assert held[4] == {0: True, 1: True}, held
+        assert held[1] == held[2] == {0: True, 1: True, 2: True}, held
 
         at_completion = {p: len(acked[p]) for p in target}
         time.sleep(3)

@@ -1,6 +1,7 @@
 //! The cluster's own APIs: DescribeQuorum (the controller quorum, KRaft's metadata log),
 //! DescribeCluster (its brokers), ElectLeaders (partition leaderships) and the partition
-//! reassignments (AlterPartitionReassignments, ListPartitionReassignments).
+//! reassignments (AlterPartitionReassignments, ListPartitionReassignments), and the brokers'
+//! log directories (DescribeLogDirs).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -84,4 +85,15 @@ pub const LIST_PARTITION_REASSIGNMENTS: Request = Request {
         f("timeout_ms", ALL, Int32),
         f("topics", ALL, Structs(&LIST_REASSIGNMENTS_TOPIC)),
     ]),
+};
+
+// DescribeLogDirs (35)
+
+const DESCRIBABLE_LOG_DIR_TOPIC: Struct =
+    fields(&[f("topic", ALL, String), f("partitions", ALL, Array(&Int32))]);
+pub const DESCRIBE_LOG_DIRS: Request = Request {
+    key: ApiKey::DescribeLogDirs,
+    versions: range(1, 4),
+    flexible: since(2),
+    body: fields(&[f("topics", ALL, Structs(&DESCRIBABLE_LOG_DIR_TOPIC))]),
 };

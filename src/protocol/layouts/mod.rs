@@ -21,8 +21,8 @@ mod records;
 mod topics;
 
 pub use cluster::{
-    ALTER_PARTITION_REASSIGNMENTS, DESCRIBE_CLUSTER, DESCRIBE_QUORUM, ELECT_LEADERS,
-    LIST_PARTITION_REASSIGNMENTS,
+    ALTER_PARTITION_REASSIGNMENTS, DESCRIBE_CLUSTER, DESCRIBE_LOG_DIRS, DESCRIBE_QUORUM,
+    ELECT_LEADERS, LIST_PARTITION_REASSIGNMENTS,
 };
 pub use configs::{ALTER_CONFIGS, DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS};
 pub use groups::{
@@ -33,7 +33,9 @@ pub use groups::{
 pub use records::{
     DELETE_RECORDS, FETCH, INIT_PRODUCER_ID, LIST_OFFSETS, OFFSET_FOR_LEADER_EPOCH, PRODUCE,
 };
-pub use topics::{CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, METADATA};
+pub use topics::{
+    CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_TOPIC_PARTITIONS, METADATA,
+};
 
 /// The consumer-group layouts (issue 12), the tail of [`REQUESTS`].
 pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
@@ -42,7 +44,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 18] = [
+const CORE: [&Request; 20] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -61,6 +63,8 @@ const CORE: [&Request; 18] = [
     &ELECT_LEADERS,
     &ALTER_PARTITION_REASSIGNMENTS,
     &LIST_PARTITION_REASSIGNMENTS,
+    &DESCRIBE_LOG_DIRS,
+    &DESCRIBE_TOPIC_PARTITIONS,
 ];
 
 const GROUPS: [&Request; 13] = [

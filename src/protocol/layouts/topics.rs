@@ -1,4 +1,5 @@
-//! Metadata and topic administration: Metadata, CreateTopics, DeleteTopics, CreatePartitions.
+//! Metadata and topic administration: Metadata, CreateTopics, DeleteTopics, CreatePartitions,
+//! and DescribeTopicPartitions (KIP-966's paged Metadata).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -77,5 +78,27 @@ pub const CREATE_PARTITIONS: Request = Request {
         f("topics", ALL, Structs(&CREATE_PARTITIONS_TOPIC)),
         f("timeout_ms", ALL, Int32),
         f("validate_only", ALL, Bool),
+    ]),
+};
+
+// DescribeTopicPartitions (75)
+
+const DESCRIBE_TOPIC_PARTITIONS_TOPIC: Struct = fields(&[f("name", ALL, String)]);
+const DESCRIBE_TOPIC_PARTITIONS_CURSOR: Struct = fields(&[
+    f("topic_name", ALL, String),
+    f("partition_index", ALL, Int32),
+]);
+pub const DESCRIBE_TOPIC_PARTITIONS: Request = Request {
+    key: ApiKey::DescribeTopicPartitions,
+    versions: range(0, 0),
+    flexible: ALL,
+    body: fields(&[
+        f("topics", ALL, Structs(&DESCRIBE_TOPIC_PARTITIONS_TOPIC)),
+        f("response_partition_limit", ALL, Int32),
+        f(
+            "cursor",
+            ALL,
+            NullableStruct(&DESCRIBE_TOPIC_PARTITIONS_CURSOR),
+        ),
     ]),
 };
