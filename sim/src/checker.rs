@@ -55,6 +55,45 @@ pub struct Promises {
     pub replicated: bool,
 }
 
+/// What the run's configuration claims to survive, in words (issue 14's "claims"): the
+/// checker holds every acknowledgement to exactly these rules (`check`'s `acks_are_binding`),
+/// and the run records them in its history (`Event::Claims`). `min_insync_replicas` is the
+/// data topic's; `empty_disks` whether the nemesis may wipe a broker's data disk once (only
+/// drawn where the claim below covers it).
+pub fn claims(promises: Promises, min_insync_replicas: u8, empty_disks: bool) -> String {
+    let mut claims = Vec::new();
+    if promises.durable_acks {
+        let mut all = String::from(
+            "acks=all: every acknowledged record survives any crashes and restarts of any              brokers (flush.messages=1: on the disk of every in-sync replica before the              acknowledgement)",
+        );
+        if promises.replicated && min_insync_replicas >= 2 {
+            all.push_str(&format!(
+                ", and the loss of one broker's data disk (min.insync.replicas={min_insync_replicas}:                  on at least two disks)"
+            ));
+        }
+        claims.push(all);
+    } else {
+        claims.push(
+            "acks=all: acknowledged records survive only in runs without crashes (no fsync              before the acknowledgement)"
+                .to_owned(),
+        );
+    }
+    claims.push(match promises.replicated {
+        true => "acks=1: acknowledged records survive only in runs without any fault (a                  failover loses what was above the high watermark)"
+            .to_owned(),
+        false => "acks=1: acknowledged records survive only in runs without crashes".to_owned(),
+    });
+    claims.push("acks=0: nothing (never acknowledged)".to_owned());
+    claims.push(
+        "consumers: no offset's value ever changes, reads are in order; replicas agree wherever          two hold an offset"
+            .to_owned(),
+    );
+    if empty_disks && !(promises.durable_acks && min_insync_replicas >= 2) {
+        claims.push("(an empty disk here is not covered by any claim)".to_owned());
+    }
+    claims.join("; ")
+}
+
 /// Each producer's acks and idempotence, from its `Event::Producer` (acks=all and the run's
 /// idempotence when it has none), and which producer sent each value.
 struct Producers {

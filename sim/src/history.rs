@@ -64,6 +64,8 @@ pub enum Event {
         epoch: i16,
     },
     Config(String),
+    /// What the run's configuration claims to survive (`checker::claims`).
+    Claims(String),
     Fault {
         kind: &'static str,
         detail: String,
@@ -365,6 +367,22 @@ impl History {
         leaders.sort_unstable();
         leaders.dedup();
         leaders
+    }
+
+    /// The data topic's partitions with the leader the last Metadata sample listed (none for
+    /// a partition without one), by partition.
+    pub fn last_seen_data_leaders(&self) -> Vec<(i32, u64)> {
+        let events = self.inner.lock().expect("history lock");
+        let last = events.iter().rev().find_map(|(_, e)| match e {
+            Event::TopicsSeen { epochs, .. } => Some(epochs),
+            _ => None,
+        });
+        (last.into_iter().flatten())
+            .filter(|(_, _, _, _, name)| name == crate::workload::TOPIC)
+            .filter_map(|(_, partition, _, leader, _)| {
+                Some((*partition, u64::try_from(*leader).ok()?))
+            })
+            .collect()
     }
 
     /// Whether the run has healed (`Event::Healed` is recorded).

@@ -10,6 +10,9 @@
 //!   history, power-fails the node at a crash point, kills and restarts it.
 //! * `run`        — one seeded run: the production server on a madsim node, workload, nemesis,
 //!   healing, final read, verdict.
+//! * `role_faults` — the nemesis' faults aimed at a replicated partition's leader and
+//!   followers (isolation, a follower restarted then its leader killed, double failover, an
+//!   empty data disk).
 //! * `workload`, `client` — Kafka-protocol producers/consumers over simulated TCP.
 //! * `history`, `checker` — the Jepsen-style history and the checks over it.
 pub mod power;
@@ -23,6 +26,8 @@ pub mod client;
 pub mod fault_points;
 #[cfg(madsim)]
 pub mod history;
+#[cfg(madsim)]
+pub mod role_faults;
 #[cfg(madsim)]
 pub mod run;
 #[cfg(madsim)]

@@ -21,6 +21,7 @@ use crate::checker::{self, Promises, Verdict};
 use crate::fault_points::{self, Brokers, Harness};
 use crate::history::{Event, History};
 use crate::power::PowerSwitches;
+use crate::role_faults::RoleFaults;
 use crate::storage::{DiskFaults, FaultWindow, SimDisks};
 use crate::workload::{
     self, GroupProtocol, MemberTimes, ProducerSpec, Workload, CONSUMER_SESSION_TIMEOUT_MS,
@@ -235,7 +236,8 @@ impl SimConfig {
                 | Canary::HwIgnoresFollowers
                 | Canary::LeaderOutsideIsr
                 | Canary::FollowerStampsItsEpoch
-                | Canary::ReassignmentCompletesEarly => 3,
+                | Canary::ReassignmentCompletesEarly
+                | Canary::TruncateToHw => 3,
                 _ => 1,
             };
         }
@@ -265,10 +267,13 @@ impl SimConfig {
         config.brokers = config.voters + config.broker_only;
         if matches!(
             canary,
-            Some(Canary::HwIgnoresFollowers | Canary::FollowerStampsItsEpoch)
+            Some(
+                Canary::HwIgnoresFollowers | Canary::FollowerStampsItsEpoch | Canary::TruncateToHw
+            )
         ) {
             // Their bugs need three replicas: a record acknowledged before the followers have
-            // it, then a failover; followers catching up on an earlier leadership's batches.
+            // it, then a failover; followers catching up on an earlier leadership's batches; a
+            // follower that cut what it fetched, elected.
             config.replication_factor = 3;
             config.min_insync_replicas = 2;
         }
@@ -594,6 +599,15 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
             "seed={seed} canary={:?} fault_points={} {config:?}",
             options.canary.map(Canary::name),
             options.fault_points
+        )),
+    );
+    let empty_disks = config.replication_factor > 1 && config.kills;
+    history.record(
+        0,
+        Event::Claims(checker::claims(
+            config.promises(),
+            config.min_insync_replicas,
+            empty_disks && config.min_insync_replicas >= 2,
         )),
     );
 
@@ -962,6 +976,22 @@ async fn nemesis(
         // It kills the voter in the middle.
         kinds.push("voter-bridge");
     }
+    // Faults aimed at a replicated partition's roles (issue 14): its leader cut off from the
+    // other brokers but not from clients; a follower cut off from its leader, restarted, then
+    // the leader killed (KAFKA-1211: the follower must not cut what it fetched); a failover
+    // and back at once; and once a run, a broker back with an empty data disk (KIP-903), only
+    // where the configuration claims to survive it (min.insync.replicas >= 2).
+    let replicated = config.replication_factor > 1;
+    if replicated && config.network {
+        kinds.push("leader-isolated");
+    }
+    if replicated && config.kills {
+        kinds.extend(["follower-restart-leader-killed", "double-failover"]);
+    }
+    let mut empty_disk_left = replicated && config.kills && config.min_insync_replicas >= 2;
+    if empty_disk_left {
+        kinds.push("empty-disk");
+    }
     while !kinds.is_empty() {
         let wait = Duration::from_millis(rng.gen_range(300..2500));
         if Instant::now() + wait >= until {
@@ -1170,6 +1200,27 @@ async fn nemesis(
                 disks.set_window(target.node_id, FaultWindow::default());
                 fault("disk-heal", name.clone());
             }
+            kind @ ("leader-isolated"
+            | "follower-restart-leader-killed"
+            | "double-failover"
+            | "empty-disk") => {
+                if kind == "empty-disk" {
+                    if !empty_disk_left {
+                        continue;
+                    }
+                    empty_disk_left = false;
+                }
+                let roles = RoleFaults {
+                    handle,
+                    config,
+                    disks,
+                    history,
+                    w,
+                    brokers,
+                    node_faults,
+                };
+                roles.run(kind, hold, &mut rng).await;
+            }
             other => unreachable!("unknown fault kind {other}"),
         }
     }
@@ -1217,10 +1268,10 @@ fn flip_bit(disks: &SimDisks, node_id: u64, history: &History, w: &Workload, rng
 }
 
 /// One broker node of the simulated cluster.
-struct Broker {
+pub(crate) struct Broker {
     /// Kafka `node.id`, also its disk in `SimDisks`.
-    node_id: u64,
-    node: madsim::task::NodeId,
+    pub(crate) node_id: u64,
+    pub(crate) node: madsim::task::NodeId,
     addr: SocketAddr,
 }
 

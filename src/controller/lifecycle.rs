@@ -20,7 +20,7 @@ use crate::messages::lifecycle::{
     BrokerStatus, LifecycleReply, LifecycleRequest, StartLifecycleRequest,
 };
 use crate::messages::quorum::{LeaderRequest, QuorumReply};
-use crate::messages::{NodeMsg, QUORUM};
+use crate::messages::{NodeMsg, PartitionsRequest, PARTITIONS, QUORUM};
 use crate::types::NodeId;
 
 /// How long one call to the voter may take: longer than the voter's own forwarding timeout
@@ -159,6 +159,12 @@ impl BrokerLifecycle {
             Some(QuorumReply::Heartbeat { .. }) if stopping => self.send_next(ctx),
             Some(QuorumReply::Registered { broker_epoch }) => {
                 tracing::info!(%broker_epoch, "the broker registered with the controller quorum");
+                let to = Addr {
+                    node: ctx.me.node,
+                    actor: PARTITIONS,
+                };
+                let registered = PartitionsRequest::Registered(broker_epoch);
+                ctx.send(to, NodeMsg::Partitions(registered));
                 self.status = BrokerStatus {
                     broker_epoch: Some(broker_epoch),
                     fenced: true,

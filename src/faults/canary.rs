@@ -120,10 +120,16 @@ pub enum Canary {
     /// replicas catch up before the old ones are removed"). Caught as an acknowledged record
     /// lost.
     ReassignmentCompletesEarly,
+    /// A follower cuts its log to its high watermark at every new leadership and after every
+    /// open (`partition/actor.rs` `follow`), as followers did before KIP-101, instead of
+    /// truncating by leader epoch: what it fetched past its high watermark goes, and if it is
+    /// elected before it fetches again, acknowledged records go with it (issue 14: "truncate
+    /// to the HW instead of by epoch"; KAFKA-1211). Caught as an acknowledged record lost.
+    TruncateToHw,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 30] = [
+    pub const ALL: [Canary; 31] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -154,6 +160,7 @@ impl Canary {
         Canary::LeaderOutsideIsr,
         Canary::FollowerStampsItsEpoch,
         Canary::ReassignmentCompletesEarly,
+        Canary::TruncateToHw,
     ];
 
     pub fn name(self) -> &'static str {
@@ -188,6 +195,7 @@ impl Canary {
             Canary::LeaderOutsideIsr => "leader-outside-isr",
             Canary::FollowerStampsItsEpoch => "follower-stamps-its-epoch",
             Canary::ReassignmentCompletesEarly => "reassignment-completes-early",
+            Canary::TruncateToHw => "truncate-to-hw",
         }
     }
 

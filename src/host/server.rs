@@ -142,6 +142,7 @@ impl Server {
         }
         let topics = TopicsActor::new(admin_settings);
         let partitions = Partitions::new(storage.clone())
+            .gated()
             .with_replica_lag_time_max_ms(config.replica_lag_time_max_ms);
         let quorum = QuorumActor::new(config.quorum_settings(), storage.clone());
         let actors = vec![

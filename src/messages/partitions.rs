@@ -34,6 +34,10 @@ pub enum PartitionsRequest {
     /// Who leads every partition, after a metadata change: a message from the topics actor,
     /// never answered (see `partition::leaders`).
     Leaders(LeadersUpdate),
+    /// This process registered with the controller quorum in this broker epoch: a message from
+    /// the lifecycle actor, never answered. Until the metadata has this registration the node
+    /// takes no leadership (`partition::leaders`).
+    Registered(BrokerEpoch),
     /// Remove the directories no topic owns any more (see [`RemoveStrayRequest`]).
     RemoveStray(RemoveStrayRequest),
     /// OffsetForLeaderEpoch: where leader epochs end (see [`EpochEndsRequest`]).

@@ -197,6 +197,9 @@ pub struct Partitions {
     /// A directory removal or a leftover's failed since leftovers were last looked for: the
     /// housekeeping tick looks again ([`Self::retry_leftovers`]).
     leftovers_suspected: bool,
+    /// Only under the planted `TruncateToHw`: followers that cut their log to their high
+    /// watermark before their next fetch (a new leadership, an open).
+    hw_cut_pending: BTreeSet<TopicPartition>,
     shutdown: Option<ShutdownWait>,
     /// Compacted replicas' cleaner, by replica id: `None` while the `Clean` timer is armed,
     /// the slot while its clean runs as a persist job. One at a time per replica.
@@ -276,6 +279,7 @@ impl Partitions {
             dir_tokens: BTreeMap::new(),
             leftovers: BTreeMap::new(),
             leftovers_suspected: false,
+            hw_cut_pending: BTreeSet::new(),
             shutdown: None,
             cleaning: BTreeMap::new(),
             swapping: BTreeMap::new(),
@@ -288,6 +292,13 @@ impl Partitions {
 
     /// Kafka's `replica.lag.time.max.ms`: a follower not caught up for this long leaves the
     /// ISR.
+    /// Leaderships wait for this process's registration (see `partition::leaders`): a
+    /// production node's, which the lifecycle actor registers.
+    pub fn gated(mut self) -> Self {
+        self.leaders = Leaders::gated();
+        self
+    }
+
     pub fn with_replica_lag_time_max_ms(mut self, replica_lag_time_max_ms: u64) -> Self {
         self.replica_lag_time_max_ms = replica_lag_time_max_ms;
         self
@@ -477,6 +488,11 @@ impl Partitions {
                 self.on_leaders(ctx, update);
                 ctx.reply(id, done(ErrorCode::NONE, None));
             }
+            PartitionsRequest::Registered(epoch) => {
+                self.leaders.registered(epoch);
+                self.take_roles(ctx);
+                ctx.reply(id, done(ErrorCode::NONE, None));
+            }
             PartitionsRequest::LogDirs(request) => {
                 let held = self.log_dirs(request.partitions.as_deref());
                 ctx.reply(id, NodeMsg::PartitionsReply(PartitionsReply::LogDirs(held)));
@@ -597,6 +613,11 @@ impl Partitions {
     /// replica that no longer leads are answered (NOT_LEADER_OR_FOLLOWER).
     fn on_leaders(&mut self, ctx: PCtx, update: LeadersUpdate) {
         self.leaders.replace(update);
+        self.take_roles(ctx);
+    }
+
+    /// Every replica here takes the role the leaders table gives it now.
+    fn take_roles(&mut self, ctx: PCtx) {
         let me = ctx.me.node;
         let changed: Vec<(TopicPartition, Role)> = (self.replicas.iter())
             .filter_map(|(tp, replica)| {
@@ -621,6 +642,9 @@ impl Partitions {
                 continue;
             }
             tracing::info!(?tp, from = ?replica.role(), to = ?role, "replica role changed");
+            if !role.is_leader() && faults::canary(Canary::TruncateToHw) {
+                self.hw_cut_pending.insert(tp.clone());
+            }
             self.following.forget_in_flight(&tp);
             // A replica closing (shut down, deleted) has resigned already and is not elected.
             let announce = !replica.is_closing();
@@ -822,6 +846,9 @@ impl Partitions {
                 if let Some(topic_id) = self.topic_ids.get(tp).copied() {
                     self.label_dir(tp, &topic_id);
                     faults::observe::replica_opened(ctx.me.node.0, tp, &topic_id, log_end);
+                }
+                if !self.replicas[tp].role().is_leader() && faults::canary(Canary::TruncateToHw) {
+                    self.hw_cut_pending.insert(tp.clone());
                 }
                 // An opening log's first job makes its recovery durable (and labels it).
                 self.schedule_flush(ctx, tp);
@@ -2023,6 +2050,15 @@ impl Partitions {
         let Some((leader, epoch)) = following::leader_to_fetch_from(replica, me) else {
             return;
         };
+        let cut_ready =
+            !replica.is_opening() && !replica.sync_in_flight() && !replica.log().swap_in_flight();
+        if cut_ready && self.hw_cut_pending.remove(tp) {
+            // Planted (`TruncateToHw`): the pre-KIP-101 follower cut its log to its high
+            // watermark at a new leadership or a restart, which loses what it fetched past
+            // it if it is elected before it fetches again (KAFKA-1211).
+            let hw = replica.high_watermark();
+            return self.cut_follower(ctx, tp, hw, leader);
+        }
         if replica.flush_policy() == FlushPolicy::EveryAppend && replica.is_unsynced() {
             // Under `flush.messages=1` a follower shows the leader its new log end (its next
             // fetch) only once what it copied is fsynced: acks=all is then on the disk of every
@@ -2533,6 +2569,14 @@ impl Actor<NodeMsg> for Partitions {
                 msg: NodeMsg::Partitions(PartitionsRequest::Leaders(update)),
                 ..
             } => self.on_leaders(ctx, update),
+            Input::Msg {
+                msg: NodeMsg::Partitions(PartitionsRequest::Registered(epoch)),
+                ..
+            } => {
+                tracing::info!(broker_epoch = %epoch, "registered: this node leads what the metadata gives this registration");
+                self.leaders.registered(epoch);
+                self.take_roles(ctx);
+            }
             Input::Msg { from, msg } => {
                 tracing::warn!(
                     ?from,

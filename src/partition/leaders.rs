@@ -13,12 +13,31 @@ use super::replica::Replica;
 use super::role::Role;
 use crate::messages::quorum::IsrState;
 use crate::messages::{BrokerStatus, LeadersUpdate, PartitionLeader};
-use crate::types::{ErrorCode, LeaderEpoch, NodeId, Refusal, TopicPartition};
+use crate::types::{BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Refusal, TopicPartition};
 
 #[derive(Debug, Default)]
 pub struct Leaders {
     partitions: BTreeMap<TopicPartition, PartitionLeader>,
     brokers: BTreeMap<NodeId, BrokerStatus>,
+    gate: Gate,
+}
+
+/// Whether this node may take the leaderships the metadata gives it (KIP-903's concern, as
+/// Kafka's brokers meet it by loading partitions only once their registration is caught up):
+/// a process that restarted — perhaps with an empty disk — finds the metadata still naming
+/// its previous incarnation as a leader until its new registration moves those leaderships
+/// (the registration's entry fences the old one). Leading from its own log before then would
+/// serve, and make followers truncate to, whatever the disk holds now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Gate {
+    /// No gate (a node without a controller quorum's registration: the partition tests).
+    #[default]
+    Off,
+    /// This process has not registered yet: it leads nothing.
+    Waiting,
+    /// This process registered in this broker epoch: it leads while the metadata has that
+    /// registration.
+    Registered(BrokerEpoch),
 }
 
 impl Leaders {
@@ -40,6 +59,30 @@ impl Leaders {
         }
         self.partitions = partitions;
         self.brokers = update.brokers;
+    }
+
+    /// Leaderships wait for this process's registration ([`Self::registered`]).
+    pub fn gated() -> Self {
+        Self {
+            gate: Gate::Waiting,
+            ..Self::default()
+        }
+    }
+
+    /// This process registered with the controller quorum in `epoch`.
+    pub fn registered(&mut self, epoch: BrokerEpoch) {
+        if self.gate != Gate::Off {
+            self.gate = Gate::Registered(epoch);
+        }
+    }
+
+    /// Whether `me` may lead what the metadata gives it (see [`Gate`]).
+    fn may_lead(&self, me: NodeId) -> bool {
+        match self.gate {
+            Gate::Off => true,
+            Gate::Waiting => false,
+            Gate::Registered(epoch) => self.brokers.get(&me).is_some_and(|b| b.epoch == epoch),
+        }
     }
 
     /// The controller committed this node's ISR change of `tp` (see [`Self::replace`]).
@@ -67,6 +110,11 @@ impl Leaders {
     pub fn role_of(&self, tp: &TopicPartition, me: NodeId) -> Option<Role> {
         let known = self.partitions.get(tp)?;
         Some(match known.leader {
+            // Not yet ours to lead: nobody leads here (no fetching from itself either).
+            Some(leader) if leader == me && !self.may_lead(me) => Role::Follower {
+                leader: None,
+                epoch: known.epoch,
+            },
             Some(leader) if leader == me => Role::Leader {
                 epoch: known.epoch,
                 partition_epoch: known.partition_epoch,
@@ -245,6 +293,53 @@ mod tests {
         leaders.replace(update(state([2; 16], 3, 5, &[1, 2])));
         leaders.replace(update(state([2; 16], 4, 0, &[1])));
         assert_eq!(isr_of(&leaders), vec![1], "another leadership");
+    }
+
+    /// A restarted process takes no leadership the metadata gives its node until it registered
+    /// and the metadata has that registration (the previous incarnation's leaderships are not
+    /// its own: its disk may hold less, or nothing).
+    #[test]
+    fn a_gated_node_leads_only_under_its_own_registration() {
+        let me = NodeId(1);
+        let status = |epoch| BrokerStatus {
+            epoch: BrokerEpoch(epoch),
+            fenced: false,
+        };
+        let table = |broker_epoch| {
+            let mut update_of = leaders();
+            let partitions = std::mem::take(&mut update_of.partitions);
+            LeadersUpdate {
+                partitions,
+                brokers: BTreeMap::from([(me, status(broker_epoch))]),
+            }
+        };
+        let mut gated = Leaders::gated();
+        gated.replace(table(10));
+        let not_led = Some(Role::Follower {
+            leader: None,
+            epoch: LeaderEpoch(3),
+        });
+        assert_eq!(gated.role_of(&tp(0), me), not_led, "not registered yet");
+        gated.registered(BrokerEpoch(20));
+        assert_eq!(
+            gated.role_of(&tp(0), me),
+            not_led,
+            "the metadata still has the previous incarnation"
+        );
+        gated.replace(table(20));
+        assert!(gated.role_of(&tp(0), me).unwrap().is_leader());
+        // Another broker's leadership is unaffected by the gate.
+        assert_eq!(
+            gated.role_of(&tp(1), me),
+            Some(Role::Follower {
+                leader: Some(NodeId(2)),
+                epoch: LeaderEpoch(4)
+            })
+        );
+        // Without a gate (no registration at all), the metadata's word is taken.
+        let mut open = Leaders::default();
+        open.replace(table(10));
+        assert!(open.role_of(&tp(0), me).unwrap().is_leader());
     }
 
     #[test]

@@ -80,6 +80,7 @@ pub fn may_park(request: &PartitionsRequest) -> bool {
             | PartitionsRequest::Leaders(_)
             | PartitionsRequest::RemoveStray(_)
             | PartitionsRequest::LogDirs(_)
+            | PartitionsRequest::Registered(_)
     )
 }
 
@@ -103,7 +104,8 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         | PartitionsRequest::Offline(_)
         | PartitionsRequest::Leaders(_)
         | PartitionsRequest::RemoveStray(_)
-        | PartitionsRequest::LogDirs(_) => false,
+        | PartitionsRequest::LogDirs(_)
+        | PartitionsRequest::Registered(_) => false,
     }
 }
 

@@ -1,0 +1,212 @@
+//! Faults aimed at a replicated partition's roles (issue 14), drawn by the nemesis in runs
+//! whose data topic has replicas. Each picks a partition of the data topic and its leader as
+//! the last Metadata sample listed them (`History::last_seen_data_leaders`), and records what
+//! it does as `Event::Fault`s:
+//! * `leader-isolated` — the leader hears no other broker and no other broker hears it, while
+//!   its clients still reach it: it must not acknowledge acks=all for what its followers
+//!   cannot fetch, and once the controller (which it cannot reach either) elects another
+//!   leader, what it took is not committed;
+//! * `follower-restart-leader-killed` — a follower is cut off from its leader, killed and
+//!   restarted (it fetched records before, and may not know the high watermark past them), then
+//!   the leader is killed: the follower, still in the ISR, may be elected, and must not have
+//!   cut what it fetched (KAFKA-1211, KIP-101: truncation by epoch, never to the high
+//!   watermark);
+//! * `double-failover` — the leader is killed, comes back as soon as another leads, and the
+//!   new leader is killed at once: leadership goes back to a replica that missed a leadership
+//!   (A → B → A);
+//! * `empty-disk` — once a run, a broker is killed and comes back with its data topic's
+//!   partition directories gone (a replaced disk; the metadata log is kept, as Kafka's
+//!   `metadata.log.dir` may be elsewhere): with a new incarnation it may not rejoin an ISR
+//!   through its earlier one (KIP-903). Only in runs with `min.insync.replicas` >= 2, where
+//!   every acknowledged acks=all record is on another in-sync disk (`checker::Promises`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use madsim::net::NetSim;
+use madsim::runtime::Handle;
+use rand::Rng;
+use rill::storage::Storage;
+use tokio::time::Instant;
+
+use crate::history::{Event, History};
+use crate::run::{Broker, SimConfig};
+use crate::storage::SimDisks;
+use crate::workload::{Workload, TOPIC};
+
+/// How long a double failover waits for another broker to lead before it restarts the first.
+const NEW_LEADER_WAIT: Duration = Duration::from_secs(5);
+
+/// What a role fault needs of the harness.
+pub(crate) struct RoleFaults<'a> {
+    pub handle: &'a Handle,
+    pub config: &'a SimConfig,
+    pub disks: &'a SimDisks,
+    pub history: &'a History,
+    pub w: &'a Workload,
+    pub brokers: &'a [Broker],
+    pub node_faults: &'a tokio::sync::Mutex<()>,
+}
+
+impl RoleFaults<'_> {
+    pub async fn run(&self, kind: &'static str, hold: Duration, rng: &mut impl Rng) {
+        let leaders = self.history.last_seen_data_leaders();
+        if leaders.is_empty() {
+            return self.fault(kind, "no leader seen yet: skipped".into());
+        }
+        let (partition, leader_id) = leaders[rng.gen_range(0..leaders.len())];
+        let Some(leader) = self.broker(leader_id) else {
+            return;
+        };
+        match kind {
+            "leader-isolated" => self.leader_isolated(partition, leader, hold).await,
+            "follower-restart-leader-killed" => {
+                self.follower_restart_leader_killed(partition, leader, hold, rng)
+                    .await
+            }
+            "double-failover" => self.double_failover(partition, leader, hold, rng).await,
+            "empty-disk" => self.empty_disk(leader, hold, rng).await,
+            other => unreachable!("not a role fault: {other}"),
+        }
+    }
+
+    async fn leader_isolated(&self, partition: i32, leader: &Broker, hold: Duration) {
+        let net = NetSim::current();
+        let links: Vec<_> = (self.brokers.iter())
+            .filter(|b| b.node != leader.node)
+            .flat_map(|b| [(leader.node, b.node), (b.node, leader.node)])
+            .collect();
+        for &(from, to) in &links {
+            net.clog_link(from, to);
+        }
+        let name = format!("broker {} (leads {TOPIC}-{partition})", leader.node_id);
+        self.fault("leader-isolated", name.clone());
+        // Long enough for the controller to fence it and elect another leader.
+        tokio::time::sleep(hold * 2 + Duration::from_millis(self.config.broker_session_timeout_ms))
+            .await;
+        for &(from, to) in &links {
+            net.unclog_link(from, to);
+        }
+        self.fault("leader-isolated-heal", name);
+    }
+
+    async fn follower_restart_leader_killed(
+        &self,
+        partition: i32,
+        leader: &Broker,
+        hold: Duration,
+        rng: &mut impl Rng,
+    ) {
+        let followers: Vec<&Broker> = (self.brokers.iter())
+            .filter(|b| b.node != leader.node && self.config.is_broker(b.node_id))
+            .collect();
+        if followers.is_empty() {
+            return;
+        }
+        let follower = followers[rng.gen_range(0..followers.len())];
+        let net = NetSim::current();
+        let _one_at_a_time = self.node_faults.lock().await;
+        let links = [(leader.node, follower.node), (follower.node, leader.node)];
+        for &(from, to) in &links {
+            net.clog_link(from, to);
+        }
+        let what = format!(
+            "broker {} cut off from broker {} (leads {TOPIC}-{partition})",
+            follower.node_id, leader.node_id
+        );
+        self.fault("follower-cut", what.clone());
+        self.kill(follower, rng);
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(50..500))).await;
+        self.restart(follower);
+        // Its registration and unfence take a few heartbeats.
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(300..1_500))).await;
+        self.kill(leader, rng);
+        tokio::time::sleep(hold + Duration::from_millis(self.config.broker_session_timeout_ms))
+            .await;
+        self.restart(leader);
+        for &(from, to) in &links {
+            net.unclog_link(from, to);
+        }
+        self.fault("follower-cut-heal", what);
+    }
+
+    async fn double_failover(
+        &self,
+        partition: i32,
+        first: &Broker,
+        hold: Duration,
+        rng: &mut impl Rng,
+    ) {
+        let _one_at_a_time = self.node_faults.lock().await;
+        self.kill(first, rng);
+        let deadline = Instant::now() + NEW_LEADER_WAIT;
+        let second = loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = self.history.last_seen_data_leaders();
+            let next = (now.iter())
+                .find(|(p, l)| *p == partition && *l != first.node_id)
+                .map(|(_, l)| *l);
+            if next.is_some() || Instant::now() >= deadline {
+                break next;
+            }
+        };
+        self.restart(first);
+        let Some(second) = second.and_then(|id| self.broker(id)) else {
+            return self.fault("double-failover", "no second leader seen".into());
+        };
+        self.fault(
+            "double-failover",
+            format!(
+                "{TOPIC}-{partition}: broker {} then {}, which is killed at once",
+                first.node_id, second.node_id
+            ),
+        );
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..200))).await;
+        self.kill(second, rng);
+        tokio::time::sleep(hold).await;
+        self.restart(second);
+    }
+
+    async fn empty_disk(&self, target: &Broker, hold: Duration, rng: &mut impl Rng) {
+        let _one_at_a_time = self.node_faults.lock().await;
+        self.kill(target, rng);
+        let disk = self.disks.memory_of(target.node_id);
+        let names = disk.list(Path::new("")).unwrap_or_default();
+        let wiped: Vec<String> = (names.into_iter())
+            .filter(|name| name.starts_with(&format!("{TOPIC}-")))
+            .collect();
+        for name in &wiped {
+            let _ = disk.remove_dir_all(Path::new(name));
+        }
+        let _ = disk.sync_dir(Path::new(""));
+        self.fault(
+            "empty-disk",
+            format!("broker {}: removed {wiped:?}", target.node_id),
+        );
+        tokio::time::sleep(hold).await;
+        self.restart(target);
+    }
+
+    fn broker(&self, node_id: u64) -> Option<&Broker> {
+        self.brokers.iter().find(|b| b.node_id == node_id)
+    }
+
+    fn kill(&self, broker: &Broker, rng: &mut impl Rng) {
+        self.handle.kill(broker.node);
+        let outcome = self.disks.crash(broker.node_id, rng);
+        self.fault(
+            "kill",
+            format!("broker {}; disk {outcome:?}", broker.node_id),
+        );
+    }
+
+    fn restart(&self, broker: &Broker) {
+        self.handle.restart(broker.node);
+        self.fault("restart", format!("broker {}", broker.node_id));
+    }
+
+    fn fault(&self, kind: &'static str, detail: String) {
+        self.history
+            .record(self.w.now_ms(), Event::Fault { kind, detail });
+    }
+}
