@@ -64,28 +64,35 @@ pub fn claims(promises: Promises, min_insync_replicas: u8, empty_disks: bool) ->
     let mut claims = Vec::new();
     if promises.durable_acks {
         let mut all = String::from(
-            "acks=all: every acknowledged record survives any crashes and restarts of any              brokers (flush.messages=1: on the disk of every in-sync replica before the              acknowledgement)",
+            "acks=all: every acknowledged record survives any crashes and restarts of any \
+             brokers (flush.messages=1: on the disk of every in-sync replica before the \
+             acknowledgement)",
         );
         if promises.replicated && min_insync_replicas >= 2 {
             all.push_str(&format!(
-                ", and the loss of one broker's data disk (min.insync.replicas={min_insync_replicas}:                  on at least two disks)"
+                ", and the loss of one follower's data disk (min.insync.replicas=\
+                 {min_insync_replicas}: on at least two disks; not the last in-sync replica's: \
+                 Rill keeps no eligible leader replicas, KIP-966)"
             ));
         }
         claims.push(all);
     } else {
         claims.push(
-            "acks=all: acknowledged records survive only in runs without crashes (no fsync              before the acknowledgement)"
+            "acks=all: acknowledged records survive only in runs without crashes (no fsync \
+             before the acknowledgement)"
                 .to_owned(),
         );
     }
     claims.push(match promises.replicated {
-        true => "acks=1: acknowledged records survive only in runs without any fault (a                  failover loses what was above the high watermark)"
+        true => "acks=1: acknowledged records survive only in runs without any fault (a \
+                 failover loses what was above the high watermark)"
             .to_owned(),
         false => "acks=1: acknowledged records survive only in runs without crashes".to_owned(),
     });
     claims.push("acks=0: nothing (never acknowledged)".to_owned());
     claims.push(
-        "consumers: no offset's value ever changes, reads are in order; replicas agree wherever          two hold an offset"
+        "consumers: no offset's value ever changes, reads are in order; replicas agree wherever \
+         two hold an offset"
             .to_owned(),
     );
     if empty_disks && !(promises.durable_acks && min_insync_replicas >= 2) {

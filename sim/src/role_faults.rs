@@ -14,11 +14,14 @@
 //! * `double-failover` — the leader is killed, comes back as soon as another leads, and the
 //!   new leader is killed at once: leadership goes back to a replica that missed a leadership
 //!   (A → B → A);
-//! * `empty-disk` — once a run, a broker is killed and comes back with its data topic's
-//!   partition directories gone (a replaced disk; the metadata log is kept, as Kafka's
-//!   `metadata.log.dir` may be elsewhere): with a new incarnation it may not rejoin an ISR
-//!   through its earlier one (KIP-903). Only in runs with `min.insync.replicas` >= 2, where
-//!   every acknowledged acks=all record is on another in-sync disk (`checker::Promises`).
+//! * `empty-disk` — once a run, a broker that leads no partition of the data topic is killed
+//!   and comes back with its data topic's partition directories gone (a replaced disk; the
+//!   metadata log is kept, as Kafka's `metadata.log.dir` may be elsewhere): with a new
+//!   incarnation it may not rejoin an ISR through its earlier one (KIP-903). Only in runs with
+//!   `min.insync.replicas` >= 2, where every acknowledged acks=all record is on another
+//!   in-sync disk (`checker::claims`). A leader's disk is not wiped: the last in-sync replica
+//!   of a partition is its leader, and without KIP-966's eligible leader replicas it is
+//!   elected again however empty its disk (Kafka's loss too).
 
 use std::path::Path;
 use std::time::Duration;
@@ -59,18 +62,18 @@ impl RoleFaults<'_> {
             return;
         };
         match kind {
-            "leader-isolated" => self.leader_isolated(partition, leader, hold).await,
+            "leader-isolated" => self.leader_isolated(partition, leader, rng).await,
             "follower-restart-leader-killed" => {
                 self.follower_restart_leader_killed(partition, leader, hold, rng)
                     .await
             }
             "double-failover" => self.double_failover(partition, leader, hold, rng).await,
-            "empty-disk" => self.empty_disk(leader, hold, rng).await,
+            "empty-disk" => self.empty_disk(hold, rng).await,
             other => unreachable!("not a role fault: {other}"),
         }
     }
 
-    async fn leader_isolated(&self, partition: i32, leader: &Broker, hold: Duration) {
+    async fn leader_isolated(&self, partition: i32, leader: &Broker, rng: &mut impl Rng) {
         let net = NetSim::current();
         let links: Vec<_> = (self.brokers.iter())
             .filter(|b| b.node != leader.node)
@@ -81,9 +84,13 @@ impl RoleFaults<'_> {
         }
         let name = format!("broker {} (leads {TOPIC}-{partition})", leader.node_id);
         self.fault("leader-isolated", name.clone());
-        // Long enough for the controller to fence it and elect another leader.
-        tokio::time::sleep(hold * 2 + Duration::from_millis(self.config.broker_session_timeout_ms))
-            .await;
+        // Often long enough for the controller to fence it and elect another leader, and at
+        // most ~3.5 s, as the voter partitions: madsim's TCP retries a clogged link with a
+        // backoff that doubles, so a longer cut delays the first message after healing by
+        // seconds more.
+        let session_ms = self.config.broker_session_timeout_ms;
+        let cut_ms = rng.gen_range(session_ms / 2..=session_ms + 500).min(3_500);
+        tokio::time::sleep(Duration::from_millis(cut_ms)).await;
         for &(from, to) in &links {
             net.unclog_link(from, to);
         }
@@ -167,7 +174,20 @@ impl RoleFaults<'_> {
         self.restart(second);
     }
 
-    async fn empty_disk(&self, target: &Broker, hold: Duration, rng: &mut impl Rng) {
+    /// Wipes a follower's data disk: a broker leading no partition of the data topic (the
+    /// last in-sync replica of a partition is its leader, and Rill, keeping no eligible leader
+    /// replicas (KIP-966), elects it again however empty its disk: that loss no claim covers).
+    async fn empty_disk(&self, hold: Duration, rng: &mut impl Rng) {
+        let leaders: Vec<u64> = (self.history.last_seen_data_leaders().into_iter())
+            .map(|(_, leader)| leader)
+            .collect();
+        let followers: Vec<&Broker> = (self.brokers.iter())
+            .filter(|b| self.config.is_broker(b.node_id) && !leaders.contains(&b.node_id))
+            .collect();
+        if followers.is_empty() {
+            return self.fault("empty-disk", "no broker follows only: skipped".into());
+        }
+        let target = followers[rng.gen_range(0..followers.len())];
         let _one_at_a_time = self.node_faults.lock().await;
         self.kill(target, rng);
         let disk = self.disks.memory_of(target.node_id);

@@ -40,6 +40,8 @@ const CONTROLLER_PORT: u16 = 9093;
 const LIVENESS_BOUND: Duration = Duration::from_secs(60);
 /// `broker.session.timeout.ms` of a cluster of voters (Kafka's default is 9 s).
 const BROKER_SESSION_TIMEOUT_MS: u64 = 3_000;
+/// `replica.lag.time.max.ms` of a quorum run (see `SimConfig::server_config`).
+const REPLICA_LAG_TIME_MAX_MS: u64 = 4_000;
 /// How long producers keep producing after the nemesis' last fault: past the checker's settle
 /// time, so some requests are written on a healthy cluster.
 const PRODUCING_AFTER_HEALING: Duration = Duration::from_secs(8);
@@ -444,6 +446,10 @@ impl SimConfig {
             // Leaderships move back to preferred replicas within a run (Kafka's 300 s would
             // never come), under the faults that moved them away.
             overrides.push("leader.imbalance.check.interval.seconds=3".to_string());
+            // A follower that stops fetching (its log failed, its broker is cut off) leaves
+            // the ISR within a run, so the high watermark it held moves on before the liveness
+            // bound after healing (Kafka's 30 s would outlast it).
+            overrides.push(format!("replica.lag.time.max.ms={REPLICA_LAG_TIME_MAX_MS}"));
         }
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),

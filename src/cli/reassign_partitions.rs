@@ -38,8 +38,9 @@ USAGE:
                               to save as the file of a rollback
     --verify                  the state of each reassignment of the file; exits non-zero
                               until every one is complete, so a script can poll it
-    --cancel                  stop the file's ongoing reassignments (each partition keeps
-                              the replicas it had before)
+    --cancel                  stop the file's ongoing reassignments (each partition goes
+                              back to the replicas it had before, the replicas being
+                              added leave; the order may differ, as in Kafka)
     --list                    the reassignments in progress in the cluster
     --timeout MS              how long the controller may take on a request (default 30000)
 ";

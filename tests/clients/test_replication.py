@@ -11,6 +11,11 @@
 * After a leader's broker came back, `rill leader-election --election-type preferred` (and
   confluent-kafka's `elect_leaders`, ElectLeaders v2) moves leadership back to the first
   assigned replica.
+* `kill -9` of the broker coordinating a group of two confluent-kafka consumers that commit
+  synchronously as they read (`__consumer_offsets` has three partitions here, replicated three
+  times): the group moves to a surviving broker, the commits the old coordinator had acknowledged
+  are all there (and no record below one is delivered again), and the same consumers, never
+  restarted, read on to the end and commit every partition's end offset.
 """
 
 import signal
@@ -18,7 +23,9 @@ import subprocess
 import threading
 import time
 
-from confluent_kafka import Consumer, ElectionType, KafkaError, Producer, TopicPartition
+import pytest
+from confluent_kafka import (Consumer, ElectionType, KafkaError, KafkaException, Producer,
+                             TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka.admin import KafkaAdminClient
 from kafka.admin import NewTopic as KpNewTopic
@@ -273,3 +280,216 @@ def test_leadership_moves_back_to_the_preferred_replica_by_itself(rill_cluster, 
     wait_for("every partition led by its first replica again", lambda: (
         lambda ps: ps and all(ps[p][0] == preferred[p] for p in ps))(
             partitions(watcher, topic_name)))
+
+
+def coordinator_of(bootstrap, group):
+    """The node id DescribeGroups through `bootstrap` names as `group`'s coordinator (None while
+    no broker answers for it, e.g. while the group moves)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the answer is in
+    try:
+        described = admin.describe_consumer_groups([group], request_timeout=10)[group]
+        return described.result(timeout=15).coordinator.id
+    except Exception:  # KafkaException: no coordinator yet, or it is loading the group
+        return None
+
+
+def committed_offsets(bootstrap, group, topic):
+    """{partition: the group's committed offset} (None while the coordinator cannot answer);
+    `committed()` sends OffsetFetch without joining the group."""
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                       "enable.auto.commit": False})
+    try:
+        got = reader.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
+    except KafkaException:
+        return None
+    finally:
+        reader.close()
+    if any(tp.error is not None for tp in got):
+        return None
+    return {tp.partition: tp.offset for tp in got}
+
+
+class CommittingMember(threading.Thread):
+    """A confluent-kafka group member in its own thread. It reads `topic` one record per `PACE_S`
+    (so the reading spans a coordinator's failover) and commits what it read synchronously every
+    `COMMIT_EVERY` records, whenever a poll comes back empty, and when partitions are revoked.
+    A commit is acknowledged if it returned without an error; what it took is kept with whether
+    it started after the kill."""
+
+    COMMIT_EVERY = 20
+    PACE_S = 0.01
+
+    def __init__(self, bootstrap, group, topic, killed, halt, lock):
+        super().__init__(daemon=True)
+        self.topic = topic
+        self.killed = killed
+        self.halt = halt
+        self.lock = lock
+        self.consumed = []  # (partition, offset, value, polled after the kill)
+        self.acked = []  # (started after the kill, {partition: committed offset})
+        self.refused = []  # KafkaError of each commit that failed (not acknowledged)
+        self.errors = []  # error_cb
+        self.crash = None
+        self.pending = {}  # {partition: offset after the last record read}, not yet committed
+        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                           "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                           "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
+                           "reconnect.backoff.max.ms": 200, "error_cb": self.errors.append})
+
+    def run(self):
+        try:
+            self.c.subscribe([self.topic], on_revoke=self._revoked, on_lost=self._lost)
+            since = 0
+            while not self.halt.is_set():
+                after = self.killed.is_set()
+                msg = self.c.poll(0.2)
+                if msg is None or msg.error() is not None:
+                    self._commit()  # idle (or a transient error): hand over what was read
+                    since = 0
+                    continue
+                with self.lock:
+                    self.consumed.append((msg.partition(), msg.offset(), msg.value(), after))
+                # What commit(message=msg) would commit: the offset after the record.
+                self.pending[msg.partition()] = msg.offset() + 1
+                since += 1
+                if since >= self.COMMIT_EVERY:
+                    self._commit()
+                    since = 0
+                time.sleep(self.PACE_S)
+        except BaseException as e:  # reported by the test
+            self.crash = e
+        finally:
+            try:
+                self.c.close()
+            except Exception as e:
+                self.crash = self.crash or e
+
+    def _commit(self, only=None):
+        offsets = [TopicPartition(self.topic, p, o) for p, o in sorted(self.pending.items())
+                   if only is None or p in only]
+        if not offsets:
+            return
+        after = self.killed.is_set()
+        try:
+            done = self.c.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as e:
+            # NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, REBALANCE_IN_PROGRESS, a broken
+            # connection, ...: not acknowledged; what is pending is committed again later.
+            self.refused.append(e.args[0])
+            return
+        self.refused.extend(tp.error for tp in done if tp.error is not None)
+        ok = {tp.partition: tp.offset for tp in done if tp.error is None}
+        if ok:
+            with self.lock:
+                self.acked.append((after, ok))
+        for p, o in ok.items():
+            if self.pending.get(p) == o:
+                del self.pending[p]
+
+    def _revoked(self, consumer, partitions):
+        gone = {tp.partition for tp in partitions}
+        self._commit(gone)  # so the next owner does not read it again
+        for p in gone:
+            self.pending.pop(p, None)
+
+    def _lost(self, consumer, partitions):
+        # No longer a member: a commit would be refused, and another owner commits these now.
+        for tp in partitions:
+            self.pending.pop(tp.partition, None)
+
+
+@pytest.mark.timeout(240)
+def test_a_group_moves_to_a_new_coordinator_when_its_broker_dies_and_keeps_its_commits(
+        rill_cluster, topic_name):
+    nodes = rill_cluster(3, *FAST_SESSION, "--override", "offsets.topic.num.partitions=3")
+    create_replicated(nodes[0], topic_name)
+    bootstrap = ",".join(n.bootstrap for n in nodes)
+    records = 3000
+    values = {f"v{i}".encode() for i in range(records)}
+    ends = {p: 0 for p in range(PARTITIONS)}
+    failed = []
+
+    def delivered(err, msg):
+        if err is None:
+            ends[msg.partition()] = max(ends[msg.partition()], msg.offset() + 1)
+        else:
+            failed.append(err)
+
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                         "enable.idempotence": True, "linger.ms": 5})
+    for i in range(records):
+        producer.produce(topic_name, value=f"v{i}".encode(), partition=i % PARTITIONS,
+                         on_delivery=delivered)
+        producer.poll(0)
+    assert producer.flush(TIMEOUT_S) == 0
+    assert failed == []
+    assert ends == {p: records // PARTITIONS for p in range(PARTITIONS)}, ends
+
+    group = f"{topic_name}-group"
+    killed, halt, lock = threading.Event(), threading.Event(), threading.Lock()
+    # Bootstrapped at all three brokers: each survives the death of any one.
+    members = [CommittingMember(bootstrap, group, topic_name, killed, halt, lock)
+               for _ in range(2)]
+
+    def read_values():
+        with lock:
+            return {v for m in members for _, _, v, _ in m.consumed}
+
+    for m in members:
+        m.start()
+    try:
+        wait_for("both members with an acknowledged commit",
+                 lambda: all(m.acked for m in members))
+        coordinator = wait_for("the group's coordinator", lambda: coordinator_of(bootstrap, group))
+        victim = nodes[coordinator - 1]
+        survivors = ",".join(n.bootstrap for n in nodes if n is not victim)
+        with lock:
+            acked_before = {}
+            for m in members:
+                for _, offsets in m.acked:
+                    for p, o in offsets.items():
+                        acked_before[p] = max(acked_before.get(p, -1), o)
+            read_before = len({v for m in members for _, _, v, _ in m.consumed})
+        victim.kill9()
+        killed.set()
+        assert read_before < records, "the kill came after the group had read everything"
+
+        moved = wait_for(f"the group coordinated by a broker other than {coordinator}",
+                         lambda: (lambda c: c if c not in (None, coordinator) else None)(
+                             coordinator_of(survivors, group)))
+        # Read once, as soon as the new coordinator answers: a lost commit would be made good
+        # again later by the members' rereading and committing.
+        now = wait_for("the group's commits from its new coordinator",
+                       lambda: committed_offsets(survivors, group, topic_name))
+        for p, offset in acked_before.items():
+            assert now[p] >= offset, f"partition {p}: {now[p]} committed, {offset} acknowledged"
+
+        # The same consumers read on to the end and commit it.
+        wait_for("every record read by the group", lambda: read_values() >= values,
+                 TIMEOUT_S * 2)
+        wait_for("every partition's end committed",
+                 lambda: committed_offsets(survivors, group, topic_name) == ends, TIMEOUT_S * 2)
+    finally:
+        halt.set()
+        for m in members:
+            m.join(TIMEOUT_S)
+    for m in members:
+        assert not m.is_alive(), "a member did not stop"
+        assert m.crash is None, repr(m.crash)
+        assert [e for e in m.errors if e.fatal()] == [], m.errors
+        # It kept committing across the failover, without being restarted.
+        assert any(after for after, _ in m.acked), (m.acked[-3:], m.refused[-5:])
+    assert read_values() == values
+    # No record below an offset whose commit was acknowledged before the kill was delivered
+    # again after it (a new owner starts from the group's commit).
+    with lock:
+        again = [(p, o) for m in members for p, o, _, after in m.consumed
+                 if after and o < acked_before.get(p, -1)]
+    assert again == [], (acked_before, again[:10])
+    # From a fresh reader, after the members left: every partition's end, through the group's
+    # new coordinator (the killed broker is still down).
+    final = wait_for("the group's commits",
+                     lambda: committed_offsets(survivors, group, topic_name))
+    assert final == ends, (final, ends)
+    still = wait_for("the group's coordinator", lambda: coordinator_of(survivors, group))
+    assert still != coordinator, (coordinator, moved, still)
