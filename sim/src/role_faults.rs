@@ -178,6 +178,8 @@ impl RoleFaults<'_> {
     /// last in-sync replica of a partition is its leader, and Rill, keeping no eligible leader
     /// replicas (KIP-966), elects it again however empty its disk: that loss no claim covers).
     async fn empty_disk(&self, hold: Duration, rng: &mut impl Rng) {
+        // The target is chosen under the lock: leaderships move while another fault holds it.
+        let _one_at_a_time = self.node_faults.lock().await;
         let leaders: Vec<u64> = (self.history.last_seen_data_leaders().into_iter())
             .map(|(_, leader)| leader)
             .collect();
@@ -188,7 +190,6 @@ impl RoleFaults<'_> {
             return self.fault("empty-disk", "no broker follows only: skipped".into());
         }
         let target = followers[rng.gen_range(0..followers.len())];
-        let _one_at_a_time = self.node_faults.lock().await;
         self.kill(target, rng);
         let disk = self.disks.memory_of(target.node_id);
         let names = disk.list(Path::new("")).unwrap_or_default();

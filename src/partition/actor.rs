@@ -411,6 +411,12 @@ impl Partitions {
         let lane_tp = match &request {
             PartitionsRequest::Ensure(EnsureRequest { tp, .. })
             | PartitionsRequest::Delete(DeletePartitionRequest { tp }) => Some(tp),
+            // A config change waits behind a restart (its reopen takes the new config then).
+            PartitionsRequest::SetConfig(SetConfigRequest { tp, .. })
+                if self.dir_lanes.get(tp).is_some_and(|l| l.restart.is_some()) =>
+            {
+                Some(tp)
+            }
             _ => None,
         };
         if let Some(lane) = lane_tp.and_then(|tp| self.dir_lanes.get_mut(tp)) {
@@ -2131,6 +2137,12 @@ impl Partitions {
             // restarts its log empty there.
             let end = Offset(replica.log().log_end_offset());
             tracing::info!(?tp, leader = %sent.leader, fetch_offset = %end, leader_log_start = %result.log_start_offset, leader_log_end = %result.log_end_offset, "the leader does not hold this follower's fetch offset");
+            let own_start = Offset(replica.log().log_start_offset());
+            if result.log_end_offset < own_start && result.log_end_offset >= Offset(0) {
+                // The leader ends below this log's start (an emptier replica was elected):
+                // nothing here is the leader's (Kafka's `truncateTo` below the log start).
+                return self.restart_follower(ctx, &tp, result.log_end_offset, sent.leader);
+            }
             if result.log_end_offset < end && result.log_end_offset >= Offset(0) {
                 return self.cut_follower(ctx, &tp, result.log_end_offset, sent.leader);
             }
@@ -2272,8 +2284,14 @@ impl Partitions {
         if let Some(error) = &error {
             tracing::warn!(?tp, %error, "could not restart the follower's log; reopening it as it was");
         }
-        self.offline.reopen_now(tp.clone(), config, why, None);
-        self.revive(ctx, &tp);
+        if self.shutdown.is_some() {
+            // Stopping: the next start opens it (restarted or not).
+            self.offline
+                .failed(tp.clone(), config, why, ctx.now.mono_ms);
+        } else {
+            self.offline.reopen_now(tp.clone(), config, why, None);
+            self.revive(ctx, &tp);
+        }
         if self.replicas.contains_key(&tp) {
             self.follow(ctx, &tp);
         }

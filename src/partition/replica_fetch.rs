@@ -115,7 +115,10 @@ pub fn serve(
 fn read_from(ask: &ReplicaFetchRequest, replica: &Replica) -> Offset {
     let log = replica.log();
     let start = log.log_start_offset();
-    if ask.last_fetched_epoch != LeaderEpoch::UNKNOWN || ask.fetch_offset.0 >= start {
+    // An empty follower log names no epoch and starts where it ends.
+    let empty =
+        ask.last_fetched_epoch == LeaderEpoch::UNKNOWN && ask.log_start_offset == ask.fetch_offset;
+    if !empty || ask.fetch_offset.0 >= start {
         return ask.fetch_offset;
     }
     let base =

@@ -197,7 +197,9 @@ def test_reassignment_moves_a_partition_to_another_broker_under_load_without_los
     create_placed(nodes[0], topic_name, placement, {"min.insync.replicas": "2"})
     wait_placed_in_sync(nodes[0], topic_name, placement)
     every = [f"{topic_name}-{p}" for p in range(count)]
-    assert topic_dirs(nodes[2], topic_name) == every
+    # A new partition's ISR is every replica from its creation (as in Kafka): each broker
+    # opens its logs as it applies the metadata.
+    wait_for("node 3 holds every partition", lambda: topic_dirs(nodes[2], topic_name) == every)
     assert topic_dirs(nodes[3], topic_name) == []
 
     bootstrap = ",".join(n.bootstrap for n in nodes)

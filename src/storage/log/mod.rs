@@ -1070,28 +1070,42 @@ impl Log {
     /// a follower whose log ends below its leader's log start, or whose whole log diverged):
     /// every file of the directory but its topic-id label goes (segments, indexes, epochs,
     /// checkpoints, producer snapshots), then the log-start and recovery-point checkpoints say
-    /// `offset`, replaced atomically and durably (which syncs the directory, the removals
-    /// with it). The next open finds no segment and starts the log at `offset`. A crash
-    /// midway leaves some of the old segments, each whole, and the old checkpoints: the open
-    /// keeps a run of them (a follower's older state) and the follower restarts again. Lists
-    /// the directory; no fsync in the caller.
+    /// `offset`. The checkpoints are replaced first (atomically and durably), then the rest is
+    /// removed and the directory synced. The next open finds no segment and starts the log at
+    /// `offset`. A crash before the checkpoints leaves the old log; one after them leaves some
+    /// of the old segments, each whole, none trusted without recovery (the recovery point is
+    /// `offset`, at or below them, or they are below the new start and dropped): the open keeps
+    /// a run of them, with epochs rebuilt from their batches, and the follower restarts again.
+    /// Lists the directory; no fsync in the caller.
     pub fn restart_ops(
         storage: &dyn Storage,
         dir: &Path,
         offset: i64,
     ) -> Result<Vec<PersistOp>, LogError> {
         let names = storage.list(dir).at(dir)?;
-        let mut ops: Vec<PersistOp> = (names.iter())
-            .filter(|name| name.as_str() != partition_metadata::FILE_NAME)
-            .map(|name| PersistOp::RemoveFile(dir.join(name)))
-            .collect();
-        for kind in [Kind::LogStart, Kind::RecoveryPoint] {
-            ops.push(PersistOp::ReplaceFile {
+        let kept = [
+            partition_metadata::FILE_NAME,
+            Kind::LogStart.file_name(),
+            Kind::RecoveryPoint.file_name(),
+        ];
+        // The checkpoints first: from then on no open trusts a segment without recovering it
+        // (the recovery point is at or below every segment left) or keeps one below the new
+        // start, so whichever removals a crash keeps, the open rebuilds epochs from what is
+        // left instead of trusting a cache that lost its file.
+        let mut ops: Vec<PersistOp> = [Kind::LogStart, Kind::RecoveryPoint]
+            .into_iter()
+            .map(|kind| PersistOp::ReplaceFile {
                 path: dir.join(kind.file_name()),
                 bytes: checkpoint::encode(kind, offset).to_vec(),
                 fence: None,
-            });
-        }
+            })
+            .collect();
+        ops.extend(
+            (names.iter())
+                .filter(|name| !kept.contains(&name.as_str()))
+                .map(|name| PersistOp::RemoveFile(dir.join(name))),
+        );
+        ops.push(PersistOp::SyncDir(dir.to_path_buf()));
         Ok(ops)
     }
 

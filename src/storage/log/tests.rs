@@ -1680,3 +1680,38 @@ fn an_append_of_more_than_i32_max_bytes_is_refused_as_too_large() {
     append(&mut log, 1, 2, 10);
     assert_eq!(log.log_end_offset(), 2, "the log is still usable");
 }
+
+/// A follower's restart (`Log::restart_ops`): checkpoints first, then every other file but the
+/// label, then the directory; the open after it starts empty at the offset. A crash right
+/// after the checkpoints (the rest not run) opens a log that holds nothing below the new start
+/// and trusts no segment without recovering it.
+#[test]
+fn a_restart_writes_its_checkpoints_first_and_opens_empty_at_the_offset() {
+    let mem = MemStorage::new();
+    let mut log = open(&mem, config());
+    for tag in 0..5 {
+        append(&mut log, tag, 2, 1_000);
+    }
+    log.sync().unwrap();
+    drop(log);
+    let ops = Log::restart_ops(&mem, Path::new(DIR), 50).unwrap();
+    assert!(matches!(ops[0], PersistOp::ReplaceFile { .. }));
+    assert!(matches!(ops[1], PersistOp::ReplaceFile { .. }));
+    assert!(matches!(ops.last(), Some(PersistOp::SyncDir(_))));
+    // Crashed after the checkpoints: everything the log held is below the new start.
+    let checkpoints = PersistJob::new(Arc::new(mem.clone()), ops[..2].to_vec());
+    checkpoints.run().unwrap();
+    let log = open(&mem, config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (50, 50));
+    drop(log);
+    // The whole job.
+    let mut log = open(&mem, config());
+    append(&mut log, 9, 1, 2_000);
+    log.sync().unwrap();
+    drop(log);
+    let ops = Log::restart_ops(&mem, Path::new(DIR), 70).unwrap();
+    PersistJob::new(Arc::new(mem.clone()), ops).run().unwrap();
+    let log = open(&mem, config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (70, 70));
+    assert!(log.epoch_entries().is_empty());
+}
