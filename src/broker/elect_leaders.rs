@@ -7,12 +7,13 @@ use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaE
 use kafka_protocol::messages::{self as kafka, ElectLeadersResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::per_partition;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::quorum::{ElectLeadersArgs, ElectionOutcome, ElectionType, QuorumReply};
 use crate::messages::NodeMsg;
-use crate::types::ErrorCode;
+use crate::types::{ErrorCode, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn elect_leaders(
@@ -63,8 +64,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
 
 /// The outcomes grouped by topic, in the order the topics first appear.
 fn by_topic(outcomes: Vec<ElectionOutcome>) -> Vec<ReplicaElectionResult> {
-    let mut results: Vec<ReplicaElectionResult> = Vec::new();
-    for outcome in outcomes {
+    let partitions = outcomes.into_iter().map(|outcome| {
         let (code, message) = match outcome.result {
             Ok(()) => (ErrorCode::NONE, None),
             Err(code) => (code, Some(StrBytes::from_string(describe(code)))),
@@ -73,17 +73,19 @@ fn by_topic(outcomes: Vec<ElectionOutcome>) -> Vec<ReplicaElectionResult> {
             .with_partition_id(outcome.partition)
             .with_error_code(code.wire())
             .with_error_message(message);
-        let name = TopicName(StrBytes::from_string(outcome.topic));
-        match results.iter_mut().find(|r| r.topic == name) {
-            Some(result) => result.partition_result.push(partition),
-            None => results.push(
-                ReplicaElectionResult::default()
-                    .with_topic(name)
-                    .with_partition_result(vec![partition]),
-            ),
-        }
-    }
-    results
+        let tp = TopicPartition {
+            topic: outcome.topic,
+            partition: outcome.partition,
+        };
+        (tp, partition)
+    });
+    (per_partition::group_by_topic(partitions).into_iter())
+        .map(|(name, partition_result)| {
+            ReplicaElectionResult::default()
+                .with_topic(TopicName(StrBytes::from_string(name)))
+                .with_partition_result(partition_result)
+        })
+        .collect()
 }
 
 /// The words a refused partition's election gets.

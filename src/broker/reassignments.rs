@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::describe_quorum::broker_id;
+use super::per_partition;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
@@ -25,7 +26,7 @@ use crate::messages::quorum::{
     ReassignOutcome, Reassignment,
 };
 use crate::messages::NodeMsg;
-use crate::types::{ErrorCode, NodeId, Refusal};
+use crate::types::{ErrorCode, NodeId, Refusal, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn alter_partition_reassignments(
@@ -126,8 +127,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
 
 /// The outcomes grouped by topic, in the order the topics first appear.
 fn by_topic(outcomes: Vec<ReassignOutcome>) -> Vec<ReassignableTopicResponse> {
-    let mut topics: Vec<ReassignableTopicResponse> = Vec::new();
-    for outcome in outcomes {
+    let partitions = outcomes.into_iter().map(|outcome| {
         let (code, message) = match outcome.result {
             Ok(()) => (ErrorCode::NONE, None),
             Err(refusal) => (refusal.code, Some(StrBytes::from_string(refusal.message))),
@@ -136,38 +136,37 @@ fn by_topic(outcomes: Vec<ReassignOutcome>) -> Vec<ReassignableTopicResponse> {
             .with_partition_index(outcome.partition)
             .with_error_code(code.wire())
             .with_error_message(message);
-        let name = TopicName(StrBytes::from_string(outcome.topic));
-        match topics.iter_mut().find(|t| t.name == name) {
-            Some(topic) => topic.partitions.push(partition),
-            None => topics.push(
-                ReassignableTopicResponse::default()
-                    .with_name(name)
-                    .with_partitions(vec![partition]),
-            ),
-        }
-    }
-    topics
+        (topic_partition(outcome.topic, outcome.partition), partition)
+    });
+    (per_partition::group_by_topic(partitions).into_iter())
+        .map(|(name, partitions)| {
+            ReassignableTopicResponse::default()
+                .with_name(TopicName(StrBytes::from_string(name)))
+                .with_partitions(partitions)
+        })
+        .collect()
 }
 
-/// The reassignments under way grouped by topic (they come sorted by topic).
+/// The reassignments under way grouped by topic.
 fn ongoing_by_topic(ongoing: Vec<OngoingReassignment>) -> Vec<OngoingTopicReassignment> {
     let ids = |nodes: Vec<NodeId>| -> Vec<BrokerId> { nodes.into_iter().map(broker_id).collect() };
-    let mut topics: Vec<OngoingTopicReassignment> = Vec::new();
-    for o in ongoing {
+    let partitions = ongoing.into_iter().map(|o| {
         let partition = OngoingPartitionReassignment::default()
             .with_partition_index(o.partition)
             .with_replicas(ids(o.replicas))
             .with_adding_replicas(ids(o.adding))
             .with_removing_replicas(ids(o.removing));
-        let name = TopicName(StrBytes::from_string(o.topic));
-        match topics.last_mut().filter(|t| t.name == name) {
-            Some(topic) => topic.partitions.push(partition),
-            None => topics.push(
-                OngoingTopicReassignment::default()
-                    .with_name(name)
-                    .with_partitions(vec![partition]),
-            ),
-        }
-    }
-    topics
+        (topic_partition(o.topic, o.partition), partition)
+    });
+    (per_partition::group_by_topic(partitions).into_iter())
+        .map(|(name, partitions)| {
+            OngoingTopicReassignment::default()
+                .with_name(TopicName(StrBytes::from_string(name)))
+                .with_partitions(partitions)
+        })
+        .collect()
+}
+
+fn topic_partition(topic: String, partition: i32) -> TopicPartition {
+    TopicPartition { topic, partition }
 }

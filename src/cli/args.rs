@@ -82,6 +82,16 @@ impl Args {
         self.switches.contains(switch)
     }
 
+    /// The one switch of `actions` given (a tool's mode: `--list`, `--describe`, …); an error
+    /// naming them all when none or several are.
+    pub fn one_of<'a>(&self, actions: &[&'a str]) -> Result<&'a str, String> {
+        let chosen: Vec<&str> = actions.iter().copied().filter(|a| self.has(a)).collect();
+        match chosen[..] {
+            [action] => Ok(action),
+            _ => Err(format!("give exactly one of {}", actions.join(", "))),
+        }
+    }
+
     pub fn value(&self, flag: &str) -> Option<&str> {
         self.values.get(flag).map(String::as_str)
     }

@@ -120,13 +120,7 @@ pub async fn run(raw: &[String]) -> CliResult {
         "--delete-offsets",
         "--reset-offsets",
     ];
-    let chosen: Vec<&str> = actions.iter().copied().filter(|a| args.has(a)).collect();
-    let [action] = chosen[..] else {
-        return Err(CliError::Usage(format!(
-            "give exactly one of {}",
-            actions.join(", ")
-        )));
-    };
+    let action = args.one_of(&actions)?;
     let bootstrap = args.required("--bootstrap-server")?;
     if action == "--list" {
         let states = state_filter.as_deref().map(parse_states).transpose()?;

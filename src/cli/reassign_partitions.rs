@@ -90,13 +90,7 @@ pub struct Ongoing {
 pub async fn run(raw: &[String]) -> CliResult {
     let args = Args::parse(raw, &SPEC)?;
     let actions = ["--execute", "--verify", "--cancel", "--list"];
-    let chosen: Vec<&str> = actions.iter().copied().filter(|a| args.has(a)).collect();
-    let [action] = chosen[..] else {
-        return Err(CliError::Usage(format!(
-            "give exactly one of {}",
-            actions.join(", ")
-        )));
-    };
+    let action = args.one_of(&actions)?;
     let bootstrap = args.required("--bootstrap-server")?;
     let timeout_ms = match args.number::<i32>("--timeout")? {
         None => TIMEOUT_MS_DEFAULT,

@@ -41,13 +41,7 @@ pub(super) const SPEC: Spec = Spec {
 pub async fn run(raw: &[String]) -> CliResult {
     let args = Args::parse(raw, &SPEC)?;
     let actions = ["--create", "--list", "--describe", "--delete", "--alter"];
-    let chosen: Vec<&str> = actions.iter().copied().filter(|a| args.has(a)).collect();
-    let [action] = chosen[..] else {
-        return Err(CliError::Usage(format!(
-            "give exactly one of {}",
-            actions.join(", ")
-        )));
-    };
+    let action = args.one_of(&actions)?;
     let bootstrap = args.required("--bootstrap-server")?;
     // A creation is checked in full (name, counts) before the broker is contacted.
     let action = match action {

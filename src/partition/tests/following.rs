@@ -75,8 +75,13 @@ fn open(h: &mut Harness, tp: &TopicPartition) -> Effects {
 
 /// The log's batches from offset 0, as stored.
 fn stored(h: &Harness, tp: &TopicPartition) -> Vec<u8> {
+    stored_from(h, tp, 0)
+}
+
+/// The log's batches from the one holding `offset` on, as stored.
+fn stored_from(h: &Harness, tp: &TopicPartition, offset: i64) -> Vec<u8> {
     let log = h.actor.replica(tp).unwrap().log();
-    log.read(0, 1 << 20).unwrap().bytes
+    log.read(offset, 1 << 20).unwrap().bytes
 }
 
 fn epochs(h: &Harness, tp: &TopicPartition) -> Vec<(i32, i64)> {
@@ -387,18 +392,9 @@ fn a_follower_below_its_leaders_log_start_restarts_its_log_there() {
     let replica = follower.actor.replica(&a).expect("open again");
     assert_eq!(replica.log().log_start_offset(), 3);
     assert_eq!(follower.log_end(&a), 5);
-    let from_3 = |h: &Harness| {
-        h.actor
-            .replica(&a)
-            .unwrap()
-            .log()
-            .read(3, 1 << 20)
-            .unwrap()
-            .bytes
-    };
     assert_eq!(
-        from_3(&follower),
-        from_3(&leader),
+        stored_from(&follower, &a, 3),
+        stored_from(&leader, &a, 3),
         "the leader's batches from its log start"
     );
     // Its epochs are its batches' (the leader's epoch 3 holds no record yet), none of its own.
@@ -442,18 +438,13 @@ fn a_follower_takes_the_leaders_first_batch_whole_when_the_log_start_is_inside_i
     tell_with_isr(&mut follower, &[(&a, Some(LEADER), 3)], &[LEADER]);
     let opened = open(&mut follower, &a);
     relay(&mut leader, &mut follower, opened);
-    let from_3 = |h: &Harness| {
-        h.actor
-            .replica(&a)
-            .unwrap()
-            .log()
-            .read(3, 1 << 20)
-            .unwrap()
-            .bytes
-    };
-    assert_eq!(from_3(&follower), from_3(&leader), "the whole batch");
     assert_eq!(
-        following::first_batch_base(&from_3(&follower)),
+        stored_from(&follower, &a, 3),
+        stored_from(&leader, &a, 3),
+        "the whole batch"
+    );
+    assert_eq!(
+        following::first_batch_base(&stored_from(&follower, &a, 3)),
         Some(Offset(0))
     );
     assert_eq!(follower.log_end(&a), 5);
