@@ -53,6 +53,10 @@ pub struct Promises {
     /// on their disks: a follower under `flush.messages=1` shows its leader only synced
     /// records), and consumers read only what they all have.
     pub replicated: bool,
+    /// The data topic's min.insync.replicas: with replicas and 2 or more, an acks=all
+    /// acknowledgement survives the loss (a crash before a sync, a failed fsync, a wiped disk)
+    /// of fewer than this many brokers' data ([`claims`]).
+    pub min_insync_replicas: u8,
 }
 
 /// What the run's configuration claims to survive, in words (issue 14's "claims"): the
@@ -62,26 +66,33 @@ pub struct Promises {
 /// drawn where the claim below covers it).
 pub fn claims(promises: Promises, min_insync_replicas: u8, empty_disks: bool) -> String {
     let mut claims = Vec::new();
-    if promises.durable_acks {
-        let mut all = String::from(
+    let quorum = promises.replicated && min_insync_replicas >= 2;
+    match (promises.durable_acks, quorum) {
+        (true, false) => claims.push(
             "acks=all: every acknowledged record survives any crashes and restarts of any \
              brokers (flush.messages=1: on the disk of every in-sync replica before the \
-             acknowledgement)",
-        );
-        if promises.replicated && min_insync_replicas >= 2 {
-            all.push_str(&format!(
-                ", and the loss of one follower's data disk (min.insync.replicas=\
-                 {min_insync_replicas}: on at least two disks; not the last in-sync replica's: \
-                 Rill keeps no eligible leader replicas, KIP-966)"
-            ));
-        }
-        claims.push(all);
-    } else {
-        claims.push(
+             acknowledgement)"
+                .to_owned(),
+        ),
+        (true, true) => claims.push(format!(
+            "acks=all: every acknowledged record survives any crashes and restarts of any \
+             brokers (flush.messages=1), and wiped data disks unless at least \
+             min.insync.replicas={min_insync_replicas} brokers lost data after it was sent (it \
+             was on that many disks; the eligible leader replicas of KIP-966 lead before a \
+             replica that lost it)"
+        )),
+        (false, true) => claims.push(format!(
+            "acks=all: an acknowledged record survives unless at least \
+             min.insync.replicas={min_insync_replicas} brokers lost data (a crash before a \
+             sync, a failed fsync, a wiped disk) after it was sent (it was in that many \
+             replicas' memory; the high watermark stays under min.insync.replicas, so a replica \
+             that left the ISR then may lead: KIP-966)"
+        )),
+        (false, false) => claims.push(
             "acks=all: acknowledged records survive only in runs without crashes (no fsync \
              before the acknowledgement)"
                 .to_owned(),
-        );
+        ),
     }
     claims.push(match promises.replicated {
         true => "acks=1: acknowledged records survive only in runs without any fault (a \
@@ -95,7 +106,7 @@ pub fn claims(promises: Promises, min_insync_replicas: u8, empty_disks: bool) ->
          two hold an offset"
             .to_owned(),
     );
-    if empty_disks && !(promises.durable_acks && min_insync_replicas >= 2) {
+    if empty_disks && !quorum {
         claims.push("(an empty disk here is not covered by any claim)".to_owned());
     }
     claims.join("; ")
@@ -197,6 +208,26 @@ struct Damage {
     offsets: std::ops::RangeInclusive<i64>,
 }
 
+/// Each fault that may have lost a broker's data: when, which broker, and whether its whole
+/// data disk went (`empty-disk`; its kill is listed too). A kill loses what was not synced; a
+/// failed fsync may drop unsynced bytes (fsyncgate).
+fn data_losses(events: &[(u64, Event)]) -> Vec<(u64, u64, bool)> {
+    let broker = |detail: &str| {
+        let rest = detail.strip_prefix("broker ")?;
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().ok()
+    };
+    (events.iter())
+        .filter_map(|(at_ms, event)| match event {
+            Event::Fault {
+                kind: kind @ ("kill" | "disk-fsync-eio" | "empty-disk"),
+                detail,
+            } => Some((*at_ms, broker(detail)?, *kind == "empty-disk")),
+            _ => None,
+        })
+        .collect()
+}
+
 fn damages(events: &[(u64, Event)]) -> Vec<Damage> {
     events
         .iter()
@@ -252,12 +283,27 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         promises.replicated && (events.iter()).any(|(_, e)| matches!(e, Event::Fault { .. }));
     let damages = damages(events);
     let producers = Producers::of(events, promises);
-    // A producer's acknowledged records must stay where they were acknowledged unless a crash
-    // (or, for acks=1, a failover) may lose them.
-    let durable = |producer: u32| promises.durable_acks && producers.acks(producer) == -1;
-    let acks_are_binding = |producer: u32| {
-        durable(producer) || (!crashed && (!moved || producers.acks(producer) == -1))
+    let losses = data_losses(events);
+    // Brokers that lost data at or after `from_ms`, and whether a disk was wiped then.
+    let lost_since = |from_ms: u64| {
+        let since = losses.iter().filter(|(at_ms, _, _)| *at_ms >= from_ms);
+        let brokers: BTreeSet<u64> = since.clone().map(|(_, node, _)| *node).collect();
+        (brokers.len(), since.clone().any(|(_, _, wiped)| *wiped))
     };
+    let quorum = promises.replicated && promises.min_insync_replicas >= 2;
+    let min_isr = usize::from(promises.min_insync_replicas);
+    // A producer's acknowledged records must stay where they were acknowledged unless the
+    // claims (`claims`) let the faults since the record was first sent lose them.
+    let acks_are_binding = |producer: u32, sent_ms: u64| match producers.acks(producer) {
+        -1 if promises.durable_acks => {
+            let (brokers, wiped) = lost_since(sent_ms);
+            !(wiped && brokers >= min_isr)
+        }
+        -1 if quorum => lost_since(sent_ms).0 < min_isr,
+        -1 => !crashed,
+        _ => !crashed && !moved,
+    };
+    let durable = |producer: u32| promises.durable_acks && producers.acks(producer) == -1;
     check_request_liveness(&mut verdict.liveness, events);
 
     let mut finals: BTreeMap<i32, (i64, i64, BTreeMap<i64, String>)> = BTreeMap::new();
@@ -340,10 +386,11 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         if damaged(&damages, sent_at, *partition, *offset) {
             continue; // its batch was destroyed by a bit flip after it was acknowledged
         }
-        if durable(*producer) {
+        let binding = acks_are_binding(*producer, sent_at);
+        if durable(*producer) && binding {
             durable_acked.insert((*partition, *offset), (value.clone(), *at_ms));
         }
-        if acks_are_binding(*producer) {
+        if binding {
             if let Some(other) = acked.insert((*partition, *offset), value.clone()) {
                 if &other != value {
                     safety.add(
@@ -648,6 +695,7 @@ mod tests {
         durable_acks: true,
         idempotent: true,
         replicated: false,
+        min_insync_replicas: 1,
     };
 
     #[test]
@@ -806,6 +854,7 @@ mod tests {
             durable_acks: false,
             idempotent: true,
             replicated: false,
+            min_insync_replicas: 1,
         };
         assert!(check(&events, not_durable).ok());
         assert!(check(&events, DURABLE).safety[0].starts_with("lost acknowledged write"));
@@ -833,6 +882,7 @@ mod tests {
                 durable_acks: false,
                 idempotent: true,
                 replicated: false,
+                min_insync_replicas: 1,
             }
         )
         .ok());

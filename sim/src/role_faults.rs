@@ -14,14 +14,14 @@
 //! * `double-failover` — the leader is killed, comes back as soon as another leads, and the
 //!   new leader is killed at once: leadership goes back to a replica that missed a leadership
 //!   (A → B → A);
-//! * `empty-disk` — once a run, a broker that leads no partition of the data topic is killed
-//!   and comes back with its data topic's partition directories gone (a replaced disk; the
-//!   metadata log is kept, as Kafka's `metadata.log.dir` may be elsewhere): with a new
-//!   incarnation it may not rejoin an ISR through its earlier one (KIP-903). Only in runs with
-//!   `min.insync.replicas` >= 2, where every acknowledged acks=all record is on another
-//!   in-sync disk (`checker::claims`). A leader's disk is not wiped: the last in-sync replica
-//!   of a partition is its leader, and without KIP-966's eligible leader replicas it is
-//!   elected again however empty its disk (Kafka's loss too).
+//! * `empty-disk` — once a run, a broker (a leader too) is killed and comes back with its data
+//!   topic's partition directories gone (a replaced disk; the metadata log is kept, as Kafka's
+//!   `metadata.log.dir` may be elsewhere): with a new incarnation it may not rejoin an ISR
+//!   through its earlier one (KIP-903), and having no clean-shutdown marker it leaves the
+//!   eligible leader replicas (KIP-966), so the last in-sync replica is not elected again
+//!   empty while another replica holds what it acknowledged. Only in runs with
+//!   `min.insync.replicas` >= 2, where every acknowledged acks=all record is on another disk
+//!   (`checker::claims`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -180,16 +180,15 @@ impl RoleFaults<'_> {
     async fn empty_disk(&self, hold: Duration, rng: &mut impl Rng) {
         // The target is chosen under the lock: leaderships move while another fault holds it.
         let _one_at_a_time = self.node_faults.lock().await;
-        let leaders: Vec<u64> = (self.history.last_seen_data_leaders().into_iter())
-            .map(|(_, leader)| leader)
+        // Any broker, a leader too: its ISR's other members, or the eligible leader replicas
+        // (KIP-966) if it was the last, hold what it acknowledged.
+        let brokers: Vec<&Broker> = (self.brokers.iter())
+            .filter(|b| self.config.is_broker(b.node_id))
             .collect();
-        let followers: Vec<&Broker> = (self.brokers.iter())
-            .filter(|b| self.config.is_broker(b.node_id) && !leaders.contains(&b.node_id))
-            .collect();
-        if followers.is_empty() {
-            return self.fault("empty-disk", "no broker follows only: skipped".into());
+        if brokers.is_empty() {
+            return self.fault("empty-disk", "no broker: skipped".into());
         }
-        let target = followers[rng.gen_range(0..followers.len())];
+        let target = brokers[rng.gen_range(0..brokers.len())];
         self.kill(target, rng);
         let disk = self.disks.memory_of(target.node_id);
         let names = disk.list(Path::new("")).unwrap_or_default();

@@ -239,7 +239,8 @@ impl SimConfig {
                 | Canary::LeaderOutsideIsr
                 | Canary::FollowerStampsItsEpoch
                 | Canary::ReassignmentCompletesEarly
-                | Canary::TruncateToHw => 3,
+                | Canary::TruncateToHw
+                | Canary::AckUnderMinIsr => 3,
                 _ => 1,
             };
         }
@@ -270,12 +271,15 @@ impl SimConfig {
         if matches!(
             canary,
             Some(
-                Canary::HwIgnoresFollowers | Canary::FollowerStampsItsEpoch | Canary::TruncateToHw
+                Canary::HwIgnoresFollowers
+                    | Canary::FollowerStampsItsEpoch
+                    | Canary::TruncateToHw
+                    | Canary::AckUnderMinIsr
             )
         ) {
             // Their bugs need three replicas: a record acknowledged before the followers have
             // it, then a failover; followers catching up on an earlier leadership's batches; a
-            // follower that cut what it fetched, elected.
+            // follower that cut what it fetched, elected; a leader alone in its ISR.
             config.replication_factor = 3;
             config.min_insync_replicas = 2;
         }
@@ -327,6 +331,11 @@ impl SimConfig {
             config.kills = true;
             config.buggify = true;
             config.retention_bytes = None;
+        }
+        if canary == Some(Canary::AckUnderMinIsr) {
+            // What its leader acknowledges alone is in that leader's memory only, lost when
+            // it crashes; durable acks would need its disk wiped.
+            config.flush = Flush::Os;
         }
         if let Some(canary) = canary {
             // Group members change the schedule: only the group canaries' runs have them, so
@@ -384,6 +393,7 @@ impl SimConfig {
             // Every producer records its own idempotence (`Event::Producer`).
             idempotent: false,
             replicated: self.replication_factor > 1,
+            min_insync_replicas: self.min_insync_replicas,
         }
     }
 

@@ -53,6 +53,9 @@ fn seeds_to_catch(canary: Canary) -> u64 {
         // Needs a follower that cut what it fetched elected before it fetches again: the
         // role-targeted `follower-restart-leader-killed` (2 of seeds 1..=16, first at 7).
         Canary::TruncateToHw => 16,
+        // Needs the ISR shrunk to its leader while producers write, then that leader killed
+        // before its sync (2 of seeds 1..=16, first at 5).
+        Canary::AckUnderMinIsr => 8,
         _ => SEEDS_PER_CANARY,
     }
 }

@@ -71,6 +71,8 @@ pub struct BrokerLifecycle {
     in_flight: Option<CallId>,
     retry_ms: u64,
     phase: Phase,
+    /// A registration of this process was committed: any later one holds all it wrote.
+    registered_once: bool,
 }
 
 impl BrokerLifecycle {
@@ -83,6 +85,7 @@ impl BrokerLifecycle {
             in_flight: None,
             retry_ms: RETRY_FIRST_MS,
             phase: Phase::Running,
+            registered_once: false,
         }
     }
 
@@ -110,6 +113,9 @@ impl BrokerLifecycle {
                 incarnation_id: self.incarnation_id,
                 listeners: registration.listeners.clone(),
                 rack: registration.rack.clone(),
+                // Only this process's first registration can follow a crash: registering
+                // again (a stale heartbeat), it still holds everything it wrote.
+                clean_shutdown: registration.clean_shutdown || self.registered_once,
             },
             Some(broker_epoch) => LeaderRequest::BrokerHeartbeat {
                 node_id,
@@ -153,12 +159,14 @@ impl BrokerLifecycle {
             }
             // A heartbeat or registration answered while the shutdown was asked for: ask now.
             Some(QuorumReply::Registered { broker_epoch }) if stopping => {
+                self.registered_once = true;
                 self.status.broker_epoch = Some(broker_epoch);
                 self.send_next(ctx);
             }
             Some(QuorumReply::Heartbeat { .. }) if stopping => self.send_next(ctx),
             Some(QuorumReply::Registered { broker_epoch }) => {
                 tracing::info!(%broker_epoch, "the broker registered with the controller quorum");
+                self.registered_once = true;
                 let to = Addr {
                     node: ctx.me.node,
                     actor: PARTITIONS,

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use super::liveness::BrokerLiveness;
 use super::metadata::{
-    alter_partition, election, reassign, records, topic_admin, MetadataImage, MetadataRecord,
+    alter_partition, election, eligible, reassign, records, topic_admin, MetadataImage,
+    MetadataRecord,
 };
 use super::raft::core::RaftConfig;
 use super::raft::log_file::ENTRY_BYTES_MAX;
@@ -311,6 +312,8 @@ impl QuorumActor {
     /// image: the entry's index, or the leader to ask.
     fn propose_records(&mut self, records: &[MetadataRecord]) -> (Result<u64, Refused>, NodeOut) {
         let projected_before = self.projected().applied_index();
+        // Every ISR change with the eligible leader replicas it leaves (KIP-966).
+        let records = &eligible::follow(self.projected(), records.to_vec());
         let Some(node) = self.node.as_mut() else {
             return (Err(Refused::NotLeader(None)), NodeOut::default());
         };
@@ -720,6 +723,7 @@ impl QuorumActor {
                 incarnation_id,
                 listeners,
                 rack,
+                clean_shutdown,
             } => {
                 self.liveness.heard(node_id, now_ms);
                 let known = self.image.broker(node_id);
@@ -738,7 +742,7 @@ impl QuorumActor {
                 };
                 let projected = self.projected();
                 let known = projected.broker(node_id).is_some();
-                let entry = registration_entry(projected, register, node_id, known);
+                let entry = registration_entry(projected, register, node_id, known, clean_shutdown);
                 let settle = Settle::Registered {
                     node_id,
                     incarnation_id,
@@ -1392,14 +1396,27 @@ fn registration_entry(
     register: MetadataRecord,
     node_id: NodeId,
     known: bool,
+    clean_shutdown: bool,
 ) -> Vec<MetadataRecord> {
-    if !known {
-        return vec![register];
-    }
     let mut scratch = image.clone();
     let index = scratch.applied_index() + 1;
-    with_elections(&mut scratch, index, register.clone(), node_id, true)
-        .unwrap_or_else(|| vec![register])
+    let mut entry = match known {
+        true => with_elections(&mut scratch, index, register.clone(), node_id, true),
+        false => scratch
+            .apply(index, &register)
+            .ok()
+            .map(|()| vec![register.clone()]),
+    };
+    let Some(records) = entry.as_mut() else {
+        return vec![register];
+    };
+    if !clean_shutdown {
+        // It may have lost what it had not synced: no longer an eligible leader (KIP-966).
+        let elected = election::on_unclean_restart(&scratch, node_id);
+        log_election(&scratch, node_id, &elected);
+        records.extend(elected.records);
+    }
+    entry.unwrap_or_default()
 }
 
 /// The most preferred-leader elections one balancing entry carries (Kafka's

@@ -71,6 +71,7 @@ fn start_broker(cluster: &mut Cluster<NodeMsg>, id: NodeId) {
             port: 9092 + id.0 as u16,
         }],
         rack: None,
+        clean_shutdown: false,
     };
     let to = Addr {
         node: id,
@@ -385,6 +386,7 @@ fn a_displaced_broker_stops_rather_than_take_its_node_id_back() {
         incarnation_id: [0xee; 16],
         listeners: vec![],
         rack: None,
+        clean_shutdown: true,
     };
     let ask = NodeMsg::Quorum(QuorumRequest::ToLeader {
         request: register,

@@ -126,10 +126,17 @@ pub enum Canary {
     /// elected before it fetches again, acknowledged records go with it (issue 14: "truncate
     /// to the HW instead of by epoch"; KAFKA-1211). Caught as an acknowledged record lost.
     TruncateToHw,
+    /// A leader acknowledges acks=all with fewer in-sync replicas than min.insync.replicas:
+    /// it appends without NOT_ENOUGH_REPLICAS and its high watermark moves as if the ISR were
+    /// enough (issue 14: "acknowledge acks=all with |ISR| < min.isr"; KAFKA-15583). A record
+    /// so acknowledged is on the leader alone; when that leader loses it (a crash before its
+    /// sync, its disk), the eligible leader replica elected instead lacks it. Caught as an
+    /// acknowledged record lost with fewer than min.insync.replicas brokers crashed.
+    AckUnderMinIsr,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 31] = [
+    pub const ALL: [Canary; 32] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -161,6 +168,7 @@ impl Canary {
         Canary::FollowerStampsItsEpoch,
         Canary::ReassignmentCompletesEarly,
         Canary::TruncateToHw,
+        Canary::AckUnderMinIsr,
     ];
 
     pub fn name(self) -> &'static str {
@@ -196,6 +204,7 @@ impl Canary {
             Canary::FollowerStampsItsEpoch => "follower-stamps-its-epoch",
             Canary::ReassignmentCompletesEarly => "reassignment-completes-early",
             Canary::TruncateToHw => "truncate-to-hw",
+            Canary::AckUnderMinIsr => "ack-under-min-isr",
         }
     }
 

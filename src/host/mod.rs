@@ -14,6 +14,7 @@
 #![allow(clippy::disallowed_methods)] // the host is where the clock, spawn and entropy live
 
 pub mod admission;
+pub mod clean_shutdown;
 pub mod clock;
 pub mod dir_lock;
 pub mod fd_limit;

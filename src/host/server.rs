@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use super::admission::{Admission, AdmissionConfig};
+use super::clean_shutdown;
 use super::dir_lock::{DirLock, DirLockError};
 use super::fd_limit::FdBudget;
 use super::kafka;
@@ -73,6 +74,8 @@ pub struct Server {
     /// A broker (combined node): it asks for a controlled shutdown and closes its partition
     /// logs when it stops; a controller-only node has neither.
     broker: bool,
+    /// Where the clean-shutdown marker goes once the logs are closed.
+    storage: Arc<dyn Storage>,
 }
 
 /// How long a clean shutdown waits for connections to finish the answers they owe (a parked
@@ -132,6 +135,10 @@ impl Server {
         if config.controller.roles == ProcessRoles::Controller {
             return Self::start_controller(config, storage).await;
         }
+        let clean_shutdown = clean_shutdown::take(storage.as_ref()).map_err(|e| {
+            ServerError::Metadata(format!("cannot read the clean-shutdown marker: {e}"))
+        })?;
+        tracing::info!(clean_shutdown, "the last run's end");
         let mut admin_settings = config.admin_settings();
         // An offsets topic to import keeps its partition count: it places every group (Kafka
         // too ignores `offsets.topic.num.partitions` once the topic exists).
@@ -221,6 +228,7 @@ impl Server {
             StartLifecycleRequest {
                 listeners,
                 rack: None,
+                clean_shutdown,
             },
         )
         .await
@@ -258,6 +266,7 @@ impl Server {
             all_closed,
             _dir_lock: None,
             broker: true,
+            storage,
         })
     }
 
@@ -267,7 +276,7 @@ impl Server {
         config: &ServerConfig,
         storage: Arc<dyn Storage>,
     ) -> Result<Self, ServerError> {
-        let quorum = QuorumActor::new(config.quorum_settings(), storage);
+        let quorum = QuorumActor::new(config.quorum_settings(), storage.clone());
         let node = start_node(config, vec![(QUORUM, NodeActor::new(quorum))]).await?;
         tracing::info!(node_id = config.node_id, "serving as a controller only");
         let (stop, _) = watch::channel(false);
@@ -279,6 +288,7 @@ impl Server {
             all_closed,
             _dir_lock: None,
             broker: false,
+            storage,
         })
     }
 
@@ -311,7 +321,10 @@ impl Server {
         }
         match ask(&self.node.handle(), ShutdownRequest).await {
             Ok(done) => match done.into_result() {
-                Ok(()) => tracing::info!("partition logs flushed and closed"),
+                Ok(()) => match clean_shutdown::mark(self.storage.as_ref()) {
+                    Ok(()) => tracing::info!("partition logs flushed and closed"),
+                    Err(error) => tracing::warn!(%error, "cannot leave the clean-shutdown marker"),
+                },
                 Err(refusal) => tracing::error!(
                     code = %refusal.code,
                     error = %refusal.message,

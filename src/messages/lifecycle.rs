@@ -24,6 +24,9 @@ pub enum LifecycleRequest {
 pub struct StartLifecycleRequest {
     pub listeners: Vec<Listener>,
     pub rack: Option<String>,
+    /// The node's data directory says its last run ended with a clean shutdown (the host's
+    /// marker: every log synced and closed). Sent with the first registration (KIP-966).
+    pub clean_shutdown: bool,
 }
 
 /// [`LifecycleRequest::Status`], as a typed call.

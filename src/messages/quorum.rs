@@ -137,6 +137,11 @@ pub enum LeaderRequest {
         incarnation_id: [u8; 16],
         listeners: Vec<Listener>,
         rack: Option<String>,
+        /// The broker's data survived whole since it last ran: it stopped cleanly (every log
+        /// synced and closed), or it registers again without having stopped. `false` after a
+        /// crash or with a new disk: it may have lost what it had not synced, so it leaves the
+        /// eligible leader replicas (KIP-966's unclean shutdown).
+        clean_shutdown: bool,
     },
     /// Keeps a registration alive: answered [`QuorumReply::Heartbeat`], or
     /// [`QuorumReply::StaleBrokerEpoch`] when `broker_epoch` is not the registration's.

@@ -230,11 +230,7 @@ fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
 /// Kafka refuses an `acks=all` append before writing it while the in-sync replicas are fewer
 /// than `min.insync.replicas`. A follower is not asked: it refuses every produce.
 fn too_few_in_sync(acks: i16, replica: &Replica) -> Option<String> {
-    let in_sync = replica.role().in_sync_count()?;
-    let needed = replica.log().config().min_insync_replicas;
-    (acks == -1 && in_sync < needed as usize).then(|| {
-        format!("acks=all needs min.insync.replicas={needed} in-sync replicas, {in_sync} in sync")
-    })
+    (acks == -1).then(|| replica.too_few_in_sync()).flatten()
 }
 
 fn produce_result(
@@ -641,7 +637,7 @@ impl Partitions {
             if !moved {
                 // Another ISR: the high watermark may move, acknowledging acks=all produces
                 // (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR is now below min.insync.replicas).
-                replica.set_role(role);
+                replica.set_role(role, self.leaders.replication_factor(&tp));
                 let acknowledged = replica.release_acknowledged();
                 self.acknowledge_replicated(ctx, &tp, acknowledged);
                 self.wake_fetches(ctx, &tp);
@@ -660,7 +656,7 @@ impl Partitions {
             // What waits on the old leadership is answered as Kafka's purgatory answers it
             // when leadership goes: acks=all produces and coordinator barriers included.
             let waiters = replica.take_waiters();
-            replica.set_role(role);
+            replica.set_role(role, self.leaders.replication_factor(&tp));
             if announce {
                 leadership::elected(ctx, &tp, replica);
             }
@@ -841,6 +837,7 @@ impl Partitions {
             id,
             node,
             role,
+            self.leaders.replication_factor(tp),
             cut_to,
         ) {
             Ok(replica) => {

@@ -107,6 +107,13 @@ impl Leaders {
 
     /// The role of `me`'s replica of `tp`: the leader in the metadata's epoch with its ISR, or
     /// a follower; `None` for a partition the metadata does not name (yet).
+    /// How many replicas `tp` has, as the metadata says (1 before it says anything).
+    pub fn replication_factor(&self, tp: &TopicPartition) -> usize {
+        self.partitions
+            .get(tp)
+            .map_or(1, |p| p.replicas.len().max(1))
+    }
+
     pub fn role_of(&self, tp: &TopicPartition, me: NodeId) -> Option<Role> {
         let known = self.partitions.get(tp)?;
         Some(match known.leader {

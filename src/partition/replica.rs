@@ -279,6 +279,9 @@ pub struct Replica {
     log: Log,
     producers: ProducerStates,
     state: ReplicaState,
+    /// How many replicas the partition has (1 before the metadata says): the effective
+    /// min.insync.replicas is at most this many.
+    replication_factor: usize,
     commit: GroupCommit<Waiter>,
     sync_in_flight: Option<FlushPoint>,
     /// The producer state as of a roll's new segment base, snapshotted by the next flush job,
@@ -325,12 +328,15 @@ impl Replica {
         id: u64,
         node: NodeId,
         role: Role,
+        replication_factor: usize,
         cut_to: Option<i64>,
     ) -> Result<Self, LogError> {
         let dir = dir_for(tp);
+        let min_isr = effective_min_isr(&config, replication_factor);
         let mut log = Log::open_unflushed(storage.clone(), &dir, config, now_ms)?;
         let log_start = Offset(log.log_start_offset());
-        let mut state = ReplicaState::new(node, role, log_start, Offset(log.log_end_offset()));
+        let log_end = Offset(log.log_end_offset());
+        let mut state = ReplicaState::new(node, role, min_isr, log_start, log_end);
         if let Some(cut) = cut_to.filter(|cut| *cut < log.log_end_offset()) {
             let log_end = log.cut_at_open(cut.max(log.log_start_offset()))?;
             tracing::warn!(dir = %dir.display(), log_end, "cut the log to its last good sync");
@@ -355,6 +361,7 @@ impl Replica {
         Ok(Self {
             id,
             storage,
+            replication_factor,
             commit: GroupCommit::new(acked),
             log,
             producers,
@@ -605,11 +612,25 @@ impl Replica {
         self.state.resigning()
     }
 
-    /// The metadata changed this replica's role (see `super::leaders`).
-    pub fn set_role(&mut self, role: Role) {
+    /// The metadata changed this replica's role (see `super::leaders`) or its assignment
+    /// (`replication_factor` replicas).
+    pub fn set_role(&mut self, role: Role, replication_factor: usize) {
         let log_end = Offset(self.log.log_end_offset());
+        self.replication_factor = replication_factor;
         self.state.set_role(role, log_end);
+        let min_isr = effective_min_isr(self.log.config(), replication_factor);
+        self.state.set_min_isr(min_isr, log_end);
         begin_leader_epoch(&mut self.log, self.state.role());
+    }
+
+    /// Why an acks=all append is refused before it is written (Kafka's NOT_ENOUGH_REPLICAS),
+    /// or answered NOT_ENOUGH_REPLICAS_AFTER_APPEND: fewer in-sync replicas than the effective
+    /// min.insync.replicas. `None` on a follower (it refuses every produce) or with enough.
+    pub fn too_few_in_sync(&self) -> Option<String> {
+        let (needed, in_sync) = self.state.under_min_isr()?;
+        Some(format!(
+            "acks=all needs min.insync.replicas={needed} in-sync replicas, {in_sync} in sync"
+        ))
     }
 
     pub fn flush_policy(&self) -> FlushPolicy {
@@ -617,7 +638,11 @@ impl Replica {
     }
 
     pub fn set_config(&mut self, config: LogConfig) -> Result<(), LogError> {
-        self.log.set_config(config)
+        self.log.set_config(config)?;
+        let min_isr = effective_min_isr(self.log.config(), self.replication_factor);
+        let log_end = Offset(self.log.log_end_offset());
+        self.state.set_min_isr(min_isr, log_end);
+        Ok(())
     }
 
     /// The clean this compacted log is due for, bounded by the cleaner's settings, as a
@@ -1453,4 +1478,10 @@ fn stamp_epoch(records: &[u8], epoch: i32) -> Vec<u8> {
         let _ = batch::set_partition_leader_epoch(&mut stamped[at..], epoch);
     }
     stamped
+}
+
+/// Kafka's `effectiveMinIsr`: the topic's `min.insync.replicas`, at most the replication
+/// factor (a topic with one replica and min.insync.replicas=2 still takes acks=all).
+fn effective_min_isr(config: &LogConfig, replication_factor: usize) -> usize {
+    (config.min_insync_replicas as usize).min(replication_factor.max(1))
 }

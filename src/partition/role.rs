@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::faults::Canary;
 use crate::types::{BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Offset, Refusal};
 
 /// Whether this replica leads its partition, and in which leader epoch.
@@ -108,6 +109,11 @@ pub struct ReplicaState {
     /// This leader gave its leadership up (its log was cut back after a failed write: see
     /// `IsrChange::resign`): it takes no append until the metadata names the next leadership.
     resigning: bool,
+    /// The effective `min.insync.replicas` (the topic's, at most the replication factor, as
+    /// Kafka's `effectiveMinIsr`): with fewer in-sync replicas the high watermark stays where
+    /// it is (KAFKA-15583, part of KIP-966), so every replica that leaves the ISR then holds
+    /// everything below it and may lead (the controller's eligible leader replicas).
+    min_isr: usize,
 }
 
 /// What a leader knows of one follower from its last fetch served without error.
@@ -129,7 +135,13 @@ pub struct FollowerProgress {
 impl ReplicaState {
     /// The state of a replica just opened: the high watermark starts at the log start (no
     /// offset above it is known to be replicated) and advances as far as the role allows.
-    pub fn new(node: NodeId, role: Role, log_start: Offset, log_end: Offset) -> Self {
+    pub fn new(
+        node: NodeId,
+        role: Role,
+        min_isr: usize,
+        log_start: Offset,
+        log_end: Offset,
+    ) -> Self {
         let mut state = Self {
             node,
             role,
@@ -138,9 +150,24 @@ impl ReplicaState {
             led_since_ms: None,
             proposed_isr: None,
             resigning: false,
+            min_isr: min_isr.max(1),
         };
         state.maybe_advance_hw(log_end);
         state
+    }
+
+    /// The effective `min.insync.replicas` changed (a config change, another assignment).
+    pub fn set_min_isr(&mut self, min_isr: usize, log_end: Offset) {
+        self.min_isr = min_isr.max(1);
+        self.maybe_advance_hw(log_end);
+    }
+
+    /// How many in-sync replicas an acks=all append needs and how many there are, when they
+    /// are too few; `None` on a follower or with enough.
+    pub fn under_min_isr(&self) -> Option<(usize, usize)> {
+        let in_sync = self.role.in_sync_count()?;
+        let under = in_sync < self.min_isr && !crate::faults::canary(Canary::AckUnderMinIsr);
+        under.then_some((self.min_isr, in_sync))
     }
 
     pub fn role(&self) -> &Role {
@@ -164,6 +191,9 @@ impl ReplicaState {
                 // Planted: the leader's own log end, whatever its followers have.
                 self.high_watermark = self.high_watermark.max(log_end);
                 return;
+            }
+            if isr.len() < self.min_isr && !crate::faults::canary(Canary::AckUnderMinIsr) {
+                return; // frozen under min.insync.replicas (KAFKA-15583)
             }
             let proposed = self.proposed_isr.iter().flatten();
             // `None` (an unknown LEO) sorts below every `Some`, so it wins the minimum.
@@ -368,7 +398,7 @@ mod tests {
 
     #[test]
     fn a_sole_leaders_hw_is_its_log_end_and_advances_with_it() {
-        let mut state = ReplicaState::new(ME, Role::sole_leader(ME), Offset(3), Offset(10));
+        let mut state = ReplicaState::new(ME, Role::sole_leader(ME), 1, Offset(3), Offset(10));
         assert_eq!(state.high_watermark(), Offset(10));
         state.maybe_advance_hw(Offset(12));
         assert_eq!(state.high_watermark(), Offset(12));
@@ -378,7 +408,7 @@ mod tests {
 
     #[test]
     fn the_hw_never_goes_back_except_on_truncation() {
-        let mut state = ReplicaState::new(ME, leader(&[ME]), Offset(0), Offset(10));
+        let mut state = ReplicaState::new(ME, leader(&[ME]), 1, Offset(0), Offset(10));
         state.truncated(Offset(6));
         assert_eq!(state.high_watermark(), Offset(6));
         state.maybe_advance_hw(Offset(8));
@@ -390,7 +420,7 @@ mod tests {
 
     #[test]
     fn an_in_sync_replica_whose_log_end_is_unknown_holds_the_hw() {
-        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER]), Offset(2), Offset(10));
+        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER]), 1, Offset(2), Offset(10));
         assert_eq!(
             state.high_watermark(),
             Offset(2),
@@ -408,7 +438,7 @@ mod tests {
             leader: Some(OTHER),
             epoch: LeaderEpoch(3),
         };
-        let mut state = ReplicaState::new(ME, role, Offset(0), Offset(5));
+        let mut state = ReplicaState::new(ME, role, 1, Offset(0), Offset(5));
         state.maybe_advance_hw(Offset(9));
         assert_eq!(state.high_watermark(), Offset(0));
         assert_eq!(state.role().epoch(), LeaderEpoch(3));
@@ -433,7 +463,8 @@ mod tests {
 
     #[test]
     fn a_follower_at_the_leaders_log_end_is_caught_up_and_one_that_stops_fetching_lags() {
-        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER, THIRD]), Offset(0), Offset(10));
+        let mut state =
+            ReplicaState::new(ME, leader(&[ME, OTHER, THIRD]), 1, Offset(0), Offset(10));
         // Neither fetched yet: caught up when the leadership was first seen (t=1000).
         assert!(state.lagging(1_000, Offset(10), LAG_MS).is_empty());
         fetched(&mut state, OTHER, 10, 2_000, 10);
@@ -446,7 +477,7 @@ mod tests {
         assert_eq!(state.lagging(31_001, Offset(10), LAG_MS), vec![THIRD]);
         assert_eq!(state.high_watermark(), Offset(0), "THIRD holds it");
         // A follower outside the ISR is never listed.
-        let mut outside = ReplicaState::new(ME, leader(&[ME, OTHER]), Offset(0), Offset(10));
+        let mut outside = ReplicaState::new(ME, leader(&[ME, OTHER]), 1, Offset(0), Offset(10));
         fetched(&mut outside, THIRD, 0, 0, 10);
         assert!(outside
             .lagging(100_000, Offset(10), LAG_MS)
@@ -461,7 +492,7 @@ mod tests {
     /// stays in sync; one that falls behind by more each round lags once `max_lag` passes.
     #[test]
     fn a_follower_keeping_pace_with_appends_stays_in_sync_and_one_falling_behind_lags() {
-        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER, THIRD]), Offset(0), Offset(0));
+        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER, THIRD]), 1, Offset(0), Offset(0));
         let mut log_end = 0;
         for round in 0..10i64 {
             let now = round * 10_000;
@@ -474,5 +505,15 @@ mod tests {
         // THIRD catches up: in sync again at once.
         fetched(&mut state, THIRD, log_end, 96_000, log_end);
         assert!(state.lagging(96_000, Offset(log_end), LAG_MS).is_empty());
+    }
+
+    #[test]
+    fn the_high_watermark_stays_while_the_isr_is_below_min_insync_replicas() {
+        let mut state = ReplicaState::new(ME, leader(&[ME]), 2, Offset(0), Offset(10));
+        assert_eq!(state.high_watermark(), Offset(0), "frozen from the start");
+        assert_eq!(state.under_min_isr(), Some((2, 1)));
+        state.set_min_isr(1, Offset(10));
+        assert_eq!(state.high_watermark(), Offset(10));
+        assert_eq!(state.under_min_isr(), None);
     }
 }

@@ -428,6 +428,8 @@ impl Harness {
 fn acks_all_is_refused_while_fewer_replicas_are_in_sync_than_min_insync_replicas() {
     let mut h = Harness::new(Arc::new(MemStorage::new()));
     let a = tp("a");
+    // Three replicas, the leader alone in sync.
+    leader_epochs::tell_with_isr(&mut h, &[(&a, Some(1), 1)], &[1]);
     h.ensure(
         &a,
         LogConfig {
@@ -443,6 +445,23 @@ fn acks_all_is_refused_while_fewer_replicas_are_in_sync_than_min_insync_replicas
         (accepted.error_code, accepted.base_offset.0),
         (ErrorCode::NONE, 0)
     );
+}
+
+/// Kafka's `effectiveMinIsr`: min.insync.replicas counts at most the replication factor, so a
+/// partition with one replica takes acks=all whatever the topic says.
+#[test]
+fn min_insync_replicas_above_the_replication_factor_counts_as_the_replication_factor() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    h.ensure(
+        &a,
+        LogConfig {
+            min_insync_replicas: 2,
+            ..config(Some(0))
+        },
+    );
+    let accepted = h.produce_one(-1, &a, plain(b"x"));
+    assert_eq!(accepted.error_code, ErrorCode::NONE);
 }
 
 #[test]
@@ -1784,8 +1803,18 @@ fn open_replica(storage: &Arc<MemStorage>, role: Role) -> Replica {
 /// [`open_replica`] with the log's config given.
 fn open_replica_with(storage: &Arc<MemStorage>, role: Role, config: LogConfig) -> Replica {
     let storage: Arc<dyn Storage> = storage.clone();
-    let mut replica = Replica::open(storage, &tp("r"), config, T0_MS, 0, NodeId(1), role, None)
-        .expect("opens on memory");
+    let mut replica = Replica::open(
+        storage,
+        &tp("r"),
+        config,
+        T0_MS,
+        0,
+        NodeId(1),
+        role,
+        1,
+        None,
+    )
+    .expect("opens on memory");
     assert!(
         replica.is_opening(),
         "a new log's directory is not durable yet"

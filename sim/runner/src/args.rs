@@ -39,7 +39,8 @@ OPTIONS:
                       raft-vote-unsynced, raft-commit-old-term, topic-id-ignored,
                       stray-dirs-kept, hw-ignores-followers,
                       leader-outside-isr, follower-stamps-its-epoch,
-                      reassignment-completes-early, truncate-to-hw
+                      reassignment-completes-early, truncate-to-hw,
+                      ack-under-min-isr
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)

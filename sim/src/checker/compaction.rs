@@ -232,6 +232,7 @@ mod tests {
         durable_acks: true,
         idempotent: false,
         replicated: false,
+        min_insync_replicas: 1,
     };
 
     fn sent(at_ms: u64, key: u32, value: Option<&str>, offset: Option<i64>) -> (u64, Event) {

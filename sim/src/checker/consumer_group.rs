@@ -123,6 +123,7 @@ mod tests {
             durable_acks: true,
             idempotent: false,
             replicated: false,
+            min_insync_replicas: 1,
         };
         check(&mut report, events, promises);
         report.finish();

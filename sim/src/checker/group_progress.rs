@@ -150,6 +150,7 @@ mod tests {
         durable_acks: true,
         idempotent: false,
         replicated: false,
+        min_insync_replicas: 1,
     };
 
     fn at_least_once(events: &[(u64, Event)]) -> Vec<String> {

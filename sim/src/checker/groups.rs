@@ -278,6 +278,7 @@ mod tests {
             durable_acks,
             idempotent: false,
             replicated: false,
+            min_insync_replicas: 1,
         };
         check(&mut report, events, promises);
         report.finish();

@@ -171,6 +171,7 @@ impl MetadataImage {
                     partition_epoch: *partition_epoch,
                     adding: Vec::new(),
                     removing: Vec::new(),
+                    elr: Vec::new(),
                 };
                 self.create_partition(*topic_id, *partition, created)
             }
@@ -197,6 +198,11 @@ impl MetadataImage {
                 let isr = isr.as_deref();
                 self.change_partition(*topic_id, *partition, *leader, isr, Some(assignment))
             }
+            R::SetEligibleLeaders {
+                topic_id,
+                partition,
+                elr,
+            } => self.set_eligible_leaders(*topic_id, *partition, elr),
             R::DeleteTopic { topic_id } => self.delete_topic(topic_id),
             R::SetTopicConfig {
                 topic_id,
@@ -361,8 +367,29 @@ impl MetadataImage {
             changed.adding = assignment.adding.to_vec();
             changed.removing = assignment.removing.to_vec();
         }
+        // A replica that joins the ISR, or leaves the assignment, is no longer an eligible
+        // leader replica; the entry's `SetEligibleLeaders` says who joins.
+        let (isr, replicas) = (&changed.isr, &changed.replicas);
+        changed
+            .elr
+            .retain(|r| !isr.contains(r) && replicas.contains(r));
         changed.partition_epoch =
             (changed.partition_epoch.checked_add(1)).ok_or(Skip::EpochExhausted(partition))?;
+        check_partition(&changed).map_err(|why| Skip::BadPartition { partition, why })?;
+        *current = changed;
+        Ok(())
+    }
+
+    fn set_eligible_leaders(
+        &mut self,
+        topic: TopicId,
+        partition: i32,
+        elr: &[NodeId],
+    ) -> Result<(), Skip> {
+        let current = (self.topic_mut(&topic)?.partitions.get_mut(&partition))
+            .ok_or(Skip::UnknownPartition { topic, partition })?;
+        let mut changed = current.clone();
+        changed.elr = elr.to_vec();
         check_partition(&changed).map_err(|why| Skip::BadPartition { partition, why })?;
         *current = changed;
         Ok(())

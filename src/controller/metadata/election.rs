@@ -4,12 +4,15 @@
 //! rules).
 //!
 //! For each partition concerned:
-//! * the fenced broker leaves the ISR, unless it is the last member: Kafka never empties an
-//!   ISR (the eligible-leader-replicas of KIP-966 aside, which Rill does not have), so the
-//!   last member stays and the partition waits, offline, for it to come back;
+//! * the fenced broker leaves the ISR, unless it is the last member: the last member stays
+//!   and the partition waits, offline, for it to come back — or for one of its eligible
+//!   leader replicas ([`super::eligible`], KIP-966);
 //! * the leader stays if it is still in the ISR; otherwise the new leader is the first
 //!   replica, in assignment order, that is in the ISR and acceptable (registered, unfenced and
 //!   not the broker being fenced);
+//! * else the first acceptable eligible leader replica, in assignment order, which becomes the
+//!   ISR alone (it holds everything below the high watermark; the ELR that follows is
+//!   [`super::eligible::follow`]'s);
 //! * with none, the partition has no leader (offline) — unless unclean election is enabled
 //!   for the topic, when the first acceptable replica leads even outside the ISR, and the ISR
 //!   becomes that replica alone (records the ISR had may be lost: the election says it was
@@ -18,6 +21,7 @@
 //! The functions read the image and return records; they change nothing. The controller puts
 //! the records in the same entry as the `FenceBroker` / `UnfenceBroker` they follow from.
 
+use super::eligible;
 use super::image::{MetadataImage, PartitionImage, TopicImage};
 use super::records::{MetadataRecord, TopicId};
 use crate::controller::config_values::boolean;
@@ -149,6 +153,13 @@ fn elect_one(
             if p.leader.is_some() {
                 return Err(ErrorCode::ELECTION_NOT_NEEDED);
             }
+            // Kafka's order: the ISR, the eligible leader replicas, then any live replica.
+            if let LeaderChoice::Clean(leader) = choose_leader(&p.replicas, &p.isr, live, false) {
+                return Ok((leader, None));
+            }
+            if let Some(leader) = eligible_leader(p, &live) {
+                return Ok((leader, Some(vec![leader])));
+            }
             match choose_leader(&p.replicas, &p.isr, live, true) {
                 LeaderChoice::Clean(leader) => Ok((leader, None)),
                 LeaderChoice::Unclean(leader) => Ok((leader, Some(vec![leader]))),
@@ -258,7 +269,19 @@ fn change(
         .collect();
     let choice = match p.leader {
         Some(leader) if isr.contains(&leader) => LeaderChoice::Clean(leader),
-        _ => choose_leader(&p.replicas, &isr, acceptable, unclean_allowed),
+        _ => match choose_leader(&p.replicas, &isr, acceptable, false) {
+            LeaderChoice::Offline => match eligible_leader(p, acceptable) {
+                Some(leader) => {
+                    return Outcome {
+                        leader: Some(leader),
+                        isr: vec![leader],
+                        unclean: false,
+                    }
+                }
+                None => choose_leader(&p.replicas, &isr, acceptable, unclean_allowed),
+            },
+            clean => clean,
+        },
     };
     match choice {
         LeaderChoice::Unclean(leader) => Outcome {
@@ -278,6 +301,73 @@ fn change(
             unclean: false,
         },
     }
+}
+
+/// The first acceptable eligible leader replica, in assignment order.
+fn eligible_leader(p: &PartitionImage, acceptable: &dyn Fn(NodeId) -> bool) -> Option<NodeId> {
+    (p.replicas.iter().copied()).find(|r| p.elr.contains(r) && acceptable(*r))
+}
+
+/// The changes that `broker`'s restart after an unclean shutdown calls for (Kafka's
+/// `handleBrokerUncleanShutdown`; KIP-966): it may have lost what it had not synced, so it
+/// leaves every ELR, and the ISR it is the last (fenced) member of when an eligible replica
+/// remains — which leads if it can, else the partition waits for one with no ISR. A partition
+/// with no eligible replica left keeps `broker` in its ISR: the last replica standing leads
+/// again when it is back (Kafka's last known leader), whatever it lost. `image` has the
+/// registration's fence applied (`broker` in no other ISR), so `broker` is no candidate.
+pub fn on_unclean_restart(image: &MetadataImage, broker: NodeId) -> Election {
+    let acceptable = |r: NodeId| r != broker && image.is_unfenced(r);
+    let mut election = Election::default();
+    for topic in image.topics() {
+        let concerned = |p: &&PartitionImage| p.isr.contains(&broker) || p.elr.contains(&broker);
+        for (&index, p) in topic.partitions.iter().filter(|(_, p)| concerned(p)) {
+            let without = |set: &[NodeId]| -> Vec<NodeId> {
+                set.iter().copied().filter(|r| *r != broker).collect()
+            };
+            let (mut isr, elr) = (without(&p.isr), without(&p.elr));
+            if isr.is_empty() && elr.is_empty() {
+                isr = p.isr.clone(); // the last replica standing (or no ISR to touch)
+            }
+            let mut after = PartitionImage {
+                isr: isr.clone(),
+                elr,
+                ..p.clone()
+            };
+            if !after.leader.is_some_and(|l| isr.contains(&l)) {
+                after.leader = match choose_leader(&p.replicas, &isr, &acceptable, false) {
+                    LeaderChoice::Clean(leader) => Some(leader),
+                    _ => eligible_leader(&after, &acceptable),
+                };
+                if let Some(leader) = after.leader.filter(|l| !isr.contains(l)) {
+                    after.isr = vec![leader];
+                }
+            }
+            after.elr.retain(|r| !after.isr.contains(r));
+            let elr = eligible::next(p, &after, eligible::min_isr(topic, p), Some(broker));
+            let changes = after.leader != p.leader || after.isr != p.isr;
+            if changes {
+                if after.leader.is_none() && p.leader.is_some() {
+                    election.offline.push((topic.id, index));
+                }
+                election.records.push(MetadataRecord::ChangePartition {
+                    topic_id: topic.id,
+                    partition: index,
+                    leader: (after.leader != p.leader).then_some(after.leader),
+                    isr: (after.isr != p.isr).then(|| after.isr.clone()),
+                });
+            }
+            // Always after a change: `eligible::follow` inserts the ELR the change alone calls
+            // for (with `broker` in it) before this one.
+            if changes || elr != p.elr {
+                election.records.push(MetadataRecord::SetEligibleLeaders {
+                    topic_id: topic.id,
+                    partition: index,
+                    elr,
+                });
+            }
+        }
+    }
+    election
 }
 
 /// `isr` with `leader` in it.

@@ -67,7 +67,8 @@ pub struct TopicImage {
 pub struct PartitionImage {
     /// The assignment, preferred leader first: the order elections try replicas in.
     pub replicas: Vec<NodeId>,
-    /// The in-sync replicas: never empty, a subset of `replicas`.
+    /// The in-sync replicas, a subset of `replicas`: empty only while the partition has no
+    /// leader and waits for one of its eligible leader replicas ([`super::eligible`]).
     pub isr: Vec<NodeId>,
     /// A member of the ISR, or `None` (offline).
     pub leader: Option<NodeId>,
@@ -85,6 +86,12 @@ pub struct PartitionImage {
     /// `replicas` until the reassignment completes.
     #[serde(skip)]
     pub removing: Vec<NodeId>,
+    /// Kafka's eligible leader replicas (KIP-966, [`super::eligible`]): replicas outside the
+    /// ISR that hold everything below the high watermark, so may lead when no ISR member
+    /// can. Assigned replicas, none in the ISR, in assignment order. In a snapshot after the
+    /// reassignments (format 4).
+    #[serde(skip)]
+    pub elr: Vec<NodeId>,
 }
 
 impl PartitionImage {
@@ -254,12 +261,16 @@ pub(super) fn check_partition(p: &PartitionImage) -> Result<(), &'static str> {
     if replicas.len() != p.replicas.len() {
         return Err("a replica appears twice");
     }
-    if p.isr.is_empty() {
-        return Err("empty ISR");
+    if p.isr.is_empty() && (p.elr.is_empty() || p.leader.is_some()) {
+        return Err("empty ISR with a leader or without eligible leader replicas");
     }
     let isr: BTreeSet<NodeId> = p.isr.iter().copied().collect();
     if isr.len() != p.isr.len() || !isr.is_subset(&replicas) {
         return Err("the ISR is not a set of replicas");
+    }
+    let elr: BTreeSet<NodeId> = p.elr.iter().copied().collect();
+    if elr.len() != p.elr.len() || !elr.is_subset(&replicas) || !elr.is_disjoint(&isr) {
+        return Err("the eligible leader replicas are not a set of replicas outside the ISR");
     }
     if p.leader.is_some_and(|l| !isr.contains(&l)) {
         return Err("the leader is not in the ISR");

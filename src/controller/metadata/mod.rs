@@ -15,6 +15,7 @@
 //! * [`snapshot`]  — the image as bytes, so the log can be cut and a voter catch up from it.
 //! * [`placement`] — Kafka's rack-unaware replica placement for new partitions.
 //! * [`election`]  — the leader and ISR changes that fencing or unfencing a broker calls for.
+//! * [`eligible`]  — the eligible leader replicas (KIP-966) each ISR change leaves.
 //! * [`alter_partition`] — a partition leader's ISR shrinks and expansions (AlterPartition).
 //! * [`reassign`]  — moving a partition's replicas (AlterPartitionReassignments): grow, catch
 //!   up, complete in the ISR change that makes it possible.
@@ -24,6 +25,7 @@
 pub mod alter_partition;
 pub mod apply;
 pub mod election;
+pub mod eligible;
 pub mod image;
 pub mod placement;
 pub mod reassign;

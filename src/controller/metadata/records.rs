@@ -126,6 +126,14 @@ pub enum MetadataRecord {
         leader: Option<Option<NodeId>>,
         isr: Option<Vec<NodeId>>,
     },
+    /// Kafka's `PartitionChangeRecord.eligibleLeaderReplicas` (KIP-966): the partition's
+    /// eligible leader replicas become `elr` ([`super::eligible`]). It follows the change of
+    /// the ISR it comes from in the same entry; it moves neither epoch (no leader acts on it).
+    SetEligibleLeaders {
+        topic_id: TopicId,
+        partition: i32,
+        elr: Vec<NodeId>,
+    },
 }
 
 /// A broker's listener: the registration request carries it as the log does.

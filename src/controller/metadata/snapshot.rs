@@ -5,10 +5,12 @@
 //! Layout: a format-version byte ([`SNAPSHOT_FORMAT_VERSION`]), then the postcard encoding of
 //! the image without its derived name index, then (format 2 on) the postcard encoding of its
 //! deleted topic ids, then (format 3 on) the ongoing reassignments (each partition's adding
-//! and removing replicas, which the image's own layout skips). Format 1 (before deleted ids
+//! and removing replicas, which the image's own layout skips), then (format 4 on) each
+//! partition's eligible leader replicas, which it skips too. Format 1 (before deleted ids
 //! were kept) still loads, with none (so a node that loaded one lists fewer deleted ids than
 //! its peers until they are forgotten); formats 1 and 2 load with no reassignment under way
-//! (none could be: they predate reassignment).
+//! (none could be: they predate reassignment), and formats 1 to 3 with no eligible leader
+//! replica (a node that wrote one kept none).
 //!
 //! A snapshot taken after entry `i` and followed by the entries after `i` gives the image of
 //! the whole log: the snapshot holds the applied index, and [`MetadataImage::apply_entry`]
@@ -24,14 +26,19 @@ use super::records::TopicId;
 use crate::types::NodeId;
 
 /// The first byte of a snapshot; bump it when the image's layout changes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 3;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 4;
 /// The format before the deleted topic ids, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS: u8 = 1;
 /// The format before reassignments, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_REASSIGNMENTS: u8 = 2;
+/// The format before eligible leader replicas, which this node still reads.
+const SNAPSHOT_FORMAT_WITHOUT_ELR: u8 = 3;
 
 /// An ongoing reassignment as a snapshot holds it: topic, partition, adding, removing.
 type Reassigning = (TopicId, i32, Vec<NodeId>, Vec<NodeId>);
+
+/// A partition's eligible leader replicas as a snapshot holds them: topic, partition, ELR.
+type Eligible = (TopicId, i32, Vec<NodeId>);
 
 /// Why bytes are not a snapshot.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -60,7 +67,15 @@ impl MetadataImage {
                     .map(|(i, p)| (t.id, *i, p.adding.clone(), p.removing.clone()))
             })
             .collect();
-        postcard::to_extend(&reassigning, out).expect("reassignments always encode")
+        let out = postcard::to_extend(&reassigning, out).expect("reassignments always encode");
+        let eligible: Vec<Eligible> = (self.topics())
+            .flat_map(|t| {
+                (t.partitions.iter())
+                    .filter(|(_, p)| !p.elr.is_empty())
+                    .map(|(i, p)| (t.id, *i, p.elr.clone()))
+            })
+            .collect();
+        postcard::to_extend(&eligible, out).expect("eligible leader replicas always encode")
     }
 
     pub fn from_snapshot(bytes: &[u8]) -> Result<MetadataImage, SnapshotError> {
@@ -87,6 +102,21 @@ impl MetadataImage {
                     })?;
                 partition.adding = adding;
                 partition.removing = removing;
+            }
+        }
+        if version > SNAPSHOT_FORMAT_WITHOUT_ELR {
+            let eligible: Vec<Eligible>;
+            (eligible, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+            for (topic, index, elr) in eligible {
+                let partition = (image.topics.get_mut(&topic))
+                    .and_then(|t| t.partitions.get_mut(&index))
+                    .ok_or_else(|| {
+                        SnapshotError::Inconsistent(format!(
+                            "eligible leader replicas of partition {index} of a topic the image \
+                             lacks"
+                        ))
+                    })?;
+                partition.elr = elr;
             }
         }
         if !rest.is_empty() {

@@ -47,8 +47,11 @@ fn acks_all_waits_for_the_in_sync_follower_and_consumers_see_only_what_it_holds(
     assert_eq!(consumed(&mut h, &a), (Offset(1), vec![0]));
 }
 
+/// KAFKA-15583 (part of KIP-966): under min.insync.replicas the high watermark stays where it
+/// is, so an acks=all produce waits (its timeout answers it) rather than being acknowledged by
+/// the leader alone, and a follower that left then holds everything consumers saw.
 #[test]
-fn an_isr_shrunk_below_min_insync_replicas_answers_not_enough_replicas_after_append() {
+fn an_isr_shrunk_below_min_insync_replicas_freezes_the_high_watermark() {
     let mut h = Harness::new(Arc::new(MemStorage::new()));
     let a = tp("a");
     let mut two = config(None);
@@ -61,15 +64,25 @@ fn an_isr_shrunk_below_min_insync_replicas_answers_not_enough_replicas_after_app
         take_reply(&mut effects, produced).is_none(),
         "waits for node 2"
     );
-    // The follower leaves the ISR (the controller's shrink): the high watermark passes the
-    // record, but with one replica in sync of the two required.
+    // The follower leaves the ISR (the controller's shrink): one replica in sync of the two
+    // required, so the high watermark stays below the record and nothing is answered.
     let mut effects = tell_with_isr(&mut h, &[(&a, Some(1), 1)], &[1]);
-    let reply = take_reply(&mut effects, produced).expect("answered at the shrink");
-    assert_eq!(
-        produce_results(reply)[0].1.error_code,
-        ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
-    );
-    // And a new acks=all produce is refused before its append.
+    assert!(take_reply(&mut effects, produced).is_none(), "frozen");
+    assert_eq!(consumed(&mut h, &a), (Offset(0), vec![]));
+    // A new acks=all produce is refused before its append; acks=1 is taken, and still not
+    // shown to consumers.
     let refused = h.produce_one(-1, &a, plain(b"y"));
     assert_eq!(refused.error_code, ErrorCode::NOT_ENOUGH_REPLICAS);
+    assert_eq!(
+        h.produce_one(1, &a, plain(b"z")).error_code,
+        ErrorCode::NONE
+    );
+    assert_eq!(consumed(&mut h, &a), (Offset(0), vec![]));
+    // The follower is back in the ISR with both records: the high watermark moves and the
+    // waiting produce is acknowledged.
+    tell_with_isr(&mut h, &[(&a, Some(1), 1)], &[1, 2]);
+    let mut effects = follower_fetch(&mut h, &a, 2);
+    let reply = take_reply(&mut effects, produced).expect("acknowledged once in sync again");
+    assert_eq!(produce_results(reply)[0].1.error_code, ErrorCode::NONE);
+    assert_eq!(consumed(&mut h, &a), (Offset(2), vec![0, 1]));
 }

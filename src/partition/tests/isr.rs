@@ -279,8 +279,8 @@ fn an_answer_to_an_earlier_ask_leaves_a_later_one_alone() {
 }
 
 /// A group coordinator's load barrier waits for the high watermark to pass the log end it
-/// replays to, and is answered once it does even if the ISR is then below
-/// min.insync.replicas: the coordinator needs the records committed, not a quorum now.
+/// replays to. Under min.insync.replicas the high watermark stays (KAFKA-15583), so the
+/// barrier waits for the ISR to grow again, and is then answered, not refused.
 #[test]
 fn a_coordinators_barrier_waits_for_the_hw_and_is_not_refused_for_a_small_isr() {
     let mut h = Harness::new(Arc::new(MemStorage::new()));
@@ -301,8 +301,12 @@ fn a_coordinators_barrier_waits_for_the_hw_and_is_not_refused_for_a_small_isr() 
         take_reply(&mut effects, barrier).is_none(),
         "node 2 lacks the record"
     );
-    // Node 2 leaves the ISR: the high watermark passes the record.
+    // Node 2 leaves the ISR: below min.insync.replicas, the high watermark stays.
     let mut effects = tell_at(&mut h, &[(&a, Some(1), 1)], &[1], 8);
+    assert!(take_reply(&mut effects, barrier).is_none(), "frozen");
+    // Node 2 is back in the ISR and holds the record: the barrier is answered.
+    tell_at(&mut h, &[(&a, Some(1), 1)], &[1, 2], 9);
+    let (_, mut effects) = fetch_as(&mut h, &a, 2, 2, 1);
     match take_reply(&mut effects, barrier) {
         Some(PartitionsReply::Lead(Ok((_, end)))) => assert_eq!(end, Offset(1)),
         other => panic!("the barrier is answered: {other:?}"),

@@ -4,6 +4,7 @@
 
 mod apply;
 mod election;
+mod eligible;
 mod proptests;
 mod reassign;
 mod records;

@@ -1,0 +1,120 @@
+//! Eligible leader replicas (Kafka's KIP-966 ELR, `PartitionChangeBuilder.maybePopulateTargetElr`):
+//! which replicas outside the ISR may still lead without losing a committed record.
+//!
+//! A leader's high watermark stays where it is while its ISR is smaller than the effective
+//! `min.insync.replicas` (KAFKA-15583; `partition::role`). So a replica that leaves the ISR
+//! while the ISR is, or becomes, that small holds everything below the high watermark for as
+//! long as the ISR stays small. Those replicas are the partition's ELR:
+//! * an ISR change that leaves at least min.insync.replicas members empties the ELR;
+//! * one that leaves fewer adds the replicas that left the ISR to the ELR; a replica that
+//!   joins the ISR or leaves the assignment leaves the ELR (`apply` does that part);
+//! * a broker that restarts after an unclean shutdown (it may have lost what it had not
+//!   synced; an empty disk is one) leaves every ELR, and the ISRs it is the fenced last member
+//!   of when an eligible replica remains ([`super::election::on_unclean_restart`]).
+//!
+//! Elections ([`super::election`]) take an ISR member first; when none can lead, the first
+//! acceptable ELR member in assignment order, whose ISR is then itself alone. So "the last
+//! replica standing" (KIP-966's case: the ISR shrank to the leader, which then crashed and
+//! lost its unsynced suffix) no longer leads again over a replica that still holds it: with
+//! min.insync.replicas = N, acknowledged records survive N − 1 such losses.
+//!
+//! Rill keeps Kafka's rules with one difference of form: the ISR is emptied only when an
+//! unclean restart removes its last member and an eligible replica remains (Kafka empties it
+//! whenever its last member is fenced and moves that member to the ELR; here the fenced last
+//! member stays in the ISR, which elects the same replicas in the same order). Nothing here
+//! replaces Kafka's "last known leader": a partition whose every replica restarted uncleanly
+//! keeps its last ISR member, which leads again when it is back, as before KIP-966.
+
+use super::image::{MetadataImage, PartitionImage, TopicImage};
+use super::records::MetadataRecord;
+use crate::types::NodeId;
+
+/// The topic config read here (Kafka's, with the broker's default).
+pub const MIN_ISR_KEY: &str = "min.insync.replicas";
+
+/// Rill's broker default of `min.insync.replicas` (Kafka's, 1; no broker key sets it).
+pub const MIN_ISR_DEFAULT: u32 = 1;
+
+/// The effective `min.insync.replicas` of `partition` of `topic`: the topic's (or the
+/// default), at most its replication factor (Kafka's `effectiveMinIsr`).
+pub fn min_isr(topic: &TopicImage, partition: &PartitionImage) -> usize {
+    let configured = (topic.configs.get(MIN_ISR_KEY))
+        .and_then(|value| value.trim().parse::<u32>().ok())
+        .unwrap_or(MIN_ISR_DEFAULT);
+    (configured as usize).clamp(1, partition.replicas.len().max(1))
+}
+
+/// The ELR once a change took the partition from `before` to `after` (`after.elr` already
+/// without the replicas that joined the ISR or left the assignment): empty with enough in-sync
+/// replicas, else the replicas that were in the ISR or the ELR and are not in the ISR now, but
+/// `unclean` (a broker back from an unclean shutdown), in assignment order.
+pub fn next(
+    before: &PartitionImage,
+    after: &PartitionImage,
+    min_isr: usize,
+    unclean: Option<NodeId>,
+) -> Vec<NodeId> {
+    if after.isr.len() >= min_isr {
+        return Vec::new();
+    }
+    let was_eligible =
+        |r: &NodeId| before.isr.contains(r) || before.elr.contains(r) || after.elr.contains(r);
+    (after.replicas.iter().copied())
+        .filter(|r| was_eligible(r) && !after.isr.contains(r) && Some(*r) != unclean)
+        .collect()
+}
+
+/// `records` (one entry, worked out against `image`) with each partition change followed by
+/// the `SetEligibleLeaders` it calls for. A `SetEligibleLeaders` already in `records` stays
+/// after the one inserted for the same change, so it has the last word (an unclean restart's).
+pub fn follow(image: &MetadataImage, records: Vec<MetadataRecord>) -> Vec<MetadataRecord> {
+    let mut scratch = image.clone();
+    let index = scratch.applied_index() + 1;
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        let key = match &record {
+            MetadataRecord::ChangePartition {
+                topic_id,
+                partition,
+                ..
+            }
+            | MetadataRecord::ReassignPartition {
+                topic_id,
+                partition,
+                ..
+            } => Some((*topic_id, *partition)),
+            _ => None,
+        };
+        let before = key.and_then(|(topic, index)| partition_of(&scratch, &topic, index).cloned());
+        let applied = scratch.apply(index, &record).is_ok();
+        out.push(record);
+        let (Some((topic_id, partition)), Some(before), true) = (key, before, applied) else {
+            continue;
+        };
+        let Some(topic) = scratch.topic(&topic_id) else {
+            continue;
+        };
+        let Some(after) = topic.partitions.get(&partition) else {
+            continue;
+        };
+        let elr = next(&before, after, min_isr(topic, after), None);
+        if elr != after.elr {
+            let set = MetadataRecord::SetEligibleLeaders {
+                topic_id,
+                partition,
+                elr,
+            };
+            let _ = scratch.apply(index, &set);
+            out.push(set);
+        }
+    }
+    out
+}
+
+fn partition_of<'a>(
+    image: &'a MetadataImage,
+    topic: &super::records::TopicId,
+    index: i32,
+) -> Option<&'a PartitionImage> {
+    image.topic(topic)?.partitions.get(&index)
+}

@@ -1,0 +1,195 @@
+//! Eligible leader replicas (KIP-966) as the controller keeps them: the ELR each ISR change
+//! leaves, elections from it, and an unclean restart's removal from it.
+
+use super::*;
+use crate::controller::metadata::election::{on_fence, on_unclean_restart, on_unfence};
+use crate::controller::metadata::eligible::{self, MIN_ISR_KEY};
+
+/// `records` as the controller proposes them (each ISR change followed by its ELR), applied
+/// to `image` as one entry, nothing skipped.
+fn propose(image: &MetadataImage, records: Vec<MetadataRecord>) -> MetadataImage {
+    let entry = eligible::follow(image, records);
+    let mut after = image.clone();
+    let skipped = after.apply_entry(image.applied_index() + 1, &entry);
+    assert!(skipped.is_empty(), "{skipped:?}");
+    after.check().unwrap();
+    after
+}
+
+fn isr_change(isr: &[u64]) -> MetadataRecord {
+    MetadataRecord::ChangePartition {
+        topic_id: tid(7),
+        partition: 0,
+        leader: None,
+        isr: Some(nodes(isr)),
+    }
+}
+
+/// (leader, ISR, ELR) of partition 0.
+fn state(image: &MetadataImage) -> (Option<u64>, Vec<u64>, Vec<u64>) {
+    let p = image.partition(&tid(7), 0).unwrap();
+    let ids = |set: &[NodeId]| set.iter().map(|n| n.0).collect();
+    (p.leader.map(|l| l.0), ids(&p.isr), ids(&p.elr))
+}
+
+/// Three brokers, partition 0 on [1, 2, 3] led by 1, min.insync.replicas = `min_isr`.
+fn cluster(min_isr: &str) -> MetadataImage {
+    let mut image = three_brokers_and(&[&[1, 2, 3]]);
+    let config = MetadataRecord::SetTopicConfig {
+        topic_id: tid(7),
+        key: MIN_ISR_KEY.into(),
+        value: Some(min_isr.into()),
+    };
+    image.apply(image.applied_index() + 1, &config).unwrap();
+    image
+}
+
+/// The ISR shrinks to [1, 2] (min.insync.replicas still met: node 3 is not eligible), then
+/// to the leader alone (node 2 is).
+fn alone(image: &MetadataImage) -> MetadataImage {
+    let image = propose(image, vec![isr_change(&[1, 2])]);
+    propose(&image, vec![isr_change(&[1])])
+}
+
+fn fence_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
+    let epoch = image.broker(n(broker)).unwrap().epoch.0;
+    let mut scratch = image.clone();
+    scratch
+        .apply(image.applied_index() + 1, &fence(broker, epoch))
+        .unwrap();
+    let mut entry = vec![fence(broker, epoch)];
+    entry.extend(on_fence(&scratch, n(broker), false).records);
+    entry
+}
+
+fn unfence_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
+    let epoch = image.broker(n(broker)).unwrap().epoch.0;
+    let mut scratch = image.clone();
+    scratch
+        .apply(image.applied_index() + 1, &unfence(broker, epoch))
+        .unwrap();
+    let mut entry = vec![unfence(broker, epoch)];
+    entry.extend(on_unfence(&scratch, n(broker), false).records);
+    entry
+}
+
+/// `broker` registers again after an unclean shutdown: the registration fences it, and the
+/// same entry takes it out of the ELRs (the controller's `registration_entry`).
+fn unclean_restart_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
+    let index = image.applied_index() + 1;
+    let mut scratch = image.clone();
+    let register = register(broker, 9);
+    scratch.apply(index, &register).unwrap();
+    let mut entry = vec![register];
+    for record in on_fence(&scratch, n(broker), false).records {
+        scratch.apply(index, &record).unwrap();
+        entry.push(record);
+    }
+    entry.extend(on_unclean_restart(&scratch, n(broker)).records);
+    entry
+}
+
+#[test]
+fn replicas_that_leave_an_isr_below_min_insync_replicas_are_eligible_until_it_grows_back() {
+    let image = cluster("2");
+    let image = propose(&image, vec![isr_change(&[1, 2])]);
+    assert_eq!(
+        state(&image),
+        (Some(1), vec![1, 2], vec![]),
+        "still min.isr"
+    );
+    let image = propose(&image, vec![isr_change(&[1])]);
+    assert_eq!(state(&image), (Some(1), vec![1], vec![2]));
+    // Node 3, which left while the ISR had enough, is not eligible; node 2 joining again
+    // takes the ISR back to min.insync.replicas and empties the ELR.
+    let image = propose(&image, vec![isr_change(&[1, 2])]);
+    assert_eq!(state(&image), (Some(1), vec![1, 2], vec![]));
+}
+
+#[test]
+fn with_min_insync_replicas_one_there_is_never_an_eligible_replica() {
+    let image = cluster("1");
+    let image = propose(&image, vec![isr_change(&[1])]);
+    assert_eq!(state(&image), (Some(1), vec![1], vec![]));
+    let image = propose(&image, fence_entry(&image, 1));
+    assert_eq!(state(&image), (None, vec![1], vec![]), "waits for node 1");
+}
+
+/// KIP-966's case: the ISR shrank to its leader, which is then lost. Node 2 left while the
+/// high watermark was frozen, so it holds every committed record and leads; node 1 is
+/// eligible in turn.
+#[test]
+fn the_fenced_last_isr_member_hands_over_to_an_eligible_replica() {
+    let image = alone(&cluster("2"));
+    let image = propose(&image, fence_entry(&image, 1));
+    assert_eq!(state(&image), (Some(2), vec![2], vec![1]));
+}
+
+/// The last ISR member restarts after an unclean shutdown (it may have lost its unsynced
+/// suffix) while the eligible replica is down: it leaves the ISR, which stays empty, and the
+/// partition waits for the eligible replica rather than electing what the crash left.
+#[test]
+fn an_unclean_restart_of_the_last_isr_member_waits_for_the_eligible_replica() {
+    let image = alone(&cluster("2"));
+    let image = propose(&image, fence_entry(&image, 2));
+    let image = propose(&image, fence_entry(&image, 1));
+    assert_eq!(state(&image), (None, vec![1], vec![2]), "node 2 is fenced");
+    let image = propose(&image, unclean_restart_entry(&image, 1));
+    assert_eq!(state(&image), (None, vec![], vec![2]));
+    // Node 1 is unfenced again: still no leader.
+    let epoch = image.broker(n(1)).unwrap().epoch.0;
+    let image = propose(&image, unfence_entry(&image, 1));
+    assert_eq!(image.broker(n(1)).unwrap().epoch.0, epoch);
+    assert_eq!(state(&image), (None, vec![], vec![2]));
+    // Node 2 is back: it leads, alone in the ISR.
+    let image = propose(&image, unfence_entry(&image, 2));
+    assert_eq!(state(&image), (Some(2), vec![2], vec![]));
+}
+
+/// Every eligible replica restarted uncleanly: the last replica standing stays in the ISR
+/// and leads when it is back (Kafka's last known leader), whatever it lost.
+#[test]
+fn without_an_eligible_replica_the_last_replica_standing_keeps_the_isr() {
+    let image = alone(&cluster("2"));
+    let image = propose(&image, fence_entry(&image, 2));
+    let image = propose(&image, unclean_restart_entry(&image, 2));
+    assert_eq!(
+        state(&image),
+        (Some(1), vec![1], vec![]),
+        "node 2 lost its place"
+    );
+    let image = propose(&image, fence_entry(&image, 1));
+    let image = propose(&image, unclean_restart_entry(&image, 1));
+    assert_eq!(state(&image), (None, vec![1], vec![]));
+    let image = propose(&image, unfence_entry(&image, 1));
+    assert_eq!(state(&image), (Some(1), vec![1], vec![]));
+}
+
+/// A clean restart keeps the replica eligible (its data is whole).
+#[test]
+fn an_eligible_replica_that_restarts_cleanly_stays_eligible() {
+    let image = propose(&cluster("3"), vec![isr_change(&[1, 2])]);
+    assert_eq!(state(&image), (Some(1), vec![1, 2], vec![3]));
+    let image = propose(&image, vec![isr_change(&[1])]);
+    assert_eq!(state(&image), (Some(1), vec![1], vec![2, 3]));
+    let image = propose(&image, unclean_restart_entry(&image, 3));
+    assert_eq!(
+        state(&image),
+        (Some(1), vec![1], vec![2]),
+        "3 restarted uncleanly"
+    );
+    let image = propose(&image, fence_entry(&image, 2));
+    assert_eq!(
+        state(&image),
+        (Some(1), vec![1], vec![2]),
+        "fenced, still eligible"
+    );
+}
+
+#[test]
+fn a_snapshot_keeps_the_eligible_replicas() {
+    let image = alone(&cluster("2"));
+    let loaded = MetadataImage::from_snapshot(&image.to_snapshot()).unwrap();
+    assert_eq!(loaded, image);
+    assert_eq!(state(&loaded).2, vec![2]);
+}
