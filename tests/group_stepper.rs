@@ -84,6 +84,7 @@ fn open_all(cluster: &mut Cluster<NodeMsg>) {
     let start = LifecycleRequest::Start(StartLifecycleRequest {
         listeners: Vec::new(),
         rack: None,
+        clean_shutdown: false,
     });
     let lifecycle = Addr {
         node: NODE,

@@ -75,6 +75,7 @@ async fn start(storage: Arc<dyn Storage>) -> Node<NodeMsg> {
     let start = LifecycleRequest::Start(StartLifecycleRequest {
         listeners: Vec::new(),
         rack: None,
+        clean_shutdown: false,
     });
     node.handle()
         .request(LIFECYCLE, NodeMsg::Lifecycle(start))
