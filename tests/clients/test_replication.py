@@ -213,6 +213,19 @@ def test_acks_all_is_refused_not_enough_replicas_with_two_of_three_down(rill_clu
     assert len(errors) == 1 and errors[0] is not None, errors
     assert errors[0].code() == KafkaError.NOT_ENOUGH_REPLICAS, errors
     assert produce("1") == [None], "acks=1 needs the leader only"
+    # Under min.insync.replicas the high watermark stays (KAFKA-15583, as Kafka 3.7 on):
+    # consumers do not see the acks=1 record while the leader alone holds it.
+    consumer = Consumer({"bootstrap.servers": leader.bootstrap, "group.id": f"{topic_name}-hw"})
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic_name, 0),
+                                                   timeout=TIMEOUT_S)
+    finally:
+        consumer.close()
+    assert (low, high) == (0, 1), (low, high)
+    # Node 5 back in the ISR: both records are committed and read.
+    nodes[4].start()
+    wait_for("node 5 back in the ISR", lambda: (lambda ps: ps and ps[0][2] == [3, 5])(
+        partitions(leader, topic_name, 1)))
     got = read_all(leader.bootstrap, topic_name, 2, 1)
     assert got[0] == [b"acks=all", b"acks=1"], got
 
