@@ -9,7 +9,9 @@
 //! * at most `response_partition_limit` partitions (and at most [`PARTITIONS_PER_PAGE_MAX`],
 //!   Kafka's `max.request.partition.size.limit`); the next cursor says where to go on.
 //!
-//! Rill keeps no eligible leader replicas (KIP-966's ELR): both ELR fields are null.
+//! The eligible leader replicas are the controller's (KIP-966, `controller::metadata::eligible`);
+//! the last known ELR is always empty (Rill keeps the last replica standing in the ISR
+//! instead).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -134,8 +136,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .with_leader_epoch(epoch.0)
                     .with_replica_nodes(replicas)
                     .with_isr_nodes(isr)
-                    .with_eligible_leader_replicas(None)
-                    .with_last_known_elr(None);
+                    .with_eligible_leader_replicas(Some(eligible_leaders(meta, p)))
+                    .with_last_known_elr(Some(Vec::new()));
                 partition = match leader {
                     None => partition.with_error_code(ErrorCode::LEADER_NOT_AVAILABLE.wire()),
                     Some(leader) if leader == node && offline.contains(&tp) => partition
@@ -169,4 +171,16 @@ fn next_cursor(topic: &str, partition: i32) -> Cursor {
     Cursor::default()
         .with_topic_name(TopicName(StrBytes::from_string(topic.to_owned())))
         .with_partition_index(partition)
+}
+
+/// Partition `p`'s eligible leader replicas as the metadata has them (none before it says).
+fn eligible_leaders(meta: &TopicMeta, p: i32) -> Vec<BrokerId> {
+    (meta.assignment.get(p as usize))
+        .map(|view| {
+            view.elr
+                .iter()
+                .map(|n| super::describe_quorum::broker_id(*n))
+                .collect()
+        })
+        .unwrap_or_default()
 }

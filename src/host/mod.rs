@@ -20,6 +20,7 @@ pub mod dir_lock;
 pub mod fd_limit;
 pub mod kafka;
 pub mod node;
+pub mod peers;
 pub mod rng;
 pub mod server;
 pub mod transport;

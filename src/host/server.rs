@@ -14,6 +14,7 @@ use super::dir_lock::{DirLock, DirLockError};
 use super::fd_limit::FdBudget;
 use super::kafka;
 use super::node::{Node, NodeActor, NodeConfig};
+use super::peers;
 use crate::broker::settings::BrokerAddress;
 use crate::broker::BrokerService;
 use crate::config::quorum::ProcessRoles;
@@ -216,7 +217,12 @@ impl Server {
         // Where clients reach this broker, as Metadata tells them and as it registers with the
         // quorum's leader (DescribeCluster): a listener configured on port 0 with the port it
         // bound, in both.
-        let listeners = registered_listeners(config, &kafka_addrs);
+        let mut listeners = registered_listeners(config, &kafka_addrs);
+        let advertised_host = listeners.first().map(|l| l.host.clone());
+        listeners.push(peers::inter_node_listener(
+            node.listen_addr(),
+            advertised_host.as_deref(),
+        ));
         let mut settings = config.gateway_settings(cluster_id);
         settings.advertised = listeners.first().map(|l| BrokerAddress {
             host: l.host.clone(),
@@ -241,7 +247,7 @@ impl Server {
         let (stop, stop_rx) = watch::channel(false);
         let (alive, all_closed) = mpsc::channel(1);
         let life = kafka::Lifecycle {
-            stop: stop_rx,
+            stop: stop_rx.clone(),
             alive,
         };
         for bound in bound_listeners {
@@ -257,6 +263,15 @@ impl Server {
         if let Some(advertised) = &config.advertised_listeners {
             let shown: Vec<String> = advertised.iter().map(ToString::to_string).collect();
             tracing::info!(advertised = %shown.join(","), "advertised listeners");
+        }
+        let voters: Vec<NodeId> = (config.controller.voter_ids(config.node_id).into_iter())
+            .map(NodeId)
+            .collect();
+        if !voters.contains(&NodeId(config.node_id)) {
+            // A broker-only node: the other broker-only nodes are linked from the metadata.
+            let me = NodeId(config.node_id);
+            let link = peers::link_registered_brokers(node.handle(), me, voters, stop_rx.clone());
+            tokio::spawn(link);
         }
         tracing::info!(node_id = config.node_id, "serving");
         Ok(Self {

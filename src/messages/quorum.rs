@@ -495,6 +495,8 @@ pub struct PartitionView {
     /// An ongoing reassignment's replicas joining and leaving (both empty: none).
     pub adding: Vec<NodeId>,
     pub removing: Vec<NodeId>,
+    /// The eligible leader replicas (KIP-966; the controller's `metadata::eligible`).
+    pub elr: Vec<NodeId>,
 }
 
 /// Kafka's election types (ElectLeaders' `ElectionType`).

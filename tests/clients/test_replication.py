@@ -230,6 +230,68 @@ def test_acks_all_is_refused_not_enough_replicas_with_two_of_three_down(rill_clu
     assert got[0] == [b"acks=all", b"acks=1"], got
 
 
+def describe_partition(node, topic):
+    """kafka-python's DescribeTopicPartitions (75) of `topic`'s partition 0 through `node`."""
+    admin = KafkaAdminClient(bootstrap_servers=node.bootstrap)
+    try:
+        [described] = admin.describe_topic_partitions([topic])["topics"]
+        return described["partitions"][0]
+    finally:
+        admin.close()
+
+
+def test_an_eligible_leader_replica_leads_when_the_last_in_sync_replica_is_lost(
+        rill_cluster, topic_name):
+    """KIP-966: with min.insync.replicas=2, a replica that leaves an ISR of two (a clean stop)
+    is an eligible leader replica: the high watermark no longer moves without it, so it holds
+    every acknowledged record. When the last in-sync replica is then killed, the eligible one
+    leads once it is back (Kafka before KIP-966 would wait for the killed one), with every
+    acknowledged record; a replica back from a kill -9 (no clean-shutdown marker) is not
+    eligible."""
+    # Voters 1-3 keep the quorum; the topic lives on broker-only nodes 4 and 5 and voter 3.
+    nodes = rill_cluster(3, *FAST_SESSION, broker_only=2)
+    admin = KafkaAdminClient(bootstrap_servers=nodes[0].bootstrap)
+    new = KpNewTopic(topic_name, num_partitions=-1, replication_factor=-1,
+                     replica_assignments={0: [4, 5, 3]},
+                     topic_configs={"min.insync.replicas": "2"})
+    admin.create_topics([new], timeout_ms=TIMEOUT_S * 1000)
+    admin.close()
+    watcher = nodes[0]
+    wait_for("all three in sync", lambda: (lambda ps: ps and ps[0] == (4, [4, 5, 3], [3, 4, 5]))(
+        partitions(watcher, topic_name, 1)))
+    producer = Producer({"bootstrap.servers": nodes[3].bootstrap, "acks": "all",
+                         "enable.idempotence": True, "message.timeout.ms": 10000})
+    acked, errors = [], []
+    for i in range(20):
+        producer.produce(topic_name, value=f"v{i}".encode(), partition=0,
+                         on_delivery=lambda err, msg: (errors if err else acked).append(
+                             err or msg.value()))
+    producer.flush(TIMEOUT_S)
+    assert len(acked) == 20 and not errors, (acked, errors)
+
+    nodes[2].stop()  # voter 3, cleanly: the ISR keeps min.insync.replicas, no ELR
+    wait_for("node 3 out of the ISR", lambda: (lambda ps: ps and ps[0][2] == [4, 5])(
+        partitions(watcher, topic_name, 1)))
+    assert not describe_partition(watcher, topic_name)["eligible_leader_replicas"]
+    nodes[4].stop()  # node 5, cleanly: the ISR falls below min.insync.replicas
+    wait_for("node 5 eligible", lambda: (
+        describe_partition(watcher, topic_name)["eligible_leader_replicas"] == [5]))
+    nodes[2].start()  # voter 3 back (it catches up only from a leader: none will be there)
+    nodes[3].kill9()  # the last in-sync replica, with everything acknowledged
+    wait_for("no leader", lambda: (lambda ps: ps and ps[0][0] == -1)(
+        partitions(watcher, topic_name, 1)))
+    nodes[4].start()  # node 5, which shut down cleanly: elected from the ELR
+    wait_for("node 5 leads", lambda: (lambda ps: ps and ps[0][0] == 5 and ps[0][2] == [5])(
+        partitions(watcher, topic_name, 1)))
+    got = read_all(nodes[4].bootstrap, topic_name, 20, 1)
+    assert got[0] == acked, got
+    # Node 4 back after its kill -9 follows node 5; nothing changes for the consumers.
+    nodes[3].start()
+    wait_for("node 4 in sync again", lambda: (lambda ps: ps and 4 in ps[0][2])(
+        partitions(watcher, topic_name, 1)))
+    assert read_all(nodes[3].bootstrap, topic_name, 20, 1)[0] == acked
+
+
 def leader_election(node, *args):
     """`rill leader-election --election-type preferred` through `node`: (exit code, output)."""
     done = subprocess.run([str(RILL_BIN), "leader-election", "--bootstrap-server", node.bootstrap,

@@ -530,6 +530,7 @@ fn find_coordinator_names_the_broker_leading_the_groups_offsets_partition() {
         partition_epoch: 0,
         adding: vec![],
         removing: vec![],
+        elr: vec![],
     };
     assert_eq!(crate::group::placement::offsets_partition("g", 2), 1);
     let meta = TopicMeta {

@@ -110,6 +110,7 @@ pub fn view(topic: &TopicImage) -> TopicView {
                 partition_epoch: p.partition_epoch,
                 adding: p.adding.clone(),
                 removing: p.removing.clone(),
+                elr: p.elr.clone(),
             })
             .collect(),
     }
