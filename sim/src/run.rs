@@ -252,7 +252,8 @@ impl SimConfig {
                 Some(Canary::ObserverCountedInMajority) => 1,
                 // The other canaries keep their configurations.
                 Some(_) => 0,
-                None => u64::from(apart.gen_bool(0.5)),
+                // Two broker-only nodes replicate between themselves (`host::peers`).
+                None => apart.gen_range(0..=2),
             };
             // A third of the clean quorum runs make their last voter a controller only.
             config.controller_only = u64::from(canary.is_none() && apart.gen_bool(1.0 / 3.0));

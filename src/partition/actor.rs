@@ -197,6 +197,9 @@ pub struct Partitions {
     /// A directory removal or a leftover's failed since leftovers were last looked for: the
     /// housekeeping tick looks again ([`Self::retry_leftovers`]).
     leftovers_suspected: bool,
+    /// The directories of replicas moved away while this node was down were looked for
+    /// ([`Self::sweep_moved_away`]).
+    moved_away_swept: bool,
     /// Only under the planted `TruncateToHw`: followers that cut their log to their high
     /// watermark before their next fetch (a new leadership, an open).
     hw_cut_pending: BTreeSet<TopicPartition>,
@@ -275,6 +278,7 @@ impl Partitions {
             dir_tokens: BTreeMap::new(),
             leftovers: BTreeMap::new(),
             leftovers_suspected: false,
+            moved_away_swept: false,
             hw_cut_pending: BTreeSet::new(),
             shutdown: None,
             cleaning: BTreeMap::new(),
@@ -558,17 +562,7 @@ impl Partitions {
             // Its own removal job clears a leftover of its name first: no second job on it.
             let doomed = replica::deleting_dir_for(&tp);
             leftovers.retain(|name| Path::new(name) != doomed);
-            self.offline.remove(&tp);
-            self.topic_ids.remove(&tp);
-            self.launch_removal(ctx, &tp);
-            let lane = DirLane {
-                request: None,
-                removing: true,
-                waiting: 0,
-                queued: Vec::new(),
-                restart: None,
-            };
-            self.dir_lanes.insert(tp, lane);
+            self.remove_dir(ctx, &tp);
         }
         self.remove_leftovers(ctx, leftovers);
         done(ErrorCode::NONE, None)
@@ -667,6 +661,57 @@ impl Partitions {
         }
         self.follow_all(ctx);
         self.arm_isr_check(ctx);
+        self.sweep_moved_away(ctx);
+    }
+
+    /// Once, when the metadata first has this process's registration: removes the directories
+    /// of replicas moved away from this node while it was down (a reassignment that completed
+    /// meanwhile; Kafka 3.7's stray logs). Only then: an older view might not yet show a
+    /// reassignment that put this node back, and a newer one that moves a replica away while
+    /// this node runs removes it through the reconciliation. A directory of another topic of
+    /// the same name is the deleted-topic sweep's (`remove_strays`).
+    fn sweep_moved_away(&mut self, ctx: PCtx) {
+        let me = ctx.me.node;
+        if self.moved_away_swept || !self.leaders.caught_up_with_registration(me) {
+            return;
+        }
+        self.moved_away_swept = true;
+        let Ok(names) = self.storage.list(Path::new("")) else {
+            return; // nothing to sweep on a disk that cannot be listed (its logs say so)
+        };
+        let moved_away: Vec<TopicPartition> = (names.iter())
+            .filter_map(|name| replica::partition_of_dir(name).map(|tp| (name, tp)))
+            .filter(|(name, tp)| {
+                let busy = self.replicas.contains_key(tp)
+                    || self.dir_lanes.contains_key(tp)
+                    || self.swapping.values().any(|(swapping, _)| swapping == tp);
+                let Some(topic_id) = self.leaders.assigned_elsewhere(tp, me) else {
+                    return false;
+                };
+                let labelled = partition_metadata::read(self.storage.as_ref(), Path::new(name));
+                !busy && matches!(labelled, Ok(Some(id)) if id == cluster_id_text(&topic_id))
+            })
+            .map(|(_, tp)| tp)
+            .collect();
+        for tp in moved_away {
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a replica moved away from this broker while it was down");
+            self.remove_dir(ctx, &tp);
+        }
+    }
+
+    /// Starts removing `tp`'s directory in its own lane (a later Ensure of its name waits).
+    fn remove_dir(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        self.offline.remove(tp);
+        self.topic_ids.remove(tp);
+        self.launch_removal(ctx, tp);
+        let lane = DirLane {
+            request: None,
+            removing: true,
+            waiting: 0,
+            queued: Vec::new(),
+            restart: None,
+        };
+        self.dir_lanes.insert(tp.clone(), lane);
     }
 
     /// Arms the ISR check if this node leads a partition with other replicas and it is not

@@ -85,6 +85,18 @@ impl Leaders {
         }
     }
 
+    /// Whether the metadata has this process's registration (so every reassignment committed
+    /// before it): never without a gate (no controller quorum).
+    pub fn caught_up_with_registration(&self, me: NodeId) -> bool {
+        matches!(self.gate, Gate::Registered(_)) && self.may_lead(me)
+    }
+
+    /// `tp`'s topic id when the metadata assigns `tp` to replicas other than `me`.
+    pub fn assigned_elsewhere(&self, tp: &TopicPartition, me: NodeId) -> Option<[u8; 16]> {
+        let known = self.partitions.get(tp)?;
+        (!known.replicas.contains(&me)).then_some(known.topic_id)
+    }
+
     /// The controller committed this node's ISR change of `tp` (see [`Self::replace`]).
     pub fn took_isr(&mut self, tp: &TopicPartition, state: &IsrState) {
         if let Some(known) = self.partitions.get_mut(tp) {
@@ -347,6 +359,16 @@ mod tests {
         let mut open = Leaders::default();
         open.replace(table(10));
         assert!(open.role_of(&tp(0), me).unwrap().is_leader());
+        // What was moved away while the node was down shows only past its registration.
+        assert!(gated.caught_up_with_registration(me));
+        assert_eq!(gated.assigned_elsewhere(&tp(1), me), Some([0; 16]));
+        assert_eq!(gated.assigned_elsewhere(&tp(0), me), None, "assigned here");
+        assert_eq!(gated.assigned_elsewhere(&tp(9), me), None, "not known");
+        assert!(!open.caught_up_with_registration(me), "no gate: no sweep");
+        let mut waiting = Leaders::gated();
+        waiting.registered(BrokerEpoch(20));
+        waiting.replace(table(10));
+        assert!(!waiting.caught_up_with_registration(me));
     }
 
     #[test]
