@@ -82,10 +82,14 @@ def admin(bootstrap):
     return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 3})
 
 
+# Set by --replication-factor / --min-insync-replicas (the cluster benchmark's topics).
+TOPIC_SETTINGS = {"replication_factor": 1, "config": {}}
+
+
 def create_topic(bootstrap, name, partitions):
     client = admin(bootstrap)  # kept alive until the future resolves
     futures = client.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1)],
+        [NewTopic(name, num_partitions=partitions, **TOPIC_SETTINGS)],
         operation_timeout=10,
         request_timeout=ADMIN_TIMEOUT_S,
     )
@@ -468,7 +472,7 @@ def size_label(size):
 
 def throughput_section(args, table, est):
     for size in SIZES:
-        for acks in ACKS:
+        for acks in args.acks:
             for partitions in PARTITIONS:
                 check_server(args)
                 case = f"{size_label(size)} acks={acks} p={partitions}"
@@ -514,7 +518,7 @@ def throughput_section(args, table, est):
 
 
 def e2e_section(args, table):
-    for acks in ACKS:
+    for acks in args.acks:
         check_server(args)
         case = f"e2e {E2E_RATE // 1000}k rec/s {E2E_SIZE} B acks={acks}"
         for label, fn in (("rill perf", rill_e2e), ("confluent-kafka", ck_e2e)):
@@ -549,6 +553,9 @@ def main():
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--only", default=None, help="throughput rows whose case contains this, e.g. '1 KiB acks=1 p=1'")
+    ap.add_argument("--acks", default=",".join(ACKS), help="the acks settings measured (default 1,all)")
+    ap.add_argument("--replication-factor", type=int, default=1, help="the topics' replication factor")
+    ap.add_argument("--min-insync-replicas", type=int, default=None, help="the topics' min.insync.replicas")
     # Internal: the e2e consumer child.
     ap.add_argument("--e2e-consumer", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--topic", help=argparse.SUPPRESS)
@@ -558,6 +565,10 @@ def main():
         return e2e_consumer_main(args)
     if args.quick:
         args.secs, args.runs, args.e2e_secs = 1.0, 1, 2.0
+    args.acks = tuple(a.strip() for a in args.acks.split(",") if a.strip())
+    TOPIC_SETTINGS["replication_factor"] = args.replication_factor
+    if args.min_insync_replicas is not None:
+        TOPIC_SETTINGS["config"] = {"min.insync.replicas": str(args.min_insync_replicas)}
     if not args.rill_bin or not os.path.exists(args.rill_bin):
         sys.exit(f"--rill-bin {args.rill_bin!r} is missing: cargo build --release --bin rill")
 

@@ -1,9 +1,12 @@
 //! Checks a run's [`History`] for delivery-guarantee violations, Jepsen style.
 //!
-//! What may legitimately happen depends on what the configuration promises, per producer: an
-//! acks=all producer's acknowledged records survive any crash under the fsync-before-ack flush
-//! policy; otherwise a crash may lose (and later reuse) offsets that were acknowledged. acks=0
-//! sends have no acknowledgement at all. Consumers may always see records that a crash later
+//! What may legitimately happen depends on what the configuration promises ([`claims`]), per
+//! producer: an acks=all producer's acknowledged records survive any crash under the
+//! fsync-before-ack flush policy; with replicas and min.insync.replicas >= 2 they also survive
+//! lost data (a crash before a sync, a failed fsync, a wiped disk) of fewer than
+//! min.insync.replicas brokers after the record was sent (KIP-966's eligible leader replicas
+//! make this hold); otherwise a crash may lose (and later reuse) offsets that were
+//! acknowledged. acks=0 sends have no acknowledgement at all. Consumers may always see records that a crash later
 //! loses (the high watermark of one node is its log end, as in Kafka), so polls are compared
 //! with the final log only in runs without crashes, and a re-read offset must return what it
 //! returned before when no crash ran or the record is a durable acknowledged one.

@@ -68,6 +68,15 @@ pub fn next(
 /// the `SetEligibleLeaders` it calls for. A `SetEligibleLeaders` already in `records` stays
 /// after the one inserted for the same change, so it has the last word (an unclean restart's).
 pub fn follow(image: &MetadataImage, records: Vec<MetadataRecord>) -> Vec<MetadataRecord> {
+    let changes_partitions = records.iter().any(|r| {
+        matches!(
+            r,
+            MetadataRecord::ChangePartition { .. } | MetadataRecord::ReassignPartition { .. }
+        )
+    });
+    if !changes_partitions {
+        return records; // no image to copy: most entries (registrations, topics, ids)
+    }
     let mut scratch = image.clone();
     let index = scratch.applied_index() + 1;
     let mut out = Vec::with_capacity(records.len());
