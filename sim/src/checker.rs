@@ -87,7 +87,7 @@ pub fn claims(promises: Promises, min_insync_replicas: u8, empty_disks: bool) ->
         (false, true) => claims.push(format!(
             "acks=all: an acknowledged record survives unless at least \
              min.insync.replicas={min_insync_replicas} brokers lost data (a crash before a \
-             sync, a failed fsync, a wiped disk) after it was sent (it was in that many \
+             sync, a wiped disk) after it was sent, or an fsync failed (it was in that many \
              replicas' memory; the high watermark stays under min.insync.replicas, so a replica \
              that left the ISR then may lead: KIP-966)"
         )),
@@ -287,6 +287,21 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     let damages = damages(events);
     let producers = Producers::of(events, promises);
     let losses = data_losses(events);
+    // A failed fsync cuts the replica's log back to its last good sync while it stays in the
+    // ISR (Kafka would take its log directory offline and the controller drop the replica):
+    // with no fsync per append, that may cut acknowledged records on a replica that can lead.
+    let fsync_failed_since = |from_ms: u64| {
+        (events.iter()).any(|(at_ms, e)| {
+            *at_ms >= from_ms
+                && matches!(
+                    e,
+                    Event::Fault {
+                        kind: "disk-fsync-eio",
+                        ..
+                    }
+                )
+        })
+    };
     // Brokers that lost data at or after `from_ms`, and whether a disk was wiped then.
     let lost_since = |from_ms: u64| {
         let since = losses.iter().filter(|(at_ms, _, _)| *at_ms >= from_ms);
@@ -302,7 +317,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
             let (brokers, wiped) = lost_since(sent_ms);
             !(wiped && brokers >= min_isr)
         }
-        -1 if quorum => lost_since(sent_ms).0 < min_isr,
+        -1 if quorum => lost_since(sent_ms).0 < min_isr && !fsync_failed_since(sent_ms),
         -1 => !crashed,
         _ => !crashed && !moved,
     };

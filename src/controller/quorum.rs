@@ -1391,7 +1391,7 @@ fn log_election(image: &MetadataImage, node_id: NodeId, elected: &election::Elec
 /// fenced, and the same entry takes its leaderships away as a fence does, so it leads again
 /// only once unfenced, in a new leader epoch (an epoch names one leadership, never one that
 /// outlived a crash).
-fn registration_entry(
+pub(crate) fn registration_entry(
     image: &MetadataImage,
     register: MetadataRecord,
     node_id: NodeId,
@@ -1407,16 +1407,21 @@ fn registration_entry(
             .ok()
             .map(|()| vec![register.clone()]),
     };
-    let Some(records) = entry.as_mut() else {
+    let Some(records) = entry.take() else {
         return vec![register];
     };
-    if !clean_shutdown {
-        // It may have lost what it had not synced: no longer an eligible leader (KIP-966).
-        let elected = election::on_unclean_restart(&scratch, node_id);
-        log_election(&scratch, node_id, &elected);
-        records.extend(elected.records);
+    if clean_shutdown {
+        return records;
     }
-    entry.unwrap_or_default()
+    // It may have lost what it had not synced: no longer an eligible leader (KIP-966). The
+    // fence's own ISR changes first get the ELR they leave (it may take the broker in: it just
+    // left an ISR), so that the unclean restart takes it out again.
+    let records = eligible::follow(image, records);
+    let mut scratch = image.clone();
+    let _ = scratch.apply_entry(index, &records);
+    let elected = election::on_unclean_restart(&scratch, node_id);
+    log_election(&scratch, node_id, &elected);
+    records.into_iter().chain(elected.records).collect()
 }
 
 /// The most preferred-leader elections one balancing entry carries (Kafka's

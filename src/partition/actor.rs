@@ -41,8 +41,8 @@ use super::strays;
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
 use crate::limits::{
-    DISK_FULL_QUIET_MS, FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS,
-    RETENTION_CHECK_INTERVAL_MS,
+    DISK_FULL_QUIET_MS, FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, OFFLINE_LOG_RETRY_MS,
+    PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS, RETENTION_CHECK_INTERVAL_MS,
 };
 use crate::messages::quorum::{IsrOutcome, LeaderRequest, QuorumReply};
 use crate::messages::{
@@ -85,6 +85,9 @@ pub enum PartitionsTimer {
     /// Time for the leaders here to look for followers to drop from their ISRs, and for ISR
     /// changes to ask again (see [`isr`]).
     IsrCheck,
+    /// Offline logs are due to be opened again: a follower's is used by nobody else, and its
+    /// partition's high watermark stays while it is out of the ISR under min.insync.replicas.
+    OfflineRetry,
 }
 
 /// A DeleteRecords request with partitions still waiting for their log start to be durable.
@@ -200,6 +203,8 @@ pub struct Partitions {
     /// The directories of replicas moved away while this node was down were looked for
     /// ([`Self::sweep_moved_away`]).
     moved_away_swept: bool,
+    /// A [`PartitionsTimer::OfflineRetry`] is set.
+    offline_retry_armed: bool,
     /// Only under the planted `TruncateToHw`: followers that cut their log to their high
     /// watermark before their next fetch (a new leadership, an open).
     hw_cut_pending: BTreeSet<TopicPartition>,
@@ -279,6 +284,7 @@ impl Partitions {
             leftovers: BTreeMap::new(),
             leftovers_suspected: false,
             moved_away_swept: false,
+            offline_retry_armed: false,
             hw_cut_pending: BTreeSet::new(),
             shutdown: None,
             cleaning: BTreeMap::new(),
@@ -712,6 +718,14 @@ impl Partitions {
             restart: None,
         };
         self.dir_lanes.insert(tp.clone(), lane);
+    }
+
+    /// Arms the offline-log retry while a log is offline (at most one timer).
+    fn arm_offline_retry(&mut self, ctx: PCtx) {
+        if !self.offline_retry_armed && !self.offline.is_empty() {
+            ctx.set_timer(PartitionsTimer::OfflineRetry, OFFLINE_LOG_RETRY_MS);
+            self.offline_retry_armed = true;
+        }
     }
 
     /// Arms the ISR check if this node leads a partition with other replicas and it is not
@@ -2527,6 +2541,13 @@ impl Partitions {
             PartitionsTimer::ProduceTimeout(produce_id) => self.on_produce_timeout(ctx, produce_id),
             PartitionsTimer::Clean(replica_id) => self.on_clean_timer(ctx, replica_id),
             PartitionsTimer::IsrCheck => self.check_isr(ctx),
+            PartitionsTimer::OfflineRetry => {
+                self.offline_retry_armed = false;
+                for tp in self.offline.due(ctx.now.mono_ms) {
+                    self.revive(ctx, &tp);
+                }
+                self.follow_all(ctx);
+            }
         }
     }
 }
@@ -2670,5 +2691,6 @@ impl Actor<NodeMsg> for Partitions {
             }
             Input::Reply { .. } | Input::CallFailed { .. } => {}
         }
+        self.arm_offline_retry(ctx);
     }
 }

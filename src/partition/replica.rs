@@ -617,9 +617,8 @@ impl Replica {
     pub fn set_role(&mut self, role: Role, replication_factor: usize) {
         let log_end = Offset(self.log.log_end_offset());
         self.replication_factor = replication_factor;
-        self.state.set_role(role, log_end);
         let min_isr = effective_min_isr(self.log.config(), replication_factor);
-        self.state.set_min_isr(min_isr, log_end);
+        self.state.set_role_and_min_isr(role, min_isr, log_end);
         begin_leader_epoch(&mut self.log, self.state.role());
     }
 

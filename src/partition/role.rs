@@ -162,6 +162,13 @@ impl ReplicaState {
         self.maybe_advance_hw(log_end);
     }
 
+    /// A new role with its effective `min.insync.replicas`: the high watermark moves once,
+    /// under both (never under the new role and the old minimum).
+    pub fn set_role_and_min_isr(&mut self, role: Role, min_isr: usize, log_end: Offset) {
+        self.min_isr = min_isr.max(1);
+        self.set_role(role, log_end);
+    }
+
     /// How many in-sync replicas an acks=all append needs and how many there are, when they
     /// are too few; `None` on a follower or with enough.
     pub fn under_min_isr(&self) -> Option<(usize, usize)> {

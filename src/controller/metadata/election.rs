@@ -326,7 +326,9 @@ pub fn on_unclean_restart(image: &MetadataImage, broker: NodeId) -> Election {
             };
             let (mut isr, elr) = (without(&p.isr), without(&p.elr));
             if isr.is_empty() && elr.is_empty() {
-                isr = p.isr.clone(); // the last replica standing (or no ISR to touch)
+                // The last replica standing: in the ISR (it may have been its last member, or
+                // the last eligible replica of an empty one), where it leads again once back.
+                isr = vec![broker];
             }
             let mut after = PartitionImage {
                 isr: isr.clone(),

@@ -72,7 +72,7 @@ pub fn follow(image: &MetadataImage, records: Vec<MetadataRecord>) -> Vec<Metada
         matches!(
             r,
             MetadataRecord::ChangePartition { .. } | MetadataRecord::ReassignPartition { .. }
-        )
+        ) || min_isr_changes(r)
     });
     if !changes_partitions {
         return records; // no image to copy: most entries (registrations, topics, ids)
@@ -96,6 +96,28 @@ pub fn follow(image: &MetadataImage, records: Vec<MetadataRecord>) -> Vec<Metada
         };
         let before = key.and_then(|(topic, index)| partition_of(&scratch, &topic, index).cloned());
         let applied = scratch.apply(index, &record).is_ok();
+        if applied && min_isr_changes(&record) {
+            // Another min.insync.replicas: the high watermark froze under the old one, so the
+            // ELR says nothing under the new one (Kafka clears it too). A partition waiting
+            // for an eligible replica with an empty ISR keeps its own.
+            if let MetadataRecord::SetTopicConfig { topic_id, .. } = &record {
+                let cleared: Vec<MetadataRecord> = (scratch.topic(topic_id).into_iter())
+                    .flat_map(|t| t.partitions.iter())
+                    .filter(|(_, p)| !p.elr.is_empty() && !p.isr.is_empty())
+                    .map(|(partition, _)| MetadataRecord::SetEligibleLeaders {
+                        topic_id: *topic_id,
+                        partition: *partition,
+                        elr: Vec::new(),
+                    })
+                    .collect();
+                out.push(record);
+                for set in cleared {
+                    let _ = scratch.apply(index, &set);
+                    out.push(set);
+                }
+                continue;
+            }
+        }
         out.push(record);
         let (Some((topic_id, partition)), Some(before), true) = (key, before, applied) else {
             continue;
@@ -118,6 +140,11 @@ pub fn follow(image: &MetadataImage, records: Vec<MetadataRecord>) -> Vec<Metada
         }
     }
     out
+}
+
+/// Whether `record` changes a topic's `min.insync.replicas`.
+fn min_isr_changes(record: &MetadataRecord) -> bool {
+    matches!(record, MetadataRecord::SetTopicConfig { key, .. } if key == MIN_ISR_KEY)
 }
 
 fn partition_of<'a>(

@@ -2,8 +2,9 @@
 //! leaves, elections from it, and an unclean restart's removal from it.
 
 use super::*;
-use crate::controller::metadata::election::{on_fence, on_unclean_restart, on_unfence};
+use crate::controller::metadata::election::{on_fence, on_unfence};
 use crate::controller::metadata::eligible::{self, MIN_ISR_KEY};
+use crate::controller::quorum::registration_entry;
 
 /// `records` as the controller proposes them (each ISR change followed by its ELR), applied
 /// to `image` as one entry, nothing skipped.
@@ -76,17 +77,8 @@ fn unfence_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
 /// `broker` registers again after an unclean shutdown: the registration fences it, and the
 /// same entry takes it out of the ELRs (the controller's `registration_entry`).
 fn unclean_restart_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
-    let index = image.applied_index() + 1;
-    let mut scratch = image.clone();
-    let register = register(broker, 9);
-    scratch.apply(index, &register).unwrap();
-    let mut entry = vec![register];
-    for record in on_fence(&scratch, n(broker), false).records {
-        scratch.apply(index, &record).unwrap();
-        entry.push(record);
-    }
-    entry.extend(on_unclean_restart(&scratch, n(broker)).records);
-    entry
+    let known = image.broker(n(broker)).is_some();
+    registration_entry(image, register(broker, 9), n(broker), known, false)
 }
 
 #[test]
@@ -192,4 +184,48 @@ fn a_snapshot_keeps_the_eligible_replicas() {
     let loaded = MetadataImage::from_snapshot(&image.to_snapshot()).unwrap();
     assert_eq!(loaded, image);
     assert_eq!(state(&loaded).2, vec![2]);
+}
+
+/// A broker back from a crash before its session ran out is still in the ISR when it
+/// registers: the registration's fence takes it out, and it must not land in the ELR the
+/// fence leaves (its disk may be empty).
+#[test]
+fn a_broker_back_before_its_fence_is_not_eligible() {
+    let image = propose(&cluster("2"), vec![isr_change(&[1, 2])]);
+    let image = propose(&image, unclean_restart_entry(&image, 2));
+    assert_eq!(state(&image), (Some(1), vec![1], vec![]));
+    // Back cleanly instead, it is eligible: it holds everything below the frozen HW.
+    let clean = propose(&cluster("2"), vec![isr_change(&[1, 2])]);
+    let again = registration_entry(&clean, register(2, 9), n(2), true, true);
+    let clean = propose(&clean, again);
+    assert_eq!(state(&clean), (Some(1), vec![1], vec![2]));
+}
+
+/// The last eligible replica of an empty ISR back from an unclean shutdown: the last replica
+/// standing, in the ISR again (where it leads once unfenced).
+#[test]
+fn the_last_eligible_replica_of_an_empty_isr_back_uncleanly_is_the_last_replica_standing() {
+    let image = alone(&cluster("2"));
+    let image = propose(&image, fence_entry(&image, 2));
+    let image = propose(&image, fence_entry(&image, 1));
+    let image = propose(&image, unclean_restart_entry(&image, 1));
+    assert_eq!(state(&image), (None, vec![], vec![2]));
+    let image = propose(&image, unclean_restart_entry(&image, 2));
+    assert_eq!(state(&image), (None, vec![2], vec![]));
+    let image = propose(&image, unfence_entry(&image, 2));
+    assert_eq!(state(&image), (Some(2), vec![2], vec![]));
+}
+
+/// Another min.insync.replicas empties the ELRs (the old freeze says nothing of the new).
+#[test]
+fn a_new_min_insync_replicas_clears_the_eligible_replicas() {
+    let image = alone(&cluster("2"));
+    assert_eq!(state(&image).2, vec![2]);
+    let config = MetadataRecord::SetTopicConfig {
+        topic_id: tid(7),
+        key: MIN_ISR_KEY.into(),
+        value: Some("1".into()),
+    };
+    let image = propose(&image, vec![config]);
+    assert_eq!(state(&image), (Some(1), vec![1], vec![]));
 }
