@@ -162,7 +162,7 @@ const TOPIC_KEYS: &[TopicKey] = &[
         name: "min.insync.replicas",
         broker_key: Some("min.insync.replicas"),
         config_type: config_type::INT,
-        doc: "In-sync replicas an acks=all produce needs; one node is its own only in-sync replica, so values above 1 refuse acks=all with NOT_ENOUGH_REPLICAS.",
+        doc: "In-sync replicas an acks=all produce needs (counted at most the replication factor, as Kafka); with fewer, acks=all is refused with NOT_ENOUGH_REPLICAS and the high watermark stays.",
         broker_value: |_| "1".into(),
     },
     TopicKey {
