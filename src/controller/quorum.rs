@@ -1322,7 +1322,7 @@ fn stale(
 /// with the leader and ISR changes each calls for ([`election`]) worked out on `image` as the
 /// changes before it leave it: a fenced broker's partitions elect another leader (or go
 /// offline), an unfenced one lets offline partitions elect one again.
-fn fencing_entry(
+pub(crate) fn fencing_entry(
     image: &MetadataImage,
     changes: &[(NodeId, BrokerEpoch, bool)],
 ) -> Vec<MetadataRecord> {

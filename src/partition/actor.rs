@@ -540,11 +540,7 @@ impl Partitions {
         };
         // An offline partition (its open failed) is no longer in use once its topic is
         // deleted: it is a stray like any other.
-        let busy = |tp: &TopicPartition| {
-            self.replicas.contains_key(tp)
-                || self.dir_lanes.contains_key(tp)
-                || self.swapping.values().any(|(swapping, _)| swapping == tp)
-        };
+        let busy = |tp: &TopicPartition| self.dir_in_use(tp);
         let leftovers_too = self.dir_lanes.is_empty() && self.leftovers.is_empty();
         let strays::Strays {
             partitions,
@@ -688,14 +684,12 @@ impl Partitions {
         let moved_away: Vec<TopicPartition> = (names.iter())
             .filter_map(|name| replica::partition_of_dir(name).map(|tp| (name, tp)))
             .filter(|(name, tp)| {
-                let busy = self.replicas.contains_key(tp)
-                    || self.dir_lanes.contains_key(tp)
-                    || self.swapping.values().any(|(swapping, _)| swapping == tp);
                 let Some(topic_id) = self.leaders.assigned_elsewhere(tp, me) else {
                     return false;
                 };
                 let labelled = partition_metadata::read(self.storage.as_ref(), Path::new(name));
-                !busy && matches!(labelled, Ok(Some(id)) if id == cluster_id_text(&topic_id))
+                !self.dir_in_use(tp)
+                    && matches!(labelled, Ok(Some(id)) if id == cluster_id_text(&topic_id))
             })
             .map(|(_, tp)| tp)
             .collect();
@@ -703,6 +697,14 @@ impl Partitions {
             tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a replica moved away from this broker while it was down");
             self.remove_dir(ctx, &tp);
         }
+    }
+
+    /// Whether `tp`'s directory is in use here: an open replica, a directory job, a clean's
+    /// swap. Such a directory is never swept.
+    fn dir_in_use(&self, tp: &TopicPartition) -> bool {
+        self.replicas.contains_key(tp)
+            || self.dir_lanes.contains_key(tp)
+            || self.swapping.values().any(|(swapping, _)| swapping == tp)
     }
 
     /// Starts removing `tp`'s directory in its own lane (a later Ensure of its name waits).

@@ -65,6 +65,19 @@ def partitions(node, topic, count=PARTITIONS):
     return {p: (m.leader, list(m.replicas), sorted(m.isrs)) for p, m in t.partitions.items()}
 
 
+def create_assigned(node, topic, replicas, min_isr="2"):
+    """One partition on `replicas`, through kafka-python's admin client, which sends a manual
+    assignment as given (confluent-kafka's `NewTopic` refuses one)."""
+    admin = KafkaAdminClient(bootstrap_servers=node.bootstrap)
+    try:
+        new = KpNewTopic(topic, num_partitions=-1, replication_factor=-1,
+                         replica_assignments={0: replicas},
+                         topic_configs={"min.insync.replicas": min_isr})
+        admin.create_topics([new], timeout_ms=TIMEOUT_S * 1000)
+    finally:
+        admin.close()
+
+
 def create_replicated(node, topic, min_isr="2"):
     admin = AdminClient({"bootstrap.servers": node.bootstrap})
     new = NewTopic(topic, PARTITIONS, 3, config={"min.insync.replicas": min_isr})
@@ -181,14 +194,7 @@ def test_acks_all_is_refused_not_enough_replicas_with_two_of_three_down(rill_clu
     # Three voters and two broker-only nodes; the topic's replicas are voter 3 and brokers 4
     # and 5, so killing both brokers leaves the controller quorum whole to shrink the ISR.
     nodes = rill_cluster(3, *FAST_SESSION, broker_only=2)
-    # kafka-python's admin client sends a manual assignment as given (confluent-kafka's
-    # `NewTopic` refuses one).
-    admin = KafkaAdminClient(bootstrap_servers=nodes[0].bootstrap)
-    new = KpNewTopic(topic_name, num_partitions=-1, replication_factor=-1,
-                     replica_assignments={0: [3, 4, 5]},
-                     topic_configs={"min.insync.replicas": "2"})
-    admin.create_topics([new], timeout_ms=TIMEOUT_S * 1000)
-    admin.close()
+    create_assigned(nodes[0], topic_name, [3, 4, 5])
     leader = nodes[2]
     wait_for("all three in sync", lambda: (lambda ps: ps and ps[0] == (3, [3, 4, 5], [3, 4, 5]))(
         partitions(leader, topic_name, 1)))
@@ -250,12 +256,7 @@ def test_an_eligible_leader_replica_leads_when_the_last_in_sync_replica_is_lost(
     eligible."""
     # Voters 1-3 keep the quorum; the topic lives on broker-only nodes 4 and 5 and voter 3.
     nodes = rill_cluster(3, *FAST_SESSION, broker_only=2)
-    admin = KafkaAdminClient(bootstrap_servers=nodes[0].bootstrap)
-    new = KpNewTopic(topic_name, num_partitions=-1, replication_factor=-1,
-                     replica_assignments={0: [4, 5, 3]},
-                     topic_configs={"min.insync.replicas": "2"})
-    admin.create_topics([new], timeout_ms=TIMEOUT_S * 1000)
-    admin.close()
+    create_assigned(nodes[0], topic_name, [4, 5, 3])
     watcher = nodes[0]
     wait_for("all three in sync", lambda: (lambda ps: ps and ps[0] == (4, [4, 5, 3], [3, 4, 5]))(
         partitions(watcher, topic_name, 1)))

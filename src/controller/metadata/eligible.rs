@@ -26,7 +26,7 @@
 //! keeps its last ISR member, which leads again when it is back, as before KIP-966.
 
 use super::image::{MetadataImage, PartitionImage, TopicImage};
-use super::records::MetadataRecord;
+use super::records::{MetadataRecord, TopicId};
 use crate::types::NodeId;
 
 /// The topic config read here (Kafka's, with the broker's default).
@@ -68,73 +68,23 @@ pub fn next(
 /// the `SetEligibleLeaders` it calls for. A `SetEligibleLeaders` already in `records` stays
 /// after the one inserted for the same change, so it has the last word (an unclean restart's).
 pub fn follow(image: &MetadataImage, records: Vec<MetadataRecord>) -> Vec<MetadataRecord> {
-    let changes_partitions = records.iter().any(|r| {
-        matches!(
-            r,
-            MetadataRecord::ChangePartition { .. } | MetadataRecord::ReassignPartition { .. }
-        ) || min_isr_changes(r)
-    });
-    if !changes_partitions {
+    let moves_elrs = |r: &MetadataRecord| partition_key(r).is_some() || min_isr_topic(r).is_some();
+    if !records.iter().any(moves_elrs) {
         return records; // no image to copy: most entries (registrations, topics, ids)
     }
     let mut scratch = image.clone();
     let index = scratch.applied_index() + 1;
     let mut out = Vec::with_capacity(records.len());
     for record in records {
-        let key = match &record {
-            MetadataRecord::ChangePartition {
-                topic_id,
-                partition,
-                ..
-            }
-            | MetadataRecord::ReassignPartition {
-                topic_id,
-                partition,
-                ..
-            } => Some((*topic_id, *partition)),
-            _ => None,
-        };
-        let before = key.and_then(|(topic, index)| partition_of(&scratch, &topic, index).cloned());
+        let before = partition_key(&record)
+            .and_then(|(topic, partition)| partition_of(&scratch, &topic, partition).cloned());
         let applied = scratch.apply(index, &record).is_ok();
-        if applied && min_isr_changes(&record) {
-            // Another min.insync.replicas: the high watermark froze under the old one, so the
-            // ELR says nothing under the new one (Kafka clears it too). A partition waiting
-            // for an eligible replica with an empty ISR keeps its own.
-            if let MetadataRecord::SetTopicConfig { topic_id, .. } = &record {
-                let cleared: Vec<MetadataRecord> = (scratch.topic(topic_id).into_iter())
-                    .flat_map(|t| t.partitions.iter())
-                    .filter(|(_, p)| !p.elr.is_empty() && !p.isr.is_empty())
-                    .map(|(partition, _)| MetadataRecord::SetEligibleLeaders {
-                        topic_id: *topic_id,
-                        partition: *partition,
-                        elr: Vec::new(),
-                    })
-                    .collect();
-                out.push(record);
-                for set in cleared {
-                    let _ = scratch.apply(index, &set);
-                    out.push(set);
-                }
-                continue;
-            }
-        }
+        let sets = match applied {
+            true => called_for(&scratch, &record, before.as_ref()),
+            false => Vec::new(),
+        };
         out.push(record);
-        let (Some((topic_id, partition)), Some(before), true) = (key, before, applied) else {
-            continue;
-        };
-        let Some(topic) = scratch.topic(&topic_id) else {
-            continue;
-        };
-        let Some(after) = topic.partitions.get(&partition) else {
-            continue;
-        };
-        let elr = next(&before, after, min_isr(topic, after), None);
-        if elr != after.elr {
-            let set = MetadataRecord::SetEligibleLeaders {
-                topic_id,
-                partition,
-                elr,
-            };
+        for set in sets {
             let _ = scratch.apply(index, &set);
             out.push(set);
         }
@@ -142,14 +92,73 @@ pub fn follow(image: &MetadataImage, records: Vec<MetadataRecord>) -> Vec<Metada
     out
 }
 
-/// Whether `record` changes a topic's `min.insync.replicas`.
-fn min_isr_changes(record: &MetadataRecord) -> bool {
-    matches!(record, MetadataRecord::SetTopicConfig { key, .. } if key == MIN_ISR_KEY)
+/// The `SetEligibleLeaders` records `record`, just applied to `image`, calls for: a partition
+/// change (from `before`), the ELR it leaves; another min.insync.replicas, every ELR of the
+/// topic emptied (the high watermark froze under the old one, so the ELR says nothing under the
+/// new one; Kafka clears it too), but a partition waiting for one with an empty ISR.
+fn called_for(
+    image: &MetadataImage,
+    record: &MetadataRecord,
+    before: Option<&PartitionImage>,
+) -> Vec<MetadataRecord> {
+    let set = |topic_id, partition, elr| MetadataRecord::SetEligibleLeaders {
+        topic_id,
+        partition,
+        elr,
+    };
+    if let Some(topic_id) = min_isr_topic(record) {
+        return (image.topic(topic_id).into_iter())
+            .flat_map(|t| t.partitions.iter())
+            .filter(|(_, p)| !p.elr.is_empty() && !p.isr.is_empty())
+            .map(|(partition, _)| set(*topic_id, *partition, Vec::new()))
+            .collect();
+    }
+    let (Some((topic_id, partition)), Some(before)) = (partition_key(record), before) else {
+        return Vec::new();
+    };
+    let Some(topic) = image.topic(&topic_id) else {
+        return Vec::new();
+    };
+    let Some(after) = topic.partitions.get(&partition) else {
+        return Vec::new();
+    };
+    let elr = next(before, after, min_isr(topic, after), None);
+    match elr != after.elr {
+        true => vec![set(topic_id, partition, elr)],
+        false => Vec::new(),
+    }
+}
+
+/// The partition a change of one partition (its ISR, leader or assignment) names.
+fn partition_key(record: &MetadataRecord) -> Option<(TopicId, i32)> {
+    match record {
+        MetadataRecord::ChangePartition {
+            topic_id,
+            partition,
+            ..
+        }
+        | MetadataRecord::ReassignPartition {
+            topic_id,
+            partition,
+            ..
+        } => Some((*topic_id, *partition)),
+        _ => None,
+    }
+}
+
+/// The topic whose `min.insync.replicas` `record` changes.
+fn min_isr_topic(record: &MetadataRecord) -> Option<&TopicId> {
+    match record {
+        MetadataRecord::SetTopicConfig { topic_id, key, .. } if key == MIN_ISR_KEY => {
+            Some(topic_id)
+        }
+        _ => None,
+    }
 }
 
 fn partition_of<'a>(
     image: &'a MetadataImage,
-    topic: &super::records::TopicId,
+    topic: &TopicId,
     index: i32,
 ) -> Option<&'a PartitionImage> {
     image.topic(topic)?.partitions.get(&index)

@@ -2,9 +2,8 @@
 //! leaves, elections from it, and an unclean restart's removal from it.
 
 use super::*;
-use crate::controller::metadata::election::{on_fence, on_unfence};
 use crate::controller::metadata::eligible::{self, MIN_ISR_KEY};
-use crate::controller::quorum::registration_entry;
+use crate::controller::quorum::{fencing_entry, registration_entry};
 
 /// `records` as the controller proposes them (each ISR change followed by its ELR), applied
 /// to `image` as one entry, nothing skipped.
@@ -52,26 +51,18 @@ fn alone(image: &MetadataImage) -> MetadataImage {
     propose(&image, vec![isr_change(&[1])])
 }
 
+/// The controller's entry for fencing (or unfencing) `broker` at its epoch.
+fn fencing(image: &MetadataImage, broker: u64, fence: bool) -> Vec<MetadataRecord> {
+    let epoch = image.broker(n(broker)).unwrap().epoch;
+    fencing_entry(image, &[(n(broker), epoch, fence)])
+}
+
 fn fence_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
-    let epoch = image.broker(n(broker)).unwrap().epoch.0;
-    let mut scratch = image.clone();
-    scratch
-        .apply(image.applied_index() + 1, &fence(broker, epoch))
-        .unwrap();
-    let mut entry = vec![fence(broker, epoch)];
-    entry.extend(on_fence(&scratch, n(broker), false).records);
-    entry
+    fencing(image, broker, true)
 }
 
 fn unfence_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
-    let epoch = image.broker(n(broker)).unwrap().epoch.0;
-    let mut scratch = image.clone();
-    scratch
-        .apply(image.applied_index() + 1, &unfence(broker, epoch))
-        .unwrap();
-    let mut entry = vec![unfence(broker, epoch)];
-    entry.extend(on_unfence(&scratch, n(broker), false).records);
-    entry
+    fencing(image, broker, false)
 }
 
 /// `broker` registers again after an unclean shutdown: the registration fences it, and the
