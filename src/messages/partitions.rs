@@ -289,6 +289,7 @@ pub struct ReplicaFetchResult {
     /// follower truncates by it (KIP-101/279/595), never to its high watermark.
     pub diverging_epoch: Option<(LeaderEpoch, Offset)>,
     /// Batches from `fetch_offset` on, as the leader stored them (offsets and epochs kept).
+    #[serde(with = "serde_bytes")]
     pub records: Vec<u8>,
 }
 

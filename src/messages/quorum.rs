@@ -23,7 +23,7 @@ pub enum Payload {
     /// Appended by every new leader, so that entries of earlier terms commit through it.
     Noop,
     /// A command for the state machine above the log (opaque here).
-    Command(Vec<u8>),
+    Command(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// Where a snapshot of the state machine ends: every entry through `index` (of `term`) is in
@@ -67,6 +67,7 @@ pub enum RaftMsg {
         term: u64,
         last_index: u64,
         last_term: u64,
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// `success`: the follower's log matches the leader's through `match_index` (synced).
