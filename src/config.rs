@@ -295,6 +295,11 @@ impl ServerConfig {
                 self.default_replication_factor = v.int(1, i16::MAX as i64)? as u16
             }
             "auto.create.topics.enable" => self.auto_create_topics = v.bool()?,
+            // Broker-level defaults of topic configs (a topic's own wins).
+            "min.insync.replicas" => {
+                self.log.min_insync_replicas = v.int(1, i32::MAX as i64)? as u32
+            }
+            "unclean.leader.election.enable" => self.log.unclean_leader_election = v.bool()?,
             "log.retention.hours" => self.log.retention_ms = v.retention(3_600_000)?,
             "log.retention.minutes" => self.log.retention_ms = v.retention(60_000)?,
             "log.retention.ms" => self.log.retention_ms = v.retention(1)?,
@@ -1005,6 +1010,30 @@ mod tests {
         assert_eq!(ServerConfig::default().fetch_max_bytes, 55 * 1024 * 1024);
         let config = ServerConfig::load(None, &["fetch.max.bytes=1024".into()]).unwrap();
         assert_eq!(config.fetch_max_bytes, 1024);
+    }
+
+    /// The broker-level defaults of two topic configs reach both the partitions (through the
+    /// log config topics start from) and the controller's elections.
+    #[test]
+    fn min_insync_replicas_and_unclean_elections_are_broker_level_defaults_too() {
+        let kafka = ServerConfig::default().quorum_settings().topic_defaults;
+        assert_eq!(
+            (kafka.min_insync_replicas, kafka.unclean_leader_election),
+            (1, false)
+        );
+        let overrides = [
+            "min.insync.replicas=2".to_string(),
+            "unclean.leader.election.enable=true".to_string(),
+        ];
+        let config = ServerConfig::load(None, &overrides).unwrap();
+        assert_eq!(config.log.min_insync_replicas, 2);
+        let set = config.quorum_settings().topic_defaults;
+        assert_eq!(
+            (set.min_insync_replicas, set.unclean_leader_election),
+            (2, true)
+        );
+        let error = ServerConfig::load(None, &["min.insync.replicas=0".into()]).unwrap_err();
+        assert!(error.to_string().contains("min.insync.replicas"), "{error}");
     }
 
     #[test]

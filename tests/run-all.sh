@@ -45,6 +45,12 @@ if [ -n "${CI:-}" ]; then rm -rf target-sim/debug; fi
 step "real clients (confluent-kafka, kafka-python, aiokafka, kcat, kafkajs) against rill server"
 bash tests/clients/run.sh -q
 
+step "the clients' own test suites (kafka-python's, librdkafka's) against a 3-node cluster, replication factor 3"
+# Fetched from PyPI and npm at run time (tests/upstream/README.md); the debug build of the step
+# above. librdkafka's library and test runner build here (about 3 minutes).
+RILL_NODES=3 RILL_BIN=target/debug/rill timeout 600 bash tests/upstream/kafka_python.sh -q
+RILL_NODES=3 RILL_BIN=target/debug/rill timeout 1500 bash tests/upstream/librdkafka.sh
+
 if [ -f fuzz/Cargo.toml ]; then
   step "fuzz targets compile"
   # --locked: a fuzz/Cargo.lock that no longer matches Cargo.toml is an error, not a rewrite.

@@ -6,6 +6,8 @@
 #   pip-installs tests/clients/requirements.txt from PyPI);
 # * Node.js and npm (tests/clients/test_kafkajs.py; its first run `npm install`s kafkajs from the
 #   npm registry into tests/clients/kafkajs/node_modules).
+# * make, a C++ compiler and zlib's headers (tests/upstream/librdkafka.sh builds librdkafka's
+#   own test runner).
 # System packages come from apt-get (Debian/Ubuntu), as root or through sudo. Elsewhere, install
 # them yourself; this script then only checks.
 set -euo pipefail
@@ -25,6 +27,10 @@ apt_install() {
 }
 
 command -v kcat >/dev/null || apt_install kcat
+# librdkafka's own tests build from source (tests/upstream/librdkafka.sh).
+command -v make >/dev/null || apt_install make
+command -v c++ >/dev/null || apt_install g++
+[ -f /usr/include/zlib.h ] || apt_install zlib1g-dev
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v node >/dev/null || apt_install nodejs
 # Debian's nodejs comes without npm; NodeSource's includes it (and conflicts with Debian's npm).

@@ -142,6 +142,10 @@ pub struct SimConfig {
     /// clean runs of a quorum (issue 14).
     pub replication_factor: i16,
     pub min_insync_replicas: u8,
+    /// `min.insync.replicas` is every node's broker-level default rather than the data topic's
+    /// own (so the controller's elections and eligible replicas read the broker default, and
+    /// `__consumer_offsets` gets it too).
+    pub min_isr_broker_level: bool,
     /// A compacted topic with its writer and reader (`workload::compacted`), cleaned by the
     /// broker all along.
     pub compacted: bool,
@@ -178,6 +182,7 @@ impl SimConfig {
             group_protocol: GroupProtocol::Classic,
             replication_factor: 1,
             min_insync_replicas: 1,
+            min_isr_broker_level: false,
             compacted: false,
         };
         let producers = rng.gen_range(config.partitions as u32..=6);
@@ -299,6 +304,8 @@ impl SimConfig {
                 1 => 1,
                 _ => apart.gen_range(1..=2),
             };
+            let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0005);
+            config.min_isr_broker_level = config.min_insync_replicas > 1 && apart.gen_bool(0.5);
             // Drawn apart again, likewise: half the runs with room to move replicas do.
             let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0004);
             let room = (config.brokers - config.controller_only) as i16 > config.replication_factor;
@@ -461,6 +468,9 @@ impl SimConfig {
             // the ISR within a run, so the high watermark it held moves on before the liveness
             // bound after healing (Kafka's 30 s would outlast it).
             overrides.push(format!("replica.lag.time.max.ms={REPLICA_LAG_TIME_MAX_MS}"));
+        }
+        if self.min_isr_broker_level {
+            overrides.push(format!("min.insync.replicas={}", self.min_insync_replicas));
         }
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),
@@ -678,7 +688,7 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         started,
     };
     let mut topic_configs = vec![];
-    if config.replication_factor > 1 {
+    if config.replication_factor > 1 && !config.min_isr_broker_level {
         let min_isr = config.min_insync_replicas.to_string();
         topic_configs.push(("min.insync.replicas", min_isr));
     }

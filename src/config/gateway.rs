@@ -9,6 +9,7 @@ use crate::broker::configs::{broker_log_value, broker_synonyms, config_type, Con
 use crate::broker::settings::{BrokerAddress, GatewaySettings};
 use crate::controller::admin::{AdminSettings, InternalTopicSpec};
 use crate::controller::lifecycle::LifecycleSettings;
+use crate::controller::metadata::TopicDefaults;
 use crate::controller::quorum::{QuorumSettings, METADATA_DIR};
 use crate::controller::raft::core::RaftConfig;
 use crate::group::settings::GroupSettings;
@@ -121,6 +122,10 @@ impl ServerConfig {
             feeds_topics: self.controller.roles != ProcessRoles::Controller,
             leader_balance_interval_ms: (self.controller.auto_leader_rebalance)
                 .then_some(self.controller.leader_imbalance_check_interval_s * 1_000),
+            topic_defaults: TopicDefaults {
+                min_insync_replicas: self.log.min_insync_replicas,
+                unclean_leader_election: self.log.unclean_leader_election,
+            },
         }
     }
 

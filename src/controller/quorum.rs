@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::liveness::BrokerLiveness;
 use super::metadata::{
     alter_partition, election, eligible, reassign, records, topic_admin, MetadataImage,
-    MetadataRecord,
+    MetadataRecord, TopicDefaults,
 };
 use super::raft::core::RaftConfig;
 use super::raft::log_file::ENTRY_BYTES_MAX;
@@ -73,6 +73,9 @@ pub struct QuorumSettings {
     /// (Kafka's `leader.imbalance.check.interval.seconds`, when `auto.leader.rebalance.enable`);
     /// `None`: never.
     pub leader_balance_interval_ms: Option<u64>,
+    /// The broker-level `min.insync.replicas` and `unclean.leader.election.enable` that
+    /// elections and eligible leader replicas read for a topic without its own.
+    pub topic_defaults: TopicDefaults,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -313,7 +316,8 @@ impl QuorumActor {
     fn propose_records(&mut self, records: &[MetadataRecord]) -> (Result<u64, Refused>, NodeOut) {
         let projected_before = self.projected().applied_index();
         // Every ISR change with the eligible leader replicas it leaves (KIP-966).
-        let records = &eligible::follow(self.projected(), records.to_vec());
+        let defaults = self.settings.topic_defaults;
+        let records = &eligible::follow(self.projected(), records.to_vec(), &defaults);
         let Some(node) = self.node.as_mut() else {
             return (Err(Refused::NotLeader(None)), NodeOut::default());
         };
@@ -511,7 +515,9 @@ impl QuorumActor {
             // One entry per broker (its elections bound the entry's size); the next expired
             // broker is fenced by the call below, on the projected image this one leaves.
             if let Some(&(node_id, broker_epoch)) = expired.first() {
-                let fence = fencing_entry(self.projected(), &[(node_id, broker_epoch, true)]);
+                let defaults = self.settings.topic_defaults;
+                let changes = [(node_id, broker_epoch, true)];
+                let fence = fencing_entry(self.projected(), &changes, &defaults);
                 if fence.is_empty() {
                     // A registration in flight replaced this one: the broker is alive.
                     self.liveness.heard(node_id, ctx.now.mono_ms);
@@ -703,7 +709,12 @@ impl QuorumActor {
                 broker_epoch,
             }
         };
-        let entry = fencing_entry(self.projected(), &[(node_id, broker_epoch, fence)]);
+        let defaults = self.settings.topic_defaults;
+        let entry = fencing_entry(
+            self.projected(),
+            &[(node_id, broker_epoch, fence)],
+            &defaults,
+        );
         if let Some(index) = self.propose_for(ctx, id, &entry, settle) {
             self.liveness.proposed(node_id, index);
         }
@@ -740,9 +751,16 @@ impl QuorumActor {
                     listeners,
                     rack,
                 };
+                let defaults = self.settings.topic_defaults;
                 let projected = self.projected();
                 let known = projected.broker(node_id).is_some();
-                let entry = registration_entry(projected, register, node_id, known, clean_shutdown);
+                let entry = registration_entry(
+                    projected,
+                    register,
+                    node_id,
+                    (known, clean_shutdown),
+                    &defaults,
+                );
                 let settle = Settle::Registered {
                     node_id,
                     incarnation_id,
@@ -1325,6 +1343,7 @@ fn stale(
 pub(crate) fn fencing_entry(
     image: &MetadataImage,
     changes: &[(NodeId, BrokerEpoch, bool)],
+    defaults: &TopicDefaults,
 ) -> Vec<MetadataRecord> {
     let mut scratch = image.clone();
     let index = scratch.applied_index() + 1;
@@ -1343,7 +1362,8 @@ pub(crate) fn fencing_entry(
         };
         // `None`: a stale epoch, nothing to elect for.
         entry.extend(
-            with_elections(&mut scratch, index, record, node_id, fence).unwrap_or_default(),
+            with_elections(&mut scratch, index, record, (node_id, fence), defaults)
+                .unwrap_or_default(),
         );
     }
     entry
@@ -1356,14 +1376,15 @@ fn with_elections(
     scratch: &mut MetadataImage,
     index: u64,
     record: MetadataRecord,
-    node_id: NodeId,
-    fenced: bool,
+    (node_id, fenced): (NodeId, bool),
+    defaults: &TopicDefaults,
 ) -> Option<Vec<MetadataRecord>> {
     scratch.apply(index, &record).ok()?;
+    let unclean_default = defaults.unclean_leader_election;
     let elected = if fenced {
-        election::on_fence(scratch, node_id, UNCLEAN_ELECTION_DEFAULT)
+        election::on_fence(scratch, node_id, unclean_default)
     } else {
-        election::on_unfence(scratch, node_id, UNCLEAN_ELECTION_DEFAULT)
+        election::on_unfence(scratch, node_id, unclean_default)
     };
     log_election(scratch, node_id, &elected);
     let mut records = vec![record];
@@ -1395,13 +1416,19 @@ pub(crate) fn registration_entry(
     image: &MetadataImage,
     register: MetadataRecord,
     node_id: NodeId,
-    known: bool,
-    clean_shutdown: bool,
+    (known, clean_shutdown): (bool, bool),
+    defaults: &TopicDefaults,
 ) -> Vec<MetadataRecord> {
     let mut scratch = image.clone();
     let index = scratch.applied_index() + 1;
     let mut entry = match known {
-        true => with_elections(&mut scratch, index, register.clone(), node_id, true),
+        true => with_elections(
+            &mut scratch,
+            index,
+            register.clone(),
+            (node_id, true),
+            defaults,
+        ),
         false => scratch
             .apply(index, &register)
             .ok()
@@ -1416,10 +1443,10 @@ pub(crate) fn registration_entry(
     // It may have lost what it had not synced: no longer an eligible leader (KIP-966). The
     // fence's own ISR changes first get the ELR they leave (it may take the broker in: it just
     // left an ISR), so that the unclean restart takes it out again.
-    let records = eligible::follow(image, records);
+    let records = eligible::follow(image, records, defaults);
     let mut scratch = image.clone();
     let _ = scratch.apply_entry(index, &records);
-    let elected = election::on_unclean_restart(&scratch, node_id);
+    let elected = election::on_unclean_restart(&scratch, node_id, defaults.min_insync_replicas);
     log_election(&scratch, node_id, &elected);
     records.into_iter().chain(elected.records).collect()
 }
@@ -1427,10 +1454,6 @@ pub(crate) fn registration_entry(
 /// The most preferred-leader elections one balancing entry carries (Kafka's
 /// `maxElectionsPerImbalance` is 1,000; an entry stays well under its size bound with this).
 const BALANCE_ELECTIONS_MAX: usize = 200;
-
-/// Kafka's broker default for `unclean.leader.election.enable` (false); a topic's own config
-/// overrides it. Rill has no broker-level setting for it yet.
-const UNCLEAN_ELECTION_DEFAULT: bool = false;
 
 /// Whether a leading voter has applied its own term's first entry, and so everything earlier
 /// leaders committed: only then does its image answer for the cluster.

@@ -36,6 +36,7 @@ fn build(seed: u64, snapshot_every_entries: u64, brokers: bool) -> Cluster<NodeM
             broker_session_timeout_ms: SESSION_TIMEOUT_MS,
             feeds_topics: false,
             leader_balance_interval_ms: None,
+            topic_defaults: Default::default(),
         };
         let lifecycle = LifecycleSettings {
             node_id: id,

@@ -101,6 +101,9 @@ pub fn removal_job(storage: Arc<dyn Storage>, tp: &TopicPartition) -> PersistJob
 const DELETING_SUFFIX: &str = "-delete";
 /// The longest file name Linux takes (`NAME_MAX`).
 const NAME_BYTES_MAX: usize = 255;
+/// The most keyless records one refusal names (Kafka names them all; a batch holds at most a
+/// few hundred thousand, and the answer should not grow with them).
+const KEYLESS_NAMED_MAX: usize = 1_000;
 
 /// Where [`removal_job`] moves `tp`'s directory: `<dir>.<crc32c of dir, hex>-delete`, the
 /// directory's name cut (topic names are ASCII) so that the whole stays a legal file name. It
@@ -742,7 +745,7 @@ impl Replica {
         // the append need not compute the CRCs again; without one, the append reports why.
         let crc_checked = checked.is_some();
         if let Some(checked) = checked {
-            self.check_records(checked, now_ms)?;
+            self.check_records(checked, &records, now_ms)?;
         }
         let idempotent = idempotent_header(&records)?;
         if let Some(header) = &idempotent {
@@ -807,7 +810,12 @@ impl Replica {
 
     /// Refuses records the walk found broken, and CreateTime records outside the topic's
     /// timestamp bounds (Kafka's `LogValidator.validateTimestamp`).
-    fn check_records(&self, checked: RecordsChecked, now_ms: i64) -> Result<(), Rejection> {
+    fn check_records(
+        &self,
+        checked: RecordsChecked,
+        batches: &[u8],
+        now_ms: i64,
+    ) -> Result<(), Rejection> {
         let seen = checked.map_err(Rejection::from_records)?;
         let config = self.log.config();
         if config.timestamp_type == TimestampType::CreateTime {
@@ -820,29 +828,51 @@ impl Replica {
                 return Err(Rejection::from_records(refused));
             }
         }
-        if let (true, Some(index)) = (config.compaction.compact, seen.keyless_at) {
-            return Err(self.keyless(index));
+        if let (true, Some(first)) = (config.compaction.compact, seen.keyless_at) {
+            return Err(self.keyless(first, batches));
         }
         Ok(())
     }
 
     /// A compacted topic refuses a record without a key (Kafka's `LogValidator.validateKey`:
-    /// the cleaner could never remove it), in a compressed batch too, naming the first such
-    /// record: the walk found it ([`records::RecordTimestamps::keyless_at`]).
-    fn keyless(&self, index: i32) -> Rejection {
+    /// the cleaner could never remove it), in a compressed batch too, naming every such record
+    /// in `record_errors` as Kafka does (up to [`KEYLESS_NAMED_MAX`]; `first` is the one the walk
+    /// found, [`records::RecordTimestamps::keyless_at`]), with Kafka's summary of the first
+    /// three as the error message.
+    fn keyless(&self, first: i32, batches: &[u8]) -> Rejection {
         let partition = self
             .log
             .dir()
             .file_name()
             .unwrap_or_default()
             .to_string_lossy();
-        Rejection::from_records(records::RecordsError {
-            kind: RecordsErrorKind::Invalid,
-            record_index: Some(index),
-            message: format!(
-                "Compacted topic cannot accept message without key in topic partition {partition}."
+        let message = format!(
+            "Compacted topic cannot accept message without key in topic partition {partition}."
+        );
+        let mut indexes = records::keyless_records(batches, KEYLESS_NAMED_MAX);
+        if indexes.is_empty() {
+            indexes.push(first);
+        }
+        let shown: Vec<String> = (indexes.iter().take(3))
+            .map(|index| format!("RecordError(batchIndex={index}, message='{message}')"))
+            .collect();
+        Rejection {
+            refusal: Refusal::new(
+                ErrorCode::INVALID_RECORD,
+                format!(
+                    "One or more records have been rejected due to {} record errors in total, and \
+                     only showing the first three errors at most: [{}]",
+                    indexes.len(),
+                    shown.join(", ")
+                ),
             ),
-        })
+            record_errors: (indexes.into_iter())
+                .map(|batch_index| RecordError {
+                    batch_index,
+                    message: Some(message.clone()),
+                })
+                .collect(),
+        }
     }
 
     /// The append time stamped into the stored batch holding `offset` if it is a

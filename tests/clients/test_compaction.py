@@ -121,6 +121,26 @@ def test_a_keyless_record_is_refused_with_invalid_record(rill, topic_name):
     assert errors and errors[0] is not None and errors[0].code() == KafkaError.INVALID_RECORD, errors
 
 
+def test_every_keyless_record_of_a_batch_is_named(rill, topic_name):
+    """Kafka names each keyless record of a refused batch in `record_errors`; librdkafka then
+    fails exactly those with INVALID_RECORD and the batch's other records with
+    _INVALID_DIFFERENT_RECORD (librdkafka's own test 0011 checks this)."""
+    ck.create_topic(rill.bootstrap, topic_name, 1, TOPIC_CONFIG)
+    p = ck.producer(rill.bootstrap, "all", extra={"message.timeout.ms": 10000, "linger.ms": 2000})
+    p.list_topics(topic_name, timeout=10)  # one batch: see the compressed test below
+    results = {}
+    for i in range(10):
+        on_delivery = lambda err, _, i=i: results.__setitem__(i, err)  # noqa: E731
+        k = None if i in (0, 4, 7) else b"k%d" % i
+        p.produce(topic_name, key=k, value=b"v", partition=0, on_delivery=on_delivery)
+    p.flush(10)
+    codes = {i: err.code() if err else None for i, err in sorted(results.items())}
+    assert codes == {
+        i: KafkaError.INVALID_RECORD if i in (0, 4, 7) else KafkaError._INVALID_DIFFERENT_RECORD
+        for i in range(10)
+    }, codes
+
+
 @pytest.mark.parametrize("codec", ["lz4", "gzip", "snappy", "zstd"])
 def test_a_keyless_record_in_a_compressed_batch_is_refused(rill, topic_name, codec):
     """Kafka checks every record of a compressed batch for a key too: a keyless one among keyed

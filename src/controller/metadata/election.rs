@@ -315,7 +315,7 @@ fn eligible_leader(p: &PartitionImage, acceptable: &dyn Fn(NodeId) -> bool) -> O
 /// with no eligible replica left keeps `broker` in its ISR: the last replica standing leads
 /// again when it is back (Kafka's last known leader), whatever it lost. `image` has the
 /// registration's fence applied (`broker` in no other ISR), so `broker` is no candidate.
-pub fn on_unclean_restart(image: &MetadataImage, broker: NodeId) -> Election {
+pub fn on_unclean_restart(image: &MetadataImage, broker: NodeId, default_min_isr: u32) -> Election {
     let acceptable = |r: NodeId| r != broker && image.is_unfenced(r);
     let mut election = Election::default();
     for topic in image.topics() {
@@ -345,7 +345,12 @@ pub fn on_unclean_restart(image: &MetadataImage, broker: NodeId) -> Election {
                 }
             }
             after.elr.retain(|r| !after.isr.contains(r));
-            let elr = eligible::next(p, &after, eligible::min_isr(topic, p), Some(broker));
+            let elr = eligible::next(
+                p,
+                &after,
+                eligible::min_isr(topic, p, default_min_isr),
+                Some(broker),
+            );
             let changes = after.leader != p.leader || after.isr != p.isr;
             if changes {
                 if after.leader.is_none() && p.leader.is_some() {

@@ -25,6 +25,7 @@
 //! replaces Kafka's "last known leader": a partition whose every replica restarted uncleanly
 //! keeps its last ISR member, which leads again when it is back, as before KIP-966.
 
+use super::defaults::TopicDefaults;
 use super::image::{MetadataImage, PartitionImage, TopicImage};
 use super::records::{MetadataRecord, TopicId};
 use crate::types::NodeId;
@@ -32,15 +33,12 @@ use crate::types::NodeId;
 /// The topic config read here (Kafka's, with the broker's default).
 pub const MIN_ISR_KEY: &str = "min.insync.replicas";
 
-/// Rill's broker default of `min.insync.replicas` (Kafka's, 1; no broker key sets it).
-pub const MIN_ISR_DEFAULT: u32 = 1;
-
-/// The effective `min.insync.replicas` of `partition` of `topic`: the topic's (or the
-/// default), at most its replication factor (Kafka's `effectiveMinIsr`).
-pub fn min_isr(topic: &TopicImage, partition: &PartitionImage) -> usize {
+/// The effective `min.insync.replicas` of `partition` of `topic`: the topic's (or the broker's
+/// `default`), at most its replication factor (Kafka's `effectiveMinIsr`).
+pub fn min_isr(topic: &TopicImage, partition: &PartitionImage, default: u32) -> usize {
     let configured = (topic.configs.get(MIN_ISR_KEY))
         .and_then(|value| value.trim().parse::<u32>().ok())
-        .unwrap_or(MIN_ISR_DEFAULT);
+        .unwrap_or(default);
     (configured as usize).clamp(1, partition.replicas.len().max(1))
 }
 
@@ -67,7 +65,11 @@ pub fn next(
 /// `records` (one entry, worked out against `image`) with each partition change followed by
 /// the `SetEligibleLeaders` it calls for. A `SetEligibleLeaders` already in `records` stays
 /// after the one inserted for the same change, so it has the last word (an unclean restart's).
-pub fn follow(image: &MetadataImage, records: Vec<MetadataRecord>) -> Vec<MetadataRecord> {
+pub fn follow(
+    image: &MetadataImage,
+    records: Vec<MetadataRecord>,
+    defaults: &TopicDefaults,
+) -> Vec<MetadataRecord> {
     let moves_elrs = |r: &MetadataRecord| partition_key(r).is_some() || min_isr_topic(r).is_some();
     if !records.iter().any(moves_elrs) {
         return records; // no image to copy: most entries (registrations, topics, ids)
@@ -80,7 +82,7 @@ pub fn follow(image: &MetadataImage, records: Vec<MetadataRecord>) -> Vec<Metada
             .and_then(|(topic, partition)| partition_of(&scratch, &topic, partition).cloned());
         let applied = scratch.apply(index, &record).is_ok();
         let sets = match applied {
-            true => called_for(&scratch, &record, before.as_ref()),
+            true => called_for(&scratch, &record, before.as_ref(), defaults),
             false => Vec::new(),
         };
         out.push(record);
@@ -100,6 +102,7 @@ fn called_for(
     image: &MetadataImage,
     record: &MetadataRecord,
     before: Option<&PartitionImage>,
+    defaults: &TopicDefaults,
 ) -> Vec<MetadataRecord> {
     let set = |topic_id, partition, elr| MetadataRecord::SetEligibleLeaders {
         topic_id,
@@ -122,7 +125,12 @@ fn called_for(
     let Some(after) = topic.partitions.get(&partition) else {
         return Vec::new();
     };
-    let elr = next(before, after, min_isr(topic, after), None);
+    let elr = next(
+        before,
+        after,
+        min_isr(topic, after, defaults.min_insync_replicas),
+        None,
+    );
     match elr != after.elr {
         true => vec![set(topic_id, partition, elr)],
         false => Vec::new(),

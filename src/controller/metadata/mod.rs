@@ -16,6 +16,7 @@
 //! * [`placement`] — Kafka's rack-unaware replica placement for new partitions.
 //! * [`election`]  — the leader and ISR changes that fencing or unfencing a broker calls for.
 //! * [`eligible`]  — the eligible leader replicas (KIP-966) each ISR change leaves.
+//! * [`defaults`]  — the broker-level defaults of the topic configs elections read.
 //! * [`alter_partition`] — a partition leader's ISR shrinks and expansions (AlterPartition).
 //! * [`reassign`]  — moving a partition's replicas (AlterPartitionReassignments): grow, catch
 //!   up, complete in the ISR change that makes it possible.
@@ -24,6 +25,7 @@
 
 pub mod alter_partition;
 pub mod apply;
+pub mod defaults;
 pub mod election;
 pub mod eligible;
 pub mod image;
@@ -34,6 +36,7 @@ pub mod snapshot;
 pub mod topic_admin;
 
 pub use apply::{Skip, Skipped};
+pub use defaults::TopicDefaults;
 pub use image::{BrokerRegistration, MetadataImage, PartitionImage, TopicImage};
 pub use records::{Listener, MetadataRecord, TopicId};
 

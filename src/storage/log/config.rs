@@ -72,8 +72,12 @@ pub struct LogConfig {
     pub timestamp_type: TimestampType,
     /// In-sync replicas an `acks=all` append needs (`min.insync.replicas`). The log itself
     /// ignores it; the partition refuses `acks=all` with NOT_ENOUGH_REPLICAS while fewer
-    /// replicas are in sync (today: one, the leader).
+    /// replicas are in sync, and its high watermark stays.
     pub min_insync_replicas: u32,
+    /// Whether a partition with no in-sync or eligible replica left may elect another
+    /// (`unclean.leader.election.enable`). The log ignores it; the controller reads the topic's
+    /// or, without one, its broker-level value ([`crate::controller::metadata::TopicDefaults`]).
+    pub unclean_leader_election: bool,
     /// CreateTime records stamped more than this before the broker's clock are refused with
     /// INVALID_TIMESTAMP (`message.timestamp.before.max.ms`; Kafka's default: unbounded).
     pub timestamp_before_max_ms: i64,
@@ -184,6 +188,7 @@ impl Default for LogConfig {
             flush: FlushPolicy::EveryAppend,
             timestamp_type: TimestampType::CreateTime,
             min_insync_replicas: 1,
+            unclean_leader_election: false,
             timestamp_before_max_ms: i64::MAX,
             timestamp_after_max_ms: TIMESTAMP_AFTER_MAX_MS_DEFAULT,
             compaction: Compaction::default(),

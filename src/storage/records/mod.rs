@@ -186,7 +186,7 @@ pub fn check_batches(
         if header.is_log_append_time() {
             return Err(RecordsError::log_append_time_set());
         }
-        let seen = check_one(&batches[at..end], &header, budget)?;
+        let seen = check_one(&batches[at..end], &header, budget, None)?;
         if seen.batch_max_ms != header.max_timestamp_ms {
             set_max_timestamp(&mut batches[at..end], seen.batch_max_ms);
         }
@@ -209,21 +209,50 @@ pub fn check_produced(
     Some(check_batches(batches, budget))
 }
 
-/// Walks one batch's records (decompressing if needed).
+/// The index within its batch of every record without a key in `batches` (one partition's
+/// data of a Produce request that [`check_batches`] walked), at most `max`: what a compacted
+/// topic's refusal names in `record_errors`, as Kafka's `LogValidator` names each such record
+/// (librdkafka then fails exactly those with INVALID_RECORD and the rest of the batch with
+/// `_INVALID_DIFFERENT_RECORD`). Walks again, so it is for the refusal only.
+pub fn keyless_records(batches: &[u8], max: usize) -> Vec<i32> {
+    let mut keyless = walk::Keyless {
+        max,
+        indexes: Vec::new(),
+    };
+    let mut budget = WalkBudget::request();
+    let mut at = 0usize;
+    while at < batches.len() {
+        let Ok(header) = BatchHeader::parse(&batches[at..]) else {
+            break;
+        };
+        let end = at + header.total_bytes();
+        if header.total_bytes() < HEADER_BYTES || end > batches.len() {
+            break;
+        }
+        if check_one(&batches[at..end], &header, &mut budget, Some(&mut keyless)).is_err() {
+            break;
+        }
+        at = end;
+    }
+    keyless.indexes
+}
+
+/// Walks one batch's records (decompressing if needed), listing the keyless ones in `keyless`.
 fn check_one(
     batch: &[u8],
     header: &BatchHeader,
     budget: &mut WalkBudget,
+    keyless: Option<&mut walk::Keyless>,
 ) -> Result<RecordTimestamps, RecordsError> {
     let payload = &batch[HEADER_BYTES..];
     let seen = match header.compression() {
-        0 => walk::walk_records(payload, header, &mut budget.entries),
+        0 => walk::walk_records(payload, header, &mut budget.entries, keyless),
         codec => {
             let stream = codecs::decoder(codec, payload, budget.bytes)?;
             // A chunk of a few times the compressed size: most batches decode in one read.
             let chunk_bytes = payload.len().saturating_mul(4).max(4096);
             let mut counted = walk::Counted::new(stream, budget.bytes, budget.entries, chunk_bytes);
-            let seen = walk::walk_stream(&mut counted, header);
+            let seen = walk::walk_stream(&mut counted, header, keyless);
             budget.bytes -= counted.consumed();
             budget.entries = counted.entries_left();
             // The records and the end of the decoder's output are not enough: its input must

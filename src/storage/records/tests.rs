@@ -195,6 +195,28 @@ fn the_walk_names_the_first_keyless_record_of_every_codec() {
     }
 }
 
+/// A compacted topic's refusal names every keyless record, by its index within its batch (as
+/// Kafka's `LogValidator`; librdkafka fails exactly those with INVALID_RECORD), in every codec,
+/// up to the bound it is given.
+#[test]
+fn every_keyless_record_is_listed_up_to_the_bound() {
+    for codec in 0..=4u8 {
+        let mut recs = good(30);
+        for index in [0, 10, 20, 29] {
+            recs[index].key = None;
+        }
+        let batch = batch_with(&section(&recs), 30, codec);
+        assert_eq!(
+            keyless_records(&batch, 100),
+            vec![0, 10, 20, 29],
+            "codec {codec}"
+        );
+        assert_eq!(keyless_records(&batch, 2), vec![0, 10], "codec {codec}");
+        let keyed = batch_with(&section(&good(30)), 30, codec);
+        assert!(keyless_records(&keyed, 100).is_empty(), "codec {codec}");
+    }
+}
+
 #[test]
 fn xerial_framed_snappy_passes_and_a_damaged_frame_is_corrupt() {
     let data = section(&good(2000));

@@ -279,17 +279,27 @@ pub fn walk_records(
     payload: &[u8],
     header: &BatchHeader,
     entries: &mut u64,
+    keyless: Option<&mut Keyless>,
 ) -> Result<RecordTimestamps, RecordsError> {
     let mut src = Counted::over_slice(payload, *entries);
-    let seen = walk_stream(&mut src, header);
+    let seen = walk_stream(&mut src, header, keyless);
     *entries = src.entries_left();
     seen
+}
+
+/// Where a walk lists the index of every record without a key (of a batch that is not a
+/// control batch), up to `max` of them: what a compacted topic's refusal names.
+#[derive(Debug, Default)]
+pub struct Keyless {
+    pub max: usize,
+    pub indexes: Vec<i32>,
 }
 
 /// Walks exactly `recordsCount` records from `src`, then requires the stream to end.
 pub fn walk_stream<R: Read>(
     src: &mut Counted<'_, R>,
     header: &BatchHeader,
+    mut keyless: Option<&mut Keyless>,
 ) -> Result<RecordTimestamps, RecordsError> {
     let count = header.records_count;
     let mut seen = RecordTimestamps::new();
@@ -298,8 +308,13 @@ pub fn walk_stream<R: Read>(
         match read_record(src, index, header) {
             Ok((ts, keyed)) => {
                 seen.add(ts, index);
-                if !keyed && !control && seen.keyless_at.is_none() {
-                    seen.keyless_at = Some(index);
+                if !keyed && !control {
+                    seen.keyless_at = seen.keyless_at.or(Some(index));
+                    if let Some(list) = keyless.as_deref_mut() {
+                        if list.indexes.len() < list.max {
+                            list.indexes.push(index);
+                        }
+                    }
                 }
             }
             Err(fault) => return Err(describe(fault, index, count, src.limit)),

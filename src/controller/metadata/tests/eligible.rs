@@ -3,12 +3,13 @@
 
 use super::*;
 use crate::controller::metadata::eligible::{self, MIN_ISR_KEY};
+use crate::controller::metadata::TopicDefaults;
 use crate::controller::quorum::{fencing_entry, registration_entry};
 
 /// `records` as the controller proposes them (each ISR change followed by its ELR), applied
 /// to `image` as one entry, nothing skipped.
 fn propose(image: &MetadataImage, records: Vec<MetadataRecord>) -> MetadataImage {
-    let entry = eligible::follow(image, records);
+    let entry = eligible::follow(image, records, &TopicDefaults::default());
     let mut after = image.clone();
     let skipped = after.apply_entry(image.applied_index() + 1, &entry);
     assert!(skipped.is_empty(), "{skipped:?}");
@@ -54,7 +55,11 @@ fn alone(image: &MetadataImage) -> MetadataImage {
 /// The controller's entry for fencing (or unfencing) `broker` at its epoch.
 fn fencing(image: &MetadataImage, broker: u64, fence: bool) -> Vec<MetadataRecord> {
     let epoch = image.broker(n(broker)).unwrap().epoch;
-    fencing_entry(image, &[(n(broker), epoch, fence)])
+    fencing_entry(
+        image,
+        &[(n(broker), epoch, fence)],
+        &TopicDefaults::default(),
+    )
 }
 
 fn fence_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
@@ -69,7 +74,13 @@ fn unfence_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
 /// same entry takes it out of the ELRs (the controller's `registration_entry`).
 fn unclean_restart_entry(image: &MetadataImage, broker: u64) -> Vec<MetadataRecord> {
     let known = image.broker(n(broker)).is_some();
-    registration_entry(image, register(broker, 9), n(broker), known, false)
+    registration_entry(
+        image,
+        register(broker, 9),
+        n(broker),
+        (known, false),
+        &TopicDefaults::default(),
+    )
 }
 
 #[test]
@@ -187,7 +198,13 @@ fn a_broker_back_before_its_fence_is_not_eligible() {
     assert_eq!(state(&image), (Some(1), vec![1], vec![]));
     // Back cleanly instead, it is eligible: it holds everything below the frozen HW.
     let clean = propose(&cluster("2"), vec![isr_change(&[1, 2])]);
-    let again = registration_entry(&clean, register(2, 9), n(2), true, true);
+    let again = registration_entry(
+        &clean,
+        register(2, 9),
+        n(2),
+        (true, true),
+        &TopicDefaults::default(),
+    );
     let clean = propose(&clean, again);
     assert_eq!(state(&clean), (Some(1), vec![1], vec![2]));
 }
@@ -219,4 +236,79 @@ fn a_new_min_insync_replicas_clears_the_eligible_replicas() {
     };
     let image = propose(&image, vec![config]);
     assert_eq!(state(&image), (Some(1), vec![1], vec![]));
+}
+
+/// The broker-level defaults (`min.insync.replicas`, `unclean.leader.election.enable` in the
+/// controller's config) hold for a topic without its own: with a default of 2, a topic with no
+/// config keeps an eligible replica; with unclean elections on by default, a partition whose
+/// last in-sync replica is fenced elects another replica; a topic's own setting still wins.
+#[test]
+fn the_broker_level_defaults_hold_for_topics_without_their_own() {
+    let strict = TopicDefaults {
+        min_insync_replicas: 2,
+        unclean_leader_election: false,
+    };
+    let unconfigured = three_brokers_and(&[&[1, 2, 3]]);
+    let shrink = |image: &MetadataImage, isr: &[u64], defaults: &TopicDefaults| {
+        let entry = eligible::follow(image, vec![isr_change(isr)], defaults);
+        let mut after = image.clone();
+        assert!(after
+            .apply_entry(image.applied_index() + 1, &entry)
+            .is_empty());
+        after
+    };
+    let image = shrink(&shrink(&unconfigured, &[1, 2], &strict), &[1], &strict);
+    assert_eq!(
+        state(&image),
+        (Some(1), vec![1], vec![2]),
+        "min.insync.replicas=2 by default"
+    );
+    let image = shrink(
+        &shrink(&unconfigured, &[1, 2], &TopicDefaults::default()),
+        &[1],
+        &TopicDefaults::default(),
+    );
+    assert_eq!(
+        state(&image),
+        (Some(1), vec![1], vec![]),
+        "Kafka's default: 1"
+    );
+
+    let lenient = TopicDefaults {
+        min_insync_replicas: 1,
+        unclean_leader_election: true,
+    };
+    let fence = |image: &MetadataImage, defaults: &TopicDefaults| {
+        let epoch = image.broker(n(1)).unwrap().epoch;
+        let entry = fencing_entry(image, &[(n(1), epoch, true)], defaults);
+        let mut after = image.clone();
+        assert!(after
+            .apply_entry(image.applied_index() + 1, &entry)
+            .is_empty());
+        after
+    };
+    let alone = shrink(&unconfigured, &[1], &lenient);
+    assert_eq!(
+        state(&fence(&alone, &lenient)),
+        (Some(2), vec![2], vec![]),
+        "unclean by default"
+    );
+    assert_eq!(
+        state(&fence(&alone, &strict)),
+        (None, vec![1], vec![]),
+        "Kafka's default: offline"
+    );
+    // The topic's own `unclean.leader.election.enable=false` wins over the broker's true.
+    let mut own = alone.clone();
+    let config = MetadataRecord::SetTopicConfig {
+        topic_id: tid(7),
+        key: "unclean.leader.election.enable".into(),
+        value: Some("false".into()),
+    };
+    own.apply(own.applied_index() + 1, &config).unwrap();
+    assert_eq!(
+        state(&fence(&own, &lenient)),
+        (None, vec![1], vec![]),
+        "the topic's own wins"
+    );
 }
