@@ -13,13 +13,15 @@ use crate::types::ErrorCode;
 pub const USAGE: &str = "\
 USAGE:
     rill leader-election --bootstrap-server H:P --election-type preferred|unclean
-        (--all-topic-partitions | --topic T --partition P)
+        (--all-topic-partitions | --topic T --partition P | --path-to-json-file F)
 
     --election-type         preferred: the first assigned replica leads again, if it is in
                             the ISR; unclean: a partition without a leader gets one, outside
                             the ISR if no in-sync replica is live (records may be lost)
     --all-topic-partitions  every partition (those that need no election are not listed)
     --topic, --partition    one partition
+    --path-to-json-file     the partitions a file names, in Kafka's format:
+                            {\"partitions\": [{\"topic\": \"t\", \"partition\": 0}, ...]}
 ";
 
 const SPEC: Spec = Spec {
@@ -29,6 +31,7 @@ const SPEC: Spec = Spec {
         "--election-type",
         "--topic",
         "--partition",
+        "--path-to-json-file",
     ],
     properties: &[],
 };
@@ -56,8 +59,17 @@ pub async fn run(raw: &[String]) -> CliResult {
         args.value("--topic"),
         args.value("--partition"),
     ) {
-        (true, None, None) => None,
-        (false, Some(topic), Some(partition)) => {
+        (false, None, None) if args.value("--path-to-json-file").is_some() => {
+            let path = args.required("--path-to-json-file")?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("--path-to-json-file {path}: {e}")))?;
+            Some(
+                partitions_from_json(&text)
+                    .map_err(|e| CliError::Usage(format!("--path-to-json-file {path}: {e}")))?,
+            )
+        }
+        (true, None, None) if args.value("--path-to-json-file").is_none() => None,
+        (false, Some(topic), Some(partition)) if args.value("--path-to-json-file").is_none() => {
             let partition: i32 = partition.parse().map_err(|_| {
                 CliError::Usage(format!("--partition '{partition}' is not a number"))
             })?;
@@ -67,7 +79,9 @@ pub async fn run(raw: &[String]) -> CliResult {
         }
         _ => {
             return Err(CliError::Usage(
-                "give --all-topic-partitions, or --topic with --partition".into(),
+                "give one of --all-topic-partitions, --topic with --partition, or \
+                 --path-to-json-file"
+                    .into(),
             ))
         }
     };
@@ -134,4 +148,85 @@ pub async fn run(raw: &[String]) -> CliResult {
         )));
     }
     Ok(())
+}
+
+/// The partitions of a kafka-leader-election JSON file (`{"partitions": [{"topic": "t",
+/// "partition": 0}, ...]}`), grouped by topic in the file's order; a partition named twice is
+/// an error, as in Kafka's tool.
+fn partitions_from_json(text: &str) -> Result<Vec<TopicPartitions>, String> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        partitions: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        topic: String,
+        partition: i32,
+    }
+    let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if file.partitions.is_empty() {
+        return Err("it names no partition".to_owned());
+    }
+    let mut grouped: Vec<(String, Vec<i32>)> = Vec::new();
+    for entry in file.partitions {
+        let at = match grouped.iter().position(|(topic, _)| *topic == entry.topic) {
+            Some(at) => at,
+            None => {
+                grouped.push((entry.topic.clone(), Vec::new()));
+                grouped.len() - 1
+            }
+        };
+        let partitions = &mut grouped[at].1;
+        if partitions.contains(&entry.partition) {
+            return Err(format!(
+                "partition {}-{} is named twice",
+                entry.topic, entry.partition
+            ));
+        }
+        partitions.push(entry.partition);
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(topic, partitions)| {
+            TopicPartitions::default()
+                .with_topic(TopicName(StrBytes::from_string(topic)))
+                .with_partitions(partitions)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(parsed: &[TopicPartitions]) -> Vec<(String, Vec<i32>)> {
+        (parsed.iter())
+            .map(|t| (t.topic.0.to_string(), t.partitions.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_json_file_names_partitions_grouped_by_topic() {
+        let text = r#"{"partitions": [{"topic": "a", "partition": 1},
+            {"topic": "b", "partition": 0}, {"topic": "a", "partition": 0}]}"#;
+        let parsed = partitions_from_json(text).unwrap();
+        assert_eq!(
+            names(&parsed),
+            vec![("a".into(), vec![1, 0]), ("b".into(), vec![0])]
+        );
+    }
+
+    #[test]
+    fn a_json_file_without_partitions_or_with_a_partition_twice_is_refused() {
+        let twice =
+            r#"{"partitions": [{"topic": "a", "partition": 1}, {"topic": "a", "partition": 1}]}"#;
+        assert!(partitions_from_json(twice)
+            .unwrap_err()
+            .contains("a-1 is named twice"));
+        assert!(partitions_from_json(r#"{"partitions": []}"#)
+            .unwrap_err()
+            .contains("no partition"));
+        assert!(partitions_from_json(r#"{"partitions": [{"topic": "a"}]}"#).is_err());
+        assert!(partitions_from_json("not json").is_err());
+    }
 }

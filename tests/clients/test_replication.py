@@ -18,6 +18,7 @@
   restarted, read on to the end and commit every partition's end offset.
 """
 
+import json
 import signal
 import subprocess
 import threading
@@ -317,7 +318,7 @@ def preferred_leader_moved_away(nodes, topic):
 
 
 def test_a_preferred_election_moves_leadership_back_to_the_first_replica(rill_cluster,
-                                                                        topic_name):
+                                                                        topic_name, tmp_path):
     nodes = rill_cluster(3, *FAST_SESSION, "--override", "auto.leader.rebalance.enable=false")
     # The preferred leader of partition 0 goes away, and comes back as a follower.
     preferred, watcher = preferred_leader_moved_away(nodes, topic_name)
@@ -337,6 +338,13 @@ def test_a_preferred_election_moves_leadership_back_to_the_first_replica(rill_cl
     code, out = leader_election(watcher, "--topic", topic_name, "--partition", "0")
     assert code == 0, out
     assert f"Valid replica already elected for partitions {topic_name}-0" in out, out
+    # The same for partitions named in Kafka's JSON file.
+    named = tmp_path / "election.json"
+    named.write_text(json.dumps({"partitions": [{"topic": topic_name, "partition": p} for p in (1, 0)]}))
+    code, out = leader_election(watcher, "--path-to-json-file", str(named))
+    assert code == 0, out
+    assert f"Valid replica already elected for partitions {topic_name}-1, {topic_name}-0" in out \
+        or f"Valid replica already elected for partitions {topic_name}-0, {topic_name}-1" in out, out
     # An unknown partition fails the tool.
     code, out = leader_election(watcher, "--topic", topic_name, "--partition", "7")
     assert code == 1, out
