@@ -168,7 +168,14 @@ fn partitions_from_json(text: &str) -> Result<Vec<TopicPartitions>, String> {
         return Err("it names no partition".to_owned());
     }
     let mut grouped: Vec<(String, Vec<i32>)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for entry in file.partitions {
+        if !seen.insert((entry.topic.clone(), entry.partition)) {
+            return Err(format!(
+                "partition {}-{} is named twice",
+                entry.topic, entry.partition
+            ));
+        }
         let at = match grouped.iter().position(|(topic, _)| *topic == entry.topic) {
             Some(at) => at,
             None => {
@@ -176,14 +183,7 @@ fn partitions_from_json(text: &str) -> Result<Vec<TopicPartitions>, String> {
                 grouped.len() - 1
             }
         };
-        let partitions = &mut grouped[at].1;
-        if partitions.contains(&entry.partition) {
-            return Err(format!(
-                "partition {}-{} is named twice",
-                entry.topic, entry.partition
-            ));
-        }
-        partitions.push(entry.partition);
+        grouped[at].1.push(entry.partition);
     }
     Ok(grouped
         .into_iter()

@@ -281,6 +281,18 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             "Default retention.ms.",
         ),
         (
+            "min.insync.replicas",
+            log_key("min.insync.replicas"),
+            INT,
+            "Default min.insync.replicas (the controller's for elections and eligible replicas).",
+        ),
+        (
+            "unclean.leader.election.enable",
+            log_key("unclean.leader.election.enable"),
+            BOOLEAN,
+            "Default unclean.leader.election.enable (read by the controller).",
+        ),
+        (
             "log.retention.bytes",
             log_key("log.retention.bytes"),
             LONG,
@@ -417,8 +429,22 @@ mod tests {
 
     #[test]
     fn broker_settings_are_read_only_and_name_their_source() {
-        let config = ServerConfig::load(None, &["num.partitions=4".to_string()]).unwrap();
+        let overrides = [
+            "num.partitions=4".to_string(),
+            "min.insync.replicas=2".to_string(),
+        ];
+        let config = ServerConfig::load(None, &overrides).unwrap();
         let entries = config.gateway_settings("c".into()).broker_configs;
+        let min_isr = find(&entries, "min.insync.replicas");
+        assert_eq!(
+            (min_isr.value.as_deref(), min_isr.source),
+            (Some("2"), source::STATIC_BROKER_CONFIG)
+        );
+        let unclean = find(&entries, "unclean.leader.election.enable");
+        assert_eq!(
+            (unclean.value.as_deref(), unclean.source),
+            (Some("false"), source::DEFAULT_CONFIG)
+        );
         let partitions = find(&entries, "num.partitions");
         assert_eq!(
             (partitions.value.as_deref(), partitions.source),

@@ -98,8 +98,9 @@ pub fn resolve(
 /// Kafka checks them, so a topic created here is valid on Kafka too. Log compaction honours
 /// `delete.retention.ms`, `min.compaction.lag.ms`, `max.compaction.lag.ms` and
 /// `min.cleanable.dirty.ratio` (see `apply_compaction`); the rest belong to features Rill does not have (file
-/// deletion delay, segment jitter, preallocation, replication throttles, unclean elections,
-/// tiered storage, recompression levels).
+/// deletion delay, segment jitter, preallocation, replication throttles, tiered storage,
+/// recompression levels). `unclean.leader.election.enable` is checked here and read by the
+/// controller from the topic's configs (`controller::metadata::election`), not from the log's.
 fn check_stored_only(key: &str, value: &str) -> Result<(), String> {
     match key {
         "delete.retention.ms"

@@ -101,9 +101,9 @@ pub fn removal_job(storage: Arc<dyn Storage>, tp: &TopicPartition) -> PersistJob
 const DELETING_SUFFIX: &str = "-delete";
 /// The longest file name Linux takes (`NAME_MAX`).
 const NAME_BYTES_MAX: usize = 255;
-/// The most keyless records one refusal names (Kafka names them all; a batch holds at most a
-/// few hundred thousand, and the answer should not grow with them).
-const KEYLESS_NAMED_MAX: usize = 1_000;
+/// The most keyless records one partition's refusal names (Kafka names them all; the answer
+/// should not grow with the batch: librdkafka needs two to fail each named one alone).
+const KEYLESS_NAMED_MAX: usize = 100;
 
 /// Where [`removal_job`] moves `tp`'s directory: `<dir>.<crc32c of dir, hex>-delete`, the
 /// directory's name cut (topic names are ASCII) so that the whole stays a legal file name. It

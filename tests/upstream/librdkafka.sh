@@ -46,8 +46,12 @@ if [ ! -x "$src/tests/test-runner" ]; then
   mkdir -p "$build"
   (cd "$build" && npm pack --silent "node-rdkafka@$node_rdkafka" >/dev/null \
     && tar xzf "node-rdkafka-$node_rdkafka.tgz")
-  (cd "$src" && ./configure --disable-ssl --disable-gssapi --disable-curl --disable-zstd --disable-lz4-ext >/dev/null \
-    && make -j2 libs >/dev/null 2>&1 && make -C tests -j2 build >/dev/null 2>&1)
+  if ! (cd "$src" && ./configure --disable-ssl --disable-gssapi --disable-curl --disable-zstd \
+    --disable-lz4-ext && make -j2 libs && make -C tests -j2 build) >"$build/build.log" 2>&1; then
+    echo "building librdkafka failed; the end of $build/build.log:" >&2
+    tail -40 "$build/build.log" >&2
+    exit 1
+  fi
 fi
 
 start_rill "$work/data" group.min.session.timeout.ms=1000 num.partitions=4
@@ -64,10 +68,15 @@ def call(address, api_key, version, body):
     host, port = address
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(struct.pack(">i", len(req)) + req)
-        size = struct.unpack(">i", s.recv(4))[0]
-        data = b""
-        while len(data) < size:
-            data += s.recv(size - len(data))
+        def exactly(n):
+            data = b""
+            while len(data) < n:
+                chunk = s.recv(n - len(data))
+                if not chunk:
+                    raise ConnectionError("closed")
+                data += chunk
+            return data
+        data = exactly(struct.unpack(">i", exactly(4))[0])
     return data[4:]  # after the correlation id
 def coordinator(bootstrap):
     # v1 answer: throttle_time_ms, error_code, error_message (nullable), node_id, host, port.
@@ -83,9 +92,12 @@ host, port = sys.argv[1].split(",")[0].split(":")
 bootstrap = (host, int(port))
 fetch = s16(b"warm-up") + struct.pack(">i", 1) + s16(b"warm-up") + struct.pack(">ii", 1, 0)
 for _ in range(300):
-    at = coordinator(bootstrap)
-    if at and struct.unpack(">h", call(at, 9, 1, fetch)[-2:])[0] not in (14, 15, 16):
-        break
+    try:
+        at = coordinator(bootstrap)
+        if at and struct.unpack(">h", call(at, 9, 1, fetch)[-2:])[0] not in (14, 15, 16):
+            break
+    except OSError:
+        pass
     time.sleep(0.1)
 else:
     sys.exit("the group coordinator of 'warm-up' never answered")

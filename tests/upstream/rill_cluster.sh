@@ -12,13 +12,14 @@
 # test does not race the cluster's start.
 # Needs: RILL_BIN (the rill binary), python3.
 
-# The first of `count` consecutive free ports on 127.0.0.1 from a random start.
+# The first of `count` consecutive free ports on 127.0.0.1 from a random start, below Linux's
+# ephemeral range (32768 up), which the clients' own connections take their ports from.
 rill_free_ports() {
     python3 - "$1" <<'PY'
 import random, socket, sys
 count = int(sys.argv[1])
 for _ in range(200):
-    base = random.randrange(20000, 60000 - count)
+    base = random.randrange(20000, 32768 - count)
     sockets = []
     try:
         for port in range(base, base + count):
@@ -45,7 +46,8 @@ start_rill() {
     local setting
     for setting in "$@"; do overrides+=(--override "$setting"); done
     local base
-    base=$(rill_free_ports "$nodes")
+    # One block: the Kafka listeners, then the controller listeners.
+    base=$(rill_free_ports "$((2 * nodes))")
     RILL_FIRST="127.0.0.1:$base"
     RILL_BOOTSTRAP=$(seq -s, -f "127.0.0.1:%g" "$base" "$((base + nodes - 1))")
     if [ "$nodes" = 1 ]; then
@@ -57,7 +59,7 @@ start_rill() {
             *) overrides+=(--override "default.replication.factor=$nodes") ;;
         esac
         "$RILL_BIN" dev-cluster --nodes "$nodes" --dir "$data" --base-port "$base" \
-            --controller-base-port "$(rill_free_ports "$nodes")" "${overrides[@]}" \
+            --controller-base-port "$((base + nodes))" "${overrides[@]}" \
             >"$data.log" 2>&1 &
     fi
     RILL_PID=$!
@@ -70,7 +72,8 @@ start_rill() {
         fi
         if "$RILL_BIN" topics --bootstrap-server "$RILL_BOOTSTRAP" --create --topic "$ready" \
             --partitions 1 --replication-factor "$nodes" >/dev/null 2>&1; then
-            "$RILL_BIN" topics --bootstrap-server "$RILL_BOOTSTRAP" --delete --topic "$ready" >/dev/null
+            "$RILL_BIN" topics --bootstrap-server "$RILL_BOOTSTRAP" --delete --topic "$ready" \
+                >/dev/null || true
             echo "rill: $nodes node(s) at $RILL_BOOTSTRAP (log: $data.log)"
             return 0
         fi

@@ -74,9 +74,10 @@ pub struct LogConfig {
     /// ignores it; the partition refuses `acks=all` with NOT_ENOUGH_REPLICAS while fewer
     /// replicas are in sync, and its high watermark stays.
     pub min_insync_replicas: u32,
-    /// Whether a partition with no in-sync or eligible replica left may elect another
-    /// (`unclean.leader.election.enable`). The log ignores it; the controller reads the topic's
-    /// or, without one, its broker-level value ([`crate::controller::metadata::TopicDefaults`]).
+    /// The broker-level `unclean.leader.election.enable`: whether a partition with no in-sync
+    /// or eligible replica left may elect another. The log ignores it, and a topic's own value
+    /// never lands here: the controller reads that from the topic's configs, this one as its
+    /// default ([`crate::controller::metadata::TopicDefaults`]).
     pub unclean_leader_election: bool,
     /// CreateTime records stamped more than this before the broker's clock are refused with
     /// INVALID_TIMESTAMP (`message.timestamp.before.max.ms`; Kafka's default: unbounded).

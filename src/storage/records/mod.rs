@@ -213,13 +213,15 @@ pub fn check_produced(
 /// data of a Produce request that [`check_batches`] walked), at most `max`: what a compacted
 /// topic's refusal names in `record_errors`, as Kafka's `LogValidator` names each such record
 /// (librdkafka then fails exactly those with INVALID_RECORD and the rest of the batch with
-/// `_INVALID_DIFFERENT_RECORD`). Walks again, so it is for the refusal only.
+/// `_INVALID_DIFFERENT_RECORD`). Walks again, so it is for the refusal only, and within the
+/// budget of a walk on the caller's own thread ([`WalkBudget::inline`]): a large compressed
+/// batch gets the keyless records of its first MiB named, which is all a client needs.
 pub fn keyless_records(batches: &[u8], max: usize) -> Vec<i32> {
     let mut keyless = walk::Keyless {
         max,
         indexes: Vec::new(),
     };
-    let mut budget = WalkBudget::request();
+    let mut budget = WalkBudget::inline();
     let mut at = 0usize;
     while at < batches.len() {
         let Ok(header) = BatchHeader::parse(&batches[at..]) else {
@@ -229,7 +231,8 @@ pub fn keyless_records(batches: &[u8], max: usize) -> Vec<i32> {
         if header.total_bytes() < HEADER_BYTES || end > batches.len() {
             break;
         }
-        if check_one(&batches[at..end], &header, &mut budget, Some(&mut keyless)).is_err() {
+        let walked = check_one(&batches[at..end], &header, &mut budget, Some(&mut keyless));
+        if walked.is_err() || keyless.indexes.len() >= max {
             break;
         }
         at = end;
