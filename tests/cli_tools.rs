@@ -146,7 +146,7 @@ fn topics_create_list_describe_alter_delete_and_errors() {
     );
     assert_eq!(
         lines[2],
-        "\tTopic: orders\tPartition: 1\tLeader: 1\tReplicas: 1\tIsr: 1"
+        "\tTopic: orders\tPartition: 1\tLeader: 1\tReplicas: 1\tIsr: 1\tElr: \tLastKnownElr: "
     );
     let everything = ok(topics(&["--describe"]));
     assert!(everything.contains("Topic: audit\t") && everything.contains("Topic: orders\t"));

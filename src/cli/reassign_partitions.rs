@@ -303,7 +303,7 @@ fn report(results: Vec<(String, Option<String>)>, success: &str, failure: &str) 
 
 /// The ongoing reassignments of the partitions of `targets`, or of the whole cluster (`None`),
 /// sorted by topic and partition.
-async fn list_ongoing(
+pub(crate) async fn list_ongoing(
     client: &Client,
     targets: Option<&[Target]>,
     timeout_ms: i32,

@@ -1,6 +1,10 @@
 //! `rill topics`: create, list, describe, delete and alter topics (kafka-topics.sh).
 
-use super::client::admin::{NewTopic, CONFIG_SOURCE_DYNAMIC_TOPIC};
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::ApiKey;
+
+use super::client::admin::{EligibleLeaders, NewTopic, CONFIG_SOURCE_DYNAMIC_TOPIC};
 use super::client::cluster::TopicInfo;
 use super::client::{Client, ClientError};
 
@@ -128,9 +132,31 @@ async fn describe(client: &Client, topic: Option<&str>, exclude_internal: bool) 
     if let Some(t) = topic {
         metadata.topic(t)?;
     }
-    for info in metadata.topics.values() {
-        if exclude_internal && info.internal {
-            continue;
+    let described: Vec<&TopicInfo> = (metadata.topics.values())
+        .filter(|info| !(exclude_internal && info.internal))
+        .collect();
+    let names: Vec<&str> = described.iter().map(|info| info.name.as_str()).collect();
+    // Kafka 3.7+'s kafka-topics: each partition's eligible leader replicas (N/A from a broker
+    // without DescribeTopicPartitions) and its reassignment in progress (none from a broker
+    // without ListPartitionReassignments).
+    let eligible = client.eligible_leaders(&names).await?;
+    let moving = match client
+        .bootstrap()
+        .version(ApiKey::ListPartitionReassignments)
+    {
+        Ok(_) => super::reassign_partitions::list_ongoing(client, None, 30_000).await?,
+        Err(_) => Vec::new(),
+    };
+    for info in described {
+        let mut extras: BTreeMap<i32, PartitionExtras> = BTreeMap::new();
+        for p in &info.partitions {
+            let key = (info.name.clone(), p.partition);
+            let extra = extras.entry(p.partition).or_default();
+            extra.eligible = eligible.as_ref().and_then(|e| e.get(&key).cloned());
+        }
+        for m in moving.iter().filter(|m| m.topic == info.name) {
+            extras.entry(m.partition).or_default().moving =
+                Some((m.adding.clone(), m.removing.clone()));
         }
         let configs = match client.describe_topic_configs(&info.name).await? {
             Some(entries) => entries
@@ -148,14 +174,35 @@ async fn describe(client: &Client, topic: Option<&str>, exclude_internal: bool) 
                 .join(","),
             None => String::new(),
         };
-        print!("{}", describe_text(info, &configs));
+        print!("{}", describe_text(info, &configs, &extras));
     }
     Ok(())
 }
 
-/// kafka-topics' describe layout: a topic line, then one tab-indented line per partition.
-pub fn describe_text(info: &TopicInfo, configs: &str) -> String {
-    let replication_factor = info.partitions.first().map_or(0, |p| p.replicas.len());
+/// What a partition line shows beyond Metadata's answer.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PartitionExtras {
+    /// `None`: the broker does not say (printed N/A, as Kafka's tool does).
+    pub eligible: Option<EligibleLeaders>,
+    /// A reassignment in progress: (adding, removing) replicas.
+    pub moving: Option<(Vec<i32>, Vec<i32>)>,
+}
+
+/// kafka-topics' describe layout (Kafka 3.7+): a topic line, then one tab-indented line per
+/// partition with its leader, replicas, ISR, a reassignment's adding and removing replicas,
+/// and the eligible leader replicas (KIP-966); Rill adds `Offline:` when replicas are offline.
+pub fn describe_text(
+    info: &TopicInfo,
+    configs: &str,
+    extras: &BTreeMap<i32, PartitionExtras>,
+) -> String {
+    // As Kafka's tool: a partition being moved counts the replicas it keeps.
+    let replication_factor = info.partitions.first().map_or(0, |p| {
+        let adding = (extras.get(&p.partition))
+            .and_then(|e| e.moving.as_ref())
+            .map_or(0, |(adding, _)| adding.len());
+        p.replicas.len().saturating_sub(adding)
+    });
     let mut out = format!(
         "Topic: {}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}\n",
         info.name,
@@ -178,6 +225,21 @@ pub fn describe_text(info: &TopicInfo, configs: &str) -> String {
             leader,
             ids(&p.replicas),
             ids(&p.isr)
+        ));
+        let extra = extras.get(&p.partition);
+        if let Some((adding, removing)) = extra.and_then(|e| e.moving.as_ref()) {
+            out.push_str(&format!(
+                "\tAdding Replicas: {}\tRemoving Replicas: {}",
+                ids(adding),
+                ids(removing)
+            ));
+        }
+        let eligible = extra.and_then(|e| e.eligible.as_ref());
+        let or_na = |set: Option<&Vec<i32>>| set.map_or_else(|| "N/A".to_owned(), |s| ids(s));
+        out.push_str(&format!(
+            "\tElr: {}\tLastKnownElr: {}",
+            or_na(eligible.and_then(|e| e.elr.as_ref())),
+            or_na(eligible.and_then(|e| e.last_known_elr.as_ref()))
         ));
         if !p.offline.is_empty() {
             out.push_str(&format!("\tOffline: {}", ids(&p.offline)));
@@ -243,6 +305,7 @@ async fn alter(client: &Client, args: &Args) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::client::cluster::PartitionInfo;
 
     #[test]
     fn uuid_prints_like_kafka() {
@@ -250,5 +313,73 @@ mod tests {
         assert_eq!(kafka_uuid(&uuid::Uuid::nil()), "AAAAAAAAAAAAAAAAAAAAAA");
         let all_ones = uuid::Uuid::from_bytes([0xff; 16]);
         assert_eq!(kafka_uuid(&all_ones), "_____________________w");
+    }
+
+    /// Kafka 3.7+'s partition line: a reassignment's adding and removing replicas (and the
+    /// replication factor without the adding ones), the ELR, N/A where the broker says nothing.
+    #[test]
+    fn a_partition_line_shows_reassignments_and_eligible_leaders_as_kafka_does() {
+        let partition = |partition, replicas: Vec<i32>, isr: Vec<i32>| PartitionInfo {
+            partition,
+            leader: replicas[0],
+            leader_epoch: 3,
+            replicas,
+            isr,
+            offline: vec![],
+            error_code: ErrorCode::NONE,
+        };
+        let info = TopicInfo {
+            name: "t".into(),
+            error_code: ErrorCode::NONE,
+            topic_id: uuid::Uuid::nil(),
+            internal: false,
+            partitions: vec![
+                partition(0, vec![1, 2, 4], vec![1, 2]),
+                partition(1, vec![2, 3], vec![2]),
+            ],
+        };
+        let extras = BTreeMap::from([
+            (
+                0,
+                PartitionExtras {
+                    eligible: Some(EligibleLeaders {
+                        elr: Some(vec![]),
+                        last_known_elr: Some(vec![]),
+                    }),
+                    moving: Some((vec![4], vec![3])),
+                },
+            ),
+            (
+                1,
+                PartitionExtras {
+                    eligible: Some(EligibleLeaders {
+                        elr: Some(vec![3]),
+                        last_known_elr: None,
+                    }),
+                    moving: None,
+                },
+            ),
+        ]);
+        let text = describe_text(&info, "", &extras);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains("\tPartitionCount: 2\tReplicationFactor: 2\t"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[1],
+            "\tTopic: t\tPartition: 0\tLeader: 1\tReplicas: 1,2,4\tIsr: 1,2\t\
+             Adding Replicas: 4\tRemoving Replicas: 3\tElr: \tLastKnownElr: "
+        );
+        assert_eq!(
+            lines[2],
+            "\tTopic: t\tPartition: 1\tLeader: 2\tReplicas: 2,3\tIsr: 2\tElr: 3\tLastKnownElr: N/A"
+        );
+        let bare = describe_text(&info, "", &BTreeMap::new());
+        assert!(bare
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("\tIsr: 1,2\tElr: N/A\tLastKnownElr: N/A"));
     }
 }

@@ -278,6 +278,12 @@ def test_an_eligible_leader_replica_leads_when_the_last_in_sync_replica_is_lost(
     nodes[4].stop()  # node 5, cleanly: the ISR falls below min.insync.replicas
     wait_for("node 5 eligible", lambda: (
         describe_partition(watcher, topic_name)["eligible_leader_replicas"] == [5]))
+    # `rill topics --describe` shows it as Kafka 3.7+'s kafka-topics does.
+    shown = subprocess.run([str(RILL_BIN), "topics", "--bootstrap-server", watcher.bootstrap,
+                            "--describe", "--topic", topic_name],
+                           capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert shown.returncode == 0, shown
+    assert "\tLeader: 4\tReplicas: 4,5,3\tIsr: 4\tElr: 5\tLastKnownElr: " in shown.stdout, shown.stdout
     nodes[2].start()  # voter 3 back (it catches up only from a leader: none will be there)
     nodes[3].kill9()  # the last in-sync replica, with everything acknowledged
     wait_for("no leader", lambda: (lambda ps: ps and ps[0][0] == -1)(

@@ -1,15 +1,20 @@
-//! Admin calls: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs. Describe and
+//! Admin calls: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, and
+//! DescribeTopicPartitions for the eligible leader replicas Metadata lacks. Describe and
 //! list are Metadata ([`Client::metadata`]). Each call returns one result per topic so tools can
 //! report them separately.
+
+use std::collections::BTreeMap;
 
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_topic_partitions_request::{Cursor, TopicRequest};
 use kafka_protocol::messages::{
-    ApiKey, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
+    ApiKey, BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
     CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest,
-    DescribeConfigsResponse, TopicName,
+    DescribeConfigsResponse, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -227,6 +232,79 @@ impl Client {
                     source: c.config_source,
                 })
                 .collect(),
+        ))
+    }
+}
+
+/// A partition's eligible leader replicas and last known ones (KIP-966), as
+/// DescribeTopicPartitions answers them (`None`: the broker does not keep them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EligibleLeaders {
+    pub elr: Option<Vec<i32>>,
+    pub last_known_elr: Option<Vec<i32>>,
+}
+
+/// The most DescribeTopicPartitions pages one call follows (2,000 partitions each).
+const DESCRIBE_PAGES_MAX: usize = 10_000;
+
+impl Client {
+    /// The eligible leader replicas of every partition of `topics`, by (topic, partition),
+    /// through DescribeTopicPartitions (following its cursor), or `Ok(None)` when the broker
+    /// does not serve it (Kafka's kafka-topics then prints N/A). Topic errors are left to the
+    /// Metadata answer the caller already has.
+    pub async fn eligible_leaders(
+        &self,
+        topics: &[&str],
+    ) -> ClientResult<Option<BTreeMap<(String, i32), EligibleLeaders>>> {
+        let connection = self.bootstrap();
+        let Ok(version) = connection.version(ApiKey::DescribeTopicPartitions) else {
+            return Ok(None);
+        };
+        let requested: Vec<TopicRequest> = (topics.iter())
+            .map(|name| TopicRequest::default().with_name(TopicName(str_bytes(name))))
+            .collect();
+        let mut found = BTreeMap::new();
+        let mut cursor: Option<Cursor> = None;
+        for _ in 0..DESCRIBE_PAGES_MAX {
+            let request = DescribeTopicPartitionsRequest::default()
+                .with_topics(requested.clone())
+                .with_response_partition_limit(2000)
+                .with_cursor(cursor.take());
+            let response: DescribeTopicPartitionsResponse = connection
+                .call(ApiKey::DescribeTopicPartitions, version, &request)
+                .await?;
+            for topic in &response.topics {
+                let Some(name) = &topic.name else { continue };
+                for p in &topic.partitions {
+                    let ids = |v: &Vec<BrokerId>| v.iter().map(|b| b.0).collect();
+                    found.insert(
+                        (name.0.to_string(), p.partition_index),
+                        EligibleLeaders {
+                            elr: p.eligible_leader_replicas.as_ref().map(ids),
+                            last_known_elr: p.last_known_elr.as_ref().map(ids),
+                        },
+                    );
+                }
+            }
+            let Some(next) = response.next_cursor else {
+                return Ok(Some(found));
+            };
+            let key = (next.topic_name.0.to_string(), next.partition_index);
+            if found.contains_key(&key) {
+                // A cursor back into what was answered: the broker would page forever.
+                return Err(ClientError::Protocol(format!(
+                    "DescribeTopicPartitions' cursor went back to {}-{}",
+                    key.0, key.1
+                )));
+            }
+            cursor = Some(
+                Cursor::default()
+                    .with_topic_name(next.topic_name)
+                    .with_partition_index(next.partition_index),
+            );
+        }
+        Err(ClientError::Protocol(
+            "DescribeTopicPartitions did not finish paging".to_owned(),
         ))
     }
 }

@@ -41,6 +41,8 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     // `rill reassign-partitions`.
     (ApiKey::AlterPartitionReassignments, 0, 1),
     (ApiKey::ListPartitionReassignments, 0, 0),
+    // The eligible leader replicas `rill topics --describe` shows (KIP-966).
+    (ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].
