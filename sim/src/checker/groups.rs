@@ -21,8 +21,9 @@
 //! only in a stretch in which no member was surely in the group ([`member_less_stretches`]),
 //! and are excused from that stretch's end on. A classic group's commits age from when it
 //! became Empty, so the stretch must be that long (then generations may start over too, the
-//! group deleted) — or, for a group with no commit, as long as a retention check (an Empty
-//! group without offsets is deleted at the next one); a consumer-protocol group's age from each commit once no member subscribes,
+//! group deleted) — or, for a group with no commit, Empty at all (an Empty group without
+//! offsets is deleted at the next retention check, which may come at once; a member that left
+//! or paused left with a LeaveGroup); a consumer-protocol group's age from each commit once no member subscribes,
 //! so a commit acknowledged that long before the stretch ended may be gone. Expiring the
 //! commits of a group with members is caught as a lost commit.
 
@@ -122,9 +123,9 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
         if consumer {
             // Each commit acknowledged a retention before then may be gone.
             highest.retain(|_, (_, acked_ms)| *acked_ms + OFFSETS_RETENTION_MS > to);
-        } else if to - from >= OFFSETS_RETENTION_MS
-            || (highest.is_empty() && empty_for >= OFFSETS_RETENTION_CHECK_MS)
-        {
+        } else if to - from >= OFFSETS_RETENTION_MS || (highest.is_empty() && empty_for > 0) {
+            // (A retention check may fall anywhere in an Empty stretch, however short: the
+            // shard checks every `OFFSETS_RETENTION_CHECK_MS` from when it loaded.)
             // The commits and the group may be gone (its generations start over).
             highest.clear();
             owners.clear();
@@ -166,7 +167,10 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
             | Event::GroupHeartbeatAnswered { member, .. } => {
                 last_proof.insert(*member, *at_ms);
             }
-            Event::GroupLeft { member, how } if *how == "leave" => {
+            // A pause leaves too (`Member::pause` sends LeaveGroup with every id it had; seed
+            // 139 of the sweep: two paused members left a group without commits, which a
+            // retention check deleted, and its generations started over).
+            Event::GroupLeft { member, how } if *how == "leave" || *how == "pause" => {
                 left_at.insert(*member, *at_ms);
             }
             _ => {}
@@ -584,6 +588,15 @@ mod tests {
         let mut committed_first = again.to_vec();
         committed_first.insert(1, committed(1000, 5));
         assert!(two_owners(&committed_first));
+        // A pause leaves the group as a LeaveGroup does (seed 139), and a check may come
+        // at once: a stretch shorter than the check interval excuses too.
+        let mut paused = again.to_vec();
+        paused[2] = left(1010, 0, "pause");
+        assert!(!two_owners(&paused), "{:?}", run(&paused, true));
+        let soon = 1000 + OFFSETS_RETENTION_CHECK_MS / 2;
+        paused[3] = alive(soon, 1, "b");
+        paused[4] = at(soon, assigned(1, 1, vec![0]));
+        assert!(!two_owners(&paused), "{:?}", run(&paused, true));
         // A member that crashed is in the group until its session runs out: not Empty yet.
         let mut crashed = again.to_vec();
         crashed[2] = left(1010, 0, "crash");
