@@ -56,7 +56,7 @@ pub(super) const SPEC: Spec = Spec {
 };
 
 /// `--timeout` when not given (Kafka's admin tools use 30 s).
-const TIMEOUT_MS_DEFAULT: i32 = 30_000;
+pub(crate) const TIMEOUT_MS_DEFAULT: i32 = 30_000;
 
 /// What the client allows beyond `--timeout` for the answer to travel back, so the broker's
 /// own timeout (with its message) fires before the client gives up.

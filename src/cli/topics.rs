@@ -144,16 +144,26 @@ async fn describe(client: &Client, topic: Option<&str>, exclude_internal: bool) 
         .bootstrap()
         .version(ApiKey::ListPartitionReassignments)
     {
-        Ok(_) => super::reassign_partitions::list_ongoing(client, None, 30_000).await?,
+        Ok(_) => {
+            let timeout_ms = super::reassign_partitions::TIMEOUT_MS_DEFAULT;
+            super::reassign_partitions::list_ongoing(client, None, timeout_ms).await?
+        }
         Err(_) => Vec::new(),
     };
     for info in described {
-        let mut extras: BTreeMap<i32, PartitionExtras> = BTreeMap::new();
-        for p in &info.partitions {
-            let key = (info.name.clone(), p.partition);
-            let extra = extras.entry(p.partition).or_default();
-            extra.eligible = eligible.as_ref().and_then(|e| e.get(&key).cloned());
-        }
+        let mut extras: BTreeMap<i32, PartitionExtras> = (info.partitions.iter())
+            .map(|p| {
+                let key = (info.name.clone(), p.partition);
+                let eligible = eligible.as_ref().and_then(|e| e.get(&key).cloned());
+                (
+                    p.partition,
+                    PartitionExtras {
+                        eligible,
+                        moving: None,
+                    },
+                )
+            })
+            .collect();
         for m in moving.iter().filter(|m| m.topic == info.name) {
             extras.entry(m.partition).or_default().moving =
                 Some((m.adding.clone(), m.removing.clone()));
