@@ -484,6 +484,54 @@ fn reconciliation_follows_what_other_brokers_changed() {
 }
 
 #[test]
+fn a_log_that_could_not_open_here_is_deleted_with_its_topic() {
+    // Found by the simulator (seed 301): this node's open of a topic created elsewhere failed
+    // (an fsync error), the partitions actor's retry opened the log later, and the topic's
+    // deletion, never taken in by this node's reconciliation, left the log open and its
+    // directory on the disk.
+    let mut h = Harness::new().opened();
+    let id = [7; 16];
+    let mut records = vec![MetadataRecord::CreateTopic {
+        name: "x".into(),
+        topic_id: id,
+        configs: BTreeMap::new(),
+    }];
+    for partition in [0, 1] {
+        records.push(MetadataRecord::CreatePartition {
+            topic_id: id,
+            partition,
+            replicas: vec![NodeId(1)],
+            isr: vec![NodeId(1)],
+            leader: Some(NodeId(1)),
+            leader_epoch: crate::types::LeaderEpoch(0),
+            partition_epoch: 0,
+        });
+    }
+    h.elsewhere(records);
+    let mut asked_ = Vec::new();
+    loop {
+        let seen = h.seen();
+        let [Seen::Call(call, request)] = seen.as_slice() else {
+            assert!(seen.is_empty(), "{seen:?}");
+            break;
+        };
+        asked_.push(asked(request));
+        let code = match asked(request) {
+            ("ensure", 0) => ErrorCode::KAFKA_STORAGE_ERROR,
+            _ => ErrorCode::NONE,
+        };
+        h.answer(*call, Ok(done(code)));
+    }
+    assert_eq!(asked_, [("ensure", 0), ("ensure", 1)]);
+    h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: id }]);
+    assert_eq!(
+        kinds(&h.settle()),
+        [("delete", 0), ("delete", 1)],
+        "the offline log goes with its topic too"
+    );
+}
+
+#[test]
 fn nothing_is_reconciled_before_start_up_opened_the_logs() {
     let mut h = Harness::new();
     h.submit(create("t", 1));

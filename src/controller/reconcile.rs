@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::admin::{Next, World};
 use super::strays::StraySweep;
-use super::sweep::{log_config, Answer, Sweep, SweepKind};
+use super::sweep::{log_config, Answer, PartitionFailure, Sweep, SweepKind};
 use crate::messages::{OpenAllReport, TopicMeta, TopicsReply};
 
 /// Start-up: opens this node's replica of every partition of the metadata.
@@ -125,8 +125,18 @@ impl Reconcile {
                     return Next::Call(call);
                 }
                 if let Some(error) = sweep.error() {
-                    tracing::warn!(topic = %sweep.topic, %error, "a partition log could not follow the metadata; tried again at the next change");
-                    self.failed.push(sweep.topic.clone());
+                    let refused = matches!(sweep.failure, Some((_, PartitionFailure::Refused(_))));
+                    if sweep.is_ensure() && refused {
+                        // The partitions actor holds a log that failed to open offline and
+                        // retries it on its own timer: the topic is reconciled, so that its
+                        // deletion or a move deletes that log too (found by the simulator,
+                        // seed 301: a log reopened by the retry outlived its topic's
+                        // deletion, which this node's reconciliation had never taken in).
+                        tracing::warn!(topic = %sweep.topic, %error, "a partition log could not open; it stays offline and is retried");
+                    } else {
+                        tracing::warn!(topic = %sweep.topic, %error, "a partition log could not follow the metadata; tried again at the next change");
+                        self.failed.push(sweep.topic.clone());
+                    }
                 }
                 self.running = None;
             }

@@ -137,6 +137,11 @@ impl Sweep {
         }
     }
 
+    /// Whether it opens logs (it goes on past a failure: see [`Sweep`]).
+    pub fn is_ensure(&self) -> bool {
+        matches!(self.kind, SweepKind::Ensure(..))
+    }
+
     /// The first failure, naming its partition.
     pub fn error(&self) -> Option<String> {
         self.failure

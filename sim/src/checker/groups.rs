@@ -31,9 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Promises, Report};
 use crate::history::Event;
-use crate::workload::{
-    CONSUMER_SESSION_TIMEOUT_MS, OFFSETS_RETENTION_CHECK_MS, OFFSETS_RETENTION_MS,
-};
+use crate::workload::{CONSUMER_SESSION_TIMEOUT_MS, OFFSETS_RETENTION_MS};
 
 /// The stretches `(from, to)` between which no member was surely in the group (the last,
 /// open one left out: nothing is checked after it). A member is surely in it between two
@@ -271,6 +269,7 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
 mod tests {
     use super::*;
     use crate::checker::Verdict;
+    use crate::workload::OFFSETS_RETENTION_CHECK_MS;
 
     fn run(events: &[(u64, Event)], durable_acks: bool) -> Vec<String> {
         let mut verdict = Verdict::default();
