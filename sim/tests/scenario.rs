@@ -86,10 +86,14 @@ fn a_seed_replays_exactly_and_another_seed_differs() {
 /// frozen high watermark of a partition with min.insync.replicas = its replication factor: the
 /// offline-log retry timer; found by seeds 65..=1000 of session 29), 301 (a log whose open here
 /// failed, reopened by that retry, outlived its topic's deletion; then a group member read a
-/// late-assigned partition too slowly behind two idle ones' long polls: session 31).
+/// late-assigned partition too slowly behind two idle ones' long polls: session 31), 292 (the
+/// Raft leader answered every reply, duplicates included, with an append: a voter behind after
+/// a partition drowned in duplicates and caught up too late), 424 (a voter reopened after its
+/// disk lost power acknowledged entries it read back unsynced, lost them in the crash, and the
+/// leader refused to go back below them: the load syncs what it read).
 #[test]
 fn seeds_that_found_bugs_pass() {
-    for seed in [10, 301, 566] {
+    for seed in [10, 292, 301, 424, 566] {
         let run = run_seed(seed, RunOptions::new(SIM_SECS));
         assert_eq!(run.kind, Kind::Pass, "seed {seed}: {:?}", run.verdict);
     }

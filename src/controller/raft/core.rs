@@ -730,10 +730,12 @@ impl RaftCore {
             core.send(from, reply);
         };
         if prev_index > self.last_index() {
+            tracing::debug!(%from, prev_index, last_index = self.last_index(), "refusing an append: the log ends before it");
             return reject(self, self.last_index() + 1);
         }
         let conflict_term = self.term_at(prev_index);
         if conflict_term != Some(prev_term) {
+            tracing::debug!(%from, prev_index, prev_term, ?conflict_term, first_index = self.first_index(), snapshot = ?self.snapshot.meta, "refusing an append: the log disagrees");
             // Skip back over the whole conflicting term in one round trip.
             let mut hint = prev_index;
             while hint > self.first_index() && self.term_at(hint - 1) == conflict_term {
@@ -749,8 +751,12 @@ impl RaftCore {
                 // Already here (a duplicate or reordered Append): never truncate for it.
                 Some(term) if term == entry.term => continue,
                 Some(_) => {
+                    #[cfg(test)]
+                    let planted = self.bug.is_some();
+                    #[cfg(not(test))]
+                    let planted = false;
                     debug_assert!(
-                        index > self.commit_index || unsafe_canary_planted(),
+                        index > self.commit_index || unsafe_canary_planted() || planted,
                         "truncating committed entry {index}"
                     );
                     self.truncate_after(index - 1);
@@ -877,10 +883,18 @@ impl RaftCore {
         };
         progress.last_reply_ms = now_ms;
         progress.snapshot_sent_ms = None;
+        // Only a reply that moves this follower on is answered with an append: a reply to a
+        // duplicate (a resend, a heartbeat) that moves nothing is not, since another append is
+        // on its way already and the heartbeat covers a lost one. Answering every reply kept
+        // as many appends in flight as had ever been, plus one per heartbeat: found by the
+        // simulator (seed 292), where a voter behind after a partition got some ten thousand
+        // duplicate appends, seconds late, and caught up only after the checker's bound.
         if success {
-            progress.matched = progress.matched.max(match_index.min(last));
+            let matched = match_index.min(last);
+            let advanced = matched > progress.matched;
+            progress.matched = progress.matched.max(matched);
             progress.next = progress.next.max(progress.matched + 1);
-            let behind = progress.next <= last;
+            let behind = progress.next <= last && advanced;
             self.advance_commit();
             // Behind, it is sent what it lacks; caught up, the commit index if it lacks that
             // (it acknowledged after the commit moved). Nobody else is looked at here.
@@ -897,8 +911,19 @@ impl RaftCore {
             // The hint skips a whole term, so it may fall below what is known to match (found
             // by a seed: ignoring such a refusal stalled the follower for good); never go back
             // past that, it matches.
-            progress.next = next_hint.clamp(progress.matched + 1, last + 1);
-            self.send_append(from);
+            if next_hint == 0 {
+                // The answer to an append of an earlier term of this leader's (the follower
+                // had a newer one then): it says nothing of the log.
+                return;
+            }
+            let next = next_hint.clamp(progress.matched + 1, last + 1);
+            let moved = next != progress.next;
+            progress.next = next;
+            tracing::debug!(%from, next_hint, matched = progress.matched, next, "an append was refused");
+            // (A snapshot to send is throttled by `send_append` itself.)
+            if moved || next <= self.snapshot.meta.index {
+                self.send_append(from);
+            }
         }
     }
 
@@ -929,6 +954,11 @@ impl RaftCore {
     }
 
     fn become_leader(&mut self, now_ms: u64) {
+        tracing::debug!(
+            term = self.hard.term,
+            last_index = self.last_index(),
+            "leading the Raft quorum"
+        );
         self.role = Role::Leader;
         self.leader = Some(self.id);
         self.votes.clear();
@@ -975,6 +1005,7 @@ impl RaftCore {
     fn set_term(&mut self, term: u64) {
         if term != self.hard.term {
             debug_assert!(term > self.hard.term, "terms never go back");
+            tracing::debug!(from = self.hard.term, to = term, role = ?self.role, "a new Raft term");
             self.hard = HardState {
                 term,
                 voted_for: None,

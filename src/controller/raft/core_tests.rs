@@ -998,3 +998,57 @@ fn an_observer_follows_the_log_and_counts_in_no_majority() {
     assert_eq!(leader.role(), Role::Leader);
     assert!(leader.observers().is_empty());
 }
+
+/// Only a reply that moves a follower on is answered with an append (found by the simulator,
+/// seed 292: answering every reply, duplicates included, kept every append ever in flight
+/// circulating, one more per heartbeat, until a voter behind after a partition caught up
+/// seconds late behind ten thousand duplicates). A lost append is the heartbeat's to resend.
+#[test]
+fn a_reply_that_moves_nothing_sends_nothing() {
+    // Voter 1 holds four entries and leads term 3; node 2 holds only the first two.
+    let mut core = core(3, term(2), vec![entry(1), entry(1), entry(2), entry(2)]);
+    let mut r = rng();
+    let now_ms = elect(&mut core, &mut r);
+    assert_eq!((core.role(), core.last_index()), (Role::Leader, 5));
+    core.persisted(5, 3);
+    sent(&mut core);
+    let to_2 = |core: &mut RaftCore| -> Vec<u64> {
+        (sent(core).into_iter())
+            .filter(|e| e.to == n(2))
+            .filter_map(|e| match e.msg {
+                RaftMsg::Append { prev_index, .. } => Some(prev_index),
+                _ => None,
+            })
+            .collect()
+    };
+    let refused = |next_hint| RaftMsg::AppendReply {
+        term: 3,
+        success: false,
+        match_index: 0,
+        next_hint,
+    };
+    // The first refusal moves node 2's next index back: the append from there goes out.
+    core.step(now_ms, n(2), refused(3), &mut r);
+    assert_eq!(to_2(&mut core), [2]);
+    // The same refusal again (another append's, in flight before) moves nothing.
+    core.step(now_ms, n(2), refused(3), &mut r);
+    assert_eq!(to_2(&mut core), Vec::<u64>::new());
+    // A refusal of an append from an earlier term of this leader's says nothing of the log.
+    core.step(now_ms, n(2), refused(0), &mut r);
+    assert_eq!(to_2(&mut core), Vec::<u64>::new());
+    let took = |match_index| RaftMsg::AppendReply {
+        term: 3,
+        success: true,
+        match_index,
+        next_hint: match_index + 1,
+    };
+    // An acknowledgement that moves it on: the next append follows.
+    core.step(now_ms, n(2), took(3), &mut r);
+    assert_eq!(to_2(&mut core), [3]);
+    // The same acknowledgement again (a duplicate's) moves nothing and sends nothing.
+    core.step(now_ms, n(2), took(3), &mut r);
+    assert_eq!(to_2(&mut core), Vec::<u64>::new());
+    // The heartbeat resends what a lost append carried.
+    core.tick(core.next_deadline_ms(), &mut r);
+    assert_eq!(to_2(&mut core), [3]);
+}
