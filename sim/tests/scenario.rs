@@ -51,11 +51,13 @@ fn seeds_to_catch(canary: Canary) -> u64 {
         // re-rolled the schedules).
         Canary::ObserverCountedInMajority => 16,
         // Needs a follower that cut what it fetched elected before it fetches again: the
-        // role-targeted `follower-restart-leader-killed` (2 of seeds 1..=16, first at 7).
-        Canary::TruncateToHw => 16,
+        // role-targeted `follower-restart-leader-killed` (2 of seeds 1..=16, first at 7, until
+        // session 31's followers fetched on while syncing, which re-rolled the schedules: now
+        // 5 of seeds 1..=64, first at 5, and 10 of 33..=128).
+        Canary::TruncateToHw => 48,
         // Needs the ISR shrunk to its leader while producers write, then that leader killed
         // before its sync (2 of seeds 1..=16, first at 5, until session 31's Raft flow control
-        // re-rolled the schedules: now 1 of seeds 1..=32, at 10).
+        // and follower syncs re-rolled the schedules: now 3 of seeds 1..=64, first at 10).
         Canary::AckUnderMinIsr => 16,
         _ => SEEDS_PER_CANARY,
     }

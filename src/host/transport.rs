@@ -30,7 +30,8 @@ use crate::limits::{PEER_FRAME_BYTES_MAX, PEER_RECONNECT_MS_MAX, PEER_RECONNECT_
 /// Bump when the envelope or any inter-node message changes incompatibly.
 /// 2: the envelope carries the message's [`Kind`] (plain message, call, reply to a call).
 /// 3: a frame is a [`Frame`]: a link's [`Hello`] or an envelope.
-pub const FRAME_VERSION: u8 = 3;
+/// 4: a follower's fetch carries its synced offset; the follower's sync notice.
+pub const FRAME_VERSION: u8 = 4;
 
 /// What travels in one frame.
 #[derive(Debug, Serialize, Deserialize)]

@@ -46,6 +46,24 @@ pub enum PartitionsRequest {
     ReplicaFetch(ReplicaFetchRequest),
     /// DescribeLogDirs: the replicas open here and their sizes (see [`LogDirsRequest`]).
     LogDirs(LogDirsRequest),
+    /// A follower's sync completed while its fetch waited at this node, the leader (see
+    /// [`ReplicaSyncedNotice`]): a message, never answered.
+    ReplicaSynced(ReplicaSyncedNotice),
+}
+
+/// A follower that syncs every append (`flush.messages=1`) made its copy durable up to
+/// `synced_offset` after its last fetch was sent: the leader counts it for the high
+/// watermark, within what that fetch showed the follower's log to hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaSyncedNotice {
+    pub tp: TopicPartition,
+    /// As in [`ReplicaFetchRequest`]: the follower's view of the topic id, its node and broker
+    /// epoch, the leader epoch it follows in.
+    pub topic_id: [u8; 16],
+    pub replica: NodeId,
+    pub broker_epoch: BrokerEpoch,
+    pub current_leader_epoch: LeaderEpoch,
+    pub synced_offset: Offset,
 }
 
 /// The replicas this node holds open, of the partitions named (`None`: all), for
@@ -268,6 +286,11 @@ pub struct ReplicaFetchRequest {
     pub current_leader_epoch: LeaderEpoch,
     /// The follower's log end: the first offset it lacks.
     pub fetch_offset: Offset,
+    /// Every offset below this is durable on the follower: its log end unless its log syncs
+    /// every append (`flush.messages=1`), whose copy counts for the high watermark only once
+    /// synced. The follower fetches on while its sync runs, and tells the leader of the sync's
+    /// end with a [`ReplicaSyncedNotice`] if no later fetch does.
+    pub synced_offset: Offset,
     /// The epoch of the follower's last batch ([`LeaderEpoch::UNKNOWN`]: an empty log). The
     /// leader answers a diverging epoch when its own log does not agree up to `fetch_offset`.
     pub last_fetched_epoch: LeaderEpoch,

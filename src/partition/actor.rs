@@ -51,7 +51,7 @@ use crate::messages::{
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
     ListOffsetsResult, LogDirPartition, NodeMsg, OfflineRequest, PartitionsReply,
     PartitionsRequest, ProducePartitionResult, ProduceRequest, ReplicaFetchRequest,
-    ReplicaFetchResult, SetConfigRequest, PARTITIONS, QUORUM,
+    ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest, PARTITIONS, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -512,6 +512,10 @@ impl Partitions {
             PartitionsRequest::RemoveStray(request) => {
                 let reply = self.remove_strays(ctx, &request.deleted_topic_ids);
                 ctx.reply(id, reply);
+            }
+            PartitionsRequest::ReplicaSynced(notice) => {
+                self.replica_synced(ctx, &notice);
+                ctx.reply(id, done(ErrorCode::NONE, None));
             }
         }
     }
@@ -1677,7 +1681,8 @@ impl Partitions {
             match error {
                 None => {
                     self.schedule_flush(ctx, &tp);
-                    // A follower that waited for this sync fetches on (see `follow`).
+                    // A follower tells its leader what it synced (see `follow`).
+                    self.report_synced(ctx, &tp);
                     self.follow(ctx, &tp);
                 }
                 Some(error) => self.sync_failed(ctx, &tp, error),
@@ -1884,39 +1889,75 @@ impl Partitions {
         };
         let hw_before = replica.high_watermark();
         let now_ms = ctx.now.mono_ms as i64;
-        let acknowledged =
-            replica.follower_fetched(ask.replica, ask.fetch_offset, ask.broker_epoch, now_ms);
+        let offsets = (ask.fetch_offset, ask.synced_offset);
+        let acknowledged = replica.follower_fetched(ask.replica, offsets, ask.broker_epoch, now_ms);
         let moved = replica.high_watermark() > hw_before;
         self.acknowledge_replicated(ctx, &ask.tp, acknowledged);
         if moved {
             self.wake_client_fetches(ctx, &ask.tp);
         }
-        self.maybe_expand_isr(ctx, ask);
+        // Caught up is by what counts for the high watermark (durable, under flush.messages=1).
+        let counted = ask.fetch_offset.min(ask.synced_offset);
+        self.maybe_expand_isr(ctx, &ask.tp, ask.replica, counted, ask.broker_epoch);
         result
+    }
+
+    /// A follower's sync notice: counted for the high watermark if it comes from a replica
+    /// of this leadership (the topic and leader epoch it names are this one's) that fetched in
+    /// it, in the same broker epoch (see [`Replica::follower_synced`]).
+    fn replica_synced(&mut self, ctx: PCtx, notice: &ReplicaSyncedNotice) {
+        let topic_id = self.topic_ids.get(&notice.tp).copied().unwrap_or_default();
+        let Some(replica) = self.replicas.get_mut(&notice.tp) else {
+            return;
+        };
+        let unknown = [0; 16];
+        let other_topic =
+            notice.topic_id != unknown && topic_id != unknown && notice.topic_id != topic_id;
+        let this_leadership =
+            replica.role().is_leader() && replica.role().epoch() == notice.current_leader_epoch;
+        if other_topic || !this_leadership || replica.resigning() {
+            return;
+        }
+        let hw_before = replica.high_watermark();
+        let now_ms = ctx.now.mono_ms as i64;
+        let (follower, synced, epoch) = (notice.replica, notice.synced_offset, notice.broker_epoch);
+        let acknowledged = replica.follower_synced(follower, synced, epoch, now_ms);
+        let moved = replica.high_watermark() > hw_before;
+        let counted = (replica.followers().get(&notice.replica)).map(|f| f.log_end);
+        self.acknowledge_replicated(ctx, &notice.tp, acknowledged);
+        if moved {
+            self.wake_client_fetches(ctx, &notice.tp);
+        }
+        if let Some(counted) = counted {
+            let (tp, follower, epoch) = (&notice.tp, notice.replica, notice.broker_epoch);
+            self.maybe_expand_isr(ctx, tp, follower, counted, epoch);
+        }
     }
 
     // ---- the ISR of the partitions this node leads (`partition::isr`) ------------------
 
-    /// A follower outside the ISR fetched: ask the controller to add it if it caught up.
-    fn maybe_expand_isr(&mut self, ctx: PCtx, ask: &ReplicaFetchRequest) {
-        let status = self.leaders.broker(ask.replica);
-        let Some(replica) = self.replicas.get_mut(&ask.tp) else {
+    /// A follower outside the ISR fetched or synced up to `counted` in broker epoch
+    /// `broker_epoch`: ask the controller to add it if it caught up.
+    fn maybe_expand_isr(
+        &mut self,
+        ctx: PCtx,
+        tp: &TopicPartition,
+        follower: NodeId,
+        counted: Offset,
+        broker_epoch: BrokerEpoch,
+    ) {
+        let status = self.leaders.broker(follower);
+        let Some(replica) = self.replicas.get_mut(tp) else {
             return;
         };
         if replica.resigning() {
             return;
         }
-        let expanded = isr::expanded(
-            replica,
-            ask.replica,
-            ask.fetch_offset,
-            ask.broker_epoch,
-            status,
-        );
+        let expanded = isr::expanded(replica, follower, counted, broker_epoch, status);
         if let Some(expanded) = expanded {
-            tracing::info!(tp = ?ask.tp, follower = %ask.replica, isr = ?expanded, "a follower caught up: expanding the ISR");
+            tracing::info!(?tp, %follower, isr = ?expanded, "a follower caught up: expanding the ISR");
             replica.propose_isr(expanded);
-            self.ask_isr(ctx, &ask.tp);
+            self.ask_isr(ctx, tp);
         }
     }
 
@@ -2123,13 +2164,9 @@ impl Partitions {
             let hw = replica.high_watermark();
             return self.cut_follower(ctx, tp, hw, leader);
         }
-        if replica.flush_policy() == FlushPolicy::EveryAppend && replica.is_unsynced() {
-            // Under `flush.messages=1` a follower shows the leader its new log end (its next
-            // fetch) only once what it copied is fsynced: acks=all is then on the disk of every
-            // in-sync replica (beyond Kafka, whose followers never fsync for it). The sync's
-            // completion fetches (`on_synced`).
-            return;
-        }
+        // Under `flush.messages=1` the fetch goes out while what it copied is still syncing:
+        // it reports its synced offset apart (`following::synced_offset`), and the sync's end
+        // is told by a notice if this fetch is still waiting then (`report_synced`).
         let topic_id = self.topic_ids.get(tp).copied().unwrap_or_default();
         // This node's registration (0 until the metadata has it): the leader adds it to the
         // ISR only in its current one (KIP-903).
@@ -2146,8 +2183,42 @@ impl Partitions {
             replica_id: replica.id,
             leader,
             epoch,
+            synced: following::synced_offset(replica),
         };
         self.following.sent(call, sent);
+    }
+
+    /// A follower's sync completed: if its fetch waits at the leader (nothing new there yet),
+    /// the leader hears of the synced offset by a notice, so acks=all does not wait for that
+    /// fetch's answer (up to its hold, `REPLICA_FETCH_WAIT_MAX_MS`).
+    fn report_synced(&mut self, ctx: PCtx, tp: &TopicPartition) {
+        let me = ctx.me.node;
+        let Some(replica) = self.replicas.get(tp) else {
+            return;
+        };
+        let Some(sent) = self.following.in_flight_mut(tp) else {
+            return;
+        };
+        let synced = following::synced_offset(replica);
+        let current = following::leader_to_fetch_from(replica, me);
+        if synced <= sent.synced
+            || replica.id != sent.replica_id
+            || current != Some((sent.leader, sent.epoch))
+        {
+            return;
+        }
+        sent.synced = synced;
+        let topic_id = self.topic_ids.get(tp).copied().unwrap_or_default();
+        let broker_epoch = self.leaders.broker(me).map_or(BrokerEpoch(0), |b| b.epoch);
+        let notice = following::synced_notice(tp, topic_id, replica, me, broker_epoch, sent.epoch);
+        let to = Addr {
+            node: sent.leader,
+            actor: PARTITIONS,
+        };
+        ctx.send(
+            to,
+            NodeMsg::Partitions(PartitionsRequest::ReplicaSynced(notice)),
+        );
     }
 
     /// [`Self::follow`] for every replica here.
@@ -2660,11 +2731,15 @@ impl Actor<NodeMsg> for Partitions {
                 self.leaders.registered(epoch);
                 self.take_roles(ctx);
             }
+            Input::Msg {
+                msg: NodeMsg::Partitions(PartitionsRequest::ReplicaSynced(notice)),
+                ..
+            } => self.replica_synced(ctx, &notice),
             Input::Msg { from, msg } => {
                 tracing::warn!(
                     ?from,
                     ?msg,
-                    "partitions actor ignores peer messages (no replication yet)"
+                    "partitions actor ignores a message it does not take"
                 );
             }
             Input::Timer { key } => self.on_timer(ctx, key),

@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use super::replica::Replica;
 use super::role::Role;
 use crate::actor::CallId;
-use crate::messages::ReplicaFetchRequest;
+use crate::messages::{ReplicaFetchRequest, ReplicaSyncedNotice};
 use crate::storage::batch::BatchHeader;
 use crate::storage::log::epoch_cache::EpochEndOffset;
-use crate::storage::log::Log;
+use crate::storage::log::{FlushPolicy, Log};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId, Offset, TopicPartition};
 
 /// Kafka's `replica.fetch.max.bytes` default: at least one batch is returned even if larger.
@@ -42,6 +42,9 @@ pub struct Sent {
     pub replica_id: u64,
     pub leader: NodeId,
     pub epoch: LeaderEpoch,
+    /// The synced offset the leader last heard of from this follower in this fetch: the
+    /// fetch's own, or a later [`crate::messages::ReplicaSyncedNotice`]'s.
+    pub synced: Offset,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +71,14 @@ impl Following {
         self.partitions
             .insert(sent.tp.clone(), State::InFlight(call));
         self.calls.insert(call, sent);
+    }
+
+    /// The fetch in flight for `tp`, if there is one.
+    pub fn in_flight_mut(&mut self, tp: &TopicPartition) -> Option<&mut Sent> {
+        match self.partitions.get(tp)? {
+            State::InFlight(call) => self.calls.get_mut(call),
+            State::BackingOff(_) => None,
+        }
     }
 
     /// Whether `call` is one of the fetches in flight.
@@ -128,6 +139,36 @@ pub fn leader_to_fetch_from(replica: &Replica, me: NodeId) -> Option<(NodeId, Le
     }
 }
 
+/// What `replica` reports as durable: its synced offset if it syncs every append (only what
+/// it synced counts for the high watermark then: acks=all is on the disk of every in-sync
+/// replica, beyond Kafka, whose followers never sync for it), else its log end.
+pub fn synced_offset(replica: &Replica) -> Offset {
+    let log = replica.log();
+    match replica.flush_policy() {
+        FlushPolicy::EveryAppend => Offset(log.synced_offset()),
+        _ => Offset(log.log_end_offset()),
+    }
+}
+
+/// The notice telling the leader of `replica`'s sync (see [`synced_offset`]).
+pub fn synced_notice(
+    tp: &TopicPartition,
+    topic_id: [u8; 16],
+    replica: &Replica,
+    me: NodeId,
+    broker_epoch: BrokerEpoch,
+    epoch: LeaderEpoch,
+) -> ReplicaSyncedNotice {
+    ReplicaSyncedNotice {
+        tp: tp.clone(),
+        topic_id,
+        replica: me,
+        broker_epoch,
+        current_leader_epoch: epoch,
+        synced_offset: synced_offset(replica),
+    }
+}
+
 /// The fetch `replica` sends: from its log end, with the epoch of its last batch.
 pub fn request(
     tp: &TopicPartition,
@@ -145,6 +186,7 @@ pub fn request(
         broker_epoch,
         current_leader_epoch: epoch,
         fetch_offset: Offset(log.log_end_offset()),
+        synced_offset: synced_offset(replica),
         last_fetched_epoch: log.latest_epoch().map_or(LeaderEpoch::UNKNOWN, LeaderEpoch),
         log_start_offset: Offset(log.log_start_offset()),
         max_bytes: REPLICA_FETCH_MAX_BYTES,

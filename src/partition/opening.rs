@@ -81,6 +81,8 @@ pub fn may_park(request: &PartitionsRequest) -> bool {
             | PartitionsRequest::RemoveStray(_)
             | PartitionsRequest::LogDirs(_)
             | PartitionsRequest::Registered(_)
+            // A notice to a leader: one still opening leads nothing yet.
+            | PartitionsRequest::ReplicaSynced(_)
     )
 }
 
@@ -105,7 +107,8 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         | PartitionsRequest::Leaders(_)
         | PartitionsRequest::RemoveStray(_)
         | PartitionsRequest::LogDirs(_)
-        | PartitionsRequest::Registered(_) => false,
+        | PartitionsRequest::Registered(_)
+        | PartitionsRequest::ReplicaSynced(_) => false,
     }
 }
 

@@ -525,13 +525,30 @@ impl Replica {
     pub fn follower_fetched(
         &mut self,
         follower: NodeId,
-        fetch_offset: Offset,
+        offsets: (Offset, Offset),
         broker_epoch: BrokerEpoch,
         now_ms: i64,
     ) -> Vec<Waiter> {
         let log_end = Offset(self.log.log_end_offset());
         let state = &mut self.state;
-        if !state.follower_fetched(follower, fetch_offset, broker_epoch, now_ms, log_end) {
+        if !state.follower_fetched(follower, offsets, broker_epoch, now_ms, log_end) {
+            return Vec::new();
+        }
+        self.commit.advanced(self.ack_offset())
+    }
+
+    /// A follower's sync notice (see [`ReplicaState::follower_synced`]): the acks=all waiters
+    /// the high watermark passed, if it moved.
+    pub fn follower_synced(
+        &mut self,
+        follower: NodeId,
+        synced_offset: Offset,
+        broker_epoch: BrokerEpoch,
+        now_ms: i64,
+    ) -> Vec<Waiter> {
+        let log_end = Offset(self.log.log_end_offset());
+        let state = &mut self.state;
+        if !state.follower_synced(follower, synced_offset, broker_epoch, now_ms, log_end) {
             return Vec::new();
         }
         self.commit.advanced(self.ack_offset())

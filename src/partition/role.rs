@@ -119,8 +119,13 @@ pub struct ReplicaState {
 /// What a leader knows of one follower from its last fetch served without error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FollowerProgress {
-    /// The fetch offset: every record below it is in the follower's log.
+    /// What counts for the high watermark: every record below it is in the follower's log,
+    /// and durable there if its log syncs every append (the fetch offset, or less: see
+    /// [`crate::messages::ReplicaFetchRequest::synced_offset`]).
     pub log_end: Offset,
+    /// The offset of its last fetch: every record below it is in its log (as that fetch's
+    /// epoch check vouched).
+    pub fetch_offset: Offset,
     /// The broker epoch the follower fetched with (KIP-903).
     pub broker_epoch: BrokerEpoch,
     pub fetched_at_ms: i64,
@@ -130,6 +135,25 @@ pub struct FollowerProgress {
     /// had (its fetch offset at the leader's log end then, or at the leader's log end of its
     /// previous fetch).
     pub last_caught_up_ms: i64,
+}
+
+/// A follower's last caught-up time once it reported `counted` at `now_ms`, this leader's log
+/// ending at `log_end` (Kafka's rule): now if it has everything, else the time of its previous
+/// report if it has what the leader had then, else as before (`caught_up_before`).
+fn caught_up_at(
+    previous: Option<FollowerProgress>,
+    caught_up_before: i64,
+    counted: Offset,
+    log_end: Offset,
+    now_ms: i64,
+) -> i64 {
+    match previous {
+        _ if counted >= log_end => now_ms,
+        Some(previous) if counted >= previous.leader_log_end => {
+            caught_up_before.max(previous.fetched_at_ms)
+        }
+        _ => caught_up_before,
+    }
 }
 
 impl ReplicaState {
@@ -299,14 +323,16 @@ impl ReplicaState {
         true
     }
 
-    /// A follower's fetch from `fetch_offset` was served at `now_ms`, this node's log ending
-    /// at `log_end`: its progress and its last caught-up time (Kafka's
-    /// `Replica.updateFetchStateOrThrow`), then the high watermark may advance. Ignored unless
-    /// this replica leads, and for this node itself. Returns whether the high watermark moved.
+    /// A follower's fetch from `fetch_offset` (durable there below `synced_offset`) was
+    /// served at `now_ms`, this node's log ending at `log_end`: its progress and its last
+    /// caught-up time (Kafka's `Replica.updateFetchStateOrThrow`), then the high watermark may
+    /// advance. Both go by what counts (the smaller of the two offsets), so a follower whose
+    /// disk falls behind leaves the ISR rather than hold acks=all. Ignored unless this replica
+    /// leads, and for this node itself. Returns whether the high watermark moved.
     pub fn follower_fetched(
         &mut self,
         follower: NodeId,
-        fetch_offset: Offset,
+        (fetch_offset, synced_offset): (Offset, Offset),
         broker_epoch: BrokerEpoch,
         now_ms: i64,
         log_end: Offset,
@@ -324,21 +350,55 @@ impl ReplicaState {
             None if isr.contains(&follower) => led_since,
             None => i64::MIN,
         };
-        let last_caught_up_ms = match previous {
-            _ if fetch_offset >= log_end => now_ms,
-            Some(previous) if fetch_offset >= previous.leader_log_end => {
-                caught_up_before.max(previous.fetched_at_ms)
-            }
-            _ => caught_up_before,
-        };
+        let counted = fetch_offset.min(synced_offset);
+        let last_caught_up_ms = caught_up_at(previous, caught_up_before, counted, log_end, now_ms);
         let progress = FollowerProgress {
-            log_end: fetch_offset,
+            log_end: counted,
+            fetch_offset,
             broker_epoch,
             fetched_at_ms: now_ms,
             leader_log_end: log_end,
             last_caught_up_ms,
         };
         self.followers.insert(follower, progress);
+        let before = self.high_watermark;
+        self.maybe_advance_hw(log_end);
+        self.high_watermark > before
+    }
+
+    /// A follower that fetched in this leadership, in broker epoch `broker_epoch`, synced its
+    /// copy up to `synced_offset` since (a [`crate::messages::ReplicaSyncedNotice`]): it counts
+    /// for the high watermark up to there, within its last fetch offset. Returns whether the
+    /// high watermark moved.
+    pub fn follower_synced(
+        &mut self,
+        follower: NodeId,
+        synced_offset: Offset,
+        broker_epoch: BrokerEpoch,
+        now_ms: i64,
+        log_end: Offset,
+    ) -> bool {
+        if !self.role.is_leader() {
+            return false;
+        }
+        let Some(progress) = self.followers.get_mut(&follower) else {
+            return false;
+        };
+        let counted = synced_offset.min(progress.fetch_offset);
+        if progress.broker_epoch != broker_epoch || counted <= progress.log_end {
+            return false;
+        }
+        let previous = *progress;
+        progress.last_caught_up_ms = caught_up_at(
+            Some(previous),
+            previous.last_caught_up_ms,
+            counted,
+            log_end,
+            now_ms,
+        );
+        progress.log_end = counted;
+        progress.fetched_at_ms = now_ms;
+        progress.leader_log_end = log_end;
         let before = self.high_watermark;
         self.maybe_advance_hw(log_end);
         self.high_watermark > before
@@ -461,7 +521,7 @@ mod tests {
     fn fetched(state: &mut ReplicaState, follower: NodeId, offset: i64, now_ms: i64, log_end: i64) {
         state.follower_fetched(
             follower,
-            Offset(offset),
+            (Offset(offset), Offset(offset)),
             BrokerEpoch(1),
             now_ms,
             Offset(log_end),
@@ -512,6 +572,32 @@ mod tests {
         // THIRD catches up: in sync again at once.
         fetched(&mut state, THIRD, log_end, 96_000, log_end);
         assert!(state.lagging(96_000, Offset(log_end), LAG_MS).is_empty());
+    }
+
+    /// Under `flush.messages=1` a follower that copies everything but whose disk syncs nothing
+    /// holds the high watermark, so it lags (and leaves the ISR) by what it synced, not by
+    /// what it copied; a sync notice brings it back in time.
+    #[test]
+    fn a_follower_that_copies_but_does_not_sync_lags() {
+        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER]), 1, Offset(0), Offset(10));
+        let copied = |state: &mut ReplicaState, now_ms: i64| {
+            let offsets = (Offset(10), Offset(0));
+            state.follower_fetched(OTHER, offsets, BrokerEpoch(1), now_ms, Offset(10));
+        };
+        for t in [1_000, 10_000, 20_000, 31_000, 32_000] {
+            copied(&mut state, t);
+        }
+        assert_eq!(state.high_watermark(), Offset(0), "nothing synced");
+        assert_eq!(state.lagging(32_000, Offset(10), LAG_MS), vec![OTHER]);
+        // Synced at last (a notice, within what its fetch showed): caught up again.
+        let moved = state.follower_synced(OTHER, Offset(12), BrokerEpoch(1), 33_000, Offset(10));
+        assert!(moved);
+        assert_eq!(state.high_watermark(), Offset(10));
+        assert!(state.lagging(33_000, Offset(10), LAG_MS).is_empty());
+        // A notice from another broker epoch (a process since replaced) is not counted.
+        copied(&mut state, 34_000);
+        let stale = state.follower_synced(OTHER, Offset(10), BrokerEpoch(0), 35_000, Offset(10));
+        assert!(!stale);
     }
 
     #[test]

@@ -102,11 +102,26 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     let all_left = |last_proof: &BTreeMap<u32, u64>, left_at: &BTreeMap<u32, u64>| {
         (last_proof.iter()).all(|(member, proof)| left_at.get(member).is_some_and(|l| l >= proof))
     };
+    // When every member slot was surely out of the group: its leave after its last proof, or
+    // a session after that proof (seed 111 of session 31: a slot whose last proof came long
+    // before the stretch kept the group "maybe not Empty" for a session after the stretch's
+    // start, though it had been out for seconds, and the retention's deletion of the Empty
+    // group, whose generations then started over, was flagged as two owners in one).
+    let gone_by = |last_proof: &BTreeMap<u32, u64>, left_at: &BTreeMap<u32, u64>| {
+        (last_proof.iter())
+            .map(|(member, proof)| match left_at.get(member) {
+                Some(left) if left >= proof => *left,
+                _ => proof + CONSUMER_SESSION_TIMEOUT_MS,
+            })
+            .max()
+            .unwrap_or(0)
+    };
     // What a member-less stretch from `from` excuses by `to` (its end, or now within it);
-    // `all_left`: every member had left the group by then.
+    // `all_left`: every member had left the group by then; `gone_by`: when every member was
+    // surely out.
     let excuse = |from: u64,
                   to: u64,
-                  all_left: bool,
+                  (all_left, gone_by): (bool, u64),
                   highest: &mut BTreeMap<i32, (i64, u64)>,
                   owners: &mut BTreeMap<(i32, i32), u32>,
                   member_generation: &mut BTreeMap<u32, i32>| {
@@ -117,7 +132,8 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
         let empty_for = match all_left {
             true => to - from,
             false => (to - from).saturating_sub(CONSUMER_SESSION_TIMEOUT_MS),
-        };
+        }
+        .max(to.saturating_sub(gone_by));
         if consumer {
             // Each commit acknowledged a retention before then may be gone.
             highest.retain(|_, (_, acked_ms)| *acked_ms + OFFSETS_RETENTION_MS > to);
@@ -136,7 +152,7 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
             excuse(
                 from,
                 to,
-                left,
+                (left, gone_by(&last_proof, &left_at)),
                 &mut highest,
                 &mut owners,
                 &mut member_generation,
@@ -152,7 +168,10 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
                 excuse(
                     expired_from,
                     *at_ms,
-                    all_left(&last_proof, &left_at),
+                    (
+                        all_left(&last_proof, &left_at),
+                        gone_by(&last_proof, &left_at),
+                    ),
                     &mut highest,
                     &mut owners,
                     &mut member_generation,
@@ -605,5 +624,23 @@ mod tests {
         crashed[3] = alive(late, 1, "b");
         crashed[4] = at(late, assigned(1, 1, vec![0]));
         assert!(!two_owners(&crashed), "{:?}", run(&crashed, true));
+        // Seed 111 of session 31: a slot heard from long before (its session long over, no
+        // leave recorded) does not keep the group from being Empty once the others left.
+        let stale = [
+            alive(100, 2, "c"),
+            alive(5000 + CONSUMER_SESSION_TIMEOUT_MS, 0, "a"),
+            at(5000 + CONSUMER_SESSION_TIMEOUT_MS, assigned(0, 1, vec![0])),
+            left(5010 + CONSUMER_SESSION_TIMEOUT_MS, 0, "leave"),
+            alive(5000 + CONSUMER_SESSION_TIMEOUT_MS + gap, 1, "b"),
+            at(
+                5000 + CONSUMER_SESSION_TIMEOUT_MS + gap,
+                assigned(1, 1, vec![0]),
+            ),
+        ];
+        assert!(!two_owners(&stale), "{:?}", run(&stale, true));
+        // The same with that slot heard from just before: it may still be in the group.
+        let mut recent = stale.to_vec();
+        recent[0] = alive(4990 + CONSUMER_SESSION_TIMEOUT_MS, 2, "c");
+        assert!(two_owners(&recent));
     }
 }

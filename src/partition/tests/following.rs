@@ -6,7 +6,7 @@
 use super::leader_epochs::tell_with_isr;
 use super::*;
 use crate::actor::CallId;
-use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult};
+use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult, ReplicaSyncedNotice};
 use crate::partition::following;
 
 const LEADER: u64 = 1;
@@ -44,13 +44,18 @@ fn settle(h: &mut Harness, mut effects: Effects) -> Effects {
 /// fetch is held by the leader; returns the held one (the leader's request id, the follower's
 /// call). Panics if the follower stops fetching.
 fn relay(leader: &mut Harness, follower: &mut Harness, effects: Effects) -> (RequestId, CallId) {
-    let mut calls = fetch_calls(&settle(follower, effects));
+    let mut seen = settle(follower, effects);
     for _ in 0..100 {
+        let calls = fetch_calls(&seen);
         let [(call, to, request)] = &calls[..] else {
             panic!("one fetch in flight: {calls:?}");
         };
         assert_eq!(*to, NodeId(LEADER));
         let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
+        // The sync notices sent after it, in order, as on the link.
+        for notice in synced_notices(&seen) {
+            notify(leader, notice);
+        }
         let Some(reply) = take_reply(&mut effects, id) else {
             return (id, *call);
         };
@@ -58,9 +63,32 @@ fn relay(leader: &mut Harness, follower: &mut Harness, effects: Effects) -> (Req
             call: *call,
             msg: NodeMsg::PartitionsReply(reply),
         });
-        calls = fetch_calls(&settle(follower, answered));
+        seen = settle(follower, answered);
     }
     panic!("the follower never caught up");
+}
+
+/// Delivers a follower's sync notice to the leader, as a message from the follower's node.
+fn notify(leader: &mut Harness, notice: ReplicaSyncedNotice) -> Effects {
+    let from = Addr {
+        node: NodeId(FOLLOWER),
+        actor: PARTITIONS,
+    };
+    let msg = NodeMsg::Partitions(PartitionsRequest::ReplicaSynced(notice));
+    leader.step(Input::Msg { from, msg })
+}
+
+/// The sync notices the follower sends in `effects`.
+fn synced_notices(effects: &Effects) -> Vec<ReplicaSyncedNotice> {
+    (effects.iter())
+        .filter_map(|e| match e {
+            Effect::Send {
+                to,
+                msg: NodeMsg::Partitions(PartitionsRequest::ReplicaSynced(notice)),
+            } if to.actor == PARTITIONS => Some(notice.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Sends an Ensure and runs its open's job; every effect seen.
@@ -305,22 +333,22 @@ fn a_follower_backs_off_after_an_error_and_a_new_role_fetches_at_once() {
     assert_eq!(follower.log_end(&a), 0, "the stale answer was dropped");
 }
 
-/// Under `flush.messages=1` a follower fetches on (showing the leader its new log end, which
-/// commits the records) only once what it copied is fsynced: acks=all is on every in-sync
-/// replica's disk. Under another flush policy it fetches on at once, as Kafka's followers do.
+/// Under `flush.messages=1` a follower fetches on at once while what it copied syncs, and
+/// reports its synced offset apart: the leader counts the copy for the high watermark (so
+/// acks=all is on every in-sync replica's disk) only once it is synced, told by the next fetch
+/// or, while that fetch waits at the leader, by a notice. Under another flush policy what it
+/// copied counts at once, as Kafka's followers' log end does.
 #[test]
-fn a_follower_fetches_on_only_once_its_copy_is_synced_under_flush_every_append() {
-    for (flush, waits) in [(None, true), (Some(0), false)] {
+fn a_follower_fetches_on_while_its_copy_syncs_and_only_what_it_synced_commits() {
+    for (flush, syncs_every_append) in [(None, true), (Some(0), false)] {
         let a = tp("a");
         let mut leader = Harness::on_node(Arc::new(MemStorage::new()), LEADER);
         let mut follower = Harness::on_node(Arc::new(MemStorage::new()), FOLLOWER);
-        tell_with_isr(&mut leader, &[(&a, Some(LEADER), 3)], &[LEADER]);
-        leader.ensure(&a, config(None));
-        assert_eq!(
-            leader.produce_one(1, &a, plain(b"p")).error_code,
-            ErrorCode::NONE
-        );
-        tell_with_isr(&mut follower, &[(&a, Some(LEADER), 3)], &[LEADER]);
+        tell_with_isr(&mut leader, &[(&a, Some(LEADER), 3)], &[LEADER, FOLLOWER]);
+        leader.ensure(&a, config(flush));
+        let (_, produced) = leader.send(produce(1, vec![(a.clone(), plain(b"p"))]));
+        settle(&mut leader, produced);
+        tell_with_isr(&mut follower, &[(&a, Some(LEADER), 3)], &[LEADER, FOLLOWER]);
         let (_, effects) = follower.send(PartitionsRequest::Ensure(EnsureRequest {
             tp: a.clone(),
             config: config(flush),
@@ -332,23 +360,52 @@ fn a_follower_fetches_on_only_once_its_copy_is_synced_under_flush_every_append()
         };
         let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
         let reply = take_reply(&mut effects, id).expect("records: answered at once");
+        let hw = |h: &Harness| h.actor.replica(&a).unwrap().high_watermark();
+        assert_eq!(hw(&leader), Offset(0), "nobody else has it yet");
         let appended = follower.step(Input::Reply {
             call: *call,
             msg: NodeMsg::PartitionsReply(reply),
         });
         assert_eq!(follower.log_end(&a), 1);
-        let jobs = syncs(&appended);
+        // The next fetch goes out at once, before the copy's sync completed.
+        let next = fetch_calls(&appended);
+        let [(_, _, request)] = &next[..] else {
+            panic!("flush {flush:?}: fetches on at once: {appended:?}");
+        };
+        assert_eq!(request.fetch_offset, Offset(1));
+        let expected_synced = if syncs_every_append { 0 } else { 1 };
         assert_eq!(
-            fetch_calls(&appended).is_empty(),
-            waits,
-            "flush {flush:?}: {appended:?}"
+            request.synced_offset,
+            Offset(expected_synced),
+            "flush {flush:?}"
         );
-        if waits {
+        // The leader holds it (nothing new), and counts only what is synced.
+        let (held, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
+        assert!(take_reply(&mut effects, held).is_none(), "held");
+        assert_eq!(hw(&leader), Offset(expected_synced), "flush {flush:?}");
+        if syncs_every_append {
+            // The copy's sync completes while the fetch waits: a notice tells the leader.
+            let jobs = syncs(&appended);
             assert_eq!(jobs.len(), 1, "the copy's fsync");
             let synced = follower.complete(jobs);
-            let next = fetch_calls(&synced);
-            assert_eq!(next.len(), 1, "fetches on once synced: {synced:?}");
-            assert_eq!(next[0].2.fetch_offset, Offset(1));
+            let notices = synced_notices(&synced);
+            assert_eq!(notices.len(), 1, "{synced:?}");
+            assert_eq!(notices[0].synced_offset, Offset(1));
+            assert!(
+                fetch_calls(&synced).is_empty(),
+                "one fetch in flight at most"
+            );
+            notify(&mut leader, notices[0].clone());
+            assert_eq!(
+                hw(&leader),
+                Offset(1),
+                "committed once synced on the follower"
+            );
+            // A notice past what the follower's last fetch showed counts only up to it.
+            let mut beyond = notices[0].clone();
+            beyond.synced_offset = Offset(5);
+            notify(&mut leader, beyond);
+            assert_eq!(hw(&leader), Offset(1));
         }
     }
 }
@@ -462,6 +519,7 @@ fn a_follower_takes_the_leaders_first_batch_whole_when_the_log_start_is_inside_i
         broker_epoch: crate::types::BrokerEpoch(FOLLOWER),
         current_leader_epoch: LeaderEpoch(3),
         fetch_offset: Offset(1),
+        synced_offset: Offset(1),
         last_fetched_epoch: LeaderEpoch::UNKNOWN,
         log_start_offset: Offset(0),
         max_bytes: 1 << 20,

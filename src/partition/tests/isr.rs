@@ -29,6 +29,7 @@ pub(super) fn fetch_as(
         broker_epoch: BrokerEpoch(broker_epoch),
         current_leader_epoch: LeaderEpoch(1),
         fetch_offset: Offset(fetch_offset),
+        synced_offset: Offset(fetch_offset),
         last_fetched_epoch: LeaderEpoch::UNKNOWN,
         log_start_offset: Offset(0),
         max_bytes: 1 << 20,

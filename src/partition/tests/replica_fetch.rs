@@ -23,6 +23,7 @@ fn ask(
         broker_epoch: BrokerEpoch(7),
         current_leader_epoch: LeaderEpoch(epoch),
         fetch_offset: Offset(fetch_offset),
+        synced_offset: Offset(fetch_offset),
         last_fetched_epoch: LeaderEpoch(last_fetched),
         log_start_offset: Offset(0),
         max_bytes: 1 << 20,
