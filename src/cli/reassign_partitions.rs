@@ -1,7 +1,8 @@
 //! `rill reassign-partitions`: move partition replicas between brokers
 //! (kafka-reassign-partitions.sh). `--execute`, `--verify` or `--cancel` the reassignments of a
 //! JSON file in Kafka's format, or `--list` the ongoing ones, through AlterPartitionReassignments
-//! and ListPartitionReassignments sent where the admin calls go ([`Client::admin_connection`]).
+//! and ListPartitionReassignments sent where the admin calls go ([`Client::admin_connection`]);
+//! `--generate` proposes one ([`super::reassign_generate`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::args::{Args, Spec};
 use super::client::connection::Connection;
 use super::client::{Client, ClientConfig, ClientError, ClusterMetadata};
+use super::reassign_generate;
 use super::{CliError, CliResult};
 use crate::types::ErrorCode;
 
@@ -28,6 +30,8 @@ USAGE:
     rill reassign-partitions --bootstrap-server H:P --reassignment-json-file F
         (--execute | --verify | --cancel) [--timeout MS]
     rill reassign-partitions --bootstrap-server H:P --list [--timeout MS]
+    rill reassign-partitions --bootstrap-server H:P --generate
+        --topics-to-move-json-file F --broker-list 1,2,3
 
     --reassignment-json-file  the target replicas of each partition, in Kafka's format:
                               {\"version\":1,\"partitions\":[{\"topic\":\"t\",\"partition\":0,
@@ -42,15 +46,23 @@ USAGE:
                               back to the replicas it had before, the replicas being
                               added leave; the order may differ, as in Kafka)
     --list                    the reassignments in progress in the cluster
+    --generate                propose moving every partition of the topics of
+                              --topics-to-move-json-file ({\"topics\":[{\"topic\":\"t\"}],
+                              \"version\":1}) onto the brokers of --broker-list, keeping
+                              each topic's replication factor; prints the current
+                              assignment and the proposal (a file for --execute) and
+                              changes nothing
     --timeout MS              how long the controller may take on a request (default 30000)
 ";
 
 pub(super) const SPEC: Spec = Spec {
-    switches: &["--execute", "--verify", "--cancel", "--list"],
+    switches: &["--execute", "--verify", "--cancel", "--list", "--generate"],
     values: &[
         "--bootstrap-server",
         "--reassignment-json-file",
         "--timeout",
+        "--topics-to-move-json-file",
+        "--broker-list",
     ],
     properties: &[],
 };
@@ -89,9 +101,18 @@ pub struct Ongoing {
 
 pub async fn run(raw: &[String]) -> CliResult {
     let args = Args::parse(raw, &SPEC)?;
-    let actions = ["--execute", "--verify", "--cancel", "--list"];
+    let actions = ["--execute", "--verify", "--cancel", "--list", "--generate"];
     let action = args.one_of(&actions)?;
     let bootstrap = args.required("--bootstrap-server")?;
+    let generating = action == "--generate";
+    for flag in ["--topics-to-move-json-file", "--broker-list"] {
+        if args.value(flag).is_some() != generating {
+            return Err(CliError::Usage(match generating {
+                true => format!("--generate needs {flag}"),
+                false => format!("{flag} goes with --generate only"),
+            }));
+        }
+    }
     let timeout_ms = match args.number::<i32>("--timeout")? {
         None => TIMEOUT_MS_DEFAULT,
         Some(ms) if ms > 0 => ms,
@@ -103,11 +124,11 @@ pub async fn run(raw: &[String]) -> CliResult {
     };
     // The file is read and checked in full before any broker is contacted.
     let targets = match (action, args.value("--reassignment-json-file")) {
-        ("--list", None) => Vec::new(),
-        ("--list", Some(_)) => {
-            return Err(CliError::Usage(
-                "--list takes no --reassignment-json-file".into(),
-            ))
+        ("--list" | "--generate", None) => Vec::new(),
+        ("--list" | "--generate", Some(_)) => {
+            return Err(CliError::Usage(format!(
+                "{action} takes no --reassignment-json-file"
+            )))
         }
         (_, Some(path)) => {
             let text = std::fs::read_to_string(path)
@@ -120,6 +141,17 @@ pub async fn run(raw: &[String]) -> CliResult {
             )))
         }
     };
+    let generate = match generating {
+        true => {
+            let path = args.required("--topics-to-move-json-file")?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Failed(format!("cannot read {path}: {e}")))?;
+            let topics = reassign_generate::parse_topics_json(&text)?;
+            let brokers = reassign_generate::parse_broker_list(args.required("--broker-list")?)?;
+            Some((topics, brokers))
+        }
+        false => None,
+    };
     // The client waits a little longer than the broker may take, so a slow controller's
     // answer (or its timeout error) arrives instead of a client-side timeout.
     let default = ClientConfig::default();
@@ -129,6 +161,9 @@ pub async fn run(raw: &[String]) -> CliResult {
         ..default
     };
     let client = Client::connect(bootstrap, config).await?;
+    if let Some((topics, brokers)) = generate {
+        return generate_proposal(&client, &topics, &brokers).await;
+    }
     match action {
         "--execute" => execute(&client, &targets, timeout_ms).await,
         "--verify" => verify(&client, &targets, timeout_ms).await,
@@ -159,6 +194,39 @@ async fn execute(client: &Client, targets: &[Target], timeout_ms: i32) -> CliRes
         "Successfully started partition reassignments for ",
         "Error reassigning partition(s):",
     )
+}
+
+/// `--generate`: the current assignment of `topics` and a proposal placing each on `brokers`
+/// with its replication factor (that of its first partition, as Kafka's tool takes it).
+async fn generate_proposal(client: &Client, topics: &[String], brokers: &[i32]) -> CliResult {
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let metadata = client.metadata(Some(names.as_slice()), false).await?;
+    let unknown: Vec<i32> = (brokers.iter().copied())
+        .filter(|id| !metadata.brokers.contains_key(id))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(CliError::Failed(format!(
+            "Unknown broker id(s) {}",
+            join(unknown.into_iter(), ", ")
+        )));
+    }
+    let (mut current, mut proposal) = (Vec::new(), Vec::new());
+    for name in topics {
+        let topic = metadata.topic(name)?;
+        for p in &topic.partitions {
+            current.push(Target {
+                topic: name.clone(),
+                partition: p.partition,
+                replicas: p.replicas.clone(),
+            });
+        }
+        let replication_factor = topic.partitions.first().map_or(0, |p| p.replicas.len());
+        let partitions = topic.partitions.len() as i32;
+        let placed = reassign_generate::propose(name, partitions, replication_factor, brokers)?;
+        proposal.extend(placed);
+    }
+    print!("{}", reassign_generate::generate_text(&current, &proposal));
+    Ok(())
 }
 
 async fn cancel(client: &Client, targets: &[Target], timeout_ms: i32) -> CliResult {

@@ -1923,7 +1923,11 @@ impl Partitions {
         let (follower, synced, epoch) = (notice.replica, notice.synced_offset, notice.broker_epoch);
         let acknowledged = replica.follower_synced(follower, synced, epoch, now_ms);
         let moved = replica.high_watermark() > hw_before;
-        let counted = (replica.followers().get(&notice.replica)).map(|f| f.log_end);
+        // Only progress of the notice's own process (KIP-903; found in review: a notice from a
+        // process registered again could expand the ISR on its earlier self's progress).
+        let counted = (replica.followers().get(&notice.replica))
+            .filter(|f| f.broker_epoch == notice.broker_epoch)
+            .map(|f| f.log_end);
         self.acknowledge_replicated(ctx, &notice.tp, acknowledged);
         if moved {
             self.wake_client_fetches(ctx, &notice.tp);

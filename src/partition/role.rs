@@ -128,32 +128,56 @@ pub struct FollowerProgress {
     pub fetch_offset: Offset,
     /// The broker epoch the follower fetched with (KIP-903).
     pub broker_epoch: BrokerEpoch,
-    pub fetched_at_ms: i64,
-    /// The leader's log end when that fetch was served.
-    pub leader_log_end: Offset,
+    /// Its last reports (fetches served, sync notices), latest first: the leader's log end
+    /// and the time of each ([`NO_REPORT`] where there was none).
+    pub reports: [(Offset, i64); REPORTS_KEPT],
     /// Kafka's `lastCaughtUpTimeMs`: the latest time the follower had everything the leader
-    /// had (its fetch offset at the leader's log end then, or at the leader's log end of its
-    /// previous fetch).
+    /// had (what counts of it at the leader's log end then, or at the leader's log end of one
+    /// of its last reports).
     pub last_caught_up_ms: i64,
 }
 
+/// How many of a follower's reports the caught-up rule looks back over. Kafka's looks at the
+/// previous fetch only, its fetch offset being all it reports; here what counts under
+/// `flush.messages=1` is the synced offset, which trails the fetch offset by the sync of the
+/// last answer, one report more (found in review: with one report a follower one fsync behind
+/// under steady load never counted as caught up and left the ISR after
+/// `replica.lag.time.max.ms`).
+pub const REPORTS_KEPT: usize = 3;
+/// An empty slot of [`FollowerProgress::reports`]: reached by nothing.
+pub const NO_REPORT: (Offset, i64) = (Offset(i64::MAX), i64::MIN);
+
 /// A follower's last caught-up time once it reported `counted` at `now_ms`, this leader's log
-/// ending at `log_end` (Kafka's rule): now if it has everything, else the time of its previous
-/// report if it has what the leader had then, else as before (`caught_up_before`).
+/// ending at `log_end` (Kafka's rule): now if it has everything, else the time of the latest of
+/// its earlier `reports` whose leader log end it has reached, else as before
+/// (`caught_up_before`).
 fn caught_up_at(
-    previous: Option<FollowerProgress>,
+    reports: &[(Offset, i64)],
     caught_up_before: i64,
     counted: Offset,
     log_end: Offset,
     now_ms: i64,
 ) -> i64 {
-    match previous {
-        _ if counted >= log_end => now_ms,
-        Some(previous) if counted >= previous.leader_log_end => {
-            caught_up_before.max(previous.fetched_at_ms)
-        }
-        _ => caught_up_before,
+    if counted >= log_end {
+        return now_ms;
     }
+    let reached = (reports.iter())
+        .filter(|(leader_log_end, _)| counted >= *leader_log_end)
+        .map(|(_, at_ms)| *at_ms)
+        .max();
+    reached.map_or(caught_up_before, |at_ms| caught_up_before.max(at_ms))
+}
+
+/// `reports` with the report (`log_end`, `now_ms`) first.
+fn with_report(
+    reports: [(Offset, i64); REPORTS_KEPT],
+    log_end: Offset,
+    now_ms: i64,
+) -> [(Offset, i64); REPORTS_KEPT] {
+    let mut next = [NO_REPORT; REPORTS_KEPT];
+    next[0] = (log_end, now_ms);
+    next[1..].copy_from_slice(&reports[..REPORTS_KEPT - 1]);
+    next
 }
 
 impl ReplicaState {
@@ -350,14 +374,21 @@ impl ReplicaState {
             None if isr.contains(&follower) => led_since,
             None => i64::MIN,
         };
-        let counted = fetch_offset.min(synced_offset);
-        let last_caught_up_ms = caught_up_at(previous, caught_up_before, counted, log_end, now_ms);
+        let mut counted = fetch_offset.min(synced_offset);
+        // The same fetch served again (a parked one re-run): what a sync notice counted since
+        // stays (found in review: the parked request's older synced offset took it back).
+        let same_fetch =
+            previous.filter(|p| p.broker_epoch == broker_epoch && p.fetch_offset == fetch_offset);
+        if let Some(same) = same_fetch {
+            counted = counted.max(same.log_end);
+        }
+        let reports = previous.map_or([NO_REPORT; REPORTS_KEPT], |p| p.reports);
+        let last_caught_up_ms = caught_up_at(&reports, caught_up_before, counted, log_end, now_ms);
         let progress = FollowerProgress {
             log_end: counted,
             fetch_offset,
             broker_epoch,
-            fetched_at_ms: now_ms,
-            leader_log_end: log_end,
+            reports: with_report(reports, log_end, now_ms),
             last_caught_up_ms,
         };
         self.followers.insert(follower, progress);
@@ -390,15 +421,14 @@ impl ReplicaState {
         }
         let previous = *progress;
         progress.last_caught_up_ms = caught_up_at(
-            Some(previous),
+            &previous.reports,
             previous.last_caught_up_ms,
             counted,
             log_end,
             now_ms,
         );
         progress.log_end = counted;
-        progress.fetched_at_ms = now_ms;
-        progress.leader_log_end = log_end;
+        progress.reports = with_report(previous.reports, log_end, now_ms);
         let before = self.high_watermark;
         self.maybe_advance_hw(log_end);
         self.high_watermark > before
@@ -598,6 +628,44 @@ mod tests {
         copied(&mut state, 34_000);
         let stale = state.follower_synced(OTHER, Offset(10), BrokerEpoch(0), 35_000, Offset(10));
         assert!(!stale);
+    }
+
+    /// Under `flush.messages=1` what counts of a follower (its synced offset) trails its fetch
+    /// offset by the sync of the last answer: one keeping pace under steady appends stays in
+    /// sync (found in review: with Kafka's one-report rule it never counted as caught up).
+    #[test]
+    fn a_follower_one_sync_behind_under_steady_appends_stays_in_sync() {
+        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER]), 1, Offset(0), Offset(0));
+        // The leader's log end at each report: the follower has what it had at the last one,
+        // and synced what it had at the one before.
+        let mut ends = vec![0i64, 0];
+        for round in 0..40i64 {
+            let log_end = (round + 1) * 5;
+            let offsets = (Offset(ends[ends.len() - 1]), Offset(ends[ends.len() - 2]));
+            state.follower_fetched(
+                OTHER,
+                offsets,
+                BrokerEpoch(1),
+                round * 1_000,
+                Offset(log_end),
+            );
+            ends.push(log_end);
+        }
+        assert!(state.lagging(39_500, Offset(200), LAG_MS).is_empty());
+    }
+
+    /// A parked fetch served again carries the synced offset of when it was sent: what a sync
+    /// notice counted since stays counted (found in review).
+    #[test]
+    fn a_parked_fetch_served_again_keeps_what_a_notice_counted() {
+        let mut state = ReplicaState::new(ME, leader(&[ME, OTHER]), 1, Offset(0), Offset(10));
+        let held = (Offset(10), Offset(4));
+        state.follower_fetched(OTHER, held, BrokerEpoch(1), 1_000, Offset(10));
+        assert_eq!(state.high_watermark(), Offset(4));
+        state.follower_synced(OTHER, Offset(10), BrokerEpoch(1), 1_100, Offset(10));
+        assert_eq!(state.high_watermark(), Offset(10));
+        state.follower_fetched(OTHER, held, BrokerEpoch(1), 1_200, Offset(12));
+        assert_eq!(state.followers()[&OTHER].log_end, Offset(10));
     }
 
     #[test]

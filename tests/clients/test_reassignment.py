@@ -18,6 +18,10 @@
   and `--cancel` puts the replica set back as it was, with nothing listed any more.
 * DescribeLogDirs (kafka-python's `describe_log_dirs`) names, per broker, the partitions its log
   directory holds once a move completed.
+* `--generate` (a topics-to-move file and a broker list) prints the current assignment and a
+  proposal in Kafka's format, keeping each partition's replication factor on the listed brokers
+  only; the proposal is a file `--execute` carries out; an unknown broker, a list shorter than
+  the replication factor and a missing topic are refused.
 * The tool refuses (non-zero exit) an unknown broker and a partition the topic does not have;
   on the wire (kafka-python's `alter_partition_reassignments`) an unregistered broker or one
   broker named twice is INVALID_REPLICA_ASSIGNMENT, a partition or topic that does not exist
@@ -421,6 +425,59 @@ def test_reassignment_refuses_unknown_brokers_and_partitions(rill_cluster, topic
     assert "No partition reassignments found." in out, out
     placed = partitions(nodes[0], topic_name, 1)
     assert placed is not None and placed[0][1:] == ([1, 2, 3], [1, 2, 3]), placed
+
+
+def test_generate_proposes_a_plan_that_execute_carries_out(rill_cluster, topic_name, tmp_path):
+    nodes = rill_cluster(3)
+    require_reassignment_apis(nodes[0])
+    create_placed(nodes[0], topic_name, [[1, 2], [2, 3], [3, 1]])
+    wait_placed_in_sync(nodes[0], topic_name, [[1, 2], [2, 3], [3, 1]])
+    topics = tmp_path / "topics.json"
+    topics.write_text(json.dumps({"topics": [{"topic": topic_name}], "version": 1}))
+
+    code, stdout, out = reassign(nodes[1], "--generate", "--topics-to-move-json-file",
+                                 str(topics), "--broker-list", "1,3")
+    assert code == 0, out
+    lines = stdout.splitlines()
+    # Kafka's text: the current assignment, a blank line, the proposal.
+    assert lines[0] == "Current partition replica assignment", stdout
+    assert lines[2] == "" and lines[3] == "Proposed partition reassignment configuration", stdout
+    current = json.loads(lines[1])
+    assert [(p["partition"], p["replicas"]) for p in current["partitions"]] == [
+        (0, [1, 2]), (1, [2, 3]), (2, [3, 1])], current
+    proposal = json.loads(lines[4])
+    assert proposal["version"] == 1
+    placed = {p["partition"]: p["replicas"] for p in proposal["partitions"]
+              if p["topic"] == topic_name}
+    assert sorted(placed) == [0, 1, 2], proposal
+    # Each partition keeps its replication factor, on the listed brokers only.
+    assert all(sorted(r) == [1, 3] for r in placed.values()), placed
+    # Generating changed nothing.
+    assert partitions(nodes[0], topic_name, 3)[1][1] == [2, 3]
+
+    # The proposal is a file --execute takes; --verify sees it complete.
+    plan = tmp_path / "proposal.json"
+    plan.write_text(lines[4])
+    code, _, out = reassign(nodes[0], "--reassignment-json-file", str(plan), "--execute")
+    assert code == 0, out
+    wait_completed(nodes[0], plan)
+    wait_placed_in_sync(nodes[0], topic_name, [placed[0], placed[1], placed[2]])
+
+    # Refused as Kafka's tool refuses: a broker the cluster does not have, more replicas than
+    # brokers listed, a topic that does not exist, --generate without its files.
+    code, _, out = reassign(nodes[0], "--generate", "--topics-to-move-json-file", str(topics),
+                            "--broker-list", "1,9")
+    assert code != 0 and "Unknown broker id(s) 9" in out, out
+    code, _, out = reassign(nodes[0], "--generate", "--topics-to-move-json-file", str(topics),
+                            "--broker-list", "2")
+    assert code != 0 and "Replication factor: 2 larger than available brokers: 1." in out, out
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps({"topics": [{"topic": f"{topic_name}-none"}], "version": 1}))
+    code, _, out = reassign(nodes[0], "--generate", "--topics-to-move-json-file", str(missing),
+                            "--broker-list", "1,2")
+    assert code != 0 and "UNKNOWN_TOPIC_OR_PARTITION" in out, out
+    code, _, out = reassign(nodes[0], "--generate", "--broker-list", "1,2")
+    assert code == 2 and "--generate needs --topics-to-move-json-file" in out, out
 
 
 @pytest.mark.timeout(180)
