@@ -1890,7 +1890,8 @@ impl Partitions {
         let hw_before = replica.high_watermark();
         let now_ms = ctx.now.mono_ms as i64;
         let offsets = (ask.fetch_offset, ask.synced_offset);
-        let acknowledged = replica.follower_fetched(ask.replica, offsets, ask.broker_epoch, now_ms);
+        let epochs = (ask.broker_epoch, registered);
+        let acknowledged = replica.follower_fetched(ask.replica, offsets, epochs, now_ms);
         let moved = replica.high_watermark() > hw_before;
         self.acknowledge_replicated(ctx, &ask.tp, acknowledged);
         if moved {

@@ -526,12 +526,12 @@ impl Replica {
         &mut self,
         follower: NodeId,
         offsets: (Offset, Offset),
-        broker_epoch: BrokerEpoch,
+        epochs: (BrokerEpoch, Option<BrokerEpoch>),
         now_ms: i64,
     ) -> Vec<Waiter> {
         let log_end = Offset(self.log.log_end_offset());
         let state = &mut self.state;
-        if !state.follower_fetched(follower, offsets, broker_epoch, now_ms, log_end) {
+        if !state.follower_fetched(follower, offsets, epochs, now_ms, log_end) {
             return Vec::new();
         }
         self.commit.advanced(self.ack_offset())
