@@ -1892,15 +1892,37 @@ impl Partitions {
         let offsets = (ask.fetch_offset, ask.synced_offset);
         let epochs = (ask.broker_epoch, registered);
         let acknowledged = replica.follower_fetched(ask.replica, offsets, epochs, now_ms);
-        let moved = replica.high_watermark() > hw_before;
-        self.acknowledge_replicated(ctx, &ask.tp, acknowledged);
-        if moved {
-            self.wake_client_fetches(ctx, &ask.tp);
-        }
-        // Caught up is by what counts for the high watermark (durable, under flush.messages=1).
-        let counted = ask.fetch_offset.min(ask.synced_offset);
-        self.maybe_expand_isr(ctx, &ask.tp, ask.replica, counted, ask.broker_epoch);
+        let (follower, epoch) = (ask.replica, ask.broker_epoch);
+        self.follower_progressed(ctx, &ask.tp, (follower, epoch), hw_before, acknowledged);
         result
+    }
+
+    /// A follower's fetch or sync notice was counted (the high watermark was `hw_before`):
+    /// the acks=all produces it acknowledged are answered, client fetches wake if the high
+    /// watermark moved, and the follower may join the ISR by what counts of it (durable, under
+    /// flush.messages=1) — only its own process's progress (KIP-903).
+    fn follower_progressed(
+        &mut self,
+        ctx: PCtx,
+        tp: &TopicPartition,
+        (follower, broker_epoch): (NodeId, BrokerEpoch),
+        hw_before: Offset,
+        acknowledged: Vec<Waiter>,
+    ) {
+        let Some(replica) = self.replicas.get(tp) else {
+            return;
+        };
+        let moved = replica.high_watermark() > hw_before;
+        let counted = (replica.followers().get(&follower))
+            .filter(|f| f.broker_epoch == broker_epoch)
+            .map(|f| f.log_end);
+        self.acknowledge_replicated(ctx, tp, acknowledged);
+        if moved {
+            self.wake_client_fetches(ctx, tp);
+        }
+        if let Some(counted) = counted {
+            self.maybe_expand_isr(ctx, tp, follower, counted, broker_epoch);
+        }
     }
 
     /// A follower's sync notice: counted for the high watermark if it comes from a replica
@@ -1923,20 +1945,7 @@ impl Partitions {
         let now_ms = ctx.now.mono_ms as i64;
         let (follower, synced, epoch) = (notice.replica, notice.synced_offset, notice.broker_epoch);
         let acknowledged = replica.follower_synced(follower, synced, epoch, now_ms);
-        let moved = replica.high_watermark() > hw_before;
-        // Only progress of the notice's own process (KIP-903; found in review: a notice from a
-        // process registered again could expand the ISR on its earlier self's progress).
-        let counted = (replica.followers().get(&notice.replica))
-            .filter(|f| f.broker_epoch == notice.broker_epoch)
-            .map(|f| f.log_end);
-        self.acknowledge_replicated(ctx, &notice.tp, acknowledged);
-        if moved {
-            self.wake_client_fetches(ctx, &notice.tp);
-        }
-        if let Some(counted) = counted {
-            let (tp, follower, epoch) = (&notice.tp, notice.replica, notice.broker_epoch);
-            self.maybe_expand_isr(ctx, tp, follower, counted, epoch);
-        }
+        self.follower_progressed(ctx, &notice.tp, (follower, epoch), hw_before, acknowledged);
     }
 
     // ---- the ISR of the partitions this node leads (`partition::isr`) ------------------
