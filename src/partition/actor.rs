@@ -2186,6 +2186,7 @@ impl Partitions {
         // ISR only in its current one (KIP-903).
         let broker_epoch = self.leaders.broker(me).map_or(BrokerEpoch(0), |b| b.epoch);
         let request = following::request(tp, topic_id, replica, me, broker_epoch, epoch);
+        let synced = request.synced_offset;
         let to = Addr {
             node: leader,
             actor: PARTITIONS,
@@ -2197,7 +2198,7 @@ impl Partitions {
             replica_id: replica.id,
             leader,
             epoch,
-            synced: following::synced_offset(replica),
+            synced,
         };
         self.following.sent(call, sent);
     }
