@@ -96,10 +96,13 @@ fn a_seed_replays_exactly_and_another_seed_differs() {
 /// leader refused to go back below them: the load syncs what it read), 196 (a leader behind on
 /// the metadata counted restarted followers' new processes for its high watermark while the
 /// controller's ISR was the leader alone, then crashed and was elected again without the
-/// acknowledged record).
+/// acknowledged record), 1051 (a registration sent by a broker process that then died, delivered
+/// after its restarted process had registered, displaced the live one, which stopped
+/// heartbeating for good: a displaced broker registers again over a registration that is not
+/// alive; session 32).
 #[test]
 fn seeds_that_found_bugs_pass() {
-    for seed in [10, 196, 292, 301, 424, 566] {
+    for seed in [10, 196, 292, 301, 424, 566, 1051] {
         let run = run_seed(seed, RunOptions::new(SIM_SECS));
         assert_eq!(run.kind, Kind::Pass, "seed {seed}: {:?}", run.verdict);
     }

@@ -79,6 +79,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::StaleBrokerEpoch
             | QuorumReply::ShutdownReady
             | QuorumReply::Displaced
+            | QuorumReply::DuplicateRegistration
             | QuorumReply::ProducerIds { .. }
             | QuorumReply::PartitionsAltered(_)
             | QuorumReply::Topics(_)

@@ -73,6 +73,9 @@ pub struct BrokerLifecycle {
     phase: Phase,
     /// A registration of this process was committed: any later one holds all it wrote.
     registered_once: bool,
+    /// Another incarnation's registration displaced this process's: it registers again only
+    /// once that one is not alive (its registration says `displaced`).
+    displaced: bool,
 }
 
 impl BrokerLifecycle {
@@ -86,6 +89,7 @@ impl BrokerLifecycle {
             retry_ms: RETRY_FIRST_MS,
             phase: Phase::Running,
             registered_once: false,
+            displaced: false,
         }
     }
 
@@ -116,6 +120,7 @@ impl BrokerLifecycle {
                 // Only this process's first registration can follow a crash: registering
                 // again (a stale heartbeat), it still holds everything it wrote.
                 clean_shutdown: registration.clean_shutdown || self.registered_once,
+                displaced: self.displaced,
             },
             Some(broker_epoch) => LeaderRequest::BrokerHeartbeat {
                 node_id,
@@ -167,6 +172,7 @@ impl BrokerLifecycle {
             Some(QuorumReply::Registered { broker_epoch }) => {
                 tracing::info!(%broker_epoch, "the broker registered with the controller quorum");
                 self.registered_once = true;
+                self.displaced = false;
                 let to = Addr {
                     node: ctx.me.node,
                     actor: PARTITIONS,
@@ -196,10 +202,23 @@ impl BrokerLifecycle {
                     ctx.set_timer(LifecycleTimer::Next, interval_ms);
                 }
             }
-            Some(QuorumReply::Displaced) => {
-                tracing::error!(node_id = %self.settings.node_id, broker_epoch = ?self.status.broker_epoch, "another process registered this node.id (a later broker epoch): this broker stops heartbeating; two processes must never share a node.id");
+            Some(QuorumReply::Displaced) if stopping => {
+                // Nothing of this process's left to fence.
                 self.status.fenced = true;
                 self.stopped(ctx);
+            }
+            Some(QuorumReply::Displaced) => {
+                tracing::warn!(node_id = %self.settings.node_id, broker_epoch = ?self.status.broker_epoch, "another process registered this node.id (a later broker epoch); registering again once it is not alive");
+                self.displaced = true;
+                self.status = BrokerStatus {
+                    broker_epoch: None,
+                    fenced: true,
+                };
+                self.retry_later(ctx);
+            }
+            Some(QuorumReply::DuplicateRegistration) => {
+                tracing::warn!(node_id = %self.settings.node_id, "another process with this node.id is registered and heartbeating (DUPLICATE_BROKER_REGISTRATION): waiting for its session to end; two live processes must never share a node.id");
+                self.retry_later(ctx);
             }
             Some(QuorumReply::StaleBrokerEpoch) => {
                 tracing::warn!(broker_epoch = ?self.status.broker_epoch, "the controller no longer knows this registration; registering again");

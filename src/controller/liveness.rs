@@ -77,12 +77,24 @@ impl BrokerLiveness {
         image
             .brokers()
             .filter(|(node, broker)| !broker.fenced && !self.changing(*node))
-            .filter(|(node, _)| {
-                let last_ms = self.heard_ms.get(node).copied().unwrap_or(self.since_ms);
-                now_ms.saturating_sub(last_ms) > self.session_timeout_ms
-            })
+            .filter(|(node, _)| self.silent_too_long(*node, now_ms))
             .map(|(node, broker)| (node, broker.epoch))
             .collect()
+    }
+
+    /// Whether `node`'s registration in `image` is alive at `now_ms` (Kafka's
+    /// `hasValidSession`): unfenced, and heard from within the session. Another process with
+    /// that node id may not register in its place until it is not.
+    pub fn has_valid_session(&self, image: &MetadataImage, node: NodeId, now_ms: u64) -> bool {
+        let unfenced = image.broker(node).is_some_and(|broker| !broker.fenced);
+        unfenced && !self.silent_too_long(node, now_ms)
+    }
+
+    /// Whether `node` was last heard (or, never heard in this term, the term's leadership
+    /// began) longer than the session before `now_ms`.
+    fn silent_too_long(&self, node: NodeId, now_ms: u64) -> bool {
+        let last_ms = self.heard_ms.get(&node).copied().unwrap_or(self.since_ms);
+        now_ms.saturating_sub(last_ms) > self.session_timeout_ms
     }
 }
 
@@ -134,6 +146,27 @@ mod tests {
             live.expired(&image, 20_000),
             vec![(NodeId(1), BrokerEpoch(1)), (NodeId(2), BrokerEpoch(3))]
         );
+    }
+
+    #[test]
+    fn only_an_unfenced_broker_heard_within_the_session_has_a_valid_session() {
+        let image = image_with(&[(1, false), (2, true)]);
+        let mut live = BrokerLiveness::new(1_000);
+        live.lead(3, 10_000);
+        live.heard(NodeId(1), 10_400);
+        live.heard(NodeId(2), 10_400);
+        assert!(live.has_valid_session(&image, NodeId(1), 11_400));
+        assert!(
+            !live.has_valid_session(&image, NodeId(1), 11_401),
+            "silent too long"
+        );
+        // Fenced: no session however recent its heartbeat; unknown: none either.
+        assert!(!live.has_valid_session(&image, NodeId(2), 10_400));
+        assert!(!live.has_valid_session(&image, NodeId(9), 10_400));
+        // Never heard in this term: the grace from the leadership's start.
+        live.lead(4, 20_000);
+        assert!(live.has_valid_session(&image, NodeId(1), 21_000));
+        assert!(!live.has_valid_session(&image, NodeId(1), 21_001));
     }
 
     #[test]

@@ -735,16 +735,33 @@ impl QuorumActor {
                 listeners,
                 rack,
                 clean_shutdown,
+                displaced,
             } => {
-                self.liveness.heard(node_id, now_ms);
                 let known = self.image.broker(node_id);
                 if let Some(broker) = known.filter(|b| b.incarnation_id == incarnation_id) {
                     // A retry of a registration already committed.
+                    self.liveness.heard(node_id, now_ms);
                     let reply = QuorumReply::Registered {
                         broker_epoch: broker.epoch,
                     };
                     return ctx.reply(id, NodeMsg::QuorumReply(reply));
                 }
+                if displaced
+                    && self
+                        .liveness
+                        .has_valid_session(&self.image, node_id, now_ms)
+                {
+                    // Kafka's DUPLICATE_BROKER_REGISTRATION, for a broker that another
+                    // registration displaced: that other process is alive, so this one waits
+                    // (two processes configured with one node.id). A registration that is not
+                    // alive gives way: one sent by a process that has since died and delivered
+                    // late, which displaced the live broker (seed 1051). A new process is not
+                    // held to it (Kafka holds it until the previous process's session ends):
+                    // a restarted broker registers at once, fencing its previous incarnation.
+                    let reply = QuorumReply::DuplicateRegistration;
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                self.liveness.heard(node_id, now_ms);
                 let register = MetadataRecord::RegisterBroker {
                     node_id,
                     incarnation_id,

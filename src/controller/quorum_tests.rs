@@ -12,7 +12,9 @@ use super::raft::core::RaftConfig;
 use super::raft::log_file::ENTRY_BYTES_MAX;
 use crate::actor::stepper::{Cluster, StepActor};
 use crate::actor::Addr;
-use crate::messages::lifecycle::{LifecycleReply, LifecycleRequest, StartLifecycleRequest};
+use crate::messages::lifecycle::{
+    BrokerStatus, LifecycleReply, LifecycleRequest, StartLifecycleRequest,
+};
 use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest, QuorumState};
 use crate::messages::{NodeMsg, LIFECYCLE, QUORUM};
 use crate::types::{BrokerEpoch, ErrorCode, NodeId};
@@ -374,48 +376,92 @@ fn a_controlled_shutdown_fences_the_broker_at_once_and_it_stays_fenced() {
     }
 }
 
-/// Two processes with one node id: the later registration wins, and the displaced broker
-/// stops heartbeating instead of registering again (which would displace the other, and so
-/// on forever).
-#[test]
-fn a_displaced_broker_stops_rather_than_take_its_node_id_back() {
-    let (mut cluster, leader) = brokers_started(14);
-    let twin = VOTERS.into_iter().find(|&id| id != leader).unwrap();
-    // Another process registers the same node id (through any voter).
+/// Another process's registration of `node` (incarnation `incarnation`), asked of `leader`:
+/// the broker epoch it got.
+fn register_other(
+    cluster: &mut Cluster<NodeMsg>,
+    leader: NodeId,
+    node: NodeId,
+    incarnation: u8,
+) -> BrokerEpoch {
     let register = LeaderRequest::RegisterBroker {
-        node_id: twin,
-        incarnation_id: [0xee; 16],
+        node_id: node,
+        incarnation_id: [incarnation; 16],
         listeners: vec![],
         rack: None,
         clean_shutdown: true,
+        displaced: false,
     };
-    let ask = NodeMsg::Quorum(QuorumRequest::ToLeader {
-        request: register,
-        forwarded: false,
-    });
-    let Ok(NodeMsg::QuorumReply(QuorumReply::Registered { broker_epoch })) =
-        cluster.ask(at(leader), ask, 1_000)
-    else {
-        panic!("the second process registers");
+    let asked = cluster.ask(at(leader), register.to_own_voter(), 1_000);
+    let Ok(NodeMsg::QuorumReply(QuorumReply::Registered { broker_epoch })) = asked else {
+        panic!("another process's registration: {asked:?}");
     };
-    cluster.run_for(5 * HEARTBEAT_INTERVAL_MS);
-    let status = cluster.ask(
-        Addr {
-            node: twin,
-            actor: LIFECYCLE,
-        },
-        NodeMsg::Lifecycle(LifecycleRequest::Status),
-        100,
-    );
-    assert!(
-        matches!(status, Ok(NodeMsg::LifecycleReply(LifecycleReply::Status(s))) if s.fenced),
-        "{status:?}"
-    );
-    // The later registration stays: the displaced broker did not register again.
-    cluster.run_for(3 * SESSION_TIMEOUT_MS);
+    broker_epoch
+}
+
+fn lifecycle_status(cluster: &mut Cluster<NodeMsg>, node: NodeId) -> BrokerStatus {
+    let to = Addr {
+        node,
+        actor: LIFECYCLE,
+    };
+    match cluster.ask(to, NodeMsg::Lifecycle(LifecycleRequest::Status), 100) {
+        Ok(NodeMsg::LifecycleReply(LifecycleReply::Status(status))) => status,
+        other => panic!("no status: {other:?}"),
+    }
+}
+
+/// Two live processes with one node id: the later registration takes it, and the displaced
+/// broker, registering again, is refused while the other heartbeats (Kafka's
+/// DUPLICATE_BROKER_REGISTRATION), so the two never displace each other in turn.
+#[test]
+fn a_displaced_broker_does_not_take_its_node_id_back_from_a_live_process() {
+    let (mut cluster, leader) = brokers_started(14);
+    let twin = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    let broker_epoch = register_other(&mut cluster, leader, twin, 0xee);
+    // The other process heartbeats (through the leader's voter) for three sessions.
+    let heartbeat = LeaderRequest::BrokerHeartbeat {
+        node_id: twin,
+        broker_epoch,
+        applied_index: 0,
+    };
+    for _ in 0..(3 * SESSION_TIMEOUT_MS / HEARTBEAT_INTERVAL_MS) {
+        let beat = cluster.ask(at(leader), heartbeat.clone().to_own_voter(), 1_000);
+        assert!(
+            matches!(
+                beat,
+                Ok(NodeMsg::QuorumReply(QuorumReply::Heartbeat { .. }))
+            ),
+            "{beat:?}"
+        );
+        cluster.run_for(HEARTBEAT_INTERVAL_MS);
+    }
     let seen = brokers_seen(&mut cluster, leader);
-    let epoch = seen.iter().find(|b| b.0 == twin).unwrap().1;
-    assert_eq!(epoch, broker_epoch, "{seen:?}");
+    let held = seen.iter().find(|b| b.0 == twin).unwrap();
+    assert_eq!((held.1, held.2), (broker_epoch, false), "{seen:?}");
+    let status = lifecycle_status(&mut cluster, twin);
+    assert_eq!(
+        status.broker_epoch, None,
+        "the displaced broker waits: {status:?}"
+    );
+}
+
+/// A registration that displaced a live broker but whose process never heartbeats (seed 1051:
+/// a dead process's registration, delivered late) gives way: the displaced broker registers
+/// again at once and is unfenced with a later epoch.
+#[test]
+fn a_displaced_broker_registers_again_over_a_registration_that_is_not_alive() {
+    let (mut cluster, leader) = brokers_started(15);
+    let twin = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    let stale = register_other(&mut cluster, leader, twin, 0xee);
+    cluster.run_for(4 * HEARTBEAT_INTERVAL_MS);
+    let seen = brokers_seen(&mut cluster, leader);
+    let back = seen.iter().find(|b| b.0 == twin).unwrap();
+    assert!(back.1 > stale, "registered again: {seen:?}");
+    assert!(seen.iter().all(|&(_, _, fenced)| !fenced), "{seen:?}");
+    assert_eq!(
+        lifecycle_status(&mut cluster, twin).broker_epoch,
+        Some(back.1)
+    );
 }
 
 /// Asks `id`'s voter for a producer-id block for its own broker (as the partitions actor does).

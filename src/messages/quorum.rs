@@ -143,6 +143,11 @@ pub enum LeaderRequest {
         /// crash or with a new disk: it may have lost what it had not synced, so it leaves the
         /// eligible leader replicas (KIP-966's unclean shutdown).
         clean_shutdown: bool,
+        /// This process held the node id until another incarnation's registration displaced
+        /// it ([`QuorumReply::Displaced`]). It gets the node id back only from a registration
+        /// that is not alive (Kafka's DUPLICATE_BROKER_REGISTRATION rule), so two live
+        /// processes with one node id never displace each other in turn.
+        displaced: bool,
     },
     /// Keeps a registration alive: answered [`QuorumReply::Heartbeat`], or
     /// [`QuorumReply::StaleBrokerEpoch`] when `broker_epoch` is not the registration's.
@@ -412,9 +417,15 @@ pub enum QuorumReply {
     /// The stopping broker is fenced (Kafka's `shouldShutDown`): it may exit.
     ShutdownReady,
     /// A later registration of this node id (another process, with another incarnation) took
-    /// this broker's place: it stops heartbeating rather than take the place back (two
-    /// processes with one `node.id` would otherwise displace each other forever).
+    /// this broker's place. It registers again as displaced: refused while that other
+    /// registration is alive ([`QuorumReply::DuplicateRegistration`]), so two live processes
+    /// never displace each other in turn, while a registration from a process that is gone (a
+    /// dead process's, delivered late) gives way.
     Displaced,
+    /// A displaced broker's registration refused because another incarnation of the node id is
+    /// registered, unfenced and heartbeating (Kafka's DUPLICATE_BROKER_REGISTRATION): it tries
+    /// again, and gets in once that session ends.
+    DuplicateRegistration,
     /// The producer ids `first_id..first_id + count` are the broker's (committed).
     ProducerIds {
         first_id: i64,
