@@ -746,18 +746,17 @@ impl QuorumActor {
                     };
                     return ctx.reply(id, NodeMsg::QuorumReply(reply));
                 }
-                if displaced
-                    && self
-                        .liveness
-                        .has_valid_session(&self.image, node_id, now_ms)
-                {
+                if displaced && self.liveness.heard_within_session(node_id, now_ms) {
                     // Kafka's DUPLICATE_BROKER_REGISTRATION, for a broker that another
-                    // registration displaced: that other process is alive, so this one waits
-                    // (two processes configured with one node.id). A registration that is not
-                    // alive gives way: one sent by a process that has since died and delivered
-                    // late, which displaced the live broker (seed 1051). A new process is not
-                    // held to it (Kafka holds it until the previous process's session ends):
-                    // a restarted broker registers at once, fencing its previous incarnation.
+                    // registration displaced: the process holding it was heard within the
+                    // session, so this one waits (two processes configured with one node.id).
+                    // A registration whose process stays silent gives way a session after it
+                    // was made: one sent by a process that has since died and delivered late,
+                    // which displaced the live broker (seed 1051). A new process is not held
+                    // to it (Kafka holds it until the previous process's session ends): a
+                    // restarted broker registers at once, fencing its previous incarnation.
+                    // Not `heard`: the refused process's retries must not keep the holder's
+                    // session alive.
                     let reply = QuorumReply::DuplicateRegistration;
                     return ctx.reply(id, NodeMsg::QuorumReply(reply));
                 }

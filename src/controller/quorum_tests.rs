@@ -410,50 +410,78 @@ fn lifecycle_status(cluster: &mut Cluster<NodeMsg>, node: NodeId) -> BrokerStatu
     }
 }
 
+/// The entry of `node` in what `leader` has seen: (epoch, fenced).
+fn registration_of(
+    cluster: &mut Cluster<NodeMsg>,
+    leader: NodeId,
+    node: NodeId,
+) -> (BrokerEpoch, bool) {
+    let seen = brokers_seen(cluster, leader);
+    let entry = seen.iter().find(|b| b.0 == node).unwrap();
+    (entry.1, entry.2)
+}
+
 /// Two live processes with one node id: the later registration takes it, and the displaced
-/// broker, registering again, is refused while the other heartbeats (Kafka's
-/// DUPLICATE_BROKER_REGISTRATION), so the two never displace each other in turn.
+/// broker, registering again, is refused while the other is heard from (Kafka's
+/// DUPLICATE_BROKER_REGISTRATION), even before the other is unfenced, so the two never
+/// displace each other in turn; once the other falls silent for a session, it is taken.
 #[test]
 fn a_displaced_broker_does_not_take_its_node_id_back_from_a_live_process() {
     let (mut cluster, leader) = brokers_started(14);
     let twin = VOTERS.into_iter().find(|&id| id != leader).unwrap();
-    let broker_epoch = register_other(&mut cluster, leader, twin, 0xee);
-    // The other process heartbeats (through the leader's voter) for three sessions.
+    let other = register_other(&mut cluster, leader, twin, 0xee);
+    // The other process heartbeats for three sessions, never caught up (so never unfenced:
+    // the heartbeat comes as forwarded, with the applied index it says, 0).
     let heartbeat = LeaderRequest::BrokerHeartbeat {
         node_id: twin,
-        broker_epoch,
+        broker_epoch: other,
         applied_index: 0,
     };
     for _ in 0..(3 * SESSION_TIMEOUT_MS / HEARTBEAT_INTERVAL_MS) {
-        let beat = cluster.ask(at(leader), heartbeat.clone().to_own_voter(), 1_000);
+        let ask = NodeMsg::Quorum(QuorumRequest::ToLeader {
+            request: heartbeat.clone(),
+            forwarded: true,
+        });
+        let beat = cluster.ask(at(leader), ask, 1_000);
         assert!(
             matches!(
                 beat,
-                Ok(NodeMsg::QuorumReply(QuorumReply::Heartbeat { .. }))
+                Ok(NodeMsg::QuorumReply(QuorumReply::Heartbeat {
+                    fenced: true
+                }))
             ),
             "{beat:?}"
         );
         cluster.run_for(HEARTBEAT_INTERVAL_MS);
     }
-    let seen = brokers_seen(&mut cluster, leader);
-    let held = seen.iter().find(|b| b.0 == twin).unwrap();
-    assert_eq!((held.1, held.2), (broker_epoch, false), "{seen:?}");
+    assert_eq!(registration_of(&mut cluster, leader, twin), (other, true));
     let status = lifecycle_status(&mut cluster, twin);
     assert_eq!(
         status.broker_epoch, None,
         "the displaced broker waits: {status:?}"
     );
+    // The other falls silent: a session later the displaced broker has its node id back.
+    cluster.run_for(SESSION_TIMEOUT_MS + 4 * HEARTBEAT_INTERVAL_MS);
+    let (epoch, fenced) = registration_of(&mut cluster, leader, twin);
+    assert!(epoch > other && !fenced, "{epoch:?} {fenced}");
+    assert_eq!(
+        lifecycle_status(&mut cluster, twin).broker_epoch,
+        Some(epoch)
+    );
 }
 
-/// A registration that displaced a live broker but whose process never heartbeats (seed 1051:
-/// a dead process's registration, delivered late) gives way: the displaced broker registers
-/// again at once and is unfenced with a later epoch.
+/// A registration that displaced a live broker but whose process is never heard from again
+/// (seed 1051: a dead process's registration, delivered late) gives way a session after it
+/// was made: the displaced broker registers again and is unfenced with a later epoch.
 #[test]
 fn a_displaced_broker_registers_again_over_a_registration_that_is_not_alive() {
     let (mut cluster, leader) = brokers_started(15);
     let twin = VOTERS.into_iter().find(|&id| id != leader).unwrap();
     let stale = register_other(&mut cluster, leader, twin, 0xee);
-    cluster.run_for(4 * HEARTBEAT_INTERVAL_MS);
+    cluster.run_for(SESSION_TIMEOUT_MS / 2);
+    assert_eq!(registration_of(&mut cluster, leader, twin).0, stale);
+    assert_eq!(lifecycle_status(&mut cluster, twin).broker_epoch, None);
+    cluster.run_for(SESSION_TIMEOUT_MS / 2 + 4 * HEARTBEAT_INTERVAL_MS);
     let seen = brokers_seen(&mut cluster, leader);
     let back = seen.iter().find(|b| b.0 == twin).unwrap();
     assert!(back.1 > stale, "registered again: {seen:?}");

@@ -145,8 +145,8 @@ pub enum LeaderRequest {
         clean_shutdown: bool,
         /// This process held the node id until another incarnation's registration displaced
         /// it ([`QuorumReply::Displaced`]). It gets the node id back only from a registration
-        /// that is not alive (Kafka's DUPLICATE_BROKER_REGISTRATION rule), so two live
-        /// processes with one node id never displace each other in turn.
+        /// whose process has been silent for a session (Kafka's DUPLICATE_BROKER_REGISTRATION
+        /// rule), so two live processes with one node id never displace each other in turn.
         displaced: bool,
     },
     /// Keeps a registration alive: answered [`QuorumReply::Heartbeat`], or
@@ -417,14 +417,14 @@ pub enum QuorumReply {
     /// The stopping broker is fenced (Kafka's `shouldShutDown`): it may exit.
     ShutdownReady,
     /// A later registration of this node id (another process, with another incarnation) took
-    /// this broker's place. It registers again as displaced: refused while that other
-    /// registration is alive ([`QuorumReply::DuplicateRegistration`]), so two live processes
-    /// never displace each other in turn, while a registration from a process that is gone (a
-    /// dead process's, delivered late) gives way.
+    /// this broker's place. It registers again as displaced: refused while the process holding
+    /// that registration is heard from ([`QuorumReply::DuplicateRegistration`]), so two live
+    /// processes never displace each other in turn, while a registration from a process that
+    /// is gone (a dead process's, delivered late) gives way a session after it was made.
     Displaced,
-    /// A displaced broker's registration refused because another incarnation of the node id is
-    /// registered, unfenced and heartbeating (Kafka's DUPLICATE_BROKER_REGISTRATION): it tries
-    /// again, and gets in once that session ends.
+    /// A displaced broker's registration refused because the process holding the node id's
+    /// registration was heard from within the session (Kafka's DUPLICATE_BROKER_REGISTRATION):
+    /// it tries again, and gets in once that process has been silent for a session.
     DuplicateRegistration,
     /// The producer ids `first_id..first_id + count` are the broker's (committed).
     ProducerIds {
