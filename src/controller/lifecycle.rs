@@ -210,11 +210,7 @@ impl BrokerLifecycle {
             Some(QuorumReply::Displaced) => {
                 tracing::warn!(node_id = %self.settings.node_id, broker_epoch = ?self.status.broker_epoch, "another process registered this node.id (a later broker epoch); registering again once it is not alive");
                 self.displaced = true;
-                self.status = BrokerStatus {
-                    broker_epoch: None,
-                    fenced: true,
-                };
-                self.retry_later(ctx);
+                self.register_again(ctx);
             }
             Some(QuorumReply::DuplicateRegistration) => {
                 tracing::warn!(node_id = %self.settings.node_id, "another process with this node.id is registered and heartbeating (DUPLICATE_BROKER_REGISTRATION): waiting for its session to end; two live processes must never share a node.id");
@@ -222,17 +218,23 @@ impl BrokerLifecycle {
             }
             Some(QuorumReply::StaleBrokerEpoch) => {
                 tracing::warn!(broker_epoch = ?self.status.broker_epoch, "the controller no longer knows this registration; registering again");
-                self.status = BrokerStatus {
-                    broker_epoch: None,
-                    fenced: true,
-                };
-                self.retry_later(ctx);
+                self.register_again(ctx);
             }
             other => {
                 tracing::debug!(answer = ?other, "no answer from the controller quorum's leader; trying again");
                 self.retry_later(ctx);
             }
         }
+    }
+
+    /// This process's registration is gone (stale or displaced): fenced, it registers anew
+    /// after the retry delay.
+    fn register_again(&mut self, ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>) {
+        self.status = BrokerStatus {
+            broker_epoch: None,
+            fenced: true,
+        };
+        self.retry_later(ctx);
     }
 
     fn retry_later(&mut self, ctx: &mut Ctx<'_, NodeMsg, LifecycleTimer>) {

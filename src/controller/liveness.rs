@@ -77,7 +77,7 @@ impl BrokerLiveness {
         image
             .brokers()
             .filter(|(node, broker)| !broker.fenced && !self.changing(*node))
-            .filter(|(node, _)| self.silent_too_long(*node, now_ms))
+            .filter(|(node, _)| !self.heard_within_session(*node, now_ms))
             .map(|(node, broker)| (node, broker.epoch))
             .collect()
     }
@@ -88,14 +88,8 @@ impl BrokerLiveness {
     /// fenced registration counts too: a process that registered and heartbeats is alive before
     /// its unfence is applied, and a broker it displaced must not take the node id back then.
     pub fn heard_within_session(&self, node: NodeId, now_ms: u64) -> bool {
-        !self.silent_too_long(node, now_ms)
-    }
-
-    /// Whether `node` was last heard (or, never heard in this term, the term's leadership
-    /// began) longer than the session before `now_ms`.
-    fn silent_too_long(&self, node: NodeId, now_ms: u64) -> bool {
         let last_ms = self.heard_ms.get(&node).copied().unwrap_or(self.since_ms);
-        now_ms.saturating_sub(last_ms) > self.session_timeout_ms
+        now_ms.saturating_sub(last_ms) <= self.session_timeout_ms
     }
 }
 
