@@ -265,6 +265,20 @@ impl GroupsActor {
         self.apply(ctx, partition, out);
     }
 
+    /// `partition` is led under `term`, but not all of its log is committed yet: the load reads
+    /// only below the high watermark, so it would stop short (and be retried a pause later).
+    /// The barrier answers once it is (seed 1595: a restarted leader's high watermark stays at
+    /// its log start until its followers fetch), and its answer loads as `Elected` does.
+    fn elected_uncommitted(&mut self, ctx: GCtx, partition: i32, term: LeaderTerm) {
+        if (self.shards.get(&partition)).is_some_and(|s| s.term() == term) {
+            return;
+        }
+        self.drop_shard(ctx, partition);
+        self.count_partitions(ctx);
+        // Even with a barrier out: one asked in an earlier term may be answered with its end.
+        self.lead(ctx, partition);
+    }
+
     /// `partition`'s `term` ended: its shard goes, if it is of that term.
     fn resigned(&mut self, ctx: GCtx, partition: i32, term: LeaderTerm) {
         if self
@@ -634,6 +648,13 @@ impl Actor<NodeMsg> for GroupsActor {
                     partition,
                     term,
                     log_end,
+                    high_watermark,
+                } if high_watermark < log_end => self.elected_uncommitted(ctx, partition, term),
+                GroupsEvent::Elected {
+                    partition,
+                    term,
+                    log_end,
+                    ..
                 } => self.elected(ctx, partition, term, log_end),
                 GroupsEvent::Resigned { partition, term } => self.resigned(ctx, partition, term),
             },

@@ -163,11 +163,13 @@ fn reply_to(effects: Effects, id: RequestId) -> GroupsReply {
     panic!("no reply to {id:?}");
 }
 
+/// Elected with the whole log committed (the high watermark at the log end).
 fn elected(replica: u64, log_end: i64) -> GroupsEvent {
     GroupsEvent::Elected {
         partition: 0,
         term: term(replica),
         log_end: Offset(log_end),
+        high_watermark: Offset(log_end),
     }
 }
 
@@ -245,6 +247,43 @@ fn requests_are_refused_until_the_partition_is_led_and_loaded() {
     assert!(h.actor.is_loaded(0));
     let fetched = h.fetch_g();
     assert_eq!(fetched.partitions[0].1.offset, Offset(5));
+}
+
+/// Seed 1595: a leader whose high watermark is below its log end (restarted, its followers not
+/// fetched yet) would load only the committed part, fail, and retry a pause later; it asks for
+/// the barrier first, and loads from its answer.
+#[test]
+fn an_election_with_uncommitted_records_loads_after_the_barrier() {
+    let mut h = Harness::new();
+    let event = || GroupsEvent::Elected {
+        partition: 0,
+        term: term(4),
+        log_end: Offset(1),
+        high_watermark: Offset(0),
+    };
+    let (barrier, msg) = only_call(h.event(event()));
+    match msg {
+        NodeMsg::Partitions(PartitionsRequest::Lead(r)) => assert_eq!(r.tp, offsets_tp(0)),
+        other => panic!("the barrier first, not {other:?}"),
+    }
+    assert_eq!(
+        h.fetch_g().error_code,
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+    );
+    let committed = PartitionsReply::Lead(Ok((term(4), Offset(1))));
+    let msg = NodeMsg::PartitionsReply(committed);
+    let (read, msg) = only_call(h.step(Input::Reply { call: barrier, msg }));
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Fetch(_))
+    ));
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(5));
+    // The same term announced again while loaded changes nothing.
+    assert!(h.event(event()).is_empty());
 }
 
 #[test]

@@ -31,11 +31,14 @@ pub struct LeaderTerm {
 /// it leads (Kafka's `onElection`/`onResignation`). Sent, never asked.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum GroupsEvent {
-    /// The partition became readable under `term`; everything below `log_end` is durable.
+    /// The partition became readable under `term`; everything below `log_end` is durable, and
+    /// committed below `high_watermark` (a new leader's records from its predecessor are
+    /// committed only once its followers have them).
     Elected {
         partition: i32,
         term: LeaderTerm,
         log_end: Offset,
+        high_watermark: Offset,
     },
     /// The partition's `term` ended (log offline, deleted, or the node stopping).
     Resigned { partition: i32, term: LeaderTerm },

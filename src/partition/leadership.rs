@@ -36,6 +36,7 @@ pub fn elected<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: &
         partition: tp.partition,
         term: replica.term(),
         log_end: Offset(replica.log().log_end_offset()),
+        high_watermark: replica.high_watermark(),
     };
     let to = coordinator(ctx);
     ctx.send(to, NodeMsg::GroupsEvent(event));

@@ -245,7 +245,9 @@ impl ConsumerGroup {
         req: &ConsumerHeartbeatArgs,
     ) -> ConsumerHeartbeatResult {
         let result = validate(s, req).and_then(|()| match req.member_epoch {
-            LEAVE_GROUP_MEMBER_EPOCH | LEAVE_GROUP_STATIC_MEMBER_EPOCH => self.leave(s, req),
+            LEAVE_GROUP_MEMBER_EPOCH | LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
+                self.leave(s, topics, req)
+            }
             _ => self.join_or_heartbeat(now, s, topics, client, req),
         });
         result.unwrap_or_else(|(code, message)| ConsumerHeartbeatResult {
@@ -261,6 +263,7 @@ impl ConsumerGroup {
     fn leave(
         &mut self,
         s: &ConsumerSettings,
+        topics: &TopicView,
         req: &ConsumerHeartbeatArgs,
     ) -> Result<ConsumerHeartbeatResult, Refused> {
         let member = self.members.get_mut(&req.member_id).ok_or_else(|| {
@@ -279,6 +282,9 @@ impl ConsumerGroup {
             }
         } else {
             self.remove_member(&req.member_id);
+            // The new target is computed from the topics as they are now (Kafka's leave reads
+            // its metadata image), not from what a load left unknown.
+            self.refresh_metadata(s, topics);
             self.bump(s);
         }
         Ok(ConsumerHeartbeatResult {
@@ -532,9 +538,17 @@ impl ConsumerGroup {
         changed
     }
 
-    /// A new group epoch and its target assignment.
+    /// A new group epoch and its target assignment. Since a load, until a heartbeat has read
+    /// the subscribed topics' metadata (a session that expires first, say), the target waits:
+    /// computed from no metadata it would assign nothing, and every member would give up its
+    /// partitions for a heartbeat (seed 1595). The epoch moves on alone (Kafka writes the two
+    /// epochs as separate records, and a group epoch ahead of the assignment epoch is what it
+    /// shows between a change and its target), and the next heartbeat computes the target.
     fn bump(&mut self, s: &ConsumerSettings) {
         self.epoch += 1;
+        if self.metadata_after_load {
+            return;
+        }
         let (assignor, target) = self.compute_target(s);
         self.last_assignor = Some(assignor);
         self.target = target;

@@ -191,6 +191,56 @@ fn a_leaving_member_gives_the_other_everything() {
     );
 }
 
+/// A group restored while `a` revokes half of 0..4 for `b` (both at epoch 2; `b`'s target is
+/// the other half, still `a`'s): the restored group and `b`'s target.
+fn restored_while_revoking() -> (H, Vec<i32>) {
+    let mut h = H::new(4);
+    h.hb(join("a"));
+    h.hb(join("b"));
+    let kept = parts(&h.hb(beat("a", 1, &[0, 1, 2, 3])).assignment);
+    let records = persist::image(&h.g).into_iter().collect();
+    h.g = persist::restore("g".into(), records, at(h.now), 45_000).expect("restored");
+    let rest: Vec<i32> = (0..4).filter(|p| !kept.contains(p)).collect();
+    let set = |ps: &[i32]| ps.iter().copied().collect();
+    assert_eq!(h.g.target["b"], BTreeMap::from([(T, set(&rest))]));
+    (h, rest)
+}
+
+/// Seed 1595: after a load, a member removed before any heartbeat read the topics (here `a`,
+/// whose restored revocation timeout ends first) must not leave a target computed from no
+/// metadata — that target was empty, and the member left drained and converged on it. The
+/// epoch moves on; the target waits for the next heartbeat, which reads the topics.
+#[test]
+fn a_member_expired_after_a_load_leaves_the_target_to_the_next_heartbeat() {
+    let (mut h, rest) = restored_while_revoking();
+    assert_eq!(h.g.expire(at(30_000), &h.s), vec!["a".to_string()]);
+    assert_eq!((h.g.epoch, h.g.target_epoch), (3, 2));
+    let set = |ps: &[i32]| ps.iter().copied().collect();
+    assert_eq!(h.g.target["b"], BTreeMap::from([(T, set(&rest))]));
+    let described = h.g.describe();
+    assert_eq!((described.group_epoch, described.assignment_epoch), (3, 2));
+    h.now = 30_000;
+    let r = h.hb(beat("b", 2, &[]));
+    assert_eq!(
+        (r.member_epoch, parts(&r.assignment)),
+        (4, vec![0, 1, 2, 3])
+    );
+}
+
+/// A leave after a load reads the topics it comes with: the others' target is whole at once.
+#[test]
+fn a_member_leaving_after_a_load_gives_the_others_its_partitions_at_once() {
+    let (mut h, _) = restored_while_revoking();
+    let r = h.hb(ConsumerHeartbeatArgs {
+        member_epoch: LEAVE_GROUP_MEMBER_EPOCH,
+        ..beat("a", 1, &[0, 1, 2, 3])
+    });
+    assert_eq!(r.error_code, ErrorCode::NONE);
+    assert_eq!((h.g.epoch, h.g.target_epoch), (3, 3));
+    let all = (0..4).collect();
+    assert_eq!(h.g.target["b"], BTreeMap::from([(T, all)]));
+}
+
 #[test]
 fn a_new_member_epoch_comes_with_the_assignment_even_when_it_is_unchanged() {
     let mut h = H::new(2);

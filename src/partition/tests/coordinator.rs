@@ -24,7 +24,16 @@ fn elected(effects: &Effects) -> (i32, LeaderTerm, Offset) {
             partition,
             term,
             log_end,
+            ..
         }] => (*partition, *term, *log_end),
+        other => panic!("expected one Elected, got {other:?}"),
+    }
+}
+
+/// The high watermark the one `Elected` in `effects` carries.
+fn elected_high_watermark(effects: &Effects) -> Offset {
+    match events(effects).as_slice() {
+        [GroupsEvent::Elected { high_watermark, .. }] => *high_watermark,
         other => panic!("expected one Elected, got {other:?}"),
     }
 }
@@ -259,10 +268,16 @@ fn losing_leadership_resigns_once_and_answers_what_waited_on_it_then_a_new_epoch
     );
     // The same metadata again changes nothing; leading again, in epoch 2, is a new term.
     assert!(events(&h.lead_by(&p0, None, 1)).is_empty());
-    let (partition, again, log_end) = elected(&h.lead_by(&p0, Some(1), 2));
+    let leading = h.lead_by(&p0, Some(1), 2);
+    let (partition, again, log_end) = elected(&leading);
     assert_eq!(
         (partition, again.epoch, log_end),
         (0, LeaderEpoch(2), Offset(1))
+    );
+    assert_eq!(
+        elected_high_watermark(&leading),
+        Offset(1),
+        "its own log: committed"
     );
     assert_ne!(again, term);
 }

@@ -423,3 +423,36 @@ fn a_resignation_is_asked_again_until_answered() {
         ErrorCode::NONE
     );
 }
+
+/// A `__consumer_offsets` leader elected again while its last record is not on its follower
+/// yet tells the coordinator that its high watermark is below its log end, so that the
+/// coordinator loads after the barrier rather than stopping short at the high watermark
+/// (seed 1595).
+#[test]
+fn an_offsets_leader_elected_with_uncommitted_records_tells_the_coordinator_so() {
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let p = TopicPartition {
+        topic: OFFSETS_TOPIC.to_owned(),
+        partition: 0,
+    };
+    tell_at(&mut h, &[(&p, Some(1), 1)], &[1, 2], 7);
+    h.ensure(&p, config(None));
+    let (_, effects) = h.send(produce(1, vec![(p.clone(), plain(b"x"))]));
+    h.complete(syncs(&effects));
+    let effects = tell_at(&mut h, &[(&p, Some(1), 2)], &[1, 2], 8);
+    let elected: Vec<(Offset, Offset)> = (effects.iter())
+        .filter_map(|e| match e {
+            Effect::Send {
+                msg:
+                    NodeMsg::GroupsEvent(GroupsEvent::Elected {
+                        log_end,
+                        high_watermark,
+                        ..
+                    }),
+                ..
+            } => Some((*log_end, *high_watermark)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(elected, vec![(Offset(1), Offset(0))]);
+}
