@@ -99,10 +99,12 @@ fn a_seed_replays_exactly_and_another_seed_differs() {
 /// acknowledged record), 1051 (a registration sent by a broker process that then died, delivered
 /// after its restarted process had registered, displaced the live one, which stopped
 /// heartbeating for good: a displaced broker registers again over a registration that is not
-/// alive; session 32).
+/// alive; session 32), 1595 (a consumer group loaded after a failover removed a member before
+/// any heartbeat had read the topics: the new target, computed from no metadata, was empty, and
+/// the last member left with nothing to drain; session 33).
 #[test]
 fn seeds_that_found_bugs_pass() {
-    for seed in [10, 196, 292, 301, 424, 566, 1051] {
+    for seed in [10, 196, 292, 301, 424, 566, 1051, 1595] {
         let run = run_seed(seed, RunOptions::new(SIM_SECS));
         assert_eq!(run.kind, Kind::Pass, "seed {seed}: {:?}", run.verdict);
     }
