@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::group::settings::GroupSettings;
+use crate::partition::throttle;
 use crate::storage::log::{
     FlushPolicy, LogConfig, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN,
 };
@@ -87,6 +88,11 @@ pub struct ServerConfig {
     /// `replica.lag.time.max.ms`: a follower not caught up with its leader for this long
     /// leaves the partition's ISR (Kafka: 30000).
     pub replica_lag_time_max_ms: u64,
+    /// `replication.quota.window.num` and `replication.quota.window.size.seconds`: the
+    /// replication throttles' quota window (Kafka: 11 samples of 1 s). The throttle rates
+    /// themselves are dynamic broker configs (IncrementalAlterConfigs), as in Kafka.
+    pub replication_quota_window_num: u32,
+    pub replication_quota_window_size_s: u32,
     /// `queued.max.request.bytes`: `Some(-1)` = unbounded (Kafka's default); `None` = not set,
     /// [`crate::limits::QUEUED_REQUEST_BYTES_DEFAULT`] (at least `socket.request.max.bytes`).
     pub queued_max_request_bytes: Option<i64>,
@@ -150,6 +156,9 @@ impl Default for ServerConfig {
             max_connections_per_ip_overrides: BTreeMap::new(),
             connections_max_idle_ms: 600_000,
             replica_lag_time_max_ms: crate::partition::isr::REPLICA_LAG_TIME_MAX_MS_DEFAULT,
+            replication_quota_window_num: throttle::REPLICATION_QUOTA_WINDOW_NUM_DEFAULT,
+            replication_quota_window_size_s:
+                throttle::REPLICATION_QUOTA_WINDOW_SIZE_SECONDS_DEFAULT,
             queued_max_request_bytes: None,
             offsets_topic: OffsetsTopicConfig::default(),
             groups: GroupSettings::default(),
@@ -365,6 +374,25 @@ impl ServerConfig {
             "connections.max.idle.ms" => self.connections_max_idle_ms = v.int(1, i64::MAX)? as u64,
             "replica.lag.time.max.ms" => {
                 self.replica_lag_time_max_ms = v.int(1, i32::MAX as i64)? as u64
+            }
+            "replication.quota.window.num" => {
+                self.replication_quota_window_num = v.int(1, i32::MAX as i64)? as u32
+            }
+            "replication.quota.window.size.seconds" => {
+                self.replication_quota_window_size_s = v.int(1, i32::MAX as i64)? as u32
+            }
+            // Kafka documents them as dynamic only ("in the static configuration file it has no
+            // effect"); Rill refuses a key it would ignore, and says where they are set.
+            throttle::LEADER_RATE_KEY
+            | throttle::FOLLOWER_RATE_KEY
+            | throttle::LOG_DIRS_RATE_KEY => {
+                return Err(ConfigError::BadValue {
+                    key: key.into(),
+                    problem: "is a dynamic broker config: set it with IncrementalAlterConfigs \
+                              (rill reassign-partitions --throttle, or kafka-configs --alter \
+                              --entity-type brokers); in a static file Kafka ignores it"
+                        .into(),
+                });
             }
             "queued.max.request.bytes" => {
                 let bytes = v.int(-1, i64::MAX)?;

@@ -1,10 +1,13 @@
-//! IncrementalAlterConfigs and the legacy AlterConfigs, for topics.
+//! IncrementalAlterConfigs and the legacy AlterConfigs, for topics and brokers.
 //!
-//! The gateway decodes the request, refuses broker resources (broker configs are static:
-//! config file and flags, INVALID_REQUEST), and sends every topic resource to the TOPICS actor
-//! in one request. The actor works out each topic's new override map from its current one
+//! The gateway decodes the request and sends every topic resource to the TOPICS actor in one
+//! request. The actor works out each topic's new override map from its current one
 //! (`controller::config_ops`), checks it, persists it and pushes the resolved log config to
 //! every partition of the topic, one request at a time after every earlier administration.
+//! Broker resources (`""`, the cluster default, or a broker id) go to the controller quorum in
+//! one request through this node's voter: only the replication throttle rates are dynamic
+//! (`controller::metadata::broker_config`); every other broker setting is static in Rill
+//! (config file and `--override`) and refused with INVALID_CONFIG.
 
 use kafka_protocol::messages::{
     alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest as KafkaAlter,
@@ -16,6 +19,7 @@ use super::configs::resource_type;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
+use crate::messages::quorum::{AlterBrokerConfigsArgs, QuorumReply};
 use crate::messages::{AlterConfigsRequest, ConfigChange, NodeMsg, Refusal};
 use crate::types::ErrorCode;
 
@@ -101,17 +105,24 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let refusals: Vec<Option<Refusal>> = resources
             .iter()
             .map(|(kind, _, _)| match *kind {
-                resource_type::TOPIC => None,
-                resource_type::BROKER => Some(Refusal::new(
-                    ErrorCode::INVALID_REQUEST,
-                    "broker configs are static in rill: change the config file or --override flags and restart",
-                )),
+                resource_type::TOPIC | resource_type::BROKER => None,
                 other => Some(Refusal::new(
                     ErrorCode::INVALID_REQUEST,
-                    format!("resource type {other} is not supported (topics: 2)"),
+                    format!("resource type {other} is not supported (topics: 2, brokers: 4)"),
                 )),
             })
             .collect();
+        let kinds: Vec<i8> = resources.iter().map(|(kind, _, _)| *kind).collect();
+        let brokers: Vec<(String, ConfigChange)> = (resources.iter())
+            .filter(|(kind, _, _)| *kind == resource_type::BROKER)
+            .map(|(_, name, change)| (name.clone(), change.clone()))
+            .collect();
+        let mut brokers_altered = if brokers.is_empty() {
+            Vec::new()
+        } else {
+            self.alter_broker_configs(brokers, validate_only).await
+        }
+        .into_iter();
         let topics: Vec<(String, ConfigChange)> = resources
             .into_iter()
             .filter(|(kind, _, _)| *kind == resource_type::TOPIC)
@@ -128,14 +139,53 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         }
         .into_iter();
         let mut outcomes = Vec::with_capacity(refusals.len());
-        for refusal in refusals {
+        for (refusal, kind) in refusals.into_iter().zip(kinds) {
             outcomes.push(match refusal {
                 Some(refusal) => Err(refusal),
+                None if kind == resource_type::BROKER => {
+                    brokers_altered.next().ok_or_else(|| {
+                        GatewayError::Close(
+                            "the controller answered fewer brokers than asked".into(),
+                        )
+                    })?
+                }
                 None => altered.next().ok_or_else(|| {
                     GatewayError::Close("the topics actor answered fewer topics than asked".into())
                 })?,
             });
         }
         Ok(outcomes)
+    }
+
+    /// The broker resources' changes, decided by the controller quorum: each resource's
+    /// outcome in order (all refused alike when the quorum does not answer).
+    async fn alter_broker_configs(
+        &self,
+        resources: Vec<(String, ConfigChange)>,
+        validate_only: bool,
+    ) -> Vec<Result<(), Refusal>> {
+        let count = resources.len();
+        let args = AlterBrokerConfigsArgs {
+            resources,
+            validate_only,
+        };
+        let refusal = match ask(&self.node, args).await {
+            Ok(QuorumReply::BrokerConfigsAltered(outcomes)) if outcomes.len() == count => {
+                return outcomes
+            }
+            Ok(QuorumReply::NotLeader { .. }) => Refusal::new(
+                ErrorCode::NOT_CONTROLLER,
+                "the controller quorum has no leader now; retry",
+            ),
+            Ok(other) => Refusal::new(
+                ErrorCode::UNKNOWN_SERVER_ERROR,
+                format!("the controller quorum did not alter the broker configs: {other:?}"),
+            ),
+            Err(e) => Refusal::new(
+                ErrorCode::REQUEST_TIMED_OUT,
+                format!("the controller quorum did not answer: {e}"),
+            ),
+        };
+        vec![Err(refusal); count]
     }
 }

@@ -20,10 +20,12 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
+use crate::controller::metadata::broker_config::DYNAMIC_BROKER_KEYS;
 use crate::controller::topic_config::{self, DELETE_RETENTION_MS_DEFAULT};
-use crate::messages::NodeMsg;
-use crate::messages::TopicMeta;
+use crate::messages::call::ask;
+use crate::messages::{BrokerConfigsRequest, DynamicBrokerConfigs, NodeMsg, TopicMeta};
 use crate::storage::log::{FlushPolicy, LogConfig};
+use crate::types::NodeId;
 
 /// Kafka's resource types (`ConfigResource.Type`).
 pub mod resource_type {
@@ -34,6 +36,8 @@ pub mod resource_type {
 /// Kafka's `ConfigSource` ids.
 pub mod source {
     pub const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+    pub const DYNAMIC_BROKER_CONFIG: i8 = 2;
+    pub const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
     pub const STATIC_BROKER_CONFIG: i8 = 4;
     pub const DEFAULT_CONFIG: i8 = 5;
 }
@@ -476,6 +480,57 @@ fn to_wire(
     result
 }
 
+/// The dynamic broker configs (the replication throttle rates) as described for `broker`
+/// (`None`: the cluster default, the resource `""`): its own value (DYNAMIC_BROKER_CONFIG),
+/// else the cluster default (DYNAMIC_DEFAULT_BROKER_CONFIG), else Kafka's default, unlimited
+/// (`Long.MAX_VALUE`, DEFAULT_CONFIG). Alterable, unlike the static settings.
+pub fn describe_dynamic(
+    dynamic: &DynamicBrokerConfigs,
+    broker: Option<NodeId>,
+) -> Vec<ConfigEntry> {
+    let unlimited = i64::MAX.to_string();
+    DYNAMIC_BROKER_KEYS
+        .iter()
+        .map(|&key| {
+            let value_of = |entity: Option<NodeId>| {
+                (dynamic.get(&entity))
+                    .and_then(|configs| configs.get(key))
+                    .cloned()
+            };
+            let mut synonyms = Vec::new();
+            let mut push = |value: Option<String>, source: i8| {
+                if let Some(value) = value {
+                    synonyms.push(Synonym {
+                        name: key.to_string(),
+                        value: Some(value),
+                        source,
+                    });
+                }
+            };
+            if broker.is_some() {
+                push(value_of(broker), source::DYNAMIC_BROKER_CONFIG);
+            }
+            push(value_of(None), source::DYNAMIC_DEFAULT_BROKER_CONFIG);
+            push(Some(unlimited.clone()), source::DEFAULT_CONFIG);
+            ConfigEntry {
+                name: key.to_string(),
+                value: synonyms[0].value.clone(),
+                source: synonyms[0].source,
+                read_only: false,
+                config_type: config_type::LONG,
+                doc: DYNAMIC_BROKER_DOC,
+                synonyms,
+            }
+        })
+        .collect()
+}
+
+/// The doc of the dynamic broker keys.
+const DYNAMIC_BROKER_DOC: &str = "Bytes per second of replication traffic for the partitions \
+    the topics' *.replication.throttled.replicas name on this broker (KIP-73); set with \
+    IncrementalAlterConfigs (rill reassign-partitions --throttle). \
+    replica.alter.log.dirs.io.max.bytes.per.second is kept but does nothing: one log dir per broker.";
+
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn describe_configs(
         &self,
@@ -484,6 +539,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     ) -> Result<DescribeConfigsResponse, GatewayError> {
         let include_documentation = version >= 3 && request.include_documentation;
         let mut known: Option<BTreeMap<String, TopicMeta>> = None;
+        let mut dynamic: Option<DynamicBrokerConfigs> = None;
         let mut results = Vec::new();
         for resource in request.resources {
             let name = resource.resource_name.to_string();
@@ -506,9 +562,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 }
                 resource_type::BROKER => {
                     let id = self.settings.node_id.to_string();
-                    // "" is the cluster-wide default; on one node that is this broker's config.
+                    // "" is the cluster-wide default; its static part is this broker's config.
                     if name.is_empty() || name == id {
-                        Ok(self.settings.broker_configs.clone())
+                        if dynamic.is_none() {
+                            dynamic = Some(ask(&self.node, BrokerConfigsRequest).await?);
+                        }
+                        let broker = (!name.is_empty()).then_some(self.settings.node_id);
+                        let mut entries = self.settings.broker_configs.clone();
+                        let known = dynamic.as_ref().expect("asked above");
+                        entries.extend(describe_dynamic(known, broker));
+                        Ok(entries)
                     } else {
                         Err((
                             ErrorCode::INVALID_REQUEST,

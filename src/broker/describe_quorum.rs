@@ -74,6 +74,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::LeadersElected(_)
             | QuorumReply::Reassigned(_)
             | QuorumReply::Reassignments(_)
+            | QuorumReply::BrokerConfigsAltered(_)
             | QuorumReply::Registered { .. }
             | QuorumReply::Heartbeat { .. }
             | QuorumReply::StaleBrokerEpoch

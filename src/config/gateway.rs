@@ -384,6 +384,18 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             "A follower not caught up with its leader for this long leaves the ISR.",
         ),
         (
+            "replication.quota.window.num",
+            Some(config.replication_quota_window_num.to_string()),
+            INT,
+            "Samples the replication throttles' quota measures over (their memory of debt).",
+        ),
+        (
+            "replication.quota.window.size.seconds",
+            Some(config.replication_quota_window_size_s.to_string()),
+            INT,
+            "Seconds of one replication quota sample (the burst a throttle allows).",
+        ),
+        (
             "queued.max.request.bytes",
             Some(
                 config

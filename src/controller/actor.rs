@@ -8,12 +8,15 @@ use crate::actor::{Actor, Addr, Ctx, Input};
 use crate::messages::{
     LeadersUpdate, NodeMsg, PartitionsRequest, Refusal, TopicsReply, TopicsRequest, PARTITIONS,
 };
+use crate::partition::throttle::ThrottleSettings;
 use crate::types::ErrorCode;
 
 pub struct TopicsActor {
     topics: TopicsState,
     settings: AdminSettings,
     admin: Admin,
+    /// The replication throttles last sent to the partitions actor (sent again only changed).
+    throttles: Option<ThrottleSettings>,
 }
 
 impl TopicsActor {
@@ -22,6 +25,7 @@ impl TopicsActor {
             topics: TopicsState::default(),
             settings,
             admin: Admin::default(),
+            throttles: None,
         }
     }
 }
@@ -56,6 +60,17 @@ impl Actor<NodeMsg> for TopicsActor {
                     actor: PARTITIONS,
                 };
                 ctx.send(to, NodeMsg::Partitions(PartitionsRequest::Leaders(leaders)));
+                let applied = &topics.applied;
+                let throttles = ThrottleSettings::from_metadata(
+                    ctx.me.node,
+                    &applied.broker_configs,
+                    (applied.topics.iter()).map(|(name, meta)| (name.as_str(), &meta.configs)),
+                );
+                if self.throttles.as_ref() != Some(&throttles) {
+                    self.throttles = Some(throttles.clone());
+                    let msg = PartitionsRequest::Throttles(throttles);
+                    ctx.send(to, NodeMsg::Partitions(msg));
+                }
                 // Queued even while start-up opens the logs: it runs after `OpenAll` and takes
                 // what changed meanwhile (before start-up it does nothing).
                 self.admin
@@ -70,6 +85,12 @@ impl Actor<NodeMsg> for TopicsActor {
                     TopicsRequest::List => {
                         let topics = topics.applied.topics.clone();
                         ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::List(topics)));
+                        return;
+                    }
+                    TopicsRequest::BrokerConfigs => {
+                        let configs = topics.applied.broker_configs.clone();
+                        let reply = TopicsReply::BrokerConfigs(configs);
+                        ctx.reply(id, NodeMsg::TopicsReply(reply));
                         return;
                     }
                     TopicsRequest::CreateTopics(r) => AdminOp::CreateTopics(r),

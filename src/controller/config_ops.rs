@@ -29,6 +29,17 @@ pub fn apply_ops(
     current: &BTreeMap<String, String>,
     ops: &[ConfigOp],
 ) -> Result<BTreeMap<String, String>, Refusal> {
+    apply_ops_of(current, ops, TOPIC_CONFIG_KEYS, "topic config")
+}
+
+/// [`apply_ops`] over the keys `known` (what an unknown key is called in the refusal: `noun`).
+/// Only the topic keys [`list_default`] names are lists.
+pub fn apply_ops_of(
+    current: &BTreeMap<String, String>,
+    ops: &[ConfigOp],
+    known: &[&str],
+    noun: &str,
+) -> Result<BTreeMap<String, String>, Refusal> {
     for (i, (key, _, _)) in ops.iter().enumerate() {
         if ops[..i].iter().any(|(k, _, _)| k == key) {
             return Err(Refusal::new(
@@ -39,10 +50,10 @@ pub fn apply_ops(
     }
     let mut next = current.clone();
     for (key, operation, value) in ops {
-        if !TOPIC_CONFIG_KEYS.contains(&key.as_str()) {
+        if !known.contains(&key.as_str()) {
             return Err(Refusal::new(
                 ErrorCode::INVALID_CONFIG,
-                format!("unknown topic config '{key}'"),
+                format!("unknown {noun} '{key}'"),
             ));
         }
         let list_op = |name: &str| {
@@ -120,11 +131,20 @@ fn list_items(value: &str) -> Vec<String> {
 pub fn replacement(
     configs: &[(String, Option<String>)],
 ) -> Result<BTreeMap<String, String>, Refusal> {
+    replacement_of(configs, TOPIC_CONFIG_KEYS, "topic config")
+}
+
+/// [`replacement`] over the keys `known`, as [`apply_ops_of`].
+pub fn replacement_of(
+    configs: &[(String, Option<String>)],
+    known: &[&str],
+    noun: &str,
+) -> Result<BTreeMap<String, String>, Refusal> {
     let ops: Vec<ConfigOp> = configs
         .iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), op::SET, Some(v))))
         .collect();
-    apply_ops(&BTreeMap::new(), &ops)
+    apply_ops_of(&BTreeMap::new(), &ops, known, noun)
 }
 
 #[cfg(test)]

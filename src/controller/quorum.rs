@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use super::liveness::BrokerLiveness;
 use super::metadata::{
-    alter_partition, election, eligible, reassign, records, topic_admin, MetadataImage,
-    MetadataRecord, TopicDefaults,
+    alter_partition, broker_config, election, eligible, reassign, records, topic_admin,
+    MetadataImage, MetadataRecord, TopicDefaults,
 };
 use super::raft::core::RaftConfig;
 use super::raft::log_file::ENTRY_BYTES_MAX;
@@ -860,6 +860,21 @@ impl QuorumActor {
                     topic_admin::alter_topic_configs(self.projected(), &topics, validate_only);
                 self.propose_topics(ctx, id, plan, TopicChange::Altered);
             }
+            LeaderRequest::AlterBrokerConfigs {
+                resources,
+                validate_only,
+            } => {
+                let (records, outcomes) = broker_config::alter_broker_configs(
+                    self.projected(),
+                    &resources,
+                    validate_only,
+                );
+                if records.is_empty() {
+                    let reply = QuorumReply::BrokerConfigsAltered(outcomes);
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                self.propose_for(ctx, id, &records, Settle::BrokerConfigs(outcomes));
+            }
             LeaderRequest::AlterPartition {
                 node_id,
                 broker_epoch,
@@ -1213,6 +1228,8 @@ enum Settle {
     Elected(Vec<ElectionOutcome>),
     /// An AlterPartitionReassignments' outcomes as planned, likewise.
     Reassigned(Vec<ReassignOutcome>),
+    /// An Incremental/AlterConfigs of broker resources' outcomes as planned, likewise.
+    BrokerConfigs(Vec<Result<(), Refusal>>),
 }
 
 /// Which topic administration a [`Settle::Topics`] answers.
@@ -1293,6 +1310,7 @@ impl Settle {
             ),
             Settle::Elected(outcomes) => QuorumReply::LeadersElected(outcomes),
             Settle::Reassigned(outcomes) => QuorumReply::Reassigned(outcomes),
+            Settle::BrokerConfigs(outcomes) => QuorumReply::BrokerConfigsAltered(outcomes),
             Settle::Skipped => QuorumReply::Failed(format!(
                 "entry {index} changed nothing: the metadata moved on; ask again"
             )),
@@ -1318,6 +1336,7 @@ pub fn applied_topics(image: &MetadataImage) -> AppliedTopics {
                 (id, status)
             })
             .collect(),
+        broker_configs: image.all_broker_configs().clone(),
     }
 }
 

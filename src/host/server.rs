@@ -151,7 +151,11 @@ impl Server {
         let topics = TopicsActor::new(admin_settings);
         let partitions = Partitions::new(storage.clone())
             .gated()
-            .with_replica_lag_time_max_ms(config.replica_lag_time_max_ms);
+            .with_replica_lag_time_max_ms(config.replica_lag_time_max_ms)
+            .with_replication_quota_window(
+                config.replication_quota_window_num,
+                config.replication_quota_window_size_s,
+            );
         let quorum = QuorumActor::new(config.quorum_settings(), storage.clone());
         let actors = vec![
             (TOPICS, NodeActor::new(topics)),

@@ -109,6 +109,8 @@ calls! {
     LogDirsRequest, Vec<LogDirPartition> => PARTITIONS,
         |r| NodeMsg::Partitions(PartitionsRequest::LogDirs(r));
     ListTopicsRequest, BTreeMap<String, TopicMeta> => TOPICS, |_| NodeMsg::Topics(TopicsRequest::List);
+    BrokerConfigsRequest, DynamicBrokerConfigs => TOPICS,
+        |_| NodeMsg::Topics(TopicsRequest::BrokerConfigs);
     CreateTopicsRequest, Vec<TopicChange> => TOPICS,
         |r| NodeMsg::Topics(TopicsRequest::CreateTopics(r));
     DeleteTopicsRequest, Deletions => TOPICS, |r| NodeMsg::Topics(TopicsRequest::DeleteTopics(r));
@@ -156,6 +158,12 @@ calls! {
         |r| quorum::LeaderRequest::AlterReassignments {
             reassignments: r.reassignments,
             allow_replication_factor_change: r.allow_replication_factor_change,
+        }
+        .to_own_voter();
+    quorum::AlterBrokerConfigsArgs, quorum::QuorumReply => QUORUM,
+        |r| quorum::LeaderRequest::AlterBrokerConfigs {
+            resources: r.resources,
+            validate_only: r.validate_only,
         }
         .to_own_voter();
     quorum::ListReassignmentsArgs, quorum::QuorumReply => QUORUM,
@@ -207,6 +215,7 @@ replies! {
     ConfigAlterations = TopicsReply::ConfigsAltered | Failed;
     Option<TopicMeta> = TopicsReply::AutoCreated;
     OpenAllReport = TopicsReply::Opened;
+    DynamicBrokerConfigs = TopicsReply::BrokerConfigs;
     lifecycle::BrokerStatus = LifecycleReply::Status;
     Leadership = PartitionsReply::Lead;
     JoinGroupResult = GroupsReply::Joined;

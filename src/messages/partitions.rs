@@ -49,6 +49,9 @@ pub enum PartitionsRequest {
     /// A follower's sync completed while its fetch waited at this node, the leader (see
     /// [`ReplicaSyncedNotice`]): a message, never answered.
     ReplicaSynced(ReplicaSyncedNotice),
+    /// The replication throttles the metadata sets for this broker (KIP-73): a message from
+    /// the topics actor when they change, never answered (see `partition::throttle`).
+    Throttles(crate::partition::throttle::ThrottleSettings),
 }
 
 /// A follower that syncs every append (`flush.messages=1`) made its copy durable up to

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::topics::TopicRef;
+use super::topics::{ConfigChange, TopicRef};
 use crate::types::{BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Refusal};
 
 /// One entry of the replicated log. Its index is its position (1-based), not stored in it.
@@ -233,6 +233,14 @@ pub enum LeaderRequest {
     ListReassignments {
         partitions: Option<Vec<(String, i32)>>,
     },
+    /// Kafka's Incremental/AlterConfigs of BROKER resources (`""` or a broker id), at the
+    /// controller: each resource's change planned against the metadata as it is then
+    /// (`controller::metadata::broker_config`). Answered [`QuorumReply::BrokerConfigsAltered`]
+    /// once committed.
+    AlterBrokerConfigs {
+        resources: Vec<(String, ConfigChange)>,
+        validate_only: bool,
+    },
 }
 
 /// One partition's reassignment as asked (Kafka's `ReassignablePartition`).
@@ -276,6 +284,14 @@ pub struct AlterReassignmentsArgs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListReassignmentsArgs {
     pub partitions: Option<Vec<(String, i32)>>,
+}
+
+/// Asks the controller to alter dynamic broker configs
+/// ([`LeaderRequest::AlterBrokerConfigs`]).
+#[derive(Clone, Debug)]
+pub struct AlterBrokerConfigsArgs {
+    pub resources: Vec<(String, ConfigChange)>,
+    pub validate_only: bool,
 }
 
 /// One partition's ISR as its leader wants it (Kafka's AlterPartition `PartitionData`).
@@ -449,6 +465,9 @@ pub enum QuorumReply {
         index: u64,
         outcomes: Vec<Result<TopicView, Refusal>>,
     },
+    /// An Incremental/AlterConfigs of broker resources: each resource's outcome, in request
+    /// order.
+    BrokerConfigsAltered(Vec<Result<(), Refusal>>),
 }
 
 /// One voter's view of the quorum.

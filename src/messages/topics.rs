@@ -61,6 +61,8 @@ pub struct AppliedTopics {
     /// epoch in its fetches; a leader adds to the ISR only a replica fetching in its
     /// registration's epoch, KIP-903).
     pub brokers: BTreeMap<NodeId, super::BrokerStatus>,
+    /// The dynamic broker configs by broker (`None`: the cluster-wide default `""`).
+    pub broker_configs: DynamicBrokerConfigs,
 }
 
 impl AppliedTopics {
@@ -108,6 +110,8 @@ pub enum TopicsRequest {
     EnsureInternal(EnsureInternalRequest),
     /// From the node's voter (a message, not answered): the topics as applied now.
     MetadataApplied(Box<AppliedTopics>),
+    /// The dynamic broker configs as applied here (DescribeConfigs of a BROKER resource).
+    BrokerConfigs,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -128,6 +132,13 @@ pub enum InternalTopic {
 /// [`TopicsRequest::List`], as a typed call: every topic with its metadata.
 #[derive(Debug)]
 pub struct ListTopicsRequest;
+
+/// [`TopicsRequest::BrokerConfigs`], as a typed call.
+#[derive(Debug)]
+pub struct BrokerConfigsRequest;
+
+/// The dynamic broker configs by broker (`None`: the cluster-wide default `""`).
+pub type DynamicBrokerConfigs = BTreeMap<Option<NodeId>, BTreeMap<String, String>>;
 
 /// CreateTopics: the topics in request order (a count or factor of -1 is the broker default);
 /// the reply has one [`TopicChange`] per topic, in the same order.
@@ -192,7 +203,7 @@ pub struct AlterConfigsRequest {
     pub validate_only: bool,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConfigChange {
     /// IncrementalAlterConfigs: (key, `AlterConfigOp.OpType`, value) per config.
     Incremental(Vec<(String, i8, Option<String>)>),
@@ -235,6 +246,8 @@ pub enum TopicsReply {
     Failed(String),
     /// Not a topics request.
     Refused(Refusal),
+    /// The dynamic broker configs as applied here ([`TopicsRequest::BrokerConfigs`]).
+    BrokerConfigs(DynamicBrokerConfigs),
 }
 
 /// The answer to a request that changes one topic (create, delete, grow, alter): the topic as

@@ -38,6 +38,7 @@ use super::replica::{self, Appended, LogStartWaiter, Replica, Waiter};
 use super::replica_fetch;
 use super::role::Role;
 use super::strays;
+use super::throttle::{self, ThrottleSettings, Throttles};
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
 use crate::limits::{
@@ -223,6 +224,9 @@ pub struct Partitions {
     isr_calls: IsrCalls,
     /// Kafka's `replica.lag.time.max.ms`.
     replica_lag_time_max_ms: u64,
+    /// The replication throttles (KIP-73) the metadata sets for this broker, with their quotas
+    /// (see [`throttle`]).
+    throttles: Throttles,
     /// Whether the `IsrCheck` timer is armed: only while this node leads a partition with
     /// other replicas (a single node's timers stay as they were).
     isr_check_armed: bool,
@@ -293,7 +297,18 @@ impl Partitions {
             isr_calls: IsrCalls::default(),
             replica_lag_time_max_ms: isr::REPLICA_LAG_TIME_MAX_MS_DEFAULT,
             isr_check_armed: false,
+            throttles: Throttles::new(
+                throttle::REPLICATION_QUOTA_WINDOW_NUM_DEFAULT,
+                throttle::REPLICATION_QUOTA_WINDOW_SIZE_SECONDS_DEFAULT,
+            ),
         }
+    }
+
+    /// Kafka's `replication.quota.window.num` and `replication.quota.window.size.seconds`: the
+    /// replication quotas' burst and memory (see [`throttle::ReplicationQuota`]).
+    pub fn with_replication_quota_window(mut self, window_num: u32, window_size_s: u32) -> Self {
+        self.throttles = Throttles::new(window_num, window_size_s);
+        self
     }
 
     /// Kafka's `replica.lag.time.max.ms`: a follower not caught up for this long leaves the
@@ -515,6 +530,10 @@ impl Partitions {
             }
             PartitionsRequest::ReplicaSynced(notice) => {
                 self.replica_synced(ctx, &notice);
+                ctx.reply(id, done(ErrorCode::NONE, None));
+            }
+            PartitionsRequest::Throttles(settings) => {
+                self.set_throttles(ctx, settings);
                 ctx.reply(id, done(ErrorCode::NONE, None));
             }
         }
@@ -1867,7 +1886,12 @@ impl Partitions {
         {
             return reply_replica_fetch(ctx, id, result);
         }
-        let wait_ms = u64::from(ask.max_wait_ms).min(FETCH_WAIT_MS_MAX);
+        let mut wait_ms = u64::from(ask.max_wait_ms).min(FETCH_WAIT_MS_MAX);
+        if self.throttle_held(ctx, &ask) {
+            // Held by the leader's quota: served again once the quota has room (Kafka's
+            // DelayedFetch for a throttled partition waits out its max wait instead).
+            wait_ms = wait_ms.min(self.throttles.leader_wait_ms(ctx.now.mono_ms).max(1));
+        }
         let fetch_id = self.replica_fetches.park(id, ask);
         ctx.set_timer(PartitionsTimer::ReplicaFetch(fetch_id), wait_ms);
     }
@@ -1878,12 +1902,15 @@ impl Partitions {
     fn serve_replica_fetch(&mut self, ctx: PCtx, ask: &ReplicaFetchRequest) -> ReplicaFetchResult {
         let topic_id = self.topic_ids.get(&ask.tp).copied().unwrap_or_default();
         let assigned = self.leaders.is_replica(&ask.tp, ask.replica);
+        let budget = self.leader_budget(ctx, ask);
         let replica = self.replica_or_absent(&ask.tp, ctx.me.node);
         let registered = self.leaders.broker(ask.replica).map(|b| b.epoch);
-        let result = replica_fetch::serve(ask, replica, &topic_id, assigned, registered);
+        let result = replica_fetch::serve(ask, replica, &topic_id, assigned, registered, budget);
         if result.error_code != ErrorCode::NONE || result.diverging_epoch.is_some() {
             return result;
         }
+        let sent_bytes = result.records.len() as u64;
+        (self.throttles).record_leader(&ask.tp, sent_bytes, ctx.now.mono_ms);
         let Some(replica) = self.replicas.get_mut(&ask.tp) else {
             return result;
         };
@@ -1895,6 +1922,49 @@ impl Partitions {
         let (follower, epoch) = (ask.replica, ask.broker_epoch);
         self.follower_progressed(ctx, &ask.tp, (follower, epoch), hw_before, acknowledged);
         result
+    }
+
+    /// Whether `ask`'s follower is in `tp`'s ISR as this leader counts it: the committed ISR
+    /// or the one it asked for (a follower being added must not be held back by its own
+    /// catching up). Kafka exempts in-sync followers from the leader's throttle "to avoid
+    /// ISR thrashing".
+    fn follower_in_sync(&self, ask: &ReplicaFetchRequest) -> bool {
+        let Some(replica) = self.replicas.get(&ask.tp) else {
+            return false;
+        };
+        let committed = match replica.role() {
+            Role::Leader { isr, .. } => isr.contains(&ask.replica),
+            Role::Follower { .. } => false,
+        };
+        committed || (replica.proposed_isr()).is_some_and(|isr| isr.contains(&ask.replica))
+    }
+
+    /// The bytes this leader may send `ask`'s follower now (`None`: no limit).
+    fn leader_budget(&mut self, ctx: PCtx, ask: &ReplicaFetchRequest) -> Option<u64> {
+        if !self.throttles.leader_throttled(&ask.tp) {
+            return None;
+        }
+        let in_sync = self.follower_in_sync(ask);
+        (self.throttles).leader_budget_bytes(&ask.tp, in_sync, ctx.now.mono_ms)
+    }
+
+    /// Whether the leader's quota holds `ask` now (it would get no records for it).
+    fn throttle_held(&mut self, ctx: PCtx, ask: &ReplicaFetchRequest) -> bool {
+        self.leader_budget(ctx, ask) == Some(0)
+    }
+
+    /// The metadata's throttles for this broker changed: held fetches are served again at
+    /// once under the new ones (a cleared throttle releases them, as Kafka's `removeThrottle`).
+    fn set_throttles(&mut self, ctx: PCtx, settings: ThrottleSettings) {
+        tracing::info!(?settings, "replication throttles changed");
+        self.throttles.update(settings, ctx.now.mono_ms);
+        let led: Vec<TopicPartition> = (self.replicas.iter())
+            .filter(|(_, r)| r.role().is_leader())
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in &led {
+            self.wake_replica_fetches(ctx, tp);
+        }
     }
 
     /// A follower's fetch or sync notice was counted (the high watermark was `hw_before`):
@@ -2163,6 +2233,18 @@ impl Partitions {
             return;
         }
         let me = ctx.me.node;
+        if self.throttles.follower_throttled(tp) {
+            // Kafka's follower leaves a throttled partition out of its fetch while it is not
+            // in the ISR and the quota is spent (`RemoteLeaderEndPoint.buildFetch`).
+            let in_sync = self.leaders.in_isr(tp, me);
+            let follows = (self.replicas.get(tp))
+                .and_then(|r| following::leader_to_fetch_from(r, me))
+                .is_some();
+            let held = (self.throttles).follower_holds(tp, in_sync, ctx.now.mono_ms);
+            if let (true, Some(wait_ms)) = (follows, held) {
+                return self.back_off_for(ctx, tp, wait_ms.max(1));
+            }
+        }
         let Some(replica) = self.replicas.get(tp) else {
             return;
         };
@@ -2274,6 +2356,9 @@ impl Partitions {
                 return self.back_off(ctx, &tp);
             }
         };
+        // Kafka's follower counts every throttled partition's bytes, in sync or not.
+        let received_bytes = result.records.len() as u64;
+        (self.throttles).record_follower(&tp, received_bytes, ctx.now.mono_ms);
         if result.error_code == ErrorCode::OFFSET_OUT_OF_RANGE {
             // Kafka's `handleOutOfRangeError`: a follower past the leader's log end cuts to it;
             // one below the leader's log start (away while the leader's retention removed what
@@ -2750,6 +2835,10 @@ impl Actor<NodeMsg> for Partitions {
                 msg: NodeMsg::Partitions(PartitionsRequest::ReplicaSynced(notice)),
                 ..
             } => self.replica_synced(ctx, &notice),
+            Input::Msg {
+                msg: NodeMsg::Partitions(PartitionsRequest::Throttles(settings)),
+                ..
+            } => self.set_throttles(ctx, settings),
             Input::Msg { from, msg } => {
                 tracing::warn!(
                     ?from,

@@ -164,6 +164,11 @@ impl Leaders {
             .is_some_and(|p| p.replicas.len() > 1)
     }
 
+    /// Whether the metadata has `node` in `tp`'s ISR (a follower exempt from throttling).
+    pub fn in_isr(&self, tp: &TopicPartition, node: NodeId) -> bool {
+        (self.partitions.get(tp)).is_some_and(|p| p.isr.contains(&node))
+    }
+
     /// Whether `node` is one of `tp`'s assigned replicas; `None` while the metadata does not
     /// name the partition (a single node's start-up: nothing to check against).
     pub fn is_replica(&self, tp: &TopicPartition, node: NodeId) -> Option<bool> {

@@ -8,6 +8,7 @@
 //! * [`replica_fetch`] — the leader's side of a follower's fetch; [`following`] — this
 //!   node's fetch loop as a follower (append, cut where the log diverged, back off).
 //! * [`isr`] — a leader's ISR shrinks and expansions, asked of the controller (AlterPartition).
+//! * [`throttle`] — replication throttles (KIP-73): which partitions, and the byte quotas.
 //! * [`fetch_wait`] — parked fetches, clients' and followers'.
 //! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
@@ -35,6 +36,7 @@ pub mod replica;
 pub mod replica_fetch;
 pub mod role;
 pub mod strays;
+pub mod throttle;
 pub mod transactional_ids;
 
 #[cfg(test)]

@@ -83,6 +83,7 @@ pub fn may_park(request: &PartitionsRequest) -> bool {
             | PartitionsRequest::Registered(_)
             // A notice to a leader: one still opening leads nothing yet.
             | PartitionsRequest::ReplicaSynced(_)
+            | PartitionsRequest::Throttles(_)
     )
 }
 
@@ -108,7 +109,8 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         | PartitionsRequest::RemoveStray(_)
         | PartitionsRequest::LogDirs(_)
         | PartitionsRequest::Registered(_)
-        | PartitionsRequest::ReplicaSynced(_) => false,
+        | PartitionsRequest::ReplicaSynced(_)
+        | PartitionsRequest::Throttles(_) => false,
     }
 }
 

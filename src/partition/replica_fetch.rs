@@ -19,7 +19,10 @@
 //!    at the base of the batch holding the log start gets that batch: [`read_from`]);
 //! 4. the batches from the fetch offset up to the log end (not the high watermark: a follower
 //!    copies what is not committed yet, which is what lets it commit), within `max_bytes` but
-//!    at least one batch.
+//!    at least one batch; a follower held by the leader's replication throttle gets none, and
+//!    one the quota has room left for gets at most that room (still at least one batch), so
+//!    errors and divergences are answered whatever the quota (Kafka's `readFromLog` returns
+//!    empty records for a throttled partition only after its checks).
 
 use super::errors;
 use super::following;
@@ -38,6 +41,7 @@ pub fn serve(
     topic_id: &[u8; 16],
     assigned: Option<bool>,
     registered: Option<BrokerEpoch>,
+    budget_bytes: Option<u64>,
 ) -> ReplicaFetchResult {
     let unknown = [0; 16];
     if ask.topic_id != unknown && *topic_id != unknown && ask.topic_id != *topic_id {
@@ -99,7 +103,12 @@ pub fn serve(
             return result;
         }
     }
-    match log.read(read_from(ask, replica).0, ask.max_bytes as usize) {
+    let max_bytes = match budget_bytes {
+        Some(0) => return result,
+        Some(room) => (ask.max_bytes as u64).min(room),
+        None => ask.max_bytes as u64,
+    };
+    match log.read(read_from(ask, replica).0, max_bytes as usize) {
         Ok(slice) => result.records = slice.bytes,
         Err(error) => result.error_code = errors::log_error_code(&error),
     }

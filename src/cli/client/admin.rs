@@ -1,7 +1,7 @@
-//! Admin calls: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, and
-//! DescribeTopicPartitions for the eligible leader replicas Metadata lacks. Describe and
-//! list are Metadata ([`Client::metadata`]). Each call returns one result per topic so tools can
-//! report them separately.
+//! Admin calls: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs,
+//! IncrementalAlterConfigs, and DescribeTopicPartitions for the eligible leader replicas
+//! Metadata lacks. Describe and list are Metadata ([`Client::metadata`]). Each call returns one
+//! result per topic (or config resource) so tools can report them separately.
 
 use std::collections::BTreeMap;
 
@@ -10,11 +10,14 @@ use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableT
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_topic_partitions_request::{Cursor, TopicRequest};
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use kafka_protocol::messages::{
     ApiKey, BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
     CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest,
     DescribeConfigsResponse, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse,
-    TopicName,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -22,8 +25,15 @@ use super::cluster::Client;
 use super::error::{ClientError, ClientResult};
 use crate::types::ErrorCode;
 
-/// DescribeConfigs resource type of a topic.
-const RESOURCE_TOPIC: i8 = 2;
+/// DescribeConfigs / IncrementalAlterConfigs resource type of a topic.
+pub const RESOURCE_TOPIC: i8 = 2;
+/// DescribeConfigs / IncrementalAlterConfigs resource type of a broker (named by its id, or
+/// `""` for the cluster-wide default).
+pub const RESOURCE_BROKER: i8 = 4;
+/// IncrementalAlterConfigs operation: set the key to the value.
+pub const CONFIG_OP_SET: i8 = 0;
+/// IncrementalAlterConfigs operation: remove the key's override (the value is null).
+pub const CONFIG_OP_DELETE: i8 = 1;
 /// DescribeConfigs `config_source` of a topic-level override.
 pub const CONFIG_SOURCE_DYNAMIC_TOPIC: i8 = 1;
 /// How long the broker may take on an admin request (Kafka's tools use 30 s too).
@@ -38,6 +48,20 @@ pub struct NewTopic {
     /// -1 lets the broker use `default.replication.factor`.
     pub replication_factor: i16,
     pub configs: Vec<(String, String)>,
+}
+
+/// One resource's changes for IncrementalAlterConfigs: its type ([`RESOURCE_TOPIC`],
+/// [`RESOURCE_BROKER`]), its name, and each `(key, operation, value)` ([`CONFIG_OP_SET`] with a
+/// value, [`CONFIG_OP_DELETE`] with `None`).
+pub type ConfigChanges = (i8, String, Vec<(String, i8, Option<String>)>);
+
+/// A resource type in words, for messages: `topic`, `broker`.
+pub fn resource_label(resource_type: i8) -> String {
+    match resource_type {
+        RESOURCE_TOPIC => "topic".to_owned(),
+        RESOURCE_BROKER => "broker".to_owned(),
+        other => format!("resource of type {other}"),
+    }
 }
 
 /// One topic config as DescribeConfigs reports it.
@@ -191,6 +215,68 @@ impl Client {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Changes configs through IncrementalAlterConfigs (KIP-339), sent where the admin calls
+    /// go ([`Client::admin_connection`]), all in one request. One result per resource, in
+    /// request order: `Err` with the broker's error for a resource it refused.
+    pub async fn incremental_alter_configs(
+        &self,
+        resources: Vec<ConfigChanges>,
+    ) -> ClientResult<Vec<(i8, String, ClientResult<()>)>> {
+        let metadata = self.metadata(Some(&[]), false).await?;
+        let connection = self.admin_connection(&metadata).await;
+        let version = connection.version(ApiKey::IncrementalAlterConfigs)?;
+        let request = IncrementalAlterConfigsRequest::default()
+            .with_validate_only(false)
+            .with_resources(
+                resources
+                    .iter()
+                    .map(|(resource_type, name, ops)| {
+                        AlterConfigsResource::default()
+                            .with_resource_type(*resource_type)
+                            .with_resource_name(str_bytes(name))
+                            .with_configs(
+                                ops.iter()
+                                    .map(|(key, op, value)| {
+                                        AlterableConfig::default()
+                                            .with_name(str_bytes(key))
+                                            .with_config_operation(*op)
+                                            .with_value(value.as_deref().map(str_bytes))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            );
+        let response: IncrementalAlterConfigsResponse = connection
+            .call(ApiKey::IncrementalAlterConfigs, version, &request)
+            .await?;
+        Ok(resources
+            .into_iter()
+            .map(|(resource_type, name, _)| {
+                let label = resource_label(resource_type);
+                let result = response
+                    .responses
+                    .iter()
+                    .find(|r| r.resource_type == resource_type && r.resource_name.as_str() == name)
+                    .map_or_else(
+                        || {
+                            Err(ClientError::Protocol(format!(
+                                "the broker's answer has no entry for {label} '{name}'"
+                            )))
+                        },
+                        |r| {
+                            let fallback = format!("cannot alter the configs of {label} '{name}'");
+                            match entry_error(r.error_code, r.error_message.as_ref(), fallback) {
+                                Some(e) => Err(e),
+                                None => Ok(()),
+                            }
+                        },
+                    );
+                (resource_type, name, result)
+            })
+            .collect())
     }
 
     /// The topic's configs, or `Ok(None)` when the broker does not serve DescribeConfigs.

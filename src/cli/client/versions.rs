@@ -41,6 +41,8 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     // `rill reassign-partitions`.
     (ApiKey::AlterPartitionReassignments, 0, 1),
     (ApiKey::ListPartitionReassignments, 0, 0),
+    // Its throttles (KIP-73): topic and broker configs, SET and DELETE.
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
     // The eligible leader replicas `rill topics --describe` shows (KIP-966).
     (ApiKey::DescribeTopicPartitions, 0, 0),
 ];

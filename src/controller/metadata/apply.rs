@@ -69,6 +69,8 @@ pub enum Skip {
     EpochExhausted(i32),
     #[error("a block of {0} producer ids")]
     BadProducerIdCount(i32),
+    #[error("'{0}' is not a dynamic broker config")]
+    UnknownBrokerConfig(String),
     #[error("producer ids from {got}, but the ids below {expected} are handed out")]
     ProducerIdsOutOfOrder { expected: i64, got: i64 },
     #[error("producer ids would pass i64::MAX")]
@@ -215,7 +217,31 @@ impl MetadataImage {
                 first_id,
                 count,
             } => self.allocate_producer_ids(*node_id, *broker_epoch, *first_id, *count),
+            R::SetBrokerConfig { broker, key, value } => {
+                self.set_broker_config(*broker, key, value.as_deref())
+            }
         }
+    }
+
+    fn set_broker_config(
+        &mut self,
+        broker: Option<NodeId>,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), Skip> {
+        if !super::broker_config::DYNAMIC_BROKER_KEYS.contains(&key) {
+            return Err(Skip::UnknownBrokerConfig(key.to_string()));
+        }
+        let configs = self.broker_configs.entry(broker).or_default();
+        match value {
+            Some(value) => configs.insert(key.to_string(), value.to_string()),
+            None => configs.remove(key),
+        };
+        // An entity without configs is not kept, so that images compare by what they say.
+        if configs.is_empty() {
+            self.broker_configs.remove(&broker);
+        }
+        Ok(())
     }
 
     fn init_cluster(&mut self, cluster_id: [u8; 16]) -> Result<(), Skip> {

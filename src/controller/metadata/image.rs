@@ -39,6 +39,11 @@ pub struct MetadataImage {
     /// broker's view has caught up. In the snapshot after the image (format 2).
     #[serde(skip)]
     pub(super) deleted_topics: BTreeMap<u64, TopicId>,
+    /// Dynamic broker configs (Kafka's `ConfigRecord`s of BROKER resources): by broker, `None`
+    /// for the cluster-wide default (the resource named `""`). Only the keys
+    /// [`super::broker_config`] admits. In the snapshot after the ELR (format 5).
+    #[serde(skip)]
+    pub(super) broker_configs: BTreeMap<Option<NodeId>, BTreeMap<String, String>>,
 }
 
 /// A registered broker (Kafka's `BrokerRegistration`).
@@ -104,6 +109,16 @@ impl PartitionImage {
 impl MetadataImage {
     pub fn applied_index(&self) -> u64 {
         self.applied_index
+    }
+
+    /// The dynamic configs of `broker` (`None`: the cluster-wide default), if it has any.
+    pub fn broker_configs(&self, broker: Option<NodeId>) -> Option<&BTreeMap<String, String>> {
+        self.broker_configs.get(&broker)
+    }
+
+    /// Every entity's dynamic broker configs (`None`: the cluster-wide default).
+    pub fn all_broker_configs(&self) -> &BTreeMap<Option<NodeId>, BTreeMap<String, String>> {
+        &self.broker_configs
     }
 
     pub fn cluster_id(&self) -> Option<[u8; 16]> {

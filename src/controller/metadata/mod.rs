@@ -22,9 +22,12 @@
 //!   up, complete in the ISR change that makes it possible.
 //! * [`topic_admin`] — the controller's topic administration: a request's records and each
 //!   topic's outcome (creation with placement, deletion, growth, config overrides).
+//! * [`broker_config`] — dynamic broker configs (the replication throttle rates, KIP-73): a
+//!   request's records and each resource's outcome.
 
 pub mod alter_partition;
 pub mod apply;
+pub mod broker_config;
 pub mod defaults;
 pub mod election;
 pub mod eligible;

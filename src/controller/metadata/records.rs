@@ -134,6 +134,14 @@ pub enum MetadataRecord {
         partition: i32,
         elr: Vec<NodeId>,
     },
+    /// Kafka's `ConfigRecord` for a BROKER resource: sets one dynamic config of `broker`
+    /// (`None`: the cluster-wide default, the resource named `""`), or removes it (`None`).
+    /// Only the keys [`super::broker_config::DYNAMIC_BROKER_KEYS`] names apply.
+    SetBrokerConfig {
+        broker: Option<NodeId>,
+        key: String,
+        value: Option<String>,
+    },
 }
 
 /// A broker's listener: the registration request carries it as the log does.

@@ -10,7 +10,8 @@
 //! were kept) still loads, with none (so a node that loaded one lists fewer deleted ids than
 //! its peers until they are forgotten); formats 1 and 2 load with no reassignment under way
 //! (none could be: they predate reassignment), and formats 1 to 3 with no eligible leader
-//! replica (a node that wrote one kept none).
+//! replica (a node that wrote one kept none). Format 5 adds the dynamic broker configs after
+//! them; formats 1 to 4 load with none (a node that wrote one had none).
 //!
 //! A snapshot taken after entry `i` and followed by the entries after `i` gives the image of
 //! the whole log: the snapshot holds the applied index, and [`MetadataImage::apply_entry`]
@@ -26,13 +27,15 @@ use super::records::TopicId;
 use crate::types::NodeId;
 
 /// The first byte of a snapshot; bump it when the image's layout changes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 4;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 5;
 /// The format before the deleted topic ids, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS: u8 = 1;
 /// The format before reassignments, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_REASSIGNMENTS: u8 = 2;
 /// The format before eligible leader replicas, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_ELR: u8 = 3;
+/// The format before dynamic broker configs, which this node still reads.
+const SNAPSHOT_FORMAT_WITHOUT_BROKER_CONFIGS: u8 = 4;
 
 /// An ongoing reassignment as a snapshot holds it: topic, partition, adding, removing.
 type Reassigning = (TopicId, i32, Vec<NodeId>, Vec<NodeId>);
@@ -75,7 +78,9 @@ impl MetadataImage {
                     .map(|(i, p)| (t.id, *i, p.elr.clone()))
             })
             .collect();
-        postcard::to_extend(&eligible, out).expect("eligible leader replicas always encode")
+        let out =
+            postcard::to_extend(&eligible, out).expect("eligible leader replicas always encode");
+        postcard::to_extend(&self.broker_configs, out).expect("broker configs always encode")
     }
 
     pub fn from_snapshot(bytes: &[u8]) -> Result<MetadataImage, SnapshotError> {
@@ -118,6 +123,9 @@ impl MetadataImage {
                     })?;
                 partition.elr = elr;
             }
+        }
+        if version > SNAPSHOT_FORMAT_WITHOUT_BROKER_CONFIGS {
+            (image.broker_configs, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
         }
         if !rest.is_empty() {
             return Err(SnapshotError::TrailingBytes(rest.len()));

@@ -1,0 +1,212 @@
+//! Dynamic broker configs at the controller: Kafka's IncrementalAlterConfigs and AlterConfigs
+//! of BROKER resources, planned as [`MetadataRecord::SetBrokerConfig`] records against the
+//! (projected) image, so every broker applies them from the metadata log and they survive
+//! restarts as Kafka's `ConfigRecord`s do.
+//!
+//! Only the keys Kafka sets dynamically for replication throttles (KIP-73) are admitted:
+//! every other broker setting is static in Rill (config file and `--override`), and a key this
+//! broker would not honour is refused rather than stored and ignored. A resource is named `""`
+//! (the cluster-wide default) or a broker id, registered or not (Kafka keeps configs for
+//! brokers that have not joined yet).
+
+use std::collections::BTreeMap;
+
+use super::image::MetadataImage;
+use super::records::MetadataRecord;
+use crate::controller::config_ops::{apply_ops_of, replacement_of};
+use crate::controller::config_values::long_at_least;
+use crate::messages::ConfigChange;
+use crate::partition::throttle::{FOLLOWER_RATE_KEY, LEADER_RATE_KEY, LOG_DIRS_RATE_KEY};
+use crate::types::{ErrorCode, NodeId, Refusal};
+
+/// The broker keys that may be set dynamically (each a LONG of bytes per second, at least 0).
+pub const DYNAMIC_BROKER_KEYS: &[&str] = &[LEADER_RATE_KEY, FOLLOWER_RATE_KEY, LOG_DIRS_RATE_KEY];
+
+/// The broker a BROKER resource names: `None` for `""` (the cluster-wide default).
+pub fn entity(name: &str) -> Result<Option<NodeId>, Refusal> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    (name.parse::<u64>().ok())
+        .filter(|id| i32::try_from(*id).is_ok())
+        .map(|id| Some(NodeId(id)))
+        .ok_or_else(|| {
+            Refusal::new(
+                ErrorCode::INVALID_REQUEST,
+                format!("broker resource '{name}' is neither \"\" (the cluster default) nor a broker id"),
+            )
+        })
+}
+
+/// The new dynamic configs of each resource (name, change), as records, and each resource's
+/// outcome in order. `validate_only` checks and plans nothing.
+pub fn alter_broker_configs(
+    image: &MetadataImage,
+    resources: &[(String, ConfigChange)],
+    validate_only: bool,
+) -> (Vec<MetadataRecord>, Vec<Result<(), Refusal>>) {
+    let mut records = Vec::new();
+    let mut outcomes = Vec::with_capacity(resources.len());
+    let mut seen = Vec::new();
+    for (name, change) in resources {
+        let planned = plan(image, name, change, &seen);
+        if let Ok((broker, _)) = &planned {
+            seen.push(*broker);
+        }
+        outcomes.push(planned.map(|(_, changes)| {
+            if !validate_only {
+                records.extend(changes);
+            }
+        }));
+    }
+    (records, outcomes)
+}
+
+/// One resource's records, refused as Kafka refuses it: a resource named twice in one request
+/// (INVALID_REQUEST), an unknown or static key or a bad value (INVALID_CONFIG).
+fn plan(
+    image: &MetadataImage,
+    name: &str,
+    change: &ConfigChange,
+    seen: &[Option<NodeId>],
+) -> Result<(Option<NodeId>, Vec<MetadataRecord>), Refusal> {
+    let broker = entity(name)?;
+    if seen.contains(&broker) {
+        return Err(Refusal::new(
+            ErrorCode::INVALID_REQUEST,
+            format!("broker resource '{name}' is named twice in one request"),
+        ));
+    }
+    let noun = "dynamic broker config (the others are static in rill: set them in the config \
+                file or with --override)";
+    let empty = BTreeMap::new();
+    let current = image.broker_configs(broker).unwrap_or(&empty);
+    let next = match change {
+        ConfigChange::Incremental(ops) => apply_ops_of(current, ops, DYNAMIC_BROKER_KEYS, noun)?,
+        ConfigChange::Replace(configs) => replacement_of(configs, DYNAMIC_BROKER_KEYS, noun)?,
+    };
+    for (key, value) in &next {
+        long_at_least(key, value, 0)
+            .map_err(|message| Refusal::new(ErrorCode::INVALID_CONFIG, message))?;
+    }
+    let removed = (current.keys())
+        .filter(|key| !next.contains_key(*key))
+        .map(|key| (key.clone(), None));
+    let set = (next.iter())
+        .filter(|(key, value)| current.get(*key) != Some(value))
+        .map(|(key, value)| (key.clone(), Some(value.trim().to_string())));
+    let records = (removed.chain(set))
+        .map(|(key, value)| MetadataRecord::SetBrokerConfig { broker, key, value })
+        .collect();
+    Ok((broker, records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::config_ops::op;
+
+    fn set(key: &str, value: &str) -> (String, i8, Option<String>) {
+        (key.to_string(), op::SET, Some(value.to_string()))
+    }
+
+    fn applied(image: &mut MetadataImage, records: &[MetadataRecord]) {
+        let index = image.applied_index() + 1;
+        assert!(
+            image.apply_entry(index, records).is_empty(),
+            "every record applies"
+        );
+    }
+
+    #[test]
+    fn a_rate_is_set_for_a_broker_and_the_default_and_deleted_again() {
+        let mut image = MetadataImage::default();
+        let resources = vec![
+            (
+                "2".to_string(),
+                ConfigChange::Incremental(vec![set(LEADER_RATE_KEY, "1000")]),
+            ),
+            (
+                String::new(),
+                ConfigChange::Incremental(vec![set(FOLLOWER_RATE_KEY, " 500 ")]),
+            ),
+        ];
+        let (records, outcomes) = alter_broker_configs(&image, &resources, false);
+        assert_eq!(outcomes, vec![Ok(()), Ok(())]);
+        applied(&mut image, &records);
+        let two = image.broker_configs(Some(NodeId(2))).expect("broker 2's");
+        assert_eq!(two.get(LEADER_RATE_KEY).map(String::as_str), Some("1000"));
+        let default = image.broker_configs(None).expect("the default's");
+        assert_eq!(
+            default.get(FOLLOWER_RATE_KEY).map(String::as_str),
+            Some("500")
+        );
+        // DELETE removes the key; an entity left with none is gone from the image.
+        let delete = vec![(
+            "2".to_string(),
+            ConfigChange::Incremental(vec![(LEADER_RATE_KEY.to_string(), op::DELETE, None)]),
+        )];
+        let (records, outcomes) = alter_broker_configs(&image, &delete, false);
+        assert_eq!(outcomes, vec![Ok(())]);
+        applied(&mut image, &records);
+        assert_eq!(image.broker_configs(Some(NodeId(2))), None);
+        // The legacy AlterConfigs replaces the entity's whole set.
+        let replace = vec![(
+            String::new(),
+            ConfigChange::Replace(vec![(LEADER_RATE_KEY.to_string(), Some("7".to_string()))]),
+        )];
+        let (records, _) = alter_broker_configs(&image, &replace, false);
+        applied(&mut image, &records);
+        let default = image.broker_configs(None).expect("the default's");
+        assert_eq!(
+            default.iter().collect::<Vec<_>>(),
+            vec![(&LEADER_RATE_KEY.to_string(), &"7".to_string())]
+        );
+    }
+
+    #[test]
+    fn static_keys_bad_values_bad_names_and_twice_named_resources_are_refused() {
+        let image = MetadataImage::default();
+        let one = |name: &str, ops| alter_broker_configs(&image, &[(name.to_string(), ops)], false);
+        let code = |(records, outcomes): (Vec<MetadataRecord>, Vec<Result<(), Refusal>>)| {
+            assert!(records.is_empty(), "a refusal plans nothing");
+            outcomes[0].as_ref().err().map(|r| r.code)
+        };
+        let static_key = ConfigChange::Incremental(vec![set("log.retention.ms", "1")]);
+        assert_eq!(code(one("1", static_key)), Some(ErrorCode::INVALID_CONFIG));
+        let negative = ConfigChange::Incremental(vec![set(LEADER_RATE_KEY, "-1")]);
+        assert_eq!(code(one("1", negative)), Some(ErrorCode::INVALID_CONFIG));
+        let words = ConfigChange::Incremental(vec![set(LEADER_RATE_KEY, "fast")]);
+        assert_eq!(code(one("1", words)), Some(ErrorCode::INVALID_CONFIG));
+        let append = ConfigChange::Incremental(vec![(
+            LEADER_RATE_KEY.to_string(),
+            op::APPEND,
+            Some("1".to_string()),
+        )]);
+        assert_eq!(code(one("1", append)), Some(ErrorCode::INVALID_REQUEST));
+        let fine = || ConfigChange::Incremental(vec![set(LEADER_RATE_KEY, "1")]);
+        assert_eq!(
+            code(one("broker-1", fine())),
+            Some(ErrorCode::INVALID_REQUEST)
+        );
+        assert_eq!(code(one("-1", fine())), Some(ErrorCode::INVALID_REQUEST));
+        let twice = [("1".to_string(), fine()), ("1".to_string(), fine())];
+        let (records, outcomes) = alter_broker_configs(&image, &twice, false);
+        assert_eq!(records.len(), 1, "the first is planned");
+        assert_eq!(
+            outcomes[1].as_ref().err().map(|r| r.code),
+            Some(ErrorCode::INVALID_REQUEST)
+        );
+    }
+
+    #[test]
+    fn validate_only_checks_and_plans_nothing() {
+        let image = MetadataImage::default();
+        let resources = [(
+            "3".to_string(),
+            ConfigChange::Incremental(vec![set(LEADER_RATE_KEY, "10")]),
+        )];
+        let (records, outcomes) = alter_broker_configs(&image, &resources, true);
+        assert_eq!((records, outcomes), (Vec::new(), vec![Ok(())]));
+    }
+}
