@@ -528,3 +528,73 @@ def test_a_replica_added_after_delete_records_starts_at_the_leaders_log_start(
     wait_for("broker 2 leads again", lambda: (lambda ps: ps if ps and ps[0][0] == 2 else None)(
         partitions(nodes[1], topic_name, 1)))
     assert earliest_and_values(nodes[1]) == (10, 20)
+
+
+def described(node, kind, name):
+    """confluent-kafka's DescribeConfigs of one resource (a broker's goes to that broker):
+    {key: (value, source name)}."""
+    from confluent_kafka.admin import ConfigResource
+    admin = AdminClient({"bootstrap.servers": node.bootstrap})
+    resource = ConfigResource(kind, name)
+    [future] = admin.describe_configs([resource], request_timeout=TIMEOUT_S).values()
+    return {k: (e.value, e.source) for k, e in future.result(timeout=TIMEOUT_S).items()}
+
+
+@pytest.mark.timeout(240)
+def test_a_throttled_move_is_paced_by_the_rate_and_verify_clears_the_throttles(
+        rill_cluster, topic_name, tmp_path):
+    from confluent_kafka.admin import ConfigResource, ConfigSource
+    nodes = rill_cluster(3, *FAST_SESSION, broker_only=1)
+    require_reassignment_apis(nodes[0])
+    wait_for("node 4 registered", lambda: brokers(nodes[0]) == [1, 2, 3, 4])
+    create_placed(nodes[0], topic_name, [[1, 2, 3]])
+    wait_placed_in_sync(nodes[0], topic_name, [[1, 2, 3]])
+    # About 4 MB to copy to node 4; nothing is written during the move.
+    producer = Producer({"bootstrap.servers": nodes[0].bootstrap, "acks": "all",
+                         "linger.ms": 20, "batch.size": 64 * 1024})
+    value = b"x" * 1000
+    for _ in range(4000):
+        producer.produce(topic_name, value=value, partition=0)
+        producer.poll(0)
+    assert producer.flush(TIMEOUT_S) == 0
+    rate = 1_000_000
+    plan = plan_file(tmp_path, "throttled", {(topic_name, 0): [1, 2, 4]})
+    started = time.monotonic()
+    code, stdout, out = reassign(nodes[0], "--reassignment-json-file", str(plan), "--execute",
+                                 "--throttle", str(rate))
+    assert code == 0, out
+    assert f"The inter-broker throttle limit was set to {rate} B/s" in stdout, out
+    assert "You must run --verify periodically" in stdout, out
+    # Kafka's throttle configs: the move's sources lead throttled, its destination follows so.
+    topic = described(nodes[0], ConfigResource.Type.TOPIC, topic_name)
+    assert topic["leader.replication.throttled.replicas"][0] == "0:1,0:2,0:3", topic
+    assert topic["follower.replication.throttled.replicas"][0] == "0:4", topic
+    for node_id, node in enumerate(nodes, start=1):
+        broker = described(node, ConfigResource.Type.BROKER, str(node_id))
+        assert broker["leader.replication.throttled.rate"] == (
+            str(rate), ConfigSource.DYNAMIC_BROKER_CONFIG.value), broker
+        assert broker["follower.replication.throttled.rate"] == (
+            str(rate), ConfigSource.DYNAMIC_BROKER_CONFIG.value), broker
+    while True:
+        code, _, out = reassign(nodes[0], "--reassignment-json-file", str(plan), "--verify")
+        if code == 0:
+            break
+        # Still moving: the throttles stay until it completes.
+        assert "Clearing" not in out, out
+        assert time.monotonic() - started < 120, f"the throttled move did not complete:\n{out}"
+        time.sleep(0.5)
+    elapsed = time.monotonic() - started
+    print(f"the throttled move took {elapsed:.1f} s")
+    # The quota lets one second of the rate through at once, then paces the rest: 4 MB at
+    # 1 MB/s take at least about 3 s (an unthrottled move of 4 MB takes well under one).
+    assert elapsed >= 2.5, f"the move took {elapsed:.1f} s: not paced by {rate} B/s"
+    assert "Clearing broker-level throttles on brokers 1,2,3,4" in out, out
+    assert f"Clearing topic-level throttles on topic {topic_name}" in out, out
+    topic = described(nodes[0], ConfigResource.Type.TOPIC, topic_name)
+    assert topic["leader.replication.throttled.replicas"][0] in ("", None), topic
+    for node_id, node in enumerate(nodes, start=1):
+        broker = described(node, ConfigResource.Type.BROKER, str(node_id))
+        assert broker["leader.replication.throttled.rate"] == (
+            str(2**63 - 1), ConfigSource.DEFAULT_CONFIG.value), broker
+    got = read_partition(nodes[3].bootstrap, topic_name, 0, 4000)
+    assert len(got) == 4000
