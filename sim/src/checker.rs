@@ -485,6 +485,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     quorum::check_no_strays(&mut verdict.liveness, events);
     quorum::check_producer_ids(&mut safety, events);
     replicas::check(&mut safety, events);
+    replicas::check_caught_up(&mut verdict.liveness, events);
     safety.finish();
     verdict
 }

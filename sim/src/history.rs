@@ -277,6 +277,14 @@ pub enum Event {
     },
     /// The churn workload's topic was deleted.
     ChurnDeleted,
+    /// The throttler set the data topic's follower throttles at `rate` bytes/s (`set`) or
+    /// lifted them (`workload::throttle`), answered `outcome` (an error code's name or why
+    /// no answer came).
+    Throttled {
+        set: bool,
+        rate: u64,
+        outcome: String,
+    },
     /// The reassigner asked to move the data topic's `partition` to `replicas`
     /// (`workload::reassign`), and was answered `outcome` (an error code's name, or why no
     /// answer came).

@@ -45,6 +45,9 @@ const REPLICA_LAG_TIME_MAX_MS: u64 = 4_000;
 /// How long producers keep producing after the nemesis' last fault: past the checker's settle
 /// time, so some requests are written on a healthy cluster.
 const PRODUCING_AFTER_HEALING: Duration = Duration::from_secs(8);
+/// The follower throttle rates drawn (bytes/s): below the data topic's write rate, so a
+/// follower out of the ISR falls further behind until the throttle is lifted at healing.
+const THROTTLE_BYTES_PER_S: std::ops::Range<u64> = 2_000..16_000;
 
 /// How a run ended, most severe last. The runner's exit code is the worst one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -128,6 +131,10 @@ pub struct SimConfig {
     /// The data topic's partitions are moved between brokers all run long
     /// (`workload::reassign`); quorum runs with more brokers than replicas only.
     pub reassignments: bool,
+    /// The data topic's followers are throttled at this many bytes/s until the producers stop
+    /// (`workload::throttle`, KIP-73: `*` on the topic, the cluster-default rates); half the
+    /// quorum runs with replicas.
+    pub throttle_bytes_per_s: Option<u64>,
     pub kills: bool,
     pub pauses: bool,
     pub network: bool,
@@ -173,6 +180,7 @@ impl SimConfig {
             append_max_entries: 64,
             topic_churn: false,
             reassignments: false,
+            throttle_bytes_per_s: None,
             kills: rng.gen_bool(0.8),
             pauses: rng.gen_bool(0.5),
             network: rng.gen_bool(0.5),
@@ -245,7 +253,8 @@ impl SimConfig {
                 | Canary::FollowerStampsItsEpoch
                 | Canary::ReassignmentCompletesEarly
                 | Canary::TruncateToHw
-                | Canary::AckUnderMinIsr => 3,
+                | Canary::AckUnderMinIsr
+                | Canary::ThrottleNotReleased => 3,
                 _ => 1,
             };
         }
@@ -310,6 +319,18 @@ impl SimConfig {
             let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0004);
             let room = (config.brokers - config.controller_only) as i16 > config.replication_factor;
             config.reassignments = room && apart.gen_bool(0.5);
+            // Drawn apart again: half the runs with replicas throttle their followers, at a
+            // rate the data topic's followers feel (its records are small).
+            let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0006);
+            config.throttle_bytes_per_s = (config.replication_factor > 1 && apart.gen_bool(0.5))
+                .then(|| apart.gen_range(THROTTLE_BYTES_PER_S));
+        }
+        if canary == Some(Canary::ThrottleNotReleased) {
+            // Its bug needs followers throttled, then released: replicas, and a rate slow
+            // enough that a follower left behind cannot catch up at it in the end's bound.
+            config.replication_factor = 3;
+            config.min_insync_replicas = 1;
+            config.throttle_bytes_per_s = Some(THROTTLE_BYTES_PER_S.start);
         }
         if canary == Some(Canary::ReassignmentCompletesEarly) {
             // Its bug needs moves, and a leader moved away to a replica that has not caught
@@ -806,6 +827,12 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         clients.push(node.id());
         let brokers = kafka.iter().map(|b| b.node_id).collect();
         tasks.push(node.spawn(workload::churn::churn(workload.clone(), brokers, until)));
+    }
+
+    if let Some(rate) = config.throttle_bytes_per_s {
+        let node = client_node("throttler".into(), [10, 0, 9, 3]);
+        clients.push(node.id());
+        tasks.push(node.spawn(workload::throttle::throttler(workload.clone(), rate, until)));
     }
 
     if config.reassignments {

@@ -133,10 +133,15 @@ pub enum Canary {
     /// sync, its disk), the eligible leader replica elected instead lacks it. Caught as an
     /// acknowledged record lost with fewer than min.insync.replicas brokers crashed.
     AckUnderMinIsr,
+    /// A broker keeps the replication throttles it had when the metadata clears them
+    /// (`partition/actor.rs` `set_throttles`; Kafka's `removeThrottle`): a follower out of the
+    /// ISR keeps catching up at the throttle's rate after the move is over. Caught as replicas
+    /// that still end apart after healing.
+    ThrottleNotReleased,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 32] = [
+    pub const ALL: [Canary; 33] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -169,6 +174,7 @@ impl Canary {
         Canary::ReassignmentCompletesEarly,
         Canary::TruncateToHw,
         Canary::AckUnderMinIsr,
+        Canary::ThrottleNotReleased,
     ];
 
     pub fn name(self) -> &'static str {
@@ -205,6 +211,7 @@ impl Canary {
             Canary::ReassignmentCompletesEarly => "reassignment-completes-early",
             Canary::TruncateToHw => "truncate-to-hw",
             Canary::AckUnderMinIsr => "ack-under-min-isr",
+            Canary::ThrottleNotReleased => "throttle-not-released",
         }
     }
 
@@ -212,8 +219,9 @@ impl Canary {
         Self::ALL.into_iter().find(|c| c.name() == name)
     }
 
+    /// One bit of a `u64` each (a 33rd canary outgrew a `u32`).
     #[cfg(madsim)]
-    fn bit(self) -> u32 {
+    fn bit(self) -> u64 {
         1 << (self as u32)
     }
 }
@@ -221,7 +229,7 @@ impl Canary {
 #[cfg(madsim)]
 thread_local! {
     /// One simulation runs on one thread, so a thread-local keeps parallel runs apart.
-    static CANARIES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    static CANARIES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Switches the planted bug on for this simulation thread (simulation builds only).

@@ -1956,6 +1956,9 @@ impl Partitions {
     /// The metadata's throttles for this broker changed: held fetches are served again at
     /// once under the new ones (a cleared throttle releases them, as Kafka's `removeThrottle`).
     fn set_throttles(&mut self, ctx: PCtx, settings: ThrottleSettings) {
+        if settings == ThrottleSettings::default() && faults::canary(Canary::ThrottleNotReleased) {
+            return;
+        }
         tracing::info!(?settings, "replication throttles changed");
         self.throttles.update(settings, ctx.now.mono_ms);
         let led: Vec<TopicPartition> = (self.replicas.iter())

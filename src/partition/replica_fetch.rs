@@ -103,12 +103,17 @@ pub fn serve(
             return result;
         }
     }
+    let from = read_from(ask, replica);
+    let in_range = (log.log_start_offset()..=log.log_end_offset()).contains(&from.0);
     let max_bytes = match budget_bytes {
-        Some(0) => return result,
+        Some(0) if in_range => return result,
+        // Out of range: the read answers OFFSET_OUT_OF_RANGE, throttled or not (Kafka's
+        // `fetchRecords` fails before the throttle is looked at).
+        Some(0) => 1,
         Some(room) => (ask.max_bytes as u64).min(room),
         None => ask.max_bytes as u64,
     };
-    match log.read(read_from(ask, replica).0, max_bytes as usize) {
+    match log.read(from.0, max_bytes as usize) {
         Ok(slice) => result.records = slice.bytes,
         Err(error) => result.error_code = errors::log_error_code(&error),
     }

@@ -2743,6 +2743,7 @@ mod high_watermark;
 mod isr;
 mod leader_epochs;
 mod replica_fetch;
+mod throttles;
 
 /// The metadata says who leads (`PartitionsRequest::Leaders`, a message from the topics
 /// actor): this node serves only what it leads, in the metadata's epoch, and refuses the rest

@@ -84,6 +84,29 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)]) {
     }
 }
 
+/// Once healed, every follower catches up: a partition whose replicas still end apart when the
+/// workload stopped waiting for them (`workload::replicas::AGREE_BOUND` after the final read)
+/// is a liveness failure — a follower that stopped fetching, or one a throttle still holds
+/// after it was lifted (the canary `throttle-not-released`).
+pub(super) fn check_caught_up(liveness: &mut Vec<String>, events: &[(u64, Event)]) {
+    for (_, event) in events {
+        let Event::ReplicasCompared {
+            partition,
+            replicas,
+            ..
+        } = event
+        else {
+            continue;
+        };
+        if replicas.windows(2).any(|w| w[0].2 != w[1].2) {
+            liveness.push(format!(
+                "partition {partition}: replicas still end apart after healing (as (broker, log \
+                 start, log end)): {replicas:?}"
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +162,22 @@ mod tests {
         let whole = vec![batch(0, 1, 0, 7), batch(2, 4, 0, 8), batch(5, 6, 0, 9)];
         assert!(first_difference(&logs(&[(1, gapped.clone()), (2, whole.clone())])).is_some());
         assert!(first_difference(&logs(&[(1, whole), (2, gapped)])).is_some());
+    }
+
+    #[test]
+    fn replicas_that_still_end_apart_after_healing_are_a_liveness_failure() {
+        let compared = |ends: &[(u64, i64, i64)]| Event::ReplicasCompared {
+            partition: 0,
+            replicas: ends.to_vec(),
+            difference: None,
+        };
+        let events = vec![
+            (1, compared(&[(1, 0, 9), (2, 0, 9), (3, 3, 9)])),
+            (2, compared(&[(1, 0, 9), (2, 0, 4)])),
+        ];
+        let mut liveness = Vec::new();
+        check_caught_up(&mut liveness, &events);
+        assert_eq!(liveness.len(), 1, "{liveness:?}");
+        assert!(liveness[0].contains("(2, 0, 4)"), "{liveness:?}");
     }
 }

@@ -40,6 +40,7 @@ pub mod reassign;
 pub mod replicas;
 pub mod route;
 pub mod strays;
+pub mod throttle;
 
 pub use admin::{create_topic, final_read};
 pub use consumer::consumer;

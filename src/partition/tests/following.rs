@@ -13,7 +13,7 @@ const LEADER: u64 = 1;
 const FOLLOWER: u64 = 2;
 
 /// The replica fetches the follower sends in `effects`: (call, to, request).
-fn fetch_calls(effects: &Effects) -> Vec<(CallId, NodeId, ReplicaFetchRequest)> {
+pub(super) fn fetch_calls(effects: &Effects) -> Vec<(CallId, NodeId, ReplicaFetchRequest)> {
     (effects.iter())
         .filter_map(|e| match e {
             Effect::Call {
@@ -28,7 +28,7 @@ fn fetch_calls(effects: &Effects) -> Vec<(CallId, NodeId, ReplicaFetchRequest)> 
 }
 
 /// Runs the persist jobs among `effects` (and those they lead to); every effect seen.
-fn settle(h: &mut Harness, mut effects: Effects) -> Effects {
+pub(super) fn settle(h: &mut Harness, mut effects: Effects) -> Effects {
     let mut seen = Vec::new();
     loop {
         let jobs = syncs(&effects);
@@ -92,7 +92,7 @@ fn synced_notices(effects: &Effects) -> Vec<ReplicaSyncedNotice> {
 }
 
 /// Sends an Ensure and runs its open's job; every effect seen.
-fn open(h: &mut Harness, tp: &TopicPartition) -> Effects {
+pub(super) fn open(h: &mut Harness, tp: &TopicPartition) -> Effects {
     let (_, effects) = h.send(PartitionsRequest::Ensure(EnsureRequest {
         tp: tp.clone(),
         config: config(None),

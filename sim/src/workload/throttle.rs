@@ -1,0 +1,106 @@
+//! Replication throttles under faults (KIP-73, issue 14's "moving replicas"): at the start the
+//! data topic's replicas are throttled as `rill reassign-partitions --throttle` does it, but
+//! for every partition (`*` as both the leader and the follower replicas, Kafka's form for a
+//! whole topic) and every broker (the cluster-default rates, the BROKER resource `""`), through
+//! IncrementalAlterConfigs at a broker drawn afresh; at healing they are lifted (DELETE) the
+//! same way. A follower out of the ISR meanwhile (killed, cut off, moved in) catches up at the
+//! rate only, below the producers' rate: it stays behind until the lift.
+//!
+//! The checker's claims stay: the throttles change when records are copied, never which, so
+//! every acknowledged record must survive, and replicas must agree; and once lifted, every
+//! follower must catch up (the replicas end alike after healing). The canary
+//! `throttle-not-released` shows the checker holds a broker to the lift.
+
+use std::time::Duration;
+
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
+use kafka_protocol::messages::{
+    ApiKey, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use rill::partition::throttle::{
+    FOLLOWER_RATE_KEY, FOLLOWER_REPLICAS_KEY, LEADER_RATE_KEY, LEADER_REPLICAS_KEY,
+};
+use rill::types::ErrorCode;
+use tokio::time::Instant;
+
+use super::{via_any_broker, Workload, CALL_TIMEOUT, RETRY_BACKOFF, TOPIC};
+use crate::history::Event;
+
+/// IncrementalAlterConfigs' resource types and operations.
+const TOPIC_RESOURCE: i8 = 2;
+const BROKER_RESOURCE: i8 = 4;
+const SET: i8 = 0;
+const DELETE: i8 = 1;
+
+/// Throttles the data topic at `rate` bytes/s until `until` (healing), then lifts the
+/// throttles; each step retried until a broker takes it.
+pub async fn throttler(w: Workload, rate: u64, until: Instant) {
+    change_until_done(&w, rate, true, until).await;
+    let now = Instant::now();
+    if now < until {
+        tokio::time::sleep(until - now).await;
+    }
+    change_until_done(&w, rate, false, Instant::now() + Duration::from_secs(3600)).await;
+}
+
+/// Sets (or lifts) the throttles until one request is taken whole, or `give_up` passes.
+async fn change_until_done(w: &Workload, rate: u64, set: bool, give_up: Instant) {
+    while Instant::now() < give_up {
+        let outcome = change_once(&via_any_broker(w), rate, set).await;
+        let done = outcome.is_ok();
+        let outcome = outcome.err().unwrap_or_else(|| "NONE".to_owned());
+        w.record(Event::Throttled { set, rate, outcome });
+        if done {
+            return;
+        }
+        tokio::time::sleep(RETRY_BACKOFF).await;
+    }
+}
+
+/// One IncrementalAlterConfigs of the topic's throttled replicas and the default rates: taken
+/// whole, or the first refusal's error code, or why no answer came.
+async fn change_once(w: &Workload, rate: u64, set: bool) -> Result<(), String> {
+    let config = |key: &str, value: &str| {
+        let (operation, value) = match set {
+            true => (SET, Some(StrBytes::from_string(value.to_owned()))),
+            false => (DELETE, None),
+        };
+        AlterableConfig::default()
+            .with_name(StrBytes::from_string(key.to_owned()))
+            .with_config_operation(operation)
+            .with_value(value)
+    };
+    let rate = rate.to_string();
+    let topic = AlterConfigsResource::default()
+        .with_resource_type(TOPIC_RESOURCE)
+        .with_resource_name(StrBytes::from_static_str(TOPIC))
+        .with_configs(vec![
+            config(LEADER_REPLICAS_KEY, "*"),
+            config(FOLLOWER_REPLICAS_KEY, "*"),
+        ]);
+    let brokers = AlterConfigsResource::default()
+        .with_resource_type(BROKER_RESOURCE)
+        .with_resource_name(StrBytes::from_static_str(""))
+        .with_configs(vec![
+            config(LEADER_RATE_KEY, &rate),
+            config(FOLLOWER_RATE_KEY, &rate),
+        ]);
+    let request = IncrementalAlterConfigsRequest::default().with_resources(vec![topic, brokers]);
+    let mut conn = w.connect().await;
+    let answer = conn
+        .call::<_, IncrementalAlterConfigsResponse>(
+            ApiKey::IncrementalAlterConfigs,
+            1,
+            &request,
+            CALL_TIMEOUT,
+        )
+        .await;
+    let response = answer.map_err(|error| format!("{error:?}"))?;
+    match (response.responses.iter()).find(|r| r.error_code != 0) {
+        Some(refused) => Err(format!("{:?}", ErrorCode::from_wire(refused.error_code))),
+        None => Ok(()),
+    }
+}
