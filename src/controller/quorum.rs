@@ -337,8 +337,8 @@ impl QuorumActor {
         (result, out)
     }
 
-    /// Sends the node's topics actor the applied topics when they changed (or the live
-    /// brokers did), then answers the forwarded administrations this voter has applied now:
+    /// Sends the node's topics actor the applied topics when they changed (or the brokers or
+    /// their dynamic configs did), then answers the forwarded administrations this voter has applied now:
     /// the topics actor reads the change before the answer (one mailbox, in order).
     fn feed_topics(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>) {
         let applied = self.image.applied_index();
@@ -352,6 +352,7 @@ impl QuorumActor {
                     && fed.topics == now.topics
                     && fed.deleted_topic_ids == now.deleted_topic_ids
                     && fed.brokers == now.brokers
+                    && fed.broker_configs == now.broker_configs
             });
             if !same {
                 let to = Addr {

@@ -30,6 +30,7 @@
 """
 
 import json
+import struct
 import subprocess
 import threading
 import time
@@ -598,3 +599,85 @@ def test_a_throttled_move_is_paced_by_the_rate_and_verify_clears_the_throttles(
             str(2**63 - 1), ConfigSource.DEFAULT_CONFIG.value), broker
     got = read_partition(nodes[3].bootstrap, topic_name, 0, 4000)
     assert len(got) == 4000
+
+
+@pytest.mark.timeout(180)
+def test_dynamic_broker_configs_are_set_described_refused_and_survive_restarts(
+        rill_cluster, tmp_path):
+    from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource,
+                                       ConfigSource)
+    from confluent_kafka import KafkaException
+    nodes = rill_cluster(3, *FAST_SESSION)
+    wait_for("three brokers", lambda: brokers(nodes[0]) == [1, 2, 3])
+    admin = AdminClient({"bootstrap.servers": nodes[0].bootstrap})
+
+    def alter(name, *ops):
+        resource = ConfigResource(ConfigResource.Type.BROKER, name, incremental_configs=[
+            ConfigEntry(key, value, incremental_operation=op) for key, value, op in ops])
+        [future] = admin.incremental_alter_configs([resource]).values()
+        return future.result(timeout=TIMEOUT_S)
+
+    SET, DELETE = AlterConfigOpType.SET, AlterConfigOpType.DELETE
+    # The cluster default, the BROKER resource "" (kafka-configs --entity-default), which
+    # neither Python client names: IncrementalAlterConfigs v0 on the wire.
+    def text(s):
+        return struct.pack(">h", len(s)) + s.encode()
+
+    configs = [("leader.replication.throttled.rate", "5000"),
+               ("follower.replication.throttled.rate", "7000")]
+    body = struct.pack(">ib", 1, 4) + text("") + struct.pack(">i", len(configs))
+    for key, value in configs:
+        body += text(key) + struct.pack(">b", 0) + text(value)
+    body += struct.pack(">b", 0)
+    with kwire.Conn(nodes[0].addr) as conn:
+        answer = conn.request(44, 0, body)
+    # throttle_time_ms, one response: its error code first.
+    (count,) = struct.unpack_from(">i", answer, 4)
+    (code,) = struct.unpack_from(">h", answer, 8)
+    assert (count, code) == (1, 0), answer
+    alter("2", ("leader.replication.throttled.rate", "9000", SET))
+    # Only the throttle rates are dynamic; a bad value and a static key are INVALID_CONFIG.
+    for key, value in [("leader.replication.throttled.rate", "-1"),
+                       ("log.retention.ms", "1000")]:
+        with pytest.raises(KafkaException) as refused:
+            alter("1", (key, value, SET))
+        assert refused.value.args[0].name() == "INVALID_CONFIG", refused.value
+    dynamic = ConfigSource.DYNAMIC_BROKER_CONFIG.value
+    default = ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+
+    def rates(node, node_id):
+        got = described(node, ConfigResource.Type.BROKER, str(node_id))
+        return (got["leader.replication.throttled.rate"],
+                got["follower.replication.throttled.rate"])
+
+    def expected():
+        # Broker 2's own value wins over the cluster default; the others take the default.
+        assert rates(nodes[1], 2) == (("9000", dynamic), ("7000", default))
+        assert rates(nodes[0], 1) == (("5000", default), ("7000", default))
+        assert rates(nodes[2], 3) == (("5000", default), ("7000", default))
+
+    def described_as_expected():
+        try:
+            expected()
+            return True
+        except (AssertionError, KafkaException):
+            return None
+
+    # Each broker describes the metadata it applied: soon after the controller committed it.
+    wait_for("the configs described", described_as_expected)
+    # The metadata log keeps them: every node killed and started again still has them.
+    for node in nodes:
+        node.kill9()
+    # A voter serves once the quorum is back: start all three at once.
+    starts = [threading.Thread(target=node.start) for node in nodes]
+    for start in starts:
+        start.start()
+    for start in starts:
+        start.join(TIMEOUT_S)
+    wait_for("three brokers again", lambda: brokers(nodes[0]) == [1, 2, 3])
+    admin = AdminClient({"bootstrap.servers": nodes[0].bootstrap})
+
+    wait_for("the configs described again", described_as_expected)
+    expected()
+    alter("2", ("leader.replication.throttled.rate", None, DELETE))
+    assert rates(nodes[1], 2)[0] == ("5000", default)

@@ -25,6 +25,18 @@ fn sample_log() -> Vec<Vec<MetadataRecord>> {
         vec![create_topic("b", 2), create_partition(2, 0, &[2])],
         vec![fence(2, 3)],
         vec![MetadataRecord::DeleteTopic { topic_id: tid(2) }],
+        vec![
+            MetadataRecord::SetBrokerConfig {
+                broker: None,
+                key: "leader.replication.throttled.rate".into(),
+                value: Some("1000".into()),
+            },
+            MetadataRecord::SetBrokerConfig {
+                broker: Some(n(2)),
+                key: "follower.replication.throttled.rate".into(),
+                value: Some("5".into()),
+            },
+        ],
     ]
 }
 
@@ -136,6 +148,28 @@ fn deleted_topic_ids_survive_a_snapshot_and_never_come_back() {
         matches!(&refused, Err(SnapshotError::Inconsistent(why)) if why.contains("deleted topic's id")),
         "{refused:?}"
     );
+}
+
+/// Format 4 is format 5 without the trailing dynamic broker configs: it loads with none.
+#[test]
+fn a_snapshot_of_the_format_before_broker_configs_still_loads() {
+    let image = image_of(&sample_log());
+    assert_eq!(
+        image.all_broker_configs().len(),
+        2,
+        "the sample sets two entities"
+    );
+    let bytes = image.to_snapshot();
+    let configs = postcard::to_allocvec(image.all_broker_configs()).unwrap();
+    assert!(bytes.ends_with(&configs));
+    let mut old = bytes[..bytes.len() - configs.len()].to_vec();
+    old[0] = 4;
+    let loaded = MetadataImage::from_snapshot(&old).unwrap();
+    assert!(loaded.all_broker_configs().is_empty());
+    assert_eq!(loaded.topic_by_name("a").unwrap().id, tid(1));
+    // The same bytes as format 5 lack the configs: refused, not misread.
+    old[0] = SNAPSHOT_FORMAT_VERSION;
+    assert!(MetadataImage::from_snapshot(&old).is_err());
 }
 
 #[test]
