@@ -387,7 +387,9 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
         &[("log.retention.ms", SET, Some("1"))],
         false,
     );
-    assert_eq!(code, 42);
+    // Only the replication throttle rates are dynamic: a static key is INVALID_CONFIG, as
+    // Kafka's "Cannot update these configs dynamically".
+    assert_eq!(code, 40);
     assert!(message.contains("static"), "{message}");
     assert_eq!(
         topic_config(&mut s, "cfg", "segment.ms"),
@@ -428,7 +430,21 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
 
     let broker = describe(&mut s, 4, BROKER, "1", None, false);
     assert_eq!(broker.error_code, 0);
-    assert!(broker.configs.iter().all(|c| c.read_only));
+    // Static settings are read-only; the replication throttle rates are dynamic (unset:
+    // Kafka's unlimited default).
+    let dynamic = [
+        "leader.replication.throttled.rate",
+        "follower.replication.throttled.rate",
+        "replica.alter.log.dirs.io.max.bytes.per.second",
+    ];
+    for c in &broker.configs {
+        let is_dynamic = dynamic.contains(&c.name.as_str());
+        assert_eq!(c.read_only, !is_dynamic, "{}", c.name.as_str());
+        if is_dynamic {
+            let value = c.value.as_ref().map(|v| v.to_string());
+            assert_eq!((value.as_deref(), c.config_source), (Some("9223372036854775807"), 5));
+        }
+    }
     let setting = |key: &str| {
         let c = broker
             .configs
