@@ -442,7 +442,10 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
         assert_eq!(c.read_only, !is_dynamic, "{}", c.name.as_str());
         if is_dynamic {
             let value = c.value.as_ref().map(|v| v.to_string());
-            assert_eq!((value.as_deref(), c.config_source), (Some("9223372036854775807"), 5));
+            assert_eq!(
+                (value.as_deref(), c.config_source),
+                (Some("9223372036854775807"), 5)
+            );
         }
     }
     let setting = |key: &str| {

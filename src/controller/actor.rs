@@ -5,10 +5,10 @@
 
 use super::admin::{Admin, AdminOp, AdminSettings, TopicsState, TopicsTimer};
 use crate::actor::{Actor, Addr, Ctx, Input};
+use crate::messages::throttles::ThrottleSettings;
 use crate::messages::{
     LeadersUpdate, NodeMsg, PartitionsRequest, Refusal, TopicsReply, TopicsRequest, PARTITIONS,
 };
-use crate::partition::throttle::ThrottleSettings;
 use crate::types::ErrorCode;
 
 pub struct TopicsActor {

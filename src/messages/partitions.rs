@@ -51,7 +51,7 @@ pub enum PartitionsRequest {
     ReplicaSynced(ReplicaSyncedNotice),
     /// The replication throttles the metadata sets for this broker (KIP-73): a message from
     /// the topics actor when they change, never answered (see `partition::throttle`).
-    Throttles(crate::partition::throttle::ThrottleSettings),
+    Throttles(super::throttles::ThrottleSettings),
 }
 
 /// A follower that syncs every append (`flush.messages=1`) made its copy durable up to

@@ -20,7 +20,7 @@ use kafka_protocol::messages::{
     ApiKey, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
-use rill::partition::throttle::{
+use rill::messages::throttles::{
     FOLLOWER_RATE_KEY, FOLLOWER_REPLICAS_KEY, LEADER_RATE_KEY, LEADER_REPLICAS_KEY,
 };
 use rill::types::ErrorCode;

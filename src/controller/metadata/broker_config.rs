@@ -15,8 +15,8 @@ use super::image::MetadataImage;
 use super::records::MetadataRecord;
 use crate::controller::config_ops::{apply_ops_of, replacement_of};
 use crate::controller::config_values::long_at_least;
+use crate::messages::throttles::{FOLLOWER_RATE_KEY, LEADER_RATE_KEY, LOG_DIRS_RATE_KEY};
 use crate::messages::ConfigChange;
-use crate::partition::throttle::{FOLLOWER_RATE_KEY, LEADER_RATE_KEY, LOG_DIRS_RATE_KEY};
 use crate::types::{ErrorCode, NodeId, Refusal};
 
 /// The broker keys that may be set dynamically (each a LONG of bytes per second, at least 0).
