@@ -2245,7 +2245,11 @@ impl Partitions {
                 .is_some();
             let held = (self.throttles).follower_holds(tp, in_sync, ctx.now.mono_ms);
             if let (true, Some(wait_ms)) = (follows, held) {
-                return self.back_off_for(ctx, tp, wait_ms.max(1));
+                // Looked at again at least every `replica.fetch.backoff.ms`, as Kafka's
+                // fetcher does: a debt of seconds must not outlive the throttle's lift by
+                // as much (seed 191: a follower silent 11 s after healing).
+                let after_ms = wait_ms.clamp(1, following::REPLICA_FETCH_BACKOFF_MS);
+                return self.back_off_for(ctx, tp, after_ms);
             }
         }
         let Some(replica) = self.replicas.get(tp) else {

@@ -11,6 +11,7 @@ use super::following::{fetch_calls, open, settle};
 use super::leader_epochs::{tell_at, tell_with_isr};
 use super::*;
 use crate::messages::{ReplicaFetchRequest, ReplicaFetchResult, TOPICS};
+use crate::partition::following::REPLICA_FETCH_BACKOFF_MS;
 use crate::partition::replica_fetch;
 use crate::partition::throttle::{PartitionSet, ThrottleSettings};
 use crate::types::BrokerEpoch;
@@ -387,8 +388,9 @@ fn a_budget_of_no_bytes_still_answers_a_fetch_offset_past_the_log_end() {
 
 /// Kafka's follower (`RemoteLeaderEndPoint.buildFetch`) leaves a throttled partition out of
 /// its fetch while it is out of the ISR and its quota is spent: it counts what it received,
-/// sends no fetch but backs off for the quota's wait (to the ms); in the metadata's ISR it
-/// fetches at once, whatever the quota.
+/// sends no fetch but backs off for the quota's wait (to the ms, at most
+/// `replica.fetch.backoff.ms` at a time); in the metadata's ISR it fetches at once, whatever
+/// the quota.
 #[test]
 fn a_throttled_follower_out_of_the_isr_waits_out_its_quota_and_fetches_at_once_in_the_isr() {
     let a = tp("a");
@@ -419,7 +421,9 @@ fn a_throttled_follower_out_of_the_isr_waits_out_its_quota_and_fetches_at_once_i
     assert!(fetch_calls(&answered).is_empty(), "{answered:?}");
     let backoff = PartitionsTimer::FollowBackoff(follower.actor.replica(&a).unwrap().id);
     let wait_ms = quota_wait_ms(FOLLOWER_RATE, received - FOLLOWER_RATE);
-    assert_eq!(backoffs(&answered), [(backoff, wait_ms)]);
+    // Looked at again within Kafka's replica.fetch.backoff.ms, however long the wait.
+    let first = wait_ms.min(REPLICA_FETCH_BACKOFF_MS);
+    assert_eq!(backoffs(&answered), [(backoff, first)]);
 
     // A millisecond early it backs off for that millisecond.
     follower.now.mono_ms = wait_ms - 1;
@@ -435,4 +439,43 @@ fn a_throttled_follower_out_of_the_isr_waits_out_its_quota_and_fetches_at_once_i
     };
     assert_eq!((*to, ask.fetch_offset), (NodeId(1), Offset(2)));
     assert!(backoffs(&in_sync).is_empty());
+}
+
+/// Seed 191: a follower held by a debt of many seconds fetches within
+/// `replica.fetch.backoff.ms` of the throttle's lift, not when the debt would have been paid.
+#[test]
+fn a_follower_held_by_a_long_debt_fetches_within_a_backoff_of_the_lift() {
+    let a = tp("a");
+    let mut leader = Harness::new(Arc::new(MemStorage::new()));
+    tell_with_isr(&mut leader, &[(&a, Some(1), EPOCH)], &[1]);
+    leader.ensure(&a, config(None));
+    append(&mut leader, &a, &[big(), plain(b"small")]);
+    let mut follower = Harness::on_node(Arc::new(MemStorage::new()), OUT_OF_SYNC);
+    tell_with_isr(&mut follower, &[(&a, Some(1), EPOCH)], &[1]);
+    // A slow rate: the debt of one big batch takes many seconds to pay.
+    let slow = ThrottleSettings {
+        follower_rate_bytes_per_s: Some(100),
+        ..follower_throttle()
+    };
+    tell_throttles(&mut follower, slow);
+    let opened = open(&mut follower, &a);
+    let [(call, _, request)] = &fetch_calls(&opened)[..] else {
+        panic!("one fetch")
+    };
+    let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
+    let reply = take_reply(&mut effects, id).expect("answered at once");
+    let msg = NodeMsg::PartitionsReply(reply);
+    let answered = follower.step(Input::Reply { call: *call, msg });
+    let answered = settle(&mut follower, answered);
+    let backoff = PartitionsTimer::FollowBackoff(follower.actor.replica(&a).unwrap().id);
+    let backoff_ms = REPLICA_FETCH_BACKOFF_MS;
+    assert_eq!(backoffs(&answered), [(backoff, backoff_ms)]);
+    tell_throttles(&mut follower, ThrottleSettings::default());
+    follower.now.mono_ms = backoff_ms;
+    let lifted = follower.step(Input::Timer { key: backoff });
+    let calls = fetch_calls(&lifted);
+    let [(_, _, ask)] = &calls[..] else {
+        panic!("one fetch after the lift: {calls:?}")
+    };
+    assert_eq!(ask.fetch_offset, Offset(2));
 }
