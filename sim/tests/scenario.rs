@@ -101,10 +101,14 @@ fn a_seed_replays_exactly_and_another_seed_differs() {
 /// heartbeating for good: a displaced broker registers again over a registration that is not
 /// alive; session 32), 1595 (a consumer group loaded after a failover removed a member before
 /// any heartbeat had read the topics: the new target, computed from no metadata, was empty, and
-/// the last member left with nothing to drain; session 33).
+/// the last member left with nothing to drain; session 33), 187 (a replica of a deleted
+/// `__consumer_offsets` whose removal had failed was taken as the new topic's of that name, and
+/// its broker led the new topic on the old records; session 33), 191 (a throttled follower
+/// backed off for its whole quota debt, 11 s, and stayed silent that long after the throttle
+/// was lifted; session 33).
 #[test]
 fn seeds_that_found_bugs_pass() {
-    for seed in [10, 196, 292, 301, 424, 566, 1051, 1595] {
+    for seed in [10, 187, 191, 196, 292, 301, 424, 566, 1051, 1595] {
         let run = run_seed(seed, RunOptions::new(SIM_SECS));
         assert_eq!(run.kind, Kind::Pass, "seed {seed}: {:?}", run.verdict);
     }

@@ -446,6 +446,9 @@ impl Partitions {
             return;
         }
         match request {
+            PartitionsRequest::Ensure(request) if self.held_for_another_topic(&request) => {
+                self.replace_held(ctx, id, request)
+            }
             PartitionsRequest::Ensure(request) if self.foreign_dir(&request) => {
                 self.remove_foreign_dir(ctx, id, request)
             }
@@ -845,6 +848,49 @@ impl Partitions {
         }
     }
 
+    /// Whether `request`'s partition is held here (open, or offline waiting for a retry) for
+    /// another topic of its name: the earlier topic was deleted and its replica here was not
+    /// (its removal failed, or the deletion reached this broker as a creation's rollback that
+    /// could not clean up), and the metadata now names a new topic. Without this the Ensure
+    /// took the old replica as the new topic's, and this broker led the new topic on the
+    /// deleted one's records (seed 187: its followers refused it, UNKNOWN_TOPIC_ID, and what it
+    /// acknowledged was lost when its next start found the directory foreign).
+    fn held_for_another_topic(&self, request: &EnsureRequest) -> bool {
+        let unknown = [0; 16];
+        let held = (self.replicas.contains_key(&request.tp)) || self.offline.contains(&request.tp);
+        held && request.topic_id != unknown
+            && !faults::canary(faults::Canary::TopicIdIgnored)
+            && (self.topic_ids.get(&request.tp))
+                .is_some_and(|id| *id != unknown && *id != request.topic_id)
+    }
+
+    /// Closes and removes the replica an earlier topic of `request`'s name left here, as a
+    /// Delete does, then serves `request` (queued in the directory's lane).
+    fn replace_held(&mut self, ctx: PCtx, id: RequestId, request: EnsureRequest) {
+        let tp = request.tp.clone();
+        let held = self.topic_ids.get(&tp).map(cluster_id_text);
+        tracing::warn!(
+            topic = %tp.topic,
+            partition = tp.partition,
+            held = held.as_deref().unwrap_or("?"),
+            topic_id = %cluster_id_text(&request.topic_id),
+            "the partition is held here for an earlier topic of the same name; removing it"
+        );
+        let running = self.close_for_removal(ctx, &tp).flatten();
+        let tokens = self.removal_waits_for(&tp, running);
+        let lane = DirLane {
+            request: None,
+            removing: tokens.is_empty(),
+            waiting: tokens.len(),
+            queued: vec![(id, PartitionsRequest::Ensure(request))],
+            restart: None,
+        };
+        if tokens.is_empty() {
+            self.launch_removal(ctx, &tp);
+        }
+        self.dir_lanes.insert(tp, lane);
+    }
+
     /// Removes the other topic's directory in `request`'s place, then serves `request` (queued
     /// in the directory's lane, as behind a Delete).
     fn remove_foreign_dir(&mut self, ctx: PCtx, id: RequestId, request: EnsureRequest) {
@@ -1068,17 +1114,24 @@ impl Partitions {
     /// its directory goes with a removal job after the replica's running flush job, if any,
     /// completed; the answer waits for the removal.
     fn delete(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition) {
-        let was_offline = self.offline.remove(&tp);
-        self.out_of_space.remove(&tp);
-        self.topic_ids.remove(&tp);
+        match self.close_for_removal(ctx, &tp) {
+            // Whatever files it has go with it, once no job works in there.
+            Some(running) => self.remove_after(ctx, id, tp, running),
+            None => ctx.reply(id, done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None)),
+        }
+    }
+
+    /// Closes `tp`'s replica for its directory's removal (a Delete, or an earlier topic's
+    /// replica in a new one's place): its waiters are answered UNKNOWN_TOPIC_OR_PARTITION and
+    /// its coordinator resigns. `None` if nothing was held (neither open nor offline); else
+    /// the flush job still running in its directory, if any.
+    fn close_for_removal(&mut self, ctx: PCtx, tp: &TopicPartition) -> Option<Option<u64>> {
+        let was_offline = self.offline.remove(tp);
+        self.out_of_space.remove(tp);
+        self.topic_ids.remove(tp);
+        let tp = tp.clone();
         let Some(replica) = self.replicas.remove(&tp) else {
-            if was_offline {
-                // Whatever files it has go with it, once no swap renames in there.
-                self.remove_after(ctx, id, tp, None);
-            } else {
-                ctx.reply(id, done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None));
-            }
-            return;
+            return was_offline.then_some(None);
         };
         self.by_id.remove(&replica.id);
         ctx.cancel_timer(PartitionsTimer::Flush(replica.id));
@@ -1100,21 +1153,28 @@ impl Partitions {
         // Parked fetches reading it now see an error, which answers them.
         self.wake_fetches(ctx, &tp);
         self.maybe_answer_shutdown(ctx);
-        self.remove_after(ctx, id, tp, running);
+        Some(running)
+    }
+
+    /// The jobs still working in `tp`'s directory that its removal waits for (the old
+    /// replica's flush job `running`, any clean's swap), each registered to the directory.
+    fn removal_waits_for(&mut self, tp: &TopicPartition, running: Option<u64>) -> Vec<u64> {
+        let swaps = (self.swapping.iter())
+            .filter(|(_, (swapping, _))| swapping == tp)
+            .map(|(replica_id, _)| CLEAN_TOKEN_BIT | replica_id);
+        let tokens: Vec<u64> = running.into_iter().chain(swaps).collect();
+        for &token in &tokens {
+            self.dir_tokens.insert(token, tp.clone());
+        }
+        tokens
     }
 
     /// Removes `tp`'s directory (answering `id`) once the old replica's flush job `running`
     /// and any clean's swap job in that directory completed.
     fn remove_after(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition, running: Option<u64>) {
-        let swaps = (self.swapping.iter())
-            .filter(|(_, (swapping, _))| *swapping == tp)
-            .map(|(replica_id, _)| CLEAN_TOKEN_BIT | replica_id);
-        let tokens: Vec<u64> = running.into_iter().chain(swaps).collect();
+        let tokens = self.removal_waits_for(&tp, running);
         if tokens.is_empty() {
             return self.start_removal(ctx, id, tp);
-        }
-        for &token in &tokens {
-            self.dir_tokens.insert(token, tp.clone());
         }
         let lane = DirLane {
             request: Some(id),
@@ -1160,10 +1220,10 @@ impl Partitions {
             if lane.waiting > 0 {
                 return;
             }
-            let request = lane
-                .request
-                .expect("only a Delete waits for the old replica's jobs");
-            return self.start_removal(ctx, request, tp);
+            // A Delete's, or an earlier topic's replica replaced (`replace_held`).
+            lane.removing = true;
+            self.launch_removal(ctx, &tp);
+            return;
         }
         let lane = self.dir_lanes.remove(&tp).expect("found above");
         let error = result.err();

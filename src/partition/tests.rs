@@ -1098,6 +1098,50 @@ fn a_directory_of_an_earlier_topic_of_the_same_name_is_removed_before_the_open()
     );
 }
 
+/// Seed 187: a replica still held here — open, or offline — for a topic since deleted is not
+/// taken as the replica of a new topic of the same name: the new topic's Ensure closes and
+/// removes it first, and opens an empty log labelled with the new id.
+#[test]
+fn a_replica_held_for_an_earlier_topic_of_the_same_name_is_replaced_not_adopted() {
+    let storage = Arc::new(MemStorage::new());
+    let a = tp("a");
+    let ensure = |topic_id: [u8; 16]| {
+        PartitionsRequest::Ensure(EnsureRequest {
+            tp: a.clone(),
+            config: config(None),
+            topic_id,
+        })
+    };
+    let (old_id, new_id) = ([1u8; 16], [2u8; 16]);
+    let mut h = Harness::new(storage.clone());
+    assert_done(h.ask_until_idle(ensure(old_id)));
+    // Durable (its sync ran): the removal waits for no job of the old replica.
+    let written = h.ask_after_jobs(produce(-1, vec![(a.clone(), plain(b"old"))]));
+    assert_eq!(produce_results(written)[0].1.error_code, ErrorCode::NONE);
+    assert_eq!(h.log_end(&a), 1);
+    // No Delete came (its removal failed, or it was a creation's rollback): the metadata now
+    // names another topic `a`.
+    assert_done(h.ask_until_idle(ensure(new_id)));
+    assert_eq!(
+        h.log_end(&a),
+        0,
+        "the earlier topic's record is not the new topic's"
+    );
+    let dir = crate::partition::replica::dir_for(&a);
+    assert_eq!(
+        partition_metadata::read(storage.as_ref(), &dir).unwrap(),
+        Some(crate::types::cluster_id_text(&new_id))
+    );
+    let written = h.produce_one(1, &a, plain(b"new"));
+    assert_eq!(
+        (written.error_code, written.base_offset.0),
+        (ErrorCode::NONE, 0)
+    );
+    // The same topic again keeps what it has.
+    assert_done(h.ask_until_idle(ensure(new_id)));
+    assert_eq!(h.log_end(&a), 1);
+}
+
 /// A directory's label is durable before any of its records: it is the first op of the
 /// replica's first flush job (found by the simulator: a label job of its own could fail, or
 /// lose the race to a crash, after the records' sync, and a later topic of the same name then
