@@ -48,6 +48,9 @@ const PRODUCING_AFTER_HEALING: Duration = Duration::from_secs(8);
 /// The follower throttle rates drawn (bytes/s): below the data topic's write rate, so a
 /// follower out of the ISR falls further behind until the throttle is lifted at healing.
 const THROTTLE_BYTES_PER_S: std::ops::Range<u64> = 2_000..16_000;
+/// The canary `throttle-not-released`'s rate: so slow that any follower behind at the lift by
+/// more than a few batches is still behind when the replicas are compared.
+const THROTTLE_NOT_RELEASED_BYTES_PER_S: u64 = 200;
 
 /// How a run ended, most severe last. The runner's exit code is the worst one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -330,7 +333,7 @@ impl SimConfig {
             // enough that a follower left behind cannot catch up at it in the end's bound.
             config.replication_factor = 3;
             config.min_insync_replicas = 1;
-            config.throttle_bytes_per_s = Some(THROTTLE_BYTES_PER_S.start);
+            config.throttle_bytes_per_s = Some(THROTTLE_NOT_RELEASED_BYTES_PER_S);
         }
         if canary == Some(Canary::ReassignmentCompletesEarly) {
             // Its bug needs moves, and a leader moved away to a replica that has not caught

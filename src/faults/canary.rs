@@ -133,10 +133,10 @@ pub enum Canary {
     /// sync, its disk), the eligible leader replica elected instead lacks it. Caught as an
     /// acknowledged record lost with fewer than min.insync.replicas brokers crashed.
     AckUnderMinIsr,
-    /// A broker keeps the replication throttles it had when the metadata clears them
-    /// (`partition/actor.rs` `set_throttles`; Kafka's `removeThrottle`): a follower out of the
-    /// ISR keeps catching up at the throttle's rate after the move is over. Caught as replicas
-    /// that still end apart after healing.
+    /// A broker keeps the replication throttles it had when the metadata clears them (each
+    /// rate and each throttled topic; `partition/actor.rs` `set_throttles`; Kafka's
+    /// `removeThrottle`): a follower out of the ISR keeps catching up at the throttle's rate
+    /// after the move is over. Caught as replicas that still end apart after healing.
     ThrottleNotReleased,
 }
 

@@ -2015,9 +2015,25 @@ impl Partitions {
 
     /// The metadata's throttles for this broker changed: held fetches are served again at
     /// once under the new ones (a cleared throttle releases them, as Kafka's `removeThrottle`).
-    fn set_throttles(&mut self, ctx: PCtx, settings: ThrottleSettings) {
-        if settings == ThrottleSettings::default() && faults::canary(Canary::ThrottleNotReleased) {
-            return;
+    fn set_throttles(&mut self, ctx: PCtx, mut settings: ThrottleSettings) {
+        if faults::canary(Canary::ThrottleNotReleased) {
+            // Planted: what the metadata clears is kept (each rate, each throttled set).
+            let old = self.throttles.settings().clone();
+            let rate = |new: Option<u64>, old: Option<u64>| new.or(old);
+            settings.leader_rate_bytes_per_s = rate(
+                settings.leader_rate_bytes_per_s,
+                old.leader_rate_bytes_per_s,
+            );
+            settings.follower_rate_bytes_per_s = rate(
+                settings.follower_rate_bytes_per_s,
+                old.follower_rate_bytes_per_s,
+            );
+            for (topic, set) in old.leader {
+                settings.leader.entry(topic).or_insert(set);
+            }
+            for (topic, set) in old.follower {
+                settings.follower.entry(topic).or_insert(set);
+            }
         }
         tracing::info!(?settings, "replication throttles changed");
         self.throttles.update(settings, ctx.now.mono_ms);
