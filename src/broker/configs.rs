@@ -480,17 +480,20 @@ fn to_wire(
     result
 }
 
-/// The dynamic broker configs (the replication throttle rates) as described for `broker`
-/// (`None`: the cluster default, the resource `""`): its own value (DYNAMIC_BROKER_CONFIG),
-/// else the cluster default (DYNAMIC_DEFAULT_BROKER_CONFIG), else Kafka's default, unlimited
-/// (`Long.MAX_VALUE`, DEFAULT_CONFIG). Alterable, unlike the static settings.
+/// The dynamic broker configs (the replication throttle rates) as described for `broker`: its
+/// own value (DYNAMIC_BROKER_CONFIG), else the cluster default (DYNAMIC_DEFAULT_BROKER_CONFIG),
+/// else Kafka's default, unlimited (`Long.MAX_VALUE`, DEFAULT_CONFIG). For the cluster default
+/// itself (`None`, the resource `""`) only the keys set there, as Kafka describes that entity.
+/// Alterable, unlike the static settings.
 pub fn describe_dynamic(
     dynamic: &DynamicBrokerConfigs,
     broker: Option<NodeId>,
 ) -> Vec<ConfigEntry> {
     let unlimited = i64::MAX.to_string();
+    let defaults = dynamic.get(&None);
     DYNAMIC_BROKER_KEYS
         .iter()
+        .filter(|&&key| broker.is_some() || defaults.is_some_and(|d| d.contains_key(key)))
         .map(|&key| {
             let value_of = |entity: Option<NodeId>| {
                 (dynamic.get(&entity))
@@ -565,13 +568,20 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     // "" is the cluster-wide default; its static part is this broker's config.
                     if name.is_empty() || name == id {
                         if dynamic.is_none() {
-                            dynamic = Some(ask(&self.node, BrokerConfigsRequest).await?);
+                            dynamic = ask(&self.node, BrokerConfigsRequest).await.ok();
                         }
                         let broker = (!name.is_empty()).then_some(self.settings.node_id);
-                        let mut entries = self.settings.broker_configs.clone();
-                        let known = dynamic.as_ref().expect("asked above");
-                        entries.extend(describe_dynamic(known, broker));
-                        Ok(entries)
+                        match &dynamic {
+                            Some(known) => {
+                                let mut entries = self.settings.broker_configs.clone();
+                                entries.extend(describe_dynamic(known, broker));
+                                Ok(entries)
+                            }
+                            None => Err((
+                                ErrorCode::UNKNOWN_SERVER_ERROR,
+                                "the broker's dynamic configs could not be read; retry".into(),
+                            )),
+                        }
                     } else {
                         Err((
                             ErrorCode::INVALID_REQUEST,
@@ -839,6 +849,53 @@ mod tests {
         assert_eq!(
             topic_default(&stamped_broker, "message.timestamp.type").as_deref(),
             Some("LogAppendTime")
+        );
+    }
+
+    #[test]
+    fn dynamic_broker_configs_are_described_with_kafkas_sources() {
+        use crate::messages::throttles::{FOLLOWER_RATE_KEY, LEADER_RATE_KEY, LOG_DIRS_RATE_KEY};
+        let set = |pairs: &[(&str, &str)]| {
+            (pairs.iter())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let dynamic = BTreeMap::from([
+            (Some(NodeId(2)), set(&[(LEADER_RATE_KEY, "9")])),
+            (
+                None,
+                set(&[(LEADER_RATE_KEY, "5"), (FOLLOWER_RATE_KEY, "7")]),
+            ),
+        ]);
+        let of = |entries: &[ConfigEntry], key: &str| {
+            let e = find(entries, key);
+            assert!(!e.read_only, "{key} is alterable");
+            (e.value.clone().unwrap(), e.source)
+        };
+        let two = describe_dynamic(&dynamic, Some(NodeId(2)));
+        assert_eq!(
+            of(&two, LEADER_RATE_KEY),
+            ("9".into(), source::DYNAMIC_BROKER_CONFIG)
+        );
+        let leader = find(&two, LEADER_RATE_KEY);
+        let sources: Vec<i8> = leader.synonyms.iter().map(|s| s.source).collect();
+        assert_eq!(sources, [2, 3, 5], "own, then the default, then Kafka's");
+        assert_eq!(
+            of(&two, FOLLOWER_RATE_KEY),
+            ("7".into(), source::DYNAMIC_DEFAULT_BROKER_CONFIG)
+        );
+        let unlimited = i64::MAX.to_string();
+        assert_eq!(
+            of(&two, LOG_DIRS_RATE_KEY),
+            (unlimited, source::DEFAULT_CONFIG)
+        );
+        // The default entity shows only what is set there.
+        let default = describe_dynamic(&dynamic, None);
+        let names: Vec<&str> = default.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, [LEADER_RATE_KEY, FOLLOWER_RATE_KEY]);
+        assert_eq!(
+            of(&default, LEADER_RATE_KEY),
+            ("5".into(), source::DYNAMIC_DEFAULT_BROKER_CONFIG)
         );
     }
 }

@@ -2489,9 +2489,11 @@ impl Partitions {
             tracing::warn!(?tp, %error, "could not append the leader's batches");
             return self.back_off(ctx, &tp);
         }
+        let caught_up = replica.log().log_end_offset() >= result.high_watermark.0;
         if appended || replica.log().has_pending() {
             self.schedule_flush(ctx, &tp);
         }
+        self.throttles.follower_fetched(&tp, caught_up);
         self.follow(ctx, &tp);
     }
 

@@ -3,7 +3,7 @@
 //! actor passes its monotonic `now_ms` and acts on the answers (hold or cap a leader read, back
 //! a follower off), so throttled replication stays deterministic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use crate::messages::throttles::*;
 use crate::types::TopicPartition;
@@ -159,6 +159,9 @@ pub struct Throttles {
     settings: ThrottleSettings,
     leader: ReplicationQuota,
     follower: ReplicationQuota,
+    /// Throttled partitions this follower's last fetch caught up with the leader's high
+    /// watermark on: in sync as Kafka's fetcher counts it (lag <= 0), so never held.
+    caught_up: BTreeSet<TopicPartition>,
 }
 
 impl Throttles {
@@ -168,6 +171,7 @@ impl Throttles {
             settings: ThrottleSettings::default(),
             leader: ReplicationQuota::new(window_num, window_size_s),
             follower: ReplicationQuota::new(window_num, window_size_s),
+            caught_up: BTreeSet::new(),
         }
     }
 
@@ -231,10 +235,22 @@ impl Throttles {
         in_sync: bool,
         now_ms: u64,
     ) -> Option<u64> {
+        let in_sync = in_sync || self.caught_up.contains(tp);
         if in_sync || !self.follower_throttled(tp) || !self.follower.exceeded(now_ms) {
             return None;
         }
         Some(self.follower.wait_ms(now_ms))
+    }
+
+    /// This follower's fetch of `tp` was answered: whether its log then reached the leader's
+    /// high watermark (Kafka's `isReplicaInSync`, lag <= 0). A follower that caught up is not
+    /// held back from the fetch that gets it into the ISR, whatever its debt.
+    pub fn follower_fetched(&mut self, tp: &TopicPartition, caught_up: bool) {
+        if caught_up && self.follower_throttled(tp) {
+            self.caught_up.insert(tp.clone());
+        } else {
+            self.caught_up.remove(tp);
+        }
     }
 
     /// Bytes this follower appended for `tp` (counted only when `tp` is follower-throttled, in
@@ -430,6 +446,11 @@ mod tests {
         assert_eq!(th.follower_holds(&t3, false, 0), Some(1_500));
         assert_eq!(th.follower_holds(&t3, true, 0), None); // in the ISR
         assert_eq!(th.follower_holds(&u0, false, 0), None); // not throttled
+        assert_eq!(th.follower_holds(&t3, false, 1_499), Some(1));
+        // Caught up with the leader's high watermark: in sync as Kafka's fetcher counts it.
+        th.follower_fetched(&t3, true);
+        assert_eq!(th.follower_holds(&t3, false, 1_499), None);
+        th.follower_fetched(&t3, false);
         assert_eq!(th.follower_holds(&t3, false, 1_499), Some(1));
         assert_eq!(th.follower_holds(&t3, false, 1_500), None); // paid
         th.record_follower(&u0, 1_000_000, 1_500);

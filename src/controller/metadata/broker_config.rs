@@ -45,15 +45,18 @@ pub fn alter_broker_configs(
     resources: &[(String, ConfigChange)],
     validate_only: bool,
 ) -> (Vec<MetadataRecord>, Vec<Result<(), Refusal>>) {
+    // A broker named twice: every copy is refused (Kafka's rule, as for topics), found in one
+    // ordered pass whatever the count.
+    let mut named: BTreeMap<Option<NodeId>, usize> = BTreeMap::new();
+    for broker in resources.iter().filter_map(|(name, _)| entity(name).ok()) {
+        *named.entry(broker).or_default() += 1;
+    }
+    let twice = |broker: &Option<NodeId>| named.get(broker).is_some_and(|n| *n > 1);
     let mut records = Vec::new();
     let mut outcomes = Vec::with_capacity(resources.len());
-    let mut seen = Vec::new();
     for (name, change) in resources {
-        let planned = plan(image, name, change, &seen);
-        if let Ok((broker, _)) = &planned {
-            seen.push(*broker);
-        }
-        outcomes.push(planned.map(|(_, changes)| {
+        let planned = plan(image, name, change, &twice);
+        outcomes.push(planned.map(|changes| {
             if !validate_only {
                 records.extend(changes);
             }
@@ -68,10 +71,10 @@ fn plan(
     image: &MetadataImage,
     name: &str,
     change: &ConfigChange,
-    seen: &[Option<NodeId>],
-) -> Result<(Option<NodeId>, Vec<MetadataRecord>), Refusal> {
+    twice: &impl Fn(&Option<NodeId>) -> bool,
+) -> Result<Vec<MetadataRecord>, Refusal> {
     let broker = entity(name)?;
-    if seen.contains(&broker) {
+    if twice(&broker) {
         return Err(Refusal::new(
             ErrorCode::INVALID_REQUEST,
             format!("broker resource '{name}' is named twice in one request"),
@@ -98,7 +101,7 @@ fn plan(
     let records = (removed.chain(set))
         .map(|(key, value)| MetadataRecord::SetBrokerConfig { broker, key, value })
         .collect();
-    Ok((broker, records))
+    Ok(records)
 }
 
 #[cfg(test)]
@@ -190,13 +193,23 @@ mod tests {
             Some(ErrorCode::INVALID_REQUEST)
         );
         assert_eq!(code(one("-1", fine())), Some(ErrorCode::INVALID_REQUEST));
-        let twice = [("1".to_string(), fine()), ("1".to_string(), fine())];
+        let twice = [
+            ("1".to_string(), fine()),
+            ("2".to_string(), fine()),
+            ("01".to_string(), fine()),
+        ];
         let (records, outcomes) = alter_broker_configs(&image, &twice, false);
-        assert_eq!(records.len(), 1, "the first is planned");
         assert_eq!(
-            outcomes[1].as_ref().err().map(|r| r.code),
-            Some(ErrorCode::INVALID_REQUEST)
+            records.len(),
+            1,
+            "broker 2's only: every copy of broker 1 is refused"
         );
+        let codes: Vec<_> = outcomes
+            .iter()
+            .map(|o| o.as_ref().err().map(|r| r.code))
+            .collect();
+        let refused = Some(ErrorCode::INVALID_REQUEST);
+        assert_eq!(codes, vec![refused, None, refused]);
     }
 
     #[test]

@@ -414,7 +414,7 @@ fn a_throttled_follower_out_of_the_isr_waits_out_its_quota_and_fetches_at_once_i
     };
     let received = answer.records.len() as u64;
     assert!(received > FOLLOWER_RATE, "past the burst: {received}");
-    let msg = NodeMsg::PartitionsReply(reply);
+    let msg = NodeMsg::PartitionsReply(behind(reply));
     let answered = follower.step(Input::Reply { call: *call, msg });
     let answered = settle(&mut follower, answered);
     assert_eq!(follower.log_end(&a), 2, "the answer was appended");
@@ -464,7 +464,7 @@ fn a_follower_held_by_a_long_debt_fetches_within_a_backoff_of_the_lift() {
     };
     let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
     let reply = take_reply(&mut effects, id).expect("answered at once");
-    let msg = NodeMsg::PartitionsReply(reply);
+    let msg = NodeMsg::PartitionsReply(behind(reply));
     let answered = follower.step(Input::Reply { call: *call, msg });
     let answered = settle(&mut follower, answered);
     let backoff = PartitionsTimer::FollowBackoff(follower.actor.replica(&a).unwrap().id);
@@ -478,4 +478,17 @@ fn a_follower_held_by_a_long_debt_fetches_within_a_backoff_of_the_lift() {
         panic!("one fetch after the lift: {calls:?}")
     };
     assert_eq!(ask.fetch_offset, Offset(2));
+}
+
+/// `reply` as from a leader whose high watermark is past what the answer brought (its
+/// max_bytes stopped short): the follower is not caught up after appending it, so its
+/// throttle may hold it (one caught up is in sync as Kafka's fetcher counts it, lag <= 0).
+fn behind(reply: PartitionsReply) -> PartitionsReply {
+    match reply {
+        PartitionsReply::ReplicaFetch(mut answer) => {
+            answer.high_watermark = Offset(answer.log_end_offset.0 + 1);
+            PartitionsReply::ReplicaFetch(answer)
+        }
+        other => other,
+    }
 }
