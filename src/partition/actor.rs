@@ -877,18 +877,8 @@ impl Partitions {
             "the partition is held here for an earlier topic of the same name; removing it"
         );
         let running = self.close_for_removal(ctx, &tp).flatten();
-        let tokens = self.removal_waits_for(&tp, running);
-        let lane = DirLane {
-            request: None,
-            removing: tokens.is_empty(),
-            waiting: tokens.len(),
-            queued: vec![(id, PartitionsRequest::Ensure(request))],
-            restart: None,
-        };
-        if tokens.is_empty() {
-            self.launch_removal(ctx, &tp);
-        }
-        self.dir_lanes.insert(tp, lane);
+        let queued = vec![(id, PartitionsRequest::Ensure(request))];
+        self.remove_dir_after_jobs(ctx, tp, running, None, queued);
     }
 
     /// Removes the other topic's directory in `request`'s place, then serves `request` (queued
@@ -907,15 +897,8 @@ impl Partitions {
             "the partition's directory holds an earlier topic of the same name; removing it"
         );
         self.offline.remove(&tp);
-        self.launch_removal(ctx, &tp);
-        let lane = DirLane {
-            request: None,
-            removing: true,
-            waiting: 0,
-            queued: vec![(id, PartitionsRequest::Ensure(request))],
-            restart: None,
-        };
-        self.dir_lanes.insert(tp, lane);
+        let queued = vec![(id, PartitionsRequest::Ensure(request))];
+        self.remove_dir_after_jobs(ctx, tp, None, None, queued);
     }
 
     /// Records in `tp`'s directory (just opened) the topic it belongs to, unless it already
@@ -1116,7 +1099,7 @@ impl Partitions {
     fn delete(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition) {
         match self.close_for_removal(ctx, &tp) {
             // Whatever files it has go with it, once no job works in there.
-            Some(running) => self.remove_after(ctx, id, tp, running),
+            Some(running) => self.remove_dir_after_jobs(ctx, tp, running, Some(id), Vec::new()),
             None => ctx.reply(id, done(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None)),
         }
     }
@@ -1156,47 +1139,36 @@ impl Partitions {
         Some(running)
     }
 
-    /// The jobs still working in `tp`'s directory that its removal waits for (the old
-    /// replica's flush job `running`, any clean's swap), each registered to the directory.
-    fn removal_waits_for(&mut self, tp: &TopicPartition, running: Option<u64>) -> Vec<u64> {
+    /// Removes `tp`'s directory once the jobs still working in it completed (the old
+    /// replica's flush job `running`, any clean's swap), then answers `request` (a Delete) and
+    /// serves `queued` (an Ensure that found an earlier topic's replica or directory).
+    fn remove_dir_after_jobs(
+        &mut self,
+        ctx: PCtx,
+        tp: TopicPartition,
+        running: Option<u64>,
+        request: Option<RequestId>,
+        queued: Vec<(RequestId, PartitionsRequest)>,
+    ) {
         let swaps = (self.swapping.iter())
-            .filter(|(_, (swapping, _))| swapping == tp)
+            .filter(|(_, (swapping, _))| *swapping == tp)
             .map(|(replica_id, _)| CLEAN_TOKEN_BIT | replica_id);
         let tokens: Vec<u64> = running.into_iter().chain(swaps).collect();
         for &token in &tokens {
             self.dir_tokens.insert(token, tp.clone());
         }
-        tokens
-    }
-
-    /// Removes `tp`'s directory (answering `id`) once the old replica's flush job `running`
-    /// and any clean's swap job in that directory completed.
-    fn remove_after(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition, running: Option<u64>) {
-        let tokens = self.removal_waits_for(&tp, running);
-        if tokens.is_empty() {
-            return self.start_removal(ctx, id, tp);
+        let removing = tokens.is_empty();
+        if removing {
+            self.launch_removal(ctx, &tp);
         }
         let lane = DirLane {
-            request: Some(id),
-            removing: false,
+            request,
+            removing,
             waiting: tokens.len(),
-            queued: Vec::new(),
+            queued,
             restart: None,
         };
         self.dir_lanes.insert(tp, lane);
-    }
-
-    /// Runs the job removing `tp`'s directory; `id` is answered when it completed.
-    fn start_removal(&mut self, ctx: PCtx, id: RequestId, tp: TopicPartition) {
-        self.launch_removal(ctx, &tp);
-        let lane = self.dir_lanes.entry(tp).or_insert(DirLane {
-            request: Some(id),
-            removing: true,
-            waiting: 0,
-            queued: Vec::new(),
-            restart: None,
-        });
-        lane.removing = true;
     }
 
     /// Starts the job removing `tp`'s directory; its completion goes to `tp`'s lane, which

@@ -394,29 +394,8 @@ fn a_budget_of_no_bytes_still_answers_a_fetch_offset_past_the_log_end() {
 #[test]
 fn a_throttled_follower_out_of_the_isr_waits_out_its_quota_and_fetches_at_once_in_the_isr() {
     let a = tp("a");
-    let mut leader = Harness::new(Arc::new(MemStorage::new()));
-    tell_with_isr(&mut leader, &[(&a, Some(1), EPOCH)], &[1]);
-    leader.ensure(&a, config(None));
-    append(&mut leader, &a, &[big(), plain(b"small")]);
-
-    let mut follower = Harness::on_node(Arc::new(MemStorage::new()), OUT_OF_SYNC);
-    tell_with_isr(&mut follower, &[(&a, Some(1), EPOCH)], &[1]);
-    tell_throttles(&mut follower, follower_throttle());
-    let opened = open(&mut follower, &a);
-    let calls = fetch_calls(&opened);
-    let [(call, _, request)] = &calls[..] else {
-        panic!("one fetch, the quota full: {calls:?}")
-    };
-    let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
-    let reply = take_reply(&mut effects, id).expect("records: answered at once");
-    let PartitionsReply::ReplicaFetch(answer) = &reply else {
-        panic!("{reply:?}")
-    };
-    let received = answer.records.len() as u64;
+    let (mut follower, answered, received) = first_fetch_answered(&a, follower_throttle());
     assert!(received > FOLLOWER_RATE, "past the burst: {received}");
-    let msg = NodeMsg::PartitionsReply(behind(reply));
-    let answered = follower.step(Input::Reply { call: *call, msg });
-    let answered = settle(&mut follower, answered);
     assert_eq!(follower.log_end(&a), 2, "the answer was appended");
     assert!(fetch_calls(&answered).is_empty(), "{answered:?}");
     let backoff = PartitionsTimer::FollowBackoff(follower.actor.replica(&a).unwrap().id);
@@ -446,27 +425,12 @@ fn a_throttled_follower_out_of_the_isr_waits_out_its_quota_and_fetches_at_once_i
 #[test]
 fn a_follower_held_by_a_long_debt_fetches_within_a_backoff_of_the_lift() {
     let a = tp("a");
-    let mut leader = Harness::new(Arc::new(MemStorage::new()));
-    tell_with_isr(&mut leader, &[(&a, Some(1), EPOCH)], &[1]);
-    leader.ensure(&a, config(None));
-    append(&mut leader, &a, &[big(), plain(b"small")]);
-    let mut follower = Harness::on_node(Arc::new(MemStorage::new()), OUT_OF_SYNC);
-    tell_with_isr(&mut follower, &[(&a, Some(1), EPOCH)], &[1]);
     // A slow rate: the debt of one big batch takes many seconds to pay.
     let slow = ThrottleSettings {
         follower_rate_bytes_per_s: Some(100),
         ..follower_throttle()
     };
-    tell_throttles(&mut follower, slow);
-    let opened = open(&mut follower, &a);
-    let [(call, _, request)] = &fetch_calls(&opened)[..] else {
-        panic!("one fetch")
-    };
-    let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
-    let reply = take_reply(&mut effects, id).expect("answered at once");
-    let msg = NodeMsg::PartitionsReply(behind(reply));
-    let answered = follower.step(Input::Reply { call: *call, msg });
-    let answered = settle(&mut follower, answered);
+    let (mut follower, answered, _) = first_fetch_answered(&a, slow);
     let backoff = PartitionsTimer::FollowBackoff(follower.actor.replica(&a).unwrap().id);
     let backoff_ms = REPLICA_FETCH_BACKOFF_MS;
     assert_eq!(backoffs(&answered), [(backoff, backoff_ms)]);
@@ -491,4 +455,33 @@ fn behind(reply: PartitionsReply) -> PartitionsReply {
         }
         other => other,
     }
+}
+
+/// A leader of `a` holding a big batch and a small one (in its ISR alone), and this node
+/// following it under `throttle`, out of the ISR: its first fetch sent and answered (as from a
+/// leader whose high watermark is past the answer, [`behind`]), its jobs run. The follower,
+/// the effects of the answer, and the bytes received.
+fn first_fetch_answered(a: &TopicPartition, throttle: ThrottleSettings) -> (Harness, Effects, u64) {
+    let mut leader = Harness::new(Arc::new(MemStorage::new()));
+    tell_with_isr(&mut leader, &[(a, Some(1), EPOCH)], &[1]);
+    leader.ensure(a, config(None));
+    append(&mut leader, a, &[big(), plain(b"small")]);
+    let mut follower = Harness::on_node(Arc::new(MemStorage::new()), OUT_OF_SYNC);
+    tell_with_isr(&mut follower, &[(a, Some(1), EPOCH)], &[1]);
+    tell_throttles(&mut follower, throttle);
+    let opened = open(&mut follower, a);
+    let calls = fetch_calls(&opened);
+    let [(call, _, request)] = &calls[..] else {
+        panic!("one fetch, the quota full: {calls:?}")
+    };
+    let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
+    let reply = take_reply(&mut effects, id).expect("records: answered at once");
+    let PartitionsReply::ReplicaFetch(answer) = &reply else {
+        panic!("{reply:?}")
+    };
+    let received = answer.records.len() as u64;
+    let msg = NodeMsg::PartitionsReply(behind(reply));
+    let answered = follower.step(Input::Reply { call: *call, msg });
+    let answered = settle(&mut follower, answered);
+    (follower, answered, received)
 }
