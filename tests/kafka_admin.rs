@@ -431,8 +431,22 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
     let broker = describe(&mut s, 4, BROKER, "1", None, false);
     assert_eq!(broker.error_code, 0);
     // Static settings are read-only; the replication throttle rates are dynamic (unset:
-    // Kafka's unlimited default).
+    // Kafka's unlimited default), and so is the cluster-wide min.insync.replicas, which the
+    // controller wrote into the metadata log from its static value (1).
+    let min_isr = (broker.configs.iter())
+        .find(|c| c.name.as_str() == "min.insync.replicas")
+        .expect("min.insync.replicas described");
+    assert_eq!(
+        (
+            min_isr.value.as_ref().map(|v| v.to_string()).as_deref(),
+            min_isr.config_source,
+            min_isr.read_only
+        ),
+        (Some("1"), 3, false),
+        "DYNAMIC_DEFAULT_BROKER_CONFIG"
+    );
     let dynamic = [
+        "min.insync.replicas",
         "leader.replication.throttled.rate",
         "follower.replication.throttled.rate",
         "replica.alter.log.dirs.io.max.bytes.per.second",
@@ -440,7 +454,7 @@ fn topic_configs_are_described_altered_validated_and_survive_kill_9() {
     for c in &broker.configs {
         let is_dynamic = dynamic.contains(&c.name.as_str());
         assert_eq!(c.read_only, !is_dynamic, "{}", c.name.as_str());
-        if is_dynamic {
+        if is_dynamic && c.name.as_str() != "min.insync.replicas" {
             let value = c.value.as_ref().map(|v| v.to_string());
             assert_eq!(
                 (value.as_deref(), c.config_source),

@@ -20,7 +20,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
-use crate::controller::metadata::broker_config::DYNAMIC_BROKER_KEYS;
+use crate::controller::metadata::broker_config::THROTTLE_KEYS;
+use crate::controller::metadata::eligible::MIN_ISR_KEY;
 use crate::controller::topic_config::{self, DELETE_RETENTION_MS_DEFAULT};
 use crate::messages::call::ask;
 use crate::messages::{BrokerConfigsRequest, DynamicBrokerConfigs, NodeMsg, TopicMeta};
@@ -429,6 +430,46 @@ pub fn describe_topic(
         .collect()
 }
 
+/// The broker keys whose cluster-wide dynamic value is every broker's default (the
+/// controller keeps it in the metadata log: `controller::metadata::broker_config`).
+pub const CLUSTER_DEFAULT_KEYS: &[&str] = &[MIN_ISR_KEY];
+
+/// `entries` (a topic's, or a broker's static ones) with the cluster-wide dynamic defaults of
+/// [`CLUSTER_DEFAULT_KEYS`] in `cluster`: a synonym of source DYNAMIC_DEFAULT_BROKER_CONFIG
+/// after a topic's own value and before the static ones, and the value when the topic sets
+/// none. A broker's entry of such a key is not read-only (it is set with the resource "").
+pub fn with_cluster_defaults(
+    entries: &mut [ConfigEntry],
+    cluster: Option<&BTreeMap<String, String>>,
+) {
+    for entry in entries.iter_mut() {
+        let broker_key = (TOPIC_KEYS.iter())
+            .find(|key| key.name == entry.name)
+            .and_then(|key| key.broker_key)
+            .unwrap_or(entry.name.as_str());
+        let Some(&key) = CLUSTER_DEFAULT_KEYS.iter().find(|k| **k == broker_key) else {
+            continue;
+        };
+        entry.read_only = false;
+        let Some(value) = cluster.and_then(|configs| configs.get(key)) else {
+            continue;
+        };
+        let at = (entry.synonyms.iter())
+            .take_while(|s| s.source == source::DYNAMIC_TOPIC_CONFIG)
+            .count();
+        entry.synonyms.insert(
+            at,
+            Synonym {
+                name: key.to_string(),
+                value: Some(value.clone()),
+                source: source::DYNAMIC_DEFAULT_BROKER_CONFIG,
+            },
+        );
+        entry.value = entry.synonyms[0].value.clone();
+        entry.source = entry.synonyms[0].source;
+    }
+}
+
 /// Kafka's rule: no keys (null or empty) = all of them.
 pub fn filter_keys(entries: Vec<ConfigEntry>, keys: Option<&[StrBytes]>) -> Vec<ConfigEntry> {
     match keys {
@@ -491,7 +532,7 @@ pub fn describe_dynamic(
 ) -> Vec<ConfigEntry> {
     let unlimited = i64::MAX.to_string();
     let defaults = dynamic.get(&None);
-    DYNAMIC_BROKER_KEYS
+    THROTTLE_KEYS
         .iter()
         .filter(|&&key| broker.is_some() || defaults.is_some_and(|d| d.contains_key(key)))
         .map(|&key| {
@@ -551,12 +592,20 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     if known.is_none() {
                         known = Some(self.list_topics().await?);
                     }
+                    if dynamic.is_none() {
+                        dynamic = ask(&self.node, BrokerConfigsRequest).await.ok();
+                    }
                     match known.as_ref().and_then(|k| k.get(&name)) {
-                        Some(meta) => Ok(describe_topic(
-                            &self.settings.log,
-                            &self.settings.log_builtin,
-                            &meta.configs,
-                        )),
+                        Some(meta) => {
+                            let mut entries = describe_topic(
+                                &self.settings.log,
+                                &self.settings.log_builtin,
+                                &meta.configs,
+                            );
+                            let cluster = dynamic.as_ref().and_then(|d| d.get(&None));
+                            with_cluster_defaults(&mut entries, cluster);
+                            Ok(entries)
+                        }
                         None => Err((
                             ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                             format!("topic '{}' does not exist", shown(&name)),
@@ -574,6 +623,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                         match &dynamic {
                             Some(known) => {
                                 let mut entries = self.settings.broker_configs.clone();
+                                with_cluster_defaults(&mut entries, known.get(&None));
                                 entries.extend(describe_dynamic(known, broker));
                                 Ok(entries)
                             }
@@ -670,6 +720,48 @@ mod tests {
         assert_eq!(
             (flush.value.as_deref(), flush.source, flush.synonyms.len()),
             (Some("1"), source::DEFAULT_CONFIG, 1)
+        );
+    }
+
+    /// The cluster-wide min.insync.replicas of the metadata log is a topic's value unless it
+    /// sets its own, and shows as DYNAMIC_DEFAULT_BROKER_CONFIG ahead of the static value.
+    #[test]
+    fn the_cluster_wide_min_insync_replicas_is_described_as_the_dynamic_default() {
+        let log = LogConfig::default();
+        let cluster = BTreeMap::from([(MIN_ISR_KEY.to_string(), "2".to_string())]);
+        let mut plain = describe_topic(&log, &log, &BTreeMap::new());
+        with_cluster_defaults(&mut plain, Some(&cluster));
+        let min_isr = find(&plain, MIN_ISR_KEY);
+        assert_eq!(
+            (min_isr.value.as_deref(), min_isr.source),
+            (Some("2"), source::DYNAMIC_DEFAULT_BROKER_CONFIG)
+        );
+        assert_eq!(
+            min_isr.synonyms.last().unwrap().source,
+            source::DEFAULT_CONFIG
+        );
+        let own = BTreeMap::from([(MIN_ISR_KEY.to_string(), "3".to_string())]);
+        let mut set = describe_topic(&log, &log, &own);
+        with_cluster_defaults(&mut set, Some(&cluster));
+        let min_isr = find(&set, MIN_ISR_KEY);
+        assert_eq!(
+            (min_isr.value.as_deref(), min_isr.source),
+            (Some("3"), source::DYNAMIC_TOPIC_CONFIG)
+        );
+        let sources: Vec<i8> = min_isr.synonyms.iter().map(|s| s.source).collect();
+        assert_eq!(
+            sources,
+            vec![
+                source::DYNAMIC_TOPIC_CONFIG,
+                source::DYNAMIC_DEFAULT_BROKER_CONFIG,
+                source::DEFAULT_CONFIG
+            ]
+        );
+        let retention = find(&set, "retention.ms");
+        assert_eq!(
+            retention.source,
+            source::DEFAULT_CONFIG,
+            "other keys untouched"
         );
     }
 

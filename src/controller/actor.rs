@@ -4,6 +4,7 @@
 //! with the metadata (start-up's `OpenAll`, then a reconciliation after each change).
 
 use super::admin::{Admin, AdminOp, AdminSettings, TopicsState, TopicsTimer};
+use super::metadata::broker_config::cluster_min_isr;
 use crate::actor::{Actor, Addr, Ctx, Input};
 use crate::messages::throttles::ThrottleSettings;
 use crate::messages::{
@@ -17,12 +18,16 @@ pub struct TopicsActor {
     admin: Admin,
     /// The replication throttles last sent to the partitions actor (sent again only changed).
     throttles: Option<ThrottleSettings>,
+    /// This node's static `min.insync.replicas`: the logs' default until the metadata log
+    /// holds the cluster-wide one (`settings.log` then carries that).
+    static_min_isr: u32,
 }
 
 impl TopicsActor {
     pub fn new(settings: AdminSettings) -> Self {
         Self {
             topics: TopicsState::default(),
+            static_min_isr: settings.log.min_insync_replicas,
             settings,
             admin: Admin::default(),
             throttles: None,
@@ -50,6 +55,11 @@ impl Actor<NodeMsg> for TopicsActor {
                     return;
                 }
                 topics.applied = *applied;
+                // One default for every log of the cluster (KIP-966's rule, so a leader's high
+                // watermark freezes under the value the controller keeps ELRs by); a change
+                // reconfigures the logs at the reconciliation below.
+                self.settings.log.min_insync_replicas =
+                    cluster_min_isr(&topics.applied.broker_configs).unwrap_or(self.static_min_isr);
                 // Before any reconciliation's opens: a replica opens in its role.
                 let leaders = LeadersUpdate {
                     partitions: topics.applied.leaders(),
@@ -74,7 +84,7 @@ impl Actor<NodeMsg> for TopicsActor {
                 // Queued even while start-up opens the logs: it runs after `OpenAll` and takes
                 // what changed meanwhile (before start-up it does nothing).
                 self.admin
-                    .submit(ctx, topics, settings, None, AdminOp::Reconcile);
+                    .submit(ctx, topics, &self.settings, None, AdminOp::Reconcile);
             }
             Input::Request {
                 id,

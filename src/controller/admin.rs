@@ -108,6 +108,9 @@ pub struct TopicsState {
     /// `None` until start-up opened the logs ([`AdminOp::OpenAll`]): no reconciliation runs
     /// before, so a log is never deleted on what a voter still catching up applied.
     pub reconciled: Option<BTreeMap<String, TopicMeta>>,
+    /// The default `min.insync.replicas` the reconciled logs run with: a reconciliation that
+    /// finds another (the cluster-wide one changed) reconfigures the logs of every topic.
+    pub reconciled_min_isr: u32,
     /// The deleted topic ids whose stray directories were looked for ([`super::strays`]);
     /// only ids the metadata still lists are kept.
     pub strays_swept: BTreeSet<[u8; 16]>,

@@ -100,6 +100,9 @@ pub struct QuorumActor {
     liveness: BrokerLiveness,
     /// The term in which this voter, leading, proposed the cluster id.
     cluster_id_proposed_in: u64,
+    /// The term in which this voter, leading, wrote its static `min.insync.replicas` as the
+    /// cluster-wide one ([`broker_config::seed_min_isr`]).
+    min_isr_seeded_in: u64,
     /// Leading: when the next preferred-leader balance runs (`None` until the first tick of a
     /// leadership, which schedules it an interval away, as Kafka does).
     next_balance_ms: Option<u64>,
@@ -139,6 +142,7 @@ impl QuorumActor {
             last_saved: 0,
             waiting: BTreeMap::new(),
             cluster_id_proposed_in: 0,
+            min_isr_seeded_in: 0,
             next_balance_ms: None,
             projected: None,
             forwarded: BTreeMap::new(),
@@ -219,6 +223,7 @@ impl QuorumActor {
         self.fed = None;
         self.last_saved = 0;
         self.cluster_id_proposed_in = 0;
+        self.min_isr_seeded_in = 0;
         if let Some(out) = self.open(ctx) {
             self.apply_out(ctx, out);
         }
@@ -509,8 +514,25 @@ impl QuorumActor {
             let (_, more) = self.propose_records(&[MetadataRecord::InitCluster { cluster_id }]);
             return self.apply_out(ctx, more);
         }
+        // The first current leader writes its static min.insync.replicas as the cluster's
+        // (Kafka's activation with eligible leader replicas on); a leader that has applied
+        // every earlier term's entries knows whether one is there.
+        let activated =
+            leads && self.image.cluster_id().is_some() && current_leader(node, &self.image);
+        if activated && self.min_isr_seeded_in != term {
+            let static_value = self.settings.topic_defaults.min_insync_replicas;
+            if let Some(seed) = broker_config::seed_min_isr(&self.image, static_value) {
+                self.min_isr_seeded_in = term;
+                tracing::info!(
+                    min_insync_replicas = static_value,
+                    "the metadata log has no cluster-wide min.insync.replicas: this controller's is written"
+                );
+                let (_, more) = self.propose_records(&[seed]);
+                return self.apply_out(ctx, more);
+            }
+        }
         // The leader fences the brokers it has not heard from for a session.
-        if leads && self.image.cluster_id().is_some() && current_leader(node, &self.image) {
+        if activated {
             self.liveness.lead(term, ctx.now.mono_ms);
             let expired = self.liveness.expired(&self.image, ctx.now.mono_ms);
             // One entry per broker (its elections bound the entry's size); the next expired
@@ -1482,7 +1504,8 @@ pub(crate) fn registration_entry(
     let records = eligible::follow(image, records, defaults);
     let mut scratch = image.clone();
     let _ = scratch.apply_entry(index, &records);
-    let elected = election::on_unclean_restart(&scratch, node_id, defaults.min_insync_replicas);
+    let min_isr = defaults.min_isr_in(&scratch);
+    let elected = election::on_unclean_restart(&scratch, node_id, min_isr);
     log_election(&scratch, node_id, &elected);
     records.into_iter().chain(elected.records).collect()
 }

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::admin::{Next, World};
+use super::metadata::eligible::MIN_ISR_KEY;
 use super::strays::StraySweep;
 use super::sweep::{log_config, Answer, PartitionFailure, Sweep, SweepKind};
 use crate::messages::{OpenAllReport, TopicMeta, TopicsReply};
@@ -23,6 +24,8 @@ pub struct OpenAll {
     report: OpenAllReport,
     opening: Option<Sweep>,
     strays: StraySweep,
+    /// The default `min.insync.replicas` the logs are opened with.
+    min_isr: u32,
 }
 
 impl OpenAll {
@@ -47,6 +50,7 @@ impl OpenAll {
             report,
             opening: None,
             strays,
+            min_isr: world.settings.log.min_insync_replicas,
         }
     }
 
@@ -71,6 +75,7 @@ impl OpenAll {
             return Next::Call(call);
         }
         world.topics.reconciled = Some(std::mem::take(&mut self.basis));
+        world.topics.reconciled_min_isr = self.min_isr;
         Next::Done(TopicsReply::Opened(std::mem::take(&mut self.report)))
     }
 }
@@ -86,6 +91,8 @@ pub struct Reconcile {
     todo: VecDeque<Sweep>,
     running: Option<Sweep>,
     strays: StraySweep,
+    /// The default `min.insync.replicas` the logs are brought to.
+    min_isr: u32,
 }
 
 impl Reconcile {
@@ -115,6 +122,7 @@ impl Reconcile {
             todo,
             running: None,
             strays,
+            min_isr: world.settings.log.min_insync_replicas,
         }
     }
 
@@ -158,6 +166,7 @@ impl Reconcile {
                 };
             }
             world.topics.reconciled = Some(reconciled);
+            world.topics.reconciled_min_isr = self.min_isr;
         }
         Next::Done(TopicsReply::Opened(OpenAllReport::default()))
     }
@@ -171,6 +180,8 @@ fn differences(
     world: &World<'_>,
 ) -> VecDeque<Sweep> {
     let me = world.me();
+    // The cluster-wide min.insync.replicas changed: every log takes it but a topic's own.
+    let min_isr_moved = world.topics.reconciled_min_isr != world.settings.log.min_insync_replicas;
     let mut deletes = VecDeque::new();
     let mut rest = VecDeque::new();
     for (name, old) in before {
@@ -197,7 +208,8 @@ fn differences(
         if !added.is_empty() {
             rest.push_back(Sweep::ensure(name, new, added, world.settings));
         }
-        if old.is_some_and(|o| o.configs != new.configs) && !kept.is_empty() {
+        let default_moved = min_isr_moved && !new.configs.contains_key(MIN_ISR_KEY);
+        if old.is_some_and(|o| o.configs != new.configs || default_moved) && !kept.is_empty() {
             let config = log_config(name, new, world.settings);
             rest.push_back(Sweep::new(name, kept, SweepKind::SetConfig(config)));
         }

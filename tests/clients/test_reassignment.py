@@ -681,3 +681,98 @@ def test_dynamic_broker_configs_are_set_described_refused_and_survive_restarts(
     expected()
     alter("2", ("leader.replication.throttled.rate", None, DELETE))
     assert rates(nodes[1], 2)[0] == ("5000", default)
+
+
+def alter_cluster_default(node, ops):
+    """IncrementalAlterConfigs v0 of the BROKER resource "" (the cluster default, which
+    neither Python client names) through `node`: its error code. `ops`: (key, op, value)."""
+    def text(s):
+        return struct.pack(">h", len(s)) + s.encode()
+
+    body = struct.pack(">ib", 1, 4) + text("") + struct.pack(">i", len(ops))
+    for key, op, value in ops:
+        body += text(key) + struct.pack(">b", op)
+        body += text(value) if value is not None else struct.pack(">h", -1)
+    body += struct.pack(">b", 0)
+    with kwire.Conn(node.addr) as conn:
+        answer = conn.request(44, 0, body)
+    (count,) = struct.unpack_from(">i", answer, 4)
+    (code,) = struct.unpack_from(">h", answer, 8)
+    assert count == 1, answer
+    return code
+
+
+@pytest.mark.timeout(240)
+def test_the_cluster_wide_min_insync_replicas_is_kept_in_the_metadata_log(
+        rill_cluster, topic_name):
+    """KIP-966's rule, as Kafka keeps it with eligible leader replicas on: the first controller
+    writes its static min.insync.replicas (1 here) into the metadata log as the cluster's; it is
+    set only for the resource "" (a broker's own is INVALID_CONFIG), never removed, and every
+    broker takes a new value at once, for every topic without its own: acks=all is refused
+    NOT_ENOUGH_REPLICAS under it and accepted again when it is lowered. It survives restarts."""
+    from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource,
+                                       ConfigSource)
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import NewTopic
+    nodes = rill_cluster(3, *FAST_SESSION)
+    wait_for("three brokers", lambda: brokers(nodes[0]) == [1, 2, 3])
+    admin = AdminClient({"bootstrap.servers": nodes[0].bootstrap})
+    admin.create_topics([NewTopic(topic_name, 1, 3)])[topic_name].result(TIMEOUT_S)
+    wait_for("all three in sync", lambda: (lambda ps: ps and len(ps[0][2]) == 3)(
+        partitions(nodes[0], topic_name, 1)))
+    default = ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+    topic = ConfigResource.Type.TOPIC
+
+    def topic_min_isr():
+        return described(nodes[0], topic, topic_name)["min.insync.replicas"]
+
+    assert topic_min_isr() == ("1", default), "seeded from the controller's static value"
+    INVALID_CONFIG, SET, DELETE = 40, 0, 1
+    assert alter_cluster_default(nodes[0], [("min.insync.replicas", DELETE, None)]) == \
+        INVALID_CONFIG, "never removed"
+    assert alter_cluster_default(nodes[0], [("min.insync.replicas", SET, "0")]) == \
+        INVALID_CONFIG
+    one_broker = ConfigResource(ConfigResource.Type.BROKER, "1", incremental_configs=[
+        ConfigEntry("min.insync.replicas", "2", incremental_operation=AlterConfigOpType.SET)])
+    [future] = admin.incremental_alter_configs([one_broker]).values()
+    with pytest.raises(KafkaException) as refused:
+        future.result(timeout=TIMEOUT_S)
+    assert refused.value.args[0].name() == "INVALID_CONFIG", refused.value
+
+    bootstrap = ",".join(n.bootstrap for n in nodes[:2])
+
+    def produce(acks):
+        errors = []
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": acks,
+                             "message.timeout.ms": 10000, "retries": 0})
+        producer.produce(topic_name, value=f"acks={acks}".encode(), partition=0,
+                         on_delivery=lambda err, msg: errors.append(err))
+        producer.flush(TIMEOUT_S)
+        return errors
+
+    assert alter_cluster_default(nodes[0], [("min.insync.replicas", SET, "3")]) == 0
+    wait_for("3 described", lambda: topic_min_isr() == ("3", default))
+    assert produce("all") == [None], "three of three in sync"
+    nodes[2].kill9()
+    wait_for("node 3 out of the ISR", lambda: (lambda ps: ps and ps[0][2] == [1, 2])(
+        partitions(nodes[0], topic_name, 1)))
+    errors = produce("all")
+    assert len(errors) == 1 and errors[0] is not None, errors
+    assert errors[0].code() == KafkaError.NOT_ENOUGH_REPLICAS, errors
+    assert produce("1") == [None], "acks=1 needs the leader only"
+    # Lowered to 2: the brokers reconfigure their logs, and two in sync are enough again.
+    assert alter_cluster_default(nodes[0], [("min.insync.replicas", SET, "2")]) == 0
+    wait_for("acks=all accepted under the new value", lambda: produce("all") == [None])
+    # The metadata log keeps it: every node killed and started again still has it.
+    for node in nodes[:2]:
+        node.kill9()
+    starts = [threading.Thread(target=node.start) for node in nodes]
+    for start in starts:
+        start.start()
+    for start in starts:
+        start.join(TIMEOUT_S)
+    wait_for("three brokers again", lambda: brokers(nodes[0]) == [1, 2, 3])
+    wait_for("2 described after the restarts", lambda: topic_min_isr() == ("2", default))
+    got = read_all(nodes[0].bootstrap, topic_name, 3, 1)
+    assert got[0][0] == b"acks=all", got
+    assert b"acks=1" in got[0], got

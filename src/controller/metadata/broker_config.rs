@@ -3,24 +3,65 @@
 //! (projected) image, so every broker applies them from the metadata log and they survive
 //! restarts as Kafka's `ConfigRecord`s do.
 //!
-//! Only the keys Kafka sets dynamically for replication throttles (KIP-73) are admitted:
-//! every other broker setting is static in Rill (config file and `--override`), and a key this
-//! broker would not honour is refused rather than stored and ignored. A resource is named `""`
-//! (the cluster-wide default) or a broker id, registered or not (Kafka keeps configs for
-//! brokers that have not joined yet).
+//! Only the keys Kafka sets dynamically for replication throttles (KIP-73) are admitted, and
+//! `min.insync.replicas` as Kafka keeps it once eligible leader replicas (KIP-966) are on: a
+//! cluster-wide default only, never removed, seeded from the first active controller's static
+//! config ([`seed_min_isr`]) so that every controller reads one value and a controller
+//! failover changes nothing (each node's static value would otherwise be the default in turn,
+//! and an ELR kept under a smaller value can miss records committed under it). Every other
+//! broker setting is static in Rill (config file and `--override`), and a key this broker
+//! would not honour is refused rather than stored and ignored. A resource is named `""` (the
+//! cluster-wide default) or a broker id, registered or not (Kafka keeps configs for brokers
+//! that have not joined yet).
 
 use std::collections::BTreeMap;
 
 use super::image::MetadataImage;
 use super::records::MetadataRecord;
 use crate::controller::config_ops::{apply_ops_of, replacement_of};
-use crate::controller::config_values::long_at_least;
+use crate::controller::config_values::{long_at_least, whole};
+use crate::controller::metadata::eligible::MIN_ISR_KEY;
 use crate::messages::throttles::{FOLLOWER_RATE_KEY, LEADER_RATE_KEY, LOG_DIRS_RATE_KEY};
 use crate::messages::ConfigChange;
 use crate::types::{ErrorCode, NodeId, Refusal};
 
-/// The broker keys that may be set dynamically (each a LONG of bytes per second, at least 0).
-pub const DYNAMIC_BROKER_KEYS: &[&str] = &[LEADER_RATE_KEY, FOLLOWER_RATE_KEY, LOG_DIRS_RATE_KEY];
+/// The replication throttle keys that may be set dynamically, for a broker or as the cluster
+/// default (each a LONG of bytes per second, at least 0).
+pub const THROTTLE_KEYS: &[&str] = &[LEADER_RATE_KEY, FOLLOWER_RATE_KEY, LOG_DIRS_RATE_KEY];
+
+/// Every broker key that may be set dynamically: the throttles, and `min.insync.replicas` as
+/// the cluster default only.
+pub const DYNAMIC_BROKER_KEYS: &[&str] = &[
+    LEADER_RATE_KEY,
+    FOLLOWER_RATE_KEY,
+    LOG_DIRS_RATE_KEY,
+    MIN_ISR_KEY,
+];
+
+/// The cluster-wide `min.insync.replicas` among dynamic broker configs (by entity, `None` the
+/// cluster default), if one is set.
+pub fn cluster_min_isr(
+    configs: &BTreeMap<Option<NodeId>, BTreeMap<String, String>>,
+) -> Option<u32> {
+    (configs.get(&None))
+        .and_then(|configs| configs.get(MIN_ISR_KEY))
+        .and_then(|value| value.trim().parse::<u32>().ok())
+        .filter(|n| *n >= 1)
+}
+
+/// The record that writes the cluster-wide `min.insync.replicas` (the active controller's
+/// static value) into a metadata log that has none, as Kafka's controller does on activation
+/// with eligible leader replicas on; `None` once it has one.
+pub fn seed_min_isr(image: &MetadataImage, static_value: u32) -> Option<MetadataRecord> {
+    image
+        .cluster_min_isr()
+        .is_none()
+        .then(|| MetadataRecord::SetBrokerConfig {
+            broker: None,
+            key: MIN_ISR_KEY.to_string(),
+            value: Some(static_value.max(1).to_string()),
+        })
+}
 
 /// The broker a BROKER resource names: `None` for `""` (the cluster-wide default).
 pub fn entity(name: &str) -> Result<Option<NodeId>, Refusal> {
@@ -88,15 +129,32 @@ fn plan(
         ConfigChange::Incremental(ops) => apply_ops_of(current, ops, DYNAMIC_BROKER_KEYS, noun)?,
         ConfigChange::Replace(configs) => replacement_of(configs, DYNAMIC_BROKER_KEYS, noun)?,
     };
+    let invalid = |message: String| Refusal::new(ErrorCode::INVALID_CONFIG, message);
     for (key, value) in &next {
-        long_at_least(key, value, 0)
-            .map_err(|message| Refusal::new(ErrorCode::INVALID_CONFIG, message))?;
+        match key.as_str() {
+            MIN_ISR_KEY if broker.is_some() => {
+                return Err(invalid(format!(
+                    "{MIN_ISR_KEY} cannot be set for one broker while eligible leader replicas \
+                     are on (Kafka's rule): set the cluster default (resource \"\")"
+                )))
+            }
+            MIN_ISR_KEY => whole(key, value, 1, i32::MAX as i64).map_err(invalid)?,
+            _ => long_at_least(key, value, 0).map_err(invalid)?,
+        };
+    }
+    if current.contains_key(MIN_ISR_KEY) && !next.contains_key(MIN_ISR_KEY) {
+        return Err(invalid(format!(
+            "the cluster-wide {MIN_ISR_KEY} cannot be removed while eligible leader replicas \
+             are on (Kafka's rule): set another value instead"
+        )));
     }
     let removed = (current.keys())
         .filter(|key| !next.contains_key(*key))
         .map(|key| (key.clone(), None));
+    // min.insync.replicas is written even unchanged: every write clears the eligible leader
+    // replicas (`eligible::follow`), as Kafka's does.
     let set = (next.iter())
-        .filter(|(key, value)| current.get(*key) != Some(value))
+        .filter(|(key, value)| current.get(*key) != Some(value) || *key == MIN_ISR_KEY)
         .map(|(key, value)| (key.clone(), Some(value.trim().to_string())));
     let records = (removed.chain(set))
         .map(|(key, value)| MetadataRecord::SetBrokerConfig { broker, key, value })
@@ -210,6 +268,44 @@ mod tests {
             .collect();
         let refused = Some(ErrorCode::INVALID_REQUEST);
         assert_eq!(codes, vec![refused, None, refused]);
+    }
+
+    /// Kafka's rules with eligible leader replicas on: min.insync.replicas is the cluster's
+    /// (resource "") only, at least 1, never removed, and written even unchanged (each write
+    /// clears the ELRs); the first controller seeds it once.
+    #[test]
+    fn min_insync_replicas_is_a_cluster_wide_value_only_and_never_removed() {
+        let mut image = MetadataImage::default();
+        let seed = seed_min_isr(&image, 2).expect("none in the log yet");
+        applied(&mut image, &[seed]);
+        assert_eq!(image.cluster_min_isr(), Some(2));
+        assert_eq!(seed_min_isr(&image, 3), None, "seeded once");
+        let one = |image: &MetadataImage, name: &str, ops| {
+            alter_broker_configs(image, &[(name.to_string(), ops)], false)
+        };
+        let refused = |(records, outcomes): (Vec<MetadataRecord>, Vec<Result<(), Refusal>>)| {
+            assert!(records.is_empty(), "a refusal plans nothing");
+            outcomes[0].as_ref().err().map(|r| r.code)
+        };
+        let min_isr = |value: &str| ConfigChange::Incremental(vec![set(MIN_ISR_KEY, value)]);
+        let invalid = Some(ErrorCode::INVALID_CONFIG);
+        assert_eq!(
+            refused(one(&image, "1", min_isr("2"))),
+            invalid,
+            "per broker"
+        );
+        assert_eq!(refused(one(&image, "", min_isr("0"))), invalid);
+        assert_eq!(refused(one(&image, "", min_isr("two"))), invalid);
+        let delete = ConfigChange::Incremental(vec![(MIN_ISR_KEY.to_string(), op::DELETE, None)]);
+        assert_eq!(refused(one(&image, "", delete)), invalid, "removed");
+        let replace = ConfigChange::Replace(vec![(LEADER_RATE_KEY.to_string(), Some("1".into()))]);
+        assert_eq!(refused(one(&image, "", replace)), invalid, "replaced away");
+        let (records, outcomes) = one(&image, "", min_isr("2"));
+        assert_eq!(outcomes, vec![Ok(())]);
+        assert_eq!(records.len(), 1, "unchanged, written all the same");
+        let (records, _) = one(&image, "", min_isr("3"));
+        applied(&mut image, &records);
+        assert_eq!(image.cluster_min_isr(), Some(3));
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn follow(
     records: Vec<MetadataRecord>,
     defaults: &TopicDefaults,
 ) -> Vec<MetadataRecord> {
-    let moves_elrs = |r: &MetadataRecord| partition_key(r).is_some() || min_isr_topic(r).is_some();
+    let moves_elrs = |r: &MetadataRecord| partition_key(r).is_some() || min_isr_change(r).is_some();
     if !records.iter().any(moves_elrs) {
         return records; // no image to copy: most entries (registrations, topics, ids)
     }
@@ -95,9 +95,10 @@ pub fn follow(
 }
 
 /// The `SetEligibleLeaders` records `record`, just applied to `image`, calls for: a partition
-/// change (from `before`), the ELR it leaves; another min.insync.replicas, every ELR of the
-/// topic emptied (the high watermark froze under the old one, so the ELR says nothing under the
-/// new one; Kafka clears it too), but a partition waiting for one with an empty ISR.
+/// change (from `before`), the ELR it leaves; a write of a topic's min.insync.replicas, every
+/// ELR of the topic emptied, and of the cluster-wide one, every ELR of the cluster, changed or
+/// not (the high watermark froze under the old value, so the ELR says nothing under the new
+/// one; Kafka clears them the same way), but a partition waiting for one with an empty ISR.
 fn called_for(
     image: &MetadataImage,
     record: &MetadataRecord,
@@ -109,11 +110,16 @@ fn called_for(
         partition,
         elr,
     };
-    if let Some(topic_id) = min_isr_topic(record) {
-        return (image.topic(topic_id).into_iter())
-            .flat_map(|t| t.partitions.iter())
-            .filter(|(_, p)| !p.elr.is_empty() && !p.isr.is_empty())
-            .map(|(partition, _)| set(*topic_id, *partition, Vec::new()))
+    if let Some(scope) = min_isr_change(record) {
+        return (image.topics())
+            .filter(|t| scope.is_none_or(|id| t.id == *id))
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(move |(partition, p)| (t.id, partition, p))
+            })
+            .filter(|(_, _, p)| !p.elr.is_empty() && !p.isr.is_empty())
+            .map(|(topic_id, partition, _)| set(topic_id, *partition, Vec::new()))
             .collect();
     }
     let (Some((topic_id, partition)), Some(before)) = (partition_key(record), before) else {
@@ -128,7 +134,7 @@ fn called_for(
     let elr = next(
         before,
         after,
-        min_isr(topic, after, defaults.min_insync_replicas),
+        min_isr(topic, after, defaults.min_isr_in(image)),
         None,
     );
     match elr != after.elr {
@@ -154,12 +160,16 @@ fn partition_key(record: &MetadataRecord) -> Option<(TopicId, i32)> {
     }
 }
 
-/// The topic whose `min.insync.replicas` `record` changes.
-fn min_isr_topic(record: &MetadataRecord) -> Option<&TopicId> {
+/// Which `min.insync.replicas` `record` writes: a topic's (`Some(Some(id))`) or the
+/// cluster-wide default (`Some(None)`).
+fn min_isr_change(record: &MetadataRecord) -> Option<Option<&TopicId>> {
     match record {
         MetadataRecord::SetTopicConfig { topic_id, key, .. } if key == MIN_ISR_KEY => {
-            Some(topic_id)
+            Some(Some(topic_id))
         }
+        MetadataRecord::SetBrokerConfig {
+            broker: None, key, ..
+        } if key == MIN_ISR_KEY => Some(None),
         _ => None,
     }
 }

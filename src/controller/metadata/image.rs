@@ -116,6 +116,12 @@ impl MetadataImage {
         self.broker_configs.get(&broker)
     }
 
+    /// The cluster-wide `min.insync.replicas` in the metadata log (see
+    /// [`super::broker_config::seed_min_isr`]); `None` before the first controller wrote it.
+    pub fn cluster_min_isr(&self) -> Option<u32> {
+        super::broker_config::cluster_min_isr(&self.broker_configs)
+    }
+
     /// Every entity's dynamic broker configs (`None`: the cluster-wide default).
     pub fn all_broker_configs(&self) -> &BTreeMap<Option<NodeId>, BTreeMap<String, String>> {
         &self.broker_configs

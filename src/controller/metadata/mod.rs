@@ -16,14 +16,15 @@
 //! * [`placement`] — Kafka's rack-unaware replica placement for new partitions.
 //! * [`election`]  — the leader and ISR changes that fencing or unfencing a broker calls for.
 //! * [`eligible`]  — the eligible leader replicas (KIP-966) each ISR change leaves.
-//! * [`defaults`]  — the broker-level defaults of the topic configs elections read.
+//! * [`defaults`]  — the broker-level defaults of the topic configs elections read (the
+//!   cluster-wide `min.insync.replicas` of the metadata log wins over the static one).
 //! * [`alter_partition`] — a partition leader's ISR shrinks and expansions (AlterPartition).
 //! * [`reassign`]  — moving a partition's replicas (AlterPartitionReassignments): grow, catch
 //!   up, complete in the ISR change that makes it possible.
 //! * [`topic_admin`] — the controller's topic administration: a request's records and each
 //!   topic's outcome (creation with placement, deletion, growth, config overrides).
-//! * [`broker_config`] — dynamic broker configs (the replication throttle rates, KIP-73): a
-//!   request's records and each resource's outcome.
+//! * [`broker_config`] — dynamic broker configs (the replication throttle rates, KIP-73, and
+//!   the cluster-wide `min.insync.replicas`): a request's records and each resource's outcome.
 
 pub mod alter_partition;
 pub mod apply;

@@ -312,3 +312,53 @@ fn the_broker_level_defaults_hold_for_topics_without_their_own() {
         "the topic's own wins"
     );
 }
+
+/// The cluster-wide min.insync.replicas (resource "") of the metadata log.
+fn cluster_default(min_isr: &str) -> MetadataRecord {
+    MetadataRecord::SetBrokerConfig {
+        broker: None,
+        key: MIN_ISR_KEY.into(),
+        value: Some(min_isr.into()),
+    }
+}
+
+/// Once the metadata log holds the cluster-wide min.insync.replicas, it is the default every
+/// ISR change is judged by, whatever this controller's static value (`TopicDefaults`, 1).
+#[test]
+fn the_cluster_wide_min_insync_replicas_of_the_log_wins_over_the_static_default() {
+    let image = three_brokers_and(&[&[1, 2, 3]]);
+    let image = propose(&image, vec![cluster_default("2")]);
+    assert_eq!(image.cluster_min_isr(), Some(2));
+    let image = propose(&image, vec![isr_change(&[1])]);
+    assert_eq!(
+        state(&image),
+        (Some(1), vec![1], vec![2, 3]),
+        "below the log's value, not the static 1"
+    );
+}
+
+/// Kafka's rule (KIP-966): every write of the cluster-wide value clears every ELR of the
+/// cluster, even one that leaves it unchanged, but a partition's whose ISR is empty (its
+/// eligible replicas are all it has left).
+#[test]
+fn every_write_of_the_cluster_wide_min_insync_replicas_clears_every_eligible_replica() {
+    let image = three_brokers_and(&[&[1, 2, 3], &[1, 2, 3]]);
+    let image = propose(&image, vec![cluster_default("3")]);
+    let shrink = |partition| MetadataRecord::ChangePartition {
+        topic_id: tid(7),
+        partition,
+        leader: None,
+        isr: Some(nodes(&[1, 2])),
+    };
+    let image = propose(&image, vec![shrink(0), shrink(1)]);
+    let elr = |image: &MetadataImage, p| image.partition(&tid(7), p).unwrap().elr.clone();
+    assert_eq!((elr(&image, 0), elr(&image, 1)), (nodes(&[3]), nodes(&[3])));
+    let unchanged = propose(&image, vec![cluster_default("3")]);
+    assert_eq!(
+        (elr(&unchanged, 0), elr(&unchanged, 1)),
+        (vec![], vec![]),
+        "an unchanged value clears them too"
+    );
+    let lowered = propose(&image, vec![cluster_default("2")]);
+    assert_eq!((elr(&lowered, 0), elr(&lowered, 1)), (vec![], vec![]));
+}
