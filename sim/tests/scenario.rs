@@ -106,10 +106,16 @@ fn a_seed_replays_exactly_and_another_seed_differs() {
 /// its broker led the new topic on the old records; session 33), 191 (a throttled follower
 /// backed off for its whole quota debt, 11 s, and stayed silent that long after the throttle
 /// was lifted; session 33), 414 (the workload's own race: a throttle set that timed out during
-/// the faults was applied after the lift, so the lift is repeated; session 33).
+/// the faults was applied after the lift, so the lift is repeated; session 33), 321 and 608
+/// (a topic config change decided across a reassignment recorded the move as done, so the
+/// moved replica's log was never deleted and followed the new leader as a replica it no longer
+/// was, refused on every fetch; 321 failed on an earlier build, 608 takes the same race on
+/// this one; session 34).
 #[test]
 fn seeds_that_found_bugs_pass() {
-    for seed in [10, 187, 191, 196, 292, 301, 414, 424, 566, 1051, 1595] {
+    for seed in [
+        10, 187, 191, 196, 292, 301, 321, 414, 424, 566, 608, 1051, 1595,
+    ] {
         let run = run_seed(seed, RunOptions::new(SIM_SECS));
         assert_eq!(run.kind, Kind::Pass, "seed {seed}: {:?}", run.verdict);
     }

@@ -569,7 +569,7 @@ impl CreatePartitions {
                         let meta = TopicMeta::from_view(&view);
                         let mine = meta.replicas_on(world.me());
                         self.opening = Some(Sweep::ensure(&name, &meta, mine, world.settings));
-                        world.logs_follow(&name, Some(&meta));
+                        world.logs_follow_kept(&name, &meta, true);
                     }
                     Err(refusal) => self.done.push(Err(refusal)),
                 }
@@ -662,11 +662,13 @@ impl AlterConfigs {
                 match single(resume.take()) {
                     Ok(_) if self.validate_only => self.done.push(Ok(())),
                     Ok(view) => {
+                        // The logs open here take the configs; a log the view moved here or
+                        // away since is the reconciliation's to open or delete.
                         let meta = TopicMeta::from_view(&view);
-                        let mine = meta.replicas_on(world.me());
-                        let sweep = Sweep::new(&name, mine, SweepKind::SetConfig(config));
+                        let open = world.open_replicas(&name, &meta);
+                        let sweep = Sweep::new(&name, open, SweepKind::SetConfig(config));
                         self.applying = Some(sweep);
-                        world.logs_follow(&name, Some(&meta));
+                        world.logs_follow_kept(&name, &meta, false);
                     }
                     Err(refusal) => self.done.push(Err(refusal)),
                 }

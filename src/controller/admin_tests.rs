@@ -1024,3 +1024,47 @@ fn the_offsets_topic_waits_for_every_registered_broker_up_to_its_replication_fac
     assert_eq!(meta.replication_factor, 2);
     assert!(meta.assignment.iter().all(|p| p.replicas.len() == 2));
 }
+
+/// Found by the simulator (seed 321): a config change decided on a view in which a
+/// reassignment had moved this node's replica away (and another here) recorded the whole new
+/// assignment as reconciled, so the reconciliation queued behind it neither deleted the moved
+/// replica's log nor opened the new one. Now the change reconfigures the logs open here and
+/// leaves the moves to the reconciliation; growth likewise records only what it opened.
+#[test]
+fn a_config_change_decided_across_a_move_leaves_the_move_to_the_reconciliation() {
+    let mut h = Harness::new().opened();
+    h.another_broker(2);
+    h.settle();
+    h.submit(assigned("t", vec![(0, vec![1]), (1, vec![2])]));
+    let (asked_, _, _) = h.answer_all_done();
+    assert_eq!(kinds(&asked_), [("ensure", 0)]);
+    h.settle();
+    let id = h.topics.applied.topics["t"].id;
+    h.auto_quorum = false;
+    h.submit(set("retention.ms", "5"));
+    let seen = h.seen();
+    let [Seen::Propose(call, request)] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    // Meanwhile partition 0 moves to broker 2 and partition 1 here (applied, fed: a
+    // reconciliation is queued behind the change).
+    let moved = |partition, to: u64| MetadataRecord::ReassignPartition {
+        topic_id: id,
+        partition,
+        replicas: vec![NodeId(to)],
+        adding: Vec::new(),
+        removing: Vec::new(),
+        leader: Some(Some(NodeId(to))),
+        isr: Some(vec![NodeId(to)]),
+    };
+    h.elsewhere(vec![moved(0, 2), moved(1, 1)]);
+    h.decide(*call, request.clone());
+    let (asked_, _, reply) = h.answer_all_done();
+    assert!(matches!(reply, TopicsReply::ConfigsAltered(_)), "{reply:?}");
+    assert_eq!(kinds(&asked_), [("config", 0)], "the log open here");
+    assert_eq!(
+        kinds(&h.settle()),
+        [("delete", 0), ("ensure", 1)],
+        "the reconciliation carries out the moves"
+    );
+}
