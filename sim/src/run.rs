@@ -368,6 +368,10 @@ impl SimConfig {
             // What its leader acknowledges alone is in that leader's memory only, lost when
             // it crashes; durable acks would need its disk wiped.
             config.flush = Flush::Os;
+            // Every replica must be in sync: any follower behind (killed, paused, cut off)
+            // opens the bug's window, not only a leader left alone, and two crashes before
+            // their syncs stay within what the run claims to survive.
+            config.min_insync_replicas = 3;
         }
         if let Some(canary) = canary {
             // Group members change the schedule: only the group canaries' runs have them, so

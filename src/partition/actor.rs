@@ -2283,6 +2283,12 @@ impl Partitions {
         if !self.following.idle(tp) {
             return;
         }
+        // A log that failed on a write (an append of the leader's batches) fetches nothing:
+        // it is reopened first, and fetches once open (seed 368: nothing else reopened it in
+        // time, and the follower stayed behind to the end).
+        if (self.replicas.get(tp)).is_some_and(Replica::reopenable_after_failure) {
+            return self.revive(ctx, tp);
+        }
         let me = ctx.me.node;
         if self.throttles.follower_throttled(tp) {
             // Kafka's follower leaves a throttled partition out of its fetch while it is not
@@ -2730,7 +2736,9 @@ impl Partitions {
         let mut rolled = Vec::new();
         for (tp, replica) in &mut self.replicas {
             replica.tick(ctx.now.unix_ms);
-            if replica.needs_sync() {
+            // A failed log is reopened below, not flushed first: a flush in flight would hold
+            // its reopen off until the next tick (seed 368).
+            if replica.needs_sync() && !replica.log().is_failed() {
                 rolled.push(tp.clone());
             }
         }

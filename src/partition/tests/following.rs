@@ -532,3 +532,47 @@ fn a_follower_takes_the_leaders_first_batch_whole_when_the_log_start_is_inside_i
     };
     assert_eq!(result.error_code, ErrorCode::OFFSET_OUT_OF_RANGE);
 }
+
+/// Found by the simulator (seed 368): a follower whose append failed on the disk (EIO) failed
+/// its log and backed off; a failed replica fetches nothing, and only the retention tick
+/// reopened such a log, after starting a flush on it, which then held the reopen off (a sync
+/// in flight): the follower stayed behind to the end. Now the follower reopens its failed log
+/// when it would fetch again, and copies on.
+#[test]
+fn a_follower_whose_append_fails_on_the_disk_reopens_its_log_and_catches_up() {
+    let a = tp("a");
+    let mut leader = Harness::on_node(Arc::new(MemStorage::new()), LEADER);
+    let disk = Arc::new(MemStorage::new());
+    let mut follower = Harness::on_node(disk.clone(), FOLLOWER);
+    tell_with_isr(&mut leader, &[(&a, Some(LEADER), 3)], &[LEADER]);
+    leader.ensure(&a, config(None));
+    for value in [b"p", b"q"] {
+        let answer = leader.produce_one(1, &a, plain(value));
+        assert_eq!(answer.error_code, ErrorCode::NONE);
+    }
+    tell_with_isr(&mut follower, &[(&a, Some(LEADER), 3)], &[LEADER]);
+    let opened = open(&mut follower, &a);
+    let [(call, _, ref request)] = fetch_calls(&opened)[..] else {
+        panic!("one fetch: {opened:?}")
+    };
+    let (id, mut effects) = leader.send(PartitionsRequest::ReplicaFetch(request.clone()));
+    let reply = take_reply(&mut effects, id).expect("records to copy: answered at once");
+    disk.fail_writes(Some(std::io::ErrorKind::Other));
+    let effects = follower.step(Input::Reply {
+        call,
+        msg: NodeMsg::PartitionsReply(reply),
+    });
+    assert!(follower.actor.replica(&a).unwrap().log().is_failed());
+    assert!(fetch_calls(&effects).is_empty(), "{effects:?}");
+    let backoff = (timers(&effects).into_iter())
+        .find(|(key, _)| matches!(key, PartitionsTimer::FollowBackoff(_)))
+        .map(|(key, _)| key)
+        .expect("a backoff");
+    disk.fail_writes(None);
+    // The backoff ends: the log reopens, the follower fetches again and copies on.
+    let effects = follower.step(Input::Timer { key: backoff });
+    relay(&mut leader, &mut follower, effects);
+    assert!(!follower.actor.replica(&a).unwrap().log().is_failed());
+    assert_eq!(stored(&follower, &a), stored(&leader, &a));
+    assert_eq!(follower.log_end(&a), 2);
+}
