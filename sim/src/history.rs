@@ -153,12 +153,14 @@ pub enum Event {
         epoch: i32,
         partitions: Vec<i32>,
     },
-    /// An OffsetCommit of `offset` for `partition` was answered NONE.
+    /// An OffsetCommit of `offset` for `partition`, sent at `invoked_ms`, was answered NONE
+    /// (the coordinator stamps a commit when it handles it: retention ages it from then).
     Committed {
         member: u32,
         partition: i32,
         offset: i64,
         generation: i32,
+        invoked_ms: u64,
     },
     /// An OffsetFetch sent at `invoked_ms` answered `offset` (-1: nothing committed).
     OffsetFetched {
@@ -350,6 +352,22 @@ impl History {
 
     pub fn events(&self) -> Vec<(u64, Event)> {
         self.inner.lock().expect("history lock").clone()
+    }
+
+    /// Whether one of `producers` had a request acknowledged (error code 0) at `since_ms` or
+    /// later.
+    pub fn acked_since(&self, producers: &[u32], since_ms: u64) -> bool {
+        let events = self.inner.lock().expect("history lock");
+        (events.iter().rev())
+            .take_while(|(at_ms, _)| *at_ms >= since_ms)
+            .any(|(_, e)| match e {
+                Event::Answered {
+                    producer,
+                    end: RequestEnd::Answer { code: 0 },
+                    ..
+                } => producers.contains(producer),
+                _ => false,
+            })
     }
 
     /// The quorum leader the observer saw last (`Event::QuorumSeen`), if any.

@@ -21,7 +21,15 @@
 //!   eligible leader replicas (KIP-966), so the last in-sync replica is not elected again
 //!   empty while another replica holds what it acknowledged. Only in runs with
 //!   `min.insync.replicas` >= 2, where every acknowledged acks=all record is on another disk
-//!   (`checker::claims`).
+//!   (`checker::claims`);
+//! * `min-isr-lowered` — in runs whose data topic reads the cluster-wide `min.insync.replicas`
+//!   (three replicas, the run claiming 2): it is raised to 3, a follower in the ISR is paused
+//!   until the controller fences it (out of an ISR below 3, it is an eligible leader replica:
+//!   the high watermark froze), it is lowered to 2 again (the high watermark moves on without
+//!   that follower, so every ELR must be emptied: Kafka's rule), the two other replicas are
+//!   killed and the follower resumed: it must not be elected, lacking what was acknowledged
+//!   meanwhile; they come back after the hold. The canary `elr-kept-on-min-isr-change` keeps
+//!   the ELR and is caught as acknowledged records lost.
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,7 +43,15 @@ use tokio::time::Instant;
 use crate::history::{Event, History};
 use crate::run::{Broker, SimConfig};
 use crate::storage::SimDisks;
-use crate::workload::{Workload, TOPIC};
+use crate::workload::{min_isr, route, Workload, TOPIC};
+
+/// How many times (half a second apart) `min-isr-lowered` asks for its partition's ISR before
+/// it takes what it got.
+const ISR_WAIT_TRIES: u32 = 16;
+
+/// How many times (200 ms apart) `min-isr-lowered` looks for a record acknowledged under the
+/// lowered value before it kills the replicas that hold it.
+const ACKED_WAIT_TRIES: u32 = 40;
 
 /// How long a double failover waits for another broker to lead before it restarts the first.
 const NEW_LEADER_WAIT: Duration = Duration::from_secs(5);
@@ -49,6 +65,8 @@ pub(crate) struct RoleFaults<'a> {
     pub w: &'a Workload,
     pub brokers: &'a [Broker],
     pub node_faults: &'a tokio::sync::Mutex<()>,
+    /// A client node for the faults that ask the brokers (`min-isr-lowered`).
+    pub admin_node: Option<&'a madsim::runtime::NodeHandle>,
 }
 
 impl RoleFaults<'_> {
@@ -69,6 +87,7 @@ impl RoleFaults<'_> {
             }
             "double-failover" => self.double_failover(partition, leader, hold, rng).await,
             "empty-disk" => self.empty_disk(hold, rng).await,
+            "min-isr-lowered" => self.min_isr_lowered(partition, hold, rng).await,
             other => unreachable!("not a role fault: {other}"),
         }
     }
@@ -205,6 +224,93 @@ impl RoleFaults<'_> {
         );
         tokio::time::sleep(hold).await;
         self.restart(target);
+    }
+
+    async fn min_isr_lowered(&self, partition: i32, hold: Duration, rng: &mut impl Rng) {
+        let Some(node) = self.admin_node else {
+            return self.fault("min-isr-lowered", "no client node: skipped".into());
+        };
+        let _one_at_a_time = self.node_faults.lock().await;
+        let (low, high) = (
+            self.config.min_insync_replicas,
+            self.config.replication_factor as u8,
+        );
+        // A follower to fence and another replica in sync: waited for a while (a replica may
+        // be catching up after an earlier fault).
+        let mut state = None;
+        for _ in 0..ISR_WAIT_TRIES {
+            let w = self.w.clone();
+            let asked =
+                node.spawn(async move { route::partition_state(&w, TOPIC, partition).await });
+            state = asked.await.ok().flatten();
+            if state.as_ref().is_some_and(|(_, _, isr)| isr.len() >= 3) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let Some((leader, _, isr)) = state else {
+            return self.fault("min-isr-lowered", "no leader listed: skipped".into());
+        };
+        let mut others: Vec<u64> = (isr.iter().copied()).filter(|r| *r != leader).collect();
+        if others.len() < 2 {
+            return self.fault("min-isr-lowered", format!("ISR {isr:?}: skipped"));
+        }
+        let follower = others.remove(rng.gen_range(0..others.len()));
+        let (Some(leader), Some(follower), Some(other)) = (
+            self.broker(leader),
+            self.broker(follower),
+            self.broker(others[0]),
+        ) else {
+            return;
+        };
+        let detail = format!(
+            "{TOPIC}-{partition}: broker {} paused while min.insync.replicas goes {high} → {low}, \
+             then brokers {} and {} killed",
+            follower.node_id, leader.node_id, other.node_id
+        );
+        self.fault("min-isr-lowered", detail);
+        // Asked of the brokers that answer: not of the paused follower.
+        let set = |value: u8| {
+            let mut w = self.w.clone();
+            w.brokers.retain(|addr| *addr != follower.addr());
+            let give_up = Instant::now() + Duration::from_secs(20);
+            let set = node.spawn(async move { min_isr::set_until_done(&w, value, give_up).await });
+            async move { set.await.unwrap_or(false) }
+        };
+        // The controller keeps the ELR by the value its log holds once the set is answered.
+        if !set(high).await {
+            return;
+        }
+        self.handle.pause(follower.node);
+        self.fault("pause", format!("broker {}", follower.node_id));
+        let session_ms = self.config.broker_session_timeout_ms;
+        tokio::time::sleep(Duration::from_millis(session_ms + 1_500)).await;
+        let lowered = set(low).await;
+        if lowered {
+            // Records committed by the leader and the other replica alone (once they applied
+            // the new value): waited for, a while.
+            let since_ms = self.w.now_ms();
+            let ours: Vec<u32> = (self.config.producers.iter())
+                .filter(|p| p.partition == partition)
+                .map(|p| p.id)
+                .collect();
+            for _ in 0..ACKED_WAIT_TRIES {
+                if self.history.acked_since(&ours, since_ms) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            self.kill(leader, rng);
+            self.kill(other, rng);
+        }
+        self.handle.resume(follower.node);
+        self.fault("resume", format!("broker {}", follower.node_id));
+        if lowered {
+            tokio::time::sleep(hold + Duration::from_millis(session_ms + 1_000)).await;
+            self.restart(leader);
+            self.restart(other);
+        }
     }
 
     fn broker(&self, node_id: u64) -> Option<&Broker> {

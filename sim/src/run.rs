@@ -156,6 +156,11 @@ pub struct SimConfig {
     /// own (so the controller's elections and eligible replicas read the broker default, and
     /// `__consumer_offsets` gets it too).
     pub min_isr_broker_level: bool,
+    /// The role fault `min-isr-lowered` runs (three replicas, min.insync.replicas 2 at broker
+    /// level): the cluster-wide value goes to 3 and back while a follower is fenced, then the
+    /// two other replicas die. The nodes' static values differ (every other node's is 3), so
+    /// which the first controller writes into the metadata log varies.
+    pub min_isr_lowered: bool,
     /// A compacted topic with its writer and reader (`workload::compacted`), cleaned by the
     /// broker all along.
     pub compacted: bool,
@@ -194,6 +199,7 @@ impl SimConfig {
             replication_factor: 1,
             min_insync_replicas: 1,
             min_isr_broker_level: false,
+            min_isr_lowered: false,
             compacted: false,
         };
         let producers = rng.gen_range(config.partitions as u32..=6);
@@ -258,6 +264,8 @@ impl SimConfig {
                 | Canary::TruncateToHw
                 | Canary::AckUnderMinIsr
                 | Canary::ThrottleNotReleased => 3,
+                // Two replicas die while a third is fenced: a quorum must outlive them.
+                Canary::ElrKeptOnMinIsrChange => 5,
                 _ => 1,
             };
         }
@@ -318,6 +326,13 @@ impl SimConfig {
             };
             let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0005);
             config.min_isr_broker_level = config.min_insync_replicas > 1 && apart.gen_bool(0.5);
+            // Drawn apart again: half the runs where the cluster-wide value is the data
+            // topic's lower it under a fenced follower.
+            let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0007);
+            config.min_isr_lowered = config.min_isr_broker_level
+                && config.replication_factor == 3
+                && config.kills
+                && apart.gen_bool(0.5);
             // Drawn apart again, likewise: half the runs with room to move replicas do.
             let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0004);
             let room = (config.brokers - config.controller_only) as i16 > config.replication_factor;
@@ -334,6 +349,20 @@ impl SimConfig {
             config.replication_factor = 3;
             config.min_insync_replicas = 1;
             config.throttle_bytes_per_s = Some(THROTTLE_NOT_RELEASED_BYTES_PER_S);
+        }
+        if canary == Some(Canary::ElrKeptOnMinIsrChange) {
+            // Its bug needs the cluster-wide value lowered while a fenced follower is eligible,
+            // then the other replicas gone: the role fault `min-isr-lowered` and no other
+            // brokers' faults, with acks that survive a kill (so the claim covers the run).
+            config.replication_factor = 3;
+            config.min_insync_replicas = 2;
+            config.min_isr_broker_level = true;
+            config.min_isr_lowered = true;
+            config.kills = false;
+            config.pauses = false;
+            config.network = false;
+            config.disk_faults = DiskFaults::default();
+            config.flush = Flush::EveryAppend;
         }
         if canary == Some(Canary::ReassignmentCompletesEarly) {
             // Its bug needs moves, and a leader moved away to a replica that has not caught
@@ -498,7 +527,13 @@ impl SimConfig {
             overrides.push(format!("replica.lag.time.max.ms={REPLICA_LAG_TIME_MAX_MS}"));
         }
         if self.min_isr_broker_level {
-            overrides.push(format!("min.insync.replicas={}", self.min_insync_replicas));
+            // With `min-isr-lowered`, every other node's static value is the replication
+            // factor: the metadata log's value is the first active controller's (KIP-966).
+            let value = match self.min_isr_lowered && node_id % 2 == 0 {
+                true => self.replication_factor as u8,
+                false => self.min_insync_replicas,
+            };
+            overrides.push(format!("min.insync.replicas={value}"));
         }
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),
@@ -874,6 +909,8 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         )));
     }
 
+    // The node `min-isr-lowered` asks the brokers from (the nemesis has no address).
+    let admin_node = (config.min_isr_lowered).then(|| client_node("min-isr".into(), [10, 0, 9, 4]));
     let node_faults = tokio::sync::Mutex::new(());
     let point_crashes = async {
         if let Some(crasher) = crasher {
@@ -896,6 +933,7 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
             &workload,
             &brokers,
             &clients,
+            admin_node.as_ref(),
             &node_faults,
             until,
         ),
@@ -1022,6 +1060,7 @@ async fn nemesis(
     w: &Workload,
     brokers: &[Broker],
     clients: &[madsim::task::NodeId],
+    admin_node: Option<&madsim::runtime::NodeHandle>,
     node_faults: &tokio::sync::Mutex<()>,
     until: Instant,
 ) {
@@ -1064,6 +1103,9 @@ async fn nemesis(
     }
     if replicated && config.kills {
         kinds.extend(["follower-restart-leader-killed", "double-failover"]);
+    }
+    if config.min_isr_lowered {
+        kinds.push("min-isr-lowered");
     }
     let mut empty_disk_left = replicated && config.kills && config.min_insync_replicas >= 2;
     if empty_disk_left {
@@ -1280,7 +1322,8 @@ async fn nemesis(
             kind @ ("leader-isolated"
             | "follower-restart-leader-killed"
             | "double-failover"
-            | "empty-disk") => {
+            | "empty-disk"
+            | "min-isr-lowered") => {
                 if kind == "empty-disk" {
                     if !empty_disk_left {
                         continue;
@@ -1295,6 +1338,7 @@ async fn nemesis(
                     w,
                     brokers,
                     node_faults,
+                    admin_node,
                 };
                 roles.run(kind, hold, &mut rng).await;
             }
@@ -1350,6 +1394,13 @@ pub(crate) struct Broker {
     pub(crate) node_id: u64,
     pub(crate) node: madsim::task::NodeId,
     addr: SocketAddr,
+}
+
+impl Broker {
+    /// Its Kafka listener.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
 }
 
 /// Starts broker `node_id`: the production server on its simulated disk. On a restart madsim

@@ -138,10 +138,16 @@ pub enum Canary {
     /// `removeThrottle`): a follower out of the ISR keeps catching up at the throttle's rate
     /// after the move is over. Caught as replicas that still end apart after healing.
     ThrottleNotReleased,
+    /// A write of the cluster-wide `min.insync.replicas` keeps every eligible leader replica
+    /// (`controller/metadata/eligible.rs`; Kafka clears them all, KIP-966): a replica that
+    /// became eligible while the high watermark was frozen under a larger value stays eligible
+    /// after a smaller one lets it advance without that replica, and may be elected missing
+    /// acknowledged records. Caught as an acknowledged record lost with no broker's data lost.
+    ElrKeptOnMinIsrChange,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 33] = [
+    pub const ALL: [Canary; 34] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -175,6 +181,7 @@ impl Canary {
         Canary::TruncateToHw,
         Canary::AckUnderMinIsr,
         Canary::ThrottleNotReleased,
+        Canary::ElrKeptOnMinIsrChange,
     ];
 
     pub fn name(self) -> &'static str {
@@ -212,6 +219,7 @@ impl Canary {
             Canary::TruncateToHw => "truncate-to-hw",
             Canary::AckUnderMinIsr => "ack-under-min-isr",
             Canary::ThrottleNotReleased => "throttle-not-released",
+            Canary::ElrKeptOnMinIsrChange => "elr-kept-on-min-isr-change",
         }
     }
 

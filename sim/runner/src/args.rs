@@ -40,7 +40,8 @@ OPTIONS:
                       stray-dirs-kept, hw-ignores-followers,
                       leader-outside-isr, follower-stamps-its-epoch,
                       reassignment-completes-early, truncate-to-hw,
-                      ack-under-min-isr, throttle-not-released
+                      ack-under-min-isr, throttle-not-released,
+                      elr-kept-on-min-isr-change
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --history-dir D   where histories are written (default target-sim/sim-failures)

@@ -89,8 +89,8 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     if !promises.durable_acks {
         return;
     }
-    // (partition) → (offset, acknowledged at) of the highest acknowledged commit.
-    let mut highest: BTreeMap<i32, (i64, u64)> = BTreeMap::new();
+    // (partition) → the highest acknowledged commit.
+    let mut highest: BTreeMap<i32, Commit> = BTreeMap::new();
     let mut owners: BTreeMap<(i32, i32), u32> = BTreeMap::new();
     let mut member_generation: BTreeMap<u32, i32> = BTreeMap::new();
     let consumer = consumer_protocol(events);
@@ -122,7 +122,7 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     let excuse = |from: u64,
                   to: u64,
                   (all_left, gone_by): (bool, u64),
-                  highest: &mut BTreeMap<i32, (i64, u64)>,
+                  highest: &mut BTreeMap<i32, Commit>,
                   owners: &mut BTreeMap<(i32, i32), u32>,
                   member_generation: &mut BTreeMap<u32, i32>| {
         // A group without commits is deleted at the retention check after it became Empty
@@ -136,7 +136,7 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
         .max(to.saturating_sub(gone_by));
         if consumer {
             // Each commit acknowledged a retention before then may be gone.
-            highest.retain(|_, (_, acked_ms)| *acked_ms + OFFSETS_RETENTION_MS > to);
+            highest.retain(|_, commit| commit.ages_from_ms + OFFSETS_RETENTION_MS > to);
         } else if to - from >= OFFSETS_RETENTION_MS || (highest.is_empty() && empty_for > 0) {
             // (A retention check may fall anywhere in an Empty stretch, however short: the
             // shard checks every `OFFSETS_RETENTION_CHECK_MS` from when it loaded.)
@@ -212,24 +212,30 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
                 // sent, and retention ages it from then (found at seed 11 once the observer
                 // asked for topics too: a reset unanswered for 14 s had expired before it was
                 // recorded).
-                highest.insert(*partition, (*offset, (*invoked_ms).min(*at_ms)));
+                let from_ms = (*invoked_ms).min(*at_ms);
+                highest.insert(*partition, Commit::new(*offset, from_ms, from_ms));
             }
             Event::Committed {
                 member,
                 partition,
                 offset,
                 generation,
+                invoked_ms,
             } => {
-                let entry = highest.entry(*partition).or_insert((*offset, *at_ms));
-                if *offset >= entry.0 {
-                    *entry = (*offset, *at_ms);
+                // It may have been stamped (and aged) from as early as it was sent: a commit
+                // acknowledged 1.85 s after it was sent had expired that much earlier than an
+                // age from its answer said (found at seed 730).
+                let commit = Commit::new(*offset, *at_ms, (*invoked_ms).min(*at_ms));
+                let entry = highest.entry(*partition).or_insert(commit);
+                if *offset >= entry.offset {
+                    *entry = commit;
                 } else {
                     safety.add(
                         "group commit went back",
                         format!(
                             "member {member} (generation {generation}) committed \
                              p{partition}@{offset} after @{} was acknowledged (t={at_ms}ms)",
-                            entry.0
+                            entry.offset
                         ),
                     );
                 }
@@ -240,7 +246,12 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
                 offset,
                 invoked_ms,
             } => {
-                if let Some((committed, acked_ms)) = highest.get(partition) {
+                if let Some(Commit {
+                    offset: committed,
+                    acked_ms,
+                    ..
+                }) = highest.get(partition)
+                {
                     if *acked_ms < *invoked_ms && offset < committed {
                         safety.add(
                             "lost acknowledged commit",
@@ -284,6 +295,25 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
     }
 }
 
+/// The highest acknowledged commit of a partition: its offset, when it was acknowledged (a
+/// fetch sent later must see it), and the earliest time retention may age it from.
+#[derive(Clone, Copy, Debug)]
+struct Commit {
+    offset: i64,
+    acked_ms: u64,
+    ages_from_ms: u64,
+}
+
+impl Commit {
+    fn new(offset: i64, acked_ms: u64, ages_from_ms: u64) -> Self {
+        Self {
+            offset,
+            acked_ms,
+            ages_from_ms,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +343,7 @@ mod tests {
             partition: 0,
             offset,
             generation: 1,
+            invoked_ms: at_ms,
         };
         (at_ms, e)
     }
@@ -546,6 +577,27 @@ mod tests {
             run(&reset_late, true).is_empty(),
             "{:?}",
             run(&reset_late, true)
+        );
+        // A commit acknowledged late ages from when it was sent: the coordinator stamped it on
+        // arrival (seed 730: acknowledged 1.85 s after it was sent).
+        let late = Event::Committed {
+            member: 0,
+            partition: 0,
+            offset: 9,
+            generation: 1,
+            invoked_ms: 1500,
+        };
+        let acked_late = [
+            answered(1000, 0, "a"),
+            (1900, late.clone()),
+            answered(2000, 0, "a"),
+            answered(1500 + r, 1, "b"),
+            fetched(1600 + r, 1550 + r, -1),
+        ];
+        assert!(
+            run(&acked_late, true).is_empty(),
+            "{:?}",
+            run(&acked_late, true)
         );
         // A younger commit must survive the same stretch.
         let young = [

@@ -590,6 +590,7 @@ impl Member {
             GroupProtocol::Classic => 7,
             GroupProtocol::Consumer => 9,
         };
+        let invoked_ms = w.now_ms();
         let answer = commit_offsets(conn, version, who, &ahead)
             .await
             .map_err(transport)?;
@@ -611,6 +612,7 @@ impl Member {
                 partition: p.partition_index,
                 offset: *offset,
                 generation,
+                invoked_ms,
             });
             self.committed.insert(p.partition_index, *offset);
         }

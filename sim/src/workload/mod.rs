@@ -13,6 +13,9 @@
 //! * [`churn`] — one topic name deleted and created again over and over, each generation
 //!   written once to every partition;
 //! * [`reassign`] — the data topic's partitions moved between brokers under load;
+//! * [`throttle`] — the data topic's followers throttled during the faults, lifted at healing;
+//! * [`min_isr`] — the cluster-wide `min.insync.replicas` set (for the role fault
+//!   `min-isr-lowered`), and [`configs`], the IncrementalAlterConfigs both send;
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
 //! * [`route`] — a partition's leader from Metadata, where its reads and writes go;
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
@@ -32,8 +35,10 @@ pub mod admin;
 pub mod batch;
 pub mod churn;
 pub mod compacted;
+pub mod configs;
 pub mod consumer;
 pub mod groups;
+pub mod min_isr;
 pub mod producer;
 pub mod quorum;
 pub mod reassign;

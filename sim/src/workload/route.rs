@@ -56,6 +56,34 @@ async fn ask(
     None
 }
 
+/// A partition as the first broker that names its leader lists it: (leader, replicas, ISR).
+pub async fn partition_state(
+    w: &Workload,
+    topic: &str,
+    partition: i32,
+) -> Option<(u64, Vec<u64>, Vec<u64>)> {
+    let (_, _, mut conn) = ask(w, topic, partition).await?;
+    let request = MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(
+            TopicName(StrBytes::from_string(topic.to_owned())),
+        ))]))
+        .with_allow_auto_topic_creation(false);
+    let metadata = conn
+        .call::<_, MetadataResponse>(ApiKey::Metadata, 12, &request, CALL_TIMEOUT)
+        .await
+        .ok()?;
+    let t = (metadata.topics.iter())
+        .find(|t| t.error_code == 0 && t.name.as_ref().is_some_and(|n| n.as_str() == topic))?;
+    let p = (t.partitions.iter()).find(|p| p.partition_index == partition)?;
+    let ids = |ids: &[kafka_protocol::messages::BrokerId]| -> Vec<u64> {
+        ids.iter()
+            .filter_map(|id| u64::try_from(id.0).ok())
+            .collect()
+    };
+    let leader = u64::try_from(p.leader_id.0).ok()?;
+    Some((leader, ids(&p.replica_nodes), ids(&p.isr_nodes)))
+}
+
 /// The address of the partition's leader in one Metadata answer.
 fn leader_in(metadata: &MetadataResponse, topic: &str, partition: i32) -> Option<SocketAddr> {
     let t = (metadata.topics.iter())

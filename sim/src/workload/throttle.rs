@@ -13,27 +13,14 @@
 
 use std::time::Duration;
 
-use kafka_protocol::messages::incremental_alter_configs_request::{
-    AlterConfigsResource, AlterableConfig,
-};
-use kafka_protocol::messages::{
-    ApiKey, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
-};
-use kafka_protocol::protocol::StrBytes;
 use rill::messages::throttles::{
     FOLLOWER_RATE_KEY, FOLLOWER_REPLICAS_KEY, LEADER_RATE_KEY, LEADER_REPLICAS_KEY,
 };
-use rill::types::ErrorCode;
 use tokio::time::Instant;
 
-use super::{via_any_broker, Workload, CALL_TIMEOUT, RETRY_BACKOFF, TOPIC};
+use super::configs::{alter, config, resource, BROKER_RESOURCE, TOPIC_RESOURCE};
+use super::{via_any_broker, Workload, RETRY_BACKOFF, TOPIC};
 use crate::history::Event;
-
-/// IncrementalAlterConfigs' resource types and operations.
-const TOPIC_RESOURCE: i8 = 2;
-const BROKER_RESOURCE: i8 = 4;
-const SET: i8 = 0;
-const DELETE: i8 = 1;
 
 /// Throttles the data topic at `rate` bytes/s until `until` (healing), then lifts the
 /// throttles; each step retried until a broker takes it.
@@ -74,44 +61,23 @@ async fn change_until_done(w: &Workload, rate: u64, set: bool, give_up: Instant)
 /// One IncrementalAlterConfigs of the topic's throttled replicas and the default rates: taken
 /// whole, or the first refusal's error code, or why no answer came.
 async fn change_once(w: &Workload, rate: u64, set: bool) -> Result<(), String> {
-    let config = |key: &str, value: &str| {
-        let (operation, value) = match set {
-            true => (SET, Some(StrBytes::from_string(value.to_owned()))),
-            false => (DELETE, None),
-        };
-        AlterableConfig::default()
-            .with_name(StrBytes::from_string(key.to_owned()))
-            .with_config_operation(operation)
-            .with_value(value)
-    };
     let rate = rate.to_string();
-    let topic = AlterConfigsResource::default()
-        .with_resource_type(TOPIC_RESOURCE)
-        .with_resource_name(StrBytes::from_static_str(TOPIC))
-        .with_configs(vec![
-            config(LEADER_REPLICAS_KEY, "*"),
-            config(FOLLOWER_REPLICAS_KEY, "*"),
-        ]);
-    let brokers = AlterConfigsResource::default()
-        .with_resource_type(BROKER_RESOURCE)
-        .with_resource_name(StrBytes::from_static_str(""))
-        .with_configs(vec![
-            config(LEADER_RATE_KEY, &rate),
-            config(FOLLOWER_RATE_KEY, &rate),
-        ]);
-    let request = IncrementalAlterConfigsRequest::default().with_resources(vec![topic, brokers]);
-    let mut conn = w.connect().await;
-    let answer = conn
-        .call::<_, IncrementalAlterConfigsResponse>(
-            ApiKey::IncrementalAlterConfigs,
-            1,
-            &request,
-            CALL_TIMEOUT,
-        )
-        .await;
-    let response = answer.map_err(|error| format!("{error:?}"))?;
-    match (response.responses.iter()).find(|r| r.error_code != 0) {
-        Some(refused) => Err(format!("{:?}", ErrorCode::from_wire(refused.error_code))),
-        None => Ok(()),
-    }
+    let value = |value: &str| set.then(|| value.to_owned());
+    let topic = resource(
+        TOPIC_RESOURCE,
+        TOPIC,
+        vec![
+            config(LEADER_REPLICAS_KEY, value("*").as_deref()),
+            config(FOLLOWER_REPLICAS_KEY, value("*").as_deref()),
+        ],
+    );
+    let brokers = resource(
+        BROKER_RESOURCE,
+        "",
+        vec![
+            config(LEADER_RATE_KEY, value(&rate).as_deref()),
+            config(FOLLOWER_RATE_KEY, value(&rate).as_deref()),
+        ],
+    );
+    alter(w, vec![topic, brokers]).await
 }

@@ -28,6 +28,7 @@
 use super::defaults::TopicDefaults;
 use super::image::{MetadataImage, PartitionImage, TopicImage};
 use super::records::{MetadataRecord, TopicId};
+use crate::faults::{canary, Canary};
 use crate::types::NodeId;
 
 /// The topic config read here (Kafka's, with the broker's default).
@@ -111,6 +112,9 @@ fn called_for(
         elr,
     };
     if let Some(scope) = min_isr_change(record) {
+        if canary(Canary::ElrKeptOnMinIsrChange) && scope.is_none() {
+            return Vec::new();
+        }
         return (image.topics())
             .filter(|t| scope.is_none_or(|id| t.id == *id))
             .flat_map(|t| {
