@@ -45,13 +45,14 @@ use crate::run::{Broker, SimConfig};
 use crate::storage::SimDisks;
 use crate::workload::{min_isr, route, Workload, TOPIC};
 
-/// How many times (half a second apart) `min-isr-lowered` asks for its partition's ISR before
-/// it takes what it got.
-const ISR_WAIT_TRIES: u32 = 16;
-
-/// How many times (200 ms apart) `min-isr-lowered` looks for a record acknowledged under the
-/// lowered value before it kills the replicas that hold it.
-const ACKED_WAIT_TRIES: u32 = 40;
+/// `min-isr-lowered` starts only this long before the faults end; it pauses its follower
+/// at the latest `MIN_ISR_PAUSE_BEFORE_END` before, gives each set of the value
+/// `MIN_ISR_SET_BOUND`, and looks for a record acknowledged under the lowered value for
+/// `MIN_ISR_ACKED_WAIT`: its restarts come at most ~5 s after the faults end.
+const MIN_ISR_FAULT_SPAN: Duration = Duration::from_secs(14);
+const MIN_ISR_PAUSE_BEFORE_END: Duration = Duration::from_secs(9);
+const MIN_ISR_SET_BOUND: Duration = Duration::from_secs(3);
+const MIN_ISR_ACKED_WAIT: Duration = Duration::from_secs(2);
 
 /// How long a double failover waits for another broker to lead before it restarts the first.
 const NEW_LEADER_WAIT: Duration = Duration::from_secs(5);
@@ -67,6 +68,8 @@ pub(crate) struct RoleFaults<'a> {
     pub node_faults: &'a tokio::sync::Mutex<()>,
     /// A client node for the faults that ask the brokers (`min-isr-lowered`).
     pub admin_node: Option<&'a madsim::runtime::NodeHandle>,
+    /// When the faults end.
+    pub until: Instant,
 }
 
 impl RoleFaults<'_> {
@@ -87,7 +90,7 @@ impl RoleFaults<'_> {
             }
             "double-failover" => self.double_failover(partition, leader, hold, rng).await,
             "empty-disk" => self.empty_disk(hold, rng).await,
-            "min-isr-lowered" => self.min_isr_lowered(partition, hold, rng).await,
+            "min-isr-lowered" => self.min_isr_lowered(partition, rng).await,
             other => unreachable!("not a role fault: {other}"),
         }
     }
@@ -226,10 +229,18 @@ impl RoleFaults<'_> {
         self.restart(target);
     }
 
-    async fn min_isr_lowered(&self, partition: i32, hold: Duration, rng: &mut impl Rng) {
+    async fn min_isr_lowered(&self, partition: i32, rng: &mut impl Rng) {
         let Some(node) = self.admin_node else {
             return self.fault("min-isr-lowered", "no client node: skipped".into());
         };
+        // It must be over soon after the faults end: the groups drain and the claims are
+        // checked a fixed time after that (seeds 437 and 1316: a fault still running long
+        // after the end left the groups no time to drain). So it starts only with
+        // `MIN_ISR_FAULT_SPAN` left, and each step has a bound.
+        if Instant::now() + MIN_ISR_FAULT_SPAN > self.until {
+            return self.fault("min-isr-lowered", "too late in the run: skipped".into());
+        }
+        let pause_by = self.until - MIN_ISR_PAUSE_BEFORE_END;
         let _one_at_a_time = self.node_faults.lock().await;
         let (low, high) = (
             self.config.min_insync_replicas,
@@ -238,11 +249,16 @@ impl RoleFaults<'_> {
         // A follower to fence and another replica in sync: waited for a while (a replica may
         // be catching up after an earlier fault).
         let mut state = None;
-        for _ in 0..ISR_WAIT_TRIES {
+        while Instant::now() + MIN_ISR_SET_BOUND < pause_by {
             let w = self.w.clone();
             let asked =
                 node.spawn(async move { route::partition_state(&w, TOPIC, partition).await });
-            state = asked.await.ok().flatten();
+            let left = (pause_by - MIN_ISR_SET_BOUND).saturating_duration_since(Instant::now());
+            state = tokio::time::timeout(left, asked)
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .flatten();
             if state.as_ref().is_some_and(|(_, _, isr)| isr.len() >= 3) {
                 break;
             }
@@ -270,22 +286,25 @@ impl RoleFaults<'_> {
         );
         self.fault("min-isr-lowered", detail);
         // Asked of the brokers that answer: not of the paused follower.
-        let set = |value: u8| {
+        let set = |value: u8, give_up: Instant| {
             let mut w = self.w.clone();
             w.brokers.retain(|addr| *addr != follower.addr());
-            let give_up = Instant::now() + Duration::from_secs(20);
             let set = node.spawn(async move { min_isr::set_until_done(&w, value, give_up).await });
             async move { set.await.unwrap_or(false) }
         };
         // The controller keeps the ELR by the value its log holds once the set is answered.
-        if !set(high).await {
+        let raised = set(high, pause_by).await;
+        if !raised || Instant::now() > pause_by {
+            // Too late to go on: the run ends with the run's value (a raise may have applied
+            // even unanswered).
+            set(low, Instant::now() + MIN_ISR_SET_BOUND).await;
             return;
         }
         self.handle.pause(follower.node);
         self.fault("pause", format!("broker {}", follower.node_id));
         let session_ms = self.config.broker_session_timeout_ms;
         tokio::time::sleep(Duration::from_millis(session_ms + 1_500)).await;
-        let lowered = set(low).await;
+        let lowered = set(low, Instant::now() + MIN_ISR_SET_BOUND).await;
         if lowered {
             // Records committed by the leader and the other replica alone (once they applied
             // the new value): waited for, a while.
@@ -294,10 +313,8 @@ impl RoleFaults<'_> {
                 .filter(|p| p.partition == partition)
                 .map(|p| p.id)
                 .collect();
-            for _ in 0..ACKED_WAIT_TRIES {
-                if self.history.acked_since(&ours, since_ms) {
-                    break;
-                }
+            let acked_by = Instant::now() + MIN_ISR_ACKED_WAIT;
+            while !self.history.acked_since(&ours, since_ms) && Instant::now() < acked_by {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -306,11 +323,14 @@ impl RoleFaults<'_> {
         }
         self.handle.resume(follower.node);
         self.fault("resume", format!("broker {}", follower.node_id));
-        if lowered {
-            tokio::time::sleep(hold + Duration::from_millis(session_ms + 1_000)).await;
-            self.restart(leader);
-            self.restart(other);
+        if !lowered {
+            // Every broker answers again: the run ends with the run's value.
+            set(low, Instant::now() + MIN_ISR_SET_BOUND).await;
+            return;
         }
+        tokio::time::sleep(Duration::from_millis(session_ms + 1_000)).await;
+        self.restart(leader);
+        self.restart(other);
     }
 
     fn broker(&self, node_id: u64) -> Option<&Broker> {

@@ -1105,7 +1105,8 @@ async fn nemesis(
         kinds.extend(["follower-restart-leader-killed", "double-failover"]);
     }
     if config.min_isr_lowered {
-        kinds.push("min-isr-lowered");
+        // Twice the weight: it runs only in the first half of a run (`role_faults`).
+        kinds.extend(["min-isr-lowered", "min-isr-lowered"]);
     }
     let mut empty_disk_left = replicated && config.kills && config.min_insync_replicas >= 2;
     if empty_disk_left {
@@ -1339,6 +1340,7 @@ async fn nemesis(
                     brokers,
                     node_faults,
                     admin_node,
+                    until,
                 };
                 roles.run(kind, hold, &mut rng).await;
             }

@@ -18,11 +18,14 @@ const MIN_ISR_KEY: &str = "min.insync.replicas";
 pub async fn set_until_done(w: &Workload, value: u8, give_up: Instant) -> bool {
     while Instant::now() < give_up {
         let configs = vec![config(MIN_ISR_KEY, Some(&value.to_string()))];
-        let outcome = alter(
-            &via_any_broker(w),
-            vec![resource(BROKER_RESOURCE, "", configs)],
-        )
-        .await;
+        let resources = vec![resource(BROKER_RESOURCE, "", configs)];
+        // Bounded: the role fault that asks holds the node-fault lock, and a broker down until
+        // that lock is free (a fault point's power failure) would otherwise never answer
+        // (connecting is retried without end; seed 11 of the canary's runs hung so).
+        let left = give_up.saturating_duration_since(Instant::now());
+        let outcome = tokio::time::timeout(left, alter(&via_any_broker(w), resources))
+            .await
+            .unwrap_or_else(|_| Err("no answer before giving up".to_owned()));
         let done = outcome.is_ok();
         let outcome = outcome.err().unwrap_or_else(|| "NONE".to_owned());
         w.record(Event::Fault {
