@@ -521,7 +521,8 @@ impl QuorumActor {
             leads && self.image.cluster_id().is_some() && current_leader(node, &self.image);
         if activated && self.min_isr_seeded_in != term {
             let static_value = self.settings.topic_defaults.min_insync_replicas;
-            if let Some(seed) = broker_config::seed_min_isr(&self.image, static_value) {
+            // On the projected image: a write of it in flight is not overwritten.
+            if let Some(seed) = broker_config::seed_min_isr(self.projected(), static_value) {
                 self.min_isr_seeded_in = term;
                 tracing::info!(
                     min_insync_replicas = static_value,
@@ -557,9 +558,7 @@ impl QuorumActor {
         if !leads {
             self.next_balance_ms = None;
         }
-        let balances =
-            leads && self.image.cluster_id().is_some() && current_leader(node, &self.image);
-        if balances {
+        if activated {
             if let Some(more) = self.maybe_balance_leaders(ctx.now.mono_ms) {
                 return self.apply_out(ctx, more);
             }

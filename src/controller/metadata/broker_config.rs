@@ -129,6 +129,12 @@ fn plan(
         ConfigChange::Incremental(ops) => apply_ops_of(current, ops, DYNAMIC_BROKER_KEYS, noun)?,
         ConfigChange::Replace(configs) => replacement_of(configs, DYNAMIC_BROKER_KEYS, noun)?,
     };
+    // Whether the request itself names min.insync.replicas (only then is it written, and the
+    // ELRs cleared, as Kafka does: a throttle set on "" leaves them).
+    let names_min_isr = match change {
+        ConfigChange::Incremental(ops) => ops.iter().any(|(key, _, _)| key == MIN_ISR_KEY),
+        ConfigChange::Replace(configs) => configs.iter().any(|(key, _)| key == MIN_ISR_KEY),
+    };
     let invalid = |message: String| Refusal::new(ErrorCode::INVALID_CONFIG, message);
     for (key, value) in &next {
         match key.as_str() {
@@ -154,7 +160,9 @@ fn plan(
     // min.insync.replicas is written even unchanged: every write clears the eligible leader
     // replicas (`eligible::follow`), as Kafka's does.
     let set = (next.iter())
-        .filter(|(key, value)| current.get(*key) != Some(value) || *key == MIN_ISR_KEY)
+        .filter(|(key, value)| {
+            current.get(*key) != Some(value) || (*key == MIN_ISR_KEY && names_min_isr)
+        })
         .map(|(key, value)| (key.clone(), Some(value.trim().to_string())));
     let records = (removed.chain(set))
         .map(|(key, value)| MetadataRecord::SetBrokerConfig { broker, key, value })
@@ -306,6 +314,18 @@ mod tests {
         let (records, _) = one(&image, "", min_isr("3"));
         applied(&mut image, &records);
         assert_eq!(image.cluster_min_isr(), Some(3));
+        // A throttle set on "" leaves it alone (no write, so no ELR cleared).
+        let throttle = ConfigChange::Incremental(vec![set(LEADER_RATE_KEY, "100")]);
+        let (records, outcomes) = one(&image, "", throttle);
+        assert_eq!(outcomes, vec![Ok(())]);
+        assert_eq!(
+            records,
+            vec![MetadataRecord::SetBrokerConfig {
+                broker: None,
+                key: LEADER_RATE_KEY.to_string(),
+                value: Some("100".to_string())
+            }]
+        );
     }
 
     #[test]

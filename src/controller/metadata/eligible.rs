@@ -99,7 +99,8 @@ pub fn follow(
 /// change (from `before`), the ELR it leaves; a write of a topic's min.insync.replicas, every
 /// ELR of the topic emptied, and of the cluster-wide one, every ELR of the cluster, changed or
 /// not (the high watermark froze under the old value, so the ELR says nothing under the new
-/// one; Kafka clears them the same way), but a partition waiting for one with an empty ISR.
+/// one; Kafka clears them the same way), but a partition none of whose ISR can lead (Kafka's
+/// empty ISR; Rill keeps a fenced last member there), whose ELR is all it has left.
 fn called_for(
     image: &MetadataImage,
     record: &MetadataRecord,
@@ -122,7 +123,9 @@ fn called_for(
                     .iter()
                     .map(move |(partition, p)| (t.id, partition, p))
             })
-            .filter(|(_, _, p)| !p.elr.is_empty() && !p.isr.is_empty())
+            // Spared: a partition none of whose ISR can lead (empty, or its fenced last
+            // member, which Rill keeps in the ISR): its ELR is what it has left.
+            .filter(|(_, _, p)| !p.elr.is_empty() && p.isr.iter().any(|r| image.is_unfenced(*r)))
             .map(|(topic_id, partition, _)| set(topic_id, *partition, Vec::new()))
             .collect();
     }

@@ -362,3 +362,23 @@ fn every_write_of_the_cluster_wide_min_insync_replicas_clears_every_eligible_rep
     let lowered = propose(&image, vec![cluster_default("2")]);
     assert_eq!((elr(&lowered, 0), elr(&lowered, 1)), (vec![], vec![]));
 }
+
+/// A partition none of whose ISR can lead keeps its ELR at a write of min.insync.replicas:
+/// Rill keeps a fenced last member in the ISR where Kafka empties it, and the ELR is all it
+/// has left (cleared, the fenced member would lead again, maybe after losing what it had not
+/// synced, without the records the eligible replica holds).
+#[test]
+fn a_write_of_min_insync_replicas_spares_the_elr_of_a_partition_whose_isr_cannot_lead() {
+    let image = alone(&cluster("2"));
+    let image = propose(&image, fence_entry(&image, 2));
+    let image = propose(&image, fence_entry(&image, 1));
+    let (_, isr, elr) = state(&image);
+    assert_eq!((isr, elr.clone()), (vec![1], vec![2]), "waits for either");
+    let again = MetadataRecord::SetTopicConfig {
+        topic_id: tid(7),
+        key: MIN_ISR_KEY.into(),
+        value: Some("2".into()),
+    };
+    let image = propose(&image, vec![again, cluster_default("2")]);
+    assert_eq!(state(&image).2, elr, "kept");
+}
