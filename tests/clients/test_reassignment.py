@@ -620,21 +620,8 @@ def test_dynamic_broker_configs_are_set_described_refused_and_survive_restarts(
     SET, DELETE = AlterConfigOpType.SET, AlterConfigOpType.DELETE
     # The cluster default, the BROKER resource "" (kafka-configs --entity-default), which
     # neither Python client names: IncrementalAlterConfigs v0 on the wire.
-    def text(s):
-        return struct.pack(">h", len(s)) + s.encode()
-
-    configs = [("leader.replication.throttled.rate", "5000"),
-               ("follower.replication.throttled.rate", "7000")]
-    body = struct.pack(">ib", 1, 4) + text("") + struct.pack(">i", len(configs))
-    for key, value in configs:
-        body += text(key) + struct.pack(">b", 0) + text(value)
-    body += struct.pack(">b", 0)
-    with kwire.Conn(nodes[0].addr) as conn:
-        answer = conn.request(44, 0, body)
-    # throttle_time_ms, one response: its error code first.
-    (count,) = struct.unpack_from(">i", answer, 4)
-    (code,) = struct.unpack_from(">h", answer, 8)
-    assert (count, code) == (1, 0), answer
+    assert alter_cluster_default(nodes[0], [("leader.replication.throttled.rate", 0, "5000"),
+                                            ("follower.replication.throttled.rate", 0, "7000")]) == 0
     alter("2", ("leader.replication.throttled.rate", "9000", SET))
     # Only the throttle rates are dynamic; a bad value and a static key are INVALID_CONFIG.
     for key, value in [("leader.replication.throttled.rate", "-1"),
@@ -668,19 +655,24 @@ def test_dynamic_broker_configs_are_set_described_refused_and_survive_restarts(
     # The metadata log keeps them: every node killed and started again still has them.
     for node in nodes:
         node.kill9()
-    # A voter serves once the quorum is back: start all three at once.
-    starts = [threading.Thread(target=node.start) for node in nodes]
-    for start in starts:
-        start.start()
-    for start in starts:
-        start.join(TIMEOUT_S)
-    wait_for("three brokers again", lambda: brokers(nodes[0]) == [1, 2, 3])
+    start_all(nodes)
     admin = AdminClient({"bootstrap.servers": nodes[0].bootstrap})
 
     wait_for("the configs described again", described_as_expected)
     expected()
     alter("2", ("leader.replication.throttled.rate", None, DELETE))
     assert rates(nodes[1], 2)[0] == ("5000", default)
+
+
+def start_all(nodes):
+    """Starts the stopped nodes at once (a voter serves only once the quorum is back) and waits
+    until all three are listed."""
+    starts = [threading.Thread(target=node.start) for node in nodes]
+    for start in starts:
+        start.start()
+    for start in starts:
+        start.join(TIMEOUT_S)
+    wait_for("three brokers again", lambda: brokers(nodes[0]) == [1, 2, 3])
 
 
 def alter_cluster_default(node, ops):
@@ -766,12 +758,7 @@ def test_the_cluster_wide_min_insync_replicas_is_kept_in_the_metadata_log(
     # The metadata log keeps it: every node killed and started again still has it.
     for node in nodes[:2]:
         node.kill9()
-    starts = [threading.Thread(target=node.start) for node in nodes]
-    for start in starts:
-        start.start()
-    for start in starts:
-        start.join(TIMEOUT_S)
-    wait_for("three brokers again", lambda: brokers(nodes[0]) == [1, 2, 3])
+    start_all(nodes)
     wait_for("2 described after the restarts", lambda: topic_min_isr() == ("2", default))
     got = read_all(nodes[0].bootstrap, topic_name, 3, 1)
     assert got[0][0] == b"acks=all", got
