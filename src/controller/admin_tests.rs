@@ -4,7 +4,7 @@
 //! the topics actor gets the applied topics first, the answer after. So the order of calls and
 //! replies is exactly what the topics actor would see, with no runtime.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -937,8 +937,10 @@ fn bad_manual_assignments_are_refused_with_kafkas_codes() {
 }
 
 /// A topic created and deleted while this broker was down (or before it reconciled it) has
-/// directories only a stray sweep finds: start-up asks with every deleted id, and a later
-/// change asks only with the ids it has not asked about and did not delete itself.
+/// directories only a stray sweep finds: start-up asks with every deleted id (and where the live
+/// topics' partitions are placed here: a replica moved away while this node was down is a
+/// stray too), and a later change asks only with the ids it has not asked about and did not
+/// delete itself.
 #[test]
 fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconcile() {
     let mut h = Harness::new();
@@ -947,25 +949,36 @@ fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconci
         topic_id: [id; 16],
         configs: BTreeMap::new(),
     };
-    let partition = |id: u8| MetadataRecord::CreatePartition {
+    let placed = |id: u8, partition: i32, node: u64| MetadataRecord::CreatePartition {
         topic_id: [id; 16],
-        partition: 0,
-        replicas: vec![NodeId(1)],
-        isr: vec![NodeId(1)],
-        leader: Some(NodeId(1)),
+        partition,
+        replicas: vec![NodeId(node)],
+        isr: vec![NodeId(node)],
+        leader: Some(NodeId(node)),
         leader_epoch: crate::types::LeaderEpoch(0),
         partition_epoch: 0,
     };
-    // Before start-up: "a" created and deleted (this node was down).
+    let partition = |id: u8| placed(id, 0, 1);
+    // Before start-up: "a" created and deleted (this node was down); "d" lives, its partition
+    // 0 on another broker only.
     h.elsewhere(vec![topic("a", 7), partition(7)]);
     h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: [7; 16] }]);
+    h.elsewhere(vec![topic("d", 10), placed(10, 0, 2), placed(10, 1, 1)]);
     h.settle();
     h.submit(AdminOp::OpenAll);
     let (asked_, _, _) = h.answer_all_done();
-    let [PartitionsRequest::RemoveStray(request)] = asked_.as_slice() else {
+    let [PartitionsRequest::Ensure(opened), PartitionsRequest::RemoveStray(request)] =
+        asked_.as_slice()
+    else {
         panic!("{asked_:?}")
     };
+    assert_eq!((opened.tp.topic.as_str(), opened.tp.partition), ("d", 1));
     assert_eq!(request.deleted_topic_ids, [[7; 16]].into_iter().collect());
+    let placed_here: BTreeMap<String, BTreeSet<i32>> =
+        [("d".to_owned(), [1].into_iter().collect())]
+            .into_iter()
+            .collect();
+    assert_eq!(request.placed_here, Some(placed_here));
 
     // A topic this node reconciled and then deleted: its Deletes, no stray sweep.
     h.elsewhere(vec![topic("b", 8), partition(8)]);
@@ -984,6 +997,10 @@ fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconci
         panic!("{asked_:?}")
     };
     assert_eq!(request.deleted_topic_ids, [[9; 16]].into_iter().collect());
+    assert_eq!(
+        request.placed_here, None,
+        "a move while running is the reconciliation's Delete"
+    );
     assert_eq!(kinds(&h.settle()), [], "asked once");
 }
 
@@ -1067,4 +1084,118 @@ fn a_config_change_decided_across_a_move_leaves_the_move_to_the_reconciliation()
         [("delete", 0), ("ensure", 1)],
         "the reconciliation carries out the moves"
     );
+}
+
+/// Found in review: a growth decided on a view in which its topic had been deleted and created
+/// again under another id opened every partition of the new topic placed here, but could not
+/// record them as reconciled over the old topic; the reconciliation queued behind it then
+/// deleted those logs by name. Now a re-creation's reconciliation deletes only the old
+/// partitions the new topic does not place here (the new topic's Ensures replace the rest).
+#[test]
+fn a_growth_across_a_re_creation_keeps_the_logs_it_opened() {
+    let mut h = Harness::new().opened();
+    h.submit(create("t", 3));
+    h.answer_all_done();
+    h.settle();
+    let old = h.topics.applied.topics["t"].id;
+    h.auto_quorum = false;
+    h.submit(AdminOp::CreatePartitions(CreatePartitionsRequest {
+        topics: vec![crate::messages::Growth {
+            name: "t".into(),
+            count: 3,
+            assignments: None,
+        }],
+        validate_only: false,
+    }));
+    let seen = h.seen();
+    let [Seen::Propose(call, request)] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    // Meanwhile "t" is deleted and created again with two partitions (applied, fed: a
+    // reconciliation is queued behind the growth).
+    let new = [9u8; 16];
+    let placed = |partition| MetadataRecord::CreatePartition {
+        topic_id: new,
+        partition,
+        replicas: vec![NodeId(1)],
+        isr: vec![NodeId(1)],
+        leader: Some(NodeId(1)),
+        leader_epoch: crate::types::LeaderEpoch(0),
+        partition_epoch: 0,
+    };
+    h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: old }]);
+    h.elsewhere(vec![
+        MetadataRecord::CreateTopic {
+            name: "t".into(),
+            topic_id: new,
+            configs: BTreeMap::new(),
+        },
+        placed(0),
+        placed(1),
+    ]);
+    h.decide(*call, request.clone());
+    let (asked_, _, reply) = h.answer_all_done();
+    assert!(
+        matches!(reply, TopicsReply::PartitionsCreated(ref r) if r[0].is_ok()),
+        "{reply:?}"
+    );
+    assert_eq!(
+        kinds(&asked_),
+        [("ensure", 0), ("ensure", 1), ("ensure", 2)]
+    );
+    assert_eq!(h.topics.applied.topics["t"].id, new);
+    assert_eq!(
+        kinds(&h.settle()),
+        [("ensure", 0), ("ensure", 1), ("ensure", 2)],
+        "no Delete by name of the logs the growth opened"
+    );
+}
+
+/// A reconciliation that could not bring one topic's logs a new cluster-wide
+/// `min.insync.replicas` leaves the change pending, so the next one brings it again (found in
+/// review: the default was recorded as reached, and the failed topic's logs kept the old one).
+#[test]
+fn a_default_min_isr_a_reconciliation_failed_to_set_is_set_at_the_next() {
+    let mut h = Harness::new().opened();
+    for name in ["t", "u"] {
+        h.submit(create(name, 1));
+        h.answer_all_done();
+    }
+    h.settle();
+    h.settings.log.min_insync_replicas = 2;
+    // Any change applied queues a reconciliation: here a broker registering.
+    let register = |node: u64| MetadataRecord::RegisterBroker {
+        node_id: NodeId(node),
+        incarnation_id: [node as u8; 16],
+        listeners: Vec::new(),
+        rack: None,
+    };
+    h.elsewhere(vec![register(2)]);
+    let mut asked_ = Vec::new();
+    loop {
+        let seen = h.seen();
+        let [Seen::Call(call, request)] = seen.as_slice() else {
+            assert!(seen.is_empty(), "{seen:?}");
+            break;
+        };
+        let PartitionsRequest::SetConfig(set) = request else {
+            panic!("{request:?}")
+        };
+        asked_.push(set.tp.topic.clone());
+        let code = match set.tp.topic.as_str() {
+            "t" => ErrorCode::KAFKA_STORAGE_ERROR,
+            _ => ErrorCode::NONE,
+        };
+        h.answer(*call, Ok(done(code)));
+    }
+    assert_eq!(asked_, ["t", "u"], "every log takes the new default");
+    h.elsewhere(vec![register(3)]);
+    let again: Vec<String> = (h.settle().iter())
+        .map(|request| match request {
+            PartitionsRequest::SetConfig(set) => set.tp.topic.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(again.contains(&"t".to_owned()), "{again:?}");
+    assert_eq!(kinds(&h.settle()), [], "then it is reached");
 }

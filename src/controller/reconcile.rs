@@ -34,8 +34,10 @@ impl OpenAll {
         let me = world.me();
         let mut report = OpenAllReport::default();
         let mut todo = VecDeque::new();
+        let mut placed_here = BTreeMap::new();
         for (name, meta) in &basis {
             let mine = meta.replicas_on(me);
+            placed_here.insert(name.clone(), mine.iter().copied().collect());
             if mine.is_empty() {
                 continue;
             }
@@ -43,7 +45,7 @@ impl OpenAll {
             report.partitions += mine.len() as i64;
             todo.push_back(Sweep::ensure(name, meta, mine, world.settings));
         }
-        let strays = StraySweep::at_start(&world.topics.applied.deleted_topic_ids);
+        let strays = StraySweep::at_start(&world.topics.applied.deleted_topic_ids, placed_here);
         Self {
             basis,
             todo,
@@ -166,14 +168,25 @@ impl Reconcile {
                 };
             }
             world.topics.reconciled = Some(reconciled);
-            world.topics.reconciled_min_isr = self.min_isr;
+            // A topic whose sweep failed keeps its old entry: only the default's change still
+            // pending brings its logs the new default at the next try.
+            if self.failed.is_empty() {
+                world.topics.reconciled_min_isr = self.min_isr;
+            }
         }
         Next::Done(TopicsReply::Opened(OpenAllReport::default()))
     }
 }
 
-/// The sweeps that take this node's logs from `before` to `after`: deletions first (a topic
-/// deleted and created again under its name loses its old logs before the new ones open).
+/// The sweeps that take this node's logs from `before` to `after`: deletions first, then
+/// openings and config changes.
+///
+/// A topic deleted and created again under its name (another id) deletes only the old
+/// partitions the new topic does not place here: the new topic's Ensure of a partition held
+/// for the old one removes that first (`partition::actor`'s `held_for_another_topic` and
+/// `foreign_dir`). A Delete by name there could remove the new topic's own log, opened meanwhile
+/// by an administration of the new topic (a CreatePartitions, whose Ensures open every
+/// partition placed here) that could not record itself as reconciled over the old topic.
 fn differences(
     before: &BTreeMap<String, TopicMeta>,
     after: &BTreeMap<String, TopicMeta>,
@@ -186,7 +199,7 @@ fn differences(
     let mut rest = VecDeque::new();
     for (name, old) in before {
         let old_mine = old.replicas_on(me);
-        let gone: Vec<i32> = match after.get(name).filter(|new| new.id == old.id) {
+        let gone: Vec<i32> = match after.get(name) {
             None => old_mine,
             Some(new) => {
                 let new_mine = new.replicas_on(me);

@@ -1,9 +1,10 @@
 //! The stray-directory sweep a reconciliation ends with: the partitions actor removes the
 //! directories of topics deleted while this broker was down (their ids are in the metadata's
 //! deleted list; see `partition::strays`). Asked at start-up with every deleted id (and for
-//! what interrupted removals left), then whenever the metadata lists ids not asked about yet.
+//! what interrupted removals left, and for the replicas moved away while it was down), then
+//! whenever the metadata lists ids not asked about yet.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::sweep::Answer;
 use crate::actor::client::WrongReply;
@@ -18,17 +19,25 @@ pub struct StraySweep {
     settled: BTreeSet<[u8; 16]>,
     /// Asked even with no id (start-up: leftovers of interrupted removals).
     always: bool,
+    /// Start-up: every live topic's partitions placed on this broker (their other
+    /// partitions' directories are strays: moved away while this broker was down).
+    placed_here: Option<BTreeMap<String, BTreeSet<i32>>>,
     asked: bool,
 }
 
 impl StraySweep {
-    /// At start-up: every deleted id the metadata keeps.
-    pub fn at_start(deleted: &BTreeSet<[u8; 16]>) -> Self {
+    /// At start-up: every deleted id the metadata keeps, and where the live topics' partitions
+    /// are placed on this broker.
+    pub fn at_start(
+        deleted: &BTreeSet<[u8; 16]>,
+        placed_here: BTreeMap<String, BTreeSet<i32>>,
+    ) -> Self {
         Self {
             ids: deleted.clone(),
             deleted: deleted.clone(),
             settled: BTreeSet::new(),
             always: true,
+            placed_here: Some(placed_here),
             asked: false,
         }
     }
@@ -40,6 +49,7 @@ impl StraySweep {
             deleted: BTreeSet::new(),
             settled: BTreeSet::new(),
             always: false,
+            placed_here: None,
             // Done before it starts: `swept` is left as it is.
             asked: true,
         }
@@ -59,6 +69,7 @@ impl StraySweep {
             deleted: deleted.clone(),
             settled,
             always: false,
+            placed_here: None,
             asked: false,
         }
     }
@@ -80,6 +91,7 @@ impl StraySweep {
             }
             let request = RemoveStrayRequest {
                 deleted_topic_ids: self.ids.clone(),
+                placed_here: self.placed_here.take(),
             };
             return Some(request.into());
         }

@@ -51,8 +51,9 @@ use crate::messages::{
     EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
     ListOffsetsResult, LogDirPartition, NodeMsg, OfflineRequest, PartitionsReply,
-    PartitionsRequest, ProducePartitionResult, ProduceRequest, ReplicaFetchRequest,
-    ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest, PARTITIONS, QUORUM,
+    PartitionsRequest, ProducePartitionResult, ProduceRequest, RemoveStrayRequest,
+    ReplicaFetchRequest, ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest, PARTITIONS,
+    QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -528,7 +529,7 @@ impl Partitions {
                 ctx.reply(id, NodeMsg::PartitionsReply(PartitionsReply::LogDirs(held)));
             }
             PartitionsRequest::RemoveStray(request) => {
-                let reply = self.remove_strays(ctx, &request.deleted_topic_ids);
+                let reply = self.remove_strays(ctx, &request);
                 ctx.reply(id, reply);
             }
             PartitionsRequest::ReplicaSynced(notice) => {
@@ -556,7 +557,7 @@ impl Partitions {
 
     /// Starts removing the stray directories ([`strays`]): each partition one in its
     /// directory's lane (a later Ensure of its name waits for it), each leftover on its own.
-    fn remove_strays(&mut self, ctx: PCtx, deleted_topic_ids: &BTreeSet<[u8; 16]>) -> NodeMsg {
+    fn remove_strays(&mut self, ctx: PCtx, request: &RemoveStrayRequest) -> NodeMsg {
         let names = match self.storage.list(Path::new("")) {
             Ok(names) => names,
             Err(error) => {
@@ -570,23 +571,30 @@ impl Partitions {
         let leftovers_too = self.dir_lanes.is_empty() && self.leftovers.is_empty();
         let strays::Strays {
             partitions,
+            moved_away,
             mut leftovers,
         } = strays::find(
             self.storage.as_ref(),
             &names,
-            deleted_topic_ids,
+            &request.deleted_topic_ids,
+            request.placed_here.as_ref(),
             busy,
             leftovers_too,
         );
         // Both canaries plant a broker that never reads its directories' topic ids here.
         let ignored =
             faults::canary(Canary::StrayDirsKept) || faults::canary(Canary::TopicIdIgnored);
-        let partitions = match ignored {
-            true => Vec::new(),
-            false => partitions,
+        let (partitions, moved_away) = match ignored {
+            true => (Vec::new(), Vec::new()),
+            false => (partitions, moved_away),
         };
-        for tp in partitions {
+        for tp in &moved_away {
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a replica moved away from this broker while it was down");
+        }
+        for tp in &partitions {
             tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a deleted topic (this broker was down when it was deleted)");
+        }
+        for tp in moved_away.into_iter().chain(partitions) {
             // Its own removal job clears a leftover of its name first: no second job on it.
             let doomed = replica::deleting_dir_for(&tp);
             leftovers.retain(|name| Path::new(name) != doomed);
@@ -625,6 +633,7 @@ impl Partitions {
             self.storage.as_ref(),
             &names,
             &BTreeSet::new(),
+            None,
             |_| true,
             true,
         )
@@ -2284,10 +2293,11 @@ impl Partitions {
             return;
         }
         // A log that failed on a write (an append of the leader's batches) fetches nothing:
-        // it is reopened first, and fetches once open (seed 368: nothing else reopened it in
-        // time, and the follower stayed behind to the end).
+        // it is reopened first (seed 368: nothing else reopened it in time, and the follower
+        // stayed behind to the end). A reopen that needed no job fetches below at once; one
+        // with a job (`leader_to_fetch_from` skips an opening log) fetches when it ends.
         if (self.replicas.get(tp)).is_some_and(Replica::reopenable_after_failure) {
-            return self.revive(ctx, tp);
+            self.revive(ctx, tp);
         }
         let me = ctx.me.node;
         if self.throttles.follower_throttled(tp) {

@@ -8,8 +8,15 @@
 //! "Deleted" comes from the metadata's list of deleted topic ids, not from "absent from this
 //! broker's view": a view still catching up lacks new topics too, and must not cost them their
 //! logs.
+//!
+//! At start-up (the view has caught up with what the quorum had committed: `host::server`
+//! waits for it) a directory of a live topic's partition that the metadata does not place on
+//! this broker is a stray too: its replica was moved away while this broker was down, so no
+//! reconciliation of this run ever held it to delete it (Kafka 3.7's `isStrayKraftReplica`;
+//! found by the simulator, seed 809). Nothing would ever use it: a later move back here starts
+//! from the leader's log like any new replica.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::replica;
@@ -22,6 +29,8 @@ use crate::types::{cluster_id_text, TopicPartition};
 pub struct Strays {
     /// Partition directories of deleted topics.
     pub partitions: Vec<TopicPartition>,
+    /// Partition directories of live topics that the metadata does not place here.
+    pub moved_away: Vec<TopicPartition>,
     /// `-delete` directories left by interrupted removals (names in the storage root).
     pub leftovers: Vec<String>,
 }
@@ -29,10 +38,12 @@ pub struct Strays {
 /// The strays among the storage root's `names`. `busy` partitions (open here, or with a
 /// directory job running) are never strays; leftovers are taken only if `leftovers_too` (no
 /// removal is running that could be moving a directory to one of those names right now).
+/// `placed_here` (start-up only): every live topic's partitions placed on this broker.
 pub fn find(
     storage: &dyn Storage,
     names: &[String],
     deleted_topic_ids: &BTreeSet<[u8; 16]>,
+    placed_here: Option<&BTreeMap<String, BTreeSet<i32>>>,
     busy: impl Fn(&TopicPartition) -> bool,
     leftovers_too: bool,
 ) -> Strays {
@@ -45,13 +56,19 @@ pub fn find(
             }
             continue;
         }
-        if deleted.is_empty() {
-            continue;
-        }
         let Some(tp) = replica::partition_of_dir(name) else {
             continue;
         };
         if busy(&tp) {
+            continue;
+        }
+        // Whatever topic id its label names: an earlier topic of the name is gone too.
+        let placed = placed_here.and_then(|placed| placed.get(&tp.topic));
+        if placed.is_some_and(|partitions| !partitions.contains(&tp.partition)) {
+            strays.moved_away.push(tp);
+            continue;
+        }
+        if deleted.is_empty() {
             continue;
         }
         // Unreadable or without the file: nothing says it is another topic's (the Ensure of

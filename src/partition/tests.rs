@@ -1206,7 +1206,10 @@ fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
     let mut h = h.restarted(storage.clone());
     assert_done(h.ask_until_idle(ensure(&open, open_id)));
     let deleted_topic_ids = [gone_id, open_id].into_iter().collect();
-    let request = PartitionsRequest::RemoveStray(RemoveStrayRequest { deleted_topic_ids });
+    let request = PartitionsRequest::RemoveStray(RemoveStrayRequest {
+        deleted_topic_ids,
+        placed_here: None,
+    });
     assert_done(h.ask_until_idle(request));
     let dir = crate::partition::replica::dir_for;
     assert!(!storage.exists(&dir(&gone)), "{:?}", storage.file_names());
@@ -1220,6 +1223,66 @@ fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
         "{:?}",
         storage.file_names()
     );
+}
+
+/// A broker down while a replica of its was moved away (seed 809) keeps that directory until
+/// start-up says where the live topics' partitions are placed here: then a directory of one of
+/// their partitions not placed here goes, labelled or not (a topic placed nowhere here loses
+/// all), and one placed here and one of a topic the placement does not name stay as they are.
+#[test]
+fn directories_of_replicas_moved_away_while_down_are_removed_at_start_up() {
+    let storage = Arc::new(MemStorage::new());
+    let part = |topic: &str, partition: i32| TopicPartition {
+        topic: topic.to_owned(),
+        partition,
+    };
+    let (moved, kept, unlabelled) = (part("t", 0), part("t", 1), part("t", 2));
+    let (unnamed, elsewhere) = (part("other", 0), part("gone-here", 0));
+    let ensure = |tp: &TopicPartition, topic_id: [u8; 16]| {
+        PartitionsRequest::Ensure(EnsureRequest {
+            tp: tp.clone(),
+            config: config(None),
+            topic_id,
+        })
+    };
+    let mut h = Harness::new(storage.clone());
+    for (tp, id) in [
+        (&moved, [1u8; 16]),
+        (&kept, [1; 16]),
+        (&unnamed, [2; 16]),
+        (&elsewhere, [3; 16]),
+    ] {
+        assert_done(h.ask_until_idle(ensure(tp, id)));
+        assert_eq!(
+            h.produce_one(1, tp, plain(b"r")).error_code,
+            ErrorCode::NONE
+        );
+    }
+    h.ensure(&unlabelled, config(None));
+
+    let mut h = h.restarted(storage.clone());
+    assert_done(h.ask_until_idle(ensure(&kept, [1; 16])));
+    let placed_here = [
+        ("t".to_owned(), [1].into_iter().collect()),
+        ("gone-here".to_owned(), BTreeSet::new()),
+    ];
+    let request = PartitionsRequest::RemoveStray(RemoveStrayRequest {
+        deleted_topic_ids: BTreeSet::new(),
+        placed_here: Some(placed_here.into_iter().collect()),
+    });
+    assert_done(h.ask_until_idle(request));
+    let dir = crate::partition::replica::dir_for;
+    for gone in [&moved, &unlabelled, &elsewhere] {
+        assert!(
+            !storage.exists(&dir(gone)),
+            "{gone:?} {:?}",
+            storage.file_names()
+        );
+    }
+    for stays in [&kept, &unnamed] {
+        assert!(storage.exists(&dir(stays)), "{stays:?}");
+    }
+    assert_eq!(h.log_end(&kept), 1);
 }
 
 #[test]
