@@ -30,15 +30,19 @@
 //! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends;
 //!   [`storage::persist`]: durability work an actor hands to its driver)
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention);
-//!   [`storage::records`] checks every produced record (decompressing within bounds).
+//!   [`storage::records`] checks every produced record (decompressing within bounds);
+//!   [`storage::schema`] reads and writes the primitive types of the internal topics' records.
 //! * [`partition`] — the actor hosting a node's partition replicas, each in the role (leader or
 //!   follower, leader epoch) the metadata gives it ([`partition::leaders`]).
 //! * [`group`]   — the group coordinator: consumer groups and their committed offsets in
 //!   `__consumer_offsets`, as pure state machines under one actor: which partition holds a
-//!   group ([`group::placement`]), that topic's records in Kafka's format
+//!   group ([`group::placement`], on [`types::placement`]), that topic's records in Kafka's format
 //!   ([`group::records`]), its view of the config ([`group::settings::GroupSettings`]),
 //!   the classic group ([`group::state::ClassicGroup`]) and committed offsets
 //!   ([`group::offsets::Offsets`]), which hand back [`group::output::GroupOut`]s.
+//! * [`txn`]     — the transaction coordinator (issue 15, being built): `__transaction_state`'s
+//!   records in Kafka's format ([`txn::records`]) and a transactional id's states
+//!   ([`txn::state::TxnState`]).
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
 //!   decodes it (each request's layout in [`protocol::layouts`]).
@@ -62,7 +66,7 @@
 //! * Host (`host`, `config`) → Gateway, Roles, Actor, Storage, Wire: it sits on top.
 //! * Gateway (`broker`) → Roles, Actor, Storage, Wire; never Host or Face: it asks actors
 //!   through a trait the host plugs in, and knows no command line.
-//! * Roles (`partition`, `controller`, `group`, later the transaction coordinator, and
+//! * Roles (`partition`, `controller`, `group`, `txn` (the transaction coordinator), and
 //!   `messages`, their shared vocabulary) → Actor, Storage; never Host, Face or Gateway: actors
 //!   record effects, they never do I/O. Role folders do not import each other; each imports
 //!   `messages` and talks through it (`messages` imports no role folder).
@@ -92,4 +96,5 @@ pub mod messages;
 pub mod partition;
 pub mod protocol;
 pub mod storage;
+pub mod txn;
 pub mod types;

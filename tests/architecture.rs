@@ -31,6 +31,7 @@ const PARTS: &[(&str, &[&str])] = &[
             "src/partition/",
             "src/controller/",
             "src/group/",
+            "src/txn/",
             "src/messages/",
         ],
     ),

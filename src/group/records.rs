@@ -16,43 +16,9 @@
 //! refuses bytes left over after the struct.
 
 pub mod consumer;
-mod wire;
 
-use thiserror::Error;
-use wire::{Reader, Writer};
-
-/// Why a record's bytes could not be decoded, or a value could not be encoded.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum RecordError {
-    #[error("{what}: needs {needed} bytes, {left} left")]
-    Truncated {
-        what: &'static str,
-        needed: usize,
-        left: usize,
-    },
-    #[error("{what}: length {declared} is larger than the {left} bytes left")]
-    TooLong {
-        what: &'static str,
-        declared: i64,
-        left: usize,
-    },
-    #[error("{what}: negative length {length}")]
-    NegativeLength { what: &'static str, length: i64 },
-    #[error("{what}: null where the schema has no null")]
-    UnexpectedNull { what: &'static str },
-    #[error("{what}: not UTF-8")]
-    NotUtf8 { what: &'static str },
-    #[error("{what}: unsigned varint longer than 32 bits")]
-    BadVarint { what: &'static str },
-    #[error("{record} version {version} is not known")]
-    UnknownVersion { record: &'static str, version: i16 },
-    #[error("{record}: {left} bytes after the end of its struct")]
-    TrailingBytes { record: &'static str, left: usize },
-    #[error("{what}: length {length} does not fit its length field")]
-    TooLongToEncode { what: &'static str, length: usize },
-    #[error("key version {0} belongs to another kind of group; it is only ever read")]
-    NotEncodable(i16),
-}
+pub use crate::storage::schema::RecordError;
+use crate::storage::schema::{Reader, Writer};
 
 /// The key of a `__consumer_offsets` record.
 #[derive(Clone, Debug, PartialEq, Eq)]

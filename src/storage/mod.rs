@@ -74,4 +74,5 @@ pub mod mem;
 pub mod persist;
 pub mod read_buffer;
 pub mod records;
+pub mod schema;
 pub mod waiters;

@@ -5,6 +5,7 @@
 
 pub mod error_code;
 pub mod ids;
+pub mod placement;
 pub mod topic_name;
 
 pub use error_code::{ErrorCode, Refusal};

@@ -11,9 +11,9 @@
 //! `AssignmentEpochs`, `ClassicMemberMetadata`) are skipped on read and not written, which
 //! Kafka reads as their defaults.
 
-use super::wire::{Reader, Writer};
 use super::RecordError;
 use crate::group::assign::Assignment;
+use crate::storage::schema::{Reader, Writer};
 
 /// The key of a consumer group record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

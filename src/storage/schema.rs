@@ -1,22 +1,61 @@
-//! Kafka's primitive types as the `__consumer_offsets` schemas use them: big-endian integers,
-//! `string` (i16 length), `bytes` and arrays (i32 length/count), −1 for null; and, in flexible
-//! versions, the compact forms (unsigned varint of length + 1, 0 for null) and a tagged-field
-//! section after every struct.
+//! Kafka's primitive types as the internal topics' record schemas use them
+//! (`__consumer_offsets`, `__transaction_state`): big-endian integers, `string` (i16 length),
+//! `bytes` and arrays (i32 length/count), −1 for null; and, in flexible versions, the compact
+//! forms (unsigned varint of length + 1, 0 for null) and a tagged-field section after every
+//! struct. The coordinators' record modules (`group::records`, `txn::records`) write their
+//! schemas with these.
 //!
 //! The reader takes untrusted bytes: every length is checked against the bytes left before
 //! anything is taken or allocated, and nothing panics.
 
-use super::RecordError;
+use thiserror::Error;
+
+/// Why a record's bytes could not be decoded, or a value could not be encoded.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum RecordError {
+    #[error("{what}: needs {needed} bytes, {left} left")]
+    Truncated {
+        what: &'static str,
+        needed: usize,
+        left: usize,
+    },
+    #[error("{what}: length {declared} is larger than the {left} bytes left")]
+    TooLong {
+        what: &'static str,
+        declared: i64,
+        left: usize,
+    },
+    #[error("{what}: negative length {length}")]
+    NegativeLength { what: &'static str, length: i64 },
+    #[error("{what}: null where the schema has no null")]
+    UnexpectedNull { what: &'static str },
+    #[error("{what}: not UTF-8")]
+    NotUtf8 { what: &'static str },
+    #[error("{what}: unsigned varint longer than 32 bits")]
+    BadVarint { what: &'static str },
+    #[error("{record} version {version} is not known")]
+    UnknownVersion { record: &'static str, version: i16 },
+    #[error("{record}: {left} bytes after the end of its struct")]
+    TrailingBytes { record: &'static str, left: usize },
+    #[error("{what}: length {length} does not fit its length field")]
+    TooLongToEncode { what: &'static str, length: usize },
+    #[error("key version {0} belongs to another kind of record; it is only ever read")]
+    NotEncodable(i16),
+    #[error("{what}: {value} is not a value the schema knows")]
+    UnknownValue { what: &'static str, value: i64 },
+    #[error("{what} is never written")]
+    NotWritten { what: &'static str },
+}
 
 /// A cursor over a record's bytes.
-pub(super) struct Reader<'a> {
+pub struct Reader<'a> {
     buf: &'a [u8],
     /// Whether the struct being read is a flexible version (compact lengths, tagged fields).
-    pub(super) flexible: bool,
+    pub flexible: bool,
 }
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(buf: &'a [u8]) -> Self {
+    pub fn new(buf: &'a [u8]) -> Self {
         Reader {
             buf,
             flexible: false,
@@ -42,15 +81,15 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    pub(super) fn i16(&mut self, what: &'static str) -> Result<i16, RecordError> {
+    pub fn i16(&mut self, what: &'static str) -> Result<i16, RecordError> {
         Ok(i16::from_be_bytes(self.fixed(what)?))
     }
 
-    pub(super) fn i32(&mut self, what: &'static str) -> Result<i32, RecordError> {
+    pub fn i32(&mut self, what: &'static str) -> Result<i32, RecordError> {
         Ok(i32::from_be_bytes(self.fixed(what)?))
     }
 
-    pub(super) fn i64(&mut self, what: &'static str) -> Result<i64, RecordError> {
+    pub fn i64(&mut self, what: &'static str) -> Result<i64, RecordError> {
         Ok(i64::from_be_bytes(self.fixed(what)?))
     }
 
@@ -96,10 +135,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(super) fn nullable_string(
-        &mut self,
-        what: &'static str,
-    ) -> Result<Option<String>, RecordError> {
+    pub fn nullable_string(&mut self, what: &'static str) -> Result<Option<String>, RecordError> {
         let Some(len) = self.length(2, what)? else {
             return Ok(None);
         };
@@ -110,12 +146,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(super) fn string(&mut self, what: &'static str) -> Result<String, RecordError> {
+    pub fn string(&mut self, what: &'static str) -> Result<String, RecordError> {
         self.nullable_string(what)?
             .ok_or(RecordError::UnexpectedNull { what })
     }
 
-    pub(super) fn bytes(&mut self, what: &'static str) -> Result<Vec<u8>, RecordError> {
+    pub fn bytes(&mut self, what: &'static str) -> Result<Vec<u8>, RecordError> {
         let len = self
             .length(4, what)?
             .ok_or(RecordError::UnexpectedNull { what })?;
@@ -123,15 +159,20 @@ impl<'a> Reader<'a> {
     }
 
     /// An array's element count (non-nullable), bounded by the bytes left.
-    pub(super) fn count(&mut self, what: &'static str) -> Result<usize, RecordError> {
+    pub fn count(&mut self, what: &'static str) -> Result<usize, RecordError> {
         self.length(4, what)?
             .ok_or(RecordError::UnexpectedNull { what })
+    }
+
+    /// A nullable array's element count (`None` for null), bounded by the bytes left.
+    pub fn nullable_count(&mut self, what: &'static str) -> Result<Option<usize>, RecordError> {
+        self.length(4, what)
     }
 
     /// A flexible struct's tagged-field section. None of these schemas' tags are known, so all
     /// are skipped, as Kafka skips unknown tags; each takes at least two bytes, so a huge tag
     /// count ends at the first missing byte.
-    pub(super) fn tagged_fields(&mut self) -> Result<(), RecordError> {
+    pub fn tagged_fields(&mut self) -> Result<(), RecordError> {
         if !self.flexible {
             return Ok(());
         }
@@ -152,7 +193,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The end of a record: bytes left over mean it is not what its version says.
-    pub(super) fn finish(self, record: &'static str) -> Result<(), RecordError> {
+    pub fn finish(self, record: &'static str) -> Result<(), RecordError> {
         match self.buf.len() {
             0 => Ok(()),
             left => Err(RecordError::TrailingBytes { record, left }),
@@ -161,28 +202,28 @@ impl<'a> Reader<'a> {
 }
 
 /// The encoder: the same types, written.
-pub(super) struct Writer {
-    pub(super) out: Vec<u8>,
-    pub(super) flexible: bool,
+pub struct Writer {
+    pub out: Vec<u8>,
+    pub flexible: bool,
 }
 
 impl Writer {
-    pub(super) fn new(version: i16) -> Self {
+    pub fn new(version: i16) -> Self {
         Writer {
             out: version.to_be_bytes().to_vec(),
             flexible: false,
         }
     }
 
-    pub(super) fn i16(&mut self, v: i16) {
+    pub fn i16(&mut self, v: i16) {
         self.out.extend_from_slice(&v.to_be_bytes());
     }
 
-    pub(super) fn i32(&mut self, v: i32) {
+    pub fn i32(&mut self, v: i32) {
         self.out.extend_from_slice(&v.to_be_bytes());
     }
 
-    pub(super) fn i64(&mut self, v: i64) {
+    pub fn i64(&mut self, v: i64) {
         self.out.extend_from_slice(&v.to_be_bytes());
     }
 
@@ -230,7 +271,7 @@ impl Writer {
         Ok(())
     }
 
-    pub(super) fn nullable_string(
+    pub fn nullable_string(
         &mut self,
         s: Option<&str>,
         what: &'static str,
@@ -240,22 +281,27 @@ impl Writer {
         Ok(())
     }
 
-    pub(super) fn string(&mut self, s: &str, what: &'static str) -> Result<(), RecordError> {
+    pub fn string(&mut self, s: &str, what: &'static str) -> Result<(), RecordError> {
         self.nullable_string(Some(s), what)
     }
 
-    pub(super) fn bytes(&mut self, b: &[u8], what: &'static str) -> Result<(), RecordError> {
+    pub fn bytes(&mut self, b: &[u8], what: &'static str) -> Result<(), RecordError> {
         self.length(Some(b.len()), 4, what)?;
         self.out.extend_from_slice(b);
         Ok(())
     }
 
-    pub(super) fn count(&mut self, n: usize, what: &'static str) -> Result<(), RecordError> {
+    pub fn count(&mut self, n: usize, what: &'static str) -> Result<(), RecordError> {
         self.length(Some(n), 4, what)
     }
 
+    /// A null array.
+    pub fn null_array(&mut self, what: &'static str) -> Result<(), RecordError> {
+        self.length(None, 4, what)
+    }
+
     /// An empty tagged-field section, in flexible versions.
-    pub(super) fn tagged_fields(&mut self) {
+    pub fn tagged_fields(&mut self) {
         if self.flexible {
             self.uvarint(0);
         }
@@ -264,21 +310,21 @@ impl Writer {
 
 // KIP-848's records add `int8` (a member's state) and `uuid` (topic ids).
 impl Reader<'_> {
-    pub(super) fn i8(&mut self, what: &'static str) -> Result<i8, RecordError> {
+    pub fn i8(&mut self, what: &'static str) -> Result<i8, RecordError> {
         Ok(i8::from_be_bytes(self.fixed(what)?))
     }
 
-    pub(super) fn uuid(&mut self, what: &'static str) -> Result<[u8; 16], RecordError> {
+    pub fn uuid(&mut self, what: &'static str) -> Result<[u8; 16], RecordError> {
         self.fixed(what)
     }
 }
 
 impl Writer {
-    pub(super) fn i8(&mut self, v: i8) {
+    pub fn i8(&mut self, v: i8) {
         self.out.extend_from_slice(&v.to_be_bytes());
     }
 
-    pub(super) fn uuid(&mut self, v: &[u8; 16]) {
+    pub fn uuid(&mut self, v: &[u8; 16]) {
         self.out.extend_from_slice(v);
     }
 }

@@ -1,0 +1,14 @@
+//! The transaction coordinator (issue 15): Kafka's transactions and exactly-once delivery.
+//!
+//! Built in steps (docs/issue-15-transactions-plan.md has the whole plan). What is here so far:
+//! * [`records`] — the records of `__transaction_state` in Kafka's byte format, so Kafka's
+//!   tools read them and a log written by Kafka loads here;
+//! * [`state`] — a transactional id's states, with Kafka's ids and the transitions Kafka
+//!   allows between them.
+//!
+//! Like the group coordinator, it will run on the leaders of its internal topic's partitions,
+//! rebuild its state by replaying them, and never import another role (it talks to them through
+//! `messages`).
+
+pub mod records;
+pub mod state;
