@@ -110,7 +110,13 @@ pub struct TopicsState {
     pub reconciled: Option<BTreeMap<String, TopicMeta>>,
     /// The default `min.insync.replicas` the reconciled logs run with: a reconciliation that
     /// finds another (the cluster-wide one changed) reconfigures the logs of every topic.
-    pub reconciled_min_isr: u32,
+    /// `None` when it is not known that every log has it (a reconciliation failed for some
+    /// topic): the next one reconfigures them all.
+    pub reconciled_min_isr: Option<u32>,
+    /// This process's registration (its broker epoch, the index of its entry) whose sweep of
+    /// replicas moved away while this broker was down has not run yet: it runs at the first
+    /// reconciliation whose view has reached that entry (`partition::strays`).
+    pub moved_away_pending: Option<u64>,
     /// The deleted topic ids whose stray directories were looked for ([`super::strays`]);
     /// only ids the metadata still lists are kept.
     pub strays_swept: BTreeSet<[u8; 16]>,

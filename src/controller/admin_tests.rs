@@ -937,10 +937,8 @@ fn bad_manual_assignments_are_refused_with_kafkas_codes() {
 }
 
 /// A topic created and deleted while this broker was down (or before it reconciled it) has
-/// directories only a stray sweep finds: start-up asks with every deleted id (and where the live
-/// topics' partitions are placed here: a replica moved away while this node was down is a
-/// stray too), and a later change asks only with the ids it has not asked about and did not
-/// delete itself.
+/// directories only a stray sweep finds: start-up asks with every deleted id, and a later
+/// change asks only with the ids it has not asked about and did not delete itself.
 #[test]
 fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconcile() {
     let mut h = Harness::new();
@@ -959,26 +957,20 @@ fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconci
         partition_epoch: 0,
     };
     let partition = |id: u8| placed(id, 0, 1);
-    // Before start-up: "a" created and deleted (this node was down); "d" lives, its partition
-    // 0 on another broker only.
+    // Before start-up: "a" created and deleted (this node was down).
     h.elsewhere(vec![topic("a", 7), partition(7)]);
     h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: [7; 16] }]);
-    h.elsewhere(vec![topic("d", 10), placed(10, 0, 2), placed(10, 1, 1)]);
     h.settle();
     h.submit(AdminOp::OpenAll);
     let (asked_, _, _) = h.answer_all_done();
-    let [PartitionsRequest::Ensure(opened), PartitionsRequest::RemoveStray(request)] =
-        asked_.as_slice()
-    else {
+    let [PartitionsRequest::RemoveStray(request)] = asked_.as_slice() else {
         panic!("{asked_:?}")
     };
-    assert_eq!((opened.tp.topic.as_str(), opened.tp.partition), ("d", 1));
     assert_eq!(request.deleted_topic_ids, [[7; 16]].into_iter().collect());
-    let placed_here: BTreeMap<String, BTreeSet<i32>> =
-        [("d".to_owned(), [1].into_iter().collect())]
-            .into_iter()
-            .collect();
-    assert_eq!(request.placed_here, Some(placed_here));
+    assert_eq!(
+        request.placed_here, None,
+        "start-up's view may be older than the registration"
+    );
 
     // A topic this node reconciled and then deleted: its Deletes, no stray sweep.
     h.elsewhere(vec![topic("b", 8), partition(8)]);
@@ -1198,4 +1190,94 @@ fn a_default_min_isr_a_reconciliation_failed_to_set_is_set_at_the_next() {
         .collect();
     assert!(again.contains(&"t".to_owned()), "{again:?}");
     assert_eq!(kinds(&h.settle()), [], "then it is reached");
+}
+
+/// Seed 809: a replica moved away while this broker was down keeps its directory, which no
+/// reconciliation of the new process ever held. The sweep that removes such directories waits
+/// until the view has reached this process's registration (before, a view from an old commit
+/// index could miss a move here, and cost a live replica its log): then it tells the partitions
+/// actor where every live topic's partitions are placed here, once.
+#[test]
+fn replicas_moved_away_are_swept_once_the_view_reaches_the_registration() {
+    let mut h = Harness::new().opened();
+    h.another_broker(2);
+    h.settle();
+    h.submit(assigned("t", vec![(0, vec![2]), (1, vec![1])]));
+    h.answer_all_done();
+    h.settle();
+    // Registered at an entry the view has not reached: nothing yet.
+    let at = h.image.applied_index() + 2;
+    h.topics.moved_away_pending = Some(at);
+    // What the actor does with the lifecycle's message: a reconciliation, no one to answer.
+    h.ctx_run(|admin, ctx, topics, settings| {
+        admin.submit(ctx, topics, settings, None, AdminOp::Reconcile)
+    });
+    assert_eq!(
+        kinds(&h.settle()),
+        [],
+        "the view is behind the registration"
+    );
+    h.another_broker(3);
+    let asked_ = h.settle();
+    let [PartitionsRequest::RemoveStray(request)] = asked_.as_slice() else {
+        panic!("{asked_:?}")
+    };
+    let placed_here: BTreeMap<String, BTreeSet<i32>> =
+        [("t".to_owned(), [1].into_iter().collect())]
+            .into_iter()
+            .collect();
+    assert_eq!(request.placed_here, Some(placed_here));
+    assert_eq!(h.topics.moved_away_pending, None, "done once answered");
+    h.another_broker(4);
+    assert_eq!(kinds(&h.settle()), [], "and not asked again");
+}
+
+/// Found in review: a re-creation's Ensure refused because the earlier topic's directory
+/// could not be removed is not a log held offline (which the partitions actor retries on its
+/// own): the earlier topic stays reconciled, and the next change tries the Ensure again.
+#[test]
+fn a_re_creation_whose_ensure_failed_is_tried_again_at_the_next_change() {
+    let mut h = Harness::new().opened();
+    h.submit(create("t", 1));
+    h.answer_all_done();
+    h.settle();
+    let old = h.topics.applied.topics["t"].id;
+    let new = [9u8; 16];
+    // Deleted and created again in one entry (as this node sees it after catching up).
+    h.elsewhere(vec![
+        MetadataRecord::DeleteTopic { topic_id: old },
+        MetadataRecord::CreateTopic {
+            name: "t".into(),
+            topic_id: new,
+            configs: BTreeMap::new(),
+        },
+        MetadataRecord::CreatePartition {
+            topic_id: new,
+            partition: 0,
+            replicas: vec![NodeId(1)],
+            isr: vec![NodeId(1)],
+            leader: Some(NodeId(1)),
+            leader_epoch: crate::types::LeaderEpoch(0),
+            partition_epoch: 0,
+        },
+    ]);
+    let mut asked_ = Vec::new();
+    loop {
+        let seen = h.seen();
+        let [Seen::Call(call, request)] = seen.as_slice() else {
+            assert!(seen.is_empty(), "{seen:?}");
+            break;
+        };
+        asked_.push(asked(request));
+        h.answer(*call, Ok(done(ErrorCode::KAFKA_STORAGE_ERROR)));
+    }
+    assert_eq!(
+        asked_,
+        [("ensure", 0)],
+        "the new topic's Ensure replaces the old log"
+    );
+    assert_eq!(h.topics.reconciled.as_ref().unwrap()["t"].id, old);
+    h.another_broker(2);
+    assert_eq!(kinds(&h.settle()), [("ensure", 0)]);
+    assert_eq!(h.topics.reconciled.as_ref().unwrap()["t"].id, new);
 }

@@ -34,10 +34,8 @@ impl OpenAll {
         let me = world.me();
         let mut report = OpenAllReport::default();
         let mut todo = VecDeque::new();
-        let mut placed_here = BTreeMap::new();
         for (name, meta) in &basis {
             let mine = meta.replicas_on(me);
-            placed_here.insert(name.clone(), mine.iter().copied().collect());
             if mine.is_empty() {
                 continue;
             }
@@ -45,7 +43,7 @@ impl OpenAll {
             report.partitions += mine.len() as i64;
             todo.push_back(Sweep::ensure(name, meta, mine, world.settings));
         }
-        let strays = StraySweep::at_start(&world.topics.applied.deleted_topic_ids, placed_here);
+        let strays = StraySweep::at_start(&world.topics.applied.deleted_topic_ids);
         Self {
             basis,
             todo,
@@ -73,11 +71,11 @@ impl OpenAll {
             };
             self.opening = Some(sweep);
         }
-        if let Some(call) = self.strays.step(answer, &mut world.topics.strays_swept) {
+        if let Some(call) = self.strays.step(answer, world.topics) {
             return Next::Call(call);
         }
         world.topics.reconciled = Some(std::mem::take(&mut self.basis));
-        world.topics.reconciled_min_isr = self.min_isr;
+        world.topics.reconciled_min_isr = Some(self.min_isr);
         Next::Done(TopicsReply::Opened(std::mem::take(&mut self.report)))
     }
 }
@@ -109,11 +107,26 @@ impl Reconcile {
             Some(reconciled) => {
                 let known = reconciled.values().map(|meta| meta.id).collect();
                 let topics = &world.topics;
-                StraySweep::after_change(
+                let sweep = StraySweep::after_change(
                     &topics.applied.deleted_topic_ids,
                     &known,
                     &topics.strays_swept,
-                )
+                );
+                // The view has reached this process's registration: it holds every
+                // assignment made before, so a directory of a live topic's partition it does
+                // not place here was moved away while this broker was down.
+                match topics.moved_away_pending {
+                    Some(epoch) if topics.applied.index >= epoch => {
+                        let me = world.me();
+                        let placed_here = (basis.iter())
+                            .map(|(name, meta)| {
+                                (name.clone(), meta.replicas_on(me).into_iter().collect())
+                            })
+                            .collect();
+                        sweep.with_moved_away(epoch, placed_here)
+                    }
+                    _ => sweep,
+                }
             }
             None => StraySweep::idle(),
         };
@@ -136,7 +149,14 @@ impl Reconcile {
                 }
                 if let Some(error) = sweep.error() {
                     let refused = matches!(sweep.failure, Some((_, PartitionFailure::Refused(_))));
-                    if sweep.is_ensure() && refused {
+                    // A topic replacing an earlier one of its name: the refusal may be the
+                    // earlier topic's directory that could not be removed, which nothing
+                    // retries but the next reconciliation (the earlier topic stays reconciled,
+                    // so its deletion still deletes whatever the name holds).
+                    let replacing = (self.before.get(&sweep.topic))
+                        .zip(self.basis.get(&sweep.topic))
+                        .is_some_and(|(old, new)| old.id != new.id);
+                    if sweep.is_ensure() && refused && !replacing {
                         // The partitions actor holds a log that failed to open offline and
                         // retries it on its own timer: the topic is reconciled, so that its
                         // deletion or a move deletes that log too (found by the simulator,
@@ -155,7 +175,7 @@ impl Reconcile {
             };
             self.running = Some(sweep);
         }
-        if let Some(call) = self.strays.step(answer, &mut world.topics.strays_swept) {
+        if let Some(call) = self.strays.step(answer, world.topics) {
             return Next::Call(call);
         }
         // Only a reconciliation after start-up runs at all (see `TopicsState`).
@@ -168,11 +188,9 @@ impl Reconcile {
                 };
             }
             world.topics.reconciled = Some(reconciled);
-            // A topic whose sweep failed keeps its old entry: only the default's change still
-            // pending brings its logs the new default at the next try.
-            if self.failed.is_empty() {
-                world.topics.reconciled_min_isr = self.min_isr;
-            }
+            // A topic whose sweep failed keeps its old entry, and may have missed the default:
+            // then the next reconciliation brings every log the default it finds.
+            world.topics.reconciled_min_isr = self.failed.is_empty().then_some(self.min_isr);
         }
         Next::Done(TopicsReply::Opened(OpenAllReport::default()))
     }
@@ -194,7 +212,8 @@ fn differences(
 ) -> VecDeque<Sweep> {
     let me = world.me();
     // The cluster-wide min.insync.replicas changed: every log takes it but a topic's own.
-    let min_isr_moved = world.topics.reconciled_min_isr != world.settings.log.min_insync_replicas;
+    let min_isr_moved =
+        world.topics.reconciled_min_isr != Some(world.settings.log.min_insync_replicas);
     let mut deletes = VecDeque::new();
     let mut rest = VecDeque::new();
     for (name, old) in before {

@@ -1,11 +1,13 @@
 //! The stray-directory sweep a reconciliation ends with: the partitions actor removes the
 //! directories of topics deleted while this broker was down (their ids are in the metadata's
 //! deleted list; see `partition::strays`). Asked at start-up with every deleted id (and for
-//! what interrupted removals left, and for the replicas moved away while it was down), then
-//! whenever the metadata lists ids not asked about yet.
+//! what interrupted removals left), then whenever the metadata lists ids not asked about yet;
+//! and once the view has reached this process's registration, with where the live topics'
+//! partitions are placed here (the replicas moved away while it was down).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::admin::TopicsState;
 use super::sweep::Answer;
 use crate::actor::client::WrongReply;
 use crate::messages::{Done, NodeMsg, RemoveStrayRequest};
@@ -19,27 +21,35 @@ pub struct StraySweep {
     settled: BTreeSet<[u8; 16]>,
     /// Asked even with no id (start-up: leftovers of interrupted removals).
     always: bool,
-    /// Start-up: every live topic's partitions placed on this broker (their other
-    /// partitions' directories are strays: moved away while this broker was down).
-    placed_here: Option<BTreeMap<String, BTreeSet<i32>>>,
+    /// After the view reached this registration (its epoch): every live topic's partitions
+    /// placed on this broker (their other partitions' directories are strays: moved away
+    /// while this broker was down).
+    placed_here: Option<(u64, BTreeMap<String, BTreeSet<i32>>)>,
     asked: bool,
 }
 
 impl StraySweep {
-    /// At start-up: every deleted id the metadata keeps, and where the live topics' partitions
-    /// are placed on this broker.
-    pub fn at_start(
-        deleted: &BTreeSet<[u8; 16]>,
-        placed_here: BTreeMap<String, BTreeSet<i32>>,
-    ) -> Self {
+    /// At start-up: every deleted id the metadata keeps.
+    pub fn at_start(deleted: &BTreeSet<[u8; 16]>) -> Self {
         Self {
             ids: deleted.clone(),
             deleted: deleted.clone(),
             settled: BTreeSet::new(),
             always: true,
-            placed_here: Some(placed_here),
+            placed_here: None,
             asked: false,
         }
+    }
+
+    /// Also asks for the replicas moved away: the view has reached the registration of
+    /// `epoch`, and places the live topics' partitions here as `placed_here` says.
+    pub fn with_moved_away(
+        mut self,
+        epoch: u64,
+        placed_here: BTreeMap<String, BTreeSet<i32>>,
+    ) -> Self {
+        self.placed_here = Some((epoch, placed_here));
+        self
     }
 
     /// Nothing to ask (a reconciliation before start-up opened the logs).
@@ -74,24 +84,22 @@ impl StraySweep {
         }
     }
 
-    /// The request to send, or `None` when done. A successful answer adds the ids to `swept`;
-    /// a failed one leaves them for the next change (logged).
-    pub fn step(
-        &mut self,
-        answer: Option<Answer>,
-        swept: &mut BTreeSet<[u8; 16]>,
-    ) -> Option<NodeMsg> {
+    /// The request to send, or `None` when done. A successful answer adds the ids to
+    /// `topics.strays_swept` (and ends the registration's pending sweep of moved replicas); a
+    /// failed one leaves them for the next change (logged).
+    pub fn step(&mut self, answer: Option<Answer>, topics: &mut TopicsState) -> Option<NodeMsg> {
+        let swept = &mut topics.strays_swept;
         if !self.asked {
             self.asked = true;
             swept.append(&mut self.settled);
             // Ids the metadata no longer keeps are never asked about again.
             swept.retain(|id| self.deleted.contains(id));
-            if self.ids.is_empty() && !self.always {
+            if self.ids.is_empty() && !self.always && self.placed_here.is_none() {
                 return None;
             }
             let request = RemoveStrayRequest {
                 deleted_topic_ids: self.ids.clone(),
-                placed_here: self.placed_here.take(),
+                placed_here: self.placed_here.as_ref().map(|(_, placed)| placed.clone()),
             };
             return Some(request.into());
         }
@@ -103,7 +111,15 @@ impl StraySweep {
             None => Err("no answer".to_string()),
         };
         match outcome {
-            Ok(()) => swept.extend(std::mem::take(&mut self.ids)),
+            Ok(()) => {
+                swept.extend(std::mem::take(&mut self.ids));
+                if let Some((epoch, _)) = self.placed_here.take() {
+                    // A newer registration asks again.
+                    if topics.moved_away_pending == Some(epoch) {
+                        topics.moved_away_pending = None;
+                    }
+                }
+            }
             Err(error) => {
                 tracing::warn!(%error, "could not look for the directories of deleted topics; tried again at the next change")
             }

@@ -10,10 +10,18 @@ use crate::types::topic_name::{self, shown};
 use crate::types::ErrorCode;
 
 /// Kafka's name rule ([`topic_name::validate_name`]) as the broker answers it:
-/// INVALID_TOPIC_EXCEPTION with the reason.
+/// INVALID_TOPIC_EXCEPTION with the reason; and the metadata log's name, which Kafka's
+/// controller refuses as INVALID_REQUEST.
 pub(super) fn check_name(name: &str) -> Result<(), Refusal> {
     topic_name::validate_name(name)
-        .map_err(|illegal| Refusal::new(ErrorCode::INVALID_TOPIC_EXCEPTION, illegal.message))
+        .map_err(|illegal| Refusal::new(ErrorCode::INVALID_TOPIC_EXCEPTION, illegal.message))?;
+    if name == topic_name::CLUSTER_METADATA_TOPIC {
+        return Err(Refusal::new(
+            ErrorCode::INVALID_REQUEST,
+            format!("Creation of internal topic {name} is prohibited."),
+        ));
+    }
+    Ok(())
 }
 
 /// Metrics names replace '.' with '_', so Kafka refuses two topics that differ only there.
@@ -99,5 +107,14 @@ mod tests {
             "{}",
             refusal.message
         );
+        // Kafka's controller: the metadata log's name is reserved.
+        let refusal = check_name("__cluster_metadata").unwrap_err();
+        assert_eq!(refusal.code, ErrorCode::INVALID_REQUEST);
+        assert!(
+            refusal.message.contains("prohibited"),
+            "{}",
+            refusal.message
+        );
+        assert!(check_name("__cluster_metadata_x").is_ok());
     }
 }

@@ -152,8 +152,8 @@ pub struct DeletePartitionRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RemoveStrayRequest {
     pub deleted_topic_ids: BTreeSet<[u8; 16]>,
-    /// At start-up only (the metadata caught up): each live topic's partitions placed on this
-    /// broker. A directory of one of these topics' other partitions is a stray too (its
+    /// Once the view reached this process's registration: each live topic's partitions placed
+    /// on this broker. A directory of one of these topics' other partitions is a stray too (its
     /// replica was moved away while this broker was down; see `partition::strays`).
     pub placed_here: Option<BTreeMap<String, BTreeSet<i32>>>,
 }

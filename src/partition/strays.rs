@@ -9,12 +9,14 @@
 //! broker's view": a view still catching up lacks new topics too, and must not cost them their
 //! logs.
 //!
-//! At start-up (the view has caught up with what the quorum had committed: `host::server`
-//! waits for it) a directory of a live topic's partition that the metadata does not place on
-//! this broker is a stray too: its replica was moved away while this broker was down, so no
-//! reconciliation of this run ever held it to delete it (Kafka 3.7's `isStrayKraftReplica`;
-//! found by the simulator, seed 809). Nothing would ever use it: a later move back here starts
-//! from the leader's log like any new replica.
+//! Once this process's registration is in the view (so the view holds every assignment made
+//! before it: the controller's own start-up wait can trust a commit index from before a
+//! restart), a directory of a live topic's partition that the metadata does not place on this
+//! broker is a stray too: its replica was moved away while this broker was down, so no
+//! reconciliation of this run ever held it to delete it (Kafka 3.7's `isStrayKraftReplica`,
+//! run after the broker's first caught-up metadata; found by the simulator, seed 809). Nothing
+//! would ever use it: a later move back here starts from the leader's log like any new
+//! replica. The metadata log's own directory (`__cluster_metadata-0`) is never a stray.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -22,7 +24,7 @@ use std::path::Path;
 use super::replica;
 use crate::storage::log::partition_metadata;
 use crate::storage::Storage;
-use crate::types::{cluster_id_text, TopicPartition};
+use crate::types::{cluster_id_text, topic_name, TopicPartition};
 
 /// What to remove from the storage root.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -38,7 +40,8 @@ pub struct Strays {
 /// The strays among the storage root's `names`. `busy` partitions (open here, or with a
 /// directory job running) are never strays; leftovers are taken only if `leftovers_too` (no
 /// removal is running that could be moving a directory to one of those names right now).
-/// `placed_here` (start-up only): every live topic's partitions placed on this broker.
+/// `placed_here` (once the view reached this process's registration): every live topic's
+/// partitions placed on this broker.
 pub fn find(
     storage: &dyn Storage,
     names: &[String],
@@ -59,7 +62,8 @@ pub fn find(
         let Some(tp) = replica::partition_of_dir(name) else {
             continue;
         };
-        if busy(&tp) {
+        // The controller quorum's Raft log shares the data directory: never a stray.
+        if busy(&tp) || tp.topic == topic_name::CLUSTER_METADATA_TOPIC {
             continue;
         }
         // Whatever topic id its label names: an earlier topic of the name is gone too.

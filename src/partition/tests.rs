@@ -1226,11 +1226,12 @@ fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
 }
 
 /// A broker down while a replica of its was moved away (seed 809) keeps that directory until
-/// start-up says where the live topics' partitions are placed here: then a directory of one of
-/// their partitions not placed here goes, labelled or not (a topic placed nowhere here loses
+/// the topics actor says where the live topics' partitions are placed here: then a directory of
+/// one of their partitions not placed here goes, labelled or not (a topic placed nowhere here loses
 /// all), and one placed here and one of a topic the placement does not name stay as they are.
 #[test]
-fn directories_of_replicas_moved_away_while_down_are_removed_at_start_up() {
+fn directories_of_replicas_moved_away_while_down_are_removed() {
+    let dir_for = crate::partition::replica::dir_for;
     let storage = Arc::new(MemStorage::new());
     let part = |topic: &str, partition: i32| TopicPartition {
         topic: topic.to_owned(),
@@ -1262,25 +1263,28 @@ fn directories_of_replicas_moved_away_while_down_are_removed_at_start_up() {
 
     let mut h = h.restarted(storage.clone());
     assert_done(h.ask_until_idle(ensure(&kept, [1; 16])));
+    // The metadata log's directory is never a stray, whatever a placement says.
+    let raft = part(crate::types::topic_name::CLUSTER_METADATA_TOPIC, 0);
+    storage.create_dir_all(&dir_for(&raft)).unwrap();
     let placed_here = [
         ("t".to_owned(), [1].into_iter().collect()),
         ("gone-here".to_owned(), BTreeSet::new()),
+        (raft.topic.clone(), BTreeSet::new()),
     ];
     let request = PartitionsRequest::RemoveStray(RemoveStrayRequest {
         deleted_topic_ids: BTreeSet::new(),
         placed_here: Some(placed_here.into_iter().collect()),
     });
     assert_done(h.ask_until_idle(request));
-    let dir = crate::partition::replica::dir_for;
     for gone in [&moved, &unlabelled, &elsewhere] {
         assert!(
-            !storage.exists(&dir(gone)),
+            !storage.exists(&dir_for(gone)),
             "{gone:?} {:?}",
             storage.file_names()
         );
     }
-    for stays in [&kept, &unnamed] {
-        assert!(storage.exists(&dir(stays)), "{stays:?}");
+    for stays in [&kept, &unnamed, &raft] {
+        assert!(storage.exists(&dir_for(stays)), "{stays:?}");
     }
     assert_eq!(h.log_end(&kept), 1);
 }

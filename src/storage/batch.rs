@@ -267,11 +267,11 @@ impl BatchHeader {
     }
 
     pub fn is_transactional(&self) -> bool {
-        self.attributes & 0x10 != 0
+        self.attributes & TRANSACTIONAL_BIT != 0
     }
 
     pub fn is_control(&self) -> bool {
-        self.attributes & 0x20 != 0
+        self.attributes & CONTROL_BIT != 0
     }
 
     /// KIP-534: the time after which the log cleaner may remove this batch's tombstones, set
@@ -1054,6 +1054,24 @@ fn encode_batch(records: &[(Option<&[u8]>, Option<&[u8]>)], timestamps_ms: &[i64
     out
 }
 
+/// The attribute bit of a transaction's batches (Kafka's `RecordBatch.isTransactional`).
+pub const TRANSACTIONAL_BIT: i16 = 0x10;
+/// The attribute bit of a batch of control records: transaction markers
+/// (`RecordBatch.isControlBatch`).
+pub const CONTROL_BIT: i16 = 0x20;
+
+/// Who wrote a batch, as its header says: the producer id, epoch and first sequence, and the
+/// transactional and control bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerStamp {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// −1 for a control batch.
+    pub base_sequence: i32,
+    /// [`TRANSACTIONAL_BIT`] and [`CONTROL_BIT`], as set.
+    pub attributes: i16,
+}
+
 /// [`build_batch`] for an idempotent producer: the batch carries `producer_id`,
 /// `producer_epoch` and `base_sequence` (the CRC is recomputed, since those fields are covered
 /// by it). Used by tests and the CLI producer.
@@ -1064,10 +1082,33 @@ pub fn build_idempotent_batch(
     producer_epoch: i16,
     base_sequence: i32,
 ) -> Vec<u8> {
-    let mut out = build_batch(records, base_timestamp_ms);
-    out[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&producer_id.to_be_bytes());
-    out[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2].copy_from_slice(&producer_epoch.to_be_bytes());
-    out[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&base_sequence.to_be_bytes());
+    let records: Vec<_> = records.iter().map(|(k, v)| (*k, Some(*v))).collect();
+    let stamp = ProducerStamp {
+        producer_id,
+        producer_epoch,
+        base_sequence,
+        attributes: 0,
+    };
+    build_stamped_batch(&records, base_timestamp_ms, stamp)
+}
+
+/// [`build_batch_records`] stamped with its producer: an idempotent, transactional or control
+/// batch (the CRC covers the stamp, so it is computed after it).
+///
+/// Panics if `records` is empty: a programmer error.
+pub fn build_stamped_batch(
+    records: &[(Option<&[u8]>, Option<&[u8]>)],
+    base_timestamp_ms: i64,
+    stamp: ProducerStamp,
+) -> Vec<u8> {
+    let mut out = build_batch_records(records, base_timestamp_ms);
+    let attributes =
+        be_i16(&out, ATTRIBUTES_AT) | (stamp.attributes & (TRANSACTIONAL_BIT | CONTROL_BIT));
+    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    out[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&stamp.producer_id.to_be_bytes());
+    out[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2]
+        .copy_from_slice(&stamp.producer_epoch.to_be_bytes());
+    out[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&stamp.base_sequence.to_be_bytes());
     let crc = compute_crc(&out);
     out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     out

@@ -70,6 +70,7 @@ pub mod file;
 pub mod fuzz_support;
 pub mod group_commit;
 pub mod log;
+pub mod marker;
 pub mod mem;
 pub mod persist;
 pub mod read_buffer;

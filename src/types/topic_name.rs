@@ -5,6 +5,11 @@
 /// Kafka's longest topic name, in bytes (legal names are ASCII, so also in characters).
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 
+/// The controller quorum's metadata log (Kafka's `Topic.CLUSTER_METADATA_TOPIC_NAME`): no topic
+/// of this name can be created (its one partition's directory, `__cluster_metadata-0`, holds
+/// the Raft log in the same data directory as the partitions).
+pub const CLUSTER_METADATA_TOPIC: &str = "__cluster_metadata";
+
 /// Characters of a client-sent name quoted in an error message (Kafka's longest legal topic
 /// name is 249).
 pub const NAME_SHOWN_CHARS_MAX: usize = 255;
