@@ -33,6 +33,7 @@ mod recovery;
 mod retention;
 mod segment;
 mod time_index;
+pub mod txn_index;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
