@@ -12,7 +12,8 @@
 //! * [`fetch_wait`] — parked fetches, clients' and followers'.
 //! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
-//!   [`transactional_ids`] — the bounded transactional id table of `InitProducerId`.
+//!   [`transactional_ids`] — the bounded transactional id table of `InitProducerId`;
+//!   [`txn_state`] — open and unreplicated transactions, and the last stable offset.
 //! * [`leaders`] — who leads each partition as the metadata says: roles, NOT_LEADER_OR_FOLLOWER.
 //! * [`strays`] — directories no topic owns any more (a deleted topic's, a removal's leftovers).
 //! * [`leadership`] — `Elected`/`Resigned` for the group coordinator's partitions.
@@ -38,6 +39,7 @@ pub mod role;
 pub mod strays;
 pub mod throttle;
 pub mod transactional_ids;
+pub mod txn_state;
 
 #[cfg(test)]
 mod tests;
