@@ -7,11 +7,16 @@
 //! the batch headers after it.
 //!
 //! ```text
-//! @0 magic "RLPS"  @4 version u16 (=1)  @6 offset i64  @14 producer count u32
-//! per producer: id i64, epoch i16, last_timestamp_ms i64, batch count u8,
+//! @0 magic "RLPS"  @4 version u16 (=2)  @6 offset i64  @14 producer count u32
+//! per producer: id i64, epoch i16, last_timestamp_ms i64,
+//!               coordinator_epoch i32, current_txn_first_offset i64 (−1: none),
+//!               batch count u8,
 //!               per batch: first_seq i32, last_seq i32, first_offset i64, last_offset i64
 //! then crc32c u32 of everything before it
 //! ```
+//!
+//! Version 1 (before transactions) has no coordinator epoch or open transaction: it is still
+//! read, as −1 and none.
 
 use std::collections::VecDeque;
 use std::io;
@@ -24,16 +29,21 @@ use crate::storage::Storage;
 use crate::types::ProducerId;
 
 const MAGIC: &[u8; 4] = b"RLPS";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
+/// The version written before transactions: read as producers without one.
+const VERSION_BEFORE_TXNS: u16 = 1;
 const SUFFIX: &str = ".snapshot";
 const HEADER_BYTES: usize = 18;
+/// The smallest producer entry (version 1's, with no batches).
 const PRODUCER_BYTES: usize = 19;
+const TXN_FIELDS_BYTES: usize = 12;
 const BATCH_BYTES: usize = 24;
 const _: () = assert!(PRODUCER_BYTES == 8 + 2 + 8 + 1 && BATCH_BYTES == 4 + 4 + 8 + 8);
+const _: () = assert!(TXN_FIELDS_BYTES == 4 + 8);
 
 pub fn encode(offset: i64, states: &ProducerStates) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(HEADER_BYTES + states.len() * (PRODUCER_BYTES + 2 * BATCH_BYTES) + 4);
+    let per_producer = PRODUCER_BYTES + TXN_FIELDS_BYTES + 2 * BATCH_BYTES;
+    let mut out = Vec::with_capacity(HEADER_BYTES + states.len() * per_producer + 4);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_be_bytes());
     out.extend_from_slice(&offset.to_be_bytes());
@@ -42,6 +52,9 @@ pub fn encode(offset: i64, states: &ProducerStates) -> Vec<u8> {
         out.extend_from_slice(&id.0.to_be_bytes());
         out.extend_from_slice(&entry.epoch.to_be_bytes());
         out.extend_from_slice(&entry.last_timestamp_ms.to_be_bytes());
+        out.extend_from_slice(&entry.coordinator_epoch.to_be_bytes());
+        let txn_first = entry.current_txn_first_offset.unwrap_or(-1);
+        out.extend_from_slice(&txn_first.to_be_bytes());
         out.push(entry.batches.len() as u8);
         for b in &entry.batches {
             out.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -86,9 +99,14 @@ pub fn decode(bytes: &[u8]) -> Option<(i64, ProducerStates)> {
         return None;
     }
     let mut r = Reader { bytes: body, at: 0 };
-    if &r.take::<4>()? != MAGIC || u16::from_be_bytes(r.take()?) != VERSION {
+    if &r.take::<4>()? != MAGIC {
         return None;
     }
+    let with_txns = match u16::from_be_bytes(r.take()?) {
+        VERSION => true,
+        VERSION_BEFORE_TXNS => false,
+        _ => return None,
+    };
     let offset = r.i64()?;
     let count = u32::from_be_bytes(r.take()?) as usize;
     if offset < 0 || count > body.len() / PRODUCER_BYTES {
@@ -99,6 +117,17 @@ pub fn decode(bytes: &[u8]) -> Option<(i64, ProducerStates)> {
         let id = r.i64()?;
         let epoch = r.i16()?;
         let last_timestamp_ms = r.i64()?;
+        let (coordinator_epoch, current_txn_first_offset) = match with_txns {
+            true => {
+                let coordinator_epoch = r.i32()?;
+                let first = r.i64()?;
+                if first < -1 {
+                    return None;
+                }
+                (coordinator_epoch, (first >= 0).then_some(first))
+            }
+            false => (-1, None),
+        };
         let [batch_count] = r.take::<1>()?;
         if batch_count as usize > PRODUCER_BATCHES_RETAINED || id < 0 {
             return None;
@@ -116,6 +145,8 @@ pub fn decode(bytes: &[u8]) -> Option<(i64, ProducerStates)> {
             epoch,
             batches,
             last_timestamp_ms,
+            coordinator_epoch,
+            current_txn_first_offset,
         };
         states.insert(ProducerId(id), entry);
     }
@@ -252,6 +283,59 @@ mod tests {
         assert_eq!(decode(&encode(5, &states_of(&[(-2, 0, 0)]))), None);
     }
 
+    /// Version 2 keeps a producer's open transaction and coordinator epoch; a version 1 file
+    /// (written before transactions) still loads, as producers without either.
+    #[test]
+    fn an_open_transaction_survives_the_snapshot_and_version_one_still_loads() {
+        let mut states = states();
+        let mut txn = build_idempotent_batch(&[(None, b"t")], 0, 11, 4, 0);
+        txn[22] |= 0x10; // the transactional bit (CRC not needed: the header is only parsed)
+        let header = BatchHeader::parse(&txn).unwrap();
+        states.record(ProducerBatch::from_header_at(&header, 7), 80);
+        states.apply_marker(ProducerId(3), 2, 5, 8, 81);
+        let entry = states.get(ProducerId(11)).unwrap();
+        assert_eq!(entry.current_txn_first_offset, Some(7));
+        let bytes = encode(9, &states);
+        assert_eq!(decode(&bytes), Some((9, states.clone())));
+        assert_eq!(
+            decode(&bytes)
+                .unwrap()
+                .1
+                .get(ProducerId(3))
+                .unwrap()
+                .coordinator_epoch,
+            5
+        );
+
+        // Version 1, by hand: producer 3, epoch 2, timestamp 77, one batch.
+        let mut v1 = MAGIC.to_vec();
+        v1.extend_from_slice(&1u16.to_be_bytes());
+        v1.extend_from_slice(&4i64.to_be_bytes());
+        v1.extend_from_slice(&1u32.to_be_bytes());
+        v1.extend_from_slice(&3i64.to_be_bytes());
+        v1.extend_from_slice(&2i16.to_be_bytes());
+        v1.extend_from_slice(&77i64.to_be_bytes());
+        v1.push(1);
+        for field in [
+            &0i32.to_be_bytes()[..],
+            &0i32.to_be_bytes(),
+            &0i64.to_be_bytes(),
+            &0i64.to_be_bytes(),
+        ] {
+            v1.extend_from_slice(field);
+        }
+        let crc = crc32c::crc32c(&v1);
+        v1.extend_from_slice(&crc.to_be_bytes());
+        let (offset, loaded) = decode(&v1).expect("version 1 loads");
+        assert_eq!(offset, 4);
+        assert_eq!(loaded, states_of(&[(3, 0, 0)]));
+        let entry = loaded.get(ProducerId(3)).unwrap();
+        assert_eq!(
+            (entry.coordinator_epoch, entry.current_txn_first_offset),
+            (-1, None)
+        );
+    }
+
     /// A producer keeps the metadata of its last `PRODUCER_BATCHES_RETAINED` batches (Kafka's
     /// `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`, 5), so a snapshot taken while one has a full
     /// window must load; only a count above the window is damage.
@@ -267,7 +351,7 @@ mod tests {
         assert_eq!(decode(&bytes), Some((9, full.clone())));
 
         // The same snapshot with a sixth batch spliced in (count patched, CRC recomputed).
-        let count_at = HEADER_BYTES + PRODUCER_BYTES - 1;
+        let count_at = HEADER_BYTES + PRODUCER_BYTES + TXN_FIELDS_BYTES - 1;
         let mut body = bytes[..bytes.len() - 4].to_vec();
         assert_eq!(body[count_at] as usize, PRODUCER_BATCHES_RETAINED);
         body[count_at] += 1;

@@ -5,6 +5,12 @@
 //! (answer with the original offsets, write nothing), out of order, or from a fenced epoch; and
 //! it is rebuilt at open from a snapshot plus the batch headers after it (see
 //! [`super::producer_snapshot`]). Batches with producer id -1 never reach it.
+//!
+//! Transactions (issue 15): a producer's transactional batch opens its transaction here
+//! (`current_txn_first_offset`), a non-transactional batch while one is open is refused
+//! (INVALID_TXN_STATE, as Kafka's `ProducerAppendInfo`), and a marker
+//! ([`ProducerStates::apply_marker`]) closes it after Kafka's epoch and coordinator-epoch
+//! checks. A producer with a transaction open never expires.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -29,6 +35,24 @@ pub struct ProducerEntry {
     pub batches: VecDeque<BatchMeta>,
     /// `now_ms` of the last append (or of the open that rebuilt the entry): drives expiry.
     pub last_timestamp_ms: i64,
+    /// The coordinator epoch of the last marker written for this producer (−1: none); a
+    /// marker from an older coordinator epoch is fenced.
+    pub coordinator_epoch: i32,
+    /// The first offset of the producer's open transaction here, if one is open.
+    pub current_txn_first_offset: Option<i64>,
+}
+
+impl ProducerEntry {
+    /// An entry with no batches and no transaction.
+    pub fn new(epoch: i16, last_timestamp_ms: i64) -> Self {
+        Self {
+            epoch,
+            batches: VecDeque::new(),
+            last_timestamp_ms,
+            coordinator_epoch: -1,
+            current_txn_first_offset: None,
+        }
+    }
 }
 
 /// The verdict on an idempotent batch before it is appended.
@@ -48,6 +72,8 @@ pub struct ProducerBatch {
     pub producer_id: ProducerId,
     pub epoch: i16,
     pub meta: BatchMeta,
+    /// Part of a transaction (the header's transactional bit).
+    pub transactional: bool,
 }
 
 impl ProducerBatch {
@@ -67,8 +93,18 @@ impl ProducerBatch {
                 first_offset,
                 last_offset: first_offset + header.last_offset_delta as i64,
             },
+            transactional: header.is_transactional(),
         }
     }
+}
+
+/// A marker's verdict (Kafka's `ProducerAppendInfo.appendEndTxnMarker` checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerCheck {
+    /// Write it, then [`ProducerStates::apply_marker`] it.
+    Apply,
+    /// Refuse with this Kafka error code.
+    Reject(ErrorCode),
 }
 
 /// Kafka's `DefaultRecordBatch.incrementSequence`: sequences wrap from `i32::MAX` to 0.
@@ -131,6 +167,10 @@ impl ProducerStates {
         if header.producer_epoch < entry.epoch {
             return Check::Reject(ErrorCode::INVALID_PRODUCER_EPOCH);
         }
+        if entry.current_txn_first_offset.is_some() && !header.is_transactional() {
+            // Kafka: "Expected transactional write from producer".
+            return Check::Reject(ErrorCode::INVALID_TXN_STATE);
+        }
         if header.producer_epoch > entry.epoch {
             return if header.base_sequence == 0 {
                 Check::Append
@@ -157,22 +197,21 @@ impl ProducerStates {
         }
     }
 
-    /// Remembers an appended batch. A newer epoch replaces the producer's batch history.
+    /// Remembers an appended batch. A newer epoch replaces the producer's batch history. A
+    /// transactional batch opens the producer's transaction here if none is open.
     pub fn record(&mut self, batch: ProducerBatch, now_ms: i64) {
-        let entry = self
-            .producers
+        let entry = (self.producers)
             .entry(batch.producer_id)
-            .or_insert_with(|| ProducerEntry {
-                epoch: batch.epoch,
-                batches: VecDeque::new(),
-                last_timestamp_ms: now_ms,
-            });
+            .or_insert_with(|| ProducerEntry::new(batch.epoch, now_ms));
         if batch.epoch < entry.epoch {
             return; // a fenced epoch never replaces a newer one (only reachable via rebuild)
         }
         if batch.epoch != entry.epoch {
             entry.epoch = batch.epoch;
             entry.batches.clear();
+        }
+        if batch.transactional && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(batch.meta.first_offset);
         }
         entry.batches.push_back(batch.meta);
         while entry.batches.len() > PRODUCER_BATCHES_RETAINED {
@@ -181,11 +220,60 @@ impl ProducerStates {
         entry.last_timestamp_ms = entry.last_timestamp_ms.max(now_ms);
     }
 
-    /// Forgets producers idle for `expiration_ms` or longer; returns how many.
+    /// Judges a marker of `producer_id` at `producer_epoch` from `coordinator_epoch`'s
+    /// coordinator: an older producer epoch is INVALID_PRODUCER_EPOCH, an older coordinator
+    /// epoch TRANSACTION_COORDINATOR_FENCED (Kafka's `checkProducerEpoch` and
+    /// `checkCoordinatorEpoch`).
+    pub fn check_marker(
+        &self,
+        producer_id: ProducerId,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+    ) -> MarkerCheck {
+        let Some(entry) = self.producers.get(&producer_id) else {
+            return MarkerCheck::Apply;
+        };
+        if producer_epoch < entry.epoch {
+            return MarkerCheck::Reject(ErrorCode::INVALID_PRODUCER_EPOCH);
+        }
+        if coordinator_epoch < entry.coordinator_epoch {
+            return MarkerCheck::Reject(ErrorCode::TRANSACTION_COORDINATOR_FENCED);
+        }
+        MarkerCheck::Apply
+    }
+
+    /// Remembers a marker written at `offset`: the producer's transaction here is closed, and
+    /// the first offset it had is returned (the marker's own when none was open). Its epoch
+    /// and coordinator epoch become the marker's (a marker may carry a bumped epoch: the
+    /// coordinator fenced the producer).
+    pub fn apply_marker(
+        &mut self,
+        producer_id: ProducerId,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        offset: i64,
+        now_ms: i64,
+    ) -> i64 {
+        let entry = (self.producers)
+            .entry(producer_id)
+            .or_insert_with(|| ProducerEntry::new(producer_epoch, now_ms));
+        if producer_epoch > entry.epoch {
+            entry.epoch = producer_epoch;
+            entry.batches.clear();
+        }
+        entry.coordinator_epoch = coordinator_epoch;
+        entry.last_timestamp_ms = entry.last_timestamp_ms.max(now_ms);
+        entry.current_txn_first_offset.take().unwrap_or(offset)
+    }
+
+    /// Forgets producers idle for `expiration_ms` or longer, but never one with a transaction
+    /// open here (Kafka's `isProducerExpired`); returns how many.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers
-            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp_ms) < expiration_ms);
+        self.producers.retain(|_, e| {
+            e.current_txn_first_offset.is_some()
+                || now_ms.saturating_sub(e.last_timestamp_ms) < expiration_ms
+        });
         before - self.producers.len()
     }
 }
@@ -284,5 +372,91 @@ mod tests {
         assert!(!states.is_empty());
         states.expire(10_000, 6_000);
         assert!(states.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod txn_tests {
+    use super::*;
+    use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
+
+    fn header(pid: i64, epoch: i16, seq: i32, transactional: bool) -> BatchHeader {
+        let stamp = ProducerStamp {
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            attributes: if transactional { TRANSACTIONAL_BIT } else { 0 },
+        };
+        let batch = build_stamped_batch(&[(None, Some(b"v"))], 0, stamp);
+        BatchHeader::parse(&batch).unwrap()
+    }
+
+    /// Kafka's `ProducerAppendInfo`: a transactional batch opens the transaction, a plain
+    /// batch while it is open is INVALID_TXN_STATE, and the marker closes it at the first
+    /// offset it had.
+    #[test]
+    fn a_transaction_opens_with_its_first_batch_and_closes_with_its_marker() {
+        let mut states = ProducerStates::default();
+        let first = header(7, 0, 0, true);
+        assert_eq!(states.check(&first), Check::Append);
+        states.record(ProducerBatch::from_header_at(&first, 10), 1);
+        let second = header(7, 0, 1, true);
+        states.record(ProducerBatch::from_header_at(&second, 12), 2);
+        assert_eq!(
+            states.get(ProducerId(7)).unwrap().current_txn_first_offset,
+            Some(10)
+        );
+        assert_eq!(
+            states.check(&header(7, 0, 2, false)),
+            Check::Reject(ErrorCode::INVALID_TXN_STATE)
+        );
+        assert_eq!(states.check_marker(ProducerId(7), 0, 3), MarkerCheck::Apply);
+        assert_eq!(states.apply_marker(ProducerId(7), 0, 3, 13, 3), 10);
+        assert_eq!(
+            states.get(ProducerId(7)).unwrap().current_txn_first_offset,
+            None
+        );
+        assert_eq!(states.check(&header(7, 0, 2, false)), Check::Append);
+        // A marker with no transaction open ends at its own offset.
+        assert_eq!(states.apply_marker(ProducerId(7), 0, 3, 20, 4), 20);
+    }
+
+    /// Markers from a fenced producer epoch or an older coordinator are refused; a bumped
+    /// epoch (the coordinator fenced the producer) is taken and fences the producer's older
+    /// batches.
+    #[test]
+    fn markers_are_checked_against_the_producer_and_coordinator_epochs() {
+        let mut states = ProducerStates::default();
+        states.record(ProducerBatch::from_header_at(&header(7, 2, 0, true), 0), 1);
+        states.apply_marker(ProducerId(7), 2, 5, 1, 1);
+        assert_eq!(
+            states.check_marker(ProducerId(7), 1, 5),
+            MarkerCheck::Reject(ErrorCode::INVALID_PRODUCER_EPOCH)
+        );
+        assert_eq!(
+            states.check_marker(ProducerId(7), 2, 4),
+            MarkerCheck::Reject(ErrorCode::TRANSACTION_COORDINATOR_FENCED)
+        );
+        assert_eq!(
+            states.check_marker(ProducerId(9), 0, 0),
+            MarkerCheck::Apply,
+            "unknown"
+        );
+        states.apply_marker(ProducerId(7), 3, 5, 2, 2);
+        assert_eq!(
+            states.check(&header(7, 2, 1, true)),
+            Check::Reject(ErrorCode::INVALID_PRODUCER_EPOCH)
+        );
+    }
+
+    #[test]
+    fn a_producer_with_an_open_transaction_never_expires() {
+        let mut states = ProducerStates::default();
+        states.record(ProducerBatch::from_header_at(&header(1, 0, 0, true), 0), 0);
+        states.record(ProducerBatch::from_header_at(&header(2, 0, 0, false), 1), 0);
+        assert_eq!(states.expire(1_000_000, 10), 1);
+        assert!(states.get(ProducerId(1)).is_some() && states.get(ProducerId(2)).is_none());
+        states.apply_marker(ProducerId(1), 0, 0, 2, 0);
+        assert_eq!(states.expire(1_000_000, 10), 1);
     }
 }

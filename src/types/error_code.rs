@@ -105,6 +105,9 @@ named_codes! {
     NOT_CONTROLLER = NotController,
     // Reassignments (AlterPartitionReassignments).
     NO_REASSIGNMENT_IN_PROGRESS = NoReassignmentInProgress,
+    // Transactions.
+    INVALID_TXN_STATE = InvalidTxnState,
+    TRANSACTION_COORDINATOR_FENCED = TransactionCoordinatorFenced,
 }
 
 impl ErrorCode {
