@@ -4,7 +4,9 @@
 //! * [`records`] — the records of `__transaction_state` in Kafka's byte format, so Kafka's
 //!   tools read them and a log written by Kafka loads here;
 //! * [`state`] — a transactional id's states, with Kafka's ids and the transitions Kafka
-//!   allows between them.
+//!   allows between them;
+//! * [`transitions`] — what the coordinator decides for InitProducerId, AddPartitionsToTxn,
+//!   EndTxn and a transaction's timeout, as pure functions of an id's metadata.
 //!
 //! Like the group coordinator, it will run on the leaders of its internal topic's partitions,
 //! rebuild its state by replaying them, and never import another role (it talks to them through
@@ -12,3 +14,4 @@
 
 pub mod records;
 pub mod state;
+pub mod transitions;

@@ -108,6 +108,10 @@ named_codes! {
     // Transactions.
     INVALID_TXN_STATE = InvalidTxnState,
     TRANSACTION_COORDINATOR_FENCED = TransactionCoordinatorFenced,
+    INVALID_PRODUCER_ID_MAPPING = InvalidProducerIdMapping,
+    INVALID_TRANSACTION_TIMEOUT = InvalidTransactionTimeout,
+    CONCURRENT_TRANSACTIONS = ConcurrentTransactions,
+    PRODUCER_FENCED = ProducerFenced,
 }
 
 impl ErrorCode {
