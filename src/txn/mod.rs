@@ -6,12 +6,14 @@
 //! * [`state`] — a transactional id's states, with Kafka's ids and the transitions Kafka
 //!   allows between them;
 //! * [`transitions`] — what the coordinator decides for InitProducerId, AddPartitionsToTxn,
-//!   EndTxn and a transaction's timeout, as pure functions of an id's metadata.
+//!   EndTxn and a transaction's timeout, as pure functions of an id's metadata;
+//! * [`replay`] — the state a coordinator rebuilds from its partition's records.
 //!
 //! Like the group coordinator, it will run on the leaders of its internal topic's partitions,
 //! rebuild its state by replaying them, and never import another role (it talks to them through
 //! `messages`).
 
 pub mod records;
+pub mod replay;
 pub mod state;
 pub mod transitions;
