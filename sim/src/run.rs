@@ -1112,6 +1112,21 @@ async fn nemesis(
     if empty_disk_left {
         kinds.push("empty-disk");
     }
+    // madsim's TCP retries a message refused on a clogged link after 1, 3, 7, … ms (doubling,
+    // at most 10 s apart), in order with everything sent after it: a link clogged again before
+    // that retry lands holds the message, and all behind it, for seconds after the last heal
+    // (seed 854: three cuts of one link in a row kept a follower's fetch, and the partition's
+    // high watermark, stuck 10 s past the healing). So a clogging fault waits until the links
+    // have been quiet as long as the last one was cut.
+    const CLOGGING: [&str; 6] = [
+        "voter-partition",
+        "voter-bridge",
+        "voter-one-way",
+        "clog",
+        "leader-isolated",
+        "follower-restart-leader-killed",
+    ];
+    let mut links_quiet_until = Instant::now();
     while !kinds.is_empty() {
         let wait = Duration::from_millis(rng.gen_range(300..2500));
         if Instant::now() + wait >= until {
@@ -1138,7 +1153,16 @@ async fn nemesis(
         let leader = aimed.and_then(|id| brokers.iter().find(|b| b.node_id == id));
         let target = leader.unwrap_or_else(|| &brokers[rng.gen_range(0..brokers.len())]);
         let (broker, name) = (target.node, format!("broker {}", target.node_id));
-        match kinds[rng.gen_range(0..kinds.len())] {
+        let kind = kinds[rng.gen_range(0..kinds.len())];
+        let clogging = CLOGGING.contains(&kind);
+        if clogging && Instant::now() < links_quiet_until {
+            if links_quiet_until >= until {
+                break;
+            }
+            tokio::time::sleep_until(links_quiet_until).await;
+        }
+        let started = Instant::now();
+        match kind {
             "kill" => {
                 let _one_at_a_time = node_faults.lock().await;
                 handle.kill(broker);
@@ -1345,6 +1369,10 @@ async fn nemesis(
                 roles.run(kind, hold, &mut rng).await;
             }
             other => unreachable!("unknown fault kind {other}"),
+        }
+        if clogging {
+            let now = Instant::now();
+            links_quiet_until = now + (now - started);
         }
     }
     let remaining = until.saturating_duration_since(Instant::now());

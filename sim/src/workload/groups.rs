@@ -190,6 +190,8 @@ struct Member {
     /// (LeaveGroup), as an operator stopping the group removes a crashed consumer's
     /// membership.
     departed: Vec<String>,
+    /// A pause's LeaveGroup of every id it had was answered (recorded once until it joins).
+    pause_left_recorded: bool,
 }
 
 /// A member's phases: churn (leave, crash, rejoin) until `healed`; drain once `drain_from`
@@ -307,6 +309,7 @@ impl Member {
             }
         };
         self.member_id = joined.member_id.to_string();
+        self.pause_left_recorded = false;
         let generation = joined.generation_id;
         w.record(Event::GroupJoined {
             member: self.id,
@@ -563,9 +566,20 @@ impl Member {
             Some(c) => c,
             None => conn.insert(coordinator(w).await),
         };
-        if !self.leave(c, &self.departed).await {
+        match self.leave(c, &self.departed).await {
             // The coordinator may be gone: find it again next time.
-            *conn = None;
+            None => *conn = None,
+            // Every id it had is out: the group may be Empty from here on (seed 934: a
+            // crashed member's id left here unrecorded, the retention check deleted the
+            // Empty group at once, and its generations started over unexcused).
+            Some(true) if !self.pause_left_recorded => {
+                self.pause_left_recorded = true;
+                w.record(Event::GroupLeft {
+                    member: self.id,
+                    how: "pause",
+                });
+            }
+            Some(_) => {}
         }
         tokio::time::sleep(COMMIT_INTERVAL).await;
     }
@@ -656,13 +670,14 @@ impl Member {
 }
 
 impl Member {
-    /// Leaves the group as each of `member_ids`: whether the coordinator answered. (The
-    /// future holds no `&self`: a member holds connections, which are not `Sync`.)
+    /// Leaves the group as each of `member_ids`: `None` when the coordinator did not answer,
+    /// else whether it answered that they are out (no top-level error). (The future holds no
+    /// `&self`: a member holds connections, which are not `Sync`.)
     fn leave<'c>(
         &self,
         conn: &'c mut Connection,
         member_ids: &[String],
-    ) -> impl std::future::Future<Output = bool> + Send + use<'c> {
+    ) -> impl std::future::Future<Output = Option<bool>> + Send + use<'c> {
         let protocol = self.protocol;
         let member_ids = member_ids.to_vec();
         let conn: &mut Connection = conn;
@@ -686,8 +701,9 @@ impl Member {
     }
 }
 
-/// LeaveGroup for `member_ids`: whether the coordinator answered.
-async fn leave_group(conn: &mut Connection, member_ids: &[String]) -> bool {
+/// LeaveGroup for `member_ids`: `None` when the coordinator did not answer, else whether it
+/// answered with no top-level error (each member is out then: removed, or unknown already).
+async fn leave_group(conn: &mut Connection, member_ids: &[String]) -> Option<bool> {
     let members = member_ids
         .iter()
         .map(|id| MemberIdentity::default().with_member_id(str_bytes(id)))
@@ -698,7 +714,8 @@ async fn leave_group(conn: &mut Connection, member_ids: &[String]) -> bool {
     let answer: Result<LeaveGroupResponse, _> = conn
         .call(ApiKey::LeaveGroup, 3, &request, CALL_TIMEOUT)
         .await;
-    answer.is_ok()
+    let answer = answer.ok()?;
+    Some(ErrorCode::from_wire(answer.error_code) == ErrorCode::NONE)
 }
 
 /// OffsetCommit of `offsets` (partition, offset) as (generation, member id, instance id).
@@ -791,6 +808,7 @@ pub async fn group_member(
         high_watermarks: BTreeMap::new(),
         data: BTreeMap::new(),
         departed: Vec::new(),
+        pause_left_recorded: false,
     };
     let mut conn: Option<Connection> = None;
     let mut last_commit = Instant::now();
@@ -845,7 +863,7 @@ pub async fn group_member(
             // from the log holds its partitions in the consumer protocol until its session
             // ends, and the live members would otherwise leave before they got them.
             let departed = std::mem::take(&mut member.departed);
-            if member.leave(c, &departed).await {
+            if member.leave(c, &departed).await.is_some() {
                 Ok(())
             } else {
                 member.departed = departed;

@@ -199,8 +199,10 @@ impl Member {
     }
 }
 
-/// A leaving heartbeat (epoch -1) for each of `member_ids`: whether every one was answered.
-pub(super) async fn leave(conn: &mut Connection, member_ids: &[String]) -> bool {
+/// A leaving heartbeat (epoch -1) for each of `member_ids`: `None` when one was not answered,
+/// else whether every one is out (answered NONE, or unknown or fenced already).
+pub(super) async fn leave(conn: &mut Connection, member_ids: &[String]) -> Option<bool> {
+    let mut out = true;
     for id in member_ids {
         let request = ConsumerGroupHeartbeatRequest::default()
             .with_group_id(group_id())
@@ -214,9 +216,13 @@ pub(super) async fn leave(conn: &mut Connection, member_ids: &[String]) -> bool 
                 CALL_TIMEOUT,
             )
             .await;
-        if answer.is_err() {
-            return false;
-        }
+        let code = ErrorCode::from_wire(answer.ok()?.error_code);
+        out &= [
+            ErrorCode::NONE,
+            ErrorCode::UNKNOWN_MEMBER_ID,
+            ErrorCode::FENCED_MEMBER_EPOCH,
+        ]
+        .contains(&code);
     }
-    true
+    Some(out)
 }
