@@ -2634,7 +2634,10 @@ impl Partitions {
                     return (tp, ListOffsetsResult::not_found(code));
                 }
                 let result = match self.replicas.get(&tp) {
-                    Some(replica) => reads::list_offset(replica, timestamp_ms),
+                    Some(replica) => {
+                        let committed = request.isolation_level == reads::READ_COMMITTED;
+                        reads::list_offset(replica, timestamp_ms, committed)
+                    }
                     None => ListOffsetsResult::not_found(if self.offline.contains(&tp) {
                         ErrorCode::KAFKA_STORAGE_ERROR
                     } else {

@@ -16,6 +16,8 @@ pub const LATEST_TIMESTAMP: i64 = -1;
 pub const MAX_TIMESTAMP: i64 = -3;
 /// KIP-405: earliest offset still on local disk; everything is local here.
 pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
+/// Fetch's and ListOffsets' `isolation_level` for `read_committed`.
+pub const READ_COMMITTED: i8 = 1;
 
 /// A fetch's results as of now.
 pub struct FetchRead {
@@ -66,9 +68,13 @@ pub fn read_fetch(
         let result = match (refusal, replicas.get(&partition.tp)) {
             (Some(code), _) => fetch_error(&partition.tp, code),
             (None, None) => fetch_error(&partition.tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-            (None, Some(replica)) => {
-                read_partition(replica, partition, &mut remaining, read.bytes == 0)
-            }
+            (None, Some(replica)) => read_partition(
+                replica,
+                partition,
+                fetch.isolation_level == READ_COMMITTED,
+                &mut remaining,
+                read.bytes == 0,
+            ),
         };
         read.has_error |= result.error_code != ErrorCode::NONE;
         read.bytes += result.records.len();
@@ -80,25 +86,32 @@ pub fn read_fetch(
 fn read_partition(
     replica: &Replica,
     partition: &FetchPartition,
+    read_committed: bool,
     remaining: &mut usize,
     first_with_data: bool,
 ) -> FetchPartitionResult {
     let log = replica.log();
-    // read_committed sees up to the LSO, which equals the HW while there are no transactions.
     let high_watermark = replica.high_watermark();
+    let last_stable_offset = replica.last_stable_offset();
+    // read_committed sees below the LSO (exclusive), which is the HW while no transaction is
+    // open or unreplicated here.
+    let upper = match read_committed {
+        true => last_stable_offset,
+        false => high_watermark,
+    };
     let limit = (partition.partition_max_bytes.max(0) as usize).min(*remaining);
     let mut result = FetchPartitionResult {
         tp: partition.tp.clone(),
         error_code: ErrorCode::NONE,
         high_watermark,
-        last_stable_offset: high_watermark,
+        last_stable_offset,
         log_start_offset: Offset(log.log_start_offset()),
         records: Vec::new(),
     };
     if limit == 0 && !first_with_data {
         return result;
     }
-    match log.read_bounded(partition.fetch_offset.into(), limit, high_watermark.into()) {
+    match log.read_bounded(partition.fetch_offset.into(), limit, upper.into()) {
         Ok(slice) => {
             if first_with_data || slice.bytes.len() <= limit {
                 *remaining = remaining.saturating_sub(slice.bytes.len());
@@ -110,13 +123,18 @@ fn read_partition(
     result
 }
 
-/// One ListOffsets lookup. Unknown partitions are the caller's business.
+/// One ListOffsets lookup (`read_committed`: the latest offset is the LSO, as Kafka's
+/// `fetchOffsetForTimestamp`). Unknown partitions are the caller's business.
 ///
 /// The leader epoch (v4+) is Kafka's: the leader's current epoch for the latest offset, and the
 /// epoch the found record was written in otherwise, from the log's leader-epoch cache. Where the
 /// cache knows none (no record written yet, or a log written before the cache existed) it is
 /// the replica's epoch, as Kafka's leader assigns its epoch at its log end when it takes over.
-pub fn list_offset(replica: &Replica, timestamp_ms: i64) -> ListOffsetsResult {
+pub fn list_offset(
+    replica: &Replica,
+    timestamp_ms: i64,
+    read_committed: bool,
+) -> ListOffsetsResult {
     let log = replica.log();
     let current = replica.role().epoch();
     let found = |timestamp, offset| ListOffsetsResult {
@@ -128,10 +146,16 @@ pub fn list_offset(replica: &Replica, timestamp_ms: i64) -> ListOffsetsResult {
     let none = ListOffsetsResult::not_found(ErrorCode::NONE);
     match timestamp_ms {
         EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => found(-1, log.log_start_offset()),
-        LATEST_TIMESTAMP => ListOffsetsResult {
-            leader_epoch: current,
-            ..found(-1, replica.high_watermark().into())
-        },
+        LATEST_TIMESTAMP => {
+            let latest = match read_committed {
+                true => replica.last_stable_offset(),
+                false => replica.high_watermark(),
+            };
+            ListOffsetsResult {
+                leader_epoch: current,
+                ..found(-1, latest.into())
+            }
+        }
         MAX_TIMESTAMP => match log.max_timestamp() {
             Ok(Some((timestamp, offset))) => found(timestamp, offset),
             Ok(None) => none,

@@ -19,6 +19,7 @@ use super::errors;
 use super::producer_snapshot;
 use super::producer_state::{Check, ProducerBatch, ProducerStates};
 use super::role::{FollowerProgress, ReplicaState, Role};
+use super::txn_state::{CompletedTxn, TxnState};
 use crate::faults::{self, Canary};
 use crate::limits::{PRODUCER_ID_EXPIRATION_MS, PRODUCER_STATE_SCAN_BYTES};
 use crate::messages::{LeaderTerm, RecordError, RecordsChecked};
@@ -27,11 +28,13 @@ use crate::storage::disk_full;
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::clean::{CleanSlot, Cleaned};
 use crate::storage::log::{FlushPoint, FlushPolicy, Log, LogConfig, LogError, TimestampType};
+use crate::storage::marker::{self, Control};
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::Storage;
 use crate::types::{
-    topic_name, BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Offset, Refusal, TopicPartition,
+    topic_name, BrokerEpoch, ErrorCode, LeaderEpoch, NodeId, Offset, ProducerId, Refusal,
+    TopicPartition,
 };
 
 /// A produce request's partition slot waiting to be acknowledged (group commit).
@@ -281,6 +284,8 @@ pub struct Replica {
     storage: Arc<dyn Storage>,
     log: Log,
     producers: ProducerStates,
+    /// Open and not-yet-replicated transactions: the last stable offset.
+    txns: TxnState,
     state: ReplicaState,
     /// How many replicas the partition has (1 before the metadata says): the effective
     /// min.insync.replicas is at most this many.
@@ -357,7 +362,8 @@ impl Replica {
                 source,
             })?;
         let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
-        rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        let completed = rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        let txns = TxnState::rebuilt(open_transactions(&producers), completed);
         begin_leader_epoch(&mut log, state.role());
         let acked = ack_offset(&log, &state);
         let opening = log.has_pending();
@@ -368,6 +374,7 @@ impl Replica {
             commit: GroupCommit::new(acked),
             log,
             producers,
+            txns,
             state,
             sync_in_flight: None,
             snapshot_after_flush: None,
@@ -392,6 +399,13 @@ impl Replica {
 
     pub fn producers(&self) -> &ProducerStates {
         &self.producers
+    }
+
+    /// The last stable offset (exclusive): `read_committed` reads below it. The high watermark
+    /// while no transaction is open or unreplicated here.
+    pub fn last_stable_offset(&self) -> Offset {
+        let hw = self.high_watermark();
+        Offset(self.txns.last_stable_offset(hw.0))
     }
 
     /// The high watermark: below it, offsets are committed (see [`super::role`]).
@@ -434,12 +448,28 @@ impl Replica {
         if !records.is_empty() {
             self.log.append_as_follower(records, now_ms)?;
             // Validated (CRCs included) by the append above.
+            let hw = self.state.high_watermark().0;
             for item in batch::Batches::stored_with_crc(records, batch::Crc::AlreadyChecked) {
-                let Ok((_, header)) = item else { break };
-                if header.producer_id >= 0 && !header.is_control() {
-                    let batch = ProducerBatch::from_stored_header(&header);
-                    self.producers.record(batch, now_ms);
+                let Ok((at, header)) = item else { break };
+                let bytes = &records[at..at + header.total_bytes()];
+                if header.producer_id < 0 {
+                    continue;
                 }
+                if header.is_control() {
+                    // A marker: the producer's transaction here ends (as on the leader).
+                    if let Ok(Control::Marker(m)) = marker::read_control(bytes) {
+                        let pid = ProducerId(header.producer_id);
+                        let (epoch, at) = (header.producer_epoch, header.base_offset);
+                        (self.producers).apply_marker(pid, epoch, m.coordinator_epoch, at, now_ms);
+                        self.txns.on_marker(pid, at, !m.commit, hw);
+                    }
+                    continue;
+                }
+                let batch = ProducerBatch::from_stored_header(&header);
+                if batch.transactional {
+                    (self.txns).on_transactional_batch(batch.producer_id, batch.meta.first_offset);
+                }
+                self.producers.record(batch, now_ms);
             }
         }
         self.follow_high_watermark(leader_hw);
@@ -495,7 +525,9 @@ impl Replica {
         let loaded = producer_snapshot::load(self.storage.as_ref(), &dir, end)
             .map_err(|source| LogError::Io { path: dir, source })?;
         let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
-        rebuild_producers(&self.log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        let completed =
+            rebuild_producers(&self.log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        self.txns = TxnState::rebuilt(open_transactions(&producers), completed);
         self.producers = producers;
         self.snapshot_offset = snapshot_offset;
         self.snapshot_after_flush = None;
@@ -810,6 +842,9 @@ impl Replica {
         }
         if let Some(header) = &idempotent {
             let batch = ProducerBatch::from_header_at(header, info.first_offset);
+            if batch.transactional {
+                (self.txns).on_transactional_batch(batch.producer_id, info.first_offset);
+            }
             self.producers.record(batch, now_ms);
         }
         let mut first_offset = info.first_offset;
@@ -1073,6 +1108,7 @@ impl Replica {
             tracing::warn!(dir = %self.log.dir().display(), %error, "retention failed");
         }
         self.producers.expire(now_ms, PRODUCER_ID_EXPIRATION_MS);
+        self.txns.on_high_watermark(self.state.high_watermark().0);
         let end = self.log.log_end_offset();
         if !self.is_unsynced()
             && end != self.snapshot_offset
@@ -1283,12 +1319,15 @@ fn idempotent_header(records: &[u8]) -> Result<Option<BatchHeader>, Refusal> {
 
 /// Applies the producer batches of the log from `from_offset` to the end to `states`,
 /// reading whole batches but looking only at their headers.
+/// Replays the batch headers from `from_offset` into `states` (and every marker: the
+/// transactions it completed are returned, oldest first).
 fn rebuild_producers(
     log: &Log,
     from_offset: i64,
     states: &mut ProducerStates,
     now_ms: i64,
-) -> Result<(), LogError> {
+) -> Result<Vec<CompletedTxn>, LogError> {
+    let mut completed = Vec::new();
     let mut offset = from_offset.max(log.log_start_offset());
     while offset < log.log_end_offset() {
         let slice = log.read(offset, PRODUCER_STATE_SCAN_BYTES)?;
@@ -1300,9 +1339,26 @@ fn rebuild_producers(
             if header.total_bytes() < HEADER_BYTES {
                 break;
             }
-            let applies = header.producer_id >= 0 && !header.is_control();
-            if applies && header.next_offset() > from_offset {
-                states.record(ProducerBatch::from_stored_header(&header), now_ms);
+            let applies = header.producer_id >= 0 && header.next_offset() > from_offset;
+            let bytes = &slice.bytes[at..(at + header.total_bytes()).min(slice.bytes.len())];
+            match (applies, header.is_control()) {
+                (false, _) => {}
+                (true, false) => states.record(ProducerBatch::from_stored_header(&header), now_ms),
+                (true, true) => {
+                    if let Ok(Control::Marker(m)) = marker::read_control(bytes) {
+                        let pid = ProducerId(header.producer_id);
+                        let at_offset = header.base_offset;
+                        let epoch = header.producer_epoch;
+                        let first =
+                            states.apply_marker(pid, epoch, m.coordinator_epoch, at_offset, now_ms);
+                        completed.push(CompletedTxn {
+                            producer_id: pid,
+                            first_offset: first,
+                            last_offset: at_offset,
+                            aborted: !m.commit,
+                        });
+                    }
+                }
             }
             at += header.total_bytes();
         }
@@ -1311,7 +1367,14 @@ fn rebuild_producers(
         }
         offset = slice.next_offset;
     }
-    Ok(())
+    Ok(completed)
+}
+
+/// The producers with a transaction open, and where it began.
+fn open_transactions(states: &ProducerStates) -> Vec<(ProducerId, i64)> {
+    (states.entries())
+        .filter_map(|(id, entry)| Some((*id, entry.current_txn_first_offset?)))
+        .collect()
 }
 
 #[cfg(test)]

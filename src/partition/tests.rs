@@ -2095,6 +2095,108 @@ fn a_leaders_epoch_is_in_the_epoch_file_from_the_opens_job_on() {
     assert!(!replica.needs_sync(), "nothing left to flush");
 }
 
+/// Issue 15: a replica knows its open transactions. read_committed reads stop below the first
+/// one's first offset (the LSO, exclusive) where read_uncommitted reads to the HW, and
+/// ListOffsets' latest answers the LSO to read_committed; a marker the follower appends closes
+/// the transaction once the HW passes it; and a reopen rebuilds an open transaction from the
+/// log, marker or not.
+#[test]
+fn read_committed_stops_below_the_first_open_transaction() {
+    use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
+    use crate::storage::marker::{build_marker, Marker};
+    let storage = Arc::new(MemStorage::new());
+    let follower = Role::Follower {
+        leader: Some(NodeId(2)),
+        epoch: LeaderEpoch(0),
+    };
+    let mut replica = open_replica(&storage, follower.clone());
+    let at = |mut b: Vec<u8>, offset: i64| {
+        batch::set_base_offset(&mut b, offset).unwrap();
+        batch::set_partition_leader_epoch(&mut b, 0).unwrap();
+        b
+    };
+    let txn = |seq: i32, value: &[u8]| {
+        let stamp = ProducerStamp {
+            producer_id: 7,
+            producer_epoch: 0,
+            base_sequence: seq,
+            attributes: TRANSACTIONAL_BIT,
+        };
+        build_stamped_batch(&[(None, Some(value))], T0_MS, stamp)
+    };
+    let mut records = at(plain(b"a"), 0);
+    records.extend(at(txn(0, b"t0"), 1));
+    records.extend(at(txn(1, b"t1"), 2));
+    replica
+        .append_as_follower(&records, Offset(3), T0_MS)
+        .unwrap();
+    assert_eq!(replica.high_watermark(), Offset(3));
+    assert_eq!(replica.last_stable_offset(), Offset(1));
+    let replicas: std::collections::BTreeMap<TopicPartition, Replica> =
+        [(tp("r"), replica)].into_iter().collect();
+    let read = |replicas: &std::collections::BTreeMap<TopicPartition, Replica>, isolation| {
+        let PartitionsRequest::Fetch(mut request) = fetch(&[(&tp("r"), 0)], 0, 1 << 20) else {
+            unreachable!()
+        };
+        request.isolation_level = isolation;
+        let result = super::reads::read_fetch(replicas, &request, &[])
+            .results
+            .remove(0);
+        let ends: Vec<i64> = (batch::Batches::stored(&result.records))
+            .map(|item| item.unwrap().1.next_offset())
+            .collect();
+        (ends, result.last_stable_offset)
+    };
+    assert_eq!(read(&replicas, 0), (vec![1, 2, 3], Offset(1)));
+    assert_eq!(
+        read(&replicas, 1),
+        (vec![1], Offset(1)),
+        "below the LSO only"
+    );
+    let latest = |replica: &Replica, committed| {
+        super::reads::list_offset(replica, super::reads::LATEST_TIMESTAMP, committed).offset
+    };
+    let mut replica = replicas.into_values().next().unwrap();
+    assert_eq!(
+        (latest(&replica, false), latest(&replica, true)),
+        (Offset(3), Offset(1))
+    );
+
+    // Reopened with the transaction open: rebuilt from the log.
+    let closing = replica.begin_close().unwrap().unwrap();
+    closing.run().unwrap();
+    replica.finish_close(Ok(())).result.unwrap();
+    let mut replica = open_replica(&storage, follower);
+    replica.follow_high_watermark(Offset(3));
+    assert_eq!(
+        replica.last_stable_offset(),
+        Offset(1),
+        "still open after the reopen"
+    );
+
+    let commit = Marker {
+        commit: true,
+        coordinator_epoch: 0,
+    };
+    let marker = at(build_marker(7, 0, commit, T0_MS), 3);
+    replica
+        .append_as_follower(&marker, Offset(3), T0_MS)
+        .unwrap();
+    assert_eq!(
+        replica.last_stable_offset(),
+        Offset(1),
+        "the marker is not below the HW"
+    );
+    replica.follow_high_watermark(Offset(4));
+    assert_eq!(
+        replica.last_stable_offset(),
+        Offset(4),
+        "committed and replicated"
+    );
+    let entry = replica.producers().get(ProducerId(7)).unwrap();
+    assert_eq!(entry.current_txn_first_offset, None);
+}
+
 #[test]
 fn list_offsets_answers_the_epoch_of_the_found_record_and_the_leaders_epoch_for_the_latest() {
     let storage = Arc::new(MemStorage::new());
@@ -2104,7 +2206,7 @@ fn list_offsets_answers_the_epoch_of_the_found_record_and_the_leaders_epoch_for_
         isr: [NodeId(1)].into(),
     };
     let empty = open_replica(&storage, leader_in(2));
-    let earliest = super::reads::list_offset(&empty, super::reads::EARLIEST_TIMESTAMP);
+    let earliest = super::reads::list_offset(&empty, super::reads::EARLIEST_TIMESTAMP, false);
     assert_eq!(
         earliest.leader_epoch,
         LeaderEpoch(2),
@@ -2121,7 +2223,7 @@ fn list_offsets_answers_the_epoch_of_the_found_record_and_the_leaders_epoch_for_
     replica.finish_close(Ok(())).result.expect("closed");
     let replica = open_replica(&storage, leader_in(5));
     let answer = |timestamp| {
-        let result = super::reads::list_offset(&replica, timestamp);
+        let result = super::reads::list_offset(&replica, timestamp, false);
         (result.offset, result.leader_epoch)
     };
     assert_eq!(

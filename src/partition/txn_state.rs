@@ -10,8 +10,10 @@
 //! ([`TxnState::aborted_entry`]).
 //!
 //! Pure state: the replica feeds it every transactional batch and marker it appends (as
-//! leader and as follower, so a new leader knows the open transactions) and every high
-//! watermark move. Built in steps: nothing feeds it yet.
+//! leader and as follower, so a new leader knows the open transactions), and rebuilds it with
+//! the producer state at open and after a truncation. The high watermark is read where the LSO
+//! is asked for (a completed transaction holds the LSO while its marker is at or above it), and
+//! the housekeeping tick forgets the completed transactions below it.
 
 use std::collections::BTreeMap;
 
@@ -86,18 +88,21 @@ impl TxnState {
         completed
     }
 
-    /// The high watermark moved to `high_watermark`: completed transactions whose marker is
-    /// below it are replicated and no longer hold the LSO (Kafka's `onHighWatermarkUpdated`).
+    /// Completed transactions whose marker is below `high_watermark` are replicated and no
+    /// longer hold the LSO: forget them (Kafka's `onHighWatermarkUpdated`).
     pub fn on_high_watermark(&mut self, high_watermark: i64) {
         self.unreplicated
             .retain(|_, completed| completed.last_offset >= high_watermark);
     }
 
-    /// The first offset not yet stable: the earliest open or unreplicated transaction's first
-    /// offset (Kafka's `firstUnstableOffset`).
-    pub fn first_unstable_offset(&self) -> Option<i64> {
+    /// The first offset not yet stable under `high_watermark`: the earliest open transaction's
+    /// first offset, or a completed one's whose marker is not below it (Kafka's
+    /// `firstUnstableOffset`).
+    pub fn first_unstable_offset(&self, high_watermark: i64) -> Option<i64> {
         let open = self.open_by_first.keys().next().copied();
-        let unreplicated = self.unreplicated.keys().next().copied();
+        let unreplicated = (self.unreplicated.values())
+            .find(|completed| completed.last_offset >= high_watermark)
+            .map(|completed| completed.first_offset);
         match (open, unreplicated) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -106,14 +111,29 @@ impl TxnState {
 
     /// The last stable offset (exclusive) under `high_watermark`: never above it.
     pub fn last_stable_offset(&self, high_watermark: i64) -> i64 {
-        let lso = self
-            .first_unstable_offset()
+        let lso = (self.first_unstable_offset(high_watermark))
             .map_or(high_watermark, |first| first.min(high_watermark));
         debug_assert!(
             lso <= high_watermark,
             "LSO {lso} above the HW {high_watermark}"
         );
         lso
+    }
+
+    /// The open transactions as the producer state rebuilt them (producer, first offset), and
+    /// the markers the rebuild replayed after its snapshot (kept until the HW passes them).
+    pub fn rebuilt(
+        open: impl IntoIterator<Item = (ProducerId, i64)>,
+        completed: impl IntoIterator<Item = CompletedTxn>,
+    ) -> Self {
+        let mut txns = TxnState::default();
+        for completed in completed {
+            txns.unreplicated.insert(completed.first_offset, completed);
+        }
+        for (producer_id, first_offset) in open {
+            txns.on_transactional_batch(producer_id, first_offset);
+        }
+        txns
     }
 
     /// The aborted-transaction index entry of an aborted `completed` (after [`Self::on_marker`]):
@@ -150,6 +170,26 @@ mod tests {
     fn the_lso_stops_at_the_earliest_open_transaction_and_moves_once_its_marker_is_replicated() {
         let mut txns = TxnState::default();
         assert_eq!(txns.last_stable_offset(10), 10, "none open: the HW");
+        let rebuilt = TxnState::rebuilt(
+            [(B, 6)],
+            [CompletedTxn {
+                producer_id: A,
+                first_offset: 2,
+                last_offset: 4,
+                aborted: false,
+            }],
+        );
+        assert_eq!(
+            rebuilt.last_stable_offset(4),
+            2,
+            "A's marker is not below the HW yet"
+        );
+        assert_eq!(
+            rebuilt.last_stable_offset(5),
+            5,
+            "it is now; B holds from 6"
+        );
+        assert_eq!(rebuilt.last_stable_offset(9), 6);
         txns.on_transactional_batch(A, 3);
         txns.on_transactional_batch(B, 5);
         txns.on_transactional_batch(A, 6);
@@ -163,10 +203,11 @@ mod tests {
         let completed = txns.on_marker(A, 7, false, 7);
         assert_eq!((completed.first_offset, completed.last_offset), (3, 7));
         assert_eq!(
-            txns.last_stable_offset(8),
+            txns.last_stable_offset(7),
             3,
-            "the marker is not replicated yet"
+            "the marker is not below the HW yet"
         );
+        assert_eq!(txns.last_stable_offset(8), 5, "it is now");
         txns.on_high_watermark(8);
         assert_eq!(
             txns.last_stable_offset(8),
@@ -187,9 +228,10 @@ mod tests {
         let mut txns = TxnState::default();
         let completed = txns.on_marker(A, 4, true, 0);
         assert_eq!((completed.first_offset, completed.last_offset), (4, 4));
-        assert_eq!(txns.last_stable_offset(10), 4);
+        assert_eq!(txns.last_stable_offset(4), 4, "the marker is at the HW");
+        assert_eq!(txns.last_stable_offset(10), 10, "below it: replicated");
         txns.on_high_watermark(5);
-        assert_eq!(txns.last_stable_offset(10), 10);
+        assert_eq!(txns.first_unstable_offset(0), None, "forgotten");
     }
 
     /// Kafka's `lastStableOffset(completedTxn)`: the earliest other open transaction, or just
