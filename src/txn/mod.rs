@@ -13,6 +13,7 @@
 //! rebuild its state by replaying them, and never import another role (it talks to them through
 //! `messages`).
 
+pub mod fuzz_support;
 pub mod records;
 pub mod replay;
 pub mod state;
