@@ -52,6 +52,30 @@ pub enum PartitionsRequest {
     /// The replication throttles the metadata sets for this broker (KIP-73): a message from
     /// the topics actor when they change, never answered (see `partition::throttle`).
     Throttles(super::throttles::ThrottleSettings),
+    /// The transaction coordinator's markers for partitions this node leads (see
+    /// [`WriteMarkersRequest`]); answered as an acks=-1 produce, one result per marker.
+    WriteMarkers(WriteMarkersRequest),
+}
+
+/// One transaction marker to write (Kafka's `WriteTxnMarkersRequest` entry, one partition):
+/// the producer's transaction on `tp` ends, committed or aborted, by `coordinator_epoch`'s
+/// coordinator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkerWrite {
+    pub tp: TopicPartition,
+    pub producer_id: ProducerId,
+    pub producer_epoch: i16,
+    pub coordinator_epoch: i32,
+    pub commit: bool,
+}
+
+/// Markers for partitions led here, each appended as the leader (checked against the
+/// producer's epoch and the coordinator epoch, Kafka's `appendEndTxnMarker`) and answered once
+/// acknowledged as an acks=-1 write; `timeout_ms` bounds the wait (REQUEST_TIMED_OUT).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WriteMarkersRequest {
+    pub markers: Vec<MarkerWrite>,
+    pub timeout_ms: i32,
 }
 
 /// A follower that syncs every append (`flush.messages=1`) made its copy durable up to

@@ -51,13 +51,14 @@ use crate::messages::{
     EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
     ListOffsetsResult, LogDirPartition, NodeMsg, OfflineRequest, PartitionsReply,
-    PartitionsRequest, ProducePartitionResult, ProduceRequest, RemoveStrayRequest,
-    ReplicaFetchRequest, ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest, PARTITIONS,
-    QUORUM,
+    PartitionsRequest, ProducePartitionResult, ProduceRequest, RecordsChecked, RemoveStrayRequest,
+    ReplicaFetchRequest, ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest,
+    WriteMarkersRequest, PARTITIONS, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
 use crate::storage::log::{partition_metadata, FlushPolicy, Log, LogConfig};
+use crate::storage::marker::Marker;
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::Storage;
 use crate::types::{
@@ -127,6 +128,13 @@ struct ShutdownWait {
 /// The persist token of a replica's clean: this bit over its replica id (replica and
 /// directory tokens count up from 0 and never reach it; the block token is matched first).
 const CLEAN_TOKEN_BIT: u64 = 1 << 62;
+
+/// What one partition of a write appends: a client's records (with the broker's walk of them,
+/// if it made one), or a transaction coordinator's marker for a producer.
+enum Payload {
+    Records(Vec<u8>, Option<RecordsChecked>),
+    Marker(ProducerId, i16, Marker),
+}
 
 /// A produce request with partitions still waiting for a sync.
 struct PendingProduce {
@@ -389,6 +397,11 @@ impl Partitions {
                     self.revive(ctx, tp);
                 }
             }
+            PartitionsRequest::WriteMarkers(write) => {
+                for marker in &write.markers {
+                    self.revive(ctx, &marker.tp);
+                }
+            }
             PartitionsRequest::Fetch(fetch) if !self.offline.is_empty() => {
                 for partition in &fetch.partitions {
                     if self.offline.contains(&partition.tp) {
@@ -514,6 +527,7 @@ impl Partitions {
                 );
             }
             PartitionsRequest::Append(append) => self.append(ctx, id, append),
+            PartitionsRequest::WriteMarkers(write) => self.write_markers(ctx, id, write),
             PartitionsRequest::Lead(LeadRequest { tp }) => self.lead(ctx, id, tp),
             PartitionsRequest::Leaders(update) => {
                 self.on_leaders(ctx, update);
@@ -1324,18 +1338,54 @@ impl Partitions {
     // ---- produce -----------------------------------------------------------------------
 
     fn produce(&mut self, ctx: PCtx, id: RequestId, request: ProduceRequest) {
+        let mut checked = request.checked;
+        let writes = (request.partitions.into_iter().enumerate())
+            .map(|(slot, (tp, records))| {
+                let check = checked.get_mut(slot).and_then(Option::take);
+                (tp, Payload::Records(records, check))
+            })
+            .collect();
+        self.write(ctx, id, request.acks, request.timeout_ms, writes);
+    }
+
+    /// The transaction coordinator's markers (issue 15): each appended as the leader and
+    /// answered as an acks=-1 write of it.
+    fn write_markers(&mut self, ctx: PCtx, id: RequestId, request: WriteMarkersRequest) {
+        let writes = (request.markers.into_iter())
+            .map(|m| {
+                let marker = Marker {
+                    commit: m.commit,
+                    coordinator_epoch: m.coordinator_epoch,
+                };
+                (
+                    m.tp,
+                    Payload::Marker(m.producer_id, m.producer_epoch, marker),
+                )
+            })
+            .collect();
+        self.write(ctx, id, -1, request.timeout_ms, writes);
+    }
+
+    /// Appends each partition's payload and answers as a produce with `acks` does: at once,
+    /// or once every partition waited for is acknowledged (or `timeout_ms` ran out).
+    fn write(
+        &mut self,
+        ctx: PCtx,
+        id: RequestId,
+        acks: i16,
+        timeout_ms: i32,
+        writes: Vec<(TopicPartition, Payload)>,
+    ) {
         let produce_id = self.next_produce_id;
         self.next_produce_id += 1;
-        let waits_for_sync = request.acks != 1 && !faults::canary(Canary::AckBeforeFsync);
-        let mut results = Vec::with_capacity(request.partitions.len());
+        let waits_for_sync = acks != 1 && !faults::canary(Canary::AckBeforeFsync);
+        let mut results = Vec::with_capacity(writes.len());
         // (partition, whether records were written): flushes to schedule, fetches to wake.
         let mut touched = Vec::new();
         let mut outstanding = 0;
         // Partitions whose append found the disk full (and their log directories).
         let mut filled = Vec::new();
-        let mut checked = request.checked;
-        for (slot, (tp, records)) in request.partitions.into_iter().enumerate() {
-            let check = checked.get_mut(slot).and_then(Option::take);
+        for (slot, (tp, payload)) in writes.into_iter().enumerate() {
             let Some(replica) = self.replicas.get_mut(&tp) else {
                 let elsewhere = self.leaders.refuse_elsewhere(&tp, ctx.me.node);
                 let (code, reason) = match (self.offline.reason(&tp), elsewhere) {
@@ -1347,7 +1397,7 @@ impl Partitions {
                 results.push((tp, produce_result(code, reason, unknown, unknown)));
                 continue;
             };
-            if let Some(refusal) = too_few_in_sync(request.acks, replica) {
+            if let Some(refusal) = too_few_in_sync(acks, replica) {
                 let log_start = Offset(replica.log().log_start_offset());
                 let code = ErrorCode::NOT_ENOUGH_REPLICAS;
                 results.push((
@@ -1356,7 +1406,15 @@ impl Partitions {
                 ));
                 continue;
             }
-            let result = match replica.produce(records, check, ctx.now.unix_ms) {
+            let now_ms = ctx.now.unix_ms;
+            let is_records = matches!(payload, Payload::Records(..));
+            let appended = match payload {
+                Payload::Records(records, check) => replica.produce(records, check, now_ms),
+                Payload::Marker(producer, epoch, marker) => {
+                    replica.append_marker(producer, epoch, marker, now_ms)
+                }
+            };
+            let result = match appended {
                 Err(rejection) => {
                     if replica.log().out_of_space() {
                         filled.push((tp.clone(), replica.log().dir().display().to_string()));
@@ -1372,7 +1430,7 @@ impl Partitions {
                 Ok(appended) => {
                     let (first_offset, last_offset) = appended.offsets();
                     let written = matches!(appended, Appended::Written { .. });
-                    if written {
+                    if written && is_records {
                         let epoch = replica.role().epoch().0;
                         faults::observe::client_records_appended(
                             ctx.me.node.0,
@@ -1423,9 +1481,9 @@ impl Partitions {
                 NodeMsg::PartitionsReply(PartitionsReply::Produce(results)),
             );
         } else {
-            let timeout_armed = request.acks == -1;
+            let timeout_armed = acks == -1;
             if timeout_armed {
-                let after_ms = produce_timeout_ms(request.timeout_ms);
+                let after_ms = produce_timeout_ms(timeout_ms);
                 ctx.set_timer(PartitionsTimer::ProduceTimeout(produce_id), after_ms);
             }
             let pending = PendingProduce {

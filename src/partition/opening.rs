@@ -102,6 +102,7 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         PartitionsRequest::DeleteRecords(r) => r.partitions.iter().any(|(tp, _)| opening(tp)),
         PartitionsRequest::Append(r) => opening(&r.tp),
         PartitionsRequest::Lead(r) => opening(&r.tp),
+        PartitionsRequest::WriteMarkers(r) => r.markers.iter().any(|m| opening(&m.tp)),
         PartitionsRequest::Shutdown
         | PartitionsRequest::InitProducerId(_)
         | PartitionsRequest::Offline(_)
@@ -129,6 +130,12 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
             r.tp,
             ProducePartitionResult::refused(REFUSED, message()),
         )]),
+        PartitionsRequest::WriteMarkers(r) => PartitionsReply::Produce(
+            r.markers
+                .into_iter()
+                .map(|m| (m.tp, ProducePartitionResult::refused(REFUSED, message())))
+                .collect(),
+        ),
         PartitionsRequest::Lead(_) => PartitionsReply::Lead(Err(REFUSED)),
         PartitionsRequest::Fetch(r) => PartitionsReply::Fetch(
             r.partitions

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::errors;
 use super::producer_snapshot;
-use super::producer_state::{Check, ProducerBatch, ProducerStates};
+use super::producer_state::{Check, MarkerCheck, ProducerBatch, ProducerStates};
 use super::role::{FollowerProgress, ReplicaState, Role};
 use super::txn_state::{CompletedTxn, TxnState};
 use crate::faults::{self, Canary};
@@ -28,7 +28,7 @@ use crate::storage::disk_full;
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::clean::{CleanSlot, Cleaned};
 use crate::storage::log::{FlushPoint, FlushPolicy, Log, LogConfig, LogError, TimestampType};
-use crate::storage::marker::{self, Control};
+use crate::storage::marker::{self, Control, Marker};
 use crate::storage::persist::{PersistJob, PersistOp};
 use crate::storage::records::{self, RecordsError, RecordsErrorKind};
 use crate::storage::Storage;
@@ -754,10 +754,61 @@ impl Replica {
     /// ([`records::check_produced`]); `None` walks them here.
     pub fn produce(
         &mut self,
-        mut records: Vec<u8>,
+        records: Vec<u8>,
         checked: Option<RecordsChecked>,
         now_ms: i64,
     ) -> Result<Appended, Rejection> {
+        self.refuse_append()?;
+        self.produce_checked(records, checked, now_ms)
+    }
+
+    /// Appends a transaction marker of `producer_id` as the leader (the coordinator's
+    /// WriteTxnMarkers): refused for an older producer epoch (INVALID_PRODUCER_EPOCH) or an
+    /// older coordinator epoch (TRANSACTION_COORDINATOR_FENCED), as Kafka's
+    /// `appendEndTxnMarker`; then the producer's transaction here is closed.
+    pub fn append_marker(
+        &mut self,
+        producer_id: ProducerId,
+        producer_epoch: i16,
+        marker: Marker,
+        now_ms: i64,
+    ) -> Result<Appended, Rejection> {
+        self.refuse_append()?;
+        let coordinator_epoch = marker.coordinator_epoch;
+        let check = (self.producers).check_marker(producer_id, producer_epoch, coordinator_epoch);
+        if let MarkerCheck::Reject(code) = check {
+            let why = format!(
+                "marker of producer {} epoch {producer_epoch} (coordinator epoch \
+                 {coordinator_epoch}) refused",
+                producer_id.0
+            );
+            return Err(Rejection::new(code, why));
+        }
+        let mut records = marker::build_marker(producer_id.0, producer_epoch, marker, now_ms);
+        let segments_before = self.log.segment_count();
+        let epoch = self.state.role().epoch().into();
+        let info = (self.log.append_crc_checked(&mut records, epoch, now_ms))
+            .map_err(|e| Rejection::from_log(&e))?;
+        self.state
+            .maybe_advance_hw(Offset(self.log.log_end_offset()));
+        if self.log.segment_count() > segments_before {
+            // As a produce's roll: the state as of the new segment's base (before the marker).
+            self.snapshot_after_flush = Some((info.first_offset, self.producers.clone()));
+        }
+        let at = info.first_offset;
+        (self.producers).apply_marker(producer_id, producer_epoch, coordinator_epoch, at, now_ms);
+        let hw = self.state.high_watermark().0;
+        self.txns.on_marker(producer_id, at, !marker.commit, hw);
+        Ok(Appended::Written {
+            first_offset: Offset(at),
+            last_offset: Offset(info.last_offset),
+            log_append_time_ms: info.log_append_time_ms,
+        })
+    }
+
+    /// Why nothing can be appended here now (as the leader): not leading, failed, resigning,
+    /// opening or closing.
+    fn refuse_append(&self) -> Result<(), Rejection> {
         let refusal = self.state.role().refuse_produce();
         if let Some(refusal) = refusal.filter(|_| !faults::canary(Canary::WritesWithoutLeadership))
         {
@@ -788,6 +839,17 @@ impl Replica {
                 "the partition is shutting down",
             ));
         }
+        Ok(())
+    }
+
+    /// The rest of [`Self::produce`], past the guards.
+    fn produce_checked(
+        &mut self,
+        records: Vec<u8>,
+        checked: Option<RecordsChecked>,
+        now_ms: i64,
+    ) -> Result<Appended, Rejection> {
+        let mut records = records;
         let checked = checked
             .or_else(|| records::check_produced(&mut records, &mut records::WalkBudget::request()));
         // A walk only exists for batches whose headers and CRCs held (`check_produced`), so

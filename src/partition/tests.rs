@@ -2197,6 +2197,80 @@ fn read_committed_stops_below_the_first_open_transaction() {
     assert_eq!(entry.current_txn_first_offset, None);
 }
 
+/// Issue 15: the coordinator's markers. A leader appends a COMMIT marker for a producer's open
+/// transaction as a control batch and answers once it is acknowledged; the LSO moves past it.
+/// A marker from an older producer epoch is INVALID_PRODUCER_EPOCH, from an older coordinator
+/// epoch TRANSACTION_COORDINATOR_FENCED, and one for a partition not here is refused; nothing
+/// is written for them.
+#[test]
+fn markers_close_a_transaction_once_acknowledged_and_older_epochs_are_fenced() {
+    use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
+    use crate::storage::marker::{read_control, Control, Marker};
+    let a = tp("a");
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    h.ensure(&a, config(None));
+    let (pid, epoch) = h.init_producer();
+    let stamp = ProducerStamp {
+        producer_id: pid.0,
+        producer_epoch: epoch,
+        base_sequence: 0,
+        attributes: TRANSACTIONAL_BIT,
+    };
+    let txn = build_stamped_batch(&[(None, Some(b"t"))], T0_MS, stamp);
+    // Its sync runs too, so the marker's write starts one of its own.
+    let produced = produce_results(h.ask_until_idle(produce(1, vec![(a.clone(), txn)])));
+    assert_eq!(produced[0].1.error_code, ErrorCode::NONE);
+    assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(0));
+    let write = |tp: &TopicPartition, producer_epoch: i16, coordinator_epoch: i32| {
+        PartitionsRequest::WriteMarkers(WriteMarkersRequest {
+            markers: vec![MarkerWrite {
+                tp: tp.clone(),
+                producer_id: pid,
+                producer_epoch,
+                coordinator_epoch,
+                commit: true,
+            }],
+            timeout_ms: PRODUCE_TIMEOUT_MS,
+        })
+    };
+    let answer = |reply| produce_results(reply).remove(0).1;
+    let committed = answer(h.ask_after_jobs(write(&a, epoch, 3)));
+    assert_eq!(committed.error_code, ErrorCode::NONE);
+    assert_eq!(committed.base_offset, Offset(1));
+    let replica = h.actor.replica(&a).unwrap();
+    assert_eq!(
+        replica.last_stable_offset(),
+        Offset(2),
+        "committed and acknowledged"
+    );
+    let stored = replica.log().read(1, 1 << 20).unwrap();
+    let expected = Marker {
+        commit: true,
+        coordinator_epoch: 3,
+    };
+    assert_eq!(read_control(&stored.bytes), Ok(Control::Marker(expected)));
+
+    // A coordinator's fence bumps the producer's epoch: the older epoch is refused after it.
+    assert_eq!(
+        answer(h.ask_after_jobs(write(&a, epoch + 1, 3))).error_code,
+        ErrorCode::NONE
+    );
+    let refused = |h: &mut Harness, request| answer(h.ask(request)).error_code;
+    assert_eq!(
+        refused(&mut h, write(&a, epoch, 3)),
+        ErrorCode::INVALID_PRODUCER_EPOCH
+    );
+    assert_eq!(
+        refused(&mut h, write(&a, epoch + 1, 2)),
+        ErrorCode::TRANSACTION_COORDINATOR_FENCED
+    );
+    assert_eq!(
+        refused(&mut h, write(&tp("elsewhere"), epoch + 1, 3)),
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+    );
+    assert_eq!(h.log_end(&a), 3, "nothing written for the refused markers");
+}
+
 #[test]
 fn list_offsets_answers_the_epoch_of_the_found_record_and_the_leaders_epoch_for_the_latest() {
     let storage = Arc::new(MemStorage::new());
