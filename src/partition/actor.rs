@@ -239,6 +239,8 @@ pub struct Partitions {
     /// Whether the `IsrCheck` timer is armed: only while this node leads a partition with
     /// other replicas (a single node's timers stay as they were).
     isr_check_armed: bool,
+    /// Clients' transactional batches are accepted ([`Self::with_transactional_writes`]).
+    transactional_writes: bool,
 }
 
 fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
@@ -310,7 +312,16 @@ impl Partitions {
                 throttle::REPLICATION_QUOTA_WINDOW_NUM_DEFAULT,
                 throttle::REPLICATION_QUOTA_WINDOW_SIZE_SECONDS_DEFAULT,
             ),
+            transactional_writes: false,
         }
+    }
+
+    /// Accepts clients' transactional batches (issue 15): off until the transaction
+    /// coordinator and its verification of a transaction's partitions (KIP-890) exist; the
+    /// partition-side tests turn it on to open transactions as a coordinator will let them.
+    pub fn with_transactional_writes(mut self) -> Self {
+        self.transactional_writes = true;
+        self
     }
 
     /// Kafka's `replication.quota.window.num` and `replication.quota.window.size.seconds`: the
@@ -1409,6 +1420,17 @@ impl Partitions {
             let now_ms = ctx.now.unix_ms;
             let is_records = matches!(payload, Payload::Records(..));
             let appended = match payload {
+                Payload::Records(records, _)
+                    if !self.transactional_writes && is_transactional(&records) =>
+                {
+                    // No transaction coordinator yet (issue 15): nothing would ever end the
+                    // transaction, whose first offset would hold the partition's last stable
+                    // offset, and its read_committed consumers, for good. Kafka refuses a
+                    // transactional write its coordinator did not verify (KIP-890) alike.
+                    let why =
+                        "transactional writes need the transaction coordinator, not built yet";
+                    Err(Refusal::new(ErrorCode::INVALID_TXN_STATE, why).into())
+                }
                 Payload::Records(records, check) => replica.produce(records, check, now_ms),
                 Payload::Marker(producer, epoch, marker) => {
                     replica.append_marker(producer, epoch, marker, now_ms)
@@ -3010,4 +3032,25 @@ impl Actor<NodeMsg> for Partitions {
         }
         self.arm_offline_retry(ctx);
     }
+}
+
+/// Whether a produce's records hold a transactional batch (read from the batch headers; a
+/// header that does not parse is the append's to refuse).
+fn is_transactional(records: &[u8]) -> bool {
+    let mut at = 0usize;
+    while let Some(Ok(header)) = records
+        .get(at..)
+        .map(crate::storage::batch::BatchHeader::parse)
+    {
+        // A control batch is refused as one by the append (a client may not write markers).
+        if header.is_transactional() && !header.is_control() {
+            return true;
+        }
+        let step = header.total_bytes();
+        if step < crate::storage::batch::HEADER_BYTES {
+            return false;
+        }
+        at = at.saturating_add(step);
+    }
+    false
 }

@@ -292,7 +292,7 @@ mod tests {
         txn[22] |= 0x10; // the transactional bit (CRC not needed: the header is only parsed)
         let header = BatchHeader::parse(&txn).unwrap();
         states.record(ProducerBatch::from_header_at(&header, 7), 80);
-        states.apply_marker(ProducerId(3), 2, 5, 8, 81);
+        states.apply_marker(ProducerId(3), 2, 5, 81);
         let entry = states.get(ProducerId(11)).unwrap();
         assert_eq!(entry.current_txn_first_offset, Some(7));
         let bytes = encode(9, &states);

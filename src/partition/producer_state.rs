@@ -197,14 +197,15 @@ impl ProducerStates {
         }
     }
 
-    /// Remembers an appended batch. A newer epoch replaces the producer's batch history. A
-    /// transactional batch opens the producer's transaction here if none is open.
-    pub fn record(&mut self, batch: ProducerBatch, now_ms: i64) {
+    /// Remembers an appended batch (whether it did: a fenced epoch's is ignored). A newer epoch
+    /// replaces the producer's batch history. A transactional batch opens the producer's
+    /// transaction here if none is open.
+    pub fn record(&mut self, batch: ProducerBatch, now_ms: i64) -> bool {
         let entry = (self.producers)
             .entry(batch.producer_id)
             .or_insert_with(|| ProducerEntry::new(batch.epoch, now_ms));
         if batch.epoch < entry.epoch {
-            return; // a fenced epoch never replaces a newer one (only reachable via rebuild)
+            return false; // a fenced epoch never replaces a newer one (only reachable via rebuild)
         }
         if batch.epoch != entry.epoch {
             entry.epoch = batch.epoch;
@@ -218,6 +219,7 @@ impl ProducerStates {
             entry.batches.pop_front();
         }
         entry.last_timestamp_ms = entry.last_timestamp_ms.max(now_ms);
+        true
     }
 
     /// Judges a marker of `producer_id` at `producer_epoch` from `coordinator_epoch`'s
@@ -242,18 +244,17 @@ impl ProducerStates {
         MarkerCheck::Apply
     }
 
-    /// Remembers a marker written at `offset`: the producer's transaction here is closed, and
-    /// the first offset it had is returned (the marker's own when none was open). Its epoch
-    /// and coordinator epoch become the marker's (a marker may carry a bumped epoch: the
-    /// coordinator fenced the producer).
+    /// Remembers a marker written: the producer's transaction here is closed, and the first
+    /// offset it had is returned (`None` when none was open). Its epoch and coordinator epoch
+    /// become the marker's (a marker may carry a bumped epoch: the coordinator fenced the
+    /// producer).
     pub fn apply_marker(
         &mut self,
         producer_id: ProducerId,
         producer_epoch: i16,
         coordinator_epoch: i32,
-        offset: i64,
         now_ms: i64,
-    ) -> i64 {
+    ) -> Option<i64> {
         let entry = (self.producers)
             .entry(producer_id)
             .or_insert_with(|| ProducerEntry::new(producer_epoch, now_ms));
@@ -263,7 +264,7 @@ impl ProducerStates {
         }
         entry.coordinator_epoch = coordinator_epoch;
         entry.last_timestamp_ms = entry.last_timestamp_ms.max(now_ms);
-        entry.current_txn_first_offset.take().unwrap_or(offset)
+        entry.current_txn_first_offset.take()
     }
 
     /// Forgets producers idle for `expiration_ms` or longer, but never one with a transaction
@@ -411,14 +412,14 @@ mod txn_tests {
             Check::Reject(ErrorCode::INVALID_TXN_STATE)
         );
         assert_eq!(states.check_marker(ProducerId(7), 0, 3), MarkerCheck::Apply);
-        assert_eq!(states.apply_marker(ProducerId(7), 0, 3, 13, 3), 10);
+        assert_eq!(states.apply_marker(ProducerId(7), 0, 3, 3), Some(10));
         assert_eq!(
             states.get(ProducerId(7)).unwrap().current_txn_first_offset,
             None
         );
         assert_eq!(states.check(&header(7, 0, 2, false)), Check::Append);
-        // A marker with no transaction open ends at its own offset.
-        assert_eq!(states.apply_marker(ProducerId(7), 0, 3, 20, 4), 20);
+        // A marker with no transaction open here ends none.
+        assert_eq!(states.apply_marker(ProducerId(7), 0, 3, 4), None);
     }
 
     /// Markers from a fenced producer epoch or an older coordinator are refused; a bumped
@@ -428,7 +429,7 @@ mod txn_tests {
     fn markers_are_checked_against_the_producer_and_coordinator_epochs() {
         let mut states = ProducerStates::default();
         states.record(ProducerBatch::from_header_at(&header(7, 2, 0, true), 0), 1);
-        states.apply_marker(ProducerId(7), 2, 5, 1, 1);
+        states.apply_marker(ProducerId(7), 2, 5, 1);
         assert_eq!(
             states.check_marker(ProducerId(7), 1, 5),
             MarkerCheck::Reject(ErrorCode::INVALID_PRODUCER_EPOCH)
@@ -442,7 +443,7 @@ mod txn_tests {
             MarkerCheck::Apply,
             "unknown"
         );
-        states.apply_marker(ProducerId(7), 3, 5, 2, 2);
+        states.apply_marker(ProducerId(7), 3, 5, 2);
         assert_eq!(
             states.check(&header(7, 2, 1, true)),
             Check::Reject(ErrorCode::INVALID_PRODUCER_EPOCH)
@@ -456,7 +457,7 @@ mod txn_tests {
         states.record(ProducerBatch::from_header_at(&header(2, 0, 0, false), 1), 0);
         assert_eq!(states.expire(1_000_000, 10), 1);
         assert!(states.get(ProducerId(1)).is_some() && states.get(ProducerId(2)).is_none());
-        states.apply_marker(ProducerId(1), 0, 0, 2, 0);
+        states.apply_marker(ProducerId(1), 0, 0, 0);
         assert_eq!(states.expire(1_000_000, 10), 1);
     }
 }

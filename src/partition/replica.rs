@@ -363,7 +363,8 @@ impl Replica {
             })?;
         let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
         let completed = rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
-        let txns = TxnState::rebuilt(open_transactions(&producers), completed);
+        let mut txns = TxnState::rebuilt(open_transactions(&producers), completed);
+        txns.on_high_watermark(state.high_watermark().0);
         begin_leader_epoch(&mut log, state.role());
         let acked = ack_offset(&log, &state);
         let opening = log.has_pending();
@@ -405,7 +406,11 @@ impl Replica {
     /// while no transaction is open or unreplicated here.
     pub fn last_stable_offset(&self) -> Offset {
         let hw = self.high_watermark();
-        Offset(self.txns.last_stable_offset(hw.0))
+        // Never below the log start (retention or DeleteRecords may have removed an open
+        // transaction's first batch; Kafka's `maybeIncrementFirstUnstableOffset`), nor above
+        // the HW.
+        let log_start = self.log.log_start_offset().min(hw.0);
+        Offset(self.txns.last_stable_offset(hw.0).max(log_start))
     }
 
     /// The high watermark: below it, offsets are committed (see [`super::role`]).
@@ -460,16 +465,16 @@ impl Replica {
                     if let Ok(Control::Marker(m)) = marker::read_control(bytes) {
                         let pid = ProducerId(header.producer_id);
                         let (epoch, at) = (header.producer_epoch, header.base_offset);
-                        (self.producers).apply_marker(pid, epoch, m.coordinator_epoch, at, now_ms);
+                        (self.producers).apply_marker(pid, epoch, m.coordinator_epoch, now_ms);
                         self.txns.on_marker(pid, at, !m.commit, hw);
                     }
                     continue;
                 }
                 let batch = ProducerBatch::from_stored_header(&header);
-                if batch.transactional {
+                // Only a batch the producer state took opens a transaction: the two agree.
+                if self.producers.record(batch, now_ms) && batch.transactional {
                     (self.txns).on_transactional_batch(batch.producer_id, batch.meta.first_offset);
                 }
-                self.producers.record(batch, now_ms);
             }
         }
         self.follow_high_watermark(leader_hw);
@@ -528,6 +533,7 @@ impl Replica {
         let completed =
             rebuild_producers(&self.log, snapshot_offset.max(0), &mut producers, now_ms)?;
         self.txns = TxnState::rebuilt(open_transactions(&producers), completed);
+        self.txns.on_high_watermark(self.state.high_watermark().0);
         self.producers = producers;
         self.snapshot_offset = snapshot_offset;
         self.snapshot_after_flush = None;
@@ -774,6 +780,15 @@ impl Replica {
         now_ms: i64,
     ) -> Result<Appended, Rejection> {
         self.refuse_append()?;
+        if !marker.commit {
+            // Fetch cannot tell read_committed consumers which records an abort dropped until
+            // the log keeps the aborted-transaction index (issue 15, step 3): until then an
+            // ABORT would show aborted records as committed.
+            return Err(Rejection::new(
+                ErrorCode::INVALID_REQUEST,
+                "ABORT markers need the aborted-transaction index, not kept yet",
+            ));
+        }
         let coordinator_epoch = marker.coordinator_epoch;
         let check = (self.producers).check_marker(producer_id, producer_epoch, coordinator_epoch);
         if let MarkerCheck::Reject(code) = check {
@@ -796,7 +811,7 @@ impl Replica {
             self.snapshot_after_flush = Some((info.first_offset, self.producers.clone()));
         }
         let at = info.first_offset;
-        (self.producers).apply_marker(producer_id, producer_epoch, coordinator_epoch, at, now_ms);
+        (self.producers).apply_marker(producer_id, producer_epoch, coordinator_epoch, now_ms);
         let hw = self.state.high_watermark().0;
         self.txns.on_marker(producer_id, at, !marker.commit, hw);
         Ok(Appended::Written {
@@ -904,10 +919,9 @@ impl Replica {
         }
         if let Some(header) = &idempotent {
             let batch = ProducerBatch::from_header_at(header, info.first_offset);
-            if batch.transactional {
+            if self.producers.record(batch, now_ms) && batch.transactional {
                 (self.txns).on_transactional_batch(batch.producer_id, info.first_offset);
             }
-            self.producers.record(batch, now_ms);
         }
         let mut first_offset = info.first_offset;
         if std::mem::take(&mut self.reuse_offset_canary)
@@ -1405,20 +1419,23 @@ fn rebuild_producers(
             let bytes = &slice.bytes[at..(at + header.total_bytes()).min(slice.bytes.len())];
             match (applies, header.is_control()) {
                 (false, _) => {}
-                (true, false) => states.record(ProducerBatch::from_stored_header(&header), now_ms),
+                (true, false) => {
+                    states.record(ProducerBatch::from_stored_header(&header), now_ms);
+                }
                 (true, true) => {
                     if let Ok(Control::Marker(m)) = marker::read_control(bytes) {
                         let pid = ProducerId(header.producer_id);
-                        let at_offset = header.base_offset;
                         let epoch = header.producer_epoch;
-                        let first =
-                            states.apply_marker(pid, epoch, m.coordinator_epoch, at_offset, now_ms);
-                        completed.push(CompletedTxn {
-                            producer_id: pid,
-                            first_offset: first,
-                            last_offset: at_offset,
-                            aborted: !m.commit,
-                        });
+                        let first = states.apply_marker(pid, epoch, m.coordinator_epoch, now_ms);
+                        // A marker ending nothing here completes nothing (Kafka's).
+                        if let Some(first_offset) = first {
+                            completed.push(CompletedTxn {
+                                producer_id: pid,
+                                first_offset,
+                                last_offset: header.base_offset,
+                                aborted: !m.commit,
+                            });
+                        }
                     }
                 }
             }

@@ -234,6 +234,15 @@ impl Harness {
         }
     }
 
+    /// A harness whose actor takes clients' transactional batches (as it will once the
+    /// transaction coordinator verifies them).
+    fn with_transactional_writes(storage: Arc<MemStorage>) -> Self {
+        Self {
+            actor: Partitions::new(storage.clone()).with_transactional_writes(),
+            ..Self::new(storage)
+        }
+    }
+
     /// A harness of the actor on node `node`.
     fn on_node(storage: Arc<MemStorage>, node: u64) -> Self {
         Self {
@@ -2173,6 +2182,10 @@ fn read_committed_stops_below_the_first_open_transaction() {
         Offset(1),
         "still open after the reopen"
     );
+    // The leader's log start moved past the transaction's first batch: the LSO is never below
+    // it (Kafka's maybeIncrementFirstUnstableOffset).
+    replica.follow_log_start(Offset(2), T0_MS).unwrap();
+    assert_eq!(replica.last_stable_offset(), Offset(2));
 
     let commit = Marker {
         commit: true,
@@ -2184,7 +2197,7 @@ fn read_committed_stops_below_the_first_open_transaction() {
         .unwrap();
     assert_eq!(
         replica.last_stable_offset(),
-        Offset(1),
+        Offset(2),
         "the marker is not below the HW"
     );
     replica.follow_high_watermark(Offset(4));
@@ -2207,7 +2220,7 @@ fn markers_close_a_transaction_once_acknowledged_and_older_epochs_are_fenced() {
     use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
     use crate::storage::marker::{read_control, Control, Marker};
     let a = tp("a");
-    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let mut h = Harness::with_transactional_writes(Arc::new(MemStorage::new()));
     h.ensure(&a, config(None));
     let (pid, epoch) = h.init_producer();
     let stamp = ProducerStamp {
@@ -3141,4 +3154,47 @@ fn partitions_follow_the_metadatas_leaders_and_refuse_what_they_do_not_lead() {
         (served.error_code, served.offset),
         (ErrorCode::NONE, Offset(2))
     );
+}
+
+/// Until the transaction coordinator exists (issue 15), a client's transactional batch is
+/// refused (INVALID_TXN_STATE) and nothing is written: nothing could ever end its transaction,
+/// which would hold the partition's last stable offset, and its read_committed consumers,
+/// for good. An ABORT marker is refused too while the aborted-transaction index is not kept.
+#[test]
+fn transactional_writes_wait_for_the_coordinator() {
+    use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
+    let a = tp("a");
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    h.ensure(&a, config(Some(0)));
+    let (pid, epoch) = h.init_producer();
+    let stamp = ProducerStamp {
+        producer_id: pid.0,
+        producer_epoch: epoch,
+        base_sequence: 0,
+        attributes: TRANSACTIONAL_BIT,
+    };
+    let txn = build_stamped_batch(&[(None, Some(b"t"))], T0_MS, stamp);
+    let refused = h.produce_one(1, &a, txn);
+    assert_eq!(refused.error_code, ErrorCode::INVALID_TXN_STATE);
+    assert_eq!(h.log_end(&a), 0, "nothing written");
+    let plain = h.produce_one(1, &a, idempotent(pid, epoch, 0, 1));
+    assert_eq!(
+        plain.error_code,
+        ErrorCode::NONE,
+        "an idempotent batch still goes"
+    );
+    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
+        markers: vec![MarkerWrite {
+            tp: a.clone(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            coordinator_epoch: 0,
+            commit: false,
+        }],
+        timeout_ms: PRODUCE_TIMEOUT_MS,
+    });
+    let answer = produce_results(h.ask(abort)).remove(0).1;
+    assert_eq!(answer.error_code, ErrorCode::INVALID_REQUEST);
+    assert_eq!(h.log_end(&a), 1);
+    assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(1));
 }

@@ -24,8 +24,7 @@ use crate::types::ProducerId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompletedTxn {
     pub producer_id: ProducerId,
-    /// Its first batch here; the marker's own offset when no batch came (Kafka writes markers
-    /// to every partition of the transaction, even one it wrote nothing to).
+    /// Its first batch here.
     pub first_offset: i64,
     /// The marker's offset.
     pub last_offset: i64,
@@ -61,21 +60,19 @@ impl TxnState {
 
     /// A marker of `producer_id` appended at `marker_offset`: the transaction it ends, kept as
     /// unreplicated until the high watermark passes the marker (`high_watermark` is the one at
-    /// the append: a marker already below it is replicated at once).
+    /// the append: a marker already below it is replicated at once). `None` when no
+    /// transaction of the producer was open here (Kafka writes markers to every partition of
+    /// a transaction; one it wrote nothing to neither holds the LSO nor is indexed, as Kafka's
+    /// `appendEndTxnMarker` emits no `CompletedTxn` for it).
     pub fn on_marker(
         &mut self,
         producer_id: ProducerId,
         marker_offset: i64,
         aborted: bool,
         high_watermark: i64,
-    ) -> CompletedTxn {
-        let first_offset = match self.open.remove(&producer_id) {
-            Some(first) => {
-                self.open_by_first.remove(&first);
-                first
-            }
-            None => marker_offset,
-        };
+    ) -> Option<CompletedTxn> {
+        let first_offset = self.open.remove(&producer_id)?;
+        self.open_by_first.remove(&first_offset);
         let completed = CompletedTxn {
             producer_id,
             first_offset,
@@ -85,7 +82,7 @@ impl TxnState {
         if marker_offset >= high_watermark {
             self.unreplicated.insert(first_offset, completed);
         }
-        completed
+        Some(completed)
     }
 
     /// Completed transactions whose marker is below `high_watermark` are replicated and no
@@ -200,7 +197,7 @@ mod tests {
             "exclusive: offset 3 is not stable"
         );
         assert_eq!(txns.last_stable_offset(2), 2, "never above the HW");
-        let completed = txns.on_marker(A, 7, false, 7);
+        let completed = txns.on_marker(A, 7, false, 7).unwrap();
         assert_eq!((completed.first_offset, completed.last_offset), (3, 7));
         assert_eq!(
             txns.last_stable_offset(7),
@@ -224,13 +221,16 @@ mod tests {
     }
 
     #[test]
-    fn a_marker_without_batches_completes_at_its_own_offset() {
+    fn a_marker_without_batches_here_completes_nothing() {
         let mut txns = TxnState::default();
-        let completed = txns.on_marker(A, 4, true, 0);
-        assert_eq!((completed.first_offset, completed.last_offset), (4, 4));
-        assert_eq!(txns.last_stable_offset(4), 4, "the marker is at the HW");
+        assert_eq!(txns.on_marker(A, 4, true, 0), None);
+        assert_eq!(txns.last_stable_offset(4), 4, "nothing holds the LSO");
+        txns.on_transactional_batch(A, 5);
+        let completed = txns.on_marker(A, 6, true, 0).unwrap();
+        assert_eq!((completed.first_offset, completed.last_offset), (5, 6));
+        assert_eq!(txns.last_stable_offset(6), 5, "its marker is at the HW");
         assert_eq!(txns.last_stable_offset(10), 10, "below it: replicated");
-        txns.on_high_watermark(5);
+        txns.on_high_watermark(7);
         assert_eq!(txns.first_unstable_offset(0), None, "forgotten");
     }
 
@@ -241,7 +241,7 @@ mod tests {
         let mut txns = TxnState::default();
         txns.on_transactional_batch(A, 0);
         txns.on_transactional_batch(B, 2);
-        let completed = txns.on_marker(A, 4, true, 0);
+        let completed = txns.on_marker(A, 4, true, 0).unwrap();
         assert_eq!(
             txns.aborted_entry(&completed),
             AbortedTxn {
@@ -251,7 +251,7 @@ mod tests {
                 last_stable_offset: 2
             }
         );
-        let completed = txns.on_marker(B, 5, true, 0);
+        let completed = txns.on_marker(B, 5, true, 0).unwrap();
         assert_eq!(txns.aborted_entry(&completed).last_stable_offset, 6);
     }
 
@@ -293,9 +293,9 @@ mod tests {
                     }
                     Op::Marker(p, aborted) => {
                         txns.on_marker(ProducerId(i64::from(p)), end, aborted, hw);
-                        match model.iter_mut().find(|(q, _, m)| *q == p && m.is_none()) {
-                            Some(open) => open.2 = Some(end),
-                            None => model.push((p, end, Some(end))),
+                        // A marker with nothing open here completes nothing.
+                        if let Some(open) = model.iter_mut().find(|(q, _, m)| *q == p && m.is_none()) {
+                            open.2 = Some(end);
                         }
                         end += 1;
                     }
