@@ -86,16 +86,6 @@ impl Actor<NodeMsg> for TopicsActor {
                 self.admin
                     .submit(ctx, topics, &self.settings, None, AdminOp::Reconcile);
             }
-            Input::Msg {
-                msg: NodeMsg::Topics(TopicsRequest::Registered(epoch)),
-                ..
-            } => {
-                topics.moved_away_pending = Some(epoch.0);
-                // Runs the sweep now if the view has reached the registration already; if not,
-                // a reconciliation after the entry that brings it there does.
-                self.admin
-                    .submit(ctx, topics, &self.settings, None, AdminOp::Reconcile);
-            }
             Input::Request {
                 id,
                 msg: NodeMsg::Topics(request),
@@ -120,10 +110,10 @@ impl Actor<NodeMsg> for TopicsActor {
                     TopicsRequest::AutoCreate(r) => AdminOp::AutoCreate(r.name),
                     TopicsRequest::OpenAll => AdminOp::OpenAll,
                     TopicsRequest::EnsureInternal(r) => AdminOp::EnsureInternal(r.topic),
-                    TopicsRequest::MetadataApplied(_) | TopicsRequest::Registered(_) => {
+                    TopicsRequest::MetadataApplied(_) => {
                         let refusal = Refusal::new(
                             ErrorCode::INVALID_REQUEST,
-                            "the applied metadata and the registration are sent, not asked",
+                            "the applied metadata is sent, not asked",
                         );
                         ctx.reply(id, NodeMsg::TopicsReply(TopicsReply::Refused(refusal)));
                         return;

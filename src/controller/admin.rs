@@ -113,10 +113,6 @@ pub struct TopicsState {
     /// `None` when it is not known that every log has it (a reconciliation failed for some
     /// topic): the next one reconfigures them all.
     pub reconciled_min_isr: Option<u32>,
-    /// This process's registration (its broker epoch, the index of its entry) whose sweep of
-    /// replicas moved away while this broker was down has not run yet: it runs at the first
-    /// reconciliation whose view has reached that entry (`partition::strays`).
-    pub moved_away_pending: Option<u64>,
     /// The deleted topic ids whose stray directories were looked for ([`super::strays`]);
     /// only ids the metadata still lists are kept.
     pub strays_swept: BTreeSet<[u8; 16]>,

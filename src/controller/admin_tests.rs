@@ -4,7 +4,7 @@
 //! the topics actor gets the applied topics first, the answer after. So the order of calls and
 //! replies is exactly what the topics actor would see, with no runtime.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -967,10 +967,6 @@ fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconci
         panic!("{asked_:?}")
     };
     assert_eq!(request.deleted_topic_ids, [[7; 16]].into_iter().collect());
-    assert_eq!(
-        request.placed_here, None,
-        "start-up's view may be older than the registration"
-    );
 
     // A topic this node reconciled and then deleted: its Deletes, no stray sweep.
     h.elsewhere(vec![topic("b", 8), partition(8)]);
@@ -989,10 +985,6 @@ fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconci
         panic!("{asked_:?}")
     };
     assert_eq!(request.deleted_topic_ids, [[9; 16]].into_iter().collect());
-    assert_eq!(
-        request.placed_here, None,
-        "a move while running is the reconciliation's Delete"
-    );
     assert_eq!(kinds(&h.settle()), [], "asked once");
 }
 
@@ -1190,46 +1182,6 @@ fn a_default_min_isr_a_reconciliation_failed_to_set_is_set_at_the_next() {
         .collect();
     assert!(again.contains(&"t".to_owned()), "{again:?}");
     assert_eq!(kinds(&h.settle()), [], "then it is reached");
-}
-
-/// Seed 809: a replica moved away while this broker was down keeps its directory, which no
-/// reconciliation of the new process ever held. The sweep that removes such directories waits
-/// until the view has reached this process's registration (before, a view from an old commit
-/// index could miss a move here, and cost a live replica its log): then it tells the partitions
-/// actor where every live topic's partitions are placed here, once.
-#[test]
-fn replicas_moved_away_are_swept_once_the_view_reaches_the_registration() {
-    let mut h = Harness::new().opened();
-    h.another_broker(2);
-    h.settle();
-    h.submit(assigned("t", vec![(0, vec![2]), (1, vec![1])]));
-    h.answer_all_done();
-    h.settle();
-    // Registered at an entry the view has not reached: nothing yet.
-    let at = h.image.applied_index() + 2;
-    h.topics.moved_away_pending = Some(at);
-    // What the actor does with the lifecycle's message: a reconciliation, no one to answer.
-    h.ctx_run(|admin, ctx, topics, settings| {
-        admin.submit(ctx, topics, settings, None, AdminOp::Reconcile)
-    });
-    assert_eq!(
-        kinds(&h.settle()),
-        [],
-        "the view is behind the registration"
-    );
-    h.another_broker(3);
-    let asked_ = h.settle();
-    let [PartitionsRequest::RemoveStray(request)] = asked_.as_slice() else {
-        panic!("{asked_:?}")
-    };
-    let placed_here: BTreeMap<String, BTreeSet<i32>> =
-        [("t".to_owned(), [1].into_iter().collect())]
-            .into_iter()
-            .collect();
-    assert_eq!(request.placed_here, Some(placed_here));
-    assert_eq!(h.topics.moved_away_pending, None, "done once answered");
-    h.another_broker(4);
-    assert_eq!(kinds(&h.settle()), [], "and not asked again");
 }
 
 /// Found in review: a re-creation's Ensure refused because the earlier topic's directory

@@ -20,7 +20,7 @@ use crate::messages::lifecycle::{
     BrokerStatus, LifecycleReply, LifecycleRequest, StartLifecycleRequest,
 };
 use crate::messages::quorum::{LeaderRequest, QuorumReply};
-use crate::messages::{NodeMsg, PartitionsRequest, TopicsRequest, PARTITIONS, QUORUM, TOPICS};
+use crate::messages::{NodeMsg, PartitionsRequest, PARTITIONS, QUORUM};
 use crate::types::NodeId;
 
 /// How long one call to the voter may take: longer than the voter's own forwarding timeout
@@ -179,12 +179,6 @@ impl BrokerLifecycle {
                 };
                 let registered = PartitionsRequest::Registered(broker_epoch);
                 ctx.send(to, NodeMsg::Partitions(registered));
-                let topics = Addr {
-                    node: ctx.me.node,
-                    actor: TOPICS,
-                };
-                let registered = TopicsRequest::Registered(broker_epoch);
-                ctx.send(topics, NodeMsg::Topics(registered));
                 self.status = BrokerStatus {
                     broker_epoch: Some(broker_epoch),
                     fenced: true,

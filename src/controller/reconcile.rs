@@ -71,7 +71,7 @@ impl OpenAll {
             };
             self.opening = Some(sweep);
         }
-        if let Some(call) = self.strays.step(answer, world.topics) {
+        if let Some(call) = self.strays.step(answer, &mut world.topics.strays_swept) {
             return Next::Call(call);
         }
         world.topics.reconciled = Some(std::mem::take(&mut self.basis));
@@ -107,26 +107,11 @@ impl Reconcile {
             Some(reconciled) => {
                 let known = reconciled.values().map(|meta| meta.id).collect();
                 let topics = &world.topics;
-                let sweep = StraySweep::after_change(
+                StraySweep::after_change(
                     &topics.applied.deleted_topic_ids,
                     &known,
                     &topics.strays_swept,
-                );
-                // The view has reached this process's registration: it holds every
-                // assignment made before, so a directory of a live topic's partition it does
-                // not place here was moved away while this broker was down.
-                match topics.moved_away_pending {
-                    Some(epoch) if topics.applied.index >= epoch => {
-                        let me = world.me();
-                        let placed_here = (basis.iter())
-                            .map(|(name, meta)| {
-                                (name.clone(), meta.replicas_on(me).into_iter().collect())
-                            })
-                            .collect();
-                        sweep.with_moved_away(epoch, placed_here)
-                    }
-                    _ => sweep,
-                }
+                )
             }
             None => StraySweep::idle(),
         };
@@ -175,7 +160,7 @@ impl Reconcile {
             };
             self.running = Some(sweep);
         }
-        if let Some(call) = self.strays.step(answer, world.topics) {
+        if let Some(call) = self.strays.step(answer, &mut world.topics.strays_swept) {
             return Next::Call(call);
         }
         // Only a reconciliation after start-up runs at all (see `TopicsState`).

@@ -1,13 +1,10 @@
 //! The stray-directory sweep a reconciliation ends with: the partitions actor removes the
 //! directories of topics deleted while this broker was down (their ids are in the metadata's
 //! deleted list; see `partition::strays`). Asked at start-up with every deleted id (and for
-//! what interrupted removals left), then whenever the metadata lists ids not asked about yet;
-//! and once the view has reached this process's registration, with where the live topics'
-//! partitions are placed here (the replicas moved away while it was down).
+//! what interrupted removals left), then whenever the metadata lists ids not asked about yet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use super::admin::TopicsState;
 use super::sweep::Answer;
 use crate::actor::client::WrongReply;
 use crate::messages::{Done, NodeMsg, RemoveStrayRequest};
@@ -21,10 +18,6 @@ pub struct StraySweep {
     settled: BTreeSet<[u8; 16]>,
     /// Asked even with no id (start-up: leftovers of interrupted removals).
     always: bool,
-    /// After the view reached this registration (its epoch): every live topic's partitions
-    /// placed on this broker (their other partitions' directories are strays: moved away
-    /// while this broker was down).
-    placed_here: Option<(u64, BTreeMap<String, BTreeSet<i32>>)>,
     asked: bool,
 }
 
@@ -36,20 +29,8 @@ impl StraySweep {
             deleted: deleted.clone(),
             settled: BTreeSet::new(),
             always: true,
-            placed_here: None,
             asked: false,
         }
-    }
-
-    /// Also asks for the replicas moved away: the view has reached the registration of
-    /// `epoch`, and places the live topics' partitions here as `placed_here` says.
-    pub fn with_moved_away(
-        mut self,
-        epoch: u64,
-        placed_here: BTreeMap<String, BTreeSet<i32>>,
-    ) -> Self {
-        self.placed_here = Some((epoch, placed_here));
-        self
     }
 
     /// Nothing to ask (a reconciliation before start-up opened the logs).
@@ -59,7 +40,6 @@ impl StraySweep {
             deleted: BTreeSet::new(),
             settled: BTreeSet::new(),
             always: false,
-            placed_here: None,
             // Done before it starts: `swept` is left as it is.
             asked: true,
         }
@@ -79,27 +59,27 @@ impl StraySweep {
             deleted: deleted.clone(),
             settled,
             always: false,
-            placed_here: None,
             asked: false,
         }
     }
 
-    /// The request to send, or `None` when done. A successful answer adds the ids to
-    /// `topics.strays_swept` (and ends the registration's pending sweep of moved replicas); a
-    /// failed one leaves them for the next change (logged).
-    pub fn step(&mut self, answer: Option<Answer>, topics: &mut TopicsState) -> Option<NodeMsg> {
-        let swept = &mut topics.strays_swept;
+    /// The request to send, or `None` when done. A successful answer adds the ids to `swept`;
+    /// a failed one leaves them for the next change (logged).
+    pub fn step(
+        &mut self,
+        answer: Option<Answer>,
+        swept: &mut BTreeSet<[u8; 16]>,
+    ) -> Option<NodeMsg> {
         if !self.asked {
             self.asked = true;
             swept.append(&mut self.settled);
             // Ids the metadata no longer keeps are never asked about again.
             swept.retain(|id| self.deleted.contains(id));
-            if self.ids.is_empty() && !self.always && self.placed_here.is_none() {
+            if self.ids.is_empty() && !self.always {
                 return None;
             }
             let request = RemoveStrayRequest {
                 deleted_topic_ids: self.ids.clone(),
-                placed_here: self.placed_here.as_ref().map(|(_, placed)| placed.clone()),
             };
             return Some(request.into());
         }
@@ -111,15 +91,7 @@ impl StraySweep {
             None => Err("no answer".to_string()),
         };
         match outcome {
-            Ok(()) => {
-                swept.extend(std::mem::take(&mut self.ids));
-                if let Some((epoch, _)) = self.placed_here.take() {
-                    // A newer registration asks again.
-                    if topics.moved_away_pending == Some(epoch) {
-                        topics.moved_away_pending = None;
-                    }
-                }
-            }
+            Ok(()) => swept.extend(std::mem::take(&mut self.ids)),
             Err(error) => {
                 tracing::warn!(%error, "could not look for the directories of deleted topics; tried again at the next change")
             }

@@ -176,10 +176,6 @@ pub struct DeletePartitionRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RemoveStrayRequest {
     pub deleted_topic_ids: BTreeSet<[u8; 16]>,
-    /// Once the view reached this process's registration: each live topic's partitions placed
-    /// on this broker. A directory of one of these topics' other partitions is a stray too (its
-    /// replica was moved away while this broker was down; see `partition::strays`).
-    pub placed_here: Option<BTreeMap<String, BTreeSet<i32>>>,
 }
 
 /// [`PartitionsRequest::Shutdown`], as a typed call.

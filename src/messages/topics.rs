@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::quorum::{PartitionView, TopicView};
-use crate::types::{BrokerEpoch, NodeId, TopicPartition};
+use crate::types::{NodeId, TopicPartition};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicMeta {
@@ -112,12 +112,6 @@ pub enum TopicsRequest {
     MetadataApplied(Box<AppliedTopics>),
     /// The dynamic broker configs as applied here (DescribeConfigs of a BROKER resource).
     BrokerConfigs,
-    /// From the node's lifecycle (a message, not answered): this process registered with
-    /// this broker epoch (the index of its registration's entry). Once the applied view
-    /// reaches it, the view holds every assignment made before, and the directories of
-    /// replicas moved away from this broker while it was down are removed (see
-    /// `partition::strays`).
-    Registered(BrokerEpoch),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

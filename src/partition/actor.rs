@@ -51,9 +51,9 @@ use crate::messages::{
     EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
     ListOffsetsResult, LogDirPartition, NodeMsg, OfflineRequest, PartitionsReply,
-    PartitionsRequest, ProducePartitionResult, ProduceRequest, RecordsChecked, RemoveStrayRequest,
-    ReplicaFetchRequest, ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest,
-    WriteMarkersRequest, PARTITIONS, QUORUM,
+    PartitionsRequest, ProducePartitionResult, ProduceRequest, RecordsChecked, ReplicaFetchRequest,
+    ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest, WriteMarkersRequest, PARTITIONS,
+    QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -554,7 +554,7 @@ impl Partitions {
                 ctx.reply(id, NodeMsg::PartitionsReply(PartitionsReply::LogDirs(held)));
             }
             PartitionsRequest::RemoveStray(request) => {
-                let reply = self.remove_strays(ctx, &request);
+                let reply = self.remove_strays(ctx, &request.deleted_topic_ids);
                 ctx.reply(id, reply);
             }
             PartitionsRequest::ReplicaSynced(notice) => {
@@ -582,7 +582,7 @@ impl Partitions {
 
     /// Starts removing the stray directories ([`strays`]): each partition one in its
     /// directory's lane (a later Ensure of its name waits for it), each leftover on its own.
-    fn remove_strays(&mut self, ctx: PCtx, request: &RemoveStrayRequest) -> NodeMsg {
+    fn remove_strays(&mut self, ctx: PCtx, deleted_topic_ids: &BTreeSet<[u8; 16]>) -> NodeMsg {
         let names = match self.storage.list(Path::new("")) {
             Ok(names) => names,
             Err(error) => {
@@ -596,30 +596,23 @@ impl Partitions {
         let leftovers_too = self.dir_lanes.is_empty() && self.leftovers.is_empty();
         let strays::Strays {
             partitions,
-            moved_away,
             mut leftovers,
         } = strays::find(
             self.storage.as_ref(),
             &names,
-            &request.deleted_topic_ids,
-            request.placed_here.as_ref(),
+            deleted_topic_ids,
             busy,
             leftovers_too,
         );
         // Both canaries plant a broker that never reads its directories' topic ids here.
         let ignored =
             faults::canary(Canary::StrayDirsKept) || faults::canary(Canary::TopicIdIgnored);
-        let (partitions, moved_away) = match ignored {
-            true => (Vec::new(), Vec::new()),
-            false => (partitions, moved_away),
+        let partitions = match ignored {
+            true => Vec::new(),
+            false => partitions,
         };
-        for tp in &moved_away {
-            tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a replica moved away from this broker while it was down");
-        }
-        for tp in &partitions {
+        for tp in partitions {
             tracing::warn!(topic = %tp.topic, partition = tp.partition, "removing the directory of a deleted topic (this broker was down when it was deleted)");
-        }
-        for tp in moved_away.into_iter().chain(partitions) {
             // Its own removal job clears a leftover of its name first: no second job on it.
             let doomed = replica::deleting_dir_for(&tp);
             leftovers.retain(|name| Path::new(name) != doomed);
@@ -658,7 +651,6 @@ impl Partitions {
             self.storage.as_ref(),
             &names,
             &BTreeSet::new(),
-            None,
             |_| true,
             true,
         )
@@ -731,7 +723,10 @@ impl Partitions {
     /// meanwhile; Kafka 3.7's stray logs). Only then: an older view might not yet show a
     /// reassignment that put this node back, and a newer one that moves a replica away while
     /// this node runs removes it through the reconciliation. A directory of another topic of
-    /// the same name is the deleted-topic sweep's (`remove_strays`).
+    /// the same name is the deleted-topic sweep's (`remove_strays`); one without a label goes
+    /// too, as in Kafka (`isStrayKraftReplica`: the label is written before any record, so a
+    /// directory without one holds none; seed 809: a replica created just before its broker
+    /// crashed, its label lost with the unsynced writes, was then moved away and kept for good).
     fn sweep_moved_away(&mut self, ctx: PCtx) {
         let me = ctx.me.node;
         if self.moved_away_swept || !self.leaders.caught_up_with_registration(me) {
@@ -749,7 +744,11 @@ impl Partitions {
                 };
                 let labelled = partition_metadata::read(self.storage.as_ref(), Path::new(name));
                 !self.dir_in_use(tp)
-                    && matches!(labelled, Ok(Some(id)) if id == cluster_id_text(&topic_id))
+                    && match labelled {
+                        Ok(Some(id)) => id == cluster_id_text(&topic_id),
+                        Ok(None) => true,
+                        Err(_) => false,
+                    }
             })
             .map(|(_, tp)| tp)
             .collect();

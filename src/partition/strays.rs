@@ -7,18 +7,11 @@
 //!
 //! "Deleted" comes from the metadata's list of deleted topic ids, not from "absent from this
 //! broker's view": a view still catching up lacks new topics too, and must not cost them their
-//! logs.
-//!
-//! Once this process's registration is in the view (so the view holds every assignment made
-//! before it: the controller's own start-up wait can trust a commit index from before a
-//! restart), a directory of a live topic's partition that the metadata does not place on this
-//! broker is a stray too: its replica was moved away while this broker was down, so no
-//! reconciliation of this run ever held it to delete it (Kafka 3.7's `isStrayKraftReplica`,
-//! run after the broker's first caught-up metadata; found by the simulator, seed 809). Nothing
-//! would ever use it: a later move back here starts from the leader's log like any new
-//! replica. The metadata log's own directory (`__cluster_metadata-0`) is never a stray.
+//! logs. (Replicas moved away while this broker was down are the partitions actor's
+//! `sweep_moved_away`, once the metadata has this process's registration.) The metadata log's
+//! own directory (`__cluster_metadata-0`) is never a stray.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::replica;
@@ -31,8 +24,6 @@ use crate::types::{cluster_id_text, topic_name, TopicPartition};
 pub struct Strays {
     /// Partition directories of deleted topics.
     pub partitions: Vec<TopicPartition>,
-    /// Partition directories of live topics that the metadata does not place here.
-    pub moved_away: Vec<TopicPartition>,
     /// `-delete` directories left by interrupted removals (names in the storage root).
     pub leftovers: Vec<String>,
 }
@@ -40,13 +31,10 @@ pub struct Strays {
 /// The strays among the storage root's `names`. `busy` partitions (open here, or with a
 /// directory job running) are never strays; leftovers are taken only if `leftovers_too` (no
 /// removal is running that could be moving a directory to one of those names right now).
-/// `placed_here` (once the view reached this process's registration): every live topic's
-/// partitions placed on this broker.
 pub fn find(
     storage: &dyn Storage,
     names: &[String],
     deleted_topic_ids: &BTreeSet<[u8; 16]>,
-    placed_here: Option<&BTreeMap<String, BTreeSet<i32>>>,
     busy: impl Fn(&TopicPartition) -> bool,
     leftovers_too: bool,
 ) -> Strays {
@@ -59,20 +47,14 @@ pub fn find(
             }
             continue;
         }
+        if deleted.is_empty() {
+            continue;
+        }
         let Some(tp) = replica::partition_of_dir(name) else {
             continue;
         };
         // The controller quorum's Raft log shares the data directory: never a stray.
         if busy(&tp) || tp.topic == topic_name::CLUSTER_METADATA_TOPIC {
-            continue;
-        }
-        // Whatever topic id its label names: an earlier topic of the name is gone too.
-        let placed = placed_here.and_then(|placed| placed.get(&tp.topic));
-        if placed.is_some_and(|partitions| !partitions.contains(&tp.partition)) {
-            strays.moved_away.push(tp);
-            continue;
-        }
-        if deleted.is_empty() {
             continue;
         }
         // Unreadable or without the file: nothing says it is another topic's (the Ensure of
