@@ -569,14 +569,7 @@ fn growth_opens_this_nodes_new_partitions() {
     let mut h = Harness::new().opened();
     h.submit(create("t", 1));
     h.answer_all_done();
-    h.submit(AdminOp::CreatePartitions(CreatePartitionsRequest {
-        topics: vec![crate::messages::Growth {
-            name: "t".into(),
-            count: 3,
-            assignments: None,
-        }],
-        validate_only: false,
-    }));
+    h.submit(grow("t", 3));
     let (asked_, _, reply) = h.answer_all_done();
     assert_eq!(
         kinds(&asked_),
@@ -842,6 +835,31 @@ impl Harness {
     }
 }
 
+/// CreatePartitions growing `name` to `count` partitions, placed by the controller.
+fn grow(name: &str, count: i32) -> AdminOp {
+    AdminOp::CreatePartitions(CreatePartitionsRequest {
+        topics: vec![crate::messages::Growth {
+            name: name.into(),
+            count,
+            assignments: None,
+        }],
+        validate_only: false,
+    })
+}
+
+/// A partition of `topic_id` whose one replica, `node`, leads it (applied elsewhere).
+fn placed_on(topic_id: [u8; 16], partition: i32, node: u64) -> MetadataRecord {
+    MetadataRecord::CreatePartition {
+        topic_id,
+        partition,
+        replicas: vec![NodeId(node)],
+        isr: vec![NodeId(node)],
+        leader: Some(NodeId(node)),
+        leader_epoch: crate::types::LeaderEpoch(0),
+        partition_epoch: 0,
+    }
+}
+
 fn assigned(name: &str, assignments: Vec<(i32, Vec<i32>)>) -> AdminOp {
     AdminOp::CreateTopics(CreateTopicsRequest {
         topics: vec![NewTopic {
@@ -947,16 +965,7 @@ fn strays_are_looked_for_at_start_up_and_for_deletions_this_node_did_not_reconci
         topic_id: [id; 16],
         configs: BTreeMap::new(),
     };
-    let placed = |id: u8, partition: i32, node: u64| MetadataRecord::CreatePartition {
-        topic_id: [id; 16],
-        partition,
-        replicas: vec![NodeId(node)],
-        isr: vec![NodeId(node)],
-        leader: Some(NodeId(node)),
-        leader_epoch: crate::types::LeaderEpoch(0),
-        partition_epoch: 0,
-    };
-    let partition = |id: u8| placed(id, 0, 1);
+    let partition = |id: u8| placed_on([id; 16], 0, 1);
     // Before start-up: "a" created and deleted (this node was down).
     h.elsewhere(vec![topic("a", 7), partition(7)]);
     h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: [7; 16] }]);
@@ -1083,14 +1092,7 @@ fn a_growth_across_a_re_creation_keeps_the_logs_it_opened() {
     h.settle();
     let old = h.topics.applied.topics["t"].id;
     h.auto_quorum = false;
-    h.submit(AdminOp::CreatePartitions(CreatePartitionsRequest {
-        topics: vec![crate::messages::Growth {
-            name: "t".into(),
-            count: 3,
-            assignments: None,
-        }],
-        validate_only: false,
-    }));
+    h.submit(grow("t", 3));
     let seen = h.seen();
     let [Seen::Propose(call, request)] = seen.as_slice() else {
         panic!("{seen:?}")
@@ -1098,15 +1100,7 @@ fn a_growth_across_a_re_creation_keeps_the_logs_it_opened() {
     // Meanwhile "t" is deleted and created again with two partitions (applied, fed: a
     // reconciliation is queued behind the growth).
     let new = [9u8; 16];
-    let placed = |partition| MetadataRecord::CreatePartition {
-        topic_id: new,
-        partition,
-        replicas: vec![NodeId(1)],
-        isr: vec![NodeId(1)],
-        leader: Some(NodeId(1)),
-        leader_epoch: crate::types::LeaderEpoch(0),
-        partition_epoch: 0,
-    };
+    let placed = |partition| placed_on(new, partition, 1);
     h.elsewhere(vec![MetadataRecord::DeleteTopic { topic_id: old }]);
     h.elsewhere(vec![
         MetadataRecord::CreateTopic {
@@ -1203,15 +1197,7 @@ fn a_re_creation_whose_ensure_failed_is_tried_again_at_the_next_change() {
             topic_id: new,
             configs: BTreeMap::new(),
         },
-        MetadataRecord::CreatePartition {
-            topic_id: new,
-            partition: 0,
-            replicas: vec![NodeId(1)],
-            isr: vec![NodeId(1)],
-            leader: Some(NodeId(1)),
-            leader_epoch: crate::types::LeaderEpoch(0),
-            partition_epoch: 0,
-        },
+        placed_on(new, 0, 1),
     ]);
     let mut asked_ = Vec::new();
     loop {

@@ -3033,23 +3033,10 @@ impl Actor<NodeMsg> for Partitions {
     }
 }
 
-/// Whether a produce's records hold a transactional batch (read from the batch headers; a
-/// header that does not parse is the append's to refuse).
+/// Whether a produce's records are a transactional batch. The first header says it: a
+/// producer's batch must come alone (the append refuses more batches with a producer id), and
+/// a control batch is refused as one by the append (a client may not write markers).
 fn is_transactional(records: &[u8]) -> bool {
-    let mut at = 0usize;
-    while let Some(Ok(header)) = records
-        .get(at..)
-        .map(crate::storage::batch::BatchHeader::parse)
-    {
-        // A control batch is refused as one by the append (a client may not write markers).
-        if header.is_transactional() && !header.is_control() {
-            return true;
-        }
-        let step = header.total_bytes();
-        if step < crate::storage::batch::HEADER_BYTES {
-            return false;
-        }
-        at = at.saturating_add(step);
-    }
-    false
+    crate::storage::batch::BatchHeader::parse(records)
+        .is_ok_and(|header| header.is_transactional() && !header.is_control())
 }

@@ -72,6 +72,15 @@ fn config(flush_interval_ms: Option<u64>) -> LogConfig {
     }
 }
 
+/// An Ensure of `tp` for the topic `topic_id` (its directory labelled with it).
+fn labelled(tp: &TopicPartition, topic_id: [u8; 16]) -> PartitionsRequest {
+    PartitionsRequest::Ensure(EnsureRequest {
+        tp: tp.clone(),
+        config: config(None),
+        topic_id,
+    })
+}
+
 fn plain(value: &[u8]) -> Vec<u8> {
     build_batch(&[(None, value)], T0_MS)
 }
@@ -1058,17 +1067,10 @@ fn producer_state_survives_a_crash_from_the_log_alone() {
 fn a_directory_of_an_earlier_topic_of_the_same_name_is_removed_before_the_open() {
     let storage = Arc::new(MemStorage::new());
     let (a, b) = (tp("a"), tp("b"));
-    let ensure = |tp: &TopicPartition, topic_id: [u8; 16]| {
-        PartitionsRequest::Ensure(EnsureRequest {
-            tp: tp.clone(),
-            config: config(None),
-            topic_id,
-        })
-    };
     let ok = assert_done;
     let (old_id, new_id) = ([1u8; 16], [2u8; 16]);
     let mut h = Harness::new(storage.clone());
-    ok(h.ask_until_idle(ensure(&a, old_id)));
+    ok(h.ask_until_idle(labelled(&a, old_id)));
     // `b` opens without an id, as before topic ids: no file.
     h.ensure(&b, config(None));
     for tp in [&a, &b] {
@@ -1084,8 +1086,8 @@ fn a_directory_of_an_earlier_topic_of_the_same_name_is_removed_before_the_open()
     // Restarted: `a` is opened for the same topic and keeps its record; `b` is opened with an
     // id for the first time and keeps its record too.
     let mut h = h.restarted(storage.clone());
-    ok(h.ask_until_idle(ensure(&a, old_id)));
-    ok(h.ask_until_idle(ensure(&b, new_id)));
+    ok(h.ask_until_idle(labelled(&a, old_id)));
+    ok(h.ask_until_idle(labelled(&b, new_id)));
     assert_eq!((h.log_end(&a), h.log_end(&b)), (1, 1));
     let dir_b = crate::partition::replica::dir_for(&b);
     assert_eq!(
@@ -1096,7 +1098,7 @@ fn a_directory_of_an_earlier_topic_of_the_same_name_is_removed_before_the_open()
 
     // Restarted again, and `a` is now another topic of the same name: its directory goes first.
     let mut h = h.restarted(storage.clone());
-    ok(h.ask_until_idle(ensure(&a, new_id)));
+    ok(h.ask_until_idle(labelled(&a, new_id)));
     assert_eq!(h.log_end(&a), 0, "the earlier topic's record is gone");
     assert_eq!(
         partition_metadata::read(storage.as_ref(), &dir_a).unwrap(),
@@ -1190,16 +1192,9 @@ fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
     let storage = Arc::new(MemStorage::new());
     let (gone, live, open, unlabelled) = (tp("gone"), tp("live"), tp("open"), tp("old"));
     let (gone_id, live_id, open_id) = ([1u8; 16], [2u8; 16], [3u8; 16]);
-    let ensure = |tp: &TopicPartition, topic_id: [u8; 16]| {
-        PartitionsRequest::Ensure(EnsureRequest {
-            tp: tp.clone(),
-            config: config(None),
-            topic_id,
-        })
-    };
     let mut h = Harness::new(storage.clone());
     for (tp, id) in [(&gone, gone_id), (&live, live_id), (&open, open_id)] {
-        assert_done(h.ask_until_idle(ensure(tp, id)));
+        assert_done(h.ask_until_idle(labelled(tp, id)));
         assert_eq!(
             h.produce_one(1, tp, plain(b"r")).error_code,
             ErrorCode::NONE
@@ -1215,7 +1210,7 @@ fn directories_of_deleted_topics_and_removal_leftovers_are_removed() {
     // Restarted: only `open` is opened again; `gone`'s topic was deleted meanwhile, and so
     // (as far as this request says) was `open`'s, which is open and so not a stray.
     let mut h = h.restarted(storage.clone());
-    assert_done(h.ask_until_idle(ensure(&open, open_id)));
+    assert_done(h.ask_until_idle(labelled(&open, open_id)));
     let deleted_topic_ids = [gone_id, open_id].into_iter().collect();
     let request = PartitionsRequest::RemoveStray(RemoveStrayRequest { deleted_topic_ids });
     assert_done(h.ask_until_idle(request));
@@ -1252,13 +1247,6 @@ fn directories_of_replicas_moved_away_while_down_go_once_the_registration_is_kno
         part("u", 0),
         part(crate::types::topic_name::CLUSTER_METADATA_TOPIC, 0),
     );
-    let ensure = |tp: &TopicPartition, topic_id: [u8; 16]| {
-        PartitionsRequest::Ensure(EnsureRequest {
-            tp: tp.clone(),
-            config: config(None),
-            topic_id,
-        })
-    };
     let mut h = Harness::new(storage.clone());
     for (tp, id) in [
         (&moved, [1u8; 16]),
@@ -1266,7 +1254,7 @@ fn directories_of_replicas_moved_away_while_down_go_once_the_registration_is_kno
         (&other, [9; 16]),
         (&unknown, [2; 16]),
     ] {
-        assert_done(h.ask_until_idle(ensure(tp, id)));
+        assert_done(h.ask_until_idle(labelled(tp, id)));
     }
     h.ensure(&unlabelled, config(None));
     storage
@@ -1278,7 +1266,7 @@ fn directories_of_replicas_moved_away_while_down_go_once_the_registration_is_kno
         actor: Partitions::new(storage.clone()).gated(),
         ..h.restarted(storage.clone())
     };
-    assert_done(h.ask_until_idle(ensure(&kept, [1; 16])));
+    assert_done(h.ask_until_idle(labelled(&kept, [1; 16])));
     let from = Addr {
         node: NodeId(1),
         actor: crate::messages::LIFECYCLE,
