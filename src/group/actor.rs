@@ -19,7 +19,7 @@
 //!
 //! Time comes only from `ctx.now`; member ids from `ctx.rng`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::output::{Clock, GroupTimer};
 use super::placement::offsets_partition;
@@ -58,9 +58,9 @@ const LIST_CALL_TIMEOUT_MS: u64 = 30_000;
 /// replica is still opening (no `Elected` yet) or reloading after a failed write: the load is
 /// in progress, which every client retries at this coordinator. NOT_COORDINATOR would send
 /// it back to FindCoordinator, which names this node again — and librdkafka hands it to the
-/// application as an error for the committed offsets of `assign()`ed partitions. Once
-/// partitions are led elsewhere (the replication issue), a partition this node does not lead
-/// answers NOT_COORDINATOR.
+/// application as an error for the committed offsets of `assign()`ed partitions. A partition
+/// the barrier found led by another node answers NOT_COORDINATOR instead (`led_elsewhere`),
+/// until this node is elected: its clients find the coordinator that node runs.
 const NO_SHARD: ErrorCode = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
 
 /// GROUPS' timer keys. Strings make them `Ord`; the timers table orders by (deadline, arming).
@@ -133,6 +133,10 @@ pub struct GroupsActor {
     /// When a request without a shard last asked for `partition`'s barrier (mono ms): at most
     /// one a [`LOAD_RETRY_MS`].
     lead_asked_mono_ms: BTreeMap<i32, u64>,
+    /// Partitions whose barrier answered that another node leads them: their requests are
+    /// answered NOT_COORDINATOR until an election here (seed 1056: a deposed coordinator
+    /// answered "loading" for 12 s, and the client kept asking it).
+    led_elsewhere: BTreeSet<i32>,
 }
 
 fn clock(ctx: &Ctx<'_, NodeMsg, GroupsTimer>) -> Clock {
@@ -168,6 +172,7 @@ impl GroupsActor {
             next_retention_mono_ms: None,
             groups_max: GROUPS_PER_NODE_MAX,
             lead_asked_mono_ms: BTreeMap::new(),
+            led_elsewhere: BTreeSet::new(),
         }
     }
 
@@ -238,6 +243,7 @@ impl GroupsActor {
     /// `partition` is led under `term`, durable below `log_end`: a new shard loads it (the
     /// one it replaces, of an older term, is dropped). The same term again changes nothing.
     fn elected(&mut self, ctx: GCtx, partition: i32, term: LeaderTerm, log_end: Offset) {
+        self.led_elsewhere.remove(&partition);
         if self
             .shards
             .get(&partition)
@@ -270,6 +276,7 @@ impl GroupsActor {
     /// The barrier answers once it is (seed 1595: a restarted leader's high watermark stays at
     /// its log start until its followers fetch), and its answer loads as `Elected` does.
     fn elected_uncommitted(&mut self, ctx: GCtx, partition: i32, term: LeaderTerm) {
+        self.led_elsewhere.remove(&partition);
         if (self.shards.get(&partition)).is_some_and(|s| s.term() == term) {
             return;
         }
@@ -371,7 +378,7 @@ impl GroupsActor {
         let partition = offsets_partition(group, count);
         let Some(shard) = self.shards.get(&partition) else {
             self.lead_if_idle(ctx, partition);
-            let reply = refused(&request, NO_SHARD);
+            let reply = refused(&request, self.no_shard(partition));
             return ctx.reply(id, NodeMsg::GroupsReply(reply));
         };
         if shard.adds_group_entry(&request) && self.group_entries() >= self.groups_max {
@@ -389,6 +396,15 @@ impl GroupsActor {
         self.apply(ctx, partition, out);
     }
 
+    /// The answer for a group of `partition`, which has no shard here: [`NO_SHARD`], or
+    /// NOT_COORDINATOR when another node leads it.
+    fn no_shard(&self, partition: i32) -> ErrorCode {
+        match self.led_elsewhere.contains(&partition) {
+            true => ErrorCode::NOT_COORDINATOR,
+            false => NO_SHARD,
+        }
+    }
+
     /// OffsetFetch answers at once from what each group's shard has applied.
     fn fetch_offsets(&self, args: &OffsetFetchArgs, count: i32) -> GroupsReply {
         let groups = (args.groups.iter())
@@ -400,7 +416,7 @@ impl GroupsActor {
                         Ok(()) => shard.fetch_offsets(group, partitions.as_deref()),
                         Err(code) => fetch_refused(group, code),
                     },
-                    None => fetch_refused(group, NO_SHARD),
+                    None => fetch_refused(group, self.no_shard(partition)),
                 }
             })
             .collect();
@@ -410,12 +426,13 @@ impl GroupsActor {
     /// DescribeGroups: each group from its shard, [`NO_SHARD`] where this node has none.
     fn describe(&self, groups: &[String], count: i32) -> GroupsReply {
         let described = (groups.iter())
-            .map(
-                |group| match self.shards.get(&offsets_partition(group, count)) {
+            .map(|group| {
+                let partition = offsets_partition(group, count);
+                match self.shards.get(&partition) {
                     Some(shard) => shard.describe(group),
-                    None => described_refused(group, NO_SHARD),
-                },
-            )
+                    None => described_refused(group, self.no_shard(partition)),
+                }
+            })
             .collect();
         GroupsReply::Described(described)
     }
@@ -427,7 +444,7 @@ impl GroupsActor {
                 let partition = offsets_partition(group, count);
                 match self.shards.get(&partition) {
                     Some(shard) => shard.describe_consumer(group),
-                    None => consumer_described_refused(group, NO_SHARD),
+                    None => consumer_described_refused(group, self.no_shard(partition)),
                 }
             })
             .collect();
@@ -539,6 +556,15 @@ impl GroupsActor {
                         "no barrier: the partition is offline; asking again after a pause"
                     );
                     ctx.set_timer(GroupsTimer::Reload { partition }, LOAD_RETRY_MS);
+                }
+                // Led by another node: its clients go there until `Elected` comes.
+                Ok(NodeMsg::PartitionsReply(PartitionsReply::Lead(Err(
+                    ErrorCode::NOT_COORDINATOR,
+                )))) => {
+                    tracing::info!(partition, "led elsewhere; waiting for Elected");
+                    if !self.shards.contains_key(&partition) {
+                        self.led_elsewhere.insert(partition);
+                    }
                 }
                 // Not led now: `Elected` comes when it is again.
                 Ok(other) => tracing::info!(partition, ?other, "no barrier; waiting for Elected"),

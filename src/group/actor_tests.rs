@@ -806,3 +806,32 @@ fn delete_groups_of_one_group_is_written_and_of_several_is_refused() {
         NodeMsg::Partitions(PartitionsRequest::Append(_))
     ));
 }
+
+/// A partition its barrier found led by another node answers NOT_COORDINATOR, so clients look
+/// the coordinator up again, until an election here (seed 1056: a deposed coordinator answered
+/// "loading" for 12 s and its client kept asking it).
+#[test]
+fn a_partition_led_elsewhere_sends_its_clients_away_until_elected_here() {
+    let mut h = Harness::new();
+    let (_, effects) = h.request(commit(1));
+    let (lead, _) = only_call(effects);
+    let elsewhere =
+        NodeMsg::PartitionsReply(PartitionsReply::Lead(Err(ErrorCode::NOT_COORDINATOR)));
+    let effects = h.step(Input::Reply {
+        call: lead,
+        msg: elsewhere,
+    });
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(h.fetch_g().error_code, ErrorCode::NOT_COORDINATOR);
+    let (read, _) = only_call(h.event(elected(4, 1)));
+    assert_eq!(
+        h.fetch_g().error_code,
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+        "elected here: loading"
+    );
+    h.step(Input::Reply {
+        call: read,
+        msg: read_answer(5),
+    });
+    assert_eq!(h.fetch_g().partitions[0].1.offset, Offset(5));
+}

@@ -1563,8 +1563,16 @@ impl Partitions {
         };
         if replica.is_closing() || !replica.role().is_leader() {
             // Shut down, deleted or following: its term has ended (it resigned); a barrier for
-            // it would start a load whose writes all fail.
-            let reply = PartitionsReply::Lead(Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+            // it would start a load whose writes all fail. Led by another node, NOT_COORDINATOR:
+            // the group actor sends the partition's clients there.
+            let code = match replica.role() {
+                Role::Follower {
+                    leader: Some(leader),
+                    ..
+                } if *leader != ctx.me.node && !replica.is_closing() => ErrorCode::NOT_COORDINATOR,
+                _ => ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            };
+            let reply = PartitionsReply::Lead(Err(code));
             return ctx.reply(id, NodeMsg::PartitionsReply(reply));
         }
         let lead = (replica.term(), Offset(replica.log().log_end_offset()));
@@ -2401,6 +2409,12 @@ impl Partitions {
         let Some((leader, epoch)) = following::leader_to_fetch_from(replica, me) else {
             return;
         };
+        if self.leaders.is_replica(tp, me) == Some(false) {
+            // Removed by a reassignment, its deletion not done yet: were it re-added within
+            // the same leadership, the leader would credit this replica's log end to the new
+            // one (same node, same registration), which starts empty.
+            return;
+        }
         let cut_ready =
             !replica.is_opening() && !replica.sync_in_flight() && !replica.log().swap_in_flight();
         if cut_ready && self.hw_cut_pending.remove(tp) {
@@ -2414,9 +2428,9 @@ impl Partitions {
         // it reports its synced offset apart (`following::synced_offset`), and the sync's end
         // is told by a notice if this fetch is still waiting then (`report_synced`).
         let topic_id = self.topic_ids.get(tp).copied().unwrap_or_default();
-        // This node's registration (0 until the metadata has it): the leader adds it to the
+        // This process's registration (0 until the metadata has it): the leader adds it to the
         // ISR only in its current one (KIP-903).
-        let broker_epoch = self.leaders.broker(me).map_or(BrokerEpoch(0), |b| b.epoch);
+        let broker_epoch = self.leaders.own_epoch(me);
         let request = following::request(tp, topic_id, replica, me, broker_epoch, epoch);
         let synced = request.synced_offset;
         let to = Addr {
@@ -2449,6 +2463,7 @@ impl Partitions {
         let synced = following::synced_offset(replica);
         let current = following::leader_to_fetch_from(replica, me);
         if synced <= sent.synced
+            || self.leaders.is_replica(tp, me) == Some(false)
             || replica.id != sent.replica_id
             || current != Some((sent.leader, sent.epoch))
         {
@@ -2456,7 +2471,7 @@ impl Partitions {
         }
         sent.synced = synced;
         let topic_id = self.topic_ids.get(tp).copied().unwrap_or_default();
-        let broker_epoch = self.leaders.broker(me).map_or(BrokerEpoch(0), |b| b.epoch);
+        let broker_epoch = self.leaders.own_epoch(me);
         let notice = following::synced_notice(tp, topic_id, replica, me, broker_epoch, sent.epoch);
         let to = Addr {
             node: sent.leader,

@@ -76,6 +76,21 @@ impl Leaders {
         }
     }
 
+    /// The broker epoch `me`'s follower fetches present: this process's own registration once
+    /// the metadata has it, else 0 (which no leader takes into an ISR). The metadata's entry for
+    /// `me` before then is the previous incarnation's: a process restarted with less on disk
+    /// would otherwise re-enter ISRs under the epoch of a registration that held more (KIP-903).
+    pub fn own_epoch(&self, me: NodeId) -> BrokerEpoch {
+        match self.gate {
+            Gate::Off => self.broker(me).map_or(BrokerEpoch(0), |b| b.epoch),
+            Gate::Waiting => BrokerEpoch(0),
+            Gate::Registered(epoch) => match self.broker(me) {
+                Some(known) if known.epoch == epoch => epoch,
+                _ => BrokerEpoch(0),
+            },
+        }
+    }
+
     /// Whether `me` may lead what the metadata gives it (see [`Gate`]).
     fn may_lead(&self, me: NodeId) -> bool {
         match self.gate {
@@ -117,8 +132,6 @@ impl Leaders {
         self.brokers.get(&node).copied()
     }
 
-    /// The role of `me`'s replica of `tp`: the leader in the metadata's epoch with its ISR, or
-    /// a follower; `None` for a partition the metadata does not name (yet).
     /// How many replicas `tp` has, as the metadata says (1 before it says anything).
     pub fn replication_factor(&self, tp: &TopicPartition) -> usize {
         self.partitions
@@ -126,6 +139,8 @@ impl Leaders {
             .map_or(1, |p| p.replicas.len().max(1))
     }
 
+    /// The role of `me`'s replica of `tp`: the leader in the metadata's epoch with its ISR, or
+    /// a follower; `None` for a partition the metadata does not name (yet).
     pub fn role_of(&self, tp: &TopicPartition, me: NodeId) -> Option<Role> {
         let known = self.partitions.get(tp)?;
         Some(match known.leader {
@@ -317,6 +332,43 @@ mod tests {
         leaders.replace(update(state([2; 16], 3, 5, &[1, 2])));
         leaders.replace(update(state([2; 16], 4, 0, &[1])));
         assert_eq!(isr_of(&leaders), vec![1], "another leadership");
+    }
+
+    /// A follower's fetches present this process's own registration, never the previous
+    /// incarnation's the metadata still has (seed 941: a process restarted with less on disk
+    /// re-entered an ISR under the old epoch and a leader counted its empty log as caught up).
+    #[test]
+    fn a_follower_presents_its_own_registration_only() {
+        let me = NodeId(1);
+        let with = |broker_epoch| LeadersUpdate {
+            partitions: BTreeMap::new(),
+            brokers: BTreeMap::from([(
+                me,
+                BrokerStatus {
+                    epoch: BrokerEpoch(broker_epoch),
+                    fenced: false,
+                },
+            )]),
+        };
+        let mut open = Leaders::default();
+        open.replace(with(75));
+        assert_eq!(
+            open.own_epoch(me),
+            BrokerEpoch(75),
+            "no gate: the metadata's"
+        );
+        let mut gated = Leaders::gated();
+        gated.replace(with(75));
+        assert_eq!(gated.own_epoch(me), BrokerEpoch(0), "not registered yet");
+        gated.registered(BrokerEpoch(105));
+        assert_eq!(
+            gated.own_epoch(me),
+            BrokerEpoch(0),
+            "the metadata is behind"
+        );
+        gated.replace(with(105));
+        assert_eq!(gated.own_epoch(me), BrokerEpoch(105));
+        assert_eq!(Leaders::gated().own_epoch(me), BrokerEpoch(0));
     }
 
     /// A restarted process takes no leadership the metadata gives its node until it registered

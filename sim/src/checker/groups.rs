@@ -4,8 +4,9 @@
 //!   sent, and no acknowledged commit is below an earlier one (the workload's members commit
 //!   a partition only past what they know committed), across any crash and restart. The one
 //!   way back is an explicit reset (`GroupReset`, generation -1 while the group is Empty):
-//!   from its answer on (or, unanswered, from when it was recorded, since it may have
-//!   applied) the partition's floor is the reset offset;
+//!   from its answer on the partition's floor is the reset offset. An unanswered reset may
+//!   or may not have applied: from when it was recorded it lowers a higher floor to the reset
+//!   offset, and sets none;
 //! * **one owner**: no two members are handed the same partition in one generation
 //!   (SyncGroup answers);
 //! * **generations move forward**: a member's completed joins (SyncGroup answered NONE) never
@@ -206,14 +207,24 @@ pub(super) fn check(safety: &mut Report, events: &[(u64, Event)], promises: Prom
                 partition,
                 offset,
                 invoked_ms,
-                ..
+                acknowledged,
             } => {
                 // Its floor binds from here on, but it may have applied as early as it was
                 // sent, and retention ages it from then (found at seed 11 once the observer
                 // asked for topics too: a reset unanswered for 14 s had expired before it was
                 // recorded).
                 let from_ms = (*invoked_ms).min(*at_ms);
-                highest.insert(*partition, Commit::new(*offset, from_ms, from_ms));
+                if *acknowledged {
+                    highest.insert(*partition, Commit::new(*offset, from_ms, from_ms));
+                } else if let Some(floor) = highest.get_mut(partition) {
+                    // Unanswered, it may never have been written: it only lowers the floor
+                    // (seed 1056: the commit it was computed from expired by retention before
+                    // it was sent, and it never reached a coordinator).
+                    if floor.offset > *offset {
+                        floor.offset = *offset;
+                        floor.ages_from_ms = floor.ages_from_ms.min(from_ms);
+                    }
+                }
             }
             Event::Committed {
                 member,
@@ -432,6 +443,12 @@ mod tests {
                 fetched(50, 45, 6),
             ];
             assert!(run(&reset_back, true).is_empty(), "{reset_back:?}");
+        }
+        // An unanswered reset may never have been written: it sets no floor of its own
+        // (seed 1056); an answered one does.
+        for (acknowledged, violations) in [(false, 0), (true, 1)] {
+            let alone = [reset(15, 4, acknowledged), fetched(30, 20, -1)];
+            assert_eq!(run(&alone, true).len(), violations, "{alone:?}");
         }
         // After the reset the floor is the reset offset, then the commits above it.
         let below_reset = [committed(10, 9), reset(15, 4, true), fetched(30, 20, 3)];

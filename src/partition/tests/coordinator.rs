@@ -288,6 +288,11 @@ fn a_replica_opened_as_a_follower_is_never_announced() {
     let p1 = offsets_partition(1);
     h.lead_by(&p1, Some(2), 4);
     assert!(events(&h.open_announced(&p1)).is_empty());
+    // Led by node 2: the group actor sends the partition's clients there.
+    assert_eq!(
+        leadership(h.ask(lead(&p1))),
+        Err(ErrorCode::NOT_COORDINATOR)
+    );
     assert!(events(&h.lead_by(&p1, None, 5)).is_empty(), "no Resigned");
     assert_eq!(
         leadership(h.ask(lead(&p1))),

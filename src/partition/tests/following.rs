@@ -576,3 +576,63 @@ fn a_follower_whose_append_fails_on_the_disk_reopens_its_log_and_catches_up() {
     assert_eq!(stored(&follower, &a), stored(&leader, &a));
     assert_eq!(follower.log_end(&a), 2);
 }
+
+/// The metadata of `tp` led by [`LEADER`] in epoch 3 and assigned to `replicas`, every node
+/// of them registered in broker epoch = its id; the effects of the update.
+fn tell_assigned(h: &mut Harness, tp: &TopicPartition, replicas: &[u64]) -> Effects {
+    let nodes = || replicas.iter().copied().map(NodeId);
+    let status = |n: NodeId| crate::messages::BrokerStatus {
+        epoch: crate::types::BrokerEpoch(n.0),
+        fenced: false,
+    };
+    let led = PartitionLeader {
+        topic_id: [0; 16],
+        leader: Some(NodeId(LEADER)),
+        epoch: LeaderEpoch(3),
+        partition_epoch: 0,
+        isr: vec![NodeId(LEADER)],
+        replicas: nodes().collect(),
+    };
+    let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(LeadersUpdate {
+        partitions: std::collections::BTreeMap::from([(tp.clone(), led)]),
+        brokers: nodes().map(|n| (n, status(n))).collect(),
+    }));
+    let from = Addr {
+        node: NodeId(1),
+        actor: crate::messages::TOPICS,
+    };
+    h.step(Input::Msg { from, msg })
+}
+
+/// A replica the metadata no longer assigns (a reassignment removed it; its deletion has not
+/// come yet) stops fetching: were its node re-added within the same leadership, the leader
+/// would credit this replica's log end to the new, empty one (same node, same registration)
+/// and count it for the high watermark (seed 523). Re-assigned, it fetches again.
+#[test]
+fn a_replica_removed_from_the_assignment_stops_fetching() {
+    let a = tp("a");
+    let mut follower = Harness::on_node(Arc::new(MemStorage::new()), FOLLOWER);
+    tell_assigned(&mut follower, &a, &[LEADER, FOLLOWER]);
+    let opened = open(&mut follower, &a);
+    let [(call, _, _)] = fetch_calls(&opened)[..] else {
+        panic!("one fetch: {opened:?}")
+    };
+    let removed = tell_assigned(&mut follower, &a, &[LEADER, 3]);
+    assert!(fetch_calls(&removed).is_empty(), "{removed:?}");
+    let answer = NodeMsg::PartitionsReply(PartitionsReply::ReplicaFetch(ReplicaFetchResult {
+        error_code: ErrorCode::NONE,
+        high_watermark: Offset(0),
+        log_start_offset: Offset(0),
+        log_end_offset: Offset(0),
+        diverging_epoch: None,
+        records: Vec::new(),
+    }));
+    let answered = follower.step(Input::Reply { call, msg: answer });
+    let effects = settle(&mut follower, answered);
+    assert!(
+        fetch_calls(&effects).is_empty(),
+        "no fetch from a replica not assigned: {effects:?}"
+    );
+    let readded = tell_assigned(&mut follower, &a, &[LEADER, FOLLOWER]);
+    assert_eq!(fetch_calls(&readded).len(), 1, "{readded:?}");
+}
