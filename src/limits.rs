@@ -96,6 +96,11 @@ pub const PRODUCER_SNAPSHOTS_KEPT: usize = 2;
 /// Bytes read per step while rebuilding producer state from the log at open.
 pub const PRODUCER_STATE_SCAN_BYTES: usize = 1 << 20;
 
+/// Transactions open at once on one partition that a `read_committed` fetch answer lists
+/// beyond those with a batch in what it read (Kafka has no bound; one producer holds one open
+/// transaction, so this many would take as many producers writing transactions at once).
+pub const FETCH_OPEN_TXNS_MAX: usize = 100_000;
+
 /// Fetches parked waiting for `min_bytes`. Past it a new fetch is answered at once with
 /// whatever is there (consumers then poll again), instead of holding more requests.
 pub const FETCH_PARKED_MAX: usize = 16_384;
@@ -175,7 +180,7 @@ pub const PARTITION_ADMIN_CALL_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 /// recommends a few thousand per broker.
 pub const BROKER_PARTITIONS_MAX: i64 = 20_000;
 
-/// Log files (`.log`, `.index`, `.timeindex`, checkpoints) a `FileStorage` keeps open when it
+/// Log files (`.log`, `.index`, `.timeindex`, `.txnindex`, checkpoints) a `FileStorage` keeps open when it
 /// is not told otherwise (tests, benchmarks). `rill server` derives its own from the process's
 /// descriptor limit ([`fd_share_log_files`]). Files beyond it are closed least recently used
 /// first and reopened on their next use (`storage::file::fd_cache`).
@@ -255,6 +260,7 @@ const _: () = assert!(RECORD_WALK_INLINE_BYTES <= PRODUCE_DECOMPRESSED_BYTES_MAX
 const _: () = assert!(RECORD_WALK_INLINE_ENTRIES <= PRODUCE_RECORD_ENTRIES_MAX);
 const _: () = assert!(GROUP_ASSIGNMENT_BYTES_MAX <= PEER_FRAME_BYTES_MAX);
 const _: () = assert!(GROUP_LOAD_READ_BYTES > 0);
+const _: () = assert!(TXN_LOAD_READ_BYTES > 0);
 
 /// Bytes the compressed batches of one Produce request may decompress to, all partitions
 /// together, while the broker walks their records (see `storage::records`). Past it the
@@ -317,6 +323,11 @@ pub const LEADER_EPOCH_ENTRIES_MAX: usize = 65_536;
 /// starts the next read at the last whole one, so this bounds the memory of one load step, not
 /// the partition's size.
 pub const GROUP_LOAD_READ_BYTES: i32 = 5 << 20;
+
+/// Bytes one read of a `__transaction_state` partition brings while a transaction coordinator
+/// replays it (Kafka's `transaction.state.log.load.buffer.size`, 5 MiB): as
+/// [`GROUP_LOAD_READ_BYTES`], a bound on one load step's memory.
+pub const TXN_LOAD_READ_BYTES: i32 = 5 << 20;
 
 /// Groups one node's coordinator holds (loaded and live, over all its shards). Any client can
 /// create a group by joining or committing under a new id, and each costs a map entry and its

@@ -250,9 +250,15 @@ impl SimDisks {
                     };
                     targets.push((path.clone(), range, Some(damaged)));
                 }
-            } else if [".index", ".timeindex", ".checkpoint", ".snapshot"]
-                .iter()
-                .any(|suffix| name.ends_with(suffix))
+            } else if [
+                ".index",
+                ".timeindex",
+                ".txnindex",
+                ".checkpoint",
+                ".snapshot",
+            ]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
                 || name == "leader-epoch-checkpoint"
             {
                 targets.push((path.clone(), 0..bytes.len(), None));

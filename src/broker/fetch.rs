@@ -1,7 +1,9 @@
 //! Fetch v4–12 (topics by name; no fetch sessions: session id 0 means every request is full,
 //! which KIP-227 allows) and ListOffsets v1–7.
 
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -140,7 +142,16 @@ fn fetch_response(results: Vec<messages::FetchPartitionResult>, version: i16) ->
             .with_last_stable_offset(result.last_stable_offset.into())
             // From a Vec without copying; large record sets are written from it as they are
             // (`fetch_encode`), smaller ones copied once into the response frame.
-            .with_records(Some(bytes::Bytes::from(result.records)));
+            .with_records(Some(bytes::Bytes::from(result.records)))
+            .with_aborted_transactions(result.aborted.map(|aborted| {
+                (aborted.into_iter())
+                    .map(|txn| {
+                        AbortedTransaction::default()
+                            .with_producer_id(txn.producer_id.0.into())
+                            .with_first_offset(txn.first_offset.into())
+                    })
+                    .collect()
+            }));
         if version >= 5 {
             partition = partition.with_log_start_offset(result.log_start_offset.into());
         }

@@ -198,6 +198,7 @@ fn read_answer(offset: i64) -> NodeMsg {
         last_stable_offset: Offset(1),
         log_start_offset: Offset(0),
         records: batch,
+        aborted: None,
     }]))
 }
 

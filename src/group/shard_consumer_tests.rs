@@ -101,6 +101,7 @@ fn replayed(log: Vec<u8>, log_end: Offset) -> (Shard<u32>, Vec<ShardOut<u32>>) {
         last_stable_offset: log_end,
         log_start_offset: Offset(0),
         records: log,
+        aborted: None,
     };
     let mut out = Vec::new();
     shard.fetched(&read, NOW, &mut out).unwrap();

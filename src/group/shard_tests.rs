@@ -96,6 +96,7 @@ fn read(records: Vec<u8>) -> FetchPartitionResult {
         last_stable_offset: Offset(100),
         log_start_offset: Offset(0),
         records,
+        aborted: None,
     }
 }
 

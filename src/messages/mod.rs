@@ -24,6 +24,7 @@ pub mod partitions;
 pub mod quorum;
 pub mod throttles;
 pub mod topics;
+pub mod txn;
 
 pub use groups::*;
 pub use partitions::*;

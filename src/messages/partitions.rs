@@ -486,6 +486,17 @@ pub struct FetchPartitionResult {
     pub last_stable_offset: Offset,
     pub log_start_offset: Offset,
     pub records: Vec<u8>,
+    /// `read_committed`: the aborted transactions overlapping what was read (Kafka's
+    /// `aborted_transactions`: the client drops their producers' records from each first
+    /// offset until the producer's ABORT marker); `None` for `read_uncommitted`.
+    pub aborted: Option<Vec<AbortedTransaction>>,
+}
+
+/// An aborted transaction as a `read_committed` fetch answer lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortedTransaction {
+    pub producer_id: ProducerId,
+    pub first_offset: Offset,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

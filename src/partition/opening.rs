@@ -147,6 +147,7 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
                     last_stable_offset: Offset::UNKNOWN,
                     log_start_offset: Offset::UNKNOWN,
                     records: Vec::new(),
+                    aborted: None,
                 })
                 .collect(),
         ),

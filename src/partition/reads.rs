@@ -6,9 +6,13 @@ use std::collections::BTreeMap;
 
 use super::errors;
 use super::replica::Replica;
-use crate::messages::{FetchPartition, FetchPartitionResult, FetchRequest, ListOffsetsResult};
+use crate::limits;
+use crate::messages::{
+    AbortedTransaction, FetchPartition, FetchPartitionResult, FetchRequest, ListOffsetsResult,
+};
+use crate::storage::batch::HEADER_BYTES;
 use crate::storage::log::LogError;
-use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
+use crate::types::{ErrorCode, LeaderEpoch, Offset, ProducerId, TopicPartition};
 
 /// ListOffsets special timestamps.
 pub const EARLIEST_TIMESTAMP: i64 = -2;
@@ -43,6 +47,7 @@ fn fetch_error(tp: &TopicPartition, error_code: ErrorCode) -> FetchPartitionResu
         last_stable_offset: Offset::UNKNOWN,
         log_start_offset: Offset::UNKNOWN,
         records: Vec::new(),
+        aborted: None,
     }
 }
 
@@ -107,14 +112,26 @@ fn read_partition(
         last_stable_offset,
         log_start_offset: Offset(log.log_start_offset()),
         records: Vec::new(),
+        aborted: read_committed.then(Vec::new),
     };
     if limit == 0 && !first_with_data {
         return result;
     }
-    match log.read_bounded(partition.fetch_offset.into(), limit, upper.into()) {
+    let fetch_offset: i64 = partition.fetch_offset.into();
+    match log.read_bounded(fetch_offset, limit, upper.into()) {
         Ok(slice) => {
             if first_with_data || slice.bytes.len() <= limit {
                 *remaining = remaining.saturating_sub(slice.bytes.len());
+                if read_committed && !slice.bytes.is_empty() {
+                    let read_bytes = slice.bytes.len();
+                    match aborted_in(replica, fetch_offset, slice.next_offset, read_bytes) {
+                        Ok(aborted) => result.aborted = Some(aborted),
+                        Err(error) => {
+                            result.error_code = errors::log_error_code(&error);
+                            return result;
+                        }
+                    }
+                }
                 result.records = slice.bytes;
             }
         }
@@ -123,8 +140,42 @@ fn read_partition(
     result
 }
 
-/// One ListOffsets lookup (`read_committed`: the latest offset is the LSO, as Kafka's
-/// `fetchOffsetForTimestamp`). Unknown partitions are the caller's business.
+/// The aborted transactions a `read_committed` consumer must know of to read
+/// `[fetch_offset, upper_bound)`, `read_bytes` of batches (Kafka's
+/// `collectAbortedTransactions`). Each has a batch among those read, or was open at
+/// `fetch_offset` (one per producer then), so the list is bounded by the read and
+/// [`limits::FETCH_OPEN_TXNS_MAX`]; past that bound it is cut, and logged.
+fn aborted_in(
+    replica: &Replica,
+    fetch_offset: i64,
+    upper_bound: i64,
+    read_bytes: usize,
+) -> Result<Vec<AbortedTransaction>, LogError> {
+    let max = read_bytes / HEADER_BYTES + limits::FETCH_OPEN_TXNS_MAX;
+    let found = (replica.log()).aborted_between(fetch_offset, upper_bound, max)?;
+    if found.len() >= max {
+        tracing::error!(
+            dir = %replica.log().dir().display(),
+            fetch_offset,
+            max,
+            "more aborted transactions overlap a read_committed fetch than it lists"
+        );
+    }
+    Ok((found.iter())
+        .map(|txn| AbortedTransaction {
+            producer_id: ProducerId(txn.producer_id),
+            first_offset: Offset(txn.first_offset),
+        })
+        .collect())
+}
+
+/// One ListOffsets lookup, as Kafka's `Partition.fetchOffsetForTimestamp`: the latest offset is
+/// the last one a consumer may fetch (the LSO for `read_committed`, else the high watermark),
+/// and a lookup by timestamp (or the max timestamp) that lands at or past it finds nothing — a
+/// consumer must not be sent where it cannot read yet. A leader whose high watermark has not
+/// yet reached the start of its epoch (just elected, its followers not caught up) answers
+/// OFFSET_NOT_AVAILABLE to both, retriable: the offset it would answer could go back. Unknown
+/// partitions are the caller's business.
 ///
 /// The leader epoch (v4+) is Kafka's: the leader's current epoch for the latest offset, and the
 /// epoch the found record was written in otherwise, from the log's leader-epoch cache. Where the
@@ -143,27 +194,35 @@ pub fn list_offset(
         offset: Offset(offset),
         leader_epoch: log.epoch_for_offset(offset).map_or(current, LeaderEpoch),
     };
-    let none = ListOffsetsResult::not_found(ErrorCode::NONE);
+    let none = || ListOffsetsResult::not_found(ErrorCode::NONE);
+    let last_fetchable = match read_committed {
+        true => replica.last_stable_offset(),
+        false => replica.high_watermark(),
+    };
+    let lagging =
+        (replica.leader_epoch_start()).is_some_and(|start| start > replica.high_watermark());
+    let fetchable = |(timestamp, offset): (i64, i64)| match offset < last_fetchable.0 {
+        true => found(timestamp, offset),
+        false => none(),
+    };
     match timestamp_ms {
         EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => found(-1, log.log_start_offset()),
-        LATEST_TIMESTAMP => {
-            let latest = match read_committed {
-                true => replica.last_stable_offset(),
-                false => replica.high_watermark(),
-            };
-            ListOffsetsResult {
-                leader_epoch: current,
-                ..found(-1, latest.into())
-            }
+        LATEST_TIMESTAMP | MAX_TIMESTAMP if lagging => {
+            ListOffsetsResult::not_found(ErrorCode::OFFSET_NOT_AVAILABLE)
         }
+        t if t >= 0 && lagging => ListOffsetsResult::not_found(ErrorCode::OFFSET_NOT_AVAILABLE),
+        LATEST_TIMESTAMP => ListOffsetsResult {
+            leader_epoch: current,
+            ..found(-1, last_fetchable.into())
+        },
         MAX_TIMESTAMP => match log.max_timestamp() {
-            Ok(Some((timestamp, offset))) => found(timestamp, offset),
-            Ok(None) => none,
+            Ok(Some(found)) => fetchable(found),
+            Ok(None) => none(),
             Err(error) => list_error(&error),
         },
         t if t >= 0 => match log.offset_for_timestamp(t) {
-            Ok(Some((offset, timestamp))) => found(timestamp, offset),
-            Ok(None) => none,
+            Ok(Some((offset, timestamp))) => fetchable((timestamp, offset)),
+            Ok(None) => none(),
             Err(error) => list_error(&error),
         },
         _ => ListOffsetsResult::not_found(ErrorCode::INVALID_REQUEST),

@@ -27,6 +27,7 @@ use crate::storage::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::storage::disk_full;
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::log::clean::{CleanSlot, Cleaned};
+use crate::storage::log::txn_index::AbortedTxn;
 use crate::storage::log::{FlushPoint, FlushPolicy, Log, LogConfig, LogError, TimestampType};
 use crate::storage::marker::{self, Control, Marker};
 use crate::storage::persist::{PersistJob, PersistOp};
@@ -356,14 +357,25 @@ impl Replica {
             let log_end = log.cut_at_open(log.log_end_offset() - 1)?;
             state.truncated(Offset(log_end));
         }
-        let loaded = producer_snapshot::load(storage.as_ref(), &dir, log.log_end_offset())
-            .map_err(|source| LogError::Io {
+        // The replay records the aborts it meets in the log's aborted-transaction indexes:
+        // what a crash lost of them since the snapshot is written again (the rest is there:
+        // a snapshot is written only once everything below it was synced). A damaged index
+        // is rebuilt by replaying from a snapshot at or below the damage.
+        let missing_from = log.txn_index_missing_from();
+        let upto = missing_from.map_or(log.log_end_offset(), |m| m.min(log.log_end_offset()));
+        let loaded = producer_snapshot::load(storage.as_ref(), &dir, upto).map_err(|source| {
+            LogError::Io {
                 path: dir.clone(),
                 source,
-            })?;
+            }
+        })?;
         let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
-        let completed = rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
-        let mut txns = TxnState::rebuilt(open_transactions(&producers), completed);
+        let rebuilt = rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        for entry in &rebuilt.aborted {
+            log.record_aborted(entry)?;
+        }
+        log.finish_aborted_replay()?;
+        let mut txns = TxnState::rebuilt(open_transactions(&producers), rebuilt.completed);
         txns.on_high_watermark(state.high_watermark().0);
         begin_leader_epoch(&mut log, state.role());
         let acked = ack_offset(&log, &state);
@@ -466,7 +478,8 @@ impl Replica {
                         let pid = ProducerId(header.producer_id);
                         let (epoch, at) = (header.producer_epoch, header.base_offset);
                         (self.producers).apply_marker(pid, epoch, m.coordinator_epoch, now_ms);
-                        self.txns.on_marker(pid, at, !m.commit, hw);
+                        let completed = self.txns.on_marker(pid, at, !m.commit, hw);
+                        self.record_if_aborted(completed)?;
                     }
                     continue;
                 }
@@ -530,9 +543,13 @@ impl Replica {
         let loaded = producer_snapshot::load(self.storage.as_ref(), &dir, end)
             .map_err(|source| LogError::Io { path: dir, source })?;
         let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
-        let completed =
-            rebuild_producers(&self.log, snapshot_offset.max(0), &mut producers, now_ms)?;
-        self.txns = TxnState::rebuilt(open_transactions(&producers), completed);
+        let rebuilt = rebuild_producers(&self.log, snapshot_offset.max(0), &mut producers, now_ms)?;
+        // The cut removed the aborts past it; those below are there already (a record is
+        // written only if missing).
+        for entry in &rebuilt.aborted {
+            self.log.record_aborted(entry)?;
+        }
+        self.txns = TxnState::rebuilt(open_transactions(&producers), rebuilt.completed);
         self.txns.on_high_watermark(self.state.high_watermark().0);
         self.producers = producers;
         self.snapshot_offset = snapshot_offset;
@@ -780,15 +797,6 @@ impl Replica {
         now_ms: i64,
     ) -> Result<Appended, Rejection> {
         self.refuse_append()?;
-        if !marker.commit {
-            // Fetch cannot tell read_committed consumers which records an abort dropped until
-            // the log keeps the aborted-transaction index (issue 15, step 3): until then an
-            // ABORT would show aborted records as committed.
-            return Err(Rejection::new(
-                ErrorCode::INVALID_REQUEST,
-                "ABORT markers need the aborted-transaction index, not kept yet",
-            ));
-        }
         let coordinator_epoch = marker.coordinator_epoch;
         let check = (self.producers).check_marker(producer_id, producer_epoch, coordinator_epoch);
         if let MarkerCheck::Reject(code) = check {
@@ -813,12 +821,27 @@ impl Replica {
         let at = info.first_offset;
         (self.producers).apply_marker(producer_id, producer_epoch, coordinator_epoch, now_ms);
         let hw = self.state.high_watermark().0;
-        self.txns.on_marker(producer_id, at, !marker.commit, hw);
+        let completed = self.txns.on_marker(producer_id, at, !marker.commit, hw);
+        // A failure poisons the log (the marker is written but not indexed): the replica
+        // fails, and its reopen replays the marker into the index.
+        (self.record_if_aborted(completed)).map_err(|e| Rejection::from_log(&e))?;
         Ok(Appended::Written {
             first_offset: Offset(at),
             last_offset: Offset(info.last_offset),
             log_append_time_ms: info.log_append_time_ms,
         })
+    }
+
+    /// Records an aborted `completed` transaction in the log's aborted-transaction index, for
+    /// `read_committed` fetches.
+    fn record_if_aborted(&mut self, completed: Option<CompletedTxn>) -> Result<(), LogError> {
+        match completed {
+            Some(completed) if completed.aborted => {
+                let entry = self.txns.aborted_entry(&completed);
+                self.log.record_aborted(&entry)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Why nothing can be appended here now (as the leader): not leading, failed, resigning,
@@ -1402,11 +1425,14 @@ fn rebuild_producers(
     from_offset: i64,
     states: &mut ProducerStates,
     now_ms: i64,
-) -> Result<Vec<CompletedTxn>, LogError> {
+) -> Result<Rebuilt, LogError> {
     let mut completed = Vec::new();
-    let mut offset = from_offset.max(log.log_start_offset());
+    let mut aborted = Vec::new();
+    // From the snapshot on, below the log start too while its segment is kept (a marker there
+    // may close a transaction the snapshot has open).
+    let mut offset = from_offset;
     while offset < log.log_end_offset() {
-        let slice = log.read(offset, PRODUCER_STATE_SCAN_BYTES)?;
+        let slice = log.read_for_replay(offset, PRODUCER_STATE_SCAN_BYTES)?;
         let mut at = 0usize;
         while at < slice.bytes.len() {
             let Ok(header) = BatchHeader::parse(&slice.bytes[at..]) else {
@@ -1435,6 +1461,9 @@ fn rebuild_producers(
                                 last_offset: header.base_offset,
                                 aborted: !m.commit,
                             });
+                            if !m.commit {
+                                aborted.push(aborted_entry(states, pid, first_offset, &header));
+                            }
                         }
                     }
                 }
@@ -1446,7 +1475,36 @@ fn rebuild_producers(
         }
         offset = slice.next_offset;
     }
-    Ok(completed)
+    Ok(Rebuilt { completed, aborted })
+}
+
+/// What a replay of the log found besides the producer state.
+struct Rebuilt {
+    /// The transactions completed by the markers replayed.
+    completed: Vec<CompletedTxn>,
+    /// The aborted-transaction index entries of the ABORT markers replayed, in log order.
+    aborted: Vec<AbortedTxn>,
+}
+
+/// The index entry of `pid`'s transaction from `first_offset`, aborted by the marker
+/// `header` during a replay: its stable offset is the first offset of the earliest
+/// transaction still open then, as [`TxnState::aborted_entry`] has it live.
+fn aborted_entry(
+    states: &ProducerStates,
+    pid: ProducerId,
+    first_offset: i64,
+    header: &BatchHeader,
+) -> AbortedTxn {
+    let next_open = (states.entries())
+        .filter(|(id, _)| **id != pid)
+        .filter_map(|(_, entry)| entry.current_txn_first_offset)
+        .min();
+    AbortedTxn {
+        producer_id: pid.0,
+        first_offset,
+        last_offset: header.base_offset,
+        last_stable_offset: next_open.unwrap_or(header.base_offset + 1),
+    }
 }
 
 /// The producers with a transaction open, and where it began.
@@ -1603,6 +1661,52 @@ mod tests {
         let entry = states.get(ProducerId(pid)).expect("the producer");
         let seqs: Vec<i32> = entry.batches.iter().map(|b| b.first_seq).collect();
         assert_eq!(seqs, [1], "the batch at offset 0 is the snapshot's");
+    }
+
+    /// A replay from a snapshot below the log start (DeleteRecords moved it inside a segment)
+    /// reads from the snapshot on, as Kafka's rebuild reads the segments: the ABORT there
+    /// closes the transaction the snapshot has open (else it stayed open, holding the LSO at
+    /// the log start for good), and its index entry is made.
+    #[test]
+    fn a_replay_from_a_snapshot_below_the_log_start_reads_the_markers_there() {
+        use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
+        let storage = Arc::new(MemStorage::new());
+        let mut log = Log::open(storage, Path::new("t-0"), LogConfig::default(), 0).unwrap();
+        let pid = 7;
+        let stamp = ProducerStamp {
+            producer_id: pid,
+            producer_epoch: 0,
+            base_sequence: 0,
+            attributes: TRANSACTIONAL_BIT,
+        };
+        let mut txn = build_stamped_batch(&[(None, Some(b"t"))], 0, stamp);
+        log.append(&mut txn, 0, 0).unwrap(); // offset 0
+                                             // The snapshot at 1: the transaction open from 0.
+        let mut states = ProducerStates::default();
+        rebuild_producers(&log, 0, &mut states, 0).unwrap();
+        let open = |states: &ProducerStates| {
+            states
+                .get(ProducerId(pid))
+                .unwrap()
+                .current_txn_first_offset
+        };
+        assert_eq!(open(&states), Some(0));
+        let abort = Marker {
+            commit: false,
+            coordinator_epoch: 0,
+        };
+        log.append(&mut marker::build_marker(pid, 0, abort, 0), 0, 0)
+            .unwrap(); // offset 1
+        log.append(&mut build_batch(&[(None, b"p")], 0), 0, 0)
+            .unwrap(); // offset 2
+        log.delete_records_before(2, 0).unwrap();
+        let rebuilt = rebuild_producers(&log, 1, &mut states, 0).unwrap();
+        assert_eq!(
+            open(&states),
+            None,
+            "closed by the marker below the log start"
+        );
+        assert_eq!(rebuilt.aborted.len(), 1);
     }
 
     /// A transaction marker (a control batch) carries its producer's id and epoch but no

@@ -3061,6 +3061,7 @@ fn deleting_a_partition_a_shutdown_is_closing_lets_the_shutdown_finish() {
     );
 }
 
+mod aborted;
 mod compaction;
 mod coordinator;
 mod following;
@@ -3184,7 +3185,7 @@ fn partitions_follow_the_metadatas_leaders_and_refuse_what_they_do_not_lead() {
 /// Until the transaction coordinator exists (issue 15), a client's transactional batch is
 /// refused (INVALID_TXN_STATE) and nothing is written: nothing could ever end its transaction,
 /// which would hold the partition's last stable offset, and its read_committed consumers,
-/// for good. An ABORT marker is refused too while the aborted-transaction index is not kept.
+/// for good.
 #[test]
 fn transactional_writes_wait_for_the_coordinator() {
     use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
@@ -3208,18 +3209,6 @@ fn transactional_writes_wait_for_the_coordinator() {
         ErrorCode::NONE,
         "an idempotent batch still goes"
     );
-    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
-        markers: vec![MarkerWrite {
-            tp: a.clone(),
-            producer_id: pid,
-            producer_epoch: epoch,
-            coordinator_epoch: 0,
-            commit: false,
-        }],
-        timeout_ms: PRODUCE_TIMEOUT_MS,
-    });
-    let answer = produce_results(h.ask(abort)).remove(0).1;
-    assert_eq!(answer.error_code, ErrorCode::INVALID_REQUEST);
     assert_eq!(h.log_end(&a), 1);
     assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(1));
 }

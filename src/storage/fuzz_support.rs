@@ -98,7 +98,8 @@ fn file_name(choices: &mut Choices) -> String {
     match choices.byte() % 8 {
         0 | 1 => segment_name(choices.offset(), ".log"),
         2 => segment_name(choices.offset(), ".index"),
-        3 => segment_name(choices.offset(), ".timeindex"),
+        3 if choices.byte() % 2 == 0 => segment_name(choices.offset(), ".timeindex"),
+        3 => segment_name(choices.offset(), ".txnindex"),
         4 => CHECKPOINTS[usize::from(choices.byte()) % CHECKPOINTS.len()]
             .0
             .to_string(),

@@ -87,6 +87,7 @@ named_codes! {
     UNSTABLE_OFFSET_COMMIT = UnstableOffsetCommit,
     FENCED_LEADER_EPOCH = FencedLeaderEpoch,
     UNKNOWN_LEADER_EPOCH = UnknownLeaderEpoch,
+    OFFSET_NOT_AVAILABLE = OffsetNotAvailable,
     UNRELEASED_INSTANCE_ID = UnreleasedInstanceId,
     STALE_MEMBER_EPOCH = StaleMemberEpoch,
     FENCED_MEMBER_EPOCH = FencedMemberEpoch,

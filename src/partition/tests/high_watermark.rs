@@ -86,3 +86,54 @@ fn an_isr_shrunk_below_min_insync_replicas_freezes_the_high_watermark() {
     assert_eq!(produce_results(reply)[0].1.error_code, ErrorCode::NONE);
     assert_eq!(consumed(&mut h, &a), (Offset(2), vec![0, 1]));
 }
+
+/// ListOffsets never sends a consumer past what it may fetch (Kafka's
+/// `fetchOffsetForTimestamp`): a lookup by timestamp or the max timestamp that lands at or past
+/// the high watermark finds nothing; and a leader whose high watermark is still below the
+/// start of its epoch answers OFFSET_NOT_AVAILABLE to the latest-offset and timestamp lookups.
+#[test]
+fn list_offsets_stays_below_the_high_watermark_and_waits_for_a_new_leaders() {
+    use crate::partition::reads::{
+        list_offset, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP,
+    };
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let a = tp("a");
+    tell_with_isr(&mut h, &[(&a, Some(1), 1)], &[1, 2]);
+    h.ensure(&a, config(None));
+    let (_, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"x"))]));
+    h.complete(syncs(&effects));
+    let looked_up = |h: &Harness, timestamp| {
+        let result = list_offset(h.actor.replica(&a).unwrap(), timestamp, false);
+        (result.error_code, result.offset)
+    };
+    // The record is not committed: the follower has not fetched it.
+    assert_eq!(looked_up(&h, T0_MS), (ErrorCode::NONE, Offset::UNKNOWN));
+    assert_eq!(
+        looked_up(&h, MAX_TIMESTAMP),
+        (ErrorCode::NONE, Offset::UNKNOWN)
+    );
+    assert_eq!(
+        looked_up(&h, LATEST_TIMESTAMP),
+        (ErrorCode::NONE, Offset(0))
+    );
+    follower_fetch(&mut h, &a, 1);
+    assert_eq!(looked_up(&h, T0_MS), (ErrorCode::NONE, Offset(0)));
+    assert_eq!(looked_up(&h, MAX_TIMESTAMP), (ErrorCode::NONE, Offset(0)));
+    assert_eq!(
+        looked_up(&h, LATEST_TIMESTAMP),
+        (ErrorCode::NONE, Offset(1))
+    );
+
+    // A second record the follower has not fetched, then this leader is elected again in
+    // epoch 2: its epoch starts at 2, its high watermark is 1 until the follower fetches.
+    let (_, effects) = h.send(produce(-1, vec![(a.clone(), plain(b"y"))]));
+    h.complete(syncs(&effects));
+    tell_with_isr(&mut h, &[(&a, Some(1), 2)], &[1, 2]);
+    let unavailable = (ErrorCode::OFFSET_NOT_AVAILABLE, Offset::UNKNOWN);
+    assert_eq!(looked_up(&h, LATEST_TIMESTAMP), unavailable);
+    assert_eq!(looked_up(&h, T0_MS), unavailable);
+    assert_eq!(
+        looked_up(&h, EARLIEST_TIMESTAMP),
+        (ErrorCode::NONE, Offset(0))
+    );
+}

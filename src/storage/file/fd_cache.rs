@@ -1,6 +1,7 @@
 //! A bounded set of open file descriptors shared by every file of one [`super::FileStorage`].
 //!
-//! Why: a partition log has three files per segment (`.log`, `.index`, `.timeindex`), and a
+//! Why: a partition log has three or four files per segment (`.log`, `.index`, `.timeindex`,
+//! and `.txnindex` once a transaction aborted in it), and a
 //! broker once kept all of them open for life. 100,000 partitions, or a producer whose
 //! timestamps roll a segment per batch, then took every descriptor the process had, and the
 //! next start-up failed with "Too many open files" (issue 9, item 1). Kafka keeps far fewer

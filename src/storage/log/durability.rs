@@ -45,8 +45,9 @@ pub struct FlushPoint {
 /// Durability work recorded since the last flush job was taken.
 #[derive(Default)]
 pub(super) struct Pending {
-    /// Files of segments sealed by a roll (.log, .index, .timeindex each), oldest first.
-    sealed: Vec<(i64, [Arc<dyn StorageFile>; 3])>,
+    /// Files of segments sealed by a roll (.log, .index, .timeindex, and .txnindex if any,
+    /// each), oldest first.
+    sealed: Vec<(i64, Vec<Arc<dyn StorageFile>>)>,
     /// A segment file was created: the directory must be synced.
     dir_dirty: bool,
     /// The recovery point to write once the sealed segments are synced.
@@ -64,6 +65,9 @@ pub(super) struct Pending {
     cleaner_fence: Arc<Mutex<u64>>,
     /// Files of segments that left the log, removed after the log-start checkpoint.
     remove: Vec<PathBuf>,
+    /// Aborted-transaction indexes of sealed segments written since the last job, by segment
+    /// base (dropped with their segment, as `sealed`).
+    txn_indexes: Vec<(i64, Arc<dyn StorageFile>)>,
     /// A job writing a recovery point is running: the checkpoint on disk may be ahead of the
     /// log's `recovery_point` until it completes.
     recovery_point_in_flight: bool,
@@ -77,6 +81,7 @@ pub(super) struct Pending {
 impl Pending {
     pub(super) fn has_work(&self) -> bool {
         !self.sealed.is_empty()
+            || !self.txn_indexes.is_empty()
             || self.dir_dirty
             || self.recovery_point.is_some()
             || self.log_start.is_some()
@@ -109,7 +114,7 @@ impl Pending {
     }
 
     /// A segment left the log: its files go in the next job, after the log-start checkpoint.
-    pub(super) fn remove_segment(&mut self, paths: [PathBuf; 3]) {
+    pub(super) fn remove_segment(&mut self, paths: Vec<PathBuf>) {
         self.remove.extend(paths);
     }
 
@@ -125,6 +130,8 @@ impl Pending {
     /// one is active again, and no recovery point above `base` may be written any more.
     pub(super) fn truncated(&mut self, base: i64) {
         self.sealed.retain(|(sealed_base, _)| *sealed_base < base);
+        self.txn_indexes
+            .retain(|(index_base, _)| *index_base < base);
         self.recovery_point = self.recovery_point.map(|rp| rp.min(base));
         // The truncation writes the log start inline.
         self.log_start = None;
@@ -135,6 +142,8 @@ impl Pending {
     /// lands at `base` at most.
     pub(super) fn cut_at_open(&mut self, base: i64) {
         self.sealed.retain(|(sealed_base, _)| *sealed_base < base);
+        self.txn_indexes
+            .retain(|(index_base, _)| *index_base < base);
         self.dir_dirty = true;
         self.recovery_point = Some(self.recovery_point.map_or(base, |rp| rp.min(base)));
         self.rewrite_recovery_point = true;
@@ -144,6 +153,21 @@ impl Pending {
     /// before the recovery point moves past it.
     pub(super) fn recovered(&mut self, segment: &Segment) {
         self.sealed.push((segment.base_offset, segment.files()));
+    }
+
+    /// The aborted-transaction index `file` of a sealed segment changed (a replay recorded
+    /// or cut entries): the next job syncs it with the sealed segments, and the directory
+    /// too when the file was `created`. Not a sealed segment for the recovery point: what
+    /// such an index lacks after a crash is recorded again by the next open's replay, which
+    /// starts at or below every entry not yet synced (see `partition::replica`).
+    pub(super) fn txn_index_written(
+        &mut self,
+        base: i64,
+        file: Arc<dyn StorageFile>,
+        created: bool,
+    ) {
+        self.txn_indexes.push((base, file));
+        self.dir_dirty |= created;
     }
 
     /// Open removed or created files in the directory (leftovers, segments, the clean-shutdown
@@ -163,6 +187,8 @@ impl Pending {
     /// a removed file may not be reopenable to sync it).
     pub(super) fn removed_below(&mut self, base: i64) {
         self.sealed.retain(|(sealed_base, _)| *sealed_base >= base);
+        self.txn_indexes
+            .retain(|(index_base, _)| *index_base >= base);
     }
 
     /// The smallest base of a sealed segment not yet synced by a job, if any.
@@ -174,6 +200,7 @@ impl Pending {
     /// are handed back to be done at once (a new segment may reuse a removed file's name).
     pub(super) fn cleared(&mut self) -> Vec<PathBuf> {
         self.sealed.clear();
+        self.txn_indexes.clear();
         self.dir_dirty = false;
         self.recovery_point = None;
         self.rewrite_recovery_point = false;
@@ -201,7 +228,7 @@ impl Pending {
     pub(super) fn take_ops(
         &mut self,
         dir: &Path,
-        active: Arc<dyn StorageFile>,
+        active: Vec<Arc<dyn StorageFile>>,
         recovery_point: i64,
         generation: u64,
         epochs: Option<Vec<u8>>,
@@ -211,11 +238,12 @@ impl Pending {
         let sealed: Vec<Arc<dyn StorageFile>> = std::mem::take(&mut self.sealed)
             .into_iter()
             .flat_map(|(_, files)| files)
+            .chain(self.txn_indexes.drain(..).map(|(_, file)| file))
             .collect();
         if !sealed.is_empty() {
             ops.push(PersistOp::SyncFiles(sealed));
         }
-        ops.push(PersistOp::SyncFiles(vec![active]));
+        ops.push(PersistOp::SyncFiles(active));
         if std::mem::take(&mut self.dir_dirty) {
             ops.push(PersistOp::SyncDir(dir.to_path_buf()));
         }

@@ -1,6 +1,7 @@
 //! The partition log: Kafka's on-disk log for one partition, in one directory.
 //!
-//! A [`Log`] is a sequence of segments (`{base_offset:020}.log` + `.index` + `.timeindex`)
+//! A [`Log`] is a sequence of segments (`{base_offset:020}.log` + `.index` + `.timeindex`, and
+//! `.txnindex` once a transaction aborted in one: `aborted.rs`)
 //! holding RecordBatch v2 bytes exactly as produced, with dense offsets patched in. The
 //! format and the recovery algorithm are described with byte diagrams in `docs/log-format.md`.
 //!
@@ -19,6 +20,7 @@
 //! * everything below `synced_offset` survives a crash; recovery never serves a torn or
 //!   corrupt batch; offsets never go back below the persisted log start.
 
+mod aborted;
 mod checkpoint;
 pub mod clean;
 pub mod config;
@@ -34,6 +36,7 @@ mod retention;
 mod segment;
 mod time_index;
 pub mod txn_index;
+mod txn_index_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -141,6 +144,10 @@ pub struct Log {
     /// The last write failed because the disk was full (ENOSPC); cleared by a write that
     /// succeeds. With `failed`, the failure that poisoned the log was a full disk.
     out_of_space: bool,
+    /// The open found a damaged aborted-transaction index: from this offset on, aborted
+    /// transactions may be missing from the indexes until the partition replayed the log from
+    /// a producer snapshot at or below it ([`Log::txn_index_missing_from`]).
+    txn_index_missing_from: Option<i64>,
 }
 
 impl std::fmt::Debug for Log {
@@ -669,6 +676,27 @@ impl Log {
         self.read_bounded(offset, max_bytes, i64::MAX)
     }
 
+    /// [`Log::read`] for a replay of the producer state from a snapshot, which may be below the
+    /// log start (DeleteRecords moves it inside a segment, and the snapshot describes the
+    /// batches from its offset on): reads below the log start are served while their segment
+    /// is kept, as Kafka's producer-state rebuild reads the segments from the snapshot on.
+    pub fn read_for_replay(&self, offset: i64, max_bytes: usize) -> Result<ReadSlice, LogError> {
+        let first_base = *self.segments.keys().next().expect("never empty");
+        let offset = offset.max(first_base);
+        if offset >= self.log_start_offset {
+            return self.read(offset, max_bytes);
+        }
+        let segment = (self.segments.range(..=offset).next_back())
+            .map(|(_, s)| s)
+            .expect("at or above the first base");
+        let read = segment.read(offset, max_bytes, self.log_end_offset())?;
+        Ok(read.map_or(ReadSlice::empty(offset), |read| ReadSlice {
+            bytes: read.bytes,
+            first_offset: read.first_offset,
+            next_offset: read.next_offset,
+        }))
+    }
+
     /// [`Log::read`] that returns no batch ending past `upper_bound_offset` (the high
     /// watermark, for consumers).
     pub fn read_bounded(
@@ -781,7 +809,7 @@ impl Log {
             return None;
         }
         self.unsynced_since_ms = None;
-        let active = self.active().log_file().clone();
+        let active = self.active_files();
         let (job, recovery_point, log_start) =
             if self.has_pending() || epochs_dirty || !extra.is_empty() {
                 let epochs = self.epochs.take_for_job();
@@ -796,7 +824,7 @@ impl Log {
                 let job = PersistJob::new(self.storage.clone(), ops);
                 (job, recovery_point, log_start)
             } else {
-                (PersistJob::sync_files(vec![active]), None, None)
+                (PersistJob::sync_files(active), None, None)
             };
         let point = FlushPoint {
             covers_offset: self.log_end_offset(),
@@ -805,6 +833,15 @@ impl Log {
             generation: self.generation,
         };
         Some((job, point))
+    }
+
+    /// The active segment's files a flush syncs: its log, and its aborted-transaction index
+    /// (its other indexes are rebuilt by recovery; that one is not).
+    fn active_files(&self) -> Vec<Arc<dyn crate::storage::StorageFile>> {
+        let active = self.active();
+        let mut files = vec![active.log_file().clone()];
+        files.extend(active.txn_index.file().cloned());
+        files
     }
 
     /// The job of a clean close: everything [`Log::flush_job`] would do, then the active

@@ -39,6 +39,7 @@ use super::error::IoContext;
 use super::segment::{
     file_path, parse_file_name, FileKind, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
 };
+use super::txn_index_file::TXN_INDEX_SUFFIX;
 use super::{Log, LogConfig, LogError};
 use crate::storage::Storage;
 
@@ -63,7 +64,7 @@ impl Listing {
                 Some((base, FileKind::Log)) => {
                     logs.insert(base);
                 }
-                Some((base, FileKind::Index | FileKind::TimeIndex)) => {
+                Some((base, FileKind::Index | FileKind::TimeIndex | FileKind::TxnIndex)) => {
                     indexes.entry(base).or_default().push(name)
                 }
                 None if name.ends_with(TMP_SUFFIX) || clean::is_uncommitted(&name) => {
@@ -86,7 +87,12 @@ impl Listing {
 }
 
 fn delete_segment_files(storage: &dyn Storage, dir: &Path, base: i64) -> Result<(), LogError> {
-    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+    for suffix in [
+        LOG_SUFFIX,
+        INDEX_SUFFIX,
+        TIME_INDEX_SUFFIX,
+        TXN_INDEX_SUFFIX,
+    ] {
         let path = file_path(dir, base, suffix);
         if storage.exists(&path) {
             storage.remove_file(&path).at(&path)?;
@@ -171,6 +177,7 @@ impl Log {
             swap_in_flight: false,
             failed: false,
             out_of_space: false,
+            txn_index_missing_from: None,
         };
         if swaps_finished || !listing.leftovers.is_empty() {
             log.durability.dir_changed();
@@ -293,6 +300,7 @@ impl Log {
             }
             self.create_first_segment(self.log_start_offset, now_ms)?;
         }
+        self.load_txn_indexes()?;
         let mut first_recovered = None;
         for base in recovered {
             if let Some(segment) = self.segments.get(base) {
@@ -327,6 +335,25 @@ impl Log {
             self.first_dirty_offset = offset.clamp(self.log_start_offset, self.log_end_offset());
             if self.first_dirty_offset != offset {
                 self.durability.cleaner_moved(self.first_dirty_offset);
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads every segment's aborted-transaction index, noting from where entries may be
+    /// missing when one is damaged. Entries past the log end name markers a crash cut off.
+    fn load_txn_indexes(&mut self) -> Result<(), LogError> {
+        let log_end = self.log_end_offset();
+        for segment in self.segments.values_mut() {
+            let (base, next) = (segment.base_offset, segment.next_offset);
+            if let Some(damage) = segment.txn_index.load(base, next, log_end)? {
+                tracing::warn!(
+                    path = %segment.txn_index.path().display(),
+                    missing_from = damage.missing_from,
+                    "damaged aborted-transaction index: rebuilt from the log"
+                );
+                let missing_from = self.txn_index_missing_from.get_or_insert(i64::MAX);
+                *missing_from = (*missing_from).min(damage.missing_from);
             }
         }
         Ok(())

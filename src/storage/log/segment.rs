@@ -1,4 +1,5 @@
-//! One segment: `{base_offset:020}.log` plus its `.index` and `.timeindex`.
+//! One segment: `{base_offset:020}.log` plus its `.index` and `.timeindex`, and its
+//! `.txnindex` once a transaction aborted in it ([`TxnIndexFile`]).
 //!
 //! The segment owns the per-batch bookkeeping shared by appends and recovery (index entry
 //! cadence, largest timestamp), and the reads that turn an offset or timestamp into a byte
@@ -11,6 +12,7 @@ use super::error::IoContext;
 use super::index::{self, IndexFile, OffsetEntry};
 use super::reader::{header_at, validated_header_at, ChunkReader, ScanError};
 use super::time_index::{self, TimeEntry};
+use super::txn_index_file::{TxnIndexFile, TXN_INDEX_SUFFIX};
 use super::LogError;
 use crate::storage::batch::{BatchHeader, RecordPosition, RecordWalker, NO_TIMESTAMP};
 use crate::storage::{disk_full, read_exact_at, Storage, StorageFile};
@@ -25,6 +27,7 @@ pub(crate) enum FileKind {
     Log,
     Index,
     TimeIndex,
+    TxnIndex,
 }
 
 /// `00000000000000000042.log` → `(42, Log)`; anything else → `None`.
@@ -35,6 +38,8 @@ pub(crate) fn parse_file_name(name: &str) -> Option<(i64, FileKind)> {
         (s, FileKind::Index)
     } else if let Some(s) = name.strip_suffix(TIME_INDEX_SUFFIX) {
         (s, FileKind::TimeIndex)
+    } else if let Some(s) = name.strip_suffix(TXN_INDEX_SUFFIX) {
+        (s, FileKind::TxnIndex)
     } else {
         return None;
     };
@@ -73,6 +78,9 @@ pub(crate) struct Segment {
     log: Arc<dyn StorageFile>,
     pub index: IndexFile<OffsetEntry>,
     pub time_index: IndexFile<TimeEntry>,
+    /// The transactions aborted in the segment (loaded by the log's open, see
+    /// [`TxnIndexFile::load`]).
+    pub txn_index: TxnIndexFile,
     pub size_bytes: u64,
     /// Offset after the last batch (the base offset while empty).
     pub next_offset: i64,
@@ -109,12 +117,14 @@ impl Segment {
             IndexFile::open(storage, &file_path(dir, base_offset, INDEX_SUFFIX))?;
         let (time_index, had_time_index) =
             IndexFile::open(storage, &file_path(dir, base_offset, TIME_INDEX_SUFFIX))?;
+        let txn_index = TxnIndexFile::open(storage, dir, base_offset)?;
         let segment = Self {
             base_offset,
             log_path,
             log,
             index,
             time_index,
+            txn_index,
             size_bytes: 0,
             next_offset: base_offset,
             max_timestamp_ms: NO_TIMESTAMP,
@@ -138,6 +148,7 @@ impl Segment {
         segment.log.truncate(0).at(&segment.log_path)?;
         segment.index.clear()?;
         segment.time_index.clear()?;
+        segment.txn_index.remove(storage)?;
         Ok(segment)
     }
 
@@ -149,13 +160,16 @@ impl Segment {
         &self.log
     }
 
-    /// The segment's three files (.log, .index, .timeindex), to sync it off the caller.
-    pub(crate) fn files(&self) -> [Arc<dyn StorageFile>; 3] {
-        [
+    /// The segment's files (.log, .index, .timeindex, and .txnindex if it has one), to sync
+    /// it off the caller.
+    pub(crate) fn files(&self) -> Vec<Arc<dyn StorageFile>> {
+        let mut files = vec![
             self.log.clone(),
             self.index.file().clone(),
             self.time_index.file().clone(),
-        ]
+        ];
+        files.extend(self.txn_index.file().cloned());
+        files
     }
 
     pub(crate) fn log_path(&self) -> &Path {
@@ -598,6 +612,9 @@ impl Segment {
     ) -> Result<i64, LogError> {
         let next_offset = self.cut_unsynced(offset, index_interval_bytes)?;
         self.log.sync().at(&self.log_path)?;
+        if let Some(file) = self.txn_index.file() {
+            file.sync().at(self.txn_index.path())?;
+        }
         Ok(next_offset)
     }
 
@@ -616,6 +633,8 @@ impl Segment {
         };
         self.log.truncate(position).at(&self.log_path)?;
         self.recover(index_interval_bytes, false, &mut |_| {})?;
+        // A transaction whose marker was cut is no longer known aborted.
+        self.txn_index.truncate_from(self.next_offset)?;
         Ok(self.next_offset)
     }
 
@@ -634,11 +653,12 @@ impl Segment {
 
     /// The segment's file paths, log first: an index without its log is an orphan that the
     /// next open deletes, so removing them in this order never leaves a log without its index.
-    pub(crate) fn paths(&self) -> [PathBuf; 3] {
-        [
+    pub(crate) fn paths(&self) -> Vec<PathBuf> {
+        vec![
             self.log_path.clone(),
             self.index.path().to_path_buf(),
             self.time_index.path().to_path_buf(),
+            self.txn_index.path().to_path_buf(),
         ]
     }
 

@@ -11,8 +11,8 @@
 //! `first_offset` is the transaction's first batch on the partition, `last_offset` its ABORT
 //! marker's offset, and `last_stable_offset` the partition's last stable offset once the
 //! abort completed. An entry is appended to the index of the segment that holds the marker,
-//! so entries come in `last_offset` order. Built in steps (issue 15): this is the codec and the
-//! lookup; the log appends, truncates and recovers the files in a later step.
+//! so entries come in `last_offset` order. This is the codec and the lookup rule; one
+//! segment's file is `txn_index_file.rs`, the log's use of them `aborted.rs`.
 
 /// One aborted transaction (Kafka's `AbortedTxn`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

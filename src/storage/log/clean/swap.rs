@@ -576,12 +576,17 @@ impl Log {
             Ok(swapped) => swapped,
             Err(error) => return self.poison_on_failure(Err(error)),
         };
-        for segment in swapped.segments {
+        for mut segment in swapped.segments {
             debug_assert!(
                 (self.segments.get(&segment.base_offset))
                     .is_some_and(|old| old.next_offset == segment.next_offset),
                 "a swapped segment covers the offsets of the one it replaces"
             );
+            // The clean keeps offsets and every transactional and control batch: the aborted
+            // transactions of the old segment are the new one's, in the same file.
+            if let Some(old) = self.segments.get_mut(&segment.base_offset) {
+                std::mem::swap(&mut segment.txn_index, &mut old.txn_index);
+            }
             self.segments.insert(segment.base_offset, segment);
         }
         self.first_dirty_offset = self.first_dirty_offset.max(swapped.cleanable_end);

@@ -1500,3 +1500,27 @@ fn a_swap_job_swaps_the_segments_that_have_a_cleaned_file() {
     assert!(cleaned.len() > 1, "{cleaned:?}");
     assert_eq!(swap.bases(), cleaned);
 }
+
+/// A clean keeps offsets (and every transactional and control batch): a cleaned segment's
+/// aborted transactions are still listed, from the same file, after the swap and a reopen.
+#[test]
+fn a_clean_keeps_the_segments_aborted_transactions() {
+    use crate::storage::log::txn_index::AbortedTxn;
+    let mem = Arc::new(MemStorage::new());
+    let (mut log, _) = populated(mem.clone(), 4, 5);
+    let entry = AbortedTxn {
+        producer_id: 9,
+        first_offset: 5,
+        last_offset: 7,
+        last_stable_offset: 8,
+    };
+    log.record_aborted(&entry).unwrap();
+    log.sync().unwrap();
+    log.clean(&clean_config(i64::MAX), i64::MAX, 3_000)
+        .expect("clean")
+        .expect("due");
+    assert_eq!(log.aborted_between(0, 20, 10).unwrap(), [entry]);
+    log.close().unwrap();
+    let log = open(mem);
+    assert_eq!(log.aborted_between(0, 20, 10).unwrap(), [entry]);
+}

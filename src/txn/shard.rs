@@ -1,0 +1,412 @@
+//! One `__transaction_state` partition's coordinator: its transactional ids, its load, its
+//! leadership term and its writes in flight (Kafka's `TransactionStateManager` for one
+//! partition, with `TransactionCoordinator`'s request handling).
+//!
+//! * **Loading → Loaded.** A shard is made when its partition is led here and replays it below
+//!   the durable log end it was given ([`super::load`]); meanwhile every request gets
+//!   COORDINATOR_LOAD_IN_PROGRESS.
+//! * **One write per id, applied on ack.** A decision of [`super::transitions`] that changes an
+//!   id's metadata becomes one record appended under the shard's term; the id takes the new
+//!   metadata, and the request its answer, only once the append is acknowledged. Meanwhile the
+//!   id answers CONCURRENT_TRANSACTIONS (Kafka's `pendingTransitionInProgress`).
+//! * **Any failed write ends the shard**, as a group shard's: the failed record may still be in
+//!   the log, so the shard's memory is no longer the log's. The caller drops it
+//!   ([`Shard::abandon`]) and loads again.
+//! * **Producer ids** come from outside (the quorum's blocks, through the partitions actor): an
+//!   InitProducerId that needs a new one waits for [`Shard::producer_id`], the shard asking
+//!   with [`ShardOut::NeedProducerId`].
+//!
+//! Not yet here (issue 15, next steps): the transaction markers and the completion they lead
+//! to; until then a prepared transaction stays prepared.
+//!
+//! Pure: it takes the time and returns [`ShardOut`]s; the actor turns them into effects.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::messages::groups::LeaderTerm;
+use crate::messages::partitions::FetchPartitionResult;
+use crate::messages::txn::{InitTxnArgs, TxnReply, TxnRequest};
+use crate::storage::batch::build_batch_records;
+use crate::types::{ErrorCode, Offset, ProducerId};
+
+use super::load::{Load, LoadStep};
+use super::records::{encode_key, encode_value};
+use super::transitions::{self, InitDecision, TxnMetadata};
+
+/// What a shard asks of its actor, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ShardOut<W> {
+    /// Answer the request `W`.
+    Answer(W, TxnReply),
+    /// Append `batch` under the shard's term; feed the outcome to [`Shard::appended`].
+    Append { write: u64, batch: Vec<u8> },
+    /// Read the partition from `from` for the load; feed the answer to [`Shard::fetched`].
+    Read { from: Offset },
+    /// A new producer id is wanted; feed it to [`Shard::producer_id`].
+    NeedProducerId,
+}
+
+/// Why a shard must be dropped and loaded again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unload(pub String);
+
+/// What a write's acknowledgement answers.
+#[derive(Debug)]
+enum After<W> {
+    /// Answer the request with this.
+    Answer(W, TxnReply),
+    /// Nothing: the coordinator's own write (a timed-out transaction's abort).
+    Nothing,
+}
+
+/// A write in flight: whose id, the metadata it writes, and what its ack answers.
+#[derive(Debug)]
+struct InFlight<W> {
+    id: String,
+    next: TxnMetadata,
+    after: After<W>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Loading(Load),
+    Loaded,
+}
+
+#[derive(Debug)]
+pub struct Shard<W> {
+    partition: i32,
+    term: LeaderTerm,
+    /// Unique per shard made by the actor: answers to an older shard's calls are told apart.
+    id: u64,
+    /// `transaction.max.timeout.ms`: a longer transaction timeout is refused.
+    max_timeout_ms: i32,
+    phase: Phase,
+    ids: BTreeMap<String, TxnMetadata>,
+    writes: BTreeMap<u64, InFlight<W>>,
+    next_write: u64,
+    /// Producer ids granted and not used yet.
+    spare_producer_ids: Vec<i64>,
+    /// InitProducerId requests waiting for a producer id, in arrival order.
+    waiting_for_id: VecDeque<(W, InitTxnArgs)>,
+}
+
+impl<W: Copy> Shard<W> {
+    /// The shard of `partition` under `term`, loading everything below `log_end`.
+    pub fn new(
+        partition: i32,
+        term: LeaderTerm,
+        log_end: Offset,
+        id: u64,
+        max_timeout_ms: i32,
+        out: &mut Vec<ShardOut<W>>,
+    ) -> Self {
+        let load = Load::new(log_end);
+        let mut shard = Self {
+            partition,
+            term,
+            id,
+            max_timeout_ms,
+            phase: Phase::Loading(load),
+            ids: BTreeMap::new(),
+            writes: BTreeMap::new(),
+            next_write: 0,
+            spare_producer_ids: Vec::new(),
+            waiting_for_id: VecDeque::new(),
+        };
+        shard.next_load_step(out);
+        shard
+    }
+
+    pub fn term(&self) -> LeaderTerm {
+        self.term
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn is_loading(&self) -> bool {
+        matches!(self.phase, Phase::Loading(_))
+    }
+
+    /// The transactional ids this shard coordinates.
+    pub fn id_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// `transactional_id`'s metadata, as last acknowledged.
+    pub fn metadata(&self, transactional_id: &str) -> Option<&TxnMetadata> {
+        self.ids.get(transactional_id)
+    }
+
+    fn next_load_step(&mut self, out: &mut Vec<ShardOut<W>>) {
+        let Phase::Loading(load) = &self.phase else {
+            return;
+        };
+        match load.step() {
+            LoadStep::Read(from) => out.push(ShardOut::Read { from }),
+            LoadStep::Done => self.finish_load(),
+        }
+    }
+
+    fn finish_load(&mut self) {
+        let Phase::Loading(load) = std::mem::replace(&mut self.phase, Phase::Loaded) else {
+            return;
+        };
+        let replayed = load.finish();
+        if replayed.skipped > 0 {
+            tracing::warn!(
+                partition = self.partition,
+                skipped = replayed.skipped,
+                "__transaction_state records the coordinator could not read were skipped"
+            );
+        }
+        self.ids = replayed.ids;
+    }
+
+    /// A load read's answer.
+    pub fn fetched(
+        &mut self,
+        read: &FetchPartitionResult,
+        out: &mut Vec<ShardOut<W>>,
+    ) -> Result<(), Unload> {
+        let Phase::Loading(load) = &mut self.phase else {
+            return Ok(()); // an answer of an older load
+        };
+        load.fetched(read).map_err(Unload)?;
+        self.next_load_step(out);
+        Ok(())
+    }
+
+    /// A client's request for one of this shard's ids.
+    pub fn request(&mut self, now_ms: i64, w: W, request: TxnRequest, out: &mut Vec<ShardOut<W>>) {
+        if self.is_loading() {
+            let reply = TxnReply::refused(&request, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+            return out.push(ShardOut::Answer(w, reply));
+        }
+        let id = request.transactional_id().to_owned();
+        if self.writing(&id) {
+            let reply = TxnReply::refused(&request, ErrorCode::CONCURRENT_TRANSACTIONS);
+            return out.push(ShardOut::Answer(w, reply));
+        }
+        let current = self.ids.get(&id);
+        match &request {
+            TxnRequest::InitProducerId(args) => self.init(now_ms, w, args.clone(), out),
+            TxnRequest::AddPartitions(args) => {
+                let decided = transitions::add_partitions(
+                    current,
+                    args.producer_id.0,
+                    args.producer_epoch,
+                    &args.partitions,
+                    now_ms,
+                );
+                let answer = |code| TxnReply::AddPartitions(code);
+                self.write_or_answer(now_ms, w, id, decided, answer, out);
+            }
+            TxnRequest::EndTxn(args) => {
+                let decided = transitions::end_txn(
+                    current,
+                    args.producer_id.0,
+                    args.producer_epoch,
+                    args.commit,
+                    now_ms,
+                );
+                let answer = |code| TxnReply::EndTxn(code);
+                self.write_or_answer(now_ms, w, id, decided, answer, out);
+            }
+        }
+    }
+
+    /// Whether `id` has a write in flight.
+    fn writing(&self, id: &str) -> bool {
+        self.writes.values().any(|write| write.id == id)
+    }
+
+    /// AddPartitions and EndTxn: new metadata to write (answered NONE once acknowledged), an
+    /// answer with nothing to write, or a refusal.
+    fn write_or_answer(
+        &mut self,
+        now_ms: i64,
+        w: W,
+        id: String,
+        decided: Result<Option<TxnMetadata>, ErrorCode>,
+        answer: impl Fn(ErrorCode) -> TxnReply,
+        out: &mut Vec<ShardOut<W>>,
+    ) {
+        match decided {
+            Ok(Some(next)) => self.write(
+                now_ms,
+                id,
+                next,
+                After::Answer(w, answer(ErrorCode::NONE)),
+                out,
+            ),
+            Ok(None) => out.push(ShardOut::Answer(w, answer(ErrorCode::NONE))),
+            Err(code) => out.push(ShardOut::Answer(w, answer(code))),
+        }
+    }
+
+    fn init(&mut self, now_ms: i64, w: W, args: InitTxnArgs, out: &mut Vec<ShardOut<W>>) {
+        let current = self.ids.get(&args.transactional_id);
+        let expected = args.expected.map(|(pid, epoch)| (pid.0, epoch));
+        // A decision that needs a new producer id while none is spare waits for one.
+        let mut spare = self.spare_producer_ids.last().copied();
+        let mut needed = false;
+        let mut new_id = || {
+            needed = true;
+            spare.take().unwrap_or(-1)
+        };
+        let decided = transitions::init_producer_id(
+            current,
+            args.timeout_ms,
+            self.max_timeout_ms,
+            expected,
+            now_ms,
+            &mut new_id,
+        );
+        if needed && self.spare_producer_ids.is_empty() && decided.is_ok() {
+            if self.waiting_for_id.is_empty() {
+                out.push(ShardOut::NeedProducerId);
+            }
+            return self.waiting_for_id.push_back((w, args));
+        }
+        if needed && decided.is_ok() {
+            self.spare_producer_ids.pop();
+        }
+        let id = args.transactional_id;
+        match decided {
+            Ok(InitDecision::Write(next)) => {
+                let reply =
+                    TxnReply::InitProducerId(Ok((ProducerId(next.producer_id), next.epoch)));
+                self.write(now_ms, id, next, After::Answer(w, reply), out);
+            }
+            // An open transaction is aborted under a bumped epoch first; the producer retries.
+            Ok(InitDecision::FenceOpen(fenced)) => {
+                let reply = TxnReply::InitProducerId(Err(ErrorCode::CONCURRENT_TRANSACTIONS));
+                self.write(now_ms, id, fenced, After::Answer(w, reply), out);
+            }
+            Err(code) => out.push(ShardOut::Answer(w, TxnReply::InitProducerId(Err(code)))),
+        }
+    }
+
+    /// A producer id for the InitProducerId requests waiting for one: they are decided again
+    /// in arrival order (the first that needs an id takes it; the next asks for another).
+    pub fn producer_id(
+        &mut self,
+        now_ms: i64,
+        producer_id: ProducerId,
+        out: &mut Vec<ShardOut<W>>,
+    ) {
+        self.spare_producer_ids.push(producer_id.0);
+        let waiting = std::mem::take(&mut self.waiting_for_id);
+        for (w, args) in waiting {
+            let request = TxnRequest::InitProducerId(args);
+            self.request(now_ms, w, request, out);
+        }
+    }
+
+    /// No producer id could be had (`code`, retriable): the requests waiting for one get it.
+    pub fn producer_id_failed(&mut self, code: ErrorCode, out: &mut Vec<ShardOut<W>>) {
+        for (w, _) in std::mem::take(&mut self.waiting_for_id) {
+            out.push(ShardOut::Answer(w, TxnReply::InitProducerId(Err(code))));
+        }
+    }
+
+    /// Writes `next` as `id`'s record; `after` is done once it is acknowledged.
+    fn write(
+        &mut self,
+        now_ms: i64,
+        id: String,
+        next: TxnMetadata,
+        after: After<W>,
+        out: &mut Vec<ShardOut<W>>,
+    ) {
+        let encoded = encode_key(&id).and_then(|key| Ok((key, encode_value(&next.to_record())?)));
+        let (key, value) = match encoded {
+            Ok(encoded) => encoded,
+            Err(error) => {
+                // An id too long for the record's string (Kafka's is the same int16 length).
+                tracing::warn!(%error, "transactional id not written");
+                if let After::Answer(w, reply) = after {
+                    let refused = reply.with_error(ErrorCode::INVALID_REQUEST);
+                    out.push(ShardOut::Answer(w, refused));
+                }
+                return;
+            }
+        };
+        let batch = build_batch_records(&[(Some(&key[..]), Some(&value[..]))], now_ms);
+        let write = self.next_write;
+        self.next_write += 1;
+        self.writes.insert(write, InFlight { id, next, after });
+        out.push(ShardOut::Append { write, batch });
+    }
+
+    /// The outcome of write `write`: acknowledged, the id takes its metadata and the request
+    /// its answer; failed, the shard must go ([`Unload`]).
+    pub fn appended(
+        &mut self,
+        write: u64,
+        outcome: Result<(), ErrorCode>,
+        out: &mut Vec<ShardOut<W>>,
+    ) -> Result<(), Unload> {
+        let Some(in_flight) = self.writes.remove(&write) else {
+            return Ok(());
+        };
+        if let Err(code) = outcome {
+            // Answered with the rest by `abandon`.
+            self.writes.insert(write, in_flight);
+            return Err(Unload(format!("write {write} failed: {code:?}")));
+        }
+        self.ids.insert(in_flight.id, in_flight.next);
+        if let After::Answer(w, reply) = in_flight.after {
+            out.push(ShardOut::Answer(w, reply));
+        }
+        Ok(())
+    }
+
+    /// The open transactions past their timeout are aborted under a bumped epoch (Kafka's
+    /// `abortTimedOutTransactions`), one write each; ids with a write in flight wait for the
+    /// next scan.
+    pub fn abort_timed_out(&mut self, now_ms: i64, out: &mut Vec<ShardOut<W>>) -> Vec<String> {
+        if self.is_loading() {
+            return Vec::new();
+        }
+        let due: Vec<(String, TxnMetadata)> = (self.ids.iter())
+            .filter(|(id, _)| !self.writing(id))
+            .filter_map(|(id, meta)| {
+                Some((id.clone(), transitions::abort_timed_out(meta, now_ms)?))
+            })
+            .collect();
+        let mut aborted = Vec::with_capacity(due.len());
+        for (id, next) in due {
+            aborted.push(id.clone());
+            self.write(now_ms, id, next, After::Nothing, out);
+        }
+        aborted
+    }
+
+    /// The shard is dropped (its term ended, or its memory can no longer be trusted): every
+    /// request waiting on it is answered NOT_COORDINATOR, so the client finds the coordinator
+    /// again.
+    pub fn abandon(self, out: &mut Vec<ShardOut<W>>) {
+        for (_, in_flight) in self.writes {
+            if let After::Answer(w, reply) = in_flight.after {
+                out.push(ShardOut::Answer(
+                    w,
+                    reply.with_error(ErrorCode::NOT_COORDINATOR),
+                ));
+            }
+        }
+        for (w, _) in self.waiting_for_id {
+            out.push(ShardOut::Answer(
+                w,
+                TxnReply::InitProducerId(Err(ErrorCode::NOT_COORDINATOR)),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "shard_tests.rs"]
+mod tests;
