@@ -105,9 +105,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             } else {
                 messages::ListOffsetsResult::not_found(ErrorCode::INVALID_REQUEST)
             };
+            let code = list_offsets_code(result.error_code, version);
             let mut partition = ListOffsetsPartitionResponse::default()
                 .with_partition_index(tp.partition)
-                .with_error_code(result.error_code.wire())
+                .with_error_code(code.wire())
                 .with_timestamp(result.timestamp)
                 .with_offset(result.offset.into());
             if version >= 4 && result.error_code == ErrorCode::NONE {
@@ -124,6 +125,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             })
             .collect();
         Ok(ListOffsetsResponse::default().with_topics(topics))
+    }
+}
+
+/// A ListOffsets answer's code for `version`: OFFSET_NOT_AVAILABLE came with v5 (Kafka's
+/// `ReplicaManager.fetchOffset` answers older versions LEADER_NOT_AVAILABLE, which they know
+/// to retry).
+fn list_offsets_code(code: ErrorCode, version: i16) -> ErrorCode {
+    match code {
+        ErrorCode::OFFSET_NOT_AVAILABLE if version < 5 => ErrorCode::LEADER_NOT_AVAILABLE,
+        code => code,
     }
 }
 
@@ -178,5 +189,17 @@ mod tests {
         assert_eq!(capped_max_bytes(1000, 57_671_680), 1000);
         assert_eq!(capped_max_bytes(-5, 57_671_680), 0);
         assert_eq!(capped_max_bytes(i32::MAX, i32::MAX as usize), i32::MAX);
+    }
+
+    #[test]
+    fn offset_not_available_reaches_only_the_versions_that_know_it() {
+        let lagging = ErrorCode::OFFSET_NOT_AVAILABLE;
+        assert_eq!(
+            list_offsets_code(lagging, 4),
+            ErrorCode::LEADER_NOT_AVAILABLE
+        );
+        assert_eq!(list_offsets_code(lagging, 5), lagging);
+        let other = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+        assert_eq!(list_offsets_code(other, 1), other);
     }
 }

@@ -169,13 +169,14 @@ fn aborted_in(
         .collect())
 }
 
-/// One ListOffsets lookup, as Kafka's `Partition.fetchOffsetForTimestamp`: the latest offset is
-/// the last one a consumer may fetch (the LSO for `read_committed`, else the high watermark),
-/// and a lookup by timestamp (or the max timestamp) that lands at or past it finds nothing — a
-/// consumer must not be sent where it cannot read yet. A leader whose high watermark has not
-/// yet reached the start of its epoch (just elected, its followers not caught up) answers
-/// OFFSET_NOT_AVAILABLE to both, retriable: the offset it would answer could go back. Unknown
-/// partitions are the caller's business.
+/// One ListOffsets lookup, as Kafka's `Partition.fetchOffsetForTimestamp` and
+/// `ReplicaManager.fetchOffset`: the latest offset is the last one a consumer may fetch (the
+/// LSO for `read_committed`, else the high watermark), and a lookup by timestamp (or the max
+/// timestamp) that lands at or past it finds nothing — a consumer must not be sent where it
+/// cannot read yet. A leader whose high watermark has not yet reached the start of its epoch
+/// (just elected, its followers not caught up) answers OFFSET_NOT_AVAILABLE (retriable) to the
+/// latest offset, and to a lookup whose answer is not fetchable yet: the offset it would
+/// answer could go back. Unknown partitions are the caller's business.
 ///
 /// The leader epoch (v4+) is Kafka's: the leader's current epoch for the latest offset, and the
 /// epoch the found record was written in otherwise, from the log's leader-epoch cache. Where the
@@ -201,28 +202,29 @@ pub fn list_offset(
     };
     let lagging =
         (replica.leader_epoch_start()).is_some_and(|start| start > replica.high_watermark());
+    let not_found = || match lagging {
+        true => ListOffsetsResult::not_found(ErrorCode::OFFSET_NOT_AVAILABLE),
+        false => none(),
+    };
     let fetchable = |(timestamp, offset): (i64, i64)| match offset < last_fetchable.0 {
         true => found(timestamp, offset),
-        false => none(),
+        false => not_found(),
     };
     match timestamp_ms {
         EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => found(-1, log.log_start_offset()),
-        LATEST_TIMESTAMP | MAX_TIMESTAMP if lagging => {
-            ListOffsetsResult::not_found(ErrorCode::OFFSET_NOT_AVAILABLE)
-        }
-        t if t >= 0 && lagging => ListOffsetsResult::not_found(ErrorCode::OFFSET_NOT_AVAILABLE),
+        LATEST_TIMESTAMP if lagging => not_found(),
         LATEST_TIMESTAMP => ListOffsetsResult {
             leader_epoch: current,
             ..found(-1, last_fetchable.into())
         },
         MAX_TIMESTAMP => match log.max_timestamp() {
             Ok(Some(found)) => fetchable(found),
-            Ok(None) => none(),
+            Ok(None) => not_found(),
             Err(error) => list_error(&error),
         },
         t if t >= 0 => match log.offset_for_timestamp(t) {
             Ok(Some((offset, timestamp))) => fetchable((timestamp, offset)),
-            Ok(None) => none(),
+            Ok(None) => not_found(),
             Err(error) => list_error(&error),
         },
         _ => ListOffsetsResult::not_found(ErrorCode::INVALID_REQUEST),

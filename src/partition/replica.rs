@@ -369,7 +369,7 @@ impl Replica {
                 source,
             }
         })?;
-        let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
+        let (snapshot_offset, mut producers) = usable_snapshot(&log, loaded);
         let rebuilt = rebuild_producers(&log, snapshot_offset.max(0), &mut producers, now_ms)?;
         for entry in &rebuilt.aborted {
             log.record_aborted(entry)?;
@@ -542,7 +542,7 @@ impl Replica {
         let dir = self.log.dir().to_path_buf();
         let loaded = producer_snapshot::load(self.storage.as_ref(), &dir, end)
             .map_err(|source| LogError::Io { path: dir, source })?;
-        let (snapshot_offset, mut producers) = loaded.unwrap_or((-1, ProducerStates::default()));
+        let (snapshot_offset, mut producers) = usable_snapshot(&self.log, loaded);
         let rebuilt = rebuild_producers(&self.log, snapshot_offset.max(0), &mut producers, now_ms)?;
         // The cut removed the aborts past it; those below are there already (a record is
         // written only if missing).
@@ -1476,6 +1476,17 @@ fn rebuild_producers(
         offset = slice.next_offset;
     }
     Ok(Rebuilt { completed, aborted })
+}
+
+/// The snapshot a replay starts from: none when it describes batches older than the log's
+/// first segment (retention removed the batches between it and the log, so its open
+/// transactions could never be closed by the markers among them; Kafka then starts from an
+/// empty state as well).
+fn usable_snapshot(log: &Log, loaded: Option<(i64, ProducerStates)>) -> (i64, ProducerStates) {
+    match loaded {
+        Some((offset, states)) if offset >= log.first_segment_base() => (offset, states),
+        _ => (-1, ProducerStates::default()),
+    }
 }
 
 /// What a replay of the log found besides the producer state.

@@ -254,6 +254,7 @@ impl<W: Copy> Shard<W> {
         let mut spare = self.spare_producer_ids.last().copied();
         let mut needed = false;
         let mut new_id = || {
+            debug_assert!(!needed, "one producer id per decision");
             needed = true;
             spare.take().unwrap_or(-1)
         };

@@ -20,7 +20,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::cluster::Client;
 use super::error::{ClientError, ClientResult};
-use super::limits::RETRY_BACKOFF_MS;
+use super::limits::{RETRIES_MAX, RETRY_BACKOFF_MS};
 use super::records::{BatchIter, Record};
 use crate::types::ErrorCode;
 
@@ -228,7 +228,21 @@ impl Consumer {
                     ),
                 });
             }
-            offsets.extend(self.list_offsets_at(leader, &partitions, timestamp).await?);
+            // A retriable answer (a leader just elected answers OFFSET_NOT_AVAILABLE until its
+            // high watermark caught up) is asked again, as Kafka's consumer does.
+            let mut tries = 0;
+            loop {
+                match self.list_offsets_at(leader, &partitions, timestamp).await {
+                    Err(e) if e.is_retriable() && tries < RETRIES_MAX => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(RETRY_BACKOFF_MS)).await;
+                    }
+                    answer => {
+                        offsets.extend(answer?);
+                        break;
+                    }
+                }
+            }
         }
         Ok(offsets)
     }

@@ -90,7 +90,8 @@ fn an_isr_shrunk_below_min_insync_replicas_freezes_the_high_watermark() {
 /// ListOffsets never sends a consumer past what it may fetch (Kafka's
 /// `fetchOffsetForTimestamp`): a lookup by timestamp or the max timestamp that lands at or past
 /// the high watermark finds nothing; and a leader whose high watermark is still below the
-/// start of its epoch answers OFFSET_NOT_AVAILABLE to the latest-offset and timestamp lookups.
+/// start of its epoch answers OFFSET_NOT_AVAILABLE to the latest offset and to a lookup whose
+/// answer is not fetchable yet, while one below the high watermark is answered.
 #[test]
 fn list_offsets_stays_below_the_high_watermark_and_waits_for_a_new_leaders() {
     use crate::partition::reads::{
@@ -131,7 +132,16 @@ fn list_offsets_stays_below_the_high_watermark_and_waits_for_a_new_leaders() {
     tell_with_isr(&mut h, &[(&a, Some(1), 2)], &[1, 2]);
     let unavailable = (ErrorCode::OFFSET_NOT_AVAILABLE, Offset::UNKNOWN);
     assert_eq!(looked_up(&h, LATEST_TIMESTAMP), unavailable);
-    assert_eq!(looked_up(&h, T0_MS), unavailable);
+    assert_eq!(
+        looked_up(&h, T0_MS + 1),
+        unavailable,
+        "nothing that recent yet"
+    );
+    assert_eq!(
+        looked_up(&h, T0_MS),
+        (ErrorCode::NONE, Offset(0)),
+        "x is committed"
+    );
     assert_eq!(
         looked_up(&h, EARLIEST_TIMESTAMP),
         (ErrorCode::NONE, Offset(0))

@@ -676,13 +676,19 @@ impl Log {
         self.read_bounded(offset, max_bytes, i64::MAX)
     }
 
+    /// The first offset the log still holds a segment for (at or below the log start).
+    pub fn first_segment_base(&self) -> i64 {
+        *self.segments.keys().next().expect("never empty")
+    }
+
     /// [`Log::read`] for a replay of the producer state from a snapshot, which may be below the
     /// log start (DeleteRecords moves it inside a segment, and the snapshot describes the
     /// batches from its offset on): reads below the log start are served while their segment
-    /// is kept, as Kafka's producer-state rebuild reads the segments from the snapshot on.
+    /// is kept. Kafka's rebuild starts at the log start; reading the kept batches below it is
+    /// Rill's choice, so that a marker there still closes the transaction the snapshot has
+    /// open (else it would hold the last stable offset at the log start for good).
     pub fn read_for_replay(&self, offset: i64, max_bytes: usize) -> Result<ReadSlice, LogError> {
-        let first_base = *self.segments.keys().next().expect("never empty");
-        let offset = offset.max(first_base);
+        let offset = offset.max(self.first_segment_base());
         if offset >= self.log_start_offset {
             return self.read(offset, max_bytes);
         }
@@ -690,7 +696,12 @@ impl Log {
             .map(|(_, s)| s)
             .expect("at or above the first base");
         let read = segment.read(offset, max_bytes, self.log_end_offset())?;
-        Ok(read.map_or(ReadSlice::empty(offset), |read| ReadSlice {
+        // Nothing found (a hole a foreign cleaner left): the next segment is next.
+        let past = ReadSlice {
+            next_offset: segment.next_offset,
+            ..ReadSlice::empty(offset)
+        };
+        Ok(read.map_or(past, |read| ReadSlice {
             bytes: read.bytes,
             first_offset: read.first_offset,
             next_offset: read.next_offset,
