@@ -2382,7 +2382,7 @@ impl Partitions {
         // A log that failed on a write (an append of the leader's batches) fetches nothing:
         // it is reopened first (seed 368: nothing else reopened it in time, and the follower
         // stayed behind to the end). A reopen that needed no job fetches below at once; one
-        // with a job (`leader_to_fetch_from` skips an opening log) fetches when it ends.
+        // with a job (`fetch_target` skips an opening log) fetches when it ends.
         if (self.replicas.get(tp)).is_some_and(Replica::reopenable_after_failure) {
             self.revive(ctx, tp);
         }
@@ -2392,7 +2392,7 @@ impl Partitions {
             // in the ISR and the quota is spent (`RemoteLeaderEndPoint.buildFetch`).
             let in_sync = self.leaders.in_isr(tp, me);
             let follows = (self.replicas.get(tp))
-                .and_then(|r| following::leader_to_fetch_from(r, me))
+                .and_then(|r| fetch_target(&self.leaders, tp, r, me))
                 .is_some();
             let held = (self.throttles).follower_holds(tp, in_sync, ctx.now.mono_ms);
             if let (true, Some(wait_ms)) = (follows, held) {
@@ -2406,15 +2406,9 @@ impl Partitions {
         let Some(replica) = self.replicas.get(tp) else {
             return;
         };
-        let Some((leader, epoch)) = following::leader_to_fetch_from(replica, me) else {
+        let Some((leader, epoch)) = fetch_target(&self.leaders, tp, replica, me) else {
             return;
         };
-        if self.leaders.is_replica(tp, me) == Some(false) {
-            // Removed by a reassignment, its deletion not done yet: were it re-added within
-            // the same leadership, the leader would credit this replica's log end to the new
-            // one (same node, same registration), which starts empty.
-            return;
-        }
         let cut_ready =
             !replica.is_opening() && !replica.sync_in_flight() && !replica.log().swap_in_flight();
         if cut_ready && self.hw_cut_pending.remove(tp) {
@@ -2461,9 +2455,8 @@ impl Partitions {
             return;
         };
         let synced = following::synced_offset(replica);
-        let current = following::leader_to_fetch_from(replica, me);
+        let current = fetch_target(&self.leaders, tp, replica, me);
         if synced <= sent.synced
-            || self.leaders.is_replica(tp, me) == Some(false)
             || replica.id != sent.replica_id
             || current != Some((sent.leader, sent.epoch))
         {
@@ -2488,7 +2481,7 @@ impl Partitions {
         let me = ctx.me.node;
         let followers: Vec<TopicPartition> = (self.replicas.iter())
             .filter(|(tp, replica)| {
-                self.following.idle(tp) && following::leader_to_fetch_from(replica, me).is_some()
+                self.following.idle(tp) && fetch_target(&self.leaders, tp, replica, me).is_some()
             })
             .map(|(tp, _)| tp.clone())
             .collect();
@@ -2509,7 +2502,7 @@ impl Partitions {
         let Some(replica) = self.replicas.get_mut(&tp) else {
             return;
         };
-        let current = following::leader_to_fetch_from(replica, me);
+        let current = fetch_target(&self.leaders, &tp, replica, me);
         if replica.id != sent.replica_id || current != Some((sent.leader, sent.epoch)) {
             // Sent under an older role, or to a log since reopened: fetch under the new one.
             return self.follow(ctx, &tp);
@@ -3046,6 +3039,23 @@ impl Actor<NodeMsg> for Partitions {
         }
         self.arm_offline_retry(ctx);
     }
+}
+
+/// The leader `replica` of `tp` fetches from, if it should fetch:
+/// [`following::leader_to_fetch_from`], while the metadata assigns the replica here. One removed
+/// by a reassignment, its deletion not done yet, fetches nothing: were its node re-added within
+/// the same leadership, the leader would credit this replica's log end to the new one (same
+/// node, same registration), which starts empty (seed 523).
+fn fetch_target(
+    leaders: &Leaders,
+    tp: &TopicPartition,
+    replica: &Replica,
+    me: NodeId,
+) -> Option<(NodeId, crate::types::LeaderEpoch)> {
+    if leaders.is_replica(tp, me) == Some(false) {
+        return None;
+    }
+    following::leader_to_fetch_from(replica, me)
 }
 
 /// Whether a produce's records are a transactional batch. The first header says it: a

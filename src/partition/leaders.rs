@@ -81,13 +81,10 @@ impl Leaders {
     /// `me` before then is the previous incarnation's: a process restarted with less on disk
     /// would otherwise re-enter ISRs under the epoch of a registration that held more (KIP-903).
     pub fn own_epoch(&self, me: NodeId) -> BrokerEpoch {
-        match self.gate {
-            Gate::Off => self.broker(me).map_or(BrokerEpoch(0), |b| b.epoch),
-            Gate::Waiting => BrokerEpoch(0),
-            Gate::Registered(epoch) => match self.broker(me) {
-                Some(known) if known.epoch == epoch => epoch,
-                _ => BrokerEpoch(0),
-            },
+        match self.broker(me) {
+            // The gate's own test: ungated, or the metadata has this registration.
+            Some(known) if self.may_lead(me) => known.epoch,
+            _ => BrokerEpoch(0),
         }
     }
 
