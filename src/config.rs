@@ -17,6 +17,7 @@ use crate::partition::throttle;
 use crate::storage::log::{
     FlushPolicy, LogConfig, LOG_SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, SEGMENT_MS_MIN,
 };
+use crate::txn::settings::TxnSettings;
 
 mod gateway;
 pub mod listeners;
@@ -101,6 +102,11 @@ pub struct ServerConfig {
     /// `group.*`, `offsets.retention.*`, `offsets.commit.timeout.ms`,
     /// `offset.metadata.max.bytes`: the group coordinator's settings.
     pub groups: GroupSettings,
+    /// `transaction.state.log.*`: how `__transaction_state` is created.
+    pub txn_state_topic: TxnStateTopicConfig,
+    /// `transaction.max.timeout.ms`, `transactional.id.expiration.ms` and the two cleanup
+    /// intervals: the transaction coordinator's settings.
+    pub txn: TxnSettings,
     /// `process.roles`, `controller.quorum.voters`, `controller.listener.names`,
     /// `controller.quorum.election.timeout.ms`: the controller quorum ([`quorum`]).
     pub controller: quorum::ControllerConfig,
@@ -123,6 +129,33 @@ impl Default for OffsetsTopicConfig {
         Self {
             partitions: 50,
             replication_factor: 3,
+            segment_bytes: 104_857_600,
+        }
+    }
+}
+
+/// How `__transaction_state` is created (the first time a transactional id looks for its
+/// coordinator), as Kafka's `transaction.state.log.*` describe it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnStateTopicConfig {
+    /// `transaction.state.log.num.partitions` (Kafka: 50). Fixed once the topic exists: a
+    /// transactional id's coordinator is its hash modulo this count.
+    pub partitions: u32,
+    /// `transaction.state.log.replication.factor` (Kafka: 3), capped at the brokers there are.
+    pub replication_factor: u16,
+    /// `transaction.state.log.min.isr` (Kafka: 2), the topic's `min.insync.replicas` (capped
+    /// at the replication factor the topic gets).
+    pub min_isr: u32,
+    /// `transaction.state.log.segment.bytes` (Kafka: 100 MiB), the topic's `segment.bytes`.
+    pub segment_bytes: u64,
+}
+
+impl Default for TxnStateTopicConfig {
+    fn default() -> Self {
+        Self {
+            partitions: 50,
+            replication_factor: 3,
+            min_isr: 2,
             segment_bytes: 104_857_600,
         }
     }
@@ -162,6 +195,8 @@ impl Default for ServerConfig {
             queued_max_request_bytes: None,
             offsets_topic: OffsetsTopicConfig::default(),
             groups: GroupSettings::default(),
+            txn_state_topic: TxnStateTopicConfig::default(),
+            txn: TxnSettings::default(),
             controller: quorum::ControllerConfig::default(),
         }
     }
@@ -418,6 +453,33 @@ impl ServerConfig {
                 self.offsets_topic.segment_bytes =
                     v.int(LOG_SEGMENT_BYTES_MIN as i64, SEGMENT_BYTES_MAX as i64)? as u64
             }
+            "transaction.state.log.num.partitions" => {
+                self.txn_state_topic.partitions =
+                    v.int(1, crate::limits::TOPIC_PARTITIONS_MAX as i64)? as u32
+            }
+            "transaction.state.log.replication.factor" => {
+                self.txn_state_topic.replication_factor = v.int(1, i16::MAX as i64)? as u16
+            }
+            "transaction.state.log.min.isr" => {
+                self.txn_state_topic.min_isr = v.int(1, i32::MAX as i64)? as u32
+            }
+            // As offsets.topic.segment.bytes: the topic's floor is checked in [`Self::validate`].
+            "transaction.state.log.segment.bytes" => {
+                self.txn_state_topic.segment_bytes =
+                    v.int(LOG_SEGMENT_BYTES_MIN as i64, SEGMENT_BYTES_MAX as i64)? as u64
+            }
+            "transaction.max.timeout.ms" => {
+                self.txn.max_timeout_ms = v.int(1, i32::MAX as i64)? as i32
+            }
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                self.txn.abort_scan_interval_ms = v.int(1, i32::MAX as i64)? as u64
+            }
+            "transactional.id.expiration.ms" => {
+                self.txn.id_expiration_ms = v.int(1, i32::MAX as i64)?
+            }
+            "transaction.remove.expired.transaction.cleanup.interval.ms" => {
+                self.txn.id_expiration_scan_interval_ms = v.int(1, i32::MAX as i64)? as u64
+            }
             "offsets.retention.minutes" => {
                 self.groups.offsets_retention_ms = v.int(1, i32::MAX as i64)? * 60_000
             }
@@ -475,15 +537,26 @@ impl ServerConfig {
             return bad("listeners", "at least one listener is needed".into());
         }
         let segment_min = crate::controller::topic_config::segment_bytes_min(&self.log);
-        if self.offsets_topic.segment_bytes < segment_min {
-            return bad(
+        let internal_segments = [
+            (
                 "offsets.topic.segment.bytes",
-                format!(
-                    "{} is below {segment_min}, the smallest segment.bytes a topic may have \
-                     (1 MiB, or log.segment.bytes if smaller)",
-                    self.offsets_topic.segment_bytes
-                ),
-            );
+                self.offsets_topic.segment_bytes,
+            ),
+            (
+                "transaction.state.log.segment.bytes",
+                self.txn_state_topic.segment_bytes,
+            ),
+        ];
+        for (key, segment_bytes) in internal_segments {
+            if segment_bytes < segment_min {
+                return bad(
+                    key,
+                    format!(
+                        "{segment_bytes} is below {segment_min}, the smallest segment.bytes a \
+                         topic may have (1 MiB, or log.segment.bytes if smaller)"
+                    ),
+                );
+            }
         }
         // Refuse TLS/SASL listeners (and unmapped names) before anything binds. A controller
         // listener speaks Rill's inter-node protocol, plain (unmapped means PLAINTEXT).
@@ -1073,6 +1146,130 @@ mod tests {
         assert_eq!(set(max).unwrap().groups.consumer.max_size, max);
         let error = set(max + 1).unwrap_err().to_string();
         assert!(error.contains("group.consumer.max.size"), "{error}");
+    }
+
+    /// `transaction.state.log.*` and the transaction coordinator's keys: Kafka's names and
+    /// defaults, a set value taken, an out-of-range one refused naming the key.
+    #[test]
+    fn the_transaction_coordinator_s_keys_default_to_kafka_s_and_are_checked() {
+        let defaults = ServerConfig::default();
+        assert_eq!(
+            defaults.txn_state_topic,
+            TxnStateTopicConfig {
+                partitions: 50,
+                replication_factor: 3,
+                min_isr: 2,
+                segment_bytes: 104_857_600,
+            }
+        );
+        assert_eq!(defaults.txn_settings(), TxnSettings::default());
+        let kafka = TxnSettings::default();
+        assert_eq!(
+            (
+                kafka.max_timeout_ms,
+                kafka.abort_scan_interval_ms,
+                kafka.id_expiration_ms,
+                kafka.id_expiration_scan_interval_ms,
+            ),
+            (900_000, 10_000, 604_800_000, 3_600_000)
+        );
+        assert_eq!(ServerConfig::load(None, &[]).unwrap(), defaults);
+
+        let file = "transaction.state.log.num.partitions=4\n\
+                    transaction.state.log.replication.factor=1\n\
+                    transaction.state.log.min.isr=1\n\
+                    transaction.state.log.segment.bytes=2097152\n\
+                    transaction.max.timeout.ms=60000\n\
+                    transaction.abort.timed.out.transaction.cleanup.interval.ms=500\n\
+                    transactional.id.expiration.ms=3600000\n\
+                    transaction.remove.expired.transaction.cleanup.interval.ms=1000\n";
+        let config = ServerConfig::load(Some((FileFormat::Properties, file)), &[]).unwrap();
+        assert_eq!(
+            config.txn_state_topic,
+            TxnStateTopicConfig {
+                partitions: 4,
+                replication_factor: 1,
+                min_isr: 1,
+                segment_bytes: 2 << 20,
+            }
+        );
+        assert_eq!(
+            config.txn_settings(),
+            TxnSettings {
+                max_timeout_ms: 60_000,
+                abort_scan_interval_ms: 500,
+                id_expiration_ms: 3_600_000,
+                id_expiration_scan_interval_ms: 1_000,
+                ..TxnSettings::default()
+            }
+        );
+
+        for (setting, message) in [
+            (
+                "transaction.state.log.num.partitions=0",
+                "config key 'transaction.state.log.num.partitions': 0 is out of range",
+            ),
+            (
+                "transaction.state.log.num.partitions=10001",
+                "config key 'transaction.state.log.num.partitions': 10001 is out of range",
+            ),
+            (
+                "transaction.state.log.replication.factor=0",
+                "config key 'transaction.state.log.replication.factor': 0 is out of range",
+            ),
+            (
+                "transaction.state.log.min.isr=0",
+                "config key 'transaction.state.log.min.isr': 0 is out of range",
+            ),
+            (
+                "transaction.state.log.segment.bytes=1024",
+                "config key 'transaction.state.log.segment.bytes': 1024 is below 1048576, \
+                 the smallest segment.bytes",
+            ),
+            (
+                "transaction.state.log.segment.bytes=1",
+                "config key 'transaction.state.log.segment.bytes': 1 is out of range",
+            ),
+            (
+                "transaction.max.timeout.ms=0",
+                "config key 'transaction.max.timeout.ms': 0 is out of range",
+            ),
+            (
+                "transaction.max.timeout.ms=2147483648",
+                "config key 'transaction.max.timeout.ms': 2147483648 is out of range",
+            ),
+            (
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms=0",
+                "config key 'transaction.abort.timed.out.transaction.cleanup.interval.ms': 0 \
+                 is out of range",
+            ),
+            (
+                "transactional.id.expiration.ms=0",
+                "config key 'transactional.id.expiration.ms': 0 is out of range",
+            ),
+            (
+                "transactional.id.expiration.ms=2147483648",
+                "config key 'transactional.id.expiration.ms': 2147483648 is out of range",
+            ),
+            (
+                "transaction.remove.expired.transaction.cleanup.interval.ms=-1",
+                "config key 'transaction.remove.expired.transaction.cleanup.interval.ms': -1 \
+                 is out of range",
+            ),
+        ] {
+            let error = ServerConfig::load(None, &[setting.into()]).unwrap_err();
+            assert!(error.to_string().contains(message), "{setting}: {error}");
+        }
+        // Below 1 MiB only where the operator's log.segment.bytes is as small (tests, simulator).
+        let small = ServerConfig::load(
+            None,
+            &[
+                "log.segment.bytes=2048".into(),
+                "transaction.state.log.segment.bytes=2048".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(small.txn_state_topic.segment_bytes, 2048);
     }
 
     #[test]

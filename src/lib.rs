@@ -40,9 +40,12 @@
 //!   ([`group::records`]), its view of the config ([`group::settings::GroupSettings`]),
 //!   the classic group ([`group::state::ClassicGroup`]) and committed offsets
 //!   ([`group::offsets::Offsets`]), which hand back [`group::output::GroupOut`]s.
-//! * [`txn`]     — the transaction coordinator (issue 15, being built): `__transaction_state`'s
-//!   records in Kafka's format ([`txn::records`]) and a transactional id's states
-//!   ([`txn::state::TxnState`]).
+//! * [`txn`]     — the transaction coordinator (issue 15): the `TXN` actor ([`txn::actor`]) with
+//!   one shard per `__transaction_state` partition led here ([`txn::shard`]: ids, load, writes
+//!   applied on ack), Kafka's decisions as pure functions ([`txn::transitions`]), that topic's
+//!   records in Kafka's format ([`txn::records`]), a transactional id's states
+//!   ([`txn::state::TxnState`]) and the markers on their way to the partitions' leaders
+//!   ([`txn::markers`]).
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
 //!   decodes it (each request's layout in [`protocol::layouts`]).

@@ -329,6 +329,27 @@ pub const GROUP_LOAD_READ_BYTES: i32 = 5 << 20;
 /// [`GROUP_LOAD_READ_BYTES`], a bound on one load step's memory.
 pub const TXN_LOAD_READ_BYTES: i32 = 5 << 20;
 
+/// Bytes of one `__transaction_state` record batch (a transactional id with its partitions),
+/// below Kafka's default `message.max.bytes` (1 MiB + 12) that the topic's log enforces. The
+/// coordinator refuses a transaction whose record would be larger (INVALID_REQUEST) before
+/// writing: a refused append would end its shard, and a client could repeat it.
+pub const TXN_RECORD_BYTES_MAX: usize = 1_000_000;
+
+/// Transactional ids one node's transaction coordinator holds (over all its shards). Any
+/// client can name a new id with InitProducerId; each costs a map entry. Kafka has no such
+/// bound. Past it a new id is refused with COORDINATOR_NOT_AVAILABLE (retriable) while known
+/// ids carry on; expired ids (`transactional.id.expiration.ms`) make room again.
+pub const TXN_IDS_PER_NODE_MAX: usize = 100_000;
+
+/// Bytes of transactional id names one node's transaction coordinator holds (ids may be
+/// 32 KiB each, so [`TXN_IDS_PER_NODE_MAX`] alone would allow 3 GiB); past it a new id is
+/// refused as past that bound.
+pub const TXN_ID_BYTES_PER_NODE_MAX: usize = 16 * 1024 * 1024;
+
+/// InitProducerId requests of one coordinator shard waiting for a new producer id from the
+/// controller quorum; past it a request is refused with COORDINATOR_NOT_AVAILABLE (retriable).
+pub const TXN_WAITING_FOR_ID_MAX: usize = 10_000;
+
 /// Groups one node's coordinator holds (loaded and live, over all its shards). Any client can
 /// create a group by joining or committing under a new id, and each costs a map entry and its
 /// members; Kafka has no such bound. What is counted is entries: a group with a state and one

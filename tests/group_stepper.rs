@@ -49,6 +49,11 @@ fn settings() -> AdminSettings {
             replication_factor: 1,
             configs: BTreeMap::from([("retention.ms".to_owned(), "-1".to_owned())]),
         },
+        txn_state_topic: InternalTopicSpec {
+            partitions: 1,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+        },
     }
 }
 

@@ -527,23 +527,30 @@ fn the_first_find_coordinator_creates_the_internal_offsets_topic() {
     assert!(out.contains("PartitionCount: 50"), "{out}");
 }
 
+/// A transactional id's coordinator is the leader of its `__transaction_state` partition,
+/// which the first FindCoordinator of key type 1 creates (Kafka's 50 partitions).
 #[test]
-fn a_transaction_coordinator_is_never_available() {
+fn the_first_transaction_coordinator_lookup_creates_the_transaction_state_topic() {
     let server = server();
     let mut s = server.connect();
+    let before = metadata_of(&mut s, "__transaction_state");
+    assert_eq!(before.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
     for version in 1..=3 {
         let request = FindCoordinatorRequest::default()
             .with_key(text("txn"))
             .with_key_type(1);
-        let answer: FindCoordinatorResponse =
-            call(&mut s, ApiKey::FindCoordinator, version, &request);
-        assert_eq!(answer.error_code, COORDINATOR_NOT_AVAILABLE, "v{version}");
-        assert_eq!(
-            answer.error_message.as_deref(),
-            Some("transactions are not supported")
+        let found = retrying(
+            || -> FindCoordinatorResponse {
+                call(&mut s, ApiKey::FindCoordinator, version, &request)
+            },
+            |r| r.error_code,
         );
-        assert_eq!(answer.node_id.0, -1);
+        assert_eq!(found.error_code, NONE, "v{version}: {found:?}");
+        assert_eq!(found.node_id, before.brokers[0].node_id);
     }
+    let after = metadata_of(&mut s, "__transaction_state");
+    assert_eq!(after.topics[0].error_code, NONE);
+    assert_eq!(after.topics[0].partitions.len(), 50);
 }
 
 #[test]

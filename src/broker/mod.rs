@@ -1,5 +1,6 @@
 //! Per-node request routing: decodes each Kafka request, answers it (directly, or by asking the
-//! node's actors), and encodes the response. One file per API family.
+//! node's actors), and encodes the response. One file per API family (`groups` for the group
+//! coordinator's, `txn` for the transaction coordinator's).
 //!
 //! An API is advertised in [`crate::protocol::versions`] only when it is served here; any other
 //! key is answered like Kafka answers an API it does not know — by closing the connection.
@@ -30,6 +31,7 @@ pub mod service;
 pub mod settings;
 #[cfg(test)]
 mod tests;
+mod txn;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -127,12 +129,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 })
                 .await
             }
-            ApiKey::InitProducerId => {
-                answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.init_producer_id(body)
-                })
-                .await
-            }
+            // With a transactional id, InitProducerId is the transaction coordinator's.
+            ApiKey::InitProducerId
+            | ApiKey::AddPartitionsToTxn
+            | ApiKey::AddOffsetsToTxn
+            | ApiKey::EndTxn => self.txn_api(key, &request).await,
             ApiKey::CreatePartitions => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.create_partitions(body)

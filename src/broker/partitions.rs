@@ -1,5 +1,6 @@
 //! What the gateway asks the PARTITIONS actor besides records: which logs are offline, and
-//! InitProducerId.
+//! InitProducerId without a transactional id (an idempotent producer's id; with one, the
+//! request is the transaction coordinator's, `txn.rs`).
 
 use std::collections::BTreeSet;
 
@@ -23,6 +24,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         Ok(offline.into_iter().collect())
     }
 
+    /// An idempotent producer's id (`body` names no transactional id: `txn.rs` routes the
+    /// others to the transaction coordinator).
     pub(super) async fn init_producer_id(
         &self,
         body: InitProducerIdRequest,

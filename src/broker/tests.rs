@@ -275,3 +275,354 @@ fn delete_records_on_the_offsets_topic_is_refused() {
     };
     assert_eq!(asked.partitions, [(t0, Offset(5))]);
 }
+
+/// The transaction coordinator's client APIs (`txn.rs`): what reaches TXN, and how its answer
+/// lands in the response of the request's version.
+mod transactions {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::{
+        AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
+        AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse, GroupId, InitProducerIdRequest,
+        InitProducerIdResponse, TransactionalId,
+    };
+
+    use super::*;
+    use crate::messages::txn::{AddPartitionsArgs, EndTxnArgs, InitTxnArgs, TxnReply, TxnRequest};
+    use crate::messages::{
+        InitProducerIdResult, TopicMeta, TopicsReply, TopicsRequest, TOPICS, TXN,
+    };
+    use crate::types::placement::coordinator_partition;
+    use crate::types::ProducerId;
+
+    fn request<R: Encodable>(key: ApiKey, version: i16, body: &R) -> KafkaRequest {
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(11)
+            .with_client_id(Some(StrBytes::from_static_str("txn-test")));
+        let mut frame = BytesMut::new();
+        header
+            .encode(&mut frame, key.request_header_version(version))
+            .unwrap();
+        body.encode(&mut frame, version).unwrap();
+        let frame = frame.freeze();
+        KafkaRequest {
+            prefix: peek_header(&frame).unwrap(),
+            frame,
+            client: "127.0.0.1:1".parse().unwrap(),
+        }
+    }
+
+    /// Runs `body` as a `key` v`version` request and decodes the answer.
+    fn call<Req: Encodable, Resp: Decodable>(
+        service: &BrokerService<FakeClient<NodeMsg>>,
+        key: ApiKey,
+        version: i16,
+        body: &Req,
+    ) -> Resp {
+        let answered = answer(service, request(key, version, body))
+            .unwrap_or_else(|closed| panic!("{key:?} v{version} closed: {closed}"))
+            .expect("answered");
+        let mut bytes = Bytes::from(answered.as_chunks().concat()).slice(4..);
+        let header =
+            ResponseHeader::decode(&mut bytes, key.response_header_version(version)).unwrap();
+        assert_eq!(header.correlation_id, 11);
+        let response = Resp::decode(&mut bytes, version).unwrap();
+        assert!(bytes.is_empty(), "{key:?} v{version}: trailing bytes");
+        response
+    }
+
+    fn text(s: &str) -> StrBytes {
+        StrBytes::from_string(s.to_string())
+    }
+
+    fn listed(topics: &[(&str, i32)]) -> NodeMsg {
+        let meta = |partitions| TopicMeta {
+            id: [1; 16],
+            partitions,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+            assignment: Vec::new(),
+        };
+        let topics = (topics.iter())
+            .map(|(name, partitions)| (name.to_string(), meta(*partitions)))
+            .collect();
+        NodeMsg::TopicsReply(TopicsReply::List(topics))
+    }
+
+    /// The one request TXN was asked (after any topic listing).
+    fn asked_txn(client: &FakeClient<NodeMsg>) -> TxnRequest {
+        let mut asked = client.take_asked();
+        asked.retain(|(to, _)| *to != TOPICS);
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        match asked.pop() {
+            Some((to, NodeMsg::Txn(call))) if to == TXN => call,
+            other => panic!("not a TXN request: {other:?}"),
+        }
+    }
+
+    fn init(transactional_id: Option<&str>, producer_id: i64, epoch: i16) -> InitProducerIdRequest {
+        InitProducerIdRequest::default()
+            .with_transactional_id(transactional_id.map(|t| TransactionalId(text(t))))
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(kafka_protocol::messages::ProducerId(producer_id))
+            .with_producer_epoch(epoch)
+    }
+
+    #[test]
+    fn init_producer_id_with_a_transactional_id_asks_the_transaction_coordinator() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+
+        // v3 names the producer it has (KIP-360); v3 predates PRODUCER_FENCED.
+        let fenced = TxnReply::InitProducerId(Err(ErrorCode::PRODUCER_FENCED));
+        client.reply(TXN, NodeMsg::TxnReply(fenced));
+        let back: InitProducerIdResponse =
+            call(&service, ApiKey::InitProducerId, 3, &init(Some("tx"), 5, 2));
+        assert_eq!(back.error_code, ErrorCode::INVALID_PRODUCER_EPOCH.wire());
+        assert_eq!((back.producer_id.0, back.producer_epoch), (-1, -1));
+        let expected = TxnRequest::InitProducerId(InitTxnArgs {
+            transactional_id: "tx".into(),
+            timeout_ms: 60_000,
+            expected: Some((ProducerId(5), 2)),
+        });
+        assert_eq!(asked_txn(&client), expected);
+
+        // v4 knows PRODUCER_FENCED; a first init names no producer.
+        let fenced = TxnReply::InitProducerId(Err(ErrorCode::PRODUCER_FENCED));
+        client.reply(TXN, NodeMsg::TxnReply(fenced));
+        let back: InitProducerIdResponse = call(
+            &service,
+            ApiKey::InitProducerId,
+            4,
+            &init(Some("tx"), -1, -1),
+        );
+        assert_eq!(back.error_code, ErrorCode::PRODUCER_FENCED.wire());
+        let TxnRequest::InitProducerId(args) = asked_txn(&client) else {
+            panic!("not an InitProducerId");
+        };
+        assert_eq!(args.expected, None);
+
+        // Granted.
+        let granted = TxnReply::InitProducerId(Ok((ProducerId(9), 1)));
+        client.reply(TXN, NodeMsg::TxnReply(granted));
+        let back: InitProducerIdResponse = call(
+            &service,
+            ApiKey::InitProducerId,
+            1,
+            &init(Some("tx"), -1, -1),
+        );
+        let granted = (ErrorCode::NONE.wire(), 9, 1);
+        assert_eq!(
+            (back.error_code, back.producer_id.0, back.producer_epoch),
+            granted
+        );
+        asked_txn(&client);
+    }
+
+    #[test]
+    fn init_producer_id_refusals_the_gateway_answers_itself() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        // An empty transactional id (Kafka's coordinator: INVALID_REQUEST).
+        let back: InitProducerIdResponse =
+            call(&service, ApiKey::InitProducerId, 4, &init(Some(""), -1, -1));
+        assert_eq!(back.error_code, ErrorCode::INVALID_REQUEST.wire());
+        // Half a producer.
+        let back: InitProducerIdResponse = call(
+            &service,
+            ApiKey::InitProducerId,
+            3,
+            &init(Some("tx"), 5, -1),
+        );
+        assert_eq!(back.error_code, ErrorCode::INVALID_REQUEST.wire());
+        assert!(client.take_asked().is_empty());
+
+        // No coordinator running: retriable COORDINATOR_NOT_AVAILABLE, not a closed connection.
+        let back: InitProducerIdResponse = call(
+            &service,
+            ApiKey::InitProducerId,
+            4,
+            &init(Some("tx"), -1, -1),
+        );
+        assert_eq!(back.error_code, ErrorCode::COORDINATOR_NOT_AVAILABLE.wire());
+        assert_eq!((back.producer_id.0, back.producer_epoch), (-1, -1));
+        asked_txn(&client);
+    }
+
+    #[test]
+    fn init_producer_id_without_a_transactional_id_stays_with_the_partitions_actor() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        let granted = InitProducerIdResult {
+            error_code: ErrorCode::NONE,
+            producer_id: ProducerId(3),
+            producer_epoch: 0,
+        };
+        client.reply(
+            PARTITIONS,
+            NodeMsg::PartitionsReply(PartitionsReply::InitProducerId(granted)),
+        );
+        let back: InitProducerIdResponse =
+            call(&service, ApiKey::InitProducerId, 4, &init(None, -1, -1));
+        assert_eq!(
+            (back.error_code, back.producer_id.0),
+            (ErrorCode::NONE.wire(), 3)
+        );
+        let asked = client.take_asked();
+        assert!(
+            matches!(
+                asked.as_slice(),
+                [(to, NodeMsg::Partitions(PartitionsRequest::InitProducerId(_)))]
+                    if *to == PARTITIONS
+            ),
+            "{asked:?}"
+        );
+    }
+
+    fn add_partitions(topics: &[(&str, &[i32])]) -> AddPartitionsToTxnRequest {
+        let topics = (topics.iter())
+            .map(|(name, partitions)| {
+                AddPartitionsToTxnTopic::default()
+                    .with_name(TopicName(text(name)))
+                    .with_partitions(partitions.to_vec())
+            })
+            .collect();
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(text("tx")))
+            .with_v3_and_below_producer_id(kafka_protocol::messages::ProducerId(5))
+            .with_v3_and_below_producer_epoch(2)
+            .with_v3_and_below_topics(topics)
+    }
+
+    /// (topic, partition, code) for each partition of the response.
+    fn rows(response: &AddPartitionsToTxnResponse) -> Vec<(String, i32, i16)> {
+        (response.results_by_topic_v3_and_below.iter())
+            .flat_map(|t| {
+                let name = t.name.0.to_string();
+                (t.results_by_partition.iter())
+                    .map(move |p| (name.clone(), p.partition_index, p.partition_error_code))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn add_partitions_to_txn_asks_once_and_answers_every_partition_with_the_code() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        let body = add_partitions(&[("a", &[0, 1]), ("b", &[0])]);
+        for (version, code) in [
+            (1, ErrorCode::INVALID_PRODUCER_EPOCH),
+            (2, ErrorCode::PRODUCER_FENCED),
+            (3, ErrorCode::PRODUCER_FENCED),
+        ] {
+            client.reply(TOPICS, listed(&[("a", 2), ("b", 1)]));
+            let fenced = TxnReply::AddPartitions(ErrorCode::PRODUCER_FENCED);
+            client.reply(TXN, NodeMsg::TxnReply(fenced));
+            let back: AddPartitionsToTxnResponse =
+                call(&service, ApiKey::AddPartitionsToTxn, version, &body);
+            let code = code.wire();
+            let expected = vec![
+                ("a".to_string(), 0, code),
+                ("a".to_string(), 1, code),
+                ("b".to_string(), 0, code),
+            ];
+            assert_eq!(rows(&back), expected, "v{version}");
+            let expected = TxnRequest::AddPartitions(AddPartitionsArgs {
+                transactional_id: "tx".into(),
+                producer_id: ProducerId(5),
+                producer_epoch: 2,
+                partitions: BTreeMap::from([
+                    ("a".to_string(), BTreeSet::from([0, 1])),
+                    ("b".to_string(), BTreeSet::from([0])),
+                ]),
+            });
+            assert_eq!(asked_txn(&client), expected, "v{version}");
+        }
+    }
+
+    #[test]
+    fn add_partitions_to_txn_with_an_unknown_partition_asks_nothing() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        client.reply(TOPICS, listed(&[("a", 2)]));
+        let body = add_partitions(&[("a", &[0, 2]), ("gone", &[0])]);
+        let back: AddPartitionsToTxnResponse = call(&service, ApiKey::AddPartitionsToTxn, 3, &body);
+        let unknown = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.wire();
+        let not_attempted = kafka_protocol::error::ResponseError::OperationNotAttempted.code();
+        let expected = vec![
+            ("a".to_string(), 0, not_attempted),
+            ("a".to_string(), 2, unknown),
+            ("gone".to_string(), 0, unknown),
+        ];
+        assert_eq!(rows(&back), expected);
+        let asked = client.take_asked();
+        assert!(
+            matches!(
+                asked.as_slice(),
+                [(_, NodeMsg::Topics(TopicsRequest::List))]
+            ),
+            "{asked:?}"
+        );
+    }
+
+    #[test]
+    fn add_offsets_to_txn_adds_the_groups_offsets_partition() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        client.reply(TOPICS, listed(&[(OFFSETS_TOPIC, 50)]));
+        let fenced = TxnReply::AddPartitions(ErrorCode::PRODUCER_FENCED);
+        client.reply(TXN, NodeMsg::TxnReply(fenced));
+        let body = AddOffsetsToTxnRequest::default()
+            .with_transactional_id(TransactionalId(text("tx")))
+            .with_producer_id(kafka_protocol::messages::ProducerId(5))
+            .with_producer_epoch(2)
+            .with_group_id(GroupId(text("g")));
+        let back: AddOffsetsToTxnResponse = call(&service, ApiKey::AddOffsetsToTxn, 0, &body);
+        assert_eq!(back.error_code, ErrorCode::INVALID_PRODUCER_EPOCH.wire());
+        let partition = coordinator_partition("g", 50);
+        let expected = TxnRequest::AddPartitions(AddPartitionsArgs {
+            transactional_id: "tx".into(),
+            producer_id: ProducerId(5),
+            producer_epoch: 2,
+            partitions: BTreeMap::from([(OFFSETS_TOPIC.to_string(), BTreeSet::from([partition]))]),
+        });
+        assert_eq!(asked_txn(&client), expected);
+    }
+
+    #[test]
+    fn end_txn_carries_the_outcome_and_answers_the_coordinators_code() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        let body = EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(text("tx")))
+            .with_producer_id(kafka_protocol::messages::ProducerId(5))
+            .with_producer_epoch(2)
+            .with_committed(true);
+        for (version, code) in [
+            (0, ErrorCode::INVALID_PRODUCER_EPOCH),
+            (1, ErrorCode::INVALID_PRODUCER_EPOCH),
+            (2, ErrorCode::PRODUCER_FENCED),
+            (3, ErrorCode::PRODUCER_FENCED),
+        ] {
+            let fenced = TxnReply::EndTxn(ErrorCode::PRODUCER_FENCED);
+            client.reply(TXN, NodeMsg::TxnReply(fenced));
+            let back: EndTxnResponse = call(&service, ApiKey::EndTxn, version, &body);
+            assert_eq!(back.error_code, code.wire(), "v{version}");
+            let expected = TxnRequest::EndTxn(EndTxnArgs {
+                transactional_id: "tx".into(),
+                producer_id: ProducerId(5),
+                producer_epoch: 2,
+                commit: true,
+            });
+            assert_eq!(asked_txn(&client), expected, "v{version}");
+        }
+        // Other codes go through as they are.
+        client.reply(TXN, NodeMsg::TxnReply(TxnReply::EndTxn(ErrorCode::NONE)));
+        let back: EndTxnResponse = call(&service, ApiKey::EndTxn, 1, &body);
+        assert_eq!(back.error_code, ErrorCode::NONE.wire());
+        asked_txn(&client);
+    }
+}

@@ -13,6 +13,7 @@ use crate::controller::metadata::TopicDefaults;
 use crate::controller::quorum::{QuorumSettings, METADATA_DIR};
 use crate::controller::raft::core::RaftConfig;
 use crate::group::settings::GroupSettings;
+use crate::txn::settings::TxnSettings;
 use std::path::PathBuf;
 
 /// How many metadata entries a voter applies between two snapshots of its image.
@@ -74,6 +75,7 @@ impl ServerConfig {
             num_partitions: self.num_partitions,
             default_replication_factor: self.default_replication_factor,
             offsets_topic: self.offsets_topic_spec(),
+            txn_state_topic: self.txn_state_topic_spec(),
         }
     }
 
@@ -88,6 +90,32 @@ impl ServerConfig {
             ("cleanup.policy", "compact".to_owned()),
             ("segment.bytes", topic.segment_bytes.to_string()),
             ("compression.type", "producer".to_owned()),
+        ];
+        InternalTopicSpec {
+            partitions: i32::try_from(topic.partitions).unwrap_or(i32::MAX),
+            replication_factor: i16::try_from(topic.replication_factor).unwrap_or(i16::MAX),
+            configs: configs
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect(),
+        }
+    }
+
+    /// `__transaction_state` as `transaction.state.log.*` describes it, compacted as in Kafka
+    /// (`TransactionLog`'s topic configs): each transactional id keeps its latest state, and
+    /// the tombstone of an expired id goes `delete.retention.ms` after its first clean.
+    /// `min.insync.replicas` is `transaction.state.log.min.isr` (capped at the replication
+    /// factor the topic gets when it is created). Kafka also sets
+    /// `compression.type=uncompressed`; Rill accepts only `producer` (it never recompresses,
+    /// see `topic_config::compression_type`), which stores the coordinator's own uncompressed
+    /// batches as they are: the same bytes.
+    fn txn_state_topic_spec(&self) -> InternalTopicSpec {
+        let topic = &self.txn_state_topic;
+        let configs = [
+            ("cleanup.policy", "compact".to_owned()),
+            ("segment.bytes", topic.segment_bytes.to_string()),
+            ("compression.type", "producer".to_owned()),
+            ("min.insync.replicas", topic.min_isr.to_string()),
         ];
         InternalTopicSpec {
             partitions: i32::try_from(topic.partitions).unwrap_or(i32::MAX),
@@ -140,6 +168,11 @@ impl ServerConfig {
     /// What the group coordinator reads of this config.
     pub fn group_settings(&self) -> GroupSettings {
         self.groups.clone()
+    }
+
+    /// What the transaction coordinator reads of this config.
+    pub fn txn_settings(&self) -> TxnSettings {
+        self.txn.clone()
     }
 }
 
@@ -528,5 +561,54 @@ mod tests {
             (None, None),
             "compact only"
         );
+    }
+
+    #[test]
+    fn the_transaction_state_topic_spec_is_transaction_state_log_star_compacted() {
+        let config = ServerConfig::load(
+            None,
+            &[
+                "transaction.state.log.num.partitions=4".to_string(),
+                "transaction.state.log.segment.bytes=2097152".to_string(),
+                "transaction.state.log.min.isr=3".to_string(),
+            ],
+        )
+        .unwrap();
+        let settings = config.admin_settings();
+        let spec = settings.txn_state_topic;
+        assert_eq!((spec.partitions, spec.replication_factor), (4, 3));
+        assert_eq!(
+            spec.configs.get("min.insync.replicas").map(String::as_str),
+            Some("3")
+        );
+        assert_eq!(
+            settings.offsets_topic,
+            ServerConfig::default().admin_settings().offsets_topic,
+            "the offsets topic is not touched"
+        );
+        // The overrides are ones a topic accepts, and they make it compacted, not deleted.
+        let log = crate::controller::topic_config::resolve(&config.log, &spec.configs)
+            .expect("valid topic configs");
+        assert_eq!(log.segment_bytes, 2 << 20);
+        assert_eq!(log.min_insync_replicas, 3);
+        assert!(log.compaction.compact, "{log:?}");
+        assert_eq!(
+            (log.retention_ms, log.retention_bytes),
+            (None, None),
+            "compact only"
+        );
+        // Kafka's defaults: 50 partitions, 3 replicas (capped at creation), min ISR 2.
+        let kafka = ServerConfig::default().admin_settings().txn_state_topic;
+        assert_eq!((kafka.partitions, kafka.replication_factor), (50, 3));
+        assert_eq!(
+            kafka.configs.get("min.insync.replicas").map(String::as_str),
+            Some("2")
+        );
+        assert_eq!(
+            kafka.configs.get("segment.bytes").map(String::as_str),
+            Some("104857600")
+        );
+        crate::controller::topic_config::resolve(&ServerConfig::default().log, &kafka.configs)
+            .expect("the default spec is valid");
     }
 }

@@ -6,11 +6,18 @@
 use super::admin::{Admin, AdminOp, AdminSettings, TopicsState, TopicsTimer};
 use super::metadata::broker_config::cluster_min_isr;
 use crate::actor::{Actor, Addr, Ctx, Input};
+use std::collections::BTreeMap;
+
 use crate::messages::throttles::ThrottleSettings;
+use crate::messages::txn::TxnEvent;
 use crate::messages::{
-    LeadersUpdate, NodeMsg, PartitionsRequest, Refusal, TopicsReply, TopicsRequest, PARTITIONS,
+    LeadersUpdate, NodeMsg, PartitionLeader, PartitionsRequest, Refusal, TopicsReply,
+    TopicsRequest, PARTITIONS, TXN,
 };
-use crate::types::ErrorCode;
+use crate::types::{ErrorCode, NodeId, TopicPartition};
+
+/// Who leads each partition, as the transaction coordinator is told it.
+type TxnLeaders = BTreeMap<TopicPartition, Option<NodeId>>;
 
 pub struct TopicsActor {
     topics: TopicsState,
@@ -18,6 +25,9 @@ pub struct TopicsActor {
     admin: Admin,
     /// The replication throttles last sent to the partitions actor (sent again only changed).
     throttles: Option<ThrottleSettings>,
+    /// The partition leaders last sent to the transaction coordinator (sent again only
+    /// changed: its markers go to the leaders).
+    txn_leaders: Option<TxnLeaders>,
     /// This node's static `min.insync.replicas`: the logs' default until the metadata log
     /// holds the cluster-wide one (`settings.log` then carries that).
     static_min_isr: u32,
@@ -31,6 +41,7 @@ impl TopicsActor {
             settings,
             admin: Admin::default(),
             throttles: None,
+            txn_leaders: None,
         }
     }
 }
@@ -65,6 +76,17 @@ impl Actor<NodeMsg> for TopicsActor {
                     partitions: topics.applied.leaders(),
                     brokers: topics.applied.brokers.clone(),
                 };
+                let txn_leaders: TxnLeaders = (leaders.partitions.iter())
+                    .map(|(tp, PartitionLeader { leader, .. })| (tp.clone(), *leader))
+                    .collect();
+                if self.txn_leaders.as_ref() != Some(&txn_leaders) {
+                    self.txn_leaders = Some(txn_leaders.clone());
+                    let to = Addr {
+                        node: ctx.me.node,
+                        actor: TXN,
+                    };
+                    ctx.send(to, NodeMsg::TxnEvent(TxnEvent::Leaders(txn_leaders)));
+                }
                 let to = Addr {
                     node: ctx.me.node,
                     actor: PARTITIONS,

@@ -65,6 +65,8 @@ pub struct AdminSettings {
     pub default_replication_factor: u16,
     /// How `__consumer_offsets` is created (`offsets.topic.*`), by `EnsureInternal`.
     pub offsets_topic: InternalTopicSpec,
+    /// How `__transaction_state` is created (`transaction.state.log.*`), by `EnsureInternal`.
+    pub txn_state_topic: InternalTopicSpec,
 }
 
 /// The settings an internal topic is created with, instead of the broker defaults an
@@ -74,7 +76,8 @@ pub struct InternalTopicSpec {
     pub partitions: i32,
     /// As configured; creation takes at most the live brokers there are (as Kafka does).
     pub replication_factor: i16,
-    /// Topic config overrides, as a client's CreateTopics would give them.
+    /// Topic config overrides, as a client's CreateTopics would give them (a
+    /// `min.insync.replicas` above the replication factor the topic gets is lowered to it).
     pub configs: BTreeMap<String, String>,
 }
 
@@ -88,11 +91,12 @@ pub enum AdminOp {
     /// Incremental or legacy AlterConfigs: the new overrides are worked out from the topic's
     /// overrides as they are when the operation runs (after every operation queued before it).
     AlterConfigs(AlterConfigsRequest),
-    /// Metadata named an unknown topic: create it with the broker defaults (the internal
+    /// Metadata named an unknown topic: create it with the broker defaults (an internal
     /// topic's name with its own settings, as [`AdminOp::EnsureInternal`] does).
     AutoCreate(String),
     /// The broker needs an internal topic: create it with its settings
-    /// ([`AdminSettings::offsets_topic`]); one that exists already is the answer.
+    /// ([`AdminSettings::offsets_topic`], [`AdminSettings::txn_state_topic`]); one that
+    /// exists already is the answer.
     EnsureInternal(InternalTopic),
     /// Start-up: open (recover) this node's replica of every partition the metadata has.
     OpenAll,
@@ -482,16 +486,11 @@ impl Job {
             AdminOp::CreateTopics(request) => {
                 Job::Create(CreateTopics::new(request.topics, request.validate_only))
             }
-            AdminOp::AutoCreate(name) if name == crate::messages::OFFSETS_TOPIC => {
-                Job::AutoCreate(CreateTopics::internal(world, false))
-            }
-            AdminOp::AutoCreate(name) => Job::AutoCreate(CreateTopics::auto(name)),
-            AdminOp::EnsureInternal(InternalTopic::ConsumerOffsets) => {
-                Job::Create(CreateTopics::internal(world, false))
-            }
-            AdminOp::EnsureInternal(InternalTopic::ConsumerOffsetsImported) => {
-                Job::Create(CreateTopics::internal(world, true))
-            }
+            AdminOp::AutoCreate(name) => match InternalTopic::named(&name) {
+                Some(topic) => Job::AutoCreate(CreateTopics::internal(world, topic)),
+                None => Job::AutoCreate(CreateTopics::auto(name)),
+            },
+            AdminOp::EnsureInternal(topic) => Job::Create(CreateTopics::internal(world, topic)),
             AdminOp::DeleteTopics(request) => Job::Delete(DeleteTopics::new(request, world)),
             AdminOp::CreatePartitions(request) => Job::Grow(CreatePartitions::new(request, world)),
             AdminOp::AlterConfigs(request) => Job::Alter(AlterConfigs::new(request)),
@@ -518,10 +517,11 @@ impl Job {
     }
 }
 
-/// Clients may not create, delete or grow an internal topic: the broker creates it with its
-/// own settings, and its partition count places every group (Kafka refuses the same).
+/// Clients may not create, delete or grow an internal topic (`__consumer_offsets`,
+/// `__transaction_state`): the broker creates it with its own settings, and its partition
+/// count places every group or transactional id (Kafka refuses the same).
 pub fn internal_refusal(name: &str, action: &str) -> Option<Refusal> {
-    (name == crate::messages::OFFSETS_TOPIC).then(|| {
+    InternalTopic::named(name).map(|_| {
         Refusal::new(
             ErrorCode::INVALID_REQUEST,
             format!(

@@ -14,7 +14,7 @@ use crate::limits::{PARTITIONS_PER_REQUEST_MAX, TOPIC_PARTITIONS_MAX};
 use crate::messages::quorum::{LeaderRequest, TopicGrowth, TopicSpec, TopicView};
 use crate::messages::{
     AlterConfigsRequest, ConfigChange, CreatePartitionsRequest, DeleteTopicsRequest, Growth,
-    NewTopic, Refusal, TopicChange, TopicDeletion, TopicMeta, TopicRef, TopicsReply, OFFSETS_TOPIC,
+    InternalTopic, NewTopic, Refusal, TopicChange, TopicDeletion, TopicMeta, TopicRef, TopicsReply,
 };
 use crate::storage::disk_full;
 use crate::types::topic_name::shown;
@@ -130,26 +130,42 @@ impl CreateTopics {
         }
     }
 
-    /// The creation of `__consumer_offsets` as its settings say, with at most the registered
-    /// brokers as replicas: a single node needs no `offsets.topic.replication.factor=1`, but a
-    /// cluster whose brokers are registered and not all live yet (a start, a restart) is
-    /// refused (COORDINATOR_NOT_AVAILABLE to the client, which retries) rather than given an
-    /// offsets topic with fewer replicas for good (Kafka refuses until enough brokers are up).
-    /// `here`: every partition on this broker (the import of a single-node release's topic,
-    /// whose logs are here).
-    pub fn internal(world: &World<'_>, here: bool) -> Self {
-        let spec = &world.settings.offsets_topic;
+    /// The creation of an internal topic (`__consumer_offsets`, `__transaction_state`) as its
+    /// settings say, with at most the registered brokers as replicas: a single node needs no
+    /// `offsets.topic.replication.factor=1`, but a cluster whose brokers are registered and not
+    /// all live yet (a start, a restart) is refused (COORDINATOR_NOT_AVAILABLE to the client,
+    /// which retries) rather than given an internal topic with fewer replicas for good (Kafka
+    /// refuses until enough brokers are up). A `min.insync.replicas` of its settings above the
+    /// replicas it gets is lowered to them, so a cluster of fewer brokers than
+    /// `transaction.state.log.min.isr` can still write it.
+    ///
+    /// An import ([`InternalTopic::ConsumerOffsetsImported`]) has every partition on this
+    /// broker (a single-node release's topic, whose logs are here).
+    pub fn internal(world: &World<'_>, topic: InternalTopic) -> Self {
+        let (spec, here) = match topic {
+            InternalTopic::ConsumerOffsets => (&world.settings.offsets_topic, false),
+            InternalTopic::ConsumerOffsetsImported => (&world.settings.offsets_topic, true),
+            InternalTopic::TransactionState => (&world.settings.txn_state_topic, false),
+        };
         let registered = i16::try_from(world.topics.applied.brokers.len()).unwrap_or(i16::MAX);
         let me = i32::try_from(world.me().0).unwrap_or(i32::MAX);
+        // The replicas each partition gets: one (this broker) for an import.
+        let replicas = if here {
+            1
+        } else {
+            spec.replication_factor.min(registered.max(1))
+        };
+        let mut configs = spec.configs.clone();
+        if let Some(min_isr) = configs.get_mut("min.insync.replicas") {
+            if (min_isr.trim().parse::<i64>()).is_ok_and(|n| n > i64::from(replicas)) {
+                *min_isr = replicas.to_string();
+            }
+        }
         let topic = NewTopic {
-            name: OFFSETS_TOPIC.to_owned(),
+            name: topic.name().to_owned(),
             partitions: if here { -1 } else { spec.partitions },
-            replication_factor: if here {
-                -1
-            } else {
-                spec.replication_factor.min(registered.max(1))
-            },
-            configs: spec.configs.clone(),
+            replication_factor: if here { -1 } else { replicas },
+            configs,
             assignments: if here {
                 (0..spec.partitions.min(TOPIC_PARTITIONS_MAX))
                     .map(|p| (p, vec![me]))

@@ -73,6 +73,11 @@ impl Harness {
                     replication_factor: 1,
                     configs: BTreeMap::new(),
                 },
+                txn_state_topic: InternalTopicSpec {
+                    partitions: 1,
+                    replication_factor: 1,
+                    configs: BTreeMap::new(),
+                },
             },
             image,
             auto_quorum: true,
@@ -619,6 +624,84 @@ fn ensure_internal_creates_the_offsets_topic_once_and_clients_may_not_touch_it()
     );
 }
 
+/// `__transaction_state` is created with its own settings (Kafka's defaults here: 50
+/// partitions, compacted), with at most the one registered broker as replica and a
+/// `min.insync.replicas` lowered to it so that the one broker can write; once: then the
+/// existing topic is the answer. Clients may not create, grow or delete it.
+#[test]
+fn ensure_internal_creates_the_transaction_state_topic_once_and_clients_may_not_touch_it() {
+    use crate::messages::txn::TXN_STATE_TOPIC;
+    let mut h = Harness::new().opened();
+    // As `ServerConfig::admin_settings` builds it from Kafka's defaults (tested there).
+    let configs = [
+        ("cleanup.policy", "compact"),
+        ("segment.bytes", "104857600"),
+        ("compression.type", "producer"),
+        ("min.insync.replicas", "2"),
+    ];
+    h.settings.txn_state_topic = InternalTopicSpec {
+        partitions: 50,
+        replication_factor: 3,
+        configs: (configs.iter())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    h.submit(AdminOp::EnsureInternal(
+        crate::messages::InternalTopic::TransactionState,
+    ));
+    let (asked_, _, reply) = h.answer_all_done();
+    assert_eq!(asked_.len(), 50);
+    let meta = created_one(reply).unwrap();
+    assert_eq!((meta.partitions, meta.replication_factor), (50, 1));
+    assert!(meta.assignment.iter().all(|p| p.replicas == [NodeId(1)]));
+    let configs = &meta.configs;
+    assert_eq!(configs["cleanup.policy"], "compact");
+    assert_eq!(configs["min.insync.replicas"], "1", "capped at 1 replica");
+    assert_eq!(configs["segment.bytes"], "104857600");
+    assert_eq!(h.topics.applied.topics[TXN_STATE_TOPIC], meta);
+    assert!(
+        !h.topics.applied.topics.contains_key(OFFSETS_TOPIC),
+        "only the topic asked for"
+    );
+    h.submit(AdminOp::EnsureInternal(
+        crate::messages::InternalTopic::TransactionState,
+    ));
+    let (asked_, _, reply) = h.answer_all_done();
+    assert!(asked_.is_empty());
+    assert_eq!(
+        created_one(reply).unwrap(),
+        meta,
+        "the existing topic is the answer"
+    );
+    h.submit(create(TXN_STATE_TOPIC, 1));
+    let (_, _, reply) = h.answer_all_done();
+    assert_eq!(
+        created_one(reply).unwrap_err().code,
+        ErrorCode::INVALID_REQUEST
+    );
+    h.submit(grow(TXN_STATE_TOPIC, 60));
+    let (_, _, reply) = h.answer_all_done();
+    let grown = match reply {
+        TopicsReply::PartitionsCreated(grown) => grown,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        grown[0].as_ref().unwrap_err().code,
+        ErrorCode::INVALID_REQUEST
+    );
+    h.submit(delete(TXN_STATE_TOPIC));
+    let (_, _, reply) = h.answer_all_done();
+    let done = match reply {
+        TopicsReply::Deleted(done) => done,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        done[0].outcome.as_ref().unwrap_err().code,
+        ErrorCode::INVALID_REQUEST
+    );
+    assert_eq!(h.topics.applied.topics[TXN_STATE_TOPIC].partitions, 50);
+}
+
 #[test]
 fn a_quorum_without_a_leader_is_asked_again_until_the_deadline() {
     let mut h = Harness::new().opened();
@@ -1033,6 +1116,66 @@ fn the_offsets_topic_waits_for_every_registered_broker_up_to_its_replication_fac
     let meta = created_one(reply).unwrap();
     assert_eq!(meta.replication_factor, 2);
     assert!(meta.assignment.iter().all(|p| p.replicas.len() == 2));
+}
+
+/// Metadata naming `__transaction_state` creates it as `EnsureInternal` would (its own
+/// partitions and configs, not the broker defaults); on two brokers it gets both as replicas
+/// (of 3 configured) and a `min.insync.replicas` of at most 2.
+#[test]
+fn an_auto_created_transaction_state_topic_gets_its_own_settings_capped_at_the_brokers() {
+    use crate::messages::txn::TXN_STATE_TOPIC;
+    let mut h = Harness::new().opened();
+    h.settings.txn_state_topic = InternalTopicSpec {
+        partitions: 4,
+        replication_factor: 3,
+        configs: BTreeMap::from([
+            ("cleanup.policy".to_owned(), "compact".to_owned()),
+            ("min.insync.replicas".to_owned(), "3".to_owned()),
+        ]),
+    };
+    h.another_broker(2);
+    h.settle();
+    h.submit(AdminOp::AutoCreate(TXN_STATE_TOPIC.to_owned()));
+    let (asked_, _, reply) = h.answer_all_done();
+    assert_eq!(
+        kinds(&asked_),
+        [("ensure", 0), ("ensure", 1), ("ensure", 2), ("ensure", 3)]
+    );
+    let meta = match reply {
+        TopicsReply::AutoCreated(Some(meta)) => meta,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((meta.partitions, meta.replication_factor), (4, 2));
+    assert!(meta.assignment.iter().all(|p| p.replicas.len() == 2));
+    assert_eq!(
+        meta.configs.get("min.insync.replicas").map(String::as_str),
+        Some("2"),
+        "capped at the 2 replicas"
+    );
+    assert_eq!(
+        meta.configs.get("cleanup.policy").map(String::as_str),
+        Some("compact")
+    );
+    // A configured min ISR the replicas reach is kept as it is.
+    let mut h = Harness::new().opened();
+    h.settings.txn_state_topic = InternalTopicSpec {
+        partitions: 1,
+        replication_factor: 3,
+        configs: BTreeMap::from([("min.insync.replicas".to_owned(), "2".to_owned())]),
+    };
+    h.another_broker(2);
+    h.another_broker(3);
+    h.settle();
+    h.submit(AdminOp::EnsureInternal(
+        crate::messages::InternalTopic::TransactionState,
+    ));
+    let (_, _, reply) = h.answer_all_done();
+    let meta = created_one(reply).unwrap();
+    assert_eq!(meta.replication_factor, 3);
+    assert_eq!(
+        meta.configs.get("min.insync.replicas").map(String::as_str),
+        Some("2")
+    );
 }
 
 /// Found by the simulator (seed 321): a config change decided on a view in which a

@@ -119,7 +119,11 @@ impl Load {
                 break;
             };
             let bytes = &read.records[at..at + header.total_bytes()];
-            self.apply_batch(bytes, offsets);
+            // A transaction marker (AddOffsetsToTxn puts the group's partition in a
+            // transaction) holds no group record: Kafka's load skips control batches too.
+            if !header.is_control() {
+                self.apply_batch(bytes, offsets);
+            }
             self.next = Offset(header.next_offset()).min(self.log_end);
             if self.next >= self.log_end {
                 break;

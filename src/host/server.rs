@@ -34,11 +34,12 @@ use crate::messages::quorum::{
 use crate::messages::{
     CreateTopicsRequest, EnsureInternalRequest, InternalTopic, ListTopicsRequest, NewTopic,
     NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, LIFECYCLE, OFFSETS_TOPIC, PARTITIONS, QUORUM,
-    TOPICS,
+    TOPICS, TXN,
 };
 use crate::partition::actor::Partitions;
 use crate::storage::file::FileStorage;
 use crate::storage::Storage;
+use crate::txn::actor::TxnActor;
 use crate::types::{cluster_id_text, NodeId};
 
 /// How often start-up logs that it still waits for the controller quorum.
@@ -151,6 +152,7 @@ impl Server {
         let topics = TopicsActor::new(admin_settings);
         let partitions = Partitions::new(storage.clone())
             .gated()
+            .with_transactional_writes()
             .with_replica_lag_time_max_ms(config.replica_lag_time_max_ms)
             .with_replication_quota_window(
                 config.replication_quota_window_num,
@@ -169,6 +171,7 @@ impl Server {
                 LIFECYCLE,
                 NodeActor::new(BrokerLifecycle::new(config.lifecycle_settings())),
             ),
+            (TXN, NodeActor::new(TxnActor::new(config.txn_settings()))),
         ];
         let node = start_node(config, actors).await?;
         let cluster_id = wait_for_cluster_id(&node).await?;

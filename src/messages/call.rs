@@ -177,6 +177,7 @@ calls! {
         |_| NodeMsg::Lifecycle(lifecycle::LifecycleRequest::Status);
     lifecycle::ControlledShutdownRequest, lifecycle::BrokerStatus => LIFECYCLE,
         |_| NodeMsg::Lifecycle(lifecycle::LifecycleRequest::Shutdown);
+    txn::TxnRequest, txn::TxnReply => TXN, |r| NodeMsg::Txn(r);
 }
 
 /// The quorum actor answers every request with one of its replies.
@@ -186,6 +187,17 @@ impl TryFrom<NodeMsg> for quorum::QuorumReply {
         match msg {
             NodeMsg::QuorumReply(reply) => Ok(reply),
             other => Err(WrongReply::new("QuorumReply", &other)),
+        }
+    }
+}
+
+/// The transaction coordinator answers every request with its one reply type.
+impl TryFrom<NodeMsg> for txn::TxnReply {
+    type Error = WrongReply;
+    fn try_from(msg: NodeMsg) -> Result<Self, WrongReply> {
+        match msg {
+            NodeMsg::TxnReply(reply) => Ok(reply),
+            other => Err(WrongReply::new("TxnReply", &other)),
         }
     }
 }

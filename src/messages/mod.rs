@@ -42,6 +42,9 @@ pub const QUORUM: ActorId = ActorId(4);
 /// This node's broker in the cluster (Kafka's `BrokerLifecycleManager`): it registers with the
 /// controller quorum's leader and heartbeats.
 pub const LIFECYCLE: ActorId = ActorId(5);
+/// The transaction coordinator: transactional ids and their transactions, one shard per
+/// `__transaction_state` partition this node leads.
+pub const TXN: ActorId = ActorId(6);
 
 /// One message between a node's actors (or between the gateway and them).
 #[derive(Debug, Serialize, Deserialize)]
@@ -60,6 +63,11 @@ pub enum NodeMsg {
     QuorumReply(quorum::QuorumReply),
     Lifecycle(lifecycle::LifecycleRequest),
     LifecycleReply(lifecycle::LifecycleReply),
+    Txn(txn::TxnRequest),
+    TxnReply(txn::TxnReply),
+    /// Leadership news and the cluster's partition leaders for the transaction coordinator
+    /// (sent by the partitions and topics actors, never asked).
+    TxnEvent(txn::TxnEvent),
 }
 
 #[cfg(test)]

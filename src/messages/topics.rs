@@ -119,7 +119,8 @@ pub struct EnsureInternalRequest {
     pub topic: InternalTopic,
 }
 
-/// The topics the node creates for itself.
+/// The topics the node creates for itself. Variant order is the node's wire (postcard):
+/// append, never reorder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InternalTopic {
     /// `__consumer_offsets` ([`super::OFFSETS_TOPIC`]).
@@ -127,6 +128,33 @@ pub enum InternalTopic {
     /// `__consumer_offsets` of a single-node release's data directory, imported at its first
     /// start: every partition is assigned to this broker, where its logs are.
     ConsumerOffsetsImported,
+    /// `__transaction_state` ([`super::txn::TXN_STATE_TOPIC`]), the transaction coordinator's
+    /// log, created as `transaction.state.log.*` describe it.
+    TransactionState,
+}
+
+impl InternalTopic {
+    /// The topic's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            InternalTopic::ConsumerOffsets | InternalTopic::ConsumerOffsetsImported => {
+                super::OFFSETS_TOPIC
+            }
+            InternalTopic::TransactionState => super::txn::TXN_STATE_TOPIC,
+        }
+    }
+
+    /// The internal topic named `name`, created as the broker creates it (not the imported
+    /// kind): clients may not create, grow or delete it, and a Metadata auto-creation of it
+    /// gets its own settings.
+    pub fn named(name: &str) -> Option<Self> {
+        [
+            InternalTopic::ConsumerOffsets,
+            InternalTopic::TransactionState,
+        ]
+        .into_iter()
+        .find(|topic| topic.name() == name)
+    }
 }
 
 /// [`TopicsRequest::List`], as a typed call: every topic with its metadata.
@@ -259,3 +287,31 @@ pub type Deletions = Result<Vec<TopicDeletion>, String>;
 
 /// The reply to Incremental/AlterConfigs: every topic's outcome, or why the request failed.
 pub type ConfigAlterations = Result<Vec<Result<(), Refusal>>, String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The variants' wire numbers stay (a new one is appended), and each names its topic.
+    #[test]
+    fn internal_topics_keep_their_wire_numbers_and_names() {
+        let wire = |topic: InternalTopic| postcard::to_stdvec(&topic).unwrap();
+        assert_eq!(wire(InternalTopic::ConsumerOffsets), [0]);
+        assert_eq!(wire(InternalTopic::ConsumerOffsetsImported), [1]);
+        assert_eq!(wire(InternalTopic::TransactionState), [2]);
+        assert_eq!(
+            InternalTopic::named("__consumer_offsets"),
+            Some(InternalTopic::ConsumerOffsets)
+        );
+        assert_eq!(
+            InternalTopic::named("__transaction_state"),
+            Some(InternalTopic::TransactionState)
+        );
+        assert_eq!(InternalTopic::named("__transaction_states"), None);
+        assert_eq!(InternalTopic::named("orders"), None);
+        assert_eq!(
+            InternalTopic::ConsumerOffsetsImported.name(),
+            "__consumer_offsets"
+        );
+    }
+}

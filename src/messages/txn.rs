@@ -1,13 +1,40 @@
-//! The transaction coordinator's requests and answers (issue 15): what the gateway will ask a
-//! transactional id's coordinator (Kafka's InitProducerId with a transactional id,
-//! AddPartitionsToTxn, AddOffsetsToTxn, EndTxn). Not yet in [`super::NodeMsg`]: the coordinator
-//! actor that serves them comes with the next step, and with it their wire variants.
+//! The transaction coordinator's requests and answers ([`super::TXN`], issue 15): what the
+//! gateway asks a transactional id's coordinator (Kafka's InitProducerId with a transactional
+//! id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn), and the news it is sent: which
+//! `__transaction_state` partitions this node leads ([`TxnEvent`], from the partitions actor,
+//! as [`super::GroupsEvent`] for the group coordinator) and who leads every partition (from the
+//! topics actor: the markers go to the leaders).
+//!
+//! Like every type of this module's parent, variant and field order is the node's wire
+//! (postcard): append, never reorder.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{ErrorCode, ProducerId};
+use super::groups::LeaderTerm;
+use crate::types::{ErrorCode, NodeId, Offset, ProducerId, TopicPartition};
+
+/// Kafka's internal topic holding the transaction coordinator's state.
+pub const TXN_STATE_TOPIC: &str = "__transaction_state";
+
+/// What the transaction coordinator is told, never asked.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum TxnEvent {
+    /// A `__transaction_state` partition became readable here under `term` (as
+    /// [`super::GroupsEvent::Elected`]).
+    Elected {
+        partition: i32,
+        term: LeaderTerm,
+        log_end: Offset,
+        high_watermark: Offset,
+    },
+    /// The partition's `term` ended.
+    Resigned { partition: i32, term: LeaderTerm },
+    /// Every partition of the cluster with its leader (`None`: offline), after a metadata
+    /// change: where the markers go, and the internal topic's partition count.
+    Leaders(BTreeMap<TopicPartition, Option<NodeId>>),
+}
 
 /// A request for one transactional id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

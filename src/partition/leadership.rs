@@ -1,58 +1,83 @@
-//! What the group coordinator ([`GROUPS`] on this node) is told about the `__consumer_offsets`
-//! partitions this node leads: Kafka's `onElection` / `onResignation`. A replica is announced
-//! `Elected` once it is readable (its open's first sync completed, so everything below the log
-//! end is durable) and `Resigned` when it goes (offline after a failed write or sync, deleted,
-//! or closed at shutdown). Other topics are never announced.
+//! What the coordinators on this node are told about the partitions of their internal topics
+//! this node leads: Kafka's `onElection` / `onResignation` — the group coordinator ([`GROUPS`])
+//! of `__consumer_offsets`, the transaction coordinator ([`TXN`]) of `__transaction_state`. A
+//! replica is announced `Elected` once it is readable (its open's first sync completed, so
+//! everything below the log end is durable) and `Resigned` when it goes (offline after a failed
+//! write or sync, deleted, or closed at shutdown). Other topics are never announced.
 
-use crate::actor::{Addr, Ctx};
+use crate::actor::{ActorId, Addr, Ctx};
 use crate::faults::FaultPoint;
-use crate::messages::{GroupsEvent, NodeMsg, GROUPS, OFFSETS_TOPIC};
+use crate::messages::txn::{TxnEvent, TXN_STATE_TOPIC};
+use crate::messages::{GroupsEvent, LeaderTerm, NodeMsg, GROUPS, OFFSETS_TOPIC, TXN};
 use crate::storage::log::FlushPolicy;
 use crate::types::{Offset, TopicPartition};
 
 use super::replica::Replica;
 
-/// The coordinator on this node.
-fn coordinator<T>(ctx: &Ctx<'_, NodeMsg, T>) -> Addr {
-    Addr {
-        node: ctx.me.node,
-        actor: GROUPS,
+/// The coordinator of `tp`'s topic, if it is a coordinator's internal topic.
+fn coordinator_of(tp: &TopicPartition) -> Option<ActorId> {
+    match tp.topic.as_str() {
+        OFFSETS_TOPIC => Some(GROUPS),
+        TXN_STATE_TOPIC => Some(TXN),
+        _ => None,
     }
 }
 
-/// Whether the coordinator hears of `replica`: a `__consumer_offsets` replica that leads (one
-/// that follows serves no group).
-fn announced(tp: &TopicPartition, replica: &Replica) -> bool {
-    tp.topic == OFFSETS_TOPIC && replica.role().is_leader()
+/// The coordinator that hears of `replica`, if any: that of an internal topic's replica that
+/// leads (one that follows serves nothing).
+fn announced(tp: &TopicPartition, replica: &Replica) -> Option<ActorId> {
+    coordinator_of(tp).filter(|_| replica.role().is_leader())
+}
+
+/// Sends `actor` its event: an election (`log_end` and `high_watermark` given) or a
+/// resignation.
+fn announce<T>(
+    ctx: &mut Ctx<'_, NodeMsg, T>,
+    actor: ActorId,
+    partition: i32,
+    term: LeaderTerm,
+    elected: Option<(Offset, Offset)>,
+) {
+    let msg = match (actor, elected) {
+        (TXN, Some((log_end, high_watermark))) => NodeMsg::TxnEvent(TxnEvent::Elected {
+            partition,
+            term,
+            log_end,
+            high_watermark,
+        }),
+        (TXN, None) => NodeMsg::TxnEvent(TxnEvent::Resigned { partition, term }),
+        (_, Some((log_end, high_watermark))) => NodeMsg::GroupsEvent(GroupsEvent::Elected {
+            partition,
+            term,
+            log_end,
+            high_watermark,
+        }),
+        (_, None) => NodeMsg::GroupsEvent(GroupsEvent::Resigned { partition, term }),
+    };
+    let to = Addr {
+        node: ctx.me.node,
+        actor,
+    };
+    ctx.send(to, msg);
 }
 
 /// `replica` became readable under its term: the coordinator loads the partition up to its log
 /// end.
 pub fn elected<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: &Replica) {
-    if !announced(tp, replica) || replica.is_opening() {
+    let Some(actor) = announced(tp, replica).filter(|_| !replica.is_opening()) else {
         return;
-    }
-    let event = GroupsEvent::Elected {
-        partition: tp.partition,
-        term: replica.term(),
-        log_end: Offset(replica.log().log_end_offset()),
-        high_watermark: replica.high_watermark(),
     };
-    let to = coordinator(ctx);
-    ctx.send(to, NodeMsg::GroupsEvent(event));
+    let log_end = Offset(replica.log().log_end_offset());
+    let ends = Some((log_end, replica.high_watermark()));
+    announce(ctx, actor, tp.partition, replica.term(), ends);
 }
 
 /// `replica`'s term ended. An opening replica was never announced, so it resigns nothing.
 pub fn resigned<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: &Replica) {
-    if !announced(tp, replica) || replica.is_opening() {
+    let Some(actor) = announced(tp, replica).filter(|_| !replica.is_opening()) else {
         return;
-    }
-    let event = GroupsEvent::Resigned {
-        partition: tp.partition,
-        term: replica.term(),
     };
-    let to = coordinator(ctx);
-    ctx.send(to, NodeMsg::GroupsEvent(event));
+    announce(ctx, actor, tp.partition, replica.term(), None);
 }
 
 /// Simulation fault point `coordinator-failover`, reached when the coordinator appends: a
@@ -66,7 +91,7 @@ pub fn fail_over<T>(
     replica: &mut Replica,
     new_id: u64,
 ) -> bool {
-    let quiet = announced(tp, replica)
+    let quiet = announced(tp, replica) == Some(GROUPS)
         && !replica.is_opening()
         && !replica.is_closing()
         && !replica.sync_in_flight()

@@ -61,7 +61,10 @@ macro_rules! by_request_type {
             AlterPartitionReassignments = AlterPartitionReassignmentsRequest,
             ListPartitionReassignments = ListPartitionReassignmentsRequest,
             DescribeLogDirs = DescribeLogDirsRequest,
-            DescribeTopicPartitions = DescribeTopicPartitionsRequest)
+            DescribeTopicPartitions = DescribeTopicPartitionsRequest,
+            AddPartitionsToTxn = AddPartitionsToTxnRequest,
+            AddOffsetsToTxn = AddOffsetsToTxnRequest,
+            EndTxn = EndTxnRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

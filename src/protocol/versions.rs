@@ -11,8 +11,8 @@ pub struct Supported {
     pub max: i16,
 }
 
-/// The advertised table, by API key: [`CORE`] then [`GROUP_VERSIONS`].
-pub const SUPPORTED: &[Supported] = &WITH_GROUPS;
+/// The advertised table, by API key: [`CORE`], [`GROUP_VERSIONS`], then [`TXN_VERSIONS`].
+pub const SUPPORTED: &[Supported] = &ALL;
 
 /// The consumer-group APIs the gateway serves (`broker::groups`) and the coordinator
 /// (`group::actor`) answers. Every minimum is the protocol crate's own.
@@ -41,9 +41,24 @@ pub const GROUP_VERSIONS: [Supported; 13] = [
     s(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
+/// The transaction coordinator's client APIs the gateway serves (`broker::txn`; InitProducerId,
+/// which idempotent producers send too, is in [`CORE`]). v0-3 each: AddPartitionsToTxn v4+ is
+/// KIP-890's batched form (broker to broker), AddOffsetsToTxn v4 and EndTxn v4-5 add KIP-890's
+/// TRANSACTION_ABORTABLE and epoch bump per transaction. Every minimum is the protocol crate's
+/// own; v0-1 get PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (KIP-588).
+pub const TXN_VERSIONS: [Supported; 3] = [
+    s(ApiKey::AddPartitionsToTxn, 0, 3),
+    s(ApiKey::AddOffsetsToTxn, 0, 3),
+    s(ApiKey::EndTxn, 0, 3),
+];
+
 /// [`CORE`] then [`GROUP_VERSIONS`].
 const WITH_GROUPS: [Supported; CORE.len() + GROUP_VERSIONS.len()] =
     super::concat(CORE, GROUP_VERSIONS);
+
+/// [`WITH_GROUPS`] then [`TXN_VERSIONS`].
+const ALL: [Supported; WITH_GROUPS.len() + TXN_VERSIONS.len()] =
+    super::concat(WITH_GROUPS, TXN_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
 const CORE: [Supported; 21] = [
@@ -107,7 +122,7 @@ mod tests {
     /// OffsetFetch says 10 while their requests decode only up to 9.
     #[test]
     fn every_advertised_range_is_one_the_protocol_crate_can_decode() {
-        for s in WITH_GROUPS.iter() {
+        for s in SUPPORTED {
             let valid = crate::protocol::request::request_versions(s.key)
                 .unwrap_or_else(|| panic!("{s:?}: no request type listed"));
             assert!(s.min <= s.max, "{s:?}");
@@ -120,9 +135,9 @@ mod tests {
 
     #[test]
     fn keys_are_unique() {
-        for (i, a) in WITH_GROUPS.iter().enumerate() {
+        for (i, a) in SUPPORTED.iter().enumerate() {
             assert!(
-                WITH_GROUPS[i + 1..].iter().all(|b| b.key != a.key),
+                SUPPORTED[i + 1..].iter().all(|b| b.key != a.key),
                 "{a:?} twice"
             );
         }
@@ -136,6 +151,25 @@ mod tests {
         for g in GROUP_VERSIONS.into_iter().chain(CORE) {
             assert_eq!(supported(g.key as i16), Some(g));
         }
+    }
+
+    /// The transaction APIs follow the groups, each served from its row.
+    #[test]
+    fn txn_apis_are_advertised_with_their_rows() {
+        assert_eq!(&SUPPORTED[..WITH_GROUPS.len()], &WITH_GROUPS[..]);
+        assert_eq!(&SUPPORTED[WITH_GROUPS.len()..], &TXN_VERSIONS[..]);
+        for t in TXN_VERSIONS {
+            assert_eq!(supported(t.key as i16), Some(t));
+        }
+        // Never AddPartitionsToTxn v4+: the batched form the gateway does not build.
+        assert_eq!(
+            supported(ApiKey::AddPartitionsToTxn as i16).map(|s| s.max),
+            Some(3)
+        );
+        assert_eq!(
+            supported(ApiKey::InitProducerId as i16).map(|s| s.max),
+            Some(4)
+        );
     }
 
     /// Never OffsetCommit/OffsetFetch 10: `valid_versions()` says 10, the requests decode to 9.

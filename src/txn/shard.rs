@@ -16,21 +16,28 @@
 //!   InitProducerId that needs a new one waits for [`Shard::producer_id`], the shard asking
 //!   with [`ShardOut::NeedProducerId`].
 //!
-//! Not yet here (issue 15, next steps): the transaction markers and the completion they lead
-//! to; until then a prepared transaction stays prepared.
+//! * **Markers, then completion.** Once a PrepareCommit/PrepareAbort is acknowledged (or a
+//!   load finds one), the shard hands the transaction's markers to its actor
+//!   ([`ShardOut::Markers`]); when every partition has its marker the actor says so
+//!   ([`Shard::markers_written`]) and the shard writes CompleteCommit/CompleteAbort. Until that
+//!   is acknowledged the id answers CONCURRENT_TRANSACTIONS (Kafka's rule, which clients
+//!   retry).
 //!
 //! Pure: it takes the time and returns [`ShardOut`]s; the actor turns them into effects.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::limits::{TXN_RECORD_BYTES_MAX, TXN_WAITING_FOR_ID_MAX};
 use crate::messages::groups::LeaderTerm;
 use crate::messages::partitions::FetchPartitionResult;
 use crate::messages::txn::{InitTxnArgs, TxnReply, TxnRequest};
 use crate::storage::batch::build_batch_records;
-use crate::types::{ErrorCode, Offset, ProducerId};
+use crate::types::{ErrorCode, Offset, ProducerId, TopicPartition};
 
 use super::load::{Load, LoadStep};
+use super::markers::MarkerJob;
 use super::records::{encode_key, encode_value};
+use super::state::TxnState;
 use super::transitions::{self, InitDecision, TxnMetadata};
 
 /// What a shard asks of its actor, in order.
@@ -44,6 +51,8 @@ pub enum ShardOut<W> {
     Read { from: Offset },
     /// A new producer id is wanted; feed it to [`Shard::producer_id`].
     NeedProducerId,
+    /// Write these markers; once all are written, call [`Shard::markers_written`].
+    Markers(MarkerJob),
 }
 
 /// Why a shard must be dropped and loaded again.
@@ -83,6 +92,8 @@ pub struct Shard<W> {
     max_timeout_ms: i32,
     phase: Phase,
     ids: BTreeMap<String, TxnMetadata>,
+    /// The bytes of the ids' names (the node's bound counts them).
+    id_bytes: usize,
     writes: BTreeMap<u64, InFlight<W>>,
     next_write: u64,
     /// Producer ids granted and not used yet.
@@ -109,6 +120,7 @@ impl<W: Copy> Shard<W> {
             max_timeout_ms,
             phase: Phase::Loading(load),
             ids: BTreeMap::new(),
+            id_bytes: 0,
             writes: BTreeMap::new(),
             next_write: 0,
             spare_producer_ids: Vec::new(),
@@ -135,6 +147,11 @@ impl<W: Copy> Shard<W> {
         self.ids.len()
     }
 
+    /// The bytes of the names of the ids this shard coordinates.
+    pub fn id_bytes(&self) -> usize {
+        self.id_bytes
+    }
+
     /// `transactional_id`'s metadata, as last acknowledged.
     pub fn metadata(&self, transactional_id: &str) -> Option<&TxnMetadata> {
         self.ids.get(transactional_id)
@@ -146,11 +163,11 @@ impl<W: Copy> Shard<W> {
         };
         match load.step() {
             LoadStep::Read(from) => out.push(ShardOut::Read { from }),
-            LoadStep::Done => self.finish_load(),
+            LoadStep::Done => self.finish_load(out),
         }
     }
 
-    fn finish_load(&mut self) {
+    fn finish_load(&mut self, out: &mut Vec<ShardOut<W>>) {
         let Phase::Loading(load) = std::mem::replace(&mut self.phase, Phase::Loaded) else {
             return;
         };
@@ -163,6 +180,14 @@ impl<W: Copy> Shard<W> {
             );
         }
         self.ids = replayed.ids;
+        self.id_bytes = self.ids.keys().map(String::len).sum();
+        // Prepared transactions finish: their markers are sent again (Kafka's load does the
+        // same); an open one is left to the timeout scan.
+        for (id, meta) in &self.ids {
+            if let Some(job) = marker_job(id, meta) {
+                out.push(ShardOut::Markers(job));
+            }
+        }
     }
 
     /// A load read's answer.
@@ -267,6 +292,10 @@ impl<W: Copy> Shard<W> {
             &mut new_id,
         );
         if needed && self.spare_producer_ids.is_empty() && decided.is_ok() {
+            if self.waiting_for_id.len() >= TXN_WAITING_FOR_ID_MAX {
+                let refused = TxnReply::InitProducerId(Err(ErrorCode::COORDINATOR_NOT_AVAILABLE));
+                return out.push(ShardOut::Answer(w, refused));
+            }
             if self.waiting_for_id.is_empty() {
                 out.push(ShardOut::NeedProducerId);
             }
@@ -337,6 +366,21 @@ impl<W: Copy> Shard<W> {
             }
         };
         let batch = build_batch_records(&[(Some(&key[..]), Some(&value[..]))], now_ms);
+        if batch.len() > TXN_RECORD_BYTES_MAX {
+            // A transaction of too many partitions: refused before the append would fail (and
+            // with it the shard).
+            tracing::warn!(
+                bytes = batch.len(),
+                "transaction record too large, not written"
+            );
+            if let After::Answer(w, reply) = after {
+                out.push(ShardOut::Answer(
+                    w,
+                    reply.with_error(ErrorCode::INVALID_REQUEST),
+                ));
+            }
+            return;
+        }
         let write = self.next_write;
         self.next_write += 1;
         self.writes.insert(write, InFlight { id, next, after });
@@ -359,11 +403,39 @@ impl<W: Copy> Shard<W> {
             self.writes.insert(write, in_flight);
             return Err(Unload(format!("write {write} failed: {code:?}")));
         }
-        self.ids.insert(in_flight.id, in_flight.next);
+        if let Some(job) = marker_job(&in_flight.id, &in_flight.next) {
+            out.push(ShardOut::Markers(job));
+        }
+        let name_bytes = in_flight.id.len();
+        if self.ids.insert(in_flight.id, in_flight.next).is_none() {
+            self.id_bytes += name_bytes;
+        }
         if let After::Answer(w, reply) = in_flight.after {
             out.push(ShardOut::Answer(w, reply));
         }
         Ok(())
+    }
+
+    /// Every marker of `id`'s transaction under (`producer_id`, `epoch`) is written: the
+    /// transaction completes (CompleteCommit/CompleteAbort is written). Nothing happens if the
+    /// id has moved on since the markers were asked for (an older load's job).
+    pub fn markers_written(
+        &mut self,
+        now_ms: i64,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        out: &mut Vec<ShardOut<W>>,
+    ) {
+        let Some(meta) = self.ids.get(id) else {
+            return;
+        };
+        if meta.producer_id != producer_id || meta.epoch != epoch || self.writing(id) {
+            return;
+        }
+        if let Some(next) = transitions::complete(meta, now_ms) {
+            self.write(now_ms, id.to_owned(), next, After::Nothing, out);
+        }
     }
 
     /// The open transactions past their timeout are aborted under a bumped epoch (Kafka's
@@ -406,6 +478,30 @@ impl<W: Copy> Shard<W> {
             ));
         }
     }
+}
+
+/// The markers a prepared transaction still needs, if `meta` is one.
+fn marker_job(id: &str, meta: &TxnMetadata) -> Option<MarkerJob> {
+    let commit = match meta.state {
+        TxnState::PrepareCommit => true,
+        TxnState::PrepareAbort => false,
+        _ => return None,
+    };
+    let partitions = (meta.partitions.iter())
+        .flat_map(|(topic, ids)| {
+            ids.iter().map(|&partition| TopicPartition {
+                topic: topic.clone(),
+                partition,
+            })
+        })
+        .collect();
+    Some(MarkerJob {
+        id: id.to_owned(),
+        producer_id: meta.producer_id,
+        epoch: meta.epoch,
+        commit,
+        partitions,
+    })
 }
 
 #[cfg(test)]

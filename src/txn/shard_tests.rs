@@ -68,10 +68,27 @@ fn written(shard: &mut Shard<u32>, w: u32, request: TxnRequest) -> TxnReply {
     let write = only_write(&out);
     let mut out = Vec::new();
     shard.appended(write, Ok(()), &mut out).unwrap();
+    // A prepared transaction's markers come first (checked where it matters).
+    out.retain(|o| !matches!(o, ShardOut::Markers(_)));
     match &out[..] {
         [ShardOut::Answer(got, reply)] if *got == w => reply.clone(),
         other => panic!("{other:?}"),
     }
+}
+
+/// The markers of `id`'s transaction of `t-0` under `epoch`.
+fn markers(id: &str, epoch: i16, commit: bool) -> ShardOut<u32> {
+    ShardOut::Markers(MarkerJob {
+        id: id.into(),
+        producer_id: 1000,
+        epoch,
+        commit,
+        partitions: [crate::types::TopicPartition {
+            topic: "t".into(),
+            partition: 0,
+        }]
+        .into(),
+    })
 }
 
 /// Answered at once, without a write.
@@ -174,13 +191,33 @@ fn a_transaction_opens_and_ends_with_one_write_at_a_time() {
     shard.appended(write, Ok(()), &mut out).unwrap();
     assert_eq!(
         out,
-        [ShardOut::Answer(2, TxnReply::EndTxn(ErrorCode::NONE))]
+        [
+            markers("a", 0, true),
+            ShardOut::Answer(2, TxnReply::EndTxn(ErrorCode::NONE))
+        ]
     );
     assert_eq!(shard.metadata("a").unwrap().state, TxnState::PrepareCommit);
-    // Until the markers complete it (the next step), the id is busy.
+    // Until the markers complete it, the id is busy.
     assert_eq!(
         answered(&mut shard, init("a")),
         TxnReply::InitProducerId(Err(ErrorCode::CONCURRENT_TRANSACTIONS))
+    );
+    // Markers of another epoch complete nothing.
+    let mut out = Vec::new();
+    shard.markers_written(NOW, "a", 1000, 1, &mut out);
+    assert!(out.is_empty());
+    shard.markers_written(NOW, "a", 1000, 0, &mut out);
+    let write = only_write(&out);
+    let mut out = Vec::new();
+    shard.appended(write, Ok(()), &mut out).unwrap();
+    assert!(out.is_empty(), "the completion answers nobody: {out:?}");
+    let meta = shard.metadata("a").unwrap();
+    assert_eq!(meta.state, TxnState::CompleteCommit);
+    assert!(meta.partitions.is_empty());
+    assert_eq!(
+        written(&mut shard, 3, add("a", 1000, 0)),
+        TxnReply::AddPartitions(ErrorCode::NONE),
+        "the next transaction opens"
     );
 }
 
@@ -208,7 +245,11 @@ fn a_new_producer_fences_an_open_transaction_and_a_timeout_aborts_one() {
     let write = only_write(&out);
     let mut out = Vec::new();
     shard.appended(write, Ok(()), &mut out).unwrap();
-    assert!(out.is_empty(), "nobody waits for it: {out:?}");
+    assert_eq!(
+        out,
+        [markers("a", 1, false)],
+        "nobody waits for it, the markers go"
+    );
     let meta = shard.metadata("a").unwrap();
     assert_eq!(
         (meta.state, meta.epoch),

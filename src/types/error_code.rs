@@ -113,6 +113,8 @@ named_codes! {
     INVALID_TRANSACTION_TIMEOUT = InvalidTransactionTimeout,
     CONCURRENT_TRANSACTIONS = ConcurrentTransactions,
     PRODUCER_FENCED = ProducerFenced,
+    OPERATION_NOT_ATTEMPTED = OperationNotAttempted,
+    TOPIC_AUTHORIZATION_FAILED = TopicAuthorizationFailed,
 }
 
 impl ErrorCode {

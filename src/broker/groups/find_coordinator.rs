@@ -1,9 +1,9 @@
-//! FindCoordinator: which broker coordinates a group: the leader of the group's
-//! `__consumer_offsets` partition (Kafka's rule), once that topic exists: the first request
-//! creates it (Kafka creates it lazily too), and until that succeeds, or while the partition
-//! has no leader, clients get COORDINATOR_NOT_AVAILABLE and retry. Transactions are not
-//! supported, so a transaction coordinator is never available; saying so at once keeps a
-//! transactional producer from retrying forever.
+//! FindCoordinator: which broker coordinates a key: the leader of the key's partition of its
+//! coordinator's internal topic (Kafka's rule): a group's `__consumer_offsets` partition, a
+//! transactional id's `__transaction_state` partition, both placed by
+//! [`coordinator_partition`]. The first request for a kind of key creates its topic (Kafka
+//! creates them lazily too), and until that succeeds, or while the partition has no live
+//! leader, clients get COORDINATOR_NOT_AVAILABLE and retry.
 //!
 //! v0–3 ask for one key (v0 a group only); v4+ (KIP-699) ask for a batch in `coordinator_keys`
 //! and are answered in `coordinators`.
@@ -14,9 +14,9 @@ use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinator
 use super::text;
 use crate::actor::client::ActorClient;
 use crate::broker::{BrokerService, GatewayError};
-use crate::group::placement::offsets_partition;
 use crate::messages::call::ask;
-use crate::messages::{EnsureInternalRequest, InternalTopic, NodeMsg, TopicMeta, OFFSETS_TOPIC};
+use crate::messages::{EnsureInternalRequest, InternalTopic, NodeMsg, TopicMeta};
+use crate::types::placement::coordinator_partition;
 use crate::types::ErrorCode;
 
 /// `CoordinatorType.GROUP`.
@@ -49,13 +49,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         };
         // v0 has no key type: it asks for a group coordinator.
         let answers = match request.key_type {
-            KEY_TYPE_GROUP => self.group_coordinators(keys).await,
+            KEY_TYPE_GROUP => {
+                self.coordinators(InternalTopic::ConsumerOffsets, keys)
+                    .await
+            }
             KEY_TYPE_TRANSACTION => {
-                let refused = Found::Refused(
-                    ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                    "transactions are not supported".into(),
-                );
-                keys.into_iter().map(|key| (key, refused.clone())).collect()
+                self.coordinators(InternalTopic::TransactionState, keys)
+                    .await
             }
             other => {
                 let refused = Found::Refused(
@@ -68,21 +68,28 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         Ok(response(answers, version))
     }
 
-    /// Each group's coordinator: the leader of its `__consumer_offsets` partition (the topic
-    /// is created here if it does not exist).
-    async fn group_coordinators(&self, groups: Vec<String>) -> Vec<(String, Found)> {
-        let offsets = match self.offsets_topic().await {
+    /// Each key's coordinator: the leader of the key's partition of the internal topic `internal`
+    /// (created here if it does not exist).
+    async fn coordinators(
+        &self,
+        internal: InternalTopic,
+        keys: Vec<String>,
+    ) -> Vec<(String, Found)> {
+        let topic = internal.name();
+        let meta = match self.internal_topic(internal).await {
             Ok(meta) => meta,
-            Err(refused) => return groups.into_iter().map(|g| (g, refused.clone())).collect(),
+            Err(reason) => {
+                let refused = Found::Refused(ErrorCode::COORDINATOR_NOT_AVAILABLE, reason);
+                return keys.into_iter().map(|k| (k, refused.clone())).collect();
+            }
         };
         let cluster = self.cluster_brokers().await;
         let me = self.settings.broker_id();
-        groups
-            .into_iter()
-            .map(|group| {
-                let partition = offsets_partition(&group, offsets.partitions);
+        keys.into_iter()
+            .map(|key| {
+                let partition = coordinator_partition(&key, meta.partitions);
                 // A topic with no assignment (tests): this broker holds it.
-                let leader = match offsets.assignment.get(partition as usize) {
+                let leader = match meta.assignment.get(partition as usize) {
                     Some(view) => view.leader.and_then(|l| i32::try_from(l.0).ok()),
                     None => Some(me),
                 };
@@ -90,52 +97,46 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     Some((id, (host, port))) => Found::Node(id, host.clone(), i32::from(*port)),
                     None => Found::Refused(
                         ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                        format!("{OFFSETS_TOPIC} partition {partition} has no live leader"),
+                        format!("{topic} partition {partition} has no live leader"),
                     ),
                 };
-                (group, found)
+                (key, found)
             })
             .collect()
     }
 
-    /// `__consumer_offsets` (created here if it does not exist), or why not.
-    async fn offsets_topic(&self) -> Result<TopicMeta, Found> {
-        if let Some(meta) = self.offsets_topic_meta().await {
+    /// The internal topic `internal` (created here if it does not exist), or why it is not
+    /// available (a coordinator's clients retry on COORDINATOR_NOT_AVAILABLE). Also what
+    /// AddOffsetsToTxn places a group by (`broker::txn`).
+    pub(in crate::broker) async fn internal_topic(
+        &self,
+        internal: InternalTopic,
+    ) -> Result<TopicMeta, String> {
+        let topic = internal.name();
+        if let Some(meta) = self.topic_meta(topic).await {
             return Ok(meta);
         }
-        {
-            let ensure = EnsureInternalRequest {
-                topic: InternalTopic::ConsumerOffsets,
-            };
-            let refusal = match ask(&self.node, ensure).await {
-                Ok(changes) => match changes.into_iter().next() {
-                    Some(Ok(_)) => None,
-                    Some(Err(refusal)) => Some(refusal.message),
-                    None => Some("no answer for the offsets topic".into()),
-                },
-                Err(e) => Some(e.to_string()),
-            };
-            if let Some(reason) = refusal {
-                tracing::debug!(%reason, "cannot create {OFFSETS_TOPIC}");
-                return Err(Found::Refused(
-                    ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                    format!("the offsets topic is not available: {reason}"),
-                ));
-            }
+        let ensure = EnsureInternalRequest { topic: internal };
+        let refusal = match ask(&self.node, ensure).await {
+            Ok(changes) => match changes.into_iter().next() {
+                Some(Ok(_)) => None,
+                Some(Err(refusal)) => Some(refusal.message),
+                None => Some(format!("no answer for {topic}")),
+            },
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(reason) = refusal {
+            tracing::debug!(%reason, "cannot create {topic}");
+            return Err(format!("{topic} is not available: {reason}"));
         }
-        self.offsets_topic_meta().await.ok_or_else(|| {
-            Found::Refused(
-                ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                format!("{OFFSETS_TOPIC} is not in this broker's metadata yet"),
-            )
-        })
+        let meta = self.topic_meta(topic).await;
+        meta.ok_or_else(|| format!("{topic} is not in this broker's metadata yet"))
     }
 
-    /// `__consumer_offsets` as this broker's metadata has it (an unanswered ask counts as
-    /// none).
-    async fn offsets_topic_meta(&self) -> Option<TopicMeta> {
+    /// `topic` as this broker's metadata has it (an unanswered ask counts as none).
+    async fn topic_meta(&self, topic: &str) -> Option<TopicMeta> {
         let mut topics = self.list_topics().await.ok()?;
-        topics.remove(OFFSETS_TOPIC)
+        topics.remove(topic)
     }
 }
 

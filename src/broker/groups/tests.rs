@@ -31,11 +31,12 @@ use crate::broker::BrokerService;
 use crate::messages::quorum::{
     Listener, PartitionView, QuorumReply, QuorumRequest, QuorumState, RegisteredBroker,
 };
+use crate::messages::txn::TXN_STATE_TOPIC;
 use crate::messages::QUORUM;
 use crate::messages::{
-    CommittedOffset, GroupOffsets, GroupsReply, GroupsRequest, JoinGroupResult, JoinedMember,
-    LeaveGroupResult, LeftMember, NodeMsg, SyncGroupResult, TopicMeta, TopicsReply, TopicsRequest,
-    GROUPS, TOPICS,
+    CommittedOffset, GroupOffsets, GroupsReply, GroupsRequest, InternalTopic, JoinGroupResult,
+    JoinedMember, LeaveGroupResult, LeftMember, NodeMsg, SyncGroupResult, TopicMeta, TopicsReply,
+    TopicsRequest, GROUPS, TOPICS,
 };
 use crate::protocol::frame::peek_header;
 use crate::protocol::versions::GROUP_VERSIONS;
@@ -353,7 +354,7 @@ fn find_coordinator_answers_encode_at_every_version() {
     let node = Found::Node(1, "localhost".into(), 9092);
     let refused = Found::Refused(
         ErrorCode::COORDINATOR_NOT_AVAILABLE,
-        "transactions are not supported".into(),
+        "the coordinator is not available".into(),
     );
     for version in served(ApiKey::FindCoordinator) {
         let answers = vec![
@@ -389,7 +390,7 @@ fn find_coordinator_answers_encode_at_every_version() {
             let message = back.error_message.as_deref();
             assert_eq!(
                 message,
-                Some("transactions are not supported"),
+                Some("the coordinator is not available"),
                 "v{version}"
             );
         }
@@ -636,8 +637,48 @@ fn find_coordinator_creates_the_offsets_topic_or_says_not_available() {
 }
 
 #[test]
-fn find_coordinator_for_transactions_is_refused_without_asking() {
+fn find_coordinator_for_a_transactional_id_names_the_leader_of_its_state_partition() {
     let client = FakeClient::default();
+    let meta = TopicMeta {
+        id: [3; 16],
+        partitions: 50,
+        replication_factor: 1,
+        configs: BTreeMap::new(),
+        assignment: Vec::new(),
+    };
+    let topics = BTreeMap::from([(TXN_STATE_TOPIC.to_string(), meta)]);
+    client.reply(TOPICS, NodeMsg::TopicsReply(TopicsReply::List(topics)));
+    let service = BrokerService::new(client.clone(), settings());
+    let body = FindCoordinatorRequest::default()
+        .with_key(StrBytes::from_static_str("txn"))
+        .with_key_type(1);
+    let back: FindCoordinatorResponse = run(
+        &service,
+        ApiKey::FindCoordinator,
+        frame(ApiKey::FindCoordinator, 3, &body),
+    );
+    assert_eq!((back.error_code, back.node_id.0, back.port), (0, 7, 9092));
+    assert_eq!(back.host.as_str(), "broker.example");
+    let asked = client.take_asked();
+    assert!(
+        matches!(
+            asked.as_slice(),
+            [
+                (_, NodeMsg::Topics(TopicsRequest::List)),
+                (_, NodeMsg::Quorum(QuorumRequest::Describe))
+            ]
+        ),
+        "the topics and the brokers, nothing created: {asked:?}"
+    );
+}
+
+#[test]
+fn find_coordinator_for_a_transactional_id_creates_the_state_topic_or_says_not_available() {
+    let client = FakeClient::default();
+    // Only the offsets topic exists: the transaction state topic is still to be created.
+    client.reply(TOPICS, offsets_topic_listed());
+    let refusal = Refusal::new(ErrorCode::COORDINATOR_NOT_AVAILABLE, "not yet".to_string());
+    client.reply(TOPICS, NodeMsg::TopicsReply(TopicsReply::Refused(refusal)));
     let service = BrokerService::new(client.clone(), settings());
     let body = FindCoordinatorRequest::default()
         .with_key(StrBytes::from_static_str("txn"))
@@ -648,9 +689,18 @@ fn find_coordinator_for_transactions_is_refused_without_asking() {
         frame(ApiKey::FindCoordinator, 3, &body),
     );
     assert_eq!(back.error_code, ErrorCode::COORDINATOR_NOT_AVAILABLE.wire());
-    let message = back.error_message.as_deref();
-    assert_eq!(message, Some("transactions are not supported"));
-    assert!(client.take_asked().is_empty());
+    assert_eq!(back.node_id.0, -1);
+    let message = back.error_message.as_deref().unwrap_or_default();
+    assert!(message.contains(TXN_STATE_TOPIC), "{message}");
+    let asked = client.take_asked();
+    assert!(
+        matches!(
+            &asked[1].1,
+            NodeMsg::Topics(TopicsRequest::EnsureInternal(ensure))
+                if ensure.topic == InternalTopic::TransactionState
+        ),
+        "{asked:?}"
+    );
 }
 
 #[test]

@@ -7,8 +7,8 @@
 //! `tests/request_bounds.rs` fails.
 //!
 //! One file per API family: `records` (produce, fetch, offsets, producer ids), `topics`
-//! (metadata and topic admin), `configs`, `groups` (consumer groups and their offsets) and
-//! `cluster` (the controller quorum).
+//! (metadata and topic admin), `configs`, `groups` (consumer groups and their offsets),
+//! `cluster` (the controller quorum) and `txn` (the transaction coordinator's client APIs).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -19,6 +19,7 @@ mod configs;
 mod groups;
 mod records;
 mod topics;
+mod txn;
 
 pub use cluster::{
     ALTER_PARTITION_REASSIGNMENTS, DESCRIBE_CLUSTER, DESCRIBE_LOG_DIRS, DESCRIBE_QUORUM,
@@ -36,6 +37,7 @@ pub use records::{
 pub use topics::{
     CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_TOPIC_PARTITIONS, METADATA,
 };
+pub use txn::{ADD_OFFSETS_TO_TXN, ADD_PARTITIONS_TO_TXN, END_TXN};
 
 /// The consumer-group layouts (issue 12), the tail of [`REQUESTS`].
 pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
@@ -44,7 +46,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 20] = [
+const CORE: [&Request; 23] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -65,6 +67,9 @@ const CORE: [&Request; 20] = [
     &LIST_PARTITION_REASSIGNMENTS,
     &DESCRIBE_LOG_DIRS,
     &DESCRIBE_TOPIC_PARTITIONS,
+    &ADD_PARTITIONS_TO_TXN,
+    &ADD_OFFSETS_TO_TXN,
+    &END_TXN,
 ];
 
 const GROUPS: [&Request; 13] = [

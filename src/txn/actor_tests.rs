@@ -1,0 +1,461 @@
+//! The TXN actor driven by hand: events, requests and call answers in, effects out.
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use super::*;
+use crate::actor::{Effect, Now, Origin, Outbox};
+use crate::messages::txn::{AddPartitionsArgs, EndTxnArgs, InitTxnArgs};
+use crate::messages::{InitProducerIdResult, ProducePartitionResult};
+use crate::storage::batch::{build_batch_records, set_base_offset};
+use crate::txn::records::{encode_key, encode_value, TxnLogValue};
+use crate::txn::state::TxnState;
+use crate::types::LeaderEpoch;
+
+type Effects = Vec<Effect<NodeMsg, TxnTimer>>;
+
+const ME: NodeId = NodeId(1);
+
+fn term(epoch: i32) -> LeaderTerm {
+    LeaderTerm {
+        epoch: LeaderEpoch(epoch),
+        replica: 9,
+    }
+}
+
+fn tp(topic: &str, partition: i32) -> TopicPartition {
+    TopicPartition {
+        topic: topic.into(),
+        partition,
+    }
+}
+
+struct Harness {
+    actor: TxnActor,
+    outbox: Outbox<NodeMsg, TxnTimer>,
+    rng: SmallRng,
+    now: Now,
+    next_request: u64,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            actor: TxnActor::new(TxnSettings::default()),
+            outbox: Outbox::default(),
+            rng: SmallRng::seed_from_u64(3),
+            now: Now {
+                unix_ms: 1_700_000_000_000,
+                mono_ms: 0,
+            },
+            next_request: 0,
+        }
+    }
+
+    fn step(&mut self, input: Input<NodeMsg, TxnTimer>) -> Effects {
+        let me = Addr {
+            node: ME,
+            actor: crate::messages::TXN,
+        };
+        let mut ctx = Ctx::new(self.now, me, &mut self.rng, &mut self.outbox);
+        self.actor.handle(&mut ctx, input);
+        self.outbox.take_effects()
+    }
+
+    fn event(&mut self, event: TxnEvent) -> Effects {
+        let from = Addr {
+            node: ME,
+            actor: PARTITIONS,
+        };
+        self.step(Input::Msg {
+            from,
+            msg: NodeMsg::TxnEvent(event),
+        })
+    }
+
+    /// `__transaction_state` has one partition, led by `state_leader`; `data-0` is led by
+    /// node 2.
+    fn leaders(&mut self, state_leader: NodeId, data_leader: Option<NodeId>) -> Effects {
+        let leaders = BTreeMap::from([
+            (tp(TXN_STATE_TOPIC, 0), Some(state_leader)),
+            (tp("data", 0), data_leader),
+        ]);
+        self.event(TxnEvent::Leaders(leaders))
+    }
+
+    fn elected(&mut self, log_end: i64) -> Effects {
+        self.event(TxnEvent::Elected {
+            partition: 0,
+            term: term(4),
+            log_end: Offset(log_end),
+            high_watermark: Offset(log_end),
+        })
+    }
+
+    fn request(&mut self, request: TxnRequest) -> (RequestId, Effects) {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let effects = self.step(Input::Request {
+            id,
+            from: Origin::Host,
+            msg: NodeMsg::Txn(request),
+        });
+        (id, effects)
+    }
+
+    fn reply(&mut self, call: CallId, msg: NodeMsg) -> Effects {
+        self.step(Input::Reply { call, msg })
+    }
+}
+
+fn init(id: &str) -> TxnRequest {
+    TxnRequest::InitProducerId(InitTxnArgs {
+        transactional_id: id.into(),
+        timeout_ms: 60_000,
+        expected: None,
+    })
+}
+
+fn add(id: &str, epoch: i16) -> TxnRequest {
+    TxnRequest::AddPartitions(AddPartitionsArgs {
+        transactional_id: id.into(),
+        producer_id: ProducerId(1000),
+        producer_epoch: epoch,
+        partitions: BTreeMap::from([("data".to_string(), BTreeSet::from([0]))]),
+    })
+}
+
+fn end(id: &str, epoch: i16, commit: bool) -> TxnRequest {
+    TxnRequest::EndTxn(EndTxnArgs {
+        transactional_id: id.into(),
+        producer_id: ProducerId(1000),
+        producer_epoch: epoch,
+        commit,
+    })
+}
+
+/// The calls among `effects`: (call, destination, message).
+fn calls(effects: Effects) -> Vec<(CallId, Addr, NodeMsg)> {
+    (effects.into_iter())
+        .filter_map(|e| match e {
+            Effect::Call { to, call, msg, .. } => Some((call, to, msg)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn only_call(effects: Effects) -> (CallId, Addr, NodeMsg) {
+    let mut calls = calls(effects);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    calls.remove(0)
+}
+
+fn replies(effects: &Effects) -> Vec<(RequestId, TxnReply)> {
+    (effects.iter())
+        .filter_map(|e| match e {
+            Effect::Reply {
+                id,
+                msg: NodeMsg::TxnReply(reply),
+            } => Some((*id, reply.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn produced(codes: &[(TopicPartition, ErrorCode)]) -> NodeMsg {
+    let results = (codes.iter())
+        .map(|(tp, code)| {
+            let result = ProducePartitionResult {
+                error_code: *code,
+                error_message: None,
+                record_errors: Vec::new(),
+                base_offset: Offset(0),
+                log_append_time_ms: -1,
+                log_start_offset: Offset(0),
+            };
+            (tp.clone(), result)
+        })
+        .collect();
+    NodeMsg::PartitionsReply(PartitionsReply::Produce(results))
+}
+
+fn appended() -> NodeMsg {
+    produced(&[(tp(TXN_STATE_TOPIC, 0), ErrorCode::NONE)])
+}
+
+/// The state a `__transaction_state` append writes.
+fn written_state(msg: &NodeMsg) -> TxnState {
+    let NodeMsg::Partitions(PartitionsRequest::Append(append)) = msg else {
+        panic!("not an append: {msg:?}");
+    };
+    assert_eq!(append.term, term(4));
+    let record = crate::storage::batch::records(&append.records)
+        .next()
+        .unwrap()
+        .unwrap();
+    let value = crate::txn::records::decode_value(record.value.unwrap()).unwrap();
+    value.state
+}
+
+/// A loaded coordinator of one partition (empty log) with `t` initialised: producer id 1000,
+/// epoch 0.
+fn with_id() -> Harness {
+    let mut h = Harness::new();
+    assert!(h.leaders(ME, Some(NodeId(2))).is_empty());
+    let effects = h.elected(0);
+    assert!(
+        calls(effects).is_empty(),
+        "an empty partition loads at once"
+    );
+    assert!(h.actor.is_loaded(0));
+    let (id, effects) = h.request(init("t"));
+    let (call, to, msg) = only_call(effects);
+    assert_eq!(to.actor, PARTITIONS);
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::InitProducerId(InitProducerIdRequest {
+            transactional_id: None,
+            ..
+        }))
+    ));
+    let granted = NodeMsg::PartitionsReply(PartitionsReply::InitProducerId(InitProducerIdResult {
+        error_code: ErrorCode::NONE,
+        producer_id: ProducerId(1000),
+        producer_epoch: 0,
+    }));
+    let (call, _, msg) = only_call(h.reply(call, granted));
+    assert_eq!(written_state(&msg), TxnState::Empty);
+    let effects = h.reply(call, appended());
+    assert_eq!(
+        replies(&effects),
+        [(id, TxnReply::InitProducerId(Ok((ProducerId(1000), 0))))]
+    );
+    h
+}
+
+#[test]
+fn a_commit_is_prepared_answered_marked_at_the_leader_and_completed() {
+    let mut h = with_id();
+    let (id, effects) = h.request(add("t", 0));
+    let (call, _, msg) = only_call(effects);
+    assert_eq!(written_state(&msg), TxnState::Ongoing);
+    assert_eq!(
+        replies(&h.reply(call, appended())),
+        [(id, TxnReply::AddPartitions(ErrorCode::NONE))]
+    );
+    // Already in the transaction: answered without a write.
+    let (id, effects) = h.request(add("t", 0));
+    assert_eq!(
+        replies(&effects),
+        [(id, TxnReply::AddPartitions(ErrorCode::NONE))]
+    );
+    let (id, effects) = h.request(end("t", 0, true));
+    let (call, _, msg) = only_call(effects);
+    assert_eq!(written_state(&msg), TxnState::PrepareCommit);
+    // The Prepare acknowledged: the client's answer, and the marker to data-0's leader.
+    let effects = h.reply(call, appended());
+    assert_eq!(replies(&effects), [(id, TxnReply::EndTxn(ErrorCode::NONE))]);
+    let (call, to, msg) = only_call(effects);
+    assert_eq!(to.node, NodeId(2));
+    let NodeMsg::Partitions(PartitionsRequest::WriteMarkers(write)) = msg else {
+        panic!("{msg:?}");
+    };
+    assert_eq!(
+        write.markers,
+        [MarkerWrite {
+            tp: tp("data", 0),
+            producer_id: ProducerId(1000),
+            producer_epoch: 0,
+            coordinator_epoch: 4,
+            commit: true,
+        }]
+    );
+    // Until the markers are written and the completion acknowledged: concurrent.
+    let (id, effects) = h.request(add("t", 0));
+    assert_eq!(
+        replies(&effects),
+        [(
+            id,
+            TxnReply::AddPartitions(ErrorCode::CONCURRENT_TRANSACTIONS)
+        )]
+    );
+    let effects = h.reply(call, produced(&[(tp("data", 0), ErrorCode::NONE)]));
+    let (call, _, msg) = only_call(effects);
+    assert_eq!(written_state(&msg), TxnState::CompleteCommit);
+    assert!(replies(&h.reply(call, appended())).is_empty());
+    assert_eq!(h.actor.marker_jobs(), 0);
+    // A retried EndTxn of the completed commit: NONE with nothing written.
+    let (id, effects) = h.request(end("t", 0, true));
+    assert_eq!(replies(&effects), [(id, TxnReply::EndTxn(ErrorCode::NONE))]);
+    assert!(calls(effects).is_empty());
+}
+
+#[test]
+fn a_marker_the_leader_refused_goes_again_to_the_next_leader() {
+    let mut h = with_id();
+    let (_, effects) = h.request(add("t", 0));
+    let (call, _, _) = only_call(effects);
+    h.reply(call, appended());
+    let (_, effects) = h.request(end("t", 0, false));
+    let (call, _, _) = only_call(effects);
+    let (call, to, _) = only_call(h.reply(call, appended()));
+    assert_eq!(to.node, NodeId(2));
+    let refused = produced(&[(tp("data", 0), ErrorCode::NOT_LEADER_OR_FOLLOWER)]);
+    let effects = h.reply(call, refused);
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Call { .. })));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::SetTimer {
+            key: TxnTimer::Markers,
+            after_ms: MARKER_RETRY_MIN_MS
+        }
+    )));
+    // The pause ends with no new leader known: the same leader again.
+    let (call, to, _) = only_call(h.step(Input::Timer {
+        key: TxnTimer::Markers,
+    }));
+    assert_eq!(to.node, NodeId(2));
+    let refused = produced(&[(tp("data", 0), ErrorCode::NOT_LEADER_OR_FOLLOWER)]);
+    let effects = h.reply(call, refused);
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::SetTimer {
+                key: TxnTimer::Markers,
+                after_ms: 100
+            }
+        )),
+        "the pause doubles: {effects:?}"
+    );
+    // The metadata names node 3: the marker goes there at once.
+    let (call, to, msg) = only_call(h.leaders(ME, Some(NodeId(3))));
+    assert_eq!(to.node, NodeId(3));
+    let NodeMsg::Partitions(PartitionsRequest::WriteMarkers(write)) = msg else {
+        panic!("{msg:?}");
+    };
+    assert!(!write.markers[0].commit);
+    let (_, _, msg) = only_call(h.reply(call, produced(&[(tp("data", 0), ErrorCode::NONE)])));
+    assert_eq!(written_state(&msg), TxnState::CompleteAbort);
+    // The timer still armed finds nothing to send.
+    assert!(calls(h.step(Input::Timer {
+        key: TxnTimer::Markers
+    }))
+    .is_empty());
+}
+
+#[test]
+fn ids_go_to_their_coordinator() {
+    let mut h = Harness::new();
+    // Before the topic exists.
+    let (id, effects) = h.request(init("t"));
+    assert_eq!(
+        replies(&effects),
+        [(
+            id,
+            TxnReply::InitProducerId(Err(ErrorCode::COORDINATOR_NOT_AVAILABLE))
+        )]
+    );
+    // Led by another node.
+    h.leaders(NodeId(2), None);
+    let (id, effects) = h.request(init("t"));
+    assert_eq!(
+        replies(&effects),
+        [(
+            id,
+            TxnReply::InitProducerId(Err(ErrorCode::NOT_COORDINATOR))
+        )]
+    );
+    // Led here, not loaded yet: loading, and the barrier is asked for.
+    h.leaders(ME, None);
+    let (id, effects) = h.request(init("t"));
+    assert_eq!(
+        replies(&effects),
+        [(
+            id,
+            TxnReply::InitProducerId(Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))
+        )]
+    );
+    let (_, _, msg) = only_call(effects);
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Lead(_))
+    ));
+    // An empty id.
+    let (id, effects) = h.request(init(""));
+    assert_eq!(
+        replies(&effects),
+        [(
+            id,
+            TxnReply::InitProducerId(Err(ErrorCode::INVALID_REQUEST))
+        )]
+    );
+}
+
+#[test]
+fn a_load_that_finds_a_prepared_commit_sends_its_markers_and_completes_it() {
+    let mut h = Harness::new();
+    h.leaders(ME, Some(NodeId(2)));
+    let (call, _, msg) = only_call(h.elected(1));
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Fetch(_))
+    ));
+    let value = TxnLogValue {
+        producer_id: 1000,
+        producer_epoch: 3,
+        timeout_ms: 60_000,
+        state: TxnState::PrepareCommit,
+        partitions: BTreeMap::from([("data".to_string(), BTreeSet::from([0]))]),
+        last_update_ms: 0,
+        start_ms: 0,
+    };
+    let key = encode_key("t").unwrap();
+    let value = encode_value(&value).unwrap();
+    let mut records = build_batch_records(&[(Some(&key[..]), Some(&value[..]))], 0);
+    set_base_offset(&mut records, 0).unwrap();
+    let read = FetchPartitionResult {
+        tp: tp(TXN_STATE_TOPIC, 0),
+        error_code: ErrorCode::NONE,
+        high_watermark: Offset(1),
+        last_stable_offset: Offset(1),
+        log_start_offset: Offset(0),
+        records,
+        aborted: None,
+    };
+    let effects = h.reply(
+        call,
+        NodeMsg::PartitionsReply(PartitionsReply::Fetch(vec![read])),
+    );
+    let (call, to, msg) = only_call(effects);
+    assert_eq!(to.node, NodeId(2));
+    let NodeMsg::Partitions(PartitionsRequest::WriteMarkers(write)) = msg else {
+        panic!("{msg:?}");
+    };
+    assert_eq!(write.markers[0].producer_epoch, 3);
+    assert!(write.markers[0].commit);
+    let (call, _, msg) = only_call(h.reply(call, produced(&[(tp("data", 0), ErrorCode::NONE)])));
+    assert_eq!(written_state(&msg), TxnState::CompleteCommit);
+    h.reply(call, appended());
+    assert_eq!(
+        h.actor.shards[&0].metadata("t").unwrap().state,
+        TxnState::CompleteCommit
+    );
+}
+
+#[test]
+fn a_resignation_drops_the_shard_and_its_markers() {
+    let mut h = with_id();
+    let (_, effects) = h.request(add("t", 0));
+    let (call, _, _) = only_call(effects);
+    h.reply(call, appended());
+    let (_, effects) = h.request(end("t", 0, true));
+    let (call, _, _) = only_call(effects);
+    h.reply(call, appended());
+    assert_eq!(h.actor.marker_jobs(), 1);
+    h.event(TxnEvent::Resigned {
+        partition: 0,
+        term: term(4),
+    });
+    assert_eq!(h.actor.shard_count(), 0);
+    assert_eq!(h.actor.marker_jobs(), 0);
+}
