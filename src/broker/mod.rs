@@ -218,6 +218,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | ApiKey::Heartbeat
             | ApiKey::LeaveGroup
             | ApiKey::OffsetCommit
+            | ApiKey::TxnOffsetCommit
             | ApiKey::OffsetFetch
             | ApiKey::DescribeGroups
             | ApiKey::ListGroups

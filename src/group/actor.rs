@@ -413,7 +413,10 @@ impl GroupsActor {
                 let member = args.members.get(group);
                 match self.shards.get(&partition) {
                     Some(shard) => match shard.fetch_allowed(group, member) {
-                        Ok(()) => shard.fetch_offsets(group, partitions.as_deref()),
+                        Ok(()) => {
+                            let stable = args.require_stable;
+                            shard.fetch_offsets(group, partitions.as_deref(), stable)
+                        }
                         Err(code) => fetch_refused(group, code),
                     },
                     None => fetch_refused(group, self.no_shard(partition)),
@@ -683,6 +686,17 @@ impl Actor<NodeMsg> for GroupsActor {
                     ..
                 } => self.elected(ctx, partition, term, log_end),
                 GroupsEvent::Resigned { partition, term } => self.resigned(ctx, partition, term),
+                GroupsEvent::TxnCompleted {
+                    partition,
+                    producer_id,
+                    commit,
+                    marker_offset,
+                } => {
+                    // No shard: the marker is below the next load's end, which replays it.
+                    if let Some(shard) = self.shards.get_mut(&partition) {
+                        shard.txn_completed(producer_id.0, commit, marker_offset);
+                    }
+                }
             },
             Input::Msg { from, msg } => {
                 tracing::warn!(?from, ?msg, "group coordinator ignores this message");

@@ -16,6 +16,7 @@ use crate::faults::{self, Canary};
 use crate::limits::GROUP_LOAD_READ_BYTES;
 use crate::messages::partitions::{FetchPartition, FetchPartitionResult, FetchRequest};
 use crate::storage::batch::{self, Batches};
+use crate::storage::marker::{read_control, Control};
 use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
 
 use super::consumer::persist::Replay;
@@ -119,10 +120,22 @@ impl Load {
                 break;
             };
             let bytes = &read.records[at..at + header.total_bytes()];
-            // A transaction marker (AddOffsetsToTxn puts the group's partition in a
-            // transaction) holds no group record: Kafka's load skips control batches too.
-            if !header.is_control() {
-                self.apply_batch(bytes, offsets);
+            // A transaction's commits are pending in it until its marker: committed by a
+            // COMMIT, dropped by an ABORT (Kafka's load keeps them the same way).
+            let producer = (header.producer_id >= 0).then_some(header.producer_id);
+            match producer {
+                Some(producer_id) if header.is_control() => {
+                    if header.base_offset < self.log_end.0 {
+                        if let Ok(Control::Marker(marker)) = read_control(bytes) {
+                            offsets.txn_completed(producer_id, marker.commit);
+                        }
+                    }
+                }
+                _ if header.is_control() => {}
+                Some(producer_id) if header.is_transactional() => {
+                    self.apply_batch(bytes, Some(producer_id), offsets)
+                }
+                _ => self.apply_batch(bytes, None, offsets),
             }
             self.next = Offset(header.next_offset()).min(self.log_end);
             if self.next >= self.log_end {
@@ -135,7 +148,9 @@ impl Load {
         Ok(self.step())
     }
 
-    fn apply_batch(&mut self, bytes: &[u8], offsets: &mut Offsets) {
+    /// Applies a batch's records; those of `transaction`'s batch (a producer id) are pending
+    /// in it.
+    fn apply_batch(&mut self, bytes: &[u8], transaction: Option<i64>, offsets: &mut Offsets) {
         for record in batch::records(bytes) {
             let record = match record {
                 Ok(record) => record,
@@ -149,7 +164,7 @@ impl Load {
             if record.offset >= self.log_end.0 {
                 return;
             }
-            if let Err(error) = self.apply(record.key, record.value, offsets) {
+            if let Err(error) = self.apply(record.key, record.value, transaction, offsets) {
                 tracing::warn!(offset = record.offset, %error, "skipping an undecodable __consumer_offsets record");
                 self.skipped += 1;
             }
@@ -160,6 +175,7 @@ impl Load {
         &mut self,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
+        transaction: Option<i64>,
         offsets: &mut Offsets,
     ) -> Result<(), String> {
         let key_bytes = key;
@@ -176,7 +192,12 @@ impl Load {
                     .transpose()
                     .map_err(|e| e.to_string())?
                     .map(StoredOffset::from_record);
-                offsets.replay(&group, tp, stored);
+                match (transaction, stored) {
+                    (Some(producer_id), Some(stored)) => {
+                        offsets.replay_pending(producer_id, &group, tp, stored)
+                    }
+                    (_, stored) => offsets.replay(&group, tp, stored),
+                }
             }
             OffsetsKey::Group { group } => {
                 let value = value

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use crate::faults::{self, Canary};
-use crate::messages::groups::{CommittedOffset, GroupOffsets, GroupsReply, OffsetCommitArgs};
+use crate::messages::groups::{
+    CommittedOffset, GroupOffsets, GroupsReply, OffsetCommitArgs, TxnOffsetCommitArgs,
+};
 use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
 
 use super::output::{client_code, AfterWrite, Clock, GroupOut, OffsetsRecord, WriteKind};
@@ -70,10 +72,53 @@ impl StoredOffset {
     }
 }
 
-/// Every group's committed offsets in one shard.
+/// Every group's committed offsets in one shard, and the offsets transactions commit.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Offsets {
     groups: BTreeMap<String, BTreeMap<TopicPartition, StoredOffset>>,
+    /// By producer id: the offsets its open transaction commits, by group (Kafka's
+    /// `pendingTransactionalOffsetCommits`).
+    pending: BTreeMap<i64, BTreeMap<String, BTreeMap<TopicPartition, StoredOffset>>>,
+}
+
+/// The records of a commit of `offsets` to `group`, with each partition's answer: too long
+/// metadata is OFFSET_METADATA_TOO_LARGE and not written.
+#[allow(clippy::type_complexity)]
+fn commit_records(
+    now: Clock,
+    s: &GroupSettings,
+    group: &str,
+    offsets: Vec<(TopicPartition, CommittedOffset)>,
+    expire_timestamp_ms: Option<i64>,
+) -> (
+    Vec<(TopicPartition, ErrorCode)>,
+    Vec<(TopicPartition, CommittedOffset)>,
+    Vec<OffsetsRecord>,
+) {
+    let mut results = Vec::with_capacity(offsets.len());
+    let mut written = Vec::new();
+    let mut records = Vec::new();
+    for (tp, committed) in offsets {
+        let metadata_bytes = committed.metadata.as_ref().map_or(0, String::len);
+        if metadata_bytes > s.offset_metadata_max_bytes {
+            results.push((tp, ErrorCode::OFFSET_METADATA_TOO_LARGE));
+            continue;
+        }
+        records.push(OffsetsRecord::Offset {
+            group: group.to_owned(),
+            tp: tp.clone(),
+            value: Some(OffsetValue {
+                offset: committed.offset.0,
+                leader_epoch: committed.leader_epoch.0,
+                metadata: committed.metadata.clone().unwrap_or_default(),
+                commit_timestamp_ms: now.unix_ms,
+                expire_timestamp_ms,
+            }),
+        });
+        results.push((tp.clone(), ErrorCode::NONE));
+        written.push((tp, committed));
+    }
+    (results, written, records)
 }
 
 impl Offsets {
@@ -97,29 +142,8 @@ impl Offsets {
         // Kafka: retention_time_ms = -1 means the broker's retention.
         let expire_timestamp_ms =
             (req.retention_ms >= 0).then(|| now.unix_ms.saturating_add(req.retention_ms));
-        let mut results = Vec::with_capacity(req.offsets.len());
-        let mut offsets = Vec::new();
-        let mut records = Vec::new();
-        for (tp, committed) in req.offsets {
-            let metadata_bytes = committed.metadata.as_ref().map_or(0, String::len);
-            if metadata_bytes > s.offset_metadata_max_bytes {
-                results.push((tp, ErrorCode::OFFSET_METADATA_TOO_LARGE));
-                continue;
-            }
-            records.push(OffsetsRecord::Offset {
-                group: req.group.clone(),
-                tp: tp.clone(),
-                value: Some(OffsetValue {
-                    offset: committed.offset.0,
-                    leader_epoch: committed.leader_epoch.0,
-                    metadata: committed.metadata.clone().unwrap_or_default(),
-                    commit_timestamp_ms: now.unix_ms,
-                    expire_timestamp_ms,
-                }),
-            });
-            results.push((tp.clone(), ErrorCode::NONE));
-            offsets.push((tp, committed));
-        }
+        let (results, offsets, records) =
+            commit_records(now, s, &req.group, req.offsets, expire_timestamp_ms);
         if records.is_empty() {
             out.push(GroupOut::Answer(w, GroupsReply::Committed(results)));
             return;
@@ -137,15 +161,124 @@ impl Offsets {
         });
     }
 
+    /// A TxnOffsetCommit from `w` (`allowed`: the membership verdict): written as the
+    /// producer's transactional batch, then pending in its transaction until its marker
+    /// ([`Offsets::txn_completed`]).
+    pub fn commit_txn<W: Copy>(
+        &self,
+        now: Clock,
+        s: &GroupSettings,
+        allowed: Result<(), ErrorCode>,
+        req: TxnOffsetCommitArgs,
+        w: W,
+        out: &mut Vec<GroupOut<W>>,
+    ) {
+        if let Err(code) = allowed {
+            let results = req.offsets.into_iter().map(|(tp, _)| (tp, code)).collect();
+            out.push(GroupOut::Answer(w, GroupsReply::Committed(results)));
+            return;
+        }
+        // Transactional commits never expire on their own (TxnOffsetCommit has no retention).
+        let (results, offsets, records) = commit_records(now, s, &req.group, req.offsets, None);
+        if records.is_empty() {
+            out.push(GroupOut::Answer(w, GroupsReply::Committed(results)));
+            return;
+        }
+        out.push(GroupOut::Write {
+            records,
+            then: AfterWrite::TxnCommit {
+                waiter: w,
+                group: req.group,
+                producer_id: req.producer_id.0,
+                producer_epoch: req.producer_epoch,
+                results,
+                offsets,
+                commit_timestamp_ms: now.unix_ms,
+            },
+        });
+    }
+
+    /// `producer_id`'s transaction ended on this partition: its pending offsets become
+    /// committed (`commit`) or are dropped (Kafka's `completePendingTxnOffsetCommit`).
+    pub fn txn_completed(&mut self, producer_id: i64, commit: bool) {
+        let Some(pending) = self.pending.remove(&producer_id) else {
+            return;
+        };
+        if !commit {
+            return;
+        }
+        for (group, partitions) in pending {
+            self.groups.entry(group).or_default().extend(partitions);
+        }
+    }
+
+    /// A transactional commit replayed at load: pending in `producer_id`'s transaction.
+    pub fn replay_pending(
+        &mut self,
+        producer_id: i64,
+        group: &str,
+        tp: TopicPartition,
+        value: StoredOffset,
+    ) {
+        let groups = self.pending.entry(producer_id).or_default();
+        groups
+            .entry(group.to_owned())
+            .or_default()
+            .insert(tp, value);
+    }
+
+    /// Whether a transaction has a commit of `group`'s `tp` pending (OffsetFetch with
+    /// `require_stable` answers UNSTABLE_OFFSET_COMMIT for it).
+    pub fn is_pending(&self, group: &str, tp: &TopicPartition) -> bool {
+        (self.pending.values()).any(|groups| {
+            groups
+                .get(group)
+                .is_some_and(|partitions| partitions.contains_key(tp))
+        })
+    }
+
     /// The outcome of a commit's write. `outcome` is the Append's own code: on success the
-    /// offsets become committed, on failure nothing changes and the written partitions get
-    /// the client's code for it. Other `AfterWrite`s belong to the group and are ignored.
+    /// offsets become committed (a transactional commit's pending), on failure nothing
+    /// changes and the written partitions get the client's code for it. Other `AfterWrite`s
+    /// belong to the group and are ignored.
     pub fn written<W: Copy>(
         &mut self,
         after: AfterWrite<W>,
         outcome: Result<(), ErrorCode>,
         out: &mut Vec<GroupOut<W>>,
     ) {
+        if let AfterWrite::TxnCommit {
+            waiter,
+            group,
+            producer_id,
+            mut results,
+            offsets,
+            commit_timestamp_ms,
+            ..
+        } = after
+        {
+            match outcome {
+                Ok(()) => {
+                    let groups = self.pending.entry(producer_id).or_default();
+                    let pending = groups.entry(group).or_default();
+                    for (tp, offset) in offsets {
+                        let value = StoredOffset {
+                            offset,
+                            commit_timestamp_ms,
+                            expire_timestamp_ms: None,
+                        };
+                        pending.insert(tp, value);
+                    }
+                }
+                Err(append) => {
+                    let code = client_code(append, WriteKind::Commit);
+                    for (_, result) in results.iter_mut().filter(|(_, c)| *c == ErrorCode::NONE) {
+                        *result = code;
+                    }
+                }
+            }
+            return out.push(GroupOut::Answer(waiter, GroupsReply::Committed(results)));
+        }
         let AfterWrite::Commit {
             waiter,
             group,
@@ -204,21 +337,31 @@ impl Offsets {
 
     /// The group's committed offsets of `partitions`, or of every partition it committed.
     /// A partition without a commit answers offset -1 with no error, as Kafka does.
-    pub fn fetch(&self, group: &str, partitions: Option<&[TopicPartition]>) -> GroupOffsets {
+    ///
+    /// With `require_stable` (OffsetFetch v7+, KIP-447), a partition a transaction has a
+    /// commit of pending answers UNSTABLE_OFFSET_COMMIT (the client asks again once the
+    /// transaction ended) instead of the offset it may be about to replace.
+    pub fn fetch(
+        &self,
+        group: &str,
+        partitions: Option<&[TopicPartition]>,
+        require_stable: bool,
+    ) -> GroupOffsets {
         let stored = self.groups.get(group);
         let found = |tp: &TopicPartition| stored.and_then(|s| s.get(tp));
+        let answer = |tp: &TopicPartition, offset: Option<&StoredOffset>| {
+            if require_stable && self.is_pending(group, tp) {
+                return (tp.clone(), no_commit(), ErrorCode::UNSTABLE_OFFSET_COMMIT);
+            }
+            let offset = offset.map_or_else(no_commit, |s| s.offset.clone());
+            (tp.clone(), offset, ErrorCode::NONE)
+        };
         let partitions = match partitions {
-            Some(listed) => listed
-                .iter()
-                .map(|tp| {
-                    let offset = found(tp).map_or_else(no_commit, |s| s.offset.clone());
-                    (tp.clone(), offset, ErrorCode::NONE)
-                })
-                .collect(),
+            Some(listed) => listed.iter().map(|tp| answer(tp, found(tp))).collect(),
             None => stored
                 .into_iter()
                 .flatten()
-                .map(|(tp, s)| (tp.clone(), s.offset.clone(), ErrorCode::NONE))
+                .map(|(tp, s)| answer(tp, Some(s)))
                 .collect(),
         };
         GroupOffsets {

@@ -123,6 +123,18 @@ pub enum AfterWrite<W> {
         commit_timestamp_ms: i64,
         expire_timestamp_ms: Option<i64>,
     },
+    /// A TxnOffsetCommit, written as `producer_id`'s transactional batch: on success the
+    /// offsets are pending in the producer's transaction (committed by its COMMIT marker,
+    /// dropped by its ABORT); `results` is the answer. Goes to `Offsets::written`.
+    TxnCommit {
+        waiter: W,
+        group: String,
+        producer_id: i64,
+        producer_epoch: i16,
+        results: Vec<(TopicPartition, ErrorCode)>,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+        commit_timestamp_ms: i64,
+    },
     /// A DeleteGroups of the write's group: on success the group and its offsets go; the
     /// waiter gets NONE or the client's code for the failure. Goes to the shard.
     DeleteGroup { waiter: W },
@@ -210,6 +222,8 @@ pub fn client_code(append: ErrorCode, kind: WriteKind) -> ErrorCode {
         // Codes the coordinator itself answers with pass through (a shard that unloaded
         // answers NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE itself).
         ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE => append,
+        // A transactional commit of a fenced producer epoch: the producer's own error.
+        ErrorCode::INVALID_PRODUCER_EPOCH => append,
         _ => ErrorCode::UNKNOWN_SERVER_ERROR,
     }
 }

@@ -37,6 +37,9 @@ pub fn refused(request: &GroupsRequest, code: ErrorCode) -> GroupsReply {
         GroupsRequest::OffsetCommit(r) => {
             GroupsReply::Committed(r.offsets.iter().map(|(tp, _)| (tp.clone(), code)).collect())
         }
+        GroupsRequest::TxnOffsetCommit(r) => {
+            GroupsReply::Committed(r.offsets.iter().map(|(tp, _)| (tp.clone(), code)).collect())
+        }
         GroupsRequest::OffsetFetch(r) => GroupsReply::Fetched(
             r.groups
                 .iter()
@@ -125,6 +128,7 @@ pub fn single_group(request: &GroupsRequest) -> Option<&str> {
         GroupsRequest::Heartbeat(r) => Some(&r.group),
         GroupsRequest::Leave(r) => Some(&r.group),
         GroupsRequest::OffsetCommit(r) => Some(&r.group),
+        GroupsRequest::TxnOffsetCommit(r) => Some(&r.group),
         GroupsRequest::OffsetDelete(r) => Some(&r.group),
         GroupsRequest::ConsumerHeartbeat(r) => Some(&r.args.group),
         // The gateway asks for one group per DeleteGroups call (each is its own write).

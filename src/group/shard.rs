@@ -22,9 +22,12 @@ use crate::faults::FaultPoint;
 use crate::messages::groups::{
     GroupDescription, GroupOffsets, GroupsReply, GroupsRequest, LeaderTerm, LeaveGroupResult,
     LeftMember, ListGroupsArgs, ListedGroup, OffsetDeleteArgs, OffsetDeleteResult,
+    TxnOffsetCommitArgs,
 };
 use crate::messages::partitions::FetchPartitionResult;
-use crate::storage::batch::build_batch_records;
+use crate::storage::batch::{
+    build_batch_records, build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT,
+};
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
 use super::consumer::persist;
@@ -102,6 +105,10 @@ pub struct Shard<W> {
     /// The session of a consumer-protocol member a load restores: the configured one, so a
     /// member that left for good is expired as soon as a live one would be.
     restored_session_ms: u64,
+    /// The log end the load was given: markers below it are replayed by the load.
+    load_end: Offset,
+    /// Transactions that ended (markers past `load_end`) while the load ran: applied after it.
+    completions_after_load: Vec<(i64, bool)>,
 }
 
 /// Why a shard must be dropped and loaded again.
@@ -135,6 +142,8 @@ impl<W: Copy> Shard<W> {
             writes: BTreeMap::new(),
             next_write: 0,
             restored_session_ms,
+            load_end: log_end,
+            completions_after_load: Vec::new(),
         };
         shard.load_step(first, now, out);
         shard
@@ -162,6 +171,9 @@ impl<W: Copy> Shard<W> {
                 };
                 let replay = std::mem::take(&mut load.consumer);
                 self.restore_consumer(replay, now, out);
+                for (producer_id, commit) in std::mem::take(&mut self.completions_after_load) {
+                    self.offsets.txn_completed(producer_id, commit);
+                }
                 if load.skipped > 0 {
                     let (partition, skipped) = (self.partition, load.skipped);
                     tracing::warn!(partition, skipped, "records skipped while loading");
@@ -275,6 +287,12 @@ impl<W: Copy> Shard<W> {
                 self.offsets.commit(now, s, allowed, args, w, &mut outs);
                 group
             }
+            GroupsRequest::TxnOffsetCommit(args) => {
+                let group = args.group.clone();
+                let allowed = self.txn_commit_allowed(&args);
+                self.offsets.commit_txn(now, s, allowed, args, w, &mut outs);
+                group
+            }
             GroupsRequest::Delete(args) => {
                 let Some(group) = args.groups.into_iter().next() else {
                     return out.push(ShardOut::Answer(w, GroupsReply::Deleted(Vec::new())));
@@ -294,6 +312,32 @@ impl<W: Copy> Shard<W> {
             }
         };
         self.emit(now, &group, outs, out);
+    }
+
+    /// Whether a TxnOffsetCommit may commit for its group (Kafka's `validateOffsetCommit`
+    /// with `isTransactional`): one that names no member (v0–2, or a producer without the
+    /// consumer's group metadata) is not checked against the membership; one that does is
+    /// checked as an OffsetCommit. A group being deleted takes none.
+    fn txn_commit_allowed(&self, args: &TxnOffsetCommitArgs) -> Result<(), ErrorCode> {
+        let id = CommitIdentity {
+            generation: args.generation,
+            member_id: &args.member_id,
+            instance_id: args.instance_id.as_deref(),
+        };
+        let anonymous = id.generation < 0 && id.member_id.is_empty() && id.instance_id.is_none();
+        match (self.groups.get(&args.group), self.consumer.get(&args.group)) {
+            (_, Some(_)) if self.consumer_deleting.contains(&args.group) => {
+                Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+            }
+            (Some(entry), _) if entry.state() == GroupState::Dead => {
+                Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+            }
+            _ if anonymous => Ok(()),
+            // KIP-848 members commit with their member epoch as the generation (v3+).
+            (_, Some(consumer)) => consumer.commit_allowed(id.generation, id.member_id, 9),
+            (Some(entry), None) => entry.commit_allowed(&id),
+            (None, None) => unknown_group(&id),
+        }
     }
 
     /// DeleteGroups of `group`: refused, or its tombstones written (the group is Dead, so
@@ -600,16 +644,31 @@ impl<W: Copy> Shard<W> {
         }
     }
 
-    /// OffsetFetch of one group.
+    /// OffsetFetch of one group (see [`Offsets::fetch`] for `require_stable`).
     pub fn fetch_offsets(
         &self,
         group: &str,
         partitions: Option<&[TopicPartition]>,
+        require_stable: bool,
     ) -> GroupOffsets {
         if self.is_loading() {
             return fetch_refused(group, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
         }
-        self.offsets.fetch(group, partitions)
+        self.offsets.fetch(group, partitions, require_stable)
+    }
+
+    /// `producer_id`'s transaction marker was written at `marker_offset` and acknowledged:
+    /// its pending offsets here are committed or dropped. A marker below the log end this
+    /// shard's load was given is the load's (replayed in order); one past it that arrives
+    /// while loading waits for the load's end.
+    pub fn txn_completed(&mut self, producer_id: i64, commit: bool, marker_offset: Offset) {
+        if marker_offset < self.load_end {
+            return;
+        }
+        if self.is_loading() {
+            return self.completions_after_load.push((producer_id, commit));
+        }
+        self.offsets.txn_completed(producer_id, commit);
     }
 
     /// DescribeGroups of one group.
@@ -685,7 +744,16 @@ impl<W: Copy> Shard<W> {
             return Ok(()); // answered already
         };
         entry.outcome = Some(outcome);
-        if let Err(code) = outcome {
+        // A transactional commit the partition refused for its fenced producer epoch was not
+        // written (refused before the append): its client is answered, the shard stays.
+        let fenced = outcome == Err(ErrorCode::INVALID_PRODUCER_EPOCH)
+            && matches!(entry.then, AfterWrite::TxnCommit { .. });
+        if fenced {
+            let done = self.writes.remove(&write).expect("found above");
+            let mut outs = Vec::new();
+            self.route_written(now, &done.group, done.then, outcome, &mut outs);
+            self.emit(now, &done.group, outs, out);
+        } else if let Err(code) = outcome {
             return Err(Unload(format!("write {write} failed: {code:?}")));
         }
         while let Some(first) = self.writes.first_entry() {
@@ -734,7 +802,7 @@ impl<W: Copy> Shard<W> {
             match o {
                 GroupOut::Answer(w, reply) => out.push(ShardOut::Answer(w, reply)),
                 GroupOut::Write {
-                    then: then @ AfterWrite::Commit { .. },
+                    then: then @ (AfterWrite::Commit { .. } | AfterWrite::TxnCommit { .. }),
                     ..
                 } => {
                     let mut answers = Vec::new();
@@ -757,7 +825,9 @@ impl<W: Copy> Shard<W> {
         outs: &mut Vec<GroupOut<W>>,
     ) {
         match then {
-            AfterWrite::Commit { .. } => self.offsets.written(then, outcome, outs),
+            AfterWrite::Commit { .. } | AfterWrite::TxnCommit { .. } => {
+                self.offsets.written(then, outcome, outs)
+            }
             AfterWrite::DeleteGroup { .. } | AfterWrite::DeleteOffsets { .. } => {
                 self.deleted(group, then, outcome, outs)
             }
@@ -828,7 +898,7 @@ impl<W: Copy> Shard<W> {
                     group: group.to_owned(),
                     timer,
                 }),
-                GroupOut::Write { records, then } => match encode(&records, now.unix_ms) {
+                GroupOut::Write { records, then } => match encode(&records, &then, now.unix_ms) {
                     Ok(batch) => {
                         let then = self.canary_ack_commit_early(then, &mut queue);
                         let write = self.next_write;
@@ -854,8 +924,14 @@ impl<W: Copy> Shard<W> {
     }
 }
 
-/// One batch holding `records`, stamped `unix_ms`.
-fn encode(records: &[OffsetsRecord], unix_ms: i64) -> Result<Vec<u8>, String> {
+/// One batch holding `records`, stamped `unix_ms`; a transactional commit's batch carries
+/// its producer (Kafka's transactional offset commit: sequence 0, the coordinator's append
+/// checks only the epoch).
+fn encode<W>(
+    records: &[OffsetsRecord],
+    then: &AfterWrite<W>,
+    unix_ms: i64,
+) -> Result<Vec<u8>, String> {
     let encoded = (records.iter())
         .map(OffsetsRecord::encode)
         .collect::<Result<Vec<_>, _>>()
@@ -863,7 +939,22 @@ fn encode(records: &[OffsetsRecord], unix_ms: i64) -> Result<Vec<u8>, String> {
     let views: Vec<(Option<&[u8]>, Option<&[u8]>)> = (encoded.iter())
         .map(|(key, value)| (Some(key.as_slice()), value.as_deref()))
         .collect();
-    Ok(build_batch_records(&views, unix_ms))
+    Ok(match then {
+        AfterWrite::TxnCommit {
+            producer_id,
+            producer_epoch,
+            ..
+        } => {
+            let stamp = ProducerStamp {
+                producer_id: *producer_id,
+                producer_epoch: *producer_epoch,
+                base_sequence: 0,
+                attributes: TRANSACTIONAL_BIT,
+            };
+            build_stamped_batch(&views, unix_ms, stamp)
+        }
+        _ => build_batch_records(&views, unix_ms),
+    })
 }
 
 /// A LeaveGroup's answer: after the write of the group's record when the departure emptied

@@ -80,7 +80,12 @@ pub(super) fn one_member(member: &str) -> GroupValue {
 
 /// One batch of `records` at `base`, as the log holds it.
 pub(super) fn batch_at(base: i64, records: &[OffsetsRecord]) -> Vec<u8> {
-    let mut batch = encode(records, NOW.unix_ms).unwrap();
+    let mut batch = encode::<u32>(
+        records,
+        &AfterWrite::Membership { generation: 0 },
+        NOW.unix_ms,
+    )
+    .unwrap();
     set_base_offset(&mut batch, base).unwrap();
     batch
 }
@@ -145,7 +150,7 @@ fn send(shard: &mut Shard<u32>, request: GroupsRequest, w: u32) -> Vec<ShardOut<
 
 /// The committed offset of `g`'s partition `partition` (-1: none).
 fn offset_of(shard: &Shard<u32>, partition: i32) -> i64 {
-    let fetched = shard.fetch_offsets("g", Some(&[tp(partition)]));
+    let fetched = shard.fetch_offsets("g", Some(&[tp(partition)]), false);
     assert_eq!(fetched.error_code, ErrorCode::NONE);
     fetched.partitions[0].1.offset.0
 }
@@ -200,7 +205,7 @@ fn a_load_reads_again_from_a_cut_batch_applies_tombstones_and_stops_at_the_log_e
         committed_code(&answered[0]),
         (9, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
     );
-    let fetched = shard.fetch_offsets("g", None);
+    let fetched = shard.fetch_offsets("g", None, false);
     assert_eq!(fetched.error_code, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
 
     let mut rest = b1.clone();
@@ -267,7 +272,7 @@ fn a_load_skips_an_unreadable_batch_and_an_undecodable_record_and_applies_the_re
     set_base_offset(&mut undecodable, 0).unwrap();
     for skipped in [compressed, undecodable] {
         let shard = loaded_from(&[skipped, batch_at(1, &[committed("g", 1, 7)])], 2);
-        let fetched = shard.fetch_offsets("g", None);
+        let fetched = shard.fetch_offsets("g", None, false);
         let offsets: Vec<_> = (fetched.partitions.iter())
             .map(|(tp, o, _)| (tp.partition, o.offset.0))
             .collect();
@@ -447,7 +452,7 @@ fn expired_offsets_get_tombstones_applied_on_ack_that_a_reload_replays() {
     assert_eq!((offset_of(&reloaded, 0), offset_of(&reloaded, 1)), (-1, -1));
     assert!(!reloaded.groups.contains_key("e") && reloaded.groups.contains_key("h"));
     assert!(!reloaded.offsets.has_offsets("e"));
-    assert_eq!(reloaded.fetch_offsets("h", None).partitions.len(), 1);
+    assert_eq!(reloaded.fetch_offsets("h", None, false).partitions.len(), 1);
 }
 
 #[test]
@@ -768,5 +773,149 @@ fn offset_delete_of_a_group_being_deleted_is_group_id_not_found() {
     assert_eq!(
         out,
         [ShardOut::Answer(2, GroupsReply::OffsetsDeleted(refused))]
+    );
+}
+
+/// `g`'s commit of `t-partition` at `offset`, as a record.
+fn offset_record(partition: i32, offset: i64) -> OffsetsRecord {
+    OffsetsRecord::Offset {
+        group: "g".to_owned(),
+        tp: tp(partition),
+        value: Some(OffsetValue {
+            offset,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp_ms: NOW.unix_ms,
+            expire_timestamp_ms: None,
+        }),
+    }
+}
+
+/// `producer_id`'s transactional batch of `records` at `base`, as TxnOffsetCommit writes it.
+fn txn_batch_at(base: i64, producer_id: i64, records: &[OffsetsRecord]) -> Vec<u8> {
+    let then = AfterWrite::<u32>::TxnCommit {
+        waiter: 0,
+        group: "g".to_owned(),
+        producer_id,
+        producer_epoch: 0,
+        results: Vec::new(),
+        offsets: Vec::new(),
+        commit_timestamp_ms: NOW.unix_ms,
+    };
+    let mut batch = encode(records, &then, NOW.unix_ms).unwrap();
+    set_base_offset(&mut batch, base).unwrap();
+    batch
+}
+
+fn marker_at(base: i64, producer_id: i64, commit: bool) -> Vec<u8> {
+    use crate::storage::marker::{build_marker, Marker};
+    let marker = Marker {
+        commit,
+        coordinator_epoch: 0,
+    };
+    let mut batch = build_marker(producer_id, 0, marker, NOW.unix_ms);
+    set_base_offset(&mut batch, base).unwrap();
+    batch
+}
+
+/// A load replays a transaction's commits as pending until its marker: a COMMIT applies them
+/// in log order, an ABORT drops them, one with no marker yet stays pending (stable fetches
+/// are told UNSTABLE_OFFSET_COMMIT) until the marker's acknowledgement past the load's end;
+/// one below it was the load's.
+#[test]
+fn a_load_keeps_transactional_commits_pending_until_their_markers() {
+    let mut log = batch_at(0, &[offset_record(0, 5)]);
+    log.extend(txn_batch_at(1, 7, &[offset_record(0, 9)]));
+    log.extend(txn_batch_at(2, 8, &[offset_record(1, 3)]));
+    log.extend(txn_batch_at(3, 9, &[offset_record(2, 4)]));
+    log.extend(marker_at(4, 7, true));
+    log.extend(marker_at(5, 9, false));
+    let mut out = Vec::new();
+    let mut shard = Shard::new(0, TERM, Offset(6), 1, SESSION_MS, NOW, &mut out);
+    assert!(matches!(out.as_slice(), [ShardOut::Read { .. }]));
+    // A marker acknowledged while the load runs, past its end: applied once it is done.
+    shard.txn_completed(8, true, Offset(6));
+    let mut out = Vec::new();
+    shard.fetched(&read(log), NOW, &mut out).unwrap();
+    assert!(!shard.is_loading());
+    assert_eq!(offset_of(&shard, 0), 9, "committed by its marker");
+    assert_eq!(
+        offset_of(&shard, 1),
+        3,
+        "committed by the marker past the load"
+    );
+    assert_eq!(offset_of(&shard, 2), -1, "aborted");
+
+    // Pending: no marker in the log.
+    let mut log = batch_at(0, &[offset_record(0, 5)]);
+    log.extend(txn_batch_at(1, 7, &[offset_record(0, 9)]));
+    let mut out = Vec::new();
+    let mut shard = Shard::new(0, TERM, Offset(2), 1, SESSION_MS, NOW, &mut out);
+    shard.fetched(&read(log), NOW, &mut out).unwrap();
+    assert_eq!(offset_of(&shard, 0), 5);
+    let stable = shard.fetch_offsets("g", Some(&[tp(0)]), true);
+    assert_eq!(stable.partitions[0].2, ErrorCode::UNSTABLE_OFFSET_COMMIT);
+    shard.txn_completed(7, true, Offset(1));
+    assert_eq!(
+        offset_of(&shard, 0),
+        5,
+        "a marker below the load's end was the load's"
+    );
+    shard.txn_completed(7, true, Offset(2));
+    assert_eq!(offset_of(&shard, 0), 9);
+}
+
+/// TxnOffsetCommit writes its offsets as the producer's transactional batch and answers once
+/// it is acknowledged; the producer's fenced epoch refused by the partition is answered as
+/// such and the shard stays.
+#[test]
+fn a_transactional_commit_is_written_as_its_producers_batch() {
+    use crate::messages::groups::TxnOffsetCommitArgs;
+    use crate::storage::batch::BatchHeader;
+    let mut shard = loaded();
+    let request = |epoch| {
+        GroupsRequest::TxnOffsetCommit(TxnOffsetCommitArgs {
+            transactional_id: "tx".to_owned(),
+            group: "g".to_owned(),
+            producer_id: crate::types::ProducerId(7),
+            producer_epoch: epoch,
+            generation: -1,
+            member_id: String::new(),
+            instance_id: None,
+            offsets: vec![(
+                tp(0),
+                CommittedOffset {
+                    offset: Offset(9),
+                    leader_epoch: LeaderEpoch(-1),
+                    metadata: None,
+                },
+            )],
+        })
+    };
+    let out = send(&mut shard, request(2), 1);
+    let [ShardOut::Append { write, batch }] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    let header = BatchHeader::parse(batch).unwrap();
+    assert_eq!((header.producer_id, header.producer_epoch), (7, 2));
+    assert!(header.is_transactional() && !header.is_control());
+    let mut out = Vec::new();
+    shard.appended(*write, Ok(()), NOW, &mut out).unwrap();
+    assert_eq!(committed_code(&out[0]), (1, ErrorCode::NONE));
+    assert_eq!(offset_of(&shard, 0), -1, "pending");
+    shard.txn_completed(7, true, Offset(10));
+    assert_eq!(offset_of(&shard, 0), 9);
+
+    let out = send(&mut shard, request(1), 2);
+    let write = append_write(&out);
+    let mut out = Vec::new();
+    let refused = Err(ErrorCode::INVALID_PRODUCER_EPOCH);
+    assert!(
+        shard.appended(write, refused, NOW, &mut out).is_ok(),
+        "the shard stays"
+    );
+    assert_eq!(
+        committed_code(&out[0]),
+        (2, ErrorCode::INVALID_PRODUCER_EPOCH)
     );
 }

@@ -144,6 +144,8 @@ calls! {
         |r| NodeMsg::Groups(GroupsRequest::ConsumerHeartbeat(r));
     ConsumerDescribeArgs, Vec<ConsumerGroupDescription> => GROUPS,
         |r| NodeMsg::Groups(GroupsRequest::ConsumerDescribe(r));
+    TxnOffsetCommitArgs, Vec<(TopicPartition, ErrorCode)> => GROUPS,
+        |r| NodeMsg::Groups(GroupsRequest::TxnOffsetCommit(r));
     quorum::DescribeRequest, quorum::QuorumReply => QUORUM,
         |_| NodeMsg::Quorum(quorum::QuorumRequest::Describe);
     quorum::DescribeLeaderRequest, quorum::QuorumReply => QUORUM,

@@ -29,7 +29,7 @@ pub struct LeaderTerm {
 
 /// What the partitions actor tells the coordinator about the `__consumer_offsets` partitions
 /// it leads (Kafka's `onElection`/`onResignation`). Sent, never asked.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupsEvent {
     /// The partition became readable under `term`; everything below `log_end` is durable, and
     /// committed below `high_watermark` (a new leader's records from its predecessor are
@@ -42,6 +42,15 @@ pub enum GroupsEvent {
     },
     /// The partition's `term` ended (log offline, deleted, or the node stopping).
     Resigned { partition: i32, term: LeaderTerm },
+    /// A transaction marker of `producer_id` was written at `marker_offset` on the partition
+    /// and acknowledged: its pending transactional offsets there are committed (`commit`) or
+    /// dropped (Kafka's `onTransactionCompleted`).
+    TxnCompleted {
+        partition: i32,
+        producer_id: crate::types::ProducerId,
+        commit: bool,
+        marker_offset: Offset,
+    },
 }
 
 /// Requests to [`super::GROUPS`], one per Kafka group API, each with its own type.
@@ -59,6 +68,26 @@ pub enum GroupsRequest {
     OffsetDelete(OffsetDeleteArgs),
     ConsumerHeartbeat(ConsumerHeartbeatCall),
     ConsumerDescribe(ConsumerDescribeArgs),
+    /// TxnOffsetCommit: offsets committed as part of a producer's transaction, answered as
+    /// an OffsetCommit.
+    TxnOffsetCommit(TxnOffsetCommitArgs),
+}
+
+/// TxnOffsetCommit: `producer_id`'s transaction commits these offsets of `group`; they
+/// become the group's committed offsets when the transaction commits (its marker reaches the
+/// group's `__consumer_offsets` partition) and are dropped if it aborts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnOffsetCommitArgs {
+    pub transactional_id: String,
+    pub group: String,
+    pub producer_id: crate::types::ProducerId,
+    pub producer_epoch: i16,
+    /// v3+ (KIP-447): the member the consumer's group metadata names; -1, "" and none
+    /// before, and then nothing is checked.
+    pub generation: i32,
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub offsets: Vec<(TopicPartition, CommittedOffset)>,
 }
 
 /// JoinGroup (classic protocol).

@@ -45,6 +45,7 @@ use crate::limits::{
     DISK_FULL_QUIET_MS, FETCH_PARKED_MAX, FETCH_WAIT_MS_MAX, OFFLINE_LOG_RETRY_MS,
     PRODUCER_ID_BLOCK_CALL_TIMEOUT_MS, RETENTION_CHECK_INTERVAL_MS,
 };
+use crate::messages::groups::GroupsEvent;
 use crate::messages::quorum::{IsrOutcome, LeaderRequest, QuorumReply};
 use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
@@ -52,8 +53,8 @@ use crate::messages::{
     InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
     ListOffsetsResult, LogDirPartition, NodeMsg, OfflineRequest, PartitionsReply,
     PartitionsRequest, ProducePartitionResult, ProduceRequest, RecordsChecked, ReplicaFetchRequest,
-    ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest, WriteMarkersRequest, PARTITIONS,
-    QUORUM,
+    ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest, WriteMarkersRequest, GROUPS,
+    OFFSETS_TOPIC, PARTITIONS, QUORUM,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -134,6 +135,19 @@ const CLEAN_TOKEN_BIT: u64 = 1 << 62;
 enum Payload {
     Records(Vec<u8>, Option<RecordsChecked>),
     Marker(ProducerId, i16, Marker),
+    /// A coordinator's own write (Kafka's `AppendOrigin.COORDINATOR`): a transactional offset
+    /// commit carries its producer's id and epoch but no sequence to check.
+    Coordinator(Vec<u8>),
+}
+
+/// A COMMIT or ABORT marker written to a `__consumer_offsets` partition: once acknowledged,
+/// the group coordinator here completes the producer's pending offsets (Kafka's
+/// `onTransactionCompleted`).
+#[derive(Clone, Copy, Debug)]
+struct OffsetsMarker {
+    slot: usize,
+    producer_id: ProducerId,
+    commit: bool,
 }
 
 /// A produce request with partitions still waiting for a sync.
@@ -147,6 +161,8 @@ struct PendingProduce {
     /// A coordinator's `Lead` barrier rather than a produce: answered with this term and log
     /// end once its one slot is acknowledged.
     lead: Option<(LeaderTerm, Offset)>,
+    /// Markers of this write to `__consumer_offsets` partitions, announced once answered.
+    offsets_markers: Vec<OffsetsMarker>,
 }
 
 impl PendingProduce {
@@ -160,6 +176,36 @@ impl PendingProduce {
             }),
         };
         NodeMsg::PartitionsReply(reply)
+    }
+}
+
+/// Tells the group coordinator here of each `__consumer_offsets` marker written and
+/// acknowledged (`results` answers NONE for its slot): the producer's pending transactional
+/// offsets there are committed or dropped. One not acknowledged is not announced: the
+/// transaction coordinator writes it again, or the next load replays it.
+fn announce_txn_completions(
+    ctx: PCtx,
+    markers: &[OffsetsMarker],
+    results: &[(TopicPartition, ProducePartitionResult)],
+) {
+    for marker in markers {
+        let Some((tp, result)) = results.get(marker.slot) else {
+            continue;
+        };
+        if result.error_code != ErrorCode::NONE {
+            continue;
+        }
+        let event = GroupsEvent::TxnCompleted {
+            partition: tp.partition,
+            producer_id: marker.producer_id,
+            commit: marker.commit,
+            marker_offset: result.base_offset,
+        };
+        let to = Addr {
+            node: ctx.me.node,
+            actor: GROUPS,
+        };
+        ctx.send(to, NodeMsg::GroupsEvent(event));
     }
 }
 
@@ -1395,7 +1441,17 @@ impl Partitions {
         let mut outstanding = 0;
         // Partitions whose append found the disk full (and their log directories).
         let mut filled = Vec::new();
+        let mut offsets_markers = Vec::new();
         for (slot, (tp, payload)) in writes.into_iter().enumerate() {
+            if let (Payload::Marker(producer_id, _, marker), OFFSETS_TOPIC) =
+                (&payload, tp.topic.as_str())
+            {
+                offsets_markers.push(OffsetsMarker {
+                    slot,
+                    producer_id: *producer_id,
+                    commit: marker.commit,
+                });
+            }
             let Some(replica) = self.replicas.get_mut(&tp) else {
                 let elsewhere = self.leaders.refuse_elsewhere(&tp, ctx.me.node);
                 let (code, reason) = match (self.offline.reason(&tp), elsewhere) {
@@ -1417,7 +1473,7 @@ impl Partitions {
                 continue;
             }
             let now_ms = ctx.now.unix_ms;
-            let is_records = matches!(payload, Payload::Records(..));
+            let is_records = matches!(payload, Payload::Records(..) | Payload::Coordinator(_));
             let appended = match payload {
                 Payload::Records(records, _)
                     if !self.transactional_writes && is_transactional(&records) =>
@@ -1434,6 +1490,7 @@ impl Partitions {
                 Payload::Marker(producer, epoch, marker) => {
                     replica.append_marker(producer, epoch, marker, now_ms)
                 }
+                Payload::Coordinator(records) => replica.append_for_coordinator(records, now_ms),
             };
             let result = match appended {
                 Err(rejection) => {
@@ -1497,6 +1554,7 @@ impl Partitions {
             }
         }
         if outstanding == 0 {
+            announce_txn_completions(ctx, &offsets_markers, &results);
             ctx.reply(
                 id,
                 NodeMsg::PartitionsReply(PartitionsReply::Produce(results)),
@@ -1513,6 +1571,7 @@ impl Partitions {
                 outstanding,
                 timeout_armed,
                 lead: None,
+                offsets_markers,
             };
             self.produces.insert(produce_id, pending);
         }
@@ -1539,13 +1598,13 @@ impl Partitions {
             let reply = PartitionsReply::Produce(vec![(tp, refused)]);
             return ctx.reply(id, NodeMsg::PartitionsReply(reply));
         }
-        let produce = ProduceRequest {
-            acks: -1,
+        self.write(
+            ctx,
+            id,
+            -1,
             timeout_ms,
-            partitions: vec![(tp, records)],
-            checked: Vec::new(),
-        };
-        self.produce(ctx, id, produce);
+            vec![(tp, Payload::Coordinator(records))],
+        );
     }
 
     /// The coordinator's barrier before it replays `tp`: its term and log end, answered once
@@ -1600,6 +1659,7 @@ impl Partitions {
             outstanding: 1,
             timeout_armed: false,
             lead: Some(lead),
+            offsets_markers: Vec::new(),
         };
         self.produces.insert(produce_id, pending);
         self.schedule_flush(ctx, &tp);
@@ -1629,6 +1689,7 @@ impl Partitions {
             if pending.timeout_armed {
                 ctx.cancel_timer(PartitionsTimer::ProduceTimeout(waiter.produce));
             }
+            announce_txn_completions(ctx, &pending.offsets_markers, &pending.results);
             ctx.reply(pending.request, pending.into_reply());
         }
     }
@@ -1650,6 +1711,7 @@ impl Partitions {
                 }
             }
         }
+        announce_txn_completions(ctx, &pending.offsets_markers, &pending.results);
         ctx.reply(pending.request, pending.into_reply());
     }
 

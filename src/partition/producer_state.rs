@@ -197,6 +197,18 @@ impl ProducerStates {
         }
     }
 
+    /// A coordinator's own batch (Kafka's `AppendOrigin.COORDINATOR`: a transactional offset
+    /// commit stamped with its producer): only an older epoch than the producer's is refused
+    /// (INVALID_PRODUCER_EPOCH); its sequence is not checked, the coordinator keeps none.
+    pub fn check_coordinator(&self, header: &BatchHeader) -> Check {
+        match self.producers.get(&ProducerId(header.producer_id)) {
+            Some(entry) if header.producer_epoch < entry.epoch => {
+                Check::Reject(ErrorCode::INVALID_PRODUCER_EPOCH)
+            }
+            _ => Check::Append,
+        }
+    }
+
     /// Remembers an appended batch (whether it did: a fenced epoch's is ignored). A newer epoch
     /// replaces the producer's batch history. A transactional batch opens the producer's
     /// transaction here if none is open.

@@ -57,6 +57,15 @@ pub struct LogStartWaiter {
     pub slot: usize,
 }
 
+/// Who appends as the leader (Kafka's `AppendOrigin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// A client's produce: idempotent sequences are checked.
+    Client,
+    /// A coordinator's own write to its internal topic.
+    Coordinator,
+}
+
 /// Where a replica is in its clean close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Closing {
@@ -782,7 +791,19 @@ impl Replica {
         now_ms: i64,
     ) -> Result<Appended, Rejection> {
         self.refuse_append()?;
-        self.produce_checked(records, checked, now_ms)
+        self.produce_checked(records, checked, now_ms, Origin::Client)
+    }
+
+    /// Appends a coordinator's own batch as the leader (Kafka's `AppendOrigin.COORDINATOR`): as
+    /// [`Self::produce`], but a producer's batch (a transactional offset commit) has only its
+    /// epoch checked, not its sequence.
+    pub fn append_for_coordinator(
+        &mut self,
+        records: Vec<u8>,
+        now_ms: i64,
+    ) -> Result<Appended, Rejection> {
+        self.refuse_append()?;
+        self.produce_checked(records, None, now_ms, Origin::Coordinator)
     }
 
     /// Appends a transaction marker of `producer_id` as the leader (the coordinator's
@@ -886,6 +907,7 @@ impl Replica {
         records: Vec<u8>,
         checked: Option<RecordsChecked>,
         now_ms: i64,
+        origin: Origin,
     ) -> Result<Appended, Rejection> {
         let mut records = records;
         let checked = checked
@@ -898,7 +920,11 @@ impl Replica {
         }
         let idempotent = idempotent_header(&records)?;
         if let Some(header) = &idempotent {
-            match self.producers.check(header) {
+            let check = match origin {
+                Origin::Client => self.producers.check(header),
+                Origin::Coordinator => self.producers.check_coordinator(header),
+            };
+            match check {
                 Check::Append => {}
                 Check::Reject(code) => {
                     return Err(Rejection::new(

@@ -3212,3 +3212,71 @@ fn transactional_writes_wait_for_the_coordinator() {
     assert_eq!(h.log_end(&a), 1);
     assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(1));
 }
+
+/// A marker written to a `__consumer_offsets` partition is announced to the group coordinator
+/// here once acknowledged (its pending transactional offsets complete), never before, and a
+/// refused one never; markers of other topics are not announced.
+#[test]
+fn markers_on_the_offsets_topic_are_announced_to_the_group_coordinator_once_acknowledged() {
+    use crate::messages::groups::GroupsEvent;
+    let offsets = TopicPartition {
+        topic: crate::messages::OFFSETS_TOPIC.to_owned(),
+        partition: 0,
+    };
+    let a = tp("a");
+    let mut h = Harness::with_transactional_writes(Arc::new(MemStorage::new()));
+    h.ensure(&offsets, config(None));
+    h.ensure(&a, config(None));
+    let (pid, epoch) = h.init_producer();
+    let write = |tps: &[&TopicPartition], coordinator_epoch: i32| {
+        PartitionsRequest::WriteMarkers(WriteMarkersRequest {
+            markers: (tps.iter())
+                .map(|tp| MarkerWrite {
+                    tp: (*tp).clone(),
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    coordinator_epoch,
+                    commit: true,
+                })
+                .collect(),
+            timeout_ms: PRODUCE_TIMEOUT_MS,
+        })
+    };
+    let announced = |effects: &Effects| -> Vec<GroupsEvent> {
+        (effects.iter())
+            .filter_map(|e| match e {
+                Effect::Send {
+                    to,
+                    msg: NodeMsg::GroupsEvent(event),
+                } if to.actor == crate::messages::GROUPS => Some(event.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (id, mut effects) = h.send(write(&[&offsets, &a], 3));
+    assert!(take_reply(&mut effects, id).is_none(), "waits for its sync");
+    assert!(
+        announced(&effects).is_empty(),
+        "not before it is acknowledged"
+    );
+    let mut after = Vec::new();
+    let mut jobs = syncs(&effects);
+    while !jobs.is_empty() {
+        let more = h.complete(jobs);
+        jobs = syncs(&more);
+        after.extend(more);
+    }
+    assert!(take_reply(&mut after, id).is_some());
+    assert_eq!(
+        announced(&after),
+        [GroupsEvent::TxnCompleted {
+            partition: 0,
+            producer_id: pid,
+            commit: true,
+            marker_offset: Offset(0),
+        }]
+    );
+    // A refused marker (an older coordinator epoch) is not announced.
+    let (_, effects) = h.send(write(&[&offsets], 2));
+    assert!(announced(&effects).is_empty());
+}

@@ -64,7 +64,8 @@ macro_rules! by_request_type {
             DescribeTopicPartitions = DescribeTopicPartitionsRequest,
             AddPartitionsToTxn = AddPartitionsToTxnRequest,
             AddOffsetsToTxn = AddOffsetsToTxnRequest,
-            EndTxn = EndTxnRequest)
+            EndTxn = EndTxnRequest,
+            TxnOffsetCommit = TxnOffsetCommitRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

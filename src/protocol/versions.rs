@@ -44,12 +44,14 @@ pub const GROUP_VERSIONS: [Supported; 13] = [
 /// The transaction coordinator's client APIs the gateway serves (`broker::txn`; InitProducerId,
 /// which idempotent producers send too, is in [`CORE`]). v0-3 each: AddPartitionsToTxn v4+ is
 /// KIP-890's batched form (broker to broker), AddOffsetsToTxn v4 and EndTxn v4-5 add KIP-890's
-/// TRANSACTION_ABORTABLE and epoch bump per transaction. Every minimum is the protocol crate's
+/// TRANSACTION_ABORTABLE and epoch bump per transaction, TxnOffsetCommit v4-5 the same and
+/// the coordinator's verification (the group coordinator serves v0-3). Every minimum is the protocol crate's
 /// own; v0-1 get PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (KIP-588).
-pub const TXN_VERSIONS: [Supported; 3] = [
+pub const TXN_VERSIONS: [Supported; 4] = [
     s(ApiKey::AddPartitionsToTxn, 0, 3),
     s(ApiKey::AddOffsetsToTxn, 0, 3),
     s(ApiKey::EndTxn, 0, 3),
+    s(ApiKey::TxnOffsetCommit, 0, 3),
 ];
 
 /// [`CORE`] then [`GROUP_VERSIONS`].

@@ -4,7 +4,10 @@ the committed records and read_uncommitted ones see both, never a transaction ma
 producer of the same transactional id fences the first; a transaction left open is aborted when
 its timeout ends; and all of it survives a restart of the broker."""
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
@@ -128,3 +131,38 @@ def test_a_forgotten_transaction_is_aborted_at_its_timeout(rill_factory, topic_n
     send(other, topic_name, [b"later"])
     other.commit_transaction(TXN_TIMEOUT_S)
     assert values(read(rill, topic_name, "read_committed", 1)) == [b"later"]
+
+
+CTP_INPUTS = 300
+
+
+def test_consume_transform_produce_is_exactly_once_across_kill9(rill, topic_name):
+    """The exactly-once loop (read_committed input, transactional output with the consumed
+    offsets sent to the transaction) killed with -9 mid-transaction twice and restarted: the
+    output, read with read_committed, holds each input record exactly once."""
+    kwire.require_apis(rill.addr, "AddOffsetsToTxn", "TxnOffsetCommit")
+    inp, out = f"{topic_name}-in", f"{topic_name}-out"
+    ck.create_topic(rill.bootstrap, inp, PARTITIONS)
+    ck.create_topic(rill.bootstrap, out, PARTITIONS)
+    inputs = [f"v{i:04d}".encode() for i in range(CTP_INPUTS)]
+    for p in range(PARTITIONS):
+        ck.produce(rill.bootstrap, inp, [(None, v) for v in inputs[p::PARTITIONS]], "all", partition=p)
+    worker = [sys.executable, str(Path(__file__).parent / "ctp_worker.py"), rill.bootstrap, inp, out,
+              f"{topic_name}-g", f"{topic_name}-ctp", str(CTP_INPUTS)]
+    for kill in (True, True, False):
+        proc = subprocess.Popen(worker, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if kill:
+            # Killed once it has committed a transaction, while it writes the next ones.
+            seen = []
+            while not (seen and seen[-1].startswith("committed")):
+                line = proc.stdout.readline()
+                assert line, "".join(seen)  # it ended without committing anything
+                seen.append(line)
+            time.sleep(0.3)
+            proc.kill()
+            proc.wait()
+            continue
+        output, _ = proc.communicate(timeout=240)
+        assert proc.returncode == 0, output
+    got = read(rill, out, "read_committed", CTP_INPUTS)
+    assert sorted(values(got)) == sorted(v.upper() for v in inputs), "not exactly once"

@@ -62,6 +62,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 Ok(body) => self.offset_commit(request, body).await,
                 Err(closed) => closed,
             },
+            ApiKey::TxnOffsetCommit => match decode(request, key, gate).await {
+                Ok(body) => self.txn_offset_commit(request, body).await,
+                Err(closed) => closed,
+            },
             ApiKey::OffsetFetch => match decode(request, key, gate).await {
                 Ok(body) => self.offset_fetch(request, body).await,
                 Err(closed) => closed,

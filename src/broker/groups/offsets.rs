@@ -14,9 +14,12 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 use kafka_protocol::messages::{
     ApiKey, GroupId, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, TopicName,
+    OffsetFetchResponse, TopicName, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 
 use super::{codec, opt_text, text};
@@ -26,8 +29,9 @@ use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::BrokerService;
 use crate::messages::{
     CommittedOffset, GroupOffsets, NodeMsg, OffsetCommitArgs, OffsetFetchArgs, TopicMeta,
+    TxnOffsetCommitArgs,
 };
-use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
+use crate::types::{ErrorCode, LeaderEpoch, Offset, ProducerId, TopicPartition};
 
 /// OffsetCommit v2–4 `retention_time_ms` meaning "the broker's default".
 const DEFAULT_RETENTION_MS: i64 = -1;
@@ -85,6 +89,75 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .into_iter()
                 .map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
             commit_response(committed.into_iter().chain(refused).collect())
+        })
+        .await
+    }
+
+    /// TxnOffsetCommit v0–3: a transaction's commit of offsets, to the group's coordinator;
+    /// unknown partitions are refused here as OffsetCommit's are, the rest pend in the
+    /// transaction until its marker. PRODUCER_FENCED reaches v0–2 as INVALID_PRODUCER_EPOCH
+    /// (KIP-588 added it at v3).
+    pub(super) async fn txn_offset_commit(
+        &self,
+        request: &KafkaRequest,
+        body: TxnOffsetCommitRequest,
+    ) -> Pending {
+        let version = request.prefix.api_version;
+        let listed = body.topics.iter().flat_map(|topic| {
+            topic.partitions.iter().map(move |p| {
+                let offset = CommittedOffset {
+                    offset: Offset(p.committed_offset),
+                    // v0-1 carry no epoch; the crate decodes it as -1 then.
+                    leader_epoch: LeaderEpoch(p.committed_leader_epoch),
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                };
+                (topic.name.0.as_str(), p.partition_index, offset)
+            })
+        });
+        let offsets = match per_partition::merge(listed) {
+            Ok(merged) => merged,
+            Err(e) => return Pending::Close(format!("TxnOffsetCommit: {e}")),
+        };
+        let topics = match self.list_topics().await {
+            Ok(topics) => topics,
+            Err(e) => return Pending::Close(e.to_string()),
+        };
+        let (known, unknown) = split_known(offsets, &topics);
+        let key = ApiKey::TxnOffsetCommit;
+        if known.is_empty() {
+            let results = unknown
+                .into_iter()
+                .map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION))
+                .collect();
+            return codec::respond(request, key, &txn_commit_response(results));
+        }
+        let args = TxnOffsetCommitArgs {
+            transactional_id: body.transactional_id.to_string(),
+            group: body.group_id.to_string(),
+            producer_id: ProducerId(body.producer_id.0),
+            producer_epoch: body.producer_epoch,
+            generation: if version >= 3 { body.generation_id } else { -1 },
+            member_id: if version >= 3 {
+                body.member_id.to_string()
+            } else {
+                String::new()
+            },
+            instance_id: body.group_instance_id.map(|s| s.to_string()),
+            offsets: known,
+        };
+        self.ask_later(request, key, args, move |committed| {
+            let refused = unknown
+                .into_iter()
+                .map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+            let results = (committed.into_iter().chain(refused))
+                .map(|(tp, code)| match code {
+                    ErrorCode::PRODUCER_FENCED if version < 3 => {
+                        (tp, ErrorCode::INVALID_PRODUCER_EPOCH)
+                    }
+                    code => (tp, code),
+                })
+                .collect();
+            txn_commit_response(results)
         })
         .await
     }
@@ -189,6 +262,25 @@ pub(super) fn commit_response(results: Vec<(TopicPartition, ErrorCode)>) -> Offs
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// TxnOffsetCommit's response: each partition's code, by topic.
+fn txn_commit_response(results: Vec<(TopicPartition, ErrorCode)>) -> TxnOffsetCommitResponse {
+    let partitions = results.into_iter().map(|(tp, code)| {
+        let partition = TxnOffsetCommitResponsePartition::default()
+            .with_partition_index(tp.partition)
+            .with_error_code(code.wire());
+        (tp, partition)
+    });
+    let topics = per_partition::group_by_topic(partitions)
+        .into_iter()
+        .map(|(name, partitions)| {
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(TopicName(text(&name)))
+                .with_partitions(partitions)
+        })
+        .collect();
+    TxnOffsetCommitResponse::default().with_topics(topics)
 }
 
 /// OffsetFetch's response at `version`. `asked` is the v1–7 request's partition list (`None`:

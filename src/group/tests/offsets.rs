@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use crate::messages::groups::{CommittedOffset, GroupsReply, OffsetCommitArgs};
-use crate::types::{ErrorCode, LeaderEpoch, Offset, TopicPartition};
+use crate::messages::groups::{
+    CommittedOffset, GroupsReply, OffsetCommitArgs, TxnOffsetCommitArgs,
+};
+use crate::types::{ErrorCode, LeaderEpoch, Offset, ProducerId, TopicPartition};
 
 use super::super::offsets::{unknown_group, CommitIdentity, Offsets};
 use super::super::output::{AfterWrite, GroupOut, OffsetsRecord};
@@ -91,7 +93,7 @@ fn a_commit_is_fetched_only_after_its_write_is_acknowledged() {
         }
         other => panic!("{other:?}"),
     }
-    let before = o.fetch("g", Some(&[tp(0)]));
+    let before = o.fetch("g", Some(&[tp(0)]), false);
     assert_eq!(
         before.partitions[0].1.offset,
         Offset::UNKNOWN,
@@ -105,12 +107,12 @@ fn a_commit_is_fetched_only_after_its_write_is_acknowledged() {
             (tp(1), ErrorCode::OFFSET_METADATA_TOO_LARGE)
         ])
     );
-    let all = o.fetch("g", None);
+    let all = o.fetch("g", None, false);
     assert_eq!(
         all.partitions,
         vec![(tp(0), committed(42, "m"), ErrorCode::NONE)]
     );
-    let listed = o.fetch("g", Some(&[tp(1), tp(0)]));
+    let listed = o.fetch("g", Some(&[tp(1), tp(0)]), false);
     assert_eq!(listed.partitions[0].1.offset, Offset::UNKNOWN);
     assert_eq!(listed.partitions[0].1.leader_epoch, LeaderEpoch::UNKNOWN);
     assert_eq!(listed.partitions[1].1.offset, Offset(42));
@@ -254,7 +256,7 @@ proptest! {
             for g in 0..3 {
                 let group = format!("g{g}");
                 let fetched: Vec<(TopicPartition, i64)> = o
-                    .fetch(&group, None)
+                    .fetch(&group, None, false)
                     .partitions
                     .into_iter()
                     .map(|(p, c, _)| (p, c.offset.0))
@@ -269,4 +271,151 @@ proptest! {
             }
         }
     }
+}
+
+fn txn_args(
+    group: &str,
+    producer_id: i64,
+    offsets: Vec<(TopicPartition, CommittedOffset)>,
+) -> TxnOffsetCommitArgs {
+    TxnOffsetCommitArgs {
+        transactional_id: "tx".into(),
+        group: group.into(),
+        producer_id: ProducerId(producer_id),
+        producer_epoch: 2,
+        generation: -1,
+        member_id: String::new(),
+        instance_id: None,
+        offsets,
+    }
+}
+
+/// A TxnOffsetCommit of `offsets` for `producer_id`, written and acknowledged.
+fn commit_in_txn(
+    o: &mut Offsets,
+    producer_id: i64,
+    offsets: Vec<(TopicPartition, CommittedOffset)>,
+) {
+    let mut out = Vec::new();
+    let req = txn_args("g", producer_id, offsets);
+    o.commit_txn(at(5), &GroupSettings::default(), Ok(()), req, 1, &mut out);
+    let [GroupOut::Write { then, .. }] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    assert!(matches!(
+        then,
+        AfterWrite::TxnCommit {
+            producer_id: p,
+            producer_epoch: 2,
+            ..
+        } if *p == producer_id
+    ));
+    let reply = finish(o, then.clone(), Ok(()));
+    assert!(
+        matches!(reply, GroupsReply::Committed(ref r) if r.iter().all(|(_, c)| *c == ErrorCode::NONE))
+    );
+}
+
+fn offset_of(o: &Offsets, partition: i32, require_stable: bool) -> (i64, ErrorCode) {
+    let fetched = o.fetch("g", Some(&[tp(partition)]), require_stable);
+    let (_, offset, code) = &fetched.partitions[0];
+    (offset.offset.0, *code)
+}
+
+/// KIP-98/447: a transaction's commit pends until its marker; a COMMIT makes it the group's
+/// committed offset, an ABORT drops it; meanwhile OffsetFetch answers the old offset, or
+/// UNSTABLE_OFFSET_COMMIT when asked for stable offsets.
+#[test]
+fn a_transactional_commit_pends_until_its_transaction_ends() {
+    let mut o = Offsets::default();
+    let then = match commit(
+        &o,
+        Ok(()),
+        commit_args("g", vec![(tp(0), committed(5, ""))]),
+    ) {
+        GroupOut::Write { then, .. } => then,
+        other => panic!("{other:?}"),
+    };
+    finish(&mut o, then, Ok(()));
+    commit_in_txn(
+        &mut o,
+        7,
+        vec![(tp(0), committed(9, "")), (tp(1), committed(3, ""))],
+    );
+    assert_eq!(
+        offset_of(&o, 0, false),
+        (5, ErrorCode::NONE),
+        "not yet committed"
+    );
+    assert_eq!(
+        offset_of(&o, 0, true),
+        (-1, ErrorCode::UNSTABLE_OFFSET_COMMIT)
+    );
+    assert_eq!(
+        offset_of(&o, 1, true),
+        (-1, ErrorCode::UNSTABLE_OFFSET_COMMIT)
+    );
+    assert_eq!(
+        offset_of(&o, 2, true),
+        (-1, ErrorCode::NONE),
+        "nothing pending there"
+    );
+    o.txn_completed(8, true);
+    assert_eq!(
+        offset_of(&o, 0, true).1,
+        ErrorCode::UNSTABLE_OFFSET_COMMIT,
+        "another producer's"
+    );
+    o.txn_completed(7, true);
+    assert_eq!(offset_of(&o, 0, true), (9, ErrorCode::NONE));
+    assert_eq!(offset_of(&o, 1, true), (3, ErrorCode::NONE));
+
+    commit_in_txn(&mut o, 7, vec![(tp(0), committed(20, ""))]);
+    o.txn_completed(7, false);
+    assert_eq!(
+        offset_of(&o, 0, true),
+        (9, ErrorCode::NONE),
+        "the aborted commit is dropped"
+    );
+    o.txn_completed(7, true);
+    assert_eq!(
+        offset_of(&o, 0, true),
+        (9, ErrorCode::NONE),
+        "nothing left to commit"
+    );
+}
+
+#[test]
+fn a_transactional_commit_refused_or_failed_pends_nothing() {
+    let mut o = Offsets::default();
+    let mut out = Vec::new();
+    let req = txn_args("g", 7, vec![(tp(0), committed(9, ""))]);
+    o.commit_txn(
+        at(5),
+        &GroupSettings::default(),
+        Err(ErrorCode::ILLEGAL_GENERATION),
+        req,
+        1,
+        &mut out,
+    );
+    assert_eq!(
+        out,
+        [GroupOut::Answer(
+            1,
+            GroupsReply::Committed(vec![(tp(0), ErrorCode::ILLEGAL_GENERATION)])
+        )]
+    );
+    let mut out = Vec::new();
+    let req = txn_args("g", 7, vec![(tp(0), committed(9, ""))]);
+    o.commit_txn(at(5), &GroupSettings::default(), Ok(()), req, 1, &mut out);
+    let [GroupOut::Write { then, .. }] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    let reply = finish(&mut o, then.clone(), Err(ErrorCode::INVALID_PRODUCER_EPOCH));
+    assert_eq!(
+        reply,
+        GroupsReply::Committed(vec![(tp(0), ErrorCode::INVALID_PRODUCER_EPOCH)]),
+        "a fenced producer's own error"
+    );
+    assert!(!o.is_pending("g", &tp(0)));
 }

@@ -37,7 +37,7 @@ pub use records::{
 pub use topics::{
     CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_TOPIC_PARTITIONS, METADATA,
 };
-pub use txn::{ADD_OFFSETS_TO_TXN, ADD_PARTITIONS_TO_TXN, END_TXN};
+pub use txn::{ADD_OFFSETS_TO_TXN, ADD_PARTITIONS_TO_TXN, END_TXN, TXN_OFFSET_COMMIT};
 
 /// The consumer-group layouts (issue 12), the tail of [`REQUESTS`].
 pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
@@ -46,7 +46,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 23] = [
+const CORE: [&Request; 24] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -70,6 +70,7 @@ const CORE: [&Request; 23] = [
     &ADD_PARTITIONS_TO_TXN,
     &ADD_OFFSETS_TO_TXN,
     &END_TXN,
+    &TXN_OFFSET_COMMIT,
 ];
 
 const GROUPS: [&Request; 13] = [

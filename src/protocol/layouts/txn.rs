@@ -1,5 +1,5 @@
-//! Transactions: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn (InitProducerId, which
-//! idempotent producers send too, is in `records`).
+//! Transactions: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit (InitProducerId,
+//! which idempotent producers send too, is in `records`).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -52,5 +52,34 @@ pub const END_TXN: Request = Request {
         f("producer_id", ALL, Int64),
         f("producer_epoch", ALL, Int16),
         f("committed", ALL, Bool),
+    ]),
+};
+
+// TxnOffsetCommit (28)
+
+const TXN_OFFSET_COMMIT_PARTITION: Struct = fields(&[
+    f("partition_index", ALL, Int32),
+    f("committed_offset", ALL, Int64),
+    f("committed_leader_epoch", since(2), Int32),
+    f("committed_metadata", ALL, String),
+]);
+const TXN_OFFSET_COMMIT_TOPIC: Struct = fields(&[
+    f("name", ALL, String),
+    f("partitions", ALL, Structs(&TXN_OFFSET_COMMIT_PARTITION)),
+]);
+/// v0-3: v4-5 add KIP-890's TRANSACTION_ABORTABLE and the coordinator's verification.
+pub const TXN_OFFSET_COMMIT: Request = Request {
+    key: ApiKey::TxnOffsetCommit,
+    versions: range(0, 3),
+    flexible: since(3),
+    body: fields(&[
+        f("transactional_id", ALL, String),
+        f("group_id", ALL, String),
+        f("producer_id", ALL, Int64),
+        f("producer_epoch", ALL, Int16),
+        f("generation_id", since(3), Int32),
+        f("member_id", since(3), String),
+        f("group_instance_id", since(3), String),
+        f("topics", ALL, Structs(&TXN_OFFSET_COMMIT_TOPIC)),
     ]),
 };
