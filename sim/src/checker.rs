@@ -21,6 +21,11 @@
 //! segment destroys one batch (`Event::DamagedBatch`): the records acknowledged in it before
 //! the flip may be lost (and their offsets reused), and a corrupt read at its offsets is
 //! excused; any other loss or corrupt read is still a violation.
+//!
+//! Transactions (`txn`, runs with `workload::txn`): no read_committed read of an aborted or
+//! not yet committed transaction, none at or past the LSO, each transaction all or nothing in
+//! the final read_committed read, and no transaction left open after the producers stopped,
+//! within the same claims for acks=all.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,6 +37,7 @@ mod group_progress;
 mod groups;
 mod quorum;
 pub mod replicas;
+mod txn;
 
 /// After `Event::Healed`, the cluster gets this long to recover before requests are held to
 /// the liveness bound (a restarted broker recovers its log first).
@@ -312,13 +318,20 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     let min_isr = usize::from(promises.min_insync_replicas);
     // A producer's acknowledged records must stay where they were acknowledged unless the
     // claims (`claims`) let the faults since the record was first sent lose them.
-    let acks_are_binding = |producer: u32, sent_ms: u64| match producers.acks(producer) {
-        -1 if promises.durable_acks => {
+    // An acks=all acknowledgement of a write first sent at `sent_ms` binds (transactional
+    // writes are acks=all too: `txn::check`).
+    let acks_all_binding = |sent_ms: u64| {
+        if promises.durable_acks {
             let (brokers, wiped) = lost_since(sent_ms);
             !(wiped && brokers >= min_isr)
+        } else if quorum {
+            lost_since(sent_ms).0 < min_isr && !fsync_failed_since(sent_ms)
+        } else {
+            !crashed
         }
-        -1 if quorum => lost_since(sent_ms).0 < min_isr && !fsync_failed_since(sent_ms),
-        -1 => !crashed,
+    };
+    let acks_are_binding = |producer: u32, sent_ms: u64| match producers.acks(producer) {
+        -1 => acks_all_binding(sent_ms),
         _ => !crashed && !moved,
     };
     let durable = |producer: u32| promises.durable_acks && producers.acks(producer) == -1;
@@ -486,6 +499,12 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     quorum::check_producer_ids(&mut safety, events);
     replicas::check(&mut safety, events);
     replicas::check_caught_up(&mut verdict.liveness, events);
+    txn::check(
+        &mut safety,
+        &mut verdict.liveness,
+        events,
+        &acks_all_binding,
+    );
     safety.finish();
     verdict
 }

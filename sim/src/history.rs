@@ -15,6 +15,22 @@ pub enum SendOutcome {
     Unknown { why: String },
 }
 
+/// How a transaction ended, as its producer knows it (`workload::txn`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnOutcome {
+    /// EndTxn answered NONE: the commit (or abort) is decided.
+    Ok,
+    /// EndTxn answered this error on every attempt: the end it asked for did not happen (a
+    /// commit so refused never commits; the coordinator aborts the transaction).
+    Fail { code: i16 },
+    /// Some attempt had no answer (or an error came after such an attempt): the end asked for
+    /// may or may not have happened.
+    Unknown { why: String },
+    /// No EndTxn was sent: the producer gave the transaction up (a write failed, it was
+    /// fenced, or it stopped) and took a new epoch or left, which aborts it.
+    Abandoned { why: String },
+}
+
 /// How one produce request (one attempt of its batches) ended, for the liveness check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RequestEnd {
@@ -334,6 +350,65 @@ pub enum Event {
     LeaderCommits {
         node: u64,
         commits: Vec<(u64, u64, u64)>,
+    },
+    /// A transactional producer (`workload::txn`) got an identity from InitProducerId with
+    /// its transactional id: a new epoch (each one fences the ones before).
+    TxnIdentity {
+        producer: u32,
+        producer_id: i64,
+        epoch: i16,
+    },
+    /// Transactional producer `producer` began its transaction `txn` (numbered across its
+    /// epochs) over `partitions` of `workload::txn::TXN_TOPIC`; its values are
+    /// `x{producer}-{txn}-{n}`.
+    TxnBegin {
+        producer: u32,
+        txn: u32,
+        partitions: Vec<i32>,
+    },
+    /// The produce outcome of one value of transaction `txn`.
+    TxnSent {
+        producer: u32,
+        txn: u32,
+        partition: i32,
+        value: String,
+        outcome: SendOutcome,
+    },
+    /// How transaction `txn` ended: `commit` whether EndTxn asked to commit (false when it
+    /// asked to abort, or was never sent), `invoked_ms` when its first attempt was sent (or
+    /// the transaction was given up). Recorded once per transaction.
+    TxnEnd {
+        producer: u32,
+        txn: u32,
+        commit: bool,
+        outcome: TxnOutcome,
+        invoked_ms: u64,
+    },
+    /// A read_committed reader (`workload::txn`) returned this record of `partition` of the
+    /// transactional topic, as a client returns it (aborted transactions and control batches
+    /// dropped), from a fetch that answered last stable offset `lso` and high watermark `hw`.
+    TxnPoll {
+        consumer: u32,
+        partition: i32,
+        offset: i64,
+        value: String,
+        lso: i64,
+        hw: i64,
+    },
+    /// The read_committed read of a partition of the transactional topic after the
+    /// transactional producers stopped: every record a client returns below `lso`, which it
+    /// waited (within a bound) to see reach `hw`.
+    TxnFinalRead {
+        partition: i32,
+        lso: i64,
+        hw: i64,
+        records: Vec<(i64, String)>,
+    },
+    /// A bit flip at rest destroyed this batch of a partition of the transactional topic.
+    TxnDamaged {
+        partition: i32,
+        first_offset: i64,
+        last_offset: i64,
     },
 }
 

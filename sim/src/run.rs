@@ -97,6 +97,19 @@ const COMPACTED_LAST_PASS_AFTER_PRODUCING: Duration = Duration::from_secs(1);
 /// A group member that has not drained this long after healing is stuck (within
 /// [`LIVENESS_BOUND`], which the harness waits for every task).
 const GROUP_DRAIN_BOUND: Duration = Duration::from_secs(40);
+/// The transactional producers stop retrying this long after they stop producing: past the
+/// transaction timeout, within [`LIVENESS_BOUND`] (their last transaction ends, or the
+/// coordinator aborts it, before the final read's wait for a stable log ends).
+const TXN_GIVE_UP_AFTER_PRODUCING: Duration = Duration::from_secs(25);
+/// The transactional readers poll this long after the producers stop.
+const TXN_READING_AFTER_PRODUCING: Duration = Duration::from_secs(2);
+
+/// How many transactional producers a run with transactions has: 1 or 2, drawn apart so
+/// every other draw keeps its meaning for every seed.
+fn txn_producers_for(seed: u64) -> u32 {
+    let mut apart = SmallRng::seed_from_u64(seed ^ 0x7a11_5ac7_0000_0008);
+    apart.gen_range(1..=2)
+}
 
 /// The run's configuration, drawn from the seed.
 #[derive(Clone, Debug)]
@@ -164,6 +177,10 @@ pub struct SimConfig {
     /// A compacted topic with its writer and reader (`workload::compacted`), cleaned by the
     /// broker all along.
     pub compacted: bool,
+    /// Transactional producers (`workload::txn`), with a read_committed reader per partition
+    /// of their topic: 0 unless the run asks for transactions (`RunOptions::transactions`) or
+    /// its canary needs them.
+    pub txn_producers: u32,
 }
 
 impl SimConfig {
@@ -201,6 +218,7 @@ impl SimConfig {
             min_isr_broker_level: false,
             min_isr_lowered: false,
             compacted: false,
+            txn_producers: 0,
         };
         let producers = rng.gen_range(config.partitions as u32..=6);
         config.producers = (0..producers)
@@ -438,6 +456,10 @@ impl SimConfig {
             config.disk_faults.eio = true;
             config.disk_faults.fsyncgate = true;
         }
+        if canary == Some(Canary::LsoInclusive) {
+            // Its bug shows to read_committed readers of transactions.
+            config.txn_producers = txn_producers_for(seed);
+        }
         if canary == Some(Canary::AckUnsyncedSingleRecord) {
             // The bug needs an append to arrive while another's fsync is in flight: every
             // producer on one partition.
@@ -484,6 +506,12 @@ impl SimConfig {
             "group.consumer.heartbeat.interval.ms=1000".to_string(),
             // The compacted topic is cleaned many times a run (Kafka's default is 15 s).
             "log.cleaner.backoff.ms=300".to_string(),
+            // Likewise `__transaction_state` (made only by a run with transactions): few
+            // partitions, small segments, and timed-out transactions looked for every second
+            // (Kafka's 10 s would outlast the producers' transaction timeout by as much).
+            "transaction.state.log.num.partitions=2".to_string(),
+            format!("transaction.state.log.segment.bytes={}", self.segment_bytes),
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000".to_string(),
         ];
         if self.voters > 1 && node_id > self.voters {
             // A broker-only node: no controller listener (it tells the voters where it
@@ -560,15 +588,20 @@ pub struct RunOptions {
     pub canary: Option<Canary>,
     /// The named fault points (`rill::faults::points`) may fire; off, every point is `false`.
     pub fault_points: bool,
+    /// Transactional producers and read_committed readers run (`workload::txn`), 1 or 2
+    /// producers by the seed. Off by default, so the seeds' schedules stay as they were;
+    /// the canary `lso-inclusive` turns them on by itself.
+    pub transactions: bool,
 }
 
 impl RunOptions {
-    /// `sim_secs` of workload, no canary, fault points on.
+    /// `sim_secs` of workload, no canary, fault points on, no transactions.
     pub fn new(sim_secs: u64) -> Self {
         Self {
             sim_secs,
             canary: None,
             fault_points: true,
+            transactions: false,
         }
     }
 }
@@ -678,7 +711,10 @@ pub fn run_seed(seed: u64, options: RunOptions) -> RunResult {
 }
 
 async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
-    let config = SimConfig::for_seed(seed, options.canary);
+    let mut config = SimConfig::for_seed(seed, options.canary);
+    if options.transactions && config.txn_producers == 0 {
+        config.txn_producers = txn_producers_for(seed);
+    }
     if config.buggify {
         madsim::buggify::enable();
     }
@@ -688,9 +724,10 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     history.record(
         0,
         Event::Config(format!(
-            "seed={seed} canary={:?} fault_points={} {config:?}",
+            "seed={seed} canary={:?} fault_points={} transactions={} {config:?}",
             options.canary.map(Canary::name),
-            options.fault_points
+            options.fault_points,
+            options.transactions
         )),
     );
     let empty_disks = config.replication_factor > 1 && config.kills;
@@ -752,20 +789,34 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         history: history.clone(),
         started,
     };
-    let mut topic_configs = vec![];
+    let mut topic_configs: Vec<(&'static str, String)> = vec![];
     if config.replication_factor > 1 && !config.min_isr_broker_level {
         let min_isr = config.min_insync_replicas.to_string();
         topic_configs.push(("min.insync.replicas", min_isr));
     }
+    // The transactional topic: the data topic's replication, no retention (the final read
+    // must find every committed transaction whole).
+    let txn_topic_configs = topic_configs.clone();
     if let Some(bytes) = config.retention_bytes {
         topic_configs.push(("retention.bytes", bytes.to_string()));
     }
     {
         let w = workload.clone();
         let compacted = config.compacted;
+        let transactions = config.txn_producers > 0;
         producers_node
             .spawn(async move {
                 workload::create_topic(&w, &topic_configs).await;
+                if transactions {
+                    workload::admin::create_replicated_topic(
+                        &w,
+                        workload::txn::topic(),
+                        workload::txn::TXN_PARTITIONS,
+                        w.replication_factor,
+                        &txn_topic_configs,
+                    )
+                    .await;
+                }
                 if compacted {
                     let configs = workload::compacted::topic_configs();
                     workload::admin::create_topic_named(
@@ -852,6 +903,47 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
                 let _ = member.await;
             }
             workload::final_offsets(&w, Instant::now() + LIVENESS_BOUND).await;
+        }));
+    }
+
+    if config.txn_producers > 0 {
+        let give_up = producing_until + TXN_GIVE_UP_AFTER_PRODUCING;
+        let mut txn_tasks = Vec::new();
+        for producer in 0..config.txn_producers {
+            let node = client_node(
+                format!("txn-producer-{producer}"),
+                [10, 0, 10, producer as u8 + 1],
+            );
+            clients.push(node.id());
+            txn_tasks.push(node.spawn(workload::txn::txn_producer(
+                workload.clone(),
+                producer,
+                producing_until,
+                give_up,
+            )));
+        }
+        for partition in 0..workload::txn::TXN_PARTITIONS {
+            let node = client_node(
+                format!("txn-reader-{partition}"),
+                [10, 0, 10, partition as u8 + 11],
+            );
+            clients.push(node.id());
+            tasks.push(node.spawn(workload::txn::txn_reader(
+                workload.clone(),
+                partition,
+                producing_until + TXN_READING_AFTER_PRODUCING,
+            )));
+        }
+        // The final read_committed read once every transactional producer stopped, within
+        // the liveness bound the harness waits for every task.
+        let node = client_node("txn-final-reader".into(), [10, 0, 10, 20]);
+        let w = workload.clone();
+        let deadline = until + LIVENESS_BOUND - Duration::from_secs(5);
+        tasks.push(node.spawn(async move {
+            for task in txn_tasks {
+                let _ = task.await;
+            }
+            workload::txn::final_read(&w, deadline).await;
         }));
     }
 
@@ -1392,6 +1484,20 @@ fn flip_bit(disks: &SimDisks, node_id: u64, history: &History, w: &Workload, rng
         .file_name()
         .unwrap_or_default()
         .to_string_lossy();
+    let txn_partition = (dir_name.strip_prefix(workload::txn::TXN_TOPIC))
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|n| n.parse::<i32>().ok());
+    if let Some(partition) = txn_partition {
+        history.record(
+            w.now_ms(),
+            Event::TxnDamaged {
+                partition,
+                first_offset: damaged.first_offset,
+                last_offset: damaged.last_offset,
+            },
+        );
+        return;
+    }
     if dir_name == format!("{}-0", workload::compacted::COMPACTED_TOPIC) {
         history.record(
             w.now_ms(),

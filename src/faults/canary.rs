@@ -144,10 +144,17 @@ pub enum Canary {
     /// after a smaller one lets it advance without that replica, and may be elected missing
     /// acknowledged records. Caught as an acknowledged record lost with no broker's data lost.
     ElrKeptOnMinIsrChange,
+    /// The last stable offset is one past the first offset of the earliest open transaction
+    /// instead of that offset (`partition/txn_state.rs` `last_stable_offset`; Redpanda #3036,
+    /// the LSO taken as inclusive): a transaction's first batch, when it is a single record, is
+    /// served to read_committed consumers before the transaction is decided. Caught as a
+    /// read_committed read of a transaction that then aborted, or whose commit was not sent
+    /// yet.
+    LsoInclusive,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 34] = [
+    pub const ALL: [Canary; 35] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -182,6 +189,7 @@ impl Canary {
         Canary::AckUnderMinIsr,
         Canary::ThrottleNotReleased,
         Canary::ElrKeptOnMinIsrChange,
+        Canary::LsoInclusive,
     ];
 
     pub fn name(self) -> &'static str {
@@ -220,6 +228,7 @@ impl Canary {
             Canary::AckUnderMinIsr => "ack-under-min-isr",
             Canary::ThrottleNotReleased => "throttle-not-released",
             Canary::ElrKeptOnMinIsrChange => "elr-kept-on-min-isr-change",
+            Canary::LsoInclusive => "lso-inclusive",
         }
     }
 

@@ -108,8 +108,10 @@ impl TxnState {
 
     /// The last stable offset (exclusive) under `high_watermark`: never above it.
     pub fn last_stable_offset(&self, high_watermark: i64) -> i64 {
+        // The canary `LsoInclusive` takes the LSO one past the first open offset.
+        let past = i64::from(crate::faults::canary(crate::faults::Canary::LsoInclusive));
         let lso = (self.first_unstable_offset(high_watermark))
-            .map_or(high_watermark, |first| first.min(high_watermark));
+            .map_or(high_watermark, |first| (first + past).min(high_watermark));
         debug_assert!(
             lso <= high_watermark,
             "LSO {lso} above the HW {high_watermark}"

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 /// One-line usage, printed under every argument error.
 pub const USAGE: &str =
     "usage: cargo sim (--seed N | --seeds A..B | --seeds A..=B) [--sim-secs S] \
-[--canary NAME] [--no-fault-points] [--history-dir D] [--fail-fast] [--keep-history]";
+[--canary NAME] [--no-fault-points] [--transactions] [--history-dir D] [--fail-fast] \
+[--keep-history]";
 
 /// `cargo sim --help`.
 pub const HELP: &str = "\
@@ -41,9 +42,14 @@ OPTIONS:
                       leader-outside-isr, follower-stamps-its-epoch,
                       reassignment-completes-early, truncate-to-hw,
                       ack-under-min-isr, throttle-not-released,
-                      elr-kept-on-min-isr-change
+                      elr-kept-on-min-isr-change, lso-inclusive (turns
+                      --transactions on by itself)
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
+    --transactions    also run 1 or 2 transactional producers (by the seed) and
+                      read_committed readers of their own topic, checked for aborted and
+                      uncommitted reads and all-or-nothing transactions (off by default:
+                      the seeds' schedules stay as they were)
     --history-dir D   where histories are written (default target-sim/sim-failures)
     --fail-fast       stop at the first failing seed
     --keep-history    also write the histories of passing seeds
@@ -106,6 +112,8 @@ pub struct SimArgs {
     pub keep_history: bool,
     /// `--no-fault-points`: the named fault points never fire.
     pub no_fault_points: bool,
+    /// `--transactions`: transactional producers and read_committed readers run.
+    pub transactions: bool,
 }
 
 impl Default for SimArgs {
@@ -118,6 +126,7 @@ impl Default for SimArgs {
             fail_fast: false,
             keep_history: false,
             no_fault_points: false,
+            transactions: false,
         }
     }
 }
@@ -147,6 +156,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--fail-fast" => parsed.fail_fast = true,
             "--keep-history" => parsed.keep_history = true,
             "--no-fault-points" => parsed.no_fault_points = true,
+            "--transactions" => parsed.transactions = true,
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown flag '{other}'")),
         }
@@ -237,7 +247,7 @@ mod tests {
     fn flags_values_and_errors() {
         let args = run(
             "--seeds 3..=5 --sim-secs 10 --canary ack-before-fsync --history-dir h \
-                        --fail-fast --keep-history --no-fault-points",
+                        --fail-fast --keep-history --no-fault-points --transactions",
         )
         .unwrap();
         assert_eq!(
@@ -250,6 +260,7 @@ mod tests {
                 fail_fast: true,
                 keep_history: true,
                 no_fault_points: true,
+                transactions: true,
             }
         );
         assert_eq!(parse(["--help".to_string()]), Ok(Command::Help));

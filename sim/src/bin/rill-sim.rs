@@ -71,6 +71,7 @@ mod cli {
                 sim_secs: parsed.sim_secs,
                 canary,
                 fault_points: !parsed.no_fault_points,
+                transactions: parsed.transactions,
             },
             history_dir: parsed.history_dir,
             fail_fast: parsed.fail_fast,
@@ -85,6 +86,9 @@ mod cli {
         }
         if !options.fault_points {
             command.push_str(" --no-fault-points");
+        }
+        if options.transactions {
+            command.push_str(" --transactions");
         }
         command
     }

@@ -41,11 +41,32 @@ pub fn encode(
     compression: Compression,
     timestamp_ms: i64,
 ) -> Result<Bytes, String> {
+    encode_stamped(entries, stamp, false, compression, timestamp_ms)
+}
+
+/// Encodes `entries` as one v2 batch of a transaction (the attributes' transactional bit set)
+/// under the producer's identity `stamp`.
+pub fn encode_transactional(
+    entries: &[Entry<'_>],
+    stamp: Stamp,
+    compression: Compression,
+    timestamp_ms: i64,
+) -> Result<Bytes, String> {
+    encode_stamped(entries, Some(stamp), true, compression, timestamp_ms)
+}
+
+fn encode_stamped(
+    entries: &[Entry<'_>],
+    stamp: Option<Stamp>,
+    transactional: bool,
+    compression: Compression,
+    timestamp_ms: i64,
+) -> Result<Bytes, String> {
     let records: Vec<Record> = entries
         .iter()
         .enumerate()
         .map(|(i, entry)| Record {
-            transactional: false,
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
@@ -175,6 +196,63 @@ pub fn decode_keyed(mut records: Bytes) -> Result<Decoded, String> {
                 value: r.value.map(text),
             });
         }
+    }
+    Ok(out)
+}
+
+/// One batch of a fetched record set, with the header fields a `read_committed` consumer
+/// goes by (Kafka's `CompletedFetch`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedBatch {
+    pub base_offset: i64,
+    /// The offset of its last record (base + lastOffsetDelta), record or not.
+    pub last_offset: i64,
+    /// -1: none.
+    pub producer_id: i64,
+    pub transactional: bool,
+    pub control: bool,
+    /// (offset, key, value) of each record.
+    pub records: Vec<(i64, Option<Bytes>, Option<Bytes>)>,
+}
+
+/// Bytes of a v2 batch header up to and with `recordCount`: baseOffset (8), batchLength (4),
+/// partitionLeaderEpoch (4), magic (1), crc (4), attributes (2, at 21), lastOffsetDelta (4,
+/// at 23), firstTimestamp (8), maxTimestamp (8), producerId (8, at 43), producerEpoch (2),
+/// baseSequence (4), recordCount (4).
+const BATCH_HEADER_BYTES: usize = 61;
+/// The attributes' transactional and control bits.
+const TRANSACTIONAL_ATTRIBUTE: i16 = 0x10;
+const CONTROL_ATTRIBUTE: i16 = 0x20;
+
+/// Decodes every batch in a fetched record set, each with its header's producer id and flags.
+pub fn decode_batches(mut records: Bytes) -> Result<Vec<FetchedBatch>, String> {
+    let mut out = Vec::new();
+    while !records.is_empty() {
+        if records.len() < BATCH_HEADER_BYTES {
+            return Err(format!(
+                "{} bytes left: no whole batch header",
+                records.len()
+            ));
+        }
+        let base_offset = i64::from_be_bytes(records[0..8].try_into().expect("8 bytes"));
+        let attributes = i16::from_be_bytes(records[21..23].try_into().expect("2 bytes"));
+        let delta = i32::from_be_bytes(records[23..27].try_into().expect("4 bytes"));
+        let producer_id = i64::from_be_bytes(records[43..51].try_into().expect("8 bytes"));
+        let set = RecordBatchDecoder::decode_with_custom_compression(
+            &mut records,
+            Some(|payload: &mut Bytes, codec| Ok(Bytes::from(decompress(payload, codec)?))),
+        )
+        .map_err(|e| e.to_string())?;
+        out.push(FetchedBatch {
+            base_offset,
+            last_offset: base_offset + i64::from(delta),
+            producer_id,
+            transactional: attributes & TRANSACTIONAL_ATTRIBUTE != 0,
+            control: attributes & CONTROL_ATTRIBUTE != 0,
+            records: (set.records.into_iter())
+                .map(|r| (r.offset, r.key, r.value))
+                .collect(),
+        });
     }
     Ok(out)
 }

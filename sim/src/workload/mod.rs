@@ -13,6 +13,8 @@
 //! * [`churn`] — one topic name deleted and created again over and over, each generation
 //!   written once to every partition;
 //! * [`reassign`] — the data topic's partitions moved between brokers under load;
+//! * [`txn`] — transactional producers (commit or abort, a new epoch after a failure) and
+//!   read_committed readers of their own topic, and its read_committed final read;
 //! * [`throttle`] — the data topic's followers throttled during the faults, lifted at healing;
 //! * [`min_isr`] — the cluster-wide `min.insync.replicas` set (for the role fault
 //!   `min-isr-lowered`), and [`configs`], the IncrementalAlterConfigs both send;
@@ -46,6 +48,7 @@ pub mod replicas;
 pub mod route;
 pub mod strays;
 pub mod throttle;
+pub mod txn;
 
 pub use admin::{create_topic, final_read};
 pub use consumer::consumer;
