@@ -20,7 +20,8 @@
 //!   [`MARKER_RETRY_MAX_MS`]) to the leader the metadata then names. The markers carry the
 //!   shard's leader epoch as the coordinator epoch, so a deposed coordinator's late markers
 //!   are refused (TRANSACTION_COORDINATOR_FENCED).
-//! * Every `abort_scan_interval_ms` the open transactions past their timeout are aborted.
+//! * Every `abort_scan_interval_ms` the open transactions past their timeout are aborted, and
+//!   every `id_expiration_scan_interval_ms` the ids unused for `id_expiration_ms` are forgotten.
 //!
 //! Time comes only from `ctx.now` (the transaction timestamps are wall-clock milliseconds, as
 //! Kafka's); nothing random is drawn.
@@ -67,6 +68,8 @@ pub const MARKER_RETRY_MAX_MS: u64 = 1_000;
 pub enum TxnTimer {
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
     AbortScan,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`.
+    ExpireIds,
     /// Markers not written are sent again.
     Markers,
     /// A failed load of `partition` is tried again ([`LOAD_RETRY_MS`]).
@@ -179,10 +182,14 @@ impl TxnActor {
         count >= self.ids_max || bytes >= TXN_ID_BYTES_PER_NODE_MAX
     }
 
+    /// Arms the timed-out transactions' scan and the expired ids' with the first shard (a node
+    /// that never coordinates a transaction never scans).
     fn arm_abort_scan(&mut self, ctx: TCtx) {
         if !self.abort_scan_armed {
             self.abort_scan_armed = true;
             ctx.set_timer(TxnTimer::AbortScan, self.settings.abort_scan_interval_ms);
+            let expiry_ms = self.settings.id_expiration_scan_interval_ms;
+            ctx.set_timer(TxnTimer::ExpireIds, expiry_ms);
         }
     }
 
@@ -584,6 +591,23 @@ impl TxnActor {
                     let aborted = shard.abort_timed_out(ctx.now.unix_ms, &mut out);
                     if !aborted.is_empty() {
                         tracing::info!(partition, ?aborted, "timed-out transactions aborted");
+                    }
+                    self.apply(ctx, partition, out);
+                }
+            }
+            TxnTimer::ExpireIds => {
+                let interval_ms = self.settings.id_expiration_scan_interval_ms;
+                ctx.set_timer(TxnTimer::ExpireIds, interval_ms);
+                let expiration_ms = self.settings.id_expiration_ms;
+                let partitions: Vec<i32> = self.shards.keys().copied().collect();
+                for partition in partitions {
+                    let Some(shard) = self.shards.get_mut(&partition) else {
+                        continue;
+                    };
+                    let mut out = Vec::new();
+                    let expired = shard.expire_ids(ctx.now.unix_ms, expiration_ms, &mut out);
+                    if expired > 0 {
+                        tracing::info!(partition, expired, "expired transactional ids forgotten");
                     }
                     self.apply(ctx, partition, out);
                 }

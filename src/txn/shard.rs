@@ -68,11 +68,12 @@ enum After<W> {
     Nothing,
 }
 
-/// A write in flight: whose id, the metadata it writes, and what its ack answers.
+/// A write in flight: whose id, the metadata it writes (`None`: the id's tombstone), and what
+/// its ack answers.
 #[derive(Debug)]
 struct InFlight<W> {
     id: String,
-    next: TxnMetadata,
+    next: Option<TxnMetadata>,
     after: After<W>,
 }
 
@@ -352,7 +353,25 @@ impl<W: Copy> Shard<W> {
         after: After<W>,
         out: &mut Vec<ShardOut<W>>,
     ) {
-        let encoded = encode_key(&id).and_then(|key| Ok((key, encode_value(&next.to_record())?)));
+        self.write_record(now_ms, id, Some(next), after, out)
+    }
+
+    /// Writes `id`'s record: `next`, or its tombstone for `None`.
+    fn write_record(
+        &mut self,
+        now_ms: i64,
+        id: String,
+        next: Option<TxnMetadata>,
+        after: After<W>,
+        out: &mut Vec<ShardOut<W>>,
+    ) {
+        let encoded = encode_key(&id).and_then(|key| {
+            let value = next
+                .as_ref()
+                .map(|n| encode_value(&n.to_record()))
+                .transpose()?;
+            Ok((key, value))
+        });
         let (key, value) = match encoded {
             Ok(encoded) => encoded,
             Err(error) => {
@@ -365,7 +384,7 @@ impl<W: Copy> Shard<W> {
                 return;
             }
         };
-        let batch = build_batch_records(&[(Some(&key[..]), Some(&value[..]))], now_ms);
+        let batch = build_batch_records(&[(Some(&key[..]), value.as_deref())], now_ms);
         if batch.len() > TXN_RECORD_BYTES_MAX {
             // A transaction of too many partitions: refused before the append would fail (and
             // with it the shard).
@@ -403,12 +422,21 @@ impl<W: Copy> Shard<W> {
             self.writes.insert(write, in_flight);
             return Err(Unload(format!("write {write} failed: {code:?}")));
         }
-        if let Some(job) = marker_job(&in_flight.id, &in_flight.next) {
-            out.push(ShardOut::Markers(job));
-        }
         let name_bytes = in_flight.id.len();
-        if self.ids.insert(in_flight.id, in_flight.next).is_none() {
-            self.id_bytes += name_bytes;
+        match in_flight.next {
+            Some(next) => {
+                if let Some(job) = marker_job(&in_flight.id, &next) {
+                    out.push(ShardOut::Markers(job));
+                }
+                if self.ids.insert(in_flight.id, next).is_none() {
+                    self.id_bytes += name_bytes;
+                }
+            }
+            None => {
+                if self.ids.remove(&in_flight.id).is_some() {
+                    self.id_bytes -= name_bytes;
+                }
+            }
         }
         if let After::Answer(w, reply) = in_flight.after {
             out.push(ShardOut::Answer(w, reply));
@@ -457,6 +485,34 @@ impl<W: Copy> Shard<W> {
             self.write(now_ms, id, next, After::Nothing, out);
         }
         aborted
+    }
+
+    /// Ids with no transaction in flight (Empty, or the last one complete) unused for
+    /// `expiration_ms` are forgotten (Kafka's `transactional.id.expiration.ms`): a tombstone
+    /// each, the id gone once it is acknowledged. Returns how many.
+    pub fn expire_ids(
+        &mut self,
+        now_ms: i64,
+        expiration_ms: i64,
+        out: &mut Vec<ShardOut<W>>,
+    ) -> usize {
+        if self.is_loading() {
+            return 0;
+        }
+        let idle = |meta: &TxnMetadata| {
+            !meta.state.is_in_flight()
+                && meta.state != TxnState::Dead
+                && meta.last_update_ms.saturating_add(expiration_ms) < now_ms
+        };
+        let due: Vec<String> = (self.ids.iter())
+            .filter(|(id, meta)| idle(meta) && !self.writing(id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let count = due.len();
+        for id in due {
+            self.write_record(now_ms, id, None, After::Nothing, out);
+        }
+        count
     }
 
     /// The shard is dropped (its term ended, or its memory can no longer be trusted): every

@@ -322,3 +322,49 @@ fn requests_wait_for_the_load_which_restores_the_ids() {
     assert_eq!(loading.metadata("a"), shard.metadata("a"));
     assert_eq!(loading.id_count(), 1);
 }
+
+/// Kafka's `transactional.id.expiration.ms`: an id with no transaction in flight, unused that
+/// long, gets a tombstone and is forgotten once it is acknowledged (its next InitProducerId
+/// starts over); one with a transaction open is kept.
+#[test]
+fn idle_ids_expire_with_a_tombstone() {
+    let mut shard = initialised();
+    written(&mut shard, 1, add("a", 1000, 0));
+    let mut out = Vec::new();
+    assert_eq!(
+        shard.expire_ids(NOW + 10, 5, &mut out),
+        0,
+        "a's transaction is open"
+    );
+    assert!(out.is_empty());
+    written(&mut shard, 2, end("a", 1000, 0, false));
+    let mut out = Vec::new();
+    shard.markers_written(NOW, "a", 1000, 0, &mut out);
+    let write = only_write(&out);
+    shard.appended(write, Ok(()), &mut Vec::new()).unwrap();
+    assert_eq!(shard.metadata("a").unwrap().state, TxnState::CompleteAbort);
+    assert_eq!(shard.id_bytes(), 1);
+    let mut out = Vec::new();
+    assert_eq!(
+        shard.expire_ids(NOW + 5, 5, &mut out),
+        0,
+        "not idle long enough"
+    );
+    assert_eq!(shard.expire_ids(NOW + 6, 5, &mut out), 1);
+    let [ShardOut::Append { write, batch }] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    let record = crate::storage::batch::records(batch)
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.value, None, "a tombstone");
+    assert_eq!(
+        answered(&mut shard, init("a")),
+        TxnReply::InitProducerId(Err(ErrorCode::CONCURRENT_TRANSACTIONS)),
+        "while it is written"
+    );
+    shard.appended(*write, Ok(()), &mut Vec::new()).unwrap();
+    assert!(shard.metadata("a").is_none());
+    assert_eq!((shard.id_count(), shard.id_bytes()), (0, 0));
+}
