@@ -25,7 +25,11 @@
 //! the HW is a liveness failure only where nothing acknowledged may have been lost. A bit flip
 //! at rest in a partition of the transactional topic (its batches, indexes, producer
 //! snapshots) excuses every read of that partition after it and the transactions writing it;
-//! one in `__transaction_state` excuses all-or-nothing and the hanging LSO everywhere.
+//! one in `__transaction_state` excuses all-or-nothing and the hanging LSO everywhere, and G1a
+//! for the transactions under way when it came (seed 14: the flip cut an acknowledged Ongoing
+//! record from the coordinator's log, its EndTxn(abort) then found the previous transaction
+//! complete and answered NONE with no marker, and the records joined the next transaction — as
+//! on Kafka with the record lost).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +45,8 @@ struct Txn<'a> {
     values: BTreeMap<&'a str, &'a SendOutcome>,
     /// (commit asked, outcome, when EndTxn was first sent or the transaction given up).
     end: Option<(bool, &'a TxnOutcome, u64)>,
+    /// When its end was recorded.
+    ended_ms: Option<u64>,
 }
 
 impl Txn<'_> {
@@ -120,6 +126,8 @@ pub(super) fn check(
     // Per partition of the transactional topic, when its first bit flip at rest came.
     let mut flipped: BTreeMap<i32, u64> = BTreeMap::new();
     let mut state_flipped = false;
+    // When each bit flip at rest in `__transaction_state` came.
+    let mut state_flips: Vec<u64> = Vec::new();
     for (at_ms, event) in events {
         match event {
             Event::TxnBegin {
@@ -132,6 +140,7 @@ pub(super) fn check(
                     partitions,
                     values: BTreeMap::new(),
                     end: None,
+                    ended_ms: None,
                 };
                 txns.insert((*producer, *txn), begun);
             }
@@ -155,6 +164,7 @@ pub(super) fn check(
             } => {
                 if let Some(t) = txns.get_mut(&(*producer, *txn)) {
                     t.end = Some((*commit, outcome, *invoked_ms));
+                    t.ended_ms = Some(*at_ms);
                 }
             }
             Event::TxnDamaged { partition, .. } => {
@@ -166,6 +176,7 @@ pub(super) fn check(
             } => {
                 if detail.contains("__transaction_state") {
                     state_flipped = true;
+                    state_flips.push(*at_ms);
                 }
                 if let Some(partition) = txn_partition_of(detail) {
                     flipped.entry(partition).or_insert(*at_ms);
@@ -176,6 +187,12 @@ pub(super) fn check(
     }
     let flipped_before =
         |partition: i32, at_ms: u64| flipped.get(&partition).is_some_and(|first| *first <= at_ms);
+    // A coordinator record of `t` may have been lost: a flip in `__transaction_state` while
+    // it was under way.
+    let state_lost = |t: &Txn<'_>| {
+        let until = t.ended_ms.unwrap_or(u64::MAX);
+        (state_flips.iter()).any(|at| t.begin_ms <= *at && *at <= until)
+    };
     let mut finals: BTreeMap<i32, (i64, i64, BTreeSet<&str>)> = BTreeMap::new();
     for (at_ms, event) in events {
         match event {
@@ -202,7 +219,7 @@ pub(super) fn check(
                     );
                 }
                 if t.aborted() {
-                    if acks_all_binding(t.begin_ms) {
+                    if acks_all_binding(t.begin_ms) && !state_lost(t) {
                         safety.add(
                             "aborted read (G1a)",
                             format!("{how}: {value} at p{partition}@{offset} of producer {producer}'s transaction {txn}, which ended {:?}", t.end),
@@ -237,7 +254,9 @@ pub(super) fn check(
                         continue;
                     };
                     values.insert(value.as_str());
-                    let binding = acks_all_binding(t.begin_ms) && !flipped.contains_key(partition);
+                    let binding = acks_all_binding(t.begin_ms)
+                        && !flipped.contains_key(partition)
+                        && !state_lost(t);
                     if t.aborted() && binding {
                         safety.add(
                             "aborted read (G1a)",
@@ -468,6 +487,29 @@ mod tests {
         let verdict = check_all(&hanging, DURABLE);
         assert!(verdict.safety.is_empty(), "{verdict:?}");
         assert!(verdict.liveness[0].contains("a transaction left open"));
+    }
+
+    /// Seeds 14 and 130: a bit flip in `__transaction_state` while a transaction was under way
+    /// may cut its coordinator's record, and its records then join the producer's next
+    /// transaction (as on Kafka with the record lost): G1a does not bind it. A flip before it
+    /// began does not excuse it.
+    #[test]
+    fn a_coordinator_record_lost_to_a_flip_excuses_the_aborted_read() {
+        let flip = |at_ms| {
+            let detail = "broker 1 __transaction_state-1/00000000000000000000.log".to_string();
+            let kind = "disk-bit-flip";
+            (at_ms, Event::Fault { kind, detail })
+        };
+        let aborted_read = |events: &[(u64, Event)]| {
+            let verdict = check_all(events, DURABLE);
+            (verdict.safety.iter()).any(|v| v.starts_with("aborted read (G1a)"))
+        };
+        let mut during = history();
+        during.extend([flip(15), poll(25, 0, 2, "x0-1-0")]);
+        assert!(!aborted_read(&during));
+        let mut before = history();
+        before.extend([flip(5), poll(25, 0, 2, "x0-1-0")]);
+        assert!(aborted_read(&before));
     }
 
     #[test]
