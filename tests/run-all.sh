@@ -38,6 +38,8 @@ RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-sim cargo test -p rill-sim --qu
 step "seeded chaos simulation: 64 seeds x 30 simulated seconds (cargo sim)"
 # The debug profile reuses the build of the step above; `cargo sim` alone builds release.
 RILL_SIM_PROFILE=dev timeout 1200 cargo sim --seeds 1..=64 --sim-secs 30
+step "seeded chaos simulation with transactions: 16 seeds x 30 simulated seconds (cargo sim --transactions)"
+RILL_SIM_PROFILE=dev timeout 600 cargo sim --seeds 1..=16 --sim-secs 30 --transactions
 # On CI nothing later needs the simulation build (several GiB): free the disk for the fuzz build.
 # A developer's machine keeps it (rebuilding it costs minutes).
 if [ -n "${CI:-}" ]; then rm -rf target-sim/debug; fi
