@@ -459,9 +459,11 @@ impl Partitions {
                     self.revive(ctx, &marker.tp);
                 }
             }
-            PartitionsRequest::Fetch(fetch) if !self.offline.is_empty() => {
+            PartitionsRequest::Fetch(fetch) => {
                 for partition in &fetch.partitions {
-                    if self.offline.contains(&partition.tp) {
+                    let failed = (self.replicas.get(&partition.tp))
+                        .is_some_and(Replica::reopenable_after_failure);
+                    if failed || self.offline.contains(&partition.tp) {
                         self.revive(ctx, &partition.tp);
                     }
                 }
@@ -852,6 +854,12 @@ impl Partitions {
             return Some(refusal.code);
         }
         let replica = self.replicas.get(&partition.tp)?;
+        if replica.is_failed() {
+            // A failed log may lack what its last write left half done (seed 156: a marker
+            // written, its abort not indexed): it serves nothing until it is reopened, which
+            // this fetch asks for (`revive_named`); Kafka takes such a log offline alike.
+            return Some(ErrorCode::KAFKA_STORAGE_ERROR);
+        }
         leaders::check_epoch(partition.current_leader_epoch, replica.role().epoch())
     }
 

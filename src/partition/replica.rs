@@ -486,9 +486,10 @@ impl Replica {
                     if let Ok(Control::Marker(m)) = marker::read_control(bytes) {
                         let pid = ProducerId(header.producer_id);
                         let (epoch, at) = (header.producer_epoch, header.base_offset);
+                        // Indexed first, as on the leader (`append_marker`).
+                        self.record_if_aborted(self.txns.ending(pid, at, !m.commit))?;
                         (self.producers).apply_marker(pid, epoch, m.coordinator_epoch, now_ms);
-                        let completed = self.txns.on_marker(pid, at, !m.commit, hw);
-                        self.record_if_aborted(completed)?;
+                        self.txns.on_marker(pid, at, !m.commit, hw);
                     }
                     continue;
                 }
@@ -840,12 +841,14 @@ impl Replica {
             self.snapshot_after_flush = Some((info.first_offset, self.producers.clone()));
         }
         let at = info.first_offset;
+        // The abort is indexed before the transaction ends here: a failure poisons the log
+        // (the marker is written but not indexed) with the transaction still open, so the
+        // LSO stays before it until the replica's reopen replays the marker into the index.
+        let ending = self.txns.ending(producer_id, at, !marker.commit);
+        (self.record_if_aborted(ending)).map_err(|e| Rejection::from_log(&e))?;
         (self.producers).apply_marker(producer_id, producer_epoch, coordinator_epoch, now_ms);
         let hw = self.state.high_watermark().0;
-        let completed = self.txns.on_marker(producer_id, at, !marker.commit, hw);
-        // A failure poisons the log (the marker is written but not indexed): the replica
-        // fails, and its reopen replays the marker into the index.
-        (self.record_if_aborted(completed)).map_err(|e| Rejection::from_log(&e))?;
+        self.txns.on_marker(producer_id, at, !marker.commit, hw);
         Ok(Appended::Written {
             first_offset: Offset(at),
             last_offset: Offset(info.last_offset),

@@ -3280,3 +3280,87 @@ fn markers_on_the_offsets_topic_are_announced_to_the_group_coordinator_once_ackn
     let (_, effects) = h.send(write(&[&offsets], 2));
     assert!(announced(&effects).is_empty());
 }
+
+/// Seed 156: on a full disk an ABORT marker was written but its aborted-transaction index
+/// entry was not, and the LSO had already passed the transaction: read_committed fetches were
+/// served its record with no aborted list. The abort is now indexed before the transaction
+/// ends, and a failed log serves no fetch until it is reopened, which replays the marker into
+/// the index.
+#[test]
+fn an_abort_the_index_could_not_hold_is_never_served_as_committed() {
+    use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
+    let a = tp("a");
+    let storage = Arc::new(MemStorage::new());
+    let mut h = Harness::with_transactional_writes(storage.clone());
+    h.ensure(&a, config(None));
+    let (pid, epoch) = h.init_producer();
+    let stamp = ProducerStamp {
+        producer_id: pid.0,
+        producer_epoch: epoch,
+        base_sequence: 0,
+        attributes: TRANSACTIONAL_BIT,
+    };
+    let txn = build_stamped_batch(&[(None, Some(b"t"))], T0_MS, stamp);
+    let produced = produce_results(h.ask_until_idle(produce(1, vec![(a.clone(), txn)])));
+    assert_eq!(produced[0].1.error_code, ErrorCode::NONE);
+    storage.fail_writes_to(Some((".txnindex", std::io::ErrorKind::StorageFull)));
+    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
+        markers: vec![MarkerWrite {
+            tp: a.clone(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            coordinator_epoch: 0,
+            commit: false,
+        }],
+        timeout_ms: PRODUCE_TIMEOUT_MS,
+    });
+    let refused = produce_results(h.ask(abort)).remove(0).1;
+    assert_eq!(refused.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
+    let replica = h.actor.replica(&a).unwrap();
+    assert_eq!(
+        replica.last_stable_offset(),
+        Offset(0),
+        "the transaction stays open"
+    );
+    let read_committed = |h: &mut Harness| {
+        let PartitionsRequest::Fetch(mut request) = fetch(&[(&a, 0)], 0, 1 << 20) else {
+            unreachable!()
+        };
+        request.isolation_level = 1;
+        request.max_wait_ms = 0;
+        let (id, mut effects) = h.send(PartitionsRequest::Fetch(request));
+        loop {
+            if let Some(PartitionsReply::Fetch(mut results)) = take_reply(&mut effects, id) {
+                return results.remove(0);
+            }
+            let due = syncs(&effects);
+            assert!(!due.is_empty(), "no answer: {effects:?}");
+            effects = h.complete(due);
+        }
+    };
+    let failed = read_committed(&mut h);
+    assert_eq!(failed.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
+    assert!(failed.records.is_empty());
+    // Space is back: the log is reopened, the marker replayed into the index, and the record
+    // comes with its abort.
+    storage.fail_writes_to(None);
+    h.now.mono_ms += crate::limits::OFFLINE_LOG_RETRY_MS;
+    h.now.unix_ms += crate::limits::OFFLINE_LOG_RETRY_MS as i64;
+    let mut read = read_committed(&mut h);
+    for _ in 0..3 {
+        if read.error_code == ErrorCode::NONE {
+            break;
+        }
+        h.now.mono_ms += crate::limits::OFFLINE_LOG_RETRY_MS;
+        read = read_committed(&mut h);
+    }
+    assert_eq!(read.error_code, ErrorCode::NONE);
+    let aborted = read
+        .aborted
+        .expect("read_committed lists aborted transactions");
+    assert_eq!(aborted.len(), 1, "{aborted:?}");
+    assert_eq!(
+        (aborted[0].producer_id, aborted[0].first_offset),
+        (pid, Offset(0))
+    );
+}

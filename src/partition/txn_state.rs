@@ -85,6 +85,24 @@ impl TxnState {
         Some(completed)
     }
 
+    /// The transaction a marker of `producer_id` at `marker_offset` ends, without ending it:
+    /// its aborted-index entry is written first, so the LSO never passes an abort the index
+    /// does not hold (seed 156: a full disk failed the index write after the marker's).
+    pub fn ending(
+        &self,
+        producer_id: ProducerId,
+        marker_offset: i64,
+        aborted: bool,
+    ) -> Option<CompletedTxn> {
+        let first_offset = *self.open.get(&producer_id)?;
+        Some(CompletedTxn {
+            producer_id,
+            first_offset,
+            last_offset: marker_offset,
+            aborted,
+        })
+    }
+
     /// Completed transactions whose marker is below `high_watermark` are replicated and no
     /// longer hold the LSO: forget them (Kafka's `onHighWatermarkUpdated`).
     pub fn on_high_watermark(&mut self, high_watermark: i64) {

@@ -61,6 +61,9 @@ struct Shared {
     sync_forbidden: AtomicBool,
     /// Test hook ([`MemStorage::fail_writes`]): while set, writes that grow a file fail.
     write_error: Mutex<Option<io::ErrorKind>>,
+    /// Test hook ([`MemStorage::fail_writes_to`]): while set, writes that grow a file whose
+    /// name ends so fail.
+    write_error_for: Mutex<Option<(String, io::ErrorKind)>>,
 }
 
 #[derive(Default)]
@@ -142,6 +145,12 @@ impl MemStorage {
     /// writes nothing (`StorageFull`: a full disk; `Other`: EIO); overwrites in place work.
     pub fn fail_writes(&self, error: Option<io::ErrorKind>) {
         *lock(&self.shared.write_error) = error;
+    }
+
+    /// As [`Self::fail_writes`], for the files whose name ends with `suffix` only (`None`
+    /// clears it): one kind of file fails while the others are written.
+    pub fn fail_writes_to(&self, error: Option<(&str, io::ErrorKind)>) {
+        *lock(&self.shared.write_error_for) = error.map(|(suffix, kind)| (suffix.to_owned(), kind));
     }
 
     fn namespace(&self) -> MutexGuard<'_, Namespace> {
@@ -339,7 +348,7 @@ impl Storage for MemStorage {
             None if create => {
                 namespace.parent_must_be_dir(&path)?;
                 let inode = Arc::new(Mutex::new(Inode::default()));
-                namespace.files.insert(path, inode.clone());
+                namespace.files.insert(path.clone(), inode.clone());
                 inode
             }
             None => return Err(not_found(&path)),
@@ -348,6 +357,7 @@ impl Storage for MemStorage {
             inode,
             shared: self.shared.clone(),
             generation: self.shared.generation.load(Ordering::SeqCst),
+            opened_as: path.to_string_lossy().into_owned(),
         }))
     }
 
@@ -466,6 +476,8 @@ struct MemFile {
     inode: Arc<Mutex<Inode>>,
     shared: Arc<Shared>,
     generation: u64,
+    /// The path it was opened by (for [`MemStorage::fail_writes_to`]).
+    opened_as: String,
 }
 
 impl MemFile {
@@ -484,9 +496,17 @@ impl MemFile {
 
 /// Refuses a write that grows a file from `len` to `end` while [`MemStorage::fail_writes`] is
 /// set.
-fn check_space(shared: &Shared, len: usize, end: usize) -> io::Result<()> {
-    match *lock(&shared.write_error) {
-        Some(kind) if end > len => Err(io::Error::from(kind)),
+fn check_space(file: &MemFile, len: usize, end: usize) -> io::Result<()> {
+    if end <= len {
+        return Ok(());
+    }
+    if let Some(kind) = *lock(&file.shared.write_error) {
+        return Err(io::Error::from(kind));
+    }
+    match &*lock(&file.shared.write_error_for) {
+        Some((suffix, kind)) if file.opened_as.ends_with(suffix.as_str()) => {
+            Err(io::Error::from(*kind))
+        }
         _ => Ok(()),
     }
 }
@@ -524,7 +544,7 @@ impl StorageFile for MemFile {
         let mut inode = self.inode()?;
         let pos = inode.live.len();
         let end = end_position(pos as u64, data.len())?;
-        check_space(&self.shared, pos, end)?;
+        check_space(self, pos, end)?;
         inode.live.extend_from_slice(data);
         inode.last_append_seq = self.shared.append_seq.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(pos as u64)
@@ -533,7 +553,7 @@ impl StorageFile for MemFile {
     fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
         let mut inode = self.inode()?;
         let end = end_position(pos, data.len())?;
-        check_space(&self.shared, inode.live.len(), end)?;
+        check_space(self, inode.live.len(), end)?;
         let start = pos as usize;
         inode.copy_durable_before_change_below(start);
         if inode.live.len() < end {
