@@ -221,3 +221,42 @@ def test_group_consumer_commits_and_the_next_member_resumes(rill, topic_name):
     run(first())
     rill.restart()
     run(second())
+
+
+def test_transactional_producer_commits_and_aborts(rill, topic_name):
+    """aiokafka's transactional producer (InitProducerId, AddPartitionsToTxn and EndTxn v0, as
+    aiokafka sends them): a read_committed consumer sees the committed transaction only, a
+    read_uncommitted one both."""
+    kwire.require_apis(rill.addr, "AddPartitionsToTxn", "EndTxn")
+
+    async def body():
+        await create_topic(rill, topic_name, 2)
+        p = AIOKafkaProducer(bootstrap_servers=rill.bootstrap, transactional_id=f"{topic_name}-aio")
+        await p.start()
+        try:
+            async with p.transaction():
+                for i in range(4):
+                    await p.send_and_wait(topic_name, f"committed-{i}".encode(), partition=i % 2)
+            await p.begin_transaction()
+            await p.send_and_wait(topic_name, b"aborted", partition=0)
+            await p.abort_transaction()
+        finally:
+            await p.stop()
+        got = {}
+        for isolation in ("read_committed", "read_uncommitted"):
+            c = AIOKafkaConsumer(bootstrap_servers=rill.bootstrap, isolation_level=isolation,
+                                 auto_offset_reset="earliest")
+            await c.start()
+            try:
+                c.assign([TopicPartition(topic_name, p) for p in range(2)])
+                await c.seek_to_beginning()
+                want = 4 if isolation == "read_committed" else 5
+                got[isolation] = sorted(value for _, _, _, value in await poll(c, want))
+            finally:
+                await c.stop()
+        return got
+
+    got = run(body())
+    committed = sorted(f"committed-{i}".encode() for i in range(4))
+    assert got["read_committed"] == committed
+    assert got["read_uncommitted"] == sorted(committed + [b"aborted"])

@@ -8,8 +8,7 @@
 # and the suite's own topics are created with three replicas (its fixtures' `replicas`), as
 # kafka-python's CI runs against several brokers. The tests below run unless
 # `KAFKA_PYTHON_TESTS` names others (paths under test/integration/). Left out:
-# * what Rill does not have yet: transactions (test_transactional_producer_*: issue 15), ACLs
-#   (test_create_describe_delete_acls: issue 16), AlterReplicaLogDirs, ListConfigResources
+# * what Rill does not have yet: ACLs (test_create_describe_delete_acls: issue 16), AlterReplicaLogDirs, ListConfigResources
 #   (Kafka 4.1); test_kafka_version_infer expects Kafka 4.0's API versions, and kafka-python
 #   places Rill at 3.2 because it serves no DescribeAcls v3 (issue 16) nor ListOffsets v10;
 # * what assumes the fixture's own broker: test_describe_configs_broker_resource_returns_configs
@@ -120,6 +119,8 @@ test_producer_integration.py::test_kafka_producer_proper_record_metadata
 test_producer_integration.py::test_idempotent_producer
 test_producer_integration.py::test_idempotent_producer_max_in_flight
 test_producer_integration.py::test_idempotent_producer_high_throughput
+test_producer_integration.py::test_transactional_producer_messages
+test_producer_integration.py::test_transactional_producer_offsets
 "
 if [ "$nodes" = 1 ]; then
   default_tests="$default_tests test_admin_integration.py::test_delete_records"

@@ -94,7 +94,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     }
 
     /// TxnOffsetCommit v0–3: a transaction's commit of offsets, to the group's coordinator;
-    /// unknown partitions are refused here as OffsetCommit's are, the rest pend in the
+    /// partitions of unknown topics are refused here, the rest pend in the
     /// transaction until its marker. PRODUCER_FENCED reaches v0–2 as INVALID_PRODUCER_EPOCH
     /// (KIP-588 added it at v3).
     pub(super) async fn txn_offset_commit(
@@ -122,7 +122,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Ok(topics) => topics,
             Err(e) => return Pending::Close(e.to_string()),
         };
-        let (known, unknown) = split_known(offsets, &topics);
+        // Kafka's `handleTxnOffsetCommitRequest` refuses an unknown topic, not a partition
+        // number past its count (kafka-python's own test commits one).
+        let (known, unknown): (Vec<_>, Vec<_>) =
+            (offsets.into_iter()).partition(|(tp, _)| topics.contains_key(&tp.topic));
+        let unknown: Vec<TopicPartition> = unknown.into_iter().map(|(tp, _)| tp).collect();
         let key = ApiKey::TxnOffsetCommit;
         if known.is_empty() {
             let results = unknown
