@@ -456,7 +456,10 @@ impl SimConfig {
             config.disk_faults.eio = true;
             config.disk_faults.fsyncgate = true;
         }
-        if canary == Some(Canary::LsoInclusive) {
+        if matches!(
+            canary,
+            Some(Canary::LsoInclusive | Canary::MarkerSkipsPartition)
+        ) {
             // Its bug shows to read_committed readers of transactions.
             config.txn_producers = txn_producers_for(seed);
         }

@@ -151,10 +151,16 @@ pub enum Canary {
     /// read_committed read of a transaction that then aborted, or whose commit was not sent
     /// yet.
     LsoInclusive,
+    /// The transaction coordinator completes a transaction with one partition's marker never
+    /// sent (`txn/markers.rs`: the job's last partition is dropped when it is taken): that
+    /// partition's transaction stays open (its LSO never passes it) while the coordinator
+    /// moves on. Caught as a transaction left open after healing, or a committed one partly
+    /// visible.
+    MarkerSkipsPartition,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 35] = [
+    pub const ALL: [Canary; 36] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -190,6 +196,7 @@ impl Canary {
         Canary::ThrottleNotReleased,
         Canary::ElrKeptOnMinIsrChange,
         Canary::LsoInclusive,
+        Canary::MarkerSkipsPartition,
     ];
 
     pub fn name(self) -> &'static str {
@@ -229,6 +236,7 @@ impl Canary {
             Canary::ThrottleNotReleased => "throttle-not-released",
             Canary::ElrKeptOnMinIsrChange => "elr-kept-on-min-isr-change",
             Canary::LsoInclusive => "lso-inclusive",
+            Canary::MarkerSkipsPartition => "marker-skips-partition",
         }
     }
 

@@ -81,7 +81,8 @@ pub fn resigned<T>(ctx: &mut Ctx<'_, NodeMsg, T>, tp: &TopicPartition, replica: 
 }
 
 /// Simulation fault point `coordinator-failover`, reached when the coordinator appends: a
-/// quiet `replica` of `__consumer_offsets` (no sync, flush timer or close pending; under
+/// quiet `replica` of `__consumer_offsets` or `__transaction_state` (no sync, flush timer or
+/// close pending; under
 /// `flush.policy=always` everything synced) resigns and is elected again under a new term —
 /// the replica id `new_id` — with its data unchanged, as a failover to a replica holding the
 /// same log would. Returns whether it did (the caller re-keys the id).
@@ -91,7 +92,7 @@ pub fn fail_over<T>(
     replica: &mut Replica,
     new_id: u64,
 ) -> bool {
-    let quiet = announced(tp, replica) == Some(GROUPS)
+    let quiet = announced(tp, replica).is_some()
         && !replica.is_opening()
         && !replica.is_closing()
         && !replica.sync_in_flight()

@@ -75,7 +75,11 @@ impl Markers {
     /// `job`, of the shard `shard` of `partition` whose leader epoch is `coordinator_epoch`,
     /// replacing an earlier job of the same id.
     pub fn add(&mut self, partition: i32, shard: u64, coordinator_epoch: i32, job: MarkerJob) {
-        let todo = job.partitions.into_iter().map(|tp| (tp, false)).collect();
+        let mut todo: BTreeMap<TopicPartition, bool> =
+            job.partitions.into_iter().map(|tp| (tp, false)).collect();
+        if todo.len() > 1 && crate::faults::canary(crate::faults::Canary::MarkerSkipsPartition) {
+            todo.pop_last();
+        }
         let entry = Job {
             shard,
             producer_id: job.producer_id,

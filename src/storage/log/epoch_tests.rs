@@ -322,6 +322,25 @@ fn a_damaged_file_is_rebuilt_from_the_batches() {
     );
 }
 
+/// Seed 902: a bit flip turned the file's "0 0" into "8 0", which still parses; the follower
+/// then asked its leader for epoch 8 at every fetch and never caught up. A recovered batch
+/// older than the epoch the file gives its offset shows the file wrong: it is rebuilt.
+#[test]
+fn a_readable_file_the_batches_contradict_is_rebuilt_from_them() {
+    let mem = MemStorage::new();
+    let (log, start_of_3) = two_epochs(&mem);
+    drop(log); // no clean shutdown: the active segment is recovered at the next open
+    let flipped = b"0\n1\n8 0\n";
+    persist::replace_file(&mem, &epochs::path(Path::new(DIR)), flipped).unwrap();
+    let log = open(&mem);
+    assert_eq!(log.epoch_entries(), entries(&[(0, 0), (3, start_of_3)]));
+    assert_eq!(
+        durable_entries(&mem),
+        Some(entries(&[(0, 0), (3, start_of_3)])),
+        "rewritten at open"
+    );
+}
+
 #[test]
 fn log_start_moves_cut_the_epochs_below_it() {
     let mem = MemStorage::new();

@@ -101,6 +101,15 @@ fn delete_segment_files(storage: &dyn Storage, dir: &Path, base: i64) -> Result<
     Ok(())
 }
 
+/// A recovered batch whose epoch is older than the one the loaded checkpoint gives its
+/// offset: the checkpoint is wrong.
+#[derive(Debug)]
+struct Contradicted {
+    offset: i64,
+    batch_epoch: i32,
+    cached: Option<i32>,
+}
+
 /// The checkpoints found at open.
 struct Checkpoints {
     log_start: Option<i64>,
@@ -137,6 +146,42 @@ impl Log {
         config: LogConfig,
         now_ms: i64,
     ) -> Result<Log, LogError> {
+        match Self::open_once(storage.clone(), dir, config.clone(), now_ms, false)? {
+            Ok(log) => Ok(log),
+            // A checkpoint that parses but names an epoch its batches contradict (seed 902:
+            // a bit flip made "0 0" read "8 0"; the follower then asked its leader for epoch
+            // 8 for good): opened again with every batch's epoch re-read.
+            Err(Contradicted {
+                offset,
+                batch_epoch,
+                cached,
+            }) => {
+                tracing::warn!(
+                    dir = %dir.display(), offset, batch_epoch, ?cached,
+                    "the leader-epoch checkpoint contradicts the batches; rebuilding it from them"
+                );
+                // With the file ignored nothing is compared: this open cannot be contradicted.
+                Self::open_once(storage, dir, config, now_ms, true)?.map_err(|c| {
+                    LogError::Corrupt {
+                        path: epochs::path(dir),
+                        position: 0,
+                        reason: format!("leader epochs contradicted while rebuilt: {c:?}"),
+                    }
+                })
+            }
+        }
+    }
+
+    /// One open; `Err(Contradicted)` when a recovered batch's epoch is older than the one the
+    /// loaded checkpoint gives its offset (a batch is written in the epoch the cache records
+    /// for it, so the file is wrong), unless `rebuild_epochs` already ignores the file.
+    fn open_once(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+        rebuild_epochs: bool,
+    ) -> Result<Result<Log, Contradicted>, LogError> {
         config.validate()?;
         storage.create_dir_all(dir).at(dir)?;
         let mut listing = Listing::read(storage.as_ref(), dir)?;
@@ -149,6 +194,7 @@ impl Log {
             storage.remove_file(path).at(path)?;
         }
         let (epochs, rebuild_epochs) = match epochs::load(storage.as_ref(), dir)? {
+            _ if rebuild_epochs => (Epochs::rebuilding(), true),
             Loaded::Cache(cache) => (Epochs::new(cache), false),
             Loaded::Damaged => (Epochs::rebuilding(), true),
         };
@@ -183,7 +229,10 @@ impl Log {
             log.durability.dir_changed();
         }
         let bases = log.drop_segments_below_start(&listing.bases, checkpoints.log_start)?;
-        let recovered = log.load_segments(&bases, &checkpoints, now_ms)?;
+        let (recovered, contradicted) = log.load_segments(&bases, &checkpoints, now_ms)?;
+        if let Some(contradicted) = contradicted {
+            return Ok(Err(contradicted));
+        }
         if !bases.is_empty() {
             let _ = crate::fault_point!(
                 crate::faults::FaultPoint::CrashDuringRecovery,
@@ -191,7 +240,7 @@ impl Log {
             );
         }
         log.finish_open(&checkpoints, &recovered, now_ms)?;
-        Ok(log)
+        Ok(Ok(log))
     }
 
     /// Deletes segments whose every offset is below the log-start checkpoint; returns the
@@ -212,15 +261,17 @@ impl Log {
         Ok(bases[below..].to_vec())
     }
 
-    /// Loads or recovers each segment in order. Returns the bases of recovered segments.
+    /// Loads or recovers each segment in order. Returns the bases of recovered segments, and
+    /// the first recovered batch the loaded epochs contradict.
     fn load_segments(
         &mut self,
         bases: &[i64],
         checkpoints: &Checkpoints,
         now_ms: i64,
-    ) -> Result<Vec<i64>, LogError> {
+    ) -> Result<(Vec<i64>, Option<Contradicted>), LogError> {
         let recovery_point = checkpoints.recovery_point.unwrap_or(-1);
         let mut recovered = Vec::new();
+        let mut contradicted = None;
         for (i, &base) in bases.iter().enumerate() {
             let dense = self
                 .segments
@@ -252,8 +303,18 @@ impl Log {
                 };
             if !loaded {
                 let epochs = &mut self.epochs;
+                let check = !checkpoints.rebuild_epochs;
                 let outcome =
                     segment.recover(self.config.index_interval_bytes, true, &mut |h| {
+                        let cached = epochs.epoch_for_offset(h.base_offset);
+                        let older = cached.is_some_and(|c| h.partition_leader_epoch < c);
+                        if check && older && contradicted.is_none() {
+                            contradicted = Some(Contradicted {
+                                offset: h.base_offset,
+                                batch_epoch: h.partition_leader_epoch,
+                                cached,
+                            });
+                        }
                         epochs.recovered(h.partition_leader_epoch, h.base_offset)
                     })?;
                 if let Some(reason) = &outcome.reason {
@@ -268,7 +329,7 @@ impl Log {
             }
             self.segments.insert(base, segment);
         }
-        Ok(recovered)
+        Ok((recovered, contradicted))
     }
 
     fn finish_open(
