@@ -52,6 +52,7 @@
 //! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode), from
 //!   the plain [`broker::settings::GatewaySettings`] the host builds from its config.
 //! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`,
+//!   `consumer-groups`, `transactions` (and the quorum's and reassignments' tools),
 //!   and `cli::client`, the async Kafka client they are built on (host-side I/O code, like `host`).
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front;
 //!   `ServerConfig::gateway_settings` is the broker's view of them.

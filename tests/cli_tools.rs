@@ -1,5 +1,5 @@
 //! The client tools (`rill topics`, `console-producer`, `console-consumer`, `consumer-groups`,
-//! `perf`) as users run them: real processes against a real `rill server`, cross-checked with
+//! `transactions`, `perf`) as users run them: real processes against a real `rill server`, cross-checked with
 //! kcat (librdkafka), so what one client writes the other reads, keyed records land on the same
 //! partition (murmur2) whichever wrote them, and a group member resumes where a reset put it. kcat is required: without it these tests fail.
 #![cfg(not(madsim))]
@@ -1196,5 +1196,234 @@ fn a_console_consumer_group_member_outlives_a_broker_kill_and_restart() {
     for (key, [current, end, lag]) in group_offsets(&b, "cc-restart") {
         assert_eq!((current, end, lag), (20, 20, 0), "{key:?}");
     }
+    drop(server);
+}
+
+/// Asks until the answer's code is not one a transactional client retries (the coordinator
+/// being created, loading or finishing a write), for at most 30 s.
+fn until_settled<R>(mut ask: impl FnMut() -> R, code: impl Fn(&R) -> i16) -> R {
+    // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
+    // CONCURRENT_TRANSACTIONS.
+    const RETRIED: [i16; 4] = [14, 15, 16, 51];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = ask();
+        if !RETRIED.contains(&code(&answer)) || Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The cells of one line of a `rill transactions` table: Kafka's columns, each padded and
+/// followed by a tab.
+fn table_cells(line: &str) -> Vec<&str> {
+    let line = line.strip_suffix('\t').unwrap_or(line);
+    line.split('\t').map(str::trim).collect()
+}
+
+/// `rill transactions list` and `describe` (kafka-transactions.sh): an empty cluster lists
+/// nothing and an unknown id is TRANSACTIONAL_ID_NOT_FOUND; a transaction left open (driven
+/// over the wire as a producer's client drives it) is listed Ongoing and described with its
+/// partitions, its start and its duration; once committed it is CompleteCommit.
+#[test]
+fn transactions_list_and_describe_an_open_transaction_then_its_commit() {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::{
+        AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, EndTxnRequest,
+        EndTxnResponse, FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest,
+        InitProducerIdResponse, ProducerId, TransactionalId,
+    };
+    use kafka_protocol::protocol::StrBytes;
+
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    let transactions = |extra: &[&str]| {
+        let mut args = vec!["transactions", "--bootstrap-server", b.as_str()];
+        args.extend_from_slice(extra);
+        rill(&args, "")
+    };
+    let header = "TransactionalId\tCoordinator\tProducerId\tTransactionState\t\n";
+    // Nothing yet (no `__transaction_state` even): the header alone, as Kafka's tool prints.
+    assert_eq!(ok(transactions(&["list"])), header);
+    // An id nobody knows (its lookup creates the topic, as Kafka's FindCoordinator does).
+    let err = fails(
+        transactions(&["describe", "--transactional-id", "nobody"]),
+        1,
+    );
+    assert!(
+        err.starts_with(
+            "Error: Failed to describe transaction state of transactional-id `nobody`: \
+             TRANSACTIONAL_ID_NOT_FOUND"
+        ),
+        "{err}"
+    );
+    assert_eq!(ok(transactions(&["list"])), header);
+    // Usage errors exit 2, as does a Kafka command not built yet.
+    fails(transactions(&[]), 2);
+    fails(transactions(&["describe"]), 2);
+    fails(transactions(&["list", "--transactional-id", "x"]), 2);
+    fails(transactions(&["list", "describe"]), 2);
+    let err = fails(
+        transactions(&["abort", "--topic", "t", "--partition", "0"]),
+        2,
+    );
+    assert!(err.contains("not built yet"), "{err}");
+
+    // A producer's transaction, left open: FindCoordinator (key type 1), InitProducerId,
+    // AddPartitionsToTxn.
+    create_topic(&b, "ledger", 2);
+    let mut s = server.connect();
+    let txn_id = || TransactionalId(StrBytes::from_static_str("payments"));
+    let find = FindCoordinatorRequest::default()
+        .with_key(StrBytes::from_static_str("payments"))
+        .with_key_type(1);
+    let found: FindCoordinatorResponse = until_settled(
+        || common::call(&mut s, ApiKey::FindCoordinator, 3, &find),
+        |r: &FindCoordinatorResponse| r.error_code,
+    );
+    assert_eq!(found.error_code, 0, "{found:?}");
+    let coordinator = found.node_id.0.to_string();
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(Some(txn_id()))
+        .with_transaction_timeout_ms(60_000);
+    let granted: InitProducerIdResponse = until_settled(
+        || common::call(&mut s, ApiKey::InitProducerId, 4, &init),
+        |r: &InitProducerIdResponse| r.error_code,
+    );
+    assert_eq!(granted.error_code, 0, "{granted:?}");
+    let (pid, epoch) = (granted.producer_id.0, granted.producer_epoch);
+    let add = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(txn_id())
+        .with_v3_and_below_producer_id(ProducerId(pid))
+        .with_v3_and_below_producer_epoch(epoch)
+        .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
+            .with_name(common::topic_name("ledger"))
+            .with_partitions(vec![0, 1])]);
+    let added: AddPartitionsToTxnResponse = until_settled(
+        || common::call(&mut s, ApiKey::AddPartitionsToTxn, 3, &add),
+        |r: &AddPartitionsToTxnResponse| {
+            r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+        },
+    );
+    let codes: Vec<i16> = (added.results_by_topic_v3_and_below.iter())
+        .flat_map(|t| {
+            t.results_by_partition
+                .iter()
+                .map(|p| p.partition_error_code)
+        })
+        .collect();
+    assert_eq!(codes, [0, 0], "{added:?}");
+
+    let pid_text = pid.to_string();
+    let listed = ok(transactions(&["list"]));
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert_eq!(
+        table_cells(lines[0]),
+        [
+            "TransactionalId",
+            "Coordinator",
+            "ProducerId",
+            "TransactionState"
+        ]
+    );
+    let ongoing = [
+        "payments",
+        coordinator.as_str(),
+        pid_text.as_str(),
+        "Ongoing",
+    ];
+    assert_eq!(table_cells(lines[1]), ongoing, "{listed}");
+    // The flag form of the command, and the duration filter: it has not run for an hour.
+    assert_eq!(ok(transactions(&["--list"])), listed);
+    assert_eq!(
+        ok(transactions(&["list", "--duration-filter", "3600000"])),
+        header
+    );
+    assert_eq!(
+        table_cells(
+            ok(transactions(&["list", "--duration-filter", "0"]))
+                .lines()
+                .nth(1)
+                .unwrap_or("")
+        ),
+        ongoing
+    );
+
+    let described = ok(transactions(&[
+        "describe",
+        "--transactional-id",
+        "payments",
+    ]));
+    let lines: Vec<&str> = described.lines().collect();
+    assert_eq!(lines.len(), 2, "{described}");
+    assert_eq!(
+        table_cells(lines[0]),
+        [
+            "CoordinatorId",
+            "TransactionalId",
+            "ProducerId",
+            "ProducerEpoch",
+            "TransactionState",
+            "TransactionTimeoutMs",
+            "CurrentTransactionStartTimeMs",
+            "TransactionDurationMs",
+            "TopicPartitions"
+        ]
+    );
+    let row = table_cells(lines[1]);
+    let epoch_text = epoch.to_string();
+    assert_eq!(
+        row[..6],
+        [
+            coordinator.as_str(),
+            "payments",
+            pid_text.as_str(),
+            epoch_text.as_str(),
+            "Ongoing",
+            "60000"
+        ],
+        "{described}"
+    );
+    let start_ms: i64 = row[6].parse().expect("a start time");
+    let duration_ms: i64 = row[7].parse().expect("a duration");
+    assert!(start_ms > 1_600_000_000_000, "{described}");
+    assert!((0..600_000).contains(&duration_ms), "{described}");
+    assert_eq!(row[8], "ledger-0,ledger-1", "{described}");
+
+    // Committed: once the markers are written, CompleteCommit.
+    let end = EndTxnRequest::default()
+        .with_transactional_id(txn_id())
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_committed(true);
+    let ended: EndTxnResponse = until_settled(
+        || common::call(&mut s, ApiKey::EndTxn, 3, &end),
+        |r: &EndTxnResponse| r.error_code,
+    );
+    assert_eq!(ended.error_code, 0, "{ended:?}");
+    let deadline = Instant::now() + TOOL_TIMEOUT;
+    loop {
+        let listed = ok(transactions(&["list"]));
+        let state = listed.lines().nth(1).map(|l| table_cells(l)[3].to_string());
+        if state.as_deref() == Some("CompleteCommit") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never complete: {listed}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let completed = ok(transactions(&[
+        "--describe",
+        "--transactional-id",
+        "payments",
+    ]));
+    let row: Vec<String> = (completed.lines().nth(1).map(table_cells))
+        .unwrap_or_default()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(row[4], "CompleteCommit", "{completed}");
+    assert_eq!(row[8], "", "no partitions left: {completed}");
     drop(server);
 }

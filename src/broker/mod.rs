@@ -129,11 +129,14 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 })
                 .await
             }
-            // With a transactional id, InitProducerId is the transaction coordinator's.
+            // With a transactional id, InitProducerId is the transaction coordinator's; so are
+            // the admin reads ListTransactions and DescribeTransactions.
             ApiKey::InitProducerId
             | ApiKey::AddPartitionsToTxn
             | ApiKey::AddOffsetsToTxn
-            | ApiKey::EndTxn => self.txn_api(key, &request).await,
+            | ApiKey::EndTxn
+            | ApiKey::ListTransactions
+            | ApiKey::DescribeTransactions => self.txn_api(key, &request).await,
             ApiKey::CreatePartitions => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.create_partitions(body)

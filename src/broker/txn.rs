@@ -21,6 +21,12 @@
 //! Only AddPartitionsToTxn v0–3 is served: v4+ is KIP-890's batched form, which brokers send
 //! each other to verify a transaction.
 //!
+//! KIP-664's admin reads go to this node's coordinator too: ListTransactions (v0–1; v1's
+//! duration filter) lists the ids of the `__transaction_state` partitions this broker leads
+//! (Kafka's admin client asks every broker and merges), DescribeTransactions (v0) describes
+//! each id from its partition's shard here (the client asks the id's coordinator, found with
+//! FindCoordinator; any other broker answers NOT_COORDINATOR). States are Kafka's names.
+//!
 //! Requests go to the coordinator with `submit` and are answered through `Pending::Later`, as
 //! the group APIs are: the coordinator answers once its `__transaction_state` append is
 //! replicated, and the connection's reader keeps reading meanwhile. An ask that fails (the
@@ -32,10 +38,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
+use kafka_protocol::messages::{describe_transactions_response, list_transactions_response};
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
-    AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse, InitProducerIdRequest,
-    InitProducerIdResponse, TopicName,
+    AddPartitionsToTxnResponse, ApiKey, DescribeTransactionsRequest, DescribeTransactionsResponse,
+    EndTxnRequest, EndTxnResponse, InitProducerIdRequest, InitProducerIdResponse,
+    ListTransactionsRequest, ListTransactionsResponse, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
@@ -43,7 +51,10 @@ use super::service::{KafkaRequest, Pending};
 use super::{codec, BrokerService};
 use crate::actor::client::{ActorClient, AskError};
 use crate::messages::call::submit;
-use crate::messages::txn::{AddPartitionsArgs, EndTxnArgs, InitTxnArgs, TxnReply, TxnRequest};
+use crate::messages::txn::{
+    AddPartitionsArgs, DescribeTxnArgs, EndTxnArgs, InitTxnArgs, ListTxnArgs, ListTxnResult,
+    TxnDescription, TxnReply, TxnRequest,
+};
 use crate::messages::{InternalTopic, NodeMsg, TopicMeta, OFFSETS_TOPIC};
 use crate::types::placement::coordinator_partition;
 use crate::types::{ErrorCode, ProducerId};
@@ -79,6 +90,14 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             },
             ApiKey::EndTxn => match decode(request, key, gate).await {
                 Ok(body) => self.end_txn(request, body).await,
+                Err(closed) => closed,
+            },
+            ApiKey::ListTransactions => match decode(request, key, gate).await {
+                Ok(body) => self.list_transactions(request, body).await,
+                Err(closed) => closed,
+            },
+            ApiKey::DescribeTransactions => match decode(request, key, gate).await {
+                Ok(body) => self.describe_transactions(request, body).await,
                 Err(closed) => closed,
             },
             other => Pending::Close(format!("{other:?} is not a transaction API served here")),
@@ -218,6 +237,68 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         });
         self.ask_txn(request, key, call, move |reply| {
             end_txn_response(answered_code(key, version, reply.error_code()))
+        })
+        .await
+    }
+
+    /// ListTransactions: the ids this node's coordinator holds, filtered by state names,
+    /// producer ids and (v1) how long their transaction has run (the crate reads v0's duration
+    /// filter as -1: none).
+    async fn list_transactions(
+        &self,
+        request: &KafkaRequest,
+        body: ListTransactionsRequest,
+    ) -> Pending {
+        let key = ApiKey::ListTransactions;
+        let call = TxnRequest::List(ListTxnArgs {
+            states: (body.state_filters.iter()).map(|s| s.to_string()).collect(),
+            producer_ids: (body.producer_id_filters.iter())
+                .map(|p| ProducerId(p.0))
+                .collect(),
+            duration_filter_ms: body.duration_filter,
+        });
+        self.ask_txn(request, key, call, move |reply| {
+            let result = match reply {
+                TxnReply::Listed(result) => result,
+                other => {
+                    tracing::error!(?other, "ListTransactions: a reply of another request");
+                    ListTxnResult {
+                        error_code: ErrorCode::UNKNOWN_SERVER_ERROR,
+                        unknown_states: Vec::new(),
+                        transactions: Vec::new(),
+                    }
+                }
+            };
+            listed_response(&result)
+        })
+        .await
+    }
+
+    /// DescribeTransactions: each id as its shard here has it, in the request's order.
+    async fn describe_transactions(
+        &self,
+        request: &KafkaRequest,
+        body: DescribeTransactionsRequest,
+    ) -> Pending {
+        let key = ApiKey::DescribeTransactions;
+        let ids: Vec<String> = (body.transactional_ids.iter())
+            .map(|id| id.0.to_string())
+            .collect();
+        let call = TxnRequest::Describe(DescribeTxnArgs {
+            transactional_ids: ids.clone(),
+        });
+        self.ask_txn(request, key, call, move |reply| {
+            let described = match reply {
+                TxnReply::Described(described) => described,
+                other => {
+                    tracing::error!(?other, "DescribeTransactions: a reply of another request");
+                    let code = ErrorCode::UNKNOWN_SERVER_ERROR;
+                    (ids.iter())
+                        .map(|id| TxnDescription::refused(id, code))
+                        .collect()
+                }
+            };
+            described_response(&described)
         })
         .await
     }
@@ -411,12 +492,63 @@ pub(super) fn end_txn_response(code: ErrorCode) -> EndTxnResponse {
         .with_error_code(code.wire())
 }
 
+fn str_bytes(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_owned())
+}
+
+/// ListTransactions' response (the same shape at v0–1).
+pub(super) fn listed_response(result: &ListTxnResult) -> ListTransactionsResponse {
+    let states = (result.transactions.iter())
+        .map(|t| {
+            list_transactions_response::TransactionState::default()
+                .with_transactional_id(TransactionalId(str_bytes(&t.transactional_id)))
+                .with_producer_id(kafka_protocol::messages::ProducerId(t.producer_id.0))
+                .with_transaction_state(str_bytes(&t.state))
+        })
+        .collect();
+    let unknown = (result.unknown_states.iter())
+        .map(|s| str_bytes(s))
+        .collect();
+    ListTransactionsResponse::default()
+        .with_throttle_time_ms(0)
+        .with_error_code(result.error_code.wire())
+        .with_unknown_state_filters(unknown)
+        .with_transaction_states(states)
+}
+
+/// DescribeTransactions' v0 response: one entry per id, its partitions by topic.
+pub(super) fn described_response(described: &[TxnDescription]) -> DescribeTransactionsResponse {
+    let states = (described.iter())
+        .map(|d| {
+            let topics = (d.partitions.iter())
+                .map(|(topic, partitions)| {
+                    describe_transactions_response::TopicData::default()
+                        .with_topic(TopicName(str_bytes(topic)))
+                        .with_partitions(partitions.iter().copied().collect())
+                })
+                .collect();
+            describe_transactions_response::TransactionState::default()
+                .with_error_code(d.error_code.wire())
+                .with_transactional_id(TransactionalId(str_bytes(&d.transactional_id)))
+                .with_transaction_state(str_bytes(&d.state))
+                .with_transaction_timeout_ms(d.timeout_ms)
+                .with_transaction_start_time_ms(d.start_ms)
+                .with_producer_id(kafka_protocol::messages::ProducerId(d.producer_id.0))
+                .with_producer_epoch(d.producer_epoch)
+                .with_topics(topics)
+        })
+        .collect();
+    DescribeTransactionsResponse::default()
+        .with_throttle_time_ms(0)
+        .with_transaction_states(states)
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
-    use kafka_protocol::messages::TransactionalId;
 
     use super::*;
+    use crate::messages::txn::ListedTxn;
     use crate::messages::txn::TXN_STATE_TOPIC;
     use crate::protocol::versions::supported;
 
@@ -589,6 +721,100 @@ mod tests {
         }
         // v4+ is not served, so it is never built.
         assert_eq!(*served(ApiKey::AddPartitionsToTxn).end(), 3);
+    }
+
+    #[test]
+    fn list_transactions_answers_encode_at_every_version() {
+        let result = ListTxnResult {
+            error_code: ErrorCode::NONE,
+            unknown_states: vec!["Nope".to_string()],
+            transactions: vec![
+                ListedTxn {
+                    transactional_id: "a".to_string(),
+                    producer_id: ProducerId(7),
+                    state: "Ongoing".to_string(),
+                },
+                ListedTxn {
+                    transactional_id: "b".to_string(),
+                    producer_id: ProducerId(8),
+                    state: "Empty".to_string(),
+                },
+            ],
+        };
+        let served = served(ApiKey::ListTransactions);
+        assert_eq!(served, 0..=1);
+        for version in served {
+            let back = round_trip(&listed_response(&result), version);
+            assert_eq!(back.error_code, 0);
+            assert_eq!(back.throttle_time_ms, 0);
+            let unknown: Vec<String> = back
+                .unknown_state_filters
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            assert_eq!(unknown, ["Nope"]);
+            let rows: Vec<(String, i64, String)> = (back.transaction_states.iter())
+                .map(|t| {
+                    let id = t.transactional_id.0.to_string();
+                    (id, t.producer_id.0, t.transaction_state.to_string())
+                })
+                .collect();
+            let row = |id: &str, pid: i64, state: &str| (id.to_string(), pid, state.to_string());
+            assert_eq!(
+                rows,
+                [row("a", 7, "Ongoing"), row("b", 8, "Empty")],
+                "v{version}"
+            );
+        }
+        let loading = ListTxnResult {
+            error_code: ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            unknown_states: Vec::new(),
+            transactions: Vec::new(),
+        };
+        let back = round_trip(&listed_response(&loading), 1);
+        assert_eq!(
+            back.error_code,
+            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS.wire()
+        );
+        assert!(back.transaction_states.is_empty());
+    }
+
+    #[test]
+    fn describe_transactions_answers_encode_at_every_version() {
+        let ongoing = TxnDescription {
+            transactional_id: "t".to_string(),
+            error_code: ErrorCode::NONE,
+            state: "Ongoing".to_string(),
+            producer_id: ProducerId(1000),
+            producer_epoch: 3,
+            timeout_ms: 60_000,
+            start_ms: 1_700_000_000_000,
+            partitions: listed(&[("a", &[0, 2]), ("b", &[1])]),
+        };
+        let unknown = TxnDescription::refused("u", ErrorCode::TRANSACTIONAL_ID_NOT_FOUND);
+        let served = served(ApiKey::DescribeTransactions);
+        assert_eq!(served, 0..=0);
+        for version in served {
+            let described = [ongoing.clone(), unknown.clone()];
+            let back = round_trip(&described_response(&described), version);
+            assert_eq!(back.transaction_states.len(), 2);
+            let t = &back.transaction_states[0];
+            assert_eq!(t.error_code, 0);
+            assert_eq!(t.transactional_id.0.as_str(), "t");
+            assert_eq!(t.transaction_state.as_str(), "Ongoing");
+            assert_eq!((t.producer_id.0, t.producer_epoch), (1000, 3));
+            assert_eq!(t.transaction_timeout_ms, 60_000);
+            assert_eq!(t.transaction_start_time_ms, 1_700_000_000_000);
+            let topics: Vec<(String, Vec<i32>)> = (t.topics.iter())
+                .map(|d| (d.topic.0.to_string(), d.partitions.clone()))
+                .collect();
+            let expected = vec![("a".to_string(), vec![0, 2]), ("b".to_string(), vec![1])];
+            assert_eq!(topics, expected);
+            let u = &back.transaction_states[1];
+            assert_eq!(u.error_code, 105);
+            assert_eq!(u.transactional_id.0.as_str(), "u");
+            assert!(u.topics.is_empty());
+        }
     }
 
     #[test]

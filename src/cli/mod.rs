@@ -1,5 +1,6 @@
 //! The client tools of the `rill` binary — `topics`, `console-producer`, `console-consumer`,
-//! `consumer-groups`, `metadata-quorum`, `leader-election`, `reassign-partitions`, `perf` —
+//! `consumer-groups`, `transactions`, `metadata-quorum`, `leader-election`,
+//! `reassign-partitions`, `perf` —
 //! built on [`client`] — and `dev-cluster`, which starts a local cluster of `rill server`
 //! processes. Each tool parses its flags, runs on a tokio runtime and
 //! maps failures to exit codes: 2 for usage errors, 1 for failures (broker errors print their
@@ -19,6 +20,7 @@ pub mod perf;
 pub mod reassign_generate;
 pub mod reassign_partitions;
 pub mod topics;
+pub mod transactions;
 
 use std::process::ExitCode;
 
@@ -68,6 +70,7 @@ pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
             block_on(console_consumer::run(args)),
         ),
         "consumer-groups" => (consumer_groups::USAGE, block_on(consumer_groups::run(args))),
+        "transactions" => (transactions::USAGE, block_on(transactions::run(args))),
         "perf" => (perf::USAGE, block_on(perf::run(args))),
         "metadata-quorum" => (metadata_quorum::USAGE, block_on(metadata_quorum::run(args))),
         "leader-election" => (leader_election::USAGE, block_on(leader_election::run(args))),
@@ -101,6 +104,7 @@ fn usage(tool: &str) -> Option<&'static str> {
         "console-producer" => console_producer::USAGE,
         "console-consumer" => console_consumer::USAGE,
         "consumer-groups" => consumer_groups::USAGE,
+        "transactions" => transactions::USAGE,
         "perf" => perf::USAGE,
         "metadata-quorum" => metadata_quorum::USAGE,
         "leader-election" => leader_election::USAGE,
@@ -153,7 +157,7 @@ mod tests {
     /// nobody can discover.
     #[test]
     fn every_accepted_flag_is_in_its_tools_usage() {
-        let tools: [(&str, &Spec, &str); 6] = [
+        let tools: [(&str, &Spec, &str); 7] = [
             ("topics", &super::topics::SPEC, super::topics::USAGE),
             (
                 "console-producer",
@@ -169,6 +173,11 @@ mod tests {
                 "consumer-groups",
                 &super::consumer_groups::SPEC,
                 super::consumer_groups::USAGE,
+            ),
+            (
+                "transactions",
+                &super::transactions::SPEC,
+                super::transactions::USAGE,
             ),
             ("perf", &super::perf::SPEC, super::perf::USAGE),
             (

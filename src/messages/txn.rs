@@ -1,9 +1,10 @@
 //! The transaction coordinator's requests and answers ([`super::TXN`], issue 15): what the
 //! gateway asks a transactional id's coordinator (Kafka's InitProducerId with a transactional
-//! id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn), and the news it is sent: which
-//! `__transaction_state` partitions this node leads ([`TxnEvent`], from the partitions actor,
-//! as [`super::GroupsEvent`] for the group coordinator) and who leads every partition (from the
-//! topics actor: the markers go to the leaders).
+//! id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn), what it asks any node's coordinator about
+//! the ids it holds (ListTransactions, DescribeTransactions: KIP-664's admin APIs), and the
+//! news it is sent: which `__transaction_state` partitions this node leads ([`TxnEvent`], from
+//! the partitions actor, as [`super::GroupsEvent`] for the group coordinator) and who leads
+//! every partition (from the topics actor: the markers go to the leaders).
 //!
 //! Like every type of this module's parent, variant and field order is the node's wire
 //! (postcard): append, never reorder.
@@ -36,7 +37,8 @@ pub enum TxnEvent {
     Leaders(BTreeMap<TopicPartition, Option<NodeId>>),
 }
 
-/// A request for one transactional id.
+/// A request for one transactional id, or (List, Describe) a read of the ids this node's
+/// coordinator holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxnRequest {
     InitProducerId(InitTxnArgs),
@@ -44,15 +46,21 @@ pub enum TxnRequest {
     /// partition).
     AddPartitions(AddPartitionsArgs),
     EndTxn(EndTxnArgs),
+    /// ListTransactions: the ids of every `__transaction_state` partition led here.
+    List(ListTxnArgs),
+    /// DescribeTransactions: each id from its partition's shard.
+    Describe(DescribeTxnArgs),
 }
 
 impl TxnRequest {
-    /// The transactional id it is for.
-    pub fn transactional_id(&self) -> &str {
+    /// The transactional id it is for; `None` for List and Describe, which the actor answers
+    /// itself over its shards.
+    pub fn transactional_id(&self) -> Option<&str> {
         match self {
-            TxnRequest::InitProducerId(args) => &args.transactional_id,
-            TxnRequest::AddPartitions(args) => &args.transactional_id,
-            TxnRequest::EndTxn(args) => &args.transactional_id,
+            TxnRequest::InitProducerId(args) => Some(&args.transactional_id),
+            TxnRequest::AddPartitions(args) => Some(&args.transactional_id),
+            TxnRequest::EndTxn(args) => Some(&args.transactional_id),
+            TxnRequest::List(_) | TxnRequest::Describe(_) => None,
         }
     }
 }
@@ -82,6 +90,81 @@ pub struct EndTxnArgs {
     pub commit: bool,
 }
 
+/// ListTransactions' filters (Kafka's `ListTransactionsRequest`); an empty list filters
+/// nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListTxnArgs {
+    /// Kafka's state names (`TxnState::name`): only ids in one of them. A name that is no
+    /// state is answered back in [`ListTxnResult::unknown_states`] and matches nothing.
+    pub states: Vec<String>,
+    /// Only ids whose current producer id is one of these.
+    pub producer_ids: Vec<ProducerId>,
+    /// v1 (KIP-994): only transactions running longer than this many milliseconds (started
+    /// before now minus it); negative: no filter.
+    pub duration_filter_ms: i64,
+}
+
+/// ListTransactions' answer: COORDINATOR_LOAD_IN_PROGRESS with nothing listed while any
+/// shard of the node loads (Kafka's `listTransactionStates`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListTxnResult {
+    pub error_code: ErrorCode,
+    /// The state filters that name no state.
+    pub unknown_states: Vec<String>,
+    pub transactions: Vec<ListedTxn>,
+}
+
+/// One id of ListTransactions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedTxn {
+    pub transactional_id: String,
+    pub producer_id: ProducerId,
+    /// Kafka's state name (`TxnState::name`).
+    pub state: String,
+}
+
+/// DescribeTransactions: the ids to describe, answered in this order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DescribeTxnArgs {
+    pub transactional_ids: Vec<String>,
+}
+
+/// One id of DescribeTransactions (Kafka's `DescribeTransactionsResponse.TransactionState`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnDescription {
+    pub transactional_id: String,
+    /// NOT_COORDINATOR (its partition is not led here), COORDINATOR_LOAD_IN_PROGRESS,
+    /// TRANSACTIONAL_ID_NOT_FOUND, or NONE with the fields below.
+    pub error_code: ErrorCode,
+    /// Kafka's state name (`TxnState::name`).
+    pub state: String,
+    pub producer_id: ProducerId,
+    pub producer_epoch: i16,
+    pub timeout_ms: i32,
+    /// When the open transaction's first partition was added (Kafka's
+    /// `transaction_start_time_ms`), -1 when none.
+    pub start_ms: i64,
+    /// The partitions of the transaction, by topic.
+    pub partitions: BTreeMap<String, BTreeSet<i32>>,
+}
+
+impl TxnDescription {
+    /// `transactional_id` not described, for `code` (the other fields as Kafka leaves them:
+    /// empty and zero).
+    pub fn refused(transactional_id: &str, code: ErrorCode) -> Self {
+        Self {
+            transactional_id: transactional_id.to_owned(),
+            error_code: code,
+            state: String::new(),
+            producer_id: ProducerId(0),
+            producer_epoch: 0,
+            timeout_ms: 0,
+            start_ms: 0,
+            partitions: BTreeMap::new(),
+        }
+    }
+}
+
 /// The answer to a [`TxnRequest`] (one error for every partition of an AddPartitions, as
 /// Kafka's coordinator answers them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +172,9 @@ pub enum TxnReply {
     InitProducerId(Result<(ProducerId, i16), ErrorCode>),
     AddPartitions(ErrorCode),
     EndTxn(ErrorCode),
+    Listed(ListTxnResult),
+    /// One description per asked id, in the request's order.
+    Described(Vec<TxnDescription>),
 }
 
 impl TxnReply {
@@ -98,6 +184,16 @@ impl TxnReply {
             TxnRequest::InitProducerId(_) => TxnReply::InitProducerId(Err(code)),
             TxnRequest::AddPartitions(_) => TxnReply::AddPartitions(code),
             TxnRequest::EndTxn(_) => TxnReply::EndTxn(code),
+            TxnRequest::List(_) => TxnReply::Listed(ListTxnResult {
+                error_code: code,
+                unknown_states: Vec::new(),
+                transactions: Vec::new(),
+            }),
+            TxnRequest::Describe(args) => TxnReply::Described(
+                (args.transactional_ids.iter())
+                    .map(|id| TxnDescription::refused(id, code))
+                    .collect(),
+            ),
         }
     }
 
@@ -107,16 +203,32 @@ impl TxnReply {
             TxnReply::InitProducerId(_) => TxnReply::InitProducerId(Err(code)),
             TxnReply::AddPartitions(_) => TxnReply::AddPartitions(code),
             TxnReply::EndTxn(_) => TxnReply::EndTxn(code),
+            TxnReply::Listed(_) => TxnReply::Listed(ListTxnResult {
+                error_code: code,
+                unknown_states: Vec::new(),
+                transactions: Vec::new(),
+            }),
+            TxnReply::Described(described) => TxnReply::Described(
+                (described.iter())
+                    .map(|d| TxnDescription::refused(&d.transactional_id, code))
+                    .collect(),
+            ),
         }
     }
 
-    /// The error it answers (NONE for success).
+    /// The error it answers (NONE for success); for a Described, the first id's error that is
+    /// not NONE.
     pub fn error_code(&self) -> ErrorCode {
         match self {
             TxnReply::InitProducerId(Ok(_)) => ErrorCode::NONE,
             TxnReply::InitProducerId(Err(code))
             | TxnReply::AddPartitions(code)
             | TxnReply::EndTxn(code) => *code,
+            TxnReply::Listed(result) => result.error_code,
+            TxnReply::Described(described) => (described.iter())
+                .map(|d| d.error_code)
+                .find(|&code| code != ErrorCode::NONE)
+                .unwrap_or(ErrorCode::NONE),
         }
     }
 }

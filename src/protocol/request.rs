@@ -65,7 +65,9 @@ macro_rules! by_request_type {
             AddPartitionsToTxn = AddPartitionsToTxnRequest,
             AddOffsetsToTxn = AddOffsetsToTxnRequest,
             EndTxn = EndTxnRequest,
-            TxnOffsetCommit = TxnOffsetCommitRequest)
+            TxnOffsetCommit = TxnOffsetCommitRequest,
+            DescribeTransactions = DescribeTransactionsRequest,
+            ListTransactions = ListTransactionsRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

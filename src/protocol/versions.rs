@@ -46,12 +46,16 @@ pub const GROUP_VERSIONS: [Supported; 13] = [
 /// KIP-890's batched form (broker to broker), AddOffsetsToTxn v4 and EndTxn v4-5 add KIP-890's
 /// TRANSACTION_ABORTABLE and epoch bump per transaction, TxnOffsetCommit v4-5 the same and
 /// the coordinator's verification (the group coordinator serves v0-3). Every minimum is the protocol crate's
-/// own; v0-1 get PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (KIP-588).
-pub const TXN_VERSIONS: [Supported; 4] = [
+/// own; v0-1 get PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (KIP-588). Then KIP-664's admin
+/// reads (kafka-transactions, `rill transactions`): DescribeTransactions v0, and
+/// ListTransactions v0-1 (v1: the duration filter of KIP-994; v2's id pattern is not served).
+pub const TXN_VERSIONS: [Supported; 6] = [
     s(ApiKey::AddPartitionsToTxn, 0, 3),
     s(ApiKey::AddOffsetsToTxn, 0, 3),
     s(ApiKey::EndTxn, 0, 3),
     s(ApiKey::TxnOffsetCommit, 0, 3),
+    s(ApiKey::DescribeTransactions, 0, 0),
+    s(ApiKey::ListTransactions, 0, 1),
 ];
 
 /// [`CORE`] then [`GROUP_VERSIONS`].
@@ -172,6 +176,10 @@ mod tests {
             supported(ApiKey::InitProducerId as i16).map(|s| s.max),
             Some(4)
         );
+        // The admin reads: ListTransactions v0-1 (never v2's id pattern), DescribeTransactions v0.
+        let row = |key: ApiKey| supported(key as i16).map(|s| (s.min, s.max));
+        assert_eq!(row(ApiKey::ListTransactions), Some((0, 1)));
+        assert_eq!(row(ApiKey::DescribeTransactions), Some((0, 0)));
     }
 
     /// Never OffsetCommit/OffsetFetch 10: `valid_versions()` says 10, the requests decode to 9.

@@ -22,6 +22,11 @@
 //!   are refused (TRANSACTION_COORDINATOR_FENCED).
 //! * Every `abort_scan_interval_ms` the open transactions past their timeout are aborted, and
 //!   every `id_expiration_scan_interval_ms` the ids unused for `id_expiration_ms` are forgotten.
+//! * ListTransactions and DescribeTransactions (KIP-664) are reads the actor answers at once
+//!   from what its shards have acknowledged: List over every shard of this node (Kafka's
+//!   brokers each list the ids of the partitions they lead; the admin client asks them all),
+//!   COORDINATOR_LOAD_IN_PROGRESS with nothing listed while any shard loads; Describe each id
+//!   from its partition's shard, with the per-request rules above where there is none.
 //!
 //! Time comes only from `ctx.now` (the transaction timestamps are wall-clock milliseconds, as
 //! Kafka's); nothing random is drawn.
@@ -30,11 +35,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::markers::{Finished, JobKey, Markers};
 use super::settings::TxnSettings;
-use super::shard::{Shard, ShardOut, Unload};
+use super::shard::{ListFilter, Shard, ShardOut, Unload};
 use crate::actor::{Actor, ActorId, Addr, CallFailure, CallId, Ctx, Input, RequestId};
 use crate::limits::{TXN_IDS_PER_NODE_MAX, TXN_ID_BYTES_PER_NODE_MAX};
 use crate::messages::partitions::MarkerWrite;
-use crate::messages::txn::{TxnEvent, TxnReply, TxnRequest, TXN_STATE_TOPIC};
+use crate::messages::txn::{
+    ListTxnArgs, ListTxnResult, TxnDescription, TxnEvent, TxnReply, TxnRequest, TXN_STATE_TOPIC,
+};
 use crate::messages::{
     AppendRequest, FetchPartitionResult, InitProducerIdRequest, LeadRequest, LeaderTerm, NodeMsg,
     PartitionsReply, PartitionsRequest, WriteMarkersRequest, PARTITIONS,
@@ -300,12 +307,75 @@ impl TxnActor {
         }
     }
 
+    /// ListTransactions over every shard of this node, from what each has acknowledged; a
+    /// shard still loading makes the answer COORDINATOR_LOAD_IN_PROGRESS with nothing listed
+    /// (Kafka's `listTransactionStates`). Sorted by id.
+    fn list(&self, args: &ListTxnArgs, now_ms: i64) -> TxnReply {
+        let (filter, unknown_states) = ListFilter::new(args);
+        let mut transactions = Vec::new();
+        for shard in self.shards.values() {
+            if let Err(code) = shard.list(&filter, now_ms, &mut transactions) {
+                return TxnReply::Listed(ListTxnResult {
+                    error_code: code,
+                    unknown_states: Vec::new(),
+                    transactions: Vec::new(),
+                });
+            }
+        }
+        transactions.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        TxnReply::Listed(ListTxnResult {
+            error_code: ErrorCode::NONE,
+            unknown_states,
+            transactions,
+        })
+    }
+
+    /// DescribeTransactions: each id from its partition's shard, in the request's order.
+    fn describe(&mut self, ctx: TCtx, ids: &[String]) -> TxnReply {
+        let mut described = Vec::with_capacity(ids.len());
+        for transactional_id in ids {
+            described.push(self.describe_one(ctx, transactional_id));
+        }
+        TxnReply::Described(described)
+    }
+
+    /// One id of a DescribeTransactions, refused as a request for the id would be when its
+    /// partition has no shard here (NOT_COORDINATOR, or COORDINATOR_LOAD_IN_PROGRESS and the
+    /// partition's barrier asked for).
+    fn describe_one(&mut self, ctx: TCtx, transactional_id: &str) -> TxnDescription {
+        if transactional_id.is_empty() {
+            return TxnDescription::refused(transactional_id, ErrorCode::INVALID_REQUEST);
+        }
+        let Some(count) = self.partition_count else {
+            let code = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+            return TxnDescription::refused(transactional_id, code);
+        };
+        let partition = coordinator_partition(transactional_id, count);
+        if let Some(shard) = self.shards.get(&partition) {
+            return shard.describe(transactional_id);
+        }
+        let code = self.no_shard(ctx, partition);
+        if code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS {
+            self.lead_if_idle(ctx, partition);
+        }
+        TxnDescription::refused(transactional_id, code)
+    }
+
     fn on_request(&mut self, ctx: TCtx, id: RequestId, request: TxnRequest) {
+        // The reads answer at once, over the shards.
+        let read = match &request {
+            TxnRequest::List(args) => Some(self.list(args, ctx.now.unix_ms)),
+            TxnRequest::Describe(args) => Some(self.describe(ctx, &args.transactional_ids)),
+            _ => None,
+        };
+        if let Some(reply) = read {
+            return ctx.reply(id, NodeMsg::TxnReply(reply));
+        }
         let refuse = |ctx: TCtx, code| {
             let reply = TxnReply::refused(&request, code);
             ctx.reply(id, NodeMsg::TxnReply(reply));
         };
-        let transactional_id = request.transactional_id();
+        let transactional_id = request.transactional_id().unwrap_or_default();
         if transactional_id.is_empty() {
             return refuse(ctx, ErrorCode::INVALID_REQUEST);
         }

@@ -5,7 +5,9 @@ use rand::SeedableRng;
 
 use super::*;
 use crate::actor::{Effect, Now, Origin, Outbox};
-use crate::messages::txn::{AddPartitionsArgs, EndTxnArgs, InitTxnArgs};
+use crate::messages::txn::{
+    AddPartitionsArgs, DescribeTxnArgs, EndTxnArgs, InitTxnArgs, ListedTxn, TxnDescription,
+};
 use crate::messages::{InitProducerIdResult, ProducePartitionResult};
 use crate::storage::batch::{build_batch_records, set_base_offset};
 use crate::txn::records::{encode_key, encode_value, TxnLogValue};
@@ -458,4 +460,184 @@ fn a_resignation_drops_the_shard_and_its_markers() {
     });
     assert_eq!(h.actor.shard_count(), 0);
     assert_eq!(h.actor.marker_jobs(), 0);
+}
+
+/// ListTransactions of `h` with these filters; asserts it is answered at once, asking nothing.
+fn listed(
+    h: &mut Harness,
+    states: &[&str],
+    producer_ids: &[i64],
+    duration_ms: i64,
+) -> ListTxnResult {
+    let request = TxnRequest::List(ListTxnArgs {
+        states: states.iter().map(|s| s.to_string()).collect(),
+        producer_ids: producer_ids.iter().map(|&p| ProducerId(p)).collect(),
+        duration_filter_ms: duration_ms,
+    });
+    let (id, effects) = h.request(request);
+    let replied = replies(&effects);
+    assert!(calls(effects).is_empty(), "a list asks nothing");
+    match &replied[..] {
+        [(got, TxnReply::Listed(result))] if *got == id => result.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// DescribeTransactions of `ids`; the descriptions, in order.
+fn described(h: &mut Harness, ids: &[&str]) -> Vec<TxnDescription> {
+    let request = TxnRequest::Describe(DescribeTxnArgs {
+        transactional_ids: ids.iter().map(|s| s.to_string()).collect(),
+    });
+    let (id, effects) = h.request(request);
+    let replied = replies(&effects);
+    match &replied[..] {
+        [(got, TxnReply::Described(described))] if *got == id => described.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn listed_t(state: &str) -> Vec<ListedTxn> {
+    vec![ListedTxn {
+        transactional_id: "t".into(),
+        producer_id: ProducerId(1000),
+        state: state.into(),
+    }]
+}
+
+#[test]
+fn list_finds_the_id_empty_then_ongoing_once_acknowledged() {
+    let mut h = with_id();
+    let all = listed(&mut h, &[], &[], -1);
+    assert_eq!(all.error_code, ErrorCode::NONE);
+    assert!(all.unknown_states.is_empty());
+    assert_eq!(all.transactions, listed_t("Empty"));
+    let (_, effects) = h.request(add("t", 0));
+    let (call, _, _) = only_call(effects);
+    // The Ongoing record is not acknowledged yet: the list shows what was.
+    assert_eq!(listed(&mut h, &[], &[], -1).transactions, listed_t("Empty"));
+    h.reply(call, appended());
+    assert_eq!(
+        listed(&mut h, &[], &[], -1).transactions,
+        listed_t("Ongoing")
+    );
+}
+
+#[test]
+fn list_filters_by_state_producer_id_and_duration() {
+    let mut h = with_id();
+    let (_, effects) = h.request(add("t", 0));
+    let (call, _, _) = only_call(effects);
+    h.reply(call, appended());
+    let only = |h: &mut Harness, states: &[&str], pids: &[i64], duration: i64| {
+        listed(h, states, pids, duration).transactions
+    };
+    assert_eq!(only(&mut h, &["Ongoing"], &[], -1), listed_t("Ongoing"));
+    assert_eq!(
+        only(&mut h, &["Empty", "Ongoing"], &[], -1),
+        listed_t("Ongoing")
+    );
+    assert!(only(&mut h, &["Empty"], &[], -1).is_empty());
+    assert!(only(&mut h, &["PrepareCommit"], &[], -1).is_empty());
+    assert_eq!(only(&mut h, &[], &[1000], -1), listed_t("Ongoing"));
+    assert_eq!(only(&mut h, &[], &[7, 1000], -1), listed_t("Ongoing"));
+    assert!(only(&mut h, &[], &[7], -1).is_empty());
+    assert!(only(&mut h, &["Ongoing"], &[7], -1).is_empty());
+    // A name that is no state is answered back and matches nothing (state names are Kafka's,
+    // matched exactly).
+    let unknown = listed(&mut h, &["ongoing"], &[], -1);
+    assert_eq!(unknown.error_code, ErrorCode::NONE);
+    assert_eq!(unknown.unknown_states, ["ongoing"]);
+    assert!(unknown.transactions.is_empty());
+    // Only transactions running longer than the filter: just started, none; 5 s on, the
+    // 1 s filter lists it and the 10 s one does not.
+    assert!(only(&mut h, &[], &[], 0).is_empty());
+    h.now.unix_ms += 5_000;
+    assert_eq!(only(&mut h, &[], &[], 1_000), listed_t("Ongoing"));
+    assert!(only(&mut h, &[], &[], 10_000).is_empty());
+}
+
+#[test]
+fn list_while_a_shard_loads_is_load_in_progress_with_nothing_listed() {
+    let mut h = Harness::new();
+    // No shard at all (the topic may not even exist): nothing to list.
+    let empty = listed(&mut h, &[], &[], -1);
+    assert_eq!(empty.error_code, ErrorCode::NONE);
+    assert!(empty.transactions.is_empty());
+    h.leaders(ME, Some(NodeId(2)));
+    let (_, _, msg) = only_call(h.elected(1));
+    assert!(matches!(
+        msg,
+        NodeMsg::Partitions(PartitionsRequest::Fetch(_))
+    ));
+    let loading = listed(&mut h, &[], &[], -1);
+    assert_eq!(loading.error_code, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+    assert!(loading.transactions.is_empty());
+    let described = described(&mut h, &["t"]);
+    assert_eq!(
+        described,
+        [TxnDescription::refused(
+            "t",
+            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+        )]
+    );
+}
+
+#[test]
+fn describe_answers_each_ids_metadata_or_why_not() {
+    let mut h = with_id();
+    let (_, effects) = h.request(add("t", 0));
+    let (call, _, _) = only_call(effects);
+    h.reply(call, appended());
+    let start_ms = h.now.unix_ms;
+    let got = described(&mut h, &["t", "unknown", ""]);
+    assert_eq!(
+        got[0],
+        TxnDescription {
+            transactional_id: "t".into(),
+            error_code: ErrorCode::NONE,
+            state: "Ongoing".into(),
+            producer_id: ProducerId(1000),
+            producer_epoch: 0,
+            timeout_ms: 60_000,
+            start_ms,
+            partitions: BTreeMap::from([("data".to_string(), BTreeSet::from([0]))]),
+        }
+    );
+    assert_eq!(
+        got[1],
+        TxnDescription::refused("unknown", ErrorCode::TRANSACTIONAL_ID_NOT_FOUND)
+    );
+    assert_eq!(got[2].error_code, ErrorCode::INVALID_REQUEST);
+    assert_eq!(got.len(), 3);
+    // Committed and complete: CompleteCommit, with no partitions left.
+    let (_, effects) = h.request(end("t", 0, true));
+    let (call, _, _) = only_call(effects);
+    let (call, _, _) = only_call(h.reply(call, appended()));
+    let (call, _, _) = only_call(h.reply(call, produced(&[(tp("data", 0), ErrorCode::NONE)])));
+    h.reply(call, appended());
+    let got = described(&mut h, &["t"]);
+    assert_eq!(got[0].state, "CompleteCommit");
+    assert!(got[0].partitions.is_empty());
+    assert_eq!(
+        listed(&mut h, &[], &[], -1).transactions,
+        listed_t("CompleteCommit")
+    );
+}
+
+#[test]
+fn describe_of_an_id_led_elsewhere_is_not_coordinator() {
+    let mut h = Harness::new();
+    // Before the topic exists: retriable, as for the other requests.
+    assert_eq!(
+        described(&mut h, &["t"]),
+        [TxnDescription::refused(
+            "t",
+            ErrorCode::COORDINATOR_NOT_AVAILABLE
+        )]
+    );
+    h.leaders(NodeId(2), None);
+    assert_eq!(
+        described(&mut h, &["t"]),
+        [TxnDescription::refused("t", ErrorCode::NOT_COORDINATOR)]
+    );
 }

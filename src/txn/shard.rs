@@ -25,12 +25,14 @@
 //!
 //! Pure: it takes the time and returns [`ShardOut`]s; the actor turns them into effects.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::limits::{TXN_RECORD_BYTES_MAX, TXN_WAITING_FOR_ID_MAX};
 use crate::messages::groups::LeaderTerm;
 use crate::messages::partitions::FetchPartitionResult;
-use crate::messages::txn::{InitTxnArgs, TxnReply, TxnRequest};
+use crate::messages::txn::{
+    InitTxnArgs, ListTxnArgs, ListedTxn, TxnDescription, TxnReply, TxnRequest,
+};
 use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, ProducerId, TopicPartition};
 
@@ -58,6 +60,56 @@ pub enum ShardOut<W> {
 /// Why a shard must be dropped and loaded again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unload(pub String);
+
+/// ListTransactions' filters, read once for every shard (Kafka's `listTransactionStates`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListFilter {
+    /// `None`: every state. `Some`: only these; empty when every name given was unknown, and
+    /// then nothing matches (Kafka filters by the names given, known or not).
+    states: Option<BTreeSet<TxnState>>,
+    /// Empty: every producer id.
+    producer_ids: BTreeSet<i64>,
+    /// Only transactions started more than this long ago; negative: no filter.
+    duration_ms: i64,
+}
+
+impl ListFilter {
+    /// The filter `args` asks for, and the state names among them that name no state (Kafka
+    /// answers them in `unknown_state_filters`). Names are Kafka's, matched exactly.
+    pub fn new(args: &ListTxnArgs) -> (Self, Vec<String>) {
+        let mut unknown = Vec::new();
+        let states = (!args.states.is_empty()).then(|| {
+            let mut states = BTreeSet::new();
+            for name in &args.states {
+                match TxnState::ALL
+                    .into_iter()
+                    .find(|s| s.name() == name.as_str())
+                {
+                    Some(state) => {
+                        states.insert(state);
+                    }
+                    None => unknown.push(name.clone()),
+                }
+            }
+            states
+        });
+        let filter = Self {
+            states,
+            producer_ids: args.producer_ids.iter().map(|p| p.0).collect(),
+            duration_ms: args.duration_filter_ms,
+        };
+        (filter, unknown)
+    }
+
+    /// Whether the id with `meta` is listed at `now_ms`. A Dead id never is: it is on its
+    /// way out (Kafka's rule).
+    fn includes(&self, meta: &TxnMetadata, now_ms: i64) -> bool {
+        meta.state != TxnState::Dead
+            && (self.producer_ids.is_empty() || self.producer_ids.contains(&meta.producer_id))
+            && (self.states.as_ref()).is_none_or(|states| states.contains(&meta.state))
+            && (self.duration_ms < 0 || now_ms.saturating_sub(meta.start_ms) > self.duration_ms)
+    }
+}
 
 /// What a write's acknowledgement answers.
 #[derive(Debug)]
@@ -158,6 +210,54 @@ impl<W: Copy> Shard<W> {
         self.ids.get(transactional_id)
     }
 
+    /// ListTransactions: the ids `filter` includes at `now_ms`, as last acknowledged, added to
+    /// `out` in id order; COORDINATOR_LOAD_IN_PROGRESS while loading (nothing added).
+    pub fn list(
+        &self,
+        filter: &ListFilter,
+        now_ms: i64,
+        out: &mut Vec<ListedTxn>,
+    ) -> Result<(), ErrorCode> {
+        if self.is_loading() {
+            return Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+        }
+        let listed = (self.ids.iter())
+            .filter(|(_, meta)| filter.includes(meta, now_ms))
+            .map(|(id, meta)| ListedTxn {
+                transactional_id: id.clone(),
+                producer_id: ProducerId(meta.producer_id),
+                state: meta.state.name().to_owned(),
+            });
+        out.extend(listed);
+        Ok(())
+    }
+
+    /// DescribeTransactions of one of this shard's ids, as last acknowledged (Kafka's
+    /// `handleDescribeTransactions`): COORDINATOR_LOAD_IN_PROGRESS while loading,
+    /// TRANSACTIONAL_ID_NOT_FOUND for an id it does not have or one that is Dead.
+    pub fn describe(&self, transactional_id: &str) -> TxnDescription {
+        if self.is_loading() {
+            let code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+            return TxnDescription::refused(transactional_id, code);
+        }
+        match self.ids.get(transactional_id) {
+            Some(meta) if meta.state != TxnState::Dead => TxnDescription {
+                transactional_id: transactional_id.to_owned(),
+                error_code: ErrorCode::NONE,
+                state: meta.state.name().to_owned(),
+                producer_id: ProducerId(meta.producer_id),
+                producer_epoch: meta.epoch,
+                timeout_ms: meta.timeout_ms,
+                start_ms: meta.start_ms,
+                partitions: meta.partitions.clone(),
+            },
+            _ => {
+                let code = ErrorCode::TRANSACTIONAL_ID_NOT_FOUND;
+                TxnDescription::refused(transactional_id, code)
+            }
+        }
+    }
+
     fn next_load_step(&mut self, out: &mut Vec<ShardOut<W>>) {
         let Phase::Loading(load) = &self.phase else {
             return;
@@ -211,7 +311,11 @@ impl<W: Copy> Shard<W> {
             let reply = TxnReply::refused(&request, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
             return out.push(ShardOut::Answer(w, reply));
         }
-        let id = request.transactional_id().to_owned();
+        let Some(id) = request.transactional_id().map(str::to_owned) else {
+            // List and Describe are answered by the actor over every shard.
+            let reply = TxnReply::refused(&request, ErrorCode::INVALID_REQUEST);
+            return out.push(ShardOut::Answer(w, reply));
+        };
         if self.writing(&id) {
             let reply = TxnReply::refused(&request, ErrorCode::CONCURRENT_TRANSACTIONS);
             return out.push(ShardOut::Answer(w, reply));
@@ -240,6 +344,10 @@ impl<W: Copy> Shard<W> {
                 );
                 let answer = |code| TxnReply::EndTxn(code);
                 self.write_or_answer(now_ms, w, id, decided, answer, out);
+            }
+            TxnRequest::List(_) | TxnRequest::Describe(_) => {
+                let reply = TxnReply::refused(&request, ErrorCode::INVALID_REQUEST);
+                out.push(ShardOut::Answer(w, reply));
             }
         }
     }

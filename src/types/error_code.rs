@@ -115,6 +115,8 @@ named_codes! {
     PRODUCER_FENCED = ProducerFenced,
     OPERATION_NOT_ATTEMPTED = OperationNotAttempted,
     TOPIC_AUTHORIZATION_FAILED = TopicAuthorizationFailed,
+    // DescribeTransactions of an id the coordinator does not know (KIP-664).
+    TRANSACTIONAL_ID_NOT_FOUND = TransactionalIdNotFound,
 }
 
 impl ErrorCode {
@@ -216,6 +218,7 @@ mod tests {
         assert_eq!(ErrorCode::UNSUPPORTED_VERSION.wire(), 35);
         assert_eq!(ErrorCode::KAFKA_STORAGE_ERROR.wire(), 56);
         assert_eq!(ErrorCode::UNKNOWN_TOPIC_ID.wire(), 100);
+        assert_eq!(ErrorCode::TRANSACTIONAL_ID_NOT_FOUND.wire(), 105);
         assert_eq!(ErrorCode::UNKNOWN_SERVER_ERROR.wire(), -1);
     }
 

@@ -2,7 +2,8 @@
 transactional producer commits and aborts across partitions; read_committed consumers see only
 the committed records and read_uncommitted ones see both, never a transaction marker; a second
 producer of the same transactional id fences the first; a transaction left open is aborted when
-its timeout ends; and all of it survives a restart of the broker."""
+its timeout ends; all of it survives a restart of the broker; and `rill transactions` lists and
+describes a producer's open transaction."""
 
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 import ck
 import kwire
+from conftest import RILL_BIN
 
 PARTITIONS = 3
 TXN_TIMEOUT_S = 30.0
@@ -166,3 +168,64 @@ def test_consume_transform_produce_is_exactly_once_across_kill9(rill, topic_name
         assert proc.returncode == 0, output
     got = read(rill, out, "read_committed", CTP_INPUTS)
     assert sorted(values(got)) == sorted(v.upper() for v in inputs), "not exactly once"
+
+
+def transactions_tool(rill, *args):
+    """Runs `rill transactions` against the server: (exit code, stdout, stderr)."""
+    done = subprocess.run(
+        [str(RILL_BIN), "transactions", "--bootstrap-server", rill.bootstrap, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def table(out):
+    """The rows of a `rill transactions` table (Kafka's tab-ended, padded cells), header first."""
+    return [[cell.strip() for cell in line.rstrip("\t").split("\t")] for line in out.splitlines()]
+
+
+def test_rill_transactions_lists_and_describes_a_confluent_transaction(rill, topic_name):
+    """`rill transactions list` and `describe` (kafka-transactions.sh's commands and columns)
+    while a confluent-kafka producer's transaction is open, and after it commits."""
+    kwire.require_apis(rill.addr, "InitProducerId", "AddPartitionsToTxn", "EndTxn")
+    ck.create_topic(rill.bootstrap, topic_name, PARTITIONS)
+    txn_id = f"{topic_name}-tool"
+    p = txn_producer(rill, txn_id)
+    p.begin_transaction()
+    send(p, topic_name, [b"t0", b"t1", b"t2"])  # one record on each partition
+
+    code, out, err = transactions_tool(rill, "list")
+    assert code == 0, err
+    rows = table(out)
+    assert rows[0] == ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"], out
+    mine = [r for r in rows[1:] if r[0] == txn_id]
+    assert len(mine) == 1 and mine[0][3] == "Ongoing", out
+    coordinator, producer_id = mine[0][1], mine[0][2]
+
+    code, out, err = transactions_tool(rill, "describe", "--transactional-id", txn_id)
+    assert code == 0, err
+    header, row = table(out)
+    assert header == ["CoordinatorId", "TransactionalId", "ProducerId", "ProducerEpoch",
+                      "TransactionState", "TransactionTimeoutMs", "CurrentTransactionStartTimeMs",
+                      "TransactionDurationMs", "TopicPartitions"], out
+    assert row[:3] == [coordinator, txn_id, producer_id], out
+    assert row[4] == "Ongoing", out
+    assert int(row[5]) > 0 and int(row[6]) > 0 and int(row[7]) >= 0, out
+    expected = sorted(f"{topic_name}-{i}" for i in range(PARTITIONS))
+    assert sorted(row[8].split(",")) == expected, out
+
+    p.commit_transaction(TXN_TIMEOUT_S)
+    deadline = time.time() + 30
+    while True:
+        code, out, err = transactions_tool(rill, "describe", "--transactional-id", txn_id)
+        assert code == 0, err
+        state = table(out)[1][4]
+        if state == "CompleteCommit" or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert state == "CompleteCommit", out
+
+    code, _, err = transactions_tool(rill, "describe", "--transactional-id", f"{txn_id}-unknown")
+    assert code == 1 and "TRANSACTIONAL_ID_NOT_FOUND" in err, err

@@ -10,6 +10,8 @@
 //!   ([`records`]: RecordBatch v2, uncompressed).
 //! * [`group`] — a consumer group's committed offsets: FindCoordinator, OffsetFetch,
 //!   OffsetCommit (as an admin, from outside the group).
+//! * [`transactions`] — transactions as an admin sees them: ListTransactions of every broker,
+//!   FindCoordinator and DescribeTransactions of one transactional id.
 //! * [`member`] — a classic group member (JoinGroup, the range assignor, SyncGroup, Heartbeat,
 //!   LeaveGroup); [`group_consumer`] — a consumer of the partitions it is given, committing.
 //! * [`error`] — [`ClientError`], with Kafka's error names.
@@ -28,6 +30,7 @@ pub mod member;
 pub mod murmur2;
 pub mod producer;
 pub mod records;
+pub mod transactions;
 pub mod versions;
 
 pub use cluster::{Client, ClientConfig, ClusterMetadata};

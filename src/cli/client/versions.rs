@@ -45,6 +45,10 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     // The eligible leader replicas `rill topics --describe` shows (KIP-966).
     (ApiKey::DescribeTopicPartitions, 0, 0),
+    // `rill transactions` (KIP-664); ListTransactions v1 adds the duration filter (KIP-994),
+    // v2 an id pattern the tool does not send.
+    (ApiKey::ListTransactions, 0, 1),
+    (ApiKey::DescribeTransactions, 0, 0),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].

@@ -37,7 +37,10 @@ pub use records::{
 pub use topics::{
     CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_TOPIC_PARTITIONS, METADATA,
 };
-pub use txn::{ADD_OFFSETS_TO_TXN, ADD_PARTITIONS_TO_TXN, END_TXN, TXN_OFFSET_COMMIT};
+pub use txn::{
+    ADD_OFFSETS_TO_TXN, ADD_PARTITIONS_TO_TXN, DESCRIBE_TRANSACTIONS, END_TXN, LIST_TRANSACTIONS,
+    TXN_OFFSET_COMMIT,
+};
 
 /// The consumer-group layouts (issue 12), the tail of [`REQUESTS`].
 pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
@@ -46,7 +49,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 24] = [
+const CORE: [&Request; 26] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -71,6 +74,8 @@ const CORE: [&Request; 24] = [
     &ADD_OFFSETS_TO_TXN,
     &END_TXN,
     &TXN_OFFSET_COMMIT,
+    &DESCRIBE_TRANSACTIONS,
+    &LIST_TRANSACTIONS,
 ];
 
 const GROUPS: [&Request; 13] = [

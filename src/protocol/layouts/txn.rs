@@ -1,5 +1,6 @@
-//! Transactions: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit (InitProducerId,
-//! which idempotent producers send too, is in `records`).
+//! Transactions: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, and the admin
+//! reads DescribeTransactions and ListTransactions (InitProducerId, which idempotent producers
+//! send too, is in `records`).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -81,5 +82,30 @@ pub const TXN_OFFSET_COMMIT: Request = Request {
         f("member_id", since(3), String),
         f("group_instance_id", since(3), String),
         f("topics", ALL, Structs(&TXN_OFFSET_COMMIT_TOPIC)),
+    ]),
+};
+
+// DescribeTransactions (65)
+
+/// Flexible from v0 (KIP-664).
+pub const DESCRIBE_TRANSACTIONS: Request = Request {
+    key: ApiKey::DescribeTransactions,
+    versions: range(0, 0),
+    flexible: ALL,
+    body: fields(&[f("transactional_ids", ALL, Array(&String))]),
+};
+
+// ListTransactions (66)
+
+/// v0-1, flexible from v0 (KIP-664); v1 adds the duration filter (KIP-994). v2 (a regular
+/// expression over the ids, KIP-1152) is not served.
+pub const LIST_TRANSACTIONS: Request = Request {
+    key: ApiKey::ListTransactions,
+    versions: range(0, 1),
+    flexible: ALL,
+    body: fields(&[
+        f("state_filters", ALL, Array(&String)),
+        f("producer_id_filters", ALL, Array(&Int64)),
+        f("duration_filter", since(1), Int64),
     ]),
 };
