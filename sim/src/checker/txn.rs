@@ -47,6 +47,8 @@ struct Txn<'a> {
     end: Option<(bool, &'a TxnOutcome, u64)>,
     /// When its end was recorded.
     ended_ms: Option<u64>,
+    /// Its producer, for the next identity it took.
+    producer: u32,
 }
 
 impl Txn<'_> {
@@ -128,6 +130,8 @@ pub(super) fn check(
     let mut state_flipped = false;
     // When each bit flip at rest in `__transaction_state` came.
     let mut state_flips: Vec<u64> = Vec::new();
+    // When each producer took each new identity (its InitProducerId answered).
+    let mut identities: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     for (at_ms, event) in events {
         match event {
             Event::TxnBegin {
@@ -141,6 +145,7 @@ pub(super) fn check(
                     values: BTreeMap::new(),
                     end: None,
                     ended_ms: None,
+                    producer: *producer,
                 };
                 txns.insert((*producer, *txn), begun);
             }
@@ -167,6 +172,9 @@ pub(super) fn check(
                     t.ended_ms = Some(*at_ms);
                 }
             }
+            Event::TxnIdentity { producer, .. } => {
+                identities.entry(*producer).or_default().push(*at_ms);
+            }
             Event::TxnDamaged { partition, .. } => {
                 flipped.entry(*partition).or_insert(*at_ms);
             }
@@ -189,8 +197,18 @@ pub(super) fn check(
         |partition: i32, at_ms: u64| flipped.get(&partition).is_some_and(|first| *first <= at_ms);
     // A coordinator record of `t` may have been lost: a flip in `__transaction_state` while
     // it was under way.
+    // A transaction without a confirmed EndTxn (given up, or its end unanswered) stays open
+    // at its coordinator until its producer's next identity aborts it (seed 452: the flip came
+    // after the workload gave the transaction up, before its producer's re-init).
     let state_lost = |t: &Txn<'_>| {
-        let until = t.ended_ms.unwrap_or(u64::MAX);
+        let confirmed = matches!(t.end, Some((_, TxnOutcome::Ok, _)));
+        let until = match t.ended_ms {
+            Some(ended) if confirmed => ended,
+            ended => (identities.get(&t.producer).into_iter().flatten())
+                .copied()
+                .find(|at| *at >= ended.unwrap_or(t.begin_ms))
+                .unwrap_or(u64::MAX),
+        };
         (state_flips.iter()).any(|at| t.begin_ms <= *at && *at <= until)
     };
     let mut finals: BTreeMap<i32, (i64, i64, BTreeSet<&str>)> = BTreeMap::new();
@@ -510,6 +528,26 @@ mod tests {
         let mut before = history();
         before.extend([flip(5), poll(25, 0, 2, "x0-1-0")]);
         assert!(aborted_read(&before));
+        // Seed 452: given up at 20 (no EndTxn answered), the transaction is open at the
+        // coordinator until its producer's next identity (at 40): a flip at 30 excuses it, one
+        // after the new identity does not.
+        let gave_up = |flip_at: u64| {
+            let mut events = history();
+            let abandoned = TxnOutcome::Abandoned {
+                why: "refused".into(),
+            };
+            events.retain(|(_, e)| !matches!(e, Event::TxnEnd { txn: 1, .. }));
+            let identity = Event::TxnIdentity {
+                producer: 0,
+                producer_id: 7,
+                epoch: 1,
+            };
+            events.extend([end(20, 1, false, abandoned), (40, identity), flip(flip_at)]);
+            events.push(poll(50, 0, 2, "x0-1-0"));
+            events
+        };
+        assert!(!aborted_read(&gave_up(30)));
+        assert!(aborted_read(&gave_up(45)));
     }
 
     #[test]
