@@ -59,12 +59,8 @@ use crate::messages::{InternalTopic, NodeMsg, TopicMeta, OFFSETS_TOPIC};
 use crate::types::placement::coordinator_partition;
 use crate::types::{ErrorCode, ProducerId};
 
-const OPERATION_NOT_ATTEMPTED: ErrorCode = ErrorCode::OPERATION_NOT_ATTEMPTED;
-const TOPIC_AUTHORIZATION_FAILED: ErrorCode = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
-
-/// Kafka's `RecordBatch.NO_PRODUCER_ID` and `NO_PRODUCER_EPOCH`: InitProducerId v3+ naming no
-/// producer.
-const NO_PRODUCER_ID: i64 = -1;
+/// Kafka's `RecordBatch.NO_PRODUCER_EPOCH`: InitProducerId v3+ naming no producer (with
+/// [`ProducerId::NONE`]).
 const NO_PRODUCER_EPOCH: i16 = -1;
 
 /// The partitions of an AddPartitionsToTxn by topic, each with its answer.
@@ -262,11 +258,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 TxnReply::Listed(result) => result,
                 other => {
                     tracing::error!(?other, "ListTransactions: a reply of another request");
-                    ListTxnResult {
-                        error_code: ErrorCode::UNKNOWN_SERVER_ERROR,
-                        unknown_states: Vec::new(),
-                        transactions: Vec::new(),
-                    }
+                    ListTxnResult::refused(ErrorCode::UNKNOWN_SERVER_ERROR)
                 }
             };
             listed_response(&result)
@@ -364,6 +356,7 @@ fn first_version_knowing_producer_fenced(key: ApiKey) -> i16 {
     match key {
         ApiKey::InitProducerId => 4,
         ApiKey::AddPartitionsToTxn | ApiKey::AddOffsetsToTxn | ApiKey::EndTxn => 2,
+        ApiKey::TxnOffsetCommit => 3,
         _ => 0,
     }
 }
@@ -390,8 +383,8 @@ fn expected_producer(
         return Ok(None);
     }
     match (body.producer_id.0, body.producer_epoch) {
-        (NO_PRODUCER_ID, NO_PRODUCER_EPOCH) => Ok(None),
-        (NO_PRODUCER_ID, _) | (_, NO_PRODUCER_EPOCH) => Err(ErrorCode::INVALID_REQUEST),
+        (-1, NO_PRODUCER_EPOCH) => Ok(None),
+        (-1, _) | (_, NO_PRODUCER_EPOCH) => Err(ErrorCode::INVALID_REQUEST),
         (id, epoch) => Ok(Some((ProducerId(id), epoch))),
     }
 }
@@ -411,13 +404,13 @@ fn refusals(
             let meta = topics.get(topic);
             let codes = listed.iter().map(|&partition| {
                 let code = if is_internal(topic) {
-                    TOPIC_AUTHORIZATION_FAILED
+                    ErrorCode::TOPIC_AUTHORIZATION_FAILED
                 } else if !meta.is_some_and(|m| (0..m.partitions).contains(&partition)) {
                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
                 } else {
-                    OPERATION_NOT_ATTEMPTED
+                    ErrorCode::OPERATION_NOT_ATTEMPTED
                 };
-                any_refused |= code != OPERATION_NOT_ATTEMPTED;
+                any_refused |= code != ErrorCode::OPERATION_NOT_ATTEMPTED;
                 (partition, code)
             });
             (topic.clone(), codes.collect())
@@ -448,7 +441,7 @@ pub(super) fn init_response(
 ) -> InitProducerIdResponse {
     let (code, producer_id, epoch) = match result {
         Ok((id, epoch)) => (ErrorCode::NONE, id.0, epoch),
-        Err(code) => (code, NO_PRODUCER_ID, NO_PRODUCER_EPOCH),
+        Err(code) => (code, ProducerId::NONE.0, NO_PRODUCER_EPOCH),
     };
     InitProducerIdResponse::default()
         .with_throttle_time_ms(0)
@@ -492,22 +485,18 @@ pub(super) fn end_txn_response(code: ErrorCode) -> EndTxnResponse {
         .with_error_code(code.wire())
 }
 
-fn str_bytes(text: &str) -> StrBytes {
-    StrBytes::from_string(text.to_owned())
-}
-
 /// ListTransactions' response (the same shape at v0–1).
 pub(super) fn listed_response(result: &ListTxnResult) -> ListTransactionsResponse {
     let states = (result.transactions.iter())
         .map(|t| {
             list_transactions_response::TransactionState::default()
-                .with_transactional_id(TransactionalId(str_bytes(&t.transactional_id)))
+                .with_transactional_id(TransactionalId(super::groups::text(&t.transactional_id)))
                 .with_producer_id(kafka_protocol::messages::ProducerId(t.producer_id.0))
-                .with_transaction_state(str_bytes(&t.state))
+                .with_transaction_state(super::groups::text(&t.state))
         })
         .collect();
     let unknown = (result.unknown_states.iter())
-        .map(|s| str_bytes(s))
+        .map(|s| super::groups::text(s))
         .collect();
     ListTransactionsResponse::default()
         .with_throttle_time_ms(0)
@@ -523,14 +512,14 @@ pub(super) fn described_response(described: &[TxnDescription]) -> DescribeTransa
             let topics = (d.partitions.iter())
                 .map(|(topic, partitions)| {
                     describe_transactions_response::TopicData::default()
-                        .with_topic(TopicName(str_bytes(topic)))
+                        .with_topic(TopicName(super::groups::text(topic)))
                         .with_partitions(partitions.iter().copied().collect())
                 })
                 .collect();
             describe_transactions_response::TransactionState::default()
                 .with_error_code(d.error_code.wire())
-                .with_transactional_id(TransactionalId(str_bytes(&d.transactional_id)))
-                .with_transaction_state(str_bytes(&d.state))
+                .with_transactional_id(TransactionalId(super::groups::text(&d.transactional_id)))
+                .with_transaction_state(super::groups::text(&d.state))
                 .with_transaction_timeout_ms(d.timeout_ms)
                 .with_transaction_start_time_ms(d.start_ms)
                 .with_producer_id(kafka_protocol::messages::ProducerId(d.producer_id.0))
@@ -647,13 +636,13 @@ mod tests {
             (
                 "a".to_string(),
                 BTreeMap::from([
-                    (0, OPERATION_NOT_ATTEMPTED),
+                    (0, ErrorCode::OPERATION_NOT_ATTEMPTED),
                     (2, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
                 ]),
             ),
             (
                 "b".to_string(),
-                BTreeMap::from([(0, OPERATION_NOT_ATTEMPTED)]),
+                BTreeMap::from([(0, ErrorCode::OPERATION_NOT_ATTEMPTED)]),
             ),
             (
                 "nope".to_string(),
@@ -667,15 +656,15 @@ mod tests {
         with_internal.insert(OFFSETS_TOPIC.to_string(), meta(50));
         let internal = listed(&[("a", &[0]), (OFFSETS_TOPIC, &[0]), (TXN_STATE_TOPIC, &[0])]);
         let refused = refusals(&internal, &with_internal).expect("refused");
-        assert_eq!(refused["a"][&0], OPERATION_NOT_ATTEMPTED);
-        assert_eq!(refused[OFFSETS_TOPIC][&0], TOPIC_AUTHORIZATION_FAILED);
-        assert_eq!(refused[TXN_STATE_TOPIC][&0], TOPIC_AUTHORIZATION_FAILED);
-    }
-
-    #[test]
-    fn the_error_codes_named_here_are_kafkas() {
-        assert_eq!(OPERATION_NOT_ATTEMPTED.wire(), 55);
-        assert_eq!(TOPIC_AUTHORIZATION_FAILED.wire(), 29);
+        assert_eq!(refused["a"][&0], ErrorCode::OPERATION_NOT_ATTEMPTED);
+        assert_eq!(
+            refused[OFFSETS_TOPIC][&0],
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED
+        );
+        assert_eq!(
+            refused[TXN_STATE_TOPIC][&0],
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::args::{Args, Spec};
 use super::client::transactions::{self, TransactionDescription, TransactionFilter};
 use super::client::Client;
 use super::{connect, CliError, CliResult};
+use crate::cli::client::producer::now_ms;
 
 pub const USAGE: &str = "\
 USAGE:
@@ -171,12 +172,6 @@ async fn describe(client: &Client, transactional_id: &str) -> CliResult {
     let row = describe_row(&described, now_ms());
     print!("{}", table(&DESCRIBE_HEADERS, &[row]));
     Ok(())
-}
-
-/// Wall-clock milliseconds since the epoch (the transaction's start time is one).
-fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since_epoch.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// `describe`'s row, as Kafka's tool prints it: None for the start and the duration when no

@@ -86,19 +86,8 @@ impl ServerConfig {
     /// retention ever deletes the commits of a group idle for a week.
     fn offsets_topic_spec(&self) -> InternalTopicSpec {
         let topic = &self.offsets_topic;
-        let configs = [
-            ("cleanup.policy", "compact".to_owned()),
-            ("segment.bytes", topic.segment_bytes.to_string()),
-            ("compression.type", "producer".to_owned()),
-        ];
-        InternalTopicSpec {
-            partitions: i32::try_from(topic.partitions).unwrap_or(i32::MAX),
-            replication_factor: i16::try_from(topic.replication_factor).unwrap_or(i16::MAX),
-            configs: configs
-                .into_iter()
-                .map(|(key, value)| (key.to_owned(), value))
-                .collect(),
-        }
+        let (partitions, rf) = (topic.partitions, topic.replication_factor);
+        compacted_spec(partitions, rf, topic.segment_bytes)
     }
 
     /// `__transaction_state` as `transaction.state.log.*` describes it, compacted as in Kafka
@@ -111,20 +100,12 @@ impl ServerConfig {
     /// batches as they are: the same bytes.
     fn txn_state_topic_spec(&self) -> InternalTopicSpec {
         let topic = &self.txn_state_topic;
-        let configs = [
-            ("cleanup.policy", "compact".to_owned()),
-            ("segment.bytes", topic.segment_bytes.to_string()),
-            ("compression.type", "producer".to_owned()),
-            ("min.insync.replicas", topic.min_isr.to_string()),
-        ];
-        InternalTopicSpec {
-            partitions: i32::try_from(topic.partitions).unwrap_or(i32::MAX),
-            replication_factor: i16::try_from(topic.replication_factor).unwrap_or(i16::MAX),
-            configs: configs
-                .into_iter()
-                .map(|(key, value)| (key.to_owned(), value))
-                .collect(),
-        }
+        let (partitions, rf) = (topic.partitions, topic.replication_factor);
+        let mut spec = compacted_spec(partitions, rf, topic.segment_bytes);
+        let min_isr = topic.min_isr.to_string();
+        spec.configs
+            .insert("min.insync.replicas".to_owned(), min_isr);
+        spec
     }
 
     /// What this node's voter of the controller quorum reads of this config.
@@ -461,6 +442,27 @@ fn describe_broker(config: &ServerConfig) -> Vec<ConfigEntry> {
             }
         })
         .collect()
+}
+
+/// An internal topic of `partitions` × `replication_factor`, compacted with
+/// `segment_bytes` segments, storing its coordinator's batches as written.
+fn compacted_spec(
+    partitions: u32,
+    replication_factor: u16,
+    segment_bytes: u64,
+) -> InternalTopicSpec {
+    let configs = [
+        ("cleanup.policy", "compact".to_owned()),
+        ("segment.bytes", segment_bytes.to_string()),
+        ("compression.type", "producer".to_owned()),
+    ];
+    InternalTopicSpec {
+        partitions: i32::try_from(partitions).unwrap_or(i32::MAX),
+        replication_factor: i16::try_from(replication_factor).unwrap_or(i16::MAX),
+        configs: (configs.into_iter())
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -121,6 +121,36 @@ fn commit_records(
     (results, written, records)
 }
 
+/// A commit (plain or transactional) of `offsets` to `group`: refused as a whole when not
+/// `allowed`, answered at once when nothing is left to write, else written with `then` (made
+/// of the answer and the offsets written) handed back with its outcome.
+#[allow(clippy::too_many_arguments)]
+fn commit_or_answer<W>(
+    now: Clock,
+    s: &GroupSettings,
+    allowed: Result<(), ErrorCode>,
+    group: &str,
+    offsets: Vec<(TopicPartition, CommittedOffset)>,
+    expire_timestamp_ms: Option<i64>,
+    w: W,
+    then: impl FnOnce(
+        Vec<(TopicPartition, ErrorCode)>,
+        Vec<(TopicPartition, CommittedOffset)>,
+    ) -> AfterWrite<W>,
+    out: &mut Vec<GroupOut<W>>,
+) {
+    if let Err(code) = allowed {
+        let results = offsets.into_iter().map(|(tp, _)| (tp, code)).collect();
+        return out.push(GroupOut::Answer(w, GroupsReply::Committed(results)));
+    }
+    let (results, offsets, records) = commit_records(now, s, group, offsets, expire_timestamp_ms);
+    if records.is_empty() {
+        return out.push(GroupOut::Answer(w, GroupsReply::Committed(results)));
+    }
+    let then = then(results, offsets);
+    out.push(GroupOut::Write { records, then });
+}
+
 impl Offsets {
     /// An OffsetCommit from `w`. `allowed` is the membership verdict. Partitions whose
     /// metadata is too long get OFFSET_METADATA_TOO_LARGE; the rest are written as one batch
@@ -134,36 +164,35 @@ impl Offsets {
         w: W,
         out: &mut Vec<GroupOut<W>>,
     ) {
-        if let Err(code) = allowed {
-            let results = req.offsets.into_iter().map(|(tp, _)| (tp, code)).collect();
-            out.push(GroupOut::Answer(w, GroupsReply::Committed(results)));
-            return;
-        }
         // Kafka: retention_time_ms = -1 means the broker's retention.
         let expire_timestamp_ms =
             (req.retention_ms >= 0).then(|| now.unix_ms.saturating_add(req.retention_ms));
-        let (results, offsets, records) =
-            commit_records(now, s, &req.group, req.offsets, expire_timestamp_ms);
-        if records.is_empty() {
-            out.push(GroupOut::Answer(w, GroupsReply::Committed(results)));
-            return;
-        }
-        out.push(GroupOut::Write {
-            records,
-            then: AfterWrite::Commit {
-                waiter: w,
-                group: req.group,
-                results,
-                offsets,
-                commit_timestamp_ms: now.unix_ms,
-                expire_timestamp_ms,
-            },
-        });
+        let then = |results, offsets| AfterWrite::Commit {
+            waiter: w,
+            group: req.group.clone(),
+            results,
+            offsets,
+            commit_timestamp_ms: now.unix_ms,
+            expire_timestamp_ms,
+        };
+        let group = &req.group;
+        commit_or_answer(
+            now,
+            s,
+            allowed,
+            group,
+            req.offsets,
+            expire_timestamp_ms,
+            w,
+            then,
+            out,
+        );
     }
 
     /// A TxnOffsetCommit from `w` (`allowed`: the membership verdict): written as the
     /// producer's transactional batch, then pending in its transaction until its marker
-    /// ([`Offsets::txn_completed`]).
+    /// ([`Offsets::txn_completed`]). Transactional commits never expire on their own
+    /// (TxnOffsetCommit has no retention).
     pub fn commit_txn<W: Copy>(
         &self,
         now: Clock,
@@ -173,29 +202,16 @@ impl Offsets {
         w: W,
         out: &mut Vec<GroupOut<W>>,
     ) {
-        if let Err(code) = allowed {
-            let results = req.offsets.into_iter().map(|(tp, _)| (tp, code)).collect();
-            out.push(GroupOut::Answer(w, GroupsReply::Committed(results)));
-            return;
-        }
-        // Transactional commits never expire on their own (TxnOffsetCommit has no retention).
-        let (results, offsets, records) = commit_records(now, s, &req.group, req.offsets, None);
-        if records.is_empty() {
-            out.push(GroupOut::Answer(w, GroupsReply::Committed(results)));
-            return;
-        }
-        out.push(GroupOut::Write {
-            records,
-            then: AfterWrite::TxnCommit {
-                waiter: w,
-                group: req.group,
-                producer_id: req.producer_id.0,
-                producer_epoch: req.producer_epoch,
-                results,
-                offsets,
-                commit_timestamp_ms: now.unix_ms,
-            },
-        });
+        let then = |results, offsets| AfterWrite::TxnCommit {
+            waiter: w,
+            group: req.group.clone(),
+            producer_id: req.producer_id.0,
+            producer_epoch: req.producer_epoch,
+            results,
+            offsets,
+            commit_timestamp_ms: now.unix_ms,
+        };
+        commit_or_answer(now, s, allowed, &req.group, req.offsets, None, w, then, out);
     }
 
     /// `producer_id`'s transaction ended on this partition: its pending offsets become
@@ -247,52 +263,51 @@ impl Offsets {
         outcome: Result<(), ErrorCode>,
         out: &mut Vec<GroupOut<W>>,
     ) {
-        if let AfterWrite::TxnCommit {
-            waiter,
-            group,
-            producer_id,
-            mut results,
-            offsets,
-            commit_timestamp_ms,
-            ..
-        } = after
-        {
-            match outcome {
-                Ok(()) => {
-                    let groups = self.pending.entry(producer_id).or_default();
-                    let pending = groups.entry(group).or_default();
-                    for (tp, offset) in offsets {
-                        let value = StoredOffset {
-                            offset,
-                            commit_timestamp_ms,
-                            expire_timestamp_ms: None,
-                        };
-                        pending.insert(tp, value);
-                    }
-                }
-                Err(append) => {
-                    let code = client_code(append, WriteKind::Commit);
-                    for (_, result) in results.iter_mut().filter(|(_, c)| *c == ErrorCode::NONE) {
-                        *result = code;
-                    }
-                }
-            }
-            return out.push(GroupOut::Answer(waiter, GroupsReply::Committed(results)));
-        }
-        let AfterWrite::Commit {
-            waiter,
-            group,
-            mut results,
-            offsets,
-            commit_timestamp_ms,
-            expire_timestamp_ms,
-        } = after
-        else {
-            return;
-        };
+        let (waiter, group, mut results, offsets, commit_timestamp_ms, expire_timestamp_ms, txn) =
+            match after {
+                AfterWrite::Commit {
+                    waiter,
+                    group,
+                    results,
+                    offsets,
+                    commit_timestamp_ms,
+                    expire_timestamp_ms,
+                } => (
+                    waiter,
+                    group,
+                    results,
+                    offsets,
+                    commit_timestamp_ms,
+                    expire_timestamp_ms,
+                    None,
+                ),
+                AfterWrite::TxnCommit {
+                    waiter,
+                    group,
+                    producer_id,
+                    results,
+                    offsets,
+                    commit_timestamp_ms,
+                    ..
+                } => (
+                    waiter,
+                    group,
+                    results,
+                    offsets,
+                    commit_timestamp_ms,
+                    None,
+                    Some(producer_id),
+                ),
+                _ => return,
+            };
         match outcome {
             Ok(()) => {
-                let stored = self.groups.entry(group).or_default();
+                // A transaction's commits pend in it; the others are committed now.
+                let stored = match txn {
+                    Some(producer_id) => self.pending.entry(producer_id).or_default(),
+                    None => &mut self.groups,
+                };
+                let stored = stored.entry(group).or_default();
                 for (tp, offset) in offsets {
                     let value = StoredOffset {
                         offset,

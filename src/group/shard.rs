@@ -744,25 +744,19 @@ impl<W: Copy> Shard<W> {
             return Ok(()); // answered already
         };
         entry.outcome = Some(outcome);
-        // A transactional commit the partition refused for its fenced producer epoch was not
-        // written (refused before the append): its client is answered, the shard stays.
-        let fenced = outcome == Err(ErrorCode::INVALID_PRODUCER_EPOCH)
-            && matches!(entry.then, AfterWrite::TxnCommit { .. });
-        if fenced {
-            let done = self.writes.remove(&write).expect("found above");
-            let mut outs = Vec::new();
-            self.route_written(now, &done.group, done.then, outcome, &mut outs);
-            self.emit(now, &done.group, outs, out);
-        } else if let Err(code) = outcome {
-            return Err(Unload(format!("write {write} failed: {code:?}")));
+        match outcome {
+            Err(code) if !refused_unwritten(code, &entry.then) => {
+                return Err(Unload(format!("write {write} failed: {code:?}")));
+            }
+            _ => {}
         }
         while let Some(first) = self.writes.first_entry() {
-            if first.get().outcome.is_none() {
+            let Some(outcome) = first.get().outcome else {
                 break;
-            }
+            };
             let done = first.remove();
             let mut outs = Vec::new();
-            self.route_written(now, &done.group, done.then, Ok(()), &mut outs);
+            self.route_written(now, &done.group, done.then, outcome, &mut outs);
             self.emit(now, &done.group, outs, out);
         }
         Ok(())
@@ -922,6 +916,14 @@ impl<W: Copy> Shard<W> {
             }
         }
     }
+}
+
+/// Whether a write that failed with `code` is known not to be in the log: a transactional
+/// commit the partition refused for its fenced producer epoch (refused before the append). Its
+/// client is answered in issue order and the shard stays; any other failure may have been
+/// written, and ends the shard.
+fn refused_unwritten<W>(code: ErrorCode, then: &AfterWrite<W>) -> bool {
+    code == ErrorCode::INVALID_PRODUCER_EPOCH && matches!(then, AfterWrite::TxnCommit { .. })
 }
 
 /// One batch holding `records`, stamped `unix_ms`; a transactional commit's batch carries

@@ -114,6 +114,17 @@ pub struct ListTxnResult {
     pub transactions: Vec<ListedTxn>,
 }
 
+impl ListTxnResult {
+    /// Nothing listed, for `code`.
+    pub fn refused(code: ErrorCode) -> Self {
+        Self {
+            error_code: code,
+            unknown_states: Vec::new(),
+            transactions: Vec::new(),
+        }
+    }
+}
+
 /// One id of ListTransactions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListedTxn {
@@ -184,11 +195,7 @@ impl TxnReply {
             TxnRequest::InitProducerId(_) => TxnReply::InitProducerId(Err(code)),
             TxnRequest::AddPartitions(_) => TxnReply::AddPartitions(code),
             TxnRequest::EndTxn(_) => TxnReply::EndTxn(code),
-            TxnRequest::List(_) => TxnReply::Listed(ListTxnResult {
-                error_code: code,
-                unknown_states: Vec::new(),
-                transactions: Vec::new(),
-            }),
+            TxnRequest::List(_) => TxnReply::Listed(ListTxnResult::refused(code)),
             TxnRequest::Describe(args) => TxnReply::Described(
                 (args.transactional_ids.iter())
                     .map(|id| TxnDescription::refused(id, code))
@@ -203,11 +210,7 @@ impl TxnReply {
             TxnReply::InitProducerId(_) => TxnReply::InitProducerId(Err(code)),
             TxnReply::AddPartitions(_) => TxnReply::AddPartitions(code),
             TxnReply::EndTxn(_) => TxnReply::EndTxn(code),
-            TxnReply::Listed(_) => TxnReply::Listed(ListTxnResult {
-                error_code: code,
-                unknown_states: Vec::new(),
-                transactions: Vec::new(),
-            }),
+            TxnReply::Listed(_) => TxnReply::Listed(ListTxnResult::refused(code)),
             TxnReply::Described(described) => TxnReply::Described(
                 (described.iter())
                     .map(|d| TxnDescription::refused(&d.transactional_id, code))
@@ -216,8 +219,7 @@ impl TxnReply {
         }
     }
 
-    /// The error it answers (NONE for success); for a Described, the first id's error that is
-    /// not NONE.
+    /// The error it answers (NONE for success); a Described answers per id, so NONE as a whole.
     pub fn error_code(&self) -> ErrorCode {
         match self {
             TxnReply::InitProducerId(Ok(_)) => ErrorCode::NONE,
@@ -225,10 +227,7 @@ impl TxnReply {
             | TxnReply::AddPartitions(code)
             | TxnReply::EndTxn(code) => *code,
             TxnReply::Listed(result) => result.error_code,
-            TxnReply::Described(described) => (described.iter())
-                .map(|d| d.error_code)
-                .find(|&code| code != ErrorCode::NONE)
-                .unwrap_or(ErrorCode::NONE),
+            TxnReply::Described(_) => ErrorCode::NONE,
         }
     }
 }

@@ -459,13 +459,10 @@ impl Partitions {
                     self.revive(ctx, &marker.tp);
                 }
             }
+            // A failed replica or an offline partition is reopened (`revive` checks both).
             PartitionsRequest::Fetch(fetch) => {
                 for partition in &fetch.partitions {
-                    let failed = (self.replicas.get(&partition.tp))
-                        .is_some_and(Replica::reopenable_after_failure);
-                    if failed || self.offline.contains(&partition.tp) {
-                        self.revive(ctx, &partition.tp);
-                    }
+                    self.revive(ctx, &partition.tp);
                 }
             }
             _ => {}
@@ -1409,12 +1406,27 @@ impl Partitions {
                 (tp, Payload::Records(records, check))
             })
             .collect();
-        self.write(ctx, id, request.acks, request.timeout_ms, writes);
+        self.write(
+            ctx,
+            id,
+            request.acks,
+            request.timeout_ms,
+            writes,
+            Vec::new(),
+        );
     }
 
     /// The transaction coordinator's markers (issue 15): each appended as the leader and
     /// answered as an acks=-1 write of it.
     fn write_markers(&mut self, ctx: PCtx, id: RequestId, request: WriteMarkersRequest) {
+        let offsets_markers = (request.markers.iter().enumerate())
+            .filter(|(_, m)| m.tp.topic == OFFSETS_TOPIC)
+            .map(|(slot, m)| OffsetsMarker {
+                slot,
+                producer_id: m.producer_id,
+                commit: m.commit,
+            })
+            .collect();
         let writes = (request.markers.into_iter())
             .map(|m| {
                 let marker = Marker {
@@ -1427,11 +1439,12 @@ impl Partitions {
                 )
             })
             .collect();
-        self.write(ctx, id, -1, request.timeout_ms, writes);
+        self.write(ctx, id, -1, request.timeout_ms, writes, offsets_markers);
     }
 
     /// Appends each partition's payload and answers as a produce with `acks` does: at once,
-    /// or once every partition waited for is acknowledged (or `timeout_ms` ran out).
+    /// or once every partition waited for is acknowledged (or `timeout_ms` ran out); the
+    /// `offsets_markers` among them are announced to the group coordinator with the answer.
     fn write(
         &mut self,
         ctx: PCtx,
@@ -1439,6 +1452,7 @@ impl Partitions {
         acks: i16,
         timeout_ms: i32,
         writes: Vec<(TopicPartition, Payload)>,
+        offsets_markers: Vec<OffsetsMarker>,
     ) {
         let produce_id = self.next_produce_id;
         self.next_produce_id += 1;
@@ -1449,17 +1463,7 @@ impl Partitions {
         let mut outstanding = 0;
         // Partitions whose append found the disk full (and their log directories).
         let mut filled = Vec::new();
-        let mut offsets_markers = Vec::new();
         for (slot, (tp, payload)) in writes.into_iter().enumerate() {
-            if let (Payload::Marker(producer_id, _, marker), OFFSETS_TOPIC) =
-                (&payload, tp.topic.as_str())
-            {
-                offsets_markers.push(OffsetsMarker {
-                    slot,
-                    producer_id: *producer_id,
-                    commit: marker.commit,
-                });
-            }
             let Some(replica) = self.replicas.get_mut(&tp) else {
                 let elsewhere = self.leaders.refuse_elsewhere(&tp, ctx.me.node);
                 let (code, reason) = match (self.offline.reason(&tp), elsewhere) {
@@ -1612,6 +1616,7 @@ impl Partitions {
             -1,
             timeout_ms,
             vec![(tp, Payload::Coordinator(records))],
+            Vec::new(),
         );
     }
 

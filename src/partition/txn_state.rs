@@ -71,16 +71,11 @@ impl TxnState {
         aborted: bool,
         high_watermark: i64,
     ) -> Option<CompletedTxn> {
-        let first_offset = self.open.remove(&producer_id)?;
-        self.open_by_first.remove(&first_offset);
-        let completed = CompletedTxn {
-            producer_id,
-            first_offset,
-            last_offset: marker_offset,
-            aborted,
-        };
+        let completed = self.ending(producer_id, marker_offset, aborted)?;
+        self.open.remove(&producer_id);
+        self.open_by_first.remove(&completed.first_offset);
         if marker_offset >= high_watermark {
-            self.unreplicated.insert(first_offset, completed);
+            self.unreplicated.insert(completed.first_offset, completed);
         }
         Some(completed)
     }

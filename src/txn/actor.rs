@@ -120,8 +120,8 @@ pub struct TxnActor {
     /// A marker round is due (something was added or a leader moved): sent at the end of the
     /// current input.
     markers_due: bool,
-    /// The pause before the next resend; `None` while no resend timer is armed.
-    marker_retry_ms: Option<u64>,
+    /// A resend timer is armed.
+    marker_resend_armed: bool,
     /// The last pause used (doubled by each failed round, reset by a round with no failure).
     marker_backoff_ms: u64,
     abort_scan_armed: bool,
@@ -158,7 +158,7 @@ impl TxnActor {
             next_shard: 0,
             markers: Markers::default(),
             markers_due: false,
-            marker_retry_ms: None,
+            marker_resend_armed: false,
             marker_backoff_ms: MARKER_RETRY_MIN_MS,
             abort_scan_armed: false,
             lead_asked_mono_ms: BTreeMap::new(),
@@ -295,13 +295,17 @@ impl TxnActor {
         self.lead(ctx, partition);
     }
 
-    /// The answer for an id of `partition`, which has no shard here.
-    fn no_shard(&self, ctx: TCtx, partition: i32) -> ErrorCode {
+    /// The answer for an id of `partition`, which has no shard here; one led here has its
+    /// barrier asked for (`lead_if_idle`).
+    fn no_shard(&mut self, ctx: TCtx, partition: i32) -> ErrorCode {
         let leader = (self.leaders.as_ref())
             .and_then(|leaders| leaders.get(&state_tp(partition)).copied().flatten());
         match leader {
             _ if self.led_elsewhere.contains(&partition) => ErrorCode::NOT_COORDINATOR,
-            Some(node) if node == ctx.me.node => ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            Some(node) if node == ctx.me.node => {
+                self.lead_if_idle(ctx, partition);
+                ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+            }
             // Another node leads it, or nobody does now: the client looks again.
             _ => ErrorCode::NOT_COORDINATOR,
         }
@@ -315,11 +319,7 @@ impl TxnActor {
         let mut transactions = Vec::new();
         for shard in self.shards.values() {
             if let Err(code) = shard.list(&filter, now_ms, &mut transactions) {
-                return TxnReply::Listed(ListTxnResult {
-                    error_code: code,
-                    unknown_states: Vec::new(),
-                    transactions: Vec::new(),
-                });
+                return TxnReply::Listed(ListTxnResult::refused(code));
             }
         }
         transactions.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
@@ -354,11 +354,7 @@ impl TxnActor {
         if let Some(shard) = self.shards.get(&partition) {
             return shard.describe(transactional_id);
         }
-        let code = self.no_shard(ctx, partition);
-        if code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS {
-            self.lead_if_idle(ctx, partition);
-        }
-        TxnDescription::refused(transactional_id, code)
+        TxnDescription::refused(transactional_id, self.no_shard(ctx, partition))
     }
 
     fn on_request(&mut self, ctx: TCtx, id: RequestId, request: TxnRequest) {
@@ -385,9 +381,6 @@ impl TxnActor {
         let partition = coordinator_partition(transactional_id, count);
         let Some(shard) = self.shards.get(&partition) else {
             let code = self.no_shard(ctx, partition);
-            if code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS {
-                self.lead_if_idle(ctx, partition);
-            }
             return refuse(ctx, code);
         };
         let new_id = matches!(request, TxnRequest::InitProducerId(_))
@@ -501,12 +494,12 @@ impl TxnActor {
 
     /// Markers are sent again after a pause, doubling while rounds keep failing.
     fn resend_later(&mut self, ctx: TCtx) {
-        if self.marker_retry_ms.is_some() {
+        if self.marker_resend_armed {
             return;
         }
         let pause_ms = self.marker_backoff_ms;
         self.marker_backoff_ms = (pause_ms * 2).min(MARKER_RETRY_MAX_MS);
-        self.marker_retry_ms = Some(pause_ms);
+        self.marker_resend_armed = true;
         ctx.set_timer(TxnTimer::Markers, pause_ms);
     }
 
@@ -640,7 +633,7 @@ impl TxnActor {
                 let (finished, again) = self.markers.answered(&sent, codes.as_ref());
                 if again {
                     self.resend_later(ctx);
-                } else if self.marker_retry_ms.is_none() {
+                } else if !self.marker_resend_armed {
                     self.marker_backoff_ms = MARKER_RETRY_MIN_MS;
                 }
                 self.complete(ctx, finished);
@@ -683,7 +676,7 @@ impl TxnActor {
                 }
             }
             TxnTimer::Markers => {
-                self.marker_retry_ms = None;
+                self.marker_resend_armed = false;
                 self.markers_due = true;
             }
             TxnTimer::Reload { partition } => {

@@ -216,6 +216,8 @@ mod tests {
         assert_eq!(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.wire(), 3);
         assert_eq!(ErrorCode::INVALID_TOPIC_EXCEPTION.wire(), 17);
         assert_eq!(ErrorCode::UNSUPPORTED_VERSION.wire(), 35);
+        assert_eq!(ErrorCode::OPERATION_NOT_ATTEMPTED.wire(), 55);
+        assert_eq!(ErrorCode::TOPIC_AUTHORIZATION_FAILED.wire(), 29);
         assert_eq!(ErrorCode::KAFKA_STORAGE_ERROR.wire(), 56);
         assert_eq!(ErrorCode::UNKNOWN_TOPIC_ID.wire(), 100);
         assert_eq!(ErrorCode::TRANSACTIONAL_ID_NOT_FOUND.wire(), 105);

@@ -168,7 +168,7 @@ fn client_id(request: &KafkaRequest) -> String {
         .unwrap_or_default()
 }
 
-fn text(s: &str) -> StrBytes {
+pub(super) fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 

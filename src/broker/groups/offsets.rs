@@ -22,10 +22,13 @@ use kafka_protocol::messages::{
     OffsetFetchResponse, TopicName, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 
+use kafka_protocol::protocol::StrBytes;
+
 use super::{codec, opt_text, text};
 use crate::actor::client::ActorClient;
 use crate::broker::per_partition;
 use crate::broker::service::{KafkaRequest, Pending};
+use crate::broker::txn::answered_code;
 use crate::broker::BrokerService;
 use crate::messages::{
     CommittedOffset, GroupOffsets, NodeMsg, OffsetCommitArgs, OffsetFetchArgs, TopicMeta,
@@ -44,32 +47,30 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     ) -> Pending {
         let version = request.prefix.api_version;
         let listed = body.topics.iter().flat_map(|topic| {
-            topic.partitions.iter().map(move |p| {
-                let offset = CommittedOffset {
-                    offset: Offset(p.committed_offset),
-                    // v2-5 carry no epoch; the crate decodes it as -1 then.
-                    leader_epoch: LeaderEpoch(p.committed_leader_epoch),
-                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                };
+            // v2-5 carry no epoch; the crate decodes it as -1 then.
+            (topic.partitions.iter()).map(move |p| {
+                let offset = committed(
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    &p.committed_metadata,
+                );
                 (topic.name.0.as_str(), p.partition_index, offset)
             })
         });
-        // Kafka keys the commit by partition: a later listing replaces an earlier one.
-        let offsets = match per_partition::merge(listed) {
-            Ok(merged) => merged,
-            Err(e) => return Pending::Close(format!("OffsetCommit: {e}")),
+        let key = ApiKey::OffsetCommit;
+        let (known, unknown) = match self
+            .split_commit(merged(key, listed), Known::Partition)
+            .await
+        {
+            Ok(split) => split,
+            Err(closed) => return closed,
         };
-        let topics = match self.list_topics().await {
-            Ok(topics) => topics,
-            Err(e) => return Pending::Close(e.to_string()),
-        };
-        let (known, unknown) = split_known(offsets, &topics);
         if known.is_empty() {
-            let results = unknown
-                .into_iter()
-                .map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION))
-                .collect();
-            return codec::respond(request, ApiKey::OffsetCommit, &commit_response(results));
+            return codec::respond(
+                request,
+                key,
+                &commit_response(refused_unknown(unknown).collect()),
+            );
         }
         let args = OffsetCommitArgs {
             group: body.group_id.to_string(),
@@ -84,19 +85,20 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             offsets: known,
             api_version: version,
         };
-        self.ask_later(request, ApiKey::OffsetCommit, args, move |committed| {
-            let refused = unknown
-                .into_iter()
-                .map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
-            commit_response(committed.into_iter().chain(refused).collect())
+        self.ask_later(request, key, args, move |committed| {
+            commit_response(
+                committed
+                    .into_iter()
+                    .chain(refused_unknown(unknown))
+                    .collect(),
+            )
         })
         .await
     }
 
     /// TxnOffsetCommit v0–3: a transaction's commit of offsets, to the group's coordinator;
-    /// partitions of unknown topics are refused here, the rest pend in the
-    /// transaction until its marker. PRODUCER_FENCED reaches v0–2 as INVALID_PRODUCER_EPOCH
-    /// (KIP-588 added it at v3).
+    /// partitions of unknown topics are refused here, the rest pend in the transaction until
+    /// its marker. PRODUCER_FENCED reaches v0–2 as INVALID_PRODUCER_EPOCH (KIP-588).
     pub(super) async fn txn_offset_commit(
         &self,
         request: &KafkaRequest,
@@ -104,44 +106,38 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     ) -> Pending {
         let version = request.prefix.api_version;
         let listed = body.topics.iter().flat_map(|topic| {
-            topic.partitions.iter().map(move |p| {
-                let offset = CommittedOffset {
-                    offset: Offset(p.committed_offset),
-                    // v0-1 carry no epoch; the crate decodes it as -1 then.
-                    leader_epoch: LeaderEpoch(p.committed_leader_epoch),
-                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                };
+            // v0-1 carry no epoch; the crate decodes it as -1 then.
+            (topic.partitions.iter()).map(move |p| {
+                let offset = committed(
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    &p.committed_metadata,
+                );
                 (topic.name.0.as_str(), p.partition_index, offset)
             })
         });
-        let offsets = match per_partition::merge(listed) {
-            Ok(merged) => merged,
-            Err(e) => return Pending::Close(format!("TxnOffsetCommit: {e}")),
-        };
-        let topics = match self.list_topics().await {
-            Ok(topics) => topics,
-            Err(e) => return Pending::Close(e.to_string()),
-        };
+        let key = ApiKey::TxnOffsetCommit;
         // Kafka's `handleTxnOffsetCommitRequest` refuses an unknown topic, not a partition
         // number past its count (kafka-python's own test commits one).
-        let (known, unknown): (Vec<_>, Vec<_>) =
-            (offsets.into_iter()).partition(|(tp, _)| topics.contains_key(&tp.topic));
-        let unknown: Vec<TopicPartition> = unknown.into_iter().map(|(tp, _)| tp).collect();
-        let key = ApiKey::TxnOffsetCommit;
+        let (known, unknown) = match self.split_commit(merged(key, listed), Known::Topic).await {
+            Ok(split) => split,
+            Err(closed) => return closed,
+        };
         if known.is_empty() {
-            let results = unknown
-                .into_iter()
-                .map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION))
-                .collect();
-            return codec::respond(request, key, &txn_commit_response(results));
+            return codec::respond(
+                request,
+                key,
+                &txn_commit_response(refused_unknown(unknown).collect()),
+            );
         }
+        let v3 = version >= 3;
         let args = TxnOffsetCommitArgs {
             transactional_id: body.transactional_id.to_string(),
             group: body.group_id.to_string(),
             producer_id: ProducerId(body.producer_id.0),
             producer_epoch: body.producer_epoch,
-            generation: if version >= 3 { body.generation_id } else { -1 },
-            member_id: if version >= 3 {
+            generation: if v3 { body.generation_id } else { -1 },
+            member_id: if v3 {
                 body.member_id.to_string()
             } else {
                 String::new()
@@ -150,20 +146,24 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             offsets: known,
         };
         self.ask_later(request, key, args, move |committed| {
-            let refused = unknown
-                .into_iter()
-                .map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
-            let results = (committed.into_iter().chain(refused))
-                .map(|(tp, code)| match code {
-                    ErrorCode::PRODUCER_FENCED if version < 3 => {
-                        (tp, ErrorCode::INVALID_PRODUCER_EPOCH)
-                    }
-                    code => (tp, code),
-                })
+            let results = (committed.into_iter().chain(refused_unknown(unknown)))
+                .map(|(tp, code)| (tp, answered_code(key, version, code)))
                 .collect();
             txn_commit_response(results)
         })
         .await
+    }
+
+    /// A commit's merged offsets split into those the registry knows and the rest; a request
+    /// that could not be merged, or no registry, closes the connection.
+    async fn split_commit(
+        &self,
+        merged: Result<Vec<(TopicPartition, CommittedOffset)>, String>,
+        known_by: Known,
+    ) -> Result<(Vec<(TopicPartition, CommittedOffset)>, Vec<TopicPartition>), Pending> {
+        let offsets = merged.map_err(Pending::Close)?;
+        let topics = (self.list_topics().await).map_err(|e| Pending::Close(e.to_string()))?;
+        Ok(split_known(offsets, &topics, known_by))
     }
 
     pub(super) async fn offset_fetch(
@@ -228,17 +228,51 @@ fn partitions_of<'a>(
     })
 }
 
+/// What a commit's partition must name to be known: an existing partition (OffsetCommit), or
+/// only an existing topic (TxnOffsetCommit, as Kafka).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Known {
+    Partition,
+    Topic,
+}
+
+/// A commit's listed offsets merged by partition: a later listing replaces an earlier one, as
+/// Kafka keys them.
+fn merged<'a>(
+    key: ApiKey,
+    listed: impl Iterator<Item = (&'a str, i32, CommittedOffset)>,
+) -> Result<Vec<(TopicPartition, CommittedOffset)>, String> {
+    per_partition::merge(listed).map_err(|e| format!("{key:?}: {e}"))
+}
+
+/// A committed position as a request lists it.
+fn committed(offset: i64, leader_epoch: i32, metadata: &Option<StrBytes>) -> CommittedOffset {
+    CommittedOffset {
+        offset: Offset(offset),
+        leader_epoch: LeaderEpoch(leader_epoch),
+        metadata: metadata.as_ref().map(|m| m.to_string()),
+    }
+}
+
+/// UNKNOWN_TOPIC_OR_PARTITION for each of `unknown`.
+fn refused_unknown(
+    unknown: Vec<TopicPartition>,
+) -> impl Iterator<Item = (TopicPartition, ErrorCode)> {
+    (unknown.into_iter()).map(|tp| (tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION))
+}
+
 /// The commit's partitions the registry knows (with their offsets), and the ones it does not.
 pub(super) fn split_known(
     offsets: Vec<(TopicPartition, CommittedOffset)>,
     topics: &BTreeMap<String, TopicMeta>,
+    known_by: Known,
 ) -> (Vec<(TopicPartition, CommittedOffset)>, Vec<TopicPartition>) {
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for (tp, offset) in offsets {
-        let exists = topics
-            .get(&tp.topic)
-            .is_some_and(|meta| (0..meta.partitions).contains(&tp.partition));
+        let exists = topics.get(&tp.topic).is_some_and(|meta| {
+            known_by == Known::Topic || (0..meta.partitions).contains(&tp.partition)
+        });
         if exists {
             known.push((tp, offset));
         } else {

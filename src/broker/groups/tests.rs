@@ -413,7 +413,7 @@ fn a_commit_is_split_by_what_the_registry_knows() {
         (tp("nope", 0), committed(3)),
         (tp("a", -1), committed(4)),
     ];
-    let (known, unknown) = split_known(offsets, &topics);
+    let (known, unknown) = split_known(offsets, &topics, super::offsets::Known::Partition);
     assert_eq!(known, vec![(tp("a", 1), committed(1))]);
     assert_eq!(unknown, vec![tp("a", 2), tp("nope", 0), tp("a", -1)]);
 }

@@ -4,6 +4,7 @@
 //! DescribeTransactions on the id's coordinator.
 #![allow(clippy::disallowed_methods)] // host-side client: sleeps between retries
 
+use super::group::str_bytes;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -11,7 +12,6 @@ use kafka_protocol::messages::{
     ApiKey, DescribeTransactionsRequest, DescribeTransactionsResponse, FindCoordinatorRequest,
     FindCoordinatorResponse, ListTransactionsRequest, ListTransactionsResponse, TransactionalId,
 };
-use kafka_protocol::protocol::StrBytes;
 
 use super::cluster::Client;
 use super::error::{ClientError, ClientResult};
@@ -55,10 +55,6 @@ pub struct TransactionDescription {
     pub start_ms: Option<i64>,
     /// `(topic, partition)`, sorted.
     pub partitions: Vec<(String, i32)>,
-}
-
-fn str_bytes(text: &str) -> StrBytes {
-    StrBytes::from_string(text.to_string())
 }
 
 /// Runs `attempt` again after [`RETRY_BACKOFF_MS`] while it fails with a retriable error

@@ -193,8 +193,11 @@ impl Log {
         for path in &listing.leftovers {
             storage.remove_file(path).at(path)?;
         }
-        let (epochs, rebuild_epochs) = match epochs::load(storage.as_ref(), dir)? {
-            _ if rebuild_epochs => (Epochs::rebuilding(), true),
+        let loaded = match rebuild_epochs {
+            true => Loaded::Damaged,
+            false => epochs::load(storage.as_ref(), dir)?,
+        };
+        let (epochs, rebuild_epochs) = match loaded {
             Loaded::Cache(cache) => (Epochs::new(cache), false),
             Loaded::Damaged => (Epochs::rebuilding(), true),
         };
@@ -273,6 +276,9 @@ impl Log {
         let mut recovered = Vec::new();
         let mut contradicted = None;
         for (i, &base) in bases.iter().enumerate() {
+            if contradicted.is_some() {
+                break; // the open starts again with every epoch re-read
+            }
             let dense = self
                 .segments
                 .values()
