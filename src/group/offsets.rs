@@ -5,7 +5,7 @@
 //! Membership is not this module's business: the caller passes the verdict of
 //! `ClassicGroup::commit_allowed` (or, for a group that does not exist, [`unknown_group`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::faults::{self, Canary};
 use crate::messages::groups::{
@@ -55,6 +55,11 @@ pub struct StoredOffset {
     pub commit_timestamp_ms: i64,
     /// unix ms; only commits of OffsetCommit v2–4 with a `retention_time_ms` have one.
     pub expire_timestamp_ms: Option<i64>,
+    /// Where its record lies in the partition relative to the shard's other commits (a count
+    /// of the commits applied before it, in log order, during this shard's life): a
+    /// transaction's commit completed by its marker replaces only an older one (Kafka compares
+    /// the two batches' log offsets).
+    pub log_order: u64,
 }
 
 impl StoredOffset {
@@ -68,6 +73,7 @@ impl StoredOffset {
             },
             commit_timestamp_ms: value.commit_timestamp_ms,
             expire_timestamp_ms: value.expire_timestamp_ms,
+            log_order: 0,
         }
     }
 }
@@ -79,6 +85,9 @@ pub struct Offsets {
     /// By producer id: the offsets its open transaction commits, by group (Kafka's
     /// `pendingTransactionalOffsetCommits`).
     pending: BTreeMap<i64, BTreeMap<String, BTreeMap<TopicPartition, StoredOffset>>>,
+    /// Commits applied so far (plain or transactional, replayed or written): the next one's
+    /// [`StoredOffset::log_order`]. Writes are applied in issue order, which is log order.
+    applied: u64,
 }
 
 /// The records of a commit of `offsets` to `group`, with each partition's answer: too long
@@ -215,7 +224,9 @@ impl Offsets {
     }
 
     /// `producer_id`'s transaction ended on this partition: its pending offsets become
-    /// committed (`commit`) or are dropped (Kafka's `completePendingTxnOffsetCommit`).
+    /// committed (`commit`) or are dropped (Kafka's `completePendingTxnOffsetCommit`). A
+    /// pending offset replaces only a commit written before it: a plain commit written while
+    /// the transaction was open is newer and stays (Kafka's `olderThan`).
     pub fn txn_completed(&mut self, producer_id: i64, commit: bool) {
         let Some(pending) = self.pending.remove(&producer_id) else {
             return;
@@ -224,8 +235,22 @@ impl Offsets {
             return;
         }
         for (group, partitions) in pending {
-            self.groups.entry(group).or_default().extend(partitions);
+            let stored = self.groups.entry(group).or_default();
+            for (tp, value) in partitions {
+                match stored.get(&tp) {
+                    Some(newer) if newer.log_order > value.log_order => {}
+                    _ => {
+                        stored.insert(tp, value);
+                    }
+                }
+            }
         }
+    }
+
+    /// The next commit's place in log order.
+    fn next_log_order(&mut self) -> u64 {
+        self.applied += 1;
+        self.applied
     }
 
     /// A transactional commit replayed at load: pending in `producer_id`'s transaction.
@@ -236,6 +261,10 @@ impl Offsets {
         tp: TopicPartition,
         value: StoredOffset,
     ) {
+        let value = StoredOffset {
+            log_order: self.next_log_order(),
+            ..value
+        };
         let groups = self.pending.entry(producer_id).or_default();
         groups
             .entry(group.to_owned())
@@ -251,6 +280,34 @@ impl Offsets {
                 .get(group)
                 .is_some_and(|partitions| partitions.contains_key(tp))
         })
+    }
+
+    /// Every (group, partition) some open transaction has a commit of.
+    pub fn pending_commits(&self) -> impl Iterator<Item = (&String, &TopicPartition)> {
+        (self.pending.values().flatten())
+            .flat_map(|(group, partitions)| partitions.keys().map(move |tp| (group, tp)))
+    }
+
+    /// Drops every open transaction's commit of `group`'s `tp` (all its partitions when
+    /// `None`): a tombstone of the group's offset deletes the pending ones too (Kafka's
+    /// replay of an offset tombstone), else a deleted group's pending commit would bring its
+    /// offset back at the marker.
+    fn remove_pending(&mut self, group: &str, partitions: Option<&[TopicPartition]>) {
+        for groups in self.pending.values_mut() {
+            let Some(stored) = groups.get_mut(group) else {
+                continue;
+            };
+            match partitions {
+                Some(listed) => listed.iter().for_each(|tp| {
+                    stored.remove(tp);
+                }),
+                None => stored.clear(),
+            }
+            if stored.is_empty() {
+                groups.remove(group);
+            }
+        }
+        self.pending.retain(|_, groups| !groups.is_empty());
     }
 
     /// The outcome of a commit's write. `outcome` is the Append's own code: on success the
@@ -302,6 +359,7 @@ impl Offsets {
             };
         match outcome {
             Ok(()) => {
+                let log_order = self.next_log_order();
                 // A transaction's commits pend in it; the others are committed now.
                 let stored = match txn {
                     Some(producer_id) => self.pending.entry(producer_id).or_default(),
@@ -313,6 +371,7 @@ impl Offsets {
                         offset,
                         commit_timestamp_ms,
                         expire_timestamp_ms,
+                        log_order,
                     };
                     stored.insert(tp, value);
                 }
@@ -331,6 +390,10 @@ impl Offsets {
     pub fn replay(&mut self, group: &str, tp: TopicPartition, value: Option<StoredOffset>) {
         match value {
             Some(value) => {
+                let value = StoredOffset {
+                    log_order: self.next_log_order(),
+                    ..value
+                };
                 let stored = self.groups.entry(group.to_owned()).or_default();
                 // The canary applies the replayed commits out of order: the oldest one wins.
                 if faults::canary(Canary::GroupReplayOldestCommit) {
@@ -339,14 +402,7 @@ impl Offsets {
                     stored.insert(tp, value);
                 }
             }
-            None => {
-                if let Some(stored) = self.groups.get_mut(group) {
-                    stored.remove(&tp);
-                    if stored.is_empty() {
-                        self.groups.remove(group);
-                    }
-                }
-            }
+            None => self.remove(group, Some(std::slice::from_ref(&tp))),
         }
     }
 
@@ -398,9 +454,10 @@ impl Offsets {
             .map_or_else(Vec::new, |stored| stored.keys().cloned().collect())
     }
 
-    /// Drops `group`'s commits of `partitions` (all of them when `None`): its tombstones were
-    /// acknowledged.
+    /// Drops `group`'s commits of `partitions` (all of them when `None`), pending ones
+    /// included: its tombstones were acknowledged (or replayed).
     pub fn remove(&mut self, group: &str, partitions: Option<&[TopicPartition]>) {
+        self.remove_pending(group, partitions);
         let Some(stored) = self.groups.get_mut(group) else {
             return;
         };
@@ -420,14 +477,20 @@ impl Offsets {
         self.groups.get(group)
     }
 
-    /// Groups with a committed offset.
+    /// Groups with a committed offset or a transaction's commit pending (what the node's
+    /// group bound counts).
     pub fn group_count(&self) -> usize {
-        self.groups.len()
+        let pending_only: BTreeSet<&String> = (self.pending.values())
+            .flat_map(BTreeMap::keys)
+            .filter(|group| !self.groups.contains_key(*group))
+            .collect();
+        self.groups.len() + pending_only.len()
     }
 
-    /// Whether `group` has any committed offset.
+    /// Whether `group` has any committed offset, or a transaction's commit pending.
     pub fn has_offsets(&self, group: &str) -> bool {
         self.groups.contains_key(group)
+            || (self.pending.values()).any(|groups| groups.contains_key(group))
     }
 }
 

@@ -563,12 +563,19 @@ impl<W: Copy> Shard<W> {
         }
     }
 
-    /// The partitions of each group with a commit still in flight: retention leaves them be,
-    /// or its tombstone would land after, and delete, the newer commit.
+    /// The partitions of each group with a commit still in flight, or pending in an open
+    /// transaction: retention leaves them be (or its tombstone would land after, and delete,
+    /// the newer commit; Kafka keeps a pending one's offset too), and a deletion's tombstones
+    /// cover them.
     fn commits_in_flight(&self) -> BTreeMap<String, BTreeSet<TopicPartition>> {
         let mut pending: BTreeMap<String, BTreeSet<TopicPartition>> = BTreeMap::new();
+        for (group, tp) in self.offsets.pending_commits() {
+            pending.entry(group.clone()).or_default().insert(tp.clone());
+        }
         for write in self.writes.values() {
-            if let AfterWrite::Commit { group, offsets, .. } = &write.then {
+            if let AfterWrite::Commit { group, offsets, .. }
+            | AfterWrite::TxnCommit { group, offsets, .. } = &write.then
+            {
                 let partitions = pending.entry(group.clone()).or_default();
                 partitions.extend(offsets.iter().map(|(tp, _)| tp.clone()));
             }
@@ -615,8 +622,8 @@ impl<W: Copy> Shard<W> {
 
     /// Whether `request` would add an entry to [`Self::group_entries`]: a JoinGroup of a group
     /// without a state, a ConsumerGroupHeartbeat join of a group without a state or members (a
-    /// heartbeat that converts an Empty classic group replaces its entry), a commit of a group
-    /// without offsets.
+    /// heartbeat that converts an Empty classic group replaces its entry), a commit (plain or
+    /// transactional) of a group without offsets.
     pub fn adds_group_entry(&self, request: &GroupsRequest) -> bool {
         let stateless =
             |group: &str| !self.groups.contains_key(group) && !self.consumer.contains_key(group);
@@ -627,6 +634,7 @@ impl<W: Copy> Shard<W> {
                 call.args.member_epoch == 0 && stateless(&call.args.group)
             }
             GroupsRequest::OffsetCommit(args) => !self.offsets.has_offsets(&args.group),
+            GroupsRequest::TxnOffsetCommit(args) => !self.offsets.has_offsets(&args.group),
             _ => false,
         }
     }

@@ -9,8 +9,9 @@ use crate::messages::groups::{
 };
 use crate::types::{ErrorCode, LeaderEpoch, Offset, ProducerId, TopicPartition};
 
-use super::super::offsets::{unknown_group, CommitIdentity, Offsets};
+use super::super::offsets::{unknown_group, CommitIdentity, Offsets, StoredOffset};
 use super::super::output::{AfterWrite, GroupOut, OffsetsRecord};
+use super::super::records::OffsetValue;
 use super::super::settings::GroupSettings;
 use super::at;
 
@@ -418,4 +419,97 @@ fn a_transactional_commit_refused_or_failed_pends_nothing() {
         "a fenced producer's own error"
     );
     assert!(!o.is_pending("g", &tp(0)));
+}
+
+/// A plain commit and its write, acknowledged.
+fn commit_plain(o: &mut Offsets, offsets: Vec<(TopicPartition, CommittedOffset)>) {
+    let then = match commit(o, Ok(()), commit_args("g", offsets)) {
+        GroupOut::Write { then, .. } => then,
+        other => panic!("{other:?}"),
+    };
+    finish(o, then, Ok(()));
+}
+
+/// Kafka's `completePendingTxnOffsetCommit`: a transaction's commit replaces only an older
+/// committed offset. A plain commit written while the transaction was open is newer and is
+/// kept at the COMMIT marker; one written before the transaction's is replaced.
+#[test]
+fn a_committed_transaction_never_replaces_a_newer_plain_commit() {
+    let mut o = Offsets::default();
+    commit_plain(
+        &mut o,
+        vec![(tp(0), committed(5, "")), (tp(1), committed(5, ""))],
+    );
+    commit_in_txn(
+        &mut o,
+        7,
+        vec![(tp(0), committed(9, "")), (tp(1), committed(9, ""))],
+    );
+    commit_plain(&mut o, vec![(tp(1), committed(12, ""))]);
+    o.txn_completed(7, true);
+    assert_eq!(
+        offset_of(&o, 0, true),
+        (9, ErrorCode::NONE),
+        "older plain commit replaced"
+    );
+    assert_eq!(
+        offset_of(&o, 1, true),
+        (12, ErrorCode::NONE),
+        "newer plain commit kept"
+    );
+
+    // The same order replayed at a load gives the same answer.
+    let mut replayed = Offsets::default();
+    let stored = |offset| {
+        StoredOffset::from_record(OffsetValue {
+            offset,
+            leader_epoch: 0,
+            metadata: String::new(),
+            commit_timestamp_ms: 1,
+            expire_timestamp_ms: None,
+        })
+    };
+    replayed.replay("g", tp(1), Some(stored(5)));
+    replayed.replay_pending(7, "g", tp(1), stored(9));
+    replayed.replay("g", tp(1), Some(stored(12)));
+    replayed.txn_completed(7, true);
+    assert_eq!(offset_of(&replayed, 1, true), (12, ErrorCode::NONE));
+}
+
+/// Kafka's replay of an offset tombstone drops the open transactions' commits of that
+/// partition too: a deleted group's (or partition's) pending commit does not bring its
+/// offset back at the marker. A group with only pending commits exists (and counts against
+/// the node's group bound).
+#[test]
+fn deleting_offsets_drops_the_pending_transactional_ones() {
+    let mut o = Offsets::default();
+    commit_in_txn(
+        &mut o,
+        7,
+        vec![(tp(0), committed(9, "")), (tp(1), committed(9, ""))],
+    );
+    assert!(o.has_offsets("g"), "pending commits make the group known");
+    assert_eq!(o.group_count(), 1);
+    let pending: Vec<_> = o
+        .pending_commits()
+        .map(|(g, tp)| (g.clone(), tp.clone()))
+        .collect();
+    assert_eq!(pending, [("g".to_owned(), tp(0)), ("g".to_owned(), tp(1))]);
+
+    o.remove("g", Some(&[tp(0)]));
+    assert!(!o.is_pending("g", &tp(0)) && o.is_pending("g", &tp(1)));
+    o.replay("g", tp(1), None);
+    assert!(
+        !o.is_pending("g", &tp(1)),
+        "a replayed tombstone drops it too"
+    );
+    assert_eq!(o.group_count(), 0);
+    o.txn_completed(7, true);
+    assert_eq!(offset_of(&o, 0, false), (-1, ErrorCode::NONE));
+    assert_eq!(offset_of(&o, 1, false), (-1, ErrorCode::NONE));
+
+    commit_in_txn(&mut o, 8, vec![(tp(2), committed(3, ""))]);
+    o.remove("g", None);
+    o.txn_completed(8, true);
+    assert!(!o.has_offsets("g"), "the whole group's deletion drops them");
 }

@@ -22,6 +22,7 @@ fn stored(commit_ms: i64, expire_ms: Option<i64>) -> StoredOffset {
             metadata: Some(String::new()),
         },
         commit_timestamp_ms: commit_ms,
+        log_order: 0,
         expire_timestamp_ms: expire_ms,
     }
 }
