@@ -33,7 +33,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::markers::{Finished, JobKey, Markers};
+use super::markers::{Finished, JobRef, Markers};
 use super::settings::TxnSettings;
 use super::shard::{ListFilter, Shard, ShardOut, Unload};
 use crate::actor::{Actor, ActorId, Addr, CallFailure, CallId, Ctx, Input, RequestId};
@@ -103,7 +103,7 @@ enum Pending {
         shard: u64,
     },
     Markers {
-        sent: Vec<(JobKey, TopicPartition)>,
+        sent: Vec<(JobRef, TopicPartition)>,
     },
 }
 
@@ -469,7 +469,7 @@ impl TxnActor {
         };
         let round = self.markers.sends(leaders);
         for (node, writes) in round.calls {
-            let (sent, markers): (Vec<(JobKey, TopicPartition)>, Vec<MarkerWrite>) = (writes
+            let (sent, markers): (Vec<(JobRef, TopicPartition)>, Vec<MarkerWrite>) = (writes
                 .into_iter())
             .map(|(key, write)| ((key, write.tp.clone()), write))
             .unzip();
@@ -630,13 +630,21 @@ impl TxnActor {
                     ),
                     _ => None,
                 };
-                let (finished, again) = self.markers.answered(&sent, codes.as_ref());
-                if again {
+                let answered = self.markers.answered(&sent, codes.as_ref());
+                if answered.again {
                     self.resend_later(ctx);
                 } else if !self.marker_resend_armed {
                     self.marker_backoff_ms = MARKER_RETRY_MIN_MS;
                 }
-                self.complete(ctx, finished);
+                self.complete(ctx, answered.finished);
+                for (partition, shard) in answered.given_up {
+                    // The transaction stays prepared in this shard: reload it from the log,
+                    // which sends its markers again or finds another coordinator leading.
+                    if self.shard_of(partition, shard).is_some() {
+                        let why = Unload("a transaction's markers were fenced".into());
+                        self.reload_later(ctx, partition, why);
+                    }
+                }
             }
         }
     }

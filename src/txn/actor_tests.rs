@@ -444,6 +444,39 @@ fn a_load_that_finds_a_prepared_commit_sends_its_markers_and_completes_it() {
     );
 }
 
+/// A fenced marker answer gives the markers up, and the transaction would stay prepared in
+/// the shard for good: the shard is dropped and loaded again after a pause, and the load
+/// sends the prepared transaction's markers again.
+#[test]
+fn a_fenced_marker_reloads_the_shard_which_sends_the_markers_again() {
+    let mut h = with_id();
+    let (_, effects) = h.request(add("t", 0));
+    let (call, _, _) = only_call(effects);
+    h.reply(call, appended());
+    let (_, effects) = h.request(end("t", 0, true));
+    let (call, _, _) = only_call(effects);
+    let (call, _, _) = only_call(h.reply(call, appended()));
+    let fenced = produced(&[(tp("data", 0), ErrorCode::TRANSACTION_COORDINATOR_FENCED)]);
+    let effects = h.reply(call, fenced);
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::SetTimer {
+            key: TxnTimer::Reload { partition: 0 },
+            ..
+        }
+    )));
+    assert_eq!(h.actor.shard_count(), 0, "dropped until the reload");
+    assert_eq!(h.actor.marker_jobs(), 0);
+    let (_, to, msg) = only_call(h.step(Input::Timer {
+        key: TxnTimer::Reload { partition: 0 },
+    }));
+    assert_eq!(to.actor, PARTITIONS);
+    assert!(
+        matches!(msg, NodeMsg::Partitions(PartitionsRequest::Lead(_))),
+        "the reload starts with a barrier: {msg:?}"
+    );
+}
+
 #[test]
 fn a_resignation_drops_the_shard_and_its_markers() {
     let mut h = with_id();

@@ -12,7 +12,11 @@
 //! sent again to the leader the metadata then names, after a pause.
 //!
 //! A job belongs to one shard (by its id): a shard dropped drops its jobs
-//! ([`Markers::drop_shard`]); the next load sends them again from the log.
+//! ([`Markers::drop_shard`]); the next load sends them again from the log. A job given up is
+//! handed back ([`Answered::given_up`]) so its shard is reloaded: the transaction stays
+//! prepared in the log, and the reload either sends its markers again or finds another
+//! coordinator leading. Every job has its own generation, carried by its calls: an answer to
+//! a job given up, finished or replaced never counts for a later job of the same id.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,9 +36,13 @@ pub struct MarkerJob {
 /// A job's key: the `__transaction_state` partition whose shard owns it, and the id.
 pub type JobKey = (i32, String);
 
+/// A call's reference to the job a marker is for: its key and generation.
+pub type JobRef = (JobKey, u64);
+
 /// One job in progress.
 #[derive(Debug)]
 struct Job {
+    generation: u64,
     shard: u64,
     producer_id: i64,
     epoch: i16,
@@ -58,17 +66,30 @@ pub struct Finished {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Round {
     /// One call per leader node: the markers and the job each is for.
-    pub calls: BTreeMap<NodeId, Vec<(JobKey, MarkerWrite)>>,
+    pub calls: BTreeMap<NodeId, Vec<(JobRef, MarkerWrite)>>,
     /// Jobs that have nothing left to write.
     pub finished: Vec<Finished>,
     /// Some partition has no leader now: try again later.
     pub waiting: bool,
 }
 
+/// What one call's answer did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Answered {
+    /// Jobs now finished.
+    pub finished: Vec<Finished>,
+    /// Something must be sent again after a pause.
+    pub again: bool,
+    /// Jobs given up on a fenced answer, as (partition, shard): the shard is reloaded.
+    pub given_up: Vec<(i32, u64)>,
+}
+
 /// Every marker job of this node's coordinator.
 #[derive(Debug, Default)]
 pub struct Markers {
     jobs: BTreeMap<JobKey, Job>,
+    /// The last generation given to a job.
+    generation: u64,
 }
 
 impl Markers {
@@ -80,7 +101,9 @@ impl Markers {
         if todo.len() > 1 && crate::faults::canary(crate::faults::Canary::MarkerSkipsPartition) {
             todo.pop_last();
         }
+        self.generation += 1;
         let entry = Job {
+            generation: self.generation,
             shard,
             producer_id: job.producer_id,
             epoch: job.epoch,
@@ -135,7 +158,7 @@ impl Markers {
                     commit: job.commit,
                 };
                 let calls = round.calls.entry(*leader).or_default();
-                calls.push((key.clone(), write));
+                calls.push(((key.clone(), job.generation), write));
             }
         }
         round.finished = self.take_finished();
@@ -143,18 +166,20 @@ impl Markers {
     }
 
     /// The outcome of a call that carried `sent`: each partition's code (`None`: the call
-    /// failed, every marker in it is sent again). Returns the jobs now finished and whether
-    /// something must be sent again after a pause.
+    /// failed, every marker in it is sent again).
     pub fn answered(
         &mut self,
-        sent: &[(JobKey, TopicPartition)],
+        sent: &[(JobRef, TopicPartition)],
         codes: Option<&BTreeMap<TopicPartition, ErrorCode>>,
-    ) -> (Vec<Finished>, bool) {
-        let mut again = false;
-        for (key, tp) in sent {
+    ) -> Answered {
+        let mut answered = Answered::default();
+        for ((key, generation), tp) in sent {
             let Some(job) = self.jobs.get_mut(key) else {
-                continue; // given up, or its shard dropped
+                continue; // given up, finished, or its shard dropped
             };
+            if job.generation != *generation {
+                continue; // an earlier job's call
+            }
             let Some(out) = job.todo.get_mut(tp) else {
                 continue;
             };
@@ -170,12 +195,14 @@ impl Markers {
                         id = %key.1, ?tp, ?code,
                         "transaction markers given up: a newer producer epoch or coordinator owns it"
                     );
+                    answered.given_up.push((key.0, job.shard));
                     self.jobs.remove(key);
                 }
-                _ => again = true,
+                _ => answered.again = true,
             }
         }
-        (self.take_finished(), again)
+        answered.finished = self.take_finished();
+        answered
     }
 
     fn take_finished(&mut self) -> Vec<Finished> {
@@ -237,7 +264,7 @@ mod tests {
         assert!(to_one[0].1.commit);
         // Nothing is sent twice while its call is out.
         assert!(markers.sends(&leaders).calls.is_empty());
-        let key = (3, "t".to_string());
+        let key = ((3, "t".to_string()), 1);
         let sent_one: Vec<_> = [tp("a", 0), tp("b", 0)]
             .into_iter()
             .map(|tp| (key.clone(), tp))
@@ -246,9 +273,9 @@ mod tests {
             (tp("a", 0), ErrorCode::NONE),
             (tp("b", 0), ErrorCode::NOT_LEADER_OR_FOLLOWER),
         ]);
-        let (finished, again) = markers.answered(&sent_one, Some(&codes));
-        assert!(finished.is_empty());
-        assert!(again, "b-0 is sent again");
+        let answered = markers.answered(&sent_one, Some(&codes));
+        assert!(answered.finished.is_empty());
+        assert!(answered.again, "b-0 is sent again");
         // The leader of b-0 moved: the next round sends it to the new one.
         let moved = BTreeMap::from([
             (tp("a", 0), Some(NodeId(1))),
@@ -259,12 +286,12 @@ mod tests {
         assert_eq!(round.calls.keys().copied().collect::<Vec<_>>(), [NodeId(3)]);
         let written =
             BTreeMap::from([(tp("a", 1), ErrorCode::NONE), (tp("b", 0), ErrorCode::NONE)]);
-        let (finished, _) = markers.answered(&[(key.clone(), tp("b", 0))], Some(&written));
-        assert!(finished.is_empty(), "a-1's answer is still out");
-        let (finished, again) = markers.answered(&[(key.clone(), tp("a", 1))], Some(&written));
-        assert!(!again);
+        let answered = markers.answered(&[(key.clone(), tp("b", 0))], Some(&written));
+        assert!(answered.finished.is_empty(), "a-1's answer is still out");
+        let answered = markers.answered(&[(key.clone(), tp("a", 1))], Some(&written));
+        assert!(!answered.again);
         assert_eq!(
-            finished,
+            answered.finished,
             [Finished {
                 partition: 3,
                 shard: 1,
@@ -284,15 +311,34 @@ mod tests {
         let leaders = BTreeMap::from([(tp("a", 0), Some(NodeId(1)))]);
         let round = markers.sends(&leaders);
         assert_eq!(round.calls[&NodeId(1)].len(), 2);
-        let t = ((0, "t".to_string()), tp("a", 0));
-        let u = ((0, "u".to_string()), tp("a", 0));
-        let (finished, again) = markers.answered(&[t.clone(), u.clone()], None);
-        assert!(finished.is_empty() && again);
+        let t = (((0, "t".to_string()), 1), tp("a", 0));
+        let u = (((0, "u".to_string()), 2), tp("a", 0));
+        let answered = markers.answered(&[t.clone(), u.clone()], None);
+        assert!(answered.finished.is_empty() && answered.again);
         assert_eq!(markers.sends(&leaders).calls[&NodeId(1)].len(), 2);
         let codes = BTreeMap::from([(tp("a", 0), ErrorCode::TRANSACTION_COORDINATOR_FENCED)]);
-        let (finished, again) = markers.answered(&[t], Some(&codes));
-        assert!(finished.is_empty() && !again);
+        let answered = markers.answered(&[t.clone()], Some(&codes));
+        assert!(answered.finished.is_empty() && !answered.again);
+        assert_eq!(answered.given_up, [(0, 1)], "its shard is reloaded");
         assert_eq!(markers.len(), 1, "t is given up, u is not");
+
+        // t's next job: a late answer to the given-up job's call does not count for it.
+        markers.add(0, 1, 5, job("t", &[tp("a", 0)]));
+        let late = BTreeMap::from([(tp("a", 0), ErrorCode::NONE)]);
+        let answered = markers.answered(&[t], Some(&late));
+        assert!(answered.finished.is_empty());
+        assert_eq!(
+            markers.len(),
+            2,
+            "the new job still waits for its own marker"
+        );
+        let round = markers.sends(&leaders);
+        let sent: Vec<_> = round.calls[&NodeId(1)]
+            .iter()
+            .map(|(r, w)| (r.clone(), w.tp.clone()))
+            .collect();
+        assert_eq!(sent.len(), 1, "u's call is still out; t's new one goes");
+        assert_eq!(markers.answered(&sent, Some(&late)).finished.len(), 1);
     }
 
     #[test]
@@ -308,8 +354,8 @@ mod tests {
         let round = markers.sends(&elected);
         assert_eq!(round.calls[&NodeId(2)].len(), 1, "gone-0 was dropped");
         let codes = BTreeMap::from([(tp("a", 0), ErrorCode::NONE)]);
-        let (finished, _) = markers.answered(&[((0, "t".into()), tp("a", 0))], Some(&codes));
-        assert_eq!(finished.len(), 1);
+        let answered = markers.answered(&[(((0, "t".into()), 1), tp("a", 0))], Some(&codes));
+        assert_eq!(answered.finished.len(), 1);
         // A job with no partition left finishes at the next round.
         markers.add(0, 1, 5, job("e", &[]));
         assert_eq!(markers.sends(&elected).finished.len(), 1);

@@ -31,7 +31,8 @@ use crate::limits::{TXN_RECORD_BYTES_MAX, TXN_WAITING_FOR_ID_MAX};
 use crate::messages::groups::LeaderTerm;
 use crate::messages::partitions::FetchPartitionResult;
 use crate::messages::txn::{
-    InitTxnArgs, ListTxnArgs, ListedTxn, TxnDescription, TxnReply, TxnRequest,
+    AddPartitionsArgs, EndTxnArgs, InitTxnArgs, ListTxnArgs, ListedTxn, TxnDescription, TxnReply,
+    TxnRequest,
 };
 use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, ProducerId, TopicPartition};
@@ -148,6 +149,8 @@ pub struct Shard<W> {
     /// The bytes of the ids' names (the node's bound counts them).
     id_bytes: usize,
     writes: BTreeMap<u64, InFlight<W>>,
+    /// How many of `writes` each id has (so that a request's check is no scan of them).
+    writes_by_id: BTreeMap<String, usize>,
     next_write: u64,
     /// Producer ids granted and not used yet.
     spare_producer_ids: Vec<i64>,
@@ -175,6 +178,7 @@ impl<W: Copy> Shard<W> {
             ids: BTreeMap::new(),
             id_bytes: 0,
             writes: BTreeMap::new(),
+            writes_by_id: BTreeMap::new(),
             next_write: 0,
             spare_producer_ids: Vec::new(),
             waiting_for_id: VecDeque::new(),
@@ -316,11 +320,29 @@ impl<W: Copy> Shard<W> {
             let reply = TxnReply::refused(&request, ErrorCode::INVALID_REQUEST);
             return out.push(ShardOut::Answer(w, reply));
         };
+        let current = self.ids.get(&id);
         if self.writing(&id) {
-            let reply = TxnReply::refused(&request, ErrorCode::CONCURRENT_TRANSACTIONS);
+            // Kafka checks the producer first: a fenced or foreign producer learns that
+            // rather than to retry (InitProducerId has no producer to check).
+            let code = match &request {
+                TxnRequest::AddPartitions(AddPartitionsArgs {
+                    producer_id,
+                    producer_epoch,
+                    ..
+                })
+                | TxnRequest::EndTxn(EndTxnArgs {
+                    producer_id,
+                    producer_epoch,
+                    ..
+                }) => {
+                    transitions::check_known_producer(current, producer_id.0, *producer_epoch).err()
+                }
+                _ => None,
+            };
+            let code = code.unwrap_or(ErrorCode::CONCURRENT_TRANSACTIONS);
+            let reply = TxnReply::refused(&request, code);
             return out.push(ShardOut::Answer(w, reply));
         }
-        let current = self.ids.get(&id);
         match &request {
             TxnRequest::InitProducerId(args) => self.init(now_ms, w, args.clone(), out),
             TxnRequest::AddPartitions(args) => {
@@ -354,7 +376,7 @@ impl<W: Copy> Shard<W> {
 
     /// Whether `id` has a write in flight.
     fn writing(&self, id: &str) -> bool {
-        self.writes.values().any(|write| write.id == id)
+        self.writes_by_id.contains_key(id)
     }
 
     /// AddPartitions and EndTxn: new metadata to write (answered NONE once acknowledged), an
@@ -510,6 +532,7 @@ impl<W: Copy> Shard<W> {
         }
         let write = self.next_write;
         self.next_write += 1;
+        *self.writes_by_id.entry(id.clone()).or_default() += 1;
         self.writes.insert(write, InFlight { id, next, after });
         out.push(ShardOut::Append { write, batch });
     }
@@ -529,6 +552,12 @@ impl<W: Copy> Shard<W> {
             // Answered with the rest by `abandon`.
             self.writes.insert(write, in_flight);
             return Err(Unload(format!("write {write} failed: {code:?}")));
+        }
+        if let Some(count) = self.writes_by_id.get_mut(&in_flight.id) {
+            *count -= 1;
+            if *count == 0 {
+                self.writes_by_id.remove(&in_flight.id);
+            }
         }
         let name_bytes = in_flight.id.len();
         match in_flight.next {

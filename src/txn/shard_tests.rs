@@ -187,6 +187,15 @@ fn a_transaction_opens_and_ends_with_one_write_at_a_time() {
         answered(&mut shard, end("a", 1000, 0, true)),
         TxnReply::EndTxn(ErrorCode::CONCURRENT_TRANSACTIONS)
     );
+    // Kafka's order: a fenced or foreign producer is told so even while a write is out.
+    assert_eq!(
+        answered(&mut shard, end("a", 1000, 1, true)),
+        TxnReply::EndTxn(ErrorCode::PRODUCER_FENCED)
+    );
+    assert_eq!(
+        answered(&mut shard, add("a", 1001, 0)),
+        TxnReply::AddPartitions(ErrorCode::INVALID_PRODUCER_ID_MAPPING)
+    );
     let mut out = Vec::new();
     shard.appended(write, Ok(()), &mut out).unwrap();
     assert_eq!(

@@ -185,6 +185,16 @@ pub fn init_producer_id(
     }
 }
 
+/// [`check_producer`] of an id that may be unknown (INVALID_PRODUCER_ID_MAPPING).
+pub fn check_known_producer(
+    current: Option<&TxnMetadata>,
+    producer_id: i64,
+    epoch: i16,
+) -> Result<(), ErrorCode> {
+    let meta = current.ok_or(ErrorCode::INVALID_PRODUCER_ID_MAPPING)?;
+    check_producer(meta, producer_id, epoch)
+}
+
 /// Checks a client's (producer id, epoch) against the id's (AddPartitionsToTxn,
 /// AddOffsetsToTxn, EndTxn): another producer id is INVALID_PRODUCER_ID_MAPPING, another
 /// epoch PRODUCER_FENCED.
