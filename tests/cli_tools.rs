@@ -1215,6 +1215,113 @@ fn until_settled<R>(mut ask: impl FnMut() -> R, code: impl Fn(&R) -> i16) -> R {
     }
 }
 
+/// `rill perf produce --transactional-id --transaction-duration-ms` (Kafka's
+/// producer-perf-test flags): the records go out in transactions committed every duration;
+/// a read_committed consumer reads every one of them (and no marker), and the id's last
+/// transaction is CompleteCommit. A second run under the same id fences nothing of the first
+/// (which ended) and commits too.
+#[test]
+fn perf_produce_with_transactions_commits_every_record() {
+    let server = RillServer::start(&[]);
+    let b = server.addr.to_string();
+    create_topic(&b, "txn-perf", 2);
+    let produce = |records: &str| {
+        ok(rill(
+            &[
+                "perf",
+                "produce",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "txn-perf",
+                "--num-records",
+                records,
+                // Small: the consumers' output must fit the pipe `run` reads after the exit.
+                "--record-size",
+                "10",
+                "--throughput",
+                "2000",
+                "--transactional-id",
+                "perf-txn",
+                "--transaction-duration-ms",
+                "200",
+                "--producer-property",
+                "linger.ms=2",
+            ],
+            "",
+        ))
+    };
+    let out = produce("2000");
+    assert!(out.contains("2000 records sent, "), "{out}");
+    let committed: u64 = (out.lines().last())
+        .and_then(|l| l.strip_suffix(" transactions committed."))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no transaction count: {out}"));
+    // About one second at 2000 records/s, one transaction per 200 ms.
+    assert!(committed >= 3, "{out}");
+    let out = produce("500");
+    assert!(out.contains("500 records sent, "), "{out}");
+    let consume = |isolation: &str| {
+        ok(rill(
+            &[
+                "console-consumer",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "txn-perf",
+                "--from-beginning",
+                "--isolation-level",
+                isolation,
+                "--timeout-ms",
+                "3000",
+            ],
+            "",
+        ))
+        .lines()
+        .count()
+    };
+    assert_eq!(consume("read_committed"), 2500);
+    assert_eq!(consume("read_uncommitted"), 2500, "markers never surface");
+    let out = ok(rill(
+        &[
+            "transactions",
+            "--bootstrap-server",
+            &b,
+            "describe",
+            "--transactional-id",
+            "perf-txn",
+        ],
+        "",
+    ));
+    let row = out.lines().nth(1).map(table_cells).unwrap_or_default();
+    assert_eq!(row.get(4), Some(&"CompleteCommit"), "{out}");
+    assert_eq!(row.get(3), Some(&"1"), "the second run's epoch: {out}");
+    // A zero duration is refused as Kafka's tool refuses it.
+    let err = fails(
+        rill(
+            &[
+                "perf",
+                "produce",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "txn-perf",
+                "--num-records",
+                "1",
+                "--record-size",
+                "1",
+                "--throughput",
+                "-1",
+                "--transaction-duration-ms",
+                "0",
+            ],
+            "",
+        ),
+        2,
+    );
+    assert!(err.contains("greater than 0"), "{err}");
+}
+
 /// The cells of one line of a `rill transactions` table: Kafka's columns, each padded and
 /// followed by a tab.
 fn table_cells(line: &str) -> Vec<&str> {

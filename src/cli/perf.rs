@@ -22,6 +22,11 @@ USAGE:
                       --throughput R|-1 [--producer-property acks=.. linger.ms=.. batch.size=..]...
                       [--producer-props ...]...   (the same as --producer-property)
                       [--reporting-interval MS]   (accepted; progress prints every 5 s)
+                      [--transactional-id ID] [--transaction-duration-ms MS]
+                                  (transactional: each transaction is committed once it has
+                                   been open MS, default 3000; either flag turns transactions
+                                   on, the id defaulting to Kafka's
+                                   performance-producer-default-transactional-id)
     rill perf consume --bootstrap-server H:P --topic T --messages N [--timeout-ms MS]
                       [--group G]   (as a member of group G: its partitions, from its commits or
                                      the earliest offset, committed every 5 s and at the end;
@@ -44,9 +49,16 @@ pub(super) const SPEC: Spec = Spec {
         "--seconds",
         "--reporting-interval",
         "--group",
+        "--transactional-id",
+        "--transaction-duration-ms",
     ],
     properties: &["--producer-property", "--producer-props"],
 };
+
+/// kafka-producer-perf-test's transactional id when only the duration is given.
+const DEFAULT_TRANSACTIONAL_ID: &str = "performance-producer-default-transactional-id";
+/// kafka-producer-perf-test's transaction duration when only the id is given.
+const DEFAULT_TRANSACTION_DURATION_MS: u64 = 3000;
 
 /// How often progress is printed.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
@@ -224,19 +236,52 @@ fn payload(record_size: usize) -> Vec<u8> {
         .collect()
 }
 
+/// The producer's settings with kafka-producer-perf-test's transaction flags applied: the
+/// config and, when transactional, how long each transaction stays open.
+fn transactional_config(args: &Args) -> CliResult<(ProducerConfig, Option<Duration>)> {
+    let mut config = producer_config(args)?;
+    if let Some(id) = args.value("--transactional-id") {
+        config.set("transactional.id", id)?;
+    }
+    let duration_ms: Option<u64> = args.number("--transaction-duration-ms")?;
+    if duration_ms == Some(0) {
+        return Err(CliError::Usage(
+            "--transaction-duration-ms must be greater than 0".into(),
+        ));
+    }
+    if duration_ms.is_some() && config.transactional_id.is_none() {
+        config.set("transactional.id", DEFAULT_TRANSACTIONAL_ID)?;
+    }
+    let duration = (config.transactional_id.is_some())
+        .then(|| Duration::from_millis(duration_ms.unwrap_or(DEFAULT_TRANSACTION_DURATION_MS)));
+    Ok((config, duration))
+}
+
 async fn produce(client: Arc<Client>, args: &Args) -> CliResult {
     let topic = args.required("--topic")?;
     let num_records: u64 = required_number(args, "--num-records")?;
     let record_size: usize = required_number(args, "--record-size")?;
     let throughput: f64 = required_number(args, "--throughput")?;
-    let config = producer_config(args)?;
+    let (config, transaction_duration) = transactional_config(args)?;
     let mut producer = Producer::new(client, topic, config).await?;
     let value = payload(record_size);
     let mut stats = ProduceStats::new(num_records);
     let start = Instant::now();
+    let mut transaction_start = start;
+    let mut transactions = 0u64;
     for i in 0..num_records {
         paced_send(&mut producer, &mut stats, start, i, throughput, &value).await?;
         stats.maybe_progress(record_size);
+        // Kafka's loop: commit once the transaction has been open its duration.
+        if transaction_duration.is_some_and(|d| transaction_start.elapsed() >= d) {
+            producer.commit_transaction().await?;
+            transactions += 1;
+            transaction_start = Instant::now();
+        }
+    }
+    if transaction_duration.is_some() {
+        // The last transaction is committed by close below.
+        transactions += 1;
     }
     for outcome in producer.close().await? {
         stats.absorb(&outcome);
@@ -250,6 +295,9 @@ async fn produce(client: Arc<Client>, args: &Args) -> CliResult {
         rate * record_size as f64 / (1024.0 * 1024.0),
         stats.latencies.summary()
     );
+    if transaction_duration.is_some() {
+        println!("{transactions} transactions committed.");
+    }
     if stats.failed > 0 {
         return Err(CliError::Failed(format!(
             "{} records failed; first error: {}",

@@ -12,6 +12,8 @@
 //!   OffsetCommit (as an admin, from outside the group).
 //! * [`transactions`] — transactions as an admin sees them: ListTransactions of every broker,
 //!   FindCoordinator and DescribeTransactions of one transactional id.
+//! * [`txn_producer`] — a transactional producer's session: InitProducerId, AddPartitionsToTxn,
+//!   sequences, EndTxn (the producer's `transactional.id`).
 //! * [`member`] — a classic group member (JoinGroup, the range assignor, SyncGroup, Heartbeat,
 //!   LeaveGroup); [`group_consumer`] — a consumer of the partitions it is given, committing.
 //! * [`error`] — [`ClientError`], with Kafka's error names.
@@ -31,6 +33,7 @@ pub mod murmur2;
 pub mod producer;
 pub mod records;
 pub mod transactions;
+pub mod txn_producer;
 pub mod versions;
 
 pub use cluster::{Client, ClientConfig, ClusterMetadata};

@@ -10,6 +10,7 @@
 #![allow(clippy::disallowed_methods)] // host-side client: reads the clock, spawns ack waiters
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +26,7 @@ use super::error::{ClientError, ClientResult};
 use super::limits::{PRODUCER_INFLIGHT_BATCHES_MAX, RETRIES_MAX, RETRY_BACKOFF_MS};
 use super::murmur2::partition_for_key;
 use super::records::BatchBuilder;
+use super::txn_producer::TxnSession;
 use crate::types::ErrorCode;
 
 /// Producer settings under the Java client's names.
@@ -40,6 +42,10 @@ pub struct ProducerConfig {
     pub request_timeout_ms: u64,
     /// `allow.auto.create.topics`.
     pub allow_auto_create: bool,
+    /// `transactional.id`: a transactional producer ([`Producer::commit_transaction`]).
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: the coordinator aborts a transaction open longer.
+    pub transaction_timeout_ms: i32,
 }
 
 impl Default for ProducerConfig {
@@ -50,6 +56,9 @@ impl Default for ProducerConfig {
             batch_size_bytes: 16_384,
             request_timeout_ms: 30_000,
             allow_auto_create: true,
+            transactional_id: None,
+            // The Java client's default.
+            transaction_timeout_ms: 60_000,
         }
     }
 }
@@ -77,6 +86,16 @@ impl ProducerConfig {
                 self.allow_auto_create = value.parse().map_err(|_| {
                     format!("allow.auto.create.topics must be true or false, got '{value}'")
                 })?
+            }
+            "transactional.id" => {
+                if value.is_empty() {
+                    return Err("transactional.id must not be empty".into());
+                }
+                self.transactional_id = Some(value.to_owned());
+            }
+            "transaction.timeout.ms" => {
+                self.transaction_timeout_ms = i32::try_from(number(value)?)
+                    .map_err(|_| format!("transaction.timeout.ms is too large: {value}"))?
             }
             "compression.type" => {
                 if value != "none" {
@@ -134,6 +153,10 @@ pub struct Producer {
     inflight: Arc<Semaphore>,
     outcomes_tx: mpsc::UnboundedSender<BatchOutcome>,
     outcomes_rx: mpsc::UnboundedReceiver<BatchOutcome>,
+    /// A transactional producer's session; its batches carry its identity.
+    txn: Option<TxnSession>,
+    /// A batch of the open transaction failed for good: it can only be aborted.
+    txn_failed: Arc<AtomicBool>,
 }
 
 /// Wall-clock milliseconds, the CreateTime of records.
@@ -151,6 +174,10 @@ impl Producer {
         config: ProducerConfig,
     ) -> ClientResult<Self> {
         let leaders = topic_leaders(&client, topic, config.allow_auto_create).await?;
+        let txn = match &config.transactional_id {
+            Some(id) => Some(TxnSession::init(&client, id, config.transaction_timeout_ms).await?),
+            None => None,
+        };
         let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
         Ok(Self {
             client,
@@ -164,7 +191,44 @@ impl Producer {
             inflight: Arc::new(Semaphore::new(PRODUCER_INFLIGHT_BATCHES_MAX)),
             outcomes_tx,
             outcomes_rx,
+            txn,
+            txn_failed: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Whether this producer is transactional (`transactional.id`).
+    pub fn is_transactional(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// Sends every open batch, waits for every acknowledgement, then commits the open
+    /// transaction (`commitTransaction()`). A batch of it that failed for good aborts it
+    /// instead and fails. A producer that is not transactional only flushes.
+    pub async fn commit_transaction(&mut self) -> ClientResult<()> {
+        self.flush().await?;
+        self.wait_acknowledged().await?;
+        let Some(txn) = &mut self.txn else {
+            return Ok(());
+        };
+        let failed = self.txn_failed.swap(false, Ordering::Relaxed);
+        txn.end(&self.client, !failed).await?;
+        if failed {
+            return Err(ClientError::Invalid(
+                "a batch of the transaction failed: the transaction was aborted".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits until no batch is in flight.
+    async fn wait_acknowledged(&self) -> ClientResult<()> {
+        let all = PRODUCER_INFLIGHT_BATCHES_MAX as u32;
+        let _all_done = self
+            .inflight
+            .acquire_many(all)
+            .await
+            .map_err(|_| ClientError::Invalid("producer is closed".into()))?;
+        Ok(())
     }
 
     pub fn partition_count(&self) -> i32 {
@@ -266,9 +330,10 @@ impl Producer {
         self.outcomes_rx.try_recv().ok()
     }
 
-    /// Sends what is left, waits for every acknowledgement, returns the outcomes not yet taken.
+    /// Sends what is left, waits for every acknowledgement (a transactional producer commits
+    /// its open transaction), returns the outcomes not yet taken.
     pub async fn close(mut self) -> ClientResult<Vec<BatchOutcome>> {
-        self.flush().await?;
+        self.commit_transaction().await?;
         let all = PRODUCER_INFLIGHT_BATCHES_MAX as u32;
         let _all_done = self
             .inflight
@@ -298,7 +363,16 @@ impl Producer {
             .acquire_owned()
             .await
             .map_err(|_| ClientError::Invalid("producer is closed".into()))?;
-        let records = Bytes::from(open.builder.finish());
+        let producer = match &mut self.txn {
+            Some(txn) => {
+                txn.add_partition(&self.client, &self.topic, partition)
+                    .await?;
+                let count = open.builder.record_count();
+                Some(txn.next_batch(&self.topic, partition, count))
+            }
+            None => None,
+        };
+        let records = Bytes::from(open.builder.finish_as(producer));
         let request = produce_request(&self.topic, partition, records, &self.config);
         let first = self.write_once(partition, &request).await;
         let job = AckJob {
@@ -311,6 +385,7 @@ impl Producer {
             record_ids: open.record_ids,
             enqueued_at: open.enqueued_at,
             outcomes: self.outcomes_tx.clone(),
+            txn_failed: self.txn.is_some().then(|| self.txn_failed.clone()),
             _permit: permit,
         };
         tokio::spawn(job.run(first));
@@ -409,6 +484,8 @@ struct AckJob {
     record_ids: Vec<u64>,
     enqueued_at: Vec<Instant>,
     outcomes: mpsc::UnboundedSender<BatchOutcome>,
+    /// A transactional producer's flag: set when this batch fails for good.
+    txn_failed: Option<Arc<AtomicBool>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -437,6 +514,9 @@ impl AckJob {
                 other => break other,
             }
         };
+        if let (Err(_), Some(failed)) = (&base_offset, &self.txn_failed) {
+            failed.store(true, Ordering::Relaxed);
+        }
         let _ = self.outcomes.send(BatchOutcome {
             partition: self.partition,
             record_ids: self.record_ids,

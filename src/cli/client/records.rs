@@ -16,6 +16,20 @@ use super::error::{ClientError, ClientResult};
 /// Compression codec ids of the batch attributes (bits 0-2).
 const COMPRESSION_NAMES: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 
+/// The producer a batch is written by (its header's idempotence fields): an idempotent or
+/// transactional producer's id, epoch and the sequence of its first record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    /// Part of a transaction (attribute bit 4).
+    pub transactional: bool,
+}
+
+/// The attributes bit of a transactional batch.
+const TRANSACTIONAL_ATTRIBUTE: i16 = 0x10;
+
 /// Builds one uncompressed v2 batch incrementally.
 #[derive(Debug)]
 pub struct BatchBuilder {
@@ -75,9 +89,14 @@ impl BatchBuilder {
         self.max_timestamp_ms = self.max_timestamp_ms.max(timestamp_ms);
     }
 
-    /// Writes the header and CRC and returns the batch bytes. Panics on an empty batch
-    /// (a programmer error: callers seal only batches holding records).
-    pub fn finish(mut self) -> Vec<u8> {
+    /// Writes the header and CRC and returns the batch bytes, with no producer. Panics on an
+    /// empty batch (a programmer error: callers seal only batches holding records).
+    pub fn finish(self) -> Vec<u8> {
+        self.finish_as(None)
+    }
+
+    /// [`BatchBuilder::finish`] under `producer`'s id, epoch and sequence when given.
+    pub fn finish_as(mut self, producer: Option<BatchProducer>) -> Vec<u8> {
         assert!(self.records > 0, "a record batch needs at least one record");
         let b = &mut self.buf;
         let batch_length = (b.len() - LOG_OVERHEAD_BYTES) as i32;
@@ -85,13 +104,21 @@ impl BatchBuilder {
         b[8..12].copy_from_slice(&batch_length.to_be_bytes());
         b[12..16].copy_from_slice(&(-1i32).to_be_bytes());
         b[16] = MAGIC_V2 as u8;
-        b[21..23].copy_from_slice(&0i16.to_be_bytes());
+        let attributes = match producer {
+            Some(p) if p.transactional => TRANSACTIONAL_ATTRIBUTE,
+            _ => 0,
+        };
+        b[21..23].copy_from_slice(&attributes.to_be_bytes());
         b[23..27].copy_from_slice(&(self.records - 1).to_be_bytes());
         b[27..35].copy_from_slice(&self.base_timestamp_ms.to_be_bytes());
         b[35..43].copy_from_slice(&self.max_timestamp_ms.to_be_bytes());
-        b[43..51].copy_from_slice(&(-1i64).to_be_bytes());
-        b[51..53].copy_from_slice(&(-1i16).to_be_bytes());
-        b[53..57].copy_from_slice(&(-1i32).to_be_bytes());
+        let (producer_id, epoch, sequence) = match producer {
+            Some(p) => (p.producer_id, p.producer_epoch, p.base_sequence),
+            None => (-1, -1, -1),
+        };
+        b[43..51].copy_from_slice(&producer_id.to_be_bytes());
+        b[51..53].copy_from_slice(&epoch.to_be_bytes());
+        b[53..57].copy_from_slice(&sequence.to_be_bytes());
         b[57..61].copy_from_slice(&self.records.to_be_bytes());
         let crc = batch::compute_crc(b);
         b[17..21].copy_from_slice(&crc.to_be_bytes());
@@ -385,6 +412,38 @@ mod tests {
         assert_eq!(records[2].timestamp_ms, 999_000);
         assert_eq!(records[0].key, Some(&b"key-0"[..]));
         assert_eq!(records[0].value, Some(&big[..]));
+    }
+
+    /// A transactional producer's batch carries its id, epoch, sequence and the
+    /// transactional attribute; its CRC still checks (the broker's validation reads them).
+    #[test]
+    fn a_producer_s_batch_carries_its_identity() {
+        let mut b = BatchBuilder::new(1000, 0);
+        b.append(None, b"v", 1000);
+        b.append(None, b"w", 1001);
+        let producer = BatchProducer {
+            producer_id: 4242,
+            producer_epoch: 3,
+            base_sequence: 17,
+            transactional: true,
+        };
+        let bytes = b.finish_as(Some(producer));
+        let header = BatchHeader::parse(&bytes).unwrap();
+        assert_eq!(
+            (
+                header.producer_id,
+                header.producer_epoch,
+                header.base_sequence
+            ),
+            (4242, 3, 17)
+        );
+        assert!(header.is_transactional() && !header.is_control());
+        assert_eq!(header.crc, batch::compute_crc(&bytes));
+        let mut plain = BatchBuilder::new(1000, 0);
+        plain.append(None, b"v", 1000);
+        let header = BatchHeader::parse(&plain.finish()).unwrap();
+        assert_eq!((header.producer_id, header.base_sequence), (-1, -1));
+        assert!(!header.is_transactional());
     }
 
     #[test]

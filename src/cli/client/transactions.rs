@@ -60,7 +60,7 @@ pub struct TransactionDescription {
 /// Runs `attempt` again after [`RETRY_BACKOFF_MS`] while it fails with a retriable error
 /// (a coordinator loading or moving, the state topic being created), for at most the client's
 /// request timeout.
-async fn retrying<T, F, Fut>(client: &Client, mut attempt: F) -> ClientResult<T>
+pub(super) async fn retrying<T, F, Fut>(client: &Client, mut attempt: F) -> ClientResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ClientResult<T>>,
@@ -200,7 +200,7 @@ async fn describe_at_coordinator(
 }
 
 /// The node id of `transactional_id`'s coordinator (FindCoordinator, key type 1).
-async fn find_transaction_coordinator(
+pub(super) async fn find_transaction_coordinator(
     client: &Client,
     transactional_id: &str,
 ) -> ClientResult<i32> {

@@ -49,6 +49,10 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     // v2 an id pattern the tool does not send.
     (ApiKey::ListTransactions, 0, 1),
     (ApiKey::DescribeTransactions, 0, 0),
+    // A transactional producer (`rill perf produce --transactional-id`).
+    (ApiKey::InitProducerId, 1, 4),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].
