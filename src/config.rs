@@ -107,6 +107,10 @@ pub struct ServerConfig {
     /// `transaction.max.timeout.ms`, `transactional.id.expiration.ms` and the two cleanup
     /// intervals: the transaction coordinator's settings.
     pub txn: TxnSettings,
+    /// `transaction.partition.verification.enable` (KIP-890 part 1): a transaction's first
+    /// batch at a partition is appended only once its coordinator confirmed the partition is
+    /// in the producer's open transaction.
+    pub transaction_partition_verification: bool,
     /// `process.roles`, `controller.quorum.voters`, `controller.listener.names`,
     /// `controller.quorum.election.timeout.ms`: the controller quorum ([`quorum`]).
     pub controller: quorum::ControllerConfig,
@@ -197,6 +201,7 @@ impl Default for ServerConfig {
             groups: GroupSettings::default(),
             txn_state_topic: TxnStateTopicConfig::default(),
             txn: TxnSettings::default(),
+            transaction_partition_verification: true,
             controller: quorum::ControllerConfig::default(),
         }
     }
@@ -473,6 +478,9 @@ impl ServerConfig {
             }
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.txn.abort_scan_interval_ms = v.int(1, i32::MAX as i64)? as u64
+            }
+            "transaction.partition.verification.enable" => {
+                self.transaction_partition_verification = v.bool()?
             }
             "transactional.id.expiration.ms" => {
                 self.txn.id_expiration_ms = v.int(1, i32::MAX as i64)?
@@ -1182,8 +1190,11 @@ mod tests {
                     transaction.max.timeout.ms=60000\n\
                     transaction.abort.timed.out.transaction.cleanup.interval.ms=500\n\
                     transactional.id.expiration.ms=3600000\n\
-                    transaction.remove.expired.transaction.cleanup.interval.ms=1000\n";
+                    transaction.remove.expired.transaction.cleanup.interval.ms=1000\n\
+                    transaction.partition.verification.enable=false\n";
         let config = ServerConfig::load(Some((FileFormat::Properties, file)), &[]).unwrap();
+        assert!(!config.transaction_partition_verification);
+        assert!(ServerConfig::default().transaction_partition_verification);
         assert_eq!(
             config.txn_state_topic,
             TxnStateTopicConfig {

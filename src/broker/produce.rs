@@ -28,6 +28,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let version = request.prefix.api_version;
         let acks = body.acks;
         let timeout_ms = body.timeout_ms;
+        let transactional_id = (body.transactional_id.as_ref()).map(|id| id.0.to_string());
         let listed = body.topic_data.iter().flat_map(|topic| {
             topic
                 .partition_data
@@ -83,6 +84,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             timeout_ms,
             partitions,
             checked,
+            transactional_id,
         };
         // Submitted before this returns, so the partitions actor takes this connection's
         // produce requests in the order they came; only the reply is awaited later.

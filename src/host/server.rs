@@ -153,6 +153,7 @@ impl Server {
         let partitions = Partitions::new(storage.clone())
             .gated()
             .with_transactional_writes()
+            .with_transaction_verification(config.transaction_partition_verification)
             .with_replica_lag_time_max_ms(config.replica_lag_time_max_ms)
             .with_replication_quota_window(
                 config.replication_quota_window_num,

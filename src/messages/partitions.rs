@@ -218,6 +218,10 @@ pub struct ProduceRequest {
     /// and does not compute them again.
     #[serde(default)]
     pub checked: Vec<Option<RecordsChecked>>,
+    /// The producer's transactional id (Produce v3+): a transaction's first batch at a
+    /// partition is verified with its coordinator before the append (KIP-890 part 1).
+    #[serde(default)]
+    pub transactional_id: Option<String>,
 }
 
 /// The outcome of walking one partition's records.

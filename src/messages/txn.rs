@@ -50,6 +50,11 @@ pub enum TxnRequest {
     List(ListTxnArgs),
     /// DescribeTransactions: each id from its partition's shard.
     Describe(DescribeTxnArgs),
+    /// KIP-890 part 1: a partition leader asks, before it appends a producer's first
+    /// transactional batch there, whether the partition is in that producer's open
+    /// transaction (Kafka's AddPartitionsToTxn v4 `verify_only`). Asked of the leader's own
+    /// coordinator, which answers from its shard or asks the id's coordinator node.
+    Verify(VerifyArgs),
 }
 
 impl TxnRequest {
@@ -60,6 +65,7 @@ impl TxnRequest {
             TxnRequest::InitProducerId(args) => Some(&args.transactional_id),
             TxnRequest::AddPartitions(args) => Some(&args.transactional_id),
             TxnRequest::EndTxn(args) => Some(&args.transactional_id),
+            TxnRequest::Verify(args) => Some(&args.transactional_id),
             TxnRequest::List(_) | TxnRequest::Describe(_) => None,
         }
     }
@@ -80,6 +86,17 @@ pub struct AddPartitionsArgs {
     pub producer_id: ProducerId,
     pub producer_epoch: i16,
     pub partitions: BTreeMap<String, BTreeSet<i32>>,
+}
+
+/// A partition leader's [`TxnRequest::Verify`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyArgs {
+    pub transactional_id: String,
+    pub producer_id: ProducerId,
+    pub producer_epoch: i16,
+    pub tp: TopicPartition,
+    /// Sent on by the leader's coordinator to the id's: never sent on again.
+    pub forwarded: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +203,10 @@ pub enum TxnReply {
     Listed(ListTxnResult),
     /// One description per asked id, in the request's order.
     Described(Vec<TxnDescription>),
+    /// A Verify's answer: NONE (in the open transaction), PRODUCER_FENCED,
+    /// INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE (not in it: a late or stray write),
+    /// CONCURRENT_TRANSACTIONS (it is ending), or a coordinator's retriable refusal.
+    Verified(ErrorCode),
 }
 
 impl TxnReply {
@@ -195,6 +216,7 @@ impl TxnReply {
             TxnRequest::InitProducerId(_) => TxnReply::InitProducerId(Err(code)),
             TxnRequest::AddPartitions(_) => TxnReply::AddPartitions(code),
             TxnRequest::EndTxn(_) => TxnReply::EndTxn(code),
+            TxnRequest::Verify(_) => TxnReply::Verified(code),
             TxnRequest::List(_) => TxnReply::Listed(ListTxnResult::refused(code)),
             TxnRequest::Describe(args) => TxnReply::Described(
                 (args.transactional_ids.iter())
@@ -210,6 +232,7 @@ impl TxnReply {
             TxnReply::InitProducerId(_) => TxnReply::InitProducerId(Err(code)),
             TxnReply::AddPartitions(_) => TxnReply::AddPartitions(code),
             TxnReply::EndTxn(_) => TxnReply::EndTxn(code),
+            TxnReply::Verified(_) => TxnReply::Verified(code),
             TxnReply::Listed(_) => TxnReply::Listed(ListTxnResult::refused(code)),
             TxnReply::Described(described) => TxnReply::Described(
                 (described.iter())
@@ -225,7 +248,8 @@ impl TxnReply {
             TxnReply::InitProducerId(Ok(_)) => ErrorCode::NONE,
             TxnReply::InitProducerId(Err(code))
             | TxnReply::AddPartitions(code)
-            | TxnReply::EndTxn(code) => *code,
+            | TxnReply::EndTxn(code)
+            | TxnReply::Verified(code) => *code,
             TxnReply::Listed(result) => result.error_code,
             TxnReply::Described(_) => ErrorCode::NONE,
         }

@@ -39,6 +39,7 @@ use super::replica_fetch;
 use super::role::Role;
 use super::strays;
 use super::throttle::{self, ThrottleSettings, Throttles};
+use super::verify::{Unverified, Verifications, VERIFY_CALL_TIMEOUT_MS};
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{self, Canary};
 use crate::limits::{
@@ -47,6 +48,7 @@ use crate::limits::{
 };
 use crate::messages::groups::GroupsEvent;
 use crate::messages::quorum::{IsrOutcome, LeaderRequest, QuorumReply};
+use crate::messages::txn::{TxnReply, TxnRequest};
 use crate::messages::{
     AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
     EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
@@ -54,7 +56,7 @@ use crate::messages::{
     ListOffsetsResult, LogDirPartition, NodeMsg, OfflineRequest, PartitionsReply,
     PartitionsRequest, ProducePartitionResult, ProduceRequest, RecordsChecked, ReplicaFetchRequest,
     ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest, WriteMarkersRequest, GROUPS,
-    OFFSETS_TOPIC, PARTITIONS, QUORUM,
+    OFFSETS_TOPIC, PARTITIONS, QUORUM, TXN,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -138,6 +140,8 @@ enum Payload {
     /// A coordinator's own write (Kafka's `AppendOrigin.COORDINATOR`): a transactional offset
     /// commit carries its producer's id and epoch but no sequence to check.
     Coordinator(Vec<u8>),
+    /// A produce's slot refused before the append (its transaction's verification failed).
+    Refused(Refusal),
 }
 
 /// A COMMIT or ABORT marker written to a `__consumer_offsets` partition: once acknowledged,
@@ -287,6 +291,12 @@ pub struct Partitions {
     isr_check_armed: bool,
     /// Clients' transactional batches are accepted ([`Self::with_transactional_writes`]).
     transactional_writes: bool,
+    /// A transaction's first batch at a partition waits for its coordinator's verification
+    /// (KIP-890 part 1, [`verify`]; Kafka's `transaction.partition.verification.enable`).
+    verification: bool,
+    verifications: Verifications,
+    /// Verify calls out: (parked produce, slot).
+    verify_calls: BTreeMap<CallId, (u64, usize)>,
 }
 
 fn done(error_code: ErrorCode, message: Option<String>) -> NodeMsg {
@@ -359,12 +369,22 @@ impl Partitions {
                 throttle::REPLICATION_QUOTA_WINDOW_SIZE_SECONDS_DEFAULT,
             ),
             transactional_writes: false,
+            verification: false,
+            verifications: Verifications::default(),
+            verify_calls: BTreeMap::new(),
         }
     }
 
-    /// Accepts clients' transactional batches (issue 15): off until the transaction
-    /// coordinator and its verification of a transaction's partitions (KIP-890) exist; the
-    /// partition-side tests turn it on to open transactions as a coordinator will let them.
+    /// Verifies a transaction's first batch at each partition with its coordinator before
+    /// the append (KIP-890 part 1; `transaction.partition.verification.enable`, on by default
+    /// in a server).
+    pub fn with_transaction_verification(mut self, enabled: bool) -> Self {
+        self.verification = enabled;
+        self
+    }
+
+    /// Accepts clients' transactional batches (issue 15): a server turns it on with its
+    /// transaction coordinator; off, a transactional batch is refused INVALID_TXN_STATE.
     pub fn with_transactional_writes(mut self) -> Self {
         self.transactional_writes = true;
         self
@@ -1399,9 +1419,105 @@ impl Partitions {
     // ---- produce -----------------------------------------------------------------------
 
     fn produce(&mut self, ctx: PCtx, id: RequestId, request: ProduceRequest) {
+        let unverified = self.unverified(ctx.me.node, &request);
+        if unverified.is_empty() {
+            return self.produce_verified(ctx, id, request, BTreeMap::new());
+        }
+        let Some(transactional_id) = request.transactional_id.clone() else {
+            // Nothing to verify with: a transaction's batch comes with its producer's id.
+            let why = "a transactional batch without its transactional id cannot be verified";
+            let refused = (unverified.into_iter())
+                .map(|u| (u.slot, Refusal::new(ErrorCode::INVALID_TXN_STATE, why)))
+                .collect();
+            return self.produce_verified(ctx, id, request, refused);
+        };
+        let asks = self
+            .verifications
+            .start(id, request, &transactional_id, unverified);
+        for ask in asks {
+            let msg = NodeMsg::Txn(TxnRequest::Verify(ask.args));
+            let to = Addr {
+                node: ctx.me.node,
+                actor: TXN,
+            };
+            let call = ctx.call(to, msg, VERIFY_CALL_TIMEOUT_MS);
+            self.verify_calls.insert(call, (ask.produce, ask.slot));
+        }
+    }
+
+    /// The slots of `request` holding a producer's first transactional batch at a partition
+    /// this node leads (no transaction of that producer and epoch open there): verified
+    /// before the append when verification is on. Other slots, and refusals the append
+    /// makes anyway (not the leader, unknown), go straight on.
+    fn unverified(&self, me: NodeId, request: &ProduceRequest) -> Vec<Unverified> {
+        if !(self.verification && self.transactional_writes) {
+            return Vec::new();
+        }
+        let mut unverified = Vec::new();
+        for (slot, (tp, records)) in request.partitions.iter().enumerate() {
+            let Some(header) = transactional_header(records) else {
+                continue;
+            };
+            let Some(replica) = self.replicas.get(tp) else {
+                continue;
+            };
+            if !matches!(replica.role(), Role::Leader { .. })
+                || self.leaders.refuse_elsewhere(tp, me).is_some()
+            {
+                continue;
+            }
+            let producer = ProducerId(header.producer_id);
+            let open = (replica.producers().get(producer)).is_some_and(|entry| {
+                entry.current_txn_first_offset.is_some() && entry.epoch == header.producer_epoch
+            });
+            if !open {
+                unverified.push(Unverified {
+                    slot,
+                    tp: tp.clone(),
+                    producer,
+                    epoch: header.producer_epoch,
+                });
+            }
+        }
+        unverified
+    }
+
+    /// The coordinator's answer to a Verify call (a failed call: REQUEST_TIMED_OUT); once
+    /// its produce has every answer, it is written.
+    fn on_verified(&mut self, ctx: PCtx, call: CallId, answer: Result<NodeMsg, String>) {
+        let Some((produce, slot)) = self.verify_calls.remove(&call) else {
+            return;
+        };
+        let code = match answer {
+            Ok(NodeMsg::TxnReply(TxnReply::Verified(code))) => code,
+            Ok(other) => {
+                tracing::warn!(?other, "a Verify got an answer of another kind");
+                ErrorCode::UNKNOWN_SERVER_ERROR
+            }
+            Err(why) => {
+                tracing::info!(%why, "a transaction's verification call failed");
+                ErrorCode::REQUEST_TIMED_OUT
+            }
+        };
+        if let Some(done) = self.verifications.answered(produce, slot, code) {
+            self.produce_verified(ctx, done.id, done.request, done.refused);
+        }
+    }
+
+    /// Writes `request`, refusing its `refused` slots.
+    fn produce_verified(
+        &mut self,
+        ctx: PCtx,
+        id: RequestId,
+        request: ProduceRequest,
+        mut refused: BTreeMap<usize, Refusal>,
+    ) {
         let mut checked = request.checked;
         let writes = (request.partitions.into_iter().enumerate())
             .map(|(slot, (tp, records))| {
+                if let Some(refusal) = refused.remove(&slot) {
+                    return (tp, Payload::Refused(refusal));
+                }
                 let check = checked.get_mut(slot).and_then(Option::take);
                 (tp, Payload::Records(records, check))
             })
@@ -1486,7 +1602,12 @@ impl Partitions {
             }
             let now_ms = ctx.now.unix_ms;
             let is_records = matches!(payload, Payload::Records(..) | Payload::Coordinator(_));
+            let marker_of = match &payload {
+                Payload::Marker(producer, ..) => Some(*producer),
+                _ => None,
+            };
             let appended = match payload {
+                Payload::Refused(refusal) => Err(refusal.into()),
                 Payload::Records(records, _)
                     if !self.transactional_writes && is_transactional(&records) =>
                 {
@@ -1518,6 +1639,10 @@ impl Partitions {
                     result
                 }
                 Ok(appended) => {
+                    if let Some(producer) = marker_of {
+                        // Its transaction here ended: a verification still out is void.
+                        self.verifications.marker_appended(&tp, producer);
+                    }
                     let (first_offset, last_offset) = appended.offsets();
                     let written = matches!(appended, Appended::Written { .. });
                     if written && is_records {
@@ -3104,6 +3229,12 @@ impl Actor<NodeMsg> for Partitions {
             Input::CallFailed { call, why } if self.isr_calls.is_call(call) => {
                 self.on_isr_altered(ctx, call, Err(format!("{why:?}")))
             }
+            Input::Reply { call, msg } if self.verify_calls.contains_key(&call) => {
+                self.on_verified(ctx, call, Ok(msg))
+            }
+            Input::CallFailed { call, why } if self.verify_calls.contains_key(&call) => {
+                self.on_verified(ctx, call, Err(format!("{why:?}")))
+            }
             Input::Reply { call, msg } if self.following.is_fetch(call) => {
                 self.on_replica_fetched(ctx, call, Ok(msg))
             }
@@ -3137,6 +3268,13 @@ fn fetch_target(
 /// producer's batch must come alone (the append refuses more batches with a producer id), and
 /// a control batch is refused as one by the append (a client may not write markers).
 fn is_transactional(records: &[u8]) -> bool {
+    transactional_header(records).is_some()
+}
+
+/// The header of a produce's records when they are a transactional batch (see
+/// [`is_transactional`]).
+fn transactional_header(records: &[u8]) -> Option<crate::storage::batch::BatchHeader> {
     crate::storage::batch::BatchHeader::parse(records)
-        .is_ok_and(|header| header.is_transactional() && !header.is_control())
+        .ok()
+        .filter(|header| header.is_transactional() && !header.is_control())
 }

@@ -13,7 +13,9 @@
 //! * [`opening`] — requests waiting while a partition log's recovery becomes durable.
 //! * [`producer_state`], [`producer_snapshot`], [`producer_ids`] — the idempotent producer;
 //!   [`transactional_ids`] — the bounded transactional id table of `InitProducerId`;
-//!   [`txn_state`] — open and unreplicated transactions, and the last stable offset.
+//!   [`txn_state`] — open and unreplicated transactions, and the last stable offset;
+//!   [`verify`] — a transaction's first batch at a partition verified with its coordinator
+//!   (KIP-890 part 1).
 //! * [`leaders`] — who leads each partition as the metadata says: roles, NOT_LEADER_OR_FOLLOWER.
 //! * [`strays`] — directories no topic owns any more (a deleted topic's, a removal's leftovers).
 //! * [`leadership`] — `Elected`/`Resigned` for the group coordinator's partitions.
@@ -40,6 +42,7 @@ pub mod strays;
 pub mod throttle;
 pub mod transactional_ids;
 pub mod txn_state;
+pub mod verify;
 
 #[cfg(test)]
 mod tests;

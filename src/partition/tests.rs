@@ -107,6 +107,7 @@ fn produce_within(
         timeout_ms,
         partitions,
         checked: Vec::new(),
+        transactional_id: None,
     })
 }
 
@@ -3070,6 +3071,7 @@ mod isr;
 mod leader_epochs;
 mod replica_fetch;
 mod throttles;
+mod verify;
 
 /// The metadata says who leads (`PartitionsRequest::Leaders`, a message from the topics
 /// actor): this node serves only what it leads, in the metadata's epoch, and refuses the rest

@@ -28,6 +28,10 @@
 //!   COORDINATOR_LOAD_IN_PROGRESS with nothing listed while any shard loads; Describe each id
 //!   from its partition's shard, with the per-request rules above where there is none.
 //!
+//! * A partition leader's Verify (KIP-890 part 1) comes to this node's actor whichever node
+//!   coordinates the id: answered from the shard when the id's partition is led here, else
+//!   sent on once to the node the metadata names as its leader and the answer relayed.
+//!
 //! Time comes only from `ctx.now` (the transaction timestamps are wall-clock milliseconds, as
 //! Kafka's); nothing random is drawn.
 
@@ -44,7 +48,7 @@ use crate::messages::txn::{
 };
 use crate::messages::{
     AppendRequest, FetchPartitionResult, InitProducerIdRequest, LeadRequest, LeaderTerm, NodeMsg,
-    PartitionsReply, PartitionsRequest, WriteMarkersRequest, PARTITIONS,
+    PartitionsReply, PartitionsRequest, WriteMarkersRequest, PARTITIONS, TXN,
 };
 use crate::types::placement::coordinator_partition;
 use crate::types::{ErrorCode, NodeId, Offset, ProducerId, TopicPartition};
@@ -69,6 +73,9 @@ const PRODUCER_ID_CALL_TIMEOUT_MS: u64 = 30_000;
 pub const MARKER_RETRY_MIN_MS: u64 = 50;
 /// The longest pause before markers are sent again.
 pub const MARKER_RETRY_MAX_MS: u64 = 1_000;
+/// How long a Verify sent on to the id's coordinator node may take before the write waiting
+/// for it is refused as retriable.
+const VERIFY_CALL_TIMEOUT_MS: u64 = 10_000;
 
 /// TXN's timer keys.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,6 +111,10 @@ enum Pending {
     },
     Markers {
         sent: Vec<(JobRef, TopicPartition)>,
+    },
+    /// A Verify sent on to the id's coordinator node: its answer is `request`'s.
+    Forwarded {
+        request: RequestId,
     },
 }
 
@@ -379,6 +390,11 @@ impl TxnActor {
             return refuse(ctx, ErrorCode::COORDINATOR_NOT_AVAILABLE);
         };
         let partition = coordinator_partition(transactional_id, count);
+        if let TxnRequest::Verify(args) = &request {
+            if !self.shards.contains_key(&partition) && !args.forwarded {
+                return self.forward_verify(ctx, id, partition, args.clone());
+            }
+        }
         let Some(shard) = self.shards.get(&partition) else {
             let code = self.no_shard(ctx, partition);
             return refuse(ctx, code);
@@ -396,6 +412,33 @@ impl TxnActor {
         let mut out = Vec::new();
         shard.request(ctx.now.unix_ms, id, request, &mut out);
         self.apply(ctx, partition, out);
+    }
+
+    /// A partition leader's Verify of an id coordinated elsewhere: sent on, once, to the node
+    /// the metadata names as the leader of the id's partition (none: NOT_COORDINATOR, which
+    /// the partition answers as retriable).
+    fn forward_verify(
+        &mut self,
+        ctx: TCtx,
+        id: RequestId,
+        partition: i32,
+        args: crate::messages::txn::VerifyArgs,
+    ) {
+        let leader = (self.leaders.as_ref())
+            .and_then(|leaders| leaders.get(&state_tp(partition)).copied().flatten())
+            .filter(|node| *node != ctx.me.node);
+        let Some(node) = leader else {
+            let reply = TxnReply::Verified(self.no_shard(ctx, partition));
+            return ctx.reply(id, NodeMsg::TxnReply(reply));
+        };
+        let to = Addr { node, actor: TXN };
+        let forwarded = crate::messages::txn::VerifyArgs {
+            forwarded: true,
+            ..args
+        };
+        let msg = NodeMsg::Txn(TxnRequest::Verify(forwarded));
+        let call = ctx.call(to, msg, VERIFY_CALL_TIMEOUT_MS);
+        self.calls.insert(call, Pending::Forwarded { request: id });
     }
 
     /// Carries out `partition`'s shard outputs.
@@ -620,6 +663,17 @@ impl TxnActor {
                     Err(code) => shard.producer_id_failed(code, &mut out),
                 }
                 self.apply(ctx, partition, out);
+            }
+            Pending::Forwarded { request } => {
+                let reply = match answer {
+                    Ok(NodeMsg::TxnReply(reply @ TxnReply::Verified(_))) => reply,
+                    Ok(other) => {
+                        tracing::warn!(?other, "a forwarded Verify got an answer of another kind");
+                        TxnReply::Verified(ErrorCode::UNKNOWN_SERVER_ERROR)
+                    }
+                    Err(_) => TxnReply::Verified(ErrorCode::REQUEST_TIMED_OUT),
+                };
+                ctx.reply(request, NodeMsg::TxnReply(reply));
             }
             Pending::Markers { sent } => {
                 let codes: Option<BTreeMap<TopicPartition, ErrorCode>> = match answer {

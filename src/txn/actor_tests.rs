@@ -674,3 +674,91 @@ fn describe_of_an_id_led_elsewhere_is_not_coordinator() {
         [TxnDescription::refused("t", ErrorCode::NOT_COORDINATOR)]
     );
 }
+
+fn verify(id: &str, epoch: i16, partition: i32, forwarded: bool) -> TxnRequest {
+    TxnRequest::Verify(crate::messages::txn::VerifyArgs {
+        transactional_id: id.into(),
+        producer_id: ProducerId(1000),
+        producer_epoch: epoch,
+        tp: tp("data", partition),
+        forwarded,
+    })
+}
+
+/// KIP-890 part 1: a partition leader's Verify is answered from the id's shard (in the open
+/// transaction, fenced, or not in it), and one for an id coordinated by another node is sent
+/// on, once, to that node and its answer relayed.
+#[test]
+fn verify_answers_from_the_shard_or_asks_the_coordinator_node() {
+    let mut h = with_id();
+    let (_, effects) = h.request(add("t", 0));
+    let (call, _, _) = only_call(effects);
+    h.reply(call, appended());
+    let asked = |h: &mut Harness, request| {
+        let (id, effects) = h.request(request);
+        let replies = replies(&effects);
+        assert_eq!(replies.len(), 1, "{effects:?}");
+        assert_eq!(replies[0].0, id);
+        replies[0].1.clone()
+    };
+    assert_eq!(
+        asked(&mut h, verify("t", 0, 0, false)),
+        TxnReply::Verified(ErrorCode::NONE)
+    );
+    assert_eq!(
+        asked(&mut h, verify("t", 0, 1, false)),
+        TxnReply::Verified(ErrorCode::INVALID_TXN_STATE),
+        "data-1 is not in the transaction"
+    );
+    assert_eq!(
+        asked(&mut h, verify("t", 1, 0, false)),
+        TxnReply::Verified(ErrorCode::PRODUCER_FENCED)
+    );
+    // Ended: a late write of the transaction is told it is ending, then that it is over.
+    let (_, effects) = h.request(end("t", 0, false));
+    let (call, _, _) = only_call(effects);
+    let (marker_call, _, _) = only_call(h.reply(call, appended()));
+    assert_eq!(
+        asked(&mut h, verify("t", 0, 0, false)),
+        TxnReply::Verified(ErrorCode::CONCURRENT_TRANSACTIONS)
+    );
+    let (call, _, _) =
+        only_call(h.reply(marker_call, produced(&[(tp("data", 0), ErrorCode::NONE)])));
+    h.reply(call, appended());
+    assert_eq!(
+        asked(&mut h, verify("t", 0, 0, false)),
+        TxnReply::Verified(ErrorCode::INVALID_TXN_STATE)
+    );
+
+    // Another node now leads the id's partition: sent on to it, and its answer relayed.
+    h.event(TxnEvent::Resigned {
+        partition: 0,
+        term: term(4),
+    });
+    h.leaders(NodeId(2), Some(NodeId(2)));
+    let (id, effects) = h.request(verify("t", 0, 0, false));
+    let (call, to, msg) = only_call(effects);
+    assert_eq!(
+        to,
+        Addr {
+            node: NodeId(2),
+            actor: crate::messages::TXN
+        }
+    );
+    assert!(
+        matches!(&msg, NodeMsg::Txn(sent) if *sent == verify("t", 0, 0, true)),
+        "{msg:?}"
+    );
+    let effects = h.reply(call, NodeMsg::TxnReply(TxnReply::Verified(ErrorCode::NONE)));
+    assert_eq!(
+        replies(&effects),
+        [(id, TxnReply::Verified(ErrorCode::NONE))]
+    );
+    // Sent on already: never again (NOT_COORDINATOR, which the partition retries).
+    let (id, effects) = h.request(verify("t", 0, 0, true));
+    assert_eq!(
+        replies(&effects),
+        [(id, TxnReply::Verified(ErrorCode::NOT_COORDINATOR))]
+    );
+    assert!(calls(effects).is_empty());
+}

@@ -32,7 +32,7 @@ use crate::messages::groups::LeaderTerm;
 use crate::messages::partitions::FetchPartitionResult;
 use crate::messages::txn::{
     AddPartitionsArgs, EndTxnArgs, InitTxnArgs, ListTxnArgs, ListedTxn, TxnDescription, TxnReply,
-    TxnRequest,
+    TxnRequest, VerifyArgs,
 };
 use crate::storage::batch::build_batch_records;
 use crate::types::{ErrorCode, Offset, ProducerId, TopicPartition};
@@ -334,6 +334,11 @@ impl<W: Copy> Shard<W> {
                     producer_id,
                     producer_epoch,
                     ..
+                })
+                | TxnRequest::Verify(VerifyArgs {
+                    producer_id,
+                    producer_epoch,
+                    ..
                 }) => {
                     transitions::check_known_producer(current, producer_id.0, *producer_epoch).err()
                 }
@@ -366,6 +371,11 @@ impl<W: Copy> Shard<W> {
                 );
                 let answer = |code| TxnReply::EndTxn(code);
                 self.write_or_answer(now_ms, w, id, decided, answer, out);
+            }
+            TxnRequest::Verify(args) => {
+                let code =
+                    transitions::verify(current, args.producer_id.0, args.producer_epoch, &args.tp);
+                out.push(ShardOut::Answer(w, TxnReply::Verified(code)));
             }
             TxnRequest::List(_) | TxnRequest::Describe(_) => {
                 let reply = TxnReply::refused(&request, ErrorCode::INVALID_REQUEST);

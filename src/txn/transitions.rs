@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::records::TxnLogValue;
 use super::state::TxnState;
-use crate::types::ErrorCode;
+use crate::types::{ErrorCode, TopicPartition};
 
 /// No producer epoch yet (Kafka's `RecordBatch.NO_PRODUCER_EPOCH`).
 pub const NO_EPOCH: i16 = -1;
@@ -282,6 +282,33 @@ pub fn end_txn(
         TxnState::PrepareAbort if same(false) => Err(ErrorCode::CONCURRENT_TRANSACTIONS),
         TxnState::Dead | TxnState::PrepareEpochFence => Err(ErrorCode::CONCURRENT_TRANSACTIONS),
         _ => Err(ErrorCode::INVALID_TXN_STATE),
+    }
+}
+
+/// KIP-890 part 1's question from a partition leader: is `tp` in the open transaction of
+/// this producer id and epoch? NONE if so; a foreign producer INVALID_PRODUCER_ID_MAPPING,
+/// another epoch PRODUCER_FENCED, a transaction ending CONCURRENT_TRANSACTIONS (the write
+/// is asked again and then finds it ended), and anything else (no transaction open, or `tp`
+/// not in it: a write late from an earlier transaction) INVALID_TXN_STATE.
+pub fn verify(
+    current: Option<&TxnMetadata>,
+    producer_id: i64,
+    epoch: i16,
+    tp: &TopicPartition,
+) -> ErrorCode {
+    if let Err(code) = check_known_producer(current, producer_id, epoch) {
+        return code;
+    }
+    let Some(meta) = current else {
+        return ErrorCode::INVALID_PRODUCER_ID_MAPPING;
+    };
+    let added = (meta.partitions.get(&tp.topic)).is_some_and(|ids| ids.contains(&tp.partition));
+    match meta.state {
+        TxnState::Ongoing if added => ErrorCode::NONE,
+        TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence => {
+            ErrorCode::CONCURRENT_TRANSACTIONS
+        }
+        _ => ErrorCode::INVALID_TXN_STATE,
     }
 }
 

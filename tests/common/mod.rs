@@ -485,3 +485,18 @@ pub fn bystander_round_trip_within(
     let took = started.elapsed();
     assert!(took < bound, "bystander round trip took {took:?}");
 }
+
+/// Asks again while the answer's `code` is a coordinator's retriable one
+/// (COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
+/// CONCURRENT_TRANSACTIONS), for at most 30 s; the last answer.
+pub fn until_settled<R>(mut ask: impl FnMut() -> R, code: impl Fn(&R) -> i16) -> R {
+    const RETRIED: [i16; 4] = [14, 15, 16, 51];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = ask();
+        if !RETRIED.contains(&code(&answer)) || Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
