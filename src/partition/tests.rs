@@ -3364,3 +3364,82 @@ fn an_abort_the_index_could_not_hold_is_never_served_as_committed() {
         (pid, Offset(0))
     );
 }
+
+/// DescribeProducers answers from the replica's producer state: a transactional producer with
+/// its epoch, last sequence, append time and its open transaction's first offset; once an
+/// admin's ABORT (WriteTxnMarkers, coordinator epoch 0 as kafka-transactions sends for a
+/// producer with none) ends the transaction, no start offset, the marker's coordinator epoch,
+/// and the last stable offset past the transaction. A partition nobody knows is
+/// UNKNOWN_TOPIC_OR_PARTITION.
+#[test]
+fn describe_producers_shows_an_open_transaction_until_its_abort() {
+    use crate::messages::{ActiveProducer, DescribeProducersRequest};
+    use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
+    let a = tp("a");
+    let mut h = Harness::with_transactional_writes(Arc::new(MemStorage::new()));
+    h.ensure(&a, config(None));
+    let (pid, epoch) = h.init_producer();
+    let plain = produce_results(h.ask_until_idle(produce(1, vec![(a.clone(), plain(b"x"))])));
+    assert_eq!(plain[0].1.error_code, ErrorCode::NONE);
+    let stamp = ProducerStamp {
+        producer_id: pid.0,
+        producer_epoch: epoch,
+        base_sequence: 0,
+        attributes: TRANSACTIONAL_BIT,
+    };
+    let txn = build_stamped_batch(&[(None, Some(b"t")), (None, Some(b"u"))], T0_MS, stamp);
+    let produced = produce_results(h.ask_until_idle(produce(1, vec![(a.clone(), txn)])));
+    assert_eq!(produced[0].1.error_code, ErrorCode::NONE);
+    let nobody = tp("nobody");
+    let describe = |h: &mut Harness| {
+        let request = DescribeProducersRequest {
+            partitions: vec![a.clone(), nobody.clone()],
+        };
+        match h.ask(PartitionsRequest::DescribeProducers(request)) {
+            PartitionsReply::DescribeProducers(answers) => answers,
+            other => panic!("{other:?}"),
+        }
+    };
+    let answers = describe(&mut h);
+    assert_eq!(answers.len(), 2);
+    assert_eq!(
+        (&answers[0].tp, answers[0].error_code),
+        (&a, ErrorCode::NONE)
+    );
+    let open = ActiveProducer {
+        producer_id: pid,
+        producer_epoch: epoch,
+        last_sequence: 1,
+        last_timestamp_ms: T0_MS,
+        coordinator_epoch: -1,
+        current_txn_start_offset: 1,
+    };
+    assert_eq!(answers[0].producers, [open.clone()]);
+    assert_eq!(
+        (&answers[1].tp, answers[1].error_code),
+        (&nobody, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+    );
+    assert!(answers[1].producers.is_empty());
+    assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(1));
+
+    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
+        markers: vec![MarkerWrite {
+            tp: a.clone(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            coordinator_epoch: 0,
+            commit: false,
+        }],
+        timeout_ms: PRODUCE_TIMEOUT_MS,
+    });
+    let aborted = produce_results(h.ask_until_idle(abort));
+    assert_eq!(aborted[0].1.error_code, ErrorCode::NONE);
+    let ended = ActiveProducer {
+        coordinator_epoch: 0,
+        current_txn_start_offset: -1,
+        ..open
+    };
+    assert_eq!(describe(&mut h)[0].producers, [ended]);
+    // The marker is at 3: everything up to it is stable.
+    assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(4));
+}
