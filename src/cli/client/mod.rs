@@ -11,7 +11,8 @@
 //! * [`group`] — a consumer group's committed offsets: FindCoordinator, OffsetFetch,
 //!   OffsetCommit (as an admin, from outside the group).
 //! * [`transactions`] — transactions as an admin sees them: ListTransactions of every broker,
-//!   FindCoordinator and DescribeTransactions of one transactional id.
+//!   FindCoordinator and DescribeTransactions of one transactional id; [`producers`] — the
+//!   partitions' side: DescribeProducers, and an ABORT marker written with WriteTxnMarkers.
 //! * [`member`] — a classic group member (JoinGroup, the range assignor, SyncGroup, Heartbeat,
 //!   LeaveGroup); [`group_consumer`] — a consumer of the partitions it is given, committing.
 //! * [`error`] — [`ClientError`], with Kafka's error names.
@@ -29,6 +30,7 @@ pub mod limits;
 pub mod member;
 pub mod murmur2;
 pub mod producer;
+pub mod producers;
 pub mod records;
 pub mod transactions;
 pub mod versions;

@@ -60,7 +60,7 @@ pub struct TransactionDescription {
 /// Runs `attempt` again after [`RETRY_BACKOFF_MS`] while it fails with a retriable error
 /// (a coordinator loading or moving, the state topic being created), for at most the client's
 /// request timeout.
-async fn retrying<T, F, Fut>(client: &Client, mut attempt: F) -> ClientResult<T>
+pub(super) async fn retrying<T, F, Fut>(client: &Client, mut attempt: F) -> ClientResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ClientResult<T>>,

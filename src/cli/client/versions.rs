@@ -49,6 +49,9 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     // v2 an id pattern the tool does not send.
     (ApiKey::ListTransactions, 0, 1),
     (ApiKey::DescribeTransactions, 0, 0),
+    // Its describe-producers, find-hanging and abort; WriteTxnMarkers v1 is the crate's only.
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::WriteTxnMarkers, 1, 1),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].
