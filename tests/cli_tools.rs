@@ -1565,6 +1565,17 @@ fn transactions_find_hanging_and_abort_a_hanging_transaction() {
             && err.contains("UNKNOWN_TOPIC_OR_PARTITION"),
         "{err}"
     );
+    let err = fails(
+        transactions(&[
+            "describe-producers",
+            "--topic",
+            "ledger",
+            "--partition",
+            "7",
+        ]),
+        1,
+    );
+    assert!(err.contains("has no partition 7"), "{err}");
 
     // find-hanging: open longer than 0 minutes, and its coordinator holds no transaction
     // with ledger-0 (the id is Empty there).

@@ -88,13 +88,17 @@ async fn route(
     let metadata = client.metadata(Some(&topics), false).await?;
     let mut by_broker: BTreeMap<i32, Vec<Partition>> = BTreeMap::new();
     for (topic, partition) in partitions {
-        let info = metadata.topic(topic)?;
+        // A partition the cluster's metadata does not have is final: no retry makes it exist
+        // (a retriable UNKNOWN_TOPIC_OR_PARTITION would be waited on for the whole timeout).
+        let info = metadata.topic(topic).map_err(|e| match e.code() {
+            Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => ClientError::Invalid(e.to_string()),
+            _ => e,
+        })?;
         let known = info.partitions.iter().find(|p| p.partition == *partition);
         let Some(known) = known else {
-            return Err(ClientError::Broker {
-                code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                message: format!("topic '{topic}' has no partition {partition}"),
-            });
+            return Err(ClientError::Invalid(format!(
+                "UNKNOWN_TOPIC_OR_PARTITION: topic '{topic}' has no partition {partition}"
+            )));
         };
         let node_id = match broker_id {
             Some(id) => id,
