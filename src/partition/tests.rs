@@ -3443,3 +3443,73 @@ fn describe_producers_shows_an_open_transaction_until_its_abort() {
     // The marker is at 3: everything up to it is stable.
     assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(4));
 }
+
+/// Kafka's `activeProducerState`: a replica that follows answers DescribeProducers from its own
+/// producer state (kafka-transactions `--broker-id` compares replicas), while a marker for it
+/// (a client's WriteTxnMarkers) is refused NOT_LEADER_OR_FOLLOWER; a partition with no replica
+/// here is NOT_LEADER_OR_FOLLOWER for both.
+#[test]
+fn a_follower_describes_its_producers_but_writes_no_marker() {
+    use crate::messages::DescribeProducersRequest;
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, elsewhere) = (tp("a"), tp("elsewhere"));
+    let tell = |h: &mut Harness, leader_of_a: u64, epoch: i32| {
+        let led = |leader: u64, epoch: i32| PartitionLeader {
+            topic_id: [0; 16],
+            leader: Some(NodeId(leader)),
+            epoch: LeaderEpoch(epoch),
+            partition_epoch: epoch,
+            isr: vec![NodeId(1), NodeId(2)],
+            replicas: vec![NodeId(1), NodeId(2)],
+        };
+        let update = LeadersUpdate {
+            partitions: std::collections::BTreeMap::from([
+                (a.clone(), led(leader_of_a, epoch)),
+                (elsewhere.clone(), led(3, 0)),
+            ]),
+            brokers: std::collections::BTreeMap::new(),
+        };
+        let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(update));
+        let from = Addr {
+            node: NodeId(1),
+            actor: crate::messages::TOPICS,
+        };
+        h.step(Input::Msg { from, msg })
+    };
+    tell(&mut h, 1, 1);
+    h.ensure(&a, config(Some(0)));
+    let (pid, epoch) = h.init_producer();
+    let written = h.produce_one(1, &a, idempotent(pid, epoch, 0, 3));
+    assert_eq!(written.error_code, ErrorCode::NONE);
+    tell(&mut h, 2, 2);
+    let request = DescribeProducersRequest {
+        partitions: vec![a.clone(), elsewhere.clone()],
+    };
+    let PartitionsReply::DescribeProducers(answers) =
+        h.ask(PartitionsRequest::DescribeProducers(request))
+    else {
+        panic!("a DescribeProducers reply");
+    };
+    assert_eq!(answers[0].error_code, ErrorCode::NONE);
+    let producers: Vec<(ProducerId, i32, i64)> = (answers[0].producers.iter())
+        .map(|p| (p.producer_id, p.last_sequence, p.current_txn_start_offset))
+        .collect();
+    assert_eq!(producers, [(pid, 2, -1)]);
+    assert_eq!(answers[1].error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    let marker = |tp: &TopicPartition| MarkerWrite {
+        tp: tp.clone(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        coordinator_epoch: 0,
+        commit: false,
+    };
+    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
+        markers: vec![marker(&a), marker(&elsewhere)],
+        timeout_ms: PRODUCE_TIMEOUT_MS,
+    });
+    let codes: Vec<ErrorCode> = (produce_results(h.ask(abort)).iter())
+        .map(|(_, r)| r.error_code)
+        .collect();
+    assert_eq!(codes, [ErrorCode::NOT_LEADER_OR_FOLLOWER; 2]);
+    assert_eq!(h.log_end(&a), 3, "nothing written");
+}
