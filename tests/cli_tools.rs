@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::RillServer;
+use common::{until_settled, RillServer};
 use rill::cli::client::murmur2::partition_for_key;
 
 /// Longest any one tool run may take before the test calls it hung.
@@ -1199,22 +1199,6 @@ fn a_console_consumer_group_member_outlives_a_broker_kill_and_restart() {
     drop(server);
 }
 
-/// Asks until the answer's code is not one a transactional client retries (the coordinator
-/// being created, loading or finishing a write), for at most 30 s.
-fn until_settled<R>(mut ask: impl FnMut() -> R, code: impl Fn(&R) -> i16) -> R {
-    // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
-    // CONCURRENT_TRANSACTIONS.
-    const RETRIED: [i16; 4] = [14, 15, 16, 51];
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let answer = ask();
-        if !RETRIED.contains(&code(&answer)) || Instant::now() > deadline {
-            return answer;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// `rill perf produce --transactional-id --transaction-duration-ms` (Kafka's
 /// producer-perf-test flags): the records go out in transactions committed every duration;
 /// a read_committed consumer reads every one of them (and no marker), and the id's last
@@ -1366,16 +1350,11 @@ fn transactions_list_and_describe_an_open_transaction_then_its_commit() {
         "{err}"
     );
     assert_eq!(ok(transactions(&["list"])), header);
-    // Usage errors exit 2, as does a Kafka command not built yet.
+    // Usage errors exit 2.
     fails(transactions(&[]), 2);
     fails(transactions(&["describe"]), 2);
     fails(transactions(&["list", "--transactional-id", "x"]), 2);
     fails(transactions(&["list", "describe"]), 2);
-    let err = fails(
-        transactions(&["abort", "--topic", "t", "--partition", "0"]),
-        2,
-    );
-    assert!(err.contains("not built yet"), "{err}");
 
     // A producer's transaction, left open: FindCoordinator (key type 1), InitProducerId,
     // AddPartitionsToTxn.
@@ -1532,5 +1511,273 @@ fn transactions_list_and_describe_an_open_transaction_then_its_commit() {
         .collect();
     assert_eq!(row[4], "CompleteCommit", "{completed}");
     assert_eq!(row[8], "", "no partitions left: {completed}");
+    drop(server);
+}
+
+/// The last stable offset and the high watermark of `topic`-0 (ListOffsets latest, as a
+/// read_committed and a read_uncommitted consumer see it).
+fn stable_and_high(stream: &mut std::net::TcpStream, topic: &str) -> (i64, i64) {
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kafka_protocol::messages::{ApiKey, BrokerId, ListOffsetsRequest, ListOffsetsResponse};
+    let mut latest = |isolation_level: i8| {
+        let request = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_isolation_level(isolation_level)
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(common::topic_name(topic))
+                .with_partitions(vec![ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_timestamp(-1)])]);
+        let listed: ListOffsetsResponse = common::call(stream, ApiKey::ListOffsets, 7, &request);
+        let partition = &listed.topics[0].partitions[0];
+        assert_eq!(partition.error_code, 0, "{listed:?}");
+        partition.offset
+    };
+    (latest(1), latest(0))
+}
+
+/// kafka-transactions' `describe-producers`, `find-hanging` and `abort` on a hanging
+/// transaction: a producer's transactional batch written to a partition its coordinator was
+/// never told of (no AddPartitionsToTxn; with KIP-890's verification off, as on a broker that
+/// predates it, the write is taken; `tests/kafka_transactions.rs` shows it refused when on),
+/// which holds the partition's last stable offset, and with it
+/// every read_committed consumer, for good. describe-producers shows it with its start offset,
+/// find-hanging finds it (its coordinator knows the id but holds no transaction with that
+/// partition), abort by that offset ends it and the last stable offset reaches the high
+/// watermark; a second one is aborted by producer id, producer epoch and coordinator epoch.
+#[test]
+fn transactions_find_hanging_and_abort_a_hanging_transaction() {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{
+        ApiKey, FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest,
+        InitProducerIdResponse, ProduceRequest, ProduceResponse, TransactionalId,
+    };
+    use kafka_protocol::protocol::StrBytes;
+    use rill::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
+
+    let server = RillServer::start(&[
+        "--override",
+        "transaction.partition.verification.enable=false",
+    ]);
+    let b = server.addr.to_string();
+    let transactions = |extra: &[&str]| {
+        let mut args = vec!["transactions", "--bootstrap-server", b.as_str()];
+        args.extend_from_slice(extra);
+        rill(&args, "")
+    };
+    create_topic(&b, "ledger", 1);
+    let mut s = server.connect();
+
+    // The producer's identity: FindCoordinator then InitProducerId with its transactional id.
+    let find = FindCoordinatorRequest::default()
+        .with_key(StrBytes::from_static_str("stuck"))
+        .with_key_type(1);
+    let found: FindCoordinatorResponse = until_settled(
+        || common::call(&mut s, ApiKey::FindCoordinator, 3, &find),
+        |r: &FindCoordinatorResponse| r.error_code,
+    );
+    assert_eq!(found.error_code, 0, "{found:?}");
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("stuck"))))
+        .with_transaction_timeout_ms(60_000);
+    let granted: InitProducerIdResponse = until_settled(
+        || common::call(&mut s, ApiKey::InitProducerId, 4, &init),
+        |r: &InitProducerIdResponse| r.error_code,
+    );
+    assert_eq!(granted.error_code, 0, "{granted:?}");
+    let (pid, epoch) = (granted.producer_id.0, granted.producer_epoch);
+
+    // A transactional batch at `sequence`, with no AddPartitionsToTxn before it.
+    let produce_transactional = |s: &mut std::net::TcpStream, sequence: i32| {
+        let stamp = ProducerStamp {
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: sequence,
+            attributes: TRANSACTIONAL_BIT,
+        };
+        let batch = build_stamped_batch(&[(None, Some(b"stuck"))], 1_700_000_000_000, stamp);
+        let request = ProduceRequest::default()
+            .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("stuck"))))
+            .with_acks(-1)
+            .with_timeout_ms(5_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(common::topic_name("ledger"))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(batch.into()))])]);
+        let produced: ProduceResponse = common::call(s, ApiKey::Produce, 9, &request);
+        let partition = &produced.responses[0].partition_responses[0];
+        assert_eq!(
+            partition.error_code, 0,
+            "the transactional produce was refused (a verification against the coordinator?): \
+             {produced:?}"
+        );
+        partition.base_offset
+    };
+    assert_eq!(produce_transactional(&mut s, 0), 0);
+    // A plain record after it: written, but held back from read_committed consumers.
+    assert_eq!(common::produce(&mut s, "ledger", b"after"), 1);
+    assert_eq!(stable_and_high(&mut s, "ledger"), (0, 2));
+
+    let pid_text = pid.to_string();
+    let epoch_text = epoch.to_string();
+    let producers_header = [
+        "ProducerId",
+        "ProducerEpoch",
+        "LatestCoordinatorEpoch",
+        "LastSequence",
+        "LastTimestamp",
+        "CurrentTransactionStartOffset",
+    ];
+    let describe = [
+        "describe-producers",
+        "--topic",
+        "ledger",
+        "--partition",
+        "0",
+    ];
+    let described = ok(transactions(&describe));
+    let lines: Vec<&str> = described.lines().collect();
+    assert_eq!(lines.len(), 2, "{described}");
+    assert_eq!(table_cells(lines[0]), producers_header);
+    let row = table_cells(lines[1]);
+    assert_eq!(
+        [row[0], row[1], row[2], row[3], row[5]],
+        [pid_text.as_str(), epoch_text.as_str(), "-1", "0", "0"],
+        "{described}"
+    );
+    let last_timestamp: i64 = row[4].parse().expect("a timestamp");
+    assert!(last_timestamp > 1_600_000_000_000, "{described}");
+    // The replica on broker 1 (the leader here) says the same.
+    let on_broker = [&describe[..], &["--broker-id", "1"]].concat();
+    assert_eq!(ok(transactions(&on_broker)), described);
+    let err = fails(
+        transactions(&["describe-producers", "--topic", "nope", "--partition", "0"]),
+        1,
+    );
+    assert!(
+        err.contains("Failed to describe producers for partition nope-0 on leader")
+            && err.contains("UNKNOWN_TOPIC_OR_PARTITION"),
+        "{err}"
+    );
+    let err = fails(
+        transactions(&[
+            "describe-producers",
+            "--topic",
+            "ledger",
+            "--partition",
+            "7",
+        ]),
+        1,
+    );
+    assert!(err.contains("has no partition 7"), "{err}");
+
+    // find-hanging: open longer than 0 minutes, and its coordinator holds no transaction
+    // with ledger-0 (the id is Empty there).
+    std::thread::sleep(Duration::from_millis(20));
+    let hanging_header = [
+        "Topic",
+        "Partition",
+        "ProducerId",
+        "ProducerEpoch",
+        "CoordinatorEpoch",
+        "StartOffset",
+        "LastTimestamp",
+        "Duration(min)",
+    ];
+    let find_hanging = [
+        "find-hanging",
+        "--broker-id",
+        "1",
+        "--max-transaction-timeout",
+        "0",
+    ];
+    let found = ok(transactions(&find_hanging));
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    assert_eq!(table_cells(lines[0]), hanging_header);
+    let last_text = last_timestamp.to_string();
+    assert_eq!(
+        table_cells(lines[1]),
+        [
+            "ledger",
+            "0",
+            pid_text.as_str(),
+            epoch_text.as_str(),
+            "-1",
+            "0",
+            last_text.as_str(),
+            "0"
+        ],
+        "{found}"
+    );
+    let by_topic = [
+        "find-hanging",
+        "--topic",
+        "ledger",
+        "--max-transaction-timeout",
+        "0",
+    ];
+    assert_eq!(ok(transactions(&by_topic)), found);
+    // Within the default 15 minutes it is not a candidate yet.
+    let header_only = ok(transactions(&[
+        "find-hanging",
+        "--topic",
+        "ledger",
+        "--partition",
+        "0",
+    ]));
+    assert_eq!(header_only.lines().count(), 1, "{header_only}");
+    fails(transactions(&["find-hanging"]), 2);
+    fails(
+        transactions(&["find-hanging", "--broker-id", "1", "--partition", "0"]),
+        2,
+    );
+
+    // abort: by a start offset no transaction has, then by its own.
+    let abort = ["abort", "--topic", "ledger", "--partition", "0"];
+    fails(transactions(&abort), 2);
+    let err = fails(
+        transactions(&[&abort[..], &["--start-offset", "1"]].concat()),
+        1,
+    );
+    assert!(
+        err.contains(
+            "Could not find any open transactions starting at offset 1 on partition ledger-0"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        ok(transactions(
+            &[&abort[..], &["--start-offset", "0"]].concat()
+        )),
+        ""
+    );
+    // The ABORT marker is at 2: everything up to the high watermark is stable again.
+    assert_eq!(stable_and_high(&mut s, "ledger"), (3, 3));
+    let described = ok(transactions(&describe));
+    let row = table_cells(described.lines().nth(1).unwrap_or(""));
+    assert_eq!(
+        [row[0], row[2], row[5]],
+        [pid_text.as_str(), "0", "None"],
+        "the marker's coordinator epoch, nothing open: {described}"
+    );
+    let found = ok(transactions(&find_hanging));
+    assert_eq!(found.lines().count(), 1, "nothing hangs: {found}");
+
+    // A second one, aborted by its producer: id, epoch and the coordinator epoch shown.
+    assert_eq!(produce_transactional(&mut s, 1), 3);
+    assert_eq!(stable_and_high(&mut s, "ledger"), (3, 4));
+    let named = [
+        "--producer-id",
+        pid_text.as_str(),
+        "--producer-epoch",
+        epoch_text.as_str(),
+        "--coordinator-epoch",
+        "0",
+    ];
+    fails(transactions(&[&abort[..], &named[..4]].concat()), 2);
+    assert_eq!(ok(transactions(&[&abort[..], &named[..]].concat())), "");
+    assert_eq!(stable_and_high(&mut s, "ledger"), (5, 5));
     drop(server);
 }

@@ -13,6 +13,7 @@ pub mod configs;
 mod create_partitions;
 mod describe_cluster;
 mod describe_log_dirs;
+mod describe_producers;
 mod describe_quorum;
 mod describe_topic_partitions;
 mod elect_leaders;
@@ -32,6 +33,7 @@ pub mod settings;
 #[cfg(test)]
 mod tests;
 mod txn;
+mod write_txn_markers;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -137,6 +139,20 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | ApiKey::EndTxn
             | ApiKey::ListTransactions
             | ApiKey::DescribeTransactions => self.txn_api(key, &request).await,
+            // The partitions' side of transactions, for kafka-transactions' find-hanging and
+            // abort: any replica's producers, and markers for the partitions led here.
+            ApiKey::DescribeProducers => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.describe_producers(body)
+                })
+                .await
+            }
+            ApiKey::WriteTxnMarkers => {
+                match codec::decode(&request, key, &self.large_decodes).await {
+                    Ok((body, _turn)) => self.write_txn_markers(&request, body).await,
+                    Err(e) => Pending::Close(e),
+                }
+            }
             ApiKey::CreatePartitions => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.create_partitions(body)

@@ -625,4 +625,204 @@ mod transactions {
         assert_eq!(back.error_code, ErrorCode::NONE.wire());
         asked_txn(&client);
     }
+
+    fn marker_topic(
+        name: &str,
+        partitions: &[i32],
+    ) -> kafka_protocol::messages::write_txn_markers_request::WritableTxnMarkerTopic {
+        kafka_protocol::messages::write_txn_markers_request::WritableTxnMarkerTopic::default()
+            .with_name(TopicName(text(name)))
+            .with_partition_indexes(partitions.to_vec())
+    }
+
+    fn tp(topic: &str, partition: i32) -> TopicPartition {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+
+    /// DescribeProducers asks the partitions actor once for each distinct partition, in the
+    /// order listed, and answers each with its producers (Kafka's `ProducerState`, -1 for
+    /// what a producer has none of) or its code.
+    #[test]
+    fn describe_producers_asks_each_partition_once_and_answers_its_producers() {
+        use kafka_protocol::messages::describe_producers_request::TopicRequest;
+        use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse};
+
+        use crate::messages::{ActiveProducer, PartitionProducers};
+
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        let topic = |name: &str, partitions: &[i32]| {
+            TopicRequest::default()
+                .with_name(TopicName(text(name)))
+                .with_partition_indexes(partitions.to_vec())
+        };
+        // `a-0` twice: asked and answered once.
+        let body = DescribeProducersRequest::default()
+            .with_topics(vec![topic("a", &[0, 1, 0]), topic("b", &[2])]);
+        let open = ActiveProducer {
+            producer_id: ProducerId(1000),
+            producer_epoch: 3,
+            last_sequence: 4,
+            last_timestamp_ms: 1_700_000_000_000,
+            coordinator_epoch: -1,
+            current_txn_start_offset: 17,
+        };
+        let answered = |tp, error_code, producers| PartitionProducers {
+            tp,
+            error_code,
+            producers,
+        };
+        let reply = PartitionsReply::DescribeProducers(vec![
+            answered(tp("a", 0), ErrorCode::NONE, vec![open.clone()]),
+            answered(tp("a", 1), ErrorCode::NOT_LEADER_OR_FOLLOWER, Vec::new()),
+            answered(tp("b", 2), ErrorCode::NONE, Vec::new()),
+        ]);
+        client.reply(PARTITIONS, NodeMsg::PartitionsReply(reply));
+        let back: DescribeProducersResponse = call(&service, ApiKey::DescribeProducers, 0, &body);
+
+        let asked = client.take_asked();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        let NodeMsg::Partitions(PartitionsRequest::DescribeProducers(asked)) = &asked[0].1 else {
+            panic!("{asked:?}");
+        };
+        assert_eq!(asked.partitions, [tp("a", 0), tp("a", 1), tp("b", 2)]);
+
+        assert_eq!(back.throttle_time_ms, 0);
+        let rows: Vec<(String, i32, i16, usize)> = (back.topics.iter())
+            .flat_map(|t| {
+                let name = t.name.0.to_string();
+                (t.partitions.iter()).map(move |p| {
+                    let count = p.active_producers.len();
+                    (name.clone(), p.partition_index, p.error_code, count)
+                })
+            })
+            .collect();
+        let row = |t: &str, p: i32, code: ErrorCode, n: usize| (t.to_string(), p, code.wire(), n);
+        assert_eq!(
+            rows,
+            [
+                row("a", 0, ErrorCode::NONE, 1),
+                row("a", 1, ErrorCode::NOT_LEADER_OR_FOLLOWER, 0),
+                row("b", 2, ErrorCode::NONE, 0),
+            ]
+        );
+        let state = &back.topics[0].partitions[0].active_producers[0];
+        assert_eq!(
+            (
+                state.producer_id.0,
+                state.producer_epoch,
+                state.last_sequence,
+                state.last_timestamp,
+                state.coordinator_epoch,
+                state.current_txn_start_offset
+            ),
+            (1000, 3, 4, 1_700_000_000_000, -1, 17)
+        );
+    }
+
+    /// WriteTxnMarkers hands every marker partition to the partitions actor as one
+    /// `WriteMarkers` call (the coordinator's), each partition once per marker, and answers
+    /// each marker's partitions with the actor's codes, by topic.
+    #[test]
+    fn write_txn_markers_writes_each_markers_partitions_and_answers_their_codes() {
+        use kafka_protocol::messages::write_txn_markers_request::WritableTxnMarker;
+        use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
+
+        use crate::messages::MarkerWrite;
+
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        let abort = WritableTxnMarker::default()
+            .with_producer_id(kafka_protocol::messages::ProducerId(7))
+            .with_producer_epoch(2)
+            .with_transaction_result(false)
+            .with_coordinator_epoch(0)
+            .with_topics(vec![marker_topic("a", &[0, 0, 1])]);
+        let commit = WritableTxnMarker::default()
+            .with_producer_id(kafka_protocol::messages::ProducerId(9))
+            .with_producer_epoch(0)
+            .with_transaction_result(true)
+            .with_coordinator_epoch(4)
+            .with_topics(vec![marker_topic("b", &[3]), marker_topic("a", &[1])]);
+        let body = WriteTxnMarkersRequest::default().with_markers(vec![abort, commit]);
+        let result = |code| ProducePartitionResult::refused(code, None);
+        let reply = PartitionsReply::Produce(vec![
+            (tp("a", 0), result(ErrorCode::NONE)),
+            (tp("a", 1), result(ErrorCode::NOT_LEADER_OR_FOLLOWER)),
+            (
+                tp("b", 3),
+                result(ErrorCode::TRANSACTION_COORDINATOR_FENCED),
+            ),
+            (tp("a", 1), result(ErrorCode::NONE)),
+        ]);
+        client.reply(PARTITIONS, NodeMsg::PartitionsReply(reply));
+        let back: WriteTxnMarkersResponse = call(&service, ApiKey::WriteTxnMarkers, 1, &body);
+
+        let asked = client.take_asked();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        let NodeMsg::Partitions(PartitionsRequest::WriteMarkers(asked)) = &asked[0].1 else {
+            panic!("{asked:?}");
+        };
+        let write =
+            |t: &str, p: i32, pid: i64, epoch: i16, coordinator: i32, commit: bool| MarkerWrite {
+                tp: tp(t, p),
+                producer_id: ProducerId(pid),
+                producer_epoch: epoch,
+                coordinator_epoch: coordinator,
+                commit,
+            };
+        assert_eq!(
+            asked.markers,
+            [
+                write("a", 0, 7, 2, 0, false),
+                write("a", 1, 7, 2, 0, false),
+                write("b", 3, 9, 0, 4, true),
+                write("a", 1, 9, 0, 4, true),
+            ]
+        );
+        assert!(asked.timeout_ms > 0);
+
+        let rows: Vec<(i64, String, i32, i16)> = (back.markers.iter())
+            .flat_map(|m| {
+                (m.topics.iter()).flat_map(move |t| {
+                    (t.partitions.iter()).map(move |p| {
+                        let name = t.name.0.to_string();
+                        (m.producer_id.0, name, p.partition_index, p.error_code)
+                    })
+                })
+            })
+            .collect();
+        let row = |pid: i64, t: &str, p: i32, code: ErrorCode| (pid, t.to_string(), p, code.wire());
+        assert_eq!(
+            rows,
+            [
+                row(7, "a", 0, ErrorCode::NONE),
+                row(7, "a", 1, ErrorCode::NOT_LEADER_OR_FOLLOWER),
+                row(9, "b", 3, ErrorCode::TRANSACTION_COORDINATOR_FENCED),
+                row(9, "a", 1, ErrorCode::NONE),
+            ]
+        );
+    }
+
+    /// A marker with no partitions asks nothing and is answered with no topics.
+    #[test]
+    fn write_txn_markers_without_partitions_asks_nothing() {
+        use kafka_protocol::messages::write_txn_markers_request::WritableTxnMarker;
+        use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
+
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        let empty = WritableTxnMarker::default()
+            .with_producer_id(kafka_protocol::messages::ProducerId(7))
+            .with_topics(vec![marker_topic("a", &[])]);
+        let body = WriteTxnMarkersRequest::default().with_markers(vec![empty]);
+        let back: WriteTxnMarkersResponse = call(&service, ApiKey::WriteTxnMarkers, 1, &body);
+        assert!(client.take_asked().is_empty());
+        assert_eq!(back.markers.len(), 1);
+        assert_eq!(back.markers[0].producer_id.0, 7);
+        assert!(back.markers[0].topics.is_empty());
+    }
 }

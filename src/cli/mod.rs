@@ -21,6 +21,7 @@ pub mod reassign_generate;
 pub mod reassign_partitions;
 pub mod topics;
 pub mod transactions;
+mod transactions_producers;
 
 use std::process::ExitCode;
 

@@ -1,11 +1,13 @@
 //! `rill transactions`: the cluster's transactional ids and their transactions
 //! (kafka-transactions.sh, with its commands and its tables): `list` asks every broker (each
 //! lists the ids of the `__transaction_state` partitions it leads), `describe` asks one id's
-//! coordinator.
+//! coordinator; `describe-producers`, `find-hanging` and `abort` look at the partitions' side
+//! (`transactions_producers`).
 
 use super::args::{Args, Spec};
 use super::client::transactions::{self, TransactionDescription, TransactionFilter};
 use super::client::Client;
+use super::transactions_producers;
 use super::{connect, CliError, CliResult};
 use crate::cli::client::producer::now_ms;
 
@@ -13,6 +15,13 @@ pub const USAGE: &str = "\
 USAGE:
     rill transactions --bootstrap-server H:P list [--duration-filter MS]
     rill transactions --bootstrap-server H:P describe --transactional-id ID
+    rill transactions --bootstrap-server H:P describe-producers --topic T --partition P
+                                             [--broker-id N]
+    rill transactions --bootstrap-server H:P find-hanging (--broker-id N | --topic T
+                                             [--partition P]) [--max-transaction-timeout MIN]
+    rill transactions --bootstrap-server H:P abort --topic T --partition P (--start-offset O |
+                                             --producer-id I --producer-epoch E
+                                             --coordinator-epoch C)
 
     list                 every transactional id of the cluster, as TransactionalId Coordinator
                          ProducerId TransactionState (each broker lists the ids it coordinates).
@@ -23,8 +32,22 @@ USAGE:
                          (None where no transaction is open); an id the coordinator does not
                          know fails with TRANSACTIONAL_ID_NOT_FOUND.
     --list, --describe   the same as the commands list and describe.
-
-Kafka's describe-producers, find-hanging and abort are not built yet.
+    describe-producers   the producers a partition remembers, as ProducerId ProducerEpoch
+                         LatestCoordinatorEpoch LastSequence LastTimestamp
+                         CurrentTransactionStartOffset (None: no transaction open), from its
+                         leader, or from the replica on --broker-id N.
+    find-hanging         transactions open on a partition that no coordinator will end: open
+                         there, last written over --max-transaction-timeout minutes ago
+                         (default 15), and not held open by their transactional id's
+                         coordinator with that partition. Searches the partitions with a
+                         replica on --broker-id N (all topics but the internal ones, or
+                         --topic T's), or --topic T [--partition P]; prints Topic Partition
+                         ProducerId ProducerEpoch CoordinatorEpoch StartOffset LastTimestamp
+                         Duration(min).
+    abort                writes the ABORT marker of one open transaction at the partition's
+                         leader: the one starting at --start-offset O (as describe-producers
+                         and find-hanging show it), or the one named by --producer-id,
+                         --producer-epoch and --coordinator-epoch.
 ";
 
 pub(super) const SPEC: Spec = Spec {
@@ -33,9 +56,47 @@ pub(super) const SPEC: Spec = Spec {
         "--bootstrap-server",
         "--transactional-id",
         "--duration-filter",
+        "--topic",
+        "--partition",
+        "--broker-id",
+        "--max-transaction-timeout",
+        "--start-offset",
+        "--producer-id",
+        "--producer-epoch",
+        "--coordinator-epoch",
     ],
     properties: &[],
 };
+
+/// The commands, Kafka's, each with the flags it takes besides `--bootstrap-server`.
+const COMMANDS: [(&str, &[&str]); 5] = [
+    ("list", &["--duration-filter"]),
+    ("describe", &["--transactional-id"]),
+    (
+        "describe-producers",
+        &["--topic", "--partition", "--broker-id"],
+    ),
+    (
+        "find-hanging",
+        &[
+            "--broker-id",
+            "--max-transaction-timeout",
+            "--topic",
+            "--partition",
+        ],
+    ),
+    (
+        "abort",
+        &[
+            "--topic",
+            "--partition",
+            "--start-offset",
+            "--producer-id",
+            "--producer-epoch",
+            "--coordinator-epoch",
+        ],
+    ),
+];
 
 /// The columns of `list` (Kafka's `ListTransactionsCommand.HEADERS`).
 const LIST_HEADERS: [&str; 4] = [
@@ -58,46 +119,62 @@ const DESCRIBE_HEADERS: [&str; 9] = [
     "TopicPartitions",
 ];
 
-/// Kafka's commands that are not built yet.
-const NOT_BUILT: [&str; 3] = ["describe-producers", "find-hanging", "abort"];
-
 pub async fn run(raw: &[String]) -> CliResult {
     let (words, flags) = split_command(raw);
-    let first = words.first().map(String::as_str);
-    if let Some(command) = first.filter(|c| NOT_BUILT.contains(c)) {
-        // Before the flags are read: they are that command's, which this tool has none of.
-        return Err(CliError::Unavailable(format!(
-            "rill transactions {command} is not built yet (it needs DescribeProducers and \
-             WriteTxnMarkers); list and describe are"
-        )));
-    }
     let args = Args::parse(&flags, &SPEC)?;
     let command = command_of(&words, &args)?;
+    check_flags(command, &args)?;
     let bootstrap = args.required("--bootstrap-server")?;
     match command {
         "list" => {
-            if args.value("--transactional-id").is_some() {
-                return Err(CliError::Usage(
-                    "--transactional-id goes only with describe".into(),
-                ));
-            }
             let duration_ms = args.number::<i64>("--duration-filter")?;
             let client = connect(bootstrap).await?;
             list(&client, duration_ms).await
         }
         "describe" => {
-            if args.value("--duration-filter").is_some() {
-                return Err(CliError::Usage(
-                    "--duration-filter goes only with list".into(),
-                ));
-            }
             let transactional_id = args.required("--transactional-id")?;
             let client = connect(bootstrap).await?;
             describe(&client, transactional_id).await
         }
+        "describe-producers" => {
+            let client = connect(bootstrap).await?;
+            transactions_producers::describe_producers(&client, &args).await
+        }
+        "find-hanging" => {
+            let client = connect(bootstrap).await?;
+            transactions_producers::find_hanging(&client, &args).await
+        }
+        "abort" => {
+            let client = connect(bootstrap).await?;
+            transactions_producers::abort(&client, &args).await
+        }
         other => Err(CliError::Usage(format!(
-            "unknown command '{other}': give list or describe"
+            "unknown command '{other}': give {}",
+            command_names()
         ))),
+    }
+}
+
+/// Every command's name, for the usage errors.
+fn command_names() -> String {
+    let names: Vec<&str> = COMMANDS.iter().map(|(name, _)| *name).collect();
+    names.join(", ")
+}
+
+/// A flag given to a command that does not take it is a usage error (a `--topic` given to
+/// `list` would otherwise be silently ignored).
+fn check_flags(command: &str, args: &Args) -> CliResult {
+    let Some((_, taken)) = COMMANDS.iter().find(|(name, _)| *name == command) else {
+        return Ok(()); // an unknown command is refused by the caller
+    };
+    let stray = (SPEC.values.iter())
+        .filter(|flag| **flag != "--bootstrap-server" && !taken.contains(flag))
+        .find(|flag| args.value(flag).is_some());
+    match stray {
+        Some(flag) => Err(CliError::Usage(format!(
+            "{flag} does not go with {command}"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -132,11 +209,15 @@ fn command_of<'a>(words: &'a [String], args: &Args) -> CliResult<&'a str> {
     match (words, &flagged[..]) {
         ([command], []) => Ok(command.as_str()),
         ([], [command]) => Ok(*command),
-        ([], []) => Err(CliError::Usage("give a command: list or describe".into())),
+        ([], []) => Err(CliError::Usage(format!(
+            "give a command: {}",
+            command_names()
+        ))),
         ([_, extra, ..], _) => Err(CliError::Usage(format!("unexpected argument '{extra}'"))),
-        _ => Err(CliError::Usage(
-            "give exactly one command: list or describe".into(),
-        )),
+        _ => Err(CliError::Usage(format!(
+            "give exactly one command: {}",
+            command_names()
+        ))),
     }
 }
 
@@ -199,7 +280,7 @@ fn describe_row(d: &TransactionDescription, now_ms: i64) -> Vec<String> {
 
 /// Kafka's `prettyPrintTable`: the header, then one line per row; each cell padded to its
 /// column's widest and followed by a tab (the last one too).
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -250,6 +331,32 @@ mod tests {
             command(&[b[0], b[1], "list", "describe"]),
             Err(CliError::Usage(_))
         ));
+    }
+
+    /// Each command takes its own flags (Kafka's subparsers): another command's flag is a
+    /// usage error, not ignored.
+    #[test]
+    fn a_flag_of_another_command_is_refused() {
+        let checked = |command: &str, flags: &[&str]| {
+            let args = Args::parse(&strings(flags), &SPEC).unwrap();
+            check_flags(command, &args)
+        };
+        let b = ["--bootstrap-server", "h:1"];
+        assert!(checked("list", &[b[0], b[1], "--duration-filter", "5"]).is_ok());
+        assert!(matches!(
+            checked("list", &[b[0], b[1], "--topic", "t"]),
+            Err(CliError::Usage(m)) if m == "--topic does not go with list"
+        ));
+        let abort = ["--topic", "t", "--partition", "0", "--start-offset", "3"];
+        assert!(checked("abort", &abort).is_ok());
+        assert!(checked("describe-producers", &abort).is_err());
+        let find = ["--broker-id", "1", "--max-transaction-timeout", "0"];
+        assert!(checked("find-hanging", &find).is_ok());
+        assert!(checked("describe", &find).is_err());
+        assert_eq!(
+            command(&["find-hanging", "--broker-id", "1"]).unwrap(),
+            "find-hanging"
+        );
     }
 
     #[test]

@@ -108,6 +108,10 @@ calls! {
         |r| NodeMsg::Partitions(PartitionsRequest::ReplicaFetch(r));
     LogDirsRequest, Vec<LogDirPartition> => PARTITIONS,
         |r| NodeMsg::Partitions(PartitionsRequest::LogDirs(r));
+    DescribeProducersRequest, Vec<PartitionProducers> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::DescribeProducers(r));
+    WriteMarkersRequest, Vec<(TopicPartition, ProducePartitionResult)> => PARTITIONS,
+        |r| NodeMsg::Partitions(PartitionsRequest::WriteMarkers(r));
     ListTopicsRequest, BTreeMap<String, TopicMeta> => TOPICS, |_| NodeMsg::Topics(TopicsRequest::List);
     BrokerConfigsRequest, DynamicBrokerConfigs => TOPICS,
         |_| NodeMsg::Topics(TopicsRequest::BrokerConfigs);
@@ -222,6 +226,7 @@ replies! {
     Vec<EpochEnd> = PartitionsReply::EpochEnds;
     ReplicaFetchResult = PartitionsReply::ReplicaFetch;
     Vec<LogDirPartition> = PartitionsReply::LogDirs;
+    Vec<PartitionProducers> = PartitionsReply::DescribeProducers;
     BTreeMap<String, TopicMeta> = TopicsReply::List;
     Vec<TopicChange> = TopicsReply::Created;
     Deletions = TopicsReply::Deleted | Failed;

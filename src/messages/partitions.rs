@@ -55,6 +55,42 @@ pub enum PartitionsRequest {
     /// The transaction coordinator's markers for partitions this node leads (see
     /// [`WriteMarkersRequest`]); answered as an acks=-1 produce, one result per marker.
     WriteMarkers(WriteMarkersRequest),
+    /// DescribeProducers: the producers each named replica here remembers (see
+    /// [`DescribeProducersRequest`]).
+    DescribeProducers(DescribeProducersRequest),
+}
+
+/// The active producers of each named partition as its replica here has them (Kafka's
+/// `Partition.activeProducerState`: any replica answers, leader or follower, so an admin can
+/// compare them); answered [`PartitionsReply::DescribeProducers`] in the order asked.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DescribeProducersRequest {
+    pub partitions: Vec<TopicPartition>,
+}
+
+/// One partition's answer: its producers by id, or why there are none to tell
+/// (NOT_LEADER_OR_FOLLOWER: no replica here; UNKNOWN_TOPIC_OR_PARTITION: no such partition;
+/// KAFKA_STORAGE_ERROR: its log is offline).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionProducers {
+    pub tp: TopicPartition,
+    pub error_code: ErrorCode,
+    pub producers: Vec<ActiveProducer>,
+}
+
+/// One producer a partition remembers (Kafka's `DescribeProducersResponse.ProducerState`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveProducer {
+    pub producer_id: ProducerId,
+    pub producer_epoch: i16,
+    /// The last sequence of its last batch here (-1: none since its epoch began).
+    pub last_sequence: i32,
+    /// When its last batch or marker was appended here (the broker's clock).
+    pub last_timestamp_ms: i64,
+    /// The coordinator epoch of its last marker here (-1: none).
+    pub coordinator_epoch: i32,
+    /// The first offset of its open transaction here (-1: none open).
+    pub current_txn_start_offset: i64,
 }
 
 /// One transaction marker to write (Kafka's `WriteTxnMarkersRequest` entry, one partition):
@@ -400,6 +436,8 @@ pub enum PartitionsReply {
     EpochEnds(Vec<EpochEnd>),
     ReplicaFetch(ReplicaFetchResult),
     LogDirs(Vec<LogDirPartition>),
+    /// To DescribeProducers, in the order asked.
+    DescribeProducers(Vec<PartitionProducers>),
 }
 
 /// The outcome of a request that answers nothing else: a Kafka error code (0 = done).

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::describe_producers;
 use super::epoch_ends;
 use super::errors;
 use super::fetch_wait::FetchWaits;
@@ -50,13 +51,13 @@ use crate::messages::groups::GroupsEvent;
 use crate::messages::quorum::{IsrOutcome, LeaderRequest, QuorumReply};
 use crate::messages::txn::{TxnReply, TxnRequest};
 use crate::messages::{
-    AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult, Done,
-    EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest, InitProducerIdRequest,
-    InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate, ListOffsetsRequest,
-    ListOffsetsResult, LogDirPartition, NodeMsg, OfflineRequest, PartitionsReply,
-    PartitionsRequest, ProducePartitionResult, ProduceRequest, RecordsChecked, ReplicaFetchRequest,
-    ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest, WriteMarkersRequest, GROUPS,
-    OFFSETS_TOPIC, PARTITIONS, QUORUM, TXN,
+    AppendRequest, DeletePartitionRequest, DeleteRecordsRequest, DeleteRecordsResult,
+    DescribeProducersRequest, Done, EnsureRequest, EpochEndsRequest, FetchPartition, FetchRequest,
+    InitProducerIdRequest, InitProducerIdResult, LeadRequest, LeaderTerm, LeadersUpdate,
+    ListOffsetsRequest, ListOffsetsResult, LogDirPartition, NodeMsg, OfflineRequest,
+    PartitionsReply, PartitionsRequest, ProducePartitionResult, ProduceRequest, RecordsChecked,
+    ReplicaFetchRequest, ReplicaFetchResult, ReplicaSyncedNotice, SetConfigRequest,
+    WriteMarkersRequest, GROUPS, OFFSETS_TOPIC, PARTITIONS, QUORUM, TXN,
 };
 use crate::storage::disk_full;
 use crate::storage::log::clean::CleanSlot;
@@ -613,6 +614,17 @@ impl Partitions {
                 self.leaders.registered(epoch);
                 self.take_roles(ctx);
                 ctx.reply(id, done(ErrorCode::NONE, None));
+            }
+            PartitionsRequest::DescribeProducers(DescribeProducersRequest { partitions }) => {
+                let me = ctx.me.node;
+                let answers = (partitions.into_iter())
+                    .map(|tp| {
+                        let replica = self.replica_or_absent(&tp, me);
+                        describe_producers::answer(tp, replica)
+                    })
+                    .collect();
+                let reply = PartitionsReply::DescribeProducers(answers);
+                ctx.reply(id, NodeMsg::PartitionsReply(reply));
             }
             PartitionsRequest::LogDirs(request) => {
                 let held = self.log_dirs(request.partitions.as_deref());

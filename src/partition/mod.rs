@@ -4,7 +4,8 @@
 //! * [`actor`] — the `PARTITIONS` actor: request dispatch, produce/group commit, long-poll fetch.
 //! * [`replica`] — one partition: log + producer state + durability waiters.
 //! * [`role`] — leader or follower, and the high watermark kept apart from the log end.
-//! * [`reads`] — Fetch and ListOffsets as pure reads; [`epoch_ends`] — OffsetForLeaderEpoch.
+//! * [`reads`] — Fetch and ListOffsets as pure reads; [`epoch_ends`] — OffsetForLeaderEpoch;
+//!   [`describe_producers`] — DescribeProducers (a replica's producers and open transactions).
 //! * [`replica_fetch`] — the leader's side of a follower's fetch; [`following`] — this
 //!   node's fetch loop as a follower (append, cut where the log diverged, back off).
 //! * [`isr`] — a leader's ISR shrinks and expansions, asked of the controller (AlterPartition).
@@ -22,6 +23,7 @@
 //! * [`errors`] — the Kafka error codes used, and the log-error mapping.
 
 pub mod actor;
+pub mod describe_producers;
 pub mod epoch_ends;
 pub mod errors;
 pub mod fetch_wait;

@@ -21,7 +21,8 @@ use crate::actor::RequestId;
 use crate::limits::OPENING_PARKED_MAX;
 use crate::messages::{
     DeleteRecordsResult, EpochEnd, FetchPartitionResult, ListOffsetsResult, NodeMsg,
-    PartitionsReply, PartitionsRequest, ProducePartitionResult, ReplicaFetchResult,
+    PartitionProducers, PartitionsReply, PartitionsRequest, ProducePartitionResult,
+    ReplicaFetchResult,
 };
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
@@ -103,6 +104,7 @@ pub fn names(request: &PartitionsRequest, opening: impl Fn(&TopicPartition) -> b
         PartitionsRequest::Append(r) => opening(&r.tp),
         PartitionsRequest::Lead(r) => opening(&r.tp),
         PartitionsRequest::WriteMarkers(r) => r.markers.iter().any(|m| opening(&m.tp)),
+        PartitionsRequest::DescribeProducers(r) => r.partitions.iter().any(|tp| opening(tp)),
         PartitionsRequest::Shutdown
         | PartitionsRequest::InitProducerId(_)
         | PartitionsRequest::Offline(_)
@@ -137,6 +139,16 @@ pub fn refused(request: PartitionsRequest) -> NodeMsg {
                 .collect(),
         ),
         PartitionsRequest::Lead(_) => PartitionsReply::Lead(Err(REFUSED)),
+        PartitionsRequest::DescribeProducers(r) => PartitionsReply::DescribeProducers(
+            r.partitions
+                .into_iter()
+                .map(|tp| PartitionProducers {
+                    tp,
+                    error_code: REFUSED,
+                    producers: Vec::new(),
+                })
+                .collect(),
+        ),
         PartitionsRequest::Fetch(r) => PartitionsReply::Fetch(
             r.partitions
                 .into_iter()

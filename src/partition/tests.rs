@@ -3366,3 +3366,152 @@ fn an_abort_the_index_could_not_hold_is_never_served_as_committed() {
         (pid, Offset(0))
     );
 }
+
+/// DescribeProducers answers from the replica's producer state: a transactional producer with
+/// its epoch, last sequence, append time and its open transaction's first offset; once an
+/// admin's ABORT (WriteTxnMarkers, coordinator epoch 0 as kafka-transactions sends for a
+/// producer with none) ends the transaction, no start offset, the marker's coordinator epoch,
+/// and the last stable offset past the transaction. A partition nobody knows is
+/// UNKNOWN_TOPIC_OR_PARTITION.
+#[test]
+fn describe_producers_shows_an_open_transaction_until_its_abort() {
+    use crate::messages::{ActiveProducer, DescribeProducersRequest};
+    use crate::storage::batch::{build_stamped_batch, ProducerStamp, TRANSACTIONAL_BIT};
+    let a = tp("a");
+    let mut h = Harness::with_transactional_writes(Arc::new(MemStorage::new()));
+    h.ensure(&a, config(None));
+    let (pid, epoch) = h.init_producer();
+    let plain = produce_results(h.ask_until_idle(produce(1, vec![(a.clone(), plain(b"x"))])));
+    assert_eq!(plain[0].1.error_code, ErrorCode::NONE);
+    let stamp = ProducerStamp {
+        producer_id: pid.0,
+        producer_epoch: epoch,
+        base_sequence: 0,
+        attributes: TRANSACTIONAL_BIT,
+    };
+    let txn = build_stamped_batch(&[(None, Some(b"t")), (None, Some(b"u"))], T0_MS, stamp);
+    let produced = produce_results(h.ask_until_idle(produce(1, vec![(a.clone(), txn)])));
+    assert_eq!(produced[0].1.error_code, ErrorCode::NONE);
+    let nobody = tp("nobody");
+    let describe = |h: &mut Harness| {
+        let request = DescribeProducersRequest {
+            partitions: vec![a.clone(), nobody.clone()],
+        };
+        match h.ask(PartitionsRequest::DescribeProducers(request)) {
+            PartitionsReply::DescribeProducers(answers) => answers,
+            other => panic!("{other:?}"),
+        }
+    };
+    let answers = describe(&mut h);
+    assert_eq!(answers.len(), 2);
+    assert_eq!(
+        (&answers[0].tp, answers[0].error_code),
+        (&a, ErrorCode::NONE)
+    );
+    let open = ActiveProducer {
+        producer_id: pid,
+        producer_epoch: epoch,
+        last_sequence: 1,
+        last_timestamp_ms: T0_MS,
+        coordinator_epoch: -1,
+        current_txn_start_offset: 1,
+    };
+    assert_eq!(answers[0].producers, [open.clone()]);
+    assert_eq!(
+        (&answers[1].tp, answers[1].error_code),
+        (&nobody, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+    );
+    assert!(answers[1].producers.is_empty());
+    assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(1));
+
+    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
+        markers: vec![MarkerWrite {
+            tp: a.clone(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            coordinator_epoch: 0,
+            commit: false,
+        }],
+        timeout_ms: PRODUCE_TIMEOUT_MS,
+    });
+    let aborted = produce_results(h.ask_until_idle(abort));
+    assert_eq!(aborted[0].1.error_code, ErrorCode::NONE);
+    let ended = ActiveProducer {
+        coordinator_epoch: 0,
+        current_txn_start_offset: -1,
+        ..open
+    };
+    assert_eq!(describe(&mut h)[0].producers, [ended]);
+    // The marker is at 3: everything up to it is stable.
+    assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(4));
+}
+
+/// Kafka's `activeProducerState`: a replica that follows answers DescribeProducers from its own
+/// producer state (kafka-transactions `--broker-id` compares replicas), while a marker for it
+/// (a client's WriteTxnMarkers) is refused NOT_LEADER_OR_FOLLOWER; a partition with no replica
+/// here is NOT_LEADER_OR_FOLLOWER for both.
+#[test]
+fn a_follower_describes_its_producers_but_writes_no_marker() {
+    use crate::messages::DescribeProducersRequest;
+    let mut h = Harness::new(Arc::new(MemStorage::new()));
+    let (a, elsewhere) = (tp("a"), tp("elsewhere"));
+    let tell = |h: &mut Harness, leader_of_a: u64, epoch: i32| {
+        let led = |leader: u64, epoch: i32| PartitionLeader {
+            topic_id: [0; 16],
+            leader: Some(NodeId(leader)),
+            epoch: LeaderEpoch(epoch),
+            partition_epoch: epoch,
+            isr: vec![NodeId(1), NodeId(2)],
+            replicas: vec![NodeId(1), NodeId(2)],
+        };
+        let update = LeadersUpdate {
+            partitions: std::collections::BTreeMap::from([
+                (a.clone(), led(leader_of_a, epoch)),
+                (elsewhere.clone(), led(3, 0)),
+            ]),
+            brokers: std::collections::BTreeMap::new(),
+        };
+        let msg = NodeMsg::Partitions(PartitionsRequest::Leaders(update));
+        let from = Addr {
+            node: NodeId(1),
+            actor: crate::messages::TOPICS,
+        };
+        h.step(Input::Msg { from, msg })
+    };
+    tell(&mut h, 1, 1);
+    h.ensure(&a, config(Some(0)));
+    let (pid, epoch) = h.init_producer();
+    let written = h.produce_one(1, &a, idempotent(pid, epoch, 0, 3));
+    assert_eq!(written.error_code, ErrorCode::NONE);
+    tell(&mut h, 2, 2);
+    let request = DescribeProducersRequest {
+        partitions: vec![a.clone(), elsewhere.clone()],
+    };
+    let PartitionsReply::DescribeProducers(answers) =
+        h.ask(PartitionsRequest::DescribeProducers(request))
+    else {
+        panic!("a DescribeProducers reply");
+    };
+    assert_eq!(answers[0].error_code, ErrorCode::NONE);
+    let producers: Vec<(ProducerId, i32, i64)> = (answers[0].producers.iter())
+        .map(|p| (p.producer_id, p.last_sequence, p.current_txn_start_offset))
+        .collect();
+    assert_eq!(producers, [(pid, 2, -1)]);
+    assert_eq!(answers[1].error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    let marker = |tp: &TopicPartition| MarkerWrite {
+        tp: tp.clone(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        coordinator_epoch: 0,
+        commit: false,
+    };
+    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
+        markers: vec![marker(&a), marker(&elsewhere)],
+        timeout_ms: PRODUCE_TIMEOUT_MS,
+    });
+    let codes: Vec<ErrorCode> = (produce_results(h.ask(abort)).iter())
+        .map(|(_, r)| r.error_code)
+        .collect();
+    assert_eq!(codes, [ErrorCode::NOT_LEADER_OR_FOLLOWER; 2]);
+    assert_eq!(h.log_end(&a), 3, "nothing written");
+}

@@ -67,7 +67,9 @@ macro_rules! by_request_type {
             EndTxn = EndTxnRequest,
             TxnOffsetCommit = TxnOffsetCommitRequest,
             DescribeTransactions = DescribeTransactionsRequest,
-            ListTransactions = ListTransactionsRequest)
+            ListTransactions = ListTransactionsRequest,
+            DescribeProducers = DescribeProducersRequest,
+            WriteTxnMarkers = WriteTxnMarkersRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

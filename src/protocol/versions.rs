@@ -47,15 +47,19 @@ pub const GROUP_VERSIONS: [Supported; 13] = [
 /// TRANSACTION_ABORTABLE and epoch bump per transaction, TxnOffsetCommit v4-5 the same and
 /// the coordinator's verification (the group coordinator serves v0-3). Every minimum is the protocol crate's
 /// own; v0-1 get PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (KIP-588). Then KIP-664's admin
-/// reads (kafka-transactions, `rill transactions`): DescribeTransactions v0, and
-/// ListTransactions v0-1 (v1: the duration filter of KIP-994; v2's id pattern is not served).
-pub const TXN_VERSIONS: [Supported; 6] = [
+/// reads (kafka-transactions, `rill transactions`): DescribeTransactions v0,
+/// ListTransactions v0-1 (v1: the duration filter of KIP-994; v2's id pattern is not served)
+/// and DescribeProducers v0; and WriteTxnMarkers v1 (the only version the protocol crate
+/// decodes; Kafka 4.0 removed v0), which an admin sends to abort a hanging transaction.
+pub const TXN_VERSIONS: [Supported; 8] = [
     s(ApiKey::AddPartitionsToTxn, 0, 3),
     s(ApiKey::AddOffsetsToTxn, 0, 3),
     s(ApiKey::EndTxn, 0, 3),
     s(ApiKey::TxnOffsetCommit, 0, 3),
     s(ApiKey::DescribeTransactions, 0, 0),
     s(ApiKey::ListTransactions, 0, 1),
+    s(ApiKey::DescribeProducers, 0, 0),
+    s(ApiKey::WriteTxnMarkers, 1, 1),
 ];
 
 /// [`CORE`] then [`GROUP_VERSIONS`].
@@ -180,6 +184,9 @@ mod tests {
         let row = |key: ApiKey| supported(key as i16).map(|s| (s.min, s.max));
         assert_eq!(row(ApiKey::ListTransactions), Some((0, 1)));
         assert_eq!(row(ApiKey::DescribeTransactions), Some((0, 0)));
+        // find-hanging and abort: DescribeProducers v0, WriteTxnMarkers v1 (the crate's only).
+        assert_eq!(row(ApiKey::DescribeProducers), Some((0, 0)));
+        assert_eq!(row(ApiKey::WriteTxnMarkers), Some((1, 1)));
     }
 
     /// Never OffsetCommit/OffsetFetch 10: `valid_versions()` says 10, the requests decode to 9.

@@ -11,7 +11,8 @@
 //! * [`group`] — a consumer group's committed offsets: FindCoordinator, OffsetFetch,
 //!   OffsetCommit (as an admin, from outside the group).
 //! * [`transactions`] — transactions as an admin sees them: ListTransactions of every broker,
-//!   FindCoordinator and DescribeTransactions of one transactional id.
+//!   FindCoordinator and DescribeTransactions of one transactional id; [`producers`] — the
+//!   partitions' side: DescribeProducers, and an ABORT marker written with WriteTxnMarkers.
 //! * [`txn_producer`] — a transactional producer's session: InitProducerId, AddPartitionsToTxn,
 //!   sequences, EndTxn (the producer's `transactional.id`).
 //! * [`member`] — a classic group member (JoinGroup, the range assignor, SyncGroup, Heartbeat,
@@ -31,6 +32,7 @@ pub mod limits;
 pub mod member;
 pub mod murmur2;
 pub mod producer;
+pub mod producers;
 pub mod records;
 pub mod transactions;
 pub mod txn_producer;

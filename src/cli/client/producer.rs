@@ -10,7 +10,6 @@
 #![allow(clippy::disallowed_methods)] // host-side client: reads the clock, spawns ack waiters
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -155,8 +154,8 @@ pub struct Producer {
     outcomes_rx: mpsc::UnboundedReceiver<BatchOutcome>,
     /// A transactional producer's session; its batches carry its identity.
     txn: Option<TxnSession>,
-    /// A batch of the open transaction failed for good: it can only be aborted.
-    txn_failed: Arc<AtomicBool>,
+    /// A batch of the open transaction failed for good (its error): it can only be aborted.
+    txn_failed: Arc<Mutex<Option<String>>>,
 }
 
 /// Wall-clock milliseconds, the CreateTime of records.
@@ -192,7 +191,7 @@ impl Producer {
             outcomes_tx,
             outcomes_rx,
             txn,
-            txn_failed: Arc::new(AtomicBool::new(false)),
+            txn_failed: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -210,14 +209,16 @@ impl Producer {
         let Some(txn) = &mut self.txn else {
             return Ok(());
         };
-        let failed = self.txn_failed.swap(false, Ordering::Relaxed);
-        txn.end(&self.client, !failed).await?;
-        if failed {
-            return Err(ClientError::Invalid(
-                "a batch of the transaction failed: the transaction was aborted".into(),
-            ));
+        let failed = (self.txn_failed.lock())
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        txn.end(&self.client, failed.is_none()).await?;
+        match failed {
+            Some(error) => Err(ClientError::Invalid(format!(
+                "a batch of the transaction failed ({error}): the transaction was aborted"
+            ))),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Waits until no batch is in flight.
@@ -430,7 +431,12 @@ fn produce_request(
     records: Bytes,
     config: &ProducerConfig,
 ) -> ProduceRequest {
+    // A transactional producer names its id: the leader verifies a transaction's first batch
+    // at a partition with the id's coordinator (KIP-890).
+    let transactional_id = (config.transactional_id.as_deref())
+        .map(|id| kafka_protocol::messages::TransactionalId(StrBytes::from_string(id.to_owned())));
     ProduceRequest::default()
+        .with_transactional_id(transactional_id)
         .with_acks(config.acks)
         .with_timeout_ms(config.request_timeout_ms.min(i32::MAX as u64) as i32)
         .with_topic_data(vec![TopicProduceData::default()
@@ -484,8 +490,8 @@ struct AckJob {
     record_ids: Vec<u64>,
     enqueued_at: Vec<Instant>,
     outcomes: mpsc::UnboundedSender<BatchOutcome>,
-    /// A transactional producer's flag: set when this batch fails for good.
-    txn_failed: Option<Arc<AtomicBool>>,
+    /// A transactional producer's first failure: set when this batch fails for good.
+    txn_failed: Option<Arc<Mutex<Option<String>>>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -514,8 +520,9 @@ impl AckJob {
                 other => break other,
             }
         };
-        if let (Err(_), Some(failed)) = (&base_offset, &self.txn_failed) {
-            failed.store(true, Ordering::Relaxed);
+        if let (Err(error), Some(failed)) = (&base_offset, &self.txn_failed) {
+            let mut first = failed.lock().unwrap_or_else(|p| p.into_inner());
+            first.get_or_insert_with(|| error.to_string());
         }
         let _ = self.outcomes.send(BatchOutcome {
             partition: self.partition,

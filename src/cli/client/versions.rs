@@ -53,6 +53,9 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 1, 4),
     (ApiKey::AddPartitionsToTxn, 0, 3),
     (ApiKey::EndTxn, 0, 3),
+    // Its describe-producers, find-hanging and abort; WriteTxnMarkers v1 is the crate's only.
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::WriteTxnMarkers, 1, 1),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].

@@ -38,8 +38,8 @@ pub use topics::{
     CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_TOPIC_PARTITIONS, METADATA,
 };
 pub use txn::{
-    ADD_OFFSETS_TO_TXN, ADD_PARTITIONS_TO_TXN, DESCRIBE_TRANSACTIONS, END_TXN, LIST_TRANSACTIONS,
-    TXN_OFFSET_COMMIT,
+    ADD_OFFSETS_TO_TXN, ADD_PARTITIONS_TO_TXN, DESCRIBE_PRODUCERS, DESCRIBE_TRANSACTIONS, END_TXN,
+    LIST_TRANSACTIONS, TXN_OFFSET_COMMIT, WRITE_TXN_MARKERS,
 };
 
 /// The consumer-group layouts (issue 12), the tail of [`REQUESTS`].
@@ -49,7 +49,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 26] = [
+const CORE: [&Request; 28] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -76,6 +76,8 @@ const CORE: [&Request; 26] = [
     &TXN_OFFSET_COMMIT,
     &DESCRIBE_TRANSACTIONS,
     &LIST_TRANSACTIONS,
+    &DESCRIBE_PRODUCERS,
+    &WRITE_TXN_MARKERS,
 ];
 
 const GROUPS: [&Request; 13] = [

@@ -1,6 +1,7 @@
-//! Transactions: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, and the admin
-//! reads DescribeTransactions and ListTransactions (InitProducerId, which idempotent producers
-//! send too, is in `records`).
+//! Transactions: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, the admin
+//! reads DescribeTransactions, ListTransactions and DescribeProducers, and WriteTxnMarkers (an
+//! admin's abort of a hanging transaction). InitProducerId, which idempotent producers send
+//! too, is in `records`.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -108,4 +109,39 @@ pub const LIST_TRANSACTIONS: Request = Request {
         f("producer_id_filters", ALL, Array(&Int64)),
         f("duration_filter", since(1), Int64),
     ]),
+};
+
+// WriteTxnMarkers (27)
+
+const WRITE_TXN_MARKERS_TOPIC: Struct = fields(&[
+    f("name", ALL, String),
+    f("partition_indexes", ALL, Array(&Int32)),
+]);
+const WRITE_TXN_MARKERS_MARKER: Struct = fields(&[
+    f("producer_id", ALL, Int64),
+    f("producer_epoch", ALL, Int16),
+    f("transaction_result", ALL, Bool),
+    f("topics", ALL, Structs(&WRITE_TXN_MARKERS_TOPIC)),
+    f("coordinator_epoch", ALL, Int32),
+]);
+/// v1 only, flexible: Kafka 4.0 removed v0, and the protocol crate decodes v1 alone.
+pub const WRITE_TXN_MARKERS: Request = Request {
+    key: ApiKey::WriteTxnMarkers,
+    versions: range(1, 1),
+    flexible: since(1),
+    body: fields(&[f("markers", ALL, Structs(&WRITE_TXN_MARKERS_MARKER))]),
+};
+
+// DescribeProducers (61)
+
+const DESCRIBE_PRODUCERS_TOPIC: Struct = fields(&[
+    f("name", ALL, String),
+    f("partition_indexes", ALL, Array(&Int32)),
+]);
+/// v0, flexible from v0 (KIP-664).
+pub const DESCRIBE_PRODUCERS: Request = Request {
+    key: ApiKey::DescribeProducers,
+    versions: range(0, 0),
+    flexible: ALL,
+    body: fields(&[f("topics", ALL, Structs(&DESCRIBE_PRODUCERS_TOPIC))]),
 };
