@@ -268,23 +268,26 @@ async fn produce(client: Arc<Client>, args: &Args) -> CliResult {
     let mut stats = ProduceStats::new(num_records);
     let start = Instant::now();
     let mut transaction_start = start;
-    let mut transactions = 0u64;
+    // Each commit's time: the flush of its last batches, their acknowledgements, the EndTxn.
+    let mut commits = Latencies::new(1);
     for i in 0..num_records {
         paced_send(&mut producer, &mut stats, start, i, throughput, &value).await?;
         stats.maybe_progress(record_size);
         // Kafka's loop: commit once the transaction has been open its duration.
         if transaction_duration.is_some_and(|d| transaction_start.elapsed() >= d) {
+            let committing = Instant::now();
             producer.commit_transaction().await?;
-            transactions += 1;
+            commits.record(committing.elapsed());
             transaction_start = Instant::now();
         }
     }
-    if transaction_duration.is_some() {
-        // The last transaction is committed by close below.
-        transactions += 1;
-    }
+    // The last transaction is committed by close.
+    let closing = Instant::now();
     for outcome in producer.close().await? {
         stats.absorb(&outcome);
+    }
+    if transaction_duration.is_some() {
+        commits.record(closing.elapsed());
     }
     let elapsed = start.elapsed().as_secs_f64();
     let rate = stats.acked as f64 / elapsed;
@@ -296,7 +299,11 @@ async fn produce(client: Arc<Client>, args: &Args) -> CliResult {
         stats.latencies.summary()
     );
     if transaction_duration.is_some() {
-        println!("{transactions} transactions committed.");
+        let count = commits.count;
+        println!(
+            "{count} transactions committed, commit {}.",
+            commits.summary()
+        );
     }
     if stats.failed > 0 {
         return Err(CliError::Failed(format!(

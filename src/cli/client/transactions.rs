@@ -18,6 +18,10 @@ use super::error::{ClientError, ClientResult};
 use super::limits::RETRY_BACKOFF_MS;
 use crate::types::ErrorCode;
 
+/// The pause before asking again after CONCURRENT_TRANSACTIONS (the Java producer's 20 ms
+/// for AddPartitionsToTxn, shorter: a transaction's markers take milliseconds).
+const CONCURRENT_BACKOFF_MS: u64 = 10;
+
 /// FindCoordinator's key type of a transactional id.
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
@@ -58,7 +62,10 @@ pub struct TransactionDescription {
 }
 
 /// Runs `attempt` again after [`RETRY_BACKOFF_MS`] while it fails with a retriable error
-/// (a coordinator loading or moving, the state topic being created), for at most the client's
+/// (a coordinator loading or moving, the state topic being created), or after
+/// [`CONCURRENT_BACKOFF_MS`] while the coordinator is still writing the id's previous step
+/// (CONCURRENT_TRANSACTIONS: the markers of the transaction just ended; every client retries
+/// it, though Kafka's error table does not call it retriable), for at most the client's
 /// request timeout.
 pub(super) async fn retrying<T, F, Fut>(client: &Client, mut attempt: F) -> ClientResult<T>
 where
@@ -68,12 +75,16 @@ where
     let timeout = Duration::from_millis(client.config().request_timeout_ms);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        match attempt().await {
-            Err(e) if e.is_retriable() && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(RETRY_BACKOFF_MS)).await;
-            }
-            other => return other,
+        let outcome = attempt().await;
+        let pause_ms = match &outcome {
+            Err(e) if e.code() == Some(ErrorCode::CONCURRENT_TRANSACTIONS) => CONCURRENT_BACKOFF_MS,
+            Err(e) if e.is_retriable() => RETRY_BACKOFF_MS,
+            _ => return outcome,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return outcome;
         }
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
     }
 }
 
