@@ -458,7 +458,7 @@ impl SimConfig {
         }
         if matches!(
             canary,
-            Some(Canary::LsoInclusive | Canary::MarkerSkipsPartition)
+            Some(Canary::LsoInclusive | Canary::MarkerSkipsPartition | Canary::FencedEpochAccepted)
         ) {
             // Its bug shows to read_committed readers of transactions.
             config.txn_producers = txn_producers_for(seed);

@@ -404,6 +404,22 @@ fn transactions_are_read_committed_and_the_inclusive_lso_canary_leaks_open_ones(
         "{:?}",
         skipped.verdict.liveness
     );
+    // A broker that fences a zombie by neither its epoch nor KIP-890's verification: the
+    // zombie's write (to a transaction given up, under the old epoch) joins the producer's
+    // next transaction and is read committed. Seed 1 since session 38 (1 of seeds 1-8).
+    let zombie = run_seed(
+        1,
+        RunOptions {
+            canary: Some(Canary::FencedEpochAccepted),
+            ..RunOptions::new(SIM_SECS)
+        },
+    );
+    assert_eq!(zombie.kind, Kind::Safety);
+    assert!(
+        (zombie.verdict.safety.iter()).all(|v| v.starts_with("aborted read (G1a)")),
+        "{:?}",
+        zombie.verdict.safety
+    );
 }
 
 /// How the checker reports a canary: a safety violation, except for the leader that ignores

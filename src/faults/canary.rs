@@ -157,10 +157,17 @@ pub enum Canary {
     /// moves on. Caught as a transaction left open after healing, or a committed one partly
     /// visible.
     MarkerSkipsPartition,
+    /// A partition leader takes a transactional batch of a fenced (older) producer epoch: the
+    /// epoch check lets it through (`partition/producer_state.rs` `check`) and, where the
+    /// producer's newer transaction is open there, so does KIP-890's verification
+    /// (`partition/actor.rs` `unverified`), as in a broker that fences zombies by neither.
+    /// Caught as a zombie's write (a given-up transaction's, sent after its producer took a
+    /// new epoch) read by read_committed consumers.
+    FencedEpochAccepted,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 36] = [
+    pub const ALL: [Canary; 37] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -197,6 +204,7 @@ impl Canary {
         Canary::ElrKeptOnMinIsrChange,
         Canary::LsoInclusive,
         Canary::MarkerSkipsPartition,
+        Canary::FencedEpochAccepted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -237,6 +245,7 @@ impl Canary {
             Canary::ElrKeptOnMinIsrChange => "elr-kept-on-min-isr-change",
             Canary::LsoInclusive => "lso-inclusive",
             Canary::MarkerSkipsPartition => "marker-skips-partition",
+            Canary::FencedEpochAccepted => "fenced-epoch-accepted",
         }
     }
 

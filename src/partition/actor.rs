@@ -1480,7 +1480,9 @@ impl Partitions {
             }
             let producer = ProducerId(header.producer_id);
             let open = (replica.producers().get(producer)).is_some_and(|entry| {
-                entry.current_txn_first_offset.is_some() && entry.epoch == header.producer_epoch
+                let epoch_held = entry.epoch == header.producer_epoch
+                    || faults::canary(Canary::FencedEpochAccepted);
+                entry.current_txn_first_offset.is_some() && epoch_held
             });
             if !open {
                 unverified.push(Unverified {

@@ -165,6 +165,11 @@ impl ProducerStates {
             return Check::Append;
         };
         if header.producer_epoch < entry.epoch {
+            if header.is_transactional()
+                && crate::faults::canary(crate::faults::Canary::FencedEpochAccepted)
+            {
+                return Check::Append;
+            }
             return Check::Reject(ErrorCode::INVALID_PRODUCER_EPOCH);
         }
         if entry.current_txn_first_offset.is_some() && !header.is_transactional() {

@@ -42,9 +42,9 @@ OPTIONS:
                       leader-outside-isr, follower-stamps-its-epoch,
                       reassignment-completes-early, truncate-to-hw,
                       ack-under-min-isr, throttle-not-released,
-                      elr-kept-on-min-isr-change, lso-inclusive and
-                      marker-skips-partition (both turn --transactions on
-                      by themselves)
+                      elr-kept-on-min-isr-change, lso-inclusive,
+                      marker-skips-partition and fenced-epoch-accepted (the
+                      three turn --transactions on by themselves)
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --transactions    also run 1 or 2 transactional producers (by the seed) and

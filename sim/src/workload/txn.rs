@@ -20,6 +20,14 @@
 //! * After the producers stop, [`final_read`] reads each partition with `read_committed` once
 //!   its LSO reached its HW (every transaction decided), within a bound.
 //!
+//! * A zombie (Kafka's name for a producer instance fenced by a newer one): after a producer
+//!   gave a transaction up that cannot have committed and took a new epoch, it may
+//!   ([`ZOMBIE_WRITE_PROBABILITY`]) write once more to that transaction under the old epoch,
+//!   right after the next transaction's first write to one of its partitions, as a fenced
+//!   instance's late batch would arrive. The broker must refuse it (the epoch check, and
+//!   KIP-890's verification); recorded as the given-up transaction's, so a read_committed read
+//!   of it is an aborted read.
+//!
 //! Everything goes into the history (`TxnIdentity`, `TxnBegin`, `TxnSent`, `TxnEnd`,
 //! `TxnPoll`, `TxnFinalRead`), which `checker::txn` judges.
 
@@ -66,6 +74,10 @@ const SINGLE_RECORD_PROBABILITY: f64 = 0.6;
 /// Pause between two batches of a transaction, and between two transactions.
 const BATCH_PAUSE_MS: std::ops::Range<u64> = 0..40;
 const TXN_PAUSE_MS: std::ops::Range<u64> = 20..300;
+/// How often a transaction given up is written to once more under its old epoch (a zombie).
+pub const ZOMBIE_WRITE_PROBABILITY: f64 = 0.5;
+/// A zombie write's value numbers start here (`x{producer}-{txn}-{n}`), past any planned one.
+const ZOMBIE_VALUE_BASE: u32 = 1000;
 /// The broker's `timeout.ms` for a produce (acks=all).
 const PRODUCE_TIMEOUT_MS: i32 = 2_000;
 /// Attempts per batch before the producer gives the transaction up.
@@ -148,6 +160,15 @@ struct Plan {
     commit: bool,
 }
 
+/// A transaction given up, kept to write to once more under its old epoch.
+struct Zombie {
+    txn: u32,
+    identity: Identity,
+    /// The old epoch's next sequence per partition.
+    sequences: BTreeMap<i32, i32>,
+    partitions: Vec<i32>,
+}
+
 /// What comes after a transaction.
 enum Next {
     Continue,
@@ -181,6 +202,8 @@ struct TxnProducer {
     next_txn: u32,
     /// Nothing is retried past this.
     give_up: Instant,
+    /// A given-up transaction to write to once more as a zombie.
+    zombie: Option<Zombie>,
 }
 
 /// Runs transactions until `until`, retrying nothing past `give_up`.
@@ -196,6 +219,7 @@ pub async fn txn_producer(w: Workload, id: u32, until: Instant, give_up: Instant
         leaders: BTreeMap::new(),
         next_txn: 0,
         give_up,
+        zombie: None,
     };
     if !p.init().await {
         return;
@@ -210,6 +234,10 @@ pub async fn txn_producer(w: Workload, id: u32, until: Instant, give_up: Instant
             partitions: plan.partitions.clone(),
         });
         let ending = p.transaction(txn, &plan).await;
+        // Only a transaction that cannot have committed: a zombie's write to it must never be
+        // read (a refused one leaves all-or-nothing nothing to judge either).
+        let may_commit =
+            ending.commit && matches!(ending.outcome, TxnOutcome::Ok | TxnOutcome::Unknown { .. });
         p.w.record(Event::TxnEnd {
             producer: id,
             txn,
@@ -220,6 +248,16 @@ pub async fn txn_producer(w: Workload, id: u32, until: Instant, give_up: Instant
         match ending.next {
             Next::Continue => {}
             Next::Reinit => {
+                let zombie =
+                    !may_commit && madsim::rand::thread_rng().gen_bool(ZOMBIE_WRITE_PROBABILITY);
+                if let (true, Some(identity)) = (zombie, p.identity) {
+                    p.zombie = Some(Zombie {
+                        txn,
+                        identity,
+                        sequences: p.sequences.clone(),
+                        partitions: plan.partitions.clone(),
+                    });
+                }
                 if !p.init().await {
                     return;
                 }
@@ -288,6 +326,13 @@ impl TxnProducer {
             n += records;
             if let Err(why) = self.produce(txn, partition, values).await {
                 return given_up(&*self, why);
+            }
+            let zombie_here =
+                (self.zombie.as_ref()).is_some_and(|z| z.partitions.contains(&partition));
+            if zombie_here {
+                if let Some(zombie) = self.zombie.take() {
+                    self.zombie_write(zombie, partition).await;
+                }
             }
         }
         let (outcome, invoked_ms) = self.end(plan.commit).await;
@@ -577,6 +622,65 @@ impl TxnProducer {
             why: why.clone(),
         });
         Err(why)
+    }
+
+    /// One write to a given-up transaction under its old epoch, to `partition` (a zombie's
+    /// late batch), sent once: the broker must refuse it. Recorded as that transaction's.
+    async fn zombie_write(&mut self, zombie: Zombie, partition: i32) {
+        let value = value_name(self.id, zombie.txn, ZOMBIE_VALUE_BASE);
+        let key = format!("x{}", self.id).into_bytes();
+        let entries = [Entry {
+            key: &key,
+            value: &value,
+        }];
+        let stamp = Stamp {
+            producer_id: zombie.identity.producer_id,
+            epoch: zombie.identity.epoch,
+            base_sequence: zombie.sequences.get(&partition).copied().unwrap_or(0),
+        };
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let bytes = batch::encode_transactional(&entries, stamp, CODECS[0], timestamp_ms)
+            .expect("the workload's batches encode");
+        let request = ProduceRequest::default()
+            .with_transactional_id(Some(self.txn_id()))
+            .with_acks(-1)
+            .with_timeout_ms(PRODUCE_TIMEOUT_MS)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic())
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(bytes))])]);
+        let Some(conn) = self.leader(partition).await else {
+            return; // nothing sent
+        };
+        let answer = conn
+            .call::<_, ProduceResponse>(
+                ApiKey::Produce,
+                8,
+                &request,
+                Duration::from_millis(PRODUCE_ANSWER_BOUND_MS),
+            )
+            .await;
+        let outcome = match answer.map(|r| {
+            (r.responses.first())
+                .and_then(|t| t.partition_responses.first())
+                .map(|p| (ErrorCode::from_wire(p.error_code), p.base_offset))
+        }) {
+            Ok(Some((ErrorCode::NONE, offset))) => SendOutcome::Ok { offset },
+            Ok(Some((code, _))) if code != ErrorCode::REQUEST_TIMED_OUT => {
+                SendOutcome::Fail { code: code.wire() }
+            }
+            Ok(_) => SendOutcome::Unknown {
+                why: "the zombie write timed out".into(),
+            },
+            Err(e) => {
+                self.leaders.remove(&partition);
+                SendOutcome::Unknown { why: e.to_string() }
+            }
+        };
+        self.conclude(zombie.txn, partition, vec![value], |_| outcome.clone());
     }
 
     /// Records each value's outcome (`outcome(i)` for value `i`).
