@@ -133,6 +133,20 @@ fn fetch(
     })
 }
 
+/// The coordinator's ABORT marker (coordinator epoch 0) for `producer_id` at `epoch` on `tp`.
+fn abort_marker(tp: &TopicPartition, producer_id: ProducerId, epoch: i16) -> PartitionsRequest {
+    PartitionsRequest::WriteMarkers(WriteMarkersRequest {
+        markers: vec![MarkerWrite {
+            tp: tp.clone(),
+            producer_id,
+            producer_epoch: epoch,
+            coordinator_epoch: 0,
+            commit: false,
+        }],
+        timeout_ms: PRODUCE_TIMEOUT_MS,
+    })
+}
+
 /// Removes and returns the reply to `id` from `effects`.
 fn take_reply(effects: &mut Effects, id: RequestId) -> Option<PartitionsReply> {
     let at = effects
@@ -3306,16 +3320,7 @@ fn an_abort_the_index_could_not_hold_is_never_served_as_committed() {
     let produced = produce_results(h.ask_until_idle(produce(1, vec![(a.clone(), txn)])));
     assert_eq!(produced[0].1.error_code, ErrorCode::NONE);
     storage.fail_writes_to(Some((".txnindex", std::io::ErrorKind::StorageFull)));
-    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
-        markers: vec![MarkerWrite {
-            tp: a.clone(),
-            producer_id: pid,
-            producer_epoch: epoch,
-            coordinator_epoch: 0,
-            commit: false,
-        }],
-        timeout_ms: PRODUCE_TIMEOUT_MS,
-    });
+    let abort = abort_marker(&a, pid, epoch);
     let refused = produce_results(h.ask(abort)).remove(0).1;
     assert_eq!(refused.error_code, ErrorCode::KAFKA_STORAGE_ERROR);
     let replica = h.actor.replica(&a).unwrap();
@@ -3424,16 +3429,7 @@ fn describe_producers_shows_an_open_transaction_until_its_abort() {
     assert!(answers[1].producers.is_empty());
     assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(1));
 
-    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
-        markers: vec![MarkerWrite {
-            tp: a.clone(),
-            producer_id: pid,
-            producer_epoch: epoch,
-            coordinator_epoch: 0,
-            commit: false,
-        }],
-        timeout_ms: PRODUCE_TIMEOUT_MS,
-    });
+    let abort = abort_marker(&a, pid, epoch);
     let aborted = produce_results(h.ask_until_idle(abort));
     assert_eq!(aborted[0].1.error_code, ErrorCode::NONE);
     let ended = ActiveProducer {

@@ -540,21 +540,8 @@ impl TxnProducer {
             epoch: identity.epoch,
             base_sequence,
         };
-        let timestamp_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let bytes = batch::encode_transactional(&entries, stamp, codec, timestamp_ms)
-            .expect("the workload's batches encode");
+        let request = self.produce_request(partition, &entries, stamp, codec);
         drop(entries);
-        let request = ProduceRequest::default()
-            .with_transactional_id(Some(self.txn_id()))
-            .with_acks(-1)
-            .with_timeout_ms(PRODUCE_TIMEOUT_MS)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(topic())
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(partition)
-                    .with_records(Some(bytes))])]);
         // Some attempt went unanswered: an error answer later cannot prove the batch unwritten.
         let mut unanswered: Option<String> = None;
         for _ in 0..PRODUCE_ATTEMPTS_MAX {
@@ -624,6 +611,30 @@ impl TxnProducer {
         Err(why)
     }
 
+    /// The transactional Produce (v8 fields, acks=all) of `entries` to `partition`.
+    fn produce_request(
+        &self,
+        partition: i32,
+        entries: &[Entry<'_>],
+        stamp: Stamp,
+        codec: kafka_protocol::records::Compression,
+    ) -> ProduceRequest {
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let bytes = batch::encode_transactional(entries, stamp, codec, timestamp_ms)
+            .expect("the workload's batches encode");
+        ProduceRequest::default()
+            .with_transactional_id(Some(self.txn_id()))
+            .with_acks(-1)
+            .with_timeout_ms(PRODUCE_TIMEOUT_MS)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic())
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(bytes))])])
+    }
+
     /// One write to a given-up transaction under its old epoch, to `partition` (a zombie's
     /// late batch), sent once: the broker must refuse it. Recorded as that transaction's.
     async fn zombie_write(&mut self, zombie: Zombie, partition: i32) {
@@ -638,20 +649,7 @@ impl TxnProducer {
             epoch: zombie.identity.epoch,
             base_sequence: zombie.sequences.get(&partition).copied().unwrap_or(0),
         };
-        let timestamp_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let bytes = batch::encode_transactional(&entries, stamp, CODECS[0], timestamp_ms)
-            .expect("the workload's batches encode");
-        let request = ProduceRequest::default()
-            .with_transactional_id(Some(self.txn_id()))
-            .with_acks(-1)
-            .with_timeout_ms(PRODUCE_TIMEOUT_MS)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(topic())
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(partition)
-                    .with_records(Some(bytes))])]);
+        let request = self.produce_request(partition, &entries, stamp, CODECS[0]);
         let Some(conn) = self.leader(partition).await else {
             return; // nothing sent
         };

@@ -175,16 +175,7 @@ fn a_leaders_abort_marker_is_listed_to_read_committed_fetches() {
     let batch = build_stamped_batch(&[(None, Some(b"t"))], T0_MS, stamp);
     let produced = produce_results(h.ask_until_idle(produce(1, vec![(a.clone(), batch)])));
     assert_eq!(produced[0].1.error_code, ErrorCode::NONE);
-    let abort = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
-        markers: vec![MarkerWrite {
-            tp: a.clone(),
-            producer_id: pid,
-            producer_epoch: epoch,
-            coordinator_epoch: 0,
-            commit: false,
-        }],
-        timeout_ms: PRODUCE_TIMEOUT_MS,
-    });
+    let abort = abort_marker(&a, pid, epoch);
     let written = produce_results(h.ask_after_jobs(abort)).remove(0).1;
     assert_eq!(written.error_code, ErrorCode::NONE);
     assert_eq!(h.actor.replica(&a).unwrap().last_stable_offset(), Offset(2));

@@ -156,16 +156,7 @@ fn a_marker_while_the_write_is_verified_voids_the_verification() {
     let (pid, epoch) = h.init_producer();
     let (id, effects) = h.send(txn_produce(&a, txn_batch(pid, epoch, 0), Some("tx")));
     let (call, _) = verifies(&effects)[0].clone();
-    let marker = PartitionsRequest::WriteMarkers(WriteMarkersRequest {
-        markers: vec![MarkerWrite {
-            tp: a.clone(),
-            producer_id: pid,
-            producer_epoch: epoch,
-            coordinator_epoch: 0,
-            commit: false,
-        }],
-        timeout_ms: PRODUCE_TIMEOUT_MS,
-    });
+    let marker = abort_marker(&a, pid, epoch);
     h.send(marker);
     let end = h.log_end(&a);
     let mut effects = verified(&mut h, call, ErrorCode::NONE);
