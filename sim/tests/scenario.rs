@@ -141,7 +141,9 @@ fn a_seed_replays_exactly_and_another_seed_differs() {
 /// record, which lets its records join the next transaction as on Kafka; 452 the same for a
 /// transaction given up before the flip and aborted only by its producer's re-init), 403 (the harness's:
 /// the transactional final read waited for a hanging transaction of a lost producer id and
-/// left the data topic's final read too little time).
+/// left the data topic's final read too little time). 490 (session 38, with transactions): a
+/// transaction coordinator whose first write after a load failed at once (its partition's ISR
+/// below min.insync.replicas) reloaded at once, over and over, and simulated time stood still.
 #[test]
 fn seeds_that_found_bugs_pass() {
     for seed in [
@@ -151,7 +153,7 @@ fn seeds_that_found_bugs_pass() {
         let run = run_seed(seed, RunOptions::new(SIM_SECS));
         assert_eq!(run.kind, Kind::Pass, "seed {seed}: {:?}", run.verdict);
     }
-    for seed in [14, 130, 156, 403, 452] {
+    for seed in [14, 130, 156, 403, 452, 490] {
         let options = RunOptions {
             transactions: true,
             ..RunOptions::new(SIM_SECS)

@@ -133,6 +133,8 @@ pub struct GroupsActor {
     /// When a request without a shard last asked for `partition`'s barrier (mono ms): at most
     /// one a [`LOAD_RETRY_MS`].
     lead_asked_mono_ms: BTreeMap<i32, u64>,
+    /// When each partition's shard was last unloaded (`mono_ms`): see `unload`.
+    unloaded_mono_ms: BTreeMap<i32, u64>,
     /// Partitions whose barrier answered that another node leads them: their requests are
     /// answered NOT_COORDINATOR until an election here (seed 1056: a deposed coordinator
     /// answered "loading" for 12 s, and the client kept asking it).
@@ -172,6 +174,7 @@ impl GroupsActor {
             next_retention_mono_ms: None,
             groups_max: GROUPS_PER_NODE_MAX,
             lead_asked_mono_ms: BTreeMap::new(),
+            unloaded_mono_ms: BTreeMap::new(),
             led_elsewhere: BTreeSet::new(),
         }
     }
@@ -306,7 +309,16 @@ impl GroupsActor {
     }
 
     /// The shard's memory cannot be trusted (`why`): drop it and load again after a barrier.
+    /// A shard unloaded again within [`LOAD_RETRY_MS`] of its last unload loads after that
+    /// pause instead (seed 490, with transactions: a load whose first write failed at once,
+    /// its partition's ISR below `min.insync.replicas`, was reloaded at once, over and over,
+    /// and simulated time never moved on).
     fn unload(&mut self, ctx: GCtx, partition: i32, why: Unload) {
+        let now_ms = ctx.now.mono_ms;
+        let last = self.unloaded_mono_ms.insert(partition, now_ms);
+        if last.is_some_and(|at| now_ms < at + LOAD_RETRY_MS) {
+            return self.reload_later(ctx, partition, why);
+        }
         tracing::warn!(partition, why = %why.0, "group coordinator shard unloaded; reloading after a barrier");
         self.drop_shard(ctx, partition);
         self.lead(ctx, partition);

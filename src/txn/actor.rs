@@ -138,6 +138,8 @@ pub struct TxnActor {
     abort_scan_armed: bool,
     /// When a request without a shard last asked for `partition`'s barrier (mono ms).
     lead_asked_mono_ms: BTreeMap<i32, u64>,
+    /// When each partition's shard was last unloaded (`mono_ms`): see `unload`.
+    unloaded_mono_ms: BTreeMap<i32, u64>,
     /// Partitions whose barrier answered that another node leads them (see `group::actor`).
     led_elsewhere: BTreeSet<i32>,
     /// [`TXN_IDS_PER_NODE_MAX`] (smaller in unit tests).
@@ -173,6 +175,7 @@ impl TxnActor {
             marker_backoff_ms: MARKER_RETRY_MIN_MS,
             abort_scan_armed: false,
             lead_asked_mono_ms: BTreeMap::new(),
+            unloaded_mono_ms: BTreeMap::new(),
             led_elsewhere: BTreeSet::new(),
             ids_max: TXN_IDS_PER_NODE_MAX,
         }
@@ -267,7 +270,16 @@ impl TxnActor {
 
     /// The shard's memory cannot be trusted (`why`): drop it and load again after a barrier
     /// (the same term would not fence the old shard's appends; the barrier comes after them).
+    /// A shard unloaded again within [`LOAD_RETRY_MS`] of its last unload loads after that
+    /// pause instead (seed 490, with transactions: a load whose first write failed at once,
+    /// its partition's ISR below `min.insync.replicas`, was reloaded at once, over and over,
+    /// and simulated time never moved on).
     fn unload(&mut self, ctx: TCtx, partition: i32, why: Unload) {
+        let now_ms = ctx.now.mono_ms;
+        let last = self.unloaded_mono_ms.insert(partition, now_ms);
+        if last.is_some_and(|at| now_ms < at + LOAD_RETRY_MS) {
+            return self.reload_later(ctx, partition, why);
+        }
         tracing::warn!(partition, why = %why.0, "transaction coordinator shard unloaded; reloading after a barrier");
         self.drop_shard(ctx, partition);
         self.lead(ctx, partition);

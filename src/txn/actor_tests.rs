@@ -477,6 +477,42 @@ fn a_fenced_marker_reloads_the_shard_which_sends_the_markers_again() {
     );
 }
 
+/// Seed 490: a write that fails right after the shard's load would reload it at once, and the
+/// reload's first write fail at once again, for good. A second unload within the reload pause
+/// loads after the pause instead.
+#[test]
+fn a_shard_unloaded_twice_in_a_row_loads_again_after_a_pause() {
+    let mut h = with_id();
+    let refused = || produced(&[(tp(TXN_STATE_TOPIC, 0), ErrorCode::NOT_ENOUGH_REPLICAS)]);
+    let (_, effects) = h.request(add("t", 0));
+    let (call, _, _) = only_call(effects);
+    let (_, _, msg) = only_call(h.reply(call, refused()));
+    assert!(
+        matches!(msg, NodeMsg::Partitions(PartitionsRequest::Lead(_))),
+        "the first unload reloads at once: {msg:?}"
+    );
+    // Loaded again (the same log: empty), and the next write fails too.
+    h.elected(0);
+    let (_, effects) = h.request(init("t"));
+    let (call, _, _) = only_call(effects);
+    let granted = NodeMsg::PartitionsReply(PartitionsReply::InitProducerId(InitProducerIdResult {
+        error_code: ErrorCode::NONE,
+        producer_id: ProducerId(1001),
+        producer_epoch: 0,
+    }));
+    let (call, _, _) = only_call(h.reply(call, granted));
+    let effects = h.reply(call, refused());
+    let barrier = (effects.iter()).any(|e| matches!(e, Effect::Call { .. }));
+    assert!(!barrier, "no barrier at once: {effects:?}");
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::SetTimer {
+            key: TxnTimer::Reload { partition: 0 },
+            ..
+        }
+    )));
+}
+
 #[test]
 fn a_resignation_drops_the_shard_and_its_markers() {
     let mut h = with_id();
