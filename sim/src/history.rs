@@ -419,7 +419,7 @@ pub enum Event {
     },
     /// One round of consume-transform-produce worker `worker`, recorded when it ended: it read
     /// `input_partition` of the transactional topic with read_committed from `from` (the
-    /// group's committed offset, 0 without one), consumed `inputs` (offset, value), wrote
+    /// group's committed offset; -1 without one, read from 0), consumed `inputs` (offset, value), wrote
     /// `c{value}` of each to `workload::ctp::CTP_OUT_TOPIC` and committed offset `to` in the
     /// same transaction. `offsets_invoked_ms`: when its TxnOffsetCommit was first sent (`None`:
     /// the round ended before); `commit`, `outcome`, `invoked_ms`: its EndTxn, as `TxnEnd`'s.

@@ -21,8 +21,9 @@
 //! `__transaction_state` or the output topic; a bit flip in an input partition excuses that
 //! partition. The group has no members, so the broker expires each of its offsets
 //! `OFFSETS_RETENTION_MS` after its commit: where a partition's committed offset may have
-//! outlived that (no later commit for sure within it), the worker may have read the partition
-//! again from its start, so duplicates and outputs past the final offset are excused there.
+//! outlived that (no later commit for sure within it) and a round then found none, the worker
+//! read the partition again from its start, so duplicates are excused there; and a final
+//! fetch that finds none where it may have expired excuses outputs past it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,6 +47,11 @@ fn input_partition_of(detail: &str) -> Option<i32> {
 /// A round that committed for sure: (when it ended, when its TxnOffsetCommit was sent).
 type Committed = (u64, u64);
 
+/// Whether `round` may have committed its offsets.
+fn may_have_committed(commit: bool, outcome: &TxnOutcome) -> bool {
+    commit && matches!(outcome, TxnOutcome::Ok | TxnOutcome::Unknown { .. })
+}
+
 pub(super) fn check(
     safety: &mut Report<'_>,
     liveness: &mut Vec<String>,
@@ -59,6 +65,10 @@ pub(super) fn check(
     // Input value → the offset a worker read it at.
     let mut read_at: BTreeMap<&str, i64> = BTreeMap::new();
     let mut rounds: BTreeMap<i32, Vec<Committed>> = BTreeMap::new();
+    // Per input partition, whether a round found no committed offset after an earlier round
+    // may have committed one (the offset expired, or was lost).
+    let mut may_have: BTreeSet<i32> = BTreeSet::new();
+    let mut vanished: BTreeSet<i32> = BTreeSet::new();
     let mut final_offsets: Option<(u64, BTreeMap<i32, i64>)> = None;
     let mut outputs: BTreeMap<i32, (i64, i64, &[(i64, String)])> = BTreeMap::new();
     let mut flipped_inputs: BTreeSet<i32> = BTreeSet::new();
@@ -87,12 +97,19 @@ pub(super) fn check(
             }
             Event::CtpRound {
                 input_partition,
+                from,
                 inputs,
                 offsets_invoked_ms,
                 commit,
                 outcome,
                 ..
             } => {
+                if *from < 0 && may_have.contains(input_partition) {
+                    vanished.insert(*input_partition);
+                }
+                if may_have_committed(*commit, outcome) {
+                    may_have.insert(*input_partition);
+                }
                 for (offset, value) in inputs {
                     read_at.entry(value.as_str()).or_insert(*offset);
                 }
@@ -206,10 +223,7 @@ pub(super) fn check(
                 format!("{how}: its input {input} (p{partition}) is of a transaction that cannot have committed"),
             );
         }
-        if may_expire(partition) {
-            continue;
-        }
-        if places.len() > 1 {
+        if places.len() > 1 && !(vanished.contains(&partition) && may_expire(partition)) {
             safety.add(
                 "duplicate consume-transform-produce output (not exactly-once)",
                 format!(
@@ -221,7 +235,9 @@ pub(super) fn check(
         let offset = read_at.get(input);
         let committed = finals.and_then(|f| f.get(&partition));
         if let (Some(offset), Some(committed)) = (offset, committed) {
-            if offset >= committed {
+            // An offset expired after the workers' last commit: the final fetch finds none.
+            let expired = *committed < 0 && may_expire(partition);
+            if offset >= committed && !expired {
                 safety.add(
                     "consume-transform-produce output without its offset commit",
                     format!("{how}: input {input} at p{partition}@{offset}, but the group's final committed offset is {committed}"),
@@ -394,17 +410,40 @@ mod tests {
         assert!(first(&unknown).starts_with("consume-transform-produce output of no input"));
     }
 
+    /// A round that finds no committed offset after a commit reads the partition again from
+    /// its start: its duplicates are excused where the offset may have expired (no commit for
+    /// `OFFSETS_RETENTION_MS`), not otherwise (the offset was lost).
     #[test]
     fn an_offset_that_may_have_expired_excuses_duplicates() {
-        let mut events = history();
-        // The final fetch comes long after the last commit: the offset may have expired.
-        if let Some((at, _)) =
-            (events.iter_mut()).find(|(_, e)| matches!(e, Event::CtpFinalOffsets { .. }))
-        {
-            *at = 200 + OFFSETS_RETENTION_MS;
-        }
-        events.push(output(&[(0, "cx0-0-0"), (1, "cx0-0-1"), (2, "cx0-0-0")]));
-        assert_eq!(first(&events), "");
+        let again = |at: u64| {
+            let mut events = history();
+            events.retain(|(_, e)| !matches!(e, Event::CtpFinalOffsets { .. }));
+            let event = Event::CtpRound {
+                worker: 0,
+                round: 2,
+                input_partition: 0,
+                from: -1,
+                to: 4,
+                inputs: vec![(0, "x0-0-0".into()), (1, "x0-0-1".into())],
+                offsets_invoked_ms: Some(at - 10),
+                commit: true,
+                outcome: TxnOutcome::Ok,
+                invoked_ms: at - 5,
+            };
+            events.push((at, event));
+            let offsets = vec![(0, 4)];
+            events.push((at + 10, Event::CtpFinalOffsets { offsets }));
+            let records = [
+                (0, "cx0-0-0"),
+                (1, "cx0-0-1"),
+                (2, "cx0-0-0"),
+                (3, "cx0-0-1"),
+            ];
+            events.push(output(&records));
+            events
+        };
+        assert_eq!(first(&again(200 + OFFSETS_RETENTION_MS)), "");
+        assert!(first(&again(300)).starts_with("duplicate consume-transform-produce output"));
     }
 
     #[test]

@@ -349,11 +349,11 @@ impl Worker {
         else {
             return Next::Stop;
         };
+        // -1: nothing committed (yet, or any more: the group's offsets expire).
         let from = (offsets.iter())
             .find(|(p, _)| *p == self.input)
-            .map_or(-1, |(_, o)| *o)
-            .max(0);
-        let Some((inputs, to)) = self.consume(from, until).await else {
+            .map_or(-1, |(_, o)| *o);
+        let Some((inputs, to)) = self.consume(from.max(0), until).await else {
             return match Instant::now() < until {
                 true => Next::Continue,
                 false => Next::Stop,
