@@ -474,7 +474,7 @@ impl SimConfig {
                 Canary::LsoInclusive
                     | Canary::MarkerSkipsPartition
                     | Canary::FencedEpochAccepted
-                    | Canary::TxnOffsetsCommittedEarly
+                    | Canary::TxnOffsetsAppliedEarly
             )
         ) {
             // Its bug shows to read_committed readers of transactions.

@@ -432,7 +432,7 @@ fn transactions_are_read_committed_and_the_inclusive_lso_canary_leaks_open_ones(
     let early = run_seed(
         1,
         RunOptions {
-            canary: Some(Canary::TxnOffsetsCommittedEarly),
+            canary: Some(Canary::TxnOffsetsAppliedEarly),
             ..RunOptions::new(SIM_SECS)
         },
     );

@@ -169,7 +169,7 @@ pub enum Canary {
     /// transaction until its COMMIT marker: an aborted transaction's offsets stay committed.
     /// Caught as a consume-transform-produce worker's input skipped: an aborted round's
     /// offsets advance, and its records are never transformed (not exactly-once).
-    TxnOffsetsCommittedEarly,
+    TxnOffsetsAppliedEarly,
 }
 
 impl Canary {
@@ -211,7 +211,7 @@ impl Canary {
         Canary::LsoInclusive,
         Canary::MarkerSkipsPartition,
         Canary::FencedEpochAccepted,
-        Canary::TxnOffsetsCommittedEarly,
+        Canary::TxnOffsetsAppliedEarly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -253,7 +253,7 @@ impl Canary {
             Canary::LsoInclusive => "lso-inclusive",
             Canary::MarkerSkipsPartition => "marker-skips-partition",
             Canary::FencedEpochAccepted => "fenced-epoch-accepted",
-            Canary::TxnOffsetsCommittedEarly => "txn-offsets-committed-early",
+            Canary::TxnOffsetsAppliedEarly => "txn-offsets-applied-early",
         }
     }
 

@@ -363,7 +363,7 @@ impl Offsets {
                 // A transaction's commits pend in it; the others are committed now (the
                 // canary commits a transaction's at once too).
                 let stored = match txn {
-                    Some(_) if faults::canary(Canary::TxnOffsetsCommittedEarly) => &mut self.groups,
+                    Some(_) if faults::canary(Canary::TxnOffsetsAppliedEarly) => &mut self.groups,
                     Some(producer_id) => self.pending.entry(producer_id).or_default(),
                     None => &mut self.groups,
                 };

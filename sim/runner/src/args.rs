@@ -44,7 +44,7 @@ OPTIONS:
                       ack-under-min-isr, throttle-not-released,
                       elr-kept-on-min-isr-change, lso-inclusive,
                       marker-skips-partition, fenced-epoch-accepted and
-                      txn-offsets-committed-early (the four turn --transactions on
+                      txn-offsets-applied-early (the four turn --transactions on
                       by themselves)
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
