@@ -25,7 +25,9 @@
 //! Transactions (`txn`, runs with `workload::txn`): no read_committed read of an aborted or
 //! not yet committed transaction, none at or past the LSO, each transaction all or nothing in
 //! the final read_committed read, and no transaction left open after the producers stopped,
-//! within the same claims for acks=all.
+//! within the same claims for acks=all. Consume-transform-produce (`ctp`, runs with
+//! `workload::ctp`): exactly-once — every committed input below the group's committed offset
+//! transformed once, no output of an aborted input or without its offset commit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,6 +35,7 @@ use crate::history::{Event, RequestEnd, SendOutcome};
 
 mod compaction;
 mod consumer_group;
+mod ctp;
 mod group_progress;
 mod groups;
 mod quorum;
@@ -500,6 +503,12 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     replicas::check(&mut safety, events);
     replicas::check_caught_up(&mut verdict.liveness, events);
     txn::check(
+        &mut safety,
+        &mut verdict.liveness,
+        events,
+        &acks_all_binding,
+    );
+    ctp::check(
         &mut safety,
         &mut verdict.liveness,
         events,

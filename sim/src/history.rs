@@ -410,6 +410,45 @@ pub enum Event {
         first_offset: i64,
         last_offset: i64,
     },
+    /// A consume-transform-produce worker (`workload::ctp`) got an identity from
+    /// InitProducerId with its transactional id (each new epoch aborts its open round).
+    CtpIdentity {
+        worker: u32,
+        producer_id: i64,
+        epoch: i16,
+    },
+    /// One round of consume-transform-produce worker `worker`, recorded when it ended: it read
+    /// `input_partition` of the transactional topic with read_committed from `from` (the
+    /// group's committed offset; -1 without one, read from 0), consumed `inputs` (offset, value), wrote
+    /// `c{value}` of each to `workload::ctp::CTP_OUT_TOPIC` and committed offset `to` in the
+    /// same transaction. `offsets_invoked_ms`: when its TxnOffsetCommit was first sent (`None`:
+    /// the round ended before); `commit`, `outcome`, `invoked_ms`: its EndTxn, as `TxnEnd`'s.
+    CtpRound {
+        worker: u32,
+        round: u32,
+        input_partition: i32,
+        from: i64,
+        to: i64,
+        inputs: Vec<(i64, String)>,
+        offsets_invoked_ms: Option<u64>,
+        commit: bool,
+        outcome: TxnOutcome,
+        invoked_ms: u64,
+    },
+    /// The consume-transform-produce group's committed offset of each input partition after
+    /// the workers stopped (OffsetFetch with require_stable; -1: none); empty when no answer
+    /// was stable (a transaction's commit pending) in time.
+    CtpFinalOffsets {
+        offsets: Vec<(i32, i64)>,
+    },
+    /// The read_committed read of a partition of `workload::ctp::CTP_OUT_TOPIC` after the
+    /// workers stopped, as `TxnFinalRead`.
+    CtpFinalRead {
+        partition: i32,
+        lso: i64,
+        hw: i64,
+        records: Vec<(i64, String)>,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

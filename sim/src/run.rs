@@ -111,6 +111,18 @@ fn txn_producers_for(seed: u64) -> u32 {
     apart.gen_range(1..=2)
 }
 
+/// The consume-transform-produce workers of a run with transactions: each one's input
+/// partition of the transactional topic (1 or 2 workers, on different partitions), drawn apart
+/// so every other draw keeps its meaning for every seed.
+fn ctp_inputs_for(seed: u64) -> Vec<i32> {
+    let mut apart = SmallRng::seed_from_u64(seed ^ 0x7a11_5ac7_0000_0c7b);
+    let first = apart.gen_range(0..workload::txn::TXN_PARTITIONS);
+    let workers = apart.gen_range(1..=2);
+    (0..workers)
+        .map(|k| (first + k) % workload::txn::TXN_PARTITIONS)
+        .collect()
+}
+
 /// The run's configuration, drawn from the seed.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -458,7 +470,12 @@ impl SimConfig {
         }
         if matches!(
             canary,
-            Some(Canary::LsoInclusive | Canary::MarkerSkipsPartition | Canary::FencedEpochAccepted)
+            Some(
+                Canary::LsoInclusive
+                    | Canary::MarkerSkipsPartition
+                    | Canary::FencedEpochAccepted
+                    | Canary::TxnOffsetsAppliedEarly
+            )
         ) {
             // Its bug shows to read_committed readers of transactions.
             config.txn_producers = txn_producers_for(seed);
@@ -819,6 +836,14 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
                         &txn_topic_configs,
                     )
                     .await;
+                    workload::admin::create_replicated_topic(
+                        &w,
+                        workload::ctp::out_topic(),
+                        workload::ctp::CTP_OUT_PARTITIONS,
+                        w.replication_factor,
+                        &txn_topic_configs,
+                    )
+                    .await;
                 }
                 if compacted {
                     let configs = workload::compacted::topic_configs();
@@ -910,6 +935,7 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     }
 
     let mut txn_final = None;
+    let mut ctp_final = None;
     if config.txn_producers > 0 {
         let give_up = producing_until + TXN_GIVE_UP_AFTER_PRODUCING;
         let mut txn_tasks = Vec::new();
@@ -951,6 +977,32 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
                 let _ = task.await;
             }
             workload::txn::final_read(&w, deadline).await;
+        }));
+        // Consume-transform-produce workers, reading the transactional topic until its
+        // readers stop, and the group's final offsets and their output's final read.
+        let inputs = ctp_inputs_for(seed);
+        let mut ctp_tasks = Vec::new();
+        for (worker, &input) in inputs.iter().enumerate() {
+            let node = client_node(
+                format!("ctp-worker-{worker}"),
+                [10, 0, 11, worker as u8 + 1],
+            );
+            clients.push(node.id());
+            ctp_tasks.push(node.spawn(workload::ctp::ctp_worker(
+                workload.clone(),
+                worker as u32,
+                input,
+                producing_until + TXN_READING_AFTER_PRODUCING,
+                give_up,
+            )));
+        }
+        let node = client_node("ctp-final-reader".into(), [10, 0, 11, 20]);
+        let w = workload.clone();
+        ctp_final = Some(node.spawn(async move {
+            for task in ctp_tasks {
+                let _ = task.await;
+            }
+            workload::ctp::final_read(&w, &inputs, deadline).await;
         }));
     }
 
@@ -1072,6 +1124,20 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
                 Event::FinalReadTimedOut {
                     partition: -1,
                     detail: "the transactional final read did not finish after healing".into(),
+                },
+            );
+        }
+    }
+    if let Some(ctp_final) = ctp_final {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(left, ctp_final).await.is_err() {
+            history.record(
+                workload.now_ms(),
+                Event::FinalReadTimedOut {
+                    partition: -1,
+                    detail: "the consume-transform-produce final read did not finish after \
+                             healing"
+                        .into(),
                 },
             );
         }

@@ -164,10 +164,16 @@ pub enum Canary {
     /// Caught as a zombie's write (a given-up transaction's, sent after its producer took a
     /// new epoch) read by read_committed consumers.
     FencedEpochAccepted,
+    /// The group coordinator commits a TxnOffsetCommit's offsets as soon as they are written
+    /// (`group/offsets.rs` `Offsets::written`) instead of keeping them pending in the
+    /// transaction until its COMMIT marker: an aborted transaction's offsets stay committed.
+    /// Caught as a consume-transform-produce worker's input skipped: an aborted round's
+    /// offsets advance, and its records are never transformed (not exactly-once).
+    TxnOffsetsAppliedEarly,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 37] = [
+    pub const ALL: [Canary; 38] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -205,6 +211,7 @@ impl Canary {
         Canary::LsoInclusive,
         Canary::MarkerSkipsPartition,
         Canary::FencedEpochAccepted,
+        Canary::TxnOffsetsAppliedEarly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -246,6 +253,7 @@ impl Canary {
             Canary::LsoInclusive => "lso-inclusive",
             Canary::MarkerSkipsPartition => "marker-skips-partition",
             Canary::FencedEpochAccepted => "fenced-epoch-accepted",
+            Canary::TxnOffsetsAppliedEarly => "txn-offsets-applied-early",
         }
     }
 

@@ -360,8 +360,10 @@ impl Offsets {
         match outcome {
             Ok(()) => {
                 let log_order = self.next_log_order();
-                // A transaction's commits pend in it; the others are committed now.
+                // A transaction's commits pend in it; the others are committed now (the
+                // canary commits a transaction's at once too).
                 let stored = match txn {
+                    Some(_) if faults::canary(Canary::TxnOffsetsAppliedEarly) => &mut self.groups,
                     Some(producer_id) => self.pending.entry(producer_id).or_default(),
                     None => &mut self.groups,
                 };

@@ -43,14 +43,16 @@ OPTIONS:
                       reassignment-completes-early, truncate-to-hw,
                       ack-under-min-isr, throttle-not-released,
                       elr-kept-on-min-isr-change, lso-inclusive,
-                      marker-skips-partition and fenced-epoch-accepted (the
-                      three turn --transactions on by themselves)
+                      marker-skips-partition, fenced-epoch-accepted and
+                      txn-offsets-applied-early (the four turn --transactions on
+                      by themselves)
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --transactions    also run 1 or 2 transactional producers (by the seed) and
                       read_committed readers of their own topic, checked for aborted and
-                      uncommitted reads and all-or-nothing transactions (off by default:
-                      the seeds' schedules stay as they were)
+                      uncommitted reads and all-or-nothing transactions, and 1 or 2
+                      consume-transform-produce workers reading it, checked for
+                      exactly-once (off by default: the seeds' schedules stay as they were)
     --history-dir D   where histories are written (default target-sim/sim-failures)
     --fail-fast       stop at the first failing seed
     --keep-history    also write the histories of passing seeds

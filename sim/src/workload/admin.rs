@@ -120,11 +120,23 @@ pub async fn list_offset(
     partition: i32,
     timestamp: i64,
 ) -> Result<i64, CallError> {
+    list_offset_of(conn, topic_name(), partition, timestamp).await
+}
+
+/// The offset ListOffsets gives for `timestamp` of `partition` of `topic`: an error while the
+/// leader cannot say (OFFSET_NOT_AVAILABLE from a leader just elected whose high watermark is
+/// behind its predecessor's).
+pub async fn list_offset_of(
+    conn: &mut Connection,
+    topic: TopicName,
+    partition: i32,
+    timestamp: i64,
+) -> Result<i64, CallError> {
     let p = ListOffsetsPartition::default()
         .with_partition_index(partition)
         .with_timestamp(timestamp);
     let request = ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
-        .with_name(topic_name())
+        .with_name(topic)
         .with_partitions(vec![p])]);
     let response: ListOffsetsResponse = conn
         .call(ApiKey::ListOffsets, 5, &request, CALL_TIMEOUT)

@@ -15,6 +15,8 @@
 //! * [`reassign`] — the data topic's partitions moved between brokers under load;
 //! * [`txn`] — transactional producers (commit or abort, a new epoch after a failure) and
 //!   read_committed readers of their own topic, and its read_committed final read;
+//! * [`ctp`] — consume-transform-produce workers: read the transactional topic, write what
+//!   they read transformed and commit their offsets in one transaction (exactly-once);
 //! * [`throttle`] — the data topic's followers throttled during the faults, lifted at healing;
 //! * [`min_isr`] — the cluster-wide `min.insync.replicas` set (for the role fault
 //!   `min-isr-lowered`), and [`configs`], the IncrementalAlterConfigs both send;
@@ -39,6 +41,7 @@ pub mod churn;
 pub mod compacted;
 pub mod configs;
 pub mod consumer;
+pub mod ctp;
 pub mod groups;
 pub mod min_isr;
 pub mod producer;

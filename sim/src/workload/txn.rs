@@ -49,7 +49,7 @@ use rand::Rng;
 use rill::types::ErrorCode;
 use tokio::time::Instant;
 
-use super::admin::Identity;
+use super::admin::{self, Identity};
 use super::batch::{self, Entry, FetchedBatch, Stamp, CODECS};
 use super::{retriable, route, Workload, CALL_TIMEOUT, RETRY_BACKOFF};
 use crate::checker::PRODUCE_ANSWER_BOUND_MS;
@@ -79,19 +79,19 @@ pub const ZOMBIE_WRITE_PROBABILITY: f64 = 0.5;
 /// A zombie write's value numbers start here (`x{producer}-{txn}-{n}`), past any planned one.
 const ZOMBIE_VALUE_BASE: u32 = 1000;
 /// The broker's `timeout.ms` for a produce (acks=all).
-const PRODUCE_TIMEOUT_MS: i32 = 2_000;
+pub(crate) const PRODUCE_TIMEOUT_MS: i32 = 2_000;
 /// Attempts per batch before the producer gives the transaction up.
-const PRODUCE_ATTEMPTS_MAX: u32 = 10;
+pub(crate) const PRODUCE_ATTEMPTS_MAX: u32 = 10;
 /// How long AddPartitionsToTxn or EndTxn keeps being retried before the producer gives the
 /// transaction up (longer than [`TXN_TIMEOUT_MS`]: the coordinator's abort shows first).
-const STEP_BOUND: Duration = Duration::from_secs(15);
+pub(crate) const STEP_BOUND: Duration = Duration::from_secs(15);
 /// A reader's long poll.
 const READER_MAX_WAIT_MS: i32 = 100;
 /// The final read waits for a stable log (LSO at HW) at most until this long before its
 /// deadline, then reads what is stable.
-const FINAL_READ_MARGIN: Duration = Duration::from_secs(5);
+pub(crate) const FINAL_READ_MARGIN: Duration = Duration::from_secs(5);
 /// Pause between two looks at a partition's LSO in the final read.
-const STABLE_POLL: Duration = Duration::from_millis(200);
+pub(crate) const STABLE_POLL: Duration = Duration::from_millis(200);
 
 pub fn topic() -> TopicName {
     TopicName(StrBytes::from_static_str(TXN_TOPIC))
@@ -121,7 +121,7 @@ pub fn parse_value(value: &str) -> Option<(u32, u32, u32)> {
 
 /// Error codes after which a coordinator request is asked again (after finding the
 /// coordinator again for the first two).
-fn coordinator_retriable(code: ErrorCode) -> bool {
+pub(crate) fn coordinator_retriable(code: ErrorCode) -> bool {
     [
         ErrorCode::NOT_COORDINATOR,
         ErrorCode::COORDINATOR_NOT_AVAILABLE,
@@ -135,7 +135,7 @@ fn coordinator_retriable(code: ErrorCode) -> bool {
 /// Retriable refusals that do not prove the request unapplied: the coordinator's write may
 /// have been in flight when it lost its partition (NOT_COORDINATOR), the gateway's ask of it
 /// timed out (COORDINATOR_NOT_AVAILABLE), or the write outlived its timeout.
-fn may_hide_a_write(code: ErrorCode) -> bool {
+pub(crate) fn may_hide_a_write(code: ErrorCode) -> bool {
     [
         ErrorCode::NOT_COORDINATOR,
         ErrorCode::COORDINATOR_NOT_AVAILABLE,
@@ -821,9 +821,20 @@ pub struct CommittedFetch {
     pub next_offset: Option<i64>,
 }
 
-/// Fetch v11 of `partition` from `offset` with `isolation_level=1`.
+/// Fetch v11 of `partition` of [`TXN_TOPIC`] from `offset` with `isolation_level=1`.
 pub async fn fetch_committed(
     conn: &mut Connection,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+) -> Result<CommittedFetch, CallError> {
+    fetch_committed_of(conn, TXN_TOPIC, partition, offset, max_wait_ms).await
+}
+
+/// Fetch v11 of `partition` of `topic` from `offset` with `isolation_level=1`.
+pub async fn fetch_committed_of(
+    conn: &mut Connection,
+    topic: &str,
     partition: i32,
     offset: i64,
     max_wait_ms: i32,
@@ -838,7 +849,7 @@ pub async fn fetch_committed(
         .with_max_bytes(1 << 20)
         .with_isolation_level(1)
         .with_topics(vec![FetchTopic::default()
-            .with_topic(topic())
+            .with_topic(TopicName(StrBytes::from_string(topic.to_owned())))
             .with_partitions(vec![p])]);
     let response: FetchResponse = conn.call(ApiKey::Fetch, 11, &request, CALL_TIMEOUT).await?;
     let data = (response.responses.first())
@@ -937,7 +948,7 @@ pub async fn final_read(w: &Workload, deadline: Instant) {
     let stable_by = (deadline.checked_sub(FINAL_READ_MARGIN).unwrap_or(deadline))
         .min(Instant::now() + hanging_after);
     for partition in 0..TXN_PARTITIONS {
-        match read_partition(w, partition, stable_by, deadline).await {
+        match read_partition(w, TXN_TOPIC, partition, stable_by, deadline).await {
             Some((lso, hw, records)) => w.record(Event::TxnFinalRead {
                 partition,
                 lso,
@@ -954,16 +965,17 @@ pub async fn final_read(w: &Workload, deadline: Instant) {
     }
 }
 
-/// (LSO, HW, records below the LSO) of one partition, as [`final_read`] reads it.
-async fn read_partition(
+/// (LSO, HW, records below the LSO) of one partition of `topic`, as [`final_read`] reads it.
+pub(crate) async fn read_partition(
     w: &Workload,
+    topic: &str,
     partition: i32,
     stable_by: Instant,
     deadline: Instant,
 ) -> Option<(i64, i64, Vec<(i64, String)>)> {
     let mut start = 0i64;
     'attempt: while Instant::now() < deadline {
-        let Some(mut conn) = route::try_connect_leader(w, TXN_TOPIC, partition).await else {
+        let Some(mut conn) = route::try_connect_leader(w, topic, partition).await else {
             tokio::time::sleep(RETRY_BACKOFF).await;
             continue;
         };
@@ -971,10 +983,27 @@ async fn read_partition(
             if Instant::now() >= deadline {
                 return None;
             }
-            match fetch_committed(&mut conn, partition, start, 0).await {
+            match fetch_committed_of(&mut conn, topic, partition, start, 0).await {
                 Ok(f) if f.code == ErrorCode::NONE => {
                     if f.last_stable_offset >= f.high_watermark || Instant::now() >= stable_by {
-                        break (f.last_stable_offset, f.high_watermark);
+                        // A leader just elected answers a high watermark behind its
+                        // predecessor's until its followers fetched (as Kafka's does), and
+                        // ListOffsets(latest) OFFSET_NOT_AVAILABLE meanwhile (seed 97 with
+                        // the consume-transform-produce workers: a preferred leader elected
+                        // after healing hid a committed transaction's records from this
+                        // read).
+                        let name = TopicName(StrBytes::from_string(topic.to_owned()));
+                        match admin::list_offset_of(&mut conn, name, partition, admin::LATEST).await
+                        {
+                            Ok(latest) if latest <= f.high_watermark => {
+                                break (f.last_stable_offset, f.high_watermark)
+                            }
+                            Ok(_) => {}
+                            Err(_) => {
+                                tokio::time::sleep(RETRY_BACKOFF).await;
+                                continue 'attempt;
+                            }
+                        }
                     }
                     tokio::time::sleep(STABLE_POLL).await;
                 }
@@ -992,7 +1021,7 @@ async fn read_partition(
         let mut records = Vec::new();
         let mut next = start;
         while next < lso {
-            match fetch_committed(&mut conn, partition, next, 0).await {
+            match fetch_committed_of(&mut conn, topic, partition, next, 0).await {
                 Ok(f) if f.code == ErrorCode::NONE => match f.next_offset {
                     Some(after) if after > next => {
                         records.extend(f.records);
