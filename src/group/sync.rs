@@ -136,7 +136,16 @@ impl<W: Copy> ClassicGroup<W> {
                 let ids: Vec<String> = self.members.keys().cloned().collect();
                 for id in ids {
                     let reply = self.synced(&id);
-                    if let Some(w) = self.members.get_mut(&id).and_then(|m| m.sync_waiter.take()) {
+                    let Some(member) = self.members.get_mut(&id) else {
+                        continue;
+                    };
+                    if let Some(w) = member.sync_waiter.take() {
+                        // Kafka's propagateAssignment: a full session from the assignment's
+                        // answer, not from the SyncGroup's arrival, so a slow write does not eat
+                        // the session (seed 669: a write of 4 s left the members 2 s, they
+                        // expired, the group went Empty and was deleted, and its next
+                        // incarnation formed generation 1 again).
+                        member.touch(now.mono_ms);
                         out.push(GroupOut::Answer(w, reply));
                     }
                 }

@@ -788,3 +788,28 @@ fn assignments_to_ids_that_are_not_members_do_not_count_toward_the_record_bound(
     assert_eq!(h.synced(wa).assignment, b"A");
     assert_eq!(h.synced(wb).assignment, b"");
 }
+
+/// Seed 669 (with transactions): Kafka's `propagateAssignment` gives every member a full
+/// session from the assignment's answer. A SyncGroup that waited on a slow assignment write
+/// must not have the wait taken from its session: here the write takes 7 s of a 10 s session
+/// (the session timers, armed at the join, fire only after it), and the members stay past
+/// 10 s from their SyncGroup's arrival.
+#[test]
+fn the_assignment_answer_starts_a_full_session() {
+    let mut h = Harness::kafka();
+    let (a, b) = joined_pair(&mut h);
+    let t = h.now.mono_ms;
+    let wb = h.sync(sync_args(&b, 1));
+    let mut leader_sync = sync_args(&a, 1);
+    leader_sync.assignments = vec![(a.clone(), b"A".to_vec()), (b.clone(), b"B".to_vec())];
+    let wa = h.sync(leader_sync);
+    h.advance_to(t + 7_000); // the write takes most of a session
+    h.complete_write(Ok(()));
+    assert_eq!(h.synced(wa).assignment, b"A");
+    assert_eq!(h.synced(wb).assignment, b"B");
+    h.advance_to(t + 12_000); // past arrival + session, before answer + session
+    assert!(h.g.members().contains_key(&a) && h.g.members().contains_key(&b));
+    assert_eq!(h.g.state(), GroupState::Stable);
+    h.advance_to(t + 17_100); // a session after the answer, no heartbeat: both expired
+    assert!(h.g.members().is_empty(), "{:?}", h.g.members().keys());
+}
