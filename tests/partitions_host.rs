@@ -186,6 +186,7 @@ async fn produce_acks_all_long_poll_fetch_and_restart_through_the_real_host() {
             timeout_ms: 30_000,
             partitions: vec![(tp(), records)],
             checked: Vec::new(),
+            transactional_id: None,
         })
     };
     match ask(&handle, produce(batch.clone())).await {
