@@ -49,6 +49,8 @@
 //! * [`protocol`] — the Kafka wire adapter: frame size cap, header prefix, advertised versions,
 //!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
 //!   decodes it (each request's layout in [`protocol::layouts`]).
+//! * [`security`] — Kafka's security model as pure logic: principals, SASL mechanisms (SCRAM's
+//!   credentials and exchange); no I/O, nonces handed in.
 //! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode), from
 //!   the plain [`broker::settings::GatewaySettings`] the host builds from its config.
 //! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`,
@@ -75,10 +77,11 @@
 //!   record effects, they never do I/O. Role folders do not import each other; each imports
 //!   `messages` and talks through it (`messages` imports no role folder).
 //! * Actor (`actor`) → Storage: the contract knows no runtime.
-//! * Storage (`storage`) and Wire (`protocol`) → nothing: the disk knows nothing of replicas,
-//!   the protocol adapter is pure.
+//! * Security (`security`), Storage (`storage`) and Wire (`protocol`) → nothing; Host, Gateway,
+//!   Roles and Face may import Security: the disk knows nothing of replicas, the protocol
+//!   adapter and the security mechanisms are pure.
 //!
-//! Wire, Actor, Storage and Roles name no tokio, and nothing here names the simulator crate.
+//! Wire, Security, Actor, Storage and Roles name no tokio, and nothing here names the simulator crate.
 //! `tests/architecture.rs` checks every `crate::` path against these rules; the violations that
 //! remain are listed there, and that list only shrinks.
 //!
@@ -99,6 +102,7 @@ pub mod limits;
 pub mod messages;
 pub mod partition;
 pub mod protocol;
+pub mod security;
 pub mod storage;
 pub mod txn;
 pub mod types;

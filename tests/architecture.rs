@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 /// A file no entry holds fails the test: a new top-level module must be given a part.
 const PARTS: &[(&str, &[&str])] = &[
     ("Wire", &["src/protocol/"]),
+    ("Security", &["src/security/"]),
     ("Actor", &["src/actor/"]),
     ("Gateway", &["src/broker/"]),
     // `messages/` is the roles' shared vocabulary: see `SHARED_ROLE_FOLDERS`.
@@ -63,6 +64,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ("Actor", "Storage"),
     ("Face", "Host"),
     ("Face", "Storage"),
+    ("Host", "Security"),
+    ("Gateway", "Security"),
+    ("Roles", "Security"),
+    ("Face", "Security"),
 ];
 
 /// Arrows that must never exist, with the reason (shown when one appears).
@@ -88,6 +93,17 @@ const FORBIDDEN: &[(&str, &str, &str)] = &[
     ("Wire", "Host", "the protocol adapter is pure"),
     ("Wire", "Roles", "the protocol adapter knows no state"),
     (
+        "Security",
+        "Host",
+        "the security mechanisms are pure: bytes in, bytes out",
+    ),
+    (
+        "Security",
+        "Roles",
+        "a mechanism knows no state machine; credentials are handed in",
+    ),
+    ("Security", "Gateway", "a mechanism knows no request path"),
+    (
         "Storage",
         "Roles",
         "the disk knows nothing of replicas or groups",
@@ -104,7 +120,7 @@ const FORBIDDEN: &[(&str, &str, &str)] = &[
 const SHARED_ROLE_FOLDERS: &[&str] = &["messages"];
 
 /// Parts whose code runs inside handlers or below them: no runtime.
-const NO_TOKIO: &[&str] = &["Wire", "Actor", "Storage", "Roles"];
+const NO_TOKIO: &[&str] = &["Wire", "Security", "Actor", "Storage", "Roles"];
 
 /// The one folder of those parts that may name `std::fs`: the real-disk `Storage` backend and
 /// its descriptor cache. Everything else reaches files through the `Storage` trait.
