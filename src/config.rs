@@ -23,6 +23,7 @@ mod gateway;
 pub mod listeners;
 pub mod properties;
 pub mod quorum;
+pub mod security;
 
 pub use listeners::{Listener, SecurityProtocol};
 
@@ -114,6 +115,9 @@ pub struct ServerConfig {
     /// `process.roles`, `controller.quorum.voters`, `controller.listener.names`,
     /// `controller.quorum.election.timeout.ms`: the controller quorum ([`quorum`]).
     pub controller: quorum::ControllerConfig,
+    /// `ssl.*`, `sasl.*` and their `listener.name.*` forms: TLS and SASL of the client
+    /// listeners ([`security`]).
+    pub security: security::SecurityConfig,
 }
 
 /// How `__consumer_offsets` is created (the first time a client looks for a coordinator).
@@ -203,6 +207,7 @@ impl Default for ServerConfig {
             txn: TxnSettings::default(),
             transaction_partition_verification: true,
             controller: quorum::ControllerConfig::default(),
+            security: security::SecurityConfig::default(),
         }
     }
 }
@@ -529,6 +534,13 @@ impl ServerConfig {
                     problem,
                 })?
             }
+            k if security::is_security_key(k) => {
+                let text = v.text()?;
+                (self.security.set(k, &text)).map_err(|(key, problem)| match problem.as_str() {
+                    "unknown config key" => ConfigError::UnknownKey(key),
+                    _ => ConfigError::BadValue { key, problem },
+                })?
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
         Ok(())
@@ -566,10 +578,12 @@ impl ServerConfig {
                 );
             }
         }
-        // Refuse TLS/SASL listeners (and unmapped names) before anything binds. A controller
-        // listener speaks Rill's inter-node protocol, plain (unmapped means PLAINTEXT).
+        // Refuse unmapped names, and TLS/SASL on a controller listener, before anything binds.
+        // A controller listener speaks Rill's inter-node protocol, plain (unmapped means
+        // PLAINTEXT).
         let map = &self.listener_security_protocol_map;
-        if let Err(problem) = listeners::check_served(&self.client_listeners(), map) {
+        let clients = listeners::ListenerRole::Clients;
+        if let Err(problem) = listeners::check_served(&self.client_listeners(), map, clients) {
             return bad("listeners", problem);
         }
         let controller: Vec<Listener> = self
@@ -579,8 +593,16 @@ impl ServerConfig {
             .filter(|l| map.contains_key(&l.name))
             .cloned()
             .collect();
-        if let Err(problem) = listeners::check_served(&controller, map) {
+        let role = listeners::ListenerRole::Controller;
+        if let Err(problem) = listeners::check_served(&controller, map, role) {
             return bad("listeners", problem);
+        }
+        // Each client listener's TLS and SASL settings, PEM files read: a mistake stops the
+        // start here, naming its key, not at the first client's handshake.
+        for listener in self.client_listeners() {
+            if let Err((key, problem)) = self.listener_security(&listener) {
+                return bad(&key, problem);
+            }
         }
         if let Some(advertised) = &self.advertised_listeners {
             if self.controller.roles == quorum::ProcessRoles::Controller {
@@ -591,7 +613,7 @@ impl ServerConfig {
                         .into(),
                 );
             }
-            if let Err(problem) = listeners::check_served(advertised, map) {
+            if let Err(problem) = listeners::check_served(advertised, map, clients) {
                 return bad("advertised.listeners", problem);
             }
         }
@@ -785,6 +807,19 @@ impl ServerConfig {
         self.listener_security_protocol_map
             .get(&listener.name)
             .copied()
+    }
+
+    /// What a client listener needs to serve its security protocol: TLS settings with the PEM
+    /// files read, SASL mechanisms and PLAIN's users (checked by `validate`).
+    pub fn listener_security(
+        &self,
+        listener: &Listener,
+    ) -> Result<security::ListenerSecurity, security::KeyProblem> {
+        let protocol = self.security_protocol(listener).ok_or_else(|| {
+            let problem = format!("listener {} has no security protocol", listener.name);
+            ("listener.security.protocol.map".to_string(), problem)
+        })?;
+        self.security.for_listener(listener, protocol)
     }
 
     /// `queued.max.request.bytes` in effect: `None` = unbounded.

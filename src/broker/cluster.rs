@@ -13,21 +13,22 @@ use crate::messages::NodeMsg;
 /// Where clients reach each live broker, by broker id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct ClusterBrokers {
-    /// The unfenced registered brokers with the first listener each registered (the one it
-    /// advertises first), and this broker (it is answering, so it is reachable).
+    /// The unfenced registered brokers with their endpoint on the request's listener (Kafka
+    /// leaves out a broker without one), and this broker (it is answering, so it is
+    /// reachable).
     pub by_id: BTreeMap<i32, (String, u16)>,
 }
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
-    /// The live brokers: from this node's voter, which applied their registrations; this
-    /// broker alone when the voter cannot answer.
-    pub(super) async fn cluster_brokers(&self) -> ClusterBrokers {
+    /// The live brokers' endpoints on `listener` (the one the request came in on): from this
+    /// node's voter, which applied their registrations; this broker alone when the voter
+    /// cannot answer.
+    pub(super) async fn cluster_brokers(&self, listener: &str) -> ClusterBrokers {
         let mut cluster = ClusterBrokers::default();
         if let Ok(QuorumReply::Described(state)) = ask(&self.node, DescribeRequest).await {
             for broker in state.brokers.iter().filter(|b| !b.fenced) {
-                let (Some(listener), Ok(id)) =
-                    (broker.listeners.first(), i32::try_from(broker.node_id.0))
-                else {
+                let named = broker.listeners.iter().find(|l| l.name == listener);
+                let (Some(listener), Ok(id)) = (named, i32::try_from(broker.node_id.0)) else {
                     continue;
                 };
                 cluster
@@ -35,7 +36,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .insert(id, (listener.host.clone(), listener.port));
             }
         }
-        if let Some(me) = &self.settings.advertised {
+        let mine = self.settings.advertised_by_listener.get(listener);
+        if let Some(me) = mine.or(self.settings.advertised.as_ref()) {
             (cluster.by_id)
                 .entry(self.settings.broker_id())
                 .or_insert_with(|| (me.host.clone(), me.port));

@@ -30,6 +30,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         request: MetadataRequest,
         version: i16,
         turn: Option<SemaphorePermit<'_>>,
+        listener: &str,
     ) -> Result<MetadataResponse, GatewayError> {
         let by_id = asked_ids(&request);
         let wanted: Option<Vec<String>> = request.topics.map(|topics| {
@@ -88,7 +89,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         } else {
             BTreeSet::new()
         };
-        let cluster = self.cluster_brokers().await;
+        let cluster = self.cluster_brokers(listener).await;
         let topics = listed
             .iter()
             .map(|(name, meta)| self.topic_entry(name, meta.as_ref(), &offline, version))

@@ -28,6 +28,7 @@ mod per_partition;
 mod produce;
 mod reassignments;
 mod records;
+pub mod sasl;
 pub mod service;
 pub mod settings;
 #[cfg(test)]
@@ -115,7 +116,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             }
             ApiKey::Metadata => {
                 answer(&request, key, &self.large_decodes, |body, turn| {
-                    self.metadata(body, version, turn)
+                    self.metadata(body, version, turn, &request.context.listener)
                 })
                 .await
             }
@@ -245,6 +246,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | ApiKey::OffsetDelete
             | ApiKey::ConsumerGroupHeartbeat
             | ApiKey::ConsumerGroupDescribe => self.group_api(key, &request).await,
+            // Authentication is over (or this listener has none): `before_authentication`
+            // answers these on a SASL listener's new connections.
+            ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => sasl::illegal_state(&request, key),
             other => Pending::Close(format!("{other:?} is advertised but has no handler")),
         }
     }
@@ -282,5 +286,13 @@ where
 impl<C: ActorClient<NodeMsg>> KafkaService for BrokerService<C> {
     fn dispatch(&self, request: KafkaRequest) -> BoxFuture<'_, Pending> {
         Box::pin(self.answer(request))
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        request: KafkaRequest,
+        session: &'a mut sasl::SaslSession,
+    ) -> BoxFuture<'a, Pending> {
+        Box::pin(self.before_authentication(request, session))
     }
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::protocol::frame::HeaderPrefix;
+use crate::security::principal::KafkaPrincipal;
 
 /// One request frame, with the header prefix already read.
 #[derive(Debug)]
@@ -18,6 +19,29 @@ pub struct KafkaRequest {
     /// The whole frame after the size: header and body.
     pub frame: Bytes,
     pub client: SocketAddr,
+    /// The connection's listener and who it authenticated as.
+    pub context: std::sync::Arc<ConnectionContext>,
+}
+
+/// What a connection is, fixed once it has authenticated: shared by its requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionContext {
+    /// The listener's name (upper case): Metadata and FindCoordinator name each broker by its
+    /// endpoint on this listener, as Kafka does, so a client stays on the protocol it chose.
+    pub listener: String,
+    /// `User:ANONYMOUS` until authenticated; the SASL user name, or the TLS client
+    /// certificate's subject.
+    pub principal: KafkaPrincipal,
+}
+
+impl Default for ConnectionContext {
+    /// A PLAINTEXT connection nobody authenticated (tests, and the default listener).
+    fn default() -> Self {
+        Self {
+            listener: "PLAINTEXT".to_string(),
+            principal: KafkaPrincipal::anonymous(),
+        }
+    }
 }
 
 /// One complete response frame (size included), as the chunks it is written from, in order.
@@ -69,9 +93,24 @@ pub enum Pending {
     Later(BoxFuture<'static, Result<Option<Answer>, String>>),
     /// Close the connection (Kafka's answer to a request it cannot parse).
     Close(String),
+    /// Write this answer, then close the connection: a failed authentication (Kafka sends
+    /// the error, then closes).
+    Last(Answer),
 }
 
-/// The broker side of the listener. `dispatch` is called in request order per connection.
+/// The broker side of the listener. Both methods are called in request order per connection.
 pub trait KafkaService: Send + Sync + 'static {
+    /// A request on a connection that may send anything (authenticated, or a listener
+    /// without SASL).
     fn dispatch(&self, request: KafkaRequest) -> BoxFuture<'_, Pending>;
+
+    /// A request on a SASL listener's connection that has not authenticated yet: only
+    /// ApiVersions, SaslHandshake and SaslAuthenticate are answered, anything else closes it.
+    /// Once `session.authenticated()` names a principal, the connection's next requests go
+    /// to `dispatch`.
+    fn authenticate<'a>(
+        &'a self,
+        request: KafkaRequest,
+        session: &'a mut crate::broker::sasl::SaslSession,
+    ) -> BoxFuture<'a, Pending>;
 }

@@ -22,6 +22,9 @@ pub struct GatewaySettings {
     /// Where clients reach this broker, as Metadata tells them: the first advertised listener
     /// (`advertised.listeners`, else `listeners`); `None` lists no broker.
     pub advertised: Option<BrokerAddress>,
+    /// Where clients reach this broker on each listener, by listener name: Metadata answers a
+    /// request with the endpoints on the listener it came in on.
+    pub advertised_by_listener: std::collections::BTreeMap<String, BrokerAddress>,
     /// `num.partitions`: partitions of an auto-created topic or one created with -1.
     pub num_partitions: u32,
     /// `default.replication.factor`: of an auto-created topic or one created with -1.

@@ -30,6 +30,7 @@ pub(super) fn settings() -> GatewaySettings {
         cluster_id: "test-cluster".to_owned(),
         voters: Vec::new(),
         advertised: None,
+        advertised_by_listener: Default::default(),
         num_partitions: 1,
         default_replication_factor: 1,
         auto_create_topics: false,
@@ -71,6 +72,7 @@ fn produce_to(topic: &'static str, acks: i16, batch: &[u8]) -> KafkaRequest {
         prefix: peek_header(&frame).unwrap(),
         frame,
         client: "127.0.0.1:1".parse().unwrap(),
+        context: Default::default(),
     }
 }
 
@@ -246,6 +248,7 @@ fn delete_records_on_the_offsets_topic_is_refused() {
         prefix: peek_header(&frame).unwrap(),
         frame,
         client: "127.0.0.1:1".parse().unwrap(),
+        context: Default::default(),
     };
     let deleted = DeleteRecordsResult {
         error_code: ErrorCode::NONE,
@@ -312,6 +315,7 @@ mod transactions {
             prefix: peek_header(&frame).unwrap(),
             frame,
             client: "127.0.0.1:1".parse().unwrap(),
+            context: Default::default(),
         }
     }
 

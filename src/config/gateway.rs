@@ -49,6 +49,15 @@ impl ServerConfig {
                 host: l.host.clone(),
                 port: l.port,
             }),
+            advertised_by_listener: (self.advertised().iter())
+                .map(|l| {
+                    let address = BrokerAddress {
+                        host: l.host.clone(),
+                        port: l.port,
+                    };
+                    (l.name.clone(), address)
+                })
+                .collect(),
             num_partitions: self.num_partitions,
             default_replication_factor: self.default_replication_factor,
             auto_create_topics: self.auto_create_topics,

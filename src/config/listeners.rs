@@ -5,8 +5,11 @@
 //! SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL`), so `INTERNAL://` needs an entry such as
 //! `INTERNAL:PLAINTEXT`. Names are case-insensitive (Kafka upper-cases them).
 //!
-//! Rill serves plain TCP only. A listener mapped to SSL or SASL is refused at start-up: serving
-//! plain text where the operator asked for TLS would be a silent security hole.
+//! Client listeners serve all four protocols (TLS through rustls, SASL PLAIN and SCRAM: see
+//! [`super::security`]). A controller listener carries Rill's own inter-node protocol, which is
+//! plain TCP: one mapped to SSL or SASL is refused at start-up, as serving plain text where the
+//! operator asked for TLS would be a silent security hole. The simulator has no TLS (rustls
+//! draws its randomness from the OS), so under madsim the TLS protocols are refused too.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -73,9 +76,22 @@ impl SecurityProtocol {
             .find(|p| p.name().eq_ignore_ascii_case(text))
     }
 
-    /// Whether Rill can serve it: plain TCP only, until TLS and SASL are implemented.
-    pub fn is_served(self) -> bool {
-        self == SecurityProtocol::Plaintext
+    /// Whether Rill serves it to Kafka clients: all four, but no TLS in the simulator.
+    pub fn is_served_to_clients(self) -> bool {
+        !(cfg!(madsim) && self.uses_tls())
+    }
+
+    /// Whether connections on it start with a TLS handshake.
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    /// Whether connections on it authenticate with SASL before any other request.
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
     }
 }
 
@@ -140,9 +156,22 @@ pub fn parse_protocol_map(text: &str) -> Result<ProtocolMap, String> {
     Ok(map)
 }
 
-/// Every listener has a distinct name that maps to a protocol Rill serves. The error says
-/// which listener and why, for the caller to put under the config key.
-pub fn check_served(listeners: &[Listener], map: &ProtocolMap) -> Result<(), String> {
+/// Who connects to a listener, which decides the protocols it may speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerRole {
+    /// Kafka clients (and brokers, as Kafka's inter-broker listener).
+    Clients,
+    /// Rill's controller quorum and inter-node traffic: PLAINTEXT only.
+    Controller,
+}
+
+/// Every listener has a distinct name that maps to a protocol Rill serves for its role. The
+/// error says which listener and why, for the caller to put under the config key.
+pub fn check_served(
+    listeners: &[Listener],
+    map: &ProtocolMap,
+    role: ListenerRole,
+) -> Result<(), String> {
     for (i, listener) in listeners.iter().enumerate() {
         if listeners[..i].iter().any(|l| l.name == listener.name) {
             return Err(format!(
@@ -158,10 +187,19 @@ pub fn check_served(listeners: &[Listener], map: &ProtocolMap) -> Result<(), Str
                     name = listener.name
                 ))
             }
-            Some(protocol) if !protocol.is_served() => {
+            Some(protocol)
+                if role == ListenerRole::Controller && *protocol != SecurityProtocol::Plaintext =>
+            {
                 return Err(format!(
-                    "listener '{listener}' uses security protocol {protocol}, which Rill does not \
-                     serve: TLS and SASL are not implemented yet (use a PLAINTEXT listener)"
+                    "controller listener '{listener}' uses security protocol {protocol}: the \
+                     controller listener carries Rill's inter-node protocol, which is PLAINTEXT \
+                     only (keep it on a private address)"
+                ))
+            }
+            Some(protocol) if !protocol.is_served_to_clients() => {
+                return Err(format!(
+                    "listener '{listener}' uses security protocol {protocol}, which the \
+                     simulator does not serve (no TLS under madsim)"
                 ))
             }
             Some(_) => {}
@@ -195,33 +233,28 @@ mod tests {
             .contains("not a listener name"));
     }
 
+    const C: ListenerRole = ListenerRole::Clients;
+
     #[test]
-    fn the_default_map_serves_plaintext_only() {
+    fn client_listeners_serve_every_protocol_and_controller_ones_plaintext_only() {
         let map = default_protocol_map();
-        assert_eq!(
-            check_served(&listeners("PLAINTEXT://127.0.0.1:9092"), &map),
-            Ok(())
-        );
-        for protocol in ["SSL", "SASL_PLAINTEXT", "SASL_SSL"] {
-            let err = check_served(&listeners(&format!("{protocol}://127.0.0.1:9092")), &map)
-                .unwrap_err();
-            assert!(
-                err.contains(&format!(
-                    "'{protocol}://127.0.0.1:9092' uses security protocol {protocol}"
-                )),
-                "{err}"
-            );
-            assert!(
-                err.contains("TLS and SASL are not implemented yet"),
-                "{err}"
-            );
+        for protocol in ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] {
+            let one = listeners(&format!("{protocol}://127.0.0.1:9092"));
+            assert_eq!(check_served(&one, &map, C), Ok(()), "{protocol}");
+            let controller = check_served(&one, &map, ListenerRole::Controller);
+            if protocol == "PLAINTEXT" {
+                assert_eq!(controller, Ok(()));
+            } else {
+                let err = controller.unwrap_err();
+                assert!(err.contains("PLAINTEXT only"), "{err}");
+            }
         }
     }
 
     #[test]
     fn a_custom_name_must_be_mapped() {
         let internal = listeners("INTERNAL://127.0.0.1:9093");
-        let err = check_served(&internal, &default_protocol_map()).unwrap_err();
+        let err = check_served(&internal, &default_protocol_map(), C).unwrap_err();
         assert!(
             err.contains("'INTERNAL://127.0.0.1:9093' has no security protocol"),
             "{err}"
@@ -229,15 +262,18 @@ mod tests {
         assert!(err.contains("INTERNAL:PLAINTEXT"), "{err}");
 
         let map = parse_protocol_map("internal:plaintext, EXTERNAL:SSL").unwrap();
-        assert_eq!(check_served(&internal, &map), Ok(()));
+        assert_eq!(check_served(&internal, &map, C), Ok(()));
         // The map replaces the default one: PLAINTEXT is no longer mapped here.
-        assert!(check_served(&listeners("PLAINTEXT://127.0.0.1:9092"), &map).is_err());
-        let err = check_served(&listeners("EXTERNAL://127.0.0.1:9094"), &map).unwrap_err();
+        assert!(check_served(&listeners("PLAINTEXT://127.0.0.1:9092"), &map, C).is_err());
+        let external = listeners("EXTERNAL://127.0.0.1:9094");
+        assert_eq!(check_served(&external, &map, C), Ok(()));
+        let err = check_served(&external, &map, ListenerRole::Controller).unwrap_err();
         assert!(err.contains("security protocol SSL"), "{err}");
         // An SSL-named listener mapped to PLAINTEXT is plain text, as the operator said.
         let renamed = parse_protocol_map("SSL:PLAINTEXT").unwrap();
+        let ssl = listeners("SSL://127.0.0.1:9092");
         assert_eq!(
-            check_served(&listeners("SSL://127.0.0.1:9092"), &renamed),
+            check_served(&ssl, &renamed, ListenerRole::Controller),
             Ok(())
         );
     }
@@ -254,7 +290,7 @@ mod tests {
             .unwrap_err()
             .contains("not a listener name"));
         let twice = listeners("PLAINTEXT://127.0.0.1:9092,plaintext://127.0.0.1:9093");
-        assert!(check_served(&twice, &default_protocol_map())
+        assert!(check_served(&twice, &default_protocol_map(), C)
             .unwrap_err()
             .contains("PLAINTEXT is used twice"));
     }

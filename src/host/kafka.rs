@@ -29,9 +29,12 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::admission::{Admission, Refused};
-use crate::broker::service::{KafkaRequest, KafkaService, Pending};
+use crate::broker::sasl::SaslSession;
+use crate::broker::service::{ConnectionContext, KafkaRequest, KafkaService, Pending};
 use crate::limits::{FETCHES_IN_FLIGHT_PER_CONNECTION, INFLIGHT_PER_CONNECTION_MAX};
 use crate::protocol::frame::{peek_header, split_frame, SIZE_BYTES};
+use crate::security::principal::KafkaPrincipal;
+use crate::security::sasl::SaslServerConfig;
 
 /// Kafka's API key of Fetch.
 const FETCH_API_KEY: i16 = 1;
@@ -105,9 +108,22 @@ pub struct Lifecycle {
     pub alive: mpsc::Sender<()>,
 }
 
+/// What a listener asks of its connections before they may send requests.
+pub struct ListenerSecurity {
+    /// The listener's name (upper case), for the requests' [`ConnectionContext`].
+    pub name: String,
+    /// SSL and SASL_SSL: the TLS handshake each connection starts with.
+    pub tls: Option<super::tls::Acceptor>,
+    /// SASL_PLAINTEXT and SASL_SSL: the mechanisms and PLAIN's users.
+    pub sasl: Option<Arc<SaslServerConfig>>,
+    /// The broker's secret for SCRAM's decoy credentials (unknown users look like known ones).
+    pub decoy_key: Arc<[u8]>,
+}
+
 /// Accepts connections until the lifecycle says stop.
 pub async fn serve(
     listener: TcpListener,
+    security: Arc<ListenerSecurity>,
     service: Arc<dyn KafkaService>,
     admission: Arc<Admission>,
     mut life: Lifecycle,
@@ -152,8 +168,23 @@ pub async fn serve(
                 let service = service.clone();
                 let life = life.clone();
                 let admission = admission.clone();
+                let security = security.clone();
                 tokio::spawn(async move {
-                    connection(stream, client, service, admission, life).await;
+                    let _ = stream.set_nodelay(true);
+                    let peer = Peer {
+                        client,
+                        security: &security,
+                    };
+                    match &security.tls {
+                        None => connection(stream, peer, None, service, admission, life).await,
+                        Some(tls) => {
+                            if let Some((stream, principal)) =
+                                handshake(tls, stream, client, &admission).await
+                            {
+                                connection(stream, peer, principal, service, admission, life).await;
+                            }
+                        }
+                    }
                     drop(slot);
                 });
             }
@@ -174,15 +205,80 @@ enum Wake {
     Deadline,
 }
 
-async fn connection(
+/// Who is on the other end of a connection, and the listener's rules for it.
+struct Peer<'a> {
+    client: SocketAddr,
+    security: &'a ListenerSecurity,
+}
+
+/// The TLS handshake, within the time a request frame has to arrive; the stream and the
+/// client certificate's principal (if it sent one), or `None` when the handshake failed.
+#[cfg(not(madsim))]
+async fn handshake(
+    tls: &super::tls::Acceptor,
     stream: TcpStream,
     client: SocketAddr,
+    admission: &Admission,
+) -> Option<(
+    tokio_rustls::server::TlsStream<TcpStream>,
+    Option<KafkaPrincipal>,
+)> {
+    let within = Duration::from_millis(admission.config.frame_complete_ms);
+    match tokio::time::timeout(within, tls.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let certificate = stream.get_ref().1.peer_certificates();
+            let principal = (certificate.and_then(|c| c.first()))
+                .and_then(|leaf| super::tls::principal_of(leaf));
+            Some((stream, principal))
+        }
+        Ok(Err(e)) => {
+            tracing::info!(%client, error = %e, "TLS handshake failed; closing the connection");
+            None
+        }
+        Err(_) => {
+            tracing::info!(%client, "TLS handshake not done in time; closing the connection");
+            None
+        }
+    }
+}
+
+/// No TLS in the simulator: no [`super::tls::Acceptor`] exists to call this with.
+#[cfg(madsim)]
+async fn handshake(
+    tls: &super::tls::Acceptor,
+    _: TcpStream,
+    _: SocketAddr,
+    _: &Admission,
+) -> Option<(TcpStream, Option<KafkaPrincipal>)> {
+    match *tls {}
+}
+
+/// Random bytes for a SCRAM server nonce: the OS's in production, the seed's under madsim.
+fn nonce() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 24];
+    super::rng::secure_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
+async fn connection<S>(
+    stream: S,
+    peer: Peer<'_>,
+    tls_principal: Option<KafkaPrincipal>,
     service: Arc<dyn KafkaService>,
     admission: Arc<Admission>,
     mut life: Lifecycle,
-) {
-    let _ = stream.set_nodelay(true);
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let client = peer.client;
     tracing::trace!(%client, "kafka connection accepted");
+    let mut context = Arc::new(ConnectionContext {
+        listener: peer.security.name.clone(),
+        principal: tls_principal.unwrap_or_else(KafkaPrincipal::anonymous),
+    });
+    let mut sasl = (peer.security.sasl.clone())
+        .map(|config| SaslSession::new(config, nonce(), peer.security.decoy_key.clone()));
     let request_bytes_max = admission.config.request_bytes_max;
     let idle = Duration::from_millis(admission.config.idle_ms);
     let frame_complete = Duration::from_millis(admission.config.frame_complete_ms);
@@ -256,14 +352,28 @@ async fn connection(
                 writer_task.abort();
                 return;
             }
-            let pending = service
-                .dispatch(KafkaRequest {
-                    prefix,
-                    frame,
-                    client,
-                })
-                .await;
-            let close = matches!(pending, Pending::Close(_));
+            let request = KafkaRequest {
+                prefix,
+                frame,
+                client,
+                context: context.clone(),
+            };
+            let pending = match sasl.as_mut() {
+                None => service.dispatch(request).await,
+                Some(session) => {
+                    let pending = service.authenticate(request, session).await;
+                    if let Some(principal) = session.authenticated() {
+                        tracing::debug!(%client, %principal, "authenticated");
+                        context = Arc::new(ConnectionContext {
+                            listener: context.listener.clone(),
+                            principal: principal.clone(),
+                        });
+                        sasl = None;
+                    }
+                    pending
+                }
+            };
+            let close = matches!(pending, Pending::Close(_) | Pending::Last(_));
             // A ready answer needs the frame no more; work still under way keeps its memory.
             let memory = memory.filter(|_| matches!(pending, Pending::Later(_)));
             owed.fetch_add(1, Ordering::SeqCst);
@@ -393,6 +503,8 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
                 tracing::warn!(%client, %reason, "closing kafka connection");
                 break;
             }
+            // Written below; the reader stopped reading after it, so it is the last.
+            Pending::Last(answer) => Some(answer),
         };
         if let Some(answer) = bytes {
             // Flush each answer: a no-op on a real socket, but madsim's TCP sends on flush.

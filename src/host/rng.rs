@@ -14,3 +14,18 @@ pub fn actor_rng() -> SmallRng {
 pub fn actor_rng() -> SmallRng {
     SmallRng::from_entropy()
 }
+
+/// Bytes no one can guess (a SCRAM nonce, a secret): the OS's CSPRNG in production; the
+/// simulator's seeded generator under madsim, so a seed replays the same exchange.
+#[cfg(not(madsim))]
+pub fn secure_bytes(out: &mut [u8]) {
+    use rand::RngCore;
+    rand::rngs::OsRng.fill_bytes(out);
+}
+
+#[cfg(madsim)]
+pub fn secure_bytes(out: &mut [u8]) {
+    for byte in out {
+        *byte = madsim::rand::random::<u8>();
+    }
+}

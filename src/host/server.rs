@@ -57,6 +57,8 @@ pub enum ServerError {
     DirLocked(#[from] DirLockError),
     #[error("cannot open metadata: {0}")]
     Metadata(String),
+    #[error("listener security: {0}")]
+    Security(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -196,7 +198,12 @@ impl Server {
         );
         let mut kafka_addrs = Vec::new();
         let mut bound_listeners = Vec::new();
+        // One secret per broker process for SCRAM's decoy credentials.
+        let mut decoy_key = [0u8; 32];
+        super::rng::secure_bytes(&mut decoy_key);
+        let decoy_key: Arc<[u8]> = Arc::new(decoy_key);
         for listener in &config.client_listeners() {
+            let security = listener_security(config, listener, &decoy_key)?;
             let addr = listener.socket_addr().expect("validated by ServerConfig");
             let bound = TcpListener::bind(addr)
                 .await
@@ -208,19 +215,22 @@ impl Server {
                 addr: addr.to_string(),
                 source,
             })?;
-            // Always PLAINTEXT today (ServerConfig refuses the rest); logged so that an
-            // operator sees which protocol each port speaks.
+            // Logged so that an operator sees which protocol each port speaks.
             let protocol = config
                 .security_protocol(listener)
                 .map_or("unmapped", |p| p.name());
+            let mechanisms: Vec<&str> = (security.sasl.iter())
+                .flat_map(|s| s.mechanisms.iter().map(|m| m.name()))
+                .collect();
             tracing::info!(
                 listener = %listener.name,
                 security_protocol = %protocol,
+                sasl_mechanisms = %mechanisms.join(","),
                 addr = %local,
                 "kafka listener bound"
             );
             kafka_addrs.push(local);
-            bound_listeners.push(bound);
+            bound_listeners.push((bound, Arc::new(security)));
         }
         // Where clients reach this broker, as Metadata tells them and as it registers with the
         // quorum's leader (DescribeCluster): a listener configured on port 0 with the port it
@@ -236,6 +246,15 @@ impl Server {
             host: l.host.clone(),
             port: l.port,
         });
+        settings.advertised_by_listener = (listeners.iter())
+            .map(|l| {
+                let address = BrokerAddress {
+                    host: l.host.clone(),
+                    port: l.port,
+                };
+                (l.name.clone(), address)
+            })
+            .collect();
         let service = BrokerService::new(node.handle(), settings);
         ask(
             &node.handle(),
@@ -258,10 +277,11 @@ impl Server {
             stop: stop_rx.clone(),
             alive,
         };
-        for bound in bound_listeners {
+        for (bound, security) in bound_listeners {
             let kafka_service: Arc<dyn crate::broker::service::KafkaService> = service.clone();
             tokio::spawn(kafka::serve(
                 bound,
+                security,
                 kafka_service,
                 admission.clone(),
                 life.clone(),
@@ -392,6 +412,36 @@ async fn start_node(
 
 /// The advertised listeners as the broker registers them: one bound on port 0 (the client
 /// listener of the same name) with the port it got.
+/// A client listener's TLS acceptor and SASL settings, from the validated config.
+fn listener_security(
+    config: &ServerConfig,
+    listener: &crate::config::Listener,
+    decoy_key: &Arc<[u8]>,
+) -> Result<kafka::ListenerSecurity, ServerError> {
+    let bad = |key: String, problem: String| ServerError::Security(format!("{key}: {problem}"));
+    let resolved = config
+        .listener_security(listener)
+        .map_err(|(key, problem)| bad(key, problem))?;
+    let tls = match &resolved.tls {
+        Some(settings) => Some(super::tls::acceptor(settings).map_err(|problem| {
+            bad(
+                format!(
+                    "listener {} (ssl.keystore.*, ssl.truststore.*)",
+                    listener.name
+                ),
+                problem,
+            )
+        })?),
+        None => None,
+    };
+    Ok(kafka::ListenerSecurity {
+        name: listener.name.clone(),
+        tls,
+        sasl: resolved.sasl.map(Arc::new),
+        decoy_key: decoy_key.clone(),
+    })
+}
+
 fn registered_listeners(config: &ServerConfig, bound: &[std::net::SocketAddr]) -> Vec<Listener> {
     let client = config.client_listeners();
     (config.advertised().into_iter())

@@ -69,7 +69,9 @@ macro_rules! by_request_type {
             DescribeTransactions = DescribeTransactionsRequest,
             ListTransactions = ListTransactionsRequest,
             DescribeProducers = DescribeProducersRequest,
-            WriteTxnMarkers = WriteTxnMarkersRequest)
+            WriteTxnMarkers = WriteTxnMarkersRequest,
+            SaslHandshake = SaslHandshakeRequest,
+            SaslAuthenticate = SaslAuthenticateRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {
@@ -139,6 +141,6 @@ mod tests {
         assert_eq!(request_versions(ApiKey::ApiVersions).unwrap().min, 0);
         let heartbeat = request_versions(ApiKey::ConsumerGroupHeartbeat).unwrap();
         assert_eq!((heartbeat.min, heartbeat.max), (0, 1));
-        assert!(request_versions(ApiKey::SaslHandshake).is_none());
+        assert!(request_versions(ApiKey::Envelope).is_none());
     }
 }

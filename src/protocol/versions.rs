@@ -71,7 +71,7 @@ const ALL: [Supported; WITH_GROUPS.len() + TXN_VERSIONS.len()] =
     super::concat(WITH_GROUPS, TXN_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 21] = [
+const CORE: [Supported; 23] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -112,6 +112,12 @@ const CORE: [Supported; 21] = [
     // Metadata's paged successor for topics' partitions (KIP-966; Kafka 3.7+ admin clients'
     // describeTopics, kafka-python's describe_topic_partitions).
     s(ApiKey::DescribeTopicPartitions, 0, 0),
+    // Authentication (issue 16), on every listener: a SASL listener answers these (and
+    // ApiVersions) before anything else; others answer them ILLEGAL_SASL_STATE, as Kafka.
+    // SaslHandshake v1 only: v0's raw tokens were removed by Kafka 4.0 (KIP-896). SaslAuthenticate
+    // v1 adds the session lifetime (re-authentication), v2 is flexible.
+    s(ApiKey::SaslHandshake, 1, 1),
+    s(ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

