@@ -54,10 +54,24 @@ fn prove(
     bare: &str,
     server_first: &[u8],
 ) -> Vec<u8> {
+    let nonce = parse_server_first(server_first).unwrap().nonce;
+    prove_for_nonce(m, password, gs2_header, bare, server_first, &nonce)
+}
+
+/// As [`prove`], but signing a client-final that carries `nonce`: a client that knows the
+/// password can sign any final message, so only the server's own checks stop it.
+fn prove_for_nonce(
+    m: ScramMechanism,
+    password: &str,
+    gs2_header: &str,
+    bare: &str,
+    server_first: &[u8],
+    nonce: &str,
+) -> Vec<u8> {
     let parsed = parse_server_first(server_first).unwrap();
     let salted = m.salted_password(password.as_bytes(), &parsed.salt, parsed.iterations);
     let client_key = m.hmac(&salted, b"Client Key");
-    let without_proof = format!("c={},r={}", B64.encode(gs2_header), parsed.nonce);
+    let without_proof = format!("c={},r={nonce}", B64.encode(gs2_header));
     let auth_message = format!(
         "{bare},{},{without_proof}",
         std::str::from_utf8(server_first).unwrap()
@@ -241,6 +255,41 @@ fn an_exchange_fails_when_its_final_message_is_tampered_with() {
             "{message}"
         );
     }
+}
+
+#[test]
+fn a_final_message_signed_for_another_nonce_or_header_fails() {
+    let m = ScramMechanism::Sha256;
+    let bare = "n=user,r=CN";
+    let start = || {
+        let first = parse_client_first(format!("n,,{bare}").as_bytes()).unwrap();
+        let credential = credential_of(m, &[("user", "pencil")], "user");
+        ScramServer::start(m, first, credential, "SN", DECOY_KEY)
+    };
+    let (server, server_first) = start();
+    let honest = prove_for_nonce(m, "pencil", "n,,", bare, &server_first, "CNSN");
+    assert!(
+        server.finish(&honest).is_ok(),
+        "the helper signs as a client does"
+    );
+    // Properly signed, but for a nonce this exchange did not hand out (a replay, or a client
+    // choosing the server's part itself).
+    for nonce in ["CNSX", "CN", "CNSNSN", "XXSN"] {
+        let (server, server_first) = start();
+        let replayed = prove_for_nonce(m, "pencil", "n,,", bare, &server_first, nonce);
+        assert_eq!(
+            server.finish(&replayed),
+            Err(ScramError::AuthenticationFailed),
+            "{nonce}"
+        );
+    }
+    // Properly signed, but binding another GS2 header than the one the client-first sent.
+    let (server, server_first) = start();
+    let rebound = prove(m, "pencil", "y,,", bare, &server_first);
+    assert_eq!(
+        server.finish(&rebound),
+        Err(ScramError::AuthenticationFailed)
+    );
 }
 
 #[test]
