@@ -5,6 +5,8 @@
 //! * [`scram`] — SCRAM-SHA-256/512 (RFC 5802/7677): the credentials Kafka stores, the
 //!   broker's and the client's side of the exchange.
 //! * [`plain`] — SASL PLAIN (RFC 4616): one message, checked against configured users.
+//! * [`jaas`] — Kafka's `sasl.jaas.config` values: where PLAIN's users and a client's own
+//!   name and password are written.
 //!
 //! Bytes in, bytes out: no I/O, no clock, no randomness of its own (a nonce or the decoy key
 //! is handed in by the caller, from the host's seeded RNG under the simulator), so the same
@@ -13,10 +15,12 @@
 //! error, never a panic. Failed logins fail alike: one error and one text for an unknown user
 //! and a wrong password, so the answers do not tell which user names exist.
 
+pub mod jaas;
 pub mod plain;
 pub mod principal;
 pub mod scram;
 
+pub use jaas::JaasConfig;
 pub use plain::{PlainAuth, PlainError};
 pub use principal::KafkaPrincipal;
 pub use scram::{ScramClient, ScramCredential, ScramError, ScramMechanism, ScramServer};
