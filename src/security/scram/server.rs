@@ -194,10 +194,11 @@ impl ScramServer {
         );
         let authzid_is_user = first.authzid.as_deref().is_none_or(|a| a == first.username);
         let may_succeed = credential.is_some() && !first.token_auth && authzid_is_user;
+        // The decoy is derived for known users too, so that start costs the same for both.
         // A known user's own credential even when the login cannot succeed: a decoy salt for a
         // token login of a real user would tell that the user exists.
-        let credential =
-            credential.unwrap_or_else(|| decoy_credential(mechanism, decoy_key, &first.username));
+        let decoy = decoy_credential(mechanism, decoy_key, &first.username);
+        let credential = credential.unwrap_or(decoy);
         let nonce = format!("{}{server_nonce}", first.nonce);
         let server_first = format!(
             "r={nonce},s={},i={}",
