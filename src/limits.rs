@@ -412,3 +412,10 @@ pub const CONSUMER_REGEX_NEST_MAX: u32 = 64;
 /// SyncGroups get UNKNOWN_SERVER_ERROR, as Kafka answers a group record it cannot write
 /// (`storeGroup` maps RECORD_LIST_TOO_LARGE so), and the group rebalances.
 pub const GROUP_ASSIGNMENT_BYTES_MAX: usize = 16 << 20;
+
+/// Largest SASL message a mechanism parses (one `SaslAuthenticate` `auth_bytes`): SCRAM's
+/// messages are a user name, two nonces and a base64 proof, PLAIN's a user name and a
+/// password, so real ones are a few hundred bytes. A larger one is refused as malformed before
+/// any of it is parsed or copied. Kafka bounds the whole request only
+/// (`sasl.server.max.receive.size`, 512 KiB).
+pub const SASL_MESSAGE_BYTES_MAX: usize = 4 << 10;
