@@ -616,6 +616,18 @@ impl ServerConfig {
             if let Err(problem) = listeners::check_served(advertised, map, clients) {
                 return bad("advertised.listeners", problem);
             }
+            // Kafka's rule: each advertised listener is one of `listeners` (by name), so it
+            // has that listener's security protocol and settings.
+            let bound = |a: &&Listener| self.listeners.iter().any(|l| l.name == a.name);
+            if let Some(stray) = advertised.iter().find(|a| !bound(a)) {
+                return bad(
+                    "advertised.listeners",
+                    format!(
+                        "listener '{stray}' is not one of the listeners: advertised.listeners \
+                         names a subset of the names in listeners"
+                    ),
+                );
+            }
         }
         // Kafka's rule: clients cannot connect to a wildcard, so advertised.listeners never
         // names one. (Listeners on one with advertised.listeners unset stay accepted as
@@ -1364,12 +1376,9 @@ mod tests {
         assert!(err("listeners = \"PLAINTEXT://localhost:x\"").contains("'x' is not a port number"));
         assert!(err("listeners = \"PLAINTEXT://myhost:9092\"").contains("not an IP address"));
         assert!(err("auto.create.topics.enable = 1").contains("not true or false"));
-        assert_eq!(
-            err("listeners = \"SSL://127.0.0.1:19097\""),
-            "config key 'listeners': listener 'SSL://127.0.0.1:19097' uses security protocol SSL, \
-             which Rill does not serve: TLS and SASL are not implemented yet (use a PLAINTEXT \
-             listener)"
-        );
+        assert!(err("listeners = \"SSL://127.0.0.1:19097\"").starts_with(
+            "config key 'ssl.keystore.location': listener SSL speaks TLS but has no keystore"
+        ));
         assert!(err("advertised.listeners = \"SASL_SSL://10.0.0.1:9092\"")
             .starts_with("config key 'advertised.listeners': listener 'SASL_SSL://10.0.0.1:9092'"));
         assert!(err("listeners = \"INTERNAL://127.0.0.1:9092\"")

@@ -32,9 +32,6 @@ use crate::security::scram::server::{parse_client_first, ScramServer};
 use crate::security::scram::{ScramCredential, ScramMechanism};
 use crate::types::ErrorCode;
 
-/// Kafka's answer to a PLAIN login that failed (PlainSaslServer).
-const PLAIN_FAILED: &str = "Authentication failed: Invalid username or password";
-
 /// One connection's authentication, from the handshake to a principal.
 pub struct SaslSession {
     config: Arc<SaslServerConfig>,
@@ -180,12 +177,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                         session.state = State::Done(KafkaPrincipal::user(&auth.username));
                         authenticate_response(ErrorCode::NONE, None, Vec::new())
                     }
-                    _ => failed(PLAIN_FAILED.to_string()),
+                    _ => failed(plain::FAILED_MESSAGE.to_string()),
                 }
             }
             State::Start(SaslMechanism::Scram(mechanism)) => {
-                let Ok(first) = parse_client_first(token) else {
-                    return failed(scram_failed(mechanism));
+                let first = match parse_client_first(token) {
+                    Ok(first) => first,
+                    Err(e) => return failed(e.client_message(mechanism)),
                 };
                 let credential = self.scram_credential(first.username(), mechanism).await;
                 let (server, server_first) = ScramServer::start(
@@ -203,7 +201,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     session.state = State::Done(KafkaPrincipal::user(&success.username));
                     authenticate_response(ErrorCode::NONE, None, success.server_final)
                 }
-                Err(_) => failed(scram_failed(mechanism)),
+                Err(e) => failed(e.client_message(mechanism)),
             },
             // A token before the handshake (or after the end): Kafka's IllegalSaslState.
             State::Handshake | State::Done(_) | State::Failed => authenticate_response(
@@ -249,15 +247,6 @@ fn failed(message: String) -> SaslAuthenticateResponse {
         ErrorCode::SASL_AUTHENTICATION_FAILED,
         Some(message),
         Vec::new(),
-    )
-}
-
-/// Kafka's message for any failed SCRAM login.
-fn scram_failed(mechanism: ScramMechanism) -> String {
-    format!(
-        "Authentication failed during authentication due to invalid credentials with SASL \
-         mechanism {}",
-        mechanism.name()
     )
 }
 

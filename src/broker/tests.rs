@@ -104,6 +104,7 @@ fn answer(
         Pending::Later(reply) => reply.now_or_never().expect("no wait"),
         Pending::Ready(answer) => Ok(answer),
         Pending::Close(reason) => Err(reason),
+        Pending::Last(_) => Err("answered, then closed".into()),
     }
 }
 

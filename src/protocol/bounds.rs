@@ -424,11 +424,11 @@ mod tests {
 
     #[test]
     fn apis_without_a_layout_are_refused() {
-        let header = [0, 17, 0, 1, 0, 0, 0, 1, 0, 0];
+        let header = [0, 40, 0, 1, 0, 0, 0, 1, 0, 0];
         assert_eq!(
-            check_request(&header, ApiKey::SaslHandshake, 1, 1),
+            check_request(&header, ApiKey::ExpireDelegationToken, 1, 1),
             Err(BoundsError::NoLayout {
-                key: ApiKey::SaslHandshake,
+                key: ApiKey::ExpireDelegationToken,
                 version: 1
             })
         );

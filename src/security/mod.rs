@@ -4,6 +4,7 @@
 //! * [`principal`] — `KafkaPrincipal`: `User:alice`, what ACLs and quotas name.
 //! * [`scram`] — SCRAM-SHA-256/512 (RFC 5802/7677): the credentials Kafka stores, the
 //!   broker's and the client's side of the exchange.
+//! * [`sasl`] — the mechanisms a listener offers (`sasl.enabled.mechanisms`) and PLAIN's users.
 //! * [`plain`] — SASL PLAIN (RFC 4616): one message, checked against configured users.
 //! * [`jaas`] — Kafka's `sasl.jaas.config` values: where PLAIN's users and a client's own
 //!   name and password are written.

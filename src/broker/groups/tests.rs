@@ -469,6 +469,7 @@ fn run<Resp: Decodable>(
         Pending::Ready(answer) => answer,
         Pending::Later(later) => later.now_or_never().expect("no wait").unwrap(),
         Pending::Close(reason) => panic!("closed: {reason}"),
+        Pending::Last(_) => panic!("a group API never closes after answering"),
     };
     let bytes: Vec<u8> = answer
         .expect("answered")

@@ -162,6 +162,6 @@ mod tests {
         for r in REQUESTS {
             assert_eq!(request(r.key).map(|l| l.versions), Some(r.versions));
         }
-        assert!(request(ApiKey::SaslHandshake).is_none());
+        assert!(request(ApiKey::ExpireDelegationToken).is_none());
     }
 }
