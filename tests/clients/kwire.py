@@ -1,12 +1,19 @@
-"""Hand-rolled Kafka wire helpers for the conformance suite: raw frames, ApiVersions v0, a
-RecordBatch v2 encoder with a correct (or deliberately wrong) CRC-32C, Produce v3, Java's
-murmur2 partitioner, and the delivery checks shared by the client tests.
+"""Hand-rolled Kafka wire helpers for the conformance suite: raw frames (over TCP or TLS),
+ApiVersions v0, a RecordBatch v2 encoder with a correct (or deliberately wrong) CRC-32C, Produce
+v3, Metadata v1, SaslHandshake v1 and SaslAuthenticate v0-v2 with PLAIN and SCRAM-SHA-256/512
+(RFC 5802/7677) client messages, Java's murmur2 partitioner, and the delivery checks shared by
+the client tests.
 
 Everything here is written from the protocol spec with the standard library only, so the
 wire tests do not depend on any client's internals.
 """
 
+import base64
+import hashlib
+import hmac
+import secrets
 import socket
+import ssl
 import struct
 import time
 from collections import defaultdict
@@ -25,6 +32,7 @@ API_KEYS = {
     "SyncGroup": 14,
     "DescribeGroups": 15,
     "ListGroups": 16,
+    "SaslHandshake": 17,
     "ApiVersions": 18,
     "CreateTopics": 19,
     "DeleteTopics": 20,
@@ -37,6 +45,7 @@ API_KEYS = {
     "DescribeConfigs": 32,
     "AlterConfigs": 33,
     "DescribeLogDirs": 35,
+    "SaslAuthenticate": 36,
     "CreatePartitions": 37,
     "DeleteGroups": 42,
     "IncrementalAlterConfigs": 44,
@@ -48,6 +57,8 @@ API_KEYS = {
 
 CORRUPT_MESSAGE = 2
 MESSAGE_TOO_LARGE = 10
+UNSUPPORTED_SASL_MECHANISM = 33
+SASL_AUTHENTICATION_FAILED = 58
 SOCKET_TIMEOUT_S = 10.0
 
 
@@ -59,6 +70,24 @@ def _string(s):
         return struct.pack(">h", -1)
     b = s.encode()
     return struct.pack(">h", len(b)) + b
+
+
+def _uvarint(n):
+    """An unsigned varint (the lengths and tag counts of flexible versions)."""
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _compact_bytes(b):
+    """COMPACT_BYTES: unsigned varint length + 1, then the bytes."""
+    return _uvarint(len(b) + 1) + b
 
 
 def _zigzag_varint(n):
@@ -187,10 +216,20 @@ def zstd_raw_frame(data):
 
 
 class Conn:
-    """One raw Kafka connection; requests use header v1 (non-flexible versions only)."""
+    """One raw Kafka connection. `request` uses request header v1 (non-flexible versions),
+    `request_flexible` header v2 (flexible versions). With `tls` (an `ssl.SSLContext`) the
+    socket is wrapped in TLS (the handshake runs here; its failure raises `ssl.SSLError`),
+    checking the broker's certificate against `server_hostname` (default: the address's host)."""
 
-    def __init__(self, addr, timeout_s=SOCKET_TIMEOUT_S):
-        self.sock = socket.create_connection(addr, timeout=timeout_s)
+    def __init__(self, addr, timeout_s=SOCKET_TIMEOUT_S, tls=None, server_hostname=None):
+        sock = socket.create_connection(addr, timeout=timeout_s)
+        if tls is not None:
+            try:
+                sock = tls.wrap_socket(sock, server_hostname=server_hostname or addr[0])
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = sock
         self.sock.settimeout(timeout_s)
         self.correlation_id = 0
 
@@ -206,16 +245,32 @@ class Conn:
     def send_raw(self, data):
         self.sock.sendall(data)
 
-    def request(self, api_key, api_version, body):
-        """Sends one request and returns the response body (after the v0 response header)."""
+    def send_request(self, api_key, api_version, body, flexible=False):
+        """Sends one request without reading the answer (header v2 when `flexible`, else v1)."""
         self.correlation_id += 1
         header = struct.pack(">hhi", api_key, api_version, self.correlation_id) + _string("kwire")
+        if flexible:
+            header += _uvarint(0)  # no tagged fields
         frame = header + body
         self.sock.sendall(struct.pack(">i", len(frame)) + frame)
+
+    def request(self, api_key, api_version, body):
+        """Sends one request and returns the response body (after the v0 response header)."""
+        self.send_request(api_key, api_version, body)
         response = self.read_frame()
         (correlation_id,) = struct.unpack_from(">i", response)
         assert correlation_id == self.correlation_id, (correlation_id, self.correlation_id)
         return response[4:]
+
+    def request_flexible(self, api_key, api_version, body):
+        """Sends one request of a flexible version (request header v2) and returns the response
+        body (after the v1 response header and its tagged fields)."""
+        self.send_request(api_key, api_version, body, flexible=True)
+        r = _Reader(self.read_frame())
+        correlation_id = r.i32()
+        assert correlation_id == self.correlation_id, (correlation_id, self.correlation_id)
+        r.skip_tagged_fields()
+        return r.data[r.at :]
 
     def read_frame(self):
         (size,) = struct.unpack(">i", self._read_exact(4))
@@ -231,14 +286,18 @@ class Conn:
         return bytes(data)
 
     def closed_by_peer(self, timeout_s=5.0):
-        """True when the broker closes this connection (EOF or reset) within `timeout_s`."""
+        """True when the broker closes this connection (EOF, reset, or a TLS alert or EOF)
+        within `timeout_s` without sending anything more; False when it sends a byte or
+        stays silent until then."""
         self.sock.settimeout(timeout_s)
         try:
             return self.sock.recv(1) == b""
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             return True
         except socket.timeout:
             return False
+        except ssl.SSLError:  # an alert, a close without close_notify: the TLS session is gone
+            return True
 
     def api_versions(self):
         """ApiVersions v0: {api_key: (min, max)}."""
@@ -293,6 +352,121 @@ class Conn:
         assert out["index"] == partition
         return out
 
+    def metadata_v1(self):
+        """Metadata v1 for all topics: the brokers as [(node_id, host, port)]."""
+        r = _Reader(self.request(API_KEYS["Metadata"], 1, struct.pack(">i", -1)))
+        brokers = []
+        for _ in range(r.i32()):
+            node_id, host, port = r.i32(), r.string(), r.i32()
+            r.string()  # rack
+            brokers.append((node_id, host, port))
+        return brokers
+
+    def sasl_handshake(self, mechanism, version=1):
+        """SaslHandshake (v1: the SASL tokens then travel in SaslAuthenticate):
+        (error_code, [enabled mechanisms])."""
+        r = _Reader(self.request(API_KEYS["SaslHandshake"], version, _string(mechanism)))
+        error = r.i16()
+        return error, [r.string() for _ in range(r.i32())]
+
+    def sasl_authenticate(self, auth_bytes, version=2):
+        """SaslAuthenticate v0-v2 (v2 is flexible): a dict of error_code, error_message,
+        auth_bytes and (v1+) session_lifetime_ms."""
+        key = API_KEYS["SaslAuthenticate"]
+        if version >= 2:
+            r = _Reader(self.request_flexible(key, version, _compact_bytes(auth_bytes) + _uvarint(0)))
+            out = {"error_code": r.i16(), "error_message": r.compact_string(), "auth_bytes": r.compact_bytes()}
+            out["session_lifetime_ms"] = r.i64()
+            r.skip_tagged_fields()
+            return out
+        r = _Reader(self.request(key, version, struct.pack(">i", len(auth_bytes)) + auth_bytes))
+        out = {"error_code": r.i16(), "error_message": r.string(), "auth_bytes": r.bytes()}
+        if version >= 1:
+            out["session_lifetime_ms"] = r.i64()
+        return out
+
+    def sasl_plain(self, user, password, version=2):
+        """SaslHandshake PLAIN, then one SaslAuthenticate with the PLAIN token: the
+        SaslAuthenticate answer (asserts the handshake accepted PLAIN)."""
+        error, mechanisms = self.sasl_handshake("PLAIN")
+        assert error == 0, f"SaslHandshake PLAIN: error {error}, enabled {mechanisms}"
+        return self.sasl_authenticate(plain_token(user, password), version)
+
+    def sasl_scram(self, mechanism, user, password, version=2, **final_options):
+        """SaslHandshake then SCRAM's two SaslAuthenticate rounds. Returns (scram, answers):
+        the `Scram` client state (its `server_first` fields) and the SaslAuthenticate answers
+        in order (one when the first round failed, else two). On success the server's final
+        message is checked (it proves the server knows the password's keys). `final_options`
+        go to `Scram.client_final`."""
+        error, mechanisms = self.sasl_handshake(mechanism)
+        assert error == 0, f"SaslHandshake {mechanism}: error {error}, enabled {mechanisms}"
+        scram = Scram(mechanism, user, password)
+        first = self.sasl_authenticate(scram.client_first(), version)
+        if first["error_code"] != 0:
+            return scram, [first]
+        final = self.sasl_authenticate(scram.client_final(first["auth_bytes"], **final_options), version)
+        if final["error_code"] == 0:
+            scram.check_server_final(final["auth_bytes"])
+        return scram, [first, final]
+
+
+def plain_token(user, password, authzid=""):
+    """The PLAIN mechanism's one message (RFC 4616): authzid NUL authcid NUL passwd."""
+    return f"{authzid}\0{user}\0{password}".encode()
+
+
+class Scram:
+    """A SCRAM-SHA-256/512 client (RFC 5802, RFC 7677) as Kafka clients speak it: no channel
+    binding (gs2 header `n,,`), no authzid, no extensions."""
+
+    HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
+
+    def __init__(self, mechanism, user, password, nonce=None):
+        self.hash = self.HASHES[mechanism]
+        self.user, self.password = user, password
+        self.client_nonce = nonce or secrets.token_hex(16)
+        name = user.replace("=", "=3D").replace(",", "=2C")
+        self.client_first_bare = f"n={name},r={self.client_nonce}"
+        self.server_first = None  # dict of the server's first message: r, s, i
+        self._server_signature = None
+
+    def client_first(self):
+        return ("n,," + self.client_first_bare).encode()
+
+    def _hmac(self, key, msg):
+        return hmac.new(key, msg, self.hash).digest()
+
+    def client_final(self, server_first, tamper_nonce=False, librdkafka_nonce=False):
+        """The client's final message for the server's first one (checked: the server's nonce
+        extends ours, the salt decodes, the iteration count is a positive integer). With
+        `tamper_nonce` the echoed nonce is altered (the server must refuse it). With
+        `librdkafka_nonce` it is sent as librdkafka before 2.6.1 sends it: our nonce again in
+        front of the server's whole nonce (librdkafka PR #4895)."""
+        text = server_first.decode()
+        fields = dict(part.split("=", 1) for part in text.split(","))
+        nonce, salt, iterations = fields["r"], base64.b64decode(fields["s"]), int(fields["i"])
+        assert nonce.startswith(self.client_nonce) and len(nonce) > len(self.client_nonce), (
+            f"the server nonce {nonce!r} does not extend the client's {self.client_nonce!r}"
+        )
+        assert iterations > 0 and salt, text
+        self.server_first = {"r": nonce, "s": salt, "i": iterations}
+        salted = hashlib.pbkdf2_hmac(self.hash, self.password.encode(), salt, iterations)
+        client_key = self._hmac(salted, b"Client Key")
+        stored_key = hashlib.new(self.hash, client_key).digest()
+        sent_nonce = nonce + "x" if tamper_nonce else nonce
+        if librdkafka_nonce:
+            sent_nonce = self.client_nonce + sent_nonce
+        without_proof = f"c=biws,r={sent_nonce}"  # biws = base64("n,,")
+        auth_message = f"{self.client_first_bare},{text},{without_proof}".encode()
+        signature = self._hmac(stored_key, auth_message)
+        proof = bytes(a ^ b for a, b in zip(client_key, signature))
+        self._server_signature = self._hmac(self._hmac(salted, b"Server Key"), auth_message)
+        return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
+
+    def check_server_final(self, server_final):
+        expected = "v=" + base64.b64encode(self._server_signature).decode()
+        assert server_final.decode() == expected, f"server signature {server_final!r}, want {expected!r}"
+
 
 class _Reader:
     """Reads a non-flexible response body field by field."""
@@ -321,6 +495,41 @@ class _Reader:
         s = self.data[self.at : self.at + n].decode()
         self.at += n
         return s
+
+    def bytes(self):
+        n = self.i32()
+        if n < 0:
+            return None
+        b = self.data[self.at : self.at + n]
+        self.at += n
+        return b
+
+    def uvarint(self):
+        n, shift = 0, 0
+        while True:
+            byte = self.data[self.at]
+            self.at += 1
+            n |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return n
+            shift += 7
+
+    def compact_bytes(self):
+        n = self.uvarint() - 1
+        if n < 0:
+            return None
+        b = self.data[self.at : self.at + n]
+        self.at += n
+        return b
+
+    def compact_string(self):
+        b = self.compact_bytes()
+        return None if b is None else b.decode()
+
+    def skip_tagged_fields(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()  # tag
+            self.at += self.uvarint()  # size, then the field
 
 
 def advertised(addr):
