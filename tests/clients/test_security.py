@@ -4,8 +4,9 @@ Two servers for the whole module (certificates from tests/fixtures/tls, made by 
 
 * `secure`: the four listeners SASL_SSL, SSL, SASL_PLAINTEXT and PLAINTEXT (Kafka's default
   listener.security.protocol.map), SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN enabled, PLAIN's users
-  in the SASL_SSL listener's JAAS config, PLAIN refused on SASL_PLAINTEXT (Rill's default
-  `rill.sasl.plain.over.plaintext.enable=false`, set explicitly). SCRAM users are made through
+  in the SASL_SSL listener's JAAS config; SASL_PLAINTEXT offers SCRAM only (its own
+  `sasl.enabled.mechanisms`: Rill refuses to start with PLAIN there unless
+  `rill.sasl.plain.over.plaintext.enable=true`). SCRAM users are made through
   the PLAINTEXT listener with `rill configs --alter --entity-type users` (kafka-configs' form):
   alice (SCRAM-SHA-512 and -256) and bob (SCRAM-SHA-512 only, 8192 iterations).
 * `mtls`: an SSL listener with `ssl.client.auth=required` (the truststore is ca.pem), and a
@@ -89,6 +90,8 @@ SECURE_SETTINGS = {
     **TLS_SETTINGS,
     "sasl.enabled.mechanisms": ",".join(ENABLED),
     "listener.name.sasl_ssl.plain.sasl.jaas.config": JAAS,
+    # PLAIN over SASL_PLAINTEXT is refused at start unless allowed: that listener offers SCRAM.
+    "listener.name.sasl_plaintext.sasl.enabled.mechanisms": ",".join(ENABLED_WITHOUT_TLS),
     "rill.sasl.plain.over.plaintext.enable": "false",
 }
 MTLS_SETTINGS = {**TLS_SETTINGS, "ssl.client.auth": "required"}

@@ -162,6 +162,11 @@ pub struct ScramServer {
     /// The client's nonce followed by ours: the final message must repeat it (no replay of a
     /// final message from another exchange).
     nonce: String,
+    /// The client's nonce, then [`Self::nonce`]: what librdkafka before 2.6.1 repeats in its
+    /// final message (its bug, fixed by librdkafka PR #4895; Kafka 3.8.1–3.9 accept it).
+    /// Debian's kcat is built on such a librdkafka, so this form is accepted too: it is bound
+    /// to this exchange as tightly as the right one.
+    doubled_nonce: String,
     /// `client-first-message-bare "," server-first-message`: the AuthMessage but its last part.
     auth_message_head: String,
     /// The user's credential, or the decoy when the user is unknown.
@@ -200,6 +205,7 @@ impl ScramServer {
         let decoy = decoy_credential(mechanism, decoy_key, &first.username);
         let credential = credential.unwrap_or(decoy);
         let nonce = format!("{}{server_nonce}", first.nonce);
+        let doubled_nonce = format!("{}{nonce}", first.nonce);
         let server_first = format!(
             "r={nonce},s={},i={}",
             messages::encode_b64(&credential.salt),
@@ -210,6 +216,7 @@ impl ScramServer {
             username: first.username,
             gs2_header: first.gs2_header,
             nonce,
+            doubled_nonce,
             auth_message_head: format!("{},{server_first}", first.bare),
             credential,
             may_succeed,
@@ -223,7 +230,8 @@ impl ScramServer {
     pub fn finish(self, client_final: &[u8]) -> Result<ScramSuccess, ScramError> {
         let message = parse_client_final(client_final)?;
         // Neither check depends on the credential, so failing early tells nothing.
-        if message.channel_binding != self.gs2_header.as_bytes() || message.nonce != self.nonce {
+        let nonce_ok = message.nonce == self.nonce || message.nonce == self.doubled_nonce;
+        if message.channel_binding != self.gs2_header.as_bytes() || !nonce_ok {
             return Err(ScramError::AuthenticationFailed);
         }
         let m = self.mechanism;

@@ -274,7 +274,7 @@ fn a_final_message_signed_for_another_nonce_or_header_fails() {
     );
     // Properly signed, but for a nonce this exchange did not hand out (a replay, or a client
     // choosing the server's part itself).
-    for nonce in ["CNSX", "CN", "CNSNSN", "XXSN"] {
+    for nonce in ["CNSX", "CN", "CNSNSN", "XXSN", "CNCNSNX", "SNCNSN"] {
         let (server, server_first) = start();
         let replayed = prove_for_nonce(m, "pencil", "n,,", bare, &server_first, nonce);
         assert_eq!(
@@ -283,6 +283,11 @@ fn a_final_message_signed_for_another_nonce_or_header_fails() {
             "{nonce}"
         );
     }
+    // librdkafka before 2.6.1 repeats its own nonce before the whole one (PR #4895): accepted,
+    // as Kafka 3.8.1–3.9 do (Debian's kcat is built on such a librdkafka).
+    let (server, server_first) = start();
+    let doubled = prove_for_nonce(m, "pencil", "n,,", bare, &server_first, "CNCNSN");
+    assert!(server.finish(&doubled).is_ok());
     // Properly signed, but binding another GS2 header than the one the client-first sent.
     let (server, server_first) = start();
     let rebound = prove(m, "pencil", "y,,", bare, &server_first);
