@@ -117,6 +117,11 @@ named_codes! {
     TOPIC_AUTHORIZATION_FAILED = TopicAuthorizationFailed,
     // DescribeTransactions of an id the coordinator does not know (KIP-664).
     TRANSACTIONAL_ID_NOT_FOUND = TransactionalIdNotFound,
+    // SCRAM credentials (Alter/DescribeUserScramCredentials, KIP-554).
+    UNSUPPORTED_SASL_MECHANISM = UnsupportedSaslMechanism,
+    RESOURCE_NOT_FOUND = ResourceNotFound,
+    DUPLICATE_RESOURCE = DuplicateResource,
+    UNACCEPTABLE_CREDENTIAL = UnacceptableCredential,
 }
 
 impl ErrorCode {
@@ -221,6 +226,10 @@ mod tests {
         assert_eq!(ErrorCode::KAFKA_STORAGE_ERROR.wire(), 56);
         assert_eq!(ErrorCode::UNKNOWN_TOPIC_ID.wire(), 100);
         assert_eq!(ErrorCode::TRANSACTIONAL_ID_NOT_FOUND.wire(), 105);
+        assert_eq!(ErrorCode::UNSUPPORTED_SASL_MECHANISM.wire(), 33);
+        assert_eq!(ErrorCode::RESOURCE_NOT_FOUND.wire(), 91);
+        assert_eq!(ErrorCode::DUPLICATE_RESOURCE.wire(), 92);
+        assert_eq!(ErrorCode::UNACCEPTABLE_CREDENTIAL.wire(), 93);
         assert_eq!(ErrorCode::UNKNOWN_SERVER_ERROR.wire(), -1);
     }
 
