@@ -69,7 +69,9 @@ macro_rules! by_request_type {
             DescribeTransactions = DescribeTransactionsRequest,
             ListTransactions = ListTransactionsRequest,
             DescribeProducers = DescribeProducersRequest,
-            WriteTxnMarkers = WriteTxnMarkersRequest)
+            WriteTxnMarkers = WriteTxnMarkersRequest,
+            DescribeUserScramCredentials = DescribeUserScramCredentialsRequest,
+            AlterUserScramCredentials = AlterUserScramCredentialsRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

@@ -71,7 +71,7 @@ const ALL: [Supported; WITH_GROUPS.len() + TXN_VERSIONS.len()] =
     super::concat(WITH_GROUPS, TXN_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 21] = [
+const CORE: [Supported; 23] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -112,6 +112,10 @@ const CORE: [Supported; 21] = [
     // Metadata's paged successor for topics' partitions (KIP-966; Kafka 3.7+ admin clients'
     // describeTopics, kafka-python's describe_topic_partitions).
     s(ApiKey::DescribeTopicPartitions, 0, 0),
+    // Users' SCRAM credentials in the metadata log (KIP-554: kafka-configs --entity-type
+    // users, `rill configs`, the admin clients' describe/alterUserScramCredentials).
+    s(ApiKey::DescribeUserScramCredentials, 0, 0),
+    s(ApiKey::AlterUserScramCredentials, 0, 0),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {
