@@ -19,6 +19,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
+use crate::controller::quorum::LEADER_APPLYING;
 use crate::messages::call::ask;
 use crate::messages::quorum::QuorumReply;
 use crate::messages::scram::{
@@ -95,6 +96,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 ErrorCode::NOT_CONTROLLER,
                 "the controller quorum has no leader now; retry",
             ),
+            // A new leader not yet caught up: the admin clients retry NOT_CONTROLLER.
+            Ok(QuorumReply::Failed(why)) if why == LEADER_APPLYING => {
+                Refusal::new(ErrorCode::NOT_CONTROLLER, why)
+            }
             Ok(QuorumReply::Failed(why)) => Refusal::new(ErrorCode::UNKNOWN_SERVER_ERROR, why),
             Ok(other) => Refusal::new(
                 ErrorCode::UNKNOWN_SERVER_ERROR,
