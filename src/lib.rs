@@ -17,12 +17,14 @@
 //!   before it sends) and the metadata state machine its entries carry
 //!   ([`controller::metadata`]: records, the applied image and its snapshot, replica
 //!   placement, leader election, the controller's topic administration in
-//!   [`controller::metadata::topic_admin`]); the broker's membership: its registration and heartbeats
+//!   [`controller::metadata::topic_admin`], users' SCRAM credentials in
+//!   [`controller::metadata::scram`]); the broker's membership: its registration and heartbeats
 //!   ([`controller::lifecycle`]) and the leader's clock of who is alive
 //!   ([`controller::liveness`]).
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
 //!   the actor ids, one request and reply enum per role, and one type per request naming its
-//!   actor and reply ([`messages::call`]).
+//!   actor and reply ([`messages::call`]); [`messages::scram`] is how the gateway reads SCRAM
+//!   credentials (`ScramCredentialRequest`, the lookup a SASL/SCRAM login makes).
 //! * [`faults`]  — `buggify!` fault points, planted canary bugs, and what the simulator's checker
 //!   observes inside the nodes ([`faults::observe`]); all only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
@@ -54,8 +56,9 @@
 //! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode), from
 //!   the plain [`broker::settings::GatewaySettings`] the host builds from its config.
 //! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`,
-//!   `consumer-groups`, `transactions` (and the quorum's and reassignments' tools),
-//!   and `cli::client`, the async Kafka client they are built on (host-side I/O code, like `host`).
+//!   `consumer-groups`, `transactions`, `configs` (users' SCRAM credentials), the quorum's
+//!   and reassignments' tools, and `cli::client`, the async Kafka client they are built on
+//!   (host-side I/O code, like `host`).
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front;
 //!   `ServerConfig::gateway_settings` is the broker's view of them.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.

@@ -419,3 +419,28 @@ pub const GROUP_ASSIGNMENT_BYTES_MAX: usize = 16 << 20;
 /// any of it is parsed or copied. Kafka bounds the whole request only
 /// (`sasl.server.max.receive.size`, 512 KiB).
 pub const SASL_MESSAGE_BYTES_MAX: usize = 4 << 10;
+
+/// Users with SCRAM credentials the metadata holds (Kafka has no such bound). Every broker
+/// keeps every credential in memory (the applied image and the topics actor's view of it)
+/// and every metadata snapshot carries them, so the count must not grow with what any admin
+/// client asks: past it an AlterUserScramCredentials that would add a user is refused
+/// (POLICY_VIOLATION) while existing users' credentials can still change. A deployment with
+/// more logins than this puts them in an external identity store, not SCRAM in the log.
+pub const SCRAM_USERS_MAX: usize = 10_000;
+
+/// Longest SCRAM user name (bytes). A login name is tens of bytes; the image keeps every one
+/// ([`SCRAM_USERS_MAX`]). Longer is refused as UNACCEPTABLE_CREDENTIAL, as Kafka refuses an
+/// empty one.
+pub const SCRAM_USER_NAME_BYTES_MAX: usize = 1024;
+
+/// Longest SCRAM salt (bytes) a credential may carry. Kafka's tools draw a 130-bit number
+/// written in base 36 (at most 26 bytes), librdkafka 64 random bytes; the broker keeps it and
+/// sends it in every login's first message. Longer is refused as UNACCEPTABLE_CREDENTIAL.
+pub const SCRAM_SALT_BYTES_MAX: usize = 1024;
+
+/// The most bytes one user's credentials take in the image (name, two mechanisms' salts and
+/// keys, iterations): what [`SCRAM_USERS_MAX`] users cost each broker at worst (about 33 MB,
+/// and as much in every snapshot, well under its 1 GiB bound).
+pub const SCRAM_USER_BYTES_MAX: usize =
+    SCRAM_USER_NAME_BYTES_MAX + 2 * (SCRAM_SALT_BYTES_MAX + 2 * 64 + 4);
+const _: () = assert!(SCRAM_USERS_MAX * SCRAM_USER_BYTES_MAX < (1 << 30) / 8);

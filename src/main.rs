@@ -18,6 +18,7 @@ USAGE:
     rill metadata-quorum --bootstrap-server H:P describe --status|--replication
     rill leader-election --bootstrap-server H:P --election-type preferred|unclean --all-topic-partitions|--topic T --partition P
     rill reassign-partitions --bootstrap-server H:P --reassignment-json-file F --execute|--verify|--cancel   (or --list)
+    rill configs --bootstrap-server H:P --alter|--describe --entity-type users [--entity-name U] ...   (SCRAM credentials)
     rill dev-cluster [--nodes 3] [--dir ./rill-cluster]   (a local cluster of N server processes)
     rill perf produce|consume|e2e --bootstrap-server H:P --topic T ...
     rill version

@@ -91,6 +91,18 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
             "--execute",
         ],
     );
+    assert_help(
+        &["configs", "--help"],
+        &[
+            "--bootstrap-server",
+            "--alter",
+            "--describe",
+            "--entity-type",
+            "--entity-name",
+            "--add-config",
+            "--delete-config",
+        ],
+    );
     let perf = [
         "--num-records",
         "--record-size",
@@ -113,7 +125,10 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
 fn version_and_help_answer_help_and_exit_zero() {
     assert_help(&["version", "--help"], &["rill version", "--version"]);
     assert_help(&["help", "--help"], &["rill help [COMMAND]"]);
-    assert_help(&["--help"], &["rill server", "rill topics", "rill perf"]);
+    assert_help(
+        &["--help"],
+        &["rill server", "rill topics", "rill configs", "rill perf"],
+    );
     assert_help(&["help"], &["rill server", "rill topics", "rill perf"]);
     let (code, stdout) = rill(&["version"]);
     assert_eq!(code, Some(0));

@@ -75,6 +75,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::Reassigned(_)
             | QuorumReply::Reassignments(_)
             | QuorumReply::BrokerConfigsAltered(_)
+            | QuorumReply::ScramCredentialsAltered { .. }
             | QuorumReply::Registered { .. }
             | QuorumReply::Heartbeat { .. }
             | QuorumReply::StaleBrokerEpoch

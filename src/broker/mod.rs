@@ -29,6 +29,7 @@ mod produce;
 mod reassignments;
 mod records;
 pub mod sasl;
+mod scram;
 pub mod service;
 pub mod settings;
 #[cfg(test)]
@@ -223,6 +224,18 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             ApiKey::DescribeCluster => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.describe_cluster(body)
+                })
+                .await
+            }
+            ApiKey::DescribeUserScramCredentials => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.describe_user_scram_credentials(body)
+                })
+                .await
+            }
+            ApiKey::AlterUserScramCredentials => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.alter_user_scram_credentials(body)
                 })
                 .await
             }

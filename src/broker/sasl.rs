@@ -219,8 +219,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         user: &str,
         mechanism: ScramMechanism,
     ) -> Option<ScramCredential> {
-        let _ = (user, mechanism, &self.node);
-        None // TEMP
+        let request = crate::messages::scram::ScramCredentialRequest {
+            user: user.to_string(),
+            mechanism,
+        };
+        ask(&self.node, request).await.ok().flatten()
     }
 }
 

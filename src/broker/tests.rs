@@ -321,7 +321,7 @@ mod transactions {
     }
 
     /// Runs `body` as a `key` v`version` request and decodes the answer.
-    fn call<Req: Encodable, Resp: Decodable>(
+    pub(super) fn call<Req: Encodable, Resp: Decodable>(
         service: &BrokerService<FakeClient<NodeMsg>>,
         key: ApiKey,
         version: i16,
@@ -829,5 +829,138 @@ mod transactions {
         assert_eq!(back.markers.len(), 1);
         assert_eq!(back.markers[0].producer_id.0, 7);
         assert!(back.markers[0].topics.is_empty());
+    }
+}
+
+/// The SCRAM credential APIs: a describe asks the topics actor for the users named once; an
+/// alteration goes to the quorum's leader with the salted password as sent, and each user's
+/// result comes back; a quorum without a leader is NOT_CONTROLLER for every user.
+mod scram {
+    use std::collections::BTreeMap;
+
+    use kafka_protocol::messages::alter_user_scram_credentials_request::{
+        ScramCredentialDeletion, ScramCredentialUpsertion,
+    };
+    use kafka_protocol::messages::describe_user_scram_credentials_request::UserName;
+    use kafka_protocol::messages::{
+        AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
+        DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
+    };
+
+    use super::transactions::call;
+    use super::*;
+    use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest};
+    use crate::messages::scram::{DescribeScramRequest, ScramMechanism};
+    use crate::messages::{TopicsReply, TopicsRequest, QUORUM, TOPICS};
+    use crate::types::Refusal;
+
+    fn name(user: &str) -> StrBytes {
+        StrBytes::from_string(user.to_string())
+    }
+
+    #[test]
+    fn a_describe_asks_for_the_users_named_once() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        let described =
+            BTreeMap::from([("alice".to_string(), vec![(ScramMechanism::Sha512, 4096)])]);
+        client.reply(
+            TOPICS,
+            NodeMsg::TopicsReply(TopicsReply::ScramDescribed(described)),
+        );
+        let users = ["alice", "dup", "dup"].map(|u| UserName::default().with_name(name(u)));
+        let body = DescribeUserScramCredentialsRequest::default().with_users(Some(users.to_vec()));
+        let back: DescribeUserScramCredentialsResponse =
+            call(&service, ApiKey::DescribeUserScramCredentials, 0, &body);
+        let asked = client.take_asked();
+        let NodeMsg::Topics(TopicsRequest::DescribeScram(DescribeScramRequest { users })) =
+            &asked[0].1
+        else {
+            panic!("{asked:?}");
+        };
+        assert_eq!(users.as_deref(), Some(&["alice".to_string()][..]));
+        let codes: Vec<(&str, i16)> = (back.results.iter())
+            .map(|r| (r.user.as_str(), r.error_code))
+            .collect();
+        assert_eq!(codes, [("alice", 0), ("dup", 92)]);
+        assert_eq!(back.results[0].credential_infos[0].mechanism, 2);
+        // Null users: every user, asked as such.
+        client.reply(
+            TOPICS,
+            NodeMsg::TopicsReply(TopicsReply::ScramDescribed(BTreeMap::new())),
+        );
+        let all = DescribeUserScramCredentialsRequest::default().with_users(None);
+        let back: DescribeUserScramCredentialsResponse =
+            call(&service, ApiKey::DescribeUserScramCredentials, 0, &all);
+        assert!(back.results.is_empty());
+        let asked = client.take_asked();
+        assert!(matches!(
+            &asked[0].1,
+            NodeMsg::Topics(TopicsRequest::DescribeScram(DescribeScramRequest {
+                users: None
+            }))
+        ));
+    }
+
+    #[test]
+    fn an_alteration_goes_to_the_leader_and_answers_each_user() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        let body = AlterUserScramCredentialsRequest::default()
+            .with_deletions(vec![ScramCredentialDeletion::default()
+                .with_name(name("bob"))
+                .with_mechanism(1)])
+            .with_upsertions(vec![ScramCredentialUpsertion::default()
+                .with_name(name("alice"))
+                .with_mechanism(2)
+                .with_iterations(8192)
+                .with_salt(Bytes::from_static(b"salt"))
+                .with_salted_password(Bytes::from(vec![7u8; 64]))]);
+        let results = vec![
+            (
+                "bob".to_string(),
+                Err(Refusal::new(ErrorCode::RESOURCE_NOT_FOUND, "gone")),
+            ),
+            ("alice".to_string(), Ok(())),
+        ];
+        let reply = QuorumReply::ScramCredentialsAltered { index: 9, results };
+        client.reply(QUORUM, NodeMsg::QuorumReply(reply));
+        let back: AlterUserScramCredentialsResponse =
+            call(&service, ApiKey::AlterUserScramCredentials, 0, &body);
+        let asked = client.take_asked();
+        let NodeMsg::Quorum(QuorumRequest::ToLeader {
+            request:
+                LeaderRequest::AlterScramCredentials {
+                    deletions,
+                    upsertions,
+                },
+            ..
+        }) = &asked[0].1
+        else {
+            panic!("{asked:?}");
+        };
+        assert_eq!(
+            (deletions[0].name.as_str(), deletions[0].mechanism),
+            ("bob", 1)
+        );
+        let alice = &upsertions[0];
+        assert_eq!((alice.iterations, &alice.salt[..]), (8192, &b"salt"[..]));
+        assert_eq!(alice.salted_password, vec![7u8; 64]);
+        let codes: Vec<(&str, i16, Option<&str>)> = (back.results.iter())
+            .map(|r| (r.user.as_str(), r.error_code, r.error_message.as_deref()))
+            .collect();
+        assert_eq!(codes, [("bob", 91, Some("gone")), ("alice", 0, None)]);
+
+        // No leader: every user named, once, gets NOT_CONTROLLER.
+        client.reply(
+            QUORUM,
+            NodeMsg::QuorumReply(QuorumReply::NotLeader { leader: None }),
+        );
+        let back: AlterUserScramCredentialsResponse =
+            call(&service, ApiKey::AlterUserScramCredentials, 0, &body);
+        let codes: Vec<(&str, i16)> = (back.results.iter())
+            .map(|r| (r.user.as_str(), r.error_code))
+            .collect();
+        assert_eq!(codes, [("bob", 41), ("alice", 41)]);
     }
 }

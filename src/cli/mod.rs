@@ -1,6 +1,6 @@
 //! The client tools of the `rill` binary — `topics`, `console-producer`, `console-consumer`,
 //! `consumer-groups`, `transactions`, `metadata-quorum`, `leader-election`,
-//! `reassign-partitions`, `perf` —
+//! `reassign-partitions`, `configs` (users' SCRAM credentials), `perf` —
 //! built on [`client`] — and `dev-cluster`, which starts a local cluster of `rill server`
 //! processes. Each tool parses its flags, runs on a tokio runtime and
 //! maps failures to exit codes: 2 for usage errors, 1 for failures (broker errors print their
@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod client;
+pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
@@ -79,6 +80,7 @@ pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
             reassign_partitions::USAGE,
             block_on(reassign_partitions::run(args)),
         ),
+        "configs" => (configs::USAGE, block_on(configs::run(args))),
         "dev-cluster" => (dev_cluster::USAGE, dev_cluster::run(args)),
         _ => return None,
     };
@@ -110,6 +112,7 @@ fn usage(tool: &str) -> Option<&'static str> {
         "metadata-quorum" => metadata_quorum::USAGE,
         "leader-election" => leader_election::USAGE,
         "reassign-partitions" => reassign_partitions::USAGE,
+        "configs" => configs::USAGE,
         "dev-cluster" => dev_cluster::USAGE,
         _ => return None,
     })

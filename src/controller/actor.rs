@@ -8,6 +8,7 @@ use super::metadata::broker_config::cluster_min_isr;
 use crate::actor::{Actor, Addr, Ctx, Input};
 use std::collections::BTreeMap;
 
+use crate::messages::scram::{ScramCredential, ScramCredentials, ScramDescriptions};
 use crate::messages::throttles::ThrottleSettings;
 use crate::messages::txn::TxnEvent;
 use crate::messages::{
@@ -125,6 +126,21 @@ impl Actor<NodeMsg> for TopicsActor {
                         ctx.reply(id, NodeMsg::TopicsReply(reply));
                         return;
                     }
+                    TopicsRequest::ScramCredential(asked) => {
+                        let credential = (topics.applied.scram_credentials.get(&asked.user))
+                            .and_then(|credentials| credentials.get(&asked.mechanism))
+                            .cloned();
+                        let reply = TopicsReply::ScramCredential(credential);
+                        ctx.reply(id, NodeMsg::TopicsReply(reply));
+                        return;
+                    }
+                    TopicsRequest::DescribeScram(asked) => {
+                        let described =
+                            describe_scram(&topics.applied.scram_credentials, asked.users);
+                        let reply = TopicsReply::ScramDescribed(described);
+                        ctx.reply(id, NodeMsg::TopicsReply(reply));
+                        return;
+                    }
                     TopicsRequest::CreateTopics(r) => AdminOp::CreateTopics(r),
                     TopicsRequest::DeleteTopics(r) => AdminOp::DeleteTopics(r),
                     TopicsRequest::CreatePartitions(r) => AdminOp::CreatePartitions(r),
@@ -159,5 +175,130 @@ impl Actor<NodeMsg> for TopicsActor {
             } => self.admin.retry(ctx),
             Input::Start | Input::Msg { .. } | Input::Synced { .. } => {}
         }
+    }
+}
+
+/// The mechanisms and iterations of `users` (`None`: every user with a credential); a user
+/// without credentials is left out.
+fn describe_scram(credentials: &ScramCredentials, users: Option<Vec<String>>) -> ScramDescriptions {
+    let describe = |mechanisms: &std::collections::BTreeMap<_, ScramCredential>| {
+        (mechanisms.iter())
+            .map(|(mechanism, credential)| (*mechanism, credential.iterations))
+            .collect()
+    };
+    match users {
+        None => (credentials.iter())
+            .map(|(user, mechanisms)| (user.clone(), describe(mechanisms)))
+            .collect(),
+        Some(users) => (users.into_iter())
+            .filter_map(|user| {
+                let described = describe(credentials.get(&user)?);
+                Some((user, described))
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::actor::{ActorId, Effect, Now, Origin, Outbox, RequestId};
+    use crate::controller::admin::InternalTopicSpec;
+    use crate::controller::metadata::{MetadataImage, MetadataRecord};
+    use crate::controller::quorum::applied_topics;
+    use crate::messages::scram::{DescribeScramRequest, ScramCredentialRequest, ScramMechanism};
+    use crate::storage::log::LogConfig;
+
+    fn actor() -> TopicsActor {
+        let spec = InternalTopicSpec {
+            partitions: 1,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+        };
+        TopicsActor::new(AdminSettings {
+            node_id: NodeId(1),
+            log: LogConfig::default(),
+            num_partitions: 1,
+            default_replication_factor: 1,
+            offsets_topic: spec.clone(),
+            txn_state_topic: spec,
+        })
+    }
+
+    /// Runs `input` and returns the replies the actor recorded.
+    fn step(actor: &mut TopicsActor, input: Input<NodeMsg, TopicsTimer>) -> Vec<NodeMsg> {
+        let (mut rng, mut outbox) = (SmallRng::seed_from_u64(1), Outbox::default());
+        let me = Addr {
+            node: NodeId(1),
+            actor: ActorId(1),
+        };
+        let now = Now {
+            unix_ms: 0,
+            mono_ms: 0,
+        };
+        actor.handle(&mut Ctx::new(now, me, &mut rng, &mut outbox), input);
+        (outbox.take_effects().into_iter())
+            .filter_map(|effect| match effect {
+                Effect::Reply { msg, .. } => Some(msg),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn ask(actor: &mut TopicsActor, msg: NodeMsg) -> NodeMsg {
+        let input = Input::Request {
+            id: RequestId(7),
+            from: Origin::Host,
+            msg,
+        };
+        let mut replies = step(actor, input);
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        replies.pop().unwrap()
+    }
+
+    /// The lookup a SCRAM login makes, through its typed call: the credential as the node's
+    /// voter applied it, none for a user or mechanism without one; and the describe.
+    #[test]
+    fn scram_lookups_answer_from_the_applied_metadata() {
+        let mut actor = actor();
+        let sha256 = ScramMechanism::Sha256;
+        let alice = ScramCredential::from_password(sha256, b"alice-secret", b"salt", 8192);
+        let mut image = MetadataImage::default();
+        let record = MetadataRecord::SetScramCredential {
+            user: "alice".into(),
+            mechanism: sha256,
+            credential: Some(alice.clone()),
+        };
+        assert_eq!(image.apply_entry(1, &[record]), vec![]);
+        let applied = Box::new(applied_topics(&image));
+        let from = Addr {
+            node: NodeId(1),
+            actor: crate::messages::QUORUM,
+        };
+        let msg = NodeMsg::Topics(TopicsRequest::MetadataApplied(applied));
+        step(&mut actor, Input::Msg { from, msg });
+        let lookup = |actor: &mut TopicsActor, user: &str, mechanism| {
+            let request = ScramCredentialRequest {
+                user: user.into(),
+                mechanism,
+            };
+            Option::<ScramCredential>::try_from(ask(actor, request.into())).unwrap()
+        };
+        assert_eq!(lookup(&mut actor, "alice", sha256), Some(alice));
+        assert_eq!(lookup(&mut actor, "alice", ScramMechanism::Sha512), None);
+        assert_eq!(lookup(&mut actor, "bob", sha256), None);
+        let describe = |actor: &mut TopicsActor, users: Option<Vec<String>>| {
+            let reply = ask(actor, DescribeScramRequest { users }.into());
+            ScramDescriptions::try_from(reply).unwrap()
+        };
+        let alice_only = BTreeMap::from([("alice".to_string(), vec![(sha256, 8192)])]);
+        assert_eq!(describe(&mut actor, None), alice_only);
+        let named = Some(vec!["bob".to_string(), "alice".to_string()]);
+        assert_eq!(describe(&mut actor, named), alice_only);
     }
 }

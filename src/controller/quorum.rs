@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::liveness::BrokerLiveness;
 use super::metadata::{
-    alter_partition, broker_config, election, eligible, reassign, records, topic_admin,
+    alter_partition, broker_config, election, eligible, reassign, records, scram, topic_admin,
     MetadataImage, MetadataRecord, TopicDefaults,
 };
 use super::raft::core::RaftConfig;
@@ -116,8 +116,9 @@ pub struct QuorumActor {
     projected: Option<Projected>,
     /// Requests forwarded to the leader: the call → who asked here.
     forwarded: BTreeMap<CallId, RequestId>,
-    /// The leader's answers to topic administrations forwarded from here, held until this
-    /// voter applied their entry too (so the node's topics actor has the change first).
+    /// The leader's answers to topic administrations and SCRAM credential changes forwarded
+    /// from here, held until this voter applied their entry too (so the node's topics actor
+    /// has the change first).
     held: Vec<(u64, RequestId, QuorumReply)>,
     /// The topics last sent to the node's topics actor.
     fed: Option<AppliedTopics>,
@@ -343,7 +344,7 @@ impl QuorumActor {
     }
 
     /// Sends the node's topics actor the applied topics when they changed (or the brokers or
-    /// their dynamic configs did), then answers the forwarded administrations this voter has applied now:
+    /// their dynamic configs, or the SCRAM credentials, did), then answers the forwarded administrations this voter has applied now:
     /// the topics actor reads the change before the answer (one mailbox, in order).
     fn feed_topics(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>) {
         let applied = self.image.applied_index();
@@ -358,6 +359,7 @@ impl QuorumActor {
                     && fed.deleted_topic_ids == now.deleted_topic_ids
                     && fed.brokers == now.brokers
                     && fed.broker_configs == now.broker_configs
+                    && fed.scram_credentials == now.scram_credentials
             });
             if !same {
                 let to = Addr {
@@ -897,6 +899,18 @@ impl QuorumActor {
                 }
                 self.propose_for(ctx, id, &records, Settle::BrokerConfigs(outcomes));
             }
+            LeaderRequest::AlterScramCredentials {
+                deletions,
+                upsertions,
+            } => {
+                let (records, results) =
+                    scram::alter_credentials(self.projected(), &deletions, &upsertions);
+                if records.is_empty() {
+                    let reply = QuorumReply::ScramCredentialsAltered { index: 0, results };
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                self.propose_for(ctx, id, &records, Settle::Scram(results));
+            }
             LeaderRequest::AlterPartition {
                 node_id,
                 broker_epoch,
@@ -1077,9 +1091,10 @@ impl QuorumActor {
             Input::Reply { call, msg } => {
                 if let Some(id) = self.forwarded.remove(&call) {
                     match msg {
-                        NodeMsg::QuorumReply(reply @ QuorumReply::TopicsChanged { index, .. })
-                            if index > self.image.applied_index() =>
-                        {
+                        NodeMsg::QuorumReply(
+                            reply @ (QuorumReply::TopicsChanged { index, .. }
+                            | QuorumReply::ScramCredentialsAltered { index, .. }),
+                        ) if index > self.image.applied_index() => {
                             if self.held.len() == HELD_MAX {
                                 let (_, oldest, reply) = self.held.remove(0);
                                 ctx.reply(oldest, NodeMsg::QuorumReply(reply));
@@ -1252,6 +1267,8 @@ enum Settle {
     Reassigned(Vec<ReassignOutcome>),
     /// An Incremental/AlterConfigs of broker resources' outcomes as planned, likewise.
     BrokerConfigs(Vec<Result<(), Refusal>>),
+    /// An AlterUserScramCredentials' results as planned, likewise.
+    Scram(Vec<(String, Result<(), Refusal>)>),
 }
 
 /// Which topic administration a [`Settle::Topics`] answers.
@@ -1333,6 +1350,7 @@ impl Settle {
             Settle::Elected(outcomes) => QuorumReply::LeadersElected(outcomes),
             Settle::Reassigned(outcomes) => QuorumReply::Reassigned(outcomes),
             Settle::BrokerConfigs(outcomes) => QuorumReply::BrokerConfigsAltered(outcomes),
+            Settle::Scram(results) => QuorumReply::ScramCredentialsAltered { index, results },
             Settle::Skipped => QuorumReply::Failed(format!(
                 "entry {index} changed nothing: the metadata moved on; ask again"
             )),
@@ -1359,6 +1377,7 @@ pub fn applied_topics(image: &MetadataImage) -> AppliedTopics {
             })
             .collect(),
         broker_configs: image.all_broker_configs().clone(),
+        scram_credentials: image.scram_credentials().clone(),
     }
 }
 

@@ -895,3 +895,54 @@ fn a_leaders_isr_change_is_committed_once_and_an_earlier_incarnation_is_not_adde
     assert_eq!(grown.isr, vec![leader, member, controller]);
     assert_eq!(grown.partition_epoch, 2);
 }
+
+/// AlterUserScramCredentials through a follower: answered once the follower applied the
+/// entry (its broker's next describe or login sees the credential), with each user's result;
+/// the leader decides a deletion on what it holds, and a request that changes nothing
+/// answers at once with index 0.
+#[test]
+fn scram_credentials_change_through_any_voter_and_answer_once_applied_there() {
+    use crate::messages::scram::{ScramDeletion, ScramMechanism, ScramUpsertion};
+    let (mut cluster, leader) = brokers_started(47);
+    let follower = VOTERS.into_iter().find(|&id| id != leader).unwrap();
+    let m = ScramMechanism::Sha256;
+    let upsert = LeaderRequest::AlterScramCredentials {
+        deletions: Vec::new(),
+        upsertions: vec![ScramUpsertion {
+            name: "alice".into(),
+            mechanism: m.kafka_type(),
+            iterations: 4096,
+            salt: b"salt".to_vec(),
+            salted_password: m.salted_password(b"alice-secret", b"salt", 4096),
+        }],
+    };
+    let answer = cluster.ask(at(follower), to_leader(upsert), 3_000);
+    let Ok(NodeMsg::QuorumReply(QuorumReply::ScramCredentialsAltered { index, results })) = answer
+    else {
+        panic!("{answer:?}");
+    };
+    assert!(index > 0, "written");
+    assert_eq!(results, vec![("alice".to_string(), Ok(()))]);
+    assert!(describe(&mut cluster, follower).applied_index >= index);
+    let delete = |name: &str| LeaderRequest::AlterScramCredentials {
+        deletions: vec![ScramDeletion {
+            name: name.into(),
+            mechanism: m.kafka_type(),
+        }],
+        upsertions: Vec::new(),
+    };
+    let answer = cluster.ask(at(follower), to_leader(delete("bob")), 3_000);
+    let Ok(NodeMsg::QuorumReply(QuorumReply::ScramCredentialsAltered { index, results })) = answer
+    else {
+        panic!("{answer:?}");
+    };
+    assert_eq!(index, 0, "nothing to write");
+    let code = results[0].1.as_ref().map_err(|r| r.code);
+    assert_eq!(code, Err(ErrorCode::RESOURCE_NOT_FOUND));
+    let answer = cluster.ask(at(leader), to_leader(delete("alice")), 3_000);
+    assert!(
+        matches!(&answer, Ok(NodeMsg::QuorumReply(QuorumReply::ScramCredentialsAltered { index, results }))
+            if *index > 0 && results[0].1.is_ok()),
+        "{answer:?}"
+    );
+}

@@ -115,6 +115,10 @@ calls! {
     ListTopicsRequest, BTreeMap<String, TopicMeta> => TOPICS, |_| NodeMsg::Topics(TopicsRequest::List);
     BrokerConfigsRequest, DynamicBrokerConfigs => TOPICS,
         |_| NodeMsg::Topics(TopicsRequest::BrokerConfigs);
+    scram::ScramCredentialRequest, Option<scram::ScramCredential> => TOPICS,
+        |r| NodeMsg::Topics(TopicsRequest::ScramCredential(r));
+    scram::DescribeScramRequest, scram::ScramDescriptions => TOPICS,
+        |r| NodeMsg::Topics(TopicsRequest::DescribeScram(r));
     CreateTopicsRequest, Vec<TopicChange> => TOPICS,
         |r| NodeMsg::Topics(TopicsRequest::CreateTopics(r));
     DeleteTopicsRequest, Deletions => TOPICS, |r| NodeMsg::Topics(TopicsRequest::DeleteTopics(r));
@@ -170,6 +174,12 @@ calls! {
         |r| quorum::LeaderRequest::AlterBrokerConfigs {
             resources: r.resources,
             validate_only: r.validate_only,
+        }
+        .to_own_voter();
+    scram::AlterScramCredentialsArgs, quorum::QuorumReply => QUORUM,
+        |r| quorum::LeaderRequest::AlterScramCredentials {
+            deletions: r.deletions,
+            upsertions: r.upsertions,
         }
         .to_own_voter();
     quorum::ListReassignmentsArgs, quorum::QuorumReply => QUORUM,
@@ -235,6 +245,8 @@ replies! {
     Option<TopicMeta> = TopicsReply::AutoCreated;
     OpenAllReport = TopicsReply::Opened;
     DynamicBrokerConfigs = TopicsReply::BrokerConfigs;
+    Option<scram::ScramCredential> = TopicsReply::ScramCredential;
+    scram::ScramDescriptions = TopicsReply::ScramDescribed;
     lifecycle::BrokerStatus = LifecycleReply::Status;
     Leadership = PartitionsReply::Lead;
     JoinGroupResult = GroupsReply::Joined;

@@ -3,7 +3,8 @@
 //!
 //! All of a node's actors share one wire enum, [`NodeMsg`], so one transport carries them all;
 //! each role has its own request and reply enums ([`partitions`], [`topics`], [`groups`],
-//! [`quorum`]; the replication throttles a broker applies, [`throttles`]), with
+//! [`quorum`]; the replication throttles a broker applies, [`throttles`]; SCRAM credentials,
+//! [`scram`]), with
 //! one type per request, which names its reply type and its actor ([`call::Call`]). Requests carry
 //! record bytes exactly as the client sent them (RecordBatch v2); replies carry stored bytes
 //! exactly as they will go to the consumer. Error codes are Kafka's.
@@ -22,6 +23,7 @@ pub mod groups;
 pub mod lifecycle;
 pub mod partitions;
 pub mod quorum;
+pub mod scram;
 pub mod throttles;
 pub mod topics;
 pub mod txn;

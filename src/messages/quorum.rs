@@ -241,6 +241,14 @@ pub enum LeaderRequest {
         resources: Vec<(String, ConfigChange)>,
         validate_only: bool,
     },
+    /// Kafka's AlterUserScramCredentials (51) at the controller (`ScramControlManager`): the
+    /// changes checked against the metadata as it is then
+    /// (`controller::metadata::scram`). Answered [`QuorumReply::ScramCredentialsAltered`]
+    /// once committed.
+    AlterScramCredentials {
+        deletions: Vec<super::scram::ScramDeletion>,
+        upsertions: Vec<super::scram::ScramUpsertion>,
+    },
 }
 
 /// One partition's reassignment as asked (Kafka's `ReassignablePartition`).
@@ -468,6 +476,13 @@ pub enum QuorumReply {
     /// An Incremental/AlterConfigs of broker resources: each resource's outcome, in request
     /// order.
     BrokerConfigsAltered(Vec<Result<(), Refusal>>),
+    /// An AlterUserScramCredentials' outcome per user named, in the order the users first
+    /// appear (deletions before upsertions). `index` as in [`QuorumReply::TopicsChanged`]: the
+    /// asking node answers once it applied the entry, so its next describe or login sees it.
+    ScramCredentialsAltered {
+        index: u64,
+        results: Vec<(String, Result<(), Refusal>)>,
+    },
 }
 
 /// One voter's view of the quorum.

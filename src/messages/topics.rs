@@ -10,6 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::quorum::{PartitionView, TopicView};
+use super::scram::{
+    DescribeScramRequest, ScramCredential, ScramCredentialRequest, ScramDescriptions,
+    SharedScramCredentials,
+};
 use crate::types::{NodeId, TopicPartition};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +67,9 @@ pub struct AppliedTopics {
     pub brokers: BTreeMap<NodeId, super::BrokerStatus>,
     /// The dynamic broker configs by broker (`None`: the cluster-wide default `""`).
     pub broker_configs: DynamicBrokerConfigs,
+    /// Every user's SCRAM credentials, shared with the image that applied them (what a login
+    /// checks, [`super::scram::ScramCredentialRequest`]).
+    pub scram_credentials: SharedScramCredentials,
 }
 
 impl AppliedTopics {
@@ -112,6 +119,10 @@ pub enum TopicsRequest {
     MetadataApplied(Box<AppliedTopics>),
     /// The dynamic broker configs as applied here (DescribeConfigs of a BROKER resource).
     BrokerConfigs,
+    /// A user's SCRAM credential for a mechanism, as applied here (a SCRAM login's lookup).
+    ScramCredential(ScramCredentialRequest),
+    /// Users' SCRAM mechanisms and iterations, as applied here (DescribeUserScramCredentials).
+    DescribeScram(DescribeScramRequest),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -276,6 +287,10 @@ pub enum TopicsReply {
     Refused(Refusal),
     /// The dynamic broker configs as applied here ([`TopicsRequest::BrokerConfigs`]).
     BrokerConfigs(DynamicBrokerConfigs),
+    /// [`TopicsRequest::ScramCredential`]'s credential, if the user has one.
+    ScramCredential(Option<ScramCredential>),
+    /// [`TopicsRequest::DescribeScram`]'s users.
+    ScramDescribed(ScramDescriptions),
 }
 
 /// The answer to a request that changes one topic (create, delete, grow, alter): the topic as

@@ -71,7 +71,9 @@ macro_rules! by_request_type {
             DescribeProducers = DescribeProducersRequest,
             WriteTxnMarkers = WriteTxnMarkersRequest,
             SaslHandshake = SaslHandshakeRequest,
-            SaslAuthenticate = SaslAuthenticateRequest)
+            SaslAuthenticate = SaslAuthenticateRequest,
+            DescribeUserScramCredentials = DescribeUserScramCredentialsRequest,
+            AlterUserScramCredentials = AlterUserScramCredentialsRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

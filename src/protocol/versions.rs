@@ -71,7 +71,7 @@ const ALL: [Supported; WITH_GROUPS.len() + TXN_VERSIONS.len()] =
     super::concat(WITH_GROUPS, TXN_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 23] = [
+const CORE: [Supported; 25] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -118,6 +118,10 @@ const CORE: [Supported; 23] = [
     // v1 adds the session lifetime (re-authentication), v2 is flexible.
     s(ApiKey::SaslHandshake, 1, 1),
     s(ApiKey::SaslAuthenticate, 0, 2),
+    // Users' SCRAM credentials in the metadata log (KIP-554: kafka-configs --entity-type
+    // users, `rill configs`, the admin clients' describe/alterUserScramCredentials).
+    s(ApiKey::DescribeUserScramCredentials, 0, 0),
+    s(ApiKey::AlterUserScramCredentials, 0, 0),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

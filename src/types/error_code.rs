@@ -121,6 +121,10 @@ named_codes! {
     UNSUPPORTED_SASL_MECHANISM = UnsupportedSaslMechanism,
     ILLEGAL_SASL_STATE = IllegalSaslState,
     SASL_AUTHENTICATION_FAILED = SaslAuthenticationFailed,
+    // SCRAM credentials (Alter/DescribeUserScramCredentials, KIP-554).
+    RESOURCE_NOT_FOUND = ResourceNotFound,
+    DUPLICATE_RESOURCE = DuplicateResource,
+    UNACCEPTABLE_CREDENTIAL = UnacceptableCredential,
 }
 
 impl ErrorCode {
@@ -225,6 +229,10 @@ mod tests {
         assert_eq!(ErrorCode::KAFKA_STORAGE_ERROR.wire(), 56);
         assert_eq!(ErrorCode::UNKNOWN_TOPIC_ID.wire(), 100);
         assert_eq!(ErrorCode::TRANSACTIONAL_ID_NOT_FOUND.wire(), 105);
+        assert_eq!(ErrorCode::UNSUPPORTED_SASL_MECHANISM.wire(), 33);
+        assert_eq!(ErrorCode::RESOURCE_NOT_FOUND.wire(), 91);
+        assert_eq!(ErrorCode::DUPLICATE_RESOURCE.wire(), 92);
+        assert_eq!(ErrorCode::UNACCEPTABLE_CREDENTIAL.wire(), 93);
         assert_eq!(ErrorCode::UNKNOWN_SERVER_ERROR.wire(), -1);
     }
 

@@ -56,6 +56,9 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     // Its describe-producers, find-hanging and abort; WriteTxnMarkers v1 is the crate's only.
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::WriteTxnMarkers, 1, 1),
+    // `rill configs --entity-type users`: SCRAM credentials (KIP-554).
+    (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::AlterUserScramCredentials, 0, 0),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].

@@ -16,6 +16,7 @@
 //!   (even to no leader), and its partition epoch with every change record.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -25,7 +26,8 @@ use super::image::{
 use super::records::{Listener, MetadataRecord, TopicId};
 use crate::controller::topics::check_name;
 use crate::faults::{canary, Canary};
-use crate::limits::TOPIC_PARTITIONS_MAX;
+use crate::limits::{SCRAM_USERS_MAX, TOPIC_PARTITIONS_MAX};
+use crate::messages::scram::{ScramCredential, ScramMechanism};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
 /// Why a record changed nothing.
@@ -75,6 +77,15 @@ pub enum Skip {
     ProducerIdsOutOfOrder { expected: i64, got: i64 },
     #[error("producer ids would pass i64::MAX")]
     ProducerIdsExhausted,
+    #[error("SCRAM user '{user}': {why}")]
+    BadScramCredential { user: String, why: &'static str },
+    #[error("SCRAM user '{0}' would be past the {SCRAM_USERS_MAX} users kept")]
+    TooManyScramUsers(String),
+    #[error("SCRAM user '{user}' has no {mechanism} credential to remove")]
+    UnknownScramCredential {
+        user: String,
+        mechanism: &'static str,
+    },
 }
 
 /// A [`MetadataRecord::ReassignPartition`]'s new assignment.
@@ -220,7 +231,52 @@ impl MetadataImage {
             R::SetBrokerConfig { broker, key, value } => {
                 self.set_broker_config(*broker, key, value.as_deref())
             }
+            R::SetScramCredential {
+                user,
+                mechanism,
+                credential,
+            } => self.set_scram_credential(user, *mechanism, credential.as_ref()),
         }
+    }
+
+    /// Kafka's `ScramControlManager.replay`: sets `user`'s credential for `mechanism`, or
+    /// removes it (a user left with none is gone). A credential the image could not keep (see
+    /// [`super::scram::check_credential`]), a new user past [`SCRAM_USERS_MAX`] or the removal
+    /// of a credential the user lacks (Kafka throws there) is skipped.
+    fn set_scram_credential(
+        &mut self,
+        user: &str,
+        mechanism: ScramMechanism,
+        credential: Option<&ScramCredential>,
+    ) -> Result<(), Skip> {
+        let Some(credential) = credential else {
+            if !(self.scram.get(user)).is_some_and(|c| c.contains_key(&mechanism)) {
+                return Err(Skip::UnknownScramCredential {
+                    user: user.to_string(),
+                    mechanism: mechanism.name(),
+                });
+            }
+            let users = Arc::make_mut(&mut self.scram);
+            let credentials = users.get_mut(user).expect("checked above");
+            credentials.remove(&mechanism);
+            if credentials.is_empty() {
+                users.remove(user);
+            }
+            return Ok(());
+        };
+        super::scram::check_credential(user, mechanism, credential).map_err(|why| {
+            Skip::BadScramCredential {
+                user: user.to_string(),
+                why,
+            }
+        })?;
+        if !self.scram.contains_key(user) && self.scram.len() >= SCRAM_USERS_MAX {
+            return Err(Skip::TooManyScramUsers(user.to_string()));
+        }
+        (Arc::make_mut(&mut self.scram).entry(user.to_string()))
+            .or_default()
+            .insert(mechanism, credential.clone());
+        Ok(())
     }
 
     fn set_broker_config(

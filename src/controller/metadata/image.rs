@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{Listener, TopicId};
 use crate::controller::topics::{check_name, collision_key};
-use crate::limits::{DELETED_TOPIC_IDS_KEPT, TOPIC_PARTITIONS_MAX};
+use crate::limits::{DELETED_TOPIC_IDS_KEPT, SCRAM_USERS_MAX, TOPIC_PARTITIONS_MAX};
+use crate::messages::scram::{ScramCredential, ScramMechanism, SharedScramCredentials};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
 /// The applied state. `PartialEq` compares everything, the name index included, so two
@@ -44,6 +45,12 @@ pub struct MetadataImage {
     /// [`super::broker_config`] admits. In the snapshot after the ELR (format 5).
     #[serde(skip)]
     pub(super) broker_configs: BTreeMap<Option<NodeId>, BTreeMap<String, String>>,
+    /// Every user's SCRAM credentials (Kafka's `ScramImage`), shared with the topics actor's
+    /// view (a change copies the map once, [`std::sync::Arc::make_mut`]). At most
+    /// [`SCRAM_USERS_MAX`] users, each with at least one credential ([`super::scram`]). In
+    /// the snapshot after the broker configs (format 6).
+    #[serde(skip)]
+    pub(super) scram: SharedScramCredentials,
 }
 
 /// A registered broker (Kafka's `BrokerRegistration`).
@@ -125,6 +132,20 @@ impl MetadataImage {
     /// Every entity's dynamic broker configs (`None`: the cluster-wide default).
     pub fn all_broker_configs(&self) -> &BTreeMap<Option<NodeId>, BTreeMap<String, String>> {
         &self.broker_configs
+    }
+
+    /// Every user's SCRAM credentials (shared: cloning the `Arc` copies nothing).
+    pub fn scram_credentials(&self) -> &SharedScramCredentials {
+        &self.scram
+    }
+
+    /// `user`'s credential for `mechanism`, if it has one.
+    pub fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Option<&ScramCredential> {
+        self.scram.get(user)?.get(&mechanism)
     }
 
     pub fn cluster_id(&self) -> Option<[u8; 16]> {
@@ -238,6 +259,7 @@ impl MetadataImage {
         if deleted.len() != self.deleted_topics.len() {
             return Err("a topic id was deleted twice".into());
         }
+        self.check_scram()?;
         let mut collision_keys = BTreeSet::new();
         for (id, topic) in &self.topics {
             if deleted.contains(id) {
@@ -246,6 +268,24 @@ impl MetadataImage {
             self.check_topic(id, topic)?;
             if !collision_keys.insert(collision_key(&topic.name)) {
                 return Err(format!("topic '{}' collides with another", topic.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// The SCRAM credentials' invariants: at most [`SCRAM_USERS_MAX`] users, each with at
+    /// least one credential, every credential one [`super::scram::check_credential`] admits.
+    fn check_scram(&self) -> Result<(), String> {
+        if self.scram.len() > SCRAM_USERS_MAX {
+            return Err(format!("{} SCRAM users", self.scram.len()));
+        }
+        for (user, credentials) in self.scram.iter() {
+            if credentials.is_empty() {
+                return Err(format!("SCRAM user '{user}' without a credential"));
+            }
+            for (mechanism, credential) in credentials {
+                super::scram::check_credential(user, *mechanism, credential)
+                    .map_err(|why| format!("SCRAM user '{user}', {}: {why}", mechanism.name()))?;
             }
         }
         Ok(())

@@ -1,5 +1,6 @@
 //! The cluster's metadata as a replicated state machine (KRaft's `MetadataImage` and the
-//! records that change it): brokers, topics, partitions and producer-id blocks, changed only
+//! records that change it): brokers, topics, partitions, producer-id blocks, dynamic broker
+//! configs and SCRAM credentials, changed only
 //! by records committed in the controller quorum's Raft log.
 //!
 //! Pure logic: no I/O, no clock, no RNG of its own (the caller passes the random numbers a
@@ -25,6 +26,9 @@
 //!   topic's outcome (creation with placement, deletion, growth, config overrides).
 //! * [`broker_config`] — dynamic broker configs (the replication throttle rates, KIP-73, and
 //!   the cluster-wide `min.insync.replicas`): a request's records and each resource's outcome.
+//! * [`scram`]     — SCRAM credentials (AlterUserScramCredentials, Kafka's
+//!   `ScramControlManager`): a request's records and each user's outcome, and what the image
+//!   may keep.
 
 pub mod alter_partition;
 pub mod apply;
@@ -36,6 +40,7 @@ pub mod image;
 pub mod placement;
 pub mod reassign;
 pub mod records;
+pub mod scram;
 pub mod snapshot;
 pub mod topic_admin;
 

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::security::scram::{ScramCredential, ScramMechanism};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
 /// Kafka's topic id (a `Uuid`): it names a topic for the topic's whole life, so a topic
@@ -141,6 +142,15 @@ pub enum MetadataRecord {
         broker: Option<NodeId>,
         key: String,
         value: Option<String>,
+    },
+    /// Kafka's `UserScramCredentialRecord` (`credential` set) and
+    /// `RemoveUserScramCredentialRecord` (`None`): `user`'s credential for `mechanism`
+    /// ([`super::scram`]). The mechanism's postcard form is its variant's position in
+    /// [`ScramMechanism`] (SHA-256 0, SHA-512 1), part of this layout.
+    SetScramCredential {
+        user: String,
+        mechanism: ScramMechanism,
+        credential: Option<ScramCredential>,
     },
 }
 

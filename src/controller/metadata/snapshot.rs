@@ -11,7 +11,9 @@
 //! its peers until they are forgotten); formats 1 and 2 load with no reassignment under way
 //! (none could be: they predate reassignment), and formats 1 to 3 with no eligible leader
 //! replica (a node that wrote one kept none). Format 5 adds the dynamic broker configs after
-//! them; formats 1 to 4 load with none (a node that wrote one had none).
+//! them; formats 1 to 4 load with none (a node that wrote one had none). Format 6 adds the
+//! SCRAM credentials (user → mechanism → credential) after those; formats 1 to 5 load with
+//! none (a node that wrote one kept none).
 //!
 //! A snapshot taken after entry `i` and followed by the entries after `i` gives the image of
 //! the whole log: the snapshot holds the applied index, and [`MetadataImage::apply_entry`]
@@ -20,14 +22,17 @@
 //! Loading checks every invariant `apply` keeps ([`MetadataImage::check`]), so a snapshot
 //! written by a buggy node or damaged past its file's checksum is refused rather than served.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 use super::image::MetadataImage;
 use super::records::TopicId;
+use crate::messages::scram::ScramCredentials;
 use crate::types::NodeId;
 
 /// The first byte of a snapshot; bump it when the image's layout changes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 5;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 6;
 /// The format before the deleted topic ids, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS: u8 = 1;
 /// The format before reassignments, which this node still reads.
@@ -36,6 +41,8 @@ const SNAPSHOT_FORMAT_WITHOUT_REASSIGNMENTS: u8 = 2;
 const SNAPSHOT_FORMAT_WITHOUT_ELR: u8 = 3;
 /// The format before dynamic broker configs, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_BROKER_CONFIGS: u8 = 4;
+/// The format before SCRAM credentials, which this node still reads.
+const SNAPSHOT_FORMAT_WITHOUT_SCRAM: u8 = 5;
 
 /// An ongoing reassignment as a snapshot holds it: topic, partition, adding, removing.
 type Reassigning = (TopicId, i32, Vec<NodeId>, Vec<NodeId>);
@@ -80,7 +87,9 @@ impl MetadataImage {
             .collect();
         let out =
             postcard::to_extend(&eligible, out).expect("eligible leader replicas always encode");
-        postcard::to_extend(&self.broker_configs, out).expect("broker configs always encode")
+        let out =
+            postcard::to_extend(&self.broker_configs, out).expect("broker configs always encode");
+        postcard::to_extend(&*self.scram, out).expect("SCRAM credentials always encode")
     }
 
     pub fn from_snapshot(bytes: &[u8]) -> Result<MetadataImage, SnapshotError> {
@@ -126,6 +135,11 @@ impl MetadataImage {
         }
         if version > SNAPSHOT_FORMAT_WITHOUT_BROKER_CONFIGS {
             (image.broker_configs, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+        }
+        if version > SNAPSHOT_FORMAT_WITHOUT_SCRAM {
+            let scram: ScramCredentials;
+            (scram, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+            image.scram = Arc::new(scram);
         }
         if !rest.is_empty() {
             return Err(SnapshotError::TrailingBytes(rest.len()));

@@ -1,4 +1,5 @@
-//! Configs: DescribeConfigs, AlterConfigs, IncrementalAlterConfigs.
+//! Configs: DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, and the users' SCRAM
+//! credentials kafka-configs manages (DescribeUserScramCredentials, AlterUserScramCredentials).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -67,5 +68,36 @@ pub const INCREMENTAL_ALTER_CONFIGS: Request = Request {
             Structs(&INCREMENTAL_ALTER_CONFIGS_RESOURCE),
         ),
         f("validate_only", ALL, Bool),
+    ]),
+};
+
+// DescribeUserScramCredentials (50)
+
+const USER_NAME: Struct = fields(&[f("name", ALL, String)]);
+pub const DESCRIBE_USER_SCRAM_CREDENTIALS: Request = Request {
+    key: ApiKey::DescribeUserScramCredentials,
+    versions: range(0, 0),
+    flexible: ALL,
+    body: fields(&[f("users", ALL, Structs(&USER_NAME))]),
+};
+
+// AlterUserScramCredentials (51)
+
+const SCRAM_CREDENTIAL_DELETION: Struct =
+    fields(&[f("name", ALL, String), f("mechanism", ALL, Int8)]);
+const SCRAM_CREDENTIAL_UPSERTION: Struct = fields(&[
+    f("name", ALL, String),
+    f("mechanism", ALL, Int8),
+    f("iterations", ALL, Int32),
+    f("salt", ALL, Bytes),
+    f("salted_password", ALL, Bytes),
+]);
+pub const ALTER_USER_SCRAM_CREDENTIALS: Request = Request {
+    key: ApiKey::AlterUserScramCredentials,
+    versions: range(0, 0),
+    flexible: ALL,
+    body: fields(&[
+        f("deletions", ALL, Structs(&SCRAM_CREDENTIAL_DELETION)),
+        f("upsertions", ALL, Structs(&SCRAM_CREDENTIAL_UPSERTION)),
     ]),
 };

@@ -9,7 +9,8 @@
 //! One file per API family: `records` (produce, fetch, offsets, producer ids), `topics`
 //! (metadata and topic admin), `configs`, `groups` (consumer groups and their offsets),
 //! `cluster` (the controller quorum), `txn` (the transaction coordinator's client APIs) and
-//! `security` (authentication).
+//! `security` (authentication); the users' SCRAM credentials are in `configs`, as
+//! kafka-configs manages them.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -27,7 +28,10 @@ pub use cluster::{
     ALTER_PARTITION_REASSIGNMENTS, DESCRIBE_CLUSTER, DESCRIBE_LOG_DIRS, DESCRIBE_QUORUM,
     ELECT_LEADERS, LIST_PARTITION_REASSIGNMENTS,
 };
-pub use configs::{ALTER_CONFIGS, DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS};
+pub use configs::{
+    ALTER_CONFIGS, ALTER_USER_SCRAM_CREDENTIALS, DESCRIBE_CONFIGS, DESCRIBE_USER_SCRAM_CREDENTIALS,
+    INCREMENTAL_ALTER_CONFIGS,
+};
 pub use groups::{
     CONSUMER_GROUP_DESCRIBE, CONSUMER_GROUP_HEARTBEAT, DELETE_GROUPS, DESCRIBE_GROUPS,
     FIND_COORDINATOR, HEARTBEAT, JOIN_GROUP, LEAVE_GROUP, LIST_GROUPS, OFFSET_COMMIT,
@@ -52,7 +56,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 30] = [
+const CORE: [&Request; 32] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -83,6 +87,8 @@ const CORE: [&Request; 30] = [
     &WRITE_TXN_MARKERS,
     &SASL_HANDSHAKE,
     &SASL_AUTHENTICATE,
+    &DESCRIBE_USER_SCRAM_CREDENTIALS,
+    &ALTER_USER_SCRAM_CREDENTIALS,
 ];
 
 const GROUPS: [&Request; 13] = [

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::controller::metadata::records::{decode, encode, DecodeError, RECORDS_FORMAT_VERSION};
+use crate::security::scram::{ScramCredential, ScramMechanism};
 
 /// One record of every kind.
 pub(super) fn one_of_each() -> Vec<MetadataRecord> {
@@ -40,7 +41,55 @@ pub(super) fn one_of_each() -> Vec<MetadataRecord> {
             first_id: 1000,
             count: 1000,
         },
+        MetadataRecord::SetScramCredential {
+            user: "alice".into(),
+            mechanism: ScramMechanism::Sha512,
+            credential: Some(ScramCredential::from_password(
+                ScramMechanism::Sha512,
+                b"alice-secret",
+                b"salt",
+                4096,
+            )),
+        },
+        MetadataRecord::SetScramCredential {
+            user: "alice".into(),
+            mechanism: ScramMechanism::Sha256,
+            credential: None,
+        },
     ]
+}
+
+/// The SCRAM record's layout: its variant's position (14, after SetBrokerConfig), the user,
+/// the mechanism's position in `ScramMechanism` (SHA-256 0, SHA-512 1), then the optional
+/// credential (salt, stored key, server key, iterations). Moving any of these changes what a
+/// node reads from its log.
+#[test]
+fn a_scram_record_keeps_its_bytes() {
+    let removal = MetadataRecord::SetScramCredential {
+        user: "al".into(),
+        mechanism: ScramMechanism::Sha512,
+        credential: None,
+    };
+    assert_eq!(
+        postcard::to_allocvec(&removal).unwrap(),
+        [14, 2, b'a', b'l', 1, 0]
+    );
+    let credential = ScramCredential {
+        salt: vec![9],
+        stored_key: vec![1],
+        server_key: vec![2],
+        iterations: 4096,
+    };
+    let set = MetadataRecord::SetScramCredential {
+        user: "al".into(),
+        mechanism: ScramMechanism::Sha256,
+        credential: Some(credential),
+    };
+    // 4096 is the varint 0x80 0x20.
+    assert_eq!(
+        postcard::to_allocvec(&set).unwrap(),
+        [14, 2, b'a', b'l', 0, 1, 1, 9, 1, 1, 1, 2, 0x80, 0x20]
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::controller::metadata::snapshot::{SnapshotError, SNAPSHOT_FORMAT_VERSION};
+use crate::security::scram::{ScramCredential, ScramMechanism};
 
 fn sample_log() -> Vec<Vec<MetadataRecord>> {
     vec![
@@ -37,7 +38,36 @@ fn sample_log() -> Vec<Vec<MetadataRecord>> {
                 value: Some("5".into()),
             },
         ],
+        vec![
+            scram("alice", ScramMechanism::Sha256, 8192),
+            scram("alice", ScramMechanism::Sha512, 4096),
+            scram("bob", ScramMechanism::Sha512, 4096),
+        ],
     ]
+}
+
+fn scram(user: &str, mechanism: ScramMechanism, iterations: u32) -> MetadataRecord {
+    let password = format!("{user}-secret");
+    let credential =
+        ScramCredential::from_password(mechanism, password.as_bytes(), b"salt", iterations);
+    MetadataRecord::SetScramCredential {
+        user: user.into(),
+        mechanism,
+        credential: Some(credential),
+    }
+}
+
+/// The bytes a snapshot ends with from `format` on (the sections each format added, in order):
+/// what a snapshot of the format before lacks.
+fn sections_from(image: &MetadataImage, format: u8) -> Vec<u8> {
+    let mut tail = Vec::new();
+    if format <= 5 {
+        tail.extend(postcard::to_allocvec(image.all_broker_configs()).unwrap());
+    }
+    if format <= 6 {
+        tail.extend(postcard::to_allocvec(&**image.scram_credentials()).unwrap());
+    }
+    tail
 }
 
 #[test]
@@ -160,16 +190,87 @@ fn a_snapshot_of_the_format_before_broker_configs_still_loads() {
         "the sample sets two entities"
     );
     let bytes = image.to_snapshot();
-    let configs = postcard::to_allocvec(image.all_broker_configs()).unwrap();
-    assert!(bytes.ends_with(&configs));
-    let mut old = bytes[..bytes.len() - configs.len()].to_vec();
+    let tail = sections_from(&image, 5);
+    assert!(bytes.ends_with(&tail));
+    let mut old = bytes[..bytes.len() - tail.len()].to_vec();
     old[0] = 4;
     let loaded = MetadataImage::from_snapshot(&old).unwrap();
     assert!(loaded.all_broker_configs().is_empty());
+    assert!(loaded.scram_credentials().is_empty());
     assert_eq!(loaded.topic_by_name("a").unwrap().id, tid(1));
     // The same bytes as format 5 lack the configs: refused, not misread.
-    old[0] = SNAPSHOT_FORMAT_VERSION;
+    old[0] = 5;
     assert!(MetadataImage::from_snapshot(&old).is_err());
+}
+
+/// Format 5 is format 6 without the trailing SCRAM credentials: it loads with none, and
+/// everything else as it was.
+#[test]
+fn a_snapshot_of_the_format_before_scram_credentials_still_loads() {
+    let image = image_of(&sample_log());
+    assert_eq!(image.scram_credentials().len(), 2, "alice and bob");
+    let bytes = image.to_snapshot();
+    let tail = sections_from(&image, 6);
+    assert!(bytes.ends_with(&tail));
+    let mut old = bytes[..bytes.len() - tail.len()].to_vec();
+    old[0] = 5;
+    let loaded = MetadataImage::from_snapshot(&old).unwrap();
+    assert!(loaded.scram_credentials().is_empty());
+    assert_eq!(loaded.all_broker_configs(), image.all_broker_configs());
+    let mut without = image.clone();
+    let next = without.applied_index() + 1;
+    let removals: Vec<MetadataRecord> = [
+        ("alice", ScramMechanism::Sha256),
+        ("alice", ScramMechanism::Sha512),
+        ("bob", ScramMechanism::Sha512),
+    ]
+    .into_iter()
+    .map(|(user, mechanism)| MetadataRecord::SetScramCredential {
+        user: user.into(),
+        mechanism,
+        credential: None,
+    })
+    .collect();
+    assert_eq!(without.apply_entry(next, &removals), vec![]);
+    assert_eq!(
+        (loaded.scram_credentials(), loaded.applied_index()),
+        (without.scram_credentials(), image.applied_index())
+    );
+    // The same bytes as format 6 lack the credentials: refused, not misread.
+    old[0] = SNAPSHOT_FORMAT_VERSION;
+    assert_eq!(SNAPSHOT_FORMAT_VERSION, 6);
+    assert!(MetadataImage::from_snapshot(&old).is_err());
+}
+
+/// The credentials come back from a snapshot with their keys, and a snapshot whose
+/// credentials break the image's rules is refused.
+#[test]
+fn scram_credentials_survive_a_snapshot_and_bad_ones_are_refused() {
+    let image = image_of(&sample_log());
+    let loaded = MetadataImage::from_snapshot(&image.to_snapshot()).unwrap();
+    let alice = loaded
+        .scram_credential("alice", ScramMechanism::Sha256)
+        .unwrap();
+    assert_eq!(
+        alice,
+        &ScramCredential::from_password(ScramMechanism::Sha256, b"alice-secret", b"salt", 8192)
+    );
+    let refused = |image: &MetadataImage| match MetadataImage::from_snapshot(&image.to_snapshot()) {
+        Err(SnapshotError::Inconsistent(why)) => why,
+        other => panic!("{other:?}"),
+    };
+    let mut few = image.clone();
+    let users = std::sync::Arc::make_mut(&mut few.scram);
+    (users
+        .get_mut("bob")
+        .unwrap()
+        .get_mut(&ScramMechanism::Sha512)
+        .unwrap())
+    .iterations = 10;
+    assert!(refused(&few).contains("iteration"), "{}", refused(&few));
+    let mut empty = image.clone();
+    std::sync::Arc::make_mut(&mut empty.scram).insert("carol".into(), Default::default());
+    assert!(refused(&empty).contains("without a credential"));
 }
 
 #[test]
