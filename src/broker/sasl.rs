@@ -130,6 +130,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             _ => return Pending::Close(format!("{key:?} v{} is not served", prefix.api_version)),
         }
         let gate = &self.large_decodes;
+        if key == ApiKey::SaslHandshake && prefix.api_version == 0 {
+            return Pending::Close(
+                "SaslHandshake v0 (raw SASL tokens after the handshake) is not served: v1 with \
+                 SaslAuthenticate is"
+                    .into(),
+            );
+        }
         if key == ApiKey::SaslHandshake {
             let body: SaslHandshakeRequest = match codec::decode(&request, key, gate).await {
                 Ok((body, _turn)) => body,

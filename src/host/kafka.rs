@@ -232,13 +232,26 @@ async fn handshake(
             Some((stream, principal))
         }
         Ok(Err(e)) => {
-            tracing::info!(%client, error = %e, "TLS handshake failed; closing the connection");
+            handshake_failed(client, &e.to_string());
             None
         }
         Err(_) => {
-            tracing::info!(%client, "TLS handshake not done in time; closing the connection");
+            handshake_failed(client, "not done in time");
             None
         }
+    }
+}
+
+/// Logs a failed TLS handshake: every one at debug, and at the powers of two of their count
+/// at info, so a client retrying with the wrong certificate cannot flood the log.
+#[cfg(not(madsim))]
+fn handshake_failed(client: SocketAddr, why: &str) {
+    static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let failed = FAILED.fetch_add(1, Ordering::Relaxed) + 1;
+    if failed.is_power_of_two() {
+        tracing::info!(%client, error = %why, failed, "TLS handshake failed; closing the connection");
+    } else {
+        tracing::debug!(%client, error = %why, "TLS handshake failed; closing the connection");
     }
 }
 

@@ -114,9 +114,11 @@ const CORE: [Supported; 25] = [
     s(ApiKey::DescribeTopicPartitions, 0, 0),
     // Authentication (issue 16), on every listener: a SASL listener answers these (and
     // ApiVersions) before anything else; others answer them ILLEGAL_SASL_STATE, as Kafka.
-    // SaslHandshake v1 only: v0's raw tokens were removed by Kafka 4.0 (KIP-896). SaslAuthenticate
-    // v1 adds the session lifetime (re-authentication), v2 is flexible.
-    s(ApiKey::SaslHandshake, 1, 1),
+    // SaslHandshake v0 is advertised but closes the connection (its raw SASL tokens are not
+    // served): librdkafka before 2.x (Debian's kcat) takes SASL support from v0 being listed,
+    // then sends v1. SaslAuthenticate v1 adds the session lifetime (re-authentication), v2 is
+    // flexible.
+    s(ApiKey::SaslHandshake, 0, 1),
     s(ApiKey::SaslAuthenticate, 0, 2),
     // Users' SCRAM credentials in the metadata log (KIP-554: kafka-configs --entity-type
     // users, `rill configs`, the admin clients' describe/alterUserScramCredentials).
