@@ -66,7 +66,7 @@ if [ -f fuzz/Cargo.toml ]; then
   # mutation sample (a scratch copy with its own target) do not use it. Free the disk.
   if [ -n "${CI:-}" ]; then rm -rf target/debug; fi
 
-  step "fuzz the Kafka request path for ${RILL_FUZZ_SECONDS:-60} s (kafka_request, malloc limit 64 MiB)"
+  step "fuzz the Kafka request path for ${RILL_FUZZ_SECONDS:-60} s (kafka_request) and SASL's parsers for a third of that (sasl), malloc limit 64 MiB"
   bash fuzz/run-ci.sh "${RILL_FUZZ_SECONDS:-60}"
   if [ -n "${CI:-}" ]; then rm -rf fuzz/target; fi
 fi

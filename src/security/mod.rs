@@ -6,6 +6,7 @@
 //!   broker's and the client's side of the exchange.
 //! * [`sasl`] — the mechanisms a listener offers (`sasl.enabled.mechanisms`) and PLAIN's users.
 //! * [`plain`] — SASL PLAIN (RFC 4616): one message, checked against configured users.
+//! * [`fuzz_support`] — the `sasl` fuzz target's body: every parser on untrusted bytes.
 //! * [`jaas`] — Kafka's `sasl.jaas.config` values: where PLAIN's users and a client's own
 //!   name and password are written.
 //!
@@ -16,6 +17,7 @@
 //! error, never a panic. Failed logins fail alike: one error and one text for an unknown user
 //! and a wrong password, so the answers do not tell which user names exist.
 
+pub mod fuzz_support;
 pub mod jaas;
 pub mod plain;
 pub mod principal;
