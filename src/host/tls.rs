@@ -170,6 +170,29 @@ mod real {
             assert_eq!(escape(""), "");
         }
 
+        /// The test certificates (tests/fixtures/tls): alice's subject as Kafka prints it, and
+        /// the server's keystore and the CA as a listener takes them.
+        #[test]
+        fn a_client_certificate_names_its_subject_as_rfc_2253_does() {
+            let pem = include_str!("../../tests/fixtures/tls/client-alice.pem");
+            let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+            assert_eq!(
+                principal_of(&der).unwrap().to_string(),
+                "User:CN=alice,OU=clients,O=Rill Test"
+            );
+            let server = include_str!("../../tests/fixtures/tls/server.pem");
+            for client_auth in [ClientAuth::None, ClientAuth::Requested, ClientAuth::Required] {
+                let settings = TlsSettings {
+                    certificate_chain_pem: server.into(),
+                    private_key_pem: server.into(),
+                    trusted_pem: Some(include_str!("../../tests/fixtures/tls/ca.pem").into()),
+                    client_auth,
+                    versions: vec![TlsVersion::Tls12, TlsVersion::Tls13],
+                };
+                assert!(acceptor(&settings).is_ok(), "{client_auth:?}");
+            }
+        }
+
         #[test]
         fn broken_pem_is_explained_not_a_panic() {
             let settings = TlsSettings {
