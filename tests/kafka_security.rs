@@ -353,3 +353,29 @@ fn scram_logins_use_the_credentials_in_the_metadata_log() {
     let (_, answer) = scram_login(s.sasl, Sha512, "alice", "alice-secret");
     assert!(answer.is_err());
 }
+
+#[test]
+fn before_authentication_frames_are_bounded_by_sasl_server_max_receive_size() {
+    use std::io::Write;
+    let s = start(&["--override", "sasl.server.max.receive.size=1000"]);
+    // A frame declaring 2000 bytes closes the connection before anything else is read.
+    let mut stream = connect(s.sasl);
+    stream.write_all(&2000i32.to_be_bytes()).unwrap();
+    stream.write_all(&[0u8; 64]).unwrap();
+    assert!(closed(&mut stream));
+    // The same size on the PLAINTEXT listener is only a frame still arriving.
+    let mut plain = s.server.connect();
+    plain.write_all(&2000i32.to_be_bytes()).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let read = plain.read(&mut byte);
+    assert!(
+        matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "{read:?}"
+    );
+    // Under the bound, a SASL request is answered.
+    let mut stream = connect(s.sasl);
+    assert_eq!(handshake(&mut stream, "SCRAM-SHA-512").error_code, 0);
+}

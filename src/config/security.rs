@@ -44,6 +44,7 @@ const SSL_KEYS: &[&str] = &[
 /// The `sasl.*` keys a broker takes (the JAAS configs come per listener and mechanism).
 const SASL_KEYS: &[&str] = &[
     "sasl.enabled.mechanisms",
+    "sasl.server.max.receive.size",
     // Rill's brokers and controllers talk over the inter-node protocol, not Kafka's: accepted
     // so Kafka configurations load, without effect.
     "sasl.mechanism.inter.broker.protocol",
@@ -125,10 +126,15 @@ impl fmt::Debug for TlsSettings {
     }
 }
 
+/// Kafka's default `sasl.server.max.receive.size`: 512 KiB.
+pub const SASL_SERVER_MAX_RECEIVE_BYTES_DEFAULT: usize = 524_288;
+
 /// What one client listener needs to serve its protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenerSecurity {
     pub protocol: SecurityProtocol,
+    /// `sasl.server.max.receive.size`: the largest frame read before authentication.
+    pub unauthenticated_frame_bytes_max: usize,
     /// For SSL and SASL_SSL.
     pub tls: Option<TlsSettings>,
     /// For SASL_PLAINTEXT and SASL_SSL.
@@ -186,8 +192,22 @@ impl SecurityConfig {
             true => Some(self.tls(listener, protocol)?),
             false => None,
         };
+        let unauthenticated_frame_bytes_max =
+            match self.get(&listener.name, "sasl.server.max.receive.size") {
+                None => SASL_SERVER_MAX_RECEIVE_BYTES_DEFAULT,
+                Some((key, text)) => match text.trim().parse::<usize>() {
+                    Ok(bytes) if (1..=i32::MAX as usize).contains(&bytes) => bytes,
+                    _ => {
+                        return Err((
+                            key,
+                            format!("'{text}' is not a byte count from 1 to 2147483647"),
+                        ))
+                    }
+                },
+            };
         Ok(ListenerSecurity {
             protocol,
+            unauthenticated_frame_bytes_max,
             tls,
             sasl,
         })
@@ -433,7 +453,8 @@ impl SecurityConfig {
 
 /// Whether `setting` may follow `listener.name.<listener>.`.
 fn is_listener_setting(setting: &str) -> bool {
-    if SSL_KEYS.contains(&setting) || setting == "sasl.enabled.mechanisms" {
+    let sasl = ["sasl.enabled.mechanisms", "sasl.server.max.receive.size"];
+    if SSL_KEYS.contains(&setting) || sasl.contains(&setting) {
         return true;
     }
     match setting.strip_suffix(".sasl.jaas.config") {

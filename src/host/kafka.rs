@@ -118,6 +118,9 @@ pub struct ListenerSecurity {
     pub sasl: Option<Arc<SaslServerConfig>>,
     /// The broker's secret for SCRAM's decoy credentials (unknown users look like known ones).
     pub decoy_key: Arc<[u8]>,
+    /// `sasl.server.max.receive.size`: the largest frame a SASL listener reads before the
+    /// connection has authenticated.
+    pub unauthenticated_frame_bytes_max: usize,
 }
 
 /// Accepts connections until the lifecycle says stop.
@@ -178,9 +181,14 @@ pub async fn serve(
                     match &security.tls {
                         None => connection(stream, peer, None, service, admission, life).await,
                         Some(tls) => {
-                            if let Some((stream, principal)) =
-                                handshake(tls, stream, client, &admission).await
-                            {
+                            let handshake = handshake(tls, stream, client, &admission);
+                            let mut stop = life.stop.clone();
+                            let done = tokio::select! {
+                                biased;
+                                _ = stop.changed() => None,
+                                done = handshake => done,
+                            };
+                            if let Some((stream, principal)) = done {
                                 connection(stream, peer, principal, service, admission, life).await;
                             }
                         }
@@ -328,7 +336,14 @@ async fn connection<S>(
                 // The frame's deadline counts from when it may proceed.
                 frame_started = None;
             }
-            let frame = match split_frame(&mut buf, request_bytes_max) {
+            // Kafka's `sasl.server.max.receive.size`: before authenticating, a client's frames
+            // are small (SASL tokens), so a large one is refused before any pool memory is
+            // taken for a client nobody knows.
+            let frame_bytes_max = match sasl {
+                Some(_) => request_bytes_max.min(peer.security.unauthenticated_frame_bytes_max),
+                None => request_bytes_max,
+            };
+            let frame = match split_frame(&mut buf, frame_bytes_max) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e) => {

@@ -439,6 +439,7 @@ fn listener_security(
         tls,
         sasl: resolved.sasl.map(Arc::new),
         decoy_key: decoy_key.clone(),
+        unauthenticated_frame_bytes_max: resolved.unauthenticated_frame_bytes_max,
     })
 }
 

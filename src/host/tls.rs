@@ -181,7 +181,11 @@ mod real {
                 "User:CN=alice,OU=clients,O=Rill Test"
             );
             let server = include_str!("../../tests/fixtures/tls/server.pem");
-            for client_auth in [ClientAuth::None, ClientAuth::Requested, ClientAuth::Required] {
+            for client_auth in [
+                ClientAuth::None,
+                ClientAuth::Requested,
+                ClientAuth::Required,
+            ] {
                 let settings = TlsSettings {
                     certificate_chain_pem: server.into(),
                     private_key_pem: server.into(),
