@@ -225,8 +225,8 @@ impl Server {
             tracing::info!(
                 listener = %listener.name,
                 security_protocol = %protocol,
-                sasl_mechanisms = %mechanisms.join(","),
                 addr = %local,
+                sasl_mechanisms = %mechanisms.join(","),
                 "kafka listener bound"
             );
             kafka_addrs.push(local);
