@@ -24,7 +24,9 @@ USAGE:
     rill help [COMMAND]
 
 Every command answers `--help` (or `rill help <command>`) with its flags. The client tools work
-against any Kafka-compatible broker.
+against any Kafka-compatible broker, secured listeners too: --command-config FILE (the admin
+tools), --producer.config FILE, --consumer.config FILE take Kafka's client properties
+(security.protocol, ssl.*, sasl.*).
 
 rill server with no flags runs one node with data in ./rill-data and the Kafka listener on
 127.0.0.1:9092. Config keys are Kafka's (node.id, listeners, log.dirs, log.retention.hours, ...);
