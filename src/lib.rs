@@ -58,7 +58,8 @@
 //! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`,
 //!   `consumer-groups`, `transactions`, `configs` (users' SCRAM credentials), the quorum's
 //!   and reassignments' tools, and `cli::client`, the async Kafka client they are built on
-//!   (host-side I/O code, like `host`).
+//!   (host-side I/O code, like `host`), over TLS and SASL as Kafka's client properties say
+//!   (`cli::client_config`).
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front;
 //!   `ServerConfig::gateway_settings` is the broker's view of them.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.

@@ -25,7 +25,9 @@ USAGE:
     rill help [COMMAND]
 
 Every command answers `--help` (or `rill help <command>`) with its flags. The client tools work
-against any Kafka-compatible broker.
+against any Kafka-compatible broker, secured listeners too: --command-config FILE (the admin
+tools), --producer.config FILE, --consumer.config FILE take Kafka's client properties
+(security.protocol, ssl.*, sasl.*).
 
 rill server with no flags runs one node with data in ./rill-data and the Kafka listener on
 127.0.0.1:9092. Config keys are Kafka's (node.id, listeners, log.dirs, log.retention.hours, ...);
@@ -180,7 +182,17 @@ fn server_config(args: &[String]) -> Result<(ServerConfig, String), String> {
         _ => "defaults".to_string(),
     };
     if !overrides.is_empty() {
-        origin.push_str(&format!(" + overrides {}", overrides.join(", ")));
+        // Kafka's PASSWORD-type values (JAAS configs with their users' passwords, private
+        // keys) are not written to the log.
+        let shown: Vec<String> = (overrides.iter())
+            .map(|o| match o.split_once('=') {
+                Some((key, _)) if rill::config::security::is_sensitive(key.trim()) => {
+                    format!("{}=[hidden]", key.trim())
+                }
+                _ => o.clone(),
+            })
+            .collect();
+        origin.push_str(&format!(" + overrides {}", shown.join(", ")));
     }
     Ok((config, origin))
 }

@@ -59,6 +59,7 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
             "--describe",
             "--delete",
             "--alter",
+            "--command-config",
         ],
     );
     assert_help(
@@ -68,6 +69,7 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
             "--topic",
             "--property",
             "--producer-property",
+            "--producer.config",
         ],
     );
     assert_help(
@@ -77,6 +79,7 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
             "--topic",
             "--from-beginning",
             "--max-messages",
+            "--consumer.config",
         ],
     );
     assert_help(
@@ -89,6 +92,7 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
             "--reset-offsets",
             "--shift-by",
             "--execute",
+            "--command-config",
         ],
     );
     assert_help(
@@ -101,7 +105,17 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
             "--entity-name",
             "--add-config",
             "--delete-config",
+            "--command-config",
         ],
+    );
+    // Every admin tool takes its client properties file (kafka-leader-election's is
+    // --admin.config).
+    for tool in ["transactions", "metadata-quorum", "reassign-partitions"] {
+        assert_help(&[tool, "--help"], &["--command-config"]);
+    }
+    assert_help(
+        &["leader-election", "--help"],
+        &["--admin.config", "--command-config"],
     );
     let perf = [
         "--num-records",
@@ -109,6 +123,8 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
         "--throughput",
         "--messages",
         "--rate",
+        "--producer.config",
+        "--consumer.config",
     ];
     for args in [
         &["perf", "--help"][..],

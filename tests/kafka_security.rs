@@ -181,6 +181,10 @@ fn plain_logins_check_the_listeners_jaas_users() {
         12,
         &MetadataRequest::default(),
     );
+    assert!(
+        !s.server.log().contains("alice-secret"),
+        "the JAAS config's passwords are not logged"
+    );
     let ports: Vec<i32> = metadata.brokers.iter().map(|b| b.port).collect();
     assert_eq!(ports, [i32::from(s.sasl.port())]);
     // A second handshake on an authenticated connection: ILLEGAL_SASL_STATE, still open.

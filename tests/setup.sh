@@ -2,6 +2,7 @@
 # Installs what the test suite needs on a fresh machine (idempotent: skips what is present):
 # * rustfmt + clippy (rustup components; run-all.sh checks formatting and the I/O-boundary lint);
 # * kcat (the real-client suite and tests/cli_tools.rs drive it);
+# * the openssl CLI (tests/cli_security.rs makes its test certificates with it);
 # * python3-venv (the Python clients live in .venv, created by tests/clients/run.sh, which then
 #   pip-installs tests/clients/requirements.txt from PyPI);
 # * Node.js and npm (tests/clients/test_kafkajs.py; its first run `npm install`s kafkajs from the
@@ -27,6 +28,7 @@ apt_install() {
 }
 
 command -v kcat >/dev/null || apt_install kcat
+command -v openssl >/dev/null || apt_install openssl
 # librdkafka's own tests build from source (tests/upstream/librdkafka.sh).
 command -v make >/dev/null || apt_install make
 command -v c++ >/dev/null || apt_install g++

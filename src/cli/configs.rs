@@ -19,7 +19,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::args::{Args, Spec};
 use super::client::connection::Connection;
 use super::client::ClientError;
-use super::{connect, CliError, CliResult};
+use super::{client_config, connect, CliError, CliResult, COMMAND_CONFIG};
 use crate::security::scram::ScramMechanism;
 use crate::types::ErrorCode;
 
@@ -29,6 +29,8 @@ USAGE:
     rill configs --bootstrap-server H:P --alter --entity-type users --entity-name USER
         [--add-config 'SCRAM-SHA-256=[iterations=8192,password=SECRET],SCRAM-SHA-512=[password=SECRET]']
         [--delete-config SCRAM-SHA-256,SCRAM-SHA-512]
+    [--command-config FILE]   client properties for a secured listener (security.protocol,
+                              ssl.*, sasl.mechanism, sasl.jaas.config), as kafka-configs takes
 
     Users' SCRAM credentials, as kafka-configs --entity-type users manages them (KIP-554);
     other entity types (topics, brokers, clients) are not served by this tool yet.
@@ -60,6 +62,7 @@ const SPEC: Spec = Spec {
         "--user",
         "--add-config",
         "--delete-config",
+        "--command-config",
     ],
     properties: &[],
 };
@@ -86,7 +89,8 @@ pub async fn run(raw: &[String]) -> CliResult {
                 "--add-config and --delete-config go with --alter".into(),
             ));
         }
-        let client = connect(args.required("--bootstrap-server")?).await?;
+        let config = client_config::admin(&args, COMMAND_CONFIG)?;
+        let client = connect(args.required("--bootstrap-server")?, &config).await?;
         return describe(&client.bootstrap(), user).await;
     }
     let user = user.ok_or_else(|| {
@@ -105,7 +109,8 @@ pub async fn run(raw: &[String]) -> CliResult {
             "--alter needs --add-config or --delete-config".into(),
         ));
     }
-    let client = connect(args.required("--bootstrap-server")?).await?;
+    let config = client_config::admin(&args, COMMAND_CONFIG)?;
+    let client = connect(args.required("--bootstrap-server")?, &config).await?;
     let connection = client.bootstrap();
     for mechanism in deletions {
         let deletion = ScramCredentialDeletion::default()

@@ -15,6 +15,7 @@ use super::client::group_consumer::{GroupConsumer, RecordSource, AUTO_COMMIT_INT
 use super::client::records::Record;
 
 use super::args::{Args, Spec};
+use super::client_config::ToolSettings;
 use super::{connect, parse_bool, CliError, CliResult};
 
 pub const USAGE: &str = "\
@@ -31,6 +32,11 @@ USAGE:
                          the partitions the group assigns, from its committed offsets
                          (--from-beginning only where it has none), commit every 5 s and at
                          exit (--max-messages, --timeout-ms, Ctrl-C or SIGTERM), then leave.
+        [--consumer.config FILE]
+                         consumer properties from a Java properties file, before
+                         --consumer-property; with the security keys (security.protocol,
+                         ssl.*, sasl.*) for secured listeners (--command-config FILE is the
+                         same, as in Kafka 4.2)
 ";
 
 pub(super) const SPEC: Spec = Spec {
@@ -44,6 +50,8 @@ pub(super) const SPEC: Spec = Spec {
         "--timeout-ms",
         "--isolation-level",
         "--group",
+        "--consumer.config",
+        "--command-config",
     ],
     properties: &["--property", "--consumer-property"],
 };
@@ -155,7 +163,12 @@ fn start_offset(args: &Args) -> CliResult<StartOffset> {
     }
 }
 
-fn consumer_config(args: &Args) -> CliResult<ConsumerConfig> {
+/// kafka-console-consumer's consumer properties file flag, and its KIP-1147 name.
+pub const CONSUMER_CONFIG: &[&str] = &["--consumer.config", "--command-config"];
+
+/// The consumer's settings: `--isolation-level`, then `--consumer.config`, then
+/// `--consumer-property`, then `--from-beginning`.
+fn consumer_config(args: &Args, settings: &ToolSettings) -> CliResult<ConsumerConfig> {
     let isolation_level = match args.value("--isolation-level") {
         None | Some("read_uncommitted") => 0,
         Some("read_committed") => 1,
@@ -169,36 +182,7 @@ fn consumer_config(args: &Args) -> CliResult<ConsumerConfig> {
         isolation_level,
         ..ConsumerConfig::default()
     };
-    for (key, value) in args.properties("--consumer-property") {
-        let number = || {
-            value
-                .parse::<i32>()
-                .map_err(|_| CliError::Usage(format!("{key} expects a number, got '{value}'")))
-        };
-        match key.as_str() {
-            "fetch.max.wait.ms" => config.fetch_max_wait_ms = number()?,
-            "fetch.min.bytes" => config.fetch_min_bytes = number()?,
-            "fetch.max.bytes" => config.fetch_max_bytes = number()?,
-            "max.partition.fetch.bytes" => config.partition_max_bytes = number()?,
-            "auto.offset.reset" => {
-                config.reset = match value.as_str() {
-                    "earliest" => StartOffset::Earliest,
-                    "latest" => StartOffset::Latest,
-                    _ => {
-                        return Err(CliError::Usage(format!(
-                            "auto.offset.reset must be earliest or latest, got '{value}'"
-                        )))
-                    }
-                }
-            }
-            "client.id" | "isolation.level" | "group.id" => {}
-            _ => {
-                return Err(CliError::Usage(format!(
-                    "unknown --consumer-property '{key}'"
-                )))
-            }
-        }
-    }
+    settings.apply(|key, value| Ok(config.apply(key, value)?))?;
     if args.has("--from-beginning") {
         config.reset = StartOffset::Earliest;
     }
@@ -209,8 +193,9 @@ pub async fn run(raw: &[String]) -> CliResult {
     let args = Args::parse(raw, &SPEC)?;
     let formatter = Formatter::from_args(&args)?;
     let start = start_offset(&args)?;
-    let mut config = consumer_config(&args)?;
-    let group = group(&args)?;
+    let settings = ToolSettings::load(&args, CONSUMER_CONFIG, &["--consumer-property"])?;
+    let mut config = consumer_config(&args, &settings)?;
+    let group = group(&args, &settings)?;
     let max_messages = args.number::<u64>("--max-messages")?;
     let timeout = args
         .number::<u64>("--timeout-ms")?
@@ -220,7 +205,7 @@ pub async fn run(raw: &[String]) -> CliResult {
     }
     let partition = args.number::<i32>("--partition")?;
     let topic = args.required("--topic")?;
-    let client = connect(args.required("--bootstrap-server")?).await?;
+    let client = connect(args.required("--bootstrap-server")?, &settings.client).await?;
     let mut source = match group {
         Some(group) => RecordSource::Group(
             GroupConsumer::subscribe(client, &group, topic, config, AUTO_COMMIT_INTERVAL).await?,
@@ -247,13 +232,11 @@ pub async fn run(raw: &[String]) -> CliResult {
     result.and(closed)
 }
 
-/// `--group G` (or `--consumer-property group.id=G`); a group decides the partitions and the
-/// start offsets, so `--partition` and `--offset` do not go with it (as in Kafka's tool).
-fn group(args: &Args) -> CliResult<Option<String>> {
-    let from_property = (args.properties("--consumer-property").iter())
-        .rev()
-        .find(|(key, _)| key == "group.id")
-        .map(|(_, value)| value.clone());
+/// `--group G` (or `group.id=G` from `--consumer-property` or `--consumer.config`); a group
+/// decides the partitions and the start offsets, so `--partition` and `--offset` do not go
+/// with it (as in Kafka's tool).
+fn group(args: &Args, settings: &ToolSettings) -> CliResult<Option<String>> {
+    let from_property = settings.last("group.id").map(str::to_string);
     let Some(group) = args.value("--group").map(str::to_string).or(from_property) else {
         return Ok(None);
     };

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::client::producer::{BatchOutcome, Producer, ProducerConfig};
 
 use super::args::{Args, Spec};
+use super::client_config::ToolSettings;
 use super::{connect, parse_bool, topic_to_create, CliError, CliResult};
 
 pub const USAGE: &str = "\
@@ -25,6 +26,10 @@ USAGE:
         [--producer-property acks=all|1|0 linger.ms=N batch.size=N compression.type=none]...
         [--request-required-acks A]   (the same as --producer-property acks=A)
         [--batch-size N]              (the same as --producer-property batch.size=N)
+        [--producer.config FILE]      producer properties from a Java properties file, before
+                                      --producer-property; with the security keys
+                                      (security.protocol, ssl.*, sasl.*) for secured listeners
+                                      (--command-config FILE is the same, as in Kafka 4.2)
 ";
 
 pub(super) const SPEC: Spec = Spec {
@@ -35,6 +40,8 @@ pub(super) const SPEC: Spec = Spec {
         "--partition",
         "--request-required-acks",
         "--batch-size",
+        "--producer.config",
+        "--command-config",
     ],
     properties: &["--property", "--producer-property"],
 };
@@ -66,16 +73,19 @@ fn line_format(args: &Args) -> CliResult<LineFormat> {
     Ok(format)
 }
 
-fn producer_config(args: &Args) -> CliResult<ProducerConfig> {
+/// kafka-console-producer's producer properties file flag, and its KIP-1147 name.
+pub const PRODUCER_CONFIG: &[&str] = &["--producer.config", "--command-config"];
+
+/// The producer's settings: `--producer.config`, then `--producer-property`, then the
+/// dedicated flags (Kafka's console producer lets them win).
+fn producer_config(args: &Args, settings: &ToolSettings) -> CliResult<ProducerConfig> {
     let mut config = ProducerConfig::default();
+    settings.apply(|key, value| Ok(config.apply(key, value)?))?;
     if let Some(acks) = args.value("--request-required-acks") {
         config.set("acks", acks)?;
     }
     if let Some(size) = args.value("--batch-size") {
         config.set("batch.size", size)?;
-    }
-    for (key, value) in args.properties("--producer-property") {
-        config.set(key, value)?;
     }
     Ok(config)
 }
@@ -83,10 +93,11 @@ fn producer_config(args: &Args) -> CliResult<ProducerConfig> {
 pub async fn run(raw: &[String]) -> CliResult {
     let args = Args::parse(raw, &SPEC)?;
     let format = line_format(&args)?;
-    let config = producer_config(&args)?;
+    let settings = ToolSettings::load(&args, PRODUCER_CONFIG, &["--producer-property"])?;
+    let config = producer_config(&args, &settings)?;
     let partition = args.number::<i32>("--partition")?;
     let topic = topic_to_create(&args)?;
-    let client = connect(args.required("--bootstrap-server")?).await?;
+    let client = connect(args.required("--bootstrap-server")?, &settings.client).await?;
     // Created at the first valid line (see the module comment).
     let mut producer: Option<Producer> = None;
     let mut failures = 0u64;

@@ -10,7 +10,7 @@ use super::client::group::{
     self, GroupAdmin, GroupDescription, GroupMember, TopicPartition, CONSUMER_PROTOCOL_TYPE,
 };
 use super::client::{Client, ClientError};
-use super::{connect, datetime, CliError, CliResult};
+use super::{client_config, connect, datetime, CliError, CliResult, COMMAND_CONFIG};
 use crate::types::ErrorCode;
 
 pub const USAGE: &str = "\
@@ -26,6 +26,8 @@ USAGE:
                          [--dry-run | --execute] [--export]
     rill consumer-groups --bootstrap-server H:P --reset-offsets --group G --from-file CSV
                          [--dry-run | --execute] [--export]
+    (each also takes --command-config FILE: client properties for secured listeners,
+     security.protocol, ssl.*, sasl.*)
 
     --list           every consumer group's id; with --state, as GROUP STATE; --state S,S...
                      only groups in those states (case-insensitive, e.g. stable,empty).
@@ -84,6 +86,7 @@ pub(super) const SPEC: Spec = Spec {
         "--to-datetime",
         "--by-duration",
         "--from-file",
+        "--command-config",
     ],
     properties: &[],
 };
@@ -122,9 +125,10 @@ pub async fn run(raw: &[String]) -> CliResult {
     ];
     let action = args.one_of(&actions)?;
     let bootstrap = args.required("--bootstrap-server")?;
+    let config = client_config::admin(&args, COMMAND_CONFIG)?;
     if action == "--list" {
         let states = state_filter.as_deref().map(parse_states).transpose()?;
-        let client = connect(bootstrap).await?;
+        let client = connect(bootstrap, &config).await?;
         return list(&client, args.has("--state"), states.as_deref()).await;
     }
     if state_filter.is_some() {
@@ -136,11 +140,11 @@ pub async fn run(raw: &[String]) -> CliResult {
     match action {
         "--describe" => {
             let view = view(&args)?;
-            let client = connect(bootstrap).await?;
+            let client = connect(bootstrap, &config).await?;
             return describe(&client, group, view).await;
         }
         "--delete" => {
-            let client = connect(bootstrap).await?;
+            let client = connect(bootstrap, &config).await?;
             return delete(&client, group).await;
         }
         "--delete-offsets" => {
@@ -148,7 +152,7 @@ pub async fn run(raw: &[String]) -> CliResult {
             let Scope::Topic(topic, partitions) = parse_topic_partitions(topic)? else {
                 unreachable!("a --topic value is always a topic scope")
             };
-            let client = connect(bootstrap).await?;
+            let client = connect(bootstrap, &config).await?;
             return delete_offsets(&client, group, &topic, partitions).await;
         }
         _ => {}
@@ -160,7 +164,7 @@ pub async fn run(raw: &[String]) -> CliResult {
         _ => scope(&args)?,
     };
     let execute = execute(&args)?;
-    let client = connect(bootstrap).await?;
+    let client = connect(bootstrap, &config).await?;
     reset(
         &client,
         group,

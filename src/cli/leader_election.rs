@@ -7,7 +7,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::args::{Args, Spec};
 use super::client::ClientError;
-use super::{connect, CliError, CliResult};
+use super::{client_config, connect, CliError, CliResult};
 use crate::types::ErrorCode;
 
 pub const USAGE: &str = "\
@@ -22,9 +22,12 @@ USAGE:
     --topic, --partition    one partition
     --path-to-json-file     the partitions a file names, in Kafka's format:
                             {\"partitions\": [{\"topic\": \"t\", \"partition\": 0}, ...]}
+    --admin.config FILE     client properties for secured listeners: security.protocol,
+                            ssl.*, sasl.* (kafka-leader-election's flag; --command-config is
+                            the same, as in Kafka 4.2)
 ";
 
-const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     switches: &["--all-topic-partitions"],
     values: &[
         "--bootstrap-server",
@@ -32,9 +35,14 @@ const SPEC: Spec = Spec {
         "--topic",
         "--partition",
         "--path-to-json-file",
+        "--admin.config",
+        "--command-config",
     ],
     properties: &[],
 };
+
+/// kafka-leader-election's client properties flag, and its KIP-1147 name.
+const ADMIN_CONFIG: &[&str] = &["--admin.config", "--command-config"];
 
 /// How long the controller may take (Kafka's tool default).
 const ELECTION_TIMEOUT_MS: i32 = 30_000;
@@ -85,7 +93,8 @@ pub async fn run(raw: &[String]) -> CliResult {
             ))
         }
     };
-    let client = connect(args.required("--bootstrap-server")?).await?;
+    let config = client_config::admin(&args, ADMIN_CONFIG)?;
+    let client = connect(args.required("--bootstrap-server")?, &config).await?;
     let connection = client.bootstrap();
     let version = connection
         .version(ApiKey::ElectLeaders)

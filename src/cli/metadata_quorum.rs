@@ -8,7 +8,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::args::{Args, Spec};
 use super::client::ClientError;
-use super::{connect, CliError, CliResult};
+use super::{client_config, connect, CliError, CliResult, COMMAND_CONFIG};
 use crate::types::ErrorCode;
 
 pub const USAGE: &str = "\
@@ -18,11 +18,13 @@ USAGE:
 
     --status        the cluster id, the leader, its epoch, the high watermark, the voters
     --replication   each voter's log end offset and lag behind the leader
+    --command-config FILE
+                    client properties for secured listeners: security.protocol, ssl.*, sasl.*
 ";
 
-const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     switches: &["--status", "--replication"],
-    values: &["--bootstrap-server"],
+    values: &["--bootstrap-server", "--command-config"],
     properties: &[],
 };
 
@@ -48,7 +50,8 @@ pub async fn run(raw: &[String]) -> CliResult {
             ))
         }
     };
-    let client = connect(args.required("--bootstrap-server")?).await?;
+    let config = client_config::admin(&args, COMMAND_CONFIG)?;
+    let client = connect(args.required("--bootstrap-server")?, &config).await?;
     let cluster_id = client.metadata(Some(&[]), false).await?.cluster_id;
     let connection = client.bootstrap();
     let version = connection

@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod client;
+pub mod client_config;
 pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
@@ -126,11 +127,16 @@ fn block_on(future: impl std::future::Future<Output = CliResult>) -> CliResult {
     runtime.block_on(future)
 }
 
-/// Connects to the cluster named by `--bootstrap-server`.
-pub async fn connect(bootstrap: &str) -> CliResult<std::sync::Arc<Client>> {
-    let client = Client::connect(bootstrap, ClientConfig::default()).await?;
+/// Connects to the cluster named by `--bootstrap-server`, as `config` says (its security from
+/// the tool's config file and properties: [`client_config`]).
+pub async fn connect(bootstrap: &str, config: &ClientConfig) -> CliResult<std::sync::Arc<Client>> {
+    let client = Client::connect(bootstrap, config.clone()).await?;
     Ok(std::sync::Arc::new(client))
 }
+
+/// The flag naming an admin tool's client properties file (kafka-topics and the other admin
+/// tools' `--command-config`).
+pub const COMMAND_CONFIG: &[&str] = &["--command-config"];
 
 /// The `--topic` of a tool that may create the topic (directly, or by producing to it with the
 /// broker's auto-creation): checked against Kafka's name rules before any broker is contacted,
@@ -161,7 +167,7 @@ mod tests {
     /// nobody can discover.
     #[test]
     fn every_accepted_flag_is_in_its_tools_usage() {
-        let tools: [(&str, &Spec, &str); 7] = [
+        let tools: [(&str, &Spec, &str); 9] = [
             ("topics", &super::topics::SPEC, super::topics::USAGE),
             (
                 "console-producer",
@@ -188,6 +194,16 @@ mod tests {
                 "reassign-partitions",
                 &super::reassign_partitions::SPEC,
                 super::reassign_partitions::USAGE,
+            ),
+            (
+                "metadata-quorum",
+                &super::metadata_quorum::SPEC,
+                super::metadata_quorum::USAGE,
+            ),
+            (
+                "leader-election",
+                &super::leader_election::SPEC,
+                super::leader_election::USAGE,
             ),
         ];
         for (tool, spec, usage) in tools {

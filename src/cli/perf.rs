@@ -13,6 +13,7 @@ use super::client::producer::{now_ms, BatchOutcome, Producer, ProducerConfig};
 use super::client::Client;
 
 use super::args::{Args, Spec};
+use super::client_config::ToolSettings;
 use super::console_producer::sleep_until;
 use super::{connect, topic_to_create, CliError, CliResult};
 
@@ -33,6 +34,14 @@ USAGE:
                                      the clock starts once the member has its partitions)
     rill perf e2e     --bootstrap-server H:P --topic T --rate R --seconds S [--record-size B]
                       [--producer-property ...]...
+
+    Client properties from a Java properties file, with the security keys
+    (security.protocol, ssl.*, sasl.*) for secured listeners:
+      produce: --producer.config FILE   (before --producer-property; as
+                                         kafka-producer-perf-test)
+      consume: --consumer.config FILE   (as kafka-consumer-perf-test)
+      e2e:     --producer.config FILE   (its producer's and consumer's connections)
+      any:     --command-config FILE    (the same, as in Kafka 4.2)
 ";
 
 pub(super) const SPEC: Spec = Spec {
@@ -51,6 +60,9 @@ pub(super) const SPEC: Spec = Spec {
         "--group",
         "--transactional-id",
         "--transaction-duration-ms",
+        "--producer.config",
+        "--consumer.config",
+        "--command-config",
     ],
     properties: &["--producer-property", "--producer-props"],
 };
@@ -72,29 +84,44 @@ pub async fn run(raw: &[String]) -> CliResult {
         ));
     };
     let args = Args::parse(rest, &SPEC)?;
+    let (files, properties): (&[&str], &[&str]) = match mode.as_str() {
+        "produce" | "e2e" => (
+            &["--producer.config", "--command-config"],
+            PRODUCER_PROPERTIES,
+        ),
+        "consume" => (&["--consumer.config", "--command-config"], &[]),
+        other => return Err(CliError::Usage(format!("unknown perf mode '{other}'"))),
+    };
+    for flag in ["--producer.config", "--consumer.config"] {
+        if args.value(flag).is_some() && !files.contains(&flag) {
+            return Err(CliError::Usage(format!(
+                "{flag} does not go with perf {mode}"
+            )));
+        }
+    }
     if matches!(mode.as_str(), "produce" | "e2e") {
         // Producing may auto-create the topic: refuse a bad name before contacting a broker.
         topic_to_create(&args)?;
     }
-    let client = || async { connect(args.required("--bootstrap-server")?).await };
+    let settings = ToolSettings::load(&args, files, properties)?;
+    let client = || async { connect(args.required("--bootstrap-server")?, &settings.client).await };
     match mode.as_str() {
-        "produce" => produce(client().await?, &args).await,
-        "consume" => consume(client().await?, &args).await,
-        "e2e" => e2e(client().await?, &args).await,
-        other => Err(CliError::Usage(format!("unknown perf mode '{other}'"))),
+        "produce" => produce(client().await?, &args, &settings).await,
+        "consume" => consume(client().await?, &args, &settings).await,
+        _ => e2e(client().await?, &args, &settings).await,
     }
 }
 
-fn producer_config(args: &Args) -> CliResult<ProducerConfig> {
+/// The producer's `key=value` flags (kafka-producer-perf-test's two names).
+const PRODUCER_PROPERTIES: &[&str] = &["--producer-property", "--producer-props"];
+
+/// The producer's settings: the properties file, then the property flags.
+fn producer_config(settings: &ToolSettings) -> CliResult<ProducerConfig> {
     let mut config = ProducerConfig::default();
-    for flag in ["--producer-property", "--producer-props"] {
-        for (key, value) in args.properties(flag) {
-            if key == "bootstrap.servers" {
-                continue;
-            }
-            config.set(key, value)?;
-        }
-    }
+    settings.apply(|key, value| match key {
+        "bootstrap.servers" => Ok(true),
+        _ => Ok(config.apply(key, value)?),
+    })?;
     Ok(config)
 }
 
@@ -238,8 +265,11 @@ fn payload(record_size: usize) -> Vec<u8> {
 
 /// The producer's settings with kafka-producer-perf-test's transaction flags applied: the
 /// config and, when transactional, how long each transaction stays open.
-fn transactional_config(args: &Args) -> CliResult<(ProducerConfig, Option<Duration>)> {
-    let mut config = producer_config(args)?;
+fn transactional_config(
+    args: &Args,
+    settings: &ToolSettings,
+) -> CliResult<(ProducerConfig, Option<Duration>)> {
+    let mut config = producer_config(settings)?;
     if let Some(id) = args.value("--transactional-id") {
         config.set("transactional.id", id)?;
     }
@@ -257,12 +287,12 @@ fn transactional_config(args: &Args) -> CliResult<(ProducerConfig, Option<Durati
     Ok((config, duration))
 }
 
-async fn produce(client: Arc<Client>, args: &Args) -> CliResult {
+async fn produce(client: Arc<Client>, args: &Args, settings: &ToolSettings) -> CliResult {
     let topic = args.required("--topic")?;
     let num_records: u64 = required_number(args, "--num-records")?;
     let record_size: usize = required_number(args, "--record-size")?;
     let throughput: f64 = required_number(args, "--throughput")?;
-    let (config, transaction_duration) = transactional_config(args)?;
+    let (config, transaction_duration) = transactional_config(args, settings)?;
     let mut producer = Producer::new(client, topic, config).await?;
     let value = payload(record_size);
     let mut stats = ProduceStats::new(num_records);
@@ -349,15 +379,16 @@ async fn paced_send(
     Ok(())
 }
 
-async fn consume(client: Arc<Client>, args: &Args) -> CliResult {
+async fn consume(client: Arc<Client>, args: &Args, settings: &ToolSettings) -> CliResult {
     let topic = args.required("--topic")?;
     let messages: u64 = required_number(args, "--messages")?;
     let timeout = Duration::from_millis(args.number("--timeout-ms")?.unwrap_or(10_000));
     // kafka-consumer-perf-test reads from the beginning (auto.offset.reset=earliest).
-    let config = ConsumerConfig {
+    let mut config = ConsumerConfig {
         reset: StartOffset::Earliest,
         ..ConsumerConfig::default()
     };
+    settings.apply(|key, value| Ok(config.apply(key, value)?))?;
     let mut source = match args.value("--group") {
         Some(group) => RecordSource::Group(
             GroupConsumer::subscribe(client, group, topic, config, AUTO_COMMIT_INTERVAL).await?,
@@ -405,7 +436,7 @@ async fn consume(client: Arc<Client>, args: &Args) -> CliResult {
     Ok(())
 }
 
-async fn e2e(client: Arc<Client>, args: &Args) -> CliResult {
+async fn e2e(client: Arc<Client>, args: &Args, settings: &ToolSettings) -> CliResult {
     let topic = args.required("--topic")?;
     let rate: f64 = required_number(args, "--rate")?;
     let seconds: f64 = required_number(args, "--seconds")?;
@@ -415,12 +446,8 @@ async fn e2e(client: Arc<Client>, args: &Args) -> CliResult {
             "--rate and --seconds must be positive".into(),
         ));
     }
-    let mut config = producer_config(args)?;
-    if args
-        .properties("--producer-property")
-        .iter()
-        .all(|(k, _)| k != "linger.ms")
-    {
+    let mut config = producer_config(settings)?;
+    if settings.last("linger.ms").is_none() {
         config.linger_ms = 0;
     }
     let total = (rate * seconds).round() as u64;

@@ -81,6 +81,8 @@ USAGE:
                               assignment and the proposal (a file for --execute) and
                               changes nothing
     --timeout MS              how long the controller may take on a request (default 30000)
+    --command-config FILE     client properties for secured listeners: security.protocol,
+                              ssl.*, sasl.*
 ";
 
 pub(super) const SPEC: Spec = Spec {
@@ -100,6 +102,7 @@ pub(super) const SPEC: Spec = Spec {
         "--broker-list",
         "--throttle",
         "--replica-alter-log-dirs-throttle",
+        "--command-config",
     ],
     properties: &[],
 };
@@ -209,7 +212,7 @@ pub async fn run(raw: &[String]) -> CliResult {
     };
     // The client waits a little longer than the broker may take, so a slow controller's
     // answer (or its timeout error) arrives instead of a client-side timeout.
-    let default = ClientConfig::default();
+    let default = super::client_config::admin(&args, super::COMMAND_CONFIG)?;
     let wait_ms = timeout_ms as u64 + ANSWER_MARGIN_MS;
     let config = ClientConfig {
         request_timeout_ms: default.request_timeout_ms.max(wait_ms),

@@ -9,7 +9,7 @@ use super::client::cluster::TopicInfo;
 use super::client::{Client, ClientError};
 
 use super::args::{Args, Spec};
-use super::{connect, topic_to_create, CliError, CliResult};
+use super::{client_config, connect, topic_to_create, CliError, CliResult, COMMAND_CONFIG};
 use crate::types::ErrorCode;
 
 pub const USAGE: &str = "\
@@ -20,6 +20,11 @@ USAGE:
     rill topics --bootstrap-server H:P --describe [--topic T] [--exclude-internal]
     rill topics --bootstrap-server H:P --delete --topic T [--if-exists]
     rill topics --bootstrap-server H:P --alter --topic T --partitions N
+
+    --command-config FILE   client properties (Java properties file) for secured listeners:
+                            security.protocol, ssl.truststore.*, ssl.keystore.*,
+                            ssl.endpoint.identification.algorithm, sasl.mechanism,
+                            sasl.jaas.config (PEM stores only)
 ";
 
 pub(super) const SPEC: Spec = Spec {
@@ -38,6 +43,7 @@ pub(super) const SPEC: Spec = Spec {
         "--topic",
         "--partitions",
         "--replication-factor",
+        "--command-config",
     ],
     properties: &["--config"],
 };
@@ -47,6 +53,7 @@ pub async fn run(raw: &[String]) -> CliResult {
     let actions = ["--create", "--list", "--describe", "--delete", "--alter"];
     let action = args.one_of(&actions)?;
     let bootstrap = args.required("--bootstrap-server")?;
+    let config = client_config::admin(&args, COMMAND_CONFIG)?;
     // A creation is checked in full (name, counts) before the broker is contacted.
     let action = match action {
         "--create" => Action::Create(new_topic(&args)?),
@@ -55,7 +62,7 @@ pub async fn run(raw: &[String]) -> CliResult {
         "--delete" => Action::Delete,
         _ => Action::Alter,
     };
-    let client = connect(bootstrap).await?;
+    let client = connect(bootstrap, &config).await?;
     match action {
         Action::Create(new) => create(&client, new, args.has("--if-not-exists")).await,
         Action::List => list(&client, args.has("--exclude-internal")).await,

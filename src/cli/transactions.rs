@@ -8,7 +8,7 @@ use super::args::{Args, Spec};
 use super::client::transactions::{self, TransactionDescription, TransactionFilter};
 use super::client::Client;
 use super::transactions_producers;
-use super::{connect, CliError, CliResult};
+use super::{client_config, connect, CliError, CliResult, COMMAND_CONFIG};
 use crate::cli::client::producer::now_ms;
 
 pub const USAGE: &str = "\
@@ -22,6 +22,8 @@ USAGE:
     rill transactions --bootstrap-server H:P abort --topic T --partition P (--start-offset O |
                                              --producer-id I --producer-epoch E
                                              --coordinator-epoch C)
+    (each also takes --command-config FILE: client properties for secured listeners,
+     security.protocol, ssl.*, sasl.*)
 
     list                 every transactional id of the cluster, as TransactionalId Coordinator
                          ProducerId TransactionState (each broker lists the ids it coordinates).
@@ -64,6 +66,7 @@ pub(super) const SPEC: Spec = Spec {
         "--producer-id",
         "--producer-epoch",
         "--coordinator-epoch",
+        "--command-config",
     ],
     properties: &[],
 };
@@ -125,27 +128,28 @@ pub async fn run(raw: &[String]) -> CliResult {
     let command = command_of(&words, &args)?;
     check_flags(command, &args)?;
     let bootstrap = args.required("--bootstrap-server")?;
+    let config = client_config::admin(&args, COMMAND_CONFIG)?;
     match command {
         "list" => {
             let duration_ms = args.number::<i64>("--duration-filter")?;
-            let client = connect(bootstrap).await?;
+            let client = connect(bootstrap, &config).await?;
             list(&client, duration_ms).await
         }
         "describe" => {
             let transactional_id = args.required("--transactional-id")?;
-            let client = connect(bootstrap).await?;
+            let client = connect(bootstrap, &config).await?;
             describe(&client, transactional_id).await
         }
         "describe-producers" => {
-            let client = connect(bootstrap).await?;
+            let client = connect(bootstrap, &config).await?;
             transactions_producers::describe_producers(&client, &args).await
         }
         "find-hanging" => {
-            let client = connect(bootstrap).await?;
+            let client = connect(bootstrap, &config).await?;
             transactions_producers::find_hanging(&client, &args).await
         }
         "abort" => {
-            let client = connect(bootstrap).await?;
+            let client = connect(bootstrap, &config).await?;
             transactions_producers::abort(&client, &args).await
         }
         other => Err(CliError::Usage(format!(
@@ -168,7 +172,8 @@ fn check_flags(command: &str, args: &Args) -> CliResult {
         return Ok(()); // an unknown command is refused by the caller
     };
     let stray = (SPEC.values.iter())
-        .filter(|flag| **flag != "--bootstrap-server" && !taken.contains(flag))
+        .filter(|flag| !["--bootstrap-server", "--command-config"].contains(flag))
+        .filter(|flag| !taken.contains(flag))
         .find(|flag| args.value(flag).is_some());
     match stray {
         Some(flag) => Err(CliError::Usage(format!(

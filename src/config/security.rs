@@ -65,6 +65,13 @@ pub fn is_security_key(key: &str) -> bool {
         || key == PLAIN_OVER_PLAINTEXT_KEY
 }
 
+/// Whether `key`'s value is secret (Kafka's PASSWORD-type configs): never logged or described.
+pub fn is_sensitive(key: &str) -> bool {
+    key.ends_with("sasl.jaas.config")
+        || key.ends_with("password")
+        || key.ends_with("ssl.keystore.key")
+}
+
 /// The security settings as given; [`SecurityConfig::for_listener`] resolves one listener's.
 #[derive(Clone, Default, PartialEq)]
 pub struct SecurityConfig {

@@ -11,6 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::connection::Connection;
 use super::error::{ClientError, ClientResult};
 use super::limits::REQUEST_TIMEOUT_MS_DEFAULT;
+use super::security::ClientSecurity;
 use crate::types::ErrorCode;
 
 /// Settings shared by every connection of a client.
@@ -18,6 +19,8 @@ use crate::types::ErrorCode;
 pub struct ClientConfig {
     pub client_id: String,
     pub request_timeout_ms: u64,
+    /// TLS and SASL (`security.protocol` and the `ssl.*`/`sasl.*` keys).
+    pub security: ClientSecurity,
 }
 
 impl Default for ClientConfig {
@@ -25,6 +28,7 @@ impl Default for ClientConfig {
         Self {
             client_id: "rill-cli".to_string(),
             request_timeout_ms: REQUEST_TIMEOUT_MS_DEFAULT,
+            security: ClientSecurity::default(),
         }
     }
 }
@@ -183,7 +187,7 @@ impl Client {
             .map(str::trim)
             .filter(|a| !a.is_empty())
         {
-            match Connection::connect(addr, &config.client_id, config.request_timeout_ms).await {
+            match Connection::connect(addr, &config).await {
                 Ok(connection) => {
                     return Ok(Self {
                         config,
@@ -192,6 +196,8 @@ impl Client {
                         connections: tokio::sync::Mutex::new(BTreeMap::new()),
                     })
                 }
+                // A refused login is the same at every broker (Kafka's clients stop too).
+                Err(e @ ClientError::Authentication { .. }) => return Err(e),
                 Err(e) => last_error = e,
             }
         }
@@ -216,14 +222,7 @@ impl Client {
         if !current.is_closed() {
             return Ok(current);
         }
-        let connection = Arc::new(
-            Connection::connect(
-                current.addr(),
-                &self.config.client_id,
-                self.config.request_timeout_ms,
-            )
-            .await?,
-        );
+        let connection = Arc::new(Connection::connect(current.addr(), &self.config).await?);
         *self.bootstrap.lock().unwrap_or_else(|p| p.into_inner()) = connection.clone();
         Ok(connection)
     }
@@ -278,14 +277,7 @@ impl Client {
             .ok_or_else(|| {
                 ClientError::Invalid(format!("broker {node_id} is not in the cluster metadata"))
             })?;
-        let connection = Arc::new(
-            Connection::connect(
-                &addr,
-                &self.config.client_id,
-                self.config.request_timeout_ms,
-            )
-            .await?,
-        );
+        let connection = Arc::new(Connection::connect(&addr, &self.config).await?);
         connections.insert(node_id, connection.clone());
         Ok(connection)
     }

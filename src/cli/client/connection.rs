@@ -1,4 +1,6 @@
-//! One TCP connection to one broker: framing, correlation ids, pipelining, version negotiation.
+//! One connection to one broker: TCP, TLS when the protocol has it ([`super::tls`]), framing,
+//! correlation ids, pipelining, version negotiation, then the SASL login when the protocol has
+//! it ([`super::sasl`]).
 //!
 //! Requests are written in call order under a writer lock; a reader task matches answers to
 //! waiting callers by correlation id. Up to [`INFLIGHT_PER_CONNECTION_MAX`] requests may be
@@ -21,8 +23,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+use super::cluster::ClientConfig;
 use super::error::{ClientError, ClientResult};
 use super::limits::{INFLIGHT_PER_CONNECTION_MAX, RESPONSE_FRAME_BYTES_MAX};
+use super::tls::Stream;
 use super::versions::Negotiated;
 use crate::types::ErrorCode;
 
@@ -40,7 +44,9 @@ pub struct Connection {
     addr: String,
     client_id: StrBytes,
     timeout_ms: u64,
-    writer: tokio::sync::Mutex<WriteHalf<TcpStream>>,
+    writer: tokio::sync::Mutex<WriteHalf<Stream>>,
+    /// TLS: a write must be flushed, or its last record may wait in rustls' buffer.
+    flush_writes: bool,
     shared: Arc<Mutex<Shared>>,
     inflight: Arc<Semaphore>,
     next_correlation_id: AtomicI32,
@@ -107,26 +113,33 @@ fn decode_response<R: Decodable>(mut frame: Bytes, api: ApiKey, version: i16) ->
 }
 
 impl Connection {
-    /// Connects to `addr` (`host:port`) and negotiates API versions.
-    pub async fn connect(addr: &str, client_id: &str, timeout_ms: u64) -> ClientResult<Self> {
+    /// Connects to `addr` (`host:port`) as `config` says: TCP, the TLS handshake and the
+    /// SASL login where its security protocol has them, and negotiates API versions.
+    pub async fn connect(addr: &str, config: &ClientConfig) -> ClientResult<Self> {
+        let timeout_ms = config.request_timeout_ms;
         let connect_error = |reason: String| ClientError::Connect {
             addr: addr.to_string(),
             reason,
         };
-        let stream =
-            tokio::time::timeout(Duration::from_millis(timeout_ms), TcpStream::connect(addr))
-                .await
-                .map_err(|_| connect_error(format!("no answer within {timeout_ms} ms")))?
-                .map_err(|e| connect_error(e.to_string()))?;
-        let _ = stream.set_nodelay(true);
+        let tcp = tokio::time::timeout(Duration::from_millis(timeout_ms), TcpStream::connect(addr))
+            .await
+            .map_err(|_| connect_error(format!("no answer within {timeout_ms} ms")))?
+            .map_err(|e| connect_error(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let stream = match &config.security.tls {
+            None => Stream::Plain(tcp),
+            Some(connector) => super::tls::handshake(connector, tcp, addr, timeout_ms).await?,
+        };
+        let flush_writes = stream.buffers_writes();
         let (read_half, write_half) = tokio::io::split(stream);
         let shared = Arc::new(Mutex::new(Shared::default()));
         let reader = tokio::spawn(read_loop(read_half, shared.clone(), addr.to_string()));
         let mut connection = Self {
             addr: addr.to_string(),
-            client_id: StrBytes::from_string(client_id.to_string()),
+            client_id: StrBytes::from_string(config.client_id.clone()),
             timeout_ms,
             writer: tokio::sync::Mutex::new(write_half),
+            flush_writes,
             shared,
             inflight: Arc::new(Semaphore::new(INFLIGHT_PER_CONNECTION_MAX)),
             next_correlation_id: AtomicI32::new(1),
@@ -134,6 +147,9 @@ impl Connection {
             reader,
         };
         connection.versions = connection.negotiate().await?;
+        if let Some(login) = &config.security.sasl {
+            super::sasl::authenticate(&connection, login).await?;
+        }
         Ok(connection)
     }
 
@@ -277,8 +293,12 @@ impl Connection {
 
     async fn write(&self, frame: &[u8]) -> ClientResult<()> {
         let mut writer = self.writer.lock().await;
-        if let Err(e) = writer.write_all(frame).await {
-            let reason = format!("write failed: {e}");
+        let mut written = writer.write_all(frame).await;
+        if self.flush_writes && written.is_ok() {
+            written = writer.flush().await;
+        }
+        if let Err(e) = written {
+            let reason = format!("write failed: {}", super::tls::describe(&e));
             fail_all(&self.shared, &self.addr, &reason);
             return Err(self.disconnected(reason));
         }
@@ -287,7 +307,7 @@ impl Connection {
 }
 
 /// Reads answers until the stream ends, handing each to its waiting caller.
-async fn read_loop(mut reader: ReadHalf<TcpStream>, shared: Arc<Mutex<Shared>>, addr: String) {
+async fn read_loop(mut reader: ReadHalf<Stream>, shared: Arc<Mutex<Shared>>, addr: String) {
     let reason = loop {
         match read_frame(&mut reader).await {
             Ok(frame) => {
@@ -306,15 +326,18 @@ async fn read_loop(mut reader: ReadHalf<TcpStream>, shared: Arc<Mutex<Shared>>, 
     fail_all(&shared, &addr, &reason);
 }
 
-async fn read_frame(reader: &mut ReadHalf<TcpStream>) -> Result<Bytes, String> {
+async fn read_frame(reader: &mut ReadHalf<Stream>) -> Result<Bytes, String> {
     let mut size = [0u8; 4];
     reader.read_exact(&mut size).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             "the broker closed the connection".to_string()
         } else {
-            format!("read failed: {e}")
+            format!("read failed: {}", super::tls::describe(&e))
         }
     })?;
+    if looks_like_tls(size) {
+        return Err(ANSWERED_IN_TLS.to_string());
+    }
     let size = i32::from_be_bytes(size);
     if size < 0 || size as usize > RESPONSE_FRAME_BYTES_MAX {
         return Err(format!(
@@ -325,9 +348,22 @@ async fn read_frame(reader: &mut ReadHalf<TcpStream>) -> Result<Bytes, String> {
     reader
         .read_exact(&mut frame)
         .await
-        .map_err(|e| format!("read failed: {e}"))?;
+        .map_err(|e| format!("read failed: {}", super::tls::describe(&e)))?;
     Ok(Bytes::from(frame))
 }
+
+/// What a plain-text client hears from a TLS listener: an alert record.
+const ANSWERED_IN_TLS: &str =
+    "the broker answered in TLS (is the listener SSL or SASL_SSL? check security.protocol)";
+
+/// Whether a frame's size prefix is the start of a TLS record (content type 20-23, version
+/// 3.x): a TLS listener's alert to a client that spoke plain text. As a size it is over 300
+/// MB, so no frame the client accepts starts this way.
+fn looks_like_tls(prefix: [u8; 4]) -> bool {
+    (0x14..=0x17).contains(&prefix[0]) && prefix[1] == 3 && prefix[2] <= 4
+}
+
+const _: () = assert!(0x14_03_00_00 > RESPONSE_FRAME_BYTES_MAX);
 
 fn fail_all(shared: &Mutex<Shared>, addr: &str, reason: &str) {
     let waiting = {

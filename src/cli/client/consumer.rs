@@ -70,6 +70,39 @@ impl Default for ConsumerConfig {
     }
 }
 
+impl ConsumerConfig {
+    /// Applies one `key=value` consumer property: `Ok(false)` for a key the consumer does not
+    /// know (the caller decides whether that is an error), an error for a bad value.
+    pub fn apply(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        let number = || {
+            value
+                .parse::<i32>()
+                .map_err(|_| format!("{key} expects a number, got '{value}'"))
+        };
+        match key {
+            "fetch.max.wait.ms" => self.fetch_max_wait_ms = number()?,
+            "fetch.min.bytes" => self.fetch_min_bytes = number()?,
+            "fetch.max.bytes" => self.fetch_max_bytes = number()?,
+            "max.partition.fetch.bytes" => self.partition_max_bytes = number()?,
+            "auto.offset.reset" => {
+                self.reset = match value {
+                    "earliest" => StartOffset::Earliest,
+                    "latest" => StartOffset::Latest,
+                    _ => {
+                        return Err(format!(
+                            "auto.offset.reset must be earliest or latest, got '{value}'"
+                        ))
+                    }
+                }
+            }
+            // `group.id` is the tool's (a group member); the others have no effect here.
+            "client.id" | "isolation.level" | "group.id" => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 /// One partition's share of a fetch.
 #[derive(Debug, Clone)]
 pub struct FetchedPartition {

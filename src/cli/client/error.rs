@@ -15,6 +15,13 @@ pub enum ClientError {
     /// No TCP connection could be made.
     #[error("cannot connect to {addr}: {reason}")]
     Connect { addr: String, reason: String },
+    /// The TLS handshake failed: a certificate the other side refused, or no TLS at all.
+    #[error("TLS handshake with {addr} failed: {reason}")]
+    Tls { addr: String, reason: String },
+    /// The broker refused the SASL login; `message` is its own (Kafka's
+    /// `SaslAuthenticationException`).
+    #[error("SASL authentication failed: {message} (broker {addr})")]
+    Authentication { addr: String, message: String },
     /// An established connection broke (or the broker closed it).
     #[error("connection to {addr} lost: {reason}")]
     Disconnected { addr: String, reason: String },

@@ -2,7 +2,8 @@
 //! only the Kafka protocol, so it works against any Kafka-compatible broker.
 //!
 //! * [`connection`] — one broker connection: framing, correlation ids, pipelining, ApiVersions
-//!   negotiation ([`versions`]: per API the highest version both sides speak).
+//!   negotiation ([`versions`]: per API the highest version both sides speak); over TLS
+//!   ([`tls`]) and with a SASL login ([`sasl`]) as the client's [`security`] settings say.
 //! * [`cluster`] — [`Client`]: bootstrap, Metadata, a connection per broker (leaders).
 //! * [`admin`] — CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs.
 //! * [`producer`] — Java-client partitioning ([`murmur2`]), batching, acks, per-record outcomes.
@@ -34,6 +35,9 @@ pub mod murmur2;
 pub mod producer;
 pub mod producers;
 pub mod records;
+pub mod sasl;
+pub mod security;
+pub mod tls;
 pub mod transactions;
 pub mod txn_producer;
 pub mod versions;

@@ -65,6 +65,15 @@ impl Default for ProducerConfig {
 impl ProducerConfig {
     /// Applies one `key=value` producer property; unknown keys are an error so typos show.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match self.apply(key, value)? {
+            true => Ok(()),
+            false => Err(format!("unknown producer property '{key}'")),
+        }
+    }
+
+    /// Applies one `key=value` producer property: `Ok(false)` for a key the producer does not
+    /// know (the caller decides whether that is an error), an error for a bad value.
+    pub fn apply(&mut self, key: &str, value: &str) -> Result<bool, String> {
         let number = |v: &str| {
             v.parse::<u64>()
                 .map_err(|_| format!("{key} must be a non-negative integer, got '{v}'"))
@@ -110,9 +119,9 @@ impl ProducerConfig {
             | "enable.idempotence"
             | "buffer.memory"
             | "delivery.timeout.ms" => {}
-            _ => return Err(format!("unknown producer property '{key}'")),
+            _ => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 }
 
