@@ -597,6 +597,11 @@ impl ServerConfig {
         if let Err(problem) = listeners::check_served(&controller, map, role) {
             return bad("listeners", problem);
         }
+        // A per-listener security key for no client listener (a typo): refused, since the
+        // setting it meant would silently not apply.
+        if let Some(key) = self.security.stray_listener_key(&self.client_listeners()) {
+            return bad(&key, "no client listener has this name (listeners)".into());
+        }
         // Each client listener's TLS and SASL settings, PEM files read: a mistake stops the
         // start here, naming its key, not at the first client's handshake.
         for listener in self.client_listeners() {

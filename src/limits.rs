@@ -444,3 +444,9 @@ pub const SCRAM_SALT_BYTES_MAX: usize = 1024;
 pub const SCRAM_USER_BYTES_MAX: usize =
     SCRAM_USER_NAME_BYTES_MAX + 2 * (SCRAM_SALT_BYTES_MAX + 2 * 64 + 4);
 const _: () = assert!(SCRAM_USERS_MAX * SCRAM_USER_BYTES_MAX < (1 << 30) / 8);
+
+/// How long a connection whose SASL login failed waits before its refusal is written and it
+/// closes: Kafka's `connection.failed.authentication.delay.ms` default. A password guesser gets
+/// one try per connection and per this long on it, while the broker holds only the waiting
+/// connection (its slot counts against `max.connections`).
+pub const FAILED_AUTHENTICATION_DELAY_MS: u64 = 100;

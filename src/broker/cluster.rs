@@ -36,8 +36,15 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .insert(id, (listener.host.clone(), listener.port));
             }
         }
-        let mine = self.settings.advertised_by_listener.get(listener);
-        if let Some(me) = mine.or(self.settings.advertised.as_ref()) {
+        // This broker on the request's listener; none when it has no such listener (Kafka
+        // leaves it out rather than name an endpoint of another protocol). Settings without
+        // listener names (tests) fall back to the first advertised address.
+        let by_listener = &self.settings.advertised_by_listener;
+        let mine = match by_listener.is_empty() {
+            true => self.settings.advertised.as_ref(),
+            false => by_listener.get(listener),
+        };
+        if let Some(me) = mine {
             (cluster.by_id)
                 .entry(self.settings.broker_id())
                 .or_insert_with(|| (me.host.clone(), me.port));

@@ -3,8 +3,8 @@
 //! Any node answers, from its own copy: a broker shows once its registration is committed and
 //! it is unfenced (v2 asks for fenced ones too, flagged).
 //!
-//! Each broker is listed with the first listener it registered (its first advertised listener:
-//! the one Metadata names it by).
+//! Each broker is listed with its endpoint on the listener the request came in on (as Metadata
+//! names it); a broker without that listener is left out, as in Kafka.
 
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
@@ -25,6 +25,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn describe_cluster(
         &self,
         request: DescribeClusterRequest,
+        listener: &str,
     ) -> Result<DescribeClusterResponse, GatewayError> {
         let cluster_id = StrBytes::from_string(self.settings.cluster_id.clone());
         let response = DescribeClusterResponse::default()
@@ -52,7 +53,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         };
         let brokers = (state.brokers.iter())
             .filter(|b| request.include_fenced_brokers || !b.fenced)
-            .filter_map(described)
+            .filter_map(|b| described(b, listener))
             .collect();
         // KRaft's rule (KIP-590), as Metadata: a live broker, which forwards admin requests
         // to the quorum's leader; this one (see `metadata.rs`).
@@ -63,8 +64,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     }
 }
 
-fn described(broker: &RegisteredBroker) -> Option<DescribeClusterBroker> {
-    let listener = broker.listeners.first()?;
+fn described(broker: &RegisteredBroker, listener: &str) -> Option<DescribeClusterBroker> {
+    let listener = broker.listeners.iter().find(|l| l.name == listener)?;
     Some(
         DescribeClusterBroker::default()
             .with_broker_id(broker_id(broker.node_id))

@@ -223,7 +223,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             }
             ApiKey::DescribeCluster => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.describe_cluster(body)
+                    self.describe_cluster(body, &request.context.listener)
                 })
                 .await
             }

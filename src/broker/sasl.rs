@@ -158,11 +158,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let failed = matches!(session.state, State::Failed);
         let answer = codec::respond(&request, key, &response);
         if failed {
-            tracing::info!(
-                client = %request.client,
-                listener = %request.context.listener,
-                "failed authentication"
-            );
+            // At info for the powers of two of their count only: a guesser must not flood the
+            // log.
+            static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let failed = FAILED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let (client, listener) = (request.client, &request.context.listener);
+            if failed.is_power_of_two() {
+                tracing::info!(%client, %listener, failed, "failed authentication");
+            } else {
+                tracing::debug!(%client, %listener, "failed authentication");
+            }
             last(answer)
         } else {
             answer
@@ -190,7 +195,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             State::Start(SaslMechanism::Scram(mechanism)) => {
                 let first = match parse_client_first(token) {
                     Ok(first) => first,
-                    Err(e) => return failed(e.client_message(mechanism)),
+                    Err(e) => {
+                        tracing::debug!(reason = %e, "a SCRAM client-first refused");
+                        return failed(e.client_message(mechanism));
+                    }
                 };
                 let credential = self.scram_credential(first.username(), mechanism).await;
                 let (server, server_first) = ScramServer::start(
@@ -208,7 +216,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     session.state = State::Done(KafkaPrincipal::user(&success.username));
                     authenticate_response(ErrorCode::NONE, None, success.server_final)
                 }
-                Err(e) => failed(e.client_message(mechanism)),
+                Err(e) => {
+                    tracing::debug!(reason = %e, "a SCRAM login refused");
+                    failed(e.client_message(mechanism))
+                }
             },
             // A token before the handshake (or after the end): Kafka's IllegalSaslState.
             State::Handshake | State::Done(_) | State::Failed => authenticate_response(

@@ -63,11 +63,23 @@ impl Origin {
 }
 
 /// One `key=value`, trimmed (Kafka trims values when it types them).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Setting {
     pub key: String,
     pub value: String,
     pub origin: Origin,
+}
+
+impl std::fmt::Debug for Setting {
+    /// A secret's value (a JAAS config, a private key, a password) is not shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = crate::config::security::is_sensitive(&self.key);
+        f.debug_struct("Setting")
+            .field("key", &self.key)
+            .field("value", if secret { &"[hidden]" } else { &self.value })
+            .field("origin", &self.origin)
+            .finish()
+    }
 }
 
 /// A tool's client settings: the client's config (security resolved) and the rest in order.

@@ -165,11 +165,21 @@ fn entity(args: &Args) -> CliResult<Option<&str>> {
 }
 
 /// One `--add-config` credential: its mechanism, iterations and password.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 struct NewCredential {
     mechanism: ScramMechanism,
     iterations: u32,
     password: String,
+}
+
+impl std::fmt::Debug for NewCredential {
+    /// Never the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewCredential")
+            .field("mechanism", &self.mechanism)
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Kafka's `parseConfigsToBeAdded` for users: `key=value` pairs split at commas outside
@@ -262,8 +272,16 @@ fn iterations_and_password(mechanism: ScramMechanism, value: &str) -> CliResult<
                 mechanism.name()
             )))
         }
-        // Past Kafka's ceiling the controller refuses it (UNACCEPTABLE_CREDENTIAL).
-        Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
+        // Past Kafka's ceiling the controller would refuse it; refused here before the
+        // salting runs that many rounds (4 billion would take this tool hours).
+        Some(n) if n > ScramMechanism::ITERATIONS_MAX as i64 => {
+            return Err(CliError::Failed(format!(
+                "Iterations {n} is more than the maximum {} allowed for {}",
+                ScramMechanism::ITERATIONS_MAX,
+                mechanism.name()
+            )))
+        }
+        Some(n) => n as u32,
     };
     Ok((iterations, password.to_owned()))
 }
@@ -424,6 +442,10 @@ mod tests {
         assert_eq!(
             message("SCRAM-SHA-256=[iterations=4095,password=p]"),
             "Iterations 4095 is less than the minimum 4096 required for SCRAM-SHA-256"
+        );
+        assert_eq!(
+            message("SCRAM-SHA-512=[iterations=16385,password=p]"),
+            "Iterations 16385 is more than the maximum 16384 allowed for SCRAM-SHA-512"
         );
         assert!(message("retention.ms=1").contains("Unexpected config names: retention.ms"));
         assert!(message("producer_byte_rate=1").contains("quotas"));

@@ -162,18 +162,34 @@ impl SecurityConfig {
             };
             return Ok(());
         }
-        let known = match key.strip_prefix("listener.name.") {
+        let key = match key.strip_prefix("listener.name.") {
+            // Kafka lower-cases the listener's name in the prefix; a key written with the name
+            // in upper case must not be stored where no lookup finds it (a silently ignored
+            // `ssl.client.auth=required`).
             Some(rest) => match rest.split_once('.') {
-                Some((listener, setting)) if !listener.is_empty() => is_listener_setting(setting),
-                _ => false,
+                Some((listener, setting))
+                    if !listener.is_empty() && is_listener_setting(setting) =>
+                {
+                    format!("listener.name.{}.{setting}", listener.to_ascii_lowercase())
+                }
+                _ => return Err((key.into(), "unknown config key".into())),
             },
-            None => SSL_KEYS.contains(&key) || SASL_KEYS.contains(&key),
+            None if SSL_KEYS.contains(&key) || SASL_KEYS.contains(&key) => key.to_string(),
+            None => return Err((key.into(), "unknown config key".into())),
         };
-        if !known {
-            return Err((key.into(), "unknown config key".into()));
-        }
-        self.settings.insert(key.to_string(), value.to_string());
+        self.settings.insert(key, value.to_string());
         Ok(())
+    }
+
+    /// The first `listener.name.<l>.` key whose listener is not one of `listeners` (a typo, or
+    /// a listener removed): refused, as an ignored override could weaken a listener.
+    pub fn stray_listener_key(&self, listeners: &[Listener]) -> Option<String> {
+        (self.settings.keys()).find_map(|key| {
+            let rest = key.strip_prefix("listener.name.")?;
+            let (name, _) = rest.split_once('.')?;
+            let known = listeners.iter().any(|l| l.name.eq_ignore_ascii_case(name));
+            (!known).then(|| key.clone())
+        })
     }
 
     /// The listener's own value of `key`, else the broker-wide one.
@@ -543,6 +559,19 @@ mod tests {
         assert!(config(&[("listener.name.sasl_ssl.gssapi.sasl.jaas.config", "x")]).is_err());
         assert!(config(&[("listener.name.ssl.ssl.client.auth", "required")]).is_ok());
         assert!(config(&[("listener.name..ssl.client.auth", "required")]).is_err());
+        // The listener's name in upper case is the same listener (Kafka lower-cases it).
+        let upper = config(&[("listener.name.SASL_SSL.ssl.client.auth", "required")]).unwrap();
+        let listener = parse_listener("SASL_SSL://127.0.0.1:1").unwrap();
+        assert_eq!(
+            upper.get("SASL_SSL", "ssl.client.auth").unwrap().1,
+            "required"
+        );
+        assert_eq!(upper.stray_listener_key(&[listener]), None);
+        let other = parse_listener("SSL://127.0.0.1:2").unwrap();
+        assert_eq!(
+            upper.stray_listener_key(&[other]).as_deref(),
+            Some("listener.name.sasl_ssl.ssl.client.auth")
+        );
         assert!(config(&[(PLAIN_OVER_PLAINTEXT_KEY, "maybe")]).is_err());
         assert!(is_security_key("ssl.anything") && !is_security_key("log.dirs"));
     }

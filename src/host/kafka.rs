@@ -531,8 +531,14 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
                 tracing::warn!(%client, %reason, "closing kafka connection");
                 break;
             }
-            // Written below; the reader stopped reading after it, so it is the last.
-            Pending::Last(answer) => Some(answer),
+            // Written below; the reader stopped reading after it, so it is the last. A failed
+            // login waits first (Kafka's connection.failed.authentication.delay.ms), so
+            // guessing passwords costs a client time, not the broker.
+            Pending::Last(answer) => {
+                let delay = crate::limits::FAILED_AUTHENTICATION_DELAY_MS;
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                Some(answer)
+            }
         };
         if let Some(answer) = bytes {
             // Flush each answer: a no-op on a real socket, but madsim's TCP sends on flush.

@@ -410,8 +410,6 @@ async fn start_node(
     Ok(node)
 }
 
-/// The advertised listeners as the broker registers them: one bound on port 0 (the client
-/// listener of the same name) with the port it got.
 /// A client listener's TLS acceptor and SASL settings, from the validated config.
 fn listener_security(
     config: &ServerConfig,
@@ -443,6 +441,8 @@ fn listener_security(
     })
 }
 
+/// The advertised listeners as the broker registers them: one bound on port 0 (the client
+/// listener of the same name) with the port it got.
 fn registered_listeners(config: &ServerConfig, bound: &[std::net::SocketAddr]) -> Vec<Listener> {
     let client = config.client_listeners();
     (config.advertised().into_iter())

@@ -198,6 +198,10 @@ fn validate_upsertion(upsertion: &ScramUpsertion) -> Result<ScramMechanism, Refu
     if upsertion.iterations > ScramMechanism::ITERATIONS_MAX as i32 {
         return Err(unacceptable("Too many iterations".into()));
     }
+    if upsertion.salt.is_empty() {
+        // No client could log in with it (an empty `s=` is refused by clients' parsers).
+        return Err(unacceptable("The salt is empty".into()));
+    }
     if upsertion.salt.len() > SCRAM_SALT_BYTES_MAX {
         return Err(unacceptable(format!(
             "The salt is {} bytes, more than the {SCRAM_SALT_BYTES_MAX} rill keeps",
@@ -412,11 +416,21 @@ mod tests {
             salted_password: vec![1; 32],
             ..upsert("short", 2, 4096)
         };
+        let no_salt = ScramUpsertion {
+            salt: Vec::new(),
+            ..upsert("saltless", 1, 4096)
+        };
         let (records, results) = alter_credentials(
             &image,
             &[],
-            &[upsert(&long_name, 1, 4096), long_salt, short_password],
+            &[
+                upsert(&long_name, 1, 4096),
+                long_salt,
+                short_password,
+                no_salt,
+            ],
         );
+        assert_eq!(results.len(), 4);
         assert!(records.is_empty());
         assert!(results
             .iter()
