@@ -621,7 +621,8 @@ pub struct RunOptions {
     pub transactions: bool,
     /// Every broker's Kafka listener takes SASL (PLAIN and SCRAM), and every workload
     /// connection logs in first, now and then after a wrong login (`crate::sasl`). Off by
-    /// default, so the seeds' schedules stay as they were.
+    /// default, so the seeds' schedules stay as they were; the canary
+    /// `sasl-any-plain-password` turns it on by itself.
     pub sasl: bool,
 }
 
@@ -637,9 +638,9 @@ impl RunOptions {
         }
     }
 
-    /// Whether the run's listeners take SASL.
+    /// Whether the run's listeners take SASL: asked for, or its canary's bug is in a login.
     pub fn sasl(&self) -> bool {
-        self.sasl
+        self.sasl || self.canary == Some(Canary::SaslAnyPlainPassword)
     }
 }
 

@@ -192,7 +192,7 @@ impl Login {
 
     /// A login the broker must refuse: a known user's wrong password (the other mechanism's,
     /// the other user's, one letter off) or an unknown user; PLAIN half the time (its users
-    /// are always there).
+    /// are always there; the canary `sasl-any-plain-password` is planted in it).
     fn wrong(rng: &mut impl Rng) -> Login {
         let mechanism = match rng.gen_range(0..4) {
             0 | 1 => SaslMechanism::Plain,

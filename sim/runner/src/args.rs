@@ -43,9 +43,9 @@ OPTIONS:
                       reassignment-completes-early, truncate-to-hw,
                       ack-under-min-isr, throttle-not-released,
                       elr-kept-on-min-isr-change, lso-inclusive,
-                      marker-skips-partition, fenced-epoch-accepted and
+                      marker-skips-partition, fenced-epoch-accepted,
                       txn-offsets-applied-early (the four turn --transactions on
-                      by themselves)
+                      by themselves) and sasl-any-plain-password (turns --sasl on)
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --transactions    also run 1 or 2 transactional producers (by the seed) and
