@@ -28,6 +28,10 @@
 //! within the same claims for acks=all. Consume-transform-produce (`ctp`, runs with
 //! `workload::ctp`): exactly-once — every committed input below the group's committed offset
 //! transformed once, no output of an aborted input or without its offset commit.
+//!
+//! SASL (`sasl`, runs with `--sasl`): no login with a wrong password or an unknown user
+//! accepted, no request answered before a login, PLAIN's users always let in, and the SCRAM
+//! user let in where the broker must know it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,6 +44,7 @@ mod group_progress;
 mod groups;
 mod quorum;
 pub mod replicas;
+mod sasl;
 mod txn;
 
 /// After `Event::Healed`, the cluster gets this long to recover before requests are held to
@@ -514,6 +519,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         events,
         &acks_all_binding,
     );
+    sasl::check(&mut safety, &mut verdict.liveness, events);
     safety.finish();
     verdict
 }

@@ -36,7 +36,14 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A connection to `addr` ready for requests: in a run with SASL, logged in first
+    /// (`crate::sasl`; a refused login is an error, as a lost connection is).
     pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Self, CallError> {
+        crate::sasl::connect(addr, timeout).await
+    }
+
+    /// A plain TCP connection to `addr`, not logged in.
+    pub(crate) async fn open(addr: SocketAddr, timeout: Duration) -> Result<Self, CallError> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| CallError::Timeout)?

@@ -44,6 +44,41 @@ pub enum RequestEnd {
     Lost { why: String },
 }
 
+/// What a SASL login (`crate::sasl`) proved with: the right name and password, a wrong one, or
+/// nothing at all (a request sent without authenticating).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// A user the broker knows, with that user's password.
+    Right,
+    /// A user the broker knows (PLAIN's from the listener's JAAS users; SCRAM's once created),
+    /// with a wrong password.
+    WrongPassword,
+    /// A user the broker does not know.
+    UnknownUser,
+    /// No SASL exchange: a Metadata request sent first, which the broker must not answer.
+    Unauthenticated,
+}
+
+/// How a login ended, as the client saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The broker accepted (its last SaslAuthenticate answered NONE; SCRAM's server signature
+    /// checked out). For [`Credentials::Unauthenticated`]: the request was answered.
+    Ok,
+    /// SCRAM: the broker accepted, but its server-final message does not prove it knew the
+    /// credential (the signature differs, or it is not one).
+    AcceptedUnproven,
+    /// The broker answered this error code (SaslHandshake's or SaslAuthenticate's); the
+    /// connection closes after it.
+    Refused { code: i16 },
+    /// A SASL answer that is not one (SCRAM's server-first message does not parse or fails
+    /// the client's checks).
+    Malformed { why: String },
+    /// No answer: timed out, reset, or closed (a broker killed mid-exchange; for
+    /// [`Credentials::Unauthenticated`] the broker closing the connection, as it must).
+    NoAnswer { why: String },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A producer's settings, recorded before its first send. A producer without one is taken
@@ -434,6 +469,25 @@ pub enum Event {
         commit: bool,
         outcome: TxnOutcome,
         invoked_ms: u64,
+    },
+    /// A login on a workload connection to broker `broker` (`--sasl`, `crate::sasl`): its
+    /// mechanism ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"; "NONE" for an unauthenticated
+    /// request), the user it named, what it proved with, and how it ended; recorded when it
+    /// ended, `invoked_ms` when its first request was written.
+    Login {
+        broker: u64,
+        mechanism: &'static str,
+        user: String,
+        credentials: Credentials,
+        invoked_ms: u64,
+        outcome: LoginOutcome,
+    },
+    /// Broker `broker` acknowledged the workload's SCRAM user `user`'s credential for
+    /// `mechanism` (AlterUserScramCredentials): it had applied it when it answered.
+    ScramUserCreated {
+        broker: u64,
+        user: String,
+        mechanism: &'static str,
     },
     /// The consume-transform-produce group's committed offset of each input partition after
     /// the workers stopped (OffsetFetch with require_stable; -1: none); empty when no answer

@@ -14,6 +14,8 @@
 //!   followers (isolation, a follower restarted then its leader killed, double failover, an
 //!   empty data disk).
 //! * `workload`, `client` — Kafka-protocol producers/consumers over simulated TCP.
+//! * `sasl` — a SASL run's logins on every workload connection (`--sasl`): right ones, wrong
+//!   ones the broker must refuse, and requests without a login.
 //! * `history`, `checker` — the Jepsen-style history and the checks over it.
 pub mod power;
 pub mod storage;
@@ -30,6 +32,8 @@ pub mod history;
 pub mod role_faults;
 #[cfg(madsim)]
 pub mod run;
+#[cfg(madsim)]
+pub mod sasl;
 #[cfg(madsim)]
 pub mod workload;
 

@@ -506,10 +506,14 @@ impl SimConfig {
         }
     }
 
-    fn server_config(&self, node_id: u64) -> ServerConfig {
+    /// Node `node_id`'s settings; `sasl`: its Kafka listener is `SASL_PLAINTEXT` (`crate::sasl`).
+    fn server_config(&self, node_id: u64, sasl: bool) -> ServerConfig {
+        // The client listener's protocol (the controller listener stays PLAINTEXT: Rill's own
+        // inter-node protocol).
+        let kafka = if sasl { "SASL_PLAINTEXT" } else { "PLAINTEXT" };
         let mut overrides = vec![
             format!("node.id={node_id}"),
-            format!("listeners=PLAINTEXT://{}:{KAFKA_PORT}", broker_ip(node_id)),
+            format!("listeners={kafka}://{}:{KAFKA_PORT}", broker_ip(node_id)),
             format!("log.segment.bytes={}", self.segment_bytes),
             "auto.create.topics.enable=false".to_string(),
             // Few offsets partitions keep the coordinator's log small and its crashes likely
@@ -548,7 +552,7 @@ impl SimConfig {
             // Brokers 1..=voters form one quorum; each listens for the others on its
             // controller listener.
             overrides[1] = format!(
-                "listeners=PLAINTEXT://{ip}:{KAFKA_PORT},CONTROLLER://{ip}:{CONTROLLER_PORT}",
+                "listeners={kafka}://{ip}:{KAFKA_PORT},CONTROLLER://{ip}:{CONTROLLER_PORT}",
                 ip = broker_ip(node_id)
             );
         }
@@ -585,6 +589,9 @@ impl SimConfig {
             };
             overrides.push(format!("min.insync.replicas={value}"));
         }
+        if sasl {
+            overrides.extend(crate::sasl::server_overrides());
+        }
         match self.flush {
             Flush::EveryAppend => overrides.push("log.flush.policy=always".into()),
             Flush::IntervalMs(ms) => overrides.push(format!("log.flush.interval.ms={ms}")),
@@ -612,17 +619,28 @@ pub struct RunOptions {
     /// producers by the seed. Off by default, so the seeds' schedules stay as they were;
     /// the canary `lso-inclusive` turns them on by itself.
     pub transactions: bool,
+    /// Every broker's Kafka listener takes SASL (PLAIN and SCRAM), and every workload
+    /// connection logs in first, now and then after a wrong login (`crate::sasl`). Off by
+    /// default, so the seeds' schedules stay as they were; the canary
+    /// `sasl-any-plain-password` turns it on by itself.
+    pub sasl: bool,
 }
 
 impl RunOptions {
-    /// `sim_secs` of workload, no canary, fault points on, no transactions.
+    /// `sim_secs` of workload, no canary, fault points on, no transactions, no SASL.
     pub fn new(sim_secs: u64) -> Self {
         Self {
             sim_secs,
             canary: None,
             fault_points: true,
             transactions: false,
+            sasl: false,
         }
+    }
+
+    /// Whether the run's listeners take SASL: asked for, or its canary's bug is in a login.
+    pub fn sasl(&self) -> bool {
+        self.sasl || self.canary == Some(Canary::SaslAnyPlainPassword)
     }
 }
 
@@ -666,10 +684,42 @@ fn stats(events: &[(u64, Event)]) -> String {
             _ => {}
         }
     }
-    format!(
+    let line = format!(
         "acked={acked} unknown={unknown} failed={failed} polled={polled} faults={faults} \
          points={points}"
-    )
+    );
+    match login_stats(events) {
+        Some(logins) => format!("{line} {logins}"),
+        None => line,
+    }
+}
+
+/// "logins=… scram=… wrong=… refused=…" of a run with SASL (`None` without a login).
+fn login_stats(events: &[(u64, Event)]) -> Option<String> {
+    use crate::history::{Credentials, LoginOutcome};
+    let (mut logins, mut scram, mut wrong, mut refused, mut any) = (0, 0, 0, 0, false);
+    for (_, event) in events {
+        let Event::Login {
+            mechanism,
+            credentials,
+            outcome,
+            ..
+        } = event
+        else {
+            continue;
+        };
+        any = true;
+        match (credentials, outcome) {
+            (Credentials::Right, LoginOutcome::Ok) => {
+                logins += 1;
+                scram += u32::from(mechanism.starts_with("SCRAM"));
+            }
+            (Credentials::Right, LoginOutcome::Refused { .. }) => refused += 1,
+            (Credentials::Right, _) => {}
+            _ => wrong += 1,
+        }
+    }
+    any.then(|| format!("logins={logins} scram={scram} wrong={wrong} refused={refused}"))
 }
 
 /// Runs one seed on a fresh thread (madsim's runtime and our canary switch are per thread, and
@@ -741,10 +791,13 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     let handle = Handle::current();
     let history = History::default();
     let started = Instant::now();
+    let sasl = options.sasl();
+    // Named only when on, so the histories of runs without it stay as they were.
+    let sasl_words = if sasl { " sasl=true" } else { "" };
     history.record(
         0,
         Event::Config(format!(
-            "seed={seed} canary={:?} fault_points={} transactions={} {config:?}",
+            "seed={seed} canary={:?} fault_points={} transactions={}{sasl_words} {config:?}",
             options.canary.map(Canary::name),
             options.fault_points,
             options.transactions
@@ -780,8 +833,13 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     }
     let power = PowerSwitches::default();
     let brokers: Vec<Broker> = (1..=config.brokers)
-        .map(|node_id| start_broker(&handle, &config, &disks, &power, node_id))
+        .map(|node_id| start_broker(&handle, &config, sasl, &disks, &power, node_id))
         .collect();
+    crate::sasl::start(sasl.then(|| crate::sasl::SaslRun {
+        history: history.clone(),
+        started,
+        brokers: brokers.iter().map(|b| (b.addr, b.node_id)).collect(),
+    }));
     let crasher = options.fault_points.then(|| {
         let by_node: Brokers = brokers.iter().map(|b| (b.node, b.node_id)).collect();
         fault_points::install(history.clone(), started, by_node, power.clone())
@@ -877,6 +935,13 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     };
     let mut tasks = Vec::new();
     let mut clients = vec![producers_node.id(), consumers_node.id()];
+    if sasl {
+        // The workload's SCRAM user, created while the producers start (through PLAIN).
+        let node = client_node("scram-admin".into(), [10, 0, 9, 5]);
+        clients.push(node.id());
+        let w = workload.clone();
+        tasks.push(node.spawn(async move { workload::sasl::create_scram_user(&w).await }));
+    }
     for spec in &config.producers {
         let node = client_node(
             format!("producer-{}", spec.id),
@@ -1631,11 +1696,12 @@ impl Broker {
 fn start_broker(
     handle: &Handle,
     config: &SimConfig,
+    sasl: bool,
     disks: &SimDisks,
     power: &PowerSwitches,
     node_id: u64,
 ) -> Broker {
-    let server_config = config.server_config(node_id);
+    let server_config = config.server_config(node_id, sasl);
     let disks = disks.clone();
     let power = power.clone();
     let node = handle

@@ -170,10 +170,14 @@ pub enum Canary {
     /// Caught as a consume-transform-produce worker's input skipped: an aborted round's
     /// offsets advance, and its records are never transformed (not exactly-once).
     TxnOffsetsAppliedEarly,
+    /// A SASL/PLAIN login of a user the listener's JAAS config names is accepted whatever the
+    /// password (`security/plain.rs` `check` compares nothing but the user name). Caught as
+    /// an authentication bypass: a workload connection's login with a wrong password let in.
+    SaslAnyPlainPassword,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 38] = [
+    pub const ALL: [Canary; 39] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -212,6 +216,7 @@ impl Canary {
         Canary::MarkerSkipsPartition,
         Canary::FencedEpochAccepted,
         Canary::TxnOffsetsAppliedEarly,
+        Canary::SaslAnyPlainPassword,
     ];
 
     pub fn name(self) -> &'static str {
@@ -254,6 +259,7 @@ impl Canary {
             Canary::MarkerSkipsPartition => "marker-skips-partition",
             Canary::FencedEpochAccepted => "fenced-epoch-accepted",
             Canary::TxnOffsetsAppliedEarly => "txn-offsets-applied-early",
+            Canary::SaslAnyPlainPassword => "sasl-any-plain-password",
         }
     }
 

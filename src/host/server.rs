@@ -198,10 +198,15 @@ impl Server {
         );
         let mut kafka_addrs = Vec::new();
         let mut bound_listeners = Vec::new();
-        // One secret per broker process for SCRAM's decoy credentials.
-        let mut decoy_key = [0u8; 32];
+        // One secret per broker process for SCRAM's decoy credentials, drawn only when a
+        // listener takes SASL (none reads it otherwise): under the simulator the draw comes
+        // from the seed's RNG, and a draw at every start re-rolled every seed's schedule, SASL
+        // or not (the canaries' seeds and the regression seeds with it).
+        let sasl = (config.client_listeners().iter())
+            .any(|l| config.security_protocol(l).is_some_and(|p| p.uses_sasl()));
+        let mut decoy_key = vec![0u8; if sasl { 32 } else { 0 }];
         super::rng::secure_bytes(&mut decoy_key);
-        let decoy_key: Arc<[u8]> = Arc::new(decoy_key);
+        let decoy_key: Arc<[u8]> = decoy_key.into();
         for listener in &config.client_listeners() {
             let security = listener_security(config, listener, &decoy_key)?;
             let addr = listener.socket_addr().expect("validated by ServerConfig");

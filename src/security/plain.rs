@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+use crate::faults::{canary, Canary};
 use crate::limits::SASL_MESSAGE_BYTES_MAX;
 
 /// Kafka's text for every failed PLAIN login (`PlainSaslServer`).
@@ -112,9 +113,11 @@ pub fn check(users: &BTreeMap<String, String>, auth: &PlainAuth) -> bool {
     let given = Sha256::digest(auth.password.as_bytes());
     let expected = Sha256::digest(expected.as_bytes());
     let authzid_ok = auth.authzid.is_empty() || auth.authzid == auth.username;
-    let accepted = given[..].ct_eq(&expected[..])
-        & Choice::from(u8::from(known.is_some()))
-        & Choice::from(u8::from(authzid_ok));
+    // The canary `sasl-any-plain-password` (simulation only) takes any password as the right one.
+    let password_ok = given[..].ct_eq(&expected[..])
+        | Choice::from(u8::from(canary(Canary::SaslAnyPlainPassword)));
+    let accepted =
+        password_ok & Choice::from(u8::from(known.is_some())) & Choice::from(u8::from(authzid_ok));
     bool::from(accepted)
 }
 

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 /// One-line usage, printed under every argument error.
 pub const USAGE: &str =
     "usage: cargo sim (--seed N | --seeds A..B | --seeds A..=B) [--sim-secs S] \
-[--canary NAME] [--no-fault-points] [--transactions] [--history-dir D] [--fail-fast] \
-[--keep-history]";
+[--canary NAME] [--no-fault-points] [--transactions] [--sasl] [--history-dir D] \
+[--fail-fast] [--keep-history]";
 
 /// `cargo sim --help`.
 pub const HELP: &str = "\
@@ -43,9 +43,9 @@ OPTIONS:
                       reassignment-completes-early, truncate-to-hw,
                       ack-under-min-isr, throttle-not-released,
                       elr-kept-on-min-isr-change, lso-inclusive,
-                      marker-skips-partition, fenced-epoch-accepted and
+                      marker-skips-partition, fenced-epoch-accepted,
                       txn-offsets-applied-early (the four turn --transactions on
-                      by themselves)
+                      by themselves) and sasl-any-plain-password (turns --sasl on)
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --transactions    also run 1 or 2 transactional producers (by the seed) and
@@ -53,6 +53,13 @@ OPTIONS:
                       uncommitted reads and all-or-nothing transactions, and 1 or 2
                       consume-transform-produce workers reading it, checked for
                       exactly-once (off by default: the seeds' schedules stay as they were)
+    --sasl            every broker's Kafka listener takes SASL (SASL_PLAINTEXT: PLAIN and
+                      SCRAM-SHA-256/512) and every workload connection logs in first: PLAIN,
+                      or SCRAM (drawn) once the workload's SCRAM user is created early in
+                      the run; now and then a connection first tries a wrong password or
+                      an unknown user, or a request without a login, which must be refused.
+                      Checked for no authentication bypass and the right password let in
+                      (off by default: the seeds' schedules stay as they were)
     --history-dir D   where histories are written (default target-sim/sim-failures)
     --fail-fast       stop at the first failing seed
     --keep-history    also write the histories of passing seeds
@@ -85,6 +92,14 @@ OUTPUT, one line per seed:
              corrupt record a consumer was served. A point crash counts here too (its
              kill and restart)
     points   named fault points that fired (each crash point, slow fsync, … once)
+  With --sasl the line goes on with the logins:
+    logins   logins with the right password let in (every connection makes one)
+    scram    of those, through SCRAM (the others PLAIN)
+    wrong    attempts with a wrong password, an unknown user or no login at all: each must
+             be refused (the checker fails the run on one let in)
+    refused  SCRAM logins with the right password refused by a broker that had not applied
+             the SCRAM user yet (restarted, behind, cut off); judged only where the broker
+             must know it (see the README)
   A failing seed also prints the violations, the history file and the command that replays it.
   The last lines summarise: a table of every named fault point (in how many seeds it fired,
   how often in all, how often it was reached; NEVER FIRED marks a point that did not fire in
@@ -117,6 +132,8 @@ pub struct SimArgs {
     pub no_fault_points: bool,
     /// `--transactions`: transactional producers and read_committed readers run.
     pub transactions: bool,
+    /// `--sasl`: the listeners take SASL and every workload connection logs in.
+    pub sasl: bool,
 }
 
 impl Default for SimArgs {
@@ -130,6 +147,7 @@ impl Default for SimArgs {
             keep_history: false,
             no_fault_points: false,
             transactions: false,
+            sasl: false,
         }
     }
 }
@@ -160,6 +178,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--keep-history" => parsed.keep_history = true,
             "--no-fault-points" => parsed.no_fault_points = true,
             "--transactions" => parsed.transactions = true,
+            "--sasl" => parsed.sasl = true,
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown flag '{other}'")),
         }
@@ -250,7 +269,7 @@ mod tests {
     fn flags_values_and_errors() {
         let args = run(
             "--seeds 3..=5 --sim-secs 10 --canary ack-before-fsync --history-dir h \
-                        --fail-fast --keep-history --no-fault-points --transactions",
+                        --fail-fast --keep-history --no-fault-points --transactions --sasl",
         )
         .unwrap();
         assert_eq!(
@@ -264,6 +283,7 @@ mod tests {
                 keep_history: true,
                 no_fault_points: true,
                 transactions: true,
+                sasl: true,
             }
         );
         assert_eq!(parse(["--help".to_string()]), Ok(Command::Help));
@@ -281,7 +301,8 @@ mod tests {
             assert!(HELP.contains(text), "{text}");
         }
         for field in [
-            "acked", "unknown", "failed", "polled", "faults", "points", "trace",
+            "acked", "unknown", "failed", "polled", "faults", "points", "trace", "logins", "scram",
+            "wrong", "refused",
         ] {
             assert!(HELP.contains(&format!("\n    {field} ")), "{field}");
         }

@@ -72,6 +72,7 @@ mod cli {
                 canary,
                 fault_points: !parsed.no_fault_points,
                 transactions: parsed.transactions,
+                sasl: parsed.sasl,
             },
             history_dir: parsed.history_dir,
             fail_fast: parsed.fail_fast,
@@ -89,6 +90,9 @@ mod cli {
         }
         if options.transactions {
             command.push_str(" --transactions");
+        }
+        if options.sasl {
+            command.push_str(" --sasl");
         }
         command
     }

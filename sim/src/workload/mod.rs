@@ -22,6 +22,7 @@
 //!   `min-isr-lowered`), and [`configs`], the IncrementalAlterConfigs both send;
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
 //! * [`route`] — a partition's leader from Metadata, where its reads and writes go;
+//! * [`sasl`] — the SCRAM user of a run with SASL, created early through PLAIN;
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
 
 use std::net::SocketAddr;
@@ -49,6 +50,7 @@ pub mod quorum;
 pub mod reassign;
 pub mod replicas;
 pub mod route;
+pub mod sasl;
 pub mod strays;
 pub mod throttle;
 pub mod txn;

@@ -87,10 +87,34 @@ pub fn parse_server_final(bytes: &[u8]) -> Result<ServerFinal, ScramError> {
     Ok(parsed)
 }
 
+/// A password salted for one salt and iteration count, `Hi(password, salt, i)`: what a login
+/// computes from the password, thousands of HMACs. RFC 5802 (§5.1) lets a client keep it for
+/// later logins to the same server, which answers with the same salt and count for as long as
+/// the credential stays.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SaltedPassword {
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub salted: Vec<u8>,
+}
+
+impl std::fmt::Debug for SaltedPassword {
+    /// Never prints the salted password (it logs in as well as the password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaltedPassword")
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where the client is in the exchange.
 enum State {
-    /// The first message is sent; the password waits for the server's salt.
-    AwaitingServerFirst { password: Vec<u8> },
+    /// The first message is sent; the password waits for the server's salt. `kept`: a salted
+    /// password from an earlier login, used if the server names its salt and count.
+    AwaitingServerFirst {
+        password: Vec<u8>,
+        kept: Option<SaltedPassword>,
+    },
     /// The proof is sent; the server must answer with this ServerSignature.
     AwaitingServerFinal { server_signature: Vec<u8> },
     /// A message out of order or refused: the exchange is over.
@@ -144,9 +168,20 @@ impl ScramClient {
             client_first_bare,
             state: State::AwaitingServerFirst {
                 password: password.as_bytes().to_vec(),
+                kept: None,
             },
         };
         (client, client_first)
+    }
+
+    /// Hands the login a salted password kept from an earlier one: if the server's first
+    /// message names its salt and iteration count, the proof is computed from it instead of
+    /// salting the password again (another salt or count, and the password is salted as
+    /// usual). Before the server's first message only.
+    pub fn keep_salted(&mut self, salted: SaltedPassword) {
+        if let State::AwaitingServerFirst { kept, .. } = &mut self.state {
+            *kept = Some(salted);
+        }
     }
 
     /// Answers the server's first message with the client-final message (`c=biws,r=…,p=…`).
@@ -155,7 +190,7 @@ impl ScramClient {
     /// password's protection, more than 16384 would make a hostile server cost us minutes
     /// (a Kafka broker stores neither).
     pub fn server_first(&mut self, bytes: &[u8]) -> Result<Vec<u8>, ScramError> {
-        let State::AwaitingServerFirst { password } =
+        let State::AwaitingServerFirst { password, kept } =
             std::mem::replace(&mut self.state, State::Failed)
         else {
             return Err(ScramError::Malformed("server-first message out of order"));
@@ -175,7 +210,14 @@ impl ScramClient {
             return Err(ScramError::Malformed("iteration count above 16384"));
         }
         let m = self.mechanism;
-        let salted = m.salted_password(&password, &server_first.salt, server_first.iterations);
+        let salted = match kept {
+            Some(kept)
+                if kept.salt == server_first.salt && kept.iterations == server_first.iterations =>
+            {
+                kept.salted
+            }
+            _ => m.salted_password(&password, &server_first.salt, server_first.iterations),
+        };
         let client_key = m.hmac(&salted, b"Client Key");
         let credential = ScramCredential::from_salted_password(
             m,

@@ -24,7 +24,7 @@ pub mod error;
 pub mod messages;
 pub mod server;
 
-pub use client::ScramClient;
+pub use client::{SaltedPassword, ScramClient};
 pub use credential::{ScramCredential, ScramMechanism};
 pub use error::ScramError;
 pub use server::{parse_client_first, ClientFirst, ScramServer, ScramSuccess};

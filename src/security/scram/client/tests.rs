@@ -163,3 +163,35 @@ fn debug_output_hides_the_password() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_kept_salted_password_is_used_only_for_its_salt_and_count() {
+    let server_first = b"r=cnonceS,s=c2FsdHk=,i=4096";
+    let final_of = |kept: Option<SaltedPassword>| {
+        let mut c = client();
+        if let Some(kept) = kept {
+            c.keep_salted(kept);
+        }
+        c.server_first(server_first).unwrap()
+    };
+    let salted = ScramMechanism::Sha256.salted_password(b"pencil", b"salty", 4096);
+    let kept = |salt: &[u8], iterations: u32, salted: Vec<u8>| SaltedPassword {
+        salt: salt.to_vec(),
+        iterations,
+        salted,
+    };
+    let computed = final_of(None);
+    // The right value kept: the same proof, without salting again.
+    assert_eq!(
+        final_of(Some(kept(b"salty", 4096, salted.clone()))),
+        computed
+    );
+    // Another value for this salt and count is used as it is (here: a proof of nothing).
+    assert_ne!(final_of(Some(kept(b"salty", 4096, vec![9; 32]))), computed);
+    // Kept for another salt or count: the password is salted as usual.
+    assert_eq!(final_of(Some(kept(b"other", 4096, vec![9; 32]))), computed);
+    assert_eq!(final_of(Some(kept(b"salty", 8192, vec![9; 32]))), computed);
+    // Its Debug hides the value.
+    let shown = format!("{:?}", kept(b"salty", 4096, vec![0xab; 4]));
+    assert!(!shown.contains("171"), "{shown}");
+}
