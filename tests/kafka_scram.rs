@@ -202,7 +202,8 @@ fn rill_configs_sets_describes_and_deletes_credentials_that_survive_a_restart() 
     );
     assert_eq!(code, Some(1));
     assert!(
-        stderr.contains("Iterations 20000 is more than the maximum 16384 allowed for SCRAM-SHA-256"),
+        stderr
+            .contains("Iterations 20000 is more than the maximum 16384 allowed for SCRAM-SHA-256"),
         "{stderr}"
     );
     let (code, _, stderr) = configs(
