@@ -124,21 +124,20 @@ impl<E: Entry> IndexFile<E> {
 }
 
 impl IndexFile<OffsetEntry> {
-    /// Position of the last indexed batch starting at or before `relative_offset`; 0 (the
-    /// segment start) when no entry is that early.
-    pub(crate) fn lookup(&self, relative_offset: u32) -> u32 {
-        lookup_position(&self.entries, relative_offset)
+    /// The entries of batches starting at or before `relative_offset`, in order: a scan for
+    /// it starts at the last one's position (0, the segment start, without any).
+    pub(crate) fn entries_at_or_before(&self, relative_offset: u32) -> &[OffsetEntry] {
+        entries_at_or_before(&self.entries, relative_offset)
     }
 }
 
-/// See [`IndexFile::lookup`]; separate so it is testable on plain slices.
-pub(crate) fn lookup_position(entries: &[OffsetEntry], relative_offset: u32) -> u32 {
+/// See [`IndexFile::entries_at_or_before`]; separate so it is testable on plain slices.
+pub(crate) fn entries_at_or_before(
+    entries: &[OffsetEntry],
+    relative_offset: u32,
+) -> &[OffsetEntry] {
     let after = entries.partition_point(|e| e.relative_offset <= relative_offset);
-    if after == 0 {
-        0
-    } else {
-        entries[after - 1].position
-    }
+    &entries[..after]
 }
 
 /// Sanity check of a loaded offset index (Kafka's `sanityCheck`, stricter): offsets and
@@ -170,6 +169,9 @@ mod tests {
 
     #[test]
     fn lookup_edges() {
+        let lookup_position = |entries: &[OffsetEntry], relative_offset: u32| {
+            (entries_at_or_before(entries, relative_offset).last()).map_or(0, |e| e.position)
+        };
         assert_eq!(
             lookup_position(&[], 5),
             0,

@@ -8,7 +8,8 @@
 //!    below the log-start checkpoint (a crash during retention).
 //! 2. With a valid clean-shutdown marker every segment is trusted; otherwise a segment is
 //!    trusted when it ends at or below the recovery point. A trusted segment's indexes are
-//!    loaded and sanity-checked; if they are damaged it is recovered like the others.
+//!    loaded and sanity-checked; if they are damaged it is recovered like the others. (An
+//!    entry before the last is checked by the reads that go through it: `Segment::scan_start`.)
 //! 3. Recovering a segment validates every batch (header rules, CRC, dense offsets from the
 //!    segment base); the file is cut at the first bad batch, the indexes are rebuilt, and
 //!    every later segment is deleted (offsets must stay dense).

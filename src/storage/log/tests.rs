@@ -1518,6 +1518,34 @@ fn a_sealed_index_whose_last_entry_misses_its_batch_is_rebuilt() {
     }
 }
 
+/// An entry before the last one pointing into its batch passes the open's sanity check (the
+/// entries stay sorted and in range, the last one is right): reads through it scan from an
+/// earlier entry instead of failing as corrupt. Found by the simulator (seed 31 with
+/// `--sasl`): a bit flip at rest in a sealed segment's index, and a group member whose fetch
+/// at the offset its commits were reset to answered KAFKA_STORAGE_ERROR for good.
+#[test]
+fn an_earlier_index_entry_that_misses_its_batch_is_read_around() {
+    let mem = MemStorage::new();
+    let (config, before) = indexed_log_after_a_crash(&mem);
+    // Segment 0's first entry (the batch at offset 1) now points one byte into its batch.
+    let path = Path::new(DIR).join(seg_name(0, ".index"));
+    let mut damaged = mem.read_file(&path).unwrap();
+    let position = u32::from_be_bytes(damaged[4..8].try_into().unwrap());
+    damaged[4..8].copy_from_slice(&(position + 1).to_be_bytes());
+    overwrite(&mem, &path, &damaged);
+
+    let log = open(&mem, config);
+    assert_eq!(
+        mem.read_file(&path).unwrap(),
+        damaged,
+        "not seen at the open"
+    );
+    for offset in 0..25 {
+        assert_eq!(log.read(offset, 1).unwrap().first_offset, offset);
+    }
+    assert_eq!(read_all(&log), before);
+}
+
 #[test]
 fn the_max_timestamp_ignores_segments_below_the_log_start() {
     let mem = MemStorage::new();
