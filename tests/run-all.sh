@@ -40,6 +40,8 @@ step "seeded chaos simulation: 64 seeds x 30 simulated seconds (cargo sim)"
 RILL_SIM_PROFILE=dev timeout 1200 cargo sim --seeds 1..=64 --sim-secs 30
 step "seeded chaos simulation with transactions: 16 seeds x 30 simulated seconds (cargo sim --transactions)"
 RILL_SIM_PROFILE=dev timeout 600 cargo sim --seeds 1..=16 --sim-secs 30 --transactions
+step "seeded chaos simulation with SASL: 16 seeds x 30 simulated seconds (cargo sim --sasl)"
+RILL_SIM_PROFILE=dev timeout 600 cargo sim --seeds 1..=16 --sim-secs 30 --sasl
 # On CI nothing later needs the simulation build (several GiB): free the disk for the fuzz build.
 # A developer's machine keeps it (rebuilding it costs minutes).
 if [ -n "${CI:-}" ]; then rm -rf target-sim/debug; fi

@@ -10,7 +10,11 @@
 //! * now and then a connection first tries a wrong password or an unknown user (which the
 //!   broker must refuse), sends a Metadata request without logging in (which the broker must
 //!   not answer), or leaves a login half done (the client gone mid-exchange), then logs in
-//!   properly.
+//!   properly; and every run tries the administrator's wrong password and each SCRAM's wrong
+//!   password once (`workload::sasl`), whatever its connections draw.
+//!
+//! The client keeps the SCRAM user's salted password (`ScramClient::keep_salted`), so its
+//! right logins skip PBKDF2's 4096 HMACs; wrong ones salt theirs as any client would.
 //!
 //! Every attempt is an `Event::Login` in the history; `checker::sasl` judges them. A failed
 //! login fails the connect: its callers already retry connections, and draw a mechanism
