@@ -41,7 +41,26 @@ work=$(mktemp -d)
 # shellcheck source=rill_cluster.sh
 . "$repo/tests/upstream/rill_cluster.sh"
 # Keeps the tests' exit status; waits for Rill to exit so its data can be removed.
-trap 'status=$?; stop_rill; rm -rf "$work"; exit $status' EXIT
+# A failure shows the end of Rill's logs (dev-cluster's and each node's); RILL_KEEP_LOG=PREFIX
+# keeps them whole (PREFIX.<dir>.log).
+on_exit() {
+    local status=$1
+    stop_rill
+    if [ "$status" != 0 ]; then
+        local log
+        for log in "$work/data.log" "$work"/data/node-*/server.log; do
+            [ -f "$log" ] || continue
+            echo "--- the end of $log ---" >&2
+            tail -n 100 "$log" >&2
+            if [ -n "${RILL_KEEP_LOG:-}" ]; then
+                cp "$log" "$RILL_KEEP_LOG.$(basename "$(dirname "$log")").log"
+            fi
+        done
+    fi
+    rm -rf "$work"
+    exit "$status"
+}
+trap 'on_exit $?' EXIT
 
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet --disable-pip-version-check pytest pytest-mock pytest-timeout py \
