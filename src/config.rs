@@ -21,6 +21,7 @@ use crate::txn::settings::TxnSettings;
 
 mod gateway;
 pub mod listeners;
+pub mod pem;
 pub mod properties;
 pub mod quorum;
 pub mod security;

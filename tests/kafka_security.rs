@@ -204,6 +204,20 @@ fn plain_logins_check_the_listeners_jaas_users() {
         );
         assert!(closed(&mut stream), "{user}");
     }
+    // Not PLAIN's three parts: Kafka's generic text (its PlainSaslServer's parse error is
+    // never passed on), then the connection closes.
+    let mut stream = connect(s.sasl);
+    assert_eq!(handshake(&mut stream, "PLAIN").error_code, 0);
+    let answer = authenticate(&mut stream, b"alice alice-secret".to_vec());
+    assert_eq!(answer.error_code, SASL_AUTHENTICATION_FAILED);
+    assert_eq!(
+        answer.error_message.as_deref(),
+        Some(
+            "Authentication failed during authentication due to invalid credentials with SASL \
+             mechanism PLAIN"
+        )
+    );
+    assert!(closed(&mut stream));
 }
 
 #[test]

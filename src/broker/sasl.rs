@@ -30,6 +30,7 @@ use crate::security::principal::KafkaPrincipal;
 use crate::security::sasl::{SaslMechanism, SaslServerConfig};
 use crate::security::scram::server::{parse_client_first, ScramServer};
 use crate::security::scram::{ScramCredential, ScramMechanism};
+use crate::types::log_sampling::PowersOfTwo;
 use crate::types::ErrorCode;
 
 /// One connection's authentication, from the handshake to a principal.
@@ -160,10 +161,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         if failed {
             // At info for the powers of two of their count only: a guesser must not flood the
             // log.
-            static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let failed = FAILED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            static FAILED: PowersOfTwo = PowersOfTwo::new();
+            let (failed, loud) = FAILED.count();
             let (client, listener) = (request.client, &request.context.listener);
-            if failed.is_power_of_two() {
+            if loud {
                 tracing::info!(%client, %listener, failed, "failed authentication");
             } else {
                 tracing::debug!(%client, %listener, "failed authentication");
@@ -189,7 +190,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                         session.state = State::Done(KafkaPrincipal::user(&auth.username));
                         authenticate_response(ErrorCode::NONE, None, Vec::new())
                     }
-                    _ => failed(plain::FAILED_MESSAGE.to_string()),
+                    Ok(_) => failed(plain::FAILED_MESSAGE.to_string()),
+                    // A message that is not PLAIN's three parts gets Kafka's generic text.
+                    Err(e) => failed(e.client_message()),
                 }
             }
             State::Start(SaslMechanism::Scram(mechanism)) => {

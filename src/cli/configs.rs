@@ -20,7 +20,7 @@ use super::args::{Args, Spec};
 use super::client::connection::Connection;
 use super::client::ClientError;
 use super::{client_config, connect, CliError, CliResult, COMMAND_CONFIG};
-use crate::security::scram::ScramMechanism;
+use crate::security::scram::{salt, ScramMechanism};
 use crate::types::ErrorCode;
 
 pub const USAGE: &str = "\
@@ -306,36 +306,12 @@ fn split_outside_brackets(text: &str, separator: char) -> Vec<String> {
 }
 
 /// A salt as Kafka's admin client draws one (`UserScramCredentialUpsertion`'s
-/// `generateRandomSalt`: `new BigInteger(130, new SecureRandom()).toString(Character.MAX_RADIX)`,
-/// as UTF-8): a 130-bit random number written in base 36, at most 26 bytes.
+/// `generateRandomSalt`: a random 130-bit number in base 36, as UTF-8).
 fn kafka_salt() -> Vec<u8> {
     use rand::RngCore;
-    let mut bits = [0u8; 17];
-    rand::rngs::OsRng.fill_bytes(&mut bits);
-    bits[0] &= 0b11; // 130 bits: 2 in the first byte, then 16 bytes
-    base36(&bits).into_bytes()
-}
-
-/// A big-endian unsigned number in base 36, lower case, without leading zeros (Java's
-/// `BigInteger.toString(36)`).
-fn base36(number: &[u8]) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut number = number.to_vec();
-    let mut digits = Vec::new();
-    while number.iter().any(|&byte| byte != 0) {
-        let mut remainder = 0u32;
-        for byte in number.iter_mut() {
-            let current = remainder * 256 + u32::from(*byte);
-            *byte = (current / 36) as u8;
-            remainder = current % 36;
-        }
-        digits.push(DIGITS[remainder as usize]);
-    }
-    if digits.is_empty() {
-        digits.push(b'0');
-    }
-    digits.reverse();
-    String::from_utf8(digits).expect("ASCII digits")
+    let mut seed = [0u8; salt::KAFKA_SALT_SEED_BYTES];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    salt::kafka_salt(&seed)
 }
 
 /// Sends one alteration and fails on its user's refusal.
@@ -465,15 +441,7 @@ mod tests {
     }
 
     #[test]
-    fn salts_are_130_bit_numbers_in_base_36() {
-        assert_eq!(base36(&[0, 0]), "0");
-        assert_eq!(base36(&[35]), "z");
-        assert_eq!(base36(&[1, 0]), "74"); // 256 = 7 * 36 + 4
-        assert_eq!(base36(&u64::MAX.to_be_bytes()), "3w5e11264sgsf");
-        // 2^130 - 1, the largest salt: 26 digits.
-        let mut max = [0xff; 17];
-        max[0] = 0b11;
-        assert_eq!(base36(&max).len(), 26);
+    fn salts_are_drawn_afresh() {
         let (a, b) = (kafka_salt(), kafka_salt());
         assert_ne!(a, b);
         assert!(a.len() <= 26 && a.iter().all(|c| c.is_ascii_alphanumeric()));

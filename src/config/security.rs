@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::listeners::{Listener, SecurityProtocol};
+use super::pem::pem_blocks;
 use crate::security::jaas::JaasConfig;
 use crate::security::sasl::{SaslMechanism, SaslServerConfig};
 
@@ -107,6 +108,32 @@ pub enum ClientAuth {
 pub enum TlsVersion {
     Tls12,
     Tls13,
+}
+
+impl TlsVersion {
+    /// `ssl.enabled.protocols`' list (Kafka's names), in order, without repeats; at least
+    /// one. TLSv1 and TLSv1.1, which Kafka still accepts, are refused: rustls has neither.
+    pub fn parse_list(list: &str) -> Result<Vec<TlsVersion>, String> {
+        let mut versions = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let version = match name {
+                "TLSv1.2" => TlsVersion::Tls12,
+                "TLSv1.3" => TlsVersion::Tls13,
+                _ => {
+                    return Err(format!(
+                        "'{name}' is not a TLS version Rill serves (TLSv1.2, TLSv1.3)"
+                    ))
+                }
+            };
+            if !versions.contains(&version) {
+                versions.push(version);
+            }
+        }
+        if versions.is_empty() {
+            return Err("no TLS version is enabled".into());
+        }
+        Ok(versions)
+    }
 }
 
 /// One TLS listener's settings, with its PEM files read.
@@ -487,46 +514,11 @@ fn is_listener_setting(setting: &str) -> bool {
 }
 
 fn tls_versions(key: &str, text: &str) -> Result<Vec<TlsVersion>, KeyProblem> {
-    let mut versions = Vec::new();
-    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let version = match name {
-            "TLSv1.2" => TlsVersion::Tls12,
-            "TLSv1.3" => TlsVersion::Tls13,
-            _ => {
-                return Err((
-                    key.into(),
-                    format!("'{name}' is not a TLS version Rill serves (TLSv1.2, TLSv1.3)"),
-                ))
-            }
-        };
-        if !versions.contains(&version) {
-            versions.push(version);
-        }
-    }
-    if versions.is_empty() {
-        return Err((key.into(), "no TLS version is enabled".into()));
-    }
-    Ok(versions)
+    TlsVersion::parse_list(text).map_err(|problem| (key.into(), problem))
 }
 
 fn read_pem(key: &str, path: &str) -> Result<String, KeyProblem> {
     std::fs::read_to_string(path).map_err(|e| (key.to_string(), format!("cannot read {path}: {e}")))
-}
-
-/// The PEM blocks of `text`: each block's label and its whole text (BEGIN to END lines).
-fn pem_blocks(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        let start = rest.find("-----BEGIN ")?;
-        let after = &rest[start + "-----BEGIN ".len()..];
-        let label_end = after.find("-----")?;
-        let label = &after[..label_end];
-        let end_marker = format!("-----END {label}-----");
-        let end = rest[start..].find(&end_marker)? + start + end_marker.len();
-        let block = &rest[start..end];
-        rest = &rest[end..];
-        Some((label, block))
-    })
 }
 
 #[cfg(test)]

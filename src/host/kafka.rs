@@ -35,6 +35,7 @@ use crate::limits::{FETCHES_IN_FLIGHT_PER_CONNECTION, INFLIGHT_PER_CONNECTION_MA
 use crate::protocol::frame::{peek_header, split_frame, SIZE_BYTES};
 use crate::security::principal::KafkaPrincipal;
 use crate::security::sasl::SaslServerConfig;
+use crate::types::log_sampling::PowersOfTwo;
 
 /// Kafka's API key of Fetch.
 const FETCH_API_KEY: i16 = 1;
@@ -131,7 +132,7 @@ pub async fn serve(
     admission: Arc<Admission>,
     mut life: Lifecycle,
 ) {
-    let mut refused: u64 = 0;
+    let refusals = PowersOfTwo::new();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -146,8 +147,8 @@ pub async fn serve(
                         // Closed at once (dropping the socket), so the descriptor is back
                         // before the next accept. Logged at powers of two: a flood of
                         // refusals must not become a flood of log lines.
-                        refused += 1;
-                        if refused.is_power_of_two() {
+                        let (refused, loud) = refusals.count();
+                        if loud {
                             match why {
                                 Refused::MaxConnections => tracing::warn!(
                                     %client,
@@ -254,9 +255,9 @@ async fn handshake(
 /// at info, so a client retrying with the wrong certificate cannot flood the log.
 #[cfg(not(madsim))]
 fn handshake_failed(client: SocketAddr, why: &str) {
-    static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let failed = FAILED.fetch_add(1, Ordering::Relaxed) + 1;
-    if failed.is_power_of_two() {
+    static FAILED: PowersOfTwo = PowersOfTwo::new();
+    let (failed, loud) = FAILED.count();
+    if loud {
         tracing::info!(%client, error = %why, failed, "TLS handshake failed; closing the connection");
     } else {
         tracing::debug!(%client, error = %why, "TLS handshake failed; closing the connection");

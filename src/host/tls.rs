@@ -70,7 +70,15 @@ mod real {
             .with_protocol_versions(&versions)
             .map_err(|e| format!("ssl.enabled.protocols: {e}"))?;
         let verifier = match (settings.client_auth, &settings.trusted_pem) {
-            (ClientAuth::None, _) | (_, None) => WebPkiClientVerifier::no_client_auth(),
+            (ClientAuth::None, _) => WebPkiClientVerifier::no_client_auth(),
+            // The config refuses this at start; never quietly serve without client auth.
+            (_, None) => {
+                return Err(
+                    "ssl.client.auth asks for certificates but there is no truststore \
+                            to check them against"
+                        .into(),
+                )
+            }
             (auth, Some(trusted)) => {
                 let mut roots = RootCertStore::empty();
                 for cert in CertificateDer::pem_slice_iter(trusted.as_bytes()) {
@@ -194,6 +202,17 @@ mod real {
                     versions: vec![TlsVersion::Tls12, TlsVersion::Tls13],
                 };
                 assert!(acceptor(&settings).is_ok(), "{client_auth:?}");
+                // Without a truststore, asking for certificates is refused, not dropped.
+                let untrusting = TlsSettings {
+                    trusted_pem: None,
+                    ..settings
+                };
+                let refused = acceptor(&untrusting).map(|_| ());
+                assert_eq!(
+                    refused.is_err(),
+                    client_auth != ClientAuth::None,
+                    "{client_auth:?}"
+                );
             }
         }
 

@@ -5,6 +5,7 @@
 
 pub mod error_code;
 pub mod ids;
+pub mod log_sampling;
 pub mod placement;
 pub mod topic_name;
 

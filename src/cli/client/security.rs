@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::config::listeners::SecurityProtocol;
+use crate::config::pem::has_block;
 use crate::config::security::TlsVersion;
 use crate::security::jaas::JaasConfig;
 use crate::security::sasl::SaslMechanism;
@@ -281,7 +282,9 @@ fn tls_settings<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<TlsClientS
     }
     let versions = match get("ssl.enabled.protocols") {
         None => vec![TlsVersion::Tls12, TlsVersion::Tls13],
-        Some(list) => tls_versions(list)?,
+        Some(list) => {
+            TlsVersion::parse_list(list).map_err(|why| problem("ssl.enabled.protocols", why))?
+        }
     };
     let (trusted_pem, trusted_from) = truststore(get)?;
     Ok(TlsClientSettings {
@@ -291,25 +294,6 @@ fn tls_settings<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<TlsClientS
         verify_host,
         versions,
     })
-}
-
-fn tls_versions(list: &str) -> Result<Vec<TlsVersion>, String> {
-    let key = "ssl.enabled.protocols";
-    let mut versions = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let version = match name {
-            "TLSv1.2" => TlsVersion::Tls12,
-            "TLSv1.3" => TlsVersion::Tls13,
-            _ => return Err(problem(key, format!("'{name}' is not TLSv1.2 or TLSv1.3"))),
-        };
-        if !versions.contains(&version) {
-            versions.push(version);
-        }
-    }
-    if versions.is_empty() {
-        return Err(problem(key, "no TLS version is enabled"));
-    }
-    Ok(versions)
 }
 
 /// The CAs to trust: the truststore's PEM and where it came from.
@@ -418,14 +402,6 @@ fn read_pem(key: &str, path: &str) -> Result<String, String> {
                 "{path} is not a PEM file (a JKS or PKCS12 store?): Rill's tools read PEM only"
             ),
         )
-    })
-}
-
-/// Whether `text` has a PEM block (`-----BEGIN LABEL-----`) whose label passes `wanted`.
-fn has_block(text: &str, wanted: impl Fn(&str) -> bool) -> bool {
-    text.match_indices("-----BEGIN ").any(|(at, begin)| {
-        let rest = &text[at + begin.len()..];
-        rest.find("-----").is_some_and(|end| wanted(&rest[..end]))
     })
 }
 

@@ -5,6 +5,7 @@
 //!   password.
 //! * [`messages`] — the grammar the four messages share: attributes, escaped user names,
 //!   nonces, base64, extensions.
+//! * [`salt`] — salts shaped as Kafka's tools draw them.
 //! * [`server`] — the broker's side, with a decoy credential for unknown users.
 //! * [`client`] — the client's side, for Rill's command-line client and the simulator.
 //! * [`error`] — the two ways an exchange fails: a malformed message, or a failed login.
@@ -22,6 +23,7 @@ pub mod client;
 pub mod credential;
 pub mod error;
 pub mod messages;
+pub mod salt;
 pub mod server;
 
 pub use client::{SaltedPassword, ScramClient};

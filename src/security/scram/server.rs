@@ -10,6 +10,7 @@
 use subtle::{Choice, ConstantTimeEq};
 
 use super::messages::{self, attribute, decode_saslname, is_nonce};
+use super::salt::kafka_salt;
 use super::{ScramCredential, ScramError, ScramMechanism};
 
 /// The client's first message, parsed (`gs2-header client-first-message-bare`).
@@ -277,39 +278,11 @@ pub fn decoy_credential(
         mechanism.hmac(decoy_key, label.as_bytes())
     };
     ScramCredential {
-        salt: kafka_shaped_salt(&derive("salt")),
+        salt: kafka_salt(&derive("salt")),
         stored_key: derive("stored key"),
         server_key: derive("server key"),
         iterations: ScramMechanism::ITERATIONS_MIN,
     }
-}
-
-/// Bytes of the seed a Kafka-shaped salt is made from: 17 bytes hold the 130 bits.
-const KAFKA_SALT_SEED_BYTES: usize = 17;
-
-/// A salt as Kafka's `ScramFormatter.secureRandomBytes` makes them (kafka-configs,
-/// kafka-storage and the Admin client's AlterUserScramCredentials all use it): a 130-bit
-/// number written in base 36, lower case, as ASCII: 1 to 26 characters, nearly always 25 or
-/// 26. Here the number is the seed's first 130 bits, so a decoy's salt looks like a real one.
-fn kafka_shaped_salt(seed: &[u8]) -> Vec<u8> {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut number = seed[..KAFKA_SALT_SEED_BYTES].to_vec();
-    number[0] &= 0b11; // 136 bits, the top 6 cleared: 130.
-    let mut digits = Vec::new();
-    while number.iter().any(|&b| b != 0) {
-        let mut remainder = 0u32;
-        for byte in number.iter_mut() {
-            let value = (remainder << 8) | u32::from(*byte);
-            *byte = (value / 36) as u8;
-            remainder = value % 36;
-        }
-        digits.push(DIGITS[remainder as usize]);
-    }
-    if digits.is_empty() {
-        digits.push(b'0');
-    }
-    digits.reverse();
-    digits
 }
 
 #[cfg(test)]

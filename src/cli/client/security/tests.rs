@@ -219,14 +219,6 @@ fn an_encrypted_or_missing_client_key_is_explained() {
 }
 
 #[test]
-fn pem_blocks_are_found_by_label() {
-    let text = "junk\n-----BEGIN EC PRIVATE KEY-----\nx\n-----END EC PRIVATE KEY-----\n";
-    assert!(has_block(text, |l| l.ends_with("PRIVATE KEY")));
-    assert!(!has_block(text, |l| l == "CERTIFICATE"));
-    assert!(!has_block("-----BEGIN CERT", |_| true));
-}
-
-#[test]
 fn every_key_is_a_security_key() {
     assert!(KEYS.iter().all(|k| is_security_key(k)));
     assert!(!is_security_key("acks") && !is_security_key("ssl.cipher.suites"));

@@ -197,15 +197,6 @@ fn decoys_are_stable_per_user_and_mechanism_and_key() {
 
 #[test]
 fn decoy_salts_are_shaped_like_kafkas() {
-    assert_eq!(
-        kafka_shaped_salt(&[0xff; 32]),
-        b"1omfro7zwmumr3umxudzyj6scf"
-    );
-    assert_eq!(kafka_shaped_salt(&[0; 32]), b"0");
-    let mut seed = [0u8; 32];
-    seed[0] = 0xfd; // only the low 2 bits of the first byte count: 1
-    seed[16] = 0x2a;
-    assert_eq!(kafka_shaped_salt(&seed), b"f5lxx1zz5pnorynqglhzmsp4a");
     for user in ["a", "b", "c", "d"] {
         let salt = decoy_credential(ScramMechanism::Sha512, DECOY_KEY, user).salt;
         assert!((20..=26).contains(&salt.len()), "{salt:?}");
