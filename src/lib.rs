@@ -52,7 +52,8 @@
 //!   ApiVersions, and the bounds walk every request passes before the `kafka-protocol` crate
 //!   decodes it (each request's layout in [`protocol::layouts`]).
 //! * [`security`] — Kafka's security model as pure logic: principals, SASL mechanisms (SCRAM's
-//!   credentials and exchange); no I/O, nonces handed in.
+//!   credentials and exchange), ACLs and StandardAuthorizer's decision ([`security::acl`]); no
+//!   I/O, nonces handed in.
 //! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode), from
 //!   the plain [`broker::settings::GatewaySettings`] the host builds from its config.
 //! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`,

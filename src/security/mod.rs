@@ -1,5 +1,5 @@
-//! Kafka's security model as pure logic (issue 16): who a connection is, and how SASL proves
-//! it.
+//! Kafka's security model as pure logic (issue 16): who a connection is, how SASL proves it,
+//! and what ACLs let it do.
 //!
 //! * [`principal`] — `KafkaPrincipal`: `User:alice`, what ACLs and quotas name.
 //! * [`scram`] — SCRAM-SHA-256/512 (RFC 5802/7677): the credentials Kafka stores, the
@@ -9,6 +9,9 @@
 //! * [`fuzz_support`] — the `sasl` fuzz target's body: every parser on untrusted bytes.
 //! * [`jaas`] — Kafka's `sasl.jaas.config` values: where PLAIN's users and a client's own
 //!   name and password are written.
+//! * [`acl`] — Kafka's ACLs (bindings, filters, their wire codes) and StandardAuthorizer's
+//!   decision: `super.users`, DENY over ALLOW, literal, wildcard and prefixed patterns,
+//!   implied operations, `allow.everyone.if.no.acl.found`.
 //!
 //! Bytes in, bytes out: no I/O, no clock, no randomness of its own (a nonce or the decoy key
 //! is handed in by the caller, from the host's seeded RNG under the simulator), so the same
@@ -17,6 +20,7 @@
 //! error, never a panic. Failed logins fail alike: one error and one text for an unknown user
 //! and a wrong password, so the answers do not tell which user names exist.
 
+pub mod acl;
 pub mod fuzz_support;
 pub mod jaas;
 pub mod plain;
