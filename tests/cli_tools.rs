@@ -824,6 +824,9 @@ fn consumer_groups_reset_offsets_and_a_real_member_resumes_there() {
         args.extend_from_slice(extra);
         rill(&args, "")
     };
+    // No group yet (and no `__consumer_offsets`): --list prints nothing and succeeds, as
+    // kafka-consumer-groups does.
+    assert_eq!(ok(cg(&["--list"])), "");
     // A group that does not exist yet: Kafka's note on stderr, no table, exit 0.
     let out = cg(&["--describe", "--group", group]);
     assert_eq!(

@@ -363,6 +363,12 @@ impl GroupsActor {
     }
 
     fn on_request(&mut self, ctx: GCtx, id: RequestId, request: GroupsRequest) {
+        // ListGroups lists the shards this node holds, which needs no partition count: a
+        // cluster without `__consumer_offsets` yet has no groups, and Kafka lists none
+        // (kafka-consumer-groups --list prints nothing) rather than refuse.
+        if let GroupsRequest::List(args) = &request {
+            return ctx.reply(id, NodeMsg::GroupsReply(self.list(args)));
+        }
         let Some(count) = self.partition_count else {
             self.count_partitions(ctx);
             let reply = refused(&request, ErrorCode::COORDINATOR_NOT_AVAILABLE);
@@ -372,7 +378,6 @@ impl GroupsActor {
         let read = match &request {
             GroupsRequest::OffsetFetch(args) => Some(self.fetch_offsets(args, count)),
             GroupsRequest::Describe(args) => Some(self.describe(&args.groups, count)),
-            GroupsRequest::List(args) => Some(self.list(args)),
             GroupsRequest::ConsumerDescribe(args) => {
                 Some(self.describe_consumer(&args.groups, count))
             }

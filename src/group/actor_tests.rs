@@ -511,6 +511,38 @@ fn the_retention_timer_only_wakes_and_expires_offsets_once_due() {
     );
 }
 
+/// Before `__consumer_offsets` exists (or its partition count is known) there are no groups
+/// here: ListGroups answers an empty list, as Kafka does, and asks nothing of the topics.
+#[test]
+fn list_groups_before_the_offsets_topic_exists_is_empty() {
+    let mut h = Harness {
+        actor: GroupsActor::new(GroupSettings::default()),
+        outbox: Outbox::default(),
+        rng: SmallRng::seed_from_u64(3),
+        now: Now {
+            unix_ms: 1_700_000_000_000,
+            mono_ms: 0,
+        },
+        next_request: 0,
+    };
+    assert!(h.step(Input::Start).is_empty());
+    let filter = ListGroupsArgs {
+        states: Vec::new(),
+        types: Vec::new(),
+    };
+    let (id, effects) = h.request(GroupsRequest::List(filter));
+    assert_eq!(effects.len(), 1, "the answer only: {effects:?}");
+    match reply_to(effects, id) {
+        GroupsReply::Listed(listed) => {
+            assert_eq!(
+                (listed.error_code, listed.groups.len()),
+                (ErrorCode::NONE, 0)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// ListGroups is a read the actor answers at once from every shard it holds. While a shard
 /// still loads, the whole answer is COORDINATOR_LOAD_IN_PROGRESS: a partial list would hide
 /// that shard's groups.
