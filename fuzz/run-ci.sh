@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
-# Runs the CI fuzz targets, each for a bounded time, as CI does: `bash fuzz/run-ci.sh [SECONDS]`.
-# `kafka_request` runs SECONDS (default 60, or RILL_FUZZ_SECONDS); `sasl` runs a third of that
-# (at least 10 s). Installs cargo-fuzz when missing. Any allocation of 64 MiB or more fails a run
-# (inputs are at most 64 KiB, so anything decoded within its bounds never needs that much), as
-# does a panic. Prints each target's executions, and their sum.
+# Runs every fuzz target, each for a bounded time, as CI does: `bash fuzz/run-ci.sh [SECONDS]`.
+# `kafka_request` runs SECONDS (default 60, or RILL_FUZZ_SECONDS); `sasl` and `record_batch` a
+# third of that, the others (`config`, `log_open`, `raft_load`, `metadata_entry`,
+# `txn_formats`) a sixth (each at least 10 s). The nightly run is the same with a larger budget:
+# `bash fuzz/run-ci.sh 3600` (an hour for kafka_request, 20 min or 10 min for the others).
+# Installs cargo-fuzz when missing. Any allocation of 64 MiB or more fails a run (inputs are at
+# most 64 KiB, so anything decoded within its bounds never needs that much), as does a panic.
+# Each target starts from the checked-in seeds (`seeds/<target>/`) plus what earlier runs found
+# here (`corpus/<target>/`, not committed). Prints each target's executions, and their sum.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-${RILL_FUZZ_SECONDS:-60}}"
-sasl_seconds=$(( seconds / 3 > 10 ? seconds / 3 : 10 ))
+share() { local s=$(( seconds / $1 )); echo $(( s > 10 ? s : 10 )); }
 command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
 # A stable toolchain accepts cargo-fuzz's nightly flags with RUSTC_BOOTSTRAP (see README.md).
-RUSTC_BOOTSTRAP=1 cargo fuzz build kafka_request
-RUSTC_BOOTSTRAP=1 cargo fuzz build sasl
+# One build of the library, every target linked against it.
+RUSTC_BOOTSTRAP=1 cargo fuzz build
 total=0
 run() {
   local target=$1 secs=$2 max_len=$3
-  mkdir -p "corpus/$target" "artifacts/$target"
+  mkdir -p "corpus/$target" "artifacts/$target" "seeds/$target"
   local log
   log=$(mktemp)
   set +e
-  "./target/x86_64-unknown-linux-gnu/release/$target" "corpus/$target" \
+  "./target/x86_64-unknown-linux-gnu/release/$target" "corpus/$target" "seeds/$target" \
     -max_total_time="$secs" -malloc_limit_mb=64 -rss_limit_mb=2048 -max_len="$max_len" \
     -artifact_prefix="artifacts/$target/" -print_final_stats=1 >"$log" 2>&1
   local code=$?
@@ -36,5 +40,11 @@ run() {
   fi
 }
 run kafka_request "$seconds" 65536
-run sasl "$sasl_seconds" 4096
+run sasl "$(share 3)" 4096
+run record_batch "$(share 3)" 65536
+run config "$(share 6)" 4096
+run log_open "$(share 6)" 16384
+run raft_load "$(share 6)" 16384
+run metadata_entry "$(share 6)" 16384
+run txn_formats "$(share 6)" 4096
 echo "fuzz executions in all: $total"

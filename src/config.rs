@@ -19,6 +19,7 @@ use crate::storage::log::{
 };
 use crate::txn::settings::TxnSettings;
 
+pub mod fuzz_support;
 mod gateway;
 pub mod listeners;
 pub mod pem;

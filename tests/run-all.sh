@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: both builds (normal and the madsim simulation), formatting,
 # the I/O-boundary lint, the real-client suite (tests/clients), the fuzz crate's build and a
-# bounded run of the request-path fuzz target. This
+# bounded run of every fuzz target. This
 # is the command the README gives and .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,7 +68,7 @@ if [ -f fuzz/Cargo.toml ]; then
   # mutation sample (a scratch copy with its own target) do not use it. Free the disk.
   if [ -n "${CI:-}" ]; then rm -rf target/debug; fi
 
-  step "fuzz the Kafka request path for ${RILL_FUZZ_SECONDS:-60} s (kafka_request) and SASL's parsers for a third of that (sasl), malloc limit 64 MiB"
+  step "fuzz every target: the Kafka request path for ${RILL_FUZZ_SECONDS:-60} s (kafka_request), SASL and record batches for a third of that, configs and the on-disk formats for a sixth; malloc limit 64 MiB"
   bash fuzz/run-ci.sh "${RILL_FUZZ_SECONDS:-60}"
   if [ -n "${CI:-}" ]; then rm -rf fuzz/target; fi
 fi

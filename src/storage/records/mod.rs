@@ -28,6 +28,7 @@
 //! `record_errors`). The storage layer knows nothing of the wire's codes.
 
 mod codecs;
+pub mod fuzz_support;
 #[cfg(test)]
 mod tests;
 mod walk;
