@@ -93,6 +93,17 @@ fn front_api_key(buf: &[u8]) -> Option<i16> {
     Some(i16::from_be_bytes([key[0], key[1]]))
 }
 
+/// A connection's read buffer as it starts, and as it starts again after a large frame.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// The size a frame at the front of `buf` declares, once its size prefix is in, if it is
+/// within `frame_bytes_max` (a larger or negative one is `split_frame`'s to refuse).
+fn front_frame_bytes(buf: &[u8], frame_bytes_max: usize) -> Option<usize> {
+    let prefix: [u8; SIZE_BYTES] = buf.get(..SIZE_BYTES)?.try_into().ok()?;
+    let declared = usize::try_from(i32::from_be_bytes(prefix)).ok()?;
+    (declared <= frame_bytes_max).then_some(declared)
+}
+
 /// A read buffer that grew for a large frame is given back once that frame is handed over
 /// (keeping only what follows it), so an idle connection does not keep 100 MiB it once needed.
 const READ_BUFFER_KEPT_BYTES: usize = 2 * crate::limits::REQUEST_BYTES_UNPOOLED_MAX;
@@ -316,7 +327,7 @@ async fn connection<S>(
         owed.clone(),
         idle,
     ));
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut last_activity = Instant::now();
     // When the first bytes of the frame still arriving came in, and its pool memory.
     let mut frame_started: Option<Instant> = None;
@@ -344,6 +355,44 @@ async fn connection<S>(
                 Some(_) => request_bytes_max.min(peer.security.unauthenticated_frame_bytes_max),
                 None => request_bytes_max,
             };
+            // A large frame takes its room in queued.max.request.bytes as soon as its size is
+            // known, whether its bytes are still coming or already here (several pipelined
+            // frames can arrive in one read): every large frame read and not yet handled is
+            // in the pool, so a flood of them waits instead of filling memory. Taken after the
+            // frame's in-flight slot, so a connection with its answers owed takes none.
+            if frame_memory.is_none() && reserved.is_some() {
+                if let Some(declared) = front_frame_bytes(&buf, frame_bytes_max) {
+                    let started = *frame_started.get_or_insert_with(Instant::now);
+                    let left = frame_complete.saturating_sub(started.elapsed());
+                    let admitted = tokio::select! {
+                        biased;
+                        _ = life.stop.changed() => break 'read,
+                        admitted = admission.frame_memory(declared, left) => admitted,
+                    };
+                    match admitted {
+                        Ok(Some(permit)) => {
+                            // The pool holds room for the whole frame: allocate it once,
+                            // instead of doubling the buffer and copying what came so far
+                            // at every step (a 77 MB frame copied ~128 MB more on the
+                            // connection's worker, which other clients' requests waited
+                            // for). Never done for a frame the pool did not admit, so a
+                            // size prefix alone still allocates nothing.
+                            buf.reserve((declared + SIZE_BYTES).saturating_sub(buf.len()));
+                            frame_memory = Some(permit);
+                        }
+                        Ok(None) => {}
+                        Err(_) => {
+                            tracing::warn!(
+                                %client,
+                                frame_bytes = declared,
+                                "closing kafka connection: no room in queued.max.request.bytes \
+                                 before the frame's deadline"
+                            );
+                            break 'read;
+                        }
+                    }
+                }
+            }
             let frame = match split_frame(&mut buf, frame_bytes_max) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -355,8 +404,14 @@ async fn connection<S>(
             // Held until the request is handed over; the next frame starts afresh.
             let memory = frame_memory.take();
             frame_started = None;
-            if buf.capacity() > READ_BUFFER_KEPT_BYTES {
-                let mut smaller = BytesMut::with_capacity(READ_BUFFER_KEPT_BYTES.max(buf.len()));
+            // What follows a large frame moves to a fresh small buffer. Checking the rest's
+            // capacity is not enough: a frame allocated whole leaves the rest none, and once
+            // the frame is dropped the next read's `reserve` takes the whole allocation back
+            // (BytesMut reclaims a buffer it owns alone), outside the pool, for good: 50
+            // connections pipelining 94 MB produces held 4.7 GB (bench/hostile.py
+            // produce-flood-big).
+            if frame.len() > READ_BUFFER_KEPT_BYTES || buf.capacity() > READ_BUFFER_KEPT_BYTES {
+                let mut smaller = BytesMut::with_capacity(READ_BUFFER_BYTES.max(buf.len()));
                 smaller.extend_from_slice(&buf);
                 buf = smaller;
             }
@@ -418,33 +473,7 @@ async fn connection<S>(
             last_activity = Instant::now();
         }
         if !buf.is_empty() {
-            let started = *frame_started.get_or_insert_with(Instant::now);
-            if frame_memory.is_none() && reserved.is_some() {
-                // split_frame checked the size against socket.request.max.bytes already.
-                let declared = i32::from_be_bytes(buf[..SIZE_BYTES].try_into().expect("4 bytes"));
-                let left = frame_complete.saturating_sub(started.elapsed());
-                match admission.frame_memory(declared.max(0) as usize, left).await {
-                    Ok(Some(permit)) => {
-                        // The pool holds room for the whole frame: allocate it once, instead
-                        // of doubling the buffer and copying what came so far at every step
-                        // (a 77 MB frame copied ~128 MB more on the connection's worker, which
-                        // other clients' requests waited for). Never done for a frame the
-                        // pool did not admit, so a size prefix alone still allocates nothing.
-                        buf.reserve((declared as usize + SIZE_BYTES).saturating_sub(buf.len()));
-                        frame_memory = Some(permit);
-                    }
-                    Ok(None) => {}
-                    Err(_) => {
-                        tracing::warn!(
-                            %client,
-                            frame_bytes = declared,
-                            "closing kafka connection: no room in queued.max.request.bytes \
-                             before the frame's deadline"
-                        );
-                        break;
-                    }
-                }
-            }
+            frame_started.get_or_insert_with(Instant::now);
         }
         let deadline = match frame_started {
             Some(started) => started + frame_complete,
