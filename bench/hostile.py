@@ -31,13 +31,32 @@ Attacks:
                  most inflating the decompression budget allows, few fields, 2 connections
   parked-dup     40 parked Fetches (min_bytes 2^31-1, 30 s wait), each listing the bystander's
                  partition 20,000 times: every bystander append re-read them
+  idle-1000      (issue 16) 1,000 idle TCP connections opened before the bystander starts and
+                 held for the run; at the end one ApiVersions round trip on every one of them
+                 counts those the broker really admitted. Reports the idle broker's RSS, the
+                 RSS with the connections open (never spoken / after one ApiVersions each) and
+                 the cost per connection in KiB
+  produce-flood  (issue 16) 50 connections (5 processes x 10; --flood-connections N) each pipelining Produce v3 acks=1
+                 requests of one uncompressed 1 MiB batch (message.max.bytes is 1,048,588) to
+                 one of 10 partitions of a topic of its own, up to 8 unanswered per connection
+                 (--flood-inflight N),
+                 answers read by a second thread
+  produce-flood-big  (issue 16) the same, each request carrying 90 such batches, one per
+                 partition of a 90-partition topic (a ~94 MB frame, under socket.request.max.bytes
+                 100 MiB): the frames queued.max.request.bytes has to bound
+
+Every attack also reports the server's RSS sampled every 100 ms (VmRSS: the largest sample, the
+largest anonymous part (RssAnon), and the RSS 2 s after the attack stopped), next to VmHWM.
+--json FILE appends each row, with every figure, as one JSON line.
 """
 
 import argparse
 import gzip
 import io
+import json
 import multiprocessing
 import os
+import resource
 import shutil
 import socket
 import struct
@@ -162,6 +181,26 @@ class Server:
         except OSError:
             return -1
 
+    def status_kib(self):
+        """VmRSS, VmHWM, RssAnon, RssFile of the server in KiB ({} once it is gone)."""
+        out = {}
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    key = line.split(":", 1)[0]
+                    if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+                        out[key] = int(line.split()[1])
+        except OSError:
+            pass
+        return out
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
     def alive(self):
         return self.proc.poll() is None
 
@@ -269,12 +308,204 @@ def parked(addr, stop, stats):
         c.close()
 
 
+class RssSampler(threading.Thread):
+    """Samples the server's /proc status every `period_s`: the largest VmRSS and RssAnon seen."""
+
+    def __init__(self, server, period_s=0.1):
+        super().__init__(daemon=True)
+        self.server = server
+        self.period_s = period_s
+        self.halt = threading.Event()
+        self.max_rss_kib = 0
+        self.max_anon_kib = 0
+        self.samples = 0
+        self.series = []  # (seconds since start, VmRSS MB), every 5th sample (0.5 s apart)
+
+    def run(self):
+        started = time.monotonic()
+        while not self.halt.is_set():
+            st = self.server.status_kib()
+            if st:
+                self.samples += 1
+                self.max_rss_kib = max(self.max_rss_kib, st.get("VmRSS", 0))
+                self.max_anon_kib = max(self.max_anon_kib, st.get("RssAnon", 0))
+                if self.samples % 5 == 1:
+                    self.series.append((round(time.monotonic() - started, 1), st.get("VmRSS", 0) // 1024))
+            self.halt.wait(self.period_s)
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+
+
+FLOOD_BATCH_BYTES = 1 << 20  # the whole batch, 12 bytes under message.max.bytes (1,048,588)
+
+
+def max_size_batch(total=FLOOD_BATCH_BYTES):
+    """An uncompressed v2 batch (correct CRC-32C) of one record, `total` bytes in all."""
+    n = total - 72
+    while True:
+        batch = kwire.record_batch([(None, b"f" * n)])
+        if len(batch) == total:
+            return batch
+        n += total - len(batch)
+
+
+def produce_parts_body(topic, batch, partitions, acks=1):
+    """Produce v3 body: one topic, `batch` once for each of `partitions`."""
+    body = S(None) + struct.pack(">hii", acks, 30000, 1) + S(topic) + struct.pack(">i", len(partitions))
+    return body + b"".join(struct.pack(">ii", p, len(batch)) + batch for p in partitions)
+
+
+def produce_errors(answer):
+    """Partitions answered with an error in a Produce v3 answer (after its size prefix):
+    (count, first error code)."""
+    pos = 4  # correlation id
+    failed, first = 0, 0
+    (topics,) = struct.unpack_from(">i", answer, pos)
+    pos += 4
+    for _ in range(topics):
+        (name_len,) = struct.unpack_from(">h", answer, pos)
+        pos += 2 + name_len
+        (parts,) = struct.unpack_from(">i", answer, pos)
+        pos += 4
+        for _ in range(parts):
+            (error,) = struct.unpack_from(">h", answer, pos + 4)
+            pos += 22  # partition, error, base_offset, log_append_time
+            if error:
+                failed += 1
+                first = first or error
+    return failed, first
+
+
+def flood_connection(addr, frame, inflight, stop, socks, lock, stats):
+    """One flooding connection: a sender writing `frame` back to back while fewer than
+    `inflight` answers are owed, a reader thread counting the answers. A connection the broker
+    closes is counted refused and opened again."""
+    while not stop.is_set():
+        try:
+            sock = socket.create_connection(addr, timeout=120)
+        except OSError as e:
+            with lock:
+                stats["connect_failed"] += 1
+                stats["last_refusal"] = str(e)[:80]
+            stop.wait(0.1)
+            continue
+        with lock:
+            socks.add(sock)
+        owed = threading.Semaphore(inflight)
+        dead = threading.Event()
+
+        def reader():
+            buf = bytearray(1 << 16)
+            try:
+                while True:
+                    size = read_answer(sock, buf)
+                    failed, first = produce_errors(bytes(buf[:size]))
+                    owed.release()
+                    with lock:
+                        stats["requests"] += 1
+                        if failed:
+                            stats["errored"] += 1
+                            stats["error_code"] = first
+            except (OSError, ConnectionError, struct.error) as e:
+                if not stop.is_set():
+                    with lock:
+                        stats["refused"] += 1
+                        stats["last_refusal"] = str(e)[:80]
+            finally:
+                dead.set()
+                owed.release()  # unblock the sender
+
+        r = threading.Thread(target=reader, daemon=True)
+        r.start()
+        try:
+            while not stop.is_set() and not dead.is_set():
+                if not owed.acquire(timeout=0.2):
+                    continue
+                if dead.is_set() or stop.is_set():
+                    break
+                sock.sendall(frame)
+                with lock:
+                    stats["sent"] += 1
+        except OSError:
+            pass  # the reader counts the closure
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        r.join(timeout=30)
+        with lock:
+            socks.discard(sock)
+        sock.close()
+
+
+def flooder(addr, stop, frames, first, conns, inflight, results):
+    """`conns` flooding connections in one process (connection i sends frames[i % len])."""
+    stats = {"requests": 0, "sent": 0, "errored": 0, "refused": 0, "connect_failed": 0}
+    socks, lock, halt = set(), threading.Lock(), threading.Event()
+    threads = [
+        threading.Thread(
+            target=flood_connection,
+            args=(addr, frames[(first + i) % len(frames)], inflight, halt, socks, lock, stats),
+            daemon=True,
+        )
+        for i in range(conns)
+    ]
+    for t in threads:
+        t.start()
+    stop.wait()
+    halt.set()
+    with lock:
+        for sock in socks:  # a sender blocked in sendall on a broker not reading
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+    for t in threads:
+        t.join(timeout=60)
+    results.put(stats)
+
+
+def api_versions_all(conns, timeout_s=30):
+    """One ApiVersions v0 round trip on every connection (all sent first): how many answered."""
+    header = struct.pack(">hhi", kwire.API_KEYS["ApiVersions"], 0, 7) + S("kwire")
+    frame = struct.pack(">i", len(header)) + header
+    sent = []
+    for c in conns:
+        try:
+            c.settimeout(timeout_s)
+            c.sendall(frame)
+            sent.append(c)
+        except OSError:
+            pass
+    answered = 0
+    buf = bytearray(1 << 12)
+    for c in sent:
+        try:
+            size = read_answer(c, buf)
+            (corr, error) = struct.unpack_from(">ih", buf)
+            if corr == 7 and error == 0 and size > 6:
+                answered += 1
+        except (OSError, ConnectionError, struct.error):
+            pass
+    return answered
+
+
+def raise_nofile(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
-def run(binary, attack, seconds, rate=0):
+def run(binary, attack, seconds, rate=0, flood_connections=50, flood_inflight=8):
     server = Server(binary)
     addr = server.addr
     try:
@@ -283,6 +514,9 @@ def run(binary, attack, seconds, rate=0):
             segment_bytes = create_small_segment_topic(c, "victim") if attack == "roll-storm" else None
             if segment_bytes is None:
                 create_topic(c, "victim")
+            flood_partitions = {"produce-flood": 10, "produce-flood-big": 90}.get(attack)
+            if flood_partitions:
+                assert create_topic(c, "flood", partitions=flood_partitions) == 0
             if attack == "fetch-dup":  # 50 MB in the victim partition
                 big = kwire.record_batch([(None, b"v" * 1_000_000)])
                 for _ in range(50):
@@ -312,13 +546,49 @@ def run(binary, attack, seconds, rate=0):
         procs = []
         proc_stop = multiprocessing.Event()
         proc_results = multiprocessing.Queue()
-        if attack not in ("none", "parked-dup"):
+        extra = {}
+        idle_conns = []
+        time.sleep(0.5)
+        extra["rss_before_mb"] = round(server.status_kib().get("VmRSS", 0) / 1024, 1)
+        if flood_partitions:
+            batch = max_size_batch()
+            if attack == "produce-flood":  # one 1 MiB batch a request, partitions taken in turn
+                bodies = [produce_parts_body("flood", batch, [p]) for p in range(flood_partitions)]
+            else:  # every partition's batch in each request
+                bodies = [produce_parts_body("flood", batch, range(flood_partitions))]
+            header = struct.pack(">hhi", kwire.API_KEYS["Produce"], 3, 1) + S("kwire")
+            frames = [struct.pack(">i", len(header) + len(b)) + header + b for b in bodies]
+            del bodies
+            extra["request_bytes"] = len(frames[0])
+            # forked after the frames are built: the children share them
+            per_proc = max(1, flood_connections // 5)
+            procs = [
+                multiprocessing.Process(
+                    target=flooder, args=(addr, proc_stop, frames, per_proc * i, per_proc, flood_inflight, proc_results)
+                )
+                for i in range(min(5, flood_connections))
+            ]
+            extra["flood_connections"] = per_proc * len(procs)
+            extra["flood_inflight"] = flood_inflight
+        elif attack == "idle-1000":
+            for _ in range(1000):
+                try:
+                    idle_conns.append(socket.create_connection(addr, timeout=10))
+                except OSError as e:
+                    extra["connect_error"] = str(e)[:80]
+                    break
+            time.sleep(1.0)  # let the broker accept them all
+            extra["connections_opened"] = len(idle_conns)
+            extra["rss_idle_open_mb"] = round(server.status_kib().get("VmRSS", 0) / 1024, 1)
+        elif attack not in ("none", "parked-dup"):
             procs = [
                 multiprocessing.Process(target=attacker, args=(addr, proc_stop, *args, rate, proc_results))
                 for _ in range(2)
             ]
         elif attack == "parked-dup":
             threads = [threading.Thread(target=parked, args=(addr, stop, stats))]
+        sampler = RssSampler(server)
+        sampler.start()
         for t in threads + procs:
             t.start()
         time.sleep(1.0)  # let the attack get going
@@ -326,6 +596,11 @@ def run(binary, attack, seconds, rate=0):
         b = threading.Thread(target=bystander, args=(addr, stop, samples))
         b.start()
         time.sleep(seconds)
+        if idle_conns:  # still open and idle: how many did the broker really admit?
+            extra["connections_answered"] = api_versions_all(idle_conns)
+            time.sleep(0.5)
+            extra["rss_after_apiversions_mb"] = round(server.status_kib().get("VmRSS", 0) / 1024, 1)
+            extra["alive_with_connections"] = server.alive()
         stop.set()
         proc_stop.set()
         b.join(timeout=150)
@@ -335,11 +610,45 @@ def run(binary, attack, seconds, rate=0):
             got = proc_results.get(timeout=150)
             stats["requests"] += got["requests"]
             stats["refused"] += got["refused"]
-            stats["answer_bytes_max"] = max(stats["answer_bytes_max"], got["answer_bytes_max"])
+            stats["answer_bytes_max"] = max(stats["answer_bytes_max"], got.get("answer_bytes_max", 0))
+            for key in ("sent", "errored", "connect_failed"):
+                if key in got:
+                    extra[key] = extra.get(key, 0) + got[key]
+            for key in ("error_code", "last_refusal"):
+                if key in got:
+                    extra[key] = got[key]
             if "error" in got:
                 stats["error"] = got["error"]
         for p in procs:
             p.join(timeout=150)
+        for c in idle_conns:
+            c.close()
+        time.sleep(2.0)  # what the broker keeps once the attack is over
+        sampler.stop()
+        status = server.status_kib()
+        extra["rss_sampled_max_mb"] = round(sampler.max_rss_kib / 1024, 1)
+        extra["rss_anon_sampled_max_mb"] = round(sampler.max_anon_kib / 1024, 1)
+        extra["rss_after_mb"] = round(status.get("VmRSS", 0) / 1024, 1)
+        extra["rss_samples"] = sampler.samples
+        extra["rss_series_mb"] = sampler.series
+        if idle_conns:
+            answered = extra["connections_answered"]
+            if answered:
+                extra["kib_per_connection_idle"] = round(
+                    (extra["rss_idle_open_mb"] - extra["rss_before_mb"]) * 1024 / answered, 1
+                )
+                extra["kib_per_connection_after_apiversions"] = round(
+                    (extra["rss_after_apiversions_mb"] - extra["rss_before_mb"]) * 1024 / answered, 1
+                )
+        log = server.log_text()
+        for line in log.splitlines():
+            if "file descriptor limit" in line:
+                for word in line.split():
+                    if word.startswith(("max_connections=", "queued_max_request_bytes=", "soft=")):
+                        extra[word.split("=", 1)[0]] = word.split("=", 1)[1]
+        extra["log_refusals"] = sum(
+            1 for line in log.splitlines() if "closing kafka connection" in line or "max.connections" in line
+        )
         lat = [s for s in samples if isinstance(s, float)]
         errors = [s for s in samples if not isinstance(s, float)]
         row = {
@@ -353,6 +662,7 @@ def run(binary, attack, seconds, rate=0):
             "attack_answer_mb": round(stats["answer_bytes_max"] / 1e6, 1),
             "peak_rss_mb": server.peak_rss_mb(),
             "alive": server.alive(),
+            **extra,
         }
         if segment_bytes is not None:
             row["attack"] += f" (segment.bytes {segment_bytes})"
@@ -371,21 +681,40 @@ def main():
         "--attacks", default="none,fetch-dup,produce-dup,metadata-dup,produce-cap,metadata-cap,parked-dup"
     )
     ap.add_argument("--attack-rate", type=float, default=0, help="requests/s per attacker (0: back to back)")
+    ap.add_argument("--json", help="append each row as a JSON line to this file")
+    ap.add_argument("--flood-connections", type=int, default=50, help="produce-flood*: connections (5 processes)")
+    ap.add_argument("--flood-inflight", type=int, default=8, help="produce-flood*: unanswered requests per connection")
     args = ap.parse_args()
+    # idle-1000's connections, the flooders' and the bystander's (the server inherits the limit
+    # and raises it to the hard one itself; max.connections is half of it less 64)
+    raise_nofile(4096)
     print(f"binary: {args.binary}")
     print(
         "| attack | bystander round trips | p50 ms | p99 ms | max ms | attack requests answered | "
-        "attack requests refused | largest attack answer MB | server peak RSS MB | alive |"
+        "attack requests refused | largest attack answer MB | server peak RSS MB | alive | "
+        "RSS before MB | RSS max (100 ms samples) MB | RSS 2 s after MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for attack in args.attacks.split(","):
-        r = run(args.binary, attack, args.seconds, args.attack_rate)
+        r = run(args.binary, attack, args.seconds, args.attack_rate, args.flood_connections, args.flood_inflight)
+        detail = {
+            k: v
+            for k, v in r.items()
+            if k not in ("attack", "round_trips", "p50_ms", "p99_ms", "max_ms", "attack_requests", "attack_refused",
+                         "attack_answer_mb", "peak_rss_mb", "alive", "rss_before_mb", "rss_sampled_max_mb",
+                         "rss_after_mb", "errors", "rss_series_mb")
+        }
         print(
             f"| {r['attack']} | {r['round_trips']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | "
-            f"{r['attack_requests']} | {r['attack_refused']} | {r['attack_answer_mb']} | {r['peak_rss_mb']} | {r['alive']} |"
-            + (f" {r['errors']}" if "errors" in r else ""),
+            f"{r['attack_requests']} | {r['attack_refused']} | {r['attack_answer_mb']} | {r['peak_rss_mb']} | {r['alive']} | "
+            f"{r['rss_before_mb']} | {r['rss_sampled_max_mb']} | {r['rss_after_mb']} |"
+            + (f" {r['errors']}" if "errors" in r else "")
+            + (f" {detail}" if attack in ("idle-1000", "produce-flood", "produce-flood-big") else ""),
             flush=True,
         )
+        if args.json:
+            with open(args.json, "a") as f:
+                f.write(json.dumps({"binary": args.binary, **r}) + "\n")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,26 @@ grep -qF "$factory_params" "$src/test/integration/conftest.py" \
   || { echo "kafka-python's conftest.py changed: no \"$factory_params\"" >&2; exit 1; }
 sed -i "s/$factory_params/$factory_params 'metadata_max_age_ms': 1000,/" \
   "$src/test/integration/conftest.py"
+# A kafka-python 3.0 race (its coordinator/base.py): coordinator.poll() only calls
+# ensure_active_group() while need_rejoin() is true, and a poll whose timeout expires while a
+# JoinGroup/SyncGroup round is in flight leaves that round's task (_join_task) running for a later
+# poll to pick up. When the rebalance was asked for by a metadata change only (the leader's first
+# assignment had no partitions for the topic), the leader's own assignment step inside that task
+# makes need_rejoin() false; if the poll gave up before the SyncGroup answer, no later poll awaits
+# the task, so its assignment is never installed and heartbeats stay disabled: the consumer polls
+# forever with no partitions (test_heartbeat_thread about once in 200 runs; test_describe_group_exists
+# sees a member never STABLE). Kafka's Java client counts a pending join as needing a rejoin
+# (rejoinNeededOrPending: rejoinNeeded || joinFuture != null), and so does this patch; a finished
+# but unconsumed round is then awaited rather than replaced by a new JoinGroup.
+base_py="$src/kafka/coordinator/base.py"
+need_rejoin='        return self.rejoin_needed'
+grep -qxF "$need_rejoin" "$base_py" \
+  || { echo "kafka-python's coordinator/base.py changed: no '$need_rejoin'" >&2; exit 1; }
+sed -i "s/^$need_rejoin\$/$need_rejoin or self._join_task is not None/" "$base_py"
+join_reuse='            if self._join_task is None or self._join_task.is_done:'
+grep -qxF "$join_reuse" "$base_py" \
+  || { echo "kafka-python's coordinator/base.py changed: no '$join_reuse'" >&2; exit 1; }
+sed -i "s/^$join_reuse\$/            if self._join_task is None:/" "$base_py"
 mkdir "$work/kafka-root"
 
 start_rill "$work/data" group.min.session.timeout.ms=1000 group.initial.rebalance.delay.ms=300
