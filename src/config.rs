@@ -120,7 +120,17 @@ pub struct ServerConfig {
     /// `ssl.*`, `sasl.*` and their `listener.name.*` forms: TLS and SASL of the client
     /// listeners ([`security`]).
     pub security: security::SecurityConfig,
+    /// `authorizer.class.name`: whether ACLs are on (Kafka's
+    /// `org.apache.kafka.metadata.authorizer.StandardAuthorizer`; empty, the default: off).
+    /// With them on, the ACL admin APIs answer and the cluster's admin APIs are checked; off,
+    /// the ACL APIs answer SECURITY_DISABLED, as Kafka's do without an authorizer.
+    pub authorizer_enabled: bool,
+    /// `super.users` and `allow.everyone.if.no.acl.found` (Kafka's defaults: none, false).
+    pub authorizer: crate::security::acl::AuthorizerSettings,
 }
+
+/// Kafka's KRaft authorizer, the one `authorizer.class.name` may name.
+pub const STANDARD_AUTHORIZER: &str = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
 
 /// How `__consumer_offsets` is created (the first time a client looks for a coordinator).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +220,8 @@ impl Default for ServerConfig {
             transaction_partition_verification: true,
             controller: quorum::ControllerConfig::default(),
             security: security::SecurityConfig::default(),
+            authorizer_enabled: false,
+            authorizer: crate::security::acl::AuthorizerSettings::default(),
         }
     }
 }
@@ -535,6 +547,33 @@ impl ServerConfig {
                     key: key.into(),
                     problem,
                 })?
+            }
+            "authorizer.class.name" => {
+                self.authorizer_enabled = match v.text()?.trim() {
+                    "" => false,
+                    STANDARD_AUTHORIZER => true,
+                    other => {
+                        return Err(ConfigError::BadValue {
+                            key: key.into(),
+                            problem: format!(
+                                "'{other}' is not served: Rill's authorizer is Kafka's \
+                                 {STANDARD_AUTHORIZER} (ACLs in the metadata log); leave it \
+                                 empty for none"
+                            ),
+                        })
+                    }
+                }
+            }
+            "super.users" => {
+                self.authorizer.super_users =
+                    crate::security::acl::AuthorizerSettings::parse_super_users(&v.text()?)
+                        .map_err(|problem| ConfigError::BadValue {
+                            key: key.into(),
+                            problem,
+                        })?
+            }
+            "allow.everyone.if.no.acl.found" => {
+                self.authorizer.allow_everyone_if_no_acl_found = v.bool()?
             }
             k if security::is_security_key(k) => {
                 let text = v.text()?;

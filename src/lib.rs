@@ -18,13 +18,14 @@
 //!   ([`controller::metadata`]: records, the applied image and its snapshot, replica
 //!   placement, leader election, the controller's topic administration in
 //!   [`controller::metadata::topic_admin`], users' SCRAM credentials in
-//!   [`controller::metadata::scram`]); the broker's membership: its registration and heartbeats
+//!   [`controller::metadata::scram`], ACLs in [`controller::metadata::acls`]); the broker's membership: its registration and heartbeats
 //!   ([`controller::lifecycle`]) and the leader's clock of who is alive
 //!   ([`controller::liveness`]).
 //! * [`messages`] — what the node's actors say: [`messages::NodeMsg`], the node's wire enum,
 //!   the actor ids, one request and reply enum per role, and one type per request naming its
 //!   actor and reply ([`messages::call`]); [`messages::scram`] is how the gateway reads SCRAM
-//!   credentials (`ScramCredentialRequest`, the lookup a SASL/SCRAM login makes).
+//!   credentials (`ScramCredentialRequest`, the lookup a SASL/SCRAM login makes);
+//!   [`messages::acls`] is how the gateway reads the applied ACLs and asks for changes.
 //! * [`faults`]  — `buggify!` fault points, planted canary bugs, and what the simulator's checker
 //!   observes inside the nodes ([`faults::observe`]); all only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
@@ -57,7 +58,7 @@
 //! * [`broker`]  — per-node Kafka request routing (decode, answer or ask actors, encode), from
 //!   the plain [`broker::settings::GatewaySettings`] the host builds from its config.
 //! * `cli`       — the client tools: `rill topics`, `console-producer`, `console-consumer`, `perf`,
-//!   `consumer-groups`, `transactions`, `configs` (users' SCRAM credentials), the quorum's
+//!   `consumer-groups`, `transactions`, `configs` (users' SCRAM credentials), `acls`, the quorum's
 //!   and reassignments' tools, and `cli::client`, the async Kafka client they are built on
 //!   (host-side I/O code, like `host`), over TLS and SASL as Kafka's client properties say
 //!   (`cli::client_config`).

@@ -445,6 +445,32 @@ pub const SCRAM_USER_BYTES_MAX: usize =
     SCRAM_USER_NAME_BYTES_MAX + 2 * (SCRAM_SALT_BYTES_MAX + 2 * 64 + 4);
 const _: () = assert!(SCRAM_USERS_MAX * SCRAM_USER_BYTES_MAX < (1 << 30) / 8);
 
+/// ACLs the metadata holds (Kafka has no such bound). Every broker keeps every ACL in memory
+/// twice (by id, and indexed for checks) and every metadata snapshot carries them, so the
+/// count must not grow with what any admin client asks: past it a CreateAcls binding that
+/// would add one is refused (POLICY_VIOLATION); deletions still work. Kafka's own guidance
+/// puts real deployments at thousands, prefixed patterns keep them few.
+pub const ACLS_MAX: usize = 100_000;
+
+/// Longest resource name (bytes) an ACL may name: a topic name is at most 249, a group or
+/// transactional id a few tens in practice. Longer is refused as INVALID_REQUEST.
+pub const ACL_RESOURCE_NAME_BYTES_MAX: usize = 512;
+
+/// Longest principal (`Type:name`, bytes) an ACL may name: SCRAM user names are bounded by
+/// [`SCRAM_USER_NAME_BYTES_MAX`], a certificate's subject is a few hundred bytes at most.
+pub const ACL_PRINCIPAL_BYTES_MAX: usize = SCRAM_USER_NAME_BYTES_MAX + 64;
+
+/// Longest host an ACL may name: an address as text (an IPv6 literal is at most 45 bytes) or
+/// `*`; anything longer could never match a client (Kafka compares addresses as text).
+pub const ACL_HOST_BYTES_MAX: usize = 255;
+
+/// The most bytes one ACL takes in the image (its three texts, codes and id): what
+/// [`ACLS_MAX`] ACLs cost each broker at worst (about 190 MB held twice, and once in every
+/// snapshot, under its 1 GiB bound with the SCRAM users beside them).
+pub const ACL_BYTES_MAX: usize =
+    ACL_RESOURCE_NAME_BYTES_MAX + ACL_PRINCIPAL_BYTES_MAX + ACL_HOST_BYTES_MAX + 4 + 16;
+const _: () = assert!(ACLS_MAX * ACL_BYTES_MAX < (1 << 30) / 4);
+
 /// How long a connection whose SASL login failed waits before its refusal is written and it
 /// closes: Kafka's `connection.failed.authentication.delay.ms` default. A password guesser gets
 /// one try per connection and per this long on it, while the broker holds only the waiting

@@ -19,6 +19,7 @@ USAGE:
     rill leader-election --bootstrap-server H:P --election-type preferred|unclean --all-topic-partitions|--topic T --partition P
     rill reassign-partitions --bootstrap-server H:P --reassignment-json-file F --execute|--verify|--cancel   (or --list)
     rill configs --bootstrap-server H:P --alter|--describe --entity-type users [--entity-name U] ...   (SCRAM credentials)
+    rill acls --bootstrap-server H:P --add|--remove|--list [--allow-principal User:U] [--operation Read] [--topic T] ...
     rill dev-cluster [--nodes 3] [--dir ./rill-cluster]   (a local cluster of N server processes)
     rill perf produce|consume|e2e --bootstrap-server H:P --topic T ...
     rill version

@@ -108,6 +108,22 @@ fn client_tools_help_lists_their_flags_and_exits_zero() {
             "--command-config",
         ],
     );
+    assert_help(
+        &["acls", "--help"],
+        &[
+            "--bootstrap-server",
+            "--add",
+            "--remove",
+            "--list",
+            "--allow-principal",
+            "--deny-principal",
+            "--operation",
+            "--topic",
+            "--resource-pattern-type",
+            "--force",
+            "--command-config",
+        ],
+    );
     // Every admin tool takes its client properties file (kafka-leader-election's is
     // --admin.config).
     for tool in ["transactions", "metadata-quorum", "reassign-partitions"] {

@@ -294,3 +294,48 @@ fn a_bad_group_setting_stops_start_up_naming_the_key() {
         "{stderr}"
     );
 }
+
+/// The authorizer's settings under Kafka's names and defaults: `authorizer.class.name` takes
+/// Kafka's StandardAuthorizer or nothing, `super.users` principals split at `;`,
+/// `allow.everyone.if.no.acl.found` false unless set; a gateway sees them only when on.
+#[test]
+fn authorizer_settings_take_kafkas_names_and_refuse_other_authorizers() {
+    use rill::config::ServerConfig;
+
+    let defaults = ServerConfig::load(None, &[]).unwrap();
+    assert!(!defaults.authorizer_enabled);
+    assert!(defaults.gateway_settings("c".into()).authorizer.is_none());
+    let on = ServerConfig::load(
+        None,
+        &[
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+                .to_string(),
+            "super.users=User:admin; User:ops".to_string(),
+            "allow.everyone.if.no.acl.found=true".to_string(),
+        ],
+    )
+    .unwrap();
+    let settings = on.gateway_settings("c".into()).authorizer.unwrap();
+    let supers: Vec<&str> = settings.super_users.iter().map(String::as_str).collect();
+    assert_eq!(supers, ["User:admin", "User:ops"]);
+    assert!(settings.allow_everyone_if_no_acl_found);
+    let off = ServerConfig::load(None, &["authorizer.class.name=".to_string()]).unwrap();
+    assert!(!off.authorizer_enabled);
+    let bad = ServerConfig::load(None, &["super.users=admin".to_string()]).unwrap_err();
+    assert!(bad.to_string().contains("super.users"), "{bad}");
+    // Another authorizer (ZooKeeper's AclAuthorizer, a custom class) stops the start, naming
+    // the key.
+    let (code, stderr) = server_exit(
+        &[
+            "--override",
+            "authorizer.class.name=kafka.security.authorizer.AclAuthorizer",
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("config key 'authorizer.class.name'")
+            && stderr.contains("kafka.security.authorizer.AclAuthorizer"),
+        "{stderr}"
+    );
+}

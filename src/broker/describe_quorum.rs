@@ -76,6 +76,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::Reassignments(_)
             | QuorumReply::BrokerConfigsAltered(_)
             | QuorumReply::ScramCredentialsAltered { .. }
+            | QuorumReply::AclsCreated { .. }
+            | QuorumReply::AclsDeleted { .. }
             | QuorumReply::Registered { .. }
             | QuorumReply::Heartbeat { .. }
             | QuorumReply::StaleBrokerEpoch

@@ -5,6 +5,7 @@
 //! An API is advertised in [`crate::protocol::versions`] only when it is served here; any other
 //! key is answered like Kafka answers an API it does not know — by closing the connection.
 
+mod acls;
 mod admin;
 mod alter_configs;
 mod cluster;
@@ -229,13 +230,31 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             }
             ApiKey::DescribeUserScramCredentials => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.describe_user_scram_credentials(body)
+                    self.describe_user_scram_credentials(body, &request)
                 })
                 .await
             }
             ApiKey::AlterUserScramCredentials => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.alter_user_scram_credentials(body)
+                    self.alter_user_scram_credentials(body, &request)
+                })
+                .await
+            }
+            ApiKey::CreateAcls => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.create_acls(body, &request)
+                })
+                .await
+            }
+            ApiKey::DescribeAcls => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.describe_acls(body, &request)
+                })
+                .await
+            }
+            ApiKey::DeleteAcls => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.delete_acls(body, &request)
                 })
                 .await
             }

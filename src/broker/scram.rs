@@ -17,6 +17,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::acls::CLUSTER_NOT_AUTHORIZED;
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::controller::quorum::LEADER_APPLYING;
@@ -27,6 +29,7 @@ use crate::messages::scram::{
     ScramUpsertion,
 };
 use crate::messages::NodeMsg;
+use crate::security::acl::AclOperation;
 use crate::types::{ErrorCode, Refusal};
 
 /// Kafka's words (`ScramImage`), followed by the user's name.
@@ -39,7 +42,17 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn describe_user_scram_credentials(
         &self,
         request: DescribeUserScramCredentialsRequest,
+        frame: &KafkaRequest,
     ) -> Result<DescribeUserScramCredentialsResponse, GatewayError> {
+        // Kafka: DESCRIBE on the CLUSTER, else the whole request is refused.
+        if !self
+            .authorize_cluster(frame, AclOperation::Describe)
+            .await?
+        {
+            return Ok(DescribeUserScramCredentialsResponse::default()
+                .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.wire())
+                .with_error_message(Some(StrBytes::from_static_str(CLUSTER_NOT_AUTHORIZED))));
+        }
         // Null or empty: every user (Kafka's rule).
         let named = (request.users)
             .filter(|users| !users.is_empty())
@@ -58,7 +71,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn alter_user_scram_credentials(
         &self,
         request: AlterUserScramCredentialsRequest,
+        frame: &KafkaRequest,
     ) -> Result<AlterUserScramCredentialsResponse, GatewayError> {
+        // Kafka: ALTER on the CLUSTER, else every user named is refused.
+        let allowed = self.authorize_cluster(frame, AclOperation::Alter).await?;
         let deletions: Vec<ScramDeletion> = (request.deletions.into_iter())
             .map(|d| ScramDeletion {
                 name: d.name.to_string(),
@@ -84,6 +100,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         .into_iter()
         .map(|(user, _)| user)
         .collect();
+        if !allowed {
+            let refusal = Refusal::new(
+                ErrorCode::CLUSTER_AUTHORIZATION_FAILED,
+                CLUSTER_NOT_AUTHORIZED,
+            );
+            let results = (users.into_iter())
+                .map(|user| (user, Err(refusal.clone())))
+                .collect();
+            return Ok(altered(results));
+        }
         let args = AlterScramCredentialsArgs {
             deletions,
             upsertions,

@@ -43,6 +43,11 @@ pub struct GatewaySettings {
     pub broker_configs: Vec<ConfigEntry>,
     /// `log.dirs` as an absolute path: the log directory DescribeLogDirs names.
     pub log_dir: String,
+    /// `authorizer.class.name` set: the ACL admin APIs answer, and the admin APIs Kafka
+    /// checks on the CLUSTER resource are checked, with these `super.users` and
+    /// `allow.everyone.if.no.acl.found`. `None`: no authorizer (the ACL APIs answer
+    /// SECURITY_DISABLED; nothing is checked).
+    pub authorizer: Option<crate::security::acl::AuthorizerSettings>,
 }
 
 impl GatewaySettings {

@@ -39,6 +39,7 @@ pub(super) fn settings() -> GatewaySettings {
         log_builtin: LogConfig::default(),
         broker_configs: Vec::new(),
         log_dir: "/var/lib/rill".to_owned(),
+        authorizer: None,
     }
 }
 

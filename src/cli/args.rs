@@ -19,6 +19,8 @@ pub struct Spec {
 pub struct Args {
     switches: BTreeSet<String>,
     values: BTreeMap<String, String>,
+    /// Every value each value flag was given, in order (kafka-acls repeats `--operation`).
+    all_values: BTreeMap<String, Vec<String>>,
     properties: BTreeMap<String, Vec<(String, String)>>,
 }
 
@@ -47,6 +49,7 @@ impl Args {
                         v.clone()
                     }
                 };
+                (parsed.all_values.entry(flag.to_string()).or_default()).push(value.clone());
                 parsed.values.insert(flag.to_string(), value);
             } else if spec.properties.contains(&flag) {
                 let mut pairs = Vec::new();
@@ -94,6 +97,12 @@ impl Args {
 
     pub fn value(&self, flag: &str) -> Option<&str> {
         self.values.get(flag).map(String::as_str)
+    }
+
+    /// Every value given to a value flag, in order (empty when it was not given): for the
+    /// flags a tool takes more than once.
+    pub fn values(&self, flag: &str) -> &[String] {
+        self.all_values.get(flag).map_or(&[], Vec::as_slice)
     }
 
     /// A value that must be present.

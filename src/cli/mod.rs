@@ -1,12 +1,13 @@
 //! The client tools of the `rill` binary — `topics`, `console-producer`, `console-consumer`,
 //! `consumer-groups`, `transactions`, `metadata-quorum`, `leader-election`,
-//! `reassign-partitions`, `configs` (users' SCRAM credentials), `perf` —
+//! `reassign-partitions`, `configs` (users' SCRAM credentials), `acls`, `perf` —
 //! built on [`client`] — and `dev-cluster`, which starts a local cluster of `rill server`
 //! processes. Each tool parses its flags, runs on a tokio runtime and
 //! maps failures to exit codes: 2 for usage errors, 1 for failures (broker errors print their
 //! Kafka name).
 #![allow(clippy::disallowed_methods)] // host-side tools: clocks, signals, tasks
 
+pub mod acls;
 pub mod args;
 pub mod client;
 pub mod client_config;
@@ -82,6 +83,7 @@ pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
             block_on(reassign_partitions::run(args)),
         ),
         "configs" => (configs::USAGE, block_on(configs::run(args))),
+        "acls" => (acls::USAGE, block_on(acls::run(args))),
         "dev-cluster" => (dev_cluster::USAGE, dev_cluster::run(args)),
         _ => return None,
     };
@@ -114,6 +116,7 @@ fn usage(tool: &str) -> Option<&'static str> {
         "leader-election" => leader_election::USAGE,
         "reassign-partitions" => reassign_partitions::USAGE,
         "configs" => configs::USAGE,
+        "acls" => acls::USAGE,
         "dev-cluster" => dev_cluster::USAGE,
         _ => return None,
     })

@@ -71,6 +71,7 @@ impl ServerConfig {
                 .unwrap_or_else(|_| self.log_dir.clone())
                 .display()
                 .to_string(),
+            authorizer: (self.authorizer_enabled).then(|| self.authorizer.clone()),
         }
     }
 }

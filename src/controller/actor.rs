@@ -134,6 +134,11 @@ impl Actor<NodeMsg> for TopicsActor {
                         ctx.reply(id, NodeMsg::TopicsReply(reply));
                         return;
                     }
+                    TopicsRequest::Acls => {
+                        let reply = TopicsReply::Acls(topics.applied.acls.clone());
+                        ctx.reply(id, NodeMsg::TopicsReply(reply));
+                        return;
+                    }
                     TopicsRequest::DescribeScram(asked) => {
                         let described =
                             describe_scram(&topics.applied.scram_credentials, asked.users);

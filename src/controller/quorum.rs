@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use super::liveness::BrokerLiveness;
 use super::metadata::{
-    alter_partition, broker_config, election, eligible, reassign, records, scram, topic_admin,
-    MetadataImage, MetadataRecord, TopicDefaults,
+    acls, alter_partition, broker_config, election, eligible, reassign, records, scram,
+    topic_admin, MetadataImage, MetadataRecord, TopicDefaults,
 };
 use super::raft::core::RaftConfig;
 use super::raft::log_file::ENTRY_BYTES_MAX;
@@ -360,6 +360,7 @@ impl QuorumActor {
                     && fed.brokers == now.brokers
                     && fed.broker_configs == now.broker_configs
                     && fed.scram_credentials == now.scram_credentials
+                    && fed.acls == now.acls
             });
             if !same {
                 let to = Addr {
@@ -911,6 +912,22 @@ impl QuorumActor {
                 }
                 self.propose_for(ctx, id, &records, Settle::Scram(results));
             }
+            LeaderRequest::CreateAcls { bindings } => {
+                let (records, results) = acls::create_acls(self.projected(), &bindings, ctx.rng);
+                if records.is_empty() {
+                    let reply = QuorumReply::AclsCreated { index: 0, results };
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                self.propose_for(ctx, id, &records, Settle::AclsCreated(results));
+            }
+            LeaderRequest::DeleteAcls { filters } => {
+                let (records, results) = acls::delete_acls(self.projected(), &filters);
+                if records.is_empty() {
+                    let reply = QuorumReply::AclsDeleted { index: 0, results };
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                self.propose_for(ctx, id, &records, Settle::AclsDeleted(results));
+            }
             LeaderRequest::AlterPartition {
                 node_id,
                 broker_epoch,
@@ -1093,7 +1110,9 @@ impl QuorumActor {
                     match msg {
                         NodeMsg::QuorumReply(
                             reply @ (QuorumReply::TopicsChanged { index, .. }
-                            | QuorumReply::ScramCredentialsAltered { index, .. }),
+                            | QuorumReply::ScramCredentialsAltered { index, .. }
+                            | QuorumReply::AclsCreated { index, .. }
+                            | QuorumReply::AclsDeleted { index, .. }),
                         ) if index > self.image.applied_index() => {
                             if self.held.len() == HELD_MAX {
                                 let (_, oldest, reply) = self.held.remove(0);
@@ -1269,6 +1288,10 @@ enum Settle {
     BrokerConfigs(Vec<Result<(), Refusal>>),
     /// An AlterUserScramCredentials' results as planned, likewise.
     Scram(Vec<(String, Result<(), Refusal>)>),
+    /// A CreateAcls' outcomes as planned.
+    AclsCreated(crate::messages::acls::AclCreations),
+    /// A DeleteAcls' outcomes as planned.
+    AclsDeleted(crate::messages::acls::AclDeletions),
 }
 
 /// Which topic administration a [`Settle::Topics`] answers.
@@ -1351,6 +1374,8 @@ impl Settle {
             Settle::Reassigned(outcomes) => QuorumReply::Reassigned(outcomes),
             Settle::BrokerConfigs(outcomes) => QuorumReply::BrokerConfigsAltered(outcomes),
             Settle::Scram(results) => QuorumReply::ScramCredentialsAltered { index, results },
+            Settle::AclsCreated(results) => QuorumReply::AclsCreated { index, results },
+            Settle::AclsDeleted(results) => QuorumReply::AclsDeleted { index, results },
             Settle::Skipped => QuorumReply::Failed(format!(
                 "entry {index} changed nothing: the metadata moved on; ask again"
             )),
@@ -1378,6 +1403,7 @@ pub fn applied_topics(image: &MetadataImage) -> AppliedTopics {
             .collect(),
         broker_configs: image.all_broker_configs().clone(),
         scram_credentials: image.scram_credentials().clone(),
+        acls: image.acls().clone(),
     }
 }
 

@@ -119,6 +119,7 @@ calls! {
         |r| NodeMsg::Topics(TopicsRequest::ScramCredential(r));
     scram::DescribeScramRequest, scram::ScramDescriptions => TOPICS,
         |r| NodeMsg::Topics(TopicsRequest::DescribeScram(r));
+    acls::AclsRequest, acls::SharedAcls => TOPICS, |_| NodeMsg::Topics(TopicsRequest::Acls);
     CreateTopicsRequest, Vec<TopicChange> => TOPICS,
         |r| NodeMsg::Topics(TopicsRequest::CreateTopics(r));
     DeleteTopicsRequest, Deletions => TOPICS, |r| NodeMsg::Topics(TopicsRequest::DeleteTopics(r));
@@ -176,6 +177,10 @@ calls! {
             validate_only: r.validate_only,
         }
         .to_own_voter();
+    acls::CreateAclsArgs, quorum::QuorumReply => QUORUM,
+        |r| quorum::LeaderRequest::CreateAcls { bindings: r.bindings }.to_own_voter();
+    acls::DeleteAclsArgs, quorum::QuorumReply => QUORUM,
+        |r| quorum::LeaderRequest::DeleteAcls { filters: r.filters }.to_own_voter();
     scram::AlterScramCredentialsArgs, quorum::QuorumReply => QUORUM,
         |r| quorum::LeaderRequest::AlterScramCredentials {
             deletions: r.deletions,
@@ -247,6 +252,7 @@ replies! {
     DynamicBrokerConfigs = TopicsReply::BrokerConfigs;
     Option<scram::ScramCredential> = TopicsReply::ScramCredential;
     scram::ScramDescriptions = TopicsReply::ScramDescribed;
+    acls::SharedAcls = TopicsReply::Acls;
     lifecycle::BrokerStatus = LifecycleReply::Status;
     Leadership = PartitionsReply::Lead;
     JoinGroupResult = GroupsReply::Joined;

@@ -4,7 +4,7 @@
 //! All of a node's actors share one wire enum, [`NodeMsg`], so one transport carries them all;
 //! each role has its own request and reply enums ([`partitions`], [`topics`], [`groups`],
 //! [`quorum`]; the replication throttles a broker applies, [`throttles`]; SCRAM credentials,
-//! [`scram`]), with
+//! [`scram`]; ACLs, [`acls`]), with
 //! one type per request, which names its reply type and its actor ([`call::Call`]). Requests carry
 //! record bytes exactly as the client sent them (RecordBatch v2); replies carry stored bytes
 //! exactly as they will go to the consumer. Error codes are Kafka's.
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::ActorId;
 
+pub mod acls;
 pub mod call;
 pub mod groups;
 pub mod lifecycle;

@@ -249,6 +249,17 @@ pub enum LeaderRequest {
         deletions: Vec<super::scram::ScramDeletion>,
         upsertions: Vec<super::scram::ScramUpsertion>,
     },
+    /// Kafka's CreateAcls (30) at the controller (`AclControlManager.createAcls`): each
+    /// binding checked against the metadata as it is then (`controller::metadata::acls`).
+    /// Answered [`QuorumReply::AclsCreated`] once committed.
+    CreateAcls {
+        bindings: Vec<crate::security::acl::AclBinding>,
+    },
+    /// Kafka's DeleteAcls (31) at the controller (`AclControlManager.deleteAcls`). Answered
+    /// [`QuorumReply::AclsDeleted`] once committed.
+    DeleteAcls {
+        filters: Vec<crate::security::acl::AclBindingFilter>,
+    },
 }
 
 /// One partition's reassignment as asked (Kafka's `ReassignablePartition`).
@@ -482,6 +493,18 @@ pub enum QuorumReply {
     ScramCredentialsAltered {
         index: u64,
         results: Vec<(String, Result<(), Refusal>)>,
+    },
+    /// A CreateAcls' outcome per binding, in request order. `index` as in
+    /// [`QuorumReply::TopicsChanged`].
+    AclsCreated {
+        index: u64,
+        results: super::acls::AclCreations,
+    },
+    /// A DeleteAcls' outcome per filter (the ACLs it matched), in request order. `index` as
+    /// in [`QuorumReply::TopicsChanged`].
+    AclsDeleted {
+        index: u64,
+        results: super::acls::AclDeletions,
     },
 }
 

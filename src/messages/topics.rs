@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::acls::SharedAcls;
 use super::quorum::{PartitionView, TopicView};
 use super::scram::{
     DescribeScramRequest, ScramCredential, ScramCredentialRequest, ScramDescriptions,
@@ -70,6 +71,9 @@ pub struct AppliedTopics {
     /// Every user's SCRAM credentials, shared with the image that applied them (what a login
     /// checks, [`super::scram::ScramCredentialRequest`]).
     pub scram_credentials: SharedScramCredentials,
+    /// Every ACL, shared with the image that applied them (what the gateway checks and
+    /// DescribeAcls lists, [`super::acls::AclsRequest`]).
+    pub acls: SharedAcls,
 }
 
 impl AppliedTopics {
@@ -123,6 +127,8 @@ pub enum TopicsRequest {
     ScramCredential(ScramCredentialRequest),
     /// Users' SCRAM mechanisms and iterations, as applied here (DescribeUserScramCredentials).
     DescribeScram(DescribeScramRequest),
+    /// Every ACL as applied here (DescribeAcls, and the checks of the admin APIs).
+    Acls,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -291,6 +297,8 @@ pub enum TopicsReply {
     ScramCredential(Option<ScramCredential>),
     /// [`TopicsRequest::DescribeScram`]'s users.
     ScramDescribed(ScramDescriptions),
+    /// [`TopicsRequest::Acls`]' ACLs.
+    Acls(SharedAcls),
 }
 
 /// The answer to a request that changes one topic (create, delete, grow, alter): the topic as

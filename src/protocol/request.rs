@@ -73,7 +73,10 @@ macro_rules! by_request_type {
             SaslHandshake = SaslHandshakeRequest,
             SaslAuthenticate = SaslAuthenticateRequest,
             DescribeUserScramCredentials = DescribeUserScramCredentialsRequest,
-            AlterUserScramCredentials = AlterUserScramCredentialsRequest)
+            AlterUserScramCredentials = AlterUserScramCredentialsRequest,
+            DescribeAcls = DescribeAclsRequest,
+            CreateAcls = CreateAclsRequest,
+            DeleteAcls = DeleteAclsRequest)
     };
     (@each $key:expr, $R:ident, $body:expr, $other:ident, $fallback:expr;
         $($api:ident = $request:ident),*) => {

@@ -71,7 +71,7 @@ const ALL: [Supported; WITH_GROUPS.len() + TXN_VERSIONS.len()] =
     super::concat(WITH_GROUPS, TXN_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 25] = [
+const CORE: [Supported; 28] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -124,6 +124,13 @@ const CORE: [Supported; 25] = [
     // users, `rill configs`, the admin clients' describe/alterUserScramCredentials).
     s(ApiKey::DescribeUserScramCredentials, 0, 0),
     s(ApiKey::AlterUserScramCredentials, 0, 0),
+    // ACLs in the metadata log (KIP-140: kafka-acls, `rill acls`, the admin clients'
+    // createAcls / describeAcls / deleteAcls). v1-3: v0 (no pattern types) is gone from the
+    // protocol crate and from Kafka 4.0 (KIP-896); v2 is flexible; kafka-python takes
+    // DescribeAcls v3 as a sign of Kafka 4.0.
+    s(ApiKey::DescribeAcls, 1, 3),
+    s(ApiKey::CreateAcls, 1, 3),
+    s(ApiKey::DeleteAcls, 1, 3),
 ];
 
 const fn s(key: ApiKey, min: i16, max: i16) -> Supported {

@@ -125,6 +125,9 @@ named_codes! {
     RESOURCE_NOT_FOUND = ResourceNotFound,
     DUPLICATE_RESOURCE = DuplicateResource,
     UNACCEPTABLE_CREDENTIAL = UnacceptableCredential,
+    // ACLs (CreateAcls, DescribeAcls, DeleteAcls) and the checks of the cluster's admin APIs.
+    CLUSTER_AUTHORIZATION_FAILED = ClusterAuthorizationFailed,
+    SECURITY_DISABLED = SecurityDisabled,
 }
 
 impl ErrorCode {

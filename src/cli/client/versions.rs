@@ -63,6 +63,10 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     // `rill configs --entity-type users`: SCRAM credentials (KIP-554).
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
+    // `rill acls`: ACLs (KIP-140), v1-3 (v0 has no pattern types).
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
 ];
 
 /// What one broker advertised, intersected with [`CLIENT_VERSIONS`].

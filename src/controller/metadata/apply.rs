@@ -26,8 +26,9 @@ use super::image::{
 use super::records::{Listener, MetadataRecord, TopicId};
 use crate::controller::topics::check_name;
 use crate::faults::{canary, Canary};
-use crate::limits::{SCRAM_USERS_MAX, TOPIC_PARTITIONS_MAX};
+use crate::limits::{ACLS_MAX, SCRAM_USERS_MAX, TOPIC_PARTITIONS_MAX};
 use crate::messages::scram::{ScramCredential, ScramMechanism};
+use crate::security::acl::{AclBinding, AclId};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
 /// Why a record changed nothing.
@@ -86,6 +87,12 @@ pub enum Skip {
         user: String,
         mechanism: &'static str,
     },
+    #[error("ACL {}: {why}", hex(.id))]
+    BadAcl { id: AclId, why: String },
+    #[error("ACL {} would be past the {ACLS_MAX} ACLs kept", hex(.0))]
+    TooManyAcls(AclId),
+    #[error("no ACL has id {}", hex(.0))]
+    UnknownAcl(AclId),
 }
 
 /// A [`MetadataRecord::ReassignPartition`]'s new assignment.
@@ -236,7 +243,37 @@ impl MetadataImage {
                 mechanism,
                 credential,
             } => self.set_scram_credential(user, *mechanism, credential.as_ref()),
+            R::CreateAcl { id, binding } => self.create_acl(*id, binding),
+            R::RemoveAcl { id } => self.remove_acl(*id),
         }
+    }
+
+    /// Kafka's `AclControlManager.replay` of an `AccessControlEntryRecord`: stores the ACL.
+    /// One the image could not keep ([`super::acls::check_acl`]: what CreateAcls refuses, or
+    /// past Rill's length bounds), an id in use, a binding already stored (Kafka's image
+    /// holds each ACL once) or a new ACL past [`ACLS_MAX`] is skipped.
+    fn create_acl(&mut self, id: AclId, binding: &AclBinding) -> Result<(), Skip> {
+        let bad = |why: String| Skip::BadAcl { id, why };
+        super::acls::check_acl(binding).map_err(|refusal| bad(refusal.message))?;
+        if self.acls.len() >= ACLS_MAX {
+            return Err(Skip::TooManyAcls(id));
+        }
+        if self.acls.get(id).is_some() || self.acls.id_of(binding).is_some() {
+            return Err(bad("the id or the binding is already stored".into()));
+        }
+        (Arc::make_mut(&mut self.acls).add(id, binding.clone())).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Kafka's replay of a `RemoveAccessControlEntryRecord`: an unknown id is skipped (Kafka
+    /// throws there).
+    fn remove_acl(&mut self, id: AclId) -> Result<(), Skip> {
+        if self.acls.get(id).is_none() {
+            return Err(Skip::UnknownAcl(id));
+        }
+        Arc::make_mut(&mut self.acls)
+            .remove(id)
+            .map(drop)
+            .map_err(|_| Skip::UnknownAcl(id))
     }
 
     /// Kafka's `ScramControlManager.replay`: sets `user`'s credential for `mechanism`, or

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{Listener, TopicId};
 use crate::controller::topics::{check_name, collision_key};
-use crate::limits::{DELETED_TOPIC_IDS_KEPT, SCRAM_USERS_MAX, TOPIC_PARTITIONS_MAX};
+use crate::limits::{ACLS_MAX, DELETED_TOPIC_IDS_KEPT, SCRAM_USERS_MAX, TOPIC_PARTITIONS_MAX};
+use crate::messages::acls::SharedAcls;
 use crate::messages::scram::{ScramCredential, ScramMechanism, SharedScramCredentials};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
@@ -51,6 +52,13 @@ pub struct MetadataImage {
     /// the snapshot after the broker configs (format 6).
     #[serde(skip)]
     pub(super) scram: SharedScramCredentials,
+    /// Every ACL by id (Kafka's `AclsImage`), shared with the topics actor's view as the
+    /// SCRAM credentials are. Its settings are the default: a node checks them under its own
+    /// (`Authorizer::authorize_as`). At most [`ACLS_MAX`], each one
+    /// [`super::acls::check_acl`] admits. In the snapshot after the SCRAM credentials
+    /// (format 7).
+    #[serde(skip)]
+    pub(super) acls: SharedAcls,
 }
 
 /// A registered broker (Kafka's `BrokerRegistration`).
@@ -146,6 +154,11 @@ impl MetadataImage {
         mechanism: ScramMechanism,
     ) -> Option<&ScramCredential> {
         self.scram.get(user)?.get(&mechanism)
+    }
+
+    /// Every ACL (shared: cloning the `Arc` copies nothing).
+    pub fn acls(&self) -> &SharedAcls {
+        &self.acls
     }
 
     pub fn cluster_id(&self) -> Option<[u8; 16]> {
@@ -260,6 +273,7 @@ impl MetadataImage {
             return Err("a topic id was deleted twice".into());
         }
         self.check_scram()?;
+        self.check_acls()?;
         let mut collision_keys = BTreeSet::new();
         for (id, topic) in &self.topics {
             if deleted.contains(id) {
@@ -287,6 +301,18 @@ impl MetadataImage {
                 super::scram::check_credential(user, *mechanism, credential)
                     .map_err(|why| format!("SCRAM user '{user}', {}: {why}", mechanism.name()))?;
             }
+        }
+        Ok(())
+    }
+
+    /// The ACLs' invariants: at most [`ACLS_MAX`], each one [`super::acls::check_acl`]
+    /// admits (the authorizer itself keeps ids and bindings unique).
+    fn check_acls(&self) -> Result<(), String> {
+        if self.acls.len() > ACLS_MAX {
+            return Err(format!("{} ACLs", self.acls.len()));
+        }
+        for (_, binding) in self.acls.iter() {
+            super::acls::check_acl(binding).map_err(|r| format!("ACL {binding}: {}", r.message))?;
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! The cluster's metadata as a replicated state machine (KRaft's `MetadataImage` and the
 //! records that change it): brokers, topics, partitions, producer-id blocks, dynamic broker
-//! configs and SCRAM credentials, changed only
+//! configs, SCRAM credentials and ACLs, changed only
 //! by records committed in the controller quorum's Raft log.
 //!
 //! Pure logic: no I/O, no clock, no RNG of its own (the caller passes the random numbers a
@@ -29,7 +29,10 @@
 //! * [`scram`]     — SCRAM credentials (AlterUserScramCredentials, Kafka's
 //!   `ScramControlManager`): a request's records and each user's outcome, and what the image
 //!   may keep.
+//! * [`acls`]      — ACLs (CreateAcls, DeleteAcls, Kafka's `AclControlManager`): a request's
+//!   records and each binding's or filter's outcome, and what the image may keep.
 
+pub mod acls;
 pub mod alter_partition;
 pub mod apply;
 pub mod broker_config;

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::security::acl::{AclBinding, AclId};
 use crate::security::scram::{ScramCredential, ScramMechanism};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
@@ -152,6 +153,13 @@ pub enum MetadataRecord {
         mechanism: ScramMechanism,
         credential: Option<ScramCredential>,
     },
+    /// Kafka's `AccessControlEntryRecord`: the ACL `binding` is stored under `id` (Kafka's
+    /// `Uuid`, drawn by the controller from its seeded random numbers, as topic ids are;
+    /// [`super::acls`]). The binding's enums are their Kafka codes (`i8`), part of this
+    /// layout.
+    CreateAcl { id: AclId, binding: AclBinding },
+    /// Kafka's `RemoveAccessControlEntryRecord`: the ACL stored under `id` goes.
+    RemoveAcl { id: AclId },
 }
 
 /// A broker's listener: the registration request carries it as the log does.

@@ -13,7 +13,8 @@
 //! replica (a node that wrote one kept none). Format 5 adds the dynamic broker configs after
 //! them; formats 1 to 4 load with none (a node that wrote one had none). Format 6 adds the
 //! SCRAM credentials (user → mechanism → credential) after those; formats 1 to 5 load with
-//! none (a node that wrote one kept none).
+//! none (a node that wrote one kept none). Format 7 adds the ACLs (`(id, binding)` in id
+//! order) after them; formats 1 to 6 load with none (a node that wrote one kept none).
 //!
 //! A snapshot taken after entry `i` and followed by the entries after `i` gives the image of
 //! the whole log: the snapshot holds the applied index, and [`MetadataImage::apply_entry`]
@@ -29,10 +30,11 @@ use thiserror::Error;
 use super::image::MetadataImage;
 use super::records::TopicId;
 use crate::messages::scram::ScramCredentials;
+use crate::security::acl::Authorizer;
 use crate::types::NodeId;
 
 /// The first byte of a snapshot; bump it when the image's layout changes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 6;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 7;
 /// The format before the deleted topic ids, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS: u8 = 1;
 /// The format before reassignments, which this node still reads.
@@ -43,6 +45,8 @@ const SNAPSHOT_FORMAT_WITHOUT_ELR: u8 = 3;
 const SNAPSHOT_FORMAT_WITHOUT_BROKER_CONFIGS: u8 = 4;
 /// The format before SCRAM credentials, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_SCRAM: u8 = 5;
+/// The format before ACLs, which this node still reads.
+const SNAPSHOT_FORMAT_WITHOUT_ACLS: u8 = 6;
 
 /// An ongoing reassignment as a snapshot holds it: topic, partition, adding, removing.
 type Reassigning = (TopicId, i32, Vec<NodeId>, Vec<NodeId>);
@@ -89,7 +93,8 @@ impl MetadataImage {
             postcard::to_extend(&eligible, out).expect("eligible leader replicas always encode");
         let out =
             postcard::to_extend(&self.broker_configs, out).expect("broker configs always encode");
-        postcard::to_extend(&*self.scram, out).expect("SCRAM credentials always encode")
+        let out = postcard::to_extend(&*self.scram, out).expect("SCRAM credentials always encode");
+        postcard::to_extend(&*self.acls, out).expect("ACLs always encode")
     }
 
     pub fn from_snapshot(bytes: &[u8]) -> Result<MetadataImage, SnapshotError> {
@@ -140,6 +145,11 @@ impl MetadataImage {
             let scram: ScramCredentials;
             (scram, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
             image.scram = Arc::new(scram);
+        }
+        if version > SNAPSHOT_FORMAT_WITHOUT_ACLS {
+            let acls: Authorizer;
+            (acls, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+            image.acls = Arc::new(acls);
         }
         if !rest.is_empty() {
             return Err(SnapshotError::TrailingBytes(rest.len()));

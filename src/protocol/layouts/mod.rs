@@ -40,7 +40,7 @@ pub use groups::{
 pub use records::{
     DELETE_RECORDS, FETCH, INIT_PRODUCER_ID, LIST_OFFSETS, OFFSET_FOR_LEADER_EPOCH, PRODUCE,
 };
-pub use security::{SASL_AUTHENTICATE, SASL_HANDSHAKE};
+pub use security::{CREATE_ACLS, DELETE_ACLS, DESCRIBE_ACLS, SASL_AUTHENTICATE, SASL_HANDSHAKE};
 pub use topics::{
     CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_TOPIC_PARTITIONS, METADATA,
 };
@@ -56,7 +56,7 @@ pub const GROUP_REQUESTS: &[&Request] = &GROUPS;
 /// (`versions::SUPPORTED`).
 pub const REQUESTS: &[&Request] = &ALL;
 
-const CORE: [&Request; 32] = [
+const CORE: [&Request; 35] = [
     &PRODUCE,
     &FETCH,
     &LIST_OFFSETS,
@@ -89,6 +89,9 @@ const CORE: [&Request; 32] = [
     &SASL_AUTHENTICATE,
     &DESCRIBE_USER_SCRAM_CREDENTIALS,
     &ALTER_USER_SCRAM_CREDENTIALS,
+    &DESCRIBE_ACLS,
+    &CREATE_ACLS,
+    &DELETE_ACLS,
 ];
 
 const GROUPS: [&Request; 13] = [

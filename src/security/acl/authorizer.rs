@@ -80,13 +80,50 @@ pub enum AclStoreError {
 
 /// The ACLs and the checks against them. Pure: no clock, no I/O; every iteration in id or
 /// name order.
-#[derive(Debug, Default)]
+///
+/// Serialized as its ACLs only, `(id, binding)` in id order (the metadata snapshot's and the
+/// node's messages' form); the settings are the node's, not the log's, and are not carried:
+/// a deserialized authorizer has the default settings (see [`Authorizer::authorize_as`]).
+/// Deserializing re-adds every ACL, so a list that repeats an id or a binding, or holds one
+/// CreateAcls would refuse, is refused. Equal when the ACLs and the settings are.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(
+    into = "Vec<(AclId, AclBinding)>",
+    try_from = "Vec<(AclId, AclBinding)>"
+)]
 pub struct Authorizer {
     settings: AuthorizerSettings,
     /// Every ACL by id: what the metadata log's records name, and DescribeAcls' order.
     by_id: BTreeMap<AclId, AclBinding>,
     /// The same ACLs arranged for checks; its every entry is one of `by_id`'s.
     index: AclIndex,
+}
+
+impl PartialEq for Authorizer {
+    fn eq(&self, other: &Self) -> bool {
+        // The index is derived from `by_id`.
+        self.settings == other.settings && self.by_id == other.by_id
+    }
+}
+
+impl Eq for Authorizer {}
+
+impl From<Authorizer> for Vec<(AclId, AclBinding)> {
+    fn from(authorizer: Authorizer) -> Self {
+        authorizer.by_id.into_iter().collect()
+    }
+}
+
+impl TryFrom<Vec<(AclId, AclBinding)>> for Authorizer {
+    type Error = AclStoreError;
+
+    fn try_from(acls: Vec<(AclId, AclBinding)>) -> Result<Self, AclStoreError> {
+        let mut authorizer = Authorizer::default();
+        for (id, binding) in acls {
+            authorizer.add(id, binding)?;
+        }
+        Ok(authorizer)
+    }
 }
 
 impl Authorizer {
@@ -158,13 +195,30 @@ impl Authorizer {
             .map(|(id, binding)| (*id, binding))
     }
 
+    /// Every ACL, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (AclId, &AclBinding)> + '_ {
+        self.by_id.iter().map(|(id, binding)| (*id, binding))
+    }
+
     /// May `session` do `action`? StandardAuthorizer's decision (see the module doc).
     pub fn authorize(&self, session: &Session, action: &Action) -> Decision {
+        self.authorize_as(&self.settings, session, action)
+    }
+
+    /// [`Authorizer::authorize`] under `settings` instead of the authorizer's own: a node
+    /// checks the ACLs the metadata log holds (shared, settings-free) with its own
+    /// `super.users` and `allow.everyone.if.no.acl.found`.
+    pub fn authorize_as(
+        &self,
+        settings: &AuthorizerSettings,
+        session: &Session,
+        action: &Action,
+    ) -> Decision {
         // Kafka compares `principal.toString()`; the key is that text whenever there is one.
         let exact = principal_key(session.principal);
         let is_super_user = match &exact {
-            Some(text) => self.settings.super_users.contains(text),
-            None => (self.settings.super_users).contains(&session.principal.to_string()),
+            Some(text) => settings.super_users.contains(text),
+            None => (settings.super_users).contains(&session.principal.to_string()),
         };
         if is_super_user {
             return Decision::SuperUser;
@@ -180,11 +234,11 @@ impl Authorizer {
                     && operation_applies(grant.operation, grant.permission, action.operation)
                     && decision.applies(grant.permission)
                 {
-                    return decision.build(self.settings.allow_everyone_if_no_acl_found);
+                    return decision.build(settings.allow_everyone_if_no_acl_found);
                 }
             }
         }
-        decision.build(self.settings.allow_everyone_if_no_acl_found)
+        decision.build(settings.allow_everyone_if_no_acl_found)
     }
 
     /// May `session` do `operation` on at least one resource of `resource_type`? Kafka's

@@ -31,7 +31,7 @@ pub struct Grant {
 
 /// The ACLs of one resource pattern, by principal text. Never empty while stored: removing
 /// the last entry removes the pattern, so "a pattern is stored" means "an ACL covers it".
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct PatternAcls {
     by_principal: BTreeMap<String, BTreeMap<Grant, AclId>>,
 }
@@ -53,7 +53,7 @@ impl PatternAcls {
 }
 
 /// The ACLs of one resource type.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct TypeAcls {
     literal: BTreeMap<String, PatternAcls>,
     prefixed: BTreeMap<String, PatternAcls>,
@@ -75,7 +75,7 @@ impl TypeAcls {
 
 /// Every stored ACL, by resource type, pattern and principal. Holds validated bindings only
 /// (LITERAL or PREFIXED, ALLOW or DENY): the [`super::Authorizer`] checks before inserting.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct AclIndex {
     by_type: BTreeMap<ResourceType, TypeAcls>,
 }

@@ -2,6 +2,10 @@
 
 use super::*;
 use crate::controller::metadata::snapshot::{SnapshotError, SNAPSHOT_FORMAT_VERSION};
+use crate::security::acl::{
+    AccessControlEntry, AclBinding, AclId, AclOperation, AclPermissionType, ResourcePattern,
+    ResourceType,
+};
 use crate::security::scram::{ScramCredential, ScramMechanism};
 
 fn sample_log() -> Vec<Vec<MetadataRecord>> {
@@ -43,7 +47,21 @@ fn sample_log() -> Vec<Vec<MetadataRecord>> {
             scram("alice", ScramMechanism::Sha512, 4096),
             scram("bob", ScramMechanism::Sha512, 4096),
         ],
+        vec![
+            acl([1; 16], "orders", "User:alice"),
+            acl([2; 16], "payments", "User:bob"),
+            acl([3; 16], "gone", "User:carol"),
+        ],
+        vec![MetadataRecord::RemoveAcl { id: [3; 16] }],
     ]
+}
+
+fn acl(id: AclId, topic: &str, principal: &str) -> MetadataRecord {
+    let binding = AclBinding::new(
+        ResourcePattern::prefixed(ResourceType::Topic, topic),
+        AccessControlEntry::new(principal, "*", AclOperation::Read, AclPermissionType::Allow),
+    );
+    MetadataRecord::CreateAcl { id, binding }
 }
 
 fn scram(user: &str, mechanism: ScramMechanism, iterations: u32) -> MetadataRecord {
@@ -66,6 +84,9 @@ fn sections_from(image: &MetadataImage, format: u8) -> Vec<u8> {
     }
     if format <= 6 {
         tail.extend(postcard::to_allocvec(&**image.scram_credentials()).unwrap());
+    }
+    if format <= 7 {
+        tail.extend(postcard::to_allocvec(&**image.acls()).unwrap());
     }
     tail
 }
@@ -216,6 +237,7 @@ fn a_snapshot_of_the_format_before_scram_credentials_still_loads() {
     old[0] = 5;
     let loaded = MetadataImage::from_snapshot(&old).unwrap();
     assert!(loaded.scram_credentials().is_empty());
+    assert!(loaded.acls().is_empty());
     assert_eq!(loaded.all_broker_configs(), image.all_broker_configs());
     let mut without = image.clone();
     let next = without.applied_index() + 1;
@@ -237,9 +259,54 @@ fn a_snapshot_of_the_format_before_scram_credentials_still_loads() {
         (without.scram_credentials(), image.applied_index())
     );
     // The same bytes as format 6 lack the credentials: refused, not misread.
-    old[0] = SNAPSHOT_FORMAT_VERSION;
-    assert_eq!(SNAPSHOT_FORMAT_VERSION, 6);
+    old[0] = 6;
     assert!(MetadataImage::from_snapshot(&old).is_err());
+}
+
+/// Format 6 is format 7 without the trailing ACLs: it loads with none, and everything else
+/// as it was.
+#[test]
+fn a_snapshot_of_the_format_before_acls_still_loads() {
+    let image = image_of(&sample_log());
+    assert_eq!(
+        image.acls().len(),
+        2,
+        "alice's and bob's; carol's was removed"
+    );
+    let bytes = image.to_snapshot();
+    let tail = sections_from(&image, 7);
+    assert!(bytes.ends_with(&tail));
+    let mut old = bytes[..bytes.len() - tail.len()].to_vec();
+    old[0] = 6;
+    let loaded = MetadataImage::from_snapshot(&old).unwrap();
+    assert!(loaded.acls().is_empty());
+    assert_eq!(loaded.scram_credentials(), image.scram_credentials());
+    assert_eq!(loaded.applied_index(), image.applied_index());
+    // The same bytes as format 7 lack the ACLs: refused, not misread.
+    old[0] = SNAPSHOT_FORMAT_VERSION;
+    assert_eq!(SNAPSHOT_FORMAT_VERSION, 7);
+    assert!(MetadataImage::from_snapshot(&old).is_err());
+}
+
+/// The ACLs come back from a snapshot by id, and a snapshot holding one the image could not
+/// keep (two ids for one binding) is refused.
+#[test]
+fn acls_survive_a_snapshot_and_repeated_ones_are_refused() {
+    let image = image_of(&sample_log());
+    let loaded = MetadataImage::from_snapshot(&image.to_snapshot()).unwrap();
+    assert_eq!(loaded.acls(), image.acls());
+    let ids: Vec<AclId> = loaded.acls().iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, [[1; 16], [2; 16]]);
+    let bytes = image.to_snapshot();
+    let tail = sections_from(&image, 7);
+    let mut forged = bytes[..bytes.len() - tail.len()].to_vec();
+    let (_, binding) = image.acls().iter().next().unwrap();
+    let twice = vec![([1u8; 16], binding.clone()), ([5u8; 16], binding.clone())];
+    forged.extend(postcard::to_allocvec(&twice).unwrap());
+    assert!(matches!(
+        MetadataImage::from_snapshot(&forged),
+        Err(SnapshotError::Malformed(_))
+    ));
 }
 
 /// The credentials come back from a snapshot with their keys, and a snapshot whose
