@@ -39,6 +39,7 @@ use crate::security::acl::{
     AclOperation, AclPermissionType, Action, PatternType, ResourcePattern, ResourcePatternFilter,
     ResourceType, Session, CLUSTER_NAME,
 };
+use crate::types::log_sampling::PowersOfTwo;
 use crate::types::{ErrorCode, Refusal};
 
 /// Kafka's words when no authorizer is configured (`AclApis`).
@@ -88,7 +89,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         };
         let decision = acls.authorize_as(settings, &session, &action);
         if !decision.is_allowed() {
-            tracing::info!(principal = %request.context.principal, %host, ?operation, ?decision, "cluster operation refused");
+            // At info for the powers of two of their count: a client repeating a refused
+            // request must not flood the log.
+            static REFUSED: PowersOfTwo = PowersOfTwo::new();
+            let (refused, loud) = REFUSED.count();
+            let principal = &request.context.principal;
+            if loud {
+                tracing::info!(%principal, %host, ?operation, ?decision, refused, "cluster operation refused");
+            } else {
+                tracing::debug!(%principal, %host, ?operation, ?decision, "cluster operation refused");
+            }
         }
         Ok(decision.is_allowed())
     }
