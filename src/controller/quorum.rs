@@ -635,6 +635,13 @@ impl QuorumActor {
                             .map(|_| Err(Refusal::new(ErrorCode::POLICY_VIOLATION, why.clone())))
                             .collect(),
                     },
+                    // Likewise each binding of a CreateAcls too large for one entry.
+                    Settle::AclsCreated(results) => QuorumReply::AclsCreated {
+                        index: 0,
+                        results: (results.iter())
+                            .map(|_| Err(Refusal::new(ErrorCode::POLICY_VIOLATION, why.clone())))
+                            .collect(),
+                    },
                     _ => QuorumReply::Failed(why),
                 };
                 ctx.reply(id, NodeMsg::QuorumReply(reply));

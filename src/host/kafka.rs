@@ -349,8 +349,9 @@ async fn connection<S>(
                 frame_started = None;
             }
             // Kafka's `sasl.server.max.receive.size`: before authenticating, a client's frames
-            // are small (SASL tokens), so a large one is refused before any pool memory is
-            // taken for a client nobody knows.
+            // are small (SASL tokens), so a larger one is refused before any pool memory is
+            // taken for a client nobody knows (one within it, over 64 KiB, takes its size
+            // from the pool like any other).
             let frame_bytes_max = match sasl {
                 Some(_) => request_bytes_max.min(peer.security.unauthenticated_frame_bytes_max),
                 None => request_bytes_max,
@@ -367,6 +368,8 @@ async fn connection<S>(
                     let admitted = tokio::select! {
                         biased;
                         _ = life.stop.changed() => break 'read,
+                        // The writer is gone: nothing read now could be answered.
+                        _ = answers.closed() => break 'read,
                         admitted = admission.frame_memory(declared, left) => admitted,
                     };
                     match admitted {
@@ -377,7 +380,12 @@ async fn connection<S>(
                             // connection's worker, which other clients' requests waited
                             // for). Never done for a frame the pool did not admit, so a
                             // size prefix alone still allocates nothing.
-                            buf.reserve((declared + SIZE_BYTES).saturating_sub(buf.len()));
+                            // Not before authentication: a size prefix from a client nobody
+                            // knows allocates nothing up front (its frames are at most
+                            // sasl.server.max.receive.size, so growing as bytes come is cheap).
+                            if sasl.is_none() {
+                                buf.reserve((declared + SIZE_BYTES).saturating_sub(buf.len()));
+                            }
                             frame_memory = Some(permit);
                         }
                         Ok(None) => {}

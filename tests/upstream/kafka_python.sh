@@ -8,9 +8,9 @@
 # and the suite's own topics are created with three replicas (its fixtures' `replicas`), as
 # kafka-python's CI runs against several brokers. The tests below run unless
 # `KAFKA_PYTHON_TESTS` names others (paths under test/integration/). Left out:
-# * what Rill does not have yet: ACLs (test_create_describe_delete_acls: issue 16), AlterReplicaLogDirs, ListConfigResources
+# * what Rill does not have yet: AlterReplicaLogDirs, ListConfigResources
 #   (Kafka 4.1); test_kafka_version_infer expects Kafka 4.0's API versions, and kafka-python
-#   places Rill at 3.2 because it serves no DescribeAcls v3 (issue 16) nor ListOffsets v10;
+#   places Rill lower because it serves no ListOffsets v10;
 # * what assumes the fixture's own broker: test_describe_configs_broker_resource_returns_configs
 #   wants advertised.listeners from a config file (Rill's nodes here derive it from listeners),
 #   test_create_partitions assigns a partition to broker 0 (Rill's nodes are 1..N);
@@ -53,7 +53,9 @@ on_exit() {
             echo "--- the end of $log ---" >&2
             tail -n 100 "$log" >&2
             if [ -n "${RILL_KEEP_LOG:-}" ]; then
-                cp "$log" "$RILL_KEEP_LOG.$(basename "$(dirname "$log")").log"
+                local name=rill
+                case "$log" in */node-*/server.log) name=$(basename "$(dirname "$log")") ;; esac
+                cp "$log" "$RILL_KEEP_LOG.$name.log" || true
             fi
         done
     fi
@@ -119,9 +121,14 @@ grep -qxF "$join_reuse" "$base_py" \
 sed -i "s/^$join_reuse\$/            if self._join_task is None:/" "$base_py"
 mkdir "$work/kafka-root"
 
-start_rill "$work/data" group.min.session.timeout.ms=1000 group.initial.rebalance.delay.ms=300
+# The authorizer is on, with the suite's PLAINTEXT (anonymous) clients as super users, so that
+# test_create_describe_delete_acls manages ACLs as against a Kafka with StandardAuthorizer.
+start_rill "$work/data" group.min.session.timeout.ms=1000 group.initial.rebalance.delay.ms=300 \
+  authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer \
+  super.users=User:ANONYMOUS
 
 default_tests="
+test_admin_integration.py::test_create_describe_delete_acls
 test_admin_integration.py::test_describe_configs_topic_resource_returns_configs
 test_admin_integration.py::test_describe_configs_mixed_resources_returns_configs
 test_admin_integration.py::test_describe_configs_invalid_broker_id_raises

@@ -486,8 +486,8 @@ impl Segment {
                         tracing::warn!(
                             path = %self.index.path().display(), ?entry,
                             "an offset index entry does not point at its batch; reads scan \
-                             from an earlier entry (the index is rebuilt when the segment is \
-                             next recovered)"
+                             from an earlier entry (the index is rebuilt only when the segment \
+                             is recovered after an unclean shutdown)"
                         );
                     }
                 }
