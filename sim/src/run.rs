@@ -589,7 +589,9 @@ impl SimConfig {
             };
             overrides.push(format!("min.insync.replicas={value}"));
         }
-        if sasl {
+        // SASL is the Kafka listener's: a controller-only node has none, and a
+        // `listener.name.<l>.` key for a listener it lacks is refused at start.
+        if sasl && self.is_broker(node_id) {
             overrides.extend(crate::sasl::server_overrides());
         }
         match self.flush {
