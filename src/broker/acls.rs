@@ -26,10 +26,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::error::quorum_refusal;
 use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
-use crate::controller::quorum::LEADER_APPLYING;
 use crate::messages::acls::{AclsRequest, CreateAclsArgs, DeleteAclsArgs};
 use crate::messages::call::ask;
 use crate::messages::quorum::QuorumReply;
@@ -269,32 +269,6 @@ fn binding_filter(
             operation: AclOperation::from_code(operation),
             permission: AclPermissionType::from_code(permission),
         },
-    }
-}
-
-/// What a failed ask of the quorum means to the client (as the SCRAM APIs map it): no
-/// leader or a new leader still applying is NOT_CONTROLLER (the admin clients retry it).
-fn quorum_refusal(
-    reply: Result<QuorumReply, crate::actor::client::AskError>,
-    what: &str,
-) -> Refusal {
-    match reply {
-        Ok(QuorumReply::NotLeader { .. }) => Refusal::new(
-            ErrorCode::NOT_CONTROLLER,
-            "the controller quorum has no leader now; retry",
-        ),
-        Ok(QuorumReply::Failed(why)) if why == LEADER_APPLYING => {
-            Refusal::new(ErrorCode::NOT_CONTROLLER, why)
-        }
-        Ok(QuorumReply::Failed(why)) => Refusal::new(ErrorCode::UNKNOWN_SERVER_ERROR, why),
-        Ok(other) => Refusal::new(
-            ErrorCode::UNKNOWN_SERVER_ERROR,
-            format!("the controller quorum did not {what}: {other:?}"),
-        ),
-        Err(e) => Refusal::new(
-            ErrorCode::REQUEST_TIMED_OUT,
-            format!("the controller quorum did not answer: {e}"),
-        ),
     }
 }
 

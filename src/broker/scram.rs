@@ -18,10 +18,10 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::acls::CLUSTER_NOT_AUTHORIZED;
+use super::error::quorum_refusal;
 use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
-use crate::controller::quorum::LEADER_APPLYING;
 use crate::messages::call::ask;
 use crate::messages::quorum::QuorumReply;
 use crate::messages::scram::{
@@ -118,23 +118,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Ok(QuorumReply::ScramCredentialsAltered { results, .. }) => {
                 return Ok(altered(results));
             }
-            Ok(QuorumReply::NotLeader { .. }) => Refusal::new(
-                ErrorCode::NOT_CONTROLLER,
-                "the controller quorum has no leader now; retry",
-            ),
-            // A new leader not yet caught up: the admin clients retry NOT_CONTROLLER.
-            Ok(QuorumReply::Failed(why)) if why == LEADER_APPLYING => {
-                Refusal::new(ErrorCode::NOT_CONTROLLER, why)
-            }
-            Ok(QuorumReply::Failed(why)) => Refusal::new(ErrorCode::UNKNOWN_SERVER_ERROR, why),
-            Ok(other) => Refusal::new(
-                ErrorCode::UNKNOWN_SERVER_ERROR,
-                format!("the controller quorum did not alter the credentials: {other:?}"),
-            ),
-            Err(e) => Refusal::new(
-                ErrorCode::REQUEST_TIMED_OUT,
-                format!("the controller quorum did not answer: {e}"),
-            ),
+            other => quorum_refusal(other, "alter the credentials"),
         };
         let results = (users.into_iter())
             .map(|user| (user, Err(refusal.clone())))
