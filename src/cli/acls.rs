@@ -385,12 +385,8 @@ async fn add(connection: &Connection, args: &Args, pattern_type: PatternType) ->
         let response: CreateAclsResponse = connection
             .call(ApiKey::CreateAcls, version, &request)
             .await?;
-        for result in &response.results {
-            let code = ErrorCode::from_wire(result.error_code);
-            if let Some(e) = ClientError::from_code(code, result.error_message.as_deref()) {
-                return Err(e.into());
-            }
-        }
+        let results = response.results.iter();
+        ClientError::first_refusal(results.map(|r| (r.error_code, r.error_message.as_deref())))?;
     }
     Ok(())
 }
@@ -451,12 +447,8 @@ async fn remove(connection: &Connection, args: &Args, pattern_type: PatternType)
         let response: DeleteAclsResponse = connection
             .call(ApiKey::DeleteAcls, version, &request)
             .await?;
-        for result in &response.filter_results {
-            let code = ErrorCode::from_wire(result.error_code);
-            if let Some(e) = ClientError::from_code(code, result.error_message.as_deref()) {
-                return Err(e.into());
-            }
-        }
+        let results = response.filter_results.iter();
+        ClientError::first_refusal(results.map(|r| (r.error_code, r.error_message.as_deref())))?;
     }
     Ok(())
 }

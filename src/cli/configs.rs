@@ -322,12 +322,8 @@ async fn alter(connection: &Connection, request: &AlterUserScramCredentialsReque
     let response: AlterUserScramCredentialsResponse = connection
         .call(ApiKey::AlterUserScramCredentials, version, request)
         .await?;
-    for result in &response.results {
-        let code = ErrorCode::from_wire(result.error_code);
-        if let Some(e) = ClientError::from_code(code, result.error_message.as_deref()) {
-            return Err(e.into());
-        }
-    }
+    let results = response.results.iter();
+    ClientError::first_refusal(results.map(|r| (r.error_code, r.error_message.as_deref())))?;
     Ok(())
 }
 

@@ -61,6 +61,16 @@ impl ClientError {
         Some(ClientError::Broker { code, message })
     }
 
+    /// The first refusal among a response's results, each a wire code and its message (the
+    /// admin APIs that answer per entry: CreateAcls, DeleteAcls, AlterUserScramCredentials).
+    pub fn first_refusal<'a>(
+        results: impl IntoIterator<Item = (i16, Option<&'a str>)>,
+    ) -> Result<(), Self> {
+        let mut refusals = (results.into_iter())
+            .filter_map(|(code, message)| Self::from_code(ErrorCode::from_wire(code), message));
+        refusals.next().map_or(Ok(()), Err)
+    }
+
     /// The Kafka error code, for broker errors.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
