@@ -1,6 +1,6 @@
 //! CreateAcls (30), DescribeAcls (29) and DeleteAcls (31), KIP-140: the ACLs kafka-acls,
 //! `rill acls` and the admin clients manage; and the check Kafka makes of the cluster's admin
-//! APIs on the CLUSTER resource ([`BrokerService::authorize_cluster`]).
+//! APIs on the CLUSTER resource.
 //!
 //! As Kafka's `AclApis` and `ControllerApis`:
 //! * without an authorizer (`authorizer.class.name` unset) each answers SECURITY_DISABLED,
@@ -35,11 +35,9 @@ use crate::messages::call::ask;
 use crate::messages::quorum::QuorumReply;
 use crate::messages::NodeMsg;
 use crate::security::acl::{
-    client_host_text, AccessControlEntry, AccessControlEntryFilter, AclBinding, AclBindingFilter,
-    AclOperation, AclPermissionType, Action, PatternType, ResourcePattern, ResourcePatternFilter,
-    ResourceType, Session, CLUSTER_NAME,
+    AccessControlEntry, AccessControlEntryFilter, AclBinding, AclBindingFilter, AclOperation,
+    AclPermissionType, PatternType, ResourcePattern, ResourcePatternFilter, ResourceType,
 };
-use crate::types::log_sampling::PowersOfTwo;
 use crate::types::{ErrorCode, Refusal};
 
 /// Kafka's words when no authorizer is configured (`AclApis`).
@@ -64,59 +62,22 @@ fn text(s: String) -> StrBytes {
 }
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
-    /// Kafka's `AuthHelper.authorizeClusterOperation`: may the request's principal, from its
-    /// address, do `operation` on the CLUSTER? Always, without an authorizer; otherwise as
-    /// the ACLs applied here decide under this broker's `super.users` and
-    /// `allow.everyone.if.no.acl.found`.
-    pub(super) async fn authorize_cluster(
-        &self,
-        request: &KafkaRequest,
-        operation: AclOperation,
-    ) -> Result<bool, GatewayError> {
-        let Some(settings) = &self.settings.authorizer else {
-            return Ok(true);
-        };
-        let acls = ask(&self.node, AclsRequest).await?;
-        let host = client_host_text(request.client.ip());
-        let session = Session {
-            principal: &request.context.principal,
-            host: &host,
-        };
-        let action = Action {
-            operation,
-            resource_type: ResourceType::Cluster,
-            resource_name: CLUSTER_NAME,
-        };
-        let decision = acls.authorize_as(settings, &session, &action);
-        if !decision.is_allowed() {
-            // At info for the powers of two of their count: a client repeating a refused
-            // request must not flood the log.
-            static REFUSED: PowersOfTwo = PowersOfTwo::new();
-            let (refused, loud) = REFUSED.count();
-            let principal = &request.context.principal;
-            if loud {
-                tracing::info!(%principal, %host, ?operation, ?decision, refused, "cluster operation refused");
-            } else {
-                tracing::debug!(%principal, %host, ?operation, ?decision, "cluster operation refused");
-            }
-        }
-        Ok(decision.is_allowed())
-    }
-
     /// Why the ACL APIs refuse this request as a whole (no authorizer, or the principal may
     /// not do `operation` on the cluster), if they do.
-    async fn acl_api_refusal(
+    fn acl_api_refusal(
         &self,
         request: &KafkaRequest,
+        api: &'static str,
         operation: AclOperation,
-    ) -> Result<Option<Refusal>, GatewayError> {
-        if self.settings.authorizer.is_none() {
-            return Ok(Some(security_disabled()));
+    ) -> Option<Refusal> {
+        let access = self.access(request, api);
+        if !access.is_on() {
+            return Some(security_disabled());
         }
-        if !self.authorize_cluster(request, operation).await? {
-            return Ok(Some(cluster_refused()));
+        if !access.allows_cluster(operation) {
+            return Some(cluster_refused());
         }
-        Ok(None)
+        None
     }
 
     pub(super) async fn create_acls(
@@ -125,7 +86,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         request: &KafkaRequest,
     ) -> Result<CreateAclsResponse, GatewayError> {
         let count = body.creations.len();
-        if let Some(refusal) = self.acl_api_refusal(request, AclOperation::Alter).await? {
+        if let Some(refusal) = self.acl_api_refusal(request, "CreateAcls", AclOperation::Alter) {
             return Ok(created(vec![Err(refusal); count]));
         }
         if count == 0 {
@@ -161,7 +122,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         request: &KafkaRequest,
     ) -> Result<DeleteAclsResponse, GatewayError> {
         let count = body.filters.len();
-        if let Some(refusal) = self.acl_api_refusal(request, AclOperation::Alter).await? {
+        if let Some(refusal) = self.acl_api_refusal(request, "DeleteAcls", AclOperation::Alter) {
             return Ok(deleted(vec![Err(refusal); count]));
         }
         if count == 0 {
@@ -192,9 +153,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         body: DescribeAclsRequest,
         request: &KafkaRequest,
     ) -> Result<DescribeAclsResponse, GatewayError> {
-        if let Some(refusal) = self
-            .acl_api_refusal(request, AclOperation::Describe)
-            .await?
+        if let Some(refusal) = self.acl_api_refusal(request, "DescribeAcls", AclOperation::Describe)
         {
             return Ok(describe_refused(refusal));
         }

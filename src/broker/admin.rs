@@ -8,6 +8,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authorize::TOPIC_NOT_AUTHORIZED;
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::limits::PARTITIONS_PER_REQUEST_MAX;
@@ -15,15 +17,35 @@ use crate::messages::call::ask;
 use crate::messages::{
     CreateTopicsRequest, DeleteTopicsRequest, NewTopic, NodeMsg, Refusal, TopicDeletion, TopicRef,
 };
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::types::ErrorCode;
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn create_topics(
         &self,
-        request: kafka::CreateTopicsRequest,
+        mut request: kafka::CreateTopicsRequest,
         version: i16,
+        frame: &KafkaRequest,
     ) -> Result<CreateTopicsResponse, GatewayError> {
         let mut results = Vec::new();
+        // Kafka's check: CREATE on the cluster, else CREATE on each topic.
+        let access = self.access(frame, "CreateTopics");
+        if !access.sees(AclOperation::Create, ResourceType::Cluster, CLUSTER_NAME) {
+            let (allowed, refused) = (std::mem::take(&mut request.topics).into_iter())
+                .partition(|t| access.allows(AclOperation::Create, ResourceType::Topic, &t.name));
+            request.topics = allowed;
+            results.extend(refused.into_iter().map(
+                |topic: kafka::create_topics_request::CreatableTopic| {
+                    CreatableTopicResult::default()
+                        .with_name(topic.name)
+                        .with_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.wire())
+                        .with_error_message(Some(StrBytes::from_static_str(TOPIC_NOT_AUTHORIZED)))
+                },
+            ));
+            if request.topics.is_empty() {
+                return Ok(CreateTopicsResponse::default().with_topics(results));
+            }
+        }
         if let Some(refusal) = self.too_many_partitions(&request) {
             // Kafka refuses the whole request, every topic with the same error.
             for topic in request.topics {
@@ -112,6 +134,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         request: kafka::DeleteTopicsRequest,
         version: i16,
+        frame: &KafkaRequest,
     ) -> Result<DeleteTopicsResponse, GatewayError> {
         // v0-v5 name topics in `topic_names`; v6 in `topics` (by name or id).
         let mut topics: Vec<TopicRef> = request
@@ -123,10 +146,52 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Some(name) => TopicRef::Name(name.0.to_string()),
             None => TopicRef::Id(state.topic_id.into_bytes()),
         }));
+        // Kafka's check: DELETE on each topic (one named by id is checked by its name; the
+        // answer then names only the id).
+        let access = self.access(frame, "DeleteTopics");
+        let mut results = Vec::new();
+        if access.is_on() {
+            let known = self.list_topics().await?;
+            let name_of = |id: &[u8; 16]| known.iter().find(|(_, m)| m.id == *id).map(|(n, _)| n);
+            let refused = |topic: &TopicRef| match topic {
+                TopicRef::Name(name) => {
+                    !access.allows(AclOperation::Delete, ResourceType::Topic, name)
+                }
+                TopicRef::Id(id) => name_of(id).is_some_and(|name| {
+                    !access.allows(AclOperation::Delete, ResourceType::Topic, name)
+                }),
+            };
+            let (refused, allowed): (Vec<_>, Vec<_>) = topics.into_iter().partition(refused);
+            topics = allowed;
+            let error = |r: DeletableTopicResult| {
+                let r = r.with_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.wire());
+                match version >= 5 {
+                    true => {
+                        r.with_error_message(Some(StrBytes::from_static_str(TOPIC_NOT_AUTHORIZED)))
+                    }
+                    false => r,
+                }
+            };
+            results.extend(refused.into_iter().map(|topic| {
+                match topic {
+                    TopicRef::Name(name) => error(
+                        DeletableTopicResult::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(name)))),
+                    ),
+                    TopicRef::Id(id) => error(
+                        DeletableTopicResult::default()
+                            .with_name(None)
+                            .with_topic_id(uuid::Uuid::from_bytes(id)),
+                    ),
+                }
+            }));
+            if topics.is_empty() {
+                return Ok(DeleteTopicsResponse::default().with_responses(results));
+            }
+        }
         let deletions = ask(&self.node, DeleteTopicsRequest { topics })
             .await?
             .map_err(GatewayError::Close)?;
-        let mut results = Vec::new();
         for TopicDeletion { name, outcome } in deletions {
             let Some(name) = name else {
                 results.push(

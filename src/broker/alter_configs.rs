@@ -15,19 +15,24 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::configs::resource_type;
+use super::authorize::Access;
+use super::configs::{config_refusal, resource_type};
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::quorum::{AlterBrokerConfigsArgs, QuorumReply};
 use crate::messages::{AlterConfigsRequest, ConfigChange, NodeMsg, Refusal};
+use crate::security::acl::AclOperation;
 use crate::types::ErrorCode;
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn incremental_alter_configs(
         &self,
         request: IncrementalAlterConfigsRequest,
+        frame: &KafkaRequest,
     ) -> Result<IncrementalAlterConfigsResponse, GatewayError> {
+        let access = self.access(frame, "IncrementalAlterConfigs");
         let changes = request.resources.iter().map(|resource| {
             let ops = resource
                 .configs
@@ -44,7 +49,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             (resource.resource_type, name, ConfigChange::Incremental(ops))
         });
         let outcomes = self
-            .alter_resources(changes.collect(), request.validate_only)
+            .alter_resources(changes.collect(), request.validate_only, &access)
             .await?;
         let mut responses = Vec::new();
         for (resource, outcome) in request.resources.into_iter().zip(outcomes) {
@@ -65,7 +70,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn alter_configs(
         &self,
         request: KafkaAlter,
+        frame: &KafkaRequest,
     ) -> Result<AlterConfigsResponse, GatewayError> {
+        let access = self.access(frame, "AlterConfigs");
         let changes = request.resources.iter().map(|resource| {
             let configs = resource
                 .configs
@@ -76,7 +83,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             (resource.resource_type, name, ConfigChange::Replace(configs))
         });
         let outcomes = self
-            .alter_resources(changes.collect(), request.validate_only)
+            .alter_resources(changes.collect(), request.validate_only, &access)
             .await?;
         let mut responses = Vec::new();
         for (resource, outcome) in request.resources.into_iter().zip(outcomes) {
@@ -101,18 +108,29 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         resources: Vec<(i8, String, ConfigChange)>,
         validate_only: bool,
+        access: &Access,
     ) -> Result<Vec<Result<(), Refusal>>, GatewayError> {
         let refusals: Vec<Option<Refusal>> = resources
             .iter()
-            .map(|(kind, _, _)| match *kind {
-                resource_type::TOPIC | resource_type::BROKER => None,
+            .map(|(kind, name, _)| match *kind {
+                resource_type::TOPIC | resource_type::BROKER => {
+                    config_refusal(access, AclOperation::AlterConfigs, *kind, name)
+                        .map(|(code, message)| Refusal::new(code, message))
+                }
                 other => Some(Refusal::new(
                     ErrorCode::INVALID_REQUEST,
                     format!("resource type {other} is not supported (topics: 2, brokers: 4)"),
                 )),
             })
             .collect();
-        let kinds: Vec<i8> = resources.iter().map(|(kind, _, _)| *kind).collect();
+        // A refused resource is answered with its refusal and not sent on.
+        let kinds: Vec<Option<i8>> = (resources.iter().zip(&refusals))
+            .map(|((kind, _, _), refusal)| refusal.is_none().then_some(*kind))
+            .collect();
+        let resources: Vec<_> = (resources.into_iter().zip(&kinds))
+            .filter(|(_, kind)| kind.is_some())
+            .map(|(resource, _)| resource)
+            .collect();
         let brokers: Vec<(String, ConfigChange)> = (resources.iter())
             .filter(|(kind, _, _)| *kind == resource_type::BROKER)
             .map(|(_, name, change)| (name.clone(), change.clone()))
@@ -142,7 +160,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         for (refusal, kind) in refusals.into_iter().zip(kinds) {
             outcomes.push(match refusal {
                 Some(refusal) => Err(refusal),
-                None if kind == resource_type::BROKER => {
+                None if kind == Some(resource_type::BROKER) => {
                     brokers_altered.next().ok_or_else(|| {
                         GatewayError::Close(
                             "the controller answered fewer brokers than asked".into(),

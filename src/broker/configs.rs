@@ -18,6 +18,8 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::authorize::{Access, TOPIC_NOT_AUTHORIZED};
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::controller::metadata::broker_config::THROTTLE_KEYS;
@@ -25,6 +27,7 @@ use crate::controller::metadata::eligible::MIN_ISR_KEY;
 use crate::controller::topic_config::{self, DELETE_RETENTION_MS_DEFAULT};
 use crate::messages::call::ask;
 use crate::messages::{BrokerConfigsRequest, DynamicBrokerConfigs, NodeMsg, TopicMeta};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::storage::log::{FlushPolicy, LogConfig};
 use crate::types::NodeId;
 
@@ -575,19 +578,50 @@ const DYNAMIC_BROKER_DOC: &str = "Bytes per second of replication traffic for th
     IncrementalAlterConfigs (rill reassign-partitions --throttle). \
     replica.alter.log.dirs.io.max.bytes.per.second is kept but does nothing: one log dir per broker.";
 
+/// Kafka's checks of a config resource (`ConfigHelper`, `ConfigAdminManager`): `operation`
+/// (DESCRIBE_CONFIGS or ALTER_CONFIGS) on the topic, or on the CLUSTER for a broker; the
+/// refusal when the principal may not (other resource types are not checked here).
+pub(super) fn config_refusal(
+    access: &Access,
+    operation: AclOperation,
+    kind: i8,
+    name: &str,
+) -> Option<(ErrorCode, String)> {
+    match kind {
+        resource_type::TOPIC if !access.allows(operation, ResourceType::Topic, name) => Some((
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+            TOPIC_NOT_AUTHORIZED.to_string(),
+        )),
+        resource_type::BROKER if !access.allows_cluster(operation) => Some((
+            ErrorCode::CLUSTER_AUTHORIZATION_FAILED,
+            super::acls::CLUSTER_NOT_AUTHORIZED.to_string(),
+        )),
+        _ => None,
+    }
+}
+
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn describe_configs(
         &self,
         request: DescribeConfigsRequest,
         version: i16,
+        frame: &KafkaRequest,
     ) -> Result<DescribeConfigsResponse, GatewayError> {
+        let access = self.access(frame, "DescribeConfigs");
         let include_documentation = version >= 3 && request.include_documentation;
         let mut known: Option<BTreeMap<String, TopicMeta>> = None;
         let mut dynamic: Option<DynamicBrokerConfigs> = None;
         let mut results = Vec::new();
         for resource in request.resources {
             let name = resource.resource_name.to_string();
+            let refused = config_refusal(
+                &access,
+                AclOperation::DescribeConfigs,
+                resource.resource_type,
+                &name,
+            );
             let entries = match resource.resource_type {
+                _ if refused.is_some() => Err(refused.expect("matched")),
                 resource_type::TOPIC => {
                     if known.is_none() {
                         known = Some(self.list_topics().await?);

@@ -5,16 +5,38 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::{self as kafka, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::authorize::TOPIC_NOT_AUTHORIZED;
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::{CreatePartitionsRequest, Growth, NodeMsg};
+use crate::security::acl::{AclOperation, ResourceType};
+use crate::types::ErrorCode;
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn create_partitions(
         &self,
-        request: kafka::CreatePartitionsRequest,
+        mut request: kafka::CreatePartitionsRequest,
+        frame: &KafkaRequest,
     ) -> Result<CreatePartitionsResponse, GatewayError> {
+        // Kafka's check: ALTER on each topic.
+        let access = self.access(frame, "CreatePartitions");
+        let (allowed, refused): (Vec<_>, Vec<_>) = (std::mem::take(&mut request.topics)
+            .into_iter())
+        .partition(|t| access.allows(AclOperation::Alter, ResourceType::Topic, &t.name));
+        request.topics = allowed;
+        let refused: Vec<_> = (refused.into_iter())
+            .map(|topic| {
+                CreatePartitionsTopicResult::default()
+                    .with_name(topic.name)
+                    .with_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.wire())
+                    .with_error_message(Some(StrBytes::from_static_str(TOPIC_NOT_AUTHORIZED)))
+            })
+            .collect();
+        if request.topics.is_empty() {
+            return Ok(CreatePartitionsResponse::default().with_results(refused));
+        }
         let grow = CreatePartitionsRequest {
             topics: request
                 .topics
@@ -32,7 +54,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             validate_only: request.validate_only,
         };
         let outcomes = ask(&self.node, grow).await?;
-        let results = request
+        let mut results: Vec<_> = request
             .topics
             .into_iter()
             .zip(outcomes)
@@ -46,6 +68,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 }
             })
             .collect();
+        results.extend(refused);
         Ok(CreatePartitionsResponse::default().with_results(results))
     }
 }

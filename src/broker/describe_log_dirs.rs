@@ -11,10 +11,12 @@ use kafka_protocol::messages::describe_log_dirs_response::{
 use kafka_protocol::messages::{self as kafka, DescribeLogDirsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::{LogDirsRequest, NodeMsg};
+use crate::security::acl::AclOperation;
 use crate::types::{ErrorCode, TopicPartition};
 
 /// Kafka's `DescribeLogDirsResponse.UNKNOWN_VOLUME_BYTES`.
@@ -25,7 +27,20 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         request: kafka::DescribeLogDirsRequest,
         version: i16,
+        frame: &KafkaRequest,
     ) -> Result<DescribeLogDirsResponse, GatewayError> {
+        // Kafka's check: DESCRIBE on the cluster, else no log dir is described (v3+ say
+        // why).
+        if !self
+            .access(frame, "DescribeLogDirs")
+            .allows_cluster(AclOperation::Describe)
+        {
+            let response = DescribeLogDirsResponse::default();
+            return Ok(match version >= 3 {
+                true => response.with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.wire()),
+                false => response,
+            });
+        }
         let partitions = request.topics.map(|topics| {
             (topics.iter())
                 .flat_map(|t| {

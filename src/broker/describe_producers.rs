@@ -18,26 +18,47 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::service::KafkaRequest;
 use super::{per_partition, BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::{self, NodeMsg, PartitionProducers};
+use crate::security::acl::{AclOperation, ResourceType};
+use crate::types::{ErrorCode, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn describe_producers(
         &self,
         request: DescribeProducersRequest,
+        frame: &KafkaRequest,
     ) -> Result<DescribeProducersResponse, GatewayError> {
         let listed = (request.topics.iter()).flat_map(|t| {
             (t.partition_indexes.iter()).map(move |&partition| (t.name.0.as_str(), partition, ()))
         });
-        let partitions = per_partition::merge(listed)
+        let partitions: Vec<TopicPartition> = per_partition::merge(listed)
             .map_err(|e| GatewayError::Close(format!("DescribeProducers: {e}")))?
             .into_iter()
             .map(|(tp, ())| tp)
             .collect();
-        let ask_for = messages::DescribeProducersRequest { partitions };
-        let answers = ask(&self.node, ask_for).await?;
+        // Kafka's check: READ on each topic.
+        let access = self.access(frame, "DescribeProducers");
+        let (partitions, refused): (Vec<_>, Vec<_>) = (partitions.into_iter())
+            .partition(|tp| access.allows(AclOperation::Read, ResourceType::Topic, &tp.topic));
+        let mut answers = match partitions.is_empty() {
+            true => Vec::new(),
+            false => {
+                ask(
+                    &self.node,
+                    messages::DescribeProducersRequest { partitions },
+                )
+                .await?
+            }
+        };
+        answers.extend(refused.into_iter().map(|tp| PartitionProducers {
+            tp,
+            error_code: ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+            producers: Vec::new(),
+        }));
         Ok(describe_producers_response(answers))
     }
 }

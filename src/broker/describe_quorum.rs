@@ -12,11 +12,14 @@ use kafka_protocol::messages::describe_quorum_response::{
 use kafka_protocol::messages::{self as kafka, BrokerId, DescribeQuorumResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::acls::CLUSTER_NOT_AUTHORIZED;
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::quorum::{DescribeLeaderRequest, QuorumReply, QuorumState};
 use crate::messages::NodeMsg;
+use crate::security::acl::AclOperation;
 use crate::types::{ErrorCode, NodeId};
 
 /// Kafka's name of the metadata log's topic; its one partition is 0.
@@ -30,7 +33,21 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         request: kafka::DescribeQuorumRequest,
         version: i16,
+        frame: &KafkaRequest,
     ) -> Result<DescribeQuorumResponse, GatewayError> {
+        // Kafka's check: DESCRIBE on the cluster, else the whole request is refused.
+        if !self
+            .access(frame, "DescribeQuorum")
+            .allows_cluster(AclOperation::Describe)
+        {
+            let response = DescribeQuorumResponse::default()
+                .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.wire());
+            return Ok(match version >= 2 {
+                true => response
+                    .with_error_message(Some(StrBytes::from_static_str(CLUSTER_NOT_AUTHORIZED))),
+                false => response,
+            });
+        }
         let asks_metadata_log = matches!(request.topics.as_slice(),
             [topic] if topic.topic_name.0.as_str() == METADATA_TOPIC
                 && matches!(topic.partitions.as_slice(), [p] if p.partition_index == 0));

@@ -24,9 +24,11 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::metadata::partition_state;
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::{NodeMsg, TopicMeta, OFFSETS_TOPIC};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::types::{topic_name, ErrorCode, TopicPartition};
 
 /// Kafka's `max.request.partition.size.limit` default: the most partitions one page holds.
@@ -39,15 +41,27 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn describe_topic_partitions(
         &self,
         request: kafka::DescribeTopicPartitionsRequest,
+        frame: &KafkaRequest,
     ) -> Result<DescribeTopicPartitionsResponse, GatewayError> {
-        let known = self.list_topics().await?;
+        let mut known = self.list_topics().await?;
         let named: BTreeSet<String> = (request.topics.iter())
             .map(|t| t.name.0.to_string())
             .collect();
+        // Kafka's check: DESCRIBE on each topic — every topic lists only those; a named one
+        // is refused with TOPIC_AUTHORIZATION_FAILED, existing or not.
+        let access = self.access(frame, "DescribeTopicPartitions");
         let names: Vec<String> = match named.is_empty() {
-            true => known.keys().cloned().collect(),
+            true => (known.keys())
+                .filter(|name| access.sees(AclOperation::Describe, ResourceType::Topic, name))
+                .cloned()
+                .collect(),
             false => named.iter().cloned().collect(),
         };
+        let refused: BTreeSet<String> = (names.iter())
+            .filter(|name| !access.allows(AclOperation::Describe, ResourceType::Topic, name))
+            .cloned()
+            .collect();
+        known.retain(|name, _| !refused.contains(name));
         let cursor = request
             .cursor
             .as_ref()
@@ -76,7 +90,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let limit = request
             .response_partition_limit
             .clamp(1, PARTITIONS_PER_PAGE_MAX);
-        let page = self.page(&names, &known, cursor, limit, &offline);
+        let page = self.page(&names, &known, &refused, cursor, limit, &offline);
         Ok(DescribeTopicPartitionsResponse::default()
             .with_topics(page.topics)
             .with_next_cursor(page.next))
@@ -87,6 +101,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         names: &[String],
         known: &BTreeMap<String, TopicMeta>,
+        refused: &BTreeSet<String>,
         cursor: Option<(String, i32)>,
         limit: i32,
         offline: &BTreeSet<TopicPartition>,
@@ -104,6 +119,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
             let Some(meta) = known.get(name) else {
                 let code = match topic_name::is_legal(name) {
+                    _ if refused.contains(name) => ErrorCode::TOPIC_AUTHORIZATION_FAILED,
                     true => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                     false => ErrorCode::INVALID_TOPIC_EXCEPTION,
                 };

@@ -7,12 +7,15 @@ use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaE
 use kafka_protocol::messages::{self as kafka, ElectLeadersResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::acls::CLUSTER_NOT_AUTHORIZED;
 use super::per_partition;
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::quorum::{ElectLeadersArgs, ElectionOutcome, ElectionType, QuorumReply};
 use crate::messages::NodeMsg;
+use crate::security::acl::AclOperation;
 use crate::types::{ErrorCode, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
@@ -20,7 +23,19 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         request: kafka::ElectLeadersRequest,
         version: i16,
+        frame: &KafkaRequest,
     ) -> Result<ElectLeadersResponse, GatewayError> {
+        // Kafka's check: ALTER on the cluster, else every partition is refused.
+        if !self
+            .access(frame, "ElectLeaders")
+            .allows_cluster(AclOperation::Alter)
+        {
+            let (code, message) = (
+                ErrorCode::CLUSTER_AUTHORIZATION_FAILED,
+                CLUSTER_NOT_AUTHORIZED,
+            );
+            return Ok(refused(code, message, &request, version));
+        }
         // v0 has no election type: it elects preferred leaders.
         let election_type = match (version, request.election_type) {
             (0, _) | (_, 0) => ElectionType::Preferred,

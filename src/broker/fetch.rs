@@ -17,6 +17,7 @@ use super::{fetch_encode, per_partition, BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::{ask, submit};
 use crate::messages::{self, NodeMsg};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::types::{ErrorCode, LeaderEpoch, Offset};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
@@ -35,6 +36,24 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Ok(merged) => merged,
             Err(e) => return Pending::Close(format!("Fetch: {e}")),
         };
+        // Kafka's check: READ on each topic (refused whether or not it exists).
+        let access = self.access(request, "Fetch");
+        let (merged, unauthorized): (Vec<_>, Vec<_>) = (merged.into_iter())
+            .partition(|(tp, _)| access.allows(AclOperation::Read, ResourceType::Topic, &tp.topic));
+        let unauthorized: Vec<_> = (unauthorized.into_iter())
+            .map(|(tp, _)| {
+                messages::FetchPartitionResult::refused(tp, ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+            })
+            .collect();
+        let prefix = request.prefix;
+        if merged.is_empty() && !unauthorized.is_empty() {
+            // Nothing to wait for: answered at once, as Kafka does.
+            let response = fetch_response(unauthorized, prefix.api_version);
+            return match fetch_encode::encode(prefix, response, fetch_encode::SPLICE_MIN_BYTES) {
+                Ok(answer) => Pending::Ready(Some(answer)),
+                Err(e) => Pending::Close(e),
+            };
+        }
         let partitions = merged
             .into_iter()
             .map(
@@ -57,9 +76,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Ok(reply) => reply,
             Err(e) => return Pending::Close(e.to_string()),
         };
-        let prefix = request.prefix;
         Pending::Later(Box::pin(async move {
-            let results = reply.await.map_err(|e| e.to_string())?;
+            let mut results = reply.await.map_err(|e| e.to_string())?;
+            results.extend(unauthorized);
             let response = fetch_response(results, prefix.api_version);
             fetch_encode::encode(prefix, response, fetch_encode::SPLICE_MIN_BYTES).map(Some)
         }))
@@ -69,6 +88,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         body: ListOffsetsRequest,
         version: i16,
+        request: &KafkaRequest,
     ) -> Result<ListOffsetsResponse, GatewayError> {
         // Kafka answers a partition listed more than once with INVALID_REQUEST without looking
         // it up; here it is answered once, so a million listings cost what one does.
@@ -81,7 +101,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         });
         let merged = per_partition::merge_with(listed, |kept, _| kept.2 = kept.2.saturating_add(1))
             .map_err(|e| format!("ListOffsets: {e}"))?;
-        let once = || merged.iter().filter(|(_, (_, _, listings))| *listings == 1);
+        // Kafka's check: DESCRIBE on each topic; a refused partition is not looked up.
+        let access = self.access(request, "ListOffsets");
+        let allowed: Vec<bool> = (merged.iter())
+            .map(|(tp, _)| access.allows(AclOperation::Describe, ResourceType::Topic, &tp.topic))
+            .collect();
+        let once = || {
+            (merged.iter().zip(&allowed))
+                .filter(|((_, (_, _, listings)), allowed)| *listings == 1 && **allowed)
+                .map(|(listed, _)| listed)
+        };
         let list = messages::ListOffsetsRequest {
             isolation_level: body.isolation_level,
             partitions: once()
@@ -96,8 +125,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let results = ask(&self.node, list).await?;
         let mut looked_up = results.into_iter();
         let mut partitions = Vec::new();
-        for (tp, (_, _, listings)) in merged {
-            let result = if listings == 1 {
+        for ((tp, (_, _, listings)), allowed) in merged.into_iter().zip(allowed) {
+            let result = if !allowed {
+                messages::ListOffsetsResult::not_found(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+            } else if listings == 1 {
                 match looked_up.next() {
                     Some((_, result)) => result,
                     None => return Err(GatewayError::Close("list offsets reply is short".into())),

@@ -17,17 +17,30 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::service::KafkaRequest;
 use super::{per_partition, BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::{EpochEndAsk, EpochEndsRequest, NodeMsg};
-use crate::types::LeaderEpoch;
+use crate::security::acl::{AclOperation, ResourceType};
+use crate::types::{ErrorCode, LeaderEpoch};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn offset_for_leader_epoch(
         &self,
         body: OffsetForLeaderEpochRequest,
+        frame: &KafkaRequest,
     ) -> Result<OffsetForLeaderEpochResponse, GatewayError> {
+        // Kafka's checks: a follower (`replica_id` a broker's, v3+) needs CLUSTER_ACTION on
+        // the cluster, a consumer DESCRIBE on each topic; a refused partition is answered
+        // TOPIC_AUTHORIZATION_FAILED.
+        let access = self.access(frame, "OffsetForLeaderEpoch");
+        let follower = body.replica_id.0 >= 0;
+        let cluster_action = follower && access.allows_cluster(AclOperation::ClusterAction);
+        let allowed = |topic: &str| match follower {
+            true => cluster_action,
+            false => access.allows(AclOperation::Describe, ResourceType::Topic, topic),
+        };
         let listed = body.topics.iter().flat_map(|topic| {
             let name = topic.topic.0.as_str();
             (topic.partitions.iter()).map(move |p| {
@@ -37,7 +50,17 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         });
         let merged =
             per_partition::merge(listed).map_err(|e| format!("OffsetForLeaderEpoch: {e}"))?;
-        let partitions = merged
+        let (merged, refused): (Vec<_>, Vec<_>) =
+            merged.into_iter().partition(|(tp, _)| allowed(&tp.topic));
+        let refused = refused.into_iter().map(|(tp, _)| {
+            let partition = EpochEndOffset::default()
+                .with_partition(tp.partition)
+                .with_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.wire())
+                .with_leader_epoch(-1)
+                .with_end_offset(-1);
+            (tp, partition)
+        });
+        let partitions: Vec<EpochEndAsk> = merged
             .into_iter()
             .map(|(tp, (current, asked))| EpochEndAsk {
                 tp,
@@ -45,7 +68,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 leader_epoch: LeaderEpoch(asked),
             })
             .collect();
-        let ends = ask(&self.node, EpochEndsRequest { partitions }).await?;
+        let ends = match partitions.is_empty() {
+            true => Vec::new(),
+            false => ask(&self.node, EpochEndsRequest { partitions }).await?,
+        };
         let answered = ends.into_iter().map(|end| {
             let partition = EpochEndOffset::default()
                 .with_partition(end.tp.partition)
@@ -54,7 +80,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .with_end_offset(end.end_offset.into());
             (end.tp, partition)
         });
-        let topics = per_partition::group_by_topic(answered)
+        let topics = per_partition::group_by_topic(answered.chain(refused))
             .into_iter()
             .map(|(name, partitions)| {
                 OffsetForLeaderTopicResult::default()

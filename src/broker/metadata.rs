@@ -16,10 +16,12 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::SemaphorePermit;
 
 use super::describe_quorum::broker_id;
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::{AutoCreateRequest, NodeMsg, TopicMeta, OFFSETS_TOPIC};
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::types::topic_name;
 use crate::types::TopicPartition;
 use crate::types::{ErrorCode, LeaderEpoch};
@@ -30,8 +32,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         request: MetadataRequest,
         version: i16,
         turn: Option<SemaphorePermit<'_>>,
-        listener: &str,
+        frame: &KafkaRequest,
     ) -> Result<MetadataResponse, GatewayError> {
+        let listener = frame.context.listener.as_str();
+        let access = self.access(frame, "Metadata");
         let by_id = asked_ids(&request);
         let wanted: Option<Vec<String>> = request.topics.map(|topics| {
             distinct_names(
@@ -50,17 +54,37 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         // v0-v3 always allow auto-creation; later versions say per request.
         let may_create =
             self.settings.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+        // Kafka's checks: DESCRIBE on each topic — all topics lists only those, a list names
+        // the others with TOPIC_AUTHORIZATION_FAILED (existing or not); auto-creating one
+        // needs CREATE on the cluster or the topic, else it is refused the same way.
+        let describable =
+            |name: &str| access.sees(AclOperation::Describe, ResourceType::Topic, name);
+        let may_create_any = access.sees(AclOperation::Create, ResourceType::Cluster, CLUSTER_NAME);
+        let mut refused: Vec<&String> = Vec::new();
         // Each topic with what the registry knows of it.
         let listed: Vec<(String, Option<TopicMeta>)> = match &wanted {
             None => known
                 .iter()
+                .filter(|(name, _)| describable(name))
                 .map(|(name, meta)| (name.clone(), Some(meta.clone())))
                 .collect(),
             Some(names) => {
                 let mut listed = Vec::with_capacity(names.len());
                 for name in names {
+                    if !describable(name) {
+                        refused.push(name);
+                        continue;
+                    }
                     let meta = match known.get(name) {
                         Some(meta) => Some(meta.clone()),
+                        None if may_create
+                            && topic_name::is_legal(name)
+                            && !may_create_any
+                            && !access.allows(AclOperation::Create, ResourceType::Topic, name) =>
+                        {
+                            refused.push(name);
+                            continue;
+                        }
                         // Created by the topics actor after any administration queued before;
                         // a topic it cannot create (or an actor that does not answer) is
                         // reported unknown.
@@ -90,9 +114,24 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             BTreeSet::new()
         };
         let cluster = self.cluster_brokers(listener).await;
+        let ids_of: BTreeMap<&String, [u8; 16]> = (known.iter())
+            .filter(|(_, meta)| by_id.contains(&meta.id))
+            .map(|(name, meta)| (name, meta.id))
+            .collect();
         let topics = listed
             .iter()
             .map(|(name, meta)| self.topic_entry(name, meta.as_ref(), &offline, version))
+            .chain(refused.into_iter().map(|name| {
+                let entry = MetadataResponseTopic::default()
+                    .with_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.wire());
+                match ids_of.get(name) {
+                    // Asked by id: the name is not told (Kafka's answer).
+                    Some(id) => entry
+                        .with_name(None)
+                        .with_topic_id(uuid::Uuid::from_bytes(*id)),
+                    None => entry.with_name(Some(TopicName(StrBytes::from_string(name.clone())))),
+                }
+            }))
             .chain(unknown_ids.into_iter().map(|id| {
                 MetadataResponseTopic::default()
                     .with_name(None)

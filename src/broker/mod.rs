@@ -8,6 +8,9 @@
 mod acls;
 mod admin;
 mod alter_configs;
+mod authorize;
+#[cfg(test)]
+mod authorize_tests;
 mod cluster;
 mod codec;
 pub mod configs;
@@ -47,6 +50,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::actor::client::ActorClient;
 use crate::limits::{LARGE_DECODES_AT_ONCE, RECORD_WALKS_AT_ONCE};
+use crate::messages::acls::PublishedAcls;
 use crate::messages::call::ask;
 use crate::messages::{ListTopicsRequest, NodeMsg, TopicMeta};
 use crate::protocol::{api_versions, frame, versions};
@@ -65,15 +69,30 @@ pub struct BrokerService<C> {
     /// Turns for walking the records of Produce requests too costly to walk on the runtime
     /// (`produce::walk`).
     record_walks: tokio::sync::Semaphore,
+    /// The ACLs as this node applied them, read for every request checked (with
+    /// `settings.authorizer`; see [`authorize`]).
+    acls: PublishedAcls,
+    /// `settings.authorizer`, shared with the checks of answers completed later.
+    authorizer: Option<Arc<crate::security::acl::AuthorizerSettings>>,
 }
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    /// A gateway that checks requests against no ACL (with an authorizer configured, only
+    /// super users, or everyone where `allow.everyone.if.no.acl.found` says so): tests.
     pub fn new(node: C, settings: GatewaySettings) -> Arc<Self> {
+        Self::with_acls(node, settings, PublishedAcls::default())
+    }
+
+    /// A gateway that authorizes requests against the ACLs the node's metadata voter
+    /// publishes to `acls`.
+    pub fn with_acls(node: C, settings: GatewaySettings, acls: PublishedAcls) -> Arc<Self> {
         Arc::new(Self {
             node,
+            authorizer: settings.authorizer.clone().map(Arc::new),
             settings,
             large_decodes: tokio::sync::Semaphore::new(LARGE_DECODES_AT_ONCE),
             record_walks: tokio::sync::Semaphore::new(RECORD_WALKS_AT_ONCE),
+            acls,
         })
     }
 
@@ -112,25 +131,25 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             },
             ApiKey::ListOffsets => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.list_offsets(body, version)
+                    self.list_offsets(body, version, &request)
                 })
                 .await
             }
             ApiKey::Metadata => {
                 answer(&request, key, &self.large_decodes, |body, turn| {
-                    self.metadata(body, version, turn, &request.context.listener)
+                    self.metadata(body, version, turn, &request)
                 })
                 .await
             }
             ApiKey::CreateTopics => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.create_topics(body, version)
+                    self.create_topics(body, version, &request)
                 })
                 .await
             }
             ApiKey::DeleteTopics => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.delete_topics(body, version)
+                    self.delete_topics(body, version, &request)
                 })
                 .await
             }
@@ -146,7 +165,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             // abort: any replica's producers, and markers for the partitions led here.
             ApiKey::DescribeProducers => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.describe_producers(body)
+                    self.describe_producers(body, &request)
                 })
                 .await
             }
@@ -158,67 +177,67 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             }
             ApiKey::CreatePartitions => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.create_partitions(body)
+                    self.create_partitions(body, &request)
                 })
                 .await
             }
             ApiKey::ElectLeaders => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.elect_leaders(body, version)
+                    self.elect_leaders(body, version, &request)
                 })
                 .await
             }
             ApiKey::AlterPartitionReassignments => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.alter_partition_reassignments(body, version)
+                    self.alter_partition_reassignments(body, version, &request)
                 })
                 .await
             }
             ApiKey::ListPartitionReassignments => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.list_partition_reassignments(body)
+                    self.list_partition_reassignments(body, &request)
                 })
                 .await
             }
             ApiKey::DescribeTopicPartitions => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.describe_topic_partitions(body)
+                    self.describe_topic_partitions(body, &request)
                 })
                 .await
             }
             ApiKey::DescribeLogDirs => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.describe_log_dirs(body, version)
+                    self.describe_log_dirs(body, version, &request)
                 })
                 .await
             }
             ApiKey::DescribeConfigs => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.describe_configs(body, version)
+                    self.describe_configs(body, version, &request)
                 })
                 .await
             }
             ApiKey::IncrementalAlterConfigs => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.incremental_alter_configs(body)
+                    self.incremental_alter_configs(body, &request)
                 })
                 .await
             }
             ApiKey::AlterConfigs => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.alter_configs(body)
+                    self.alter_configs(body, &request)
                 })
                 .await
             }
             ApiKey::DeleteRecords => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.delete_records(body)
+                    self.delete_records(body, &request)
                 })
                 .await
             }
             ApiKey::DescribeQuorum => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.describe_quorum(body, version)
+                    self.describe_quorum(body, version, &request)
                 })
                 .await
             }
@@ -260,7 +279,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             }
             ApiKey::OffsetForLeaderEpoch => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.offset_for_leader_epoch(body)
+                    self.offset_for_leader_epoch(body, &request)
                 })
                 .await
             }

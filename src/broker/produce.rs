@@ -13,6 +13,7 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::authorize::{TOPIC_NOT_AUTHORIZED, TXN_ID_NOT_AUTHORIZED};
 use super::{codec, per_partition, BrokerService, GatewayError};
 
 use super::service::{KafkaRequest, Pending};
@@ -20,6 +21,7 @@ use crate::actor::client::ActorClient;
 use crate::messages::call::submit;
 use crate::messages::RecordsChecked;
 use crate::messages::{self, NodeMsg, OFFSETS_TOPIC};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::storage::records::{self, WalkBudget};
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
@@ -53,6 +55,29 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 &produce_response(results, version),
             );
         }
+        // Kafka's checks: WRITE on the transactional id, if any (else every partition is
+        // refused), and WRITE on each topic (a topic refused whether or not it exists).
+        let access = self.access(request, "Produce");
+        let id_refused = (transactional_id.as_deref()).is_some_and(|id| {
+            !access.allows(AclOperation::Write, ResourceType::TransactionalId, id)
+        });
+        let (partitions, unauthorized): (Vec<_>, Vec<_>) =
+            partitions.into_iter().partition(|(tp, _)| {
+                !id_refused && access.allows(AclOperation::Write, ResourceType::Topic, &tp.topic)
+            });
+        let unauthorized = unauthorized.into_iter().map(|(tp, _)| match id_refused {
+            true => (
+                tp,
+                refused(
+                    ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                    TXN_ID_NOT_AUTHORIZED,
+                ),
+            ),
+            false => (
+                tp,
+                refused(ErrorCode::TOPIC_AUTHORIZATION_FAILED, TOPIC_NOT_AUTHORIZED),
+            ),
+        });
         // Only the group coordinator writes the internal topic (Kafka's "Cannot append to
         // internal topic"); the other partitions of the request are produced as usual.
         let (partitions, internal): (Vec<_>, Vec<_>) = partitions
@@ -64,10 +89,15 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 let message = format!("cannot append to internal topic {}", tp.topic);
                 (tp, refused(ErrorCode::INVALID_TOPIC_EXCEPTION, &message))
             })
+            .chain(unauthorized)
             .collect();
         if partitions.is_empty() && !internal.is_empty() {
             if acks == 0 {
-                return Pending::Close(format!("acks=0 produce to {OFFSETS_TOPIC} refused"));
+                let (tp, result) = &internal[0];
+                return Pending::Close(format!(
+                    "acks=0 produce to {}-{} refused with error {}",
+                    tp.topic, tp.partition, result.error_code
+                ));
             }
             return codec::respond(
                 request,

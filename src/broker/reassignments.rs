@@ -16,8 +16,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::acls::CLUSTER_NOT_AUTHORIZED;
 use super::describe_quorum::broker_id;
 use super::per_partition;
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
@@ -26,6 +28,7 @@ use crate::messages::quorum::{
     ReassignOutcome, Reassignment,
 };
 use crate::messages::NodeMsg;
+use crate::security::acl::AclOperation;
 use crate::types::{ErrorCode, NodeId, Refusal, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
@@ -33,7 +36,15 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         request: kafka::AlterPartitionReassignmentsRequest,
         version: i16,
+        frame: &KafkaRequest,
     ) -> Result<AlterPartitionReassignmentsResponse, GatewayError> {
+        // Kafka's check: ALTER on the cluster, else the whole request is refused.
+        if !(self.access(frame, "AlterPartitionReassignments")).allows_cluster(AclOperation::Alter)
+        {
+            return Ok(AlterPartitionReassignmentsResponse::default()
+                .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.wire())
+                .with_error_message(Some(StrBytes::from_static_str(CLUSTER_NOT_AUTHORIZED))));
+        }
         // Broker ids are never negative: such a target is refused here, the rest go on.
         let mut refused = Vec::new();
         let mut reassignments = Vec::new();
@@ -99,7 +110,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn list_partition_reassignments(
         &self,
         request: kafka::ListPartitionReassignmentsRequest,
+        frame: &KafkaRequest,
     ) -> Result<ListPartitionReassignmentsResponse, GatewayError> {
+        // Kafka's check: DESCRIBE on the cluster, else the whole request is refused.
+        if !(self.access(frame, "ListPartitionReassignments"))
+            .allows_cluster(AclOperation::Describe)
+        {
+            return Ok(ListPartitionReassignmentsResponse::default()
+                .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.wire())
+                .with_error_message(Some(StrBytes::from_static_str(CLUSTER_NOT_AUTHORIZED))));
+        }
         let partitions = request.topics.as_ref().map(|topics| {
             (topics.iter())
                 .flat_map(|t| (t.partition_indexes.iter()).map(|p| (t.name.0.to_string(), *p)))

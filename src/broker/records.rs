@@ -6,16 +6,19 @@ use kafka_protocol::messages::delete_records_response::{
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::{self, DeleteRecordsResult, NodeMsg, OFFSETS_TOPIC};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn delete_records(
         &self,
         request: DeleteRecordsRequest,
+        frame: &KafkaRequest,
     ) -> Result<DeleteRecordsResponse, GatewayError> {
         // Kafka keys the request by partition: a later listing replaces an earlier one.
         let listed = request.topics.iter().flat_map(|topic| {
@@ -29,6 +32,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             super::per_partition::merge(listed).map_err(|e| format!("DeleteRecords: {e}"))?;
         // The internal topic's records belong to the group coordinator (Kafka refuses them with
         // INVALID_TOPIC_EXCEPTION); the other partitions are served as usual.
+        // Kafka's check: DELETE on each topic, refused whether or not it exists.
+        let access = self.access(frame, "DeleteRecords");
+        let (partitions, unauthorized): (Vec<_>, Vec<_>) =
+            (partitions.into_iter()).partition(|(tp, _)| {
+                access.allows(AclOperation::Delete, ResourceType::Topic, &tp.topic)
+            });
         let (partitions, internal): (Vec<_>, Vec<_>) = partitions
             .into_iter()
             .partition(|(tp, _)| tp.topic != OFFSETS_TOPIC);
@@ -40,6 +49,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         results.extend(internal.into_iter().map(|(tp, _)| {
             let refused = DeleteRecordsResult {
                 error_code: ErrorCode::INVALID_TOPIC_EXCEPTION,
+                low_watermark: Offset::UNKNOWN,
+            };
+            (tp, refused)
+        }));
+        results.extend(unauthorized.into_iter().map(|(tp, _)| {
+            let refused = DeleteRecordsResult {
+                error_code: ErrorCode::TOPIC_AUTHORIZATION_FAILED,
                 low_watermark: Offset::UNKNOWN,
             };
             (tp, refused)

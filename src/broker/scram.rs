@@ -45,9 +45,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         frame: &KafkaRequest,
     ) -> Result<DescribeUserScramCredentialsResponse, GatewayError> {
         // Kafka: DESCRIBE on the CLUSTER, else the whole request is refused.
-        if !self
-            .authorize_cluster(frame, AclOperation::Describe)
-            .await?
+        if !(self.access(frame, "DescribeUserScramCredentials"))
+            .allows_cluster(AclOperation::Describe)
         {
             return Ok(DescribeUserScramCredentialsResponse::default()
                 .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.wire())
@@ -74,7 +73,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         frame: &KafkaRequest,
     ) -> Result<AlterUserScramCredentialsResponse, GatewayError> {
         // Kafka: ALTER on the CLUSTER, else every user named is refused.
-        let allowed = self.authorize_cluster(frame, AclOperation::Alter).await?;
+        let allowed =
+            (self.access(frame, "AlterUserScramCredentials")).allows_cluster(AclOperation::Alter);
         let deletions: Vec<ScramDeletion> = (request.deletions.into_iter())
             .map(|d| ScramDeletion {
                 name: d.name.to_string(),

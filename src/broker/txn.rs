@@ -56,6 +56,7 @@ use crate::messages::txn::{
     TxnDescription, TxnReply, TxnRequest,
 };
 use crate::messages::{InternalTopic, NodeMsg, TopicMeta, OFFSETS_TOPIC};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::types::placement::coordinator_partition;
 use crate::types::{ErrorCode, ProducerId};
 
@@ -110,6 +111,23 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let key = ApiKey::InitProducerId;
         let version = request.prefix.api_version;
         let transactional_id = body.transactional_id.as_ref().map(|t| t.0.to_string());
+        // Kafka's checks: WRITE on the transactional id; without one, IDEMPOTENT_WRITE on the
+        // cluster or WRITE on some topic.
+        let access = self.access(request, "InitProducerId");
+        let refused = match &transactional_id {
+            Some(id) if !access.allows(AclOperation::Write, ResourceType::TransactionalId, id) => {
+                Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+            }
+            None if !access.allows_cluster(AclOperation::IdempotentWrite)
+                && !access.allows_some(AclOperation::Write, ResourceType::Topic) =>
+            {
+                Some(ErrorCode::CLUSTER_AUTHORIZATION_FAILED)
+            }
+            _ => None,
+        };
+        if let Some(code) = refused {
+            return codec::respond(request, key, &init_response(Err(code), version));
+        }
         let Some(transactional_id) = transactional_id else {
             return match self.init_producer_id(body).await {
                 Ok(response) => codec::respond(request, key, &response),
@@ -162,10 +180,25 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 return codec::respond(request, key, &add_partitions_response(&codes));
             }
         };
-        if let Some(refused) = refusals(&partitions, &topics) {
+        let transactional_id = body.v3_and_below_transactional_id.0.to_string();
+        // Kafka's checks: WRITE on the transactional id (else every partition is refused),
+        // then WRITE on each topic.
+        let access = self.access(request, "AddPartitionsToTxn");
+        if !access.allows(
+            AclOperation::Write,
+            ResourceType::TransactionalId,
+            &transactional_id,
+        ) {
+            let codes = all_partitions(
+                &partitions,
+                ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            );
+            return codec::respond(request, key, &add_partitions_response(&codes));
+        }
+        let writable = |topic: &str| access.allows(AclOperation::Write, ResourceType::Topic, topic);
+        if let Some(refused) = refusals(&partitions, &topics, writable) {
             return codec::respond(request, key, &add_partitions_response(&refused));
         }
-        let transactional_id = body.v3_and_below_transactional_id.0.to_string();
         if transactional_id.is_empty() {
             let codes = all_partitions(&partitions, ErrorCode::INVALID_REQUEST);
             return codec::respond(request, key, &add_partitions_response(&codes));
@@ -191,9 +224,23 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let key = ApiKey::AddOffsetsToTxn;
         let version = request.prefix.api_version;
         let transactional_id = body.transactional_id.0.to_string();
-        if transactional_id.is_empty() {
-            let refused = add_offsets_response(ErrorCode::INVALID_REQUEST);
-            return codec::respond(request, key, &refused);
+        // Kafka's checks: WRITE on the transactional id, then READ on the group.
+        let access = self.access(request, "AddOffsetsToTxn");
+        let refused = if !access.allows(
+            AclOperation::Write,
+            ResourceType::TransactionalId,
+            &transactional_id,
+        ) {
+            Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        } else if !access.allows(AclOperation::Read, ResourceType::Group, &body.group_id) {
+            Some(ErrorCode::GROUP_AUTHORIZATION_FAILED)
+        } else if transactional_id.is_empty() {
+            Some(ErrorCode::INVALID_REQUEST)
+        } else {
+            None
+        };
+        if let Some(code) = refused {
+            return codec::respond(request, key, &add_offsets_response(code));
         }
         let offsets = match self.internal_topic(InternalTopic::ConsumerOffsets).await {
             Ok(meta) => meta,
@@ -222,6 +269,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let key = ApiKey::EndTxn;
         let version = request.prefix.api_version;
         let transactional_id = body.transactional_id.0.to_string();
+        // Kafka's check: WRITE on the transactional id.
+        let access = self.access(request, "EndTxn");
+        if !access.allows(
+            AclOperation::Write,
+            ResourceType::TransactionalId,
+            &transactional_id,
+        ) {
+            let refused = end_txn_response(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+            return codec::respond(request, key, &refused);
+        }
         if transactional_id.is_empty() {
             return codec::respond(request, key, &end_txn_response(ErrorCode::INVALID_REQUEST));
         }
@@ -253,9 +310,20 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .collect(),
             duration_filter_ms: body.duration_filter,
         });
+        // Kafka's check: only the ids the principal may DESCRIBE are listed.
+        let access = self.access(request, "ListTransactions");
         self.ask_txn(request, key, call, move |reply| {
             let result = match reply {
-                TxnReply::Listed(result) => result,
+                TxnReply::Listed(mut result) => {
+                    (result.transactions).retain(|t| {
+                        access.sees(
+                            AclOperation::Describe,
+                            ResourceType::TransactionalId,
+                            &t.transactional_id,
+                        )
+                    });
+                    result
+                }
                 other => {
                     tracing::error!(?other, "ListTransactions: a reply of another request");
                     ListTxnResult::refused(ErrorCode::UNKNOWN_SERVER_ERROR)
@@ -276,12 +344,39 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let ids: Vec<String> = (body.transactional_ids.iter())
             .map(|id| id.0.to_string())
             .collect();
+        // Kafka's checks: DESCRIBE on each id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED, not
+        // asked), and a description lists only the partitions of topics the principal may
+        // DESCRIBE.
+        let access = self.access(request, "DescribeTransactions");
+        let allowed: Vec<bool> = (ids.iter())
+            .map(|id| access.allows(AclOperation::Describe, ResourceType::TransactionalId, id))
+            .collect();
+        let asked = (ids.iter().zip(&allowed))
+            .filter(|(_, ok)| **ok)
+            .map(|(id, _)| id.clone());
         let call = TxnRequest::Describe(DescribeTxnArgs {
-            transactional_ids: ids.clone(),
+            transactional_ids: asked.collect(),
         });
         self.ask_txn(request, key, call, move |reply| {
-            let described = match reply {
-                TxnReply::Described(described) => described,
+            let described: Vec<TxnDescription> = match reply {
+                TxnReply::Described(described) => {
+                    let mut described = described.into_iter();
+                    let code = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+                    (ids.iter().zip(allowed))
+                        .map(|(id, ok)| match ok {
+                            true => described.next().unwrap_or_else(|| {
+                                TxnDescription::refused(id, ErrorCode::UNKNOWN_SERVER_ERROR)
+                            }),
+                            false => TxnDescription::refused(id, code),
+                        })
+                        .map(|mut d| {
+                            (d.partitions).retain(|topic, _| {
+                                access.sees(AclOperation::Describe, ResourceType::Topic, topic)
+                            });
+                            d
+                        })
+                        .collect()
+                }
                 other => {
                     tracing::error!(?other, "DescribeTransactions: a reply of another request");
                     let code = ErrorCode::UNKNOWN_SERVER_ERROR;
@@ -391,19 +486,21 @@ fn expected_producer(
 
 /// The partitions refused before the coordinator is asked, with every other partition
 /// OPERATION_NOT_ATTEMPTED; `None` when none is refused. Kafka's `handleAddPartitionsToTxn`:
-/// an internal topic fails authorization, then a partition its metadata does not know is
-/// UNKNOWN_TOPIC_OR_PARTITION.
+/// an internal topic, or one the principal may not WRITE (`writable`), fails authorization,
+/// then a partition its metadata does not know is UNKNOWN_TOPIC_OR_PARTITION.
 fn refusals(
     partitions: &BTreeMap<String, BTreeSet<i32>>,
     topics: &BTreeMap<String, TopicMeta>,
+    writable: impl Fn(&str) -> bool,
 ) -> Option<PartitionCodes> {
     let mut any_refused = false;
     let codes: PartitionCodes = partitions
         .iter()
         .map(|(topic, listed)| {
             let meta = topics.get(topic);
+            let authorized = !is_internal(topic) && writable(topic);
             let codes = listed.iter().map(|&partition| {
-                let code = if is_internal(topic) {
+                let code = if !authorized {
                     ErrorCode::TOPIC_AUTHORIZATION_FAILED
                 } else if !meta.is_some_and(|m| (0..m.partitions).contains(&partition)) {
                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
@@ -629,7 +726,7 @@ mod tests {
     fn unknown_and_internal_partitions_are_refused_and_the_rest_not_attempted() {
         let topics = BTreeMap::from([("a".to_string(), meta(2)), ("b".to_string(), meta(1))]);
         let known = listed(&[("a", &[0, 1]), ("b", &[0])]);
-        assert_eq!(refusals(&known, &topics), None);
+        assert_eq!(refusals(&known, &topics, |_| true), None);
 
         let some_unknown = listed(&[("a", &[0, 2]), ("b", &[0]), ("nope", &[0])]);
         let expected: PartitionCodes = BTreeMap::from([
@@ -649,13 +746,13 @@ mod tests {
                 BTreeMap::from([(0, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)]),
             ),
         ]);
-        assert_eq!(refusals(&some_unknown, &topics), Some(expected));
+        assert_eq!(refusals(&some_unknown, &topics, |_| true), Some(expected));
 
         // The coordinators' topics are never the client's to add, existing or not.
         let mut with_internal = topics.clone();
         with_internal.insert(OFFSETS_TOPIC.to_string(), meta(50));
         let internal = listed(&[("a", &[0]), (OFFSETS_TOPIC, &[0]), (TXN_STATE_TOPIC, &[0])]);
-        let refused = refusals(&internal, &with_internal).expect("refused");
+        let refused = refusals(&internal, &with_internal, |_| true).expect("refused");
         assert_eq!(refused["a"][&0], ErrorCode::OPERATION_NOT_ATTEMPTED);
         assert_eq!(
             refused[OFFSETS_TOPIC][&0],
@@ -665,6 +762,15 @@ mod tests {
             refused[TXN_STATE_TOPIC][&0],
             ErrorCode::TOPIC_AUTHORIZATION_FAILED
         );
+
+        // A topic the principal may not write is refused, existing or not, before its
+        // partitions are looked up.
+        let asked = listed(&[("a", &[0, 7]), ("b", &[0]), ("nope", &[0])]);
+        let refused = refusals(&asked, &topics, |t| t == "b").expect("refused");
+        assert_eq!(refused["a"][&0], ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        assert_eq!(refused["a"][&7], ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        assert_eq!(refused["b"][&0], ErrorCode::OPERATION_NOT_ATTEMPTED);
+        assert_eq!(refused["nope"][&0], ErrorCode::TOPIC_AUTHORIZATION_FAILED);
     }
 
     #[test]

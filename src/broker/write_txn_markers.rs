@@ -12,8 +12,9 @@
 //! acknowledged as an acks=-1 write. A marker on a `__consumer_offsets` partition completes
 //! the producer's pending offset commits there, as the coordinator's does.
 //!
-//! Kafka lets only the cluster itself send it (ClusterAction); Rill has no authorization yet
-//! (issue 16), so any client may (see the README).
+//! Kafka lets only the cluster itself send it: with an authorizer, the principal needs
+//! CLUSTER_ACTION on the cluster (an admin aborting a hanging transaction is given it, or is
+//! a super user), else every partition is answered CLUSTER_AUTHORIZATION_FAILED.
 //!
 //! A partition listed twice within one marker is written once; a request may name at most
 //! [`REQUEST_PARTITIONS_MAX`] marker partitions in all, each one an append on the node's one
@@ -33,6 +34,7 @@ use crate::actor::client::ActorClient;
 use crate::limits::REQUEST_PARTITIONS_MAX;
 use crate::messages::call::submit;
 use crate::messages::{MarkerWrite, NodeMsg, ProducePartitionResult, WriteMarkersRequest};
+use crate::security::acl::AclOperation;
 use crate::types::{ErrorCode, ProducerId, TopicPartition};
 
 /// How long the markers' appends may wait to be acknowledged: Kafka's `request.timeout.ms`
@@ -62,6 +64,18 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Err(e) => return Pending::Close(format!("WriteTxnMarkers: {e}")),
         };
         drop(body);
+        // Kafka's check: CLUSTER_ACTION on the cluster (markers are the cluster's own
+        // writes), else every partition is refused.
+        if !(self.access(request, "WriteTxnMarkers")).allows_cluster(AclOperation::ClusterAction) {
+            let refused = (markers.iter())
+                .flat_map(|m| m.partitions.iter().cloned())
+                .map(|tp| {
+                    let code = ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
+                    (tp, ProducePartitionResult::refused(code, None))
+                })
+                .collect();
+            return codec::respond(request, key, &markers_response(&markers, refused));
+        }
         let writes = marker_writes(&markers);
         if writes.is_empty() {
             return codec::respond(request, key, &markers_response(&markers, Vec::new()));

@@ -23,6 +23,7 @@ use super::raft::node::{NodeOut, RaftNode};
 use crate::actor::{Actor, Addr, CallId, Ctx, Input, RequestId};
 use crate::faults::{canary, Canary, FaultPoint};
 use crate::limits::PRODUCER_ID_BLOCK_SIZE;
+use crate::messages::acls::PublishedAcls;
 use crate::messages::quorum::{
     ElectionOutcome, ElectionType, IsrOutcome, LeaderRequest, Payload, QuorumReply, QuorumRequest,
     QuorumState, RaftMsg, ReassignOutcome, RegisteredBroker, TopicView,
@@ -122,6 +123,9 @@ pub struct QuorumActor {
     held: Vec<(u64, RequestId, QuorumReply)>,
     /// The topics last sent to the node's topics actor.
     fed: Option<AppliedTopics>,
+    /// Where the ACLs applied here are published for the node's gateway (a broker's), set
+    /// with [`QuorumActor::publishing_acls`].
+    acls_view: Option<PublishedAcls>,
     failed: Option<String>,
     /// The pause before the next reopen, while one is armed.
     reopen_in_ms: Option<u64>,
@@ -149,11 +153,19 @@ impl QuorumActor {
             forwarded: BTreeMap::new(),
             held: Vec::new(),
             fed: None,
+            acls_view: None,
             failed: None,
             reopen_in_ms: None,
             reopen_backoff_ms: REOPEN_FIRST_MS,
             commit_seen: 0,
         }
+    }
+
+    /// Publishes the ACLs this voter applies to `view` (the broker's gateway reads them there
+    /// for every request it authorizes), each change before the answers it settles.
+    pub fn publishing_acls(mut self, view: PublishedAcls) -> Self {
+        self.acls_view = Some(view);
+        self
     }
 
     /// Opens the Raft node on its files (at start, and again after a failure).
@@ -371,6 +383,10 @@ impl QuorumActor {
                 ctx.send(to, NodeMsg::Topics(msg));
                 self.fed = Some(now);
             }
+        }
+        if let Some(view) = &self.acls_view {
+            // Before any answer below: the broker that made a change checks with it at once.
+            view.publish(self.image.acls());
         }
         let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
             .into_iter()

@@ -174,10 +174,15 @@ pub enum Canary {
     /// password (`security/plain.rs` `check` compares nothing but the user name). Caught as
     /// an authentication bypass: a workload connection's login with a wrong password let in.
     SaslAnyPlainPassword,
+    /// Every authorization check allows (`broker/authorize.rs` `Access::decide` and
+    /// `allows_some`), as if no ACL ever denied anything: a principal without an ACL writes,
+    /// reads and joins groups. Caught as an authorization bypass: the `--sasl` intruder's
+    /// request (as a PLAIN user with no ACL, not a super user) answered as allowed.
+    AclsIgnored,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 39] = [
+    pub const ALL: [Canary; 40] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -217,6 +222,7 @@ impl Canary {
         Canary::FencedEpochAccepted,
         Canary::TxnOffsetsAppliedEarly,
         Canary::SaslAnyPlainPassword,
+        Canary::AclsIgnored,
     ];
 
     pub fn name(self) -> &'static str {
@@ -260,6 +266,7 @@ impl Canary {
             Canary::FencedEpochAccepted => "fenced-epoch-accepted",
             Canary::TxnOffsetsAppliedEarly => "txn-offsets-applied-early",
             Canary::SaslAnyPlainPassword => "sasl-any-plain-password",
+            Canary::AclsIgnored => "acls-ignored",
         }
     }
 

@@ -24,6 +24,7 @@ use crate::controller::lifecycle::BrokerLifecycle;
 use crate::controller::quorum::QuorumActor;
 use crate::controller::topic_config;
 use crate::group::actor::GroupsActor;
+use crate::messages::acls::PublishedAcls;
 use crate::messages::call::ask;
 use crate::messages::lifecycle::{
     ControlledShutdownRequest, LifecycleStatusRequest, StartLifecycleRequest,
@@ -161,7 +162,10 @@ impl Server {
                 config.replication_quota_window_num,
                 config.replication_quota_window_size_s,
             );
-        let quorum = QuorumActor::new(config.quorum_settings(), storage.clone());
+        // The ACLs the voter applies, read by the gateway for every request it authorizes.
+        let acls = PublishedAcls::default();
+        let quorum = QuorumActor::new(config.quorum_settings(), storage.clone())
+            .publishing_acls(acls.clone());
         let actors = vec![
             (TOPICS, NodeActor::new(topics)),
             (PARTITIONS, NodeActor::new(partitions)),
@@ -260,7 +264,7 @@ impl Server {
                 (l.name.clone(), address)
             })
             .collect();
-        let service = BrokerService::new(node.handle(), settings);
+        let service = BrokerService::with_acls(node.handle(), settings, acls);
         ask(
             &node.handle(),
             StartLifecycleRequest {

@@ -43,3 +43,38 @@ pub type AclCreations = Vec<Result<(), Refusal>>;
 
 /// Each DeleteAcls filter's outcome, in request order: the ACLs it matched and removed.
 pub type AclDeletions = Vec<Result<Vec<AclBinding>, Refusal>>;
+
+/// The ACLs as this node last applied them, shared between the node's metadata voter, which
+/// publishes each change as it applies it (before it answers the CreateAcls or DeleteAcls
+/// that made it, so the broker that made a change checks with it at once), and the gateway,
+/// which reads them for every request it authorizes without asking an actor.
+///
+/// Deterministic under the simulator: written by one actor's handler and read by the
+/// gateway's tasks, all on the one simulated thread, at the points the schedule gives them.
+/// Holds no lock across anything but swapping or cloning one `Arc`.
+#[derive(Clone, Debug, Default)]
+pub struct PublishedAcls(Arc<std::sync::RwLock<SharedAcls>>);
+
+impl PublishedAcls {
+    /// The ACLs as last published (none before the first metadata is applied: with an
+    /// authorizer that allows only super users, or everyone where
+    /// `allow.everyone.if.no.acl.found` says so).
+    pub fn load(&self) -> SharedAcls {
+        match self.0.read() {
+            Ok(acls) => Arc::clone(&acls),
+            // A panic elsewhere while swapping cannot leave a half-written `Arc`.
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Publishes `acls` (a no-op when they are the ones published).
+    pub fn publish(&self, acls: &SharedAcls) {
+        let mut slot = match self.0.write() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !Arc::ptr_eq(&slot, acls) {
+            *slot = Arc::clone(acls);
+        }
+    }
+}

@@ -534,6 +534,22 @@ pub struct FetchPartitionResult {
     pub aborted: Option<Vec<AbortedTransaction>>,
 }
 
+impl FetchPartitionResult {
+    /// `tp` refused with `error_code`, nothing read (Kafka's `FetchResponse.partitionResponse`
+    /// for an error: offsets unknown).
+    pub fn refused(tp: TopicPartition, error_code: ErrorCode) -> Self {
+        Self {
+            tp,
+            error_code,
+            high_watermark: Offset::UNKNOWN,
+            last_stable_offset: Offset::UNKNOWN,
+            log_start_offset: Offset::UNKNOWN,
+            records: Vec::new(),
+            aborted: None,
+        }
+    }
+}
+
 /// An aborted transaction as a `read_committed` fetch answer lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AbortedTransaction {

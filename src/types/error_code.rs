@@ -128,6 +128,9 @@ named_codes! {
     // ACLs (CreateAcls, DescribeAcls, DeleteAcls) and the checks of the cluster's admin APIs.
     CLUSTER_AUTHORIZATION_FAILED = ClusterAuthorizationFailed,
     SECURITY_DISABLED = SecurityDisabled,
+    // Per-request authorization (KafkaApis' checks).
+    GROUP_AUTHORIZATION_FAILED = GroupAuthorizationFailed,
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED = TransactionalIdAuthorizationFailed,
 }
 
 impl ErrorCode {

@@ -2,8 +2,8 @@
 //!
 //! * DescribeGroups v0–5 answer an unknown group with no error in state Dead; v6 (KIP-1043)
 //!   with GROUP_ID_NOT_FOUND and a message. `authorized_operations` stays Kafka's "not asked"
-//!   (i32::MIN) unless the request asks (v3+); Rill has no ACLs, so everything a group allows
-//!   is allowed.
+//!   (i32::MIN) unless the request asks (v3+); then the bit field of what the principal may
+//!   do to the group (READ, DELETE, DESCRIBE), everything without an authorizer.
 //! * ListGroups v4 adds the states filter and `group_state`, v5 the types filter and
 //!   `group_type`.
 //! * DeleteGroups asks the coordinator once per group (each group is its own write, on its
@@ -32,14 +32,19 @@ use crate::messages::{
     DeleteGroupsArgs, DescribeGroupsArgs, GroupDescription, ListGroupsArgs, ListGroupsResult,
     NodeMsg, OffsetDeleteArgs, OffsetDeleteResult,
 };
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::types::{ErrorCode, TopicPartition};
 
 /// Kafka's `authorized_operations` when the request did not ask for them.
 const OPERATIONS_NOT_ASKED: i32 = i32::MIN;
 
-/// Kafka's `AclOperation` codes a group allows: READ (3), DELETE (6) and DESCRIBE (8), as the
-/// bit field `authorized_operations` is.
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+/// The operations a group supports (Kafka's `AclEntry.supportedOperations(GROUP)`), which
+/// DescribeGroups' `authorized_operations` reports those allowed of.
+const GROUP_OPERATIONS: [AclOperation; 3] = [
+    AclOperation::Read,
+    AclOperation::Delete,
+    AclOperation::Describe,
+];
 
 /// DescribeGroups v6 is the first to answer an unknown group GROUP_ID_NOT_FOUND.
 const NOT_FOUND_SINCE: i16 = 6;
@@ -51,18 +56,45 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         body: DescribeGroupsRequest,
     ) -> Pending {
         let version = request.prefix.api_version;
+        // Kafka's check: DESCRIBE on each group; the others are answered
+        // GROUP_AUTHORIZATION_FAILED after the described ones.
+        let access = self.access(request, "DescribeGroups");
+        let (groups, refused): (Vec<String>, Vec<String>) = (body.groups.iter())
+            .map(|g| g.to_string())
+            .partition(|g| access.allows(AclOperation::Describe, ResourceType::Group, g));
         let args = DescribeGroupsArgs {
-            groups: body.groups.iter().map(|g| g.to_string()).collect(),
+            groups,
             include_authorized_operations: version >= 3 && body.include_authorized_operations,
         };
-        let operations = if args.include_authorized_operations {
-            GROUP_OPERATIONS
-        } else {
-            OPERATIONS_NOT_ASKED
+        let asked = args.include_authorized_operations;
+        let refused: Vec<_> = (refused.into_iter())
+            .map(|group| GroupDescription {
+                group,
+                error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
+                error_message: None,
+                state: String::new(),
+                protocol_type: String::new(),
+                protocol: String::new(),
+                members: Vec::new(),
+            })
+            .collect();
+        let operations = move |group: &str| match asked {
+            true => access.operations(ResourceType::Group, group, &GROUP_OPERATIONS),
+            false => OPERATIONS_NOT_ASKED,
         };
-        self.ask_later(request, ApiKey::DescribeGroups, args, move |described| {
-            describe_response(described, version, operations)
-        })
+        if args.groups.is_empty() {
+            let response = describe_response(refused, version, operations);
+            return codec::respond(request, ApiKey::DescribeGroups, &response);
+        }
+        self.ask_later(
+            request,
+            ApiKey::DescribeGroups,
+            args,
+            move |mut described| {
+                described.extend(refused);
+                describe_response(described, version, operations)
+            },
+        )
         .await
     }
 
@@ -76,7 +108,15 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             states: body.states_filter.iter().map(|s| s.to_string()).collect(),
             types: body.types_filter.iter().map(|s| s.to_string()).collect(),
         };
-        self.ask_later(request, ApiKey::ListGroups, args, move |listed| {
+        // Kafka's check: DESCRIBE on the CLUSTER lists every group; else only the groups the
+        // principal may DESCRIBE (the others are left out unseen).
+        let access = self.access(request, "ListGroups");
+        let all = access.sees(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME);
+        self.ask_later(request, ApiKey::ListGroups, args, move |mut listed| {
+            if !all {
+                (listed.groups)
+                    .retain(|g| access.sees(AclOperation::Describe, ResourceType::Group, &g.group));
+            }
             list_response(listed, version)
         })
         .await
@@ -90,12 +130,18 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         body: DeleteGroupsRequest,
     ) -> Pending {
         let mut replies = Vec::with_capacity(body.groups_names.len());
+        // Kafka's check: DELETE on each group.
+        let access = self.access(request, "DeleteGroups");
         for group in body.groups_names.iter().map(|g| g.to_string()) {
+            if !access.allows(AclOperation::Delete, ResourceType::Group, &group) {
+                replies.push((group, None));
+                continue;
+            }
             let args = DeleteGroupsArgs {
                 groups: vec![group.clone()],
             };
             match submit(&self.node, args).await {
-                Ok(reply) => replies.push((group, reply)),
+                Ok(reply) => replies.push((group, Some(reply))),
                 Err(e) => return Pending::Close(e.to_string()),
             }
         }
@@ -103,6 +149,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         Pending::Later(Box::pin(async move {
             let mut results = Vec::with_capacity(replies.len());
             for (group, reply) in replies {
+                let Some(reply) = reply else {
+                    results.push((group, ErrorCode::GROUP_AUTHORIZATION_FAILED));
+                    continue;
+                };
                 let answer = reply.await.map_err(|e| e.to_string())?;
                 let code = (answer.into_iter().find(|(g, _)| *g == group))
                     .map_or(ErrorCode::UNKNOWN_SERVER_ERROR, |(_, code)| code);
@@ -118,7 +168,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         request: &KafkaRequest,
         body: OffsetDeleteRequest,
     ) -> Pending {
-        let partitions = (body.topics.iter())
+        let partitions: Vec<TopicPartition> = (body.topics.iter())
             .flat_map(|t| {
                 t.partitions.iter().map(|p| TopicPartition {
                     topic: t.name.to_string(),
@@ -126,12 +176,33 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 })
             })
             .collect();
+        // Kafka's checks: DELETE on the group (else the whole request is refused), then READ
+        // on each topic.
+        let access = self.access(request, "OffsetDelete");
+        if !access.allows(AclOperation::Delete, ResourceType::Group, &body.group_id) {
+            let refused = OffsetDeleteResult {
+                error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
+                partitions: Vec::new(),
+            };
+            return codec::respond(
+                request,
+                ApiKey::OffsetDelete,
+                &offset_delete_response(refused),
+            );
+        }
+        let (partitions, unauthorized): (Vec<_>, Vec<_>) = (partitions.into_iter())
+            .partition(|tp| access.allows(AclOperation::Read, ResourceType::Topic, &tp.topic));
         let args = OffsetDeleteArgs {
             group: body.group_id.to_string(),
             partitions,
         };
-        self.ask_later(request, ApiKey::OffsetDelete, args, offset_delete_response)
-            .await
+        self.ask_later(request, ApiKey::OffsetDelete, args, move |mut deleted| {
+            let refused =
+                (unauthorized.into_iter()).map(|tp| (tp, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+            deleted.partitions.extend(refused);
+            offset_delete_response(deleted)
+        })
+        .await
     }
 }
 
@@ -170,7 +241,7 @@ pub(super) fn offset_delete_response(deleted: OffsetDeleteResult) -> OffsetDelet
 pub(super) fn describe_response(
     described: Vec<GroupDescription>,
     version: i16,
-    operations: i32,
+    operations: impl Fn(&str) -> i32,
 ) -> DescribeGroupsResponse {
     let groups = described
         .into_iter()
@@ -198,6 +269,10 @@ pub(super) fn describe_response(
                         .with_member_assignment(Bytes::from(m.assignment))
                 })
                 .collect();
+            let authorized_operations = match version >= 3 {
+                true => operations(&d.group),
+                false => OPERATIONS_NOT_ASKED,
+            };
             DescribedGroup::default()
                 .with_error_code(error_code.wire())
                 .with_error_message(opt_text(error_message))
@@ -206,11 +281,7 @@ pub(super) fn describe_response(
                 .with_protocol_type(text(&d.protocol_type))
                 .with_protocol_data(text(&d.protocol))
                 .with_members(members)
-                .with_authorized_operations(if version >= 3 {
-                    operations
-                } else {
-                    OPERATIONS_NOT_ASKED
-                })
+                .with_authorized_operations(authorized_operations)
         })
         .collect();
     DescribeGroupsResponse::default().with_groups(groups)

@@ -20,7 +20,7 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::{opt_text, text, Caller};
+use super::{codec, opt_text, text, Caller};
 use crate::actor::client::ActorClient;
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::BrokerService;
@@ -28,6 +28,8 @@ use crate::messages::{
     ConsumerDescribeArgs, ConsumerGroupDescription, ConsumerHeartbeatArgs, ConsumerHeartbeatCall,
     ConsumerHeartbeatResult, NodeMsg,
 };
+use crate::security::acl::{AclOperation, ResourceType};
+use crate::types::ErrorCode;
 
 /// Kafka's `authorized_operations` when they were not asked for.
 const OPERATIONS_NOT_ASKED: i32 = i32::MIN;
@@ -44,13 +46,37 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         body: ConsumerGroupHeartbeatRequest,
     ) -> Pending {
         let version = request.prefix.api_version;
+        let key = ApiKey::ConsumerGroupHeartbeat;
+        // Kafka's checks: READ on the group, then DESCRIBE on every topic subscribed by name.
+        let access = self.access(request, "ConsumerGroupHeartbeat");
+        let args = heartbeat_args(body);
+        let refused = if !access.allows(AclOperation::Read, ResourceType::Group, &args.group) {
+            Some(ErrorCode::GROUP_AUTHORIZATION_FAILED)
+        } else if (args.subscribed_topic_names.iter().flatten())
+            .any(|t| !access.allows(AclOperation::Describe, ResourceType::Topic, t))
+        {
+            Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+        } else {
+            None
+        };
+        if let Some(error_code) = refused {
+            let response = heartbeat_response(ConsumerHeartbeatResult {
+                error_code,
+                error_message: None,
+                member_id: None,
+                member_epoch: 0,
+                heartbeat_interval_ms: 0,
+                assignment: None,
+            });
+            return codec::respond(request, key, &response);
+        }
         let topics = match self.list_topics().await {
             Ok(topics) => topics,
             Err(e) => return Pending::Close(e.to_string()),
         };
         let caller = Caller::of(request);
         let call = ConsumerHeartbeatCall {
-            args: heartbeat_args(body),
+            args,
             client_id: caller.client_id,
             client_host: caller.client_host,
             topics: (topics.into_iter())
@@ -58,7 +84,6 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .collect(),
             assign_member_id: version == 0,
         };
-        let key = ApiKey::ConsumerGroupHeartbeat;
         self.ask_later(request, key, call, heartbeat_response).await
     }
 
@@ -74,12 +99,34 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .collect(),
             Err(e) => return Pending::Close(e.to_string()),
         };
+        // Kafka's check: DESCRIBE on each group; the others are answered
+        // GROUP_AUTHORIZATION_FAILED after the described ones.
+        let access = self.access(request, "ConsumerGroupDescribe");
+        let (groups, refused): (Vec<String>, Vec<String>) = (body.group_ids.iter())
+            .map(|g| g.to_string())
+            .partition(|g| access.allows(AclOperation::Describe, ResourceType::Group, g));
+        let refused: Vec<_> = (refused.into_iter())
+            .map(|group| ConsumerGroupDescription {
+                group,
+                error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
+                error_message: None,
+                state: String::new(),
+                group_epoch: -1,
+                assignment_epoch: -1,
+                assignor: String::new(),
+                members: Vec::new(),
+            })
+            .collect();
         let args = ConsumerDescribeArgs {
-            groups: body.group_ids.iter().map(|g| g.to_string()).collect(),
+            groups,
             include_authorized_operations: body.include_authorized_operations,
         };
         let key = ApiKey::ConsumerGroupDescribe;
-        self.ask_later(request, key, args, move |groups| {
+        if args.groups.is_empty() {
+            return codec::respond(request, key, &describe_response(refused, &names, version));
+        }
+        self.ask_later(request, key, args, move |mut groups| {
+            groups.extend(refused);
             describe_response(groups, &names, version)
         })
         .await

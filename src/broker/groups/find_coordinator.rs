@@ -13,9 +13,12 @@ use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinator
 
 use super::text;
 use crate::actor::client::ActorClient;
+use crate::broker::authorize::{GROUP_NOT_AUTHORIZED, TXN_ID_NOT_AUTHORIZED};
+use crate::broker::service::KafkaRequest;
 use crate::broker::{BrokerService, GatewayError};
 use crate::messages::call::ask;
 use crate::messages::{EnsureInternalRequest, InternalTopic, NodeMsg, TopicMeta};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::types::placement::coordinator_partition;
 use crate::types::ErrorCode;
 
@@ -37,8 +40,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         &self,
         request: FindCoordinatorRequest,
         version: i16,
-        listener: &str,
+        frame: &KafkaRequest,
     ) -> Result<FindCoordinatorResponse, GatewayError> {
+        let listener = frame.context.listener.as_str();
         let keys: Vec<String> = if version >= 4 {
             request
                 .coordinator_keys
@@ -48,8 +52,28 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         } else {
             vec![request.key.to_string()]
         };
+        // Kafka's check: DESCRIBE on each key's group or transactional id; a refused key is
+        // not looked up (nor its internal topic created).
+        let access = self.access(frame, "FindCoordinator");
+        let (resource_type, refusal, refused_text) = match request.key_type {
+            KEY_TYPE_TRANSACTION => (
+                ResourceType::TransactionalId,
+                ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                TXN_ID_NOT_AUTHORIZED,
+            ),
+            _ => (
+                ResourceType::Group,
+                ErrorCode::GROUP_AUTHORIZATION_FAILED,
+                GROUP_NOT_AUTHORIZED,
+            ),
+        };
+        let (keys, refused): (Vec<String>, Vec<String>) = (keys.into_iter())
+            .partition(|key| access.allows(AclOperation::Describe, resource_type, key));
+        let refused = (refused.into_iter())
+            .map(|key| (key, Found::Refused(refusal, refused_text.to_string())));
         // v0 has no key type: it asks for a group coordinator.
         let answers = match request.key_type {
+            _ if keys.is_empty() => Vec::new(),
             KEY_TYPE_GROUP => {
                 self.coordinators(InternalTopic::ConsumerOffsets, keys, listener)
                     .await
@@ -66,7 +90,10 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 keys.into_iter().map(|key| (key, refused.clone())).collect()
             }
         };
-        Ok(response(answers, version))
+        Ok(response(
+            answers.into_iter().chain(refused).collect(),
+            version,
+        ))
     }
 
     /// Each key's coordinator: the leader of the key's partition of the internal topic `internal`

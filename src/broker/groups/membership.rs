@@ -18,9 +18,25 @@ use crate::messages::{
     HeartbeatArgs, JoinGroupArgs, JoinGroupResult, LeaveGroupArgs, LeaveGroupResult, LeftMember,
     NodeMsg, SyncGroupArgs, SyncGroupResult,
 };
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::types::ErrorCode;
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
+    /// Why a membership request is refused before the coordinator sees it: Kafka checks READ
+    /// on the group first (GROUP_AUTHORIZATION_FAILED), then the coordinator refuses an
+    /// empty group id (INVALID_GROUP_ID).
+    fn membership_refusal(
+        &self,
+        request: &KafkaRequest,
+        api: &'static str,
+        group: &str,
+    ) -> Option<ErrorCode> {
+        if !(self.access(request, api)).allows(AclOperation::Read, ResourceType::Group, group) {
+            return Some(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+        }
+        group.is_empty().then_some(ErrorCode::INVALID_GROUP_ID)
+    }
+
     pub(super) async fn join_group(
         &self,
         request: &KafkaRequest,
@@ -29,9 +45,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let version = request.prefix.api_version;
         let caller = Caller::of(request);
         let args = join_args(body, version, caller);
-        if args.group.is_empty() {
+        if let Some(error_code) = self.membership_refusal(request, "JoinGroup", &args.group) {
             let refused = JoinGroupResult {
-                error_code: ErrorCode::INVALID_GROUP_ID,
+                error_code,
                 generation: -1,
                 protocol_type: None,
                 protocol_name: None,
@@ -67,9 +83,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 .map(|a| (a.member_id.to_string(), a.assignment.to_vec()))
                 .collect(),
         };
-        if args.group.is_empty() {
+        if let Some(error_code) = self.membership_refusal(request, "SyncGroup", &args.group) {
             let refused = SyncGroupResult {
-                error_code: ErrorCode::INVALID_GROUP_ID,
+                error_code,
                 protocol_type: None,
                 protocol_name: None,
                 assignment: Vec::new(),
@@ -93,8 +109,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             member_id: body.member_id.to_string(),
             instance_id: body.group_instance_id.map(|s| s.to_string()),
         };
-        if args.group.is_empty() {
-            let refused = heartbeat_response(ErrorCode::INVALID_GROUP_ID);
+        if let Some(error_code) = self.membership_refusal(request, "Heartbeat", &args.group) {
+            let refused = heartbeat_response(error_code);
             return codec::respond(request, ApiKey::Heartbeat, &refused);
         }
         self.ask_later(request, ApiKey::Heartbeat, args, heartbeat_response)
@@ -122,9 +138,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             group: body.group_id.to_string(),
             members,
         };
-        if args.group.is_empty() {
+        if let Some(error_code) = self.membership_refusal(request, "LeaveGroup", &args.group) {
             let refused = LeaveGroupResult {
-                error_code: ErrorCode::INVALID_GROUP_ID,
+                error_code,
                 members: Vec::new(),
             };
             return codec::respond(

@@ -38,7 +38,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         match key {
             ApiKey::FindCoordinator => {
                 answer(request, key, gate, |body, _turn| {
-                    self.find_coordinator(body, version, &request.context.listener)
+                    self.find_coordinator(body, version, request)
                 })
                 .await
             }

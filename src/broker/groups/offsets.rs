@@ -26,6 +26,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{codec, opt_text, text};
 use crate::actor::client::ActorClient;
+use crate::broker::authorize::Access;
 use crate::broker::per_partition;
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::txn::answered_code;
@@ -34,7 +35,14 @@ use crate::messages::{
     CommittedOffset, GroupOffsets, NodeMsg, OffsetCommitArgs, OffsetFetchArgs, TopicMeta,
     TxnOffsetCommitArgs,
 };
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::types::{ErrorCode, LeaderEpoch, Offset, ProducerId, TopicPartition};
+
+/// A commit's offsets to store, and the partitions refused with their codes.
+type Split = (
+    Vec<(TopicPartition, CommittedOffset)>,
+    Vec<(TopicPartition, ErrorCode)>,
+);
 
 /// OffsetCommit v2–4 `retention_time_ms` meaning "the broker's default".
 const DEFAULT_RETENTION_MS: i64 = -1;
@@ -58,19 +66,24 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             })
         });
         let key = ApiKey::OffsetCommit;
+        // Kafka's checks: READ on the group (else every partition is refused), then READ on
+        // each topic.
+        let access = self.access(request, "OffsetCommit");
+        let group_refused = !access.allows(AclOperation::Read, ResourceType::Group, &body.group_id);
         let (known, unknown) = match self
-            .split_commit(merged(key, listed), Known::Partition)
+            .split_commit(
+                merged(key, listed),
+                Known::Partition,
+                &access,
+                group_refused,
+            )
             .await
         {
             Ok(split) => split,
             Err(closed) => return closed,
         };
         if known.is_empty() {
-            return codec::respond(
-                request,
-                key,
-                &commit_response(refused_unknown(unknown).collect()),
-            );
+            return codec::respond(request, key, &commit_response(unknown));
         }
         let args = OffsetCommitArgs {
             group: body.group_id.to_string(),
@@ -86,12 +99,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             api_version: version,
         };
         self.ask_later(request, key, args, move |committed| {
-            commit_response(
-                committed
-                    .into_iter()
-                    .chain(refused_unknown(unknown))
-                    .collect(),
-            )
+            commit_response(committed.into_iter().chain(unknown).collect())
         })
         .await
     }
@@ -119,16 +127,30 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let key = ApiKey::TxnOffsetCommit;
         // Kafka's `handleTxnOffsetCommitRequest` refuses an unknown topic, not a partition
         // number past its count (kafka-python's own test commits one).
-        let (known, unknown) = match self.split_commit(merged(key, listed), Known::Topic).await {
+        // Kafka's checks: WRITE on the transactional id, READ on the group (each refusing every
+        // partition), then READ on each topic.
+        let access = self.access(request, "TxnOffsetCommit");
+        let id = &body.transactional_id;
+        let group_refused =
+            if !access.allows(AclOperation::Write, ResourceType::TransactionalId, id) {
+                Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+            } else if !access.allows(AclOperation::Read, ResourceType::Group, &body.group_id) {
+                Some(ErrorCode::GROUP_AUTHORIZATION_FAILED)
+            } else {
+                None
+            };
+        let (known, unknown) = match self
+            .split_commit_as(merged(key, listed), Known::Topic, &access, group_refused)
+            .await
+        {
             Ok(split) => split,
             Err(closed) => return closed,
         };
         if known.is_empty() {
-            return codec::respond(
-                request,
-                key,
-                &txn_commit_response(refused_unknown(unknown).collect()),
-            );
+            let results = (unknown.into_iter())
+                .map(|(tp, code)| (tp, answered_code(key, version, code)))
+                .collect();
+            return codec::respond(request, key, &txn_commit_response(results));
         }
         let v3 = version >= 3;
         let args = TxnOffsetCommitArgs {
@@ -146,7 +168,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             offsets: known,
         };
         self.ask_later(request, key, args, move |committed| {
-            let results = (committed.into_iter().chain(refused_unknown(unknown)))
+            let results = (committed.into_iter().chain(unknown))
                 .map(|(tp, code)| (tp, answered_code(key, version, code)))
                 .collect();
             txn_commit_response(results)
@@ -154,16 +176,48 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         .await
     }
 
-    /// A commit's merged offsets split into those the registry knows and the rest; a request
-    /// that could not be merged, or no registry, closes the connection.
+    /// An OffsetCommit's merged offsets split into those it may commit and the others with
+    /// their refusals (GROUP_AUTHORIZATION_FAILED for all when `group_refused`).
     async fn split_commit(
         &self,
         merged: Result<Vec<(TopicPartition, CommittedOffset)>, String>,
         known_by: Known,
-    ) -> Result<(Vec<(TopicPartition, CommittedOffset)>, Vec<TopicPartition>), Pending> {
+        access: &Access,
+        group_refused: bool,
+    ) -> Result<Split, Pending> {
+        let group_refused = group_refused.then_some(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+        self.split_commit_as(merged, known_by, access, group_refused)
+            .await
+    }
+
+    /// A commit's merged offsets split into those it may commit and the others, each with its
+    /// refusal, in Kafka's order: `refused` (the transactional id's or the group's) for all,
+    /// else TOPIC_AUTHORIZATION_FAILED for a topic the principal may not READ, else
+    /// UNKNOWN_TOPIC_OR_PARTITION for one the registry does not know. A request that could
+    /// not be merged, or no registry, closes the connection.
+    async fn split_commit_as(
+        &self,
+        merged: Result<Vec<(TopicPartition, CommittedOffset)>, String>,
+        known_by: Known,
+        access: &Access,
+        refused: Option<ErrorCode>,
+    ) -> Result<Split, Pending> {
         let offsets = merged.map_err(Pending::Close)?;
+        if let Some(code) = refused {
+            return Ok((
+                Vec::new(),
+                (offsets.into_iter()).map(|(tp, _)| (tp, code)).collect(),
+            ));
+        }
+        let (offsets, unauthorized): (Vec<_>, Vec<_>) = (offsets.into_iter())
+            .partition(|(tp, _)| access.allows(AclOperation::Read, ResourceType::Topic, &tp.topic));
         let topics = (self.list_topics().await).map_err(|e| Pending::Close(e.to_string()))?;
-        Ok(split_known(offsets, &topics, known_by))
+        let (known, unknown) = split_known(offsets, &topics, known_by);
+        let refused = (unauthorized.into_iter())
+            .map(|(tp, _)| (tp, ErrorCode::TOPIC_AUTHORIZATION_FAILED))
+            .chain(refused_unknown(unknown))
+            .collect();
+        Ok((known, refused))
     }
 
     pub(super) async fn offset_fetch(
@@ -206,15 +260,107 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         };
         // v1 answers a group error in each partition asked for (it has no top-level code).
         let asked = groups.first().and_then(|(_, asked)| asked.clone());
+        let access = self.access(request, "OffsetFetch");
+        let checked = check_offset_fetch(&access, groups);
         let args = OffsetFetchArgs {
-            groups,
+            groups: checked.groups,
             require_stable: body.require_stable,
             members,
         };
+        let refused = checked.refused;
+        if args.groups.is_empty() {
+            let response = fetch_response(
+                refused.answers(Vec::new(), &access),
+                asked.as_deref(),
+                version,
+            );
+            return codec::respond(request, ApiKey::OffsetFetch, &response);
+        }
         self.ask_later(request, ApiKey::OffsetFetch, args, move |fetched| {
-            fetch_response(fetched, asked.as_deref(), version)
+            fetch_response(refused.answers(fetched, &access), asked.as_deref(), version)
         })
         .await
+    }
+}
+
+/// An OffsetFetch's groups as the coordinator is asked them, and what Kafka's checks refused.
+struct CheckedOffsetFetch {
+    groups: Vec<(String, Option<Vec<TopicPartition>>)>,
+    refused: OffsetFetchRefusals,
+}
+
+/// What an OffsetFetch's checks refused: groups the principal may not DESCRIBE
+/// (GROUP_AUTHORIZATION_FAILED, not asked), and per group the partitions asked for of topics
+/// it may not DESCRIBE (TOPIC_AUTHORIZATION_FAILED); a group asked for all its offsets lists
+/// only the topics it may describe (Kafka filters them out unseen).
+struct OffsetFetchRefusals {
+    groups: Vec<String>,
+    partitions: BTreeMap<String, Vec<TopicPartition>>,
+    all_asked: std::collections::BTreeSet<String>,
+}
+
+fn check_offset_fetch(
+    access: &Access,
+    groups: Vec<(String, Option<Vec<TopicPartition>>)>,
+) -> CheckedOffsetFetch {
+    let mut refused = OffsetFetchRefusals {
+        groups: Vec::new(),
+        partitions: BTreeMap::new(),
+        all_asked: Default::default(),
+    };
+    let mut allowed = Vec::new();
+    for (group, asked) in groups {
+        if !access.allows(AclOperation::Describe, ResourceType::Group, &group) {
+            refused.groups.push(group);
+            continue;
+        }
+        let asked = match asked {
+            None => {
+                refused.all_asked.insert(group.clone());
+                None
+            }
+            Some(asked) => {
+                let (ok, no): (Vec<_>, Vec<_>) = (asked.into_iter()).partition(|tp| {
+                    access.allows(AclOperation::Describe, ResourceType::Topic, &tp.topic)
+                });
+                if !no.is_empty() {
+                    refused.partitions.insert(group.clone(), no);
+                }
+                Some(ok)
+            }
+        };
+        allowed.push((group, asked));
+    }
+    CheckedOffsetFetch {
+        groups: allowed,
+        refused,
+    }
+}
+
+impl OffsetFetchRefusals {
+    /// The coordinator's answers with the refusals put in.
+    fn answers(self, fetched: Vec<GroupOffsets>, access: &Access) -> Vec<GroupOffsets> {
+        let mut answers = Vec::with_capacity(fetched.len() + self.groups.len());
+        let mut partitions = self.partitions;
+        for mut group in fetched {
+            if self.all_asked.contains(&group.group) {
+                (group.partitions).retain(|(tp, _, _)| {
+                    access.sees(AclOperation::Describe, ResourceType::Topic, &tp.topic)
+                });
+            }
+            if let Some(refused) = partitions.remove(&group.group) {
+                let refused = (refused.into_iter())
+                    .map(|tp| (tp, no_offset(), ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+                group.partitions.extend(refused);
+            }
+            answers.push(group);
+        }
+        answers.extend(self.groups.into_iter().map(|group| GroupOffsets {
+            group,
+            error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
+            partitions: Vec::new(),
+        }));
+        answers
     }
 }
 

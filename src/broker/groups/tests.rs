@@ -809,7 +809,7 @@ fn describe_and_list_answers_encode_at_every_served_version() {
         members: Vec::new(),
     };
     for version in served(ApiKey::DescribeGroups) {
-        let built = describe_response(vec![stable.clone(), unknown.clone()], version, 328);
+        let built = describe_response(vec![stable.clone(), unknown.clone()], version, |_| 328);
         let back: DescribeGroupsResponse = round_trip(&built, version);
         let member = &back.groups[0].members[0];
         assert_eq!(member.member_assignment.as_ref(), b"assigned", "v{version}");

@@ -266,6 +266,21 @@ impl Authorizer {
         operation: AclOperation,
         resource_type: ResourceType,
     ) -> bool {
+        self.authorize_by_resource_type_as(&self.settings, session, operation, resource_type)
+    }
+
+    /// [`Authorizer::authorize_by_resource_type`] under `settings` instead of the
+    /// authorizer's own (as [`Authorizer::authorize_as`]).
+    ///
+    /// # Panics
+    /// As [`Authorizer::authorize_by_resource_type`].
+    pub fn authorize_by_resource_type_as(
+        &self,
+        settings: &AuthorizerSettings,
+        session: &Session,
+        operation: AclOperation,
+        resource_type: ResourceType,
+    ) -> bool {
         assert!(
             !matches!(resource_type, ResourceType::Any | ResourceType::Unknown),
             "authorizeByResourceType needs a specific resource type, not {resource_type}"
@@ -279,7 +294,7 @@ impl Authorizer {
             resource_type,
             resource_name: "hardcode",
         };
-        if self.authorize(session, &probe).is_allowed() {
+        if self.authorize_as(settings, session, &probe).is_allowed() {
             return true;
         }
         let exact = principal_key(session.principal);
