@@ -430,6 +430,33 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             LONG,
             "Bytes of large request frames read and not yet handled, across connections.",
         ),
+        (
+            "authorizer.class.name",
+            Some(match config.authorizer_enabled {
+                true => crate::config::STANDARD_AUTHORIZER.to_owned(),
+                false => String::new(),
+            }),
+            STRING,
+            "The authorizer that checks every request against the ACLs (Kafka's \
+             StandardAuthorizer); empty: none, nothing is checked.",
+        ),
+        (
+            "super.users",
+            Some(
+                (config.authorizer.super_users.iter())
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            ),
+            STRING,
+            "Principals allowed everything, whatever the ACLs say (User:name, ';'-separated).",
+        ),
+        (
+            "allow.everyone.if.no.acl.found",
+            Some(config.authorizer.allow_everyone_if_no_acl_found.to_string()),
+            BOOLEAN,
+            "Whether a resource no ACL covers is allowed to everyone (false: to super users only).",
+        ),
     ]
 }
 
@@ -515,6 +542,33 @@ mod tests {
         for key in ["log.retention.ms", "message.max.bytes", "log.roll.ms"] {
             find(&entries, key);
         }
+        // The authorizer's keys, off by default.
+        let authorizer = find(&entries, "authorizer.class.name");
+        assert_eq!(
+            (authorizer.value.as_deref(), authorizer.source),
+            (Some(""), source::DEFAULT_CONFIG)
+        );
+        let overrides = [
+            format!(
+                "authorizer.class.name={}",
+                crate::config::STANDARD_AUTHORIZER
+            ),
+            "super.users=User:admin; User:ops".to_string(),
+        ];
+        let config = ServerConfig::load(None, &overrides).unwrap();
+        let entries = config.gateway_settings("c".into()).broker_configs;
+        let authorizer = find(&entries, "authorizer.class.name");
+        assert_eq!(
+            (authorizer.value.as_deref(), authorizer.source),
+            (
+                Some(crate::config::STANDARD_AUTHORIZER),
+                source::STATIC_BROKER_CONFIG
+            )
+        );
+        let super_users = find(&entries, "super.users");
+        assert_eq!(super_users.value.as_deref(), Some("User:admin;User:ops"));
+        let allow = find(&entries, "allow.everyone.if.no.acl.found");
+        assert_eq!(allow.value.as_deref(), Some("false"));
     }
 
     #[test]
