@@ -26,7 +26,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use common::{call, free_port, RillServer};
+use common::{call, free_port, start_quorum, RillServer};
 
 const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
 const INVALID_REQUEST: i16 = 42;
@@ -451,43 +451,15 @@ fn a_super_user_manages_acls_others_are_refused_and_the_acls_survive_a_restart()
 /// another.
 #[test]
 fn an_acl_created_through_one_node_is_described_by_the_others() {
-    let controllers: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let voters: Vec<String> = (controllers.iter().enumerate())
-        .map(|(i, port)| format!("{}@127.0.0.1:{port}", i + 1))
-        .collect();
-    let voters = format!("controller.quorum.voters={}", voters.join(","));
-    let mut servers: Vec<RillServer> = (0..3)
-        .map(|i| {
-            let dir = Arc::new(tempfile::tempdir().unwrap());
-            let kafka: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-            let listeners = format!(
-                "PLAINTEXT://{kafka},CONTROLLER://127.0.0.1:{}",
-                controllers[i]
-            );
-            let id = (i + 1).to_string();
-            let log_dirs = dir.path().display().to_string();
-            let args = [
-                "--node-id",
-                id.as_str(),
-                "--listeners",
-                listeners.as_str(),
-                "--log-dirs",
-                log_dirs.as_str(),
-                "--override",
-                voters.as_str(),
-                "--override",
-                "controller.quorum.election.timeout.ms=500",
-                "--override",
-                AUTHORIZER,
-                "--override",
-                "super.users=User:ANONYMOUS",
-            ];
-            RillServer::spawn_exact_env(dir, kafka, &args, &[])
-        })
-        .collect();
-    for server in &mut servers {
-        server.wait_serving(Duration::from_secs(30));
-    }
+    let servers = start_quorum(
+        3,
+        &[
+            "--override",
+            AUTHORIZER,
+            "--override",
+            "super.users=User:ANONYMOUS",
+        ],
+    );
     let (code, stdout, stderr) = acls(
         servers[0].addr,
         &[

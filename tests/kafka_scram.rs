@@ -10,7 +10,6 @@ mod common;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,7 +23,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use common::{call, free_port, RillServer};
+use common::{call, start_quorum, RillServer};
 
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 const RESOURCE_NOT_FOUND: i16 = 91;
@@ -348,39 +347,7 @@ fn every_refusal_has_kafkas_code_and_words() {
 /// credential altered through one broker is described by the others once they applied it.
 #[test]
 fn a_credential_altered_through_one_broker_is_described_by_the_others() {
-    let controllers: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let voters: Vec<String> = (controllers.iter().enumerate())
-        .map(|(i, port)| format!("{}@127.0.0.1:{port}", i + 1))
-        .collect();
-    let voters = format!("controller.quorum.voters={}", voters.join(","));
-    let mut servers: Vec<RillServer> = (0..3)
-        .map(|i| {
-            let dir = Arc::new(tempfile::tempdir().unwrap());
-            let kafka: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-            let listeners = format!(
-                "PLAINTEXT://{kafka},CONTROLLER://127.0.0.1:{}",
-                controllers[i]
-            );
-            let id = (i + 1).to_string();
-            let log_dirs = dir.path().display().to_string();
-            let args = [
-                "--node-id",
-                id.as_str(),
-                "--listeners",
-                listeners.as_str(),
-                "--log-dirs",
-                log_dirs.as_str(),
-                "--override",
-                voters.as_str(),
-                "--override",
-                "controller.quorum.election.timeout.ms=500",
-            ];
-            RillServer::spawn_exact_env(dir, kafka, &args, &[])
-        })
-        .collect();
-    for server in &mut servers {
-        server.wait_serving(Duration::from_secs(30));
-    }
+    let servers = start_quorum(3, &[]);
     let (code, stdout, stderr) = configs(
         servers[0].addr,
         &[

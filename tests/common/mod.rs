@@ -46,6 +46,47 @@ pub fn free_port() -> u16 {
     panic!("no free port in {LOW}..{}", LOW + SPAN);
 }
 
+/// Starts a cluster of `size` nodes, each broker and controller voter (node ids 1..=size), with
+/// `extra` flags on every node, and waits until each serves. A node's PLAINTEXT listener is
+/// its `addr`; its controller listener another free port.
+pub fn start_quorum(size: usize, extra: &[&str]) -> Vec<RillServer> {
+    let controllers: Vec<u16> = (0..size).map(|_| free_port()).collect();
+    let voters: Vec<String> = (controllers.iter().enumerate())
+        .map(|(i, port)| format!("{}@127.0.0.1:{port}", i + 1))
+        .collect();
+    let voters = format!("controller.quorum.voters={}", voters.join(","));
+    let mut servers: Vec<RillServer> = (0..size)
+        .map(|i| {
+            let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+            let kafka: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let listeners = format!(
+                "PLAINTEXT://{kafka},CONTROLLER://127.0.0.1:{}",
+                controllers[i]
+            );
+            let id = (i + 1).to_string();
+            let log_dirs = dir.path().display().to_string();
+            let mut args = vec![
+                "--node-id",
+                id.as_str(),
+                "--listeners",
+                listeners.as_str(),
+                "--log-dirs",
+                log_dirs.as_str(),
+                "--override",
+                voters.as_str(),
+                "--override",
+                "controller.quorum.election.timeout.ms=500",
+            ];
+            args.extend_from_slice(extra);
+            RillServer::spawn_exact_env(dir, kafka, &args, &[])
+        })
+        .collect();
+    for server in &mut servers {
+        server.wait_serving(Duration::from_secs(30));
+    }
+    servers
+}
+
 /// The line `rill server` logs once every listener is bound and it takes clients.
 const SERVING: &str = ": serving";
 
