@@ -126,6 +126,11 @@ pub struct QuorumActor {
     /// Where the ACLs applied here are published for the node's gateway (a broker's), set
     /// with [`QuorumActor::publishing_acls`].
     acls_view: Option<PublishedAcls>,
+    /// The applied index of the ACLs last published. Never backwards (as the topics actor's
+    /// view): a voter that reopens its files starts again from its snapshot, and publishing
+    /// that older image would bring back ACLs deleted since, and drop DENYs added since, until
+    /// it caught up again (found in review).
+    acls_published_at: u64,
     failed: Option<String>,
     /// The pause before the next reopen, while one is armed.
     reopen_in_ms: Option<u64>,
@@ -154,6 +159,7 @@ impl QuorumActor {
             held: Vec::new(),
             fed: None,
             acls_view: None,
+            acls_published_at: 0,
             failed: None,
             reopen_in_ms: None,
             reopen_backoff_ms: REOPEN_FIRST_MS,
@@ -386,7 +392,10 @@ impl QuorumActor {
         }
         if let Some(view) = &self.acls_view {
             // Before any answer below: the broker that made a change checks with it at once.
-            view.publish(self.image.acls());
+            if applied >= self.acls_published_at {
+                view.publish(self.image.acls());
+                self.acls_published_at = applied;
+            }
         }
         let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
             .into_iter()

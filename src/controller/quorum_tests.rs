@@ -946,3 +946,112 @@ fn scram_credentials_change_through_any_voter_and_answer_once_applied_there() {
         "{answer:?}"
     );
 }
+
+/// Review finding (issue 16): a voter that reopens its files starts again from its last
+/// snapshot, and without a leader to tell it what is committed it stays there. The ACLs it
+/// publishes to its broker's gateway must not go back to that older image: an ACL deleted
+/// since its snapshot must not come back into force while it catches up.
+#[test]
+fn a_reopened_voter_never_publishes_acls_older_than_it_had() {
+    use crate::messages::acls::PublishedAcls;
+    use crate::security::acl::{
+        AccessControlEntry, AclBinding, AclBindingFilter, AclOperation, AclPermissionType,
+        PatternType, ResourcePattern, ResourceType,
+    };
+    const SNAPSHOT_EVERY: u64 = 50;
+    let views: Vec<PublishedAcls> = VOTERS.iter().map(|_| PublishedAcls::default()).collect();
+    let mut cluster = Cluster::new(29);
+    for (id, view) in VOTERS.into_iter().zip(&views) {
+        let settings = QuorumSettings {
+            node_id: id,
+            voters: VOTERS.to_vec(),
+            raft: RaftConfig::default(),
+            snapshot_every_entries: SNAPSHOT_EVERY,
+            dir: PathBuf::from(METADATA_DIR),
+            broker_session_timeout_ms: SESSION_TIMEOUT_MS,
+            feeds_topics: false,
+            leader_balance_interval_ms: None,
+            topic_defaults: Default::default(),
+        };
+        let view = view.clone();
+        cluster.add_node(id, move |storage| {
+            let actor = QuorumActor::new(settings.clone(), Arc::new(storage.clone()))
+                .publishing_acls(view.clone());
+            vec![(QUORUM, StepActor::new(actor))]
+        });
+    }
+    cluster.run_for(5_000);
+    let (leader, _) = agreed_leader(&mut cluster, &VOTERS);
+    let victim = VOTERS.into_iter().position(|id| id != leader).unwrap();
+    let grant = AclBinding::new(
+        ResourcePattern::new(ResourceType::Topic, "t", PatternType::Literal),
+        AccessControlEntry::new(
+            "User:eve",
+            "*",
+            AclOperation::Read,
+            AclPermissionType::Allow,
+        ),
+    );
+    let create = LeaderRequest::CreateAcls {
+        bindings: vec![grant.clone()],
+    };
+    let answer = cluster.ask(at(leader), to_leader(create), 3_000);
+    assert!(
+        matches!(
+            answer,
+            Ok(NodeMsg::QuorumReply(QuorumReply::AclsCreated { .. }))
+        ),
+        "{answer:?}"
+    );
+    // Enough entries after it that every voter's snapshot holds the grant...
+    for node in 100..100 + SNAPSHOT_EVERY + 10 {
+        let reply = propose(&mut cluster, leader, register(node));
+        assert!(matches!(reply, QuorumReply::Committed { .. }), "{reply:?}");
+    }
+    // ... and its deletion after that snapshot, too few entries later to be in the next.
+    let delete = LeaderRequest::DeleteAcls {
+        filters: vec![AclBindingFilter::exactly(&grant)],
+    };
+    let answer = cluster.ask(at(leader), to_leader(delete), 3_000);
+    assert!(
+        matches!(
+            answer,
+            Ok(NodeMsg::QuorumReply(QuorumReply::AclsDeleted { .. }))
+        ),
+        "{answer:?}"
+    );
+    cluster.run_for(2_000);
+    assert!(
+        views[victim].load().is_empty(),
+        "the deletion is applied there"
+    );
+    // Its disk fails at the next entry it is sent; then, cut off, it reopens its files once
+    // the disk is back, from its snapshot, with nobody to catch up from.
+    let id = VOTERS[victim];
+    cluster
+        .storage(id)
+        .fail_writes(Some(std::io::ErrorKind::Other));
+    let reply = propose(&mut cluster, leader, register(99));
+    assert!(matches!(reply, QuorumReply::Committed { .. }), "{reply:?}");
+    cluster.run_for(200);
+    let asked = cluster.ask(at(id), NodeMsg::Quorum(QuorumRequest::Describe), 100);
+    assert!(
+        matches!(asked, Ok(NodeMsg::QuorumReply(QuorumReply::Failed(_)))),
+        "its write failed: {asked:?}"
+    );
+    cluster.isolate(id);
+    cluster.storage(id).fail_writes(None);
+    cluster.run_for(35_000);
+    assert!(
+        views[victim].load().is_empty(),
+        "the deleted grant is back in force: {:?}",
+        views[victim].load()
+    );
+    cluster.heal();
+    cluster.run_for(10_000);
+    assert!(views[victim].load().is_empty());
+    assert_eq!(
+        describe(&mut cluster, id).applied_index,
+        describe(&mut cluster, leader).applied_index
+    );
+}
