@@ -146,11 +146,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Some(name) => TopicRef::Name(name.0.to_string()),
             None => TopicRef::Id(state.topic_id.into_bytes()),
         }));
-        // Kafka's check: DELETE on each topic (one named by id is checked by its name; the
-        // answer then names only the id).
+        // Kafka's check: DELETE on the cluster allows every topic; else DELETE on each topic
+        // (one named by id is checked by its name; the answer then names only the id).
         let access = self.access(frame, "DeleteTopics");
         let mut results = Vec::new();
-        if access.is_on() {
+        if !access.sees(AclOperation::Delete, ResourceType::Cluster, CLUSTER_NAME) {
             let known = self.list_topics().await?;
             let name_of = |id: &[u8; 16]| known.iter().find(|(_, m)| m.id == *id).map(|(n, _)| n);
             let refused = |topic: &TopicRef| match topic {

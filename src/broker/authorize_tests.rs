@@ -12,9 +12,9 @@ use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, FetchRequest, FetchResponse, GroupId, JoinGroupRequest, JoinGroupResponse,
-    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader,
-    ResponseHeader, TopicName,
+    ApiKey, DeleteTopicsRequest, DeleteTopicsResponse, FetchRequest, FetchResponse, GroupId,
+    JoinGroupRequest, JoinGroupResponse, MetadataRequest, MetadataResponse, ProduceRequest,
+    ProduceResponse, RequestHeader, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
@@ -24,7 +24,8 @@ use super::BrokerService;
 use crate::actor::fake_client::FakeClient;
 use crate::messages::acls::PublishedAcls;
 use crate::messages::{
-    NodeMsg, PartitionsReply, ProducePartitionResult, TopicMeta, TopicsReply, PARTITIONS, TOPICS,
+    NodeMsg, PartitionsReply, ProducePartitionResult, TopicDeletion, TopicMeta, TopicsReply,
+    TopicsRequest, PARTITIONS, TOPICS,
 };
 use crate::protocol::frame::peek_header;
 use crate::security::acl::{
@@ -354,4 +355,65 @@ fn joining_a_group_needs_read_on_it() {
         .expect("no wait");
     assert!(matches!(pending, Pending::Later(_)));
     assert_eq!(client.take_asked().len(), 1);
+}
+
+fn delete_body() -> DeleteTopicsRequest {
+    DeleteTopicsRequest::default()
+        .with_topic_names(vec![TopicName(StrBytes::from_static_str("secret"))])
+}
+
+fn deleted_code(response: &DeleteTopicsResponse) -> ErrorCode {
+    ErrorCode::from_wire(response.responses[0].error_code)
+}
+
+#[test]
+fn deleting_a_topic_needs_delete_on_it_or_on_the_cluster() {
+    // DELETE on another topic: refused; the topics actor is asked for the list only.
+    let (service, client) =
+        gateway(&[("User:alice", AclOperation::Delete, ResourceType::Topic, "t")]);
+    client.reply(TOPICS, topics_listed());
+    let refused: DeleteTopicsResponse = respond(
+        &service,
+        ApiKey::DeleteTopics,
+        request(ApiKey::DeleteTopics, 4, &delete_body(), "alice"),
+    );
+    assert_eq!(
+        deleted_code(&refused),
+        ErrorCode::TOPIC_AUTHORIZATION_FAILED
+    );
+    let asked = client.take_asked();
+    assert!(
+        matches!(
+            asked.as_slice(),
+            [(TOPICS, NodeMsg::Topics(TopicsRequest::List))]
+        ),
+        "{asked:?}"
+    );
+    // DELETE on the cluster covers every topic.
+    let (service, client) = gateway(&[(
+        "User:alice",
+        AclOperation::Delete,
+        ResourceType::Cluster,
+        "kafka-cluster",
+    )]);
+    let TopicsReply::List(listed) = (match topics_listed() {
+        NodeMsg::TopicsReply(reply) => reply,
+        _ => unreachable!(),
+    }) else {
+        unreachable!()
+    };
+    let deletion = TopicDeletion {
+        name: Some("secret".to_string()),
+        outcome: Ok(listed["secret"].clone()),
+    };
+    client.reply(
+        TOPICS,
+        NodeMsg::TopicsReply(TopicsReply::Deleted(vec![deletion])),
+    );
+    let deleted: DeleteTopicsResponse = respond(
+        &service,
+        ApiKey::DeleteTopics,
+        request(ApiKey::DeleteTopics, 4, &delete_body(), "alice"),
+    );
+    assert_eq!(deleted_code(&deleted), ErrorCode::NONE);
 }

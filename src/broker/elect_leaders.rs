@@ -133,7 +133,11 @@ fn refused(
             })
         })
         .collect();
-    tracing::warn!(%message, "ElectLeaders refused");
+    // An authorization refusal is the authorizer's to log (sampled): a client repeating it
+    // must not flood the log.
+    if code != ErrorCode::CLUSTER_AUTHORIZATION_FAILED {
+        tracing::warn!(%message, "ElectLeaders refused");
+    }
     let response =
         ElectLeadersResponse::default().with_replica_election_results(by_topic(outcomes));
     if version >= 1 {

@@ -22,7 +22,7 @@ use super::{per_partition, BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::{EpochEndAsk, EpochEndsRequest, NodeMsg};
-use crate::security::acl::{AclOperation, ResourceType};
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::types::{ErrorCode, LeaderEpoch};
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
@@ -31,15 +31,17 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         body: OffsetForLeaderEpochRequest,
         frame: &KafkaRequest,
     ) -> Result<OffsetForLeaderEpochResponse, GatewayError> {
-        // Kafka's checks: a follower (`replica_id` a broker's, v3+) needs CLUSTER_ACTION on
-        // the cluster, a consumer DESCRIBE on each topic; a refused partition is answered
+        // Kafka's checks, whoever asks: CLUSTER_ACTION on the cluster (a follower's right)
+        // allows every partition, else DESCRIBE on each topic; a refused partition is answered
         // TOPIC_AUTHORIZATION_FAILED.
         let access = self.access(frame, "OffsetForLeaderEpoch");
-        let follower = body.replica_id.0 >= 0;
-        let cluster_action = follower && access.allows_cluster(AclOperation::ClusterAction);
-        let allowed = |topic: &str| match follower {
-            true => cluster_action,
-            false => access.allows(AclOperation::Describe, ResourceType::Topic, topic),
+        let cluster_action = access.sees(
+            AclOperation::ClusterAction,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        );
+        let allowed = |topic: &str| {
+            cluster_action || access.allows(AclOperation::Describe, ResourceType::Topic, topic)
         };
         let listed = body.topics.iter().flat_map(|topic| {
             let name = topic.topic.0.as_str();

@@ -56,7 +56,7 @@ use crate::messages::txn::{
     TxnDescription, TxnReply, TxnRequest,
 };
 use crate::messages::{InternalTopic, NodeMsg, TopicMeta, OFFSETS_TOPIC};
-use crate::security::acl::{AclOperation, ResourceType};
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::types::placement::coordinator_partition;
 use crate::types::{ErrorCode, ProducerId};
 
@@ -118,8 +118,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Some(id) if !access.allows(AclOperation::Write, ResourceType::TransactionalId, id) => {
                 Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
             }
-            None if !access.allows_cluster(AclOperation::IdempotentWrite)
-                && !access.allows_some(AclOperation::Write, ResourceType::Topic) =>
+            None if !access.sees(
+                AclOperation::IdempotentWrite,
+                ResourceType::Cluster,
+                CLUSTER_NAME,
+            ) && !access.allows_some(AclOperation::Write, ResourceType::Topic) =>
             {
                 Some(ErrorCode::CLUSTER_AUTHORIZATION_FAILED)
             }
@@ -172,14 +175,6 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             let listed = partitions.entry(topic.name.0.to_string()).or_default();
             listed.extend(topic.partitions.iter().copied());
         }
-        let topics = match self.list_topics().await {
-            Ok(topics) => topics,
-            Err(e) => {
-                tracing::warn!(error = %e, "AddPartitionsToTxn: no topics to check against");
-                let codes = all_partitions(&partitions, ErrorCode::COORDINATOR_NOT_AVAILABLE);
-                return codec::respond(request, key, &add_partitions_response(&codes));
-            }
-        };
         let transactional_id = body.v3_and_below_transactional_id.0.to_string();
         // Kafka's checks: WRITE on the transactional id (else every partition is refused),
         // then WRITE on each topic.
@@ -195,6 +190,14 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             );
             return codec::respond(request, key, &add_partitions_response(&codes));
         }
+        let topics = match self.list_topics().await {
+            Ok(topics) => topics,
+            Err(e) => {
+                tracing::warn!(error = %e, "AddPartitionsToTxn: no topics to check against");
+                let codes = all_partitions(&partitions, ErrorCode::COORDINATOR_NOT_AVAILABLE);
+                return codec::respond(request, key, &add_partitions_response(&codes));
+            }
+        };
         let writable = |topic: &str| access.allows(AclOperation::Write, ResourceType::Topic, topic);
         if let Some(refused) = refusals(&partitions, &topics, writable) {
             return codec::respond(request, key, &add_partitions_response(&refused));

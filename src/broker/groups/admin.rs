@@ -40,7 +40,7 @@ const OPERATIONS_NOT_ASKED: i32 = i32::MIN;
 
 /// The operations a group supports (Kafka's `AclEntry.supportedOperations(GROUP)`), which
 /// DescribeGroups' `authorized_operations` reports those allowed of.
-const GROUP_OPERATIONS: [AclOperation; 3] = [
+pub(super) const GROUP_OPERATIONS: [AclOperation; 3] = [
     AclOperation::Read,
     AclOperation::Delete,
     AclOperation::Describe,
@@ -197,9 +197,12 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             partitions,
         };
         self.ask_later(request, ApiKey::OffsetDelete, args, move |mut deleted| {
-            let refused =
-                (unauthorized.into_iter()).map(|tp| (tp, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
-            deleted.partitions.extend(refused);
+            // A group-level error answers the request alone (Kafka drops the partitions).
+            if deleted.error_code == ErrorCode::NONE {
+                let refused = (unauthorized.into_iter())
+                    .map(|tp| (tp, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+                deleted.partitions.extend(refused);
+            }
             offset_delete_response(deleted)
         })
         .await
@@ -269,7 +272,8 @@ pub(super) fn describe_response(
                         .with_member_assignment(Bytes::from(m.assignment))
                 })
                 .collect();
-            let authorized_operations = match version >= 3 {
+            // Kafka reports them only for a group described without an error.
+            let authorized_operations = match version >= 3 && d.error_code == ErrorCode::NONE {
                 true => operations(&d.group),
                 false => OPERATIONS_NOT_ASKED,
             };

@@ -20,8 +20,10 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
+use super::admin::GROUP_OPERATIONS;
 use super::{codec, opt_text, text, Caller};
 use crate::actor::client::ActorClient;
+use crate::broker::authorize::{Access, TOPIC_NOT_AUTHORIZED};
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::BrokerService;
 use crate::messages::{
@@ -122,12 +124,21 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             include_authorized_operations: body.include_authorized_operations,
         };
         let key = ApiKey::ConsumerGroupDescribe;
+        let asked = args.include_authorized_operations;
         if args.groups.is_empty() {
-            return codec::respond(request, key, &describe_response(refused, &names, version));
+            let response = describe_response(refused, &names, version, |_| OPERATIONS_NOT_ASKED);
+            return codec::respond(request, key, &response);
         }
-        self.ask_later(request, key, args, move |mut groups| {
+        self.ask_later(request, key, args, move |groups| {
+            let mut groups: Vec<_> = (groups.into_iter())
+                .map(|g| hide_undescribable(g, &names, &access))
+                .collect();
             groups.extend(refused);
-            describe_response(groups, &names, version)
+            let operations = |group: &str| match asked {
+                true => access.operations(ResourceType::Group, group, &GROUP_OPERATIONS),
+                false => OPERATIONS_NOT_ASKED,
+            };
+            describe_response(groups, &names, version, operations)
         })
         .await
     }
@@ -173,10 +184,36 @@ fn heartbeat_response(r: ConsumerHeartbeatResult) -> ConsumerGroupHeartbeatRespo
         .with_assignment(assignment)
 }
 
+/// Kafka 4.0's check (KAFKA-18813): a group whose members are assigned (or targeted) a topic
+/// the principal may not DESCRIBE is answered TOPIC_AUTHORIZATION_FAILED, without members,
+/// so the description does not tell the topic's name.
+fn hide_undescribable(
+    group: ConsumerGroupDescription,
+    names: &TopicNames,
+    access: &Access,
+) -> ConsumerGroupDescription {
+    let hidden = (group.members.iter())
+        .flat_map(|m| m.assignment.iter().chain(&m.target_assignment))
+        .filter_map(|(id, _)| names.get(id))
+        .any(|topic| !access.allows(AclOperation::Describe, ResourceType::Topic, topic));
+    if group.error_code != ErrorCode::NONE || !hidden {
+        return group;
+    }
+    ConsumerGroupDescription {
+        error_code: ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+        error_message: Some(TOPIC_NOT_AUTHORIZED.to_string()),
+        members: Vec::new(),
+        ..group
+    }
+}
+
+/// The response; `operations` gives a group's `authorized_operations` (reported only for a
+/// group described without an error, as Kafka does).
 fn describe_response(
     groups: Vec<ConsumerGroupDescription>,
     names: &TopicNames,
     version: i16,
+    operations: impl Fn(&str) -> i32,
 ) -> ConsumerGroupDescribeResponse {
     let groups = (groups.into_iter())
         .map(|g| {
@@ -213,7 +250,10 @@ fn describe_response(
                 .with_assignment_epoch(g.assignment_epoch)
                 .with_assignor_name(text(&g.assignor))
                 .with_members(members)
-                .with_authorized_operations(OPERATIONS_NOT_ASKED)
+                .with_authorized_operations(match g.error_code == ErrorCode::NONE {
+                    true => operations(&g.group),
+                    false => OPERATIONS_NOT_ASKED,
+                })
         })
         .collect();
     ConsumerGroupDescribeResponse::default().with_groups(groups)

@@ -67,8 +67,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 GROUP_NOT_AUTHORIZED,
             ),
         };
-        let (keys, refused): (Vec<String>, Vec<String>) = (keys.into_iter())
-            .partition(|key| access.allows(AclOperation::Describe, resource_type, key));
+        // An unknown key type is refused below without a check (Kafka authorizes none).
+        let known_type = matches!(request.key_type, KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION);
+        let (keys, refused): (Vec<String>, Vec<String>) = (keys.into_iter()).partition(|key| {
+            !known_type || access.allows(AclOperation::Describe, resource_type, key)
+        });
         let refused = (refused.into_iter())
             .map(|key| (key, Found::Refused(refusal, refused_text.to_string())));
         // v0 has no key type: it asks for a group coordinator.

@@ -348,7 +348,9 @@ impl OffsetFetchRefusals {
                     access.sees(AclOperation::Describe, ResourceType::Topic, &tp.topic)
                 });
             }
-            if let Some(refused) = partitions.remove(&group.group) {
+            // A group answered with an error lists no partition (Kafka's response builder).
+            let refused = partitions.remove(&group.group);
+            if let Some(refused) = refused.filter(|_| group.error_code == ErrorCode::NONE) {
                 let refused = (refused.into_iter())
                     .map(|tp| (tp, no_offset(), ErrorCode::TOPIC_AUTHORIZATION_FAILED));
                 group.partitions.extend(refused);
