@@ -122,9 +122,9 @@ pub struct ServerConfig {
     pub security: security::SecurityConfig,
     /// `authorizer.class.name`: whether ACLs are on (Kafka's
     /// `org.apache.kafka.metadata.authorizer.StandardAuthorizer`; empty, the default: off).
-    /// With them on, the ACL admin APIs answer and they and the SCRAM credential APIs are
-    /// checked (ALTER / DESCRIBE on the CLUSTER); other requests are not checked yet (README,
-    /// Security). Off, the ACL APIs answer SECURITY_DISABLED, as Kafka's do without one.
+    /// With them on, every request is checked against the ACLs (`broker::authorize`; README,
+    /// Security). Off, nothing is checked and the ACL APIs answer SECURITY_DISABLED, as
+    /// Kafka's do without one.
     pub authorizer_enabled: bool,
     /// `super.users` and `allow.everyone.if.no.acl.found` (Kafka's defaults: none, false).
     pub authorizer: crate::security::acl::AuthorizerSettings,

@@ -31,12 +31,15 @@
 //!
 //! SASL (`sasl`, runs with `--sasl`): no login with a wrong password or an unknown user
 //! accepted, no request answered before a login, PLAIN's users always let in, and the SCRAM
-//! user let in where the broker must know it.
+//! user let in where the broker must know it. ACLs (`acl`, the same runs): a logged-in user
+//! with no ACL (the intruder) refused every write, read, group request and producer id, and
+//! none of her records read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::{Event, RequestEnd, SendOutcome};
 
+mod acl;
 mod compaction;
 mod consumer_group;
 mod ctp;
@@ -520,6 +523,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
         &acks_all_binding,
     );
     sasl::check(&mut safety, &mut verdict.liveness, events);
+    acl::check(&mut safety, &mut verdict.liveness, events);
     safety.finish();
     verdict
 }

@@ -489,6 +489,20 @@ pub enum Event {
         user: String,
         mechanism: &'static str,
     },
+    /// A request of the intruder (`--sasl`, `workload::intruder`: the PLAIN user `eve`, logged
+    /// in, with no ACL and not a super user) to broker `broker`, written at `invoked_ms`: `api`
+    /// ("Produce", "Fetch", "JoinGroup", "InitProducerId") on `resource` (a partition of the
+    /// data topic as `sim-<p>`, the workload's group, or `kafka-cluster` for an idempotent
+    /// producer id); the error code answered (`None`: no answer, a lost
+    /// connection or a timeout) and, for a Fetch, how many records the answer carried.
+    Intrusion {
+        broker: u64,
+        api: &'static str,
+        resource: String,
+        invoked_ms: u64,
+        error_code: Option<i16>,
+        records_returned: u32,
+    },
     /// The consume-transform-produce group's committed offset of each input partition after
     /// the workers stopped (OffsetFetch with require_stable; -1: none); empty when no answer
     /// was stable (a transaction's commit pending) in time.

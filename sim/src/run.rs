@@ -621,10 +621,11 @@ pub struct RunOptions {
     /// producers by the seed. Off by default, so the seeds' schedules stay as they were;
     /// the canary `lso-inclusive` turns them on by itself.
     pub transactions: bool,
-    /// Every broker's Kafka listener takes SASL (PLAIN and SCRAM), and every workload
-    /// connection logs in first, now and then after a wrong login (`crate::sasl`). Off by
-    /// default, so the seeds' schedules stay as they were; the canary
-    /// `sasl-any-plain-password` turns it on by itself.
+    /// Every broker's Kafka listener takes SASL (PLAIN and SCRAM) and its authorizer is on,
+    /// every workload connection logs in first, now and then after a wrong login
+    /// (`crate::sasl`), and an intruder allowed nothing asks all run long
+    /// (`workload::intruder`). Off by default, so the seeds' schedules stay as they were; the
+    /// canaries `sasl-any-plain-password` and `acls-ignored` turn it on by themselves.
     pub sasl: bool,
 }
 
@@ -640,9 +641,14 @@ impl RunOptions {
         }
     }
 
-    /// Whether the run's listeners take SASL: asked for, or its canary's bug is in a login.
+    /// Whether the run's listeners take SASL: asked for, or its canary's bug is in a login or
+    /// in the authorizer (which only SASL runs turn on).
     pub fn sasl(&self) -> bool {
-        self.sasl || self.canary == Some(Canary::SaslAnyPlainPassword)
+        self.sasl
+            || matches!(
+                self.canary,
+                Some(Canary::SaslAnyPlainPassword | Canary::AclsIgnored)
+            )
     }
 }
 
@@ -696,11 +702,20 @@ fn stats(events: &[(u64, Event)]) -> String {
     }
 }
 
-/// "logins=… scram=… wrong=… refused=…" of a run with SASL (`None` without a login).
+/// "logins=… scram=… wrong=… refused=… intrusions=…" of a run with SASL (`None` without a
+/// login).
 fn login_stats(events: &[(u64, Event)]) -> Option<String> {
     use crate::history::{Credentials, LoginOutcome};
     let (mut logins, mut scram, mut wrong, mut refused, mut any) = (0, 0, 0, 0, false);
+    let mut intrusions = 0;
     for (_, event) in events {
+        if let Event::Intrusion {
+            error_code: Some(_),
+            ..
+        } = event
+        {
+            intrusions += 1;
+        }
         let Event::Login {
             mechanism,
             credentials,
@@ -721,7 +736,11 @@ fn login_stats(events: &[(u64, Event)]) -> Option<String> {
             _ => wrong += 1,
         }
     }
-    any.then(|| format!("logins={logins} scram={scram} wrong={wrong} refused={refused}"))
+    any.then(|| {
+        format!(
+            "logins={logins} scram={scram} wrong={wrong} refused={refused} intrusions={intrusions}"
+        )
+    })
 }
 
 /// Runs one seed on a fresh thread (madsim's runtime and our canary switch are per thread, and
@@ -943,6 +962,13 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         clients.push(node.id());
         let w = workload.clone();
         tasks.push(node.spawn(async move { workload::sasl::create_scram_user(&w).await }));
+        // The intruder: logged in, allowed nothing, asking as long as the producers write.
+        let node = client_node("intruder".into(), [10, 0, 9, 6]);
+        clients.push(node.id());
+        tasks.push(node.spawn(workload::intruder::intruder(
+            workload.clone(),
+            producing_until,
+        )));
     }
     for spec in &config.producers {
         let node = client_node(

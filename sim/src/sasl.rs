@@ -16,6 +16,11 @@
 //! The client keeps the SCRAM user's salted password (`ScramClient::keep_salted`), so its
 //! right logins skip PBKDF2's 4096 HMACs; wrong ones salt theirs as any client would.
 //!
+//! The brokers' authorizer is on too (Kafka's `StandardAuthorizer`, no ACL, the administrator
+//! and the workload's user super users): the workload is allowed everything as before, and a
+//! third PLAIN user, the intruder `eve` (`workload::intruder`), logs in and is refused every
+//! request (`checker::acl`).
+//!
 //! Every attempt is an `Event::Login` in the history; `checker::sasl` judges them. A failed
 //! login fails the connect: its callers already retry connections, and draw a mechanism
 //! afresh (so a broker that has not applied the SCRAM user yet does not starve them).
@@ -36,6 +41,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use rand::Rng;
+use rill::config::STANDARD_AUTHORIZER;
 use rill::security::sasl::SaslMechanism;
 use rill::security::scram::SaltedPassword;
 use rill::security::{plain, ScramClient, ScramMechanism};
@@ -54,6 +60,11 @@ const PLAIN_PASSWORD: &str = "sim-plain-secret";
 pub const SCRAM_PASSWORD: &str = "sim-scram-secret";
 /// A user neither mechanism knows.
 const UNKNOWN_USER: &str = "mallory";
+/// The intruder (`workload::intruder`): a PLAIN user of the listener's JAAS config, so her
+/// logins succeed, with no ACL and not a super user, so every request she makes of the
+/// workload's topic and group must be refused.
+pub const INTRUDER_USER: &str = "eve";
+const INTRUDER_PASSWORD: &str = "eve-secret";
 /// The SCRAM user's iteration count: Kafka's minimum (every client login hashes the password
 /// this many times).
 pub const SCRAM_ITERATIONS: u32 = ScramMechanism::ITERATIONS_MIN;
@@ -69,7 +80,10 @@ const ABANDONED_FIRST: f64 = 0.01;
 const LISTENER: &str = "sasl_plaintext";
 
 /// The broker settings of a SASL run besides its listener's protocol: the mechanisms, PLAIN
-/// allowed over plain TCP (Rill's switch), and PLAIN's users.
+/// allowed over plain TCP (Rill's switch), PLAIN's users, and the authorizer, with the
+/// administrator and the workload's user as super users (allowed everything, whatever the
+/// ACLs: the workload runs as without one) and no ACL at all (so the intruder, no super user,
+/// is denied everything; `allow.everyone.if.no.acl.found` stays Kafka's default, false).
 pub fn server_overrides() -> Vec<String> {
     vec![
         "sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN".to_string(),
@@ -77,8 +91,11 @@ pub fn server_overrides() -> Vec<String> {
         format!(
             "listener.name.{LISTENER}.plain.sasl.jaas.config=\
              org.apache.kafka.common.security.plain.PlainLoginModule required \
-             user_{ADMIN_USER}=\"{ADMIN_PASSWORD}\" user_{USER}=\"{PLAIN_PASSWORD}\";"
+             user_{ADMIN_USER}=\"{ADMIN_PASSWORD}\" user_{USER}=\"{PLAIN_PASSWORD}\" \
+             user_{INTRUDER_USER}=\"{INTRUDER_PASSWORD}\";"
         ),
+        format!("authorizer.class.name={STANDARD_AUTHORIZER}"),
+        format!("super.users=User:{ADMIN_USER};User:{USER}"),
     ]
 }
 
@@ -138,6 +155,11 @@ pub fn scram_user_created(addr: SocketAddr, mechanism: ScramMechanism, salted: S
     });
 }
 
+/// Broker `addr`'s node id as the history names it (0: unknown, or a run without SASL).
+pub fn broker_of(addr: SocketAddr) -> u64 {
+    RUN.with(|r| (r.borrow().as_ref()).map_or(0, |state| broker_id(&state.run, addr)))
+}
+
 fn broker_id(run: &SaslRun, addr: SocketAddr) -> u64 {
     run.brokers.get(&addr).copied().unwrap_or(0)
 }
@@ -158,6 +180,16 @@ impl Login {
             mechanism: SaslMechanism::Plain,
             user: ADMIN_USER,
             password: ADMIN_PASSWORD,
+            credentials: Credentials::Right,
+        }
+    }
+
+    /// PLAIN as the intruder, with her right password: let in, then refused by the ACLs.
+    pub fn intruder() -> Login {
+        Login {
+            mechanism: SaslMechanism::Plain,
+            user: INTRUDER_USER,
+            password: INTRUDER_PASSWORD,
             credentials: Credentials::Right,
         }
     }

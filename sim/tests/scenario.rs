@@ -471,8 +471,8 @@ fn transactions_are_read_committed_and_the_inclusive_lso_canary_leaks_open_ones(
 /// harmless, the runs pass and a seed replays exactly; without the option nothing logs in. The
 /// canary `sasl-any-plain-password` (PLAIN takes any password of a known user; it turns SASL
 /// on by itself) is reported as exactly what it lets in: wrong passwords. Seed 1 (caught on 14
-/// of seeds 1-16: every run tries the administrator's wrong password once, and its connections
-/// some more; `every_canary_is_caught_and_the_clean_build_passes_the_same_seeds` gives it the
+/// of seeds 1-16, and 32 of 1-40 since the authorizer and the intruder joined SASL runs: every
+/// run tries the administrator's wrong password once, and its connections some more; `every_canary_is_caught_and_the_clean_build_passes_the_same_seeds` gives it the
 /// common budget).
 #[test]
 fn sasl_logins_refuse_wrong_passwords_and_the_any_password_canary_lets_them_in() {
@@ -536,6 +536,67 @@ fn sasl_logins_refuse_wrong_passwords_and_the_any_password_canary_lets_them_in()
             && v.contains("with a wrong password accepted")),
         "{:?}",
         canary.verdict.safety
+    );
+}
+
+/// ACLs (issue 16), in the same runs (`RunOptions::sasl`): the brokers' authorizer is on with
+/// no ACL and the workload's users as super users, so the workload runs as before, while the
+/// intruder (`eve`, logged in over PLAIN, no ACL) is refused every Produce and Fetch of the
+/// data topic (TOPIC_AUTHORIZATION_FAILED), every JoinGroup of the workload's group
+/// (GROUP_AUTHORIZATION_FAILED) and every idempotent producer id (CLUSTER_AUTHORIZATION_FAILED). The canary `acls-ignored` (every check allows; it turns SASL on
+/// by itself) is reported as exactly what it lets through: her requests answered past the
+/// check, and her records read. Seed 1 (caught on each of seeds 1-40;
+/// `every_canary_is_caught_and_the_clean_build_passes_the_same_seeds` gives it the common
+/// budget).
+#[test]
+fn acls_refuse_the_intruder_everything_and_the_acls_ignored_canary_lets_her_in() {
+    let options = RunOptions {
+        sasl: true,
+        ..RunOptions::new(SIM_SECS)
+    };
+    let clean = run_seed(2, options);
+    assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
+    for event in [
+        "mechanism: \"PLAIN\", user: \"eve\", credentials: Right,",
+        "api: \"Produce\", resource: \"sim-0\",",
+        "api: \"Fetch\", resource: \"sim-0\",",
+        "api: \"JoinGroup\", resource: \"sim-group\",",
+        "api: \"InitProducerId\", resource: \"kafka-cluster\",",
+        "error_code: Some(29), records_returned: 0 }",
+        "error_code: Some(30), records_returned: 0 }",
+        "error_code: Some(31), records_returned: 0 }",
+    ] {
+        assert!(clean.history.contains(event), "no {event} in seed 2");
+    }
+    assert!(
+        clean.stats.contains(" intrusions=") && !clean.stats.contains(" intrusions=0"),
+        "{}",
+        clean.stats
+    );
+    let canary = run_seed(
+        1,
+        RunOptions {
+            canary: Some(Canary::AclsIgnored),
+            ..RunOptions::new(SIM_SECS)
+        },
+    );
+    assert_eq!(canary.kind, Kind::Safety);
+    let safety = &canary.verdict.safety;
+    assert!(
+        safety.iter().any(|v| v.contains("Produce of sim-"))
+            && safety.iter().any(|v| v.contains("Fetch of sim-"))
+            && safety.iter().any(|v| v.contains("JoinGroup of sim-group"))
+            && safety
+                .iter()
+                .any(|v| v.contains("InitProducerId of kafka-cluster")),
+        "{safety:?}"
+    );
+    assert!(
+        safety
+            .iter()
+            .all(|v| v.starts_with("authorization bypass")
+                || v.starts_with("intruder's record read")),
+        "{safety:?}"
     );
 }
 

@@ -45,7 +45,8 @@ OPTIONS:
                       elr-kept-on-min-isr-change, lso-inclusive,
                       marker-skips-partition, fenced-epoch-accepted,
                       txn-offsets-applied-early (the four turn --transactions on
-                      by themselves) and sasl-any-plain-password (turns --sasl on)
+                      by themselves), sasl-any-plain-password and acls-ignored (the
+                      two turn --sasl on)
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --transactions    also run 1 or 2 transactional producers (by the seed) and
@@ -58,8 +59,13 @@ OPTIONS:
                       or SCRAM (drawn) once the workload's SCRAM user is created early in
                       the run; now and then a connection first tries a wrong password or
                       an unknown user, or a request without a login, which must be refused.
-                      Checked for no authentication bypass and the right password let in
-                      (off by default: the seeds' schedules stay as they were)
+                      The brokers' authorizer is on (no ACL; the workload's users are super
+                      users), and an intruder logged in as a user with no ACL asks all run
+                      long to write and read the data topic, to join the group and for a
+                      producer id.
+                      Checked for no authentication bypass, the right password let in, no
+                      authorization bypass and none of the intruder's records read (off by
+                      default: the seeds' schedules stay as they were)
     --history-dir D   where histories are written (default target-sim/sim-failures)
     --fail-fast       stop at the first failing seed
     --keep-history    also write the histories of passing seeds
@@ -100,6 +106,8 @@ OUTPUT, one line per seed:
     refused  SCRAM logins with the right password refused by a broker that had not applied
              the SCRAM user yet (restarted, behind, cut off); judged only where the broker
              must know it (see the README)
+    intrusions  the intruder's requests answered (each must be an authorization refusal;
+             the checker fails the run on any other answer)
   A failing seed also prints the violations, the history file and the command that replays it.
   The last lines summarise: a table of every named fault point (in how many seeds it fired,
   how often in all, how often it was reached; NEVER FIRED marks a point that did not fire in
@@ -301,8 +309,18 @@ mod tests {
             assert!(HELP.contains(text), "{text}");
         }
         for field in [
-            "acked", "unknown", "failed", "polled", "faults", "points", "trace", "logins", "scram",
-            "wrong", "refused",
+            "acked",
+            "unknown",
+            "failed",
+            "polled",
+            "faults",
+            "points",
+            "trace",
+            "logins",
+            "scram",
+            "wrong",
+            "refused",
+            "intrusions",
         ] {
             assert!(HELP.contains(&format!("\n    {field} ")), "{field}");
         }

@@ -21,7 +21,12 @@ const SEEK_BACK_PROBABILITY: f64 = 0.005;
 /// target, less often: a full re-read costs the whole log).
 const SEEK_BACK_OFFSETS_MAX: i64 = 500;
 
-fn fetch_request(topic: TopicName, partition: i32, offset: i64, max_wait_ms: i32) -> FetchRequest {
+pub(super) fn fetch_request(
+    topic: TopicName,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+) -> FetchRequest {
     let p = FetchPartition::default()
         .with_partition(partition)
         .with_fetch_offset(offset)

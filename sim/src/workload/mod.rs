@@ -23,6 +23,9 @@
 //! * [`admin`] — topic creation, producer identities, and the final drained read;
 //! * [`route`] — a partition's leader from Metadata, where its reads and writes go;
 //! * [`sasl`] — the SCRAM user of a run with SASL, created early through PLAIN;
+//! * [`intruder`] — in a run with SASL, a user logged in but allowed nothing, asking to write,
+//!   read, join the group and for a producer id all run long (the authorizer must refuse her
+//!   every time);
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
 
 use std::net::SocketAddr;
@@ -44,6 +47,7 @@ pub mod configs;
 pub mod consumer;
 pub mod ctp;
 pub mod groups;
+pub mod intruder;
 pub mod min_isr;
 pub mod producer;
 pub mod quorum;
