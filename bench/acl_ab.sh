@@ -8,6 +8,7 @@
 set -euo pipefail
 bin="$(realpath "$1")"; shift
 dir="$(mktemp -d /tmp/rill-acl-ab.XXXXXX)"
+trap 'rm -rf "$dir"' EXIT
 cp "$bin" "$dir/rill-off"
 cat > "$dir/rill-acl-on" <<SH
 #!/bin/sh

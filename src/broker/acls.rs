@@ -1,6 +1,5 @@
 //! CreateAcls (30), DescribeAcls (29) and DeleteAcls (31), KIP-140: the ACLs kafka-acls,
-//! `rill acls` and the admin clients manage; and the check Kafka makes of the cluster's admin
-//! APIs on the CLUSTER resource.
+//! `rill acls` and the admin clients manage (every request's check is `super::authorize`).
 //!
 //! As Kafka's `AclApis` and `ControllerApis`:
 //! * without an authorizer (`authorizer.class.name` unset) each answers SECURITY_DISABLED,

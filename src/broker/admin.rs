@@ -1,6 +1,8 @@
 //! CreateTopics and DeleteTopics: the request goes to the topics actor whole (it runs topic
 //! administration one operation at a time) and its outcomes are encoded per version.
 
+use std::collections::BTreeMap;
+
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
@@ -152,7 +154,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let mut results = Vec::new();
         if !access.sees(AclOperation::Delete, ResourceType::Cluster, CLUSTER_NAME) {
             let known = self.list_topics().await?;
-            let name_of = |id: &[u8; 16]| known.iter().find(|(_, m)| m.id == *id).map(|(n, _)| n);
+            let names_of: BTreeMap<[u8; 16], &String> =
+                (known.iter()).map(|(name, meta)| (meta.id, name)).collect();
+            let name_of = |id: &[u8; 16]| names_of.get(id).copied();
             let refused = |topic: &TopicRef| match topic {
                 TopicRef::Name(name) => {
                     !access.allows(AclOperation::Delete, ResourceType::Topic, name)

@@ -8,9 +8,11 @@
 //!
 //! The ACLs are the ones this node's metadata voter published last ([`PublishedAcls`]): read
 //! per request without asking an actor, so a check costs one `Arc` clone and the lookups
-//! ([`crate::security::acl::authorizer`]). Until the first metadata is applied there are none:
-//! only super users pass (or everyone, with `allow.everyone.if.no.acl.found`), where Kafka
-//! refuses with AuthorizerNotReady; either way nobody gets what an ACL would deny.
+//! ([`crate::security::acl::authorizer`]). The server takes no client before its voter applied
+//! the metadata the quorum's leader had committed (`host::server`), so the ACLs are in place
+//! by a client's first request (Kafka refuses with AuthorizerNotReady before then). A gateway
+//! built without a publisher (tests) knows no ACL: only super users pass, or everyone with
+//! `allow.everyone.if.no.acl.found`.
 //!
 //! [`PublishedAcls`]: crate::messages::acls::PublishedAcls
 

@@ -620,9 +620,9 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 resource.resource_type,
                 &name,
             );
-            let entries = match resource.resource_type {
-                _ if refused.is_some() => Err(refused.expect("matched")),
-                resource_type::TOPIC => {
+            let entries = match (refused, resource.resource_type) {
+                (Some(refused), _) => Err(refused),
+                (None, resource_type::TOPIC) => {
                     if known.is_none() {
                         known = Some(self.list_topics().await?);
                     }
@@ -646,7 +646,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                         )),
                     }
                 }
-                resource_type::BROKER => {
+                (None, resource_type::BROKER) => {
                     let id = self.settings.node_id.to_string();
                     // "" is the cluster-wide default; its static part is this broker's config.
                     if name.is_empty() || name == id {
@@ -673,7 +673,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                         ))
                     }
                 }
-                other => Err((
+                (None, other) => Err((
                     ErrorCode::INVALID_REQUEST,
                     format!("resource type {other} is not supported (topics: 2, brokers: 4)"),
                 )),

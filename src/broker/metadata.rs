@@ -115,9 +115,15 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             BTreeSet::new()
         };
         let cluster = self.cluster_brokers(listener).await;
-        let ids_of: BTreeMap<&String, [u8; 16]> = (known.iter())
-            .filter(|(_, meta)| by_id.contains(&meta.id))
-            .map(|(name, meta)| (name, meta.id))
+        // The refused topics asked by id (a lookup per refused name, not a scan per id: a
+        // request may list many ids).
+        let asked_ids: BTreeSet<&[u8; 16]> = match refused.is_empty() {
+            true => BTreeSet::new(),
+            false => by_id.iter().collect(),
+        };
+        let ids_of: BTreeMap<&String, [u8; 16]> = (refused.iter())
+            .filter_map(|name| Some((*name, known.get(*name)?.id)))
+            .filter(|(_, id)| asked_ids.contains(id))
             .collect();
         let topics = listed
             .iter()

@@ -362,8 +362,10 @@ impl QuorumActor {
     }
 
     /// Sends the node's topics actor the applied topics when they changed (or the brokers or
-    /// their dynamic configs, or the SCRAM credentials, did), then answers the forwarded administrations this voter has applied now:
-    /// the topics actor reads the change before the answer (one mailbox, in order).
+    /// their dynamic configs, or the SCRAM credentials, did) and publishes the applied ACLs to
+    /// the gateway (never an older image), then answers the forwarded administrations this
+    /// voter has applied now: the topics actor and the gateway see the change before the
+    /// answer.
     fn feed_topics(&mut self, ctx: &mut Ctx<'_, NodeMsg, QuorumTimer>) {
         let applied = self.image.applied_index();
         let leads =

@@ -1042,6 +1042,12 @@ fn a_reopened_voter_never_publishes_acls_older_than_it_had() {
     cluster.isolate(id);
     cluster.storage(id).fail_writes(None);
     cluster.run_for(35_000);
+    // It did reopen (else this test would prove nothing): no longer failed.
+    let asked = cluster.ask(at(id), NodeMsg::Quorum(QuorumRequest::Describe), 100);
+    assert!(
+        !matches!(asked, Ok(NodeMsg::QuorumReply(QuorumReply::Failed(_)))),
+        "still failed: {asked:?}"
+    );
     assert!(
         views[victim].load().is_empty(),
         "the deleted grant is back in force: {:?}",

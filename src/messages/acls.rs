@@ -1,13 +1,14 @@
-//! ACLs (issue 16, Kafka's KIP-140 admin APIs): what the metadata log holds of them, how the
-//! gateway reads them (asking [`super::TOPICS`], which holds the node's applied view of the
-//! metadata) and the changes CreateAcls and DeleteAcls ask of the controller quorum's leader
+//! ACLs (issue 16, Kafka's KIP-140): what the metadata log holds of them, how the gateway reads
+//! them and the changes CreateAcls and DeleteAcls ask of the controller quorum's leader
 //! ([`super::quorum::LeaderRequest::CreateAcls`], [`super::quorum::LeaderRequest::DeleteAcls`]).
 //!
-//! The gateway asks [`AclsRequest`] for the ACLs as applied here (a shared
-//! [`crate::security::acl::Authorizer`], settings-free) and decides with its own
-//! `super.users` and `allow.everyone.if.no.acl.found` (`Authorizer::authorize_as`).
-//! A change altered through another broker is seen here once this broker applied the entry
-//! (and at once through the broker that made it: its answer waits for that).
+//! Every request's check reads [`PublishedAcls`], which the node's metadata voter keeps up to
+//! date as it applies the log; DescribeAcls lists them from the topics actor's view
+//! ([`AclsRequest`]). Both hold a shared [`crate::security::acl::Authorizer`], settings-free:
+//! the gateway decides with its own `super.users` and `allow.everyone.if.no.acl.found`
+//! (`Authorizer::authorize_as`). A change made through another broker is in force here once
+//! this broker applied the entry (and at once at the broker that made it: its answer waits
+//! for that).
 
 use std::sync::Arc;
 

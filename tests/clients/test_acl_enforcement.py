@@ -91,6 +91,9 @@ TOPIC_AUTHORIZATION_FAILED = 29
 N = 20
 # A produce that must be refused: the client gives up on its messages after this long...
 REFUSED_MESSAGE_TIMEOUT_MS = 5000
+# ... and a produce that must succeed has this long (a loaded 2-core CI machine).
+OK_MESSAGE_TIMEOUT_MS = 30000
+OK_FLUSH_S = 40
 # ... and the test waits at most this long for the reports.
 REFUSED_FLUSH_S = 15
 # A consumer that must be refused polls this long for the error (and to see no record).
@@ -246,9 +249,10 @@ class Lines(logging.Handler):
         self.logger.removeHandler(self)
 
 
-def ck_produce(server, user, topic, vals, **extra):
+def ck_produce(server, user, topic, vals, flush_s=None, **extra):
     """Produces `vals` to partition 0 as `user`. Returns (delivered values, delivery errors,
-    error_cb errors)."""
+    error_cb errors). `flush_s` bounds the wait for the delivery reports (default: a refusal's)."""
+    flush_s = flush_s or REFUSED_FLUSH_S
     errors = []
     p = Producer({
         **ck_conf(server, user),
@@ -268,7 +272,7 @@ def ck_produce(server, user, topic, vals, **extra):
     try:
         for v in vals:
             p.produce(topic, value=v, partition=0, on_delivery=on_delivery)
-        remaining = p.flush(REFUSED_FLUSH_S)
+        remaining = p.flush(flush_s)
         p.poll(0.2)
     except KafkaException as e:
         # A fatal error (the idempotent producer's) is raised by produce(), flush() and poll():
@@ -276,12 +280,14 @@ def ck_produce(server, user, topic, vals, **extra):
         errors.append(e.args[0])
         failed.extend([e.args[0]] * (len(vals) - len(delivered) - len(failed)))
         remaining = 0
-    assert remaining == 0, f"{remaining} messages still queued after {REFUSED_FLUSH_S} s"
+    assert remaining == 0, f"{remaining} messages still queued after {flush_s} s"
     return delivered, failed, errors
 
 
 def ck_produce_ok(server, user, topic, vals, **extra):
-    delivered, failed, errors = ck_produce(server, user, topic, vals, **extra)
+    # A produce that must succeed gets a loaded CI machine's time, not a refusal's.
+    extra.setdefault("message.timeout.ms", OK_MESSAGE_TIMEOUT_MS)
+    delivered, failed, errors = ck_produce(server, user, topic, vals, flush_s=OK_FLUSH_S, **extra)
     assert failed == [] and delivered == vals, f"{user}'s produce failed: {failed[:3]} {errors[:3]}"
 
 
@@ -860,6 +866,10 @@ def test_idempotent_producer_needs_write_on_a_topic(server):
     # IDEMPOTENT_WRITE on the cluster (and no WRITE anywhere) is the other way to a producer
     # id: InitProducerId passes, and only the Produce is refused (29, no fatal error).
     rill_acls(server, "--add", "--allow-principal", "User:bob", "--operation", "IdempotentWrite", "--cluster")
-    errors = ck_produce_refused(server, "bob", topic, values("bob"), **{"enable.idempotence": True})
-    assert not [e for e in errors if e.fatal()], errors
-    assert high_watermark(server, topic) == N
+    try:
+        errors = ck_produce_refused(server, "bob", topic, values("bob"), **{"enable.idempotence": True})
+        assert not [e for e in errors if e.fatal()], errors
+        assert high_watermark(server, topic) == N
+    finally:
+        rill_acls(server, "--remove", "--force", "--allow-principal", "User:bob",
+                  "--operation", "IdempotentWrite", "--cluster")
