@@ -221,6 +221,22 @@ impl Report<'_> {
     }
 }
 
+/// Unit tests of a checker module: what `check` reports of `events`, as (safety, liveness).
+#[cfg(test)]
+fn verdict_of(
+    check: fn(&mut Report, &mut Vec<String>, &[(u64, Event)]),
+    events: &[(u64, Event)],
+) -> (Vec<String>, Vec<String>) {
+    let (mut safety, mut liveness) = (Vec::new(), Vec::new());
+    let mut report = Report {
+        out: &mut safety,
+        counts: BTreeMap::new(),
+    };
+    check(&mut report, &mut liveness, events);
+    report.finish();
+    (safety, liveness)
+}
+
 /// A batch destroyed by a bit flip at `at_ms`.
 struct Damage {
     at_ms: u64,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::FutureExt;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -14,12 +14,12 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{
     ApiKey, DeleteTopicsRequest, DeleteTopicsResponse, FetchRequest, FetchResponse, GroupId,
     JoinGroupRequest, JoinGroupResponse, MetadataRequest, MetadataResponse, ProduceRequest,
-    ProduceResponse, RequestHeader, ResponseHeader, TopicName,
+    ProduceResponse, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use super::service::{ConnectionContext, KafkaRequest, KafkaService, Pending};
-use super::tests::settings;
+use super::tests::{request_from, settings};
 use super::BrokerService;
 use crate::actor::fake_client::FakeClient;
 use crate::messages::acls::PublishedAcls;
@@ -27,7 +27,6 @@ use crate::messages::{
     NodeMsg, PartitionsReply, ProducePartitionResult, TopicDeletion, TopicMeta, TopicsReply,
     TopicsRequest, PARTITIONS, TOPICS,
 };
-use crate::protocol::frame::peek_header;
 use crate::security::acl::{
     AccessControlEntry, AclBinding, AclOperation, AclPermissionType, Authorizer,
     AuthorizerSettings, PatternType, ResourcePattern, ResourceType,
@@ -67,26 +66,11 @@ fn gateway(
 
 /// A request frame of `key` at `version` from `user`.
 fn request<R: Encodable>(key: ApiKey, version: i16, body: &R, user: &str) -> KafkaRequest {
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(3)
-        .with_client_id(Some(StrBytes::from_static_str("test")));
-    let mut frame = BytesMut::new();
-    header
-        .encode(&mut frame, key.request_header_version(version))
-        .unwrap();
-    body.encode(&mut frame, version).unwrap();
-    let frame = frame.freeze();
-    KafkaRequest {
-        prefix: peek_header(&frame).unwrap(),
-        frame,
-        client: "127.0.0.1:1".parse().unwrap(),
-        context: Arc::new(ConnectionContext {
-            listener: "SASL_PLAINTEXT".to_string(),
-            principal: KafkaPrincipal::user(user),
-        }),
-    }
+    let context = Arc::new(ConnectionContext {
+        listener: "SASL_PLAINTEXT".to_string(),
+        principal: KafkaPrincipal::user(user),
+    });
+    request_from(key, version, body, context)
 }
 
 /// The decoded response to `request` (the fake answers at once).

@@ -43,6 +43,32 @@ pub(super) fn settings() -> GatewaySettings {
     }
 }
 
+/// A request frame (after the size) of `key` at `version`, on a connection of `context`.
+pub(super) fn request_from<R: Encodable>(
+    key: ApiKey,
+    version: i16,
+    body: &R,
+    context: std::sync::Arc<super::service::ConnectionContext>,
+) -> KafkaRequest {
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(11)
+        .with_client_id(Some(StrBytes::from_static_str("test")));
+    let mut frame = BytesMut::new();
+    header
+        .encode(&mut frame, key.request_header_version(version))
+        .unwrap();
+    body.encode(&mut frame, version).unwrap();
+    let frame = frame.freeze();
+    KafkaRequest {
+        prefix: peek_header(&frame).unwrap(),
+        frame,
+        client: "127.0.0.1:1".parse().unwrap(),
+        context,
+    }
+}
+
 /// A Produce request frame (after the size) for partition `t-0`, one record.
 fn produce(acks: i16, batch: &[u8]) -> KafkaRequest {
     produce_to("t", acks, batch)
@@ -302,23 +328,7 @@ mod transactions {
     use crate::types::ProducerId;
 
     fn request<R: Encodable>(key: ApiKey, version: i16, body: &R) -> KafkaRequest {
-        let header = RequestHeader::default()
-            .with_request_api_key(key as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(11)
-            .with_client_id(Some(StrBytes::from_static_str("txn-test")));
-        let mut frame = BytesMut::new();
-        header
-            .encode(&mut frame, key.request_header_version(version))
-            .unwrap();
-        body.encode(&mut frame, version).unwrap();
-        let frame = frame.freeze();
-        KafkaRequest {
-            prefix: peek_header(&frame).unwrap(),
-            frame,
-            client: "127.0.0.1:1".parse().unwrap(),
-            context: Default::default(),
-        }
+        request_from(key, version, body, Default::default())
     }
 
     /// Runs `body` as a `key` v`version` request and decodes the answer.

@@ -39,18 +39,6 @@ impl FetchRead {
     }
 }
 
-fn fetch_error(tp: &TopicPartition, error_code: ErrorCode) -> FetchPartitionResult {
-    FetchPartitionResult {
-        tp: tp.clone(),
-        error_code,
-        high_watermark: Offset::UNKNOWN,
-        last_stable_offset: Offset::UNKNOWN,
-        log_start_offset: Offset::UNKNOWN,
-        records: Vec::new(),
-        aborted: None,
-    }
-}
-
 /// Reads every partition of `fetch`. The total stays within `max_bytes`, except that the first
 /// partition with data always gets at least one whole batch (Kafka's KIP-74 rule, so a batch
 /// larger than the limits cannot stall a consumer); later partitions get nothing rather than
@@ -71,8 +59,11 @@ pub fn read_fetch(
     for (index, partition) in fetch.partitions.iter().enumerate() {
         let refusal = refused.get(index).copied().flatten();
         let result = match (refusal, replicas.get(&partition.tp)) {
-            (Some(code), _) => fetch_error(&partition.tp, code),
-            (None, None) => fetch_error(&partition.tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            (Some(code), _) => FetchPartitionResult::refused(partition.tp.clone(), code),
+            (None, None) => FetchPartitionResult::refused(
+                partition.tp.clone(),
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            ),
             (None, Some(replica)) => read_partition(
                 replica,
                 partition,

@@ -94,7 +94,6 @@ pub(super) fn check(safety: &mut Report, liveness: &mut Vec<String>, events: &[(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
 
@@ -122,14 +121,7 @@ mod tests {
     }
 
     fn verdict(events: &[(u64, Event)]) -> (Vec<String>, Vec<String>) {
-        let (mut safety, mut liveness) = (Vec::new(), Vec::new());
-        let mut report = Report {
-            out: &mut safety,
-            counts: BTreeMap::new(),
-        };
-        check(&mut report, &mut liveness, events);
-        report.finish();
-        (safety, liveness)
+        super::super::verdict_of(check, events)
     }
 
     fn sasl_run(mut events: Vec<(u64, Event)>) -> Vec<(u64, Event)> {

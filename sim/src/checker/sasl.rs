@@ -154,14 +154,7 @@ mod tests {
     }
 
     fn verdict(events: &[(u64, Event)]) -> (Vec<String>, Vec<String>) {
-        let (mut safety, mut liveness) = (Vec::new(), Vec::new());
-        let mut report = Report {
-            out: &mut safety,
-            counts: BTreeMap::new(),
-        };
-        check(&mut report, &mut liveness, events);
-        report.finish();
-        (safety, liveness)
+        super::super::verdict_of(check, events)
     }
 
     const REFUSED: LoginOutcome = LoginOutcome::Refused { code: 58 };

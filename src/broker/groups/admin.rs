@@ -27,6 +27,7 @@ use super::{codec, opt_text, text};
 use crate::actor::client::ActorClient;
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::BrokerService;
+use crate::group::refusal::described_refused;
 use crate::messages::call::submit;
 use crate::messages::{
     DeleteGroupsArgs, DescribeGroupsArgs, GroupDescription, ListGroupsArgs, ListGroupsResult,
@@ -68,15 +69,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         };
         let asked = args.include_authorized_operations;
         let refused: Vec<_> = (refused.into_iter())
-            .map(|group| GroupDescription {
-                group,
-                error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
-                error_message: None,
-                state: String::new(),
-                protocol_type: String::new(),
-                protocol: String::new(),
-                members: Vec::new(),
-            })
+            .map(|group| described_refused(&group, ErrorCode::GROUP_AUTHORIZATION_FAILED))
             .collect();
         let operations = move |group: &str| match asked {
             true => access.operations(ResourceType::Group, group, &GROUP_OPERATIONS),

@@ -26,6 +26,7 @@ use crate::actor::client::ActorClient;
 use crate::broker::authorize::{Access, TOPIC_NOT_AUTHORIZED};
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::BrokerService;
+use crate::group::refusal::consumer_described_refused;
 use crate::messages::{
     ConsumerDescribeArgs, ConsumerGroupDescription, ConsumerHeartbeatArgs, ConsumerHeartbeatCall,
     ConsumerHeartbeatResult, NodeMsg,
@@ -108,16 +109,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .map(|g| g.to_string())
             .partition(|g| access.allows(AclOperation::Describe, ResourceType::Group, g));
         let refused: Vec<_> = (refused.into_iter())
-            .map(|group| ConsumerGroupDescription {
-                group,
-                error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
-                error_message: None,
-                state: String::new(),
-                group_epoch: -1,
-                assignment_epoch: -1,
-                assignor: String::new(),
-                members: Vec::new(),
-            })
+            .map(|group| consumer_described_refused(&group, ErrorCode::GROUP_AUTHORIZATION_FAILED))
             .collect();
         let args = ConsumerDescribeArgs {
             groups,

@@ -31,6 +31,7 @@ use crate::broker::per_partition;
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::txn::answered_code;
 use crate::broker::BrokerService;
+use crate::group::refusal::fetch_refused;
 use crate::messages::{
     CommittedOffset, GroupOffsets, NodeMsg, OffsetCommitArgs, OffsetFetchArgs, TopicMeta,
     TxnOffsetCommitArgs,
@@ -357,11 +358,8 @@ impl OffsetFetchRefusals {
             }
             answers.push(group);
         }
-        answers.extend(self.groups.into_iter().map(|group| GroupOffsets {
-            group,
-            error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
-            partitions: Vec::new(),
-        }));
+        let refused = |group: String| fetch_refused(&group, ErrorCode::GROUP_AUTHORIZATION_FAILED);
+        answers.extend(self.groups.into_iter().map(refused));
         answers
     }
 }
