@@ -97,6 +97,11 @@ pub struct ServerConfig {
     /// themselves are dynamic broker configs (IncrementalAlterConfigs), as in Kafka.
     pub replication_quota_window_num: u32,
     pub replication_quota_window_size_s: u32,
+    /// `quota.window.num` and `quota.window.size.seconds`: the client quotas' window (Kafka:
+    /// 11 samples of 1 s): one window of burst, debt remembered over all of them. The quotas
+    /// themselves are in the metadata log (AlterClientQuotas), as in Kafka.
+    pub quota_window_num: u32,
+    pub quota_window_size_s: u32,
     /// `queued.max.request.bytes`: `Some(-1)` = unbounded (Kafka's default); `None` = not set,
     /// [`crate::limits::QUEUED_REQUEST_BYTES_DEFAULT`] (at least `socket.request.max.bytes`).
     pub queued_max_request_bytes: Option<i64>,
@@ -213,6 +218,8 @@ impl Default for ServerConfig {
             replication_quota_window_num: throttle::REPLICATION_QUOTA_WINDOW_NUM_DEFAULT,
             replication_quota_window_size_s:
                 throttle::REPLICATION_QUOTA_WINDOW_SIZE_SECONDS_DEFAULT,
+            quota_window_num: crate::types::rate_bucket::QUOTA_WINDOW_NUM_DEFAULT,
+            quota_window_size_s: 1,
             queued_max_request_bytes: None,
             offsets_topic: OffsetsTopicConfig::default(),
             groups: GroupSettings::default(),
@@ -440,6 +447,10 @@ impl ServerConfig {
             }
             "replication.quota.window.size.seconds" => {
                 self.replication_quota_window_size_s = v.int(1, i32::MAX as i64)? as u32
+            }
+            "quota.window.num" => self.quota_window_num = v.int(1, i32::MAX as i64)? as u32,
+            "quota.window.size.seconds" => {
+                self.quota_window_size_s = v.int(1, i32::MAX as i64)? as u32
             }
             // Kafka documents them as dynamic only ("in the static configuration file it has no
             // effect"); Rill refuses a key it would ignore, and says where they are set.

@@ -471,6 +471,21 @@ pub const ACL_BYTES_MAX: usize =
     ACL_RESOURCE_NAME_BYTES_MAX + ACL_PRINCIPAL_BYTES_MAX + ACL_HOST_BYTES_MAX + 4 + 16;
 const _: () = assert!(ACLS_MAX * ACL_BYTES_MAX < (1 << 30) / 4);
 
+/// The most client quota entities the metadata keeps (Kafka has no bound). A new entity past
+/// it is refused as POLICY_VIOLATION.
+pub const CLIENT_QUOTA_ENTITIES_MAX: usize = 100_000;
+/// The longest user or client-id name of a client quota entity (longer is INVALID_REQUEST).
+/// With [`CLIENT_QUOTA_ENTITIES_MAX`] entities of four keys, at most about 250 MB.
+pub const CLIENT_QUOTA_NAME_BYTES_MAX: usize = 1_024;
+
+/// Client quota buckets one broker keeps (one per quota kind, user and client-id in use): a
+/// default client-id quota makes one per client-id, and client-ids are the client's to choose.
+/// Past it the least recently used bucket is forgotten (its debt with it).
+pub const CLIENT_QUOTA_BUCKETS_MAX: usize = 100_000;
+/// Bytes of user and client-id names those buckets hold (client-ids may be 32 KiB each, so the
+/// count alone would allow 3 GiB); past it, too, the least recently used bucket goes.
+pub const CLIENT_QUOTA_BUCKET_KEY_BYTES_MAX: usize = 16 * 1024 * 1024;
+
 /// How long a connection whose SASL login failed waits before its refusal is written and it
 /// closes: Kafka's `connection.failed.authentication.delay.ms` default. A password guesser gets
 /// one try per connection and per this long on it, while the broker holds only the waiting

@@ -93,6 +93,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             | QuorumReply::Reassignments(_)
             | QuorumReply::BrokerConfigsAltered(_)
             | QuorumReply::ScramCredentialsAltered { .. }
+            | QuorumReply::ClientQuotasAltered { .. }
             | QuorumReply::AclsCreated { .. }
             | QuorumReply::AclsDeleted { .. }
             | QuorumReply::Registered { .. }

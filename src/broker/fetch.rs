@@ -12,6 +12,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::quota::QuotaKind;
 use super::service::{KafkaRequest, Pending};
 use super::{fetch_encode, per_partition, BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
@@ -46,6 +47,21 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             })
             .collect();
         let prefix = request.prefix;
+        // `consumer_byte_rate`: a consumer in debt gets no records (Kafka's throttled fetch:
+        // no partitions, error NONE) and waits muted; otherwise it gets at most what its quota
+        // allows now (plus the one batch a fetch always returns).
+        let quota = self.throttle(request, QuotaKind::Fetch);
+        if let Some(wait_ms) = quota.as_ref().map(|q| q.wait()).filter(|&ms| ms > 0) {
+            let response = FetchResponse::default().with_throttle_time_ms(wait_ms);
+            return match fetch_encode::encode(prefix, response, fetch_encode::SPLICE_MIN_BYTES) {
+                Ok(answer) => Pending::Ready(Some(answer)),
+                Err(e) => Pending::Close(e),
+            };
+        }
+        let mut max_bytes = capped_max_bytes(body.max_bytes, self.settings.fetch_max_bytes);
+        if let Some(quota) = &quota {
+            max_bytes = max_bytes.min(i32::try_from(quota.budget()).unwrap_or(i32::MAX));
+        }
         if merged.is_empty() && !unauthorized.is_empty() {
             // Nothing to wait for: answered at once, as Kafka does.
             let response = fetch_response(unauthorized, prefix.api_version);
@@ -67,8 +83,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .collect();
         let ask = messages::FetchRequest {
             max_wait_ms: body.max_wait_ms,
-            min_bytes: body.min_bytes,
-            max_bytes: capped_max_bytes(body.max_bytes, self.settings.fetch_max_bytes),
+            min_bytes: body.min_bytes.min(max_bytes),
+            max_bytes,
             isolation_level: body.isolation_level,
             partitions,
         };
@@ -80,7 +96,23 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             let mut results = reply.await.map_err(|e| e.to_string())?;
             results.extend(unauthorized);
             let response = fetch_response(results, prefix.api_version);
-            fetch_encode::encode(prefix, response, fetch_encode::SPLICE_MIN_BYTES).map(Some)
+            let Some(quota) = quota else {
+                return fetch_encode::encode(prefix, response, fetch_encode::SPLICE_MIN_BYTES)
+                    .map(Some);
+            };
+            // The answer's bytes count; one over the quota is encoded again with its throttle
+            // (the records are shared, not copied).
+            let answer =
+                fetch_encode::encode(prefix, response.clone(), fetch_encode::SPLICE_MIN_BYTES)?;
+            match quota.record(answer.len() as u64) {
+                0 => Ok(Some(answer)),
+                throttle_ms => fetch_encode::encode(
+                    prefix,
+                    response.with_throttle_time_ms(throttle_ms),
+                    fetch_encode::SPLICE_MIN_BYTES,
+                )
+                .map(Some),
+            }
         }))
     }
 

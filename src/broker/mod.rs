@@ -11,6 +11,7 @@ mod alter_configs;
 mod authorize;
 #[cfg(test)]
 mod authorize_tests;
+mod client_quotas;
 mod cluster;
 mod codec;
 pub mod configs;
@@ -30,6 +31,7 @@ mod metadata;
 mod partitions;
 mod per_partition;
 mod produce;
+pub mod quota;
 mod reassignments;
 mod records;
 pub mod sasl;
@@ -38,6 +40,7 @@ pub mod service;
 pub mod settings;
 #[cfg(test)]
 mod tests;
+mod throttle;
 mod txn;
 mod write_txn_markers;
 
@@ -52,10 +55,11 @@ use crate::actor::client::ActorClient;
 use crate::limits::{LARGE_DECODES_AT_ONCE, RECORD_WALKS_AT_ONCE};
 use crate::messages::acls::PublishedAcls;
 use crate::messages::call::ask;
+use crate::messages::quotas::PublishedQuotas;
 use crate::messages::{ListTopicsRequest, NodeMsg, TopicMeta};
 use crate::protocol::{api_versions, frame, versions};
 pub use error::GatewayError;
-use service::{KafkaRequest, KafkaService, Pending};
+use service::{KafkaRequest, KafkaService, MonoClock, Pending};
 use settings::GatewaySettings;
 
 /// The broker's [`KafkaService`]. It asks the node's actors through `C`: the host's node
@@ -72,6 +76,13 @@ pub struct BrokerService<C> {
     /// The ACLs as this node applied them, read for every request checked (with
     /// `settings.authorizer`; see [`authorize`]).
     acls: PublishedAcls,
+    /// The client quotas as this node applied them: enforced and described from here.
+    quotas: PublishedQuotas,
+    /// The client quotas' buckets (this broker's measure of each client's rate).
+    quota_state: Arc<quota::SharedQuotaState>,
+    /// The host's monotonic clock (virtual under the simulator): the quotas' time, and the
+    /// mutes' (the listener reads it too).
+    clock: Arc<dyn MonoClock>,
     /// `settings.authorizer`, shared with the checks of answers completed later.
     authorizer: Option<Arc<crate::security::acl::AuthorizerSettings>>,
 }
@@ -86,13 +97,29 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     /// A gateway that authorizes requests against the ACLs the node's metadata voter
     /// publishes to `acls`.
     pub fn with_acls(node: C, settings: GatewaySettings, acls: PublishedAcls) -> Arc<Self> {
+        let clock = Arc::new(service::ManualClock::default());
+        Self::with_views(node, settings, acls, PublishedQuotas::default(), clock)
+    }
+
+    /// A gateway that authorizes requests against the ACLs and holds clients to the quotas
+    /// the node's metadata voter publishes to `acls` and `quotas`, measuring time with `clock`.
+    pub fn with_views(
+        node: C,
+        settings: GatewaySettings,
+        acls: PublishedAcls,
+        quotas: PublishedQuotas,
+        clock: Arc<dyn MonoClock>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            quota_state: Arc::new(quota::SharedQuotaState::new(settings.quota_window)),
+            clock,
             node,
             authorizer: settings.authorizer.clone().map(Arc::new),
             settings,
             large_decodes: tokio::sync::Semaphore::new(LARGE_DECODES_AT_ONCE),
             record_walks: tokio::sync::Semaphore::new(RECORD_WALKS_AT_ONCE),
             acls,
+            quotas,
         })
     }
 
@@ -259,6 +286,18 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 })
                 .await
             }
+            ApiKey::DescribeClientQuotas => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.describe_client_quotas(body, &request)
+                })
+                .await
+            }
+            ApiKey::AlterClientQuotas => {
+                answer(&request, key, &self.large_decodes, |body, _turn| {
+                    self.alter_client_quotas(body, &request)
+                })
+                .await
+            }
             ApiKey::CreateAcls => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
                     self.create_acls(body, &request)
@@ -345,5 +384,9 @@ impl<C: ActorClient<NodeMsg>> KafkaService for BrokerService<C> {
         session: &'a mut sasl::SaslSession,
     ) -> BoxFuture<'a, Pending> {
         Box::pin(self.before_authentication(request, session))
+    }
+
+    fn mute_clock(&self) -> Option<Arc<dyn MonoClock>> {
+        Some(Arc::clone(&self.clock))
     }
 }

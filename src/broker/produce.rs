@@ -14,6 +14,7 @@ use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicNam
 use kafka_protocol::protocol::StrBytes;
 
 use super::authorize::{TOPIC_NOT_AUTHORIZED, TXN_ID_NOT_AUTHORIZED};
+use super::quota::QuotaKind;
 use super::{codec, per_partition, BrokerService, GatewayError};
 
 use super::service::{KafkaRequest, Pending};
@@ -28,6 +29,10 @@ use crate::types::{ErrorCode, Offset, TopicPartition};
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn produce(&self, request: &KafkaRequest, body: ProduceRequest) -> Pending {
         let version = request.prefix.api_version;
+        // `producer_byte_rate`: the whole request counts, acks=0 too (Kafka's
+        // `request.sizeInBytes`); the connection is muted at once, the answer says how long.
+        let throttle_ms = (self.throttle(request, QuotaKind::Produce))
+            .map_or(0, |quota| quota.record(request.frame.len() as u64));
         let acks = body.acks;
         let timeout_ms = body.timeout_ms;
         let transactional_id = (body.transactional_id.as_ref()).map(|id| id.0.to_string());
@@ -52,7 +57,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             return codec::respond(
                 request,
                 ApiKey::Produce,
-                &produce_response(results, version),
+                &produce_response(results, version, throttle_ms),
             );
         }
         // Kafka's checks: WRITE on the transactional id, if any (else every partition is
@@ -102,7 +107,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             return codec::respond(
                 request,
                 ApiKey::Produce,
-                &produce_response(internal, version),
+                &produce_response(internal, version, throttle_ms),
             );
         }
         let (partitions, checked) = match self.walk(partitions).await {
@@ -140,8 +145,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     )),
                 };
             }
-            codec::encode(prefix, ApiKey::Produce, &produce_response(results, version))
-                .map(|bytes| Some(bytes.into()))
+            let response = produce_response(results, version, throttle_ms);
+            codec::encode(prefix, ApiKey::Produce, &response).map(|bytes| Some(bytes.into()))
         }))
     }
 }
@@ -210,6 +215,7 @@ fn walk_all(
 fn produce_response(
     results: Vec<(TopicPartition, messages::ProducePartitionResult)>,
     version: i16,
+    throttle_time_ms: i32,
 ) -> ProduceResponse {
     let partitions = results.into_iter().map(|(tp, result)| {
         let mut partition = PartitionProduceResponse::default()
@@ -244,5 +250,7 @@ fn produce_response(
                 .with_partition_responses(partitions)
         })
         .collect();
-    ProduceResponse::default().with_responses(topics)
+    ProduceResponse::default()
+        .with_responses(topics)
+        .with_throttle_time_ms(throttle_time_ms)
 }

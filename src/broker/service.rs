@@ -6,6 +6,9 @@
 // only, no sockets; the host owns the connection.
 use core::net::SocketAddr;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
@@ -20,7 +23,79 @@ pub struct KafkaRequest {
     pub frame: Bytes,
     pub client: SocketAddr,
     /// The connection's listener and who it authenticated as.
-    pub context: std::sync::Arc<ConnectionContext>,
+    pub context: Arc<ConnectionContext>,
+    /// The connection's mute (shared by all its requests): a quota the request went over
+    /// extends it, and the listener reads nothing more from the connection until it ends.
+    pub mute: Mute,
+}
+
+/// A monotonic clock, injected into the gateway by the host (virtual under madsim), so the
+/// gateway reads time without reading the system's clock and a seed replays exactly.
+pub trait MonoClock: Send + Sync {
+    /// Nanoseconds since an arbitrary start; never decreases.
+    fn now_ns(&self) -> u64;
+
+    /// Milliseconds since the same start.
+    fn now_ms(&self) -> u64 {
+        self.now_ns() / 1_000_000
+    }
+}
+
+/// A clock that moves only when told (tests, and simulations driving the gateway directly).
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    pub fn at_ms(now_ms: u64) -> Self {
+        Self(AtomicU64::new(now_ms.saturating_mul(1_000_000)))
+    }
+
+    pub fn set_ms(&self, now_ms: u64) {
+        self.0
+            .store(now_ms.saturating_mul(1_000_000), Ordering::SeqCst);
+    }
+
+    pub fn advance_ms(&self, ms: u64) {
+        self.advance_ns(ms.saturating_mul(1_000_000));
+    }
+
+    pub fn advance_ns(&self, ns: u64) {
+        let _ = (self.0).fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+            Some(now.saturating_add(ns))
+        });
+    }
+}
+
+impl MonoClock for ManualClock {
+    fn now_ns(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Until when a connection is muted (Kafka's throttled channel, KIP-219), in ms of the
+/// service's [`MonoClock`] (`KafkaService::mute_clock`); 0: not muted. The gateway extends it
+/// when a request earns a throttle, the host waits it out before reading the next request.
+/// Clones share the deadline.
+#[derive(Clone, Debug, Default)]
+pub struct Mute(Arc<AtomicU64>);
+
+impl Mute {
+    /// Muted until at least `until_ms`; never shortens a longer mute (two quotas, or a fetch
+    /// completing after a produce, each hold the connection for their own throttle).
+    pub fn extend_to(&self, until_ms: u64) {
+        self.0.fetch_max(until_ms, Ordering::SeqCst);
+    }
+
+    /// How long the connection stays muted from `now_ms`; None when it is not muted.
+    pub fn remaining(&self, now_ms: u64) -> Option<u64> {
+        let until_ms = self.until_ms();
+        (until_ms > now_ms).then(|| until_ms - now_ms)
+    }
+
+    /// The deadline (0: never muted).
+    pub fn until_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// What a connection is, fixed once it has authenticated: shared by its requests.
@@ -113,4 +188,44 @@ pub trait KafkaService: Send + Sync + 'static {
         request: KafkaRequest,
         session: &'a mut crate::broker::sasl::SaslSession,
     ) -> BoxFuture<'a, Pending>;
+
+    /// The clock the service's [`Mute`] deadlines are on, which the listener reads to wait
+    /// them out: the same clock, so the gateway and the host agree on when a mute ends. None
+    /// (the default): the service never mutes, and the listener never waits.
+    fn mute_clock(&self) -> Option<Arc<dyn MonoClock>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mute_only_grows_and_is_shared_by_its_clones() {
+        let mute = Mute::default();
+        assert_eq!((mute.remaining(0), mute.until_ms()), (None, 0));
+        let theirs = mute.clone();
+        theirs.extend_to(300);
+        assert_eq!(mute.remaining(100), Some(200));
+        mute.extend_to(200); // a shorter throttle does not cut a longer one
+        assert_eq!(mute.remaining(100), Some(200));
+        assert_eq!((mute.remaining(299), mute.remaining(300)), (Some(1), None));
+        mute.extend_to(u64::MAX);
+        assert_eq!(theirs.remaining(0), Some(u64::MAX));
+    }
+
+    #[test]
+    fn the_manual_clock_moves_when_told() {
+        let clock = ManualClock::at_ms(5);
+        assert_eq!((clock.now_ms(), clock.now_ns()), (5, 5_000_000));
+        clock.advance_ns(999_999);
+        assert_eq!(clock.now_ms(), 5);
+        clock.advance_ms(1);
+        assert_eq!(clock.now_ns(), 6_999_999);
+        clock.set_ms(2);
+        assert_eq!(clock.now_ms(), 2);
+        clock.advance_ns(u64::MAX);
+        assert_eq!(clock.now_ns(), u64::MAX);
+    }
 }

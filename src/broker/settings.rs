@@ -48,6 +48,8 @@ pub struct GatewaySettings {
     /// `allow.everyone.if.no.acl.found`. `None`: no authorizer (the ACL APIs answer
     /// SECURITY_DISABLED; nothing is checked).
     pub authorizer: Option<crate::security::acl::AuthorizerSettings>,
+    /// `quota.window.num` × `quota.window.size.seconds`: the client quotas' window.
+    pub quota_window: crate::types::rate_bucket::QuotaWindow,
 }
 
 impl GatewaySettings {

@@ -40,6 +40,7 @@ pub(super) fn settings() -> GatewaySettings {
         broker_configs: Vec::new(),
         log_dir: "/var/lib/rill".to_owned(),
         authorizer: None,
+        quota_window: Default::default(),
     }
 }
 
@@ -66,6 +67,7 @@ pub(super) fn request_from<R: Encodable>(
         frame,
         client: "127.0.0.1:1".parse().unwrap(),
         context,
+        mute: Default::default(),
     }
 }
 
@@ -100,6 +102,7 @@ fn produce_to(topic: &'static str, acks: i16, batch: &[u8]) -> KafkaRequest {
         frame,
         client: "127.0.0.1:1".parse().unwrap(),
         context: Default::default(),
+        mute: Default::default(),
     }
 }
 
@@ -277,6 +280,7 @@ fn delete_records_on_the_offsets_topic_is_refused() {
         frame,
         client: "127.0.0.1:1".parse().unwrap(),
         context: Default::default(),
+        mute: Default::default(),
     };
     let deleted = DeleteRecordsResult {
         error_code: ErrorCode::NONE,
@@ -973,5 +977,192 @@ mod scram {
             .map(|r| (r.user.as_str(), r.error_code))
             .collect();
         assert_eq!(codes, [("bob", 41), ("alice", 41)]);
+    }
+}
+
+/// DescribeClientQuotas and AlterClientQuotas (KIP-546).
+mod client_quotas {
+    use std::sync::Arc;
+
+    use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
+    use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
+    use kafka_protocol::messages::{
+        AlterClientQuotasRequest, AlterClientQuotasResponse, DescribeClientQuotasRequest,
+        DescribeClientQuotasResponse,
+    };
+
+    use super::transactions::call;
+    use super::*;
+    use crate::broker::service::ManualClock;
+    use crate::messages::acls::PublishedAcls;
+    use crate::messages::quorum::{LeaderRequest, QuorumReply, QuorumRequest};
+    use crate::messages::quotas::{
+        ClientQuotas, EntityName, PublishedQuotas, QuotaEntity, QuotaValue, PRODUCER_BYTE_RATE,
+    };
+    use crate::messages::QUORUM;
+    use crate::types::Refusal;
+
+    fn text(s: &str) -> StrBytes {
+        StrBytes::from_string(s.to_string())
+    }
+
+    fn quotas_of(entries: &[(Option<&str>, Option<Option<&str>>, f64)]) -> PublishedQuotas {
+        let mut quotas = ClientQuotas::default();
+        for (user, client, value) in entries {
+            let entity = QuotaEntity {
+                user: user.map(|u| EntityName::Named(u.to_string())),
+                client_id: client.map(EntityName::from_wire),
+            };
+            let value = QuotaValue::new(PRODUCER_BYTE_RATE, *value).unwrap();
+            quotas.set(&entity, PRODUCER_BYTE_RATE, Some(value));
+        }
+        let published = PublishedQuotas::default();
+        published.publish(&Arc::new(quotas));
+        published
+    }
+
+    fn component(kind: &str, match_type: i8, name: Option<&str>) -> ComponentData {
+        ComponentData::default()
+            .with_entity_type(text(kind))
+            .with_match_type(match_type)
+            .with_match(name.map(text))
+    }
+
+    #[test]
+    fn a_describe_answers_from_the_published_quotas_at_both_versions() {
+        let client = FakeClient::default();
+        let published = quotas_of(&[
+            (Some("alice"), None, 1024.0),
+            (None, Some(None), 2048.0),
+            (Some("alice"), Some(Some("app")), 4096.0),
+        ]);
+        let service = BrokerService::with_views(
+            client.clone(),
+            settings(),
+            PublishedAcls::default(),
+            published,
+            Arc::new(ManualClock::default()),
+        );
+        for version in [0, 1] {
+            let body = DescribeClientQuotasRequest::default()
+                .with_components(vec![component("user", 0, Some("alice"))])
+                .with_strict(true);
+            let back: DescribeClientQuotasResponse =
+                call(&service, ApiKey::DescribeClientQuotas, version, &body);
+            assert_eq!(back.error_code, 0);
+            let entries = back.entries.unwrap();
+            assert_eq!(entries.len(), 1, "strict: alice alone, not alice+app");
+            let entity = &entries[0].entity[0];
+            assert_eq!(
+                (entity.entity_type.as_str(), entity.entity_name.as_deref()),
+                ("user", Some("alice"))
+            );
+            assert_eq!(
+                (
+                    entries[0].values[0].key.as_str(),
+                    entries[0].values[0].value
+                ),
+                (PRODUCER_BYTE_RATE, 1024.0)
+            );
+        }
+        // The default client id, asked by match type 1.
+        let body = DescribeClientQuotasRequest::default().with_components(vec![component(
+            "client-id",
+            1,
+            None,
+        )]);
+        let back: DescribeClientQuotasResponse =
+            call(&service, ApiKey::DescribeClientQuotas, 1, &body);
+        let entries = back.entries.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].entity[0].entity_name, None);
+        // Bad filters refuse the whole request.
+        for bad in [
+            component("user", 0, None),
+            component("user", 1, Some("x")),
+            component("user", 7, None),
+        ] {
+            let body = DescribeClientQuotasRequest::default().with_components(vec![bad]);
+            let back: DescribeClientQuotasResponse =
+                call(&service, ApiKey::DescribeClientQuotas, 1, &body);
+            assert_eq!((back.error_code, back.entries.is_none()), (42, true));
+        }
+        let body = DescribeClientQuotasRequest::default()
+            .with_components(vec![component("group", 2, None)]);
+        let back: DescribeClientQuotasResponse =
+            call(&service, ApiKey::DescribeClientQuotas, 1, &body);
+        assert_eq!(back.error_code, 35);
+        assert!(client.take_asked().is_empty(), "no actor asked");
+    }
+
+    #[test]
+    fn an_alteration_goes_to_the_leader_and_answers_each_entry() {
+        let client = FakeClient::default();
+        let service = BrokerService::new(client.clone(), settings());
+        let entry = |user: Option<&str>, value: f64, remove: bool| {
+            EntryData::default()
+                .with_entity(vec![EntityData::default()
+                    .with_entity_type(text("user"))
+                    .with_entity_name(user.map(text))])
+                .with_ops(vec![OpData::default()
+                    .with_key(text(PRODUCER_BYTE_RATE))
+                    .with_value(value)
+                    .with_remove(remove)])
+        };
+        let body = AlterClientQuotasRequest::default()
+            .with_entries(vec![
+                entry(Some("alice"), 1024.0, false),
+                entry(None, 0.0, true),
+            ])
+            .with_validate_only(true);
+        let results = vec![Ok(()), Err(Refusal::new(ErrorCode::INVALID_REQUEST, "no"))];
+        let reply = QuorumReply::ClientQuotasAltered { index: 3, results };
+        client.reply(QUORUM, NodeMsg::QuorumReply(reply));
+        let back: AlterClientQuotasResponse = call(&service, ApiKey::AlterClientQuotas, 1, &body);
+        let asked = client.take_asked();
+        let NodeMsg::Quorum(QuorumRequest::ToLeader {
+            request:
+                LeaderRequest::AlterClientQuotas {
+                    entries,
+                    validate_only,
+                },
+            ..
+        }) = &asked[0].1
+        else {
+            panic!("{asked:?}");
+        };
+        assert!(*validate_only);
+        assert_eq!(
+            entries[0].entity,
+            [("user".to_string(), Some("alice".to_string()))]
+        );
+        assert_eq!(
+            entries[0].ops,
+            [(PRODUCER_BYTE_RATE.to_string(), Some(1024.0))]
+        );
+        assert_eq!(entries[1].entity, [("user".to_string(), None)]);
+        assert_eq!(
+            entries[1].ops,
+            [(PRODUCER_BYTE_RATE.to_string(), None)],
+            "removal"
+        );
+        let codes: Vec<(i16, Option<&str>, Option<&str>)> = (back.entries.iter())
+            .map(|e| {
+                (
+                    e.error_code,
+                    e.error_message.as_deref(),
+                    e.entity[0].entity_name.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(codes, [(0, None, Some("alice")), (42, Some("no"), None)]);
+        // No leader: every entry gets NOT_CONTROLLER.
+        client.reply(
+            QUORUM,
+            NodeMsg::QuorumReply(QuorumReply::NotLeader { leader: None }),
+        );
+        let back: AlterClientQuotasResponse = call(&service, ApiKey::AlterClientQuotas, 0, &body);
+        let codes: Vec<i16> = back.entries.iter().map(|e| e.error_code).collect();
+        assert_eq!(codes, [41, 41]);
     }
 }

@@ -22,6 +22,10 @@ pub struct Args {
     /// Every value each value flag was given, in order (kafka-acls repeats `--operation`).
     all_values: BTreeMap<String, Vec<String>>,
     properties: BTreeMap<String, Vec<(String, String)>>,
+    /// Every switch and value flag as given, in command-line order, with its value (`None`
+    /// for a switch): where the order across flags matters (kafka-configs pairs each
+    /// `--entity-name` or `--entity-default` with the `--entity-type` in the same position).
+    sequence: Vec<(String, Option<String>)>,
 }
 
 impl Args {
@@ -40,6 +44,7 @@ impl Args {
                     return Err(format!("{flag} takes no value"));
                 }
                 parsed.switches.insert(flag.to_string());
+                parsed.sequence.push((flag.to_string(), None));
             } else if spec.values.contains(&flag) {
                 let value = match inline {
                     Some(v) => v,
@@ -50,6 +55,9 @@ impl Args {
                     }
                 };
                 (parsed.all_values.entry(flag.to_string()).or_default()).push(value.clone());
+                parsed
+                    .sequence
+                    .push((flag.to_string(), Some(value.clone())));
                 parsed.values.insert(flag.to_string(), value);
             } else if spec.properties.contains(&flag) {
                 let mut pairs = Vec::new();
@@ -103,6 +111,17 @@ impl Args {
     /// flags a tool takes more than once.
     pub fn values(&self, flag: &str) -> &[String] {
         self.all_values.get(flag).map_or(&[], Vec::as_slice)
+    }
+
+    /// Each occurrence of `flags` (switches or value flags) in command-line order, with its
+    /// value (`None` for a switch); a flag given twice appears twice.
+    pub fn sequence<'a>(
+        &'a self,
+        flags: &'a [&'a str],
+    ) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+        (self.sequence.iter())
+            .filter(|(flag, _)| flags.contains(&flag.as_str()))
+            .map(|(flag, value)| (flag.as_str(), value.as_deref()))
     }
 
     /// A value that must be present.
@@ -163,6 +182,27 @@ mod tests {
             ]
         );
         assert_eq!(a.properties("--config").len(), 1);
+    }
+
+    #[test]
+    fn sequence_keeps_the_command_line_order_across_flags() {
+        let a = Args::parse(
+            &args("--topic a --list --partitions 1 --topic=b --list --property k=v"),
+            &SPEC,
+        )
+        .unwrap();
+        let seen: Vec<_> = a.sequence(&["--topic", "--list"]).collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("--topic", Some("a")),
+                ("--list", None),
+                ("--topic", Some("b")),
+                ("--list", None)
+            ]
+        );
+        assert_eq!(a.sequence(&["--nope"]).count(), 0);
+        assert_eq!(a.value("--topic"), Some("b"), "the last value still wins");
     }
 
     #[test]

@@ -72,6 +72,10 @@ impl ServerConfig {
                 .display()
                 .to_string(),
             authorizer: (self.authorizer_enabled).then(|| self.authorizer.clone()),
+            quota_window: crate::types::rate_bucket::QuotaWindow::seconds(
+                self.quota_window_num,
+                self.quota_window_size_s,
+            ),
         }
     }
 }
@@ -418,6 +422,18 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             Some(config.replication_quota_window_size_s.to_string()),
             INT,
             "Seconds of one replication quota sample (the burst a throttle allows).",
+        ),
+        (
+            "quota.window.num",
+            Some(config.quota_window_num.to_string()),
+            INT,
+            "Samples the client quotas measure over (their memory of debt).",
+        ),
+        (
+            "quota.window.size.seconds",
+            Some(config.quota_window_size_s.to_string()),
+            INT,
+            "Seconds of one client quota sample (the burst a quota allows).",
         ),
         (
             "queued.max.request.bytes",

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use super::liveness::BrokerLiveness;
 use super::metadata::{
-    acls, alter_partition, broker_config, election, eligible, reassign, records, scram,
-    topic_admin, MetadataImage, MetadataRecord, TopicDefaults,
+    acls, alter_partition, broker_config, client_quotas, election, eligible, reassign, records,
+    scram, topic_admin, MetadataImage, MetadataRecord, TopicDefaults,
 };
 use super::raft::core::RaftConfig;
 use super::raft::log_file::ENTRY_BYTES_MAX;
@@ -28,6 +28,7 @@ use crate::messages::quorum::{
     ElectionOutcome, ElectionType, IsrOutcome, LeaderRequest, Payload, QuorumReply, QuorumRequest,
     QuorumState, RaftMsg, ReassignOutcome, RegisteredBroker, TopicView,
 };
+use crate::messages::quotas::PublishedQuotas;
 use crate::messages::{
     AppliedTopics, BrokerStatus, NodeMsg, TopicMeta, TopicsRequest, QUORUM, TOPICS,
 };
@@ -126,11 +127,14 @@ pub struct QuorumActor {
     /// Where the ACLs applied here are published for the node's gateway (a broker's), set
     /// with [`QuorumActor::publishing_acls`].
     acls_view: Option<PublishedAcls>,
-    /// The applied index of the ACLs last published. Never backwards (as the topics actor's
+    /// The applied index of the ACLs and client quotas last published. Never backwards (as the topics actor's
     /// view): a voter that reopens its files starts again from its snapshot, and publishing
     /// that older image would bring back ACLs deleted since, and drop DENYs added since, until
     /// it caught up again (found in review).
-    acls_published_at: u64,
+    published_at: u64,
+    /// Where the client quotas applied here are published for the node's gateway, set with
+    /// [`QuorumActor::publishing_quotas`]; published with the ACLs, never backwards either.
+    quotas_view: Option<PublishedQuotas>,
     failed: Option<String>,
     /// The pause before the next reopen, while one is armed.
     reopen_in_ms: Option<u64>,
@@ -159,7 +163,8 @@ impl QuorumActor {
             held: Vec::new(),
             fed: None,
             acls_view: None,
-            acls_published_at: 0,
+            published_at: 0,
+            quotas_view: None,
             failed: None,
             reopen_in_ms: None,
             reopen_backoff_ms: REOPEN_FIRST_MS,
@@ -171,6 +176,13 @@ impl QuorumActor {
     /// for every request it authorizes), each change before the answers it settles.
     pub fn publishing_acls(mut self, view: PublishedAcls) -> Self {
         self.acls_view = Some(view);
+        self
+    }
+
+    /// Publishes the client quotas this voter applies to `view` (the broker's gateway enforces
+    /// and describes them from there), each change before the answers it settles.
+    pub fn publishing_quotas(mut self, view: PublishedQuotas) -> Self {
+        self.quotas_view = Some(view);
         self
     }
 
@@ -392,12 +404,15 @@ impl QuorumActor {
                 self.fed = Some(now);
             }
         }
-        if let Some(view) = &self.acls_view {
-            // Before any answer below: the broker that made a change checks with it at once.
-            if applied >= self.acls_published_at {
+        // Before any answer below: the broker that made a change checks with it at once.
+        if applied >= self.published_at {
+            if let Some(view) = &self.acls_view {
                 view.publish(self.image.acls());
-                self.acls_published_at = applied;
             }
+            if let Some(view) = &self.quotas_view {
+                view.publish(self.image.client_quotas());
+            }
+            self.published_at = applied;
         }
         let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
             .into_iter()
@@ -946,6 +961,18 @@ impl QuorumActor {
                 }
                 self.propose_for(ctx, id, &records, Settle::Scram(results));
             }
+            LeaderRequest::AlterClientQuotas {
+                entries,
+                validate_only,
+            } => {
+                let (records, results) =
+                    client_quotas::alter_client_quotas(self.projected(), &entries, validate_only);
+                if records.is_empty() {
+                    let reply = QuorumReply::ClientQuotasAltered { index: 0, results };
+                    return ctx.reply(id, NodeMsg::QuorumReply(reply));
+                }
+                self.propose_for(ctx, id, &records, Settle::ClientQuotas(results));
+            }
             LeaderRequest::CreateAcls { bindings } => {
                 let (records, results) = acls::create_acls(self.projected(), &bindings, ctx.rng);
                 if records.is_empty() {
@@ -1145,6 +1172,7 @@ impl QuorumActor {
                         NodeMsg::QuorumReply(
                             reply @ (QuorumReply::TopicsChanged { index, .. }
                             | QuorumReply::ScramCredentialsAltered { index, .. }
+                            | QuorumReply::ClientQuotasAltered { index, .. }
                             | QuorumReply::AclsCreated { index, .. }
                             | QuorumReply::AclsDeleted { index, .. }),
                         ) if index > self.image.applied_index() => {
@@ -1322,6 +1350,8 @@ enum Settle {
     BrokerConfigs(Vec<Result<(), Refusal>>),
     /// An AlterUserScramCredentials' results as planned, likewise.
     Scram(Vec<(String, Result<(), Refusal>)>),
+    /// An AlterClientQuotas' outcomes as planned, likewise.
+    ClientQuotas(crate::messages::quotas::QuotaAlterations),
     /// A CreateAcls' outcomes as planned.
     AclsCreated(crate::messages::acls::AclCreations),
     /// A DeleteAcls' outcomes as planned.
@@ -1408,6 +1438,7 @@ impl Settle {
             Settle::Reassigned(outcomes) => QuorumReply::Reassigned(outcomes),
             Settle::BrokerConfigs(outcomes) => QuorumReply::BrokerConfigsAltered(outcomes),
             Settle::Scram(results) => QuorumReply::ScramCredentialsAltered { index, results },
+            Settle::ClientQuotas(results) => QuorumReply::ClientQuotasAltered { index, results },
             Settle::AclsCreated(results) => QuorumReply::AclsCreated { index, results },
             Settle::AclsDeleted(results) => QuorumReply::AclsDeleted { index, results },
             Settle::Skipped => QuorumReply::Failed(format!(

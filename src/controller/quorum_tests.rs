@@ -1061,3 +1061,78 @@ fn a_reopened_voter_never_publishes_acls_older_than_it_had() {
         describe(&mut cluster, leader).applied_index
     );
 }
+
+/// AlterClientQuotas through a follower: answered once the follower applied the entry and
+/// published the quotas to its gateway (so the broker asked holds its next request to them),
+/// and published by every voter; a second identical request writes nothing (index 0).
+#[test]
+fn client_quotas_are_published_before_the_answer_and_everywhere() {
+    use crate::messages::quotas::{
+        PublishedQuotas, QuotaAlteration, CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE,
+    };
+    let views: Vec<PublishedQuotas> = VOTERS.iter().map(|_| PublishedQuotas::default()).collect();
+    let mut cluster = Cluster::new(31);
+    for (id, view) in VOTERS.into_iter().zip(&views) {
+        let settings = QuorumSettings {
+            node_id: id,
+            voters: VOTERS.to_vec(),
+            raft: RaftConfig::default(),
+            snapshot_every_entries: 1_000,
+            dir: PathBuf::from(METADATA_DIR),
+            broker_session_timeout_ms: SESSION_TIMEOUT_MS,
+            feeds_topics: false,
+            leader_balance_interval_ms: None,
+            topic_defaults: Default::default(),
+        };
+        let view = view.clone();
+        cluster.add_node(id, move |storage| {
+            let actor = QuorumActor::new(settings.clone(), Arc::new(storage.clone()))
+                .publishing_quotas(view.clone());
+            vec![(QUORUM, StepActor::new(actor))]
+        });
+    }
+    cluster.run_for(5_000);
+    let (leader, _) = agreed_leader(&mut cluster, &VOTERS);
+    let follower = VOTERS.into_iter().position(|id| id != leader).unwrap();
+    let alter = LeaderRequest::AlterClientQuotas {
+        entries: vec![QuotaAlteration {
+            entity: vec![("client-id".into(), Some("app".into()))],
+            ops: vec![
+                (PRODUCER_BYTE_RATE.into(), Some(1024.0)),
+                (CONSUMER_BYTE_RATE.into(), Some(2048.0)),
+            ],
+        }],
+        validate_only: false,
+    };
+    let answer = cluster.ask(at(VOTERS[follower]), to_leader(alter.clone()), 3_000);
+    let Ok(NodeMsg::QuorumReply(QuorumReply::ClientQuotasAltered { index, results })) = answer
+    else {
+        panic!("{answer:?}");
+    };
+    assert!(index > 0, "written");
+    assert_eq!(results, vec![Ok(())]);
+    let resolved = views[follower]
+        .load()
+        .resolve(PRODUCER_BYTE_RATE, "anyone", "app");
+    assert_eq!(
+        resolved.map(|r| r.limit),
+        Some(1024.0),
+        "published before the answer"
+    );
+    cluster.run_for(1_000);
+    for view in &views {
+        let quotas = view.load();
+        assert_eq!(
+            quotas
+                .resolve(CONSUMER_BYTE_RATE, "u", "app")
+                .map(|r| r.limit),
+            Some(2048.0)
+        );
+    }
+    let again = cluster.ask(at(leader), to_leader(alter), 3_000);
+    assert!(
+        matches!(&again, Ok(NodeMsg::QuorumReply(QuorumReply::ClientQuotasAltered { index: 0, results }))
+            if results == &vec![Ok(())]),
+        "{again:?}"
+    );
+}

@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use crate::actor::cell::CellNow;
 use crate::actor::Now;
+use crate::broker::service::MonoClock;
 
 /// A node's clock: monotonic time counts from the node's start.
 #[derive(Clone, Copy, Debug)]
@@ -44,5 +45,14 @@ impl Clock {
         self.started
             .checked_add(Duration::from_nanos(mono_ns))
             .unwrap_or_else(far_future)
+    }
+}
+
+/// The gateway's clock ([`crate::broker::service::MonoClock`]): the same monotonic time the
+/// node's actors get, virtual under madsim.
+impl MonoClock for Clock {
+    fn now_ns(&self) -> u64 {
+        let elapsed = Instant::now().duration_since(self.started);
+        u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
     }
 }

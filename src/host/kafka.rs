@@ -30,7 +30,9 @@ use tokio::time::Instant;
 
 use super::admission::{Admission, Refused};
 use crate::broker::sasl::SaslSession;
-use crate::broker::service::{ConnectionContext, KafkaRequest, KafkaService, Pending};
+use crate::broker::service::{
+    ConnectionContext, KafkaRequest, KafkaService, MonoClock, Mute, Pending,
+};
 use crate::limits::{FETCHES_IN_FLIGHT_PER_CONNECTION, INFLIGHT_PER_CONNECTION_MAX};
 use crate::protocol::frame::{peek_header, split_frame, SIZE_BYTES};
 use crate::security::principal::KafkaPrincipal;
@@ -216,6 +218,64 @@ pub async fn serve(
     }
 }
 
+/// How a muted connection's wait ended (see [`wait_out_mute`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Unmuted {
+    /// It was not muted.
+    Free,
+    /// The mute ended.
+    Waited,
+    /// Shutting down, or the writer stopped: read nothing more.
+    Stop,
+    /// Nothing owed and nothing read for `connections.max.idle.ms`: Kafka closes an idle
+    /// connection even while it is throttled (KIP-219).
+    Idle,
+}
+
+/// The longest one sleep of [`wait_out_mute`]: a mute of years (a throttle far past any
+/// window) is waited out an hour at a time, so no deadline arithmetic overflows.
+const MUTE_SLEEP_MS_MAX: u64 = 60 * 60 * 1000;
+
+/// Waits while the connection is muted (Kafka's throttled channel): the reader reads and
+/// dispatches nothing meanwhile, so a client that ignores `throttle_time_ms` is held too, and
+/// its pipelined requests wait unread in the socket (TCP back-pressure). The writer carries
+/// on: the throttled answer, and any other owed, is written at once. The mute is re-read after
+/// each sleep, as a fetch completing meanwhile may extend it.
+async fn wait_out_mute(
+    mute: &Mute,
+    clock: &dyn MonoClock,
+    stop: &mut watch::Receiver<bool>,
+    answers: &mpsc::Sender<Owed>,
+    owed: &AtomicUsize,
+    last_activity: &mut Instant,
+    idle: Duration,
+) -> Unmuted {
+    let mut waited = false;
+    while let Some(wait_ms) = mute.remaining(clock.now_ms()) {
+        waited = true;
+        let unmuted = Instant::now() + Duration::from_millis(wait_ms.min(MUTE_SLEEP_MS_MAX));
+        let idle_deadline = *last_activity + idle;
+        tokio::select! {
+            biased;
+            _ = stop.changed() => return Unmuted::Stop,
+            _ = answers.closed() => return Unmuted::Stop,
+            _ = tokio::time::sleep_until(idle_deadline), if idle_deadline < unmuted => {
+                if owed.load(Ordering::SeqCst) == 0 {
+                    return Unmuted::Idle;
+                }
+                // Waiting for its own answers (a parked fetch) is not idle.
+                *last_activity = Instant::now();
+            }
+            _ = tokio::time::sleep_until(unmuted) => {}
+        }
+    }
+    if waited {
+        Unmuted::Waited
+    } else {
+        Unmuted::Free
+    }
+}
+
 /// Why a connection's reader stopped waiting for bytes.
 enum Wake {
     Read(std::io::Result<usize>),
@@ -312,6 +372,10 @@ async fn connection<S>(
     });
     let mut sasl = (peer.security.sasl.clone())
         .map(|config| SaslSession::new(config, nonce(), peer.security.decoy_key.clone()));
+    // The connection's quota mute, set by the gateway on the gateway's clock; a service
+    // without a clock never mutes.
+    let mute = Mute::default();
+    let mute_clock = service.mute_clock();
     let request_bytes_max = admission.config.request_bytes_max;
     let idle = Duration::from_millis(admission.config.idle_ms);
     let frame_complete = Duration::from_millis(admission.config.frame_complete_ms);
@@ -335,6 +399,33 @@ async fn connection<S>(
     let mut reserved: Option<Reserved> = None;
     'read: loop {
         loop {
+            // Muted (a quota's throttle): nothing is reserved, taken from the pool, read or
+            // dispatched until it ends. Not before authentication: no quota applies then.
+            if let (None, Some(clock)) = (&sasl, mute_clock.as_deref()) {
+                let unmuted = wait_out_mute(
+                    &mute,
+                    clock,
+                    &mut life.stop,
+                    &answers,
+                    &owed,
+                    &mut last_activity,
+                    idle,
+                )
+                .await;
+                match unmuted {
+                    Unmuted::Free => {}
+                    // A frame partly read before the mute has its full time from now on.
+                    Unmuted::Waited => frame_started = None,
+                    Unmuted::Stop => break 'read,
+                    Unmuted::Idle => {
+                        tracing::debug!(
+                            %client,
+                            "closing kafka connection: connections.max.idle.ms (while throttled)"
+                        );
+                        break 'read;
+                    }
+                }
+            }
             if reserved.is_none() && buf.len() >= SIZE_BYTES + 2 {
                 let api_key = front_api_key(&buf);
                 reserved = tokio::select! {
@@ -449,6 +540,11 @@ async fn connection<S>(
                 frame,
                 client,
                 context: context.clone(),
+                // Before authentication a throwaway: no mute applies to a client nobody knows.
+                mute: match sasl {
+                    None => mute.clone(),
+                    Some(_) => Mute::default(),
+                },
             };
             let pending = match sasl.as_mut() {
                 None => service.dispatch(request).await,
@@ -751,5 +847,151 @@ mod tests {
         let chunks = [Bytes::from_static(b"x")];
         let err = write_chunks(&mut socket, &chunks).await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::WriteZero);
+    }
+
+    /// A service that answers every request at once with an empty body and mutes the
+    /// connection for `mute_ms` on the first, noting when each request was dispatched.
+    struct MutingService {
+        clock: super::super::clock::Clock,
+        mute_ms: u64,
+        dispatched: std::sync::Mutex<Vec<(i32, Instant)>>,
+    }
+
+    impl MutingService {
+        fn dispatched(&self) -> Vec<(i32, Instant)> {
+            self.dispatched.lock().unwrap().clone()
+        }
+    }
+
+    impl KafkaService for MutingService {
+        fn dispatch(&self, request: KafkaRequest) -> futures_util::future::BoxFuture<'_, Pending> {
+            let mut dispatched = self.dispatched.lock().unwrap();
+            if dispatched.is_empty() {
+                request.mute.extend_to(self.clock.now_ms() + self.mute_ms);
+            }
+            let correlation_id = request.prefix.correlation_id;
+            dispatched.push((correlation_id, Instant::now()));
+            let mut answer = 4i32.to_be_bytes().to_vec();
+            answer.extend_from_slice(&correlation_id.to_be_bytes());
+            let answer = crate::broker::service::Answer::from(Bytes::from(answer));
+            Box::pin(async move { Pending::Ready(Some(answer)) })
+        }
+
+        fn authenticate<'a>(
+            &'a self,
+            _: KafkaRequest,
+            _: &'a mut SaslSession,
+        ) -> futures_util::future::BoxFuture<'a, Pending> {
+            Box::pin(async { Pending::Close("no SASL here".into()) })
+        }
+
+        fn mute_clock(&self) -> Option<Arc<dyn MonoClock>> {
+            Some(Arc::new(self.clock))
+        }
+    }
+
+    /// A request frame (size included): header v1, null client_id, no body.
+    fn request_frame(correlation_id: i32) -> Vec<u8> {
+        let mut frame = 10i32.to_be_bytes().to_vec();
+        frame.extend_from_slice(&3i16.to_be_bytes()); // Metadata
+        frame.extend_from_slice(&1i16.to_be_bytes());
+        frame.extend_from_slice(&correlation_id.to_be_bytes());
+        frame.extend_from_slice(&(-1i16).to_be_bytes());
+        frame
+    }
+
+    /// The next answer's correlation id, or None at the end of the stream.
+    async fn read_answer(client: &mut tokio::io::DuplexStream) -> Option<i32> {
+        let mut answer = [0u8; 8];
+        client.read_exact(&mut answer).await.ok()?;
+        Some(i32::from_be_bytes(answer[4..].try_into().unwrap()))
+    }
+
+    /// A plaintext connection to `service` over an in-memory pipe, with `idle_ms`.
+    fn connect(
+        service: Arc<MutingService>,
+        idle_ms: u64,
+    ) -> (tokio::io::DuplexStream, watch::Sender<bool>) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let admission = Admission::new(crate::host::admission::AdmissionConfig {
+            request_bytes_max: 1 << 20,
+            max_connections: 10,
+            max_connections_per_ip: 10,
+            per_ip_overrides: Default::default(),
+            idle_ms,
+            queued_request_bytes: None,
+            frame_complete_ms: 30_000,
+        });
+        let security = ListenerSecurity {
+            name: "PLAINTEXT".into(),
+            tls: None,
+            sasl: None,
+            decoy_key: Arc::from(&b"decoy"[..]),
+            unauthenticated_frame_bytes_max: 1 << 20,
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let (alive, _) = mpsc::channel(1);
+        let life = Lifecycle {
+            stop: stop_rx,
+            alive,
+        };
+        tokio::spawn(async move {
+            let peer = Peer {
+                client: "127.0.0.1:9".parse().unwrap(),
+                security: &security,
+            };
+            connection(server, peer, None, service, admission, life).await;
+        });
+        (client, stop)
+    }
+
+    fn muting(mute_ms: u64) -> Arc<MutingService> {
+        Arc::new(MutingService {
+            clock: super::super::clock::Clock::start(),
+            mute_ms,
+            dispatched: Default::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_muted_connection_answers_at_once_and_dispatches_nothing_until_the_mute_ends() {
+        let service = muting(300);
+        let (mut client, _stop) = connect(service.clone(), 60_000);
+        // Pipelined: both requests are in the connection's buffer together.
+        let both = [request_frame(1), request_frame(2)].concat();
+        client.write_all(&both).await.unwrap();
+        assert_eq!(read_answer(&mut client).await, Some(1));
+        // The throttled answer came while the mute holds the second request back.
+        assert_eq!(service.dispatched().len(), 1);
+        assert_eq!(read_answer(&mut client).await, Some(2));
+        let dispatched = service.dispatched();
+        let held = dispatched[1].1.duration_since(dispatched[0].1);
+        assert!(held >= Duration::from_millis(300), "{held:?}");
+        assert_eq!(dispatched.iter().map(|d| d.0).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_mute_past_the_idle_time_owing_nothing_closes_the_connection() {
+        let service = muting(60_000);
+        let (mut client, _stop) = connect(service.clone(), 200);
+        let started = Instant::now();
+        client.write_all(&request_frame(1)).await.unwrap();
+        assert_eq!(read_answer(&mut client).await, Some(1));
+        assert_eq!(read_answer(&mut client).await, None); // closed
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
+        assert!(waited < Duration::from_secs(30), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn shutting_down_ends_a_mute() {
+        let service = muting(60_000);
+        let (mut client, stop) = connect(service.clone(), 60_000);
+        let both = [request_frame(1), request_frame(2)].concat();
+        client.write_all(&both).await.unwrap();
+        assert_eq!(read_answer(&mut client).await, Some(1));
+        stop.send(true).unwrap();
+        assert_eq!(read_answer(&mut client).await, None); // closed, the second never read
+        assert_eq!(service.dispatched().len(), 1);
     }
 }

@@ -218,6 +218,8 @@ impl<M: Wire> Router<M> {
 pub struct Node<M> {
     router: Arc<Router<M>>,
     listen_addr: SocketAddr,
+    /// The clock its actors read (the gateway reads the same one: quotas, mutes).
+    clock: Clock,
 }
 
 impl<M: Wire> Node<M> {
@@ -273,7 +275,13 @@ impl<M: Wire> Node<M> {
         Ok(Self {
             router,
             listen_addr,
+            clock,
         })
+    }
+
+    /// The node's monotonic clock, the one its actors read.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     pub fn listen_addr(&self) -> SocketAddr {

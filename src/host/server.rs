@@ -32,6 +32,7 @@ use crate::messages::lifecycle::{
 use crate::messages::quorum::{
     DescribeLeaderRequest, DescribeRequest, Listener, QuorumReply, QuorumState,
 };
+use crate::messages::quotas::PublishedQuotas;
 use crate::messages::{
     CreateTopicsRequest, EnsureInternalRequest, InternalTopic, ListTopicsRequest, NewTopic,
     NodeMsg, OpenAllRequest, ShutdownRequest, GROUPS, LIFECYCLE, OFFSETS_TOPIC, PARTITIONS, QUORUM,
@@ -164,8 +165,11 @@ impl Server {
             );
         // The ACLs the voter applies, read by the gateway for every request it authorizes.
         let acls = PublishedAcls::default();
+        // The client quotas it applies, enforced and described by the gateway.
+        let quotas = PublishedQuotas::default();
         let quorum = QuorumActor::new(config.quorum_settings(), storage.clone())
-            .publishing_acls(acls.clone());
+            .publishing_acls(acls.clone())
+            .publishing_quotas(quotas.clone());
         let actors = vec![
             (TOPICS, NodeActor::new(topics)),
             (PARTITIONS, NodeActor::new(partitions)),
@@ -264,7 +268,8 @@ impl Server {
                 (l.name.clone(), address)
             })
             .collect();
-        let service = BrokerService::with_acls(node.handle(), settings, acls);
+        let clock = Arc::new(node.clock());
+        let service = BrokerService::with_views(node.handle(), settings, acls, quotas, clock);
         ask(
             &node.handle(),
             StartLifecycleRequest {

@@ -53,29 +53,45 @@ pub type AclDeletions = Vec<Result<Vec<AclBinding>, Refusal>>;
 /// Deterministic under the simulator: written by one actor's handler and read by the
 /// gateway's tasks, all on the one simulated thread, at the points the schedule gives them.
 /// Holds no lock across anything but swapping or cloning one `Arc`.
-#[derive(Clone, Debug, Default)]
-pub struct PublishedAcls(Arc<std::sync::RwLock<SharedAcls>>);
+pub type PublishedAcls = Published<Authorizer>;
 
-impl PublishedAcls {
-    /// The ACLs as last published (none before the first metadata is applied: with an
-    /// authorizer that allows only super users, or everyone where
-    /// `allow.everyone.if.no.acl.found` says so).
-    pub fn load(&self) -> SharedAcls {
+/// A value of the applied metadata shared whole with the gateway (the ACLs, the client
+/// quotas): one `Arc` swapped by the node's metadata voter, cloned by readers.
+#[derive(Debug)]
+pub struct Published<T>(Arc<std::sync::RwLock<Arc<T>>>);
+
+impl<T> Clone for Published<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T: Default> Default for Published<T> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<T> Published<T> {
+    /// The value as last published (the default before the first metadata is applied: no
+    /// ACL, so an authorizer allows only super users, or everyone where
+    /// `allow.everyone.if.no.acl.found` says so; no quota).
+    pub fn load(&self) -> Arc<T> {
         match self.0.read() {
-            Ok(acls) => Arc::clone(&acls),
+            Ok(value) => Arc::clone(&value),
             // A panic elsewhere while swapping cannot leave a half-written `Arc`.
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
 
-    /// Publishes `acls` (a no-op when they are the ones published).
-    pub fn publish(&self, acls: &SharedAcls) {
+    /// Publishes `value` (a no-op when it is the one published).
+    pub fn publish(&self, value: &Arc<T>) {
         let mut slot = match self.0.write() {
             Ok(slot) => slot,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if !Arc::ptr_eq(&slot, acls) {
-            *slot = Arc::clone(acls);
+        if !Arc::ptr_eq(&slot, value) {
+            *slot = Arc::clone(value);
         }
     }
 }

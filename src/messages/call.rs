@@ -181,6 +181,12 @@ calls! {
         |r| quorum::LeaderRequest::CreateAcls { bindings: r.bindings }.to_own_voter();
     acls::DeleteAclsArgs, quorum::QuorumReply => QUORUM,
         |r| quorum::LeaderRequest::DeleteAcls { filters: r.filters }.to_own_voter();
+    quotas::AlterClientQuotasArgs, quorum::QuorumReply => QUORUM,
+        |r| quorum::LeaderRequest::AlterClientQuotas {
+            entries: r.entries,
+            validate_only: r.validate_only,
+        }
+        .to_own_voter();
     scram::AlterScramCredentialsArgs, quorum::QuorumReply => QUORUM,
         |r| quorum::LeaderRequest::AlterScramCredentials {
             deletions: r.deletions,

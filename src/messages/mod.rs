@@ -24,6 +24,7 @@ pub mod groups;
 pub mod lifecycle;
 pub mod partitions;
 pub mod quorum;
+pub mod quotas;
 pub mod scram;
 pub mod throttles;
 pub mod topics;

@@ -249,6 +249,14 @@ pub enum LeaderRequest {
         deletions: Vec<super::scram::ScramDeletion>,
         upsertions: Vec<super::scram::ScramUpsertion>,
     },
+    /// Kafka's AlterClientQuotas (49) at the controller (`ClientQuotaControlManager`): each
+    /// entry checked against the metadata as it is then
+    /// (`controller::metadata::client_quotas`). Answered
+    /// [`QuorumReply::ClientQuotasAltered`] once committed.
+    AlterClientQuotas {
+        entries: Vec<super::quotas::QuotaAlteration>,
+        validate_only: bool,
+    },
     /// Kafka's CreateAcls (30) at the controller (`AclControlManager.createAcls`): each
     /// binding checked against the metadata as it is then (`controller::metadata::acls`).
     /// Answered [`QuorumReply::AclsCreated`] once committed.
@@ -493,6 +501,13 @@ pub enum QuorumReply {
     ScramCredentialsAltered {
         index: u64,
         results: Vec<(String, Result<(), Refusal>)>,
+    },
+    /// An AlterClientQuotas' outcome per entry, in request order. `index` as in
+    /// [`QuorumReply::TopicsChanged`]: the asking node answers once it applied (and published)
+    /// the entry, so its next describe and request see it.
+    ClientQuotasAltered {
+        index: u64,
+        results: super::quotas::QuotaAlterations,
     },
     /// A CreateAcls' outcome per binding, in request order. `index` as in
     /// [`QuorumReply::TopicsChanged`].

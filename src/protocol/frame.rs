@@ -14,6 +14,8 @@ pub enum FrameError {
     TooShortForHeader(usize),
     #[error("cannot encode response: {0}")]
     Encode(String),
+    #[error("request header's client_id is malformed: {0}")]
+    BadClientId(&'static str),
 }
 
 /// The fields every request header version starts with: enough to answer any request, even one
@@ -69,6 +71,30 @@ pub fn peek_header(frame: &[u8]) -> Result<HeaderPrefix, FrameError> {
         api_version: b.get_i16(),
         correlation_id: b.get_i32(),
     })
+}
+
+/// Reads the request header's `client_id` (a nullable non-compact STRING right after the
+/// prefix, in header v1 and v2 alike; null reads as `""`, as Kafka's quota tags do) without
+/// decoding the rest. For the client quotas only: header v0 (ControlledShutdown v0, which Rill
+/// does not serve) has no client_id, and this would read the body instead.
+pub fn peek_client_id(frame: &[u8]) -> Result<&str, FrameError> {
+    let rest = frame
+        .get(HEADER_PREFIX_BYTES..)
+        .ok_or(FrameError::TooShortForHeader(frame.len()))?;
+    let (length, rest) = match rest {
+        [high, low, rest @ ..] => (i16::from_be_bytes([*high, *low]), rest),
+        _ => return Err(FrameError::TooShortForHeader(frame.len())),
+    };
+    let length = match length {
+        -1 => return Ok(""),
+        length => {
+            usize::try_from(length).map_err(|_| FrameError::BadClientId("negative length"))?
+        }
+    };
+    let bytes = rest
+        .get(..length)
+        .ok_or(FrameError::BadClientId("longer than the frame"))?;
+    std::str::from_utf8(bytes).map_err(|_| FrameError::BadClientId("not UTF-8"))
 }
 
 /// Encodes a whole response frame: size, response header (v0 or v1), body at `version`.
@@ -178,5 +204,73 @@ mod tests {
             peek_header(&bytes[..7]),
             Err(FrameError::TooShortForHeader(7))
         );
+    }
+
+    /// A request header (after the size) with `client_id`, at header version `version`.
+    fn header(client_id: Option<&str>, version: i16) -> Vec<u8> {
+        use kafka_protocol::messages::RequestHeader;
+        use kafka_protocol::protocol::StrBytes;
+        let header = RequestHeader::default()
+            .with_request_api_key(0)
+            .with_request_api_version(9)
+            .with_correlation_id(7)
+            .with_client_id(client_id.map(|id| StrBytes::from_string(id.to_string())));
+        let mut out = BytesMut::new();
+        header.encode(&mut out, version).unwrap();
+        out.extend_from_slice(b"body");
+        out.to_vec()
+    }
+
+    #[test]
+    fn the_client_id_is_read_from_headers_v1_and_v2() {
+        for version in [1, 2] {
+            assert_eq!(
+                peek_client_id(&header(Some("rdkafka"), version)),
+                Ok("rdkafka")
+            );
+            assert_eq!(peek_client_id(&header(Some(""), version)), Ok(""));
+            assert_eq!(peek_client_id(&header(None, version)), Ok("")); // null
+            assert_eq!(peek_client_id(&header(Some("é-ü"), version)), Ok("é-ü"));
+        }
+    }
+
+    #[test]
+    fn a_short_or_garbled_client_id_is_an_error_not_a_panic() {
+        let whole = header(Some("client"), 1);
+        for cut in 0..HEADER_PREFIX_BYTES + 2 {
+            assert_eq!(
+                peek_client_id(&whole[..cut]),
+                Err(FrameError::TooShortForHeader(cut))
+            );
+        }
+        for cut in HEADER_PREFIX_BYTES + 2..HEADER_PREFIX_BYTES + 2 + 6 {
+            assert_eq!(
+                peek_client_id(&whole[..cut]),
+                Err(FrameError::BadClientId("longer than the frame"))
+            );
+        }
+        let mut negative = whole.clone();
+        negative[8..10].copy_from_slice(&(-2i16).to_be_bytes());
+        assert_eq!(
+            peek_client_id(&negative),
+            Err(FrameError::BadClientId("negative length"))
+        );
+        let mut garbled = whole;
+        garbled[10] = 0xff;
+        assert_eq!(
+            peek_client_id(&garbled),
+            Err(FrameError::BadClientId("not UTF-8"))
+        );
+        // Any bytes at all: an answer, never a panic.
+        let mut seed = 0x1234_5678u32;
+        for len in 0..64 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (seed >> 16) as u8
+                })
+                .collect();
+            let _ = peek_client_id(&bytes);
+        }
     }
 }

@@ -74,6 +74,8 @@ macro_rules! by_request_type {
             SaslAuthenticate = SaslAuthenticateRequest,
             DescribeUserScramCredentials = DescribeUserScramCredentialsRequest,
             AlterUserScramCredentials = AlterUserScramCredentialsRequest,
+            DescribeClientQuotas = DescribeClientQuotasRequest,
+            AlterClientQuotas = AlterClientQuotasRequest,
             DescribeAcls = DescribeAclsRequest,
             CreateAcls = CreateAclsRequest,
             DeleteAcls = DeleteAclsRequest)

@@ -71,7 +71,7 @@ const ALL: [Supported; WITH_GROUPS.len() + TXN_VERSIONS.len()] =
     super::concat(WITH_GROUPS, TXN_VERSIONS);
 
 /// The APIs of the single-node broker before consumer groups.
-const CORE: [Supported; 28] = [
+const CORE: [Supported; 30] = [
     // Produce >= 3 and Fetch >= 4 carry RecordBatch v2, the only format stored.
     s(ApiKey::Produce, 3, 9),
     // v4-v12 name topics (13+ uses topic ids only); no fetch sessions (id 0 = full fetches).
@@ -124,6 +124,9 @@ const CORE: [Supported; 28] = [
     // users, `rill configs`, the admin clients' describe/alterUserScramCredentials).
     s(ApiKey::DescribeUserScramCredentials, 0, 0),
     s(ApiKey::AlterUserScramCredentials, 0, 0),
+    // Client quotas (KIP-546: kafka-configs --entity-type users|clients, `rill configs`).
+    s(ApiKey::DescribeClientQuotas, 0, 1),
+    s(ApiKey::AlterClientQuotas, 0, 1),
     // ACLs in the metadata log (KIP-140: kafka-acls, `rill acls`, the admin clients'
     // createAcls / describeAcls / deleteAcls). v1-3: v0 (no pattern types) is gone from the
     // protocol crate and from Kafka 4.0 (KIP-896); v2 is flexible; kafka-python takes

@@ -7,6 +7,7 @@ pub mod error_code;
 pub mod ids;
 pub mod log_sampling;
 pub mod placement;
+pub mod rate_bucket;
 pub mod topic_name;
 
 pub use error_code::{ErrorCode, Refusal};

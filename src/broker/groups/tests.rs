@@ -451,6 +451,7 @@ fn frame<R: Encodable>(key: ApiKey, version: i16, body: &R) -> KafkaRequest {
         frame,
         client: "10.1.2.3:5555".parse().unwrap(),
         context: Default::default(),
+        mute: Default::default(),
     }
 }
 

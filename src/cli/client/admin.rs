@@ -1,23 +1,28 @@
 //! Admin calls: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs,
-//! IncrementalAlterConfigs, and DescribeTopicPartitions for the eligible leader replicas
-//! Metadata lacks. Describe and list are Metadata ([`Client::metadata`]). Each call returns one
-//! result per topic (or config resource) so tools can report them separately.
+//! IncrementalAlterConfigs, DescribeClientQuotas and AlterClientQuotas, and
+//! DescribeTopicPartitions for the eligible leader replicas Metadata lacks. Describe and list
+//! are Metadata ([`Client::metadata`]). Each call returns one result per topic (or config
+//! resource, or quota entity) so tools can report them separately.
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_topic_partitions_request::{Cursor, TopicRequest};
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
-    CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest,
-    DescribeConfigsResponse, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse,
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, TopicName,
+    AlterClientQuotasRequest, AlterClientQuotasResponse, ApiKey, BrokerId, CreatePartitionsRequest,
+    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, DescribeClientQuotasRequest, DescribeClientQuotasResponse,
+    DescribeConfigsRequest, DescribeConfigsResponse, DescribeTopicPartitionsRequest,
+    DescribeTopicPartitionsResponse, IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -399,4 +404,273 @@ fn missing_result(name: &str) -> ClientError {
     ClientError::Protocol(format!(
         "the broker's answer has no entry for topic '{name}'"
     ))
+}
+
+/// A client quota entity (KIP-546, Kafka's `ClientQuotaEntity`): each component's type
+/// (`user`, `client-id`, `ip`) and name, `None` naming the type's default entity.
+pub type QuotaEntity = Vec<(String, Option<String>)>;
+
+/// How one DescribeClientQuotas component matches an entity's name (Kafka's
+/// `ClientQuotaFilterComponent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuotaMatch {
+    /// The entity of that name (`match_type` 0, EXACT).
+    Exact(String),
+    /// The type's default entity (1, DEFAULT).
+    Default,
+    /// Any entity with that type, its default included (2, SPECIFIED).
+    Specified,
+}
+
+/// One AlterClientQuotas op: the key and its new value, `None` to remove the key.
+pub type QuotaOp = (String, Option<f64>);
+
+/// One entity's quotas as DescribeClientQuotas answers them, in the answer's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityQuotas {
+    pub entity: QuotaEntity,
+    pub values: Vec<(String, f64)>,
+}
+
+/// DescribeClientQuotas for one filter: each component an entity type and how it matches;
+/// `strict` leaves out entities having a type no component names (Kafka's
+/// `ClientQuotaFilter.containsOnly`, what kafka-configs sends).
+pub fn describe_client_quotas_request(
+    components: &[(String, QuotaMatch)],
+    strict: bool,
+) -> DescribeClientQuotasRequest {
+    let components = (components.iter())
+        .map(|(entity_type, matching)| {
+            let (match_type, name) = match matching {
+                QuotaMatch::Exact(name) => (0, Some(str_bytes(name))),
+                QuotaMatch::Default => (1, None),
+                QuotaMatch::Specified => (2, None),
+            };
+            ComponentData::default()
+                .with_entity_type(str_bytes(entity_type))
+                .with_match_type(match_type)
+                .with_match(name)
+        })
+        .collect();
+    DescribeClientQuotasRequest::default()
+        .with_components(components)
+        .with_strict(strict)
+}
+
+/// AlterClientQuotas for one entity: a value sets its key, `None` removes it (`remove = true`,
+/// the value 0.0 as Kafka's admin client sends it). Never `validate_only`.
+pub fn alter_client_quotas_request(
+    entity: &QuotaEntity,
+    ops: &[QuotaOp],
+) -> AlterClientQuotasRequest {
+    let entity = (entity.iter())
+        .map(|(entity_type, name)| {
+            EntityData::default()
+                .with_entity_type(str_bytes(entity_type))
+                .with_entity_name(name.as_deref().map(str_bytes))
+        })
+        .collect();
+    let ops = (ops.iter())
+        .map(|(key, value)| {
+            OpData::default()
+                .with_key(str_bytes(key))
+                .with_value(value.unwrap_or(0.0))
+                .with_remove(value.is_none())
+        })
+        .collect();
+    AlterClientQuotasRequest::default()
+        .with_entries(vec![EntryData::default().with_entity(entity).with_ops(ops)])
+        .with_validate_only(false)
+}
+
+/// The entities and values of a DescribeClientQuotas answer, or its whole-request error.
+pub fn described_quotas(response: DescribeClientQuotasResponse) -> ClientResult<Vec<EntityQuotas>> {
+    let fallback = "cannot describe client quotas".to_owned();
+    if let Some(e) = entry_error(
+        response.error_code,
+        response.error_message.as_ref(),
+        fallback,
+    ) {
+        return Err(e);
+    }
+    Ok((response.entries.unwrap_or_default().into_iter())
+        .map(|entry| EntityQuotas {
+            entity: (entry.entity.into_iter())
+                .map(|e| {
+                    (
+                        e.entity_type.to_string(),
+                        e.entity_name.map(|n| n.to_string()),
+                    )
+                })
+                .collect(),
+            values: (entry.values.into_iter())
+                .map(|v| (v.key.to_string(), v.value))
+                .collect(),
+        })
+        .collect())
+}
+
+/// An AlterClientQuotas answer's entries: each entity with its result, in the answer's order.
+pub fn altered_quotas(response: AlterClientQuotasResponse) -> Vec<(QuotaEntity, ClientResult<()>)> {
+    (response.entries.into_iter())
+        .map(|entry| {
+            let entity: QuotaEntity = (entry.entity.into_iter())
+                .map(|e| {
+                    (
+                        e.entity_type.to_string(),
+                        e.entity_name.map(|n| n.to_string()),
+                    )
+                })
+                .collect();
+            let fallback = "cannot alter the client quotas".to_owned();
+            let result = match entry_error(entry.error_code, entry.error_message.as_ref(), fallback)
+            {
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
+            (entity, result)
+        })
+        .collect()
+}
+
+impl Client {
+    /// DescribeClientQuotas (KIP-546) through the bootstrap broker (any broker answers from
+    /// its metadata image); [`ClientError::Unsupported`] when the broker does not serve it.
+    pub async fn describe_client_quotas(
+        &self,
+        request: &DescribeClientQuotasRequest,
+    ) -> ClientResult<Vec<EntityQuotas>> {
+        let connection = self.bootstrap();
+        let version = connection.version(ApiKey::DescribeClientQuotas)?;
+        let response: DescribeClientQuotasResponse = connection
+            .call(ApiKey::DescribeClientQuotas, version, request)
+            .await?;
+        described_quotas(response)
+    }
+
+    /// AlterClientQuotas (KIP-546) through the bootstrap broker (its voter forwards the
+    /// alteration to the quorum's leader, as AlterUserScramCredentials): one result per entry
+    /// the broker answered, each `Err` with the broker's refusal.
+    pub async fn alter_client_quotas(
+        &self,
+        request: &AlterClientQuotasRequest,
+    ) -> ClientResult<Vec<(QuotaEntity, ClientResult<()>)>> {
+        let connection = self.bootstrap();
+        let version = connection.version(ApiKey::AlterClientQuotas)?;
+        let response: AlterClientQuotasResponse = connection
+            .call(ApiKey::AlterClientQuotas, version, request)
+            .await?;
+        Ok(altered_quotas(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::alter_client_quotas_response;
+    use kafka_protocol::messages::describe_client_quotas_response;
+
+    use super::*;
+
+    #[test]
+    fn the_describe_request_carries_kafkas_match_types() {
+        let request = describe_client_quotas_request(
+            &[
+                ("user".into(), QuotaMatch::Exact("alice".into())),
+                ("client-id".into(), QuotaMatch::Default),
+                ("ip".into(), QuotaMatch::Specified),
+            ],
+            true,
+        );
+        assert!(request.strict);
+        let components: Vec<(&str, i8, Option<&str>)> = (request.components.iter())
+            .map(|c| (c.entity_type.as_str(), c.match_type, c._match.as_deref()))
+            .collect();
+        assert_eq!(
+            components,
+            [
+                ("user", 0, Some("alice")),
+                ("client-id", 1, None),
+                ("ip", 2, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_alter_request_is_one_entry_with_sets_and_removals() {
+        let entity = vec![
+            ("user".to_owned(), Some("alice".to_owned())),
+            ("client-id".to_owned(), None),
+        ];
+        let request = alter_client_quotas_request(
+            &entity,
+            &[
+                ("producer_byte_rate".into(), Some(1024.0)),
+                ("consumer_byte_rate".into(), None),
+            ],
+        );
+        assert!(!request.validate_only);
+        let [entry] = &request.entries[..] else {
+            panic!("{request:?}")
+        };
+        let entity: Vec<(&str, Option<&str>)> = (entry.entity.iter())
+            .map(|e| (e.entity_type.as_str(), e.entity_name.as_deref()))
+            .collect();
+        assert_eq!(entity, [("user", Some("alice")), ("client-id", None)]);
+        let ops: Vec<(&str, f64, bool)> = (entry.ops.iter())
+            .map(|op| (op.key.as_str(), op.value, op.remove))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                ("producer_byte_rate", 1024.0, false),
+                ("consumer_byte_rate", 0.0, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn answers_are_read_with_their_errors() {
+        use describe_client_quotas_response::{EntityData, EntryData, ValueData};
+        let answer =
+            DescribeClientQuotasResponse::default().with_entries(Some(vec![EntryData::default()
+                .with_entity(vec![EntityData::default()
+                    .with_entity_type(str_bytes("client-id"))
+                    .with_entity_name(Some(str_bytes("app")))])
+                .with_values(vec![ValueData::default()
+                    .with_key(str_bytes("producer_byte_rate"))
+                    .with_value(1024.0)])]));
+        assert_eq!(
+            described_quotas(answer).unwrap(),
+            [EntityQuotas {
+                entity: vec![("client-id".into(), Some("app".into()))],
+                values: vec![("producer_byte_rate".into(), 1024.0)],
+            }]
+        );
+        let refused = DescribeClientQuotasResponse::default()
+            .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.wire())
+            .with_error_message(None)
+            .with_entries(None);
+        let error = described_quotas(refused).unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::CLUSTER_AUTHORIZATION_FAILED));
+        assert!(error
+            .to_string()
+            .starts_with("CLUSTER_AUTHORIZATION_FAILED: "));
+
+        let altered = AlterClientQuotasResponse::default().with_entries(vec![
+            alter_client_quotas_response::EntryData::default()
+                .with_error_code(ErrorCode::INVALID_REQUEST.wire())
+                .with_error_message(Some(str_bytes("Invalid configuration key retention.ms")))
+                .with_entity(vec![alter_client_quotas_response::EntityData::default()
+                    .with_entity_type(str_bytes("user"))
+                    .with_entity_name(None)]),
+        ]);
+        let [(entity, result)] = &altered_quotas(altered)[..] else {
+            panic!("one entry")
+        };
+        assert_eq!(entity, &vec![("user".to_owned(), None)]);
+        assert_eq!(
+            result.as_ref().unwrap_err().to_string(),
+            "INVALID_REQUEST: Invalid configuration key retention.ms"
+        );
+    }
 }

@@ -63,6 +63,10 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     // `rill configs --entity-type users`: SCRAM credentials (KIP-554).
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
+    // `rill configs --entity-type clients|users`: client quotas (KIP-546); v1 is v0 made
+    // flexible.
+    (ApiKey::DescribeClientQuotas, 0, 1),
+    (ApiKey::AlterClientQuotas, 0, 1),
     // `rill acls`: ACLs (KIP-140), v1-3 (v0 has no pattern types).
     (ApiKey::DescribeAcls, 1, 3),
     (ApiKey::CreateAcls, 1, 3),

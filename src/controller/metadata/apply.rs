@@ -26,7 +26,11 @@ use super::image::{
 use super::records::{Listener, MetadataRecord, TopicId};
 use crate::controller::topics::check_name;
 use crate::faults::{canary, Canary};
-use crate::limits::{ACLS_MAX, SCRAM_USERS_MAX, TOPIC_PARTITIONS_MAX};
+use crate::limits::{
+    ACLS_MAX, CLIENT_QUOTA_ENTITIES_MAX, CLIENT_QUOTA_NAME_BYTES_MAX, SCRAM_USERS_MAX,
+    TOPIC_PARTITIONS_MAX,
+};
+use crate::messages::quotas::{check_entity, check_value, QuotaEntity, QuotaValue, QUOTA_KEYS};
 use crate::messages::scram::{ScramCredential, ScramMechanism};
 use crate::security::acl::{AclBinding, AclId};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
@@ -93,6 +97,12 @@ pub enum Skip {
     TooManyAcls(AclId),
     #[error("no ACL has id {}", hex(.0))]
     UnknownAcl(AclId),
+    #[error("client quota entity {entity}: {why}")]
+    BadClientQuota { entity: String, why: String },
+    #[error("client quota entity {0} would be past the {CLIENT_QUOTA_ENTITIES_MAX} kept")]
+    TooManyQuotaEntities(String),
+    #[error("client quota entity {entity} has no {key} to remove")]
+    UnknownClientQuota { entity: String, key: String },
 }
 
 /// A [`MetadataRecord::ReassignPartition`]'s new assignment.
@@ -245,6 +255,7 @@ impl MetadataImage {
             } => self.set_scram_credential(user, *mechanism, credential.as_ref()),
             R::CreateAcl { id, binding } => self.create_acl(*id, binding),
             R::RemoveAcl { id } => self.remove_acl(*id),
+            R::SetClientQuota { entity, key, value } => self.set_client_quota(entity, key, *value),
         }
     }
 
@@ -274,6 +285,44 @@ impl MetadataImage {
             .remove(id)
             .map(drop)
             .map_err(|_| Skip::UnknownAcl(id))
+    }
+
+    /// Kafka's `ClientQuotaControlManager.replay`: sets or removes `entity`'s `key`. An
+    /// entity or value the image could not keep ([`check_entity`], [`check_value`]), a new
+    /// entity past [`CLIENT_QUOTA_ENTITIES_MAX`] or the removal of a key the entity lacks is
+    /// skipped.
+    fn set_client_quota(
+        &mut self,
+        entity: &QuotaEntity,
+        key: &str,
+        value: Option<QuotaValue>,
+    ) -> Result<(), Skip> {
+        let bad = |why: String| Skip::BadClientQuota {
+            entity: entity.to_string(),
+            why,
+        };
+        check_entity(entity, CLIENT_QUOTA_NAME_BYTES_MAX).map_err(bad)?;
+        if !QUOTA_KEYS.contains(&key) {
+            return Err(bad(format!("key {key}")));
+        }
+        match value {
+            Some(value) => {
+                check_value(key, value.get()).map_err(bad)?;
+                let known = self.client_quotas.contains(entity);
+                if !known && self.client_quotas.len() >= CLIENT_QUOTA_ENTITIES_MAX {
+                    return Err(Skip::TooManyQuotaEntities(entity.to_string()));
+                }
+            }
+            None if self.client_quotas.get(entity, key).is_none() => {
+                return Err(Skip::UnknownClientQuota {
+                    entity: entity.to_string(),
+                    key: key.to_string(),
+                });
+            }
+            None => {}
+        }
+        Arc::make_mut(&mut self.client_quotas).set(entity, key, value);
+        Ok(())
     }
 
     /// Kafka's `ScramControlManager.replay`: sets `user`'s credential for `mechanism`, or

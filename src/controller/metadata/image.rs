@@ -12,8 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{Listener, TopicId};
 use crate::controller::topics::{check_name, collision_key};
-use crate::limits::{ACLS_MAX, DELETED_TOPIC_IDS_KEPT, SCRAM_USERS_MAX, TOPIC_PARTITIONS_MAX};
+use crate::limits::{
+    ACLS_MAX, CLIENT_QUOTA_ENTITIES_MAX, CLIENT_QUOTA_NAME_BYTES_MAX, DELETED_TOPIC_IDS_KEPT,
+    SCRAM_USERS_MAX, TOPIC_PARTITIONS_MAX,
+};
 use crate::messages::acls::SharedAcls;
+use crate::messages::quotas::SharedClientQuotas;
 use crate::messages::scram::{ScramCredential, ScramMechanism, SharedScramCredentials};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
 
@@ -59,6 +63,12 @@ pub struct MetadataImage {
     /// (format 7).
     #[serde(skip)]
     pub(super) acls: SharedAcls,
+    /// Every client quota (Kafka's `ClientQuotasImage`), shared with the gateway as the ACLs
+    /// are. At most [`CLIENT_QUOTA_ENTITIES_MAX`] entities, each with at least one key
+    /// ([`crate::messages::quotas::ClientQuotas::check`]). In the snapshot after the ACLs
+    /// (format 8).
+    #[serde(skip)]
+    pub(super) client_quotas: SharedClientQuotas,
 }
 
 /// A registered broker (Kafka's `BrokerRegistration`).
@@ -159,6 +169,11 @@ impl MetadataImage {
     /// Every ACL (shared: cloning the `Arc` copies nothing).
     pub fn acls(&self) -> &SharedAcls {
         &self.acls
+    }
+
+    /// Every client quota (shared: cloning the `Arc` copies nothing).
+    pub fn client_quotas(&self) -> &SharedClientQuotas {
+        &self.client_quotas
     }
 
     pub fn cluster_id(&self) -> Option<[u8; 16]> {
@@ -274,6 +289,9 @@ impl MetadataImage {
         }
         self.check_scram()?;
         self.check_acls()?;
+        (self.client_quotas)
+            .check(CLIENT_QUOTA_ENTITIES_MAX, CLIENT_QUOTA_NAME_BYTES_MAX)
+            .map_err(|e| format!("client quotas: {e}"))?;
         let mut collision_keys = BTreeSet::new();
         for (id, topic) in &self.topics {
             if deleted.contains(id) {

@@ -1,6 +1,6 @@
 //! The cluster's metadata as a replicated state machine (KRaft's `MetadataImage` and the
 //! records that change it): brokers, topics, partitions, producer-id blocks, dynamic broker
-//! configs, SCRAM credentials and ACLs, changed only
+//! configs, SCRAM credentials, ACLs and client quotas, changed only
 //! by records committed in the controller quorum's Raft log.
 //!
 //! Pure logic: no I/O, no clock, no RNG of its own (the caller passes the random numbers a
@@ -31,11 +31,14 @@
 //!   may keep.
 //! * [`acls`]      — ACLs (CreateAcls, DeleteAcls, Kafka's `AclControlManager`): a request's
 //!   records and each binding's or filter's outcome, and what the image may keep.
+//! * [`client_quotas`] — client quotas (AlterClientQuotas, Kafka's
+//!   `ClientQuotaControlManager`): a request's records and each entry's outcome.
 
 pub mod acls;
 pub mod alter_partition;
 pub mod apply;
 pub mod broker_config;
+pub mod client_quotas;
 pub mod defaults;
 pub mod election;
 pub mod eligible;

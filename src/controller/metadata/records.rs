@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::messages::quotas::{QuotaEntity, QuotaValue};
 use crate::security::acl::{AclBinding, AclId};
 use crate::security::scram::{ScramCredential, ScramMechanism};
 use crate::types::{BrokerEpoch, LeaderEpoch, NodeId};
@@ -160,6 +161,13 @@ pub enum MetadataRecord {
     CreateAcl { id: AclId, binding: AclBinding },
     /// Kafka's `RemoveAccessControlEntryRecord`: the ACL stored under `id` goes.
     RemoveAcl { id: AclId },
+    /// Kafka's `ClientQuotaRecord`: sets `entity`'s quota `key` (`None`: removes it; the
+    /// entity goes with its last key) ([`super::client_quotas`]).
+    SetClientQuota {
+        entity: QuotaEntity,
+        key: String,
+        value: Option<QuotaValue>,
+    },
 }
 
 /// A broker's listener: the registration request carries it as the log does.

@@ -14,7 +14,8 @@
 //! them; formats 1 to 4 load with none (a node that wrote one had none). Format 6 adds the
 //! SCRAM credentials (user → mechanism → credential) after those; formats 1 to 5 load with
 //! none (a node that wrote one kept none). Format 7 adds the ACLs (`(id, binding)` in id
-//! order) after them; formats 1 to 6 load with none (a node that wrote one kept none).
+//! order) after them; formats 1 to 6 load with none (a node that wrote one kept none). Format 8
+//! adds the client quotas after the ACLs; formats 1 to 7 load with none.
 //!
 //! A snapshot taken after entry `i` and followed by the entries after `i` gives the image of
 //! the whole log: the snapshot holds the applied index, and [`MetadataImage::apply_entry`]
@@ -29,12 +30,13 @@ use thiserror::Error;
 
 use super::image::MetadataImage;
 use super::records::TopicId;
+use crate::messages::quotas::ClientQuotas;
 use crate::messages::scram::ScramCredentials;
 use crate::security::acl::Authorizer;
 use crate::types::NodeId;
 
 /// The first byte of a snapshot; bump it when the image's layout changes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 7;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 8;
 /// The format before the deleted topic ids, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_DELETED_IDS: u8 = 1;
 /// The format before reassignments, which this node still reads.
@@ -47,6 +49,8 @@ const SNAPSHOT_FORMAT_WITHOUT_BROKER_CONFIGS: u8 = 4;
 const SNAPSHOT_FORMAT_WITHOUT_SCRAM: u8 = 5;
 /// The format before ACLs, which this node still reads.
 const SNAPSHOT_FORMAT_WITHOUT_ACLS: u8 = 6;
+/// The format before client quotas, which this node still reads.
+const SNAPSHOT_FORMAT_WITHOUT_CLIENT_QUOTAS: u8 = 7;
 
 /// An ongoing reassignment as a snapshot holds it: topic, partition, adding, removing.
 type Reassigning = (TopicId, i32, Vec<NodeId>, Vec<NodeId>);
@@ -94,7 +98,8 @@ impl MetadataImage {
         let out =
             postcard::to_extend(&self.broker_configs, out).expect("broker configs always encode");
         let out = postcard::to_extend(&*self.scram, out).expect("SCRAM credentials always encode");
-        postcard::to_extend(&*self.acls, out).expect("ACLs always encode")
+        let out = postcard::to_extend(&*self.acls, out).expect("ACLs always encode");
+        postcard::to_extend(&*self.client_quotas, out).expect("client quotas always encode")
     }
 
     pub fn from_snapshot(bytes: &[u8]) -> Result<MetadataImage, SnapshotError> {
@@ -150,6 +155,11 @@ impl MetadataImage {
             let acls: Authorizer;
             (acls, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
             image.acls = Arc::new(acls);
+        }
+        if version > SNAPSHOT_FORMAT_WITHOUT_CLIENT_QUOTAS {
+            let quotas: ClientQuotas;
+            (quotas, rest) = postcard::take_from_bytes(rest).map_err(malformed)?;
+            image.client_quotas = Arc::new(quotas);
         }
         if !rest.is_empty() {
             return Err(SnapshotError::TrailingBytes(rest.len()));

@@ -1,5 +1,6 @@
 //! Configs: DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, and the users' SCRAM
-//! credentials kafka-configs manages (DescribeUserScramCredentials, AlterUserScramCredentials).
+//! credentials and client quotas kafka-configs manages (Describe/AlterUserScramCredentials,
+//! Describe/AlterClientQuotas).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -99,5 +100,45 @@ pub const ALTER_USER_SCRAM_CREDENTIALS: Request = Request {
     body: fields(&[
         f("deletions", ALL, Structs(&SCRAM_CREDENTIAL_DELETION)),
         f("upsertions", ALL, Structs(&SCRAM_CREDENTIAL_UPSERTION)),
+    ]),
+};
+
+// DescribeClientQuotas (48), KIP-546: v1 is flexible.
+
+const CLIENT_QUOTA_COMPONENT: Struct = fields(&[
+    f("entity_type", ALL, String),
+    f("match_type", ALL, Int8),
+    f("match", ALL, String),
+]);
+pub const DESCRIBE_CLIENT_QUOTAS: Request = Request {
+    key: ApiKey::DescribeClientQuotas,
+    versions: range(0, 1),
+    flexible: since(1),
+    body: fields(&[
+        f("components", ALL, Structs(&CLIENT_QUOTA_COMPONENT)),
+        f("strict", ALL, Bool),
+    ]),
+};
+
+// AlterClientQuotas (49), KIP-546: v1 is flexible.
+
+const CLIENT_QUOTA_ENTITY: Struct =
+    fields(&[f("entity_type", ALL, String), f("entity_name", ALL, String)]);
+const CLIENT_QUOTA_OP: Struct = fields(&[
+    f("key", ALL, String),
+    f("value", ALL, Float64),
+    f("remove", ALL, Bool),
+]);
+const CLIENT_QUOTA_ENTRY: Struct = fields(&[
+    f("entity", ALL, Structs(&CLIENT_QUOTA_ENTITY)),
+    f("ops", ALL, Structs(&CLIENT_QUOTA_OP)),
+]);
+pub const ALTER_CLIENT_QUOTAS: Request = Request {
+    key: ApiKey::AlterClientQuotas,
+    versions: range(0, 1),
+    flexible: since(1),
+    body: fields(&[
+        f("entries", ALL, Structs(&CLIENT_QUOTA_ENTRY)),
+        f("validate_only", ALL, Bool),
     ]),
 };

@@ -2,6 +2,9 @@
 
 use super::*;
 use crate::controller::metadata::snapshot::{SnapshotError, SNAPSHOT_FORMAT_VERSION};
+use crate::messages::quotas::{
+    EntityName, QuotaEntity, QuotaValue, CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE,
+};
 use crate::security::acl::{
     AccessControlEntry, AclBinding, AclId, AclOperation, AclPermissionType, ResourcePattern,
     ResourceType,
@@ -53,7 +56,41 @@ fn sample_log() -> Vec<Vec<MetadataRecord>> {
             acl([3; 16], "gone", "User:carol"),
         ],
         vec![MetadataRecord::RemoveAcl { id: [3; 16] }],
+        vec![
+            quota(Some("alice"), None, PRODUCER_BYTE_RATE, Some(1024.0)),
+            quota(None, Some(None), CONSUMER_BYTE_RATE, Some(2048.0)),
+            quota(
+                Some("bob"),
+                Some(Some("app")),
+                REQUEST_PERCENTAGE,
+                Some(0.5),
+            ),
+        ],
+        vec![quota(
+            Some("bob"),
+            Some(Some("app")),
+            REQUEST_PERCENTAGE,
+            None,
+        )],
     ]
+}
+
+/// A [`MetadataRecord::SetClientQuota`] of the entity `user` (named) and `client` (`Some(None)`:
+/// the default client id).
+fn quota(
+    user: Option<&str>,
+    client: Option<Option<&str>>,
+    key: &str,
+    value: Option<f64>,
+) -> MetadataRecord {
+    MetadataRecord::SetClientQuota {
+        entity: QuotaEntity {
+            user: user.map(|u| EntityName::Named(u.into())),
+            client_id: client.map(EntityName::from_wire),
+        },
+        key: key.into(),
+        value: value.map(|v| QuotaValue::new(key, v).unwrap()),
+    }
 }
 
 fn acl(id: AclId, topic: &str, principal: &str) -> MetadataRecord {
@@ -87,6 +124,9 @@ fn sections_from(image: &MetadataImage, format: u8) -> Vec<u8> {
     }
     if format <= 7 {
         tail.extend(postcard::to_allocvec(&**image.acls()).unwrap());
+    }
+    if format <= 8 {
+        tail.extend(postcard::to_allocvec(&**image.client_quotas()).unwrap());
     }
     tail
 }
@@ -283,8 +323,36 @@ fn a_snapshot_of_the_format_before_acls_still_loads() {
     assert_eq!(loaded.scram_credentials(), image.scram_credentials());
     assert_eq!(loaded.applied_index(), image.applied_index());
     // The same bytes as format 7 lack the ACLs: refused, not misread.
+    old[0] = 7;
+    assert!(MetadataImage::from_snapshot(&old).is_err());
+}
+
+/// Format 7 is format 8 without the trailing client quotas: it loads with none, and
+/// everything else as it was.
+#[test]
+fn a_snapshot_of_the_format_before_client_quotas_still_loads() {
+    let image = image_of(&sample_log());
+    let entities: Vec<String> = (image.client_quotas().iter())
+        .map(|(e, _)| e.to_string())
+        .collect();
+    assert_eq!(
+        entities,
+        ["client-id=<default>", "user=alice"],
+        "bob's went with its last key"
+    );
+    let loaded = MetadataImage::from_snapshot(&image.to_snapshot()).unwrap();
+    assert_eq!(loaded.client_quotas(), image.client_quotas());
+    let bytes = image.to_snapshot();
+    let tail = sections_from(&image, 8);
+    assert!(bytes.ends_with(&tail));
+    let mut old = bytes[..bytes.len() - tail.len()].to_vec();
+    old[0] = 7;
+    let loaded = MetadataImage::from_snapshot(&old).unwrap();
+    assert!(loaded.client_quotas().is_empty());
+    assert_eq!(loaded.acls(), image.acls());
+    // The same bytes as format 8 lack the quotas: refused, not misread.
     old[0] = SNAPSHOT_FORMAT_VERSION;
-    assert_eq!(SNAPSHOT_FORMAT_VERSION, 7);
+    assert_eq!(SNAPSHOT_FORMAT_VERSION, 8);
     assert!(MetadataImage::from_snapshot(&old).is_err());
 }
 
