@@ -33,7 +33,9 @@
 //! accepted, no request answered before a login, PLAIN's users always let in, and the SCRAM
 //! user let in where the broker must know it. ACLs (`acl`, the same runs): a logged-in user
 //! with no ACL (the intruder) refused every write, read, group request and producer id, and
-//! none of her records read.
+//! none of her records read. Client quotas (`quota`, runs with `workload::quota`): a producer
+//! that ignores its throttle still held to its `producer_byte_rate` at every broker that
+//! applied the quota.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,6 +48,7 @@ mod ctp;
 mod group_progress;
 mod groups;
 mod quorum;
+mod quota;
 pub mod replicas;
 mod sasl;
 mod txn;
@@ -540,6 +543,7 @@ pub fn check(events: &[(u64, Event)], promises: Promises) -> Verdict {
     );
     sasl::check(&mut safety, &mut verdict.liveness, events);
     acl::check(&mut safety, &mut verdict.liveness, events);
+    quota::check(&mut safety, &mut verdict.liveness, events);
     safety.finish();
     verdict
 }

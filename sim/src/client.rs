@@ -33,6 +33,12 @@ impl std::fmt::Display for CallError {
 pub struct Connection {
     stream: TcpStream,
     next_correlation_id: i32,
+    /// The header's client id: `rill-sim`, or another a workload sets
+    /// ([`Connection::set_client_id`]).
+    client_id: &'static str,
+    /// The bytes of the last request sent, after the size (header and body: what a broker
+    /// counts against a produce quota).
+    last_request_bytes: u64,
 }
 
 impl Connection {
@@ -51,7 +57,19 @@ impl Connection {
         Ok(Self {
             stream,
             next_correlation_id: 1,
+            client_id: "rill-sim",
+            last_request_bytes: 0,
         })
+    }
+
+    /// The client id the requests sent from now on carry in their header.
+    pub fn set_client_id(&mut self, client_id: &'static str) {
+        self.client_id = client_id;
+    }
+
+    /// The size of the last request sent, after its 4 size bytes: its header and body.
+    pub fn last_request_bytes(&self) -> u64 {
+        self.last_request_bytes
     }
 
     /// Sends one request and waits for its answer. After an error the connection must be
@@ -77,6 +95,7 @@ impl Connection {
         request: &Req,
     ) -> Result<i32, CallError> {
         let (frame, correlation_id) = self.frame(key, version, request)?;
+        self.last_request_bytes = frame.len() as u64 - 4;
         self.write(&frame).await?;
         Ok(correlation_id)
     }
@@ -127,7 +146,7 @@ impl Connection {
             .with_request_api_key(key as i16)
             .with_request_api_version(version)
             .with_correlation_id(correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str("rill-sim")));
+            .with_client_id(Some(StrBytes::from_static_str(self.client_id)));
         let mut body = BytesMut::new();
         header
             .encode(&mut body, key.request_header_version(version))

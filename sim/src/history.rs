@@ -338,6 +338,30 @@ pub enum Event {
         rate: u64,
         outcome: String,
     },
+    /// The quota workload's AlterClientQuotas of `producer_byte_rate` = `rate` for its client
+    /// id at `broker` (`workload::quota`), answered `outcome` ("NONE" when acknowledged: the
+    /// broker had it published when it answered; else an error code's name or why no answer
+    /// came).
+    QuotaSet {
+        broker: u64,
+        rate: u64,
+        outcome: String,
+    },
+    /// `broker` described the quota producer's quota at `rate` (DescribeClientQuotas on the
+    /// connection it produces on, before its first produce): its gateway had it published.
+    QuotaSeen {
+        broker: u64,
+        rate: u64,
+    },
+    /// One produce request of the quota producer to `broker`, of `bytes` (header and body),
+    /// invoked at `invoked_ms`: the error code answered and the throttle reported (which the
+    /// producer ignores), or `None` when no answer came.
+    QuotaProduce {
+        broker: u64,
+        invoked_ms: u64,
+        bytes: u64,
+        answer: Option<(i16, i32)>,
+    },
     /// The reassigner asked to move the data topic's `partition` to `replicas`
     /// (`workload::reassign`), and was answered `outcome` (an error code's name, or why no
     /// answer came).

@@ -42,6 +42,8 @@ const LIVENESS_BOUND: Duration = Duration::from_secs(60);
 const BROKER_SESSION_TIMEOUT_MS: u64 = 3_000;
 /// `replica.lag.time.max.ms` of a quorum run (see `SimConfig::server_config`).
 const REPLICA_LAG_TIME_MAX_MS: u64 = 4_000;
+/// The client quota drawn for the quota workload (bytes/s): 4–32 KB/s, in whole KB.
+const QUOTA_KB_PER_S: std::ops::RangeInclusive<u64> = 4..=32;
 /// How long producers keep producing after the nemesis' last fault: past the checker's settle
 /// time, so some requests are written on a healthy cluster.
 const PRODUCING_AFTER_HEALING: Duration = Duration::from_secs(8);
@@ -193,6 +195,10 @@ pub struct SimConfig {
     /// of their topic: 0 unless the run asks for transactions (`RunOptions::transactions`) or
     /// its canary needs them.
     pub txn_producers: u32,
+    /// A `producer_byte_rate` quota of this many bytes/s for the quota workload's client id,
+    /// and its producer that ignores the throttle (`workload::quota`); half the runs without
+    /// a canary, and the runs of the canary `quota-channel-unmuted`.
+    pub quota_bytes_per_s: Option<u64>,
 }
 
 impl SimConfig {
@@ -231,6 +237,7 @@ impl SimConfig {
             min_isr_lowered: false,
             compacted: false,
             txn_producers: 0,
+            quota_bytes_per_s: None,
         };
         let producers = rng.gen_range(config.partitions as u32..=6);
         config.producers = (0..producers)
@@ -479,6 +486,17 @@ impl SimConfig {
         ) {
             // Its bug shows to read_committed readers of transactions.
             config.txn_producers = txn_producers_for(seed);
+        }
+        {
+            // Drawn apart, so every other draw keeps its meaning for every seed; the other
+            // canaries' runs have no quota, so they keep the seeds they are caught at.
+            let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0009);
+            let on = match canary {
+                None => apart.gen_bool(0.5),
+                Some(canary) => canary == Canary::QuotaChannelUnmuted,
+            };
+            let kb = apart.gen_range(QUOTA_KB_PER_S);
+            config.quota_bytes_per_s = on.then_some(kb * 1024);
         }
         if canary == Some(Canary::AckUnsyncedSingleRecord) {
             // The bug needs an append to arrive while another's fsync is in flight: every
@@ -903,9 +921,20 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         let w = workload.clone();
         let compacted = config.compacted;
         let transactions = config.txn_producers > 0;
+        let quota = config.quota_bytes_per_s.is_some();
         producers_node
             .spawn(async move {
                 workload::create_topic(&w, &topic_configs).await;
+                if quota {
+                    workload::admin::create_replicated_topic(
+                        &w,
+                        workload::quota::topic(),
+                        1,
+                        w.replication_factor,
+                        &workload::quota::topic_configs(),
+                    )
+                    .await;
+                }
                 if transactions {
                     workload::admin::create_replicated_topic(
                         &w,
@@ -1120,6 +1149,16 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
         clients.push(node.id());
         let brokers = kafka.iter().map(|b| b.node_id).collect();
         tasks.push(node.spawn(workload::churn::churn(workload.clone(), brokers, until)));
+    }
+
+    if let Some(rate) = config.quota_bytes_per_s {
+        let node = client_node("quota-producer".into(), [10, 0, 9, 7]);
+        clients.push(node.id());
+        tasks.push(node.spawn(workload::quota::quota_producer(
+            workload.clone(),
+            rate,
+            producing_until,
+        )));
     }
 
     if let Some(rate) = config.throttle_bytes_per_s {

@@ -315,9 +315,9 @@ fn the_consumer_protocol_group_hands_partitions_over_and_its_canary_shares_one()
 /// compaction canary is reported as exactly what it plants: a key's latest value removed.
 #[test]
 fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_value() {
-    // Seed 4 since session 31 (the Raft leader's flow control re-rolled the schedules; 9 since
-    // session 26, 6 in session 25, 4 in session 24).
-    let clean = run_seed(4, RunOptions::new(SIM_SECS));
+    // Seed 3 since session 42 (the client quota workload re-rolled the schedules; 4 since
+    // session 31, 9 since session 26, 6 in session 25, 4 in session 24).
+    let clean = run_seed(3, RunOptions::new(SIM_SECS));
     assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
     for event in [
         "CompactSent {",
@@ -325,7 +325,7 @@ fn the_compacted_topic_is_cleaned_under_crashes_and_its_canary_loses_a_latest_va
         "last: true",
         "name: \"crash-during-clean-swap\"",
     ] {
-        assert!(clean.history.contains(event), "no {event} in seed 4");
+        assert!(clean.history.contains(event), "no {event} in seed 3");
     }
     // The cleaner ran: the last pass reads fewer records than were written.
     let written = clean.history.matches("CompactSent {").count();
@@ -612,6 +612,43 @@ fn caught_as(canary: Canary) -> Kind {
         | Canary::ThrottleNotReleased => Kind::Liveness,
         _ => Kind::Safety,
     }
+}
+
+/// Client quotas (issue 16), in half the runs (`workload::quota`): a `producer_byte_rate` set
+/// through AlterClientQuotas and a producer with that client id that ignores
+/// `throttle_time_ms`, five requests in flight. In a clean run (seed 14 draws the quota) the
+/// brokers throttle it (answers carry a throttle) and the claim "quota holds" passes; the
+/// canary `quota-channel-unmuted` (the throttle reported, the connection never muted) is
+/// reported as the quota exceeded (caught on each of seeds 1-16).
+#[test]
+fn a_client_quota_holds_a_producer_that_ignores_its_throttle_and_the_unmuted_canary_does_not() {
+    let clean = run_seed(14, RunOptions::new(SIM_SECS));
+    assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
+    assert!(
+        clean.history.contains("QuotaSet {") && clean.history.contains("outcome: \"NONE\" }"),
+        "no acknowledged quota in seed 14"
+    );
+    assert!(
+        clean.history.lines().any(|l| l.contains("QuotaProduce {")
+            && !l.contains("answer: Some((0, 0))")
+            && l.contains("answer: Some((0, ")),
+        "no throttled answer in seed 14"
+    );
+    let canary = run_seed(
+        1,
+        RunOptions {
+            canary: Some(Canary::QuotaChannelUnmuted),
+            ..RunOptions::new(SIM_SECS)
+        },
+    );
+    assert_eq!(canary.kind, Kind::Safety);
+    let safety = &canary.verdict.safety;
+    assert!(
+        safety
+            .iter()
+            .all(|v| v.starts_with("client quota exceeded")),
+        "{safety:?}"
+    );
 }
 
 #[test]

@@ -200,8 +200,8 @@ impl QuotaState {
 
 /// A quota value (a double in Kafka's API) as the bucket's whole units per second: rounded,
 /// NaN and negatives as 0 (which blocks), past `u64::MAX` as `u64::MAX`. Byte rates are LONG
-/// in Kafka, and `request_percentage` arrives here as nanoseconds per second, so rounding
-/// loses nothing that matters.
+/// in Kafka, so rounding loses nothing (the request quota, `QuotaKind::Request`, is not
+/// enforced yet; its rate would be nanoseconds of request time per second).
 fn whole_rate_per_s(rate_per_s: f64) -> u64 {
     // `as` saturates and maps NaN to 0.
     rate_per_s.round() as u64

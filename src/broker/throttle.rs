@@ -20,6 +20,7 @@ use std::sync::Arc;
 use super::quota::{BucketKey, QuotaKind, SharedQuotaState};
 use super::service::{KafkaRequest, MonoClock, Mute};
 use super::BrokerService;
+use crate::faults::{canary, Canary};
 use crate::messages::quotas::{CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE};
 use crate::protocol::frame;
 
@@ -66,7 +67,8 @@ impl Throttle {
     }
 
     fn muted(&self, now_ms: u64, throttle_ms: u64) -> i32 {
-        if throttle_ms > 0 {
+        // The canary reports the throttle but never holds the connection.
+        if throttle_ms > 0 && !canary(Canary::QuotaChannelUnmuted) {
             self.mute.extend_to(now_ms.saturating_add(throttle_ms));
         }
         i32::try_from(throttle_ms).unwrap_or(i32::MAX)

@@ -677,6 +677,13 @@ impl QuorumActor {
                             .map(|_| Err(Refusal::new(ErrorCode::POLICY_VIOLATION, why.clone())))
                             .collect(),
                     },
+                    // Likewise each entry of an AlterClientQuotas too large for one entry.
+                    Settle::ClientQuotas(results) => QuorumReply::ClientQuotasAltered {
+                        index: 0,
+                        results: (results.iter())
+                            .map(|_| Err(Refusal::new(ErrorCode::POLICY_VIOLATION, why.clone())))
+                            .collect(),
+                    },
                     // Likewise each binding of a CreateAcls too large for one entry.
                     Settle::AclsCreated(results) => QuorumReply::AclsCreated {
                         index: 0,

@@ -179,10 +179,15 @@ pub enum Canary {
     /// reads and joins groups. Caught as an authorization bypass: the `--sasl` intruder's
     /// request (as a PLAIN user with no ACL, not a super user) answered as allowed.
     AclsIgnored,
+    /// A Produce or Fetch over its client quota gets its throttle computed and reported in
+    /// `throttle_time_ms`, but the connection is never muted (`broker/throttle.rs`
+    /// `Throttle::muted`): a client that ignores the field (pre-KIP-219) is not held at all.
+    /// Caught as the simulator's quota producer answered more bytes than its quota allows.
+    QuotaChannelUnmuted,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 40] = [
+    pub const ALL: [Canary; 41] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -223,6 +228,7 @@ impl Canary {
         Canary::TxnOffsetsAppliedEarly,
         Canary::SaslAnyPlainPassword,
         Canary::AclsIgnored,
+        Canary::QuotaChannelUnmuted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -267,6 +273,7 @@ impl Canary {
             Canary::TxnOffsetsAppliedEarly => "txn-offsets-applied-early",
             Canary::SaslAnyPlainPassword => "sasl-any-plain-password",
             Canary::AclsIgnored => "acls-ignored",
+            Canary::QuotaChannelUnmuted => "quota-channel-unmuted",
         }
     }
 

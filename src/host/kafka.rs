@@ -492,6 +492,13 @@ async fn connection<S>(
                     }
                 }
             }
+            // A mute that began while this frame waited for its slot or its pool room (a Fetch
+            // extends it as it completes, just before it frees the next Fetch's turn): waited
+            // out above, with the slot and the room kept, before the frame is dispatched.
+            let muted_now = |clock: &dyn MonoClock| mute.remaining(clock.now_ms()).is_some();
+            if sasl.is_none() && mute_clock.as_deref().is_some_and(muted_now) {
+                continue;
+            }
             let frame = match split_frame(&mut buf, frame_bytes_max) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,

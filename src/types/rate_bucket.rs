@@ -9,8 +9,7 @@
 //! `(O - T) / T * W`, i.e. the amount over the allowance divided by the rate.
 //!
 //! Pure: the caller passes its monotonic `now_ms`, so a run replays exactly. Amounts are in
-//! whatever unit the rate counts (bytes for byte rates, nanoseconds of request time for
-//! `request_percentage`).
+//! whatever unit the rate counts (bytes for the byte rates and the replication throttles).
 
 /// Kafka's `quota.window.num` default: 10 whole windows and the current one.
 pub const QUOTA_WINDOW_NUM_DEFAULT: u32 = 11;

@@ -26,6 +26,9 @@
 //! * [`intruder`] — in a run with SASL, a user logged in but allowed nothing, asking to write,
 //!   read, join the group and for a producer id all run long (the authorizer must refuse her
 //!   every time);
+//! * [`quota`] — in half the runs, a `producer_byte_rate` quota set for one client id, and a
+//!   producer with that id that ignores its throttle, writing as fast as it can (the broker
+//!   must hold it to the rate all the same);
 //! * [`batch`] — record batch encoding and decoding with Kafka's codecs.
 
 use std::net::SocketAddr;
@@ -51,6 +54,7 @@ pub mod intruder;
 pub mod min_isr;
 pub mod producer;
 pub mod quorum;
+pub mod quota;
 pub mod reassign;
 pub mod replicas;
 pub mod route;

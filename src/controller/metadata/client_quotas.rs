@@ -109,9 +109,13 @@ fn entity_of(parts: &[(String, Option<String>)]) -> Result<QuotaEntity, Refusal>
             }
         };
         if slot.is_some() {
-            return Err(invalid(
-                "Invalid client quota entity: duplicate entity entry".to_string(),
-            ));
+            return Err(invalid(format!(
+                "Invalid client quota entity, duplicate entity entry {kind}"
+            )));
+        }
+        // Kafka refuses an empty name of any type (null is the default).
+        if name.as_deref() == Some("") && kind == CLIENT_ID {
+            return Err(invalid("Empty client-id not supported".to_string()));
         }
         *slot = Some(EntityName::from_wire(name.as_deref()));
     }
@@ -243,6 +247,7 @@ mod tests {
             entry(&[("group", Some("g"))], &rate),
             entry(&[(IP, Some("127.0.0.1"))], &rate),
             entry(&[(USER, Some(""))], &rate),
+            entry(&[(CLIENT_ID, Some(""))], &rate),
             entry(&[(CLIENT_ID, Some("ok"))], &rate),
             entry(&[(CLIENT_ID, Some("ok"))], &rate),
             entry(&[(USER, Some("k"))], &[("retention.ms", Some(1.0))]),
@@ -271,10 +276,11 @@ mod tests {
             words,
             [
                 "Invalid empty client quota entity",
-                "Invalid client quota entity: duplicate entity entry",
+                "Invalid client quota entity, duplicate entity entry user",
                 "Unhandled client quota entity type: group",
                 "Rill serves user and client-id quotas only, not ip quotas",
                 "Empty user not supported",
+                "Empty client-id not supported",
                 "ok",
                 "Ignoring duplicate entity client-id=ok",
                 "Invalid configuration key retention.ms",
