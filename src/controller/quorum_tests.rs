@@ -962,17 +962,7 @@ fn a_reopened_voter_never_publishes_acls_older_than_it_had() {
     let views: Vec<PublishedAcls> = VOTERS.iter().map(|_| PublishedAcls::default()).collect();
     let mut cluster = Cluster::new(29);
     for (id, view) in VOTERS.into_iter().zip(&views) {
-        let settings = QuorumSettings {
-            node_id: id,
-            voters: VOTERS.to_vec(),
-            raft: RaftConfig::default(),
-            snapshot_every_entries: SNAPSHOT_EVERY,
-            dir: PathBuf::from(METADATA_DIR),
-            broker_session_timeout_ms: SESSION_TIMEOUT_MS,
-            feeds_topics: false,
-            leader_balance_interval_ms: None,
-            topic_defaults: Default::default(),
-        };
+        let settings = unfed_voter(id, SNAPSHOT_EVERY);
         let view = view.clone();
         cluster.add_node(id, move |storage| {
             let actor = QuorumActor::new(settings.clone(), Arc::new(storage.clone()))
@@ -1073,17 +1063,7 @@ fn client_quotas_are_published_before_the_answer_and_everywhere() {
     let views: Vec<PublishedQuotas> = VOTERS.iter().map(|_| PublishedQuotas::default()).collect();
     let mut cluster = Cluster::new(31);
     for (id, view) in VOTERS.into_iter().zip(&views) {
-        let settings = QuorumSettings {
-            node_id: id,
-            voters: VOTERS.to_vec(),
-            raft: RaftConfig::default(),
-            snapshot_every_entries: 1_000,
-            dir: PathBuf::from(METADATA_DIR),
-            broker_session_timeout_ms: SESSION_TIMEOUT_MS,
-            feeds_topics: false,
-            leader_balance_interval_ms: None,
-            topic_defaults: Default::default(),
-        };
+        let settings = unfed_voter(id, 1_000);
         let view = view.clone();
         cluster.add_node(id, move |storage| {
             let actor = QuorumActor::new(settings.clone(), Arc::new(storage.clone()))
@@ -1135,4 +1115,20 @@ fn client_quotas_are_published_before_the_answer_and_everywhere() {
             if results == &vec![Ok(())]),
         "{again:?}"
     );
+}
+
+/// The settings of voter `id` of [`VOTERS`] that feeds no topics actor (the tests of what a
+/// voter publishes to its gateway), snapshotting every `snapshot_every_entries`.
+fn unfed_voter(id: NodeId, snapshot_every_entries: u64) -> QuorumSettings {
+    QuorumSettings {
+        node_id: id,
+        voters: VOTERS.to_vec(),
+        raft: RaftConfig::default(),
+        snapshot_every_entries,
+        dir: PathBuf::from(METADATA_DIR),
+        broker_session_timeout_ms: SESSION_TIMEOUT_MS,
+        feeds_topics: false,
+        leader_balance_interval_ms: None,
+        topic_defaults: Default::default(),
+    }
 }
