@@ -34,6 +34,7 @@ mod produce;
 pub mod quota;
 mod reassignments;
 mod records;
+mod request_quota;
 pub mod sasl;
 mod scram;
 pub mod service;
@@ -375,7 +376,11 @@ where
 
 impl<C: ActorClient<NodeMsg>> KafkaService for BrokerService<C> {
     fn dispatch(&self, request: KafkaRequest) -> BoxFuture<'_, Pending> {
-        Box::pin(self.answer(request))
+        let handling = |request| -> BoxFuture<'_, Pending> { Box::pin(self.answer(request)) };
+        match self.request_quota(&request) {
+            None => handling(request),
+            Some(charge) => charge.timed(handling(request), Arc::clone(&self.clock)),
+        }
     }
 
     fn authenticate<'a>(

@@ -27,8 +27,23 @@ pub enum QuotaKind {
     Produce,
     /// `consumer_byte_rate`: response bytes of consumer fetches.
     Fetch,
-    /// `request_percentage`: request handling time.
+    /// `request_percentage`: request handling time, in ns.
     Request,
+}
+
+/// Nanoseconds of handling time per second that 1 % of `request_percentage` allows: 1 % of
+/// one worker (Kafka: of one request-handler thread).
+const BUSY_NS_PER_S_PER_PERCENT: f64 = 1e7;
+
+impl QuotaKind {
+    /// The bucket's rate for a quota set to `limit`: bytes per second for the byte rates,
+    /// nanoseconds of handling time per second for `request_percentage` (a percentage).
+    pub fn units_per_s(self, limit: f64) -> f64 {
+        match self {
+            QuotaKind::Produce | QuotaKind::Fetch => limit,
+            QuotaKind::Request => limit * BUSY_NS_PER_S_PER_PERCENT,
+        }
+    }
 }
 
 /// Who shares a bucket: the quota kind and the tags of the entity level that matched (`""`

@@ -144,6 +144,28 @@ impl Answer {
         self.0.iter().map(Bytes::len).sum()
     }
 
+    /// The frame's first chunk (its start: the size, the header, the body's first fields).
+    pub fn head(&self) -> &[u8] {
+        self.0.first().map_or(&[], |chunk| chunk.as_ref())
+    }
+
+    /// Rewrites the 4 bytes at offset `at` of the frame, when they lie in the first chunk
+    /// (copied once; the others are shared as they were). False, and nothing changed, when
+    /// they do not.
+    pub fn rewrite_head(&mut self, at: usize, rewrite: impl FnOnce(&mut [u8; 4])) -> bool {
+        let Some(head) = self.0.first_mut() else {
+            return false;
+        };
+        if at.checked_add(4).is_none_or(|end| end > head.len()) {
+            return false;
+        }
+        let mut copy = bytes::BytesMut::from(head.as_ref());
+        let field: &mut [u8; 4] = (&mut copy[at..at + 4]).try_into().expect("4 bytes");
+        rewrite(field);
+        *head = copy.freeze();
+        true
+    }
+
     /// Whether the frame has no bytes (never true of an encoded response).
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -22,7 +22,7 @@ use crate::storage::log::LogConfig;
 use crate::types::NodeId;
 use crate::types::{ErrorCode, Offset, TopicPartition};
 
-const VERSION: i16 = 8;
+pub(super) const VERSION: i16 = 8;
 
 pub(super) fn settings() -> GatewaySettings {
     GatewaySettings {
@@ -72,7 +72,7 @@ pub(super) fn request_from<R: Encodable>(
 }
 
 /// A Produce request frame (after the size) for partition `t-0`, one record.
-fn produce(acks: i16, batch: &[u8]) -> KafkaRequest {
+pub(super) fn produce(acks: i16, batch: &[u8]) -> KafkaRequest {
     produce_to("t", acks, batch)
 }
 
@@ -106,7 +106,7 @@ fn produce_to(topic: &'static str, acks: i16, batch: &[u8]) -> KafkaRequest {
     }
 }
 
-fn appended(error_code: ErrorCode, base_offset: i64) -> NodeMsg {
+pub(super) fn appended(error_code: ErrorCode, base_offset: i64) -> NodeMsg {
     let tp = TopicPartition {
         topic: "t".into(),
         partition: 0,
@@ -125,7 +125,7 @@ fn appended(error_code: ErrorCode, base_offset: i64) -> NodeMsg {
 }
 
 /// Dispatches `request` and finishes its answer; the fake answers at once, so nothing waits.
-fn answer(
+pub(super) fn answer(
     service: &BrokerService<FakeClient<NodeMsg>>,
     request: KafkaRequest,
 ) -> Result<Option<Answer>, String> {

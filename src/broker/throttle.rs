@@ -92,7 +92,7 @@ impl<C> BrokerService<C> {
             clock: Arc::clone(&self.clock),
             mute: request.mute.clone(),
             key: BucketKey::new(kind, resolved.user_tag, resolved.client_tag),
-            limit_per_s: resolved.limit,
+            limit_per_s: kind.units_per_s(resolved.limit),
         })
     }
 }

@@ -13,6 +13,7 @@
 //! * [`request`] — the one decode entry point: bounds, header, body.
 //! * [`layout_gen`] — random well-formed requests from a layout (tests and fuzzing).
 //! * [`fuzz_support`] — the request path as the fuzz target drives it.
+//! * [`throttle_field`] — where a response frame's `throttle_time_ms` is (request quotas).
 //! * [`versions`], [`api_versions`] — the advertised table and the ApiVersions answer.
 
 pub mod api_versions;
@@ -23,6 +24,7 @@ pub mod layout;
 pub mod layout_gen;
 pub mod layouts;
 pub mod request;
+pub mod throttle_field;
 pub mod versions;
 
 /// `a` then `b`, in a const: the advertised versions and the request layouts are each a core

@@ -232,6 +232,7 @@ class Conn:
         self.sock = sock
         self.sock.settimeout(timeout_s)
         self.correlation_id = 0
+        self.client_id = "kwire"
 
     def close(self):
         self.sock.close()
@@ -248,7 +249,7 @@ class Conn:
     def send_request(self, api_key, api_version, body, flexible=False):
         """Sends one request without reading the answer (header v2 when `flexible`, else v1)."""
         self.correlation_id += 1
-        header = struct.pack(">hhi", api_key, api_version, self.correlation_id) + _string("kwire")
+        header = struct.pack(">hhi", api_key, api_version, self.correlation_id) + _string(self.client_id)
         if flexible:
             header += _uvarint(0)  # no tagged fields
         frame = header + body

@@ -1,12 +1,14 @@
 """Client quotas (issue 16, KIP-55, KIP-219, KIP-546) against real `rill server` processes:
 set and described with `rill configs` in kafka-configs' form, stored in the metadata log (they
 survive `kill -9` and reach every broker), and enforced as Kafka enforces them: a client over
-its byte rate gets `throttle_time_ms` in its answers and its connection is muted for that long.
+its byte rate gets `throttle_time_ms` in its answers and its connection is muted for that long;
+one over its `request_percentage` (the broker's time its requests take) likewise.
 
 librdkafka (confluent-kafka) does not back off by itself (KIP-219 client side is "not
 supported"), so the confluent-kafka tests measure the broker's mute alone; kafka-python backs
 off by itself as well."""
 
+import struct
 import subprocess
 import threading
 import time
@@ -15,6 +17,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from kafka import KafkaProducer
 
+import kwire
 from conftest import RILL_BIN
 
 QUOTA_BYTES_PER_S = 100_000
@@ -270,3 +273,47 @@ def test_a_throttled_consumer_reads_within_ten_percent_of_its_byte_rate(rill, to
     print(f"read {got} value bytes in {read_s} s: {got / expected:.3f} x the quota")
     assert within(got, expected), f"{got} bytes, {got / expected:.3f} x the quota"
     assert throttles and max(throttles) > 0, throttles
+
+
+def metadata_v4(conn):
+    """One Metadata v4 (all topics) on a raw connection: (its throttle_time_ms, seconds from
+    sending it to its answer)."""
+    started = time.monotonic()
+    body = conn.request(kwire.API_KEYS["Metadata"], 4, struct.pack(">ib", -1, 0))
+    (throttle_ms,) = struct.unpack_from(">i", body)
+    return throttle_ms, time.monotonic() - started
+
+
+def test_a_client_over_its_request_percentage_is_throttled_and_muted(rill, topic_name):
+    # 0.01 % of one worker: 0.1 ms of the broker's time per second, far less than a client
+    # asking Metadata in a loop takes.
+    create_topic(rill, topic_name)
+    configs(rill, "--alter", "--add-config", "request_percentage=0.01",
+            "--entity-type", "clients", "--entity-name", "kwire")
+    assert describe(rill, "--entity-type", "clients", "--entity-name", "kwire") == [
+        "Quota configs for client-id 'kwire' are request_percentage=0.01"
+    ]
+    with kwire.Conn(rill.addr) as free:
+        free.client_id = "unquoted"
+        assert [metadata_v4(free)[0] for _ in range(50)] == [0] * 50, "another client id is free"
+    with kwire.Conn(rill.addr) as conn:
+        answers = []
+        while len(answers) < 40 and sum(1 for t, _ in answers if t > 0) < 4:
+            answers.append(metadata_v4(conn))
+    print("request quota answers", answers)
+    throttles = [throttle for throttle, _ in answers]
+    throttled = [i for i, throttle in enumerate(throttles) if throttle > 0]
+    assert throttled, f"never throttled: {throttles}"
+    # At most the quota's window of debt over what one request takes (11 s windows by default).
+    assert max(throttles) <= 60_000, throttles
+    # The connection was muted that long: the request after a throttled answer waited it out.
+    for i in throttled:
+        if i + 1 < len(answers):
+            waited_s = answers[i + 1][1]
+            assert waited_s >= throttles[i] / 1000 - 0.05, (i, throttles[i], waited_s)
+
+    # Lifted: once the last mute has passed, nothing is throttled.
+    configs(rill, "--alter", "--delete-config", "request_percentage",
+            "--entity-type", "clients", "--entity-name", "kwire")
+    with kwire.Conn(rill.addr) as conn:
+        assert [metadata_v4(conn)[0] for _ in range(20)] == [0] * 20
