@@ -11,6 +11,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::authorize::TOPIC_NOT_AUTHORIZED;
+use super::mutation_quota::MutationQuota;
 use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
@@ -21,6 +22,11 @@ use crate::messages::{
 };
 use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::types::ErrorCode;
+
+/// The first versions refusing topics over the mutation quota (KIP-599's "strict" versions;
+/// older ones are only throttled).
+const CREATE_TOPICS_STRICT_SINCE: i16 = 6;
+const DELETE_TOPICS_STRICT_SINCE: i16 = 5;
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn create_topics(
@@ -59,6 +65,30 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 );
             }
             return Ok(CreateTopicsResponse::default().with_topics(results));
+        }
+        // `controller_mutation_rate`: the topics in order, refused once the quota is exceeded.
+        let quota = self.mutation_quota(frame, request.validate_only, CREATE_TOPICS_STRICT_SINCE);
+        if let Some(quota) = &quota {
+            let mut admitted = Vec::new();
+            for topic in std::mem::take(&mut request.topics) {
+                let partitions = u64::try_from(self.partitions_asked(&topic)).unwrap_or(0);
+                match quota.admit(partitions) {
+                    Ok(()) => admitted.push(topic),
+                    Err(refusal) => results.push(
+                        CreatableTopicResult::default()
+                            .with_name(topic.name)
+                            .with_error_code(refusal.code.wire())
+                            .with_error_message(Some(StrBytes::from_string(refusal.message))),
+                    ),
+                }
+            }
+            request.topics = admitted;
+        }
+        let throttle_ms = quota.as_ref().map_or(0, |quota| quota.throttle_ms());
+        if request.topics.is_empty() {
+            return Ok(CreateTopicsResponse::default()
+                .with_topics(results)
+                .with_throttle_time_ms(throttle_ms));
         }
         let names: Vec<String> = request
             .topics
@@ -109,20 +139,26 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .with_error_message(Some(StrBytes::from_string(refusal.message))),
             });
         }
-        Ok(CreateTopicsResponse::default().with_topics(results))
+        Ok(CreateTopicsResponse::default()
+            .with_topics(results)
+            .with_throttle_time_ms(throttle_ms))
+    }
+
+    /// The partitions a CreateTopics entry asks for (-1: its assignments', or
+    /// `num.partitions`).
+    fn partitions_asked(&self, topic: &kafka::create_topics_request::CreatableTopic) -> i64 {
+        match topic.num_partitions {
+            -1 if topic.assignments.is_empty() => i64::from(self.settings.num_partitions),
+            -1 => topic.assignments.len() as i64,
+            n => i64::from(n.max(0)),
+        }
     }
 
     /// Kafka's per-request bound: more than [`PARTITIONS_PER_REQUEST_MAX`] partitions in one
     /// CreateTopics (all topics together, -1 counting as `num.partitions`) is POLICY_VIOLATION.
     fn too_many_partitions(&self, request: &kafka::CreateTopicsRequest) -> Option<Refusal> {
-        let total: i64 = request
-            .topics
-            .iter()
-            .map(|t| match t.num_partitions {
-                -1 if t.assignments.is_empty() => i64::from(self.settings.num_partitions),
-                -1 => t.assignments.len() as i64,
-                n => i64::from(n.max(0)),
-            })
+        let total: i64 = (request.topics.iter())
+            .map(|t| self.partitions_asked(t))
             .sum();
         (total > PARTITIONS_PER_REQUEST_MAX).then(|| Refusal {
             code: ErrorCode::POLICY_VIOLATION,
@@ -176,22 +212,21 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     false => r,
                 }
             };
-            results.extend(refused.into_iter().map(|topic| {
-                match topic {
-                    TopicRef::Name(name) => error(
-                        DeletableTopicResult::default()
-                            .with_name(Some(TopicName(StrBytes::from_string(name)))),
-                    ),
-                    TopicRef::Id(id) => error(
-                        DeletableTopicResult::default()
-                            .with_name(None)
-                            .with_topic_id(uuid::Uuid::from_bytes(id)),
-                    ),
-                }
-            }));
+            results.extend(refused.into_iter().map(|topic| error(deletable(topic))));
             if topics.is_empty() {
                 return Ok(DeleteTopicsResponse::default().with_responses(results));
             }
+        }
+        // `controller_mutation_rate`: the topics in order, refused once the quota is exceeded.
+        let quota = self.mutation_quota(frame, false, DELETE_TOPICS_STRICT_SINCE);
+        if let Some(quota) = &quota {
+            topics = self.admitted_deletions(quota, topics, &mut results).await?;
+        }
+        let throttle_ms = quota.as_ref().map_or(0, |quota| quota.throttle_ms());
+        if topics.is_empty() {
+            return Ok(DeleteTopicsResponse::default()
+                .with_responses(results)
+                .with_throttle_time_ms(throttle_ms));
         }
         let deletions = ask(&self.node, DeleteTopicsRequest { topics })
             .await?
@@ -215,6 +250,52 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 Err(refusal) => result.with_error_code(refusal.code.wire()),
             });
         }
-        Ok(DeleteTopicsResponse::default().with_responses(results))
+        Ok(DeleteTopicsResponse::default()
+            .with_responses(results)
+            .with_throttle_time_ms(throttle_ms))
+    }
+
+    /// The `topics` a DeleteTopics may delete under its mutation quota (each counted with its
+    /// partitions; one not known counts none and is left to the topics actor to refuse); the
+    /// others answered THROTTLING_QUOTA_EXCEEDED into `results`.
+    async fn admitted_deletions(
+        &self,
+        quota: &MutationQuota,
+        topics: Vec<TopicRef>,
+        results: &mut Vec<DeletableTopicResult>,
+    ) -> Result<Vec<TopicRef>, GatewayError> {
+        let known = self.list_topics().await?;
+        let by_id: BTreeMap<[u8; 16], i32> = (known.values())
+            .map(|meta| (meta.id, meta.partitions))
+            .collect();
+        let mut admitted = Vec::new();
+        for topic in topics {
+            let partitions = match &topic {
+                TopicRef::Name(name) => known.get(name).map(|meta| meta.partitions),
+                TopicRef::Id(id) => by_id.get(id).copied(),
+            };
+            let partitions = u64::try_from(partitions.unwrap_or(0)).unwrap_or(0);
+            match quota.admit(partitions) {
+                Ok(()) => admitted.push(topic),
+                Err(refusal) => results.push(
+                    deletable(topic)
+                        .with_error_code(refusal.code.wire())
+                        .with_error_message(Some(StrBytes::from_string(refusal.message))),
+                ),
+            }
+        }
+        Ok(admitted)
+    }
+}
+
+/// A DeleteTopics answer's entry for `topic`, by name, or by id alone (as the request named it).
+fn deletable(topic: TopicRef) -> DeletableTopicResult {
+    match topic {
+        TopicRef::Name(name) => {
+            DeletableTopicResult::default().with_name(Some(TopicName(StrBytes::from_string(name))))
+        }
+        TopicRef::Id(id) => DeletableTopicResult::default()
+            .with_name(None)
+            .with_topic_id(uuid::Uuid::from_bytes(id)),
     }
 }

@@ -14,6 +14,10 @@ use crate::messages::{CreatePartitionsRequest, Growth, NodeMsg};
 use crate::security::acl::{AclOperation, ResourceType};
 use crate::types::ErrorCode;
 
+/// The first version refusing topics over the mutation quota (KIP-599's "strict"; older ones
+/// are only throttled).
+const STRICT_SINCE: i16 = 3;
+
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn create_partitions(
         &self,
@@ -34,8 +38,33 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                     .with_error_message(Some(StrBytes::from_static_str(TOPIC_NOT_AUTHORIZED)))
             })
             .collect();
+        let mut refused = refused;
+        // `controller_mutation_rate`: the partitions each topic adds, refused once exceeded.
+        let quota = self.mutation_quota(frame, request.validate_only, STRICT_SINCE);
+        if let Some(quota) = &quota {
+            let known = self.list_topics().await?;
+            let mut admitted = Vec::new();
+            for topic in std::mem::take(&mut request.topics) {
+                let now = known
+                    .get(topic.name.0.as_str())
+                    .map_or(topic.count, |meta| meta.partitions);
+                match quota.admit(u64::try_from(topic.count - now).unwrap_or(0)) {
+                    Ok(()) => admitted.push(topic),
+                    Err(refusal) => refused.push(
+                        CreatePartitionsTopicResult::default()
+                            .with_name(topic.name)
+                            .with_error_code(refusal.code.wire())
+                            .with_error_message(Some(StrBytes::from_string(refusal.message))),
+                    ),
+                }
+            }
+            request.topics = admitted;
+        }
+        let throttle_ms = quota.as_ref().map_or(0, |quota| quota.throttle_ms());
         if request.topics.is_empty() {
-            return Ok(CreatePartitionsResponse::default().with_results(refused));
+            return Ok(CreatePartitionsResponse::default()
+                .with_results(refused)
+                .with_throttle_time_ms(throttle_ms));
         }
         let grow = CreatePartitionsRequest {
             topics: request
@@ -69,6 +98,8 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             })
             .collect();
         results.extend(refused);
-        Ok(CreatePartitionsResponse::default().with_results(results))
+        Ok(CreatePartitionsResponse::default()
+            .with_results(results)
+            .with_throttle_time_ms(throttle_ms))
     }
 }

@@ -28,6 +28,7 @@ mod fetch_encode;
 mod groups;
 mod leader_epochs;
 mod metadata;
+mod mutation_quota;
 mod partitions;
 mod per_partition;
 mod produce;

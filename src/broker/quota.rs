@@ -29,6 +29,9 @@ pub enum QuotaKind {
     Fetch,
     /// `request_percentage`: request handling time, in ns.
     Request,
+    /// `controller_mutation_rate`: partitions created or deleted, in thousandths (the rate is a
+    /// double, often below one a second).
+    Mutation,
 }
 
 /// Nanoseconds of handling time per second that 1 % of `request_percentage` allows: 1 % of
@@ -36,12 +39,17 @@ pub enum QuotaKind {
 const BUSY_NS_PER_S_PER_PERCENT: f64 = 1e7;
 
 impl QuotaKind {
+    /// A [`QuotaKind::Mutation`] bucket's units in one partition.
+    pub const MUTATION_UNITS_PER_PARTITION: u64 = 1_000;
+
     /// The bucket's rate for a quota set to `limit`: bytes per second for the byte rates,
-    /// nanoseconds of handling time per second for `request_percentage` (a percentage).
+    /// nanoseconds of handling time per second for `request_percentage` (a percentage),
+    /// thousandths of a partition per second for `controller_mutation_rate`.
     pub fn units_per_s(self, limit: f64) -> f64 {
         match self {
             QuotaKind::Produce | QuotaKind::Fetch => limit,
             QuotaKind::Request => limit * BUSY_NS_PER_S_PER_PERCENT,
+            QuotaKind::Mutation => limit * Self::MUTATION_UNITS_PER_PARTITION as f64,
         }
     }
 }

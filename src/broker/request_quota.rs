@@ -144,19 +144,16 @@ impl Charge {
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use bytes::Bytes;
     use kafka_protocol::messages::{
-        DescribeClientQuotasRequest, DescribeClientQuotasResponse, ProduceResponse, ResponseHeader,
+        DescribeClientQuotasRequest, DescribeClientQuotasResponse, ProduceResponse,
     };
-    use kafka_protocol::protocol::Decodable;
 
     use super::*;
     use crate::actor::fake_client::FakeClient;
-    use crate::broker::tests::{answer, appended, produce, request_from, settings, VERSION};
-    use crate::messages::acls::PublishedAcls;
-    use crate::messages::quotas::{
-        ClientQuotas, EntityName, PublishedQuotas, QuotaEntity, QuotaValue, REQUEST_PERCENTAGE,
+    use crate::broker::tests::{
+        answer, appended, body_of, produce, quota_gateway, request_from, VERSION,
     };
+    use crate::messages::quotas::REQUEST_PERCENTAGE;
     use crate::messages::{NodeMsg, PARTITIONS};
     use crate::types::ErrorCode;
 
@@ -180,36 +177,11 @@ mod tests {
         percent: f64,
         step_ms: u64,
     ) -> (FakeClient<NodeMsg>, Arc<BrokerService<FakeClient<NodeMsg>>>) {
-        let mut quotas = ClientQuotas::default();
-        let entity = QuotaEntity {
-            user: None,
-            client_id: Some(EntityName::Named(client.to_string())),
-        };
-        let value = QuotaValue::new(REQUEST_PERCENTAGE, percent).unwrap();
-        quotas.set(&entity, REQUEST_PERCENTAGE, Some(value));
-        let published = PublishedQuotas::default();
-        published.publish(&Arc::new(quotas));
         let clock = Arc::new(SteppingClock {
             now_ns: AtomicU64::new(0),
             step_ns: step_ms * 1_000_000,
         });
-        let node = FakeClient::default();
-        let service = BrokerService::with_views(
-            node.clone(),
-            settings(),
-            PublishedAcls::default(),
-            published,
-            clock,
-        );
-        (node, service)
-    }
-
-    fn body_of<R: Decodable>(key: ApiKey, version: i16, answer: &Answer) -> R {
-        let mut bytes = Bytes::from(answer.as_chunks().concat()).slice(4..);
-        ResponseHeader::decode(&mut bytes, key.response_header_version(version)).unwrap();
-        let body = R::decode(&mut bytes, version).unwrap();
-        assert!(bytes.is_empty(), "{key:?} v{version}: trailing bytes");
-        body
+        quota_gateway(client, REQUEST_PERCENTAGE, percent, clock)
     }
 
     /// DescribeClientQuotas (answered by the gateway alone, in one poll) from client id

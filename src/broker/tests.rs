@@ -71,6 +71,49 @@ pub(super) fn request_from<R: Encodable>(
     }
 }
 
+/// A gateway where client id `client` has the quota `key` = `value`, reading time from
+/// `clock`.
+pub(super) fn quota_gateway(
+    client: &str,
+    key: &str,
+    value: f64,
+    clock: std::sync::Arc<dyn super::service::MonoClock>,
+) -> (
+    FakeClient<NodeMsg>,
+    std::sync::Arc<BrokerService<FakeClient<NodeMsg>>>,
+) {
+    use crate::messages::acls::PublishedAcls;
+    use crate::messages::quotas::{
+        ClientQuotas, EntityName, PublishedQuotas, QuotaEntity, QuotaValue,
+    };
+    let mut quotas = ClientQuotas::default();
+    let entity = QuotaEntity {
+        user: None,
+        client_id: Some(EntityName::Named(client.to_string())),
+    };
+    quotas.set(&entity, key, Some(QuotaValue::new(key, value).unwrap()));
+    let published = PublishedQuotas::default();
+    published.publish(&std::sync::Arc::new(quotas));
+    let node = FakeClient::default();
+    let service = BrokerService::with_views(
+        node.clone(),
+        settings(),
+        PublishedAcls::default(),
+        published,
+        clock,
+    );
+    (node, service)
+}
+
+/// The body of `answer`, a `key` v`version` response frame (every byte read).
+pub(super) fn body_of<R: Decodable>(key: ApiKey, version: i16, answer: &Answer) -> R {
+    let mut bytes = Bytes::from(answer.as_chunks().concat()).slice(4..);
+    ResponseHeader::decode(&mut bytes, key.response_header_version(version)).unwrap();
+    let body = R::decode(&mut bytes, version).unwrap();
+    assert!(bytes.is_empty(), "{key:?} v{version}: trailing bytes");
+    body
+}
+
 /// A Produce request frame (after the size) for partition `t-0`, one record.
 pub(super) fn produce(acks: i16, batch: &[u8]) -> KafkaRequest {
     produce_to("t", acks, batch)

@@ -21,7 +21,9 @@ use super::quota::{BucketKey, QuotaKind, SharedQuotaState};
 use super::service::{KafkaRequest, MonoClock, Mute};
 use super::BrokerService;
 use crate::faults::{canary, Canary};
-use crate::messages::quotas::{CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE};
+use crate::messages::quotas::{
+    CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE,
+};
 use crate::protocol::frame;
 
 /// The quota key each kind is set with.
@@ -30,6 +32,7 @@ fn config_key(kind: QuotaKind) -> &'static str {
         QuotaKind::Produce => PRODUCER_BYTE_RATE,
         QuotaKind::Fetch => CONSUMER_BYTE_RATE,
         QuotaKind::Request => REQUEST_PERCENTAGE,
+        QuotaKind::Mutation => CONTROLLER_MUTATION_RATE,
     }
 }
 

@@ -117,6 +117,8 @@ named_codes! {
     TOPIC_AUTHORIZATION_FAILED = TopicAuthorizationFailed,
     // DescribeTransactions of an id the coordinator does not know (KIP-664).
     TRANSACTIONAL_ID_NOT_FOUND = TransactionalIdNotFound,
+    // Client quotas: a topic refused by the controller mutation quota (KIP-599).
+    THROTTLING_QUOTA_EXCEEDED = ThrottlingQuotaExceeded,
     // Authentication (SaslHandshake, SaslAuthenticate).
     UNSUPPORTED_SASL_MECHANISM = UnsupportedSaslMechanism,
     ILLEGAL_SASL_STATE = IllegalSaslState,

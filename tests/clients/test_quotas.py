@@ -317,3 +317,47 @@ def test_a_client_over_its_request_percentage_is_throttled_and_muted(rill, topic
             "--entity-type", "clients", "--entity-name", "kwire")
     with kwire.Conn(rill.addr) as conn:
         assert [metadata_v4(conn)[0] for _ in range(20)] == [0] * 20
+
+
+def test_controller_mutation_rate_refuses_topics_over_it_or_throttles_older_clients(rill):
+    """KIP-599: kafka-python (CreateTopics v7, a "strict" version) gets THROTTLING_QUOTA_EXCEEDED
+    for the topics after the quota is exceeded; librdkafka (CreateTopics v4) gets every topic
+    created and its connection muted for the throttle."""
+    from confluent_kafka.admin import AdminClient, NewTopic as CkNewTopic
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    # 2 partitions a second; the first topic of 6 takes it 4 partitions (2 s) into debt.
+    for client_id in ("mutation-py", "mutation-ck"):
+        configs(rill, "--alter", "--add-config", "controller_mutation_rate=2",
+                "--entity-type", "clients", "--entity-name", client_id)
+    admin = KafkaAdminClient(bootstrap_servers=rill.bootstrap, client_id="mutation-py")
+    try:
+        result = admin.create_topics([NewTopic("mut-a", 6, 1), NewTopic("mut-b", 1, 1)],
+                                     raise_errors=False)
+        codes = {t["name"]: t["error_code"] for t in result["topics"]}
+        assert codes == {"mut-a": 0, "mut-b": 89}, result
+        # An admin with another client id is not held.
+        other = KafkaAdminClient(bootstrap_servers=rill.bootstrap, client_id="unquoted-admin")
+        try:
+            result = other.create_topics([NewTopic("mut-c", 4, 1)], raise_errors=False)
+            assert [t["error_code"] for t in result["topics"]] == [0], result
+        finally:
+            other.close()
+        # Once the debt is paid, the quoted client creates again.
+        time.sleep(2.5)
+        result = admin.create_topics([NewTopic("mut-b", 1, 1)], raise_errors=False)
+        assert [t["error_code"] for t in result["topics"]] == [0], result
+    finally:
+        admin.close()
+
+    ck = AdminClient({"bootstrap.servers": rill.bootstrap, "client.id": "mutation-ck"})
+    futures = ck.create_topics([CkNewTopic("mut-d", 6, 1), CkNewTopic("mut-e", 1, 1)])
+    for topic, future in futures.items():
+        future.result(timeout=TIMEOUT_S)  # an older version: every topic created
+    started = time.monotonic()
+    ck.create_topics([CkNewTopic("mut-f", 1, 1)])["mut-f"].result(timeout=TIMEOUT_S)
+    waited_s = time.monotonic() - started
+    # 5 partitions of debt at 2 a second: the connection is muted ~2.5 s (librdkafka does not
+    # wait by itself, so this is the broker's mute).
+    assert waited_s >= 1.5, waited_s
