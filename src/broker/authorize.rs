@@ -39,6 +39,36 @@ pub const GROUP_NOT_AUTHORIZED: &str = "Group authorization failed.";
 /// Kafka's words for TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 pub const TXN_ID_NOT_AUTHORIZED: &str = "Transactional Id authorization failed.";
 
+/// Kafka's `authorized_operations` when the request did not ask for them (INT32_MIN).
+pub(super) const OPERATIONS_NOT_ASKED: i32 = i32::MIN;
+
+/// The operations each resource type supports (Kafka's `AclEntry.supportedOperations`), of
+/// which an `authorized_operations` field reports those allowed.
+pub(super) const TOPIC_OPERATIONS: [AclOperation; 8] = [
+    AclOperation::Read,
+    AclOperation::Write,
+    AclOperation::Create,
+    AclOperation::Describe,
+    AclOperation::Delete,
+    AclOperation::Alter,
+    AclOperation::DescribeConfigs,
+    AclOperation::AlterConfigs,
+];
+pub(super) const GROUP_OPERATIONS: [AclOperation; 3] = [
+    AclOperation::Read,
+    AclOperation::Delete,
+    AclOperation::Describe,
+];
+pub(super) const CLUSTER_OPERATIONS: [AclOperation; 7] = [
+    AclOperation::Create,
+    AclOperation::ClusterAction,
+    AclOperation::DescribeConfigs,
+    AclOperation::AlterConfigs,
+    AclOperation::IdempotentWrite,
+    AclOperation::Alter,
+    AclOperation::Describe,
+];
+
 /// What one request's principal may do, from its address. Owned (a few `Arc`s), so an
 /// answer completed later can still check.
 pub(super) struct Access {

@@ -10,12 +10,15 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::authorize::{CLUSTER_OPERATIONS, OPERATIONS_NOT_ASKED};
 use super::describe_quorum::broker_id;
+use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::quorum::{DescribeRequest, QuorumReply, RegisteredBroker};
 use crate::messages::NodeMsg;
+use crate::security::acl::{ResourceType, CLUSTER_NAME};
 use crate::types::ErrorCode;
 
 /// DescribeCluster's `endpoint_type` for brokers (2 asks for controllers).
@@ -25,15 +28,25 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn describe_cluster(
         &self,
         request: DescribeClusterRequest,
-        listener: &str,
+        frame: &KafkaRequest,
     ) -> Result<DescribeClusterResponse, GatewayError> {
+        let listener = frame.context.listener.as_str();
         let cluster_id = StrBytes::from_string(self.settings.cluster_id.clone());
+        // Answered to anyone, as in Kafka; the principal's operations on the cluster only
+        // when asked.
+        let operations = match request.include_cluster_authorized_operations {
+            true => (self.access(frame, "DescribeCluster")).operations(
+                ResourceType::Cluster,
+                CLUSTER_NAME,
+                &CLUSTER_OPERATIONS,
+            ),
+            false => OPERATIONS_NOT_ASKED,
+        };
         let response = DescribeClusterResponse::default()
             .with_cluster_id(cluster_id)
             .with_endpoint_type(request.endpoint_type)
             .with_controller_id(BrokerId(-1))
-            // Kafka's "not asked for" (INT32_MIN).
-            .with_cluster_authorized_operations(i32::MIN);
+            .with_cluster_authorized_operations(operations);
         if request.endpoint_type != BROKERS {
             // Controllers are reached on the inter-node protocol, not by Kafka clients.
             return Ok(response

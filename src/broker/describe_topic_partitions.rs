@@ -23,6 +23,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::authorize::{OPERATIONS_NOT_ASKED, TOPIC_OPERATIONS};
 use super::metadata::partition_state;
 use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
@@ -33,9 +34,6 @@ use crate::types::{topic_name, ErrorCode, TopicPartition};
 
 /// Kafka's `max.request.partition.size.limit` default: the most partitions one page holds.
 pub const PARTITIONS_PER_PAGE_MAX: i32 = 2000;
-
-/// Kafka's "no operations requested" for `topic_authorized_operations`.
-const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 impl<C: ActorClient<NodeMsg>> BrokerService<C> {
     pub(super) async fn describe_topic_partitions(
@@ -90,7 +88,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let limit = request
             .response_partition_limit
             .clamp(1, PARTITIONS_PER_PAGE_MAX);
-        let page = self.page(&names, &known, &refused, cursor, limit, &offline);
+        // The request has no flag for them: Kafka fills `topic_authorized_operations` in for
+        // every topic described.
+        let operations =
+            |name: &str| access.operations(ResourceType::Topic, name, &TOPIC_OPERATIONS);
+        let page = self.page(
+            &names, &known, &refused, cursor, limit, &offline, operations,
+        );
         Ok(DescribeTopicPartitionsResponse::default()
             .with_topics(page.topics)
             .with_next_cursor(page.next))
@@ -105,6 +109,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         cursor: Option<(String, i32)>,
         limit: i32,
         offline: &BTreeSet<TopicPartition>,
+        operations: impl Fn(&str) -> i32,
     ) -> Page {
         let node = BrokerId(self.settings.broker_id());
         let mut page = Page::default();
@@ -116,7 +121,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         {
             let entry = DescribeTopicPartitionsResponseTopic::default()
                 .with_name(Some(TopicName(StrBytes::from_string(name.clone()))))
-                .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+                .with_topic_authorized_operations(OPERATIONS_NOT_ASKED);
             let Some(meta) = known.get(name) else {
                 let code = match topic_name::is_legal(name) {
                     _ if refused.contains(name) => ErrorCode::TOPIC_AUTHORIZATION_FAILED,
@@ -167,6 +172,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 entry
                     .with_topic_id(uuid::Uuid::from_bytes(meta.id))
                     .with_is_internal(name == OFFSETS_TOPIC)
+                    .with_topic_authorized_operations(operations(name))
                     .with_partitions(partitions),
             );
             if page.next.is_some() {

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::SemaphorePermit;
 
+use super::authorize::{CLUSTER_OPERATIONS, TOPIC_OPERATIONS};
 use super::describe_quorum::broker_id;
 use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
@@ -125,9 +126,22 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .filter_map(|name| Some((*name, known.get(*name)?.id)))
             .filter(|(_, id)| asked_ids.contains(id))
             .collect();
+        // `*_authorized_operations` only when asked (v8+; the cluster's v8-10), as Kafka: a
+        // listed topic's (those the principal may describe), the cluster's.
+        let topic_operations = version >= 8 && request.include_topic_authorized_operations;
         let topics = listed
             .iter()
-            .map(|(name, meta)| self.topic_entry(name, meta.as_ref(), &offline, version))
+            .map(|(name, meta)| {
+                let entry = self.topic_entry(name, meta.as_ref(), &offline, version);
+                match topic_operations {
+                    true => entry.with_topic_authorized_operations(access.operations(
+                        ResourceType::Topic,
+                        name,
+                        &TOPIC_OPERATIONS,
+                    )),
+                    false => entry,
+                }
+            })
             .chain(refused.into_iter().map(|name| {
                 let entry = MetadataResponseTopic::default()
                     .with_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.wire());
@@ -170,6 +184,13 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         if version >= 2 {
             let cluster_id = StrBytes::from_string(self.settings.cluster_id.clone());
             response = response.with_cluster_id(Some(cluster_id));
+        }
+        if (8..=10).contains(&version) && request.include_cluster_authorized_operations {
+            response = response.with_cluster_authorized_operations(access.operations(
+                ResourceType::Cluster,
+                CLUSTER_NAME,
+                &CLUSTER_OPERATIONS,
+            ));
         }
         Ok(response)
     }

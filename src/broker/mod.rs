@@ -272,7 +272,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             }
             ApiKey::DescribeCluster => {
                 answer(&request, key, &self.large_decodes, |body, _turn| {
-                    self.describe_cluster(body, &request.context.listener)
+                    self.describe_cluster(body, &request)
                 })
                 .await
             }

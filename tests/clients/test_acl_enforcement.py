@@ -730,6 +730,36 @@ def test_metadata_shows_only_describable_topics(server):
     assert [(t["topic"], t.get("error")) for t in md["topics"]] == [(hidden, "Broker: Topic authorization failed")], md
 
 
+def test_authorized_operations_are_reported_for_topics_and_the_cluster(server):
+    """Metadata's `topic_authorized_operations` (librdkafka's describe_topics) and
+    DescribeCluster's `cluster_authorized_operations`, asked for: the supported operations the
+    principal may do, READ and WRITE implying DESCRIBE as in Kafka's authorizer."""
+    from confluent_kafka import TopicCollection
+
+    topic = create_topic(server)
+    allow(server, "User:alice", topic, "Read", "Write")
+    wait_visible(server, "alice", topic)
+
+    def topic_operations(user):
+        admin = AdminClient(ck_conf(server, user))
+        described = admin.describe_topics(TopicCollection([topic]), include_authorized_operations=True)
+        return {op.name for op in described[topic].result(timeout=15).authorized_operations or []}
+
+    def cluster_operations(user):
+        admin = AdminClient(ck_conf(server, user))
+        described = admin.describe_cluster(include_authorized_operations=True).result(timeout=15)
+        return {op.name for op in described.authorized_operations or []}
+
+    assert topic_operations("alice") == {"READ", "WRITE", "DESCRIBE"}
+    assert topic_operations("admin") == {
+        "READ", "WRITE", "CREATE", "DESCRIBE", "DELETE", "ALTER", "DESCRIBE_CONFIGS", "ALTER_CONFIGS",
+    }
+    assert cluster_operations("alice") == set()
+    assert cluster_operations("admin") == {
+        "CREATE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE", "ALTER", "DESCRIBE",
+    }
+
+
 # ---------------------------------------------------------------------------- patterns, deny, super user
 
 

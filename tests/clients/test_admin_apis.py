@@ -322,6 +322,9 @@ def test_kafka_python_describe_topic_partitions_pages_and_log_dirs(rill, topic_n
         assert [p["partition_index"] for p in first["topics"][1]["partitions"]] == [0]
         for t in first["topics"]:
             assert t["error_code"] == 0 and not t["is_internal"], t
+            # Without an authorizer, every operation a topic supports (Kafka's bits READ 3 …
+            # ALTER_CONFIGS 11, CLUSTER_ACTION 9 not among them).
+            assert t["topic_authorized_operations"] == sum(1 << b for b in (3, 4, 5, 6, 7, 8, 10, 11)), t
             for p in t["partitions"]:
                 assert p["error_code"] == 0, p
                 assert p["leader_id"] == 1 and p["replica_nodes"] == [1], p

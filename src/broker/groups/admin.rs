@@ -25,6 +25,7 @@ use kafka_protocol::messages::{
 
 use super::{codec, opt_text, text};
 use crate::actor::client::ActorClient;
+use crate::broker::authorize::{GROUP_OPERATIONS, OPERATIONS_NOT_ASKED};
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::BrokerService;
 use crate::group::refusal::described_refused;
@@ -35,17 +36,6 @@ use crate::messages::{
 };
 use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::types::{ErrorCode, TopicPartition};
-
-/// Kafka's `authorized_operations` when the request did not ask for them.
-const OPERATIONS_NOT_ASKED: i32 = i32::MIN;
-
-/// The operations a group supports (Kafka's `AclEntry.supportedOperations(GROUP)`), which
-/// DescribeGroups' `authorized_operations` reports those allowed of.
-pub(super) const GROUP_OPERATIONS: [AclOperation; 3] = [
-    AclOperation::Read,
-    AclOperation::Delete,
-    AclOperation::Describe,
-];
 
 /// DescribeGroups v6 is the first to answer an unknown group GROUP_ID_NOT_FOUND.
 const NOT_FOUND_SINCE: i16 = 6;

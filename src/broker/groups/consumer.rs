@@ -20,10 +20,10 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::admin::GROUP_OPERATIONS;
 use super::{codec, opt_text, text, Caller};
 use crate::actor::client::ActorClient;
 use crate::broker::authorize::{Access, TOPIC_NOT_AUTHORIZED};
+use crate::broker::authorize::{GROUP_OPERATIONS, OPERATIONS_NOT_ASKED};
 use crate::broker::service::{KafkaRequest, Pending};
 use crate::broker::BrokerService;
 use crate::group::refusal::consumer_described_refused;
@@ -34,8 +34,6 @@ use crate::messages::{
 use crate::security::acl::{AclOperation, ResourceType};
 use crate::types::ErrorCode;
 
-/// Kafka's `authorized_operations` when they were not asked for.
-const OPERATIONS_NOT_ASKED: i32 = i32::MIN;
 /// ConsumerGroupDescribe `member_type` (v1): a member of the consumer protocol.
 const CONSUMER_MEMBER_TYPE: i8 = 1;
 
