@@ -20,6 +20,10 @@ use crate::types::rate_bucket::RateBucket;
 /// (1 h) for quota sensors. Its debt is long paid by then in any sane window.
 pub const QUOTA_BUCKET_IDLE_MS: u64 = 60 * 60 * 1000;
 
+/// How many of the least recently used buckets an eviction looks through for one not in
+/// debt (a bound on the work of one new bucket).
+const EVICTION_SCAN: usize = 16;
+
 /// Which quota a bucket measures (Kafka keeps one `ClientQuotaManager` per kind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum QuotaKind {
@@ -171,7 +175,7 @@ impl QuotaState {
             }
             entry.touched = touched;
         } else {
-            self.make_room(key.name_bytes());
+            self.make_room(key.name_bytes(), now_ms);
             let mut bucket = RateBucket::new(self.window);
             bucket.set_rate(rate, now_ms); // starts full
             let entry = Entry {
@@ -203,17 +207,40 @@ impl QuotaState {
 
     /// Evicts least recently used buckets until one more with `name_bytes` fits the bounds
     /// (or none is left: one key alone may be larger than the byte bound; it is kept).
-    fn make_room(&mut self, name_bytes: usize) {
+    fn make_room(&mut self, name_bytes: usize, now_ms: u64) {
         while !self.buckets.is_empty()
             && (self.buckets.len() >= self.buckets_max
                 || self.key_bytes + name_bytes > self.key_bytes_max)
         {
-            self.evict_oldest();
+            self.evict_least_owed(now_ms);
+        }
+    }
+
+    /// Evicts the least recently used bucket not in debt among the [`EVICTION_SCAN`] oldest,
+    /// or the oldest when all of those are: a dropped bucket's debt is forgiven, so a client
+    /// rotating client ids under a default quota (each id a fresh bucket, never in debt) would
+    /// otherwise clear the throttles others still owe.
+    fn evict_least_owed(&mut self, now_ms: u64) {
+        let oldest: Vec<(u64, BucketKey)> = (self.lru.iter())
+            .take(EVICTION_SCAN)
+            .map(|(touched, key)| (*touched, key.clone()))
+            .collect();
+        let debt_free = oldest.iter().find(|(_, key)| {
+            (self.buckets.get_mut(key)).is_some_and(|entry| !entry.bucket.exceeded(now_ms))
+        });
+        if let Some((touched, _)) = debt_free.or(oldest.first()) {
+            self.evict(*touched);
         }
     }
 
     fn evict_oldest(&mut self) {
-        if let Some((_, key)) = self.lru.pop_first() {
+        if let Some((&touched, _)) = self.lru.first_key_value() {
+            self.evict(touched);
+        }
+    }
+
+    fn evict(&mut self, touched: u64) {
+        if let Some(key) = self.lru.remove(&touched) {
             if self.buckets.remove(&key).is_some() {
                 self.key_bytes -= key.name_bytes();
             }
@@ -377,6 +404,41 @@ mod tests {
         assert!(!state.contains(&keys[1]));
         assert!(state.contains(&keys[0]) && state.contains(&keys[2]));
         assert_eq!(state.wait_ms(&keys[0], 1_000.0, 2), 998); // c0 kept its debt
+    }
+
+    #[test]
+    fn a_bucket_in_debt_outlives_newer_ones_that_owe_nothing() {
+        // A client in debt (its throttle still owed) and a rotation of fresh client ids past
+        // the count: the fresh ones go, the debt stays.
+        let mut state = QuotaState::with_bounds(QuotaWindow::default(), 3, usize::MAX);
+        let owing = key(QuotaKind::Produce, "", "owing");
+        assert_eq!(state.record(&owing, 1_000.0, 5_000, 0), 4_000);
+        for i in 0..100 {
+            state.record(
+                &key(QuotaKind::Produce, "", &format!("fresh{i}")),
+                1_000.0,
+                1,
+                1,
+            );
+        }
+        assert_eq!(state.len(), 3);
+        assert!(state.contains(&owing));
+        assert_eq!(
+            state.wait_ms(&owing, 1_000.0, 1),
+            3_999,
+            "the debt is still owed"
+        );
+        // Once paid, it is as evictable as any other.
+        state.wait_ms(&owing, 1_000.0, 5_000);
+        for i in 0..3 {
+            state.record(
+                &key(QuotaKind::Produce, "", &format!("later{i}")),
+                1_000.0,
+                1,
+                5_001,
+            );
+        }
+        assert!(!state.contains(&owing));
     }
 
     #[test]
