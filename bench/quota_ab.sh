@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What client quotas cost when they apply but never throttle: bench/perf_ab.sh on one `rill`
 # binary run twice, without quotas and with a default client quota of 1 TB/s for produce and
-# fetch (every Produce and Fetch then resolves its quota, reads the clock and updates its
-# bucket, and is never held).
+# fetch and of 1,000,000 % of request time (every Produce and Fetch then resolves its byte
+# quota, every request its request quota: each poll of its handling timed with two clock
+# reads, a bucket updated; nothing is ever held).
 #
 #   bash bench/quota_ab.sh target/release/rill [perf_ab.sh's flags: --runs 3 --records 500000 ...]
 set -euo pipefail
@@ -20,7 +21,7 @@ if [ "\$1" = server ]; then
   trap 'kill \$child; wait \$child' TERM INT
   for _ in \$(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/\$port") 2>/dev/null && break; sleep 0.1; done
   "$dir/rill-off" configs --bootstrap-server "127.0.0.1:\$port" --alter --entity-type clients \\
-    --entity-default --add-config producer_byte_rate=1000000000000,consumer_byte_rate=1000000000000 >&2
+    --entity-default --add-config producer_byte_rate=1000000000000,consumer_byte_rate=1000000000000,request_percentage=1000000 >&2
   wait \$child
   exit
 fi
