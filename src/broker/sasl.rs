@@ -95,7 +95,7 @@ fn authenticate_response(
         .with_error_code(error.wire())
         .with_error_message(message.map(StrBytes::from_string))
         .with_auth_bytes(Bytes::from(token))
-        // No re-authentication: the session lasts as long as the connection.
+        // Set on the last success only (`before_authentication`): 0 is no lifetime.
         .with_session_lifetime_ms(0)
 }
 
@@ -155,7 +155,14 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Ok((body, _turn)) => body,
             Err(e) => return Pending::Close(e),
         };
-        let response = self.authenticate_step(session, &body.auth_bytes).await;
+        let mut response = self.authenticate_step(session, &body.auth_bytes).await;
+        if session.authenticated().is_some() && prefix.api_version >= 1 {
+            // KIP-368: the session lasts `connections.max.reauth.ms`; the client
+            // authenticates again on this connection before then (v0 has no such field: its
+            // clients cannot, and the listener closes their connection when it ends).
+            let lifetime_ms = i64::try_from(session.config.reauth_ms).unwrap_or(i64::MAX);
+            response = response.with_session_lifetime_ms(lifetime_ms);
+        }
         let failed = matches!(session.state, State::Failed);
         let answer = codec::respond(&request, key, &response);
         if failed {

@@ -52,6 +52,9 @@ const SASL_KEYS: &[&str] = &[
     "sasl.mechanism.controller.protocol",
 ];
 
+/// KIP-368's session lifetime (ms; 0: none), the broker's or `listener.name.<l>.`'s.
+pub const REAUTH_KEY: &str = "connections.max.reauth.ms";
+
 /// Rill's own switch: PLAIN over a listener without TLS.
 pub const PLAIN_OVER_PLAINTEXT_KEY: &str = "rill.sasl.plain.over.plaintext.enable";
 
@@ -64,6 +67,7 @@ pub fn is_security_key(key: &str) -> bool {
         || key.starts_with("sasl.")
         || key.starts_with("listener.name.")
         || key == PLAIN_OVER_PLAINTEXT_KEY
+        || key == REAUTH_KEY
 }
 
 /// Whether `key`'s value is secret (Kafka's PASSWORD-type configs): never logged or described.
@@ -201,7 +205,9 @@ impl SecurityConfig {
                 }
                 _ => return Err((key.into(), "unknown config key".into())),
             },
-            None if SSL_KEYS.contains(&key) || SASL_KEYS.contains(&key) => key.to_string(),
+            None if SSL_KEYS.contains(&key) || SASL_KEYS.contains(&key) || key == REAUTH_KEY => {
+                key.to_string()
+            }
             None => return Err((key.into(), "unknown config key".into())),
         };
         self.settings.insert(key, value.to_string());
@@ -494,16 +500,28 @@ impl SecurityConfig {
                 ));
             }
         }
+        let reauth_ms = match self.get(name, REAUTH_KEY) {
+            None => 0,
+            Some((key, text)) => match text.trim().parse::<u64>() {
+                Ok(ms) if ms <= i64::MAX as u64 => ms,
+                _ => return Err((key, format!("'{text}' is not a number of ms from 0"))),
+            },
+        };
         Ok(SaslServerConfig {
             mechanisms,
             plain_users,
+            reauth_ms,
         })
     }
 }
 
 /// Whether `setting` may follow `listener.name.<listener>.`.
 fn is_listener_setting(setting: &str) -> bool {
-    let sasl = ["sasl.enabled.mechanisms", "sasl.server.max.receive.size"];
+    let sasl = [
+        "sasl.enabled.mechanisms",
+        "sasl.server.max.receive.size",
+        REAUTH_KEY,
+    ];
     if SSL_KEYS.contains(&setting) || sasl.contains(&setting) {
         return true;
     }
@@ -712,6 +730,24 @@ mod tests {
             "SASL_PLAINTEXT://127.0.0.1:1",
         );
         assert!(gssapi.unwrap_err().1.contains("not served"));
+    }
+
+    #[test]
+    fn the_session_lifetime_is_the_listener_s_else_the_broker_s() {
+        let sasl = |settings: &[(&str, &str)]| {
+            resolve(settings, "SASL_PLAINTEXT://127.0.0.1:9095").map(|s| s.sasl.unwrap().reauth_ms)
+        };
+        assert_eq!(sasl(&[]), Ok(0), "Kafka's default: no re-authentication");
+        assert_eq!(sasl(&[(REAUTH_KEY, "60000")]), Ok(60_000));
+        let listener_s = "listener.name.sasl_plaintext.connections.max.reauth.ms";
+        assert_eq!(
+            sasl(&[(REAUTH_KEY, "60000"), (listener_s, "5000")]),
+            Ok(5_000)
+        );
+        for bad in ["-1", "soon", "9223372036854775808"] {
+            let err = sasl(&[(REAUTH_KEY, bad)]).unwrap_err();
+            assert_eq!(err.0, REAUTH_KEY, "{bad}");
+        }
     }
 
     #[test]

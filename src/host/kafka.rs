@@ -43,6 +43,8 @@ use crate::types::log_sampling::PowersOfTwo;
 const FETCH_API_KEY: i16 = 1;
 const PRODUCE_API_KEY: i16 = 0;
 const OFFSET_COMMIT_API_KEY: i16 = 8;
+/// SaslHandshake's: on an authenticated connection, the start of re-authentication.
+const SASL_HANDSHAKE_API_KEY: i16 = 17;
 
 /// The crash point that follows the write of an answer to `api_key`, if any.
 fn crash_point_after(api_key: i16) -> Option<crate::faults::FaultPoint> {
@@ -370,8 +372,18 @@ async fn connection<S>(
         listener: peer.security.name.clone(),
         principal: tls_principal.unwrap_or_else(KafkaPrincipal::anonymous),
     });
-    let mut sasl = (peer.security.sasl.clone())
-        .map(|config| SaslSession::new(config, nonce(), peer.security.decoy_key.clone()));
+    let new_session = || {
+        (peer.security.sasl.clone())
+            .map(|config| SaslSession::new(config, nonce(), peer.security.decoy_key.clone()))
+    };
+    let mut sasl = new_session();
+    // KIP-368 (`connections.max.reauth.ms` > 0): when the authenticated session ends, and, while
+    // the client authenticates again on this connection, who it was.
+    let reauth = (peer.security.sasl.as_ref())
+        .map(|config| Duration::from_millis(config.reauth_ms))
+        .filter(|lifetime| !lifetime.is_zero());
+    let mut session_ends: Option<Instant> = None;
+    let mut reauthenticating: Option<KafkaPrincipal> = None;
     // The connection's quota mute, set by the gateway on the gateway's clock; a service
     // without a clock never mutes.
     let mute = Mute::default();
@@ -536,6 +548,22 @@ async fn connection<S>(
                     break 'read;
                 }
             };
+            if sasl.is_none() && reauth.is_some() {
+                if prefix.api_key == SASL_HANDSHAKE_API_KEY {
+                    // Re-authentication: the SASL exchange again, on this connection, by the
+                    // same principal (checked when it ends).
+                    sasl = new_session();
+                    reauthenticating = Some(context.principal.clone());
+                } else if session_ends.is_some_and(|ends| Instant::now() >= ends) {
+                    tracing::debug!(
+                        %client,
+                        principal = %context.principal,
+                        "closing kafka connection: its SASL session expired \
+                         (connections.max.reauth.ms) and it did not authenticate again"
+                    );
+                    break 'read;
+                }
+            }
             if crate::buggify!(0.002) {
                 // Simulated connection reset: the answers owed are lost with the connection.
                 tracing::debug!(%client, "buggify: resetting the kafka connection");
@@ -556,13 +584,24 @@ async fn connection<S>(
             let pending = match sasl.as_mut() {
                 None => service.dispatch(request).await,
                 Some(session) => {
-                    let pending = service.authenticate(request, session).await;
+                    let mut pending = service.authenticate(request, session).await;
                     if let Some(principal) = session.authenticated() {
-                        tracing::debug!(%client, %principal, "authenticated");
+                        match reauthenticating.take() {
+                            // Kafka's rule: a connection keeps its principal.
+                            Some(before) if before != *principal => {
+                                pending = Pending::Close(format!(
+                                    "Cannot change principals during re-authentication from \
+                                     {before} to {principal}"
+                                ));
+                            }
+                            Some(_) => tracing::debug!(%client, %principal, "re-authenticated"),
+                            None => tracing::debug!(%client, %principal, "authenticated"),
+                        }
                         context = Arc::new(ConnectionContext {
                             listener: context.listener.clone(),
                             principal: principal.clone(),
                         });
+                        session_ends = reauth.map(|lifetime| Instant::now() + lifetime);
                         sasl = None;
                     }
                     pending

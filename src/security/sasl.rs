@@ -74,6 +74,10 @@ pub struct SaslServerConfig {
     /// PLAIN's users and passwords: the `user_NAME="password"` options of the listener's
     /// `listener.name.NAME.plain.sasl.jaas.config` (Kafka's PlainServerCallbackHandler).
     pub plain_users: BTreeMap<String, String>,
+    /// `connections.max.reauth.ms` (the listener's, else the broker's; KIP-368): how long an
+    /// authenticated session lasts before the client must authenticate again on the same
+    /// connection; 0 (Kafka's default): as long as the connection.
+    pub reauth_ms: u64,
 }
 
 impl fmt::Debug for SaslServerConfig {
@@ -82,6 +86,7 @@ impl fmt::Debug for SaslServerConfig {
         f.debug_struct("SaslServerConfig")
             .field("mechanisms", &self.mechanisms)
             .field("plain_users", &self.plain_users.keys().collect::<Vec<_>>())
+            .field("reauth_ms", &self.reauth_ms)
             .finish()
     }
 }
@@ -112,6 +117,7 @@ mod tests {
         let config = SaslServerConfig {
             mechanisms: vec![SaslMechanism::Plain],
             plain_users: [("alice".to_string(), "secret-pw".to_string())].into(),
+            reauth_ms: 0,
         };
         let shown = format!("{config:?}");
         assert!(

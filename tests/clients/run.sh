@@ -25,4 +25,4 @@ fi
 command -v kcat >/dev/null || echo "warning: kcat is not installed; the kcat tests will fail" >&2
 
 # pytest-timeout bounds each test (tests/clients/pytest.ini); `timeout` bounds the whole run.
-exec timeout 1200 "$venv/bin/python" -m pytest tests/clients -p no:cacheprovider "$@"
+exec timeout 1500 "$venv/bin/python" -m pytest tests/clients -p no:cacheprovider "$@"
