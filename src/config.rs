@@ -42,6 +42,10 @@ pub enum ConfigError {
 /// Kafka's default `fetch.max.bytes`: 55 MiB.
 pub const FETCH_MAX_BYTES_DEFAULT: usize = 57_671_680;
 
+/// Rill's key for re-reading TLS listeners' certificate files, and its default (a minute).
+pub const SSL_RELOAD_INTERVAL_KEY: &str = "rill.ssl.reload.interval.ms";
+pub const SSL_RELOAD_INTERVAL_MS_DEFAULT: u64 = 60_000;
+
 /// Everything `rill server` needs to start. `Default` is the embedded zero-setup config.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
@@ -102,6 +106,10 @@ pub struct ServerConfig {
     /// themselves are in the metadata log (AlterClientQuotas), as in Kafka.
     pub quota_window_num: u32,
     pub quota_window_size_s: u32,
+    /// `rill.ssl.reload.interval.ms` (beyond Kafka): how often a TLS listener's keystore and
+    /// truststore files are read again, a changed set serving new connections from then on; 0
+    /// reads them at start only.
+    pub ssl_reload_interval_ms: u64,
     /// `queued.max.request.bytes`: `Some(-1)` = unbounded (Kafka's default); `None` = not set,
     /// [`crate::limits::QUEUED_REQUEST_BYTES_DEFAULT`] (at least `socket.request.max.bytes`).
     pub queued_max_request_bytes: Option<i64>,
@@ -220,6 +228,7 @@ impl Default for ServerConfig {
                 throttle::REPLICATION_QUOTA_WINDOW_SIZE_SECONDS_DEFAULT,
             quota_window_num: crate::types::rate_bucket::QUOTA_WINDOW_NUM_DEFAULT,
             quota_window_size_s: 1,
+            ssl_reload_interval_ms: SSL_RELOAD_INTERVAL_MS_DEFAULT,
             queued_max_request_bytes: None,
             offsets_topic: OffsetsTopicConfig::default(),
             groups: GroupSettings::default(),
@@ -449,6 +458,7 @@ impl ServerConfig {
                 self.replication_quota_window_size_s = v.int(1, i32::MAX as i64)? as u32
             }
             "quota.window.num" => self.quota_window_num = v.int(1, i32::MAX as i64)? as u32,
+            SSL_RELOAD_INTERVAL_KEY => self.ssl_reload_interval_ms = v.int(0, i64::MAX)? as u64,
             "quota.window.size.seconds" => {
                 self.quota_window_size_s = v.int(1, i32::MAX as i64)? as u32
             }

@@ -424,6 +424,12 @@ fn broker_settings(config: &ServerConfig) -> Vec<(&'static str, Option<String>, 
             "Seconds of one replication quota sample (the burst a throttle allows).",
         ),
         (
+            crate::config::SSL_RELOAD_INTERVAL_KEY,
+            Some(config.ssl_reload_interval_ms.to_string()),
+            LONG,
+            "How often (ms) TLS listeners' keystore and truststore files are read again; 0: at start only.",
+        ),
+        (
             "quota.window.num",
             Some(config.quota_window_num.to_string()),
             INT,

@@ -129,7 +129,7 @@ pub struct ListenerSecurity {
     /// The listener's name (upper case), for the requests' [`ConnectionContext`].
     pub name: String,
     /// SSL and SASL_SSL: the TLS handshake each connection starts with.
-    pub tls: Option<super::tls::Acceptor>,
+    pub tls: Option<super::tls::SharedAcceptor>,
     /// SASL_PLAINTEXT and SASL_SSL: the mechanisms and PLAIN's users.
     pub sasl: Option<Arc<SaslServerConfig>>,
     /// The broker's secret for SCRAM's decoy credentials (unknown users look like known ones).
@@ -197,7 +197,9 @@ pub async fn serve(
                     match &security.tls {
                         None => connection(stream, peer, None, service, admission, life).await,
                         Some(tls) => {
-                            let handshake = handshake(tls, stream, client, &admission);
+                            // Under madsim no acceptor exists: the call never returns there.
+                            #[cfg_attr(madsim, allow(unused_variables))]
+                            let handshake = handshake(tls.current(), stream, client, &admission);
                             let mut stop = life.stop.clone();
                             let done = tokio::select! {
                                 biased;
@@ -297,7 +299,7 @@ struct Peer<'a> {
 /// client certificate's principal (if it sent one), or `None` when the handshake failed.
 #[cfg(not(madsim))]
 async fn handshake(
-    tls: &super::tls::Acceptor,
+    tls: super::tls::Acceptor,
     stream: TcpStream,
     client: SocketAddr,
     admission: &Admission,
@@ -340,12 +342,12 @@ fn handshake_failed(client: SocketAddr, why: &str) {
 /// No TLS in the simulator: no [`super::tls::Acceptor`] exists to call this with.
 #[cfg(madsim)]
 async fn handshake(
-    tls: &super::tls::Acceptor,
+    tls: super::tls::Acceptor,
     _: TcpStream,
     _: SocketAddr,
     _: &Admission,
 ) -> Option<(TcpStream, Option<KafkaPrincipal>)> {
-    match *tls {}
+    match tls {}
 }
 
 /// Random bytes for a SCRAM server nonce: the OS's in production, the seed's under madsim.

@@ -7,7 +7,8 @@
 //! * [`node`]: start a node's actors, route messages, answer host-side requests.
 //! * [`transport`]: length-prefixed, versioned postcard frames over TCP, with reconnect.
 //! * [`admission`]: `max.connections`, `connections.max.idle.ms`, `queued.max.request.bytes`.
-//! * [`kafka`]: the Kafka listeners' connections; [`tls`]: their TLS (rustls; not under madsim).
+//! * [`kafka`]: the Kafka listeners' connections; [`tls`]: their TLS (rustls; not under madsim);
+//!   [`tls_reload`]: their certificate files read again while they serve.
 //! * [`clock`], [`rng`]: the only sources of time and randomness handed to actors.
 //! * [`dir_lock`]: the log directory's `.lock` (one server per directory).
 //! * [`fd_limit`]: the descriptor limit, raised at start, and the budget derived from it.
@@ -25,6 +26,7 @@ pub mod peers;
 pub mod rng;
 pub mod server;
 pub mod tls;
+pub mod tls_reload;
 pub mod transport;
 
 pub use node::{Node, NodeActor, NodeConfig};

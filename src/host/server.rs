@@ -243,7 +243,7 @@ impl Server {
                 "kafka listener bound"
             );
             kafka_addrs.push(local);
-            bound_listeners.push((bound, Arc::new(security)));
+            bound_listeners.push((bound, Arc::new(security), listener.clone()));
         }
         // Where clients reach this broker, as Metadata tells them and as it registers with the
         // quorum's leader (DescribeCluster): a listener configured on port 0 with the port it
@@ -291,7 +291,19 @@ impl Server {
             stop: stop_rx.clone(),
             alive,
         };
-        for (bound, security) in bound_listeners {
+        for (bound, security, listener) in bound_listeners {
+            if let Some(tls) = &security.tls {
+                let interval_ms = config.ssl_reload_interval_ms;
+                if interval_ms > 0 {
+                    tokio::spawn(super::tls_reload::reload_every(
+                        config.clone(),
+                        listener,
+                        tls.clone(),
+                        std::time::Duration::from_millis(interval_ms),
+                        stop_rx.clone(),
+                    ));
+                }
+            }
             let kafka_service: Arc<dyn crate::broker::service::KafkaService> = service.clone();
             tokio::spawn(kafka::serve(
                 bound,
@@ -435,15 +447,17 @@ fn listener_security(
         .listener_security(listener)
         .map_err(|(key, problem)| bad(key, problem))?;
     let tls = match &resolved.tls {
-        Some(settings) => Some(super::tls::acceptor(settings).map_err(|problem| {
-            bad(
-                format!(
-                    "listener {} (ssl.keystore.*, ssl.truststore.*)",
-                    listener.name
-                ),
-                problem,
-            )
-        })?),
+        Some(settings) => Some(super::tls::SharedAcceptor::new(
+            super::tls::acceptor(settings).map_err(|problem| {
+                bad(
+                    format!(
+                        "listener {} (ssl.keystore.*, ssl.truststore.*)",
+                        listener.name
+                    ),
+                    problem,
+                )
+            })?,
+        )),
         None => None,
     };
     Ok(kafka::ListenerSecurity {

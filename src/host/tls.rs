@@ -12,6 +12,35 @@ use crate::security::principal::KafkaPrincipal;
 #[cfg(not(madsim))]
 pub use real::*;
 
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// A listener's acceptor, replaced whole when its certificate files are read again
+/// ([`super::tls_reload`]): each connection takes the one current when it is accepted, so one
+/// already open keeps the certificate it was served.
+#[derive(Clone)]
+pub struct SharedAcceptor(Arc<RwLock<Acceptor>>);
+
+impl SharedAcceptor {
+    pub fn new(acceptor: Acceptor) -> Self {
+        Self(Arc::new(RwLock::new(acceptor)))
+    }
+
+    /// The acceptor new connections take now.
+    pub fn current(&self) -> Acceptor {
+        // A writer never panics while holding the lock; a poisoned one still holds a whole
+        // acceptor.
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Serves new connections with `acceptor` from now on.
+    pub fn replace(&self, acceptor: Acceptor) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = acceptor;
+    }
+}
+
 #[cfg(madsim)]
 pub use simulated::*;
 

@@ -722,3 +722,49 @@ def test_custom_listener_name_mapped_to_ssl(tmp_path):
         assert not answers_without_tls(server.addr_of("INTERNAL"))
     finally:
         server.stop()
+
+
+def served_certificate(addr):
+    """The DER certificate a TLS listener serves a new connection (checked against the CA)."""
+    with kwire.Conn(addr, tls=tls_context()) as c:
+        der = c.sock.getpeercert(binary_form=True)
+        assert c.api_versions()
+        return der
+
+
+def pem_der(path):
+    return ssl.PEM_cert_to_DER_cert(path.read_text())
+
+
+def test_certificates_renewed_on_disk_are_served_without_a_restart(tmp_path):
+    """rill.ssl.reload.interval.ms: the keystore file rewritten with the renewed certificate
+    is served to new connections; a connection opened before keeps working; a broken file is
+    refused and the last good certificate kept."""
+    keystore = tmp_path / "keystore.pem"
+    keystore.write_text((TLS / "server.pem").read_text())
+    (tmp_path / "data").mkdir()
+    server = start_server(
+        tmp_path / "data",
+        ["SSL"],
+        {**TLS_SETTINGS, "ssl.keystore.location": str(keystore), "rill.ssl.reload.interval.ms": "200"},
+    )
+    try:
+        addr = server.addr_of("SSL")
+        assert served_certificate(addr) == pem_der(TLS / "server-cert.pem")
+        with kwire.Conn(addr, tls=tls_context()) as before:
+            assert before.api_versions()
+            renewed = (TLS / "server-renewed-key.pem").read_text() + (TLS / "server-renewed-cert.pem").read_text()
+            keystore.write_text(renewed)
+            deadline = time.monotonic() + 10
+            while served_certificate(addr) != pem_der(TLS / "server-renewed-cert.pem"):
+                assert time.monotonic() < deadline, "the renewed certificate was not served within 10 s"
+                time.sleep(0.1)
+            # The connection made before the renewal keeps its session.
+            assert before.api_versions()
+        # A key that does not match its certificate: not loaded, the renewed one stays.
+        keystore.write_text((TLS / "server-key.pem").read_text() + (TLS / "server-renewed-cert.pem").read_text())
+        time.sleep(1.0)
+        assert served_certificate(addr) == pem_der(TLS / "server-renewed-cert.pem")
+        assert "TLS certificates not reloaded" in server.log_path.read_text()
+    finally:
+        server.stop()
