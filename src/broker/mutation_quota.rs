@@ -191,7 +191,7 @@ mod tests {
         client.reply(TOPICS, NodeMsg::TopicsReply(TopicsReply::Created(created)));
         let back = create(&service, 5, &[("a", 5), ("b", 1)]);
         assert_eq!(asked_to_create(&client), ["a", "b"]);
-        assert!(back.topics.iter().all(|t| t.error_code == 0));
+        assert!((back.topics.iter()).all(|t| ErrorCode::from_wire(t.error_code) == ErrorCode::NONE));
         assert_eq!(
             back.throttle_time_ms, 2_000,
             "4 partitions of debt at 2 a second"
