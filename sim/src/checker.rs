@@ -48,7 +48,7 @@ mod ctp;
 mod group_progress;
 mod groups;
 mod quorum;
-mod quota;
+pub mod quota;
 pub mod replicas;
 mod sasl;
 mod txn;

@@ -353,6 +353,14 @@ pub enum Event {
         broker: u64,
         rate: u64,
     },
+    /// After healing, `broker` was asked DescribeClientQuotas for the quota producer's client
+    /// id (`workload::quota`): the keys and values it described for that entity (each value
+    /// as `f64`'s `Display`: "4096"), none when it has no quota, or why no answer came (an
+    /// error code's name, or the call's failure).
+    QuotaDescribed {
+        broker: u64,
+        described: Result<Vec<(String, String)>, String>,
+    },
     /// One produce request of the quota producer to `broker`, of `bytes` (header and body),
     /// invoked at `invoked_ms`: the error code answered and the throttle reported (which the
     /// producer ignores), or `None` when no answer came.
@@ -619,8 +627,13 @@ impl History {
 
     /// Whether the run has healed (`Event::Healed` is recorded).
     pub fn healed(&self) -> bool {
+        self.healed_ms().is_some()
+    }
+
+    /// When the run healed (`Event::Healed`'s time), once it has.
+    pub fn healed_ms(&self) -> Option<u64> {
         let events = self.inner.lock().expect("history lock");
-        events.iter().rev().any(|(_, e)| matches!(e, Event::Healed))
+        (events.iter().rev()).find_map(|(at_ms, e)| matches!(e, Event::Healed).then_some(*at_ms))
     }
 
     /// One line per event, for the failure file and the trace hash.

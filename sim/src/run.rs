@@ -197,7 +197,8 @@ pub struct SimConfig {
     pub txn_producers: u32,
     /// A `producer_byte_rate` quota of this many bytes/s for the quota workload's client id,
     /// and its producer that ignores the throttle (`workload::quota`); half the runs without
-    /// a canary, and the runs of the canary `quota-channel-unmuted`.
+    /// a canary, and the runs of the canaries `quota-channel-unmuted` and
+    /// `quota-not-published`.
     pub quota_bytes_per_s: Option<u64>,
 }
 
@@ -300,7 +301,10 @@ impl SimConfig {
                 | Canary::ReassignmentCompletesEarly
                 | Canary::TruncateToHw
                 | Canary::AckUnderMinIsr
-                | Canary::ThrottleNotReleased => 3,
+                | Canary::ThrottleNotReleased
+                // Its brokers must learn the quota from the metadata log, not only from the
+                // alteration they answered.
+                | Canary::QuotaNotPublished => 3,
                 // Two replicas die while a third is fenced: a quorum must outlive them.
                 Canary::ElrKeptOnMinIsrChange => 5,
                 _ => 1,
@@ -493,7 +497,12 @@ impl SimConfig {
             let mut apart = SmallRng::seed_from_u64(seed ^ 0x4e91_1ca7_0000_0009);
             let on = match canary {
                 None => apart.gen_bool(0.5),
-                Some(canary) => canary == Canary::QuotaChannelUnmuted,
+                Some(canary) => {
+                    matches!(
+                        canary,
+                        Canary::QuotaChannelUnmuted | Canary::QuotaNotPublished
+                    )
+                }
             };
             let kb = apart.gen_range(QUOTA_KB_PER_S);
             config.quota_bytes_per_s = on.then_some(kb * 1024);
@@ -1154,10 +1163,13 @@ async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
     if let Some(rate) = config.quota_bytes_per_s {
         let node = client_node("quota-producer".into(), [10, 0, 9, 7]);
         clients.push(node.id());
+        // It describes the quota at every broker after producing, within the liveness bound
+        // the harness waits for every task.
         tasks.push(node.spawn(workload::quota::quota_producer(
             workload.clone(),
             rate,
             producing_until,
+            until + LIVENESS_BOUND - Duration::from_secs(5),
         )));
     }
 

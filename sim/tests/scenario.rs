@@ -651,6 +651,43 @@ fn a_client_quota_holds_a_producer_that_ignores_its_throttle_and_the_unmuted_can
     );
 }
 
+/// After healing the quota workload asks every broker DescribeClientQuotas for its client id
+/// until each answered 8 s or more after healing and the acknowledgement: in a clean run (seed
+/// 14 draws the quota) every broker describes the quota ("quota propagates" passes); the
+/// canary `quota-not-published` (the voters apply the quota but never publish it to their
+/// gateways; its runs have three voters and the quota workload) is reported as brokers
+/// describing nothing (caught on each of seeds 1-16).
+#[test]
+fn every_broker_describes_the_client_quota_after_healing_and_the_unpublished_canary_does_not() {
+    let clean = run_seed(14, RunOptions::new(SIM_SECS));
+    assert_eq!(clean.kind, Kind::Pass, "{:?}", clean.verdict);
+    let described: Vec<&str> = (clean.history.lines())
+        .filter(|l| l.contains("QuotaDescribed {"))
+        .collect();
+    assert!(
+        described
+            .iter()
+            .any(|l| l.contains("Ok([(\"producer_byte_rate\", ")),
+        "no broker described the quota in seed 14: {described:?}"
+    );
+    let canary = run_seed(
+        1,
+        RunOptions {
+            canary: Some(Canary::QuotaNotPublished),
+            ..RunOptions::new(SIM_SECS)
+        },
+    );
+    assert_eq!(canary.kind, Kind::Safety);
+    let safety = &canary.verdict.safety;
+    assert!(
+        !safety.is_empty()
+            && safety
+                .iter()
+                .all(|v| v.starts_with("client quota not propagated")),
+        "{safety:?}"
+    );
+}
+
 #[test]
 fn every_canary_is_caught_and_the_clean_build_passes_the_same_seeds() {
     for canary in Canary::ALL {

@@ -410,7 +410,9 @@ impl QuorumActor {
                 view.publish(self.image.acls());
             }
             if let Some(view) = &self.quotas_view {
-                view.publish(self.image.client_quotas());
+                if !canary(Canary::QuotaNotPublished) {
+                    view.publish(self.image.client_quotas());
+                }
             }
             self.published_at = applied;
         }

@@ -184,10 +184,15 @@ pub enum Canary {
     /// `Throttle::muted`): a client that ignores the field (pre-KIP-219) is not held at all.
     /// Caught as the simulator's quota producer answered more bytes than its quota allows.
     QuotaChannelUnmuted,
+    /// A voter applies the client quota records but never publishes the client quotas to its
+    /// node's gateway (`controller/quorum.rs` `feed_topics`): the AlterClientQuotas is still
+    /// acknowledged, but no broker enforces or describes the change. Caught as a broker
+    /// describing the simulator's quota client without the quota well after healing.
+    QuotaNotPublished,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 41] = [
+    pub const ALL: [Canary; 42] = [
         Canary::AckBeforeFsync,
         Canary::ReuseOffsetAfterRecovery,
         Canary::SkipIdempotenceCheck,
@@ -229,6 +234,7 @@ impl Canary {
         Canary::SaslAnyPlainPassword,
         Canary::AclsIgnored,
         Canary::QuotaChannelUnmuted,
+        Canary::QuotaNotPublished,
     ];
 
     pub fn name(self) -> &'static str {
@@ -274,6 +280,7 @@ impl Canary {
             Canary::SaslAnyPlainPassword => "sasl-any-plain-password",
             Canary::AclsIgnored => "acls-ignored",
             Canary::QuotaChannelUnmuted => "quota-channel-unmuted",
+            Canary::QuotaNotPublished => "quota-not-published",
         }
     }
 

@@ -46,7 +46,8 @@ OPTIONS:
                       marker-skips-partition, fenced-epoch-accepted,
                       txn-offsets-applied-early (the four turn --transactions on
                       by themselves), sasl-any-plain-password and acls-ignored (the
-                      two turn --sasl on), quota-channel-unmuted
+                      two turn --sasl on), quota-channel-unmuted and
+                      quota-not-published (the two turn the quota workload on)
     --no-fault-points no named fault point fires (crash after an ack, slow fsync, …; see
                       the README); to measure what they add
     --transactions    also run 1 or 2 transactional producers (by the seed) and

@@ -6,6 +6,8 @@
 //! | quota holds | safety | at a broker that applied the quota and did not restart since, the quota producer's request bytes answered within some window of W ≥ 3 s exceed Q × (W + 1 s) + (in flight + 2) × its largest request |
 //! | quota set | liveness | a healed run where no AlterClientQuotas of the quota was acknowledged |
 //! | quota producer answered | liveness | a healed run where the quota producer got no successful answer after healing |
+//! | quota propagates | safety | a broker's DescribeClientQuotas of the quota client, answered [`PROPAGATION_BOUND_MS`] or more after both healing and the quota's last acknowledgement, is not exactly `producer_byte_rate` = Q |
+//! | quota described everywhere | liveness | a healed run with the quota acknowledged where a broker asked never described the quota client from then on (or none was asked) |
 //!
 //! Where the bound comes from. The broker's bucket (`types::rate_bucket`) refills at Q up to
 //! one sample window (`quota.window.size.seconds`, 1 s by default: Q × 1 s of burst); a produce
@@ -24,12 +26,21 @@
 //! published on it) or described the quota (from what its gateway enforces), and
 //! [`APPLIED_GRACE_MS`] passed; a kill resets its buckets and its published quotas, so the
 //! windows at a broker lie between such evidence after its latest restart and its next kill.
+//!
+//! "Quota propagates": every alteration the workload sends sets the same Q and none lifts it
+//! (`workload::quota` says why), so once one is acknowledged the metadata log holds Q for
+//! good, whichever attempts also landed, and every broker's voter applies it and publishes it
+//! to its gateway. After healing, a restarted broker recovers, the quorum may elect and a
+//! voter catches up within `checker::quorum::BROKERS_SETTLE_MS` (the brokers must
+//! list each other unfenced by then); the quota's record is older than its acknowledgement, so
+//! the same bound holds it. A run that never got the quota acknowledged has no definite value
+//! to hold the brokers to (a timed-out attempt may have landed or not).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Report;
 use crate::history::Event;
-use crate::workload::quota::IN_FLIGHT;
+use crate::workload::quota::{CLIENT_ID, IN_FLIGHT, PRODUCER_BYTE_RATE};
 
 /// After a broker's acknowledgement or description of the quota, windows start this much
 /// later.
@@ -38,10 +49,15 @@ pub const APPLIED_GRACE_MS: u64 = 2_000;
 pub const WINDOW_MIN_MS: u64 = 3_000;
 /// `quota.window.size.seconds` (the simulator keeps Kafka's default): the bucket's burst.
 pub const SAMPLE_WINDOW_MS: u64 = 1_000;
+/// From this long after healing and after the quota's last acknowledgement, every broker
+/// describes the quota (the module docs say why this bound).
+pub const PROPAGATION_BOUND_MS: u64 = super::quorum::BROKERS_SETTLE_MS;
 
 pub(super) fn check(safety: &mut Report, liveness: &mut Vec<String>, events: &[(u64, Event)]) {
     let mut rate = None;
     let mut acknowledged = false;
+    // When the quota was last acknowledged.
+    let mut acknowledged_ms = None;
     let mut healed = None;
     // Per broker: its restarts and kills, the evidence it applied the quota, its answered
     // requests (answer time, bytes), and its largest request.
@@ -70,6 +86,7 @@ pub(super) fn check(safety: &mut Report, liveness: &mut Vec<String>, events: &[(
                 rate = Some(*r);
                 if outcome == "NONE" {
                     acknowledged = true;
+                    acknowledged_ms = Some(*at_ms);
                     applied.entry(*broker).or_default().push(*at_ms);
                 }
             }
@@ -106,6 +123,9 @@ pub(super) fn check(safety: &mut Report, liveness: &mut Vec<String>, events: &[(
         }
     }
     let Some(rate) = rate else { return };
+    if let (Some(healed_ms), Some(acknowledged_ms)) = (healed, acknowledged_ms) {
+        check_propagated(safety, liveness, events, rate, healed_ms, acknowledged_ms);
+    }
     // Any request of the producer, wherever it went: the largest anywhere bounds each broker's.
     let largest = largest.values().copied().max().unwrap_or(0);
     let slack = (IN_FLIGHT as u64 + 2) * largest;
@@ -136,6 +156,55 @@ pub(super) fn check(safety: &mut Report, liveness: &mut Vec<String>, events: &[(
                 );
             }
         }
+    }
+}
+
+/// "Quota propagates": each DescribeClientQuotas answered [`PROPAGATION_BOUND_MS`] or more
+/// after both `healed_ms` and `acknowledged_ms` describes exactly `producer_byte_rate` =
+/// `rate`, and every broker asked answered one such (liveness).
+fn check_propagated(
+    safety: &mut Report,
+    liveness: &mut Vec<String>,
+    events: &[(u64, Event)],
+    rate: u64,
+    healed_ms: u64,
+    acknowledged_ms: u64,
+) {
+    let from_ms = healed_ms.max(acknowledged_ms) + PROPAGATION_BOUND_MS;
+    // As the workload records a value: `f64`'s `Display`.
+    let expected = vec![(PRODUCER_BYTE_RATE.to_owned(), (rate as f64).to_string())];
+    let mut asked = BTreeSet::new();
+    let mut answered = BTreeSet::new();
+    for (at_ms, event) in events {
+        let Event::QuotaDescribed { broker, described } = event else {
+            continue;
+        };
+        asked.insert(*broker);
+        let Ok(values) = described else { continue };
+        if *at_ms < from_ms {
+            continue;
+        }
+        answered.insert(*broker);
+        if *values != expected {
+            safety.add(
+                "client quota not propagated",
+                format!(
+                    "broker {broker} described {values:?} for client id {CLIENT_ID} at \
+                     t={at_ms}ms, {PROPAGATION_BOUND_MS}ms or more after healing \
+                     (t={healed_ms}ms) and after {PRODUCER_BYTE_RATE} = {rate} was last \
+                     acknowledged (t={acknowledged_ms}ms)"
+                ),
+            );
+        }
+    }
+    if asked.is_empty() {
+        liveness.push("no broker was asked to describe the client quota after healing".into());
+    }
+    for broker in asked.difference(&answered) {
+        liveness.push(format!(
+            "broker {broker} never described the client quota from t={from_ms}ms on \
+             ({PROPAGATION_BOUND_MS}ms after healing and the acknowledgement)"
+        ));
     }
 }
 
@@ -205,6 +274,20 @@ mod tests {
         )
     }
 
+    /// `broker`'s DescribeClientQuotas of the quota client at `at_ms`: `rate`, or nothing.
+    fn described(at_ms: u64, broker: u64, rate: Option<u64>) -> (u64, Event) {
+        let values = (rate.into_iter())
+            .map(|rate| (PRODUCER_BYTE_RATE.to_owned(), (rate as f64).to_string()))
+            .collect();
+        (
+            at_ms,
+            Event::QuotaDescribed {
+                broker,
+                described: Ok(values),
+            },
+        )
+    }
+
     /// Answers of `bytes` each, `every_ms` apart, from `from_ms` to `to_ms`.
     fn answers(from_ms: u64, to_ms: u64, every_ms: u64, bytes: u64) -> Vec<(u64, Event)> {
         (from_ms..to_ms)
@@ -220,11 +303,13 @@ mod tests {
         events.extend(answers(2_200, 20_000, 250, 1_000));
         events.push((20_000, Event::Healed));
         events.push(answer(20_100, 1_000));
+        events.push(described(28_100, 1, Some(RATE)));
         assert_eq!(verdict(&events), (vec![], vec![]));
         // Twice the rate for 10 s.
         let mut events = quota_run(answers(2_100, 12_000, 125, 1_000));
         events.push((20_000, Event::Healed));
         events.push(answer(20_100, 1_000));
+        events.push(described(28_100, 1, Some(RATE)));
         let (safety, liveness) = verdict(&events);
         assert_eq!(safety.len(), 1, "{safety:?}");
         assert!(safety[0].starts_with("client quota exceeded"), "{safety:?}");
@@ -274,11 +359,101 @@ mod tests {
         assert_eq!(verdict(&events).1.len(), 1);
         let mut events = quota_run(answers(2_100, 3_000, 250, 1_000));
         events.push((20_000, Event::Healed));
+        events.push(described(28_100, 1, Some(RATE)));
         let (_, liveness) = verdict(&events);
         assert_eq!(liveness.len(), 1, "{liveness:?}");
         assert!(liveness[0].contains("no successful answer"));
         // A run without the quota workload has nothing to prove.
         let events = [(0, Event::Config("seed=1".into())), (100, Event::Healed)];
         assert_eq!(verdict(&events), (vec![], vec![]));
+    }
+
+    #[test]
+    fn every_broker_describes_the_quota_from_the_bound_after_healing_on() {
+        let healed = |mut events: Vec<(u64, Event)>| {
+            let mut run = quota_run(vec![(20_000, Event::Healed), answer(20_100, 1_000)]);
+            run.append(&mut events);
+            run
+        };
+        // Before the bound, a broker may still describe nothing; after it, all show the rate.
+        let events = healed(vec![
+            described(21_000, 2, None),
+            described(28_000, 1, Some(RATE)),
+            described(28_100, 2, Some(RATE)),
+        ]);
+        assert_eq!(verdict(&events), (vec![], vec![]));
+        // A broker that describes nothing (or another rate) after the bound: not propagated.
+        let events = healed(vec![
+            described(28_000, 1, Some(RATE)),
+            described(28_100, 2, None),
+            described(28_200, 3, Some(2 * RATE)),
+        ]);
+        let (safety, liveness) = verdict(&events);
+        assert_eq!(safety.len(), 2, "{safety:?}");
+        assert!(
+            (safety.iter()).all(|v| v.starts_with("client quota not propagated")),
+            "{safety:?}"
+        );
+        assert!(safety[0].contains("broker 2 described []"), "{safety:?}");
+        assert!(liveness.is_empty(), "{liveness:?}");
+        // A broker that only failed to answer from the bound on: liveness.
+        let failed = (
+            29_000,
+            Event::QuotaDescribed {
+                broker: 3,
+                described: Err("no connection".into()),
+            },
+        );
+        let events = healed(vec![
+            described(25_000, 3, Some(RATE)),
+            described(28_000, 1, Some(RATE)),
+            failed,
+        ]);
+        let (safety, liveness) = verdict(&events);
+        assert!(safety.is_empty(), "{safety:?}");
+        assert_eq!(liveness.len(), 1, "{liveness:?}");
+        assert!(
+            liveness[0].starts_with("broker 3 never described"),
+            "{liveness:?}"
+        );
+        // Nobody asked at all: liveness too.
+        let (_, liveness) = verdict(&healed(vec![]));
+        assert_eq!(liveness.len(), 1, "{liveness:?}");
+        assert!(liveness[0].contains("no broker was asked"), "{liveness:?}");
+    }
+
+    #[test]
+    fn the_bound_runs_from_the_acknowledgement_when_it_came_after_healing() {
+        let mut events = quota_run(vec![(20_000, Event::Healed), answer(20_100, 1_000)]);
+        // Acknowledged again at 25 s (the first attempts' answers were lost).
+        events.push((
+            25_000,
+            Event::QuotaSet {
+                broker: 2,
+                rate: RATE,
+                outcome: "NONE".into(),
+            },
+        ));
+        events.push(described(30_000, 1, None));
+        events.push(described(33_000, 1, Some(RATE)));
+        assert_eq!(verdict(&events), (vec![], vec![]));
+        // Never acknowledged: no value to hold the brokers to (the "quota set" claim fails).
+        let events = [
+            (0, Event::Config("quota_bytes_per_s: Some(4096)".into())),
+            (
+                100,
+                Event::QuotaSet {
+                    broker: 1,
+                    rate: RATE,
+                    outcome: "Timeout".into(),
+                },
+            ),
+            (20_000, Event::Healed),
+            described(30_000, 1, None),
+        ];
+        let (safety, liveness) = verdict(&events);
+        assert!(safety.is_empty(), "{safety:?}");
+        assert_eq!(liveness.len(), 1, "{liveness:?}");
+        assert!(liveness[0].contains("never acknowledged"), "{liveness:?}");
     }
 }

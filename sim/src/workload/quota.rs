@@ -13,6 +13,19 @@
 //! describes), so the producer floods no broker that has not applied the quota yet. Every
 //! request's bytes (header and body, what the broker counts) and answer are recorded
 //! (`Event::QuotaProduce`); `checker::quota` holds each broker to the rate.
+//!
+//! Once the producer stopped (after healing), every broker is asked DescribeClientQuotas for
+//! the client id, round after round, until each answered [`PROPAGATION_BOUND_MS`] or more
+//! after healing and after the acknowledgement (`Event::QuotaDescribed`): a voter applies
+//! the quota on every node, so every broker must describe it by then ("quota propagates").
+//!
+//! Unlike the replication throttles (`workload::throttle`), the quota is not lifted at
+//! healing: the producer goes on after healing, held by the quota, for the claims about a
+//! healed cluster; a lift then would end the judged windows at healing, and would stop the
+//! producer at its next connection (it produces only where the quota is described). And a
+//! lift would hide a broker that never publishes the quota (the canary
+//! `quota-not-published`), which describes nothing, as a lifted quota does: kept, every
+//! broker must end describing Q.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +45,7 @@ use tokio::time::Instant;
 
 use super::batch::{self, Entry};
 use super::{route, via_any_broker, Workload, CALL_TIMEOUT, RETRY_BACKOFF};
+use crate::checker::quota::PROPAGATION_BOUND_MS;
 use crate::checker::PRODUCE_ANSWER_BOUND_MS;
 use crate::client::{CallError, Connection};
 use crate::history::Event;
@@ -43,7 +57,7 @@ pub const QUOTA_TOPIC: &str = "sim-quota";
 /// Requests it keeps in flight on its connection.
 pub const IN_FLIGHT: usize = 5;
 /// The quota's key.
-const PRODUCER_BYTE_RATE: &str = "producer_byte_rate";
+pub const PRODUCER_BYTE_RATE: &str = "producer_byte_rate";
 /// Records per request, and each value's size: ~1 KB requests, well below any rate drawn.
 const RECORDS_PER_REQUEST: usize = 8;
 const VALUE_BYTES: usize = 100;
@@ -71,13 +85,18 @@ pub fn broker_id(addr: SocketAddr) -> u64 {
     }
 }
 
-/// Sets the quota at `rate` bytes/s, then produces over it until `until` (see the module docs).
-pub async fn quota_producer(w: Workload, rate: u64, until: Instant) {
+/// Sets the quota at `rate` bytes/s, then produces over it until `until` (past healing), then
+/// asks every broker for it until each showed what it holds, or `give_up` (see the module
+/// docs).
+pub async fn quota_producer(w: Workload, rate: u64, until: Instant, give_up: Instant) {
     let mut acknowledged = false;
+    // When the acknowledgement came (the checker's time: the `QuotaSet` event's).
+    let mut acknowledged_ms = 0;
     while !acknowledged && Instant::now() < until {
         let at = via_any_broker(&w);
         let outcome = set_once(&at, rate).await;
         acknowledged = outcome.is_ok();
+        acknowledged_ms = w.now_ms();
         let outcome = outcome.err().unwrap_or_else(|| "NONE".to_owned());
         w.record(Event::QuotaSet {
             broker: broker_id(at.broker),
@@ -115,6 +134,54 @@ pub async fn quota_producer(w: Workload, rate: u64, until: Instant) {
         })
         .await;
     }
+    if acknowledged {
+        describe_everywhere(&w, acknowledged_ms, give_up).await;
+    }
+}
+
+/// Asks every broker DescribeClientQuotas for [`CLIENT_ID`], round after round, recording
+/// each outcome, until each answered [`PROPAGATION_BOUND_MS`] or more after both healing and
+/// `acknowledged_ms` (what `checker::quota` judges), or `give_up`.
+async fn describe_everywhere(w: &Workload, acknowledged_ms: u64, give_up: Instant) {
+    let healed_ms = loop {
+        if let Some(healed_ms) = w.history.healed_ms() {
+            break healed_ms;
+        }
+        tokio::time::sleep(DESCRIBE_AGAIN).await;
+    };
+    let from_ms = healed_ms.max(acknowledged_ms) + PROPAGATION_BOUND_MS;
+    // Nothing earlier is judged: no question before.
+    let from = w.started + Duration::from_millis(from_ms);
+    if Instant::now() < from {
+        tokio::time::sleep_until(from).await;
+    }
+    let mut left = w.brokers.clone();
+    while !left.is_empty() && Instant::now() < give_up {
+        let mut unanswered = Vec::new();
+        for broker in left {
+            let described = match Connection::connect(broker, CALL_TIMEOUT).await {
+                Ok(mut conn) => match described(&mut conn).await {
+                    Ok(Ok(values)) => Ok((values.into_iter())
+                        .map(|(key, value)| (key, value.to_string()))
+                        .collect()),
+                    Ok(Err(code)) => Err(format!("{:?}", ErrorCode::from_wire(code))),
+                    Err(error) => Err(format!("{error:?}")),
+                },
+                Err(_) => Err("no connection".into()),
+            };
+            if described.is_err() || w.now_ms() < from_ms {
+                unanswered.push(broker);
+            }
+            w.record(Event::QuotaDescribed {
+                broker: broker_id(broker),
+                described,
+            });
+        }
+        left = unanswered;
+        if !left.is_empty() {
+            tokio::time::sleep(DESCRIBE_AGAIN).await;
+        }
+    }
 }
 
 /// One AlterClientQuotas through `w`'s broker: acknowledged, or the refusal's error code, or
@@ -146,6 +213,15 @@ async fn set_once(w: &Workload, rate: u64) -> Result<(), String> {
 
 /// Whether the broker on `conn` describes the quota at `rate` for [`CLIENT_ID`].
 async fn describes(conn: &mut Connection, rate: u64) -> Result<bool, CallError> {
+    let described = described(conn).await?;
+    Ok(described.is_ok_and(|values| {
+        (values.iter()).any(|(key, value)| key == PRODUCER_BYTE_RATE && *value == rate as f64)
+    }))
+}
+
+/// What the broker on `conn` describes for [`CLIENT_ID`] (each key with its value, in the
+/// answer's order), or the error code it answered.
+async fn described(conn: &mut Connection) -> Result<Result<Vec<(String, f64)>, i16>, CallError> {
     let request =
         DescribeClientQuotasRequest::default().with_components(vec![ComponentData::default()
             .with_entity_type(StrBytes::from_static_str("client-id"))
@@ -159,11 +235,11 @@ async fn describes(conn: &mut Connection, rate: u64) -> Result<bool, CallError> 
             CALL_TIMEOUT,
         )
         .await?;
+    if response.error_code != 0 {
+        return Ok(Err(response.error_code));
+    }
     let values = (response.entries.iter().flatten()).flat_map(|e| &e.values);
-    Ok(response.error_code == 0
-        && values
-            .into_iter()
-            .any(|v| &*v.key == PRODUCER_BYTE_RATE && v.value == rate as f64))
+    Ok(Ok(values.map(|v| (v.key.to_string(), v.value)).collect()))
 }
 
 enum Ended {
