@@ -69,20 +69,16 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         // `controller_mutation_rate`: the topics in order, refused once the quota is exceeded.
         let quota = self.mutation_quota(frame, request.validate_only, CREATE_TOPICS_STRICT_SINCE);
         if let Some(quota) = &quota {
-            let mut admitted = Vec::new();
-            for topic in std::mem::take(&mut request.topics) {
-                let partitions = u64::try_from(self.partitions_asked(&topic)).unwrap_or(0);
-                match quota.admit(partitions) {
-                    Ok(()) => admitted.push(topic),
-                    Err(refusal) => results.push(
-                        CreatableTopicResult::default()
-                            .with_name(topic.name)
-                            .with_error_code(refusal.code.wire())
-                            .with_error_message(Some(StrBytes::from_string(refusal.message))),
-                    ),
-                }
-            }
+            let (admitted, refused) = quota.admit_each(std::mem::take(&mut request.topics), |t| {
+                u64::try_from(self.partitions_asked(t)).unwrap_or(0)
+            });
             request.topics = admitted;
+            results.extend(refused.into_iter().map(|(topic, refusal)| {
+                CreatableTopicResult::default()
+                    .with_name(topic.name)
+                    .with_error_code(refusal.code.wire())
+                    .with_error_message(Some(StrBytes::from_string(refusal.message)))
+            }));
         }
         let throttle_ms = quota.as_ref().map_or(0, |quota| quota.throttle_ms());
         if request.topics.is_empty() {
@@ -268,22 +264,18 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let by_id: BTreeMap<[u8; 16], i32> = (known.values())
             .map(|meta| (meta.id, meta.partitions))
             .collect();
-        let mut admitted = Vec::new();
-        for topic in topics {
-            let partitions = match &topic {
+        let (admitted, refused) = quota.admit_each(topics, |topic| {
+            let partitions = match topic {
                 TopicRef::Name(name) => known.get(name).map(|meta| meta.partitions),
                 TopicRef::Id(id) => by_id.get(id).copied(),
             };
-            let partitions = u64::try_from(partitions.unwrap_or(0)).unwrap_or(0);
-            match quota.admit(partitions) {
-                Ok(()) => admitted.push(topic),
-                Err(refusal) => results.push(
-                    deletable(topic)
-                        .with_error_code(refusal.code.wire())
-                        .with_error_message(Some(StrBytes::from_string(refusal.message))),
-                ),
-            }
-        }
+            u64::try_from(partitions.unwrap_or(0)).unwrap_or(0)
+        });
+        results.extend(refused.into_iter().map(|(topic, refusal)| {
+            deletable(topic)
+                .with_error_code(refusal.code.wire())
+                .with_error_message(Some(StrBytes::from_string(refusal.message)))
+        }));
         Ok(admitted)
     }
 }

@@ -43,22 +43,20 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let quota = self.mutation_quota(frame, request.validate_only, STRICT_SINCE);
         if let Some(quota) = &quota {
             let known = self.list_topics().await?;
-            let mut admitted = Vec::new();
-            for topic in std::mem::take(&mut request.topics) {
-                let now = known
-                    .get(topic.name.0.as_str())
-                    .map_or(topic.count, |meta| meta.partitions);
-                match quota.admit(u64::try_from(topic.count - now).unwrap_or(0)) {
-                    Ok(()) => admitted.push(topic),
-                    Err(refusal) => refused.push(
-                        CreatePartitionsTopicResult::default()
-                            .with_name(topic.name)
-                            .with_error_code(refusal.code.wire())
-                            .with_error_message(Some(StrBytes::from_string(refusal.message))),
-                    ),
-                }
-            }
+            let (admitted, throttled) =
+                quota.admit_each(std::mem::take(&mut request.topics), |t| {
+                    let now =
+                        (known.get(t.name.0.as_str())).map_or(t.count, |meta| meta.partitions);
+                    // Widened: a count is the client's, any i32.
+                    u64::try_from(i64::from(t.count) - i64::from(now)).unwrap_or(0)
+                });
             request.topics = admitted;
+            refused.extend(throttled.into_iter().map(|(topic, refusal)| {
+                CreatePartitionsTopicResult::default()
+                    .with_name(topic.name)
+                    .with_error_code(refusal.code.wire())
+                    .with_error_message(Some(StrBytes::from_string(refusal.message)))
+            }));
         }
         let throttle_ms = quota.as_ref().map_or(0, |quota| quota.throttle_ms());
         if request.topics.is_empty() {

@@ -54,7 +54,7 @@ impl<C> BrokerService<C> {
 impl MutationQuota {
     /// Whether a topic creating or deleting `partitions` partitions goes on (counted if so):
     /// a strict quota refuses it once exceeded.
-    pub(super) fn admit(&self, partitions: u64) -> Result<(), Refusal> {
+    fn admit(&self, partitions: u64) -> Result<(), Refusal> {
         if self.strict && self.throttle.budget() == 0 {
             return Err(Refusal::new(
                 ErrorCode::THROTTLING_QUOTA_EXCEEDED,
@@ -64,6 +64,25 @@ impl MutationQuota {
         self.throttle
             .record(partitions.saturating_mul(QuotaKind::MUTATION_UNITS_PER_PARTITION));
         Ok(())
+    }
+
+    /// Kafka's per-topic check over a request's `topics`, in order: those that go on, and
+    /// those refused with why. `partitions` says how many partitions a topic creates or
+    /// deletes.
+    pub(super) fn admit_each<T>(
+        &self,
+        topics: Vec<T>,
+        partitions: impl Fn(&T) -> u64,
+    ) -> (Vec<T>, Vec<(T, Refusal)>) {
+        let mut admitted = Vec::new();
+        let mut refused = Vec::new();
+        for topic in topics {
+            match self.admit(partitions(&topic)) {
+                Ok(()) => admitted.push(topic),
+                Err(refusal) => refused.push((topic, refusal)),
+            }
+        }
+        (admitted, refused)
     }
 
     /// The answer's throttle: until the quota is no longer exceeded, the connection muted
@@ -195,6 +214,34 @@ mod tests {
         assert_eq!(
             back.throttle_time_ms, 2_000,
             "4 partitions of debt at 2 a second"
+        );
+    }
+
+    #[test]
+    fn a_hostile_partition_count_is_counted_as_nothing_not_overflowed() {
+        use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+        use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+
+        use crate::types::Refusal;
+
+        let clock = Arc::new(ManualClock::at_ms(1_000));
+        let (client, service) = quota_gateway("test", CONTROLLER_MUTATION_RATE, 1.0, clock);
+        let listed = BTreeMap::from([("t".to_string(), meta(5))]);
+        client.reply(TOPICS, NodeMsg::TopicsReply(TopicsReply::List(listed)));
+        let refused = Refusal::new(ErrorCode::INVALID_PARTITIONS, "no");
+        let created = TopicsReply::PartitionsCreated(vec![Err(refused)]);
+        client.reply(TOPICS, NodeMsg::TopicsReply(created));
+        let body =
+            CreatePartitionsRequest::default().with_topics(vec![CreatePartitionsTopic::default()
+                .with_name(name("t"))
+                .with_count(i32::MIN)]);
+        let request = request_from(ApiKey::CreatePartitions, 3, &body, Default::default());
+        let answered = answer(&service, request).unwrap().expect("answered");
+        let back: CreatePartitionsResponse = body_of(ApiKey::CreatePartitions, 3, &answered);
+        let code = ErrorCode::from_wire(back.results[0].error_code);
+        assert_eq!(
+            (code, back.throttle_time_ms),
+            (ErrorCode::INVALID_PARTITIONS, 0)
         );
     }
 
