@@ -134,6 +134,15 @@ impl Access {
             .fold(0, |bits, op| bits | (1 << op.code()))
     }
 
+    /// The cluster's `authorized_operations` as Kafka answers them: 0 unless the principal may
+    /// DESCRIBE the cluster.
+    pub fn cluster_operations(&self) -> i32 {
+        match self.sees(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) {
+            true => self.operations(ResourceType::Cluster, CLUSTER_NAME, &CLUSTER_OPERATIONS),
+            false => 0,
+        }
+    }
+
     /// May the principal do `operation` on the CLUSTER?
     pub fn allows_cluster(&self, operation: AclOperation) -> bool {
         self.allows(operation, ResourceType::Cluster, CLUSTER_NAME)

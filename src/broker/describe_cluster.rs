@@ -10,7 +10,7 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::authorize::{CLUSTER_OPERATIONS, OPERATIONS_NOT_ASKED};
+use super::authorize::OPERATIONS_NOT_ASKED;
 use super::describe_quorum::broker_id;
 use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
@@ -18,7 +18,6 @@ use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
 use crate::messages::quorum::{DescribeRequest, QuorumReply, RegisteredBroker};
 use crate::messages::NodeMsg;
-use crate::security::acl::{ResourceType, CLUSTER_NAME};
 use crate::types::ErrorCode;
 
 /// DescribeCluster's `endpoint_type` for brokers (2 asks for controllers).
@@ -35,11 +34,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         // Answered to anyone, as in Kafka; the principal's operations on the cluster only
         // when asked.
         let operations = match request.include_cluster_authorized_operations {
-            true => (self.access(frame, "DescribeCluster")).operations(
-                ResourceType::Cluster,
-                CLUSTER_NAME,
-                &CLUSTER_OPERATIONS,
-            ),
+            true => self.access(frame, "DescribeCluster").cluster_operations(),
             false => OPERATIONS_NOT_ASKED,
         };
         let response = DescribeClusterResponse::default()

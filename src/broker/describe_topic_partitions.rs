@@ -23,7 +23,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::authorize::{OPERATIONS_NOT_ASKED, TOPIC_OPERATIONS};
+use super::authorize::TOPIC_OPERATIONS;
 use super::metadata::partition_state;
 use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
@@ -89,7 +89,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             .response_partition_limit
             .clamp(1, PARTITIONS_PER_PAGE_MAX);
         // The request has no flag for them: Kafka fills `topic_authorized_operations` in for
-        // every topic described.
+        // every topic it answers, unknown ones included.
         let operations =
             |name: &str| access.operations(ResourceType::Topic, name, &TOPIC_OPERATIONS);
         let page = self.page(
@@ -121,7 +121,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         {
             let entry = DescribeTopicPartitionsResponseTopic::default()
                 .with_name(Some(TopicName(StrBytes::from_string(name.clone()))))
-                .with_topic_authorized_operations(OPERATIONS_NOT_ASKED);
+                .with_topic_authorized_operations(operations(name));
             let Some(meta) = known.get(name) else {
                 let code = match topic_name::is_legal(name) {
                     _ if refused.contains(name) => ErrorCode::TOPIC_AUTHORIZATION_FAILED,
@@ -172,7 +172,6 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 entry
                     .with_topic_id(uuid::Uuid::from_bytes(meta.id))
                     .with_is_internal(name == OFFSETS_TOPIC)
-                    .with_topic_authorized_operations(operations(name))
                     .with_partitions(partitions),
             );
             if page.next.is_some() {

@@ -15,7 +15,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::SemaphorePermit;
 
-use super::authorize::{CLUSTER_OPERATIONS, TOPIC_OPERATIONS};
+use super::authorize::TOPIC_OPERATIONS;
 use super::describe_quorum::broker_id;
 use super::service::KafkaRequest;
 use super::{BrokerService, GatewayError};
@@ -186,11 +186,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             response = response.with_cluster_id(Some(cluster_id));
         }
         if (8..=10).contains(&version) && request.include_cluster_authorized_operations {
-            response = response.with_cluster_authorized_operations(access.operations(
-                ResourceType::Cluster,
-                CLUSTER_NAME,
-                &CLUSTER_OPERATIONS,
-            ));
+            response = response.with_cluster_authorized_operations(access.cluster_operations());
         }
         Ok(response)
     }

@@ -41,6 +41,11 @@ pub struct SaslSession {
     /// The broker's secret for decoy credentials (unknown SCRAM users).
     decoy_key: Arc<[u8]>,
     state: State,
+    /// The mechanism the handshake chose (kept once done: a renewal must use it again).
+    mechanism: Option<SaslMechanism>,
+    /// Re-authentication (KIP-368): the mechanism and principal the connection had, which
+    /// Kafka requires unchanged.
+    renewing: Option<(SaslMechanism, KafkaPrincipal)>,
 }
 
 enum State {
@@ -62,7 +67,21 @@ impl SaslSession {
             nonce,
             decoy_key,
             state: State::Handshake,
+            mechanism: None,
+            renewing: None,
         }
+    }
+
+    /// This session as a re-authentication of a connection that authenticated with
+    /// `mechanism` as `principal`: both must stay the same (Kafka's `ReauthInfo` rules).
+    pub fn renewing(mut self, mechanism: SaslMechanism, principal: KafkaPrincipal) -> Self {
+        self.renewing = Some((mechanism, principal));
+        self
+    }
+
+    /// The mechanism the handshake chose, once it has.
+    pub fn mechanism(&self) -> Option<SaslMechanism> {
+        self.mechanism
     }
 
     /// Who the connection proved to be, once it has.
@@ -194,8 +213,7 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 let users = &session.config.plain_users;
                 match plain::parse(token) {
                     Ok(auth) if plain::check(users, &auth) => {
-                        session.state = State::Done(KafkaPrincipal::user(&auth.username));
-                        authenticate_response(ErrorCode::NONE, None, Vec::new())
+                        succeeded(session, KafkaPrincipal::user(&auth.username), Vec::new())
                     }
                     Ok(_) => failed(plain::FAILED_MESSAGE.to_string()),
                     // A message that is not PLAIN's three parts gets Kafka's generic text.
@@ -222,10 +240,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
                 authenticate_response(ErrorCode::NONE, None, server_first)
             }
             State::ScramFinal(mechanism, server) => match server.finish(token) {
-                Ok(success) => {
-                    session.state = State::Done(KafkaPrincipal::user(&success.username));
-                    authenticate_response(ErrorCode::NONE, None, success.server_final)
-                }
+                Ok(success) => succeeded(
+                    session,
+                    KafkaPrincipal::user(&success.username),
+                    success.server_final,
+                ),
                 Err(e) => {
                     tracing::debug!(reason = %e, "a SCRAM login refused");
                     failed(e.client_message(mechanism))
@@ -261,9 +280,13 @@ fn handshake(session: &mut SaslSession, mechanism: &str) -> (ErrorCode, bool) {
         session.state = State::Failed;
         return (ErrorCode::ILLEGAL_SASL_STATE, true);
     }
-    match SaslMechanism::parse(mechanism).filter(|m| session.config.mechanisms.contains(m)) {
+    let chosen = SaslMechanism::parse(mechanism).filter(|m| session.config.mechanisms.contains(m));
+    // Kafka's rule: a renewal uses the mechanism the connection authenticated with.
+    let renewed_with = session.renewing.as_ref().map(|(mechanism, _)| *mechanism);
+    match chosen.filter(|m| renewed_with.is_none_or(|was| was == *m)) {
         Some(chosen) => {
             session.state = State::Start(chosen);
+            session.mechanism = Some(chosen);
             (ErrorCode::NONE, false)
         }
         None => {
@@ -271,6 +294,24 @@ fn handshake(session: &mut SaslSession, mechanism: &str) -> (ErrorCode, bool) {
             (ErrorCode::UNSUPPORTED_SASL_MECHANISM, true)
         }
     }
+}
+
+/// The exchange proved `principal`: done, answered with `token` — unless it renews a
+/// connection that was someone else (Kafka's rule: a connection keeps its principal), which
+/// fails like a wrong password, with Kafka's words.
+fn succeeded(
+    session: &mut SaslSession,
+    principal: KafkaPrincipal,
+    token: Vec<u8>,
+) -> SaslAuthenticateResponse {
+    if let Some((_, before)) = session.renewing.as_ref().filter(|(_, p)| *p != principal) {
+        let message =
+            format!("Cannot change principals during re-authentication from {before}: {principal}");
+        session.state = State::Failed;
+        return failed(message);
+    }
+    session.state = State::Done(principal);
+    authenticate_response(ErrorCode::NONE, None, token)
 }
 
 fn failed(message: String) -> SaslAuthenticateResponse {
@@ -291,4 +332,58 @@ pub(super) fn illegal_state(request: &KafkaRequest, key: ApiKey) -> Pending {
     let message = "SaslAuthenticate on a connection that is not authenticating".to_string();
     let response = authenticate_response(ErrorCode::ILLEGAL_SASL_STATE, Some(message), Vec::new());
     codec::respond(request, key, &response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> SaslSession {
+        let config = SaslServerConfig {
+            mechanisms: vec![
+                SaslMechanism::Plain,
+                SaslMechanism::Scram(ScramMechanism::Sha512),
+            ],
+            plain_users: [("alice".to_string(), "pw".to_string())].into(),
+            reauth_ms: 1_000,
+        };
+        SaslSession::new(Arc::new(config), "nonce".into(), Arc::from(&b"key"[..]))
+    }
+
+    #[test]
+    fn a_renewal_keeps_the_mechanism_it_authenticated_with() {
+        let alice = KafkaPrincipal::user("alice");
+        let mut renewal = session().renewing(SaslMechanism::Plain, alice.clone());
+        assert_eq!(
+            handshake(&mut renewal, "SCRAM-SHA-512"),
+            (ErrorCode::UNSUPPORTED_SASL_MECHANISM, true),
+            "another enabled mechanism is refused when renewing"
+        );
+        let mut renewal = session().renewing(SaslMechanism::Plain, alice);
+        assert_eq!(handshake(&mut renewal, "PLAIN"), (ErrorCode::NONE, false));
+        assert_eq!(renewal.mechanism(), Some(SaslMechanism::Plain));
+        // A first authentication may take any enabled one.
+        assert_eq!(
+            handshake(&mut session(), "SCRAM-SHA-512"),
+            (ErrorCode::NONE, false)
+        );
+    }
+
+    #[test]
+    fn a_renewal_as_another_principal_fails_like_a_wrong_password() {
+        let mut renewal = session().renewing(SaslMechanism::Plain, KafkaPrincipal::user("bob"));
+        let answer = succeeded(&mut renewal, KafkaPrincipal::user("alice"), Vec::new());
+        assert_eq!(
+            ErrorCode::from_wire(answer.error_code),
+            ErrorCode::SASL_AUTHENTICATION_FAILED
+        );
+        assert!(renewal.authenticated().is_none());
+        let mut renewal = session().renewing(SaslMechanism::Plain, KafkaPrincipal::user("alice"));
+        let answer = succeeded(&mut renewal, KafkaPrincipal::user("alice"), Vec::new());
+        assert_eq!(ErrorCode::from_wire(answer.error_code), ErrorCode::NONE);
+        assert_eq!(
+            renewal.authenticated(),
+            Some(&KafkaPrincipal::user("alice"))
+        );
+    }
 }

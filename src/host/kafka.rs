@@ -36,7 +36,7 @@ use crate::broker::service::{
 use crate::limits::{FETCHES_IN_FLIGHT_PER_CONNECTION, INFLIGHT_PER_CONNECTION_MAX};
 use crate::protocol::frame::{peek_header, split_frame, SIZE_BYTES};
 use crate::security::principal::KafkaPrincipal;
-use crate::security::sasl::SaslServerConfig;
+use crate::security::sasl::{SaslMechanism, SaslServerConfig};
 use crate::types::log_sampling::PowersOfTwo;
 
 /// Kafka's API key of Fetch.
@@ -379,13 +379,13 @@ async fn connection<S>(
             .map(|config| SaslSession::new(config, nonce(), peer.security.decoy_key.clone()))
     };
     let mut sasl = new_session();
-    // KIP-368 (`connections.max.reauth.ms` > 0): when the authenticated session ends, and, while
-    // the client authenticates again on this connection, who it was.
+    // KIP-368 (`connections.max.reauth.ms` > 0): when the authenticated session ends, and the
+    // mechanism it authenticated with (a renewal must use it again).
     let reauth = (peer.security.sasl.as_ref())
         .map(|config| Duration::from_millis(config.reauth_ms))
         .filter(|lifetime| !lifetime.is_zero());
     let mut session_ends: Option<Instant> = None;
-    let mut reauthenticating: Option<KafkaPrincipal> = None;
+    let mut authenticated_with: Option<SaslMechanism> = None;
     // The connection's quota mute, set by the gateway on the gateway's clock; a service
     // without a clock never mutes.
     let mute = Mute::default();
@@ -551,11 +551,13 @@ async fn connection<S>(
                 }
             };
             if sasl.is_none() && reauth.is_some() {
-                if prefix.api_key == SASL_HANDSHAKE_API_KEY {
-                    // Re-authentication: the SASL exchange again, on this connection, by the
-                    // same principal (checked when it ends).
-                    sasl = new_session();
-                    reauthenticating = Some(context.principal.clone());
+                if let (SASL_HANDSHAKE_API_KEY, Some(mechanism)) =
+                    (prefix.api_key, authenticated_with)
+                {
+                    // Re-authentication: the SASL exchange again, on this connection, with the
+                    // same mechanism and principal (the session checks both).
+                    let principal = context.principal.clone();
+                    sasl = new_session().map(|session| session.renewing(mechanism, principal));
                 } else if session_ends.is_some_and(|ends| Instant::now() >= ends) {
                     tracing::debug!(
                         %client,
@@ -586,19 +588,13 @@ async fn connection<S>(
             let pending = match sasl.as_mut() {
                 None => service.dispatch(request).await,
                 Some(session) => {
-                    let mut pending = service.authenticate(request, session).await;
+                    let pending = service.authenticate(request, session).await;
                     if let Some(principal) = session.authenticated() {
-                        match reauthenticating.take() {
-                            // Kafka's rule: a connection keeps its principal.
-                            Some(before) if before != *principal => {
-                                pending = Pending::Close(format!(
-                                    "Cannot change principals during re-authentication from \
-                                     {before} to {principal}"
-                                ));
-                            }
+                        match authenticated_with {
                             Some(_) => tracing::debug!(%client, %principal, "re-authenticated"),
                             None => tracing::debug!(%client, %principal, "authenticated"),
                         }
+                        authenticated_with = session.mechanism();
                         context = Arc::new(ConnectionContext {
                             listener: context.listener.clone(),
                             principal: principal.clone(),

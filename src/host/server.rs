@@ -18,6 +18,7 @@ use super::peers;
 use crate::broker::settings::BrokerAddress;
 use crate::broker::BrokerService;
 use crate::config::quorum::ProcessRoles;
+use crate::config::security::TlsSettings;
 use crate::config::ServerConfig;
 use crate::controller::actor::TopicsActor;
 use crate::controller::lifecycle::BrokerLifecycle;
@@ -216,7 +217,7 @@ impl Server {
         super::rng::secure_bytes(&mut decoy_key);
         let decoy_key: Arc<[u8]> = decoy_key.into();
         for listener in &config.client_listeners() {
-            let security = listener_security(config, listener, &decoy_key)?;
+            let (security, tls_settings) = listener_security(config, listener, &decoy_key)?;
             let addr = listener.socket_addr().expect("validated by ServerConfig");
             let bound = TcpListener::bind(addr)
                 .await
@@ -243,7 +244,7 @@ impl Server {
                 "kafka listener bound"
             );
             kafka_addrs.push(local);
-            bound_listeners.push((bound, Arc::new(security), listener.clone()));
+            bound_listeners.push((bound, Arc::new(security), listener.clone(), tls_settings));
         }
         // Where clients reach this broker, as Metadata tells them and as it registers with the
         // quorum's leader (DescribeCluster): a listener configured on port 0 with the port it
@@ -291,14 +292,15 @@ impl Server {
             stop: stop_rx.clone(),
             alive,
         };
-        for (bound, security, listener) in bound_listeners {
-            if let Some(tls) = &security.tls {
+        for (bound, security, listener, tls_settings) in bound_listeners {
+            if let (Some(tls), Some(served)) = (&security.tls, tls_settings) {
                 let interval_ms = config.ssl_reload_interval_ms;
                 if interval_ms > 0 {
                     tokio::spawn(super::tls_reload::reload_every(
                         config.clone(),
                         listener,
                         tls.clone(),
+                        served,
                         std::time::Duration::from_millis(interval_ms),
                         stop_rx.clone(),
                     ));
@@ -436,12 +438,13 @@ async fn start_node(
     Ok(node)
 }
 
-/// A client listener's TLS acceptor and SASL settings, from the validated config.
+/// A client listener's TLS acceptor and SASL settings, from the validated config, and the TLS
+/// settings the acceptor was made from (what a certificate reload compares with).
 fn listener_security(
     config: &ServerConfig,
     listener: &crate::config::Listener,
     decoy_key: &Arc<[u8]>,
-) -> Result<kafka::ListenerSecurity, ServerError> {
+) -> Result<(kafka::ListenerSecurity, Option<TlsSettings>), ServerError> {
     let bad = |key: String, problem: String| ServerError::Security(format!("{key}: {problem}"));
     let resolved = config
         .listener_security(listener)
@@ -460,13 +463,14 @@ fn listener_security(
         )),
         None => None,
     };
-    Ok(kafka::ListenerSecurity {
+    let security = kafka::ListenerSecurity {
         name: listener.name.clone(),
         tls,
         sasl: resolved.sasl.map(Arc::new),
         decoy_key: decoy_key.clone(),
         unauthenticated_frame_bytes_max: resolved.unauthenticated_frame_bytes_max,
-    })
+    };
+    Ok((security, resolved.tls))
 }
 
 /// The advertised listeners as the broker registers them: one bound on port 0 (the client

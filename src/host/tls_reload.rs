@@ -25,11 +25,12 @@ fn pems(settings: &TlsSettings) -> [&str; 3] {
 }
 
 /// Reads `listener`'s certificate files every `interval` until `stop`, replacing `shared`'s
-/// acceptor when they changed and load.
+/// acceptor when they changed from `served` (what it was made from) and load.
 pub async fn reload_every(
     config: ServerConfig,
     listener: Listener,
     shared: SharedAcceptor,
+    mut served: TlsSettings,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -38,8 +39,6 @@ pub async fn reload_every(
             .listener_security(&listener)
             .map(|security| security.tls)
     };
-    // What was served at start (read again: the files have not had time to change).
-    let mut served: Option<TlsSettings> = read().ok().flatten();
     loop {
         tokio::select! {
             biased;
@@ -59,17 +58,14 @@ pub async fn reload_every(
                 continue;
             }
         };
-        if served
-            .as_ref()
-            .is_some_and(|served| pems(served) == pems(&fresh))
-        {
+        if pems(&served) == pems(&fresh) {
             continue;
         }
         match acceptor(&fresh) {
             Ok(replacement) => {
                 shared.replace(replacement);
                 tracing::info!(listener = %listener.name, "TLS certificates reloaded");
-                served = Some(fresh);
+                served = fresh;
             }
             Err(problem) => tracing::warn!(
                 listener = %listener.name,
