@@ -29,17 +29,7 @@ fn cluster(seed: u64, snapshot_every_entries: u64) -> Cluster<NodeMsg> {
 fn build(seed: u64, snapshot_every_entries: u64, brokers: bool) -> Cluster<NodeMsg> {
     let mut cluster = Cluster::new(seed);
     for id in VOTERS {
-        let settings = QuorumSettings {
-            node_id: id,
-            voters: VOTERS.to_vec(),
-            raft: RaftConfig::default(),
-            snapshot_every_entries,
-            dir: PathBuf::from(METADATA_DIR),
-            broker_session_timeout_ms: SESSION_TIMEOUT_MS,
-            feeds_topics: false,
-            leader_balance_interval_ms: None,
-            topic_defaults: Default::default(),
-        };
+        let settings = unfed_voter(id, snapshot_every_entries);
         let lifecycle = LifecycleSettings {
             node_id: id,
             heartbeat_interval_ms: HEARTBEAT_INTERVAL_MS,
@@ -1117,8 +1107,9 @@ fn client_quotas_are_published_before_the_answer_and_everywhere() {
     );
 }
 
-/// The settings of voter `id` of [`VOTERS`] that feeds no topics actor (the tests of what a
-/// voter publishes to its gateway), snapshotting every `snapshot_every_entries`.
+/// The settings of voter `id` of [`VOTERS`] that feeds no topics actor (the clusters of
+/// [`build`], and the tests of what a voter publishes to its gateway), snapshotting every
+/// `snapshot_every_entries`.
 fn unfed_voter(id: NodeId, snapshot_every_entries: u64) -> QuorumSettings {
     QuorumSettings {
         node_id: id,
