@@ -19,6 +19,7 @@ use crate::storage::log::{
 };
 use crate::txn::settings::TxnSettings;
 
+pub mod admin;
 pub mod fuzz_support;
 mod gateway;
 pub mod listeners;
@@ -110,6 +111,10 @@ pub struct ServerConfig {
     /// truststore files are read again, a changed set serving new connections from then on; 0
     /// reads them at start only.
     pub ssl_reload_interval_ms: u64,
+    /// `admin.listener` (beyond Kafka): the admin endpoint's address (metrics, health).
+    pub admin_listener: admin::AdminListener,
+    /// `log.format` (beyond Kafka): `text` or `json`.
+    pub log_format: admin::LogFormat,
     /// `queued.max.request.bytes`: `Some(-1)` = unbounded (Kafka's default); `None` = not set,
     /// [`crate::limits::QUEUED_REQUEST_BYTES_DEFAULT`] (at least `socket.request.max.bytes`).
     pub queued_max_request_bytes: Option<i64>,
@@ -229,6 +234,8 @@ impl Default for ServerConfig {
             quota_window_num: crate::types::rate_bucket::QUOTA_WINDOW_NUM_DEFAULT,
             quota_window_size_s: 1,
             ssl_reload_interval_ms: SSL_RELOAD_INTERVAL_MS_DEFAULT,
+            admin_listener: admin::AdminListener::default(),
+            log_format: admin::LogFormat::default(),
             queued_max_request_bytes: None,
             offsets_topic: OffsetsTopicConfig::default(),
             groups: GroupSettings::default(),
@@ -459,6 +466,13 @@ impl ServerConfig {
             }
             "quota.window.num" => self.quota_window_num = v.int(1, i32::MAX as i64)? as u32,
             SSL_RELOAD_INTERVAL_KEY => self.ssl_reload_interval_ms = v.int(0, i64::MAX)? as u64,
+            "admin.listener" => {
+                self.admin_listener =
+                    admin::AdminListener::parse(&v.text()?).map_err(|p| v.bad(p))?
+            }
+            "log.format" => {
+                self.log_format = admin::LogFormat::parse(&v.text()?).map_err(|p| v.bad(p))?
+            }
             "quota.window.size.seconds" => {
                 self.quota_window_size_s = v.int(1, i32::MAX as i64)? as u32
             }

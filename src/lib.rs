@@ -62,6 +62,11 @@
 //!   and reassignments' tools, and `cli::client`, the async Kafka client they are built on
 //!   (host-side I/O code, like `host`), over TLS and SASL as Kafka's client properties say
 //!   (`cli::client_config`).
+//! * `admin`     — the admin endpoint (production only; actix-web): `/metrics` for Prometheus,
+//!   `/healthz`, `/readyz`; the gauges of the node's state are asked from its actors at each
+//!   scrape (`admin::collect`), the events counted where they happen ([`metrics`]).
+//! * [`metrics`] — every metric's name (Kafka's JMX names as Prometheus has them) and the
+//!   helpers that count; write-only, a no-op without a recorder (the simulator).
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front;
 //!   `ServerConfig::gateway_settings` is the broker's view of them.
 //! * [`limits`]  — every queue and size bound, with the reason for its value.
@@ -72,10 +77,12 @@
 //!
 //! # Import direction
 //! Every module belongs to one part, and a part imports only the parts listed after its arrow
-//! (and Base — `types`, `limits`, `faults` — which every part may use and which uses none):
+//! (and Base — `types`, `limits`, `faults`, `metrics` — which every part may use and which uses
+//! none):
 //! * Face (`main.rs`, `cli`) → Host, Storage (and the topic name rule in `types`, so a tool
 //!   explains a bad name before it contacts a broker).
-//! * Host (`host`, `config`) → Gateway, Roles, Actor, Storage, Wire: it sits on top.
+//! * Host (`host`, `config`) → Admin, Gateway, Roles, Actor, Storage, Wire: it sits on top.
+//! * Admin (`admin`) → Roles, Actor: it asks the actors, like the gateway, over HTTP instead.
 //! * Gateway (`broker`) → Roles, Actor, Storage, Wire; never Host or Face: it asks actors
 //!   through a trait the host plugs in, and knows no command line.
 //! * Roles (`partition`, `controller`, `group`, `txn` (the transaction coordinator), and
@@ -96,6 +103,8 @@
 //! `bench/` holds benchmarks, `docs/` the architecture (`docs/architecture.md`: actors, host,
 //! storage and crash model, simulation, determinism rules) and the on-disk format.
 pub mod actor;
+#[cfg(not(madsim))]
+pub mod admin;
 pub mod broker;
 #[cfg(not(madsim))]
 pub mod cli;
@@ -106,6 +115,7 @@ pub mod group;
 pub mod host;
 pub mod limits;
 pub mod messages;
+pub mod metrics;
 pub mod partition;
 pub mod protocol;
 pub mod security;

@@ -52,7 +52,11 @@ Without flags: node 1, data in ./rill-data, Kafka listener PLAINTEXT://127.0.0.1
 controller quorum of this node alone. A cluster: give every node the same
 controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.2:9093,3@127.0.0.3:9093 and its own
 node.id, with its voter address as a CONTROLLER listener (listeners=PLAINTEXT://...,CONTROLLER://...).
-RUST_LOG sets the log level (default info); log colours only on a terminal, never with NO_COLOR.
+RUST_LOG sets the log level (default info); log colours only on a terminal, never with NO_COLOR;
+log.format=json writes one JSON object per line, with the client, listener, principal, API,
+correlation id and client id of the request a line comes from.
+The admin endpoint (admin.listener, default 127.0.0.1:9644; empty: off) serves Prometheus
+metrics at /metrics, and /healthz and /readyz.
 SIGINT or SIGTERM stops cleanly.
 ";
 
@@ -106,13 +110,7 @@ fn server(args: &[String]) -> ExitCode {
         Ok(loaded) => loaded,
         Err(message) => return fail(&message),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(colour_on_stderr())
-        .init();
+    init_logs(config.log_format);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         config = %origin,
@@ -125,6 +123,26 @@ fn server(args: &[String]) -> ExitCode {
     match runtime.block_on(rill::host::server::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// Logs to stderr at `RUST_LOG`'s level (default info): lines for people, or with
+/// `log.format=json` one JSON object per line — its fields, and those of the connection and
+/// request it came from (client, listener, principal, API, correlation id, client id).
+fn init_logs(format: rill::config::admin::LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        rill::config::admin::LogFormat::Text => logs.with_ansi(colour_on_stderr()).init(),
+        rill::config::admin::LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init(),
     }
 }
 

@@ -94,6 +94,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         };
         Pending::Later(Box::pin(async move {
             let mut results = reply.await.map_err(|e| e.to_string())?;
+            for result in &results {
+                if !result.records.is_empty() {
+                    crate::metrics::fetched(&result.tp.topic, result.records.len() as u64);
+                }
+            }
             results.extend(unauthorized);
             let response = fetch_response(results, prefix.api_version);
             let Some(quota) = quota else {

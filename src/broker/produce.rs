@@ -6,6 +6,8 @@
 //! A partition listed more than once is produced once, with its last batch (Kafka's produce
 //! map; see [`super::per_partition`]).
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -114,6 +116,11 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             Ok(walked) => walked,
             Err(e) => return Pending::Close(e.to_string()),
         };
+        // What each partition brings, counted once its append is acknowledged (Kafka's
+        // BytesIn/MessagesIn count appends, not attempts).
+        let sizes: BTreeMap<TopicPartition, (u64, u64)> = (partitions.iter())
+            .map(|(tp, records)| (tp.clone(), (records.len() as u64, records_in(records))))
+            .collect();
         let ask = messages::ProduceRequest {
             acks,
             timeout_ms,
@@ -130,6 +137,14 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
         let prefix = request.prefix;
         Pending::Later(Box::pin(async move {
             let mut results = reply.await.map_err(|e| e.to_string())?;
+            for (tp, result) in &results {
+                match (sizes.get(tp), result.error_code) {
+                    (Some(&(bytes, records)), ErrorCode::NONE) => {
+                        crate::metrics::produced(&tp.topic, bytes, records)
+                    }
+                    _ => crate::metrics::count(crate::metrics::FAILED_PRODUCE, 1),
+                }
+            }
             results.extend(internal);
             if acks == 0 {
                 // No answer is owed. An error closes the connection: the producer then
@@ -149,6 +164,19 @@ impl<C: ActorClient<NodeMsg>> BrokerService<C> {
             codec::encode(prefix, ApiKey::Produce, &response).map(|bytes| Some(bytes.into()))
         }))
     }
+}
+
+/// The records in a partition's batches (their offset counts); the walk already checked them.
+fn records_in(mut batches: &[u8]) -> u64 {
+    let mut records = 0;
+    while let Ok(header) = crate::storage::batch::BatchHeader::parse(batches) {
+        records += header.offset_count().max(0) as u64;
+        let Some(rest) = batches.get(header.total_bytes()..) else {
+            break;
+        };
+        batches = rest;
+    }
+    records
 }
 
 /// A partition refused before it reaches the partitions actor.

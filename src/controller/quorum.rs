@@ -500,6 +500,9 @@ impl QuorumActor {
                     Payload::Command(bytes) => crate::faults::observe::digest(bytes),
                 }
             });
+            if self.node.as_ref().and_then(|n| n.core().leader()) == Some(ctx.me.node) {
+                count_elections(&records);
+            }
             let skipped = self.image.apply_entry(index, &records);
             for skipped in &skipped {
                 tracing::debug!(index, ?skipped, "a metadata record did not apply");
@@ -1396,6 +1399,28 @@ impl TopicChange {
 }
 
 /// A planned topic change that did not apply: another change to the metadata got there first.
+/// Kafka's leader election count, at the active controller: every committed record that gives
+/// a partition a leader (a leaderless change is no election).
+fn count_elections(records: &[MetadataRecord]) {
+    let elected = (records.iter())
+        .filter(|record| {
+            matches!(
+                record,
+                MetadataRecord::ChangePartition {
+                    leader: Some(Some(_)),
+                    ..
+                } | MetadataRecord::ReassignPartition {
+                    leader: Some(Some(_)),
+                    ..
+                }
+            )
+        })
+        .count();
+    if elected > 0 {
+        crate::metrics::count(crate::metrics::LEADER_ELECTIONS, elected as u64);
+    }
+}
+
 fn raced() -> Refusal {
     Refusal::new(
         ErrorCode::UNKNOWN_SERVER_ERROR,

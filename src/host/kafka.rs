@@ -23,10 +23,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::admission::{Admission, Refused};
 use crate::broker::sasl::SaslSession;
@@ -34,6 +36,7 @@ use crate::broker::service::{
     ConnectionContext, KafkaRequest, KafkaService, MonoClock, Mute, Pending,
 };
 use crate::limits::{FETCHES_IN_FLIGHT_PER_CONNECTION, INFLIGHT_PER_CONNECTION_MAX};
+use crate::metrics as names;
 use crate::protocol::frame::{peek_header, split_frame, SIZE_BYTES};
 use crate::security::principal::KafkaPrincipal;
 use crate::security::sasl::{SaslMechanism, SaslServerConfig};
@@ -66,6 +69,12 @@ struct Owed {
     /// The simulator's crash point that follows this answer's write: `crash-after-produce-ack`
     /// for a produce, `crash-after-commit-answer` for an OffsetCommit.
     crash_point: Option<crate::faults::FaultPoint>,
+    /// The request's span (its log lines' fields), and its API and version, and when its last
+    /// byte was read: its metrics.
+    span: tracing::Span,
+    api_key: i16,
+    api_version: i16,
+    received: Instant,
 }
 
 /// Where the next request's answer will go, taken before anything is held for the request
@@ -188,8 +197,17 @@ pub async fn serve(
                 let life = life.clone();
                 let admission = admission.clone();
                 let security = security.clone();
-                tokio::spawn(async move {
+                // Every log line of the connection names its client and listener, and its
+                // principal once known (`log.format=json` carries them as fields).
+                let span = tracing::info_span!(
+                    "conn",
+                    client = %client,
+                    listener = %security.name,
+                    principal = tracing::field::Empty,
+                );
+                let connection = async move {
                     let _ = stream.set_nodelay(true);
+                    let _counted = ConnectionCounted::new(&security.name);
                     let peer = Peer {
                         client,
                         security: &security,
@@ -212,7 +230,8 @@ pub async fn serve(
                         }
                     }
                     drop(slot);
-                });
+                };
+                tokio::spawn(connection.instrument(span));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "kafka accept failed");
@@ -370,6 +389,9 @@ async fn connection<S>(
 {
     let client = peer.client;
     tracing::trace!(%client, "kafka connection accepted");
+    if let Some(principal) = &tls_principal {
+        tracing::Span::current().record("principal", tracing::field::display(principal));
+    }
     let mut context = Arc::new(ConnectionContext {
         listener: peer.security.name.clone(),
         principal: tls_principal.unwrap_or_else(KafkaPrincipal::anonymous),
@@ -398,13 +420,10 @@ async fn connection<S>(
     let fetch_turns = Arc::new(Semaphore::new(FETCHES_IN_FLIGHT_PER_CONNECTION));
     // Answers handed to the writer and not yet written: a connection owing one is not idle.
     let owed = Arc::new(AtomicUsize::new(0));
-    let writer_task = tokio::spawn(write_answers(
-        writer,
-        answers_rx,
-        client,
-        owed.clone(),
-        idle,
-    ));
+    let writer_task = tokio::spawn(
+        write_answers(writer, answers_rx, client, owed.clone(), idle)
+            .instrument(tracing::Span::current()),
+    );
     let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut last_activity = Instant::now();
     // When the first bytes of the frame still arriving came in, and its pool memory.
@@ -521,6 +540,7 @@ async fn connection<S>(
                     break 'read;
                 }
             };
+            let received = Instant::now();
             // Held until the request is handed over; the next frame starts afresh.
             let memory = frame_memory.take();
             frame_started = None;
@@ -574,6 +594,14 @@ async fn connection<S>(
                 writer_task.abort();
                 return;
             }
+            // The request's log lines name it (`log.format=json`: as fields); its answer's work
+            // done later (a produce's fsync, a fetch's wait) too.
+            let span = tracing::info_span!(
+                "request",
+                api = crate::protocol::api_name::api_name(prefix.api_key),
+                correlation_id = prefix.correlation_id,
+                client_id = crate::protocol::frame::peek_client_id(&frame).unwrap_or(""),
+            );
             let request = KafkaRequest {
                 prefix,
                 frame,
@@ -586,10 +614,15 @@ async fn connection<S>(
                 },
             };
             let pending = match sasl.as_mut() {
-                None => service.dispatch(request).await,
+                None => service.dispatch(request).instrument(span.clone()).await,
                 Some(session) => {
-                    let pending = service.authenticate(request, session).await;
+                    let pending = service
+                        .authenticate(request, session)
+                        .instrument(span.clone())
+                        .await;
                     if let Some(principal) = session.authenticated() {
+                        tracing::Span::current()
+                            .record("principal", tracing::field::display(principal));
                         match authenticated_with {
                             Some(_) => tracing::debug!(%client, %principal, "re-authenticated"),
                             None => tracing::debug!(%client, %principal, "authenticated"),
@@ -605,15 +638,24 @@ async fn connection<S>(
                     pending
                 }
             };
+            let pending = match pending {
+                Pending::Later(work) => Pending::Later(Box::pin(work.instrument(span.clone()))),
+                answered => answered,
+            };
             let close = matches!(pending, Pending::Close(_) | Pending::Last(_));
             // A ready answer needs the frame no more; work still under way keeps its memory.
             let memory = memory.filter(|_| matches!(pending, Pending::Later(_)));
             owed.fetch_add(1, Ordering::SeqCst);
+            metrics::gauge!(names::REQUEST_QUEUE_SIZE).increment(1.0);
             slot.send(Owed {
                 pending,
                 turn,
                 memory,
                 crash_point: crash_point_after(prefix.api_key),
+                span,
+                api_key: prefix.api_key,
+                api_version: prefix.api_version,
+                received,
             });
             if close {
                 break 'read; // the service asked to close
@@ -690,6 +732,10 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
         turn: _turn,
         memory,
         crash_point,
+        span,
+        api_key,
+        api_version,
+        received,
     }) = answers.recv().await
     {
         let _answered = Answered(&owed);
@@ -701,12 +747,12 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
                     bytes
                 }
                 Err(reason) => {
-                    tracing::warn!(%client, %reason, "closing kafka connection");
+                    span.in_scope(|| tracing::warn!(%client, %reason, "closing kafka connection"));
                     break;
                 }
             },
             Pending::Close(reason) => {
-                tracing::warn!(%client, %reason, "closing kafka connection");
+                span.in_scope(|| tracing::warn!(%client, %reason, "closing kafka connection"));
                 break;
             }
             // Written below; the reader stopped reading after it, so it is the last. A failed
@@ -727,8 +773,11 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
                 write_chunks(&mut writer, answer.as_chunks()).await?;
                 writer.flush().await
             };
+            let head = answer.as_chunks().first().map(|c| c.as_ref());
+            let throttle_ms = answer_throttle_ms(api_key, api_version, head, answer.len());
             match tokio::time::timeout(stall, write).await {
                 Ok(Ok(())) => {
+                    answered_metrics(api_key, received, throttle_ms);
                     // The client can see this acknowledgement now: the simulator may power-fail
                     // the disk here (and kill the node once the answer can have arrived).
                     if let Some(point) = crash_point {
@@ -736,16 +785,20 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
                     }
                 }
                 Ok(Err(e)) => {
-                    tracing::debug!(%client, error = %e, "kafka connection write failed");
+                    span.in_scope(
+                        || tracing::debug!(%client, error = %e, "kafka connection write failed"),
+                    );
                     break;
                 }
                 Err(_) => {
-                    tracing::warn!(
-                        %client,
-                        "closing kafka connection: an answer could not be written for {} ms \
-                         (connections.max.idle.ms; the client is not reading)",
-                        stall.as_millis()
-                    );
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            %client,
+                            "closing kafka connection: an answer could not be written for {} ms \
+                             (connections.max.idle.ms; the client is not reading)",
+                            stall.as_millis()
+                        )
+                    });
                     break;
                 }
             }
@@ -755,6 +808,7 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
     answers.close();
     while answers.try_recv().is_ok() {
         owed.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!(names::REQUEST_QUEUE_SIZE).decrement(1.0);
     }
     let _ = writer.shutdown().await;
 }
@@ -802,6 +856,54 @@ struct Answered<'a>(&'a AtomicUsize);
 impl Drop for Answered<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!(names::REQUEST_QUEUE_SIZE).decrement(1.0);
+    }
+}
+
+/// An open connection in `connection_count` (and `connection_creation_total`), by listener,
+/// until dropped.
+struct ConnectionCounted(metrics::Gauge);
+
+impl ConnectionCounted {
+    fn new(listener: &str) -> Self {
+        metrics::counter!(names::CONNECTIONS_CREATED, "listener" => listener.to_string())
+            .increment(1);
+        let gauge = metrics::gauge!(names::CONNECTION_COUNT, "listener" => listener.to_string());
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for ConnectionCounted {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+/// The `throttle_time_ms` a quota wrote into an answer (0 when it has none): read back from
+/// the encoded frame, the one place every throttle — byte rates', request time's, mutations' —
+/// ends up.
+fn answer_throttle_ms(key: i16, version: i16, head: Option<&[u8]>, frame_len: usize) -> i32 {
+    let (Ok(key), Some(head)) = (ApiKey::try_from(key), head) else {
+        return 0;
+    };
+    let Some(at) = crate::protocol::throttle_field::offset(key, version, head, frame_len) else {
+        return 0;
+    };
+    head.get(at..at + 4)
+        .and_then(|field| field.try_into().ok())
+        .map_or(0, i32::from_be_bytes)
+}
+
+/// Counts an answered request: by API, its time since its last byte was read, its throttle.
+fn answered_metrics(api_key: i16, received: Instant, throttle_ms: i32) {
+    let request = crate::protocol::api_name::api_name(api_key);
+    let total_ms = received.elapsed().as_secs_f64() * 1_000.0;
+    metrics::counter!(names::REQUESTS, "request" => request).increment(1);
+    metrics::histogram!(names::REQUEST_TOTAL_TIME_MS, "request" => request).record(total_ms);
+    if throttle_ms > 0 {
+        metrics::histogram!(names::REQUEST_THROTTLE_TIME_MS, "request" => request)
+            .record(f64::from(throttle_ms));
     }
 }
 

@@ -514,10 +514,17 @@ impl<M: Wire, A: Actor<M>> ActorTask<M, A> {
     }
 }
 
-/// Production: fsyncs on the blocking pool.
+/// Production: fsyncs on the blocking pool, each job timed (Kafka's `LogFlushRateAndTimeMs`).
 #[cfg(not(madsim))]
 async fn run_persist(job: PersistJob) -> Result<(), String> {
-    match tokio::task::spawn_blocking(move || job.run()).await {
+    let timed = move || {
+        let started = std::time::Instant::now();
+        let result = job.run();
+        let took_ms = started.elapsed().as_secs_f64() * 1_000.0;
+        crate::metrics::sample(crate::metrics::LOG_FLUSH_TIME_MS, took_ms);
+        result
+    };
+    match tokio::task::spawn_blocking(timed).await {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(e) => Err(format!("sync task failed: {e}")),
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use super::admin_endpoint::Endpoint;
 use super::admission::{Admission, AdmissionConfig};
 use super::clean_shutdown;
 use super::dir_lock::{DirLock, DirLockError};
@@ -83,6 +84,8 @@ pub struct Server {
     broker: bool,
     /// Where the clean-shutdown marker goes once the logs are closed.
     storage: Arc<dyn Storage>,
+    /// The admin endpoint (production only).
+    admin: Endpoint,
 }
 
 /// How long a clean shutdown waits for connections to finish the answers they owe (a parked
@@ -118,7 +121,7 @@ impl Server {
             queued_max_request_bytes = ?admission.config.queued_request_bytes,
             "file descriptor limit"
         );
-        let mut server = Self::start_with(config, Arc::new(storage), admission).await?;
+        let mut server = Self::start_with(config, Arc::new(storage), admission, true).await?;
         server._dir_lock = Some(lock);
         Ok(server)
     }
@@ -131,16 +134,17 @@ impl Server {
         storage: Arc<dyn Storage>,
     ) -> Result<Self, ServerError> {
         let admission = admission_for(config, &FdBudget::fixed(65_536));
-        Self::start_with(config, storage, admission).await
+        Self::start_with(config, storage, admission, false).await
     }
 
     async fn start_with(
         config: &ServerConfig,
         storage: Arc<dyn Storage>,
         admission: Arc<Admission>,
+        with_admin: bool,
     ) -> Result<Self, ServerError> {
         if config.controller.roles == ProcessRoles::Controller {
-            return Self::start_controller(config, storage).await;
+            return Self::start_controller(config, storage, with_admin).await;
         }
         let clean_shutdown = clean_shutdown::take(storage.as_ref()).map_err(|e| {
             ServerError::Metadata(format!("cannot read the clean-shutdown marker: {e}"))
@@ -186,6 +190,7 @@ impl Server {
             (TXN, NodeActor::new(TxnActor::new(config.txn_settings()))),
         ];
         let node = start_node(config, actors).await?;
+        let admin = admin_endpoint(config, &node, true, with_admin)?;
         let cluster_id = wait_for_cluster_id(&node).await?;
         tracing::info!(%cluster_id, "the controller quorum named the cluster");
         // The topics are the metadata log's: this node's logs open only once its voter
@@ -330,6 +335,7 @@ impl Server {
             tokio::spawn(link);
         }
         tracing::info!(node_id = config.node_id, "serving");
+        admin.serving(true);
         Ok(Self {
             kafka_addrs,
             node,
@@ -338,6 +344,7 @@ impl Server {
             _dir_lock: None,
             broker: true,
             storage,
+            admin,
         })
     }
 
@@ -346,9 +353,12 @@ impl Server {
     async fn start_controller(
         config: &ServerConfig,
         storage: Arc<dyn Storage>,
+        with_admin: bool,
     ) -> Result<Self, ServerError> {
         let quorum = QuorumActor::new(config.quorum_settings(), storage.clone());
         let node = start_node(config, vec![(QUORUM, NodeActor::new(quorum))]).await?;
+        let admin = admin_endpoint(config, &node, false, with_admin)?;
+        admin.serving(true);
         tracing::info!(node_id = config.node_id, "serving as a controller only");
         let (stop, _) = watch::channel(false);
         let (_, all_closed) = mpsc::channel(1);
@@ -360,6 +370,7 @@ impl Server {
             _dir_lock: None,
             broker: false,
             storage,
+            admin,
         })
     }
 
@@ -368,8 +379,10 @@ impl Server {
     /// connections write what they owe (bounded by [`SHUTDOWN_GRACE_MS`]), then sync and close
     /// every partition log (clean markers and producer snapshots), then stop the node's actors.
     pub async fn shutdown(mut self) {
+        self.admin.serving(false);
         if !self.broker {
             self.node.shutdown();
+            self.admin.stop().await;
             return;
         }
         // The lifecycle answers within its own bound (SHUTDOWN_WAIT_MS) whatever happens.
@@ -405,7 +418,28 @@ impl Server {
             Err(error) => tracing::error!(%error, "closing partition logs failed"),
         }
         self.node.shutdown();
+        self.admin.stop().await;
     }
+
+    /// The admin endpoint's address, if it runs one.
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin.addr()
+    }
+}
+
+/// The admin endpoint of a production server (`with_admin`); none for the simulator's.
+fn admin_endpoint(
+    config: &ServerConfig,
+    node: &Node<NodeMsg>,
+    broker: bool,
+    with_admin: bool,
+) -> Result<Endpoint, ServerError> {
+    #[cfg(not(madsim))]
+    if with_admin {
+        return Endpoint::start(config, node.handle(), broker);
+    }
+    let _ = (config, node, broker, with_admin);
+    Ok(Endpoint::default())
 }
 
 /// Starts the node's actors on its inter-node listener: where the other voters reach this one

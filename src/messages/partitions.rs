@@ -145,6 +145,14 @@ pub struct LogDirPartition {
     /// How far its log end is behind its high watermark (Kafka's `offsetLag`; 0 once it holds
     /// everything committed it knows of).
     pub offset_lag: i64,
+    /// Its segments, first offset, next offset and high watermark (the admin endpoint's log
+    /// gauges and consumer lag).
+    pub segments: u64,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+    pub high_watermark: i64,
+    /// This node leads it now.
+    pub leader: bool,
 }
 
 /// Every partition of the cluster with its leader, as this node's metadata says.

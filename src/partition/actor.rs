@@ -653,6 +653,11 @@ impl Partitions {
                 tp: tp.clone(),
                 size_bytes: replica.log().size_bytes(),
                 offset_lag: (replica.high_watermark().0 - replica.log().log_end_offset()).max(0),
+                segments: replica.log().segment_count() as u64,
+                log_start_offset: replica.log().log_start_offset(),
+                log_end_offset: replica.log().log_end_offset(),
+                high_watermark: replica.high_watermark().0,
+                leader: replica.in_sync_count().is_some(),
             })
             .collect()
     }
@@ -2522,8 +2527,20 @@ impl Partitions {
         };
         let released = match result {
             Ok(state) => {
+                let isr_before = replica.in_sync_count();
                 let isr = state.isr.iter().copied().collect();
                 let taken = replica.isr_committed(state.leader_epoch, state.partition_epoch, isr);
+                // Kafka's IsrShrinksPerSec / IsrExpandsPerSec: marked when the controller
+                // commits the leader's change.
+                match (taken.is_some(), isr_before) {
+                    (true, Some(before)) if state.isr.len() < before => {
+                        crate::metrics::count(crate::metrics::ISR_SHRINKS, 1)
+                    }
+                    (true, Some(before)) if state.isr.len() > before => {
+                        crate::metrics::count(crate::metrics::ISR_EXPANDS, 1)
+                    }
+                    _ => {}
+                }
                 tracing::info!(?tp, isr = ?state.isr, partition_epoch = state.partition_epoch, taken = taken.is_some(), "the controller committed the ISR change");
                 if taken.is_some() {
                     // The table too, so a reopen before the metadata shows it opens in it.

@@ -453,6 +453,14 @@ impl Replica {
         self.state.role()
     }
 
+    /// A leader's committed in-sync replicas, counted; `None` on a follower.
+    pub fn in_sync_count(&self) -> Option<usize> {
+        match self.state.role() {
+            Role::Leader { isr, .. } => Some(isr.len()),
+            Role::Follower { .. } => None,
+        }
+    }
+
     /// Appends batches fetched from the leader as they are (offsets, epochs; Kafka's
     /// `appendAsFollower`), and applies their idempotent producers to the producer state, so
     /// this replica deduplicates a retried batch if it becomes the leader. Then the high

@@ -15,7 +15,9 @@
 //! * [`fuzz_support`] — the request path as the fuzz target drives it.
 //! * [`throttle_field`] — where a response frame's `throttle_time_ms` is (request quotas).
 //! * [`versions`], [`api_versions`] — the advertised table and the ApiVersions answer.
+//! * [`api_name`] — an API's name (metrics labels).
 
+pub mod api_name;
 pub mod api_versions;
 pub mod bounds;
 pub mod frame;

@@ -65,6 +65,9 @@ class RillServer:
     def __init__(self, data_dir, extra_args=(), controller_port=None):
         self.data_dir = Path(data_dir)
         self.port = free_port()
+        # Every test server runs its admin endpoint (/metrics, /healthz, /readyz) on a port of
+        # its own: the default 127.0.0.1:9644 would be one server's only.
+        self.admin_port = free_port()
         self.extra_args = list(extra_args)
         # A node of a multi-node cluster also listens for its controller quorum's peers.
         self.controller_port = controller_port
@@ -79,6 +82,10 @@ class RillServer:
     @property
     def addr(self):
         return ("127.0.0.1", self.port)
+
+    @property
+    def admin_url(self):
+        return f"http://127.0.0.1:{self.admin_port}"
 
     def start(self):
         # A restart reuses the port; in the moment between the old process dying and the new one
@@ -118,6 +125,8 @@ class RillServer:
                 self._listeners(),
                 "--log-dirs",
                 str(self.data_dir / "data"),
+                "--override",
+                f"admin.listener=127.0.0.1:{self.admin_port}",
                 *self.extra_args,
             ],
             stdin=subprocess.DEVNULL,

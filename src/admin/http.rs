@@ -1,0 +1,143 @@
+//! The admin endpoint's HTTP server: actix-web on a thread of its own with its own runtime
+//! (actix runs its workers on a local task set; the broker's runtime is left alone).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use super::{collect, gauges, health, recorder};
+use crate::actor::client::ActorClient;
+use crate::messages::NodeMsg;
+use crate::types::NodeId;
+
+/// What the handlers need: the way to this node's actors and what the server knows of itself.
+pub struct AdminState<C> {
+    pub node: C,
+    pub me: NodeId,
+    /// A broker (not a controller-only node): it registers, leads partitions.
+    pub broker: bool,
+    /// Set once the Kafka listeners accept clients; cleared when the server stops.
+    pub serving: Arc<AtomicBool>,
+    /// The broker's `min.insync.replicas`, for the under-min-ISR gauge.
+    pub min_insync_default: u32,
+}
+
+/// The running endpoint; stopped by [`AdminServer::stop`] (or when dropped, without waiting).
+pub struct AdminServer {
+    pub addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AdminServer {
+    /// Serves `state` on `listener` (already bound, so a busy port is the caller's error).
+    pub fn start<C: ActorClient<NodeMsg>>(
+        listener: std::net::TcpListener,
+        state: AdminState<C>,
+    ) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let state = web::Data::new(state);
+        // Installed before the first request, so what the broker counts from now on is kept.
+        let _ = recorder::global();
+        let (started, handle) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("rill-admin".to_string())
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                system.block_on(async move {
+                    let server = HttpServer::new(move || {
+                        App::new()
+                            .app_data(state.clone())
+                            .route("/", web::get().to(index))
+                            .route("/metrics", web::get().to(metrics::<C>))
+                            .route("/healthz", web::get().to(healthz::<C>))
+                            .route("/readyz", web::get().to(readyz::<C>))
+                    })
+                    // One worker: scrapes and probes are rare, and the broker owns the cores.
+                    .workers(1)
+                    // The broker handles SIGINT/SIGTERM (a clean shutdown), not actix.
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .listen(listener);
+                    let server = match server {
+                        Ok(server) => server.run(),
+                        Err(error) => {
+                            let _ = started.send(Err(error));
+                            return;
+                        }
+                    };
+                    let _ = started.send(Ok(server.handle()));
+                    if let Err(error) = server.await {
+                        tracing::warn!(%error, "the admin endpoint stopped");
+                    }
+                });
+            })?;
+        let handle = handle
+            .recv()
+            .map_err(|_| std::io::Error::other("the admin endpoint's thread ended"))??;
+        Ok(Self {
+            addr,
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops taking requests and waits for the thread to end.
+    pub async fn stop(mut self) {
+        self.handle.stop(true).await;
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+async fn index() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            "<!doctype html><title>Rill admin</title><h1>Rill admin</h1><ul>\
+         <li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>\
+         <li><a href=\"/healthz\">/healthz</a>: live</li>\
+         <li><a href=\"/readyz\">/readyz</a>: ready</li></ul>",
+        )
+}
+
+async fn metrics<C: ActorClient<NodeMsg>>(state: web::Data<AdminState<C>>) -> HttpResponse {
+    let snapshot = collect::snapshot(&state.node, state.me).await;
+    let mut text = String::new();
+    if let Some(handle) = recorder::global() {
+        // Histograms are drained into their buckets at upkeep; done here, as nothing else runs
+        // it (the exporter's own HTTP listener is not used).
+        handle.run_upkeep();
+        text = handle.render();
+    }
+    text.push_str(&gauges::render(&snapshot, state.min_insync_default));
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
+}
+
+async fn healthz<C: ActorClient<NodeMsg>>(state: web::Data<AdminState<C>>) -> HttpResponse {
+    let asked = crate::messages::quorum::DescribeRequest;
+    let timeout = std::time::Duration::from_millis(collect::ASK_TIMEOUT_MS);
+    let answered = tokio::time::timeout(timeout, crate::messages::call::ask(&state.node, asked));
+    match answered.await {
+        Ok(Ok(_)) => HttpResponse::Ok().content_type("text/plain").body("ok\n"),
+        _ => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("the node's actors do not answer\n"),
+    }
+}
+
+async fn readyz<C: ActorClient<NodeMsg>>(state: web::Data<AdminState<C>>) -> HttpResponse {
+    let snapshot = collect::snapshot(&state.node, state.me).await;
+    let serving = state.serving.load(Ordering::SeqCst);
+    let reasons = health::not_ready(&snapshot, serving, state.broker);
+    let body = serde_json::json!({ "ready": reasons.is_empty(), "reasons": reasons });
+    match reasons.is_empty() {
+        true => HttpResponse::Ok().json(body),
+        false => HttpResponse::ServiceUnavailable().json(body),
+    }
+}
