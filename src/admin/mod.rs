@@ -18,3 +18,6 @@ pub mod gauges;
 pub mod health;
 pub mod http;
 pub mod recorder;
+
+#[cfg(test)]
+mod tests;
