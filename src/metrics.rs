@@ -93,6 +93,48 @@ pub const GROUP_LAG: &str = "kafka_consumergroup_lag";
 /// 1 for the group's state (label `state`), like Kafka's `GroupCountByState`.
 pub const GROUP_STATE: &str = "rill_consumergroup_state";
 
+/// Every metric the broker serves (docs/metrics.md documents each; the Grafana dashboard in
+/// docs/grafana/ uses only these).
+pub const ALL: &[&str] = &[
+    BYTES_IN,
+    MESSAGES_IN,
+    BYTES_OUT,
+    FAILED_PRODUCE,
+    REQUESTS,
+    REQUEST_TOTAL_TIME_MS,
+    REQUEST_THROTTLE_TIME_MS,
+    REQUEST_QUEUE_SIZE,
+    CONNECTION_COUNT,
+    CONNECTIONS_CREATED,
+    LOG_SIZE,
+    LOG_SEGMENTS,
+    LOG_START_OFFSET,
+    LOG_END_OFFSET,
+    LOG_FLUSH_TIME_MS,
+    GROUP_COMMIT_APPENDS,
+    LEADER_COUNT,
+    PARTITION_COUNT,
+    UNDER_REPLICATED,
+    PARTITION_UNDER_REPLICATED,
+    UNDER_MIN_ISR,
+    ISR_SHRINKS,
+    ISR_EXPANDS,
+    ACTIVE_CONTROLLER,
+    OFFLINE_PARTITIONS,
+    LEADER_ELECTIONS,
+    RAFT_LEADER,
+    RAFT_EPOCH,
+    RAFT_HIGH_WATERMARK,
+    RAFT_LOG_END_OFFSET,
+    METADATA_APPLIED,
+    METADATA_LAG,
+    RAFT_FOLLOWER_LAG,
+    GROUP_MEMBERS,
+    GROUP_CURRENT_OFFSET,
+    GROUP_LAG,
+    GROUP_STATE,
+];
+
 /// Every histogram, with the bucket bounds it is exported with.
 pub const HISTOGRAMS: &[(&str, &[f64])] = &[
     (REQUEST_TOTAL_TIME_MS, LATENCY_BUCKETS_MS),
@@ -131,4 +173,95 @@ pub fn produced(topic: &str, bytes: u64, records: u64) {
 pub fn fetched(topic: &str, bytes: u64) {
     metrics::counter!(BYTES_OUT).increment(bytes);
     metrics::counter!(BYTES_OUT, "topic" => topic.to_string()).increment(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric names an expression or a document mentions (a histogram's series by its name).
+    fn mentioned(text: &str) -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let rest = &text[at..];
+            let starts = rest.starts_with("kafka_") || rest.starts_with("rill_");
+            let boundary =
+                at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+            if starts && boundary {
+                let len = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                names.insert(rest[..len].to_string());
+                at += len;
+            } else {
+                at += rest.chars().next().map_or(1, char::len_utf8);
+            }
+        }
+        names
+    }
+
+    /// A series name as the exporter writes it, back to its metric: a histogram's `_bucket`,
+    /// `_sum` and `_count`.
+    fn metric_of(series: &str) -> &str {
+        let histograms: Vec<&str> = HISTOGRAMS.iter().map(|(name, _)| *name).collect();
+        for suffix in ["_bucket", "_sum", "_count"] {
+            if let Some(name) = series.strip_suffix(suffix) {
+                if histograms.contains(&name) {
+                    return name;
+                }
+            }
+        }
+        series
+    }
+
+    #[test]
+    fn every_metric_is_documented_and_the_dashboard_uses_only_served_ones() {
+        let doc = include_str!("../docs/metrics.md");
+        // Names in code spans (the prose names tools, e.g. kafka_exporter).
+        let spans: Vec<&str> = doc.split('`').skip(1).step_by(2).collect();
+        let documented = mentioned(&spans.join(" "));
+        for name in ALL {
+            assert!(
+                documented.contains(*name),
+                "{name} is not in docs/metrics.md"
+            );
+        }
+        for name in &documented {
+            assert!(
+                ALL.contains(&metric_of(name)),
+                "docs/metrics.md names {name}, not served"
+            );
+        }
+        let dashboard = include_str!("../docs/grafana/rill-dashboard.json");
+        let parsed: serde_json::Value = serde_json::from_str(dashboard).expect("valid JSON");
+        assert!(parsed["panels"].as_array().is_some_and(|p| p.len() > 20));
+        let used = mentioned(dashboard);
+        assert!(used.len() > 25, "{used:?}");
+        for name in &used {
+            assert!(
+                ALL.contains(&metric_of(name)),
+                "the dashboard uses {name}, not served"
+            );
+        }
+    }
+
+    #[test]
+    fn names_follow_prometheus_rules() {
+        let mut seen = std::collections::BTreeSet::new();
+        for name in ALL {
+            assert!(seen.insert(*name), "{name} twice");
+            assert!(name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        }
+        for (name, buckets) in HISTOGRAMS {
+            assert!(ALL.contains(name));
+            assert!(
+                buckets.windows(2).all(|w| w[0] < w[1]),
+                "{name}'s buckets must rise"
+            );
+        }
+    }
 }

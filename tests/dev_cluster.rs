@@ -26,6 +26,17 @@ fn free_block(n: u16) -> u16 {
         .expect("a free block of ports")
 }
 
+/// The whole HTTP/1.1 answer to `GET path` at 127.0.0.1:`port` (the connection is closed after).
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = connect(port);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 fn connect(port: u16) -> TcpStream {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
@@ -49,12 +60,13 @@ fn live_brokers(port: u16) -> Vec<(i32, i32)> {
 #[test]
 fn dev_cluster_starts_three_nodes_of_one_cluster_and_stops_them_all() {
     let dir = tempfile::tempdir().unwrap();
-    let base = free_block(6);
+    let base = free_block(9);
     let mut cluster = Command::new(env!("CARGO_BIN_EXE_rill"))
         .args(["dev-cluster", "--nodes", "3", "--dir"])
         .arg(dir.path())
         .args(["--base-port", &base.to_string()])
         .args(["--controller-base-port", &(base + 3).to_string()])
+        .args(["--admin-base-port", &(base + 6).to_string()])
         .args(["--override", "controller.quorum.election.timeout.ms=500"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -101,6 +113,21 @@ fn dev_cluster_starts_three_nodes_of_one_cluster_and_stops_them_all() {
         assert!(Instant::now() < deadline, "{:?}", live_brokers(ports[2]));
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Each node's admin endpoint, on the ports printed: live, and one quorum leader among them.
+    let mut active = 0;
+    for (i, line) in node_lines.iter().enumerate() {
+        let admin = base + 6 + i as u16;
+        assert!(
+            line.contains(&format!("admin http://127.0.0.1:{admin}/metrics")),
+            "{line}"
+        );
+        assert!(http_get(admin, "/healthz").starts_with("HTTP/1.1 200"));
+        let metrics = http_get(admin, "/metrics");
+        active += usize::from(
+            metrics.contains("kafka_controller_kafkacontroller_activecontrollercount 1"),
+        );
+    }
+    assert_eq!(active, 1);
 
     // SIGTERM stops every node cleanly, and the command with them.
     unsafe {

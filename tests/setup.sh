@@ -9,6 +9,8 @@
 #   npm registry into tests/clients/kafkajs/node_modules).
 # * make, a C++ compiler and zlib's headers (tests/upstream/librdkafka.sh builds librdkafka's
 #   own test runner).
+# * chromium (tests/clients/test_console.py loads the admin endpoint's web console in it,
+#   headless, and saves a screenshot).
 # System packages come from apt-get (Debian/Ubuntu), as root or through sudo. Elsewhere, install
 # them yourself; this script then only checks.
 set -euo pipefail
@@ -37,3 +39,4 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v node >/dev/null || apt_install nodejs
 # Debian's nodejs comes without npm; NodeSource's includes it (and conflicts with Debian's npm).
 command -v npm >/dev/null || apt_install npm
+command -v chromium >/dev/null || apt_install chromium

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::actor::client::ActorClient;
 use crate::messages::call::{ask, Call};
 use crate::messages::lifecycle::{BrokerStatus, LifecycleStatusRequest};
-use crate::messages::quorum::{DescribeRequest, QuorumReply, QuorumState};
+use crate::messages::quorum::{DescribeLeaderRequest, DescribeRequest, QuorumReply, QuorumState};
 use crate::messages::{
     DescribeGroupsArgs, ListGroupsArgs, ListTopicsRequest, LogDirPartition, LogDirsRequest,
     NodeMsg, OffsetFetchArgs, TopicMeta,
@@ -71,6 +71,15 @@ pub async fn snapshot<C: ActorClient<NodeMsg>>(node: &C, me: NodeId) -> Snapshot
     snapshot.logs = (timed(node, LogDirsRequest { partitions: None }).await).unwrap_or_default();
     snapshot.groups = groups(node).await;
     snapshot
+}
+
+/// The quorum as its leader describes it (its followers' and observers' progress); `None`
+/// without a leader or an answer.
+pub async fn leader_view<C: ActorClient<NodeMsg>>(node: &C) -> Option<QuorumState> {
+    match timed(node, DescribeLeaderRequest).await {
+        Some(QuorumReply::Described(state)) => Some(state),
+        _ => None,
+    }
 }
 
 /// The groups coordinated here, described, with their committed offsets.

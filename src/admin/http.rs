@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 
-use super::{collect, gauges, health, recorder};
+use super::{collect, console, gauges, health, recorder};
 use crate::actor::client::ActorClient;
 use crate::messages::NodeMsg;
 use crate::types::NodeId;
@@ -50,7 +50,9 @@ impl AdminServer {
                     let server = HttpServer::new(move || {
                         App::new()
                             .app_data(state.clone())
-                            .route("/", web::get().to(index))
+                            .route("/", web::get().to(console_page))
+                            .route("/api/cluster.json", web::get().to(cluster_json::<C>))
+                            .route("/api/node.json", web::get().to(node_json::<C>))
                             .route("/metrics", web::get().to(metrics::<C>))
                             .route("/healthz", web::get().to(healthz::<C>))
                             .route("/readyz", web::get().to(readyz::<C>))
@@ -93,15 +95,26 @@ impl AdminServer {
     }
 }
 
-async fn index() -> HttpResponse {
+/// The web console: one self-contained page (no external scripts or styles), read-only.
+async fn console_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(
-            "<!doctype html><title>Rill admin</title><h1>Rill admin</h1><ul>\
-         <li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>\
-         <li><a href=\"/healthz\">/healthz</a>: live</li>\
-         <li><a href=\"/readyz\">/readyz</a>: ready</li></ul>",
-        )
+        .body(include_str!("console.html"))
+}
+
+async fn cluster_json<C: ActorClient<NodeMsg>>(state: web::Data<AdminState<C>>) -> HttpResponse {
+    let snapshot = collect::snapshot(&state.node, state.me).await;
+    let leader_view = collect::leader_view(&state.node).await;
+    HttpResponse::Ok().json(console::cluster(&snapshot, leader_view.as_ref()))
+}
+
+/// Read by the console pages of the other nodes: any origin may read it (it is the same data
+/// `/metrics` serves, to the same audience).
+async fn node_json<C: ActorClient<NodeMsg>>(state: web::Data<AdminState<C>>) -> HttpResponse {
+    let snapshot = collect::snapshot(&state.node, state.me).await;
+    HttpResponse::Ok()
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .json(console::node(&snapshot))
 }
 
 async fn metrics<C: ActorClient<NodeMsg>>(state: web::Data<AdminState<C>>) -> HttpResponse {

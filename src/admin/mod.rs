@@ -7,13 +7,16 @@
 //!   state asked from its actors ([`collect`] asks, [`gauges`] renders);
 //! * `/healthz` — live: the node's actors answer;
 //! * `/readyz` — ready: serving its listeners, registered and unfenced, caught up with the
-//!   metadata log, holding open every partition it leads ([`health`]).
+//!   metadata log, holding open every partition it leads ([`health`]);
+//! * `/` — the web console (`console.html`, read-only), fed by `/api/cluster.json` here and
+//!   `/api/node.json` at every node ([`console`]; each node registers its admin address).
 //!
 //! [`http`] is the actix-web server (its own thread and runtime, as actix wants; it reaches
 //! the actors through the same [`ActorClient`](crate::actor::client::ActorClient) the gateway
 //! uses).
 
 pub mod collect;
+pub mod console;
 pub mod gauges;
 pub mod health;
 pub mod http;

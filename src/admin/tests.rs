@@ -218,3 +218,44 @@ fn not_ready_says_why() {
     let reasons = health::not_ready(&snapshot, true, true);
     assert!(reasons[0].contains("not registered"), "{reasons:?}");
 }
+
+#[test]
+fn the_console_joins_what_each_node_knows() {
+    use crate::messages::quorum::{Listener, RegisteredBroker, ADMIN_LISTENER};
+    let mut snapshot = cluster_snapshot();
+    let listener = |name: &str, port| Listener {
+        name: name.to_string(),
+        host: "127.0.0.1".to_string(),
+        port,
+    };
+    if let Some(quorum) = snapshot.quorum.as_mut() {
+        quorum.brokers = vec![RegisteredBroker {
+            node_id: NodeId(1),
+            epoch: BrokerEpoch(5),
+            fenced: false,
+            listeners: vec![
+                listener("PLAINTEXT", 9092),
+                listener("RILL_INTER_NODE", 19092),
+                listener(ADMIN_LISTENER, 9644),
+            ],
+            rack: None,
+        }];
+    }
+    let leader_view = quorum(Some(1), 40, 40);
+    let cluster = super::console::cluster(&snapshot, Some(&leader_view));
+    assert_eq!(cluster["brokers"][0]["kafka"], "127.0.0.1:9092");
+    assert_eq!(cluster["brokers"][0]["admin"], "http://127.0.0.1:9644");
+    assert_eq!(cluster["quorum"]["leader"], 1);
+    assert_eq!(cluster["quorum"]["voters"][1]["lag"], 7);
+    let topic = &cluster["topics"][0];
+    assert_eq!(topic["name"], "t");
+    assert_eq!(topic["partitions"][1]["isr"], serde_json::json!([1, 2]));
+    assert_eq!(topic["partitions"][3]["leader"], serde_json::Value::Null);
+    let node = super::console::node(&snapshot);
+    assert_eq!(node["logs"][1]["high_watermark"], 7);
+    assert_eq!(node["groups"][0]["state"], "Stable");
+    assert_eq!(
+        node["groups"][0]["committed"].as_array().map(Vec::len),
+        Some(3)
+    );
+}

@@ -17,12 +17,14 @@ use super::{CliError, CliResult};
 pub const USAGE: &str = "\
 USAGE:
     rill dev-cluster [--nodes N] [--dir D] [--base-port P] [--controller-base-port C]
-                     [--override key=value]...
+                     [--admin-base-port A] [--override key=value]...
 
     --nodes N                 how many nodes, 1 to 9 (default 3); each is a voter of the quorum
     --dir D                   where the nodes keep data and logs (default ./rill-cluster)
     --base-port P             node i's Kafka listener is 127.0.0.1:P+i-1 (default 9092)
     --controller-base-port C  node i's controller listener is 127.0.0.1:C+i-1 (default 19092)
+    --admin-base-port A       node i's admin endpoint (metrics, health) is 127.0.0.1:A+i-1
+                              (default 9644)
     --override key=value      a setting for every node, by its Kafka name (repeatable)
 
 Ctrl-C (or SIGTERM) stops every node cleanly.
@@ -30,7 +32,13 @@ Ctrl-C (or SIGTERM) stops every node cleanly.
 
 const SPEC: Spec = Spec {
     switches: &[],
-    values: &["--nodes", "--dir", "--base-port", "--controller-base-port"],
+    values: &[
+        "--nodes",
+        "--dir",
+        "--base-port",
+        "--controller-base-port",
+        "--admin-base-port",
+    ],
     properties: &["--override"],
 };
 
@@ -47,6 +55,7 @@ pub struct NodePlan {
     pub dir: PathBuf,
     pub kafka_port: u16,
     pub controller_port: u16,
+    pub admin_port: u16,
 }
 
 impl NodePlan {
@@ -65,6 +74,8 @@ impl NodePlan {
             self.dir.join("data").display().to_string(),
             "--override".to_owned(),
             format!("controller.quorum.voters={voters}"),
+            "--override".to_owned(),
+            format!("admin.listener=127.0.0.1:{}", self.admin_port),
         ];
         for (key, value) in overrides {
             args.extend(["--override".to_owned(), format!("{key}={value}")]);
@@ -83,6 +94,7 @@ pub fn plan(
     dir: &Path,
     base_port: u16,
     controller_base_port: u16,
+    admin_base_port: u16,
 ) -> CliResult<(Vec<NodePlan>, String)> {
     if !(1..=NODES_MAX).contains(&nodes) {
         return Err(CliError::Usage(format!(
@@ -103,12 +115,16 @@ pub fn plan(
             dir: dir.join(format!("node-{id}")),
             kafka_port: port(base_port, id, "--base-port")?,
             controller_port: port(controller_base_port, id, "--controller-base-port")?,
+            admin_port: port(admin_base_port, id, "--admin-base-port")?,
         });
     }
-    let kafka: Vec<u16> = plans.iter().map(|p| p.kafka_port).collect();
-    if plans.iter().any(|p| kafka.contains(&p.controller_port)) {
+    let all: Vec<u16> = (plans.iter())
+        .flat_map(|p| [p.kafka_port, p.controller_port, p.admin_port])
+        .collect();
+    let distinct: std::collections::BTreeSet<u16> = all.iter().copied().collect();
+    if distinct.len() != all.len() {
         return Err(CliError::Usage(
-            "the Kafka and controller port ranges overlap".into(),
+            "the Kafka, controller and admin port ranges overlap".into(),
         ));
     }
     let voters: Vec<String> = (plans.iter())
@@ -125,7 +141,14 @@ pub fn run(raw: &[String]) -> CliResult {
     let controller_base_port = args
         .number::<u16>("--controller-base-port")?
         .unwrap_or(19092);
-    let (plans, voters) = plan(nodes, &dir, base_port, controller_base_port)?;
+    let admin_base_port = args.number::<u16>("--admin-base-port")?.unwrap_or(9644);
+    let (plans, voters) = plan(
+        nodes,
+        &dir,
+        base_port,
+        controller_base_port,
+        admin_base_port,
+    )?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Failed(format!("cannot find the rill binary: {e}")))?;
     // Before any child exists: a signal from here on stops them all.
@@ -151,11 +174,13 @@ pub fn run(raw: &[String]) -> CliResult {
     println!("bootstrap servers: {}", bootstrap.join(","));
     for (node, child) in &children {
         println!(
-            "node {}: pid {}, kafka 127.0.0.1:{}, controller 127.0.0.1:{}, log {}",
+            "node {}: pid {}, kafka 127.0.0.1:{}, controller 127.0.0.1:{}, \
+             admin http://127.0.0.1:{}/metrics, log {}",
             node.id,
             child.id(),
             node.kafka_port,
             node.controller_port,
+            node.admin_port,
             node.log_path().display()
         );
     }
@@ -310,28 +335,40 @@ mod tests {
 
     #[test]
     fn three_nodes_get_consecutive_ports_their_own_directories_and_one_voter_list() {
-        let (plans, voters) = plan(3, Path::new("c"), 9092, 19092).unwrap();
+        let (plans, voters) = plan(3, Path::new("c"), 9092, 19092, 9644).unwrap();
         assert_eq!(
             voters,
             "1@127.0.0.1:19092,2@127.0.0.1:19093,3@127.0.0.1:19094"
         );
-        let ports: Vec<(u16, u16)> = plans
+        let ports: Vec<(u16, u16, u16)> = plans
             .iter()
-            .map(|p| (p.kafka_port, p.controller_port))
+            .map(|p| (p.kafka_port, p.controller_port, p.admin_port))
             .collect();
-        assert_eq!(ports, [(9092, 19092), (9093, 19093), (9094, 19094)]);
+        assert_eq!(
+            ports,
+            [
+                (9092, 19092, 9644),
+                (9093, 19093, 9645),
+                (9094, 19094, 9646)
+            ]
+        );
         assert_eq!(plans[1].dir, Path::new("c/node-2"));
         let args = plans[1].server_args(&voters, &[("num.partitions".into(), "6".into())]);
         let joined = args.join(" ");
         assert!(joined.starts_with("server --node-id 2 --listeners PLAINTEXT://127.0.0.1:9093,CONTROLLER://127.0.0.1:19093 --log-dirs c/node-2/data"), "{joined}");
+        assert!(
+            joined.contains("--override admin.listener=127.0.0.1:9645"),
+            "{joined}"
+        );
         assert!(joined.ends_with("--override num.partitions=6"), "{joined}");
     }
 
     #[test]
     fn bad_sizes_and_overlapping_ports_are_refused() {
-        assert!(plan(0, Path::new("c"), 9092, 19092).is_err());
-        assert!(plan(10, Path::new("c"), 9092, 19092).is_err());
-        assert!(plan(3, Path::new("c"), 9092, 9093).is_err());
-        assert!(plan(3, Path::new("c"), 65534, 19092).is_err());
+        assert!(plan(0, Path::new("c"), 9092, 19092, 9644).is_err());
+        assert!(plan(10, Path::new("c"), 9092, 19092, 9644).is_err());
+        assert!(plan(3, Path::new("c"), 9092, 9093, 9644).is_err());
+        assert!(plan(3, Path::new("c"), 65534, 19092, 9644).is_err());
+        assert!(plan(3, Path::new("c"), 9092, 19092, 19093).is_err());
     }
 }

@@ -20,6 +20,9 @@ use crate::types::NodeId;
 /// The registered listener that names a broker's inter-node address.
 pub const INTER_NODE_LISTENER: &str = "RILL_INTER_NODE";
 
+/// The registered listener that names a broker's admin endpoint.
+pub use crate::messages::quorum::ADMIN_LISTENER;
+
 /// How often a broker-only node looks for brokers registered at a new address.
 const LOOK_EVERY_MS: u64 = 1_000;
 
@@ -34,6 +37,14 @@ pub fn inter_node_listener(listen: SocketAddr, advertised_host: Option<&str>) ->
         name: INTER_NODE_LISTENER.to_owned(),
         host,
         port: listen.port(),
+    }
+}
+
+/// The admin listener this node registers, advertised like the inter-node one.
+pub fn admin_listener(listen: SocketAddr, advertised_host: Option<&str>) -> Listener {
+    Listener {
+        name: ADMIN_LISTENER.to_owned(),
+        ..inter_node_listener(listen, advertised_host)
     }
 }
 

@@ -260,6 +260,10 @@ impl Server {
             node.listen_addr(),
             advertised_host.as_deref(),
         ));
+        // The admin endpoint too, so any node's console can reach every node's.
+        if let Some(addr) = admin.addr() {
+            listeners.push(peers::admin_listener(addr, advertised_host.as_deref()));
+        }
         let mut settings = config.gateway_settings(cluster_id);
         settings.advertised = listeners.first().map(|l| BrokerAddress {
             host: l.host.clone(),

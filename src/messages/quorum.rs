@@ -423,6 +423,11 @@ pub struct Listener {
     pub port: u16,
 }
 
+/// The registered listener that names a broker's admin endpoint (`admin.listener`), after its
+/// Kafka listeners: the web console of any node reads every node's state there. Never shown to
+/// Kafka clients (they see the listener they connected through).
+pub const ADMIN_LISTENER: &str = "RILL_ADMIN";
+
 /// Asks this node's voter for the quorum as it sees it ([`QuorumRequest::Describe`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DescribeRequest;
