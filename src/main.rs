@@ -22,6 +22,7 @@ USAGE:
     rill acls --bootstrap-server H:P --add|--remove|--list [--allow-principal User:U] [--operation Read] [--topic T] ...
     rill dev-cluster [--nodes 3] [--dir ./rill-cluster]   (a local cluster of N server processes)
     rill perf produce|consume|e2e --bootstrap-server H:P --topic T ...
+    rill completions bash|zsh|fish   (e.g. rill completions bash > /etc/bash_completion.d/rill)
     rill version
     rill help [COMMAND]
 
@@ -81,8 +82,32 @@ fn main() -> ExitCode {
         }
         Some("server") if wants_help => help(Some("server")),
         Some("server") => server(&args[1..]),
-        Some(tool) => rill::cli::run(tool, &args[1..])
-            .unwrap_or_else(|| fail(&format!("unknown command '{tool}'\n\n{USAGE}"))),
+        Some("completions") => completions(args.get(1).map(String::as_str)),
+        Some(tool) => rill::cli::run(tool, &args[1..]).unwrap_or_else(|| unknown(tool)),
+    }
+}
+
+/// An unknown command: the closest one named, then the overview.
+fn unknown(command: &str) -> ExitCode {
+    let hint = match rill::cli::tree::closest(command) {
+        Some(closest) => format!("\n\n  tip: a similar command exists: '{closest}'"),
+        None => String::new(),
+    };
+    fail(&format!("unknown command '{command}'{hint}\n\n{USAGE}"))
+}
+
+/// `rill completions SHELL`: the completion script of every command and flag.
+fn completions(shell: Option<&str>) -> ExitCode {
+    let Some(shell) = shell.filter(|s| !s.starts_with('-')) else {
+        println!("USAGE:\n    rill completions bash|zsh|fish\n\nPrints the shell's completion script for every rill command and flag, e.g.\n    rill completions bash > /etc/bash_completion.d/rill\n    rill completions zsh > \"${{fpath[1]}}/_rill\"\n    rill completions fish > ~/.config/fish/completions/rill.fish");
+        return ExitCode::SUCCESS;
+    };
+    match rill::cli::tree::completions(shell) {
+        Ok(script) => {
+            print!("{script}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => fail(&message),
     }
 }
 
@@ -92,9 +117,9 @@ fn help(command: Option<&str>) -> ExitCode {
         None | Some("help" | "--help" | "-h") => print!("{USAGE}"),
         Some("server") => print!("{SERVER_USAGE}"),
         Some("version") => print!("{VERSION_USAGE}"),
+        Some("completions") => return completions(None),
         Some(tool) => {
-            return rill::cli::run(tool, &["--help".to_string()])
-                .unwrap_or_else(|| fail(&format!("unknown command '{tool}'\n\n{USAGE}")))
+            return rill::cli::run(tool, &["--help".to_string()]).unwrap_or_else(|| unknown(tool))
         }
     }
     ExitCode::SUCCESS
@@ -158,24 +183,22 @@ fn colour_on_stderr() -> bool {
 /// where the settings came from, for the start-up log: the absolute file path (or "defaults")
 /// and the overrides applied on top.
 fn server_config(args: &[String]) -> Result<(ServerConfig, String), String> {
-    let mut file = None;
-    let mut overrides = Vec::new();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--config" => file = Some(value()?),
-            "--override" => overrides.push(value()?),
-            "--node-id" => overrides.push(format!("node.id={}", value()?)),
-            "--listeners" => overrides.push(format!("listeners={}", value()?)),
-            "--log-dirs" => overrides.push(format!("log.dirs={}", value()?)),
-            other => return Err(format!("unknown server flag '{other}'\n\n{SERVER_USAGE}")),
-        }
-    }
+    let parsed = rill::cli::args::Args::parse_as("server", args, &rill::cli::tree::SERVER_SPEC)
+        .map_err(|e| format!("{e}\n\n{SERVER_USAGE}"))?;
+    let file = parsed.value("--config").map(str::to_string);
+    // The shorthands are overrides too, applied where they stand among --override's.
+    let shorthands = ["--override", "--node-id", "--listeners", "--log-dirs"];
+    let overrides: Vec<String> = (parsed.sequence(&shorthands))
+        .filter_map(|(flag, value)| {
+            let value = value?;
+            Some(match flag {
+                "--node-id" => format!("node.id={value}"),
+                "--listeners" => format!("listeners={value}"),
+                "--log-dirs" => format!("log.dirs={value}"),
+                _ => value.to_string(),
+            })
+        })
+        .collect();
     let text = match &file {
         Some(path) => Some(
             std::fs::read_to_string(path)

@@ -176,8 +176,76 @@ fn an_unknown_server_flag_is_still_refused_with_the_server_flags() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("unknown server flag '--listenerz'"),
+        stderr.contains("unexpected argument '--listenerz'"),
+        "{stderr}"
+    );
+    // The closest flag is suggested, then the server's flags listed.
+    assert!(
+        stderr.contains("a similar argument exists: '--listeners'"),
         "{stderr}"
     );
     assert!(stderr.contains("--log-dirs"), "{stderr}");
+}
+
+#[test]
+fn a_mistyped_command_or_tool_flag_names_the_closest() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args(["consumer-group", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a similar command exists: 'consumer-groups'"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args(["topics", "--bootstrap-servr", "127.0.0.1:1", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a similar argument exists: '--bootstrap-server'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn completions_are_generated_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, stdout) = rill(&["completions", shell]);
+        assert_eq!(code, Some(0), "{shell}");
+        // Fish names a long flag without its dashes (`-l bootstrap-server`).
+        for word in ["console-producer", "bootstrap-server", "producer-property"] {
+            assert!(stdout.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    // The bash script completes a command and a tool's flag when bash runs it.
+    let (_, script) = rill(&["completions", "bash"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rill.bash");
+    std::fs::write(&path, script).unwrap();
+    let complete = |words: &str, cur: &str, prev: &str| {
+        let program = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             _rill rill {cur} {prev}; echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        );
+        let out = Command::new("bash")
+            .args(["-c", &program])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(
+        complete("rill consumer-gr", "consumer-gr", "rill"),
+        "consumer-groups"
+    );
+    assert_eq!(
+        complete("rill topics --bootstrap-se", "--bootstrap-se", "topics"),
+        "--bootstrap-server"
+    );
+    let (code, _) = rill(&["completions", "tcsh"]);
+    assert_eq!(code, Some(2));
 }

@@ -53,7 +53,7 @@ USAGE:
     --force                         remove without asking
 ";
 
-const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     switches: &[
         "--add",
         "--remove",

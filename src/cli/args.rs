@@ -1,8 +1,16 @@
-//! A small flag parser for the client tools, in the style of Kafka's shell tools:
-//! `--flag value`, `--flag=value`, switches, and repeatable `key=value` flags that also take
-//! several pairs after one flag (`--property print.key=true print.offset=true`).
+//! The client tools' flags, in the style of Kafka's shell tools — `--flag value`,
+//! `--flag=value`, switches, and repeatable `key=value` flags that also take several pairs after
+//! one flag (`--property print.key=true print.offset=true`) — declared once per tool as a
+//! [`Spec`] and parsed by clap ([`Spec::command`]), which also makes the shell completions
+//! (`rill completions`) and suggests the closest flag for a typo.
+//!
+//! The tools are declared as tables rather than clap's derive structs: a tool's flags are
+//! Kafka's (dots and all) and its modes are switches Kafka's tools check by hand (`--list`,
+//! `--describe`, …), so one table per tool is the whole declaration and clap the whole parser.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use clap::{Arg, ArgAction, Command};
 
 /// The flags one tool accepts.
 pub struct Spec {
@@ -12,6 +20,18 @@ pub struct Spec {
     pub values: &'static [&'static str],
     /// Repeatable flags taking `key=value` pairs.
     pub properties: &'static [&'static str],
+}
+
+/// clap's error without its usage lines (the tool prints its own usage after it).
+fn clap_message(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let kept: Vec<&str> = (rendered.lines())
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .collect();
+    kept.join("\n")
+        .trim()
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
 /// Parsed flags.
@@ -28,64 +48,116 @@ pub struct Args {
     sequence: Vec<(String, Option<String>)>,
 }
 
+impl Spec {
+    /// The tool's flags as a clap command named `name` (no binary name: the arguments after
+    /// the tool's name). Flags keep Kafka's spelling, dots included (`--producer.config`).
+    /// `--help` is the tool's own (its usage text, which explains Kafka's semantics), so clap's
+    /// help flag is off here.
+    pub fn command(&self, name: &'static str) -> Command {
+        let long = |flag: &'static str| flag.trim_start_matches("--");
+        let mut command = Command::new(name)
+            .no_binary_name(true)
+            .disable_help_flag(true)
+            .disable_version_flag(true)
+            .dont_collapse_args_in_usage(true);
+        for &flag in self.switches {
+            // Appended (not counted) so each occurrence keeps its position.
+            command = command.arg(
+                Arg::new(flag)
+                    .long(long(flag))
+                    .action(ArgAction::Append)
+                    .num_args(0)
+                    .default_missing_value(""),
+            );
+        }
+        for &flag in self.values {
+            command = command.arg(
+                Arg::new(flag)
+                    .long(long(flag))
+                    .action(ArgAction::Append)
+                    .num_args(1)
+                    .value_name("VALUE")
+                    // `--shift-by -2`, `--offset -1`: a value may start with a dash.
+                    .allow_hyphen_values(true),
+            );
+        }
+        for &flag in self.properties {
+            command = command.arg(
+                Arg::new(flag)
+                    .long(long(flag))
+                    .action(ArgAction::Append)
+                    .num_args(1..)
+                    .value_name("KEY=VALUE")
+                    .value_parser(key_value),
+            );
+        }
+        command
+    }
+}
+
+/// A `key=value` pair's check (the value may hold `=` itself).
+fn key_value(pair: &str) -> Result<String, String> {
+    match pair.split_once('=') {
+        Some((key, _)) if !key.is_empty() => Ok(pair.to_string()),
+        _ => Err(format!("expects key=value, got '{pair}'")),
+    }
+}
+
 impl Args {
+    /// Parses a tool's arguments with clap (its errors name the flag and suggest the closest
+    /// one for a typo).
     pub fn parse(args: &[String], spec: &Spec) -> Result<Self, String> {
+        Self::parse_as("rill", args, spec)
+    }
+
+    /// [`Args::parse`], the errors naming the command `name`.
+    pub fn parse_as(name: &'static str, args: &[String], spec: &Spec) -> Result<Self, String> {
+        let matches = (spec.command(name))
+            .try_get_matches_from(args)
+            .map_err(|error| clap_message(&error))?;
         let mut parsed = Args::default();
-        let mut i = 0;
-        while i < args.len() {
-            let arg = &args[i];
-            i += 1;
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-                _ => (arg.as_str(), None),
-            };
-            if spec.switches.contains(&flag) {
-                if inline.is_some() {
-                    return Err(format!("{flag} takes no value"));
-                }
+        // Every occurrence with its position, to keep the command line's order across flags.
+        let mut seen: Vec<(usize, String, Option<String>)> = Vec::new();
+        for &flag in spec.switches {
+            if matches.contains_id(flag) {
                 parsed.switches.insert(flag.to_string());
-                parsed.sequence.push((flag.to_string(), None));
-            } else if spec.values.contains(&flag) {
-                let value = match inline {
-                    Some(v) => v,
-                    None => {
-                        let v = args.get(i).ok_or_else(|| format!("{flag} needs a value"))?;
-                        i += 1;
-                        v.clone()
-                    }
-                };
-                (parsed.all_values.entry(flag.to_string()).or_default()).push(value.clone());
-                parsed
-                    .sequence
-                    .push((flag.to_string(), Some(value.clone())));
-                parsed.values.insert(flag.to_string(), value);
-            } else if spec.properties.contains(&flag) {
-                let mut pairs = Vec::new();
-                if let Some(v) = inline {
-                    pairs.push(v);
-                } else {
-                    while let Some(next) = args.get(i) {
-                        if next.starts_with("--") || (!pairs.is_empty() && !next.contains('=')) {
-                            break;
-                        }
-                        pairs.push(next.clone());
-                        i += 1;
-                    }
+                for at in matches.indices_of(flag).into_iter().flatten() {
+                    seen.push((at, flag.to_string(), None));
                 }
-                if pairs.is_empty() {
-                    return Err(format!("{flag} needs key=value"));
-                }
-                let list = parsed.properties.entry(flag.to_string()).or_default();
-                for pair in pairs {
-                    let (k, v) = pair
-                        .split_once('=')
-                        .ok_or_else(|| format!("{flag} expects key=value, got '{pair}'"))?;
-                    list.push((k.to_string(), v.to_string()));
-                }
-            } else {
-                return Err(format!("unknown option '{arg}'"));
             }
         }
+        for &flag in spec.values {
+            let values: Vec<&String> = matches
+                .get_many::<String>(flag)
+                .into_iter()
+                .flatten()
+                .collect();
+            let at: Vec<usize> = matches.indices_of(flag).into_iter().flatten().collect();
+            for (value, at) in values.iter().zip(at) {
+                seen.push((at, flag.to_string(), Some((*value).clone())));
+            }
+            if let Some(last) = values.last() {
+                parsed.values.insert(flag.to_string(), (*last).clone());
+                parsed
+                    .all_values
+                    .insert(flag.to_string(), values.into_iter().cloned().collect());
+            }
+        }
+        for &flag in spec.properties {
+            let pairs = matches.get_many::<String>(flag).into_iter().flatten();
+            let list: Vec<(String, String)> = pairs
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            if !list.is_empty() {
+                parsed.properties.insert(flag.to_string(), list);
+            }
+        }
+        seen.sort_by_key(|(at, _, _)| *at);
+        parsed.sequence = seen
+            .into_iter()
+            .map(|(_, flag, value)| (flag, value))
+            .collect();
         Ok(parsed)
     }
 
@@ -210,9 +282,11 @@ mod tests {
         assert!(Args::parse(&args("--nope"), &SPEC)
             .unwrap_err()
             .contains("--nope"));
-        assert!(Args::parse(&args("--topic"), &SPEC)
-            .unwrap_err()
-            .contains("needs a value"));
+        let missing = Args::parse(&args("--topic"), &SPEC).unwrap_err();
+        assert!(
+            missing.contains("--topic") && missing.contains("value"),
+            "{missing}"
+        );
         assert!(Args::parse(&args("--property novalue"), &SPEC)
             .unwrap_err()
             .contains("key=value"));
@@ -220,5 +294,33 @@ mod tests {
             .unwrap()
             .number::<i32>("--partitions")
             .is_err());
+        // A switch given a value, and a negative value taken as a value.
+        assert!(Args::parse(&args("--list=yes"), &SPEC).is_err());
+        let negative = Args::parse(&args("--partitions -2"), &SPEC).unwrap();
+        assert_eq!(negative.number::<i32>("--partitions").unwrap(), Some(-2));
+    }
+
+    #[test]
+    fn a_typo_is_answered_with_the_closest_flag() {
+        let error = Args::parse(&args("--topc t"), &SPEC).unwrap_err();
+        assert!(error.contains("'--topc'"), "{error}");
+        assert!(error.contains("--topic"), "{error}");
+        assert!(!error.contains("Usage:"), "{error}");
+    }
+
+    #[test]
+    fn kafkas_dotted_flags_parse() {
+        const DOTTED: Spec = Spec {
+            switches: &[],
+            values: &["--producer.config"],
+            properties: &["--producer-property"],
+        };
+        let a = Args::parse(
+            &args("--producer.config p.properties --producer-property acks=all linger.ms=5"),
+            &DOTTED,
+        )
+        .unwrap();
+        assert_eq!(a.value("--producer.config"), Some("p.properties"));
+        assert_eq!(a.properties("--producer-property").len(), 2);
     }
 }

@@ -87,7 +87,7 @@ USAGE:
     A change refused stops the tool; the ones before it stay.
 ";
 
-const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     switches: &[
         "--alter",
         "--describe",

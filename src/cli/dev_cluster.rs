@@ -30,7 +30,7 @@ USAGE:
 Ctrl-C (or SIGTERM) stops every node cleanly.
 ";
 
-const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     switches: &[],
     values: &[
         "--nodes",

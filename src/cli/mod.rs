@@ -25,6 +25,7 @@ pub mod reassign_partitions;
 pub mod topics;
 pub mod transactions;
 mod transactions_producers;
+pub mod tree;
 
 use std::process::ExitCode;
 
