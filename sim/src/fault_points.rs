@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::history::{Event, History};
 use crate::power::PowerSwitches;
+use crate::schedule;
 use crate::storage::SimDisks;
 
 /// After a produce answer (or a vote) is written, the node dies this much later: longer than
@@ -78,6 +79,11 @@ pub fn install(
             // After healing nothing unusual happens any more.
             return false;
         }
+        let at_ms = started.elapsed().as_millis() as u64;
+        if point.effect() == Effect::Act && !schedule::point_fires(point.name(), node_id, at_ms) {
+            // Left out of a shrink's replay (`crate::schedule`).
+            return false;
+        }
         if point.effect() == Effect::Crash {
             let mut gate = hook_gate.borrow_mut();
             let now = Instant::now();
@@ -87,6 +93,10 @@ pub fn install(
                 && gate.last != Some(FaultPoint::CrashDuringGroupLoad);
             let in_gap = gate.next_at.is_some_and(|at| now < at) && !skips_gap;
             if gate.pending || !gate.open || in_gap {
+                return false;
+            }
+            if !schedule::point_fires(point.name(), node_id, at_ms) {
+                // Left out of a shrink's replay (`crate::schedule`): the gate stays as it was.
                 return false;
             }
             gate.pending = true;
@@ -99,7 +109,7 @@ pub fn install(
             });
         }
         history.record(
-            started.elapsed().as_millis() as u64,
+            at_ms,
             Event::FaultPoint {
                 name: point.name(),
                 node: node_id,

@@ -17,6 +17,12 @@
 //! * `sasl` — a SASL run's logins on every workload connection (`--sasl`): right ones, wrong
 //!   ones the broker must refuse, and requests without a login.
 //! * `history`, `checker` — the Jepsen-style history and the checks over it.
+//! * `schedule` — what a run records of its faults and client operations, and how a run
+//!   replays only some of them (`cargo sim --shrink`, `--schedule`).
+//! * `shrink` — `cargo sim --shrink`: a failing seed run again with items of its schedule left
+//!   out while it still fails.
+//! * `timeline` — a run as a self-contained HTML page (`cargo sim --timeline`): a lane per node
+//!   and client over simulated time, the faults, and the first violation.
 pub mod power;
 pub mod storage;
 
@@ -34,6 +40,12 @@ pub mod role_faults;
 pub mod run;
 #[cfg(madsim)]
 pub mod sasl;
+#[cfg(madsim)]
+pub mod schedule;
+#[cfg(madsim)]
+pub mod shrink;
+#[cfg(madsim)]
+pub mod timeline;
 #[cfg(madsim)]
 pub mod workload;
 

@@ -22,6 +22,7 @@ use crate::fault_points::{self, Brokers, Harness};
 use crate::history::{Event, History};
 use crate::power::PowerSwitches;
 use crate::role_faults::RoleFaults;
+use crate::schedule::{self, NemesisRng, Recorded, Replay, StepPlan};
 use crate::storage::{DiskFaults, FaultWindow, SimDisks};
 use crate::workload::{
     self, GroupProtocol, MemberTimes, ProducerSpec, Workload, CONSUMER_SESSION_TIMEOUT_MS,
@@ -693,6 +694,13 @@ pub struct RunResult {
     pub stats: String,
     /// Per named fault point: how often it was reached and fired, in `FaultPoint::ALL` order.
     pub points: Vec<(rill::faults::FaultPoint, rill::faults::points::PointCount)>,
+    /// The history's events (empty after a panic), for the timeline (`crate::timeline`).
+    pub events: Vec<(u64, Event)>,
+    /// The run's configuration.
+    pub config: SimConfig,
+    /// The faults and client operations the run did, and its nemesis' plan, for a shrink
+    /// (`crate::schedule`; empty after a panic).
+    pub schedule: Recorded,
 }
 
 fn stats(events: &[(u64, Event)]) -> String {
@@ -773,19 +781,27 @@ fn login_stats(events: &[(u64, Event)]) -> Option<String> {
 /// Runs one seed on a fresh thread (madsim's runtime and our canary switch are per thread, and
 /// std's hash seeds must not leak between runs).
 pub fn run_seed(seed: u64, options: RunOptions) -> RunResult {
+    run_seed_with(seed, options, None)
+}
+
+/// Runs one seed; with `replay`, only the kept items of a recorded run's schedule
+/// (`crate::schedule`).
+pub fn run_seed_with(seed: u64, options: RunOptions, replay: Option<Replay>) -> RunResult {
     #[allow(clippy::disallowed_methods)]
     let wall = std::time::Instant::now();
     let outcome = std::thread::spawn(move || {
         rill::faults::set_canary(options.canary);
         rill::faults::observe::start();
+        schedule::install(replay);
         let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
         let outcome = runtime.block_on(scenario(seed, options));
-        (outcome, fault_points::counts())
+        (outcome, fault_points::counts(), schedule::take())
     })
     .join();
     let wall_ms = wall.elapsed().as_millis() as u64;
+    let config = config_for(seed, options);
     match outcome {
-        Ok(((history, verdict, sim_ms), points)) => {
+        Ok(((history, verdict, sim_ms), points, recorded)) => {
             let kind = if !verdict.safety.is_empty() {
                 Kind::Safety
             } else if !verdict.liveness.is_empty() {
@@ -804,6 +820,9 @@ pub fn run_seed(seed: u64, options: RunOptions) -> RunResult {
                 history: history.render(),
                 stats: stats(&history.events()),
                 points,
+                events: history.events(),
+                config,
+                schedule: recorded,
             }
         }
         Err(panic) => {
@@ -823,16 +842,25 @@ pub fn run_seed(seed: u64, options: RunOptions) -> RunResult {
                 history: String::new(),
                 stats: String::new(),
                 points: Vec::new(),
+                events: Vec::new(),
+                config,
+                schedule: Recorded::default(),
             }
         }
     }
 }
 
-async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
+/// The configuration a run of `seed` with `options` has.
+fn config_for(seed: u64, options: RunOptions) -> SimConfig {
     let mut config = SimConfig::for_seed(seed, options.canary);
     if options.transactions && config.txn_producers == 0 {
         config.txn_producers = txn_producers_for(seed);
     }
+    config
+}
+
+async fn scenario(seed: u64, options: RunOptions) -> (History, Verdict, u64) {
+    let config = config_for(seed, options);
     if config.buggify {
         madsim::buggify::enable();
     }
@@ -1388,7 +1416,8 @@ async fn nemesis(
     until: Instant,
 ) {
     let net = NetSim::current();
-    let mut rng = madsim::rand::thread_rng();
+    // Each step's draws recorded, or replayed by a shrink (`crate::schedule`).
+    let mut rng = NemesisRng::new();
     let fault = |kind: &'static str, detail: String| {
         history.record(w.now_ms(), Event::Fault { kind, detail })
     };
@@ -1450,12 +1479,26 @@ async fn nemesis(
         "follower-restart-leader-killed",
     ];
     let mut links_quiet_until = Instant::now();
+    let mut step = 0;
     while !kinds.is_empty() {
+        let plan = rng.begin_step(step);
+        let this_step = step;
+        step += 1;
         let wait = Duration::from_millis(rng.gen_range(300..2500));
-        if Instant::now() + wait >= until {
+        // A replay starts each step when the recorded run did, whatever it left out before.
+        let start = match plan {
+            StepPlan::Draw => Instant::now() + wait,
+            StepPlan::Replay { start, .. } => w.started + start,
+            StepPlan::End => break,
+        };
+        rng.started(start - w.started);
+        if start >= until {
             break;
         }
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep_until(start).await;
+        if matches!(plan, StepPlan::Replay { kept: false, .. }) {
+            continue;
+        }
         let hold = Duration::from_millis(rng.gen_range(50..1500));
         // Half the faults of a quorum run aim at the controller leader the observer saw last
         // (its loss is what elections, and their bugs, are made of), a quarter at a broker
@@ -1484,6 +1527,26 @@ async fn nemesis(
             }
             tokio::time::sleep_until(links_quiet_until).await;
         }
+        if kind == "empty-disk" {
+            if !empty_disk_left {
+                continue;
+            }
+            empty_disk_left = false;
+        }
+        // The step in the run's schedule, in words (the history has the details).
+        let what = match kind {
+            "net" => "net (loss and latency on every link)".to_string(),
+            "reset" => "reset (a client's connections)".to_string(),
+            "clog" => format!("clog (a client's link to {name})"),
+            "voter-bridge" => format!("voter-bridge (around {name})"),
+            "leader-isolated"
+            | "follower-restart-leader-killed"
+            | "double-failover"
+            | "empty-disk"
+            | "min-isr-lowered" => format!("{kind} (a data partition's roles)"),
+            _ => format!("{kind} {name}"),
+        };
+        schedule::acts(this_step, w.now_ms(), what);
         let started = Instant::now();
         match kind {
             "kill" => {
@@ -1672,12 +1735,6 @@ async fn nemesis(
             | "double-failover"
             | "empty-disk"
             | "min-isr-lowered") => {
-                if kind == "empty-disk" {
-                    if !empty_disk_left {
-                        continue;
-                    }
-                    empty_disk_left = false;
-                }
                 let roles = RoleFaults {
                     handle,
                     config,

@@ -1,15 +1,18 @@
 //! The `cargo sim` command line. Parsed twice on purpose: by the runner, so `--help` and a typo
 //! answer at once instead of after a build of a few minutes, and by `rill-sim`, which runs it.
-//! Standard library only: the runner must stay a cheap build.
 
+use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
+
+use crate::schedule::{self, Item};
 
 /// One-line usage, printed under every argument error.
 pub const USAGE: &str =
     "usage: cargo sim (--seed N | --seeds A..B | --seeds A..=B) [--sim-secs S] \
 [--canary NAME] [--no-fault-points] [--transactions] [--sasl] [--history-dir D] \
-[--fail-fast] [--keep-history]";
+[--fail-fast] [--keep-history] [--timeline PATH] [--shrink [--shrink-attempts N]] \
+[--schedule TEXT]";
 
 /// `cargo sim --help`.
 pub const HELP: &str = "\
@@ -70,6 +73,23 @@ OPTIONS:
     --history-dir D   where histories are written (default target-sim/sim-failures)
     --fail-fast       stop at the first failing seed
     --keep-history    also write the histories of passing seeds
+    --timeline PATH   write the run's timeline to PATH (one seed only): a self-contained HTML
+                      page (inline SVG, nothing fetched) with a lane per node (its controller
+                      and data partition leaderships as the run observed them, the faults on
+                      it: down, paused, cut off, disk windows, fault points), a lane per client
+                      (sends by outcome: acked, unknown, failed; polls), the time in simulated
+                      seconds, and the first violation marked in red with the records and
+                      operations it names. A failing seed writes one anyway, next to its
+                      history (seed-N.html)
+    --shrink          shrink a failing seed's schedule (one seed only; see SHRINKING): run it
+                      again with faults left out, then producer batches, keeping each removal
+                      while the run still fails, and print the smallest failing schedule, its
+                      history and timeline, and the --schedule that replays it
+    --shrink-attempts N
+                      the most runs a shrink makes (default 100); it prints a line per run
+    --schedule TEXT   run only these items of the seed's schedule (one seed only), as --shrink
+                      prints it: nemesis=0,3-5;crash-after-produce-ack=0;p0=0-40,45-80 (quote
+                      it: `;` ends a shell command)
 
 OUTPUT, one line per seed:
     seed=N VERDICT sim=MS wall=MS trace=HASH acked=A unknown=U failed=F polled=P faults=X
@@ -109,10 +129,30 @@ OUTPUT, one line per seed:
              must know it (see the README)
     intrusions  the intruder's requests answered (each must be an authorization refusal;
              the checker fails the run on any other answer)
-  A failing seed also prints the violations, the history file and the command that replays it.
+  A failing seed also prints the violations, the history file, its timeline (an HTML page
+  beside it, see --timeline) and the command that replays it. On a terminal, a run of several
+  seeds shows a progress bar on stderr (seeds done, failures, simulated/real speed).
   The last lines summarise: a table of every named fault point (in how many seeds it fired,
   how often in all, how often it was reached; NEVER FIRED marks a point that did not fire in
   any seed), seeds run, simulated vs wall time, and the failing seeds by kind.
+
+SHRINKING:
+    A run's schedule is its faults and client operations, each named so that the name means
+    the same thing in another run of the seed: nemesis steps (each kill, pause, clog,
+    partition, network change, disk window or role fault, numbered from 0 in the run: a kill
+    and its restart are one step), firings of the crash and acting fault points (a point's
+    name and its nth firing, from 0), and the data producers' batches (pN: producer N's batch
+    numbers, from 0). Every random draw of the simulation comes from one seeded generator, so
+    leaving one item out re-draws everything after it. To keep the other faults what they
+    were, a shrink's run (and a --schedule run) first runs the seed whole, recording each
+    nemesis step's start time and random draws, then replays the kept steps at their times
+    with their draws and skips the others. A left-out batch is drawn but never sent (later
+    batches keep their values and sequence numbers follow on); a left-out firing does not fire;
+    firings and batches past the whole run's are left out too, so a schedule never grows. The
+    same seed and schedule replay exactly. A candidate counts as failing on any violation; one
+    that breaks the first claim the seed broke is preferred (the other only when no candidate
+    of that chunk size does). Faults are shrunk first (batches all kept), then batches. Delay
+    points, buggify and the other clients' operations are not shrunk.
 
 ENVIRONMENT:
     RILL_SIM_PROFILE  cargo profile of the simulation build (default release; dev reuses the
@@ -143,7 +183,18 @@ pub struct SimArgs {
     pub transactions: bool,
     /// `--sasl`: the listeners take SASL and every workload connection logs in.
     pub sasl: bool,
+    /// `--timeline PATH`: where the run's timeline page goes (one seed).
+    pub timeline: Option<PathBuf>,
+    /// `--shrink`: shrink the seed's failing schedule.
+    pub shrink: bool,
+    /// `--shrink-attempts N`: the most runs a shrink makes.
+    pub shrink_attempts: u64,
+    /// `--schedule TEXT`: run only these items of the seed's schedule.
+    pub schedule: Option<BTreeSet<Item>>,
 }
+
+/// The runs a shrink makes unless told otherwise: a few minutes of a debug build's runs.
+pub const SHRINK_ATTEMPTS_DEFAULT: u64 = 100;
 
 impl Default for SimArgs {
     fn default() -> Self {
@@ -157,6 +208,10 @@ impl Default for SimArgs {
             no_fault_points: false,
             transactions: false,
             sasl: false,
+            timeline: None,
+            shrink: false,
+            shrink_attempts: SHRINK_ATTEMPTS_DEFAULT,
+            schedule: None,
         }
     }
 }
@@ -188,9 +243,32 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--no-fault-points" => parsed.no_fault_points = true,
             "--transactions" => parsed.transactions = true,
             "--sasl" => parsed.sasl = true,
+            "--timeline" => parsed.timeline = Some(PathBuf::from(value()?)),
+            "--shrink" => parsed.shrink = true,
+            "--shrink-attempts" => {
+                parsed.shrink_attempts = number("--shrink-attempts", &value()?)?;
+            }
+            "--schedule" => parsed.schedule = Some(schedule::parse_kept(&value()?)?),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown flag '{other}'")),
         }
+    }
+    let one_seed = parsed.seeds.start() == parsed.seeds.end();
+    for (flag, given, besides) in [
+        (
+            "--timeline",
+            parsed.timeline.is_some(),
+            "; a failing seed of a range writes its timeline next to its history",
+        ),
+        ("--shrink", parsed.shrink, ""),
+        ("--schedule", parsed.schedule.is_some(), ""),
+    ] {
+        if given && !one_seed {
+            return Err(format!("{flag} takes one seed (--seed N){besides}"));
+        }
+    }
+    if parsed.shrink && parsed.schedule.is_some() {
+        return Err("--shrink starts from the seed's whole schedule: drop --schedule".into());
     }
     Ok(Command::Run(parsed))
 }
@@ -293,6 +371,7 @@ mod tests {
                 no_fault_points: true,
                 transactions: true,
                 sasl: true,
+                ..SimArgs::default()
             }
         );
         assert_eq!(parse(["--help".to_string()]), Ok(Command::Help));
@@ -302,6 +381,69 @@ mod tests {
             "--seed takes a whole number, got 'x'"
         );
         assert_eq!(run("--seedz 1").unwrap_err(), "unknown flag '--seedz'");
+    }
+
+    #[test]
+    fn timeline_shrink_and_schedule_flags() {
+        let args = run("--seed 7 --canary ack-before-fsync --timeline out.html").unwrap();
+        assert_eq!(
+            (args.timeline, args.shrink, args.schedule),
+            (Some(PathBuf::from("out.html")), false, None)
+        );
+        let args = run("--seed 7 --shrink --shrink-attempts 12").unwrap();
+        assert_eq!((args.shrink, args.shrink_attempts), (true, 12));
+        assert_eq!(
+            run("--seed 7 --shrink").unwrap().shrink_attempts,
+            SHRINK_ATTEMPTS_DEFAULT
+        );
+        let args =
+            run("--seed 7 --schedule nemesis=0,2-3;crash-after-produce-ack=1;p0=0-1").unwrap();
+        let kept = args.schedule.unwrap();
+        assert_eq!(kept.len(), 6);
+        assert!(
+            kept.contains(&Item::Nemesis(3))
+                && kept.contains(&Item::Batch {
+                    producer: 0,
+                    batch: 1
+                })
+        );
+        assert_eq!(
+            run("--seed 7 --schedule none").unwrap().schedule,
+            Some(BTreeSet::new())
+        );
+        for (flag, args) in [
+            ("--timeline", "--seeds 1..=2 --timeline t.html"),
+            ("--shrink", "--seeds 1..3 --shrink"),
+            ("--schedule", "--seeds 1..=2 --schedule none"),
+        ] {
+            let error = run(args).unwrap_err();
+            assert!(
+                error.starts_with(&format!("{flag} takes one seed")),
+                "{error}"
+            );
+        }
+        assert!(run("--seed 1 --shrink --schedule none")
+            .unwrap_err()
+            .contains("drop --schedule"));
+        assert_eq!(run("--timeline").unwrap_err(), "--timeline needs a value");
+        assert!(run("--seed 1 --shrink-attempts x")
+            .unwrap_err()
+            .contains("whole number"));
+        assert!(run("--seed 1 --schedule nemesis")
+            .unwrap_err()
+            .starts_with("--schedule"));
+        for flag in [
+            "--timeline",
+            "--shrink",
+            "--shrink-attempts",
+            "--schedule",
+            "SHRINKING",
+        ] {
+            assert!(
+                HELP.contains(flag) && (flag == "SHRINKING" || USAGE.contains(flag)),
+                "{flag}"
+            );
+        }
     }
 
     #[test]

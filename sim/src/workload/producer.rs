@@ -24,6 +24,7 @@ use super::{retriable, topic_name, Workload, RETRY_BACKOFF, TOPIC};
 use crate::checker::PRODUCE_ANSWER_BOUND_MS;
 use crate::client::Connection;
 use crate::history::{Event, RequestEnd, SendOutcome};
+use crate::schedule;
 
 /// Produce requests in flight on one connection, as librdkafka's idempotent producer allows.
 pub const IN_FLIGHT_MAX: usize = 5;
@@ -69,6 +70,8 @@ struct Producer {
     identity: Option<Identity>,
     next_sequence: i32,
     next_value: u64,
+    /// Batches drawn so far, sent or left out (a batch's number in the run's schedule).
+    batches: u32,
     requests: u64,
     /// Unacknowledged batches in sequence order; the first `in_flight.len()` are in flight on
     /// `conn`.
@@ -97,6 +100,7 @@ pub async fn producer(w: Workload, spec: ProducerSpec, until: Instant) {
         identity,
         next_sequence: 0,
         next_value: 0,
+        batches: 0,
         requests: 0,
         queue: VecDeque::new(),
         conn: None,
@@ -110,9 +114,10 @@ pub async fn producer(w: Workload, spec: ProducerSpec, until: Instant) {
             let burst = rng.gen_range(1..=IN_FLIGHT_MAX);
             next_burst = now + Duration::from_millis(rng.gen_range(LINGER_MS));
             drop(rng);
-            while p.queue.len() < burst {
-                let batch = p.new_batch();
-                p.queue.push_back(batch);
+            for _ in p.queue.len()..burst {
+                if let Some(batch) = p.new_batch() {
+                    p.queue.push_back(batch);
+                }
             }
         }
         if p.queue.is_empty() {
@@ -136,8 +141,11 @@ impl Producer {
 
     /// A new batch of fresh values: usually one or a few records, now and then a large one
     /// (16 to 64 records with 1 to 6 KiB of key each: up to ~400 KiB). The volume matters: a
-    /// crash must often find acknowledged appends whose fsync is still running.
-    fn new_batch(&mut self) -> Pending {
+    /// crash must often find acknowledged appends whose fsync is still running. `None`: a
+    /// shrink's replay left this batch out (`crate::schedule`): it is drawn all the same, so the
+    /// draws after it and the values of later batches stay what they were, but never sent, and
+    /// takes no sequence numbers.
+    fn new_batch(&mut self) -> Option<Pending> {
         let mut rng = madsim::rand::thread_rng();
         let (records, pad_bytes) = match rng.gen_range(0..100) {
             0..=59 => (1, 0),
@@ -155,6 +163,21 @@ impl Producer {
                 format!("p{}-{}", self.spec.id, self.next_value - 1)
             })
             .collect();
+        let number = self.batches;
+        self.batches += 1;
+        let sent = schedule::batch(self.spec.id, number, self.w.now_ms(), || {
+            let records = match &values[..] {
+                [one] => one.clone(),
+                [first, .., last] => format!("{} records {first}..{last}", values.len()),
+                [] => "no record".into(),
+            };
+            format!("producer {} batch {number}: {records}", self.spec.id)
+        });
+        if !sent {
+            // The codec's draw too, as a batch sent takes it.
+            let _codec = rng.gen_range(0..CODECS.len());
+            return None;
+        }
         for value in &values {
             self.record(Event::Send {
                 producer: self.spec.id,
@@ -184,12 +207,12 @@ impl Producer {
                 .map_or(0, |d| d.as_millis() as i64),
         )
         .expect("the workload's batches encode");
-        Pending {
+        Some(Pending {
             values,
             bytes,
             attempts: 0,
             unknown_attempt: false,
-        }
+        })
     }
 
     fn request(&self, bytes: Bytes) -> ProduceRequest {
