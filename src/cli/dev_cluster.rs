@@ -257,8 +257,10 @@ fn wait_serving(
     stop: &std::sync::mpsc::Receiver<()>,
 ) -> CliResult {
     let deadline = Instant::now() + START_WAIT;
+    let progress = super::progress::Progress::new(children.len() as u64, "nodes serving");
     for i in 0..children.len() {
         let port = children[i].0.kafka_port;
+        progress.set(i as u64, format!("waiting for node {}", children[i].0.id));
         loop {
             if let Some(exited) = exited(children) {
                 return Err(CliError::Failed(exited));
@@ -282,6 +284,7 @@ fn wait_serving(
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+    progress.finish();
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod dev_cluster;
 pub mod leader_election;
 pub mod metadata_quorum;
 pub mod perf;
+pub mod progress;
 pub mod reassign_generate;
 pub mod reassign_partitions;
 pub mod topics;

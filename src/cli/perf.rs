@@ -74,6 +74,8 @@ const DEFAULT_TRANSACTION_DURATION_MS: u64 = 3000;
 
 /// How often progress is printed.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the terminal's progress bar is moved.
+const PROGRESS_BAR_INTERVAL: Duration = Duration::from_millis(250);
 /// Latency samples kept (every k-th record beyond this), as Kafka's perf tool does.
 const LATENCY_SAMPLES_MAX: u64 = 5_000_000;
 
@@ -168,6 +170,17 @@ impl Latencies {
         }
     }
 
+    /// `p50 .. ms, p99 .. ms` of the samples so far (sorting a copy).
+    fn percentiles_so_far(&self) -> String {
+        let mut sorted = self.samples_us.clone();
+        sorted.sort_unstable();
+        let pct = |q: f64| match sorted.len() {
+            0 => 0.0,
+            n => sorted[((n as f64 * q).ceil() as usize).clamp(1, n) - 1] as f64 / 1000.0,
+        };
+        format!("p50 {:.2} ms, p99 {:.2} ms", pct(0.50), pct(0.99))
+    }
+
     /// `avg a ms, p50 .., p95 .., p99 .., p99.9 .., max ..` (sorts the samples).
     fn summary(&mut self) -> String {
         self.samples_us.sort_unstable();
@@ -199,6 +212,10 @@ struct ProduceStats {
     latencies: Latencies,
     window_acked: u64,
     window_start: Instant,
+    /// The bar on a terminal (records acknowledged or failed so far, the rate, percentiles).
+    progress: super::progress::Progress,
+    progress_at: Instant,
+    started: Instant,
 }
 
 impl ProduceStats {
@@ -210,7 +227,22 @@ impl ProduceStats {
             latencies: Latencies::new(expected),
             window_acked: 0,
             window_start: Instant::now(),
+            progress: super::progress::Progress::new(expected, "records"),
+            progress_at: Instant::now(),
+            started: Instant::now(),
         }
+    }
+
+    /// Moves the bar (a few times a second: the percentiles sort the samples).
+    fn show_progress(&mut self) {
+        if !self.progress.visible() || self.progress_at.elapsed() < PROGRESS_BAR_INTERVAL {
+            return;
+        }
+        self.progress_at = Instant::now();
+        let rate = self.acked as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let latencies = self.latencies.percentiles_so_far();
+        let message = format!("{rate:.0} records/s, {latencies}");
+        self.progress.set(self.acked + self.failed, message);
     }
 
     fn absorb(&mut self, outcome: &BatchOutcome) {
@@ -230,14 +262,15 @@ impl ProduceStats {
         }
     }
 
-    /// Prints progress when the window is over.
+    /// Prints progress when the window is over (and moves the bar on a terminal).
     fn maybe_progress(&mut self, record_bytes: usize) {
+        self.show_progress();
         let elapsed = self.window_start.elapsed();
         if elapsed < PROGRESS_INTERVAL {
             return;
         }
         let rate = self.window_acked as f64 / elapsed.as_secs_f64();
-        println!(
+        let line = format!(
             "{} records sent, {:.1} records/sec ({:.2} MB/sec), {:.1} ms avg latency, {:.1} ms max latency.",
             self.window_acked,
             rate,
@@ -245,6 +278,7 @@ impl ProduceStats {
             self.latencies.avg_ms(),
             self.latencies.max_us as f64 / 1000.0
         );
+        self.progress.suspend(|| println!("{line}"));
         self.window_acked = 0;
         self.window_start = Instant::now();
     }
@@ -319,6 +353,7 @@ async fn produce(client: Arc<Client>, args: &Args, settings: &ToolSettings) -> C
     if transaction_duration.is_some() {
         commits.record(closing.elapsed());
     }
+    stats.progress.finish();
     let elapsed = start.elapsed().as_secs_f64();
     let rate = stats.acked as f64 / elapsed;
     println!(
@@ -400,7 +435,12 @@ async fn consume(client: Arc<Client>, args: &Args, settings: &ToolSettings) -> C
     let start = Instant::now();
     let mut last_record_at = start;
     let (mut records, mut bytes) = (0u64, 0u64);
+    let progress = super::progress::Progress::new(messages, "records");
     while records < messages && last_record_at.elapsed() < timeout {
+        if progress.visible() {
+            let rate = records as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            progress.set(records, format!("{rate:.0} records/s"));
+        }
         for data in source.poll().await? {
             let mut next_offset = None;
             data.for_each_record(|r| {
@@ -419,6 +459,7 @@ async fn consume(client: Arc<Client>, args: &Args, settings: &ToolSettings) -> C
             }
         }
     }
+    progress.finish();
     let elapsed = start.elapsed().as_secs_f64();
     source.close().await?;
     let mb = bytes as f64 / (1024.0 * 1024.0);
@@ -476,6 +517,7 @@ async fn e2e(client: Arc<Client>, args: &Args, settings: &ToolSettings) -> CliRe
     let (received, mut e2e) = reader
         .await
         .map_err(|e| CliError::Failed(format!("consumer task failed: {e}")))??;
+    stats.progress.finish();
     println!(
         "e2e: {received} of {total} records consumed at {rate} records/s; end-to-end {}; ack {}.",
         e2e.summary(),

@@ -337,6 +337,13 @@ async fn verify(client: &Client, targets: &[Target], timeout_ms: i32, preserve: 
     let metadata = topics_metadata(client, targets).await?;
     let current = current_assignment(&metadata, targets)?;
     let (text, incomplete) = verify_text(targets, &current, &ongoing);
+    // On a terminal, how far the reassignments are, at a glance (left on screen).
+    let progress = super::progress::Progress::new(targets.len() as u64, "reassignments complete");
+    if progress.visible() {
+        let done = targets.len() - incomplete.min(targets.len());
+        progress.set(done as u64, String::new());
+        progress.finish_visible();
+    }
     print!("{text}");
     if all_ongoing.is_empty() && !preserve {
         clear_all_throttles(client, &metadata, targets).await?;
