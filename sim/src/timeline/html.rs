@@ -166,7 +166,7 @@ fn violation_box(out: &mut String, violation: &str, page: &Page) {
                 out,
                 "<li>{:.3} s · {} · {}</li>",
                 i.at_ms as f64 / 1000.0,
-                escape(&lane_name(&i.lane)),
+                escape(&super::lanes::lane_label(&i.lane)),
                 escape(&i.text)
             );
         }
@@ -184,21 +184,6 @@ fn violation_box(out: &mut String, violation: &str, page: &Page) {
         out.push_str("</ol></details>");
     }
     out.push_str("</div>\n");
-}
-
-fn lane_name(key: &LaneKey) -> String {
-    match key {
-        LaneKey::Node(id) => format!("node {id}"),
-        LaneKey::Network => "network".into(),
-        LaneKey::Producer(id) => format!("producer {id}"),
-        LaneKey::Consumer(id) => format!("consumer {id}"),
-        LaneKey::GroupMember(id) => format!("group member {id}"),
-        LaneKey::TxnProducer(id) => format!("txn producer {id}"),
-        LaneKey::TxnReader(id) => format!("txn reader {id}"),
-        LaneKey::Compacted => "compacted topic".into(),
-        LaneKey::Admin => "admin clients".into(),
-        LaneKey::FinalRead => "final read".into(),
-    }
 }
 
 /// One simulated-time axis: ms → x.
@@ -250,7 +235,7 @@ fn svg(out: &mut String, model: &Model, page: &Page) {
             "<g class=\"lane\" data-lane=\"{}\">\
              <rect class=\"lane-bg{odd}\" x=\"0\" y=\"{y}\" width=\"{width}\" height=\"{lane_h}\"/>\
              <text class=\"lane-label{}\" x=\"4\" y=\"{}\">{}</text>",
-            escape(&lane_name(key)),
+            escape(&super::lanes::lane_label(key)),
             if named { " named-node" } else { "" },
             y + 10.0,
             escape(&lane.label)

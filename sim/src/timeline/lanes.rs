@@ -105,7 +105,8 @@ impl Model {
     }
 }
 
-fn lane_label(key: &LaneKey) -> String {
+/// A lane's name on the page.
+pub(super) fn lane_label(key: &LaneKey) -> String {
     match key {
         LaneKey::Node(id) => format!("node {id}"),
         LaneKey::Network => "network, other faults".into(),
