@@ -12,6 +12,9 @@ use crate::actor::client::ActorClient;
 use crate::messages::NodeMsg;
 use crate::types::NodeId;
 
+/// How often the exporter's pending samples are folded into its histograms.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the handlers need: the way to this node's actors and what the server knows of itself.
 pub struct AdminState<C> {
     pub node: C,
@@ -71,6 +74,18 @@ impl AdminServer {
                         }
                     };
                     let _ = started.send(Ok(server.handle()));
+                    // Samples wait in the exporter until an upkeep folds them into their
+                    // histograms: done here on a timer, so a broker nobody scrapes does not
+                    // keep every request's latency.
+                    if let Some(handle) = recorder::global() {
+                        actix_rt::spawn(async move {
+                            let mut every = actix_rt::time::interval(UPKEEP_INTERVAL);
+                            loop {
+                                every.tick().await;
+                                handle.run_upkeep();
+                            }
+                        });
+                    }
                     if let Err(error) = server.await {
                         tracing::warn!(%error, "the admin endpoint stopped");
                     }
@@ -91,6 +106,16 @@ impl AdminServer {
         self.handle.stop(true).await;
         if let Some(thread) = self.thread.take() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for AdminServer {
+    /// A server whose start failed after its endpoint started: the endpoint stops too (the
+    /// command is sent at once; nothing waits for it).
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.handle.stop(false);
         }
     }
 }

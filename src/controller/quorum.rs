@@ -1398,7 +1398,6 @@ impl TopicChange {
     }
 }
 
-/// A planned topic change that did not apply: another change to the metadata got there first.
 /// Kafka's leader election count, at the active controller: every committed record that gives
 /// a partition a leader (a leaderless change is no election).
 fn count_elections(records: &[MetadataRecord]) {
@@ -1421,6 +1420,7 @@ fn count_elections(records: &[MetadataRecord]) {
     }
 }
 
+/// A planned topic change that did not apply: another change to the metadata got there first.
 fn raced() -> Refusal {
     Refusal::new(
         ErrorCode::UNKNOWN_SERVER_ERROR,

@@ -72,6 +72,9 @@ struct Owed {
     /// The request's span (its log lines' fields), and its API and version, and when its last
     /// byte was read: its metrics.
     span: tracing::Span,
+    /// Counted in the request queue gauge until dropped, however the answer ends (written,
+    /// dropped with a closed connection, or left in the channel).
+    _queued: Queued,
     api_key: i16,
     api_version: i16,
     received: Instant,
@@ -646,13 +649,13 @@ async fn connection<S>(
             // A ready answer needs the frame no more; work still under way keeps its memory.
             let memory = memory.filter(|_| matches!(pending, Pending::Later(_)));
             owed.fetch_add(1, Ordering::SeqCst);
-            metrics::gauge!(names::REQUEST_QUEUE_SIZE).increment(1.0);
             slot.send(Owed {
                 pending,
                 turn,
                 memory,
                 crash_point: crash_point_after(prefix.api_key),
                 span,
+                _queued: Queued::new(),
                 api_key: prefix.api_key,
                 api_version: prefix.api_version,
                 received,
@@ -733,6 +736,7 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
         memory,
         crash_point,
         span,
+        _queued,
         api_key,
         api_version,
         received,
@@ -802,13 +806,15 @@ async fn write_answers<W: tokio::io::AsyncWrite + Unpin>(
                     break;
                 }
             }
+        } else {
+            // Nothing owed (an acks=0 produce): counted once its work is done.
+            answered_metrics(api_key, received, 0);
         }
     }
     // Answers still queued will never be written: count them answered, so nothing waits on them.
     answers.close();
     while answers.try_recv().is_ok() {
         owed.fetch_sub(1, Ordering::SeqCst);
-        metrics::gauge!(names::REQUEST_QUEUE_SIZE).decrement(1.0);
     }
     let _ = writer.shutdown().await;
 }
@@ -856,6 +862,21 @@ struct Answered<'a>(&'a AtomicUsize);
 impl Drop for Answered<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A request read and not yet answered, in the request queue gauge while it lives.
+struct Queued(());
+
+impl Queued {
+    fn new() -> Self {
+        metrics::gauge!(names::REQUEST_QUEUE_SIZE).increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
         metrics::gauge!(names::REQUEST_QUEUE_SIZE).decrement(1.0);
     }
 }

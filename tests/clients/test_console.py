@@ -69,6 +69,18 @@ def test_console_shows_the_cluster_a_topic_and_a_group_with_its_lag(rill_cluster
             assert time.monotonic() < deadline, e
             time.sleep(0.5)
     consumer.close()
+    # A group whose name is markup: shown as text, never run.
+    hostile = '<img src=x onerror="document.title=1">'
+    marked = Consumer({"bootstrap.servers": bootstrap, "group.id": hostile, "enable.auto.commit": False})
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            marked.commit(offsets=[TopicPartition(topic_name, 0, 1)], asynchronous=False)
+            break
+        except KafkaException as e:
+            assert time.monotonic() < deadline, e
+            time.sleep(0.5)
+    marked.close()
 
     # The page is served by node 2, which holds no special role.
     url = nodes[1].admin_url + "/?expand=all"
@@ -98,6 +110,8 @@ def test_console_shows_the_cluster_a_topic_and_a_group_with_its_lag(rill_cluster
     assert 'data-group="console-group"' in dom
     assert lags == {p: ["15"] for p in range(3)}, lags
     assert re.search(r'data-group="console-group".*?class="num total-lag">45<', dom, re.S)
+    assert "&lt;img src=x" in dom and "<img src=x" not in dom
+    assert "<title>Rill console</title>" in dom
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "console.png"
