@@ -115,7 +115,10 @@ fn completions(shell: Option<&str>) -> ExitCode {
 fn help(command: Option<&str>) -> ExitCode {
     match command {
         None | Some("help" | "--help" | "-h") => print!("{USAGE}"),
-        Some("server") => print!("{SERVER_USAGE}"),
+        Some("server") => print!(
+            "{}",
+            rill::cli::tree::help_of("server", SERVER_USAGE).unwrap_or_default()
+        ),
         Some("version") => print!("{VERSION_USAGE}"),
         Some("completions") => return completions(None),
         Some(tool) => {

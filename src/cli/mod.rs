@@ -61,8 +61,7 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 /// Runs client tool `tool` with its arguments; `None` if there is no such tool.
 pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        let usage = usage(tool)?;
-        print!("{usage}");
+        print!("{}", tree::help_of(tool, "")?);
         return Some(ExitCode::SUCCESS);
     }
     let (usage, result) = match tool {
@@ -103,24 +102,6 @@ pub fn run(tool: &str, args: &[String]) -> Option<ExitCode> {
             eprintln!("Error: {message}");
             ExitCode::from(1)
         }
-    })
-}
-
-fn usage(tool: &str) -> Option<&'static str> {
-    Some(match tool {
-        "topics" => topics::USAGE,
-        "console-producer" => console_producer::USAGE,
-        "console-consumer" => console_consumer::USAGE,
-        "consumer-groups" => consumer_groups::USAGE,
-        "transactions" => transactions::USAGE,
-        "perf" => perf::USAGE,
-        "metadata-quorum" => metadata_quorum::USAGE,
-        "leader-election" => leader_election::USAGE,
-        "reassign-partitions" => reassign_partitions::USAGE,
-        "configs" => configs::USAGE,
-        "acls" => acls::USAGE,
-        "dev-cluster" => dev_cluster::USAGE,
-        _ => return None,
     })
 }
 

@@ -133,6 +133,28 @@ pub fn command() -> Command {
     rill
 }
 
+/// `rill NAME --help`: clap's help of the command made from its flag table — every flag it
+/// takes, with its value — under the command's usage text (which says how Kafka's flags combine
+/// and what they mean).
+pub fn help(name: &'static str, about: &'static str, spec: &Spec, usage: &'static str) -> String {
+    let mut command = spec
+        .command(name)
+        .about(about)
+        .before_help(usage.trim_end())
+        .help_template("rill {name}: {about}\n\n{before-help}\nEvery flag:\n{options}\n");
+    command.render_help().to_string()
+}
+
+/// The help of command `name`, if it is a client tool or the server.
+pub fn help_of(name: &str, server_usage: &'static str) -> Option<String> {
+    if name == "server" {
+        let about = "run a broker or controller node";
+        return Some(help("server", about, &SERVER_SPEC, server_usage));
+    }
+    let (name, about, spec, usage) = TOOLS.iter().find(|(tool, ..)| *tool == name)?;
+    Some(help(name, about, spec, usage))
+}
+
 /// Every command's name.
 fn names() -> Vec<&'static str> {
     let mut names = vec!["server", "completions", "version", "help"];
@@ -197,6 +219,26 @@ mod tests {
             assert!(script.contains("reset-offsets"), "{shell}");
         }
         assert!(completions("tcsh").unwrap_err().contains("bash, zsh, fish"));
+    }
+
+    #[test]
+    fn help_lists_every_flag_of_the_table_under_the_usage_text() {
+        for (name, _, spec, usage) in TOOLS {
+            let text = help_of(name, "").unwrap();
+            let first_usage_line = usage.lines().nth(1).unwrap_or_default().trim();
+            assert!(text.contains(first_usage_line), "{name}:\n{text}");
+            for flag in spec
+                .switches
+                .iter()
+                .chain(spec.values)
+                .chain(spec.properties)
+            {
+                assert!(text.contains(flag), "{name}'s help lacks {flag}:\n{text}");
+            }
+        }
+        let server = help_of("server", "USAGE:\n    rill server ...\n").unwrap();
+        assert!(server.contains("--log-dirs <VALUE>"), "{server}");
+        assert!(help_of("nope", "").is_none());
     }
 
     #[test]
