@@ -160,6 +160,22 @@ pub fn sample(name: &'static str, value: f64) {
     metrics::histogram!(name).record(value);
 }
 
+/// Counts an answered request of API `request`: its time since its last byte was read, and
+/// the throttle its answer carries (0: none).
+pub fn answered(request: &'static str, total_ms: f64, throttle_ms: i32) {
+    metrics::counter!(REQUESTS, "request" => request).increment(1);
+    metrics::histogram!(REQUEST_TOTAL_TIME_MS, "request" => request).record(total_ms);
+    if throttle_ms > 0 {
+        metrics::histogram!(REQUEST_THROTTLE_TIME_MS, "request" => request)
+            .record(f64::from(throttle_ms));
+    }
+}
+
+/// A request joins (`+1.0`) or leaves (`-1.0`) the queue of requests read and not answered.
+pub fn queued(delta: f64) {
+    metrics::gauge!(REQUEST_QUEUE_SIZE).increment(delta);
+}
+
 /// Counts a produce of `bytes` in `records` records to `topic`: per topic and broker-wide (the
 /// unlabelled series, as Kafka's topic-less `BrokerTopicMetrics`).
 pub fn produced(topic: &str, bytes: u64, records: u64) {

@@ -870,14 +870,14 @@ struct Queued(());
 
 impl Queued {
     fn new() -> Self {
-        metrics::gauge!(names::REQUEST_QUEUE_SIZE).increment(1.0);
+        names::queued(1.0);
         Self(())
     }
 }
 
 impl Drop for Queued {
     fn drop(&mut self) {
-        metrics::gauge!(names::REQUEST_QUEUE_SIZE).decrement(1.0);
+        names::queued(-1.0);
     }
 }
 
@@ -920,12 +920,7 @@ fn answer_throttle_ms(key: i16, version: i16, head: Option<&[u8]>, frame_len: us
 fn answered_metrics(api_key: i16, received: Instant, throttle_ms: i32) {
     let request = crate::protocol::api_name::api_name(api_key);
     let total_ms = received.elapsed().as_secs_f64() * 1_000.0;
-    metrics::counter!(names::REQUESTS, "request" => request).increment(1);
-    metrics::histogram!(names::REQUEST_TOTAL_TIME_MS, "request" => request).record(total_ms);
-    if throttle_ms > 0 {
-        metrics::histogram!(names::REQUEST_THROTTLE_TIME_MS, "request" => request)
-            .record(f64::from(throttle_ms));
-    }
+    names::answered(request, total_ms, throttle_ms);
 }
 
 #[cfg(test)]
