@@ -1204,6 +1204,11 @@ impl Replica {
                     acked = Offset(acked.0 + 1);
                 }
                 let done = self.commit.synced(acked);
+                // The appends this fsync made durable together (Rill's group-commit batch).
+                if !done.ready.is_empty() {
+                    let appends = done.ready.len() as f64;
+                    crate::metrics::sample(crate::metrics::GROUP_COMMIT_APPENDS, appends);
+                }
                 SyncOutcome {
                     durable: done.ready,
                     failed: Vec::new(),

@@ -89,9 +89,6 @@ impl<T> GroupCommit<T> {
     pub fn synced(&mut self, acked: Offset) -> Synced<T> {
         self.in_flight = None;
         let ready = self.waiters.advance(acked);
-        if !ready.is_empty() {
-            crate::metrics::sample(crate::metrics::GROUP_COMMIT_APPENDS, ready.len() as f64);
-        }
         Synced {
             ready,
             start_another: !self.waiters.is_empty(),
