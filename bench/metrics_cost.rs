@@ -25,7 +25,8 @@ fn main() {
         Some("on") | None => true,
         Some(other) => panic!("--recorder on|off, not {other}"),
     };
-    let handle = recorder.then(|| rill::admin::recorder::global().expect("the recorder installs"));
+    let handle =
+        recorder.then(|| rill::host::admin::recorder::global().expect("the recorder installs"));
     let topics: Vec<String> = (0..TOPICS).map(|i| format!("topic-{i}")).collect();
     let mut per_request_ns = Vec::new();
     for _ in 0..RUNS {

@@ -29,7 +29,8 @@
 //! * [`faults`]  — `buggify!` fault points, planted canary bugs, and what the simulator's checker
 //!   observes inside the nodes ([`faults::observe`]); all only exist under madsim.
 //! * [`host`]    — the only place with tokio, sockets and clocks: runs actors (task + bounded
-//!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames).
+//!   mailbox each), executes effects, timers, inter-node TCP transport (postcard frames), and
+//!   the admin endpoint ([`host::admin`]: `/metrics`, `/healthz`, `/readyz`, the web console).
 //! * [`storage`] — the disk boundary ([`storage::Storage`]: files, memory, simulator backends;
 //!   [`storage::persist`]: durability work an actor hands to its driver)
 //!   and the partition log engine on top of it (segments, indexes, recovery, retention);
@@ -62,9 +63,6 @@
 //!   and reassignments' tools, and `cli::client`, the async Kafka client they are built on
 //!   (host-side I/O code, like `host`), over TLS and SASL as Kafka's client properties say
 //!   (`cli::client_config`).
-//! * `admin`     — the admin endpoint (production only; actix-web): `/metrics` for Prometheus,
-//!   `/healthz`, `/readyz`; the gauges of the node's state are asked from its actors at each
-//!   scrape (`admin::collect`), the events counted where they happen ([`metrics`]).
 //! * [`metrics`] — every metric's name (Kafka's JMX names as Prometheus has them) and the
 //!   helpers that count; write-only, a no-op without a recorder (the simulator).
 //! * [`config`]  — `rill server` settings under Kafka's property names, validated up front;
@@ -81,8 +79,9 @@
 //! none):
 //! * Face (`main.rs`, `cli`) → Host, Storage (and the topic name rule in `types`, so a tool
 //!   explains a bad name before it contacts a broker).
-//! * Host (`host`, `config`) → Admin, Gateway, Roles, Actor, Storage, Wire: it sits on top.
-//! * Admin (`admin`) → Roles, Actor: it asks the actors, like the gateway, over HTTP instead.
+//! * Host (`host`, `config`) → Gateway, Roles, Actor, Storage, Wire: it sits on top. Its
+//!   admin endpoint ([`host::admin`]: metrics, health, the web console over HTTP) is host-side
+//!   I/O like the Kafka listeners, and asks the actors as the gateway does.
 //! * Gateway (`broker`) → Roles, Actor, Storage, Wire; never Host or Face: it asks actors
 //!   through a trait the host plugs in, and knows no command line.
 //! * Roles (`partition`, `controller`, `group`, `txn` (the transaction coordinator), and
@@ -103,8 +102,6 @@
 //! `bench/` holds benchmarks, `docs/` the architecture (`docs/architecture.md`: actors, host,
 //! storage and crash model, simulation, determinism rules) and the on-disk format.
 pub mod actor;
-#[cfg(not(madsim))]
-pub mod admin;
 pub mod broker;
 #[cfg(not(madsim))]
 pub mod cli;

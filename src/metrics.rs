@@ -8,7 +8,7 @@
 //!
 //! Recording goes through the `metrics` facade and is write-only: nothing in the broker reads
 //! a metric back, so counting never changes what a node does. Only `rill server` installs a
-//! recorder (the admin endpoint's Prometheus exporter, `crate::admin`); without one — the
+//! recorder (the admin endpoint's Prometheus exporter, `crate::host::admin`); without one — the
 //! simulator, unit tests — every call here is a no-op. Actor code may count events through
 //! these helpers (they touch no clock, socket, file or RNG); durations are measured by the
 //! host, which owns the clocks.

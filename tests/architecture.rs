@@ -39,8 +39,6 @@ const PARTS: &[(&str, &[&str])] = &[
     ("Storage", &["src/storage/"]),
     ("Host", &["src/host/", "src/config.rs", "src/config/"]),
     ("Face", &["src/main.rs", "src/cli/"]),
-    // The admin endpoint (production only): HTTP that asks the actors, like the gateway.
-    ("Admin", &["src/admin/"]),
     // Plain values, bounds, fault points and the module list: every part may name them; they
     // name no part.
     (
@@ -76,9 +74,6 @@ const ALLOWED: &[(&str, &str)] = &[
     ("Gateway", "Security"),
     ("Roles", "Security"),
     ("Face", "Security"),
-    ("Host", "Admin"),
-    ("Admin", "Roles"),
-    ("Admin", "Actor"),
 ];
 
 /// Arrows that must never exist, with the reason (shown when one appears).
@@ -123,16 +118,6 @@ const FORBIDDEN: &[(&str, &str, &str)] = &[
         "Storage",
         "Host",
         "the storage trait is implemented below the host",
-    ),
-    (
-        "Roles",
-        "Admin",
-        "actors count through the metrics facade; they know no HTTP",
-    ),
-    (
-        "Gateway",
-        "Admin",
-        "the gateway counts through the metrics facade; the endpoint is the host's",
     ),
 ];
 

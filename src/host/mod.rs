@@ -12,11 +12,12 @@
 //! * [`clock`], [`rng`]: the only sources of time and randomness handed to actors.
 //! * [`dir_lock`]: the log directory's `.lock` (one server per directory).
 //! * [`fd_limit`]: the descriptor limit, raised at start, and the budget derived from it.
-//! * [`admin_endpoint`]: the admin endpoint's start and stop (`admin.listener`).
+//! * [`admin`]: the admin endpoint (`admin.listener`: metrics, health, the web console; actix-web,
+//!   production only), started and stopped with the server ([`admin::endpoint`]).
 
 #![allow(clippy::disallowed_methods)] // the host is where the clock, spawn and entropy live
 
-pub mod admin_endpoint;
+pub mod admin;
 pub mod admission;
 pub mod clean_shutdown;
 pub mod clock;

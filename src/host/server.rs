@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use super::admin_endpoint::Endpoint;
+use super::admin::endpoint::Endpoint;
 use super::admission::{Admission, AdmissionConfig};
 use super::clean_shutdown;
 use super::dir_lock::{DirLock, DirLockError};

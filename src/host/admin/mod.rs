@@ -15,12 +15,21 @@
 //! the actors through the same [`ActorClient`](crate::actor::client::ActorClient) the gateway
 //! uses).
 
+// The HTTP side exists only in production builds; the server's handle on it
+// ([`endpoint::Endpoint`]) in both, doing nothing under madsim.
+#[cfg(not(madsim))]
 pub mod collect;
+#[cfg(not(madsim))]
 pub mod console;
+pub mod endpoint;
+#[cfg(not(madsim))]
 pub mod gauges;
+#[cfg(not(madsim))]
 pub mod health;
+#[cfg(not(madsim))]
 pub mod http;
+#[cfg(not(madsim))]
 pub mod recorder;
 
-#[cfg(test)]
+#[cfg(all(test, not(madsim)))]
 mod tests;

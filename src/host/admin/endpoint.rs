@@ -1,4 +1,4 @@
-//! The server's admin endpoint (`admin.listener`, [`crate::admin`]): started with the node's
+//! The server's admin endpoint (`admin.listener`, [`super`]): started with the node's
 //! actors, so `/healthz` answers while the node waits for its quorum, and marked serving once
 //! the Kafka listeners take clients (`/readyz`). Not under madsim: nothing scrapes a simulation.
 
@@ -6,16 +6,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[cfg(not(madsim))]
-use super::server::ServerError;
-#[cfg(not(madsim))]
 use crate::config::ServerConfig;
+#[cfg(not(madsim))]
+use crate::host::server::ServerError;
 
 /// The endpoint of one server, if it runs one.
 #[derive(Default)]
 pub struct Endpoint {
     serving: Arc<AtomicBool>,
     #[cfg(not(madsim))]
-    server: Option<crate::admin::http::AdminServer>,
+    server: Option<super::http::AdminServer>,
 }
 
 impl Endpoint {
@@ -27,7 +27,7 @@ impl Endpoint {
     where
         C: crate::actor::client::ActorClient<crate::messages::NodeMsg>,
     {
-        use crate::admin::http::{AdminServer, AdminState};
+        use super::http::{AdminServer, AdminState};
         let serving = Arc::new(AtomicBool::new(false));
         let Some(addr) = config.admin_listener.addr else {
             return Ok(Self {
