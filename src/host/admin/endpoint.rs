@@ -4,6 +4,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+#[cfg(not(madsim))]
+use std::sync::OnceLock;
 
 #[cfg(not(madsim))]
 use crate::config::ServerConfig;
@@ -16,6 +18,9 @@ pub struct Endpoint {
     serving: Arc<AtomicBool>,
     #[cfg(not(madsim))]
     server: Option<super::http::AdminServer>,
+    /// The gateway, handed over once the broker serves clients (the console's writes).
+    #[cfg(not(madsim))]
+    writer: Arc<OnceLock<super::actions::Writer>>,
 }
 
 impl Endpoint {
@@ -29,10 +34,12 @@ impl Endpoint {
     {
         use super::http::{AdminServer, AdminState};
         let serving = Arc::new(AtomicBool::new(false));
+        let writer = Arc::new(OnceLock::new());
         let Some(addr) = config.admin_listener.addr else {
             return Ok(Self {
                 serving,
                 server: None,
+                writer,
             });
         };
         let bind_error = |source| ServerError::Bind {
@@ -51,6 +58,7 @@ impl Endpoint {
                 return Ok(Self {
                     serving,
                     server: None,
+                    writer,
                 });
             }
             Err(error) => return Err(bind_error(error)),
@@ -61,13 +69,38 @@ impl Endpoint {
             broker,
             serving: serving.clone(),
             min_insync_default: config.log.min_insync_replicas,
+            security: admin_security(config),
+            writer: writer.clone(),
         };
         let server = AdminServer::start(listener, state).map_err(bind_error)?;
         tracing::info!(addr = %server.addr, "admin endpoint bound (/metrics, /healthz, /readyz)");
         Ok(Self {
             serving,
             server: Some(server),
+            writer,
         })
+    }
+
+    /// The broker serves clients through `service` (its gateway): the console may write
+    /// through it, as a client on `listener` would (a super user only, [`super::auth`]).
+    #[cfg(not(madsim))]
+    pub fn accept_writes(
+        &self,
+        service: Arc<dyn crate::broker::service::KafkaService>,
+        listener: String,
+    ) {
+        let _ = self
+            .writer
+            .set(super::actions::Writer { service, listener });
+    }
+
+    /// Under madsim there is no endpoint to write through.
+    #[cfg(madsim)]
+    pub fn accept_writes(
+        &self,
+        _service: Arc<dyn crate::broker::service::KafkaService>,
+        _listener: String,
+    ) {
     }
 
     /// The endpoint's bound address, if it runs.
@@ -91,5 +124,21 @@ impl Endpoint {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+    }
+}
+
+/// What the console's logins are checked against: the authorizer's switch and super users,
+/// and the PLAIN users of every SASL listener (SCRAM's are asked from the metadata at login).
+#[cfg(not(madsim))]
+fn admin_security(config: &ServerConfig) -> super::auth::AdminSecurity {
+    let plain_users = (config.client_listeners().iter())
+        .filter_map(|listener| config.listener_security(listener).ok())
+        .filter_map(|security| security.sasl)
+        .flat_map(|sasl| sasl.plain_users)
+        .collect();
+    super::auth::AdminSecurity {
+        authorizer: config.authorizer_enabled,
+        super_users: config.authorizer.super_users.clone(),
+        plain_users,
     }
 }

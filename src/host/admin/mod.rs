@@ -8,8 +8,12 @@
 //! * `/healthz` — live: the node's actors answer;
 //! * `/readyz` — ready: serving its listeners, registered and unfenced, caught up with the
 //!   metadata log, holding open every partition it leads ([`health`]);
-//! * `/` — the web console (`console.html`, read-only), fed by `/api/cluster.json` here and
-//!   `/api/node.json` at every node ([`console`]; each node registers its admin address).
+//! * `/` — the web console (`console.html`), fed by `/api/cluster.json` here and
+//!   `/api/node.json` at every node ([`console`]; each node registers its admin address);
+//!   read-only, but for a super user when security is on: `/api/session` checks a login
+//!   ([`auth`]: HTTP Basic against the broker's PLAIN and SCRAM users), and
+//!   `/api/topics/{create,delete,partitions}` and `/api/groups/reset-offsets` write as Kafka
+//!   requests through the broker's own gateway under that principal ([`actions`]).
 //!
 //! [`http`] is the actix-web server (its own thread and runtime, as actix wants; it reaches
 //! the actors through the same [`ActorClient`](crate::actor::client::ActorClient) the gateway
@@ -17,6 +21,10 @@
 
 // The HTTP side exists only in production builds; the server's handle on it
 // ([`endpoint::Endpoint`]) in both, doing nothing under madsim.
+#[cfg(not(madsim))]
+pub mod actions;
+#[cfg(not(madsim))]
+pub mod auth;
 #[cfg(not(madsim))]
 pub mod collect;
 #[cfg(not(madsim))]

@@ -1,0 +1,102 @@
+"""Headless chromium driven over the DevTools protocol (a websocket): load a page, run
+JavaScript in it (typing into its forms, clicking its buttons, reading its DOM), take a
+screenshot. Only what the console's tests need."""
+
+import base64
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import websocket  # websocket-client
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class Browser:
+    def __init__(self, width=1280, height=1100):
+        assert CHROMIUM is not None, "chromium is not installed: bash tests/setup.sh installs it"
+        self.profile = tempfile.TemporaryDirectory(prefix="rill-cdp-")
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--hide-scrollbars", "--no-first-run", f"--window-size={width},{height}",
+             "--remote-debugging-port=0", f"--user-data-dir={self.profile.name}", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        port = None
+        deadline = time.monotonic() + 30
+        while port is None and time.monotonic() < deadline:
+            line = self.proc.stderr.readline().decode(errors="replace")
+            if not line and self.proc.poll() is not None:
+                raise RuntimeError("chromium exited before it listened")
+            match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
+            if match:
+                port = int(match.group(1))
+        assert port, "chromium never printed its DevTools address"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+            pages = [t for t in json.load(answer) if t["type"] == "page"]
+        self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=30)
+        self.ids = itertools.count(1)
+
+    def call(self, method, **params):
+        """One DevTools command; its result (events meanwhile are skipped)."""
+        id_ = next(self.ids)
+        self.ws.send(json.dumps({"id": id_, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == id_:
+                assert "error" not in message, message["error"]
+                return message["result"]
+
+    def goto(self, url):
+        self.call("Page.enable")
+        self.call("Page.navigate", url=url)
+        self.wait_for("document.readyState === 'complete'")
+
+    def js(self, expression):
+        """The value of `expression` in the page (a promise is awaited)."""
+        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True,
+                           returnByValue=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+    def wait_for(self, expression, timeout_s=30):
+        """Waits until `expression` is truthy in the page (a DOM node counts: it is tested in
+        the page, not as the JSON it would come back as)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.js(f"Boolean({expression})"):
+                return
+            assert time.monotonic() < deadline, f"never true: {expression}"
+            time.sleep(0.2)
+
+    def type(self, selector, text):
+        self.js(f"document.querySelector({json.dumps(selector)}).value = {json.dumps(text)}")
+
+    def click(self, selector):
+        self.js(f"document.querySelector({json.dumps(selector)}).click()")
+
+    def text(self, selector):
+        return self.js(f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent")
+
+    def screenshot(self, path):
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self):
+        try:
+            self.ws.close()
+        finally:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.profile.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
