@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import websocket  # websocket-client
 
@@ -21,26 +22,38 @@ class Browser:
     def __init__(self, width=1280, height=1100):
         assert CHROMIUM is not None, "chromium is not installed: bash tests/setup.sh installs it"
         self.profile = tempfile.TemporaryDirectory(prefix="rill-cdp-")
-        self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--hide-scrollbars", "--no-first-run", f"--window-size={width},{height}",
-             "--remote-debugging-port=0", f"--user-data-dir={self.profile.name}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
+        self.ws = None
+        # Its stderr goes to a file (a pipe nobody reads could fill and stall it).
+        self.log = Path(self.profile.name) / "chromium.stderr"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--hide-scrollbars", "--no-first-run", f"--window-size={width},{height}",
+                 "--remote-debugging-port=0", f"--user-data-dir={self.profile.name}/profile",
+                 "about:blank"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+            )
+        try:
+            self._connect()
+        except BaseException:
+            self.close()
+            raise
+        self.ids = itertools.count(1)
+
+    def _connect(self):
         port = None
         deadline = time.monotonic() + 30
-        while port is None and time.monotonic() < deadline:
-            line = self.proc.stderr.readline().decode(errors="replace")
-            if not line and self.proc.poll() is not None:
-                raise RuntimeError("chromium exited before it listened")
-            match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
+        while port is None:
+            match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", self.log.read_text(errors="replace"))
             if match:
                 port = int(match.group(1))
-        assert port, "chromium never printed its DevTools address"
+                break
+            assert self.proc.poll() is None, "chromium exited before it listened: " + self.log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "chromium never printed its DevTools address"
+            time.sleep(0.1)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
             pages = [t for t in json.load(answer) if t["type"] == "page"]
         self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=30)
-        self.ids = itertools.count(1)
 
     def call(self, method, **params):
         """One DevTools command; its result (events meanwhile are skipped)."""
@@ -55,7 +68,7 @@ class Browser:
     def goto(self, url):
         self.call("Page.enable")
         self.call("Page.navigate", url=url)
-        self.wait_for("document.readyState === 'complete'")
+        self.wait_for(f"location.href.startsWith({json.dumps(url.split('?')[0])}) && document.readyState === 'complete'")
 
     def js(self, expression):
         """The value of `expression` in the page (a promise is awaited)."""
@@ -89,7 +102,8 @@ class Browser:
 
     def close(self):
         try:
-            self.ws.close()
+            if self.ws is not None:
+                self.ws.close()
         finally:
             self.proc.kill()
             self.proc.wait(timeout=10)

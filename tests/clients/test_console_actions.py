@@ -72,9 +72,9 @@ def basic(user, password):
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def http(server, path, body=None, auth=None):
+def http(server, path, body=None, auth=None, headers=None):
     """(status, JSON answer) of GET `path` (or POST `body` as JSON) at the admin endpoint."""
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if auth is not None:
         headers["Authorization"] = basic(*auth)
     data = None if body is None else json.dumps(body).encode()
@@ -134,6 +134,19 @@ def test_only_a_super_user_may_write(server):
     assert status == 403, reply
     status, reply = http(server, "/api/session", auth=admin_login())
     assert (status, reply["user"], reply["super_user"]) == (200, "User:admin", True), reply
+    # Another site's page may not log in or write, even with the right password (its browser
+    # sends its Origin); a write's body must be declared JSON (no preflight-free form post).
+    evil = {"Origin": "https://evil.example"}
+    status, reply = http(server, "/api/session", auth=admin_login(), headers=evil)
+    assert status == 403 and "console pages" in reply["message"], reply
+    status, reply = http(server, "/api/topics/create", create, auth=admin_login(), headers=evil)
+    assert status == 403, reply
+    rebound = {"Origin": f"http://evil.example:{server.admin_port}", "Host": f"evil.example:{server.admin_port}"}
+    status, reply = http(server, "/api/topics/create", create, auth=admin_login(), headers=rebound)
+    assert status == 403, reply
+    status, reply = http(server, "/api/topics/create", create, auth=admin_login(),
+                         headers={"Content-Type": "text/plain"})
+    assert status == 415, reply
     # None of the refused writes happened.
     assert partitions_of(server, topic) is None
 
@@ -318,15 +331,21 @@ def test_a_reset_from_any_nodes_page_goes_to_the_groups_coordinator(rill_cluster
     coordinator = next(i for i, n in enumerate(nodes)
                        if any(g["group"] == group for g in http(n, "/api/node.json")[1]["groups"]))
     elsewhere = nodes[(coordinator + 1) % 3]
-    # The preflight a browser sends before the cross-origin POST.
-    preflight = urllib.request.Request(nodes[coordinator].admin_url + "/api/groups/reset-offsets", method="OPTIONS",
-                                       headers={"Origin": elsewhere.admin_url,
-                                                "Access-Control-Request-Method": "POST",
-                                                "Access-Control-Request-Headers": "authorization,content-type"})
-    with urllib.request.urlopen(preflight, timeout=TIMEOUT_S) as answer:
-        assert answer.status == 204
-        assert "authorization" in answer.headers["Access-Control-Allow-Headers"]
-        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    # The preflight a browser sends before the cross-origin POST: allowed for the page of
+    # another node of the cluster (its origin named back, never `*`), not for another site.
+    def preflight(origin):
+        asked = urllib.request.Request(
+            nodes[coordinator].admin_url + "/api/groups/reset-offsets", method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization,content-type"})
+        with urllib.request.urlopen(asked, timeout=TIMEOUT_S) as answer:
+            assert answer.status == 204
+            return answer.headers
+    allowed = preflight(elsewhere.admin_url)
+    assert allowed["Access-Control-Allow-Origin"] == elsewhere.admin_url
+    assert "authorization" in allowed["Access-Control-Allow-Headers"]
+    assert preflight("https://evil.example")["Access-Control-Allow-Origin"] is None
+
     # A reset sent to a node that does not coordinate the group is refused, saying so.
     reset = {"group": group, "offsets": [{"topic": topic, "partition": 0, "offset": 1}]}
     status, reply = http(elsewhere, "/api/groups/reset-offsets", reset, auth=("root", "root-secret"))

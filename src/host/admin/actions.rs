@@ -70,7 +70,8 @@ impl ActionError {
     /// does not fit (the topic exists, the group is busy, this node does not coordinate it), 403
     /// for an authorization failure, 400 for the rest (the request's own fault).
     fn kafka(code: ErrorCode, message: Option<&StrBytes>, what: &str) -> Self {
-        let name = code.name().unwrap_or("UNKNOWN");
+        // `TOPIC_ALREADY_EXISTS(36)`: Kafka's name and its number (a code without a name too).
+        let name = format!("{code:?}");
         let detail = (message.map(|m| m.as_str()).filter(|m| !m.is_empty()))
             .map(|m| format!(": {m}"))
             .unwrap_or_default();
@@ -265,16 +266,15 @@ impl Writer {
         let response: OffsetCommitResponse = self
             .call(who, ApiKey::OffsetCommit, OFFSET_COMMIT_VERSION, &commit)
             .await?;
-        for topic in &response.topics {
-            for p in &topic.partitions {
-                let at = format!("{what} ({}-{})", topic.name.0.as_str(), p.partition_index);
-                check(p.error_code, None, &at)?;
-            }
-        }
-        Ok(format!(
-            "reset {} partition(s) of group '{group}'",
-            offsets.len()
-        ))
+        let answered: BTreeMap<(&str, i32), ErrorCode> = (response.topics.iter())
+            .flat_map(|t| {
+                (t.partitions.iter()).map(|p| {
+                    let code = ErrorCode::from_wire(p.error_code);
+                    ((t.name.0.as_str(), p.partition_index), code)
+                })
+            })
+            .collect();
+        commit_outcome(group, offsets, &answered)
     }
 
     /// Sends `request` through the gateway as `who` and decodes its answer.
@@ -333,6 +333,47 @@ impl Writer {
     }
 }
 
+/// A reset's result from each partition's answer: every partition committed, or an error
+/// naming how many did and why each other one did not (a partition with no answer included).
+fn commit_outcome(
+    group: &str,
+    offsets: &[NewOffset],
+    answered: &BTreeMap<(&str, i32), ErrorCode>,
+) -> Result<String, ActionError> {
+    let mut failed = Vec::new();
+    let mut worst = None;
+    for o in offsets {
+        match answered.get(&(o.topic.as_str(), o.partition)) {
+            Some(&ErrorCode::NONE) => {}
+            Some(code) => {
+                failed.push(format!("{}-{}: {code:?}", o.topic, o.partition));
+                worst.get_or_insert(*code);
+            }
+            None => failed.push(format!("{}-{}: no answer", o.topic, o.partition)),
+        }
+    }
+    let total = offsets.len();
+    if failed.is_empty() {
+        return Ok(format!("reset {total} partition(s) of group '{group}'"));
+    }
+    let mut error = match worst {
+        Some(code) => ActionError::kafka(code, None, ""),
+        None => ActionError::new(502, ""),
+    };
+    let mut message = format!(
+        "resetting the offsets of group '{group}': {} of {total} partition(s) committed; {}",
+        total - failed.len(),
+        failed.join(", ")
+    );
+    if worst == Some(ErrorCode::UNKNOWN_MEMBER_ID) {
+        // A commit from outside the group (generation -1) while it has members: how a group
+        // of the consumer protocol (KIP-848), which DescribeGroups calls Dead, refuses it.
+        message.push_str(" (offsets can only be reset while the group is inactive)");
+    }
+    error.message = message;
+    Err(error)
+}
+
 /// `Err` for an error code other than NONE.
 fn check(code: i16, message: Option<&StrBytes>, what: &str) -> Result<(), ActionError> {
     match ErrorCode::from_wire(code) {
@@ -349,15 +390,56 @@ mod tests {
     fn kafka_errors_become_http_statuses_with_kafkas_names() {
         let e = ActionError::kafka(ErrorCode::TOPIC_ALREADY_EXISTS, None, "creating topic 't'");
         assert_eq!(e.status, 409);
-        assert_eq!(e.message, "creating topic 't': TOPIC_ALREADY_EXISTS");
+        assert_eq!(e.message, "creating topic 't': TOPIC_ALREADY_EXISTS(36)");
         let message = StrBytes::from_static_str("no such topic");
         let e = ActionError::kafka(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, Some(&message), "x");
         assert_eq!(
             (e.status, e.message.as_str()),
-            (400, "x: UNKNOWN_TOPIC_OR_PARTITION: no such topic")
+            (400, "x: UNKNOWN_TOPIC_OR_PARTITION(3): no such topic")
         );
         let e = ActionError::kafka(ErrorCode::TOPIC_AUTHORIZATION_FAILED, None, "x");
         assert_eq!(e.status, 403);
         assert!(check(0, None, "x").is_ok());
+        let e = ActionError::kafka(ErrorCode::from_wire(-77), None, "x");
+        assert_eq!(e.message, "x: ErrorCode(-77)");
+    }
+
+    #[test]
+    fn a_reset_reports_every_partition_that_did_not_commit() {
+        let offsets: Vec<NewOffset> = (0..3)
+            .map(|partition| NewOffset {
+                topic: "t".into(),
+                partition,
+                offset: 5,
+            })
+            .collect();
+        let all: BTreeMap<(&str, i32), ErrorCode> =
+            (0..3).map(|p| (("t", p), ErrorCode::NONE)).collect();
+        assert_eq!(
+            commit_outcome("g", &offsets, &all),
+            Ok("reset 3 partition(s) of group 'g'".to_string())
+        );
+        let mut some = all.clone();
+        some.insert(("t", 1), ErrorCode::UNKNOWN_MEMBER_ID);
+        some.remove(&("t", 2));
+        let e = commit_outcome("g", &offsets, &some).unwrap_err();
+        assert_eq!(e.status, 409);
+        assert!(
+            e.message.contains("1 of 3 partition(s) committed"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("t-1: UNKNOWN_MEMBER_ID(25)"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("t-2: no answer"), "{}", e.message);
+        assert!(e.message.contains("inactive"), "{}", e.message);
+        let none = BTreeMap::new();
+        assert_eq!(
+            commit_outcome("g", &offsets, &none).unwrap_err().status,
+            502
+        );
     }
 }

@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 
 use crate::actor::client::ActorClient;
 use crate::messages::call::ask;
-use crate::messages::scram::{ScramCredentialRequest, ScramMechanism};
+use crate::messages::scram::{ScramCredential, ScramCredentialRequest, ScramMechanism};
 use crate::messages::NodeMsg;
 use crate::security::plain::{self, PlainAuth};
 use crate::security::principal::KafkaPrincipal;
@@ -83,21 +83,22 @@ pub struct Authenticated {
 }
 
 /// Checks `login` against the PLAIN users, then the SCRAM credentials `node` holds (either
-/// mechanism); `None` when neither knows that user with that password.
+/// mechanism): `Ok(None)` when neither knows that user with that password, `Err` when the
+/// credentials could not be read (the node's actors did not answer).
 pub async fn authenticate<C: ActorClient<NodeMsg>>(
     node: &C,
     security: &AdminSecurity,
     login: &BasicLogin,
-) -> Option<Authenticated> {
-    let proven = plain_matches(security, login) || scram_matches(node, login).await;
-    proven.then(|| {
+) -> Result<Option<Authenticated>, String> {
+    let proven = plain_matches(security, login) || scram_matches(node, login).await?;
+    Ok(proven.then(|| {
         let principal = KafkaPrincipal::user(&login.user);
         let super_user = is_super_user(security, &principal);
         Authenticated {
             principal,
             super_user,
         }
-    })
+    }))
 }
 
 /// Whether `principal` may write through the console: security on and a super user.
@@ -115,31 +116,56 @@ fn plain_matches(security: &AdminSecurity, login: &BasicLogin) -> bool {
     !security.plain_users.is_empty() && plain::check(&security.plain_users, &auth)
 }
 
+/// One salting at a time: each costs thousands of HMACs, and runs off the endpoint's thread
+/// (`spawn_blocking`), so a stream of logins neither stalls `/healthz` nor takes the cores.
+static SALTINGS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// What an unknown user's password is salted with, so that it costs what a known user's
+/// does (Kafka's default iterations): the answer does not tell who exists.
+const DECOY_ITERATIONS: u32 = 4096;
+
 /// Whether `login`'s password, salted as the user's stored SCRAM credential says, gives its
-/// stored key (`H(HMAC(SaltedPassword, "Client Key"))`).
-async fn scram_matches<C: ActorClient<NodeMsg>>(node: &C, login: &BasicLogin) -> bool {
+/// stored key (`H(HMAC(SaltedPassword, "Client Key"))`), for either mechanism.
+async fn scram_matches<C: ActorClient<NodeMsg>>(
+    node: &C,
+    login: &BasicLogin,
+) -> Result<bool, String> {
+    let mut stored = Vec::new();
     for mechanism in [ScramMechanism::Sha256, ScramMechanism::Sha512] {
         let asked = ScramCredentialRequest {
             user: login.user.clone(),
             mechanism,
         };
-        let Ok(Some(stored)) = ask(node, asked).await else {
-            continue;
-        };
-        if scram_password_matches(mechanism, &stored, &login.password) {
-            return true;
-        }
+        let credential = ask(node, asked).await.map_err(|e| e.to_string())?;
+        stored.extend(credential.map(|c| (mechanism, c)));
     }
-    false
+    let decoy = stored.is_empty();
+    if decoy {
+        let mechanism = ScramMechanism::Sha256;
+        let credential = ScramCredential::from_password(
+            mechanism,
+            b"rill: no such user; this value never matches",
+            b"rill-admin-decoy",
+            DECOY_ITERATIONS,
+        );
+        stored.push((mechanism, credential));
+    }
+    let password = login.password.clone();
+    let _one_at_a_time = SALTINGS.acquire().await.map_err(|e| e.to_string())?;
+    let salted = tokio::task::spawn_blocking(move || {
+        (stored.iter()).any(|(mechanism, c)| scram_password_matches(*mechanism, c, &password))
+    });
+    let matched = salted.await.map_err(|e| e.to_string())?;
+    Ok(matched && !decoy)
 }
 
 /// The comparison itself (pure, for the tests).
 fn scram_password_matches(
     mechanism: ScramMechanism,
-    stored: &crate::messages::scram::ScramCredential,
+    stored: &ScramCredential,
     password: &str,
 ) -> bool {
-    let derived = crate::messages::scram::ScramCredential::from_password(
+    let derived = ScramCredential::from_password(
         mechanism,
         password.as_bytes(),
         &stored.salt,
@@ -151,7 +177,6 @@ fn scram_password_matches(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::scram::ScramCredential;
 
     fn basic(text: &str) -> String {
         format!(

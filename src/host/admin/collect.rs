@@ -92,6 +92,15 @@ pub async fn leader_view<C: ActorClient<NodeMsg>>(node: &C) -> Option<QuorumStat
     }
 }
 
+/// The origins of the cluster's console pages: every admin address a node registered (empty
+/// when the quorum does not answer).
+pub async fn admin_origins<C: ActorClient<NodeMsg>>(node: &C) -> Vec<String> {
+    match timed(node, DescribeRequest).await {
+        Some(QuorumReply::Described(state)) => super::console::admin_origins(&state.brokers),
+        _ => Vec::new(),
+    }
+}
+
 /// The groups coordinated here, described, with their committed offsets.
 async fn groups<C: ActorClient<NodeMsg>>(node: &C) -> Vec<GroupSnapshot> {
     let listed = ListGroupsArgs {

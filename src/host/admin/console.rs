@@ -10,6 +10,15 @@ use serde_json::{json, Value};
 use super::collect::Snapshot;
 use crate::messages::quorum::{QuorumState, ADMIN_LISTENER};
 
+/// The admin addresses `brokers` registered, as the origins of their console pages
+/// (`http://host:port`).
+pub fn admin_origins(brokers: &[crate::messages::quorum::RegisteredBroker]) -> Vec<String> {
+    (brokers.iter().flat_map(|b| b.listeners.iter()))
+        .filter(|l| l.name == ADMIN_LISTENER)
+        .map(|l| format!("http://{}:{}", l.host, l.port))
+        .collect()
+}
+
 /// The cluster: `leader_view` is the quorum as its leader describes it (followers' progress).
 pub fn cluster(snapshot: &Snapshot, leader_view: Option<&QuorumState>) -> Value {
     let quorum = snapshot.quorum.as_ref();
@@ -18,9 +27,7 @@ pub fn cluster(snapshot: &Snapshot, leader_view: Option<&QuorumState>) -> Value 
             let kafka = (broker.listeners.first())
                 .filter(|l| !l.name.starts_with("RILL_"))
                 .map(|l| format!("{}:{}", l.host, l.port));
-            let admin = (broker.listeners.iter())
-                .find(|l| l.name == ADMIN_LISTENER)
-                .map(|l| format!("http://{}:{}", l.host, l.port));
+            let admin = admin_origins(std::slice::from_ref(broker)).pop();
             json!({
                 "id": broker.node_id.0,
                 "epoch": broker.epoch.0,

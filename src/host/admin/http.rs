@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer};
 
-use super::actions::{ActionError, NewOffset, Writer};
-use super::auth::{self, AdminSecurity};
-use super::{collect, console, gauges, health, recorder};
+use super::actions::Writer;
+use super::auth::AdminSecurity;
+use super::{collect, console, gauges, health, recorder, writes};
 use crate::actor::client::ActorClient;
 use crate::messages::NodeMsg;
 use crate::types::NodeId;
@@ -33,9 +33,6 @@ pub struct AdminState<C> {
     /// controller-only node): the console's writes go through it ([`super::actions`]).
     pub writer: Arc<OnceLock<Writer>>,
 }
-
-/// The largest write request body read (a reset of many partitions is the longest).
-const ACTION_BODY_BYTES_MAX: usize = 1 << 20;
 
 /// The running endpoint; stopped by [`AdminServer::stop`] (or when dropped, without waiting).
 pub struct AdminServer {
@@ -69,19 +66,26 @@ impl AdminServer {
                             .route("/metrics", web::get().to(metrics::<C>))
                             .route("/healthz", web::get().to(healthz::<C>))
                             .route("/readyz", web::get().to(readyz::<C>))
-                            .route("/api/session", web::get().to(session::<C>))
-                            .route("/api/topics/create", web::post().to(create_topic::<C>))
-                            .route("/api/topics/delete", web::post().to(delete_topic::<C>))
+                            // The console's login and writes (`writes`).
+                            .route("/api/session", web::get().to(writes::session::<C>))
+                            .route(
+                                "/api/topics/create",
+                                web::post().to(writes::create_topic::<C>),
+                            )
+                            .route(
+                                "/api/topics/delete",
+                                web::post().to(writes::delete_topic::<C>),
+                            )
                             .route(
                                 "/api/topics/partitions",
-                                web::post().to(create_partitions::<C>),
+                                web::post().to(writes::create_partitions::<C>),
                             )
                             .route(
                                 "/api/groups/reset-offsets",
-                                web::post().to(reset_offsets::<C>),
+                                web::post().to(writes::reset_offsets::<C>),
                             )
-                            .default_service(web::route().to(preflight_or_404))
-                            .app_data(web::PayloadConfig::new(ACTION_BODY_BYTES_MAX))
+                            .default_service(web::route().to(writes::preflight_or_404::<C>))
+                            .app_data(web::PayloadConfig::new(writes::BODY_BYTES_MAX))
                     })
                     // One worker: scrapes and probes are rare, and the broker owns the cores.
                     .workers(1)
@@ -157,239 +161,6 @@ async fn cluster_json<C: ActorClient<NodeMsg>>(state: web::Data<AdminState<C>>) 
     // The page offers a login only where a super user can exist.
     cluster["security"] = serde_json::json!({ "authorizer": state.security.authorizer });
     HttpResponse::Ok().json(cluster)
-}
-
-// ------------------------------------------------------------------ the console's writes
-
-/// A write's answer: `{ok, message}`, readable from any origin (the page sends a group's
-/// reset to its coordinator's endpoint). Credentials are the page's own header, never a
-/// cookie, so a foreign page cannot act with them ([`auth`]).
-fn answered(result: Result<String, ActionError>) -> HttpResponse {
-    let (status, body) = match result {
-        Ok(message) => (200, serde_json::json!({ "ok": true, "message": message })),
-        Err(e) => (
-            e.status,
-            serde_json::json!({ "ok": false, "message": e.message }),
-        ),
-    };
-    let status = actix_web::http::StatusCode::from_u16(status)
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status)
-        .insert_header(("Access-Control-Allow-Origin", "*"))
-        .insert_header(("Cache-Control", "no-store"))
-        .json(body)
-}
-
-/// CORS preflight for the write routes (a POST with `Authorization` and a JSON body); 404
-/// for anything else no route takes.
-async fn preflight_or_404(request: HttpRequest) -> HttpResponse {
-    let api = request.path().starts_with("/api/");
-    if request.method() == actix_web::http::Method::OPTIONS && api {
-        return HttpResponse::NoContent()
-            .insert_header(("Access-Control-Allow-Origin", "*"))
-            .insert_header(("Access-Control-Allow-Methods", "GET, POST"))
-            .insert_header((
-                "Access-Control-Allow-Headers",
-                "authorization, content-type",
-            ))
-            .insert_header(("Access-Control-Max-Age", "600"))
-            .finish();
-    }
-    HttpResponse::NotFound()
-        .content_type("text/plain")
-        .body("not found\n")
-}
-
-/// The principal a request's `Authorization` header proves, if it is a super user with
-/// security on, and the way into the gateway.
-async fn super_user<C: ActorClient<NodeMsg>>(
-    state: &AdminState<C>,
-    request: &HttpRequest,
-) -> Result<(Writer, crate::security::principal::KafkaPrincipal), ActionError> {
-    if !state.security.authorizer {
-        return Err(ActionError::new(
-            403,
-            "the console is read-only: its writes need security on (authorizer.class.name) \
-             and a super user (super.users)",
-        ));
-    }
-    let Some(writer) = state.writer.get().cloned() else {
-        return Err(ActionError::new(
-            503,
-            "this node takes no writes: not serving clients yet, or a controller-only node",
-        ));
-    };
-    let authenticated = login(state, request).await?;
-    if !authenticated.super_user {
-        return Err(ActionError::new(
-            403,
-            format!(
-                "{} is not a super user (super.users): the console is read-only for it",
-                authenticated.principal
-            ),
-        ));
-    }
-    Ok((writer, authenticated.principal))
-}
-
-/// The `Authorization: Basic` header checked against the broker's users.
-async fn login<C: ActorClient<NodeMsg>>(
-    state: &AdminState<C>,
-    request: &HttpRequest,
-) -> Result<auth::Authenticated, ActionError> {
-    let header = (request.headers().get("authorization"))
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| ActionError::new(401, "log in: no Authorization: Basic header"))?;
-    let basic = auth::parse_basic(header).ok_or_else(|| {
-        ActionError::new(
-            401,
-            "log in: the Authorization header is not Basic user:password",
-        )
-    })?;
-    match auth::authenticate(&state.node, &state.security, &basic).await {
-        Some(authenticated) => Ok(authenticated),
-        None => {
-            tracing::info!(user = %basic.user, "admin endpoint: a failed login");
-            Err(ActionError::new(
-                401,
-                crate::security::plain::FAILED_MESSAGE,
-            ))
-        }
-    }
-}
-
-/// Who the request's credentials name: `{authorizer, user, super_user}` (401 for wrong ones).
-async fn session<C: ActorClient<NodeMsg>>(
-    state: web::Data<AdminState<C>>,
-    request: HttpRequest,
-) -> HttpResponse {
-    if !state.security.authorizer {
-        return answered(Err(ActionError::new(
-            403,
-            "security is off (no authorizer.class.name): the console is read-only",
-        )));
-    }
-    match login(&state, &request).await {
-        Ok(authenticated) => HttpResponse::Ok()
-            .insert_header(("Access-Control-Allow-Origin", "*"))
-            .insert_header(("Cache-Control", "no-store"))
-            .json(serde_json::json!({
-                "ok": true,
-                "user": authenticated.principal.to_string(),
-                "super_user": authenticated.super_user,
-                "message": match authenticated.super_user {
-                    true => format!("logged in as {} (super user)", authenticated.principal),
-                    false => format!("logged in as {}: not a super user, read-only", authenticated.principal),
-                },
-            })),
-        Err(e) => answered(Err(e)),
-    }
-}
-
-/// A write's JSON body, or 400 naming what is wrong with it.
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ActionError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ActionError::new(400, format!("the request body: {e}")))
-}
-
-#[derive(serde::Deserialize)]
-struct CreateTopic {
-    name: String,
-    #[serde(default = "default_count")]
-    partitions: i32,
-    #[serde(default = "default_replication")]
-    replication_factor: i16,
-}
-
-fn default_count() -> i32 {
-    -1
-}
-
-fn default_replication() -> i16 {
-    -1
-}
-
-#[derive(serde::Deserialize)]
-struct TopicOnly {
-    name: String,
-}
-
-#[derive(serde::Deserialize)]
-struct CreatePartitions {
-    name: String,
-    count: i32,
-}
-
-#[derive(serde::Deserialize)]
-struct ResetOffsets {
-    group: String,
-    offsets: Vec<NewOffset>,
-}
-
-async fn create_topic<C: ActorClient<NodeMsg>>(
-    state: web::Data<AdminState<C>>,
-    request: HttpRequest,
-    bytes: web::Bytes,
-) -> HttpResponse {
-    answered(
-        async {
-            let (writer, who) = super_user(&state, &request).await?;
-            let asked: CreateTopic = body(&bytes)?;
-            tracing::info!(principal = %who, topic = %asked.name, "console: create topic");
-            (writer.create_topic(
-                &who,
-                &asked.name,
-                asked.partitions,
-                asked.replication_factor,
-            ))
-            .await
-        }
-        .await,
-    )
-}
-
-async fn delete_topic<C: ActorClient<NodeMsg>>(
-    state: web::Data<AdminState<C>>,
-    request: HttpRequest,
-    bytes: web::Bytes,
-) -> HttpResponse {
-    answered(
-        async {
-            let (writer, who) = super_user(&state, &request).await?;
-            let asked: TopicOnly = body(&bytes)?;
-            tracing::info!(principal = %who, topic = %asked.name, "console: delete topic");
-            writer.delete_topic(&who, &asked.name).await
-        }
-        .await,
-    )
-}
-
-async fn create_partitions<C: ActorClient<NodeMsg>>(
-    state: web::Data<AdminState<C>>,
-    request: HttpRequest,
-    bytes: web::Bytes,
-) -> HttpResponse {
-    answered(async {
-        let (writer, who) = super_user(&state, &request).await?;
-        let asked: CreatePartitions = body(&bytes)?;
-        tracing::info!(principal = %who, topic = %asked.name, count = asked.count, "console: add partitions");
-        writer.create_partitions(&who, &asked.name, asked.count).await
-    }
-    .await)
-}
-
-async fn reset_offsets<C: ActorClient<NodeMsg>>(
-    state: web::Data<AdminState<C>>,
-    request: HttpRequest,
-    bytes: web::Bytes,
-) -> HttpResponse {
-    answered(async {
-        let (writer, who) = super_user(&state, &request).await?;
-        let asked: ResetOffsets = body(&bytes)?;
-        tracing::info!(principal = %who, group = %asked.group, partitions = asked.offsets.len(), "console: reset offsets");
-        writer.reset_offsets(&who, &asked.group, &asked.offsets).await
-    }
-    .await)
 }
 
 /// Read by the console pages of the other nodes: any origin may read it (it is the same data

@@ -10,8 +10,9 @@
 //!   metadata log, holding open every partition it leads ([`health`]);
 //! * `/` — the web console (`console.html`), fed by `/api/cluster.json` here and
 //!   `/api/node.json` at every node ([`console`]; each node registers its admin address);
-//!   read-only, but for a super user when security is on: `/api/session` checks a login
-//!   ([`auth`]: HTTP Basic against the broker's PLAIN and SCRAM users), and
+//!   read-only, but for a super user when security is on ([`writes`]: the gate every login and
+//!   write passes): `/api/session` checks a login ([`auth`]: HTTP Basic against the broker's
+//!   PLAIN and SCRAM users) from the cluster's own pages only ([`origin`]), and
 //!   `/api/topics/{create,delete,partitions}` and `/api/groups/reset-offsets` write as Kafka
 //!   requests through the broker's own gateway under that principal ([`actions`]).
 //!
@@ -37,7 +38,11 @@ pub mod health;
 #[cfg(not(madsim))]
 pub mod http;
 #[cfg(not(madsim))]
+pub mod origin;
+#[cfg(not(madsim))]
 pub mod recorder;
+#[cfg(not(madsim))]
+pub mod writes;
 
 #[cfg(all(test, not(madsim)))]
 mod tests;
