@@ -368,3 +368,32 @@ def test_a_reset_from_any_nodes_page_goes_to_the_groups_coordinator(rill_cluster
     got = c.committed([TopicPartition(topic, p) for p in range(3)], timeout=TIMEOUT_S)
     c.close()
     assert [tp.offset for tp in got] == [10, 10, 10]
+
+
+def test_a_reset_of_a_live_kip848_group_is_refused_and_changes_nothing(server):
+    """A group of the consumer protocol (KIP-848) is Dead to DescribeGroups; its coordinator
+    refuses the commit from outside it while it has a member, and the console says why."""
+    topic, group = unique("kip848"), unique("kip848-group")
+    status, reply = http(server, "/api/topics/create", {"name": topic, "partitions": 1}, auth=admin_login())
+    assert status == 200, reply
+    wait_partitions(server, topic, 1)
+    producer = Producer(ck_conf(server, "admin"))
+    for i in range(5):
+        producer.produce(topic, value=b"%d" % i, partition=0)
+    assert producer.flush(TIMEOUT_S) == 0
+    member = Consumer({**ck_conf(server, "admin"), "group.id": group, "group.protocol": "consumer",
+                       "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        member.subscribe([topic])
+        deadline = time.monotonic() + TIMEOUT_S
+        while not member.assignment():
+            assert time.monotonic() < deadline, "never assigned"
+            member.poll(0.2)
+        member.commit(offsets=[TopicPartition(topic, 0, 3)], asynchronous=False)
+        reset = {"group": group, "offsets": [{"topic": topic, "partition": 0, "offset": 0}]}
+        status, reply = http(server, "/api/groups/reset-offsets", reset, auth=admin_login())
+        assert status == 409 and "inactive" in reply["message"], reply
+        assert "0 of 1 partition(s) committed" in reply["message"], reply
+        assert committed(server, group, topic, 1) == [3]
+    finally:
+        member.close()

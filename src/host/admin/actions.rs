@@ -405,6 +405,23 @@ mod tests {
     }
 
     #[test]
+    fn every_version_asked_is_one_the_broker_serves() {
+        for (api, version) in [
+            (ApiKey::CreateTopics, CREATE_TOPICS_VERSION),
+            (ApiKey::DeleteTopics, DELETE_TOPICS_VERSION),
+            (ApiKey::CreatePartitions, CREATE_PARTITIONS_VERSION),
+            (ApiKey::DescribeGroups, DESCRIBE_GROUPS_VERSION),
+            (ApiKey::OffsetCommit, OFFSET_COMMIT_VERSION),
+        ] {
+            let served = crate::protocol::versions::supported(api as i16).unwrap();
+            assert!(
+                (served.min..=served.max).contains(&version),
+                "{api:?} v{version}"
+            );
+        }
+    }
+
+    #[test]
     fn a_reset_reports_every_partition_that_did_not_commit() {
         let offsets: Vec<NewOffset> = (0..3)
             .map(|partition| NewOffset {
