@@ -104,6 +104,30 @@ def wait_partitions(server, topic, expected):
         time.sleep(0.3)
 
 
+def wait_assigned(member):
+    deadline = time.monotonic() + TIMEOUT_S
+    while not member.assignment():
+        assert time.monotonic() < deadline, "never assigned"
+        member.poll(0.2)
+
+
+def commit_from_outside(conf, group, offsets):
+    """Commits `offsets` for `group` with a consumer that never joins it, retrying while the
+    coordinator still loads its partition."""
+    c = Consumer({**conf, "group.id": group})
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            try:
+                c.commit(offsets=offsets, asynchronous=False)
+                return
+            except KafkaException as e:
+                assert time.monotonic() < deadline, e
+                time.sleep(0.5)
+    finally:
+        c.close()
+
+
 def committed(server, group, topic, partitions):
     c = Consumer({**ck_conf(server, "admin"), "group.id": group})
     try:
@@ -189,10 +213,7 @@ def test_a_super_user_resets_an_inactive_groups_offsets(server):
     member = Consumer({**ck_conf(server, "admin"), "group.id": group, "enable.auto.commit": False,
                        "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
     member.subscribe([topic])
-    deadline = time.monotonic() + TIMEOUT_S
-    while not member.assignment():
-        assert time.monotonic() < deadline, "never assigned"
-        member.poll(0.2)
+    wait_assigned(member)
     member.commit(offsets=[TopicPartition(topic, p, 7) for p in range(2)], asynchronous=False)
     reset = {"group": group, "offsets": [{"topic": topic, "partition": p, "offset": 2} for p in range(2)]}
     # While the group has a member, a reset is refused, as kafka-consumer-groups refuses it.
@@ -232,16 +253,7 @@ def test_the_console_page_writes_for_a_super_user_only(server):
     for i in range(10):
         producer.produce(topic, value=b"%d" % i, partition=0)
     assert producer.flush(TIMEOUT_S) == 0
-    c = Consumer({**ck_conf(server, "admin"), "group.id": group})
-    deadline = time.monotonic() + TIMEOUT_S
-    while True:
-        try:
-            c.commit(offsets=[TopicPartition(topic, 0, 4)], asynchronous=False)
-            break
-        except KafkaException as e:
-            assert time.monotonic() < deadline, e
-            time.sleep(0.5)
-    c.close()
+    commit_from_outside(ck_conf(server, "admin"), group, [TopicPartition(topic, 0, 4)])
     created = unique("made-in-page")
     with Browser() as page:
         page.goto(server.admin_url + "/?expand=all")
@@ -318,16 +330,7 @@ def test_a_reset_from_any_nodes_page_goes_to_the_groups_coordinator(rill_cluster
         except (KafkaException, BufferError) as e:  # metadata of the new topic still spreading
             assert time.monotonic() < deadline, e
             time.sleep(0.5)
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    deadline = time.monotonic() + TIMEOUT_S
-    while True:
-        try:
-            c.commit(offsets=[TopicPartition(topic, p, 6) for p in range(3)], asynchronous=False)
-            break
-        except KafkaException as e:
-            assert time.monotonic() < deadline, e
-            time.sleep(0.5)
-    c.close()
+    commit_from_outside({"bootstrap.servers": bootstrap}, group, [TopicPartition(topic, p, 6) for p in range(3)])
     coordinator = next(i for i, n in enumerate(nodes)
                        if any(g["group"] == group for g in http(n, "/api/node.json")[1]["groups"]))
     elsewhere = nodes[(coordinator + 1) % 3]
@@ -385,10 +388,7 @@ def test_a_reset_of_a_live_kip848_group_is_refused_and_changes_nothing(server):
                        "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
         member.subscribe([topic])
-        deadline = time.monotonic() + TIMEOUT_S
-        while not member.assignment():
-            assert time.monotonic() < deadline, "never assigned"
-            member.poll(0.2)
+        wait_assigned(member)
         member.commit(offsets=[TopicPartition(topic, 0, 3)], asynchronous=False)
         reset = {"group": group, "offsets": [{"topic": topic, "partition": 0, "offset": 0}]}
         status, reply = http(server, "/api/groups/reset-offsets", reset, auth=admin_login())
