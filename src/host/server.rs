@@ -301,12 +301,12 @@ impl Server {
             stop: stop_rx.clone(),
             alive,
         };
+        // The console writes as a client of the first listener would (its name only matters
+        // to answers that name brokers, which its requests do not read).
+        if let Some((_, _, first, _)) = bound_listeners.first() {
+            admin.accept_writes(service.clone(), first.name.clone());
+        }
         for (bound, security, listener, tls_settings) in bound_listeners {
-            // The console writes as a client of the first listener would (its name only
-            // matters to answers that name brokers, which its requests do not read).
-            if Some(&listener.name) == config.client_listeners().first().map(|l| &l.name) {
-                admin.accept_writes(service.clone(), listener.name.clone());
-            }
             if let (Some(tls), Some(served)) = (&security.tls, tls_settings) {
                 let interval_ms = config.ssl_reload_interval_ms;
                 if interval_ms > 0 {

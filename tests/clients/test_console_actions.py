@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
 
 from cdp import Browser
-from test_acl_enforcement import AclServer, USERS
+from test_acl_enforcement import USERS, AclServer, ck_conf
 
 pytestmark = pytest.mark.security
 
@@ -52,16 +52,6 @@ def server(tmp_path_factory):
         yield s
     finally:
         s.stop()
-
-
-def ck_conf(server, user):
-    return {
-        "bootstrap.servers": server.sasl_bootstrap,
-        "security.protocol": "SASL_PLAINTEXT",
-        "sasl.mechanisms": "PLAIN",
-        "sasl.username": user,
-        "sasl.password": USERS[user],
-    }
 
 
 def unique(prefix):

@@ -38,25 +38,10 @@ pub struct AdminSecurity {
     pub plain_users: BTreeMap<String, String>,
 }
 
-/// A user name and password from an `Authorization: Basic …` header.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BasicLogin {
-    pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for BasicLogin {
-    /// Never prints the password.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicLogin")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Reads `Basic base64(user:password)` (RFC 7617): `None` for anything else, an empty user
-/// or password, or a header over [`AUTHORIZATION_BYTES_MAX`].
-pub fn parse_basic(header: &str) -> Option<BasicLogin> {
+/// Reads `Basic base64(user:password)` (RFC 7617) as a PLAIN login's user name and password
+/// (no authzid; its `Debug` never prints the password): `None` for anything else, an empty
+/// user or password, or a header over [`AUTHORIZATION_BYTES_MAX`].
+pub fn parse_basic(header: &str) -> Option<PlainAuth> {
     if header.len() > AUTHORIZATION_BYTES_MAX {
         return None;
     }
@@ -69,8 +54,9 @@ pub fn parse_basic(header: &str) -> Option<BasicLogin> {
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
-    (!user.is_empty() && !password.is_empty()).then(|| BasicLogin {
-        user: user.to_string(),
+    (!user.is_empty() && !password.is_empty()).then(|| PlainAuth {
+        authzid: String::new(),
+        username: user.to_string(),
         password: password.to_string(),
     })
 }
@@ -88,11 +74,11 @@ pub struct Authenticated {
 pub async fn authenticate<C: ActorClient<NodeMsg>>(
     node: &C,
     security: &AdminSecurity,
-    login: &BasicLogin,
+    login: &PlainAuth,
 ) -> Result<Option<Authenticated>, String> {
     let proven = plain_matches(security, login) || scram_matches(node, login).await?;
     Ok(proven.then(|| {
-        let principal = KafkaPrincipal::user(&login.user);
+        let principal = KafkaPrincipal::user(&login.username);
         let super_user = is_super_user(security, &principal);
         Authenticated {
             principal,
@@ -107,13 +93,8 @@ pub fn is_super_user(security: &AdminSecurity, principal: &KafkaPrincipal) -> bo
 }
 
 /// The PLAIN check a SASL/PLAIN login makes (constant time, unknown users alike).
-fn plain_matches(security: &AdminSecurity, login: &BasicLogin) -> bool {
-    let auth = PlainAuth {
-        authzid: String::new(),
-        username: login.user.clone(),
-        password: login.password.clone(),
-    };
-    !security.plain_users.is_empty() && plain::check(&security.plain_users, &auth)
+fn plain_matches(security: &AdminSecurity, login: &PlainAuth) -> bool {
+    !security.plain_users.is_empty() && plain::check(&security.plain_users, login)
 }
 
 /// One salting at a time: each costs thousands of HMACs, and runs off the endpoint's thread
@@ -128,12 +109,12 @@ const DECOY_ITERATIONS: u32 = 4096;
 /// stored key (`H(HMAC(SaltedPassword, "Client Key"))`), for either mechanism.
 async fn scram_matches<C: ActorClient<NodeMsg>>(
     node: &C,
-    login: &BasicLogin,
+    login: &PlainAuth,
 ) -> Result<bool, String> {
     let mut stored = Vec::new();
     for mechanism in [ScramMechanism::Sha256, ScramMechanism::Sha512] {
         let asked = ScramCredentialRequest {
-            user: login.user.clone(),
+            user: login.username.clone(),
             mechanism,
         };
         let credential = ask(node, asked).await.map_err(|e| e.to_string())?;
@@ -141,14 +122,15 @@ async fn scram_matches<C: ActorClient<NodeMsg>>(
     }
     let decoy = stored.is_empty();
     if decoy {
-        let mechanism = ScramMechanism::Sha256;
-        let credential = ScramCredential::from_password(
-            mechanism,
-            b"rill: no such user; this value never matches",
-            b"rill-admin-decoy",
-            DECOY_ITERATIONS,
-        );
-        stored.push((mechanism, credential));
+        // Made without salting anything (its stored key is no hash of any password), so the
+        // one salting below is all an unknown user costs, as a known user's one credential.
+        let credential = ScramCredential {
+            salt: b"rill-admin-decoy".to_vec(),
+            stored_key: vec![0; 32],
+            server_key: vec![0; 32],
+            iterations: DECOY_ITERATIONS,
+        };
+        stored.push((ScramMechanism::Sha256, credential));
     }
     let password = login.password.clone();
     let _one_at_a_time = SALTINGS.acquire().await.map_err(|e| e.to_string())?;
@@ -188,7 +170,7 @@ mod tests {
     #[test]
     fn basic_credentials_are_read_and_anything_else_is_refused() {
         let login = parse_basic(&basic("admin:s3cret:with:colons")).unwrap();
-        assert_eq!(login.user, "admin");
+        assert_eq!(login.username, "admin");
         assert_eq!(login.password, "s3cret:with:colons");
         assert!(!format!("{login:?}").contains("s3cret"));
         assert_eq!(parse_basic(&basic("bASIC")), None);
@@ -221,8 +203,9 @@ mod tests {
             super_users: BTreeSet::new(),
             plain_users: [("alice".to_string(), "pw".to_string())].into(),
         };
-        let login = |user: &str, password: &str| BasicLogin {
-            user: user.into(),
+        let login = |user: &str, password: &str| PlainAuth {
+            authzid: String::new(),
+            username: user.into(),
             password: password.into(),
         };
         assert!(plain_matches(&security, &login("alice", "pw")));

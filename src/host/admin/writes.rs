@@ -103,7 +103,7 @@ async fn login<C: ActorClient<NodeMsg>>(
     match auth::authenticate(&state.node, &state.security, &basic).await {
         Ok(Some(authenticated)) => Ok(authenticated),
         Ok(None) => {
-            tracing::info!(user = ?basic.user, "admin endpoint: a failed login");
+            tracing::info!(user = ?basic.username, "admin endpoint: a failed login");
             let delay = std::time::Duration::from_millis(FAILED_LOGIN_DELAY_MS);
             tokio::time::sleep(delay).await;
             Err(ActionError::new(
