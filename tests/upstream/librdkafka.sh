@@ -7,6 +7,8 @@
 #   GROUP_PROTOCOL=consumer ...   the group tests under KIP-848 (`group.protocol=consumer`; the
 #                                 tests that are classic-only skip themselves)
 #   LIBRDKAFKA_DIR=DIR ...        build in DIR and keep it (a second run reuses the build)
+#   LIBRDKAFKA_BUILD_ONLY=1 LIBRDKAFKA_DIR=DIR ...   only build (tests/run-all.sh builds it in
+#                                 the background while other tests run)
 #
 # RILL_NODES=3 runs them against `rill dev-cluster --nodes 3` with default.replication.factor=3,
 # as librdkafka's own test clusters (three brokers, replication factor 3).
@@ -67,6 +69,11 @@ if [ ! -x "$src/tests/test-runner" ]; then
     tail -40 "$build/build.log" >&2
     exit 1
   fi
+fi
+if [ -n "${LIBRDKAFKA_BUILD_ONLY:-}" ]; then
+  [ -n "${LIBRDKAFKA_DIR:-}" ] || { echo "LIBRDKAFKA_BUILD_ONLY needs LIBRDKAFKA_DIR (where the build stays)" >&2; exit 2; }
+  echo "librdkafka and its test runner are built in $build"
+  exit 0
 fi
 
 start_rill "$work/data" group.min.session.timeout.ms=1000 num.partitions=4
