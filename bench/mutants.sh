@@ -20,10 +20,12 @@
 #              estimates the score of all ~4,000 mutants (about 7 hours) in 1/N of the time.
 # --shard K    with --estimate: shard K/N instead of 0/N, an independent sample (0 <= K < N).
 # --in-place   mutate the files where they are and build in this tree's target dir, with the
-#              profile `cargo test` uses, instead of in a scratch copy built from nothing: CI runs
-#              the sample after the steps that use `cargo test --workspace`'s debug build, and
-#              the baseline reuses that build (minutes saved). Each file is restored after its mutant; an interrupted run can
-#              leave one mutated (`git diff` shows it).
+#              profile `cargo test` uses, instead of in a scratch copy built from nothing. CI
+#              runs the sample after the steps that use `cargo test --workspace`'s debug build,
+#              and the baseline reuses that build (minutes saved). Each file is restored after
+#              its mutant; an interrupted run can leave one mutated (`git diff` shows it).
+# --install-only  install cargo-mutants when missing, and stop (CI does it in the background
+#              behind its first steps).
 # --out DIR    where cargo-mutants writes mutants.out (default target/mutants).
 #
 # The oracle of the first pass is the library's unit tests (`cargo test -p rill --lib`): one
@@ -42,6 +44,7 @@ SAMPLE=0
 ESTIMATE=0
 SHARD=0
 IN_PLACE=0
+INSTALL_ONLY=0
 OUT=target/mutants
 FILES=()
 while [[ $# -gt 0 ]]; do
@@ -50,8 +53,9 @@ while [[ $# -gt 0 ]]; do
         --estimate) ESTIMATE="$2"; shift 2 ;;
         --shard) SHARD="$2"; shift 2 ;;
         --in-place) IN_PLACE=1; shift ;;
+        --install-only) INSTALL_ONLY=1; shift ;;
         --out) OUT="$2"; shift 2 ;;
-        -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^# --out DIR/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) FILES+=("$1"); shift ;;
     esac
 done
@@ -65,6 +69,7 @@ if ! cargo mutants --version >/dev/null 2>&1; then
     echo "installing cargo-mutants (once)"
     cargo install --locked cargo-mutants@27.1.0
 fi
+[[ $INSTALL_ONLY == 0 ]] || exit 0
 
 file_args=()
 for f in "${FILES[@]}"; do file_args+=(-f "$f"); done

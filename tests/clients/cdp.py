@@ -5,7 +5,9 @@ screenshot. Only what the console's tests need."""
 import base64
 import itertools
 import json
+import os
 import re
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +34,9 @@ class Browser:
                  "--remote-debugging-port=0", f"--user-data-dir={self.profile.name}/profile",
                  "about:blank"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                # Its own process group: chromium's renderer, zygote and utility processes
+                # outlive a kill of the first one, still writing into the profile.
+                start_new_session=True,
             )
         try:
             self._connect()
@@ -105,9 +110,35 @@ class Browser:
             if self.ws is not None:
                 self.ws.close()
         finally:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.profile.cleanup()
+            self._kill_every_process()
+            self._remove_profile()
+
+    def _kill_every_process(self):
+        """Kills chromium's process group and waits until none of it is left (up to 10 s)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def _remove_profile(self):
+        """Removes the profile; a file a dying process wrote meanwhile is removed on the next try."""
+        for _ in range(20):
+            try:
+                shutil.rmtree(self.profile.name)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.profile.cleanup()
 
     def __enter__(self):
         return self

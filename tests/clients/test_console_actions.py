@@ -49,6 +49,7 @@ def server(tmp_path_factory):
             CAROL[0], ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), CAROL[1].encode())
         for future in admin.alter_user_scram_credentials([upsert]).values():
             future.result(timeout=TIMEOUT_S)
+        wait_until_known([s], CAROL)
         yield s
     finally:
         s.stop()
@@ -74,6 +75,19 @@ def http(server, path, body=None, auth=None, headers=None):
             return answer.status, json.load(answer)
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
+
+
+def wait_until_known(nodes, auth):
+    """Waits until every node takes `auth`'s SCRAM password: a credential AlterUserScram-
+    Credentials committed reaches each node with the metadata log, a moment later."""
+    deadline = time.monotonic() + TIMEOUT_S
+    for node in nodes:
+        while True:
+            status, reply = http(node, "/api/session", auth=auth)
+            if status == 200:
+                break
+            assert status == 401 and time.monotonic() < deadline, (status, reply)
+            time.sleep(0.2)
 
 
 def admin_login():
@@ -305,6 +319,7 @@ def test_a_reset_from_any_nodes_page_goes_to_the_groups_coordinator(rill_cluster
         "root", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 4096), b"root-secret")
     for future in admin.alter_user_scram_credentials([upsert]).values():
         future.result(timeout=TIMEOUT_S)
+    wait_until_known(nodes, ("root", "root-secret"))
     topic, group = unique("far"), unique("far-group")
     status, reply = http(nodes[0], "/api/topics/create",
                          {"name": topic, "partitions": 3, "replication_factor": 3}, auth=("root", "root-secret"))
