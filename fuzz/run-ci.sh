@@ -31,36 +31,42 @@ fi
 [ "$run" = 1 ] || exit 0
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+# Every target once: name, seconds, largest input. The first runs beside a queue of the rest.
+targets=(
+  "kafka_request $seconds 65536"
+  "sasl $(share 3) 4096"
+  "record_batch $(share 3) 65536"
+  "config $(share 6) 4096"
+  "log_open $(share 6) 16384"
+  "raft_load $(share 6) 16384"
+  "metadata_entry $(share 6) 16384"
+  "txn_formats $(share 6) 4096"
+)
 # Runs one target; its libFuzzer output goes to $logs/<target>.log. Fails when the fuzzer did.
 run() {
   local target=$1 secs=$2 max_len=$3
   mkdir -p "corpus/$target" "artifacts/$target" "seeds/$target"
-  echo "$secs" >"$logs/$target.secs"
   "./target/x86_64-unknown-linux-gnu/release/$target" "corpus/$target" "seeds/$target" \
     -max_total_time="$secs" -malloc_limit_mb=64 -rss_limit_mb=2048 -max_len="$max_len" \
     -artifact_prefix="artifacts/$target/" -print_final_stats=1 >"$logs/$target.log" 2>&1
 }
-run kafka_request "$seconds" 65536 &
-request_path=$!
+# shellcheck disable=SC2086 # each entry splits into run's three arguments
+run ${targets[0]} &
+first=$!
 (
   set -e
-  run sasl "$(share 3)" 4096
-  run record_batch "$(share 3)" 65536
-  run config "$(share 6)" 4096
-  run log_open "$(share 6)" 16384
-  run raft_load "$(share 6)" 16384
-  run metadata_entry "$(share 6)" 16384
-  run txn_formats "$(share 6)" 4096
+  for entry in "${targets[@]:1}"; do run $entry; done
 ) &
 the_others=$!
 failed=0
-wait "$request_path" || failed=1
+wait "$first" || failed=1
 wait "$the_others" || failed=1
 total=0
-for target in kafka_request sasl record_batch config log_open raft_load metadata_entry txn_formats; do
+for entry in "${targets[@]}"; do
+  read -r target secs _ <<<"$entry"
   log="$logs/$target.log"
-  [ -f "$log" ] || continue
-  echo "$target ($(cat "$logs/$target.secs") s):"
+  [ -f "$log" ] || continue  # not started: a target before it in its queue failed
+  echo "$target ($secs s):"
   grep -E '^(Done |stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
   runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
   total=$(( total + ${runs:-0} ))
